@@ -1,0 +1,1 @@
+"""Policies, PPO assembly, rollout storage, checkpoints and evaluation for depthfirst."""

@@ -1,0 +1,134 @@
+"""Training callbacks: progress bar, extra TensorBoard scalars and videos, periodic checkpoints."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HParam, Video
+from tqdm import tqdm
+
+from agents.evaluation import replay_frames, run_episodes
+from agents.runs import save_checkpoint
+
+_NOT_TEXT = ("stdout", "log", "json", "csv")
+
+
+def _mean_key(model: Any, key: str) -> float:
+    values = [ep[key] for ep in model.ep_info_buffer if key in ep]
+    return float(np.mean(values)) if values else float("nan")
+
+
+class ProgressCallback(BaseCallback):
+    """A tqdm bar over env steps with SPS and the mean score of the last 100 episodes."""
+
+    def __init__(self, total_timesteps: int) -> None:
+        super().__init__()
+        self.total = total_timesteps
+        self.bar: tqdm | None = None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, unit="step", unit_scale=True,
+                        dynamic_ncols=True, mininterval=0.5, smoothing=0.05)
+
+    def _on_step(self) -> bool:
+        assert self.bar is not None
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        assert self.bar is not None
+        self.bar.set_postfix(score=f"{_mean_key(self.model, 'score'):.2f}", refresh=False)
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class MetricsCallback(BaseCallback):
+    """Score, SPS (wall clock, rollout + update), worker restarts, game extras; hparams once."""
+
+    def __init__(self, hparams: dict[str, Any]) -> None:
+        super().__init__()
+        self.hparams = hparams
+        self._t = 0.0
+        self._steps = 0
+
+    def _on_training_start(self) -> None:
+        self._t, self._steps = time.perf_counter(), self.model.num_timesteps
+        self.logger.record("hparams", HParam(self.hparams, {"rollout/score_mean": 0.0,
+                                                            "rollout/ep_rew_mean": 0.0}), exclude=_NOT_TEXT)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        now = time.perf_counter()
+        if self.model.num_timesteps > self._steps:
+            self.logger.record("time/sps", (self.model.num_timesteps - self._steps) / (now - self._t))
+        self._t, self._steps = now, self.model.num_timesteps
+
+    def _on_rollout_end(self) -> None:
+        keys = {k for ep in self.model.ep_info_buffer for k in ep} - {"r", "l", "t"}
+        for key in sorted(keys):
+            self.logger.record(f"rollout/{key}_mean", _mean_key(self.model, key))
+        scores = [ep["score"] for ep in self.model.ep_info_buffer if "score" in ep]
+        if scores:
+            self.logger.record("rollout/score_max", float(np.max(scores)))
+        restarts = getattr(self.training_env, "worker_restarts", None)
+        if restarts is not None:
+            self.logger.record("env/worker_restarts", restarts)
+
+
+class VideoCallback(BaseCallback):
+    """Every ``every`` env steps, one deterministic episode of the current policy as a TB video."""
+
+    def __init__(self, env: str, env_kwargs: dict[str, Any], every: int, max_steps: int = 1000,
+                 seed: int = 12345, fps: int = 12, scale: int = 8) -> None:
+        super().__init__()
+        self.env, self.env_kwargs = env, env_kwargs
+        self.every, self.max_steps, self.seed, self.fps, self.scale = every, max_steps, seed, fps, scale
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self._next = (self.model.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.model.num_timesteps >= self._next:
+            self._next = (self.model.num_timesteps // self.every + 1) * self.every
+            self.record()
+
+    def record(self) -> None:
+        ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,
+                          max_steps=self.max_steps)[0]
+        frames = replay_frames(self.env, self.env_kwargs, ep.seed, ep.actions, scale=self.scale)
+        video = torch.from_numpy(frames).permute(0, 3, 1, 2).unsqueeze(0)  # (1, T, C, H, W) uint8
+        self.logger.record("rollout/video", Video(video, fps=self.fps), exclude=_NOT_TEXT)
+        self.logger.record("rollout/video_score", ep.score)
+
+
+class CheckpointCallback(BaseCallback):
+    """Atomic checkpoint every ``every`` env steps (the trainer also saves at the end and on Ctrl-C)."""
+
+    def __init__(self, run: Path, every: int) -> None:
+        super().__init__()
+        self.run, self.every = run, every
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self._next = (self.model.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.model.num_timesteps >= self._next:
+            self._next = (self.model.num_timesteps // self.every + 1) * self.every
+            save_checkpoint(self.model, self.run)

@@ -1,0 +1,130 @@
+"""Play a trained policy: batched evaluation episodes, replayed episodes as frames, MP4/GIF files.
+
+Evaluation episode k is seeded ``seed + k``; an episode is recorded as its seed and actions, and any
+episode can be replayed exactly from those (the game contract), which is how videos are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs import make_game
+from envs.rng import seeds_from
+
+
+class Actor:
+    """Batched actions from a PPO or RecurrentPPO model (keeps the LSTM state between calls)."""
+
+    def __init__(self, model: Any, num_envs: int, deterministic: bool = True) -> None:
+        self.model = model
+        self.deterministic = deterministic
+        self.recurrent = hasattr(model.policy, "lstm_actor")
+        self.state: Any = None
+        self.starts = np.ones(num_envs, dtype=bool)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        if self.recurrent:
+            actions, self.state = self.model.predict(obs, state=self.state, episode_start=self.starts,
+                                                     deterministic=self.deterministic)
+            self.starts = np.zeros_like(self.starts)
+        else:
+            actions, _ = self.model.predict(obs, deterministic=self.deterministic)
+        return np.asarray(actions, dtype=np.int64).reshape(-1)
+
+
+@dataclass
+class Episode:
+    seed: int
+    score: float
+    length: int
+    ret: float
+    info: dict[str, float]
+    actions: list[int] = field(repr=False)
+
+
+def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int = 0,
+                 batch: int = 128, max_steps: int = 100_000, deterministic: bool = True,
+                 progress: Any = None) -> list[Episode]:
+    """Play ``episodes`` episodes (seeds ``seed .. seed+episodes-1``), ``batch`` boards at a time."""
+    results: list[Episode] = []
+    for start in range(0, episodes, batch):
+        n = min(batch, episodes - start)
+        game = make_game(env, num_envs=n, **env_kwargs)
+        game.reset(np.arange(n), seeds_from(seed + start, n))
+        obs = game.new_obs_buffer()
+        actor = Actor(model, n, deterministic)
+        live = np.ones(n, dtype=bool)
+        ret = np.zeros(n)
+        length = np.zeros(n, dtype=np.int64)
+        actions: list[list[int]] = [[] for _ in range(n)]
+        done_at: dict[int, dict[str, float]] = {}
+        for _ in range(max_steps):
+            game.observe(obs)
+            act = actor(obs)
+            reward, terminated, truncated = game.step(act)
+            for i in np.flatnonzero(live):
+                actions[i].append(int(act[i]))
+            ret += reward * live
+            length += live
+            ended = live & (terminated | truncated)
+            for i in np.flatnonzero(ended):
+                done_at[int(i)] = game.episode_info(int(i))
+            live &= ~ended
+            if progress is not None and ended.any():
+                progress(int(ended.sum()))
+            if not live.any():
+                break
+        for i in range(n):
+            info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
+            results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,
+                                   actions[i]))
+    return results
+
+
+def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],
+                  scale: int = 16) -> np.ndarray:
+    """Re-simulate an episode from its seed and actions and render every state: (T+1, H, W, 3)."""
+    game = make_game(env, num_envs=1, **env_kwargs)
+    game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
+    frames = [game.render(0, scale)]
+    for a in actions:
+        game.step(np.array([a], dtype=np.int64))
+        frames.append(game.render(0, scale))
+    return np.stack(frames)
+
+
+def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
+    """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix."""
+    import imageio.v2 as imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gif":
+        imageio.mimsave(path, list(frames), duration=1000 / fps, loop=0)
+        return
+    # H.264 wants even sides; pad by repeating the last row/column.
+    h, w = frames.shape[1:3]
+    frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    imageio.mimsave(path, list(frames), fps=fps, macro_block_size=1)
+
+
+def summarize(episodes: list[Episode]) -> dict[str, Any]:
+    scores = np.array([e.score for e in episodes], dtype=np.float64)
+    lengths = np.array([e.length for e in episodes], dtype=np.float64)
+    out: dict[str, Any] = {
+        "episodes": len(episodes),
+        "mean_score": float(scores.mean()),
+        "median_score": float(np.median(scores)),
+        "max_score": float(scores.max()),
+        "min_score": float(scores.min()),
+        "std_score": float(scores.std()),
+        "mean_length": float(lengths.mean()),
+        "mean_return": float(np.mean([e.ret for e in episodes])),
+    }
+    extra = sorted({k for e in episodes for k in e.info} - {"score"})
+    for k in extra:
+        out[f"mean_{k}"] = float(np.mean([e.info.get(k, 0.0) for e in episodes]))
+    return out

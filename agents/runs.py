@@ -1,0 +1,117 @@
+"""The run folder: ``runs/<env>/<run>/`` with config.yaml, command.txt, tb/, checkpoints/, model.zip.
+
+Checkpoints are written to a temporary file and renamed, so a crash or Ctrl-C mid-write never leaves
+a half-written checkpoint in place of a good one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RUNS_DIR = Path("runs")
+KEEP_CHECKPOINTS = 3
+_STEP = re.compile(r"step_(\d+)\.zip$")
+
+
+class RunError(RuntimeError):
+    """A run folder problem the user must fix (message says what)."""
+
+
+def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> Path:
+    """Create the run folder. An existing non-empty folder is an error unless ``force`` (then cleared)."""
+    if run_dir is None:
+        stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path = RUNS_DIR / cfg["env"] / stem
+        k = 2
+        while path.exists():
+            path = RUNS_DIR / cfg["env"] / f"{stem}-{k}"
+            k += 1
+    else:
+        path = Path(run_dir)
+        if path.exists() and any(path.iterdir()):
+            if not force:
+                raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
+                               f"continue it with --resume {path}, or pass --force to replace it")
+            if not (path / "config.yaml").is_file():
+                raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
+                               "(no config.yaml)")
+            shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
+    atomic_write_text(path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    with open(path / "command.txt", "a") as f:
+        f.write(command + "\n")
+
+
+def read_run_config(path: Path) -> dict[str, Any]:
+    file = path / "config.yaml"
+    if not path.is_dir():
+        raise RunError(f"--resume {path}: no such run folder")
+    if not file.is_file():
+        raise RunError(f"--resume {path}: not a depthfirst run folder (no config.yaml)")
+    try:
+        cfg = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as e:
+        raise RunError(f"--resume {path}: config.yaml is corrupt: {e}") from e
+    if not isinstance(cfg, dict) or "env" not in cfg:
+        raise RunError(f"--resume {path}: config.yaml is corrupt (no env)")
+    return cfg
+
+
+def checkpoints(path: Path) -> list[tuple[int, Path]]:
+    """(step, file) of every checkpoint in the run, oldest first."""
+    found = []
+    for f in (path / "checkpoints").glob("step_*.zip"):
+        m = _STEP.search(f.name)
+        if m:
+            found.append((int(m.group(1)), f))
+    return sorted(found)
+
+
+def latest_checkpoint(path: Path) -> Path:
+    found = checkpoints(path)
+    if found:
+        return found[-1][1]
+    if (path / "model.zip").is_file():
+        return path / "model.zip"
+    raise RunError(f"{path}: no checkpoint to load (checkpoints/step_*.zip or model.zip)")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_model(model: Any, path: Path) -> None:
+    """``model.save`` into a temp file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            model.save(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(model: Any, run: Path) -> Path:
+    """Write checkpoints/step_<N>.zip and model.zip; keep the newest ``KEEP_CHECKPOINTS``."""
+    file = run / "checkpoints" / f"step_{model.num_timesteps}.zip"
+    save_model(model, file)
+    save_model(model, run / "model.zip")
+    for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
+        old.unlink(missing_ok=True)
+    return file

@@ -1,0 +1,97 @@
+"""Assemble and run PPO: the logic behind ``scripts/train_ppo.py`` (kept here so tests import it)."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.logger import configure
+
+from agents.buffers import DeviceRolloutBuffer
+from agents.callbacks import CheckpointCallback, MetricsCallback, ProgressCallback, VideoCallback
+from agents.policies import count_params, policy_kwargs
+from agents.runs import RunError, latest_checkpoint, save_checkpoint, write_run_files
+from envs import make_vec
+
+
+def algorithm(cfg: dict[str, Any]) -> type:
+    if cfg.get("recurrent"):
+        from sb3_contrib import RecurrentPPO
+
+        return RecurrentPPO
+    return PPO
+
+
+def build_model(cfg: dict[str, Any], venv: Any) -> Any:
+    if cfg.get("recurrent"):
+        # sb3-contrib's recurrent buffer keeps observations in their own dtype (uint8) on the host.
+        return algorithm(cfg)("CnnLstmPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"]),
+                              device=cfg["device"], seed=cfg["seed"], **cfg["ppo"])
+    return PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"]),
+               rollout_buffer_class=DeviceRolloutBuffer, device=cfg["device"], seed=cfg["seed"],
+               **cfg["ppo"])
+
+
+def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None) -> Any:
+    """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it."""
+    try:
+        return algorithm(cfg).load(path, env=venv, device=device or cfg["device"])
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as e:
+        raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
+
+
+def hparams(cfg: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in cfg.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            flat[k] = v
+    return {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in flat.items()}
+
+
+def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
+          progress: bool = True) -> Any:
+    """Train (or continue training) into ``run``. Ctrl-C saves a checkpoint and returns cleanly."""
+    if cfg["device"] == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],
+                    **cfg["env_kwargs"])
+    try:
+        if resume:
+            ckpt = latest_checkpoint(run)
+            model = load_model(cfg, ckpt, venv)
+            print(f"resuming {run} from {ckpt.name} at step {model.num_timesteps:,}")
+        else:
+            model = build_model(cfg, venv)
+        write_run_files(run, cfg, command)
+        n_params = count_params(model.policy)
+        print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
+              f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
+        model.set_logger(configure(str(run / "tb"), ["tensorboard"]))
+        callbacks = [MetricsCallback(hparams({**cfg, "parameters": n_params})),
+                     VideoCallback(cfg["env"], cfg["env_kwargs"], int(cfg["video_every"]),
+                                   max_steps=int(cfg["video_max_steps"])),
+                     CheckpointCallback(run, int(cfg["save_every"]))]
+        if progress:
+            callbacks.insert(0, ProgressCallback(int(cfg["total_timesteps"])))
+        remaining = int(cfg["total_timesteps"]) - model.num_timesteps
+        try:
+            if remaining > 0:
+                model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
+        except KeyboardInterrupt:
+            file = save_checkpoint(model, run)
+            print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
+                  f"continue with: python scripts/train_ppo.py --resume {run}", file=sys.stderr)
+            return model
+        save_checkpoint(model, run)
+        print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")
+        return model
+    finally:
+        venv.close()
+        if "model" in locals():
+            model.logger.close()

@@ -1,0 +1,49 @@
+"""Every depthfirst game, by name: ``make_game`` (batched core), ``make_env`` (one Gymnasium
+env), ``make_vec`` (the worker-pool VecEnv used for training). Gymnasium ids: ``depthfirst/<Id>-v0``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+
+if TYPE_CHECKING:
+    from envs.base import Game
+    from envs.env import GameEnv
+    from envs.vector import GameVecEnv
+
+# name -> ("module:Class", Gymnasium id). A new game is one line here.
+GAMES: dict[str, tuple[str, str]] = {
+    "snake": ("envs.snake:Snake", "depthfirst/Snake-v0"),
+}
+
+
+def game_class(name: str) -> type[Game]:
+    if name not in GAMES:
+        raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(GAMES))}")
+    module, cls = GAMES[name][0].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_game(name: str, num_envs: int = 1, **kwargs: Any) -> Game:
+    return game_class(name)(num_envs=num_envs, **kwargs)
+
+
+def make_env(name: str, **kwargs: Any) -> GameEnv:
+    from envs.env import GameEnv
+
+    return GameEnv(name, **kwargs)
+
+
+def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
+             **kwargs: Any) -> GameVecEnv:
+    from envs.vector import GameVecEnv
+
+    return GameVecEnv(name, num_envs=num_envs, num_workers=num_workers, seed=seed, game_kwargs=kwargs)
+
+
+for _name, (_, _gym_id) in GAMES.items():
+    if _gym_id not in gym.registry:
+        gym.register(id=_gym_id, entry_point="envs.env:GameEnv", kwargs={"game": _name})

@@ -1,0 +1,78 @@
+"""The game contract every depthfirst game follows.
+
+A ``Game`` holds ``num_envs`` boards of one game and steps them all in one call. The hot path
+(``step`` and ``observe``) works on whole arrays (Numba or NumPy), never a Python loop per board.
+The single Gymnasium env (``envs.env.GameEnv``) and the worker pool (``envs.vector``) both drive
+this same class, so they agree step for step.
+
+Seeding: ``reset(indices, seeds)`` gives each reset board its own 64-bit seed; everything random
+about that episode (apples, levels, shapes) follows from it. Same seed + same actions = same states.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+
+class Game(ABC):
+    """``num_envs`` boards of one game, stepped together."""
+
+    name: ClassVar[str]
+    ACTION_NAMES: ClassVar[tuple[str, ...]]
+    #: True when one batched step costs far less than a process round trip (microseconds per
+    #: board): then the default vector env steps it in the training process (no workers).
+    cheap: ClassVar[bool] = True
+    #: Read by SB3's VecEnv: every game draws RGB arrays.
+    render_mode: ClassVar[str] = "rgb_array"
+
+    def __init__(self, num_envs: int = 1) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.num_envs = num_envs
+        self.action_space = spaces.Discrete(len(self.ACTION_NAMES))
+
+    # The observation of ONE board: uint8, channels-first (C, H, W).
+    observation_space: spaces.Box
+
+    @abstractmethod
+    def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        """Start a new episode on boards ``indices`` (int array), board k seeded by ``seeds[k]``."""
+
+    @abstractmethod
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance every board by one action.
+
+        Returns ``(reward float32, terminated bool, truncated bool)``, each of shape (num_envs,).
+        A board whose episode has ended stays unchanged and reports 0, False, False until it is reset.
+        """
+
+    @abstractmethod
+    def observe(self, out: np.ndarray) -> None:
+        """Write every board's observation into ``out`` (num_envs, C, H, W) uint8, in place."""
+
+    @abstractmethod
+    def episode_info(self, i: int) -> dict[str, float]:
+        """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end."""
+
+    @abstractmethod
+    def get_state(self, i: int) -> dict[str, Any]:
+        """Board ``i`` as a JSON-able dict, complete enough to re-render and re-simulate it."""
+
+    @abstractmethod
+    def set_state(self, i: int, state: dict[str, Any]) -> None:
+        """Put board ``i`` into ``state`` (as returned by ``get_state``)."""
+
+    @classmethod
+    @abstractmethod
+    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+        """Draw ``state`` as an RGB uint8 image (H, W, 3); ``scale`` sets its size."""
+
+    def render(self, i: int = 0, scale: int = 16) -> np.ndarray:
+        return self.render_state(self.get_state(i), scale)
+
+    def new_obs_buffer(self) -> np.ndarray:
+        return np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.uint8)

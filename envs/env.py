@@ -1,0 +1,62 @@
+"""The single-board Gymnasium env over any ``Game`` (the same core the vector env steps)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from envs.base import Game
+
+
+class GameEnv(gym.Env):
+    """One board of a registered game as a plain ``gymnasium.Env`` (``rgb_array`` rendering).
+
+    ``reset(seed=s)`` seeds the board with ``s`` exactly as board k of a vector env seeded with
+    ``s - k``, so the two agree step for step.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, game: str | Game, render_mode: str | None = None, render_scale: int = 16,
+                 **game_kwargs: Any) -> None:
+        from envs import make_game
+
+        self.game = make_game(game, num_envs=1, **game_kwargs) if isinstance(game, str) else game
+        if self.game.num_envs != 1:
+            raise ValueError("GameEnv wraps a game with num_envs=1")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
+        self.render_scale = render_scale
+        self.observation_space = self.game.observation_space
+        self.action_space = self.game.action_space
+        self._obs = self.game.new_obs_buffer()
+        self._index = np.zeros(1, dtype=np.int64)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        board_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63))
+        self.game.reset(self._index, np.array([board_seed], dtype=np.uint64))
+        self.game.observe(self._obs)
+        return self._obs[0].copy(), {}
+
+    def step(self, action):
+        reward, terminated, truncated = self.game.step(np.array([int(action)], dtype=np.int64))
+        self.game.observe(self._obs)
+        info: dict[str, Any] = {}
+        if terminated[0] or truncated[0]:
+            info.update(self.game.episode_info(0))
+        return self._obs[0].copy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return self.game.render(0, self.render_scale)
+
+    def get_state(self) -> dict[str, Any]:
+        return self.game.get_state(0)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.game.set_state(0, state)

@@ -1,0 +1,331 @@
+"""Snake: one snake on an N×N board, many boards stepped at once by Numba kernels.
+
+Rules (documented in the README too):
+- Board N×N (default 10, allowed 4–32); cells are ``[x, y]``, x to the right, y downward.
+- The snake starts with length 3 in a straight line at a seeded random place and heading.
+- Actions are absolute: UP, DOWN, LEFT, RIGHT. Turning back into the neck is impossible, so that action
+  continues straight on (the snake never dies by reversing).
+- Reward +1 per apple (the snake grows by one), −1 on death (wall or own body). Moving into the cell
+  the tail is leaving is legal (the tail moves away first) unless the snake eats on that step.
+- The episode terminates on death or when the snake fills the board (a win, score N²−3), and is
+  truncated after ``starvation`` steps without an apple (default 2·N², 200 on 10×10: long enough for a
+  full-length snake to reach any apple, short enough to end endless loops).
+- Apples appear on a uniformly random free cell, never on the snake. Score = apples eaten.
+
+Observation ``obs="grid"`` (default): uint8 (4, N, N), one pixel per cell — head (255), body (order
+coded: the neck brightest, fading toward the tail, so the net sees which cells free up first), apple
+(255), and an all-255 "inside" plane so a CNN's zero padding reads as a wall. ``obs="pixels"``: the
+rendered RGB frame, (3, N·s, N·s) with ``pixel_scale`` s.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numba
+import numpy as np
+from gymnasium import spaces
+
+from envs.base import Game
+from envs.rng import randint
+
+UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
+_DX = np.array([0, 0, -1, 1], dtype=np.int64)
+_DY = np.array([-1, 1, 0, 0], dtype=np.int64)
+_OPPOSITE = np.array([DOWN, UP, RIGHT, LEFT], dtype=np.int64)
+INITIAL_LENGTH = 3
+
+
+@numba.njit(cache=True)
+def _spawn_apple(b: int, size: int, occ: np.ndarray, length: np.ndarray, apple: np.ndarray,
+                 rng: np.ndarray) -> None:
+    free = size * size - length[b]
+    if free <= 0:
+        apple[b] = -1
+        return
+    k = randint(rng, b, free)
+    for c in range(size * size):
+        if not occ[b, c]:
+            if k == 0:
+                apple[b] = c
+                return
+            k -= 1
+
+
+@numba.njit(cache=True)
+def _reset(indices, seeds, size, body, head, length, occ, apple, direction, steps, hunger, score,
+           done, rng, dx, dy):
+    cells = size * size
+    for j in range(indices.shape[0]):
+        b = indices[j]
+        rng[b] = seeds[j]
+        occ[b, :] = False
+        d = randint(rng, b, 4)
+        # The head must leave room behind it for the two body cells.
+        lo_x = 2 if d == 3 else 0
+        hi_x = size - 3 if d == 2 else size - 1
+        lo_y = 2 if d == 1 else 0
+        hi_y = size - 3 if d == 0 else size - 1
+        hx = lo_x + randint(rng, b, hi_x - lo_x + 1)
+        hy = lo_y + randint(rng, b, hi_y - lo_y + 1)
+        # Body ring buffer: body[b, head[b]] is the head, going backwards is toward the tail.
+        for k in range(INITIAL_LENGTH):
+            c = (hy - k * dy[d]) * size + (hx - k * dx[d])
+            body[b, (INITIAL_LENGTH - 1 - k) % cells] = c
+            occ[b, c] = True
+        head[b] = INITIAL_LENGTH - 1
+        length[b] = INITIAL_LENGTH
+        direction[b] = d
+        steps[b] = 0
+        hunger[b] = 0
+        score[b] = 0
+        done[b] = False
+        _spawn_apple(b, size, occ, length, apple, rng)
+
+
+@numba.njit(cache=True)
+def _step(actions, size, starvation, body, head, length, occ, apple, direction, steps, hunger,
+          score, done, rng, dx, dy, opposite, reward, terminated, truncated):
+    cells = size * size
+    for b in range(actions.shape[0]):
+        reward[b] = 0.0
+        terminated[b] = False
+        truncated[b] = False
+        if done[b]:
+            continue
+        a = actions[b]
+        if a == opposite[direction[b]]:
+            a = direction[b]
+        h = body[b, head[b]]
+        x = h % size + dx[a]
+        y = h // size + dy[a]
+        steps[b] += 1
+        if x < 0 or x >= size or y < 0 or y >= size:
+            reward[b] = -1.0
+            terminated[b] = True
+            done[b] = True
+            continue
+        c = y * size + x
+        eats = c == apple[b]
+        tail = body[b, (head[b] - length[b] + 1) % cells]
+        if occ[b, c] and (eats or c != tail):
+            reward[b] = -1.0
+            terminated[b] = True
+            done[b] = True
+            continue
+        direction[b] = a
+        if eats:
+            length[b] += 1
+        else:
+            occ[b, tail] = False
+        head[b] = (head[b] + 1) % cells
+        body[b, head[b]] = c
+        occ[b, c] = True
+        if eats:
+            score[b] += 1
+            reward[b] = 1.0
+            hunger[b] = 0
+            if length[b] == cells:
+                apple[b] = -1
+                terminated[b] = True
+                done[b] = True
+            else:
+                _spawn_apple(b, size, occ, length, apple, rng)
+        else:
+            hunger[b] += 1
+            if hunger[b] >= starvation:
+                truncated[b] = True
+                done[b] = True
+
+
+@numba.njit(cache=True)
+def _observe_grid(size, body, head, length, apple, out):
+    cells = size * size
+    for b in range(out.shape[0]):
+        out[b, :3] = 0
+        out[b, 3] = 255
+        n = length[b]
+        for k in range(n):
+            c = body[b, (head[b] - k) % cells]
+            if k == 0:
+                out[b, 0, c // size, c % size] = 255
+            else:
+                # Neck 255, tail ~255/n: how soon each cell frees up.
+                out[b, 1, c // size, c % size] = 255 * (n - k) // (n - 1)
+        if apple[b] >= 0:
+            out[b, 2, apple[b] // size, apple[b] % size] = 255
+
+
+# Colours for rendering (RGB): background, checker, apple, head, body near head, body at tail.
+_BG = np.array([24, 26, 33], dtype=np.float32)
+_CHECKER = np.array([32, 35, 44], dtype=np.float32)
+_APPLE = np.array([230, 57, 70], dtype=np.float32)
+_HEAD = np.array([255, 214, 10], dtype=np.float32)
+_BODY_NEAR = np.array([82, 196, 26], dtype=np.float32)
+_BODY_FAR = np.array([25, 90, 40], dtype=np.float32)
+
+
+def _paint_cells(head: np.ndarray, body: np.ndarray, apple: np.ndarray) -> np.ndarray:
+    """Per-cell RGB colours (..., N, N, 3) from the head/body/apple planes of grid observations."""
+    n = head.shape[-1]
+    yy, xx = np.indices((n, n))
+    rgb = np.where(((xx + yy) % 2 == 1)[..., None], _CHECKER, _BG) * np.ones((*head.shape, 1), np.float32)
+    t = (body.astype(np.float32) / 255.0)[..., None]
+    rgb = np.where((body > 0)[..., None], _BODY_FAR + t * (_BODY_NEAR - _BODY_FAR), rgb)
+    rgb = np.where((apple > 0)[..., None], _APPLE, rgb)
+    rgb = np.where((head > 0)[..., None], _HEAD, rgb)
+    return rgb.astype(np.uint8)
+
+
+class Snake(Game):
+    """Batched classic Snake (see the module docstring for the rules)."""
+
+    name = "snake"
+    ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
+
+    def __init__(self, num_envs: int = 1, size: int = 10, obs: str = "grid", pixel_scale: int = 4,
+                 starvation: int | None = None) -> None:
+        super().__init__(num_envs)
+        if not 4 <= size <= 32:
+            raise ValueError(f"snake size must be between 4 and 32, got {size}")
+        if obs not in ("grid", "pixels"):
+            raise ValueError(f"snake obs must be 'grid' or 'pixels', got {obs!r}")
+        if pixel_scale < 1:
+            raise ValueError(f"pixel_scale must be >= 1, got {pixel_scale}")
+        self.size = size
+        self.obs_mode = obs
+        self.pixel_scale = pixel_scale
+        self.starvation = 2 * size * size if starvation is None else int(starvation)
+        if self.starvation < 1:
+            raise ValueError(f"starvation must be >= 1, got {starvation}")
+        n, cells = num_envs, size * size
+        self._body = np.zeros((n, cells), dtype=np.int64)
+        self._head = np.zeros(n, dtype=np.int64)
+        self._length = np.zeros(n, dtype=np.int64)
+        self._occ = np.zeros((n, cells), dtype=np.bool_)
+        self._apple = np.full(n, -1, dtype=np.int64)
+        self._direction = np.zeros(n, dtype=np.int64)
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._hunger = np.zeros(n, dtype=np.int64)
+        self._score = np.zeros(n, dtype=np.int64)
+        self._done = np.ones(n, dtype=np.bool_)
+        self._rng = np.zeros(n, dtype=np.uint64)
+        self._reward = np.zeros(n, dtype=np.float32)
+        self._terminated = np.zeros(n, dtype=np.bool_)
+        self._truncated = np.zeros(n, dtype=np.bool_)
+        self._grid = np.zeros((n, 4, size, size), dtype=np.uint8)  # scratch for pixel observations
+        if obs == "grid":
+            self.observation_space = spaces.Box(0, 255, (4, size, size), dtype=np.uint8)
+        else:
+            side = size * pixel_scale
+            self.observation_space = spaces.Box(0, 255, (3, side, side), dtype=np.uint8)
+
+    def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self.size,
+               self._body, self._head, self._length, self._occ, self._apple, self._direction,
+               self._steps, self._hunger, self._score, self._done, self._rng, _DX, _DY)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        actions = np.asarray(actions, dtype=np.int64)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        _step(actions, self.size, self.starvation, self._body, self._head, self._length, self._occ,
+              self._apple, self._direction, self._steps, self._hunger, self._score, self._done,
+              self._rng, _DX, _DY, _OPPOSITE, self._reward, self._terminated, self._truncated)
+        return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
+
+    def observe(self, out: np.ndarray) -> None:
+        if self.obs_mode == "grid":
+            _observe_grid(self.size, self._body, self._head, self._length, self._apple, out)
+            return
+        _observe_grid(self.size, self._body, self._head, self._length, self._apple, self._grid)
+        rgb = _paint_cells(self._grid[:, 0], self._grid[:, 1], self._grid[:, 2])  # (n, N, N, 3)
+        s = self.pixel_scale
+        out[:] = rgb.repeat(s, axis=1).repeat(s, axis=2).transpose(0, 3, 1, 2)
+
+    def episode_info(self, i: int) -> dict[str, float]:
+        return {"score": float(self._score[i]), "length": float(self._length[i]),
+                "won": float(self._length[i] == self.size * self.size)}
+
+    def get_state(self, i: int) -> dict[str, Any]:
+        cells = self.size * self.size
+        n = int(self._length[i])
+        body = [int(self._body[i, (self._head[i] - k) % cells]) for k in range(n)]
+        apple = int(self._apple[i])
+        return {
+            "game": self.name,
+            "size": self.size,
+            "body": [[c % self.size, c // self.size] for c in body],
+            "apple": None if apple < 0 else [apple % self.size, apple // self.size],
+            "direction": self.ACTION_NAMES[int(self._direction[i])],
+            "step": int(self._steps[i]),
+            "steps_since_apple": int(self._hunger[i]),
+            "starvation": self.starvation,
+            "score": int(self._score[i]),
+            "done": bool(self._done[i]),
+            "rng": int(self._rng[i]),
+        }
+
+    def set_state(self, i: int, state: dict[str, Any]) -> None:
+        if state["size"] != self.size:
+            raise ValueError(f"state is for a {state['size']}×{state['size']} board, "
+                             f"this game is {self.size}×{self.size}")
+        cells = self.size * self.size
+        body = [y * self.size + x for x, y in state["body"]]
+        self._occ[i] = False
+        # Head at ring slot len-1, tail at slot 0.
+        for k, c in enumerate(reversed(body)):
+            self._body[i, k] = c
+            self._occ[i, c] = True
+        self._head[i] = (len(body) - 1) % cells
+        self._length[i] = len(body)
+        apple = state["apple"]
+        self._apple[i] = -1 if apple is None else apple[1] * self.size + apple[0]
+        self._direction[i] = self.ACTION_NAMES.index(state["direction"])
+        self._steps[i] = state["step"]
+        self._hunger[i] = state["steps_since_apple"]
+        self._score[i] = state["score"]
+        self._done[i] = state["done"]
+        self._rng[i] = np.uint64(state["rng"])
+
+    @classmethod
+    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+        n = state["size"]
+        head = np.zeros((n, n), np.uint8)
+        body = np.zeros((n, n), np.uint8)
+        apple = np.zeros((n, n), np.uint8)
+        cells = state["body"]
+        for k, (x, y) in enumerate(cells[1:], start=1):
+            body[y, x] = 255 * (len(cells) - k) // max(len(cells) - 1, 1)
+        if cells:
+            head[cells[0][1], cells[0][0]] = 255
+        if state["apple"] is not None:
+            apple[state["apple"][1], state["apple"][0]] = 255
+        img = _paint_cells(head, body, apple).repeat(scale, 0).repeat(scale, 1)
+        if scale >= 6:
+            _draw_details(img, state, scale)
+        return img
+
+
+def _draw_details(img: np.ndarray, state: dict[str, Any], scale: int) -> None:
+    """Grid gaps, a round apple and eyes on the head: readable at video and VLM sizes."""
+    gap = max(1, scale // 10)
+    img[::scale, :] = (img[::scale, :] * 0.6).astype(np.uint8)
+    img[:, ::scale] = (img[:, ::scale] * 0.6).astype(np.uint8)
+    yy, xx = np.mgrid[0:scale, 0:scale] + 0.5
+    r = scale / 2
+    if state["apple"] is not None:
+        ax, ay = state["apple"]
+        cell = img[ay * scale:(ay + 1) * scale, ax * scale:(ax + 1) * scale]
+        outside = (xx - r) ** 2 + (yy - r) ** 2 > (r - gap) ** 2
+        bg = _CHECKER if (ax + ay) % 2 else _BG
+        cell[outside] = bg.astype(np.uint8)
+    if state["body"]:
+        hx, hy = state["body"][0]
+        d = state["direction"]
+        fx, fy = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}[d]
+        cell = img[hy * scale:(hy + 1) * scale, hx * scale:(hx + 1) * scale]
+        for side in (-1, 1):
+            ex = r + fx * r * 0.35 + side * fy * r * 0.4
+            ey = r + fy * r * 0.35 + side * fx * r * 0.4
+            cell[(xx - ex) ** 2 + (yy - ey) ** 2 <= (scale * 0.1) ** 2] = 0

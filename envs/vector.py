@@ -1,0 +1,373 @@
+"""``GameVecEnv``: the SB3 ``VecEnv`` every game trains through.
+
+W worker processes each own one batched ``Game`` of B boards. Observations, actions, rewards and
+flags travel through shared memory; the small per-episode figures and commands travel through pipes,
+which is also how workers sleep between steps (a blocking ``recv``, never a busy-wait). ``W=0`` steps
+the game in this process: for cheap cores (Snake: microseconds per batch) an inter-process round trip
+costs more than the step itself, so that is their default.
+
+Seeds: board k's e-th episode (e = 0, 1, ...) is seeded ``seed + k + e * num_envs``, whatever the
+worker layout, so episodes are reproducible and board k's first episode equals
+``GameEnv.reset(seed=seed + k)``.
+
+A worker that dies is noticed within ``_POLL_S``; with ``on_worker_death="restart"`` (default) it is
+started again, its boards begin new episodes (reported as truncated, ``worker_restarted`` in their
+info) and ``worker_restarts`` counts it; with ``"raise"`` the step raises an error naming the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import signal
+import traceback
+from collections.abc import Iterable, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
+
+from envs import game_class, make_game
+from envs.base import Game
+
+log = logging.getLogger(__name__)
+_POLL_S = 0.25
+_START_TIMEOUT_S = 120.0  # a worker compiles/loads Numba kernels or boots emulators on start
+
+
+def default_workers(game: str, num_envs: int) -> int:
+    """0 (in process) for cheap batched cores; otherwise one worker per core, at most one per env."""
+    if game_class(game).cheap:
+        return 0
+    return max(1, min(os.cpu_count() or 1, num_envs))
+
+
+class _Shared:
+    """The step buffers, allocated in shared memory so workers write them in place."""
+
+    def __init__(self, ctx: Any, num_envs: int, obs_shape: tuple[int, ...]) -> None:
+        self.num_envs, self.obs_shape = num_envs, obs_shape
+        size = int(np.prod(obs_shape))
+        self.raw = {
+            "obs": ctx.RawArray("B", num_envs * size),
+            "terminal_obs": ctx.RawArray("B", num_envs * size),
+            "actions": ctx.RawArray("q", num_envs),
+            "reward": ctx.RawArray("f", num_envs),
+            "terminated": ctx.RawArray("B", num_envs),
+            "truncated": ctx.RawArray("B", num_envs),
+            "episodes": ctx.RawArray("q", num_envs),
+        }
+        self.views()
+
+    def views(self) -> None:
+        n, shape = self.num_envs, self.obs_shape
+        r = self.raw
+        self.obs = np.frombuffer(r["obs"], dtype=np.uint8).reshape(n, *shape)
+        self.terminal_obs = np.frombuffer(r["terminal_obs"], dtype=np.uint8).reshape(n, *shape)
+        self.actions = np.frombuffer(r["actions"], dtype=np.int64)
+        self.reward = np.frombuffer(r["reward"], dtype=np.float32)
+        self.terminated = np.frombuffer(r["terminated"], dtype=np.bool_)
+        self.truncated = np.frombuffer(r["truncated"], dtype=np.bool_)
+        self.episodes = np.frombuffer(r["episodes"], dtype=np.int64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"num_envs": self.num_envs, "obs_shape": self.obs_shape, "raw": self.raw}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.views()
+
+
+class _Boards:
+    """One game's slice ``[lo, hi)`` of the vector env; the same code runs in a worker or in process."""
+
+    def __init__(self, game: Game, shared: _Shared, lo: int, hi: int, base_seed: int) -> None:
+        self.game, self.shared, self.lo, self.hi = game, shared, lo, hi
+        self.base_seed = base_seed
+        self.local_obs = game.new_obs_buffer()
+
+    def _seeds(self, local: np.ndarray) -> np.ndarray:
+        sh = self.shared
+        g = local + self.lo
+        # uint64 arithmetic wraps instead of overflowing for any seed.
+        seeds = (np.uint64(self.base_seed % (1 << 64)) + g.astype(np.uint64)
+                 + sh.episodes[g].astype(np.uint64) * np.uint64(sh.num_envs))
+        sh.episodes[g] += 1
+        return seeds
+
+    def reset(self, local: np.ndarray | None = None) -> None:
+        local = np.arange(self.hi - self.lo) if local is None else local
+        self.game.reset(local, self._seeds(local))
+        self.game.observe(self.local_obs)
+        self.shared.obs[self.lo:self.hi] = self.local_obs
+
+    def step(self) -> list[tuple[int, dict[str, float]]]:
+        sh, lo, hi = self.shared, self.lo, self.hi
+        reward, terminated, truncated = self.game.step(sh.actions[lo:hi])
+        sh.reward[lo:hi] = reward
+        sh.terminated[lo:hi] = terminated
+        sh.truncated[lo:hi] = truncated
+        self.game.observe(self.local_obs)
+        done = np.flatnonzero(terminated | truncated)
+        infos = [(int(i), self.game.episode_info(int(i))) for i in done]
+        if len(done):
+            sh.terminal_obs[lo + done] = self.local_obs[done]
+            self.game.reset(done, self._seeds(done))
+            self.game.observe(self.local_obs)
+        sh.obs[lo:hi] = self.local_obs
+        return infos
+
+    def handle(self, cmd: str, data: Any) -> Any:
+        if cmd == "step":
+            return self.step()
+        if cmd == "reset":
+            if data is not None:
+                self.base_seed = data
+            self.reset()
+            return None
+        if cmd == "call":
+            name, args, kwargs, local = data
+            return [getattr(self.game, name)(i, *args, **kwargs) for i in local]
+        if cmd == "get_attr":
+            return getattr(self.game, data)
+        if cmd == "set_attr":
+            setattr(self.game, data[0], data[1])
+            return None
+        raise ValueError(f"unknown worker command {cmd!r}")
+
+
+def _worker(conn: Connection, game: str, game_kwargs: dict[str, Any], shared: _Shared, lo: int, hi: int,
+            base_seed: int, fresh_start: bool) -> None:
+    # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        boards = _Boards(make_game(game, num_envs=hi - lo, **game_kwargs), shared, lo, hi, base_seed)
+        if fresh_start:
+            boards.reset()
+        conn.send(("ok", None))
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+        return
+    while True:
+        try:
+            cmd, data = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if cmd == "close":
+            conn.close()
+            return
+        try:
+            conn.send(("ok", boards.handle(cmd, data)))
+        except Exception:
+            conn.send(("error", traceback.format_exc()))
+
+
+class WorkerDiedError(RuntimeError):
+    pass
+
+
+class GameVecEnv(VecEnv):
+    """Vectorised game boards for SB3 (see the module docstring)."""
+
+    def __init__(self, game: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
+                 game_kwargs: dict[str, Any] | None = None, on_worker_death: str = "restart",
+                 start_method: str | None = None) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if on_worker_death not in ("restart", "raise"):
+            raise ValueError(f"on_worker_death must be 'restart' or 'raise', got {on_worker_death!r}")
+        self.game_name = game
+        self.game_kwargs = dict(game_kwargs or {})
+        self.num_workers = default_workers(game, num_envs) if num_workers is None else num_workers
+        if not 0 <= self.num_workers <= num_envs:
+            raise ValueError(f"num_workers must be between 0 and num_envs ({num_envs}), got {num_workers}")
+        self.on_worker_death = on_worker_death
+        self.worker_restarts = 0
+        self.base_seed = seed
+        probe = make_game(game, num_envs=1, **self.game_kwargs)
+        self.num_envs = num_envs
+        self.action_names = probe.ACTION_NAMES
+        methods = mp.get_all_start_methods()
+        self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
+        self._shared = _Shared(self._ctx, num_envs, probe.observation_space.shape)
+        self._ep_return = np.zeros(num_envs, dtype=np.float64)
+        self._ep_length = np.zeros(num_envs, dtype=np.int64)
+        self._closed = False
+        w = max(self.num_workers, 1)
+        bounds = np.linspace(0, num_envs, w + 1).round().astype(int)
+        self._slices = [(int(bounds[i]), int(bounds[i + 1])) for i in range(w)]
+        self._local: _Boards | None = None
+        self._procs: list[Any] = []
+        self._conns: list[Connection] = []
+        if self.num_workers == 0:
+            self._local = _Boards(make_game(game, num_envs=num_envs, **self.game_kwargs), self._shared,
+                                  0, num_envs, seed)
+        else:
+            for w_i in range(self.num_workers):
+                self._procs.append(None)
+                self._conns.append(None)  # type: ignore[arg-type]
+                self._start_worker(w_i, fresh_start=False)
+        self._needs_reset = True
+        super().__init__(num_envs, probe.observation_space, probe.action_space)
+
+    # -- workers -------------------------------------------------------------------------------
+    def _start_worker(self, w: int, fresh_start: bool) -> None:
+        lo, hi = self._slices[w]
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(
+            target=_worker, name=f"depthfirst-{self.game_name}-worker{w}", daemon=True,
+            args=(child, self.game_name, self.game_kwargs, self._shared, lo, hi, self.base_seed, fresh_start))
+        proc.start()
+        child.close()
+        self._procs[w], self._conns[w] = proc, parent
+        if not parent.poll(_START_TIMEOUT_S):
+            proc.terminate()
+            raise WorkerDiedError(f"worker {w} did not start within {_START_TIMEOUT_S:.0f}s")
+        try:
+            status, payload = parent.recv()
+        except EOFError as e:
+            raise WorkerDiedError(f"worker {w} died while starting (exit code {proc.exitcode})") from e
+        if status != "ok":
+            raise RuntimeError(f"worker {w} failed to start {self.game_name!r}:\n{payload}")
+
+    def _call_all(self, cmd: str, data: Any = None, workers: Iterable[int] | None = None) -> dict[int, Any]:
+        """Send ``cmd`` to workers and gather replies, noticing dead workers within ``_POLL_S``."""
+        if self._local is not None:
+            return {0: self._local.handle(cmd, data)}
+        targets = list(range(self.num_workers)) if workers is None else list(workers)
+        for w in targets:
+            with contextlib.suppress(BrokenPipeError, OSError):  # a dead worker is noticed below
+                self._conns[w].send((cmd, data))
+        results: dict[int, Any] = {}
+        pending = {self._conns[w]: w for w in targets}
+        while pending:
+            for conn in wait(list(pending), timeout=_POLL_S):
+                w = pending.pop(conn)  # type: ignore[arg-type]
+                try:
+                    status, payload = conn.recv()  # type: ignore[union-attr]
+                except (EOFError, OSError):
+                    results[w] = self._worker_died(w, cmd)
+                    continue
+                if status != "ok":
+                    raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
+                results[w] = payload
+            for conn, w in list(pending.items()):
+                if not self._procs[w].is_alive():
+                    del pending[conn]
+                    results[w] = self._worker_died(w, cmd)
+        return results
+
+    def _worker_died(self, w: int, cmd: str) -> Any:
+        proc = self._procs[w]
+        proc.join(timeout=1.0)
+        lo, hi = self._slices[w]
+        what = f"worker {w} (pid {proc.pid}, envs {lo}-{hi - 1}) died with exit code {proc.exitcode}"
+        if self.on_worker_death == "raise" or cmd != "step":
+            raise WorkerDiedError(what + (f" during {cmd!r}" if cmd != "step" else ""))
+        self.worker_restarts += 1
+        log.warning("%s; restarting it, its boards start new episodes", what)
+        sh = self._shared
+        sh.terminal_obs[lo:hi] = sh.obs[lo:hi]
+        self._start_worker(w, fresh_start=True)
+        sh.reward[lo:hi] = 0.0
+        sh.terminated[lo:hi] = False
+        sh.truncated[lo:hi] = True
+        return [(i, {"worker_restarted": 1.0}) for i in range(hi - lo)]
+
+    # -- VecEnv API ----------------------------------------------------------------------------
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """Set the base seed used by the next ``reset()`` (board k gets ``seed + k``)."""
+        if seed is None:
+            return [None] * self.num_envs
+        self.base_seed = int(seed)
+        self._shared.episodes[:] = 0
+        self._reseed = True
+        return [self.base_seed + k for k in range(self.num_envs)]
+
+    def reset(self) -> np.ndarray:
+        data = self.base_seed if getattr(self, "_reseed", False) or self._needs_reset else None
+        self._call_all("reset", data)
+        self._reseed = False
+        self._needs_reset = False
+        self._ep_return[:] = 0.0
+        self._ep_length[:] = 0
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return self._shared.obs.copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._shared.actions[:] = np.asarray(actions).reshape(self.num_envs)
+
+    def step_wait(self):
+        sh = self._shared
+        results = self._call_all("step")
+        self._ep_return += sh.reward
+        self._ep_length += 1
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        for w, done in results.items():
+            lo = self._slices[w][0]
+            for i, extra in done:
+                g = lo + i
+                infos[g] = {
+                    "terminal_observation": sh.terminal_obs[g].copy(),
+                    "TimeLimit.truncated": bool(sh.truncated[g] and not sh.terminated[g]),
+                    "episode": {"r": float(self._ep_return[g]), "l": int(self._ep_length[g]), **extra},
+                }
+                self._ep_return[g] = 0.0
+                self._ep_length[g] = 0
+        dones = sh.terminated | sh.truncated
+        return sh.obs.copy(), sh.reward.copy(), dones, infos
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for conn in self._conns:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                conn.send(("close", None))
+        for proc in self._procs:
+            proc.join(timeout=2.0)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=1.0)
+
+    def _where(self, indices: VecEnvIndices) -> dict[int, list[int]]:
+        """Group global env indices by worker as local board indices."""
+        groups: dict[int, list[int]] = {}
+        for g in self._get_indices(indices):
+            w = next(w for w, (lo, hi) in enumerate(self._slices) if lo <= g < hi)
+            groups.setdefault(w, []).append(g - self._slices[w][0])
+        return groups
+
+    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs
+                   ) -> list[Any]:
+        """Call ``game.<method_name>(board, *args, **kwargs)`` for each board (e.g. ``get_state``)."""
+        groups = self._where(indices)
+        out: list[Any] = []
+        for w, local in sorted(groups.items()):
+            data = (method_name, method_args, method_kwargs, local)
+            out.extend(self._call_all("call", data, workers=[w] if self._local is None else None)[w])
+        return out
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        groups = self._where(indices)
+        out: list[Any] = []
+        for w, local in sorted(groups.items()):
+            value = self._call_all("get_attr", attr_name, workers=[w] if self._local is None else None)[w]
+            out.extend([value] * len(local))
+        return out
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        for w in sorted(self._where(indices)):
+            self._call_all("set_attr", (attr_name, value), workers=[w] if self._local is None else None)
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False] * len(self._get_indices(indices))
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return self.env_method("render")
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self._procs]

@@ -1,0 +1,104 @@
+#!/usr/bin/env python
+"""Train a PPO specialist on a depthfirst game.
+
+    python scripts/train_ppo.py --env snake
+    python scripts/train_ppo.py --resume runs/snake/<run>
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from agents.config import apply_set, load_config, resolve
+from agents.policies import PRESETS
+from agents.runs import RunError, new_run_dir, read_run_config
+from envs import GAMES
+
+
+def positive_int(text: str) -> int:
+    value = int(float(text))  # accepts 1e6
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", help=f"game to train on: {', '.join(sorted(GAMES))}")
+    p.add_argument("--config", help="YAML preset (default: configs/<env>.yaml)")
+    p.add_argument("--total-timesteps", type=positive_int, help="env steps for the whole run")
+    p.add_argument("--num-envs", type=positive_int, help="boards stepped in parallel")
+    p.add_argument("--num-workers", type=nonneg_int, help="worker processes (0: in this process)")
+    p.add_argument("--policy", choices=sorted(PRESETS), help="network preset (default: by device)")
+    p.add_argument("--device", help="auto, cpu or cuda[:N]")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--run-dir", help="run folder (default: runs/<env>/<policy>-s<seed>-<time>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--save-every", type=positive_int, help="env steps between checkpoints")
+    p.add_argument("--video-every", type=positive_int, help="env steps between TensorBoard videos")
+    p.add_argument("--recurrent", action="store_true", default=None, help="RecurrentPPO (CNN + LSTM)")
+    p.add_argument("--force", action="store_true", help="replace an existing --run-dir")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config value, e.g. --set ppo.learning_rate=1e-4")
+    # Per-env options, shortcuts for --set env_kwargs.<name>=...
+    p.add_argument("--size", type=int, help="snake/sokoban: board size")
+    p.add_argument("--obs", choices=["grid", "pixels"], help="snake: observation kind")
+    return p
+
+
+FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed", "save_every",
+         "video_every", "recurrent")
+ENV_FLAGS = ("size", "obs")
+RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video_every"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(["train_ppo.py", *argv])
+    import torch
+
+    from agents.train import train
+
+    try:
+        if args.resume:
+            run = Path(args.resume)
+            cfg = read_run_config(run)
+            bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
+            if args.env and args.env != cfg["env"]:
+                p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")
+            if bad or args.set or args.config or args.run_dir:
+                p.error("--resume continues a run with its own config; only --total-timesteps, "
+                        "--num-workers, --device, --save-every and --video-every may change")
+            overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
+            cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
+        else:
+            if not args.env:
+                p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
+            if args.env not in GAMES:
+                p.error(f"--env: unknown env {args.env!r}; known envs: {', '.join(sorted(GAMES))}")
+            cfg = load_config(args.env, args.config)
+            cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
+            sets = [f"env_kwargs.{f}={getattr(args, f)}" for f in ENV_FLAGS if getattr(args, f) is not None]
+            cfg = resolve(apply_set(cfg, sets + args.set), torch.cuda.is_available())
+            run = new_run_dir(cfg, args.run_dir, args.force)
+        train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
+    except (RunError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
