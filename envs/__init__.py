@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 # name -> ("module:Class", Gymnasium id). A new game is one line here.
 GAMES: dict[str, tuple[str, str]] = {
+    "gameboy": ("envs.gameboy.generic:GameBoy", "depthfirst/GameBoy-v0"),
+    "pokemon_red": ("envs.gameboy.pokemon:PokemonRed", "depthfirst/PokemonRed-v0"),
     "snake": ("envs.snake:Snake", "depthfirst/Snake-v0"),
+    "snake_duel": ("envs.snake_duel:SnakeDuel", "depthfirst/SnakeDuel-v0"),
+    "rotation": ("envs.rotation:Rotation", "depthfirst/Rotation-v0"),
+    "sokoban": ("envs.sokoban:Sokoban", "depthfirst/Sokoban-v0"),
 }
 
 

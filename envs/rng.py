@@ -25,9 +25,10 @@ def next_u64(state: np.ndarray, i: int) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
-def randint(state: np.ndarray, i: int, n: int) -> int:
-    """A uniform integer in [0, n) from board ``i``'s stream (n >= 1)."""
-    return int(next_u64(state, i) % np.uint64(n))
+def randint(state: np.ndarray, i: int, n: int) -> np.int64:
+    """A uniform integer in [0, n) from board ``i``'s stream (n >= 1), as int64: Numba's uint64
+    mixed with int64 arithmetic would silently become float64."""
+    return np.int64(next_u64(state, i) % np.uint64(n))
 
 
 def seeds_from(seed: int, n: int) -> np.ndarray:

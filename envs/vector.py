@@ -21,8 +21,6 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
-import signal
-import traceback
 from collections.abc import Iterable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -31,7 +29,7 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs import game_class, make_game
-from envs.base import Game
+from envs.worker import Boards, Shared, worker_main
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
@@ -43,126 +41,6 @@ def default_workers(game: str, num_envs: int) -> int:
     if game_class(game).cheap:
         return 0
     return max(1, min(os.cpu_count() or 1, num_envs))
-
-
-class _Shared:
-    """The step buffers, allocated in shared memory so workers write them in place."""
-
-    def __init__(self, ctx: Any, num_envs: int, obs_shape: tuple[int, ...]) -> None:
-        self.num_envs, self.obs_shape = num_envs, obs_shape
-        size = int(np.prod(obs_shape))
-        self.raw = {
-            "obs": ctx.RawArray("B", num_envs * size),
-            "terminal_obs": ctx.RawArray("B", num_envs * size),
-            "actions": ctx.RawArray("q", num_envs),
-            "reward": ctx.RawArray("f", num_envs),
-            "terminated": ctx.RawArray("B", num_envs),
-            "truncated": ctx.RawArray("B", num_envs),
-            "episodes": ctx.RawArray("q", num_envs),
-        }
-        self.views()
-
-    def views(self) -> None:
-        n, shape = self.num_envs, self.obs_shape
-        r = self.raw
-        self.obs = np.frombuffer(r["obs"], dtype=np.uint8).reshape(n, *shape)
-        self.terminal_obs = np.frombuffer(r["terminal_obs"], dtype=np.uint8).reshape(n, *shape)
-        self.actions = np.frombuffer(r["actions"], dtype=np.int64)
-        self.reward = np.frombuffer(r["reward"], dtype=np.float32)
-        self.terminated = np.frombuffer(r["terminated"], dtype=np.bool_)
-        self.truncated = np.frombuffer(r["truncated"], dtype=np.bool_)
-        self.episodes = np.frombuffer(r["episodes"], dtype=np.int64)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"num_envs": self.num_envs, "obs_shape": self.obs_shape, "raw": self.raw}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.views()
-
-
-class _Boards:
-    """One game's slice ``[lo, hi)`` of the vector env; the same code runs in a worker or in process."""
-
-    def __init__(self, game: Game, shared: _Shared, lo: int, hi: int, base_seed: int) -> None:
-        self.game, self.shared, self.lo, self.hi = game, shared, lo, hi
-        self.base_seed = base_seed
-        self.local_obs = game.new_obs_buffer()
-
-    def _seeds(self, local: np.ndarray) -> np.ndarray:
-        sh = self.shared
-        g = local + self.lo
-        # uint64 arithmetic wraps instead of overflowing for any seed.
-        seeds = (np.uint64(self.base_seed % (1 << 64)) + g.astype(np.uint64)
-                 + sh.episodes[g].astype(np.uint64) * np.uint64(sh.num_envs))
-        sh.episodes[g] += 1
-        return seeds
-
-    def reset(self, local: np.ndarray | None = None) -> None:
-        local = np.arange(self.hi - self.lo) if local is None else local
-        self.game.reset(local, self._seeds(local))
-        self.game.observe(self.local_obs)
-        self.shared.obs[self.lo:self.hi] = self.local_obs
-
-    def step(self) -> list[tuple[int, dict[str, float]]]:
-        sh, lo, hi = self.shared, self.lo, self.hi
-        reward, terminated, truncated = self.game.step(sh.actions[lo:hi])
-        sh.reward[lo:hi] = reward
-        sh.terminated[lo:hi] = terminated
-        sh.truncated[lo:hi] = truncated
-        self.game.observe(self.local_obs)
-        done = np.flatnonzero(terminated | truncated)
-        infos = [(int(i), self.game.episode_info(int(i))) for i in done]
-        if len(done):
-            sh.terminal_obs[lo + done] = self.local_obs[done]
-            self.game.reset(done, self._seeds(done))
-            self.game.observe(self.local_obs)
-        sh.obs[lo:hi] = self.local_obs
-        return infos
-
-    def handle(self, cmd: str, data: Any) -> Any:
-        if cmd == "step":
-            return self.step()
-        if cmd == "reset":
-            if data is not None:
-                self.base_seed = data
-            self.reset()
-            return None
-        if cmd == "call":
-            name, args, kwargs, local = data
-            return [getattr(self.game, name)(i, *args, **kwargs) for i in local]
-        if cmd == "get_attr":
-            return getattr(self.game, data)
-        if cmd == "set_attr":
-            setattr(self.game, data[0], data[1])
-            return None
-        raise ValueError(f"unknown worker command {cmd!r}")
-
-
-def _worker(conn: Connection, game: str, game_kwargs: dict[str, Any], shared: _Shared, lo: int, hi: int,
-            base_seed: int, fresh_start: bool) -> None:
-    # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        boards = _Boards(make_game(game, num_envs=hi - lo, **game_kwargs), shared, lo, hi, base_seed)
-        if fresh_start:
-            boards.reset()
-        conn.send(("ok", None))
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
-        return
-    while True:
-        try:
-            cmd, data = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if cmd == "close":
-            conn.close()
-            return
-        try:
-            conn.send(("ok", boards.handle(cmd, data)))
-        except Exception:
-            conn.send(("error", traceback.format_exc()))
 
 
 class WorkerDiedError(RuntimeError):
@@ -192,18 +70,21 @@ class GameVecEnv(VecEnv):
         self.action_names = probe.ACTION_NAMES
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
-        self._shared = _Shared(self._ctx, num_envs, probe.observation_space.shape)
+        if self._ctx.get_start_method() == "forkserver":
+            # The fork server imports the worker module once; each worker then starts in milliseconds.
+            self._ctx.set_forkserver_preload(["envs.worker", game_class(game).__module__])
+        self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape)
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._closed = False
         w = max(self.num_workers, 1)
         bounds = np.linspace(0, num_envs, w + 1).round().astype(int)
         self._slices = [(int(bounds[i]), int(bounds[i + 1])) for i in range(w)]
-        self._local: _Boards | None = None
+        self._local: Boards | None = None
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
         if self.num_workers == 0:
-            self._local = _Boards(make_game(game, num_envs=num_envs, **self.game_kwargs), self._shared,
+            self._local = Boards(make_game(game, num_envs=num_envs, **self.game_kwargs), self._shared,
                                   0, num_envs, seed)
         else:
             for w_i in range(self.num_workers):
@@ -218,7 +99,7 @@ class GameVecEnv(VecEnv):
         lo, hi = self._slices[w]
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
-            target=_worker, name=f"depthfirst-{self.game_name}-worker{w}", daemon=True,
+            target=worker_main, name=f"depthfirst-{self.game_name}-worker{w}", daemon=True,
             args=(child, self.game_name, self.game_kwargs, self._shared, lo, hi, self.base_seed, fresh_start))
         proc.start()
         child.close()

@@ -12,8 +12,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from agents.config import apply_set, load_config, resolve
-from agents.policies import PRESETS
+from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
+from agents.presets import PRESETS
 from agents.runs import RunError, new_run_dir, read_run_config
 from envs import GAMES
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.resume:
             run = Path(args.resume)
-            cfg = read_run_config(run)
+            cfg = deep_merge(DEFAULTS, read_run_config(run))
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
             if args.env and args.env != cfg["env"]:
                 p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")

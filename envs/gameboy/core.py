@@ -1,0 +1,312 @@
+"""The PyBoy layer shared by every Game Boy game: ``num_envs`` emulators stepped in one call.
+
+One agent step presses a button for ``press_frames`` frames, releases it and runs to ``step_frames``
+frames in all; only the last frame is rendered (the observed one). The observation is the screen in
+grayscale, downsampled to ``obs_size`` (default 72x80, half the 144x160 screen, each pixel the mean of
+a 2x2 block), the last ``frame_stack`` observed frames oldest first, then any game-specific channels.
+
+An emulator is not batched arithmetic: ``step`` loops over the boards, and ``cheap = False`` makes the
+vector env run several boards per worker process.
+
+Reset loads the start state: the ``state`` file (a ``PyBoy.save_state`` dump, see
+``scripts/make_state.py``) or, without one, the ROM booted for ``boot_frames`` frames once at
+construction. Episodes are cut (truncated) after ``max_steps`` steps.
+
+``get_state`` holds the RAM-derived facts, the whole emulator state (``emulator``: base64 of the zlib
+compressed ``save_state`` bytes), the frame stack, and the last observed screen as a PNG
+(``screen_png``). ``render_state`` draws that PNG: it needs no ROM and no emulator. ``set_state``
+loads the emulator state back, so play continues exactly.
+
+PyBoy is imported lazily, on the first emulator: ``import envs.gameboy`` works without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import time
+import warnings
+import zlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.base import Game
+from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
+from envs.gameboy.ram import POKEMON_RED, RamView
+from envs.rng import seeds_from
+
+BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
+
+
+def load_pyboy_class() -> type:
+    """``pyboy.PyBoy``, imported on first use (its SDL2 notice silenced: we run headless)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pyboy import PyBoy
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the Game Boy games need PyBoy: pip install 'pyboy>=2.8,<3'") from exc
+    return PyBoy
+
+
+def new_pyboy(rom: bytes, window: str = "null") -> Any:
+    """A PyBoy on ROM bytes: sound off, no ``.ram``/``.rtc`` file read or written beside a ROM path."""
+    pyboy_cls = load_pyboy_class()
+    pb = pyboy_cls(io.BytesIO(rom), window=window, sound_emulated=False, sound_volume=0, log_level="ERROR")
+    if window == "null":
+        pb.set_emulation_speed(0)
+    return pb
+
+
+def save_emulator(pb: Any) -> bytes:
+    buf = io.BytesIO()
+    pb.save_state(buf)
+    return buf.getvalue()
+
+
+def load_emulator(pb: Any, data: bytes) -> None:
+    pb.load_state(io.BytesIO(data))
+
+
+def pack_bytes(data: bytes) -> str:
+    """bytes -> JSON-able text (zlib + base64)."""
+    return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
+
+
+def unpack_bytes(text: str) -> bytes:
+    return zlib.decompress(base64.b64decode(text))
+
+
+class GameBoyGame(Game):
+    """Base of the PyBoy games; subclasses add rewards (``_after_step``) and RAM facts."""
+
+    cheap: ClassVar[bool] = False
+    ACTION_NAMES: ClassVar[tuple[str, ...]] = BUTTONS
+    #: observation channels after the frame stack (e.g. Pokémon's visited-tile mask)
+    EXTRA_CHANNELS: ClassVar[int] = 0
+
+    def __init__(self, num_envs: int = 1, *, rom: str | Path, state: str | Path | None = None,
+                 press_frames: int = 8, step_frames: int = 24,
+                 obs_size: tuple[int, int] | list[int] = (72, 80),
+                 frame_stack: int = 1, max_steps: int = 8192, boot_frames: int = 120) -> None:
+        super().__init__(num_envs)
+        if not 1 <= press_frames < step_frames:
+            raise ValueError(f"need 1 <= press_frames < step_frames, got {press_frames}, {step_frames}")
+        if frame_stack < 1 or max_steps < 1 or boot_frames < 0:
+            raise ValueError("frame_stack and max_steps must be >= 1, boot_frames >= 0")
+        self.rom_path = Path(rom)
+        self.rom_bytes = self.rom_path.read_bytes()
+        self.rom_sha1 = hashlib.sha1(self.rom_bytes).hexdigest()
+        self.press_frames, self.step_frames = int(press_frames), int(step_frames)
+        self.frame_stack, self.max_steps = int(frame_stack), int(max_steps)
+        self.boot_frames = int(boot_frames)
+        h, w = (int(v) for v in obs_size)
+        self.obs_height, self.obs_width = h, w
+        self.observation_space = spaces.Box(0, 255, (self.frame_stack + self.EXTRA_CHANNELS, h, w), np.uint8)
+        self.state_path = None if state is None else Path(state)
+        self._pyboys = [new_pyboy(self.rom_bytes) for _ in range(num_envs)]
+        self._downsample = Downsampler(h, w, self._pyboys[0].screen.raw_buffer_format)
+        self._start_state = self._make_start_state()
+        n = num_envs
+        self._frames = np.zeros((n, self.frame_stack, h, w), np.uint8)
+        self._steps = np.zeros(n, np.int64)
+        self._done = np.zeros(n, bool)
+        self._returns = np.zeros(n, np.float64)
+        self._rngs = [np.random.default_rng(k) for k in range(n)]
+        self._init_tracking()
+        self.reset(np.arange(n), seeds_from(0, n))
+
+    # ---- hooks for subclasses ---------------------------------------------------------------------
+    def _init_tracking(self) -> None:
+        """Allocate per-board bookkeeping (called once, before the first reset)."""
+
+    def _prepare(self, i: int) -> None:
+        """Called once per emulator after the start state exists (e.g. start a game wrapper)."""
+
+    def _episode_start(self, i: int) -> None:
+        """Put emulator ``i`` at the start of an episode (default: load the start state)."""
+        load_emulator(self._pyboys[i], self._start_state)
+
+    def _after_reset(self, i: int) -> None:
+        """Reset board ``i``'s bookkeeping from the freshly loaded emulator."""
+
+    def _after_step(self, i: int) -> tuple[float, bool]:
+        """Reward and terminated flag of board ``i``'s step just run."""
+        return 0.0, False
+
+    def _observe_extra(self, out: np.ndarray) -> None:
+        """Fill the ``EXTRA_CHANNELS`` channels of every board: ``out`` is (num_envs, EXTRA, H, W)."""
+
+    def _state_extra(self, i: int) -> dict[str, Any]:
+        return {}
+
+    def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
+        pass
+
+    # ---- emulator plumbing ------------------------------------------------------------------------
+    def _make_start_state(self) -> bytes:
+        if self.state_path is not None:
+            if not self.state_path.is_file():
+                raise FileNotFoundError(
+                    f"start state {self.state_path} not found; make one with scripts/make_state.py or "
+                    f"scripts/play_gameboy.py --save-state (see roms/README.md), or pass state=None to boot "
+                    f"the ROM"
+                )
+            data = self.state_path.read_bytes()
+        else:
+            pb = self._pyboys[0]
+            if self.boot_frames:  # render the last boot frame: it is the first observation
+                if self.boot_frames > 1:
+                    pb.tick(self.boot_frames - 1, False)
+                pb.tick(1, True)
+            data = save_emulator(pb)
+        for i in range(self.num_envs):
+            load_emulator(self._pyboys[i], data)
+            self._prepare(i)
+        return data
+
+    def memory(self, i: int) -> Any:
+        """Board ``i``'s address space (``pyboy.memory``): ``memory(i)[0xD362]``."""
+        return self._pyboys[i].memory
+
+    def ram(self, i: int) -> RamView:
+        return RamView(self._pyboys[i].memory, POKEMON_RED)
+
+    def pyboy(self, i: int) -> Any:
+        return self._pyboys[i]
+
+    def screen(self, i: int) -> np.ndarray:
+        """Board ``i``'s last observed frame, full size RGB (144, 160, 3) uint8 (a copy)."""
+        raw = self._pyboys[i].screen.ndarray
+        return np.ascontiguousarray(raw[:, :, list(self._downsample.rgb)])
+
+    def _grab(self, i: int, fill: bool = False) -> None:
+        frame = self._downsample(self._pyboys[i].screen.ndarray)
+        if fill:
+            self._frames[i] = frame
+        else:
+            self._frames[i, :-1] = self._frames[i, 1:]
+            self._frames[i, -1] = frame
+
+    def close(self) -> None:
+        """Stop every emulator without writing any file."""
+        for pb in self._pyboys:
+            pb.stop(save=False)
+        self._pyboys = []
+
+    # ---- the Game contract ------------------------------------------------------------------------
+    def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        for k, i in enumerate(np.asarray(indices, dtype=np.int64)):
+            i = int(i)
+            self._rngs[i] = np.random.default_rng(int(seeds[k]))
+            self._episode_start(i)
+            self._steps[i] = 0
+            self._done[i] = False
+            self._returns[i] = 0.0
+            self._grab(i, fill=True)
+            self._after_reset(i)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = self.num_envs
+        rewards = np.zeros(n, np.float32)
+        terminated = np.zeros(n, bool)
+        truncated = np.zeros(n, bool)
+        rest = self.step_frames - self.press_frames
+        for i in range(n):
+            if self._done[i]:
+                continue
+            pb = self._pyboys[i]
+            button = self.ACTION_NAMES[int(actions[i])]
+            pb.button_press(button)
+            pb.tick(self.press_frames, False)
+            pb.button_release(button)
+            if rest > 1:
+                pb.tick(rest - 1, False)
+            pb.tick(1, True)
+            self._steps[i] += 1
+            self._grab(i)
+            reward, term = self._after_step(i)
+            trunc = (not term) and self._steps[i] >= self.max_steps
+            rewards[i] = reward
+            terminated[i], truncated[i] = term, trunc
+            self._returns[i] += reward
+            self._done[i] = term or trunc
+        return rewards, terminated, truncated
+
+    def observe(self, out: np.ndarray) -> None:
+        out[:, :self.frame_stack] = self._frames
+        if self.EXTRA_CHANNELS:
+            self._observe_extra(out[:, self.frame_stack:])
+
+    def episode_info(self, i: int) -> dict[str, float]:
+        return {"score": float(self._returns[i]), "steps": float(self._steps[i])}
+
+    def get_state(self, i: int) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "game": self.name,
+            "rom_sha1": self.rom_sha1,
+            "step": int(self._steps[i]),
+            "done": bool(self._done[i]),
+            "episode_return": float(self._returns[i]),
+            "emulator": pack_bytes(save_emulator(self._pyboys[i])),
+            "frames": pack_bytes(self._frames[i].tobytes()),
+            "screen_png": base64.b64encode(encode_png(self.screen(i))).decode("ascii"),
+        }
+        state.update(self._state_extra(i))
+        return state
+
+    def set_state(self, i: int, state: dict[str, Any]) -> None:
+        if state.get("rom_sha1") != self.rom_sha1:
+            raise ValueError(f"state was made with ROM {state.get('rom_sha1')}, "
+                             f"this game runs {self.rom_sha1}")
+        load_emulator(self._pyboys[i], unpack_bytes(state["emulator"]))
+        frames = np.frombuffer(unpack_bytes(state["frames"]), np.uint8)
+        self._frames[i] = frames.reshape(self._frames.shape[1:])
+        self._steps[i] = int(state["step"])
+        self._done[i] = bool(state["done"])
+        self._returns[i] = float(state["episode_return"])
+        self._set_state_extra(i, state)
+
+    @classmethod
+    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+        """The state's last screen (160x144 RGB) magnified ``max(1, scale // 8)`` times: a Game Boy 8x8
+        tile is the "cell", so the default ``scale=16`` gives 320x288."""
+        rgb = decode_png(base64.b64decode(state["screen_png"]))
+        f = max(1, int(scale) // 8)
+        return np.repeat(np.repeat(rgb, f, axis=0), f, axis=1) if f > 1 else rgb
+
+
+def benchmark_emulator(seconds: float = 2.0, num_envs: int = 4, game: str = "pokemon_red") -> float:
+    """Env steps/s of one process (one core) stepping ``num_envs`` emulators of the test cartridge with
+    random actions, observation included. ``game``: "pokemon_red" (RAM rewards, visited mask) or
+    "gameboy" (the generic game)."""
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    if game == "pokemon_red":
+        from envs.gameboy.pokemon import PokemonRed
+
+        g: GameBoyGame = PokemonRed(num_envs=num_envs, rom=TEST_CARTRIDGE)
+    else:
+        from envs.gameboy.generic import GameBoy
+
+        g = GameBoy(num_envs=num_envs, rom=TEST_CARTRIDGE, game="depthfirst_test")
+    rng = np.random.default_rng(0)
+    obs = g.new_obs_buffer()
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        _, term, trunc = g.step(rng.integers(0, len(g.ACTION_NAMES), num_envs))
+        g.observe(obs)
+        ended = np.flatnonzero(term | trunc)
+        if len(ended):
+            g.reset(ended, ended.astype(np.uint64) + np.uint64(steps))
+        steps += num_envs
+    rate = steps / (time.perf_counter() - t0)
+    g.close()
+    return rate
+
+
+__all__ = ["BUTTONS", "SCREEN_H", "SCREEN_W", "GameBoyGame", "benchmark_emulator", "new_pyboy"]

@@ -1,0 +1,137 @@
+"""Game Boy games that PyBoy's game wrappers understand (``gameboy``): Tetris, Super Mario Land, Kirby.
+
+``game`` picks the cartridge: the ROM's header title must match (``roms.WRAPPER_TITLES``), or
+construction fails with a message naming both titles. The wrapper (``pyboy.game_wrapper``) starts the
+game past its menus (timer DIV 0, so the start is the same every time), and each reset returns there
+with the timer's DIV register set from the board's seed (``seed % 256``: the game's own randomness,
+e.g. Tetris pieces, then follows the seed). With a ``state`` file, resets load that file instead.
+
+Reward per step: ``score_weight`` x the score gained, plus ``progress_weight`` x the level progress
+gained (Super Mario Land's ``level_progress``), minus ``death_penalty`` per life lost. An episode
+terminates on the wrapper's game over, or on the first life lost with ``end_on_life_loss``.
+episode_info: score (the game's own score), lives, plus the episode return.
+
+``game="depthfirst_test"`` runs the project's test cartridge with the same machinery (reward = event
+flags + 10 x badges gained; terminated once both badges are held), so the tests exercise this class
+without a commercial ROM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from envs.gameboy.core import GameBoyGame, benchmark_emulator
+from envs.gameboy.ram import POKEMON_RED, bit_count
+from envs.gameboy.roms import README, WRAPPER_TITLES, RomError
+
+
+@dataclass(frozen=True)
+class WrappedGame:
+    title: str
+    score_weight: float
+    progress_weight: float = 0.0
+    death_penalty: float = 0.0
+    end_on_life_loss: bool = False
+
+
+GAMES: dict[str, WrappedGame] = {
+    "tetris": WrappedGame(WRAPPER_TITLES["tetris"], score_weight=0.01),
+    "super_mario_land": WrappedGame(WRAPPER_TITLES["super_mario_land"], score_weight=0.001,
+                                    progress_weight=0.1, death_penalty=1.0, end_on_life_loss=True),
+    "kirby": WrappedGame(WRAPPER_TITLES["kirby"], score_weight=0.001, death_penalty=1.0,
+                         end_on_life_loss=True),
+    "depthfirst_test": WrappedGame("DEPTHFIRST", score_weight=1.0),
+}
+TEST_BADGES_ALL = 0b11  # the test cartridge's two goals
+
+
+class GameBoy(GameBoyGame):
+    """A wrapper-supported Game Boy game, rewarded from the wrapper's score/progress/lives."""
+
+    name: ClassVar[str] = "gameboy"
+
+    def __init__(self, num_envs: int = 1, game: str = "tetris", rom: str | Path | None = None,
+                 state: str | Path | None = None, score_weight: float | None = None,
+                 progress_weight: float | None = None, death_penalty: float | None = None,
+                 end_on_life_loss: bool | None = None, max_steps: int = 10000,
+                 **emulator_kwargs: Any) -> None:
+        if game not in GAMES:
+            raise ValueError(f"unknown game {game!r}; known: {', '.join(GAMES)}")
+        spec = GAMES[game]
+        self.game = game
+        self.spec = spec
+        self.score_weight = spec.score_weight if score_weight is None else float(score_weight)
+        self.progress_weight = spec.progress_weight if progress_weight is None else float(progress_weight)
+        self.death_penalty = spec.death_penalty if death_penalty is None else float(death_penalty)
+        self.end_on_life_loss = spec.end_on_life_loss if end_on_life_loss is None else bool(end_on_life_loss)
+        rom = Path(rom if rom is not None else f"roms/{game}.gb")
+        if not rom.is_file():
+            raise RomError(f"gameboy/{game}: no ROM file at {rom}. Supply your own (cartridge title "
+                           f"{spec.title!r}); see {README}")
+        self._wrapped = game != "depthfirst_test"
+        emulator_kwargs.setdefault("boot_frames", 0 if self._wrapped else 120)
+        super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)
+
+    def _prepare(self, i: int) -> None:
+        pb = self._pyboys[i]
+        title = pb.cartridge_title
+        if title != self.spec.title:
+            raise RomError(f"gameboy/{self.game}: {self.rom_path} is cartridge {title!r}, expected "
+                           f"{self.spec.title!r} (SHA-1 {self.rom_sha1}); see {README}")
+        if self._wrapped and self.state_path is None:
+            pb.game_wrapper.start_game(timer_div=0)
+
+    def _episode_start(self, i: int) -> None:
+        if self._wrapped and self.state_path is None:
+            pb = self._pyboys[i]
+            pb.game_wrapper.reset_game(timer_div=int(self._rngs[i].integers(256)))
+            pb.tick(1, True)  # some wrappers end their reset on an unrendered frame
+        else:
+            super()._episode_start(i)
+
+    def _read(self, i: int) -> dict[str, float]:
+        pb = self._pyboys[i]
+        if not self._wrapped:
+            mem = pb.memory
+            badges = int(mem[POKEMON_RED["badges"].addr])
+            events = bit_count(mem, POKEMON_RED["event_flags"].addr, POKEMON_RED["event_flags"].size)
+            return {"score": float(events + 10 * bin(badges).count("1")), "progress": 0.0, "lives": 1.0,
+                    "game_over": float(badges & TEST_BADGES_ALL == TEST_BADGES_ALL)}
+        w = pb.game_wrapper
+        w.post_tick()  # refresh after a load_state too
+        return {"score": float(w.score), "progress": float(getattr(w, "level_progress", 0)),
+                "lives": float(getattr(w, "lives_left", 0)), "game_over": float(bool(w.game_over()))}
+
+    def _init_tracking(self) -> None:
+        self._last: list[dict[str, float]] = [{} for _ in range(self.num_envs)]
+
+    def _after_reset(self, i: int) -> None:
+        self._last[i] = self._read(i)
+
+    def _after_step(self, i: int) -> tuple[float, bool]:
+        now, before = self._read(i), self._last[i]
+        reward = (self.score_weight * (now["score"] - before["score"])
+                  + self.progress_weight * (now["progress"] - before["progress"]))
+        life_lost = now["lives"] < before["lives"]
+        if life_lost:
+            reward -= self.death_penalty
+        self._last[i] = now
+        return reward, bool(now["game_over"]) or (self.end_on_life_loss and life_lost)
+
+    def episode_info(self, i: int) -> dict[str, float]:
+        last = self._last[i]
+        return {"score": last["score"], "lives": last["lives"], "progress": last["progress"],
+                "episode_return": float(self._returns[i]), "steps": float(self._steps[i])}
+
+    def _state_extra(self, i: int) -> dict[str, Any]:
+        return {"wrapped_game": self.game, "last": dict(self._last[i]), "score": self._last[i]["score"]}
+
+    def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
+        self._last[i] = {k: float(v) for k, v in state["last"].items()}
+
+
+def benchmark_gameboy(seconds: float = 2.0, num_envs: int = 4) -> float:
+    """Steps/s of one process stepping ``num_envs`` generic boards (the test cartridge, random actions)."""
+    return benchmark_emulator(seconds, num_envs, "gameboy")

@@ -1,0 +1,362 @@
+"""Pokémon Red through PyBoy, rewarded from RAM (``pokemon_red``).
+
+ROM: your own Pokémon Red (or Blue) (UE) dump, checked by SHA-1 against ``roms.POKEMON_RED_ROMS``
+(roms/README.md has the table); ``allow_unknown_rom=True`` proceeds on another hash with a warning.
+The project's test cartridge keeps its state at the same RAM addresses and is always accepted: every
+test runs this class on it. Start from a ``state`` file past the intro (``scripts/make_state.py`` or
+``scripts/play_gameboy.py --save-state``); without one the ROM boots.
+
+Actions: up, down, left, right, A, B, Start (each held ``press_frames`` of ``step_frames`` frames).
+
+Observation: the last ``frame_stack`` screens (grayscale, 72x80 by default) and, with ``visited_mask``,
+one more channel: the tiles this episode has visited, as 255 on a 9x10 grid of 16-pixel cells around
+the player (who stands at cell row 4, column 4, as on the real screen), magnified to the frame size.
+
+Reward (every term's weight in ``reward``, 0 turns a term off; ``REWARD_WEIGHTS`` has the defaults):
+  explore   stepping onto tile (map, x, y): weight / (1 + its visit count), the count decaying by
+            ``visit_decay`` per step, so tiles left long ago pay again a little
+  new_map   first visit to a map in the episode
+  event     each event flag (wEventFlags, 2,560 bits) set beyond the episode's best so far
+  badge     each badge beyond the episode's best so far
+  level     party levels, each level counted fully up to ``level_cap`` and ``level_damping`` per level
+            past it, paid on exceeding the episode's best
+  heal      the party's summed HP fraction regained outside battle, party size and levels unchanged
+            (a Pokémon Center heal of a half-hurt party of 2 pays 1 x weight); not after a blackout
+  still     (negative) each step the player stays on one tile past ``still_grace`` steps outside
+            battle: standing still and menu loops
+
+episode_info: ``score`` = 100*badges + event_flags + 0.1*maps_visited + 0.001*tiles_visited (a
+progress figure independent of the reward weights), plus badges, event_flags (set flags, absolute),
+max_level, tiles_visited, maps_visited, heals, blackouts, and the episode's sum of each reward term
+(``r_<term>``).
+
+Swarm (Go-Explore style): with ``archive_dir``, a board whose (badges, event_flags, maps_visited)
+passes the best milestone this process has seen saves its emulator state there
+(``archive.StateArchive``: ``*.state`` files + ``index.sqlite``). With ``swarm=True`` a reset board
+starts, with probability ``swarm_prob``, from a random archived state of the best milestone instead of
+the start state (so such resets depend on the archive, not on the seed alone). ``milestones()`` and
+``visit_heatmap()`` feed TensorBoard.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from envs.gameboy.archive import StateArchive
+from envs.gameboy.core import GameBoyGame, benchmark_emulator, load_emulator, save_emulator
+from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count, read_u8, read_u16_be
+from envs.gameboy.roms import check_rom, supported_pokemon_roms
+
+REWARD_WEIGHTS: dict[str, float] = {
+    "explore": 0.02,
+    "new_map": 0.5,
+    "event": 1.0,
+    "badge": 10.0,
+    "level": 0.5,
+    "heal": 1.0,
+    "still": -0.005,
+}
+
+VIEW_ROWS, VIEW_COLS = 9, 10  # the screen in 16-pixel cells
+PLAYER_ROW, PLAYER_COL = 4, 4
+
+_F = POKEMON_RED  # short alias for the address table
+
+
+class PokemonRed(GameBoyGame):
+    """``num_envs`` Pokémon Red emulators with RAM rewards, a visited-tile channel and swarm restarts."""
+
+    name: ClassVar[str] = "pokemon_red"
+    EXTRA_CHANNELS: ClassVar[int] = 1
+
+    def __init__(self, num_envs: int = 1, rom: str | Path = "roms/pokemon_red.gb",
+                 state: str | Path | None = None, allow_unknown_rom: bool = False,
+                 reward: dict[str, float] | None = None, visit_decay: float = 0.9995, level_cap: int = 15,
+                 level_damping: float = 0.25, still_grace: int = 8, visited_mask: bool = True,
+                 archive_dir: str | Path | None = None, swarm: bool = False, swarm_prob: float = 0.5,
+                 max_steps: int = 8192, **emulator_kwargs: Any) -> None:
+        unknown = set(reward or {}) - set(REWARD_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown reward terms {sorted(unknown)}; known: {sorted(REWARD_WEIGHTS)}")
+        if not 0.0 < visit_decay <= 1.0 or not 0.0 <= swarm_prob <= 1.0:
+            raise ValueError("visit_decay must be in (0, 1] and swarm_prob in [0, 1]")
+        if swarm and archive_dir is None:
+            raise ValueError("swarm=True needs archive_dir (the folder of archived states)")
+        check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown_rom)
+        self.weights = {**REWARD_WEIGHTS, **(reward or {})}
+        self.visit_decay = float(visit_decay)
+        self.level_cap, self.level_damping = int(level_cap), float(level_damping)
+        self.still_grace = int(still_grace)
+        self.visited_mask = bool(visited_mask)
+        self.EXTRA_CHANNELS = 1 if visited_mask else 0  # instance override of the class default
+        self.swarm, self.swarm_prob = bool(swarm), float(swarm_prob)
+        self._archive_dir = None if archive_dir is None else Path(archive_dir)
+        self.archive: StateArchive | None = None
+        super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)
+
+    # ---- RAM ---------------------------------------------------------------------------------------
+    def read_facts(self, i: int) -> dict[str, Any]:
+        """The RAM figures the rewards use, as plain ints."""
+        mem = self.memory(i)
+        count = min(read_u8(mem, _F["party_count"].addr), PARTY_LENGTH)
+        stride = _F["party_level"].stride
+        levels = [read_u8(mem, _F["party_level"].addr + k * stride) for k in range(count)]
+        hp = [read_u16_be(mem, _F["party_hp"].addr + k * stride) for k in range(count)]
+        max_hp = [read_u16_be(mem, _F["party_max_hp"].addr + k * stride) for k in range(count)]
+        return {
+            "map": read_u8(mem, _F["map"].addr),
+            "x": read_u8(mem, _F["x"].addr),
+            "y": read_u8(mem, _F["y"].addr),
+            "badges": bit_count(mem, _F["badges"].addr, 1),
+            "event_flags": bit_count(mem, _F["event_flags"].addr, _F["event_flags"].size),
+            "party_count": count,
+            "levels": levels,
+            "hp": hp,
+            "max_hp": max_hp,
+            "battle_type": read_u8(mem, _F["battle_type"].addr),
+        }
+
+    def _level_value(self, levels: list[int]) -> float:
+        cap = self.level_cap
+        return float(sum(min(lv, cap) + self.level_damping * max(0, lv - cap) for lv in levels))
+
+    @staticmethod
+    def _hp_fractions(facts: dict[str, Any]) -> list[float]:
+        return [h / m if m > 0 else 0.0 for h, m in zip(facts["hp"], facts["max_hp"], strict=True)]
+
+    # ---- bookkeeping -------------------------------------------------------------------------------
+    def _init_tracking(self) -> None:
+        n = self.num_envs
+        self._visits: list[dict[tuple[int, int, int], list[float]]] = [{} for _ in range(n)]
+        self._maps: list[set[int]] = [set() for _ in range(n)]
+        self._track: list[dict[str, Any]] = [{} for _ in range(n)]
+        self._heat: Counter[tuple[int, int, int]] = Counter()
+        self._best = {"badges": 0.0, "event_flags": 0.0, "max_level": 0.0, "tiles_visited": 0.0,
+                      "maps_visited": 0.0}
+        self._archive_best: tuple[int, int, int] = (-1, -1, -1)
+        self._swarm_source: list[str | None] = [None] * n
+        rows = (np.arange(self.obs_height) * VIEW_ROWS) // self.obs_height
+        cols = (np.arange(self.obs_width) * VIEW_COLS) // self.obs_width
+        self._mask_index = (rows[:, None], cols[None, :])
+        if self._archive_dir is not None:
+            self.archive = StateArchive(self._archive_dir, self.rom_sha1)
+            self._archive_best = self.archive.best() or (-1, -1, -1)
+
+    def _episode_start(self, i: int) -> None:
+        self._swarm_source[i] = None
+        if self.swarm and self.archive is not None and self._rngs[i].random() < self.swarm_prob:
+            best = self.archive.best()
+            files = self.archive.files_at(best) if best is not None else []
+            if files:
+                self._archive_best = max(self._archive_best, best)
+                path = files[int(self._rngs[i].integers(len(files)))]
+                load_emulator(self._pyboys[i], path.read_bytes())
+                self._swarm_source[i] = path.name
+                return
+        super()._episode_start(i)
+
+    def _after_reset(self, i: int) -> None:
+        facts = self.read_facts(i)
+        pos = (facts["map"], facts["x"], facts["y"])
+        self._visits[i] = {pos: [1.0, 0]}
+        self._maps[i] = {facts["map"]}
+        self._heat[pos] += 1
+        self._track[i] = {
+            "pos": list(pos), "still": 0, "facts": facts,
+            "best_events": facts["event_flags"], "best_badges": facts["badges"],
+            "best_level": self._level_value(facts["levels"]), "heals": 0, "blackouts": 0,
+            "terms": {k: 0.0 for k in self.weights},
+        }
+        # a board starting at or below the best known milestone archives only when it goes past it
+        self._archive_best = max(self._archive_best, self._milestone(i))
+        self._update_best(i)
+
+    def _milestone(self, i: int) -> tuple[int, int, int]:
+        f = self._track[i]["facts"]
+        return (f["badges"], f["event_flags"], len(self._maps[i]))
+
+    def _update_best(self, i: int) -> None:
+        f = self._track[i]["facts"]
+        b = self._best
+        b["badges"] = max(b["badges"], float(f["badges"]))
+        b["event_flags"] = max(b["event_flags"], float(f["event_flags"]))
+        b["max_level"] = max(b["max_level"], float(max(f["levels"], default=0)))
+        b["tiles_visited"] = max(b["tiles_visited"], float(len(self._visits[i])))
+        b["maps_visited"] = max(b["maps_visited"], float(len(self._maps[i])))
+
+    def _after_step(self, i: int) -> tuple[float, bool]:
+        w = self.weights
+        tr = self._track[i]
+        prev = tr["facts"]
+        facts = self.read_facts(i)
+        step = int(self._steps[i])
+        terms = dict.fromkeys(w, 0.0)
+
+        pos = (facts["map"], facts["x"], facts["y"])
+        if list(pos) != tr["pos"]:
+            visit = self._visits[i].get(pos)
+            count = 0.0 if visit is None else visit[0] * self.visit_decay ** (step - visit[1])
+            terms["explore"] = w["explore"] / (1.0 + count)
+            self._visits[i][pos] = [count + 1.0, step]
+            self._heat[pos] += 1
+            if facts["map"] not in self._maps[i]:
+                self._maps[i].add(facts["map"])
+                terms["new_map"] = w["new_map"]
+            tr["pos"], tr["still"] = list(pos), 0
+        elif facts["battle_type"] == 0:
+            tr["still"] += 1
+            if tr["still"] > self.still_grace:
+                terms["still"] = w["still"]
+
+        if facts["event_flags"] > tr["best_events"]:
+            terms["event"] = w["event"] * (facts["event_flags"] - tr["best_events"])
+            tr["best_events"] = facts["event_flags"]
+        if facts["badges"] > tr["best_badges"]:
+            terms["badge"] = w["badge"] * (facts["badges"] - tr["best_badges"])
+            tr["best_badges"] = facts["badges"]
+        level_value = self._level_value(facts["levels"])
+        if level_value > tr["best_level"]:
+            terms["level"] = w["level"] * (level_value - tr["best_level"])
+            tr["best_level"] = level_value
+        if (facts["battle_type"] == 0 and facts["party_count"] == prev["party_count"]
+                and facts["levels"] == prev["levels"]):
+            # the summed fraction, so reordering the party pays nothing
+            gained = sum(self._hp_fractions(facts)) - sum(self._hp_fractions(prev))
+            if gained > 1e-9:
+                if prev["party_count"] and sum(prev["hp"]) == 0:
+                    tr["blackouts"] += 1  # whited out and revived at a Center: no reward for that
+                else:
+                    terms["heal"] = w["heal"] * gained
+                    tr["heals"] += 1
+        tr["facts"] = facts
+        for k, v in terms.items():
+            tr["terms"][k] += v
+        self._update_best(i)
+        if self.archive is not None:
+            milestone = self._milestone(i)
+            if milestone > self._archive_best:
+                self._archive_best = milestone
+                self.archive.add(save_emulator(self._pyboys[i]), self.name, milestone, len(self._visits[i]),
+                                 max(facts["levels"], default=0), step, self._score(i))
+        return float(sum(terms.values())), False
+
+    def _score(self, i: int) -> float:
+        f = self._track[i]["facts"]
+        return (100.0 * f["badges"] + f["event_flags"] + 0.1 * len(self._maps[i])
+                + 0.001 * len(self._visits[i]))
+
+    # ---- observation -------------------------------------------------------------------------------
+    def visited_cells(self, i: int) -> np.ndarray:
+        """Board ``i``'s 9x10 visited grid (uint8 0/255) around the player, player at (4, 4)."""
+        m, x, y = self._track[i]["pos"]
+        visits = self._visits[i]
+        cells = np.zeros((VIEW_ROWS, VIEW_COLS), np.uint8)
+        for r in range(VIEW_ROWS):
+            for c in range(VIEW_COLS):
+                if (m, x + c - PLAYER_COL, y + r - PLAYER_ROW) in visits:
+                    cells[r, c] = 255
+        return cells
+
+    def _observe_extra(self, out: np.ndarray) -> None:
+        for i in range(self.num_envs):
+            out[i, 0] = self.visited_cells(i)[self._mask_index]
+
+    # ---- figures -----------------------------------------------------------------------------------
+    def episode_info(self, i: int) -> dict[str, float]:
+        tr = self._track[i]
+        f = tr["facts"]
+        info = {
+            "score": self._score(i),
+            "badges": float(f["badges"]),
+            "event_flags": float(f["event_flags"]),
+            "max_level": float(max(f["levels"], default=0)),
+            "tiles_visited": float(len(self._visits[i])),
+            "maps_visited": float(len(self._maps[i])),
+            "heals": float(tr["heals"]),
+            "blackouts": float(tr["blackouts"]),
+            "steps": float(self._steps[i]),
+        }
+        info.update({f"r_{k}": float(v) for k, v in tr["terms"].items()})
+        return info
+
+    def milestones(self, board: int | None = None) -> dict[str, float]:
+        """Best figures reached by any board of this process since construction (for TensorBoard).
+
+        ``board`` is ignored: it lets ``VecEnv.env_method("milestones", indices=[...])`` call it once
+        per worker (pick one board index per worker and take the max)."""
+        return dict(self._best)
+
+    def visit_heatmap(self, board: int | None = None, max_width: int = 512) -> np.ndarray:
+        """Where this process's boards have been: uint8 (H, W), brighter = more visits (log scale).
+        ``board`` is ignored (see ``milestones``).
+
+        One panel per visited map (panel size = the largest x, y seen there + 1, one pixel per tile),
+        in map-number order, packed left to right in rows at most ``max_width`` wide, a 1-pixel gap
+        between panels.
+        """
+        if not self._heat:
+            return np.zeros((1, 1), np.uint8)
+        extent: dict[int, list[int]] = {}
+        for (m, x, y) in self._heat:
+            e = extent.setdefault(m, [0, 0])
+            e[0], e[1] = max(e[0], x + 1), max(e[1], y + 1)
+        places, cx, cy, row_h, width = {}, 0, 0, 0, 0
+        for m in sorted(extent):
+            w, h = extent[m]
+            if cx and cx + w > max_width:
+                cx, cy, row_h = 0, cy + row_h + 1, 0
+            places[m] = (cx, cy)
+            cx += w + 1
+            row_h = max(row_h, h)
+            width = max(width, cx - 1)
+        img = np.zeros((cy + row_h, width), np.float64)
+        for (m, x, y), count in self._heat.items():
+            ox, oy = places[m]
+            img[oy + y, ox + x] += count
+        top = np.log1p(img.max())
+        return (np.log1p(img) / top * 255.0).round().astype(np.uint8) if top > 0 else img.astype(np.uint8)
+
+    # ---- state -------------------------------------------------------------------------------------
+    def _state_extra(self, i: int) -> dict[str, Any]:
+        tr = self._track[i]
+        f = tr["facts"]
+        return {
+            "map": f["map"], "x": f["x"], "y": f["y"],
+            "badges": f["badges"], "event_flags": f["event_flags"], "party_count": f["party_count"],
+            "levels": list(f["levels"]), "max_level": max(f["levels"], default=0),
+            "hp": list(f["hp"]), "max_hp": list(f["max_hp"]), "battle_type": f["battle_type"],
+            "tiles_visited": len(self._visits[i]), "maps_visited": len(self._maps[i]),
+            "score": self._score(i), "swarm_source": self._swarm_source[i],
+            "tracker": {
+                "visits": [[m, x, y, c, last] for (m, x, y), (c, last) in sorted(self._visits[i].items())],
+                "maps": sorted(self._maps[i]),
+                "pos": list(tr["pos"]), "still": tr["still"], "facts": f,
+                "best_events": tr["best_events"], "best_badges": tr["best_badges"],
+                "best_level": tr["best_level"], "heals": tr["heals"], "blackouts": tr["blackouts"],
+                "terms": dict(tr["terms"]),
+            },
+        }
+
+    def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
+        t = state["tracker"]
+        self._visits[i] = {(int(m), int(x), int(y)): [float(c), int(last)]
+                           for m, x, y, c, last in t["visits"]}
+        self._maps[i] = {int(m) for m in t["maps"]}
+        facts = dict(t["facts"])
+        self._track[i] = {
+            "pos": [int(v) for v in t["pos"]], "still": int(t["still"]), "facts": facts,
+            "best_events": int(t["best_events"]), "best_badges": int(t["best_badges"]),
+            "best_level": float(t["best_level"]), "heals": int(t["heals"]),
+            "blackouts": int(t["blackouts"]), "terms": {k: float(v) for k, v in t["terms"].items()},
+        }
+        self._swarm_source[i] = state.get("swarm_source")
+
+
+def benchmark_pokemon_red(seconds: float = 2.0, num_envs: int = 4) -> float:
+    """Steps/s of one process stepping ``num_envs`` PokemonRed boards on the test cartridge (random
+    actions, observations with the visited mask). An emulator is not batched: this is per core."""
+    return benchmark_emulator(seconds, num_envs, "pokemon_red")

@@ -1,0 +1,85 @@
+"""ROM identification: SHA-1 tables, and errors that say what to do.
+
+No commercial ROM ships with depthfirst: the user supplies it (see roms/README.md). The project's own
+test cartridge (envs/gameboy/cartridge/depthfirst_test.gb) is accepted wherever Pokémon Red is, because
+it keeps its state at Pokémon Red's RAM addresses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+README = "roms/README.md"
+TEST_CARTRIDGE = Path(__file__).resolve().parent / "cartridge" / "depthfirst_test.gb"
+
+# SHA-1 -> name. Red and Blue (UE) share one engine and RAM map (pret/pokered builds both).
+POKEMON_RED_ROMS: dict[str, str] = {
+    "ea9bcae617fdf159b045185467ae58b2e4a48b9a": "Pokemon - Red Version (USA, Europe)",
+    "d7037c83e1ae5b39bde3c30787637ba1d4c48ce2": "Pokemon - Blue Version (USA, Europe)",
+}
+
+# Games that PyBoy's game wrappers know, by the cartridge title in the ROM header.
+WRAPPER_TITLES: dict[str, str] = {
+    "tetris": "TETRIS",
+    "super_mario_land": "SUPER MARIOLAND",
+    "kirby": "KIRBY DREAM LAN",
+}
+
+
+class RomError(RuntimeError):
+    """A ROM that is missing, or is not one this game was written for."""
+
+
+class RomNotFoundError(RomError, FileNotFoundError):
+    pass
+
+
+def sha1_of(path: str | Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def test_cartridge_sha1() -> str:
+    return sha1_of(TEST_CARTRIDGE)
+
+
+def supported_pokemon_roms() -> dict[str, str]:
+    """Pokémon Red's table plus the test cartridge (hashed now, so a rebuilt cartridge stays accepted)."""
+    table = dict(POKEMON_RED_ROMS)
+    if TEST_CARTRIDGE.exists():
+        table[test_cartridge_sha1()] = "depthfirst test cartridge (Pokémon Red RAM layout)"
+    return table
+
+
+def _expected_lines(table: dict[str, str]) -> str:
+    return "\n".join(f"    {sha}  {name}" for sha, name in table.items())
+
+
+def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown: bool = False) -> str:
+    """Return the SHA-1 of ``path`` if it is in ``table``; raise ``RomError`` otherwise.
+
+    ``allow_unknown=True`` (the ``--allow-unknown-rom`` flag) turns an unknown hash into a warning.
+    """
+    rom = Path(path)
+    if not rom.is_file():
+        raise RomNotFoundError(
+            f"{game}: no ROM file at {rom} (absolute: {rom.resolve()}).\n"
+            f"  Supply your own copy; supported SHA-1s:\n{_expected_lines(table)}\n"
+            f"  Where ROMs go and how to make a start state: {README}"
+        )
+    digest = sha1_of(rom)
+    if digest in table:
+        return digest
+    message = (
+        f"{game}: unknown ROM {rom}\n"
+        f"  SHA-1 found:    {digest}\n"
+        f"  SHA-1 expected (one of):\n{_expected_lines(table)}\n"
+        f"  Rewards and observations read fixed RAM addresses, so another revision or a hack may\n"
+        f"  silently give wrong rewards. Read {README}; to proceed anyway pass --allow-unknown-rom\n"
+        f"  (env kwarg allow_unknown_rom=True)."
+    )
+    if not allow_unknown:
+        raise RomError(message)
+    warnings.warn(message, stacklevel=2)
+    return digest

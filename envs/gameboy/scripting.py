@@ -1,0 +1,147 @@
+"""Scripted inputs and start states: the logic behind scripts/make_state.py and scripts/play_gameboy.py.
+
+Inputs file format (``make_state``), one command per line, ``#`` starts a comment, blank lines skip:
+
+    BUTTON [FRAMES]   hold BUTTON for FRAMES frames (default 8), release it, then run 1 frame with
+                      nothing held (so two presses of one button in a row are two presses)
+    wait N            run N frames with nothing held
+    boot N            same as wait; reads better as the first line (the boot ROM takes ~70 frames)
+
+BUTTON is one of up, down, left, right, a, b, start, select (any case). Example: skipping a title
+screen and walking two steps::
+
+    boot 300
+    start
+    wait 60
+    right 16
+    right 16
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envs.gameboy.core import load_emulator, load_pyboy_class, new_pyboy, save_emulator
+
+SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
+DEFAULT_PRESS_FRAMES = 8
+
+
+@dataclass(frozen=True)
+class Input:
+    """Hold ``button`` (None: nothing) for ``frames`` frames."""
+
+    button: str | None
+    frames: int
+
+
+def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
+    """Parse the inputs format above into a flat list of holds (a press adds its released frame)."""
+    out: list[Input] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        word = parts[0].lower()
+        where = f"{source}:{lineno}: {raw.strip()!r}"
+        if len(parts) > 2:
+            raise ValueError(f"{where}: expected 'BUTTON [FRAMES]' or 'wait N'")
+        try:
+            count = int(parts[1]) if len(parts) == 2 else None
+        except ValueError:
+            raise ValueError(f"{where}: {parts[1]!r} is not a whole number of frames") from None
+        if count is not None and count < 1:
+            raise ValueError(f"{where}: frame counts must be >= 1")
+        if word in ("wait", "boot"):
+            if count is None:
+                raise ValueError(f"{where}: '{word}' needs a frame count")
+            out.append(Input(None, count))
+        elif word in SCRIPT_BUTTONS:
+            out.append(Input(word, count or DEFAULT_PRESS_FRAMES))
+            out.append(Input(None, 1))
+        else:
+            raise ValueError(f"{where}: unknown command {parts[0]!r}; buttons: {', '.join(SCRIPT_BUTTONS)}, "
+                             f"or wait N")
+    return out
+
+
+def run_inputs(pyboy: Any, inputs: list[Input]) -> int:
+    """Play ``inputs`` on ``pyboy`` headless; returns the number of frames run."""
+    frames = 0
+    for step in inputs:
+        if step.button is not None:
+            pyboy.button_press(step.button)
+        pyboy.tick(step.frames, False)
+        if step.button is not None:
+            pyboy.button_release(step.button)
+        frames += step.frames
+    pyboy.tick(1, True)  # leave a rendered screen in the state
+    return frames + 1
+
+
+def _refuse_overwrite(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+
+
+def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool = False,
+               state: str | Path | None = None) -> dict[str, Any]:
+    """Boot ``rom`` (or load ``state``), play the inputs file headless, save the emulator state to ``out``.
+
+    Returns a summary (frames run, ROM SHA-1, output path, state size).
+    """
+    out = Path(out)
+    _refuse_overwrite(out, force)
+    rom_bytes = Path(rom).read_bytes()
+    steps = parse_inputs(Path(inputs).read_text(), str(inputs))
+    pb = new_pyboy(rom_bytes)
+    try:
+        if state is not None:
+            load_emulator(pb, Path(state).read_bytes())
+        frames = run_inputs(pb, steps)
+        data = save_emulator(pb)
+    finally:
+        pb.stop(save=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    return {"out": str(out), "frames": frames, "rom_sha1": hashlib.sha1(rom_bytes).hexdigest(),
+            "bytes": len(data)}
+
+
+def play(rom: str | Path, save_state: str | Path, force: bool = False, state: str | Path | None = None,
+         window: str = "SDL2", scale: int = 3, max_frames: int | None = None) -> dict[str, Any]:
+    """Open a PyBoy window for a person; when it closes, save the emulator state to ``save_state``.
+
+    Keys (PyBoy's defaults): arrows, A = a, B = s, Start = Enter, Select = Backspace; Escape quits.
+    ``max_frames`` (with ``window="null"``) lets tests run it headless.
+    """
+    out = Path(save_state)
+    _refuse_overwrite(out, force)  # fail before the person plays, not after
+    rom_bytes = Path(rom).read_bytes()
+    pyboy_cls = load_pyboy_class()
+    pb = pyboy_cls(io.BytesIO(rom_bytes), window=window, scale=scale, sound_emulated=window != "null",
+                   log_level="ERROR")
+    if window == "null":
+        pb.set_emulation_speed(0)
+    frames = 0
+    try:
+        if state is not None:
+            load_emulator(pb, Path(state).read_bytes())
+        while max_frames is None or frames < max_frames:
+            if not pb.tick():
+                break
+            frames += 1
+        data = save_emulator(pb)
+    finally:
+        pb.stop(save=False)
+    _refuse_overwrite(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return {"out": str(out), "frames": frames, "rom_sha1": hashlib.sha1(rom_bytes).hexdigest()}

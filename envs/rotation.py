@@ -1,0 +1,717 @@
+"""Rotation: turn a small coloured 3D object until it matches a target view (mental rotation).
+
+Rules (documented in the README too):
+- The object is a random connected polycube of ``min_cubes``..``max_cubes`` unit cubes (default 3–6,
+  allowed 3–8), grown cube by cube from a seeded stream; every cube gets a different colour from an
+  8-colour palette (``COLOR_NAMES``). A shape is rejected and redrawn when two of its 24 orientations
+  would look the same: when a non-identity rotation maps the cube+colour set onto itself (up to
+  translation), or when two of its 24 rendered views are pixel-identical.
+- World frame: x, y horizontal, z up. The camera looks at the object's centre from a fixed oblique
+  direction (azimuth 35°, elevation 30°): +x points down-left toward the viewer, +y to the right,
+  +z up, so the +x, +y and +z faces are the ones in view. Perspective projection fitted to the
+  object's bounding sphere (every orientation fits the view); faces are Lambert-shaded by their world
+  normal (top brightest), with dark cube edges, on a plain light-grey background; z-buffered.
+- Orientations are the 24 rotations of the cube (exact integer 3×3 matrices ``ROTATIONS``, index 0 =
+  identity). Actions turn the object by +90° or −90° about a WORLD axis (right-hand rule):
+  ``X+ X- Y+ Y- Z+ Z-``, i.e. ``R <- G_a @ R`` (X+ takes +y to +z, Y+ takes +z to +x, Z+ takes +x
+  to +y). ``COMPOSE[a, b]`` is the index of ``ROTATIONS[a] @ ROTATIONS[b]``; ``TURN[r, a]`` the
+  orientation after action a; ``DISTANCE`` the all-pairs BFS table.
+- Reset draws a target orientation uniformly, then a start orientation ``turns`` quarter turns away,
+  with ``turns`` uniform in [``min_turns``, ``max_turns``] (distance = shortest path in the Cayley
+  graph of the 6 generators; the largest distance is 3, held by 6 of the 24 orientations).
+- Reward +1 on the step that reaches the target orientation (terminated), ``-step_cost`` (0.01)
+  otherwise; the episode is truncated after ``max_steps`` (50) steps. Score = 1 if solved else 0;
+  ``episode_info`` also gives ``turns`` (the start distance), ``steps``, ``optimal`` (1 if solved in
+  exactly ``turns`` steps) and ``cubes``.
+
+Observation: RGB uint8 (3, S, 2S), S = ``view_size`` (48): the target view on the left, the current
+view on the right. The 24 views of an episode's object are rendered once, at reset (in Numba), and
+looked up by orientation index in ``observe``. ``render_state(state, scale)`` draws the pair at
+8·scale pixels per view with a thin divider; ``render_view(state, rotation, size)`` draws one view.
+``optimal_action(state)`` / ``optimal_actions(state)`` give shortest-path moves for solvers and VLM tasks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from typing import Any, ClassVar
+
+import numba
+import numpy as np
+from gymnasium import spaces
+
+from envs.base import Game
+from envs.rng import randint
+
+# --- The rotation group ------------------------------------------------------------------------
+
+ACTION_NAMES: tuple[str, ...] = ("X+", "X-", "Y+", "Y-", "Z+", "Z-")
+_RX = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=np.int64)
+_RY = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], dtype=np.int64)
+_RZ = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.int64)
+#: The 6 generators (quarter turns about the world axes), in action order.
+GENERATORS = np.stack([_RX, _RX.T, _RY, _RY.T, _RZ, _RZ.T])
+#: Action a undoes action INVERSE_ACTION[a].
+INVERSE_ACTION = np.array([1, 0, 3, 2, 5, 4], dtype=np.int64)
+
+
+def _build_group() -> np.ndarray:
+    """The 24 rotation matrices, in BFS order from the identity under the generators."""
+    eye = np.eye(3, dtype=np.int64)
+    mats, seen, queue = [eye], {eye.tobytes()}, deque([eye])
+    while queue:
+        m = queue.popleft()
+        for g in GENERATORS:
+            r = g @ m
+            if r.tobytes() not in seen:
+                seen.add(r.tobytes())
+                mats.append(r)
+                queue.append(r)
+    return np.stack(mats)
+
+
+#: (24, 3, 3) int64: orientation index -> rotation matrix (object frame -> world frame).
+ROTATIONS = _build_group()
+_INDEX = {m.tobytes(): i for i, m in enumerate(ROTATIONS)}
+
+
+def rotation_index(matrix: Any) -> int:
+    """The index (0..23) of an integer rotation matrix; ValueError if it is not a cube rotation."""
+    m = np.asarray(matrix, dtype=np.int64)
+    if m.shape != (3, 3) or m.tobytes() not in _INDEX:
+        raise ValueError(f"not one of the 24 cube rotations: {np.asarray(matrix).tolist()}")
+    return _INDEX[m.tobytes()]
+
+
+#: COMPOSE[a, b] = index of ROTATIONS[a] @ ROTATIONS[b].
+COMPOSE = np.array([[rotation_index(a @ b) for b in ROTATIONS] for a in ROTATIONS], dtype=np.int64)
+#: INVERSE[a] = index of ROTATIONS[a].T.
+INVERSE = np.array([rotation_index(m.T) for m in ROTATIONS], dtype=np.int64)
+#: TURN[r, a] = orientation after action a from orientation r (GENERATORS[a] @ ROTATIONS[r]).
+TURN = np.array([[rotation_index(g @ m) for g in GENERATORS] for m in ROTATIONS], dtype=np.int64)
+
+
+def _all_pairs_distance() -> np.ndarray:
+    dist = np.full((24, 24), -1, dtype=np.int64)
+    for s in range(24):
+        dist[s, s] = 0
+        queue = deque([s])
+        while queue:
+            r = queue.popleft()
+            for nxt in TURN[r]:
+                if dist[s, nxt] < 0:
+                    dist[s, nxt] = dist[s, r] + 1
+                    queue.append(nxt)
+    return dist
+
+
+#: DISTANCE[s, t] = fewest quarter turns from orientation s to orientation t (BFS, 0..3).
+DISTANCE = _all_pairs_distance()
+MAX_TURNS = int(DISTANCE.max())
+#: BEST_ACTION[s, t] = the lowest-numbered action on a shortest path from s to t (-1 when s == t).
+BEST_ACTION = np.array([[next((a for a in range(6) if DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1), -1)
+                         for t in range(24)] for s in range(24)], dtype=np.int64)
+# Rotations W by their distance from the identity: start = W^-1 @ target is W's distance away.
+_BY_DIST = np.full((MAX_TURNS + 1, 24), -1, dtype=np.int64)
+_BY_DIST_COUNT = np.zeros(MAX_TURNS + 1, dtype=np.int64)
+for _w in range(24):
+    _d = DISTANCE[0, _w]
+    _BY_DIST[_d, _BY_DIST_COUNT[_d]] = _w
+    _BY_DIST_COUNT[_d] += 1
+
+# --- Appearance ---------------------------------------------------------------------------------
+
+MAX_CUBES = 8
+COLOR_NAMES: tuple[str, ...] = ("red", "blue", "green", "yellow", "purple", "orange", "cyan", "pink")
+PALETTE = np.array([[220, 50, 47], [38, 110, 220], [40, 165, 70], [240, 195, 30],
+                    [145, 80, 205], [245, 125, 25], [40, 195, 205], [235, 105, 175]], dtype=np.uint8)
+BACKGROUND = (236, 236, 236)
+_LIGHT = np.array([0.6, 0.3, 1.0]) / np.linalg.norm([0.6, 0.3, 1.0])
+_AMBIENT = 0.35
+_EDGE_WIDTH = 0.08  # cube-edge lines, as a fraction of a cube side
+_EDGE_DARKEN = 0.55
+DEFAULT_CAMERA: dict[str, float] = {"azimuth_deg": 35.0, "elevation_deg": 30.0, "distance": 3.2,
+                                    "margin": 1.04}
+# Brightness of a face by its world normal, in the order +x, -x, +y, -y, +z, -z (Lambert + ambient).
+_SHADES = np.array([_AMBIENT + (1 - _AMBIENT) * max(0.0, s * _LIGHT[k]) for k in range(3) for s in (1, -1)])
+
+
+def camera_array(camera: dict[str, float]) -> np.ndarray:
+    """Camera as the kernel reads it: position (object radius = 1), right, up, forward, focal factor."""
+    az, el = math.radians(camera["azimuth_deg"]), math.radians(camera["elevation_deg"])
+    dist = float(camera["distance"])
+    if dist <= 1.0:
+        raise ValueError(f"camera distance must exceed the object's radius (1), got {dist}")
+    toward = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+    fwd = -toward
+    right = np.cross(fwd, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, fwd)
+    # The unit bounding sphere subtends tan(half angle) = 1/sqrt(d^2-1); fit it with a margin.
+    focal = 1.0 / ((1.0 / math.sqrt(dist * dist - 1.0)) * float(camera["margin"]))
+    return np.concatenate([toward * dist, right, up, fwd, [focal]]).astype(np.float64)
+
+
+_DEFAULT_CAM = camera_array(DEFAULT_CAMERA)
+
+# --- Numba kernels ------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _render(cubes, n, colors, rot, cam, shades, bg, out, zinv):
+    """Draw cubes[:n] (object-frame integer centres) turned by ``rot`` into out (3, S, S).
+
+    Each exterior, camera-facing cube face is a square in 3D. In normalised screen coordinates
+    (dx, dy) the inverse depth W of its plane and U = u·W, V = v·W (u, v: face coordinates of the hit,
+    in cube sides from the face centre) are affine, so a face covers |U|, |V| <= W/2: per row that is
+    a span of columns found by four divisions, not a test per pixel. The nearest face wins
+    (inverse-depth buffer ``zinv``, scratch (S, S)).
+    """
+    size = out.shape[1]
+    half = 0.5 * size
+    fpx = half * cam[12]
+    ifp = 1.0 / fpx
+    for c in range(3):
+        out[c, :, :] = bg[c]
+    zinv[:, :] = 0.0
+    # Centre on the centroid; scale so the bounding sphere (over cube corners) has radius 1.
+    cx, cy, cz = 0.0, 0.0, 0.0
+    for i in range(n):
+        cx += cubes[i, 0]
+        cy += cubes[i, 1]
+        cz += cubes[i, 2]
+    cx, cy, cz = cx / n, cy / n, cz / n
+    rad2 = 0.0
+    for i in range(n):
+        for corner in range(8):
+            ox = 0.5 if corner & 1 else -0.5
+            oy = 0.5 if corner & 2 else -0.5
+            oz = 0.5 if corner & 4 else -0.5
+            d2 = (cubes[i, 0] + ox - cx) ** 2 + (cubes[i, 1] + oy - cy) ** 2 + (cubes[i, 2] + oz - cz) ** 2
+            rad2 = max(rad2, d2)
+    inv_r = 1.0 / math.sqrt(rad2)
+    # Camera basis in (right, down) screen terms: ray(dx, dy) = fwd + dx*right + dy*down.
+    camx, camy, camz = cam[0], cam[1], cam[2]
+    rx, ry, rz = cam[3], cam[4], cam[5]
+    dwx, dwy, dwz = -cam[6], -cam[7], -cam[8]
+    fx, fy, fz = cam[9], cam[10], cam[11]
+    for i in range(n):
+        ox, oy, oz = cubes[i, 0] - cx, cubes[i, 1] - cy, cubes[i, 2] - cz
+        for k in range(3):
+            k1 = (k + 1) % 3
+            k2 = (k + 2) % 3
+            for sgn in (1, -1):
+                # Faces shared with a neighbour cube are inside the object.
+                inner = False
+                for j in range(n):
+                    if (cubes[j, k] == cubes[i, k] + sgn and cubes[j, k1] == cubes[i, k1]
+                            and cubes[j, k2] == cubes[i, k2]):
+                        inner = True
+                        break
+                if inner:
+                    continue
+                # World normal (a signed axis), in-plane axes (length inv_r) and face centre.
+                nx, ny, nz = sgn * rot[0, k], sgn * rot[1, k], sgn * rot[2, k]
+                ax, ay, az = rot[0, k1] * inv_r, rot[1, k1] * inv_r, rot[2, k1] * inv_r
+                bx, by, bz = rot[0, k2] * inv_r, rot[1, k2] * inv_r, rot[2, k2] * inv_r
+                hk = 0.5 * sgn
+                qx = ox + (hk if k == 0 else 0.0)
+                qy = oy + (hk if k == 1 else 0.0)
+                qz = oz + (hk if k == 2 else 0.0)
+                cwx = (rot[0, 0] * qx + rot[0, 1] * qy + rot[0, 2] * qz) * inv_r
+                cwy = (rot[1, 0] * qx + rot[1, 1] * qy + rot[1, 2] * qz) * inv_r
+                cwz = (rot[2, 0] * qx + rot[2, 1] * qy + rot[2, 2] * qz) * inv_r
+                # Offset from the camera to the face centre; the face must look toward the camera.
+                tx, ty, tz = cwx - camx, cwy - camy, cwz - camz
+                num = tx * nx + ty * ny + tz * nz
+                if num >= 0.0:
+                    continue
+                shade_idx = 0
+                if nx != 0:
+                    shade_idx = 0 if nx > 0 else 1
+                elif ny != 0:
+                    shade_idx = 2 if ny > 0 else 3
+                else:
+                    shade_idx = 4 if nz > 0 else 5
+                # Rows covered: the projected corners' vertical extent.
+                y0, y1 = 1e9, -1e9
+                for corner in range(4):
+                    sa = 0.5 if corner & 1 else -0.5
+                    sb = 0.5 if corner & 2 else -0.5
+                    qx = tx + sa * ax + sb * bx
+                    qy = ty + sa * ay + sb * by
+                    qz = tz + sa * az + sb * bz
+                    depth = qx * fx + qy * fy + qz * fz
+                    sy = half + fpx * (qx * dwx + qy * dwy + qz * dwz) / depth
+                    y0, y1 = min(y0, sy), max(y1, sy)
+                row0 = max(0, math.floor(y0 - 0.5))
+                row1 = min(size - 1, math.ceil(y1 - 0.5))
+                # Affine coefficients (constant, per dx, per dy) of W, U and V; |a|^2 = |b|^2 = inv_r^2.
+                inv_num = 1.0 / num
+                side2 = 1.0 / (inv_r * inv_r)
+                w0 = (fx * nx + fy * ny + fz * nz) * inv_num
+                wx = (rx * nx + ry * ny + rz * nz) * inv_num
+                wy = (dwx * nx + dwy * ny + dwz * nz) * inv_num
+                pa = -(tx * ax + ty * ay + tz * az) * side2
+                pb = -(tx * bx + ty * by + tz * bz) * side2
+                u0 = pa * w0 + (fx * ax + fy * ay + fz * az) * side2
+                ux = pa * wx + (rx * ax + ry * ay + rz * az) * side2
+                uy = pa * wy + (dwx * ax + dwy * ay + dwz * az) * side2
+                v0 = pb * w0 + (fx * bx + fy * by + fz * bz) * side2
+                vx = pb * wx + (rx * bx + ry * by + rz * bz) * side2
+                vy = pb * wy + (dwx * bx + dwy * by + dwz * bz) * side2
+                shade = shades[shade_idx]
+                col0 = colors[i, 0] * shade
+                col1 = colors[i, 1] * shade
+                col2 = colors[i, 2] * shade
+                edge0 = np.uint8(min(255.0, col0 * _EDGE_DARKEN + 0.5))
+                edge1 = np.uint8(min(255.0, col1 * _EDGE_DARKEN + 0.5))
+                edge2 = np.uint8(min(255.0, col2 * _EDGE_DARKEN + 0.5))
+                fill0 = np.uint8(min(255.0, col0 + 0.5))
+                fill1 = np.uint8(min(255.0, col1 + 0.5))
+                fill2 = np.uint8(min(255.0, col2 + 0.5))
+                for py in range(row0, row1 + 1):
+                    dy = (py + 0.5 - half) * ifp
+                    wr = w0 + wy * dy
+                    ur = u0 + uy * dy
+                    vr = v0 + vy * dy
+                    # The face's pixels on this row, and those inside its edge lines.
+                    c0, c1 = _span(ur, ux, vr, vx, wr, wx, 0.5, half, fpx, size)
+                    i0, i1 = _span(ur, ux, vr, vx, wr, wx, 0.5 - _EDGE_WIDTH, half, fpx, size)
+                    for px in range(c0, c1 + 1):
+                        w = wr + wx * ((px + 0.5 - half) * ifp)
+                        if w <= zinv[py, px]:
+                            continue
+                        zinv[py, px] = w
+                        if i0 <= px <= i1:
+                            out[0, py, px] = fill0
+                            out[1, py, px] = fill1
+                            out[2, py, px] = fill2
+                        else:
+                            out[0, py, px] = edge0
+                            out[1, py, px] = edge1
+                            out[2, py, px] = edge2
+
+
+@numba.njit(cache=True, inline="always")
+def _span(ur, ux, vr, vx, wr, wx, lim, half, fpx, size):
+    """Pixel columns [c0, c1] of a row whose centres satisfy |U| <= lim*W and |V| <= lim*W.
+
+    U, V, W are affine in dx (U = ur + ux*dx, ...), so each of the four conditions bounds dx on one
+    side; the pixel centre of column px is at dx = (px + 0.5 - half) / fpx.
+    """
+    lo, hi = -1e9, 1e9
+    for h in range(4):
+        if h == 0:
+            g0, g1 = ur - lim * wr, ux - lim * wx
+        elif h == 1:
+            g0, g1 = -ur - lim * wr, -ux - lim * wx
+        elif h == 2:
+            g0, g1 = vr - lim * wr, vx - lim * wx
+        else:
+            g0, g1 = -vr - lim * wr, -vx - lim * wx
+        if g1 > 0.0:
+            hi = min(hi, -g0 / g1)
+        elif g1 < 0.0:
+            lo = max(lo, -g0 / g1)
+        elif g0 > 0.0:
+            return 0, -1
+    if lo > hi:
+        return 0, -1
+    c0 = max(0, math.ceil(half + lo * fpx - 0.5))
+    c1 = min(size - 1, math.floor(half + hi * fpx - 0.5))
+    return c0, c1
+
+
+@numba.njit(cache=True)
+def _same_coloured_set(cubes, n, colors, rot):
+    """Whether ``rot`` maps the cube+colour set onto itself up to translation (cubes[:n] has min 0)."""
+    rc = np.empty((n, 3), dtype=np.int64)
+    for i in range(n):
+        for w in range(3):
+            rc[i, w] = rot[w, 0] * cubes[i, 0] + rot[w, 1] * cubes[i, 1] + rot[w, 2] * cubes[i, 2]
+    for w in range(3):
+        lo = rc[0, w]
+        for i in range(1, n):
+            lo = min(lo, rc[i, w])
+        for i in range(n):
+            rc[i, w] -= lo
+    for i in range(n):
+        found = False
+        for j in range(n):
+            if (rc[i, 0] == cubes[j, 0] and rc[i, 1] == cubes[j, 1] and rc[i, 2] == cubes[j, 2]
+                    and colors[i, 0] == colors[j, 0] and colors[i, 1] == colors[j, 1]
+                    and colors[i, 2] == colors[j, 2]):
+                found = True
+                break
+        if not found:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _asymmetric(cubes, n, colors, rotations):
+    """True when all 24 orientations of the coloured shape differ (only the identity fixes it)."""
+    for r in range(1, rotations.shape[0]):  # noqa: SIM110 - Numba has no all() over a generator
+        if _same_coloured_set(cubes, n, colors, rotations[r]):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _views_distinct(views):
+    """True when no two of the (24, 3, S, S) views are identical (compared from the middle row out,
+    where the object is, so differing pairs stop after a few bytes)."""
+    m, _, size, _ = views.shape
+    for a in range(m):
+        for b in range(a + 1, m):
+            same = True
+            for k in range(size):
+                y = (size // 2 + k) % size
+                for x in range(size):
+                    if (views[a, 0, y, x] != views[b, 0, y, x] or views[a, 1, y, x] != views[b, 1, y, x]
+                            or views[a, 2, y, x] != views[b, 2, y, x]):
+                        same = False
+                        break
+                if not same:
+                    break
+            if same:
+                return False
+    return True
+
+
+@numba.njit(cache=True)
+def _grow_shape(rng, b, n, cubes):
+    """A random connected polycube of n cubes in cubes[:n], shifted so each axis' minimum is 0."""
+    cubes[0, :] = 0
+    count = 1
+    while count < n:
+        src = randint(rng, b, count)
+        d = randint(rng, b, 6)
+        x, y, z = cubes[src, 0], cubes[src, 1], cubes[src, 2]
+        step = 1 if d % 2 == 0 else -1
+        if d < 2:
+            x += step
+        elif d < 4:
+            y += step
+        else:
+            z += step
+        taken = False
+        for j in range(count):
+            if cubes[j, 0] == x and cubes[j, 1] == y and cubes[j, 2] == z:
+                taken = True
+                break
+        if taken:
+            continue
+        cubes[count, 0], cubes[count, 1], cubes[count, 2] = x, y, z
+        count += 1
+    for w in range(3):
+        lo = cubes[0, w]
+        for i in range(1, n):
+            lo = min(lo, cubes[i, w])
+        for i in range(n):
+            cubes[i, w] -= lo
+
+
+@numba.njit(cache=True)
+def _reset(indices, seeds, rng, ncubes, cubes, colors, rot, target, steps, turns, solved, done, views,
+           min_cubes, max_cubes, min_turns, max_turns, rotations, palette, cam, shades, bg, by_dist,
+           by_dist_count, compose, inverse):
+    size = views.shape[3]
+    zbuf = np.empty((size, size))
+    perm = np.empty(palette.shape[0], dtype=np.int64)
+    for j in range(indices.shape[0]):
+        b = indices[j]
+        rng[b] = seeds[j]
+        ok = False
+        for _attempt in range(10000):
+            n = min_cubes + randint(rng, b, max_cubes - min_cubes + 1)
+            _grow_shape(rng, b, n, cubes[b])
+            # Distinct colours: a partial Fisher-Yates shuffle of the palette.
+            for c in range(perm.shape[0]):
+                perm[c] = c
+            for i in range(n):
+                s = i + randint(rng, b, perm.shape[0] - i)
+                perm[i], perm[s] = perm[s], perm[i]
+                colors[b, i, :] = palette[perm[i]]
+            if not _asymmetric(cubes[b], n, colors[b], rotations):
+                continue
+            for o in range(rotations.shape[0]):
+                _render(cubes[b], n, colors[b], rotations[o], cam, shades, bg, views[b, o], zbuf)
+            if _views_distinct(views[b]):
+                ok = True
+                break
+        if not ok:
+            raise ValueError("rotation: no asymmetric shape found in 10000 draws")
+        ncubes[b] = n
+        d = min_turns + randint(rng, b, max_turns - min_turns + 1)
+        w = by_dist[d, randint(rng, b, by_dist_count[d])]
+        t = randint(rng, b, rotations.shape[0])
+        target[b] = t
+        rot[b] = compose[inverse[w], t]  # target = W @ start, |W| = d quarter turns
+        turns[b] = d
+        steps[b] = 0
+        solved[b] = False
+        done[b] = False
+
+
+@numba.njit(cache=True)
+def _step(actions, rot, target, steps, solved, done, turn, max_steps, step_cost, reward, terminated,
+          truncated):
+    for b in range(actions.shape[0]):
+        reward[b] = 0.0
+        terminated[b] = False
+        truncated[b] = False
+        if done[b]:
+            continue
+        a = actions[b]
+        if a < 0 or a >= turn.shape[1]:
+            raise ValueError("rotation: action out of range 0..5")
+        rot[b] = turn[rot[b], a]
+        steps[b] += 1
+        if rot[b] == target[b]:
+            reward[b] = 1.0
+            terminated[b] = True
+            solved[b] = True
+            done[b] = True
+        else:
+            reward[b] = -step_cost
+            if steps[b] >= max_steps:
+                truncated[b] = True
+                done[b] = True
+
+
+@numba.njit(cache=True)
+def _observe(views, rot, target, out):
+    size = views.shape[3]
+    for b in range(out.shape[0]):
+        t = target[b]
+        r = rot[b]
+        for c in range(3):
+            for y in range(size):
+                for x in range(size):
+                    out[b, c, y, x] = views[b, t, c, y, x]
+                    out[b, c, y, size + x] = views[b, r, c, y, x]
+
+
+# --- Public helpers -----------------------------------------------------------------------------
+
+
+def is_asymmetric(cubes: Any, colors: Any) -> bool:
+    """Whether all 24 rotations of the cube+colour set differ up to translation (the shape rule)."""
+    c = np.asarray(cubes, dtype=np.int64).reshape(-1, 3)
+    c = c - c.min(axis=0)
+    col = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
+    return bool(_asymmetric(np.ascontiguousarray(c), len(c), np.ascontiguousarray(col), ROTATIONS))
+
+
+def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndarray:
+    """One view (size, size, 3) uint8 of ``shape`` (a state, or any dict with "cubes" and "colors",
+    optionally "camera") turned by ``rotation`` (a 3×3 cube-rotation matrix or its index 0..23)."""
+    cubes = np.ascontiguousarray(np.asarray(shape["cubes"], dtype=np.int64).reshape(-1, 3))
+    colors = np.ascontiguousarray(np.asarray(shape["colors"], dtype=np.uint8).reshape(-1, 3))
+    if len(cubes) == 0 or len(cubes) != len(colors):
+        raise ValueError("render_view needs one colour per cube and at least one cube")
+    idx = int(rotation) if np.ndim(rotation) == 0 else rotation_index(rotation)
+    if not 0 <= idx < 24:
+        raise ValueError(f"rotation index must be 0..23, got {idx}")
+    cam = camera_array(shape.get("camera", DEFAULT_CAMERA))
+    out = np.empty((3, size, size), dtype=np.uint8)
+    _render(cubes, len(cubes), colors, ROTATIONS[idx], cam, _SHADES, np.array(BACKGROUND, np.uint8), out,
+            np.empty((size, size)))
+    return out.transpose(1, 2, 0).copy()
+
+
+def optimal_actions(state: dict[str, Any]) -> list[int]:
+    """Every action that starts a shortest path from the state's orientation to its target."""
+    s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
+    return [a for a in range(6) if DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1]
+
+
+def optimal_action(state: dict[str, Any]) -> int:
+    """The lowest-numbered shortest-path action; ValueError if the state is already solved."""
+    s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
+    if s == t:
+        raise ValueError("the object already matches the target: no move is needed")
+    return int(BEST_ACTION[s, t])
+
+
+def optimal_solution(state: dict[str, Any]) -> list[int]:
+    """A shortest action sequence from the state's orientation to its target (empty when solved)."""
+    s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
+    moves = []
+    while s != t:
+        a = int(BEST_ACTION[s, t])
+        moves.append(a)
+        s = int(TURN[s, a])
+    return moves
+
+
+class Rotation(Game):
+    """Batched mental-rotation puzzle (see the module docstring for the rules)."""
+
+    name = "rotation"
+    ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
+
+    def __init__(self, num_envs: int = 1, min_cubes: int = 3, max_cubes: int = 6, min_turns: int = 1,
+                 max_turns: int = MAX_TURNS, max_steps: int = 50, step_cost: float = 0.01,
+                 view_size: int = 48) -> None:
+        super().__init__(num_envs)
+        if not 3 <= min_cubes <= max_cubes <= MAX_CUBES:
+            raise ValueError(f"need 3 <= min_cubes <= max_cubes <= {MAX_CUBES} (fewer than 3 cubes are "
+                             f"always symmetric), got {min_cubes}, {max_cubes}")
+        if not 1 <= min_turns <= max_turns <= MAX_TURNS:
+            raise ValueError(f"need 1 <= min_turns <= max_turns <= {MAX_TURNS}, got {min_turns}, {max_turns}")
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        if not 16 <= view_size <= 128:
+            raise ValueError(f"view_size must be between 16 and 128, got {view_size}")
+        self.min_cubes, self.max_cubes = int(min_cubes), int(max_cubes)
+        self.min_turns, self.max_turns = int(min_turns), int(max_turns)
+        self.max_steps, self.step_cost, self.view_size = int(max_steps), float(step_cost), int(view_size)
+        self.camera = dict(DEFAULT_CAMERA)
+        self._cam = camera_array(self.camera)
+        self._bg = np.array(BACKGROUND, dtype=np.uint8)
+        n = num_envs
+        self._rng = np.zeros(n, dtype=np.uint64)
+        self._ncubes = np.zeros(n, dtype=np.int64)
+        self._cubes = np.zeros((n, MAX_CUBES, 3), dtype=np.int64)
+        self._colors = np.zeros((n, MAX_CUBES, 3), dtype=np.uint8)
+        self._rot = np.zeros(n, dtype=np.int64)
+        self._target = np.zeros(n, dtype=np.int64)
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._turns = np.zeros(n, dtype=np.int64)
+        self._solved = np.zeros(n, dtype=np.bool_)
+        self._done = np.ones(n, dtype=np.bool_)
+        # 24 views per board: ~166 KB each at the default size (170 MB for 1024 boards).
+        self._views = np.zeros((n, 24, 3, view_size, view_size), dtype=np.uint8)
+        self._reward = np.zeros(n, dtype=np.float32)
+        self._terminated = np.zeros(n, dtype=np.bool_)
+        self._truncated = np.zeros(n, dtype=np.bool_)
+        self.observation_space = spaces.Box(0, 255, (3, view_size, 2 * view_size), dtype=np.uint8)
+
+    def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self._rng,
+               self._ncubes, self._cubes, self._colors, self._rot, self._target, self._steps, self._turns,
+               self._solved, self._done, self._views, self.min_cubes, self.max_cubes, self.min_turns,
+               self.max_turns, ROTATIONS, PALETTE, self._cam, _SHADES, self._bg, _BY_DIST, _BY_DIST_COUNT,
+               COMPOSE, INVERSE)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        actions = np.asarray(actions, dtype=np.int64)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        _step(actions, self._rot, self._target, self._steps, self._solved, self._done, TURN, self.max_steps,
+              self.step_cost, self._reward, self._terminated, self._truncated)
+        return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
+
+    def observe(self, out: np.ndarray) -> None:
+        _observe(self._views, self._rot, self._target, out)
+
+    def episode_info(self, i: int) -> dict[str, float]:
+        solved = bool(self._solved[i])
+        # Random play solves most boards within 50 steps; "optimal" tells a specialist from it.
+        return {"score": float(solved), "turns": float(self._turns[i]), "steps": float(self._steps[i]),
+                "optimal": float(solved and self._steps[i] == self._turns[i]),
+                "cubes": float(self._ncubes[i])}
+
+    def get_state(self, i: int) -> dict[str, Any]:
+        n = int(self._ncubes[i])
+        r, t = int(self._rot[i]), int(self._target[i])
+        colors = self._colors[i, :n].tolist()
+        return {
+            "game": self.name,
+            "cubes": self._cubes[i, :n].tolist(),
+            "colors": colors,
+            "color_names": [_color_name(c) for c in colors],
+            "rotation": ROTATIONS[r].tolist(),
+            "rotation_index": r,
+            "target_rotation": ROTATIONS[t].tolist(),
+            "target_index": t,
+            "distance": int(DISTANCE[r, t]),
+            "turns": int(self._turns[i]),
+            "camera": dict(self.camera),
+            "view_size": self.view_size,
+            "step": int(self._steps[i]),
+            "max_steps": self.max_steps,
+            "score": float(self._solved[i]),
+            "solved": bool(self._solved[i]),
+            "done": bool(self._done[i]),
+        }
+
+    def set_state(self, i: int, state: dict[str, Any]) -> None:
+        cubes = np.asarray(state["cubes"], dtype=np.int64).reshape(-1, 3)
+        colors = np.asarray(state["colors"], dtype=np.uint8).reshape(-1, 3)
+        n = len(cubes)
+        if not 1 <= n <= MAX_CUBES or len(colors) != n:
+            raise ValueError(f"state needs 1..{MAX_CUBES} cubes with one colour each, "
+                             f"got {n} cubes and {len(colors)} colours")
+        if state.get("camera", self.camera) != self.camera:
+            raise ValueError(f"state camera {state['camera']} differs from this game's {self.camera}")
+        r, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
+        for key, idx in (("rotation_index", r), ("target_index", t)):
+            if key in state and state[key] != idx:
+                raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")
+        self._ncubes[i] = n
+        self._cubes[i, :n] = cubes - cubes.min(axis=0)
+        self._colors[i, :n] = colors
+        self._rot[i], self._target[i] = r, t
+        # Hand-made states (VLM tasks) may leave out the episode bookkeeping.
+        solved = bool(state.get("solved", False))
+        self._turns[i] = int(state.get("turns", DISTANCE[r, t]))
+        self._steps[i] = int(state.get("step", 0))
+        self._solved[i] = solved
+        self._done[i] = bool(state.get("done", solved))
+        zbuf = np.empty((self.view_size, self.view_size))
+        for o in range(24):
+            _render(self._cubes[i], n, self._colors[i], ROTATIONS[o], self._cam, _SHADES, self._bg,
+                    self._views[i, o], zbuf)
+
+    @classmethod
+    def render_view(cls, shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndarray:
+        """One view of ``shape`` turned by ``rotation``; see the module-level ``render_view``."""
+        return render_view(shape, rotation, size)
+
+    @classmethod
+    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+        """The target view (left) and the current view (right), 8·scale pixels each, with a divider."""
+        size = 8 * scale
+        gap = max(1, scale // 4)
+        left = render_view(state, state["target_rotation"], size)
+        right = render_view(state, state["rotation"], size)
+        divider = np.full((size, gap, 3), 150, dtype=np.uint8)
+        return np.concatenate([left, divider, right], axis=1)
+
+
+def _color_name(rgb: list[int]) -> str:
+    for name, p in zip(COLOR_NAMES, PALETTE.tolist(), strict=True):
+        if p == list(rgb):
+            return name
+    return "rgb({}, {}, {})".format(*rgb)
+
+
+def benchmark_rotation(seconds: float = 2.0, num_envs: int = 1024) -> float:
+    """Env steps/s of the batched core on this core: random actions, step + observe, and the resets
+    (each renders 24 views) of boards whose episode ended, as a vector env would do them."""
+    game = Rotation(num_envs=num_envs)
+    obs = game.new_obs_buffer()
+    rng = np.random.default_rng(0)
+    game.reset(np.arange(num_envs), np.arange(num_envs, dtype=np.uint64))
+    next_seed = num_envs
+    actions = rng.integers(0, 6, size=(64, num_envs))
+    game.step(actions[0])  # compile / warm up
+    game.observe(obs)
+    steps, k = 0, 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        _, term, trunc = game.step(actions[k % 64])
+        ended = np.flatnonzero(term | trunc)
+        if len(ended):
+            game.reset(ended, np.arange(next_seed, next_seed + len(ended), dtype=np.uint64))
+            next_seed += len(ended)
+        game.observe(obs)
+        steps += num_envs
+        k += 1
+    return steps / (time.perf_counter() - start)

@@ -1,0 +1,137 @@
+"""The worker side of ``envs.vector``: shared step buffers and the loop a worker process runs.
+
+Kept apart from ``envs.vector`` so a worker imports only NumPy, Numba and the game, not
+stable-baselines3 or torch (seconds per worker otherwise).
+"""
+
+from __future__ import annotations
+
+import signal
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from envs import make_game
+from envs.base import Game
+
+
+class Shared:
+    """The step buffers, allocated in shared memory so workers write them in place."""
+
+    def __init__(self, ctx: Any, num_envs: int, obs_shape: tuple[int, ...]) -> None:
+        self.num_envs, self.obs_shape = num_envs, obs_shape
+        size = int(np.prod(obs_shape))
+        self.raw = {
+            "obs": ctx.RawArray("B", num_envs * size),
+            "terminal_obs": ctx.RawArray("B", num_envs * size),
+            "actions": ctx.RawArray("q", num_envs),
+            "reward": ctx.RawArray("f", num_envs),
+            "terminated": ctx.RawArray("B", num_envs),
+            "truncated": ctx.RawArray("B", num_envs),
+            "episodes": ctx.RawArray("q", num_envs),
+        }
+        self.views()
+
+    def views(self) -> None:
+        n, shape = self.num_envs, self.obs_shape
+        r = self.raw
+        self.obs = np.frombuffer(r["obs"], dtype=np.uint8).reshape(n, *shape)
+        self.terminal_obs = np.frombuffer(r["terminal_obs"], dtype=np.uint8).reshape(n, *shape)
+        self.actions = np.frombuffer(r["actions"], dtype=np.int64)
+        self.reward = np.frombuffer(r["reward"], dtype=np.float32)
+        self.terminated = np.frombuffer(r["terminated"], dtype=np.bool_)
+        self.truncated = np.frombuffer(r["truncated"], dtype=np.bool_)
+        self.episodes = np.frombuffer(r["episodes"], dtype=np.int64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"num_envs": self.num_envs, "obs_shape": self.obs_shape, "raw": self.raw}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.views()
+
+
+class Boards:
+    """One game's slice ``[lo, hi)`` of the vector env; the same code runs in a worker or in process."""
+
+    def __init__(self, game: Game, shared: Shared, lo: int, hi: int, base_seed: int) -> None:
+        self.game, self.shared, self.lo, self.hi = game, shared, lo, hi
+        self.base_seed = base_seed
+        self.local_obs = game.new_obs_buffer()
+
+    def _seeds(self, local: np.ndarray) -> np.ndarray:
+        sh = self.shared
+        g = local + self.lo
+        # uint64 arithmetic wraps instead of overflowing for any seed.
+        seeds = (np.uint64(self.base_seed % (1 << 64)) + g.astype(np.uint64)
+                 + sh.episodes[g].astype(np.uint64) * np.uint64(sh.num_envs))
+        sh.episodes[g] += 1
+        return seeds
+
+    def reset(self, local: np.ndarray | None = None) -> None:
+        local = np.arange(self.hi - self.lo) if local is None else local
+        self.game.reset(local, self._seeds(local))
+        self.game.observe(self.local_obs)
+        self.shared.obs[self.lo:self.hi] = self.local_obs
+
+    def step(self) -> list[tuple[int, dict[str, float]]]:
+        sh, lo, hi = self.shared, self.lo, self.hi
+        reward, terminated, truncated = self.game.step(sh.actions[lo:hi])
+        sh.reward[lo:hi] = reward
+        sh.terminated[lo:hi] = terminated
+        sh.truncated[lo:hi] = truncated
+        self.game.observe(self.local_obs)
+        done = np.flatnonzero(terminated | truncated)
+        infos = [(int(i), self.game.episode_info(int(i))) for i in done]
+        if len(done):
+            sh.terminal_obs[lo + done] = self.local_obs[done]
+            self.game.reset(done, self._seeds(done))
+            self.game.observe(self.local_obs)
+        sh.obs[lo:hi] = self.local_obs
+        return infos
+
+    def handle(self, cmd: str, data: Any) -> Any:
+        if cmd == "step":
+            return self.step()
+        if cmd == "reset":
+            if data is not None:
+                self.base_seed = data
+            self.reset()
+            return None
+        if cmd == "call":
+            name, args, kwargs, local = data
+            return [getattr(self.game, name)(i, *args, **kwargs) for i in local]
+        if cmd == "get_attr":
+            return getattr(self.game, data)
+        if cmd == "set_attr":
+            setattr(self.game, data[0], data[1])
+            return None
+        raise ValueError(f"unknown worker command {cmd!r}")
+
+
+def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], shared: Shared, lo: int, hi: int,
+            base_seed: int, fresh_start: bool) -> None:
+    # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        boards = Boards(make_game(game, num_envs=hi - lo, **game_kwargs), shared, lo, hi, base_seed)
+        if fresh_start:
+            boards.reset()
+        conn.send(("ok", None))
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+        return
+    while True:
+        try:
+            cmd, data = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if cmd == "close":
+            conn.close()
+            return
+        try:
+            conn.send(("ok", boards.handle(cmd, data)))
+        except Exception:
+            conn.send(("error", traceback.format_exc()))

@@ -1,0 +1,41 @@
+"""Replay a scripted button sequence on a Game Boy ROM, headless, and save the emulator state.
+
+    python scripts/make_state.py --rom roms/pokemon_red.gb --inputs my_inputs.txt --out roms/start.state
+
+The inputs format (one ``BUTTON [frames]`` per line, ``wait N``, ``#`` comments) is documented in
+envs/gameboy/scripting.py. A state made from a commercial ROM is as private as the ROM: never commit
+or share it (roms/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from envs.gameboy.scripting import make_state
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rom", required=True, type=Path, help="the Game Boy ROM (.gb)")
+    parser.add_argument("--inputs", required=True, type=Path, help="the button script (see above)")
+    parser.add_argument("--out", required=True, type=Path, help="where to write the state")
+    parser.add_argument("--state", type=Path, default=None, help="start from this state instead of booting")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    args = parser.parse_args(argv)
+    try:
+        summary = make_state(args.rom, args.inputs, args.out, force=args.force, state=args.state)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {summary['out']} ({summary['bytes']} bytes) after {summary['frames']} frames; "
+          f"ROM SHA-1 {summary['rom_sha1']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Play a Game Boy ROM in a PyBoy window; the emulator state is saved when the window closes.
+
+    python scripts/play_gameboy.py --rom roms/pokemon_red.gb --save-state roms/pokemon_red_start.state
+
+Keys: arrows, A = a, B = s, Start = Enter, Select = Backspace, Escape quits (and saves). An existing
+file is never overwritten without --force (checked before the window opens). Use it to play past a
+game's intro and hand the state to an env (``state: ...`` in configs/pokemon_red.yaml). A state made
+from a commercial ROM is as private as the ROM: never commit or share it (roms/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from envs.gameboy.scripting import play
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rom", required=True, type=Path, help="the Game Boy ROM (.gb)")
+    parser.add_argument("--save-state", required=True, type=Path, help="where to save the state on exit")
+    parser.add_argument("--state", type=Path, default=None, help="start from this state instead of booting")
+    parser.add_argument("--force", action="store_true", help="overwrite --save-state if it exists")
+    parser.add_argument("--scale", type=int, default=3, help="window scale (default 3)")
+    parser.add_argument("--window", default="SDL2", help=argparse.SUPPRESS)  # "null" for tests
+    parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        summary = play(args.rom, args.save_state, force=args.force, state=args.state, window=args.window,
+                       scale=args.scale, max_frames=args.max_frames)
+    except (FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"saved {summary['out']} after {summary['frames']} frames; ROM SHA-1 {summary['rom_sha1']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

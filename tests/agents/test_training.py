@@ -1,0 +1,146 @@
+"""The real entry points with a tiny budget: train, TensorBoard contents, resume, load, evaluate."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio.v2 as imageio
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import ROOT, TINY
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, scripts):
+    run = tmp_path_factory.mktemp("runs") / "snake-tiny"
+    rc = scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "512", "--video-every", "256",
+                                 "--save-every", "256", "--run-dir", str(run), *TINY])
+    assert rc == 0
+    return run
+
+
+def events(run: Path) -> EventAccumulator:
+    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    ea.Reload()
+    return ea
+
+
+def test_run_folder_is_self_describing(trained):
+    cfg = yaml.safe_load((trained / "config.yaml").read_text())
+    assert cfg["env"] == "snake" and cfg["policy"] == "tiny" and cfg["num_workers"] == 0
+    assert cfg["ppo"]["n_steps"] == 32  # --set reached the resolved config
+    assert "--total-timesteps 512" in (trained / "command.txt").read_text()
+    assert (trained / "model.zip").is_file()
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == [
+        "step_256.zip", "step_512.zip"]
+    assert not list(trained.rglob("*.tmp"))
+
+
+def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
+    ea = events(trained)
+    scalars = set(ea.Tags()["scalars"])
+    for tag in ("rollout/ep_rew_mean", "rollout/score_mean", "rollout/ep_len_mean", "time/sps",
+                "train/policy_gradient_loss", "train/value_loss", "train/entropy_loss", "train/approx_kl",
+                "train/explained_variance", "train/learning_rate"):
+        assert tag in scalars, tag
+    videos = ea.Images("rollout/video")
+    assert len(videos) >= 1
+    gif = videos[-1].encoded_image_string
+    assert gif[:6] == b"GIF89a"  # an encoded animation, not a silently empty summary
+    assert gif.count(b"\x21\xf9\x04") > 1  # more than one frame (graphic control extensions)
+    assert "_hparams_/session_start_info" in ea.summary_metadata
+
+
+def test_model_loads_with_ppo_load_in_a_fresh_process(trained):
+    code = ("from stable_baselines3 import PPO; import sys; m = PPO.load(sys.argv[1]); "
+            "print(m.num_timesteps, type(m.policy.features_extractor).__name__, "
+            "m.rollout_buffer_class.__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(trained / "model.zip")], capture_output=True,
+                         text=True, check=True, cwd="/")
+    assert out.stdout.split() == ["512", "GridCNN", "DeviceRolloutBuffer"]
+
+
+def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path):
+    import shutil
+
+    run = tmp_path / "resumed"
+    shutil.copytree(trained, run)
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
+    from stable_baselines3 import PPO
+
+    assert PPO.load(run / "model.zip").num_timesteps == 1024
+    steps = [e.step for e in events(run).Scalars("rollout/ep_rew_mean")]
+    assert max(steps) == 1024 and min(steps) <= 512  # one TensorBoard run, old and new points
+    assert (run / "command.txt").read_text().count("\n") == 2
+
+
+def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
+    assert scripts.evaluate.main([str(trained), "--episodes", "5", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("mean_score", "median_score", "max_score", "mean_length", "episodes"):
+        assert key in result
+    assert result["episodes"] == 5
+    frames = imageio.mimread(result["video"], memtest=False)
+    assert len(frames) >= 2 and frames[0].shape == (160, 160, 3)
+    # GIF writers merge identical consecutive frames (the board does not move on death).
+    assert len(imageio.mimread(result["gif"], memtest=False)) >= len(frames) - 1
+
+
+def test_existing_run_dir_is_never_overwritten(trained, scripts, capsys):
+    before = (trained / "model.zip").stat().st_mtime_ns
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(trained), *TINY]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (trained / "model.zip").stat().st_mtime_ns == before
+
+
+def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
+    assert scripts.train_ppo.main(["--resume", str(tmp_path / "nope")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    run = tmp_path / "broken"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
+                                                     "policy": "tiny"}))
+    (run / "checkpoints" / "step_100.zip").write_bytes(b"not a zip")
+    cfg_text = (run / "config.yaml").read_text()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "step_100.zip" in err
+    assert (run / "checkpoints" / "step_100.zip").read_bytes() == b"not a zip"
+    assert (run / "config.yaml").read_text() == cfg_text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--env", "tetris3d"], "known envs: "),
+    (["--env", "snake", "--num-envs", "0"], "--num-envs"),
+    (["--env", "snake", "--policy", "huge"], "--policy"),
+    (["--env", "snake", "--set", "ppo.lr=1"], "unknown PPO setting"),
+])
+def test_bad_input_names_the_flag(scripts, argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        rc = scripts.train_ppo.main(argv)
+        raise SystemExit(rc)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    run = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
+                             "--total-timesteps", "10000000", "--run-dir", str(run), *TINY],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "tb").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "interrupted at step" in err and "--resume" in err
+    ckpts = list((run / "checkpoints").glob("step_*.zip"))
+    assert len(ckpts) == 1 and (run / "model.zip").is_file()

@@ -1,0 +1,366 @@
+"""Game Boy games on the project's test cartridge: stepping, rewards and milestones from RAM, the
+visited mask, state round trips, determinism, swarm archiving, the generic wrapper game, the scripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pyboy")
+
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.env import GameEnv
+from envs.gameboy.cartridge import layout
+from envs.gameboy.generic import GameBoy, benchmark_gameboy
+from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed, benchmark_pokemon_red
+from envs.gameboy.roms import TEST_CARTRIDGE, RomError
+
+REPO = Path(__file__).resolve().parents[2]
+UP, DOWN, LEFT, RIGHT, A, B, START = range(7)
+ACTION = {"up": UP, "down": DOWN, "left": LEFT, "right": RIGHT}
+WORLD = layout.parse_rooms()
+W = REWARD_WEIGHTS
+
+
+def make(num_envs: int = 1, **kwargs) -> PokemonRed:
+    return PokemonRed(num_envs=num_envs, rom=TEST_CARTRIDGE, **kwargs)
+
+
+def act(game, a: int, board: int = 0) -> tuple[float, bool, bool]:
+    actions = np.full(game.num_envs, A, dtype=np.int64)  # other boards press A (nothing happens)
+    actions[board] = a
+    r, te, tr = game.step(actions)
+    return float(r[board]), bool(te[board]), bool(tr[board])
+
+
+def where(game: PokemonRed, i: int = 0) -> tuple[int, int, int]:
+    f = game.read_facts(i)
+    return f["map"], f["x"], f["y"]
+
+
+def walk(game: PokemonRed, goal: tuple[int, int, int], board: int = 0) -> list[float]:
+    moves = layout.plan_path(where(game, board), goal)
+    assert moves is not None
+    rewards = [act(game, ACTION[m], board)[0] for m in moves]
+    assert where(game, board) == goal
+    return rewards
+
+
+@pytest.fixture(scope="module")
+def game() -> PokemonRed:
+    g = make(2, frame_stack=2)
+    yield g
+    g.close()
+
+
+def fresh(game: PokemonRed) -> None:
+    game.reset(np.arange(game.num_envs), np.arange(game.num_envs, dtype=np.uint64))
+
+
+def test_step_reset_and_observation(game: PokemonRed) -> None:
+    fresh(game)
+    assert game.observation_space.shape == (3, 72, 80)
+    start = WORLD["start"]
+    assert where(game, 0) == where(game, 1) == start
+    obs = game.new_obs_buffer()
+    game.observe(obs)
+    assert obs.dtype == np.uint8 and game.observation_space.contains(obs[0])
+    assert np.array_equal(obs[:, 0], obs[:, 1])  # a reset fills the stack with the first frame
+    act(game, RIGHT)
+    assert where(game, 0) == (start[0], start[1] + 1, start[2])
+    assert where(game, 1) == start  # A does nothing here
+    game.observe(obs)
+    assert not np.array_equal(obs[0, 0], obs[0, 1])  # the stack holds the previous and the new frame
+    assert np.array_equal(obs[0, 0], obs[1, 1])
+    while where(game)[2] > 1:
+        act(game, UP)
+    r, _, _ = act(game, UP)  # into the wall: no move, no reward
+    assert where(game)[2] == 1 and r == 0.0
+    game.reset(np.array([0]), np.array([7], dtype=np.uint64))
+    assert where(game, 0) == start and game.episode_info(0)["tiles_visited"] == 1
+
+
+def test_item_sets_event_flag_and_rewards(game: PokemonRed) -> None:
+    fresh(game)
+    item = WORLD["by_char"]["a"]
+    rewards = walk(game, item)
+    assert game.memory(0)[0xD747] & 1  # item 'a' is event flag 0
+    assert rewards[-1] == pytest.approx(W["explore"] + W["event"])
+    assert all(r == pytest.approx(W["explore"]) for r in rewards[:-1])
+    info = game.episode_info(0)
+    assert info["event_flags"] == 1 and info["r_event"] == pytest.approx(W["event"])
+    assert info["tiles_visited"] == len(rewards) + 1
+    assert game.milestones()["event_flags"] >= 1
+    # leaving and re-entering the tile: decayed visit count, no second event reward
+    act(game, LEFT)
+    r, _, _ = act(game, RIGHT)
+    assert 0 < r < W["explore"]
+
+
+def test_doors_maps_badges(game: PokemonRed) -> None:
+    fresh(game)
+    rewards = walk(game, WORLD["by_char"]["A"])  # through room 1 into room 2's goal
+    info = game.episode_info(0)
+    assert info["maps_visited"] == 3 and info["badges"] == 1
+    assert game.memory(0)[0xD356] == 0b01
+    assert info["r_new_map"] == pytest.approx(2 * W["new_map"])
+    assert rewards[-1] == pytest.approx(W["explore"] + W["badge"] + W["event"])
+    assert info["score"] == pytest.approx(100 * 1 + 1 + 0.1 * 3 + 0.001 * info["tiles_visited"])
+    m = game.milestones()
+    assert m["badges"] == 1 and m["maps_visited"] == 3
+    heat = game.visit_heatmap()
+    assert heat.dtype == np.uint8 and heat.ndim == 2 and heat.max() == 255
+    assert np.count_nonzero(heat) >= info["tiles_visited"]
+
+
+def test_battle_levels_and_heal(game: PokemonRed) -> None:
+    fresh(game)
+    grass = (1, 2, 3)  # the field's tall grass
+    assert WORLD["cells"][1][3][2] == layout.GRASS
+    walk(game, (1, 2, 4))
+    r, _, _ = act(game, UP)  # into the grass: a battle starts
+    assert game.read_facts(0)["battle_type"] == 1
+    assert where(game) == grass
+    total = r
+    for _ in range(3):  # the battle lasts 40 frames: input is ignored meanwhile
+        total += act(game, B)[0]
+    facts = game.read_facts(0)
+    assert facts["battle_type"] == 0 and facts["levels"] == [layout.START_LEVEL + 1]
+    assert facts["hp"] == [layout.START_HP - layout.BATTLE_HP_COST]
+    assert total == pytest.approx(W["explore"] + W["level"])  # no still penalty during the battle
+    walk(game, (0, 2, 1))
+    r, _, _ = act(game, LEFT)  # onto the heal cell (1, 1) of room 0
+    assert game.read_facts(0)["hp"] == [layout.START_HP]
+    heal = W["heal"] * layout.BATTLE_HP_COST / layout.START_HP
+    assert r == pytest.approx(W["explore"] + heal)
+    assert game.episode_info(0)["heals"] == 1
+
+
+def test_no_heal_reward_after_a_blackout(game: PokemonRed) -> None:
+    fresh(game)
+    game.memory(0)[0xD16D] = 0  # wPartyMon1HP low byte: the party has fainted
+    act(game, DOWN)
+    assert game.read_facts(0)["hp"] == [0]
+    rewards = walk(game, (0, 1, 1))  # the heal cell
+    assert game.read_facts(0)["hp"] == [layout.START_HP]
+    assert rewards[-1] == pytest.approx(W["explore"])
+    info = game.episode_info(0)
+    assert info["blackouts"] == 1 and info["heals"] == 0
+
+
+def test_standing_still_penalty_and_weights_off() -> None:
+    g = make(1, still_grace=2, reward={"explore": 0.0, "event": 0.0})
+    try:
+        assert [act(g, START)[0] for _ in range(4)] == pytest.approx([0, 0, W["still"], W["still"]])
+        rewards = walk(g, WORLD["by_char"]["a"])
+        assert rewards == [0.0] * len(rewards)  # explore and event weights 0: the item pays nothing
+        assert g.episode_info(0)["event_flags"] == 1
+        with pytest.raises(ValueError, match="unknown reward terms"):
+            make(1, reward={"treasure": 1.0})
+    finally:
+        g.close()
+
+
+def test_visited_mask(game: PokemonRed) -> None:
+    fresh(game)
+    obs = game.new_obs_buffer()
+    act(game, RIGHT)
+    act(game, RIGHT)
+    act(game, DOWN)
+    game.observe(obs)
+    mask = obs[0, -1]
+    cells = mask[::8, ::8]  # 72x80 = the 9x10 cell grid magnified 8 times
+    assert np.array_equal(mask, np.repeat(np.repeat(cells, 8, 0), 8, 1))
+    expected = np.zeros((9, 10), np.uint8)
+    expected[4, 4] = 255  # the player (now one row below the walk)
+    expected[3, 2:5] = 255  # the start and the two steps right
+    assert np.array_equal(cells, expected)
+    assert np.array_equal(game.visited_cells(0), expected)
+    no_mask = make(1, visited_mask=False)
+    assert no_mask.observation_space.shape == (1, 72, 80)
+    no_mask.close()
+
+
+def test_state_round_trip(game: PokemonRed) -> None:
+    fresh(game)
+    walk(game, WORLD["by_char"]["a"])
+    state = game.get_state(0)
+    text = json.dumps(state)
+    assert state["event_flags"] == 1 and state["x"] == WORLD["by_char"]["a"][1]
+    other = make(1, frame_stack=2)
+    try:
+        other.set_state(0, json.loads(text))
+        assert json.dumps(other.get_state(0)) == text
+        o1, o2 = game.new_obs_buffer(), other.new_obs_buffer()
+        for a in (DOWN, DOWN, LEFT, A):
+            r1, r2 = act(game, a), act(other, a)
+            assert r1 == r2
+            game.observe(o1)
+            other.observe(o2)
+            assert np.array_equal(o1[0], o2[0])
+        assert other.get_state(0)["emulator"] == game.get_state(0)["emulator"]
+        img = PokemonRed.render_state(state, scale=16)
+        assert img.shape == (288, 320, 3) and img.dtype == np.uint8
+        assert PokemonRed.render_state(state, scale=8).shape == (144, 160, 3)
+        bad = dict(state, rom_sha1="0" * 40)
+        with pytest.raises(ValueError, match="ROM"):
+            other.set_state(0, bad)
+    finally:
+        other.close()
+
+
+def test_determinism_and_batched_equals_single() -> None:
+    rng = np.random.default_rng(1)
+    actions = rng.integers(0, 7, (12, 2))
+    runs = []
+    for _ in range(2):
+        g = make(2)
+        g.reset(np.arange(2), np.array([5, 6], dtype=np.uint64))
+        seq = []
+        for a in actions:
+            g.step(a)
+            seq.append([json.dumps(g.get_state(i)) for i in range(2)])
+        runs.append(seq)
+        g.close()
+    assert runs[0] == runs[1]
+    # board 1 of the batch (seed 6) equals a single env reset with seed 6
+    env = GameEnv(make(1))
+    env.reset(seed=6)
+    for a in actions[:, 1]:
+        env.step(int(a))
+    assert json.dumps(env.get_state()) == runs[0][-1][1]
+    env.game.close()
+
+
+def test_check_env_and_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = GameEnv(make(1, max_steps=50))
+    check_env(env, skip_render_check=True)
+    env.game.close()
+    line = ("envs.gameboy.pokemon:PokemonRed", "depthfirst/PokemonRed-v0")
+    monkeypatch.setitem(envs.GAMES, "pokemon_red", line)
+    g = envs.make_game("pokemon_red", num_envs=1, rom=TEST_CARTRIDGE)
+    assert isinstance(g, PokemonRed) and not g.cheap
+    g.close()
+
+
+def test_truncation_and_ended_board_stays() -> None:
+    g = make(1, max_steps=3)
+    try:
+        assert [act(g, RIGHT)[2] for _ in range(3)] == [False, False, True]
+        before = g.get_state(0)
+        assert act(g, RIGHT) == (0.0, False, False)
+        assert g.get_state(0) == before
+    finally:
+        g.close()
+
+
+def test_swarm_archive_and_restore(tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    g = make(1, archive_dir=folder)
+    try:
+        assert g.archive is not None and g.archive.entries() == []
+        walk(g, WORLD["by_char"]["a"])  # first event flag: a new milestone
+        entries = g.archive.entries()
+        assert [(e["badges"], e["event_flags"], e["maps"]) for e in entries] == [(0, 1, 1)]
+        assert (folder / entries[0]["file"]).exists() and (folder / "index.sqlite").exists()
+        act(g, LEFT)  # no progress: nothing new archived
+        assert len(g.archive.entries()) == 1
+    finally:
+        g.close()
+    s = make(2, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    try:
+        item = WORLD["by_char"]["a"]
+        for i in range(2):  # both boards began at the archived milestone
+            assert where(s, i) == item and s.read_facts(i)["event_flags"] == 1
+            assert s.get_state(i)["swarm_source"] == entries[0]["file"]
+        r, _, _ = act(s, LEFT)
+        assert r == pytest.approx(W["explore"])  # flags already set at the start pay nothing
+    finally:
+        s.close()
+    with pytest.raises(ValueError, match="archive_dir"):
+        make(1, swarm=True)
+
+
+def test_generic_game_on_the_test_cartridge() -> None:
+    g = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE, max_steps=100)
+    try:
+        assert g.observation_space.shape == (1, 72, 80)
+        for a in (RIGHT, RIGHT):
+            assert act(g, a) == (0.0, False, False)
+        r, term, _ = act(g, RIGHT)  # item 'a': one event flag
+        assert r == 1.0 and not term
+        g.memory(0)[0xD356] = 0b11  # both badges: the game is won
+        r, term, _ = act(g, LEFT)
+        assert term and r == 20.0
+        assert g.episode_info(0)["score"] == 21.0
+        state = json.loads(json.dumps(g.get_state(0)))
+        g.reset(np.array([0]), np.array([0], dtype=np.uint64))
+        g.set_state(0, state)
+        assert g.get_state(0) == state
+        env = GameEnv(GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE, max_steps=20))
+        check_env(env, skip_render_check=True)
+        env.game.close()
+    finally:
+        g.close()
+    with pytest.raises(RomError, match=r"'DEPTHFIRST', expected 'TETRIS'"):
+        GameBoy(num_envs=1, game="tetris", rom=TEST_CARTRIDGE)
+    with pytest.raises(RomError, match="no ROM file"):
+        GameBoy(num_envs=1, game="kirby", rom=REPO / "roms" / "missing_kirby.gb")
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_make_state_script_end_to_end(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("boot 120  # PyBoy's boot ROM, then the cartridge's start\n"
+                      "right\nright\nright 4\nwait 30\n")
+    out = tmp_path / "start.state"
+    proc = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
+                      "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists() and "wrote" in proc.stdout
+    g = make(1, state=out)
+    try:
+        assert where(g) == WORLD["by_char"]["a"] and g.read_facts(0)["event_flags"] == 1
+    finally:
+        g.close()
+    again = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
+                       "--out", str(out))
+    assert again.returncode == 2 and "--force" in again.stderr
+    forced = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
+                        "--out", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_play_script_headless(tmp_path: Path) -> None:
+    out = tmp_path / "played.state"
+    args = ("scripts/play_gameboy.py", "--rom", str(TEST_CARTRIDGE), "--save-state", str(out),
+            "--window", "null", "--max-frames", "150")
+    proc = run_script(*args)
+    assert proc.returncode == 0, proc.stderr
+    g = make(1, state=out)
+    try:
+        assert where(g) == WORLD["start"]
+    finally:
+        g.close()
+    again = run_script(*args)
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_missing_state_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="make_state"):
+        make(1, state=tmp_path / "none.state")
+
+
+def test_benchmarks_run() -> None:
+    assert benchmark_pokemon_red(seconds=0.2, num_envs=2) > 0
+    assert benchmark_gameboy(seconds=0.2, num_envs=2) > 0

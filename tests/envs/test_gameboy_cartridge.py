@@ -1,0 +1,149 @@
+"""Game Boy layer without an emulator: the test cartridge's build, ROM checks, lazy PyBoy import,
+RAM helpers, the PNG codec and the inputs-script parser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs.gameboy import ram
+from envs.gameboy.cartridge import build, layout
+from envs.gameboy.imaging import Downsampler, decode_png, encode_png
+from envs.gameboy.roms import (
+    POKEMON_RED_ROMS,
+    TEST_CARTRIDGE,
+    RomError,
+    RomNotFoundError,
+    check_rom,
+    sha1_of,
+    supported_pokemon_roms,
+)
+from envs.gameboy.scripting import Input, parse_inputs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
+def test_cartridge_rebuilds_byte_for_byte() -> None:
+    assert build.build() == TEST_CARTRIDGE.read_bytes()
+
+
+def test_cartridge_header() -> None:
+    rom = TEST_CARTRIDGE.read_bytes()
+    assert len(rom) == 32768
+    assert rom[0x134:0x134 + len(build.TITLE)] == build.TITLE.encode()
+    assert rom[0x147] == 0 and rom[0x148] == 0 and rom[0x149] == 0  # ROM only, 32 KiB, no RAM
+    checksum = 0
+    for b in rom[0x134:0x14D]:
+        checksum = (checksum - b - 1) & 0xFF
+    assert rom[0x14D] == checksum
+
+
+def test_layout_is_consistent() -> None:
+    world = layout.parse_rooms()
+    assert len(world["doors"]) % 2 == 0 and world["doors"]
+    # every door leads to a door cell of another room, and back
+    for room, x, y, dr, dx, dy in world["doors"]:
+        assert world["cells"][dr][dy][dx] == layout.DOOR
+        assert (dr, dx, dy, room, x, y) in world["doors"]
+    flags = [p[3] for p in world["pickups"]]
+    assert len(set(flags)) == len(flags)
+    assert sorted(p[4] for p in world["pickups"] if p[4] >= 0) == [0, 1]
+    for ch, cell in world["by_char"].items():  # every pick-up can be reached from the start
+        assert layout.plan_path(world["start"], cell) is not None, ch
+    assert layout.plan_path(world["start"], (0, 0, 0)) is None  # a wall
+    with pytest.raises(ValueError, match="16 rows"):
+        layout.tile_bytes(("." * 16,) * 15)
+
+
+def test_import_without_pyboy() -> None:
+    code = ("import sys; sys.modules['pyboy'] = None\n"
+            "import envs.gameboy, envs.gameboy.pokemon, envs.gameboy.generic, envs.gameboy.scripting\n"
+            "from envs.gameboy import PokemonRed, GameBoy\n"
+            "try:\n    PokemonRed(rom=envs.gameboy.roms.TEST_CARTRIDGE)\nexcept ImportError as e:\n"
+            "    print('lazy:', e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "lazy: the Game Boy games need PyBoy" in proc.stdout
+
+
+def test_rom_check_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.gb"
+    with pytest.raises(RomNotFoundError) as err:
+        check_rom(missing, supported_pokemon_roms(), "pokemon_red")
+    text = str(err.value)
+    assert str(missing) in text and "roms/README.md" in text
+    assert all(sha in text for sha in POKEMON_RED_ROMS)
+    assert isinstance(err.value, FileNotFoundError)
+
+
+def test_rom_check_unknown_hash(tmp_path: Path) -> None:
+    rom = tmp_path / "hack.gb"
+    rom.write_bytes(b"\x00" * 1024)
+    found = sha1_of(rom)
+    with pytest.raises(RomError) as err:
+        check_rom(rom, supported_pokemon_roms(), "pokemon_red")
+    text = str(err.value)
+    for needle in (str(rom), found, "ea9bcae617fdf159b045185467ae58b2e4a48b9a", "roms/README.md",
+                   "--allow-unknown-rom", "allow_unknown_rom=True"):
+        assert needle in text
+    with pytest.warns(UserWarning, match=found):
+        assert check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=True) == found
+    # the env constructor checks before any emulator exists
+    from envs.gameboy.pokemon import PokemonRed
+
+    with pytest.raises(RomError, match="unknown ROM"):
+        PokemonRed(rom=rom)
+
+
+def test_test_cartridge_is_a_supported_pokemon_rom() -> None:
+    assert check_rom(TEST_CARTRIDGE, supported_pokemon_roms(), "pokemon_red") == sha1_of(TEST_CARTRIDGE)
+
+
+def test_roms_readme_lists_the_hashes() -> None:
+    readme = (REPO / "roms" / "README.md").read_text()
+    assert all(sha in readme for sha in POKEMON_RED_ROMS)
+
+
+def test_ram_helpers() -> None:
+    mem = bytearray(0x10000)
+    mem[0xD347:0xD34A] = bytes([0x01, 0x23, 0x45])
+    mem[0xD16C:0xD16E] = bytes([0x01, 0x02])
+    mem[0xD747] = 0b1011
+    mem[0xD886] = 0x80
+    mem[0xD887] = 0xFF  # wGrassRate: just past the flags
+    assert ram.read_bcd(mem, 0xD347, 3) == 12345
+    assert ram.read_u16_be(mem, 0xD16C) == 0x0102
+    assert ram.bit_count(mem, 0xD747, 320) == 4
+    assert ram.read_bit(mem, 0xD747, 1) and not ram.read_bit(mem, 0xD747, 2)
+    view = ram.RamView(mem)
+    assert view["event_flags"] == 4 and view["money"] == 12345
+    assert view["party_hp"][0] == 0x0102 and len(view["party_level"]) == 6
+    assert view.addr("x") == 0xD362 and view.addr("y") == 0xD361 and view.addr("map") == 0xD35E
+
+
+def test_png_round_trip_and_downsampler() -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (144, 160, 3), dtype=np.uint8)
+    assert np.array_equal(decode_png(encode_png(rgb)), rgb)
+    gray = np.zeros((144, 160, 4), np.uint8)
+    gray[:, :, :3] = 200
+    gray[::2, ::2, :3] = 0  # one dark pixel in each 2x2 block
+    half = Downsampler(72, 80)(gray)
+    assert half.shape == (72, 80) and half.dtype == np.uint8 and np.all(half == 150)
+    odd = Downsampler(84, 84)(gray)
+    assert odd.shape == (84, 84) and set(np.unique(odd)) <= {0, 200}
+
+
+def test_parse_inputs() -> None:
+    steps = parse_inputs("boot 100\n# comment\nRight\nA 3  # trailing\n\nwait 5\n")
+    assert steps == [Input(None, 100), Input("right", 8), Input(None, 1), Input("a", 3), Input(None, 1),
+                     Input(None, 5)]
+    for bad, match in (("jump", "unknown command"), ("wait", "needs a frame count"), ("a x", "whole number"),
+                       ("a 0", ">= 1"), ("a 1 2", "expected")):
+        with pytest.raises(ValueError, match=match):
+            parse_inputs(bad)

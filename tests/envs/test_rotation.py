@@ -1,0 +1,458 @@
+"""Rotation: the cube group tables, shapes without symmetry, rendering, optimal play, the Game contract."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.env import GameEnv
+from envs.rotation import (
+    ACTION_NAMES,
+    BEST_ACTION,
+    COMPOSE,
+    DISTANCE,
+    GENERATORS,
+    INVERSE,
+    INVERSE_ACTION,
+    MAX_TURNS,
+    PALETTE,
+    ROTATIONS,
+    TURN,
+    Rotation,
+    benchmark_rotation,
+    is_asymmetric,
+    optimal_action,
+    optimal_actions,
+    optimal_solution,
+    render_view,
+    rotation_index,
+)
+
+S = 48  # default view size
+
+
+def fresh(num_envs: int = 1, seed: int = 0, **kwargs) -> Rotation:
+    game = Rotation(num_envs=num_envs, **kwargs)
+    game.reset(np.arange(num_envs), np.arange(seed, seed + num_envs, dtype=np.uint64))
+    return game
+
+
+def observe(game: Rotation) -> np.ndarray:
+    obs = game.new_obs_buffer()
+    game.observe(obs)
+    return obs
+
+
+def halves(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(target, current) views of one board's observation as (S, S, 3) images."""
+    img = obs.transpose(1, 2, 0)
+    return img[:, :S], img[:, S:]
+
+
+def step1(game: Rotation, a: int) -> tuple[float, bool, bool]:
+    r, term, trunc = game.step(np.array([a]))
+    return float(r[0]), bool(term[0]), bool(trunc[0])
+
+
+def coloured_sets(state: dict) -> list[frozenset]:
+    """The shape's cube+colour set under each of the 24 rotations, translated to min corner 0."""
+    cubes = np.array(state["cubes"])
+    out = []
+    for m in ROTATIONS:
+        rc = cubes @ m.T
+        rc -= rc.min(axis=0)
+        out.append(frozenset((*map(int, p), *c) for p, c in zip(rc, state["colors"], strict=True)))
+    return out
+
+
+# --- The group ----------------------------------------------------------------------------------
+
+
+def test_rotations_are_the_24_proper_cube_rotations():
+    assert ROTATIONS.shape == (24, 3, 3) and ROTATIONS.dtype == np.int64
+    assert len({m.tobytes() for m in ROTATIONS}) == 24
+    assert (ROTATIONS[0] == np.eye(3, dtype=np.int64)).all()
+    for m in ROTATIONS:
+        assert (m @ m.T == np.eye(3)).all() and round(np.linalg.det(m)) == 1
+        assert rotation_index(m.tolist()) == rotation_index(m)
+    with pytest.raises(ValueError):
+        rotation_index([[1, 0, 0], [0, 1, 0], [0, 0, -1]])  # a reflection
+
+
+def test_composition_table_matches_matrix_products():
+    for a, b in itertools.product(range(24), repeat=2):
+        assert (ROTATIONS[COMPOSE[a, b]] == ROTATIONS[a] @ ROTATIONS[b]).all()
+    for a in range(24):
+        assert COMPOSE[a, INVERSE[a]] == 0 and COMPOSE[INVERSE[a], a] == 0
+        assert (ROTATIONS[INVERSE[a]] == ROTATIONS[a].T).all()
+
+
+def test_generators_turn_about_world_axes_and_have_inverses():
+    assert ACTION_NAMES == ("X+", "X-", "Y+", "Y-", "Z+", "Z-")
+    e = np.eye(3, dtype=np.int64)
+    # Right-hand rule, +90°: X+ takes y to z, Y+ takes z to x, Z+ takes x to y; each fixes its axis.
+    assert (GENERATORS[0] @ e[1] == e[2]).all() and (GENERATORS[0] @ e[0] == e[0]).all()
+    assert (GENERATORS[2] @ e[2] == e[0]).all() and (GENERATORS[2] @ e[1] == e[1]).all()
+    assert (GENERATORS[4] @ e[0] == e[1]).all() and (GENERATORS[4] @ e[2] == e[2]).all()
+    for a in range(6):
+        assert (GENERATORS[a] @ GENERATORS[INVERSE_ACTION[a]] == e).all()
+        assert (np.linalg.matrix_power(GENERATORS[a], 4) == e).all()
+        for r in range(24):
+            assert (ROTATIONS[TURN[r, a]] == GENERATORS[a] @ ROTATIONS[r]).all()
+            assert TURN[TURN[r, a], INVERSE_ACTION[a]] == r
+
+
+def test_bfs_distances():
+    # Independent check: the shortest word over the generators for every rotation, by enumeration.
+    shortest: dict[bytes, int] = {}
+    for length in range(5):
+        for word in itertools.product(range(6), repeat=length):
+            m = np.eye(3, dtype=np.int64)
+            for a in word:
+                m = GENERATORS[a] @ m
+            shortest.setdefault(m.tobytes(), length)
+    assert len(shortest) == 24
+    for s, t in itertools.product(range(24), repeat=2):
+        assert DISTANCE[s, t] == shortest[(ROTATIONS[t] @ ROTATIONS[s].T).tobytes()]
+    assert MAX_TURNS == DISTANCE.max() == 3
+    assert np.bincount(DISTANCE[0]).tolist() == [1, 6, 11, 6]
+    assert (DISTANCE == DISTANCE.T).all()
+    for s, t in itertools.product(range(24), repeat=2):
+        if s != t:
+            assert DISTANCE[TURN[s, BEST_ACTION[s, t]], t] == DISTANCE[s, t] - 1
+        else:
+            assert BEST_ACTION[s, t] == -1
+
+
+# --- Shapes -------------------------------------------------------------------------------------
+
+
+def test_symmetry_rule():
+    line = [[0, 0, 0], [1, 0, 0], [2, 0, 0]]
+    ell = [[0, 0, 0], [1, 0, 0], [0, 1, 0]]
+    red, blue, green = PALETTE[0].tolist(), PALETTE[1].tolist(), PALETTE[2].tolist()
+    assert not is_asymmetric(line, [red, blue, green])  # turning about its own axis changes nothing
+    assert is_asymmetric(ell, [red, blue, green])
+    assert not is_asymmetric(ell, [red, blue, blue])  # the half turn swapping the two arms
+    assert not is_asymmetric(ell, [red, red, red])
+
+
+def test_generated_shapes_are_connected_coloured_and_without_symmetry():
+    game = fresh(200, seed=1000, min_cubes=3, max_cubes=8)
+    sizes = set()
+    for i in range(game.num_envs):
+        s = game.get_state(i)
+        cubes = [tuple(c) for c in s["cubes"]]
+        sizes.add(len(cubes))
+        assert 3 <= len(cubes) <= 8 and len(set(cubes)) == len(cubes)
+        assert np.array(cubes).min(axis=0).tolist() == [0, 0, 0]
+        # Connected through faces.
+        seen, queue = {cubes[0]}, deque([cubes[0]])
+        while queue:
+            c = queue.popleft()
+            for d in [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]:
+                nb = (c[0] + d[0], c[1] + d[1], c[2] + d[2])
+                if nb in cubes and nb not in seen:
+                    seen.add(nb)
+                    queue.append(nb)
+        assert len(seen) == len(cubes)
+        # Distinct palette colours, and all 24 orientations distinct as coloured voxel sets and as views.
+        assert len({tuple(c) for c in s["colors"]}) == len(cubes)
+        assert all(c in PALETTE.tolist() for c in s["colors"])
+        assert len(set(coloured_sets(s))) == 24
+        assert len({v.tobytes() for v in game._views[i]}) == 24
+    assert sizes == set(range(3, 9))
+
+
+def test_reset_difficulty_knobs():
+    game = fresh(300, seed=5)
+    turns = [game.get_state(i)["turns"] for i in range(game.num_envs)]
+    assert set(turns) == {1, 2, 3}
+    for i in range(game.num_envs):
+        s = game.get_state(i)
+        assert DISTANCE[s["rotation_index"], s["target_index"]] == s["turns"] == s["distance"]
+        assert 3 <= len(s["cubes"]) <= 6
+    hard = fresh(100, seed=5, min_turns=3, max_turns=3, min_cubes=5, max_cubes=5)
+    for i in range(hard.num_envs):
+        s = hard.get_state(i)
+        assert s["turns"] == 3 and len(s["cubes"]) == 5
+    # Targets vary: all 24 orientations occur over 300 boards.
+    assert len({game.get_state(i)["target_index"] for i in range(game.num_envs)}) == 24
+
+
+@pytest.mark.parametrize("kwargs", [dict(min_cubes=2), dict(max_cubes=9), dict(min_cubes=5, max_cubes=4),
+                                    dict(min_turns=0), dict(max_turns=4), dict(max_steps=0),
+                                    dict(view_size=8)])
+def test_bad_knobs_fail_early(kwargs):
+    with pytest.raises(ValueError):
+        Rotation(**kwargs)
+
+
+# --- Rendering ----------------------------------------------------------------------------------
+
+
+def test_observation_is_target_and_current_view():
+    game = fresh(1, seed=3)
+    s = game.get_state(0)
+    obs = observe(game)[0]
+    assert obs.shape == (3, S, 2 * S) and obs.dtype == np.uint8
+    target, current = halves(obs)
+    assert (target == render_view(s, s["target_rotation"], S)).all()
+    assert (current == render_view(s, s["rotation"], S)).all()
+    assert (current == render_view(s, s["rotation_index"], S)).all()
+    assert (current != target).any()
+
+
+@pytest.mark.parametrize("action", range(6))
+def test_rendering_after_a_turn_equals_the_composed_rotation(action):
+    game = fresh(1, seed=11)
+    before = game.get_state(0)
+    step1(game, action)
+    after = game.get_state(0)
+    composed = GENERATORS[action] @ np.array(before["rotation"])
+    assert after["rotation"] == composed.tolist()
+    target, current = halves(observe(game)[0])
+    assert (current == render_view(before, composed, S)).all()
+    assert (target == render_view(before, before["target_rotation"], S)).all()
+
+
+def test_views_match_exactly_when_solved():
+    game = fresh(1, seed=21)
+    s = game.get_state(0)
+    for r in range(24):
+        game.set_state(0, {**s, "rotation": ROTATIONS[r].tolist(), "rotation_index": r})
+        target, current = halves(observe(game)[0])
+        assert (target == current).all() == (r == s["target_index"])
+
+
+def test_render_shapes_and_dtypes():
+    s = fresh(1, seed=2).get_state(0)
+    for scale in (1, 6, 16):
+        img = Rotation.render_state(s, scale)
+        assert img.dtype == np.uint8 and img.shape == (8 * scale, 16 * scale + max(1, scale // 4), 3)
+    left = Rotation.render_state(s, 6)[:, :S]
+    assert (left == render_view(s, s["target_rotation"], S)).all()
+    view = Rotation.render_view({"cubes": s["cubes"], "colors": s["colors"]}, 5, 100)
+    assert view.shape == (100, 100, 3) and view.dtype == np.uint8
+    assert (view == render_view(s, ROTATIONS[5], 100)).all()
+    env = GameEnv(Rotation(), render_mode="rgb_array", render_scale=4)
+    env.reset(seed=0)
+    assert env.render().shape == (32, 65, 3)
+
+
+def test_render_is_a_real_picture():
+    s = fresh(1, seed=8).get_state(0)
+    img = render_view(s, s["rotation"], 64)
+    background = (img == np.array([236, 236, 236], np.uint8)).all(axis=2)
+    assert 0.1 < (~background).mean() < 0.8  # the object fills part of the view
+    assert background[0].all() and background[-1].all()  # and fits in it
+    pixels = {tuple(p) for p in img.reshape(-1, 3)}
+    assert len(pixels) >= 3 * len(s["cubes"])  # shaded faces of every colour, edges, background
+
+
+def test_camera_sees_top_left_x_and_right_y_faces():
+    """One cube: the +z face (brightest) on top, +x on the left, +y on the right; a turn moves them."""
+    from envs.rotation import _SHADES
+
+    red = PALETTE[0].astype(float)
+    cube = {"cubes": [[0, 0, 0]], "colors": [PALETTE[0].tolist()]}
+
+    def centre_of(img: np.ndarray, face: int) -> np.ndarray:
+        colour = np.floor(red * _SHADES[face] + 0.5).astype(np.uint8)
+        ys, xs = np.nonzero((img == colour).all(axis=2))
+        assert len(ys) > 100
+        return np.array([xs.mean(), ys.mean()])
+
+    img = render_view(cube, 0, 96)
+    px, py, pz = centre_of(img, 0), centre_of(img, 2), centre_of(img, 4)
+    assert pz[1] < px[1] and pz[1] < py[1]  # top face above the sides
+    assert px[0] < py[0]  # +x face left of the +y face
+    assert _SHADES[4] > _SHADES[0] > _SHADES[2]
+    assert (render_view(cube, GENERATORS[4], 96) == img).all()  # one plain cube: every turn looks alike
+    two = {"cubes": [[0, 0, 0], [0, 0, 1]], "colors": [PALETTE[0].tolist(), PALETTE[1].tolist()]}
+    up = render_view(two, 0, 96)  # blue cube on top of red
+    blue_top = np.floor(PALETTE[1] * _SHADES[4] + 0.5).astype(np.uint8)
+    red_side = np.floor(red * _SHADES[0] + 0.5).astype(np.uint8)
+    assert (up == blue_top).all(axis=2).any() and (up == red_side).all(axis=2).any()
+    flipped = render_view(two, GENERATORS[0] @ GENERATORS[0], 96)  # X+ twice: red on top now
+    red_top = np.floor(red * _SHADES[4] + 0.5).astype(np.uint8)
+    assert (flipped == red_top).all(axis=2).any() and not (flipped == blue_top).all(axis=2).any()
+
+
+# --- Rules and optimal play ---------------------------------------------------------------------
+
+
+def test_optimal_play_solves_every_board_in_exactly_turns_steps():
+    n = 120
+    game = fresh(n, seed=40)
+    turns = np.array([game.get_state(i)["turns"] for i in range(n)])
+    plans = [optimal_solution(game.get_state(i)) for i in range(n)]
+    assert [len(p) for p in plans] == turns.tolist()
+    total = np.zeros(n)
+    for t in range(MAX_TURNS):
+        actions = np.array([optimal_action(game.get_state(i)) if not game.get_state(i)["done"] else 0
+                            for i in range(n)])
+        for i in range(n):
+            s = game.get_state(i)
+            if not s["done"]:
+                assert actions[i] in optimal_actions(s)
+                assert actions[i] == plans[i][t]
+        reward, term, trunc = game.step(actions)
+        total += reward
+        assert not trunc.any()
+        assert (term == (turns == t + 1)).all()
+    for i in range(n):
+        info = game.episode_info(i)
+        assert info["score"] == 1.0 and info["turns"] == turns[i] and info["steps"] == turns[i]
+        assert info["optimal"] == 1.0
+        assert game.get_state(i)["solved"]
+    assert np.allclose(total, 1.0 - 0.01 * (turns - 1))
+
+
+def test_optimal_actions_are_all_shortest_moves():
+    s = fresh(1, seed=4, min_turns=3, max_turns=3).get_state(0)
+    acts = optimal_actions(s)
+    assert optimal_action(s) == min(acts)
+    for a in range(6):
+        nxt = TURN[s["rotation_index"], a]
+        assert (a in acts) == (DISTANCE[nxt, s["target_index"]] == 2)
+    with pytest.raises(ValueError):
+        optimal_action({**s, "rotation": s["target_rotation"]})
+
+
+def test_finished_board_stays_unchanged():
+    game = fresh(1, seed=9)
+    for a in optimal_solution(game.get_state(0)):
+        r, term, _ = step1(game, a)
+    assert term and r == 1.0
+    done_state = game.get_state(0)
+    assert done_state["done"] and done_state["score"] == 1.0
+    for a in range(6):
+        assert step1(game, a) == (0.0, False, False)
+    assert game.get_state(0) == done_state
+
+
+def test_detour_solves_but_is_not_optimal():
+    game = fresh(1, seed=14)
+    s = game.get_state(0)
+    away = next(a for a in range(6) if TURN[s["rotation_index"], a] != s["target_index"])
+    assert step1(game, away)[1:] == (False, False)
+    assert step1(game, INVERSE_ACTION[away])[1:] == (False, False)
+    assert game.get_state(0)["rotation"] == s["rotation"]
+    for a in optimal_solution(s):
+        reward, term, _ = step1(game, a)
+    info = game.episode_info(0)
+    assert term and reward == 1.0 and info["score"] == 1.0
+    assert info["steps"] == s["turns"] + 2 and info["optimal"] == 0.0
+
+
+def test_truncation_after_max_steps():
+    game = fresh(1, seed=13, max_steps=5)
+    for k in range(5):
+        s = game.get_state(0)
+        a = next(a for a in range(6) if TURN[s["rotation_index"], a] != s["target_index"])
+        r, term, trunc = step1(game, a)
+        assert r == pytest.approx(-0.01) and not term
+        assert trunc == (k == 4)
+    info = game.episode_info(0)
+    assert info["score"] == 0.0 and info["steps"] == 5.0 and info["optimal"] == 0.0
+    assert step1(game, 0) == (0.0, False, False)
+
+
+def test_bad_action_is_refused():
+    game = fresh(1)
+    with pytest.raises(ValueError):
+        game.step(np.array([6]))
+    with pytest.raises(ValueError):
+        game.step(np.array([0, 1]))
+
+
+# --- Contract -----------------------------------------------------------------------------------
+
+
+def test_determinism():
+    def run(seed: int) -> list[dict]:
+        game = fresh(3, seed=seed)
+        rng = np.random.default_rng(7)
+        states = [[game.get_state(i) for i in range(3)]]
+        for _ in range(12):
+            game.step(rng.integers(0, 6, 3))
+            states.append([game.get_state(i) for i in range(3)])
+        return states
+
+    assert run(100) == run(100)
+    assert run(100)[0] != run(101)[0]
+
+
+def test_batched_equals_single():
+    seed, n = 77, 4
+    game = fresh(n, seed=seed)
+    singles = [GameEnv(Rotation()) for _ in range(n)]
+    single_obs = [env.reset(seed=seed + k)[0] for k, env in enumerate(singles)]
+    batch_obs = observe(game)
+    rng = np.random.default_rng(0)
+    done = np.zeros(n, bool)
+    for _ in range(20):
+        for k in range(n):
+            assert (batch_obs[k] == single_obs[k]).all()
+            assert game.get_state(k) == singles[k].get_state()
+        actions = rng.integers(0, 6, n)
+        reward, term, trunc = game.step(actions)
+        batch_obs = observe(game)
+        for k, env in enumerate(singles):
+            if done[k]:
+                continue
+            single_obs[k], r, te, tr, info = env.step(actions[k])
+            assert (r, te, tr) == (reward[k], term[k], trunc[k])
+            if te or tr:
+                assert info == game.episode_info(k)
+                done[k] = True
+
+
+def test_check_env():
+    check_env(GameEnv(Rotation()))
+    check_env(GameEnv(Rotation(view_size=32, min_cubes=4, max_cubes=4)))
+
+
+def test_state_round_trip_json():
+    game = fresh(2, seed=31)
+    step1_actions = np.array([2, 5])
+    game.step(step1_actions)
+    s = json.loads(json.dumps(game.get_state(1)))
+    other = fresh(3, seed=500)
+    other.set_state(2, s)
+    assert other.get_state(2) == game.get_state(1)
+    assert (observe(other)[2] == observe(game)[1]).all()
+    # Both continue alike.
+    r1 = game.step(np.array([0, 3]))
+    r2 = other.step(np.array([0, 0, 3]))
+    assert r1[0][1] == r2[0][2] and other.get_state(2) == game.get_state(1)
+    with pytest.raises(ValueError):
+        other.set_state(0, {**s, "rotation_index": (s["rotation_index"] + 1) % 24})
+    with pytest.raises(ValueError):
+        other.set_state(0, {**s, "rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]]})
+    with pytest.raises(ValueError):
+        other.set_state(0, {**s, "camera": {**s["camera"], "distance": 5.0}})
+
+
+def test_registry_and_config(monkeypatch):
+    monkeypatch.setitem(envs.GAMES, "rotation", ("envs.rotation:Rotation", "depthfirst/Rotation-v0"))
+    cfg = yaml.safe_load((Path(__file__).parents[2] / "configs" / "rotation.yaml").read_text())
+    assert cfg["env"] == "rotation"
+    game = envs.make_game("rotation", num_envs=2, **cfg["env_kwargs"])
+    assert isinstance(game, Rotation) and game.observation_space.shape == (3, S, 2 * S)
+    env = envs.make_env("rotation", max_turns=1)
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (3, S, 2 * S)
+
+
+def test_benchmark_runs():
+    assert benchmark_rotation(0.2, num_envs=64) > 0

@@ -1,0 +1,177 @@
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from envs import make_env, make_game
+from envs.env import GameEnv
+from envs.rng import seeds_from
+from envs.snake import DOWN, LEFT, RIGHT, UP, Snake
+
+
+def game_with(body, apple, direction="RIGHT", size=6, hunger=0, starvation=None, rng=7):
+    g = Snake(num_envs=1, size=size, starvation=starvation)
+    g.set_state(0, {"size": size, "body": body, "apple": apple, "direction": direction, "step": 0,
+                    "steps_since_apple": hunger, "starvation": g.starvation, "score": 0, "done": False,
+                    "rng": rng})
+    return g
+
+
+def step1(g, action):
+    r, te, tr = g.step(np.array([action]))
+    return float(r[0]), bool(te[0]), bool(tr[0])
+
+
+def test_eats_apple_grows_and_scores():
+    g = game_with([[2, 2], [1, 2], [0, 2]], apple=[3, 2])
+    assert step1(g, RIGHT) == (1.0, False, False)
+    s = g.get_state(0)
+    assert s["body"] == [[3, 2], [2, 2], [1, 2], [0, 2]] and s["score"] == 1
+    assert s["apple"] not in s["body"]
+
+
+def test_wall_kills_with_minus_one():
+    g = game_with([[5, 2], [4, 2], [3, 2]], apple=[0, 0])
+    assert step1(g, RIGHT) == (-1.0, True, False)
+    assert g.episode_info(0)["score"] == 0
+    # A finished board ignores further actions until reset.
+    assert step1(g, UP) == (0.0, False, False)
+
+
+def test_self_collision_kills():
+    # Head at (2,2) moving down into its own body at (2,3).
+    g = game_with([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], apple=[0, 0], direction="LEFT")
+    assert step1(g, DOWN) == (-1.0, True, False)
+
+
+def test_tail_chase_is_legal_but_not_when_eating():
+    square = [[2, 2], [3, 2], [3, 3], [2, 3]]  # head (2,2); tail (2,3) right below it
+    g = game_with(square, apple=[0, 0], direction="LEFT")
+    assert step1(g, DOWN) == (0.0, False, False)
+    assert g.get_state(0)["body"][0] == [2, 3]
+
+
+def test_reversing_into_neck_continues_straight():
+    g = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5])
+    assert step1(g, LEFT) == (0.0, False, False)
+    assert g.get_state(0)["body"][0] == [3, 2]
+
+
+def test_starvation_truncates():
+    g = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5], starvation=3, hunger=0)
+    assert step1(g, RIGHT)[1:] == (False, False)
+    assert step1(g, UP)[1:] == (False, False)
+    assert step1(g, UP) == (0.0, False, True)
+
+
+def test_default_starvation_is_two_board_areas():
+    assert Snake(size=10).starvation == 200
+
+
+def test_win_on_full_board():
+    # 4×4 board filled but for the apple cell (3,0) in front of the head: eating it wins.
+    body = [[2, 0], [1, 0], [0, 0], [0, 1], [1, 1], [2, 1], [3, 1], [3, 2], [2, 2], [1, 2], [0, 2],
+            [0, 3], [1, 3], [2, 3], [3, 3]]
+    g = game_with(body, apple=[3, 0], size=4)
+    assert step1(g, RIGHT) == (1.0, True, False)
+    info = g.episode_info(0)
+    assert info["won"] == 1.0 and g.get_state(0)["apple"] is None
+
+
+def test_apple_never_spawns_on_body():
+    g = Snake(num_envs=256, size=5)
+    g.reset(np.arange(256), seeds_from(3, 256))
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        _, te, tr = g.step(rng.integers(0, 4, 256))
+        done = np.flatnonzero(te | tr)
+        g.reset(done, seeds_from(1000, len(done)))
+        for i in range(0, 256, 17):
+            s = g.get_state(i)
+            if s["apple"] is not None:
+                assert s["apple"] not in s["body"]
+
+
+def test_size_limits_and_bad_obs():
+    with pytest.raises(ValueError, match="between 4 and 32"):
+        Snake(size=3)
+    with pytest.raises(ValueError, match="obs"):
+        Snake(obs="voxels")
+
+
+def test_determinism_and_state_roundtrip():
+    def play(seed):
+        g = Snake(num_envs=8)
+        g.reset(np.arange(8), seeds_from(seed, 8))
+        rng = np.random.default_rng(1)
+        states = []
+        for _ in range(50):
+            g.step(rng.integers(0, 4, 8))
+            states.append([g.get_state(i) for i in range(8)])
+        return g, states
+
+    _, s1 = play(5)
+    _, s2 = play(5)
+    _, s3 = play(6)
+    assert s1 == s2 and s1 != s3
+    json.dumps(s1)
+    # Re-simulation: restoring a state (rng included) replays the same future.
+    h = Snake(num_envs=1)
+    h.set_state(0, s1[10][3])
+    assert h.get_state(0) == s1[10][3]
+
+
+def test_batched_equals_single():
+    n, seed = 16, 40
+    g = Snake(num_envs=n)
+    g.reset(np.arange(n), seeds_from(seed, n))
+    envs = [GameEnv("snake") for _ in range(n)]
+    obs_b = g.new_obs_buffer()
+    g.observe(obs_b)
+    for k, e in enumerate(envs):
+        o, _ = e.reset(seed=seed + k)
+        assert np.array_equal(o, obs_b[k])
+    rng = np.random.default_rng(2)
+    live = np.ones(n, bool)
+    for _ in range(60):
+        a = rng.integers(0, 4, n)
+        r, te, tr = g.step(a)
+        g.observe(obs_b)
+        for k, e in enumerate(envs):
+            if not live[k]:
+                continue
+            o, rk, tek, trk, _ = e.step(a[k])
+            assert (rk, tek, trk) == (r[k], te[k], tr[k])
+            assert np.array_equal(o, obs_b[k]) and e.get_state() == g.get_state(k)
+            live[k] = not (tek or trk)
+
+
+@pytest.mark.parametrize("obs", ["grid", "pixels"])
+def test_check_env_and_registered_id(obs):
+    check_env(make_env("snake", obs=obs), skip_render_check=False)
+    env = gym.make("depthfirst/Snake-v0", obs=obs)
+    o, _ = env.reset(seed=0)
+    assert o.dtype == np.uint8 and o.shape == env.observation_space.shape
+
+
+def test_observation_channels():
+    g = game_with([[2, 2], [1, 2], [0, 2]], apple=[4, 4])
+    out = g.new_obs_buffer()
+    g.observe(out)
+    head, body, apple, inside = out[0]
+    assert head[2, 2] == 255 and head.sum() == 255
+    assert body[2, 1] == 255 and 0 < body[2, 0] < 255 and body[2, 2] == 0
+    assert apple[4, 4] == 255 and (inside == 255).all()
+
+
+def test_render_any_scale():
+    g = make_game("snake")
+    g.reset(np.zeros(1, np.int64), seeds_from(0, 1))
+    for scale in (1, 4, 16):
+        img = g.render(0, scale)
+        assert img.shape == (10 * scale, 10 * scale, 3) and img.dtype == np.uint8
+    env = make_env("snake", render_mode="rgb_array", render_scale=8)
+    env.reset(seed=1)
+    assert env.render().shape == (80, 80, 3)

@@ -1,0 +1,490 @@
+"""Duel Snake: collision rules on hand-set boards, apples, outcome, bots, and the Game contract."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.env import GameEnv
+from envs.snake_duel import (
+    BODY_BASE,
+    BODY_STEP,
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    SnakeDuel,
+    benchmark_snake_duel,
+    greedy_action,
+)
+
+FAR_APPLES = [[9, 9], [8, 9], [7, 9], [9, 8], [8, 8]]  # out of the way of the hand-set snakes
+
+
+def board(s0: list, d0: str, s1: list, d1: str, apples: list | None = None, rnd: int = 0,
+          score0: int = 0, score1: int = 0) -> dict:
+    """A hand-set state (bodies head first) in get_state's format."""
+    return {
+        "size": 10, "round": rnd, "done": False, "rng": 12345,
+        "apples": FAR_APPLES if apples is None else apples,
+        "snakes": [
+            {"body": s0, "direction": d0, "alive": True, "score": score0},
+            {"body": s1, "direction": d1, "alive": True, "score": score1},
+        ],
+    }
+
+
+def play(state: dict, a0: int, a1: int, **kwargs) -> tuple[SnakeDuel, float, bool, dict]:
+    """One round from ``state`` with both actions given; returns the game, reward, terminated, new state."""
+    game = SnakeDuel(1, opponent="policy", **kwargs)
+    game.set_state(0, state)
+    game.set_opponent_actions(np.array([a1]))
+    reward, term, trunc = game.step(np.array([a0]))
+    assert not trunc[0]
+    return game, float(reward[0]), bool(term[0]), game.get_state(0)
+
+
+def alive(state: dict) -> list[bool]:
+    return [s["alive"] for s in state["snakes"]]
+
+
+# Two snakes far apart in the top-left and bottom-right.
+S0 = [[2, 2], [1, 2], [0, 2]]  # heading RIGHT
+S1 = [[7, 7], [8, 7], [9, 7]]  # heading LEFT
+
+
+# ------------------------------------------------------------------------------------- collision rules
+def test_both_move_simultaneously_and_reverse_goes_straight():
+    _, reward, term, s = play(board(S0, "RIGHT", S1, "LEFT"), LEFT, UP)  # LEFT = into the neck
+    assert not term and reward == 0.0
+    assert s["snakes"][0]["body"] == [[3, 2], [2, 2], [1, 2]]
+    assert s["snakes"][1]["body"] == [[7, 6], [7, 7], [8, 7]]
+    assert s["snakes"][0]["direction"] == "RIGHT" and s["snakes"][1]["direction"] == "UP"
+    assert s["round"] == 1
+
+
+def test_wall_kills_and_board_freezes():
+    start = board([[0, 2], [1, 2], [2, 2]], "LEFT", S1, "LEFT")
+    game, reward, term, s = play(start, LEFT, LEFT)
+    assert term and alive(s) == [False, True]
+    assert reward == -2.0  # -1 death, -1 loss
+    assert s["result"] == "loss" and s["round"] == 1
+    assert s["snakes"] == [{**start["snakes"][0], "alive": False}, start["snakes"][1]]  # nobody moved
+    info = game.episode_info(0)
+    assert (info["win"], info["draw"], info["loss"]) == (0.0, 0.0, 1.0)
+
+
+def test_opponent_wall_death_is_a_win():
+    game, reward, term, s = play(board(S0, "RIGHT", [[9, 7], [8, 7], [7, 7]], "RIGHT"), RIGHT, RIGHT)
+    assert term and alive(s) == [True, False]
+    assert reward == 1.0 and s["result"] == "win"
+    assert game.episode_info(0)["win"] == 1.0
+
+
+def test_own_tail_moving_away_is_safe():
+    loop = [[1, 1], [2, 1], [2, 2], [1, 2]]  # head (1,1) came from the right; its tail is right below
+    _, reward, term, s = play(board(loop, "LEFT", S1, "LEFT"), DOWN, UP)
+    assert not term and reward == 0.0
+    assert s["snakes"][0]["body"] == [[1, 2], [1, 1], [2, 1], [2, 2]]
+
+
+def test_own_body_kills():
+    hook = [[1, 1], [2, 1], [2, 2], [1, 2], [0, 2]]  # (1,2) is a body cell, not the tail
+    _, reward, term, s = play(board(hook, "LEFT", S1, "LEFT"), DOWN, UP)
+    assert term and alive(s) == [False, True] and reward == -2.0
+
+
+def test_opponent_tail_frees_unless_the_opponent_eats():
+    s0 = [[4, 4], [3, 4], [2, 4]]  # heads RIGHT into (5,4), the opponent's tail
+    s1 = [[5, 2], [5, 3], [5, 4]]  # heads UP
+    _, reward, term, s = play(board(s0, "RIGHT", s1, "UP"), RIGHT, UP)
+    assert not term and alive(s) == [True, True] and reward == 0.0
+    assert s["snakes"][0]["body"][0] == [5, 4]
+    # Same move, but the opponent eats an apple at (5,1): its tail stays and the learner crashes.
+    apples = [[5, 1], *FAR_APPLES[:4]]
+    _, reward, term, s = play(board(s0, "RIGHT", s1, "UP", apples=apples), RIGHT, UP)
+    assert term and alive(s) == [False, True] and reward == -2.0
+    assert s["snakes"][1]["score"] == 0  # the board froze: nobody eats in a fatal round
+
+
+def test_opponent_body_kills():
+    s1 = [[5, 3], [5, 4], [5, 5]]  # (5,4) is the opponent's neck after it moves up
+    _, reward, term, s = play(board([[4, 4], [3, 4], [2, 4]], "RIGHT", s1, "UP"), RIGHT, UP)
+    assert term and alive(s) == [False, True] and reward == -2.0
+
+
+def test_both_crashing_into_bodies_die_together():
+    # Both run into each other's bodies (not heads): both die, equal length -> draw.
+    s0 = [[4, 4], [4, 5], [4, 6]]  # heading UP, moves RIGHT into (5,4)
+    s1 = [[5, 5], [5, 4], [5, 3]]  # heading DOWN, moves LEFT into (4,5)
+    _, reward, term, s = play(board(s0, "UP", s1, "DOWN"), RIGHT, LEFT)
+    assert term and alive(s) == [False, False]
+    assert reward == -1.0 and s["result"] == "draw"
+
+
+@pytest.mark.parametrize(("extra0", "result", "reward"), [(0, "draw", -1.0), (1, "win", 0.0)])
+def test_head_on_same_cell_kills_both_and_longer_wins(extra0, result, reward):
+    s0 = [[3, 5], [2, 5], [1, 5], [0, 5]][:3 + extra0]
+    s1 = [[5, 5], [6, 5], [7, 5]]
+    # Both move into (4,5); an apple there changes nothing: nobody eats in a fatal round.
+    _, r, term, s = play(board(s0, "RIGHT", s1, "LEFT", apples=[[4, 5], *FAR_APPLES[:4]]), RIGHT, LEFT)
+    assert term and alive(s) == [False, False]
+    assert s["result"] == result and r == reward
+    assert [4, 5] in s["apples"] and s["snakes"][0]["score"] == 0
+
+
+def test_heads_swapping_cells_kill_both():
+    s0 = [[4, 5], [3, 5], [2, 5]]
+    s1 = [[5, 5], [6, 5], [7, 5], [8, 5]]  # longer: it wins the double death
+    _, reward, term, s = play(board(s0, "RIGHT", s1, "LEFT"), RIGHT, LEFT)
+    assert term and alive(s) == [False, False]
+    assert s["result"] == "loss" and reward == -2.0
+
+
+# --------------------------------------------------------------------------------------------- apples
+def test_eating_grows_scores_and_respawns_off_bodies():
+    apples = [[3, 2], *FAR_APPLES[:4]]
+    game, reward, term, s = play(board(S0, "RIGHT", S1, "LEFT", apples=apples), RIGHT, UP)
+    assert not term and reward == 1.0
+    assert s["snakes"][0]["body"] == [[3, 2], [2, 2], [1, 2], [0, 2]]  # the tail stayed
+    assert s["snakes"][0]["score"] == 1 and game.episode_info(0)["score"] == 1.0
+    assert len(s["apples"]) == 5 and [3, 2] not in s["apples"]
+    cells = [tuple(c) for sn in s["snakes"] for c in sn["body"]]
+    assert not set(cells) & {tuple(a) for a in s["apples"]}
+    assert s["rng"] != 12345  # the new apple came from the board's stream
+
+
+def test_apples_never_on_bodies_and_count_kept():
+    n = 256
+    game = SnakeDuel(n, opponent="random")
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64) + 7)
+    obs = game.new_obs_buffer()
+    rng = np.random.default_rng(0)
+    eaten = 0
+    for _ in range(60):
+        before = game._done.copy()
+        game.observe(obs)
+        snakes = obs[:, :4].max(axis=1) > 0
+        apples = obs[:, 4] > 0
+        live = ~before
+        assert not (snakes & apples)[live].any()
+        assert (apples.sum(axis=(1, 2))[live] == 5).all()
+        greedy = game.bot_actions(0)
+        actions = np.where(rng.random(n) < 0.8, greedy, rng.integers(0, 4, n))
+        game.step(actions)
+        eaten += int(game._score.sum())
+    assert eaten > 0  # apples were eaten and respawned along the way
+
+
+# ----------------------------------------------------------------------------------- end and outcome
+@pytest.mark.parametrize(("extra0", "extra1", "result", "reward"),
+                         [(1, 0, "win", 1.0), (0, 0, "draw", 0.0), (0, 1, "loss", -1.0)])
+def test_round_limit_decides_by_length(extra0, extra1, result, reward):
+    s0 = [[2, 2], [1, 2], [0, 2]] + [[0, 3]] * extra0
+    s1 = [[7, 7], [8, 7], [9, 7]] + [[9, 8]] * extra1
+    state = board(s0, "RIGHT", s1, "LEFT", rnd=99, apples=[[0, 0], [1, 0], [2, 0], [3, 0], [4, 0]])
+    game, r, term, s = play(state, RIGHT, LEFT)
+    assert term and alive(s) == [True, True] and s["round"] == 100
+    assert s["result"] == result and r == reward
+    info = game.episode_info(0)
+    assert info[result] == 1.0 and info["win"] + info["draw"] + info["loss"] == 1.0
+    # A finished board stays as it is and reports nothing until reset.
+    game.set_opponent_actions(np.array([UP]))
+    r2, term2, trunc2 = game.step(np.array([UP]))
+    assert (r2[0], term2[0], trunc2[0]) == (0.0, False, False) and game.get_state(0) == s
+
+
+def test_round_limit_over_whole_episodes():
+    n = 64
+    game = SnakeDuel(n, max_rounds=30)
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64))
+    ended_at = np.zeros(n, dtype=np.int64)
+    for t in range(1, 31):
+        _, term, _ = game.step(game.bot_actions(0))
+        ended_at[term] = t
+    assert (ended_at > 0).all()  # every episode ended by round 30
+    survivors = [i for i in range(n) if all(alive(game.get_state(i)))]
+    assert survivors and all(ended_at[i] == 30 for i in survivors)
+    for i in range(n):
+        info = game.episode_info(i)
+        assert info["win"] + info["draw"] + info["loss"] == 1.0
+        assert info["rounds"] == ended_at[i]
+
+
+def test_greedy_beats_random():
+    n = 256
+    game = SnakeDuel(n, opponent="random")
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64) + 1000)
+    for _ in range(100):
+        game.step(game.bot_actions(0, "greedy"))
+    infos = [game.episode_info(i) for i in range(n)]
+    wins = sum(i["win"] for i in infos)
+    losses = sum(i["loss"] for i in infos)
+    assert all(i["win"] + i["draw"] + i["loss"] == 1.0 for i in infos)
+    assert wins > 0.7 * n and losses < 0.15 * n, (wins, losses)
+    assert np.mean([i["score"] for i in infos]) > 2 * np.mean([i["opponent_score"] for i in infos])
+
+
+# --------------------------------------------------------------------------------------------- bots
+def test_greedy_heads_for_the_nearest_apple_and_avoids_death():
+    # Straight on (UP) is the wall; the apple is to the right.
+    s0 = [[4, 0], [4, 1], [4, 2]]
+    state = board(s0, "UP", S1, "LEFT", apples=[[7, 0], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == RIGHT
+    # Apple to the left instead.
+    state = board(s0, "UP", S1, "LEFT", apples=[[1, 0], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == LEFT
+    # For snake 1 (heading LEFT at (7,7)): apple straight below its head.
+    state = board(s0, "UP", S1, "LEFT", apples=[[7, 9], *FAR_APPLES[1:]])
+    assert greedy_action(state, 1) == DOWN
+
+
+def test_greedy_avoids_a_dead_end_pocket():
+    # Head at (1,1) heading UP: LEFT leads into the dead-end column x=0 rows 0..1 (2 cells < length 6);
+    # the apple (0,0) lures it there, RIGHT is open.
+    s0 = [[1, 1], [1, 2], [1, 3], [1, 4], [1, 5], [1, 6]]
+    wall = [[0, 2], [0, 3], [0, 4], [0, 5], [0, 6], [0, 7]]  # the opponent walls off column 0
+    state = board(s0, "UP", wall, "UP", apples=[[0, 0], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) in (UP, RIGHT)
+    assert greedy_action(state, 0) != LEFT
+
+
+def test_greedy_follows_the_opponent_tail_only_when_it_surely_moves():
+    s0 = [[4, 4], [3, 4], [2, 4]]
+    s1 = [[5, 2], [5, 3], [5, 4]]  # its tail (5,4) is right of the learner's head; apple behind it
+    state = board(s0, "RIGHT", s1, "UP", apples=[[6, 4], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == RIGHT
+    # With an apple next to the opponent's head it may eat and keep its tail: the tail is a wall.
+    state = board(s0, "RIGHT", s1, "UP", apples=[[6, 4], [6, 2], *FAR_APPLES[:3]])
+    assert greedy_action(state, 0) == DOWN
+
+
+def test_greedy_risks_a_head_on_only_when_longer():
+    # The apple at (5,4) is next to both heads: a head-on there kills both, and the longer snake wins.
+    s1 = [[6, 4], [7, 4], [8, 4]]
+    for s0, expect_right in (([[4, 4], [4, 5], [4, 6]], False), ([[4, 4], [4, 5], [4, 6], [4, 7]], True)):
+        state = board(s0, "UP", s1, "LEFT", apples=[[5, 4], *FAR_APPLES[:4]])
+        assert (greedy_action(state, 0) == RIGHT) == expect_right
+
+
+def test_greedy_opponent_in_step_matches_greedy_action():
+    n = 16
+    game = SnakeDuel(n)  # greedy opponent inside the kernel
+    mirror = SnakeDuel(n, opponent="policy")
+    seeds = np.arange(n, dtype=np.uint64) + 50
+    game.reset(np.arange(n), seeds)
+    mirror.reset(np.arange(n), seeds)
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        a = rng.integers(0, 4, n)
+        greedy = np.array([greedy_action(mirror.get_state(i), 1) for i in range(n)])
+        assert (mirror.bot_actions(1) == greedy).all()
+        mirror.set_opponent_actions(greedy)
+        game.step(a)
+        mirror.step(a)
+        assert [game.get_state(i) for i in range(n)] == [mirror.get_state(i) for i in range(n)]
+
+
+def test_random_bot_picks_uniformly_among_safe_moves():
+    n = 300
+    game = SnakeDuel(n, opponent="random")
+    corner = board(S0, "RIGHT", [[0, 9], [0, 8], [0, 7]], "DOWN")  # DOWN and LEFT are walls
+    open_ = board(S0, "RIGHT", S1, "LEFT")
+    for state, safe in ((corner, {RIGHT}), (open_, {UP, DOWN, LEFT})):
+        for i in range(n):
+            game.set_state(i, {**state, "rng": i})
+        moves = game.bot_actions(1, "random")
+        assert set(moves.tolist()) == safe
+        counts = np.bincount(moves, minlength=4)[sorted(safe)]
+        assert counts.min() > n / len(safe) * 0.7  # roughly uniform
+    # Its moves come from the board's stream: replaying the same stream gives the same moves.
+    for i in range(n):
+        game.set_state(i, {**open_, "rng": i})
+    assert (game.bot_actions(1, "random") == moves).all()
+
+
+def test_policy_opponent_needs_actions_every_step():
+    game = SnakeDuel(2, opponent="policy")
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    with pytest.raises(RuntimeError, match="set_opponent_actions"):
+        game.step(np.zeros(2, dtype=np.int64))
+    game.set_opponent_actions(np.array([UP, DOWN]))
+    game.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(RuntimeError):
+        game.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError):
+        game.set_opponent_actions(np.array([0, 4]))
+    with pytest.raises(RuntimeError):
+        SnakeDuel(2).set_opponent_actions(np.zeros(2))
+
+
+# ---------------------------------------------------------------------------------------- observation
+def test_observation_planes():
+    s0 = [[2, 2], [1, 2], [0, 2], [0, 3]]
+    game = SnakeDuel(1)
+    state = board(s0, "RIGHT", S1, "LEFT")
+    game.set_state(0, state)
+    obs = game.new_obs_buffer()
+    game.observe(obs)
+    o = obs[0]
+    assert o.shape == (6, 10, 10) and o.dtype == np.uint8
+    assert o[0, 2, 2] == 255 and o[0].sum() == 255  # own head at (x=2, y=2): row y, column x
+    # Body: neck frees in 3 rounds, tail in 1; the head is not in the body plane.
+    assert [o[1, 2, 1], o[1, 2, 0], o[1, 3, 0]] == [BODY_BASE + 3 * BODY_STEP, BODY_BASE + 2 * BODY_STEP,
+                                                    BODY_BASE + BODY_STEP]
+    assert o[1, 2, 2] == 0 and np.count_nonzero(o[1]) == 3
+    assert o[2, 7, 7] == 255 and np.count_nonzero(o[2]) == 1
+    assert o[3, 7, 8] > o[3, 7, 9] > 0 and np.count_nonzero(o[3]) == 2
+    assert np.count_nonzero(o[4]) == 5 and o[4, 9, 9] == 255
+    assert (o[5] == 255).all()
+
+
+def test_observe_opponent_is_the_mirror_of_observe():
+    n = 32
+    game = SnakeDuel(n)
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64))
+    mine, theirs = game.new_obs_buffer(), game.new_obs_buffer()
+    for _ in range(10):
+        game.step(game.bot_actions(0))
+        game.observe(mine)
+        game.observe_opponent(theirs)
+        assert (theirs == mine[:, [2, 3, 0, 1, 4, 5]]).all()
+        assert not (theirs == mine).all()
+
+
+def test_opponent_sees_itself_as_the_learner():
+    # Swap the two snakes in the state: snake 1's view of the original equals the learner's of the swap.
+    game = SnakeDuel(1)
+    game.reset(np.arange(1), np.array([5], dtype=np.uint64))
+    state = game.get_state(0)
+    swapped = {**state, "snakes": state["snakes"][::-1], "done": False}
+    other = SnakeDuel(1)
+    other.set_state(0, swapped)
+    a, b = game.new_obs_buffer(), other.new_obs_buffer()
+    game.observe_opponent(a)
+    other.observe(b)
+    assert (a == b).all()
+    assert greedy_action(state, 1) == greedy_action(swapped, 0)
+
+
+# -------------------------------------------------------------------------------------- the contract
+def run(game: SnakeDuel, actions: np.ndarray) -> list:
+    states = [[game.get_state(i) for i in range(game.num_envs)]]
+    for a in actions:
+        game.step(a)
+        states.append([game.get_state(i) for i in range(game.num_envs)])
+    return states
+
+
+def test_determinism():
+    actions = np.random.default_rng(1).integers(0, 4, (60, 8))
+    runs = []
+    for _ in range(2):
+        for opponent in ("greedy", "random"):
+            game = SnakeDuel(8, opponent=opponent)
+            game.reset(np.arange(8), np.arange(8, dtype=np.uint64) + 99)
+            runs.append(run(game, actions))
+    assert runs[0] == runs[2] and runs[1] == runs[3]
+    assert runs[0] != runs[1]
+    game = SnakeDuel(8)
+    game.reset(np.arange(8), np.arange(8, dtype=np.uint64) + 100)
+    assert run(game, actions) != runs[0]  # other seeds, other games
+
+
+def test_reset_is_fair_and_varied():
+    n = 200
+    game = SnakeDuel(n)
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64))
+    tops = []
+    for i in range(n):
+        s = game.get_state(i)
+        b0, b1 = s["snakes"][0]["body"], s["snakes"][1]["body"]
+        assert b1 == [[9 - x, 9 - y] for x, y in b0]  # the 180° image of each other
+        assert len(s["apples"]) == 5 and not ({tuple(c) for c in b0 + b1} & {tuple(a) for a in s["apples"]})
+        tops.append(b0[0][1] < 5)
+    assert 0.3 < np.mean(tops) < 0.7  # the learner starts in either half
+
+
+def test_check_env():
+    check_env(GameEnv(SnakeDuel(1)), skip_render_check=True)
+    check_env(GameEnv(SnakeDuel(1, opponent="random")), skip_render_check=True)
+
+
+def test_registry_and_gym_make(monkeypatch):
+    monkeypatch.setitem(envs.GAMES, "snake_duel", ("envs.snake_duel:SnakeDuel", "depthfirst/SnakeDuel-v0"))
+    if "depthfirst/SnakeDuel-v0" not in gym.registry:
+        gym.register(id="depthfirst/SnakeDuel-v0", entry_point="envs.env:GameEnv",
+                     kwargs={"game": "snake_duel"})
+    env = gym.make("depthfirst/SnakeDuel-v0", opponent="random", render_mode="rgb_array")
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (6, 10, 10)
+    assert env.render().shape == (160, 160, 3)
+    assert env.unwrapped.game.opponent == "random"
+
+
+def test_batched_equals_single():
+    n, seed = 6, 40
+    actions = np.random.default_rng(2).integers(0, 4, (80, n))
+    game = SnakeDuel(n)
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64) + seed)
+    obs = game.new_obs_buffer()
+    envs_ = [GameEnv(SnakeDuel(1)) for _ in range(n)]
+    single = [e.reset(seed=seed + k)[0] for k, e in enumerate(envs_)]
+    game.observe(obs)
+    assert all((obs[k] == single[k]).all() for k in range(n))
+    done = np.zeros(n, dtype=bool)
+    for a in actions:
+        reward, term, _ = game.step(a)
+        game.observe(obs)
+        for k, e in enumerate(envs_):
+            if done[k]:
+                continue
+            o, r, t, _, info = e.step(a[k])
+            assert (o == obs[k]).all() and r == reward[k] and t == term[k]
+            assert e.get_state() == game.get_state(k)
+            if t:
+                assert info == game.episode_info(k)
+        done |= term
+    assert done.any()
+
+
+def test_state_round_trip_and_json():
+    game = SnakeDuel(4, opponent="random")
+    game.reset(np.arange(4), np.arange(4, dtype=np.uint64))
+    for _ in range(12):
+        game.step(game.bot_actions(0))
+    states = [game.get_state(i) for i in range(4)]
+    copy = SnakeDuel(4, opponent="random")
+    for i in (3, 2, 1, 0):
+        copy.set_state(i, json.loads(json.dumps(states[i])))
+    assert [copy.get_state(i) for i in range(4)] == states
+    a = np.random.default_rng(5).integers(0, 4, (30, 4))
+    assert run(game, a) == run(copy, a)  # the state is complete: both boards play on identically
+    with pytest.raises(ValueError):
+        SnakeDuel(1, size=8).set_state(0, states[0])
+
+
+def test_render_shape_and_content():
+    game = SnakeDuel(1)
+    state = board(S0, "RIGHT", S1, "LEFT")
+    img = SnakeDuel.render_state(state, scale=12)
+    assert img.shape == (120, 120, 3) and img.dtype == np.uint8
+    cell = img[2 * 12:3 * 12, 2 * 12:3 * 12]  # learner's head: yellow centre
+    assert tuple(cell[6, 6]) == (255, 214, 10)
+    apple = img[9 * 12:10 * 12, 9 * 12:10 * 12]
+    assert tuple(apple[6, 6]) == (230, 57, 70)
+    game.set_state(0, state)
+    assert (game.render(0, 12) == img).all()
+    dead = SnakeDuel.render_state({**state, "snakes": [{**state["snakes"][0], "alive": False},
+                                                        state["snakes"][1]]}, scale=12)
+    assert (dead != img).any()  # a dead snake is marked
+    assert SnakeDuel.render_state(state, scale=1).shape == (10, 10, 3)
+
+
+def test_benchmark_runs():
+    assert benchmark_snake_duel(0.05, num_envs=64) > 0

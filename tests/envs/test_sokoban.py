@@ -1,0 +1,416 @@
+"""Sokoban: rules, generated levels, solver optimality, determinism, the Gymnasium contract."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs
+from envs.env import GameEnv
+from envs.sokoban import DIFFICULTIES, Sokoban, benchmark_sokoban
+from envs.sokoban_solver import BUDGET, UNSOLVABLE, next_optimal_action, solve, solve_status
+
+UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
+
+
+def level(*rows: str, step: int = 0) -> dict:
+    """A state dict from ASCII rows (# wall, . target, $ box, * box on target, @ player, + player on
+    target), padded with walls into a square board of at least 6×6."""
+    size = max(6, len(rows), max(len(r) for r in rows))
+    walls = [[1] * size for _ in range(size)]
+    targets, boxes, player = [], [], None
+    for y, row in enumerate(rows):
+        for x, ch in enumerate(row):
+            walls[y][x] = int(ch == "#")
+            if ch in ".*+":
+                targets.append([x, y])
+            if ch in "$*":
+                boxes.append([x, y])
+            if ch in "@+":
+                player = [x, y]
+    row_major = lambda c: c[::-1]  # noqa: E731 - get_state lists cells in row-major order
+    return {"game": "sokoban", "size": size, "walls": walls, "targets": sorted(targets, key=row_major),
+            "boxes": sorted(boxes, key=row_major), "player": player, "step": step, "max_steps": 120,
+            "score": sum(b in targets for b in boxes), "done": False, "deadlocked": False, "rng": 0}
+
+
+def game_with(state: dict, **kwargs) -> Sokoban:
+    game = Sokoban(num_envs=1, size=state["size"], num_boxes=1, **kwargs)
+    game.set_state(0, state)
+    return game
+
+
+def act(game: Sokoban, a: int) -> tuple[float, bool, bool]:
+    r, term, trunc = game.step(np.array([a]))
+    return float(r[0]), bool(term[0]), bool(trunc[0])
+
+
+def reference_bfs(state: dict) -> int | None:
+    """Plain-Python move BFS without pruning: the independent check of the solver's optimality."""
+    walls = state["walls"]
+    targets = {tuple(t) for t in state["targets"]}
+    start = (tuple(state["player"]), frozenset(tuple(b) for b in state["boxes"]))
+    seen = {start}
+    queue = deque([(start, 0)])
+    while queue:
+        (p, boxes), n = queue.popleft()
+        if boxes <= targets:
+            return n
+        for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            q = (p[0] + dx, p[1] + dy)
+            if walls[q[1]][q[0]]:
+                continue
+            nb = boxes
+            if q in boxes:
+                c = (q[0] + dx, q[1] + dy)
+                if walls[c[1]][c[0]] or c in boxes:
+                    continue
+                nb = (boxes - {q}) | {c}
+            s = (q, nb)
+            if s not in seen:
+                seen.add(s)
+                queue.append((s, n + 1))
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- rules
+def test_walking_and_walls():
+    game = game_with(level("#####",
+                           "#@ .#",
+                           "# $ #",
+                           "#####"))
+    assert act(game, UP) == pytest.approx((-0.1, False, False))  # into the wall: nothing moves
+    assert game.get_state(0)["player"] == [1, 1]
+    assert game.get_state(0)["step"] == 1
+    act(game, RIGHT)
+    assert game.get_state(0)["player"] == [2, 1]
+    act(game, DOWN)  # into the box, but the cell beyond it is a wall: nothing moves
+    s = game.get_state(0)
+    assert s["player"] == [2, 1] and s["boxes"] == [[2, 2]]
+
+
+def test_push_rewards_and_finish():
+    game = game_with(level("######",
+                           "#@$ .#",
+                           "#  $.#",
+                           "######"))
+    r, term, _ = act(game, RIGHT)
+    assert r == pytest.approx(-0.1) and not term
+    assert game.get_state(0)["boxes"] == [[3, 1], [3, 2]]
+    r, term, _ = act(game, RIGHT)  # first box onto a target: -0.1 + 1
+    assert r == pytest.approx(0.9) and not term
+    assert game.get_state(0)["score"] == 1
+    act(game, LEFT)
+    act(game, DOWN)
+    assert game.get_state(0)["player"] == [2, 2]
+    r, term, trunc = act(game, RIGHT)  # last box onto its target: -0.1 + 1 + 10, terminates
+    assert r == pytest.approx(10.9) and term and not trunc
+    info = game.episode_info(0)
+    assert info["score"] == 2.0 and info["solved"] == 1.0 and info["steps"] == 5.0
+    # An ended board stays put and reports nothing until reset.
+    before = game.get_state(0)
+    assert act(game, LEFT) == (0.0, False, False)
+    assert game.get_state(0) == before and before["done"]
+
+
+def test_push_off_target_costs():
+    game = game_with(level("######",
+                           "#@*  #",
+                           "#    #",
+                           "######"))
+    r, term, _ = act(game, RIGHT)
+    assert r == pytest.approx(-1.1) and not term
+    assert game.get_state(0)["score"] == 0
+    for a in (DOWN, RIGHT, RIGHT, UP):
+        assert act(game, a) == pytest.approx((-0.1, False, False))
+    r, term, _ = act(game, LEFT)  # back onto the target: the only box, so the level is done
+    assert r == pytest.approx(10.9) and term
+
+
+def test_cannot_push_two_boxes_or_into_wall():
+    game = game_with(level("#######",
+                           "#@$$..#",
+                           "#######"))
+    before = game.get_state(0)
+    act(game, RIGHT)
+    after = game.get_state(0)
+    assert after["boxes"] == before["boxes"] and after["player"] == before["player"]
+    game = game_with(level("#####",
+                           "#.@$#",
+                           "#####"))
+    act(game, RIGHT)
+    s = game.get_state(0)
+    assert s["boxes"] == [[3, 1]] and s["player"] == [2, 1]
+
+
+def test_truncation_at_step_limit():
+    game = game_with(level("#####",
+                           "#@ $.",
+                           "#####"), max_steps=3)
+    assert act(game, LEFT)[2] is False
+    assert act(game, LEFT)[2] is False
+    r, term, trunc = act(game, LEFT)
+    assert trunc and not term and r == pytest.approx(-0.1)
+    assert game.episode_info(0)["solved"] == 0.0
+    assert act(game, RIGHT) == (0.0, False, False)
+
+
+@pytest.mark.parametrize("deadlock_end", [False, True])
+def test_deadlock_end(deadlock_end: bool):
+    game = game_with(level("######",
+                           "#  . #",
+                           "# $@ #",
+                           "#    #",
+                           "######"), deadlock_end=deadlock_end, max_steps=10)
+    r, term, _ = act(game, LEFT)  # box to (1,2): a wall on its left only, not a corner
+    assert not term and r == pytest.approx(-0.1)
+    act(game, UP)
+    act(game, LEFT)
+    r, term, _ = act(game, DOWN)  # box from (1,2) to (1,3): walls left and below, not a target
+    assert game.get_state(0)["boxes"] == [[1, 3]]
+    if deadlock_end:
+        assert term and r == pytest.approx(-0.1 - 0.1 * (10 - 4))
+        assert game.episode_info(0)["deadlocked"] == 1.0 and game.get_state(0)["deadlocked"]
+    else:
+        assert not term and r == pytest.approx(-0.1)
+        assert game.episode_info(0)["deadlocked"] == 0.0
+
+
+def test_observation_planes():
+    state = level("######",
+                  "#@$ .#",
+                  "# *  #",
+                  "######")
+    game = game_with(state)
+    obs = game.new_obs_buffer()
+    game.observe(obs)
+    o = obs[0]
+    assert o.shape == (5, 6, 6) and o.dtype == np.uint8 and set(np.unique(o)) <= {0, 255}
+    assert (o[0] == 255 * np.array(state["walls"], dtype=np.uint8)).all()
+    assert {tuple(c) for c in np.argwhere(o[1] == 255)} == {(1, 4), (2, 2)}  # (y, x)
+    assert {tuple(c) for c in np.argwhere(o[2] == 255)} == {(1, 2)}
+    assert {tuple(c) for c in np.argwhere(o[3] == 255)} == {(2, 2)}
+    assert {tuple(c) for c in np.argwhere(o[4] == 255)} == {(1, 1)}
+
+
+# ------------------------------------------------------------------------------------------ generation
+@pytest.mark.parametrize("difficulty", list(DIFFICULTIES))
+def test_generated_levels_are_well_formed(difficulty: str):
+    size, (lo, hi), _ = DIFFICULTIES[difficulty]
+    n = 200
+    game = Sokoban(num_envs=n, difficulty=difficulty)
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64) + 99)
+    counts = set()
+    for i in range(n):
+        s = game.get_state(i)
+        walls = np.array(s["walls"])
+        assert walls.shape == (size, size)
+        assert walls[0].all() and walls[-1].all() and walls[:, 0].all() and walls[:, -1].all()
+        assert lo <= len(s["boxes"]) == len(s["targets"]) <= hi
+        counts.add(len(s["boxes"]))
+        cells = [tuple(c) for c in s["boxes"] + s["targets"] + [s["player"]]]
+        assert all(walls[y, x] == 0 for x, y in cells)
+        assert tuple(s["player"]) not in {tuple(b) for b in s["boxes"]}
+        assert s["score"] == 0  # every box starts off the targets
+    assert counts == set(range(lo, hi + 1))
+
+
+@pytest.mark.parametrize("difficulty,seeds", [("easy", 15), ("medium", 15), ("hard", 4)])
+def test_generated_levels_solvable_by_replay(difficulty: str, seeds: int):
+    env = GameEnv(Sokoban(difficulty=difficulty))
+    for seed in range(seeds):
+        env.reset(seed=1000 + seed)
+        state = env.get_state()
+        actions = solve(state)
+        assert actions, f"seed {1000 + seed}: no solution found"
+        assert next_optimal_action(state) == actions[0]
+        total = 0.0
+        for k, a in enumerate(actions):
+            _, r, term, trunc, info = env.step(a)
+            total += r
+            assert term == (k == len(actions) - 1) and not trunc
+        assert info["solved"] == 1.0 and info["score"] == len(state["boxes"])
+        # Each box pushed onto a target once more than off one, plus the finish, minus the steps.
+        assert total == pytest.approx(len(state["boxes"]) + 10 - 0.1 * len(actions), abs=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------- solver
+@pytest.mark.parametrize("rows,shortest", [
+    (("#####",
+      "#@$.#",
+      "#####"), 1),
+    (("#######",
+      "#@    #",
+      "#.$   #",
+      "#######"), 4),
+    (("######",
+      "#@   #",
+      "# $  #",
+      "#  . #",
+      "######"), 5),
+    (("#########",
+      "#.$ @ $.#",
+      "#########"), 6),
+])
+def test_solver_is_optimal_on_hand_made_levels(rows: tuple[str, ...], shortest: int):
+    state = level(*rows)
+    actions = solve(state)
+    assert len(actions) == shortest == reference_bfs(state)
+    game = game_with(state)
+    for a in actions[:-1]:
+        assert not act(game, a)[1]
+    assert act(game, actions[-1])[1] and game.episode_info(0)["solved"] == 1.0
+
+
+def test_solver_matches_reference_on_generated_levels():
+    game = Sokoban(num_envs=12, difficulty="easy")
+    game.reset(np.arange(12), np.arange(12, dtype=np.uint64) + 5)
+    medium = Sokoban(num_envs=3, difficulty="medium")
+    medium.reset(np.arange(3), np.arange(3, dtype=np.uint64) + 5)
+    states = [game.get_state(i) for i in range(12)] + [medium.get_state(i) for i in range(3)]
+    for s in states:
+        assert len(solve(s)) == reference_bfs(s)
+
+
+def test_solver_unsolvable_and_solved():
+    two_in_a_row = level("#######",
+                         "#@$$..#",
+                         "#######")
+    assert solve_status(two_in_a_row) == (UNSOLVABLE, [])
+    assert solve(two_in_a_row) is None and next_optimal_action(two_in_a_row) is None
+    cornered = level("#####",
+                     "#$ .#",
+                     "# @ #",
+                     "#####")
+    assert solve(cornered) is None
+    assert solve(level("#####", "#@* #", "#####")) == []
+    assert solve_status(level("#########", "#.$ @ $.#", "#########"), max_states=3)[0] == BUDGET
+
+
+# -------------------------------------------------------------------------------- contract and plumbing
+def test_determinism_same_seed_same_states():
+    def run(seed: int) -> list[dict]:
+        game = Sokoban(num_envs=3, difficulty="hard")
+        game.reset(np.arange(3), np.arange(3, dtype=np.uint64) + seed)
+        rng = np.random.default_rng(7)
+        out = []
+        for _ in range(50):
+            _, term, trunc = game.step(rng.integers(0, 4, size=3))
+            ended = np.flatnonzero(term | trunc)
+            game.reset(ended, ended.astype(np.uint64) + 100)
+            out.append([game.get_state(i) for i in range(3)])
+        return out
+
+    assert run(11) == run(11)
+    assert run(11)[0][0]["walls"] != run(12)[0][0]["walls"]
+
+
+def test_check_env():
+    check_env(GameEnv(Sokoban()), skip_render_check=True)
+    check_env(GameEnv(Sokoban(difficulty="hard", deadlock_end=True), render_mode="rgb_array"))
+
+
+def test_batched_equals_single():
+    seed, n = 40, 4
+    game = Sokoban(num_envs=n, difficulty="easy")
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64) + seed)
+    obs = game.new_obs_buffer()
+    game.observe(obs)
+    singles = [GameEnv(Sokoban(difficulty="easy")) for _ in range(n)]
+    first = [env.reset(seed=seed + k)[0] for k, env in enumerate(singles)]
+    assert all((obs[k] == first[k]).all() for k in range(n))
+    rng = np.random.default_rng(0)
+    live = [True] * n
+    for _ in range(130):
+        actions = rng.integers(0, 4, size=n)
+        rew, term, trunc = game.step(actions)
+        game.observe(obs)
+        for k, env in enumerate(singles):
+            if not live[k]:
+                continue
+            o, r, te, tr, _ = env.step(int(actions[k]))
+            assert (o == obs[k]).all() and r == pytest.approx(float(rew[k]))
+            assert (te, tr) == (term[k], trunc[k])
+            assert env.get_state() == game.get_state(k)
+            live[k] = not (te or tr)
+    assert not any(live)  # every board ended (the 120-step limit at the latest)
+
+
+def test_state_round_trip_and_json():
+    game = Sokoban(num_envs=2, difficulty="hard")
+    game.reset(np.arange(2), np.array([3, 4], dtype=np.uint64))
+    for a in (UP, LEFT, LEFT, DOWN, RIGHT):
+        game.step(np.array([a, a]))
+    state = json.loads(json.dumps(game.get_state(0)))
+    other = Sokoban(num_envs=3, difficulty="hard")
+    other.set_state(2, state)
+    assert other.get_state(2) == game.get_state(0)
+    obs_a, obs_b = game.new_obs_buffer(), other.new_obs_buffer()
+    for a in (RIGHT, RIGHT, UP, UP, LEFT):
+        ra, ta, _ = game.step(np.array([a, a]))
+        rb, tb, _ = other.step(np.array([a, a, a]))
+        assert ra[0] == rb[2] and ta[0] == tb[2]
+    game.observe(obs_a)
+    other.observe(obs_b)
+    assert (obs_a[0] == obs_b[2]).all() and other.get_state(2) == game.get_state(0)
+    with pytest.raises(ValueError):
+        Sokoban(difficulty="easy").set_state(0, state)
+
+
+def test_render_shape_and_dtype():
+    game = Sokoban(difficulty="medium")
+    game.reset(np.array([0]), np.array([1], dtype=np.uint64))
+    img = game.render(0, scale=16)
+    assert img.shape == (128, 128, 3) and img.dtype == np.uint8
+    s = game.get_state(0)
+    x, y = s["player"]
+    assert (img[y * 16 + 8, x * 16 + 8] == [40, 90, 220]).all()  # the player's colour at its centre
+    bx, by = s["boxes"][0]
+    assert not (img[by * 16 + 8, bx * 16 + 8] == img[y * 16 + 8, x * 16 + 8]).all()
+    assert Sokoban.render_state(s, scale=1).shape == (8, 8, 3)
+    env = GameEnv(game, render_mode="rgb_array", render_scale=4)
+    env.reset(seed=2)
+    assert env.render().shape == (32, 32, 3)
+
+
+def test_difficulty_knobs_and_validation():
+    assert Sokoban(difficulty="easy").observation_space.shape == (5, 6, 6)
+    assert Sokoban(difficulty="hard").observation_space.shape == (5, 10, 10)
+    g = Sokoban(difficulty="easy", size=9, num_boxes=[2, 3], max_steps=50)
+    assert g.size == 9 and g.num_boxes == (2, 3) and g.max_steps == 50
+    for bad in ({"difficulty": "insane"}, {"size": 5}, {"num_boxes": 0}, {"num_boxes": [3, 2]},
+                {"size": 6, "num_boxes": 3}, {"max_steps": 0}):
+        with pytest.raises(ValueError):
+            Sokoban(**bad)
+
+
+def test_registry_and_benchmark(monkeypatch):
+    monkeypatch.setitem(envs.GAMES, "sokoban", ("envs.sokoban:Sokoban", "depthfirst/Sokoban-v0"))
+    env = envs.make_env("sokoban", difficulty="easy")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (5, 6, 6)
+    assert envs.make_game("sokoban", num_envs=5).num_envs == 5
+    assert benchmark_sokoban(seconds=0.05, num_envs=64) > 0
+
+
+def test_solver_pruning_marks_only_hopeless_cells():
+    from envs.sokoban_solver import _board, _dead_cells, _frozen_block
+
+    state = level("######",
+                  "#   .#",
+                  "# @$ #",
+                  "#    #",
+                  "######")
+    wall, target, _, _, width = _board(state)
+    dead = _dead_cells(wall, target, width).reshape(-1, width)[1:-1, 1:-1]  # drop the solver's padding
+    dead_cells = {(x, y) for y, x in np.argwhere(dead) if not state["walls"][y][x]}
+    # Corners and the wall rows without a target (bottom row, left column) can never reach the target.
+    assert dead_cells == {(1, 1), (1, 2), (1, 3), (2, 3), (3, 3), (4, 3)}
+    boxes = np.array([(2 + 1) * width + 2 + 1, (2 + 1) * width + 3 + 1,
+                      (3 + 1) * width + 2 + 1, (3 + 1) * width + 3 + 1], dtype=np.int64)  # a 2×2 of boxes
+    assert _frozen_block(boxes[0], wall, target, boxes, width)
+    assert not _frozen_block(boxes[0], wall, target, boxes[:3], width)

@@ -1,0 +1,143 @@
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from envs import make_vec
+from envs.env import GameEnv
+from envs.vector import WorkerDiedError, default_workers
+
+
+def rollout(venv, steps=80, seed=0):
+    rng = np.random.default_rng(seed)
+    obs = [venv.reset()]
+    out = []
+    for _ in range(steps):
+        venv.step_async(rng.integers(0, 4, venv.num_envs))
+        o, r, d, infos = venv.step_wait()
+        obs.append(o)
+        out.append((r, d, [(i.get("TimeLimit.truncated"), i.get("episode"), i.get("terminal_observation"))
+                           for i in infos]))
+    return obs, out
+
+
+def same(a, b):
+    obs_a, out_a = a
+    obs_b, out_b = b
+    assert all(np.array_equal(x, y) for x, y in zip(obs_a, obs_b, strict=True))
+    for (ra, da, ia), (rb, db, ib) in zip(out_a, out_b, strict=True):
+        assert np.array_equal(ra, rb) and np.array_equal(da, db)
+        for (ta, ea, oa), (tb, eb, ob) in zip(ia, ib, strict=True):
+            assert ta == tb and ea == eb
+            assert (oa is None) == (ob is None) and (oa is None or np.array_equal(oa, ob))
+
+
+def test_in_process_equals_workers():
+    v0 = make_vec("snake", 12, num_workers=0, seed=3)
+    v2 = make_vec("snake", 12, num_workers=2, seed=3)
+    v3 = make_vec("snake", 12, num_workers=3, seed=3)
+    try:
+        r0 = rollout(v0)
+        same(r0, rollout(v2))
+        same(r0, rollout(v3))
+    finally:
+        for v in (v0, v2, v3):
+            v.close()
+
+
+def test_autoreset_infos_and_seeds():
+    v = make_vec("snake", 6, num_workers=0, seed=10, starvation=5)
+    obs = v.reset()
+    # Board k's first episode is GameEnv(seed=10+k).
+    for k in range(6):
+        o, _ = GameEnv("snake", starvation=5).reset(seed=10 + k)
+        assert np.array_equal(obs[k], o)
+    saw_trunc = saw_term = False
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        v.step_async(rng.integers(0, 4, 6))
+        o, r, d, infos = v.step_wait()
+        assert o.dtype == np.uint8 and r.dtype == np.float32
+        for k in np.flatnonzero(d):
+            info = infos[k]
+            assert info["terminal_observation"].shape == v.observation_space.shape
+            assert not np.array_equal(info["terminal_observation"], o[k])  # obs is the new episode's
+            assert {"r", "l", "score"} <= set(info["episode"])
+            saw_trunc |= info["TimeLimit.truncated"]
+            saw_term |= not info["TimeLimit.truncated"]
+    assert saw_trunc and saw_term
+    v.close()
+
+
+def test_seed_then_reset_reproduces():
+    v = make_vec("snake", 4, num_workers=0)
+    v.seed(99)
+    a = v.reset()
+    v.step_async(np.zeros(4, np.int64))
+    v.step_wait()
+    v.seed(99)
+    assert np.array_equal(v.reset(), a)
+    v.close()
+
+
+def test_env_method_get_set_attr():
+    v = make_vec("snake", 6, num_workers=2, seed=1)
+    try:
+        v.reset()
+        states = v.env_method("get_state", indices=[0, 4])
+        assert len(states) == 2 and states[1]["size"] == 10
+        frames = v.get_images()
+        assert len(frames) == 6 and frames[0].ndim == 3
+        assert v.get_attr("size") == [10] * 6
+        v.set_attr("starvation", 7, indices=[5])
+        assert v.get_attr("starvation", indices=[5]) == [7]
+        assert v.get_attr("starvation", indices=[0]) == [200]
+    finally:
+        v.close()
+
+
+def test_default_workers():
+    assert default_workers("snake", 64) == 0  # cheap core: in process
+
+
+def test_killed_worker_is_restarted():
+    v = make_vec("snake", 8, num_workers=2, seed=0)
+    try:
+        v.reset()
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        t = time.perf_counter()
+        v.step_async(np.zeros(8, np.int64))
+        _, _, d, infos = v.step_wait()
+        assert time.perf_counter() - t < 60
+        assert v.worker_restarts == 1
+        assert d[4:].all() and all(infos[k]["episode"]["worker_restarted"] == 1.0 for k in range(4, 8))
+        assert all(infos[k]["TimeLimit.truncated"] for k in range(4, 8))
+        v.step_async(np.zeros(8, np.int64))
+        v.step_wait()  # the pool keeps working
+    finally:
+        v.close()
+
+
+def test_killed_worker_raises_when_asked():
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    v.on_worker_death = "raise"
+    try:
+        v.reset()
+        pid = v.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        t = time.perf_counter()
+        with pytest.raises(WorkerDiedError, match="worker 0"):
+            v.step_async(np.zeros(4, np.int64))
+            v.step_wait()
+        assert time.perf_counter() - t < 1.5  # noticed within a second, never hangs
+    finally:
+        v.close()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="num_workers"):
+        make_vec("snake", 2, num_workers=3)
+    with pytest.raises(ValueError, match="known envs"):
+        make_vec("tetris3d", 2)
