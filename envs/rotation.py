@@ -34,7 +34,6 @@ looked up by orientation index in ``observe``. ``render_state(state, scale)`` dr
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from typing import Any, ClassVar
 
@@ -691,27 +690,3 @@ def _color_name(rgb: list[int]) -> str:
             return name
     return "rgb({}, {}, {})".format(*rgb)
 
-
-def benchmark_rotation(seconds: float = 2.0, num_envs: int = 1024) -> float:
-    """Env steps/s of the batched core on this core: random actions, step + observe, and the resets
-    (each renders 24 views) of boards whose episode ended, as a vector env would do them."""
-    game = Rotation(num_envs=num_envs)
-    obs = game.new_obs_buffer()
-    rng = np.random.default_rng(0)
-    game.reset(np.arange(num_envs), np.arange(num_envs, dtype=np.uint64))
-    next_seed = num_envs
-    actions = rng.integers(0, 6, size=(64, num_envs))
-    game.step(actions[0])  # compile / warm up
-    game.observe(obs)
-    steps, k = 0, 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        _, term, trunc = game.step(actions[k % 64])
-        ended = np.flatnonzero(term | trunc)
-        if len(ended):
-            game.reset(ended, np.arange(next_seed, next_seed + len(ended), dtype=np.uint64))
-            next_seed += len(ended)
-        game.observe(obs)
-        steps += num_envs
-        k += 1
-    return steps / (time.perf_counter() - start)

@@ -58,7 +58,6 @@ settings. ``episode_info``: ``score`` (learner's apples), ``opponent_score``, ``
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numba
@@ -690,30 +689,3 @@ def greedy_action(state: dict[str, Any], player: int = 0) -> int:
     game.set_state(0, state)
     return int(game.bot_actions(player, "greedy")[0])
 
-
-def benchmark_snake_duel(seconds: float = 2.0, num_envs: int = 1024, opponent: str = "greedy") -> float:
-    """Env steps/s of the batched core (step + observe, random learner actions, autoreset) on one core."""
-    game = SnakeDuel(num_envs, opponent=opponent)
-    rng = np.random.default_rng(0)
-    obs = game.new_obs_buffer()
-    game.reset(np.arange(num_envs), np.arange(num_envs, dtype=np.uint64))
-    actions = rng.integers(0, 4, size=(64, num_envs))
-    opp = rng.integers(0, 4, size=(64, num_envs))
-    seed = num_envs
-    # Warm up (compiles on a first run), then time whole batches.
-    if opponent == "policy":
-        game.set_opponent_actions(opp[0])
-    game.step(actions[0])
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        for k in range(64):
-            if opponent == "policy":
-                game.set_opponent_actions(opp[k])
-            _, term, trunc = game.step(actions[k])
-            game.observe(obs)
-            ended = np.flatnonzero(term | trunc)
-            if ended.size:
-                game.reset(ended, np.arange(seed, seed + ended.size, dtype=np.uint64))
-                seed += ended.size
-        steps += 64 * num_envs
-    return steps / (time.perf_counter() - t0)

@@ -34,7 +34,6 @@ cell, whatever stands on it), box off target, box on target, player.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numba
@@ -491,27 +490,3 @@ class Sokoban(Game):
         cell(x, y)[disc <= max(r * 0.6, 0.5) ** 2] = _PLAYER
         return img
 
-
-def benchmark_sokoban(seconds: float = 2.0, num_envs: int = 1024, difficulty: str = "medium") -> float:
-    """Env steps/s of the batched core (step + observe + resetting finished boards), random actions."""
-    game = Sokoban(num_envs=num_envs, difficulty=difficulty)
-    obs = game.new_obs_buffer()
-    game.reset(np.arange(num_envs), np.arange(num_envs, dtype=np.uint64))
-    rng = np.random.default_rng(0)
-    actions = rng.integers(0, 4, size=(64, num_envs))
-    next_seed = num_envs
-    for k in range(3):  # compile and warm up
-        game.step(actions[k])
-        game.observe(obs)
-    steps = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for k in range(actions.shape[0]):
-            _, term, trunc = game.step(actions[k])
-            game.observe(obs)
-            ended = np.flatnonzero(term | trunc)
-            if ended.size:
-                game.reset(ended, np.arange(next_seed, next_seed + ended.size, dtype=np.uint64))
-                next_seed += ended.size
-        steps += actions.shape[0] * num_envs
-    return steps / (time.perf_counter() - start)

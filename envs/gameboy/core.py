@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import time
 import warnings
 import zlib
 from pathlib import Path
@@ -280,33 +279,4 @@ class GameBoyGame(Game):
         return np.repeat(np.repeat(rgb, f, axis=0), f, axis=1) if f > 1 else rgb
 
 
-def benchmark_emulator(seconds: float = 2.0, num_envs: int = 4, game: str = "pokemon_red") -> float:
-    """Env steps/s of one process (one core) stepping ``num_envs`` emulators of the test cartridge with
-    random actions, observation included. ``game``: "pokemon_red" (RAM rewards, visited mask) or
-    "gameboy" (the generic game)."""
-    from envs.gameboy.roms import TEST_CARTRIDGE
-
-    if game == "pokemon_red":
-        from envs.gameboy.pokemon import PokemonRed
-
-        g: GameBoyGame = PokemonRed(num_envs=num_envs, rom=TEST_CARTRIDGE)
-    else:
-        from envs.gameboy.generic import GameBoy
-
-        g = GameBoy(num_envs=num_envs, rom=TEST_CARTRIDGE, game="depthfirst_test")
-    rng = np.random.default_rng(0)
-    obs = g.new_obs_buffer()
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        _, term, trunc = g.step(rng.integers(0, len(g.ACTION_NAMES), num_envs))
-        g.observe(obs)
-        ended = np.flatnonzero(term | trunc)
-        if len(ended):
-            g.reset(ended, ended.astype(np.uint64) + np.uint64(steps))
-        steps += num_envs
-    rate = steps / (time.perf_counter() - t0)
-    g.close()
-    return rate
-
-
-__all__ = ["BUTTONS", "SCREEN_H", "SCREEN_W", "GameBoyGame", "benchmark_emulator", "new_pyboy"]
+__all__ = ["BUTTONS", "SCREEN_H", "SCREEN_W", "GameBoyGame", "new_pyboy"]

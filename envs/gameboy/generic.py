@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envs.gameboy.core import GameBoyGame, benchmark_emulator
+from envs.gameboy.core import GameBoyGame
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, WRAPPER_TITLES, RomError
 
@@ -131,7 +131,3 @@ class GameBoy(GameBoyGame):
     def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
         self._last[i] = {k: float(v) for k, v in state["last"].items()}
 
-
-def benchmark_gameboy(seconds: float = 2.0, num_envs: int = 4) -> float:
-    """Steps/s of one process stepping ``num_envs`` generic boards (the test cartridge, random actions)."""
-    return benchmark_emulator(seconds, num_envs, "gameboy")

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from envs.gameboy.archive import StateArchive
-from envs.gameboy.core import GameBoyGame, benchmark_emulator, load_emulator, save_emulator
+from envs.gameboy.core import GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count, read_u8, read_u16_be
 from envs.gameboy.roms import check_rom, supported_pokemon_roms
 
@@ -355,8 +355,3 @@ class PokemonRed(GameBoyGame):
         }
         self._swarm_source[i] = state.get("swarm_source")
 
-
-def benchmark_pokemon_red(seconds: float = 2.0, num_envs: int = 4) -> float:
-    """Steps/s of one process stepping ``num_envs`` PokemonRed boards on the test cartridge (random
-    actions, observations with the visited mask). An emulator is not batched: this is per core."""
-    return benchmark_emulator(seconds, num_envs, "pokemon_red")

@@ -18,8 +18,8 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs.env import GameEnv
 from envs.gameboy.cartridge import layout
-from envs.gameboy.generic import GameBoy, benchmark_gameboy
-from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed, benchmark_pokemon_red
+from envs.gameboy.generic import GameBoy
+from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -361,6 +361,3 @@ def test_missing_state_file(tmp_path: Path) -> None:
         make(1, state=tmp_path / "none.state")
 
 
-def test_benchmarks_run() -> None:
-    assert benchmark_pokemon_red(seconds=0.2, num_envs=2) > 0
-    assert benchmark_gameboy(seconds=0.2, num_envs=2) > 0

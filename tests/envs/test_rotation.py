@@ -27,7 +27,6 @@ from envs.rotation import (
     ROTATIONS,
     TURN,
     Rotation,
-    benchmark_rotation,
     is_asymmetric,
     optimal_action,
     optimal_actions,
@@ -454,5 +453,3 @@ def test_registry_and_config(monkeypatch):
     assert obs.shape == (3, S, 2 * S)
 
 
-def test_benchmark_runs():
-    assert benchmark_rotation(0.2, num_envs=64) > 0

@@ -19,7 +19,6 @@ from envs.snake_duel import (
     RIGHT,
     UP,
     SnakeDuel,
-    benchmark_snake_duel,
     greedy_action,
 )
 
@@ -486,5 +485,3 @@ def test_render_shape_and_content():
     assert SnakeDuel.render_state(state, scale=1).shape == (10, 10, 3)
 
 
-def test_benchmark_runs():
-    assert benchmark_snake_duel(0.05, num_envs=64) > 0
