@@ -1,0 +1,129 @@
+"""Training throughput and model FLOPs utilisation, measured against the stock SB3 pipeline.
+
+``scripts/benchmark.py`` prints these; nothing here asserts a speed (tests only check the plumbing).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from torch.utils.flop_counter import FlopCounterMode
+
+from agents.buffers import DeviceRolloutBuffer
+from agents.policies import policy_kwargs
+from envs import make_vec
+
+
+def peak_flops(device: str = "cpu", n: int = 2048, seconds: float = 2.0) -> float:
+    """The best matmul FLOP/s of ``n``×``n`` float32 ``torch.mm`` on ``device`` (the MFU denominator)."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    best = 0.0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        sync(device)
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t))
+    return best
+
+
+def sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def flops_per_env_step(model: Any, batch: int = 256) -> dict[str, float]:
+    """FLOPs one env step costs PPO: a rollout forward + n_epochs × (forward + backward) in the update.
+
+    Counted with ``FlopCounterMode`` on the model's real policy (convolutions and matmuls).
+    """
+    policy = model.policy
+    shape = model.observation_space.shape
+    obs = torch.randint(0, 256, (batch, *shape), dtype=torch.uint8, device=model.device)
+    actions = torch.randint(0, model.action_space.n, (batch,), device=model.device)
+    with torch.no_grad(), FlopCounterMode(display=False) as fwd:
+        policy(obs)
+    with FlopCounterMode(display=False) as train:
+        values, log_prob, entropy = policy.evaluate_actions(obs, actions)
+        (values.sum() + log_prob.sum() + entropy.sum()).backward()
+    policy.zero_grad(set_to_none=True)
+    forward = fwd.get_total_flops() / batch
+    update = train.get_total_flops() / batch
+    return {"forward": forward, "train": update, "per_step": forward + model.n_epochs * update}
+
+
+def measure_train_sps(model: Any, rollouts: int = 2) -> float:
+    """Env steps/s of ``model.learn`` (rollouts + updates), after one warm-up rollout."""
+    per_rollout = model.n_steps * model.n_envs
+    model.learn(per_rollout)
+    sync(str(model.device))
+    start = model.num_timesteps
+    t = time.perf_counter()
+    model.learn(per_rollout * rollouts, reset_num_timesteps=False)
+    sync(str(model.device))
+    return (model.num_timesteps - start) / (time.perf_counter() - t)
+
+
+def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
+         env_kwargs: dict[str, Any] | None = None) -> tuple[PPO, Any]:
+    """This project's pipeline: the batched game in ``GameVecEnv`` (default workers), device buffer."""
+    venv = make_vec(env, num_envs, seed=0, **(env_kwargs or {}))
+    model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset),
+                rollout_buffer_class=DeviceRolloutBuffer, device=device, seed=0, **ppo)
+    return model, venv
+
+
+def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
+          env_kwargs: dict[str, Any] | None = None) -> tuple[PPO, Any]:
+    """What a user assembles by hand: the same game as a plain Gymnasium env, ``make_vec_env`` with
+    ``SubprocVecEnv`` (fork, its cheapest start), SB3's default ``RolloutBuffer``; same net and PPO."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from envs.env import GameEnv
+
+    venv = make_vec_env(GameEnv, n_envs=num_envs, seed=0, vec_env_cls=SubprocVecEnv,
+                        env_kwargs={"game": env, **(env_kwargs or {})},
+                        vec_env_kwargs={"start_method": "fork"})
+    model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset), device=device, seed=0, **ppo)
+    return model, venv
+
+
+def train_report(pipeline: Any, env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
+                 peak: float, rollouts: int = 2) -> dict[str, float]:
+    model, venv = pipeline(env, preset, num_envs, ppo, device)
+    try:
+        sps = measure_train_sps(model, rollouts)
+        flops = flops_per_env_step(model)
+        params = sum(p.numel() for p in model.policy.parameters())
+    finally:
+        venv.close()
+    return {"sps": sps, "flops_per_step": flops["per_step"], "mfu": flops["per_step"] * sps / peak,
+            "parameters": float(params)}
+
+
+def vec_env_sps(env: str, num_envs: int, num_workers: int, seconds: float = 3.0) -> float:
+    """Env steps/s through ``GameVecEnv`` with random actions (autoreset and infos included)."""
+    venv = make_vec(env, num_envs, num_workers=num_workers, seed=0)
+    try:
+        venv.reset()
+        rng = np.random.default_rng(0)
+        actions = rng.integers(0, venv.action_space.n, size=(16, num_envs))
+        venv.step_async(actions[0])
+        venv.step_wait()
+        steps, t = 0, time.perf_counter()
+        while time.perf_counter() - t < seconds:
+            for a in actions:
+                venv.step_async(a)
+                venv.step_wait()
+            steps += len(actions) * num_envs
+        return steps / (time.perf_counter() - t)
+    finally:
+        venv.close()

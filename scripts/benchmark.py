@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""Speed figures, measured in one run so ratios are fair on a shared machine.
+
+    python scripts/benchmark.py [--json] [--device cuda --policy 10m]
+
+env_sps       raw batched Snake core, 10×10, --boards boards, one core
+vec_env_sps   the same through the worker VecEnv (W workers), random actions
+train_sps     this project's default pipeline (PPO + batched env + device buffer), --policy
+sb3_train_sps the stock pipeline (gymnasium Env, make_vec_env + SubprocVecEnv, SB3 RolloutBuffer)
+train_speedup train_sps / sb3_train_sps
+mfu, mfu_10m  FLOPs per env step (FlopCounterMode) × training SPS / peak matmul FLOP/s (peak_flops)
+games         raw core steps/s of every other game (one core)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--policy", default=None, help="preset for train_sps/mfu (default: the device's default)")
+    p.add_argument("--boards", type=int, default=4096, help="boards for env_sps (≥ 1024)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers for vec_env_sps")
+    p.add_argument("--seconds", type=float, default=3.0, help="time per raw-speed figure")
+    p.add_argument("--rollouts", type=int, default=2, help="timed PPO iterations per training figure")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing, not the speed")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from agents.config import load_config
+    from agents.throughput import ours, peak_flops, stock, train_report, vec_env_sps
+    from envs import GAMES
+    from envs.bench import game_sps
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error("--device cuda: CUDA is not available on this machine")
+    cfg = load_config("snake")
+    policy = args.policy or (cfg["cuda_policy"] if args.device.startswith("cuda") else cfg["cpu_policy"])
+    ppo = dict(cfg["ppo"])
+    num_envs = cfg["num_envs"]
+    boards, seconds = args.boards, args.seconds
+    if args.quick:
+        ppo.update(n_steps=16, batch_size=64, n_epochs=1)
+        num_envs, boards, seconds = 8, 256, 0.2
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    out: dict[str, object] = {"device": args.device, "policy": policy,
+                              "torch_threads": torch.get_num_threads()}
+
+    say("peak matmul ...")
+    out["peak_flops"] = peak_flops(args.device, n=256 if args.quick else 2048, seconds=seconds)
+    say("raw Snake core ...")
+    out["env_sps"] = game_sps("snake", seconds=seconds, num_envs=boards)
+    say("worker VecEnv ...")
+    out["vec_env_workers"] = args.workers
+    out["vec_env_sps"] = vec_env_sps("snake", boards, args.workers, seconds=seconds)
+    out["vec_env_efficiency"] = out["vec_env_sps"] / (out["env_sps"] * max(1, args.workers))
+    say(f"training, ours ({policy}) ...")
+    same = ("snake", policy, num_envs, ppo, args.device, out["peak_flops"], args.rollouts)
+    mine = train_report(ours, *same)
+    say(f"training, stock SB3 ({policy}) ...")
+    theirs = train_report(stock, *same)
+    out.update(train_sps=mine["sps"], sb3_train_sps=theirs["sps"], train_speedup=mine["sps"] / theirs["sps"],
+               mfu=mine["mfu"], flops_per_step=mine["flops_per_step"], parameters=int(mine["parameters"]))
+    if policy == "10m":
+        out.update(mfu_10m=mine["mfu"], train_sps_10m=mine["sps"], parameters_10m=int(mine["parameters"]))
+    else:
+        say("training, ours (10m) ...")
+        # Shorter rollouts keep the 10M model's timing to tens of seconds on a CPU.
+        big = train_report(ours, "snake", "10m", num_envs, {**ppo, "n_steps": min(ppo["n_steps"], 32)},
+                           args.device, out["peak_flops"], 1)
+        out.update(mfu_10m=big["mfu"], train_sps_10m=big["sps"], parameters_10m=int(big["parameters"]))
+    games: dict[str, float] = {}
+    for name in sorted(GAMES):
+        if name in ("snake", "pokemon_red", "gameboy"):
+            continue
+        say(f"raw {name} core ...")
+        games[name] = game_sps(name, seconds=seconds, num_envs=min(boards, 1024))
+    try:
+        import pyboy  # noqa: F401
+
+        from envs.gameboy.roms import TEST_CARTRIDGE
+
+        say("pokemon_red on the test cartridge (one process) ...")
+        games["pokemon_red (test cartridge, 1 core)"] = game_sps(
+            "pokemon_red", seconds=seconds, num_envs=4, rom=TEST_CARTRIDGE)
+    except ImportError:
+        pass
+    out["games"] = games
+
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    rows = [
+        ("peak matmul", f"{out['peak_flops'] / 1e9:,.1f} GFLOP/s"),
+        ("env_sps (Snake core, 1 core)", f"{out['env_sps']:,.0f}"),
+        (f"vec_env_sps ({args.workers} workers)", f"{out['vec_env_sps']:,.0f}  "
+         f"({out['vec_env_efficiency']:.0%} of env_sps × workers)"),
+        (f"train_sps (ours, {policy})", f"{out['train_sps']:,.0f}"),
+        (f"sb3_train_sps (stock, {policy})", f"{out['sb3_train_sps']:,.0f}"),
+        ("train_speedup", f"{out['train_speedup']:.2f}×"),
+        (f"mfu ({policy}, {out['parameters']:,} params)", f"{out['mfu']:.3f}"),
+        (f"mfu_10m ({out['parameters_10m']:,} params, {out['train_sps_10m']:,.0f} sps)",
+         f"{out['mfu_10m']:.3f}"),
+        *[(f"{k} core", f"{v:,.0f} steps/s") for k, v in games.items()],
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The breadth side: expert trajectories, verifiable VLM task records, verifiers, trainer formats."""

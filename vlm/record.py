@@ -1,0 +1,66 @@
+"""The task record: one verifiable question about game images. Every trainer format is a pure mapping
+of this record (``vlm/formats.py``); every answer and analysis is computed by the game engine.
+
+Contract between the parts of ``vlm/``:
+- A task module ``vlm/tasks/<game>.py`` (``<game>`` as in ``envs.GAMES``) defines
+  ``GAME: str`` and ``make_tasks(state, rng, source) -> list[TaskDraft]`` (drafts for one game state,
+  ``rng`` a ``numpy.random.Generator`` seeded by the exporter, so exports are reproducible), and
+  ``move_task(state) -> TaskDraft``: the "which move now?" question for the state (ViGaL best-move
+  style for Snake), used by both the export and the VLM player, so both send the same prompt.
+- The exporter turns drafts into ``TaskRecord``s: it writes the images (PNG, identical images once),
+  assigns ids and fills ``source``.
+- ``vlm.verify.verify(response, record)`` scores a model response against a record using
+  ``record.verifier`` (a JSON-able spec naming the rule and its data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+FAMILIES = ("perception", "state_prediction", "strategy", "vision_zero")
+LEVELS = (1, 2, 3)  # GameQA's 3×3 scheme: plot_level (image complexity) × qa_level (question complexity)
+
+
+@dataclass
+class TaskDraft:
+    """A task before export: images are RGB uint8 arrays, not yet files."""
+
+    family: str  # one of FAMILIES
+    qa_type: str  # e.g. "head_position", "best_move", "rotation_angle", "spot_difference"
+    plot_level: int  # 1..3
+    qa_level: int  # 1..3
+    images: list[np.ndarray]
+    question: str  # the full prompt text, including the answer-format instruction
+    answer: str  # the reference answer, as a string a verifier accepts (e.g. "B", "UP", "(3, 4)", "90")
+    analysis: str  # step-by-step reasoning computed by the engine
+    verifier: dict[str, Any]  # {"rule": ..., ...}: see vlm/verify.py
+    options: list[str] | None = None  # multiple-choice options, if any (answer is then a letter)
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON-able, e.g. the state(s) asked about
+
+
+@dataclass
+class TaskRecord:
+    id: str
+    game: str
+    family: str
+    qa_type: str
+    plot_level: int
+    qa_level: int
+    images: list[str]  # paths relative to the dataset root
+    question: str
+    options: list[str] | None
+    answer: str
+    analysis: str
+    verifier: dict[str, Any]
+    source: dict[str, Any]  # env, run, seed, episode, step, policy
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskRecord:
+        return cls(**d)
