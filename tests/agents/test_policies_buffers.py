@@ -29,7 +29,7 @@ def test_every_preset_accepts_any_image_and_downsamples_big_ones(shape):
 
 
 def test_unknown_preset_lists_known():
-    with pytest.raises(ValueError, match="known presets: .*10m"):
+    with pytest.raises(ValueError, match=r"known presets: .*10m"):
         policy_kwargs("huge")
 
 
