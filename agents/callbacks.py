@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam, Video
+from stable_baselines3.common.logger import HParam, Image, Video
 from tqdm import tqdm
 
 from agents.evaluation import replay_frames, run_episodes
@@ -132,3 +132,41 @@ class CheckpointCallback(BaseCallback):
         if self.model.num_timesteps >= self._next:
             self._next = (self.model.num_timesteps // self.every + 1) * self.every
             save_checkpoint(self.model, self.run)
+
+
+class GameStatsCallback(BaseCallback):
+    """Figures a game exposes beyond episode stats (Game Boy games): ``milestones()`` (max over workers)
+    as ``game/<name>`` every rollout, and ``visit_heatmap()`` as an image every ``image_every`` steps."""
+
+    def __init__(self, image_every: int) -> None:
+        super().__init__()
+        self.image_every = image_every
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        venv = self.training_env
+        self.boards = [lo for lo, _ in venv._slices]  # one board per worker: the methods are per process
+        game = venv.get_attr("name", indices=[0])[0]
+        from envs import game_class
+
+        cls = game_class(game)
+        self.has_milestones = hasattr(cls, "milestones")
+        self.has_heatmap = hasattr(cls, "visit_heatmap")
+        self._next = self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        venv = self.training_env
+        if self.has_milestones:
+            per_worker = venv.env_method("milestones", indices=self.boards)
+            for key in sorted({k for m in per_worker for k in m}):
+                self.logger.record(f"game/{key}", max(m.get(key, 0.0) for m in per_worker))
+        if self.has_heatmap and self.model.num_timesteps >= self._next:
+            self._next = self.model.num_timesteps + self.image_every
+            maps = venv.env_method("visit_heatmap", indices=self.boards)
+            height = max(m.shape[0] for m in maps)
+            padded = [np.pad(m, ((0, height - m.shape[0]), (0, 1))) for m in maps]
+            image = torch.from_numpy(np.concatenate(padded, axis=1))
+            self.logger.record("game/visit_heatmap", Image(image, "HW"), exclude=_NOT_TEXT)

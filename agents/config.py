@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "video_every": "auto",  # env steps between TensorBoard rollout videos; auto: a fifth of the run
     "video_max_steps": 1000,  # cap on a recorded episode's length
     "recurrent": False,  # sb3-contrib RecurrentPPO with an LSTM after the CNN
+    # Two-player games with env_kwargs.opponent: policy play earlier snapshots of the learner.
+    "self_play": {"snapshot_every": 200_000, "pool_size": 5},
     "ppo": {
         "n_steps": 128,  # steps per env per rollout
         "batch_size": 2048,  # minibatch size

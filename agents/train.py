@@ -12,9 +12,16 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.logger import configure
 
 from agents.buffers import DeviceRolloutBuffer
-from agents.callbacks import CheckpointCallback, MetricsCallback, ProgressCallback, VideoCallback
+from agents.callbacks import (
+    CheckpointCallback,
+    GameStatsCallback,
+    MetricsCallback,
+    ProgressCallback,
+    VideoCallback,
+)
 from agents.policies import count_params, policy_kwargs
 from agents.runs import RunError, latest_checkpoint, save_checkpoint, write_run_files
+from agents.selfplay import SelfPlayCallback, eval_kwargs, uses_self_play
 from envs import make_vec
 
 
@@ -57,8 +64,9 @@ def hparams(cfg: dict[str, Any]) -> dict[str, Any]:
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
           progress: bool = True) -> Any:
     """Train (or continue training) into ``run``. Ctrl-C saves a checkpoint and returns cleanly."""
-    if cfg["device"] == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
+    kwargs = cfg["env_kwargs"]
+    if (kwargs.get("swarm") or kwargs.get("archive", False)) and not kwargs.get("archive_dir"):
+        kwargs["archive_dir"] = str(run / "archive")  # Game Boy milestone states live in the run
     venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],
                     **cfg["env_kwargs"])
     try:
@@ -74,9 +82,13 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
               f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
         model.set_logger(configure(str(run / "tb"), ["tensorboard"]))
         callbacks = [MetricsCallback(hparams({**cfg, "parameters": n_params})),
-                     VideoCallback(cfg["env"], cfg["env_kwargs"], int(cfg["video_every"]),
+                     VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]), int(cfg["video_every"]),
                                    max_steps=int(cfg["video_max_steps"])),
+                     GameStatsCallback(int(cfg["video_every"])),
                      CheckpointCallback(run, int(cfg["save_every"]))]
+        if uses_self_play(cfg):
+            sp = cfg["self_play"]
+            callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]), cfg["seed"]))
         if progress:
             callbacks.insert(0, ProgressCallback(int(cfg["total_timesteps"])))
         remaining = int(cfg["total_timesteps"]) - model.num_timesteps

@@ -52,15 +52,39 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set ppo.learning_rate=1e-4")
     # Per-env options, shortcuts for --set env_kwargs.<name>=...
-    p.add_argument("--size", type=int, help="snake/sokoban: board size")
+    p.add_argument("--size", type=int, help="snake, snake_duel, sokoban: board size")
     p.add_argument("--obs", choices=["grid", "pixels"], help="snake: observation kind")
+    p.add_argument("--difficulty", choices=["easy", "medium", "hard"], help="sokoban: level preset")
+    p.add_argument("--opponent", choices=["greedy", "random", "policy"],
+                   help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
+    p.add_argument("--rom", help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
+    p.add_argument("--state", help="pokemon_red, gameboy: start state (.state) to reset to")
+    p.add_argument("--game", choices=["tetris", "super_mario_land", "kirby", "depthfirst_test"],
+                   help="gameboy: which PyBoy game wrapper gives reward and game over")
+    p.add_argument("--allow-unknown-rom", action="store_const", const=True,
+                   help="pokemon_red: run a ROM whose SHA-1 is not in roms/README.md's table")
+    p.add_argument("--swarm", action="store_const", const=True,
+                   help="pokemon_red: archive milestone states in the run and restart resets from them")
     return p
 
 
 FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed", "save_every",
          "video_every", "recurrent")
-ENV_FLAGS = ("size", "obs")
+ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
 RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video_every"}
+
+
+def check_game(cfg: dict) -> None:
+    """Build one board before anything is written, so a bad option or a missing ROM fails first."""
+    from envs import make_game
+
+    kwargs = dict(cfg["env_kwargs"])
+    if kwargs.get("swarm") and not kwargs.get("archive_dir"):
+        kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
+    try:
+        make_game(cfg["env"], num_envs=1, **kwargs)
+    except TypeError as e:  # an option this game does not take
+        raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from agents.train import train
+    from envs.gameboy.roms import RomError
+    from envs.vector import WorkerDiedError
 
     try:
         if args.resume:
@@ -90,11 +116,13 @@ def main(argv: list[str] | None = None) -> int:
                 p.error(f"--env: unknown env {args.env!r}; known envs: {', '.join(sorted(GAMES))}")
             cfg = load_config(args.env, args.config)
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
-            sets = [f"env_kwargs.{f}={getattr(args, f)}" for f in ENV_FLAGS if getattr(args, f) is not None]
-            cfg = resolve(apply_set(cfg, sets + args.set), torch.cuda.is_available())
+            cfg = apply_set(cfg, args.set)
+            cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
+            cfg = resolve(cfg, torch.cuda.is_available())
+            check_game(cfg)
             run = new_run_dir(cfg, args.run_dir, args.force)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
-    except (RunError, ValueError, FileNotFoundError) as e:
+    except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,79 @@
+"""Self-play for two-player games (duel Snake with ``opponent: policy``).
+
+The opponent is an earlier snapshot of the learner: a pool of frozen copies of the policy, refreshed
+every ``snapshot_every`` env steps (the oldest dropped past ``pool_size``); each rollout draws one of
+them. Before every env step the callback observes the board from snake 1's side, lets the snapshot act
+and hands its actions to the game. The game must run in the training process (``num_workers: 0``,
+the default for cheap cores) so the callback can reach it between steps.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+
+EVAL_OPPONENT = "greedy"  # evaluation and videos play self-play agents against the scripted bot
+
+
+def uses_self_play(cfg: dict[str, Any]) -> bool:
+    return cfg["env_kwargs"].get("opponent") == "policy"
+
+
+def eval_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Game kwargs for evaluation: a policy-driven opponent becomes the scripted bot."""
+    if env_kwargs.get("opponent") == "policy":
+        return {**env_kwargs, "opponent": EVAL_OPPONENT}
+    return env_kwargs
+
+
+class SelfPlayCallback(BaseCallback):
+    def __init__(self, snapshot_every: int, pool_size: int, seed: int = 0) -> None:
+        super().__init__()
+        if snapshot_every < 1 or pool_size < 1:
+            raise ValueError("self_play.snapshot_every and self_play.pool_size must be >= 1")
+        self.snapshot_every, self.pool_size = snapshot_every, pool_size
+        self.rng = np.random.default_rng(seed)
+        self.pool: list[dict[str, torch.Tensor]] = []
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        local = getattr(self.training_env, "_local", None)
+        if local is None or not hasattr(local.game, "observe_opponent"):
+            raise ValueError("self-play (env_kwargs.opponent: policy) needs a two-player game stepped in "
+                             "the training process: use --num-workers 0")
+        self.game = local.game
+        self.opponent = copy.deepcopy(self.model.policy).eval()
+        self.obs = self.game.new_obs_buffer()
+        self._snapshot()
+        self._next = self.model.num_timesteps + self.snapshot_every
+        self._load_random()
+        self._act()
+
+    def _snapshot(self) -> None:
+        self.pool.append({k: v.detach().clone() for k, v in self.model.policy.state_dict().items()})
+        del self.pool[:-self.pool_size]
+
+    def _load_random(self) -> None:
+        self.opponent.load_state_dict(self.pool[int(self.rng.integers(len(self.pool)))])
+
+    def _act(self) -> None:
+        self.game.observe_opponent(self.obs)
+        with torch.no_grad():
+            obs = torch.as_tensor(self.obs, device=self.model.device)
+            actions = self.opponent.get_distribution(obs).get_actions(deterministic=False)
+        self.game.set_opponent_actions(actions.cpu().numpy())
+
+    def _on_rollout_start(self) -> None:
+        if self.model.num_timesteps >= self._next:
+            self._snapshot()
+            self._next = self.model.num_timesteps + self.snapshot_every
+        self._load_random()
+        self._act()
+
+    def _on_step(self) -> bool:
+        self._act()  # for the next step (the vector env has already reset finished boards)
+        return True

@@ -1,0 +1,87 @@
+"""Every game trains through the same CLI, evaluates, and logs its own figures."""
+
+import json
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import TINY
+
+
+def tb(run):
+    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0, "images": 0})
+    ea.Reload()
+    return ea
+
+
+@pytest.mark.parametrize("env, extra", [
+    ("rotation", []),
+    ("sokoban", ["--difficulty", "easy"]),
+    ("snake_duel", ["--opponent", "greedy"]),
+])
+def test_short_training_run_and_evaluation(env, extra, scripts, tmp_path, capsys):
+    run = tmp_path / env
+    assert scripts.train_ppo.main(["--env", env, "--total-timesteps", "256", "--run-dir", str(run), *TINY,
+                                   *extra]) == 0
+    assert "rollout/score_mean" in tb(run).Tags()["scalars"]
+    capsys.readouterr()
+    assert scripts.evaluate.main([str(run), "--episodes", "4", "--json", "--no-video"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 4
+    if env == "snake_duel":
+        assert {"mean_win", "mean_draw", "mean_loss"} <= set(result)
+        assert result["mean_win"] + result["mean_draw"] + result["mean_loss"] == pytest.approx(1.0)
+
+
+def test_duel_self_play_trains_against_snapshots(scripts, tmp_path):
+    run = tmp_path / "duel"
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--total-timesteps", "512",
+                                   "--run-dir", str(run), "--set", "self_play.snapshot_every=256", *TINY]) == 0
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["env_kwargs"]["opponent"] == "policy"
+    ea = tb(run)
+    assert "rollout/win_mean" in ea.Tags()["scalars"] or "rollout/loss_mean" in ea.Tags()["scalars"]
+    assert ea.Images("rollout/video")  # videos play the scripted bot (a policy opponent needs the learner)
+
+
+def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2",
+                                   "--total-timesteps", "256", "--run-dir", str(tmp_path / "x"), *TINY]) == 2
+    assert "--num-workers 0" in capsys.readouterr().err
+
+
+def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path):
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    run = tmp_path / "pokemon"
+    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--allow-unknown-rom", "--swarm",
+            "--set", "env_kwargs.state=null", "--total-timesteps", "64", "--num-envs", "4",
+            "--num-workers", "2", "--policy", "tiny", "--no-progress", "--video-every", "32",
+            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--set", "ppo.n_epochs=1",
+            "--set", "video_max_steps=8"]
+    assert scripts.train_ppo.main(["--run-dir", str(run), *argv]) == 0
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["env_kwargs"]["archive_dir"] == str(run / "archive")
+    ea = tb(run)
+    assert {"game/tiles_visited", "game/maps_visited"} <= set(ea.Tags()["scalars"])
+    assert ea.Images("game/visit_heatmap")[0].encoded_image_string[:4] == b"\x89PNG"
+
+
+def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
+    pytest.importorskip("pyboy")
+    rom = tmp_path / "mystery.gb"
+    rom.write_bytes(b"\0" * 32768)
+    run = tmp_path / "never"
+    assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(rom), "--run-dir", str(run),
+                                   "--set", "env_kwargs.state=null", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "--allow-unknown-rom" in err and str(rom) in err
+    assert not run.exists()
+
+
+def test_bad_env_option_names_it(scripts, tmp_path, capsys):
+    assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.colour=red",
+                                   "--run-dir", str(tmp_path / "x"), *TINY]) == 2
+    assert "colour" in capsys.readouterr().err
