@@ -7,7 +7,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.logger import configure
 

@@ -36,8 +36,9 @@ def test_short_training_run_and_evaluation(env, extra, scripts, tmp_path, capsys
 
 def test_duel_self_play_trains_against_snapshots(scripts, tmp_path):
     run = tmp_path / "duel"
-    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--total-timesteps", "512",
-                                   "--run-dir", str(run), "--set", "self_play.snapshot_every=256", *TINY]) == 0
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--total-timesteps",
+                                   "512", "--run-dir", str(run), "--set", "self_play.snapshot_every=256",
+                                   *TINY]) == 0
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["env_kwargs"]["opponent"] == "policy"
     ea = tb(run)
