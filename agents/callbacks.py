@@ -84,28 +84,42 @@ class MetricsCallback(BaseCallback):
             self.logger.record("env/worker_restarts", restarts)
 
 
-class VideoCallback(BaseCallback):
-    """Every ``every`` env steps, one deterministic episode of the current policy as a TB video."""
+class PeriodicCallback(BaseCallback):
+    """Calls ``fire()`` at the first rollout end at or past each multiple of ``every`` env steps."""
 
-    def __init__(self, env: str, env_kwargs: dict[str, Any], every: int, max_steps: int = 1000,
-                 seed: int = 12345, fps: int = 12, scale: int = 8) -> None:
+    def __init__(self, every: int) -> None:
         super().__init__()
-        self.env, self.env_kwargs = env, env_kwargs
-        self.every, self.max_steps, self.seed, self.fps, self.scale = every, max_steps, seed, fps, scale
+        self.every = every
         self._next = 0
 
-    def _on_training_start(self) -> None:
+    def _schedule(self) -> None:
         self._next = (self.model.num_timesteps // self.every + 1) * self.every
+
+    def _on_training_start(self) -> None:
+        self._schedule()
 
     def _on_step(self) -> bool:
         return True
 
     def _on_rollout_end(self) -> None:
         if self.model.num_timesteps >= self._next:
-            self._next = (self.model.num_timesteps // self.every + 1) * self.every
-            self.record()
+            self._schedule()
+            self.fire()
 
-    def record(self) -> None:
+    def fire(self) -> None:
+        raise NotImplementedError
+
+
+class VideoCallback(PeriodicCallback):
+    """Every ``every`` env steps, one deterministic episode of the current policy as a TB video."""
+
+    def __init__(self, env: str, env_kwargs: dict[str, Any], every: int, max_steps: int = 1000,
+                 seed: int = 12345, fps: int = 12, scale: int = 8) -> None:
+        super().__init__(every)
+        self.env, self.env_kwargs = env, env_kwargs
+        self.max_steps, self.seed, self.fps, self.scale = max_steps, seed, fps, scale
+
+    def fire(self) -> None:
         ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,
                           max_steps=self.max_steps)[0]
         frames = replay_frames(self.env, self.env_kwargs, ep.seed, ep.actions, scale=self.scale)
@@ -114,24 +128,15 @@ class VideoCallback(BaseCallback):
         self.logger.record("rollout/video_score", ep.score)
 
 
-class CheckpointCallback(BaseCallback):
+class CheckpointCallback(PeriodicCallback):
     """Atomic checkpoint every ``every`` env steps (the trainer also saves at the end and on Ctrl-C)."""
 
     def __init__(self, run: Path, every: int) -> None:
-        super().__init__()
-        self.run, self.every = run, every
-        self._next = 0
+        super().__init__(every)
+        self.run = run
 
-    def _on_training_start(self) -> None:
-        self._next = (self.model.num_timesteps // self.every + 1) * self.every
-
-    def _on_step(self) -> bool:
-        return True
-
-    def _on_rollout_end(self) -> None:
-        if self.model.num_timesteps >= self._next:
-            self._next = (self.model.num_timesteps // self.every + 1) * self.every
-            save_checkpoint(self.model, self.run)
+    def fire(self) -> None:
+        save_checkpoint(self.model, self.run)
 
 
 class GameStatsCallback(BaseCallback):

@@ -59,7 +59,7 @@ class Boards:
     def __init__(self, game: Game, shared: Shared, lo: int, hi: int, base_seed: int) -> None:
         self.game, self.shared, self.lo, self.hi = game, shared, lo, hi
         self.base_seed = base_seed
-        self.local_obs = game.new_obs_buffer()
+        self.obs = shared.obs[lo:hi]  # games draw straight into shared memory: no copy per step
 
     def _seeds(self, local: np.ndarray) -> np.ndarray:
         sh = self.shared
@@ -73,8 +73,7 @@ class Boards:
     def reset(self, local: np.ndarray | None = None) -> None:
         local = np.arange(self.hi - self.lo) if local is None else local
         self.game.reset(local, self._seeds(local))
-        self.game.observe(self.local_obs)
-        self.shared.obs[self.lo:self.hi] = self.local_obs
+        self.game.observe(self.obs)
 
     def step(self) -> list[tuple[int, dict[str, float]]]:
         sh, lo, hi = self.shared, self.lo, self.hi
@@ -82,14 +81,13 @@ class Boards:
         sh.reward[lo:hi] = reward
         sh.terminated[lo:hi] = terminated
         sh.truncated[lo:hi] = truncated
-        self.game.observe(self.local_obs)
+        self.game.observe(self.obs)
         done = np.flatnonzero(terminated | truncated)
         infos = [(int(i), self.game.episode_info(int(i))) for i in done]
         if len(done):
-            sh.terminal_obs[lo + done] = self.local_obs[done]
+            sh.terminal_obs[lo + done] = self.obs[done]
             self.game.reset(done, self._seeds(done))
-            self.game.observe(self.local_obs)
-        sh.obs[lo:hi] = self.local_obs
+            self.game.observe(self.obs)
         return infos
 
     def handle(self, cmd: str, data: Any) -> Any:
