@@ -144,3 +144,11 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert "interrupted at step" in err and "--resume" in err
     ckpts = list((run / "checkpoints").glob("step_*.zip"))
     assert len(ckpts) == 1 and (run / "model.zip").is_file()
+
+
+def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
+    out = tmp_path / "curve.png"
+    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--tag", "nope/x"]) == 2
+    assert "nope/x" in capsys.readouterr().err

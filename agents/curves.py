@@ -1,0 +1,49 @@
+"""Learning curves from a run's TensorBoard events, drawn as PNG (for the README and reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, values, minutes since the run's first event) of one scalar tag, in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
+    ea.Reload()
+    if tag not in ea.Tags()["scalars"]:
+        raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events")
+    events = sorted(ea.Scalars(tag), key=lambda e: e.step)
+    steps = np.array([e.step for e in events])
+    values = np.array([e.value for e in events])
+    minutes = (np.array([e.wall_time for e in events]) - min(e.wall_time for e in events)) / 60
+    return steps, values, minutes
+
+
+def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
+               baseline: float | None = None, baseline_label: str = "random agent") -> Path:
+    """Score against env steps and against wall-clock minutes, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, values, minutes = read_scalars(run, tag)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    panels = ((axes[0], steps / 1e6, "env steps (millions)"), (axes[1], minutes, "wall clock (minutes)"))
+    for ax, x, label in panels:
+        ax.plot(x, values, color="#2a9d8f", lw=1.8, label=tag.split("/")[-1])
+        if baseline is not None:
+            ax.axhline(baseline, color="#888", ls="--", lw=1, label=baseline_label)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(tag)
+    axes[0].legend(loc="upper left")
+    fig.suptitle(title or str(run))
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
