@@ -86,3 +86,15 @@ def test_bad_env_option_names_it(scripts, tmp_path, capsys):
     assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.colour=red",
                                    "--run-dir", str(tmp_path / "x"), *TINY]) == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_recurrent_ppo_trains_loads_and_evaluates(scripts, tmp_path, capsys):
+    run = tmp_path / "lstm"
+    assert scripts.train_ppo.main(["--env", "snake", "--recurrent", "--total-timesteps", "256",
+                                   "--run-dir", str(run), *TINY]) == 0
+    from sb3_contrib import RecurrentPPO
+
+    assert RecurrentPPO.load(run / "model.zip").num_timesteps == 256
+    capsys.readouterr()
+    assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 3
