@@ -13,11 +13,18 @@ from typing import Any
 import numpy as np
 
 from envs import make_game
+from envs.base import Game
 from envs.rng import seeds_from
 
 
 class Actor:
-    """Batched actions from a PPO or RecurrentPPO model (keeps the LSTM state between calls)."""
+    """Batched actions from a PPO or RecurrentPPO model (keeps the LSTM state between calls).
+
+    ``run_episodes`` calls every actor as ``actor(obs, game, live)`` and then ``actor.after_step(reward,
+    terminated, truncated, live)``; a policy source that needs more than the observation (a VLM reads
+    the rendered game state) provides ``make_actor(num_envs, deterministic)`` returning such an actor,
+    with an optional ``episode_log(i)`` whose value lands in ``Episode.log``.
+    """
 
     def __init__(self, model: Any, num_envs: int, deterministic: bool = True) -> None:
         self.model = model
@@ -26,7 +33,8 @@ class Actor:
         self.state: Any = None
         self.starts = np.ones(num_envs, dtype=bool)
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
+    def __call__(self, obs: np.ndarray, game: Game | None = None, live: np.ndarray | None = None
+                 ) -> np.ndarray:
         if self.recurrent:
             actions, self.state = self.model.predict(obs, state=self.state, episode_start=self.starts,
                                                      deterministic=self.deterministic)
@@ -34,6 +42,20 @@ class Actor:
         else:
             actions, _ = self.model.predict(obs, deterministic=self.deterministic)
         return np.asarray(actions, dtype=np.int64).reshape(-1)
+
+    def after_step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                   live: np.ndarray) -> None:
+        """Nothing to remember: the policy only needs the next observation."""
+
+    def episode_log(self, i: int) -> Any:
+        return None
+
+
+def make_actor(model: Any, num_envs: int, deterministic: bool = True) -> Any:
+    """The model's own actor when it has one (``make_actor``), else an ``Actor`` over ``predict``."""
+    if hasattr(model, "make_actor"):
+        return model.make_actor(num_envs, deterministic)
+    return Actor(model, num_envs, deterministic)
 
 
 @dataclass
@@ -44,19 +66,23 @@ class Episode:
     ret: float
     info: dict[str, float]
     actions: list[int] = field(repr=False)
+    log: Any = field(default=None, repr=False)  # the actor's per-episode record (a VLM's decisions)
 
 
 def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int = 0,
                  batch: int = 128, max_steps: int = 100_000, deterministic: bool = True,
                  progress: Any = None) -> list[Episode]:
-    """Play ``episodes`` episodes (seeds ``seed .. seed+episodes-1``), ``batch`` boards at a time."""
+    """Play ``episodes`` episodes (seeds ``seed .. seed+episodes-1``), ``batch`` boards at a time.
+
+    ``model``: an SB3 model, or any policy source with ``make_actor`` (see ``Actor``).
+    """
     results: list[Episode] = []
     for start in range(0, episodes, batch):
         n = min(batch, episodes - start)
         game = make_game(env, num_envs=n, **env_kwargs)
         game.reset(np.arange(n), seeds_from(seed + start, n))
         obs = game.new_obs_buffer()
-        actor = Actor(model, n, deterministic)
+        actor = make_actor(model, n, deterministic)
         live = np.ones(n, dtype=bool)
         ret = np.zeros(n)
         length = np.zeros(n, dtype=np.int64)
@@ -64,8 +90,9 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
         done_at: dict[int, dict[str, float]] = {}
         for _ in range(max_steps):
             game.observe(obs)
-            act = actor(obs)
+            act = actor(obs, game, live)
             reward, terminated, truncated = game.step(act)
+            actor.after_step(reward, terminated, truncated, live)
             for i in np.flatnonzero(live):
                 actions[i].append(int(act[i]))
             ret += reward * live
@@ -81,7 +108,7 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
         for i in range(n):
             info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
             results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,
-                                   actions[i]))
+                                   actions[i], actor.episode_log(i)))
     return results
 
 

@@ -2,6 +2,12 @@
 """Evaluate a trained run: scores over N seeded episodes, and an MP4 + GIF of the best episode.
 
     python scripts/evaluate.py runs/snake/<run> --episodes 100 [--json] [--checkpoint PATH]
+
+A VLM (any OpenAI-compatible chat-completions endpoint) plays instead of the run's model with
+``--vlm MODEL@URL``: on the run's env and settings, or on ``--env NAME`` without a run folder (files
+then go to ``--out``, default runs/<env>/vlm-<model>/).
+
+    python scripts/evaluate.py --env snake --vlm qwen2.5-vl-7b@http://localhost:8000/v1 --episodes 5
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ def positive_int(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("run_dir", nargs="?", help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--episodes", type=positive_int, default=100)
     p.add_argument("--checkpoint", help="model file (default: the run's model.zip or newest checkpoint)")
     p.add_argument("--seed", type=int, default=1_000_000, help="episode k is seeded seed+k (default "
@@ -30,12 +36,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     p.add_argument("--no-video", action="store_true")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
+    p.add_argument("--env", help="the game for --vlm without a run folder")
+    p.add_argument("--out", help="folder for --vlm results without a run folder "
+                   "(default runs/<env>/vlm-<model>)")
+    from agents.vlm_client import add_client_arguments
+
+    add_client_arguments(p)
     args = p.parse_args(argv)
+    if args.vlm:
+        return evaluate_vlm(args)
+    if not args.run_dir:
+        p.error("give a run folder (or --vlm MODEL@URL with --env)")
 
     from tqdm import tqdm
 
     from agents.evaluation import replay_frames, run_episodes, summarize, write_video
     from agents.runs import RunError, read_run_config
+    from agents.selfplay import eval_kwargs
     from agents.train import load_model
 
     run = Path(args.run_dir)
@@ -55,14 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as e:
         print(f"error: {e.args[0].replace('--resume ', '')}", file=sys.stderr)
         return 2
+    env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a self-play learner is scored against the scripted bot
     with tqdm(total=args.episodes, unit="ep", disable=args.json, dynamic_ncols=True) as bar:
-        episodes = run_episodes(model, cfg["env"], cfg["env_kwargs"], args.episodes, seed=args.seed,
+        episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
                                 deterministic=not args.stochastic, progress=bar.update)
     summary = summarize(episodes)
     summary.update(env=cfg["env"], checkpoint=str(ckpt), step=int(model.num_timesteps), seed=args.seed)
     if not args.no_video:
         best = max(episodes, key=lambda e: (e.score, -e.length))
-        frames = replay_frames(cfg["env"], cfg["env_kwargs"], best.seed, best.actions)
+        frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions)
         stem = run / f"eval-step{model.num_timesteps}-best"
         for suffix in (".mp4", ".gif"):
             write_video(frames, stem.with_suffix(suffix))
@@ -76,6 +95,70 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cfg['env']} step {model.num_timesteps:,}, {summary['episodes']} episodes: "
               f"mean score {summary['mean_score']:.2f}, median {summary['median_score']:.1f}, "
               f"max {summary['max_score']:.0f}, mean length {summary['mean_length']:.1f}")
+        if "video" in summary:
+            print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
+    return 0
+
+
+def evaluate_vlm(args: argparse.Namespace) -> int:
+    """``--vlm``: the VLM plays; scores, invalid answers, tokens, and a video of its best episode."""
+    import re
+
+    from tqdm import tqdm
+
+    from agents.compare import play_vlm, summarize_run
+    from agents.evaluation import replay_frames, summarize, write_video
+    from agents.runs import RunError, read_run_config
+    from agents.selfplay import eval_kwargs
+    from agents.vlm_client import ChatConfigError, client_from_args
+    from agents.vlm_player import VLMPlayer
+    from envs import GAMES
+
+    try:
+        if args.run_dir:
+            cfg = read_run_config(Path(args.run_dir))
+            env, out = cfg["env"], Path(args.run_dir)
+            env_kwargs = eval_kwargs(dict(cfg.get("env_kwargs") or {}))
+        else:
+            if args.env not in GAMES:
+                raise ValueError(f"--env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}")
+            env, env_kwargs = args.env, {}
+        player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
+    except (RunError, ValueError, ModuleNotFoundError) as e:
+        print(f"error: {str(e).replace('--resume ', '')}", file=sys.stderr)
+        return 2
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", player.name).strip("-") or "vlm"
+    if not args.run_dir:
+        out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with player, tqdm(total=args.episodes, unit="ep", disable=args.json, dynamic_ncols=True) as bar:
+            played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, 100_000, progress=bar.update)
+    except ChatConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    episodes = played.episodes
+    summary = summarize(episodes)
+    vlm = summarize_run(played, None)
+    summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "tokens_per_episode",
+                                        "best_move_rate", "verifier_accuracy", "cached_answers",
+                                        "decisions_per_s", "parameters")},
+                   env=env, vlm=str(player.client.endpoint), seed=args.seed, client=played.about["client"])
+    stem = out / f"eval-vlm-{slug}"
+    if not args.no_video:
+        best = max(episodes, key=lambda e: (e.score, -e.length))
+        frames = replay_frames(env, env_kwargs, best.seed, best.actions)
+        for suffix in (".mp4", ".gif"):
+            write_video(frames, Path(f"{stem}-best{suffix}"))
+        summary.update(video=f"{stem}-best.mp4", gif=f"{stem}-best.gif", best_episode_seed=best.seed)
+    Path(f"{stem}.json").write_text(json.dumps(summary, indent=2))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{env} with {player.client.endpoint}, {summary['episodes']} episodes: mean score "
+              f"{summary['mean_score']:.2f}, max {summary['max_score']:.0f}, invalid answers "
+              f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
+              "tokens per episode")
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     return 0

@@ -1,0 +1,580 @@
+"""Depth versus breadth: a trained specialist and VLMs play the same seeded episodes; a report compares them.
+
+``compare`` plays every player on seeds ``seed .. seed+episodes-1`` (the game contract makes these the
+same boards for everyone), then ``write_report`` writes ``report.json`` (every figure), ``report.md`` and
+PNG plots (score distribution, success and invalid-answer rates, decisions per second and parameters,
+tokens and cost per episode), plus frames of each VLM's worst decisions with its reasoning.
+
+"Worst decisions", most severe first: the move that ended an episode with a negative reward (a crash);
+an answer that could not be used (unparseable, illegal, failed request: the fallback move was played);
+a move with a negative reward; a move the engine does not call best; an answer the project's verifier
+marks wrong (ViGaL's Snake rule also wants the exact set of fatal moves). At most one per episode
+per round, so the sample spans episodes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.evaluation import Episode, run_episodes
+from agents.vlm_player import STATUSES, Decision, VLMPlayer
+from envs import make_game
+from envs.rng import seeds_from
+
+SUCCESS_KEYS = ("won", "win", "solved")  # episode_info keys that mean "the game was won"
+REPORT_FILES = ("report.md", "report.json", "scores.png", "rates.png", "speed.png", "cost.png")
+
+
+class CompareError(ValueError):
+    """Bad input the user must fix (the message names the flag)."""
+
+
+@dataclass
+class PlayerRun:
+    """One player's episodes and what it cost to play them."""
+
+    name: str
+    kind: str  # "specialist" or "vlm"
+    parameters: float | None
+    parameters_source: str
+    episodes: list[Episode]
+    wall_s: float
+    about: dict[str, Any] = field(default_factory=dict)  # endpoint, checkpoint, client stats...
+
+    @property
+    def decisions(self) -> int:
+        return int(sum(e.length for e in self.episodes))
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars (or any currency) per 1,000 prompt and completion tokens."""
+
+    prompt: float
+    completion: float
+
+    def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
+        return (prompt_tokens * self.prompt + completion_tokens * self.completion) / 1000.0
+
+
+# ---------------------------------------------------------------------- parsing user input
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMbBtT]?)\s*$")
+_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+
+
+def parse_count(text: str) -> float:
+    """``7.6B``, ``256M``, ``7e9`` -> a number."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"expected a count such as 7B, 256M or 7e9, got {text!r}")
+    return float(m.group(1)) * _SUFFIX[m.group(2).lower()]
+
+
+def params_from_name(model: str) -> float | None:
+    """The parameter count a model name states (``qwen2.5-vl-7b`` -> 7e9), or None."""
+    found = re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)([bBmM])(?![a-zA-Z0-9])", model)
+    if not found:
+        return None
+    number, unit = found[-1]
+    return float(number) * _SUFFIX[unit.lower()]
+
+
+def parse_prices(items: list[str] | None) -> dict[str, Price]:
+    """``[MODEL=]PROMPT[,COMPLETION]`` (per 1k tokens) -> {model or "*": Price}."""
+    prices: dict[str, Price] = {}
+    for item in items or []:
+        model, _, value = item.rpartition("=")
+        try:
+            parts = [float(v) for v in value.split(",")]
+            if len(parts) not in (1, 2) or min(parts) < 0:
+                raise ValueError
+        except ValueError:
+            raise CompareError(f"--price-per-1k-tokens expects [MODEL=]PRICE or [MODEL=]PROMPT,COMPLETION "
+                               f"(non-negative numbers per 1,000 tokens), got {item!r}") from None
+        prices[model or "*"] = Price(parts[0], parts[-1])
+    return prices
+
+
+def parse_params(items: list[str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items or []:
+        model, sep, value = item.rpartition("=")
+        try:
+            if not sep or not model:
+                raise ValueError
+            out[model] = parse_count(value)
+        except ValueError:
+            raise CompareError(f"--vlm-params expects MODEL=COUNT (e.g. qwen2.5-vl-7b=8.3B), got {item!r}"
+                               ) from None
+    return out
+
+
+def success_of(info: dict[str, float]) -> float | None:
+    for k in SUCCESS_KEYS:
+        if k in info:
+            return float(info[k])
+    return None
+
+
+# ---------------------------------------------------------------------- playing
+def play_specialist(model: Any, name: str, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int,
+                    max_steps: int, progress: Any = None, about: dict[str, Any] | None = None) -> PlayerRun:
+    """The specialist's greedy play, every episode in one batch."""
+    from agents.policies import count_params
+
+    # Warm up (torch's first forward pass, the game's compiled kernels) so the timing is the steady state.
+    run_episodes(model, env, env_kwargs, episodes, seed=seed, batch=episodes, max_steps=2)
+    t0 = time.perf_counter()
+    eps = run_episodes(model, env, env_kwargs, episodes, seed=seed, batch=episodes, max_steps=max_steps,
+                       deterministic=True, progress=progress)
+    wall = time.perf_counter() - t0
+    return PlayerRun(name, "specialist", float(count_params(model.policy)), "counted", eps, wall,
+                     dict(about or {}))
+
+
+def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int,
+             max_steps: int, parameters: float | None = None, progress: Any = None) -> PlayerRun:
+    """The VLM on the same seeds; every episode runs at once, ``player.concurrency`` requests in flight."""
+    source = "given"
+    if parameters is None:
+        parameters = params_from_name(player.name)
+        source = "from the model name" if parameters is not None else "unknown"
+    client = player.client
+    before = client.stats.as_dict()
+    t0 = time.perf_counter()
+    eps = run_episodes(player, env, env_kwargs, episodes, seed=seed, batch=episodes, max_steps=max_steps,
+                       progress=progress)
+    wall = time.perf_counter() - t0
+    after = client.stats.as_dict()
+    counts = {k: v - before[k] for k, v in after.items() if k != "status_counts"}
+    old = before["status_counts"]
+    counts["status_counts"] = {k: v - old.get(k, 0) for k, v in after["status_counts"].items()
+                               if v > old.get(k, 0)}
+    about = {"endpoint": str(client.endpoint), "concurrency": player.concurrency,
+             "settings": client.settings, "client": counts,
+             "cache": str(client.cache.root) if client.cache is not None else None}
+    return PlayerRun(player.name, "vlm", parameters, source, eps, wall, about)
+
+
+# ---------------------------------------------------------------------- figures
+def _stats(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=np.float64)
+    if a.size == 0:
+        return {"mean": float("nan"), "median": float("nan"), "p95": float("nan")}
+    return {"mean": float(a.mean()), "median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
+
+
+def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
+    scores = np.array([e.score for e in run.episodes], dtype=np.float64)
+    lengths = np.array([e.length for e in run.episodes], dtype=np.float64)
+    successes = [success_of(e.info) for e in run.episodes]
+    out: dict[str, Any] = {
+        "name": run.name, "kind": run.kind, "parameters": run.parameters,
+        "parameters_source": run.parameters_source, "episodes": len(run.episodes),
+        "mean_score": float(scores.mean()), "median_score": float(np.median(scores)),
+        "std_score": float(scores.std()), "min_score": float(scores.min()), "max_score": float(scores.max()),
+        "success_rate": None if None in successes else float(np.mean(successes)),
+        "mean_length": float(lengths.mean()), "decisions": run.decisions, "wall_s": run.wall_s,
+        "decisions_per_s": run.decisions / run.wall_s if run.wall_s > 0 else None,
+        "about": run.about,
+    }
+    if run.kind != "vlm":
+        out.update(invalid=0, invalid_rate=0.0, invalid_by_status={}, prompt_tokens_per_episode=0.0,
+                   completion_tokens_per_episode=0.0, tokens_per_episode=0.0, cost_per_episode=0.0,
+                   verifier_accuracy=None, best_move_rate=None)
+        return out
+    decisions = [d for e in run.episodes for d in (e.log or [])]
+    by_status = {s: sum(d.status == s for d in decisions) for s in STATUSES if s != "ok"}
+    invalid = sum(by_status.values())
+    prompt = sum(d.prompt_tokens for d in decisions) / len(run.episodes)
+    completion = sum(d.completion_tokens for d in decisions) / len(run.episodes)
+    verdicts = [d.correct for d in decisions if d.correct is not None]
+    moves_ok = [d.good_move for d in decisions if d.good_move is not None]
+    live = [d.latency_s for d in decisions if d.status != "error"]
+    out.update(invalid=invalid, invalid_rate=invalid / max(1, len(decisions)), invalid_by_status=by_status,
+               prompt_tokens_per_episode=prompt, completion_tokens_per_episode=completion,
+               tokens_per_episode=prompt + completion,
+               cost_per_episode=None if price is None else price.cost(prompt, completion),
+               price_per_1k={"prompt": price.prompt, "completion": price.completion} if price else None,
+               verifier_accuracy=float(np.mean(verdicts)) if verdicts else None,
+               best_move_rate=float(np.mean(moves_ok)) if moves_ok else None,
+               latency_s=_stats(live), cached_answers=sum(d.cached for d in decisions))
+    return out
+
+
+def worst_decisions(episodes: list[Episode], k: int) -> list[tuple[Episode, Decision, str]]:
+    """Up to ``k`` of the worst decisions (see the module docstring), spread over episodes."""
+    def why(d: Decision) -> tuple[int, str] | None:
+        if d.terminated and d.reward < 0:
+            return 0, "fatal move"
+        if not d.valid:
+            return 1, f"{d.status} answer (fallback played)"
+        if d.reward < 0:
+            return 2, "negative reward"
+        if d.good_move == 0:
+            return 3, "not a best move by the engine"
+        if d.correct is not None and d.correct < 1:
+            return 4, "answer wrong by the verifier"
+        return None
+
+    per_episode: list[list[tuple[int, int, Episode, Decision, str]]] = []
+    for e in episodes:
+        found = [(r[0], d.step, e, d, r[1]) for d in (e.log or []) if (r := why(d)) is not None]
+        per_episode.append(sorted(found, key=lambda t: (t[0], t[1])))
+    picked: list[tuple[int, int, Episode, Decision, str]] = []
+    depth = 0
+    while len(picked) < k and any(len(f) > depth for f in per_episode):
+        layer = sorted((f[depth] for f in per_episode if len(f) > depth), key=lambda t: (t[0], t[2].seed))
+        picked.extend(layer[:k - len(picked)])
+        depth += 1
+    picked.sort(key=lambda t: (t[0], t[2].seed, t[1]))
+    return [(e, d, reason) for _, _, e, d, reason in picked]
+
+
+def state_at(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int], step: int
+             ) -> dict[str, Any]:
+    """The state of episode ``seed`` after its first ``step`` actions (re-simulated)."""
+    game = make_game(env, num_envs=1, **env_kwargs)
+    game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
+    for a in actions[:step]:
+        game.step(np.array([a], dtype=np.int64))
+    return game.get_state(0)
+
+
+def _frame_image(images: list[np.ndarray], caption: str, min_side: int = 256) -> np.ndarray:
+    """The question's images side by side, enlarged (nearest) so small boards stay readable, over a
+    caption strip saying what was played."""
+    from PIL import Image, ImageDraw
+
+    rgb = [np.repeat(im[..., None], 3, axis=2) if im.ndim == 2 else im[..., :3] for im in images]
+    h = max(im.shape[0] for im in rgb)
+    padded = [np.pad(im, ((0, h - im.shape[0]), (0, 8), (0, 0)), constant_values=255) for im in rgb]
+    frame = np.concatenate(padded, axis=1)[:, :-8]
+    factor = max(1, int(np.ceil(min_side / max(1, min(frame.shape[:2])))))
+    frame = frame.repeat(factor, 0).repeat(factor, 1)
+    strip = Image.new("RGB", (frame.shape[1], 22), (255, 255, 255))
+    ImageDraw.Draw(strip).text((6, 5), caption, fill=(0, 0, 0))
+    return np.concatenate([frame, np.asarray(strip)], axis=0)
+
+
+# ---------------------------------------------------------------------- plots
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "player"
+
+
+def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [s["name"] for s in summaries]
+    colors = ["#2b7bba" if s["kind"] == "specialist" else "#e4572e" for s in summaries]
+    x = np.arange(len(names))
+    written = []
+
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names) + 2), 4))
+    data = [[e.score for e in r.episodes] for r in runs]
+    ax.boxplot(data, positions=x, widths=0.5, showmeans=True)
+    rng = np.random.default_rng(0)
+    for i, (d, c) in enumerate(zip(data, colors, strict=True)):
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(d)), d, s=14, color=c, alpha=0.7, zorder=3)
+    ax.set_xticks(x, names, rotation=15)
+    ax.set_ylabel("score per episode")
+    ax.set_title("Score distribution (same seeds)")
+    written.append(_save(fig, out / "scores.png"))
+
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names) + 2), 4))
+    succ = [s["success_rate"] if s["success_rate"] is not None else 0.0 for s in summaries]
+    inv = [s["invalid_rate"] for s in summaries]
+    ax.bar_label(ax.bar(x - 0.2, succ, 0.4, label="success rate (won / solved)", color="#3aa655"),
+                 fmt="{:.0%}", fontsize=8)
+    ax.bar_label(ax.bar(x + 0.2, inv, 0.4, label="invalid-answer rate (fallback played)", color="#d1495b"),
+                 fmt="{:.0%}", fontsize=8)
+    ax.set_xticks(x, names, rotation=15)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction")
+    ax.legend(fontsize=8)
+    ax.set_title("Success and invalid answers")
+    written.append(_save(fig, out / "rates.png"))
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(8, 2.4 * len(names) + 3), 4))
+    dps = [s["decisions_per_s"] or 0.0 for s in summaries]
+    a1.bar_label(a1.bar(x, dps, color=colors), fmt="{:,.3g}", fontsize=8)
+    a1.set_yscale("log")
+    a1.set_xticks(x, names, rotation=15)
+    a1.set_ylabel("decisions per second (log)")
+    a1.set_title("Speed")
+    params = [s["parameters"] or 0.0 for s in summaries]
+    a2.bar_label(a2.bar(x, params, color=colors), labels=[_count(v) for v in params], fontsize=8)
+    a2.set_yscale("log")
+    a2.set_xticks(x, names, rotation=15)
+    a2.set_ylabel("parameters (log)")
+    a2.set_title("Size")
+    for i, s in enumerate(summaries):
+        if not s["parameters"]:
+            a2.annotate("unknown", (i, 1), ha="center", va="bottom", fontsize=8)
+    written.append(_save(fig, out / "speed.png"))
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(8, 2.4 * len(names) + 3), 4))
+    prompt = [s["prompt_tokens_per_episode"] for s in summaries]
+    completion = [s["completion_tokens_per_episode"] for s in summaries]
+    a1.bar(x, prompt, color="#8d99ae", label="prompt")
+    a1.bar(x, completion, bottom=prompt, color="#2b2d42", label="completion")
+    a1.set_xticks(x, names, rotation=15)
+    a1.set_ylabel("tokens per episode")
+    a1.legend(fontsize=8)
+    a1.set_title("Tokens")
+    cost = [s["cost_per_episode"] for s in summaries]
+    a2.bar(x, [c or 0.0 for c in cost], color=colors)
+    for i, c in enumerate(cost):
+        if c is None:
+            a2.annotate("no price given", (i, 0), ha="center", va="bottom", fontsize=8)
+    a2.set_xticks(x, names, rotation=15)
+    a2.set_ylabel("estimated API cost per episode")
+    a2.set_title("Cost")
+    written.append(_save(fig, out / "cost.png"))
+    return written
+
+
+def _save(fig: Any, path: Path) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
+# ---------------------------------------------------------------------- report
+def prepare_out_dir(out: Path, overwrite: bool) -> None:
+    """Create ``out``; an existing non-empty folder is refused unless ``overwrite`` and it is a report."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise CompareError(f"--out {out} already exists and is not empty; choose another folder or pass "
+                               "--overwrite to replace its report")
+        if not (out / "report.json").is_file():
+            raise CompareError(f"--overwrite refuses to touch {out}: it holds no report.json, so it is not "
+                               "a comparison folder")
+        for name in REPORT_FILES:
+            (out / name).unlink(missing_ok=True)
+        for f in out.glob("decisions-*.jsonl"):
+            f.unlink()
+        shutil.rmtree(out / "frames", ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _fmt(value: Any, spec: str = ".2f", none: str = "—") -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return none
+    return format(value, spec)
+
+
+def _count(value: float | None) -> str:
+    if not value:
+        return "unknown"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:.0f}"
+
+
+def _fence(text: str, limit: int = 1500) -> str:
+    text = text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    return "```text\n" + text.replace("```", "`\u200b``") + "\n```"
+
+
+def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, runs: list[PlayerRun],
+                 prices: dict[str, Price], frames_per_vlm: int = 6, command: str = "",
+                 max_steps: int | None = None) -> dict[str, Any]:
+    """Write report.json, report.md, the plots and the worst-decision frames into ``out``."""
+    from PIL import Image
+
+    from vlm.tasks import task_module
+
+    summaries = [summarize_run(r, prices.get(r.name, prices.get("*")) if r.kind == "vlm" else None)
+                 for r in runs]
+    plots = write_plots(out, summaries, runs)
+    n = len(runs[0].episodes)
+    seeds = list(range(seed, seed + n))
+    report: dict[str, Any] = {
+        "env": env, "env_kwargs": env_kwargs, "episodes": n, "seeds": seeds, "max_steps": max_steps,
+        "command": command, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "players": summaries,
+        "per_seed_scores": {r.name: [e.score for e in r.episodes] for r in runs},
+        "plots": plots, "worst_decisions": {}, "decision_logs": {},
+    }
+    sections: list[str] = []
+    for run in runs:
+        if run.kind != "vlm":
+            continue
+        log_file = f"decisions-{_slug(run.name)}.jsonl"
+        with open(out / log_file, "w", encoding="utf-8") as f:
+            for e in run.episodes:
+                for d in e.log or []:
+                    f.write(json.dumps({"seed": e.seed, **d.to_dict()}, ensure_ascii=False) + "\n")
+        report["decision_logs"][run.name] = log_file
+        rows = []
+        md = [f"### {run.name}", f"Every decision (answer, move, tokens, outcome): [{log_file}]({log_file}).",
+              ""]
+        worst = worst_decisions(run.episodes, frames_per_vlm)
+        if not worst:
+            md.append("No fatal, invalid or wrong answer in these episodes.")
+        for e, d, reason in worst:
+            state = state_at(env, env_kwargs, e.seed, e.actions, d.step)
+            draft = task_module(env).move_task(state)
+            rel = f"frames/{_slug(run.name)}-seed{e.seed}-step{d.step}.png"
+            (out / "frames").mkdir(exist_ok=True)
+            caption = f"seed {e.seed}, step {d.step}: played {d.move} ({reason})"
+            Image.fromarray(_frame_image(list(draft.images), caption)).save(out / rel)
+            row = {"seed": e.seed, "step": d.step, "reason": reason, "played": d.move, "answer": d.answer,
+                   "status": d.status, "reward": d.reward, "frame": rel, "response": d.response,
+                   "reasoning": d.reasoning, "reference_answer": draft.answer, "error": d.error}
+            rows.append(row)
+            said = (f"Named `{d.answer}`" if d.answer is not None else "Named no readable move") + (
+                "" if d.valid else f" ({d.status}: the fallback was played)")
+            md += [f"#### Seed {e.seed}, step {d.step}: {reason}",
+                   f"{said}; played **{d.move}** (reward {d.reward:+g}). The engine's reference answer: "
+                   f"`{draft.answer}`.", "", f"![seed {e.seed} step {d.step}]({rel})", ""]
+            if d.reasoning:
+                md += ["The model's reasoning (its separate reasoning channel):", _fence(d.reasoning)]
+            md += ["The model's answer:", _fence(d.response or d.error or "(empty)"),
+                   "<details><summary>The engine's analysis of this state</summary>", "",
+                   _fence(draft.analysis), "", "</details>", ""]
+        report["worst_decisions"][run.name] = rows
+        sections.append("\n".join(md))
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (out / "report.md").write_text(_markdown(report, summaries, runs, sections))
+    return report
+
+
+def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: list[PlayerRun],
+              sections: list[str]) -> str:
+    seeds = report["seeds"]
+    lines = [f"# Depth versus breadth: {report['env']}", "",
+             f"Every player played the same {report['episodes']} episodes (seeds {seeds[0]}–{seeds[-1]}, "
+             f"env settings `{json.dumps(report['env_kwargs'])}`"
+             + (f", at most {report['max_steps']} steps each" if report["max_steps"] else "") + ").",
+             f"Written {report['created']}"
+             + (f" by `{report['command']}`" if report["command"] else "") + ".",
+             "", "| player | parameters | mean score | median | success rate | invalid answers | "
+             "best moves | verifier accuracy | decisions/s | tokens/episode | cost/episode |",
+             "|---" * 11 + "|"]
+    for s in summaries:
+        cost = "0 (local)" if s["kind"] == "specialist" else _fmt(s["cost_per_episode"], ".4f", "no price")
+        lines.append(
+            f"| {s['name']} ({s['kind']}) | {_count(s['parameters'])} | {s['mean_score']:.2f} ± "
+            f"{s['std_score']:.2f} | {s['median_score']:g} | {_fmt(s['success_rate'], '.0%', 'n/a')} | "
+            f"{s['invalid']} ({s['invalid_rate']:.1%}) | {_fmt(s['best_move_rate'], '.0%', 'n/a')} | "
+            f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
+            f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
+    lines += ["", "![score distribution](scores.png)", "", "![success and invalid answers](rates.png)", "",
+              "![speed and size](speed.png)", "", "![tokens and cost](cost.png)", ""]
+    if len(seeds) <= 50:
+        lines += ["## Scores per seed", "", "| seed | " + " | ".join(r.name for r in runs) + " |",
+                  "|---" * (len(runs) + 1) + "|"]
+        for k, sd in enumerate(seeds):
+            lines.append(f"| {sd} | " + " | ".join(f"{r.episodes[k].score:g}" for r in runs) + " |")
+        lines.append("")
+    vlms = [s for s in summaries if s["kind"] == "vlm"]
+    if vlms:
+        lines += ["## VLM details", "",
+                  "| player | endpoint | decisions | unparseable | illegal | failed requests | answers from "
+                  "cache | HTTP requests | retries | latency mean / p95 (s) |", "|---" * 10 + "|"]
+        for s in vlms:
+            c = s["about"]["client"]
+            st = s["invalid_by_status"]
+            lines.append(f"| {s['name']} | {s['about']['endpoint']} | {s['decisions']} | "
+                         f"{st['unparseable']} | {st['illegal']} | {st['error']} | {s['cached_answers']} | "
+                         f"{c['http_requests']} | "
+                         f"{c['retries']} | {_fmt(s['latency_s']['mean'])} / "
+                         f"{_fmt(s['latency_s']['p95'])} |")
+        lines += ["",
+                  "Best moves: how often the move a VLM named is one the engine calls best (safe, no dead "
+                  "end, closest to the goal); verifier accuracy: its whole answer scored by the project's "
+                  "verifier (for Snake, ViGaL's rule: a best move and exactly the fatal moves). The "
+                  "specialist states only a move; scripts/score_predictions.py --specialist gives its "
+                  "best-move rate on an exported split.", "",
+                  "Invalid answers play a fallback move and count here: straight on in Snake and duel Snake, "
+                  "the game's first action elsewhere. Decisions per second are measured on this run "
+                  "(episodes side by side, requests concurrent); answers served from the response cache make "
+                  "a re-run fast and free, so compare speed on a run without cache hits (latency is the "
+                  "one measured when each answer was first requested). Parameters of a VLM come from its "
+                  "name unless given with --vlm-params.", "", "## Worst decisions", "", *sections]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- the whole comparison
+def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | None = None,
+            players: list[VLMPlayer] | None = None, prices: dict[str, Price] | None = None,
+            vlm_params: dict[str, float] | None = None, max_steps: int | None = None, device: str = "cpu",
+            frames_per_vlm: int = 6, command: str = "", overwrite: bool = False,
+            show_progress: bool = True) -> dict[str, Any]:
+    """Play the specialist (a run folder) and each VLM player on the same seeds; write the report."""
+    from tqdm import tqdm
+
+    players = players or []
+    if specialist is None and not players:
+        raise CompareError("nothing to compare: give --specialist RUN and/or --vlm MODEL@URL")
+    if episodes < 1:
+        raise CompareError(f"--episodes must be >= 1, got {episodes}")
+    env_kwargs: dict[str, Any] = {}
+    model = None
+    about: dict[str, Any] = {}
+    if specialist is not None:
+        model, cfg, ckpt = load_specialist(specialist, device)
+        if cfg["env"] != env:
+            raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
+        env_kwargs = dict(cfg.get("env_kwargs") or {})
+        about = {"run": str(specialist), "checkpoint": str(ckpt), "policy": cfg.get("policy"),
+                 "step": int(model.num_timesteps)}
+    for p in players:
+        if p.env != env:
+            raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
+    prepare_out_dir(out, overwrite)
+    steps = int(max_steps) if max_steps else 100_000
+    runs: list[PlayerRun] = []
+    if model is not None:
+        with tqdm(total=episodes, unit="ep", desc="specialist", disable=not show_progress,
+                  dynamic_ncols=True) as bar:
+            runs.append(play_specialist(model, f"specialist-{about['policy']}", env, env_kwargs, episodes,
+                                        seed, steps, bar.update, about))
+    for p in players:
+        with tqdm(total=episodes, unit="ep", desc=p.name, disable=not show_progress,
+                  dynamic_ncols=True) as bar:
+            counts = {"decisions": 0, "invalid": 0}
+
+            def tick(d: Decision, bar: Any = bar, counts: dict[str, int] = counts) -> None:
+                counts["decisions"] += 1
+                counts["invalid"] += not d.valid
+                bar.set_postfix(counts, refresh=False)
+
+            p.on_decision = tick
+            try:
+                runs.append(play_vlm(p, env, env_kwargs, episodes, seed, steps,
+                                     (vlm_params or {}).get(p.name), bar.update))
+            finally:
+                p.on_decision = None
+    return write_report(out, env, env_kwargs, seed, runs, prices or {}, frames_per_vlm, command, max_steps)
+
+
+def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
+    """(model, run config, checkpoint file) of a run folder; CompareError naming the problem."""
+    from agents.runs import RunError, latest_checkpoint, read_run_config
+    from agents.train import load_model
+
+    try:
+        cfg = read_run_config(run)
+        ckpt = run / "model.zip"
+        if not ckpt.is_file():
+            ckpt = latest_checkpoint(run)
+        return load_model(cfg, ckpt, device=device), cfg, ckpt
+    except RunError as e:
+        raise CompareError(f"--specialist: {e.args[0].replace('--resume ', '')}") from e

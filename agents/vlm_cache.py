@@ -1,0 +1,74 @@
+"""On-disk cache of chat-completion responses, so re-running a comparison sends no request at all.
+
+The key is a SHA-256 over the model name, the prompt text, the SHA-256 of every image's pixels (shape,
+dtype and bytes: stable across PNG encoders) and the generation settings (max tokens, temperature,
+extra body fields). The endpoint URL is deliberately not part of the key: the same model served from
+another address answers the same question the same way. One small JSON file per response, written to
+a temporary file and renamed, so concurrent threads (or processes) never read half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def default_cache_dir() -> Path:
+    """``$DEPTHFIRST_VLM_CACHE``, else ``$XDG_CACHE_HOME/depthfirst/vlm`` (``~/.cache/depthfirst/vlm``)."""
+    if os.environ.get("DEPTHFIRST_VLM_CACHE"):
+        return Path(os.environ["DEPTHFIRST_VLM_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "depthfirst" / "vlm"
+
+
+def image_digest(image: np.ndarray) -> str:
+    """SHA-256 of an image's pixels, shape and dtype."""
+    image = np.ascontiguousarray(image)
+    h = hashlib.sha256(f"{image.shape}|{image.dtype}|".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
+
+
+def cache_key(model: str, prompt: str, image_digests: list[str], settings: dict[str, Any]) -> str:
+    blob = json.dumps({"model": model, "prompt": prompt, "images": image_digests, "settings": settings},
+                      sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """``get``/``put`` JSON-able responses under ``root/<key[:2]>/<key>.json``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored response, or None (a missing or unreadable entry is a miss, never an error)."""
+        try:
+            value = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(value, f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.root.glob("*/*.json")) if self.root.is_dir() else 0

@@ -1,0 +1,324 @@
+"""A small client for any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, LM Studio, OpenAI).
+
+Standard library only (``urllib``). Followed: the OpenAI Chat Completions API reference (``POST
+{base}/chat/completions`` with ``model``, ``messages`` whose user content is a list of ``{"type": "text"}``
+and ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`` parts, ``max_tokens``,
+``temperature``; the answer in ``choices[0].message.content``, token counts in ``usage``), which vLLM's
+and SGLang's OpenAI-compatible servers implement as well. A reasoning model's separate
+``reasoning_content`` (vLLM, SGLang) is kept too.
+
+Failures: HTTP 429 and 5xx, timeouts, dropped connections and unreadable bodies are retried with
+exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
+``Retry-After`` header (seconds or an HTTP date) replaces the backoff for that wait, capped at
+``max_retry_after``. After ``max_retries`` retries the call raises ``ChatError``. Any other 4xx (a wrong
+model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import http.client
+import io
+import json
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agents.vlm_cache import ResponseCache, cache_key, image_digest
+
+RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
+
+
+class ChatError(RuntimeError):
+    """A request that failed after every retry (the caller may fall back and go on)."""
+
+
+class ChatConfigError(ChatError):
+    """A request the server refuses for good (HTTP 4xx): the user must change the model, URL or key."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    model: str
+    base_url: str
+
+    @classmethod
+    def parse(cls, spec: str) -> Endpoint:
+        """``MODEL@URL``, e.g. ``qwen2.5-vl-7b@http://localhost:8000/v1``."""
+        for scheme in ("@http://", "@https://"):
+            k = spec.find(scheme)
+            if k > 0:
+                return cls(spec[:k], spec[k + 1:].rstrip("/"))
+        raise ValueError(f"--vlm expects MODEL@URL (e.g. qwen2.5-vl-7b@http://localhost:8000/v1), "
+                         f"got {spec!r}")
+
+    @property
+    def chat_url(self) -> str:
+        if self.base_url.endswith("/chat/completions"):
+            return self.base_url
+        return f"{self.base_url}/chat/completions"
+
+    def __str__(self) -> str:
+        return f"{self.model}@{self.base_url}"
+
+
+@dataclass
+class ChatReply:
+    content: str
+    reasoning: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float  # of the request that produced the answer (kept in the cache too)
+    cached: bool
+    finish_reason: str | None = None
+
+
+@dataclass
+class ClientStats:
+    """Counters shared by every thread using one client."""
+
+    calls: int = 0  # complete() calls
+    http_requests: int = 0  # requests actually sent (retries included)
+    cache_hits: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    failures: int = 0  # calls that raised ChatError after their retries
+    status_counts: dict[str, int] = field(default_factory=dict)  # HTTP status (or "timeout") -> count
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for k, v in counts.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def count_status(self, status: str) -> None:
+        with self._lock:
+            self.status_counts[status] = self.status_counts.get(status, 0) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {"calls": self.calls, "http_requests": self.http_requests, "cache_hits": self.cache_hits,
+                    "retries": self.retries, "timeouts": self.timeouts, "failures": self.failures,
+                    "status_counts": dict(self.status_counts)}
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """An RGB uint8 (H, W, 3) array as a ``data:image/png;base64,...`` URL."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header (delay seconds or an HTTP date) in seconds, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class ChatClient:
+    """Thread-safe: one client serves every episode's thread; each call is one HTTP request (or none)."""
+
+    def __init__(self, endpoint: Endpoint | str, api_key: str | None = None,
+                 api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 120.0, max_retries: int = 5,
+                 backoff: float = 1.0, max_backoff: float = 60.0, max_retry_after: float = 300.0,
+                 max_tokens: int = 1024, temperature: float = 0.0, extra_body: dict[str, Any] | None = None,
+                 cache: ResponseCache | None = None, sleep: Any = time.sleep) -> None:
+        self.endpoint = Endpoint.parse(endpoint) if isinstance(endpoint, str) else endpoint
+        if api_key is None and api_key_env:
+            api_key = os.environ.get(api_key_env) or None  # a local server usually needs none
+        self.api_key = api_key
+        if timeout <= 0 or max_retries < 0 or backoff < 0:
+            raise ValueError("timeout must be > 0, max_retries and backoff >= 0")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        # Request fields besides model and messages; extra_body adds or overrides them, and a None value
+        # drops one (OpenAI's reasoning models refuse max_tokens and temperature 0).
+        settings = {"max_tokens": int(max_tokens), "temperature": float(temperature), **(extra_body or {})}
+        self.settings = {k: v for k, v in settings.items() if v is not None}
+        self.cache = cache
+        self.stats = ClientStats()
+        self._sleep = sleep
+
+    # ------------------------------------------------------------------ public
+    def complete(self, prompt: str, images: list[np.ndarray]) -> ChatReply:
+        """Ask ``prompt`` about ``images`` (RGB uint8 arrays); served from the cache when possible."""
+        self.stats.add(calls=1)
+        key = None
+        if self.cache is not None:
+            key = cache_key(self.endpoint.model, prompt, [image_digest(im) for im in images], self.settings)
+            hit = self.cache.get(key)
+            if hit is not None and isinstance(hit.get("content"), str):
+                self.stats.add(cache_hits=1)
+                return ChatReply(hit["content"], hit.get("reasoning"), int(hit.get("prompt_tokens", 0)),
+                                 int(hit.get("completion_tokens", 0)), float(hit.get("latency_s", 0.0)),
+                                 cached=True, finish_reason=hit.get("finish_reason"))
+        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": png_data_url(im)}}
+                                         for im in images]
+        content.append({"type": "text", "text": prompt})
+        body = {"model": self.endpoint.model, "messages": [{"role": "user", "content": content}],
+                **self.settings}
+        reply = self._post_with_retries(json.dumps(body).encode("utf-8"))
+        if self.cache is not None and key is not None:
+            self.cache.put(key, {"model": self.endpoint.model, "content": reply.content,
+                                 "reasoning": reply.reasoning, "prompt_tokens": reply.prompt_tokens,
+                                 "completion_tokens": reply.completion_tokens, "latency_s": reply.latency_s,
+                                 "finish_reason": reply.finish_reason})
+        return reply
+
+    # ------------------------------------------------------------------ HTTP
+    def _post_with_retries(self, data: bytes) -> ChatReply:
+        last = "no attempt"
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.stats.add(retries=1)
+            wait: float | None = None
+            t0 = time.perf_counter()
+            try:
+                status, headers, raw = self._post(data)
+            except (OSError, http.client.HTTPException) as e:  # timeouts, refused, dropped, cut short
+                reason = getattr(e, "reason", e)
+                if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+                    self.stats.add(timeouts=1)
+                    self.stats.count_status("timeout")
+                    last = f"no answer within {self.timeout:g} s"
+                else:
+                    self.stats.count_status("connection")
+                    last = f"cannot reach {self.endpoint.chat_url}: {reason}"
+            else:
+                latency = time.perf_counter() - t0
+                self.stats.count_status(str(status))
+                if status == 200:
+                    try:
+                        return self._parse(raw, latency)
+                    except (ValueError, KeyError, IndexError, TypeError) as e:
+                        last = f"unreadable chat completion ({type(e).__name__}: {e}): {raw[:200]!r}"
+                elif status in RETRY_STATUS or status >= 500:
+                    last = f"HTTP {status}: {_error_message(raw)}"
+                    wait = retry_after_seconds(headers.get("Retry-After"))
+                else:
+                    raise ChatConfigError(
+                        f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
+                        f"{_error_message(raw)}"
+                        f" (check the model name {self.endpoint.model!r}, the URL and the API key)")
+            if attempt == self.max_retries:
+                break
+            if wait is None:
+                wait = min(self.max_backoff, self.backoff * 2 ** attempt) * (1 + 0.25 * random.random())
+            else:
+                wait = min(wait, self.max_retry_after)
+            self._sleep(wait)
+        self.stats.add(failures=1)
+        raise ChatError(f"{self.endpoint}: gave up after {self.max_retries + 1} attempts; last: {last}")
+
+    def _post(self, data: bytes) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.endpoint.chat_url, data=data, headers=headers, method="POST")
+        self.stats.add(http_requests=1)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, dict(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as e:
+            with e:
+                return e.code, dict(e.headers.items()) if e.headers else {}, e.read()
+
+    @staticmethod
+    def _parse(raw: bytes, latency: float) -> ChatReply:
+        data = json.loads(raw)
+        choice = data["choices"][0]
+        message = choice["message"]
+        content = message.get("content")
+        if isinstance(content, list):  # some servers answer in content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        usage = data.get("usage") or {}
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        return ChatReply(content=content if isinstance(content, str) else "",
+                         reasoning=reasoning if isinstance(reasoning, str) else None,
+                         prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                         completion_tokens=int(usage.get("completion_tokens") or 0),
+                         latency_s=latency, cached=False, finish_reason=choice.get("finish_reason"))
+
+
+def _error_message(raw: bytes) -> str:
+    try:
+        err = json.loads(raw).get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        if isinstance(err, str):
+            return err
+    except (ValueError, AttributeError):
+        pass
+    return raw[:200].decode("utf-8", "replace") or "(empty body)"
+
+
+def add_client_arguments(p: Any) -> None:
+    """The chat-client flags shared by scripts/compare.py and scripts/evaluate.py (argparse parser)."""
+    g = p.add_argument_group("VLM endpoint (any OpenAI-compatible chat-completions server)")
+    g.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                   help="environment variable holding the API key (default OPENAI_API_KEY; unset: no "
+                   "key sent)")
+    g.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds to wait for one answer (default 120)")
+    g.add_argument("--retries", type=int, default=5, help="retries on 429/5xx/timeouts (default 5)")
+    g.add_argument("--max-tokens", type=int, default=1024, help="max_tokens per answer (default 1024)")
+    g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
+    g.add_argument("--concurrency", type=int, default=8,
+                   help="requests in flight at once, across episodes (default 8)")
+    g.add_argument("--extra-body", metavar="JSON", help="fields added to every request, overriding the "
+                   "defaults; null drops one, e.g. '{\"max_tokens\": null, \"max_completion_tokens\": 4096, "
+                   "\"temperature\": null}' for OpenAI reasoning models")
+    g.add_argument("--cache-dir", help="response cache folder (default $DEPTHFIRST_VLM_CACHE or "
+                   "~/.cache/depthfirst/vlm); a re-run sends no request for answers already there")
+    g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+
+
+def client_from_args(spec: str, args: Any) -> ChatClient:
+    """A ``ChatClient`` for ``MODEL@URL`` with ``add_client_arguments``' flags; ValueError on bad input."""
+    from agents.vlm_cache import default_cache_dir
+
+    if args.concurrency < 1:
+        raise ValueError(f"--concurrency must be >= 1, got {args.concurrency}")
+    if args.timeout <= 0:
+        raise ValueError(f"--timeout must be > 0, got {args.timeout}")
+    if args.retries < 0:
+        raise ValueError(f"--retries must be >= 0, got {args.retries}")
+    if args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    extra = None
+    if args.extra_body:
+        try:
+            extra = json.loads(args.extra_body)
+        except ValueError as e:
+            raise ValueError(f"--extra-body is not JSON: {e}") from None
+        if not isinstance(extra, dict):
+            raise ValueError(f"--extra-body must be a JSON object, got {args.extra_body!r}")
+        if {"model", "messages"} & set(extra):
+            raise ValueError("--extra-body cannot set model or messages")
+    cache = None if args.no_cache else ResponseCache(args.cache_dir or default_cache_dir())
+    return ChatClient(Endpoint.parse(spec), api_key_env=args.api_key_env, timeout=args.timeout,
+                      max_retries=args.retries, max_tokens=args.max_tokens, temperature=args.temperature,
+                      extra_body=extra, cache=cache)

@@ -1,0 +1,197 @@
+"""A vision-language model as a player: it sees the rendered game state and answers the move question.
+
+Each decision asks the model exactly what the exported task records ask: ``move_task(state)`` of the
+game's task module (``vlm/tasks/<game>.py``) gives the image(s) and the prompt with its answer format,
+and ``vlm.verify.parse_move`` reads the move from the answer, so play and training data share one
+prompt and one parser. Requests go through ``ChatClient`` (retries, timeouts, on-disk cache, token
+counts); episodes run side by side and their requests go out concurrently (``concurrency`` threads).
+
+Fallback (documented in the README): when the answer has no readable move (``unparseable``), names a
+move the game forbids (``illegal``: in Snake and duel Snake the reverse into the neck), or the request
+failed after every retry (``error``), the player plays the fallback move and counts the decision as
+invalid — Snake and duel Snake keep going straight on (the current heading), every other game plays
+its first action (``ACTION_NAMES[0]``). The verifier's verdict on every answer is kept too (``correct``).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from agents.vlm_client import ChatClient, ChatError
+from envs import game_class
+from envs.base import Game
+
+STATUSES = ("ok", "unparseable", "illegal", "error")
+
+
+@dataclass
+class Decision:
+    """One move of a VLM: what it was asked about, what it said, what was played and what followed."""
+
+    step: int  # steps already played in the episode (the state the question is about)
+    action: int  # the action played (the parsed move, or the fallback)
+    move: str  # its name
+    answer: str | None  # the move read from the response (None when unparseable)
+    status: str  # one of STATUSES; anything but "ok" played the fallback
+    response: str
+    reasoning: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cached: bool
+    correct: float | None = None  # the project's verifier on the whole answer (accuracy 0..1)
+    good_move: float | None = None  # 1 if the move named is one the engine calls best (None: no best move)
+    error: str | None = None
+    reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _snake_heading(env: str, state: dict[str, Any]) -> str | None:
+    if env == "snake":
+        return state.get("direction")
+    if env == "snake_duel":
+        return state["snakes"][0]["direction"]
+    return None
+
+
+_OPPOSITE = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+def legal_moves(env: str, state: dict[str, Any]) -> list[str]:
+    """The moves a player may name: every action, except reversing into the neck in the Snake games."""
+    names = list(game_class(env).ACTION_NAMES)
+    heading = _snake_heading(env, state)
+    if heading is not None:
+        names.remove(_OPPOSITE[heading])
+    return names
+
+
+def fallback_move(env: str, state: dict[str, Any]) -> str:
+    """Straight on in the Snake games, else the game's first action (see the module docstring)."""
+    heading = _snake_heading(env, state)
+    return heading if heading is not None else game_class(env).ACTION_NAMES[0]
+
+
+class VLMPlayer:
+    """Plays ``env`` with the model behind ``client``; usable by ``run_episodes`` (``make_actor``)."""
+
+    def __init__(self, client: ChatClient, env: str, concurrency: int = 8) -> None:
+        from vlm.tasks import task_module
+
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.client = client
+        self.env = env
+        self.action_names = tuple(game_class(env).ACTION_NAMES)
+        self._index = {name.upper(): k for k, name in enumerate(self.action_names)}
+        self.tasks = task_module(env)
+        self.concurrency = concurrency
+        self.on_decision: Any = None  # called with every Decision (progress bars)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.client.endpoint.model
+
+    def decide(self, state: dict[str, Any], step: int = 0) -> Decision:
+        """Ask the model about ``state`` and turn its answer into an action (or the counted fallback)."""
+        from vlm.scoring import good_moves
+        from vlm.verify import parse_move, verify
+
+        draft = self.tasks.move_task(state)
+        legal = legal_moves(self.env, state)
+        fallback = fallback_move(self.env, state)
+        try:
+            reply = self.client.complete(draft.question, list(draft.images))
+        except ChatError as e:
+            if type(e) is not ChatError:  # ChatConfigError: nothing later can succeed; stop the run
+                raise
+            return Decision(step, self._index[fallback.upper()], fallback, None, "error", "", None, 0, 0,
+                            0.0, False, error=str(e))
+        answer = parse_move(reply.content, draft)
+        if answer is None:
+            status, move = "unparseable", fallback
+        elif answer.upper() not in {m.upper() for m in legal}:
+            status, move = "illegal", fallback
+        else:
+            status, move = "ok", answer
+        good = good_moves(draft)
+        return Decision(step, self._index[move.upper()], self.action_names[self._index[move.upper()]],
+                        answer, status, reply.content, reply.reasoning, reply.prompt_tokens,
+                        reply.completion_tokens, reply.latency_s, reply.cached,
+                        correct=verify(reply.content, draft)["accuracy"],
+                        good_move=None if good is None else float(answer in good))
+
+    # ------------------------------------------------------------------ run_episodes protocol
+    def make_actor(self, num_envs: int, deterministic: bool = True) -> VLMActor:
+        return VLMActor(self, num_envs, self.on_decision)
+
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="vlm")
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def __enter__(self) -> VLMPlayer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class VLMActor:
+    """Actions for a batch of boards: one request per live board, ``concurrency`` in flight at once."""
+
+    def __init__(self, player: VLMPlayer, num_envs: int, on_decision: Any = None) -> None:
+        self.player = player
+        self.logs: list[list[Decision]] = [[] for _ in range(num_envs)]
+        self.on_decision = on_decision
+
+    def __call__(self, obs: np.ndarray, game: Game | None = None, live: np.ndarray | None = None
+                 ) -> np.ndarray:
+        if game is None:
+            raise TypeError("a VLM actor needs the game (it reads the rendered state), not only observations")
+        n = game.num_envs
+        live = np.ones(n, dtype=bool) if live is None else live
+        actions = np.zeros(n, dtype=np.int64)
+        boards = [int(i) for i in np.flatnonzero(live)]
+        states = [game.get_state(i) for i in boards]  # on this thread: the game is not thread-safe
+        pool = self.player.pool()
+        futures = [pool.submit(self.player.decide, s, len(self.logs[i])) for i, s in zip(boards, states,
+                                                                                         strict=True)]
+        for i, future in zip(boards, futures, strict=True):
+            decision = future.result()
+            actions[i] = decision.action
+            self.logs[i].append(decision)
+            if self.on_decision is not None:
+                self.on_decision(decision)
+        return actions
+
+    def after_step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                   live: np.ndarray) -> None:
+        for i in np.flatnonzero(live):
+            d = self.logs[i][-1]
+            d.reward, d.terminated, d.truncated = float(reward[i]), bool(terminated[i]), bool(truncated[i])
+
+    def episode_log(self, i: int) -> list[Decision]:
+        return self.logs[i]

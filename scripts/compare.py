@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Depth versus breadth: the trained specialist and one or more VLMs play the same seeded episodes.
+
+    python scripts/compare.py --env snake --specialist runs/snake/<run> \\
+        --vlm qwen2.5-vl-7b@http://localhost:8000/v1 [--vlm gpt-4o@https://api.openai.com/v1] \\
+        --episodes 20 [--out DIR] [--price-per-1k-tokens gpt-4o=0.0025,0.01]
+
+Writes report.md (tables, plots, the VLMs' worst decisions with their reasoning), report.json and PNG
+plots into --out (default: <specialist run>/compare-<time>). Any OpenAI-compatible chat-completions
+endpoint works (vLLM, SGLang, LM Studio, OpenAI); the API key is read from --api-key-env. Answers are
+cached on disk, so re-running the same comparison sends no request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agents.vlm_client import add_client_arguments
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", required=True, help="the game (as in envs.GAMES), e.g. snake")
+    p.add_argument("--specialist", help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("--vlm", action="append", default=[], metavar="MODEL@URL",
+                   help="a VLM endpoint, e.g. qwen2.5-vl-7b@http://localhost:8000/v1 (repeatable)")
+    p.add_argument("--episodes", type=positive_int, default=20)
+    p.add_argument("--seed", type=int, default=1_000_000, help="episode k is seeded seed+k (default 1000000)")
+    p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
+                   "(both sides alike; default: the game's own limits)")
+    p.add_argument("--out", help="report folder (default <specialist>/compare-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace the report in an existing --out")
+    p.add_argument("--price-per-1k-tokens", action="append", metavar="[MODEL=]PRICE[,COMPLETION]",
+                   help="API price per 1,000 tokens, for the cost estimate (one price for prompt and "
+                   "completion, or both; without MODEL= it applies to every VLM; repeatable)")
+    p.add_argument("--vlm-params", action="append", metavar="MODEL=COUNT",
+                   help="a VLM's parameter count (e.g. gpt-4o=200B); default: read from the model name")
+    p.add_argument("--frames", type=int, default=6, help="worst decisions shown per VLM (default 6)")
+    p.add_argument("--device", default="cpu", help="torch device for the specialist (default cpu)")
+    p.add_argument("--no-progress", action="store_true")
+    add_client_arguments(p)
+    args = p.parse_args(argv)
+
+    from agents.compare import CompareError, compare, parse_params, parse_prices
+    from agents.vlm_client import ChatConfigError, client_from_args
+    from agents.vlm_player import VLMPlayer
+    from envs import GAMES
+
+    if args.env not in GAMES:
+        print(f"error: --env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}",
+              file=sys.stderr)
+        return 2
+    players = []
+    try:
+        prices = parse_prices(args.price_per_1k_tokens)
+        params = parse_params(args.vlm_params)
+        for spec in args.vlm:
+            players.append(VLMPlayer(client_from_args(spec, args), args.env, args.concurrency))
+        if args.out:
+            out = Path(args.out)
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            out = (Path(args.specialist) if args.specialist else Path("runs") / args.env) / f"compare-{stamp}"
+        report = compare(args.env, out, args.episodes, args.seed,
+                         specialist=Path(args.specialist) if args.specialist else None, players=players,
+                         prices=prices, vlm_params=params, max_steps=args.max_steps, device=args.device,
+                         frames_per_vlm=args.frames, command=shlex.join(["python", "scripts/compare.py",
+                                                                         *(argv or sys.argv[1:])]),
+                         overwrite=args.overwrite, show_progress=not args.no_progress)
+    except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        for player in players:
+            player.close()
+    for s in report["players"]:
+        rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
+        print(f"{s['name']:>28}: mean score {s['mean_score']:.2f}, success {rate}, "
+              f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s")
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""Export a trained specialist's play as VLM training data: trajectory store, verifiable task records,
+trainer formats (LLaMA-Factory, TRL/datasets, EasyR1, verl, OpenRLHF/ViGaL, ms-swift) and a dataset card.
+
+    python scripts/export_trajectories.py runs/snake/<run> --episodes 500 --out datasets/snake --formats all
+    python scripts/export_trajectories.py runs/snake/<run> --out datasets/snake --workers 2 --min-score 20 \\
+        --minari --mix perception=0.3,strategy=0.4,state_prediction=0.2,vision_zero=0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    from vlm.formats import FORMATS
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --overwrite)")
+    p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
+    p.add_argument("--formats", default="all",
+                   help=f"comma list of trainer formats, 'all' or 'none' (known: {', '.join(FORMATS)})")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="processes playing episodes and writing images in parallel (default 1)")
+    p.add_argument("--min-score", type=float, help="keep only episodes scoring at least this")
+    p.add_argument("--minari", action="store_true", help="also write a Minari dataset (pip install minari)")
+    p.add_argument("--seed", type=nonneg_int, default=1_000_000,
+                   help="episode k is seeded seed+k; also seeds tasks and splits (default 1000000)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export in --out")
+    p.add_argument("--checkpoint", help="model file (default: the run's model.zip or newest checkpoint)")
+    p.add_argument("--tasks-per-state", type=nonneg_int, default=2,
+                   help="task records drawn per game state (default 2; 0: trajectories only)")
+    p.add_argument("--mix", help="curriculum family ratios, e.g. perception=0.3,strategy=0.4,"
+                   "state_prediction=0.2,vision_zero=0.1 (default: as found)")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions of episodes")
+    p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
+    p.add_argument("--scale", type=positive_int, default=16, help="pixels per cell of trajectory frames")
+    p.add_argument("--relative-paths", action="store_true",
+                   help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
+    p.add_argument("--max-steps", type=positive_int, default=100_000, help="cap on an episode's length")
+    p.add_argument("--device", default="cpu", help="device for the policy (default cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "scripts/export_trajectories.py", *given])
+    from vlm.export import ExportError, ExportOptions, export
+
+    opts = ExportOptions(
+        run=args.run_dir, out=args.out, episodes=args.episodes, formats=args.formats, workers=args.workers,
+        min_score=args.min_score, minari=args.minari, seed=args.seed, overwrite=args.overwrite,
+        checkpoint=args.checkpoint, tasks_per_state=args.tasks_per_state, mix=args.mix, split=args.split,
+        stochastic=args.stochastic, scale=args.scale, relative_paths=args.relative_paths,
+        max_steps=args.max_steps, device=args.device, progress=not (args.no_progress or args.json),
+        command=command)
+    try:
+        summary = export(opts)
+    except ExportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        recs = summary["records"]
+        print(f"{summary['out']}: {summary['episodes_kept']}/{summary['episodes_played']} episodes, "
+              f"{summary['steps']:,} steps, {sum(recs.values()):,} records (train {recs['train']:,}, val "
+              f"{recs['val']:,}, test {recs['test']:,}), {summary['images']:,} images, formats: "
+              f"{', '.join(summary['formats']) or 'none'}"
+              + (f", Minari {summary['minari']}" if summary["minari"] else "")
+              + f" in {summary['seconds']['total']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""Score a model's answers on an exported split with the project's verifiers.
+
+    python scripts/score_predictions.py datasets/snake/test.jsonl predictions.jsonl \\
+        [--specialist runs/snake/<run>] [--json] [--out scores.json]
+
+predictions.jsonl holds one {"id": ..., "response": ...} per line (the model's full reply). Prints
+accuracy by game, family, question type and level, format errors and missing ids. With --specialist
+the run's greedy action answers the move questions too, scored by the same verifier, beside the model
+on exactly those questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("split", help="an exported split: JSONL, one task record per line")
+    p.add_argument("predictions", help='JSONL, one {"id": ..., "response": ...} per line')
+    p.add_argument("--specialist", help="a run folder: also score its greedy action on the move questions")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--out", help="also write the figures as JSON to this file")
+    args = p.parse_args(argv)
+
+    from agents.compare import CompareError
+    from vlm.scoring import ScoringError, format_table, score_files
+
+    try:
+        result = score_files(Path(args.split), Path(args.predictions),
+                             Path(args.specialist) if args.specialist else None, args.device)
+    except (ScoringError, CompareError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['records']} records in {args.split}; {result['missing_ids']} without a prediction"
+          + (f" (e.g. {', '.join(result['missing_examples'][:3])})" if result["missing_ids"] else "")
+          + f"; {result['unknown_ids']} predictions for ids not in the split")
+    print(format_table(result["results"][:1]))
+    if "specialist" in result:
+        n = result["specialist"]["move_questions"]
+        print(f"\nThe {n} move questions, answered by the model and by the specialist "
+              f"{result['specialist']['run']} (its greedy action). Move acc.: the move named is one the "
+              "engine calls best. The specialist states only a move, so a full answer that must also list "
+              "the fatal moves (Snake) is n/a for it.")
+        model, specialist = result["results"][2], result["results"][1]
+        print(format_table([model, specialist], ("accuracy", "move_accuracy"),
+                           ("game", "plot_level", "qa_level")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

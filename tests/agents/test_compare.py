@@ -1,0 +1,195 @@
+"""scripts/compare.py end to end: a tiny trained specialist and two scripted VLMs (loopback server) on
+the same seeds; the report files, the figures in them, the cache on a re-run, and bad input."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from agents.compare import Price, params_from_name, parse_count, parse_prices, worst_decisions
+from agents.evaluation import Episode, run_episodes
+from agents.vlm_player import Decision
+from tests.chat_server import ChatServer, Reply
+from tests.conftest import TINY
+
+EPISODES = 3
+SEED = 500
+
+
+@pytest.fixture(scope="module")
+def specialist(tmp_path_factory, scripts):
+    run = tmp_path_factory.mktemp("runs") / "snake-tiny"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--video-every", "100000",
+                                   "--save-every", "256", "--run-dir", str(run), *TINY]) == 0
+    return run
+
+
+def scripted(body):
+    """good-vl-7b always names DOWN in the asked format; junk-vl-2b never answers usably."""
+    if body["model"] == "good-vl-7b":
+        return Reply("<think>the apple</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>",
+                     prompt_tokens=1000, completion_tokens=50, reasoning="head at the top, going down")
+    return Reply("Sorry, I cannot see the board.", prompt_tokens=800, completion_tokens=10)
+
+
+@pytest.fixture(scope="module")
+def compared(specialist, scripts, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("compare")
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--specialist", str(specialist), "--vlm", f"good-vl-7b@{server.url}",
+                "--vlm", f"junk-vl-2b@{server.url}", "--episodes", str(EPISODES), "--seed", str(SEED),
+                "--out", str(tmp / "report"), "--cache-dir", str(tmp / "cache"), "--timeout", "5",
+                "--price-per-1k-tokens", "0.5,2", "--price-per-1k-tokens", "junk-vl-2b=0.1", "--no-progress"]
+        assert scripts.compare.main(argv) == 0
+        first_hits = server.hits
+        report = json.loads((tmp / "report" / "report.json").read_text())
+        # Re-run into the same folder: every answer comes from the cache.
+        assert scripts.compare.main([*argv, "--overwrite"]) == 0
+        again = json.loads((tmp / "report" / "report.json").read_text())
+        rerun_hits = server.hits - first_hits
+    return {"dir": tmp / "report", "report": report, "again": again, "hits": first_hits,
+            "rerun_hits": rerun_hits, "argv": argv, "tmp": tmp}
+
+
+def by_name(report):
+    return {p["name"]: p for p in report["players"]}
+
+
+def test_every_player_plays_the_same_seeds(compared, specialist):
+    from agents.compare import load_specialist
+
+    report = compared["report"]
+    assert report["seeds"] == list(range(SEED, SEED + EPISODES)) and report["env"] == "snake"
+    model, cfg, _ = load_specialist(specialist)
+    expected = run_episodes(model, "snake", cfg["env_kwargs"], EPISODES, seed=SEED)
+    players = by_name(report)
+    assert set(players) == {"specialist-tiny", "good-vl-7b", "junk-vl-2b"}
+    assert report["per_seed_scores"]["specialist-tiny"] == [e.score for e in expected]
+    spec = players["specialist-tiny"]
+    assert spec["parameters"] == 415_605 and spec["parameters_source"] == "counted"
+    assert spec["decisions"] == sum(e.length for e in expected) and spec["decisions_per_s"] > 0
+
+
+def test_vlm_figures_tokens_cost_and_invalid_answers(compared):
+    players = by_name(compared["report"])
+    good, junk = players["good-vl-7b"], players["junk-vl-2b"]
+    assert good["parameters"] == 7e9 and good["parameters_source"] == "from the model name"
+    assert junk["invalid"] == junk["decisions"] and junk["invalid_rate"] == 1.0
+    assert junk["invalid_by_status"] == {"unparseable": junk["decisions"], "illegal": 0, "error": 0}
+    # DOWN is illegal exactly when the snake heads UP; every such decision played the fallback.
+    assert good["invalid_by_status"]["unparseable"] == 0 and good["invalid_by_status"]["error"] == 0
+    for p, (prompt, completion) in ((good, (1000, 50)), (junk, (800, 10))):
+        per_ep = p["decisions"] / EPISODES
+        assert p["prompt_tokens_per_episode"] == pytest.approx(prompt * per_ep)
+        assert p["completion_tokens_per_episode"] == pytest.approx(completion * per_ep)
+    per_decision = Price(0.5, 2).cost(1000, 50)
+    assert good["cost_per_episode"] == pytest.approx(per_decision * good["decisions"] / EPISODES)
+    assert junk["cost_per_episode"] == pytest.approx(0.1 * 810 / 1000 * junk["decisions"] / EPISODES)
+    assert compared["hits"] == good["decisions"] + junk["decisions"]
+    assert good["about"]["client"]["http_requests"] == good["decisions"]
+
+
+def test_report_files_plots_and_worst_decisions(compared):
+    out = compared["dir"]
+    md = (out / "report.md").read_text()
+    for plot in ("scores.png", "rates.png", "speed.png", "cost.png"):
+        with Image.open(out / plot) as im:
+            assert im.format == "PNG" and im.size[0] > 300
+        assert f"]({plot})" in md
+    assert "| specialist-tiny (specialist) | 416K |" in md and "good-vl-7b" in md
+    worst = compared["report"]["worst_decisions"]
+    for name in ("good-vl-7b", "junk-vl-2b"):
+        rows = worst[name]
+        assert 1 <= len(rows) <= 6
+        for row in rows:
+            assert (out / row["frame"]).is_file() and f"]({row['frame']})" in md
+        assert rows[0]["reason"] == "fatal move"  # crashes rank first
+    assert worst["junk-vl-2b"][0]["response"] == "Sorry, I cannot see the board."
+    log = [json.loads(line) for line in (out / "decisions-good-vl-7b.jsonl").read_text().splitlines()]
+    players = by_name(compared["report"])
+    assert len(log) == players["good-vl-7b"]["decisions"] and "decisions-good-vl-7b.jsonl" in md
+    assert {row["seed"] for row in log} == set(compared["report"]["seeds"])
+    assert all(row["answer"] == "DOWN" and row["prompt_tokens"] == 1000 for row in log)
+    assert sum(row["status"] == "illegal" for row in log) == players["good-vl-7b"]["invalid"]
+    assert "head at the top, going down" in md  # the reasoning channel is shown
+    assert "Sorry, I cannot see the board." in md
+
+
+def test_a_rerun_costs_nothing_and_gives_the_same_figures(compared):
+    assert compared["rerun_hits"] == 0
+    first, again = by_name(compared["report"]), by_name(compared["again"])
+    for name in first:
+        for key in ("mean_score", "invalid", "tokens_per_episode", "cost_per_episode", "decisions"):
+            assert first[name][key] == again[name][key], (name, key)
+    assert again["good-vl-7b"]["cached_answers"] == again["good-vl-7b"]["decisions"]
+    assert again["good-vl-7b"]["about"]["client"]["http_requests"] == 0
+
+
+def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scripts, capsys):
+    out = compared["dir"]
+    before = (out / "report.md").read_text()
+    argv = [a for a in compared["argv"] if a != "--overwrite"]
+    assert scripts.compare.main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "report.md").read_text() == before
+    foreign = compared["tmp"] / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert scripts.compare.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--out", str(foreign),
+                                 "--overwrite", "--no-progress"]) == 2
+    assert "not a comparison folder" in capsys.readouterr().err
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--env", "snake"], "nothing to compare"),
+    (["--env", "snake", "--vlm", "no-url"], "MODEL@URL"),
+    (["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"], "known envs"),
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", "cheap"],
+     "--price-per-1k-tokens"),
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "7B"], "--vlm-params"),
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency"),
+    (["--env", "sokoban", "--specialist", "SPECIALIST"], "trained on 'snake'"),
+    (["--env", "snake", "--specialist", "/nonexistent/run"], "no such run folder"),
+])
+def test_bad_input_is_a_clear_error(argv, message, scripts, specialist, tmp_path, capsys):
+    argv = [str(specialist) if a == "SPECIALIST" else a for a in argv]
+    assert scripts.compare.main([*argv, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
+    from tests.chat_server import bad_request
+
+    with ChatServer(default=lambda body: bad_request(404, "The model `nope` does not exist.")) as server:
+        rc = scripts.compare.main(["--env", "snake", "--vlm", f"nope@{server.url}", "--episodes", "1",
+                                   "--out", str(tmp_path / "out"), "--no-cache", "--no-progress"])
+    assert rc == 2
+    assert "does not exist" in capsys.readouterr().err and server.hits == 1
+
+
+def test_parameter_counts_and_prices_parse():
+    assert params_from_name("qwen2.5-vl-7b") == 7e9
+    assert params_from_name("Qwen/Qwen2.5-VL-72B-Instruct") == 72e9
+    assert params_from_name("SmolVLM-256M-Instruct") == 256e6
+    assert params_from_name("gpt-4o") is None and params_from_name("Mixtral-8x7B") is None
+    assert parse_count("8.3B") == pytest.approx(8.3e9) and parse_count("7e9") == 7e9
+    assert parse_prices(["gpt-4o=2.5,10", "1"]) == {"gpt-4o": Price(2.5, 10), "*": Price(1, 1)}
+
+
+def test_worst_decisions_rank_crashes_first_and_spread_over_episodes():
+    def d(step, **kw):
+        base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
+                    prompt_tokens=0, completion_tokens=0, latency_s=0.0, cached=False, good_move=1.0)
+        return Decision(**{**base, **kw})
+
+    a = Episode(1, 0, 3, 0, {}, [0, 0, 0], [d(0, status="unparseable", answer=None), d(1, good_move=0.0),
+                                           d(2, reward=-1.0, terminated=True)])
+    b = Episode(2, 0, 2, 0, {}, [0, 0], [d(0), d(1, status="illegal")])
+    picked = worst_decisions([a, b], 3)
+    assert [(e.seed, dec.step, why) for e, dec, why in picked] == [
+        (1, 2, "fatal move"), (1, 0, "unparseable answer (fallback played)"),
+        (2, 1, "illegal answer (fallback played)")]
+    assert len(worst_decisions([a, b], 10)) == 4
+    assert worst_decisions([], 3) == []

@@ -1,0 +1,180 @@
+"""The chat-completions client against a real loopback server: request shape, retries, timeouts, cache."""
+
+import base64
+import email.utils
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agents.vlm_cache import ResponseCache
+from agents.vlm_client import ChatClient, ChatConfigError, ChatError, Endpoint, retry_after_seconds
+from tests.chat_server import ChatServer, Reply, bad_request, good, not_json, rate_limited, server_error, slow
+
+IMG = np.zeros((8, 12, 3), dtype=np.uint8)
+IMG[2, 3] = (255, 0, 0)
+
+
+def client(server, **kw):
+    kw.setdefault("backoff", 0.001)
+    kw.setdefault("timeout", 2.0)
+    kw.setdefault("api_key_env", None)
+    return ChatClient(Endpoint("test-vl-7b", server.url), **kw)
+
+
+def test_endpoint_spec_parsing():
+    e = Endpoint.parse("qwen2.5-vl-7b@http://localhost:8000/v1/")
+    assert (e.model, e.base_url, e.chat_url) == ("qwen2.5-vl-7b", "http://localhost:8000/v1",
+                                                 "http://localhost:8000/v1/chat/completions")
+    assert Endpoint.parse("org/model@name@https://h/v1/chat/completions").chat_url == "https://h/v1/chat/completions"
+    assert Endpoint.parse("org/model@name@https://h/v1").model == "org/model@name"
+    for bad in ("qwen", "@http://x", "qwen@localhost:8000"):
+        with pytest.raises(ValueError, match="MODEL@URL"):
+            Endpoint.parse(bad)
+
+
+def test_request_follows_the_chat_completions_schema_and_usage_is_counted(monkeypatch):
+    monkeypatch.setenv("MY_VLM_KEY", "sk-test")
+    with ChatServer([good("<answer>UP</answer>", prompt_tokens=321, completion_tokens=12,
+                          reasoning="the head is at the top")]) as server:
+        reply = client(server, api_key_env="MY_VLM_KEY", max_tokens=77).complete("Which move?", [IMG])
+    assert reply.content == "<answer>UP</answer>" and reply.reasoning == "the head is at the top"
+    assert (reply.prompt_tokens, reply.completion_tokens, reply.cached) == (321, 12, False)
+    body = server.requests[0]
+    assert body["model"] == "test-vl-7b" and body["max_tokens"] == 77 and body["temperature"] == 0.0
+    (msg,) = body["messages"]
+    assert msg["role"] == "user"
+    image_part, text_part = msg["content"]
+    assert text_part == {"type": "text", "text": "Which move?"}
+    url = image_part["image_url"]["url"]
+    assert image_part["type"] == "image_url" and url.startswith("data:image/png;base64,")
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    assert np.array_equal(decoded, IMG)  # lossless: the model sees exactly the rendered frame
+    assert server.headers[0]["Authorization"] == "Bearer sk-test"
+
+
+def test_no_key_no_authorization_header(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with ChatServer([good("x")]) as server:
+        client(server, api_key_env="OPENAI_API_KEY").complete("q", [IMG])
+    assert "Authorization" not in server.headers[0]
+
+
+def test_500_and_garbage_bodies_are_retried_then_succeed():
+    script = [server_error(500), server_error(503), not_json(), good("<answer>LEFT</answer>")]
+    with ChatServer(script) as server:
+        c = client(server)
+        assert c.complete("q", [IMG]).content == "<answer>LEFT</answer>"
+    assert server.hits == 4
+    stats = c.stats.as_dict()
+    assert stats["retries"] == 3 and stats["http_requests"] == 4 and stats["failures"] == 0
+    assert stats["status_counts"] == {"500": 1, "503": 1, "200": 2}
+
+
+def test_429_honours_retry_after_seconds_and_dates():
+    sleeps = []
+    date = email.utils.formatdate(time.time() + 30, usegmt=True)
+    with ChatServer([rate_limited("7"), rate_limited(date), rate_limited(None), good("ok")]) as server:
+        c = client(server, sleep=sleeps.append, backoff=0.5, max_backoff=60)
+        assert c.complete("q", [IMG]).content == "ok"
+    assert sleeps[0] == 7.0
+    assert 25 <= sleeps[1] <= 31  # an HTTP date: the time left until then
+    assert 0.5 * 4 <= sleeps[2] <= 0.5 * 4 * 1.25  # no header: backoff · 2^attempt (attempt 2), jittered
+    assert server.hits == 4
+
+
+def test_retry_after_is_capped_and_parsed_safely():
+    assert retry_after_seconds("12") == 12.0
+    assert retry_after_seconds("garbage") is None and retry_after_seconds(None) is None
+    sleeps = []
+    with ChatServer([rate_limited("100000"), good("ok")]) as server:
+        client(server, sleep=sleeps.append, max_retry_after=5).complete("q", [IMG])
+    assert sleeps == [5]
+
+
+def test_gives_up_after_the_retries_with_a_clear_error():
+    with ChatServer(default=lambda body: server_error(502)) as server:
+        c = client(server, max_retries=2)
+        with pytest.raises(ChatError, match="gave up after 3 attempts; last: HTTP 502: scripted failure"):
+            c.complete("q", [IMG])
+    assert server.hits == 3 and c.stats.failures == 1
+
+
+def test_a_slow_answer_times_out_and_is_retried():
+    with ChatServer([slow("late", 1.5), good("on time")]) as server:
+        c = client(server, timeout=0.3)
+        t0 = time.perf_counter()
+        assert c.complete("q", [IMG]).content == "on time"
+        assert time.perf_counter() - t0 < 1.4  # it did not wait for the slow reply
+    assert c.stats.timeouts == 1 and c.stats.retries == 1 and server.hits == 2
+
+
+def test_an_unreachable_server_is_an_error_naming_the_url():
+    with ChatServer() as server:
+        url = server.url
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=0.5, max_retries=1, backoff=0.001)
+    with pytest.raises(ChatError, match="cannot reach"):
+        c.complete("q", [IMG])
+
+
+@pytest.mark.parametrize("status", [400, 401, 404])
+def test_client_errors_are_not_retried(status):
+    with ChatServer([bad_request(status)]) as server, \
+            pytest.raises(ChatConfigError, match=f"HTTP {status}: model 'x' does not exist"):
+        client(server).complete("q", [IMG])
+    assert server.hits == 1
+
+
+def test_cache_answers_repeat_questions_without_a_request(tmp_path):
+    cache = ResponseCache(tmp_path / "cache")
+    with ChatServer(default=lambda body: Reply(content=f"answer {len(body['messages'][0]['content'])}",
+                                               prompt_tokens=50, completion_tokens=5)) as server:
+        c = client(server, cache=cache)
+        first = c.complete("q", [IMG])
+        again = c.complete("q", [IMG.copy()])
+        assert server.hits == 1
+        assert again.cached and not first.cached
+        assert (again.content, again.prompt_tokens, again.completion_tokens) == (first.content, 50, 5)
+        other = IMG.copy()
+        other[0, 0] = 1
+        c.complete("q", [other])  # another image
+        c.complete("q2", [IMG])  # another prompt
+        client(server, cache=cache, max_tokens=5).complete("q", [IMG])  # other generation settings
+        ChatClient(Endpoint("other-model", server.url), api_key_env=None, cache=cache).complete("q", [IMG])
+        assert server.hits == 5
+        # A fresh client (a re-run) on the same cache folder sends nothing.
+        c2 = client(server, cache=ResponseCache(tmp_path / "cache"))
+        assert c2.complete("q2", [IMG]).cached and server.hits == 5
+        assert c2.stats.as_dict()["http_requests"] == 0 and c2.stats.cache_hits == 1
+    assert len(cache) == 5
+
+
+def test_a_corrupt_cache_entry_is_a_miss(tmp_path):
+    cache = ResponseCache(tmp_path)
+    with ChatServer(default=lambda body: good("fine")) as server:
+        client(server, cache=cache).complete("q", [IMG])
+        (entry,) = tmp_path.glob("*/*.json")
+        entry.write_text("{not json")
+        assert not client(server, cache=cache).complete("q", [IMG]).cached
+        assert server.hits == 2
+    assert not list(tmp_path.glob("*/*.tmp"))
+
+
+def test_extra_body_adds_overrides_and_drops_request_fields(tmp_path):
+    import argparse
+
+    from agents.vlm_client import add_client_arguments, client_from_args
+
+    p = argparse.ArgumentParser()
+    add_client_arguments(p)
+    with ChatServer([good("ok")]) as server:
+        args = p.parse_args(["--extra-body", '{"max_tokens": null, "max_completion_tokens": 64, "top_k": 1}',
+                             "--no-cache"])
+        client_from_args(f"o-mini@{server.url}", args).complete("q", [IMG])
+    body = server.requests[0]
+    assert "max_tokens" not in body and body["max_completion_tokens"] == 64 and body["top_k"] == 1
+    for bad, message in (("[1]", "JSON object"), ("{", "not JSON"), ('{"model": "x"}', "cannot set model")):
+        with pytest.raises(ValueError, match=message):
+            client_from_args("m@http://127.0.0.1:9/v1", p.parse_args(["--extra-body", bad]))

@@ -1,0 +1,138 @@
+"""The VLM player against the loopback chat server: same prompt and parser as the task records, counted
+fallbacks, concurrent episodes, and scripts/evaluate.py with --vlm."""
+
+import json
+
+import numpy as np
+import pytest
+
+from agents.evaluation import replay_frames, run_episodes
+from agents.vlm_client import ChatClient, ChatConfigError, Endpoint
+from agents.vlm_player import VLMPlayer, fallback_move, legal_moves
+from envs import make_game
+from envs.rng import seeds_from
+from tests.chat_server import ChatServer, bad_request, good, server_error
+from vlm.tasks import task_module
+from vlm.verify import reference_response
+
+OPPOSITE = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+def snake_state(seed=3):
+    game = make_game("snake", 1)
+    game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
+    return game.get_state(0)
+
+
+def player(server, concurrency=4, **kw):
+    kw.setdefault("backoff", 0.001)
+    kw.setdefault("timeout", 2.0)
+    client = ChatClient(Endpoint("toy-vl-3b", server.url), api_key_env=None, **kw)
+    return VLMPlayer(client, "snake", concurrency)
+
+
+def best_worst(best, worst="None"):
+    return f"<think>looking</think><best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>"
+
+
+def test_the_prompt_is_the_task_records_move_question():
+    state = snake_state()
+    draft = task_module("snake").move_task(state)
+    with ChatServer([good(reference_response(draft), prompt_tokens=900, completion_tokens=40)]) as server:
+        d = player(server).decide(state, step=0)
+    content = server.requests[0]["messages"][0]["content"]
+    assert content[-1] == {"type": "text", "text": draft.question}
+    assert len([p for p in content if p["type"] == "image_url"]) == len(draft.images)
+    best = draft.verifier["good"][0]
+    assert (d.status, d.move, d.answer, d.correct, d.good_move) == ("ok", best, best, 1.0, 1.0)
+    assert (d.prompt_tokens, d.completion_tokens) == (900, 40)
+
+
+def test_unparseable_illegal_and_failed_answers_play_the_counted_fallback():
+    state = snake_state()
+    heading = state["direction"]
+    back = OPPOSITE[heading]
+    assert fallback_move("snake", state) == heading and back not in legal_moves("snake", state)
+    script = [good("I think the snake should go somewhere nice."),  # no move
+              good(best_worst("UP, LEFT")),  # two moves named: ambiguous
+              good(best_worst(back)),  # back into the neck: illegal
+              server_error(500), server_error(500)]  # no answer at all (max_retries=1)
+    with ChatServer(script) as server:
+        p = player(server, max_retries=1)
+        decisions = [p.decide(state) for _ in range(4)]
+    assert [d.status for d in decisions] == ["unparseable", "unparseable", "illegal", "error"]
+    assert all(d.move == heading and not d.valid for d in decisions)
+    assert decisions[2].answer == back
+    assert "gave up after 2 attempts" in decisions[3].error
+    assert decisions[0].correct == 0.0
+
+
+def test_a_refusing_server_stops_the_run():
+    with ChatServer([bad_request(401, "invalid API key")]) as server, pytest.raises(ChatConfigError,
+                                                                                    match="invalid API key"):
+        player(server).decide(snake_state())
+
+
+def test_episodes_follow_the_models_moves_and_log_every_decision():
+    # The model always says RIGHT: legal unless heading LEFT, where the fallback (straight on) plays.
+    with ChatServer(default=lambda body: good(best_worst("RIGHT"), prompt_tokens=10, completion_tokens=3)
+                    ) as server, player(server) as p:
+        episodes = run_episodes(p, "snake", {}, 4, seed=11, batch=4)
+    assert server.hits == sum(e.length for e in episodes)  # one request per decision, no cache
+    for e in episodes:
+        log = e.log
+        assert [d.action for d in log] == e.actions and [d.step for d in log] == list(range(e.length))
+        heading = snake_state(e.seed)["direction"]
+        expected = "LEFT" if heading == "LEFT" else "RIGHT"
+        assert {d.move for d in log} == {expected}
+        assert all(d.status == ("illegal" if heading == "LEFT" else "ok") for d in log)
+        # It runs straight into the wall: the last decision is the fatal one, recorded by after_step.
+        assert log[-1].terminated and log[-1].reward == -1.0
+        assert not any(d.terminated for d in log[:-1])
+        assert len(replay_frames("snake", {}, e.seed, e.actions, scale=2)) == e.length + 1
+
+
+@pytest.mark.parametrize("concurrency, expect", [(1, 1), (4, 4)])
+def test_requests_of_parallel_episodes_go_out_concurrently(concurrency, expect):
+    with ChatServer(default=lambda body: good(best_worst("UP"), delay=0.1)) as server, \
+            player(server, concurrency) as p:
+        run_episodes(p, "snake", {}, 4, seed=0, batch=4, max_steps=2)
+    assert server.max_in_flight == expect
+
+
+def test_the_actor_needs_the_game():
+    with ChatServer() as server, player(server) as p:
+        actor = p.make_actor(1)
+        with pytest.raises(TypeError, match="needs the game"):
+            actor(np.zeros((1, 4, 10, 10), np.uint8))
+
+
+def test_every_game_with_a_task_module_has_legal_moves_and_a_fallback():
+    state = {"snakes": [{"direction": "UP"}]}
+    assert legal_moves("snake_duel", state) == ["UP", "LEFT", "RIGHT"]
+    assert fallback_move("snake_duel", state) == "UP"
+    assert fallback_move("sokoban", {}) == "UP" and len(legal_moves("rotation", {})) == 6
+
+
+def test_evaluate_script_plays_a_vlm_and_writes_a_video(scripts, tmp_path, capsys):
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        argv = ["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "2", "--json",
+                "--out", str(tmp_path / "vlm"), "--cache-dir", str(tmp_path / "cache"), "--timeout", "5"]
+        assert scripts.evaluate.main(argv) == 0
+        first = json.loads(capsys.readouterr().out)
+        hits = server.hits
+        assert scripts.evaluate.main(argv) == 0  # again: every answer from the cache
+        assert server.hits == hits
+    again = json.loads(capsys.readouterr().out)
+    assert first["episodes"] == 2 and first["mean_score"] == again["mean_score"]
+    assert first["client"]["http_requests"] == hits and again["client"]["http_requests"] == 0
+    assert again["cached_answers"] == hits
+    assert (tmp_path / "vlm" / "eval-vlm-toy-vl-3b-best.mp4").stat().st_size > 0
+    assert (tmp_path / "vlm" / "eval-vlm-toy-vl-3b.json").is_file()
+
+
+def test_evaluate_script_rejects_bad_vlm_input(scripts, capsys):
+    assert scripts.evaluate.main(["--env", "snake", "--vlm", "just-a-name"]) == 2
+    assert "MODEL@URL" in capsys.readouterr().err
+    assert scripts.evaluate.main(["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"]) == 2
+    assert "known envs" in capsys.readouterr().err

@@ -1,0 +1,235 @@
+"""scripts/export_trajectories.py end to end on a tiny Snake model: the folder it writes, splits without
+shared episodes or states, the curriculum, the dataset card, byte-identical re-runs (with any number of
+workers), and bad input refused with a clear error and nothing lost."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import load_script
+from tests.vlm.test_trajectories import EPISODES, MIX, export_args, snake_export, tiny_snake_run
+from vlm.card import render_card
+from vlm.export import CHUNK
+from vlm.record import FAMILIES, TaskRecord
+from vlm.splits import assign_episodes, parse_mix, parse_ratios, split_records, state_keys
+
+SPLITS = ("train", "val", "test")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return tiny_snake_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return snake_export(tmp_path_factory)
+
+
+def export(*argv: str) -> int:
+    return load_script("export_trajectories").main(list(argv))
+
+
+def read_split(root: Path, split: str) -> list[dict]:
+    return [json.loads(line) for line in (root / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def digest_tree(root: Path, written_at: Path | None = None) -> dict[str, str]:
+    """SHA-1 of every file; ``written_at``: the folder the export was written to (absolute image paths in
+    the JSON formats name it), replaced by a placeholder so a copied export compares equal."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if written_at is not None and p.suffix in (".json", ".jsonl", ".md"):
+                data = data.replace(str(written_at).encode(), b"<ROOT>")
+            out[str(p.relative_to(root))] = hashlib.sha1(data).hexdigest()
+    return out
+
+
+def test_the_export_folder_holds_store_records_images_formats_card(exported):
+    for name in ("README.md", "curriculum.json", "train.jsonl", "val.jsonl", "test.jsonl",
+                 "trajectories/meta.json", "trajectories/episodes.parquet", "llamafactory/dataset_info.json",
+                 "easyr1/train.parquet", "verl/test.parquet", "openrlhf/val.jsonl", "swift/train.jsonl"):
+        assert (exported / name).is_file(), name
+    assert list((exported / "trajectories" / "steps").glob("part-*.parquet"))
+    assert not list(exported.parent.glob(".export*")) and not (exported / ".tmp").exists()  # no leftovers
+    records = [TaskRecord.from_dict(r) for s in SPLITS for r in read_split(exported, s)]
+    assert {r.family for r in records} == set(FAMILIES)
+    assert len({r.id for r in records}) == len(records)
+    for r in records:
+        assert r.game == "snake" and 1 <= r.plot_level <= 3 and 1 <= r.qa_level <= 3
+        assert set(r.source) >= {"env", "run", "checkpoint", "seed", "episode", "step", "policy", "frame"}
+        assert r.source["run"] == "snake-tiny" and r.source["seed"] == 1_000_000 + r.source["episode"]
+        assert all((exported / p).is_file() for p in r.images)
+    # Identical images are written once: file names are the SHA-1 of the pixels, every file is used.
+    files = {str(p.relative_to(exported)) for p in (exported / "images").rglob("*.png")}
+    used = {p for r in records for p in r.images} | {r.source["frame"] for r in records}
+    assert used <= files and len(files) == json.loads((exported / "trajectories/meta.json").read_text()
+                                                      )["counts"]["images"]
+
+
+def test_splits_share_no_episode_and_no_identical_state(exported):
+    by_split = {s: read_split(exported, s) for s in SPLITS}
+    episodes = {s: {r["source"]["episode"] for r in recs} for s, recs in by_split.items()}
+    keys = {s: set().union(*(state_keys(r) for r in recs)) if recs else set() for s, recs in by_split.items()}
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not episodes[a] & episodes[b], (a, b)
+        assert not keys[a] & keys[b], (a, b)
+    assert all(by_split[s] for s in SPLITS)
+
+
+def test_repeated_states_are_dropped_from_val_and_test():
+    def rec(i: str, ep: int, img: str) -> dict:
+        return {"id": i, "images": [img], "source": {"episode": ep, "frame": f"f{img}"},
+                "family": "perception"}
+
+    records = [rec("a", 0, "x"), rec("b", 1, "x"), rec("c", 1, "y"), rec("d", 2, "y"), rec("e", 2, "z")]
+    splits, dropped = split_records(records, {0: "train", 1: "val", 2: "test"})
+    assert [r["id"] for r in splits["val"]] == ["c"] and [r["id"] for r in splits["test"]] == ["e"]
+    assert dropped == {"train": 0, "val": 1, "test": 1}
+    assert parse_ratios("8,1,1") == (0.8, 0.1, 0.1)
+    dealt = assign_episodes(range(10), (0.8, 0.1, 0.1), seed=1)
+    assert sorted(dealt.values()).count("val") == 1 and sorted(dealt.values()).count("test") == 1
+
+
+def test_curriculum_goes_easy_to_hard_and_mixes_families_at_the_ratios(exported):
+    manifest = json.loads((exported / "curriculum.json").read_text())
+    train = {r["id"]: r for r in read_split(exported, "train")}
+    assert [s["name"] for s in manifest["stages"]] == ["easy", "medium", "hard"]
+    assert manifest["mix"] == pytest.approx(parse_mix(MIX))
+    sums = [s["level_sum"] for s in manifest["stages"]]
+    assert sums == sorted(sums)
+    assert sum(s["count"] for s in manifest["stages"]) == len(train)
+    for stage in manifest["stages"]:
+        lo, hi = stage["level_sum"]
+        assert all(lo <= train[i]["plot_level"] + train[i]["qa_level"] <= hi for i in stage["ids"])
+        schedule = stage["schedule"]
+        assert set(schedule) <= set(stage["ids"]) and len(set(schedule)) == len(schedule)
+        assert "vision_zero" not in stage["mix"]  # not in --mix: left out of the schedule
+        n = len(stage["schedule"])
+        if n >= 20:
+            for family, ratio in stage["mix"].items():
+                share = sum(train[i]["family"] == family for i in stage["schedule"]) / n
+                assert share == pytest.approx(ratio, abs=2 / n + 0.01), (stage["name"], family)
+
+
+def test_dataset_card_counts_examples_and_provenance(exported):
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    records = {s: read_split(exported, s) for s in SPLITS}
+    total = sum(len(r) for r in records.values())
+    assert f"{total:,} task records" in card
+    for family in FAMILIES:
+        n = sum(r["family"] == family for recs in records.values() for r in recs)
+        assert f"| {family} | " in card and f"| {n} |" in card
+    assert "| snake | " in card and "plot 1" in card and "qa 3" in card
+    assert "python scripts/export_trajectories.py" in card and "model.zip" in card
+    images = [p for line in card.splitlines() if line.startswith("![image")
+              for p in (part.split(")")[0] for part in line.split("](")[1:])]
+    assert images and all((exported / p).is_file() for p in images)
+    assert "Pokémon" not in card  # the warning is for Pokémon Red only
+
+
+def test_pokemon_cards_carry_the_commercial_rom_warning(exported):
+    meta = json.loads((exported / "trajectories" / "meta.json").read_text())
+    splits = {s: read_split(exported, s)[:3] for s in SPLITS}
+    manifest = json.loads((exported / "curriculum.json").read_text())
+    card = render_card({**meta, "env": "pokemon_red", "rom_sha1": "ea9bcae617fdf159b045185467ae58b2e4a48b9a"},
+                       splits, manifest, ["verl"])
+    assert "must not" in card.lower() or "do not upload, share or publish" in card
+    assert "commercial" in card and "ea9bcae617fdf159b045185467ae58b2e4a48b9a" in card
+
+
+def test_the_same_export_is_byte_identical_with_any_number_of_workers(run, exported, tmp_path):
+    out = tmp_path / "again"
+    shutil.copytree(exported, out)
+    before = digest_tree(out, written_at=exported)
+    assert export(*export_args(run, out, "--overwrite", "--workers", "2")) == 0
+    after = digest_tree(out, written_at=out)
+    assert set(before) == set(after)
+    # Only the command line differs (the card and meta.json quote it, with --workers 2).
+    differ = sorted(k for k in before if before[k] != after[k])
+    assert differ == ["README.md", "trajectories/meta.json"] or differ == []
+    old = json.loads((exported / "trajectories/meta.json").read_text())
+    new = json.loads((out / "trajectories/meta.json").read_text())
+    assert {**old, "command": "", "run": None} == {**new, "command": "", "run": None}
+    assert EPISODES > CHUNK  # more than one chunk, so the two workers really split the episodes
+
+
+def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(run / "config.yaml", bare / "config.yaml")
+    assert export(str(bare), "--out", str(tmp_path / "out"), "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "no model" in err and "--checkpoint" in err
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+    assert export(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_an_env_without_a_task_module_is_refused(run, tmp_path, capsys, monkeypatch):
+    from envs import GAMES
+    from vlm import tasks
+
+    missing = sorted(set(GAMES) - set(tasks.TASK_GAMES))
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    if missing:  # a real env with no task module (a Game Boy game, say)
+        cfg = yaml.safe_load((other / "config.yaml").read_text())
+        (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "env": missing[0]}))
+        env = missing[0]
+    else:  # every env has one today: take Snake's away
+        monkeypatch.setattr(tasks, "TASK_GAMES", tuple(g for g in tasks.TASK_GAMES if g != "snake"))
+        env = "snake"
+    assert export(str(other), "--out", str(tmp_path / "out"), "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert f"env {env!r} has no task module" in err and f"vlm/tasks/{env}.py" in err
+    assert "--tasks-per-state 0" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_format_is_refused(run, tmp_path, capsys):
+    assert export(str(run), "--out", str(tmp_path / "out"), "--formats", "verl,tfrecord") == 2
+    err = capsys.readouterr().err
+    assert "unknown format 'tfrecord'" in err and "llamafactory" in err and "swift" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--mix", "perception=0.5,tactics=0.5"], "--mix expects FAMILY=RATIO"),
+    (["--split", "0.8,0.2"], "--split expects three"),
+    (["--min-score", "1000000"], "no episode reached --min-score 1000000.0"),
+])
+def test_bad_settings_name_the_flag_and_leave_nothing(run, tmp_path, capsys, argv, message):
+    assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "3", "--no-progress", *argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    assert export(str(run), "--out", str(mine), "--episodes", "2", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "already has data" in err and "--overwrite" in err
+    # --overwrite only replaces a depthfirst export, never some other folder.
+    assert export(str(run), "--out", str(mine), "--episodes", "2", "--overwrite", "--no-progress") == 2
+    assert "not a depthfirst export" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "my notes"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    # An export is kept intact until a replacement has fully succeeded.
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    before = digest_tree(copy)
+    assert export(str(run), "--out", str(copy), "--episodes", "2", "--no-progress") == 2
+    assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--min-score", "1e9",
+                  "--no-progress") == 2
+    assert digest_tree(copy) == before

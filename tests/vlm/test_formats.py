@@ -1,0 +1,234 @@
+"""Trainer formats: the pure mappings, and every format of a real export read back with the reader its
+trainer uses (json, pyarrow, Hugging Face datasets), images included."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from tests.vlm.test_trajectories import snake_export
+from vlm import formats as fmt
+from vlm.verify import ground_truth_json, reference_response, verify
+
+SPLITS = ("train", "val", "test")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return snake_export(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def records(exported):
+    return {s: [json.loads(line) for line in open(exported / f"{s}.jsonl", encoding="utf-8")] for s in SPLITS}
+
+
+def pixels(data: bytes | Path) -> np.ndarray:
+    raw = data.read_bytes() if isinstance(data, Path) else data
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    """A real two-image record (Vision-Zero spot-the-difference) from the Snake task module."""
+    from envs import make_game
+    from vlm.tasks import snake as tasks
+
+    game = make_game("snake", 1, size=6)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([11], dtype=np.uint64))
+    state = game.get_state(0)
+    for seed in range(200):
+        drafts = tasks.make_tasks(state, np.random.default_rng(seed), {})
+        two = [d for d in drafts if len(d.images) == 2]
+        if two:
+            d = two[0]
+            break
+    return {"id": "snake-000001-00002-03", "game": "snake", "family": d.family, "qa_type": d.qa_type,
+            "plot_level": d.plot_level, "qa_level": d.qa_level,
+            "images": ["images/aa/a.png", "images/bb/b.png"],
+            "question": d.question, "options": d.options, "answer": d.answer, "analysis": d.analysis,
+            "verifier": d.verifier, "source": {"env": "snake", "episode": 1, "step": 2}, "extra": {}}
+
+
+def test_parse_formats_knows_every_format_and_names_the_known_ones():
+    assert fmt.parse_formats("all") == list(fmt.FORMATS)
+    assert fmt.parse_formats("none") == []
+    assert fmt.parse_formats("ms-swift, hf,verl,hf") == ["swift", "trl", "verl"]
+    with pytest.raises(ValueError, match=r"unknown format 'parquet'.*llamafactory, trl, easyr1, verl"):
+        fmt.parse_formats("verl,parquet")
+
+
+def test_mappings_are_pure_and_follow_each_schema(sample):
+    ref = {"images/aa/a.png": "/d/images/aa/a.png", "images/bb/b.png": "/d/images/bb/b.png"}.__getitem__
+    gt = ground_truth_json(sample)
+    lf = fmt.llamafactory_example(sample, ref)
+    assert lf == fmt.llamafactory_example(sample, ref) and set(lf) == {"messages", "images"}
+    assert [m["role"] for m in lf["messages"]] == ["user", "assistant"]
+    assert lf["messages"][0]["content"].count("<image>") == len(lf["images"]) == 2
+    assert lf["messages"][0]["content"].startswith("<image><image>")
+    assert verify(lf["messages"][1]["content"], sample)["overall"] == 1.0
+
+    er = fmt.easyr1_example(sample, ref)
+    assert set(er) == {"images", "problem", "answer"} and er["answer"] == gt
+    assert er["problem"].count("<image>") == 2
+
+    vl = fmt.verl_example(sample, ref, "train", 7)
+    assert set(vl) == {"data_source", "prompt", "images", "ability", "reward_model", "extra_info"}
+    assert vl["data_source"] == "depthfirst/snake" and vl["ability"] == sample["family"]
+    assert vl["reward_model"] == {"style": "rule", "ground_truth": gt}
+    assert vl["prompt"] == [{"role": "user", "content": fmt.prompt_text(sample)}]
+    assert vl["extra_info"]["index"] == 7 and vl["extra_info"]["id"] == sample["id"]
+
+    orl = fmt.openrlhf_example(sample, ref)
+    assert set(orl) == {"message", "answer"} and orl["answer"] == gt
+    message = json.loads(orl["message"])
+    assert message[0]["role"] == "user"
+    assert [p["type"] for p in message[0]["content"]] == ["image", "image", "text"]
+    assert message[0]["content"][0]["image"] == "/d/images/aa/a.png"
+    assert message[0]["content"][2]["text"] == sample["question"]
+
+    sw = fmt.swift_example(sample, ref)
+    assert set(sw) == {"messages", "images", "solution"} and sw["solution"] == gt
+    assert [m["role"] for m in fmt.swift_example(sample, ref, with_response=False)["messages"]] == ["user"]
+
+    trl = fmt.trl_example(sample, ref)
+    assert [p["type"] for p in trl["prompt"][0]["content"]] == ["image", "image", "text"]
+    assert trl["completion"][0]["content"][0]["text"] == reference_response(sample)
+    assert trl["ground_truth"] == gt
+
+
+def test_a_question_holding_an_image_token_is_refused(sample):
+    with pytest.raises(ValueError, match="<image>"):
+        fmt.prompt_text({**sample, "question": "Look at <image> here"})
+
+
+def test_image_paths_absolute_by_default_or_relative(tmp_path):
+    abs_paths = fmt.ImagePaths(tmp_path / "ds", relative=False)
+    assert abs_paths.path("images/ab/x.png") == str(tmp_path / "ds" / "images/ab/x.png")
+    assert abs_paths.uri("images/ab/x.png") == (tmp_path / "ds" / "images/ab/x.png").as_uri()
+    rel = fmt.ImagePaths(tmp_path / "ds", relative=True)
+    assert rel.path("images/ab/x.png") == "images/ab/x.png"
+    # LLaMA-Factory resolves images against its media_dir, the folder of dataset_info.json.
+    assert rel.path("images/ab/x.png", "llamafactory") == "../images/ab/x.png"
+
+
+def test_empty_splits_are_written_and_read_back_empty(tmp_path_factory, tmp_path):
+    from tests.conftest import load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+
+    out = tmp_path / "train-only"
+    args = export_args(tiny_snake_run(tmp_path_factory), out, "--split", "1,0,0", "--tasks-per-state", "1")
+    args[args.index("--episodes") + 1] = "3"
+    assert load_script("export_trajectories").main(args) == 0
+    assert (out / "val.jsonl").read_text() == "" and (out / "test.jsonl").stat().st_size == 0
+    for split in ("val", "test"):
+        assert json.loads((out / "llamafactory" / f"{split}.json").read_text()) == []
+        assert pq.read_table(out / "easyr1" / f"{split}.parquet").num_rows == 0
+        assert pq.read_table(out / "verl" / f"{split}.parquet").num_rows == 0
+        assert (out / "openrlhf" / f"{split}.jsonl").read_text() == ""
+    datasets = pytest.importorskip("datasets")
+    dd = datasets.load_from_disk(str(out / "trl"))
+    assert len(dd["validation"]) == len(dd["test"]) == 0 and len(dd["train"]) > 0
+    assert dd["test"].features == dd["train"].features
+
+
+def test_llamafactory_json_and_dataset_info(exported, records):
+    info = json.loads((exported / "llamafactory" / "dataset_info.json").read_text())
+    assert set(info) == {f"depthfirst_snake_{s}" for s in SPLITS}
+    for split in SPLITS:
+        entry = info[f"depthfirst_snake_{split}"]
+        assert entry["formatting"] == "sharegpt"
+        assert entry["columns"] == {"messages": "messages", "images": "images"}
+        assert entry["tags"]["role_tag"] == "role" and entry["tags"]["user_tag"] == "user"
+        rows = json.loads((exported / "llamafactory" / entry["file_name"]).read_text())
+        assert len(rows) == len(records[split])
+        for row, rec in zip(rows, records[split], strict=True):
+            assert row["messages"][0]["content"].count("<image>") == len(row["images"]) == len(rec["images"])
+            for path, rel in zip(row["images"], rec["images"], strict=True):
+                assert Path(path).is_absolute() and Path(path).read_bytes() == (exported / rel).read_bytes()
+
+
+def test_trl_dataset_loads_from_disk_with_pil_images(exported, records):
+    datasets = pytest.importorskip("datasets")
+    dd = datasets.load_from_disk(str(exported / "trl"))
+    assert set(dd) == {"train", "validation", "test"}
+    for split, hf in (("train", "train"), ("val", "validation"), ("test", "test")):
+        ds = dd[hf]
+        assert len(ds) == len(records[split])
+        for row, rec in zip(ds.select(range(min(len(ds), 25))), records[split], strict=False):
+            assert row["id"] == rec["id"]
+            assert all(isinstance(img, Image.Image) for img in row["images"])
+            for img, rel in zip(row["images"], rec["images"], strict=True):
+                assert np.array_equal(np.asarray(img.convert("RGB")), pixels(exported / rel))
+            parts = [p["type"] for p in row["prompt"][0]["content"]]
+            assert parts == ["image"] * len(rec["images"]) + ["text"]
+            completion = row["completion"][0]["content"][0]["text"]
+            assert verify(completion, row["ground_truth"])["overall"] == 1.0
+
+
+def test_easyr1_parquet_has_images_problem_answer(exported, records):
+    for split in SPLITS:
+        table = pq.read_table(exported / "easyr1" / f"{split}.parquet")
+        assert table.column_names == ["images", "problem", "answer"]
+        rows = table.to_pylist()
+        assert len(rows) == len(records[split])
+        for row, rec in zip(rows[:25], records[split], strict=False):
+            assert row["problem"].count("<image>") == len(row["images"])
+            for img, rel in zip(row["images"], rec["images"], strict=True):
+                assert np.array_equal(pixels(img["bytes"]), pixels(exported / rel))
+            assert verify(reference_response(rec), row["answer"])["overall"] == 1.0
+            assert verify("<think>x</think><answer>-12345</answer>", row["answer"])["accuracy"] == 0.0
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset("parquet", data_files=str(exported / "easyr1" / "train.parquet"),
+                                   split="train")
+    assert loaded.column_names == ["images", "problem", "answer"] and len(loaded) == len(records["train"])
+
+
+def test_verl_parquet_follows_the_documented_columns(exported, records):
+    for split in SPLITS:
+        rows = pq.read_table(exported / "verl" / f"{split}.parquet").to_pylist()
+        assert len(rows) == len(records[split])
+        for i, (row, rec) in enumerate(zip(rows, records[split], strict=True)):
+            assert list(row) == ["data_source", "prompt", "images", "ability", "reward_model", "extra_info"]
+            assert row["data_source"] == "depthfirst/snake" and row["ability"] == rec["family"]
+            assert row["reward_model"]["style"] == "rule"
+            assert row["extra_info"] == {**row["extra_info"], "split": split, "index": i, "id": rec["id"]}
+            assert row["prompt"][0]["role"] == "user"
+            assert row["prompt"][0]["content"].count("<image>") == len(row["images"]) == len(rec["images"])
+            assert verify(reference_response(rec), row["reward_model"]["ground_truth"])["overall"] == 1.0
+        if rows:
+            assert pixels(rows[0]["images"][0]["bytes"]).shape[2] == 3
+
+
+def test_openrlhf_jsonl_message_is_a_json_string_of_qwen_parts(exported, records):
+    for split in SPLITS:
+        lines = (exported / "openrlhf" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == len(records[split])
+        for line, rec in zip(lines, records[split], strict=True):
+            row = json.loads(line)
+            assert set(row) == {"message", "answer"} and isinstance(row["message"], str)
+            content = json.loads(row["message"])[0]["content"]
+            images = [p["image"] for p in content if p["type"] == "image"]
+            assert len(images) == len(rec["images"])
+            assert content[-1] == {"type": "text", "text": rec["question"]}
+            assert all(u.startswith("file:///") and Path(u[7:]).is_file() for u in images)
+            assert verify(reference_response(rec), row["answer"])["overall"] == 1.0
+
+
+def test_swift_jsonl_sft_and_rl_files(exported, records):
+    for split in SPLITS:
+        sft = [json.loads(x) for x in (exported / "swift" / f"{split}.jsonl").read_text().splitlines()]
+        rl = [json.loads(x) for x in (exported / "swift" / f"{split}_rl.jsonl").read_text().splitlines()]
+        assert len(sft) == len(rl) == len(records[split])
+        for a, b, rec in zip(sft, rl, records[split], strict=True):
+            assert [m["role"] for m in a["messages"]] == ["user", "assistant"]
+            assert [m["role"] for m in b["messages"]] == ["user"]
+            assert a["messages"][0]["content"].count("<image>") == len(a["images"]) == len(rec["images"])
+            assert all(Path(p).is_file() for p in a["images"])
+            assert verify(a["messages"][1]["content"], b["solution"])["overall"] == 1.0

@@ -1,0 +1,145 @@
+"""scripts/score_predictions.py on a real (tiny) exported split: accuracy by group, format errors, missing
+and unknown ids, and the specialist's greedy moves scored by the same verifier."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY
+from vlm.record import TaskRecord
+from vlm.scoring import (
+    ScoringError,
+    is_move_question,
+    load_predictions,
+    load_records,
+    move_reply,
+    record_state,
+    score_predictions,
+)
+from vlm.verify import reference_response
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, scripts):
+    tmp = tmp_path_factory.mktemp("scoring")
+    run = tmp / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--video-every", "100000",
+                                   "--save-every", "256", "--run-dir", str(run), *TINY]) == 0
+    out = tmp / "data"
+    assert scripts.export_trajectories.main([str(run), "--episodes", "6", "--out", str(out), "--formats",
+                                             "none", "--split", "0,0,1", "--tasks-per-state", "4",
+                                             "--no-progress", "--json"]) == 0
+    return run, out / "test.jsonl"
+
+
+@pytest.fixture()
+def predictions(dataset, tmp_path):
+    """Reference answers for every third record, a wrong answer for the next, nothing for the third."""
+    records = load_records(dataset[1])
+    kinds = {}
+    with open(tmp_path / "preds.jsonl", "w") as f:
+        for k, r in enumerate(records):
+            kinds[r.id] = ("right", "wrong", "missing")[k % 3]
+            if kinds[r.id] == "right":
+                f.write(json.dumps({"id": r.id, "response": reference_response(r)}) + "\n")
+            elif kinds[r.id] == "wrong":
+                f.write(json.dumps({"id": r.id, "response": "<answer>pass</answer>"}) + "\n")
+        f.write(json.dumps({"id": "not-in-the-split", "response": "<answer>1</answer>"}) + "\n")
+    return tmp_path / "preds.jsonl", records, kinds
+
+
+def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts, capsys):
+    path, records, kinds = predictions
+    assert scripts.score_predictions.main([str(dataset[1]), str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    n = len(records)
+    count = {k: sum(v == k for v in kinds.values()) for k in ("right", "wrong", "missing")}
+    assert result["records"] == n and result["missing_ids"] == count["missing"] and result["unknown_ids"] == 1
+    overall = result["results"][0]["overall"]
+    assert overall["accuracy"] == pytest.approx(count["right"] / n)
+    assert overall["format_errors"] == count["wrong"] and overall["missing"] == count["missing"]
+    for family, cell in result["results"][0]["by_family"].items():
+        ids = [r.id for r in records if r.family == family]
+        assert cell["n"] == len(ids)
+        assert cell["accuracy"] == pytest.approx(sum(kinds[i] == "right" for i in ids) / len(ids))
+    levels = result["results"][0]["by_qa_level"]
+    assert sum(c["n"] for c in levels.values()) == n
+    moves = [r for r in records if is_move_question(r) and r.verifier["good"]]
+    assert moves, "the tiny export should hold move questions"
+    assert overall["move_questions"] == len(moves)
+    assert overall["move_accuracy"] == pytest.approx(np.mean([kinds[r.id] == "right" for r in moves]))
+
+
+def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predictions, dataset, scripts,
+                                                                          capsys):
+    from agents.compare import load_specialist
+    from envs import make_game
+
+    path, records, _ = predictions
+    run, split = dataset
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    model_all, specialist, model_same = result["results"]
+    moves = [r for r in records if is_move_question(r)]
+    assert result["specialist"]["move_questions"] == len(moves) == specialist["overall"]["n"]
+    # Independently: the greedy action on each state, and whether the engine calls it a best move.
+    policy, cfg, _ = load_specialist(run)
+    game = make_game("snake", 1, **cfg["env_kwargs"])
+    hits = []
+    for r in moves:
+        game.set_state(0, r.extra["state"])
+        obs = game.new_obs_buffer()
+        game.observe(obs)
+        action = game.ACTION_NAMES[int(policy.predict(obs, deterministic=True)[0][0])]
+        if r.verifier["good"]:
+            hits.append(action in r.verifier["good"])
+    assert specialist["overall"]["move_accuracy"] == pytest.approx(np.mean(hits))
+    assert specialist["overall"]["accuracy"] is None  # ViGaL's rule also wants the fatal moves: n/a
+    assert specialist["overall"]["format_errors"] is None and specialist["overall"]["missing"] == 0
+    assert model_same["overall"]["n"] == len(moves) and model_all["overall"]["n"] == len(records)
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "| specialist: accuracy | specialist: move acc. |" in text and "| **all** |" in text
+
+
+def test_a_bare_move_is_what_the_verifier_reads_as_the_move(predictions):
+    _, records, _ = predictions
+    r = next(r for r in records if is_move_question(r) and r.verifier["good"])
+    best = r.verifier["good"][0]
+    scored = score_predictions([r], {r.id: move_reply(best, r)}, move_only=True).as_dict()["overall"]
+    assert scored["move_accuracy"] == 1.0 and scored["accuracy"] is None
+    bad = next(m for m in r.verifier["moves"] if m not in r.verifier["good"])
+    assert score_predictions([r], {r.id: move_reply(bad, r)}).as_dict()["overall"]["move_accuracy"] == 0.0
+
+
+def test_states_come_from_the_trajectory_store_when_a_record_lacks_one(dataset):
+    records = load_records(dataset[1])
+    r = next(r for r in records if is_move_question(r))
+    stripped = TaskRecord.from_dict({**r.to_dict(), "extra": {}})
+    assert record_state(stripped, dataset[1].parent) == r.extra["state"]
+    with pytest.raises(ScoringError, match="no game state"):
+        record_state(stripped, None)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json\n", "line 1: not JSON"),
+    ('{"id": "a"}\n', 'expected {"id": ..., "response": ...}'),
+    ('{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n', "id 'a' appears twice"),
+])
+def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset, scripts, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(content)
+    with pytest.raises(ScoringError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_predictions(bad)
+    assert scripts.score_predictions.main([str(dataset[1]), str(bad)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset):
+    assert scripts.score_predictions.main([str(tmp_path / "none.jsonl"), str(tmp_path / "p.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text('{"question": "hi"}\n')
+    with pytest.raises(ScoringError, match="not a task record"):
+        load_records(foreign)

@@ -1,0 +1,532 @@
+"""Task modules: every game and family re-simulated on a fresh engine (answers and analysis agree with
+it), the verifier scores 1.0 for the reference answer and 0 for a wrong one, determinism, move_task,
+and the task-module registry. States come from short seeded episodes of each game."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+import numpy as np
+import pytest
+
+from envs.rotation import ACTION_NAMES as TURNS
+from envs.rotation import (
+    DISTANCE,
+    GENERATORS,
+    ROTATIONS,
+    TURN,
+    Rotation,
+    optimal_actions,
+    render_view,
+    rotation_index,
+)
+from envs.snake import Snake
+from envs.snake_duel import SnakeDuel, greedy_action
+from envs.sokoban import Sokoban
+from envs.sokoban_solver import solve
+from vlm.record import FAMILIES, LEVELS, TaskDraft
+from vlm.tasks import TASK_GAMES, task_module
+from vlm.verify import ground_truth_json, parse_move, reference_response, verify
+
+GRID_GAMES = ("snake", "snake_duel", "rotation", "sokoban")
+MOVES4 = ("UP", "DOWN", "LEFT", "RIGHT")
+OPPOSITE = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+# ------------------------------------------------------------------------------------------- states
+# The apple sits in a dead end: LEFT is nearest to it but walls the snake in; RIGHT is the best move.
+TRAP = {"game": "snake", "size": 6, "apple": [0, 0], "direction": "UP", "step": 30, "steps_since_apple": 2,
+        "starvation": 72, "score": 7, "done": False, "rng": 1,
+        "body": [[2, 0], [2, 1], [2, 2], [1, 2], [0, 2], [0, 3], [1, 3], [2, 3], [3, 3], [4, 3]]}
+
+
+def snake_states() -> list[dict[str, Any]]:
+    mod, game, out = task_module("snake"), Snake(1, size=8), [TRAP]
+    for seed in range(4):
+        game.reset(np.array([0]), np.array([seed], dtype=np.uint64))
+        for t in range(40):
+            s = game.get_state(0)
+            if s["done"]:
+                out.append(s)
+                break
+            if t % 4 == 0:
+                out.append(s)
+            good = mod.move_task(s).verifier["good"]
+            # now and then a random move, so some states are cramped or fatal
+            move = good[0] if good and t % 7 else MOVES4[(seed + t) % 4]
+            game.step(np.array([MOVES4.index(move)]))
+    return out
+
+
+def duel_states() -> list[dict[str, Any]]:
+    game, out = SnakeDuel(1, size=8, num_apples=3), []
+    for seed in range(4):
+        game.reset(np.array([0]), np.array([seed], dtype=np.uint64))
+        for t in range(30):
+            s = game.get_state(0)
+            if t % 4 == 0 or s["done"]:
+                out.append(s)
+            if s["done"]:
+                break
+            game.step(np.array([greedy_action(s, 0) if t % 5 else (seed + t) % 4]))
+    return out
+
+
+def rotation_states() -> list[dict[str, Any]]:
+    game, out = Rotation(1, max_cubes=8), []
+    for seed in range(10):
+        game.reset(np.array([0]), np.array([seed], dtype=np.uint64))
+        s = game.get_state(0)
+        out.append(s)
+        game.step(np.array([optimal_actions(s)[0]]))
+        out.append(game.get_state(0))
+    return out
+
+
+def sokoban_states() -> list[dict[str, Any]]:
+    out = []
+    for difficulty in ("easy", "medium", "hard"):
+        game = Sokoban(1, difficulty=difficulty)
+        for seed in range(3):
+            game.reset(np.array([0]), np.array([seed], dtype=np.uint64))
+            plan = solve(game.get_state(0)) or []
+            for t in range(min(len(plan), 6) + 1):
+                s = game.get_state(0)
+                if t % 2 == 0 or s["done"]:
+                    out.append(s)
+                if t < len(plan):
+                    game.step(np.array([plan[t]]))
+            out.append(game.get_state(0))
+    return out
+
+
+STATES = {"snake": snake_states, "snake_duel": duel_states, "rotation": rotation_states,
+          "sokoban": sokoban_states}
+
+
+@pytest.fixture(scope="module")
+def drafts() -> dict[str, list[tuple[dict[str, Any], TaskDraft]]]:
+    out = {}
+    for game in GRID_GAMES:
+        mod = task_module(game)
+        out[game] = [(s, d) for k, s in enumerate(STATES[game]())
+                     for d in mod.make_tasks(s, np.random.default_rng(k), {"env": game})]
+    return out
+
+
+# ------------------------------------------------------------------------------------ generic checks
+def wrong_response(d: TaskDraft) -> str | None:
+    """A well-formed reply with a wrong answer, or None when every answer is right."""
+    spec = d.verifier
+    rule = spec["rule"]
+    if rule == "choice":
+        wrong = next(chr(65 + k) for k in range(len(spec["options"])) if chr(65 + k) != spec["answer"])
+    elif rule == "integer":
+        wrong = str(spec["value"] + 1)
+    elif rule == "coordinate":
+        wrong = f"({spec['value'][0] + 1}, {spec['value'][1]})"
+    elif rule == "word":
+        others = [c for c in spec["choices"] if c not in spec["accepted"]]
+        if not others:
+            return None
+        wrong = others[0]
+    elif rule == "rotation_angle":
+        wrong = (chr(65 + (ord(spec["answer"]) - 64) % len(spec["options"])) if spec["options"]
+                 else f"{(spec['angle'] + 90) % 360} about {spec['axis']}")
+    else:
+        fatal = set(spec["fatal"])
+        extra = [m for m in spec["moves"] if m not in fatal]
+        worst = sorted(fatal | {extra[0]}) if extra else sorted(fatal)[1:]
+        best = spec["good"][0] if spec["good"] else "None"
+        return (f"<think>x</think><best_answer>{best}</best_answer>"
+                f"<worst_answer>{', '.join(worst) or 'None'}</worst_answer>")
+    return f"<think>x</think><answer>{wrong}</answer>"
+
+
+def check_generic(d: TaskDraft) -> None:
+    assert d.family in FAMILIES and d.plot_level in LEVELS and d.qa_level in LEVELS
+    assert d.images and all(im.dtype == np.uint8 and im.ndim == 3 and im.shape[2] == 3 for im in d.images)
+    assert "<think></think>" in d.question
+    json.dumps([d.verifier, d.extra, d.options, d.answer, d.analysis])
+    assert verify(reference_response(d), d)["overall"] == 1.0, (d.qa_type, d.answer)
+    assert verify(d.answer, d)["accuracy"] == 1.0
+    assert verify(reference_response(d), ground_truth_json({**d.__dict__, "game": "g"}))["overall"] == 1.0
+    wrong = wrong_response(d)
+    if wrong is not None:
+        assert verify(wrong, d)["accuracy"] == 0.0, (d.qa_type, wrong)
+    if d.verifier["rule"] == "snake_best_worst":
+        assert d.analysis.splitlines()[-1] == f"Fatal: {', '.join(d.verifier['fatal']) or 'None'}."
+    else:
+        assert d.analysis.splitlines()[-1].startswith(f"So the answer is {d.answer}")
+
+
+def check_vision_zero(d: TaskDraft, render: Any) -> None:
+    """The edit is real: the edited picture is what the draft shows, and it differs from the original."""
+    edited = d.extra["edited_state"]
+    if d.qa_type == "spot_difference":
+        if edited is None:
+            assert np.array_equal(d.images[0], d.images[1])
+            assert d.options[ord(d.answer) - 65].endswith("identical")
+            return
+        assert np.array_equal(d.images[1], render(edited)) and not np.array_equal(d.images[0], d.images[1])
+    elif d.qa_type == "difference_cell":
+        assert np.array_equal(d.images[1], render(edited)) and not np.array_equal(d.images[0], d.images[1])
+    else:
+        spy = d.extra["spy"] - 1
+        assert len(d.images) == d.extra["players"] and int(d.answer) == spy + 1
+        assert np.array_equal(d.images[spy], render(edited))
+        assert all(np.array_equal(im, d.images[spy - 1]) for k, im in enumerate(d.images) if k != spy)
+        assert not np.array_equal(d.images[spy], d.images[spy - 1])
+
+
+@pytest.mark.parametrize("game", GRID_GAMES)
+def test_every_family_and_generic_checks(drafts: dict, game: str) -> None:
+    pairs = drafts[game]
+    assert {d.family for _, d in pairs} == set(FAMILIES)
+    for _, d in pairs:
+        check_generic(d)
+
+
+# -------------------------------------------------------------------------------------------- snake
+def snake_play(state: dict[str, Any], moves: list[str]) -> list[tuple[dict, float, bool, bool]]:
+    g = Snake(1, size=state["size"], starvation=state["starvation"])
+    g.set_state(0, state)
+    out = []
+    for m in moves:
+        r, te, tr = g.step(np.array([MOVES4.index(m)]))
+        out.append((g.get_state(0), float(r[0]), bool(te[0]), bool(tr[0])))
+        if te[0] or tr[0]:
+            break
+    return out
+
+
+def bfs(size: int, start: tuple, blocked: set, goal: tuple | None) -> tuple[int | None, int]:
+    dist, queue = {start: 0}, deque([start])
+    while queue:
+        c = queue.popleft()
+        for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            n = (c[0] + dx, c[1] + dy)
+            if 0 <= n[0] < size and 0 <= n[1] < size and n not in blocked and n not in dist:
+                dist[n] = dist[c] + 1
+                queue.append(n)
+    return dist.get(goal), len(dist) - 1
+
+
+def no_shorter_snake_path(state: dict[str, Any], d: int) -> bool:
+    """No move sequence shorter than d eats the apple (exhaustive search on the engine)."""
+    frontier = [state]
+    for _ in range(d - 1):
+        nxt = []
+        for s in frontier:
+            for m in MOVES4:
+                if m == OPPOSITE[s["direction"]]:
+                    continue
+                after, r, te, tr = snake_play(s, [m])[0]
+                if r > 0:
+                    return False
+                if not te and not tr:
+                    nxt.append(after)
+        frontier = nxt
+    return True
+
+
+def test_snake_answers_match_the_engine(drafts: dict) -> None:
+    seen = set()
+    for s, d in drafts["snake"]:
+        seen.add(d.qa_type)
+        x = d.extra
+        if d.qa_type == "head_position":
+            assert d.verifier["value"] == s["body"][0]
+        elif d.qa_type == "apple_position":
+            assert d.verifier["value"] == s["apple"]
+        elif d.qa_type == "snake_length":
+            assert d.verifier["value"] == len(s["body"])
+        elif d.qa_type == "heading":
+            assert d.verifier["accepted"] == [s["direction"]]
+        elif d.qa_type.endswith("_after_moves"):
+            played = snake_play(s, x["moves"])
+            dead = played[-1][2] and played[-1][1] < 0
+            assert sum(r > 0 for _, r, _, _ in played) <= 1 and not played[-1][3]
+            assert len(d.analysis.splitlines()) == len(played) + 1
+            if d.qa_type == "alive_after_moves":
+                assert d.verifier["accepted"] == ["no" if dead else "yes"]
+            else:
+                assert not dead
+                body = played[-1][0]["body"]
+                want = body[0] if d.qa_type == "head_after_moves" else len(body)
+                assert d.verifier["value"] == want
+        elif d.qa_type == "best_worst_move":
+            check_snake_best_worst(s, d)
+        elif d.qa_type == "shortest_path":
+            n = d.verifier["value"]
+            played = snake_play(s, x["path"])
+            assert len(x["path"]) == n and len(played) == n and played[-1][1] > 0
+            assert all(r >= 0 for _, r, _, _ in played)
+            if n <= 6:
+                assert no_shorter_snake_path(s, n)
+        else:
+            check_vision_zero(d, task_module("snake").render)
+    assert seen >= {"head_position", "snake_length", "alive_after_moves", "head_after_moves",
+                    "best_worst_move", "shortest_path", "spot_difference", "difference_cell", "spy_game"}
+
+
+def check_snake_best_worst(s: dict[str, Any], d: TaskDraft) -> None:
+    fatal = [m for m in MOVES4 if (p := snake_play(s, [m])[0])[2] and p[1] < 0]
+    assert d.verifier["fatal"] == fatal
+    back = OPPOSITE[s["direction"]]
+    assert (back in fatal) == (s["direction"] in fatal)
+    options = {}
+    for m in MOVES4:
+        if m in fatal or m == back:
+            continue
+        after, r, _, _ = snake_play(s, [m])[0]
+        head = tuple(after["body"][0])
+        blocked = {tuple(c) for c in after["body"][:-1]}
+        goal = None if r > 0 or after["apple"] is None else tuple(after["apple"])
+        dist, reach = bfs(after["size"], head, blocked, goal)
+        options[m] = (reach < len(after["body"]), 0 if r > 0 else (10**6 if dist is None else dist))
+    best = min(options.values(), default=None)
+    assert d.verifier["good"] == [m for m in MOVES4 if options.get(m) == best and best is not None]
+
+
+def test_snake_dead_end_is_not_best() -> None:
+    d = task_module("snake").move_task(TRAP)
+    assert d.verifier["good"] == ["RIGHT"] and d.verifier["fatal"] == ["UP", "DOWN"]
+    assert "dead end" in d.analysis
+    check_snake_best_worst(TRAP, d)
+
+
+def test_snake_move_task_and_parse_move() -> None:
+    mod = task_module("snake")
+    states = snake_states()
+    for s in states:
+        if s["done"]:
+            with pytest.raises(ValueError, match="over"):
+                mod.move_task(s)
+            continue
+        d = mod.move_task(s)
+        assert d.family == "strategy" and d.qa_type == "best_worst_move"
+        move = parse_move(reference_response(d), d)
+        assert move == (d.verifier["good"][0] if d.verifier["good"] else None)
+    assert any(s["done"] for s in states)
+
+
+# --------------------------------------------------------------------------------------- snake duel
+def duel_play(state: dict[str, Any], mine: list[str], theirs: list[str]) -> list[dict[str, Any]]:
+    g = SnakeDuel(1, size=state["size"], num_apples=state["num_apples"], max_rounds=state["max_rounds"],
+                  start_length=2, opponent="policy")
+    g.set_state(0, state)
+    out = []
+    for a, b in zip(mine, theirs, strict=True):
+        g.set_opponent_actions(np.array([MOVES4.index(b)]))
+        g.step(np.array([MOVES4.index(a)]))
+        out.append(g.get_state(0))
+        if out[-1]["done"]:
+            break
+    return out
+
+
+def test_duel_answers_match_the_engine(drafts: dict) -> None:
+    seen = set()
+    for s, d in drafts["snake_duel"]:
+        seen.add(d.qa_type)
+        me, other = s["snakes"]
+        if d.qa_type == "longer_snake":
+            a, b = len(me["body"]), len(other["body"])
+            assert d.answer == ("A" if a > b else "B" if b > a else "C")
+        elif d.qa_type == "apple_count":
+            assert d.verifier["value"] == len(s["apples"])
+        elif d.qa_type == "head_position":
+            assert d.verifier["value"] == s["snakes"][d.extra["player"]]["body"][0]
+        elif d.qa_type in ("duel_outcome", "length_after_moves", "head_after_moves"):
+            final = duel_play(s, d.extra["moves"], d.extra["opponent_moves"])[-1]
+            alive = tuple(p["alive"] for p in final["snakes"])
+            if d.qa_type == "duel_outcome":
+                want = {(True, True): 0, (False, True): 1, (True, False): 2, (False, False): 3}[alive]
+                assert d.answer == chr(65 + want)
+            else:
+                assert alive == (True, True)
+                body = final["snakes"][0]["body"]
+                assert d.verifier["value"] == (len(body) if d.qa_type == "length_after_moves" else body[0])
+        elif d.qa_type == "best_worst_move":
+            dies = {m: [not duel_play(s, [m], [b])[0]["snakes"][0]["alive"] for b in MOVES4] for m in MOVES4}
+            assert d.verifier["fatal"] == [m for m in MOVES4 if all(dies[m])]
+            safe = [m for m in MOVES4 if not any(dies[m]) and m != OPPOSITE[me["direction"]]]
+            if safe:
+                assert set(d.verifier["good"]) <= set(safe) and d.verifier["good"]
+        else:
+            check_vision_zero(d, task_module("snake_duel").render)
+    assert seen >= {"best_worst_move", "duel_outcome", "spot_difference", "spy_game", "head_position"}
+
+
+# ----------------------------------------------------------------------------------------- rotation
+def test_rotation_answers_match_the_engine(drafts: dict) -> None:
+    seen = set()
+    for s, d in drafts["rotation"]:
+        seen.add(d.qa_type)
+        r, t = rotation_index(s["rotation"]), rotation_index(s["target_rotation"])
+        if d.qa_type == "cube_count":
+            assert d.verifier["value"] == len(s["cubes"])
+        elif d.qa_type == "absent_colour":
+            answer = d.options[ord(d.answer) - 65]
+            assert answer not in s["color_names"]
+            assert all(o in s["color_names"] for o in d.options if o != answer)
+        elif d.qa_type == "turns_left_after_moves":
+            cur = r
+            for m in d.extra["moves"]:
+                cur = int(TURN[cur, TURNS.index(m)])
+                if cur == t:
+                    break
+            assert d.verifier["value"] == int(DISTANCE[cur, t])
+        elif d.qa_type == "min_turns":
+            assert d.verifier["value"] == int(DISTANCE[r, t])
+        elif d.qa_type == "next_turn":
+            assert d.verifier["accepted"] == [TURNS[a] for a in optimal_actions(s)]
+        elif d.qa_type == "rotation_angle":
+            check_rotation_angle(s, d)
+        else:
+            check_vision_zero(d, lambda e, r=r: render_view(e, r, task_module("rotation").VIEW))
+            if d.extra["edit"]:
+                changed = [k for k, (a, b) in enumerate(zip(s["colors"], d.extra["edited_state"]["colors"],
+                                                            strict=True)) if a != b]
+                assert len(changed) == (1 if d.extra["edit"] == "recoloured" else 2)
+    assert seen >= {"turns_left_after_moves", "rotation_angle", "spot_difference", "spy_game"}
+    assert seen & {"cube_count", "absent_colour"} and seen & {"min_turns", "next_turn"}
+
+
+def check_rotation_angle(s: dict[str, Any], d: TaskDraft) -> None:
+    """The pictured turn is exactly the answer: of the nine axis/angle turns only it gives the second view."""
+    x = d.extra
+    size = d.images[0].shape[0]
+    assert np.array_equal(d.images[0], render_view(s, x["from_index"], size))
+    gen = {"X": TURN[:, 0], "Y": TURN[:, 2], "Z": TURN[:, 4]}
+    matches = []
+    for axis, step in gen.items():
+        cur = x["from_index"]
+        for quarter in (1, 2, 3):
+            cur = int(step[cur])
+            if np.array_equal(render_view(s, cur, size), d.images[1]):
+                matches.append((axis, 90 * quarter))
+    assert matches == [(x["axis"], x["angle"])]
+    turned = np.linalg.matrix_power(GENERATORS[2 * "XYZ".index(x["axis"])], x["angle"] // 90)
+    assert x["to_index"] == rotation_index(turned @ ROTATIONS[x["from_index"]])
+
+
+# ------------------------------------------------------------------------------------------ sokoban
+def sokoban_play(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
+    g = Sokoban(1, size=state["size"], num_boxes=1, max_steps=10**6)
+    g.set_state(0, {**state, "step": 0, "done": False})
+    out = []
+    for m in moves:
+        g.step(np.array([MOVES4.index(m)]))
+        out.append(g.get_state(0))
+        if out[-1]["done"]:
+            break
+    return out
+
+
+def test_sokoban_answers_match_the_engine(drafts: dict) -> None:
+    seen = set()
+    for s, d in drafts["sokoban"]:
+        seen.add(d.qa_type)
+        targets = {tuple(t) for t in s["targets"]}
+        if d.qa_type == "player_position":
+            assert d.verifier["value"] == s["player"]
+        elif d.qa_type == "box_count":
+            assert d.verifier["value"] == len(s["boxes"])
+        elif d.qa_type == "boxes_on_targets":
+            assert d.verifier["value"] == sum(tuple(b) in targets for b in s["boxes"])
+        elif d.qa_type in ("player_after_moves", "boxes_on_targets_after_moves"):
+            final = sokoban_play(s, d.extra["moves"])[-1]
+            on = sum(tuple(b) in targets for b in final["boxes"])
+            assert d.verifier["value"] == (final["player"] if d.qa_type == "player_after_moves" else on)
+        elif d.qa_type == "fewest_moves":
+            assert d.verifier["value"] == len(solve(s))
+        elif d.qa_type == "next_move":
+            n = len(solve(s))
+            good = [m for m in MOVES4 if (a := sokoban_play(s, [m])[0])["player"] != s["player"]
+                    and (rest := solve(a)) is not None and len(rest) == n - 1]
+            assert d.verifier["accepted"] == good
+        else:
+            check_vision_zero(d, task_module("sokoban").render)
+    assert seen >= {"player_after_moves", "fewest_moves", "next_move", "spot_difference", "difference_cell",
+                    "spy_game"}
+
+
+# ------------------------------------------------------------------------------ all games, registry
+@pytest.mark.parametrize("game", GRID_GAMES)
+def test_same_state_and_seed_give_identical_drafts(game: str) -> None:
+    mod = task_module(game)
+    state = STATES[game]()[1]
+    a = mod.make_tasks(state, np.random.default_rng(11), {})
+    b = mod.make_tasks(json.loads(json.dumps(state)), np.random.default_rng(11), {})
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert (x.family, x.qa_type, x.question, x.answer, x.analysis, x.options) == \
+               (y.family, y.qa_type, y.question, y.answer, y.analysis, y.options)
+        assert json.dumps(x.verifier) == json.dumps(y.verifier) and json.dumps(x.extra) == json.dumps(y.extra)
+        assert all(np.array_equal(i, j) for i, j in zip(x.images, y.images, strict=True))
+
+
+@pytest.mark.parametrize("game", GRID_GAMES)
+def test_move_task_for_every_game(game: str) -> None:
+    mod = task_module(game)
+    state = next(s for s in STATES[game]() if not s["done"])
+    d = mod.move_task(state)
+    assert d.family == "strategy" and d.verifier["rule"] in ("word", "snake_best_worst")
+    move = parse_move(reference_response(d), d)
+    accepted = d.verifier.get("accepted", d.verifier.get("good"))
+    assert move in accepted and move in mod.MOVES
+    assert verify(reference_response(d), d)["overall"] == 1.0
+
+
+def test_registry_lists_modules_and_explains_missing_ones() -> None:
+    import envs
+
+    assert set(GRID_GAMES) | {"pokemon_red"} <= set(TASK_GAMES) <= set(envs.GAMES)
+    for game in TASK_GAMES:
+        assert game == task_module(game).GAME
+    with pytest.raises(ValueError, match=r"no VLM task module for 'gameboy' \(a known env\).*snake"):
+        task_module("gameboy")
+    with pytest.raises(ValueError, match="not an env"):
+        task_module("tetris")
+
+
+# -------------------------------------------------------------------------------------- Pokémon Red
+def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
+    pytest.importorskip("pyboy")
+    from envs.gameboy.pokemon import PokemonRed
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    mod = task_module("pokemon_red")
+    game = PokemonRed(1, rom=TEST_CARTRIDGE)
+    try:
+        kinds = set()
+        for t in range(12):
+            game.step(np.array([3 if t < 3 else 1]))  # walk right, then down
+            state, facts = game.get_state(0), game.read_facts(0)
+            for d in (mod.make_tasks(state, np.random.default_rng(t), {})
+                      + mod.make_tasks(state, np.random.default_rng(100 + t), {})):
+                kinds.add(d.qa_type)
+                check_generic(d)
+                want = {"badge_count": facts["badges"], "party_size": facts["party_count"],
+                        "map_id": facts["map"], "player_tile": [facts["x"], facts["y"]]}
+                if d.qa_type in want:
+                    assert d.verifier["value"] == want[d.qa_type]
+                elif d.qa_type == "in_battle":
+                    assert d.verifier["accepted"] == ["yes" if facts["battle_type"] else "no"]
+                else:
+                    check_vision_zero(d, mod.render)
+                    if d.qa_type == "difference_cell":
+                        x, y = d.verifier["value"]
+                        diff = np.argwhere(np.any(d.images[0] != d.images[1], axis=2))
+                        cell = mod.CELL * (mod.SCALE // 8)
+                        assert (diff // cell == [y, x]).all()  # only that square changed
+        assert {"spot_difference", "difference_cell", "spy_game"} <= kinds and len(kinds) >= 6
+        move = mod.move_task(state)
+        assert move.extra["scored"] is False and parse_move("<answer>start</answer>", move) == "start"
+        assert verify("<think>a</think><answer>b</answer>", move)["overall"] == 1.0
+    finally:
+        game.close()

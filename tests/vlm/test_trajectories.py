@@ -1,0 +1,241 @@
+"""The trajectory store of a real export (a tiny Snake model trained with the real CLI): one row per
+step with complete states, the policy's probabilities and values, frames, meta.json, --min-score, and
+the Minari dataset read back with minari.load_dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import TINY, load_script
+from vlm.trajectories import (
+    PolicyProbe,
+    load_episodes,
+    load_policy,
+    load_steps,
+    play,
+    replay,
+    resolve_run,
+)
+
+MIX = "perception=0.4,strategy=0.4,state_prediction=0.2"
+EPISODES = 40
+
+
+def tiny_snake_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny 6×6 Snake model trained with the real CLI, shared by the tests/vlm export modules."""
+    run = tmp_path_factory.getbasetemp() / "vlm-shared" / "snake-tiny"
+    if not (run / "model.zip").is_file():
+        rc = load_script("train_ppo").main(["--env", "snake", "--size", "6", "--total-timesteps", "512",
+                                            "--video-every", "100000", "--save-every", "512", "--run-dir",
+                                            str(run), *TINY])
+        assert rc == 0
+    return run
+
+
+def export_args(run: Path, out: Path, *extra: str) -> list[str]:
+    formats = "all" if importlib.util.find_spec("datasets") else "llamafactory,easyr1,verl,openrlhf,swift"
+    minari = ["--minari"] if importlib.util.find_spec("minari") else []
+    return [str(run), "--episodes", str(EPISODES), "--out", str(out), "--formats", formats, *minari,
+            "--mix", MIX, "--no-progress", "--json", *extra]
+
+
+def snake_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One full export of the tiny run (all formats, Minari when installed), made once per session."""
+    run = tiny_snake_run(tmp_path_factory)
+    out = tmp_path_factory.getbasetemp() / "vlm-shared" / "export"
+    if not (out / "trajectories" / "meta.json").is_file():
+        assert load_script("export_trajectories").main(export_args(run, out)) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return tiny_snake_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return snake_export(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def model(run):
+    return load_policy(resolve_run(run))
+
+
+def decode(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(path.read_bytes())).convert("RGB"))
+
+
+def test_one_row_per_step_with_complete_states_frames_probs_and_values(exported):
+    from envs.snake import Snake
+
+    steps = load_steps(exported).to_pylist()
+    episodes = load_episodes(exported).to_pylist()
+    meta = json.loads((exported / "trajectories" / "meta.json").read_text())
+    assert len(episodes) == EPISODES
+    assert len(steps) == meta["counts"]["steps"] == sum(e["length"] for e in episodes)
+    by_episode: dict[int, list[dict]] = {}
+    for row in steps:
+        by_episode.setdefault(row["episode"], []).append(row)
+    for ep in episodes:
+        rows = by_episode[ep["episode"]]
+        assert [r["t"] for r in rows] == list(range(ep["length"]))  # every step, in order, once
+        assert all(r["seed"] == ep["seed"] for r in rows)
+        assert rows[-1]["terminated"] or rows[-1]["truncated"]
+        assert not any(r["terminated"] or r["truncated"] for r in rows[:-1])
+        assert rows[-1]["score"] == ep["score"]
+        assert json.loads(ep["final_state"])["done"]
+    for row in steps[:60]:
+        state = json.loads(row["state"])
+        assert state["step"] == row["t"] and not state["done"]
+        assert np.array_equal(decode(exported / row["frame"]), Snake.render_state(state, 16))  # frame = state
+        probs = np.array(row["probs"])
+        assert probs.shape == (4,) and probs.sum() == pytest.approx(1.0, abs=1e-5)
+        assert row["action"] == int(probs.argmax())
+        assert row["action_name"] == Snake.ACTION_NAMES[row["action"]]
+        assert np.isfinite(row["value"])
+
+
+def test_stored_states_are_what_the_game_plays_from_seed_and_actions(exported):
+    from envs import make_game
+
+    steps = load_steps(exported).to_pylist()
+    episode = max({r["episode"] for r in steps}, key=lambda e: sum(r["episode"] == e for r in steps))
+    rows = [r for r in steps if r["episode"] == episode]
+    game = make_game("snake", 1, size=6)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([rows[0]["seed"]], dtype=np.uint64))
+    for row in rows:
+        assert game.get_state(0) == json.loads(row["state"])
+        reward, _, _ = game.step(np.array([row["action"]]))
+        assert reward[0] == pytest.approx(row["reward"])
+
+
+def test_meta_describes_run_checkpoint_policy_seeds_counts_and_versions(exported, run, model):
+    from agents.policies import count_params
+
+    meta = json.loads((exported / "trajectories" / "meta.json").read_text())
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert meta["env"] == "snake" and meta["gym_id"] == "depthfirst/Snake-v0"
+    assert meta["env_kwargs"] == cfg["env_kwargs"] and meta["env_config"] == cfg
+    assert meta["run"]["checkpoint"] == str(run / "model.zip")
+    assert meta["run"]["checkpoint_sha1"] == hashlib.sha1((run / "model.zip").read_bytes()).hexdigest()
+    assert meta["policy"] == {"algorithm": "PPO", "preset": "tiny", "recurrent": False,
+                              "parameters": count_params(model.policy), "num_timesteps": 512}
+    assert meta["seeds"]["base"] == 1_000_000 and meta["seeds"]["kept_episodes"] == list(range(EPISODES))
+    assert meta["counts"]["episodes_played"] == meta["counts"]["episodes_kept"] == EPISODES
+    for package in ("python", "numpy", "torch", "stable-baselines3", "gymnasium", "pyarrow"):
+        assert meta["versions"][package]
+    assert meta["rom_sha1"] is None  # only Game Boy runs have a cartridge
+    assert "export_trajectories.py" in meta["command"]
+
+
+def test_policy_probe_agrees_with_the_model(model):
+    import torch
+
+    rng = np.random.default_rng(0)
+    obs = (rng.random((16, *model.observation_space.shape)) < 0.2).astype(np.uint8) * 255
+    actions, probs, values = PolicyProbe(model, 16)(obs)
+    expected, _ = model.predict(obs, deterministic=True)
+    assert np.array_equal(actions, expected)
+    with torch.no_grad():
+        obs_t, _ = model.policy.obs_to_tensor(obs)
+        ref_probs = model.policy.get_distribution(obs_t).distribution.probs.numpy()
+        ref_values = model.policy.predict_values(obs_t).numpy().reshape(-1)
+    np.testing.assert_allclose(probs, ref_probs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(values, ref_values, rtol=1e-5, atol=1e-5)
+    # Stochastic play samples from those probabilities, reproducibly.
+    seeds = [[3, k] for k in range(16)]
+    a1, _, _ = PolicyProbe(model, 16, deterministic=False, seeds=seeds)(obs)
+    a2, _, _ = PolicyProbe(model, 16, deterministic=False, seeds=seeds)(obs)
+    a3, _, _ = PolicyProbe(model, 8, deterministic=False, seeds=seeds[8:])(obs[8:])  # batching is irrelevant
+    assert np.array_equal(a1, a2) and np.array_equal(a1[8:], a3)
+
+
+def test_policy_probe_handles_a_recurrent_policy():
+    from agents.config import DEFAULTS, deep_merge, resolve
+    from agents.train import build_model
+    from envs import make_vec
+
+    cfg = resolve(deep_merge(DEFAULTS, {"env": "snake", "env_kwargs": {"size": 6}, "num_envs": 4,
+                                        "policy": "tiny", "recurrent": True, "device": "cpu",
+                                        "ppo": {"n_steps": 8, "batch_size": 32}}), False)
+    venv = make_vec("snake", 4, num_workers=0, size=6)
+    try:
+        model = build_model(cfg, venv)
+        logs = play(model, "snake", {"size": 6}, [0, 1, 2], seed=7, max_steps=50)
+    finally:
+        venv.close()
+    # The probe's greedy actions are model.predict's, carrying the LSTM state along the episode.
+    for log in logs:
+        state, start = None, np.ones(1, dtype=bool)
+        for k, view in enumerate(replay("snake", {"size": 6}, log, observe=True)):
+            if view.final:
+                break
+            action, state = model.predict(view.obs[None], state=state, episode_start=start,
+                                          deterministic=True)
+            start = np.zeros(1, dtype=bool)
+            assert int(action[0]) == log.actions[k]
+            assert log.probs[k].sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_min_score_keeps_only_good_episodes(run, model, tmp_path):
+    out = tmp_path / "good"
+    rc = load_script("export_trajectories").main([
+        str(run), "--episodes", "48", "--out", str(out), "--stochastic", "--min-score", "1",
+        "--formats", "none", "--tasks-per-state", "0", "--no-progress", "--json"])
+    assert rc == 0
+    played = play(model, "snake", {"size": 6, "obs": "grid"}, list(range(48)), 1_000_000, 100_000,
+                  deterministic=False)
+    good = [log.episode for log in played if log.score >= 1]
+    assert 0 < len(good) < 48  # the tiny model scores sometimes: the filter has something to do
+    episodes = load_episodes(out).to_pylist()
+    assert [e["episode"] for e in episodes] == good
+    assert all(e["score"] >= 1 for e in episodes)
+    assert set(load_steps(out).column("episode").to_pylist()) == set(good)
+    meta = json.loads((out / "trajectories" / "meta.json").read_text())
+    assert meta["counts"]["episodes_played"] == 48 and meta["counts"]["episodes_kept"] == len(good)
+
+
+def test_max_steps_cuts_long_episodes_and_marks_them_truncated(run, tmp_path):
+    out = tmp_path / "short"
+    assert load_script("export_trajectories").main([
+        str(run), "--episodes", "8", "--out", str(out), "--max-steps", "2", "--formats", "none",
+        "--tasks-per-state", "0", "--no-progress", "--json"]) == 0
+    episodes = load_episodes(out).to_pylist()
+    steps = load_steps(out).to_pylist()
+    assert all(e["length"] <= 2 for e in episodes) and any(e["capped"] for e in episodes)
+    for e in episodes:
+        last = [r for r in steps if r["episode"] == e["episode"]][-1]
+        assert e["truncated"] == last["truncated"] and (last["terminated"] or last["truncated"])
+        assert e["capped"] == (not last["terminated"] and not json.loads(e["final_state"])["done"])
+
+
+def test_minari_dataset_opens_with_load_dataset(exported, monkeypatch):
+    minari = pytest.importorskip("minari")
+    meta = json.loads((exported / "trajectories" / "meta.json").read_text())
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(exported / "minari"))
+    dataset = minari.load_dataset(meta["minari"])
+    assert dataset.total_episodes == EPISODES and dataset.total_steps == meta["counts"]["steps"]
+    steps = load_steps(exported).to_pylist()
+    episodes = list(dataset.iterate_episodes())
+    for ep in episodes[:5]:
+        rows = [r for r in steps if r["seed"] == ep.id + 1_000_000]
+        assert list(ep.actions) == [r["action"] for r in rows]
+        np.testing.assert_allclose(ep.rewards, [r["reward"] for r in rows])
+        assert ep.observations.shape == (len(rows) + 1, 4, 6, 6) and ep.observations.dtype == np.uint8
+        assert bool(ep.terminations[-1]) == rows[-1]["terminated"]
+    env = dataset.recover_environment()  # the spec carries the exact game settings
+    assert env.unwrapped.game.size == 6
+    env.close()
+    assert os.environ["MINARI_DATASETS_PATH"] == str(exported / "minari")

@@ -1,0 +1,275 @@
+"""Verifiers: every rule scores the reference answer 1 and a wrong one 0; adversarial replies earn no
+accuracy in bounded time; parse_move; the ground-truth JSON round trip; the trainer reward adapters,
+loaded by file path from outside the repository."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vlm.record import TaskRecord
+from vlm.verify import (
+    FORMAT_WEIGHT,
+    ground_truth_json,
+    load_ground_truth,
+    parse_move,
+    reference_response,
+    verify,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+REWARDS = ROOT / "vlm" / "rewards.py"
+
+MOVES = ["UP", "DOWN", "LEFT", "RIGHT"]
+SNAKE = {"rule": "snake_best_worst", "moves": MOVES, "good": ["UP", "LEFT"], "fatal": ["DOWN", "RIGHT"]}
+CHOICE = {"rule": "choice", "options": ["3", "5", "7", "9"], "answer": "B"}
+INTEGER = {"rule": "integer", "value": 5}
+COORD = {"rule": "coordinate", "value": [3, 4]}
+WORD = {"rule": "word", "choices": MOVES, "accepted": ["UP", "LEFT"]}
+TURN = {"rule": "word", "choices": ["X+", "X-", "Y+", "Y-", "Z+", "Z-"], "accepted": ["X-"]}
+ANGLE_FREE = {"rule": "rotation_angle", "axis": "Z", "angle": 270, "axis_given": False, "options": None,
+              "answer": None}
+ANGLE_OPTS = {"rule": "rotation_angle", "axis": "Y", "angle": 90, "axis_given": True,
+              "options": ["90°", "180°", "270°"], "answer": "A"}
+
+
+def record(spec: dict, answer: str = "", analysis: str = "Reasoning.") -> TaskRecord:
+    return TaskRecord(id="t", game="snake", family="strategy", qa_type="q", plot_level=1, qa_level=1,
+                      images=[], question="?", options=spec.get("options"), answer=answer, analysis=analysis,
+                      verifier=spec, source={})
+
+
+def wrap(answer: str) -> str:
+    return f"<think>I looked carefully.</think>\n<answer>{answer}</answer>"
+
+
+def snake_reply(best: str, worst: str) -> str:
+    return (f"<think>Checked every move.</think><best_answer>{best}</best_answer>"
+            f"<worst_answer>{worst}</worst_answer>")
+
+
+@pytest.mark.parametrize("spec, right, wrong", [
+    (CHOICE, ["B", "(B)", "B.", "Option B", "B. 5", "5", "b"], ["A", "C", "B or C", "A, B, C, D", "9", ""]),
+    (INTEGER, ["5", "five", "\\boxed{5}", "5 boxes", " 5 "], ["4", "5 or 6", "(5, 6)", "", "fifty"]),
+    (COORD, ["(3, 4)", "[3,4]", "x=3, y=4", "3 4"], ["(4, 3)", "(3, 4) or (4, 5)", "3", "(3, 4, 5)"]),
+    (WORD, ["UP", "up", "Left", "**LEFT**", "I move UP."], ["DOWN", "UP or LEFT", "UP, DOWN", "none", ""]),
+    (TURN, ["X-", "x-", "Turn X- now"], ["X+", "X- or Y+", "X", "-"]),
+    (ANGLE_FREE, ["270 about Z", "Z, 270°", "-90 degrees about the z axis", "270° around Z"],
+     ["90 about Z", "270 about X", "270", "270 about Z or X", "270 or 90 about Z"]),
+    (ANGLE_OPTS, ["A", "90", "90° about Y", "450"], ["B", "90 about Z", "90 or 180", "C"]),
+])
+def test_rules_accept_right_and_reject_wrong(spec: dict, right: list[str], wrong: list[str]) -> None:
+    for answer in right:
+        scores = verify(wrap(answer), record(spec))
+        assert scores == {"overall": 1.0, "format": 1.0, "accuracy": 1.0}, (answer, scores)
+    for answer in wrong:
+        scores = verify(wrap(answer), record(spec))
+        assert scores["accuracy"] == 0.0, (answer, scores)
+        assert scores["overall"] == pytest.approx(FORMAT_WEIGHT)
+
+
+def test_vigal_snake_rule() -> None:
+    spec = record(SNAKE)
+    assert verify(snake_reply("UP", "DOWN, RIGHT"), spec)["overall"] == 1.0
+    assert verify(snake_reply("left", "RIGHT and DOWN"), spec)["accuracy"] == 1.0  # order, case, words
+    assert verify(snake_reply("RIGHT", "DOWN, RIGHT"), spec)["accuracy"] == 0.0  # best is fatal
+    assert verify(snake_reply("UP", "DOWN"), spec)["accuracy"] == 0.0  # fatal set incomplete
+    assert verify(snake_reply("UP", "UP, DOWN, LEFT, RIGHT"), spec)["accuracy"] == 0.0  # every move listed
+    assert verify(snake_reply("UP, LEFT", "DOWN, RIGHT"), spec)["accuracy"] == 0.0  # two best moves
+    assert verify(snake_reply("UP", "None"), spec)["accuracy"] == 0.0
+    assert verify(snake_reply("UP", "None, DOWN, RIGHT"), spec)["accuracy"] == 0.0
+    # Only one tag: no credit, and the answer tags must both be there.
+    assert verify("<think>x</think><best_answer>UP</best_answer>", spec)["accuracy"] == 0.0
+    safe = record({**SNAKE, "fatal": []})
+    assert verify(snake_reply("UP", "None"), safe)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", ""), safe)["accuracy"] == 1.0
+    trapped = record({**SNAKE, "good": [], "fatal": MOVES})
+    assert verify(snake_reply("None", "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 0.0
+
+
+def test_format_is_scored_apart_from_accuracy() -> None:
+    spec = record(INTEGER)
+    assert verify("5", spec) == {"overall": 1.0 - FORMAT_WEIGHT, "format": 0.0, "accuracy": 1.0}
+    assert verify("<answer>5</answer>", spec)["format"] == 0.0  # no reasoning
+    assert verify("<think></think><answer>5</answer>", spec)["format"] == 0.0  # empty reasoning
+    assert verify("Let me see.</think><answer>5</answer>", spec)["format"] == 1.0  # template opened <think>
+    assert verify("hi <think>a</think><answer>5</answer>", spec)["format"] == 0.0  # text before <think>
+    assert verify("<think>a</think>\n\n<answer>5</answer>\n", spec)["overall"] == 1.0
+    assert verify("<think>a</think><answer>\\boxed{5}</answer>", spec)["overall"] == 1.0
+    assert verify("<think>a</think> so \\boxed{5}", spec) == {"overall": 0.9, "format": 0.0, "accuracy": 1.0}
+    assert verify("< think >a</ think >< answer > 5 </answer >", spec)["overall"] == 1.0  # spaced tags
+
+
+ADVERSARIAL = [
+    "",
+    "   ",
+    "<think>The answer is 5.</think>",  # answer only inside the reasoning
+    "<think><answer>5</answer></think>",
+    "<think>a</think><answer>5</answer><answer>5</answer>",  # several answer tags
+    "<think><answer>4</answer></think><answer>5</answer>",  # one hidden, one shown
+    "<think>a</think><answer>5",  # never closed
+    "<think>a</think></answer>5<answer>",
+    "<think>unclosed reasoning <answer>5</answer>",
+    "<think>a</think><answer>" + "5 " * 300 + "</answer>",  # an essay of answers
+    "<think>a</think>\\boxed{5} \\boxed{5}",
+    "0 1 2 3 4 5 6 7 8 9 10",  # every number
+    "<think>" + "x" * 1_000_000 + "</think><answer>5</answer>",  # 1 MB
+]
+
+
+@pytest.mark.parametrize("reply", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_adversarial_replies_earn_no_accuracy(reply: str) -> None:
+    assert verify(reply, record(INTEGER))["accuracy"] == 0.0
+
+
+def test_non_text_input_never_raises() -> None:
+    spec = record(INTEGER)
+    for reply in (None, 5, b"\xff\xfe<answer>5</answer>", "\udcff<think>a</think><answer>5</answer>",
+                  bytearray(b"\x80\x81"), ["<answer>5</answer>"], {"answer": 5}):
+        assert verify(reply, spec) == {"overall": 0.0, "format": 0.0, "accuracy": 0.0}
+    assert verify(b"<think>a</think><answer>5</answer>", spec)["overall"] == 1.0  # UTF-8 bytes are text
+    assert verify("<think>a</think><answer>5</answer>".encode("utf-16"), spec)["accuracy"] == 0.0
+
+
+PATHOLOGICAL = [
+    "<" + " " * 200_000,  # whitespace after an opening bracket (catastrophic with unbounded \s*)
+    "< " * 50_000,
+    "<answer>" * 12_000,
+    "\\boxed{" * 14_000,
+    "{" * 99_000 + "\\boxed{",
+    "<think>" + "</think>" * 12_000,
+    "UP " * 33_000,
+    "(" + "1, " * 33_000 + ")",
+]
+
+
+@pytest.mark.parametrize("reply", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_pathological_replies_take_bounded_time(reply: str) -> None:
+    for spec in (INTEGER, COORD, CHOICE, WORD, ANGLE_FREE, SNAKE):
+        start = time.perf_counter()
+        scores = verify(reply, record(spec))
+        assert time.perf_counter() - start < 0.5
+        assert scores["accuracy"] == 0.0
+        parse_move(reply, record(WORD))
+
+
+def test_parse_move() -> None:
+    assert parse_move(snake_reply("left", "DOWN"), record(SNAKE)) == "LEFT"  # any legal move, best or not
+    assert parse_move(snake_reply("DOWN", "DOWN"), record(SNAKE)) == "DOWN"
+    assert parse_move("<answer>RIGHT</answer>", record(SNAKE)) == "RIGHT"  # without ViGaL's tags
+    assert parse_move("up", record(SNAKE)) == "UP"
+    assert parse_move(snake_reply("UP or LEFT", "None"), record(SNAKE)) is None
+    assert parse_move("<think>UP</think>", record(SNAKE)) is None
+    assert parse_move(wrap("z-"), record(TURN)) == "Z-"
+    assert parse_move(wrap("press start"), record({"rule": "word", "choices": ["up", "a", "start"],
+                                                   "accepted": ["up", "a", "start"]})) == "start"
+    assert parse_move(b"\xff", record(WORD)) is None
+    assert parse_move(None, record(WORD)) is None
+    with pytest.raises(ValueError, match="move question"):
+        parse_move("5", record(INTEGER))
+
+
+def test_ground_truth_json_round_trip() -> None:
+    rec = record(SNAKE, answer="<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>")
+    gt = ground_truth_json(rec)
+    assert gt == ground_truth_json(rec.to_dict())  # records and their dicts encode alike
+    payload = json.loads(gt)
+    assert payload["verifier"] == SNAKE and payload["answer"] == rec.answer
+    for reply in (snake_reply("UP", "DOWN, RIGHT"), snake_reply("DOWN", "DOWN"), "", b"\xff"):
+        assert verify(reply, gt) == verify(reply, rec) == verify(reply, payload)
+    assert verify(rec.answer, gt)["accuracy"] == 1.0
+    plain = load_ground_truth("42")
+    assert plain["verifier"] == {"rule": "exact", "answer": "42"}
+    assert verify(wrap("42"), "42")["overall"] == 1.0 and verify(wrap("41"), "42")["accuracy"] == 0.0
+    with pytest.raises(ValueError, match="unknown verifier rule"):
+        verify("x", {"rule": "telepathy"})
+    with pytest.raises(ValueError, match="TaskRecord"):
+        verify("x", 42)
+
+
+def test_reference_response_scores_one() -> None:
+    for spec, answer in ((CHOICE, "B"), (INTEGER, "5"), (COORD, "(3, 4)"), (WORD, "UP"),
+                         (ANGLE_FREE, "270 about Z"),
+                         (SNAKE, "<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>")):
+        rec = record(spec, answer, "Step 1.\nStep 2.")
+        assert verify(reference_response(rec), rec)["overall"] == 1.0
+        assert verify(reference_response(rec.to_dict()), rec)["overall"] == 1.0
+
+
+# ------------------------------------------------------------------------------------------ rewards
+def load_rewards():
+    spec = importlib.util.spec_from_file_location("custom_reward_fn", REWARDS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reward_adapters_in_process() -> None:
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    good, bad = wrap("5"), wrap("6")
+    # TRL: standard and conversational completions, ground truth from a dataset column
+    assert rewards.trl_reward([good, bad], ground_truth=[gt, gt]) == [1.0, pytest.approx(0.1)]
+    chat = [[{"role": "assistant", "content": good}],
+            [{"role": "assistant", "content": [{"type": "text", "text": bad}]}]]
+    assert rewards.trl_accuracy_reward(chat, prompts=["p", "p"], ground_truth=[gt, gt]) == [1.0, 0.0]
+    assert rewards.trl_format_reward(chat, reward_model=[{"ground_truth": gt}] * 2) == [1.0, 1.0]
+    with pytest.raises(ValueError, match="ground truth"):
+        rewards.trl_reward([good], prompts=["p"])
+    # EasyR1: batch and sequential
+    batch = rewards.compute_score([{"response": good, "response_length": 9, "ground_truth": gt},
+                                   {"response": bad, "response_length": 9, "ground_truth": gt}])
+    assert [s["overall"] for s in batch] == [1.0, pytest.approx(0.1)]
+    assert set(batch[0]) == {"overall", "format", "accuracy"}
+    assert rewards.compute_score({"response": good, "ground_truth": gt})["accuracy"] == 1.0
+    weighted = rewards.compute_score([{"response": bad, "ground_truth": gt}], format_weight=0.5)
+    assert weighted[0]["overall"] == pytest.approx(0.5)
+    # verl: keyword call as verl makes it, and positional
+    out = rewards.compute_score(data_source="depthfirst/snake", solution_str=good, ground_truth=gt,
+                                extra_info={"index": 0})
+    assert out == {"score": 1.0, "format": 1.0, "accuracy": 1.0}
+    assert rewards.compute_score("depthfirst/snake", bad, gt, None)["accuracy"] == 0.0
+    assert rewards.compute_score("depthfirst/snake", good, "not json and not 5")["accuracy"] == 0.0
+    # OpenRLHF: query = prompt + response
+    prompt = "<|im_start|>user\nHow many? <think></think><answer></answer><|im_end|>\n<|im_start|>assistant\n"
+    result = rewards.reward_func([prompt + good + "<|im_end|>", prompt + bad], [prompt, "another prompt"],
+                                 [gt, gt])
+    assert result["rewards"].tolist() == pytest.approx([1.0, 0.1])
+    assert result["scores"].tolist() == [1.0, 0.0]
+    assert result["extra_logs"]["format"].tolist() == [1.0, 1.0]
+    assert rewards.response_from_query(prompt + good + "<|im_end|>", "unrelated") == good
+
+
+def test_reward_file_loads_by_path_from_anywhere(tmp_path: Path) -> None:
+    """Trainers import the reward file by path in their own working directory and sys.path."""
+    gt = ground_truth_json(record(SNAKE, "x"))
+    script = f"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("custom_reward_fn", {str(REWARDS)!r})
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+gt = {gt!r}
+good = "<think>a</think><best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
+bad = "<think>a</think><best_answer>DOWN</best_answer><worst_answer>None</worst_answer>"
+out = {{"trl": m.trl_reward([good, bad], ground_truth=[gt, gt]),
+        "easyr1": [s["accuracy"] for s in m.compute_score([{{"response": good, "response_length": 1,
+                                                              "ground_truth": gt}}])],
+        "verl": m.compute_score(data_source="s", solution_str=bad, ground_truth=gt, extra_info=None)["score"],
+        "openrlhf": m.reward_func(["P" + good], ["P"], [gt])["rewards"].tolist()}}
+print(json.dumps(out))
+"""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ""}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["trl"] == [1.0, pytest.approx(0.1)]
+    assert out["easyr1"] == [1.0]
+    assert out["verl"] == pytest.approx(0.1)
+    assert out["openrlhf"] == [1.0]

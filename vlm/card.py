@@ -1,0 +1,174 @@
+"""The dataset card: ``README.md`` at the root of an export, written from what the export produced.
+
+It says what is in the folder (counts per game, family, question type and level, per split), shows one
+example record per family with its images, says how it was produced (command, run, checkpoint,
+seeds, package versions) and how each trainer format is loaded. For Pokémon Red it carries the
+warning that the frames come from a commercial ROM and must not be redistributed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from vlm.formats import HF_SPLIT
+from vlm.record import FAMILIES, LEVELS
+
+COMMERCIAL_ROM_GAMES = ("pokemon_red",)
+
+POKEMON_WARNING = (
+    "> **Warning: not redistributable.** The frames and images in this dataset are screens of Pokémon Red, "
+    "a commercial Game Boy game (© Nintendo / Creatures / GAME FREAK), rendered from the user's own ROM "
+    "(SHA-1 `{sha1}`). They are copyrighted and must not be redistributed: use them for your own research "
+    "only; do not upload, share or publish this dataset or any image from it."
+)
+
+# format -> (files, how a trainer reads them); {root}: the dataset folder, {name}: the dataset name.
+LOADING = {
+    "llamafactory": ("`llamafactory/{train,val,test}.json` + `dataset_info.json`",
+                     "`dataset_dir: {root}/llamafactory`, `dataset: {name}_train`"),
+    "trl": ("`trl/` (`datasets` `save_to_disk`)",
+            "`datasets.load_from_disk('{root}/trl')`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
+    "easyr1": ("`easyr1/{train,val,test}.parquet`",
+               "`data.train_files={root}/easyr1/train.parquet data.prompt_key=problem`, "
+               "`worker.reward.reward_function=vlm/rewards.py:compute_score`"),
+    "verl": ("`verl/{train,val,test}.parquet`",
+             "`data.train_files={root}/verl/train.parquet`, `custom_reward_function.path=vlm/rewards.py`"),
+    "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
+                 "`--prompt_data {root}/openrlhf/train.jsonl --input_key message --label_key answer "
+                 "--remote_rm_url vlm/rewards.py`"),
+    "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
+              "`swift sft --dataset {root}/swift/train.jsonl`; GRPO passes `solution` to the reward"),
+}
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _counts_by(splits: dict[str, list[dict[str, Any]]], key: str) -> list[list[Any]]:
+    names = list(splits)
+    per = {s: Counter(r[key] for r in recs) for s, recs in splits.items()}
+    values = sorted(set().union(*per.values()), key=lambda v: (FAMILIES.index(v) if v in FAMILIES else 99, v))
+    rows = [[v, *(per[s][v] for s in names), sum(per[s][v] for s in names)] for v in values]
+    rows.append(["**all**", *(len(splits[s]) for s in names), sum(len(r) for r in splits.values())])
+    return rows
+
+
+def _level_grid(records: list[dict[str, Any]]) -> list[str]:
+    grid = Counter((r["plot_level"], r["qa_level"]) for r in records)
+    rows = [[f"plot {p}", *(grid[(p, q)] for q in LEVELS)] for p in LEVELS]
+    return _table(["", *(f"qa {q}" for q in LEVELS)], rows)
+
+
+def _example(rec: dict[str, Any]) -> list[str]:
+    return [f"#### {rec['family']} / {rec['qa_type']} (`{rec['id']}`, plot level {rec['plot_level']}, "
+            f"qa level {rec['qa_level']})", "",
+            " ".join(f"![image {k + 1}]({p})" for k, p in enumerate(rec["images"])), "",
+            "**Question**", "", "```text", rec["question"], "```", "",
+            f"**Answer:** `{rec['answer']}`", "", "**Analysis**", "", "```text", rec["analysis"], "```", ""]
+
+
+def _provenance(meta: dict[str, Any]) -> list[str]:
+    counts, seeds, scores = meta["counts"], meta["seeds"], meta["scores"]
+    kept = f"{counts['episodes_kept']:,} kept"
+    if meta.get("min_score") is not None:
+        kept += f" (score ≥ {meta['min_score']:g})"
+    run = meta["run"]
+    lines = ["## How it was produced", "", "```bash", meta["command"], "```", "",
+             f"- run: `{run['path']}`, checkpoint `{run['checkpoint']}` (SHA-1 `{run['checkpoint_sha1']}`)",
+             f"- env `{meta['env']}` (`{meta['gym_id']}`) with "
+             f"`{json.dumps(meta['env_kwargs'], sort_keys=True)}`",
+             f"- episodes: {counts['episodes_played']:,} played from seed {seeds['base']} "
+             f"(episode k: seed + k), "
+             f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",
+             f"- scores of kept episodes: mean {scores['kept_mean']:.2f}, max {scores['kept_max']:g}",
+             (f"- up to {meta['tasks_per_state']} task(s) per state, from `vlm/tasks/{meta['env']}.py`"
+              if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),
+             f"- packages: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}"]
+    if meta.get("rom_sha1"):
+        lines.append(f"- ROM SHA-1: `{meta['rom_sha1']}`")
+    return [*lines, ""]
+
+
+def _counts(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]]) -> list[str]:
+    dropped = meta["counts"]["dropped"]
+    names = list(splits)
+    lines = ["## Counts", "", "Whole episodes go to one split; val/test records that repeat a train state "
+             f"were dropped ({dropped['val']} from val, {dropped['test']} from test).", ""]
+    for title, key in (("game", "game"), ("family", "family"), ("question type", "qa_type")):
+        lines += [f"### By {title}", "", *_table([key, *names, "total"], _counts_by(splits, key)), ""]
+    records = [r for recs in splits.values() for r in recs]
+    return [*lines, "### By level (plot_level: image complexity, qa_level: question complexity)", "",
+            *_level_grid(records), ""]
+
+
+def _curriculum(curriculum: dict[str, Any]) -> list[str]:
+    ratios = json.dumps(curriculum["mix"]) if curriculum["mix"] else "found in the data"
+    rows = [[s["name"], ", ".join(f"({p},{q})" for p, q in s["levels"]) or "—", s["count"],
+             len(s["schedule"]),
+             ", ".join(f"{k} {v:.2f}" for k, v in s["mix"].items()) or "—"] for s in curriculum["stages"]]
+    return ["## Curriculum", "", "`curriculum.json` orders the train split into stages by plot_level + "
+            "qa_level; each stage lists its record ids and a `schedule` mixing the families at the ratios "
+            f"{ratios}.", "", *_table(["stage", "levels", "records", "scheduled", "mix"], rows), ""]
+
+
+def _files(meta: dict[str, Any], formats: list[str], root_hint: str) -> list[str]:
+    lines = ["## Files and formats", "",
+             "- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` TaskRecord), "
+             "image paths relative to this folder",
+             "- `images/`: PNGs named by the SHA-1 of their pixels (each distinct image stored once)",
+             "- `trajectories/`: the expert's play, one Parquet row per step (`steps/`), `episodes.parquet`, "
+             "`meta.json`",
+             "- `curriculum.json`: stages easy → hard"]
+    if meta.get("minari"):
+        lines.append(f"- `minari/`: Minari dataset `{meta['minari']}` "
+                     f"(`MINARI_DATASETS_PATH={root_hint}/minari`)")
+    lines.append("")
+    if formats:
+        rows = [[name, LOADING[name][0], LOADING[name][1].format(root=root_hint, name=meta["dataset_name"])]
+                for name in formats]
+        lines += [*_table(["format", "files", "use"], rows), "",
+                  "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
+                  "`ground_truth`, ms-swift `solution`) are `vlm.verify.ground_truth_json(record)`; the "
+                  "reward functions in `vlm/rewards.py` score responses against them.", ""]
+    return lines
+
+
+def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], curriculum: dict[str, Any],
+                formats: list[str], root_hint: str = "<dataset>") -> str:
+    env, counts, policy = meta["env"], meta["counts"], meta["policy"]
+    total = sum(len(recs) for recs in splits.values())
+    lines = ["---", f"pretty_name: depthfirst {env} — expert play and verifiable VLM tasks",
+             "task_categories:", "- visual-question-answering",
+             "tags:", "- games", "- reinforcement-learning", "- depthfirst",
+             "configs:", "- config_name: default", "  data_files:"]
+    for split in splits:
+        lines += [f"  - split: {HF_SPLIT[split]}", f"    path: {split}.jsonl"]
+    lines += ["---", "", f"# depthfirst {env}: expert trajectories and verifiable VLM tasks", ""]
+    if env in COMMERCIAL_ROM_GAMES:
+        lines += [POKEMON_WARNING.format(sha1=meta.get("rom_sha1") or "unknown"), ""]
+    lines += [f"{total:,} task records with {counts['images']:,} distinct PNG images, made from "
+              f"{counts['episodes_kept']:,} episodes ({counts['steps']:,} steps) of a trained `{env}` "
+              f"specialist ({policy['algorithm']}, `{policy['preset']}` preset, {policy['parameters']:,} "
+              f"parameters, {policy['num_timesteps']:,} training steps). Every answer and every step of "
+              "every analysis was computed by the game engine, never by a model.", ""]
+    lines += [*_provenance(meta), *_counts(meta, splits), *_curriculum(curriculum),
+              *_files(meta, formats, root_hint), "## Examples", ""]
+    shown: set[str] = set()
+    for rec in [r for s in ("test", "val", "train") for r in splits.get(s, [])]:
+        if rec["family"] not in shown:
+            shown.add(rec["family"])
+            lines += _example(rec)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_card(root: Path, meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
+               curriculum: dict[str, Any], formats: list[str], root_hint: str = "<dataset>") -> Path:
+    path = root / "README.md"
+    path.write_text(render_card(meta, splits, curriculum, formats, root_hint), encoding="utf-8")
+    return path

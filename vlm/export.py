@@ -1,0 +1,508 @@
+"""One export: a trained run's play -> trajectory store -> task records -> images -> splits -> trainer
+formats -> dataset card. The logic behind ``scripts/export_trajectories.py``.
+
+Everything a user could get wrong (run folder, model, task module, formats, ratios, output folder) is
+checked before any work starts. The export is built in a hidden sibling folder and moved into place
+only when complete, so a failed or interrupted export never leaves a half-written dataset, and an
+existing one is replaced (``--overwrite``) only by a finished new one.
+
+Parallelism: episodes go in fixed chunks of ``CHUNK`` to ``--workers`` processes, which play them, then
+replay the kept ones writing frames, task images and step rows. Chunks, seeds and record ids do not
+depend on the number of workers, so the same command gives byte-identical records with any ``--workers``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.runs import RunError
+from envs import GAMES, game_class
+from vlm import formats as fmt
+from vlm import splits as sp
+from vlm.card import write_card
+from vlm.imagestore import IMAGE_DIR, ImageStore, check_image
+from vlm.record import FAMILIES, LEVELS, TaskDraft
+from vlm.trajectories import (
+    TRAJ_DIR,
+    EpisodeLog,
+    ReplayMismatch,
+    RunInfo,
+    StepWriter,
+    episode_row,
+    load_policy,
+    package_versions,
+    play,
+    replay,
+    resolve_run,
+    rom_sha1,
+    write_episodes,
+    write_minari,
+)
+
+CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
+META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
+
+
+class ExportError(RuntimeError):
+    """Bad input or an export that cannot be made; the message says what to change."""
+
+
+@dataclass
+class ExportOptions:
+    run: str
+    out: str
+    episodes: int = 100
+    formats: str = "all"
+    workers: int = 1
+    min_score: float | None = None
+    minari: bool = False
+    seed: int = 1_000_000
+    overwrite: bool = False
+    checkpoint: str | None = None
+    tasks_per_state: int = 2
+    mix: str | None = None
+    split: str = "0.8,0.1,0.1"
+    stochastic: bool = False
+    scale: int = 16
+    relative_paths: bool = False
+    max_steps: int = 100_000
+    device: str = "cpu"
+    progress: bool = True
+    command: str = ""
+
+
+@dataclass
+class Plan:
+    """The checked, resolved export."""
+
+    opts: ExportOptions
+    run: RunInfo
+    out: Path
+    formats: list[str]
+    mix: dict[str, float] | None
+    ratios: tuple[float, float, float]
+    task_module: str | None
+
+
+def task_module_name(env: str) -> str:
+    return f"vlm.tasks.{env}"
+
+
+def plan(opts: ExportOptions) -> Plan:
+    """Check every input; raise ``ExportError`` naming the flag to fix. Writes nothing."""
+    for name, value, low in (("--episodes", opts.episodes, 1), ("--workers", opts.workers, 1),
+                             ("--tasks-per-state", opts.tasks_per_state, 0), ("--scale", opts.scale, 1),
+                             ("--max-steps", opts.max_steps, 1), ("--seed", opts.seed, 0)):
+        if value < low:
+            raise ExportError(f"{name} must be >= {low}, got {value}")
+    try:
+        formats = fmt.parse_formats(opts.formats)
+        mix = sp.parse_mix(opts.mix)
+        ratios = sp.parse_ratios(opts.split)
+    except ValueError as e:
+        raise ExportError(str(e)) from None
+    if "trl" in formats and importlib.util.find_spec("datasets") is None:
+        raise ExportError("--formats trl needs the Hugging Face datasets package: pip install datasets "
+                          "(or leave trl out of --formats)")
+    if opts.minari and importlib.util.find_spec("minari") is None:
+        raise ExportError("--minari needs the minari package: pip install minari (or drop --minari)")
+    try:
+        run = resolve_run(opts.run, opts.checkpoint)
+    except RunError as e:
+        raise ExportError(str(e)) from None
+    module = None
+    if opts.tasks_per_state > 0:
+        from vlm.tasks import TASK_GAMES, task_module
+
+        if run.env not in TASK_GAMES:
+            raise ExportError(
+                f"env {run.env!r} has no task module: add vlm/tasks/{run.env}.py (GAME, make_tasks, "
+                f"move_task; see vlm/record.py), or export only its trajectories with --tasks-per-state 0. "
+                f"Envs with task modules: {', '.join(TASK_GAMES) or 'none'}")
+        try:
+            task_module(run.env)  # imports it and checks the contract, before any episode is played
+        except (ImportError, TypeError, ValueError) as e:
+            raise ExportError(f"vlm/tasks/{run.env}.py cannot be used: {e}") from None
+        module = task_module_name(run.env)
+    out = Path(opts.out)
+    if out.exists():
+        if not out.is_dir():
+            raise ExportError(f"--out {out} is a file; give a folder")
+        if any(out.iterdir()):
+            if not opts.overwrite:
+                raise ExportError(f"--out {out} already has data; choose another folder, or pass --overwrite "
+                                  "to replace that export")
+            if not (out / META).is_file():
+                raise ExportError(f"--overwrite refuses to replace {out}: it is not a depthfirst export "
+                                  f"(no {META})")
+    if out.resolve() == run.path.resolve() or run.path.resolve() in out.resolve().parents:
+        raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")
+    return Plan(opts, run, out, formats, mix, ratios, module)
+
+
+# ------------------------------------------------------------------------------------ worker side
+
+_MODEL: Any = None
+
+
+def _init_worker(run: RunInfo, device: str) -> None:
+    import torch
+
+    global _MODEL
+    torch.set_num_threads(1)  # one core per worker process: N workers use N cores, not N²
+    _MODEL = load_policy(run, device)
+
+
+def _play_job(episodes: list[int], env: str, env_kwargs: dict[str, Any], seed: int, max_steps: int,
+              deterministic: bool) -> list[EpisodeLog]:
+    return play(_MODEL, env, env_kwargs, episodes, seed, max_steps, deterministic)
+
+
+@dataclass
+class ReplaySettings:
+    env: str
+    env_kwargs: dict[str, Any]
+    root: str
+    scale: int
+    tasks_per_state: int
+    seed: int
+    task_module: str | None
+    source: dict[str, Any]  # env, run, checkpoint, policy: the same for every record
+    minari: bool
+
+
+@dataclass
+class ChunkOutput:
+    chunk: int
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+    images_written: int = 0
+    minari_files: list[str] = field(default_factory=list)
+
+
+def _check_draft(d: Any, where: str) -> TaskDraft:
+    if not isinstance(d, TaskDraft):
+        raise ExportError(f"{where}: make_tasks must return TaskDraft objects, got {type(d).__name__}")
+    problems = []
+    if d.family not in FAMILIES:
+        problems.append(f"family {d.family!r} is not one of {FAMILIES}")
+    if d.plot_level not in LEVELS or d.qa_level not in LEVELS:
+        problems.append(f"levels must be in {LEVELS}, got plot_level {d.plot_level!r}, "
+                        f"qa_level {d.qa_level!r}")
+    if not isinstance(d.images, list) or not d.images:
+        problems.append("a task needs at least one image")
+    for name in ("qa_type", "question", "answer", "analysis"):
+        if not isinstance(getattr(d, name), str) or (name != "answer" and not getattr(d, name)):
+            problems.append(f"{name} must be a non-empty string")
+    if not isinstance(d.verifier, dict) or "rule" not in d.verifier:
+        problems.append("verifier must be a dict with a 'rule'")
+    if d.options is not None and not (isinstance(d.options, list)
+                                      and all(isinstance(o, str) for o in d.options)):
+        problems.append("options must be None or a list of strings")
+    try:
+        json.dumps([d.verifier, d.extra, d.options])
+    except (TypeError, ValueError) as e:
+        problems.append(f"verifier/extra/options must be JSON-able ({e})")
+    if problems:
+        raise ExportError(f"{where} ({d.qa_type!r}): " + "; ".join(problems))
+    return d
+
+
+def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: ReplaySettings) -> list[dict]:
+    log, t = view.log, view.t
+    source = {**s.source, "seed": log.seed, "episode": log.episode, "step": t, "frame": frame}
+    where = f"vlm/tasks/{s.env}.py make_tasks (episode {log.episode}, step {t})"
+    drafts = module.make_tasks(view.state, np.random.default_rng([s.seed, log.episode, t]), dict(source))
+    if not isinstance(drafts, list):
+        raise ExportError(f"{where}: must return a list of TaskDraft, got {type(drafts).__name__}")
+    chosen = range(len(drafts))
+    if s.tasks_per_state < len(drafts):
+        pick = np.random.default_rng([s.seed, log.episode, t, 1]).choice(len(drafts), s.tasks_per_state,
+                                                                          replace=False)
+        chosen = sorted(int(k) for k in pick)
+    out = []
+    for k in chosen:
+        d = _check_draft(drafts[k], where)
+        images = [store.put(check_image(img, where)) for img in d.images]
+        # The fields of TaskRecord, in order (built directly: dataclasses.asdict deep-copies every state).
+        out.append({"id": f"{s.env}-{log.episode:06d}-{t:05d}-{k:02d}", "game": s.env, "family": d.family,
+                    "qa_type": d.qa_type, "plot_level": int(d.plot_level), "qa_level": int(d.qa_level),
+                    "images": images, "question": d.question, "options": d.options, "answer": d.answer,
+                    "analysis": d.analysis, "verifier": d.verifier, "source": source, "extra": d.extra})
+    return out
+
+
+def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkOutput:
+    from envs import make_game
+
+    root = Path(s.root)
+    cls = game_class(s.env)
+    module = importlib.import_module(s.task_module) if s.task_module and s.tasks_per_state > 0 else None
+    store = ImageStore(root)
+    result = ChunkOutput(chunk)
+    writer = StepWriter(root / TRAJ_DIR / "steps" / f"part-{chunk:05d}.parquet", cls.ACTION_NAMES)
+    game = make_game(s.env, num_envs=1, **s.env_kwargs)
+    try:
+        for log in logs:
+            observations = []
+            for view in replay(s.env, s.env_kwargs, log, observe=s.minari, game=game):
+                frame = store.put(cls.render_state(view.state, s.scale))
+                if view.obs is not None:
+                    observations.append(view.obs)
+                if view.final:
+                    result.episodes.append(episode_row(log, view, frame))
+                    break
+                writer.add(view, frame)
+                if module is not None:
+                    result.records.extend(_state_records(module, view, frame, store, s))
+            if s.minari:
+                file = root / ".tmp" / "minari" / f"ep-{log.episode:07d}.npy"
+                file.parent.mkdir(parents=True, exist_ok=True)
+                np.save(file, np.stack(observations))
+                result.minari_files.append(str(file))
+    finally:
+        writer.close()
+        close = getattr(game, "close", None)
+        if callable(close):
+            close()
+    result.steps = writer.count
+    result.images_written = store.written
+    return result
+
+
+# ------------------------------------------------------------------------------------ parent side
+
+class _Runner:
+    """Runs jobs in this process (one worker) or in a pool of spawned processes."""
+
+    def __init__(self, run: RunInfo, workers: int, device: str, model: Any) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                            initializer=_init_worker, initargs=(run, device))
+        else:
+            global _MODEL
+            _MODEL = model
+
+    def map(self, fn: Any, jobs: list[tuple], done: Any) -> list[Any]:
+        """``fn(*job)`` for every job, results in job order; ``done(job, result)`` as each finishes."""
+        if self.pool is None:
+            out = []
+            for job in jobs:
+                out.append(fn(*job))
+                done(job, out[-1])
+            return out
+        futures: dict[Future, tuple] = {self.pool.submit(fn, *job): job for job in jobs}
+        for fut in as_completed(futures):
+            done(futures[fut], fut.result())
+        return [fut.result() for fut in futures]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+        global _MODEL
+        _MODEL = None
+
+
+def _bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True, leave=False)
+
+
+def _sha1_file(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _count_files(folder: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(folder)) if folder.is_dir() else 0
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def export(opts: ExportOptions) -> dict[str, Any]:
+    """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
+    p = plan(opts)
+    run = p.run
+    env_kwargs = dict(run.cfg.get("env_kwargs") or {})
+    try:
+        model = load_policy(run, opts.device)
+    except RunError as e:
+        raise ExportError(str(e)) from None
+    import torch
+
+    from agents.policies import count_params
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # same arithmetic in every process: probabilities are bit-identical
+    out = p.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.parent / f".{out.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)  # a crashed earlier export of ours
+    partial.mkdir()
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    try:
+        runner = _Runner(run, opts.workers, opts.device, model)
+        try:
+            logs, kept, outputs = _play_and_replay(p, runner, model, env_kwargs, partial, times)
+        finally:
+            runner.close()  # workers are done (or stopped) before the partial folder is removed
+            torch.set_num_threads(threads)
+        summary = _finish(p, partial, model, count_params(model.policy), logs, kept, outputs, times, t0,
+                          env_kwargs)
+    except ReplayMismatch as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ExportError(str(e)) from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    _swap_into_place(partial, out)
+    summary["out"] = str(out)
+    return summary
+
+
+def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,
+                     times: dict[str, float]) -> tuple[list[EpisodeLog], list[EpisodeLog], list[ChunkOutput]]:
+    opts, run, env = p.opts, p.run, p.run.env
+    # Pass 1: play every episode (the policy's actions, probabilities and values).
+    t0 = time.perf_counter()
+    chunks = [list(range(k, min(k + CHUNK, opts.episodes))) for k in range(0, opts.episodes, CHUNK)]
+    with _bar(opts.episodes, f"play {env}", "ep", opts.progress) as bar:
+        jobs = [(c, env, env_kwargs, opts.seed, opts.max_steps, not opts.stochastic) for c in chunks]
+        played = runner.map(_play_job, jobs, lambda job, res: bar.update(len(job[0])))
+    logs = [log for chunk in played for log in chunk]
+    kept = logs if opts.min_score is None else [log for log in logs if log.score >= opts.min_score]
+    if not kept:
+        best = max(log.score for log in logs)
+        raise ExportError(f"no episode reached --min-score {opts.min_score} (the best of {len(logs)} "
+                          f"scored {best:g}); lower --min-score, play more --episodes or train the run "
+                          "longer")
+    times["play"] = time.perf_counter() - t0
+
+    # Pass 2: replay the kept episodes: states, frames, step rows, task records and their images.
+    t1 = time.perf_counter()
+    source = {"env": env, "run": run.path.name, "checkpoint": run.checkpoint.name,
+              "policy": f"{type(model).__name__}/{run.cfg['policy']}@{int(model.num_timesteps)}"}
+    settings = ReplaySettings(env, env_kwargs, str(partial), opts.scale, opts.tasks_per_state, opts.seed,
+                              p.task_module, source, opts.minari)
+    kept_chunks = [kept[k:k + CHUNK] for k in range(0, len(kept), CHUNK)]
+    with _bar(len(kept), f"replay {env} (frames, tasks)", "ep", opts.progress) as bar:
+        outputs = runner.map(_replay_job, [(k, c, settings) for k, c in enumerate(kept_chunks)],
+                             lambda job, res: bar.update(len(job[1])))
+    times["replay_and_tasks"] = time.perf_counter() - t1
+    return logs, kept, outputs
+
+
+def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLog], kept: list[EpisodeLog],
+            outputs: list[ChunkOutput], times: dict[str, float], t0: float, env_kwargs: dict[str, Any]
+            ) -> dict[str, Any]:
+    """Everything after the replay, in the parent: splits, formats, Minari, meta, card."""
+    opts, run, env = p.opts, p.run, p.run.env
+    records = [r for o in outputs for r in o.records]
+    write_episodes(root / TRAJ_DIR / "episodes.parquet", [e for o in outputs for e in o.episodes])
+
+    t = time.perf_counter()
+    assignment = sp.assign_episodes([log.episode for log in kept], p.ratios, opts.seed)
+    splits, dropped = sp.split_records(records, assignment)
+    split_files = {}
+    for name, recs in splits.items():
+        split_files[name] = root / f"{name}.jsonl"
+        try:
+            _write_jsonl(split_files[name], recs)
+        except (TypeError, ValueError) as e:
+            raise ExportError(f"vlm/tasks/{env}.py produced a record that is not JSON-able: {e}") from None
+    manifest = sp.curriculum(splits["train"], p.mix, opts.seed)
+    (root / "curriculum.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    times["splits"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    written: dict[str, list[str]] = {}
+    dataset_name = f"depthfirst_{env}"
+    paths = fmt.ImagePaths(p.out, opts.relative_paths)
+    n_records = sum(len(r) for r in splits.values())
+    with _bar(n_records * len(p.formats), "formats", "rec", opts.progress) as bar:
+        for name in p.formats:
+            bar.set_description(f"format {name}")
+            written[name] = fmt.write_format(name, root, split_files, dataset_name, paths, bar.update)
+    times["formats"] = time.perf_counter() - t
+
+    minari_id = None
+    if opts.minari:
+        t = time.perf_counter()
+        files = [f for o in outputs for f in o.minari_files]
+        minari_id = write_minari(root, env, env_kwargs, kept, (np.load(f) for f in files),
+                                 algorithm=f"depthfirst PPO ({run.cfg['policy']})",
+                                 description=f"Expert play of a depthfirst {env} specialist "
+                                             f"({run.path.name}).")
+        times["minari"] = time.perf_counter() - t
+    shutil.rmtree(root / ".tmp", ignore_errors=True)
+
+    scores = np.array([log.score for log in logs])
+    kept_scores = np.array([log.score for log in kept])
+    meta = {
+        "format": "depthfirst-export", "version": 1,
+        "env": env, "gym_id": GAMES[env][1], "env_kwargs": env_kwargs, "env_config": run.cfg,
+        "run": {"path": str(run.path), "checkpoint": str(run.checkpoint),
+                "checkpoint_sha1": _sha1_file(run.checkpoint)},
+        "policy": {"algorithm": type(model).__name__, "preset": run.cfg["policy"],
+                   "recurrent": bool(run.cfg.get("recurrent")), "parameters": int(n_params),
+                   "num_timesteps": int(model.num_timesteps)},
+        "seeds": {"base": opts.seed, "rule": "episode k is seeded base + k",
+                  "kept_episodes": [log.episode for log in kept]},
+        "stochastic": opts.stochastic, "min_score": opts.min_score, "tasks_per_state": opts.tasks_per_state,
+        "scale": opts.scale, "split_ratios": list(p.ratios), "mix": p.mix,
+        "counts": {"episodes_played": len(logs), "episodes_kept": len(kept),
+                   "steps": sum(o.steps for o in outputs), "images": _count_files(root / IMAGE_DIR),
+                   "records": {k: len(v) for k, v in splits.items()}, "dropped": dropped},
+        "scores": {"played_mean": float(scores.mean()), "played_max": float(scores.max()),
+                   "played_min": float(scores.min()), "kept_mean": float(kept_scores.mean()),
+                   "kept_max": float(kept_scores.max())},
+        "rom_sha1": rom_sha1(env, env_kwargs),
+        "versions": package_versions(),
+        "formats": written, "minari": minari_id, "dataset_name": dataset_name,
+        "command": opts.command,
+    }
+    (root / META).write_text(json.dumps(meta, indent=1, sort_keys=False) + "\n")
+    write_card(root, meta, splits, manifest, p.formats, root_hint=str(p.out))
+    times["total"] = time.perf_counter() - t0
+    return {"env": env, "episodes_played": len(logs), "episodes_kept": len(kept),
+            "steps": meta["counts"]["steps"], "records": meta["counts"]["records"],
+            "images": meta["counts"]["images"], "dropped": dropped, "formats": p.formats, "minari": minari_id,
+            "seconds": {k: round(v, 2) for k, v in times.items()}}
+
+
+def _swap_into_place(partial: Path, out: Path) -> None:
+    """Move the finished export to ``out``; an existing export there is replaced only now."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.rename(out, old)
+    os.rename(partial, out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+__all__ = ["ExportError", "ExportOptions", "export", "plan"]

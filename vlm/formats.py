@@ -1,0 +1,333 @@
+"""Trainer formats: each a pure mapping of a task record (``vlm/record.py``), written side by side.
+
+The ``*_example`` functions map one record (its dict form, as in ``train.jsonl``) to one example of a
+trainer's documented schema; ``image_ref`` says how an image path is written (absolute path, relative
+path, URI or embedded bytes). ``write_format`` only does the file work. Schemas followed, read in each
+project's own repository (main branch, late 2026; PyPI versions of that time in brackets):
+
+- LLaMA-Factory (``data/README.md``, "OpenAI format" + "Multimodal image dataset"; llamafactory 0.9.5):
+  sharegpt formatting with ``messages`` (role/content) + ``images``, one ``<image>`` token per image,
+  registered in ``dataset_info.json`` (columns and tags); image paths resolve against ``media_dir``.
+- TRL (``docs/source/dataset_formats.md``, "Vision datasets"; trl 1.16): conversational
+  prompt-completion, ``prompt``/``completion`` messages whose content is a list of ``{"type": "image"}``
+  / ``{"type": "text"}`` parts, and an ``images`` column, saved with ``datasets`` ``save_to_disk``.
+- EasyR1 (``verl/utils/dataset.py`` RLHFDataset): parquet ``images`` (``{"bytes", "path"}``), ``problem``
+  with ``<image>`` placeholders (``data.prompt_key=problem``), ``answer`` (handed to the reward).
+- verl (``examples/data_preprocess/geo3k.py``, ``verl/utils/dataset/vision_utils.py``; verl 0.9.1):
+  parquet ``data_source``, ``prompt`` (chat messages with ``<image>`` placeholders), ``images``
+  (``{"bytes", "path"}``), ``ability``, ``reward_model`` {style, ground_truth}, ``extra_info``.
+- OpenRLHF-M / lmm-r1 / ViGaL (ViGaL's ``train_snake.sh`` ``--input_key message`` and
+  ``lmm_kits/base/data_processor.py``; openrlhf 0.11): JSONL ``message`` = JSON string of Qwen-VL content
+  parts (``{"type": "image", "image": "file:///…"}``), ``answer`` = the label for the reward function.
+- ms-swift (``docs/source_en/Customization/Custom-dataset.md``, "Multimodal" and "PPO/GRPO"; ms-swift
+  4.6): JSONL ``messages`` with ``<image>`` tags + ``images`` (absolute paths preferred); ``solution``
+  rides along, since GRPO passes extra columns to the reward function.
+
+Ground truths are ``vlm.verify.ground_truth_json(record)``: the verifier spec and answer as JSON, which
+every reward function in ``vlm/rewards.py`` reads back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vlm.verify import ground_truth_json, reference_response
+
+Record = dict[str, Any]
+ImageRef = Callable[[str], Any]
+
+IMAGE_TOKEN = "<image>"
+FORMATS = ("llamafactory", "trl", "easyr1", "verl", "openrlhf", "swift")
+ALIASES = {"llama-factory": "llamafactory", "llama_factory": "llamafactory", "hf": "trl", "datasets": "trl",
+           "ms-swift": "swift", "vigal": "openrlhf", "lmm-r1": "openrlhf"}
+SPLITS = ("train", "val", "test")
+HF_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # Hugging Face's split names
+
+
+def parse_formats(text: str) -> list[str]:
+    """``all``, ``none`` or a comma list of format names (aliases allowed) -> canonical names."""
+    names: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name == "all":
+            names.extend(FORMATS)
+            continue
+        if name == "none":
+            continue
+        name = ALIASES.get(name, name)
+        if name not in FORMATS:
+            aliases = ", ".join(f"{a}={b}" for a, b in ALIASES.items())
+            raise ValueError(f"--formats: unknown format {raw.strip()!r}; known: all, none, "
+                             f"{', '.join(FORMATS)} (aliases: {aliases})")
+        names.append(name)
+    return list(dict.fromkeys(names))
+
+
+# ------------------------------------------------------------------------------------- pure mappings
+
+def prompt_text(rec: Record) -> str:
+    """The user turn as text: one ``<image>`` token per image, then the question (which already holds
+    the options and the answer-format instruction)."""
+    if IMAGE_TOKEN in rec["question"]:
+        raise ValueError(f"record {rec['id']}: the question contains {IMAGE_TOKEN!r}, which trainers read "
+                         "as an image placeholder")
+    return IMAGE_TOKEN * len(rec["images"]) + rec["question"]
+
+
+def llamafactory_example(rec: Record, image_ref: ImageRef) -> Record:
+    return {"messages": [{"role": "user", "content": prompt_text(rec)},
+                         {"role": "assistant", "content": reference_response(rec)}],
+            "images": [image_ref(p) for p in rec["images"]]}
+
+
+def llamafactory_info(name: str, files: dict[str, str]) -> dict[str, Any]:
+    """``dataset_info.json`` entries, one per split (``<name>_<split>``)."""
+    return {f"{name}_{split}": {
+        "file_name": file, "formatting": "sharegpt",
+        "columns": {"messages": "messages", "images": "images"},
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                 "assistant_tag": "assistant", "system_tag": "system"}} for split, file in files.items()}
+
+
+def trl_example(rec: Record, image_ref: ImageRef) -> Record:
+    parts: list[dict[str, Any]] = [{"type": "image", "text": None} for _ in rec["images"]]
+    parts.append({"type": "text", "text": rec["question"]})
+    return {
+        "id": rec["id"], "game": rec["game"], "family": rec["family"], "qa_type": rec["qa_type"],
+        "plot_level": rec["plot_level"], "qa_level": rec["qa_level"],
+        "prompt": [{"role": "user", "content": parts}],
+        "completion": [{"role": "assistant", "content": [{"type": "text", "text": reference_response(rec)}]}],
+        "images": [image_ref(p) for p in rec["images"]],
+        "question": rec["question"], "options": rec["options"], "answer": rec["answer"],
+        "analysis": rec["analysis"], "ground_truth": ground_truth_json(rec),
+        "verifier": json.dumps(rec["verifier"], sort_keys=True),
+        "source": json.dumps(rec["source"], sort_keys=True),
+    }
+
+
+def easyr1_example(rec: Record, image_ref: ImageRef) -> Record:
+    return {"images": [image_ref(p) for p in rec["images"]], "problem": prompt_text(rec),
+            "answer": ground_truth_json(rec)}
+
+
+def verl_example(rec: Record, image_ref: ImageRef, split: str, index: int) -> Record:
+    return {
+        "data_source": f"depthfirst/{rec['game']}",
+        "prompt": [{"role": "user", "content": prompt_text(rec)}],
+        "images": [image_ref(p) for p in rec["images"]],
+        "ability": rec["family"],
+        "reward_model": {"style": "rule", "ground_truth": ground_truth_json(rec)},
+        "extra_info": {"split": split, "index": index, "id": rec["id"], "game": rec["game"],
+                       "qa_type": rec["qa_type"], "plot_level": rec["plot_level"],
+                       "qa_level": rec["qa_level"],
+                       "answer": rec["answer"], "question": rec["question"]},
+    }
+
+
+def openrlhf_example(rec: Record, image_ref: ImageRef) -> Record:
+    content: list[dict[str, Any]] = [{"type": "image", "image": image_ref(p)} for p in rec["images"]]
+    content.append({"type": "text", "text": rec["question"]})
+    return {"message": json.dumps([{"role": "user", "content": content}], ensure_ascii=False),
+            "answer": ground_truth_json(rec)}
+
+
+def swift_example(rec: Record, image_ref: ImageRef, with_response: bool = True) -> Record:
+    messages = [{"role": "user", "content": prompt_text(rec)}]
+    if with_response:
+        messages.append({"role": "assistant", "content": reference_response(rec)})
+    return {"messages": messages, "images": [image_ref(p) for p in rec["images"]],
+            "solution": ground_truth_json(rec)}
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+class ImagePaths:
+    """How image paths are written into path-based formats: absolute (the default: trainers resolve
+    relative paths against different folders) or relative to a given folder (``--relative-paths``)."""
+
+    def __init__(self, final_root: Path, relative: bool) -> None:
+        self.final_root = Path(os.path.abspath(final_root))
+        self.relative = relative
+
+    def path(self, rel: str, folder: str = "") -> str:
+        if self.relative:
+            return rel if not folder else os.path.relpath(rel, folder)
+        return str(self.final_root / rel)
+
+    def uri(self, rel: str) -> str:
+        return rel if self.relative else (self.final_root / rel).as_uri()
+
+
+class ImageBytes:
+    """Embedded images for the parquet/Arrow formats, read back from the content-addressed store."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, rel: str) -> dict[str, Any]:
+        return {"bytes": (self.root / rel).read_bytes(), "path": rel.rsplit("/", 1)[-1]}
+
+
+def _write_jsonl(path: Path, rows: Iterable[Record]) -> int:
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def _write_json_array(path: Path, rows: Iterable[Record]) -> int:
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[")
+        for row in rows:
+            f.write(("\n" if n == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
+            n += 1
+        f.write("\n]\n")
+    return n
+
+
+IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+EASYR1_SCHEMA = pa.schema([("images", pa.list_(IMAGE_STRUCT)), ("problem", pa.string()),
+                           ("answer", pa.string())])
+VERL_SCHEMA = pa.schema([
+    ("data_source", pa.string()),
+    ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+    ("images", pa.list_(IMAGE_STRUCT)),
+    ("ability", pa.string()),
+    ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+    ("extra_info", pa.struct([("split", pa.string()), ("index", pa.int64()), ("id", pa.string()),
+                              ("game", pa.string()), ("qa_type", pa.string()), ("plot_level", pa.int64()),
+                              ("qa_level", pa.int64()), ("answer", pa.string()), ("question", pa.string())])),
+])
+
+
+def _write_parquet(path: Path, schema: pa.Schema, rows: Iterator[Record], batch: int = 512) -> int:
+    """Rows to one parquet file, ``batch`` rows at a time (image bytes never all in memory)."""
+    n = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        buf: list[Record] = []
+        for row in rows:
+            buf.append(row)
+            if len(buf) == batch:
+                writer.write_table(pa.Table.from_pylist(buf, schema=schema))
+                n += len(buf)
+                buf = []
+        if buf or n == 0:
+            writer.write_table(pa.Table.from_pylist(buf, schema=schema))
+            n += len(buf)
+    return n
+
+
+def trl_features() -> Any:
+    from datasets import Features, Image, List, Value
+
+    text_part = {"type": Value("string"), "text": Value("string")}
+    return Features({
+        "id": Value("string"), "game": Value("string"), "family": Value("string"), "qa_type": Value("string"),
+        "plot_level": Value("int32"), "qa_level": Value("int32"),
+        "prompt": List({"role": Value("string"), "content": List(text_part)}),
+        "completion": List({"role": Value("string"), "content": List(text_part)}),
+        "images": List(Image()),
+        "question": Value("string"), "options": List(Value("string")), "answer": Value("string"),
+        "analysis": Value("string"), "ground_truth": Value("string"), "verifier": Value("string"),
+        "source": Value("string"),
+    })
+
+
+def _trl_rows(records_file: str, root: str) -> Iterator[Record]:
+    embed = ImageBytes(Path(root))
+    with open(records_file, encoding="utf-8") as f:
+        for line in f:
+            yield trl_example(json.loads(line), embed)
+
+
+def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_name: str,
+                 paths: ImagePaths, progress: Callable[[int], None] | None = None) -> list[str]:
+    """Write format ``name`` under ``root/<name>`` from the canonical split files; returns files written."""
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    embed = ImageBytes(root)
+    written: list[str] = []
+
+    def records(split: str) -> Iterator[Record]:
+        with open(split_files[split], encoding="utf-8") as f:
+            for line in f:
+                if progress is not None:
+                    progress(1)
+                yield json.loads(line)
+
+    if name == "trl":
+        from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
+
+        features = trl_features()
+        cache = root / ".hf-cache"
+        disable_progress_bars()
+        try:
+            parts = {}
+            for split in SPLITS:
+                if split_files[split].stat().st_size == 0:  # from_generator cannot make an empty split
+                    parts[HF_SPLIT[split]] = Dataset.from_dict({k: [] for k in features}, features=features,
+                                                               split=HF_SPLIT[split])
+                    continue
+                digest = hashlib.sha1(split_files[split].read_bytes()).hexdigest()
+                parts[HF_SPLIT[split]] = Dataset.from_generator(
+                    _trl_rows, features=features, cache_dir=str(cache),
+                    fingerprint=f"depthfirst-trl-{digest}",
+                    gen_kwargs={"records_file": str(split_files[split]), "root": str(root)},
+                    split=HF_SPLIT[split])
+                if progress is not None:
+                    progress(len(parts[HF_SPLIT[split]]))
+            # An empty split needs an explicit shard, or load_from_disk fails on it (datasets 5.2).
+            empty = {hf: 1 for hf, part in parts.items() if len(part) == 0}
+            DatasetDict(parts).save_to_disk(str(folder), num_shards=empty or None)
+            del parts
+        finally:
+            enable_progress_bars()
+            shutil.rmtree(cache, ignore_errors=True)
+        return [str(p.relative_to(root)) for p in sorted(folder.rglob("*")) if p.is_file()]
+
+    for split in SPLITS:
+        if name == "llamafactory":
+            file = folder / f"{split}.json"
+            _write_json_array(file, (llamafactory_example(r, lambda p: paths.path(p, name))
+                                     for r in records(split)))
+        elif name == "easyr1":
+            file = folder / f"{split}.parquet"
+            _write_parquet(file, EASYR1_SCHEMA, (easyr1_example(r, embed) for r in records(split)))
+        elif name == "verl":
+            file = folder / f"{split}.parquet"
+            _write_parquet(file, VERL_SCHEMA, (verl_example(r, embed, split, i)
+                                               for i, r in enumerate(records(split))))
+        elif name == "openrlhf":
+            file = folder / f"{split}.jsonl"
+            _write_jsonl(file, (openrlhf_example(r, paths.uri) for r in records(split)))
+        elif name == "swift":
+            file = folder / f"{split}.jsonl"
+            _write_jsonl(file, (swift_example(r, paths.path) for r in records(split)))
+            rl = folder / f"{split}_rl.jsonl"  # prompt only, for swift rlhf --rlhf_type grpo
+            with open(split_files[split], encoding="utf-8") as f:
+                _write_jsonl(rl, (swift_example(json.loads(line), paths.path, with_response=False)
+                                  for line in f))
+            written.append(str(rl.relative_to(root)))
+        else:
+            raise ValueError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
+        written.append(str(file.relative_to(root)))
+    if name == "llamafactory":
+        info = folder / "dataset_info.json"
+        entries = llamafactory_info(dataset_name, {s: f"{s}.json" for s in SPLITS})
+        info.write_text(json.dumps(entries, indent=2) + "\n")
+        written.append(str(info.relative_to(root)))
+    return sorted(written)

@@ -1,0 +1,156 @@
+"""Reward functions with each RL trainer's signature, all scoring with ``vlm.verify.verify``.
+
+Trainers load reward code from a file path, so this file works when loaded by path from anywhere: it
+puts its repository on ``sys.path`` if ``vlm`` is not importable. The ground truth every trainer passes
+is ``vlm.verify.ground_truth_json(record)`` (the exported ``ground_truth`` / ``answer`` / label columns),
+from which the verifier rebuilds the rule; a plain string falls back to an exact-match rule.
+
+- TRL ``GRPOTrainer(reward_funcs=[trl_reward])``: ``trl_reward(completions, **kwargs) -> list[float]``;
+  completions are strings or conversational message lists; the ground truth comes from the dataset
+  column ``ground_truth`` (else ``reward_model["ground_truth"]``, ``solution`` or ``answer``).
+  ``trl_accuracy_reward`` / ``trl_format_reward`` log the two parts separately.
+- EasyR1 (``worker.reward.reward_function=vlm/rewards.py:compute_score``):
+  ``compute_score(reward_inputs)`` with a list of ``{"response", "response_length", "ground_truth"}``
+  dicts (``reward_type: batch``) returns a list of ``{"overall", "format", "accuracy"}``; one dict
+  (``reward_type: sequential``) returns one dict.
+- verl (``custom_reward_function.path=vlm/rewards.py``, name ``compute_score``):
+  ``compute_score(data_source, solution_str, ground_truth, extra_info=None)`` returns
+  ``{"score", "format", "accuracy"}`` (verl reads ``score`` and logs the rest).
+- OpenRLHF (``--remote_rm_url vlm/rewards.py``): ``reward_func(queries, prompts, labels)`` returns
+  ``{"rewards", "scores", "extra_logs"}`` tensors; the response is the query after its prompt.
+
+``compute_score`` serves both EasyR1 and verl: a call with ``solution_str`` (verl always passes it by
+keyword) or with two or more positional arguments is verl's, anything else EasyR1's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+try:
+    from vlm.verify import verify
+except ImportError:  # loaded by path from outside the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from vlm.verify import verify
+
+_GT_COLUMNS = ("ground_truth", "reward_model", "solution", "answer")
+_END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<｜end▁of▁sentence｜>", "</s>", "<|eot_id|>")
+_ASSISTANT_MARKERS = ("<|im_start|>assistant\n", "<|im_start|>assistant", "<|start_header_id|>assistant"
+                      "<|end_header_id|>\n\n", "Assistant:")
+
+
+def _ground_truth(value: Any) -> Any:
+    """A verify-able ground truth from a column value (verl's reward_model dict holds it nested)."""
+    if isinstance(value, Mapping) and "ground_truth" in value:
+        return value["ground_truth"]
+    return value
+
+
+def _content_text(completion: Any) -> Any:
+    """The text of a TRL completion: a string, or the last message's content (string or parts)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
+        content = completion[-1].get("content", "")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, Sequence):
+            return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+    return completion  # verify scores anything else as 0
+
+
+def _score(response: Any, ground_truth: Any) -> dict[str, float]:
+    try:
+        return verify(response, _ground_truth(ground_truth))
+    except ValueError:  # a ground truth that is not one of ours: no reward, never a crash mid-training
+        return {"overall": 0.0, "format": 0.0, "accuracy": 0.0}
+
+
+# ---------------------------------------------------------------------------------------------- TRL
+def _trl_scores(completions: Sequence[Any], kwargs: dict[str, Any]) -> list[dict[str, float]]:
+    column = next((kwargs[c] for c in _GT_COLUMNS if kwargs.get(c) is not None), None)
+    if column is None:
+        raise ValueError(f"the TRL reward needs a dataset column with the ground truth, one of "
+                         f"{_GT_COLUMNS}; got columns {sorted(kwargs)}")
+    if len(column) != len(completions):
+        raise ValueError(f"{len(completions)} completions but {len(column)} ground truths")
+    return [_score(_content_text(c), gt) for c, gt in zip(completions, column, strict=True)]
+
+
+def trl_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+    """TRL reward function: overall score (0.9 accuracy + 0.1 format) per completion."""
+    return [s["overall"] for s in _trl_scores(completions, kwargs)]
+
+
+def trl_accuracy_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+    return [s["accuracy"] for s in _trl_scores(completions, kwargs)]
+
+
+def trl_format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
+    return [s["format"] for s in _trl_scores(completions, kwargs)]
+
+
+# ------------------------------------------------------------------------------------- EasyR1 / verl
+def easyr1_compute_score(reward_inputs: Any, format_weight: float | None = None) -> Any:
+    """EasyR1: a list of reward inputs -> a list of scores (batch), or one input -> one score.
+    ``format_weight`` (EasyR1's ``reward_function_kwargs``) overrides the verifier's 0.1."""
+    def one(r: Mapping[str, Any]) -> dict[str, float]:
+        s = _score(r.get("response"), r.get("ground_truth"))
+        if format_weight is not None:
+            s["overall"] = (1.0 - format_weight) * s["accuracy"] + format_weight * s["format"]
+        return s
+
+    if isinstance(reward_inputs, Mapping):
+        return one(reward_inputs)
+    return [one(r) for r in reward_inputs]
+
+
+def verl_compute_score(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any = None,
+                       **kwargs: Any) -> dict[str, float]:
+    """verl: one response -> {"score", "format", "accuracy"}."""
+    s = _score(solution_str, ground_truth)
+    return {"score": s["overall"], "format": s["format"], "accuracy": s["accuracy"]}
+
+
+def compute_score(*args: Any, **kwargs: Any) -> Any:
+    """EasyR1's or verl's ``compute_score``, told apart by the call (see the module docstring)."""
+    if "solution_str" in kwargs or len(args) >= 2:
+        return verl_compute_score(*args, **kwargs)
+    reward_inputs = args[0] if args else kwargs.get("reward_inputs", kwargs.get("reward_input"))
+    return easyr1_compute_score(reward_inputs, kwargs.get("format_weight"))
+
+
+# ------------------------------------------------------------------------------------------ OpenRLHF
+def response_from_query(query: str, prompt: str) -> str:
+    """The model's reply inside an OpenRLHF query (prompt + response): the text after the prompt, else
+    after the last assistant marker, without end-of-turn tokens."""
+    if prompt and query.startswith(prompt):
+        reply = query[len(prompt):]
+    else:
+        cut = max((query.rfind(m) + len(m) if m in query else -1) for m in _ASSISTANT_MARKERS)
+        reply = query[cut:] if cut >= 0 else query
+    for marker in _END_MARKERS:
+        reply = reply.replace(marker, "")
+    return reply.strip()
+
+
+def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> Any:
+    """OpenRLHF remote reward: {"rewards", "scores", "extra_logs"} (torch tensors; lists without torch)."""
+    scores = [_score(response_from_query(q, p), label) for q, p, label in zip(queries, prompts, labels,
+                                                                             strict=True)]
+    overall = [s["overall"] for s in scores]
+    accuracy = [s["accuracy"] for s in scores]
+    fmt = [s["format"] for s in scores]
+    try:
+        import torch
+    except ImportError:
+        return {"rewards": overall, "scores": accuracy, "extra_logs": {"accuracy": accuracy, "format": fmt}}
+
+    def t(values: list[float]) -> Any:
+        return torch.tensor(values, dtype=torch.float32)
+
+    return {"rewards": t(overall), "scores": t(accuracy),
+            "extra_logs": {"accuracy": t(accuracy), "format": t(fmt)}}

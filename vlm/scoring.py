@@ -1,0 +1,351 @@
+"""Score any model's answers on an exported split with the project's verifiers (``vlm.verify.verify``).
+
+Inputs: the split, JSONL with one ``TaskRecord.to_dict()`` per line (as ``vlm/export.py`` writes it),
+and the predictions, JSONL ``{"id": ..., "response": ...}``. Every record counts: a record without a
+prediction is a missing id and scores 0; a prediction whose id is not in the split is reported and
+ignored. Figures per game, family, question type and GameQA level (plot level, question level):
+accuracy, format (the ``<think>…</think><answer>…</answer>`` shape), format errors, missing ids.
+
+Move questions (the ``move_task`` of each game: rule ``word`` or ViGaL's ``snake_best_worst``) also get a
+**move accuracy**: whether the single move the reply names (``vlm.verify.parse_move``) is one the engine
+accepts (``accepted`` / ``good``; questions whose state has no good move are left out). That is the
+figure on which a specialist can be compared, because its greedy action is a move and nothing more:
+``specialist_predictions`` answers the move questions with the run's greedy action in the tag the
+question asks for, and it is scored by the same verifier. On ViGaL's Snake rule the full accuracy also
+asks for the exact set of fatal moves, which a policy does not state, so the specialist's full
+accuracy there is shown as not applicable and its move accuracy is the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlm.record import TaskRecord
+from vlm.verify import parse_move, spec_of, verify
+
+MOVE_RULES = ("word", "snake_best_worst")
+FULL_RULE_NEEDS_MORE_THAN_A_MOVE = ("snake_best_worst",)
+
+
+class ScoringError(ValueError):
+    """A split or predictions file that cannot be read (the message names the file and line)."""
+
+
+# ---------------------------------------------------------------------- reading
+def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
+    if not path.is_file():
+        raise ScoringError(f"{what} {path}: no such file")
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except ValueError as e:
+                raise ScoringError(f"{what} {path} line {n}: not JSON ({e})") from None
+
+
+def load_records(path: Path | str) -> list[TaskRecord]:
+    """The task records of an exported split (JSONL of ``TaskRecord.to_dict()``)."""
+    path = Path(path)
+    records, seen = [], set()
+    for n, row in _jsonl(path, "split"):
+        try:
+            record = TaskRecord.from_dict(row)
+        except TypeError as e:
+            raise ScoringError(f"split {path} line {n}: not a task record ({e})") from None
+        if record.id in seen:
+            raise ScoringError(f"split {path} line {n}: id {record.id!r} appears twice")
+        seen.add(record.id)
+        records.append(record)
+    if not records:
+        raise ScoringError(f"split {path} holds no task record")
+    return records
+
+
+def load_predictions(path: Path | str) -> dict[str, str]:
+    """``{id: response}`` from JSONL ``{"id": ..., "response": ...}``; an id twice is an error."""
+    path = Path(path)
+    out: dict[str, str] = {}
+    for n, row in _jsonl(path, "predictions"):
+        if not isinstance(row, dict) or "id" not in row or "response" not in row:
+            raise ScoringError(f"predictions {path} line {n}: expected {{\"id\": ..., \"response\": ...}}")
+        key = str(row["id"])
+        if key in out:
+            raise ScoringError(f"predictions {path} line {n}: id {key!r} appears twice")
+        out[key] = row["response"] if isinstance(row["response"], str) else json.dumps(row["response"])
+    return out
+
+
+# ---------------------------------------------------------------------- scoring
+def is_move_question(record: Any) -> bool:
+    """Whether ``record`` is its game's move question (the one the VLM player asks)."""
+    if spec_of(record).get("rule") not in MOVE_RULES:
+        return False
+    state = record.extra.get("state") if isinstance(record.extra, dict) else None
+    return record.qa_type == move_qa_type(record.game, state)
+
+
+_MOVE_QA_TYPES: dict[str, str | None] = {}
+_ASK_ERRORS = (ImportError, ValueError, TypeError, KeyError, IndexError, OSError)
+
+
+def move_qa_type(game: str, state: dict[str, Any] | None = None) -> str | None:
+    """The ``qa_type`` of ``game``'s move question, asked of its task module once: on ``state`` (a
+    running position from the split) or else on a fresh board; None for a game without one."""
+    if game in _MOVE_QA_TYPES:
+        return _MOVE_QA_TYPES[game]
+    try:
+        from vlm.tasks import task_module
+
+        module = task_module(game)
+    except _ASK_ERRORS:
+        _MOVE_QA_TYPES[game] = None
+        return None
+    if not isinstance(state, dict) or state.get("done"):
+        try:
+            from envs import make_game
+
+            g = make_game(game, 1)  # a Game Boy game needs its ROM: then wait for a state from the split
+            g.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
+            state = g.get_state(0)
+        except _ASK_ERRORS:
+            return None
+    try:
+        qa_type = module.move_task(state).qa_type
+    except _ASK_ERRORS:
+        return None
+    _MOVE_QA_TYPES[game] = qa_type
+    return qa_type
+
+
+def good_moves(record: Any) -> list[str] | None:
+    """The moves the engine accepts for a move question (None if it is not one or none is good)."""
+    spec = spec_of(record)
+    moves = spec.get("accepted") if spec.get("rule") == "word" else spec.get("good")
+    return list(moves) if moves else None
+
+
+@dataclass
+class Cell:
+    """Running totals for one group of records."""
+
+    n: int = 0
+    answered: int = 0
+    accuracy: float = 0.0
+    accuracy_n: int = 0  # records whose full accuracy applies to this model
+    format: float = 0.0
+    format_n: int = 0  # records whose format applies (a policy's bare move has no format to check)
+    format_errors: int = 0  # answered, but not in the asked shape
+    move_n: int = 0
+    move_correct: float = 0.0
+
+    def add(self, result: dict[str, Any]) -> None:
+        self.n += 1
+        self.answered += result["answered"]
+        if result["accuracy"] is not None:
+            self.accuracy_n += 1
+            self.accuracy += result["accuracy"]
+        if result["format"] is not None:
+            self.format_n += 1
+            self.format += result["format"]
+            self.format_errors += result["answered"] and result["format"] < 1
+        if result["move"] is not None:
+            self.move_n += 1
+            self.move_correct += result["move"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "answered": self.answered, "missing": self.n - self.answered,
+                "accuracy": self.accuracy / self.accuracy_n if self.accuracy_n else None,
+                "format": self.format / self.format_n if self.format_n else None,
+                "format_errors": self.format_errors if self.format_n else None,
+                "move_questions": self.move_n,
+                "move_accuracy": self.move_correct / self.move_n if self.move_n else None}
+
+
+@dataclass
+class Scores:
+    """One model's figures on a split: overall and grouped."""
+
+    name: str
+    overall: Cell = field(default_factory=Cell)
+    groups: dict[str, dict[str, Cell]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Cell)))
+
+    def add(self, record: TaskRecord, result: dict[str, Any]) -> None:
+        self.overall.add(result)
+        for by, key in (("game", record.game), ("family", record.family), ("qa_type", record.qa_type),
+                        ("plot_level", str(record.plot_level)), ("qa_level", str(record.qa_level))):
+            self.groups[by][key].add(result)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "overall": self.overall.as_dict(),
+                **{f"by_{by}": {k: c.as_dict() for k, c in sorted(cells.items())}
+                   for by, cells in self.groups.items()}}
+
+
+def score_one(record: TaskRecord, response: str | None, move_only: bool = False) -> dict[str, Any]:
+    """Verifier figures of one reply (``None``: missing). ``move_only``: the reply is a bare move (a
+    policy's), so a full rule that needs more than the move is not applicable."""
+    rule = spec_of(record).get("rule")
+    move_q = rule in MOVE_RULES and is_move_question(record)
+    good = good_moves(record) if move_q else None
+    if response is None:
+        return {"answered": False, "accuracy": 0.0, "format": None if move_only else 0.0,
+                "move": 0.0 if good else None}
+    v = verify(response, record)
+    accuracy: float | None = v["accuracy"]
+    if move_only and rule in FULL_RULE_NEEDS_MORE_THAN_A_MOVE:
+        accuracy = None
+    move = None
+    if good:
+        named = parse_move(response, record)
+        move = float(named is not None and named in good)
+    return {"answered": True, "accuracy": accuracy, "format": None if move_only else v["format"],
+            "move": move}
+
+
+def score_predictions(records: list[TaskRecord], predictions: dict[str, str], name: str = "predictions",
+                      move_only: bool = False, only: set[str] | None = None) -> Scores:
+    """Score ``predictions`` on ``records`` (or on the ids in ``only``)."""
+    scores = Scores(name)
+    for record in records:
+        if only is not None and record.id not in only:
+            continue
+        scores.add(record, score_one(record, predictions.get(record.id), move_only))
+    return scores
+
+
+# ---------------------------------------------------------------------- the specialist's answers
+def move_reply(move: str, record: Any) -> str:
+    """A bare move in the tag the question asks for (what a policy can say)."""
+    tag = "best_answer" if spec_of(record).get("rule") == "snake_best_worst" else "answer"
+    return f"<{tag}>{move}</{tag}>"
+
+
+def record_state(record: TaskRecord, root: Path | None = None) -> dict[str, Any]:
+    """The game state a record asks about: ``extra["state"]``, else the trajectory store's row for its
+    source episode and step (``root``: the dataset folder)."""
+    state = record.extra.get("state") if isinstance(record.extra, dict) else None
+    if isinstance(state, dict):
+        return state
+    src = record.source or {}
+    if root is not None and (root / "trajectories" / "steps").is_dir() and "episode" in src and "step" in src:
+        return _trajectory_state(root, int(src["episode"]), int(src["step"]))
+    raise ScoringError(f"record {record.id}: no game state (extra['state']) to show the specialist")
+
+
+_STEP_CACHE: dict[Path, dict[tuple[int, int], str]] = {}
+
+
+def _trajectory_state(root: Path, episode: int, step: int) -> dict[str, Any]:
+    if root not in _STEP_CACHE:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(root / "trajectories" / "steps", columns=["episode", "t", "state"])
+        cols = table.to_pydict()
+        _STEP_CACHE[root] = {(e, t): s for e, t, s in zip(cols["episode"], cols["t"], cols["state"],
+                                                          strict=True)}
+    key = (episode, step)
+    if key not in _STEP_CACHE[root]:
+        raise ScoringError(f"{root}/trajectories has no step {step} of episode {episode}")
+    return json.loads(_STEP_CACHE[root][key])
+
+
+def specialist_predictions(records: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
+                           root: Path | None = None, batch: int = 256) -> dict[str, str]:
+    """The specialist's greedy move on every move question of ``env`` in ``records``, as replies."""
+    from envs import make_game
+
+    todo = [r for r in records if r.game == env and is_move_question(r)]
+    out: dict[str, str] = {}
+    for start in range(0, len(todo), batch):
+        chunk = todo[start:start + batch]
+        game = make_game(env, len(chunk), **env_kwargs)
+        for i, r in enumerate(chunk):
+            game.set_state(i, record_state(r, root))
+        obs = game.new_obs_buffer()
+        game.observe(obs)
+        if hasattr(model.policy, "lstm_actor"):  # a recurrent policy starts from a blank memory here
+            actions, _ = model.predict(obs, state=None, episode_start=np.ones(len(chunk), dtype=bool),
+                                       deterministic=True)
+        else:
+            actions, _ = model.predict(obs, deterministic=True)
+        for r, a in zip(chunk, np.asarray(actions).reshape(-1), strict=True):
+            out[r.id] = move_reply(game.ACTION_NAMES[int(a)], r)
+    return out
+
+
+# ---------------------------------------------------------------------- the table
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+METRICS = {"accuracy": "accuracy", "move_accuracy": "move acc.", "format_errors": "format errors",
+           "missing": "missing"}
+
+
+def format_table(results: list[dict[str, Any]], metrics: tuple[str, ...] = tuple(METRICS),
+                 groups: tuple[str, ...] = ("game", "family", "qa_type", "plot_level", "qa_level")) -> str:
+    """A markdown table: one row per group (overall first), ``metrics`` columns for each model."""
+    header = ["group", "n"] + [f"{r['name']}: {METRICS[m]}" if len(results) > 1 else METRICS[m]
+                               for r in results for m in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows: list[tuple[str, str]] = [("", "")]
+    for by in groups:
+        rows += [(by, k) for k in results[0].get(f"by_{by}", {})]
+    for by, key in rows:
+        cells = [r["overall"] if not by else r.get(f"by_{by}", {}).get(key) for r in results]
+        line = ["**all**" if not by else f"{by} {key}", str((cells[0] or {}).get("n", 0))]
+        for c in cells:
+            for m in metrics:
+                if not c or not c["n"]:
+                    line.append("—")
+                elif m == "accuracy" and c[m] is None:
+                    line.append("n/a")  # the full rule asks for more than a policy states
+                elif m in ("accuracy", "move_accuracy"):
+                    line.append(_pct(c[m]))
+                else:
+                    line.append("—" if c[m] is None else str(c[m]))
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines)
+
+
+def score_files(split: Path, predictions: Path, specialist: Path | None = None, device: str = "cpu"
+                ) -> dict[str, Any]:
+    """Everything ``scripts/score_predictions.py`` prints: the model's and (optionally) the specialist's
+    figures, missing and unknown ids."""
+    records = load_records(split)
+    preds = load_predictions(predictions)
+    ids = {r.id for r in records}
+    missing = [r.id for r in records if r.id not in preds]
+    unknown = [k for k in preds if k not in ids]
+    results = [{**score_predictions(records, preds, predictions.stem).as_dict(), "scope": "all records"}]
+    out: dict[str, Any] = {"split": str(split), "predictions": str(predictions), "records": len(records),
+                           "missing_ids": len(missing), "missing_examples": missing[:10],
+                           "unknown_ids": len(unknown), "unknown_examples": unknown[:10]}
+    if specialist is not None:
+        from agents.compare import load_specialist
+
+        model, cfg, ckpt = load_specialist(specialist, device)
+        spec_preds = specialist_predictions(records, model, cfg["env"], dict(cfg.get("env_kwargs") or {}),
+                                            root=split.parent)
+        if not spec_preds:
+            raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "
+                               f"{cfg['env']} move question to answer")
+        scope = {"scope": "move questions"}
+        results.append({**score_predictions(records, spec_preds, "specialist", move_only=True,
+                                            only=set(spec_preds)).as_dict(), **scope})
+        # The model again, on exactly the questions the specialist answered: the like-for-like figures.
+        results.append({**score_predictions(records, preds, predictions.stem, only=set(spec_preds)).as_dict(),
+                        **scope})
+        out["specialist"] = {"run": str(specialist), "checkpoint": str(ckpt),
+                             "move_questions": len(spec_preds)}
+    out["results"] = results
+    return out

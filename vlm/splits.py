@@ -1,0 +1,177 @@
+"""Train/val/test splits that share no episode and no identical state, and the curriculum manifest.
+
+Splits: whole episodes are dealt to train, val and test (seeded), so no episode straddles two splits.
+Different episodes can still pass through the same position (two Sokoban games from one level, a Snake
+start that recurs), so a val record is dropped when any of its images, or the frame of the state it was
+asked about, also appears in train, and a test record when one appears in train or val. Images are
+content-addressed (``vlm/imagestore.py``), so "identical" is exact: the same file name.
+
+Curriculum: GameQA's 3×3 levels (plot_level: image complexity, qa_level: question complexity) grouped
+into stages from easy to hard by ``plot_level + qa_level``; each stage lists its record ids and a
+``schedule`` that mixes the question families at the ratios of ``--mix`` (renormalised over the
+families a stage has).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from vlm.record import FAMILIES
+
+SPLIT_NAMES = ("train", "val", "test")
+STAGES = (("easy", (2, 3)), ("medium", (4, 4)), ("hard", (5, 6)))  # by plot_level + qa_level
+
+
+def parse_ratios(text: str) -> tuple[float, float, float]:
+    """``--split 0.8,0.1,0.1`` -> train, val, test fractions (normalised)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3 or any(v < 0 or not math.isfinite(v) for v in values) or sum(values) <= 0:
+        raise ValueError(f"--split expects three non-negative fractions train,val,test (e.g. 0.8,0.1,0.1), "
+                         f"got {text!r}")
+    total = sum(values)
+    return values[0] / total, values[1] / total, values[2] / total
+
+
+def parse_mix(text: str | None) -> dict[str, float] | None:
+    """``--mix perception=0.3,strategy=0.4,...`` -> family ratios summing to 1 (None: natural mix)."""
+    if not text:
+        return None
+    mix: dict[str, float] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in FAMILIES:
+            raise ValueError(f"--mix expects FAMILY=RATIO items with families from {', '.join(FAMILIES)} "
+                             f"(e.g. perception=0.3,strategy=0.4), got {item.strip()!r}")
+        try:
+            ratio = float(value)
+        except ValueError:
+            ratio = -1.0
+        if ratio < 0 or not math.isfinite(ratio):
+            raise ValueError(f"--mix {name}: the ratio must be a non-negative number, got {value.strip()!r}")
+        mix[name] = ratio
+    if sum(mix.values()) <= 0:
+        raise ValueError(f"--mix {text!r}: at least one family needs a ratio above 0")
+    total = sum(mix.values())
+    return {k: v / total for k, v in mix.items()}
+
+
+def assign_episodes(episodes: Iterable[int], ratios: tuple[float, float, float], seed: int) -> dict[int, str]:
+    """Deal episodes to splits: a seeded shuffle, then contiguous shares. A split with a ratio above 0
+    gets at least one episode when there are enough to go round (train first)."""
+    eps = sorted(set(episodes))
+    order = [eps[k] for k in np.random.default_rng([seed, 0x5EED]).permutation(len(eps))]
+    n = len(order)
+    counts = [round(r * n) for r in ratios]
+    for k in (1, 2):  # make room for a non-empty val/test when asked for one
+        if ratios[k] > 0 and counts[k] == 0 and n >= 1 + sum(1 for r in ratios[1:] if r > 0):
+            counts[k] = 1
+    counts[0] = n - counts[1] - counts[2]
+    while counts[0] < (1 if ratios[0] > 0 else 0) and (counts[1] > 1 or counts[2] > 1):
+        counts[1 if counts[1] >= counts[2] else 2] -= 1
+        counts[0] += 1
+    out: dict[int, str] = {}
+    start = 0
+    for name, c in zip(SPLIT_NAMES, counts, strict=True):
+        for ep in order[start:start + max(c, 0)]:
+            out[ep] = name
+        start += max(c, 0)
+    return out
+
+
+def state_keys(record: dict[str, Any]) -> set[str]:
+    """What makes two records "the same state": their image files and the frame they were asked about."""
+    keys = set(record["images"])
+    frame = record.get("source", {}).get("frame")
+    if frame:
+        keys.add(frame)
+    return keys
+
+
+def split_records(records: list[dict[str, Any]], assignment: dict[int, str]
+                  ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+    """Records by split (order kept), and how many were dropped from val/test as repeats of train/val."""
+    by_split: dict[str, list[dict[str, Any]]] = {name: [] for name in SPLIT_NAMES}
+    for rec in records:
+        by_split[assignment[rec["source"]["episode"]]].append(rec)
+    seen: set[str] = set()
+    dropped = {name: 0 for name in SPLIT_NAMES}
+    for name in SPLIT_NAMES:
+        kept = []
+        for rec in by_split[name]:
+            if name != "train" and state_keys(rec) & seen:
+                dropped[name] += 1
+                continue
+            kept.append(rec)
+        # Keys are added after the whole split is read: records of one split may share states freely.
+        for rec in kept:
+            seen |= state_keys(rec)
+        by_split[name] = kept
+    return by_split, dropped
+
+
+def stage_of(plot_level: int, qa_level: int) -> str:
+    total = plot_level + qa_level
+    for name, (lo, hi) in STAGES:
+        if lo <= total <= hi:
+            return name
+    raise ValueError(f"levels must be 1..3, got plot_level {plot_level}, qa_level {qa_level}")
+
+
+def mixed_schedule(records: list[dict[str, Any]], mix: dict[str, float] | None, rng: np.random.Generator
+                   ) -> tuple[list[str], dict[str, float]]:
+    """Record ids of one stage drawn so families appear at ``mix`` ratios, as many as the scarcest family
+    allows, interleaved by a seeded shuffle. Returns the ids and the ratios actually used."""
+    by_family: dict[str, list[str]] = defaultdict(list)
+    for rec in records:
+        by_family[rec["family"]].append(rec["id"])
+    if mix is None:
+        total = len(records)
+        used = {f: len(ids) / total for f, ids in sorted(by_family.items())} if total else {}
+    else:
+        present = {f: r for f, r in mix.items() if r > 0 and by_family.get(f)}
+        norm = sum(present.values())
+        used = {f: r / norm for f, r in present.items()} if norm else {}
+    if not used:
+        return [], {}
+    n = min(int(len(by_family[f]) / r + 1e-9) for f, r in used.items())
+    chosen: list[str] = []
+    for f, r in used.items():
+        ids = by_family[f]
+        take = min(len(ids), round(n * r))
+        chosen.extend(ids[k] for k in sorted(rng.permutation(len(ids))[:take]))
+    order = rng.permutation(len(chosen))
+    return [chosen[k] for k in order], {f: round(r, 6) for f, r in used.items()}
+
+
+def curriculum(records: list[dict[str, Any]], mix: dict[str, float] | None, seed: int,
+               split: str = "train") -> dict[str, Any]:
+    """The manifest: stages easy -> hard with their levels, record ids, counts and mixed schedule."""
+    rng = np.random.default_rng([seed, 0xC0FFEE])
+    stages = []
+    for name, (lo, hi) in STAGES:
+        recs = [r for r in records if lo <= r["plot_level"] + r["qa_level"] <= hi]
+        schedule, used = mixed_schedule(recs, mix, rng)
+        levels = sorted({(r["plot_level"], r["qa_level"]) for r in recs})
+        stages.append({
+            "name": name,
+            "level_sum": [lo, hi],
+            "levels": [list(lv) for lv in levels],
+            "count": len(recs),
+            "families": dict(sorted(Counter(r["family"] for r in recs).items())),
+            "mix": used,
+            "schedule": schedule,
+            "ids": [r["id"] for r in recs],
+        })
+    return {"version": 1, "split": split, "mix": mix, "order": "plot_level + qa_level, ascending",
+            "stages": stages}

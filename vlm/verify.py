@@ -1,0 +1,368 @@
+"""Verifiers: score a model's response to a task record, and read a move out of it.
+
+``verify(response, record) -> {"overall", "format", "accuracy"}`` (each 0.0..1.0, ``overall`` =
+``(1 - FORMAT_WEIGHT) * accuracy + FORMAT_WEIGHT * format``, EasyR1's weighting) using the record's
+``verifier`` spec, ``{"rule": ..., ...}``:
+
+- ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text.
+- ``integer``     ``value``: exactly one integer in the answer (digits, or a number word up to twenty).
+- ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)".
+- ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
+                  (moves such as UP or X+, yes/no). Case does not matter.
+- ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
+                  move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
+                  the set of ``fatal`` moves ("None" when there is none).
+- ``rotation_angle`` (ViGaL's exact-angle rule) ``axis``, ``angle``, ``axis_given``, ``options``,
+                  ``answer``: the option letter, or the angle in degrees (exact, modulo 360, so −90 = 270)
+                  and, unless ``axis_given``, the one axis.
+- ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths).
+
+Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
+the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
+counts, and without either a short bare reply with no tags (e.g. "UP"). ``format`` is 1 when the reply
+is ``<think>…</think>`` followed by exactly one of each answer tag.
+
+Adversarial replies never earn accuracy: several answer tags, an answer only inside ``<think>``, listing
+every option or move, answers over ``MAX_ANSWER_CHARS``, replies over ``MAX_RESPONSE_CHARS``, bytes that
+are not UTF-8, non-strings. Parsing is linear (``str.count``/``find`` and bounded regexes), never raises
+on a response, and only raises on a malformed record (a bug, not a model's fault).
+
+``ground_truth_json(record)`` is the string trainer formats store as the ground truth (verl's
+``reward_model.ground_truth``, EasyR1's ``answer``, OpenRLHF's label, a TRL column): the verifier spec
+and answer as JSON, from which ``verify`` rebuilds everything it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+FORMAT_WEIGHT = 0.1
+MAX_RESPONSE_CHARS = 100_000  # ~25k tokens: longer replies are degenerate (loops) and score 0
+MAX_ANSWER_CHARS = 500  # an answer tag holds an answer, not an essay
+_BARE_CHARS = 64
+RULES = ("choice", "integer", "coordinate", "word", "snake_best_worst", "rotation_angle", "exact")
+GROUND_TRUTH_VERSION = 1
+
+_TAG_NAMES = "think|answer|best_answer|worst_answer"
+# Bounded whitespace only (Qwen2.5-VL-32B writes "< answer >"): no nested quantifiers, linear time.
+_TAG_SPACES = re.compile(r"<\s{0,3}(/?)\s{0,3}(" + _TAG_NAMES + r")\s{0,3}>", re.IGNORECASE)
+_INT = re.compile(r"-?\d{1,12}")
+_NUMBER_WORDS = {w: i for i, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+_WORDS = re.compile(r"[a-z0-9_]+")
+_SIGNED_WORDS = re.compile(r"[a-z0-9_]+[+\-]?")
+_LETTER = re.compile(r"\b[A-Z]\b")
+
+
+# --------------------------------------------------------------------------------------------- parsing
+def _as_text(response: Any) -> str | None:
+    """The response as str, or None when it cannot be scored (not text, not UTF-8, too long)."""
+    if isinstance(response, (bytes, bytearray, memoryview)):
+        if len(response) > 4 * MAX_RESPONSE_CHARS:
+            return None
+        try:
+            response = bytes(response).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(response, str) or len(response) > MAX_RESPONSE_CHARS:
+        return None
+    try:
+        response.encode("utf-8")  # lone surrogates: bytes smuggled in through surrogateescape
+    except UnicodeEncodeError:
+        return None
+    return response
+
+
+def _normalise_tags(text: str) -> str:
+    return _TAG_SPACES.sub(lambda m: f"<{m.group(1)}{m.group(2).lower()}>", text)
+
+
+@dataclass
+class Parsed:
+    """Where a response's pieces are: the text after the reasoning and whether the format is right."""
+
+    text: str
+    region: str  # where answers are read: after the last </think>, or all of it without a think block
+
+    def tag(self, name: str) -> str | None:
+        """The content of the one ``<name>`` tag in the answer region; None if absent or repeated."""
+        return _single_tag(self.region, name)
+
+    def format_ok(self, tags: tuple[str, ...]) -> bool:
+        t = self.text
+        if t.count("</think>") != 1 or t.count("<think>") > 1:
+            return False
+        close = t.find("</think>")
+        if "<think>" in t:
+            start = t.find("<think>")
+            if t[:start].strip() or start > close:
+                return False
+            thought = t[start + 7:close]
+        else:
+            thought = t[:close]  # the chat template opened the think block in the prompt
+        if not thought.strip():
+            return False
+        rest = t[close + 8:]
+        for name in tags:
+            if t.count(f"<{name}>") != 1 or t.count(f"</{name}>") != 1 or _single_tag(rest, name) is None:
+                return False
+        return True
+
+
+def _single_tag(text: str, name: str) -> str | None:
+    open_, close = f"<{name}>", f"</{name}>"
+    if text.count(open_) != 1 or text.count(close) != 1:
+        return None
+    start, end = text.find(open_) + len(open_), text.find(close)
+    return text[start:end] if start <= end else None
+
+
+def parse(text: str) -> Parsed:
+    text = _normalise_tags(text)
+    if "</think>" in text:
+        region = text[text.rfind("</think>") + 8:]
+    elif "<think>" in text:
+        region = ""  # never closed: everything is still reasoning
+    else:
+        region = text
+    return Parsed(text, region)
+
+
+def _boxed(text: str) -> str | None:
+    """The content of the single ``\\boxed{...}`` in ``text`` (braces balanced), else None."""
+    if text.count("\\boxed{") != 1:
+        return None
+    start = text.find("\\boxed{") + 7
+    depth = 1
+    for k in range(start, len(text)):
+        ch = text[k]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:k]
+    return None
+
+
+def _answer_content(p: Parsed, tag: str = "answer") -> str | None:
+    """The answer text: the tag's content (a single ``\\boxed{}`` inside unwrapped), else a single
+    ``\\boxed{}``, else a short tag-free bare reply; None when there is none or it is ambiguous."""
+    region = p.region
+    if p.text.count(f"<{tag}>") > 1 or p.text.count(f"</{tag}>") > 1:
+        return None  # several answers, one maybe hidden in the reasoning: no credit
+    if f"<{tag}>" in region or f"</{tag}>" in region:
+        content = p.tag(tag)
+        if content is None:
+            return None
+        inner = _boxed(content)
+        content = content if inner is None else inner
+    elif "\\boxed{" in region:
+        content = _boxed(region)
+    elif "<" not in region and len(region.strip()) <= _BARE_CHARS:
+        content = region
+    else:
+        return None
+    if content is None or len(content) > MAX_ANSWER_CHARS:
+        return None
+    return content.strip()
+
+
+def _strip_wrapping(text: str) -> str:
+    return text.strip().strip("*_`'\"").strip().rstrip(".").strip().strip("()[]{}").strip()
+
+
+def _words(text: str, signed: bool) -> list[str]:
+    return (_SIGNED_WORDS if signed else _WORDS).findall(text.lower())
+
+
+def _one_choice(text: str, choices: list[str]) -> str | None:
+    """The single distinct choice word named in ``text`` (canonical spelling), else None."""
+    canon = {c.lower(): c for c in choices}
+    signed = any(c[-1] in "+-" for c in canon)
+    found = {canon[w] for w in _words(text, signed) if w in canon}
+    return found.pop() if len(found) == 1 else None
+
+
+def _integers(text: str) -> list[int]:
+    numbers = [int(v) for v in _INT.findall(text)]
+    if not numbers:
+        numbers = [_NUMBER_WORDS[w] for w in _words(text, False) if w in _NUMBER_WORDS]
+    return numbers
+
+
+def _option_letter(text: str, options: list[str]) -> str | None:
+    """The option letter an answer names: the option's own text, a lone letter, or exactly one distinct
+    valid capital letter standing alone ("B", "(B)", "Option B", "B. 3 boxes")."""
+    norm = " ".join(_strip_wrapping(text).split()).casefold()
+    for k, option in enumerate(options):
+        if norm == " ".join(_strip_wrapping(option).split()).casefold():
+            return chr(65 + k)
+    valid = {chr(65 + k) for k in range(len(options))}
+    bare = _strip_wrapping(text)
+    if len(bare) == 1 and bare.upper() in valid:
+        return bare.upper()
+    found = {m for m in _LETTER.findall(text) if m in valid}
+    return found.pop() if len(found) == 1 else None
+
+
+# ---------------------------------------------------------------------------------------------- rules
+def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
+    if content is None:
+        return False
+    rule = spec["rule"]
+    if rule == "choice":
+        return _option_letter(content, list(spec["options"])) == spec["answer"]
+    if rule == "integer":
+        numbers = _integers(content)
+        return len(numbers) == 1 and numbers[0] == int(spec["value"])
+    if rule == "coordinate":
+        numbers = [int(v) for v in _INT.findall(content)]
+        return numbers == [int(v) for v in spec["value"]]
+    if rule == "word":
+        word = _one_choice(content, list(spec["choices"]))
+        return word is not None and word in spec["accepted"]
+    if rule == "rotation_angle":
+        return _rotation_ok(content, spec)
+    if rule == "exact":
+        return _strip_wrapping(content).casefold() == _strip_wrapping(str(spec["answer"])).casefold()
+    raise ValueError(f"unknown verifier rule {rule!r}; known rules: {', '.join(RULES)}")
+
+
+def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
+    has_digits = any(ch.isdigit() for ch in content)
+    if not has_digits:
+        options = spec.get("options")
+        return bool(options) and _option_letter(content, list(options)) == spec.get("answer")
+    numbers = [int(v) for v in _INT.findall(content)]
+    if len(numbers) != 1 or numbers[0] % 360 != int(spec["angle"]) % 360:
+        return False
+    axes = {w for w in _words(content, False) if w in ("x", "y", "z")}
+    if spec.get("axis_given"):
+        return not axes or axes == {spec["axis"].lower()}
+    return axes == {spec["axis"].lower()}
+
+
+def _snake_moves(content: str | None, moves: list[str]) -> set[str] | None:
+    """The set of moves a ``<worst_answer>`` names; empty for "None"/nothing; None if both."""
+    if content is None or len(content) > MAX_ANSWER_CHARS:
+        return None
+    canon = {m.lower(): m for m in moves}
+    words = _words(content, False)
+    named = {canon[w] for w in words if w in canon}
+    if "none" in words and named:
+        return None
+    return named
+
+
+def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
+    moves = list(spec["moves"])
+    if any(p.text.count(f"<{t}>") > 1 for t in ("best_answer", "worst_answer")):
+        return False
+    best_text, worst_text = p.tag("best_answer"), p.tag("worst_answer")
+    if best_text is None or worst_text is None or len(best_text) > MAX_ANSWER_CHARS:
+        return False
+    worst = _snake_moves(worst_text, moves)
+    if worst is None or worst != set(spec["fatal"]):
+        return False
+    good = list(spec["good"])
+    if not good:
+        return _strip_wrapping(best_text).casefold() in ("", "none")
+    best = _one_choice(best_text, moves)
+    return best is not None and best in good and best not in worst
+
+
+# ------------------------------------------------------------------------------------------ public API
+def spec_of(record: Any) -> dict[str, Any]:
+    """The verifier spec of a TaskRecord/TaskDraft, a record dict, a ground-truth dict or its JSON."""
+    if isinstance(record, str):
+        return spec_of(load_ground_truth(record))
+    if isinstance(record, Mapping):
+        if "rule" in record:
+            return dict(record)
+        if "verifier" in record:
+            return dict(record["verifier"])
+    elif hasattr(record, "verifier"):
+        return dict(record.verifier)
+    raise ValueError("verify needs a TaskRecord, TaskDraft, record dict, ground_truth_json string or "
+                     f"verifier spec; got {type(record).__name__}")
+
+
+def verify(response: Any, record: Any) -> dict[str, float]:
+    """Score ``response`` against ``record`` (see the module docstring): overall, format, accuracy."""
+    spec = spec_of(record)
+    if spec.get("rule") not in RULES:
+        raise ValueError(f"unknown verifier rule {spec.get('rule')!r}; known rules: {', '.join(RULES)}")
+    text = _as_text(response)
+    if text is None:
+        return {"overall": 0.0, "format": 0.0, "accuracy": 0.0}
+    p = parse(text)
+    if spec["rule"] == "snake_best_worst":
+        fmt = p.format_ok(("best_answer", "worst_answer"))
+        acc = _snake_ok(p, spec)
+    else:
+        fmt = p.format_ok(("answer",))
+        acc = _score_answer(_answer_content(p), spec)
+    f, a = float(fmt), float(acc)
+    return {"overall": (1.0 - FORMAT_WEIGHT) * a + FORMAT_WEIGHT * f, "format": f, "accuracy": a}
+
+
+def parse_move(response: Any, record: Any) -> str | None:
+    """The move a reply to a move question names (canonical spelling, e.g. "UP", "X+", "a"), or None
+    when it names none or several. Any legal move counts, best or not: the player acts on it."""
+    spec = spec_of(record)
+    if spec.get("rule") == "snake_best_worst":
+        choices, tags = list(spec["moves"]), ("best_answer", "answer")
+    elif spec.get("rule") == "word":
+        choices, tags = list(spec["choices"]), ("answer",)
+    else:
+        raise ValueError("parse_move needs a move question (rule word or snake_best_worst), not rule "
+                         f"{spec.get('rule')!r}")
+    text = _as_text(response)
+    if text is None:
+        return None
+    p = parse(text)
+    for tag in tags:
+        if f"<{tag}>" in p.region or f"</{tag}>" in p.region:
+            content = p.tag(tag)
+            break
+    else:
+        content = _answer_content(p)
+    if content is None or len(content) > MAX_ANSWER_CHARS:
+        return None
+    return _one_choice(content, choices)
+
+
+def ground_truth_json(record: Any) -> str:
+    """The ground truth a trainer format stores: JSON of the game, question type, answer and verifier
+    spec (keys sorted, so the same record always gives the same bytes)."""
+    get = record.get if isinstance(record, Mapping) else lambda k, d=None: getattr(record, k, d)
+    payload = {"v": GROUND_TRUTH_VERSION, "game": get("game"), "qa_type": get("qa_type"),
+               "answer": get("answer"), "verifier": spec_of(record)}
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_ground_truth(text: str) -> dict[str, Any]:
+    """Inverse of ``ground_truth_json``; a string that is not one becomes an ``exact`` rule on it."""
+    try:
+        payload = json.loads(text)
+    except (TypeError, ValueError):
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("verifier"), dict):
+        return payload
+    return {"v": GROUND_TRUTH_VERSION, "answer": text, "verifier": {"rule": "exact", "answer": text}}
+
+
+def reference_response(record: Any) -> str:
+    """The ideal reply to a record: its analysis as the reasoning, then the answer in the asked tags
+    (the assistant turn of SFT formats; ``verify`` gives it 1.0)."""
+    get = record.get if isinstance(record, Mapping) else lambda k, d=None: getattr(record, k, d)
+    spec = spec_of(record)
+    answer = str(get("answer"))
+    tail = answer if spec["rule"] == "snake_best_worst" else f"<answer>{answer}</answer>"
+    return f"<think>\n{get('analysis')}\n</think>\n{tail}"
