@@ -34,7 +34,7 @@ def test_short_training_run_and_evaluation(env, extra, scripts, tmp_path, capsys
         assert result["mean_win"] + result["mean_draw"] + result["mean_loss"] == pytest.approx(1.0)
 
 
-def test_duel_self_play_trains_against_snapshots(scripts, tmp_path):
+def test_duel_self_play_trains_against_snapshots(scripts, tmp_path, capsys):
     run = tmp_path / "duel"
     assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--total-timesteps",
                                    "512", "--run-dir", str(run), "--set", "self_play.snapshot_every=256",
@@ -44,6 +44,9 @@ def test_duel_self_play_trains_against_snapshots(scripts, tmp_path):
     ea = tb(run)
     assert "rollout/win_mean" in ea.Tags()["scalars"] or "rollout/loss_mean" in ea.Tags()["scalars"]
     assert ea.Images("rollout/video")  # videos play the scripted bot (a policy opponent needs the learner)
+    assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["mean_win"] + result["mean_draw"] + result["mean_loss"] == pytest.approx(1.0)
 
 
 def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
