@@ -244,7 +244,7 @@ class Snake(Game):
         out[:] = rgb.repeat(s, axis=1).repeat(s, axis=2).transpose(0, 3, 1, 2)
 
     def episode_info(self, i: int) -> dict[str, float]:
-        return {"score": float(self._score[i]), "length": float(self._length[i]),
+        return {"score": float(self._score[i]), "snake_length": float(self._length[i]),
                 "won": float(self._length[i] == self.size * self.size)}
 
     def get_state(self, i: int) -> dict[str, Any]:

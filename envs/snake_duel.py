@@ -597,7 +597,7 @@ class SnakeDuel(Game):
             "win": float(r == 1),
             "draw": float(r == 0),
             "loss": float(r == -1),
-            "length": float(self._length[i, 0]),
+            "snake_length": float(self._length[i, 0]),
             "opponent_length": float(self._length[i, 1]),
             "rounds": float(self._rounds[i]),
         }

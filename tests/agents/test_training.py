@@ -86,6 +86,7 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     for key in ("mean_score", "median_score", "max_score", "mean_length", "episodes"):
         assert key in result
     assert result["episodes"] == 5
+    assert result["mean_snake_length"] == pytest.approx(result["mean_score"] + 3)  # grows one per apple
     frames = imageio.mimread(result["video"], memtest=False)
     assert len(frames) >= 2 and frames[0].shape == (160, 160, 3)
     # GIF writers merge identical consecutive frames (the board does not move on death).
