@@ -51,6 +51,30 @@ class Actor:
         return None
 
 
+class RandomPolicy:
+    """The baseline every learning figure is compared with: uniformly random actions, seeded."""
+
+    num_timesteps = 0
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def make_actor(self, num_envs: int, deterministic: bool = True) -> RandomPolicy:
+        return self
+
+    def __call__(self, obs: np.ndarray, game: Game | None = None, live: np.ndarray | None = None
+                 ) -> np.ndarray:
+        assert game is not None
+        return self.rng.integers(game.action_space.n, size=game.num_envs)
+
+    def after_step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                   live: np.ndarray) -> None:
+        pass
+
+    def episode_log(self, i: int) -> Any:
+        return None
+
+
 def make_actor(model: Any, num_envs: int, deterministic: bool = True) -> Any:
     """The model's own actor when it has one (``make_actor``), else an ``Actor`` over ``predict``."""
     if hasattr(model, "make_actor"):

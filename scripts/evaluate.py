@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                    "1000000, away from the training seeds)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
+    p.add_argument("--random", action="store_true",
+                   help="a uniformly random agent on the run's game and settings (the baseline)")
     p.add_argument("--no-video", action="store_true")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from agents.evaluation import replay_frames, run_episodes, summarize, write_video
+    from agents.evaluation import RandomPolicy, replay_frames, run_episodes, summarize, write_video
     from agents.runs import RunError, read_run_config
     from agents.selfplay import eval_kwargs
     from agents.train import load_model
@@ -59,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     run = Path(args.run_dir)
     try:
         cfg = read_run_config(run)
-        if args.checkpoint:
+        if args.random:
+            ckpt, model = Path("random"), RandomPolicy(args.seed)
+        elif args.checkpoint:
             ckpt = Path(args.checkpoint)
             if not ckpt.is_file():
                 raise RunError(f"--checkpoint {ckpt}: no such file")
@@ -69,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 from agents.runs import latest_checkpoint
 
                 ckpt = latest_checkpoint(run)
-        model = load_model(cfg, ckpt, device=args.device)
+        if not args.random:
+            model = load_model(cfg, ckpt, device=args.device)
     except RunError as e:
         print(f"error: {e.args[0].replace('--resume ', '')}", file=sys.stderr)
         return 2
@@ -79,20 +84,21 @@ def main(argv: list[str] | None = None) -> int:
                                 deterministic=not args.stochastic, progress=bar.update)
     summary = summarize(episodes)
     summary.update(env=cfg["env"], checkpoint=str(ckpt), step=int(model.num_timesteps), seed=args.seed)
+    tag = "eval-random" if args.random else f"eval-step{model.num_timesteps}"
     if not args.no_video:
         best = max(episodes, key=lambda e: (e.score, -e.length))
         frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions)
-        stem = run / f"eval-step{model.num_timesteps}-best"
+        stem = run / f"{tag}-best"
         for suffix in (".mp4", ".gif"):
             write_video(frames, stem.with_suffix(suffix))
         summary.update(video=str(stem.with_suffix(".mp4")), gif=str(stem.with_suffix(".gif")),
                        best_episode_seed=best.seed)
-    atomic_json = run / f"eval-step{model.num_timesteps}.json"
-    atomic_json.write_text(json.dumps(summary, indent=2))
+    (run / f"{tag}.json").write_text(json.dumps(summary, indent=2))
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{cfg['env']} step {model.num_timesteps:,}, {summary['episodes']} episodes: "
+        who = "random agent" if args.random else f"step {model.num_timesteps:,}"
+        print(f"{cfg['env']} {who}, {summary['episodes']} episodes: "
               f"mean score {summary['mean_score']:.2f}, median {summary['median_score']:.1f}, "
               f"max {summary['max_score']:.0f}, mean length {summary['mean_length']:.1f}")
         if "video" in summary:

@@ -93,6 +93,16 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert len(imageio.mimread(result["gif"], memtest=False)) >= len(frames) - 1
 
 
+def test_evaluate_random_baseline_on_the_same_seeds(trained, scripts, capsys):
+    assert scripts.evaluate.main([str(trained), "--episodes", "20", "--random", "--json", "--no-video"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["checkpoint"] == "random" and first["episodes"] == 20
+    assert json.loads((trained / "eval-random.json").read_text()) == first
+    assert scripts.evaluate.main([str(trained), "--episodes", "20", "--random", "--json", "--no-video",
+                                  "--seed", "7"]) == 0
+    assert json.loads(capsys.readouterr().out)["mean_length"] != first["mean_length"]  # seeded, not fixed
+
+
 def test_existing_run_dir_is_never_overwritten(trained, scripts, capsys):
     before = (trained / "model.zip").stat().st_mtime_ns
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(trained), *TINY]) == 2
