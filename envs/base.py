@@ -58,6 +58,13 @@ class Game(ABC):
     def episode_info(self, i: int) -> dict[str, float]:
         """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end."""
 
+    def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads
+        every ended episode this way; a game with many short episodes overrides it with array ops)."""
+        rows = [self.episode_info(int(i)) for i in indices]
+        keys = rows[0] if rows else {"score": 0.0}
+        return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in keys}
+
     @abstractmethod
     def get_state(self, i: int) -> dict[str, Any]:
         """Board ``i`` as a JSON-able dict, complete enough to re-render and re-simulate it."""

@@ -247,6 +247,11 @@ class Snake(Game):
         return {"score": float(self._score[i]), "snake_length": float(self._length[i]),
                 "won": float(self._length[i] == self.size * self.size)}
 
+    def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        length = self._length[indices]
+        return {"score": self._score[indices].astype(np.float64), "snake_length": length.astype(np.float64),
+                "won": (length == self.size * self.size).astype(np.float64)}
+
     def get_state(self, i: int) -> dict[str, Any]:
         cells = self.size * self.size
         n = int(self._length[i])

@@ -77,6 +77,7 @@ class GameVecEnv(VecEnv):
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._closed = False
+        self._blank_infos: list[dict[str, Any]] = [{} for _ in range(num_envs)]
         w = max(self.num_workers, 1)
         bounds = np.linspace(0, num_envs, w + 1).round().astype(int)
         self._slices = [(int(bounds[i]), int(bounds[i + 1])) for i in range(w)]
@@ -156,7 +157,7 @@ class GameVecEnv(VecEnv):
         sh.reward[lo:hi] = 0.0
         sh.terminated[lo:hi] = False
         sh.truncated[lo:hi] = True
-        return [(i, {"worker_restarted": 1.0}) for i in range(hi - lo)]
+        return np.arange(hi - lo), {"worker_restarted": np.ones(hi - lo)}
 
     # -- VecEnv API ----------------------------------------------------------------------------
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
@@ -186,18 +187,28 @@ class GameVecEnv(VecEnv):
         results = self._call_all("step")
         self._ep_return += sh.reward
         self._ep_length += 1
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        for w, done in results.items():
-            lo = self._slices[w][0]
-            for i, extra in done:
-                g = lo + i
-                infos[g] = {
-                    "terminal_observation": sh.terminal_obs[g].copy(),
-                    "TimeLimit.truncated": bool(sh.truncated[g] and not sh.terminated[g]),
-                    "episode": {"r": float(self._ep_return[g]), "l": int(self._ep_length[g]), **extra},
-                }
-                self._ep_return[g] = 0.0
-                self._ep_length[g] = 0
+        # Boards still playing share empty dicts kept from step to step (building thousands of fresh
+        # ones dominated a step); should a consumer write into one, all are replaced.
+        if any(self._blank_infos):
+            self._blank_infos = [{} for _ in range(self.num_envs)]
+        infos: list[dict[str, Any]] = self._blank_infos.copy()
+        for w, ended in results.items():
+            if ended is None:
+                continue
+            local, figures = ended
+            g = local + self._slices[w][0]
+            terminal = sh.terminal_obs[g]  # one copy (fancy indexing); each info gets a view of it
+            timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
+            columns = [(k, v.tolist()) for k, v in figures.items()]
+            for j, (gj, r, n) in enumerate(zip(g.tolist(), self._ep_return[g].tolist(),
+                                                self._ep_length[g].tolist(), strict=True)):
+                episode = {"r": r, "l": n}
+                for k, v in columns:
+                    episode[k] = v[j]
+                infos[gj] = {"terminal_observation": terminal[j], "TimeLimit.truncated": timeout[j],
+                             "episode": episode}
+            self._ep_return[g] = 0.0
+            self._ep_length[g] = 0
         dones = sh.terminated | sh.truncated
         return sh.obs.copy(), sh.reward.copy(), dones, infos
 

@@ -75,7 +75,9 @@ class Boards:
         self.game.reset(local, self._seeds(local))
         self.game.observe(self.obs)
 
-    def step(self) -> list[tuple[int, dict[str, float]]]:
+    def step(self) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+        """One step of every board; for the boards whose episode ended, their local indices and
+        figures (arrays: a pickle of a few arrays, not one dict per episode), else None."""
         sh, lo, hi = self.shared, self.lo, self.hi
         reward, terminated, truncated = self.game.step(sh.actions[lo:hi])
         sh.reward[lo:hi] = reward
@@ -83,12 +85,13 @@ class Boards:
         sh.truncated[lo:hi] = truncated
         self.game.observe(self.obs)
         done = np.flatnonzero(terminated | truncated)
-        infos = [(int(i), self.game.episode_info(int(i))) for i in done]
-        if len(done):
-            sh.terminal_obs[lo + done] = self.obs[done]
-            self.game.reset(done, self._seeds(done))
-            self.game.observe(self.obs)
-        return infos
+        if not len(done):
+            return None
+        infos = self.game.episode_infos(done)
+        sh.terminal_obs[lo + done] = self.obs[done]
+        self.game.reset(done, self._seeds(done))
+        self.game.observe(self.obs)
+        return done, infos
 
     def handle(self, cmd: str, data: Any) -> Any:
         if cmd == "step":

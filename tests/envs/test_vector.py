@@ -71,6 +71,36 @@ def test_autoreset_infos_and_seeds():
     v.close()
 
 
+# Snake has a batched episode_infos, Sokoban the generic one.
+@pytest.mark.parametrize("game,kwargs", [("snake", {}), ("sokoban", {"max_steps": 15})])
+def test_episode_figures_match_the_game_and_infos_never_leak(game, kwargs):
+    n = 8
+    v = make_vec(game, n, num_workers=2, seed=0, **kwargs)
+    single = [GameEnv(game, **kwargs) for _ in range(n)]
+    episodes = [0] * n
+    v.reset()
+    for k, env in enumerate(single):
+        env.reset(seed=k)  # board k's e-th episode is seeded k + e·n
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        actions = rng.integers(0, 4, n)
+        v.step_async(actions)
+        _, _, dones, infos = v.step_wait()
+        for k, env in enumerate(single):
+            _, _, terminated, truncated, info = env.step(int(actions[k]))
+            assert dones[k] == (terminated or truncated)
+            if dones[k]:
+                figures = {key: value for key, value in infos[k]["episode"].items() if key not in ("r", "l")}
+                assert "score" in figures and figures == {key: info[key] for key in figures}
+                episodes[k] += 1
+                env.reset(seed=k + episodes[k] * n)
+        for k in np.flatnonzero(~dones):
+            assert infos[k] == {}
+            infos[k]["written by a consumer"] = True  # must not show up in the next step's infos
+    assert sum(episodes) > 0
+    v.close()
+
+
 def test_seed_then_reset_reproduces():
     v = make_vec("snake", 4, num_workers=0)
     v.seed(99)
