@@ -39,11 +39,16 @@ class GridCNN(BaseFeaturesExtractor):
             layers += [nn.Conv2d(c, width, 3, stride=stride, padding=1), nn.ReLU()]
             c = width
         self.trunk = nn.Sequential(*layers, nn.Flatten())
+        # Strided convolutions over few-channel images run ~2x faster (forward and backward, oneDNN on
+        # CPU) on channels-last input; full-resolution grids are a little faster as they are.
+        self.channels_last = bool(strides) and strides[0] == 2
         with torch.no_grad():
             n_flat = self.trunk(torch.zeros(1, *observation_space.shape)).shape[1]
         self.head = nn.Sequential(nn.Linear(n_flat, hidden), nn.ReLU())
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            obs = obs.contiguous(memory_format=torch.channels_last)
         return self.head(self.trunk(obs))
 
 

@@ -28,6 +28,22 @@ def test_every_preset_accepts_any_image_and_downsamples_big_ones(shape):
     assert any(m.stride == (2, 2) for m in big.modules() if isinstance(m, torch.nn.Conv2d))
 
 
+def test_channels_last_images_compute_the_same_features_and_gradients():
+    net = GridCNN(spaces.Box(0, 255, (3, 48, 96), np.uint8), (16, 32), 64)
+    assert net.channels_last and not GridCNN(SNAKE_OBS, (16, 32), 64).channels_last
+    x = torch.rand(4, 3, 48, 96)
+    fast = net(x)
+    fast.sum().backward()
+    grad_fast = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    net.channels_last = False
+    plain = net(x)
+    plain.sum().backward()
+    torch.testing.assert_close(fast, plain)
+    for a, p in zip(grad_fast, net.parameters(), strict=True):
+        torch.testing.assert_close(a, p.grad)
+
+
 def test_unknown_preset_lists_known():
     with pytest.raises(ValueError, match=r"known presets: .*10m"):
         policy_kwargs("huge")
