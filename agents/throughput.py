@@ -109,9 +109,9 @@ def train_report(pipeline: Any, env: str, preset: str, num_envs: int, ppo: dict[
             "parameters": float(params)}
 
 
-def vec_env_sps(env: str, num_envs: int, num_workers: int, seconds: float = 3.0) -> float:
+def vec_env_sps(env: str, num_envs: int, num_workers: int, seconds: float = 3.0, **game_kwargs: Any) -> float:
     """Env steps/s through ``GameVecEnv`` with random actions (autoreset and infos included)."""
-    venv = make_vec(env, num_envs, num_workers=num_workers, seed=0)
+    venv = make_vec(env, num_envs, num_workers=num_workers, seed=0, **game_kwargs)
     try:
         venv.reset()
         rng = np.random.default_rng(0)

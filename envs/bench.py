@@ -7,6 +7,7 @@ whose episode ended, as the vector env does. A figure, not a test: ``scripts/ben
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,3 +36,53 @@ def game_sps(name: str, seconds: float = 2.0, num_envs: int = 1024, **game_kwarg
             if not game.cheap and time.perf_counter() - t0 >= seconds:
                 break
     return steps / (time.perf_counter() - t0)
+
+
+def pyboy_bare_sps(rom: str | Path, seconds: float = 2.0, press_frames: int = 8,
+                   step_frames: int = 24) -> float:
+    """Agent steps/s of a bare PyBoy: the same frames per step as ``GameBoyGame`` (the last one
+    rendered), but no button, no observation, no RAM reading. The yardstick for the env's overhead."""
+    from envs.gameboy.core import new_pyboy
+
+    pb = new_pyboy(Path(rom).read_bytes())
+    try:
+        pb.tick(60, False)  # past the boot logo, as the env's start state is
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds or steps == 0:
+            pb.tick(press_frames, False)
+            pb.tick(step_frames - press_frames - 1, False)
+            pb.tick(1, True)
+            steps += 1
+        return steps / (time.perf_counter() - t0)
+    finally:
+        pb.stop(save=False)
+
+
+def rss_bytes() -> int | None:
+    """This process's resident memory (Linux ``/proc``; None elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_per_emulator(name: str, count: int = 8, **game_kwargs: Any) -> float | None:
+    """Resident bytes each emulator adds: ``count`` boards of game ``name`` against one."""
+    import gc
+
+    one = make_game(name, num_envs=1, **game_kwargs)
+    one.reset(np.arange(1), seeds_from(0, 1))
+    before = rss_bytes()
+    many = make_game(name, num_envs=count, **game_kwargs)
+    many.reset(np.arange(count), seeds_from(0, count))
+    after = rss_bytes()
+    for game in (one, many):
+        if hasattr(game, "close"):
+            game.close()
+    gc.collect()
+    if before is None or after is None:
+        return None
+    return (after - before) / count

@@ -2,6 +2,7 @@
 """Speed figures, measured in one run so ratios are fair on a shared machine.
 
     python scripts/benchmark.py [--json] [--device cuda --policy 10m]
+    python scripts/benchmark.py --env gameboy [--json]      # the emulator path, on the test cartridge
 
 env_sps       raw batched Snake core, 10×10, --boards boards, one core
 vec_env_sps   the same through the worker VecEnv (W workers), random actions
@@ -10,6 +11,13 @@ sb3_train_sps the stock pipeline (gymnasium Env, make_vec_env + SubprocVecEnv, S
 train_speedup train_sps / sb3_train_sps
 mfu, mfu_10m  FLOPs per env step (FlopCounterMode) × training SPS / peak matmul FLOP/s (peak_flops)
 games         raw core steps/s of every other game (one core)
+
+--env gameboy (Pokémon reward and observation code on the project's test cartridge):
+pyboy_sps       bare PyBoy, the env's frames per step (24, the last rendered), no input or observation
+env_sps         the full env in one process (button, frames, screen downsampling, RAM rewards, mask)
+env_overhead    1 - env_sps / pyboy_sps: what the env costs over the emulator itself
+vec_env_sps_wN  through the worker VecEnv with N workers (--emulators per worker), random actions
+memory_per_emulator_mb  resident memory each emulator adds
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
+                   help="snake: the batched-core and training figures; gameboy: the emulator path")
+    p.add_argument("--emulators", type=int, default=4, help="emulators per worker for --env gameboy")
     p.add_argument("--device", default="cpu")
     p.add_argument("--policy", default=None, help="preset for train_sps/mfu (default: the device's default)")
     p.add_argument("--boards", type=int, default=4096, help="boards for env_sps (≥ 1024)")
@@ -31,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rollouts", type=int, default=2, help="timed PPO iterations per training figure")
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing, not the speed")
     args = p.parse_args(argv)
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    if args.env == "gameboy":
+        return gameboy(args, say)
 
     import torch
 
@@ -49,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         ppo.update(n_steps=16, batch_size=64, n_epochs=1)
         num_envs, boards, seconds = 8, 256, 0.2
-    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     out: dict[str, object] = {"device": args.device, "policy": policy,
                               "torch_threads": torch.get_num_threads()}
 
@@ -110,9 +123,51 @@ def main(argv: list[str] | None = None) -> int:
          f"{out['mfu_10m']:.3f}"),
         *[(f"{k} core", f"{v:,.0f} steps/s") for k, v in games.items()],
     ]
+    print_rows(rows)
+    return 0
+
+
+def print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+
+
+def gameboy(args: argparse.Namespace, say) -> int:
+    try:
+        import pyboy  # noqa: F401
+    except ImportError:
+        print("error: --env gameboy needs PyBoy: pip install -e '.[gameboy]'", file=sys.stderr)
+        return 2
+    from agents.throughput import vec_env_sps
+    from envs.bench import game_sps, memory_per_emulator, pyboy_bare_sps
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    seconds = 0.5 if args.quick else args.seconds
+    kwargs = {"rom": str(TEST_CARTRIDGE)}
+    out: dict[str, object] = {"env": "pokemon_red on the test cartridge",
+                              "emulators_per_worker": args.emulators}
+    say("bare PyBoy ...")
+    out["pyboy_sps"] = pyboy_bare_sps(TEST_CARTRIDGE, seconds)
+    out["pyboy_fps"] = out["pyboy_sps"] * 24
+    say("full env, one process ...")
+    out["env_sps"] = game_sps("pokemon_red", seconds=seconds, num_envs=args.emulators, **kwargs)
+    out["env_overhead"] = 1.0 - out["env_sps"] / out["pyboy_sps"]
+    for w in sorted({1, max(1, args.workers)}):
+        say(f"worker VecEnv, {w} worker(s) ...")
+        out[f"vec_env_sps_w{w}"] = vec_env_sps("pokemon_red", w * args.emulators, w, seconds, **kwargs)
+    say("memory ...")
+    mem = memory_per_emulator("pokemon_red", 8, **kwargs)
+    out["memory_per_emulator_mb"] = None if mem is None else mem / 2**20
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    rows = [("bare PyBoy (1 core)", f"{out['pyboy_sps']:,.0f} steps/s ({out['pyboy_fps']:,.0f} frames/s)"),
+            ("full env (1 core)", f"{out['env_sps']:,.0f} steps/s, overhead {out['env_overhead']:.1%}"),
+            *[(f"VecEnv, {k[len('vec_env_sps_w'):]} worker(s) × {args.emulators} emulators",
+               f"{v:,.0f} steps/s") for k, v in out.items() if k.startswith("vec_env_sps_w")],
+            ("memory per emulator", "n/a" if mem is None else f"{out['memory_per_emulator_mb']:.1f} MB")]
+    print_rows(rows)
     return 0
 
 

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 
 def test_benchmark_json_has_every_figure(scripts, capsys):
     assert scripts.benchmark.main(["--quick", "--json", "--workers", "2"]) == 0
@@ -9,3 +11,13 @@ def test_benchmark_json_has_every_figure(scripts, capsys):
         assert out[key] > 0, key
     assert 8.5e6 <= out["parameters_10m"] <= 11.5e6  # the 10m preset is 10M ± 15%
     assert {"rotation", "snake_duel", "sokoban"} <= set(out["games"])
+
+
+def test_gameboy_benchmark_json(scripts, capsys):
+    pytest.importorskip("pyboy")
+    assert scripts.benchmark.main(["--env", "gameboy", "--quick", "--json", "--workers", "2",
+                                   "--emulators", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("pyboy_sps", "env_sps", "vec_env_sps_w1", "vec_env_sps_w2", "memory_per_emulator_mb"):
+        assert out[key] > 0, key
+    assert out["env_overhead"] == pytest.approx(1 - out["env_sps"] / out["pyboy_sps"])
