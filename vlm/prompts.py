@@ -35,6 +35,11 @@ def grid_text(size: int, wall_ring: bool = False) -> str:
             f"to {size - 1} at the right, y counts rows from 0 at the top to {size - 1} at the bottom.")
 
 
+def grid_image_scale(size: int) -> int:
+    """Pixels per cell of a task image of an N×N board: about 384 pixels a side, 12..48 per cell."""
+    return int(np.clip(384 // size, 12, 48))
+
+
 def cell(xy: Sequence[int]) -> str:
     return f"({int(xy[0])}, {int(xy[1])})"
 

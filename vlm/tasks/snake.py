@@ -32,6 +32,7 @@ from vlm.prompts import (
     Edit,
     cell,
     coordinate_draft,
+    grid_image_scale,
     grid_text,
     integer_draft,
     level,
@@ -53,13 +54,9 @@ RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1).
               "on.")
 
 
-def image_scale(size: int) -> int:
-    """Pixels per cell: about 384 pixels a side, 12..48 per cell."""
-    return int(np.clip(384 // size, 12, 48))
-
 
 def render(state: dict[str, Any]) -> np.ndarray:
-    return Snake.render_state(state, image_scale(state["size"]))
+    return Snake.render_state(state, grid_image_scale(state["size"]))
 
 
 def context(state: dict[str, Any]) -> str:

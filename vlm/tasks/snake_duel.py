@@ -29,6 +29,7 @@ from vlm.prompts import (
     cell,
     choice_draft,
     coordinate_draft,
+    grid_image_scale,
     grid_text,
     integer_draft,
     level,
@@ -51,12 +52,9 @@ RULES_TEXT = ("Both snakes move at the same time, one cell per round: UP (y − 
               "game ends when a snake dies.")
 
 
-def image_scale(size: int) -> int:
-    return int(np.clip(384 // size, 12, 48))
-
 
 def render(state: dict[str, Any]) -> np.ndarray:
-    return SnakeDuel.render_state(state, image_scale(state["size"]))
+    return SnakeDuel.render_state(state, grid_image_scale(state["size"]))
 
 
 def context(state: dict[str, Any]) -> str:
