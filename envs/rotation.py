@@ -24,7 +24,7 @@ Rules (documented in the README too):
   ``episode_info`` also gives ``turns`` (the start distance), ``steps``, ``optimal`` (1 if solved in
   exactly ``turns`` steps) and ``cubes``.
 
-Observation: RGB uint8 (3, S, 2S), S = ``view_size`` (48): the target view on the left, the current
+Observation: RGB uint8 (3, S, 2S), S = ``view_size`` (24): the target view on the left, the current
 view on the right. The 24 views of an episode's object are rendered once, at reset (in Numba), and
 looked up by orientation index in ``observe``. ``render_state(state, scale)`` draws the pair at
 8·scale pixels per view with a thin divider; ``render_view(state, rotation, size)`` draws one view.
@@ -556,7 +556,7 @@ class Rotation(Game):
 
     def __init__(self, num_envs: int = 1, min_cubes: int = 3, max_cubes: int = 6, min_turns: int = 1,
                  max_turns: int = MAX_TURNS, max_steps: int = 50, step_cost: float = 0.01,
-                 view_size: int = 48) -> None:
+                 view_size: int = 24) -> None:
         super().__init__(num_envs)
         if not 3 <= min_cubes <= max_cubes <= MAX_CUBES:
             raise ValueError(f"need 3 <= min_cubes <= max_cubes <= {MAX_CUBES} (fewer than 3 cubes are "

@@ -35,7 +35,7 @@ from envs.rotation import (
     rotation_index,
 )
 
-S = 48  # default view size
+S = 24  # default view size
 
 
 def fresh(num_envs: int = 1, seed: int = 0, **kwargs) -> Rotation:
@@ -237,7 +237,7 @@ def test_render_shapes_and_dtypes():
     for scale in (1, 6, 16):
         img = Rotation.render_state(s, scale)
         assert img.dtype == np.uint8 and img.shape == (8 * scale, 16 * scale + max(1, scale // 4), 3)
-    left = Rotation.render_state(s, 6)[:, :S]
+    left = Rotation.render_state(s, S // 8)[:, :S]
     assert (left == render_view(s, s["target_rotation"], S)).all()
     view = Rotation.render_view({"cubes": s["cubes"], "colors": s["colors"]}, 5, 100)
     assert view.shape == (100, 100, 3) and view.dtype == np.uint8
