@@ -20,7 +20,10 @@ Rules (documented in the README too):
   with ``turns`` uniform in [``min_turns``, ``max_turns``] (distance = shortest path in the Cayley
   graph of the 6 generators; the largest distance is 3, held by 6 of the 24 orientations).
 - Reward +1 on the step that reaches the target orientation (terminated), ``-step_cost`` (0.01)
-  otherwise; the episode is truncated after ``max_steps`` (50) steps. Score = 1 if solved else 0;
+  otherwise, plus ``progress_reward`` × (distance before − distance after) on every step (default 0;
+  the YAML preset uses 0.1: potential-based shaping, so the best policy is unchanged, and PPO gets a
+  signal on every move instead of only at the match); the episode is truncated after ``max_steps``
+  (50) steps. Score = 1 if solved else 0;
   ``episode_info`` also gives ``turns`` (the start distance), ``steps``, ``optimal`` (1 if solved in
   exactly ``turns`` steps) and ``cubes``.
 
@@ -457,8 +460,8 @@ def _reset(indices, seeds, rng, ncubes, cubes, colors, rot, target, steps, turns
 
 
 @numba.njit(cache=True)
-def _step(actions, rot, target, steps, solved, done, turn, max_steps, step_cost, reward, terminated,
-          truncated):
+def _step(actions, rot, target, steps, solved, done, turn, distance, max_steps, step_cost, progress_reward,
+          reward, terminated, truncated):
     for b in range(actions.shape[0]):
         reward[b] = 0.0
         terminated[b] = False
@@ -468,15 +471,18 @@ def _step(actions, rot, target, steps, solved, done, turn, max_steps, step_cost,
         a = actions[b]
         if a < 0 or a >= turn.shape[1]:
             raise ValueError("rotation: action out of range 0..5")
+        before = distance[rot[b], target[b]]
         rot[b] = turn[rot[b], a]
         steps[b] += 1
+        # Potential-based shaping (potential = -progress_reward * distance): it keeps the best policy.
+        shaping = progress_reward * (before - distance[rot[b], target[b]])
         if rot[b] == target[b]:
-            reward[b] = 1.0
+            reward[b] = 1.0 + shaping
             terminated[b] = True
             solved[b] = True
             done[b] = True
         else:
-            reward[b] = -step_cost
+            reward[b] = shaping - step_cost
             if steps[b] >= max_steps:
                 truncated[b] = True
                 done[b] = True
@@ -556,7 +562,7 @@ class Rotation(Game):
 
     def __init__(self, num_envs: int = 1, min_cubes: int = 3, max_cubes: int = 6, min_turns: int = 1,
                  max_turns: int = MAX_TURNS, max_steps: int = 50, step_cost: float = 0.01,
-                 view_size: int = 24) -> None:
+                 view_size: int = 24, progress_reward: float = 0.0) -> None:
         super().__init__(num_envs)
         if not 3 <= min_cubes <= max_cubes <= MAX_CUBES:
             raise ValueError(f"need 3 <= min_cubes <= max_cubes <= {MAX_CUBES} (fewer than 3 cubes are "
@@ -570,6 +576,7 @@ class Rotation(Game):
         self.min_cubes, self.max_cubes = int(min_cubes), int(max_cubes)
         self.min_turns, self.max_turns = int(min_turns), int(max_turns)
         self.max_steps, self.step_cost, self.view_size = int(max_steps), float(step_cost), int(view_size)
+        self.progress_reward = float(progress_reward)
         self.camera = dict(DEFAULT_CAMERA)
         self._cam = camera_array(self.camera)
         self._bg = np.array(BACKGROUND, dtype=np.uint8)
@@ -602,8 +609,9 @@ class Rotation(Game):
         actions = np.asarray(actions, dtype=np.int64)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
-        _step(actions, self._rot, self._target, self._steps, self._solved, self._done, TURN, self.max_steps,
-              self.step_cost, self._reward, self._terminated, self._truncated)
+        _step(actions, self._rot, self._target, self._steps, self._solved, self._done, TURN, DISTANCE,
+              self.max_steps, self.step_cost, self.progress_reward, self._reward, self._terminated,
+              self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
     def observe(self, out: np.ndarray) -> None:

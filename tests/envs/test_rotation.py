@@ -353,6 +353,19 @@ def test_detour_solves_but_is_not_optimal():
     assert info["steps"] == s["turns"] + 2 and info["optimal"] == 0.0
 
 
+def test_progress_reward_shapes_every_move_and_sums_to_the_start_distance():
+    game = fresh(1, seed=14, progress_reward=0.1, min_turns=2, max_turns=2)
+    s = game.get_state(0)
+    target = s["target_index"]
+    away = next(a for a in range(6) if DISTANCE[TURN[s["rotation_index"], a], target] == 3)
+    assert step1(game, away)[0] == pytest.approx(-0.1 - 0.01)  # one turn farther
+    rewards = [step1(game, a)[0] for a in optimal_solution(game.get_state(0))]
+    assert rewards[:-1] == pytest.approx([0.1 - 0.01] * (len(rewards) - 1))
+    assert rewards[-1] == pytest.approx(1.0 + 0.1)
+    # Potential-based: over the episode the shaping adds exactly the start distance times the weight.
+    assert sum(rewards) + (-0.1 - 0.01) == pytest.approx(1.0 + 0.1 * 2 - 0.01 * (len(rewards)))
+
+
 def test_truncation_after_max_steps():
     game = fresh(1, seed=13, max_steps=5)
     for k in range(5):
