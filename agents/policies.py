@@ -4,6 +4,12 @@ Grid observations (one pixel per cell, Snake/Sokoban) keep full resolution: ever
 Larger images (rendered pixels, Game Boy screens) are downsampled by stride-2 convolutions until
 their longer side is at most ``MAX_SIDE``, then treated the same way. The trunk ends in a dense
 layer over the flattened map, which gives the policy global position information.
+
+An observation made of ``panels`` equal images side by side (Rotation: target | current) is folded
+into channels first: with both views at the same pixels the first convolution can compare them,
+which a trunk over the side-by-side picture only does in its last dense layer. On Rotation this
+lifts a supervised probe (tiny preset, 60 s on 2 CPU cores, best move at one quarter turn) from
+61% to 76% test accuracy, and it is what lets PPO learn the game (README, learning figures).
 """
 
 from __future__ import annotations
@@ -14,19 +20,22 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from agents.presets import PRESETS
+from envs import game_class
 
 MAX_SIDE = 12
-
-
 
 
 class GridCNN(BaseFeaturesExtractor):
     """Conv trunk + dense layer. Input uint8 (already divided by 255 by SB3's preprocessing)."""
 
     def __init__(self, observation_space: spaces.Box, channels: tuple[int, ...] = (32, 64, 64),
-                 hidden: int = 256) -> None:
+                 hidden: int = 256, panels: int = 1) -> None:
         super().__init__(observation_space, features_dim=hidden)
         c, h, w = observation_space.shape
+        if panels < 1 or w % panels:
+            raise ValueError(f"an observation {w} pixels wide does not split into {panels} equal panels")
+        self.panels = panels
+        c, w = c * panels, w // panels
         strides = []
         side = max(h, w)
         while side > MAX_SIDE:
@@ -35,6 +44,7 @@ class GridCNN(BaseFeaturesExtractor):
         widths = list(channels) + [channels[-1]] * max(0, len(strides) - len(channels))
         strides += [1] * (len(widths) - len(strides))
         layers: list[nn.Module] = []
+        c_in = c
         for width, stride in zip(widths, strides, strict=True):
             layers += [nn.Conv2d(c, width, 3, stride=stride, padding=1), nn.ReLU()]
             c = width
@@ -43,23 +53,29 @@ class GridCNN(BaseFeaturesExtractor):
         # CPU) on channels-last input; full-resolution grids are a little faster as they are.
         self.channels_last = bool(strides) and strides[0] == 2
         with torch.no_grad():
-            n_flat = self.trunk(torch.zeros(1, *observation_space.shape)).shape[1]
+            n_flat = self.trunk(torch.zeros(1, c_in, h, w)).shape[1]
         self.head = nn.Sequential(nn.Linear(n_flat, hidden), nn.ReLU())
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.panels > 1:  # (B, C, H, P*W) -> (B, P*C, H, W), panel by panel
+            b, c, h, w = obs.shape
+            obs = obs.reshape(b, c, h, self.panels, w // self.panels).permute(0, 3, 1, 2, 4)
+            obs = obs.reshape(b, self.panels * c, h, w // self.panels)
         if self.channels_last:
             obs = obs.contiguous(memory_format=torch.channels_last)
         return self.head(self.trunk(obs))
 
 
-def policy_kwargs(preset: str) -> dict:
-    """SB3 ``policy_kwargs`` for a named preset (shared trunk, linear policy and value heads)."""
+def policy_kwargs(preset: str, env: str | None = None) -> dict:
+    """SB3 ``policy_kwargs`` for a named preset (shared trunk, linear policy and value heads), shaped
+    for ``env``'s observation layout when given."""
     if preset not in PRESETS:
         raise ValueError(f"unknown policy preset {preset!r}; known presets: {', '.join(PRESETS)}")
     p = PRESETS[preset]
     return {
         "features_extractor_class": GridCNN,
-        "features_extractor_kwargs": {"channels": p.channels, "hidden": p.hidden},
+        "features_extractor_kwargs": {"channels": p.channels, "hidden": p.hidden,
+                                      "panels": game_class(env).OBS_PANELS if env else 1},
         "net_arch": [],
         "normalize_images": True,
     }

@@ -75,7 +75,7 @@ def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
          env_kwargs: dict[str, Any] | None = None) -> tuple[PPO, Any]:
     """This project's pipeline: the batched game in ``GameVecEnv`` (default workers), device buffer."""
     venv = make_vec(env, num_envs, seed=0, **(env_kwargs or {}))
-    model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset),
+    model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset, env),
                 rollout_buffer_class=DeviceRolloutBuffer, device=device, seed=0, **ppo)
     return model, venv
 
@@ -92,7 +92,7 @@ def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str
     venv = make_vec_env(GameEnv, n_envs=num_envs, seed=0, vec_env_cls=SubprocVecEnv,
                         env_kwargs={"game": env, **(env_kwargs or {})},
                         vec_env_kwargs={"start_method": "fork"})
-    model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset), device=device, seed=0, **ppo)
+    model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset, env), device=device, seed=0, **ppo)
     return model, venv
 
 

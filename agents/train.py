@@ -35,9 +35,9 @@ def algorithm(cfg: dict[str, Any]) -> type:
 def build_model(cfg: dict[str, Any], venv: Any) -> Any:
     if cfg.get("recurrent"):
         # sb3-contrib's recurrent buffer keeps observations in their own dtype (uint8) on the host.
-        return algorithm(cfg)("CnnLstmPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"]),
+        return algorithm(cfg)("CnnLstmPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"], cfg["env"]),
                               device=cfg["device"], seed=cfg["seed"], **cfg["ppo"])
-    return PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"]),
+    return PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"], cfg["env"]),
                rollout_buffer_class=DeviceRolloutBuffer, device=cfg["device"], seed=cfg["seed"],
                **cfg["ppo"])
 

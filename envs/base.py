@@ -28,6 +28,9 @@ class Game(ABC):
     cheap: ClassVar[bool] = True
     #: Read by SB3's VecEnv: every game draws RGB arrays.
     render_mode: ClassVar[str] = "rgb_array"
+    #: The observation is this many equal panels side by side (Rotation: target | current). The
+    #: policy stacks them as channels, so its first convolution compares them pixel by pixel.
+    OBS_PANELS: ClassVar[int] = 1
 
     def __init__(self, num_envs: int = 1) -> None:
         if num_envs < 1:

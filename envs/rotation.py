@@ -559,6 +559,7 @@ class Rotation(Game):
 
     name = "rotation"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
+    OBS_PANELS: ClassVar[int] = 2
 
     def __init__(self, num_envs: int = 1, min_cubes: int = 3, max_cubes: int = 6, min_turns: int = 1,
                  max_turns: int = MAX_TURNS, max_steps: int = 50, step_cost: float = 0.01,

@@ -44,6 +44,19 @@ def test_channels_last_images_compute_the_same_features_and_gradients():
         torch.testing.assert_close(a, p.grad)
 
 
+def test_side_by_side_panels_are_stacked_as_channels():
+    # Rotation's (3, S, 2S) target|current picture reaches the trunk as one (6, S, S) image.
+    assert policy_kwargs("tiny", "rotation")["features_extractor_kwargs"]["panels"] == 2
+    assert policy_kwargs("tiny", "snake")["features_extractor_kwargs"]["panels"] == 1
+    paired = GridCNN(spaces.Box(0, 255, (3, 24, 48), np.uint8), (16, 32), 64, panels=2)
+    stacked = GridCNN(spaces.Box(0, 255, (6, 24, 24), np.uint8), (16, 32), 64)
+    stacked.load_state_dict(paired.state_dict())
+    x = torch.rand(3, 3, 24, 48)
+    torch.testing.assert_close(paired(x), stacked(torch.cat([x[..., :24], x[..., 24:]], dim=1)))
+    with pytest.raises(ValueError, match="5 equal panels"):
+        GridCNN(spaces.Box(0, 255, (3, 24, 48), np.uint8), (16, 32), 64, panels=5)
+
+
 def test_unknown_preset_lists_known():
     with pytest.raises(ValueError, match=r"known presets: .*10m"):
         policy_kwargs("huge")
