@@ -70,9 +70,18 @@ def rss_bytes() -> int | None:
 
 
 def memory_per_emulator(name: str, count: int = 8, **game_kwargs: Any) -> float | None:
-    """Resident bytes each emulator adds: ``count`` boards of game ``name`` against one."""
-    import gc
+    """Resident bytes each emulator adds: ``count`` boards of game ``name`` against one.
 
+    Measured in a fresh (spawned) process: in a long-lived one the new emulators reuse pages that
+    earlier work freed, and the difference can read 0.
+    """
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_resident_growth, (name, count, game_kwargs))
+
+
+def _resident_growth(name: str, count: int, game_kwargs: dict[str, Any]) -> float | None:
     one = make_game(name, num_envs=1, **game_kwargs)
     one.reset(np.arange(1), seeds_from(0, 1))
     before = rss_bytes()
@@ -82,7 +91,6 @@ def memory_per_emulator(name: str, count: int = 8, **game_kwargs: Any) -> float 
     for game in (one, many):
         if hasattr(game, "close"):
             game.close()
-    gc.collect()
     if before is None or after is None:
         return None
     return (after - before) / count
