@@ -15,7 +15,7 @@ games         raw core steps/s of every other game (one core)
 --env gameboy (Pokémon reward and observation code on the project's test cartridge):
 pyboy_sps       bare PyBoy, the env's frames per step (24, the last rendered), no input or observation
 env_sps         the full env in one process (button, frames, screen downsampling, RAM rewards, mask)
-env_overhead    1 - env_sps / pyboy_sps: what the env costs over the emulator itself
+env_overhead    pyboy_sps / env_sps - 1: the extra time per step the env costs over the emulator
 vec_env_sps_wN  through the worker VecEnv with N workers (--emulators per worker), random actions
 memory_per_emulator_mb  resident memory each emulator adds
 """
@@ -152,7 +152,7 @@ def gameboy(args: argparse.Namespace, say) -> int:
     out["pyboy_fps"] = out["pyboy_sps"] * 24
     say("full env, one process ...")
     out["env_sps"] = game_sps("pokemon_red", seconds=seconds, num_envs=args.emulators, **kwargs)
-    out["env_overhead"] = 1.0 - out["env_sps"] / out["pyboy_sps"]
+    out["env_overhead"] = out["pyboy_sps"] / out["env_sps"] - 1.0
     for w in sorted({1, max(1, args.workers)}):
         say(f"worker VecEnv, {w} worker(s) ...")
         out[f"vec_env_sps_w{w}"] = vec_env_sps("pokemon_red", w * args.emulators, w, seconds, **kwargs)
