@@ -41,15 +41,21 @@ def game_sps(name: str, seconds: float = 2.0, num_envs: int = 1024, **game_kwarg
 def pyboy_bare_sps(rom: str | Path, seconds: float = 2.0, press_frames: int = 8,
                    step_frames: int = 24) -> float:
     """Agent steps/s of a bare PyBoy: the same frames per step as ``GameBoyGame`` (the last one
-    rendered), but no button, no observation, no RAM reading. The yardstick for the env's overhead."""
-    from envs.gameboy.core import new_pyboy
+    rendered) and the same uniformly random buttons, but no observation, no RAM reading. The
+    yardstick for the env's overhead: with the same input the game does the same kind of work (an
+    idle game emulates at a different speed than one being walked around)."""
+    from envs.gameboy.core import BUTTONS, new_pyboy
 
     pb = new_pyboy(Path(rom).read_bytes())
+    buttons = np.random.default_rng(0).integers(0, len(BUTTONS), 4096)
     try:
         pb.tick(60, False)  # past the boot logo, as the env's start state is
         steps, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds or steps == 0:
+            button = BUTTONS[buttons[steps % len(buttons)]]
+            pb.button_press(button)
             pb.tick(press_frames, False)
+            pb.button_release(button)
             pb.tick(step_frames - press_frames - 1, False)
             pb.tick(1, True)
             steps += 1

@@ -13,9 +13,10 @@ mfu, mfu_10m  FLOPs per env step (FlopCounterMode) × training SPS / peak matmul
 games         raw core steps/s of every other game (one core)
 
 --env gameboy (Pokémon reward and observation code on the project's test cartridge):
-pyboy_sps       bare PyBoy, the env's frames per step (24, the last rendered), no input or observation
+pyboy_sps       bare PyBoy: the env's frames per step (24, the last rendered), random buttons, nothing else
 env_sps         the full env in one process (button, frames, screen downsampling, RAM rewards, mask)
 env_overhead    pyboy_sps / env_sps - 1: the extra time per step the env costs over the emulator
+                (medians of 5 alternating rounds of each)
 vec_env_sps_wN  through the worker VecEnv with N workers (--emulators per worker), random actions
 memory_per_emulator_mb  resident memory each emulator adds
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 
 
@@ -147,11 +149,17 @@ def gameboy(args: argparse.Namespace, say) -> int:
     kwargs = {"rom": str(TEST_CARTRIDGE)}
     out: dict[str, object] = {"env": "pokemon_red on the test cartridge",
                               "emulators_per_worker": args.emulators}
-    say("bare PyBoy ...")
-    out["pyboy_sps"] = pyboy_bare_sps(TEST_CARTRIDGE, seconds)
+    # Bare and full runs alternate, and the medians are compared: on a shared machine the speed
+    # drifts by tens of percent within a minute, which one run of each would read as overhead.
+    rounds = 1 if args.quick else 5
+    bare, full = [], []
+    for k in range(rounds):
+        say(f"bare PyBoy and the full env, one process, round {k + 1}/{rounds} ...")
+        bare.append(pyboy_bare_sps(TEST_CARTRIDGE, seconds))
+        full.append(game_sps("pokemon_red", seconds=seconds, num_envs=args.emulators, **kwargs))
+    out["pyboy_sps"] = statistics.median(bare)
     out["pyboy_fps"] = out["pyboy_sps"] * 24
-    say("full env, one process ...")
-    out["env_sps"] = game_sps("pokemon_red", seconds=seconds, num_envs=args.emulators, **kwargs)
+    out["env_sps"] = statistics.median(full)
     out["env_overhead"] = out["pyboy_sps"] / out["env_sps"] - 1.0
     for w in sorted({1, max(1, args.workers)}):
         say(f"worker VecEnv, {w} worker(s) ...")

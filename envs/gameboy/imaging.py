@@ -6,9 +6,12 @@ states carry a viewable, compact picture without an imaging dependency.
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
+from collections.abc import Callable
 
+import numba
 import numpy as np
 
 SCREEN_H, SCREEN_W = 144, 160
@@ -27,29 +30,47 @@ class Downsampler:
             raise ValueError(f"observation size must be within {SCREEN_H}x{SCREEN_W}, got {height}x{width}")
         self.height, self.width = height, width
         self.rgb = tuple(channel_order.index(c) for c in "RGB")
-        self.fy, self.fx = SCREEN_H // height, SCREEN_W // width
-        self.block = height * self.fy == SCREEN_H and width * self.fx == SCREEN_W
+        fy, fx = SCREEN_H // height, SCREEN_W // width
+        self.block = height * fy == SCREEN_H and width * fx == SCREEN_W
+        self._kernel = _block_kernel(fy, fx, *self.rgb) if self.block else None
         self.rows = (np.arange(height) * SCREEN_H) // height
         self.cols = (np.arange(width) * SCREEN_W) // width
 
     def __call__(self, screen: np.ndarray) -> np.ndarray:
-        if self.block:
-            # sum each channel over the block with strided adds (far cheaper than a reshape-reduce),
-            # then mix the small sums: n * 255 * 256 fits uint32 for any block that fits the screen
-            sums = []
-            for c in self.rgb:
-                ch = screen[:, :, c]
-                acc = np.zeros((self.height, self.width), np.uint32)
-                for dy in range(self.fy):
-                    for dx in range(self.fx):
-                        acc += ch[dy::self.fy, dx::self.fx]
-                sums.append(acc)
-            n = self.fy * self.fx
-            luma = sums[0] * 77 + sums[1] * 150 + sums[2] * 29
-            return ((luma + (n << 7)) // (n << 8)).astype(np.uint8)
+        if self._kernel is not None:
+            out = np.empty((self.height, self.width), np.uint8)
+            self._kernel(screen, out)
+            return out
         small = screen[self.rows][:, self.cols]
         r, g, b = (small[:, :, c].astype(np.uint32) for c in self.rgb)
         return ((r * 77 + g * 150 + b * 29 + 128) >> 8).astype(np.uint8)
+
+
+@functools.cache
+def _block_kernel(fy: int, fx: int, r: int, g: int, b: int) -> Callable[[np.ndarray, np.ndarray], None]:
+    """A compiled block-mean luma kernel for one block size and channel order.
+
+    The sizes and channel indices are baked in as constants: that lets Numba unroll the block and
+    runs ~9x faster than the same loop with them as arguments (18 vs 165 us for NumPy strided sums,
+    72x80 from 144x160). Compiling takes ~1 s once per process and configuration (closures cannot
+    use Numba's disk cache).
+    """
+    div = fy * fx * 256
+    half = div // 2
+
+    @numba.njit(nogil=True)
+    def kernel(screen: np.ndarray, out: np.ndarray) -> None:
+        for y in range(out.shape[0]):
+            for x in range(out.shape[1]):
+                s = 0
+                for dy in range(fy):
+                    for dx in range(fx):
+                        yy, xx = y * fy + dy, x * fx + dx
+                        s += (77 * np.int32(screen[yy, xx, r]) + 150 * np.int32(screen[yy, xx, g])
+                              + 29 * np.int32(screen[yy, xx, b]))
+                out[y, x] = (s + half) // div
+
+    return kernel
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -139,6 +139,18 @@ def test_png_round_trip_and_downsampler() -> None:
     assert odd.shape == (84, 84) and set(np.unique(odd)) <= {0, 200}
 
 
+@pytest.mark.parametrize(("size", "order"), [((72, 80), "RGBA"), ((48, 40), "BGRA"), ((144, 160), "RGBA")])
+def test_compiled_block_mean_matches_a_plain_reference(size, order) -> None:
+    screen = np.random.default_rng(1).integers(0, 256, (144, 160, 4), dtype=np.uint8)
+    h, w = size
+    fy, fx = 144 // h, 160 // w
+    blocks = screen.astype(np.int64).reshape(h, fy, w, fx, 4).sum(axis=(1, 3))
+    r, g, b = (blocks[:, :, order.index(c)] for c in "RGB")
+    n = fy * fx
+    expected = (77 * r + 150 * g + 29 * b + n * 128) // (n * 256)
+    assert np.array_equal(Downsampler(h, w, order)(screen), expected.astype(np.uint8))
+
+
 def test_parse_inputs() -> None:
     steps = parse_inputs("boot 100\n# comment\nRight\nA 3  # trailing\n\nwait 5\n")
     assert steps == [Input(None, 100), Input("right", 8), Input(None, 1), Input("a", 3), Input(None, 1),
