@@ -18,10 +18,16 @@ from envs.rng import seeds_from
 
 def game_sps(name: str, seconds: float = 2.0, num_envs: int = 1024, **game_kwargs: Any) -> float:
     game = make_game(name, num_envs=num_envs, **game_kwargs)
+    game.reset(np.arange(num_envs), seeds_from(0, num_envs))
+    return random_play(game, seconds)[0]
+
+
+def random_play(game: Any, seconds: float) -> tuple[float, float]:
+    """Steps/s of uniformly random play on a reset ``game``, and the seconds it ran."""
+    num_envs = game.num_envs
     rng = np.random.default_rng(0)
     actions = rng.integers(0, game.action_space.n, size=(64, num_envs))
     obs = game.new_obs_buffer()
-    game.reset(np.arange(num_envs), seeds_from(0, num_envs))
     seed = num_envs
     steps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or steps == 0:
@@ -35,7 +41,8 @@ def game_sps(name: str, seconds: float = 2.0, num_envs: int = 1024, **game_kwarg
             steps += num_envs
             if not game.cheap and time.perf_counter() - t0 >= seconds:
                 break
-    return steps / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    return steps / wall, wall
 
 
 def pyboy_bare_sps(rom: str | Path, seconds: float = 2.0, press_frames: int = 8,

@@ -15,8 +15,8 @@ games         raw core steps/s of every other game (one core)
 --env gameboy (Pokémon reward and observation code on the project's test cartridge):
 pyboy_sps       bare PyBoy: the env's frames per step (24, the last rendered), random buttons, nothing else
 env_sps         the full env in one process (button, frames, screen downsampling, RAM rewards, mask)
-env_overhead    pyboy_sps / env_sps - 1: the extra time per step the env costs over the emulator
-                (medians of 5 alternating rounds of each)
+env_overhead    the env's own time per step over the time it spends in PyBoy (buttons and frames),
+                both measured in the same run
 vec_env_sps_wN  through the worker VecEnv with N workers (--emulators per worker), random actions
 memory_per_emulator_mb  resident memory each emulator adds
 """
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 
 
@@ -141,26 +140,32 @@ def gameboy(args: argparse.Namespace, say) -> int:
     except ImportError:
         print("error: --env gameboy needs PyBoy: pip install -e '.[gameboy]'", file=sys.stderr)
         return 2
+    import numpy as np
+
     from agents.throughput import vec_env_sps
-    from envs.bench import game_sps, memory_per_emulator, pyboy_bare_sps
+    from envs import make_game
+    from envs.bench import memory_per_emulator, pyboy_bare_sps, random_play
     from envs.gameboy.roms import TEST_CARTRIDGE
+    from envs.rng import seeds_from
 
     seconds = 0.5 if args.quick else args.seconds
     kwargs = {"rom": str(TEST_CARTRIDGE)}
     out: dict[str, object] = {"env": "pokemon_red on the test cartridge",
                               "emulators_per_worker": args.emulators}
-    # Bare and full runs alternate, and the medians are compared: on a shared machine the speed
-    # drifts by tens of percent within a minute, which one run of each would read as overhead.
-    rounds = 1 if args.quick else 5
-    bare, full = [], []
-    for k in range(rounds):
-        say(f"bare PyBoy and the full env, one process, round {k + 1}/{rounds} ...")
-        bare.append(pyboy_bare_sps(TEST_CARTRIDGE, seconds))
-        full.append(game_sps("pokemon_red", seconds=seconds, num_envs=args.emulators, **kwargs))
-    out["pyboy_sps"] = statistics.median(bare)
+    say("bare PyBoy ...")
+    out["pyboy_sps"] = pyboy_bare_sps(TEST_CARTRIDGE, seconds)
     out["pyboy_fps"] = out["pyboy_sps"] * 24
-    out["env_sps"] = statistics.median(full)
-    out["env_overhead"] = out["pyboy_sps"] / out["env_sps"] - 1.0
+    say("full env, one process ...")
+    # The overhead splits one run's time into PyBoy's share and the rest: this shared machine's
+    # speed drifts by tens of percent within a minute, which comparing two runs would read as cost.
+    game = make_game("pokemon_red", num_envs=args.emulators, **kwargs)
+    try:
+        game.reset(np.arange(args.emulators), seeds_from(0, args.emulators))
+        game.emulator_seconds = 0.0
+        out["env_sps"], wall = random_play(game, seconds)
+        out["env_overhead"] = wall / game.emulator_seconds - 1.0
+    finally:
+        game.close()
     for w in sorted({1, max(1, args.workers)}):
         say(f"worker VecEnv, {w} worker(s) ...")
         out[f"vec_env_sps_w{w}"] = vec_env_sps("pokemon_red", w * args.emulators, w, seconds, **kwargs)

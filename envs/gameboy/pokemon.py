@@ -142,6 +142,9 @@ class PokemonRed(GameBoyGame):
         rows = (np.arange(self.obs_height) * VIEW_ROWS) // self.obs_height
         cols = (np.arange(self.obs_width) * VIEW_COLS) // self.obs_width
         self._mask_index = (rows[:, None], cols[None, :])
+        # Board i's magnified mask and what it was drawn from (its visits dict, position, size): the
+        # mask changes only when the player reaches a tile, so most steps reuse it (~30 us a board).
+        self._mask_cache: list[tuple[Any, ...] | None] = [None] * n
         if self._archive_dir is not None:
             self.archive = StateArchive(self._archive_dir, self.rom_sha1)
             self._archive_best = self.archive.best() or (-1, -1, -1)
@@ -263,7 +266,14 @@ class PokemonRed(GameBoyGame):
 
     def _observe_extra(self, out: np.ndarray) -> None:
         for i in range(self.num_envs):
-            out[i, 0] = self.visited_cells(i)[self._mask_index]
+            visits = self._visits[i]
+            key = (*self._track[i]["pos"], len(visits))
+            cached = self._mask_cache[i]
+            # visits only grow within an episode; a reset or set_state installs a new dict
+            if cached is None or cached[0] is not visits or cached[1] != key:
+                cached = (visits, key, self.visited_cells(i)[self._mask_index])
+                self._mask_cache[i] = cached
+            out[i, 0] = cached[2]
 
     # ---- figures -----------------------------------------------------------------------------------
     def episode_info(self, i: int) -> dict[str, float]:

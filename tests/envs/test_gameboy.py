@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,12 @@ def test_step_reset_and_observation(game: PokemonRed) -> None:
     assert where(game)[2] == 1 and r == 0.0
     game.reset(np.array([0]), np.array([7], dtype=np.uint64))
     assert where(game, 0) == start and game.episode_info(0)["tiles_visited"] == 1
+    # the benchmark's overhead figure: the time steps spend inside PyBoy, a part of their wall time
+    game.emulator_seconds = 0.0
+    t0 = time.perf_counter()
+    for _ in range(3):
+        act(game, LEFT)
+    assert 0 < game.emulator_seconds < time.perf_counter() - t0
 
 
 def test_item_sets_event_flag_and_rewards(game: PokemonRed) -> None:
@@ -183,6 +190,15 @@ def test_visited_mask(game: PokemonRed) -> None:
     expected[3, 2:5] = 255  # the start and the two steps right
     assert np.array_equal(cells, expected)
     assert np.array_equal(game.visited_cells(0), expected)
+    # The mask is redrawn only when the walk reaches a tile; it must track walks, walls and resets.
+    rng = np.random.default_rng(0)
+    for t in range(60):
+        if t == 30:
+            fresh(game)
+        else:
+            act(game, (UP, DOWN, LEFT, RIGHT)[int(rng.integers(4))])
+        game.observe(obs)
+        assert np.array_equal(obs[0, -1], np.repeat(np.repeat(game.visited_cells(0), 8, 0), 8, 1)), t
     no_mask = make(1, visited_mask=False)
     assert no_mask.observation_space.shape == (1, 72, 80)
     no_mask.close()

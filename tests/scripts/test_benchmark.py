@@ -20,4 +20,4 @@ def test_gameboy_benchmark_json(scripts, capsys):
     out = json.loads(capsys.readouterr().out)
     for key in ("pyboy_sps", "env_sps", "vec_env_sps_w1", "vec_env_sps_w2", "memory_per_emulator_mb"):
         assert out[key] > 0, key
-    assert out["env_overhead"] == pytest.approx(out["pyboy_sps"] / out["env_sps"] - 1)
+    assert 0 < out["env_overhead"] < 10  # the env's own time over its time inside PyBoy
