@@ -17,17 +17,17 @@ from envs.rng import seeds_from
 
 
 def game_sps(name: str, seconds: float = 2.0, num_envs: int = 1024, **game_kwargs: Any) -> float:
-    game = make_game(name, num_envs=num_envs, **game_kwargs)
-    game.reset(np.arange(num_envs), seeds_from(0, num_envs))
-    return random_play(game, seconds)[0]
+    return random_play(make_game(name, num_envs=num_envs, **game_kwargs), seconds)[0]
 
 
 def random_play(game: Any, seconds: float) -> tuple[float, float]:
-    """Steps/s of uniformly random play on a reset ``game``, and the seconds it ran."""
+    """Reset every board of ``game``, play uniformly random actions for ``seconds``: steps/s and the
+    seconds it ran."""
     num_envs = game.num_envs
     rng = np.random.default_rng(0)
     actions = rng.integers(0, game.action_space.n, size=(64, num_envs))
     obs = game.new_obs_buffer()
+    game.reset(np.arange(num_envs), seeds_from(0, num_envs))
     seed = num_envs
     steps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or steps == 0:
