@@ -110,9 +110,14 @@ class GameBoyGame(Game):
         self.state_path = None if state is None else Path(state)
         self._pyboys = [new_pyboy(self.rom_bytes) for _ in range(num_envs)]
         self._downsample = Downsampler(h, w, self._pyboys[0].screen.raw_buffer_format)
+        # PyBoy draws every frame into one buffer for the emulator's life (loading a state too), so
+        # the views a step reads are made once.
+        self._screens = [pb.screen.ndarray for pb in self._pyboys]
+        self._words = [Downsampler.words(screen) for screen in self._screens]
         self._start_state = self._make_start_state()
         n = num_envs
         self._frames = np.zeros((n, self.frame_stack, h, w), np.uint8)
+        self._newest = [self._frames[i, -1] for i in range(n)]
         self._steps = np.zeros(n, np.int64)
         self._done = np.zeros(n, bool)
         self._returns = np.zeros(n, np.float64)
@@ -184,22 +189,21 @@ class GameBoyGame(Game):
 
     def screen(self, i: int) -> np.ndarray:
         """Board ``i``'s last observed frame, full size RGB (144, 160, 3) uint8 (a copy)."""
-        raw = self._pyboys[i].screen.ndarray
+        raw = self._screens[i]
         return np.ascontiguousarray(raw[:, :, list(self._downsample.rgb)])
 
     def _grab(self, i: int, fill: bool = False) -> None:
-        frame = self._downsample(self._pyboys[i].screen.ndarray)
-        if fill:
-            self._frames[i] = frame
-        else:
+        if self.frame_stack > 1 and not fill:
             self._frames[i, :-1] = self._frames[i, 1:]
-            self._frames[i, -1] = frame
+        self._downsample(self._words[i], self._newest[i])
+        if self.frame_stack > 1 and fill:
+            self._frames[i, :-1] = self._newest[i]
 
     def close(self) -> None:
         """Stop every emulator without writing any file."""
         for pb in self._pyboys:
             pb.stop(save=False)
-        self._pyboys = []
+        self._pyboys, self._screens, self._words = [], [], []
 
     # ---- the Game contract ------------------------------------------------------------------------
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:

@@ -175,6 +175,17 @@ def test_standing_still_penalty_and_weights_off() -> None:
         g.close()
 
 
+def reference_cells(tracker: dict) -> np.ndarray:
+    """The 9x10 visited cells around the player, straight from the definition."""
+    m, x, y = tracker["pos"]
+    visited = {(vm, vx, vy) for vm, vx, vy, _, _ in tracker["visits"]}
+    cells = np.zeros((9, 10), np.uint8)
+    for r in range(9):
+        for c in range(10):
+            cells[r, c] = 255 * ((m, x + c - 4, y + r - 4) in visited)
+    return cells
+
+
 def test_visited_mask(game: PokemonRed) -> None:
     fresh(game)
     obs = game.new_obs_buffer()
@@ -190,15 +201,21 @@ def test_visited_mask(game: PokemonRed) -> None:
     expected[3, 2:5] = 255  # the start and the two steps right
     assert np.array_equal(cells, expected)
     assert np.array_equal(game.visited_cells(0), expected)
-    # The mask is redrawn only when the walk reaches a tile; it must track walks, walls and resets.
+    # The compiled mask against a plain reference drawn from the tracker's visit list, through
+    # walks, walls, a reset and a state loaded from elsewhere.
     rng = np.random.default_rng(0)
     for t in range(60):
         if t == 30:
             fresh(game)
+        elif t == 45:
+            game.set_state(0, game.get_state(1))
         else:
-            act(game, (UP, DOWN, LEFT, RIGHT)[int(rng.integers(4))])
+            act(game, (UP, DOWN, LEFT, RIGHT)[int(rng.integers(4))], board=t % 2)
         game.observe(obs)
-        assert np.array_equal(obs[0, -1], np.repeat(np.repeat(game.visited_cells(0), 8, 0), 8, 1)), t
+        for i in range(2):
+            cells = reference_cells(game.get_state(i)["tracker"])
+            assert np.array_equal(game.visited_cells(i), cells), (t, i)
+            assert np.array_equal(obs[i, -1], np.repeat(np.repeat(cells, 8, 0), 8, 1)), (t, i)
     no_mask = make(1, visited_mask=False)
     assert no_mask.observation_space.shape == (1, 72, 80)
     no_mask.close()
