@@ -167,6 +167,9 @@ class PokemonRed(GameBoyGame):
         self._grids: list[dict[int, np.ndarray]] = [{} for _ in range(n)]
         self._mask_rows = (np.arange(self.obs_height) * VIEW_ROWS) // self.obs_height
         self._mask_cols = (np.arange(self.obs_width) * VIEW_COLS) // self.obs_width
+        # Each board's mask channel, redrawn when its player reaches a tile: observing is then one
+        # copy for all boards.
+        self._masks = np.zeros((n, self.obs_height, self.obs_width), np.uint8)
         if self._archive_dir is not None:
             self.archive = StateArchive(self._archive_dir, self.rom_sha1)
             self._archive_best = self.archive.best() or (-1, -1, -1)
@@ -198,6 +201,7 @@ class PokemonRed(GameBoyGame):
             "best_level": self._level_value(facts["levels"]), "heals": 0, "blackouts": 0,
             "terms": {k: 0.0 for k in self.weights},
         }
+        self._redraw_mask(i)
         # a board starting at or below the best known milestone archives only when it goes past it
         self._archive_best = max(self._archive_best, self._milestone(i))
         self._update_best(i)
@@ -242,6 +246,7 @@ class PokemonRed(GameBoyGame):
                 self._maps[i].add(facts["map"])
                 reward += self._pay(terms, "new_map", w["new_map"])
             tr["pos"], tr["still"] = pos, 0
+            self._redraw_mask(i)
 
         progressed = (facts["event_flags"] != prev["event_flags"] or facts["badges"] != prev["badges"]
                       or facts["levels"] != prev["levels"] or facts["hp"] != prev["hp"]
@@ -316,9 +321,12 @@ class PokemonRed(GameBoyGame):
         self._draw_mask(i, np.arange(VIEW_ROWS), np.arange(VIEW_COLS), cells)
         return cells
 
+    def _redraw_mask(self, i: int) -> None:
+        if self.visited_mask:
+            self._draw_mask(i, self._mask_rows, self._mask_cols, self._masks[i])
+
     def _observe_extra(self, out: np.ndarray) -> None:
-        for i in range(self.num_envs):
-            self._draw_mask(i, self._mask_rows, self._mask_cols, out[i, 0])
+        out[:, 0] = self._masks
 
     # ---- figures -----------------------------------------------------------------------------------
     def episode_info(self, i: int) -> dict[str, float]:
@@ -411,5 +419,6 @@ class PokemonRed(GameBoyGame):
             "best_level": float(t["best_level"]), "heals": int(t["heals"]),
             "blackouts": int(t["blackouts"]), "terms": {k: float(v) for k, v in t["terms"].items()},
         }
+        self._redraw_mask(i)
         self._swarm_source[i] = state.get("swarm_source")
 
