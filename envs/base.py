@@ -37,6 +37,7 @@ class Game(ABC):
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = num_envs
         self.action_space = spaces.Discrete(len(self.ACTION_NAMES))
+        self._all_boards = np.arange(num_envs, dtype=np.int64)
 
     # The observation of ONE board: uint8, channels-first (C, H, W).
     observation_space: spaces.Box
@@ -54,8 +55,14 @@ class Game(ABC):
         """
 
     @abstractmethod
-    def observe(self, out: np.ndarray) -> None:
-        """Write every board's observation into ``out`` (num_envs, C, H, W) uint8, in place."""
+    def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
+        """Write observations into ``out`` (uint8, (len, C, H, W)), in place: ``out[k]`` is board
+        ``indices[k]``'s, or board k's when ``indices`` is None (every board). The vector env reads
+        the ended boards' last observations this way, straight into the terminal-observation rows."""
+
+    def _boards(self, indices: np.ndarray | None) -> np.ndarray:
+        """``indices`` as an int64 array, or every board."""
+        return self._all_boards if indices is None else np.asarray(indices, dtype=np.int64)
 
     @abstractmethod
     def episode_info(self, i: int) -> dict[str, float]:

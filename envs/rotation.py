@@ -489,16 +489,17 @@ def _step(actions, rot, target, steps, solved, done, turn, distance, max_steps, 
 
 
 @numba.njit(cache=True)
-def _observe(views, rot, target, out):
+def _observe(boards, views, rot, target, out):
     size = views.shape[3]
-    for b in range(out.shape[0]):
+    for o in range(boards.shape[0]):
+        b = boards[o]
         t = target[b]
         r = rot[b]
         for c in range(3):
             for y in range(size):
                 for x in range(size):
-                    out[b, c, y, x] = views[b, t, c, y, x]
-                    out[b, c, y, size + x] = views[b, r, c, y, x]
+                    out[o, c, y, x] = views[b, t, c, y, x]
+                    out[o, c, y, size + x] = views[b, r, c, y, x]
 
 
 # --- Public helpers -----------------------------------------------------------------------------
@@ -615,8 +616,8 @@ class Rotation(Game):
               self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
-    def observe(self, out: np.ndarray) -> None:
-        _observe(self._views, self._rot, self._target, out)
+    def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
+        _observe(self._boards(indices), self._views, self._rot, self._target, out)
 
     def episode_info(self, i: int) -> dict[str, float]:
         solved = bool(self._solved[i])

@@ -139,21 +139,22 @@ def _step(actions, size, starvation, body, head, length, occ, apple, direction, 
 
 
 @numba.njit(cache=True)
-def _observe_grid(size, body, head, length, apple, out):
+def _observe_grid(size, boards, body, head, length, apple, out):
     cells = size * size
-    for b in range(out.shape[0]):
-        out[b, :3] = 0
-        out[b, 3] = 255
+    for o in range(boards.shape[0]):
+        b = boards[o]
+        out[o, :3] = 0
+        out[o, 3] = 255
         n = length[b]
         for k in range(n):
             c = body[b, (head[b] - k) % cells]
             if k == 0:
-                out[b, 0, c // size, c % size] = 255
+                out[o, 0, c // size, c % size] = 255
             else:
                 # Neck 255, tail ~255/n: how soon each cell frees up.
-                out[b, 1, c // size, c % size] = 255 * (n - k) // (n - 1)
+                out[o, 1, c // size, c % size] = 255 * (n - k) // (n - 1)
         if apple[b] >= 0:
-            out[b, 2, apple[b] // size, apple[b] % size] = 255
+            out[o, 2, apple[b] // size, apple[b] % size] = 255
 
 
 # Colours for rendering (RGB): background, checker, apple, head, body near head, body at tail.
@@ -234,12 +235,14 @@ class Snake(Game):
               self._rng, _DX, _DY, _OPPOSITE, self._reward, self._terminated, self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
-    def observe(self, out: np.ndarray) -> None:
+    def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
+        boards = self._boards(indices)
         if self.obs_mode == "grid":
-            _observe_grid(self.size, self._body, self._head, self._length, self._apple, out)
+            _observe_grid(self.size, boards, self._body, self._head, self._length, self._apple, out)
             return
-        _observe_grid(self.size, self._body, self._head, self._length, self._apple, self._grid)
-        rgb = _paint_cells(self._grid[:, 0], self._grid[:, 1], self._grid[:, 2])  # (n, N, N, 3)
+        grid = self._grid[:len(boards)]
+        _observe_grid(self.size, boards, self._body, self._head, self._length, self._apple, grid)
+        rgb = _paint_cells(grid[:, 0], grid[:, 1], grid[:, 2])  # (n, N, N, 3)
         s = self.pixel_scale
         out[:] = rgb.repeat(s, axis=1).repeat(s, axis=2).transpose(0, 3, 1, 2)
 

@@ -421,22 +421,23 @@ def _step(actions, opp_actions, mode, size, num_apples, max_rounds, apple_reward
 
 
 @numba.njit(cache=True)
-def _observe(size, swap, body, head, length, apple, out):
+def _observe(size, swap, boards, body, head, length, apple, out):
     cells = size * size
-    for b in range(out.shape[0]):
-        out[b, :5] = 0
-        out[b, 5] = 255
+    for o in range(boards.shape[0]):
+        b = boards[o]
+        out[o, :5] = 0
+        out[o, 5] = 255
         for p in range(2):
             ch = 2 * (p ^ swap)
             n = length[b, p]
             for k in range(1, n):
                 c = body[b, p, (head[b, p] - k) % cells]
-                out[b, ch + 1, c // size, c % size] = min(255, BODY_BASE + BODY_STEP * (n - k))
+                out[o, ch + 1, c // size, c % size] = min(255, BODY_BASE + BODY_STEP * (n - k))
             c = body[b, p, head[b, p]]
-            out[b, ch, c // size, c % size] = 255
+            out[o, ch, c // size, c % size] = 255
         for c in range(cells):
             if apple[b, c]:
-                out[b, 4, c // size, c % size] = 255
+                out[o, 4, c // size, c % size] = 255
 
 
 # -------------------------------------------------------------------------------------------- rendering
@@ -569,12 +570,12 @@ class SnakeDuel(Game):
         self._opp_fresh = False
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
-    def observe(self, out: np.ndarray) -> None:
-        _observe(self.size, 0, self._body, self._head, self._length, self._apple, out)
+    def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
+        _observe(self.size, 0, self._boards(indices), self._body, self._head, self._length, self._apple, out)
 
     def observe_opponent(self, out: np.ndarray) -> None:
         """Snake 1's view, (num_envs, 6, N, N): ``observe`` with own and opponent planes swapped."""
-        _observe(self.size, 1, self._body, self._head, self._length, self._apple, out)
+        _observe(self.size, 1, self._all_boards, self._body, self._head, self._length, self._apple, out)
 
     def bot_actions(self, player: int = 0, kind: str = "greedy") -> np.ndarray:
         """The scripted bot's move for snake ``player`` on every board (an evaluation baseline).

@@ -296,20 +296,21 @@ def _step(actions, size, max_steps, deadlock_end, wall, target, box, player, nbo
 
 
 @numba.njit(cache=True)
-def _observe(wall, target, box, player, out):
+def _observe(boards, wall, target, box, player, out):
     # ``out`` is the (n, 5, cells) view of the observations; branch-free planes so the loops vectorise.
     cells = wall.shape[1]
-    for b in range(out.shape[0]):
+    for o in range(boards.shape[0]):
+        b = boards[o]
         for c in range(cells):
-            out[b, 0, c] = wall[b, c] * np.uint8(255)
+            out[o, 0, c] = wall[b, c] * np.uint8(255)
         for c in range(cells):
-            out[b, 1, c] = target[b, c] * np.uint8(255)
+            out[o, 1, c] = target[b, c] * np.uint8(255)
         for c in range(cells):
-            out[b, 2, c] = (box[b, c] & (target[b, c] ^ np.uint8(1))) * np.uint8(255)
+            out[o, 2, c] = (box[b, c] & (target[b, c] ^ np.uint8(1))) * np.uint8(255)
         for c in range(cells):
-            out[b, 3, c] = (box[b, c] & target[b, c]) * np.uint8(255)
-        out[b, 4, :] = 0
-        out[b, 4, player[b]] = 255
+            out[o, 3, c] = (box[b, c] & target[b, c]) * np.uint8(255)
+        out[o, 4, :] = 0
+        out[o, 4, player[b]] = 255
 
 
 # --------------------------------------------------------------------------------------------- rendering
@@ -388,9 +389,10 @@ class Sokoban(Game):
               self._reward, self._terminated, self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
-    def observe(self, out: np.ndarray) -> None:
-        flat = out.reshape(self.num_envs, 5, -1)
-        _observe(self._wall, self._target, self._box, self._player, flat)
+    def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
+        boards = self._boards(indices)
+        flat = out.reshape(len(boards), 5, -1)
+        _observe(boards, self._wall, self._target, self._box, self._player, flat)
         if not np.shares_memory(flat, out):  # ``out`` is not contiguous: reshape made a copy
             out[:] = flat.reshape(out.shape)
 

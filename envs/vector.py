@@ -22,6 +22,7 @@ import logging
 import multiprocessing as mp
 import os
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -34,6 +35,7 @@ from envs.worker import Boards, Shared, worker_main
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
 _START_TIMEOUT_S = 120.0  # a worker compiles/loads Numba kernels or boots emulators on start
+_RESTARTED = -1  # a step's result for a worker that died and was restarted: all its boards ended
 
 
 def default_workers(game: str, num_envs: int) -> int:
@@ -73,7 +75,11 @@ class GameVecEnv(VecEnv):
         if self._ctx.get_start_method() == "forkserver":
             # The fork server imports the worker module once; each worker then starts in milliseconds.
             self._ctx.set_forkserver_preload(["envs.worker", game_class(game).__module__])
-        self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape)
+        # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
+        self._episode_keys = ("r", "l", *probe.episode_infos(np.zeros(1, np.int64)))
+        if hasattr(probe, "close"):
+            probe.close()
+        self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape, self._episode_keys[2:])
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._closed = False
@@ -152,12 +158,12 @@ class GameVecEnv(VecEnv):
         self.worker_restarts += 1
         log.warning("%s; restarting it, its boards start new episodes", what)
         sh = self._shared
-        sh.terminal_obs[lo:hi] = sh.obs[lo:hi]
+        sh.terminal_obs[lo:hi] = sh.obs[lo:hi]  # every board ended: the compact rows are the boards
         self._start_worker(w, fresh_start=True)
         sh.reward[lo:hi] = 0.0
         sh.terminated[lo:hi] = False
         sh.truncated[lo:hi] = True
-        return np.arange(hi - lo), {"worker_restarted": np.ones(hi - lo)}
+        return _RESTARTED
 
     # -- VecEnv API ----------------------------------------------------------------------------
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
@@ -184,33 +190,41 @@ class GameVecEnv(VecEnv):
 
     def step_wait(self):
         sh = self._shared
-        results = self._call_all("step")
+        ended = self._call_all("step")  # per worker: how many episodes ended, or _RESTARTED
         self._ep_return += sh.reward
         self._ep_length += 1
+        dones = sh.terminated | sh.truncated
         # Boards still playing share empty dicts kept from step to step (building thousands of fresh
         # ones dominated a step); should a consumer write into one, all are replaced.
         if any(self._blank_infos):
             self._blank_infos = [{} for _ in range(self.num_envs)]
         infos: list[dict[str, Any]] = self._blank_infos.copy()
-        for w, ended in results.items():
-            if ended is None:
-                continue
-            local, figures = ended
-            g = local + self._slices[w][0]
-            terminal = sh.terminal_obs[g]  # one copy (fancy indexing); each info gets a view of it
-            timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
-            columns = [(k, v.tolist()) for k, v in figures.items()]
-            for j, (gj, r, n) in enumerate(zip(g.tolist(), self._ep_return[g].tolist(),
-                                                self._ep_length[g].tolist(), strict=True)):
-                episode = {"r": r, "l": n}
-                for k, v in columns:
-                    episode[k] = v[j]
-                infos[gj] = {"terminal_observation": terminal[j], "TimeLimit.truncated": timeout[j],
-                             "episode": episode}
-            self._ep_return[g] = 0.0
-            self._ep_length[g] = 0
-        dones = sh.terminated | sh.truncated
+        for w, count in ended.items():
+            if count:
+                self._episode_infos(w, count, dones, infos)
         return sh.obs.copy(), sh.reward.copy(), dones, infos
+
+    def _episode_infos(self, w: int, count: int, dones: np.ndarray, infos: list[dict[str, Any]]) -> None:
+        """Fill ``infos`` for worker ``w``'s ended boards from the compact shared rows."""
+        sh = self._shared
+        lo, hi = self._slices[w]
+        g = np.flatnonzero(dones[lo:hi]) + lo  # board order: the order the worker wrote its rows in
+        n = len(g)
+        terminal = list(sh.terminal_obs[lo:lo + n].copy())  # one copy; each info gets a view of it
+        timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
+        columns = [self._ep_return[g].tolist(), self._ep_length[g].tolist()]
+        if count is _RESTARTED:  # the game's figures died with the worker
+            keys: tuple[str, ...] = ("r", "l", "worker_restarted")
+            columns.append([1.0] * n)
+        else:
+            keys = self._episode_keys
+            columns.extend(sh.figures[lo:lo + n].T.tolist())
+        # dict(zip(keys, row)) through map: no Python bytecode per episode for the figures.
+        episodes = map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))
+        for gj, obs, truncated, episode in zip(g.tolist(), terminal, timeout, episodes, strict=True):
+            infos[gj] = {"terminal_observation": obs, "TimeLimit.truncated": truncated, "episode": episode}
+        self._ep_return[g] = 0.0
+        self._ep_length[g] = 0
 
     def close(self) -> None:
         if self._closed:

@@ -18,14 +18,19 @@ from envs.base import Game
 
 
 class Shared:
-    """The step buffers, allocated in shared memory so workers write them in place."""
+    """The step buffers, allocated in shared memory so workers write them in place.
 
-    def __init__(self, ctx: Any, num_envs: int, obs_shape: tuple[int, ...]) -> None:
-        self.num_envs, self.obs_shape = num_envs, obs_shape
+    Ended episodes fill ``terminal_obs`` and ``figures`` compactly: worker [lo, hi) writes its k-th
+    ended board (in board order) into row lo + k, so the parent reads contiguous rows."""
+
+    def __init__(self, ctx: Any, num_envs: int, obs_shape: tuple[int, ...], figure_keys: tuple[str, ...]
+                 ) -> None:
+        self.num_envs, self.obs_shape, self.figure_keys = num_envs, obs_shape, figure_keys
         size = int(np.prod(obs_shape))
         self.raw = {
             "obs": ctx.RawArray("B", num_envs * size),
             "terminal_obs": ctx.RawArray("B", num_envs * size),
+            "figures": ctx.RawArray("d", num_envs * len(figure_keys)),
             "actions": ctx.RawArray("q", num_envs),
             "reward": ctx.RawArray("f", num_envs),
             "terminated": ctx.RawArray("B", num_envs),
@@ -39,6 +44,7 @@ class Shared:
         r = self.raw
         self.obs = np.frombuffer(r["obs"], dtype=np.uint8).reshape(n, *shape)
         self.terminal_obs = np.frombuffer(r["terminal_obs"], dtype=np.uint8).reshape(n, *shape)
+        self.figures = np.frombuffer(r["figures"], dtype=np.float64).reshape(n, len(self.figure_keys))
         self.actions = np.frombuffer(r["actions"], dtype=np.int64)
         self.reward = np.frombuffer(r["reward"], dtype=np.float32)
         self.terminated = np.frombuffer(r["terminated"], dtype=np.bool_)
@@ -46,7 +52,8 @@ class Shared:
         self.episodes = np.frombuffer(r["episodes"], dtype=np.int64)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"num_envs": self.num_envs, "obs_shape": self.obs_shape, "raw": self.raw}
+        return {"num_envs": self.num_envs, "obs_shape": self.obs_shape, "figure_keys": self.figure_keys,
+                "raw": self.raw}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -75,23 +82,24 @@ class Boards:
         self.game.reset(local, self._seeds(local))
         self.game.observe(self.obs)
 
-    def step(self) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-        """One step of every board; for the boards whose episode ended, their local indices and
-        figures (arrays: a pickle of a few arrays, not one dict per episode), else None."""
+    def step(self) -> int:
+        """One step of every board; returns how many episodes ended. Their last observations and
+        figures are in the shared rows ``lo``, ``lo + 1``, ... (see ``Shared``); they start anew."""
         sh, lo, hi = self.shared, self.lo, self.hi
         reward, terminated, truncated = self.game.step(sh.actions[lo:hi])
         sh.reward[lo:hi] = reward
         sh.terminated[lo:hi] = terminated
         sh.truncated[lo:hi] = truncated
-        self.game.observe(self.obs)
         done = np.flatnonzero(terminated | truncated)
-        if not len(done):
-            return None
-        infos = self.game.episode_infos(done)
-        sh.terminal_obs[lo + done] = self.obs[done]
-        self.game.reset(done, self._seeds(done))
+        n = len(done)
+        if n:
+            self.game.observe(sh.terminal_obs[lo:lo + n], done)
+            figures = self.game.episode_infos(done)
+            for j, key in enumerate(sh.figure_keys):
+                sh.figures[lo:lo + n, j] = figures[key]
+            self.game.reset(done, self._seeds(done))
         self.game.observe(self.obs)
-        return done, infos
+        return n
 
     def handle(self, cmd: str, data: Any) -> Any:
         if cmd == "step":

@@ -148,8 +148,9 @@ class GameBoyGame(Game):
         """Reward and terminated flag of board ``i``'s step just run."""
         return 0.0, False
 
-    def _observe_extra(self, out: np.ndarray) -> None:
-        """Fill the ``EXTRA_CHANNELS`` channels of every board: ``out`` is (num_envs, EXTRA, H, W)."""
+    def _observe_extra(self, out: np.ndarray, boards: slice | np.ndarray) -> None:
+        """Fill the ``EXTRA_CHANNELS`` channels of ``boards`` (every board, or an index array):
+        ``out`` is (len, EXTRA, H, W)."""
 
     def _state_extra(self, i: int) -> dict[str, Any]:
         return {}
@@ -248,10 +249,11 @@ class GameBoyGame(Game):
             self._done[i] = term or trunc
         return np.array(rewards, np.float32), np.array(terminated), np.array(truncated)
 
-    def observe(self, out: np.ndarray) -> None:
-        out[:, :self.frame_stack] = self._frames
+    def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
+        boards = slice(None) if indices is None else self._boards(indices)
+        out[:, :self.frame_stack] = self._frames[boards]
         if self.EXTRA_CHANNELS:
-            self._observe_extra(out[:, self.frame_stack:])
+            self._observe_extra(out[:, self.frame_stack:], boards)
 
     def episode_info(self, i: int) -> dict[str, float]:
         return {"score": float(self._returns[i]), "steps": float(self._steps[i])}

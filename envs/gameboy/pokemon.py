@@ -325,8 +325,8 @@ class PokemonRed(GameBoyGame):
         if self.visited_mask:
             self._draw_mask(i, self._mask_rows, self._mask_cols, self._masks[i])
 
-    def _observe_extra(self, out: np.ndarray) -> None:
-        out[:, 0] = self._masks
+    def _observe_extra(self, out: np.ndarray, boards: slice | np.ndarray) -> None:
+        out[:, 0] = self._masks[boards]
 
     # ---- figures -----------------------------------------------------------------------------------
     def episode_info(self, i: int) -> dict[str, float]:

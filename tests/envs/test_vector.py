@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from envs import make_vec
+from envs import make_game, make_vec
 from envs.env import GameEnv
 from envs.vector import WorkerDiedError, default_workers
 
@@ -87,9 +87,10 @@ def test_episode_figures_match_the_game_and_infos_never_leak(game, kwargs):
         v.step_async(actions)
         _, _, dones, infos = v.step_wait()
         for k, env in enumerate(single):
-            _, _, terminated, truncated, info = env.step(int(actions[k]))
+            last_obs, _, terminated, truncated, info = env.step(int(actions[k]))
             assert dones[k] == (terminated or truncated)
             if dones[k]:
+                assert np.array_equal(infos[k]["terminal_observation"], last_obs)
                 figures = {key: value for key, value in infos[k]["episode"].items() if key not in ("r", "l")}
                 assert "score" in figures and figures == {key: info[key] for key in figures}
                 episodes[k] += 1
@@ -171,3 +172,27 @@ def test_bad_arguments():
         make_vec("snake", 2, num_workers=3)
     with pytest.raises(ValueError, match="known envs"):
         make_vec("tetris3d", 2)
+
+
+@pytest.mark.parametrize("name,kwargs", [("snake", {}), ("snake", {"obs": "pixels"}), ("snake_duel", {}),
+                                         ("rotation", {}), ("sokoban", {}), ("pokemon_red", None)])
+def test_observe_a_subset_of_boards(name, kwargs):
+    """``observe(out, indices)`` writes board indices[k] into out[k], as the full observation has it."""
+    if kwargs is None:
+        pytest.importorskip("pyboy")
+        from envs.gameboy.roms import TEST_CARTRIDGE
+
+        kwargs = {"rom": TEST_CARTRIDGE}
+    game = make_game(name, num_envs=6, **kwargs)
+    game.reset(np.arange(6), np.arange(6, dtype=np.uint64))
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        game.step(rng.integers(0, game.action_space.n, 6))
+    full = game.new_obs_buffer()
+    game.observe(full)
+    indices = np.array([4, 1, 5])
+    part = np.zeros((3, *game.observation_space.shape), np.uint8)
+    game.observe(part, indices)
+    assert np.array_equal(part, full[indices]) and full.any()
+    if hasattr(game, "close"):
+        game.close()
