@@ -60,13 +60,28 @@ class Game(ABC):
         ``indices[k]``'s, or board k's when ``indices`` is None (every board). The vector env reads
         the ended boards' last observations this way, straight into the terminal-observation rows."""
 
-    def _boards(self, indices: np.ndarray | None) -> np.ndarray:
-        """``indices`` as an int64 array, or every board."""
-        return self._all_boards if indices is None else np.asarray(indices, dtype=np.int64)
+    def _boards(self, indices: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+        """``observe``'s boards: ``indices`` as an int64 array, or every board; checks that ``out`` has
+        a row for each (the compiled kernels do not check bounds)."""
+        if indices is None:
+            boards = self._all_boards
+        else:
+            boards = np.asarray(indices)
+            if boards.ndim != 1 or not (boards.size == 0 or np.issubdtype(boards.dtype, np.integer)):
+                raise ValueError(f"indices must be a 1-D array of board numbers, got {boards.dtype} "
+                                 f"{boards.shape}")
+            boards = boards.astype(np.int64, copy=False)
+            if boards.size and (boards.min() < 0 or boards.max() >= self.num_envs):
+                raise ValueError(f"board indices must be in [0, {self.num_envs}), got {boards.tolist()}")
+        if out.shape != (len(boards), *self.observation_space.shape):
+            raise ValueError(f"out must have shape {(len(boards), *self.observation_space.shape)}, "
+                             f"got {out.shape}")
+        return boards
 
     @abstractmethod
     def episode_info(self, i: int) -> dict[str, float]:
-        """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end."""
+        """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end. Every
+        episode reports the same keys (the vector env sizes its shared figure rows by them)."""
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads

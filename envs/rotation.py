@@ -617,7 +617,7 @@ class Rotation(Game):
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
-        _observe(self._boards(indices), self._views, self._rot, self._target, out)
+        _observe(self._boards(indices, out), self._views, self._rot, self._target, out)
 
     def episode_info(self, i: int) -> dict[str, float]:
         solved = bool(self._solved[i])

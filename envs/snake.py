@@ -236,7 +236,7 @@ class Snake(Game):
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
-        boards = self._boards(indices)
+        boards = self._boards(indices, out)
         if self.obs_mode == "grid":
             _observe_grid(self.size, boards, self._body, self._head, self._length, self._apple, out)
             return

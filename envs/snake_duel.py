@@ -571,7 +571,8 @@ class SnakeDuel(Game):
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
-        _observe(self.size, 0, self._boards(indices), self._body, self._head, self._length, self._apple, out)
+        boards = self._boards(indices, out)
+        _observe(self.size, 0, boards, self._body, self._head, self._length, self._apple, out)
 
     def observe_opponent(self, out: np.ndarray) -> None:
         """Snake 1's view, (num_envs, 6, N, N): ``observe`` with own and opponent planes swapped."""

@@ -390,8 +390,8 @@ class Sokoban(Game):
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
-        boards = self._boards(indices)
-        flat = out.reshape(len(boards), 5, -1)
+        boards = self._boards(indices, out)
+        flat = out.reshape(len(boards), 5, self.size * self.size)
         _observe(boards, self._wall, self._target, self._box, self._player, flat)
         if not np.shares_memory(flat, out):  # ``out`` is not contiguous: reshape made a copy
             out[:] = flat.reshape(out.shape)

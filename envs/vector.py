@@ -213,7 +213,7 @@ class GameVecEnv(VecEnv):
         terminal = list(sh.terminal_obs[lo:lo + n].copy())  # one copy; each info gets a view of it
         timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
         columns = [self._ep_return[g].tolist(), self._ep_length[g].tolist()]
-        if count is _RESTARTED:  # the game's figures died with the worker
+        if count == _RESTARTED:  # the game's figures died with the worker
             keys: tuple[str, ...] = ("r", "l", "worker_restarted")
             columns.append([1.0] * n)
         else:

@@ -224,7 +224,7 @@ class GameBoyGame(Game):
         n = self.num_envs
         rewards, terminated, truncated = [0.0] * n, [False] * n, [False] * n
         rest = self.step_frames - self.press_frames
-        actions = np.asarray(actions).tolist()
+        actions = np.asarray(actions, dtype=np.int64).reshape(-1).tolist()
         if len(actions) != n:
             raise ValueError(f"expected {n} actions, got {len(actions)}")
         for i, action in enumerate(actions):
@@ -250,7 +250,8 @@ class GameBoyGame(Game):
         return np.array(rewards, np.float32), np.array(terminated), np.array(truncated)
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
-        boards = slice(None) if indices is None else self._boards(indices)
+        checked = self._boards(indices, out)
+        boards = slice(None) if indices is None else checked
         out[:, :self.frame_stack] = self._frames[boards]
         if self.EXTRA_CHANNELS:
             self._observe_extra(out[:, self.frame_stack:], boards)

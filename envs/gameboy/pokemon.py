@@ -73,13 +73,14 @@ _GRID = 256  # x and y are bytes: one visited grid per (board, map) covers every
 def _draw_visited(grid: np.ndarray, x: int, y: int, rows: np.ndarray, cols: np.ndarray,
                   out: np.ndarray) -> None:
     """The 9x10 cells around the player (at cell PLAYER_ROW, PLAYER_COL), 255 where ``grid`` marks
-    the tile visited, drawn into ``out``: output pixel (r, c) shows cell (rows[r], cols[c])."""
+    the tile visited (bit x % 8 of byte [y, x // 8]), drawn into ``out``: output pixel (r, c) shows
+    cell (rows[r], cols[c])."""
     cells = np.zeros((VIEW_ROWS, VIEW_COLS), np.uint8)
     for r in range(VIEW_ROWS):
         ty = y + r - PLAYER_ROW
         for c in range(VIEW_COLS):
             tx = x + c - PLAYER_COL
-            if 0 <= ty < _GRID and 0 <= tx < _GRID and grid[ty, tx]:
+            if 0 <= ty < _GRID and 0 <= tx < _GRID and (grid[ty, tx >> 3] >> (tx & 7)) & 1:
                 cells[r, c] = 255
     for r in range(out.shape[0]):
         if r and rows[r] == rows[r - 1]:
@@ -161,9 +162,9 @@ class PokemonRed(GameBoyGame):
                       "maps_visited": 0.0}
         self._archive_best: tuple[int, int, int] = (-1, -1, -1)
         self._swarm_source: list[str | None] = [None] * n
-        # The visited tiles again, as one 0/1 byte grid per map a board has been on: the mask channel
-        # is then one compiled crop-and-magnify (2 us), where 90 lookups in ``_visits`` took ~40 us.
-        # Pages of a grid that no visit touches stay unallocated, so a grid costs far less than 64 KB.
+        # The visited tiles again, as one bit grid (256 rows of 32 bytes, 8 KB) per map a board has
+        # been on this episode: the mask channel is then one compiled crop-and-magnify (2 us), where
+        # 90 lookups in ``_visits`` took ~40 us.
         self._grids: list[dict[int, np.ndarray]] = [{} for _ in range(n)]
         self._mask_rows = (np.arange(self.obs_height) * VIEW_ROWS) // self.obs_height
         self._mask_cols = (np.arange(self.obs_width) * VIEW_COLS) // self.obs_width
@@ -278,15 +279,19 @@ class PokemonRed(GameBoyGame):
                 reward += self._pay(terms, "still", w["still"])
         tr["facts"] = facts
         if moved or progressed:
-            self._update_best(i)
-            if self.archive is not None:
-                milestone = self._milestone(i)
-                if milestone > self._archive_best:
-                    self._archive_best = milestone
-                    self.archive.add(save_emulator(self._pyboys[i]), self.name, milestone,
-                                     len(self._visits[i]), max(facts["levels"], default=0), step,
-                                     self._score(i))
+            self._record_progress(i)
         return reward, False
+
+    def _record_progress(self, i: int) -> None:
+        """Fold board ``i``'s figures into the process bests; archive its state past the best milestone."""
+        self._update_best(i)
+        if self.archive is not None:
+            milestone = self._milestone(i)
+            if milestone > self._archive_best:
+                self._archive_best = milestone
+                self.archive.add(save_emulator(self._pyboys[i]), self.name, milestone, len(self._visits[i]),
+                                 max(self._track[i]["facts"]["levels"], default=0), self._steps[i],
+                                 self._score(i))
 
     @staticmethod
     def _pay(terms: dict[str, float], name: str, value: float) -> float:
@@ -304,8 +309,8 @@ class PokemonRed(GameBoyGame):
         m, x, y = pos
         grid = self._grids[i].get(m)
         if grid is None:
-            grid = self._grids[i][m] = np.zeros((_GRID, _GRID), np.uint8)
-        grid[y, x] = 1
+            grid = self._grids[i][m] = np.zeros((_GRID, _GRID // 8), np.uint8)
+        grid[y, x >> 3] |= 1 << (x & 7)
 
     def _draw_mask(self, i: int, rows: np.ndarray, cols: np.ndarray, out: np.ndarray) -> None:
         m, x, y = self._track[i]["pos"]
@@ -421,4 +426,5 @@ class PokemonRed(GameBoyGame):
         }
         self._redraw_mask(i)
         self._swarm_source[i] = state.get("swarm_source")
+        self._record_progress(i)
 

@@ -321,6 +321,25 @@ def test_swarm_archive_and_restore(tmp_path: Path) -> None:
         make(1, swarm=True)
 
 
+def test_a_loaded_state_counts_at_once(tmp_path: Path) -> None:
+    """A state loaded with set_state updates the milestones and is archived past the best milestone,
+    before any step (steps only re-check them when a figure changes)."""
+    src = make(1)
+    try:
+        walk(src, WORLD["by_char"]["a"])  # one event flag
+        state = src.get_state(0)
+    finally:
+        src.close()
+    dst = make(1, archive_dir=tmp_path / "archive")
+    try:
+        assert dst.milestones()["event_flags"] == 0
+        dst.set_state(0, state)
+        assert dst.milestones()["event_flags"] == 1
+        assert [(e["badges"], e["event_flags"]) for e in dst.archive.entries()] == [(0, 1)]
+    finally:
+        dst.close()
+
+
 def test_generic_game_on_the_test_cartridge() -> None:
     g = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE, max_steps=100)
     try:

@@ -194,5 +194,10 @@ def test_observe_a_subset_of_boards(name, kwargs):
     part = np.zeros((3, *game.observation_space.shape), np.uint8)
     game.observe(part, indices)
     assert np.array_equal(part, full[indices]) and full.any()
+    # The kernels do not check bounds: bad input must be refused before them.
+    for bad_out, bad_indices in ((part[:2], indices), (part, np.array([True, False, True])),
+                                 (part, np.array([0, 1, 6])), (full[:5], None)):
+        with pytest.raises(ValueError, match="indices|out must"):
+            game.observe(bad_out, bad_indices)
     if hasattr(game, "close"):
         game.close()
