@@ -197,7 +197,7 @@ def test_observe_a_subset_of_boards(name, kwargs):
     # The kernels do not check bounds: bad input must be refused before them.
     for bad_out, bad_indices in ((part[:2], indices), (part, np.array([True, False, True])),
                                  (part, np.array([0, 1, 6])), (full[:5], None)):
-        with pytest.raises(ValueError, match="indices|out must"):
+        with pytest.raises(ValueError, match=r"indices|out must"):
             game.observe(bad_out, bad_indices)
     if hasattr(game, "close"):
         game.close()
