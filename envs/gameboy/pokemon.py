@@ -49,7 +49,7 @@ import numpy as np
 
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import GameBoyGame, load_emulator, save_emulator
-from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count, read_u8, read_u16_be
+from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
 from envs.gameboy.roms import check_rom, supported_pokemon_roms
 
 REWARD_WEIGHTS: dict[str, float] = {
@@ -66,6 +66,12 @@ VIEW_ROWS, VIEW_COLS = 9, 10  # the screen in 16-pixel cells
 PLAYER_ROW, PLAYER_COL = 4, 4
 
 _F = POKEMON_RED  # short alias for the address table
+# The addresses ``read_facts`` reads every step, looked up once.
+_PARTY_COUNT, _MAP, _X, _Y = _F["party_count"].addr, _F["map"].addr, _F["x"].addr, _F["y"].addr
+_BADGES, _BATTLE = _F["badges"].addr, _F["battle_type"].addr
+_EVENTS, _EVENTS_SIZE = _F["event_flags"].addr, _F["event_flags"].size
+_LEVEL, _HP, _MAX_HP = _F["party_level"].addr, _F["party_hp"].addr, _F["party_max_hp"].addr
+_PARTY_STRIDE = _F["party_level"].stride
 _GRID = 256  # x and y are bytes: one visited grid per (board, map) covers every tile
 
 
@@ -123,24 +129,20 @@ class PokemonRed(GameBoyGame):
 
     # ---- RAM ---------------------------------------------------------------------------------------
     def read_facts(self, i: int) -> dict[str, Any]:
-        """The RAM figures the rewards use, as plain ints."""
-        mem = self.memory(i)
-        count = min(read_u8(mem, _F["party_count"].addr), PARTY_LENGTH)
-        stride = _F["party_level"].stride
-        levels = [read_u8(mem, _F["party_level"].addr + k * stride) for k in range(count)]
-        hp = [read_u16_be(mem, _F["party_hp"].addr + k * stride) for k in range(count)]
-        max_hp = [read_u16_be(mem, _F["party_max_hp"].addr + k * stride) for k in range(count)]
+        """The RAM figures the rewards use, as plain ints (read every step: kept to plain indexing)."""
+        mem = self._pyboys[i].memory
+        count = min(mem[_PARTY_COUNT], PARTY_LENGTH)
+        levels, hp, max_hp = [], [], []
+        for base in range(0, count * _PARTY_STRIDE, _PARTY_STRIDE):
+            levels.append(mem[_LEVEL + base])
+            hp.append(mem[_HP + base] << 8 | mem[_HP + base + 1])  # big-endian words
+            max_hp.append(mem[_MAX_HP + base] << 8 | mem[_MAX_HP + base + 1])
         return {
-            "map": read_u8(mem, _F["map"].addr),
-            "x": read_u8(mem, _F["x"].addr),
-            "y": read_u8(mem, _F["y"].addr),
-            "badges": bit_count(mem, _F["badges"].addr, 1),
-            "event_flags": bit_count(mem, _F["event_flags"].addr, _F["event_flags"].size),
-            "party_count": count,
-            "levels": levels,
-            "hp": hp,
-            "max_hp": max_hp,
-            "battle_type": read_u8(mem, _F["battle_type"].addr),
+            "map": mem[_MAP], "x": mem[_X], "y": mem[_Y],
+            "badges": int(mem[_BADGES]).bit_count(),
+            "event_flags": bit_count(mem, _EVENTS, _EVENTS_SIZE),
+            "party_count": count, "levels": levels, "hp": hp, "max_hp": max_hp,
+            "battle_type": mem[_BATTLE],
         }
 
     def _level_value(self, levels: list[int]) -> float:
