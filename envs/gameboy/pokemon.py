@@ -231,11 +231,12 @@ class PokemonRed(GameBoyGame):
         terms = tr["terms"]
         prev = tr["facts"]
         facts = self.read_facts(i)
-        step = int(self._steps[i])
+        step = self._steps[i]
         reward = 0.0
 
         pos = (facts["map"], facts["x"], facts["y"])
         moved = pos != tr["pos"]
+        new_map = False
         if moved:
             visits = self._visits[i]
             visit = visits.get(pos)
@@ -243,11 +244,14 @@ class PokemonRed(GameBoyGame):
             visits[pos] = [count + 1.0, step]
             if visit is None:
                 self._mark_visited(i, pos)
+                best = self._best
+                best["tiles_visited"] = max(best["tiles_visited"], float(len(visits)))
             self._heat[pos] += 1
             reward += self._pay(terms, "explore", w["explore"] / (1.0 + count))
             if facts["map"] not in self._maps[i]:
                 self._maps[i].add(facts["map"])
                 reward += self._pay(terms, "new_map", w["new_map"])
+                new_map = True
             tr["pos"], tr["still"] = pos, 0
             self._redraw_mask(i)
 
@@ -280,7 +284,7 @@ class PokemonRed(GameBoyGame):
             if tr["still"] > self.still_grace:
                 reward += self._pay(terms, "still", w["still"])
         tr["facts"] = facts
-        if moved or progressed:
+        if progressed or new_map:  # a new tile alone changes only tiles_visited, updated above
             self._record_progress(i)
         return reward, False
 
