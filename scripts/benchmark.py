@@ -17,7 +17,7 @@ games         raw core steps/s of every other game (one core)
 pyboy_sps       bare PyBoy: the env's frames per step (24, the last rendered), random buttons, nothing else
 env_sps         the full env in one process (button, frames, screen downsampling, RAM rewards, mask)
 env_overhead    the env's own time per step over the time it spends in PyBoy (buttons and frames),
-                both measured in the same run
+                both measured in the same run, after an untimed warm-up second
 vec_env_sps_wN  through the worker VecEnv with N workers (--emulators per worker), random actions
 memory_per_emulator_mb  resident memory each emulator adds
 """
