@@ -1,8 +1,9 @@
 """``GameVecEnv``: the SB3 ``VecEnv`` every game trains through.
 
-W worker processes each own one batched ``Game`` of B boards. Observations, actions, rewards and
-flags travel through shared memory; the small per-episode figures and commands travel through pipes,
-which is also how workers sleep between steps (a blocking ``recv``, never a busy-wait). ``W=0`` steps
+W worker processes each own one batched ``Game`` of B boards. Observations, actions, rewards, flags
+and ended episodes' last observations and figures travel through shared memory; commands and the
+count of ended episodes travel through pipes, which is also how workers sleep between steps (a
+blocking ``recv``, never a busy-wait). ``W=0`` steps
 the game in this process: for cheap cores (Snake: microseconds per batch) an inter-process round trip
 costs more than the step itself, so that is their default.
 
