@@ -161,7 +161,6 @@ def gameboy(args: argparse.Namespace, say) -> int:
     say("full env, one process ...")
     # The overhead splits one run's time into PyBoy's share and the rest: this shared machine's
     # speed drifts by tens of percent within a minute, which comparing two runs would read as cost.
-    # (Resets do not count as emulator time, so the clock holds only the timed steps.)
     game = make_game("pokemon_red", num_envs=args.emulators, **kwargs)
     try:
         # Steady state, as a long run sees it: an untimed second first (Python specialises hot code

@@ -112,8 +112,7 @@ class GameBoyGame(Game):
         self._downsample = Downsampler(h, w, self._pyboys[0].screen.raw_buffer_format)
         # PyBoy draws every frame into one buffer for the emulator's life (loading a state too), so
         # the views a step reads are made once.
-        self._screens = [pb.screen.ndarray for pb in self._pyboys]
-        self._words = [Downsampler.words(screen) for screen in self._screens]
+        self._words = [Downsampler.words(pb.screen.ndarray) for pb in self._pyboys]
         self._start_state = self._make_start_state()
         n = num_envs
         self._frames = np.zeros((n, self.frame_stack, h, w), np.uint8)
@@ -192,7 +191,7 @@ class GameBoyGame(Game):
 
     def screen(self, i: int) -> np.ndarray:
         """Board ``i``'s last observed frame, full size RGB (144, 160, 3) uint8 (a copy)."""
-        raw = self._screens[i]
+        raw = self._pyboys[i].screen.ndarray
         return np.ascontiguousarray(raw[:, :, list(self._downsample.rgb)])
 
     def _grab(self, i: int, fill: bool = False) -> None:
@@ -206,7 +205,7 @@ class GameBoyGame(Game):
         """Stop every emulator without writing any file."""
         for pb in self._pyboys:
             pb.stop(save=False)
-        self._pyboys, self._screens, self._words = [], [], []
+        self._pyboys, self._words = [], []
 
     # ---- the Game contract ------------------------------------------------------------------------
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:

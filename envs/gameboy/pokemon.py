@@ -139,7 +139,7 @@ class PokemonRed(GameBoyGame):
             max_hp.append(mem[_MAX_HP + base] << 8 | mem[_MAX_HP + base + 1])
         return {
             "map": mem[_MAP], "x": mem[_X], "y": mem[_Y],
-            "badges": int(mem[_BADGES]).bit_count(),
+            "badges": bit_count(mem, _BADGES),
             "event_flags": bit_count(mem, _EVENTS, _EVENTS_SIZE),
             "party_count": count, "levels": levels, "hp": hp, "max_hp": max_hp,
             "battle_type": mem[_BATTLE],
@@ -319,12 +319,8 @@ class PokemonRed(GameBoyGame):
         grid[y, x >> 3] |= 1 << (x & 7)
 
     def _draw_mask(self, i: int, rows: np.ndarray, cols: np.ndarray, out: np.ndarray) -> None:
-        m, x, y = self._track[i]["pos"]
-        grid = self._grids[i].get(m)
-        if grid is None:  # only before the first reset
-            out[:] = 0
-        else:
-            _draw_visited(grid, x, y, rows, cols, out)
+        m, x, y = self._track[i]["pos"]  # always a visited tile, so its map has a grid
+        _draw_visited(self._grids[i][m], x, y, rows, cols, out)
 
     def visited_cells(self, i: int) -> np.ndarray:
         """Board ``i``'s 9x10 visited grid (uint8 0/255) around the player, player at (4, 4)."""

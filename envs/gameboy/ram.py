@@ -46,6 +46,7 @@ POKEMON_RED: dict[str, Field] = {
     "event_flags": Field(0xD747, "flags", 320, doc="wEventFlags: flag_array NUM_EVENTS ($A00 bits)"),
 }
 
+
 def read_u8(memory: Memory, addr: int) -> int:
     return int(memory[addr])
 
