@@ -22,7 +22,10 @@ PyBoy is imported lazily, on the first emulator: ``import envs.gameboy`` works w
 
 from __future__ import annotations
 
+import array
 import base64
+import ctypes
+import gc
 import hashlib
 import io
 import time
@@ -60,6 +63,70 @@ def new_pyboy(rom: bytes, window: str = "null") -> Any:
     if window == "null":
         pb.set_emulation_speed(0)
     return pb
+
+
+WRAM, WRAM_SIZE = 0xC000, 0x2000  # the DMG's work RAM: 0xC000-0xDFFF
+# Where a PyBoy ``RAM`` object keeps the address of its work-RAM memoryview: after the object header
+# and Cython's method-table pointer (``internal_ram0`` is the class's first field, see ram.pxd).
+_RAM_VIEW_AT = object.__basicsize__ + ctypes.sizeof(ctypes.c_void_p)
+
+
+class WorkRamThroughApi:
+    """Work RAM indexed from 0xC000 like ``work_ram``'s views, read through ``pyboy.memory``."""
+
+    def __init__(self, memory: Any) -> None:
+        self.memory = memory
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            return bytes(self.memory[key.start + WRAM:key.stop + WRAM])
+        return self.memory[key + WRAM]
+
+
+def work_ram(pyboys: list[Any]) -> list[Any]:
+    """Each emulator's work RAM indexed from 0xC000: ``work_ram(pbs)[i][0x135E]`` is
+    ``pbs[i].memory[0xD35E]``, read live.
+
+    PyBoy's API reads RAM a byte at a time in Python and a slice builds a list: Pokémon's 320 bytes of
+    event flags cost 12-20 us a step, the env's largest own cost (about 2 points of its overhead over
+    the emulator). PyBoy 2.x keeps the DMG's work RAM in one ``array('B')`` behind a typed memoryview
+    of its private ``RAM`` object, and loads states into that same array, so a zero-copy view of it
+    reads the same bytes for the emulator's life. Finding it touches no unknown memory: the RAM
+    object comes from the garbage collector's referents, the address of its memoryview is read inside
+    the object, and is used only if it is a live PyBoy memoryview of an 8 KB byte array that holds
+    the API's bytes and sees a probe write. Otherwise (another PyBoy layout, a game in CGB mode) that
+    emulator reads through the API (``WorkRamThroughApi``), with a warning.
+    """
+    views = {id(o): o for o in gc.get_objects()
+             if type(o).__name__ == "memoryview" and type(o).__module__ == "pyboy.core.ram"}
+    found = [_work_ram_view(pb, views) for pb in pyboys]
+    if None in found:
+        warnings.warn("this PyBoy's work RAM is read through its API (slower): its internals differ "
+                      "from the PyBoy 2.8 layout depthfirst reads directly", RuntimeWarning, stacklevel=2)
+    return [WorkRamThroughApi(pb.memory) if view is None else view
+            for pb, view in zip(pyboys, found, strict=True)]
+
+
+def _referent(obj: Any, type_name: str) -> Any:
+    return next((o for o in gc.get_referents(obj) if type(o).__name__ == type_name), None)
+
+
+def _work_ram_view(pb: Any, views: dict[int, Any]) -> memoryview | None:
+    ram = _referent(_referent(pb, "Motherboard"), "RAM")
+    if ram is None or type(ram).__basicsize__ < _RAM_VIEW_AT + ctypes.sizeof(ctypes.c_void_p):
+        return None
+    base = getattr(views.get(ctypes.c_void_p.from_address(id(ram) + _RAM_VIEW_AT).value), "base", None)
+    if not (isinstance(base, array.array) and base.typecode == "B" and len(base) == WRAM_SIZE):
+        return None
+    view = memoryview(base)
+    memory = pb.memory
+    if bytes(view) != bytes(memory[WRAM:WRAM + WRAM_SIZE]):
+        return None
+    old = view[0]
+    memory[WRAM] = old ^ 0xFF
+    seen = view[0] == old ^ 0xFF
+    memory[WRAM] = old
+    return view if seen else None
 
 
 def save_emulator(pb: Any) -> bytes:
@@ -114,6 +181,7 @@ class GameBoyGame(Game):
         # the views a step reads are made once.
         self._words = [Downsampler.words(pb.screen.ndarray) for pb in self._pyboys]
         self._start_state = self._make_start_state()
+        self._wram = work_ram(self._pyboys)
         n = num_envs
         self._frames = np.zeros((n, self.frame_stack, h, w), np.uint8)
         self._newest = [self._frames[i, -1] for i in range(n)]
@@ -205,7 +273,7 @@ class GameBoyGame(Game):
         """Stop every emulator without writing any file."""
         for pb in self._pyboys:
             pb.stop(save=False)
-        self._pyboys, self._words = [], []
+        self._pyboys, self._words, self._wram = [], [], []
 
     # ---- the Game contract ------------------------------------------------------------------------
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
@@ -293,4 +361,4 @@ class GameBoyGame(Game):
         return np.repeat(np.repeat(rgb, f, axis=0), f, axis=1) if f > 1 else rgb
 
 
-__all__ = ["BUTTONS", "SCREEN_H", "SCREEN_W", "GameBoyGame", "new_pyboy"]
+__all__ = ["BUTTONS", "SCREEN_H", "SCREEN_W", "WRAM", "GameBoyGame", "new_pyboy", "work_ram"]

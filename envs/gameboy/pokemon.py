@@ -48,7 +48,7 @@ import numba
 import numpy as np
 
 from envs.gameboy.archive import StateArchive
-from envs.gameboy.core import GameBoyGame, load_emulator, save_emulator
+from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
 from envs.gameboy.roms import check_rom, supported_pokemon_roms
 
@@ -66,12 +66,11 @@ VIEW_ROWS, VIEW_COLS = 9, 10  # the screen in 16-pixel cells
 PLAYER_ROW, PLAYER_COL = 4, 4
 
 _F = POKEMON_RED  # short alias for the address table
-# The addresses ``read_facts`` reads every step, looked up once.
-_PARTY_COUNT, _MAP, _X, _Y = _F["party_count"].addr, _F["map"].addr, _F["x"].addr, _F["y"].addr
-_BADGES, _BATTLE = _F["badges"].addr, _F["battle_type"].addr
-_EVENTS, _EVENTS_SIZE = _F["event_flags"].addr, _F["event_flags"].size
-_LEVEL, _HP, _MAX_HP = _F["party_level"].addr, _F["party_hp"].addr, _F["party_max_hp"].addr
-_PARTY_STRIDE = _F["party_level"].stride
+# The addresses ``read_facts`` reads every step, looked up once, as offsets into work RAM.
+_PARTY_COUNT, _MAP, _X, _Y, _BADGES, _BATTLE, _EVENTS, _LEVEL, _HP, _MAX_HP = (
+    _F[name].addr - WRAM for name in ("party_count", "map", "x", "y", "badges", "battle_type",
+                                      "event_flags", "party_level", "party_hp", "party_max_hp"))
+_EVENTS_SIZE, _PARTY_STRIDE = _F["event_flags"].size, _F["party_level"].stride
 _GRID = 256  # x and y are bytes: one visited grid per (board, map) covers every tile
 
 
@@ -130,7 +129,7 @@ class PokemonRed(GameBoyGame):
     # ---- RAM ---------------------------------------------------------------------------------------
     def read_facts(self, i: int) -> dict[str, Any]:
         """The RAM figures the rewards use, as plain ints (read every step: kept to plain indexing)."""
-        mem = self._pyboys[i].memory
+        mem = self._wram[i]
         count = min(mem[_PARTY_COUNT], PARTY_LENGTH)
         levels, hp, max_hp = [], [], []
         for base in range(0, count * _PARTY_STRIDE, _PARTY_STRIDE):

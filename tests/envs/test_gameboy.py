@@ -18,7 +18,9 @@ from gymnasium.utils.env_checker import check_env
 
 import envs
 from envs.env import GameEnv
+from envs.gameboy import core
 from envs.gameboy.cartridge import layout
+from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, work_ram
 from envs.gameboy.generic import GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
@@ -338,6 +340,49 @@ def test_a_loaded_state_counts_at_once(tmp_path: Path) -> None:
         assert [(e["badges"], e["event_flags"]) for e in dst.archive.entries()] == [(0, 1)]
     finally:
         dst.close()
+
+
+def test_work_ram_view_reads_the_emulator_live() -> None:
+    """The zero-copy work-RAM view holds PyBoy's bytes through frames, writes and loaded states."""
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    try:
+        pb.tick(60, False)
+        saved = save_emulator(pb)
+        (view,) = work_ram([pb])
+        assert isinstance(view, memoryview)  # the fast path works on the PyBoy CI installs
+        for button in ("right", "down", "a"):
+            pb.button_press(button)
+            pb.tick(24, False)
+            pb.button_release(button)
+        pb.memory[0xD747] = 0xA5
+        assert view[0xD747 - WRAM] == 0xA5
+        assert bytes(view) == bytes(pb.memory[WRAM:WRAM + 0x2000])
+        load_emulator(pb, saved)
+        assert bytes(view) == bytes(pb.memory[WRAM:WRAM + 0x2000]) and view[0xD747 - WRAM] != 0xA5
+    finally:
+        pb.stop(save=False)
+
+
+def test_reading_ram_through_the_api_plays_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the view cannot be found, the API fallback gives the same facts, rewards and screens."""
+    def play() -> list:
+        g = make(1)
+        try:
+            fresh(g)
+            route = layout.plan_path(where(g), WORLD["by_char"]["A"])  # an item, two doors, a badge
+            trace = []
+            for m in route:
+                trace.append((act(g, ACTION[m]), g.read_facts(0), g.get_state(0)["frames"]))
+            return trace
+        finally:
+            g.close()
+
+    fast = play()
+    monkeypatch.setattr(core, "_work_ram_view", lambda pb, views: None)
+    with pytest.warns(RuntimeWarning, match="through its API"):
+        slow = play()
+    assert fast[-1][1]["badges"] == 1 and fast[-1][1]["event_flags"] >= 1
+    assert slow == fast
 
 
 def test_generic_game_on_the_test_cartridge() -> None:
