@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envs.gameboy.core import GameBoyGame
+from envs.gameboy.core import WRAM, GameBoyGame
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, WRAPPER_TITLES, RomError
 
@@ -94,9 +94,9 @@ class GameBoy(GameBoyGame):
     def _read(self, i: int) -> dict[str, float]:
         pb = self._pyboys[i]
         if not self._wrapped:
-            mem = pb.memory
-            badges = int(mem[POKEMON_RED["badges"].addr])
-            events = bit_count(mem, POKEMON_RED["event_flags"].addr, POKEMON_RED["event_flags"].size)
+            mem = self._wram[i]
+            badges = mem[POKEMON_RED["badges"].addr - WRAM]
+            events = bit_count(mem, POKEMON_RED["event_flags"].addr - WRAM, POKEMON_RED["event_flags"].size)
             return {"score": float(events + 10 * bin(badges).count("1")), "progress": 0.0, "lives": 1.0,
                     "game_over": float(badges & TEST_BADGES_ALL == TEST_BADGES_ALL)}
         w = pb.game_wrapper

@@ -4,6 +4,8 @@ visited mask, state round trips, determinism, swarm archiving, the generic wrapp
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -383,6 +385,31 @@ def test_reading_ram_through_the_api_plays_the_same(monkeypatch: pytest.MonkeyPa
         slow = play()
     assert fast[-1][1]["badges"] == 1 and fast[-1][1]["event_flags"] >= 1
     assert slow == fast
+
+
+def test_vec_env_with_emulators_per_worker_survives_a_killed_worker() -> None:
+    """Two workers of two emulators each; one killed mid-run is restarted, its boards start over."""
+    v = envs.make_vec("pokemon_red", 4, num_workers=2, seed=0, rom=TEST_CARTRIDGE, max_steps=64)
+    try:
+        first = v.reset()
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            v.step_async(rng.integers(0, 7, 4))
+            v.step_wait()
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        t = time.perf_counter()
+        v.step_async(np.full(4, A))
+        obs, _, dones, infos = v.step_wait()
+        assert time.perf_counter() - t < 60 and v.worker_restarts == 1
+        assert dones[2:].all() and not dones[:2].any()
+        assert all(infos[k]["episode"]["worker_restarted"] == 1.0 for k in (2, 3))
+        assert obs.shape == first.shape and obs[2:, :-1].any()  # the new worker's boards show a screen
+        for _ in range(3):  # the pool keeps working
+            v.step_async(rng.integers(0, 7, 4))
+            obs, _, _, _ = v.step_wait()
+        assert v.env_method("milestones", indices=[2])[0]["tiles_visited"] >= 1
+    finally:
+        v.close()
 
 
 def test_generic_game_on_the_test_cartridge() -> None:
