@@ -2,6 +2,7 @@
 
 import json
 
+import imageio.v2 as imageio
 import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -55,7 +56,7 @@ def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
     assert "--num-workers 0" in capsys.readouterr().err
 
 
-def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path):
+def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
 
@@ -64,13 +65,20 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path):
             "--set", "env_kwargs.state=null", "--total-timesteps", "64", "--num-envs", "4",
             "--num-workers", "2", "--policy", "tiny", "--no-progress", "--video-every", "32",
             "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--set", "ppo.n_epochs=1",
-            "--set", "video_max_steps=8"]
+            "--set", "video_max_steps=8", "--set", "env_kwargs.max_steps=12"]
     assert scripts.train_ppo.main(["--run-dir", str(run), *argv]) == 0
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["env_kwargs"]["archive_dir"] == str(run / "archive")
     ea = tb(run)
     assert {"game/tiles_visited", "game/maps_visited"} <= set(ea.Tags()["scalars"])
     assert ea.Images("game/visit_heatmap")[0].encoded_image_string[:4] == b"\x89PNG"
+    # evaluation and its videos work as for Snake (episodes of the run's max_steps)
+    capsys.readouterr()
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 2 and result["mean_length"] == 12 and "mean_tiles_visited" in result
+    frames = imageio.mimread(result["video"], memtest=False)
+    assert len(frames) >= 12 and frames[0].shape[:2] == (288, 320)
 
 
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
