@@ -27,6 +27,7 @@ import base64
 import ctypes
 import gc
 import hashlib
+import importlib.metadata
 import io
 import time
 import warnings
@@ -87,22 +88,26 @@ def work_ram(pyboys: list[Any]) -> list[Any]:
     """Each emulator's work RAM indexed from 0xC000: ``work_ram(pbs)[i][0x135E]`` is
     ``pbs[i].memory[0xD35E]``, read live.
 
-    PyBoy's API reads RAM a byte at a time in Python and a slice builds a list: Pokémon's 320 bytes of
-    event flags cost 12-20 us a step, the env's largest own cost (about 2 points of its overhead over
-    the emulator). PyBoy 2.x keeps the DMG's work RAM in one ``array('B')`` behind a typed memoryview
-    of its private ``RAM`` object, and loads states into that same array, so a zero-copy view of it
-    reads the same bytes for the emulator's life. Finding it touches no unknown memory: the RAM
-    object comes from the garbage collector's referents, the address of its memoryview is read inside
-    the object, and is used only if it is a live PyBoy memoryview of an 8 KB byte array that holds
-    the API's bytes and sees a probe write. Otherwise (another PyBoy layout, a game in CGB mode) that
-    emulator reads through the API (``WorkRamThroughApi``), with a warning.
+    PyBoy's API reads RAM a byte at a time in Python and a slice builds a list: Pokémon's 320 bytes
+    of event flags cost ≈22 us a step through it and ≈2 us through the view, the env's largest own
+    cost (about 2 points of its overhead over the emulator). PyBoy 2.x keeps the DMG's work RAM in one
+    ``array('B')`` behind a typed memoryview of its private ``RAM`` object, and loads states into that
+    same array, so a zero-copy view of it reads the same bytes for the emulator's life. Finding it
+    touches no unknown memory: the RAM object comes from the garbage collector's referents, the
+    address of its memoryview is read inside the object, and is used only if it is a live PyBoy
+    memoryview of an 8 KB byte array that holds the API's bytes and sees a probe write. Otherwise
+    (another PyBoy layout, a game in CGB mode) that emulator reads through the API
+    (``WorkRamThroughApi``), with a warning. A test checks the view against the API on the PyBoy CI
+    installs, loaded states included.
     """
     views = {id(o): o for o in gc.get_objects()
              if type(o).__name__ == "memoryview" and type(o).__module__ == "pyboy.core.ram"}
     found = [_work_ram_view(pb, views) for pb in pyboys]
     if None in found:
-        warnings.warn("this PyBoy's work RAM is read through its API (slower): its internals differ "
-                      "from the PyBoy 2.8 layout depthfirst reads directly", RuntimeWarning, stacklevel=2)
+        version = importlib.metadata.version("pyboy")
+        warnings.warn(f"{found.count(None)} of {len(found)} emulators read work RAM through PyBoy's API "
+                      f"(slower): PyBoy {version} does not keep it as PyBoy 2.8 does for a DMG game, "
+                      f"which depthfirst reads directly", RuntimeWarning, stacklevel=2)
     return [WorkRamThroughApi(pb.memory) if view is None else view
             for pb, view in zip(pyboys, found, strict=True)]
 
@@ -123,9 +128,11 @@ def _work_ram_view(pb: Any, views: dict[int, Any]) -> memoryview | None:
     if bytes(view) != bytes(memory[WRAM:WRAM + WRAM_SIZE]):
         return None
     old = view[0]
-    memory[WRAM] = old ^ 0xFF
-    seen = view[0] == old ^ 0xFF
-    memory[WRAM] = old
+    try:
+        memory[WRAM] = old ^ 0xFF
+        seen = view[0] == old ^ 0xFF
+    finally:
+        memory[WRAM] = old
     return view if seen else None
 
 
@@ -180,8 +187,8 @@ class GameBoyGame(Game):
         # PyBoy draws every frame into one buffer for the emulator's life (loading a state too), so
         # the views a step reads are made once.
         self._words = [Downsampler.words(pb.screen.ndarray) for pb in self._pyboys]
+        self._wram = work_ram(self._pyboys)  # RAM views, also live for the emulators' life
         self._start_state = self._make_start_state()
-        self._wram = work_ram(self._pyboys)
         n = num_envs
         self._frames = np.zeros((n, self.frame_stack, h, w), np.uint8)
         self._newest = [self._frames[i, -1] for i in range(n)]

@@ -345,24 +345,31 @@ def test_a_loaded_state_counts_at_once(tmp_path: Path) -> None:
 
 
 def test_work_ram_view_reads_the_emulator_live() -> None:
-    """The zero-copy work-RAM view holds PyBoy's bytes through frames, writes and loaded states."""
-    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    """The zero-copy work-RAM view holds PyBoy's bytes through frames, writes and loaded states, and
+    each emulator gets its own (same start, so only a write tells them apart)."""
+    pbs = [new_pyboy(TEST_CARTRIDGE.read_bytes()) for _ in range(3)]
     try:
-        pb.tick(60, False)
+        for pb in pbs:
+            pb.tick(60, False)
+        pb = pbs[0]
         saved = save_emulator(pb)
-        (view,) = work_ram([pb])
-        assert isinstance(view, memoryview)  # the fast path works on the PyBoy CI installs
+        views = work_ram(pbs)
+        assert all(isinstance(v, memoryview) for v in views)  # the fast path works on the PyBoy CI installs
         for button in ("right", "down", "a"):
             pb.button_press(button)
             pb.tick(24, False)
             pb.button_release(button)
-        pb.memory[0xD747] = 0xA5
-        assert view[0xD747 - WRAM] == 0xA5
-        assert bytes(view) == bytes(pb.memory[WRAM:WRAM + 0x2000])
+        for k, other in enumerate(pbs):
+            other.memory[0xD747] = 0xA0 + k
+        assert [v[0xD747 - WRAM] for v in views] == [0xA0, 0xA1, 0xA2]
+        assert all(bytes(v) == bytes(p.memory[WRAM:WRAM + 0x2000]) for v, p in zip(views, pbs, strict=True))
         load_emulator(pb, saved)
-        assert bytes(view) == bytes(pb.memory[WRAM:WRAM + 0x2000]) and view[0xD747 - WRAM] != 0xA5
+        assert bytes(views[0]) == bytes(pb.memory[WRAM:WRAM + 0x2000]) and views[0][0xD747 - WRAM] != 0xA0
+        load_emulator(pbs[1], save_emulator(pbs[2]))  # another emulator's state
+        assert bytes(views[1]) == bytes(views[2])
     finally:
-        pb.stop(save=False)
+        for pb in pbs:
+            pb.stop(save=False)
 
 
 def test_reading_ram_through_the_api_plays_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,7 +388,7 @@ def test_reading_ram_through_the_api_plays_the_same(monkeypatch: pytest.MonkeyPa
 
     fast = play()
     monkeypatch.setattr(core, "_work_ram_view", lambda pb, views: None)
-    with pytest.warns(RuntimeWarning, match="through its API"):
+    with pytest.warns(RuntimeWarning, match="1 of 1 emulators read work RAM through PyBoy's API"):
         slow = play()
     assert fast[-1][1]["badges"] == 1 and fast[-1][1]["event_flags"] >= 1
     assert slow == fast
