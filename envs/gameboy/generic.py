@@ -97,7 +97,7 @@ class GameBoy(GameBoyGame):
             mem = self._wram[i]
             badges = mem[POKEMON_RED["badges"].addr - WRAM]
             events = bit_count(mem, POKEMON_RED["event_flags"].addr - WRAM, POKEMON_RED["event_flags"].size)
-            return {"score": float(events + 10 * bin(badges).count("1")), "progress": 0.0, "lives": 1.0,
+            return {"score": float(events + 10 * badges.bit_count()), "progress": 0.0, "lives": 1.0,
                     "game_over": float(badges & TEST_BADGES_ALL == TEST_BADGES_ALL)}
         w = pb.game_wrapper
         w.post_tick()  # refresh after a load_state too

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-
 
 class Memory(Protocol):
     def __getitem__(self, key: Any) -> Any: ...
@@ -64,10 +62,6 @@ def read_bcd(memory: Memory, addr: int, size: int = 1) -> int:
         b = int(memory[addr + k])
         value = value * 100 + (b >> 4) * 10 + (b & 0x0F)
     return value
-
-
-def read_bytes(memory: Memory, addr: int, size: int) -> np.ndarray:
-    return np.asarray(memory[addr:addr + size], dtype=np.uint8)
 
 
 def bit_count(memory: Memory, addr: int, size: int = 1) -> int:
