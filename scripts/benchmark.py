@@ -6,6 +6,8 @@
 
 env_sps       raw batched Snake core, 10×10, --boards boards, one core
 vec_env_sps   the same through the worker VecEnv (W workers), random actions
+vec_env_sps_in_process  the same VecEnv with no workers (W=0): the cost of SB3's VecEnv contract alone
+              (one info dict per board, the ended ones' terminal observations, the observation copy)
 train_sps     this project's default pipeline (PPO + batched env + device buffer), --policy
 sb3_train_sps the stock pipeline (gymnasium Env, make_vec_env + SubprocVecEnv, SB3 RolloutBuffer)
 train_speedup train_sps / sb3_train_sps
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     out["vec_env_workers"] = args.workers
     out["vec_env_sps"] = vec_env_sps("snake", boards, args.workers, seconds=seconds)
     out["vec_env_efficiency"] = out["vec_env_sps"] / (out["env_sps"] * max(1, args.workers))
+    out["vec_env_sps_in_process"] = vec_env_sps("snake", boards, 0, seconds=seconds)
     say(f"training, ours ({policy}) ...")
     same = ("snake", policy, num_envs, ppo, args.device, args.rollouts)
     mine = train_report(ours, *same)
@@ -122,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         ("env_sps (Snake core, 1 core)", f"{out['env_sps']:,.0f}"),
         (f"vec_env_sps ({args.workers} workers)", f"{out['vec_env_sps']:,.0f}  "
          f"({out['vec_env_efficiency']:.0%} of env_sps × workers)"),
+        ("vec_env_sps (in process)", f"{out['vec_env_sps_in_process']:,.0f}  "
+         f"({out['vec_env_sps_in_process'] / out['env_sps']:.0%} of env_sps)"),
         (f"train_sps (ours, {policy})", f"{out['train_sps']:,.0f}"),
         (f"sb3_train_sps (stock, {policy})", f"{out['sb3_train_sps']:,.0f}"),
         ("train_speedup", f"{out['train_speedup']:.2f}×"),

@@ -6,8 +6,8 @@ import pytest
 def test_benchmark_json_has_every_figure(scripts, capsys):
     assert scripts.benchmark.main(["--quick", "--json", "--workers", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("env_sps", "vec_env_sps", "train_sps", "sb3_train_sps", "train_speedup", "mfu", "mfu_10m",
-                "peak_flops"):
+    for key in ("env_sps", "vec_env_sps", "vec_env_sps_in_process", "train_sps", "sb3_train_sps",
+                "train_speedup", "mfu", "mfu_10m", "peak_flops"):
         assert out[key] > 0, key
     assert 8.5e6 <= out["parameters_10m"] <= 11.5e6  # the 10m preset is 10M ± 15%
     assert {"rotation", "snake_duel", "sokoban"} <= set(out["games"])
