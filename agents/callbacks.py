@@ -32,7 +32,10 @@ class ProgressCallback(BaseCallback):
         self.bar: tqdm | None = None
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, initial=self.model.num_timesteps, unit="step", unit_scale=True,
+        # PPO stops after a whole rollout (n_steps × n_envs), so the run ends on the next multiple.
+        start, rollout = self.model.num_timesteps, self.model.n_steps * self.model.n_envs
+        end = start + -(-(self.total - start) // rollout) * rollout
+        self.bar = tqdm(total=end, initial=start, unit="step", unit_scale=True,
                         dynamic_ncols=True, mininterval=0.5, smoothing=0.05)
 
     def _on_step(self) -> bool:

@@ -91,31 +91,84 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
 
 
 def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
-    """Replace every ``auto`` with the concrete choice for this machine."""
+    """Replace every ``auto`` with the concrete choice for this machine; a bad value raises a
+    ``ValueError`` naming the flag (or ``--set`` key) to change."""
+    from agents.presets import PRESETS
     from envs.vector import default_workers
 
     cfg = copy.deepcopy(cfg)
     if cfg["device"] == "auto":
         cfg["device"] = "cuda" if cuda_available else "cpu"
+    check_device(str(cfg["device"]))
     if cfg["device"].startswith("cuda") and not cuda_available:
         raise ValueError("--device cuda: CUDA is not available on this machine (use --device cpu)")
     if cfg["policy"] == "auto":
         cfg["policy"] = cfg["cuda_policy"] if cfg["device"].startswith("cuda") else cfg["cpu_policy"]
+    if cfg["policy"] not in PRESETS:
+        raise ValueError(f"--policy: unknown preset {cfg['policy']!r}; known: {', '.join(PRESETS)}")
+    for key in ("num_envs", "total_timesteps", "seed"):
+        cfg[key] = whole_number(cfg[key], f"--{key.replace('_', '-')}")
+    if not 0 <= cfg["seed"] < 2**32:
+        raise ValueError(f"--seed must be between 0 and 2**32 - 1, got {cfg['seed']}")
     if cfg["num_workers"] == "auto":
         cfg["num_workers"] = default_workers(cfg["env"], cfg["num_envs"])
-    total = int(cfg["total_timesteps"])
+    cfg["num_workers"] = whole_number(cfg["num_workers"], "--num-workers")
+    total = cfg["total_timesteps"]
     if cfg["save_every"] == "auto":
         cfg["save_every"] = max(1, min(total // 10, 1_000_000))
     if cfg["video_every"] == "auto":
         cfg["video_every"] = max(1, total // 5)
     for key in ("num_envs", "total_timesteps", "save_every", "video_every"):
-        if int(cfg[key]) < 1:
-            raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {cfg[key]}")
-    if int(cfg["num_workers"]) < 0 or int(cfg["num_workers"]) > int(cfg["num_envs"]):
+        flag = f"--{key.replace('_', '-')}"
+        cfg[key] = whole_number(cfg[key], flag)
+        if cfg[key] < 1:
+            raise ValueError(f"{flag} must be >= 1, got {cfg[key]}")
+    if cfg["num_workers"] < 0 or cfg["num_workers"] > cfg["num_envs"]:
         raise ValueError(f"--num-workers must be between 0 and --num-envs ({cfg['num_envs']}), "
                          f"got {cfg['num_workers']}")
-    rollout = cfg["ppo"]["n_steps"] * cfg["num_envs"]
-    if rollout % cfg["ppo"]["batch_size"] and cfg["ppo"]["batch_size"] > rollout:
-        raise ValueError(f"ppo.batch_size ({cfg['ppo']['batch_size']}) exceeds "
-                         f"n_steps × num_envs ({rollout})")
+    check_ppo(cfg["ppo"], cfg["num_envs"])
     return cfg
+
+
+def whole_number(value: Any, flag: str) -> int:
+    """``value`` as an int (YAML may give 1e6 as a float or a string); anything else names ``flag``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag} must be a whole number, got {value!r}") from None
+    if isinstance(value, bool) or not number.is_integer():
+        raise ValueError(f"{flag} must be a whole number, got {value!r}")
+    return int(number)
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device: unknown device {device!r} (use auto, cpu or cuda[:N])") from None
+
+
+def check_ppo(ppo: dict[str, Any], num_envs: int) -> None:
+    """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
+    for key in ("n_steps", "batch_size", "n_epochs"):
+        ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
+        if ppo[key] < 1:
+            raise ValueError(f"--set ppo.{key} must be >= 1, got {ppo[key]}")
+    numbers = ("learning_rate", "clip_range", "max_grad_norm", "gamma", "gae_lambda", "ent_coef", "vf_coef")
+    for key in (k for k in numbers if k in ppo):
+        if isinstance(ppo[key], bool) or not isinstance(ppo[key], (int, float)):
+            raise ValueError(f"--set ppo.{key} must be a number, got {ppo[key]!r}")
+    for key in ("learning_rate", "clip_range", "max_grad_norm"):
+        if key in ppo and ppo[key] <= 0:
+            raise ValueError(f"--set ppo.{key} must be > 0, got {ppo[key]}")
+    for key in ("gamma", "gae_lambda"):
+        if key in ppo and not 0 <= ppo[key] <= 1:
+            raise ValueError(f"--set ppo.{key} must be between 0 and 1, got {ppo[key]}")
+    rollout = ppo["n_steps"] * num_envs
+    if rollout % ppo["batch_size"] and ppo["batch_size"] > rollout:
+        need = -(-ppo["batch_size"] // ppo["n_steps"])
+        raise ValueError(f"ppo.batch_size ({ppo['batch_size']}) exceeds ppo.n_steps × --num-envs "
+                         f"({ppo['n_steps']} × {num_envs} = {rollout}): use --num-envs {need} or more, "
+                         "or a smaller --set ppo.batch_size")

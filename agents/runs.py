@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,8 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> Path:
             k += 1
     else:
         path = Path(run_dir)
+        if path.exists() and not path.is_dir():
+            raise RunError(f"--run-dir {path} is a file, not a folder; choose another name")
         if path.exists() and any(path.iterdir()):
             if not force:
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
@@ -97,13 +98,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 def save_model(model: Any, path: Path) -> None:
     """``model.save`` into a temp file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    # Opened normally (not mkstemp, whose files are private to the user): the model gets the
+    # permissions of every other file in the run folder.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             model.save(f)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

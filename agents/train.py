@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,9 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it."""
     try:
         return algorithm(cfg).load(path, env=venv, device=device or cfg["device"])
-    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError, AssertionError) as e:
+        # SB3 asserts on a zip without its "data" member (a foreign zip, or a truncated one whose end
+        # happens to read as the embedded torch archive).
         raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
 
 
@@ -60,18 +66,53 @@ def hparams(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in flat.items()}
 
 
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` (once; a repeat while the checkpoint is being
+    written is ignored). Needed because a background job of a shell without job control starts with
+    SIGINT ignored, and ``timeout``, ``kill`` and job schedulers send SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = 0
+
+    def interrupt(signum: int, frame: Any) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            raise KeyboardInterrupt
+        print("still saving the checkpoint; one moment", file=sys.stderr)
+
+    old = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
           progress: bool = True) -> Any:
-    """Train (or continue training) into ``run``. Ctrl-C saves a checkpoint and returns cleanly."""
+    """Train (or continue training) into ``run``. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and
+    returns cleanly."""
+    with stop_signals_interrupt():
+        return _train(cfg, run, command, resume, progress)
+
+
+def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool) -> Any:
     kwargs = cfg["env_kwargs"]
     if (kwargs.get("swarm") or kwargs.get("archive", False)) and not kwargs.get("archive_dir"):
         kwargs["archive_dir"] = str(run / "archive")  # Game Boy milestone states live in the run
     venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],
                     **cfg["env_kwargs"])
+    logger = None
     try:
         if resume:
             ckpt = latest_checkpoint(run)
             model = load_model(cfg, ckpt, venv)
+            if model.num_timesteps >= int(cfg["total_timesteps"]):
+                raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
+                               f"pass --total-timesteps above that to train it further")
             print(f"resuming {run} from {ckpt.name} at step {model.num_timesteps:,}")
         else:
             model = build_model(cfg, venv)
@@ -79,7 +120,8 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
         n_params = count_params(model.policy)
         print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
               f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
-        model.set_logger(configure(str(run / "tb"), ["tensorboard"]))
+        logger = configure(str(run / "tb"), ["tensorboard"])
+        model.set_logger(logger)
         callbacks = [MetricsCallback(hparams({**cfg, "parameters": n_params})),
                      VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]), int(cfg["video_every"]),
                                    max_steps=int(cfg["video_max_steps"])),
@@ -104,5 +146,5 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
         return model
     finally:
         venv.close()
-        if "model" in locals():
-            model.logger.close()
+        if logger is not None:
+            logger.close()

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         ppo.update(n_steps=16, batch_size=64, n_epochs=1)
         num_envs, boards, seconds = 8, 256, 0.2
     out: dict[str, object] = {"device": args.device, "policy": policy,
-                              "torch_threads": torch.get_num_threads()}
+                              "torch_threads": torch.get_num_threads(), "quick": args.quick}
 
     say("peak matmul ...")
     # Measured before and after the training figures, the best kept: this machine's speed drifts, and a
@@ -159,7 +159,7 @@ def gameboy(args: argparse.Namespace, say) -> int:
     seconds = 0.5 if args.quick else args.seconds
     kwargs = {"rom": str(TEST_CARTRIDGE)}
     out: dict[str, object] = {"env": "pokemon_red on the test cartridge",
-                              "emulators_per_worker": args.emulators}
+                              "emulators_per_worker": args.emulators, "quick": args.quick}
     say("bare PyBoy ...")
     out["pyboy_sps"] = pyboy_bare_sps(TEST_CARTRIDGE, seconds)
     out["pyboy_fps"] = out["pyboy_sps"] * 24

@@ -83,8 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
                                 deterministic=not args.stochastic, progress=bar.update)
     summary = summarize(episodes)
-    summary.update(env=cfg["env"], checkpoint=str(ckpt), step=int(model.num_timesteps), seed=args.seed)
-    tag = "eval-random" if args.random else f"eval-step{model.num_timesteps}"
+    actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
+    summary.update(env=cfg["env"], checkpoint=str(ckpt), step=int(model.num_timesteps), seed=args.seed,
+                   actions=actions)
+    # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one.
+    tag = {"random": "eval-random", "sampled": f"eval-step{model.num_timesteps}-stochastic",
+           "argmax": f"eval-step{model.num_timesteps}"}[actions]
     if not args.no_video:
         best = max(episodes, key=lambda e: (e.score, -e.length))
         frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions)

@@ -19,7 +19,13 @@ from envs import GAMES
 
 
 def positive_int(text: str) -> int:
-    value = int(float(text))  # accepts 1e6
+    try:
+        number = float(text)  # accepts 1e6
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+    if not number.is_integer():
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
+    value = int(number)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from envs.gameboy.roms import RomError
     from envs.vector import WorkerDiedError
 
+    created: Path | None = None  # a run folder this command made, removed again if left empty
     try:
         if args.resume:
             run = Path(args.resume)
@@ -120,11 +127,17 @@ def main(argv: list[str] | None = None) -> int:
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
             cfg = resolve(cfg, torch.cuda.is_available())
             check_game(cfg)
-            run = new_run_dir(cfg, args.run_dir, args.force)
+            run = created = new_run_dir(cfg, args.run_dir, args.force)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before training started (once it has, train() saves and returns)
+        print("\ninterrupted before training started: nothing to save", file=sys.stderr)
+        return 130
+    finally:
+        if created is not None and created.is_dir() and not any(created.iterdir()):
+            created.rmdir()
     return 0
 
 

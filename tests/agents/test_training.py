@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -40,6 +41,9 @@ def test_run_folder_is_self_describing(trained):
     assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == [
         "step_256.zip", "step_512.zip"]
     assert not list(trained.rglob("*.tmp"))
+    mode = (trained / "config.yaml").stat().st_mode
+    assert (trained / "model.zip").stat().st_mode == mode  # readable like the rest of the run
+    assert (trained / "checkpoints" / "step_512.zip").stat().st_mode == mode
 
 
 def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
@@ -66,7 +70,7 @@ def test_model_loads_with_ppo_load_in_a_fresh_process(trained):
     assert out.stdout.split() == ["512", "GridCNN", "DeviceRolloutBuffer"]
 
 
-def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path):
+def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path, capsys):
     import shutil
 
     run = tmp_path / "resumed"
@@ -78,6 +82,11 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path)
     steps = [e.step for e in events(run).Scalars("rollout/ep_rew_mean")]
     assert max(steps) == 1024 and min(steps) <= 512  # one TensorBoard run, old and new points
     assert (run / "command.txt").read_text().count("\n") == 2
+    # Nothing left to do: refused, and nothing in the run is rewritten.
+    before = {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()}
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert "already at step 1,024" in capsys.readouterr().err
+    assert {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()} == before
 
 
 def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
@@ -91,6 +100,17 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert len(frames) >= 2 and frames[0].shape == (160, 160, 3)
     # GIF writers merge identical consecutive frames (the board does not move on death).
     assert len(imageio.mimread(result["gif"], memtest=False)) >= len(frames) - 1
+
+
+def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, capsys):
+    argv = [str(trained), "--episodes", "3", "--json", "--no-video"]
+    assert scripts.evaluate.main(argv) == 0
+    greedy = json.loads(capsys.readouterr().out)
+    assert scripts.evaluate.main([*argv, "--stochastic"]) == 0
+    sampled = json.loads(capsys.readouterr().out)
+    assert (greedy["actions"], sampled["actions"]) == ("argmax", "sampled")
+    assert json.loads((trained / "eval-step512.json").read_text()) == greedy
+    assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 
 
 def test_evaluate_random_baseline_on_the_same_seeds(trained, scripts, capsys):
@@ -124,6 +144,13 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert "step_100.zip" in err
     assert (run / "checkpoints" / "step_100.zip").read_bytes() == b"not a zip"
     assert (run / "config.yaml").read_text() == cfg_text
+    # A zip that is not an SB3 model (SB3 asserts on it; a truncated checkpoint can read the same).
+    with zipfile.ZipFile(run / "checkpoints" / "step_100.zip", "w") as z:
+        z.writestr("notes.txt", "hello")
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert "cannot load checkpoint" in capsys.readouterr().err
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(run / "checkpoints" / "step_100.zip")]) == 2
+    assert "cannot load checkpoint" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -131,25 +158,75 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--num-envs", "0"], "--num-envs"),
     (["--env", "snake", "--policy", "huge"], "--policy"),
     (["--env", "snake", "--set", "ppo.lr=1"], "unknown PPO setting"),
+    (["--env", "snake", "--device", "foo"], "--device"),
+    (["--env", "snake", "--seed", "-1"], "--seed"),
+    (["--env", "snake", "--num-envs", "1.5"], "--num-envs"),
+    (["--env", "snake", "--num-envs", "4"], "--num-envs 8 or more"),
+    (["--env", "snake", "--set", "total_timesteps=abc"], "--total-timesteps must be a whole number"),
+    (["--env", "snake", "--set", "ppo.batch_size=0"], "ppo.batch_size must be >= 1"),
+    (["--env", "snake", "--set", "ppo.n_steps=0"], "ppo.n_steps must be >= 1"),
+    (["--env", "snake", "--set", "ppo.learning_rate=-1"], "ppo.learning_rate must be > 0"),
+    (["--env", "snake", "--set", "policy=huge"], "--policy"),
 ])
-def test_bad_input_names_the_flag(scripts, argv, message, capsys):
+def test_bad_input_names_the_flag(scripts, argv, message, capsys, tmp_path):
+    run = tmp_path / "run"
     with pytest.raises(SystemExit) as exc:
-        rc = scripts.train_ppo.main(argv)
+        rc = scripts.train_ppo.main([*argv, "--run-dir", str(run)])
         raise SystemExit(rc)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+    assert not run.exists()  # refused before a run folder was made
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+def test_run_dir_that_is_a_file_is_refused(scripts, tmp_path, capsys):
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(file), *TINY]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert file.read_text() == "mine"
+
+
+def test_interrupt_before_training_leaves_no_empty_run_folder(scripts, tmp_path, capsys, monkeypatch):
+    import agents.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.train, "make_vec", interrupted)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 130
+    assert "before training started" in capsys.readouterr().err
+    assert not run.exists()
+
+
+def test_progress_bar_ends_on_the_last_whole_rollout():
+    from types import SimpleNamespace
+
+    from agents.callbacks import ProgressCallback
+
+    cb = ProgressCallback(1000)
+    cb.model = SimpleNamespace(num_timesteps=256, n_steps=32, n_envs=8)
+    cb._on_training_start()
+    assert (cb.bar.n, cb.bar.total) == (256, 1024)  # PPO stops on whole rollouts of 256 steps
+    cb._on_training_end()
+
+
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a shell without job control
+
+
+@pytest.mark.parametrize("sig, start", [(signal.SIGINT, ignore_sigint), (signal.SIGTERM, None)],
+                         ids=["sigint-in-background", "sigterm"])
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
     run = tmp_path / "interrupted"
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
                              "--total-timesteps", "10000000", "--run-dir", str(run), *TINY],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=start)
     deadline = time.time() + 120
     while not (run / "tb").exists() and time.time() < deadline:
         time.sleep(0.5)
     time.sleep(3)
-    os.kill(proc.pid, signal.SIGINT)
+    os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "interrupted at step" in err and "--resume" in err

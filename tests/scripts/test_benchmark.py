@@ -11,6 +11,7 @@ def test_benchmark_json_has_every_figure(scripts, capsys):
         assert out[key] > 0, key
     assert 8.5e6 <= out["parameters_10m"] <= 11.5e6  # the 10m preset is 10M ± 15%
     assert {"rotation", "snake_duel", "sokoban"} <= set(out["games"])
+    assert out["quick"] is True  # plumbing figures say so
 
 
 def test_gameboy_benchmark_json(scripts, capsys):
