@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sys
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ from agents.callbacks import (
     ProgressCallback,
     VideoCallback,
 )
+from agents.interrupts import stop_signals_interrupt
 from agents.policies import count_params, policy_kwargs
 from agents.runs import RunError, latest_checkpoint, save_checkpoint, write_run_files
 from agents.selfplay import SelfPlayCallback, eval_kwargs, uses_self_play
@@ -64,31 +61,6 @@ def hparams(cfg: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[k] = v
     return {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in flat.items()}
-
-
-@contextlib.contextmanager
-def stop_signals_interrupt() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` (once; a repeat while the checkpoint is being
-    written is ignored). Needed because a background job of a shell without job control starts with
-    SIGINT ignored, and ``timeout``, ``kill`` and job schedulers send SIGTERM."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = 0
-
-    def interrupt(signum: int, frame: Any) -> None:
-        nonlocal received
-        received += 1
-        if received == 1:
-            raise KeyboardInterrupt
-        print("still saving the checkpoint; one moment", file=sys.stderr)
-
-    old = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
 
 
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,

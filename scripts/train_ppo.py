@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
+from agents.interrupts import stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.runs import RunError, new_run_dir, read_run_config
 from envs import GAMES
@@ -97,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(["train_ppo.py", *argv])
+    try:
+        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, at any moment
+            return train_command(p, args, command)
+    except KeyboardInterrupt:  # before training started (once it has, train() saves and returns)
+        print("\ninterrupted before training started: nothing to save", file=sys.stderr)
+        return 130
+
+
+def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> int:
     import torch
 
     from agents.train import train
@@ -132,9 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before training started (once it has, train() saves and returns)
-        print("\ninterrupted before training started: nothing to save", file=sys.stderr)
-        return 130
     finally:
         if created is not None and created.is_dir() and not any(created.iterdir()):
             created.rmdir()
