@@ -85,6 +85,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
                                f"pass --total-timesteps above that to train it further")
+            # New episodes, not a replay of the run's first ones: board k's e-th episode so far was
+            # seeded seed + k + e·num_envs < seed + num_timesteps + num_envs, so start past that.
+            venv.seed(int(cfg["seed"]) + model.num_timesteps + int(cfg["num_envs"]))
             print(f"resuming {run} from {ckpt.name} at step {model.num_timesteps:,}")
         else:
             model = build_model(cfg, venv)

@@ -89,6 +89,22 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     assert {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()} == before
 
 
+def test_resumed_run_plays_new_episodes(trained, tmp_path):
+    import shutil
+
+    from agents.config import DEFAULTS, deep_merge
+    from agents.runs import read_run_config
+    from agents.train import train
+
+    run = tmp_path / "resumed"
+    shutil.copytree(trained, run)
+    cfg = deep_merge(DEFAULTS, read_run_config(run))
+    cfg["total_timesteps"] = 768
+    model = train(cfg, run, "test", resume=True, progress=False)
+    # Episode seeds start past every one the first 512 steps of 8 boards can have used.
+    assert model.get_env().base_seed == cfg["seed"] + 512 + 8
+
+
 def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert scripts.evaluate.main([str(trained), "--episodes", "5", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
