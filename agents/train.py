@@ -20,7 +20,7 @@ from agents.callbacks import (
 )
 from agents.interrupts import stop_signals_interrupt
 from agents.policies import count_params, policy_kwargs
-from agents.runs import RunError, latest_checkpoint, save_checkpoint, write_run_files
+from agents.runs import RunError, checkpoints, latest_checkpoint, save_checkpoint, write_run_files
 from agents.selfplay import SelfPlayCallback, eval_kwargs, uses_self_play
 from envs import make_vec
 
@@ -81,7 +81,13 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
     try:
         if resume:
             ckpt = latest_checkpoint(run)
-            model = load_model(cfg, ckpt, venv)
+            try:
+                model = load_model(cfg, ckpt, venv)
+            except RunError as e:
+                older = [f for _, f in checkpoints(run) if f != ckpt]
+                if older:  # never deleted for the user: the file may be worth a look
+                    raise RunError(f"{e}\nmove it out of the way to resume from {older[-1]}") from e
+                raise
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
                                f"pass --total-timesteps above that to train it further")

@@ -165,6 +165,9 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
         z.writestr("notes.txt", "hello")
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
     assert "cannot load checkpoint" in capsys.readouterr().err
+    (run / "checkpoints" / "step_50.zip").write_bytes(b"older")
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert "to resume from " + str(run / "checkpoints" / "step_50.zip") in capsys.readouterr().err
     assert scripts.evaluate.main([str(run), "--checkpoint", str(run / "checkpoints" / "step_100.zip")]) == 2
     assert "cannot load checkpoint" in capsys.readouterr().err
 
