@@ -161,6 +161,7 @@ class ChatClient:
         self.cache = cache
         self.stats = ClientStats()
         self._sleep = sleep
+        self._reached = False  # has the server answered at all? Until it has, no connection is retried
 
     # ------------------------------------------------------------------ public
     def complete(self, prompt: str, images: list[np.ndarray]) -> ChatReply:
@@ -207,7 +208,11 @@ class ChatClient:
                 else:
                     self.stats.count_status("connection")
                     last = f"cannot reach {self.endpoint.chat_url}: {reason}"
+                    if not self._reached:  # never answered: a wrong URL or no server, not a hiccup
+                        self.stats.add(failures=1)
+                        raise ChatConfigError(f"{last} (is the server running? check the URL)") from None
             else:
+                self._reached = True
                 latency = time.perf_counter() - t0
                 self.stats.count_status(str(status))
                 if status == 200:

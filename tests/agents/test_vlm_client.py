@@ -111,12 +111,23 @@ def test_a_slow_answer_times_out_and_is_retried():
     assert c.stats.timeouts == 1 and c.stats.retries == 1 and server.hits == 2
 
 
-def test_an_unreachable_server_is_an_error_naming_the_url():
+def test_an_unreachable_server_fails_at_once_naming_the_url():
     with ChatServer() as server:
         url = server.url
-    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=0.5, max_retries=1, backoff=0.001)
-    with pytest.raises(ChatError, match="cannot reach"):
+    sleeps = []
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=0.5, max_retries=5, sleep=sleeps.append)
+    with pytest.raises(ChatConfigError, match=f"cannot reach {url}.*check the URL"):
         c.complete("q", [IMG])
+    assert sleeps == [] and c.stats.failures == 1  # no retry: nothing ever answered there
+
+
+def test_a_server_that_answered_before_is_retried_when_it_goes_away():
+    with ChatServer([good("ok")]) as server:
+        c = client(server, max_retries=2)
+        assert c.complete("q", [IMG]).content == "ok"
+    with pytest.raises(ChatError, match="gave up after 3 attempts; last: cannot reach") as exc:
+        c.complete("another", [IMG])
+    assert type(exc.value) is ChatError  # a hiccup of a known server, not a configuration error
 
 
 @pytest.mark.parametrize("status", [400, 401, 404])

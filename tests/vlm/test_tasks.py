@@ -396,6 +396,21 @@ def test_rotation_answers_match_the_engine(drafts: dict) -> None:
     assert seen & {"cube_count", "absent_colour"} and seen & {"min_turns", "next_turn"}
 
 
+def test_rotation_never_asks_a_next_turn_that_every_turn_answers() -> None:
+    module = task_module("rotation")
+    game = Rotation(1, max_cubes=8)
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    state = game.get_state(0)
+    t = rotation_index(state["target_rotation"])
+    far = next(r for r in range(24) if all(DISTANCE[TURN[r, a], t] == DISTANCE[r, t] - 1 for a in range(6)))
+    state = {**state, "rotation": ROTATIONS[far].tolist(), "rotation_index": far}
+    kinds = set()
+    for seed in range(30):
+        kinds |= {d.qa_type for d in module.make_tasks(state, np.random.default_rng(seed))}
+    assert "min_turns" in kinds and "next_turn" not in kinds
+    assert len(module.move_task(state).verifier["accepted"]) == 6  # the VLM player still gets asked
+
+
 def check_rotation_angle(s: dict[str, Any], d: TaskDraft) -> None:
     """The pictured turn is exactly the answer: of the nine axis/angle turns only it gives the second view."""
     x = d.extra

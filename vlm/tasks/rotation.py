@@ -147,6 +147,12 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
                       f"Answer with one turn: {', '.join(MOVES)}.")
 
 
+def _every_turn_helps(s: int, t: int) -> bool:
+    from envs.rotation import TURN
+
+    return all(DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1 for a in range(len(MOVES)))
+
+
 def _angle_task(state: dict[str, Any], rng: np.random.Generator) -> TaskDraft:
     r = rotation_index(state["rotation"])
     axis, angle = AXES[int(rng.integers(3))], ANGLES[int(rng.integers(3))]
@@ -300,8 +306,12 @@ def make_tasks(state: dict[str, Any], rng: np.random.Generator, source: dict[str
     kind = int(rng.integers(3))
     if kind == 0 or solved:
         drafts.append(_angle_task(state, rng))
+    elif kind == 1 or _every_turn_helps(r, rotation_index(state["target_rotation"])):
+        # Three turns from the target every turn brings it closer: a next-turn question that any answer
+        # gets right carries no reward signal, so the state gets the turn-count question instead.
+        drafts.append(_distance_task(state, image))
     else:
-        drafts.append(_distance_task(state, image) if kind == 1 else move_task(state))
+        drafts.append(move_task(state))
     single = render_view(state, r, VIEW)
     drafts.append(vision_zero_drafts(rng, single, lambda s: render_view(s, r, VIEW), _make_edit(state, r),
                                      EDIT_KINDS, context(state, pair=False), plot_level(state), ""))
