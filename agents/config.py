@@ -99,9 +99,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     cfg = copy.deepcopy(cfg)
     if cfg["device"] == "auto":
         cfg["device"] = "cuda" if cuda_available else "cpu"
-    check_device(str(cfg["device"]))
-    if cfg["device"].startswith("cuda") and not cuda_available:
-        raise ValueError("--device cuda: CUDA is not available on this machine (use --device cpu)")
+    check_device(str(cfg["device"]), cuda_available)
     if cfg["policy"] == "auto":
         cfg["policy"] = cfg["cuda_policy"] if cfg["device"].startswith("cuda") else cfg["cpu_policy"]
     if cfg["policy"] not in PRESETS:
@@ -141,13 +139,20 @@ def whole_number(value: Any, flag: str) -> int:
     return int(number)
 
 
-def check_device(device: str) -> None:
+def check_device(device: str, cuda_available: bool | None = None) -> None:
+    """A ValueError naming ``--device`` unless torch knows ``device`` and (for CUDA) this machine has it."""
     import torch
 
     try:
-        torch.device(device)
+        dev = torch.device(device)
     except RuntimeError:
         raise ValueError(f"--device: unknown device {device!r} (use auto, cpu or cuda[:N])") from None
+    if dev.type != "cuda":
+        return
+    if not (torch.cuda.is_available() if cuda_available is None else cuda_available):
+        raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+    if cuda_available is None and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def check_ppo(ppo: dict[str, Any], num_envs: int) -> None:

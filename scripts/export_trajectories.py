@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "scripts/export_trajectories.py", *given])
+    from agents.interrupts import stop_signals_interrupt
     from vlm.export import ExportError, ExportOptions, export
 
     opts = ExportOptions(
@@ -73,13 +74,17 @@ def main(argv: list[str] | None = None) -> int:
         min_score=args.min_score, minari=args.minari, seed=args.seed, overwrite=args.overwrite,
         checkpoint=args.checkpoint, tasks_per_state=args.tasks_per_state, mix=args.mix, split=args.split,
         stochastic=args.stochastic, scale=args.scale, relative_paths=args.relative_paths,
-        max_steps=args.max_steps, device=args.device, progress=not (args.no_progress or args.json),
+        max_steps=args.max_steps, device=args.device, progress=not args.no_progress,  # bars go to stderr
         command=command)
     try:
-        summary = export(opts)
+        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: the half-written export is removed
+            summary = export(opts)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: nothing written ({args.out} is as it was)", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(summary))
     else:

@@ -13,6 +13,7 @@ depend on the number of workers, so the same command gives byte-identical record
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.config import check_device
 from agents.runs import RunError
 from envs import GAMES, game_class
 from vlm import formats as fmt
@@ -53,6 +55,7 @@ from vlm.trajectories import (
 )
 
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
+OWNER = ".owner-pid"  # in the partial folder while an export writes it: a second export there is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
 
 
@@ -137,7 +140,18 @@ def plan(opts: ExportOptions) -> Plan:
         except (ImportError, TypeError, ValueError) as e:
             raise ExportError(f"vlm/tasks/{run.env}.py cannot be used: {e}") from None
         module = task_module_name(run.env)
+    try:
+        check_device(opts.device)
+    except ValueError as e:
+        raise ExportError(str(e)) from None
     out = Path(opts.out)
+    if out.resolve() in run.path.resolve().parents:
+        raise ExportError(f"the run folder {run.path} is inside --out {out}, which an export replaces as a "
+                          "whole; export somewhere else")
+    cwd = Path.cwd().resolve()
+    if out.resolve() == cwd or out.resolve() in cwd.parents:
+        raise ExportError(f"--out {out} is the folder you are in (or holds it), which an export replaces as "
+                          f"a whole; give a new folder, e.g. --out {out / 'dataset'}")
     if out.exists():
         if not out.is_dir():
             raise ExportError(f"--out {out} is a file; give a folder")
@@ -358,11 +372,17 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # same arithmetic in every process: probabilities are bit-identical
     out = p.out
+    made = [d for d in out.parents if not d.exists()]  # removed again if the export fails
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.parent / f".{out.name}.partial"
     if partial.exists():
+        owner = _running_owner(partial)
+        if owner is not None:
+            raise ExportError(f"another export into {out} is running (pid {owner}); wait for it to finish "
+                              "or choose another --out")
         shutil.rmtree(partial)  # a crashed earlier export of ours
     partial.mkdir()
+    (partial / OWNER).write_text(str(os.getpid()))
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
@@ -374,11 +394,13 @@ def export(opts: ExportOptions) -> dict[str, Any]:
             torch.set_num_threads(threads)
         summary = _finish(p, partial, model, count_params(model.policy), logs, kept, outputs, times, t0,
                           env_kwargs)
-    except ReplayMismatch as e:
+    except BaseException as e:
         shutil.rmtree(partial, ignore_errors=True)
-        raise ExportError(str(e)) from None
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        for d in made:  # innermost first; a folder someone else filled meanwhile stays
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        if isinstance(e, ReplayMismatch):
+            raise ExportError(str(e)) from None
         raise
     _swap_into_place(partial, out)
     summary["out"] = str(out)
@@ -495,8 +517,19 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
             "seconds": {k: round(v, 2) for k, v in times.items()}}
 
 
+def _running_owner(partial: Path) -> int | None:
+    """The pid of the live export that is writing ``partial``, or None if it crashed (or is unknown)."""
+    try:
+        pid = int((partial / OWNER).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):  # no owner file, not a number, or no such process
+        return None
+    return pid
+
+
 def _swap_into_place(partial: Path, out: Path) -> None:
     """Move the finished export to ``out``; an existing export there is replaced only now."""
+    (partial / OWNER).unlink()
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
         os.rename(out, old)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import yaml
 from tests.conftest import load_script
 from tests.vlm.test_trajectories import EPISODES, MIX, export_args, snake_export, tiny_snake_run
 from vlm.card import render_card
-from vlm.export import CHUNK
+from vlm.export import CHUNK, META, OWNER
 from vlm.record import FAMILIES, TaskRecord
 from vlm.splits import assign_episodes, parse_mix, parse_ratios, split_records, state_keys
 
@@ -206,6 +207,7 @@ def test_an_unknown_format_is_refused(run, tmp_path, capsys):
     (["--mix", "perception=0.5,tactics=0.5"], "--mix expects FAMILY=RATIO"),
     (["--split", "0.8,0.2"], "--split expects three"),
     (["--min-score", "1000000"], "no episode reached --min-score 1000000.0"),
+    (["--device", "banana"], "--device: unknown device 'banana'"),
 ])
 def test_bad_settings_name_the_flag_and_leave_nothing(run, tmp_path, capsys, argv, message):
     assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "3", "--no-progress", *argv) == 2
@@ -233,3 +235,43 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--min-score", "1e9",
                   "--no-progress") == 2
     assert digest_tree(copy) == before
+
+
+def test_an_export_never_replaces_the_folder_holding_the_run_or_the_shell(run, tmp_path, capsys, monkeypatch):
+    holder = tmp_path / "holder"
+    shutil.copytree(run, holder / "myrun")
+    assert export(str(holder / "myrun"), "--out", str(holder), "--overwrite", "--episodes", "2",
+                  "--no-progress") == 2
+    assert "is inside --out" in capsys.readouterr().err
+    assert (holder / "myrun" / "model.zip").is_file()
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert export(str(run), "--out", ".", "--episodes", "2", "--no-progress") == 2
+    assert "the folder you are in" in capsys.readouterr().err
+    assert list(here.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["here", "holder"]
+
+
+def test_a_second_export_into_a_folder_being_written_is_refused(run, tmp_path, capsys):
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    partial.mkdir()
+    (partial / OWNER).write_text(str(os.getpid()))  # a live export is writing it (this process)
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--no-progress") == 2
+    assert "another export into" in capsys.readouterr().err
+    assert (partial / OWNER).is_file()  # its work is left alone
+    (partial / OWNER).write_text("999999999")  # no such process: a crashed export, cleaned up
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 0
+    assert not partial.exists() and (out / META).is_file() and not (out / OWNER).exists()
+
+
+def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch):
+    import vlm.export
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", interrupted)
+    out = tmp_path / "new" / "deeper" / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--no-progress") == 130
+    assert "interrupted: nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
