@@ -355,8 +355,10 @@ def _save(fig: Any, path: Path) -> str:
 
 
 # ---------------------------------------------------------------------- report
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
-    """Create ``out``; an existing non-empty folder is refused unless ``overwrite`` and it is a report."""
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse a file, or an existing non-empty folder unless ``overwrite`` and it holds a report."""
+    if out.exists() and not out.is_dir():
+        raise CompareError(f"--out {out} is a file; give a folder")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise CompareError(f"--out {out} already exists and is not empty; choose another folder or pass "
@@ -364,6 +366,12 @@ def prepare_out_dir(out: Path, overwrite: bool) -> None:
         if not (out / "report.json").is_file():
             raise CompareError(f"--overwrite refuses to touch {out}: it holds no report.json, so it is not "
                                "a comparison folder")
+
+
+def prepare_out_dir(out: Path, overwrite: bool) -> None:
+    """Create ``out`` for a new report (``check_out_dir`` first); an old report's files go only now."""
+    check_out_dir(out, overwrite)
+    if out.exists() and any(out.iterdir()):
         for name in REPORT_FILES:
             (out / name).unlink(missing_ok=True)
         for f in out.glob("decisions-*.jsonl"):
@@ -538,7 +546,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     for p in players:
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
-    prepare_out_dir(out, overwrite)
+    check_out_dir(out, overwrite)  # made (and an old report replaced) only once there is a new one
     steps = int(max_steps) if max_steps else 100_000
     runs: list[PlayerRun] = []
     if model is not None:
@@ -562,6 +570,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
                                      (vlm_params or {}).get(p.name), bar.update))
             finally:
                 p.on_decision = None
+    prepare_out_dir(out, overwrite)
     return write_report(out, env, env_kwargs, seed, runs, prices or {}, frames_per_vlm, command, max_steps)
 
 

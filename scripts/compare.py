@@ -27,6 +27,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonneg_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     from agents.vlm_client import add_client_arguments
 
@@ -36,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vlm", action="append", default=[], metavar="MODEL@URL",
                    help="a VLM endpoint, e.g. qwen2.5-vl-7b@http://localhost:8000/v1 (repeatable)")
     p.add_argument("--episodes", type=positive_int, default=20)
-    p.add_argument("--seed", type=int, default=1_000_000, help="episode k is seeded seed+k (default 1000000)")
+    p.add_argument("--seed", type=nonneg_int, default=1_000_000,
+                   help="episode k is seeded seed+k (default 1000000)")
     p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
                    "(both sides alike; default: the game's own limits)")
     p.add_argument("--out", help="report folder (default <specialist>/compare-<time>)")
@@ -46,13 +54,15 @@ def main(argv: list[str] | None = None) -> int:
                    "completion, or both; without MODEL= it applies to every VLM; repeatable)")
     p.add_argument("--vlm-params", action="append", metavar="MODEL=COUNT",
                    help="a VLM's parameter count (e.g. gpt-4o=200B); default: read from the model name")
-    p.add_argument("--frames", type=int, default=6, help="worst decisions shown per VLM (default 6)")
+    p.add_argument("--frames", type=nonneg_int, default=6, help="worst decisions shown per VLM (default 6)")
     p.add_argument("--device", default="cpu", help="torch device for the specialist (default cpu)")
     p.add_argument("--no-progress", action="store_true")
     add_client_arguments(p)
     args = p.parse_args(argv)
 
     from agents.compare import CompareError, compare, parse_params, parse_prices
+    from agents.config import check_device
+    from agents.interrupts import stop_signals_interrupt
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -63,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     players = []
     try:
+        check_device(args.device)
         prices = parse_prices(args.price_per_1k_tokens)
         params = parse_params(args.vlm_params)
         for spec in args.vlm:
@@ -72,15 +83,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = (Path(args.specialist) if args.specialist else Path("runs") / args.env) / f"compare-{stamp}"
-        report = compare(args.env, out, args.episodes, args.seed,
-                         specialist=Path(args.specialist) if args.specialist else None, players=players,
-                         prices=prices, vlm_params=params, max_steps=args.max_steps, device=args.device,
-                         frames_per_vlm=args.frames, command=shlex.join(["python", "scripts/compare.py",
-                                                                         *(argv or sys.argv[1:])]),
-                         overwrite=args.overwrite, show_progress=not args.no_progress)
+        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: no report, answers so far stay cached
+            report = compare(args.env, out, args.episodes, args.seed,
+                             specialist=Path(args.specialist) if args.specialist else None, players=players,
+                             prices=prices, vlm_params=params, max_steps=args.max_steps, device=args.device,
+                             frames_per_vlm=args.frames, command=shlex.join(["python", "scripts/compare.py",
+                                                                             *(argv or sys.argv[1:])]),
+                             overwrite=args.overwrite, show_progress=not args.no_progress)
     except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: no report written (the VLM answers so far are cached for a re-run)",
+              file=sys.stderr)
+        return 130
     finally:
         for player in players:
             player.close()

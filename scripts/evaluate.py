@@ -53,12 +53,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
+    from agents.config import check_device
     from agents.evaluation import RandomPolicy, replay_frames, run_episodes, summarize, write_video
     from agents.runs import RunError, read_run_config
     from agents.selfplay import eval_kwargs
     from agents.train import load_model
 
     run = Path(args.run_dir)
+    try:
+        check_device(args.device)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:
         cfg = read_run_config(run)
         if args.random:

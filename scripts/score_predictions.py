@@ -29,12 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from agents.compare import CompareError
+    from agents.config import check_device
     from vlm.scoring import ScoringError, format_table, score_files
 
     try:
+        check_device(args.device)
+        if args.out:  # checked before the scoring, not after it
+            out = Path(args.out)
+            if out.is_dir():
+                raise ValueError(f"--out {out} is a folder; give a file name, e.g. {out / 'scores.json'}")
+            if not out.parent.is_dir():
+                raise ValueError(f"--out {out}: no folder {out.parent}")
         result = score_files(Path(args.split), Path(args.predictions),
                              Path(args.specialist) if args.specialist else None, args.device)
-    except (ScoringError, CompareError) as e:
+    except (ScoringError, CompareError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.out:

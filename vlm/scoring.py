@@ -40,16 +40,25 @@ class ScoringError(ValueError):
 
 # ---------------------------------------------------------------------- reading
 def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
+    if path.is_dir():
+        raise ScoringError(f"{what} {path} is a folder; give its JSONL file (e.g. {path / 'test.jsonl'})")
     if not path.is_file():
         raise ScoringError(f"{what} {path}: no such file")
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield n, json.loads(line)
-            except ValueError as e:
-                raise ScoringError(f"{what} {path} line {n}: not JSON ({e})") from None
+    # A model's reply may hold a stray non-UTF-8 byte: it becomes U+FFFD and the reply is scored as it is.
+    # A split is this project's own UTF-8, so an undecodable one (e.g. a parquet file) is an error.
+    errors = "replace" if what == "predictions" else "strict"
+    with open(path, encoding="utf-8", errors=errors) as f:
+        n = 0
+        try:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield n, json.loads(line)
+                except ValueError as e:
+                    raise ScoringError(f"{what} {path} line {n}: not JSON ({e})") from None
+        except UnicodeDecodeError:
+            raise ScoringError(f"{what} {path} line {n + 1}: not UTF-8 text (is it a JSONL file?)") from None
 
 
 def load_records(path: Path | str) -> list[TaskRecord]:

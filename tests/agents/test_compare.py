@@ -151,12 +151,25 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency"),
     (["--env", "sokoban", "--specialist", "SPECIALIST"], "trained on 'snake'"),
     (["--env", "snake", "--specialist", "/nonexistent/run"], "no such run folder"),
+    (["--env", "snake", "--specialist", "SPECIALIST", "--device", "banana"], "--device: unknown device"),
+    (["--env", "snake", "--specialist", "SPECIALIST", "--seed", "-5"], "--seed"),
+    (["--env", "snake", "--specialist", "SPECIALIST", "--frames", "-1"], "--frames"),
 ])
 def test_bad_input_is_a_clear_error(argv, message, scripts, specialist, tmp_path, capsys):
     argv = [str(specialist) if a == "SPECIALIST" else a for a in argv]
-    assert scripts.compare.main([*argv, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    with pytest.raises(SystemExit) as exc:  # argparse's errors exit, the others return 2
+        raise SystemExit(scripts.compare.main([*argv, "--out", str(tmp_path / "out"), "--no-progress"]))
+    assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_that_is_a_file_is_refused(scripts, specialist, tmp_path, capsys):
+    file = tmp_path / "report"
+    file.write_text("mine")
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(specialist), "--out", str(file),
+                                 "--no-progress"]) == 2
+    assert "is a file" in capsys.readouterr().err and file.read_text() == "mine"
 
 
 def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
@@ -167,6 +180,7 @@ def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
                                    "--out", str(tmp_path / "out"), "--no-cache", "--no-progress"])
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err and server.hits == 1
+    assert not (tmp_path / "out").exists()  # no report, so no report folder
 
 
 def test_parameter_counts_and_prices_parse():

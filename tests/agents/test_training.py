@@ -125,6 +125,8 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     assert scripts.evaluate.main([*argv, "--stochastic"]) == 0
     sampled = json.loads(capsys.readouterr().out)
     assert (greedy["actions"], sampled["actions"]) == ("argmax", "sampled")
+    assert scripts.evaluate.main([*argv, "--device", "banana"]) == 2
+    assert "--device: unknown device" in capsys.readouterr().err
     assert json.loads((trained / "eval-step512.json").read_text()) == greedy
     assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 

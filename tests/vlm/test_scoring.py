@@ -71,6 +71,16 @@ def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts,
     assert overall["move_accuracy"] == pytest.approx(np.mean([kinds[r.id] == "right" for r in moves]))
 
 
+def test_a_stray_non_utf8_byte_in_a_reply_is_scored_not_fatal(dataset, tmp_path, scripts, capsys):
+    records = load_records(dataset[1])
+    lines = [json.dumps({"id": r.id, "response": reference_response(r)}).encode() for r in records[:2]]
+    lines.append(b'{"id": "' + records[2].id.encode() + b'", "response": "caf\xe9"}')
+    (tmp_path / "latin.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    assert scripts.score_predictions.main([str(dataset[1]), str(tmp_path / "latin.jsonl"), "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["results"][0]["overall"]
+    assert overall["accuracy"] == pytest.approx(2 / len(records)) and overall["format_errors"] == 1
+
+
 def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predictions, dataset, scripts,
                                                                           capsys):
     from agents.compare import load_specialist
@@ -139,6 +149,15 @@ def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset,
 def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset):
     assert scripts.score_predictions.main([str(tmp_path / "none.jsonl"), str(tmp_path / "p.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
+    assert scripts.score_predictions.main([str(tmp_path), str(tmp_path / "p.jsonl")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    binary = tmp_path / "episodes.parquet"
+    binary.write_bytes(b"PAR1\xff\xfe\x00binary")
+    assert scripts.score_predictions.main([str(binary), str(tmp_path / "p.jsonl")]) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
+    for out, message in ((tmp_path, "is a folder"), (tmp_path / "no" / "s.json", "no folder")):
+        assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1]), "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('{"question": "hi"}\n')
     with pytest.raises(ScoringError, match="not a task record"):
