@@ -60,3 +60,13 @@ class GameEnv(gym.Env):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.game.set_state(0, state)
+
+
+def registered(depthfirst_game: str, render_mode: str | None = None, render_scale: int = 16,
+               **game_kwargs: Any) -> GameEnv:
+    """Gymnasium's entry point for ``gym.make("depthfirst/<Name>-v0", **kwargs)``: every kwarg but the
+    render ones goes to the game, under a name no game uses (GameBoy has its own ``game`` option)."""
+    from envs import make_game
+
+    return GameEnv(make_game(depthfirst_game, num_envs=1, **game_kwargs), render_mode=render_mode,
+                   render_scale=render_scale)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import make_state
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = make_state(args.rom, args.inputs, args.out, force=args.force, state=args.state)
-    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+    except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {summary['out']} ({summary['bytes']} bytes) after {summary['frames']} frames; "

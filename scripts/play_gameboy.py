@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
 
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = play(args.rom, args.save_state, force=args.force, state=args.state, window=args.window,
                        scale=args.scale, max_frames=args.max_frames)
-    except (FileExistsError, FileNotFoundError) as exc:
+    except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"saved {summary['out']} after {summary['frames']} frames; ROM SHA-1 {summary['rom_sha1']}")

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -65,7 +67,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--opponent", choices=["greedy", "random", "policy"],
                    help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
     p.add_argument("--rom", help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
-    p.add_argument("--state", help="pokemon_red, gameboy: start state (.state) to reset to")
+    p.add_argument("--state", help="pokemon_red, gameboy: start state (.state) to reset to "
+                   "(none: boot the ROM)")
     p.add_argument("--game", choices=["tetris", "super_mario_land", "kirby", "depthfirst_test"],
                    help="gameboy: which PyBoy game wrapper gives reward and game over")
     p.add_argument("--allow-unknown-rom", action="store_const", const=True,
@@ -90,8 +93,19 @@ def check_game(cfg: dict) -> None:
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
         make_game(cfg["env"], num_envs=1, **kwargs)
-    except TypeError as e:  # an option this game does not take
-        raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
+    except TypeError as e:  # an option this game does not take: name the flag that set it
+        m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if m is None:
+            raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
+        key = m.group(1)
+        flag = f"--{key.replace('_', '-')}" if key in ENV_FLAGS else f"--set env_kwargs.{key}"
+        raise ValueError(f"{flag} does not apply to --env {cfg['env']} (env_kwargs.{key} is not one of its "
+                         "options; see the per-env flags in --help)") from None
+    from agents.selfplay import uses_self_play
+
+    if uses_self_play(cfg) and cfg["num_workers"] != 0:
+        raise ValueError("--opponent policy (self-play) steps the game in the training process: "
+                         "use --num-workers 0")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +127,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     from envs.gameboy.roms import RomError
     from envs.vector import WorkerDiedError
 
-    created: Path | None = None  # a run folder this command made, removed again if left empty
+    created: Path | None = None  # a run folder this command made: removed again if no model was saved
+    finished = False
     try:
         if args.resume:
             run = Path(args.resume)
@@ -135,16 +150,19 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
+            if args.state is not None and args.state.lower() in ("none", "null"):
+                cfg["env_kwargs"]["state"] = None  # --state none: boot the ROM instead of loading a state
             cfg = resolve(cfg, torch.cuda.is_available())
             check_game(cfg)
             run = created = new_run_dir(cfg, args.run_dir, args.force)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
+        finished = True
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:
-        if created is not None and created.is_dir() and not any(created.iterdir()):
-            created.rmdir()
+        if created is not None and not finished and not (created / "model.zip").exists():
+            shutil.rmtree(created, ignore_errors=True)  # only what this command wrote: no half-made run
     return 0
 
 

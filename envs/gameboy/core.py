@@ -41,6 +41,7 @@ from gymnasium import spaces
 from envs.base import Game
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
 from envs.gameboy.ram import POKEMON_RED, RamView
+from envs.gameboy.roms import RomError
 from envs.rng import seeds_from
 
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
@@ -57,10 +58,16 @@ def load_pyboy_class() -> type:
     return PyBoy
 
 
-def new_pyboy(rom: bytes, window: str = "null") -> Any:
-    """A PyBoy on ROM bytes: sound off, no ``.ram``/``.rtc`` file read or written beside a ROM path."""
+def new_pyboy(rom: bytes, window: str = "null", name: str | Path = "the ROM") -> Any:
+    """A PyBoy on ROM bytes: sound off, no ``.ram``/``.rtc`` file read or written beside a ROM path.
+    Bytes PyBoy cannot run raise ``RomError`` naming ``name`` (the ``--rom`` path)."""
     pyboy_cls = load_pyboy_class()
-    pb = pyboy_cls(io.BytesIO(rom), window=window, sound_emulated=False, sound_volume=0, log_level="ERROR")
+    try:
+        pb = pyboy_cls(io.BytesIO(rom), window=window, sound_emulated=False, sound_volume=0,
+                       log_level="ERROR")
+    except Exception as e:  # PyBoy's own exceptions: bad header checksum, wrong length, empty file
+        raise RomError(f"--rom {name} is not a Game Boy ROM PyBoy can run "
+                       f"({type(e).__name__}: {e})") from None
     if window == "null":
         pb.set_emulation_speed(0)
     return pb
@@ -146,6 +153,18 @@ def load_emulator(pb: Any, data: bytes) -> None:
     pb.load_state(io.BytesIO(data))
 
 
+def load_state_file(pb: Any, path: Path) -> bytes:
+    """Load the state file ``path`` into ``pb``; its bytes. One PyBoy cannot load raises ``ValueError``
+    naming ``--state`` (PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes)."""
+    data = Path(path).read_bytes()
+    try:
+        load_emulator(pb, data)
+    except Exception as e:
+        raise ValueError(f"--state {path} cannot be loaded ({type(e).__name__}: {e}): it is damaged or "
+                         "not a PyBoy state") from None
+    return data
+
+
 def pack_bytes(data: bytes) -> str:
     """bytes -> JSON-able text (zlib + base64)."""
     return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
@@ -182,7 +201,7 @@ class GameBoyGame(Game):
         self.obs_height, self.obs_width = h, w
         self.observation_space = spaces.Box(0, 255, (self.frame_stack + self.EXTRA_CHANNELS, h, w), np.uint8)
         self.state_path = None if state is None else Path(state)
-        self._pyboys = [new_pyboy(self.rom_bytes) for _ in range(num_envs)]
+        self._pyboys = [new_pyboy(self.rom_bytes, name=self.rom_path) for _ in range(num_envs)]
         self._downsample = Downsampler(h, w, self._pyboys[0].screen.raw_buffer_format)
         # PyBoy draws every frame into one buffer for the emulator's life (loading a state too), so
         # the views a step reads are made once.
@@ -238,10 +257,10 @@ class GameBoyGame(Game):
             if not self.state_path.is_file():
                 raise FileNotFoundError(
                     f"start state {self.state_path} not found; make one with scripts/make_state.py or "
-                    f"scripts/play_gameboy.py --save-state (see roms/README.md), or pass state=None to boot "
-                    f"the ROM"
+                    f"scripts/play_gameboy.py --save-state (see roms/README.md), or boot the ROM instead "
+                    f"with --state none (env kwarg state=None)"
                 )
-            data = self.state_path.read_bytes()
+            data = load_state_file(self._pyboys[0], self.state_path)
         else:
             pb = self._pyboys[0]
             if self.boot_frames:  # render the last boot frame: it is the first observation

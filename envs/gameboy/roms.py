@@ -76,10 +76,10 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
         f"  SHA-1 found:    {digest}\n"
         f"  SHA-1 expected (one of):\n{_expected_lines(table)}\n"
         f"  Rewards and observations read fixed RAM addresses, so another revision or a hack may\n"
-        f"  silently give wrong rewards. Read {README}; to proceed anyway pass --allow-unknown-rom\n"
-        f"  (env kwarg allow_unknown_rom=True)."
+        f"  silently give wrong rewards. Read {README}"
     )
     if not allow_unknown:
-        raise RomError(message)
-    warnings.warn(message, stacklevel=2)
+        raise RomError(message + "; to proceed anyway pass --allow-unknown-rom\n"
+                       "  (env kwarg allow_unknown_rom=True).")
+    warnings.warn(message + ".\n  Proceeding, as --allow-unknown-rom asks.", stacklevel=2)
     return digest

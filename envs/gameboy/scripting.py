@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envs.gameboy.core import load_emulator, load_pyboy_class, new_pyboy, save_emulator
+from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save_emulator
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
 DEFAULT_PRESS_FRAMES = 8
@@ -99,10 +99,10 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     _refuse_overwrite(out, force)
     rom_bytes = Path(rom).read_bytes()
     steps = parse_inputs(Path(inputs).read_text(), str(inputs))
-    pb = new_pyboy(rom_bytes)
+    pb = new_pyboy(rom_bytes, name=rom)
     try:
         if state is not None:
-            load_emulator(pb, Path(state).read_bytes())
+            load_state_file(pb, Path(state))
         frames = run_inputs(pb, steps)
         data = save_emulator(pb)
     finally:
@@ -133,7 +133,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     frames = 0
     try:
         if state is not None:
-            load_emulator(pb, Path(state).read_bytes())
+            load_state_file(pb, Path(state))
         while max_frames is None or frames < max_frames:
             if not pb.tick():
                 break

@@ -61,8 +61,8 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys)
     from envs.gameboy.roms import TEST_CARTRIDGE
 
     run = tmp_path / "pokemon"
-    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--allow-unknown-rom", "--swarm",
-            "--set", "env_kwargs.state=null", "--total-timesteps", "64", "--num-envs", "4",
+    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--swarm", "--state", "none",
+            "--total-timesteps", "64", "--num-envs", "4",
             "--num-workers", "2", "--policy", "tiny", "--no-progress", "--video-every", "32",
             "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--set", "ppo.n_epochs=1",
             "--set", "video_max_steps=8", "--set", "env_kwargs.max_steps=12"]
@@ -91,6 +91,25 @@ def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys)
     err = capsys.readouterr().err
     assert "--allow-unknown-rom" in err and str(rom) in err
     assert not run.exists()
+    # Allowed, bytes PyBoy cannot run are still refused by name; so is a state PyBoy cannot load.
+    assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(rom), "--allow-unknown-rom",
+                                   "--state", "none", "--run-dir", str(run), *TINY]) == 2
+    assert f"--rom {rom} is not a Game Boy ROM" in capsys.readouterr().err
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    state = tmp_path / "broken.state"
+    state.write_bytes(b"\x01" * 100)
+    assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state",
+                                   str(state), "--run-dir", str(run), *TINY]) == 2
+    assert f"--state {state} cannot be loaded" in capsys.readouterr().err
+    assert not run.exists()
+
+
+def test_gameboy_games_default_to_their_own_rom(scripts, tmp_path, capsys):
+    pytest.importorskip("pyboy")
+    assert scripts.train_ppo.main(["--env", "gameboy", "--game", "kirby", "--run-dir", str(tmp_path / "r"),
+                                   *TINY]) == 2
+    assert "no ROM file at roms/kirby.gb" in capsys.readouterr().err
 
 
 def test_bad_env_option_names_it(scripts, tmp_path, capsys):

@@ -188,6 +188,8 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--set", "ppo.n_steps=0"], "ppo.n_steps must be >= 1"),
     (["--env", "snake", "--set", "ppo.learning_rate=-1"], "ppo.learning_rate must be > 0"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
+    (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
+    (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
 ])
 def test_bad_input_names_the_flag(scripts, argv, message, capsys, tmp_path):
     run = tmp_path / "run"
@@ -207,13 +209,14 @@ def test_run_dir_that_is_a_file_is_refused(scripts, tmp_path, capsys):
     assert file.read_text() == "mine"
 
 
-def test_interrupt_before_training_leaves_no_empty_run_folder(scripts, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("where", ["make_vec", "count_params"])  # before / after config.yaml is written
+def test_interrupt_before_training_leaves_no_run_folder(scripts, tmp_path, capsys, monkeypatch, where):
     import agents.train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(agents.train, "make_vec", interrupted)
+    monkeypatch.setattr(agents.train, where, interrupted)
     run = tmp_path / "run"
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 130
     assert "before training started" in capsys.readouterr().err

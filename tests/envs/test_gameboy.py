@@ -492,3 +492,30 @@ def test_missing_state_file(tmp_path: Path) -> None:
         make(1, state=tmp_path / "none.state")
 
 
+def test_make_state_refuses_bad_roms_and_states_by_flag(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    junk = tmp_path / "junk.gb"
+    junk.write_bytes(os.urandom(32768))
+    proc = run_script("scripts/make_state.py", "--rom", str(junk), "--inputs", str(inputs),
+                      "--out", str(tmp_path / "a.state"))
+    assert proc.returncode == 2 and f"--rom {junk} is not a Game Boy ROM" in proc.stderr
+    empty = tmp_path / "empty.state"
+    empty.write_bytes(b"")
+    proc = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
+                      "--out", str(tmp_path / "b.state"), "--state", str(empty))
+    assert proc.returncode == 2 and f"--state {empty} cannot be loaded" in proc.stderr
+    assert not (tmp_path / "a.state").exists() and not (tmp_path / "b.state").exists()
+
+
+def test_gymnasium_make_passes_the_game_option_through() -> None:
+    import gymnasium as gym
+
+    env = gym.make("depthfirst/GameBoy-v0", game="depthfirst_test", rom=str(TEST_CARTRIDGE))
+    try:
+        assert env.unwrapped.game.game == "depthfirst_test"  # not the env's own name
+        assert env.reset(seed=0)[0].shape == env.observation_space.shape
+    finally:
+        env.unwrapped.game.close()
+
+
