@@ -137,14 +137,21 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
 
 
 def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],
-                  scale: int = 16) -> np.ndarray:
-    """Re-simulate an episode from its seed and actions and render every state: (T+1, H, W, 3)."""
+                  scale: int = 16, last: int | None = None) -> np.ndarray:
+    """Re-simulate an episode from its seed and actions and render its states: (T+1, H, W, 3), or only
+    the final ``last + 1`` (the whole episode is still simulated; memory stays bounded)."""
     game = make_game(env, num_envs=1, **env_kwargs)
-    game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
-    frames = [game.render(0, scale)]
-    for a in actions:
-        game.step(np.array([a], dtype=np.int64))
-        frames.append(game.render(0, scale))
+    first = 0 if last is None else max(0, len(actions) - last)
+    try:
+        game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
+        frames = [game.render(0, scale)] if first == 0 else []
+        for t, a in enumerate(actions, start=1):
+            game.step(np.array([a], dtype=np.int64))
+            if t >= first:
+                frames.append(game.render(0, scale))
+    finally:
+        if hasattr(game, "close"):
+            game.close()
     return np.stack(frames)
 
 

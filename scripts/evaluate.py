@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--random", action="store_true",
                    help="a uniformly random agent on the run's game and settings (the baseline)")
     p.add_argument("--no-video", action="store_true")
+    p.add_argument("--video-steps", type=positive_int, default=1000,
+                   help="the video shows the best episode's last N steps (default 1000)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
     p.add_argument("--env", help="the game for --vlm without a run folder")
@@ -97,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
            "argmax": f"eval-step{model.num_timesteps}"}[actions]
     if not args.no_video:
         best = max(episodes, key=lambda e: (e.score, -e.length))
-        frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions)
+        frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions, last=args.video_steps)
         stem = run / f"{tag}-best"
         for suffix in (".mp4", ".gif"):
             write_video(frames, stem.with_suffix(suffix))
         summary.update(video=str(stem.with_suffix(".mp4")), gif=str(stem.with_suffix(".gif")),
-                       best_episode_seed=best.seed)
+                       best_episode_seed=best.seed, video_steps=len(frames) - 1)
     (run / f"{tag}.json").write_text(json.dumps(summary, indent=2))
     if args.json:
         print(json.dumps(summary))
@@ -163,7 +165,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     stem = out / f"eval-vlm-{slug}"
     if not args.no_video:
         best = max(episodes, key=lambda e: (e.score, -e.length))
-        frames = replay_frames(env, env_kwargs, best.seed, best.actions)
+        frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
         for suffix in (".mp4", ".gif"):
             write_video(frames, Path(f"{stem}-best{suffix}"))
         summary.update(video=f"{stem}-best.mp4", gif=f"{stem}-best.gif", best_episode_seed=best.seed)

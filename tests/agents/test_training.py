@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -116,6 +117,13 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert len(frames) >= 2 and frames[0].shape == (160, 160, 3)
     # GIF writers merge identical consecutive frames (the board does not move on death).
     assert len(imageio.mimread(result["gif"], memtest=False)) >= len(frames) - 1
+    assert result["video_steps"] == len(frames) - 1
+    # --video-steps keeps the episode's end: its last N steps, the final frame the same.
+    assert scripts.evaluate.main([str(trained), "--episodes", "5", "--json", "--video-steps", "2"]) == 0
+    short = json.loads(capsys.readouterr().out)
+    clip = imageio.mimread(short["video"], memtest=False)
+    assert short["video_steps"] == 2 and len(clip) == 3
+    assert np.abs(clip[-1].astype(int) - frames[-1]).mean() < 3  # the same final frame (H.264 is lossy)
 
 
 def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, capsys):

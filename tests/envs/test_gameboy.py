@@ -246,6 +246,8 @@ def test_state_round_trip(game: PokemonRed) -> None:
         img = PokemonRed.render_state(state, scale=16)
         assert img.shape == (288, 320, 3) and img.dtype == np.uint8
         assert PokemonRed.render_state(state, scale=8).shape == (144, 160, 3)
+        for scale in (8, 16, 24):  # the live render draws exactly what the state records
+            assert np.array_equal(game.render(0, scale), PokemonRed.render_state(game.get_state(0), scale))
         bad = dict(state, rom_sha1="0" * 40)
         with pytest.raises(ValueError, match="ROM"):
             other.set_state(0, bad)
