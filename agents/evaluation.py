@@ -136,6 +136,24 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
     return results
 
 
+def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
+    """``RunError`` unless ``model`` reads ``env``'s observations and acts in its action space (a
+    checkpoint of another game or board size would otherwise fail deep inside the first step)."""
+    from agents.runs import RunError
+
+    game = make_game(env, num_envs=1, **env_kwargs)
+    try:
+        want = (tuple(game.observation_space.shape), int(game.action_space.n))
+    finally:
+        if hasattr(game, "close"):
+            game.close()
+    have = (tuple(model.observation_space.shape), int(model.action_space.n))
+    if have != want:
+        raise RunError(f"the checkpoint reads observations {have[0]} with {have[1]} actions, {env} with this "
+                       f"run's settings gives {want[0]} with {want[1]}: it was trained on another game or "
+                       "settings")
+
+
 def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],
                   scale: int = 16, last: int | None = None) -> np.ndarray:
     """Re-simulate an episode from its seed and actions and render its states: (T+1, H, W, 3), or only

@@ -56,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from agents.config import check_device
-    from agents.evaluation import RandomPolicy, replay_frames, run_episodes, summarize, write_video
+    from agents.evaluation import (
+        RandomPolicy,
+        check_fits,
+        replay_frames,
+        run_episodes,
+        summarize,
+        write_video,
+    )
     from agents.runs import RunError, read_run_config
     from agents.selfplay import eval_kwargs
     from agents.train import load_model
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 ckpt = latest_checkpoint(run)
         if not args.random:
             model = load_model(cfg, ckpt, device=args.device)
+            check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]))
     except RunError as e:
         print(f"error: {e.args[0].replace('--resume ', '')}", file=sys.stderr)
         return 2

@@ -145,6 +145,8 @@ def plan(opts: ExportOptions) -> Plan:
     except ValueError as e:
         raise ExportError(str(e)) from None
     out = Path(opts.out)
+    if out.resolve() == run.path.resolve() or run.path.resolve() in out.resolve().parents:
+        raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")
     if out.resolve() in run.path.resolve().parents:
         raise ExportError(f"the run folder {run.path} is inside --out {out}, which an export replaces as a "
                           "whole; export somewhere else")
@@ -162,8 +164,6 @@ def plan(opts: ExportOptions) -> Plan:
             if not (out / META).is_file():
                 raise ExportError(f"--overwrite refuses to replace {out}: it is not a depthfirst export "
                                   f"(no {META})")
-    if out.resolve() == run.path.resolve() or run.path.resolve() in out.resolve().parents:
-        raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")
     return Plan(opts, run, out, formats, mix, ratios, module)
 
 

@@ -139,6 +139,18 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 
 
+def test_evaluating_a_checkpoint_of_other_settings_is_a_clear_error(trained, scripts, tmp_path, capsys):
+    run = tmp_path / "other"
+    run.mkdir()
+    cfg = yaml.safe_load((trained / "config.yaml").read_text())
+    cfg["env_kwargs"]["size"] = 6  # the checkpoint was trained on 10×10
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    argv = [str(run), "--checkpoint", str(trained / "model.zip"), "--episodes", "2"]
+    assert scripts.evaluate.main(argv) == 2
+    assert "trained on another game or settings" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+
+
 def test_evaluate_random_baseline_on_the_same_seeds(trained, scripts, capsys):
     assert scripts.evaluate.main([str(trained), "--episodes", "20", "--random", "--json", "--no-video"]) == 0
     first = json.loads(capsys.readouterr().out)
