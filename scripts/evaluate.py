@@ -121,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cfg['env']} {who}, {summary['episodes']} episodes: "
               f"mean score {summary['mean_score']:.2f}, median {summary['median_score']:.1f}, "
               f"max {summary['max_score']:.0f}, mean length {summary['mean_length']:.1f}")
+        figures = {k[5:]: v for k, v in summary.items()  # the game's own episode figures, e.g. win
+                   if k.startswith("mean_") and k not in ("mean_score", "mean_length", "mean_return")}
+        if figures:
+            print("means of the game's figures: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     return 0

@@ -123,6 +123,8 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     short = json.loads(capsys.readouterr().out)
     clip = imageio.mimread(short["video"], memtest=False)
     assert short["video_steps"] == 2 and len(clip) == 3
+    assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-video"]) == 0
+    assert "means of the game's figures: " in capsys.readouterr().out  # e.g. snake_length, won
     assert np.abs(clip[-1].astype(int) - frames[-1]).mean() < 3  # the same final frame (H.264 is lossy)
 
 
