@@ -6,6 +6,7 @@ run describes itself and ``--resume`` rebuilds exactly the same thing.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,8 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
     """A ValueError naming ``--device`` unless torch knows ``device`` and (for CUDA) this machine has it."""
     import torch
 
+    if device == "auto":  # CUDA when available: always possible
+        return
     try:
         dev = torch.device(device)
     except RuntimeError:
@@ -163,6 +166,8 @@ def check_ppo(ppo: dict[str, Any], num_envs: int) -> None:
             raise ValueError(f"--set ppo.{key} must be >= 1, got {ppo[key]}")
     numbers = ("learning_rate", "clip_range", "max_grad_norm", "gamma", "gae_lambda", "ent_coef", "vf_coef")
     for key in (k for k in numbers if k in ppo):
+        with contextlib.suppress(ValueError):  # YAML reads 1e-4 (no dot) as a string
+            ppo[key] = float(ppo[key]) if isinstance(ppo[key], str) else ppo[key]
         if isinstance(ppo[key], bool) or not isinstance(ppo[key], (int, float)):
             raise ValueError(f"--set ppo.{key} must be a number, got {ppo[key]!r}")
     for key in ("learning_rate", "clip_range", "max_grad_norm"):

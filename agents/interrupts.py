@@ -10,25 +10,46 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_active = False  # one handler for the whole process, however deeply the contexts nest
+_received = 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    global _received
+    _received += 1
+    if _received == 1:
+        raise KeyboardInterrupt
+    print("stopping: one moment", file=sys.stderr)  # a repeat (``timeout`` signals twice) is ignored
+
 
 @contextlib.contextmanager
 def stop_signals_interrupt() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` (once; a repeat while the checkpoint is being
-    written is ignored). Needed because a background job of a shell without job control starts with
+    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` once; later ones, while the program cleans up or
+    saves, are ignored. Needed because a background job of a shell without job control starts with
     SIGINT ignored, and ``timeout``, ``kill`` and job schedulers send SIGTERM."""
+    global _active, _received
+    if _active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _interrupt) for s in _SIGNALS}
+    _active, _received = True, 0
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        _active = False
+
+
+@contextlib.contextmanager
+def uninterruptible() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for a short last step that must not stop half-way (moving a finished
+    export into place): a signal then is dropped, and the step completes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = 0
-
-    def interrupt(signum: int, frame: Any) -> None:
-        nonlocal received
-        received += 1
-        if received == 1:
-            raise KeyboardInterrupt
-        print("stopping: saving what there is to save, one moment", file=sys.stderr)
-
-    old = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in _SIGNALS}
     try:
         yield
     finally:

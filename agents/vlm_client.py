@@ -23,6 +23,7 @@ import io
 import json
 import os
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -43,6 +44,15 @@ class ChatError(RuntimeError):
 
 class ChatConfigError(ChatError):
     """A request the server refuses for good (HTTP 4xx): the user must change the model, URL or key."""
+
+
+def _no_such_server(reason: Any) -> bool:
+    """Nothing listens there (refused) or the host name does not exist: retrying cannot help. Resets,
+    cut-short replies and a resolver's temporary failure can pass, so they are retried."""
+    if isinstance(reason, ConnectionRefusedError):
+        return True
+    return isinstance(reason, socket.gaierror) and reason.errno in (socket.EAI_NONAME,
+                                                                     getattr(socket, "EAI_NODATA", None))
 
 
 @dataclass(frozen=True)
@@ -208,7 +218,7 @@ class ChatClient:
                 else:
                     self.stats.count_status("connection")
                     last = f"cannot reach {self.endpoint.chat_url}: {reason}"
-                    if not self._reached:  # never answered: a wrong URL or no server, not a hiccup
+                    if not self._reached and _no_such_server(reason):  # a wrong URL, not a hiccup
                         self.stats.add(failures=1)
                         raise ChatConfigError(f"{last} (is the server running? check the URL)") from None
             else:

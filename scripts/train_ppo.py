@@ -127,8 +127,9 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     from envs.gameboy.roms import RomError
     from envs.vector import WorkerDiedError
 
-    created: Path | None = None  # a run folder this command made: removed again if no model was saved
-    finished = False
+    created: Path | None = None  # a run folder this command made: removed if training never started
+    existed = args.run_dir is not None and Path(args.run_dir).is_dir()
+    run: Path | None = None
     try:
         if args.resume:
             run = Path(args.resume)
@@ -156,13 +157,23 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             check_game(cfg)
             run = created = new_run_dir(cfg, args.run_dir, args.force)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
-        finished = True
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # train() saves and returns once training runs: this is before, or after
+        saved = run is not None and (run / "model.zip").exists()
+        print("\ninterrupted" + ("; the model is saved" if saved else " before training started: nothing "
+                                 "to save"), file=sys.stderr)
+        return 130
     finally:
-        if created is not None and not finished and not (created / "model.zip").exists():
-            shutil.rmtree(created, ignore_errors=True)  # only what this command wrote: no half-made run
+        # Failed before training started (TensorBoard's folder comes just before it): no half-made run
+        # is left. Once training ran, its logs stay, whatever happened after.
+        if created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
+            if existed:  # the user's (empty, or --force-cleared) folder stays, without our files
+                for f in created.iterdir():
+                    shutil.rmtree(f) if f.is_dir() else f.unlink()
+            else:
+                shutil.rmtree(created, ignore_errors=True)
     return 0
 
 

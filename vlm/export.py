@@ -55,7 +55,7 @@ from vlm.trajectories import (
 )
 
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
-OWNER = ".owner-pid"  # in the partial folder while an export writes it: a second export there is refused
+OWNER = ".owner"  # locked in the partial folder while an export writes it: a second one is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
 
 
@@ -375,14 +375,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     made = [d for d in out.parents if not d.exists()]  # removed again if the export fails
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.parent / f".{out.name}.partial"
-    if partial.exists():
-        owner = _running_owner(partial)
-        if owner is not None:
-            raise ExportError(f"another export into {out} is running (pid {owner}); wait for it to finish "
-                              "or choose another --out")
-        shutil.rmtree(partial)  # a crashed earlier export of ours
-    partial.mkdir()
-    (partial / OWNER).write_text(str(os.getpid()))
+    lock = _claim(partial, out)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
@@ -395,6 +388,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         summary = _finish(p, partial, model, count_params(model.policy), logs, kept, outputs, times, t0,
                           env_kwargs)
     except BaseException as e:
+        lock.close()
         shutil.rmtree(partial, ignore_errors=True)
         for d in made:  # innermost first; a folder someone else filled meanwhile stays
             with contextlib.suppress(OSError):
@@ -402,6 +396,8 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         raise
+    lock.close()
+    (partial / OWNER).unlink()
     _swap_into_place(partial, out)
     summary["out"] = str(out)
     return summary
@@ -517,25 +513,49 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
             "seconds": {k: round(v, 2) for k, v in times.items()}}
 
 
-def _running_owner(partial: Path) -> int | None:
-    """The pid of the live export that is writing ``partial``, or None if it crashed (or is unknown)."""
+def _claim(partial: Path, out: Path) -> Any:
+    """Make ``partial`` this export's, holding a lock on its owner file until the export ends: one a
+    live export holds is refused, one a dead export left (the kernel dropped its lock) is cleared."""
+    if partial.exists():
+        try:
+            with open(partial / OWNER, "a") as f:
+                _lock(f)
+        except BlockingIOError:
+            raise ExportError(f"another export into {out} is running (its work is in {partial}); wait for "
+                              "it to finish or choose another --out") from None
+        except OSError:
+            pass  # no owner file: not a live export either
+        shutil.rmtree(partial)
+    partial.mkdir()
+    f = open(partial / OWNER, "w")  # noqa: SIM115 (held open for the whole export)
+    _lock(f)
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
+def _lock(f: Any) -> None:
+    """An exclusive, non-blocking lock (``BlockingIOError`` when held); none where fcntl is missing."""
     try:
-        pid = int((partial / OWNER).read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):  # no owner file, not a number, or no such process
-        return None
-    return pid
+        import fcntl
+    except ImportError:  # Windows: no lock, a second export there is not detected
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _swap_into_place(partial: Path, out: Path) -> None:
-    """Move the finished export to ``out``; an existing export there is replaced only now."""
-    (partial / OWNER).unlink()
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.rename(out, old)
-    os.rename(partial, out)
-    if old.exists():
-        shutil.rmtree(old)
+    """Move the finished export to ``out``; an existing export there is replaced only now. Not
+    interruptible: a signal between the renames would leave no ``out``, one during the old export's
+    removal a stray copy."""
+    from agents.interrupts import uninterruptible
+
+    with uninterruptible():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            os.rename(out, old)
+        os.rename(partial, out)
+        if old.exists():
+            shutil.rmtree(old)
 
 
 __all__ = ["ExportError", "ExportOptions", "export", "plan"]

@@ -137,6 +137,7 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     assert (greedy["actions"], sampled["actions"]) == ("argmax", "sampled")
     assert scripts.evaluate.main([*argv, "--device", "banana"]) == 2
     assert "--device: unknown device" in capsys.readouterr().err
+    assert scripts.evaluate.main([*argv, "--device", "auto"]) == 0  # CUDA when there is one
     assert json.loads((trained / "eval-step512.json").read_text()) == greedy
     assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 
@@ -243,6 +244,39 @@ def test_interrupt_before_training_leaves_no_run_folder(scripts, tmp_path, capsy
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 130
     assert "before training started" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_a_run_that_fails_once_training_ran_keeps_its_logs(scripts, tmp_path, capsys, monkeypatch):
+    from stable_baselines3 import PPO
+
+    def diverged(self, *args, **kwargs):
+        raise ValueError("Expected parameter logits to satisfy the constraint (diverged)")
+
+    monkeypatch.setattr(PPO, "learn", diverged)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 2
+    assert "diverged" in capsys.readouterr().err
+    assert (run / "tb").is_dir() and (run / "config.yaml").is_file()  # what there is to diagnose stays
+
+
+def test_numbers_yaml_reads_as_text_are_numbers():
+    from agents.config import apply_set, load_config, resolve
+
+    cfg = resolve(apply_set(load_config("snake"), ["ppo.learning_rate=1e-4"]), cuda_available=False)
+    assert cfg["ppo"]["learning_rate"] == 1e-4  # YAML reads 1e-4 (no dot) as a string
+
+
+def test_uninterruptible_drops_a_signal_and_restores_the_handlers():
+    from agents.interrupts import stop_signals_interrupt, uninterruptible
+
+    with stop_signals_interrupt():
+        with uninterruptible():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_progress_bar_ends_on_the_last_whole_rollout():

@@ -121,6 +121,19 @@ def test_an_unreachable_server_fails_at_once_naming_the_url():
     assert sleeps == [] and c.stats.failures == 1  # no retry: nothing ever answered there
 
 
+def test_a_connection_reset_before_any_answer_is_retried(monkeypatch):
+    c = ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"), api_key_env=None, max_retries=2,
+                   sleep=lambda s: None)
+
+    def reset(data):
+        raise ConnectionResetError("reset by peer")  # a loading server, not a wrong URL
+
+    monkeypatch.setattr(c, "_post", reset)
+    with pytest.raises(ChatError, match="gave up after 3 attempts") as exc:
+        c.complete("q", [IMG])
+    assert type(exc.value) is ChatError
+
+
 def test_a_server_that_answered_before_is_retried_when_it_goes_away():
     with ChatServer([good("ok")]) as server:
         c = client(server, max_retries=2)

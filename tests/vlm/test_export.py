@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -253,15 +252,20 @@ def test_an_export_never_replaces_the_folder_holding_the_run_or_the_shell(run, t
 
 
 def test_a_second_export_into_a_folder_being_written_is_refused(run, tmp_path, capsys):
+    import fcntl
+
     out, partial = tmp_path / "out", tmp_path / ".out.partial"
     partial.mkdir()
-    (partial / OWNER).write_text(str(os.getpid()))  # a live export is writing it (this process)
-    assert export(str(run), "--out", str(out), "--episodes", "2", "--no-progress") == 2
-    assert "another export into" in capsys.readouterr().err
-    assert (partial / OWNER).is_file()  # its work is left alone
-    (partial / OWNER).write_text("999999999")  # no such process: a crashed export, cleaned up
+    with open(partial / OWNER, "w") as held:  # a live export holds its lock
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert export(str(run), "--out", str(out), "--episodes", "2", "--no-progress") == 2
+        assert f"another export into {out} is running" in capsys.readouterr().err
+        assert (partial / OWNER).is_file()  # its work is left alone
+    # The lock is gone (its export died, whatever its pid now belongs to): cleaned up, the export runs.
+    (partial / "half-written.png").write_bytes(b"x")
     assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 0
     assert not partial.exists() and (out / META).is_file() and not (out / OWNER).exists()
+    assert not (out / "half-written.png").exists()
 
 
 def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch):
