@@ -131,6 +131,11 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
 
 def whole_number(value: Any, flag: str) -> int:
     """``value`` as an int (YAML may give 1e6 as a float or a string); anything else names ``flag``."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = int(value)  # exact, however large
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -133,6 +133,7 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
             info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
             results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,
                                    actions[i], actor.episode_log(i)))
+        game.close()
     return results
 
 
@@ -142,11 +143,8 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
     from agents.runs import RunError
 
     game = make_game(env, num_envs=1, **env_kwargs)
-    try:
-        want = (tuple(game.observation_space.shape), int(game.action_space.n))
-    finally:
-        if hasattr(game, "close"):
-            game.close()
+    want = (tuple(game.observation_space.shape), int(game.action_space.n))
+    game.close()
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
     if have != want:
         raise RunError(f"the checkpoint reads observations {have[0]} with {have[1]} actions, {env} with this "
@@ -168,8 +166,7 @@ def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list
             if t >= first:
                 frames.append(game.render(0, scale))
     finally:
-        if hasattr(game, "close"):
-            game.close()
+        game.close()
     return np.stack(frames)
 
 

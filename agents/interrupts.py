@@ -32,13 +32,11 @@ def stop_signals_interrupt() -> Iterator[None]:
     if _active or threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = {s: signal.signal(s, _interrupt) for s in _SIGNALS}
     _active, _received = True, 0
     try:
-        yield
+        with _handled_by(_interrupt):
+            yield
     finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
         _active = False
 
 
@@ -46,12 +44,19 @@ def stop_signals_interrupt() -> Iterator[None]:
 def uninterruptible() -> Iterator[None]:
     """Ignore SIGINT and SIGTERM for a short last step that must not stop half-way (moving a finished
     export into place): a signal then is dropped, and the step completes."""
+    with _handled_by(signal.SIG_IGN):
+        yield
+
+
+@contextlib.contextmanager
+def _handled_by(handler: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` inside the block (only the main thread may set them)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in _SIGNALS}
+    old = {s: signal.signal(s, handler) for s in _SIGNALS}
     try:
         yield
     finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
+        for s, previous in old.items():
+            signal.signal(s, previous)

@@ -106,5 +106,9 @@ class Game(ABC):
     def render(self, i: int = 0, scale: int = 16) -> np.ndarray:
         return self.render_state(self.get_state(i), scale)
 
+    def close(self) -> None:
+        """Release what the game holds outside Python (the Game Boy's emulators); nothing by default."""
+        return None
+
     def new_obs_buffer(self) -> np.ndarray:
         return np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.uint8)

@@ -102,8 +102,7 @@ def _resident_growth(name: str, count: int, game_kwargs: dict[str, Any]) -> floa
     many.reset(np.arange(count), seeds_from(0, count))
     after = rss_bytes()
     for game in (one, many):
-        if hasattr(game, "close"):
-            game.close()
+        game.close()
     if before is None or after is None:
         return None
     return (after - before) / count

@@ -78,8 +78,7 @@ class GameVecEnv(VecEnv):
             self._ctx.set_forkserver_preload(["envs.worker", game_class(game).__module__])
         # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
         self._episode_keys = ("r", "l", *probe.episode_infos(np.zeros(1, np.int64)))
-        if hasattr(probe, "close"):
-            probe.close()
+        probe.close()
         self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape, self._episode_keys[2:])
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)

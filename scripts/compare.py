@@ -19,19 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def nonneg_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+from agents.cli import nonneg_int, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,12 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+from agents.cli import positive_int
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,31 +14,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from agents.cli import nonneg_int, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
 from agents.interrupts import stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.runs import RunError, new_run_dir, read_run_config
 from envs import GAMES
-
-
-def positive_int(text: str) -> int:
-    try:
-        number = float(text)  # accepts 1e6
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
-    if not number.is_integer():
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
-    value = int(number)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def nonneg_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -171,7 +152,10 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
         if created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
             if existed:  # the user's (empty, or --force-cleared) folder stays, without our files
                 for f in created.iterdir():
-                    shutil.rmtree(f) if f.is_dir() else f.unlink()
+                    if f.is_dir():
+                        shutil.rmtree(f)
+                    else:
+                        f.unlink()
             else:
                 shutil.rmtree(created, ignore_errors=True)
     return 0

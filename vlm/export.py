@@ -145,13 +145,13 @@ def plan(opts: ExportOptions) -> Plan:
     except ValueError as e:
         raise ExportError(str(e)) from None
     out = Path(opts.out)
-    if out.resolve() == run.path.resolve() or run.path.resolve() in out.resolve().parents:
+    target, home, cwd = out.resolve(), run.path.resolve(), Path.cwd().resolve()
+    if target == home or home in target.parents:
         raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")
-    if out.resolve() in run.path.resolve().parents:
+    if target in home.parents:
         raise ExportError(f"the run folder {run.path} is inside --out {out}, which an export replaces as a "
                           "whole; export somewhere else")
-    cwd = Path.cwd().resolve()
-    if out.resolve() == cwd or out.resolve() in cwd.parents:
+    if target == cwd or target in cwd.parents:
         raise ExportError(f"--out {out} is the folder you are in (or holds it), which an export replaces as "
                           f"a whole; give a new folder, e.g. --out {out / 'dataset'}")
     if out.exists():

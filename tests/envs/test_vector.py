@@ -199,5 +199,4 @@ def test_observe_a_subset_of_boards(name, kwargs):
                                  (part, np.array([0, 1, 6])), (full[:5], None)):
         with pytest.raises(ValueError, match=r"indices|out must"):
             game.observe(bad_out, bad_indices)
-    if hasattr(game, "close"):
-        game.close()
+    game.close()
