@@ -18,4 +18,3 @@ PRESETS: dict[str, Preset] = {
     "medium": Preset((64, 64, 64), 512, "≈3.4M params on 10×10 Snake"),
     "10m": Preset((64, 128, 128), 768, "≈10.1M params on 10×10 Snake; the headline specialist, CUDA default"),
 }
-CUDA_DEFAULT = "10m"

@@ -204,7 +204,6 @@ class ChunkOutput:
     episodes: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
-    images_written: int = 0
     minari_files: list[str] = field(default_factory=list)
 
 
@@ -294,7 +293,6 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
         if callable(close):
             close()
     result.steps = writer.count
-    result.images_written = store.written
     return result
 
 

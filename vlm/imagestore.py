@@ -64,7 +64,6 @@ class ImageStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.seen: set[str] = set()
-        self.written = 0  # files this store encoded (not counting ones another process wrote first)
 
     def put(self, img: np.ndarray) -> str:
         """Store ``img`` (if new) and return its path relative to the dataset root."""
@@ -79,6 +78,5 @@ class ImageStore:
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             tmp.write_bytes(encode_png(img))
             os.replace(tmp, path)
-            self.written += 1
         self.seen.add(h)
         return rel

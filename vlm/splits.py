@@ -120,14 +120,6 @@ def split_records(records: list[dict[str, Any]], assignment: dict[int, str]
     return by_split, dropped
 
 
-def stage_of(plot_level: int, qa_level: int) -> str:
-    total = plot_level + qa_level
-    for name, (lo, hi) in STAGES:
-        if lo <= total <= hi:
-            return name
-    raise ValueError(f"levels must be 1..3, got plot_level {plot_level}, qa_level {qa_level}")
-
-
 def mixed_schedule(records: list[dict[str, Any]], mix: dict[str, float] | None, rng: np.random.Generator
                    ) -> tuple[list[str], dict[str, float]]:
     """Record ids of one stage drawn so families appear at ``mix`` ratios, as many as the scarcest family

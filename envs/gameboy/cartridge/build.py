@@ -27,10 +27,6 @@ ROOMS_ADDR = 0x1000  # game.s: ROOMS_H
 DATA_ADDR = 0x1800
 
 
-def tools_available() -> bool:
-    return all(shutil.which(t) for t in TOOLS)
-
-
 def _db_lines(values: list[int], per_line: int = 16) -> list[str]:
     return ["\t.db " + ", ".join(f"0x{v:02X}" for v in values[i:i + per_line])
             for i in range(0, len(values), per_line)]
