@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from agents.evaluation import Episode, run_episodes
+from agents.selfplay import eval_kwargs
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -540,7 +541,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         model, cfg, ckpt = load_specialist(specialist, device)
         if cfg["env"] != env:
             raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
-        env_kwargs = dict(cfg.get("env_kwargs") or {})
+        env_kwargs = eval_kwargs(dict(cfg.get("env_kwargs") or {}))  # a self-play learner meets the bot
         about = {"run": str(specialist), "checkpoint": str(ckpt), "policy": cfg.get("policy"),
                  "step": int(model.num_timesteps)}
     for p in players:

@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from agents.config import check_device
+from agents.evaluation import check_fits
 from agents.runs import RunError
+from agents.selfplay import eval_kwargs
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -358,9 +360,10 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
     p = plan(opts)
     run = p.run
-    env_kwargs = dict(run.cfg.get("env_kwargs") or {})
+    env_kwargs = eval_kwargs(dict(run.cfg.get("env_kwargs") or {}))  # a self-play learner meets the bot
     try:
         model = load_policy(run, opts.device)
+        check_fits(model, run.env, env_kwargs)  # a --checkpoint of another game fails here, not mid-play
     except RunError as e:
         raise ExportError(str(e)) from None
     import torch

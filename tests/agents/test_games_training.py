@@ -48,6 +48,16 @@ def test_duel_self_play_trains_against_snapshots(scripts, tmp_path, capsys):
     assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["mean_win"] + result["mean_draw"] + result["mean_loss"] == pytest.approx(1.0)
+    # Export and compare play it against the scripted bot too (its own opponent needs the training loop).
+    out = tmp_path / "data"
+    assert scripts.export_trajectories.main([str(run), "--episodes", "2", "--out", str(out), "--no-progress",
+                                             "--formats", "verl"]) == 0
+    meta = json.loads((out / "trajectories" / "meta.json").read_text())
+    assert meta["env_kwargs"]["opponent"] == "greedy"
+    assert scripts.compare.main(["--env", "snake_duel", "--specialist", str(run), "--episodes", "2",
+                                 "--out", str(tmp_path / "cmp"), "--no-progress"]) == 0
+    report = json.loads((tmp_path / "cmp" / "report.json").read_text())
+    assert report["env_kwargs"]["opponent"] == "greedy" and report["players"][0]["episodes"] == 2
 
 
 def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):

@@ -174,6 +174,18 @@ def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
 
 
+def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": {**cfg["env_kwargs"], "size": 8}}))
+    assert export(str(other), "--checkpoint", str(run / "model.zip"), "--out", str(tmp_path / "out"),
+                  "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "trained on another game or settings" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
 def test_an_env_without_a_task_module_is_refused(run, tmp_path, capsys, monkeypatch):
     from envs import GAMES
     from vlm import tasks
