@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.curves import pyplot
 from agents.evaluation import Episode, run_episodes
 from agents.selfplay import eval_kwargs
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
@@ -272,10 +273,7 @@ def _slug(text: str) -> str:
 
 
 def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [s["name"] for s in summaries]
     colors = ["#2b7bba" if s["kind"] == "specialist" else "#e4572e" for s in summaries]
@@ -347,7 +345,7 @@ def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun
 
 
 def _save(fig: Any, path: Path) -> str:
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -548,6 +546,10 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
     check_out_dir(out, overwrite)  # made (and an old report replaced) only once there is a new one
+    try:
+        pyplot()  # the report's plots need it: say so before any episode is played
+    except ValueError as e:
+        raise CompareError(str(e)) from None
     steps = int(max_steps) if max_steps else 100_000
     runs: list[PlayerRun] = []
     if model is not None:

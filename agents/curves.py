@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,14 +23,22 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return steps, values, minutes
 
 
-def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
-               baseline: float | None = None, baseline_label: str = "random agent") -> Path:
-    """Score against env steps and against wall-clock minutes, side by side."""
-    import matplotlib
-
+def pyplot() -> Any:
+    """matplotlib's pyplot drawing to files; ``ValueError`` naming the install line when it is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError('matplotlib is not installed: pip install -e ".[plot]" (or ".[vlm]")') from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
+               baseline: float | None = None, baseline_label: str = "random agent") -> Path:
+    """Score against env steps and against wall-clock minutes, side by side."""
+    plt = pyplot()
     steps, values, minutes = read_scalars(run, tag)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     panels = ((axes[0], steps / 1e6, "env steps (millions)"), (axes[1], minutes, "wall clock (minutes)"))

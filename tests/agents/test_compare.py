@@ -2,6 +2,7 @@
 the same seeds; the report files, the figures in them, the cache on a re-run, and bad input."""
 
 import json
+import sys
 
 import pytest
 from PIL import Image
@@ -170,6 +171,20 @@ def test_an_out_that_is_a_file_is_refused(scripts, specialist, tmp_path, capsys)
     assert scripts.compare.main(["--env", "snake", "--specialist", str(specialist), "--out", str(file),
                                  "--no-progress"]) == 2
     assert "is a file" in capsys.readouterr().err and file.read_text() == "mine"
+
+
+def test_missing_matplotlib_is_named_before_any_episode(scripts, specialist, tmp_path, capsys, monkeypatch):
+    import agents.compare
+
+    played = []
+    monkeypatch.setattr(agents.compare, "run_episodes", lambda *a, **k: played.append(a))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an install without it looks like
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(specialist), "--out",
+                                 str(tmp_path / "out"), "--no-progress"]) == 2
+    assert 'pip install -e ".[plot]"' in capsys.readouterr().err
+    assert not played and not (tmp_path / "out").exists()
+    assert scripts.plot_curve.main([str(specialist), "--out", str(tmp_path / "c.png")]) == 2
+    assert 'pip install -e ".[plot]"' in capsys.readouterr().err
 
 
 def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):

@@ -178,7 +178,8 @@ def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, ca
     other = tmp_path / "other"
     shutil.copytree(run, other)
     cfg = yaml.safe_load((other / "config.yaml").read_text())
-    (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": {**cfg["env_kwargs"], "size": 8}}))
+    cfg["env_kwargs"]["size"] = 8  # the checkpoint was trained on 6×6
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert export(str(other), "--checkpoint", str(run / "model.zip"), "--out", str(tmp_path / "out"),
                   "--no-progress") == 2
     err = capsys.readouterr().err
