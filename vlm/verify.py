@@ -262,8 +262,8 @@ def _snake_moves(content: str | None, moves: list[str]) -> set[str] | None:
 
 def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
     moves = list(spec["moves"])
-    if any(p.text.count(f"<{t}>") > 1 for t in ("best_answer", "worst_answer")):
-        return False
+    if any(p.text.count(f"<{t}>") > 1 for t in ("answer", "best_answer", "worst_answer")):
+        return False  # one <answer> may wrap the two tags; two of them mean two answers
     best_text, worst_text = p.tag("best_answer"), p.tag("worst_answer")
     if best_text is None or worst_text is None or len(best_text) > MAX_ANSWER_CHARS:
         return False

@@ -86,6 +86,10 @@ def test_vigal_snake_rule() -> None:
     assert verify(snake_reply("UP", "None, DOWN, RIGHT"), spec)["accuracy"] == 0.0
     # Only one tag: no credit, and the answer tags must both be there.
     assert verify("<think>x</think><best_answer>UP</best_answer>", spec)["accuracy"] == 0.0
+    # One <answer> wrapping both tags still counts; a second <answer> beside it is a second answer.
+    tags = "<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
+    assert verify(f"<think>x</think><answer>{tags}</answer>", spec)["accuracy"] == 1.0
+    assert verify(f"<think>x</think><answer>zzz</answer><answer>{tags}</answer>", spec)["accuracy"] == 0.0
     safe = record({**SNAKE, "fatal": []})
     assert verify(snake_reply("UP", "None"), safe)["accuracy"] == 1.0
     assert verify(snake_reply("UP", ""), safe)["accuracy"] == 1.0
