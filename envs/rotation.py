@@ -24,7 +24,8 @@ Rules (documented in the README too):
   the YAML preset uses 0.1: potential-based shaping, so the best policy is unchanged, and PPO gets a
   signal on every move instead of only at the match); the episode is truncated after ``max_steps``
   (50) steps. Score = 1 if solved else 0;
-  ``episode_info`` also gives ``turns`` (the start distance), ``steps``, ``optimal`` (1 if solved in
+  ``episode_info`` also gives ``solved`` (the same, under the name other games use for success),
+  ``turns`` (the start distance), ``steps``, ``optimal`` (1 if solved in
   exactly ``turns`` steps) and ``cubes``.
 
 Observation: RGB uint8 (3, S, 2S), S = ``view_size`` (24): the target view on the left, the current
@@ -622,7 +623,8 @@ class Rotation(Game):
     def episode_info(self, i: int) -> dict[str, float]:
         solved = bool(self._solved[i])
         # Random play solves most boards within 50 steps; "optimal" tells a specialist from it.
-        return {"score": float(solved), "turns": float(self._turns[i]), "steps": float(self._steps[i]),
+        return {"score": float(solved), "solved": float(solved), "turns": float(self._turns[i]),
+                "steps": float(self._steps[i]),
                 "optimal": float(solved and self._steps[i] == self._turns[i]),
                 "cubes": float(self._ncubes[i])}
 

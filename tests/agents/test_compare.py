@@ -4,6 +4,7 @@ the same seeds; the report files, the figures in them, the cache on a re-run, an
 import json
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -196,6 +197,16 @@ def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err and server.hits == 1
     assert not (tmp_path / "out").exists()  # no report, so no report folder
+
+
+@pytest.mark.parametrize("env", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_every_game_with_a_goal_reports_a_success_rate(env):
+    from agents.compare import success_of
+    from envs import make_game
+
+    game = make_game(env, num_envs=1)
+    game.reset(np.zeros(1, dtype=np.int64), [0])
+    assert success_of(game.episode_info(0)) == 0.0  # a fresh board is not won yet
 
 
 def test_parameter_counts_and_prices_parse():

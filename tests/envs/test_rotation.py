@@ -311,7 +311,7 @@ def test_optimal_play_solves_every_board_in_exactly_turns_steps():
     for i in range(n):
         info = game.episode_info(i)
         assert info["score"] == 1.0 and info["turns"] == turns[i] and info["steps"] == turns[i]
-        assert info["optimal"] == 1.0
+        assert info["optimal"] == 1.0 and info["solved"] == info["score"] == 1.0
         assert game.get_state(i)["solved"]
     assert np.allclose(total, 1.0 - 0.01 * (turns - 1))
 
