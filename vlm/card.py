@@ -3,7 +3,8 @@
 It says what is in the folder (counts per game, family, question type and level, per split), shows one
 example record per family with its images, says how it was produced (command, run, checkpoint,
 seeds, package versions) and how each trainer format is loaded. For Pokémon Red it carries the
-warning that the frames come from a commercial ROM and must not be redistributed.
+warning that the frames come from a commercial ROM and must not be redistributed (unless they come from the
+project's own test cartridge).
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ POKEMON_WARNING = (
     "(SHA-1 `{sha1}`). They are copyrighted and must not be redistributed: use them for your own research "
     "only; do not upload, share or publish this dataset or any image from it."
 )
+
+CARTRIDGE_NOTICE = (
+    "> The frames come from depthfirst's own test cartridge (SHA-1 `{sha1}`, built from "
+    "`envs/gameboy/cartridge/`), which keeps its state at Pokémon Red's RAM addresses: no commercial ROM "
+    "was used, and the images may be shared."
+)
+
+
+def _rom_notice(sha1: str | None) -> str:
+    """The commercial-ROM warning, unless the export was played on the project's own cartridge."""
+    from envs.gameboy.roms import TEST_CARTRIDGE, test_cartridge_sha1
+
+    if sha1 and TEST_CARTRIDGE.exists() and sha1 == test_cartridge_sha1():
+        return CARTRIDGE_NOTICE.format(sha1=sha1)
+    return POKEMON_WARNING.format(sha1=sha1 or "unknown")
+
 
 # format -> (files, how a trainer reads them); {root}: the dataset folder, {name}: the dataset name.
 LOADING = {
@@ -151,7 +168,7 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], c
         lines += [f"  - split: {HF_SPLIT[split]}", f"    path: {split}.jsonl"]
     lines += ["---", "", f"# depthfirst {env}: expert trajectories and verifiable VLM tasks", ""]
     if env in COMMERCIAL_ROM_GAMES:
-        lines += [POKEMON_WARNING.format(sha1=meta.get("rom_sha1") or "unknown"), ""]
+        lines += [_rom_notice(meta.get("rom_sha1")), ""]
     lines += [f"{total:,} task records with {counts['images']:,} distinct PNG images, made from "
               f"{counts['episodes_kept']:,} episodes ({counts['steps']:,} steps) of a trained `{env}` "
               f"specialist ({policy['algorithm']}, `{policy['preset']}` preset, {policy['parameters']:,} "

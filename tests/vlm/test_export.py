@@ -144,6 +144,11 @@ def test_pokemon_cards_carry_the_commercial_rom_warning(exported):
                        splits, manifest, ["verl"])
     assert "must not" in card.lower() or "do not upload, share or publish" in card
     assert "commercial" in card and "ea9bcae617fdf159b045185467ae58b2e4a48b9a" in card
+    from envs.gameboy.roms import test_cartridge_sha1
+
+    own = render_card({**meta, "env": "pokemon_red", "rom_sha1": test_cartridge_sha1()}, splits, manifest,
+                      ["verl"])
+    assert "not redistributable" not in own and "test cartridge" in own and test_cartridge_sha1() in own
 
 
 def test_the_same_export_is_byte_identical_with_any_number_of_workers(run, exported, tmp_path):
