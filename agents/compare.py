@@ -308,13 +308,15 @@ def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(8, 2.4 * len(names) + 3), 4))
     dps = [s["decisions_per_s"] or 0.0 for s in summaries]
     a1.bar_label(a1.bar(x, dps, color=colors), fmt="{:,.3g}", fontsize=8)
-    a1.set_yscale("log")
+    if any(dps):  # a log axis needs a positive value (VLM-only reports may have no known size)
+        a1.set_yscale("log")
     a1.set_xticks(x, names, rotation=15)
     a1.set_ylabel("decisions per second (log)")
     a1.set_title("Speed")
     params = [s["parameters"] or 0.0 for s in summaries]
     a2.bar_label(a2.bar(x, params, color=colors), labels=[_count(v) for v in params], fontsize=8)
-    a2.set_yscale("log")
+    if any(params):
+        a2.set_yscale("log")
     a2.set_xticks(x, names, rotation=15)
     a2.set_ylabel("parameters (log)")
     a2.set_title("Size")

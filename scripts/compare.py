@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="episode k is seeded seed+k (default 1000000)")
     p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
                    "(both sides alike; default: the game's own limits)")
-    p.add_argument("--out", help="report folder (default <specialist>/compare-<time>)")
+    p.add_argument("--out", help="report folder (default <specialist>/compare-<time>, "
+                   "or runs/<env>/compare-<time> without --specialist)")
     p.add_argument("--overwrite", action="store_true", help="replace the report in an existing --out")
     p.add_argument("--price-per-1k-tokens", action="append", metavar="[MODEL=]PRICE[,COMPLETION]",
                    help="API price per 1,000 tokens, for the cost estimate (one price for prompt and "

@@ -199,6 +199,16 @@ def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # no report, so no report folder
 
 
+def test_a_vlm_only_comparison_goes_under_runs_env(scripts, tmp_path, capsys, monkeypatch, recwarn):
+    monkeypatch.chdir(tmp_path)
+    with ChatServer(default=scripted) as server:  # a model name with no size in it: parameters unknown
+        assert scripts.compare.main(["--env", "snake", "--vlm", f"mystery@{server.url}", "--episodes", "1",
+                                     "--max-steps", "3", "--no-cache", "--no-progress"]) == 0
+    (out,) = (tmp_path / "runs" / "snake").glob("compare-*")
+    assert (out / "report.md").is_file() and (out / "speed.png").is_file()
+    assert not [w for w in recwarn if "log-scaled" in str(w.message)]  # no log axis without a value
+
+
 @pytest.mark.parametrize("env", ["snake", "snake_duel", "rotation", "sokoban"])
 def test_every_game_with_a_goal_reports_a_success_rate(env):
     from agents.compare import success_of
