@@ -25,7 +25,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --overwrite)")
     p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
     p.add_argument("--formats", default="all",
-                   help=f"comma list of trainer formats, 'all' or 'none' (known: {', '.join(FORMATS)})")
+                   help=f"comma list of trainer formats, 'all' (default) or 'none'; known: "
+                        f"{', '.join(FORMATS)}")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="processes playing episodes and writing images in parallel (default 1)")
     p.add_argument("--min-score", type=float, help="keep only episodes scoring at least this")
@@ -83,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(summary['formats']) or 'none'}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")
+    empty = [s for s, n in summary["records"].items() if not n]
+    if empty and any(summary["records"].values()):
+        print(f"note: no records in {' and '.join(empty)}: splits take whole episodes, so play more "
+              "--episodes (or set --split)", file=sys.stderr)
     return 0
 
 

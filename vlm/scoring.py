@@ -58,8 +58,8 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
                 except ValueError as e:
                     raise ScoringError(f"{what} {path} line {n}: not JSON ({e})") from None
         except UnicodeDecodeError:
-            raise ScoringError(f"{what} {path}: not UTF-8 text after line {n} (is it a JSONL file?)"
-                               ) from None
+            raise ScoringError(f"{what} {path}: not UTF-8 text (after {n} readable lines; is it a JSONL "
+                               "file?)") from None
 
 
 def load_records(path: Path | str) -> list[TaskRecord]:

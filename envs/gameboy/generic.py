@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from envs.gameboy.core import WRAM, GameBoyGame
 from envs.gameboy.ram import POKEMON_RED, bit_count
-from envs.gameboy.roms import README, WRAPPER_TITLES, RomError
+from envs.gameboy.roms import README, TEST_CARTRIDGE, WRAPPER_TITLES, RomError
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,15 @@ class GameBoy(GameBoyGame):
         self.progress_weight = spec.progress_weight if progress_weight is None else float(progress_weight)
         self.death_penalty = spec.death_penalty if death_penalty is None else float(death_penalty)
         self.end_on_life_loss = spec.end_on_life_loss if end_on_life_loss is None else bool(end_on_life_loss)
-        rom = Path(rom if rom is not None else f"roms/{game}.gb")
+        own = game == "depthfirst_test"  # the project's cartridge is where the build writes it
+        rom = Path(rom if rom is not None else TEST_CARTRIDGE if own else f"roms/{game}.gb")
         if not rom.is_file():
+            if own:
+                raise RomError(f"gameboy/{game}: no cartridge at {rom}; build it with "
+                               "`python -m envs.gameboy.cartridge.build` or give --rom")
             raise RomError(f"gameboy/{game}: no ROM file at {rom}. Supply your own (cartridge title "
                            f"{spec.title!r}); see {README}")
-        self._wrapped = game != "depthfirst_test"
+        self._wrapped = not own
         emulator_kwargs.setdefault("boot_frames", 0 if self._wrapped else 120)
         super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)
 

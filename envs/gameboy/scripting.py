@@ -50,7 +50,7 @@ def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
         word = parts[0].lower()
         where = f"{source}:{lineno}: {raw.strip()!r}"
         if len(parts) > 2:
-            raise ValueError(f"{where}: expected 'BUTTON [FRAMES]' or 'wait N'")
+            raise ValueError(f"{where}: expected 'BUTTON [FRAMES]', 'wait N' or 'boot N'")
         try:
             count = int(parts[1]) if len(parts) == 2 else None
         except ValueError:
@@ -66,7 +66,7 @@ def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
             out.append(Input(None, 1))
         else:
             raise ValueError(f"{where}: unknown command {parts[0]!r}; buttons: {', '.join(SCRIPT_BUTTONS)}, "
-                             f"or wait N")
+                             f"wait N or boot N")
     return out
 
 

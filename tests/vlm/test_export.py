@@ -179,6 +179,15 @@ def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
 
 
+def test_a_split_left_empty_is_pointed_out(run, tmp_path, capsys):
+    out = tmp_path / "small"
+    assert export(str(run), "--episodes", "2", "--out", str(out), "--formats", "none", "--no-progress") == 0
+    counts = {s: len(read_split(out, s)) for s in SPLITS}
+    empty = [s for s in SPLITS if not counts[s]]
+    assert empty and counts["train"]  # two episodes cannot fill three splits
+    assert f"note: no records in {' and '.join(empty)}" in capsys.readouterr().err
+
+
 def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, capsys):
     other = tmp_path / "other"
     shutil.copytree(run, other)
