@@ -1,4 +1,4 @@
-"""argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound."""
+"""argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, positive numbers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,16 @@ def positive_int(text: str) -> int:
 
 def nonneg_int(text: str) -> int:
     return _at_least(text, 0)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def _at_least(text: str, low: int) -> int:

@@ -54,18 +54,38 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(env: str, path: str | Path | None = None) -> dict[str, Any]:
-    """Defaults merged with the env's preset file (or ``path``)."""
-    file = Path(path) if path else CONFIG_DIR / f"{env}.yaml"
-    if path and not file.is_file():
-        raise FileNotFoundError(f"--config: no such file {file}")
-    preset = yaml.safe_load(file.read_text()) if file.is_file() else {}
-    if not isinstance(preset, dict):
-        raise ValueError(f"{file}: expected a mapping at the top level")
-    unknown = set(preset) - set(DEFAULTS)
+def read_yaml(file: Path, what: str) -> dict[str, Any]:
+    """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise."""
+    if file.is_dir():
+        raise ValueError(f"{what} {file} is a folder; give a YAML file")
+    if not file.is_file():
+        raise ValueError(f"{what}: no such file {file}")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} {file}: expected a mapping at the top level")
+    unknown = set(data) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"{file}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    cfg = deep_merge(DEFAULTS, preset)
+        raise ValueError(f"{what} {file}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    return data
+
+
+def load_config(env: str | None, path: str | Path | None = None) -> dict[str, Any]:
+    """Defaults < the env's preset ``configs/<env>.yaml`` < the user's ``--config`` file (any part of a
+    config; its ``env`` names the game when ``env`` is None)."""
+    own = read_yaml(Path(path), "--config") if path else {}
+    if env is None:
+        env = own.get("env")
+        if env is None:
+            raise ValueError("--env is required (or an env: key in the --config file)")
+    elif own.get("env") not in (None, env):
+        raise ValueError(f"--config {path} is for env {own['env']!r}, not --env {env}")
+    preset_file = CONFIG_DIR / f"{env}.yaml"
+    preset = read_yaml(preset_file, "preset") if preset_file.is_file() else {}
+    cfg = deep_merge(deep_merge(DEFAULTS, preset), own)
     cfg["env"] = env
     return cfg
 
@@ -80,6 +100,10 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
         parts = key.split(".")
         if parts[0] not in DEFAULTS:
             raise ValueError(f"--set {key}: unknown key {parts[0]!r}; known: {sorted(DEFAULTS)}")
+        if parts[0] == "env":
+            raise ValueError("--set env: choose the game with --env")
+        if len(parts) == 1 and isinstance(DEFAULTS[key], dict):
+            raise ValueError(f"--set {key}: a section; set one of its values, e.g. --set {key}.NAME=VALUE")
         node = cfg
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -98,6 +122,11 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     from envs.vector import default_workers
 
     cfg = copy.deepcopy(cfg)
+    for key in ("env_kwargs", "ppo", "self_play"):
+        if not isinstance(cfg[key], dict):
+            raise ValueError(f"{key} must be a mapping of settings, got {cfg[key]!r}")
+    if not isinstance(cfg["recurrent"], bool):
+        raise ValueError(f"--set recurrent must be true or false, got {cfg['recurrent']!r}")
     if cfg["device"] == "auto":
         cfg["device"] = "cuda" if cuda_available else "cpu"
     check_device(str(cfg["device"]), cuda_available)
@@ -122,6 +151,12 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
         cfg[key] = whole_number(cfg[key], flag)
         if cfg[key] < 1:
             raise ValueError(f"{flag} must be >= 1, got {cfg[key]}")
+    for node, key, flag in ((cfg, "video_max_steps", "--set video_max_steps"),
+                            (cfg["self_play"], "snapshot_every", "--set self_play.snapshot_every"),
+                            (cfg["self_play"], "pool_size", "--set self_play.pool_size")):
+        node[key] = whole_number(node[key], flag)
+        if node[key] < 1:
+            raise ValueError(f"{flag} must be >= 1, got {node[key]}")
     if cfg["num_workers"] < 0 or cfg["num_workers"] > cfg["num_envs"]:
         raise ValueError(f"--num-workers must be between 0 and --num-envs ({cfg['num_envs']}), "
                          f"got {cfg['num_workers']}")
@@ -155,7 +190,12 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
         dev = torch.device(device)
     except RuntimeError:
         raise ValueError(f"--device: unknown device {device!r} (use auto, cpu or cuda[:N])") from None
-    if dev.type != "cuda":
+    if dev.type == "mps" and torch.backends.mps.is_available():  # Apple GPUs, where torch has them
+        return
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device}: not available with this torch build "
+                         "(use auto, cpu or cuda[:N])")
+    if dev.type == "cpu":
         return
     if not (torch.cuda.is_available() if cuda_available is None else cuda_available):
         raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
@@ -165,10 +205,14 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
 
 def check_ppo(ppo: dict[str, Any], num_envs: int) -> None:
     """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
+    unknown = set(ppo) - set(DEFAULTS["ppo"])
+    if unknown:
+        raise ValueError(f"ppo: unknown settings {sorted(unknown)}; known: {sorted(DEFAULTS['ppo'])}")
     for key in ("n_steps", "batch_size", "n_epochs"):
         ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
-        if ppo[key] < 1:
-            raise ValueError(f"--set ppo.{key} must be >= 1, got {ppo[key]}")
+        least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch
+        if ppo[key] < least:
+            raise ValueError(f"--set ppo.{key} must be >= {least}, got {ppo[key]}")
     numbers = ("learning_rate", "clip_range", "max_grad_norm", "gamma", "gae_lambda", "ent_coef", "vf_coef")
     for key in (k for k in numbers if k in ppo):
         with contextlib.suppress(ValueError):  # YAML reads 1e-4 (no dot) as a string

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,13 @@ class RunError(RuntimeError):
     """A run folder problem the user must fix (message says what)."""
 
 
-def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> Path:
-    """Create the run folder. An existing non-empty folder is an error unless ``force`` (then cleared)."""
+def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[Path, Path | None]:
+    """Create the run folder; returns it and, with ``force``, where the run it replaces was moved.
+
+    An existing non-empty folder is an error unless ``force``: then the old run is moved aside (a hidden
+    sibling), not deleted, so the caller can put it back should the new run fail before training.
+    """
+    aside = None
     if run_dir is None:
         stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
         path = RUNS_DIR / cfg["env"] / stem
@@ -44,9 +48,10 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> Path:
             if not (path / "config.yaml").is_file():
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
                                "(no config.yaml)")
-            shutil.rmtree(path)
+            aside = path.with_name(f".{path.name}.replaced-{os.getpid()}")
+            path.rename(aside)
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return path, aside
 
 
 def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
@@ -57,6 +62,8 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
 
 def read_run_config(path: Path) -> dict[str, Any]:
     file = path / "config.yaml"
+    if path.is_file():
+        raise RunError(f"--resume {path} is a file; give the run folder ({path.parent})")
     if not path.is_dir():
         raise RunError(f"--resume {path}: no such run folder")
     if not file.is_file():
@@ -67,6 +74,9 @@ def read_run_config(path: Path) -> dict[str, Any]:
         raise RunError(f"--resume {path}: config.yaml is corrupt: {e}") from e
     if not isinstance(cfg, dict) or "env" not in cfg:
         raise RunError(f"--resume {path}: config.yaml is corrupt (no env)")
+    cfg.setdefault("env_kwargs", {})  # a hand-written config may leave the game's defaults implicit
+    if not isinstance(cfg["env_kwargs"], dict):
+        raise RunError(f"--resume {path}: config.yaml is corrupt (env_kwargs is not a mapping)")
     return cfg
 
 

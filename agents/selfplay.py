@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-EVAL_OPPONENT = "greedy"  # evaluation and videos play self-play agents against the scripted bot
+EVAL_OPPONENT = "greedy"  # evaluation, videos, exports and compare play every two-player run against it
 
 
 def uses_self_play(cfg: dict[str, Any]) -> bool:
@@ -24,17 +24,16 @@ def uses_self_play(cfg: dict[str, Any]) -> bool:
 
 
 def eval_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Game kwargs for evaluation: a policy-driven opponent becomes the scripted bot."""
-    if env_kwargs.get("opponent") == "policy":
+    """Game kwargs for evaluation: whatever the training opponent, a two-player game is scored against
+    the greedy bot, so every run of it is measured on the same yardstick."""
+    if "opponent" in env_kwargs:
         return {**env_kwargs, "opponent": EVAL_OPPONENT}
     return env_kwargs
 
 
 class SelfPlayCallback(BaseCallback):
     def __init__(self, snapshot_every: int, pool_size: int, seed: int = 0) -> None:
-        super().__init__()
-        if snapshot_every < 1 or pool_size < 1:
-            raise ValueError("self_play.snapshot_every and self_play.pool_size must be >= 1")
+        super().__init__()  # both >= 1: config.resolve checks them before a run folder exists
         self.snapshot_every, self.pool_size = snapshot_every, pool_size
         self.rng = np.random.default_rng(seed)
         self.pool: list[dict[str, torch.Tensor]] = []

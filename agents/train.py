@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import zipfile
 from pathlib import Path
@@ -63,6 +64,12 @@ def hparams(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in flat.items()}
 
 
+def resume_command(run: Path) -> str:
+    """The command that continues ``run``, runnable as printed (quoted, from the folder it was started in)."""
+    script = sys.argv[0] if sys.argv and sys.argv[0].endswith("train_ppo.py") else "scripts/train_ppo.py"
+    return shlex.join(["python", script, "--resume", str(run)])
+
+
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
           progress: bool = True) -> Any:
     """Train (or continue training) into ``run``. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and
@@ -96,7 +103,10 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             venv.seed(int(cfg["seed"]) + model.num_timesteps + int(cfg["num_envs"]))
             print(f"resuming {run} from {ckpt.name} at step {model.num_timesteps:,}")
         else:
-            model = build_model(cfg, venv)
+            try:
+                model = build_model(cfg, venv)
+            except AssertionError as e:  # SB3 asserts on settings config.resolve does not know of
+                raise ValueError(f"PPO refused the settings: {e}") from None
         write_run_files(run, cfg, command)
         n_params = count_params(model.policy)
         print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
@@ -120,7 +130,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         except KeyboardInterrupt:
             file = save_checkpoint(model, run)
             print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
-                  f"continue with: python scripts/train_ppo.py --resume {run}", file=sys.stderr)
+                  f"continue with: {resume_command(run)}", file=sys.stderr)
             return model
         save_checkpoint(model, run)
         print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")

@@ -31,21 +31,36 @@ import json
 import os
 import sys
 
+from agents.cli import positive_float, positive_int
+from agents.config import check_device
+from agents.presets import PRESETS
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
-    p.add_argument("--emulators", type=int, default=4, help="emulators per worker for --env gameboy")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--policy", default=None, help="preset for train_sps/mfu (default: the device's default)")
-    p.add_argument("--boards", type=int, default=4096, help="boards for env_sps (≥ 1024)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers for vec_env_sps")
-    p.add_argument("--seconds", type=float, default=3.0, help="time per raw-speed figure")
-    p.add_argument("--rollouts", type=int, default=2, help="timed PPO iterations per training figure")
-    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the plumbing, not the speed")
+    p.add_argument("--emulators", type=positive_int, default=4, help="emulators per worker for --env gameboy")
+    p.add_argument("--device", default="cpu", help="torch device for the training figures: cpu (default), "
+                   "cuda[:N] or auto")
+    p.add_argument("--policy", choices=sorted(PRESETS),
+                   help="preset for train_sps/mfu (default: the device's default)")
+    p.add_argument("--boards", type=positive_int, default=4096,
+                   help="boards for env_sps and vec_env_sps (default 4096; the issue's figure uses >= 1024)")
+    p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                   help="workers for vec_env_sps (default: one per core)")
+    p.add_argument("--seconds", type=positive_float, default=3.0,
+                   help="time per raw-speed figure (default 3)")
+    p.add_argument("--rollouts", type=positive_int, default=2,
+                   help="timed PPO iterations per training figure (default 2)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes (replaces --boards and --seconds): checks the plumbing, not the speed")
     args = p.parse_args(argv)
+    try:
+        check_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     if args.env == "gameboy":
         return gameboy(args, say)
@@ -57,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     from envs import GAMES
     from envs.bench import game_sps
 
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        p.error("--device cuda: CUDA is not available on this machine")
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     cfg = load_config("snake")
     policy = args.policy or (cfg["cuda_policy"] if args.device.startswith("cuda") else cfg["cpu_policy"])
     ppo = dict(cfg["ppo"])
@@ -136,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         *[(f"{k} core", f"{v:,.0f} steps/s") for k, v in games.items()],
     ]
     print_rows(rows)
+    if args.quick:
+        print("--quick: tiny sizes that check the plumbing; these figures are not the project's speeds")
     return 0
 
 

@@ -89,14 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as e:
         print(f"error: {e.args[0].replace('--resume ', '')}", file=sys.stderr)
         return 2
-    env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a self-play learner is scored against the scripted bot
+    env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
     with tqdm(total=args.episodes, unit="ep", disable=args.json, dynamic_ncols=True) as bar:
         episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
                                 deterministic=not args.stochastic, progress=bar.update)
     summary = summarize(episodes)
     actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
-    summary.update(env=cfg["env"], checkpoint=str(ckpt), step=int(model.num_timesteps), seed=args.seed,
-                   actions=actions)
+    summary.update(env=cfg["env"], env_kwargs=env_kwargs, checkpoint=str(ckpt), step=int(model.num_timesteps),
+                   seed=args.seed, actions=actions)
     # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one.
     tag = {"random": "eval-random", "sampled": f"eval-step{model.num_timesteps}-stochastic",
            "argmax": f"eval-step{model.num_timesteps}"}[actions]

@@ -109,6 +109,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     from envs.vector import WorkerDiedError
 
     created: Path | None = None  # a run folder this command made: removed if training never started
+    replaced: Path | None = None  # the run --force replaces: back in place if training never started
     existed = args.run_dir is not None and Path(args.run_dir).is_dir()
     run: Path | None = None
     try:
@@ -118,17 +119,22 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
             if args.env and args.env != cfg["env"]:
                 p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")
-            if bad or args.set or args.config or args.run_dir:
+            if bad or args.set or args.config or args.run_dir or args.force:
                 p.error("--resume continues a run with its own config; only --total-timesteps, "
                         "--num-workers, --device, --save-every and --video-every may change")
             overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
             cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
         else:
-            if not args.env:
+            if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
-            if args.env not in GAMES:
+            if args.env is not None and args.env not in GAMES:
                 p.error(f"--env: unknown env {args.env!r}; known envs: {', '.join(sorted(GAMES))}")
+            if args.run_dir is not None and not args.run_dir.strip():
+                p.error("--run-dir is empty; name a folder (or leave the flag out for runs/<env>/...)")
             cfg = load_config(args.env, args.config)
+            if cfg["env"] not in GAMES:
+                p.error(f"--config {args.config}: unknown env {cfg['env']!r}; known envs: "
+                        f"{', '.join(sorted(GAMES))}")
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
@@ -136,7 +142,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 cfg["env_kwargs"]["state"] = None  # --state none: boot the ROM instead of loading a state
             cfg = resolve(cfg, torch.cuda.is_available())
             check_game(cfg)
-            run = created = new_run_dir(cfg, args.run_dir, args.force)
+            run, replaced = new_run_dir(cfg, args.run_dir, args.force)
+            created = run
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -148,9 +155,14 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
         return 130
     finally:
         # Failed before training started (TensorBoard's folder comes just before it): no half-made run
-        # is left. Once training ran, its logs stay, whatever happened after.
-        if created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
-            if existed:  # the user's (empty, or --force-cleared) folder stays, without our files
+        # is left, and a run --force was replacing is put back. Once training ran, its logs stay.
+        started = created is not None and ((created / "tb").exists() or (created / "model.zip").exists())
+        if created is not None and not started:
+            if replaced is not None:
+                shutil.rmtree(created, ignore_errors=True)
+                replaced.rename(created)
+                replaced = None
+            elif existed:  # the user's empty folder stays, without our files
                 for f in created.iterdir():
                     if f.is_dir():
                         shutil.rmtree(f)
@@ -158,6 +170,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                         f.unlink()
             else:
                 shutil.rmtree(created, ignore_errors=True)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
     return 0
 
 

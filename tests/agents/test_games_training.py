@@ -138,3 +138,14 @@ def test_recurrent_ppo_trains_loads_and_evaluates(scripts, tmp_path, capsys):
     capsys.readouterr()
     assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
     assert json.loads(capsys.readouterr().out)["episodes"] == 3
+
+
+def test_two_player_runs_are_scored_against_the_greedy_bot_whatever_they_trained_on(tmp_path):
+    from agents.runs import read_run_config
+    from agents.selfplay import eval_kwargs
+
+    for opponent in ("random", "policy", "greedy"):
+        assert eval_kwargs({"opponent": opponent, "size": 8}) == {"opponent": "greedy", "size": 8}
+    assert eval_kwargs({"size": 8}) == {"size": 8}  # one-player games are left as they are
+    (tmp_path / "config.yaml").write_text("env: snake\n")  # a hand-written config: the game's defaults
+    assert read_run_config(tmp_path)["env_kwargs"] == {}

@@ -2,6 +2,8 @@
 
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -174,6 +176,9 @@ def test_existing_run_dir_is_never_overwritten(trained, scripts, capsys):
 def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert scripts.train_ppo.main(["--resume", str(tmp_path / "nope")]) == 2
     assert "no such run folder" in capsys.readouterr().err
+    (tmp_path / "model.zip").write_bytes(b"x")
+    assert scripts.train_ppo.main(["--resume", str(tmp_path / "model.zip")]) == 2
+    assert f"is a file; give the run folder ({tmp_path})" in capsys.readouterr().err
     run = tmp_path / "broken"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
@@ -207,12 +212,20 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--num-envs", "1.5"], "--num-envs"),
     (["--env", "snake", "--num-envs", "4"], "--num-envs 8 or more"),
     (["--env", "snake", "--set", "total_timesteps=abc"], "--total-timesteps must be a whole number"),
-    (["--env", "snake", "--set", "ppo.batch_size=0"], "ppo.batch_size must be >= 1"),
     (["--env", "snake", "--set", "ppo.n_steps=0"], "ppo.n_steps must be >= 1"),
     (["--env", "snake", "--set", "ppo.learning_rate=-1"], "ppo.learning_rate must be > 0"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
+    (["--env", "snake", "--set", "ppo.batch_size=1"], "ppo.batch_size must be >= 2"),
+    (["--env", "snake_duel", "--opponent", "policy", "--set", "self_play.snapshot_every=0"],
+     "self_play.snapshot_every must be >= 1"),
+    (["--env", "snake", "--set", "video_max_steps=abc"], "video_max_steps must be a whole number"),
+    (["--env", "snake", "--set", "recurrent=maybe"], "recurrent must be true or false"),
+    (["--env", "snake", "--set", "ppo=1"], "--set ppo: a section"),
+    (["--env", "snake", "--set", "env_kwargs=5"], "--set env_kwargs: a section"),
+    (["--env", "snake", "--set", "env=sokoban"], "choose the game with --env"),
+    (["--env", "snake", "--device", "mps"], "--device mps: not available"),
 ])
 def test_bad_input_names_the_flag(scripts, argv, message, capsys, tmp_path):
     run = tmp_path / "run"
@@ -222,6 +235,54 @@ def test_bad_input_names_the_flag(scripts, argv, message, capsys, tmp_path):
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not run.exists()  # refused before a run folder was made
+
+
+def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
+    from agents.config import load_config
+
+    own = tmp_path / "mine.yaml"
+    own.write_text("env: sokoban\nppo: {learning_rate: 1.0e-4}\n")
+    cfg = load_config(None, own)  # the game comes from the file; the rest of sokoban's preset stays
+    preset = load_config("sokoban")
+    assert cfg["env"] == "sokoban" and cfg["ppo"]["learning_rate"] == 1e-4
+    assert cfg["env_kwargs"] == preset["env_kwargs"] and cfg["total_timesteps"] == preset["total_timesteps"]
+    assert cfg["ppo"]["batch_size"] == preset["ppo"]["batch_size"]
+    bad = {"broken.yaml": "ppo: [1, 2", "typo.yaml": "ppo: {lr: 0.1}\n"}
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+    cases = {own: "is for env 'sokoban', not --env snake", tmp_path / "broken.yaml": "is not valid YAML",
+             tmp_path / "typo.yaml": "unknown settings ['lr']", tmp_path: "is a folder"}
+    argvs = [(["--config", str(file)], message) for file, message in cases.items()]
+    for argv, message in [*argvs, (["--run-dir", ""], "--run-dir is empty")]:
+        with pytest.raises(SystemExit) as exc:
+            raise SystemExit(scripts.train_ppo.main(["--env", "snake", *argv, *TINY]))
+        assert exc.value.code == 2 and message in capsys.readouterr().err, message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "mine.yaml", "typo.yaml"]
+
+
+def test_force_puts_the_old_run_back_when_the_new_one_fails_to_start(trained, scripts, tmp_path, capsys,
+                                                                     monkeypatch):
+    import agents.train
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    argv = ["--env", "snake", "--run-dir", str(run), "--force", *TINY]
+    assert scripts.train_ppo.main([*argv, "--set", "ppo.batch_size=1"]) == 2  # refused before any move
+    assert "ppo.batch_size must be >= 2" in capsys.readouterr().err
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a setting SB3 asserts on")
+
+    monkeypatch.setattr(agents.train, "build_model", refused)
+    assert scripts.train_ppo.main(argv) == 2
+    assert "PPO refused the settings: a setting SB3 asserts on" in capsys.readouterr().err
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]  # back, nothing aside
+    monkeypatch.undo()
+    assert scripts.train_ppo.main([*argv, "--total-timesteps", "256"]) == 0  # replaced once it trained
+    assert [p.name for p in tmp_path.iterdir()] == ["run"] and (run / "model.zip").read_bytes() != before[
+        Path("model.zip")]
 
 
 def test_run_dir_that_is_a_file_is_refused(scripts, tmp_path, capsys):
@@ -299,7 +360,7 @@ def ignore_sigint() -> None:
 @pytest.mark.parametrize("sig, start", [(signal.SIGINT, ignore_sigint), (signal.SIGTERM, None)],
                          ids=["sigint-in-background", "sigterm"])
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
-    run = tmp_path / "interrupted"
+    run = tmp_path / "my run"  # a space: the printed --resume command must quote it
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
                              "--total-timesteps", "10000000", "--run-dir", str(run), *TINY],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=start)
@@ -310,7 +371,8 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert "interrupted at step" in err and "--resume" in err
+    script = ROOT / "scripts" / "train_ppo.py"
+    assert "interrupted at step" in err and shlex.join(["python", str(script), "--resume", str(run)]) in err
     ckpts = list((run / "checkpoints").glob("step_*.zip"))
     assert len(ckpts) == 1 and (run / "model.zip").is_file()
 

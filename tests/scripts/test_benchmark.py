@@ -22,3 +22,16 @@ def test_gameboy_benchmark_json(scripts, capsys):
     for key in ("pyboy_sps", "env_sps", "vec_env_sps_w1", "vec_env_sps_w2", "memory_per_emulator_mb"):
         assert out[key] > 0, key
     assert 0 < out["env_overhead"] < 10  # the env's own time over its time inside PyBoy
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "gpu"], "--device: unknown device 'gpu'"),
+    (["--policy", "bogus"], "--policy: invalid choice"),
+    (["--rollouts", "0"], "--rollouts: must be >= 1"),
+    (["--seconds", "0"], "--seconds: must be > 0"),
+    (["--env", "gameboy", "--emulators", "0"], "--emulators: must be >= 1"),
+])
+def test_bad_options_name_the_flag(scripts, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        scripts.benchmark.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
