@@ -308,17 +308,19 @@ def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(8, 2.4 * len(names) + 3), 4))
     dps = [s["decisions_per_s"] or 0.0 for s in summaries]
     a1.bar_label(a1.bar(x, dps, color=colors), fmt="{:,.3g}", fontsize=8)
-    if any(dps):  # a log axis needs a positive value (VLM-only reports may have no known size)
+    log = " (log)" if any(dps) else ""  # a log axis needs a positive value
+    if log:
         a1.set_yscale("log")
     a1.set_xticks(x, names, rotation=15)
-    a1.set_ylabel("decisions per second (log)")
+    a1.set_ylabel(f"decisions per second{log}")
     a1.set_title("Speed")
     params = [s["parameters"] or 0.0 for s in summaries]
     a2.bar_label(a2.bar(x, params, color=colors), labels=[_count(v) for v in params], fontsize=8)
-    if any(params):
+    log = " (log)" if any(params) else ""  # VLM-only reports may know no size
+    if log:
         a2.set_yscale("log")
     a2.set_xticks(x, names, rotation=15)
-    a2.set_ylabel("parameters (log)")
+    a2.set_ylabel(f"parameters{log}")
     a2.set_title("Size")
     for i, s in enumerate(summaries):
         if not s["parameters"]:
@@ -541,7 +543,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         model, cfg, ckpt = load_specialist(specialist, device)
         if cfg["env"] != env:
             raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
-        env_kwargs = eval_kwargs(dict(cfg.get("env_kwargs") or {}))  # a self-play learner meets the bot
+        env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
         about = {"run": str(specialist), "checkpoint": str(ckpt), "policy": cfg.get("policy"),
                  "step": int(model.num_timesteps)}
     for p in players:
@@ -591,4 +593,4 @@ def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]
             ckpt = latest_checkpoint(run)
         return load_model(cfg, ckpt, device=device), cfg, ckpt
     except RunError as e:
-        raise CompareError(f"--specialist: {e.args[0].replace('--resume ', '')}") from e
+        raise CompareError(f"--specialist {e}") from e

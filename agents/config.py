@@ -1,4 +1,5 @@
-"""Run configuration: project defaults < ``configs/<env>.yaml`` < command-line flags, then resolved.
+"""Run configuration: project defaults < ``configs/<env>.yaml`` < the user's ``--config`` file <
+command-line flags, then resolved.
 
 The resolved config (every ``auto`` replaced by what was chosen) is written into the run folder, so a
 run describes itself and ``--resume`` rebuilds exactly the same thing.
@@ -70,6 +71,10 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
     unknown = set(data) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"{what} {file}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    for key in (k for k, v in DEFAULTS.items() if isinstance(v, dict) and k in data):
+        data[key] = {} if data[key] is None else data[key]  # every value of it commented out
+        if not isinstance(data[key], dict):
+            raise ValueError(f"{what} {file}: {key} must be a mapping of settings, got {data[key]!r}")
     return data
 
 
@@ -109,8 +114,6 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ValueError(f"--set {key}: {p!r} is not a section")
-        if parts[0] == "ppo" and len(parts) == 2 and parts[1] not in DEFAULTS["ppo"]:
-            raise ValueError(f"--set {key}: unknown PPO setting; known: {sorted(DEFAULTS['ppo'])}")
         node[parts[-1]] = yaml.safe_load(raw)
     return cfg
 
@@ -160,7 +163,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     if cfg["num_workers"] < 0 or cfg["num_workers"] > cfg["num_envs"]:
         raise ValueError(f"--num-workers must be between 0 and --num-envs ({cfg['num_envs']}), "
                          f"got {cfg['num_workers']}")
-    check_ppo(cfg["ppo"], cfg["num_envs"])
+    check_ppo(cfg["ppo"], cfg["num_envs"], cfg["recurrent"])
     return cfg
 
 
@@ -203,11 +206,27 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
         raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
-def check_ppo(ppo: dict[str, Any], num_envs: int) -> None:
+# Keywords of PPO that the run sets itself, never a config.
+_RUN_OWNED = {"self", "policy", "env", "policy_kwargs", "device", "seed", "verbose", "tensorboard_log",
+              "_init_setup_model", "rollout_buffer_class", "rollout_buffer_kwargs"}
+
+
+def ppo_settings(recurrent: bool) -> set[str]:
+    """What ``ppo:`` may set: the keywords of SB3's ``PPO`` (sb3-contrib's ``RecurrentPPO``)."""
+    import inspect
+
+    if recurrent:
+        from sb3_contrib import RecurrentPPO as algo
+    else:
+        from stable_baselines3 import PPO as algo
+    return set(inspect.signature(algo.__init__).parameters) - _RUN_OWNED
+
+
+def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
-    unknown = set(ppo) - set(DEFAULTS["ppo"])
+    unknown = set(ppo) - ppo_settings(recurrent)
     if unknown:
-        raise ValueError(f"ppo: unknown settings {sorted(unknown)}; known: {sorted(DEFAULTS['ppo'])}")
+        raise ValueError(f"ppo: unknown settings {sorted(unknown)}; known: {sorted(ppo_settings(recurrent))}")
     for key in ("n_steps", "batch_size", "n_epochs"):
         ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
         least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch

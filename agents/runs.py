@@ -27,7 +27,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     """Create the run folder; returns it and, with ``force``, where the run it replaces was moved.
 
     An existing non-empty folder is an error unless ``force``: then the old run is moved aside (a hidden
-    sibling), not deleted, so the caller can put it back should the new run fail before training.
+    sibling), not deleted, so the caller can put it back should the new run end without a saved model.
     """
     aside = None
     if run_dir is None:
@@ -48,8 +48,17 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not (path / "config.yaml").is_file():
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
                                "(no config.yaml)")
-            aside = path.with_name(f".{path.name}.replaced-{os.getpid()}")
-            path.rename(aside)
+            path = path.resolve()  # a symlinked run: the folder it points to is replaced, in place
+            aside = path.with_name(f".{path.name}.replaced")
+            k = 2
+            while aside.exists() or aside.is_symlink():
+                aside = path.with_name(f".{path.name}.replaced-{k}")
+                k += 1
+            try:
+                path.rename(aside)
+            except OSError as e:
+                raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
+            print(f"--force: the old run waits in {aside} until the new one has saved a model")
     path.mkdir(parents=True, exist_ok=True)
     return path, aside
 
@@ -63,20 +72,21 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
 def read_run_config(path: Path) -> dict[str, Any]:
     file = path / "config.yaml"
     if path.is_file():
-        raise RunError(f"--resume {path} is a file; give the run folder ({path.parent})")
+        raise RunError(f"{path} is a file; give the run folder ({path.parent})")
     if not path.is_dir():
-        raise RunError(f"--resume {path}: no such run folder")
+        raise RunError(f"{path}: no such run folder")
     if not file.is_file():
-        raise RunError(f"--resume {path}: not a depthfirst run folder (no config.yaml)")
+        raise RunError(f"{path}: not a depthfirst run folder (no config.yaml)")
     try:
         cfg = yaml.safe_load(file.read_text())
     except yaml.YAMLError as e:
-        raise RunError(f"--resume {path}: config.yaml is corrupt: {e}") from e
+        raise RunError(f"{path}: config.yaml is corrupt: {e}") from e
     if not isinstance(cfg, dict) or "env" not in cfg:
-        raise RunError(f"--resume {path}: config.yaml is corrupt (no env)")
-    cfg.setdefault("env_kwargs", {})  # a hand-written config may leave the game's defaults implicit
+        raise RunError(f"{path}: config.yaml is corrupt (no env)")
+    if cfg.get("env_kwargs") is None:  # a hand-written config may leave the game's defaults implicit
+        cfg["env_kwargs"] = {}
     if not isinstance(cfg["env_kwargs"], dict):
-        raise RunError(f"--resume {path}: config.yaml is corrupt (env_kwargs is not a mapping)")
+        raise RunError(f"{path}: config.yaml is corrupt (env_kwargs is not a mapping)")
     return cfg
 
 

@@ -150,16 +150,16 @@ def main(argv: list[str] | None = None) -> int:
          f"{out['mfu_10m']:.3f}"),
         *[(f"{k} core", f"{v:,.0f} steps/s") for k, v in games.items()],
     ]
-    print_rows(rows)
-    if args.quick:
-        print("--quick: tiny sizes that check the plumbing; these figures are not the project's speeds")
+    print_rows(rows, args.quick)
     return 0
 
 
-def print_rows(rows: list[tuple[str, str]]) -> None:
+def print_rows(rows: list[tuple[str, str]], quick: bool) -> None:
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    if quick:
+        print("--quick: tiny sizes that check the plumbing; these figures are not the project's speeds")
 
 
 def gameboy(args: argparse.Namespace, say) -> int:
@@ -207,7 +207,7 @@ def gameboy(args: argparse.Namespace, say) -> int:
             *[(f"VecEnv, {k[len('vec_env_sps_w'):]} worker(s) × {args.emulators} emulators",
                f"{v:,.0f} steps/s") for k, v in out.items() if k.startswith("vec_env_sps_w")],
             ("memory per emulator", "n/a" if mem is None else f"{out['memory_per_emulator_mb']:.1f} MB")]
-    print_rows(rows)
+    print_rows(rows, args.quick)
     return 0
 
 

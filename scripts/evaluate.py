@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             model = load_model(cfg, ckpt, device=args.device)
             check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]))
     except RunError as e:
-        print(f"error: {e.args[0].replace('--resume ', '')}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
     env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
     with tqdm(total=args.episodes, unit="ep", disable=args.json, dynamic_ncols=True) as bar:
@@ -143,14 +143,14 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         if args.run_dir:
             cfg = read_run_config(Path(args.run_dir))
             env, out = cfg["env"], Path(args.run_dir)
-            env_kwargs = eval_kwargs(dict(cfg.get("env_kwargs") or {}))
+            env_kwargs = eval_kwargs(cfg["env_kwargs"])
         else:
             if args.env not in GAMES:
                 raise ValueError(f"--env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}")
             env, env_kwargs = args.env, {}
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
     except (RunError, ValueError, ModuleNotFoundError) as e:
-        print(f"error: {str(e).replace('--resume ', '')}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", player.name).strip("-") or "vlm"
     if not args.run_dir:

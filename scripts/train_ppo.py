@@ -25,7 +25,8 @@ from envs import GAMES
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", help=f"game to train on: {', '.join(sorted(GAMES))}")
-    p.add_argument("--config", help="YAML preset (default: configs/<env>.yaml)")
+    p.add_argument("--config", help="your YAML, applied over the env's preset configs/<env>.yaml (any part "
+                   "of a config; its env: key names the game when --env is left out)")
     p.add_argument("--total-timesteps", type=positive_int, help="env steps for the whole run")
     p.add_argument("--num-envs", type=positive_int, help="boards stepped in parallel")
     p.add_argument("--num-workers", type=nonneg_int, help="worker processes (0: in this process)")
@@ -115,7 +116,10 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     try:
         if args.resume:
             run = Path(args.resume)
-            cfg = deep_merge(DEFAULTS, read_run_config(run))
+            try:
+                cfg = deep_merge(DEFAULTS, read_run_config(run))
+            except RunError as e:
+                raise RunError(f"--resume {e}") from None
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
             if args.env and args.env != cfg["env"]:
                 p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")
@@ -154,15 +158,18 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                                  "to save"), file=sys.stderr)
         return 130
     finally:
-        # Failed before training started (TensorBoard's folder comes just before it): no half-made run
-        # is left, and a run --force was replacing is put back. Once training ran, its logs stay.
-        started = created is not None and ((created / "tb").exists() or (created / "model.zip").exists())
-        if created is not None and not started:
-            if replaced is not None:
+        # A run --force was replacing comes back unless the new one saved a model; otherwise a run that
+        # failed before training started (TensorBoard's folder comes just before it) leaves nothing.
+        # Once training ran, its logs stay.
+        if replaced is not None:
+            if created is not None and (created / "model.zip").exists():
+                shutil.rmtree(replaced, ignore_errors=True)
+            else:
                 shutil.rmtree(created, ignore_errors=True)
                 replaced.rename(created)
-                replaced = None
-            elif existed:  # the user's empty folder stays, without our files
+                print(f"the new run saved nothing: {created} holds the old run again", file=sys.stderr)
+        elif created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
+            if existed:  # the user's empty folder stays, without our files
                 for f in created.iterdir():
                     if f.is_dir():
                         shutil.rmtree(f)
@@ -170,8 +177,6 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                         f.unlink()
             else:
                 shutil.rmtree(created, ignore_errors=True)
-        if replaced is not None:
-            shutil.rmtree(replaced, ignore_errors=True)
     return 0
 
 

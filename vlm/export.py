@@ -360,7 +360,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
     p = plan(opts)
     run = p.run
-    env_kwargs = eval_kwargs(dict(run.cfg.get("env_kwargs") or {}))  # a self-play learner meets the bot
+    env_kwargs = eval_kwargs(run.cfg["env_kwargs"])  # a two-player game is played against the greedy bot
     try:
         model = load_policy(run, opts.device)
         check_fits(model, run.env, env_kwargs)  # a --checkpoint of another game fails here, not mid-play

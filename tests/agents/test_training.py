@@ -206,7 +206,7 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "tetris3d"], "known envs: "),
     (["--env", "snake", "--num-envs", "0"], "--num-envs"),
     (["--env", "snake", "--policy", "huge"], "--policy"),
-    (["--env", "snake", "--set", "ppo.lr=1"], "unknown PPO setting"),
+    (["--env", "snake", "--set", "ppo.lr=1"], "ppo: unknown settings ['lr']"),
     (["--env", "snake", "--device", "foo"], "--device"),
     (["--env", "snake", "--seed", "-1"], "--seed"),
     (["--env", "snake", "--num-envs", "1.5"], "--num-envs"),
@@ -225,7 +225,7 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--set", "ppo=1"], "--set ppo: a section"),
     (["--env", "snake", "--set", "env_kwargs=5"], "--set env_kwargs: a section"),
     (["--env", "snake", "--set", "env=sokoban"], "choose the game with --env"),
-    (["--env", "snake", "--device", "mps"], "--device mps: not available"),
+    (["--env", "snake", "--device", "xpu"], "--device xpu: not available"),
 ])
 def test_bad_input_names_the_flag(scripts, argv, message, capsys, tmp_path):
     run = tmp_path / "run"
@@ -283,6 +283,39 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_to_start(trained, sc
     assert scripts.train_ppo.main([*argv, "--total-timesteps", "256"]) == 0  # replaced once it trained
     assert [p.name for p in tmp_path.iterdir()] == ["run"] and (run / "model.zip").read_bytes() != before[
         Path("model.zip")]
+
+
+def test_force_through_a_symlink_and_past_an_old_aside_folder(trained, scripts, tmp_path, capsys,
+                                                               monkeypatch):
+    import agents.train
+
+    real = tmp_path / "store" / "run"
+    shutil.copytree(trained, real)
+    (tmp_path / "store" / ".run.replaced").mkdir()  # left by an earlier killed command
+    (tmp_path / "store" / ".run.replaced" / "x").write_text("keep")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    before = (real / "model.zip").read_bytes()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("no")
+
+    monkeypatch.setattr(agents.train, "build_model", refused)
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(link), "--force", *TINY]) == 2
+    assert "holds the old run again" in capsys.readouterr().err
+    assert link.is_symlink() and (real / "model.zip").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == [".run.replaced", "run"]
+    assert (tmp_path / "store" / ".run.replaced" / "x").read_text() == "keep"
+
+
+def test_ppo_takes_any_keyword_of_sb3_and_sections_may_be_empty(tmp_path):
+    from agents.config import apply_set, load_config, resolve
+
+    cfg = resolve(apply_set(load_config("snake"), ["ppo.target_kl=0.02"]), cuda_available=False)
+    assert cfg["ppo"]["target_kl"] == 0.02
+    own = tmp_path / "mine.yaml"
+    own.write_text("env_kwargs:\n  # size: 12\n")  # every value commented out: the preset's stay
+    assert load_config("snake", own)["env_kwargs"] == load_config("snake")["env_kwargs"]
 
 
 def test_run_dir_that_is_a_file_is_refused(scripts, tmp_path, capsys):
