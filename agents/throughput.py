@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.logger import Logger
 from torch.utils.flop_counter import FlopCounterMode
 
 from agents.buffers import DeviceRolloutBuffer
@@ -62,6 +63,8 @@ def flops_per_env_step(model: Any, batch: int = 256) -> dict[str, float]:
 def measure_train_sps(model: Any, rollouts: int = 2) -> float:
     """Env steps/s of ``model.learn`` (rollouts + updates), after one warm-up rollout."""
     per_rollout = model.n_steps * model.n_envs
+    # A logger that writes nothing: SB3's default makes an empty /tmp/SB3-<time> folder on every learn().
+    model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(per_rollout)
     sync(str(model.device))
     start = model.num_timesteps

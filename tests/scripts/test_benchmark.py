@@ -1,10 +1,13 @@
 import json
+import tempfile
 
 import pytest
 
 
-def test_benchmark_json_has_every_figure(scripts, capsys):
+def test_benchmark_json_has_every_figure(scripts, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SB3's default logger would write
     assert scripts.benchmark.main(["--quick", "--json", "--workers", "2"]) == 0
+    assert not list(tmp_path.glob("SB3-*"))  # no empty log folder left per training figure
     out = json.loads(capsys.readouterr().out)
     for key in ("env_sps", "vec_env_sps", "vec_env_sps_in_process", "train_sps", "sb3_train_sps",
                 "train_speedup", "mfu", "mfu_10m", "peak_flops"):
