@@ -129,11 +129,13 @@ class VLMPlayer:
             status, move = "illegal", fallback
         else:
             status, move = "ok", answer
-        good = good_moves(draft)
+        # A question marked unscored (Pokémon's: any button is legal) yields neither figure.
+        scored = draft.extra.get("scored", True)
+        good = good_moves(draft) if scored else None
         return Decision(step, self._index[move.upper()], self.action_names[self._index[move.upper()]],
                         answer, status, reply.content, reply.reasoning, reply.prompt_tokens,
                         reply.completion_tokens, reply.latency_s, reply.cached,
-                        correct=verify(reply.content, draft)["accuracy"],
+                        correct=verify(reply.content, draft)["accuracy"] if scored else None,
                         good_move=None if good is None else float(answer in good))
 
     # ------------------------------------------------------------------ run_episodes protocol

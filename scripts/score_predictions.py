@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
           + (f" (e.g. {', '.join(result['missing_examples'][:3])})" if result["missing_ids"] else "")
           + f"; {result['unknown_ids']} predictions for ids not in the split")
     print(format_table(result["results"][:1]))
-    if "specialist" in result:
+    if "note" in result.get("specialist", {}):
+        print(f"\nspecialist {result['specialist']['run']}: {result['specialist']['note']}")
+    elif "specialist" in result:
         n = result["specialist"]["move_questions"]
         print(f"\nThe {n} move questions, answered by the model and by the specialist "
               f"{result['specialist']['run']} (its greedy action). Move acc.: the move named is one the "

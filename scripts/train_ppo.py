@@ -88,6 +88,9 @@ def check_game(cfg: dict) -> None:
     if uses_self_play(cfg) and cfg["num_workers"] != 0:
         raise ValueError("--opponent policy (self-play) steps the game in the training process: "
                          "use --num-workers 0")
+    if uses_self_play(cfg) and cfg["recurrent"]:  # the snapshots would need an LSTM state per board
+        raise ValueError("--opponent policy (self-play) plays feed-forward snapshots: drop --recurrent, "
+                         "or train against --opponent greedy or random")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -346,16 +346,21 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         model, cfg, ckpt = load_specialist(specialist, device)
         spec_preds = specialist_predictions(records, model, cfg["env"], dict(cfg.get("env_kwargs") or {}),
                                             root=split.parent)
+        out["specialist"] = {"run": str(specialist), "checkpoint": str(ckpt),
+                             "move_questions": len(spec_preds)}
         if not spec_preds:
-            raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "
-                               f"{cfg['env']} move question to answer")
+            if not any(r.game == cfg["env"] for r in records):
+                raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "
+                                   f"{cfg['env']} record")
+            # Pokémon's move question is not scored, so exports leave it out: nothing to compare on.
+            out["specialist"]["note"] = f"the split has no scored {cfg['env']} move question to answer"
+            out["results"] = results
+            return out
         scope = {"scope": "move questions"}
         results.append({**score_predictions(records, spec_preds, "specialist", move_only=True,
                                             only=set(spec_preds)).as_dict(), **scope})
         # The model again, on exactly the questions the specialist answered: the like-for-like figures.
         results.append({**score_predictions(records, preds, predictions.stem, only=set(spec_preds)).as_dict(),
                         **scope})
-        out["specialist"] = {"run": str(specialist), "checkpoint": str(ckpt),
-                             "move_questions": len(spec_preds)}
     out["results"] = results
     return out

@@ -218,6 +218,7 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
     (["--env", "snake", "--set", "ppo.batch_size=1"], "ppo.batch_size must be >= 2"),
+    (["--env", "snake_duel", "--opponent", "policy", "--recurrent"], "drop --recurrent"),
     (["--env", "snake_duel", "--opponent", "policy", "--set", "self_play.snapshot_every=0"],
      "self_play.snapshot_every must be >= 1"),
     (["--env", "snake", "--set", "video_max_steps=abc"], "video_max_steps must be a whole number"),

@@ -48,6 +48,22 @@ def test_the_prompt_is_the_task_records_move_question():
     assert (d.prompt_tokens, d.completion_tokens) == (900, 40)
 
 
+def test_an_unscored_move_question_gives_no_accuracy_figures():
+    import dataclasses
+    from types import SimpleNamespace
+
+    state = snake_state()
+    move_task = task_module("snake").move_task
+    draft = move_task(state)
+    with ChatServer([good(reference_response(draft))]) as server:
+        p = player(server)
+        # As Pokémon's question: any button is legal, none is scored.
+        unscored = {"scored": False}
+        p.tasks = SimpleNamespace(move_task=lambda s: dataclasses.replace(move_task(s), extra=unscored))
+        d = p.decide(state)
+    assert d.status == "ok" and d.correct is None and d.good_move is None
+
+
 def test_unparseable_illegal_and_failed_answers_play_the_counted_fallback():
     state = snake_state()
     heading = state["direction"]

@@ -113,6 +113,19 @@ def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predic
     assert "| specialist: accuracy | specialist: move acc. |" in text and "| **all** |" in text
 
 
+def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(predictions, dataset, scripts,
+                                                                           capsys, tmp_path):
+    path = predictions[0]
+    run, split = dataset
+    lines = split.read_text(encoding="utf-8").splitlines()
+    kept = [line for line, r in zip(lines, load_records(split), strict=True) if not is_move_question(r)]
+    (tmp_path / "no-moves.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    assert scripts.score_predictions.main([str(tmp_path / "no-moves.jsonl"), str(path), "--specialist",
+                                           str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "no scored snake move question to answer" in out and "| **all** |" in out
+
+
 def test_a_bare_move_is_what_the_verifier_reads_as_the_move(predictions):
     _, records, _ = predictions
     r = next(r for r in records if is_move_question(r) and r.verifier["good"])
