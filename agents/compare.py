@@ -26,6 +26,7 @@ import numpy as np
 
 from agents.curves import pyplot
 from agents.evaluation import Episode, run_episodes
+from agents.interrupts import uninterruptible
 from agents.selfplay import eval_kwargs
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
@@ -577,8 +578,10 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
                                      (vlm_params or {}).get(p.name), bar.update))
             finally:
                 p.on_decision = None
-    prepare_out_dir(out, overwrite)
-    return write_report(out, env, env_kwargs, seed, runs, prices or {}, frames_per_vlm, command, max_steps)
+    with uninterruptible():  # the old report goes and the new one comes, with no signal in between
+        prepare_out_dir(out, overwrite)
+        return write_report(out, env, env_kwargs, seed, runs, prices or {}, frames_per_vlm, command,
+                            max_steps)
 
 
 def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:

@@ -12,6 +12,9 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """(steps, values, minutes since the run's first event) of one scalar tag, in step order."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    if not (run / "tb").is_dir():
+        raise ValueError(f"{run}: no TensorBoard folder tb/ (give a run folder written by "
+                         "scripts/train_ppo.py)")
     ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
     ea.Reload()
     if tag not in ea.Tags()["scalars"]:
@@ -52,6 +55,7 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
     axes[0].legend(loc="upper left")
     fig.suptitle(title or str(run))
     fig.tight_layout()
+    out = out if out.suffix else out.with_suffix(".png")  # what savefig writes; the path printed is true
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         summarize,
         write_video,
     )
-    from agents.runs import RunError, read_run_config
+    from agents.runs import RunError, atomic_write_text, read_run_config
     from agents.selfplay import eval_kwargs
     from agents.train import load_model
 
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         cfg = read_run_config(run)
+        if not os.access(run, os.W_OK):  # said before the episodes are played, not after
+            raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")
         if args.random:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
         elif args.checkpoint:
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             write_video(frames, stem.with_suffix(suffix))
         summary.update(video=str(stem.with_suffix(".mp4")), gif=str(stem.with_suffix(".gif")),
                        best_episode_seed=best.seed, video_steps=len(frames) - 1)
-    (run / f"{tag}.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(run / f"{tag}.json", json.dumps(summary, indent=2))
     if args.json:
         print(json.dumps(summary))
     else:

@@ -21,9 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from agents.curves import plot_curve
 
+    out = Path(args.out)
     try:
-        print(plot_curve(Path(args.run_dir), Path(args.out), args.tag, args.title, args.baseline))
-    except ValueError as e:
+        if out.is_dir():
+            raise ValueError(f"--out {out} is a folder; give a PNG file name")
+        print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline))
+    except (ValueError, OSError) as e:  # OSError: the PNG could not be written there
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

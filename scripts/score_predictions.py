@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,13 +41,20 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--out {out} is a folder; give a file name, e.g. {out / 'scores.json'}")
             if not out.parent.is_dir():
                 raise ValueError(f"--out {out}: no folder {out.parent}")
+            inputs = (Path(args.split).resolve(), Path(args.predictions).resolve())
+            if out.exists() and out.resolve() in inputs:
+                raise ValueError(f"--out {out} is one of the input files; give a new file name")
+            if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+                raise ValueError(f"--out {out}: not writable here; choose another place")
         result = score_files(Path(args.split), Path(args.predictions),
                              Path(args.specialist) if args.specialist else None, args.device)
     except (ScoringError, CompareError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2))
+        from agents.runs import atomic_write_text
+
+        atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file
     if args.json:
         print(json.dumps(result))
         return 0

@@ -174,6 +174,28 @@ def test_an_out_that_is_a_file_is_refused(scripts, specialist, tmp_path, capsys)
     assert "is a file" in capsys.readouterr().err and file.read_text() == "mine"
 
 
+def test_a_signal_while_the_report_is_written_cannot_leave_half_of_it(specialist, scripts, tmp_path,
+                                                                       monkeypatch):
+    import os
+    import signal
+
+    import agents.compare
+
+    save = agents.compare._save
+    sent = []
+
+    def save_then_signal(fig, path):
+        if not sent:  # Ctrl-C once the old report is gone and the new one half written
+            sent.append(os.kill(os.getpid(), signal.SIGINT))
+        return save(fig, path)
+
+    monkeypatch.setattr(agents.compare, "_save", save_then_signal)
+    out = tmp_path / "report"
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(specialist), "--episodes", "1",
+                                 "--out", str(out), "--no-progress"]) == 0
+    assert sent and (out / "report.json").is_file() and (out / "report.md").is_file()
+
+
 def test_missing_matplotlib_is_named_before_any_episode(scripts, specialist, tmp_path, capsys, monkeypatch):
     import agents.compare
 

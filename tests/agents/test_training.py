@@ -417,3 +417,38 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--tag", "nope/x"]) == 2
     assert "nope/x" in capsys.readouterr().err
+    assert scripts.plot_curve.main([str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "no TensorBoard folder" in capsys.readouterr().err
+    assert scripts.plot_curve.main([str(trained), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert scripts.plot_curve.main([str(trained), "--out", str(out / "x.png")]) == 2  # under a file
+    assert "error:" in capsys.readouterr().err
+    assert scripts.plot_curve.main([str(trained), "--out", str(tmp_path / "bare")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "bare.png") and (tmp_path / "bare.png").is_file()
+
+
+def test_a_failed_video_write_keeps_the_old_video(tmp_path, monkeypatch):
+    import imageio.v2 as imageio
+
+    from agents.evaluation import write_video
+
+    frames = np.zeros((3, 8, 8, 3), dtype=np.uint8)
+    path = tmp_path / "best.mp4"
+    write_video(frames, path)
+    good = path.read_bytes()
+
+    def cut(file, *args, **kwargs):
+        Path(file).write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(imageio, "mimsave", cut)
+    with pytest.raises(KeyboardInterrupt):
+        write_video(frames, path)
+    assert path.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["best.mp4"]
+
+
+def test_evaluate_refuses_a_read_only_run_before_playing(trained, scripts, tmp_path, capsys, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == trained else real_access(p, mode))
+    assert scripts.evaluate.main([str(trained), "--episodes", "2"]) == 2
+    assert "not writable" in capsys.readouterr().err

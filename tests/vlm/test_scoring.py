@@ -168,7 +168,8 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     binary.write_bytes(b"PAR1\xff\xfe\x00binary")
     assert scripts.score_predictions.main([str(binary), str(tmp_path / "p.jsonl")]) == 2
     assert "not UTF-8 text" in capsys.readouterr().err
-    for out, message in ((tmp_path, "is a folder"), (tmp_path / "no" / "s.json", "no folder")):
+    for out, message in ((tmp_path, "is a folder"), (tmp_path / "no" / "s.json", "no folder"),
+                         (dataset[1], "is one of the input files")):
         assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1]), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
     foreign = tmp_path / "foreign.jsonl"
