@@ -87,7 +87,28 @@ def read_run_config(path: Path) -> dict[str, Any]:
         cfg["env_kwargs"] = {}
     if not isinstance(cfg["env_kwargs"], dict):
         raise RunError(f"{path}: config.yaml is corrupt (env_kwargs is not a mapping)")
+    known = game_options(cfg["env"])
+    unknown = [] if known is None else sorted(set(cfg["env_kwargs"]) - known)
+    if unknown:
+        raise RunError(f"{path}: config.yaml sets env_kwargs {unknown}, which {cfg['env']} in this "
+                       "version of depthfirst does not take (a run from a newer version?)")
     return cfg
+
+
+def game_options(env: str) -> set[str] | None:
+    """The keyword options ``env``'s game class takes; None when it cannot say (an unknown env, an
+    uninstalled extra, or a class that passes ``**kwargs`` on)."""
+    import inspect
+
+    from envs import game_class
+
+    try:
+        params = inspect.signature(game_class(env).__init__).parameters
+    except (ImportError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return set(params)
 
 
 def checkpoints(path: Path) -> list[tuple[int, Path]]:

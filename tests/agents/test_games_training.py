@@ -149,3 +149,13 @@ def test_two_player_runs_are_scored_against_the_greedy_bot_whatever_they_trained
     assert eval_kwargs({"size": 8}) == {"size": 8}  # one-player games are left as they are
     (tmp_path / "config.yaml").write_text("env: snake\n")  # a hand-written config: the game's defaults
     assert read_run_config(tmp_path)["env_kwargs"] == {}
+
+
+def test_a_game_option_this_version_lacks_is_named(tmp_path, scripts, capsys):
+    from agents.runs import RunError, read_run_config
+
+    (tmp_path / "config.yaml").write_text("env: snake\nenv_kwargs: {size: 8, wrap_walls: true}\n")
+    with pytest.raises(RunError, match=r"env_kwargs \['wrap_walls'\].*newer version"):
+        read_run_config(tmp_path)
+    assert scripts.evaluate.main([str(tmp_path), "--episodes", "1", "--random"]) == 2
+    assert "wrap_walls" in capsys.readouterr().err
