@@ -224,9 +224,9 @@ def ppo_settings(recurrent: bool) -> set[str]:
 
 def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
-    unknown = set(ppo) - ppo_settings(recurrent)
-    if unknown:
-        raise ValueError(f"ppo: unknown settings {sorted(unknown)}; known: {sorted(ppo_settings(recurrent))}")
+    known = ppo_settings(recurrent)
+    if set(ppo) - known:
+        raise ValueError(f"ppo: unknown settings {sorted(set(ppo) - known)}; known: {sorted(known)}")
     for key in ("n_steps", "batch_size", "n_epochs"):
         ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
         least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch

@@ -6,7 +6,6 @@ episode can be replayed exactly from those (the game contract), which is how vid
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,19 +174,16 @@ def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
     """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix."""
     import imageio.v2 as imageio
 
+    from agents.runs import written_beside
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside and renamed: an interrupted or failed write never replaces a good video.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with written_beside(path) as tmp:  # an interrupted or failed write never replaces a good video
         if path.suffix == ".gif":
             imageio.mimsave(tmp, list(frames), duration=1000 / fps, loop=0)
         else:  # H.264 wants even sides; pad by repeating the last row/column.
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             imageio.mimsave(tmp, list(frames), fps=fps, macro_block_size=1)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def summarize(episodes: list[Episode]) -> dict[str, Any]:

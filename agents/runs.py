@@ -6,9 +6,11 @@ a half-written checkpoint in place of a good one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,25 +132,30 @@ def latest_checkpoint(path: Path) -> Path:
     raise RunError(f"{path}: no checkpoint to load (checkpoints/step_*.zip or model.zip)")
 
 
+@contextlib.contextmanager
+def written_beside(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` (same suffix, so writers pick the format) that replaces ``path``
+    once the block completes, and is removed if it does not: a crash, Ctrl-C or full disk never leaves
+    half a file in place of a good one. Opened normally, not with mkstemp (whose files are private to
+    the user): the file gets the permissions of every other file beside it."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with written_beside(path) as tmp:
+        tmp.write_text(text)
 
 
 def save_model(model: Any, path: Path) -> None:
     """``model.save`` into a temp file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Opened normally (not mkstemp, whose files are private to the user): the model gets the
-    # permissions of every other file in the run folder.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            model.save(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with written_beside(path) as tmp, open(tmp, "wb") as f:
+        model.save(f)
 
 
 def save_checkpoint(model: Any, run: Path) -> Path:

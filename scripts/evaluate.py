@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         cfg = read_run_config(run)
+        env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
         if not os.access(run, os.W_OK):  # said before the episodes are played, not after
             raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")
         if args.random:
@@ -88,11 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                 ckpt = latest_checkpoint(run)
         if not args.random:
             model = load_model(cfg, ckpt, device=args.device)
-            check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]))
+            check_fits(model, cfg["env"], env_kwargs)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
     with tqdm(total=args.episodes, unit="ep", disable=args.json, dynamic_ncols=True) as bar:
         episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
                                 deterministic=not args.stochastic, progress=bar.update)

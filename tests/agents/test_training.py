@@ -43,7 +43,7 @@ def test_run_folder_is_self_describing(trained):
     assert (trained / "model.zip").is_file()
     assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == [
         "step_256.zip", "step_512.zip"]
-    assert not list(trained.rglob("*.tmp"))
+    assert not list(trained.rglob("*.tmp*"))
     mode = (trained / "config.yaml").stat().st_mode
     assert (trained / "model.zip").stat().st_mode == mode  # readable like the rest of the run
     assert (trained / "checkpoints" / "step_512.zip").stat().st_mode == mode
