@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import shutil
@@ -64,6 +65,18 @@ FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed
          "video_every", "recurrent")
 ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
 RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video_every"}
+
+
+PATH_OPTIONS = ("rom", "state")
+
+
+def absolute_paths(env_kwargs: dict) -> None:
+    """Store ROM and state paths absolute: they are read from the folder training starts in, and the
+    run's config.yaml must find them again when evaluate or export run from another folder."""
+    for key in PATH_OPTIONS:
+        value = env_kwargs.get(key)
+        if isinstance(value, str) and value.strip():
+            env_kwargs[key] = os.path.abspath(os.path.expanduser(value))
 
 
 def check_game(cfg: dict) -> None:
@@ -147,6 +160,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
             if args.state is not None and args.state.lower() in ("none", "null"):
                 cfg["env_kwargs"]["state"] = None  # --state none: boot the ROM instead of loading a state
+            absolute_paths(cfg["env_kwargs"])
             cfg = resolve(cfg, torch.cuda.is_available())
             check_game(cfg)
             run, replaced = new_run_dir(cfg, args.run_dir, args.force)

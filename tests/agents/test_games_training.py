@@ -66,12 +66,13 @@ def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
     assert "--num-workers 0" in capsys.readouterr().err
 
 
-def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys):
+def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
 
     run = tmp_path / "pokemon"
-    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--swarm", "--state", "none",
+    monkeypatch.chdir(TEST_CARTRIDGE.parent.parent)  # a --rom relative to the folder training starts in
+    argv = ["--env", "pokemon_red", "--rom", f"cartridge/{TEST_CARTRIDGE.name}", "--swarm", "--state", "none",
             "--total-timesteps", "64", "--num-envs", "4",
             "--num-workers", "2", "--policy", "tiny", "--no-progress", "--video-every", "32",
             "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--set", "ppo.n_epochs=1",
@@ -79,6 +80,8 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys)
     assert scripts.train_ppo.main(["--run-dir", str(run), *argv]) == 0
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["env_kwargs"]["archive_dir"] == str(run / "archive")
+    assert cfg["env_kwargs"]["rom"] == str(TEST_CARTRIDGE)  # stored absolute: found from any folder
+    monkeypatch.chdir(tmp_path)
     ea = tb(run)
     assert {"game/tiles_visited", "game/maps_visited"} <= set(ea.Tags()["scalars"])
     assert ea.Images("game/visit_heatmap")[0].encoded_image_string[:4] == b"\x89PNG"
