@@ -44,11 +44,16 @@ def test_cartridge_sha1() -> str:
     return sha1_of(TEST_CARTRIDGE)
 
 
+CARTRIDGE_ENTRY = "depthfirst test cartridge (Pokémon Red RAM layout)"
+TEST_CARTRIDGE_TITLE = ("depthfirst's Game Boy test cartridge (a small game kept in Pokémon Red's "
+                        "memory layout)")
+
+
 def supported_pokemon_roms() -> dict[str, str]:
     """Pokémon Red's table plus the test cartridge (hashed now, so a rebuilt cartridge stays accepted)."""
     table = dict(POKEMON_RED_ROMS)
     if TEST_CARTRIDGE.exists():
-        table[test_cartridge_sha1()] = "depthfirst test cartridge (Pokémon Red RAM layout)"
+        table[test_cartridge_sha1()] = CARTRIDGE_ENTRY
     return table
 
 

@@ -526,6 +526,8 @@ def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
                       + mod.make_tasks(state, np.random.default_rng(100 + t), {})):
                 kinds.add(d.qa_type)
                 check_generic(d)
+                # the prompt names the game the screens come from: the cartridge, not Pokémon Red
+                assert "screenshot of depthfirst's Game Boy test cartridge" in d.question
                 want = {"badge_count": facts["badges"], "party_size": facts["party_count"],
                         "map_id": facts["map"], "player_tile": [facts["x"], facts["y"]]}
                 if d.qa_type in want:
@@ -541,6 +543,8 @@ def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
                         assert (diff // cell == [y, x]).all()  # only that square changed
         assert {"spot_difference", "difference_cell", "spy_game"} <= kinds and len(kinds) >= 6
         move = mod.move_task(state)
+        assert "test cartridge" in move.question
+        assert "Pokémon Red (Game Boy)" in mod.context({})  # states exported before `title` existed
         assert move.extra["scored"] is False and parse_move("<answer>start</answer>", move) == "start"
         assert verify("<think>a</think><answer>b</answer>", move)["overall"] == 1.0
     finally:

@@ -29,8 +29,13 @@ SCALE = 32  # render_state magnifies the 160×144 screen by scale // 8 = 4
 CELL = 16  # screen pixels per map cell (one step of the player)
 ROWS, COLS = 9, 10
 
-CONTEXT = ("The image is a screenshot of Pokémon Red (Game Boy). The questions are about the game's state "
-           "at that moment, as its memory records it.")
+
+def context(state: dict[str, Any]) -> str:
+    """The prompt's first line; states from before ``title`` existed were Pokémon Red's."""
+    return (f"The image is a screenshot of {state.get('title', 'Pokémon Red')} (Game Boy). The questions "
+            "are about the game's state at that moment, as its memory records it.")
+
+
 WHERE = ("Cut the screenshot into a grid of 10 columns × 9 rows of equal squares (one square is one player "
          "step); give the square as (x, y), x the column from 0 at the left, y the row from 0 at the top.")
 
@@ -53,9 +58,9 @@ def plot_level(state: dict[str, Any]) -> int:
 
 def move_task(state: dict[str, Any]) -> TaskDraft:
     """The VLM player's prompt: which button to press. Every button is legal; none is scored."""
-    steps = ["Pokémon Red has no engine-computed best move here: any button is a legal answer.",
+    steps = ["The game has no engine-computed best move here: any button is a legal answer.",
              "Up, down, left and right walk; a confirms or talks; b cancels; start opens the menu."]
-    return word_draft("strategy", "next_button", plot_level(state), 1, [render(state)], CONTEXT,
+    return word_draft("strategy", "next_button", plot_level(state), 1, [render(state)], context(state),
                       "You are playing. Which button do you press next to make progress in the game "
                       "(explore, win battles, earn badges)?", list(MOVES), list(MOVES), steps,
                       {"scored": False},
@@ -68,29 +73,29 @@ def facts(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.ndarray) -> TaskDraft:
-    pl, extra = plot_level(state), {"facts": facts(state)}
+    pl, extra, ctx = plot_level(state), {"facts": facts(state)}, context(state)
     kind = int(rng.integers(5))
     if kind == 0:
         battle = state["battle_type"] != 0
-        return word_draft("perception", "in_battle", pl, 1, [image], CONTEXT, "Is the player in a battle?",
+        return word_draft("perception", "in_battle", pl, 1, [image], ctx, "Is the player in a battle?",
                           ["yes", "no"], ["yes" if battle else "no"],
                           [f"The battle flag (wIsInBattle) is {state['battle_type']}: "
                            + ("a battle is on." if battle else "no battle.")], extra, "Answer yes or no.")
     if kind == 1:
-        return integer_draft("perception", "badge_count", pl, 1, [image], CONTEXT,
+        return integer_draft("perception", "badge_count", pl, 1, [image], ctx,
                              "How many gym badges has the player earned?", state["badges"],
                              [f"The badge byte (wObtainedBadges) has {state['badges']} bits set."], extra)
     if kind == 2:
-        return integer_draft("perception", "party_size", pl, 1, [image], CONTEXT,
+        return integer_draft("perception", "party_size", pl, 1, [image], ctx,
                              "How many Pokémon are in the player's party?", state["party_count"],
                              [f"The party count (wPartyCount) is {state['party_count']}; levels "
                               f"{', '.join(map(str, state['levels'])) or 'none'}."], extra)
     if kind == 3:
-        return integer_draft("perception", "map_id", pl, 1, [image], CONTEXT,
+        return integer_draft("perception", "map_id", pl, 1, [image], ctx,
                              "What is the number of the map the player is on (the game's map id)?",
                              state["map"],
                              [f"The current map byte (wCurMap) is {state['map']}."], extra)
-    return coordinate_draft("perception", "player_tile", pl, 1, [image], CONTEXT,
+    return coordinate_draft("perception", "player_tile", pl, 1, [image], ctx,
                             "On which tile of the current map does the player stand? Give (x, y) in map "
                             "steps.",
                             [state["x"], state["y"]],
@@ -127,7 +132,7 @@ def make_tasks(state: dict[str, Any], rng: np.random.Generator, source: dict[str
     """A perception question (RAM facts) and a Vision-Zero question for ``state``."""
     image = render(state)
     drafts = [_perception_task(state, rng, image),
-              vision_zero_drafts(rng, image, render, _make_edit(state), EDIT_KINDS, CONTEXT,
+              vision_zero_drafts(rng, image, render, _make_edit(state), EDIT_KINDS, context(state),
                                  plot_level(state),
                                  WHERE, extra={"facts": facts(state)})]
     return [d for d in drafts if d is not None]
