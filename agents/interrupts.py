@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -38,6 +38,15 @@ def stop_signals_interrupt() -> Iterator[None]:
             yield
     finally:
         _active = False
+
+
+@contextlib.contextmanager
+def stop_requested() -> Iterator[Callable[[], bool]]:
+    """SIGINT and SIGTERM only set a flag that the block polls through the function it gets: for work
+    inside a library that swallows exceptions raised in its callbacks (PyBoy's ``tick``)."""
+    received: list[int] = []
+    with _handled_by(lambda signum, frame: received.append(signum)):
+        yield lambda: bool(received)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import make_state
 
@@ -29,10 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = parser.parse_args(argv)
     try:
-        summary = make_state(args.rom, args.inputs, args.out, force=args.force, state=args.state)
+        # PyBoy swallows a KeyboardInterrupt raised inside its tick: Ctrl-C only sets a flag, polled.
+        with stop_requested() as stop:
+            summary = make_state(args.rom, args.inputs, args.out, force=args.force, state=args.state,
+                                 stop=stop)
     except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.out} not written", file=sys.stderr)
+        return 130
     print(f"wrote {summary['out']} ({summary['bytes']} bytes) after {summary['frames']} frames; "
           f"ROM SHA-1 {summary['rom_sha1']}")
     return 0

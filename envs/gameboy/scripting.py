@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
 DEFAULT_PRESS_FRAMES = 8
+CHECK_FRAMES = 600  # a long ``wait`` runs in chunks this long (10 s of game, ~50 ms here) to notice a stop
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,17 @@ def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
     return out
 
 
-def run_inputs(pyboy: Any, inputs: list[Input]) -> int:
-    """Play ``inputs`` on ``pyboy`` headless; returns the number of frames run."""
+def run_inputs(pyboy: Any, inputs: list[Input], stop: Callable[[], bool] = lambda: False) -> int:
+    """Play ``inputs`` on ``pyboy`` headless; returns the number of frames run. Raises
+    ``KeyboardInterrupt`` within ``CHECK_FRAMES`` frames of ``stop()`` turning true."""
     frames = 0
     for step in inputs:
         if step.button is not None:
             pyboy.button_press(step.button)
-        pyboy.tick(step.frames, False)
+        for done in range(0, step.frames, CHECK_FRAMES):
+            if stop():
+                raise KeyboardInterrupt
+            pyboy.tick(min(CHECK_FRAMES, step.frames - done), False)
         if step.button is not None:
             pyboy.button_release(step.button)
         frames += step.frames
@@ -90,10 +96,11 @@ def _refuse_overwrite(out: Path, force: bool) -> None:
 
 
 def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool = False,
-               state: str | Path | None = None) -> dict[str, Any]:
+               state: str | Path | None = None, stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
     """Boot ``rom`` (or load ``state``), play the inputs file headless, save the emulator state to ``out``.
 
-    Returns a summary (frames run, ROM SHA-1, output path, state size).
+    Returns a summary (frames run, ROM SHA-1, output path, state size). ``stop()`` turning true
+    raises ``KeyboardInterrupt`` before anything is written.
     """
     out = Path(out)
     _refuse_overwrite(out, force)
@@ -103,7 +110,7 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     try:
         if state is not None:
             load_state_file(pb, Path(state))
-        frames = run_inputs(pb, steps)
+        frames = run_inputs(pb, steps, stop)
         data = save_emulator(pb)
     finally:
         pb.stop(save=False)

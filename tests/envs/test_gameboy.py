@@ -26,6 +26,7 @@ from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, wor
 from envs.gameboy.generic import GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
+from envs.gameboy.scripting import make_state
 
 REPO = Path(__file__).resolve().parents[2]
 UP, DOWN, LEFT, RIGHT, A, B, START = range(7)
@@ -472,6 +473,25 @@ def test_make_state_script_end_to_end(tmp_path: Path) -> None:
     forced = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
                         "--out", str(out), "--force")
     assert forced.returncode == 0, forced.stderr
+
+
+def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("boot 100000000\n")  # hours of game: only a stop ends it
+    out = tmp_path / "start.state"
+    calls = []
+    with pytest.raises(KeyboardInterrupt):
+        make_state(TEST_CARTRIDGE, inputs, out, stop=lambda: calls.append(1) or len(calls) > 3)
+    assert len(calls) == 4 and not out.exists()
+    # The script: PyBoy swallows a KeyboardInterrupt raised inside its tick, so Ctrl-C must be polled.
+    proc = subprocess.Popen([sys.executable, "scripts/make_state.py", "--rom", str(TEST_CARTRIDGE),
+                             "--inputs", str(inputs), "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(5)  # past the imports, into the ticks
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "not written" in err, err
+    assert not out.exists() and not list(tmp_path.glob("*.tmp"))
 
 
 def test_play_script_headless(tmp_path: Path) -> None:
