@@ -2,10 +2,11 @@
 
     python scripts/play_gameboy.py --rom roms/pokemon_red.gb --save-state roms/pokemon_red_start.state
 
-Keys: arrows, A = a, B = s, Start = Enter, Select = Backspace, Escape quits (and saves). An existing
-file is never overwritten without --force (checked before the window opens). Use it to play past a
-game's intro and hand the state to an env (``state: ...`` in configs/pokemon_red.yaml). A state made
-from a commercial ROM is as private as the ROM: never commit or share it (roms/README.md).
+Keys: arrows, A = a, B = s, Start = Enter, Select = Backspace, Escape quits (and saves; so does
+Ctrl-C). An existing file is never overwritten without --force (checked before the window opens). Use
+it to play past a game's intro and hand the state to an env (``state: ...`` in
+configs/pokemon_red.yaml). A state made from a commercial ROM is as private as the ROM: never commit
+or share it (roms/README.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
 
@@ -32,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        summary = play(args.rom, args.save_state, force=args.force, state=args.state, window=args.window,
-                       scale=args.scale, max_frames=args.max_frames)
+        # Ctrl-C ends the session like closing the window (saved); PyBoy would swallow a KeyboardInterrupt.
+        with stop_requested() as stop:
+            summary = play(args.rom, args.save_state, force=args.force, state=args.state,
+                           window=args.window, scale=args.scale, max_frames=args.max_frames, stop=stop)
     except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -123,8 +123,10 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
 
 
 def play(rom: str | Path, save_state: str | Path, force: bool = False, state: str | Path | None = None,
-         window: str = "SDL2", scale: int = 3, max_frames: int | None = None) -> dict[str, Any]:
-    """Open a PyBoy window for a person; when it closes, save the emulator state to ``save_state``.
+         window: str = "SDL2", scale: int = 3, max_frames: int | None = None,
+         stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Open a PyBoy window for a person; when it closes (or ``stop()`` turns true: Ctrl-C), save the
+    emulator state to ``save_state``: the play is kept.
 
     Keys (PyBoy's defaults): arrows, A = a, B = s, Start = Enter, Select = Backspace; Escape quits.
     ``max_frames`` (with ``window="null"``) lets tests run it headless.
@@ -141,7 +143,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     try:
         if state is not None:
             load_state_file(pb, Path(state))
-        while max_frames is None or frames < max_frames:
+        while (max_frames is None or frames < max_frames) and not stop():
             if not pb.tick():
                 break
             frames += 1

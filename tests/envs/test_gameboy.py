@@ -507,6 +507,14 @@ def test_play_script_headless(tmp_path: Path) -> None:
         g.close()
     again = run_script(*args)
     assert again.returncode == 2 and "--force" in again.stderr
+    # Ctrl-C ends a session like closing the window: the play is saved, not lost
+    kept = tmp_path / "interrupted.state"
+    proc = subprocess.Popen([sys.executable, *args[:3], "--save-state", str(kept), *args[5:7],
+                             "--max-frames", "100000000"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    time.sleep(5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and kept.exists() and "saved" in out
 
 
 def test_missing_state_file(tmp_path: Path) -> None:
