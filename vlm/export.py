@@ -147,6 +147,8 @@ def plan(opts: ExportOptions) -> Plan:
     except ValueError as e:
         raise ExportError(str(e)) from None
     out = Path(opts.out)
+    if out.is_symlink():  # export where the link points (the link stays), even to a folder not made yet
+        out = out.resolve()
     target, home, cwd = out.resolve(), run.path.resolve(), Path.cwd().resolve()
     if target == home or home in target.parents:
         raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")

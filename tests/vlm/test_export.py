@@ -263,6 +263,23 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert digest_tree(copy) == before
 
 
+def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path):
+    dangling = tmp_path / "link"
+    dangling.symlink_to(tmp_path / "datasets" / "snake")  # a link to a folder not made yet
+    assert export(str(run), "--out", str(dangling), "--episodes", "2", "--formats", "none",
+                  "--no-progress") == 0
+    assert dangling.is_symlink() and (tmp_path / "datasets" / "snake" / META).is_file()
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    link = tmp_path / "current"
+    link.symlink_to(copy)
+    assert export(str(run), "--out", str(link), "--episodes", "2", "--formats", "none", "--overwrite",
+                  "--no-progress") == 0
+    assert link.is_symlink() and link.resolve() == copy and (copy / META).is_file()
+    assert not (copy / "llamafactory").exists()  # replaced by the new export (no formats)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "current", "datasets", "link"]
+
+
 def test_an_export_never_replaces_the_folder_holding_the_run_or_the_shell(run, tmp_path, capsys, monkeypatch):
     holder = tmp_path / "holder"
     shutil.copytree(run, holder / "myrun")
