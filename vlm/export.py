@@ -399,9 +399,11 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         raise
-    lock.close()
-    (partial / OWNER).unlink()
-    _swap_into_place(partial, out)
+    try:  # locked until the export is in place: a second export sees this one until then
+        _swap_into_place(partial, out)
+        (out / OWNER).unlink()
+    finally:
+        lock.close()
     summary["out"] = str(out)
     return summary
 

@@ -312,6 +312,25 @@ def test_a_second_export_into_a_folder_being_written_is_refused(run, tmp_path, c
     assert not (out / "half-written.png").exists()
 
 
+def test_an_export_stays_locked_until_it_is_in_place(run, tmp_path, capsys, monkeypatch):
+    import vlm.export
+
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    swap = vlm.export._swap_into_place
+    seen = []
+
+    def second_export_at_the_swap(*args):
+        with pytest.raises(vlm.export.ExportError, match="another export"):
+            vlm.export._claim(partial, out)
+        seen.append(sorted(p.name for p in partial.iterdir()))
+        swap(*args)
+
+    monkeypatch.setattr(vlm.export, "_swap_into_place", second_export_at_the_swap)
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 0
+    assert seen and OWNER in seen[0] and META.split("/")[0] in seen[0]
+    assert (out / META).is_file() and not (out / OWNER).exists() and not partial.exists()
+
+
 def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch):
     import vlm.export
 
