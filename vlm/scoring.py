@@ -333,9 +333,16 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
     figures, missing and unknown ids."""
     records = load_records(split)
     preds = load_predictions(predictions)
+    if not records:
+        raise ScoringError(f"split {split} holds no task record (an empty split?): nothing to score")
+    if not preds:
+        raise ScoringError(f"predictions {predictions} holds no prediction (an empty file?)")
     ids = {r.id for r in records}
     missing = [r.id for r in records if r.id not in preds]
     unknown = [k for k in preds if k not in ids]
+    if len(unknown) == len(preds):
+        raise ScoringError(f"none of the {len(preds)} predictions in {predictions} answers a record of "
+                           f"{split} (ids such as {unknown[0]!r}): are they for another split?")
     results = [{**score_predictions(records, preds, predictions.stem).as_dict(), "scope": "all records"}]
     out: dict[str, Any] = {"split": str(split), "predictions": str(predictions), "records": len(records),
                            "missing_ids": len(missing), "missing_examples": missing[:10],

@@ -172,6 +172,16 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
                          (dataset[1], "is one of the input files")):
         assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1]), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    for argv, message in (([dataset[1], empty], "holds no prediction"),
+                          ([empty, dataset[1]], "no task record")):
+        assert scripts.score_predictions.main([str(a) for a in argv]) == 2
+        assert message in capsys.readouterr().err
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"id": "snake-from-another-split", "response": "UP"}\n')
+    assert scripts.score_predictions.main([str(dataset[1]), str(other)]) == 2
+    assert "are they for another split?" in capsys.readouterr().err
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('{"question": "hi"}\n')
     with pytest.raises(ScoringError, match="not a task record"):
