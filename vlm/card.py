@@ -52,9 +52,14 @@ LOADING = {
                "`data.train_files={root}/easyr1/train.parquet data.prompt_key=problem`, "
                "`worker.reward.reward_function=vlm/rewards.py:compute_score`"),
     "verl": ("`verl/{train,val,test}.parquet`",
-             "`data.train_files={root}/verl/train.parquet`, `custom_reward_function.path=vlm/rewards.py`"),
+             "`data.train_files={root}/verl/train.parquet`, "
+             "`reward.custom_reward_function.path=vlm/rewards.py` (verl 0.9 ignores the top-level "
+             "`custom_reward_function`)"),
     "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
-                 "`--prompt_data {root}/openrlhf/train.jsonl --input_key message --label_key answer "
+                 "OpenRLHF 0.11: `--data.prompt_dataset {root}/openrlhf/train.jsonl --data.input_key prompt "
+                 "--data.apply_chat_template --data.label_key answer --reward.remote_url vlm/rewards.py` "
+                 "(`--data.max_images_per_prompt` ≥ {max_images}); ViGaL's lmm-r1: `--prompt_data "
+                 "{root}/openrlhf/train.jsonl --input_key message --label_key answer "
                  "--remote_rm_url vlm/rewards.py`"),
     "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
               "`swift sft --dataset {root}/swift/train.jsonl`; GRPO passes `solution` to the reward"),
@@ -134,7 +139,8 @@ def _curriculum(curriculum: dict[str, Any]) -> list[str]:
             f"{ratios}.", "", *_table(["stage", "levels", "records", "scheduled", "mix"], rows), ""]
 
 
-def _files(meta: dict[str, Any], formats: list[str], root_hint: str) -> list[str]:
+def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], formats: list[str], root_hint: str
+           ) -> list[str]:
     lines = ["## Files and formats", "",
              "- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` TaskRecord), "
              "image paths relative to this folder",
@@ -147,12 +153,24 @@ def _files(meta: dict[str, Any], formats: list[str], root_hint: str) -> list[str
                      f"(`MINARI_DATASETS_PATH={root_hint}/minari`)")
     lines.append("")
     if formats:
-        rows = [[name, LOADING[name][0], LOADING[name][1].format(root=root_hint, name=meta["dataset_name"])]
+        records = [r for recs in splits.values() for r in recs]
+        max_images = max((len(r["images"]) for r in records), default=1)
+        rows = [[name, LOADING[name][0], LOADING[name][1].format(root=root_hint, name=meta["dataset_name"],
+                                                                 max_images=max_images)]
                 for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
                   "`ground_truth`, ms-swift `solution`) are `vlm.verify.ground_truth_json(record)`; the "
                   "reward functions in `vlm/rewards.py` score responses against them.", ""]
+        empty = [s for s, recs in splits.items() if not recs]
+        if empty:
+            lines += [f"The {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty, so the "
+                      f"trainer formats have no {' or '.join(empty)} file (trainers cannot load an empty "
+                      "one); `trl/` keeps the empty split.", ""]
+        if meta.get("relative_paths"):
+            lines += ["Image paths in the trainer formats are relative to this folder (`--relative-paths`): "
+                      "LLaMA-Factory finds them by itself; for ms-swift set `ROOT_IMAGE_DIR` to this folder; "
+                      "start OpenRLHF from this folder.", ""]
     return lines
 
 
@@ -175,7 +193,7 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], c
               f"parameters, {policy['num_timesteps']:,} training steps). Every answer and every step of "
               "every analysis was computed by the game engine, never by a model.", ""]
     lines += [*_provenance(meta), *_counts(meta, splits), *_curriculum(curriculum),
-              *_files(meta, formats, root_hint), "## Examples", ""]
+              *_files(meta, splits, formats, root_hint), "## Examples", ""]
     shown: set[str] = set()
     for rec in [r for s in ("test", "val", "train") for r in splits.get(s, [])]:
         if rec["family"] not in shown:

@@ -498,6 +498,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
                   "kept_episodes": [log.episode for log in kept]},
         "stochastic": opts.stochastic, "min_score": opts.min_score, "tasks_per_state": opts.tasks_per_state,
         "scale": opts.scale, "split_ratios": list(p.ratios), "mix": p.mix,
+        "relative_paths": opts.relative_paths,
         "counts": {"episodes_played": len(logs), "episodes_kept": len(kept),
                    "steps": sum(o.steps for o in outputs), "images": _count_files(root / IMAGE_DIR),
                    "records": {k: len(v) for k, v in splits.items()}, "dropped": dropped},

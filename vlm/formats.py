@@ -16,9 +16,12 @@ project's own repository (main branch, late 2026; PyPI versions of that time in 
 - verl (``examples/data_preprocess/geo3k.py``, ``verl/utils/dataset/vision_utils.py``; verl 0.9.1):
   parquet ``data_source``, ``prompt`` (chat messages with ``<image>`` placeholders), ``images``
   (``{"bytes", "path"}``), ``ability``, ``reward_model`` {style, ground_truth}, ``extra_info``.
-- OpenRLHF-M / lmm-r1 / ViGaL (ViGaL's ``train_snake.sh`` ``--input_key message`` and
-  ``lmm_kits/base/data_processor.py``; openrlhf 0.11): JSONL ``message`` = JSON string of Qwen-VL content
-  parts (``{"type": "image", "image": "file:///…"}``), ``answer`` = the label for the reward function.
+- OpenRLHF, two readers of one JSONL. ViGaL's fork (lmm-r1 / OpenRLHF-M: ``train_snake.sh``
+  ``--input_key message``, ``lmm_kits/base/data_processor.py``): ``message`` = JSON string of Qwen-VL
+  content parts (``{"type": "image", "image": "file:///…"}``). OpenRLHF itself (0.11,
+  ``datasets/prompts_dataset.py``): ``prompt`` = text with ``<image>`` tags (``--data.input_key prompt
+  --data.apply_chat_template``) and ``images`` = plain paths (``--data.image_key``). ``answer`` = the
+  label for the reward function in both.
 - ms-swift (``docs/source_en/Customization/Custom-dataset.md``, "Multimodal" and "PPO/GRPO"; ms-swift
   4.6): JSONL ``messages`` with ``<image>`` tags + ``images`` (absolute paths preferred); ``solution``
   rides along, since GRPO passes extra columns to the reward function.
@@ -135,10 +138,11 @@ def verl_example(rec: Record, image_ref: ImageRef, split: str, index: int) -> Re
     }
 
 
-def openrlhf_example(rec: Record, image_ref: ImageRef) -> Record:
-    content: list[dict[str, Any]] = [{"type": "image", "image": image_ref(p)} for p in rec["images"]]
+def openrlhf_example(rec: Record, paths: ImagePaths) -> Record:
+    content: list[dict[str, Any]] = [{"type": "image", "image": paths.uri(p)} for p in rec["images"]]
     content.append({"type": "text", "text": rec["question"]})
     return {"message": json.dumps([{"role": "user", "content": content}], ensure_ascii=False),
+            "prompt": prompt_text(rec), "images": [paths.path(p) for p in rec["images"]],
             "answer": ground_truth_json(rec)}
 
 
@@ -299,7 +303,10 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_na
             shutil.rmtree(cache, ignore_errors=True)
         return [str(p.relative_to(root)) for p in sorted(folder.rglob("*")) if p.is_file()]
 
-    for split in SPLITS:
+    # The datasets library cannot load an empty parquet, JSONL or LLaMA-Factory file: an empty split
+    # gets no file (TRL, above, keeps an empty split: its folder loads).
+    present = [split for split in SPLITS if split_files[split].stat().st_size > 0]
+    for split in present:
         if name == "llamafactory":
             file = folder / f"{split}.json"
             _write_json_array(file, (llamafactory_example(r, lambda p: paths.path(p, name))
@@ -313,7 +320,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_na
                                                for i, r in enumerate(records(split))))
         elif name == "openrlhf":
             file = folder / f"{split}.jsonl"
-            _write_jsonl(file, (openrlhf_example(r, paths.uri) for r in records(split)))
+            _write_jsonl(file, (openrlhf_example(r, paths) for r in records(split)))
         elif name == "swift":
             file = folder / f"{split}.jsonl"
             _write_jsonl(file, (swift_example(r, paths.path) for r in records(split)))
@@ -327,7 +334,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_na
         written.append(str(file.relative_to(root)))
     if name == "llamafactory":
         info = folder / "dataset_info.json"
-        entries = llamafactory_info(dataset_name, {s: f"{s}.json" for s in SPLITS})
+        entries = llamafactory_info(dataset_name, {s: f"{s}.json" for s in present})
         info.write_text(json.dumps(entries, indent=2) + "\n")
         written.append(str(info.relative_to(root)))
     return sorted(written)

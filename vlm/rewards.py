@@ -13,10 +13,12 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   ``compute_score(reward_inputs)`` with a list of ``{"response", "response_length", "ground_truth"}``
   dicts (``reward_type: batch``) returns a list of ``{"overall", "format", "accuracy"}``; one dict
   (``reward_type: sequential``) returns one dict.
-- verl (``custom_reward_function.path=vlm/rewards.py``, name ``compute_score``):
+- verl (``reward.custom_reward_function.path=vlm/rewards.py``, name ``compute_score``; verl 0.9 reads
+  only the ``reward.`` one, the top-level ``custom_reward_function`` is accepted and ignored):
   ``compute_score(data_source, solution_str, ground_truth, extra_info=None)`` returns
   ``{"score", "format", "accuracy"}`` (verl reads ``score`` and logs the rest).
-- OpenRLHF (``--remote_rm_url vlm/rewards.py``): ``reward_func(queries, prompts, labels)`` returns
+- OpenRLHF (0.11 ``--reward.remote_url vlm/rewards.py``; ViGaL's lmm-r1 ``--remote_rm_url``):
+  ``reward_func(queries, prompts, labels)`` returns
   ``{"rewards", "scores", "extra_logs"}`` tensors; the response is the query after its prompt.
 
 ``compute_score`` serves both EasyR1 and verl: a call with ``solution_str`` (verl always passes it by

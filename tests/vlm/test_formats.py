@@ -85,13 +85,16 @@ def test_mappings_are_pure_and_follow_each_schema(sample):
     assert vl["prompt"] == [{"role": "user", "content": fmt.prompt_text(sample)}]
     assert vl["extra_info"]["index"] == 7 and vl["extra_info"]["id"] == sample["id"]
 
-    orl = fmt.openrlhf_example(sample, ref)
-    assert set(orl) == {"message", "answer"} and orl["answer"] == gt
-    message = json.loads(orl["message"])
+    orl = fmt.openrlhf_example(sample, fmt.ImagePaths(Path("/d"), relative=False))
+    assert set(orl) == {"message", "prompt", "images", "answer"} and orl["answer"] == gt
+    message = json.loads(orl["message"])  # ViGaL's fork (lmm-r1): Qwen-VL content parts, file:// URIs
     assert message[0]["role"] == "user"
     assert [p["type"] for p in message[0]["content"]] == ["image", "image", "text"]
-    assert message[0]["content"][0]["image"] == "/d/images/aa/a.png"
+    assert message[0]["content"][0]["image"] == "file:///d/images/aa/a.png"
     assert message[0]["content"][2]["text"] == sample["question"]
+    # OpenRLHF 0.11: <image> tags in the text, plain paths in `images` (Image.open cannot read a URI)
+    assert orl["prompt"] == fmt.prompt_text(sample) and orl["prompt"].startswith("<image><image>")
+    assert orl["images"] == ["/d/images/aa/a.png", "/d/images/bb/b.png"]
 
     sw = fmt.swift_example(sample, ref)
     assert set(sw) == {"messages", "images", "solution"} and sw["solution"] == gt
@@ -118,7 +121,7 @@ def test_image_paths_absolute_by_default_or_relative(tmp_path):
     assert rel.path("images/ab/x.png", "llamafactory") == "../images/ab/x.png"
 
 
-def test_empty_splits_are_written_and_read_back_empty(tmp_path_factory, tmp_path):
+def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_factory, tmp_path):
     from tests.conftest import load_script
     from tests.vlm.test_trajectories import export_args, tiny_snake_run
 
@@ -127,11 +130,15 @@ def test_empty_splits_are_written_and_read_back_empty(tmp_path_factory, tmp_path
     args[args.index("--episodes") + 1] = "3"
     assert load_script("export_trajectories").main(args) == 0
     assert (out / "val.jsonl").read_text() == "" and (out / "test.jsonl").stat().st_size == 0
-    for split in ("val", "test"):
-        assert json.loads((out / "llamafactory" / f"{split}.json").read_text()) == []
-        assert pq.read_table(out / "easyr1" / f"{split}.parquet").num_rows == 0
-        assert pq.read_table(out / "verl" / f"{split}.parquet").num_rows == 0
-        assert (out / "openrlhf" / f"{split}.jsonl").read_text() == ""
+    # datasets cannot load an empty parquet, JSONL or LLaMA-Factory file: those splits are left out
+    assert sorted(p.name for p in (out / "llamafactory").iterdir()) == ["dataset_info.json", "train.json"]
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert [k.rsplit("_", 1)[1] for k in info] == ["train"]
+    for name, files in (("easyr1", ["train.parquet"]), ("verl", ["train.parquet"]),
+                        ("openrlhf", ["train.jsonl"]), ("swift", ["train.jsonl", "train_rl.jsonl"])):
+        assert sorted(p.name for p in (out / name).iterdir()) == files
+    assert pq.read_table(out / "verl" / "train.parquet").num_rows > 0
+    assert "no val or test file" in (out / "README.md").read_text()
     datasets = pytest.importorskip("datasets")
     dd = datasets.load_from_disk(str(out / "trl"))
     assert len(dd["validation"]) == len(dd["test"]) == 0 and len(dd["train"]) > 0
@@ -206,18 +213,22 @@ def test_verl_parquet_follows_the_documented_columns(exported, records):
             assert pixels(rows[0]["images"][0]["bytes"]).shape[2] == 3
 
 
-def test_openrlhf_jsonl_message_is_a_json_string_of_qwen_parts(exported, records):
+def test_openrlhf_jsonl_serves_openrlhf_and_the_vigal_fork(exported, records):
     for split in SPLITS:
         lines = (exported / "openrlhf" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
         assert len(lines) == len(records[split])
         for line, rec in zip(lines, records[split], strict=True):
             row = json.loads(line)
-            assert set(row) == {"message", "answer"} and isinstance(row["message"], str)
-            content = json.loads(row["message"])[0]["content"]
-            images = [p["image"] for p in content if p["type"] == "image"]
-            assert len(images) == len(rec["images"])
+            assert set(row) == {"message", "prompt", "images", "answer"} and isinstance(row["message"], str)
+            content = json.loads(row["message"])[0]["content"]  # lmm-r1: Qwen-VL parts
+            uris = [p["image"] for p in content if p["type"] == "image"]
+            assert len(uris) == len(rec["images"])
             assert content[-1] == {"type": "text", "text": rec["question"]}
-            assert all(u.startswith("file:///") and Path(u[7:]).is_file() for u in images)
+            assert all(u.startswith("file:///") and Path(u[7:]).is_file() for u in uris)
+            # OpenRLHF 0.11: one <image> tag per image in `prompt`, the same files as plain paths
+            assert row["prompt"].count("<image>") == len(row["images"])
+            assert row["prompt"].endswith(rec["question"])
+            assert row["images"] == [u[7:] for u in uris]
             assert verify(reference_response(rec), row["answer"])["overall"] == 1.0
 
 
@@ -232,3 +243,24 @@ def test_swift_jsonl_sft_and_rl_files(exported, records):
             assert a["messages"][0]["content"].count("<image>") == len(a["images"]) == len(rec["images"])
             assert all(Path(p).is_file() for p in a["images"])
             assert verify(a["messages"][1]["content"], b["solution"])["overall"] == 1.0
+
+
+def test_relative_paths_resolve_where_each_trainer_looks(tmp_path_factory, tmp_path):
+    from tests.conftest import load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+
+    out = tmp_path / "rel"
+    args = export_args(tiny_snake_run(tmp_path_factory), out, "--relative-paths", "--formats",
+                       "llamafactory,swift,openrlhf")
+    assert load_script("export_trajectories").main(args) == 0
+    lf = json.loads((out / "llamafactory" / "train.json").read_text())
+    assert lf and all(p.startswith("../images/") and (out / "llamafactory" / p).is_file()
+                      for row in lf for p in row["images"])  # against dataset_dir, as LLaMA-Factory does
+    for name in ("swift", "openrlhf"):  # against the export folder (ROOT_IMAGE_DIR, or start there)
+        rows = [json.loads(line) for line in (out / name / "train.jsonl").read_text().splitlines()]
+        paths = [p for r in rows for p in r["images"]]
+        assert paths and all(p.startswith("images/") and (out / p).is_file() for p in paths)
+    message = json.loads(rows[0]["message"])[0]["content"]
+    assert [p["image"] for p in message if p["type"] == "image"] == rows[0]["images"]
+    assert json.loads((out / "trajectories" / "meta.json").read_text())["relative_paths"] is True
+    assert "set `ROOT_IMAGE_DIR` to this folder" in (out / "README.md").read_text()
