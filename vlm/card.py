@@ -49,7 +49,9 @@ LOADING = {
     "trl": ("`trl/` (`datasets` `save_to_disk`)",
             "`datasets.load_from_disk('{root}/trl')`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
     "easyr1": ("`easyr1/{train,val,test}.parquet`",
-               "`data.train_files={root}/easyr1/train.parquet data.prompt_key=problem`, "
+               "`data.train_files={root}/easyr1/train.parquet data.prompt_key=problem "
+               "data.format_prompt=null` (the questions carry their own answer format; EasyR1's example "
+               "config adds a math one), "
                "`worker.reward.reward_function=vlm/rewards.py:compute_score`"),
     "verl": ("`verl/{train,val,test}.parquet`",
              "`data.train_files={root}/verl/train.parquet`, "
