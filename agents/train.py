@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import zipfile
@@ -81,7 +82,8 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
 def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool) -> Any:
     kwargs = cfg["env_kwargs"]
     if (kwargs.get("swarm") or kwargs.get("archive", False)) and not kwargs.get("archive_dir"):
-        kwargs["archive_dir"] = str(run / "archive")  # Game Boy milestone states live in the run
+        # Game Boy milestone states live in the run, found from any folder (evaluate, export)
+        kwargs["archive_dir"] = os.path.abspath(run / "archive")
     venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],
                     **cfg["env_kwargs"])
     logger = None

@@ -67,13 +67,14 @@ ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "a
 RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video_every"}
 
 
-PATH_OPTIONS = ("rom", "state")
-
-
-def absolute_paths(env_kwargs: dict) -> None:
+def absolute_paths(env: str, env_kwargs: dict) -> None:
     """Store ROM and state paths absolute: they are read from the folder training starts in, and the
     run's config.yaml must find them again when evaluate or export run from another folder."""
-    for key in PATH_OPTIONS:
+    if env == "gameboy" and env_kwargs.get("rom") is None:
+        from envs.gameboy.generic import default_rom
+
+        env_kwargs["rom"] = str(default_rom(env_kwargs.get("game", "tetris")))
+    for key in ("rom", "state"):
         value = env_kwargs.get(key)
         if isinstance(value, str) and value.strip():
             env_kwargs[key] = os.path.abspath(os.path.expanduser(value))
@@ -160,7 +161,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
             if args.state is not None and args.state.lower() in ("none", "null"):
                 cfg["env_kwargs"]["state"] = None  # --state none: boot the ROM instead of loading a state
-            absolute_paths(cfg["env_kwargs"])
+            absolute_paths(cfg["env"], cfg["env_kwargs"])
             cfg = resolve(cfg, torch.cuda.is_available())
             check_game(cfg)
             run, replaced = new_run_dir(cfg, args.run_dir, args.force)

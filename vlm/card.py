@@ -35,9 +35,9 @@ CARTRIDGE_NOTICE = (
 
 def _rom_notice(sha1: str | None) -> str:
     """The commercial-ROM warning, unless the export was played on the project's own cartridge."""
-    from envs.gameboy.roms import TEST_CARTRIDGE, test_cartridge_sha1
+    from envs.gameboy.roms import is_test_cartridge
 
-    if sha1 and TEST_CARTRIDGE.exists() and sha1 == test_cartridge_sha1():
+    if is_test_cartridge(sha1):
         return CARTRIDGE_NOTICE.format(sha1=sha1)
     return POKEMON_WARNING.format(sha1=sha1 or "unknown")
 

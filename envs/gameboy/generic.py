@@ -47,6 +47,12 @@ GAMES: dict[str, WrappedGame] = {
 TEST_BADGES_ALL = 0b11  # the test cartridge's two goals
 
 
+def default_rom(game: str) -> Path:
+    """Where ``game``'s ROM is looked for without ``rom``: the project's cartridge where the build
+    writes it, any other under roms/ in the working folder."""
+    return TEST_CARTRIDGE if game == "depthfirst_test" else Path(f"roms/{game}.gb")
+
+
 class GameBoy(GameBoyGame):
     """A wrapper-supported Game Boy game, rewarded from the wrapper's score/progress/lives."""
 
@@ -66,8 +72,8 @@ class GameBoy(GameBoyGame):
         self.progress_weight = spec.progress_weight if progress_weight is None else float(progress_weight)
         self.death_penalty = spec.death_penalty if death_penalty is None else float(death_penalty)
         self.end_on_life_loss = spec.end_on_life_loss if end_on_life_loss is None else bool(end_on_life_loss)
-        own = game == "depthfirst_test"  # the project's cartridge is where the build writes it
-        rom = Path(rom if rom is not None else TEST_CARTRIDGE if own else f"roms/{game}.gb")
+        own = game == "depthfirst_test"
+        rom = Path(rom if rom is not None else default_rom(game))
         if not rom.is_file():
             if own:
                 raise RomError(f"gameboy/{game}: no cartridge at {rom}; build it with "

@@ -50,7 +50,7 @@ import numpy as np
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
-from envs.gameboy.roms import CARTRIDGE_ENTRY, TEST_CARTRIDGE_TITLE, check_rom, supported_pokemon_roms
+from envs.gameboy.roms import check_rom, pokemon_title, supported_pokemon_roms
 
 REWARD_WEIGHTS: dict[str, float] = {
     "explore": 0.02,
@@ -114,10 +114,8 @@ class PokemonRed(GameBoyGame):
             raise ValueError("visit_decay must be in (0, 1] and swarm_prob in [0, 1]")
         if swarm and archive_dir is None:
             raise ValueError("swarm=True needs archive_dir (the folder of archived states)")
-        supported = supported_pokemon_roms()
-        sha1 = check_rom(rom, supported, "pokemon_red", allow_unknown_rom)
         # Named in every state, so the VLM prompts made from it say which game the screens show.
-        self.title = TEST_CARTRIDGE_TITLE if supported.get(sha1) == CARTRIDGE_ENTRY else "Pokémon Red"
+        self.title = pokemon_title(check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown_rom))
         self.weights = {**REWARD_WEIGHTS, **(reward or {})}
         self.visit_decay = float(visit_decay)
         self.level_cap, self.level_damping = int(level_cap), float(level_damping)

@@ -44,16 +44,25 @@ def test_cartridge_sha1() -> str:
     return sha1_of(TEST_CARTRIDGE)
 
 
-CARTRIDGE_ENTRY = "depthfirst test cartridge (Pokémon Red RAM layout)"
-TEST_CARTRIDGE_TITLE = ("depthfirst's Game Boy test cartridge (a small game kept in Pokémon Red's "
-                        "memory layout)")
+def is_test_cartridge(sha1: str | None) -> bool:
+    return bool(sha1) and TEST_CARTRIDGE.exists() and sha1 == test_cartridge_sha1()
+
+
+def pokemon_title(sha1: str | None) -> str:
+    """The game a Pokémon ROM's screens show, as VLM prompts name it."""
+    if is_test_cartridge(sha1):
+        return "depthfirst's Game Boy test cartridge (a small game kept in Pokémon Red's memory layout)"
+    name = POKEMON_RED_ROMS.get(sha1 or "", "")
+    if "Blue" in name:
+        return "Pokémon Blue"
+    return "Pokémon Red" if name else "a Game Boy game in Pokémon Red's memory layout"
 
 
 def supported_pokemon_roms() -> dict[str, str]:
     """Pokémon Red's table plus the test cartridge (hashed now, so a rebuilt cartridge stays accepted)."""
     table = dict(POKEMON_RED_ROMS)
     if TEST_CARTRIDGE.exists():
-        table[test_cartridge_sha1()] = CARTRIDGE_ENTRY
+        table[test_cartridge_sha1()] = "depthfirst test cartridge (Pokémon Red RAM layout)"
     return table
 
 

@@ -1,6 +1,8 @@
 """Every game trains through the same CLI, evaluates, and logs its own figures."""
 
 import json
+import os
+from pathlib import Path
 
 import imageio.v2 as imageio
 import pytest
@@ -71,17 +73,21 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     from envs.gameboy.roms import TEST_CARTRIDGE
 
     run = tmp_path / "pokemon"
-    monkeypatch.chdir(TEST_CARTRIDGE.parent.parent)  # a --rom relative to the folder training starts in
-    argv = ["--env", "pokemon_red", "--rom", f"cartridge/{TEST_CARTRIDGE.name}", "--swarm", "--state", "none",
+    monkeypatch.chdir(tmp_path)  # a --rom and a --run-dir relative to the folder training starts in
+    rom = os.path.relpath(TEST_CARTRIDGE, tmp_path)
+    argv = ["--env", "pokemon_red", "--rom", rom, "--swarm", "--state", "none",
             "--total-timesteps", "64", "--num-envs", "4",
             "--num-workers", "2", "--policy", "tiny", "--no-progress", "--video-every", "32",
             "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--set", "ppo.n_epochs=1",
             "--set", "video_max_steps=8", "--set", "env_kwargs.max_steps=12"]
-    assert scripts.train_ppo.main(["--run-dir", str(run), *argv]) == 0
+    assert scripts.train_ppo.main(["--run-dir", "pokemon", *argv]) == 0
     cfg = yaml.safe_load((run / "config.yaml").read_text())
+    # stored absolute: evaluate and export find them from any folder
     assert cfg["env_kwargs"]["archive_dir"] == str(run / "archive")
-    assert cfg["env_kwargs"]["rom"] == str(TEST_CARTRIDGE)  # stored absolute: found from any folder
-    monkeypatch.chdir(tmp_path)
+    assert os.path.isabs(cfg["env_kwargs"]["rom"])
+    assert os.path.samefile(cfg["env_kwargs"]["rom"], TEST_CARTRIDGE)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     ea = tb(run)
     assert {"game/tiles_visited", "game/maps_visited"} <= set(ea.Tags()["scalars"])
     assert ea.Images("game/visit_heatmap")[0].encoded_image_string[:4] == b"\x89PNG"
@@ -92,6 +98,7 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert result["episodes"] == 2 and result["mean_length"] == 12 and "mean_tiles_visited" in result
     frames = imageio.mimread(result["video"], memtest=False)
     assert len(frames) >= 12 and frames[0].shape[:2] == (288, 320)
+    assert list((tmp_path / "elsewhere").iterdir()) == []  # nothing made relative to this folder
 
 
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
@@ -122,7 +129,7 @@ def test_gameboy_games_default_to_their_own_rom(scripts, tmp_path, capsys):
     pytest.importorskip("pyboy")
     assert scripts.train_ppo.main(["--env", "gameboy", "--game", "kirby", "--run-dir", str(tmp_path / "r"),
                                    *TINY]) == 2
-    assert "no ROM file at roms/kirby.gb" in capsys.readouterr().err
+    assert f"no ROM file at {Path.cwd() / 'roms' / 'kirby.gb'}" in capsys.readouterr().err  # stored absolute
 
 
 def test_bad_env_option_names_it(scripts, tmp_path, capsys):

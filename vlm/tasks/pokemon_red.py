@@ -20,6 +20,7 @@ import numpy as np
 
 from envs.gameboy.core import BUTTONS
 from envs.gameboy.imaging import decode_png, encode_png
+from envs.gameboy.roms import pokemon_title
 from vlm.prompts import Edit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
 from vlm.record import TaskDraft
 
@@ -31,9 +32,10 @@ ROWS, COLS = 9, 10
 
 
 def context(state: dict[str, Any]) -> str:
-    """The prompt's first line; states from before ``title`` existed were Pokémon Red's."""
-    return (f"The image is a screenshot of {state.get('title', 'Pokémon Red')} (Game Boy). The questions "
-            "are about the game's state at that moment, as its memory records it.")
+    """The prompt's first line, naming the game (a state from before ``title`` existed: by its ROM)."""
+    title = state.get("title") or pokemon_title(state.get("rom_sha1"))
+    return (f"The image is a screenshot of {title} (Game Boy). The questions are about the game's state "
+            "at that moment, as its memory records it.")
 
 
 WHERE = ("Cut the screenshot into a grid of 10 columns × 9 rows of equal squares (one square is one player "
