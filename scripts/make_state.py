@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # PyBoy swallows a KeyboardInterrupt raised inside its tick: Ctrl-C only sets a flag, polled.
         with stop_requested() as stop:
+            print(f"playing {args.inputs} on {args.rom} (Ctrl-C stops it, nothing written)", file=sys.stderr)
             summary = make_state(args.rom, args.inputs, args.out, force=args.force, state=args.state,
                                  stop=stop)
     except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:

@@ -37,10 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C ends the session like closing the window (saved); PyBoy would swallow a KeyboardInterrupt.
         with stop_requested() as stop:
             summary = play(args.rom, args.save_state, force=args.force, state=args.state,
-                           window=args.window, scale=args.scale, max_frames=args.max_frames, stop=stop)
+                           window=args.window, scale=args.scale, max_frames=args.max_frames, stop=stop,
+                           started=lambda: print("playing: close the window, press Escape or Ctrl-C to "
+                                                 f"save the state to {args.save_state}", file=sys.stderr))
     except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted before play began: {args.save_state} not written", file=sys.stderr)
+        return 130
     print(f"saved {summary['out']} after {summary['frames']} frames; ROM SHA-1 {summary['rom_sha1']}")
     return 0
 

@@ -114,6 +114,8 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
         data = save_emulator(pb)
     finally:
         pb.stop(save=False)
+    if stop():  # during the last frames or the save: still nothing written
+        raise KeyboardInterrupt
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(data)
@@ -124,9 +126,11 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
 
 def play(rom: str | Path, save_state: str | Path, force: bool = False, state: str | Path | None = None,
          window: str = "SDL2", scale: int = 3, max_frames: int | None = None,
-         stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+         stop: Callable[[], bool] = lambda: False, started: Callable[[], None] = lambda: None
+         ) -> dict[str, Any]:
     """Open a PyBoy window for a person; when it closes (or ``stop()`` turns true: Ctrl-C), save the
-    emulator state to ``save_state``: the play is kept.
+    emulator state to ``save_state``: the play is kept. A stop before play begins (``started()`` is
+    called then) raises ``KeyboardInterrupt`` and writes nothing.
 
     Keys (PyBoy's defaults): arrows, A = a, B = s, Start = Enter, Select = Backspace; Escape quits.
     ``max_frames`` (with ``window="null"``) lets tests run it headless.
@@ -143,6 +147,9 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     try:
         if state is not None:
             load_state_file(pb, Path(state))
+        if stop():  # nothing played yet: a saved state would only replace the old one with a blank
+            raise KeyboardInterrupt
+        started()
         while (max_frames is None or frames < max_frames) and not stop():
             if not pb.tick():
                 break

@@ -26,7 +26,7 @@ from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, wor
 from envs.gameboy.generic import GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
-from envs.gameboy.scripting import make_state
+from envs.gameboy.scripting import make_state, play
 
 REPO = Path(__file__).resolve().parents[2]
 UP, DOWN, LEFT, RIGHT, A, B, START = range(7)
@@ -484,14 +484,28 @@ def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
         make_state(TEST_CARTRIDGE, inputs, out, stop=lambda: calls.append(1) or len(calls) > 3)
     assert len(calls) == 4 and not out.exists()
     # The script: PyBoy swallows a KeyboardInterrupt raised inside its tick, so Ctrl-C must be polled.
-    proc = subprocess.Popen([sys.executable, "scripts/make_state.py", "--rom", str(TEST_CARTRIDGE),
-                             "--inputs", str(inputs), "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE,
-                            text=True)
-    time.sleep(5)  # past the imports, into the ticks
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "not written" in err, err
+    rc, err = interrupt_when_ready("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs",
+                                   str(inputs), "--out", str(out), ready="playing")
+    assert rc == 130 and "not written" in err, err
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def interrupt_when_ready(*args: str, ready: str, settle: float = 0.0) -> tuple[int, str]:
+    """Run a script, send it SIGINT once it prints ``ready`` on stderr (its handler is installed by
+    then) and ``settle`` seconds more; its exit code and stderr."""
+    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if ready in line:
+                break
+        time.sleep(settle)
+        proc.send_signal(signal.SIGINT)
+        lines.append(proc.communicate(timeout=60)[1])
+        return proc.returncode, "".join(lines)
+    finally:
+        proc.kill()
 
 
 def test_play_script_headless(tmp_path: Path) -> None:
@@ -509,12 +523,14 @@ def test_play_script_headless(tmp_path: Path) -> None:
     assert again.returncode == 2 and "--force" in again.stderr
     # Ctrl-C ends a session like closing the window: the play is saved, not lost
     kept = tmp_path / "interrupted.state"
-    proc = subprocess.Popen([sys.executable, *args[:3], "--save-state", str(kept), *args[5:7],
-                             "--max-frames", "100000000"], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    time.sleep(5)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0 and kept.exists() and "saved" in out
+    rc, err = interrupt_when_ready(*args[:3], "--save-state", str(kept), *args[5:7], "--max-frames",
+                                   "100000000", ready="playing:", settle=1.0)
+    assert rc == 0 and kept.exists(), err
+    # A stop before play begins writes nothing: an old state is not replaced by a blank one
+    kept.write_bytes(b"my state")
+    with pytest.raises(KeyboardInterrupt):
+        play(TEST_CARTRIDGE, kept, force=True, window="null", max_frames=10, stop=lambda: True)
+    assert kept.read_bytes() == b"my state"
 
 
 def test_missing_state_file(tmp_path: Path) -> None:
