@@ -42,29 +42,31 @@ def _rom_notice(sha1: str | None) -> str:
     return POKEMON_WARNING.format(sha1=sha1 or "unknown")
 
 
-# format -> (files, how a trainer reads them); {root}: the dataset folder, {name}: the dataset name.
+# format -> (files, how a trainer reads them); {root}: the dataset folder, {name}: the dataset name,
+# {split}: the first split with records (train unless it is empty), {max_images}: the most in a record.
 LOADING = {
     "llamafactory": ("`llamafactory/{train,val,test}.json` + `dataset_info.json`",
-                     "`dataset_dir: {root}/llamafactory`, `dataset: {name}_train`"),
+                     "`dataset_dir: {root}/llamafactory`, `dataset: {name}_{split}`"),
     "trl": ("`trl/` (`datasets` `save_to_disk`)",
             "`datasets.load_from_disk('{root}/trl')`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
     "easyr1": ("`easyr1/{train,val,test}.parquet`",
-               "`data.train_files={root}/easyr1/train.parquet data.prompt_key=problem "
+               "`data.train_files={root}/easyr1/{split}.parquet data.prompt_key=problem "
                "data.format_prompt=null` (the questions carry their own answer format; EasyR1's example "
                "config adds a math one), "
                "`worker.reward.reward_function=vlm/rewards.py:compute_score`"),
     "verl": ("`verl/{train,val,test}.parquet`",
-             "`data.train_files={root}/verl/train.parquet`, "
+             "`data.train_files={root}/verl/{split}.parquet`, "
              "`reward.custom_reward_function.path=vlm/rewards.py` (verl 0.9 ignores the top-level "
              "`custom_reward_function`)"),
     "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
-                 "OpenRLHF 0.11: `--data.prompt_dataset {root}/openrlhf/train.jsonl --data.input_key prompt "
-                 "--data.apply_chat_template --data.label_key answer --reward.remote_url vlm/rewards.py` "
+                 "OpenRLHF 0.11: `--data.prompt_dataset {root}/openrlhf/{split}.jsonl "
+                 "--data.input_key prompt --data.apply_chat_template --data.label_key answer "
+                 "--reward.remote_url vlm/rewards.py` "
                  "(`--data.max_images_per_prompt` ≥ {max_images}); ViGaL's lmm-r1: `--prompt_data "
-                 "{root}/openrlhf/train.jsonl --input_key message --label_key answer "
+                 "{root}/openrlhf/{split}.jsonl --input_key message --label_key answer "
                  "--remote_rm_url vlm/rewards.py`"),
     "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
-              "`swift sft --dataset {root}/swift/train.jsonl`; GRPO passes `solution` to the reward"),
+              "`swift sft --dataset {root}/swift/{split}.jsonl`; GRPO passes `solution` to the reward"),
 }
 
 
@@ -157,8 +159,9 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     if formats:
         records = [r for recs in splits.values() for r in recs]
         max_images = max((len(r["images"]) for r in records), default=1)
+        first = next((split for split, recs in splits.items() if recs), "train")  # train, unless empty
         rows = [[name, LOADING[name][0], LOADING[name][1].format(root=root_hint, name=meta["dataset_name"],
-                                                                 max_images=max_images)]
+                                                                 max_images=max_images, split=first)]
                 for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
@@ -166,9 +169,11 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                   "reward functions in `vlm/rewards.py` score responses against them.", ""]
         empty = [s for s, recs in splits.items() if not recs]
         if empty:
-            lines += [f"The {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty, so the "
-                      f"trainer formats have no {' or '.join(empty)} file (trainers cannot load an empty "
-                      "one); `trl/` keeps the empty split.", ""]
+            many = len(empty) > 1
+            names = " and ".join(empty) if len(empty) < 3 else f"{', '.join(empty[:-1])} and {empty[-1]}"
+            keeps = f"; `trl/` keeps the empty split{'s' if many else ''}" if "trl" in formats else ""
+            lines += [f"The {names} split{'s are' if many else ' is'} empty, so the file formats have no "
+                      f"{' or '.join(empty)} file (trainers cannot load an empty one){keeps}.", ""]
         if meta.get("relative_paths"):
             lines += ["Image paths in the trainer formats are relative to this folder (`--relative-paths`): "
                       "LLaMA-Factory finds them by itself; for ms-swift set `ROOT_IMAGE_DIR` to this folder; "

@@ -147,9 +147,12 @@ def plan(opts: ExportOptions) -> Plan:
     except ValueError as e:
         raise ExportError(str(e)) from None
     out = Path(opts.out)
-    if out.is_symlink():  # export where the link points (the link stays), even to a folder not made yet
-        out = out.resolve()
-    target, home, cwd = out.resolve(), run.path.resolve(), Path.cwd().resolve()
+    try:
+        if out.is_symlink():  # export where the link points (the link stays), even to a folder not made yet
+            out = out.resolve(strict=False)
+        target, home, cwd = out.resolve(), run.path.resolve(), Path.cwd().resolve()
+    except (RuntimeError, OSError) as e:  # a symbolic link loop
+        raise ExportError(f"--out {opts.out}: {e}") from None
     if target == home or home in target.parents:
         raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")
     if target in home.parents:
@@ -160,7 +163,7 @@ def plan(opts: ExportOptions) -> Plan:
                           f"a whole; give a new folder, e.g. --out {out / 'dataset'}")
     if out.exists():
         if not out.is_dir():
-            raise ExportError(f"--out {out} is a file; give a folder")
+            raise ExportError(f"--out {opts.out} is a file; give a folder")
         if any(out.iterdir()):
             if not opts.overwrite:
                 raise ExportError(f"--out {out} already has data; choose another folder, or pass --overwrite "
@@ -401,7 +404,6 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         raise
     try:  # locked until the export is in place: a second export sees this one until then
         _swap_into_place(partial, out)
-        (out / OWNER).unlink()
     finally:
         lock.close()
     summary["out"] = str(out)
@@ -530,8 +532,8 @@ def _claim(partial: Path, out: Path) -> Any:
             raise ExportError(f"another export into {out} is running (its work is in {partial}); wait for "
                               "it to finish or choose another --out") from None
         except OSError:
-            pass  # no owner file: not a live export either
-        shutil.rmtree(partial)
+            pass  # no owner file: not a live export either (or one that just moved it into place)
+        shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     f = open(partial / OWNER, "w")  # noqa: SIM115 (held open for the whole export)
     _lock(f)
@@ -550,9 +552,9 @@ def _lock(f: Any) -> None:
 
 
 def _swap_into_place(partial: Path, out: Path) -> None:
-    """Move the finished export to ``out``; an existing export there is replaced only now. Not
-    interruptible: a signal between the renames would leave no ``out``, one during the old export's
-    removal a stray copy."""
+    """Move the finished export to ``out`` (without its owner file); an existing export there is
+    replaced only now. Not interruptible: a signal between the renames would leave no ``out``, one
+    during the old export's removal a stray copy."""
     from agents.interrupts import uninterruptible
 
     with uninterruptible():
@@ -560,6 +562,7 @@ def _swap_into_place(partial: Path, out: Path) -> None:
         if out.exists():
             os.rename(out, old)
         os.rename(partial, out)
+        (out / OWNER).unlink()
         if old.exists():
             shutil.rmtree(old)
 

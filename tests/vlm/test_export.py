@@ -263,7 +263,7 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert digest_tree(copy) == before
 
 
-def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path):
+def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path, capsys):
     dangling = tmp_path / "link"
     dangling.symlink_to(tmp_path / "datasets" / "snake")  # a link to a folder not made yet
     assert export(str(run), "--out", str(dangling), "--episodes", "2", "--formats", "none",
@@ -278,6 +278,17 @@ def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path):
     assert link.is_symlink() and link.resolve() == copy and (copy / META).is_file()
     assert not (copy / "llamafactory").exists()  # replaced by the new export (no formats)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "current", "datasets", "link"]
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(loop)
+    assert export(str(run), "--out", str(loop), "--episodes", "2", "--no-progress") == 2
+    assert f"--out {loop}" in capsys.readouterr().err
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    (tmp_path / "to-file").symlink_to(a_file)
+    assert export(str(run), "--out", str(tmp_path / "to-file"), "--episodes", "2", "--no-progress") == 2
+    assert f"--out {tmp_path / 'to-file'} is a file" in capsys.readouterr().err
+    assert a_file.read_text() == "mine"
 
 
 def test_an_export_never_replaces_the_folder_holding_the_run_or_the_shell(run, tmp_path, capsys, monkeypatch):

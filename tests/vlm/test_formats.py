@@ -138,7 +138,18 @@ def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_facto
                         ("openrlhf", ["train.jsonl"]), ("swift", ["train.jsonl", "train_rl.jsonl"])):
         assert sorted(p.name for p in (out / name).iterdir()) == files
     assert pq.read_table(out / "verl" / "train.parquet").num_rows > 0
-    assert "no val or test file" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "The val and test splits are empty, so the file formats have no val or test file" in card
+    assert ("`trl/` keeps the empty splits" in card) == (out / "trl").is_dir()
+    # a test-only export: the card points the trainers at the split that has records
+    only_test = tmp_path / "test-only"
+    args[args.index(str(out))] = str(only_test)
+    args[args.index("1,0,0")] = "0,0,1"
+    args[args.index("--formats") + 1] = "verl,llamafactory"
+    assert load_script("export_trajectories").main(args) == 0
+    card = (only_test / "README.md").read_text()
+    assert "verl/test.parquet`" in card and "depthfirst_snake_test`" in card and "train.parquet" not in card
+    assert "The train and val splits are empty" in card and "trl/" not in card
     datasets = pytest.importorskip("datasets")
     dd = datasets.load_from_disk(str(out / "trl"))
     assert len(dd["validation"]) == len(dd["test"]) == 0 and len(dd["train"]) > 0
