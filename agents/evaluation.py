@@ -141,8 +141,12 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
     """``RunError`` unless ``model`` reads ``env``'s observations and acts in its action space (a
     checkpoint of another game or board size would otherwise fail deep inside the first step)."""
     from agents.runs import RunError
+    from envs.gameboy.roms import RomError  # no emulator imported: hashing and messages only
 
-    game = make_game(env, num_envs=1, **env_kwargs)
+    try:
+        game = make_game(env, num_envs=1, **env_kwargs)
+    except RomError as e:  # a Game Boy ROM that is not where the run's config says
+        raise RunError(str(e)) from None
     want = (tuple(game.observation_space.shape), int(game.action_space.n))
     game.close()
     have = (tuple(model.observation_space.shape), int(model.action_space.n))

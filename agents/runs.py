@@ -94,6 +94,12 @@ def read_run_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise RunError(f"{path}: config.yaml sets env_kwargs {unknown}, which {cfg['env']} in this "
                        "version of depthfirst does not take (a run from a newer version?)")
+    for key in ("rom", "state"):  # files the run was trained with, which evaluation needs again
+        value = cfg["env_kwargs"].get(key)
+        if isinstance(value, str) and value and not Path(value).is_file():
+            raise RunError(f"{path}: the run's {key} file {value} is not there (moved, or a relative path "
+                           f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
+                           f"in {file}")
     return cfg
 
 

@@ -169,3 +169,25 @@ def test_a_game_option_this_version_lacks_is_named(tmp_path, scripts, capsys):
         read_run_config(tmp_path)
     assert scripts.evaluate.main([str(tmp_path), "--episodes", "1", "--random"]) == 2
     assert "wrap_walls" in capsys.readouterr().err
+
+
+def test_a_rom_no_longer_where_the_run_says_is_named(tmp_path, scripts, capsys):
+    pytest.importorskip("pyboy")
+    from agents.runs import RunError, read_run_config
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    run = tmp_path / "run"
+    moved = tmp_path / "cart.gb"
+    moved.write_bytes(TEST_CARTRIDGE.read_bytes())
+    argv = ["--env", "pokemon_red", "--rom", str(moved), "--state", "none", "--run-dir", str(run), *TINY,
+            "--total-timesteps", "256", "--num-workers", "0", "--set", "env_kwargs.max_steps=8"]
+    assert scripts.train_ppo.main(argv) == 0
+    moved.rename(tmp_path / "elsewhere.gb")
+    with pytest.raises(RunError, match=r"rom file .*cart.gb is not there.*env_kwargs.rom in .*config.yaml"):
+        read_run_config(run)
+    capsys.readouterr()
+    for main, args in ((scripts.evaluate.main, [str(run), "--episodes", "1"]),
+                       (scripts.evaluate.main, [str(run), "--episodes", "1", "--random"]),
+                       (scripts.train_ppo.main, ["--resume", str(run)])):
+        assert main(args) == 2  # an error naming the file, not a traceback from the emulator
+        assert "cart.gb is not there" in capsys.readouterr().err
