@@ -148,11 +148,11 @@ def plan(opts: ExportOptions) -> Plan:
         raise ExportError(str(e)) from None
     out = Path(opts.out)
     try:
-        if out.is_symlink():  # export where the link points (the link stays), even to a folder not made yet
-            out = out.resolve(strict=False)
         target, home, cwd = out.resolve(), run.path.resolve(), Path.cwd().resolve()
     except (RuntimeError, OSError) as e:  # a symbolic link loop
         raise ExportError(f"--out {opts.out}: {e}") from None
+    if out.is_symlink():  # export where the link points (the link stays), even to a folder not made yet
+        out = target
     if target == home or home in target.parents:
         raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")
     if target in home.parents:
