@@ -7,6 +7,7 @@ a half-written checkpoint in place of a good one.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import re
 import time
@@ -19,6 +20,9 @@ import yaml
 RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
 _STEP = re.compile(r"step_(\d+)\.zip$")
+# What train, evaluate and compare write into a run folder: all that --force may clear.
+RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", "eval-*",
+               "compare-*", ".*.tmp*")
 
 
 class RunError(RuntimeError):
@@ -47,9 +51,14 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not force:
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
                                f"continue it with --resume {path}, or pass --force to replace it")
-            if not (path / "config.yaml").is_file():
+            if not ((path / "config.yaml").is_file() and (path / "command.txt").is_file()):
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
-                               "(no config.yaml)")
+                               "(no config.yaml and command.txt)")
+            foreign = foreign_entries(path)
+            if foreign:
+                raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
+                               f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move "
+                               "them out first, or choose another --run-dir")
             path = path.resolve()  # a symlinked run: the folder it points to is replaced, in place
             aside = path.with_name(f".{path.name}.replaced")
             k = 2
@@ -63,6 +72,12 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             print(f"--force: the old run waits in {aside} until the new one has saved a model")
     path.mkdir(parents=True, exist_ok=True)
     return path, aside
+
+
+def foreign_entries(path: Path) -> list[str]:
+    """Names in ``path`` that no depthfirst command writes into a run folder."""
+    return sorted(e.name for e in path.iterdir()
+                  if not any(fnmatch.fnmatchcase(e.name, pattern) for pattern in RUN_ENTRIES))
 
 
 def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:

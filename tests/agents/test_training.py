@@ -309,6 +309,25 @@ def test_force_through_a_symlink_and_past_an_old_aside_folder(trained, scripts, 
     assert (tmp_path / "store" / ".run.replaced" / "x").read_text() == "keep"
 
 
+def test_force_clears_only_run_folders_holding_nothing_but_run_files(trained, scripts, tmp_path, capsys):
+    project = tmp_path / "project"  # a folder of the user's that happens to hold a config.yaml
+    project.mkdir()
+    (project / "config.yaml").write_text("foo: 1\n")
+    (project / "main.py").write_text("print('mine')\n")
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "notes.txt").write_text("mine")
+    for folder, message in ((project, "not a depthfirst run folder"), (run, "holds files a run does not "
+                                                                             "write (notes.txt)")):
+        before = sorted(p.name for p in folder.iterdir())
+        assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(folder), "--force", *TINY]) == 2
+        assert message in capsys.readouterr().err
+        assert sorted(p.name for p in folder.iterdir()) == before
+    assert (project / "main.py").read_text() == "print('mine')\n"
+    assert (run / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "run"]
+
+
 def test_ppo_takes_any_keyword_of_sb3_and_sections_may_be_empty(tmp_path):
     from agents.config import apply_set, load_config, resolve
 
