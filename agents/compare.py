@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from agents.curves import pyplot
-from agents.evaluation import Episode, run_episodes
+from agents.evaluation import Episode, eval_kwargs, run_episodes
 from agents.interrupts import uninterruptible
-from agents.selfplay import eval_kwargs
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from

@@ -16,6 +16,22 @@ from envs import make_game
 from envs.base import Game
 from envs.rng import seeds_from
 
+EVAL_OPPONENT = "greedy"  # evaluation, videos, exports and compare play every two-player run against it
+
+
+def eval_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Game kwargs for evaluation (and videos, exports, compare), so every run of a game is measured on
+    the same yardstick: a two-player game is scored against the greedy bot whatever it trained on, and
+    a Game Boy episode starts from the run's start state, not from a swarm restart, and archives nothing
+    into the run."""
+    kwargs = dict(env_kwargs)
+    if "opponent" in kwargs:
+        kwargs["opponent"] = EVAL_OPPONENT
+    if kwargs.get("swarm"):
+        kwargs["swarm"] = False
+    kwargs.pop("archive_dir", None)
+    return kwargs
+
 
 class Actor:
     """Batched actions from a PPO or RecurrentPPO model (keeps the LSTM state between calls).

@@ -16,19 +16,9 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-EVAL_OPPONENT = "greedy"  # evaluation, videos, exports and compare play every two-player run against it
-
 
 def uses_self_play(cfg: dict[str, Any]) -> bool:
     return cfg["env_kwargs"].get("opponent") == "policy"
-
-
-def eval_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Game kwargs for evaluation: whatever the training opponent, a two-player game is scored against
-    the greedy bot, so every run of it is measured on the same yardstick."""
-    if "opponent" in env_kwargs:
-        return {**env_kwargs, "opponent": EVAL_OPPONENT}
-    return env_kwargs
 
 
 class SelfPlayCallback(BaseCallback):

@@ -20,10 +20,11 @@ from agents.callbacks import (
     ProgressCallback,
     VideoCallback,
 )
+from agents.evaluation import eval_kwargs
 from agents.interrupts import stop_signals_interrupt
 from agents.policies import count_params, policy_kwargs
 from agents.runs import RunError, checkpoints, latest_checkpoint, save_checkpoint, write_run_files
-from agents.selfplay import SelfPlayCallback, eval_kwargs, uses_self_play
+from agents.selfplay import SelfPlayCallback, uses_self_play
 from envs import make_vec
 
 
@@ -81,7 +82,7 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
 
 def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool) -> Any:
     kwargs = cfg["env_kwargs"]
-    if (kwargs.get("swarm") or kwargs.get("archive", False)) and not kwargs.get("archive_dir"):
+    if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         # Game Boy milestone states live in the run, found from any folder (evaluate, export)
         kwargs["archive_dir"] = os.path.abspath(run / "archive")
     venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],

@@ -55,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     from agents.evaluation import (
         RandomPolicy,
         check_fits,
+        eval_kwargs,
         replay_frames,
         run_episodes,
         summarize,
         write_video,
     )
     from agents.runs import RunError, atomic_write_text, read_run_config
-    from agents.selfplay import eval_kwargs
     from agents.train import load_model
 
     run = Path(args.run_dir)
@@ -135,9 +135,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from agents.compare import play_vlm, summarize_run
-    from agents.evaluation import replay_frames, summarize, write_video
+    from agents.evaluation import eval_kwargs, replay_frames, summarize, write_video
     from agents.runs import RunError, read_run_config
-    from agents.selfplay import eval_kwargs
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES

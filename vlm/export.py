@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 
 from agents.config import check_device
-from agents.evaluation import check_fits
+from agents.evaluation import check_fits, eval_kwargs
 from agents.runs import RunError
-from agents.selfplay import eval_kwargs
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp

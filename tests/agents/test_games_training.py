@@ -93,9 +93,12 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert ea.Images("game/visit_heatmap")[0].encoded_image_string[:4] == b"\x89PNG"
     # evaluation and its videos work as for Snake (episodes of the run's max_steps)
     capsys.readouterr()
+    archived = sorted((run / "archive").iterdir())
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 2 and result["mean_length"] == 12 and "mean_tiles_visited" in result
+    assert "archive_dir" not in result["env_kwargs"] and not result["env_kwargs"]["swarm"]
+    assert sorted((run / "archive").iterdir()) == archived
     frames = imageio.mimread(result["video"], memtest=False)
     assert len(frames) >= 12 and frames[0].shape[:2] == (288, 320)
     assert list((tmp_path / "elsewhere").iterdir()) == []  # nothing made relative to this folder
@@ -151,12 +154,15 @@ def test_recurrent_ppo_trains_loads_and_evaluates(scripts, tmp_path, capsys):
 
 
 def test_two_player_runs_are_scored_against_the_greedy_bot_whatever_they_trained_on(tmp_path):
+    from agents.evaluation import eval_kwargs
     from agents.runs import read_run_config
-    from agents.selfplay import eval_kwargs
 
     for opponent in ("random", "policy", "greedy"):
         assert eval_kwargs({"opponent": opponent, "size": 8}) == {"opponent": "greedy", "size": 8}
     assert eval_kwargs({"size": 8}) == {"size": 8}  # one-player games are left as they are
+    # a swarm run is evaluated from its start state, and evaluation adds nothing to its archive
+    swarm = {"swarm": True, "archive_dir": "/runs/p/archive", "swarm_prob": 0.5}
+    assert eval_kwargs(swarm) == {"swarm": False, "swarm_prob": 0.5}
     (tmp_path / "config.yaml").write_text("env: snake\n")  # a hand-written config: the game's defaults
     assert read_run_config(tmp_path)["env_kwargs"] == {}
 
