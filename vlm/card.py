@@ -9,8 +9,10 @@ project's own test cartridge).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -182,15 +184,21 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
 
 
 def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], curriculum: dict[str, Any],
-                formats: list[str], root_hint: str = "<dataset>") -> str:
+                formats: list[str], root_hint: str = "<dataset>", digest: str = "") -> str:
+    """The card's text; ``digest`` identifies the records (see ``records_digest``)."""
     env, counts, policy = meta["env"], meta["counts"], meta["policy"]
     total = sum(len(recs) for recs in splits.values())
     lines = ["---", f"pretty_name: depthfirst {env} — expert play and verifiable VLM tasks",
              "task_categories:", "- visual-question-answering",
-             "tags:", "- games", "- reinforcement-learning", "- depthfirst",
-             "configs:", "- config_name: default", "  data_files:"]
-    for split in splits:
-        lines += [f"  - split: {HF_SPLIT[split]}", f"    path: {split}.jsonl"]
+             "tags:", "- games", "- reinforcement-learning", "- depthfirst"]
+    filled = [split for split, recs in splits.items() if recs]  # datasets refuses a split with no rows
+    if filled:
+        # datasets (5.2) caches a folder under a key made from this YAML, not from the files: without the
+        # digest, a new export in the same folder (or one of the same name) would load the old rows.
+        lines += ["configs:", "- config_name: default", f"  description: depthfirst export, records {digest}",
+                  "  data_files:"]
+        for split in filled:
+            lines += [f"  - split: {HF_SPLIT[split]}", f"    path: {split}.jsonl"]
     lines += ["---", "", f"# depthfirst {env}: expert trajectories and verifiable VLM tasks", ""]
     if env in COMMERCIAL_ROM_GAMES:
         lines += [_rom_notice(meta.get("rom_sha1")), ""]
@@ -209,8 +217,18 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], c
     return "\n".join(lines).rstrip() + "\n"
 
 
+def records_digest(root: Path, splits: Iterable[str]) -> str:
+    """SHA-1 (16 hex digits) of the export's record files ``<split>.jsonl``."""
+    h = hashlib.sha1()
+    for split in splits:
+        h.update(f"{split}\n".encode())
+        h.update((root / f"{split}.jsonl").read_bytes())
+    return h.hexdigest()[:16]
+
+
 def write_card(root: Path, meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
                curriculum: dict[str, Any], formats: list[str], root_hint: str = "<dataset>") -> Path:
     path = root / "README.md"
-    path.write_text(render_card(meta, splits, curriculum, formats, root_hint), encoding="utf-8")
+    text = render_card(meta, splits, curriculum, formats, root_hint, records_digest(root, splits))
+    path.write_text(text, encoding="utf-8")
     return path

@@ -154,6 +154,20 @@ def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_facto
     dd = datasets.load_from_disk(str(out / "trl"))
     assert len(dd["validation"]) == len(dd["test"]) == 0 and len(dd["train"]) > 0
     assert dd["test"].features == dd["train"].features
+    # The card's YAML makes the folder load by its name, with the splits that have records ...
+    def rows(folder: Path) -> dict[str, int]:
+        loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf-cache"))
+        return {split: len(part) for split, part in loaded.items()}
+
+    counts = json.loads((out / "trajectories" / "meta.json").read_text())["counts"]["records"]
+    assert rows(out) == {"train": counts["train"]}
+    # ... and a new export in the same folder loads its own rows, not the cached ones of the last
+    args[args.index(str(only_test))] = str(out)
+    args[args.index("0,0,1")] = "1,0,0"
+    args[args.index("--episodes") + 1] = "5"
+    assert load_script("export_trajectories").main([*args, "--overwrite"]) == 0
+    recounted = json.loads((out / "trajectories" / "meta.json").read_text())["counts"]["records"]
+    assert recounted["train"] > counts["train"] and rows(out) == {"train": recounted["train"]}
 
 
 def test_llamafactory_json_and_dataset_info(exported, records):
