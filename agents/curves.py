@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from agents.runs import written_beside
+
 
 def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, values, minutes since the run's first event) of one scalar tag, in step order."""
@@ -22,8 +24,29 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     events = sorted(ea.Scalars(tag), key=lambda e: e.step)
     steps = np.array([e.step for e in events])
     values = np.array([e.value for e in events])
-    minutes = (np.array([e.wall_time for e in events]) - min(e.wall_time for e in events)) / 60
-    return steps, values, minutes
+    return steps, values, training_minutes(np.array([e.wall_time for e in events]), sessions(run / "tb"))
+
+
+def sessions(tb: Path) -> np.ndarray:
+    """(start, end) wall times of each training session, oldest first: every start or --resume writes a
+    new event file, its first event when training begins."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    spans = []
+    for file in tb.glob("**/events.out.tfevents.*"):
+        times = [event.wall_time for event in EventFileLoader(str(file)).Load()]
+        if times:
+            spans.append((min(times), max(times)))
+    return np.array(sorted(spans), dtype=np.float64).reshape(-1, 2)
+
+
+def training_minutes(wall: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Minutes of training up to each wall time: the time between sessions (from a Ctrl-C to the
+    --resume) is left out."""
+    starts, ends = spans[:, 0], spans[:, 1]
+    before = np.concatenate([[0.0], np.cumsum(ends - starts)[:-1]])  # training done in earlier sessions
+    k = np.clip(np.searchsorted(starts, wall, side="right") - 1, 0, None)
+    return (before[k] + wall - starts[k]) / 60
 
 
 def pyplot() -> Any:
@@ -55,8 +78,8 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
     axes[0].legend(loc="upper left")
     fig.suptitle(title or str(run))
     fig.tight_layout()
-    out = out if out.suffix else out.with_suffix(".png")  # what savefig writes; the path printed is true
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with written_beside(out) as tmp:  # a failed write never leaves half a PNG in place of a good one
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return out

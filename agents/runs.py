@@ -11,7 +11,7 @@ import fnmatch
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,13 +158,35 @@ def written_beside(path: Path) -> Iterator[Path]:
     """A temporary file beside ``path`` (same suffix, so writers pick the format) that replaces ``path``
     once the block completes, and is removed if it does not: a crash, Ctrl-C or full disk never leaves
     half a file in place of a good one. Opened normally, not with mkstemp (whose files are private to
-    the user): the file gets the permissions of every other file beside it."""
+    the user): the file gets the permissions of every other file beside it. A symlink stays a link:
+    the file it points to is replaced."""
+    path = Path(os.path.realpath(path))
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_output_file(path: Path, flag: str, force: bool, inputs: Iterable[Path] = ()) -> None:
+    """Refuse, before any work, an output file that cannot or should not be written (``ValueError``
+    naming ``flag``): a folder or device in the way, a missing or read-only folder, one of the command's
+    ``inputs``, or an existing file without ``force``."""
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ValueError(f"{flag} {path}: no folder {path.parent}")
+    if path.exists():
+        if not path.is_file():
+            raise ValueError(f"{flag} {path} is not a regular file; give a file name")
+        if any(i.exists() and os.path.samefile(path, i) for i in inputs):
+            raise ValueError(f"{flag} {path} is one of the input files; give a new file name")
+        if not force:
+            raise ValueError(f"{flag} {path} exists; pass --force to replace it, or give a new file name")
+    folder = Path(os.path.realpath(path)).parent
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{flag} {path}: not writable here; choose another place")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

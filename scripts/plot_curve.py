@@ -13,18 +13,21 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--tag", default="rollout/score_mean")
-    p.add_argument("--title")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--tag", default="rollout/score_mean", help="the scalar to draw (default %(default)s)")
+    p.add_argument("--title", help="the figure's title (default: the run folder)")
     p.add_argument("--baseline", type=float, help="a horizontal reference line (e.g. a random agent's score)")
     args = p.parse_args(argv)
     from agents.curves import plot_curve
+    from agents.runs import check_output_file
 
     out = Path(args.out)
+    if not (out.suffix or out.is_dir()):
+        out = out.with_suffix(".png")  # what is written; the path printed is true
     try:
-        if out.is_dir():
-            raise ValueError(f"--out {out} is a folder; give a PNG file name")
+        check_output_file(out, "--out", args.force)
         print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline))
     except (ValueError, OSError) as e:  # OSError: the PNG could not be written there
         print(f"error: {e}", file=sys.stderr)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -27,25 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", help="also write the figures as JSON to this file")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
 
     from agents.compare import CompareError
     from agents.config import check_device
+    from agents.runs import check_output_file
     from vlm.scoring import ScoringError, format_table, score_files
 
     try:
         check_device(args.device)
         if args.out:  # checked before the scoring, not after it
-            out = Path(args.out)
-            if out.is_dir():
-                raise ValueError(f"--out {out} is a folder; give a file name, e.g. {out / 'scores.json'}")
-            if not out.parent.is_dir():
-                raise ValueError(f"--out {out}: no folder {out.parent}")
-            inputs = (Path(args.split).resolve(), Path(args.predictions).resolve())
-            if out.exists() and out.resolve() in inputs:
-                raise ValueError(f"--out {out} is one of the input files; give a new file name")
-            if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-                raise ValueError(f"--out {out}: not writable here; choose another place")
+            check_output_file(Path(args.out), "--out", args.force, (Path(args.split), Path(args.predictions)))
         result = score_files(Path(args.split), Path(args.predictions),
                              Path(args.specialist) if args.specialist else None, args.device)
     except (ScoringError, CompareError, ValueError) as e:

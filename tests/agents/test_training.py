@@ -434,9 +434,9 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--tag", "nope/x"]) == 2
+    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--tag", "nope/x", "--force"]) == 2
     assert "nope/x" in capsys.readouterr().err
-    assert scripts.plot_curve.main([str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert scripts.plot_curve.main([str(tmp_path / "nowhere"), "--out", str(out), "--force"]) == 2
     assert "no TensorBoard folder" in capsys.readouterr().err
     assert scripts.plot_curve.main([str(trained), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
@@ -444,6 +444,32 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     assert "error:" in capsys.readouterr().err
     assert scripts.plot_curve.main([str(trained), "--out", str(tmp_path / "bare")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "bare.png") and (tmp_path / "bare.png").is_file()
+    out.write_bytes(b"my figure")  # an existing file is replaced only with --force
+    assert scripts.plot_curve.main([str(trained), "--out", str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and out.read_bytes() == b"my figure"
+    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--force"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_curve_minutes_leave_out_the_time_between_a_stop_and_its_resume(tmp_path):
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    from agents.curves import read_scalars
+
+    # two sessions: trained from t=1000 s, stopped at 1120 s; resumed an hour later at 5000 s
+    (tmp_path / "tb").mkdir()
+    for start, points in ((1000.0, [(1060.0, 100), (1120.0, 200)]), (5000.0, [(5060.0, 300)])):
+        with open(tmp_path / "tb" / f"events.out.tfevents.{start:.0f}.host.1.0", "wb") as f:
+            writer = RecordWriter(f)
+            writer.write(Event(wall_time=start, file_version="brain.Event:2").SerializeToString())
+            for wall, step in points:
+                summary = Summary(value=[Summary.Value(tag="rollout/score_mean", simple_value=step / 100)])
+                writer.write(Event(wall_time=wall, step=step, summary=summary).SerializeToString())
+    steps, values, minutes = read_scalars(tmp_path, "rollout/score_mean")
+    assert steps.tolist() == [100, 200, 300] and values.tolist() == [1.0, 2.0, 3.0]
+    assert minutes.tolist() == pytest.approx([1.0, 2.0, 3.0])
 
 
 def test_a_failed_video_write_keeps_the_old_video(tmp_path, monkeypatch):

@@ -159,7 +159,7 @@ def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset,
     assert message in capsys.readouterr().err
 
 
-def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset):
+def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset, predictions):
     assert scripts.score_predictions.main([str(tmp_path / "none.jsonl"), str(tmp_path / "p.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
     assert scripts.score_predictions.main([str(tmp_path), str(tmp_path / "p.jsonl")]) == 2
@@ -172,6 +172,17 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
                          (dataset[1], "is one of the input files")):
         assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1]), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
+    # an existing --out is replaced only with --force; a link to it stays a link
+    kept = tmp_path / "kept.json"
+    kept.write_text("mine")
+    link = tmp_path / "link.json"
+    link.symlink_to(kept)
+    argv = [str(dataset[1]), str(predictions[0]), "--out", str(link)]
+    assert scripts.score_predictions.main(argv) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and kept.read_text() == "mine"
+    assert scripts.score_predictions.main([*argv, "--force"]) == 0
+    assert link.is_symlink() and json.loads(kept.read_text())["records"] > 0
+    capsys.readouterr()
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     for argv, message in (([dataset[1], empty], "holds no prediction"),
