@@ -32,10 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # PyBoy swallows a KeyboardInterrupt raised inside its tick: Ctrl-C only sets a flag, polled.
         with stop_requested() as stop:
-            print(f"playing {args.inputs} on {args.rom} (Ctrl-C stops it, nothing written)", file=sys.stderr)
             summary = make_state(args.rom, args.inputs, args.out, force=args.force, state=args.state,
-                                 stop=stop)
-    except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:
+                                 stop=stop, started=lambda: print(
+                                     f"playing {args.inputs} on {args.rom} (Ctrl-C stops it, nothing "
+                                     "written)", file=sys.stderr))
+    except (OSError, ValueError, RomError) as exc:  # the files' errors name the flag and the file
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, default=None, help="start from this state instead of booting")
     parser.add_argument("--force", action="store_true", help="overwrite --save-state if it exists")
     parser.add_argument("--scale", type=int, default=3, help="window scale (default 3)")
-    parser.add_argument("--window", default="SDL2", help=argparse.SUPPRESS)  # "null" for tests
+    parser.add_argument("--window", default="SDL2", choices=("SDL2", "OpenGL", "GLFW", "null"),
+                        help=argparse.SUPPRESS)  # "null" for tests
     parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                            window=args.window, scale=args.scale, max_frames=args.max_frames, stop=stop,
                            started=lambda: print("playing: close the window, press Escape or Ctrl-C to "
                                                  f"save the state to {args.save_state}", file=sys.stderr))
-    except (FileExistsError, FileNotFoundError, ValueError, RomError) as exc:
+    except (OSError, ValueError, RomError) as exc:  # the files' errors name the flag and the file
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

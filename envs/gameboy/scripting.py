@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.runs import written_beside
 from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save_emulator
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
@@ -90,36 +93,107 @@ def run_inputs(pyboy: Any, inputs: list[Input], stop: Callable[[], bool] = lambd
     return frames + 1
 
 
-def _refuse_overwrite(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+def _refuse_overwrite(out: Path, flag: str, force: bool) -> None:
+    if (out.exists() or out.is_symlink()) and not force:
+        raise FileExistsError(f"{flag} {out} exists; pass --force to overwrite it")
+
+
+def _read_input(path: Path, flag: str) -> bytes:
+    """The bytes of an input file, or an error naming ``flag`` (not a traceback: a folder, no file)."""
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{flag} {path}: no such file") from None
+    except OSError as e:
+        raise ValueError(f"{flag} {path} cannot be read ({e.strerror or e})") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether writing ``a`` would write ``b``: a hard link, or the same path once resolved (as
+    ``sub/../b`` is once ``mkdir`` has made ``sub``)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def _check_output(out: Path, flag: str, force: bool, inputs: dict[str, Path | None]) -> None:
+    """Refuse, before any play, an output that cannot or must not be written: a folder, one of the
+    ``inputs`` (``--rom``, ``--state``... even with --force), an existing file without --force, or a
+    place under a file."""
+    if out.is_dir():
+        raise ValueError(f"{flag} {out} is a folder; give a file name, e.g. {out / 'start.state'}")
+    for name, path in inputs.items():
+        if path is not None and _same_file(out, path):
+            raise ValueError(f"{flag} {out} is the {name} file, which writing the state would destroy; "
+                             "choose another name")
+    _refuse_overwrite(out, flag, force)
+    folder = next(p for p in out.absolute().parents if os.path.lexists(p))  # the one mkdir would fill
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {out}: {folder} is not a folder; choose another place")
+
+
+def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
+    """Write ``data`` to a temp file beside ``out`` and rename it over ``out``: a full disk or a stop
+    never leaves half a state in place of a good one, nor the temp file."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with written_beside(out) as tmp:
+            tmp.write_bytes(data)
+            _refuse_overwrite(out, flag, force)  # another run may have written it since the first check
+    except FileExistsError:
+        raise
+    except OSError as e:
+        raise OSError(f"{flag} {out} could not be written ({e.strerror or e}); any file there before "
+                      "is unchanged") from None
+
+
+def _check_display(window: str) -> None:
+    """PyBoy's SDL2 window on a Linux machine without a display shows nothing and never closes."""
+    shown = any(os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
+    if window not in ("null", "headless", "dummy") and sys.platform.startswith("linux") and not shown:
+        raise ValueError("no display to open the game window on (DISPLAY and WAYLAND_DISPLAY are unset): "
+                         "run it in a desktop session (or ssh -X), or script the buttons with "
+                         "scripts/make_state.py, which needs no window")
 
 
 def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool = False,
-               state: str | Path | None = None, stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+               state: str | Path | None = None, stop: Callable[[], bool] = lambda: False,
+               started: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Boot ``rom`` (or load ``state``), play the inputs file headless, save the emulator state to ``out``.
 
-    Returns a summary (frames run, ROM SHA-1, output path, state size). ``stop()`` turning true
-    raises ``KeyboardInterrupt`` before anything is written.
+    Returns a summary (frames run, ROM SHA-1, output path, state size). Bad files raise before
+    ``started()`` is called; ``stop()`` turning true raises ``KeyboardInterrupt`` before anything is
+    written.
     """
-    out = Path(out)
-    _refuse_overwrite(out, force)
-    rom_bytes = Path(rom).read_bytes()
-    steps = parse_inputs(Path(inputs).read_text(), str(inputs))
+    rom, inputs, out = Path(rom), Path(inputs), Path(out)
+    state = None if state is None else Path(state)
+    _check_output(out, "--out", force, {"--rom": rom, "--inputs": inputs, "--state": state})
+    rom_bytes = _read_input(rom, "--rom")
+    text = _read_input(inputs, "--inputs")
+    try:
+        steps = parse_inputs(text.decode(), str(inputs))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--inputs {inputs} is not a text file (byte {e.start} is not UTF-8); give the "
+                         "button script") from None
+    if state is not None:
+        _read_input(state, "--state")
     pb = new_pyboy(rom_bytes, name=rom)
     try:
         if state is not None:
-            load_state_file(pb, Path(state))
+            load_state_file(pb, state)
+        started()
         frames = run_inputs(pb, steps, stop)
         data = save_emulator(pb)
     finally:
         pb.stop(save=False)
     if stop():  # during the last frames or the save: still nothing written
         raise KeyboardInterrupt
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    _write_state(out, data, "--out", force)
     return {"out": str(out), "frames": frames, "rom_sha1": hashlib.sha1(rom_bytes).hexdigest(),
             "bytes": len(data)}
 
@@ -135,9 +209,15 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     Keys (PyBoy's defaults): arrows, A = a, B = s, Start = Enter, Select = Backspace; Escape quits.
     ``max_frames`` (with ``window="null"``) lets tests run it headless.
     """
-    out = Path(save_state)
-    _refuse_overwrite(out, force)  # fail before the person plays, not after
-    rom_bytes = Path(rom).read_bytes()
+    rom, out = Path(rom), Path(save_state)
+    state = None if state is None else Path(state)
+    # Everything that can fail fails before the person plays, not after.
+    _check_display(window)
+    _check_output(out, "--save-state", force, {"--rom": rom, "--state": state})
+    rom_bytes = _read_input(rom, "--rom")
+    if state is not None:
+        _read_input(state, "--state")
+    new_pyboy(rom_bytes, name=rom).stop(save=False)  # PyBoy's ROM check and its --rom error, windowless
     pyboy_cls = load_pyboy_class()
     pb = pyboy_cls(io.BytesIO(rom_bytes), window=window, scale=scale, sound_emulated=window != "null",
                    log_level="ERROR")
@@ -146,7 +226,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     frames = 0
     try:
         if state is not None:
-            load_state_file(pb, Path(state))
+            load_state_file(pb, state)
         if stop():  # nothing played yet: a saved state would only replace the old one with a blank
             raise KeyboardInterrupt
         started()
@@ -157,7 +237,5 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
         data = save_emulator(pb)
     finally:
         pb.stop(save=False)
-    _refuse_overwrite(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    _write_state(out, data, "--save-state", force)
     return {"out": str(out), "frames": frames, "rom_sha1": hashlib.sha1(rom_bytes).hexdigest()}

@@ -3,12 +3,15 @@ visited mask, state round trips, determinism, swarm archiving, the generic wrapp
 
 from __future__ import annotations
 
+import errno
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -470,6 +473,7 @@ def test_make_state_script_end_to_end(tmp_path: Path) -> None:
     again = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
                        "--out", str(out))
     assert again.returncode == 2 and "--force" in again.stderr
+    assert "playing" not in again.stderr  # refused before the play, not after it
     forced = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
                         "--out", str(out), "--force")
     assert forced.returncode == 0, forced.stderr
@@ -487,7 +491,7 @@ def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
     rc, err = interrupt_when_ready("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs",
                                    str(inputs), "--out", str(out), ready="playing")
     assert rc == 130 and "not written" in err, err
-    assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]  # no state, no temp file
 
 
 def interrupt_when_ready(*args: str, ready: str, settle: float = 0.0) -> tuple[int, str]:
@@ -552,6 +556,147 @@ def test_make_state_refuses_bad_roms_and_states_by_flag(tmp_path: Path) -> None:
                       "--out", str(tmp_path / "b.state"), "--state", str(empty))
     assert proc.returncode == 2 and f"--state {empty} cannot be loaded" in proc.stderr
     assert not (tmp_path / "a.state").exists() and not (tmp_path / "b.state").exists()
+
+
+def script_main(name: str) -> Callable[[list[str]], int]:
+    """A script's ``main``, run in-process: an error it does not catch fails the test as a traceback
+    would fail its user."""
+    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_a_full_disk_keeps_the_old_state_and_leaves_no_temp_file(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    old = tmp_path / "start.state"
+    old.write_bytes(b"my state")
+
+    def full_disk(self: Path, data: bytes) -> int:
+        with open(self, "wb") as f:
+            f.write(data[:len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match=r"--save-state .*start.state could not be written \(No space left"):
+        play(TEST_CARTRIDGE, old, force=True, window="null", max_frames=10)
+    assert old.read_bytes() == b"my state"
+    with pytest.raises(OSError, match=r"--out .*start.state could not be written"):
+        make_state(TEST_CARTRIDGE, inputs, old, force=True)
+    assert old.read_bytes() == b"my state"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
+
+
+def test_make_state_leaves_other_files_alone(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    mine = tmp_path / "start.state.tmp"  # a user's file that a fixed temp name would clobber
+    mine.write_bytes(b"mine")
+    make_state(TEST_CARTRIDGE, inputs, tmp_path / "start.state")
+    assert mine.read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state", "start.state.tmp"]
+    # --out a folder: refused before the play, nothing left beside it
+    folder = tmp_path / "d"
+    folder.mkdir()
+    argv = ["--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs), "--out", str(folder)]
+    rc = script_main("make_state")(argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--out {folder} is a folder" in err and "playing" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "inputs.txt", "start.state", "start.state.tmp"]
+    assert not any(folder.iterdir())
+
+
+def test_an_output_that_is_an_input_is_refused_even_with_force(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    rom = tmp_path / "game.gb"
+    rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    state = tmp_path / "start.state"
+    make_state(rom, inputs, state)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    make = script_main("make_state")
+    inputs_again = tmp_path / "sub" / ".." / "inputs.txt"  # "sub" made by the write: the same file
+    for out, flag in ((rom, "--rom"), (inputs_again, "--inputs"), (state, "--state")):
+        rc = make(["--rom", str(rom), "--inputs", str(inputs), "--state", str(state), "--out", str(out),
+                   "--force"])
+        assert rc == 2 and f"is the {flag} file" in capsys.readouterr().err
+    play_main = script_main("play_gameboy")
+    for out, flag in ((rom, "--rom"), (state, "--state")):
+        rc = play_main(["--rom", str(rom), "--state", str(state), "--save-state", str(out), "--force",
+                        "--window", "null", "--max-frames", "5"])
+        assert rc == 2 and f"is the {flag} file" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_make_state_does_not_overwrite_a_state_written_meanwhile(tmp_path: Path) -> None:
+    """Two runs on one --out: the one that finishes second is refused, not a silent overwrite."""
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    out = tmp_path / "start.state"
+
+    def other_run_writes() -> bool:  # polled during the play, after the first check
+        if not out.exists():
+            out.write_bytes(b"the other run's state")
+        return False
+
+    with pytest.raises(FileExistsError, match="--force"):
+        make_state(TEST_CARTRIDGE, inputs, out, stop=other_run_writes)
+    assert out.read_bytes() == b"the other run's state"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
+
+
+def test_scripts_name_the_flag_of_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("wait 10 # réglé\n".encode("latin-1"))
+    junk = tmp_path / "junk.gb"
+    junk.write_bytes(os.urandom(32768))
+    empty = tmp_path / "empty.gb"
+    empty.write_bytes(b"")
+    afile = tmp_path / "afile"
+    afile.write_bytes(b"")
+    rom, out, save = str(TEST_CARTRIDGE), str(tmp_path / "x.state"), str(tmp_path / "y.state")
+    make_cases = [
+        (["--rom", str(folder), "--inputs", str(inputs), "--out", out], f"--rom {folder} is a folder"),
+        (["--rom", rom, "--inputs", str(folder), "--out", out], f"--inputs {folder} is a folder"),
+        (["--rom", rom, "--inputs", str(inputs), "--state", str(folder), "--out", out],
+         f"--state {folder} is a folder"),
+        (["--rom", rom, "--inputs", str(latin1), "--out", out], f"--inputs {latin1} is not a text file"),
+        (["--rom", rom, "--inputs", str(inputs), "--out", str(afile / "x.state")],
+         f"{afile} is not a folder"),
+    ]
+    null = ["--window", "null", "--max-frames", "5"]
+    play_cases = [
+        (["--rom", str(folder), "--save-state", save, *null], f"--rom {folder} is a folder"),
+        (["--rom", str(junk), "--save-state", save, *null], f"--rom {junk} is not a Game Boy ROM"),
+        (["--rom", str(empty), "--save-state", save, *null], f"--rom {empty} is not a Game Boy ROM"),
+        (["--rom", rom, "--save-state", str(folder), "--force", *null], f"--save-state {folder} is a folder"),
+    ]
+    for main, cases in ((script_main("make_state"), make_cases), (script_main("play_gameboy"), play_cases)):
+        for argv, message in cases:
+            rc = main(argv)
+            err = capsys.readouterr().err
+            assert rc == 2 and message in err and "playing" not in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d", "empty.gb", "inputs.txt", "junk.gb",
+                                                          "latin1.txt"]
+    assert not any(folder.iterdir())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the display check is for Linux")
+def test_play_refuses_to_open_a_window_without_a_display(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    out = tmp_path / "played.state"
+    proc = subprocess.run([sys.executable, "scripts/play_gameboy.py", "--rom", str(TEST_CARTRIDGE),
+                           "--save-state", str(out), "--max-frames", "10"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "no display" in proc.stderr and "make_state.py" in proc.stderr
+    assert "playing" not in proc.stderr and not out.exists()
 
 
 def test_gymnasium_make_passes_the_game_option_through() -> None:
