@@ -15,8 +15,10 @@ per round, so the sample spans episodes.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,11 +98,11 @@ def parse_prices(items: list[str] | None) -> dict[str, Price]:
         model, _, value = item.rpartition("=")
         try:
             parts = [float(v) for v in value.split(",")]
-            if len(parts) not in (1, 2) or min(parts) < 0:
+            if len(parts) not in (1, 2) or not all(0 <= v < math.inf for v in parts):  # NaN fails too
                 raise ValueError
         except ValueError:
             raise CompareError(f"--price-per-1k-tokens expects [MODEL=]PRICE or [MODEL=]PROMPT,COMPLETION "
-                               f"(non-negative numbers per 1,000 tokens), got {item!r}") from None
+                               f"(finite non-negative numbers per 1,000 tokens), got {item!r}") from None
         prices[model or "*"] = Price(parts[0], parts[-1])
     return prices
 
@@ -371,16 +373,49 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
                                "a comparison folder")
 
 
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
-    """Create ``out`` for a new report (``check_out_dir`` first); an old report's files go only now."""
+def _report_entries(folder: Path) -> list[Path]:
+    """The files and folders of a report in ``folder`` (anything else there is the user's and stays)."""
+    names = [*REPORT_FILES, "frames"]
+    return [folder / n for n in names if (folder / n).exists()] + sorted(folder.glob("decisions-*.jsonl"))
+
+
+def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[str, Any]:
+    """``write_report`` into a hidden folder inside ``out`` (same file system: renames are atomic), then
+    swap the finished report in: an old report is moved aside and deleted only once every new file is in
+    place. A failure before that leaves ``out`` as it was (and removes it again if this call made it)."""
     check_out_dir(out, overwrite)
-    if out.exists() and any(out.iterdir()):
-        for name in REPORT_FILES:
-            (out / name).unlink(missing_ok=True)
-        for f in out.glob("decisions-*.jsonl"):
-            f.unlink()
-        shutil.rmtree(out / "frames", ignore_errors=True)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=".report-new-", dir=out))
+    old: Path | None = None
+    try:
+        report = write_report(new, **report_args)
+        old = Path(tempfile.mkdtemp(prefix=".report-old-", dir=out))
+        moved_old: list[str] = []
+        moved_new: list[str] = []
+        try:
+            for entry in _report_entries(out):
+                entry.rename(old / entry.name)
+                moved_old.append(entry.name)
+            for entry in list(new.iterdir()):
+                entry.rename(out / entry.name)
+                moved_new.append(entry.name)
+        except BaseException:  # put the old report back as it was
+            for name in moved_new:
+                (out / name).rename(new / name)
+            for name in moved_old:
+                (old / name).rename(out / name)
+            raise
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        if old is not None:
+            old.rmdir()  # empty again (an OSError here keeps what could not be put back)
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    shutil.rmtree(old)
+    new.rmdir()
+    return report
 
 
 def _fmt(value: Any, spec: str = ".2f", none: str = "—") -> str:
@@ -461,8 +496,8 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
                    _fence(draft.analysis), "", "</details>", ""]
         report["worst_decisions"][run.name] = rows
         sections.append("\n".join(md))
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
-    (out / "report.md").write_text(_markdown(report, summaries, runs, sections))
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    (out / "report.md").write_text(_markdown(report, summaries, runs, sections), encoding="utf-8")
     return report
 
 
@@ -577,10 +612,10 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
                                      (vlm_params or {}).get(p.name), bar.update))
             finally:
                 p.on_decision = None
-    with uninterruptible():  # the old report goes and the new one comes, with no signal in between
-        prepare_out_dir(out, overwrite)
-        return write_report(out, env, env_kwargs, seed, runs, prices or {}, frames_per_vlm, command,
-                            max_steps)
+    with uninterruptible():  # the new report is written and swapped in with no signal in between
+        return write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed, runs=runs,
+                                   prices=prices or {}, frames_per_vlm=frames_per_vlm, command=command,
+                                   max_steps=max_steps)
 
 
 def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:

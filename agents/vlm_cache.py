@@ -1,10 +1,11 @@
 """On-disk cache of chat-completion responses, so re-running a comparison sends no request at all.
 
-The key is a SHA-256 over the model name, the prompt text, the SHA-256 of every image's pixels (shape,
-dtype and bytes: stable across PNG encoders) and the generation settings (max tokens, temperature,
-extra body fields). The endpoint URL is deliberately not part of the key: the same model served from
-another address answers the same question the same way. One small JSON file per response, written to
-a temporary file and renamed, so concurrent threads (or processes) never read half a file.
+The key is a SHA-256 over the endpoint URL and the request body as sent (model name, prompt text,
+generation settings and extra body fields, the message layout), with each image replaced by the SHA-256
+of its pixels (shape, dtype and bytes: stable across PNG encoders). The URL is part of it because two
+servers can serve different models (or weights, or chat templates) under one model name. One small JSON
+file per response, written to a temporary file and renamed, so concurrent threads (or processes) never
+read half a file.
 """
 
 from __future__ import annotations
@@ -35,10 +36,28 @@ def image_digest(image: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def cache_key(model: str, prompt: str, image_digests: list[str], settings: dict[str, Any]) -> str:
-    blob = json.dumps({"model": model, "prompt": prompt, "images": image_digests, "settings": settings},
-                      sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+def cache_key(url: str, request: dict[str, Any]) -> str:
+    """The key of ``request`` (a JSON-able body, images as digests) sent to ``url``."""
+    blob = json.dumps({"url": url, "request": request}, sort_keys=True)  # ASCII: any str encodes
+    return hashlib.sha256(blob.encode("ascii")).hexdigest()
+
+
+def check_cache_dir(root: Path, name: str, parents: bool = False) -> None:
+    """Make sure ``root`` is a writable folder, creating it (and, with ``parents``, missing parents);
+    ValueError naming it (``name``, e.g. the flag) and what to change otherwise."""
+    hint = "give another folder with --cache-dir, or pass --no-cache"
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"{name} is a file, not a folder; {hint}")
+    if not parents and not root.parent.is_dir():
+        raise ValueError(f"{name}: its parent {root.parent} is not an existing folder; create it or "
+                         f"{hint}")
+    try:
+        root.mkdir(parents=parents, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=root)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"{name} cannot be used: {e.strerror or e}; {hint}") from None
 
 
 class ResponseCache:

@@ -11,7 +11,12 @@ Failures: HTTP 429 and 5xx, timeouts, dropped connections and unreadable bodies 
 exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
 ``Retry-After`` header (seconds or an HTTP date) replaces the backoff for that wait, capped at
 ``max_retry_after``. After ``max_retries`` retries the call raises ``ChatError``. Any other 4xx (a wrong
-model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it.
+model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it. So does an HTTP 200
+whose body is not a chat completion before the server has sent one (a URL that is not a chat-completions
+endpoint); once it has, such a body is a hiccup and retried.
+
+Replies are made safe text here: a lone UTF-16 surrogate (JSON ``"\\ud800"``, half of an emoji a server cut
+short) becomes U+FFFD, so the cache, decision logs and reports can always be written as UTF-8.
 """
 
 from __future__ import annotations
@@ -21,21 +26,39 @@ import email.utils
 import http.client
 import io
 import json
+import math
 import os
 import random
+import re
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.vlm_cache import ResponseCache, cache_key, image_digest
+from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with every lone surrogate (JSON's ``"\\ud800"``; valid pairs are already joined by the JSON
+    decoder) replaced by U+FFFD: such a string cannot be encoded as UTF-8, so no file could hold it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _excerpt(raw: bytes, limit: int = 160) -> str:
+    """The start of a response body for an error message, on one line."""
+    if not raw.strip():
+        return "an empty body"
+    text = repr(safe_text(" ".join(raw[:limit].decode("utf-8", "replace").split())))
+    return text + (" …" if len(raw) > limit else "")
 
 
 class ChatError(RuntimeError):
@@ -157,8 +180,8 @@ class ChatClient:
         if api_key is None and api_key_env:
             api_key = os.environ.get(api_key_env) or None  # a local server usually needs none
         self.api_key = api_key
-        if timeout <= 0 or max_retries < 0 or backoff < 0:
-            raise ValueError("timeout must be > 0, max_retries and backoff >= 0")
+        if not 0 < timeout < math.inf or max_retries < 0 or backoff < 0:  # NaN fails the comparison too
+            raise ValueError("timeout must be a finite number > 0, max_retries and backoff >= 0")
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
@@ -172,6 +195,7 @@ class ChatClient:
         self.stats = ClientStats()
         self._sleep = sleep
         self._reached = False  # has the server answered at all? Until it has, no connection is retried
+        self._understood = False  # has it sent a chat completion? Until then, a 200 that is none is fatal
 
     # ------------------------------------------------------------------ public
     def complete(self, prompt: str, images: list[np.ndarray]) -> ChatReply:
@@ -179,18 +203,20 @@ class ChatClient:
         self.stats.add(calls=1)
         key = None
         if self.cache is not None:
-            key = cache_key(self.endpoint.model, prompt, [image_digest(im) for im in images], self.settings)
+            # Keyed on everything that defines the answer: the endpoint (two servers may serve different
+            # models under one name) and the request body exactly as sent, each image by its pixel digest.
+            key = cache_key(self.endpoint.chat_url,
+                            self._body(prompt, ["sha256:" + image_digest(im) for im in images]))
             hit = self.cache.get(key)
             if hit is not None and isinstance(hit.get("content"), str):
                 self.stats.add(cache_hits=1)
-                return ChatReply(hit["content"], hit.get("reasoning"), int(hit.get("prompt_tokens", 0)),
-                                 int(hit.get("completion_tokens", 0)), float(hit.get("latency_s", 0.0)),
-                                 cached=True, finish_reason=hit.get("finish_reason"))
-        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": png_data_url(im)}}
-                                         for im in images]
-        content.append({"type": "text", "text": prompt})
-        body = {"model": self.endpoint.model, "messages": [{"role": "user", "content": content}],
-                **self.settings}
+                reasoning, finish = hit.get("reasoning"), hit.get("finish_reason")
+                return ChatReply(safe_text(hit["content"]),
+                                 safe_text(reasoning) if isinstance(reasoning, str) else None,
+                                 _count(hit.get("prompt_tokens")), _count(hit.get("completion_tokens")),
+                                 float(hit.get("latency_s", 0.0)), cached=True,
+                                 finish_reason=safe_text(finish) if isinstance(finish, str) else None)
+        body = self._body(prompt, [png_data_url(im) for im in images])
         reply = self._post_with_retries(json.dumps(body).encode("utf-8"))
         if self.cache is not None and key is not None:
             self.cache.put(key, {"model": self.endpoint.model, "content": reply.content,
@@ -198,6 +224,13 @@ class ChatClient:
                                  "completion_tokens": reply.completion_tokens, "latency_s": reply.latency_s,
                                  "finish_reason": reply.finish_reason})
         return reply
+
+    def _body(self, prompt: str, image_urls: list[str]) -> dict[str, Any]:
+        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}}
+                                         for url in image_urls]
+        content.append({"type": "text", "text": prompt})
+        return {"model": self.endpoint.model, "messages": [{"role": "user", "content": content}],
+                **self.settings}
 
     # ------------------------------------------------------------------ HTTP
     def _post_with_retries(self, data: bytes) -> ChatReply:
@@ -227,9 +260,16 @@ class ChatClient:
                 self.stats.count_status(str(status))
                 if status == 200:
                     try:
-                        return self._parse(raw, latency)
-                    except (ValueError, KeyError, IndexError, TypeError) as e:
-                        last = f"unreadable chat completion ({type(e).__name__}: {e}): {raw[:200]!r}"
+                        reply = self._parse(raw, latency)
+                    except ValueError as e:
+                        last = f"HTTP 200 but not a chat completion ({e}): {_excerpt(raw)}"
+                        if not self._understood:  # a wrong URL (a web page, another API), not a hiccup
+                            self.stats.add(failures=1)
+                            raise ChatConfigError(f"{self.endpoint.chat_url} answered {last} (is it an "
+                                                  "OpenAI-compatible chat-completions URL?)") from None
+                    else:
+                        self._understood = True
+                        return reply
                 elif status in RETRY_STATUS or status >= 500:
                     last = f"HTTP {status}: {_error_message(raw)}"
                     wait = retry_after_seconds(headers.get("Retry-After"))
@@ -263,31 +303,51 @@ class ChatClient:
 
     @staticmethod
     def _parse(raw: bytes, latency: float) -> ChatReply:
-        data = json.loads(raw)
-        choice = data["choices"][0]
-        message = choice["message"]
+        """The reply in a chat-completion body; ValueError saying what is missing when it is none. A
+        message without usable content is the model's (empty) answer, not an error."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ValueError("not JSON") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise ValueError("no choices")
+        choice = choices[0]
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise ValueError("choices[0] has no message")
         content = message.get("content")
         if isinstance(content, list):  # some servers answer in content parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        usage = data.get("usage") or {}
+            content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         reasoning = message.get("reasoning_content") or message.get("reasoning")
-        return ChatReply(content=content if isinstance(content, str) else "",
-                         reasoning=reasoning if isinstance(reasoning, str) else None,
-                         prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                         completion_tokens=int(usage.get("completion_tokens") or 0),
-                         latency_s=latency, cached=False, finish_reason=choice.get("finish_reason"))
+        finish = choice.get("finish_reason")
+        return ChatReply(content=safe_text(content) if isinstance(content, str) else "",
+                         reasoning=safe_text(reasoning) if isinstance(reasoning, str) else None,
+                         prompt_tokens=_count(usage.get("prompt_tokens")),
+                         completion_tokens=_count(usage.get("completion_tokens")),
+                         latency_s=latency, cached=False,
+                         finish_reason=safe_text(finish) if isinstance(finish, str) else None)
+
+
+def _count(value: Any) -> int:
+    """A token count from ``usage``; a missing or odd one counts 0 rather than losing the answer."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _error_message(raw: bytes) -> str:
     try:
         err = json.loads(raw).get("error")
         if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
+            return safe_text(str(err["message"]))
         if isinstance(err, str):
-            return err
+            return safe_text(err)
     except (ValueError, AttributeError):
         pass
-    return raw[:200].decode("utf-8", "replace") or "(empty body)"
+    return safe_text(raw[:200].decode("utf-8", "replace")) or "(empty body)"
 
 
 def add_client_arguments(p: Any) -> None:
@@ -317,8 +377,10 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
 
     if args.concurrency < 1:
         raise ValueError(f"--concurrency must be >= 1, got {args.concurrency}")
-    if args.timeout <= 0:
-        raise ValueError(f"--timeout must be > 0, got {args.timeout}")
+    if not 0 < args.timeout < math.inf:  # NaN fails the comparison too
+        raise ValueError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
+    if not 0 <= args.temperature < math.inf:
+        raise ValueError(f"--temperature must be a finite number >= 0, got {args.temperature}")
     if args.retries < 0:
         raise ValueError(f"--retries must be >= 0, got {args.retries}")
     if args.max_tokens < 1:
@@ -333,7 +395,16 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
             raise ValueError(f"--extra-body must be a JSON object, got {args.extra_body!r}")
         if {"model", "messages"} & set(extra):
             raise ValueError("--extra-body cannot set model or messages")
-    cache = None if args.no_cache else ResponseCache(args.cache_dir or default_cache_dir())
+    cache = None
+    if not args.no_cache:  # checked now, not at the first answer (already sent and paid for)
+        if args.cache_dir:
+            root, name, parents = Path(args.cache_dir), f"--cache-dir {args.cache_dir}", False
+        else:
+            root, parents = default_cache_dir(), True  # ~/.cache may not hold depthfirst/ yet
+            name = (f"$DEPTHFIRST_VLM_CACHE {root}" if os.environ.get("DEPTHFIRST_VLM_CACHE")
+                    else f"the default response cache {root}")
+        check_cache_dir(root, name, parents)
+        cache = ResponseCache(root)
     return ChatClient(Endpoint.parse(spec), api_key_env=args.api_key_env, timeout=args.timeout,
                       max_retries=args.retries, max_tokens=args.max_tokens, temperature=args.temperature,
                       extra_body=extra, cache=cache)

@@ -18,6 +18,12 @@ EPISODES = 3
 SEED = 500
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """The default response cache is made up front: keep it out of the tester's home."""
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(tmp_path / "vlm-cache"))
+
+
 @pytest.fixture(scope="module")
 def specialist(tmp_path_factory, scripts):
     run = tmp_path_factory.mktemp("runs") / "snake-tiny"
@@ -149,6 +155,12 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"], "known envs"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", "cheap"],
      "--price-per-1k-tokens"),
+    *[(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", price],
+       "--price-per-1k-tokens") for price in ("nan", "inf", "-1", "m=0.5,nan", "0.5,-inf")],
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--timeout", "nan"], "--timeout"),
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--cache-dir", "/dev/null"], "--cache-dir"),
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--cache-dir", "/nonexistent/x"],
+     "--cache-dir"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "7B"], "--vlm-params"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency"),
     (["--env", "sokoban", "--specialist", "SPECIALIST"], "trained on 'snake'"),
@@ -219,6 +231,73 @@ def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
     assert rc == 2
     assert "does not exist" in capsys.readouterr().err and server.hits == 1
     assert not (tmp_path / "out").exists()  # no report, so no report folder
+
+
+def test_a_server_that_sends_no_chat_completion_stops_naming_the_url(scripts, tmp_path, capsys):
+    from tests.chat_server import not_json
+
+    with ChatServer(default=lambda body: not_json()) as server:
+        rc = scripts.compare.main(["--env", "snake", "--vlm", f"m@{server.url}", "--episodes", "1",
+                                   "--concurrency", "1", "--out", str(tmp_path / "out"), "--no-cache",
+                                   "--no-progress"])
+    assert rc == 2 and server.hits == 1  # not a report of 100% invalid answers
+    err = capsys.readouterr().err
+    assert f"{server.url}/chat/completions answered HTTP 200 but not a chat completion" in err
+    assert "this is not a chat completion" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reply_with_a_lone_surrogate_is_cached_logged_and_reported(scripts, tmp_path):
+    answer = "<best_answer>DOWN</best_answer> \ud83d"  # half an emoji
+    argv = ["--env", "snake", "--vlm", "cut-vl-2b@URL", "--episodes", "1", "--max-steps", "2",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--frames", "2",
+            "--no-progress"]
+    with ChatServer(default=lambda body: Reply(answer)) as server:
+        assert scripts.compare.main([a.replace("URL", server.url) for a in argv]) == 0
+        hits = server.hits
+        assert scripts.compare.main([*[a.replace("URL", server.url) for a in argv], "--overwrite"]) == 0
+        assert server.hits == hits  # the cache held the answers
+    log = (tmp_path / "out" / "decisions-cut-vl-2b.jsonl").read_text(encoding="utf-8").splitlines()
+    assert log and all(json.loads(line)["response"].endswith("\ufffd") for line in log)
+    assert "\ufffd" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, monkeypatch):
+    import agents.compare
+
+    out = tmp_path / "report"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+        assert scripts.compare.main(argv) == 0
+        (out / "notes.txt").write_text("mine")
+        before = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
+        assert any(f.parts[0] == "frames" for f in before) and len(before) > 8
+
+        def disk_full(*args):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(agents.compare, "_markdown", disk_full)  # the last file a report writes
+        with pytest.raises(OSError, match="No space left"):
+            scripts.compare.main([*argv, "--overwrite"])
+    after = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
+    assert after == before and not [d for d in out.iterdir() if d.name.startswith(".")]
+
+
+def test_an_overwrite_replaces_the_report_and_keeps_other_files(scripts, tmp_path):
+    out = tmp_path / "report"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--out", str(out), "--no-cache", "--no-progress"]
+        assert scripts.compare.main(argv) == 0
+        (out / "notes.txt").write_text("mine")
+        (out / "decisions-gone.jsonl").write_text("{}\n")  # an old player's log: part of the old report
+        first = json.loads((out / "report.json").read_text())
+        assert scripts.compare.main([*argv, "--overwrite"]) == 0
+    assert json.loads((out / "report.json").read_text())["created"] >= first["created"]
+    assert (out / "notes.txt").read_text() == "mine" and not (out / "decisions-gone.jsonl").exists()
+    assert (out / "decisions-junk-vl-2b.jsonl").is_file() and list((out / "frames").glob("*.png"))
+    assert not [d for d in out.iterdir() if d.name.startswith(".")]
 
 
 def test_a_vlm_only_comparison_goes_under_runs_env(scripts, tmp_path, capsys, monkeypatch, recwarn):

@@ -63,14 +63,62 @@ def test_no_key_no_authorization_header(monkeypatch):
 
 
 def test_500_and_garbage_bodies_are_retried_then_succeed():
-    script = [server_error(500), server_error(503), not_json(), good("<answer>LEFT</answer>")]
+    # A garbage 200 is a hiccup only from a server that has sent a chat completion before.
+    script = [good("first"), server_error(500), server_error(503), not_json(), good("<answer>LEFT</answer>")]
     with ChatServer(script) as server:
         c = client(server)
+        assert c.complete("q0", [IMG]).content == "first"
         assert c.complete("q", [IMG]).content == "<answer>LEFT</answer>"
-    assert server.hits == 4
+    assert server.hits == 5
     stats = c.stats.as_dict()
-    assert stats["retries"] == 3 and stats["http_requests"] == 4 and stats["failures"] == 0
-    assert stats["status_counts"] == {"500": 1, "503": 1, "200": 2}
+    assert stats["retries"] == 3 and stats["http_requests"] == 5 and stats["failures"] == 0
+    assert stats["status_counts"] == {"500": 1, "503": 1, "200": 3}
+
+
+@pytest.mark.parametrize("body, why", [
+    (b"<html>this is not a chat completion</html>", "not JSON"),
+    (b"", "not JSON"),
+    (b'{"object": "list", "data": []}', "no choices"),
+    (b'{"choices": []}', "no choices"),
+    (b'{"choices": [{"text": "UP", "index": 0}]}', "choices\\[0\\] has no message"),  # legacy completions
+])
+def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why):
+    with ChatServer(default=lambda b: Reply(body=body)) as server:
+        c = client(server, max_retries=3)
+        with pytest.raises(ChatConfigError, match=f"{server.url}/chat/completions answered HTTP 200 but "
+                                                  f"not a chat completion \\({why}\\)") as exc:
+            c.complete("q", [IMG])
+    assert server.hits == 1 and c.stats.failures == 1  # not retried, not taken for the model's answer
+    assert (body[:10].decode() if body else "an empty body") in str(exc.value)
+
+
+def test_a_reply_without_content_is_the_models_empty_answer():
+    body = b'{"choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": "length"}]}'
+    with ChatServer([Reply(body=body)]) as server:
+        reply = client(server).complete("q", [IMG])
+    assert (reply.content, reply.finish_reason, reply.prompt_tokens) == ("", "length", 0)
+
+
+def test_lone_surrogates_in_a_reply_become_replacement_characters_and_are_cached(tmp_path):
+    # A server that cut an emoji in half sends JSON "\ud83d" alone: no UTF-8 file could hold that.
+    with ChatServer([good("UP \ud83d!", reasoning="hmm \udc00", completion_tokens=3)]) as server:
+        c = client(server, cache=ResponseCache(tmp_path))
+        first = c.complete("q", [IMG])
+        again = c.complete("q", [IMG])
+    assert (first.content, first.reasoning) == ("UP \ufffd!", "hmm \ufffd")
+    assert again.cached and (again.content, again.reasoning) == (first.content, first.reasoning)
+    assert server.hits == 1
+
+
+def test_the_same_model_name_at_another_url_is_not_served_from_the_cache(tmp_path):
+    cache = ResponseCache(tmp_path)
+    with ChatServer(default=lambda b: good("from one")) as one, \
+            ChatServer(default=lambda b: good("from two")) as two:
+        assert client(one, cache=cache).complete("q", [IMG]).content == "from one"
+        reply = client(two, cache=cache).complete("q", [IMG])
+        assert (reply.content, reply.cached) == ("from two", False)
+        assert client(one, cache=cache).complete("q", [IMG]).cached  # each URL keeps its own answers
+    assert (one.hits, two.hits) == (1, 1)
 
 
 def test_429_honours_retry_after_seconds_and_dates():
@@ -202,3 +250,48 @@ def test_extra_body_adds_overrides_and_drops_request_fields(tmp_path):
     for bad, message in (("[1]", "JSON object"), ("{", "not JSON"), ('{"model": "x"}', "cannot set model")):
         with pytest.raises(ValueError, match=message):
             client_from_args("m@http://127.0.0.1:9/v1", p.parse_args(["--extra-body", bad]))
+
+
+def _client_args(*argv):
+    import argparse
+
+    from agents.vlm_client import add_client_arguments
+
+    p = argparse.ArgumentParser()
+    add_client_arguments(p)
+    return p.parse_args(list(argv))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--timeout", "nan"], "--timeout must be a finite number"),
+    (["--timeout", "inf"], "--timeout must be a finite number"),
+    (["--timeout", "0"], "--timeout must be a finite number"),
+    (["--temperature", "nan"], "--temperature must be a finite number"),
+    (["--temperature", "-1"], "--temperature must be a finite number"),
+])
+def test_bad_numbers_are_refused_naming_the_flag(argv, message):
+    from agents.vlm_client import client_from_args
+
+    with pytest.raises(ValueError, match=message):
+        client_from_args("m@http://127.0.0.1:9/v1", _client_args(*argv, "--no-cache"))
+
+
+def test_the_cache_dir_is_checked_before_any_request(tmp_path, monkeypatch):
+    from agents.vlm_client import client_from_args
+
+    spec = "m@http://127.0.0.1:9/v1"
+    file = tmp_path / "file"
+    file.write_text("mine")
+    for where, message in ((file, "--cache-dir .* is a file"), (file / "sub", "is not an existing folder"),
+                           (tmp_path / "no" / "such", "is not an existing folder")):
+        with pytest.raises(ValueError, match=message):
+            client_from_args(spec, _client_args("--cache-dir", str(where)))
+    assert file.read_text() == "mine" and not (tmp_path / "no").exists()
+    c = client_from_args(spec, _client_args("--cache-dir", str(tmp_path / "new")))  # only it missing: made
+    assert c.cache is not None and (tmp_path / "new").is_dir()
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(file))
+    with pytest.raises(ValueError, match=r"\$DEPTHFIRST_VLM_CACHE .* is a file.*--no-cache"):
+        client_from_args(spec, _client_args())
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(tmp_path / "deep" / "er"))  # the default: parents made
+    assert client_from_args(spec, _client_args()).cache.root == tmp_path / "deep" / "er"
+    assert (tmp_path / "deep" / "er").is_dir()

@@ -152,3 +152,21 @@ def test_evaluate_script_rejects_bad_vlm_input(scripts, capsys):
     assert "MODEL@URL" in capsys.readouterr().err
     assert scripts.evaluate.main(["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"]) == 2
     assert "known envs" in capsys.readouterr().err
+
+
+def test_evaluate_script_survives_a_reply_with_a_lone_surrogate(scripts, tmp_path, capsys):
+    with ChatServer(default=lambda body: good(best_worst("DOWN") + " \ud83d")) as server:  # half an emoji
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
+                                      "--json", "--no-video", "--out", str(tmp_path / "vlm"),
+                                      "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert json.loads(capsys.readouterr().out)["invalid_by_status"]["unparseable"] == 0
+    assert list((tmp_path / "cache").glob("*/*.json"))
+
+
+def test_evaluate_script_checks_the_cache_dir_before_playing(scripts, tmp_path, capsys):
+    file = tmp_path / "cache"
+    file.write_text("mine")
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
+                                      "--out", str(tmp_path / "vlm"), "--cache-dir", str(file)]) == 2
+    assert server.hits == 0 and "--cache-dir" in capsys.readouterr().err and file.read_text() == "mine"
