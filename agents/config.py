@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,17 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
             ppo[key] = float(ppo[key]) if isinstance(ppo[key], str) else ppo[key]
         if isinstance(ppo[key], bool) or not isinstance(ppo[key], (int, float)):
             raise ValueError(f"--set ppo.{key} must be a number, got {ppo[key]!r}")
+        if not math.isfinite(ppo[key]):  # NaN or inf: training would fail (or diverge) after the run began
+            raise ValueError(f"--set ppo.{key} must be a finite number, got {ppo[key]}")
+    for key in ("ent_coef", "vf_coef"):
+        if key in ppo and ppo[key] < 0:
+            raise ValueError(f"--set ppo.{key} must be >= 0, got {ppo[key]}")
+    kl = ppo.get("target_kl")
+    if kl is not None and (isinstance(kl, bool) or not isinstance(kl, (int, float)) or not 0 < kl < math.inf):
+        raise ValueError(f"--set ppo.target_kl must be a number > 0 (or null: no limit), got {kl!r}")
+    if not isinstance(ppo.get("normalize_advantage", True), bool):  # SB3 would read any string as true
+        raise ValueError("--set ppo.normalize_advantage must be true or false, got "
+                         f"{ppo['normalize_advantage']!r}")
     for key in ("learning_rate", "clip_range", "max_grad_norm"):
         if key in ppo and ppo[key] <= 0:
             raise ValueError(f"--set ppo.{key} must be > 0, got {ppo[key]}")

@@ -80,6 +80,11 @@ def absolute_paths(env: str, env_kwargs: dict) -> None:
             env_kwargs[key] = os.path.abspath(os.path.expanduser(value))
 
 
+def env_flag(key: str) -> str:
+    """The flag that sets game option ``key``."""
+    return f"--{key.replace('_', '-')}" if key in ENV_FLAGS else f"--set env_kwargs.{key}"
+
+
 def check_game(cfg: dict) -> None:
     """Build one board before anything is written, so a bad option or a missing ROM fails first."""
     from envs import make_game
@@ -94,9 +99,12 @@ def check_game(cfg: dict) -> None:
         if m is None:
             raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
         key = m.group(1)
-        flag = f"--{key.replace('_', '-')}" if key in ENV_FLAGS else f"--set env_kwargs.{key}"
-        raise ValueError(f"{flag} does not apply to --env {cfg['env']} (env_kwargs.{key} is not one of its "
-                         "options; see the per-env flags in --help)") from None
+        raise ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not one "
+                         "of its options; see the per-env flags in --help)") from None
+    except ValueError as e:  # a value the game refuses: name the flags whose options the message names
+        named = [env_flag(k) for k in cfg["env_kwargs"] if re.search(rf"\b{k}\b", str(e))]
+        raise ValueError(f"{e} (change {' or '.join(named)})" if named else
+                         f"env_kwargs for {cfg['env']}: {e}") from None
     from agents.selfplay import uses_self_play
 
     if uses_self_play(cfg) and cfg["num_workers"] != 0:
@@ -130,6 +138,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     replaced: Path | None = None  # the run --force replaces: back in place if training never started
     existed = args.run_dir is not None and Path(args.run_dir).is_dir()
     run: Path | None = None
+    finished = False  # train() returned: it ran to the end, or saved on Ctrl-C
     try:
         if args.resume:
             run = Path(args.resume)
@@ -140,9 +149,13 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
             if args.env and args.env != cfg["env"]:
                 p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")
-            if bad or args.set or args.config or args.run_dir or args.force:
-                p.error("--resume continues a run with its own config; only --total-timesteps, "
-                        "--num-workers, --device, --save-every and --video-every may change")
+            refused = [f"--{f.replace('_', '-')}" for f in bad] + [
+                flag for flag, given in (("--set", args.set), ("--config", args.config),
+                                         ("--run-dir", args.run_dir), ("--force", args.force)) if given]
+            if refused:
+                p.error(f"--resume continues a run with its own config, so {', '.join(refused)} cannot be "
+                        "given; only --total-timesteps, --num-workers, --device, --save-every and "
+                        "--video-every may change")
             overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
             cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
         else:
@@ -167,6 +180,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             run, replaced = new_run_dir(cfg, args.run_dir, args.force)
             created = run
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
+        finished = True
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -176,16 +190,17 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                                  "to save"), file=sys.stderr)
         return 130
     finally:
-        # A run --force was replacing comes back unless the new one saved a model; otherwise a run that
-        # failed before training started (TensorBoard's folder comes just before it) leaves nothing.
-        # Once training ran, its logs stay.
+        # A run --force was replacing comes back unless the new one finished (or saved on Ctrl-C): a
+        # run that failed, even after a periodic checkpoint, must not have cost the old one. Otherwise a
+        # run that failed before training started (TensorBoard's folder comes just before it) leaves
+        # nothing; once training ran, its logs stay.
         if replaced is not None:
-            if created is not None and (created / "model.zip").exists():
+            if finished:
                 shutil.rmtree(replaced, ignore_errors=True)
             else:
                 shutil.rmtree(created, ignore_errors=True)
                 replaced.rename(created)
-                print(f"the new run saved nothing: {created} holds the old run again", file=sys.stderr)
+                print(f"the new run did not finish: {created} holds the old run again", file=sys.stderr)
         elif created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
             if existed:  # the user's empty folder stays, without our files
                 for f in created.iterdir():

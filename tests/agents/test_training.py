@@ -89,6 +89,9 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     before = {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()}
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
     assert "already at step 1,024" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a setting of the run's own: the refused flags are named
+        scripts.train_ppo.main(["--resume", str(run), "--policy", "small", "--set", "ppo.n_epochs=2"])
+    assert "so --policy, --set cannot be given" in capsys.readouterr().err
     assert {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()} == before
 
 
@@ -214,6 +217,13 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--set", "total_timesteps=abc"], "--total-timesteps must be a whole number"),
     (["--env", "snake", "--set", "ppo.n_steps=0"], "ppo.n_steps must be >= 1"),
     (["--env", "snake", "--set", "ppo.learning_rate=-1"], "ppo.learning_rate must be > 0"),
+    (["--env", "snake", "--set", "ppo.vf_coef=.nan"], "ppo.vf_coef must be a finite number"),
+    (["--env", "snake", "--set", "ppo.max_grad_norm=.inf"], "ppo.max_grad_norm must be a finite number"),
+    (["--env", "snake", "--set", "ppo.ent_coef=-0.1"], "ppo.ent_coef must be >= 0"),
+    (["--env", "snake", "--set", "ppo.target_kl=-1"], "ppo.target_kl must be a number > 0"),
+    (["--env", "snake", "--set", 'ppo.normalize_advantage="no"'], "must be true or false"),
+    (["--env", "snake", "--size", "3"], "(change --size)"),
+    (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "or --set env_kwargs.max_cubes)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
@@ -284,6 +294,27 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_to_start(trained, sc
     assert scripts.train_ppo.main([*argv, "--total-timesteps", "256"]) == 0  # replaced once it trained
     assert [p.name for p in tmp_path.iterdir()] == ["run"] and (run / "model.zip").read_bytes() != before[
         Path("model.zip")]
+
+
+def test_force_puts_the_old_run_back_when_the_new_one_fails_after_a_checkpoint(trained, scripts, tmp_path,
+                                                                             capsys, monkeypatch):
+    from stable_baselines3 import PPO
+
+    from agents.runs import save_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+    def diverged(self, *args, **kwargs):  # a periodic checkpoint is saved, then training fails
+        save_checkpoint(self, run)
+        raise ValueError("Expected parameter logits to satisfy the constraint Real(), but found nan")
+
+    monkeypatch.setattr(PPO, "train", diverged)
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), "--force", *TINY]) == 2
+    assert "holds the old run again" in capsys.readouterr().err
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
 def test_force_through_a_symlink_and_past_an_old_aside_folder(trained, scripts, tmp_path, capsys,
