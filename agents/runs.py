@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -22,15 +22,16 @@ KEEP_CHECKPOINTS = 3
 _STEP = re.compile(r"step_(\d+)\.zip$")
 # What train, evaluate and compare write into a run folder: all that --force may clear.
 RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", "eval-*",
-               "compare-*", ".*.tmp*")
+               "compare-*", ".*.tmp*", ".train.lock")
 
 
 class RunError(RuntimeError):
     """A run folder problem the user must fix (message says what)."""
 
 
-def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[Path, Path | None]:
-    """Create the run folder; returns it and, with ``force``, where the run it replaces was moved.
+def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[Path, Path | None, IO[str]]:
+    """Create the run folder; returns it, with ``force`` where the run it replaces was moved, and its
+    lock (``claim_run``).
 
     An existing non-empty folder is an error unless ``force``: then the old run is moved aside (a hidden
     sibling), not deleted, so the caller can put it back should the new run end without a saved model.
@@ -60,6 +61,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move "
                                "them out first, or choose another --run-dir")
             path = path.resolve()  # a symlinked run: the folder it points to is replaced, in place
+            claim_run(path).close()  # not while another process trains into it
             aside = path.with_name(f".{path.name}.replaced")
             k = 2
             while aside.exists() or aside.is_symlink():
@@ -71,7 +73,31 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                 raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
             print(f"--force: the old run waits in {aside} until the new one has saved a model")
     path.mkdir(parents=True, exist_ok=True)
-    return path, aside
+    return path, aside, claim_run(path)
+
+
+def exclusive_lock(f: IO[Any]) -> None:
+    """An exclusive, non-blocking lock on an open file (``BlockingIOError`` when another process holds
+    it; the kernel drops it when the holder dies); none where fcntl is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def claim_run(path: Path) -> IO[str]:
+    """Lock run folder ``path`` for training until the returned file is closed: a second train_ppo.py
+    into the same folder (a new run, --resume or --force) is refused instead of mixing its files into
+    the first one's."""
+    f = open(path / ".train.lock", "a")  # noqa: SIM115 - the caller closes it when training ends
+    try:
+        exclusive_lock(f)
+    except BlockingIOError:
+        f.close()
+        raise RunError(f"{path}: another train_ppo.py is training into this run folder right now; wait for "
+                       "it to finish, or choose another --run-dir") from None
+    return f
 
 
 def foreign_entries(path: Path) -> list[str]:

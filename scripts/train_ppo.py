@@ -14,12 +14,13 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
+from typing import IO
 
 from agents.cli import nonneg_int, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
 from agents.interrupts import stop_signals_interrupt
 from agents.presets import PRESETS
-from agents.runs import RunError, new_run_dir, read_run_config
+from agents.runs import RunError, claim_run, new_run_dir, read_run_config
 from envs import GAMES
 
 
@@ -139,11 +140,13 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     existed = args.run_dir is not None and Path(args.run_dir).is_dir()
     run: Path | None = None
     finished = False  # train() returned: it ran to the end, or saved on Ctrl-C
+    lock: IO[str] | None = None  # held on the run folder while this command trains into it
     try:
         if args.resume:
             run = Path(args.resume)
             try:
                 cfg = deep_merge(DEFAULTS, read_run_config(run))
+                lock = claim_run(run)
             except RunError as e:
                 raise RunError(f"--resume {e}") from None
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
@@ -177,7 +180,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             absolute_paths(cfg["env"], cfg["env_kwargs"])
             cfg = resolve(cfg, torch.cuda.is_available())
             check_game(cfg)
-            run, replaced = new_run_dir(cfg, args.run_dir, args.force)
+            run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
             created = run
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
         finished = True
@@ -190,6 +193,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                                  "to save"), file=sys.stderr)
         return 130
     finally:
+        if lock is not None:
+            lock.close()
         # A run --force was replacing comes back unless the new one finished (or saved on Ctrl-C): a
         # run that failed, even after a periodic checkpoint, must not have cost the old one. Otherwise a
         # run that failed before training started (TensorBoard's folder comes just before it) leaves

@@ -317,6 +317,25 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_after_a_checkpoint(t
     assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
+def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, scripts, tmp_path, capsys):
+    from agents.runs import claim_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    lock = claim_run(run)  # as a train_ppo.py training into it does
+    try:
+        for argv in (["--resume", str(run), "--total-timesteps", "2048", "--no-progress"],
+                     ["--env", "snake", "--run-dir", str(run), "--force", *TINY]):
+            assert scripts.train_ppo.main(argv) == 2
+            assert "another train_ppo.py is training into this run folder" in capsys.readouterr().err
+    finally:
+        lock.close()
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == {**before, Path(".train.lock"): b""} and [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
+
+
 def test_force_through_a_symlink_and_past_an_old_aside_folder(trained, scripts, tmp_path, capsys,
                                                                monkeypatch):
     import agents.train
