@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from agents.cli import positive_int
+from agents.cli import nonneg_int, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir", nargs="?", help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--episodes", type=positive_int, default=100)
     p.add_argument("--checkpoint", help="model file (default: the run's model.zip or newest checkpoint)")
-    p.add_argument("--seed", type=int, default=1_000_000, help="episode k is seeded seed+k (default "
+    p.add_argument("--seed", type=nonneg_int, default=1_000_000, help="episode k is seeded seed+k (default "
                    "1000000, away from the training seeds)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device for the policy (default cpu)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     p.add_argument("--random", action="store_true",
                    help="a uniformly random agent on the run's game and settings (the baseline)")
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--video-steps", type=positive_int, default=1000,
                    help="the video shows the best episode's last N steps (default 1000)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
     p.add_argument("--env", help="the game for --vlm without a run folder")
     p.add_argument("--out", help="folder for --vlm results without a run folder "
@@ -44,11 +45,26 @@ def main(argv: list[str] | None = None) -> int:
 
     add_client_arguments(p)
     args = p.parse_args(argv)
-    if args.vlm:
-        return evaluate_vlm(args)
-    if not args.run_dir:
+    if args.seed + args.episodes > 2**64:  # seeds are 64-bit: larger ones would wrap to the training seeds
+        p.error(f"--seed {args.seed}: seed + --episodes must stay below 2**64")
+    if args.random and (args.checkpoint or args.stochastic or args.vlm):
+        p.error("--random plays no model: drop --checkpoint, --stochastic and --vlm")
+    if args.vlm and not (args.run_dir or args.env):
+        p.error("--vlm needs a run folder or --env (the game to play)")
+    if not (args.run_dir or args.vlm):
         p.error("give a run folder (or --vlm MODEL@URL with --env)")
+    from agents.interrupts import stop_signals_interrupt
 
+    try:
+        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, no half-written file
+            return evaluate_vlm(args) if args.vlm else evaluate(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: no new results written", file=sys.stderr)
+        return 130
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Play the run's model (or a random agent): scores, the best episode's video, eval-step<N>.json."""
     from tqdm import tqdm
 
     from agents.config import check_device
@@ -93,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    with tqdm(total=args.episodes, unit="ep", disable=args.json, dynamic_ncols=True) as bar:
+    quiet = args.json or args.no_progress
+    with tqdm(total=args.episodes, unit="ep", disable=quiet, dynamic_ncols=True) as bar:
         episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
                                 deterministic=not args.stochastic, progress=bar.update)
     summary = summarize(episodes)
@@ -136,7 +153,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
 
     from agents.compare import play_vlm, summarize_run
     from agents.evaluation import eval_kwargs, replay_frames, summarize, write_video
-    from agents.runs import RunError, read_run_config
+    from agents.runs import RunError, atomic_write_text, read_run_config
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -157,13 +174,17 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", player.name).strip("-") or "vlm"
     if not args.run_dir:
         out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out} is a file; give a folder for the results", file=sys.stderr)
+        return 2
     try:
-        with player, tqdm(total=args.episodes, unit="ep", disable=args.json, dynamic_ncols=True) as bar:
+        with player, tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
+                          dynamic_ncols=True) as bar:
             played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, 100_000, progress=bar.update)
     except ChatConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    out.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty folder
     episodes = played.episodes
     summary = summarize(episodes)
     vlm = summarize_run(played, None)
@@ -178,7 +199,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         for suffix in (".mp4", ".gif"):
             write_video(frames, Path(f"{stem}-best{suffix}"))
         summary.update(video=f"{stem}-best.mp4", gif=f"{stem}-best.gif", best_episode_seed=best.seed)
-    Path(f"{stem}.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(Path(f"{stem}.json"), json.dumps(summary, indent=2))
     if args.json:
         print(json.dumps(summary))
     else:

@@ -147,6 +147,35 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-5"], "--seed"),
+    (["--seed", str(2**64 - 1)], "seed + --episodes must stay below 2**64"),
+    (["--random", "--checkpoint", "x.zip"], "--random plays no model"),
+    (["--random", "--stochastic"], "--random plays no model"),
+])
+def test_evaluate_refuses_seeds_that_wrap_and_flags_random_ignores(trained, scripts, argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        scripts.evaluate.main([str(trained), "--episodes", "2", *argv])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_path, capsys, monkeypatch):
+    import imageio.v2
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = sorted(p.name for p in run.iterdir())
+
+    def interrupted(path, *args, **kwargs):  # Ctrl-C (or SIGTERM) while the video is being encoded
+        Path(path).write_bytes(b"half a video")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(imageio.v2, "mimsave", interrupted)
+    assert scripts.evaluate.main([str(run), "--episodes", "2"]) == 130
+    assert "interrupted: no new results written" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == before
+
+
 def test_evaluating_a_checkpoint_of_other_settings_is_a_clear_error(trained, scripts, tmp_path, capsys):
     run = tmp_path / "other"
     run.mkdir()

@@ -152,6 +152,20 @@ def test_evaluate_script_rejects_bad_vlm_input(scripts, capsys):
     assert "MODEL@URL" in capsys.readouterr().err
     assert scripts.evaluate.main(["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"]) == 2
     assert "known envs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        scripts.evaluate.main(["--vlm", "m@http://127.0.0.1:9/v1"])
+    assert "--vlm needs a run folder or --env" in capsys.readouterr().err
+
+
+def test_evaluate_script_leaves_no_folder_when_the_vlm_cannot_be_reached(scripts, tmp_path, capsys):
+    out = tmp_path / "vlm"
+    assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
+                                  "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert "error:" in capsys.readouterr().err and not out.exists()
+    out.write_text("mine")
+    assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
+                                  "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert "is a file" in capsys.readouterr().err and out.read_text() == "mine"
 
 
 def test_evaluate_script_survives_a_reply_with_a_lone_surrogate(scripts, tmp_path, capsys):
