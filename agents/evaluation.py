@@ -163,6 +163,9 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
         game = make_game(env, num_envs=1, **env_kwargs)
     except RomError as e:  # a Game Boy ROM that is not where the run's config says
         raise RunError(str(e)) from None
+    except (TypeError, ValueError) as e:  # a hand-edited config.yaml: size: "ten", size: 3, ...
+        raise RunError(f"the run's config.yaml sets env_kwargs {env_kwargs} that {env} refuses: {e}"
+                       ) from None
     want = (tuple(game.observation_space.shape), int(game.action_space.n))
     game.close()
     have = (tuple(model.observation_space.shape), int(model.action_space.n))

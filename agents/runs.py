@@ -126,6 +126,13 @@ def read_run_config(path: Path) -> dict[str, Any]:
         raise RunError(f"{path}: config.yaml is corrupt: {e}") from e
     if not isinstance(cfg, dict) or "env" not in cfg:
         raise RunError(f"{path}: config.yaml is corrupt (no env)")
+    from envs import GAMES
+
+    if not isinstance(cfg["env"], str) or cfg["env"] not in GAMES:
+        raise RunError(f"{path}: config.yaml names env {cfg['env']!r}, which this depthfirst does not know "
+                       f"(known: {', '.join(sorted(GAMES))})")
+    if not isinstance(cfg.get("recurrent", False), bool):  # it picks the algorithm that loads the model
+        raise RunError(f"{path}: config.yaml sets recurrent: {cfg['recurrent']!r}; write true or false")
     if cfg.get("env_kwargs") is None:  # a hand-written config may leave the game's defaults implicit
         cfg["env_kwargs"] = {}
     if not isinstance(cfg["env_kwargs"], dict):

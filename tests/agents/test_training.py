@@ -188,6 +188,22 @@ def test_evaluating_a_checkpoint_of_other_settings_is_a_clear_error(trained, scr
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
 
+@pytest.mark.parametrize("edit, message", [
+    ({"env": "nope"}, "names env 'nope', which this depthfirst does not know"),
+    ({"env": ["snake"]}, "names env ['snake']"),
+    ({"recurrent": "yes"}, "sets recurrent: 'yes'; write true or false"),
+    ({"env_kwargs": {"size": "ten"}}, "env_kwargs {'size': 'ten'} that snake refuses"),
+    ({"env_kwargs": {"size": 3}}, "snake size must be between 4 and 32"),
+])
+def test_a_hand_edited_config_is_named_not_a_traceback(trained, scripts, tmp_path, capsys, edit, message):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, **edit}))
+    assert scripts.evaluate.main([str(run), "--episodes", "1", "--no-video"]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_evaluate_random_baseline_on_the_same_seeds(trained, scripts, capsys):
     assert scripts.evaluate.main([str(trained), "--episodes", "20", "--random", "--json", "--no-video"]) == 0
     first = json.loads(capsys.readouterr().out)
