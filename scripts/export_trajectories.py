@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 
 from agents.cli import nonneg_int, positive_int
 
 
+def scale_arg(text: str) -> int:
+    from vlm.export import MAX_SCALE
+
+    value = positive_int(text)
+    if value > MAX_SCALE:  # frames are scale x cells pixels a side: 100000 would not fit in memory
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SCALE} (pixels per cell), got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
+    from vlm.export import MAX_SCALE
     from vlm.formats import FORMATS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +52,8 @@ def parser() -> argparse.ArgumentParser:
                    "state_prediction=0.2,vision_zero=0.1 (default: as found)")
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions of episodes")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
-    p.add_argument("--scale", type=positive_int, default=16, help="pixels per cell of trajectory frames")
+    p.add_argument("--scale", type=scale_arg, default=16,
+                   help=f"pixels per cell of trajectory frames (default 16, at most {MAX_SCALE})")
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
     p.add_argument("--max-steps", type=positive_int, default=100_000, help="cap on an episode's length")
@@ -54,7 +66,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
-    command = shlex.join(["python", "scripts/export_trajectories.py", *given])
+    # Recorded as run, with the folder it ran in: run configs name files relative to it (a Game Boy run's
+    # roms/<game>.gb, a state file), so making only the run and --out absolute would not re-run elsewhere.
+    cwd = os.getcwd()
+    script = os.path.abspath(__file__)
+    if script.startswith(os.path.join(cwd, "")):
+        script = os.path.relpath(script, cwd)
+    command = f"cd {shlex.quote(cwd)} && {shlex.join(['python', script, *given])}"
     from agents.interrupts import stop_signals_interrupt
     from vlm.export import ExportError, ExportOptions, export
 
@@ -78,10 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
     else:
         recs = summary["records"]
+        made = (f"{sum(recs.values()):,} records (train {recs['train']:,}, val {recs['val']:,}, test "
+                f"{recs['test']:,}), {summary['images']:,} images, formats: "
+                f"{', '.join(summary['formats']) or 'none'}"
+                if any(recs.values()) else
+                f"{summary['images']:,} images, trajectories only (no task records, so no trainer formats)")
         print(f"{summary['out']}: {summary['episodes_kept']}/{summary['episodes_played']} episodes, "
-              f"{summary['steps']:,} steps, {sum(recs.values()):,} records (train {recs['train']:,}, val "
-              f"{recs['val']:,}, test {recs['test']:,}), {summary['images']:,} images, formats: "
-              f"{', '.join(summary['formats']) or 'none'}"
+              f"{summary['steps']:,} steps, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")
     empty = [s for s, n in summary["records"].items() if not n]

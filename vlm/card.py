@@ -2,9 +2,10 @@
 
 It says what is in the folder (counts per game, family, question type and level, per split), shows one
 example record per family with its images, says how it was produced (command, run, checkpoint,
-seeds, package versions) and how each trainer format is loaded. For Pokémon Red it carries the
-warning that the frames come from a commercial ROM and must not be redistributed (unless they come from the
-project's own test cartridge).
+seeds, package versions) and how each trainer format is loaded. For a Game Boy game it carries the
+warning that the frames come from the user's (commercial) ROM and must not be redistributed, unless they
+come from the project's own test cartridge. An export without task records (``--tasks-per-state 0``)
+gets a card for its trajectories only.
 """
 
 from __future__ import annotations
@@ -18,14 +19,23 @@ from typing import Any
 
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
+from vlm.tasks import plural
 
-COMMERCIAL_ROM_GAMES = ("pokemon_red",)
+# The reward functions the commands below name: this installation's file, so they run from any folder.
+REWARDS = Path(__file__).resolve().with_name("rewards.py")
 
 POKEMON_WARNING = (
     "> **Warning: not redistributable.** The frames and images in this dataset are screens of Pokémon Red, "
     "a commercial Game Boy game (© Nintendo / Creatures / GAME FREAK), rendered from the user's own ROM "
     "(SHA-1 `{sha1}`). They are copyrighted and must not be redistributed: use them for your own research "
     "only; do not upload, share or publish this dataset or any image from it."
+)
+
+ROM_WARNING = (
+    "> **Warning: not redistributable.** The frames and images in this dataset are screens of {game}, "
+    "rendered from the user's own ROM (SHA-1 `{sha1}`). A commercial game's screens are copyrighted and "
+    "must not be redistributed: use them for your own research only; do not upload, share or publish this "
+    "dataset or any image from it."
 )
 
 CARTRIDGE_NOTICE = (
@@ -35,40 +45,49 @@ CARTRIDGE_NOTICE = (
 )
 
 
-def _rom_notice(sha1: str | None) -> str:
-    """The commercial-ROM warning, unless the export was played on the project's own cartridge."""
-    from envs.gameboy.roms import is_test_cartridge
+def _rom_notice(meta: dict[str, Any]) -> str:
+    """The not-redistributable warning for a Game Boy export, unless it was played on the project's own
+    cartridge; the game is named by its env and cartridge, without guessing whose it is."""
+    from envs.gameboy.roms import WRAPPER_TITLES, is_test_cartridge
 
+    sha1 = meta["rom_sha1"]
     if is_test_cartridge(sha1):
         return CARTRIDGE_NOTICE.format(sha1=sha1)
-    return POKEMON_WARNING.format(sha1=sha1 or "unknown")
+    if meta["env"] == "pokemon_red":
+        return POKEMON_WARNING.format(sha1=sha1)
+    game = meta["env_kwargs"].get("game")
+    title = WRAPPER_TITLES.get(game or "")
+    name = (f"the Game Boy game `{game}`" + (f" (cartridge title `{title}`)" if title else "") if game
+            else f"a Game Boy game (env `{meta['env']}`)")
+    return ROM_WARNING.format(game=name, sha1=sha1)
 
 
-# format -> (files, how a trainer reads them); {root}: the dataset folder, {name}: the dataset name,
-# {split}: the first split with records (train unless it is empty), {max_images}: the most in a record.
+# format -> (files, how a trainer reads them); {d}: the dataset folder with a trailing slash (empty when the
+# commands run from it), {rewards}: vlm/rewards.py, {name}: the dataset name, {split}: the first split
+# with records (train unless it is empty), {max_images}: the most images in a record.
 LOADING = {
     "llamafactory": ("`llamafactory/{train,val,test}.json` + `dataset_info.json`",
-                     "`dataset_dir: {root}/llamafactory`, `dataset: {name}_{split}`"),
+                     "`dataset_dir: {d}llamafactory`, `dataset: {name}_{split}`"),
     "trl": ("`trl/` (`datasets` `save_to_disk`)",
-            "`datasets.load_from_disk('{root}/trl')`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
+            "`datasets.load_from_disk('{d}trl')`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
     "easyr1": ("`easyr1/{train,val,test}.parquet`",
-               "`data.train_files={root}/easyr1/{split}.parquet data.prompt_key=problem "
+               "`data.train_files={d}easyr1/{split}.parquet data.prompt_key=problem "
                "data.format_prompt=null` (the questions carry their own answer format; EasyR1's example "
                "config adds a math one), "
-               "`worker.reward.reward_function=vlm/rewards.py:compute_score`"),
+               "`worker.reward.reward_function={rewards}:compute_score`"),
     "verl": ("`verl/{train,val,test}.parquet`",
-             "`data.train_files={root}/verl/{split}.parquet`, "
-             "`reward.custom_reward_function.path=vlm/rewards.py` (verl 0.9 ignores the top-level "
+             "`data.train_files={d}verl/{split}.parquet`, "
+             "`reward.custom_reward_function.path={rewards}` (verl 0.9 ignores the top-level "
              "`custom_reward_function`)"),
     "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
-                 "OpenRLHF 0.11: `--data.prompt_dataset {root}/openrlhf/{split}.jsonl "
+                 "OpenRLHF 0.11: `--data.prompt_dataset {d}openrlhf/{split}.jsonl "
                  "--data.input_key prompt --data.apply_chat_template --data.label_key answer "
-                 "--reward.remote_url vlm/rewards.py` "
+                 "--reward.remote_url {rewards}` "
                  "(`--data.max_images_per_prompt` ≥ {max_images}); ViGaL's lmm-r1: `--prompt_data "
-                 "{root}/openrlhf/{split}.jsonl --input_key message --label_key answer "
-                 "--remote_rm_url vlm/rewards.py`"),
+                 "{d}openrlhf/{split}.jsonl --input_key message --label_key answer "
+                 "--remote_rm_url {rewards}`"),
     "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
-              "`swift sft --dataset {root}/swift/{split}.jsonl`; GRPO passes `solution` to the reward"),
+              "`swift sft --dataset {d}swift/{split}.jsonl`; GRPO passes `solution` to the reward"),
 }
 
 
@@ -115,7 +134,8 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"(episode k: seed + k), "
              f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",
              f"- scores of kept episodes: mean {scores['kept_mean']:.2f}, max {scores['kept_max']:g}",
-             (f"- up to {meta['tasks_per_state']} task(s) per state, from `vlm/tasks/{meta['env']}.py`"
+             (f"- up to {plural(meta['tasks_per_state'], 'task')} per state, from "
+              f"`vlm/tasks/{meta['env']}.py`"
               if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),
              f"- packages: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}"]
     if meta.get("rom_sha1"):
@@ -147,28 +167,39 @@ def _curriculum(curriculum: dict[str, Any]) -> list[str]:
 
 def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], formats: list[str], root_hint: str
            ) -> list[str]:
-    lines = ["## Files and formats", "",
-             "- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` TaskRecord), "
-             "image paths relative to this folder",
-             "- `images/`: PNGs named by the SHA-1 of their pixels (each distinct image stored once)",
-             "- `trajectories/`: the expert's play, one Parquet row per step (`steps/`), `episodes.parquet`, "
-             "`meta.json`",
-             "- `curriculum.json`: stages easy → hard"]
+    records = [r for recs in splits.values() for r in recs]
+    # --relative-paths makes a dataset that moves: its commands then run from its folder, whose path is
+    # not known. Otherwise everything is absolute and runs from anywhere, as the image paths do.
+    d = "" if meta.get("relative_paths") else f"{root_hint}/"
+    lines = ["## Files and formats", ""]
+    if records:
+        lines += ["- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` "
+                  "TaskRecord), image paths relative to this folder"]
+    lines += ["- `images/`: PNGs named by the SHA-1 of their pixels (each distinct image stored once)",
+              "- `trajectories/`: the expert's play, one Parquet row per step (`steps/`), "
+              "`episodes.parquet`, `meta.json`"]
+    if records:
+        lines.append("- `curriculum.json`: stages easy → hard")
     if meta.get("minari"):
-        lines.append(f"- `minari/`: Minari dataset `{meta['minari']}` "
-                     f"(`MINARI_DATASETS_PATH={root_hint}/minari`)")
+        lines.append(f"- `minari/`: Minari dataset `{meta['minari']}` (`MINARI_DATASETS_PATH={d}minari`)")
     lines.append("")
+    if not records:
+        lines += ["No task records, so no trainer formats: this export holds trajectories only.", ""]
+    if meta.get("relative_paths"):
+        lines += ["Paths in the trainer formats and the commands below are relative to this folder "
+                  "(`--relative-paths`): run every command from this folder. LLaMA-Factory finds the images "
+                  "by itself; for ms-swift set `ROOT_IMAGE_DIR` to this folder.", ""]
     if formats:
-        records = [r for recs in splits.values() for r in recs]
         max_images = max((len(r["images"]) for r in records), default=1)
         first = next((split for split, recs in splits.items() if recs), "train")  # train, unless empty
-        rows = [[name, LOADING[name][0], LOADING[name][1].format(root=root_hint, name=meta["dataset_name"],
-                                                                 max_images=max_images, split=first)]
+        rows = [[name, LOADING[name][0], LOADING[name][1].format(
+                    d=d, rewards=REWARDS, name=meta["dataset_name"], max_images=max_images, split=first)]
                 for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
                   "`ground_truth`, ms-swift `solution`) are `vlm.verify.ground_truth_json(record)`; the "
-                  "reward functions in `vlm/rewards.py` score responses against them.", ""]
+                  f"reward functions in `{REWARDS}` (depthfirst's `vlm/rewards.py` where this export was "
+                  "made) score responses against them.", ""]
         empty = [s for s, recs in splits.items() if not recs]
         if empty:
             many = len(empty) > 1
@@ -176,20 +207,19 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
             keeps = f"; `trl/` keeps the empty split{'s' if many else ''}" if "trl" in formats else ""
             lines += [f"The {names} split{'s are' if many else ' is'} empty, so the file formats have no "
                       f"{' or '.join(empty)} file (trainers cannot load an empty one){keeps}.", ""]
-        if meta.get("relative_paths"):
-            lines += ["Image paths in the trainer formats are relative to this folder (`--relative-paths`): "
-                      "LLaMA-Factory finds them by itself; for ms-swift set `ROOT_IMAGE_DIR` to this folder; "
-                      "start OpenRLHF from this folder.", ""]
     return lines
 
 
-def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], curriculum: dict[str, Any],
-                formats: list[str], root_hint: str = "<dataset>", digest: str = "") -> str:
-    """The card's text; ``digest`` identifies the records (see ``records_digest``)."""
+def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
+                curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = "<dataset>",
+                digest: str = "") -> str:
+    """The card's text; ``digest`` identifies the records (see ``records_digest``). Without records
+    (``curriculum`` None) it describes the trajectories only."""
     env, counts, policy = meta["env"], meta["counts"], meta["policy"]
     total = sum(len(recs) for recs in splits.values())
-    lines = ["---", f"pretty_name: depthfirst {env} — expert play and verifiable VLM tasks",
-             "task_categories:", "- visual-question-answering",
+    title = "expert trajectories and verifiable VLM tasks" if total else "expert trajectories"
+    lines = ["---", f"pretty_name: depthfirst {env} — {title}",
+             "task_categories:", "- visual-question-answering" if total else "- reinforcement-learning",
              "tags:", "- games", "- reinforcement-learning", "- depthfirst"]
     filled = [split for split, recs in splits.items() if recs]  # datasets refuses a split with no rows
     if filled:
@@ -199,16 +229,25 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], c
                   "  data_files:"]
         for split in filled:
             lines += [f"  - split: {HF_SPLIT[split]}", f"    path: {split}.jsonl"]
-    lines += ["---", "", f"# depthfirst {env}: expert trajectories and verifiable VLM tasks", ""]
-    if env in COMMERCIAL_ROM_GAMES:
-        lines += [_rom_notice(meta.get("rom_sha1")), ""]
-    lines += [f"{total:,} task records with {counts['images']:,} distinct PNG images, made from "
-              f"{counts['episodes_kept']:,} episodes ({counts['steps']:,} steps) of a trained `{env}` "
-              f"specialist ({policy['algorithm']}, `{policy['preset']}` preset, {policy['parameters']:,} "
-              f"parameters, {policy['num_timesteps']:,} training steps). Every answer and every step of "
-              "every analysis was computed by the game engine, never by a model.", ""]
-    lines += [*_provenance(meta), *_counts(meta, splits), *_curriculum(curriculum),
-              *_files(meta, splits, formats, root_hint), "## Examples", ""]
+    lines += ["---", "", f"# depthfirst {env}: {title}", ""]
+    if meta.get("rom_sha1"):  # a Game Boy game: screens of the user's ROM
+        lines += [_rom_notice(meta), ""]
+    made = (f"{plural(counts['episodes_kept'], 'episode')} ({plural(counts['steps'], 'step')}) of a trained "
+            f"`{env}` specialist ({policy['algorithm']}, `{policy['preset']}` preset, "
+            f"{policy['parameters']:,} parameters, {policy['num_timesteps']:,} training steps)")
+    if total:
+        lines += [f"{plural(total, 'task record')} with {plural(counts['images'], 'distinct PNG image')}, "
+                  f"made from {made}. Every answer and every step of every analysis was computed by the game "
+                  "engine, never by a model.", ""]
+    else:
+        lines += [f"Trajectories only, no task records: {made}, with "
+                  f"{plural(counts['images'], 'distinct PNG frame')}.", ""]
+    lines += _provenance(meta)
+    if curriculum is not None and total:
+        lines += [*_counts(meta, splits), *_curriculum(curriculum)]
+    lines += _files(meta, splits, formats, root_hint)
+    if total:
+        lines += ["## Examples", ""]
     shown: set[str] = set()
     for rec in [r for s in ("test", "val", "train") for r in splits.get(s, [])]:
         if rec["family"] not in shown:
@@ -227,8 +266,9 @@ def records_digest(root: Path, splits: Iterable[str]) -> str:
 
 
 def write_card(root: Path, meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
-               curriculum: dict[str, Any], formats: list[str], root_hint: str = "<dataset>") -> Path:
+               curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = "<dataset>") -> Path:
     path = root / "README.md"
-    text = render_card(meta, splits, curriculum, formats, root_hint, records_digest(root, splits))
+    digest = records_digest(root, splits) if curriculum is not None else ""  # no record files to hash
+    text = render_card(meta, splits, curriculum, formats, root_hint, digest)
     path.write_text(text, encoding="utf-8")
     return path

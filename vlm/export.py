@@ -9,6 +9,10 @@ existing one is replaced (``--overwrite``) only by a finished new one.
 Parallelism: episodes go in fixed chunks of ``CHUNK`` to ``--workers`` processes, which play them, then
 replay the kept ones writing frames, task images and step rows. Chunks, seeds and record ids do not
 depend on the number of workers, so the same command gives byte-identical records with any ``--workers``.
+The workers ignore Ctrl-C and SIGTERM: the parent stops them and cleans up, so one message is shown.
+
+An export without task records (``--tasks-per-state 0``) is trajectories only: no record files, no
+curriculum and no trainer formats.
 """
 
 from __future__ import annotations
@@ -54,10 +58,12 @@ from vlm.trajectories import (
     write_episodes,
     write_minari,
 )
+from vlm.verify import spec_problem
 
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
 OWNER = ".owner"  # locked in the partial folder while an export writes it: a second one is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
+MAX_SCALE = 64  # pixels per cell: a 20-cell board (or a Game Boy screen) is then 1,280 pixels wide
 
 
 class ExportError(RuntimeError):
@@ -112,6 +118,8 @@ def plan(opts: ExportOptions) -> Plan:
                              ("--max-steps", opts.max_steps, 1), ("--seed", opts.seed, 0)):
         if value < low:
             raise ExportError(f"{name} must be >= {low}, got {value}")
+    if opts.scale > MAX_SCALE:
+        raise ExportError(f"--scale must be <= {MAX_SCALE} (pixels per cell), got {opts.scale}")
     try:
         formats = fmt.parse_formats(opts.formats)
         mix = sp.parse_mix(opts.mix)
@@ -160,17 +168,27 @@ def plan(opts: ExportOptions) -> Plan:
     if target == cwd or target in cwd.parents:
         raise ExportError(f"--out {out} is the folder you are in (or holds it), which an export replaces as "
                           f"a whole; give a new folder, e.g. --out {out / 'dataset'}")
-    if out.exists():
-        if not out.is_dir():
-            raise ExportError(f"--out {opts.out} is a file; give a folder")
-        if any(out.iterdir()):
-            if not opts.overwrite:
-                raise ExportError(f"--out {out} already has data; choose another folder, or pass --overwrite "
-                                  "to replace that export")
-            if not (out / META).is_file():
-                raise ExportError(f"--overwrite refuses to replace {out}: it is not a depthfirst export "
-                                  f"(no {META})")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {opts.out} is a file; give a folder")  # as given, not where a link points
+    problem = _out_problem(out, opts.overwrite)
+    if problem:
+        raise ExportError(problem)
     return Plan(opts, run, out, formats, mix, ratios, module)
+
+
+def _out_problem(out: Path, overwrite: bool) -> str | None:
+    """Why the export may not replace the folder ``out`` (None: it is missing, empty, or an export that
+    ``--overwrite`` replaces). Checked before any work and again when the finished export moves in."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file; give a folder"
+    if not out.exists() or not any(out.iterdir()):
+        return None
+    if not overwrite:
+        return (f"--out {out} already has data; choose another folder, or pass --overwrite to replace that "
+                "export")
+    if not (out / META).is_file():
+        return f"--overwrite refuses to replace {out}: it is not a depthfirst export (no {META})"
+    return None
 
 
 # ------------------------------------------------------------------------------------ worker side
@@ -227,8 +245,9 @@ def _check_draft(d: Any, where: str) -> TaskDraft:
     for name in ("qa_type", "question", "answer", "analysis"):
         if not isinstance(getattr(d, name), str) or (name != "answer" and not getattr(d, name)):
             problems.append(f"{name} must be a non-empty string")
-    if not isinstance(d.verifier, dict) or "rule" not in d.verifier:
-        problems.append("verifier must be a dict with a 'rule'")
+    problem = spec_problem(d.verifier)
+    if problem:
+        problems.append(problem)
     if d.options is not None and not (isinstance(d.options, list)
                                       and all(isinstance(o, str) for o in d.options)):
         problems.append("options must be None or a list of strings")
@@ -324,13 +343,25 @@ class _Runner:
                 out.append(fn(*job))
                 done(job, out[-1])
             return out
-        futures: dict[Future, tuple] = {self.pool.submit(fn, *job): job for job in jobs}
+        from agents.interrupts import uninterruptible
+
+        # The pool starts its processes in submit(): started with SIGINT and SIGTERM ignored, they keep
+        # ignoring them from their first instruction on (Python leaves an ignored SIGINT alone), so a
+        # Ctrl-C reaches only this process, which stops them (close) and prints one line. A signal in
+        # these few milliseconds is dropped.
+        with uninterruptible():
+            futures: dict[Future, tuple] = {self.pool.submit(fn, *job): job for job in jobs}
         for fut in as_completed(futures):
             done(futures[fut], fut.result())
         return [fut.result() for fut in futures]
 
-    def close(self) -> None:
+    def close(self, stop: bool = False) -> None:
+        """Shut the pool down; ``stop``: kill the workers first (they ignore signals) instead of waiting
+        for their jobs, whose output is thrown away."""
         if self.pool is not None:
+            if stop:
+                for proc in list(self.pool._processes.values()):  # no public way in Python < 3.14
+                    proc.kill()
             self.pool.shutdown(cancel_futures=True)
         global _MODEL
         _MODEL = None
@@ -385,10 +416,12 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         runner = _Runner(run, opts.workers, opts.device, model)
+        stopped = True
         try:
             logs, kept, outputs = _play_and_replay(p, runner, model, env_kwargs, partial, times)
+            stopped = False
         finally:
-            runner.close()  # workers are done (or stopped) before the partial folder is removed
+            runner.close(stop=stopped)  # workers are done (or killed) before the partial folder is removed
             torch.set_num_threads(threads)
         summary = _finish(p, partial, model, count_params(model.policy), logs, kept, outputs, times, t0,
                           env_kwargs)
@@ -402,7 +435,10 @@ def export(opts: ExportOptions) -> dict[str, Any]:
             raise ExportError(str(e)) from None
         raise
     try:  # locked until the export is in place: a second export sees this one until then
-        _swap_into_place(partial, out)
+        _swap_into_place(partial, out, opts.overwrite)
+    except ExportError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     finally:
         lock.close()
     summary["out"] = str(out)
@@ -452,24 +488,29 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
     t = time.perf_counter()
     assignment = sp.assign_episodes([log.episode for log in kept], p.ratios, opts.seed)
     splits, dropped = sp.split_records(records, assignment)
+    # Without records (--tasks-per-state 0) there is nothing to split, schedule or convert: no empty
+    # record files, curriculum or trainer folders, only the trajectories.
+    formats = p.formats if records else []
+    manifest = None
     split_files = {}
-    for name, recs in splits.items():
-        split_files[name] = root / f"{name}.jsonl"
-        try:
-            _write_jsonl(split_files[name], recs)
-        except (TypeError, ValueError) as e:
-            raise ExportError(f"vlm/tasks/{env}.py produced a record that is not JSON-able: {e}") from None
-    manifest = sp.curriculum(splits["train"], p.mix, opts.seed)
-    (root / "curriculum.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    if records:
+        for name, recs in splits.items():
+            split_files[name] = root / f"{name}.jsonl"
+            try:
+                _write_jsonl(split_files[name], recs)
+            except (TypeError, ValueError) as e:
+                raise ExportError(f"vlm/tasks/{env}.py produced a record that is not JSON-able: {e}"
+                                  ) from None
+        manifest = sp.curriculum(splits["train"], p.mix, opts.seed)
+        (root / "curriculum.json").write_text(json.dumps(manifest, indent=1) + "\n")
     times["splits"] = time.perf_counter() - t
 
     t = time.perf_counter()
     written: dict[str, list[str]] = {}
     dataset_name = f"depthfirst_{env}"
     paths = fmt.ImagePaths(p.out, opts.relative_paths)
-    n_records = sum(len(r) for r in splits.values())
-    with _bar(n_records * len(p.formats), "formats", "rec", opts.progress) as bar:
-        for name in p.formats:
+    with _bar(sum(len(r) for r in splits.values()) * len(formats), "formats", "rec", opts.progress) as bar:
+        for name in formats:
             bar.set_description(f"format {name}")
             written[name] = fmt.write_format(name, root, split_files, dataset_name, paths, bar.update)
     times["formats"] = time.perf_counter() - t
@@ -490,7 +531,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
     meta = {
         "format": "depthfirst-export", "version": 1,
         "env": env, "gym_id": GAMES[env][1], "env_kwargs": env_kwargs, "env_config": run.cfg,
-        "run": {"path": str(run.path), "checkpoint": str(run.checkpoint),
+        "run": {"path": os.path.abspath(run.path), "checkpoint": os.path.abspath(run.checkpoint),
                 "checkpoint_sha1": _sha1_file(run.checkpoint)},
         "policy": {"algorithm": type(model).__name__, "preset": run.cfg["policy"],
                    "recurrent": bool(run.cfg.get("recurrent")), "parameters": int(n_params),
@@ -512,11 +553,11 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
         "command": opts.command,
     }
     (root / META).write_text(json.dumps(meta, indent=1, sort_keys=False) + "\n")
-    write_card(root, meta, splits, manifest, p.formats, root_hint=str(p.out))
+    write_card(root, meta, splits, manifest, formats, root_hint=os.path.abspath(p.out))
     times["total"] = time.perf_counter() - t0
     return {"env": env, "episodes_played": len(logs), "episodes_kept": len(kept),
             "steps": meta["counts"]["steps"], "records": meta["counts"]["records"],
-            "images": meta["counts"]["images"], "dropped": dropped, "formats": p.formats, "minari": minari_id,
+            "images": meta["counts"]["images"], "dropped": dropped, "formats": formats, "minari": minari_id,
             "seconds": {k: round(v, 2) for k, v in times.items()}}
 
 
@@ -550,13 +591,17 @@ def _lock(f: Any) -> None:
     fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-def _swap_into_place(partial: Path, out: Path) -> None:
+def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
     """Move the finished export to ``out`` (without its owner file); an existing export there is
     replaced only now. Not interruptible: a signal between the renames would leave no ``out``, one
     during the old export's removal a stray copy."""
     from agents.interrupts import uninterruptible
 
     with uninterruptible():
+        problem = _out_problem(out, overwrite)  # a folder made or filled at --out while the export ran
+        if problem:
+            raise ExportError(f"{problem}. It appeared while this export ran, so the export was discarded "
+                              f"and {out} left as it is")
         old = out.parent / f".{out.name}.old-{os.getpid()}"
         if out.exists():
             os.rename(out, old)

@@ -2,9 +2,10 @@
 
 Inputs: the split, JSONL with one ``TaskRecord.to_dict()`` per line (as ``vlm/export.py`` writes it),
 and the predictions, JSONL ``{"id": ..., "response": ...}``. Every record counts: a record without a
-prediction is a missing id and scores 0; a prediction whose id is not in the split is reported and
-ignored. Figures per game, family, question type and GameQA level (plot level, question level):
-accuracy, format (the ``<think>…</think><answer>…</answer>`` shape), format errors, missing ids.
+prediction, or whose response is null (a failed generation), is a missing id and scores 0; a prediction
+whose id is not in the split is reported and ignored. Figures per game, family, question type and
+GameQA level (plot level, question level): accuracy, format (the ``<think>…</think><answer>…</answer>``
+shape), format errors, missing ids.
 
 Move questions (the ``move_task`` of each game: rule ``word`` or ViGaL's ``snake_best_worst``) also get a
 **move accuracy**: whether the single move the reply names (``vlm.verify.parse_move``) is one the engine
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from vlm.record import TaskRecord
-from vlm.verify import parse_move, spec_of, verify
+from vlm.verify import parse_move, spec_of, spec_problem, verify
 
 MOVE_RULES = ("word", "snake_best_worst")
 FULL_RULE_NEEDS_MORE_THAN_A_MOVE = ("snake_best_worst",)
@@ -71,6 +72,9 @@ def load_records(path: Path | str) -> list[TaskRecord]:
             record = TaskRecord.from_dict(row)
         except TypeError as e:
             raise ScoringError(f"split {path} line {n}: not a task record ({e})") from None
+        problem = spec_problem(record.verifier)
+        if problem:
+            raise ScoringError(f"split {path} line {n}: record {record.id!r}: {problem}")
         if record.id in seen:
             raise ScoringError(f"split {path} line {n}: id {record.id!r} appears twice")
         seen.add(record.id)
@@ -80,17 +84,21 @@ def load_records(path: Path | str) -> list[TaskRecord]:
     return records
 
 
-def load_predictions(path: Path | str) -> dict[str, str]:
-    """``{id: response}`` from JSONL ``{"id": ..., "response": ...}``; an id twice is an error."""
+def load_predictions(path: Path | str) -> dict[str, str | None]:
+    """``{id: response}`` from JSONL ``{"id": ..., "response": ...}``; an id twice is an error. A null
+    response stays None: it counts as missing, not as a wrong answer."""
     path = Path(path)
-    out: dict[str, str] = {}
+    out: dict[str, str | None] = {}
     for n, row in _jsonl(path, "predictions"):
         if not isinstance(row, dict) or "id" not in row or "response" not in row:
             raise ScoringError(f"predictions {path} line {n}: expected {{\"id\": ..., \"response\": ...}}")
         key = str(row["id"])
         if key in out:
             raise ScoringError(f"predictions {path} line {n}: id {key!r} appears twice")
-        out[key] = row["response"] if isinstance(row["response"], str) else json.dumps(row["response"])
+        response = row["response"]
+        # null is what a generation script writes when generation failed: scored as no reply (missing,
+        # 0 accuracy), so the table counts it with the missing ids instead of as a format error.
+        out[key] = response if response is None or isinstance(response, str) else json.dumps(response)
     return out
 
 
@@ -221,7 +229,8 @@ def score_one(record: TaskRecord, response: str | None, move_only: bool = False)
             "move": move}
 
 
-def score_predictions(records: list[TaskRecord], predictions: dict[str, str], name: str = "predictions",
+def score_predictions(records: list[TaskRecord], predictions: dict[str, str | None],
+                      name: str = "predictions",
                       move_only: bool = False, only: set[str] | None = None) -> Scores:
     """Score ``predictions`` on ``records`` (or on the ids in ``only``)."""
     scores = Scores(name)
@@ -338,7 +347,7 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
     if not preds:
         raise ScoringError(f"predictions {predictions} holds no prediction (an empty file?)")
     ids = {r.id for r in records}
-    missing = [r.id for r in records if r.id not in preds]
+    missing = [r.id for r in records if preds.get(r.id) is None]
     unknown = [k for k in preds if k not in ids]
     if len(unknown) == len(preds):
         raise ScoringError(f"none of the {len(preds)} predictions in {predictions} answers a record of "

@@ -63,7 +63,7 @@ def parse_mix(text: str | None) -> dict[str, float] | None:
     if sum(mix.values()) <= 0:
         raise ValueError(f"--mix {text!r}: at least one family needs a ratio above 0")
     total = sum(mix.values())
-    return {k: v / total for k, v in mix.items()}
+    return {k: round(v / total, 6) for k, v in mix.items()}  # 0.3, not 0.30000000000000004, in the card
 
 
 def assign_episodes(episodes: Iterable[int], ratios: tuple[float, float, float], seed: int) -> dict[int, str]:

@@ -278,6 +278,51 @@ def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ public API
+def _is_int(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
+# rule -> (key, test, what the key must be): what ``verify`` reads from a spec of that rule.
+_SPEC_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
+    "choice": (("options", _is_list, "a list of option texts"), ("answer", lambda v: isinstance(v, str),
+                                                                 "an option letter")),
+    "integer": (("value", _is_int, "an integer"),),
+    "coordinate": (("value", lambda v: _is_list(v) and len(v) == 2 and all(map(_is_int, v)),
+                    "a pair of integers [x, y]"),),
+    "word": (("choices", _is_list, "a list of words"), ("accepted", _is_list, "a list of words")),
+    "snake_best_worst": (("moves", _is_list, "a list of moves"), ("good", _is_list, "a list of moves"),
+                         ("fatal", _is_list, "a list of moves")),
+    "rotation_angle": (("axis", lambda v: isinstance(v, str), "an axis name"),
+                       ("angle", _is_int, "an angle in degrees")),
+    "exact": (("answer", lambda v: v is not None, "the answer text"),),
+}
+
+
+def spec_problem(spec: Any) -> str | None:
+    """What makes ``spec`` unusable as a verifier spec, or None: readers of records check it first, so a
+    malformed record is refused by name instead of raising while a reply is scored."""
+    if not isinstance(spec, Mapping):
+        return f"verifier must be an object with a 'rule', got {json.dumps(spec, default=repr)}"
+    rule = spec.get("rule")
+    if rule not in RULES:
+        return f"verifier rule {rule!r} is not one of {', '.join(RULES)}"
+    for key, test, what in _SPEC_KEYS[rule]:
+        if key not in spec:
+            return f"verifier rule {rule!r} needs {key!r} ({what})"
+        if not test(spec[key]):
+            got = json.dumps(spec[key], default=repr)
+            return f"verifier rule {rule!r}: {key!r} must be {what}, got {got}"
+    return None
+
+
 def spec_of(record: Any) -> dict[str, Any]:
     """The verifier spec of a TaskRecord/TaskDraft, a record dict, a ground-truth dict or its JSON."""
     if isinstance(record, str):

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import shlex
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import load_script
+from tests.conftest import ROOT, load_script
 from tests.vlm.test_trajectories import EPISODES, MIX, export_args, snake_export, tiny_snake_run
-from vlm.card import render_card
+from vlm.card import REWARDS, render_card
 from vlm.export import CHUNK, META, OWNER
 from vlm.record import FAMILIES, TaskRecord
 from vlm.splits import assign_episodes, parse_mix, parse_ratios, split_records, state_keys
@@ -133,7 +140,79 @@ def test_dataset_card_counts_examples_and_provenance(exported):
     images = [p for line in card.splitlines() if line.startswith("![image")
               for p in (part.split(")")[0] for part in line.split("](")[1:])]
     assert images and all((exported / p).is_file() for p in images)
-    assert "Pokémon" not in card  # the warning is for Pokémon Red only
+    assert "Pokémon" not in card and "redistributable" not in card  # no ROM: the warning is for Game Boy
+
+
+def test_card_commands_work_from_any_folder(exported):
+    """Without --relative-paths every path in the card's commands is absolute: the export's files, the
+    reward file of this installation, and the recorded command (run in the folder it was made in)."""
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    table = card[card.index("| format |"):card.index("Ground truths")]
+    assert REWARDS.is_file() and str(REWARDS) in table and not re.search(r"[ =]vlm/rewards\.py", table)
+    for flag in ("--data.prompt_dataset ", "data.train_files=", "--dataset ", "dataset_dir: "):
+        paths = re.findall(re.escape(flag) + r"([^ `,]+)", table)
+        assert paths and all(Path(p).is_absolute() and Path(p).exists() for p in paths), (flag, paths)
+    meta = json.loads((exported / META).read_text())
+    words = shlex.split(meta["command"])
+    assert words[0] == "cd" and words[2] == "&&" and words[3] == "python"
+    assert (Path(words[1]) / words[4]).resolve() == ROOT / "scripts" / "export_trajectories.py"
+    assert f"```bash\n{meta['command']}\n```" in card
+
+
+def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(run.parent)
+    out = tmp_path / "rel"
+    assert export(run.name, "--out", os.path.relpath(out), "--episodes", "2", "--formats", "none",
+                  "--no-progress") == 0
+    meta = json.loads((out / META).read_text())
+    assert meta["run"]["path"] == str(run) and meta["run"]["checkpoint"] == str(run / "model.zip")
+    # Re-runnable from anywhere: it goes back to the folder whose relative paths it names.
+    assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && python ")
+
+
+def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, capsys):
+    out = tmp_path / "traj"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--tasks-per-state", "0",
+                  "--no-progress") == 0  # --formats all, the default
+    said = capsys.readouterr().out
+    assert "trajectories only" in said and "formats:" not in said
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "images", "trajectories"]
+    meta = json.loads((out / META).read_text())
+    assert meta["formats"] == {} and meta["counts"]["records"] == {"train": 0, "val": 0, "test": 0}
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "no trainer formats" in card and "| format |" not in card and "## Examples" not in card
+    assert "configs:" not in card  # no split for datasets.load_dataset to find
+    files = card[card.index("## Files and formats"):]
+    listed = re.findall(r"^- `([^`]+)`", files, flags=re.MULTILINE)
+    assert listed and all((out / name).exists() for name in listed), listed
+
+
+def test_game_boy_cards_carry_the_rom_warning_unless_the_test_cartridge_made_them(exported):
+    from envs.gameboy.roms import test_cartridge_sha1
+
+    meta = json.loads((exported / "trajectories" / "meta.json").read_text())
+    splits = {s: read_split(exported, s)[:3] for s in SPLITS}
+    manifest = json.loads((exported / "curriculum.json").read_text())
+    tetris = {**meta, "env": "gameboy", "env_kwargs": {"game": "tetris"}, "rom_sha1": "ab" * 20}
+    card = render_card(tetris, splits, manifest, ["verl"])
+    assert "not redistributable" in card and "must not be redistributed" in card and "ab" * 20 in card
+    assert "`tetris`" in card and "TETRIS" in card and "Pokémon" not in card and "Nintendo" not in card
+    own = render_card({**tetris, "env_kwargs": {"game": "depthfirst_test"},
+                       "rom_sha1": test_cartridge_sha1()}, splits, manifest, ["verl"])
+    assert "not redistributable" not in own and "may be shared" in own
+
+
+def test_counts_in_generated_text_are_pluralised(exported):
+    meta = json.loads((exported / "trajectories" / "meta.json").read_text())
+    splits = {s: read_split(exported, s)[:1] for s in SPLITS}
+    manifest = json.loads((exported / "curriculum.json").read_text())
+    one = {**meta, "counts": {**meta["counts"], "episodes_kept": 1, "steps": 1, "images": 1}}
+    card = render_card(one, splits, manifest, [])
+    assert "made from 1 episode (1 step)" in card and "1 distinct PNG image," in card
+    assert not re.search(r"\b1 (episodes|steps|images)\b", card)
+    # --mix ratios are rounded, not 0.30000000000000004 (0.3 + 0.4 + 0.2 + 0.1 is not 1.0 in floats)
+    assert parse_mix("perception=0.3,strategy=0.4,state_prediction=0.2,vision_zero=0.1") == {
+        "perception": 0.3, "strategy": 0.4, "state_prediction": 0.2, "vision_zero": 0.1}
 
 
 def test_pokemon_cards_carry_the_commercial_rom_warning(exported):
@@ -222,6 +301,14 @@ def test_an_env_without_a_task_module_is_refused(run, tmp_path, capsys, monkeypa
     assert not (tmp_path / "out").exists()
 
 
+def test_a_huge_scale_is_refused_by_argparse(run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        export(str(run), "--out", str(tmp_path / "out"), "--scale", "100000")
+    assert stop.value.code == 2
+    assert "argument --scale: must be at most 64" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unknown_format_is_refused(run, tmp_path, capsys):
     assert export(str(run), "--out", str(tmp_path / "out"), "--formats", "verl,tfrecord") == 2
     err = capsys.readouterr().err
@@ -261,6 +348,29 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--min-score", "1e9",
                   "--no-progress") == 2
     assert digest_tree(copy) == before
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_folder_made_at_out_during_the_export_is_left_alone(run, tmp_path, capsys, monkeypatch, overwrite):
+    import vlm.export
+
+    out = tmp_path / "out"
+    finish = vlm.export._finish
+
+    def user_fills_out_meanwhile(*args, **kwargs):
+        summary = finish(*args, **kwargs)
+        out.mkdir()
+        (out / "important.txt").write_text("data")
+        return summary
+
+    monkeypatch.setattr(vlm.export, "_finish", user_fills_out_meanwhile)
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress",
+                  *overwrite) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "appeared while this export ran" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no partial or old copy left behind
+    assert [p.name for p in out.iterdir()] == ["important.txt"]
+    assert (out / "important.txt").read_text() == "data"
 
 
 def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path, capsys):
@@ -353,3 +463,22 @@ def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch
     assert export(str(run), "--out", str(out), "--episodes", "2", "--no-progress") == 130
     assert "interrupted: nothing written" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
+
+
+def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
+    """Ctrl-C in a terminal signals the whole process group: the workers ignore it, the parent stops
+    them, removes its work and says so in one line (no traceback from a worker)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "export_trajectories.py"), str(run),
+                             "--episodes", "400", "--workers", "2", "--out", str(out), "--no-progress"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    partial = tmp_path / ".out.partial"
+    deadline = time.monotonic() + 120
+    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # the workers are starting (importing, loading the model) or playing
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip() == f"interrupted: nothing written ({out} is as it was)"
+    assert list(tmp_path.iterdir()) == []

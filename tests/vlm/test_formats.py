@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -288,4 +289,13 @@ def test_relative_paths_resolve_where_each_trainer_looks(tmp_path_factory, tmp_p
     message = json.loads(rows[0]["message"])[0]["content"]
     assert [p["image"] for p in message if p["type"] == "image"] == rows[0]["images"]
     assert json.loads((out / "trajectories" / "meta.json").read_text())["relative_paths"] is True
-    assert "set `ROOT_IMAGE_DIR` to this folder" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "set `ROOT_IMAGE_DIR` to this folder" in card and "run every command from this folder" in card
+    # The card's commands, run from the export folder as it says: relative paths that exist from there,
+    # and the reward file of this installation (not a path relative to the repository).
+    from vlm.card import REWARDS
+
+    for flag in ("--data.prompt_dataset ", "--prompt_data ", "--dataset ", "dataset_dir: "):
+        paths = re.findall(re.escape(flag) + r"([^ `,]+)", card)
+        assert paths and all(not Path(p).is_absolute() and (out / p).exists() for p in paths), (flag, paths)
+    assert re.findall(r"--reward\.remote_url (\S+?)`", card) == [str(REWARDS)] and REWARDS.is_file()

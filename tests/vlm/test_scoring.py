@@ -197,3 +197,34 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     foreign.write_text('{"question": "hi"}\n')
     with pytest.raises(ScoringError, match="not a task record"):
         load_records(foreign)
+
+
+@pytest.mark.parametrize("verifier, message", [
+    (None, "verifier must be an object with a 'rule', got null"),
+    ({"rule": "integer"}, "verifier rule 'integer' needs 'value'"),
+    ({"rule": "coordinate", "value": "3, 4"},
+     "verifier rule 'coordinate': 'value' must be a pair of integers [x, y], got \"3, 4\""),
+    ({"rule": "guess"}, "verifier rule 'guess' is not one of"),
+])
+def test_a_record_with_a_malformed_verifier_is_refused_by_line(verifier, message, dataset, predictions,
+                                                                tmp_path, scripts, capsys):
+    rows = [json.loads(line) for line in dataset[1].read_text().splitlines()]
+    rows[1]["verifier"] = verifier
+    split = tmp_path / "test.jsonl"
+    split.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert scripts.score_predictions.main([str(split), str(predictions[0])]) == 2
+    err = capsys.readouterr().err
+    assert f"split {split} line 2: record {rows[1]['id']!r}: {message}" in err and "Traceback" not in err
+
+
+def test_a_null_response_counts_as_missing_not_as_a_wrong_answer(dataset, tmp_path, scripts, capsys):
+    records = load_records(dataset[1])
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"id": records[0].id, "response": reference_response(records[0])}) + "\n"
+                     + json.dumps({"id": records[1].id, "response": None}) + "\n")
+    assert scripts.score_predictions.main([str(dataset[1]), str(preds), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    overall = result["results"][0]["overall"]
+    assert result["missing_ids"] == len(records) - 1 and records[1].id in result["missing_examples"]
+    assert overall["answered"] == 1 and overall["format_errors"] == 0 and result["unknown_ids"] == 0
+    assert overall["accuracy"] == pytest.approx(1 / len(records))

@@ -553,3 +553,10 @@ def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
         assert verify("<think>a</think><answer>b</answer>", move)["overall"] == 1.0
     finally:
         game.close()
+
+
+def test_counts_in_analyses_are_pluralised():
+    near = {**TRAP, "apple": [2, 0], "body": [[2, 2], [2, 3]], "step": 3, "score": 0}
+    analysis = task_module("snake").move_task(near).analysis
+    assert "the apple is 1 move away" in analysis and "apple 1 move away)" in analysis
+    assert "the apple is 3 moves away" in analysis and " 1 moves" not in analysis

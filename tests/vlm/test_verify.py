@@ -20,6 +20,7 @@ from vlm.verify import (
     load_ground_truth,
     parse_move,
     reference_response,
+    spec_problem,
     verify,
 )
 
@@ -72,6 +73,14 @@ def test_rules_accept_right_and_reject_wrong(spec: dict, right: list[str], wrong
         scores = verify(wrap(answer), record(spec))
         assert scores["accuracy"] == 0.0, (answer, scores)
         assert scores["overall"] == pytest.approx(FORMAT_WEIGHT)
+
+
+def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
+    for spec in (SNAKE, CHOICE, INTEGER, COORD, WORD, TURN, ANGLE_FREE, ANGLE_OPTS,
+                 {"rule": "exact", "answer": "x"}):
+        assert spec_problem(spec) is None, spec
+    problem = spec_problem({"rule": "word", "choices": MOVES})
+    assert problem == "verifier rule 'word' needs 'accepted' (a list of words)"
 
 
 def test_vigal_snake_rule() -> None:

@@ -16,6 +16,11 @@ TASK_GAMES: tuple[str, ...] = tuple(sorted(
     m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_")))
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``n`` and the noun for it: "1 move", "2 moves", "1,000 boxes" (``words``: an irregular plural)."""
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
 def task_module(game: str) -> ModuleType:
     """The task module of ``game``; ValueError naming the games that have one if it has none."""
     if game not in TASK_GAMES:
@@ -31,4 +36,4 @@ def task_module(game: str) -> ModuleType:
     return module
 
 
-__all__ = ["TASK_GAMES", "task_module"]
+__all__ = ["TASK_GAMES", "plural", "task_module"]

@@ -40,6 +40,7 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
+from vlm.tasks import plural
 
 GAME = "snake"
 MOVES: tuple[str, ...] = Snake.ACTION_NAMES
@@ -153,7 +154,7 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
     back = _OPPOSITE[heading]
     fatal, key, lines = [], {}, []
     lines.append(f"The head is at {cell(state['body'][0])}, heading {heading}; the snake is "
-                 f"{len(state['body'])} cells long; "
+                 f"{plural(len(state['body']), 'cell')} long; "
                  + (f"the apple is at {cell(state['apple'])}." if state["apple"] is not None
                     else "no apple."))
     lines.append(f"{back} would go back into the neck, so the engine plays it as {heading}.")
@@ -174,12 +175,13 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
         else:
             goal = None if after["apple"] is None else tuple(after["apple"])
             dist, reach = _bfs(after["size"], head, _blocked(after), goal)
-            far = "the apple cannot be reached" if dist is None else f"the apple is {dist} moves away"
-            lines.append(f"{m}: {where}. Safe; from there {far} along free cells, and {reach} free cells are "
-                         "reachable.")
+            far = ("the apple cannot be reached" if dist is None
+                   else f"the apple is {plural(dist, 'move')} away")
+            lines.append(f"{m}: {where}. Safe; from there {far} along free cells, and "
+                         f"{plural(reach, 'free cell is', 'free cells are')} reachable.")
         trapped = reach < len(after["body"])
         if trapped:
-            lines.append(f"  {m} leads into a dead end: {reach} reachable cells < length "
+            lines.append(f"  {m} leads into a dead end: {plural(reach, 'reachable cell')} < length "
                          f"{len(after['body'])}.")
         key[m] = (int(trapped), 10**6 if dist is None else dist)
     if back in fatal:
@@ -200,7 +202,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     if info["good"]:
         d = info["key"][info["good"][0]][1]
         lines.append(f"Best: {' or '.join(info['good'])} (safe, no dead end, apple "
-                     + (f"{d} moves away)." if d < 10**6 else "unreachable, so any such move)."))
+                     + (f"{plural(d, 'move')} away)." if d < 10**6 else "unreachable, so any such move)."))
     else:
         lines.append("Every move is fatal, so there is no best move: None.")
     lines.append(f"Fatal: {worst}.")
@@ -267,10 +269,10 @@ def _path_task(state: dict[str, Any], image: np.ndarray) -> TaskDraft | None:
         return None
     d = len(moves)
     steps = [f"The head is at {cell(state['body'][0])} and the apple at {cell(state['apple'])}; the snake is "
-             f"{len(state['body'])} cells long.",
+             f"{plural(len(state['body']), 'cell')} long.",
              "A body cell frees once the tail has passed it: segment k (head = 1) of n frees after n − k + "
              "1 moves. Searching outward one move at a time over the cells the head can stand on, the apple "
-             f"is first reached after {d} moves, so no shorter path exists.",
+             f"is first reached after {plural(d, 'move')}, so no shorter path exists.",
              f"One such path: {', '.join(moves)}. Playing it, the snake survives every move and eats the "
              f"apple on move {d}."]
     return integer_draft("strategy", "shortest_path", plot_level(state), level(d, (4, 10)), [image],
@@ -352,7 +354,7 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     return integer_draft("perception", "snake_length", pl, level(len(body), (5, 12)), [image], ctx,
                          "How many cells long is the snake, head included?", len(body),
                          [f"From the head to the tail the snake covers {cells}.",
-                          f"That is {len(body)} cells."], extra)
+                          f"That is {plural(len(body), 'cell')}."], extra)
 
 
 def _make_edit(state: dict[str, Any]) -> Any:

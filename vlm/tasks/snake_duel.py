@@ -36,6 +36,7 @@ from vlm.prompts import (
     vision_zero_drafts,
 )
 from vlm.record import TaskDraft
+from vlm.tasks import plural
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -166,9 +167,10 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
         if m == back:
             continue
         dist, reach = _free_cells_bfs(state, _target(me, m))
-        far = "no apple is reachable" if dist is None else f"the nearest apple is {dist} moves away"
+        far = "no apple is reachable" if dist is None else f"the nearest apple is {plural(dist, 'move')} away"
         trapped = reach < len(me["body"])
-        lines.append(f"{m}: {what}. {note} From there {far}; {reach} free cells are reachable"
+        lines.append(f"{m}: {what}. {note} From there {far}; "
+                     f"{plural(reach, 'free cell is', 'free cells are')} reachable"
                      + (f", fewer than your length {len(me['body'])}: a dead end." if trapped else "."))
         key[m] = (int(trapped), _FAR if dist is None else dist)
     if back in fatal:
@@ -193,7 +195,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         kind = "safe" if info["good"][0] in info["safe"] else "risky (no move is safe)"
         d = info["key"][info["good"][0]][1]
         lines.append(f"Best: {' or '.join(info['good'])} ({kind}, no dead end, "
-                     + (f"nearest apple {d} moves away)." if d < _FAR else "no apple reachable)."))
+                     + (f"nearest apple {plural(d, 'move')} away)." if d < _FAR else "no apple reachable)."))
     else:
         lines.append("Every move is fatal, so there is no best move: None.")
     lines.append(f"Fatal: {worst}.")
@@ -297,8 +299,9 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
         return choice_draft("perception", "longer_snake", pl, 1, [image], ctx, "Which snake is longer?",
                             ["Your (green) snake", "The blue snake", "Both have the same length"],
                             0 if a > b else 1 if b > a else 2,
-                            [f"Your snake covers {a} cells: {', '.join(map(cell, me['body']))}.",
-                             f"The blue snake covers {b} cells: {', '.join(map(cell, other['body']))}."],
+                            [f"Your snake covers {plural(a, 'cell')}: {', '.join(map(cell, me['body']))}.",
+                             f"The blue snake covers {plural(b, 'cell')}: "
+                             f"{', '.join(map(cell, other['body']))}."],
                             extra)
     if kind == 1:
         n = len(state["apples"])

@@ -32,6 +32,7 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
+from vlm.tasks import plural
 
 GAME = "sokoban"
 MOVES: tuple[str, ...] = Sokoban.ACTION_NAMES
@@ -133,7 +134,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
                           f"{context(state)}\n\n{RULES_TEXT}", ask, list(MOVES), list(MOVES), steps,
                           {**extra, "scored": False})
     best, solution = found
-    steps = [f"A shortest solution takes {len(solution)} moves: {', '.join(solution)}.",
+    steps = [f"A shortest solution takes {plural(len(solution), 'move')}: {', '.join(solution)}.",
              f"Moves that start a shortest solution (the rest then takes {len(solution) - 1}): "
              f"{', '.join(best)}."]
     return word_draft("strategy", "next_move", plot_level(state), level(len(solution), (5, 15)),
@@ -147,7 +148,8 @@ def _fewest_task(state: dict[str, Any], image: np.ndarray) -> TaskDraft | None:
     if not solution:
         return None
     n = len(solution)
-    steps = [f"A breadth-first search over player and box positions finds the shortest solution: {n} moves, "
+    steps = [f"A breadth-first search over player and box positions finds the shortest solution: "
+             f"{plural(n, 'move')}, "
              f"e.g. {', '.join(solution)}.", "Every shorter move sequence leaves a box off its target."]
     return integer_draft("strategy", "fewest_moves", plot_level(state), level(n, (5, 15)), [image],
                          f"{context(state)}\n\n{RULES_TEXT}",
