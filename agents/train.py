@@ -110,6 +110,12 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 model = build_model(cfg, venv)
             except AssertionError as e:  # SB3 asserts on settings config.resolve does not know of
                 raise ValueError(f"PPO refused the settings: {e}") from None
+            except (RuntimeError, MemoryError) as e:  # torch's allocator on a rollout buffer too large
+                if not isinstance(e, MemoryError) and "alloc" not in str(e).lower():
+                    raise
+                raise ValueError(f"the rollout buffer (ppo.n_steps {cfg['ppo']['n_steps']:,} × --num-envs "
+                                 f"{cfg['num_envs']:,} observations) does not fit in memory; use a smaller "
+                                 "--set ppo.n_steps or --num-envs") from None
         write_run_files(run, cfg, command)
         n_params = count_params(model.policy)
         print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "

@@ -36,6 +36,13 @@ from agents.config import check_device
 from agents.presets import PRESETS
 
 
+def measure_seconds(text: str) -> float:
+    value = positive_float(text)
+    if value < 0.1:  # shorter timings are noise, and may not complete a single step (a 0 in a ratio)
+        raise argparse.ArgumentTypeError(f"must be >= 0.1, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -50,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="boards for env_sps and vec_env_sps (default 4096; the issue's figure uses >= 1024)")
     p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                    help="workers for vec_env_sps (default: one per core)")
-    p.add_argument("--seconds", type=positive_float, default=3.0,
+    p.add_argument("--seconds", type=measure_seconds, default=3.0,
                    help="time per raw-speed figure (default 3)")
     p.add_argument("--rollouts", type=positive_int, default=2,
                    help="timed PPO iterations per training figure (default 2)")

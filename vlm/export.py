@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
-from agents.runs import RunError
+from agents.runs import RunError, exclusive_lock
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -567,7 +567,7 @@ def _claim(partial: Path, out: Path) -> Any:
     if partial.exists():
         try:
             with open(partial / OWNER, "a") as f:
-                _lock(f)
+                exclusive_lock(f)
         except BlockingIOError:
             raise ExportError(f"another export into {out} is running (its work is in {partial}); wait for "
                               "it to finish or choose another --out") from None
@@ -576,19 +576,10 @@ def _claim(partial: Path, out: Path) -> Any:
         shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     f = open(partial / OWNER, "w")  # noqa: SIM115 (held open for the whole export)
-    _lock(f)
+    exclusive_lock(f)
     f.write(str(os.getpid()))
     f.flush()
     return f
-
-
-def _lock(f: Any) -> None:
-    """An exclusive, non-blocking lock (``BlockingIOError`` when held); none where fcntl is missing."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock, a second export there is not detected
-        return
-    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:

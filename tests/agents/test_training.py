@@ -268,6 +268,7 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--set", "ppo.target_kl=-1"], "ppo.target_kl must be a number > 0"),
     (["--env", "snake", "--set", 'ppo.normalize_advantage="no"'], "must be true or false"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
+    (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "or --set env_kwargs.max_cubes)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),

@@ -32,6 +32,7 @@ def test_gameboy_benchmark_json(scripts, capsys):
     (["--policy", "bogus"], "--policy: invalid choice"),
     (["--rollouts", "0"], "--rollouts: must be >= 1"),
     (["--seconds", "0"], "--seconds: must be > 0"),
+    (["--seconds", "0.000001"], "--seconds: must be >= 0.1"),
     (["--env", "gameboy", "--emulators", "0"], "--emulators: must be >= 1"),
 ])
 def test_bad_options_name_the_flag(scripts, capsys, argv, message):
