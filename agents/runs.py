@@ -11,7 +11,7 @@ import fnmatch
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -202,24 +202,43 @@ def written_beside(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def check_output_file(path: Path, flag: str, force: bool, inputs: Iterable[Path] = ()) -> None:
+def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, Path | None] | None = None,
+                      make_folders: bool = False) -> None:
     """Refuse, before any work, an output file that cannot or should not be written (``ValueError``
-    naming ``flag``): a folder or device in the way, a missing or read-only folder, one of the command's
-    ``inputs``, or an existing file without ``force``."""
+    naming ``flag``): a folder or device in the way, one of the command's ``inputs`` (name -> file; even
+    with ``force``), an existing file without ``force``, a missing folder (with ``make_folders``: a file
+    where one would be made) or a read-only one."""
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name")
-    if not path.parent.is_dir():
+    for name, file in (inputs or {}).items():
+        if file is not None and same_file(path, file):
+            raise ValueError(f"{flag} {path} is the {name} file, which writing it would destroy; choose "
+                             "another name")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{flag} {path} is not a regular file; give a file name")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise ValueError(f"{flag} {path} exists; pass --force to replace it, or give a new file name")
+    if make_folders:  # the nearest folder that exists: the one the missing ones would be made in
+        folder = next(p for p in path.absolute().parents if os.path.lexists(p))
+        if not folder.is_dir():
+            raise ValueError(f"{flag} {path}: {folder} is not a folder; choose another place")
+    elif not path.parent.is_dir():
         raise ValueError(f"{flag} {path}: no folder {path.parent}")
-    if path.exists():
-        if not path.is_file():
-            raise ValueError(f"{flag} {path} is not a regular file; give a file name")
-        if any(i.exists() and os.path.samefile(path, i) for i in inputs):
-            raise ValueError(f"{flag} {path} is one of the input files; give a new file name")
-        if not force:
-            raise ValueError(f"{flag} {path} exists; pass --force to replace it, or give a new file name")
-    folder = Path(os.path.realpath(path)).parent
+    else:
+        folder = Path(os.path.realpath(path)).parent
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ValueError(f"{flag} {path}: not writable here; choose another place")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether writing ``a`` would write ``b``: the same path once resolved (as ``sub/../b`` is once
+    ``sub`` is made), or a hard link."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
 
 
 def atomic_write_text(path: Path, text: str) -> None:

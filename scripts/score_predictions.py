@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_device(args.device)
         if args.out:  # checked before the scoring, not after it
-            check_output_file(Path(args.out), "--out", args.force, (Path(args.split), Path(args.predictions)))
+            check_output_file(Path(args.out), "--out", args.force,
+                              {"split": Path(args.split), "predictions": Path(args.predictions)})
         result = score_files(Path(args.split), Path(args.predictions),
                              Path(args.specialist) if args.specialist else None, args.device)
     except (ScoringError, CompareError, ValueError) as e:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.runs import written_beside
+from agents.runs import check_output_file, written_beside
 from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save_emulator
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
@@ -93,11 +93,6 @@ def run_inputs(pyboy: Any, inputs: list[Input], stop: Callable[[], bool] = lambd
     return frames + 1
 
 
-def _refuse_overwrite(out: Path, flag: str, force: bool) -> None:
-    if (out.exists() or out.is_symlink()) and not force:
-        raise FileExistsError(f"{flag} {out} exists; pass --force to overwrite it")
-
-
 def _read_input(path: Path, flag: str) -> bytes:
     """The bytes of an input file, or an error naming ``flag`` (not a traceback: a folder, no file)."""
     if path.is_dir():
@@ -110,33 +105,6 @@ def _read_input(path: Path, flag: str) -> bytes:
         raise ValueError(f"{flag} {path} cannot be read ({e.strerror or e})") from None
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether writing ``a`` would write ``b``: a hard link, or the same path once resolved (as
-    ``sub/../b`` is once ``mkdir`` has made ``sub``)."""
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist
-        return False
-
-
-def _check_output(out: Path, flag: str, force: bool, inputs: dict[str, Path | None]) -> None:
-    """Refuse, before any play, an output that cannot or must not be written: a folder, one of the
-    ``inputs`` (``--rom``, ``--state``... even with --force), an existing file without --force, or a
-    place under a file."""
-    if out.is_dir():
-        raise ValueError(f"{flag} {out} is a folder; give a file name, e.g. {out / 'start.state'}")
-    for name, path in inputs.items():
-        if path is not None and _same_file(out, path):
-            raise ValueError(f"{flag} {out} is the {name} file, which writing the state would destroy; "
-                             "choose another name")
-    _refuse_overwrite(out, flag, force)
-    folder = next(p for p in out.absolute().parents if os.path.lexists(p))  # the one mkdir would fill
-    if not folder.is_dir():
-        raise ValueError(f"{flag} {out}: {folder} is not a folder; choose another place")
-
-
 def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
     """Write ``data`` to a temp file beside ``out`` and rename it over ``out``: a full disk or a stop
     never leaves half a state in place of a good one, nor the temp file."""
@@ -144,7 +112,8 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         with written_beside(out) as tmp:
             tmp.write_bytes(data)
-            _refuse_overwrite(out, flag, force)  # another run may have written it since the first check
+            if not force and (out.exists() or out.is_symlink()):  # another run wrote it since the check
+                raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it")
     except FileExistsError:
         raise
     except OSError as e:
@@ -172,7 +141,8 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     """
     rom, inputs, out = Path(rom), Path(inputs), Path(out)
     state = None if state is None else Path(state)
-    _check_output(out, "--out", force, {"--rom": rom, "--inputs": inputs, "--state": state})
+    check_output_file(out, "--out", force, {"--rom": rom, "--inputs": inputs, "--state": state},
+                      make_folders=True)
     rom_bytes = _read_input(rom, "--rom")
     text = _read_input(inputs, "--inputs")
     try:
@@ -213,7 +183,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     state = None if state is None else Path(state)
     # Everything that can fail fails before the person plays, not after.
     _check_display(window)
-    _check_output(out, "--save-state", force, {"--rom": rom, "--state": state})
+    check_output_file(out, "--save-state", force, {"--rom": rom, "--state": state}, make_folders=True)
     rom_bytes = _read_input(rom, "--rom")
     if state is not None:
         _read_input(state, "--state")

@@ -169,7 +169,7 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     assert scripts.score_predictions.main([str(binary), str(tmp_path / "p.jsonl")]) == 2
     assert "not UTF-8 text" in capsys.readouterr().err
     for out, message in ((tmp_path, "is a folder"), (tmp_path / "no" / "s.json", "no folder"),
-                         (dataset[1], "is one of the input files")):
+                         (dataset[1], "is the split file")):
         assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1]), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
     # an existing --out is replaced only with --force; a link to it stays a link
