@@ -11,7 +11,7 @@ import fnmatch
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,7 +55,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not ((path / "config.yaml").is_file() and (path / "command.txt").is_file()):
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
                                "(no config.yaml and command.txt)")
-            foreign = foreign_entries(path)
+            foreign = foreign_entries(path, RUN_ENTRIES)
             if foreign:
                 raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
                                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move "
@@ -100,10 +100,11 @@ def claim_run(path: Path) -> IO[str]:
     return f
 
 
-def foreign_entries(path: Path) -> list[str]:
-    """Names in ``path`` that no depthfirst command writes into a run folder."""
+def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:
+    """Names in ``path`` that match none of the glob patterns ``entries`` (what depthfirst writes there)."""
+    patterns = tuple(entries)
     return sorted(e.name for e in path.iterdir()
-                  if not any(fnmatch.fnmatchcase(e.name, pattern) for pattern in RUN_ENTRIES))
+                  if not any(fnmatch.fnmatchcase(e.name, pattern) for pattern in patterns))
 
 
 def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
-from agents.runs import RunError, exclusive_lock
+from agents.runs import RunError, exclusive_lock, foreign_entries
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -63,6 +63,9 @@ from vlm.verify import spec_problem
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
 OWNER = ".owner"  # locked in the partial folder while an export writes it: a second one is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
+# What an export writes at its top level (all that --overwrite may replace).
+EXPORT_ENTRIES = ("README.md", "curriculum.json", IMAGE_DIR, TRAJ_DIR, "minari", OWNER,
+                  *fmt.FORMATS, *(f"{split}.jsonl" for split in fmt.SPLITS))
 MAX_SCALE = 64  # pixels per cell: a 20-cell board (or a Game Boy screen) is then 1,280 pixels wide
 
 
@@ -188,6 +191,10 @@ def _out_problem(out: Path, overwrite: bool) -> str | None:
                 "export")
     if not (out / META).is_file():
         return f"--overwrite refuses to replace {out}: it is not a depthfirst export (no {META})"
+    foreign = foreign_entries(out, EXPORT_ENTRIES)
+    if foreign:  # e.g. a predictions file put beside the splits: the export replaces the folder whole
+        return (f"--overwrite refuses to replace {out}: it holds files an export does not write "
+                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move them out first")
     return None
 
 
@@ -466,7 +473,7 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
     # Pass 2: replay the kept episodes: states, frames, step rows, task records and their images.
     t1 = time.perf_counter()
     source = {"env": env, "run": run.path.name, "checkpoint": run.checkpoint.name,
-              "policy": f"{type(model).__name__}/{run.cfg['policy']}@{int(model.num_timesteps)}"}
+              "policy": f"{type(model).__name__}/{run.preset}@{int(model.num_timesteps)}"}
     settings = ReplaySettings(env, env_kwargs, str(partial), opts.scale, opts.tasks_per_state, opts.seed,
                               p.task_module, source, opts.minari)
     kept_chunks = [kept[k:k + CHUNK] for k in range(0, len(kept), CHUNK)]
@@ -520,7 +527,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
         t = time.perf_counter()
         files = [f for o in outputs for f in o.minari_files]
         minari_id = write_minari(root, env, env_kwargs, kept, (np.load(f) for f in files),
-                                 algorithm=f"depthfirst PPO ({run.cfg['policy']})",
+                                 algorithm=f"depthfirst PPO ({run.preset})",
                                  description=f"Expert play of a depthfirst {env} specialist "
                                              f"({run.path.name}).")
         times["minari"] = time.perf_counter() - t
@@ -533,7 +540,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
         "env": env, "gym_id": GAMES[env][1], "env_kwargs": env_kwargs, "env_config": run.cfg,
         "run": {"path": os.path.abspath(run.path), "checkpoint": os.path.abspath(run.checkpoint),
                 "checkpoint_sha1": _sha1_file(run.checkpoint)},
-        "policy": {"algorithm": type(model).__name__, "preset": run.cfg["policy"],
+        "policy": {"algorithm": type(model).__name__, "preset": run.preset,
                    "recurrent": bool(run.cfg.get("recurrent")), "parameters": int(n_params),
                    "num_timesteps": int(model.num_timesteps)},
         "seeds": {"base": opts.seed, "rule": "episode k is seeded base + k",

@@ -85,6 +85,11 @@ class RunInfo:
     def env(self) -> str:
         return self.cfg["env"]
 
+    @property
+    def preset(self) -> str:
+        """The policy preset's name (a hand-written config may not say: the model file does not need it)."""
+        return str(self.cfg.get("policy", "unknown"))
+
 
 def resolve_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> RunInfo:
     """The run's config and the model file to load; ``RunError`` says what is missing."""

@@ -348,6 +348,24 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--min-score", "1e9",
                   "--no-progress") == 2
     assert digest_tree(copy) == before
+    # A file of the user's put into an export is not replaced with it.
+    (copy / "predictions.jsonl").write_text('{"id": "x", "response": "UP"}\n')
+    capsys.readouterr()
+    assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--no-progress") == 2
+    assert "holds files an export does not write (predictions.jsonl)" in capsys.readouterr().err
+    assert (copy / "predictions.jsonl").is_file()
+    assert (copy / META).read_bytes() == (exported / META).read_bytes()
+
+
+def test_a_hand_written_config_without_a_policy_exports(run, tmp_path, capsys):
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare)
+    cfg = yaml.safe_load((bare / "config.yaml").read_text())
+    del cfg["policy"]  # the model file does not need it; the card says "unknown"
+    (bare / "config.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    assert export(str(bare), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 0
+    assert json.loads((out / META).read_text())["policy"]["preset"] == "unknown"
 
 
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
