@@ -160,7 +160,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                         "given; only --total-timesteps, --num-workers, --device, --save-every and "
                         "--video-every may change")
             overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
-            cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
+            try:
+                cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
+            except ValueError as e:  # a value of the run's own config.yaml, unless a flag given set it
+                raise ValueError(f"--resume {run}: {e} (from its config.yaml, unless given as a flag)"
+                                 ) from None
         else:
             if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")

@@ -93,6 +93,10 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
         scripts.train_ppo.main(["--resume", str(run), "--policy", "small", "--set", "ppo.n_epochs=2"])
     assert "so --policy, --set cannot be given" in capsys.readouterr().err
     assert {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()} == before
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "num_envs": -3}))  # edited by hand
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--no-progress"]) == 2
+    assert "(from its config.yaml, unless given as a flag)" in capsys.readouterr().err
 
 
 def test_resumed_run_plays_new_episodes(trained, tmp_path):
