@@ -361,9 +361,14 @@ def _save(fig: Any, path: Path) -> str:
 
 # ---------------------------------------------------------------------- report
 def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse a file, or an existing non-empty folder unless ``overwrite`` and it holds a report."""
-    if out.exists() and not out.is_dir():
-        raise CompareError(f"--out {out} is a file; give a folder")
+    """Refuse a file, a folder that cannot be made or written, or an existing non-empty folder unless
+    ``overwrite`` and it holds a report."""
+    from agents.runs import check_output_folder
+
+    try:
+        check_output_folder(out, "--out")
+    except ValueError as e:
+        raise CompareError(str(e)) from None
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise CompareError(f"--out {out} already exists and is not empty; choose another folder or pass "

@@ -21,8 +21,10 @@ RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
 _STEP = re.compile(r"step_(\d+)\.zip$")
 # What train, evaluate and compare write into a run folder: all that --force may clear.
+# Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
+OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", "eval-*",
-               "compare-*", ".*.tmp*", ".train.lock")
+               "compare-*", ".*.tmp*", ".train.lock", *OS_LITTER)
 
 
 class RunError(RuntimeError):
@@ -194,13 +196,26 @@ def written_beside(path: Path) -> Iterator[Path]:
     half a file in place of a good one. Opened normally, not with mkstemp (whose files are private to
     the user): the file gets the permissions of every other file beside it. A symlink stays a link:
     the file it points to is replaced."""
-    path = Path(os.path.realpath(path))
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with written_together([path]) as (tmp,):
         yield tmp
-        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def written_together(paths: list[Path]) -> Iterator[list[Path]]:
+    """``written_beside`` for files that belong together (a result and its videos): all of them are
+    replaced, with no signal between the renames, once the block completes; none if it does not."""
+    from agents.interrupts import uninterruptible
+
+    finals = [Path(os.path.realpath(p)) for p in paths]
+    tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
+    try:
+        yield tmps
+        with uninterruptible():
+            for tmp, final in zip(tmps, finals, strict=True):
+                os.replace(tmp, final)
     finally:
-        tmp.unlink(missing_ok=True)
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, Path | None] | None = None,
@@ -219,16 +234,32 @@ def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, P
         raise ValueError(f"{flag} {path} is not a regular file; give a file name")
     if (path.exists() or path.is_symlink()) and not force:
         raise ValueError(f"{flag} {path} exists; pass --force to replace it, or give a new file name")
-    if make_folders:  # the nearest folder that exists: the one the missing ones would be made in
-        folder = next(p for p in path.absolute().parents if os.path.lexists(p))
-        if not folder.is_dir():
-            raise ValueError(f"{flag} {path}: {folder} is not a folder; choose another place")
+    if make_folders:
+        folder = _made_in(path.parent, flag, path)
     elif not path.parent.is_dir():
         raise ValueError(f"{flag} {path}: no folder {path.parent}")
     else:
         folder = Path(os.path.realpath(path)).parent
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ValueError(f"{flag} {path}: not writable here; choose another place")
+
+
+def check_output_folder(path: Path, flag: str) -> None:
+    """Refuse, before any work, a results folder that cannot be made or written (``ValueError`` naming
+    ``flag``): a file in the way, or missing folders that could not be made there."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {path} is a file; give a folder")
+    folder = _made_in(path, flag, path)
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{flag} {path}: {folder} is not writable; choose another place")
+
+
+def _made_in(folder: Path, flag: str, path: Path) -> Path:
+    """The nearest existing folder at or above ``folder`` (where missing ones would be made)."""
+    found = next(p for p in (folder.absolute(), *folder.absolute().parents) if os.path.lexists(p))
+    if not found.is_dir():
+        raise ValueError(f"{flag} {path}: {found} is not a folder; choose another place")
+    return found
 
 
 def same_file(a: Path, b: Path) -> bool:

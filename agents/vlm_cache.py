@@ -42,17 +42,14 @@ def cache_key(url: str, request: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode("ascii")).hexdigest()
 
 
-def check_cache_dir(root: Path, name: str, parents: bool = False) -> None:
-    """Make sure ``root`` is a writable folder, creating it (and, with ``parents``, missing parents);
-    ValueError naming it (``name``, e.g. the flag) and what to change otherwise."""
+def check_cache_dir(root: Path, name: str) -> None:
+    """Make sure ``root`` is a writable folder, creating it and any missing parents; ValueError naming
+    it (``name``, e.g. the flag) and what to change otherwise (a file in the way, no permission)."""
     hint = "give another folder with --cache-dir, or pass --no-cache"
     if root.exists() and not root.is_dir():
         raise ValueError(f"{name} is a file, not a folder; {hint}")
-    if not parents and not root.parent.is_dir():
-        raise ValueError(f"{name}: its parent {root.parent} is not an existing folder; create it or "
-                         f"{hint}")
     try:
-        root.mkdir(parents=parents, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=root)
         os.close(fd)
         os.unlink(probe)

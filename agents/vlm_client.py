@@ -398,12 +398,12 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
     cache = None
     if not args.no_cache:  # checked now, not at the first answer (already sent and paid for)
         if args.cache_dir:
-            root, name, parents = Path(args.cache_dir), f"--cache-dir {args.cache_dir}", False
+            root, name = Path(args.cache_dir), f"--cache-dir {args.cache_dir}"
         else:
-            root, parents = default_cache_dir(), True  # ~/.cache may not hold depthfirst/ yet
+            root = default_cache_dir()
             name = (f"$DEPTHFIRST_VLM_CACHE {root}" if os.environ.get("DEPTHFIRST_VLM_CACHE")
                     else f"the default response cache {root}")
-        check_cache_dir(root, name, parents)
+        check_cache_dir(root, name)
         cache = ResponseCache(root)
     return ChatClient(Endpoint.parse(spec), api_key_env=args.api_key_env, timeout=args.timeout,
                       max_retries=args.retries, max_tokens=args.max_tokens, temperature=args.temperature,

@@ -77,7 +77,7 @@ def evaluate(args: argparse.Namespace) -> int:
         summarize,
         write_video,
     )
-    from agents.runs import RunError, atomic_write_text, read_run_config
+    from agents.runs import RunError, read_run_config, written_together
     from agents.train import load_model
 
     run = Path(args.run_dir)
@@ -120,15 +120,19 @@ def evaluate(args: argparse.Namespace) -> int:
     # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one.
     tag = {"random": "eval-random", "sampled": f"eval-step{model.num_timesteps}-stochastic",
            "argmax": f"eval-step{model.num_timesteps}"}[actions]
+    files = [run / f"{tag}.json"]
     if not args.no_video:
-        best = max(episodes, key=lambda e: (e.score, -e.length))
-        frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions, last=args.video_steps)
         stem = run / f"{tag}-best"
-        for suffix in (".mp4", ".gif"):
-            write_video(frames, stem.with_suffix(suffix))
-        summary.update(video=str(stem.with_suffix(".mp4")), gif=str(stem.with_suffix(".gif")),
-                       best_episode_seed=best.seed, video_steps=len(frames) - 1)
-    atomic_write_text(run / f"{tag}.json", json.dumps(summary, indent=2))
+        files += [stem.with_suffix(".mp4"), stem.with_suffix(".gif")]
+    with written_together(files) as tmps:  # the JSON and its videos are replaced together, or not at all
+        if not args.no_video:
+            best = max(episodes, key=lambda e: (e.score, -e.length))
+            frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions, last=args.video_steps)
+            for tmp in tmps[1:]:
+                write_video(frames, tmp)
+            summary.update(video=str(files[1]), gif=str(files[2]), best_episode_seed=best.seed,
+                           video_steps=len(frames) - 1)
+        tmps[0].write_text(json.dumps(summary, indent=2))
     if args.json:
         print(json.dumps(summary))
     else:
@@ -153,7 +157,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
 
     from agents.compare import play_vlm, summarize_run
     from agents.evaluation import eval_kwargs, replay_frames, summarize, write_video
-    from agents.runs import RunError, atomic_write_text, read_run_config
+    from agents.runs import RunError, atomic_write_text, check_output_folder, read_run_config
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -174,8 +178,10 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", player.name).strip("-") or "vlm"
     if not args.run_dir:
         out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
-    if out.exists() and not out.is_dir():
-        print(f"error: --out {out} is a file; give a folder for the results", file=sys.stderr)
+    try:  # before the play, which may be paid for
+        check_output_folder(out, "--out" if not args.run_dir else "the run folder")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         with player, tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (out.suffix or out.is_dir()):
         out = out.with_suffix(".png")  # what is written; the path printed is true
     try:
-        check_output_file(out, "--out", args.force)
+        check_output_file(out, "--out", args.force, make_folders=True)
         print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline))
     except (ValueError, OSError) as e:  # OSError: the PNG could not be written there
         print(f"error: {e}", file=sys.stderr)

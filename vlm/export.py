@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
-from agents.runs import RunError, exclusive_lock, foreign_entries
+from agents.runs import OS_LITTER, RunError, exclusive_lock, foreign_entries
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -65,7 +65,7 @@ OWNER = ".owner"  # locked in the partial folder while an export writes it: a se
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
 # What an export writes at its top level (all that --overwrite may replace).
 EXPORT_ENTRIES = ("README.md", "curriculum.json", IMAGE_DIR, TRAJ_DIR, "minari", OWNER,
-                  *fmt.FORMATS, *(f"{split}.jsonl" for split in fmt.SPLITS))
+                  *fmt.FORMATS, *(f"{split}.jsonl" for split in fmt.SPLITS), *OS_LITTER)
 MAX_SCALE = 64  # pixels per cell: a 20-cell board (or a Game Boy screen) is then 1,280 pixels wide
 
 

@@ -207,5 +207,13 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
         data = save_emulator(pb)
     finally:
         pb.stop(save=False)
-    _write_state(out, data, "--save-state", force)
+    try:
+        _write_state(out, data, "--save-state", force)
+    except OSError as e:  # a person's play is not thrown away: kept beside, under a name of its own
+        kept = out.with_name(f"{out.stem}.unsaved-{os.getpid()}{out.suffix}")
+        try:
+            _write_state(kept, data, "--save-state", False)
+        except OSError:
+            raise e from None
+        raise OSError(f"{e}; the session was saved to {kept} instead") from None
     return {"out": str(out), "frames": frames, "rom_sha1": hashlib.sha1(rom_bytes).hexdigest()}

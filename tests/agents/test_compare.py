@@ -159,7 +159,7 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
        "--price-per-1k-tokens") for price in ("nan", "inf", "-1", "m=0.5,nan", "0.5,-inf")],
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--timeout", "nan"], "--timeout"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--cache-dir", "/dev/null"], "--cache-dir"),
-    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--cache-dir", "/nonexistent/x"],
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--cache-dir", "/dev/null/x"],
      "--cache-dir"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "7B"], "--vlm-params"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency"),

@@ -170,14 +170,20 @@ def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_
     shutil.copytree(trained, run)
     before = sorted(p.name for p in run.iterdir())
 
-    def interrupted(path, *args, **kwargs):  # Ctrl-C (or SIGTERM) while the video is being encoded
-        Path(path).write_bytes(b"half a video")
-        raise KeyboardInterrupt
+    real = imageio.v2.mimsave
 
+    def interrupted(path, *args, **kwargs):  # Ctrl-C (or SIGTERM) while the GIF is encoded, the MP4 done
+        if str(path).endswith(".gif"):
+            Path(path).write_bytes(b"half a video")
+            raise KeyboardInterrupt
+        real(path, *args, **kwargs)
+
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "5"]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     monkeypatch.setattr(imageio.v2, "mimsave", interrupted)
-    assert scripts.evaluate.main([str(run), "--episodes", "2"]) == 130
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "900"]) == 130
     assert "interrupted: no new results written" in capsys.readouterr().err
-    assert sorted(p.name for p in run.iterdir()) == before
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # all old, none new
 
 
 def test_evaluating_a_checkpoint_of_other_settings_is_a_clear_error(trained, scripts, tmp_path, capsys):
@@ -416,6 +422,7 @@ def test_force_clears_only_run_folders_holding_nothing_but_run_files(trained, sc
     (project / "main.py").write_text("print('mine')\n")
     run = tmp_path / "run"
     shutil.copytree(trained, run)
+    (run / ".DS_Store").write_bytes(b"Finder's")  # a file manager's litter does not count
     (run / "notes.txt").write_text("mine")
     for folder, message in ((project, "not a depthfirst run folder"), (run, "holds files a run does not "
                                                                              "write (notes.txt)")):
@@ -549,6 +556,8 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     assert "exists; pass --force" in capsys.readouterr().err and out.read_bytes() == b"my figure"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--force"]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
+    assert scripts.plot_curve.main([str(trained), "--out", str(tmp_path / "new" / "c.png")]) == 0  # made
+    assert (tmp_path / "new" / "c.png").is_file()
 
 
 def test_curve_minutes_leave_out_the_time_between_a_stop_and_its_resume(tmp_path):

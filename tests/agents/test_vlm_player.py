@@ -166,6 +166,10 @@ def test_evaluate_script_leaves_no_folder_when_the_vlm_cannot_be_reached(scripts
     assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
                                   "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 2
     assert "is a file" in capsys.readouterr().err and out.read_text() == "mine"
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:  # checked before any request
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"m@{server.url}", "--episodes", "1",
+                                      "--out", str(out / "sub"), "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert server.hits == 0 and "is not a folder" in capsys.readouterr().err
 
 
 def test_evaluate_script_survives_a_reply_with_a_lone_surrogate(scripts, tmp_path, capsys):

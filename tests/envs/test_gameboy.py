@@ -710,3 +710,17 @@ def test_gymnasium_make_passes_the_game_option_through() -> None:
         env.unwrapped.game.close()
 
 
+
+
+def test_a_session_that_cannot_be_saved_where_asked_is_kept_beside(tmp_path: Path) -> None:
+    out = tmp_path / "played.state"
+
+    def someone_else_writes() -> None:  # --save-state appears while the person plays (no --force)
+        out.write_bytes(b"another state")
+
+    with pytest.raises(OSError, match=r"the session was saved to .*unsaved") as exc:
+        play(TEST_CARTRIDGE, out, window="null", max_frames=30, started=someone_else_writes)
+    kept = Path(str(exc.value).rsplit(" saved to ", 1)[1].removesuffix(" instead"))
+    assert out.read_bytes() == b"another state" and kept.parent == tmp_path
+    g = make(1, state=kept)  # the play is there, and loads
+    g.close()
