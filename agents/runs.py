@@ -20,9 +20,9 @@ import yaml
 RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
 _STEP = re.compile(r"step_(\d+)\.zip$")
-# What train, evaluate and compare write into a run folder: all that --force may clear.
 # Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
+# What train, evaluate and compare write into a run folder: all that --force may clear.
 RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", "eval-*",
                "compare-*", ".*.tmp*", ".train.lock", *OS_LITTER)
 

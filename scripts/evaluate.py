@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from agents.cli import nonneg_int, positive_int
 
@@ -72,12 +73,10 @@ def evaluate(args: argparse.Namespace) -> int:
         RandomPolicy,
         check_fits,
         eval_kwargs,
-        replay_frames,
         run_episodes,
         summarize,
-        write_video,
     )
-    from agents.runs import RunError, read_run_config, written_together
+    from agents.runs import RunError, read_run_config
     from agents.train import load_model
 
     run = Path(args.run_dir)
@@ -120,19 +119,7 @@ def evaluate(args: argparse.Namespace) -> int:
     # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one.
     tag = {"random": "eval-random", "sampled": f"eval-step{model.num_timesteps}-stochastic",
            "argmax": f"eval-step{model.num_timesteps}"}[actions]
-    files = [run / f"{tag}.json"]
-    if not args.no_video:
-        stem = run / f"{tag}-best"
-        files += [stem.with_suffix(".mp4"), stem.with_suffix(".gif")]
-    with written_together(files) as tmps:  # the JSON and its videos are replaced together, or not at all
-        if not args.no_video:
-            best = max(episodes, key=lambda e: (e.score, -e.length))
-            frames = replay_frames(cfg["env"], env_kwargs, best.seed, best.actions, last=args.video_steps)
-            for tmp in tmps[1:]:
-                write_video(frames, tmp)
-            summary.update(video=str(files[1]), gif=str(files[2]), best_episode_seed=best.seed,
-                           video_steps=len(frames) - 1)
-        tmps[0].write_text(json.dumps(summary, indent=2))
+    write_results(summary, run / tag, cfg["env"], env_kwargs, episodes, args)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -156,8 +143,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from agents.compare import play_vlm, summarize_run
-    from agents.evaluation import eval_kwargs, replay_frames, summarize, write_video
-    from agents.runs import RunError, atomic_write_text, check_output_folder, read_run_config
+    from agents.evaluation import eval_kwargs, summarize
+    from agents.runs import RunError, check_output_folder, read_run_config
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -198,14 +185,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                                         "best_move_rate", "verifier_accuracy", "cached_answers",
                                         "decisions_per_s", "parameters")},
                    env=env, vlm=str(player.client.endpoint), seed=args.seed, client=played.about["client"])
-    stem = out / f"eval-vlm-{slug}"
-    if not args.no_video:
-        best = max(episodes, key=lambda e: (e.score, -e.length))
-        frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
-        for suffix in (".mp4", ".gif"):
-            write_video(frames, Path(f"{stem}-best{suffix}"))
-        summary.update(video=f"{stem}-best.mp4", gif=f"{stem}-best.gif", best_episode_seed=best.seed)
-    atomic_write_text(Path(f"{stem}.json"), json.dumps(summary, indent=2))
+    write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -216,6 +196,27 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     return 0
+
+
+def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],
+                  episodes: list[Any], args: argparse.Namespace) -> None:
+    """``<stem>.json`` and, unless --no-video, the best episode replayed into ``<stem>-best.mp4``/``.gif``
+    (its last --video-steps steps), all replaced together or not at all; the summary names the videos."""
+    from agents.evaluation import replay_frames, write_video
+    from agents.runs import written_together
+
+    # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
+    files = [stem.with_name(f"{stem.name}{end}") for end in
+             (".json", *(() if args.no_video else ("-best.mp4", "-best.gif")))]
+    with written_together(files) as tmps:
+        if not args.no_video:
+            best = max(episodes, key=lambda e: (e.score, -e.length))
+            frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
+            for tmp in tmps[1:]:
+                write_video(frames, tmp)
+            summary.update(video=str(files[1]), gif=str(files[2]), best_episode_seed=best.seed,
+                           video_steps=len(frames) - 1)
+        tmps[0].write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":
