@@ -13,12 +13,17 @@ from typing import Any
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _active = False  # one handler for the whole process, however deeply the contexts nest
 _received = 0
+_deferring = False  # inside deferred_stop(): the first signal waits for the block's end
+_pending = False
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    global _received
+    global _received, _pending
     _received += 1
     if _received == 1:
+        if _deferring:
+            _pending = True
+            return
         raise KeyboardInterrupt
     print("stopping: one moment", file=sys.stderr)  # a repeat (``timeout`` signals twice) is ignored
 
@@ -28,16 +33,38 @@ def stop_signals_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt`` once; later ones, while the program cleans up or
     saves, are ignored. Needed because a background job of a shell without job control starts with
     SIGINT ignored, and ``timeout``, ``kill`` and job schedulers send SIGTERM."""
-    global _active, _received
+    global _active, _received, _pending
     if _active or threading.current_thread() is not threading.main_thread():
         yield
         return
     _active, _received = True, 0
+    _pending = False
     try:
         with _handled_by(_interrupt):
             yield
     finally:
         _active = False
+
+
+@contextlib.contextmanager
+def deferred_stop() -> Iterator[None]:
+    """A stop signal inside the block raises ``KeyboardInterrupt`` when the block has finished, not
+    half-way: for a checkpoint save, which a signal inside ``torch.save`` turns into a corrupt write and
+    a ``RuntimeError`` (seen on a CUDA run stopped during its periodic save). Repeats are ignored as in
+    ``stop_signals_interrupt``, which this installs for the block when it is not active already."""
+    global _deferring, _pending
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring = True
+    try:
+        with stop_signals_interrupt():
+            yield
+    finally:
+        _deferring = False
+    if _pending:
+        _pending = False
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

@@ -24,6 +24,12 @@ from envs import game_class
 
 MAX_SIDE = 12
 
+# Float32 matmuls on CUDA run on TF32 tensor cores, as cuDNN already runs the convolutions by default.
+# Every process that builds or loads these policies imports this module (training, evaluation, the
+# benchmark's peak). TF32 keeps float32's range with a 10-bit mantissa (~1e-3 relative error), far below
+# PPO's gradient noise. No effect on a CPU. Measured gain: README, "On a GPU".
+torch.backends.cuda.matmul.allow_tf32 = True
+
 
 class GridCNN(BaseFeaturesExtractor):
     """Conv trunk + dense layer. Input uint8 (already divided by 255 by SB3's preprocessing)."""

@@ -17,6 +17,8 @@ from typing import IO, Any
 
 import yaml
 
+from agents.interrupts import deferred_stop, uninterruptible
+
 RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
 _STEP = re.compile(r"step_(\d+)\.zip$")
@@ -204,7 +206,6 @@ def written_beside(path: Path) -> Iterator[Path]:
 def written_together(paths: list[Path]) -> Iterator[list[Path]]:
     """``written_beside`` for files that belong together (a result and its videos): all of them are
     replaced, with no signal between the renames, once the block completes; none if it does not."""
-    from agents.interrupts import uninterruptible
 
     finals = [Path(os.path.realpath(p)) for p in paths]
     tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
@@ -286,10 +287,12 @@ def save_model(model: Any, path: Path) -> None:
 
 
 def save_checkpoint(model: Any, run: Path) -> Path:
-    """Write checkpoints/step_<N>.zip and model.zip; keep the newest ``KEEP_CHECKPOINTS``."""
+    """Write checkpoints/step_<N>.zip and model.zip; keep the newest ``KEEP_CHECKPOINTS``. A stop
+    signal during the save takes effect once both files are written."""
     file = run / "checkpoints" / f"step_{model.num_timesteps}.zip"
-    save_model(model, file)
-    save_model(model, run / "model.zip")
-    for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
-        old.unlink(missing_ok=True)
+    with deferred_stop():
+        save_model(model, file)
+        save_model(model, run / "model.zip")
+        for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
+            old.unlink(missing_ok=True)
     return file

@@ -20,7 +20,8 @@ from envs import make_vec
 
 
 def peak_flops(device: str = "cpu", n: int = 2048, seconds: float = 2.0) -> float:
-    """The best matmul FLOP/s of ``n``×``n`` float32 ``torch.mm`` on ``device`` (the MFU denominator)."""
+    """The best matmul FLOP/s of ``n``×``n`` float32 ``torch.mm`` on ``device`` (the MFU denominator), at the
+    precision the policies train in (TF32 on CUDA: ``agents.policies``, imported above, turns it on)."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     best = 0.0
