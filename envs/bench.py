@@ -22,22 +22,29 @@ def game_sps(name: str, seconds: float = 2.0, num_envs: int = 1024, **game_kwarg
 
 def random_play(game: Any, seconds: float) -> tuple[float, float]:
     """Reset every board of ``game``, play uniformly random actions for ``seconds``: steps/s and the
-    seconds it ran."""
+    seconds it ran. One step before the clock starts: it compiles the core (or loads Numba's cache),
+    which on a fresh checkout takes seconds and would be counted as play."""
     num_envs = game.num_envs
     rng = np.random.default_rng(0)
     actions = rng.integers(0, game.action_space.n, size=(64, num_envs))
     obs = game.new_obs_buffer()
     game.reset(np.arange(num_envs), seeds_from(0, num_envs))
     seed = num_envs
+
+    def step(a: np.ndarray) -> None:
+        nonlocal seed
+        _, terminated, truncated = game.step(a)
+        game.observe(obs)
+        ended = np.flatnonzero(terminated | truncated)
+        if ended.size:
+            game.reset(ended, seeds_from(seed, ended.size))
+            seed += ended.size
+
+    step(actions[-1])
     steps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds or steps == 0:
         for a in actions:
-            _, terminated, truncated = game.step(a)
-            game.observe(obs)
-            ended = np.flatnonzero(terminated | truncated)
-            if ended.size:
-                game.reset(ended, seeds_from(seed, ended.size))
-                seed += ended.size
+            step(a)
             steps += num_envs
             if not game.cheap and time.perf_counter() - t0 >= seconds:
                 break

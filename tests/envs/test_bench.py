@@ -1,7 +1,9 @@
+import time
+
 import pytest
 
-from envs import GAMES
-from envs.bench import game_sps
+from envs import GAMES, make_game
+from envs.bench import game_sps, random_play
 
 
 def kwargs_for(name):
@@ -17,3 +19,19 @@ def kwargs_for(name):
 def test_every_game_runs_the_speed_loop(name):
     n = 2 if name in ("pokemon_red", "gameboy") else 64
     assert game_sps(name, seconds=0.05, num_envs=n, **kwargs_for(name)) > 0
+
+
+def test_the_first_step_compiling_the_core_is_not_timed():
+    game = make_game("snake", num_envs=8)
+    step = game.step
+    calls = []
+
+    def first_slow(actions):  # as Numba compiling the core on a fresh checkout
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(1.0)
+        return step(actions)
+
+    game.step = first_slow
+    _, wall = random_play(game, 0.05)
+    assert wall < 0.8 and len(calls) > 1
