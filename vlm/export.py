@@ -129,6 +129,11 @@ def plan(opts: ExportOptions) -> Plan:
         ratios = sp.parse_ratios(opts.split)
     except ValueError as e:
         raise ExportError(str(e)) from None
+    if opts.tasks_per_state == 0:  # trajectories only: no task records, so nothing for a trainer format
+        if opts.formats.strip().lower() not in ("all", "none"):
+            raise ExportError(f"--formats {opts.formats}: trainer formats hold task records, and "
+                              "--tasks-per-state 0 draws none; drop --formats (or raise --tasks-per-state)")
+        formats = []
     if "trl" in formats and importlib.util.find_spec("datasets") is None:
         raise ExportError("--formats trl needs the Hugging Face datasets package: pip install datasets "
                           "(or leave trl out of --formats)")

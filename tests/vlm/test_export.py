@@ -5,6 +5,7 @@ workers), and bad input refused with a clear error and nothing lost."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -170,7 +171,8 @@ def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch):
     assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && python ")
 
 
-def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, capsys):
+def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, capsys, monkeypatch):
+    spec = importlib.util.find_spec
     out = tmp_path / "traj"
     assert export(str(run), "--out", str(out), "--episodes", "2", "--tasks-per-state", "0",
                   "--no-progress") == 0  # --formats all, the default
@@ -185,6 +187,14 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
     files = card[card.index("## Files and formats"):]
     listed = re.findall(r"^- `([^`]+)`", files, flags=re.MULTILINE)
     assert listed and all((out / name).exists() for name in listed), listed
+    # Named formats cannot be written without records; nor does the default need the trl format's package.
+    assert export(str(run), "--out", str(tmp_path / "x"), "--tasks-per-state", "0", "--formats", "verl,trl",
+                  "--no-progress") == 2
+    assert "--tasks-per-state 0 draws none" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "datasets" else spec(name))
+    assert export(str(run), "--out", str(tmp_path / "y"), "--episodes", "1", "--tasks-per-state", "0",
+                  "--no-progress") == 0
 
 
 def test_game_boy_cards_carry_the_rom_warning_unless_the_test_cartridge_made_them(exported):
