@@ -182,8 +182,14 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             if args.state is not None and args.state.lower() in ("none", "null"):
                 cfg["env_kwargs"]["state"] = None  # --state none: boot the ROM instead of loading a state
             absolute_paths(cfg["env"], cfg["env_kwargs"])
-            cfg = resolve(cfg, torch.cuda.is_available())
-            check_game(cfg)
+            try:
+                cfg = resolve(cfg, torch.cuda.is_available())
+                check_game(cfg)
+            except ValueError as e:  # the message names a flag; the value may be the user's file's
+                if not args.config:
+                    raise
+                raise ValueError(f"{e} (a value in --config {args.config} counts as that flag or "
+                                 "--set key)") from None
             run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
             created = run
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)

@@ -316,17 +316,19 @@ def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
     assert cfg["env"] == "sokoban" and cfg["ppo"]["learning_rate"] == 1e-4
     assert cfg["env_kwargs"] == preset["env_kwargs"] and cfg["total_timesteps"] == preset["total_timesteps"]
     assert cfg["ppo"]["batch_size"] == preset["ppo"]["batch_size"]
-    bad = {"broken.yaml": "ppo: [1, 2", "typo.yaml": "ppo: {lr: 0.1}\n"}
+    bad = {"broken.yaml": "ppo: [1, 2", "typo.yaml": "ppo: {lr: 0.1}\n", "value.yaml": "save_every: -5\n"}
     for name, text in bad.items():
         (tmp_path / name).write_text(text)
     cases = {own: "is for env 'sokoban', not --env snake", tmp_path / "broken.yaml": "is not valid YAML",
-             tmp_path / "typo.yaml": "unknown settings ['lr']", tmp_path: "is a folder"}
+             tmp_path / "typo.yaml": "unknown settings ['lr']", tmp_path: "is a folder",
+             tmp_path / "value.yaml": f"-5 (a value in --config {tmp_path / 'value.yaml'} counts as"}
     argvs = [(["--config", str(file)], message) for file, message in cases.items()]
     for argv, message in [*argvs, (["--run-dir", ""], "--run-dir is empty")]:
         with pytest.raises(SystemExit) as exc:
             raise SystemExit(scripts.train_ppo.main(["--env", "snake", *argv, *TINY]))
         assert exc.value.code == 2 and message in capsys.readouterr().err, message
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "mine.yaml", "typo.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "mine.yaml", "typo.yaml",
+                                                          "value.yaml"]
 
 
 def test_force_puts_the_old_run_back_when_the_new_one_fails_to_start(trained, scripts, tmp_path, capsys,
