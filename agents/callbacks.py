@@ -13,6 +13,7 @@ from stable_baselines3.common.logger import HParam, Image, Video
 from tqdm import tqdm
 
 from agents.evaluation import replay_frames, run_episodes
+from agents.interrupts import stop_signalled
 from agents.runs import save_checkpoint
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
@@ -85,6 +86,17 @@ class MetricsCallback(BaseCallback):
         restarts = getattr(self.training_env, "worker_restarts", None)
         if restarts is not None:
             self.logger.record("env/worker_restarts", restarts)
+
+
+class StopCallback(BaseCallback):
+    """Stops training at the next env step once a stop signal came, should its ``KeyboardInterrupt`` have
+    been swallowed: moviepy, imported by the first TensorBoard video, imports scipy inside a bare
+    ``except:``, and a Ctrl-C then left training running with every later signal ignored."""
+
+    def _on_step(self) -> bool:
+        if stop_signalled():
+            raise KeyboardInterrupt
+        return True
 
 
 class PeriodicCallback(BaseCallback):

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _active = False  # one handler for the whole process, however deeply the contexts nest
@@ -44,6 +44,28 @@ def stop_signals_interrupt() -> Iterator[None]:
             yield
     finally:
         _active = False
+
+
+def stop_signalled() -> bool:
+    """Whether a stop signal came since ``stop_signals_interrupt`` began: training polls it, as a library
+    that swallows exceptions in a bare ``except:`` (moviepy importing scipy) would otherwise eat the one
+    ``KeyboardInterrupt`` raised, and every later signal is ignored."""
+    return _received > 0
+
+
+def settled() -> None:
+    """The work is done or being saved for the last time: from now on stop signals are ignored."""
+    global _received
+    _received = max(_received, 1)
+
+
+def exit_ignoring_stop_signals(code: int) -> NoReturn:
+    """``sys.exit(code)`` with stop signals ignored through the interpreter's shutdown (a second or two
+    with torch loaded): a signal then would end a command whose work is done with status 130 or 143."""
+    if threading.current_thread() is threading.main_thread():
+        for s in _SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+    sys.exit(code)
 
 
 @contextlib.contextmanager

@@ -18,10 +18,11 @@ from agents.callbacks import (
     GameStatsCallback,
     MetricsCallback,
     ProgressCallback,
+    StopCallback,
     VideoCallback,
 )
 from agents.evaluation import eval_kwargs
-from agents.interrupts import stop_signals_interrupt
+from agents.interrupts import settled, stop_signals_interrupt
 from agents.policies import count_params, policy_kwargs
 from agents.runs import RunError, checkpoints, latest_checkpoint, save_checkpoint, write_run_files
 from agents.selfplay import SelfPlayCallback, uses_self_play
@@ -120,20 +121,21 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         n_params = count_params(model.policy)
         print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
               f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
-        logger = configure(str(run / "tb"), ["tensorboard"])
-        model.set_logger(logger)
-        callbacks = [MetricsCallback(hparams({**cfg, "parameters": n_params})),
-                     VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]), int(cfg["video_every"]),
-                                   max_steps=int(cfg["video_max_steps"])),
-                     GameStatsCallback(int(cfg["video_every"])),
-                     CheckpointCallback(run, int(cfg["save_every"]))]
-        if uses_self_play(cfg):
-            sp = cfg["self_play"]
-            callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]), cfg["seed"]))
-        if progress:
-            callbacks.insert(0, ProgressCallback(int(cfg["total_timesteps"])))
-        remaining = int(cfg["total_timesteps"]) - model.num_timesteps
-        try:
+        try:  # from the TensorBoard folder on (a run folder with it is kept), a stop saves a checkpoint
+            logger = configure(str(run / "tb"), ["tensorboard"])
+            model.set_logger(logger)
+            callbacks = [StopCallback(), MetricsCallback(hparams({**cfg, "parameters": n_params})),
+                         VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]), int(cfg["video_every"]),
+                                       max_steps=int(cfg["video_max_steps"])),
+                         GameStatsCallback(int(cfg["video_every"])),
+                         CheckpointCallback(run, int(cfg["save_every"]))]
+            if uses_self_play(cfg):
+                sp = cfg["self_play"]
+                callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
+                                                  cfg["seed"]))
+            if progress:
+                callbacks.insert(0, ProgressCallback(int(cfg["total_timesteps"])))
+            remaining = int(cfg["total_timesteps"]) - model.num_timesteps
             if remaining > 0:
                 model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
         except KeyboardInterrupt:
@@ -141,6 +143,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
                   f"continue with: {resume_command(run)}", file=sys.stderr)
             return model
+        # Finished: a signal from here on is ignored. Raised after the final save, it would count the run as
+        # unfinished (and --force would put the old run back over it).
+        settled()
         save_checkpoint(model, run)
         print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")
         return model

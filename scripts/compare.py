@@ -98,4 +98,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from agents.interrupts import exit_ignoring_stop_signals
+
+    exit_ignoring_stop_signals(main())

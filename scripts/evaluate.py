@@ -220,4 +220,6 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from agents.interrupts import exit_ignoring_stop_signals
+
+    exit_ignoring_stop_signals(main())

@@ -18,7 +18,7 @@ from typing import IO
 
 from agents.cli import nonneg_int, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
-from agents.interrupts import stop_signals_interrupt
+from agents.interrupts import exit_ignoring_stop_signals, stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.runs import RunError, claim_run, new_run_dir, read_run_config
 from envs import GAMES
@@ -229,4 +229,4 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_ignoring_stop_signals(main())

@@ -533,6 +533,80 @@ def test_a_stop_signal_during_a_checkpoint_save_takes_effect_after_it(trained, t
     assert not list(run.rglob("*.tmp*"))
 
 
+def test_a_stop_whose_interrupt_a_library_swallowed_still_stops_training(trained, scripts, tmp_path,
+                                                                          monkeypatch, capsys):
+    from agents.callbacks import VideoCallback
+
+    def swallowing(self):  # moviepy imports scipy in a bare except: the KeyboardInterrupt goes nowhere
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+        except BaseException:
+            pass
+
+    monkeypatch.setattr(VideoCallback, "fire", swallowing)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "20000", "--video-every", "512",
+                                   "--run-dir", str(run), *TINY]) == 0
+    assert "interrupted at step 520:" in capsys.readouterr().err  # one step (8 boards) on, not at 20,000
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step_520.zip"]
+
+
+def test_a_stop_during_the_final_save_keeps_the_finished_run(trained, scripts, tmp_path, monkeypatch, capsys):
+    import agents.train
+
+    real_save = agents.train.save_checkpoint
+
+    def save_then_stop(model, run):
+        file = real_save(model, run)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the run finishes
+        time.sleep(0.2)
+        return file
+
+    monkeypatch.setattr(agents.train, "save_checkpoint", save_then_stop)
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--run-dir", str(run),
+                                   "--force", *TINY]) == 0
+    assert "done: 256 steps" in capsys.readouterr().out  # not the old run put back over the new one
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_256.zip"]
+
+
+def test_a_stop_as_training_starts_saves_a_resumable_run(scripts, tmp_path, monkeypatch, capsys):
+    import agents.train
+
+    real_configure = agents.train.configure
+
+    def stop_then_configure(*args, **kwargs):  # Ctrl-C just after the "depthfirst: ..." line
+        logger = real_configure(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        return logger
+
+    monkeypatch.setattr(agents.train, "configure", stop_then_configure)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--run-dir", str(run),
+                                   *TINY]) == 0
+    assert "interrupted at step 0:" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0  # not "no checkpoint"
+    assert "done: 256 steps" in capsys.readouterr().out
+
+
+def test_a_finished_command_ignores_stop_signals_while_python_shuts_down():
+    from agents.interrupts import exit_ignoring_stop_signals
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as exc:
+            exit_ignoring_stop_signals(3)
+        assert exc.value.code == 3
+        assert all(signal.getsignal(s) is signal.SIG_IGN for s in before)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
 def test_progress_bar_ends_on_the_last_whole_rollout():
     from types import SimpleNamespace
 
