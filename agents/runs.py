@@ -206,7 +206,6 @@ def written_beside(path: Path) -> Iterator[Path]:
 def written_together(paths: list[Path]) -> Iterator[list[Path]]:
     """``written_beside`` for files that belong together (a result and its videos): all of them are
     replaced, with no signal between the renames, once the block completes; none if it does not."""
-
     finals = [Path(os.path.realpath(p)) for p in paths]
     tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
     try:
