@@ -83,9 +83,10 @@ LOADING = {
                  "OpenRLHF 0.11: `--data.prompt_dataset {d}openrlhf/{split}.jsonl "
                  "--data.input_key prompt --data.apply_chat_template --data.label_key answer "
                  "--reward.remote_url {rewards}` "
-                 "(`--data.max_images_per_prompt` ≥ {max_images}); ViGaL's lmm-r1: `--prompt_data "
+                 "(`--data.max_images_per_prompt` ≥ {max_images}); ViGaL's OpenRLHF-M (lmm-r1): "
+                 "`--prompt_data "
                  "{d}openrlhf/{split}.jsonl --input_key message --label_key answer "
-                 "--remote_rm_url {rewards}`"),
+                 "--remote_rm_url {rewards}` (`--limit_mm_per_prompt` ≥ {max_images})"),
     "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
               "`swift sft --dataset {d}swift/{split}.jsonl`; GRPO passes `solution` to the reward"),
 }

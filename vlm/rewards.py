@@ -17,9 +17,11 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   only the ``reward.`` one, the top-level ``custom_reward_function`` is accepted and ignored):
   ``compute_score(data_source, solution_str, ground_truth, extra_info=None)`` returns
   ``{"score", "format", "accuracy"}`` (verl reads ``score`` and logs the rest).
-- OpenRLHF (0.11 ``--reward.remote_url vlm/rewards.py``; ViGaL's lmm-r1 ``--remote_rm_url``):
-  ``reward_func(queries, prompts, labels)`` returns
-  ``{"rewards", "scores", "extra_logs"}`` tensors; the response is the query after its prompt.
+- OpenRLHF (0.11 ``--reward.remote_url vlm/rewards.py``; ViGaL's OpenRLHF-M ``--remote_rm_url``):
+  ``reward_func(queries, prompts, labels)`` returns flat tensors ``{"rewards", "scores",
+  "accuracy_rewards", "format_rewards"}``; the response is the query after its prompt. Flat, as ViGaL
+  moves every value to the GPU (``r[k].to(device)``: a nested ``extra_logs`` dict fails there) and logs
+  ``accuracy_rewards``; OpenRLHF 0.11 reads ``rewards`` and ``scores`` and ignores the rest.
 
 ``compute_score`` serves both EasyR1 and verl: a call with ``solution_str`` (verl always passes it by
 keyword) or with two or more positional arguments is verl's, anything else EasyR1's.
@@ -140,19 +142,15 @@ def response_from_query(query: str, prompt: str) -> str:
 
 
 def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> Any:
-    """OpenRLHF remote reward: {"rewards", "scores", "extra_logs"} (torch tensors; lists without torch)."""
+    """OpenRLHF's and ViGaL's remote reward: {"rewards", "scores", "accuracy_rewards", "format_rewards"}
+    (torch tensors; lists without torch)."""
     scores = [_score(response_from_query(q, p), label) for q, p, label in zip(queries, prompts, labels,
                                                                              strict=True)]
-    overall = [s["overall"] for s in scores]
     accuracy = [s["accuracy"] for s in scores]
-    fmt = [s["format"] for s in scores]
+    out = {"rewards": [s["overall"] for s in scores], "scores": accuracy, "accuracy_rewards": accuracy,
+           "format_rewards": [s["format"] for s in scores]}
     try:
         import torch
     except ImportError:
-        return {"rewards": overall, "scores": accuracy, "extra_logs": {"accuracy": accuracy, "format": fmt}}
-
-    def t(values: list[float]) -> Any:
-        return torch.tensor(values, dtype=torch.float32)
-
-    return {"rewards": t(overall), "scores": t(accuracy),
-            "extra_logs": {"accuracy": t(accuracy), "format": t(fmt)}}
+        return out
+    return {k: torch.tensor(v, dtype=torch.float32) for k, v in out.items()}

@@ -256,7 +256,10 @@ def test_reward_adapters_in_process() -> None:
                                  [gt, gt])
     assert result["rewards"].tolist() == pytest.approx([1.0, 0.1])
     assert result["scores"].tolist() == [1.0, 0.0]
-    assert result["extra_logs"]["format"].tolist() == [1.0, 1.0]
+    assert result["format_rewards"].tolist() == [1.0, 1.0]
+    assert result["accuracy_rewards"].tolist() == [1.0, 0.0]
+    moved = {k: v.to("cpu") for k, v in result.items()}  # as ViGaL's experience maker does with every value
+    assert set(moved) == {"rewards", "scores", "accuracy_rewards", "format_rewards"}
     assert rewards.response_from_query(prompt + good + "<|im_end|>", "unrelated") == good
 
 
