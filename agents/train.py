@@ -119,9 +119,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                                  "--set ppo.n_steps or --num-envs") from None
         write_run_files(run, cfg, command)
         n_params = count_params(model.policy)
-        print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
-              f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
-        try:  # from the TensorBoard folder on (a run folder with it is kept), a stop saves a checkpoint
+        try:  # from the start line on (a run folder with tb/ is kept), a stop saves a checkpoint
+            print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
+                  f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
             logger = configure(str(run / "tb"), ["tensorboard"])
             model.set_logger(logger)
             callbacks = [StopCallback(), MetricsCallback(hparams({**cfg, "parameters": n_params})),

@@ -572,18 +572,22 @@ def test_a_stop_during_the_final_save_keeps_the_finished_run(trained, scripts, t
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_256.zip"]
 
 
-def test_a_stop_as_training_starts_saves_a_resumable_run(scripts, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("at", ["print", "configure"])
+def test_a_stop_as_training_starts_saves_a_resumable_run(scripts, tmp_path, monkeypatch, capsys, at):
+    import builtins
+
     import agents.train
 
-    real_configure = agents.train.configure
+    real = getattr(agents.train, at, None) or getattr(builtins, at)
 
-    def stop_then_configure(*args, **kwargs):  # Ctrl-C just after the "depthfirst: ..." line
-        logger = real_configure(*args, **kwargs)
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.2)
-        return logger
+    def then_stop(*args, **kwargs):  # Ctrl-C as the "depthfirst: ..." line is printed, or just after
+        out = real(*args, **kwargs)
+        if at == "configure" or str(args[0]).startswith("depthfirst:"):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+        return out
 
-    monkeypatch.setattr(agents.train, "configure", stop_then_configure)
+    monkeypatch.setattr(agents.train, at, then_stop, raising=False)
     run = tmp_path / "run"
     assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--run-dir", str(run),
                                    *TINY]) == 0
