@@ -21,19 +21,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=float, help="a horizontal reference line (e.g. a random agent's score)")
     args = p.parse_args(argv)
     from agents.curves import plot_curve
+    from agents.interrupts import stop_signals_interrupt
     from agents.runs import check_output_file
 
     out = Path(args.out)
     if not (out.suffix or out.is_dir()):
         out = out.with_suffix(".png")  # what is written; the path printed is true
     try:
-        check_output_file(out, "--out", args.force, make_folders=True)
-        print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline))
+        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit; the PNG is written whole or not
+            check_output_file(out, "--out", args.force, make_folders=True)
+            print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline))
     except (ValueError, OSError) as e:  # OSError: the PNG could not be written there
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {out} is as it was", file=sys.stderr)
+        return 130
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from agents.interrupts import exit_ignoring_stop_signals
+
+    exit_ignoring_stop_signals(main())

@@ -31,23 +31,26 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.compare import CompareError
     from agents.config import check_device
-    from agents.runs import check_output_file
+    from agents.interrupts import stop_signals_interrupt
+    from agents.runs import atomic_write_text, check_output_file
     from vlm.scoring import ScoringError, format_table, score_files
 
     try:
-        check_device(args.device)
-        if args.out:  # checked before the scoring, not after it
-            check_output_file(Path(args.out), "--out", args.force,
-                              {"split": Path(args.split), "predictions": Path(args.predictions)})
-        result = score_files(Path(args.split), Path(args.predictions),
-                             Path(args.specialist) if args.specialist else None, args.device)
+        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, --out written whole or not
+            check_device(args.device)
+            if args.out:  # checked before the scoring, not after it
+                check_output_file(Path(args.out), "--out", args.force,
+                                  {"split": Path(args.split), "predictions": Path(args.predictions)})
+            result = score_files(Path(args.split), Path(args.predictions),
+                                 Path(args.specialist) if args.specialist else None, args.device)
+            if args.out:
+                atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file
     except (ScoringError, CompareError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.out:
-        from agents.runs import atomic_write_text
-
-        atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing written", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(result))
         return 0
@@ -70,4 +73,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from agents.interrupts import exit_ignoring_stop_signals
+
+    exit_ignoring_stop_signals(main())

@@ -647,6 +647,19 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
     assert len(ckpts) == 1 and (run / "model.zip").is_file()
 
 
+def test_ctrl_c_while_plotting_leaves_the_old_png(trained, scripts, tmp_path, capsys, monkeypatch):
+    import agents.curves
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.curves, "plot_curve", interrupted)
+    out = tmp_path / "curve.png"
+    out.write_bytes(b"my figure")
+    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--force"]) == 130
+    assert "is as it was" in capsys.readouterr().err and out.read_bytes() == b"my figure"
+
+
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0

@@ -228,3 +228,15 @@ def test_a_null_response_counts_as_missing_not_as_a_wrong_answer(dataset, tmp_pa
     assert result["missing_ids"] == len(records) - 1 and records[1].id in result["missing_examples"]
     assert overall["answered"] == 1 and overall["format_errors"] == 0 and result["unknown_ids"] == 0
     assert overall["accuracy"] == pytest.approx(1 / len(records))
+
+
+def test_ctrl_c_while_scoring_writes_nothing(predictions, dataset, scripts, capsys, monkeypatch, tmp_path):
+    import vlm.scoring
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vlm.scoring, "score_files", interrupted)
+    out = tmp_path / "scores.json"
+    assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--out", str(out)]) == 130
+    assert "interrupted: nothing written" in capsys.readouterr().err and not out.exists()
