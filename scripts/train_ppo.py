@@ -197,7 +197,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # train() saves and returns once training runs: this is before, or after
+    except KeyboardInterrupt:  # before training started: from its start line on, train() saves and returns
         saved = run is not None and (run / "model.zip").exists()
         print("\ninterrupted" + ("; the model is saved" if saved else " before training started: nothing "
                                  "to save"), file=sys.stderr)
