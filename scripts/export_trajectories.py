@@ -105,11 +105,29 @@ def main(argv: list[str] | None = None) -> int:
               f"{summary['steps']:,} steps, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")
-    empty = [s for s, n in summary["records"].items() if not n]
-    if empty and any(summary["records"].values()):
-        print(f"note: no records in {' and '.join(empty)}: splits take whole episodes, so play more "
-              "--episodes (or set --split)", file=sys.stderr)
+    note = empty_split_note(summary["records"], summary["dropped"])
+    if note:
+        print(note, file=sys.stderr)
     return 0
+
+
+def empty_split_note(records: dict[str, int], dropped: dict[str, int]) -> str | None:
+    """Why a split came out empty, and what to change: too few episodes, or every record repeated a
+    state of an earlier split (identical episodes: greedy play from one start, as a Game Boy start
+    state gives), which more episodes of the same play cannot fix."""
+    empty = [s for s, n in records.items() if not n]
+    if not empty or not any(records.values()):
+        return None
+    repeats = [s for s in empty if dropped.get(s)]
+    if not repeats:
+        return (f"note: no records in {' and '.join(empty)}: splits take whole episodes, so play more "
+                "--episodes (or set --split)")
+    n = sum(dropped[s] for s in repeats)
+    return (f"note: no records in {' and '.join(empty)}: "
+            + (f"{' and '.join(repeats)} got episodes, but all {n:,} of their records repeated states of "
+               "an earlier split and were dropped (the episodes play alike): play with --stochastic or "
+               "from varied start states")
+            + ("" if repeats == empty else "; the rest need more --episodes (or set --split)"))
 
 
 if __name__ == "__main__":

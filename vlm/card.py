@@ -250,7 +250,8 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
     if total:
         lines += ["## Examples", ""]
     shown: set[str] = set()
-    for rec in [r for s in ("test", "val", "train") for r in splits.get(s, [])]:
+    # Examples come from train first: a published card must not give away held-out answers.
+    for rec in [r for s in ("train", "val", "test") for r in splits.get(s, [])]:
         if rec["family"] not in shown:
             shown.add(rec["family"])
             lines += _example(rec)

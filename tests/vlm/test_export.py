@@ -141,6 +141,9 @@ def test_dataset_card_counts_examples_and_provenance(exported):
     images = [p for line in card.splitlines() if line.startswith("![image")
               for p in (part.split(")")[0] for part in line.split("](")[1:])]
     assert images and all((exported / p).is_file() for p in images)
+    shown = re.findall(r"^#### \S+ / \S+ \(`([^`]+)`", card, re.M)
+    train_ids = {r["id"] for r in records["train"]}
+    assert shown and set(shown) <= train_ids  # no held-out answer is published in the card
     assert "Pokémon" not in card and "redistributable" not in card  # no ROM: the warning is for Game Boy
 
 
@@ -275,6 +278,17 @@ def test_a_split_left_empty_is_pointed_out(run, tmp_path, capsys):
     empty = [s for s in SPLITS if not counts[s]]
     assert empty and counts["train"]  # two episodes cannot fill three splits
     assert f"note: no records in {' and '.join(empty)}" in capsys.readouterr().err
+
+
+def test_splits_emptied_by_repeated_states_say_so():
+    note = load_script("export_trajectories").empty_split_note
+    assert note({"train": 5, "val": 3, "test": 2}, {"val": 1, "test": 0}) is None
+    assert "play more --episodes" in note({"train": 5, "val": 0, "test": 0}, {"val": 0, "test": 0})
+    alike = note({"train": 480, "val": 0, "test": 0}, {"val": 60, "test": 60})
+    assert "all 120 of their records repeated states" in alike and "--stochastic" in alike
+    assert "--episodes" not in alike  # more of the same episodes cannot help
+    mixed = note({"train": 9, "val": 0, "test": 0}, {"val": 4, "test": 0})
+    assert mixed.startswith("note: no records in val and test: val got episodes") and "--episodes" in mixed
 
 
 def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, capsys):
