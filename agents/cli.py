@@ -1,8 +1,11 @@
-"""argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, positive numbers."""
+"""argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, finite and
+positive numbers, paths."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 
 from agents.config import whole_number
 
@@ -15,12 +18,19 @@ def nonneg_int(text: str) -> int:
     return _at_least(text, 0)
 
 
-def positive_float(text: str) -> float:
+def finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
-    if not value > 0:  # also refuses nan
+    if not math.isfinite(value):  # nan compares false with everything: a filter or line silently vanishes
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
@@ -33,3 +43,11 @@ def _at_least(text: str, low: int) -> int:
     if value < low:
         raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
     return value
+
+
+def path_arg(text: str) -> str:
+    """A file or folder path, ``~`` expanded: the shell leaves ``--out=~/x`` as it is, and a folder named
+    ``~`` would be made in the current one. An empty path is refused (it would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a file or folder")
+    return os.path.expanduser(text)

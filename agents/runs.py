@@ -50,8 +50,10 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             k += 1
     else:
         path = Path(run_dir)
-        if path.exists() and not path.is_dir():
-            raise RunError(f"--run-dir {path} is a file, not a folder; choose another name")
+        try:  # a file in the way, at the run folder or above it
+            check_output_folder(path, "--run-dir")
+        except ValueError as e:
+            raise RunError(str(e)) from None
         if path.exists() and any(path.iterdir()):
             if not force:
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "

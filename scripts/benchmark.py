@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         ppo.update(n_steps=16, batch_size=64, n_epochs=1)
         num_envs, boards, seconds = 8, 256, 0.2
+    if args.workers > boards:  # the default is one worker per core: a small --boards on a big machine
+        quick = " with --quick" if args.quick else ""
+        p.error(f"--workers ({args.workers}) must not exceed the boards ({boards}{quick}): lower --workers "
+                "or raise --boards")
     out: dict[str, object] = {"device": args.device, "policy": policy,
                               "torch_threads": torch.get_num_threads(), "quick": args.quick}
 

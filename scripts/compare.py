@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from agents.cli import nonneg_int, positive_int
+from agents.cli import nonneg_int, path_arg, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="the game (as in envs.GAMES), e.g. snake")
-    p.add_argument("--specialist", help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("--specialist", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--vlm", action="append", default=[], metavar="MODEL@URL",
                    help="a VLM endpoint, e.g. qwen2.5-vl-7b@http://localhost:8000/v1 (repeatable)")
     p.add_argument("--episodes", type=positive_int, default=20)
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="episode k is seeded seed+k (default 1000000)")
     p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
                    "(both sides alike; default: the game's own limits)")
-    p.add_argument("--out", help="report folder (default <specialist>/compare-<time>, "
+    p.add_argument("--out", type=path_arg, help="report folder (default <specialist>/compare-<time>, "
                    "or runs/<env>/compare-<time> without --specialist)")
     p.add_argument("--overwrite", action="store_true", help="replace the report in an existing --out")
     p.add_argument("--price-per-1k-tokens", action="append", metavar="[MODEL=]PRICE[,COMPLETION]",

@@ -19,14 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.cli import nonneg_int, positive_int
+from agents.cli import nonneg_int, path_arg, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", nargs="?", help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("run_dir", type=path_arg, nargs="?", help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--episodes", type=positive_int, default=100)
-    p.add_argument("--checkpoint", help="model file (default: the run's model.zip or newest checkpoint)")
+    p.add_argument("--checkpoint", type=path_arg,
+                   help="model file (default: the run's model.zip or newest checkpoint)")
     p.add_argument("--seed", type=nonneg_int, default=1_000_000, help="episode k is seeded seed+k (default "
                    "1000000, away from the training seeds)")
     p.add_argument("--device", default="cpu", help="torch device for the policy (default cpu)")
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
     p.add_argument("--env", help="the game for --vlm without a run folder")
-    p.add_argument("--out", help="folder for --vlm results without a run folder "
+    p.add_argument("--out", type=path_arg, help="folder for --vlm results without a run folder "
                    "(default runs/<env>/vlm-<model>)")
     from agents.vlm_client import add_client_arguments
 

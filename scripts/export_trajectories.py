@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 
-from agents.cli import nonneg_int, positive_int
+from agents.cli import finite_float, nonneg_int, path_arg, positive_int
 
 
 def scale_arg(text: str) -> int:
@@ -32,20 +32,22 @@ def parser() -> argparse.ArgumentParser:
     from vlm.formats import FORMATS
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", help="a run folder written by scripts/train_ppo.py")
-    p.add_argument("--out", required=True, help="output folder (must be new or empty, or use --overwrite)")
+    p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("--out", type=path_arg, required=True,
+                   help="output folder (must be new or empty, or use --overwrite)")
     p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
     p.add_argument("--formats", default="all",
                    help=f"comma list of trainer formats, 'all' (default) or 'none'; known: "
                         f"{', '.join(FORMATS)}")
     p.add_argument("--workers", type=positive_int, default=1,
                    help="processes playing episodes and writing images in parallel (default 1)")
-    p.add_argument("--min-score", type=float, help="keep only episodes scoring at least this")
+    p.add_argument("--min-score", type=finite_float, help="keep only episodes scoring at least this")
     p.add_argument("--minari", action="store_true", help="also write a Minari dataset (pip install minari)")
     p.add_argument("--seed", type=nonneg_int, default=1_000_000,
                    help="episode k is seeded seed+k; also seeds tasks and splits (default 1000000)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export in --out")
-    p.add_argument("--checkpoint", help="model file (default: the run's model.zip or newest checkpoint)")
+    p.add_argument("--checkpoint", type=path_arg,
+                   help="model file (default: the run's model.zip or newest checkpoint)")
     p.add_argument("--tasks-per-state", type=nonneg_int, default=2,
                    help="task records drawn per game state (default 2; 0: trajectories only)")
     p.add_argument("--mix", help="curriculum family ratios, e.g. perception=0.3,strategy=0.4,"

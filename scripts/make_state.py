@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.cli import path_arg
 from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import make_state
@@ -23,10 +24,11 @@ from envs.gameboy.scripting import make_state
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rom", required=True, type=Path, help="the Game Boy ROM (.gb)")
-    parser.add_argument("--inputs", required=True, type=Path, help="the button script (see above)")
-    parser.add_argument("--out", required=True, type=Path, help="where to write the state")
-    parser.add_argument("--state", type=Path, default=None, help="start from this state instead of booting")
+    parser.add_argument("--rom", type=path_arg, required=True, help="the Game Boy ROM (.gb)")
+    parser.add_argument("--inputs", type=path_arg, required=True, help="the button script (see above)")
+    parser.add_argument("--out", type=path_arg, required=True, help="where to write the state")
+    parser.add_argument("--state", type=path_arg, default=None,
+                        help="start from this state instead of booting")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = parser.parse_args(argv)
     try:

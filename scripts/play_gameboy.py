@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.cli import path_arg
 from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
@@ -25,9 +26,11 @@ from envs.gameboy.scripting import play
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rom", required=True, type=Path, help="the Game Boy ROM (.gb)")
-    parser.add_argument("--save-state", required=True, type=Path, help="where to save the state on exit")
-    parser.add_argument("--state", type=Path, default=None, help="start from this state instead of booting")
+    parser.add_argument("--rom", type=path_arg, required=True, help="the Game Boy ROM (.gb)")
+    parser.add_argument("--save-state", type=path_arg, required=True,
+                        help="where to save the state on exit")
+    parser.add_argument("--state", type=path_arg, default=None,
+                        help="start from this state instead of booting")
     parser.add_argument("--force", action="store_true", help="overwrite --save-state if it exists")
     parser.add_argument("--scale", type=int, default=3, help="window scale (default 3)")
     parser.add_argument("--window", default="SDL2", choices=("SDL2", "OpenGL", "GLFW", "null"),

@@ -10,15 +10,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from agents.cli import finite_float, path_arg
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir", help="a run folder written by scripts/train_ppo.py")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("--out", type=path_arg, required=True, help="PNG file to write")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--tag", default="rollout/score_mean", help="the scalar to draw (default %(default)s)")
     p.add_argument("--title", help="the figure's title (default: the run folder)")
-    p.add_argument("--baseline", type=float, help="a horizontal reference line (e.g. a random agent's score)")
+    p.add_argument("--baseline", type=finite_float,
+                   help="a horizontal reference line (e.g. a random agent's score)")
     args = p.parse_args(argv)
     from agents.curves import plot_curve
     from agents.interrupts import stop_signals_interrupt

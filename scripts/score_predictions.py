@@ -17,15 +17,18 @@ import json
 import sys
 from pathlib import Path
 
+from agents.cli import path_arg
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("split", help="an exported split: JSONL, one task record per line")
-    p.add_argument("predictions", help='JSONL, one {"id": ..., "response": ...} per line')
-    p.add_argument("--specialist", help="a run folder: also score its greedy action on the move questions")
+    p.add_argument("split", type=path_arg, help="an exported split: JSONL, one task record per line")
+    p.add_argument("predictions", type=path_arg, help='JSONL, one {"id": ..., "response": ...} per line')
+    p.add_argument("--specialist", type=path_arg,
+                   help="a run folder: also score its greedy action on the move questions")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    p.add_argument("--out", help="also write the figures as JSON to this file")
+    p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
 

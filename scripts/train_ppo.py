@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from agents.cli import nonneg_int, positive_int
+from agents.cli import nonneg_int, path_arg, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
 from agents.interrupts import exit_ignoring_stop_signals, stop_signals_interrupt
 from agents.presets import PRESETS
@@ -27,7 +27,8 @@ from envs import GAMES
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", help=f"game to train on: {', '.join(sorted(GAMES))}")
-    p.add_argument("--config", help="your YAML, applied over the env's preset configs/<env>.yaml (any part "
+    p.add_argument("--config", type=path_arg,
+                   help="your YAML, applied over the env's preset configs/<env>.yaml (any part "
                    "of a config; its env: key names the game when --env is left out)")
     p.add_argument("--total-timesteps", type=positive_int, help="env steps for the whole run")
     p.add_argument("--num-envs", type=positive_int, help="boards stepped in parallel")
@@ -35,8 +36,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=sorted(PRESETS), help="network preset (default: by device)")
     p.add_argument("--device", help="auto, cpu or cuda[:N]")
     p.add_argument("--seed", type=int)
-    p.add_argument("--run-dir", help="run folder (default: runs/<env>/<policy>-s<seed>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    p.add_argument("--run-dir", type=path_arg,
+                   help="run folder (default: runs/<env>/<policy>-s<seed>-<time>)")
+    p.add_argument("--resume", type=path_arg, metavar="RUN_DIR",
+                   help="continue a run from its latest checkpoint")
     p.add_argument("--save-every", type=positive_int, help="env steps between checkpoints")
     p.add_argument("--video-every", type=positive_int, help="env steps between TensorBoard videos")
     p.add_argument("--recurrent", action="store_true", default=None, help="RecurrentPPO (CNN + LSTM)")
@@ -50,8 +53,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--difficulty", choices=["easy", "medium", "hard"], help="sokoban: level preset")
     p.add_argument("--opponent", choices=["greedy", "random", "policy"],
                    help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
-    p.add_argument("--rom", help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
-    p.add_argument("--state", help="pokemon_red, gameboy: start state (.state) to reset to "
+    p.add_argument("--rom", type=path_arg, help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
+    p.add_argument("--state", type=path_arg, help="pokemon_red, gameboy: start state (.state) to reset to "
                    "(none: boot the ROM)")
     p.add_argument("--game", choices=["tetris", "super_mario_land", "kirby", "depthfirst_test"],
                    help="gameboy: which PyBoy game wrapper gives reward and game over")
@@ -170,8 +173,6 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
             if args.env is not None and args.env not in GAMES:
                 p.error(f"--env: unknown env {args.env!r}; known envs: {', '.join(sorted(GAMES))}")
-            if args.run_dir is not None and not args.run_dir.strip():
-                p.error("--run-dir is empty; name a folder (or leave the flag out for runs/<env>/...)")
             cfg = load_config(args.env, args.config)
             if cfg["env"] not in GAMES:
                 p.error(f"--config {args.config}: unknown env {cfg['env']!r}; known envs: "

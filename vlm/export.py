@@ -35,7 +35,7 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
-from agents.runs import OS_LITTER, RunError, exclusive_lock, foreign_entries
+from agents.runs import OS_LITTER, RunError, check_output_folder, exclusive_lock, foreign_entries
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -178,6 +178,10 @@ def plan(opts: ExportOptions) -> Plan:
                           f"a whole; give a new folder, e.g. --out {out / 'dataset'}")
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {opts.out} is a file; give a folder")  # as given, not where a link points
+    try:  # a file in the way above --out, or a folder where nothing can be written
+        check_output_folder(out, "--out")
+    except ValueError as e:
+        raise ExportError(str(e)) from None
     problem = _out_problem(out, opts.overwrite)
     if problem:
         raise ExportError(problem)

@@ -310,6 +310,14 @@ def test_bad_input_names_the_flag(scripts, argv, message, capsys, tmp_path):
     assert not run.exists()  # refused before a run folder was made
 
 
+def test_a_run_folder_under_a_file_is_refused(scripts, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    run = tmp_path / "notes.txt" / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 2
+    assert "notes.txt is not a folder; choose another place" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
     from agents.config import load_config
 
@@ -327,7 +335,8 @@ def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
              tmp_path / "typo.yaml": "unknown settings ['lr']", tmp_path: "is a folder",
              tmp_path / "value.yaml": f"-5 (a value in --config {tmp_path / 'value.yaml'} counts as"}
     argvs = [(["--config", str(file)], message) for file, message in cases.items()]
-    for argv, message in [*argvs, (["--run-dir", ""], "--run-dir is empty")]:
+    for argv, message in [*argvs, (["--run-dir", ""], "argument --run-dir: is empty"),
+                                   (["--resume", " "], "argument --resume: is empty")]:
         with pytest.raises(SystemExit) as exc:
             raise SystemExit(scripts.train_ppo.main(["--env", "snake", *argv, *TINY]))
         assert exc.value.code == 2 and message in capsys.readouterr().err, message
@@ -685,6 +694,16 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert scripts.plot_curve.main([str(trained), "--out", str(tmp_path / "new" / "c.png")]) == 0  # made
     assert (tmp_path / "new" / "c.png").is_file()
+    with pytest.raises(SystemExit):  # a NaN line would silently not be drawn
+        scripts.plot_curve.main([str(trained), "--out", str(out), "--force", "--baseline", "nan"])
+    assert "argument --baseline: must be a finite number" in capsys.readouterr().err
+
+
+def test_a_tilde_the_shell_left_is_the_home_folder(trained, scripts, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # --out=~/x: bash expands no ~ after "="
+    monkeypatch.chdir(tmp_path)
+    assert scripts.plot_curve.main([str(trained), "--out=~/home.png"]) == 0
+    assert (tmp_path / "home.png").is_file() and not (tmp_path / "~").exists()
 
 
 def test_curve_minutes_leave_out_the_time_between_a_stop_and_its_resume(tmp_path):

@@ -33,6 +33,8 @@ def test_gameboy_benchmark_json(scripts, capsys):
     (["--rollouts", "0"], "--rollouts: must be >= 1"),
     (["--seconds", "0"], "--seconds: must be > 0"),
     (["--seconds", "0.000001"], "--seconds: must be >= 0.1"),
+    (["--seconds", "inf"], "--seconds: must be a finite number"),
+    (["--workers", "3", "--boards", "2"], "--workers (3) must not exceed the boards (2)"),
     (["--env", "gameboy", "--emulators", "0"], "--emulators: must be >= 1"),
 ])
 def test_bad_options_name_the_flag(scripts, capsys, argv, message):

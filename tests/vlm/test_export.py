@@ -271,6 +271,13 @@ def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
 
 
+def test_an_out_folder_under_a_file_is_refused(run, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert export(str(run), "--out", str(tmp_path / "notes.txt" / "ds"), "--no-progress") == 2
+    assert "notes.txt is not a folder; choose another place" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_a_split_left_empty_is_pointed_out(run, tmp_path, capsys):
     out = tmp_path / "small"
     assert export(str(run), "--episodes", "2", "--out", str(out), "--formats", "none", "--no-progress") == 0
