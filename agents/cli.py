@@ -51,3 +51,9 @@ def path_arg(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; name a file or folder")
     return os.path.expanduser(text)
+
+
+def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:
+    """Episode k is seeded ``seed + k``; seeds are 64-bit: larger ones would wrap to the training seeds."""
+    if seed + episodes > 2**64:
+        parser.error(f"--seed {seed}: seed + --episodes must stay below 2**64")

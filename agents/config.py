@@ -244,12 +244,20 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     for key in ("ent_coef", "vf_coef"):
         if key in ppo and ppo[key] < 0:
             raise ValueError(f"--set ppo.{key} must be >= 0, got {ppo[key]}")
-    kl = ppo.get("target_kl")
-    if kl is not None and (isinstance(kl, bool) or not isinstance(kl, (int, float)) or not 0 < kl < math.inf):
-        raise ValueError(f"--set ppo.target_kl must be a number > 0 (or null: no limit), got {kl!r}")
-    if not isinstance(ppo.get("normalize_advantage", True), bool):  # SB3 would read any string as true
-        raise ValueError("--set ppo.normalize_advantage must be true or false, got "
-                         f"{ppo['normalize_advantage']!r}")
+    for key in ("target_kl", "clip_range_vf"):  # SB3 would call a string a schedule, or compare with it
+        v = ppo.get(key)
+        with contextlib.suppress(ValueError):  # 1e-4 again
+            v = ppo[key] = float(v) if isinstance(v, str) else v
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf):
+            raise ValueError(f"--set ppo.{key} must be a number > 0 (or null: no limit), got {v!r}")
+    for key, least in (("stats_window_size", 1), ("sde_sample_freq", -1)):  # SB3 fails on these mid-run
+        if key in ppo:
+            ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
+            if ppo[key] < least:
+                raise ValueError(f"--set ppo.{key} must be >= {least}, got {ppo[key]}")
+    for key in ("normalize_advantage", "use_sde"):
+        if not isinstance(ppo.get(key, False), bool):  # SB3 would read any string as true
+            raise ValueError(f"--set ppo.{key} must be true or false, got {ppo[key]!r}")
     for key in ("learning_rate", "clip_range", "max_grad_norm"):
         if key in ppo and ppo[key] <= 0:
             raise ValueError(f"--set ppo.{key} must be > 0, got {ppo[key]}")

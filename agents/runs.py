@@ -128,9 +128,9 @@ def read_run_config(path: Path) -> dict[str, Any]:
     if not file.is_file():
         raise RunError(f"{path}: not a depthfirst run folder (no config.yaml)")
     try:
-        cfg = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as e:
-        raise RunError(f"{path}: config.yaml is corrupt: {e}") from e
+        cfg = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
+        raise RunError(f"{path}: config.yaml is corrupt (it must be UTF-8 YAML): {e}") from e
     if not isinstance(cfg, dict) or "env" not in cfg:
         raise RunError(f"{path}: config.yaml is corrupt (no env)")
     from envs import GAMES

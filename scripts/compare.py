@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from agents.cli import nonneg_int, path_arg, positive_int
+from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     add_client_arguments(p)
     args = p.parse_args(argv)
+    check_episode_seeds(p, args.seed, args.episodes)
 
     from agents.compare import CompareError, compare, parse_params, parse_prices
     from agents.config import check_device

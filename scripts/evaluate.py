@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.cli import nonneg_int, path_arg, positive_int
+from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +47,18 @@ def main(argv: list[str] | None = None) -> int:
 
     add_client_arguments(p)
     args = p.parse_args(argv)
-    if args.seed + args.episodes > 2**64:  # seeds are 64-bit: larger ones would wrap to the training seeds
-        p.error(f"--seed {args.seed}: seed + --episodes must stay below 2**64")
+    check_episode_seeds(p, args.seed, args.episodes)
     if args.random and (args.checkpoint or args.stochastic or args.vlm):
         p.error("--random plays no model: drop --checkpoint, --stochastic and --vlm")
     if args.vlm and not (args.run_dir or args.env):
         p.error("--vlm needs a run folder or --env (the game to play)")
     if not (args.run_dir or args.vlm):
         p.error("give a run folder (or --vlm MODEL@URL with --env)")
+    if args.run_dir and (args.env or args.out):  # a run folder names its game and holds its results
+        p.error("--env and --out are for --vlm without a run folder: the run folder names the game and "
+                "holds the results; drop them")
+    if args.vlm and (args.checkpoint or args.stochastic):
+        p.error("--vlm plays no checkpoint: drop --checkpoint and --stochastic")
     from agents.interrupts import stop_signals_interrupt
 
     try:

@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 
-from agents.cli import finite_float, nonneg_int, path_arg, positive_int
+from agents.cli import check_episode_seeds, finite_float, nonneg_int, path_arg, positive_int
 
 
 def scale_arg(text: str) -> int:
@@ -66,7 +66,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    check_episode_seeds(p, args.seed, args.episodes)
     given = sys.argv[1:] if argv is None else argv
     # Recorded as run, with the folder it ran in: run configs name files relative to it (a Game Boy run's
     # roms/<game>.gb, a state file), so making only the run and --out absolute would not re-run elsewhere.

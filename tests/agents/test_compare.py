@@ -167,6 +167,7 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--specialist", "/nonexistent/run"], "no such run folder"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--device", "banana"], "--device: unknown device"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--seed", "-5"], "--seed"),
+    (["--env", "snake", "--specialist", "SPECIALIST", "--seed", str(2**64 - 1)], "must stay below 2**64"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--frames", "-1"], "--frames"),
 ])
 def test_bad_input_is_a_clear_error(argv, message, scripts, specialist, tmp_path, capsys):

@@ -162,8 +162,12 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     (["--seed", str(2**64 - 1)], "seed + --episodes must stay below 2**64"),
     (["--random", "--checkpoint", "x.zip"], "--random plays no model"),
     (["--random", "--stochastic"], "--random plays no model"),
+    (["--env", "sokoban"], "--env and --out are for --vlm without a run folder"),
+    (["--out", "elsewhere"], "--env and --out are for --vlm without a run folder"),
+    (["--vlm", "m@http://127.0.0.1:9", "--checkpoint", "x.zip"], "--vlm plays no checkpoint"),
+    (["--vlm", "m@http://127.0.0.1:9", "--stochastic"], "--vlm plays no checkpoint"),
 ])
-def test_evaluate_refuses_seeds_that_wrap_and_flags_random_ignores(trained, scripts, argv, message, capsys):
+def test_evaluate_refuses_seeds_that_wrap_and_flags_it_would_ignore(trained, scripts, argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         scripts.evaluate.main([str(trained), "--episodes", "2", *argv])
     assert exc.value.code == 2 and message in capsys.readouterr().err
@@ -243,6 +247,13 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (tmp_path / "model.zip").write_bytes(b"x")
     assert scripts.train_ppo.main(["--resume", str(tmp_path / "model.zip")]) == 2
     assert f"is a file; give the run folder ({tmp_path})" in capsys.readouterr().err
+    utf16 = tmp_path / "utf16"
+    utf16.mkdir()
+    (utf16 / "config.yaml").write_text("env: snake\n", encoding="utf-16")  # as a Windows editor may save it
+    assert scripts.train_ppo.main(["--resume", str(utf16)]) == 2
+    assert f"{utf16}: config.yaml is corrupt (it must be UTF-8 YAML)" in capsys.readouterr().err
+    assert scripts.evaluate.main([str(utf16)]) == 2
+    assert "it must be UTF-8 YAML" in capsys.readouterr().err
     run = tmp_path / "broken"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
@@ -283,6 +294,11 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--set", "ppo.ent_coef=-0.1"], "ppo.ent_coef must be >= 0"),
     (["--env", "snake", "--set", "ppo.target_kl=-1"], "ppo.target_kl must be a number > 0"),
     (["--env", "snake", "--set", 'ppo.normalize_advantage="no"'], "must be true or false"),
+    (["--env", "snake", "--set", "ppo.clip_range_vf=abc"], "ppo.clip_range_vf must be a number > 0"),
+    (["--env", "snake", "--set", "ppo.stats_window_size=abc"], "stats_window_size must be a whole number"),
+    (["--env", "snake", "--set", "ppo.stats_window_size=0"], "ppo.stats_window_size must be >= 1"),
+    (["--env", "snake", "--set", "ppo.sde_sample_freq=-2"], "ppo.sde_sample_freq must be >= -1"),
+    (["--env", "snake", "--set", "ppo.use_sde=maybe"], "ppo.use_sde must be true or false"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "or --set env_kwargs.max_cubes)"),

@@ -359,6 +359,17 @@ def test_bad_settings_name_the_flag_and_leave_nothing(run, tmp_path, capsys, arg
     assert not (tmp_path / "out").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", str(2**64 - 2)], "seed + --episodes must stay below 2**64"),  # would wrap to training seeds
+    (["--min-score", "nan"], "argument --min-score: must be a finite number"),
+])
+def test_argparse_refuses_seeds_that_wrap_and_nan(run, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        export(str(run), "--out", str(tmp_path / "out"), "--episodes", "3", *argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp_path, capsys):
     mine = tmp_path / "mine"
     mine.mkdir()
