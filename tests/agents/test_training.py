@@ -299,6 +299,7 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--set", "ppo.stats_window_size=0"], "ppo.stats_window_size must be >= 1"),
     (["--env", "snake", "--set", "ppo.sde_sample_freq=-2"], "ppo.sde_sample_freq must be >= -1"),
     (["--env", "snake", "--set", "ppo.use_sde=maybe"], "ppo.use_sde must be true or false"),
+    (["--env", "snake", "--num-envs", "1e12"], "GiB of shared memory, more than this machine gives"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "or --set env_kwargs.max_cubes)"),
