@@ -78,7 +78,8 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
     rom = Path(path)
     if not rom.is_file():
         raise RomNotFoundError(
-            f"{game}: no ROM file at {rom} (absolute: {rom.resolve()}).\n"
+            f"{game}: no ROM file at {rom}"
+            + (f" (absolute: {rom.resolve()})" if not rom.is_absolute() else "") + ".\n"
             f"  Supply your own copy; supported SHA-1s:\n{_expected_lines(table)}\n"
             f"  Where ROMs go and how to make a start state: {README}"
         )
