@@ -91,10 +91,10 @@ def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    from envs.env import GameEnv
+    from envs import make_env
 
-    venv = make_vec_env(GameEnv, n_envs=num_envs, seed=0, vec_env_cls=SubprocVecEnv,
-                        env_kwargs={"game": env, **(env_kwargs or {})},
+    venv = make_vec_env(make_env, n_envs=num_envs, seed=0, vec_env_cls=SubprocVecEnv,
+                        env_kwargs={"name": env, **(env_kwargs or {})},
                         vec_env_kwargs={"start_method": "fork"})
     model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset, env), device=device, seed=0, **ppo)
     return model, venv

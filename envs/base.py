@@ -11,11 +11,56 @@ about that episode (apples, levels, shapes) follows from it. Same seed + same ac
 
 from __future__ import annotations
 
+import math
+import os
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
+
+# Option checks every game runs on its constructor arguments before it builds anything. The message
+# names the option by its keyword, so train_ppo.py can name the flag that set it; YAML hands over any
+# type (``size: ten`` is a str, ``size:`` is None), so the type is checked as well as the range.
+
+
+def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "") -> int:
+    """``value`` as an int in [lo, hi] (no upper bound when ``hi`` is None), else a ValueError naming
+    ``name``; ``note`` follows the bounds (what they depend on).
+
+    A float is refused, even 10.0: it would be rounded silently and stay a float in the run's config.
+    NumPy integers pass (values computed in a sweep); bools do not, True for a count is a typo.
+    """
+    bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number {bounds}{note}, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be {bounds}{note}, got {value}")
+    return int(value)
+
+
+def finite(name: str, value: Any) -> float:
+    """``value`` as a finite float, else a ValueError naming ``name`` (a NaN reward would train silently
+    on NaN losses). Ints and NumPy numbers pass; bools and strings do not."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def flag(name: str, value: Any) -> bool:
+    """``value`` if it is a bool, else a ValueError naming ``name`` (``bool("false")`` is True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def as_path(name: str, value: Any) -> Path:
+    """``value`` as a Path if it is a non-empty str or path, else a ValueError naming ``name``."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise ValueError(f"{name} must be a path, got {value!r}")
+    return Path(value)
 
 
 class Game(ABC):
@@ -33,8 +78,7 @@ class Game(ABC):
     OBS_PANELS: ClassVar[int] = 1
 
     def __init__(self, num_envs: int = 1) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        num_envs = whole("num_envs", num_envs, 1)
         self.num_envs = num_envs
         self.action_space = spaces.Discrete(len(self.ACTION_NAMES))
         self._all_boards = np.arange(num_envs, dtype=np.int64)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from envs.base import Game
+from envs.base import Game, whole
 
 
 class GameEnv(gym.Env):
@@ -19,17 +19,21 @@ class GameEnv(gym.Env):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, game: str | Game, render_mode: str | None = None, render_scale: int = 16,
+    # ``game`` is positional-only so that GameBoy's own ``game`` option can pass through ``game_kwargs``.
+    def __init__(self, game: str | Game, /, render_mode: str | None = None, render_scale: int = 16,
                  **game_kwargs: Any) -> None:
         from envs import make_game
 
+        if "num_envs" in game_kwargs:  # else make_game gets it twice, a TypeError naming no fix
+            raise ValueError("GameEnv is one board and takes no num_envs; for many boards use "
+                             "envs.make_vec (or envs.make_game)")
         self.game = make_game(game, num_envs=1, **game_kwargs) if isinstance(game, str) else game
         if self.game.num_envs != 1:
             raise ValueError("GameEnv wraps a game with num_envs=1")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
-        self.render_scale = render_scale
+        self.render_scale = whole("render_scale", render_scale, 1)
         self.observation_space = self.game.observation_space
         self.action_space = self.game.action_space
         self._obs = self.game.new_obs_buffer()
@@ -66,7 +70,4 @@ def registered(depthfirst_game: str, render_mode: str | None = None, render_scal
                **game_kwargs: Any) -> GameEnv:
     """Gymnasium's entry point for ``gym.make("depthfirst/<Name>-v0", **kwargs)``: every kwarg but the
     render ones goes to the game, under a name no game uses (GameBoy has its own ``game`` option)."""
-    from envs import make_game
-
-    return GameEnv(make_game(depthfirst_game, num_envs=1, **game_kwargs), render_mode=render_mode,
-                   render_scale=render_scale)
+    return GameEnv(depthfirst_game, render_mode=render_mode, render_scale=render_scale, **game_kwargs)

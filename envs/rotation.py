@@ -45,7 +45,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game
+from envs.base import Game, finite, whole
 from envs.rng import randint
 
 # --- The rotation group ------------------------------------------------------------------------
@@ -567,19 +567,19 @@ class Rotation(Game):
                  max_turns: int = MAX_TURNS, max_steps: int = 50, step_cost: float = 0.01,
                  view_size: int = 24, progress_reward: float = 0.0) -> None:
         super().__init__(num_envs)
-        if not 3 <= min_cubes <= max_cubes <= MAX_CUBES:
-            raise ValueError(f"need 3 <= min_cubes <= max_cubes <= {MAX_CUBES} (fewer than 3 cubes are "
-                             f"always symmetric), got {min_cubes}, {max_cubes}")
-        if not 1 <= min_turns <= max_turns <= MAX_TURNS:
-            raise ValueError(f"need 1 <= min_turns <= max_turns <= {MAX_TURNS}, got {min_turns}, {max_turns}")
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        if not 16 <= view_size <= 128:
-            raise ValueError(f"view_size must be between 16 and 128, got {view_size}")
-        self.min_cubes, self.max_cubes = int(min_cubes), int(max_cubes)
-        self.min_turns, self.max_turns = int(min_turns), int(max_turns)
-        self.max_steps, self.step_cost, self.view_size = int(max_steps), float(step_cost), int(view_size)
-        self.progress_reward = float(progress_reward)
+        symmetric = " (fewer than 3 cubes are always symmetric)"
+        self.min_cubes = whole("min_cubes", min_cubes, 3, MAX_CUBES, symmetric)
+        self.max_cubes = whole("max_cubes", max_cubes, 3, MAX_CUBES, symmetric)
+        if self.min_cubes > self.max_cubes:
+            raise ValueError(f"min_cubes ({min_cubes}) must not exceed max_cubes ({max_cubes})")
+        self.min_turns = whole("min_turns", min_turns, 1, MAX_TURNS)
+        self.max_turns = whole("max_turns", max_turns, 1, MAX_TURNS)
+        if self.min_turns > self.max_turns:
+            raise ValueError(f"min_turns ({min_turns}) must not exceed max_turns ({max_turns})")
+        self.max_steps = whole("max_steps", max_steps, 1)
+        self.step_cost = finite("step_cost", step_cost)
+        self.view_size = view_size = whole("view_size", view_size, 16, 128)
+        self.progress_reward = finite("progress_reward", progress_reward)
         self.camera = dict(DEFAULT_CAMERA)
         self._cam = camera_array(self.camera)
         self._bg = np.array(BACKGROUND, dtype=np.uint8)

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game
+from envs.base import Game, whole
 from envs.rng import randint
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -187,18 +187,14 @@ class Snake(Game):
     def __init__(self, num_envs: int = 1, size: int = 10, obs: str = "grid", pixel_scale: int = 4,
                  starvation: int | None = None) -> None:
         super().__init__(num_envs)
-        if not 4 <= size <= 32:
-            raise ValueError(f"snake size must be between 4 and 32, got {size}")
+        size = whole("snake size", size, 4, 32)
         if obs not in ("grid", "pixels"):
             raise ValueError(f"snake obs must be 'grid' or 'pixels', got {obs!r}")
-        if pixel_scale < 1:
-            raise ValueError(f"pixel_scale must be >= 1, got {pixel_scale}")
+        pixel_scale = whole("pixel_scale", pixel_scale, 1)
         self.size = size
         self.obs_mode = obs
         self.pixel_scale = pixel_scale
-        self.starvation = 2 * size * size if starvation is None else int(starvation)
-        if self.starvation < 1:
-            raise ValueError(f"starvation must be >= 1, got {starvation}")
+        self.starvation = 2 * size * size if starvation is None else whole("starvation", starvation, 1)
         n, cells = num_envs, size * size
         self._body = np.zeros((n, cells), dtype=np.int64)
         self._head = np.zeros(n, dtype=np.int64)

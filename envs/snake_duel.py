@@ -64,7 +64,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game
+from envs.base import Game, finite, whole
 from envs.rng import randint as _randint_u64
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -486,23 +486,15 @@ class SnakeDuel(Game):
                  start_length: int = 3, opponent: str = "greedy", apple_reward: float = 1.0,
                  death_penalty: float = 1.0, win_reward: float = 1.0) -> None:
         super().__init__(num_envs)
-        if not 6 <= size <= 32:
-            raise ValueError(f"snake_duel size must be between 6 and 32, got {size}")
-        if not 2 <= start_length <= size // 2:
-            raise ValueError(f"start_length must be between 2 and size // 2 = {size // 2}, "
-                             f"got {start_length}")
-        if not 1 <= num_apples <= size * size - 2 * start_length:
-            raise ValueError(f"num_apples must be between 1 and {size * size - 2 * start_length}, "
-                             f"got {num_apples}")
-        if max_rounds < 1:
-            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
-        self.size = size
-        self.num_apples = num_apples
-        self.max_rounds = max_rounds
-        self.start_length = start_length
-        self.apple_reward = float(apple_reward)
-        self.death_penalty = float(death_penalty)
-        self.win_reward = float(win_reward)
+        self.size = size = whole("snake_duel size", size, 6, 32)
+        board = f" on a {size}x{size} board"
+        self.start_length = whole("start_length", start_length, 2, size // 2, board)
+        self.num_apples = whole("num_apples", num_apples, 1, size * size - 2 * self.start_length,
+                                f"{board} with {self.start_length}-cell snakes")
+        self.max_rounds = whole("max_rounds", max_rounds, 1)
+        self.apple_reward = finite("apple_reward", apple_reward)
+        self.death_penalty = finite("death_penalty", death_penalty)
+        self.win_reward = finite("win_reward", win_reward)
         self.opponent = opponent
         n, cells = num_envs, size * size
         self._body = np.zeros((n, 2, cells), dtype=np.int64)

@@ -40,7 +40,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game
+from envs.base import Game, flag, whole
 from envs.rng import randint
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -333,31 +333,33 @@ class Sokoban(Game):
                  num_boxes: int | list[int] | tuple[int, int] | None = None, max_steps: int | None = None,
                  deadlock_end: bool = False) -> None:
         super().__init__(num_envs)
-        if difficulty not in DIFFICULTIES:
+        if not isinstance(difficulty, str) or difficulty not in DIFFICULTIES:  # a list is unhashable
             raise ValueError(f"sokoban difficulty must be one of {', '.join(DIFFICULTIES)}, "
                              f"got {difficulty!r}")
         d_size, d_boxes, d_steps = DIFFICULTIES[difficulty]
         self.difficulty = difficulty
-        self.size = d_size if size is None else int(size)
-        if not 6 <= self.size <= 16:
-            raise ValueError(f"sokoban size (walls included) must be between 6 and 16, got {self.size}")
-        if num_boxes is None:
-            lo, hi = d_boxes
-        elif isinstance(num_boxes, (list, tuple)):
-            lo, hi = (int(v) for v in num_boxes)
-        else:
-            lo = hi = int(num_boxes)
+        self.size = d_size if size is None else whole("sokoban size", size, 6, 16, " (walls included)")
         # At most 6 boxes (the solver packs a state in 63 bits), and one per 8 inside cells: more crowded
         # rooms take milliseconds to generate and often leave a box on its target.
         most = min(6, (self.size - 2) ** 2 // 8)
-        if not 1 <= lo <= hi <= most:
-            raise ValueError(f"num_boxes must be 1 <= lo <= hi <= {most} on a "
-                             f"{self.size}x{self.size} board, got {num_boxes!r}")
+        board = f" on a {self.size}x{self.size} board"
+        if num_boxes is None:
+            lo, hi = d_boxes
+            if hi > most:  # the preset's boxes on a board the user shrank: say which option to change
+                fits = next(n for n in range(self.size, 17) if (n - 2) ** 2 // 8 >= hi)
+                raise ValueError(f"difficulty {difficulty!r} places {lo}-{hi} boxes; at most {most} fit"
+                                 f"{board}: use size {fits} or more, or set num_boxes")
+        elif isinstance(num_boxes, (list, tuple)):
+            if len(num_boxes) != 2:
+                raise ValueError(f"num_boxes must be a whole number or a [lo, hi] pair, got {num_boxes!r}")
+            lo, hi = (whole("num_boxes", v, 1, most, board) for v in num_boxes)
+            if lo > hi:
+                raise ValueError(f"num_boxes [lo, hi] must have lo <= hi, got {num_boxes!r}")
+        else:
+            lo = hi = whole("num_boxes", num_boxes, 1, most, board)
         self.num_boxes = (lo, hi)
-        self.max_steps = d_steps if max_steps is None else int(max_steps)
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        self.deadlock_end = bool(deadlock_end)
+        self.max_steps = d_steps if max_steps is None else whole("max_steps", max_steps, 1)
+        self.deadlock_end = flag("deadlock_end", deadlock_end)
         n, cells = num_envs, self.size * self.size
         # Boards as flat cell arrays (cell = y * size + x): neighbours are +-1 and +-size.
         self._wall = np.ones((n, cells), dtype=np.uint8)

@@ -31,6 +31,7 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs import game_class, make_game
+from envs.base import whole
 from envs.worker import Boards, Shared, worker_main
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,13 @@ class GameVecEnv(VecEnv):
     def __init__(self, game: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
                  game_kwargs: dict[str, Any] | None = None, on_worker_death: str = "restart",
                  start_method: str | None = None) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        num_envs = whole("num_envs", num_envs, 1)
         if on_worker_death not in ("restart", "raise"):
             raise ValueError(f"on_worker_death must be 'restart' or 'raise', got {on_worker_death!r}")
         self.game_name = game
         self.game_kwargs = dict(game_kwargs or {})
-        self.num_workers = default_workers(game, num_envs) if num_workers is None else num_workers
-        if not 0 <= self.num_workers <= num_envs:
-            raise ValueError(f"num_workers must be between 0 and num_envs ({num_envs}), got {num_workers}")
+        self.num_workers = (default_workers(game, num_envs) if num_workers is None
+                            else whole("num_workers", num_workers, 0, num_envs, " (num_envs)"))
         self.on_worker_death = on_worker_death
         self.worker_restarts = 0
         self.base_seed = seed

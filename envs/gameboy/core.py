@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game
+from envs.base import Game, as_path, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
 from envs.gameboy.ram import POKEMON_RED, RamView
 from envs.gameboy.roms import RomError
@@ -187,20 +187,23 @@ class GameBoyGame(Game):
                  obs_size: tuple[int, int] | list[int] = (72, 80),
                  frame_stack: int = 1, max_steps: int = 8192, boot_frames: int = 120) -> None:
         super().__init__(num_envs)
-        if not 1 <= press_frames < step_frames:
-            raise ValueError(f"need 1 <= press_frames < step_frames, got {press_frames}, {step_frames}")
-        if frame_stack < 1 or max_steps < 1 or boot_frames < 0:
-            raise ValueError("frame_stack and max_steps must be >= 1, boot_frames >= 0")
-        self.rom_path = Path(rom)
+        self.press_frames = whole("press_frames", press_frames, 1)
+        self.step_frames = whole("step_frames", step_frames, 2)
+        if self.press_frames >= self.step_frames:
+            raise ValueError(f"press_frames ({press_frames}) must be less than step_frames ({step_frames})")
+        self.frame_stack = whole("frame_stack", frame_stack, 1)
+        self.max_steps = whole("max_steps", max_steps, 1)
+        self.boot_frames = whole("boot_frames", boot_frames, 0)
+        if not isinstance(obs_size, (list, tuple)) or len(obs_size) != 2:
+            raise ValueError(f"obs_size must be a [height, width] pair, got {obs_size!r}")
+        h = whole("obs_size height", obs_size[0], 1, SCREEN_H)
+        w = whole("obs_size width", obs_size[1], 1, SCREEN_W)
+        self.obs_height, self.obs_width = h, w
+        self.state_path = None if state is None else as_path("state", state)
+        self.rom_path = as_path("rom", rom)
         self.rom_bytes = self.rom_path.read_bytes()
         self.rom_sha1 = hashlib.sha1(self.rom_bytes).hexdigest()
-        self.press_frames, self.step_frames = int(press_frames), int(step_frames)
-        self.frame_stack, self.max_steps = int(frame_stack), int(max_steps)
-        self.boot_frames = int(boot_frames)
-        h, w = (int(v) for v in obs_size)
-        self.obs_height, self.obs_width = h, w
         self.observation_space = spaces.Box(0, 255, (self.frame_stack + self.EXTRA_CHANNELS, h, w), np.uint8)
-        self.state_path = None if state is None else Path(state)
         self._pyboys = [new_pyboy(self.rom_bytes, name=self.rom_path) for _ in range(num_envs)]
         self._downsample = Downsampler(h, w, self._pyboys[0].screen.raw_buffer_format)
         # PyBoy draws every frame into one buffer for the emulator's life (loading a state too), so

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from envs.base import as_path, finite, flag
 from envs.gameboy.core import WRAM, GameBoyGame
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, TEST_CARTRIDGE, WRAPPER_TITLES, RomError
@@ -63,17 +64,21 @@ class GameBoy(GameBoyGame):
                  progress_weight: float | None = None, death_penalty: float | None = None,
                  end_on_life_loss: bool | None = None, max_steps: int = 10000,
                  **emulator_kwargs: Any) -> None:
-        if game not in GAMES:
+        if not isinstance(game, str) or game not in GAMES:  # a list is unhashable
             raise ValueError(f"unknown game {game!r}; known: {', '.join(GAMES)}")
         spec = GAMES[game]
         self.game = game
         self.spec = spec
-        self.score_weight = spec.score_weight if score_weight is None else float(score_weight)
-        self.progress_weight = spec.progress_weight if progress_weight is None else float(progress_weight)
-        self.death_penalty = spec.death_penalty if death_penalty is None else float(death_penalty)
-        self.end_on_life_loss = spec.end_on_life_loss if end_on_life_loss is None else bool(end_on_life_loss)
+        self.score_weight = (spec.score_weight if score_weight is None
+                             else finite("score_weight", score_weight))
+        self.progress_weight = (spec.progress_weight if progress_weight is None
+                                else finite("progress_weight", progress_weight))
+        self.death_penalty = (spec.death_penalty if death_penalty is None
+                              else finite("death_penalty", death_penalty))
+        self.end_on_life_loss = (spec.end_on_life_loss if end_on_life_loss is None
+                                 else flag("end_on_life_loss", end_on_life_loss))
         own = game == "depthfirst_test"
-        rom = Path(rom if rom is not None else default_rom(game))
+        rom = default_rom(game) if rom is None else as_path("rom", rom)
         if not rom.is_file():
             if own:
                 raise RomError(f"gameboy/{game}: no cartridge at {rom}; build it with "

@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
+from envs.base import as_path, finite, flag, whole
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
@@ -107,23 +108,30 @@ class PokemonRed(GameBoyGame):
                  level_damping: float = 0.25, still_grace: int = 8, visited_mask: bool = True,
                  archive_dir: str | Path | None = None, swarm: bool = False, swarm_prob: float = 0.5,
                  max_steps: int = 8192, **emulator_kwargs: Any) -> None:
+        if reward is not None and not isinstance(reward, dict):
+            raise ValueError(f"reward must be a mapping of reward terms to weights, got {reward!r}")
         unknown = set(reward or {}) - set(REWARD_WEIGHTS)
         if unknown:
             raise ValueError(f"unknown reward terms {sorted(unknown)}; known: {sorted(REWARD_WEIGHTS)}")
-        if not 0.0 < visit_decay <= 1.0 or not 0.0 <= swarm_prob <= 1.0:
-            raise ValueError("visit_decay must be in (0, 1] and swarm_prob in [0, 1]")
-        if swarm and archive_dir is None:
+        self.weights = {**REWARD_WEIGHTS, **{k: finite(f"reward {k}", v) for k, v in (reward or {}).items()}}
+        self.visit_decay = finite("visit_decay", visit_decay)
+        if not 0.0 < self.visit_decay <= 1.0:
+            raise ValueError(f"visit_decay must be in (0, 1], got {visit_decay}")
+        self.swarm_prob = finite("swarm_prob", swarm_prob)
+        if not 0.0 <= self.swarm_prob <= 1.0:
+            raise ValueError(f"swarm_prob must be in [0, 1], got {swarm_prob}")
+        self.swarm = flag("swarm", swarm)
+        self._archive_dir = None if archive_dir is None else as_path("archive_dir", archive_dir)
+        if self.swarm and self._archive_dir is None:
             raise ValueError("swarm=True needs archive_dir (the folder of archived states)")
+        self.level_cap = whole("level_cap", level_cap, 0)
+        self.level_damping = finite("level_damping", level_damping)
+        self.still_grace = whole("still_grace", still_grace, 0)
+        self.visited_mask = flag("visited_mask", visited_mask)
+        self.EXTRA_CHANNELS = 1 if self.visited_mask else 0  # instance override of the class default
         # Named in every state, so the VLM prompts made from it say which game the screens show.
-        self.title = pokemon_title(check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown_rom))
-        self.weights = {**REWARD_WEIGHTS, **(reward or {})}
-        self.visit_decay = float(visit_decay)
-        self.level_cap, self.level_damping = int(level_cap), float(level_damping)
-        self.still_grace = int(still_grace)
-        self.visited_mask = bool(visited_mask)
-        self.EXTRA_CHANNELS = 1 if visited_mask else 0  # instance override of the class default
-        self.swarm, self.swarm_prob = bool(swarm), float(swarm_prob)
-        self._archive_dir = None if archive_dir is None else Path(archive_dir)
+        self.title = pokemon_title(check_rom(as_path("rom", rom), supported_pokemon_roms(), "pokemon_red",
+                                             flag("allow_unknown_rom", allow_unknown_rom)))
         self.archive: StateArchive | None = None
         super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)
 

@@ -302,7 +302,7 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--num-envs", "1e12"], "GiB of shared memory, more than this machine gives"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
-    (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "or --set env_kwargs.max_cubes)"),
+    (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "got 9 (change --set env_kwargs.max_cubes)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),

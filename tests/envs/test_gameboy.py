@@ -699,7 +699,7 @@ def test_play_refuses_to_open_a_window_without_a_display(tmp_path: Path) -> None
     assert "playing" not in proc.stderr and not out.exists()
 
 
-def test_gymnasium_make_passes_the_game_option_through() -> None:
+def test_gymnasium_make_and_make_env_pass_the_game_option_through() -> None:
     import gymnasium as gym
 
     env = gym.make("depthfirst/GameBoy-v0", game="depthfirst_test", rom=str(TEST_CARTRIDGE))
@@ -708,8 +708,11 @@ def test_gymnasium_make_passes_the_game_option_through() -> None:
         assert env.reset(seed=0)[0].shape == env.observation_space.shape
     finally:
         env.unwrapped.game.close()
-
-
+    env = envs.make_env("gameboy", game="depthfirst_test", rom=str(TEST_CARTRIDGE))  # once a TypeError
+    try:
+        assert env.game.game == "depthfirst_test"
+    finally:
+        env.game.close()
 
 
 def test_a_session_that_cannot_be_saved_where_asked_is_kept_beside(tmp_path: Path) -> None:

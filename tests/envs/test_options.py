@@ -1,0 +1,88 @@
+"""Bad game options: every constructor argument is checked up front, with a ValueError that names the
+option by its keyword (train_ppo.py finds the flag to blame by that name)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs
+from envs.gameboy.roms import TEST_CARTRIDGE
+
+NAN = float("nan")
+CART = {"game": "depthfirst_test", "rom": str(TEST_CARTRIDGE)}  # GameBoy checks options before emulating
+POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
+
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    # what YAML makes of `size=ten`, `size=10.0` and `size=`
+    ("snake", {"size": "ten"}, "snake size must be a whole number between 4 and 32, got 'ten'"),
+    ("snake", {"size": 10.0}, "snake size must be a whole number between 4 and 32, got 10.0"),
+    ("snake", {"size": None}, "snake size must be a whole number between 4 and 32, got None"),
+    ("snake", {"size": True}, "snake size must be a whole number between 4 and 32, got True"),
+    ("snake", {"size": 3}, "snake size must be between 4 and 32, got 3"),
+    ("snake", {"starvation": "abc"}, "starvation must be a whole number >= 1, got 'abc'"),
+    ("snake", {"obs": "pixels", "pixel_scale": 2.5}, "pixel_scale must be a whole number >= 1, got 2.5"),
+    ("snake", {"num_envs": 1.5}, "num_envs must be a whole number >= 1, got 1.5"),
+    ("snake", {"num_envs": "4"}, "num_envs must be a whole number >= 1, got '4'"),
+    ("snake", {"num_envs": 0}, "num_envs must be >= 1, got 0"),
+    ("snake_duel", {"apple_reward": NAN}, "apple_reward must be a finite number, got nan"),
+    ("snake_duel", {"win_reward": "1"}, "win_reward must be a finite number, got '1'"),
+    ("snake_duel", {"start_length": 9}, "start_length must be between 2 and 5 on a 10x10 board, got 9"),
+    ("snake_duel", {"max_rounds": 1.0}, "max_rounds must be a whole number >= 1, got 1.0"),
+    ("rotation", {"view_size": 20.5}, "view_size must be a whole number between 16 and 128, got 20.5"),
+    ("rotation", {"step_cost": NAN}, "step_cost must be a finite number, got nan"),
+    ("rotation", {"progress_reward": float("inf")}, "progress_reward must be a finite number, got inf"),
+    ("rotation", {"min_cubes": 7, "max_cubes": 6}, "min_cubes (7) must not exceed max_cubes (6)"),
+    ("rotation", {"max_turns": "3"}, "max_turns must be a whole number between 1 and"),
+    ("sokoban", {"num_boxes": [1, 2, 3]}, "num_boxes must be a whole number or a [lo, hi] pair, got [1, 2"),
+    ("sokoban", {"num_boxes": [2, 1]}, "num_boxes [lo, hi] must have lo <= hi, got [2, 1]"),
+    ("sokoban", {"num_boxes": 5}, "num_boxes must be between 1 and 4 on a 8x8 board, got 5"),
+    ("sokoban", {"size": "7"}, "sokoban size must be a whole number between 6 and 16 (walls included)"),
+    ("sokoban", {"difficulty": ["hard"]}, "difficulty must be one of easy, medium, hard, got ['hard']"),
+    ("sokoban", {"max_steps": 0}, "max_steps must be >= 1, got 0"),
+    ("sokoban", {"deadlock_end": "false"}, "deadlock_end must be true or false, got 'false'"),
+    ("gameboy", {**CART, "obs_size": "abc"}, "obs_size must be a [height, width] pair, got 'abc'"),
+    ("gameboy", {**CART, "obs_size": [72, 200]}, "obs_size width must be between 1 and 160, got 200"),
+    ("gameboy", {**CART, "press_frames": 30}, "press_frames (30) must be less than step_frames (24)"),
+    ("gameboy", {**CART, "frame_stack": 0}, "frame_stack must be >= 1, got 0"),
+    ("gameboy", {**CART, "score_weight": NAN}, "score_weight must be a finite number, got nan"),
+    ("gameboy", {**CART, "rom": 5}, "rom must be a path, got 5"),
+    ("gameboy", {"game": ["tetris"]}, "unknown game ['tetris']"),
+    ("pokemon_red", {**POKEMON, "reward": {"event": NAN}}, "reward event must be a finite number, got nan"),
+    ("pokemon_red", {**POKEMON, "reward": "event"}, "reward must be a mapping of reward terms to weights"),
+    ("pokemon_red", {**POKEMON, "visit_decay": 0.0}, "visit_decay must be in (0, 1], got 0.0"),
+    ("pokemon_red", {**POKEMON, "swarm_prob": NAN}, "swarm_prob must be a finite number, got nan"),
+    ("pokemon_red", {**POKEMON, "still_grace": "8"}, "still_grace must be a whole number >= 0, got '8'"),
+    ("pokemon_red", {**POKEMON, "allow_unknown_rom": "yes"}, "allow_unknown_rom must be true or false"),
+])
+def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        envs.make_game(name, **kwargs)
+
+
+def test_numpy_integers_are_whole_numbers() -> None:
+    g = envs.make_game("snake", num_envs=np.int32(2), size=np.int64(8), starvation=np.uint16(50))
+    assert (g.num_envs, g.size, g.starvation) == (2, 8, 50)
+    assert all(type(v) is int for v in (g.num_envs, g.size, g.starvation))  # plain ints in states and configs
+    assert envs.make_game("rotation", step_cost=np.float32(0.5), progress_reward=1).step_cost == 0.5
+
+
+def test_sokoban_preset_too_big_for_the_board_says_what_to_change() -> None:
+    with pytest.raises(ValueError, match=re.escape(
+            "difficulty 'hard' places 3-4 boxes; at most 3 fit on a 7x7 board: use size 8 or more, "
+            "or set num_boxes")):
+        envs.make_game("sokoban", difficulty="hard", size=7)
+    assert envs.make_game("sokoban", difficulty="hard", size=7, num_boxes=3).num_boxes == (3, 3)
+    assert envs.make_game("sokoban", difficulty="hard", size=8).num_boxes == (3, 4)
+
+
+@pytest.mark.parametrize("make", [lambda: envs.make_env("snake", num_envs=2),
+                                  lambda: gym.make("depthfirst/Snake-v0", num_envs=2)])
+def test_the_single_board_env_refuses_num_envs(make: Callable[[], object]) -> None:
+    with pytest.raises(ValueError, match="GameEnv is one board and takes no num_envs"):
+        make()
