@@ -99,6 +99,8 @@ def evaluate(args: argparse.Namespace) -> int:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
         elif args.checkpoint:
             ckpt = Path(args.checkpoint)
+            if ckpt.is_dir():
+                raise RunError(f"--checkpoint {ckpt} is a folder; give a model file (.zip)")
             if not ckpt.is_file():
                 raise RunError(f"--checkpoint {ckpt}: no such file")
         else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.cli import path_arg
+from agents.cli import path_arg, positive_int
 from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=path_arg, default=None,
                         help="start from this state instead of booting")
     parser.add_argument("--force", action="store_true", help="overwrite --save-state if it exists")
-    parser.add_argument("--scale", type=int, default=3, help="window scale (default 3)")
+    parser.add_argument("--scale", type=positive_int, default=3, help="window scale (default 3)")
     parser.add_argument("--window", default="SDL2", choices=("SDL2", "OpenGL", "GLFW", "null"),
                         help=argparse.SUPPRESS)  # "null" for tests
     parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)

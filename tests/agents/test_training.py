@@ -275,6 +275,8 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert "to resume from " + str(run / "checkpoints" / "step_50.zip") in capsys.readouterr().err
     assert scripts.evaluate.main([str(run), "--checkpoint", str(run / "checkpoints" / "step_100.zip")]) == 2
     assert "cannot load checkpoint" in capsys.readouterr().err
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(run / "checkpoints")]) == 2
+    assert "checkpoints is a folder; give a model file (.zip)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -683,6 +683,10 @@ def test_scripts_name_the_flag_of_a_bad_file(tmp_path: Path, capsys: pytest.Capt
             rc = main(argv)
             err = capsys.readouterr().err
             assert rc == 2 and message in err and "playing" not in err, (argv, err)
+    for scale in ("0", "-2"):
+        with pytest.raises(SystemExit):
+            script_main("play_gameboy")(["--rom", rom, "--save-state", save, "--scale", scale, *null])
+        assert "argument --scale: must be >= 1" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d", "empty.gb", "inputs.txt", "junk.gb",
                                                           "latin1.txt"]
     assert not any(folder.iterdir())
