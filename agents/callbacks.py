@@ -70,20 +70,21 @@ class MetricsCallback(BaseCallback):
     def _on_step(self) -> bool:
         return True
 
+    # SB3 would write an update's losses at the next rollout's end (so the last update of every learn(),
+    # a whole run of one rollout or each --resume chunk, never): written right after the update instead,
+    # each lands once, at the step of the rollout it learned from.
     def _on_rollout_start(self) -> None:
-        self._record_sps()
-
-    def _record_sps(self) -> None:
-        now = time.perf_counter()
-        if self.model.num_timesteps > self._steps:
-            self.logger.record("time/sps", (self.model.num_timesteps - self._steps) / (now - self._t))
-        self._t, self._steps = now, self.model.num_timesteps
+        self._write_update()
 
     def _on_training_end(self) -> None:
-        # SB3 writes an update's losses at the next rollout's dump, so the last update of every learn()
-        # (a whole run of one rollout, or each --resume chunk) would never reach TensorBoard.
-        self._record_sps()
-        self.logger.dump(self.model.num_timesteps)
+        self._write_update()
+
+    def _write_update(self) -> None:
+        now = time.perf_counter()
+        if self.model.num_timesteps > self._steps:  # a rollout (and its update) since the last call
+            self.logger.record("time/sps", (self.model.num_timesteps - self._steps) / (now - self._t))
+            self.logger.dump(self.model.num_timesteps)
+        self._t, self._steps = now, self.model.num_timesteps
 
     def _on_rollout_end(self) -> None:
         keys = {k for ep in self.model.ep_info_buffer for k in ep} - {"r", "l", "t"}

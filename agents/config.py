@@ -245,7 +245,9 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
         if key in ppo and ppo[key] < 0:
             raise ValueError(f"--set ppo.{key} must be >= 0, got {ppo[key]}")
     for key in ("target_kl", "clip_range_vf"):  # SB3 would call a string a schedule, or compare with it
-        v = ppo.get(key)
+        if key not in ppo:
+            continue
+        v = ppo[key]
         with contextlib.suppress(ValueError):  # 1e-4 again
             v = ppo[key] = float(v) if isinstance(v, str) else v
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf):

@@ -29,11 +29,12 @@ def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "")
     """``value`` as an int in [lo, hi] (no upper bound when ``hi`` is None), else a ValueError naming
     ``name``; ``note`` follows the bounds (what they depend on).
 
-    A float is refused, even 10.0: it would be rounded silently and stay a float in the run's config.
-    NumPy integers pass (values computed in a sweep); bools do not, True for a count is a typo.
+    NumPy integers and integral floats pass (values computed in a sweep; ``200.0`` in configs that earlier
+    versions accepted), returned as a plain int; 2.5 does not, nor a bool (True for a count is a typo).
     """
     bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    integral = isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer()
+    if isinstance(value, bool) or not (isinstance(value, (int, np.integer)) or integral):
         raise ValueError(f"{name} must be a whole number {bounds}{note}, got {value!r}")
     if value < lo or (hi is not None and value > hi):
         raise ValueError(f"{name} must be {bounds}{note}, got {value}")
@@ -50,8 +51,9 @@ def finite(name: str, value: Any) -> float:
 
 
 def flag(name: str, value: Any) -> bool:
-    """``value`` if it is a bool, else a ValueError naming ``name`` (``bool("false")`` is True)."""
-    if not isinstance(value, (bool, np.bool_)):
+    """``value`` as a bool if it is one (or 0 or 1), else a ValueError naming ``name``: ``bool("false")``
+    is True."""
+    if not isinstance(value, (bool, np.bool_)) and not (isinstance(value, int) and value in (0, 1)):
         raise ValueError(f"{name} must be true or false, got {value!r}")
     return bool(value)
 

@@ -19,11 +19,16 @@ class GameEnv(gym.Env):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    # ``game`` is positional-only so that GameBoy's own ``game`` option can pass through ``game_kwargs``.
-    def __init__(self, game: str | Game, /, render_mode: str | None = None, render_scale: int = 16,
-                 **game_kwargs: Any) -> None:
+    # Given first, ``game`` is positional-only so that GameBoy's own ``game`` option can pass through
+    # ``game_kwargs``; ``GameEnv(game="snake")`` (SB3's make_vec_env(GameEnv, env_kwargs=...)) still works.
+    def __init__(self, game: str | Game | None = None, /, render_mode: str | None = None,
+                 render_scale: int = 16, **game_kwargs: Any) -> None:
         from envs import make_game
 
+        if game is None:
+            game = game_kwargs.pop("game", None)
+            if game is None:
+                raise ValueError("GameEnv needs the game: a name such as 'snake', or a Game of one board")
         if "num_envs" in game_kwargs:  # else make_game gets it twice, a TypeError naming no fix
             raise ValueError("GameEnv is one board and takes no num_envs; for many boards use "
                              "envs.make_vec (or envs.make_game)")

@@ -247,11 +247,11 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
     if curriculum is not None and total:
         lines += [*_counts(meta, splits), *_curriculum(curriculum)]
     lines += _files(meta, splits, formats, root_hint)
-    if total:
+    if splits.get("train"):
         lines += ["## Examples", ""]
     shown: set[str] = set()
-    # Examples come from train first: a published card must not give away held-out answers.
-    for rec in [r for s in ("train", "val", "test") for r in splits.get(s, [])]:
+    # Examples come from train only: a published card must not give away held-out answers.
+    for rec in splits.get("train", []):
         if rec["family"] not in shown:
             shown.add(rec["family"])
             lines += _example(rec)

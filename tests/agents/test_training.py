@@ -57,8 +57,9 @@ def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
                 "train/policy_gradient_loss", "train/value_loss", "train/entropy_loss", "train/approx_kl",
                 "train/explained_variance", "train/learning_rate"):
         assert tag in scalars, tag
-    # Two rollouts, two updates: the last is logged too (SB3 writes an update at the next rollout's end).
-    assert len(ea.Scalars("train/value_loss")) == len(ea.Scalars("time/sps")) == 2
+    # Two rollouts, two updates: each logged once at its rollout's step, the last one too.
+    for tag in ("train/value_loss", "time/sps"):
+        assert [e.step for e in ea.Scalars(tag)] == [256, 512], tag
     videos = ea.Images("rollout/video")
     assert len(videos) >= 1
     gif = videos[-1].encoded_image_string
@@ -88,7 +89,7 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     ea = events(run)
     steps = [e.step for e in ea.Scalars("rollout/ep_rew_mean")]
     assert max(steps) == 1024 and min(steps) <= 512  # one TensorBoard run, old and new points
-    assert len(ea.Scalars("train/value_loss")) == 4  # each chunk's last update too
+    assert [e.step for e in ea.Scalars("train/value_loss")] == [256, 512, 768, 1024]  # each chunk's last too
     assert (run / "command.txt").read_text().count("\n") == 2
     # Nothing left to do: refused, and nothing in the run is rewritten.
     before = {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()}

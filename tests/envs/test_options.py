@@ -19,9 +19,9 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
 
 
 @pytest.mark.parametrize("name, kwargs, message", [
-    # what YAML makes of `size=ten`, `size=10.0` and `size=`
+    # what YAML makes of `size=ten`, `size=10.5` and `size=`
     ("snake", {"size": "ten"}, "snake size must be a whole number between 4 and 32, got 'ten'"),
-    ("snake", {"size": 10.0}, "snake size must be a whole number between 4 and 32, got 10.0"),
+    ("snake", {"size": 10.5}, "snake size must be a whole number between 4 and 32, got 10.5"),
     ("snake", {"size": None}, "snake size must be a whole number between 4 and 32, got None"),
     ("snake", {"size": True}, "snake size must be a whole number between 4 and 32, got True"),
     ("snake", {"size": 3}, "snake size must be between 4 and 32, got 3"),
@@ -33,7 +33,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("snake_duel", {"apple_reward": NAN}, "apple_reward must be a finite number, got nan"),
     ("snake_duel", {"win_reward": "1"}, "win_reward must be a finite number, got '1'"),
     ("snake_duel", {"start_length": 9}, "start_length must be between 2 and 5 on a 10x10 board, got 9"),
-    ("snake_duel", {"max_rounds": 1.0}, "max_rounds must be a whole number >= 1, got 1.0"),
+    ("snake_duel", {"max_rounds": 1.5}, "max_rounds must be a whole number >= 1, got 1.5"),
     ("rotation", {"view_size": 20.5}, "view_size must be a whole number between 16 and 128, got 20.5"),
     ("rotation", {"step_cost": NAN}, "step_cost must be a finite number, got nan"),
     ("rotation", {"progress_reward": float("inf")}, "progress_reward must be a finite number, got inf"),
@@ -70,6 +70,9 @@ def test_numpy_integers_are_whole_numbers() -> None:
     assert (g.num_envs, g.size, g.starvation) == (2, 8, 50)
     assert all(type(v) is int for v in (g.num_envs, g.size, g.starvation))  # plain ints in states and configs
     assert envs.make_game("rotation", step_cost=np.float32(0.5), progress_reward=1).step_cost == 0.5
+    # Integral floats and 0/1 switches, which earlier versions took (run configs may hold them).
+    old = envs.make_game("sokoban", size=8.0, max_steps=200.0, deadlock_end=1)
+    assert (old.size, old.max_steps, old.deadlock_end) == (8, 200, True) and type(old.size) is int
 
 
 def test_sokoban_preset_too_big_for_the_board_says_what_to_change() -> None:
@@ -86,3 +89,16 @@ def test_sokoban_preset_too_big_for_the_board_says_what_to_change() -> None:
 def test_the_single_board_env_refuses_num_envs(make: Callable[[], object]) -> None:
     with pytest.raises(ValueError, match="GameEnv is one board and takes no num_envs"):
         make()
+
+
+def test_the_game_may_be_given_by_keyword() -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from envs.env import GameEnv
+
+    assert GameEnv(game="snake", size=6).game.size == 6  # as SB3's make_vec_env(GameEnv, env_kwargs=...)
+    venv = make_vec_env(GameEnv, n_envs=2, env_kwargs={"game": "snake"})
+    assert venv.num_envs == 2
+    venv.close()
+    with pytest.raises(ValueError, match="GameEnv needs the game"):
+        GameEnv()
