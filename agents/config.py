@@ -223,6 +223,14 @@ def ppo_settings(recurrent: bool) -> set[str]:
     return set(inspect.signature(algo.__init__).parameters) - _RUN_OWNED
 
 
+def _yaml_number(value: Any) -> Any:
+    """A string that reads as a float, as one (YAML reads 1e-4, with no dot, as a string); else as is."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
+
+
 def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
     known = ppo_settings(recurrent)
@@ -235,8 +243,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
             raise ValueError(f"--set ppo.{key} must be >= {least}, got {ppo[key]}")
     numbers = ("learning_rate", "clip_range", "max_grad_norm", "gamma", "gae_lambda", "ent_coef", "vf_coef")
     for key in (k for k in numbers if k in ppo):
-        with contextlib.suppress(ValueError):  # YAML reads 1e-4 (no dot) as a string
-            ppo[key] = float(ppo[key]) if isinstance(ppo[key], str) else ppo[key]
+        ppo[key] = _yaml_number(ppo[key])
         if isinstance(ppo[key], bool) or not isinstance(ppo[key], (int, float)):
             raise ValueError(f"--set ppo.{key} must be a number, got {ppo[key]!r}")
         if not math.isfinite(ppo[key]):  # NaN or inf: training would fail (or diverge) after the run began
@@ -247,9 +254,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     for key in ("target_kl", "clip_range_vf"):  # SB3 would call a string a schedule, or compare with it
         if key not in ppo:
             continue
-        v = ppo[key]
-        with contextlib.suppress(ValueError):  # 1e-4 again
-            v = ppo[key] = float(v) if isinstance(v, str) else v
+        v = ppo[key] = _yaml_number(ppo[key])
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf):
             raise ValueError(f"--set ppo.{key} must be a number > 0 (or null: no limit), got {v!r}")
     for key, least in (("stats_window_size", 1), ("sde_sample_freq", -1)):  # SB3 fails on these mid-run

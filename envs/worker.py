@@ -27,19 +27,16 @@ class Shared:
                  ) -> None:
         self.num_envs, self.obs_shape, self.figure_keys = num_envs, obs_shape, figure_keys
         size = int(np.prod(obs_shape))
+        layout = {  # name: (typecode, length); the typecodes are NumPy's too
+            "obs": ("B", num_envs * size), "terminal_obs": ("B", num_envs * size),
+            "figures": ("d", num_envs * len(figure_keys)), "actions": ("q", num_envs),
+            "reward": ("f", num_envs), "terminated": ("B", num_envs), "truncated": ("B", num_envs),
+            "episodes": ("q", num_envs),
+        }
         try:
-            self.raw = {
-                "obs": ctx.RawArray("B", num_envs * size),
-                "terminal_obs": ctx.RawArray("B", num_envs * size),
-                "figures": ctx.RawArray("d", num_envs * len(figure_keys)),
-                "actions": ctx.RawArray("q", num_envs),
-                "reward": ctx.RawArray("f", num_envs),
-                "terminated": ctx.RawArray("B", num_envs),
-                "truncated": ctx.RawArray("B", num_envs),
-                "episodes": ctx.RawArray("q", num_envs),
-            }
+            self.raw = {name: ctx.RawArray(code, length) for name, (code, length) in layout.items()}
         except (OSError, MemoryError):  # the shared-memory file or the address space ran out
-            need = num_envs * (2 * size + 8 * len(figure_keys) + 22) / 2**30
+            need = sum(np.dtype(code).itemsize * length for code, length in layout.values()) / 2**30
             raise ValueError(f"num_envs {num_envs:,}: the step buffers need {need:,.1f} GiB of shared "
                              "memory, more than this machine gives; use a smaller --num-envs") from None
         self.views()
