@@ -342,13 +342,13 @@ class Sokoban(Game):
         # At most 6 boxes (the solver packs a state in 63 bits), and one per 8 inside cells: more crowded
         # rooms take milliseconds to generate and often leave a box on its target.
         most = min(6, (self.size - 2) ** 2 // 8)
-        board = f" on a {self.size}x{self.size} board"
+        board = f" on the {self.size}x{self.size} board"
         if num_boxes is None:
             lo, hi = d_boxes
             if hi > most:  # the preset's boxes on a board the user shrank: say which option to change
                 fits = next(n for n in range(self.size, 17) if (n - 2) ** 2 // 8 >= hi)
                 raise ValueError(f"difficulty {difficulty!r} places {lo}-{hi} boxes; at most {most} fit"
-                                 f"{board}: use size {fits} or more, or set num_boxes")
+                                 f"{board}: use size {fits} or more, an easier difficulty, or num_boxes of at most {most}")
         elif isinstance(num_boxes, (list, tuple)):
             if len(num_boxes) != 2:
                 raise ValueError(f"num_boxes must be a whole number or a [lo, hi] pair, got {num_boxes!r}")

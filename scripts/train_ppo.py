@@ -89,6 +89,15 @@ def env_flag(key: str) -> str:
     return f"--{key.replace('_', '-')}" if key in ENV_FLAGS else f"--set env_kwargs.{key}"
 
 
+def flags_named(message: str, key: str) -> list[str]:
+    """The flags of game option ``key`` that an error ``message`` names: ``reward.badge`` in the message is
+    ``--set env_kwargs.reward.badge`` (an entry of a mapping option), a bare ``key`` the option's flag."""
+    entries = re.findall(rf"\b{key}\.(\w+)", message)
+    if entries:
+        return [f"--set env_kwargs.{key}.{entry}" for entry in dict.fromkeys(entries)]
+    return [env_flag(key)] if re.search(rf"\b{key}\b", message) else []
+
+
 def check_game(cfg: dict) -> None:
     """Build one board before anything is written, so a bad option or a missing ROM fails first."""
     from envs import make_game
@@ -106,7 +115,7 @@ def check_game(cfg: dict) -> None:
         raise ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not one "
                          "of its options; see the per-env flags in --help)") from None
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
-        named = [env_flag(k) for k in cfg["env_kwargs"] if re.search(rf"\b{k}\b", str(e))]
+        named = [flag for key in cfg["env_kwargs"] for flag in flags_named(str(e), key)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
     from agents.selfplay import uses_self_play

@@ -112,8 +112,9 @@ class PokemonRed(GameBoyGame):
             raise ValueError(f"reward must be a mapping of reward terms to weights, got {reward!r}")
         unknown = set(reward or {}) - set(REWARD_WEIGHTS)
         if unknown:
-            raise ValueError(f"unknown reward terms {sorted(unknown)}; known: {sorted(REWARD_WEIGHTS)}")
-        self.weights = {**REWARD_WEIGHTS, **{k: finite(f"reward {k}", v) for k, v in (reward or {}).items()}}
+            named = ", ".join(f"reward.{k}" for k in sorted(unknown, key=str))  # dotted: the CLI names --set keys
+            raise ValueError(f"unknown reward terms {named}; known terms: {', '.join(REWARD_WEIGHTS)}")
+        self.weights = {**REWARD_WEIGHTS, **{k: finite(f"reward.{k}", v) for k, v in (reward or {}).items()}}
         self.visit_decay = finite("visit_decay", visit_decay)
         if not 0.0 < self.visit_decay <= 1.0:
             raise ValueError(f"visit_decay must be in (0, 1], got {visit_decay}")

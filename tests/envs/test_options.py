@@ -32,7 +32,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("snake", {"num_envs": 0}, "num_envs must be >= 1, got 0"),
     ("snake_duel", {"apple_reward": NAN}, "apple_reward must be a finite number, got nan"),
     ("snake_duel", {"win_reward": "1"}, "win_reward must be a finite number, got '1'"),
-    ("snake_duel", {"start_length": 9}, "start_length must be between 2 and 5 on a 10x10 board, got 9"),
+    ("snake_duel", {"start_length": 9}, "start_length must be between 2 and 5 on the 10x10 board, got 9"),
     ("snake_duel", {"max_rounds": 1.5}, "max_rounds must be a whole number >= 1, got 1.5"),
     ("rotation", {"view_size": 20.5}, "view_size must be a whole number between 16 and 128, got 20.5"),
     ("rotation", {"step_cost": NAN}, "step_cost must be a finite number, got nan"),
@@ -41,7 +41,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("rotation", {"max_turns": "3"}, "max_turns must be a whole number between 1 and"),
     ("sokoban", {"num_boxes": [1, 2, 3]}, "num_boxes must be a whole number or a [lo, hi] pair, got [1, 2"),
     ("sokoban", {"num_boxes": [2, 1]}, "num_boxes [lo, hi] must have lo <= hi, got [2, 1]"),
-    ("sokoban", {"num_boxes": 5}, "num_boxes must be between 1 and 4 on a 8x8 board, got 5"),
+    ("sokoban", {"num_boxes": 5}, "num_boxes must be between 1 and 4 on the 8x8 board, got 5"),
     ("sokoban", {"size": "7"}, "sokoban size must be a whole number between 6 and 16 (walls included)"),
     ("sokoban", {"difficulty": ["hard"]}, "difficulty must be one of easy, medium, hard, got ['hard']"),
     ("sokoban", {"max_steps": 0}, "max_steps must be >= 1, got 0"),
@@ -53,7 +53,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("gameboy", {**CART, "score_weight": NAN}, "score_weight must be a finite number, got nan"),
     ("gameboy", {**CART, "rom": 5}, "rom must be a path, got 5"),
     ("gameboy", {"game": ["tetris"]}, "unknown game ['tetris']"),
-    ("pokemon_red", {**POKEMON, "reward": {"event": NAN}}, "reward event must be a finite number, got nan"),
+    ("pokemon_red", {**POKEMON, "reward": {"event": NAN}}, "reward.event must be a finite number, got nan"),
     ("pokemon_red", {**POKEMON, "reward": "event"}, "reward must be a mapping of reward terms to weights"),
     ("pokemon_red", {**POKEMON, "visit_decay": 0.0}, "visit_decay must be in (0, 1], got 0.0"),
     ("pokemon_red", {**POKEMON, "swarm_prob": NAN}, "swarm_prob must be a finite number, got nan"),
@@ -77,8 +77,8 @@ def test_numpy_integers_are_whole_numbers() -> None:
 
 def test_sokoban_preset_too_big_for_the_board_says_what_to_change() -> None:
     with pytest.raises(ValueError, match=re.escape(
-            "difficulty 'hard' places 3-4 boxes; at most 3 fit on a 7x7 board: use size 8 or more, "
-            "or set num_boxes")):
+            "difficulty 'hard' places 3-4 boxes; at most 3 fit on the 7x7 board: use size 8 or more, "
+            "an easier difficulty, or num_boxes of at most 3")):
         envs.make_game("sokoban", difficulty="hard", size=7)
     assert envs.make_game("sokoban", difficulty="hard", size=7, num_boxes=3).num_boxes == (3, 3)
     assert envs.make_game("sokoban", difficulty="hard", size=8).num_boxes == (3, 4)
