@@ -11,7 +11,7 @@ import fnmatch
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -205,9 +205,10 @@ def written_beside(path: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def written_together(paths: list[Path]) -> Iterator[list[Path]]:
+def written_together(paths: list[Path], stale: Sequence[Path] = ()) -> Iterator[list[Path]]:
     """``written_beside`` for files that belong together (a result and its videos): all of them are
-    replaced, with no signal between the renames, once the block completes; none if it does not."""
+    replaced, with no signal between the renames, once the block completes; none if it does not. The
+    ``stale`` files (an older result's parts that this one lacks) are removed with the same step."""
     finals = [Path(os.path.realpath(p)) for p in paths]
     tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
     try:
@@ -215,6 +216,8 @@ def written_together(paths: list[Path]) -> Iterator[list[Path]]:
         with uninterruptible():
             for tmp, final in zip(tmps, finals, strict=True):
                 os.replace(tmp, final)
+            for path in stale:
+                path.unlink(missing_ok=True)
     finally:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)

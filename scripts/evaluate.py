@@ -208,14 +208,18 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
 def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],
                   episodes: list[Any], args: argparse.Namespace) -> None:
     """``<stem>.json`` and, unless --no-video, the best episode replayed into ``<stem>-best.mp4``/``.gif``
-    (its last --video-steps steps), all replaced together or not at all; the summary names the videos."""
+    (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
+    With --no-video an older evaluation's videos at this stem go with its JSON."""
     from agents.evaluation import replay_frames, write_video
     from agents.runs import written_together
 
     # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
-    files = [stem.with_name(f"{stem.name}{end}") for end in
-             (".json", *(() if args.no_video else ("-best.mp4", "-best.gif")))]
-    with written_together(files) as tmps:
+    files = [stem.with_name(f"{stem.name}{end}") for end in (".json", "-best.mp4", "-best.gif")]
+    if args.no_video:  # an older evaluation's videos would sit beside a JSON that is not theirs
+        files, stale = files[:1], files[1:]
+    else:
+        stale = []
+    with written_together(files, stale) as tmps:
         if not args.no_video:
             best = max(episodes, key=lambda e: (e.score, -e.length))
             frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)

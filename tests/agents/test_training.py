@@ -141,6 +141,9 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert short["video_steps"] == 1 and len(clip) == 2
     assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-video"]) == 0
     assert "means of the game's figures: " in capsys.readouterr().out  # e.g. snake_length, won
+    # The replaced JSON's videos go with it: no older evaluation's best episode beside the new figures.
+    assert "video" not in json.loads(Path(short["video"]).with_name("eval-step512.json").read_text())
+    assert not Path(short["video"]).exists() and not Path(short["gif"]).exists()
     assert np.abs(clip[-1].astype(int) - frames[-1]).mean() < 3  # the same final frame (H.264 is lossy)
 
 
