@@ -18,7 +18,8 @@ project's own repository (main branch, late 2026; PyPI versions of that time in 
   (``{"bytes", "path"}``), ``ability``, ``reward_model`` {style, ground_truth}, ``extra_info``.
 - OpenRLHF, two readers of one JSONL. ViGaL's fork (lmm-r1 / OpenRLHF-M: ``train_snake.sh``
   ``--input_key message``, ``lmm_kits/base/data_processor.py``): ``message`` = JSON string of Qwen-VL
-  content parts (``{"type": "image", "image": "file:///…"}``). OpenRLHF itself (0.11,
+  content parts (``{"type": "image", "image": "file:///…"}``, the path after ``file://`` verbatim, not
+  percent-encoded: qwen_vl_utils strips the prefix and opens the rest). OpenRLHF itself (0.11,
   ``datasets/prompts_dataset.py``): ``prompt`` = text with ``<image>`` tags (``--data.input_key prompt
   --data.apply_chat_template``) and ``images`` = plain paths (``--data.image_key``). ``answer`` = the
   label for the reward function in both.
@@ -170,7 +171,10 @@ class ImagePaths:
         return str(self.final_root / rel)
 
     def uri(self, rel: str) -> str:
-        return rel if self.relative else (self.final_root / rel).as_uri()
+        # Not Path.as_uri(): it percent-encodes (a space becomes %20), and qwen_vl_utils.fetch_image, which
+        # lmm-r1/ViGaL read these with, opens ``uri[7:]`` verbatim, so any space or non-ASCII character in
+        # the export folder's path would name a file that does not exist.
+        return rel if self.relative else "file://" + str(self.final_root / rel)
 
 
 class ImageBytes:

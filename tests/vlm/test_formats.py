@@ -115,11 +115,23 @@ def test_a_question_holding_an_image_token_is_refused(sample):
 def test_image_paths_absolute_by_default_or_relative(tmp_path):
     abs_paths = fmt.ImagePaths(tmp_path / "ds", relative=False)
     assert abs_paths.path("images/ab/x.png") == str(tmp_path / "ds" / "images/ab/x.png")
-    assert abs_paths.uri("images/ab/x.png") == (tmp_path / "ds" / "images/ab/x.png").as_uri()
+    assert abs_paths.uri("images/ab/x.png") == "file://" + str(tmp_path / "ds" / "images/ab/x.png")
     rel = fmt.ImagePaths(tmp_path / "ds", relative=True)
     assert rel.path("images/ab/x.png") == "images/ab/x.png"
     # LLaMA-Factory resolves images against its media_dir, the folder of dataset_info.json.
     assert rel.path("images/ab/x.png", "llamafactory") == "../images/ab/x.png"
+
+
+def test_file_uris_open_the_way_qwen_vl_utils_opens_them(tmp_path):
+    """lmm-r1/ViGaL load `message` images with qwen_vl_utils.fetch_image, which opens ``uri[7:]`` as is (no
+    percent-decoding): a folder name with a space or non-ASCII letters must still name the file."""
+    root = tmp_path / "my exports" / "snake é"
+    (root / "images" / "ab").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(root / "images" / "ab" / "x.png")
+    uri = fmt.ImagePaths(root, relative=False).uri("images/ab/x.png")
+    assert uri.startswith("file:///")
+    with Image.open(uri[7:]) as im:  # what fetch_image does with a file:// string
+        assert im.size == (4, 4)
 
 
 def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_factory, tmp_path):
