@@ -348,7 +348,8 @@ class Sokoban(Game):
             if hi > most:  # the preset's boxes on a board the user shrank: say which option to change
                 fits = next(n for n in range(self.size, 17) if (n - 2) ** 2 // 8 >= hi)
                 raise ValueError(f"difficulty {difficulty!r} places {lo}-{hi} boxes; at most {most} fit"
-                                 f"{board}: use size {fits} or more, an easier difficulty, or num_boxes of at most {most}")
+                                 f"{board}: use size {fits} or more, an easier difficulty, or num_boxes "
+                                 f"of at most {most}")
         elif isinstance(num_boxes, (list, tuple)):
             if len(num_boxes) != 2:
                 raise ValueError(f"num_boxes must be a whole number or a [lo, hi] pair, got {num_boxes!r}")

@@ -11,12 +11,14 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   ``trl_accuracy_reward`` / ``trl_format_reward`` log the two parts separately.
 - EasyR1 (``worker.reward.reward_function=vlm/rewards.py:compute_score``):
   ``compute_score(reward_inputs)`` with a list of ``{"response", "response_length", "ground_truth"}``
-  dicts (``reward_type: batch``) returns a list of ``{"overall", "format", "accuracy"}``; one dict
-  (``reward_type: sequential``) returns one dict.
+  dicts returns a list of ``{"overall", "format", "accuracy"}`` (current EasyR1 reads ``REWARD_TYPE``
+  from this module, ``batch``; older ones the ``reward_type`` setting); one dict (``sequential``)
+  returns one dict. ``format_weight`` in ``reward_function_kwargs`` replaces the verifier's 0.1.
 - verl (``reward.custom_reward_function.path=vlm/rewards.py``, name ``compute_score``; verl 0.9 reads
   only the ``reward.`` one, the top-level ``custom_reward_function`` is accepted and ignored):
   ``compute_score(data_source, solution_str, ground_truth, extra_info=None)`` returns
-  ``{"score", "format", "accuracy"}`` (verl reads ``score`` and logs the rest).
+  ``{"score", "format", "accuracy"}`` (verl reads ``score`` and logs the rest); ``format_weight`` in
+  ``custom_reward_function.reward_kwargs`` works as in EasyR1.
 - OpenRLHF (0.11 ``--reward.remote_url vlm/rewards.py``; ViGaL's OpenRLHF-M ``--remote_rm_url``):
   ``reward_func(queries, prompts, labels)`` returns flat tensors ``{"rewards", "scores",
   "accuracy_rewards", "format_rewards"}``; the response is the query after its prompt. Flat, as ViGaL
@@ -40,6 +42,7 @@ except ImportError:  # loaded by path from outside the repository
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from vlm.verify import verify
 
+REWARD_TYPE = "batch"  # EasyR1 reads it to choose its reward manager: compute_score takes a list
 _GT_COLUMNS = ("ground_truth", "reward_model", "solution", "answer")
 _END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<｜end▁of▁sentence｜>", "</s>", "<|eot_id|>")
 _ASSISTANT_MARKERS = ("<|im_start|>assistant\n", "<|im_start|>assistant", "<|start_header_id|>assistant"
@@ -66,11 +69,15 @@ def _content_text(completion: Any) -> Any:
     return completion  # verify scores anything else as 0
 
 
-def _score(response: Any, ground_truth: Any) -> dict[str, float]:
+def _score(response: Any, ground_truth: Any, format_weight: float | None = None) -> dict[str, float]:
+    """``verify``'s scores; ``format_weight`` (a trainer's reward kwargs) replaces its 0.1 format share."""
     try:
-        return verify(response, _ground_truth(ground_truth))
+        s = verify(response, _ground_truth(ground_truth))
     except ValueError:  # a ground truth that is not one of ours: no reward, never a crash mid-training
         return {"overall": 0.0, "format": 0.0, "accuracy": 0.0}
+    if format_weight is not None:
+        s["overall"] = (1.0 - format_weight) * s["accuracy"] + format_weight * s["format"]
+    return s
 
 
 # ---------------------------------------------------------------------------------------------- TRL
@@ -102,10 +109,7 @@ def easyr1_compute_score(reward_inputs: Any, format_weight: float | None = None)
     """EasyR1: a list of reward inputs -> a list of scores (batch), or one input -> one score.
     ``format_weight`` (EasyR1's ``reward_function_kwargs``) overrides the verifier's 0.1."""
     def one(r: Mapping[str, Any]) -> dict[str, float]:
-        s = _score(r.get("response"), r.get("ground_truth"))
-        if format_weight is not None:
-            s["overall"] = (1.0 - format_weight) * s["accuracy"] + format_weight * s["format"]
-        return s
+        return _score(r.get("response"), r.get("ground_truth"), format_weight)
 
     if isinstance(reward_inputs, Mapping):
         return one(reward_inputs)
@@ -113,9 +117,9 @@ def easyr1_compute_score(reward_inputs: Any, format_weight: float | None = None)
 
 
 def verl_compute_score(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any = None,
-                       **kwargs: Any) -> dict[str, float]:
-    """verl: one response -> {"score", "format", "accuracy"}."""
-    s = _score(solution_str, ground_truth)
+                       format_weight: float | None = None, **kwargs: Any) -> dict[str, float]:
+    """verl: one response -> {"score", "format", "accuracy"}; other reward kwargs are ignored."""
+    s = _score(solution_str, ground_truth, format_weight)
     return {"score": s["overall"], "format": s["format"], "accuracy": s["accuracy"]}
 
 

@@ -112,7 +112,8 @@ class PokemonRed(GameBoyGame):
             raise ValueError(f"reward must be a mapping of reward terms to weights, got {reward!r}")
         unknown = set(reward or {}) - set(REWARD_WEIGHTS)
         if unknown:
-            named = ", ".join(f"reward.{k}" for k in sorted(unknown, key=str))  # dotted: the CLI names --set keys
+            # Dotted names: the CLI turns reward.<term> into its flag, --set env_kwargs.reward.<term>.
+            named = ", ".join(f"reward.{k}" for k in sorted(unknown, key=str))
             raise ValueError(f"unknown reward terms {named}; known terms: {', '.join(REWARD_WEIGHTS)}")
         self.weights = {**REWARD_WEIGHTS, **{k: finite(f"reward.{k}", v) for k, v in (reward or {}).items()}}
         self.visit_decay = finite("visit_decay", visit_decay)

@@ -323,7 +323,8 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     (["--env", "snake", "--set", "env=sokoban"], "choose the game with --env"),
     (["--env", "snake", "--device", "xpu"], "--device xpu: not available"),
     # An entry of a mapping option is named by its own --set key, not the whole mapping's.
-    (["--env", "pokemon_red", "--set", "env_kwargs.reward.badge=.nan"], "(change --set env_kwargs.reward.badge)"),
+    (["--env", "pokemon_red", "--set", "env_kwargs.reward.badge=.nan"],
+     "(change --set env_kwargs.reward.badge)"),
     (["--env", "pokemon_red", "--set", "env_kwargs.reward.bdge=1"],
      "unknown reward terms reward.bdge; known terms: explore, new_map, event, badge, level, heal, still "
      "(change --set env_kwargs.reward.bdge)"),

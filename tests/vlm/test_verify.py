@@ -249,6 +249,10 @@ def test_reward_adapters_in_process() -> None:
                                 extra_info={"index": 0})
     assert out == {"score": 1.0, "format": 1.0, "accuracy": 1.0}
     assert rewards.compute_score("depthfirst/snake", bad, gt, None)["accuracy"] == 0.0
+    # verl passes custom_reward_function.reward_kwargs by keyword: format_weight as in EasyR1
+    assert rewards.compute_score(data_source="depthfirst/snake", solution_str=bad, ground_truth=gt,
+                                 extra_info=None, format_weight=0.5)["score"] == pytest.approx(0.5)
+    assert rewards.REWARD_TYPE == "batch"  # EasyR1's manager passes compute_score a list
     assert rewards.compute_score("depthfirst/snake", good, "not json and not 5")["accuracy"] == 0.0
     # OpenRLHF: query = prompt + response
     prompt = "<|im_start|>user\nHow many? <think></think><answer></answer><|im_end|>\n<|im_start|>assistant\n"
