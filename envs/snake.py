@@ -151,8 +151,9 @@ def _observe_grid(size, boards, body, head, length, apple, out):
             if k == 0:
                 out[o, 0, c // size, c % size] = 255
             else:
-                # Neck 255, tail ~255/n: how soon each cell frees up.
-                out[o, 1, c // size, c % size] = 255 * (n - k) // (n - 1)
+                # Neck 255, tail ~255/n: how soon each cell frees up. At least 1: past 256 cells the
+                # integer fade reaches 0 near the tail, which would read as an empty cell.
+                out[o, 1, c // size, c % size] = max(1, 255 * (n - k) // (n - 1))
         if apple[b] >= 0:
             out[o, 2, apple[b] // size, apple[b] % size] = 255
 
@@ -300,7 +301,8 @@ class Snake(Game):
         apple = np.zeros((n, n), np.uint8)
         cells = state["body"]
         for k, (x, y) in enumerate(cells[1:], start=1):
-            body[y, x] = 255 * (len(cells) - k) // max(len(cells) - 1, 1)
+            # The observation's fade, kept >= 1 so that long snakes' tails are still drawn.
+            body[y, x] = max(1, 255 * (len(cells) - k) // max(len(cells) - 1, 1))
         if cells:
             head[cells[0][1], cells[0][0]] = 255
         if state["apple"] is not None:

@@ -166,6 +166,27 @@ def test_observation_channels():
     assert apple[4, 4] == 255 and (inside == 255).all()
 
 
+def test_long_snake_tail_is_visible():
+    # 300 cells on 20x20 (a serpentine over rows 0..14): past 256 cells the body fade used to round
+    # the last cells down to 0, so the tail vanished from the observation, the pixels and render().
+    size = 20
+    body = [[x if y % 2 == 0 else size - 1 - x, y] for y in range(15) for x in range(size)][::-1]
+    g = game_with(body, apple=[0, 19], direction="LEFT", size=size)
+    out = g.new_obs_buffer()
+    g.observe(out)
+    head, plane = out[0, 0], out[0, 1]
+    assert (head > 0).sum() == 1 and (plane > 0).sum() == len(body) - 1
+    tx, ty = body[-1]
+    assert plane[ty, tx] >= 1
+    empty = Snake.render_state({**g.get_state(0), "body": body[:-1]}, scale=1)
+    assert (g.render(0, scale=1)[ty, tx] != empty[ty, tx]).any()
+    pixels = Snake(1, size=size, obs="pixels", pixel_scale=1)
+    pixels.set_state(0, g.get_state(0))
+    frame = pixels.new_obs_buffer()
+    pixels.observe(frame)
+    assert (frame[0, :, ty, tx] == g.render(0, scale=1)[ty, tx]).all()
+
+
 def test_render_any_scale():
     g = make_game("snake")
     g.reset(np.zeros(1, np.int64), seeds_from(0, 1))
