@@ -87,6 +87,11 @@ def _reset(indices, seeds, size, body, head, length, occ, apple, direction, step
 def _step(actions, size, starvation, body, head, length, occ, apple, direction, steps, hunger,
           score, done, rng, dx, dy, opposite, reward, terminated, truncated):
     cells = size * size
+    # Checked before any board moves: an action past 3 would index dx/dy out of bounds (Numba does not
+    # check) and move or kill the snake by whatever lies in memory there.
+    for b in range(actions.shape[0]):
+        if actions[b] < 0 or actions[b] > 3:
+            raise ValueError("snake: actions must be in 0..3 (UP, DOWN, LEFT, RIGHT)")
     for b in range(actions.shape[0]):
         reward[b] = 0.0
         terminated[b] = False

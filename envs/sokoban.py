@@ -251,6 +251,10 @@ def _reset(indices, seeds, size, nbox_lo, nbox_hi, wall, target, box, player, nb
 @numba.njit(cache=True)
 def _step(actions, size, max_steps, deadlock_end, wall, target, box, player, nbox, on_target, steps,
           done, deadlocked, reward, terminated, truncated):
+    # Checked before any board moves: any other number would silently be played as RIGHT.
+    for b in range(actions.shape[0]):
+        if actions[b] < 0 or actions[b] > 3:
+            raise ValueError("sokoban: actions must be in 0..3 (UP, DOWN, LEFT, RIGHT)")
     for b in range(actions.shape[0]):
         reward[b] = 0.0
         terminated[b] = False

@@ -323,6 +323,10 @@ class GameBoyGame(Game):
         actions = np.asarray(actions, dtype=np.int64).reshape(-1).tolist()
         if len(actions) != n:
             raise ValueError(f"expected {n} actions, got {len(actions)}")
+        # A negative action would index ACTION_NAMES from the end and press the last button.
+        if n and (min(actions) < 0 or max(actions) >= len(self.ACTION_NAMES)):
+            names = ", ".join(self.ACTION_NAMES)
+            raise ValueError(f"actions must be in 0..{len(self.ACTION_NAMES) - 1} ({names}), got {actions}")
         for i, action in enumerate(actions):
             if self._done[i]:
                 continue

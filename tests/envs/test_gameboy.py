@@ -731,3 +731,13 @@ def test_a_session_that_cannot_be_saved_where_asked_is_kept_beside(tmp_path: Pat
     assert out.read_bytes() == b"another state" and kept.parent == tmp_path
     g = make(1, state=kept)  # the play is there, and loads
     g.close()
+
+
+def test_out_of_range_action_is_refused(game: PokemonRed) -> None:
+    # -1 used to press ACTION_NAMES[-1] ("start") without a word.
+    fresh(game)
+    steps = game.get_state(0)["step"]
+    for bad in (-1, len(PokemonRed.ACTION_NAMES)):
+        with pytest.raises(ValueError, match=r"actions must be in 0\.\.6"):
+            game.step(np.array([UP, bad]))
+    assert game.get_state(0)["step"] == steps

@@ -196,3 +196,14 @@ def test_render_any_scale():
     env = make_env("snake", render_mode="rgb_array", render_scale=8)
     env.reset(seed=1)
     assert env.render().shape == (80, 80, 3)
+
+
+@pytest.mark.parametrize("bad", [4, 7, -1, 1000])
+def test_out_of_range_action_is_refused_before_any_board_moves(bad):
+    # Action 4 used to read past the move tables (Numba does not check bounds) and killed the snake.
+    g = Snake(num_envs=2, size=6)
+    g.reset(np.arange(2), seeds_from(3, 2))
+    before = [g.get_state(i) for i in range(2)]
+    with pytest.raises(ValueError, match=r"0\.\.3"):
+        g.step(np.array([UP, bad]))
+    assert [g.get_state(i) for i in range(2)] == before

@@ -413,3 +413,14 @@ def test_solver_pruning_marks_only_hopeless_cells():
                       (3 + 1) * width + 2 + 1, (3 + 1) * width + 3 + 1], dtype=np.int64)  # a 2×2 of boxes
     assert _frozen_block(boxes[0], wall, target, boxes, width)
     assert not _frozen_block(boxes[0], wall, target, boxes[:3], width)
+
+
+@pytest.mark.parametrize("bad", [4, -1, 99])
+def test_out_of_range_action_is_refused_before_any_board_moves(bad: int):
+    # Any number outside 0..3 used to be played as RIGHT.
+    g = Sokoban(num_envs=2, difficulty="easy")
+    g.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    before = [g.get_state(i) for i in range(2)]
+    with pytest.raises(ValueError, match=r"0\.\.3"):
+        g.step(np.array([0, bad]))
+    assert [g.get_state(i) for i in range(2)] == before
