@@ -463,6 +463,10 @@ def _reset(indices, seeds, rng, ncubes, cubes, colors, rot, target, steps, turns
 @numba.njit(cache=True)
 def _step(actions, rot, target, steps, solved, done, turn, distance, max_steps, step_cost, progress_reward,
           reward, terminated, truncated):
+    # Checked before any board turns, so a refused batch leaves every board as it was.
+    for b in range(actions.shape[0]):
+        if actions[b] < 0 or actions[b] >= turn.shape[1]:
+            raise ValueError("rotation: action out of range 0..5")
     for b in range(actions.shape[0]):
         reward[b] = 0.0
         terminated[b] = False
@@ -470,8 +474,6 @@ def _step(actions, rot, target, steps, solved, done, turn, distance, max_steps, 
         if done[b]:
             continue
         a = actions[b]
-        if a < 0 or a >= turn.shape[1]:
-            raise ValueError("rotation: action out of range 0..5")
         before = distance[rot[b], target[b]]
         rot[b] = turn[rot[b], a]
         steps[b] += 1

@@ -387,6 +387,15 @@ def test_bad_action_is_refused():
         game.step(np.array([0, 1]))
 
 
+def test_refused_batch_leaves_every_board_unchanged():
+    # The range check used to run inside the stepping loop: board 0 turned before board 1's bad action.
+    game = fresh(2)
+    before = [game.get_state(i) for i in range(2)]
+    with pytest.raises(ValueError, match="out of range"):
+        game.step(np.array([0, 9]))
+    assert [game.get_state(i) for i in range(2)] == before
+
+
 # --- Contract -----------------------------------------------------------------------------------
 
 
