@@ -53,7 +53,7 @@ timing for both snakes.
 ``alive``, ``score`` = apples eaten), ``apples``, ``round`` (rounds played), ``done``, ``result``
 ("win"/"draw"/"loss" for the learner once done, else None), ``rng`` (the board's stream) and the board
 settings. ``episode_info``: ``score`` (learner's apples), ``opponent_score``, ``win``/``draw``/``loss``
-(1.0 or 0.0), ``length``, ``opponent_length``, ``rounds``.
+(1.0 or 0.0), ``snake_length``, ``opponent_length``, ``rounds``.
 """
 
 from __future__ import annotations
