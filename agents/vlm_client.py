@@ -9,11 +9,12 @@ and SGLang's OpenAI-compatible servers implement as well. A reasoning model's se
 
 Failures: HTTP 429 and 5xx, timeouts, dropped connections and unreadable bodies are retried with
 exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
-``Retry-After`` header (seconds or an HTTP date) replaces the backoff for that wait, capped at
-``max_retry_after``. After ``max_retries`` retries the call raises ``ChatError``. Any other 4xx (a wrong
-model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it. So does an HTTP 200
-whose body is not a chat completion before the server has sent one (a URL that is not a chat-completions
-endpoint); once it has, such a body is a hiccup and retried.
+``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms``
+replaces the backoff for that wait, capped at ``max_retry_after``. After ``max_retries`` retries the call
+raises ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at
+once: retrying cannot fix it. So does an HTTP 200 whose body is not a chat completion before the server
+has sent one (a URL that is not a chat-completions endpoint); once it has, such a body is a hiccup and
+retried.
 
 Replies are made safe text here: a lone UTF-16 surrogate (JSON ``"\\ud800"``, half of an emoji a server cut
 short) becomes U+FFFD, so the cache, decision logs and reports can always be written as UTF-8.
@@ -272,7 +273,7 @@ class ChatClient:
                         return reply
                 elif status in RETRY_STATUS or status >= 500:
                     last = f"HTTP {status}: {_error_message(raw)}"
-                    wait = retry_after_seconds(headers.get("Retry-After"))
+                    wait = _retry_wait(headers)
                 else:
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
@@ -289,6 +290,8 @@ class ChatClient:
         raise ChatError(f"{self.endpoint}: gave up after {self.max_retries + 1} attempts; last: {last}")
 
     def _post(self, data: bytes) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers with lower-case names, body): header names are case-insensitive, and
+        servers behind uvicorn, HTTP/2 proxies or OpenAI's front send ``retry-after`` in lower case."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -296,10 +299,10 @@ class ChatClient:
         self.stats.add(http_requests=1)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.status, dict(resp.headers.items()), resp.read()
+                return resp.status, _lower_keys(resp.headers.items()), resp.read()
         except urllib.error.HTTPError as e:
             with e:
-                return e.code, dict(e.headers.items()) if e.headers else {}, e.read()
+                return e.code, _lower_keys(e.headers.items()) if e.headers else {}, e.read()
 
     @staticmethod
     def _parse(raw: bytes, latency: float) -> ChatReply:
@@ -328,6 +331,24 @@ class ChatClient:
                          completion_tokens=_count(usage.get("completion_tokens")),
                          latency_s=latency, cached=False,
                          finish_reason=safe_text(finish) if isinstance(finish, str) else None)
+
+
+def _lower_keys(items: Any) -> dict[str, str]:
+    return {str(k).lower(): v for k, v in items}
+
+
+def _retry_wait(headers: dict[str, str]) -> float | None:
+    """The wait a refusing server asks for (headers with lower-case names): OpenAI's ``retry-after-ms``
+    (milliseconds, more precise, so preferred as the OpenAI SDK does), else the standard ``retry-after``."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            value = float(ms) / 1000.0
+            if 0 <= value < math.inf:
+                return value
+        except ValueError:
+            pass
+    return retry_after_seconds(headers.get("retry-after"))
 
 
 def _count(value: Any) -> int:

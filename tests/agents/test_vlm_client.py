@@ -133,6 +133,19 @@ def test_429_honours_retry_after_seconds_and_dates():
     assert server.hits == 4
 
 
+def test_retry_after_is_read_whatever_the_case_of_its_name_and_in_milliseconds():
+    # uvicorn (vLLM, SGLang), HTTP/2 proxies and OpenAI send header names in lower case; OpenAI also
+    # sends retry-after-ms, which the OpenAI SDK prefers.
+    sleeps = []
+    script = [Reply(status=429, headers={"retry-after": "7"}, body=b'{"error": {"message": "slow down"}}'),
+              Reply(status=503, headers={"RETRY-AFTER": "3"}, body=b"busy"),
+              Reply(status=429, headers={"retry-after-ms": "1500", "retry-after": "2"}, body=b"{}"),
+              good("ok")]
+    with ChatServer(script) as server:
+        assert client(server, sleep=sleeps.append, backoff=0.001).complete("q", [IMG]).content == "ok"
+    assert sleeps == [7.0, 3.0, 1.5]
+
+
 def test_retry_after_is_capped_and_parsed_safely():
     assert retry_after_seconds("12") == 12.0
     assert retry_after_seconds("garbage") is None and retry_after_seconds(None) is None
