@@ -176,7 +176,7 @@ class ChatClient:
                  api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 120.0, max_retries: int = 5,
                  backoff: float = 1.0, max_backoff: float = 60.0, max_retry_after: float = 300.0,
                  max_tokens: int = 1024, temperature: float = 0.0, extra_body: dict[str, Any] | None = None,
-                 cache: ResponseCache | None = None, sleep: Any = time.sleep) -> None:
+                 cache: ResponseCache | None = None, sleep: Any = None) -> None:
         self.endpoint = Endpoint.parse(endpoint) if isinstance(endpoint, str) else endpoint
         if api_key is None and api_key_env:
             api_key = os.environ.get(api_key_env) or None  # a local server usually needs none
@@ -194,11 +194,23 @@ class ChatClient:
         self.settings = {k: v for k, v in settings.items() if v is not None}
         self.cache = cache
         self.stats = ClientStats()
-        self._sleep = sleep
+        self._stopped = threading.Event()
+        # Backoff waits end early once cancel() is called (a test may pass its own sleep instead).
+        self._sleep = sleep if sleep is not None else self._stopped.wait
         self._reached = False  # has the server answered at all? Until it has, no connection is retried
         self._understood = False  # has it sent a chat completion? Until then, a 200 that is none is fatal
 
     # ------------------------------------------------------------------ public
+    def cancel(self) -> None:
+        """Stop for good: no new request is sent and no retry waits (each such call raises ``ChatError``).
+        For a run that is being abandoned (Ctrl-C, a fatal error): a request already on the wire still
+        finishes, so its answer, paid for, reaches the cache."""
+        self._stopped.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stopped.is_set()
+
     def complete(self, prompt: str, images: list[np.ndarray]) -> ChatReply:
         """Ask ``prompt`` about ``images`` (RGB uint8 arrays); served from the cache when possible."""
         self.stats.add(calls=1)
@@ -237,6 +249,8 @@ class ChatClient:
     def _post_with_retries(self, data: bytes) -> ChatReply:
         last = "no attempt"
         for attempt in range(self.max_retries + 1):
+            if self._stopped.is_set():  # the run is being abandoned: send nothing more
+                raise ChatError(f"{self.endpoint}: cancelled (the run is stopping)")
             if attempt:
                 self.stats.add(retries=1)
             wait: float | None = None

@@ -149,9 +149,10 @@ class VLMPlayer:
             return self._pool
 
     def close(self) -> None:
+        """Wait for the requests on the wire (their answers reach the cache); queued ones are dropped."""
         with self._lock:
             if self._pool is not None:
-                self._pool.shutdown(wait=True)
+                self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
 
     def __enter__(self) -> VLMPlayer:
@@ -181,12 +182,20 @@ class VLMActor:
         pool = self.player.pool()
         futures = [pool.submit(self.player.decide, s, len(self.logs[i])) for i, s in zip(boards, states,
                                                                                          strict=True)]
-        for i, future in zip(boards, futures, strict=True):
-            decision = future.result()
-            actions[i] = decision.action
-            self.logs[i].append(decision)
-            if self.on_decision is not None:
-                self.on_decision(decision)
+        try:
+            for i, future in zip(boards, futures, strict=True):
+                decision = future.result()
+                actions[i] = decision.action
+                self.logs[i].append(decision)
+                if self.on_decision is not None:
+                    self.on_decision(decision)
+        except BaseException:
+            # Ctrl-C or a fatal error (wrong key, model gone) ends the run: the requests still queued
+            # would be sent (and paid for) for nothing, and retries would keep the user waiting.
+            for future in futures:
+                future.cancel()
+            self.player.client.cancel()
+            raise
         return actions
 
     def after_step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,

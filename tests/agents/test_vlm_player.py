@@ -2,12 +2,14 @@
 fallbacks, concurrent episodes, and scripts/evaluate.py with --vlm."""
 
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from agents.evaluation import replay_frames, run_episodes
-from agents.vlm_client import ChatClient, ChatConfigError, Endpoint
+from agents.vlm_client import ChatClient, ChatConfigError, ChatError, Endpoint
 from agents.vlm_player import VLMPlayer, fallback_move, legal_moves
 from envs import make_game
 from envs.rng import seeds_from
@@ -114,6 +116,38 @@ def test_requests_of_parallel_episodes_go_out_concurrently(concurrency, expect):
             player(server, concurrency) as p:
         run_episodes(p, "snake", {}, 4, seed=0, batch=4, max_steps=2)
     assert server.max_in_flight == expect
+
+
+def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire(tmp_path):
+    # Ctrl-C while 2 of 12 requests are on the wire: the other 10 must not go out afterwards (each one
+    # paid for, and the user waits for all of them); the 2 answers, already paid for, reach the cache.
+    from agents.vlm_cache import ResponseCache
+
+    cache = ResponseCache(tmp_path)
+    seen = []
+
+    def interrupt(decision):
+        seen.append(time.perf_counter())
+        raise KeyboardInterrupt
+
+    with ChatServer(default=lambda body: good(best_worst("UP"), delay=0.4)) as server:
+        p = player(server, concurrency=2, cache=cache)
+        p.on_decision = interrupt
+        with pytest.raises(KeyboardInterrupt), p:
+            run_episodes(p, "snake", {}, 12, seed=0, batch=12, max_steps=3)
+        assert time.perf_counter() - seen[0] < 1.2  # not 10 more requests, 2 at a time x 0.4 s
+        assert server.hits == 2 and len(seen) == 1
+    assert len(cache) == 2 and p.client.cancelled
+
+
+def test_a_cancelled_client_stops_waiting_to_retry():
+    with ChatServer(default=lambda body: server_error(503)) as server:
+        c = ChatClient(Endpoint("toy-vl-3b", server.url), api_key_env=None, backoff=30, max_retries=5)
+        threading.Timer(0.3, c.cancel).start()
+        t0 = time.perf_counter()
+        with pytest.raises(ChatError, match="cancelled"):
+            c.complete("q", [np.zeros((4, 4, 3), np.uint8)])
+        assert time.perf_counter() - t0 < 5 and server.hits == 1
 
 
 def test_the_actor_needs_the_game():
