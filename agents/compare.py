@@ -145,8 +145,10 @@ def play_specialist(model: Any, name: str, env: str, env_kwargs: dict[str, Any],
 
 
 def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int,
-             max_steps: int, parameters: float | None = None, progress: Any = None) -> PlayerRun:
-    """The VLM on the same seeds; every episode runs at once, ``player.concurrency`` requests in flight."""
+             max_steps: int, parameters: float | None = None, progress: Any = None,
+             name: str | None = None) -> PlayerRun:
+    """The VLM on the same seeds; every episode runs at once, ``player.concurrency`` requests in flight.
+    ``name`` labels it in the report (default: the model name)."""
     source = "given"
     if parameters is None:
         parameters = params_from_name(player.name)
@@ -162,10 +164,10 @@ def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: 
     old = before["status_counts"]
     counts["status_counts"] = {k: v - old.get(k, 0) for k, v in after["status_counts"].items()
                                if v > old.get(k, 0)}
-    about = {"endpoint": str(client.endpoint), "concurrency": player.concurrency,
+    about = {"model": player.name, "endpoint": str(client.endpoint), "concurrency": player.concurrency,
              "settings": client.settings, "client": counts,
              "cache": str(client.cache.root) if client.cache is not None else None}
-    return PlayerRun(player.name, "vlm", parameters, source, eps, wall, about)
+    return PlayerRun(name or player.name, "vlm", parameters, source, eps, wall, about)
 
 
 # ---------------------------------------------------------------------- figures
@@ -451,8 +453,9 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
 
     from vlm.tasks import task_module
 
-    summaries = [summarize_run(r, prices.get(r.name, prices.get("*")) if r.kind == "vlm" else None)
-                 for r in runs]
+    # Prices are given per model name (a player's label may add its server).
+    summaries = [summarize_run(r, prices.get(r.about.get("model", r.name), prices.get("*"))
+                               if r.kind == "vlm" else None) for r in runs]
     plots = write_plots(out, summaries, runs)
     n = len(runs[0].episodes)
     seeds = list(range(seed, seed + n))
@@ -463,10 +466,19 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
         "plots": plots, "worst_decisions": {}, "decision_logs": {},
     }
     sections: list[str] = []
+    stems: set[str] = set()
     for run in runs:
         if run.kind != "vlm":
             continue
-        log_file = f"decisions-{_slug(run.name)}.jsonl"
+        # Names that slug alike ("a/b" and "a-b", or alike in their first 60 characters) get a number,
+        # so one player's log and frames never overwrite another's.
+        stem = base = _slug(run.name)
+        k = 1
+        while stem in stems:
+            k += 1
+            stem = f"{base}-{k}"
+        stems.add(stem)
+        log_file = f"decisions-{stem}.jsonl"
         with open(out / log_file, "w", encoding="utf-8") as f:
             for e in run.episodes:
                 for d in e.log or []:
@@ -481,7 +493,7 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
         for e, d, reason in worst:
             state = state_at(env, env_kwargs, e.seed, e.actions, d.step)
             draft = task_module(env).move_task(state)
-            rel = f"frames/{_slug(run.name)}-seed{e.seed}-step{d.step}.png"
+            rel = f"frames/{stem}-seed{e.seed}-step{d.step}.png"
             (out / "frames").mkdir(exist_ok=True)
             caption = f"seed {e.seed}, step {d.step}: played {d.move} ({reason})"
             Image.fromarray(_frame_image(list(draft.images), caption)).save(out / rel)
@@ -589,6 +601,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     for p in players:
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
+    labels = player_labels(players)
     check_out_dir(out, overwrite)  # made (and an old report replaced) only once there is a new one
     try:
         pyplot()  # the report's plots need it: say so before any episode is played
@@ -601,8 +614,8 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
                   dynamic_ncols=True) as bar:
             runs.append(play_specialist(model, f"specialist-{about['policy']}", env, env_kwargs, episodes,
                                         seed, steps, bar.update, about))
-    for p in players:
-        with tqdm(total=episodes, unit="ep", desc=p.name, disable=not show_progress,
+    for p, label in zip(players, labels, strict=True):
+        with tqdm(total=episodes, unit="ep", desc=label, disable=not show_progress,
                   dynamic_ncols=True) as bar:
             counts = {"decisions": 0, "invalid": 0}
 
@@ -614,13 +627,36 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             p.on_decision = tick
             try:
                 runs.append(play_vlm(p, env, env_kwargs, episodes, seed, steps,
-                                     (vlm_params or {}).get(p.name), bar.update))
+                                     (vlm_params or {}).get(p.name), bar.update, name=label))
             finally:
                 p.on_decision = None
     with uninterruptible():  # the new report is written and swapped in with no signal in between
         return write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed, runs=runs,
                                    prices=prices or {}, frames_per_vlm=frames_per_vlm, command=command,
                                    max_steps=max_steps)
+
+
+def player_labels(players: list[VLMPlayer]) -> list[str]:
+    """A distinct report name per VLM: its model name, plus its server where two players share one (the
+    same model behind vLLM and SGLang, or two quantizations): the per-seed scores, decision logs and
+    frames are filed by name, so a shared one would silently keep only the last player's. The same
+    endpoint given twice is refused (it would only repeat the same answers from the cache)."""
+    from urllib.parse import urlsplit
+
+    endpoints = [str(p.client.endpoint) for p in players]
+    for k, e in enumerate(endpoints):
+        if e in endpoints[:k]:
+            raise CompareError(f"--vlm {e} is given twice")
+    models = [p.name for p in players]
+    labels = []
+    for p in players:
+        label = p.name
+        if models.count(p.name) > 1:
+            label = f"{p.name}@{urlsplit(p.client.endpoint.base_url).netloc}"
+        labels.append(label)
+    # Same model and host, another path (two routes of one proxy): the whole endpoint.
+    return [str(p.client.endpoint) if labels.count(label) > 1 else label
+            for p, label in zip(players, labels, strict=True)]
 
 
 def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:

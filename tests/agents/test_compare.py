@@ -223,6 +223,38 @@ def test_missing_matplotlib_is_named_before_any_episode(scripts, specialist, tmp
     assert 'pip install -e ".[plot]"' in capsys.readouterr().err
 
 
+def test_one_model_name_on_two_servers_keeps_both_players_apart(scripts, tmp_path, capsys):
+    # The same model behind two servers (vLLM and SGLang, two quantizations): each keeps its own scores,
+    # decision log, frames and price; nothing of the first is overwritten by the second.
+    def junk(body):
+        return Reply("Sorry, I cannot see the board.", prompt_tokens=800, completion_tokens=10)
+
+    def down(body):
+        return Reply("<best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>", prompt_tokens=1000)
+
+    with ChatServer(default=junk) as one, ChatServer(default=down) as two:
+        argv = ["--env", "snake", "--vlm", f"same-vl-7b@{one.url}", "--vlm", f"same-vl-7b@{two.url}",
+                "--episodes", "2", "--max-steps", "4", "--out", str(tmp_path / "out"), "--no-cache",
+                "--price-per-1k-tokens", "same-vl-7b=1", "--no-progress"]
+        assert scripts.compare.main(argv) == 0
+        report = json.loads((tmp_path / "out" / "report.json").read_text())
+        names = [p["name"] for p in report["players"]]
+        assert len(set(names)) == 2 and all(n.startswith("same-vl-7b@127.0.0.1:") for n in names)
+        assert set(report["per_seed_scores"]) == set(names)
+        logs = report["decision_logs"]
+        assert len(set(logs.values())) == 2
+        for player, hits, answer in zip(report["players"], (one.hits, two.hits), (None, "DOWN"), strict=True):
+            log = (tmp_path / "out" / logs[player["name"]]).read_text()
+            rows = [json.loads(line) for line in log.splitlines()]
+            assert len(rows) == player["decisions"] == hits and {r["answer"] for r in rows} == {answer}
+            assert player["cost_per_episode"] is not None  # the price is found by model name
+            for row in report["worst_decisions"][player["name"]]:
+                assert (tmp_path / "out" / row["frame"]).is_file()
+        assert scripts.compare.main([*argv[:4], "--vlm", f"same-vl-7b@{one.url}", *argv[6:],
+                                     "--out", str(tmp_path / "twice")]) == 2
+        assert "given twice" in capsys.readouterr().err
+
+
 def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
     from tests.chat_server import bad_request
 
