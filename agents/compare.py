@@ -193,7 +193,8 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
         "about": run.about,
     }
     if run.kind != "vlm":
-        out.update(invalid=0, invalid_rate=0.0, invalid_by_status={}, prompt_tokens_per_episode=0.0,
+        out.update(invalid=0, invalid_rate=0.0, invalid_by_status={}, cut_at_max_tokens=0,
+                   prompt_tokens_per_episode=0.0,
                    completion_tokens_per_episode=0.0, tokens_per_episode=0.0, cost_per_episode=0.0,
                    verifier_accuracy=None, best_move_rate=None)
         return out
@@ -206,6 +207,7 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
     moves_ok = [d.good_move for d in decisions if d.good_move is not None]
     live = [d.latency_s for d in decisions if d.status != "error"]
     out.update(invalid=invalid, invalid_rate=invalid / max(1, len(decisions)), invalid_by_status=by_status,
+               cut_at_max_tokens=sum(d.cut_short for d in decisions),
                prompt_tokens_per_episode=prompt, completion_tokens_per_episode=completion,
                tokens_per_episode=prompt + completion,
                cost_per_episode=None if price is None else price.cost(prompt, completion),
@@ -222,7 +224,8 @@ def worst_decisions(episodes: list[Episode], k: int) -> list[tuple[Episode, Deci
         if d.terminated and d.reward < 0:
             return 0, "fatal move"
         if not d.valid:
-            return 1, f"{d.status} answer (fallback played)"
+            cut = ", cut at max_tokens" if d.cut_short else ""
+            return 1, f"{d.status} answer (fallback played{cut})"
         if d.reward < 0:
             return 2, "negative reward"
         if d.good_move == 0:
@@ -518,6 +521,17 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
     return report
 
 
+def max_tokens_hint(summary: dict[str, Any]) -> str:
+    """What to change when a VLM's answers stopped at max_tokens (a reasoning model's long thinking
+    ends before its move, which then counts as unparseable, blaming the model for the budget)."""
+    settings = summary["about"].get("settings", {})
+    limit = next((settings[k] for k in ("max_completion_tokens", "max_tokens") if k in settings), None)
+    at = f" ({limit})" if limit is not None else ""
+    return (f"**{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} answers stopped "
+            f"at the token limit{at}** (finish_reason `length`), so their move may be missing: raise "
+            "--max-tokens (reasoning models need several thousand) and re-run.")
+
+
 def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: list[PlayerRun],
               sections: list[str]) -> str:
     seeds = report["seeds"]
@@ -549,16 +563,21 @@ def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: lis
     vlms = [s for s in summaries if s["kind"] == "vlm"]
     if vlms:
         lines += ["## VLM details", "",
-                  "| player | endpoint | decisions | unparseable | illegal | failed requests | answers from "
-                  "cache | HTTP requests | retries | latency mean / p95 (s) |", "|---" * 10 + "|"]
+                  "| player | endpoint | decisions | unparseable | illegal | failed requests | cut at "
+                  "max_tokens | answers from cache | HTTP requests | retries | latency mean / p95 (s) |",
+                  "|---" * 11 + "|"]
         for s in vlms:
             c = s["about"]["client"]
             st = s["invalid_by_status"]
             lines.append(f"| {s['name']} | {s['about']['endpoint']} | {s['decisions']} | "
-                         f"{st['unparseable']} | {st['illegal']} | {st['error']} | {s['cached_answers']} | "
+                         f"{st['unparseable']} | {st['illegal']} | {st['error']} | "
+                         f"{s['cut_at_max_tokens']} | {s['cached_answers']} | "
                          f"{c['http_requests']} | "
                          f"{c['retries']} | {_fmt(s['latency_s']['mean'])} / "
                          f"{_fmt(s['latency_s']['p95'])} |")
+        for s in vlms:
+            if s["cut_at_max_tokens"]:
+                lines += ["", max_tokens_hint(s)]
         lines += ["",
                   "Best moves: how often the move a VLM named is one the engine calls best (safe, no dead "
                   "end, closest to the goal); verifier accuracy: its whole answer scored by the project's "

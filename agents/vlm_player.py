@@ -50,6 +50,12 @@ class Decision:
     reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
+    finish_reason: str | None = None  # the server's; "length": the answer was cut at max_tokens
+
+    @property
+    def cut_short(self) -> bool:
+        """The answer stopped at ``max_tokens``, so its move (often after long reasoning) may be missing."""
+        return self.finish_reason == "length"
 
     @property
     def valid(self) -> bool:
@@ -136,7 +142,8 @@ class VLMPlayer:
                         answer, status, reply.content, reply.reasoning, reply.prompt_tokens,
                         reply.completion_tokens, reply.latency_s, reply.cached,
                         correct=verify(reply.content, draft)["accuracy"] if scored else None,
-                        good_move=None if good is None else float(answer in good))
+                        good_move=None if good is None else float(answer in good),
+                        finish_reason=reply.finish_reason)
 
     # ------------------------------------------------------------------ run_episodes protocol
     def make_actor(self, num_envs: int, deterministic: bool = True) -> VLMActor:

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     check_episode_seeds(p, args.seed, args.episodes)
 
-    from agents.compare import CompareError, compare, parse_params, parse_prices
+    from agents.compare import CompareError, compare, max_tokens_hint, parse_params, parse_prices
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
     from agents.vlm_client import ChatConfigError, client_from_args
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
         print(f"{s['name']:>28}: mean score {s['mean_score']:.2f}, success {rate}, "
               f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s")
+    for s in report["players"]:
+        if s["cut_at_max_tokens"]:
+            print("warning: " + max_tokens_hint(s).replace("**", ""), file=sys.stderr)
     print(f"report: {out / 'report.md'}")
     return 0
 

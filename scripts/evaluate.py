@@ -149,7 +149,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from agents.compare import play_vlm, summarize_run
+    from agents.compare import max_tokens_hint, play_vlm, summarize_run
     from agents.evaluation import eval_kwargs, summarize
     from agents.runs import RunError, check_output_folder, read_run_config
     from agents.vlm_client import ChatConfigError, client_from_args
@@ -188,9 +188,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     episodes = played.episodes
     summary = summarize(episodes)
     vlm = summarize_run(played, None)
-    summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "tokens_per_episode",
-                                        "best_move_rate", "verifier_accuracy", "cached_answers",
-                                        "decisions_per_s", "parameters")},
+    summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "cut_at_max_tokens",
+                                        "tokens_per_episode", "best_move_rate", "verifier_accuracy",
+                                        "cached_answers", "decisions_per_s", "parameters")},
                    env=env, vlm=str(player.client.endpoint), seed=args.seed, client=played.about["client"])
     write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
     if args.json:
@@ -202,6 +202,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
               "tokens per episode")
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
+    if vlm["cut_at_max_tokens"]:
+        print("warning: " + max_tokens_hint(vlm).replace("**", ""), file=sys.stderr)
     return 0
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 @dataclass
 class Reply:
-    content: str = ""
+    content: str | None = ""  # None: JSON null, as a reasoning model cut short in its thinking sends
     status: int = 200
     delay: float = 0.0  # seconds to wait before answering (a slow server)
     headers: dict[str, str] = field(default_factory=dict)
@@ -29,6 +29,7 @@ class Reply:
     completion_tokens: int = 20
     reasoning: str | None = None
     body: bytes | None = None  # raw body instead of a chat completion (garbage, error JSON)
+    finish_reason: str = "stop"  # "length": cut at max_tokens
 
 
 def good(content: str, **kw: Any) -> Reply:
@@ -130,7 +131,7 @@ class ChatServer:
                     payload = json.dumps({
                         "id": f"chatcmpl-{server.hits}", "object": "chat.completion",
                         "created": int(time.time()), "model": body.get("model"),
-                        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
                         "usage": {"prompt_tokens": reply.prompt_tokens,
                                   "completion_tokens": reply.completion_tokens,
                                   "total_tokens": reply.prompt_tokens + reply.completion_tokens},

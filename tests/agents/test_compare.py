@@ -255,6 +255,32 @@ def test_one_model_name_on_two_servers_keeps_both_players_apart(scripts, tmp_pat
         assert "given twice" in capsys.readouterr().err
 
 
+def test_answers_cut_at_max_tokens_are_counted_and_named_with_the_flag_to_raise(scripts, tmp_path, capsys):
+    # A reasoning model (vLLM's reasoning parser) that spends max_tokens thinking sends content null and
+    # finish_reason "length": the report must say the budget, not the model, lost these moves.
+    def thinker(body):
+        return Reply(None, reasoning="Let me look at the board. " * 40, finish_reason="length")
+
+    with ChatServer(default=thinker) as server:
+        argv = ["--env", "snake", "--vlm", f"think-vl-8b@{server.url}", "--episodes", "2", "--max-steps", "3",
+                "--max-tokens", "256", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+        assert scripts.compare.main([*argv, "--out", str(tmp_path / "out")]) == 0
+        err = capsys.readouterr().err
+        report = json.loads((tmp_path / "out" / "report.json").read_text())
+        vlm = report["players"][0]
+        n = vlm["decisions"]
+        assert n > 0 and vlm["cut_at_max_tokens"] == vlm["invalid_by_status"]["unparseable"] == n
+        assert "raise --max-tokens" in err and f"{n} of {n}" in err and "(256)" in err
+        md = (tmp_path / "out" / "report.md").read_text()
+        assert "raise --max-tokens" in md and "cut at max_tokens" in md
+        log = (tmp_path / "out" / "decisions-think-vl-8b.jsonl").read_text().splitlines()
+        assert {json.loads(line)["finish_reason"] for line in log} == {"length"}
+        # Served from the cache on a re-run, the answers are still known to be cut short.
+        assert scripts.compare.main([*argv, "--out", str(tmp_path / "again")]) == 0
+        again = json.loads((tmp_path / "again" / "report.json").read_text())["players"][0]
+        assert again["cached_answers"] == again["cut_at_max_tokens"] == n
+
+
 def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
     from tests.chat_server import bad_request
 
