@@ -311,12 +311,13 @@ class ChatClient:
             headers["Authorization"] = f"Bearer {self.api_key}"
         req = urllib.request.Request(self.endpoint.chat_url, data=data, headers=headers, method="POST")
         self.stats.add(http_requests=1)
+        deadline = time.monotonic() + self.timeout
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.status, _lower_keys(resp.headers.items()), resp.read()
+                return resp.status, _lower_keys(resp.headers.items()), _read_until(resp, deadline)
         except urllib.error.HTTPError as e:
             with e:
-                return e.code, _lower_keys(e.headers.items()) if e.headers else {}, e.read()
+                return e.code, _lower_keys(e.headers.items()) if e.headers else {}, _read_until(e, deadline)
 
     @staticmethod
     def _parse(raw: bytes, latency: float) -> ChatReply:
@@ -345,6 +346,20 @@ class ChatClient:
                          completion_tokens=_count(usage.get("completion_tokens")),
                          latency_s=latency, cached=False,
                          finish_reason=safe_text(finish) if isinstance(finish, str) else None)
+
+
+def _read_until(resp: Any, deadline: float) -> bytes:
+    """The body, or TimeoutError once ``deadline`` (time.monotonic) passes: the socket timeout bounds
+    each read only, so a server (or proxy) that trickles keep-alive whitespace before a slow answer
+    would otherwise hold a request far past --timeout. ``read1`` returns what has come, not a full
+    buffer, so the deadline is checked as bytes arrive."""
+    read = getattr(resp, "read1", None) or resp.read
+    chunks = []
+    while chunk := read(1 << 16):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out (the whole answer took longer than --timeout)")
+    return b"".join(chunks)
 
 
 def _lower_keys(items: Any) -> dict[str, str]:
@@ -392,7 +407,7 @@ def add_client_arguments(p: Any) -> None:
                    help="environment variable holding the API key (default OPENAI_API_KEY; unset: no "
                    "key sent)")
     g.add_argument("--timeout", type=float, default=120.0,
-                   help="seconds to wait for one answer (default 120)")
+                   help="seconds to wait for one whole answer, headers to last byte (default 120)")
     g.add_argument("--retries", type=int, default=5, help="retries on 429/5xx/timeouts (default 5)")
     g.add_argument("--max-tokens", type=int, default=1024, help="max_tokens per answer (default 1024)")
     g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")

@@ -3,6 +3,8 @@
 import base64
 import email.utils
 import io
+import socket
+import threading
 import time
 
 import numpy as np
@@ -170,6 +172,36 @@ def test_a_slow_answer_times_out_and_is_retried():
         assert c.complete("q", [IMG]).content == "on time"
         assert time.perf_counter() - t0 < 1.4  # it did not wait for the slow reply
     assert c.stats.timeouts == 1 and c.stats.retries == 1 and server.hits == 2
+
+
+def test_the_timeout_bounds_the_whole_answer_not_each_read():
+    # A server (or a proxy) that sends its headers, then a byte of keep-alive whitespace every 0.1 s
+    # for 5 s: each read is quick, but the answer takes 5 s; --timeout 0.5 must end it near 0.5 s.
+    body = b'{"choices": [{"message": {"content": "late"}}]}'
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(1 << 20)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % (len(body) + 50))
+            try:
+                for _ in range(50):
+                    conn.sendall(b" ")
+                    time.sleep(0.1)
+                conn.sendall(body)
+            except OSError:
+                pass  # the client gave up, as it should
+
+    threading.Thread(target=trickle, daemon=True).start()
+    c = ChatClient(Endpoint("m", f"http://127.0.0.1:{listener.getsockname()[1]}/v1"), api_key_env=None,
+                   timeout=0.5, max_retries=0)
+    t0 = time.perf_counter()
+    with pytest.raises(ChatError, match=r"no answer within 0\.5 s"):
+        c.complete("q", [IMG])
+    assert time.perf_counter() - t0 < 2.0 and c.stats.timeouts == 1
+    listener.close()
 
 
 def test_an_unreachable_server_fails_at_once_naming_the_url():
