@@ -178,6 +178,7 @@ class ChatClient:
                  max_tokens: int = 1024, temperature: float = 0.0, extra_body: dict[str, Any] | None = None,
                  cache: ResponseCache | None = None, sleep: Any = None) -> None:
         self.endpoint = Endpoint.parse(endpoint) if isinstance(endpoint, str) else endpoint
+        self.api_key_env = api_key_env if api_key is None else None  # named in a 401's message
         if api_key is None and api_key_env:
             api_key = os.environ.get(api_key_env) or None  # a local server usually needs none
         self.api_key = api_key
@@ -291,8 +292,7 @@ class ChatClient:
                 else:
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
-                        f"{_error_message(raw)}"
-                        f" (check the model name {self.endpoint.model!r}, the URL and the API key)")
+                        f"{_error_message(raw)} ({self._what_to_check(status)})")
             if attempt == self.max_retries:
                 break
             if wait is None:
@@ -302,6 +302,17 @@ class ChatClient:
             self._sleep(wait)
         self.stats.add(failures=1)
         raise ChatError(f"{self.endpoint}: gave up after {self.max_retries + 1} attempts; last: {last}")
+
+    def _what_to_check(self, status: int) -> str:
+        """The setting a refused request points at: the key for 401/403 (naming the variable it is read
+        from, and whether one was sent at all), else the model name, the URL and the key."""
+        if status in (401, 403):
+            var = f"${self.api_key_env}" if self.api_key_env else "the API key"
+            if self.api_key is None:
+                return (f"no API key was sent: {var} is unset or empty; set it, or name the variable "
+                        "that holds the key with --api-key-env")
+            return f"the key from {var} was refused: check it, or name another variable with --api-key-env"
+        return f"check the model name {self.endpoint.model!r}, the URL and the API key"
 
     def _post(self, data: bytes) -> tuple[int, dict[str, str], bytes]:
         """(status, headers with lower-case names, body): header names are case-insensitive, and
@@ -389,12 +400,18 @@ def _count(value: Any) -> int:
 
 
 def _error_message(raw: bytes) -> str:
+    """The message of an error body: OpenAI's ``{"error": {"message"}}``, older vLLM's top-level
+    ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``; else the body's start."""
     try:
-        err = json.loads(raw).get("error")
+        data = json.loads(raw)
+        err = data.get("error")
         if isinstance(err, dict) and err.get("message"):
             return safe_text(str(err["message"]))
         if isinstance(err, str):
             return safe_text(err)
+        for key in ("message", "detail"):
+            if isinstance(data.get(key), str) and data[key]:
+                return safe_text(data[key])
     except (ValueError, AttributeError):
         pass
     return safe_text(raw[:200].decode("utf-8", "replace")) or "(empty body)"

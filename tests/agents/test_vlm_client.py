@@ -3,6 +3,7 @@
 import base64
 import email.utils
 import io
+import re
 import socket
 import threading
 import time
@@ -242,6 +243,27 @@ def test_client_errors_are_not_retried(status):
             pytest.raises(ChatConfigError, match=f"HTTP {status}: model 'x' does not exist"):
         client(server).complete("q", [IMG])
     assert server.hits == 1
+
+
+def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch):
+    monkeypatch.delenv("MY_VLM_KEY", raising=False)
+    with ChatServer(default=lambda body: bad_request(401, "You didn't provide an API key.")) as server:
+        with pytest.raises(ChatConfigError, match=r"no API key was sent: \$MY_VLM_KEY is unset"):
+            client(server, api_key_env="MY_VLM_KEY").complete("q", [IMG])
+        monkeypatch.setenv("MY_VLM_KEY", "sk-wrong")
+        with pytest.raises(ChatConfigError, match=r"the key from \$MY_VLM_KEY was refused.*--api-key-env"):
+            client(server, api_key_env="MY_VLM_KEY").complete("q", [IMG])
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'{"object": "error", "message": "The model `foo` does not exist.", "type": "NotFoundError", '
+     b'"param": null, "code": 404}', "HTTP 404: The model `foo` does not exist. (check"),  # older vLLM
+    (b'{"detail": "Not Found"}', "HTTP 404: Not Found (check"),  # FastAPI: a URL without /v1
+])
+def test_error_bodies_of_other_servers_give_their_message(body, message):
+    with ChatServer([Reply(status=404, body=body)]) as server, \
+            pytest.raises(ChatConfigError, match=re.escape(message)):
+        client(server).complete("q", [IMG])
 
 
 def test_cache_answers_repeat_questions_without_a_request(tmp_path):
