@@ -119,7 +119,7 @@ def test_requests_of_parallel_episodes_go_out_concurrently(concurrency, expect):
 
 
 def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire(tmp_path):
-    # Ctrl-C while 2 of 12 requests are on the wire: the other 10 must not go out afterwards (each one
+    # Ctrl-C while 2 of 12 requests are on the wire: the others must not go out afterwards (each one
     # paid for, and the user waits for all of them); the 2 answers, already paid for, reach the cache.
     from agents.vlm_cache import ResponseCache
 
@@ -135,9 +135,12 @@ def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire
         p.on_decision = interrupt
         with pytest.raises(KeyboardInterrupt), p:
             run_episodes(p, "snake", {}, 12, seed=0, batch=12, max_steps=3)
-        assert time.perf_counter() - seen[0] < 1.2  # not 10 more requests, 2 at a time x 0.4 s
-        assert server.hits == 2 and len(seen) == 1
-    assert len(cache) == 2 and p.client.cancelled
+        assert time.perf_counter() - seen[0] < 1.5  # not 9 or 10 more requests, 2 at a time x 0.4 s
+        # 2 on the wire, and at most one more: the pool thread that finished the first request may take
+        # the next queued one before the interrupt reaches the actor.
+        sent = server.hits
+        assert 2 <= sent <= 3 and len(seen) == 1
+    assert len(cache) == sent and p.client.cancelled
 
 
 def test_a_cancelled_client_stops_waiting_to_retry():
