@@ -541,7 +541,7 @@ def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: lis
              + (f", at most {report['max_steps']} steps each" if report["max_steps"] else "") + ").",
              f"Written {report['created']}"
              + (f" by `{report['command']}`" if report["command"] else "") + ".",
-             "", "| player | parameters | mean score | median | success rate | invalid answers | "
+             "", "| player | parameters | mean score ± std | median | success rate | invalid answers | "
              "best moves | verifier accuracy | decisions/s | tokens/episode | cost/episode |",
              "|---" * 11 + "|"]
     for s in summaries:
@@ -552,7 +552,10 @@ def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: lis
             f"{s['invalid']} ({s['invalid_rate']:.1%}) | {_fmt(s['best_move_rate'], '.0%', 'n/a')} | "
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
             f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
-    lines += ["", "![score distribution](scores.png)", "", "![success and invalid answers](rates.png)", "",
+    lines += ["", "std: the standard deviation of the episodes' scores. cost/episode: what one episode costs at "
+              "the given prices, answers this run took from the cache included (tokens are counted either "
+              "way).",
+              "", "![score distribution](scores.png)", "", "![success and invalid answers](rates.png)", "",
               "![speed and size](speed.png)", "", "![tokens and cost](cost.png)", ""]
     if len(seeds) <= 50:
         lines += ["## Scores per seed", "", "| seed | " + " | ".join(r.name for r in runs) + " |",

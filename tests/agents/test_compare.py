@@ -105,6 +105,7 @@ def test_report_files_plots_and_worst_decisions(compared):
             assert im.format == "PNG" and im.size[0] > 300
         assert f"]({plot})" in md
     assert "| specialist-tiny (specialist) | 416K |" in md and "good-vl-7b" in md
+    assert "| mean score ± std |" in md and "answers this run took from the cache included" in md
     worst = compared["report"]["worst_decisions"]
     for name in ("good-vl-7b", "junk-vl-2b"):
         rows = worst[name]
