@@ -1,6 +1,7 @@
 """Scripted inputs and start states: the logic behind scripts/make_state.py and scripts/play_gameboy.py.
 
-Inputs file format (``make_state``), one command per line, ``#`` starts a comment, blank lines skip:
+Inputs file format (``make_state``), one command per line, ``#`` starts a comment, blank lines skip
+(a file with no command at all is refused):
 
     BUTTON [FRAMES]   hold BUTTON for FRAMES frames (default 8), release it, then run 1 frame with
                       nothing held (so two presses of one button in a row are two presses)
@@ -72,6 +73,11 @@ def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
         else:
             raise ValueError(f"{where}: unknown command {parts[0]!r}; buttons: {', '.join(SCRIPT_BUTTONS)}, "
                              f"wait N or boot N")
+    if not out:
+        # An empty file (or only comments) is a wrong or unsaved file, not a script: playing it would
+        # save the ROM's first frame as a "start state" that trains from the boot screen.
+        raise ValueError(f"{source} has no commands (only blank lines or comments): expected lines like "
+                         "'boot 300', 'start', 'right 16'")
     return out
 
 

@@ -159,3 +159,10 @@ def test_parse_inputs() -> None:
                        ("a 0", ">= 1"), ("a 1 2", "expected")):
         with pytest.raises(ValueError, match=match):
             parse_inputs(bad)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   # another\n", "\r\n"])
+def test_inputs_without_a_command_are_refused(text: str) -> None:
+    # an empty or unsaved file would otherwise save the boot screen as a start state
+    with pytest.raises(ValueError, match=r"intro\.txt has no commands"):
+        parse_inputs(text, "intro.txt")
