@@ -152,7 +152,9 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     rom_bytes = _read_input(rom, "--rom")
     text = _read_input(inputs, "--inputs")
     try:
-        steps = parse_inputs(text.decode(), str(inputs))
+        # utf-8-sig: Windows editors (Notepad) may start the file with a byte-order mark, which would
+        # otherwise glue itself to the first command ('\ufeffboot': unknown command).
+        steps = parse_inputs(text.decode("utf-8-sig"), str(inputs))
     except UnicodeDecodeError as e:
         raise ValueError(f"--inputs {inputs} is not a text file (byte {e.start} is not UTF-8); give the "
                          "button script") from None

@@ -479,6 +479,17 @@ def test_make_state_script_end_to_end(tmp_path: Path) -> None:
     assert forced.returncode == 0, forced.stderr
 
 
+def test_make_state_reads_an_inputs_file_saved_by_a_windows_editor(tmp_path: Path) -> None:
+    # Notepad's UTF-8: a byte-order mark, CRLF line ends; the script must play as the plain one does
+    plain, windows = tmp_path / "plain.txt", tmp_path / "windows.txt"
+    plain.write_text("boot 120\nright 16\n")
+    windows.write_bytes(b"\xef\xbb\xbfboot 120\r\nright 16\r\n")
+    a = make_state(TEST_CARTRIDGE, plain, tmp_path / "a.state")
+    b = make_state(TEST_CARTRIDGE, windows, tmp_path / "b.state")
+    assert a["frames"] == b["frames"] == 120 + 16 + 1 + 1
+    assert (tmp_path / "a.state").read_bytes() == (tmp_path / "b.state").read_bytes()
+
+
 def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("boot 100000000\n")  # hours of game: only a stop ends it
