@@ -66,6 +66,20 @@ def supported_pokemon_roms() -> dict[str, str]:
     return table
 
 
+def not_a_rom(data: bytes) -> str | None:
+    """Why ``data`` cannot be a Game Boy ROM PyBoy runs (what PyBoy itself checks), or None."""
+    if not data:
+        return "the file is empty"
+    if len(data) % 0x4000:
+        return f"{len(data):,} bytes, not a whole number of 16 KiB banks"
+    checksum = 0
+    for byte in data[0x134:0x14D]:  # the cartridge header's checksum over title..version
+        checksum = (checksum - byte - 1) & 0xFF
+    if checksum != data[0x14D]:
+        return "its cartridge header checksum does not match (byte 0x14D)"
+    return None
+
+
 def _expected_lines(table: dict[str, str]) -> str:
     return "\n".join(f"    {sha}  {name}" for sha, name in table.items())
 
@@ -76,6 +90,9 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
     ``allow_unknown=True`` (the ``--allow-unknown-rom`` flag) turns an unknown hash into a warning.
     """
     rom = Path(path)
+    if rom.is_dir():  # exists, so "no ROM file" would puzzle; the file inside is what is wanted
+        raise RomError(f"{game}: {rom} is a folder; give the ROM file itself (e.g. {rom}/<game>.gb).\n"
+                       f"  Where ROMs go: {README}")
     if not rom.is_file():
         raise RomNotFoundError(
             f"{game}: no ROM file at {rom}"
@@ -83,9 +100,20 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
             f"  Supply your own copy; supported SHA-1s:\n{_expected_lines(table)}\n"
             f"  Where ROMs go and how to make a start state: {README}"
         )
-    digest = sha1_of(rom)
+    data = rom.read_bytes()
+    digest = hashlib.sha1(data).hexdigest()
     if digest in table:
         return digest
+    problem = not_a_rom(data)
+    if problem:
+        # Not a revision or a hack but a broken file (empty, cut short, text): --allow-unknown-rom
+        # cannot help, as PyBoy refuses it next, so do not suggest it.
+        raise RomError(
+            f"{game}: {rom} is not a Game Boy ROM: {problem}.\n"
+            f"  SHA-1 found:    {digest}\n"
+            f"  SHA-1 expected (one of):\n{_expected_lines(table)}\n"
+            f"  Copy your dump again (a failed copy or download?); where ROMs go: {README}"
+        )
     message = (
         f"{game}: unknown ROM {rom}\n"
         f"  SHA-1 found:    {digest}\n"

@@ -106,19 +106,24 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
 
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
     pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
     rom = tmp_path / "mystery.gb"
-    rom.write_bytes(b"\0" * 32768)
+    hack = bytearray(TEST_CARTRIDGE.read_bytes())
+    hack[0x5000] ^= 0xFF  # a ROM PyBoy runs, with a hash of no supported game
+    rom.write_bytes(bytes(hack))
     run = tmp_path / "never"
     assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(rom), "--run-dir", str(run),
                                    "--set", "env_kwargs.state=null", *TINY]) == 2
     err = capsys.readouterr().err
     assert "--allow-unknown-rom" in err and str(rom) in err
     assert not run.exists()
-    # Allowed, bytes PyBoy cannot run are still refused by name; so is a state PyBoy cannot load.
-    assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(rom), "--allow-unknown-rom",
+    # Bytes that are no Game Boy ROM are refused by name, allowed or not; so is a state PyBoy cannot load.
+    junk = tmp_path / "zeros.gb"
+    junk.write_bytes(b"\0" * 32768)
+    assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(junk), "--allow-unknown-rom",
                                    "--state", "none", "--run-dir", str(run), *TINY]) == 2
-    assert f"--rom {rom} is not a Game Boy ROM" in capsys.readouterr().err
-    from envs.gameboy.roms import TEST_CARTRIDGE
+    assert f"{junk} is not a Game Boy ROM" in capsys.readouterr().err
 
     state = tmp_path / "broken.state"
     state.write_bytes(b"\x01" * 100)

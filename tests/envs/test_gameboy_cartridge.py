@@ -84,7 +84,9 @@ def test_rom_check_missing_file(tmp_path: Path) -> None:
 
 def test_rom_check_unknown_hash(tmp_path: Path) -> None:
     rom = tmp_path / "hack.gb"
-    rom.write_bytes(b"\x00" * 1024)
+    hack = bytearray(TEST_CARTRIDGE.read_bytes())
+    hack[0x5000] ^= 0xFF  # a ROM PyBoy runs, outside the header: another revision or a hack
+    rom.write_bytes(bytes(hack))
     found = sha1_of(rom)
     with pytest.raises(RomError) as err:
         check_rom(rom, supported_pokemon_roms(), "pokemon_red")
@@ -99,6 +101,27 @@ def test_rom_check_unknown_hash(tmp_path: Path) -> None:
 
     with pytest.raises(RomError, match="unknown ROM"):
         PokemonRed(rom=rom)
+
+
+def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> None:
+    folder = tmp_path / "roms"
+    folder.mkdir()
+    with pytest.raises(RomError, match="is a folder; give the ROM file itself"):
+        check_rom(folder, supported_pokemon_roms(), "pokemon_red")
+    cut = TEST_CARTRIDGE.read_bytes()[:20000]
+    header = bytearray(TEST_CARTRIDGE.read_bytes())
+    header[0x134] ^= 0xFF  # the title: the header checksum no longer matches
+    cases = (("empty.gb", b"", "the file is empty"), ("note.gb", b"hello\n", "6 bytes"),
+             ("cut.gb", cut, "20,000 bytes"), ("header.gb", bytes(header), "its cartridge header checksum"))
+    for name, data, why in cases:
+        rom = tmp_path / name
+        rom.write_bytes(data)
+        for allow in (False, True):  # --allow-unknown-rom cannot make it run, so it is not suggested
+            with pytest.raises(RomError) as err:
+                check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=allow)
+            text = str(err.value)
+            assert f"{rom} is not a Game Boy ROM: {why}" in text and sha1_of(rom) in text
+            assert "allow-unknown-rom" not in text
 
 
 def test_test_cartridge_is_a_supported_pokemon_rom() -> None:
