@@ -552,9 +552,9 @@ def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: lis
             f"{s['invalid']} ({s['invalid_rate']:.1%}) | {_fmt(s['best_move_rate'], '.0%', 'n/a')} | "
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
             f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
-    lines += ["", "std: the standard deviation of the episodes' scores. cost/episode: what one episode costs at "
-              "the given prices, answers this run took from the cache included (tokens are counted either "
-              "way).",
+    lines += ["", "std: the standard deviation of the episodes' scores. cost/episode: what one episode costs "
+              "at the given prices, answers this run took from the cache included (tokens are counted "
+              "either way).",
               "", "![score distribution](scores.png)", "", "![success and invalid answers](rates.png)", "",
               "![speed and size](speed.png)", "", "![tokens and cost](cost.png)", ""]
     if len(seeds) <= 50:
