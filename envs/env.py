@@ -76,3 +76,8 @@ def registered(depthfirst_game: str, render_mode: str | None = None, render_scal
     """Gymnasium's entry point for ``gym.make("depthfirst/<Name>-v0", **kwargs)``: every kwarg but the
     render ones goes to the game, under a name no game uses (GameBoy has its own ``game`` option)."""
     return GameEnv(depthfirst_game, render_mode=render_mode, render_scale=render_scale, **game_kwargs)
+
+
+# gym.make reads the render modes from its entry point, here a function: without them it cannot wrap
+# render_mode="human" in HumanRendering or "rgb_array_list" in RenderCollection, and GameEnv refuses both.
+registered.metadata = GameEnv.metadata  # type: ignore[attr-defined]

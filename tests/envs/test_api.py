@@ -1,0 +1,39 @@
+"""The envs used from a researcher's own code with Gymnasium's and SB3's standard tools."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+from gymnasium.error import DependencyNotInstalled
+from gymnasium.wrappers import HumanRendering, RenderCollection
+
+import envs  # noqa: F401  (registers the depthfirst/ ids)
+
+
+def test_make_wraps_rgb_array_list_in_render_collection() -> None:
+    env = gym.make("depthfirst/Snake-v0", render_mode="rgb_array_list")
+    assert isinstance(env, RenderCollection)
+    env.reset(seed=0)
+    env.step(0)
+    frames = env.render()
+    assert len(frames) == 2 and frames[0].shape == (160, 160, 3)
+    env.close()
+
+
+def test_make_wraps_human_in_human_rendering() -> None:
+    # HumanRendering needs pygame (not a dependency): either the wrapper or gymnasium's install hint,
+    # never GameEnv's "render_mode must be None or 'rgb_array'".
+    try:
+        env = gym.make("depthfirst/Snake-v0", render_mode="human")
+    except DependencyNotInstalled:
+        return
+    assert isinstance(env, HumanRendering)
+    env.close()
+
+
+@pytest.mark.parametrize("mode", ["human", "rgb_array_list"])
+def test_env_itself_still_refuses_other_modes(mode: str) -> None:
+    from envs.env import GameEnv
+
+    with pytest.raises(ValueError, match="render_mode"):
+        GameEnv("snake", render_mode=mode)
