@@ -64,6 +64,11 @@ class GameEnv(gym.Env):
             return None
         return self.game.render(0, self.render_scale)
 
+    def close(self) -> None:
+        # The game may hold emulators outside Python (Game Boy); they outlived env.close() and `with` blocks.
+        self.game.close()
+        super().close()
+
     def get_state(self) -> dict[str, Any]:
         return self.game.get_state(0)
 

@@ -229,6 +229,8 @@ class GameVecEnv(VecEnv):
         if self._closed:
             return
         self._closed = True
+        if self._local is not None:  # in process the game is ours to release (emulators otherwise leak)
+            self._local.game.close()
         for conn in self._conns:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("close", None))

@@ -140,7 +140,10 @@ def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], shared
         except (EOFError, KeyboardInterrupt):
             return
         if cmd == "close":
-            conn.close()
+            try:  # stop the game's emulators cleanly (PyBoy) before the process exits
+                boards.game.close()
+            finally:
+                conn.close()
             return
         try:
             conn.send(("ok", boards.handle(cmd, data)))

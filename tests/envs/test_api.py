@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import pytest
 from gymnasium.error import DependencyNotInstalled
@@ -37,3 +39,43 @@ def test_env_itself_still_refuses_other_modes(mode: str) -> None:
 
     with pytest.raises(ValueError, match="render_mode"):
         GameEnv("snake", render_mode=mode)
+
+
+def _count_closes(game: Any) -> list[int]:
+    calls: list[int] = []
+    original = game.close
+    game.close = lambda: (calls.append(1), original())[1]
+    return calls
+
+
+def test_env_close_releases_the_game() -> None:
+    # Game Boy games hold emulators outside Python; GameEnv.close (and so `with env:`) must stop them.
+    env = gym.make("depthfirst/Snake-v0")
+    calls = _count_closes(env.unwrapped.game)
+    with env:
+        env.reset(seed=0)
+    assert calls == [1]
+
+
+def test_in_process_vec_env_close_releases_the_game() -> None:
+    from envs import make_vec
+
+    v = make_vec("snake", 2, num_workers=0)
+    calls = _count_closes(v._local.game)
+    v.close()
+    v.close()
+    assert calls == [1]
+
+
+def test_gameboy_emulators_stop_on_close() -> None:
+    pytest.importorskip("pyboy")
+    from envs import make_vec
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    env = gym.make("depthfirst/PokemonRed-v0", rom=TEST_CARTRIDGE)
+    env.reset(seed=0)
+    env.close()
+    assert env.unwrapped.game._pyboys == []
+    v = make_vec("pokemon_red", 2, num_workers=0, rom=TEST_CARTRIDGE)
+    v.close()
+    assert v._local.game._pyboys == []
