@@ -122,6 +122,8 @@ class GameVecEnv(VecEnv):
 
     def _call_all(self, cmd: str, data: Any = None, workers: Iterable[int] | None = None) -> dict[int, Any]:
         """Send ``cmd`` to workers and gather replies, noticing dead workers within ``_POLL_S``."""
+        if self._closed:  # else the closed workers look dead and get restarted, outliving the env
+            raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
         if self._local is not None:
             return {0: self._local.handle(cmd, data)}
         targets = list(range(self.num_workers)) if workers is None else list(workers)

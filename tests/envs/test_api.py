@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from gymnasium.error import DependencyNotInstalled
 from gymnasium.wrappers import HumanRendering, RenderCollection
@@ -79,3 +80,20 @@ def test_gameboy_emulators_stop_on_close() -> None:
     v = make_vec("pokemon_red", 2, num_workers=0, rom=TEST_CARTRIDGE)
     v.close()
     assert v._local.game._pyboys == []
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_vec_env_refuses_use_after_close(workers: int) -> None:
+    # A closed worker looked dead: the step restarted it, and as close() had already run, nothing ever
+    # stopped the new process.
+    from envs import make_vec
+
+    v = make_vec("snake", 2, num_workers=workers)
+    v.reset()
+    v.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        v.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(RuntimeError, match="closed"):
+        v.reset()
+    assert not any(p.is_alive() for p in v._procs)
+
