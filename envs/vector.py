@@ -242,30 +242,43 @@ class GameVecEnv(VecEnv):
                 proc.terminate()
                 proc.join(timeout=1.0)
 
-    def _where(self, indices: VecEnvIndices) -> dict[int, list[int]]:
-        """Group global env indices by worker as local board indices."""
-        groups: dict[int, list[int]] = {}
-        for g in self._get_indices(indices):
+    def _where(self, indices: VecEnvIndices) -> dict[int, tuple[list[int], list[int]]]:
+        """Group env indices by worker: ``{worker: (local board indices, positions in indices)}``.
+
+        The positions put the answers back in the order asked for (grouping by worker reordered them).
+        Negative indices count from the end and out-of-range ones raise IndexError, as in SB3's own
+        VecEnvs (the worker lookup raised a bare StopIteration)."""
+        groups: dict[int, tuple[list[int], list[int]]] = {}
+        for pos, index in enumerate(self._get_indices(indices)):
+            g = int(index)
+            if not -self.num_envs <= g < self.num_envs:
+                raise IndexError(f"env index {g} out of range for {self.num_envs} envs")
+            g %= self.num_envs
             w = next(w for w, (lo, hi) in enumerate(self._slices) if lo <= g < hi)
-            groups.setdefault(w, []).append(g - self._slices[w][0])
+            local, where = groups.setdefault(w, ([], []))
+            local.append(g - self._slices[w][0])
+            where.append(pos)
         return groups
 
     def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs
                    ) -> list[Any]:
-        """Call ``game.<method_name>(board, *args, **kwargs)`` for each board (e.g. ``get_state``)."""
-        groups = self._where(indices)
-        out: list[Any] = []
-        for w, local in sorted(groups.items()):
+        """Call ``game.<method_name>(board, *args, **kwargs)`` for each board (e.g. ``get_state``), answers
+        in the order of ``indices``."""
+        out: list[Any] = [None] * len(self._get_indices(indices))
+        for w, (local, where) in sorted(self._where(indices).items()):
             data = (method_name, method_args, method_kwargs, local)
-            out.extend(self._call_all("call", data, workers=[w] if self._local is None else None)[w])
+            answers = self._call_all("call", data, workers=[w] if self._local is None else None)[w]
+            for pos, answer in zip(where, answers, strict=True):
+                out[pos] = answer
         return out
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        groups = self._where(indices)
-        out: list[Any] = []
-        for w, local in sorted(groups.items()):
+        """The attribute of each board's game (boards of one worker share a game), in ``indices`` order."""
+        out: list[Any] = [None] * len(self._get_indices(indices))
+        for w, (_, where) in sorted(self._where(indices).items()):
             value = self._call_all("get_attr", attr_name, workers=[w] if self._local is None else None)[w]
-            out.extend([value] * len(local))
+            for pos in where:
+                out[pos] = value
         return out
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:

@@ -97,3 +97,22 @@ def test_vec_env_refuses_use_after_close(workers: int) -> None:
         v.reset()
     assert not any(p.is_alive() for p in v._procs)
 
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_env_method_answers_in_the_order_asked(workers: int) -> None:
+    # With workers the answers came back grouped by worker: indices=[3, 0] gave board 0's state first.
+    from envs import make_vec
+
+    v = make_vec("snake", 4, num_workers=workers, seed=0)
+    try:
+        v.reset()
+        states = v.env_method("get_state")
+        assert v.env_method("get_state", indices=[3, 0]) == [states[3], states[0]]
+        assert v.env_method("get_state", indices=[-1]) == [states[3]]  # as list indexing, DummyVecEnv
+        assert v.get_attr("size", indices=[3, 0]) == [10, 10]
+        with pytest.raises(IndexError, match="out of range"):
+            v.env_method("get_state", indices=[4])
+        with pytest.raises(IndexError, match="out of range"):
+            v.get_attr("size", indices=[-5])
+    finally:
+        v.close()
