@@ -140,6 +140,8 @@ class GameVecEnv(VecEnv):
                 except (EOFError, OSError):
                     results[w] = self._worker_died(w, cmd)
                     continue
+                if status == "attribute_error":  # as in process, so has_attr answers False
+                    raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
                 if status != "ok":
                     raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
                 results[w] = payload

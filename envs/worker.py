@@ -147,5 +147,7 @@ def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], shared
             return
         try:
             conn.send(("ok", boards.handle(cmd, data)))
+        except AttributeError:  # the parent raises it as one: VecEnv.has_attr relies on that
+            conn.send(("attribute_error", traceback.format_exc()))
         except Exception:
             conn.send(("error", traceback.format_exc()))

@@ -116,3 +116,20 @@ def test_env_method_answers_in_the_order_asked(workers: int) -> None:
             v.get_attr("size", indices=[-5])
     finally:
         v.close()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_missing_attribute_is_an_attribute_error(workers: int) -> None:
+    # SB3's has_attr (and sb3-contrib's action-mask check through it) catches AttributeError; from a
+    # worker it arrived as RuntimeError, so has_attr raised instead of answering False.
+    from envs import make_vec
+
+    v = make_vec("snake", 2, num_workers=workers)
+    try:
+        assert v.has_attr("size")
+        assert not v.has_attr("action_masks")
+        with pytest.raises(AttributeError):
+            v.env_method("no_such_method")
+        assert v.get_attr("size") == [10, 10]  # the worker goes on serving
+    finally:
+        v.close()
