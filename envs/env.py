@@ -47,7 +47,8 @@ class GameEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         board_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63))
-        self.game.reset(self._index, np.array([board_seed], dtype=np.uint64))
+        # Gymnasium takes any non-negative int; boards take uint64, wrapping as the vector env's seeds do.
+        self.game.reset(self._index, np.array([board_seed % 2**64], dtype=np.uint64))
         self.game.observe(self._obs)
         return self._obs[0].copy(), {}
 

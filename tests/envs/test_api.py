@@ -133,3 +133,17 @@ def test_missing_attribute_is_an_attribute_error(workers: int) -> None:
         assert v.get_attr("size") == [10, 10]  # the worker goes on serving
     finally:
         v.close()
+
+
+def test_seeds_of_64_bits_and_more() -> None:
+    # Gymnasium accepts any non-negative seed; 2**64 and up raised OverflowError in the single env,
+    # while GameVecEnv(seed=s) wraps them (its board 0 must equal reset(seed=s)).
+    from envs import make_vec
+
+    env = gym.make("depthfirst/Snake-v0")
+    big = 2**64 + 5
+    obs, _ = env.reset(seed=big)
+    v = make_vec("snake", 1, num_workers=0, seed=big)
+    assert np.array_equal(obs, v.reset()[0])
+    assert np.array_equal(obs, env.reset(seed=5)[0])
+    v.close()
