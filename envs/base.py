@@ -25,6 +25,22 @@ from gymnasium import spaces
 # type (``size: ten`` is a str, ``size:`` is None), so the type is checked as well as the range.
 
 
+def checked_actions(actions: Any, count: int, names: tuple[str, ...]) -> np.ndarray:
+    """``count`` actions as int64, else a ValueError saying what is wrong: the wrong number, a fraction
+    (2.7 must not quietly play 2) or a value outside ``0..len(names) - 1``. The callers check before
+    stepping: a worker that refused its slice after the others had stepped theirs would leave the vector
+    env's boards out of step."""
+    a = np.asarray(actions).reshape(-1)
+    if a.size != count:
+        raise ValueError(f"expected {count} action{'s' * (count != 1)}, got {a.size}")
+    if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(a == np.trunc(a))):
+        raise ValueError(f"actions must be whole numbers, got {a.tolist()[:8]}")
+    if a.size and (a.min() < 0 or a.max() >= len(names)):
+        raise ValueError(f"actions must be in 0..{len(names) - 1} ({', '.join(names)}), got "
+                         f"{a[(a < 0) | (a >= len(names))].tolist()[:8]}")
+    return a.astype(np.int64, copy=False)
+
+
 def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "") -> int:
     """``value`` as an int in [lo, hi] (no upper bound when ``hi`` is None), else a ValueError naming
     ``name``; ``note`` follows the bounds (what they depend on).

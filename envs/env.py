@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from envs.base import Game, whole
+from envs.base import Game, checked_actions, whole
 
 
 class GameEnv(gym.Env):
@@ -53,7 +53,7 @@ class GameEnv(gym.Env):
         return self._obs[0].copy(), {}
 
     def step(self, action):
-        reward, terminated, truncated = self.game.step(np.array([int(action)], dtype=np.int64))
+        reward, terminated, truncated = self.game.step(checked_actions(action, 1, self.game.ACTION_NAMES))
         self.game.observe(self._obs)
         info: dict[str, Any] = {}
         if terminated[0] or truncated[0]:

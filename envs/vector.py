@@ -31,7 +31,7 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs import game_class, make_game
-from envs.base import whole
+from envs.base import checked_actions, whole
 from envs.worker import Boards, Shared, worker_main
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,12 @@ class GameVecEnv(VecEnv):
             self._local = Boards(make_game(game, num_envs=num_envs, **self.game_kwargs), self._shared,
                                   0, num_envs, seed)
         else:
-            for w_i in range(self.num_workers):
-                self._procs.append(None)
-                self._conns.append(None)  # type: ignore[arg-type]
-                self._start_worker(w_i, fresh_start=False)
+            try:
+                for w_i in range(self.num_workers):
+                    self._start_worker(w_i, fresh_start=False)
+            except BaseException:  # the workers already started would outlive a constructor that failed
+                self.close()
+                raise
         self._needs_reset = True
         super().__init__(num_envs, probe.observation_space, probe.action_space)
 
@@ -109,7 +111,11 @@ class GameVecEnv(VecEnv):
             args=(child, self.game_name, self.game_kwargs, self._shared, lo, hi, self.base_seed, fresh_start))
         proc.start()
         child.close()
-        self._procs[w], self._conns[w] = proc, parent
+        if w < len(self._procs):  # a restart
+            self._procs[w], self._conns[w] = proc, parent
+        else:
+            self._procs.append(proc)
+            self._conns.append(parent)
         if not parent.poll(_START_TIMEOUT_S):
             proc.terminate()
             raise WorkerDiedError(f"worker {w} did not start within {_START_TIMEOUT_S:.0f}s")
@@ -189,7 +195,7 @@ class GameVecEnv(VecEnv):
         return self._shared.obs.copy()
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._shared.actions[:] = np.asarray(actions).reshape(self.num_envs)
+        self._shared.actions[:] = checked_actions(actions, self.num_envs, self.action_names)
 
     def step_wait(self):
         sh = self._shared

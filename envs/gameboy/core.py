@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, as_path, whole
+from envs.base import Game, as_path, checked_actions, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
 from envs.gameboy.ram import POKEMON_RED, RamView
 from envs.gameboy.roms import RomError
@@ -320,14 +320,8 @@ class GameBoyGame(Game):
         n = self.num_envs
         rewards, terminated, truncated = [0.0] * n, [False] * n, [False] * n
         rest = self.step_frames - self.press_frames
-        actions = np.asarray(actions, dtype=np.int64).reshape(-1).tolist()
-        if len(actions) != n:
-            raise ValueError(f"expected {n} actions, got {len(actions)}")
-        # A negative action would index ACTION_NAMES from the end and press the last button.
-        if n and (min(actions) < 0 or max(actions) >= len(self.ACTION_NAMES)):
-            names = ", ".join(self.ACTION_NAMES)
-            raise ValueError(f"actions must be in 0..{len(self.ACTION_NAMES) - 1} ({names}), got {actions}")
-        for i, action in enumerate(actions):
+        # Checked: a negative action would index ACTION_NAMES from the end and press the last button.
+        for i, action in enumerate(checked_actions(actions, n, self.ACTION_NAMES).tolist()):
             if self._done[i]:
                 continue
             pb = self._pyboys[i]

@@ -147,3 +147,54 @@ def test_seeds_of_64_bits_and_more() -> None:
     assert np.array_equal(obs, v.reset()[0])
     assert np.array_equal(obs, env.reset(seed=5)[0])
     v.close()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_refused_action_steps_no_board(workers: int) -> None:
+    # With workers, each checked its own slice: a bad action on the last board failed that worker after
+    # the first had stepped its boards, leaving the vector env's boards out of step.
+    from envs import make_vec
+
+    v = make_vec("snake", 4, num_workers=workers, seed=0)
+    try:
+        v.reset()
+        before = v.env_method("get_state")
+        for bad, message in (([0, 0, 0, 9], r"in 0\.\.3 \(UP, DOWN, LEFT, RIGHT\), got \[9\]"),
+                             ([0, 0, 0, 2.7], "whole numbers"), ([0, 0, 0], "expected 4 actions")):
+            with pytest.raises(ValueError, match=message):
+                v.step(np.array(bad))
+        assert v.env_method("get_state") == before
+        v.step(np.array([0.0, 1.0, 2.0, 3.0]))  # whole floats are fine
+    finally:
+        v.close()
+
+
+def test_single_env_takes_any_one_whole_action_and_refuses_the_rest() -> None:
+    env = gym.make("depthfirst/Snake-v0")
+    env.reset(seed=0)
+    for action in (1, np.int64(1), np.array(1), np.array([1]), 1.0):  # predict() gives () or (1,) arrays
+        env.step(action)
+    for action, message in ((2.7, "whole numbers"), (4, r"in 0\.\.3"), (-1, r"in 0\.\.3"), (True, "whole"),
+                            (np.array([1, 2]), "expected 1 action, got 2")):
+        with pytest.raises(ValueError, match=message):
+            env.step(action)
+    env.close()
+
+
+def test_workers_started_before_one_that_fails_are_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envs import make_vec
+    from envs.vector import GameVecEnv
+
+    start = GameVecEnv._start_worker
+    started: list[Any] = []
+
+    def second_fails(self: GameVecEnv, w: int, fresh_start: bool) -> None:
+        if w == 1:
+            raise RuntimeError("worker 1 failed to start")
+        start(self, w, fresh_start)
+        started.append(self._procs[w])
+
+    monkeypatch.setattr(GameVecEnv, "_start_worker", second_fails)
+    with pytest.raises(RuntimeError, match="worker 1 failed"):
+        make_vec("snake", 4, num_workers=2)
+    assert len(started) == 1 and not started[0].is_alive()
