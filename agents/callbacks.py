@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from tqdm import tqdm
 
 from agents.evaluation import replay_frames, run_episodes
 from agents.interrupts import stop_signalled
-from agents.runs import save_checkpoint
+from agents.runs import MILESTONES_FILE, save_checkpoint, written_beside
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 
@@ -164,14 +166,33 @@ class CheckpointCallback(PeriodicCallback):
         save_checkpoint(self.model, self.run)
 
 
-class GameStatsCallback(BaseCallback):
-    """Figures a game exposes beyond episode stats (Game Boy games): ``milestones()`` (max over workers)
-    as ``game/<name>`` every rollout, and ``visit_heatmap()`` as an image every ``image_every`` steps."""
+def read_milestones(file: Path) -> dict[str, float]:
+    """A run's best ``game/*`` figures so far (``GameStatsCallback``); none when the file is missing or
+    unreadable (a run from before it was written starts its bests again, as it always did)."""
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): float(v) for k, v in data.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
-    def __init__(self, image_every: int) -> None:
+
+class GameStatsCallback(BaseCallback):
+    """Figures a game exposes beyond episode stats (Game Boy games): ``milestones()`` as ``game/<name>``
+    every rollout, and ``visit_heatmap()`` (this session's visits) as an image every ``image_every`` steps.
+
+    The milestones are bests over the whole run: the games keep them per process since it started, so a
+    --resume or a restarted worker would start them again and the curves would drop. The run's bests are
+    kept in ``<run>/milestones.json``, from which a --resume continues."""
+
+    def __init__(self, image_every: int, run: Path) -> None:
         super().__init__()
         self.image_every = image_every
         self._next = 0
+        self.file = run / MILESTONES_FILE
+        self.best: dict[str, float] = {}
 
     def _on_training_start(self) -> None:
         venv = self.training_env
@@ -183,6 +204,7 @@ class GameStatsCallback(BaseCallback):
         self.has_milestones = hasattr(cls, "milestones")
         self.has_heatmap = hasattr(cls, "visit_heatmap")
         self._next = self.model.num_timesteps
+        self.best = read_milestones(self.file) if self.has_milestones else {}
 
     def _on_step(self) -> bool:
         return True
@@ -191,8 +213,11 @@ class GameStatsCallback(BaseCallback):
         venv = self.training_env
         if self.has_milestones:
             per_worker = venv.env_method("milestones", indices=self.boards)
-            for key in sorted({k for m in per_worker for k in m}):
-                self.logger.record(f"game/{key}", max(m.get(key, 0.0) for m in per_worker))
+            for key in sorted({k for m in per_worker for k in m} | set(self.best)):
+                self.best[key] = max(self.best.get(key, 0.0), *(m.get(key, 0.0) for m in per_worker))
+                self.logger.record(f"game/{key}", self.best[key])
+            with written_beside(self.file) as tmp:  # a stop mid-write keeps the previous file
+                tmp.write_text(json.dumps(self.best, indent=1))
         if self.has_heatmap and self.model.num_timesteps >= self._next:
             self._next = self.model.num_timesteps + self.image_every
             maps = venv.env_method("visit_heatmap", indices=self.boards)

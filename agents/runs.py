@@ -25,8 +25,9 @@ _STEP = re.compile(r"step_(\d+)\.zip$")
 # Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 # What train, evaluate and compare write into a run folder: all that --force may clear.
-RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", "eval-*",
-               "compare-*", ".*.tmp*", ".train.lock", *OS_LITTER)
+MILESTONES_FILE = "milestones.json"  # a Game Boy run's best game/* figures, kept across --resume
+RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", MILESTONES_FILE,
+               "eval-*", "compare-*", ".*.tmp*", ".train.lock", *OS_LITTER)
 
 
 class RunError(RuntimeError):

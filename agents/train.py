@@ -127,7 +127,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             callbacks = [StopCallback(), MetricsCallback(hparams({**cfg, "parameters": n_params})),
                          VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]), int(cfg["video_every"]),
                                        max_steps=int(cfg["video_max_steps"])),
-                         GameStatsCallback(int(cfg["video_every"])),
+                         GameStatsCallback(int(cfg["video_every"]), run),
                          CheckpointCallback(run, int(cfg["save_every"]))]
             if uses_self_play(cfg):
                 sp = cfg["self_play"]

@@ -102,6 +102,14 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     frames = imageio.mimread(result["video"], memtest=False)
     assert len(frames) >= 12 and frames[0].shape[:2] == (288, 320)
     assert list((tmp_path / "elsewhere").iterdir()) == []  # nothing made relative to this folder
+    # game/* are the run's bests: a --resume (new worker processes, whose bests start empty) continues
+    # them from milestones.json instead of dropping back.
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "128", "--no-progress"]) == 0
+    ea = tb(run)
+    tiles = [e.value for e in sorted(ea.Scalars("game/tiles_visited"), key=lambda e: e.step)]
+    assert len(tiles) == 2 and tiles[1] >= tiles[0]  # one rollout before the --resume, one after
+    best = json.loads((run / "milestones.json").read_text())
+    assert best["tiles_visited"] == tiles[-1] and best["maps_visited"] >= 1
 
 
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
