@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import traceback
+import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -127,7 +128,10 @@ def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], shared
     # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        boards = Boards(make_game(game, num_envs=hi - lo, **game_kwargs), shared, lo, hi, base_seed)
+        with warnings.catch_warnings():  # the parent built the same game first and showed its warnings
+            warnings.simplefilter("ignore")
+            game_obj = make_game(game, num_envs=hi - lo, **game_kwargs)
+        boards = Boards(game_obj, shared, lo, hi, base_seed)
         if fresh_start:
             boards.reset()
         conn.send(("ok", None))

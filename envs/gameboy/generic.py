@@ -79,6 +79,9 @@ class GameBoy(GameBoyGame):
                                  else flag("end_on_life_loss", end_on_life_loss))
         own = game == "depthfirst_test"
         rom = default_rom(game) if rom is None else as_path("rom", rom)
+        if rom.is_dir():  # exists, so "no ROM file" would puzzle
+            raise RomError(f"gameboy/{game}: {rom} is a folder; give the ROM file itself (e.g. "
+                           f"{rom}/{game}.gb)")
         if not rom.is_file():
             if own:
                 raise RomError(f"gameboy/{game}: no cartridge at {rom}; build it with "

@@ -84,6 +84,9 @@ def _expected_lines(table: dict[str, str]) -> str:
     return "\n".join(f"    {sha}  {name}" for sha, name in table.items())
 
 
+_WARNED: set[tuple[str, str]] = set()  # (game, SHA-1) of the unknown ROMs this process has warned about
+
+
 def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown: bool = False) -> str:
     """Return the SHA-1 of ``path`` if it is in ``table``; raise ``RomError`` otherwise.
 
@@ -124,5 +127,7 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
     if not allow_unknown:
         raise RomError(message + "; to proceed anyway pass --allow-unknown-rom\n"
                        "  (env kwarg allow_unknown_rom=True).")
-    warnings.warn(message + ".\n  Proceeding, as --allow-unknown-rom asks.", stacklevel=2)
+    if (game, digest) not in _WARNED:  # once: a training command builds the game several times
+        _WARNED.add((game, digest))
+        warnings.warn(message + ".\n  Proceeding, as --allow-unknown-rom asks.", stacklevel=2)
     return digest

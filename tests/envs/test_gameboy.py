@@ -450,6 +450,8 @@ def test_generic_game_on_the_test_cartridge() -> None:
         GameBoy(num_envs=1, game="tetris", rom=TEST_CARTRIDGE)
     with pytest.raises(RomError, match="no ROM file"):
         GameBoy(num_envs=1, game="kirby", rom=REPO / "roms" / "missing_kirby.gb")
+    with pytest.raises(RomError, match="roms is a folder; give the ROM file itself"):
+        GameBoy(num_envs=1, game="kirby", rom=REPO / "roms")
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,10 @@ def test_rom_check_missing_file(tmp_path: Path) -> None:
     assert isinstance(err.value, FileNotFoundError)
 
 
-def test_rom_check_unknown_hash(tmp_path: Path) -> None:
+def test_rom_check_unknown_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import envs.gameboy.roms
+
+    monkeypatch.setattr(envs.gameboy.roms, "_WARNED", set())  # another test may have warned about it
     rom = tmp_path / "hack.gb"
     hack = bytearray(TEST_CARTRIDGE.read_bytes())
     hack[0x5000] ^= 0xFF  # a ROM PyBoy runs, outside the header: another revision or a hack
@@ -95,6 +99,9 @@ def test_rom_check_unknown_hash(tmp_path: Path) -> None:
                    "--allow-unknown-rom", "allow_unknown_rom=True"):
         assert needle in text
     with pytest.warns(UserWarning, match=found):
+        assert check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=True) == found
+    with warnings.catch_warnings():  # once per process: training builds the game several times
+        warnings.simplefilter("error")
         assert check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=True) == found
     # the env constructor checks before any emulator exists
     from envs.gameboy.pokemon import PokemonRed
