@@ -294,7 +294,11 @@ class GameVecEnv(VecEnv):
             self._call_all("set_attr", (attr_name, value), workers=[w] if self._local is None else None)
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
-        return [False] * len(self._get_indices(indices))
+        """True only for SB3's ``Monitor``: the infos carry its ``episode`` entries (``r``, ``l``), so
+        ``evaluate_policy`` reads whole-episode returns from them instead of warning and summing rewards."""
+        from stable_baselines3.common.monitor import Monitor
+
+        return [wrapper_class is Monitor] * len(self._get_indices(indices))
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         return self.env_method("render")

@@ -198,3 +198,30 @@ def test_workers_started_before_one_that_fails_are_stopped(monkeypatch: pytest.M
     with pytest.raises(RuntimeError, match="worker 1 failed"):
         make_vec("snake", 4, num_workers=2)
     assert len(started) == 1 and not started[0].is_alive()
+
+
+def test_evaluate_policy_reads_the_episode_infos_without_a_monitor_warning() -> None:
+    # The infos carry Monitor's episode entries; env_is_wrapped(Monitor) said False, so SB3's
+    # evaluate_policy warned that returns may be modified and summed step rewards itself.
+    import warnings
+
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    from envs import make_vec
+
+    class Straight:  # plays UP on every board: the snake dies at the wall, a known return
+        def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                    deterministic: bool = True) -> tuple[np.ndarray, None]:
+            return np.zeros(len(obs), dtype=np.int64), None
+
+    v = make_vec("snake", 4, num_workers=0, seed=0)
+    try:
+        assert v.env_is_wrapped(Monitor) == [True] * 4 and v.env_is_wrapped(gym.Wrapper) == [False] * 4
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            returns, lengths = evaluate_policy(Straight(), v, n_eval_episodes=8, return_episode_rewards=True)
+        assert len(returns) == 8 and all(r == pytest.approx(-1.0, abs=1.0) for r in returns)
+        assert all(n >= 1 for n in lengths)
+    finally:
+        v.close()
