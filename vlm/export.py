@@ -18,6 +18,7 @@ curriculum and no trainer formats.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import importlib
 import importlib.util
@@ -66,6 +67,23 @@ META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst expor
 # What an export writes at its top level (all that --overwrite may replace).
 EXPORT_ENTRIES = ("README.md", "curriculum.json", IMAGE_DIR, TRAJ_DIR, "minari", OWNER,
                   *fmt.FORMATS, *(f"{split}.jsonl" for split in fmt.SPLITS), *OS_LITTER)
+# The files an export writes inside those folders, as relative paths whose parts are glob patterns: a file
+# there that matches none is the user's (a training config put in llamafactory/, a notebook in
+# trajectories/), and --overwrite refuses to remove it with the old export.
+EXPORT_FILES = (
+    f"{IMAGE_DIR}/??/*.png",
+    f"{TRAJ_DIR}/meta.json", f"{TRAJ_DIR}/episodes.parquet", f"{TRAJ_DIR}/steps/part-*.parquet",
+    "llamafactory/dataset_info.json",
+    *(f"{folder}/{split}.{ext}" for split in fmt.SPLITS for folder, ext in (
+        ("llamafactory", "json"), ("easyr1", "parquet"), ("verl", "parquet"), ("openrlhf", "jsonl"),
+        ("swift", "jsonl"))),
+    *(f"swift/{split}_rl.jsonl" for split in fmt.SPLITS),
+    "trl/dataset_dict.json",
+    *(f"trl/{split}/{name}" for split in fmt.HF_SPLIT.values()
+      for name in ("data-*-of-*.arrow", "dataset_info.json", "state.json")),
+    "minari/*/namespace_metadata.json", "minari/*/*/namespace_metadata.json",
+    "minari/*/*/*/data/metadata.json", "minari/*/*/*/data/*/metadata.json", "minari/*/*/*/data/*/*.arrow",
+)
 MAX_SCALE = 64  # pixels per cell: a 20-cell board (or a Game Boy screen) is then 1,280 pixels wide
 
 
@@ -200,11 +218,41 @@ def _out_problem(out: Path, overwrite: bool) -> str | None:
                 "export")
     if not (out / META).is_file():
         return f"--overwrite refuses to replace {out}: it is not a depthfirst export (no {META})"
-    foreign = foreign_entries(out, EXPORT_ENTRIES)
+    foreign = foreign_entries(out, EXPORT_ENTRIES) + _foreign_files(out)
     if foreign:  # e.g. a predictions file put beside the splits: the export replaces the folder whole
         return (f"--overwrite refuses to replace {out}: it holds files an export does not write "
                 f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move them out first")
     return None
+
+
+def _foreign_files(out: Path) -> list[str]:
+    """Files (and links) inside the export's own folders of ``out`` that an export does not write, as
+    paths relative to ``out``: ``--overwrite`` removes those folders whole, so it must not hold these."""
+    found = []
+    for top in EXPORT_ENTRIES:
+        folder = out / top
+        if folder.is_symlink() or not folder.is_dir():
+            continue  # a top-level link or file is judged by its name alone (foreign_entries)
+        for here, dirs, files in os.walk(folder):
+            base = Path(here).relative_to(out)
+            # A linked folder is not walked (rmtree removes only the link), but is not the export's either.
+            names = files + [d for d in dirs if os.path.islink(os.path.join(here, d))]
+            for name in names:
+                rel = (base / name).as_posix()
+                if not _export_file(rel, name):
+                    found.append(rel)
+    return sorted(found)
+
+
+def _export_file(rel: str, name: str) -> bool:
+    if any(fnmatch.fnmatchcase(name, litter) for litter in OS_LITTER):
+        return True
+    parts = rel.split("/")
+    return any(len(pattern) == len(parts) and all(map(fnmatch.fnmatchcase, parts, pattern))
+               for pattern in _EXPORT_FILE_PARTS)
+
+
+_EXPORT_FILE_PARTS = [pattern.split("/") for pattern in EXPORT_FILES]
 
 
 # ------------------------------------------------------------------------------------ worker side

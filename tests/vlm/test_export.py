@@ -399,6 +399,29 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert (copy / META).read_bytes() == (exported / META).read_bytes()
 
 
+def test_overwrite_keeps_files_of_the_user_inside_the_exports_folders(run, exported, tmp_path, capsys):
+    # --overwrite removes the old export's folders whole: a training config put in llamafactory/ or a
+    # notebook in trajectories/ would go with them, so it refuses and names them.
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    (copy / "llamafactory" / "qwen2vl_sft.yaml").write_text("model_name_or_path: Qwen/Qwen2-VL-2B\n")
+    (copy / "trajectories" / "notes").mkdir()
+    (copy / "trajectories" / "notes" / "analysis.ipynb").write_text("{}")
+    (copy / "images" / ".DS_Store").write_bytes(b"")  # OS litter is not the user's data
+    before = digest_tree(copy)
+    capsys.readouterr()
+    assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert ("holds files an export does not write (llamafactory/qwen2vl_sft.yaml, "
+            "trajectories/notes/analysis.ipynb)") in err
+    assert digest_tree(copy) == before
+    # Without them, the same export is replaced.
+    shutil.rmtree(copy / "trajectories" / "notes")
+    (copy / "llamafactory" / "qwen2vl_sft.yaml").unlink()
+    assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--formats", "none",
+                  "--no-progress") == 0
+
+
 def test_a_hand_written_config_without_a_policy_exports(run, tmp_path, capsys):
     bare = tmp_path / "bare"
     shutil.copytree(run, bare)
