@@ -171,9 +171,16 @@ def plan(opts: ExportOptions) -> Plan:
                 f"move_task; see vlm/record.py), or export only its trajectories with --tasks-per-state 0. "
                 f"Envs with task modules: {', '.join(TASK_GAMES) or 'none'}")
         try:
-            task_module(run.env)  # imports it and checks the contract, before any episode is played
+            games_module = task_module(run.env)  # imports it and checks the contract, before any play
         except (ImportError, TypeError, ValueError) as e:
             raise ExportError(f"vlm/tasks/{run.env}.py cannot be used: {e}") from None
+        # A module may say which families it draws (FAMILIES; all of them when it does not): a --mix of
+        # only families it never draws gave every curriculum stage an empty schedule, silently.
+        drawn = tuple(getattr(games_module, "FAMILIES", FAMILIES))
+        if mix and not any(ratio > 0 and family in drawn for family, ratio in mix.items()):
+            raise ExportError(f"--mix {opts.mix}: {run.env} has no records of "
+                              f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "
+                              f"{', '.join(drawn)}")
         module = task_module_name(run.env)
     try:
         check_device(opts.device)

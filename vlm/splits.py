@@ -57,6 +57,8 @@ def parse_mix(text: str | None) -> dict[str, float] | None:
             ratio = float(value)
         except ValueError:
             ratio = -1.0
+        if name in mix:  # perception=0.3,...,perception=0.1 kept the last silently: a typo, most likely
+            raise ValueError(f"--mix names {name} twice ({mix[name]:g} and {value.strip()}); give it once")
         if ratio < 0 or not math.isfinite(ratio):
             raise ValueError(f"--mix {name}: the ratio must be a non-negative number, got {value.strip()!r}")
         mix[name] = ratio

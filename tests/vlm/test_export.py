@@ -228,6 +228,23 @@ def test_counts_in_generated_text_are_pluralised(exported):
         "perception": 0.3, "strategy": 0.4, "state_prediction": 0.2, "vision_zero": 0.1}
 
 
+def test_mix_naming_a_family_twice_or_only_families_the_game_never_draws_is_refused(run, tmp_path, capsys,
+                                                                                    monkeypatch):
+    with pytest.raises(ValueError, match="names perception twice"):
+        parse_mix("perception=0.5,strategy=0.4,perception=0.1")
+    # Pokémon draws perception and Vision-Zero records only: --mix strategy=1 gave empty schedules.
+    from vlm.tasks import pokemon_red, snake
+
+    assert set(pokemon_red.FAMILIES) == {"perception", "vision_zero"}
+    monkeypatch.setattr(snake, "FAMILIES", ("perception", "vision_zero"), raising=False)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--mix", "strategy=1", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert ("--mix strategy=1: snake has no records of strategy; its families are perception, "
+            "vision_zero") in err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
 def test_pokemon_cards_carry_the_commercial_rom_warning(exported):
     meta = json.loads((exported / "trajectories" / "meta.json").read_text())
     splits = {s: read_split(exported, s)[:3] for s in SPLITS}

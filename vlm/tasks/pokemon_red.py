@@ -25,6 +25,8 @@ from vlm.prompts import Edit, coordinate_draft, integer_draft, level, vision_zer
 from vlm.record import TaskDraft
 
 GAME = "pokemon_red"
+# The families make_tasks draws (no engine to simulate moves without the ROM): --mix is checked against it.
+FAMILIES: tuple[str, ...] = ("perception", "vision_zero")
 MOVES: tuple[str, ...] = BUTTONS
 SCALE = 32  # render_state magnifies the 160×144 screen by scale // 8 = 4
 CELL = 16  # screen pixels per map cell (one step of the player)
