@@ -66,6 +66,10 @@ class ChatError(RuntimeError):
     """A request that failed after every retry (the caller may fall back and go on)."""
 
 
+class ChatCancelled(ChatError):
+    """A request not sent because the run is stopping (``ChatClient.cancel``): not the model's failure."""
+
+
 class ChatConfigError(ChatError):
     """A request the server refuses for good (HTTP 4xx): the user must change the model, URL or key."""
 
@@ -212,6 +216,10 @@ class ChatClient:
     def cancelled(self) -> bool:
         return self._stopped.is_set()
 
+    def resume(self) -> None:
+        """Undo ``cancel`` for a new run with the same client (a notebook re-running after Ctrl-C)."""
+        self._stopped.clear()
+
     def complete(self, prompt: str, images: list[np.ndarray]) -> ChatReply:
         """Ask ``prompt`` about ``images`` (RGB uint8 arrays); served from the cache when possible."""
         self.stats.add(calls=1)
@@ -251,7 +259,7 @@ class ChatClient:
         last = "no attempt"
         for attempt in range(self.max_retries + 1):
             if self._stopped.is_set():  # the run is being abandoned: send nothing more
-                raise ChatError(f"{self.endpoint}: cancelled (the run is stopping)")
+                raise ChatCancelled(f"{self.endpoint}: cancelled (the run is stopping)")
             if attempt:
                 self.stats.add(retries=1)
             wait: float | None = None
@@ -307,11 +315,13 @@ class ChatClient:
         """The setting a refused request points at: the key for 401/403 (naming the variable it is read
         from, and whether one was sent at all), else the model name, the URL and the key."""
         if status in (401, 403):
-            var = f"${self.api_key_env}" if self.api_key_env else "the API key"
-            if self.api_key is None:
-                return (f"no API key was sent: {var} is unset or empty; set it, or name the variable "
-                        "that holds the key with --api-key-env")
-            return f"the key from {var} was refused: check it, or name another variable with --api-key-env"
+            if not self.api_key:  # _post sends no Authorization header for a missing or empty key
+                if not self.api_key_env:
+                    return "no API key was sent (--api-key-env names no variable): name the one that holds it"
+                return (f"no API key was sent: ${self.api_key_env} is unset or empty; set it, or name the "
+                        "variable that holds the key with --api-key-env")
+            source = f"the key from ${self.api_key_env}" if self.api_key_env else "the API key given"
+            return f"{source} was refused: check it, or name another variable with --api-key-env"
         return f"check the model name {self.endpoint.model!r}, the URL and the API key"
 
     def _post(self, data: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -368,6 +378,8 @@ def _read_until(resp: Any, deadline: float) -> bytes:
     chunks = []
     while chunk := read(1 << 16):
         chunks.append(chunk)
+        if getattr(resp, "length", None) == 0:  # all of a Content-Length body is in: it came in time
+            break
         if time.monotonic() > deadline:
             raise TimeoutError("timed out (the whole answer took longer than --timeout)")
     return b"".join(chunks)

@@ -124,7 +124,9 @@ class VLMPlayer:
         try:
             reply = self.client.complete(draft.question, list(draft.images))
         except ChatError as e:
-            if type(e) is not ChatError:  # ChatConfigError: nothing later can succeed; stop the run
+            # ChatConfigError: nothing later can succeed; ChatCancelled: the run is stopping. Neither is
+            # the model's failed answer.
+            if type(e) is not ChatError:
                 raise
             return Decision(step, self._index[fallback.upper()], fallback, None, "error", "", None, 0, 0,
                             0.0, False, error=str(e))
@@ -147,6 +149,7 @@ class VLMPlayer:
 
     # ------------------------------------------------------------------ run_episodes protocol
     def make_actor(self, num_envs: int, deterministic: bool = True) -> VLMActor:
+        self.client.resume()  # a new run: an earlier one's Ctrl-C (cancel) no longer applies
         return VLMActor(self, num_envs, self.on_decision)
 
     def pool(self) -> ThreadPoolExecutor:

@@ -14,7 +14,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from agents.cli import nonneg_int, path_arg, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
@@ -89,10 +89,10 @@ def env_flag(key: str) -> str:
     return f"--{key.replace('_', '-')}" if key in ENV_FLAGS else f"--set env_kwargs.{key}"
 
 
-def flags_named(message: str, key: str) -> list[str]:
-    """The flags of game option ``key`` that an error ``message`` names: ``reward.badge`` in the message is
-    ``--set env_kwargs.reward.badge`` (an entry of a mapping option), a bare ``key`` the option's flag."""
-    entries = re.findall(rf"\b{key}\.(\w+)", message)
+def flags_named(message: str, key: str, value: Any) -> list[str]:
+    """The flags of game option ``key`` that an error ``message`` names: for a mapping option (Pokémon's
+    reward) ``reward.badge`` in the message is ``--set env_kwargs.reward.badge``; else the option's flag."""
+    entries = re.findall(rf"\b{key}\.(\w+)", message) if isinstance(value, dict) else []
     if entries:
         return [f"--set env_kwargs.{key}.{entry}" for entry in dict.fromkeys(entries)]
     return [env_flag(key)] if re.search(rf"\b{key}\b", message) else []
@@ -115,7 +115,7 @@ def check_game(cfg: dict) -> None:
         raise ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not one "
                          "of its options; see the per-env flags in --help)") from None
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
-        named = [flag for key in cfg["env_kwargs"] for flag in flags_named(str(e), key)]
+        named = [flag for key, value in cfg["env_kwargs"].items() for flag in flags_named(str(e), key, value)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
     from agents.selfplay import uses_self_play

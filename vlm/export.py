@@ -80,7 +80,8 @@ EXPORT_FILES = (
     *(f"swift/{split}_rl.jsonl" for split in fmt.SPLITS),
     "trl/dataset_dict.json",
     *(f"trl/{split}/{name}" for split in fmt.HF_SPLIT.values()
-      for name in ("data-*-of-*.arrow", "dataset_info.json", "state.json")),
+      # cache-*.arrow: what `datasets` writes beside the data when a loaded split is mapped or filtered
+      for name in ("data-*-of-*.arrow", "dataset_info.json", "state.json", "cache-*.arrow")),
     "minari/*/namespace_metadata.json", "minari/*/*/namespace_metadata.json",
     "minari/*/*/*/data/metadata.json", "minari/*/*/*/data/*/metadata.json", "minari/*/*/*/data/*/*.arrow",
 )

@@ -283,6 +283,15 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert "checkpoints is a folder; give a model file (.zip)" in capsys.readouterr().err
 
 
+def test_an_error_names_entries_only_of_a_mapping_option(scripts):
+    named = scripts.train_ppo.flags_named
+    assert named("reward.badge must be a finite number", "reward", {"badge": "x"}) == [
+        "--set env_kwargs.reward.badge"]
+    # A dotted file name in a path option is no entry: the flag is the option's own.
+    assert named("--state /runs/pallet.state.bak cannot be loaded", "state", "/runs/pallet.state.bak") == [
+        "--state"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--env", "tetris3d"], "known envs: "),
     (["--env", "snake", "--num-envs", "0"], "--num-envs"),

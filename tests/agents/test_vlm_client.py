@@ -205,6 +205,29 @@ def test_the_timeout_bounds_the_whole_answer_not_each_read():
     listener.close()
 
 
+def test_an_answer_whole_in_time_for_its_last_read_is_kept():
+    # Headers at 0.6 s, the body at 1.2 s, --timeout 1: each read is within the socket timeout and the
+    # answer is complete; it must not be thrown away because the deadline passed while it came in.
+    body = b'{"choices": [{"message": {"content": "late but whole"}}]}'
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def slow():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(1 << 20)
+            time.sleep(0.6)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body))
+            time.sleep(0.6)
+            conn.sendall(body)
+
+    threading.Thread(target=slow, daemon=True).start()
+    c = ChatClient(Endpoint("m", f"http://127.0.0.1:{listener.getsockname()[1]}/v1"), api_key_env=None,
+                   timeout=1.0, max_retries=0)
+    assert c.complete("q", [IMG]).content == "late but whole"
+    listener.close()
+
+
 def test_an_unreachable_server_fails_at_once_naming_the_url():
     with ChatServer() as server:
         url = server.url
@@ -253,6 +276,13 @@ def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch):
         monkeypatch.setenv("MY_VLM_KEY", "sk-wrong")
         with pytest.raises(ChatConfigError, match=r"the key from \$MY_VLM_KEY was refused.*--api-key-env"):
             client(server, api_key_env="MY_VLM_KEY").complete("q", [IMG])
+        monkeypatch.setenv("MY_VLM_KEY", "")  # set but empty: no key is sent, so none was "refused"
+        with pytest.raises(ChatConfigError, match=r"no API key was sent: \$MY_VLM_KEY is unset or empty"):
+            client(server, api_key_env="MY_VLM_KEY").complete("q", [IMG])
+        with pytest.raises(ChatConfigError, match=r"no API key was sent \(--api-key-env names no variable\)"):
+            client(server, api_key_env=None).complete("q", [IMG])
+        with pytest.raises(ChatConfigError, match="the API key given was refused"):
+            client(server, api_key="sk-given").complete("q", [IMG])
 
 
 @pytest.mark.parametrize("body, message", [

@@ -140,7 +140,11 @@ def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire
         # the next queued one before the interrupt reaches the actor.
         sent = server.hits
         assert 2 <= sent <= 3 and len(seen) == 1
-    assert len(cache) == sent and p.client.cancelled
+        assert len(cache) == sent and p.client.cancelled
+        # The same player, run again (a notebook after Ctrl-C): it asks the server, not "cancelled" fallbacks.
+        p.on_decision = None
+        episodes = run_episodes(p, "snake", {}, 1, seed=100, batch=1, max_steps=2)
+        assert server.hits > sent and all(d.status != "error" for d in episodes[0].log)
 
 
 def test_a_cancelled_client_stops_waiting_to_retry():

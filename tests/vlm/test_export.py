@@ -432,9 +432,11 @@ def test_overwrite_keeps_files_of_the_user_inside_the_exports_folders(run, expor
     assert ("holds files an export does not write (llamafactory/qwen2vl_sft.yaml, "
             "trajectories/notes/analysis.ipynb)") in err
     assert digest_tree(copy) == before
-    # Without them, the same export is replaced.
+    # Without them, the same export is replaced; the cache `datasets` writes into trl/ when a loaded split
+    # is mapped is the export's own.
     shutil.rmtree(copy / "trajectories" / "notes")
     (copy / "llamafactory" / "qwen2vl_sft.yaml").unlink()
+    (copy / "trl" / "train" / "cache-933def8b36fc795d.arrow").write_bytes(b"")
     assert export(str(run), "--out", str(copy), "--episodes", "2", "--overwrite", "--formats", "none",
                   "--no-progress") == 0
 
