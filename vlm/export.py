@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -670,7 +671,8 @@ def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
             os.rename(out, old)
         os.rename(partial, out)
         (out / OWNER).unlink()
-        if old.exists():
+        if old.exists():  # a large export takes a while to delete, with Ctrl-C held: say what it waits for
+            print(f"removing the previous export (moved to {old})", file=sys.stderr, flush=True)
             shutil.rmtree(old)
 
 

@@ -260,11 +260,15 @@ def test_pokemon_cards_carry_the_commercial_rom_warning(exported):
     assert "not redistributable" not in own and "test cartridge" in own and test_cartridge_sha1() in own
 
 
-def test_the_same_export_is_byte_identical_with_any_number_of_workers(run, exported, tmp_path):
+def test_the_same_export_is_byte_identical_with_any_number_of_workers(run, exported, tmp_path, capsys):
     out = tmp_path / "again"
     shutil.copytree(exported, out)
     before = digest_tree(out, written_at=exported)
+    capsys.readouterr()
     assert export(*export_args(run, out, "--overwrite", "--workers", "2")) == 0
+    # the old export's removal (Ctrl-C waits for it) is announced; nothing of it is left
+    assert "removing the previous export (moved to " in capsys.readouterr().err
+    assert not list(tmp_path.glob(".again.old-*"))
     after = digest_tree(out, written_at=out)
     assert set(before) == set(after)
     # Only the command line differs (the card and meta.json quote it, with --workers 2).
