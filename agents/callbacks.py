@@ -213,11 +213,13 @@ class GameStatsCallback(BaseCallback):
         venv = self.training_env
         if self.has_milestones:
             per_worker = venv.env_method("milestones", indices=self.boards)
+            before = dict(self.best)
             for key in sorted({k for m in per_worker for k in m} | set(self.best)):
                 self.best[key] = max(self.best.get(key, 0.0), *(m.get(key, 0.0) for m in per_worker))
                 self.logger.record(f"game/{key}", self.best[key])
-            with written_beside(self.file) as tmp:  # a stop mid-write keeps the previous file
-                tmp.write_text(json.dumps(self.best, indent=1))
+            if self.best != before:  # written when a best moves, not every rollout
+                with written_beside(self.file) as tmp:  # a stop mid-write keeps the previous file
+                    tmp.write_text(json.dumps(self.best, indent=1))
         if self.has_heatmap and self.model.num_timesteps >= self._next:
             self._next = self.model.num_timesteps + self.image_every
             maps = venv.env_method("visit_heatmap", indices=self.boards)

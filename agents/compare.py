@@ -521,15 +521,16 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
     return report
 
 
-def max_tokens_hint(summary: dict[str, Any]) -> str:
+def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
     """What to change when a VLM's answers stopped at max_tokens (a reasoning model's long thinking
-    ends before its move, which then counts as unparseable, blaming the model for the budget)."""
+    ends before its move, which then counts as unparseable, blaming the model for the budget). ``bold``
+    marks its first part (``**`` in the report)."""
     settings = summary["about"].get("settings", {})
     limit = next((settings[k] for k in ("max_completion_tokens", "max_tokens") if k in settings), None)
     at = f" ({limit})" if limit is not None else ""
-    return (f"**{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} answers stopped "
-            f"at the token limit{at}** (finish_reason `length`), so their move may be missing: raise "
-            "--max-tokens (reasoning models need several thousand) and re-run.")
+    return (f"{bold}{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} answers "
+            f"stopped at the token limit{at}{bold} (finish_reason `length`), so their move may be missing: "
+            "raise --max-tokens (reasoning models need several thousand) and re-run.")
 
 
 def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: list[PlayerRun],
@@ -580,7 +581,7 @@ def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: lis
                          f"{_fmt(s['latency_s']['p95'])} |")
         for s in vlms:
             if s["cut_at_max_tokens"]:
-                lines += ["", max_tokens_hint(s)]
+                lines += ["", max_tokens_hint(s, bold="**")]
         lines += ["",
                   "Best moves: how often the move a VLM named is one the engine calls best (safe, no dead "
                   "end, closest to the goal); verifier accuracy: its whole answer scored by the project's "

@@ -207,7 +207,7 @@ class ChatClient:
 
     # ------------------------------------------------------------------ public
     def cancel(self) -> None:
-        """Stop for good: no new request is sent and no retry waits (each such call raises ``ChatError``).
+        """Stop for good: no new request is sent and no retry waits (each such call raises ``ChatCancelled``).
         For a run that is being abandoned (Ctrl-C, a fatal error): a request already on the wire still
         finishes, so its answer, paid for, reaches the cache."""
         self._stopped.set()

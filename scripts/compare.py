@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
               f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s")
     for s in report["players"]:
         if s["cut_at_max_tokens"]:
-            print("warning: " + max_tokens_hint(s).replace("**", ""), file=sys.stderr)
+            print("warning: " + max_tokens_hint(s), file=sys.stderr)
     print(f"report: {out / 'report.md'}")
     return 0
 

@@ -203,7 +203,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     if vlm["cut_at_max_tokens"]:
-        print("warning: " + max_tokens_hint(vlm).replace("**", ""), file=sys.stderr)
+        print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
     return 0
 
 

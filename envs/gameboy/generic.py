@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from envs.base import as_path, finite, flag
 from envs.gameboy.core import WRAM, GameBoyGame
 from envs.gameboy.ram import POKEMON_RED, bit_count
-from envs.gameboy.roms import README, TEST_CARTRIDGE, WRAPPER_TITLES, RomError
+from envs.gameboy.roms import README, TEST_CARTRIDGE, WRAPPER_TITLES, RomError, refuse_folder
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,7 @@ class GameBoy(GameBoyGame):
                                  else flag("end_on_life_loss", end_on_life_loss))
         own = game == "depthfirst_test"
         rom = default_rom(game) if rom is None else as_path("rom", rom)
-        if rom.is_dir():  # exists, so "no ROM file" would puzzle
-            raise RomError(f"gameboy/{game}: {rom} is a folder; give the ROM file itself (e.g. "
-                           f"{rom}/{game}.gb)")
+        refuse_folder(rom, f"gameboy/{game}")
         if not rom.is_file():
             if own:
                 raise RomError(f"gameboy/{game}: no cartridge at {rom}; build it with "

@@ -87,15 +87,20 @@ def _expected_lines(table: dict[str, str]) -> str:
 _WARNED: set[tuple[str, str]] = set()  # (game, SHA-1) of the unknown ROMs this process has warned about
 
 
+def refuse_folder(rom: Path, game: str) -> None:
+    """``RomError`` for a ``--rom`` that is a folder: it exists, so "no ROM file" would puzzle."""
+    if rom.is_dir():
+        raise RomError(f"{game}: {rom} is a folder; give the ROM file itself (e.g. {rom}/<game>.gb).\n"
+                       f"  Where ROMs go: {README}")
+
+
 def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown: bool = False) -> str:
     """Return the SHA-1 of ``path`` if it is in ``table``; raise ``RomError`` otherwise.
 
     ``allow_unknown=True`` (the ``--allow-unknown-rom`` flag) turns an unknown hash into a warning.
     """
     rom = Path(path)
-    if rom.is_dir():  # exists, so "no ROM file" would puzzle; the file inside is what is wanted
-        raise RomError(f"{game}: {rom} is a folder; give the ROM file itself (e.g. {rom}/<game>.gb).\n"
-                       f"  Where ROMs go: {README}")
+    refuse_folder(rom, game)
     if not rom.is_file():
         raise RomNotFoundError(
             f"{game}: no ROM file at {rom}"
