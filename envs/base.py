@@ -116,6 +116,15 @@ class Game(ABC):
         A board whose episode has ended stays unchanged and reports 0, False, False until it is reset.
         """
 
+    def _actions(self, actions: Any) -> np.ndarray:
+        """``step``'s actions as int64 of shape (num_envs,). An integer array of that shape passes as it
+        is (the compiled cores refuse out-of-range values themselves, so the hot path scans nothing);
+        anything else goes through ``checked_actions``, so a fraction such as 2.7 does not play 2."""
+        a = np.asarray(actions)
+        if a.dtype.kind in "iu" and a.shape == (self.num_envs,):
+            return a.astype(np.int64, copy=False)
+        return checked_actions(a, self.num_envs, self.ACTION_NAMES)
+
     @abstractmethod
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
         """Write observations into ``out`` (uint8, (len, C, H, W)), in place: ``out[k]`` is board

@@ -611,9 +611,7 @@ class Rotation(Game):
                COMPOSE, INVERSE)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        actions = np.asarray(actions, dtype=np.int64)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        actions = self._actions(actions)
         _step(actions, self._rot, self._target, self._steps, self._solved, self._done, TURN, DISTANCE,
               self.max_steps, self.step_cost, self.progress_reward, self._reward, self._terminated,
               self._truncated)

@@ -229,9 +229,7 @@ class Snake(Game):
                self._steps, self._hunger, self._score, self._done, self._rng, _DX, _DY)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        actions = np.asarray(actions, dtype=np.int64)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        actions = self._actions(actions)
         _step(actions, self.size, self.starvation, self._body, self._head, self._length, self._occ,
               self._apple, self._direction, self._steps, self._hunger, self._score, self._done,
               self._rng, _DX, _DY, _OPPOSITE, self._reward, self._terminated, self._truncated)

@@ -64,7 +64,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, finite, whole
+from envs.base import Game, checked_actions, finite, whole
 from envs.rng import randint as _randint_u64
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -539,20 +539,14 @@ class SnakeDuel(Game):
         """Snake 1's actions for the next ``step`` (``opponent="policy"`` only), one per board."""
         if self._mode != POLICY:
             raise RuntimeError(f"set_opponent_actions needs opponent='policy', not {self.opponent!r}")
-        actions = np.asarray(actions, dtype=np.int64).reshape(-1)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} opponent actions, got shape {actions.shape}")
-        if actions.min() < 0 or actions.max() >= 4:
-            raise ValueError("opponent actions must be in 0..3 (UP, DOWN, LEFT, RIGHT)")
-        self._opp_actions[:] = actions
+        try:
+            self._opp_actions[:] = checked_actions(actions, self.num_envs, ACTION_NAMES)
+        except ValueError as e:
+            raise ValueError(f"opponent actions: {e}") from None
         self._opp_fresh = True
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        actions = np.asarray(actions, dtype=np.int64).reshape(-1)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
-        if actions.min() < 0 or actions.max() >= 4:
-            raise ValueError("actions must be in 0..3 (UP, DOWN, LEFT, RIGHT)")
+        actions = checked_actions(actions, self.num_envs, ACTION_NAMES)
         if self._mode == POLICY and not self._opp_fresh:
             raise RuntimeError("opponent='policy': call set_opponent_actions(...) before every step")
         _step(actions, self._opp_actions, self._mode, self.size, self.num_apples, self.max_rounds,

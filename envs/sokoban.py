@@ -388,9 +388,7 @@ class Sokoban(Game):
                self._nbox, self._on_target, self._steps, self._done, self._deadlocked, self._rng)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        actions = np.asarray(actions, dtype=np.int64)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"expected {self.num_envs} actions, got shape {actions.shape}")
+        actions = self._actions(actions)
         _step(actions, self.size, self.max_steps, self.deadlock_end, self._wall, self._target, self._box,
               self._player, self._nbox, self._on_target, self._steps, self._done, self._deadlocked,
               self._reward, self._terminated, self._truncated)

@@ -181,6 +181,23 @@ def test_single_env_takes_any_one_whole_action_and_refuses_the_rest() -> None:
     env.close()
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_a_games_own_step_refuses_a_fraction_before_any_board_moves(name: str) -> None:
+    # Game.step cast 2.7 to 2 and played it (the envs above check; the Game API is public too).
+    from envs import make_game
+
+    game = make_game(name, 2)
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    before = [game.get_state(i) for i in range(2)]
+    for bad, message in (([0, 2.7], "whole numbers"), ([0], "expected 2 actions"),
+                         ([0, -1], r"must be in 0\.\.|out of range 0\.\.")):
+        with pytest.raises(ValueError, match=message):
+            game.step(np.array(bad))
+    assert [game.get_state(i) for i in range(2)] == before
+    game.step(np.array([1.0, 2.0]))  # whole floats play
+    game.step(np.array([1, 2], dtype=np.uint8))
+
+
 def test_workers_started_before_one_that_fails_are_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     from envs import make_vec
     from envs.vector import GameVecEnv
