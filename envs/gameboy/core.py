@@ -155,8 +155,18 @@ def load_emulator(pb: Any, data: bytes) -> None:
 
 def load_state_file(pb: Any, path: Path) -> bytes:
     """Load the state file ``path`` into ``pb``; its bytes. One PyBoy cannot load raises ``ValueError``
-    naming ``--state`` (PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes)."""
+    naming ``--state`` (PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes).
+
+    The first byte is PyBoy's state-format version; one other than this PyBoy's is refused before
+    loading. PyBoy reads older formats field by field, so a damaged first byte (8-10 here) made it read
+    the rest as another layout, load, and then spin forever inside its compiled frame loop, where no
+    Ctrl-C reaches."""
     data = Path(path).read_bytes()
+    ours = save_emulator(pb)[0]
+    if data and data[0] != ours:
+        raise ValueError(f"--state {path} is not a state of this PyBoy (state format {data[0]}, this PyBoy "
+                         f"writes {ours}): it is damaged, or saved by another PyBoy version; make it again "
+                         "with scripts/make_state.py")
     try:
         load_emulator(pb, data)
     except Exception as e:

@@ -571,6 +571,30 @@ def test_make_state_refuses_bad_roms_and_states_by_flag(tmp_path: Path) -> None:
     assert not (tmp_path / "a.state").exists() and not (tmp_path / "b.state").exists()
 
 
+def test_a_state_of_another_format_version_is_refused_not_hung(tmp_path: Path) -> None:
+    # The first byte is PyBoy's state-format version. Damaged to 9, PyBoy read the rest as its old layout,
+    # loaded it and then spun forever in its compiled frame loop (Ctrl-C could not stop it); run in a
+    # child so the old code fails by timeout instead of hanging the suite.
+    game = make(1)
+    data = bytearray(save_emulator(game._pyboys[0]))
+    game.close()
+    bad = tmp_path / "bad.state"
+    bad.write_bytes(bytes([9]) + data[1:])
+    code = (f"from envs.gameboy.pokemon import PokemonRed\nPokemonRed(1, rom={str(TEST_CARTRIDGE)!r}, "
+            f"state={str(bad)!r}).step([0])")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a state with a damaged version byte hung the emulator")
+    assert proc.returncode != 0
+    assert f"--state {bad} is not a state of this PyBoy (state format 9, this PyBoy writes {data[0]})" \
+        in proc.stderr and "make_state.py" in proc.stderr
+    good = tmp_path / "good.state"
+    good.write_bytes(bytes(data))
+    make(1, state=good).close()
+
+
 def script_main(name: str) -> Callable[[list[str]], int]:
     """A script's ``main``, run in-process: an error it does not catch fails the test as a traceback
     would fail its user."""
