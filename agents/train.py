@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from stable_baselines3 import PPO
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, configure
+from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
 from agents.buffers import DeviceRolloutBuffer
 from agents.callbacks import (
@@ -65,6 +66,18 @@ def hparams(cfg: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[k] = v
     return {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in flat.items()}
+
+
+def forget_after(logger: Logger, step: int) -> None:
+    """Hide from TensorBoard the points a resumed run logged past ``step``, its checkpoint: after a crash
+    or kill -9 the events run on past the last checkpoint, and the resumed run logs those steps again
+    (a zigzag). TensorBoard drops earlier events from a session-start step on (torch's ``purge_step``);
+    written twice, as the server (unlike ``EventAccumulator``) takes a run's first one for its start."""
+    for out in logger.output_formats:
+        if isinstance(out, TensorBoardOutputFormat):
+            for _ in range(2):
+                start = SessionLog(status=SessionLog.START)
+                out.writer.file_writer.add_event(Event(step=step + 1, session_log=start))
 
 
 def resume_command(run: Path) -> str:
@@ -123,6 +136,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
             logger = configure(str(run / "tb"), ["tensorboard"])
+            if resume:
+                forget_after(logger, model.num_timesteps)
             model.set_logger(logger)
             callbacks = [StopCallback(), MetricsCallback(hparams({**cfg, "parameters": n_params})),
                          VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]), int(cfg["video_every"]),

@@ -105,6 +105,24 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     assert "(from its config.yaml, unless given as a flag)" in capsys.readouterr().err
 
 
+def test_resume_after_a_crash_hides_the_steps_logged_past_its_checkpoint(trained, scripts, tmp_path):
+    run = tmp_path / "crashed"
+    shutil.copytree(trained, run)
+    # Killed (kill -9, out of memory) after logging step 512 but before checkpointing it.
+    (run / "checkpoints" / "step_512.zip").unlink()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "768", "--no-progress"]) == 0
+    ea = events(run)
+    # Step 512 once, the resumed run's: not the crashed run's 512 followed by a second one.
+    assert [e.step for e in ea.Scalars("train/value_loss")] == [256, 512, 768]
+    steps = [e.step for e in ea.Scalars("rollout/ep_len_mean")]
+    assert steps == sorted(set(steps)) and max(steps) == 768
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+
+    served = plugin_event_accumulator.EventAccumulator(str(run / "tb"), size_guidance={"tensors": 0})
+    served.Reload()  # what `tensorboard --logdir` reads: it does the same
+    assert [e.step for e in served.Tensors("train/value_loss")] == [256, 512, 768]
+
+
 def test_resumed_run_plays_new_episodes(trained, tmp_path):
     import shutil
 
