@@ -118,6 +118,11 @@ def check_game(cfg: dict) -> None:
         named = [flag for key, value in cfg["env_kwargs"].items() for flag in flags_named(str(e), key, value)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
+    check_self_play(cfg)
+
+
+def check_self_play(cfg: dict) -> None:
+    """Settings self-play cannot train with: refused before a run file is written (new run or --resume)."""
     from agents.selfplay import uses_self_play
 
     if uses_self_play(cfg) and cfg["num_workers"] != 0:
@@ -177,6 +182,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             except ValueError as e:  # a value of the run's own config.yaml, unless a flag given set it
                 raise ValueError(f"--resume {run}: {e} (from its config.yaml, unless given as a flag)"
                                  ) from None
+            check_self_play(cfg)  # else refused once training starts, with the run's config.yaml rewritten
         else:
             if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")

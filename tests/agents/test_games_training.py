@@ -60,6 +60,15 @@ def test_duel_self_play_trains_against_snapshots(scripts, tmp_path, capsys):
                                  "--out", str(tmp_path / "cmp"), "--no-progress"]) == 0
     report = json.loads((tmp_path / "cmp" / "report.json").read_text())
     assert report["env_kwargs"]["opponent"] == "greedy" and report["players"][0]["episodes"] == 2
+    # --resume with worker processes: refused up front, the run's files as they were (its config.yaml
+    # kept num_workers 0, so a plain --resume still works).
+    before = {f: f.read_bytes() for f in run.rglob("*") if f.is_file()}
+    capsys.readouterr()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "768", "--num-workers", "2",
+                                   "--no-progress"]) == 2
+    assert "--num-workers 0" in capsys.readouterr().err
+    assert {f: f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "768", "--no-progress"]) == 0
 
 
 def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
