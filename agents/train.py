@@ -95,12 +95,12 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
 
 
 def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool) -> Any:
-    kwargs = cfg["env_kwargs"]
+    kwargs = dict(cfg["env_kwargs"])
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
-        # Game Boy milestone states live in the run, found from any folder (evaluate, export)
+        # Game Boy milestone states live in the run's archive/, wherever the run folder is now: kept out of
+        # config.yaml, where a renamed or copied run's --resume would archive into the old folder's.
         kwargs["archive_dir"] = os.path.abspath(run / "archive")
-    venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],
-                    **cfg["env_kwargs"])
+    venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"], **kwargs)
     logger = None
     try:
         if resume:

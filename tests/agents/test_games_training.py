@@ -92,7 +92,6 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert scripts.train_ppo.main(["--run-dir", "pokemon", *argv]) == 0
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     # stored absolute: evaluate and export find them from any folder
-    assert cfg["env_kwargs"]["archive_dir"] == str(run / "archive")
     assert os.path.isabs(cfg["env_kwargs"]["rom"])
     assert os.path.samefile(cfg["env_kwargs"]["rom"], TEST_CARTRIDGE)
     (tmp_path / "elsewhere").mkdir()
@@ -112,8 +111,13 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert len(frames) >= 12 and frames[0].shape[:2] == (288, 320)
     assert list((tmp_path / "elsewhere").iterdir()) == []  # nothing made relative to this folder
     # game/* are the run's bests: a --resume (new worker processes, whose bests start empty) continues
-    # them from milestones.json instead of dropping back.
+    # them from milestones.json instead of dropping back. The swarm archive is the run's own archive/,
+    # wherever the run folder has moved: config.yaml names no archive_dir for the old place.
+    assert cfg["env_kwargs"]["archive_dir"] is None  # the preset's: derived from the run folder
+    old, run = run, tmp_path / "renamed"
+    old.rename(run)
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "128", "--no-progress"]) == 0
+    assert not old.exists() and (run / "archive" / "index.sqlite").is_file()
     ea = tb(run)
     tiles = [e.value for e in sorted(ea.Scalars("game/tiles_visited"), key=lambda e: e.step)]
     assert len(tiles) == 2 and tiles[1] >= tiles[0]  # one rollout before the --resume, one after
