@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from agents.cli import nonneg_int, path_arg, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
-from agents.interrupts import exit_ignoring_stop_signals, stop_signals_interrupt
+from agents.interrupts import exit_ignoring_stop_signals, stop_signals_interrupt, uninterruptible
 from agents.presets import PRESETS
 from agents.runs import RunError, claim_run, new_run_dir, read_run_config
 from envs import GAMES
@@ -226,11 +226,13 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
         # run that failed before training started (TensorBoard's folder comes just before it) leaves
         # nothing; once training ran, its logs stay.
         if replaced is not None:
-            if finished:
-                shutil.rmtree(replaced, ignore_errors=True)
-            else:
-                shutil.rmtree(created, ignore_errors=True)
-                replaced.rename(created)
+            with uninterruptible():  # a Ctrl-C while the failed run is deleted would leave the old one aside
+                if finished:
+                    shutil.rmtree(replaced, ignore_errors=True)
+                else:
+                    shutil.rmtree(created, ignore_errors=True)
+                    replaced.rename(created)
+            if not finished:
                 print(f"the new run did not finish: {created} holds the old run again", file=sys.stderr)
         elif created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
             if existed:  # the user's empty folder stays, without our files

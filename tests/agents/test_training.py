@@ -444,6 +444,18 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_after_a_checkpoint(t
     assert "holds the old run again" in capsys.readouterr().err
     after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
     assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]
+    # Ctrl-C while the failed run is being deleted (a big one takes seconds): the old run still comes back.
+    rmtree = shutil.rmtree
+
+    def interrupted_rmtree(path, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted_rmtree)
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), "--force", *TINY]) == 2
+    assert "holds the old run again" in capsys.readouterr().err
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
 def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, scripts, tmp_path, capsys):
