@@ -133,6 +133,16 @@ def check_self_play(cfg: dict) -> None:
                          "or train against --opponent greedy or random")
 
 
+def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A value given both as a flag and as ``--set`` (``--size 12 --set env_kwargs.size=8``): one of them
+    would be dropped without a word, so neither is guessed."""
+    flags = {f: f for f in FLAGS} | {f"env_kwargs.{f}": f for f in ENV_FLAGS}
+    for item in args.set:
+        flag = flags.get(item.split("=", 1)[0].strip())
+        if flag is not None and getattr(args, flag) is not None:
+            p.error(f"--{flag.replace('_', '-')} and --set {item} set the same value; give one of them")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -192,6 +202,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             if cfg["env"] not in GAMES:
                 p.error(f"--config {args.config}: unknown env {cfg['env']!r}; known envs: "
                         f"{', '.join(sorted(GAMES))}")
+            refuse_flag_and_set(p, args)
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})

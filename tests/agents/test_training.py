@@ -349,6 +349,11 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake", "--set", "env_kwargs=5"], "--set env_kwargs: a section"),
     (["--env", "snake", "--set", "env=sokoban"], "choose the game with --env"),
     (["--env", "snake", "--device", "xpu"], "--device xpu: not available"),
+    # One value given twice: --set beat --total-timesteps and --size beat --set, the other dropped silently.
+    (["--env", "snake", "--total-timesteps", "5000", "--set", "total_timesteps=9000"],
+     "--total-timesteps and --set total_timesteps=9000 set the same value; give one of them"),
+    (["--env", "snake", "--size", "12", "--set", "env_kwargs.size=8"],
+     "--size and --set env_kwargs.size=8 set the same value"),
     # An entry of a mapping option is named by its own --set key, not the whole mapping's.
     (["--env", "pokemon_red", "--set", "env_kwargs.reward.badge=.nan"],
      "(change --set env_kwargs.reward.badge)"),
