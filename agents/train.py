@@ -56,6 +56,10 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         # SB3 asserts on a zip without its "data" member (a foreign zip, or a truncated one whose end
         # happens to read as the embedded torch archive).
         raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
+    except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
+        other = "without" if cfg.get("recurrent") else "with"
+        raise RunError(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's algorithm "
+                       f"({e}): was it saved by a run {other} --recurrent?") from e
 
 
 def hparams(cfg: dict[str, Any]) -> dict[str, Any]:

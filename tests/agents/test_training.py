@@ -230,6 +230,18 @@ def test_evaluating_a_checkpoint_of_other_settings_is_a_clear_error(trained, scr
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
 
+def test_a_plain_checkpoint_in_a_recurrent_run_is_a_clear_error(trained, scripts, tmp_path, capsys):
+    run = tmp_path / "lstm"
+    run.mkdir()
+    cfg = yaml.safe_load((trained / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "recurrent": True}))
+    argv = [str(run), "--checkpoint", str(trained / "model.zip"), "--episodes", "2"]
+    assert scripts.evaluate.main(argv) == 2  # RecurrentPPO.load raised an AttributeError traceback
+    err = capsys.readouterr().err
+    assert "as RecurrentPPO" in err and "without --recurrent" in err
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"env": "nope"}, "names env 'nope', which this depthfirst does not know"),
     ({"env": ["snake"]}, "names env ['snake']"),
