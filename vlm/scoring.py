@@ -48,7 +48,8 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
     # A model's reply may hold a stray non-UTF-8 byte: it becomes U+FFFD and the reply is scored as it is.
     # A split is this project's own UTF-8, so an undecodable one (e.g. a parquet file) is an error.
     errors = "replace" if what == "predictions" else "strict"
-    with open(path, encoding="utf-8", errors=errors) as f:
+    # utf-8-sig: a byte order mark at the start (Windows tools write one) is dropped, not read as text.
+    with open(path, encoding="utf-8-sig", errors=errors) as f:
         n = 0
         try:
             for n, line in enumerate(f, start=1):

@@ -81,6 +81,17 @@ def test_a_stray_non_utf8_byte_in_a_reply_is_scored_not_fatal(dataset, tmp_path,
     assert overall["accuracy"] == pytest.approx(2 / len(records)) and overall["format_errors"] == 1
 
 
+def test_a_byte_order_mark_at_the_start_is_not_a_json_error(dataset, tmp_path, scripts, capsys):
+    # Windows tools (PowerShell's Out-File, Notepad) start UTF-8 files with a BOM: still UTF-8 JSONL.
+    records = load_records(dataset[1])
+    lines = [json.dumps({"id": r.id, "response": reference_response(r)}) for r in records[:2]]
+    (tmp_path / "bom.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    assert scripts.score_predictions.main([str(dataset[1]), str(tmp_path / "bom.jsonl"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["missing_ids"] == len(records) - 2 and result["unknown_ids"] == 0
+    assert result["results"][0]["overall"]["accuracy"] == pytest.approx(2 / len(records))
+
+
 def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predictions, dataset, scripts,
                                                                           capsys):
     from agents.compare import load_specialist
