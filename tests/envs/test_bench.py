@@ -35,3 +35,23 @@ def test_the_first_step_compiling_the_core_is_not_timed():
     game.step = first_slow
     _, wall = random_play(game, 0.05)
     assert wall < 0.8 and len(calls) > 1
+
+
+def test_the_emulator_clock_counts_only_the_timed_steps():
+    # benchmark.py's Game Boy overhead is wall / emulator_seconds - 1: both must cover the same steps.
+    game = make_game("snake", num_envs=8)
+    game.cheap = False  # as the Game Boy game: the clock is read after every step
+    game.emulator_seconds = 0.0
+    step = game.step
+    calls = []
+
+    def counted(actions):  # one second of emulation per step, on the game's own clock
+        calls.append(1)
+        game.emulator_seconds += 1.0
+        return step(actions)
+
+    game.step = counted
+    sps, wall = random_play(game, 0.05)
+    timed = round(sps * wall / game.num_envs)
+    assert timed == len(calls) - 1  # the untimed first step
+    assert game.emulator_seconds == timed  # was timed + 1: the untimed step's emulation was counted
