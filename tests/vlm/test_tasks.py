@@ -248,7 +248,7 @@ def test_snake_answers_match_the_engine(drafts: dict) -> None:
         elif d.qa_type.endswith("_after_moves"):
             played = snake_play(s, x["moves"])
             dead = played[-1][2] and played[-1][1] < 0
-            assert sum(r > 0 for _, r, _, _ in played) <= 1 and not played[-1][3]
+            assert all(r <= 0 for _, r, _, _ in played[:-1]) and not played[-1][3]
             assert len(d.analysis.splitlines()) == len(played) + 1
             if d.qa_type == "alive_after_moves":
                 assert d.verifier["accepted"] == ["no" if dead else "yes"]
@@ -289,6 +289,22 @@ def check_snake_best_worst(s: dict[str, Any], d: TaskDraft) -> None:
         options[m] = (reach < len(after["body"]), 0 if r > 0 else (10**6 if dist is None else dist))
     best = min(options.values(), default=None)
     assert d.verifier["good"] == [m for m in MOVES4 if options.get(m) == best and best is not None]
+
+
+def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
+    """Once the apple is eaten a new one appears at random, off the image: a move after that could eat
+    it, so the question would depend on a cell nobody can see."""
+    mod = task_module("snake")
+    state = {"game": "snake", "size": 6, "body": [[2, 2], [2, 3], [2, 4]], "apple": [2, 1], "direction": "UP",
+             "step": 3, "steps_since_apple": 3, "starvation": 72, "score": 0, "done": False, "rng": 5}
+    asked = 0
+    for seed in range(200):
+        for d in mod.make_tasks(state, np.random.default_rng(seed)):
+            if d.family == "state_prediction" and len(d.extra["moves"]) > 1:
+                played = snake_play(state, d.extra["moves"])
+                assert all(r <= 0 for _, r, _, _ in played[:-1]), d.extra["moves"]
+                asked += 1
+    assert asked > 20
 
 
 def test_snake_dead_end_is_not_best() -> None:

@@ -291,8 +291,10 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
             moves.append(m)
             heading = m
         played = simulate(state, moves)
-        # Not truncated, and at most the visible apple eaten: a new apple's place is not in the image.
-        if not played[-1][3] and sum(r > 0 for _, r, _, _ in played) <= 1:
+        # Not truncated, and the visible apple eaten on the last move if at all: after an apple is eaten
+        # a new one appears at random, off the image, and the moves after that could eat it (longer
+        # snake, tail staying put, another death).
+        if not played[-1][3] and all(r <= 0 for _, r, _, _ in played[:-1]):
             break
     else:
         return None
