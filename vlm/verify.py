@@ -57,6 +57,7 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
 _WORDS = re.compile(r"[a-z0-9_]+")
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+[+\-]?")
 _LETTER = re.compile(r"\b[A-Z]\b")
+_LETTER_AND_TEXT = re.compile(r"\(?([A-Za-z])\)?[.:)]?\s+(\S.*)", re.DOTALL)  # "B. text", "(B) text"
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -199,14 +200,23 @@ def _integers(text: str) -> list[int]:
 def _option_letter(text: str, options: list[str]) -> str | None:
     """The option letter an answer names: the option's own text, a lone letter, or exactly one distinct
     valid capital letter standing alone ("B", "(B)", "Option B", "B. 3 boxes")."""
-    norm = " ".join(_strip_wrapping(text).split()).casefold()
+    def same(a: str, b: str) -> bool:
+        return " ".join(_strip_wrapping(a).split()).casefold() == " ".join(
+            _strip_wrapping(b).split()).casefold()
+
     for k, option in enumerate(options):
-        if norm == " ".join(_strip_wrapping(option).split()).casefold():
+        if same(text, option):
             return chr(65 + k)
     valid = {chr(65 + k) for k in range(len(options))}
     bare = _strip_wrapping(text)
     if len(bare) == 1 and bare.upper() in valid:
         return bare.upper()
+    # The letter followed by its own option's text, as the options are listed: that text may hold a
+    # capital standing alone ("C. A box is in a different place"), which the count below would reject.
+    lead = _LETTER_AND_TEXT.fullmatch(bare)
+    named = lead.group(1).upper() if lead else ""
+    if lead and named in valid and same(lead.group(2), options[ord(named) - 65]):
+        return named
     found = {m for m in _LETTER.findall(text) if m in valid}
     return found.pop() if len(found) == 1 else None
 

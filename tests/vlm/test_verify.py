@@ -34,6 +34,10 @@ INTEGER = {"rule": "integer", "value": 5}
 COORD = {"rule": "coordinate", "value": [3, 4]}
 WORD = {"rule": "word", "choices": MOVES, "accepted": ["UP", "LEFT"]}
 TURN = {"rule": "word", "choices": ["X+", "X-", "Y+", "Y-", "Z+", "Z-"], "accepted": ["X-"]}
+# Sokoban's spot-the-difference options: two of them hold a capital standing alone ("A box").
+ARTICLES = {"rule": "choice", "answer": "B",
+            "options": ["The player is in a different place", "A box is in a different place",
+                        "The two images are identical", "A target is in a different place"]}
 ANGLE_FREE = {"rule": "rotation_angle", "axis": "Z", "angle": 270, "axis_given": False, "options": None,
               "answer": None}
 ANGLE_OPTS = {"rule": "rotation_angle", "axis": "Y", "angle": 90, "axis_given": True,
@@ -57,6 +61,9 @@ def snake_reply(best: str, worst: str) -> str:
 
 @pytest.mark.parametrize("spec, right, wrong", [
     (CHOICE, ["B", "(B)", "B.", "Option B", "B. 5", "5", "b"], ["A", "C", "B or C", "A, B, C, D", "9", ""]),
+    (ARTICLES, ["B", "B. A box is in a different place", "(B) A box is in a different place.",
+                "b) a box is in a different place", "A box is in a different place"],
+     ["A", "D", "C. A box is in a different place", "B. A target is in a different place", "A. B", "A, B"]),
     (INTEGER, ["5", "five", "\\boxed{5}", "5 boxes", " 5 "], ["4", "5 or 6", "(5, 6)", "", "fifty"]),
     (COORD, ["(3, 4)", "[3,4]", "x=3, y=4", "3 4"], ["(4, 3)", "(3, 4) or (4, 5)", "3", "(3, 4, 5)"]),
     (WORD, ["UP", "up", "Left", "**LEFT**", "I move UP."], ["DOWN", "UP or LEFT", "UP, DOWN", "none", ""]),
