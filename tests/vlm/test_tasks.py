@@ -307,6 +307,25 @@ def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
     assert asked > 20
 
 
+@pytest.mark.parametrize("game", ["snake", "snake_duel"])
+def test_best_move_question_says_the_move_back_into_the_neck_is_never_best(drafts: dict, game: str) -> None:
+    """The engine plays the move back into the neck as straight on, so when straight on is best that move
+    does exactly the same; the verifier never accepts it, so the question must say it is excluded."""
+    asked = 0
+    for s, d in drafts[game]:
+        if d.qa_type != "best_worst_move":
+            continue
+        me = s["snakes"][0] if game == "snake_duel" else s
+        back = OPPOSITE[me["direction"]]
+        if me["direction"] in d.verifier["good"] and back not in d.verifier["fatal"]:
+            reply = (f"<think>x</think><best_answer>{back}</best_answer>"
+                     f"<worst_answer>{', '.join(d.verifier['fatal']) or 'None'}</worst_answer>")
+            assert verify(reply, d)["accuracy"] == 0.0
+            assert "never the move back into" in d.question
+            asked += 1
+    assert asked
+
+
 def test_snake_dead_end_is_not_best() -> None:
     d = task_module("snake").move_task(TRAP)
     assert d.verifier["good"] == ["RIGHT"] and d.verifier["fatal"] == ["UP", "DOWN"]

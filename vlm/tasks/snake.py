@@ -210,9 +210,10 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     dist = min((k[1] for k in info["key"].values()), default=0)
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the snake. Which move is best now, and which moves "
-        "are fatal? A fatal move kills the snake at once. The best move is safe, does not lead into a dead "
-        "end (a pocket with fewer free cells than the snake is long), and brings the head closest to the "
-        "apple counting moves along free cells.\n\nThink step by step inside <think></think>. Then give the "
+        "are fatal? A fatal move kills the snake at once. The best move is never the move back into the "
+        "neck (the engine plays that as straight on); it is safe, does not lead into a dead end (a pocket "
+        "with fewer free cells than the snake is long), and brings the head closest to the apple counting "
+        "moves along free cells.\n\nThink step by step inside <think></think>. Then give the "
         "best move inside <best_answer></best_answer> (one of UP, DOWN, LEFT, RIGHT; None if every move is "
         "fatal) and every fatal move inside <worst_answer></worst_answer> (comma-separated; None if no move "
         "is fatal).")

@@ -202,7 +202,8 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     dist = min((info["key"][m][1] for m in info["good"]), default=0)
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the green snake. Which move is best now, and which "
-        "moves are fatal? A fatal move kills your snake whatever the blue snake does. The best move "
+        "moves are fatal? A fatal move kills your snake whatever the blue snake does. The best move is "
+        "never the move back into your neck (the engine plays that as straight on); it "
         "survives every blue move if any move does, does not lead into a dead end (fewer free cells than "
         "your length), and brings your head closest to an apple counting moves along free cells.\n\nThink "
         "step by step inside <think></think>. Then give the best move inside <best_answer></best_answer> "
