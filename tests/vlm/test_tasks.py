@@ -4,6 +4,7 @@ and the task-module registry. States come from short seeded episodes of each gam
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import deque
 from typing import Any
@@ -394,6 +395,25 @@ def test_duel_answers_match_the_engine(drafts: dict) -> None:
         else:
             check_vision_zero(d, task_module("snake_duel").render)
     assert seen >= {"best_worst_move", "duel_outcome", "spot_difference", "spy_game", "head_position"}
+
+
+def test_duel_prediction_never_plays_past_an_eaten_apple() -> None:
+    """An eaten apple is replaced at random, off the image; a later round could eat the new one (and a
+    snake that eats keeps its tail, which kills a snake entering it): no round may follow an eating."""
+    mod = task_module("snake_duel")
+    state = {"game": "snake_duel", "size": 6, "num_apples": 3, "max_rounds": 100, "round": 4,
+             "snakes": [{"body": [[1, 2], [1, 3], [2, 3]], "direction": "UP", "alive": True, "score": 0},
+                        {"body": [[4, 3], [4, 2], [3, 2]], "direction": "DOWN", "alive": True, "score": 0}],
+             "apples": [[1, 1], [4, 4], [0, 5]], "done": False, "result": None, "rng": 7}
+    asked = 0
+    for seed in range(150):
+        for d in mod.make_tasks(state, np.random.default_rng(seed)):
+            if d.family == "state_prediction" and len(d.extra["moves"]) > 1:
+                played = duel_play(state, d.extra["moves"], d.extra["opponent_moves"])
+                lengths = [[len(p["body"]) for p in s["snakes"]] for s in [state, *played]]
+                assert all(a == b for a, b in itertools.pairwise(lengths[:-1])), d.extra
+                asked += 1
+    assert asked > 20
 
 
 # ----------------------------------------------------------------------------------------- rotation

@@ -8,8 +8,8 @@ Definitions the questions state and the analysis follows:
 - a *best* move is safe (risky when no move is safe), is not into a dead end (from the new head fewer
   free cells are reachable than your snake is long, both bodies blocking except the tails, which move
   away) and, among those, is closest to an apple along the same free cells. Ties are all accepted.
-- state prediction gives both snakes' moves; questions are only asked when every apple eaten is one
-  in the image (new apples appear at random).
+- state prediction gives both snakes' moves; questions are only asked when no apple is eaten before
+  the last round (new apples appear at random, off the image).
 
 Levels: ``plot_level`` from the two snakes' total length (≤8, ≤16, more); ``qa_level`` from the rounds
 to simulate (1, 2–3, 4–5) or, for the best move, the distance to the apple (≤2, ≤6, more).
@@ -227,16 +227,14 @@ def _sample_moves(rng: np.random.Generator, snake: dict[str, Any], k: int) -> li
 
 
 def _predictable(state: dict[str, Any], played: list[dict[str, Any]]) -> bool:
-    """Every apple eaten is one of the image's, and the round limit did not end the game."""
-    seen = {tuple(a) for a in state["apples"]}
+    """No apple is eaten before the last round, and the round limit did not end the game. An eaten apple
+    is replaced at random, off the image, and a later round could eat the new one: a longer snake, or a
+    tail that stays and kills the other snake (in that round the board freezes, so no growth shows)."""
     before = state
-    for after in played:
-        for p in range(2):
-            if len(after["snakes"][p]["body"]) > len(before["snakes"][p]["body"]):
-                eaten = tuple(after["snakes"][p]["body"][0])
-                if eaten not in seen:
-                    return False
-                seen.discard(eaten)
+    for after in played[:-1]:
+        if any(len(a["body"]) > len(b["body"])
+               for a, b in zip(after["snakes"], before["snakes"], strict=True)):
+            return False
         before = after
     last = played[-1]
     return not (last["done"] and all(s["alive"] for s in last["snakes"]))
