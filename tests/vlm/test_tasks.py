@@ -525,6 +525,23 @@ def test_sokoban_answers_match_the_engine(drafts: dict) -> None:
                     "spy_game"}
 
 
+def test_sokoban_prediction_says_the_game_ends_when_solved() -> None:
+    """RIGHT solves this puzzle; a sequence that goes on (RIGHT, LEFT, ...) stops there on the engine, so
+    the question must say later moves are not played: played on, the player ends elsewhere."""
+    walls = [[1] * 6] + [[1, 0, 0, 0, 0, 1] for _ in range(4)] + [[1] * 6]
+    state = {"game": "sokoban", "size": 6, "walls": walls, "targets": [[3, 2]], "boxes": [[2, 2]],
+             "player": [1, 2], "step": 0, "max_steps": 120, "score": 0, "done": False, "deadlocked": False,
+             "rng": 1}
+    asked = 0
+    for seed in range(200):
+        for d in task_module("sokoban").make_tasks(state, np.random.default_rng(seed)):
+            moves = d.extra.get("moves", [])
+            if d.family == "state_prediction" and len(sokoban_play(state, moves)) < len(moves):
+                assert "any moves left are not played" in d.question
+                asked += 1
+    assert asked
+
+
 # ------------------------------------------------------------------------------ all games, registry
 @pytest.mark.parametrize("game", GRID_GAMES)
 def test_same_state_and_seed_give_identical_drafts(game: str) -> None:

@@ -169,7 +169,9 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     if len(played) < len(moves):
         steps.append("Every box is on a target: the puzzle is solved and the remaining moves are not played.")
     final = played[-1]
-    seq = ", ".join(moves)
+    # The engine ends the game at the solving move: said in the question, since moves played on could
+    # walk the player further or push a box off its target.
+    seq = f"{', '.join(moves)} (the game ends as soon as the puzzle is solved: any moves left are not played)"
     ctx = f"{context(state)}\n\n{RULES_TEXT}"
     extra = {"state": state, "moves": moves}
     if rng.random() < 0.5:
