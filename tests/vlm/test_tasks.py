@@ -627,6 +627,26 @@ def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
         game.close()
 
 
+def test_pokemon_edit_never_picks_a_square_whose_mirror_is_its_flip() -> None:
+    """A square unchanged by a half turn mirrors into exactly its upside-down flip, so "mirrored" and
+    "flipped" would both describe the edit: only a square where they differ may be edited."""
+    import base64
+
+    from envs.gameboy.imaging import encode_png
+
+    mod = task_module("pokemon_red")
+    rgb = np.full((144, 160, 3), 255, np.uint8)
+    for r in range(9):
+        for c in range(10):
+            rgb[16 * r, 16 * c] = rgb[16 * r + 15, 16 * c + 15] = 0  # the same after a half turn
+    rgb[2 * 16 + 15, 3 * 16 + 15] = 255  # square (3, 2): one corner only, so mirror and flip differ
+    state = {"screen_png": base64.b64encode(encode_png(rgb)).decode("ascii")}
+    make = mod._make_edit(state)
+    for seed in range(20):
+        edit = make(np.random.default_rng(seed))
+        assert edit is not None and edit.appeared == [3, 2], edit
+
+
 def test_counts_in_analyses_are_pluralised():
     near = {**TRAP, "apple": [2, 0], "body": [[2, 2], [2, 3]], "step": 3, "score": 0}
     analysis = task_module("snake").move_task(near).analysis

@@ -119,8 +119,10 @@ def _make_edit(state: dict[str, Any]) -> Any:
         for k in rng.permutation(ROWS * COLS):
             r, c = divmod(int(k), COLS)
             block = rgb[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL]
-            new = block[:, ::-1] if kind == "mirrored" else block[::-1, :]
-            if not np.array_equal(new, block):
+            mirrored, flipped = block[:, ::-1], block[::-1, :]
+            new = mirrored if kind == "mirrored" else flipped
+            # A square that looks the same turned half round mirrors into its flip: both options right.
+            if not np.array_equal(new, block) and not np.array_equal(mirrored, flipped):
                 edited_rgb = rgb.copy()
                 edited_rgb[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL] = new
                 edited = {"screen_png": base64.b64encode(encode_png(edited_rgb)).decode("ascii")}
