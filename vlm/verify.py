@@ -124,7 +124,9 @@ def _single_tag(text: str, name: str) -> str | None:
 
 
 def parse(text: str) -> Parsed:
-    text = _normalise_tags(text)
+    # The minus sign U+2212 as "-": Rotation's prompt writes turns and angles with it ("X−", "−90°"), so
+    # replies do too; unread, "X−" named no turn and "−90" read as 90.
+    text = _normalise_tags(text).replace("\u2212", "-")
     if "</think>" in text:
         region = text[text.rfind("</think>") + 8:]
     elif "<think>" in text:

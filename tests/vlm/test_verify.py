@@ -67,10 +67,11 @@ def snake_reply(best: str, worst: str) -> str:
     (INTEGER, ["5", "five", "\\boxed{5}", "5 boxes", " 5 "], ["4", "5 or 6", "(5, 6)", "", "fifty"]),
     (COORD, ["(3, 4)", "[3,4]", "x=3, y=4", "3 4"], ["(4, 3)", "(3, 4) or (4, 5)", "3", "(3, 4, 5)"]),
     (WORD, ["UP", "up", "Left", "**LEFT**", "I move UP."], ["DOWN", "UP or LEFT", "UP, DOWN", "none", ""]),
-    (TURN, ["X-", "x-", "Turn X- now"], ["X+", "X- or Y+", "X", "-"]),
-    (ANGLE_FREE, ["270 about Z", "Z, 270°", "-90 degrees about the z axis", "270° around Z"],
+    (TURN, ["X-", "x-", "Turn X- now", "X\u2212"], ["X+", "X- or Y+", "X", "-", "X\u2212 or Y+"]),
+    (ANGLE_FREE, ["270 about Z", "Z, 270°", "-90 degrees about the z axis", "270° around Z",
+                  "\u221290° about Z"],
      ["90 about Z", "270 about X", "270", "270 about Z or X", "270 or 90 about Z"]),
-    (ANGLE_OPTS, ["A", "90", "90° about Y", "450"], ["B", "90 about Z", "90 or 180", "C"]),
+    (ANGLE_OPTS, ["A", "90", "90° about Y", "450"], ["B", "90 about Z", "90 or 180", "C", "\u221290°"]),
 ])
 def test_rules_accept_right_and_reject_wrong(spec: dict, right: list[str], wrong: list[str]) -> None:
     for answer in right:
@@ -188,6 +189,7 @@ def test_parse_move() -> None:
     assert parse_move(snake_reply("UP or LEFT", "None"), record(SNAKE)) is None
     assert parse_move("<think>UP</think>", record(SNAKE)) is None
     assert parse_move(wrap("z-"), record(TURN)) == "Z-"
+    assert parse_move(wrap("Y\u2212"), record(TURN)) == "Y-"  # the minus sign Rotation's prompt writes
     assert parse_move(wrap("press start"), record({"rule": "word", "choices": ["up", "a", "start"],
                                                    "accepted": ["up", "a", "start"]})) == "start"
     assert parse_move(b"\xff", record(WORD)) is None
