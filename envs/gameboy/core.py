@@ -164,9 +164,9 @@ def load_state_file(pb: Any, path: Path) -> bytes:
     data = Path(path).read_bytes()
     ours = save_emulator(pb)[0]
     if data and data[0] != ours:
-        raise ValueError(f"--state {path} is not a state of this PyBoy (state format {data[0]}, this PyBoy "
-                         f"writes {ours}): it is damaged, or saved by another PyBoy version; make it again "
-                         "with scripts/make_state.py")
+        raise ValueError(f"--state {path} cannot be loaded: it is no state of this PyBoy (state format "
+                         f"{data[0]}, this PyBoy writes {ours}); it is damaged, or saved by another PyBoy "
+                         "version: make it again with scripts/make_state.py")
     try:
         load_emulator(pb, data)
     except Exception as e:
