@@ -119,8 +119,12 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
                                f"pass --total-timesteps above that to train it further")
+            # SB3's load re-seeds torch, NumPy and random with the run's seed, which would replay the draws
+            # its start made (sampled actions, minibatch order): seed them by the step instead.
+            model.set_random_seed((int(cfg["seed"]) + model.num_timesteps) % 2**32)
             # New episodes, not a replay of the run's first ones: board k's e-th episode so far was
-            # seeded seed + k + e·num_envs < seed + num_timesteps + num_envs, so start past that.
+            # seeded seed + k + e·num_envs < seed + num_timesteps + num_envs, so start past that (after
+            # set_random_seed, which seeds the env too).
             venv.seed(int(cfg["seed"]) + model.num_timesteps + int(cfg["num_envs"]))
             print(f"resuming {run} from {ckpt.name} at step {model.num_timesteps:,}")
         else:

@@ -137,6 +137,11 @@ def test_resumed_run_plays_new_episodes(trained, tmp_path):
     model = train(cfg, run, "test", resume=True, progress=False)
     # Episode seeds start past every one the first 512 steps of 8 boards can have used.
     assert model.get_env().base_seed == cfg["seed"] + 512 + 8
+    # torch and NumPy continue from a seed of their own too: SB3's load seeded them with the run's seed
+    # again, replaying the first chunk's sampled actions and minibatch order.
+    import torch
+
+    assert torch.initial_seed() == cfg["seed"] + 512
 
 
 def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
