@@ -5,11 +5,16 @@ every ``snapshot_every`` env steps (the oldest dropped past ``pool_size``); each
 them. Before every env step the callback observes the board from snake 1's side, lets the snapshot act
 and hands its actions to the game. The game must run in the training process (``num_workers: 0``,
 the default for cheap cores) so the callback can reach it between steps.
+
+The pool is not saved with a checkpoint (``pool_size`` copies of the policy at every save); a --resume
+refills it from the run's own checkpoints within the pool's span (``pool_size × snapshot_every`` steps
+back), which are earlier snapshots of the same learner, instead of starting from the current policy alone.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,10 +27,10 @@ def uses_self_play(cfg: dict[str, Any]) -> bool:
 
 
 class SelfPlayCallback(BaseCallback):
-    def __init__(self, snapshot_every: int, pool_size: int, seed: int = 0) -> None:
+    def __init__(self, snapshot_every: int, pool_size: int, seed: int = 0, run: Path | None = None) -> None:
         super().__init__()  # both >= 1: config.resolve checks them before a run folder exists
         self.snapshot_every, self.pool_size = snapshot_every, pool_size
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.run = seed, run
         self.pool: list[dict[str, torch.Tensor]] = []
         self._next = 0
 
@@ -37,10 +42,27 @@ class SelfPlayCallback(BaseCallback):
         self.game = local.game
         self.opponent = copy.deepcopy(self.model.policy).eval()
         self.obs = self.game.new_obs_buffer()
+        now = self.model.num_timesteps
+        self.rng = np.random.default_rng(self.seed + now)  # a resumed run does not replay the first draws
+        self._refill(now)
         self._snapshot()
         self._next = self.model.num_timesteps + self.snapshot_every
         self._load_random()
         self._act()
+
+    def _refill(self, now: int) -> None:
+        """On --resume: the policies of the run's checkpoints taken in the pool's span before ``now``."""
+        if self.run is None or now == 0:
+            return
+        from stable_baselines3.common.save_util import load_from_zip_file
+
+        from agents.runs import checkpoints
+
+        start = now - self.pool_size * self.snapshot_every
+        span = [f for step, f in checkpoints(self.run) if start < step < now]
+        for f in span[len(span) - (self.pool_size - 1):]:  # the current policy is the last snapshot
+            _, params, _ = load_from_zip_file(f, load_data=False, device=self.model.device)
+            self.pool.append(params["policy"])
 
     def _snapshot(self) -> None:
         self.pool.append({k: v.detach().clone() for k, v in self.model.policy.state_dict().items()})

@@ -155,7 +155,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             if uses_self_play(cfg):
                 sp = cfg["self_play"]
                 callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
-                                                  cfg["seed"]))
+                                                  cfg["seed"], run))
             if progress:
                 callbacks.insert(0, ProgressCallback(int(cfg["total_timesteps"])))
             remaining = int(cfg["total_timesteps"]) - model.num_timesteps

@@ -3,9 +3,11 @@
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import imageio.v2 as imageio
 import pytest
+import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -69,6 +71,25 @@ def test_duel_self_play_trains_against_snapshots(scripts, tmp_path, capsys):
     assert "--num-workers 0" in capsys.readouterr().err
     assert {f: f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "768", "--no-progress"]) == 0
+    # A resumed run refills its snapshot pool from its checkpoints in the pool's span (it restarted with
+    # the current policy alone): pool_size 3 keeps the newest 2 before the resume point, never that one.
+    from stable_baselines3.common.save_util import load_from_zip_file
+
+    from agents.runs import checkpoints
+    from agents.selfplay import SelfPlayCallback
+
+    saved = [(step, f) for step, f in checkpoints(run) if step < 768]
+    assert len(saved) >= 2
+    callback = SelfPlayCallback(snapshot_every=256, pool_size=3, run=run)
+    callback.model = SimpleNamespace(device="cpu")
+    callback._refill(768)
+    assert len(callback.pool) == 2
+    for got, (_, f) in zip(callback.pool, saved[-2:], strict=True):
+        want = load_from_zip_file(f, load_data=False, device="cpu")[1]["policy"]
+        assert all(torch.equal(got[k], want[k]) for k in want)
+    callback.pool.clear()
+    callback._refill(0)  # a new run starts from the current policy alone
+    assert callback.pool == []
 
 
 def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
