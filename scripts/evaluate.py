@@ -121,8 +121,10 @@ def evaluate(args: argparse.Namespace) -> int:
                                 deterministic=not args.stochastic, progress=bar.update)
     summary = summarize(episodes)
     actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
-    summary.update(env=cfg["env"], env_kwargs=env_kwargs, checkpoint=str(ckpt), step=int(model.num_timesteps),
-                   seed=args.seed, actions=actions)
+    # Absolute, as the export's meta.json: the JSON stays in the run folder, read from anywhere later.
+    summary.update(env=cfg["env"], env_kwargs=env_kwargs,
+                   checkpoint="random" if args.random else os.path.abspath(ckpt),
+                   step=int(model.num_timesteps), seed=args.seed, actions=actions)
     # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one.
     tag = {"random": "eval-random", "sampled": f"eval-step{model.num_timesteps}-stochastic",
            "argmax": f"eval-step{model.num_timesteps}"}[actions]
@@ -227,8 +229,8 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
             frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
             for tmp in tmps[1:]:
                 write_video(frames, tmp)
-            summary.update(video=str(files[1]), gif=str(files[2]), best_episode_seed=best.seed,
-                           video_steps=len(frames) - 1)
+            summary.update(video=os.path.abspath(files[1]), gif=os.path.abspath(files[2]),
+                           best_episode_seed=best.seed, video_steps=len(frames) - 1)
         tmps[0].write_text(json.dumps(summary, indent=2))
 
 

@@ -170,6 +170,17 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert np.abs(clip[-1].astype(int) - frames[-1]).mean() < 3  # the same final frame (H.264 is lossy)
 
 
+def test_the_evaluation_json_names_its_files_by_absolute_path(trained, scripts, capsys, monkeypatch):
+    monkeypatch.chdir(trained.parent)  # a run given relative to the current folder
+    assert scripts.evaluate.main([trained.name, "--episodes", "2", "--json"]) == 0
+    capsys.readouterr()
+    saved = json.loads((trained / "eval-step512.json").read_text())
+    monkeypatch.chdir("/")  # read later, from another folder: the paths still name the files
+    assert saved["checkpoint"] == str(trained / "model.zip")
+    assert saved["video"] == str(trained / "eval-step512-best.mp4") and Path(saved["video"]).is_file()
+    assert saved["gif"] == str(trained / "eval-step512-best.gif") and Path(saved["gif"]).is_file()
+
+
 def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, capsys):
     argv = [str(trained), "--episodes", "3", "--json", "--no-video"]
     assert scripts.evaluate.main(argv) == 0
