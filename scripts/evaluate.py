@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir", type=path_arg, nargs="?", help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--episodes", type=positive_int, default=100)
     p.add_argument("--checkpoint", type=path_arg,
-                   help="model file (default: the run's model.zip or newest checkpoint)")
+                   help="model file (default: the run's model.zip or newest checkpoint); one from outside "
+                   "the run writes eval-step<N>-<name>-<sha1>* files, never the run's own")
     p.add_argument("--seed", type=nonneg_int, default=1_000_000, help="episode k is seeded seed+k (default "
                    "1000000, away from the training seeds)")
     p.add_argument("--device", default="cpu", help="torch device for the policy (default cpu)")
@@ -125,9 +126,10 @@ def evaluate(args: argparse.Namespace) -> int:
     summary.update(env=cfg["env"], env_kwargs=env_kwargs,
                    checkpoint="random" if args.random else os.path.abspath(ckpt),
                    step=int(model.num_timesteps), seed=args.seed, actions=actions)
-    # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one.
-    tag = {"random": "eval-random", "sampled": f"eval-step{model.num_timesteps}-stochastic",
-           "argmax": f"eval-step{model.num_timesteps}"}[actions]
+    # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one; nor
+    # does another run's model at the same step replace this run's own (its files are named after it).
+    step = f"eval-step{model.num_timesteps}{'' if args.random else foreign_label(run, ckpt)}"
+    tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
     write_results(summary, run / tag, cfg["env"], env_kwargs, episodes, args)
     if args.json:
         print(json.dumps(summary))
@@ -143,6 +145,24 @@ def evaluate(args: argparse.Namespace) -> int:
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     return 0
+
+
+def foreign_label(run: Path, ckpt: Path) -> str:
+    """``""`` for the run's own model.zip or checkpoints/ file; for any other model file ``-<its name>-<the
+    first 8 hex digits of its SHA-1>``: two models with one step count never share result files, and
+    evaluating the same file again replaces its own results."""
+    import hashlib
+    import re
+
+    file, home = ckpt.resolve(), run.resolve()
+    if file == home / "model.zip" or file.parent == home / "checkpoints":
+        return ""
+    sha1 = hashlib.sha1()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha1.update(block)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", ckpt.stem).strip("-") or "model"
+    return f"-{name}-{sha1.hexdigest()[:8]}"
 
 
 def evaluate_vlm(args: argparse.Namespace) -> int:

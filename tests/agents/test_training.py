@@ -181,6 +181,31 @@ def test_the_evaluation_json_names_its_files_by_absolute_path(trained, scripts, 
     assert saved["gif"] == str(trained / "eval-step512-best.gif") and Path(saved["gif"]).is_file()
 
 
+def test_another_runs_model_never_replaces_the_runs_own_evaluation(trained, scripts, tmp_path, capsys):
+    import hashlib
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+    other = tmp_path / "other" / "model.zip"  # another run's model at the same step
+    other.parent.mkdir()
+    shutil.copy(trained / "model.zip", other)
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--json"]) == 0
+    own = {p.name: p.read_bytes() for p in run.glob("eval-*")}
+    assert sorted(own) == ["eval-step512-best.gif", "eval-step512-best.mp4", "eval-step512.json"]
+    argv = [str(run), "--episodes", "2", "--seed", "7", "--checkpoint", str(other)]
+    assert scripts.evaluate.main(argv) == 0
+    assert {p.name: p.read_bytes() for p in run.glob("eval-step512*") if p.name in own} == own
+    stem = f"eval-step512-model-{hashlib.sha1(other.read_bytes()).hexdigest()[:8]}"
+    foreign = json.loads((run / f"{stem}.json").read_text())
+    assert foreign["checkpoint"] == str(other) and foreign["seed"] == 7
+    assert (run / f"{stem}-best.mp4").is_file() and (run / f"{stem}-best.gif").is_file()
+    # The run's own checkpoint, however it is named, is the run's: its files keep the plain name.
+    ckpt = run / "checkpoints" / "step_512.zip"
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--no-video", "--checkpoint", str(ckpt)]) == 0
+    assert json.loads((run / "eval-step512.json").read_text())["checkpoint"] == str(ckpt)
+    capsys.readouterr()
+
+
 def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, capsys):
     argv = [str(trained), "--episodes", "3", "--json", "--no-video"]
     assert scripts.evaluate.main(argv) == 0
