@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=measure_seconds, default=3.0,
                    help="time per raw-speed figure (default 3)")
     p.add_argument("--rollouts", type=positive_int, default=2,
-                   help="timed PPO iterations per training figure (default 2)")
+                   help="timed PPO iterations per training figure, mfu_10m's too (default 2)")
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes (replaces --boards and --seconds): checks the plumbing, not the speed")
     args = p.parse_args(argv)
@@ -116,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     big = mine
     if policy != "10m":
         say("training, ours (10m) ...")
-        # Shorter rollouts keep the 10M model's timing to tens of seconds on a CPU.
+        # Shorter rollouts keep the 10M model's timing to tens of seconds on a CPU; timed --rollouts of
+        # them, as the other training figures.
         big = train_report(ours, "snake", "10m", num_envs, {**ppo, "n_steps": min(ppo["n_steps"], 32)},
-                           args.device, 1)
+                           args.device, args.rollouts)
     say("peak matmul, again ...")
     out["peak_flops"] = peak = max(peak_before, peak_flops(args.device, n=peak_n, seconds=seconds))
     out.update(train_sps=mine["sps"], sb3_train_sps=theirs["sps"], train_speedup=mine["sps"] / theirs["sps"],

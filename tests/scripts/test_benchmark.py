@@ -41,3 +41,23 @@ def test_bad_options_name_the_flag(scripts, capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
         scripts.benchmark.main(argv)
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeypatch):
+    import agents.throughput
+    import envs.bench
+
+    timed = []
+
+    def report(pipeline, env, preset, num_envs, ppo, device, rollouts=2):  # the timing itself is not tested
+        timed.append((pipeline.__name__, preset, rollouts))
+        return {"sps": 100.0, "flops_per_step": 1e6, "parameters": 1e7}
+
+    monkeypatch.setattr(agents.throughput, "train_report", report)
+    for module, name in ((agents.throughput, "peak_flops"), (agents.throughput, "vec_env_sps"),
+                         (envs.bench, "game_sps")):  # the other figures: not what is tested, and slow
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: 1e6)
+    assert scripts.benchmark.main(["--quick", "--json", "--workers", "2", "--rollouts", "3"]) == 0
+    capsys.readouterr()
+    assert ("ours", "10m", 3) in timed  # mfu_10m's: it timed one whatever --rollouts said
+    assert {r for *_, r in timed} == {3} and len(timed) == 3
