@@ -17,7 +17,11 @@ from envs.rng import seeds_from
 
 
 def game_sps(name: str, seconds: float = 2.0, num_envs: int = 1024, **game_kwargs: Any) -> float:
-    return random_play(make_game(name, num_envs=num_envs, **game_kwargs), seconds)[0]
+    game = make_game(name, num_envs=num_envs, **game_kwargs)
+    try:
+        return random_play(game, seconds)[0]
+    finally:
+        game.close()  # the Game Boy's emulators, else open until the garbage collector finds them
 
 
 def random_play(game: Any, seconds: float) -> tuple[float, float]:

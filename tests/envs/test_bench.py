@@ -55,3 +55,22 @@ def test_the_emulator_clock_counts_only_the_timed_steps():
     timed = round(sps * wall / game.num_envs)
     assert timed == len(calls) - 1  # the untimed first step
     assert game.emulator_seconds == timed  # was timed + 1: the untimed step's emulation was counted
+
+
+
+@pytest.mark.parametrize("name", ["snake", "pokemon_red"])
+def test_the_speed_loop_closes_the_game_it_makes(name, monkeypatch):
+    import envs.bench
+
+    made, closed = [], []
+
+    def make(*args, **kwargs):  # the game benchmark.py times, its close() recorded
+        game = make_game(*args, **kwargs)
+        close = game.close
+        game.close = lambda: (closed.append(game), close())
+        made.append(game)
+        return game
+
+    monkeypatch.setattr(envs.bench, "make_game", make)
+    assert game_sps(name, seconds=0.05, num_envs=2, **kwargs_for(name)) > 0
+    assert len(made) == 1 and closed == made  # the Game Boy's emulators stopped, not left to the collector
