@@ -302,6 +302,27 @@ def specialist_predictions(records: list[TaskRecord], model: Any, env: str, env_
     return out
 
 
+def check_board_size(records: list[TaskRecord], env: str, env_kwargs: dict[str, Any], root: Path,
+                     specialist: Path) -> None:
+    """Refuse a specialist whose board size is not that of the split's move questions, before it plays
+    any: the game's own error ("state is for a 10×10 board") would not say --specialist is the problem."""
+    from envs import make_game
+
+    todo = [r for r in records if r.game == env and is_move_question(r)]
+    if not todo:
+        return
+    game = make_game(env, 1, **env_kwargs)
+    try:
+        size = getattr(game, "size", None)  # the specialist's board size, if its game has one
+    finally:
+        game.close()
+    other = sorted({record_state(r, root).get("size") for r in todo} - {size, None})
+    if size is not None and other:
+        n = other[0]
+        raise ScoringError(f"--specialist {specialist} plays {env} on a {size}×{size} board, but the split's "
+                           f"{env} states are {n}×{n}: give a --specialist trained on that size (--size {n})")
+
+
 # ---------------------------------------------------------------------- the table
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
@@ -361,6 +382,7 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         from agents.compare import load_specialist
 
         model, cfg, ckpt = load_specialist(specialist, device)
+        check_board_size(records, cfg["env"], dict(cfg.get("env_kwargs") or {}), split.parent, specialist)
         spec_preds = specialist_predictions(records, model, cfg["env"], dict(cfg.get("env_kwargs") or {}),
                                             root=split.parent)
         out["specialist"] = {"run": str(specialist), "checkpoint": str(ckpt),

@@ -137,6 +137,24 @@ def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(pred
     assert "no scored snake move question to answer" in out and "| **all** |" in out
 
 
+def test_a_specialist_of_another_board_size_is_refused_by_flag(predictions, dataset, scripts, capsys,
+                                                               tmp_path, monkeypatch):
+    import vlm.scoring
+
+    small = tmp_path / "six"  # the split's states are 10×10
+    assert scripts.train_ppo.main(["--env", "snake", "--size", "6", "--total-timesteps", "256", "--run-dir",
+                                   str(small), *TINY]) == 0
+    capsys.readouterr()
+    played, play = [], vlm.scoring.specialist_predictions
+    monkeypatch.setattr(vlm.scoring, "specialist_predictions",
+                        lambda *args, **kwargs: (played.append(1), play(*args, **kwargs))[1])
+    argv = [str(dataset[1]), str(predictions[0]), "--specialist", str(small)]
+    assert scripts.score_predictions.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--specialist {small} plays snake on a 6×6 board" in err and "states are 10×10" in err, err
+    assert not played  # refused before the specialist plays any state
+
+
 def test_a_bare_move_is_what_the_verifier_reads_as_the_move(predictions):
     _, records, _ = predictions
     r = next(r for r in records if is_move_question(r) and r.verifier["good"])
