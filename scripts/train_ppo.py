@@ -155,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def model_mtime(run: Path) -> int:
+    """The run's model.zip's modification time in ns, 0 while it has none."""
+    model = run / "model.zip"
+    return model.stat().st_mtime_ns if model.exists() else 0
+
+
 def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> int:
     import torch
 
@@ -168,6 +174,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     run: Path | None = None
     finished = False  # train() returned: it ran to the end, or saved on Ctrl-C
     lock: IO[str] | None = None  # held on the run folder while this command trains into it
+    model_before: int | None = None  # model.zip's mtime (0: none) when train() was called
     try:
         if args.resume:
             run = Path(args.resume)
@@ -219,15 +226,18 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                                  "--set key)") from None
             run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
             created = run
+        model_before = model_mtime(run)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
         finished = True
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before training started: from its start line on, train() saves and returns
-        saved = run is not None and (run / "model.zip").exists()
+        # Saved only if this command wrote model.zip: a resumed run's is there from before.
+        saved = run is not None and model_before is not None and model_mtime(run) != model_before
+        kept = f"; {run} keeps its model and checkpoints as they were" if args.resume else ""
         print("\ninterrupted" + ("; the model is saved" if saved else " before training started: nothing "
-                                 "to save"), file=sys.stderr)
+                                 f"saved{kept}"), file=sys.stderr)
         return 130
     finally:
         if lock is not None:

@@ -610,6 +610,26 @@ def test_interrupt_before_training_leaves_no_run_folder(scripts, tmp_path, capsy
     assert not run.exists()
 
 
+@pytest.mark.parametrize("where", ["make_vec", "count_params"])
+def test_a_resume_interrupted_before_training_says_nothing_was_saved(trained, scripts, tmp_path, capsys,
+                                                                     monkeypatch, where):
+    import agents.train
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    models = {p: p.read_bytes() for p in [run / "model.zip", *(run / "checkpoints").iterdir()]}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.train, where, interrupted)
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "the model is saved" not in err  # the run's model.zip is there from before, not saved now
+    assert f"before training started: nothing saved; {run} keeps its model and checkpoints" in err
+    assert {p: p.read_bytes() for p in [run / "model.zip", *(run / "checkpoints").iterdir()]} == models
+
+
 def test_a_run_that_fails_once_training_ran_keeps_its_logs(scripts, tmp_path, capsys, monkeypatch):
     from stable_baselines3 import PPO
 
