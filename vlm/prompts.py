@@ -123,6 +123,20 @@ class Edit:
     steps: list[str]  # engine facts that explain the edit
 
 
+def redraw_cells(image: np.ndarray, edited_image: np.ndarray, before: dict[tuple[int, int], Any],
+                 after: dict[tuple[int, int], Any], scale: int) -> np.ndarray:
+    """An edit's picture that differs from the original ``image`` only in the cells whose content
+    changed (``before``/``after`` map a cell to what stands on it): those cells' squares come from the
+    whole redrawn ``edited_image``, every other cell is the original's. A picture redrawn as a whole can
+    change other cells too (a snake's fade depends on its length), and "which cell differs" would then
+    have several answers."""
+    out = image.copy()
+    for x, y in {c for c in before.keys() | after.keys() if before.get(c) != after.get(c)}:
+        square = np.s_[y * scale:(y + 1) * scale, x * scale:(x + 1) * scale]
+        out[square] = edited_image[square]
+    return out
+
+
 def vision_zero_drafts(rng: np.random.Generator, image: np.ndarray,
                        render: Callable[[dict[str, Any]], np.ndarray],
                        make_edit: Callable[[np.random.Generator], Edit | None], kinds: dict[str, str],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from envs.snake import Snake
 from envs.snake_duel import SnakeDuel, greedy_action
 from envs.sokoban import Sokoban
 from envs.sokoban_solver import solve
+from vlm.prompts import grid_image_scale
 from vlm.record import FAMILIES, LEVELS, TaskDraft
 from vlm.tasks import TASK_GAMES, task_module
 from vlm.verify import ground_truth_json, parse_move, reference_response, verify
@@ -182,6 +183,39 @@ def check_vision_zero(d: TaskDraft, render: Any) -> None:
         assert not np.array_equal(d.images[spy], d.images[spy - 1])
 
 
+EMPTY_BOARD = {  # each game's state with nothing on the board (Sokoban's player parked on the wall at (0, 0))
+    "snake": lambda s: {**s, "body": [], "apple": None},
+    "snake_duel": lambda s: {**s, "apples": [], "snakes": [{**p, "body": []} for p in s["snakes"]]},
+    "sokoban": lambda s: {**s, "boxes": [], "targets": [], "player": [0, 0]}}
+
+
+@pytest.mark.parametrize("game", ["snake", "snake_duel", "sokoban"])
+def test_difference_cell_is_the_only_cell_that_shows_something_new(game: str) -> None:
+    """"Which cell shows something the first image does not" has one answer: the pictures differ in the
+    answer's cell and, for a moved apple, box, player or target, in the cell it left, which then shows
+    the empty board. An added cell (longer snake, extra apple) changes that cell alone: a redrawn snake
+    would change the other cells' shade too (the body's fade depends on the length), and a box or player
+    moved off a target would uncover its ring."""
+    mod, asked = task_module(game), Counter()
+    for k, s in enumerate(STATES[game]()):
+        empty, scale = mod.render(EMPTY_BOARD[game](s)), grid_image_scale(s["size"])
+        for seed in range(10):
+            for d in mod.make_tasks(s, np.random.default_rng(100 * k + seed)):
+                if d.qa_type != "difference_cell":
+                    continue
+                differs = np.any(d.images[0] != d.images[1], axis=2)
+                cells = {(int(x) // scale, int(y) // scale) for y, x in np.argwhere(differs)}
+                answer = tuple(d.verifier["value"])
+                assert answer in cells, (d.extra["edit"], answer)
+                for x, y in cells - {answer}:
+                    square = np.s_[y * scale:(y + 1) * scale, x * scale:(x + 1) * scale]
+                    assert np.array_equal(d.images[1][square], empty[square]), (d.extra["edit"], (x, y))
+                if d.extra["edit"] in ("longer", "yours_longer", "blue_longer", "extra_apple"):
+                    assert cells == {answer}, (d.extra["edit"], sorted(cells))
+                asked[d.extra["edit"]] += 1
+    assert asked.keys() == mod.EDIT_KINDS.keys() - {"shorter"}, asked  # a shorter snake has no new cell
+
+
 @pytest.mark.parametrize("game", GRID_GAMES)
 def test_every_family_and_generic_checks(drafts: dict, game: str) -> None:
     pairs = drafts[game]
@@ -268,7 +302,7 @@ def test_snake_answers_match_the_engine(drafts: dict) -> None:
             if n <= 6:
                 assert no_shorter_snake_path(s, n)
         else:
-            check_vision_zero(d, task_module("snake").render)
+            check_vision_zero(d, lambda e, s=s: task_module("snake").render_edit(s, e))
     assert seen >= {"head_position", "snake_length", "alive_after_moves", "head_after_moves",
                     "best_worst_move", "shortest_path", "spot_difference", "difference_cell", "spy_game"}
 
@@ -393,7 +427,7 @@ def test_duel_answers_match_the_engine(drafts: dict) -> None:
             if safe:
                 assert set(d.verifier["good"]) <= set(safe) and d.verifier["good"]
         else:
-            check_vision_zero(d, task_module("snake_duel").render)
+            check_vision_zero(d, lambda e, s=s: task_module("snake_duel").render_edit(s, e))
     assert seen >= {"best_worst_move", "duel_outcome", "spot_difference", "spy_game", "head_position"}
 
 

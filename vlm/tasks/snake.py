@@ -36,6 +36,7 @@ from vlm.prompts import (
     grid_text,
     integer_draft,
     level,
+    redraw_cells,
     vision_zero_drafts,
     word_draft,
 )
@@ -58,6 +59,23 @@ RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1).
 
 def render(state: dict[str, Any]) -> np.ndarray:
     return Snake.render_state(state, grid_image_scale(state["size"]))
+
+
+def _occupants(state: dict[str, Any]) -> dict[tuple[int, int], str]:
+    cells = {tuple(c): "body" for c in state["body"][1:]}
+    if state["body"]:
+        cells[tuple(state["body"][0])] = "head " + state["direction"]
+    if state["apple"] is not None:
+        cells[tuple(state["apple"])] = "apple"
+    return cells
+
+
+def render_edit(state: dict[str, Any], edited: dict[str, Any], image: np.ndarray | None = None) -> np.ndarray:
+    """The picture of ``edited``, a Vision-Zero edit of ``state`` (whose picture is ``image``): only the
+    cells the edit changed are redrawn, so the body's fade, which depends on the snake's length, keeps
+    every other cell's shade (the added cell is drawn as the longer snake's tail, the darkest)."""
+    return redraw_cells(render(state) if image is None else image, render(edited), _occupants(state),
+                        _occupants(edited), grid_image_scale(state["size"]))
 
 
 def context(state: dict[str, Any]) -> str:
@@ -405,8 +423,9 @@ def make_tasks(state: dict[str, Any], rng: np.random.Generator, source: dict[str
         drafts.append(_prediction_task(state, rng, image))
         strategy = _path_task(state, image) if rng.random() < 0.4 else None
         drafts.append(strategy or move_task(state))
-    drafts.append(vision_zero_drafts(rng, image, render, _make_edit(state), EDIT_KINDS, context(state),
-                                     plot_level(state), "Give it as (x, y)."))
+    drafts.append(vision_zero_drafts(rng, image, lambda edited: render_edit(state, edited, image),
+                                     _make_edit(state), EDIT_KINDS, context(state), plot_level(state),
+                                     "Give it as (x, y)."))
     return [d for d in drafts if d is not None]
 
 

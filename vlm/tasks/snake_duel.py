@@ -33,6 +33,7 @@ from vlm.prompts import (
     grid_text,
     integer_draft,
     level,
+    redraw_cells,
     vision_zero_drafts,
 )
 from vlm.record import TaskDraft
@@ -56,6 +57,25 @@ RULES_TEXT = ("Both snakes move at the same time, one cell per round: UP (y − 
 
 def render(state: dict[str, Any]) -> np.ndarray:
     return SnakeDuel.render_state(state, grid_image_scale(state["size"]))
+
+
+def _occupants(state: dict[str, Any]) -> dict[tuple[int, int], tuple[str, ...]]:
+    cells: dict[tuple[int, int], tuple[str, ...]] = {}
+    for a in state["apples"]:
+        cells[tuple(a)] = ("apple",)
+    for p, snake in enumerate(state["snakes"]):  # in drawing order: a dead head may lie on a body
+        for k, c in enumerate(snake["body"]):
+            part = f"snake {p} " + ("body" if k else f"head alive={snake['alive']}")
+            cells[tuple(c)] = (*cells.get(tuple(c), ()), part)
+    return cells
+
+
+def render_edit(state: dict[str, Any], edited: dict[str, Any], image: np.ndarray | None = None) -> np.ndarray:
+    """The picture of ``edited``, a Vision-Zero edit of ``state`` (whose picture is ``image``): only the
+    cells the edit changed are redrawn, so a body's fade, which depends on the snake's length, keeps
+    every other cell's shade (an added tail cell is drawn with its half of the joint to the old tail)."""
+    return redraw_cells(render(state) if image is None else image, render(edited), _occupants(state),
+                        _occupants(edited), grid_image_scale(state["size"]))
 
 
 def context(state: dict[str, Any]) -> str:
@@ -368,6 +388,7 @@ def make_tasks(state: dict[str, Any], rng: np.random.Generator, source: dict[str
     if not state.get("done"):
         drafts.append(_prediction_task(state, rng, image))
         drafts.append(move_task(state))
-    drafts.append(vision_zero_drafts(rng, image, render, _make_edit(state), EDIT_KINDS, context(state),
-                                     plot_level(state), "Give it as (x, y)."))
+    drafts.append(vision_zero_drafts(rng, image, lambda edited: render_edit(state, edited, image),
+                                     _make_edit(state), EDIT_KINDS, context(state), plot_level(state),
+                                     "Give it as (x, y)."))
     return [d for d in drafts if d is not None]

@@ -233,9 +233,11 @@ def _make_edit(state: dict[str, Any]) -> Any:
         if kind == "box_moved":
             j = int(rng.integers(len(boxes)))
             edited["boxes"][j] = list(new)
-            steps = [f"The box at {cell(boxes[j])} in the first picture is at {cell(new)} in the edited one."]
+            old = boxes[j]
+            steps = [f"The box at {cell(old)} in the first picture is at {cell(new)} in the edited one."]
         elif kind == "player_moved":
             edited["player"] = list(new)
+            old = player
             steps = [f"The player stands at {cell(player)} in the first picture and at {cell(new)} in the "
                      "edited one."]
         else:
@@ -243,7 +245,9 @@ def _make_edit(state: dict[str, Any]) -> Any:
             edited["targets"][targets.index(old)] = list(new)
             steps = [f"The empty target at {cell(old)} in the first picture is at {cell(new)} in the edited "
                      "one."]
-        return Edit(kind, edited, list(new), steps)
+        # A box or player moved off a target uncovers its ring: the edited picture then shows something
+        # new in two cells, so no "which cell" question (None) is asked about this edit.
+        return Edit(kind, edited, None if kind != "target_moved" and old in targets else list(new), steps)
     return make
 
 
