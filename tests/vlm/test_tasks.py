@@ -368,6 +368,40 @@ def test_snake_dead_end_is_not_best() -> None:
     check_snake_best_worst(TRAP, d)
 
 
+# Every candidate move leads into a dead end; LEFT eats an apple, so it is the closest and the best.
+ALL_DEAD_ENDS = {
+    "snake": {"game": "snake", "size": 6, "apple": [0, 4], "direction": "UP", "step": 64,
+              "steps_since_apple": 11, "starvation": 72, "score": 7, "done": False, "rng": 1,
+              "body": [[1, 4], [1, 5], [2, 5], [2, 4], [2, 3], [2, 2], [2, 1], [2, 0], [3, 0], [4, 0]]},
+    "snake_duel": {"game": "snake_duel", "size": 6, "num_apples": 2, "max_rounds": 100, "round": 17,
+                   "apples": [[0, 0], [4, 2]], "done": False, "result": None, "rng": 1,
+                   "snakes": [{"body": [[1, 0], [2, 0], [2, 1], [2, 2], [1, 2], [1, 3]], "direction": "LEFT",
+                               "alive": True, "score": 3},
+                              {"body": [[0, 3], [0, 4], [1, 4], [2, 4], [3, 4], [4, 4]], "direction": "UP",
+                               "alive": True, "score": 3}]}}
+
+
+@pytest.mark.parametrize("game", ["snake", "snake_duel"])
+def test_best_move_question_states_the_dead_end_rule_the_answer_follows(game: str) -> None:
+    """When every candidate leads into a dead end the answer still names the one closest to an apple: the
+    question must say so (it said the best move never leads into one), and state how cells are counted
+    (the tail's cell is free, the head's new cell is not counted), which decides what a dead end is."""
+    mod, s = task_module(game), ALL_DEAD_ENDS[game]
+    info, d = mod.move_analysis(s), mod.move_task(s)
+    assert sorted(info["key"]) == ["DOWN", "LEFT"] if game == "snake_duel" else ["LEFT", "UP"]
+    assert all(trapped for trapped, _ in info["key"].values()) and d.verifier["good"] == ["LEFT"]
+    best = d.analysis.splitlines()[-2]
+    assert best.startswith("Best: LEFT (safe, every safe move leads into a dead end"), best
+    rule = d.question.split("The best move is never")[1]
+    assert "tails" in rule if game == "snake_duel" else "the tail's cell counts as free" in rule
+    assert "not counted" in rule
+    assert "(if every safe move does, it is one of them)" in d.question if game == "snake" \
+        else "(if every such move does, it is one of them)" in d.question
+    assert "Equally good moves are all accepted" in d.question
+    if game == "snake":
+        check_snake_best_worst(s, d)
+
+
 def test_snake_move_task_and_parse_move() -> None:
     mod = task_module("snake")
     states = snake_states()

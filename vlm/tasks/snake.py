@@ -5,8 +5,9 @@ Definitions the questions state and the analysis follows:
 - *fatal* move: the engine kills the snake on it (wall or body). A move back into the neck is played
   as straight on, so it is fatal exactly when straight on is.
 - *best* move (ViGaL): a safe move, never back into the neck, that is not into a dead end (from the
-  new head fewer free cells are reachable than the snake is long, on the board after the move) and,
-  among those, leaves the head fewest moves from the apple along free cells. Ties are all accepted.
+  new head fewer free cells are reachable than the snake is long, on the board after the move, where the
+  tail's cell is free and the head's own is not counted; a dead end only when every safe move is one)
+  and, among those, leaves the head fewest moves from the apple along free cells. Ties are all accepted.
 - *shortest safe path*: the fewest moves to eat the apple. Found by a search in which a body cell
   counts as free once the tail has passed it (segment k of n, head = 0, frees after n − k moves); that
   search ignores the cells the path itself fills, so it is a lower bound, and the engine then plays the
@@ -218,8 +219,9 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     worst = ", ".join(info["fatal"]) or "None"
     lines = list(info["lines"])
     if info["good"]:
-        d = info["key"][info["good"][0]][1]
-        lines.append(f"Best: {' or '.join(info['good'])} (safe, no dead end, apple "
+        trapped, d = info["key"][info["good"][0]]
+        lines.append(f"Best: {' or '.join(info['good'])} (safe, "
+                     + ("every safe move leads into a dead end" if trapped else "no dead end") + ", apple "
                      + (f"{plural(d, 'move')} away)." if d < 10**6 else "unreachable, so any such move)."))
     else:
         lines.append("Every move is fatal, so there is no best move: None.")
@@ -229,9 +231,13 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the snake. Which move is best now, and which moves "
         "are fatal? A fatal move kills the snake at once. The best move is never the move back into the "
-        "neck (the engine plays that as straight on); it is safe, does not lead into a dead end (a pocket "
-        "with fewer free cells than the snake is long), and brings the head closest to the apple counting "
-        "moves along free cells.\n\nThink step by step inside <think></think>. Then give the "
+        "neck (the engine plays that as straight on). It is safe and does not lead into a dead end (if "
+        "every safe move does, it is one of them), and among those it brings the head closest to the apple "
+        "counting moves along free cells (eating the apple is 0 moves; an apple out of reach is farthest). "
+        "A move leads into a dead end when, on the board after the move, fewer cells are reachable from "
+        "the new head along free cells than the snake is then long; the tail's cell counts as free (it "
+        "moves away next) and the head's own cell is not counted. Equally good moves are all accepted."
+        "\n\nThink step by step inside <think></think>. Then give the "
         "best move inside <best_answer></best_answer> (one of UP, DOWN, LEFT, RIGHT; None if every move is "
         "fatal) and every fatal move inside <worst_answer></worst_answer> (comma-separated; None if no move "
         "is fatal).")

@@ -7,7 +7,8 @@ Definitions the questions state and the analysis follows:
   engine); a *safe* move survives all of them; the others are *risky*.
 - a *best* move is safe (risky when no move is safe), is not into a dead end (from the new head fewer
   free cells are reachable than your snake is long, both bodies blocking except the tails, which move
-  away) and, among those, is closest to an apple along the same free cells. Ties are all accepted.
+  away, and the new head's cell not counted; a dead end only when every candidate is one) and, among
+  those, is closest to an apple along the same free cells. Ties are all accepted.
 - state prediction gives both snakes' moves; questions are only asked when no apple is eaten before
   the last round (new apples appear at random, off the image).
 
@@ -213,8 +214,9 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     lines = list(info["lines"])
     if info["good"]:
         kind = "safe" if info["good"][0] in info["safe"] else "risky (no move is safe)"
-        d = info["key"][info["good"][0]][1]
-        lines.append(f"Best: {' or '.join(info['good'])} ({kind}, no dead end, "
+        trapped, d = info["key"][info["good"][0]]
+        end = f"every {kind.split()[0]} move leads into a dead end" if trapped else "no dead end"
+        lines.append(f"Best: {' or '.join(info['good'])} ({kind}, {end}, "
                      + (f"nearest apple {plural(d, 'move')} away)." if d < _FAR else "no apple reachable)."))
     else:
         lines.append("Every move is fatal, so there is no best move: None.")
@@ -223,9 +225,13 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the green snake. Which move is best now, and which "
         "moves are fatal? A fatal move kills your snake whatever the blue snake does. The best move is "
-        "never the move back into your neck (the engine plays that as straight on); it "
-        "survives every blue move if any move does, does not lead into a dead end (fewer free cells than "
-        "your length), and brings your head closest to an apple counting moves along free cells.\n\nThink "
+        "never the move back into your neck (the engine plays that as straight on). It survives every "
+        "blue move if any move does, and does not lead into a dead end (if every such move does, it is "
+        "one of them); among those it brings your head closest to an apple counting moves along free "
+        "cells (landing on an apple is 0 moves; apples out of reach are farthest). Free cells are those "
+        "free now, where both bodies block except their tails (they move away). A move leads into a dead "
+        "end when fewer free cells are reachable from the cell it takes your head to (that cell not "
+        "counted) than your snake is long. Equally good moves are all accepted.\n\nThink "
         "step by step inside <think></think>. Then give the best move inside <best_answer></best_answer> "
         "(one of UP, DOWN, LEFT, RIGHT; None if every move is fatal) and every fatal move inside "
         "<worst_answer></worst_answer> (comma-separated; None if no move is fatal).")
