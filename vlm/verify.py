@@ -58,6 +58,11 @@ _WORDS = re.compile(r"[a-z0-9_]+")
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+[+\-]?")
 _LETTER = re.compile(r"\b[A-Z]\b")
 _LETTER_AND_TEXT = re.compile(r"\(?([A-Za-z])\)?[.:)]?\s+(\S.*)", re.DOTALL)  # "B. text", "(B) text"
+# The pronoun I ("I think it's B", "I'd say B"): I before a lowercase word or a contraction, neither
+# inside brackets nor after a word that names a letter ("Option I is right"); "I is" is the letter.
+_PRONOUN_I = re.compile(r"(?<![(\[])\bI(?=\s+(?!(?:is|was|seems|looks|matches)\b)[a-z]|['’](?:m|d|ll|ve)\b)")
+_NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
+                           re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -199,9 +204,15 @@ def _integers(text: str) -> list[int]:
     return numbers
 
 
+def _pronoun_i(text: str, at: int) -> bool:
+    """Whether the capital I at ``at`` reads as the pronoun (the window before it is bounded: linear time)."""
+    return bool(_PRONOUN_I.match(text, at)) and not _NAMES_LETTER.search(text, max(at - 20, 0), at)
+
+
 def _option_letter(text: str, options: list[str]) -> str | None:
     """The option letter an answer names: the option's own text, a lone letter, or exactly one distinct
-    valid capital letter standing alone ("B", "(B)", "Option B", "B. 3 boxes")."""
+    valid capital letter standing alone ("B", "(B)", "Option B", "B. 3 boxes"; the pronoun in "I think
+    it's B" is no option I)."""
     def same(a: str, b: str) -> bool:
         return " ".join(_strip_wrapping(a).split()).casefold() == " ".join(
             _strip_wrapping(b).split()).casefold()
@@ -220,6 +231,9 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     if lead and named in valid and same(lead.group(2), options[ord(named) - 65]):
         return named
     found = {m for m in _LETTER.findall(text) if m in valid}
+    if "I" in found and len(found) > 1 and all(_pronoun_i(text, m.start())
+                                               for m in _LETTER.finditer(text) if m.group() == "I"):
+        found.discard("I")  # every I is the pronoun, and another letter is named
     return found.pop() if len(found) == 1 else None
 
 

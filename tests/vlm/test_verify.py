@@ -43,6 +43,12 @@ ANGLE_FREE = {"rule": "rotation_angle", "axis": "Z", "angle": 270, "axis_given":
 ANGLE_OPTS = {"rule": "rotation_angle", "axis": "Y", "angle": 90, "axis_given": True,
               "options": ["90°", "180°", "270°"], "answer": "A"}
 
+# Rotation's axis-and-angle question: nine options, A to I, so the pronoun I could read as option I.
+NINE = [f"{a}° about {x}" for x in "XYZ" for a in (90, 180, 270)]
+NINE_B = {"rule": "rotation_angle", "axis": "X", "angle": 180, "axis_given": False, "options": NINE,
+          "answer": "B"}
+NINE_I = {**NINE_B, "axis": "Z", "angle": 270, "answer": "I"}
+
 
 def record(spec: dict, answer: str = "", analysis: str = "Reasoning.") -> TaskRecord:
     return TaskRecord(id="t", game="snake", family="strategy", qa_type="q", plot_level=1, qa_level=1,
@@ -72,6 +78,12 @@ def snake_reply(best: str, worst: str) -> str:
                   "\u221290° about Z"],
      ["90 about Z", "270 about X", "270", "270 about Z or X", "270 or 90 about Z"]),
     (ANGLE_OPTS, ["A", "90", "90° about Y", "450"], ["B", "90 about Z", "90 or 180", "C", "\u221290°"]),
+    (NINE_B, ["B", "I think it's B", "I'd say B.", "I\u2019m fairly sure it is B", "B, I think",
+              "I believe the answer is (B)"],
+     ["I", "Option I", "I think it's I", "Option I is right, not B", "I think B or C", "I, not B", "B or I"]),
+    (NINE_I, ["I", "(I)", "Option I", "option I", "I.", "I)", "I think it's I", "I think the answer is I",
+              "I choose I", "I is correct", "(I) I think"],
+     ["I think it's B", "I'd say B", "B", "Option B"]),
 ])
 def test_rules_accept_right_and_reject_wrong(spec: dict, right: list[str], wrong: list[str]) -> None:
     for answer in right:
