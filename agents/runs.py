@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import os
 import re
 import time
@@ -183,6 +184,15 @@ def checkpoints(path: Path) -> list[tuple[int, Path]]:
         if m:
             found.append((int(m.group(1)), f))
     return sorted(found)
+
+
+def file_sha1(path: Path) -> str:
+    """The SHA-1 of a file, read in 1 MiB blocks (a checkpoint is never held in memory whole)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def latest_checkpoint(path: Path) -> Path:

@@ -151,18 +151,15 @@ def foreign_label(run: Path, ckpt: Path) -> str:
     """``""`` for the run's own model.zip or checkpoints/ file; for any other model file ``-<its name>-<the
     first 8 hex digits of its SHA-1>``: two models with one step count never share result files, and
     evaluating the same file again replaces its own results."""
-    import hashlib
     import re
+
+    from agents.runs import file_sha1
 
     file, home = ckpt.resolve(), run.resolve()
     if file == home / "model.zip" or file.parent == home / "checkpoints":
         return ""
-    sha1 = hashlib.sha1()
-    with open(file, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha1.update(block)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", ckpt.stem).strip("-") or "model"
-    return f"-{name}-{sha1.hexdigest()[:8]}"
+    return f"-{name}-{file_sha1(file)[:8]}"
 
 
 def evaluate_vlm(args: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -37,7 +36,7 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
-from agents.runs import OS_LITTER, RunError, check_output_folder, exclusive_lock, foreign_entries
+from agents.runs import OS_LITTER, RunError, check_output_folder, exclusive_lock, file_sha1, foreign_entries
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -446,14 +445,6 @@ def _bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True, leave=False)
 
 
-def _sha1_file(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _count_files(folder: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(folder)) if folder.is_dir() else 0
 
@@ -605,7 +596,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
         "format": "depthfirst-export", "version": 1,
         "env": env, "gym_id": GAMES[env][1], "env_kwargs": env_kwargs, "env_config": run.cfg,
         "run": {"path": os.path.abspath(run.path), "checkpoint": os.path.abspath(run.checkpoint),
-                "checkpoint_sha1": _sha1_file(run.checkpoint)},
+                "checkpoint_sha1": file_sha1(run.checkpoint)},
         "policy": {"algorithm": type(model).__name__, "preset": run.preset,
                    "recurrent": bool(run.cfg.get("recurrent")), "parameters": int(n_params),
                    "num_timesteps": int(model.num_timesteps)},
