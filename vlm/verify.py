@@ -212,7 +212,7 @@ def _pronoun_i(text: str, at: int) -> bool:
 def _option_letter(text: str, options: list[str]) -> str | None:
     """The option letter an answer names: the option's own text, a lone letter, or exactly one distinct
     valid capital letter standing alone ("B", "(B)", "Option B", "B. 3 boxes"; the pronoun in "I think
-    it's B" is no option I)."""
+    it's B" or "I think so" is no option I)."""
     def same(a: str, b: str) -> bool:
         return " ".join(_strip_wrapping(a).split()).casefold() == " ".join(
             _strip_wrapping(b).split()).casefold()
@@ -231,9 +231,8 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     if lead and named in valid and same(lead.group(2), options[ord(named) - 65]):
         return named
     found = {m for m in _LETTER.findall(text) if m in valid}
-    if "I" in found and len(found) > 1 and all(_pronoun_i(text, m.start())
-                                               for m in _LETTER.finditer(text) if m.group() == "I"):
-        found.discard("I")  # every I is the pronoun, and another letter is named
+    if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
+        found.discard("I")  # every I is the pronoun: "I think so" names no option
     return found.pop() if len(found) == 1 else None
 
 

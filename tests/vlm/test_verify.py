@@ -83,7 +83,7 @@ def snake_reply(best: str, worst: str) -> str:
      ["I", "Option I", "I think it's I", "Option I is right, not B", "I think B or C", "I, not B", "B or I"]),
     (NINE_I, ["I", "(I)", "Option I", "option I", "I.", "I)", "I think it's I", "I think the answer is I",
               "I choose I", "I is correct", "(I) I think"],
-     ["I think it's B", "I'd say B", "B", "Option B"]),
+     ["I think it's B", "I'd say B", "B", "Option B", "I think so", "I don't know", "I\u2019m not sure"]),
 ])
 def test_rules_accept_right_and_reject_wrong(spec: dict, right: list[str], wrong: list[str]) -> None:
     for answer in right:
