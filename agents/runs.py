@@ -46,10 +46,15 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     if run_dir is None:
         stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
         path = RUNS_DIR / cfg["env"] / stem
+        path.parent.mkdir(parents=True, exist_ok=True)
         k = 2
-        while path.exists():
-            path = RUNS_DIR / cfg["env"] / f"{stem}-{k}"
-            k += 1
+        while True:  # mkdir claims the name: two runs started within one second get two folders
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                path = RUNS_DIR / cfg["env"] / f"{stem}-{k}"
+                k += 1
     else:
         path = Path(run_dir)
         try:  # a file in the way, at the run folder or above it

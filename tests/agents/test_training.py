@@ -535,6 +535,21 @@ def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, sc
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
 
 
+def test_default_run_names_started_in_the_same_second_get_two_folders(tmp_path, monkeypatch):
+    from agents import runs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261201-100000")
+    # The other command has checked the name but not made its folder yet: the name is claimed by mkdir.
+    monkeypatch.setattr(runs.Path, "exists", lambda self: False)
+    cfg = {"env": "snake", "policy": "tiny", "seed": 0}
+    first, _, lock1 = runs.new_run_dir(cfg, None, False)
+    second, _, lock2 = runs.new_run_dir(cfg, None, False)
+    lock1.close()
+    lock2.close()
+    assert (first.name, second.name) == ("tiny-s0-20261201-100000", "tiny-s0-20261201-100000-2")
+
+
 def test_force_through_a_symlink_and_past_an_old_aside_folder(trained, scripts, tmp_path, capsys,
                                                                monkeypatch):
     import agents.train
