@@ -73,6 +73,13 @@ def test_import_without_pyboy() -> None:
     assert "lazy: the Game Boy games need PyBoy" in proc.stdout
 
 
+def test_every_lazy_name_resolves() -> None:
+    import envs.gameboy
+
+    for name in envs.gameboy.__all__:  # `from envs.gameboy import *` reads every one
+        getattr(envs.gameboy, name)
+
+
 def test_rom_check_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gb"
     with pytest.raises(RomNotFoundError) as err:
