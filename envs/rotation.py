@@ -157,8 +157,6 @@ def camera_array(camera: dict[str, float]) -> np.ndarray:
     return np.concatenate([toward * dist, right, up, fwd, [focal]]).astype(np.float64)
 
 
-_DEFAULT_CAM = camera_array(DEFAULT_CAMERA)
-
 # --- Numba kernels ------------------------------------------------------------------------------
 
 

@@ -65,7 +65,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import Game, checked_actions, finite, whole
-from envs.rng import randint as _randint_u64
+from envs.rng import randint
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
 ACTION_NAMES = ("UP", "DOWN", "LEFT", "RIGHT")
@@ -82,12 +82,6 @@ _FAR = 1 << 20  # "unreachable" apple distance for the bot
 
 
 # ---------------------------------------------------------------------------------------------- kernels
-@numba.njit(cache=True, inline="always")
-def randint(rng, b, n):
-    """``envs.rng.randint`` as int64 (it returns uint64, and uint64 mixed with int64 becomes float64)."""
-    return np.int64(_randint_u64(rng, b, n))
-
-
 @numba.njit(cache=True, inline="always")
 def _tail(b, p, body, head, length, cells):
     return body[b, p, (head[b, p] - length[b, p] + 1) % cells]
