@@ -99,7 +99,7 @@ class GameVecEnv(VecEnv):
             except BaseException:  # the workers already started would outlive a constructor that failed
                 self.close()
                 raise
-        self._needs_reset = True
+        self._send_seed = True  # the next reset() hands the workers base_seed (first reset, or after seed())
         super().__init__(num_envs, probe.observation_space, probe.action_space)
 
     # -- workers -------------------------------------------------------------------------------
@@ -181,14 +181,12 @@ class GameVecEnv(VecEnv):
             return [None] * self.num_envs
         self.base_seed = int(seed)
         self._shared.episodes[:] = 0
-        self._reseed = True
+        self._send_seed = True
         return [self.base_seed + k for k in range(self.num_envs)]
 
     def reset(self) -> np.ndarray:
-        data = self.base_seed if getattr(self, "_reseed", False) or self._needs_reset else None
-        self._call_all("reset", data)
-        self._reseed = False
-        self._needs_reset = False
+        self._call_all("reset", self.base_seed if self._send_seed else None)
+        self._send_seed = False
         self._ep_return[:] = 0.0
         self._ep_length[:] = 0
         self.reset_infos = [{} for _ in range(self.num_envs)]

@@ -80,8 +80,8 @@ class Boards:
         sh.episodes[g] += 1
         return seeds
 
-    def reset(self, local: np.ndarray | None = None) -> None:
-        local = np.arange(self.hi - self.lo) if local is None else local
+    def reset(self) -> None:
+        local = np.arange(self.hi - self.lo)
         self.game.reset(local, self._seeds(local))
         self.game.observe(self.obs)
 
