@@ -40,7 +40,6 @@ from gymnasium import spaces
 
 from envs.base import Game, as_path, checked_actions, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
-from envs.gameboy.ram import POKEMON_RED, RamView
 from envs.gameboy.roms import RomError
 from envs.rng import seeds_from
 
@@ -289,12 +288,6 @@ class GameBoyGame(Game):
     def memory(self, i: int) -> Any:
         """Board ``i``'s address space (``pyboy.memory``): ``memory(i)[0xD362]``."""
         return self._pyboys[i].memory
-
-    def ram(self, i: int) -> RamView:
-        return RamView(self._pyboys[i].memory, POKEMON_RED)
-
-    def pyboy(self, i: int) -> Any:
-        return self._pyboys[i]
 
     def screen(self, i: int) -> np.ndarray:
         """Board ``i``'s last observed frame, full size RGB (144, 160, 3) uint8 (a copy)."""
