@@ -14,8 +14,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.logger import Logger
 from torch.utils.flop_counter import FlopCounterMode
 
-from agents.buffers import DeviceRolloutBuffer
-from agents.policies import policy_kwargs
+from agents.policies import count_params, policy_kwargs
+from agents.train import build_model
 from envs import make_vec
 
 
@@ -75,17 +75,15 @@ def measure_train_sps(model: Any, rollouts: int = 2) -> float:
     return (model.num_timesteps - start) / (time.perf_counter() - t)
 
 
-def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
-         env_kwargs: dict[str, Any] | None = None) -> tuple[PPO, Any]:
-    """This project's pipeline: the batched game in ``GameVecEnv`` (default workers), device buffer."""
-    venv = make_vec(env, num_envs, seed=0, **(env_kwargs or {}))
-    model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset, env),
-                rollout_buffer_class=DeviceRolloutBuffer, device=device, seed=0, **ppo)
+def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str) -> tuple[PPO, Any]:
+    """This project's pipeline, built by training's own ``build_model``: the batched game in
+    ``GameVecEnv`` (default workers), device buffer."""
+    venv = make_vec(env, num_envs, seed=0)
+    model = build_model({"env": env, "policy": preset, "device": device, "seed": 0, "ppo": ppo}, venv)
     return model, venv
 
 
-def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
-          env_kwargs: dict[str, Any] | None = None) -> tuple[PPO, Any]:
+def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str) -> tuple[PPO, Any]:
     """What a user assembles by hand: the same game as a plain Gymnasium env, ``make_vec_env`` with
     ``SubprocVecEnv`` (fork, its cheapest start), SB3's default ``RolloutBuffer``; same net and PPO."""
     from stable_baselines3.common.env_util import make_vec_env
@@ -94,7 +92,7 @@ def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str
     from envs import make_env
 
     venv = make_vec_env(make_env, n_envs=num_envs, seed=0, vec_env_cls=SubprocVecEnv,
-                        env_kwargs={"name": env, **(env_kwargs or {})},
+                        env_kwargs={"name": env},
                         vec_env_kwargs={"start_method": "fork"})
     model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset, env), device=device, seed=0, **ppo)
     return model, venv
@@ -107,7 +105,7 @@ def train_report(pipeline: Any, env: str, preset: str, num_envs: int, ppo: dict[
     try:
         sps = measure_train_sps(model, rollouts)
         flops = flops_per_env_step(model)
-        params = sum(p.numel() for p in model.policy.parameters())
+        params = count_params(model.policy)
     finally:
         venv.close()
     return {"sps": sps, "flops_per_step": flops["per_step"], "parameters": float(params)}
