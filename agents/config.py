@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "env_kwargs": {},
     "num_envs": 64,  # boards stepped per rollout step
     "num_workers": "auto",  # worker processes; auto: 0 for cheap batched cores, else one per core
-    "policy": "auto",  # preset name (agents/policies.py); auto: cuda_policy on CUDA, cpu_policy on CPU
+    "policy": "auto",  # preset name (agents/presets.py); auto: cuda_policy on CUDA, cpu_policy on CPU
     "cpu_policy": "tiny",
     "cuda_policy": "10m",
     "device": "auto",
@@ -272,7 +272,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
         if key in ppo and not 0 <= ppo[key] <= 1:
             raise ValueError(f"--set ppo.{key} must be between 0 and 1, got {ppo[key]}")
     rollout = ppo["n_steps"] * num_envs
-    if rollout % ppo["batch_size"] and ppo["batch_size"] > rollout:
+    if ppo["batch_size"] > rollout:
         need = -(-ppo["batch_size"] // ppo["n_steps"])
         raise ValueError(f"ppo.batch_size ({ppo['batch_size']}) exceeds ppo.n_steps × --num-envs "
                          f"({ppo['n_steps']} × {num_envs} = {rollout}): use --num-envs {need} or more, "

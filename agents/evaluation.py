@@ -39,7 +39,7 @@ class Actor:
     ``run_episodes`` calls every actor as ``actor(obs, game, live)`` and then ``actor.after_step(reward,
     terminated, truncated, live)``; a policy source that needs more than the observation (a VLM reads
     the rendered game state) provides ``make_actor(num_envs, deterministic)`` returning such an actor,
-    with an optional ``episode_log(i)`` whose value lands in ``Episode.log``.
+    and ``episode_log(i)``, whose value lands in ``Episode.log`` (``None`` when it keeps none).
     """
 
     def __init__(self, model: Any, num_envs: int, deterministic: bool = True) -> None:

@@ -32,7 +32,8 @@ torch.backends.cuda.matmul.allow_tf32 = True
 
 
 class GridCNN(BaseFeaturesExtractor):
-    """Conv trunk + dense layer. Input uint8 (already divided by 255 by SB3's preprocessing)."""
+    """Conv trunk + dense layer. Input: the uint8 observation as floats in [0, 1] (SB3's preprocessing,
+    ``normalize_images``, divides by 255 before the extractor)."""
 
     def __init__(self, observation_space: spaces.Box, channels: tuple[int, ...] = (32, 64, 64),
                  hidden: int = 256, panels: int = 1) -> None:
