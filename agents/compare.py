@@ -611,6 +611,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         raise CompareError("nothing to compare: give --specialist RUN and/or --vlm MODEL@URL")
     if episodes < 1:
         raise CompareError(f"--episodes must be >= 1, got {episodes}")
+    check_model_names(players, prices or {}, vlm_params or {})
     env_kwargs: dict[str, Any] = {}
     model = None
     about: dict[str, Any] = {}
@@ -657,6 +658,19 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         return write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed, runs=runs,
                                    prices=prices or {}, frames_per_vlm=frames_per_vlm, command=command,
                                    max_steps=max_steps)
+
+
+def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_params: dict[str, float]
+                      ) -> None:
+    """Refuse a ``MODEL=`` price or parameter count that names no ``--vlm`` model: it would be silently
+    ignored (a typo leaves the report with "no price" or the count read from the name)."""
+    models = sorted({p.name for p in players})
+    given = f"the --vlm models are {', '.join(models)}" if models else "no --vlm is given"
+    for flag, keys in (("--price-per-1k-tokens", prices), ("--vlm-params", vlm_params)):
+        unknown = [k for k in keys if k != "*" and k not in models]
+        if unknown:
+            raise CompareError(f"{flag} names model {unknown[0]!r}, which no --vlm plays ({given}); write "
+                               "MODEL exactly as in --vlm MODEL@URL")
 
 
 def player_labels(players: list[VLMPlayer]) -> list[str]:

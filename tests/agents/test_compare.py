@@ -163,6 +163,13 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--cache-dir", "/dev/null/x"],
      "--cache-dir"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "7B"], "--vlm-params"),
+    # A model the --vlm flags do not name (a typo) would be silently ignored.
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", "n=0.5"],
+     "--price-per-1k-tokens names model 'n', which no --vlm plays (the --vlm models are m)"),
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "n=7B"],
+     "--vlm-params names model 'n', which no --vlm plays"),
+    (["--env", "snake", "--specialist", "SPECIALIST", "--price-per-1k-tokens", "n=0.5"],
+     "no --vlm is given"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency"),
     (["--env", "sokoban", "--specialist", "SPECIALIST"], "trained on 'snake'"),
     (["--env", "snake", "--specialist", "/nonexistent/run"], "no such run folder"),
