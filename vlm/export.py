@@ -26,6 +26,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -266,6 +267,7 @@ _EXPORT_FILE_PARTS = [pattern.split("/") for pattern in EXPORT_FILES]
 # ------------------------------------------------------------------------------------ worker side
 
 _MODEL: Any = None
+_EPISODE_DONE: Callable[[], Any] | None = None  # in this process: a replay job moves the bar per episode
 
 
 def _init_worker(run: RunInfo, device: str) -> None:
@@ -384,6 +386,8 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
                 file.parent.mkdir(parents=True, exist_ok=True)
                 np.save(file, np.stack(observations))
                 result.minari_files.append(str(file))
+            if _EPISODE_DONE is not None:
+                _EPISODE_DONE()
     finally:
         writer.close()
         close = getattr(game, "close", None)
@@ -407,13 +411,20 @@ class _Runner:
             global _MODEL
             _MODEL = model
 
-    def map(self, fn: Any, jobs: list[tuple], done: Any) -> list[Any]:
-        """``fn(*job)`` for every job, results in job order; ``done(job, result)`` as each finishes."""
+    def map(self, fn: Any, jobs: list[tuple], bar: Any, size: Callable[[tuple], int]) -> list[Any]:
+        """``fn(*job)`` for every job, results in job order; ``bar`` moves on by ``size(job)`` as each
+        finishes (in this process a replay job moves it at each of its episodes: chunks take seconds)."""
         if self.pool is None:
+            global _EPISODE_DONE
             out = []
             for job in jobs:
-                out.append(fn(*job))
-                done(job, out[-1])
+                done_before = bar.n
+                _EPISODE_DONE = lambda: bar.update(1)  # noqa: E731
+                try:
+                    out.append(fn(*job))
+                finally:
+                    _EPISODE_DONE = None
+                bar.update(size(job) - (bar.n - done_before))
             return out
         from agents.interrupts import uninterruptible
 
@@ -424,7 +435,8 @@ class _Runner:
         with uninterruptible():
             futures: dict[Future, tuple] = {self.pool.submit(fn, *job): job for job in jobs}
         for fut in as_completed(futures):
-            done(futures[fut], fut.result())
+            fut.result()
+            bar.update(size(futures[fut]))
         return [fut.result() for fut in futures]
 
     def close(self, stop: bool = False) -> None:
@@ -517,7 +529,7 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
     chunks = [list(range(k, min(k + CHUNK, opts.episodes))) for k in range(0, opts.episodes, CHUNK)]
     with _bar(opts.episodes, f"play {env}", "ep", opts.progress) as bar:
         jobs = [(c, env, env_kwargs, opts.seed, opts.max_steps, not opts.stochastic) for c in chunks]
-        played = runner.map(_play_job, jobs, lambda job, res: bar.update(len(job[0])))
+        played = runner.map(_play_job, jobs, bar, lambda job: len(job[0]))
     logs = [log for chunk in played for log in chunk]
     kept = logs if opts.min_score is None else [log for log in logs if log.score >= opts.min_score]
     if not kept:
@@ -535,8 +547,8 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
                               p.task_module, source, opts.minari)
     kept_chunks = [kept[k:k + CHUNK] for k in range(0, len(kept), CHUNK)]
     with _bar(len(kept), f"replay {env} (frames, tasks)", "ep", opts.progress) as bar:
-        outputs = runner.map(_replay_job, [(k, c, settings) for k, c in enumerate(kept_chunks)],
-                             lambda job, res: bar.update(len(job[1])))
+        outputs = runner.map(_replay_job, [(k, c, settings) for k, c in enumerate(kept_chunks)], bar,
+                             lambda job: len(job[1]))
     times["replay_and_tasks"] = time.perf_counter() - t1
     return logs, kept, outputs
 

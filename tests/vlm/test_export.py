@@ -588,3 +588,27 @@ def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     assert proc.returncode == 130, err
     assert err.strip() == f"interrupted: nothing written ({out} is as it was)"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_replay_bar_moves_at_each_episode_not_each_chunk(run, tmp_path, monkeypatch):
+    import vlm.export
+
+    updates: dict[str, list[int]] = {}
+    make_bar = vlm.export._bar
+
+    def recording_bar(total, desc, unit, enabled):
+        bar = make_bar(total, desc, unit, True)
+        steps = updates.setdefault(desc.split()[0], [])
+        update = bar.update
+
+        def record(n=1):
+            steps.append(n)
+            return update(n)
+
+        bar.update = record
+        return bar
+
+    monkeypatch.setattr(vlm.export, "_bar", recording_bar)
+    assert export(str(run), "--episodes", "3", "--out", str(tmp_path / "ds"), "--formats", "none") == 0
+    assert [n for n in updates["replay"] if n] == [1, 1, 1]  # a chunk holds all three: one move each
+    assert sum(updates["play"]) == 3
