@@ -29,6 +29,7 @@ import numpy as np
 from agents.curves import pyplot
 from agents.evaluation import Episode, eval_kwargs, run_episodes
 from agents.interrupts import uninterruptible
+from agents.runs import file_slug
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -275,10 +276,6 @@ def _frame_image(images: list[np.ndarray], caption: str, min_side: int = 256) ->
 
 
 # ---------------------------------------------------------------------- plots
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "player"
-
-
 def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun]) -> list[str]:
     plt = pyplot()
 
@@ -475,7 +472,7 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
             continue
         # Names that slug alike ("a/b" and "a-b", or alike in their first 60 characters) get a number,
         # so one player's log and frames never overwrite another's.
-        stem = base = _slug(run.name)
+        stem = base = file_slug(run.name, "player")
         k = 1
         while stem in stems:
             k += 1

@@ -200,6 +200,11 @@ def file_sha1(path: Path) -> str:
     return h.hexdigest()
 
 
+def file_slug(text: str, fallback: str) -> str:
+    """``text`` as a short, safe part of a file name (a model or player name may hold "/" or spaces)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or fallback
+
+
 def latest_checkpoint(path: Path) -> Path:
     found = checkpoints(path)
     if found:

@@ -151,26 +151,21 @@ def foreign_label(run: Path, ckpt: Path) -> str:
     """``""`` for the run's own model.zip or checkpoints/ file; for any other model file ``-<its name>-<the
     first 8 hex digits of its SHA-1>``: two models with one step count never share result files, and
     evaluating the same file again replaces its own results."""
-    import re
-
-    from agents.runs import file_sha1
+    from agents.runs import file_sha1, file_slug
 
     file, home = ckpt.resolve(), run.resolve()
     if file == home / "model.zip" or file.parent == home / "checkpoints":
         return ""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", ckpt.stem).strip("-") or "model"
-    return f"-{name}-{file_sha1(file)[:8]}"
+    return f"-{file_slug(ckpt.stem, 'model')}-{file_sha1(file)[:8]}"
 
 
 def evaluate_vlm(args: argparse.Namespace) -> int:
     """``--vlm``: the VLM plays; scores, invalid answers, tokens, and a video of its best episode."""
-    import re
-
     from tqdm import tqdm
 
     from agents.compare import max_tokens_hint, play_vlm, summarize_run
     from agents.evaluation import eval_kwargs, summarize
-    from agents.runs import RunError, check_output_folder, read_run_config
+    from agents.runs import RunError, check_output_folder, file_slug, read_run_config
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -188,7 +183,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     except (RunError, ValueError, ModuleNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", player.name).strip("-") or "vlm"
+    slug = file_slug(player.name, "vlm")
     if not args.run_dir:
         out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
     try:  # before the play, which may be paid for
