@@ -136,8 +136,8 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         who = "random agent" if args.random else f"step {model.num_timesteps:,}"
         print(f"{cfg['env']} {who}, {summary['episodes']} episodes: "
-              f"mean score {summary['mean_score']:.2f}, median {summary['median_score']:.1f}, "
-              f"max {summary['max_score']:.0f}, mean length {summary['mean_length']:.1f}")
+              f"mean score {summary['mean_score']:.2f}, median {figure(summary['median_score'])}, "
+              f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}")
         figures = {k[5:]: v for k, v in summary.items()  # the game's own episode figures, e.g. win
                    if k.startswith("mean_") and k not in ("mean_score", "mean_length", "mean_return")}
         if figures:
@@ -211,7 +211,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(f"{env} with {player.client.endpoint}, {summary['episodes']} episodes: mean score "
-              f"{summary['mean_score']:.2f}, max {summary['max_score']:.0f}, invalid answers "
+              f"{summary['mean_score']:.2f}, max {figure(summary['max_score'])}, invalid answers "
               f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
               "tokens per episode")
         if "video" in summary:
@@ -219,6 +219,12 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if vlm["cut_at_max_tokens"]:
         print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
     return 0
+
+
+def figure(x: float) -> str:
+    """A score as printed: up to three decimals, no trailing zeros (34, 34.5, and Pokémon's 1.105, which
+    a rounding to a whole number showed as 1, below a mean of 1.10)."""
+    return f"{x:.3f}".rstrip("0").rstrip(".")
 
 
 def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],

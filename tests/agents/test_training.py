@@ -170,6 +170,21 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert np.abs(clip[-1].astype(int) - frames[-1]).mean() < 3  # the same final frame (H.264 is lossy)
 
 
+def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys, monkeypatch):
+    # Pokémon's score (100·badges + flags + 0.1·maps + 0.001·tiles) is fractional: its max was printed
+    # rounded to a whole number, "mean score 1.10, median 1.1, max 1", the max below the mean.
+    import agents.evaluation
+
+    real = agents.evaluation.summarize
+
+    def fractional(episodes):
+        return {**real(episodes), "mean_score": 1.1, "median_score": 1.1, "max_score": 1.105}
+
+    monkeypatch.setattr(agents.evaluation, "summarize", fractional)
+    assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-video"]) == 0
+    assert "mean score 1.10, median 1.1, max 1.105, mean length" in capsys.readouterr().out
+
+
 def test_the_evaluation_json_names_its_files_by_absolute_path(trained, scripts, capsys, monkeypatch):
     monkeypatch.chdir(trained.parent)  # a run given relative to the current folder
     assert scripts.evaluate.main([trained.name, "--episodes", "2", "--json"]) == 0
