@@ -154,11 +154,6 @@ def plan(opts: ExportOptions) -> Plan:
             raise ExportError(f"--formats {opts.formats}: trainer formats hold task records, and "
                               "--tasks-per-state 0 draws none; drop --formats (or raise --tasks-per-state)")
         formats = []
-    if "trl" in formats and importlib.util.find_spec("datasets") is None:
-        raise ExportError("--formats trl needs the Hugging Face datasets package: pip install datasets "
-                          "(or leave trl out of --formats)")
-    if opts.minari and importlib.util.find_spec("minari") is None:
-        raise ExportError("--minari needs the minari package: pip install minari (or drop --minari)")
     try:
         run = resolve_run(opts.run, opts.checkpoint)
     except RunError as e:
@@ -184,6 +179,13 @@ def plan(opts: ExportOptions) -> Plan:
                               f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "
                               f"{', '.join(drawn)}")
         module = task_module_name(run.env)
+    # After the run's game: a game with no task module is told to use --tasks-per-state 0 (which needs
+    # no datasets package), not to install datasets for a trl format it could never write.
+    if "trl" in formats and importlib.util.find_spec("datasets") is None:
+        raise ExportError("--formats trl needs the Hugging Face datasets package: pip install datasets "
+                          "(or leave trl out of --formats)")
+    if opts.minari and importlib.util.find_spec("minari") is None:
+        raise ExportError("--minari needs the minari package: pip install minari (or drop --minari)")
     try:
         check_device(opts.device)
     except ValueError as e:

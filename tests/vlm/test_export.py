@@ -351,6 +351,13 @@ def test_an_env_without_a_task_module_is_refused(run, tmp_path, capsys, monkeypa
     assert f"env {env!r} has no task module" in err and f"vlm/tasks/{env}.py" in err
     assert "--tasks-per-state 0" in err
     assert not (tmp_path / "out").exists()
+    # Without the datasets package (no [vlm] extra) the same advice, not "install datasets" for trl.
+    spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "datasets" else spec(name))
+    assert export(str(other), "--out", str(tmp_path / "out"), "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert f"env {env!r} has no task module" in err and "datasets" not in err
 
 
 def test_a_huge_scale_is_refused_by_argparse(run, tmp_path, capsys):
