@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
+    from envs.gameboy.roms import RomError
 
     if args.env not in GAMES:
         print(f"error: --env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}",
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                              frames_per_vlm=args.frames, command=shlex.join(["python", "scripts/compare.py",
                                                                              *(argv or sys.argv[1:])]),
                              overwrite=args.overwrite, show_progress=not args.no_progress)
-    except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError) as e:
+    except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

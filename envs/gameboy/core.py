@@ -46,14 +46,20 @@ from envs.rng import seeds_from
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
 
 
+class PyBoyMissingError(RomError, ImportError):
+    """PyBoy is not installed. A ``RomError`` too, so every script that reports a ROM problem as one line
+    reports this one so, instead of a traceback (``pip install -e .`` leaves the ``gameboy`` extra out)."""
+
+
 def load_pyboy_class() -> type:
     """``pyboy.PyBoy``, imported on first use (its SDL2 notice silenced: we run headless)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from pyboy import PyBoy
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("the Game Boy games need PyBoy: pip install 'pyboy>=2.8,<3'") from exc
+    except ImportError as exc:
+        raise PyBoyMissingError("the Game Boy games need PyBoy: pip install -e '.[gameboy]' "
+                                "(or pip install 'pyboy>=2.8,<3')") from exc
     return PyBoy
 
 

@@ -175,6 +175,40 @@ def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys)
     assert not run.exists()
 
 
+def test_game_boy_commands_without_pyboy_say_which_extra_to_install(scripts, tmp_path, capsys, monkeypatch):
+    # `pip install -e .` leaves PyBoy (the gameboy extra) out: each command says so in one line, where a
+    # traceback came before, and writes nothing.
+    import sys
+
+    import agents.compare
+    from envs.gameboy.core import load_pyboy_class
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    monkeypatch.setitem(sys.modules, "pyboy", None)  # `import pyboy` raises ImportError
+    with pytest.raises(ImportError):  # still an ImportError for code that catches one
+        load_pyboy_class()
+    run = tmp_path / "never"
+    assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none",
+                                   "--run-dir", str(run), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "pip install -e '.[gameboy]'" in err and "Traceback" not in err
+    assert not run.exists()
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    state = tmp_path / "out.state"
+    assert scripts.make_state.main(["--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
+                                    "--out", str(state)]) == 2
+    assert "pip install -e '.[gameboy]'" in capsys.readouterr().err and not state.exists()
+
+    def play_without_pyboy(*args, **kwargs):  # as compare's specialist fails when it makes its game
+        return load_pyboy_class()
+
+    monkeypatch.setattr(agents.compare, "compare", play_without_pyboy)
+    assert scripts.compare.main(["--env", "pokemon_red", "--episodes", "1", "--out", str(tmp_path / "c"),
+                                 "--no-progress"]) == 2
+    assert "pip install -e '.[gameboy]'" in capsys.readouterr().err
+
+
 def test_gameboy_games_default_to_their_own_rom(scripts, tmp_path, capsys):
     pytest.importorskip("pyboy")
     assert scripts.train_ppo.main(["--env", "gameboy", "--game", "kirby", "--run-dir", str(tmp_path / "r"),
