@@ -22,6 +22,7 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from multiprocessing.connection import Connection, wait
@@ -76,9 +77,11 @@ class GameVecEnv(VecEnv):
             # The fork server imports the worker module once; each worker then starts in milliseconds.
             self._ctx.set_forkserver_preload(["envs.worker", game_class(game).__module__])
         # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
-        self._episode_keys = ("r", "l", *probe.episode_infos(np.zeros(1, np.int64)))
+        # r, l, t as SB3's Monitor gives them (t: seconds since this env was made), then the game's figures.
+        self._episode_keys = ("r", "l", "t", *probe.episode_infos(np.zeros(1, np.int64)))
         probe.close()
-        self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape, self._episode_keys[2:])
+        self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape, self._episode_keys[3:])
+        self._t_start = time.time()
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._closed = False
@@ -219,9 +222,10 @@ class GameVecEnv(VecEnv):
         n = len(g)
         terminal = list(sh.terminal_obs[lo:lo + n].copy())  # one copy; each info gets a view of it
         timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
-        columns = [self._ep_return[g].tolist(), self._ep_length[g].tolist()]
+        columns = [self._ep_return[g].tolist(), self._ep_length[g].tolist(),
+                   [round(time.time() - self._t_start, 6)] * n]
         if count == _RESTARTED:  # the game's figures died with the worker
-            keys: tuple[str, ...] = ("r", "l", "worker_restarted")
+            keys: tuple[str, ...] = ("r", "l", "t", "worker_restarted")
             columns.append([1.0] * n)
         else:
             keys = self._episode_keys

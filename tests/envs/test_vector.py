@@ -23,6 +23,11 @@ def rollout(venv, steps=80, seed=0):
     return obs, out
 
 
+def untimed(episode):
+    """An episode's info without its wall-clock ``t``."""
+    return episode if episode is None else {k: v for k, v in episode.items() if k != "t"}
+
+
 def same(a, b):
     obs_a, out_a = a
     obs_b, out_b = b
@@ -30,7 +35,7 @@ def same(a, b):
     for (ra, da, ia), (rb, db, ib) in zip(out_a, out_b, strict=True):
         assert np.array_equal(ra, rb) and np.array_equal(da, db)
         for (ta, ea, oa), (tb, eb, ob) in zip(ia, ib, strict=True):
-            assert ta == tb and ea == eb
+            assert ta == tb and untimed(ea) == untimed(eb)
             assert (oa is None) == (ob is None) and (oa is None or np.array_equal(oa, ob))
 
 
@@ -64,7 +69,7 @@ def test_autoreset_infos_and_seeds():
             info = infos[k]
             assert info["terminal_observation"].shape == v.observation_space.shape
             assert not np.array_equal(info["terminal_observation"], o[k])  # obs is the new episode's
-            assert {"r", "l", "score"} <= set(info["episode"])
+            assert {"r", "l", "t", "score"} <= set(info["episode"])  # Monitor's r, l, t and the game's
             saw_trunc |= info["TimeLimit.truncated"]
             saw_term |= not info["TimeLimit.truncated"]
     assert saw_trunc and saw_term
@@ -91,7 +96,8 @@ def test_episode_figures_match_the_game_and_infos_never_leak(game, kwargs):
             assert dones[k] == (terminated or truncated)
             if dones[k]:
                 assert np.array_equal(infos[k]["terminal_observation"], last_obs)
-                figures = {key: value for key, value in infos[k]["episode"].items() if key not in ("r", "l")}
+                figures = {key: value for key, value in infos[k]["episode"].items()
+                           if key not in ("r", "l", "t")}
                 assert "score" in figures and figures == {key: info[key] for key in figures}
                 episodes[k] += 1
                 env.reset(seed=k + episodes[k] * n)
@@ -99,6 +105,27 @@ def test_episode_figures_match_the_game_and_infos_never_leak(game, kwargs):
             assert infos[k] == {}
             infos[k]["written by a consumer"] = True  # must not show up in the next step's infos
     assert sum(episodes) > 0
+    v.close()
+
+
+def test_episode_infos_carry_monitors_entries():
+    # env_is_wrapped(Monitor) says yes, so every key SB3's Monitor puts in info["episode"] must be there.
+    from stable_baselines3.common.monitor import Monitor
+
+    v = make_vec("snake", 1, num_workers=0, seed=4, starvation=3)
+    env = Monitor(GameEnv("snake", starvation=3))
+    assert v.env_is_wrapped(Monitor) == [True]
+    assert np.array_equal(v.reset()[0], env.reset(seed=4)[0])
+    done = False
+    while not done:
+        v.step_async(np.zeros(1, np.int64))
+        _, _, dones, infos = v.step_wait()
+        _, _, terminated, truncated, info = env.step(0)
+        done = terminated or truncated
+        assert dones[0] == done
+    ours, theirs = infos[0]["episode"], info["episode"]
+    assert set(theirs) <= set(ours)
+    assert ours["r"] == theirs["r"] and ours["l"] == theirs["l"] and 0.0 <= ours["t"] < 60.0
     v.close()
 
 
@@ -145,6 +172,7 @@ def test_killed_worker_is_restarted():
         assert v.worker_restarts == 1
         assert d[4:].all() and all(infos[k]["episode"]["worker_restarted"] == 1.0 for k in range(4, 8))
         assert all(infos[k]["TimeLimit.truncated"] for k in range(4, 8))
+        assert all({"r", "l", "t"} <= set(infos[k]["episode"]) for k in range(4, 8))
         v.step_async(np.zeros(8, np.int64))
         v.step_wait()  # the pool keeps working
     finally:
