@@ -1,10 +1,10 @@
 """``DeviceRolloutBuffer``: PPO's rollout storage kept on the training device, observations as uint8.
 
-SB3's ``RolloutBuffer`` keeps everything in host NumPy arrays and copies every minibatch to the device
-on every epoch (and ``get`` makes flattened copies of the whole buffer first). This buffer writes each
-step straight into device tensors (observations stay ``uint8``: 4× smaller than float32, divided by
-255 inside the network), computes GAE with tensor ops, and serves minibatches by indexing on the
-device. A plug-in through SB3's ``rollout_buffer_class``; ``PPO.train`` is unchanged.
+SB3's ``RolloutBuffer`` keeps everything in host NumPy arrays (observations in their own dtype, uint8
+here too) and copies every minibatch to the device on every epoch (and ``get`` makes flattened copies of
+the whole buffer first). This buffer writes each step straight into device tensors (observations stay
+``uint8`` there, divided by 255 inside the network), computes GAE with tensor ops, and serves minibatches
+by indexing on the device. A plug-in through SB3's ``rollout_buffer_class``; ``PPO.train`` is unchanged.
 """
 
 from __future__ import annotations
