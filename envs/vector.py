@@ -222,8 +222,9 @@ class GameVecEnv(VecEnv):
         n = len(g)
         terminal = list(sh.terminal_obs[lo:lo + n].copy())  # one copy; each info gets a view of it
         timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
-        columns = [self._ep_return[g].tolist(), self._ep_length[g].tolist(),
-                   [round(time.time() - self._t_start, 6)] * n]
+        # A restarted worker's boards did not play the step in which it died.
+        lengths = self._ep_length[g] - (count == _RESTARTED)
+        columns = [self._ep_return[g].tolist(), lengths.tolist(), [round(time.time() - self._t_start, 6)] * n]
         if count == _RESTARTED:  # the game's figures died with the worker
             keys: tuple[str, ...] = ("r", "l", "t", "worker_restarted")
             columns.append([1.0] * n)

@@ -173,6 +173,8 @@ def test_killed_worker_is_restarted():
         assert d[4:].all() and all(infos[k]["episode"]["worker_restarted"] == 1.0 for k in range(4, 8))
         assert all(infos[k]["TimeLimit.truncated"] for k in range(4, 8))
         assert all({"r", "l", "t"} <= set(infos[k]["episode"]) for k in range(4, 8))
+        # Killed before its first step: the step in which it died was not played on its boards.
+        assert all((infos[k]["episode"]["r"], infos[k]["episode"]["l"]) == (0.0, 0) for k in range(4, 8))
         v.step_async(np.zeros(8, np.int64))
         v.step_wait()  # the pool keeps working
     finally:
