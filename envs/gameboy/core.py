@@ -214,6 +214,12 @@ class GameBoyGame(Game):
         h = whole("obs_size height", obs_size[0], 1, SCREEN_H)
         w = whole("obs_size width", obs_size[1], 1, SCREEN_W)
         self.obs_height, self.obs_width = h, w
+        channels = self.frame_stack + self.EXTRA_CHANNELS
+        if channels > min(h, w):  # SB3 takes the smallest axis for the channels and would transpose
+            extra = f" + {self.EXTRA_CHANNELS}" if self.EXTRA_CHANNELS else ""
+            raise ValueError(f"obs_size {h}x{w} is smaller than its {channels} channels (frame_stack "
+                             f"{self.frame_stack}{extra}): SB3 would read the frames as image columns; "
+                             "raise obs_size or lower frame_stack")
         self.state_path = None if state is None else as_path("state", state)
         self.rom_path = as_path("rom", rom)
         self.rom_bytes = self.rom_path.read_bytes()

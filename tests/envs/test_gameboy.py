@@ -778,3 +778,13 @@ def test_out_of_range_action_is_refused(game: PokemonRed) -> None:
         with pytest.raises(ValueError, match=r"actions must be in 0\.\.6"):
             game.step(np.array([UP, bad]))
     assert game.get_state(0)["step"] == steps
+
+
+def test_an_observation_thinner_than_its_channels_is_refused() -> None:
+    # SB3 takes the smallest axis of an image for its channels: (9, 4, 80) would be transposed, the frames
+    # read as image columns.
+    with pytest.raises(ValueError, match=r"4x80 is smaller than its 9 channels \(frame_stack 8 \+ 1"):
+        make(1, obs_size=[4, 80], frame_stack=8)
+    with pytest.raises(ValueError, match=r"obs_size 80x2 is smaller than its 3 channels \(frame_stack 3\)"):
+        make(1, obs_size=[80, 2], frame_stack=3, visited_mask=False)
+    make(1, obs_size=[3, 80], frame_stack=2).close()  # channels == height: SB3 reads channels first
