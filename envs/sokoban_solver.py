@@ -11,9 +11,10 @@ that provably cannot be finished, so optimality is kept:
 - a box frozen in a 2×2 block of walls and boxes while not on a target.
 
 A state is one int64: 9 bits for the player's cell and 9 for each box (sorted, so boxes are
-interchangeable), hence at most 6 boxes and boards up to 20×20 after padding. Visited states live in
-an open-addressing hash table. Default-difficulty (medium, 8×8, 2 boxes) levels take milliseconds;
-hard levels (10×10, 3–4 boxes) usually well under a second.
+interchangeable), hence at most 6 boxes and boards up to 20×20 (22×22 with the solver's own padding
+ring: at most 512 cells). Visited states live in an open-addressing hash table. Default-difficulty
+(medium, 8×8, 2 boxes) levels take well under a millisecond; hard levels (10×10, 3–4 boxes) a few
+milliseconds, the slowest about two seconds.
 """
 
 from __future__ import annotations
