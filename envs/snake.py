@@ -156,7 +156,7 @@ def _observe_grid(size, boards, body, head, length, apple, out):
             if k == 0:
                 out[o, 0, c // size, c % size] = 255
             else:
-                # Neck 255, tail ~255/n: how soon each cell frees up. At least 1: past 256 cells the
+                # Neck 255, tail 255//(n-1): how soon each cell frees up. At least 1: past 256 cells the
                 # integer fade reaches 0 near the tail, which would read as an empty cell.
                 out[o, 1, c // size, c % size] = max(1, 255 * (n - k) // (n - 1))
         if apple[b] >= 0:
