@@ -129,6 +129,9 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     for key in ("env_kwargs", "ppo", "self_play"):
         if not isinstance(cfg[key], dict):
             raise ValueError(f"{key} must be a mapping of settings, got {cfg[key]!r}")
+    unknown = sorted(set(cfg["self_play"]) - set(DEFAULTS["self_play"]))
+    if unknown:  # a mistyped key (self_play.pool_sise) would otherwise be ignored without a word
+        raise ValueError(f"self_play: unknown settings {unknown}; known: {sorted(DEFAULTS['self_play'])}")
     if not isinstance(cfg["recurrent"], bool):
         raise ValueError(f"--set recurrent must be true or false, got {cfg['recurrent']!r}")
     if cfg["device"] == "auto":

@@ -411,6 +411,10 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake_duel", "--opponent", "policy", "--recurrent"], "drop --recurrent"),
     (["--env", "snake_duel", "--opponent", "policy", "--set", "self_play.snapshot_every=0"],
      "self_play.snapshot_every must be >= 1"),
+    # (A tiny budget: accepted, the typo would train rather than fail.)
+    (["--env", "snake_duel", "--opponent", "policy", "--set", "self_play.pool_sise=8", "--total-timesteps",
+      "64", "--num-envs", "2", "--set", "ppo.batch_size=64", "--no-progress"],
+     "self_play: unknown settings ['pool_sise']; known: ['pool_size', 'snapshot_every']"),
     (["--env", "snake", "--set", "video_max_steps=abc"], "video_max_steps must be a whole number"),
     (["--env", "snake", "--set", "recurrent=maybe"], "recurrent must be true or false"),
     (["--env", "snake", "--set", "ppo=1"], "--set ppo: a section"),
