@@ -166,19 +166,23 @@ def read_run_config(path: Path) -> dict[str, Any]:
 
 
 def game_options(env: str) -> set[str] | None:
-    """The keyword options ``env``'s game class takes; None when it cannot say (an unknown env, an
-    uninstalled extra, or a class that passes ``**kwargs`` on)."""
+    """The keyword options ``env``'s game class takes (with those its ``**kwargs`` pass on to the base
+    classes' ``__init__``); None when it cannot say (an unknown env, an uninstalled extra)."""
     import inspect
 
     from envs import game_class
 
     try:
-        params = inspect.signature(game_class(env).__init__).parameters
+        classes = [c for c in game_class(env).__mro__ if "__init__" in vars(c)]
     except (ImportError, ValueError):
         return None
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return None
-    return set(params)
+    options: set[str] = set()
+    for cls in classes:
+        params = inspect.signature(cls.__init__).parameters
+        options |= {name for name, p in params.items() if p.kind is not p.VAR_KEYWORD}
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return options
+    return None
 
 
 def checkpoints(path: Path) -> list[tuple[int, Path]]:

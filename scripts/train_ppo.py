@@ -100,9 +100,18 @@ def flags_named(message: str, key: str, value: Any) -> list[str]:
 
 def check_game(cfg: dict) -> None:
     """Build one board before anything is written, so a bad option or a missing ROM fails first."""
+    from agents.runs import game_options
     from envs import make_game
 
+    def does_not_apply(key: str) -> ValueError:
+        return ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not "
+                          "one of its options; see the per-env flags in --help)")
+
     kwargs = dict(cfg["env_kwargs"])
+    known = game_options(cfg["env"])
+    for key in kwargs:  # before the game is built: a Game Boy game checks its ROM first
+        if known is not None and key not in known:
+            raise does_not_apply(key)
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
@@ -111,9 +120,7 @@ def check_game(cfg: dict) -> None:
         m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
         if m is None:
             raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
-        key = m.group(1)
-        raise ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not one "
-                         "of its options; see the per-env flags in --help)") from None
+        raise does_not_apply(m.group(1)) from None
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
         named = [flag for key, value in cfg["env_kwargs"].items() for flag in flags_named(str(e), key, value)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else

@@ -406,6 +406,9 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "got 9 (change --set env_kwargs.max_cubes)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
+    # Named before the Game Boy game looks for its (here missing) ROM.
+    (["--env", "pokemon_red", "--game", "tetris"], "--game does not apply to --env pokemon_red"),
+    (["--env", "gameboy", "--swarm"], "--swarm does not apply to --env gameboy"),
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
     (["--env", "snake", "--set", "ppo.batch_size=1"], "ppo.batch_size must be >= 2"),
     (["--env", "snake_duel", "--opponent", "policy", "--recurrent"], "drop --recurrent"),
