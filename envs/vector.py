@@ -22,6 +22,8 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from itertools import repeat
@@ -52,6 +54,23 @@ class WorkerDiedError(RuntimeError):
     pass
 
 
+def start_forkserver() -> None:
+    """Start multiprocessing's fork server (if it is not running) with SIGINT ignored, which it keeps
+    (Python leaves an inherited ignored SIGINT alone): a Ctrl-C while it imports its preload modules (a
+    second or two with PyBoy) stopped it with a traceback beside the script's own clean message. The
+    server's start takes milliseconds (it imports in the background); a Ctrl-C then is dropped."""
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class GameVecEnv(VecEnv):
     """Vectorised game boards for SB3 (see the module docstring)."""
 
@@ -76,6 +95,7 @@ class GameVecEnv(VecEnv):
         if self._ctx.get_start_method() == "forkserver":
             # The fork server imports the worker module once; each worker then starts in milliseconds.
             self._ctx.set_forkserver_preload(["envs.worker", game_class(game).__module__])
+            start_forkserver()
         # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
         # r, l, t as SB3's Monitor gives them (t: seconds since this env was made), then the game's figures.
         self._episode_keys = ("r", "l", "t", *probe.episode_infos(np.zeros(1, np.int64)))

@@ -6,6 +6,7 @@ stable-baselines3 or torch (seconds per worker otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import traceback
 import warnings
@@ -127,6 +128,13 @@ def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], shared
             base_seed: int, fresh_start: bool) -> None:
     # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent that stopped (a Ctrl-C while this worker started) reads no answer: leave without a traceback.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        _serve(conn, game, game_kwargs, shared, lo, hi, base_seed, fresh_start)
+
+
+def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], shared: Shared, lo: int, hi: int,
+           base_seed: int, fresh_start: bool) -> None:
     try:
         with warnings.catch_warnings():  # the parent built the same game first and showed its warnings
             warnings.simplefilter("ignore")

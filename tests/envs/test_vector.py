@@ -1,5 +1,7 @@
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 from envs import make_game, make_vec
 from envs.env import GameEnv
 from envs.vector import WorkerDiedError, default_workers
+from tests.conftest import ROOT
 
 
 def rollout(venv, steps=80, seed=0):
@@ -230,3 +233,46 @@ def test_observe_a_subset_of_boards(name, kwargs):
         with pytest.raises(ValueError, match=r"indices|out must"):
             game.observe(bad_out, bad_indices)
     game.close()
+
+
+def test_the_fork_server_ignores_a_ctrl_c_while_it_imports(tmp_path):
+    """A Ctrl-C to the whole process group while the fork server imports its preload modules (PyBoy takes
+    a second or two) printed a KeyboardInterrupt traceback from the server."""
+    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(3)\n")
+    code = """
+import os, signal, time
+import multiprocessing as mp
+from multiprocessing import forkserver
+from envs.vector import start_forkserver
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job ignores it)
+mp.set_forkserver_preload(["slow_import"])
+start_forkserver()
+time.sleep(1)  # the server is importing slow_import
+os.kill(forkserver._forkserver._forkserver_pid, signal.SIGINT)
+time.sleep(3)
+pid, _ = os.waitpid(forkserver._forkserver._forkserver_pid, os.WNOHANG)
+print("server alive" if pid == 0 else "server died")
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}  # the server's path too
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env=env)
+    assert "KeyboardInterrupt" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "server alive", done.stdout + done.stderr
+
+
+def test_a_worker_whose_parent_stopped_leaves_quietly():
+    """A Ctrl-C while a worker starts: the parent has gone when the worker answers "ok". It exited with a
+    BrokenPipeError traceback (status 1)."""
+    import multiprocessing as mp
+
+    from envs.worker import Shared, worker_main
+
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=worker_main, args=(child, "snake", {}, Shared(ctx, 2, (4, 10, 10), ("score",)),
+                                                 0, 2, 0, True))
+    parent.close()  # the parent's end is gone before the worker answers
+    proc.start()
+    child.close()
+    proc.join(60)
+    assert proc.exitcode == 0
