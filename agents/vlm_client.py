@@ -48,6 +48,17 @@ RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follow no redirect: urllib would resend a POST as a body-less GET (answered 405, or a web page)
+    and forward the Authorization header to any host; the 3xx comes back as the status instead."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def safe_text(text: str) -> str:
     """``text`` with every lone surrogate (JSON's ``"\\ud800"``; valid pairs are already joined by the JSON
     decoder) replaced by U+FFFD: such a string cannot be encoded as UTF-8, so no file could hold it."""
@@ -297,6 +308,13 @@ class ChatClient:
                 elif status in RETRY_STATUS or status >= 500:
                     last = f"HTTP {status}: {_error_message(raw)}"
                     wait = _retry_wait(headers)
+                elif 300 <= status < 400:
+                    self.stats.add(failures=1)
+                    where = headers.get("location")
+                    raise ChatConfigError(
+                        f"{self.endpoint.chat_url} redirects (HTTP {status}) to "
+                        f"{where or 'no address'}: give the URL it redirects to with --vlm "
+                        "(a redirected request is not followed: it would arrive without its body)")
                 else:
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
@@ -334,7 +352,7 @@ class ChatClient:
         self.stats.add(http_requests=1)
         deadline = time.monotonic() + self.timeout
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with _OPENER.open(req, timeout=self.timeout) as resp:
                 return resp.status, _lower_keys(resp.headers.items()), _read_until(resp, deadline)
         except urllib.error.HTTPError as e:
             with e:

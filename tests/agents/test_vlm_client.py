@@ -95,6 +95,20 @@ def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why
     assert (body[:10].decode() if body else "an empty body") in str(exc.value)
 
 
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_names_where_it_points(status):
+    # urllib would resend a POST after a 301/302 as a GET without the body (answered 405 "refused") and
+    # forward the Authorization header to whatever host the redirect names.
+    with ChatServer() as target:
+        location = f"{target.url}/chat/completions"
+        moved = Reply(status=status, headers={"Location": location}, body=b"")
+        with ChatServer(default=lambda b: moved) as server:
+            c = client(server, api_key="sk-secret", max_retries=3)
+            with pytest.raises(ChatConfigError, match=f"redirects \\(HTTP {status}\\) to {location}: give"):
+                c.complete("q", [IMG])
+    assert server.hits == 1 and target.hits == 0 and target.headers == []
+
 def test_a_reply_without_content_is_the_models_empty_answer():
     body = b'{"choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": "length"}]}'
     with ChatServer([Reply(body=body)]) as server:
