@@ -32,6 +32,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -92,6 +93,12 @@ def _no_such_server(reason: Any) -> bool:
         return True
     return isinstance(reason, socket.gaierror) and reason.errno in (socket.EAI_NONAME,
                                                                      getattr(socket, "EAI_NODATA", None))
+
+
+def _tls_refused(reason: Any) -> bool:
+    """The TLS handshake itself failed (a plain-http server behind an https URL, a certificate that does not
+    verify): retrying cannot help. A connection closed mid-handshake (``SSLEOFError``) can pass."""
+    return isinstance(reason, ssl.SSLError) and not isinstance(reason, ssl.SSLEOFError)
 
 
 @dataclass(frozen=True)
@@ -289,6 +296,11 @@ class ChatClient:
                     if not self._reached and _no_such_server(reason):  # a wrong URL, not a hiccup
                         self.stats.add(failures=1)
                         raise ChatConfigError(f"{last} (is the server running? check the URL)") from None
+                    if not self._reached and _tls_refused(reason):
+                        self.stats.add(failures=1)
+                        raise ChatConfigError(f"{last} (the TLS handshake failed: an https:// URL for a "
+                                              "plain http:// server, or a certificate that does not "
+                                              "verify; check the URL)") from None
             else:
                 self._reached = True
                 latency = time.perf_counter() - t0

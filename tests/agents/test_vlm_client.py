@@ -252,6 +252,17 @@ def test_an_unreachable_server_fails_at_once_naming_the_url():
     assert sleeps == [] and c.stats.failures == 1  # no retry: nothing ever answered there
 
 
+
+def test_an_https_url_for_a_plain_http_server_fails_at_once():
+    # Retrying a failed TLS handshake cannot help: every decision would wait out its backoff for nothing.
+    with ChatServer() as server:
+        url = server.url.replace("http://", "https://")
+        sleeps = []
+        c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=5, sleep=sleeps.append)
+        with pytest.raises(ChatConfigError, match=f"cannot reach {url}.*TLS handshake failed.*check the URL"):
+            c.complete("q", [IMG])
+    assert sleeps == [] and c.stats.failures == 1
+
 def test_a_connection_reset_before_any_answer_is_retried(monkeypatch):
     c = ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"), api_key_env=None, max_retries=2,
                    sleep=lambda s: None)
