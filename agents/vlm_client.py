@@ -36,6 +36,7 @@ import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,28 @@ def _tls_refused(reason: Any) -> bool:
     return isinstance(reason, ssl.SSLError) and not isinstance(reason, ssl.SSLEOFError)
 
 
+def _check_url(url: str) -> None:
+    """ValueError unless ``url`` can be sent to as it is: urllib would otherwise fail on every request (a
+    bad port or host, a space), which a run retries with backoff on each decision. A key in the URL is
+    refused without repeating it: the endpoint is written into reports."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError(f"the --vlm URL {url!r} contains a space or control character")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # ValueError for a port that is not a number in 0..65535
+    except ValueError as e:
+        raise ValueError(f"the --vlm URL {url!r} is malformed: {e}") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("the --vlm URL holds a user name or password: give the API key in an environment "
+                         "variable (--api-key-env, default OPENAI_API_KEY) instead; the URL is written into "
+                         "reports")
+    if not parts.hostname:
+        raise ValueError(f"the --vlm URL {url!r} names no host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"the --vlm URL {url!r} has a query or fragment ('?' or '#'): give the base URL "
+                         "(e.g. http://localhost:8000/v1); /chat/completions is added to its path")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     model: str
@@ -112,7 +135,9 @@ class Endpoint:
         for scheme in ("@http://", "@https://"):
             k = spec.find(scheme)
             if k > 0:
-                return cls(spec[:k], spec[k + 1:].rstrip("/"))
+                url = spec[k + 1:].rstrip("/")
+                _check_url(url)
+                return cls(spec[:k], url)
         raise ValueError(f"--vlm expects MODEL@URL (e.g. qwen2.5-vl-7b@http://localhost:8000/v1), "
                          f"got {spec!r}")
 

@@ -38,6 +38,23 @@ def test_endpoint_spec_parsing():
             Endpoint.parse(bad)
 
 
+
+@pytest.mark.parametrize("spec, message", [
+    ("m@http://127.0.0.1:80a/v1", "is malformed: Port could not be cast"),
+    ("m@http://127.0.0.1:99999/v1", "is malformed: Port out of range"),
+    ("m@http://[::1/v1", "is malformed: Invalid IPv6 URL"),
+    ("m@http://exa mple.com/v1", "contains a space"),
+    ("m@http:///v1", "names no host"),
+    ("m@https://h/v1?api-key=k", "has a query or fragment"),
+    ("m@https://user:sk-secret@h/v1", "holds a user name or password: give the API key in an environment"),
+])
+def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
+    # urllib failed on each request instead: retried with backoff on every decision, or (a bad IPv6
+    # address) a ValueError from inside a worker thread.
+    with pytest.raises(ValueError, match=re.escape(message)) as exc:
+        Endpoint.parse(spec)
+    assert "sk-secret" not in str(exc.value)
+
 def test_request_follows_the_chat_completions_schema_and_usage_is_counted(monkeypatch):
     monkeypatch.setenv("MY_VLM_KEY", "sk-test")
     with ChatServer([good("<answer>UP</answer>", prompt_tokens=321, completion_tokens=12,
