@@ -437,6 +437,9 @@ def _read_until(resp: Any, deadline: float) -> bytes:
             break
         if time.monotonic() > deadline:
             raise TimeoutError("timed out (the whole answer took longer than --timeout)")
+    missing = getattr(resp, "length", None)
+    if isinstance(missing, int) and missing > 0:  # read1 returns b"" where read would raise
+        raise http.client.IncompleteRead(b"".join(chunks), missing)
     return b"".join(chunks)
 
 

@@ -259,6 +259,28 @@ def test_an_answer_whole_in_time_for_its_last_read_is_kept():
     listener.close()
 
 
+
+def test_a_body_cut_short_of_its_content_length_is_retried_not_taken_for_a_wrong_url():
+    # A proxy that drops the connection mid-body: on the very first request this was "HTTP 200 but not a
+    # chat completion (not JSON) ... is it an OpenAI-compatible chat-completions URL?", ending the run.
+    body = b'{"choices": [{"message": {"content": "whole"}}]}'
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def cut_then_whole():
+        for part in (body[:20], body):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1 << 20)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body) + part)
+
+    threading.Thread(target=cut_then_whole, daemon=True).start()
+    c = ChatClient(Endpoint("m", f"http://127.0.0.1:{listener.getsockname()[1]}/v1"), api_key_env=None,
+                   timeout=2.0, max_retries=1, sleep=lambda s: None)
+    assert c.complete("q", [IMG]).content == "whole"
+    assert c.stats.retries == 1 and c.stats.status_counts == {"connection": 1, "200": 1}
+    listener.close()
+
 def test_an_unreachable_server_fails_at_once_naming_the_url():
     with ChatServer() as server:
         url = server.url
