@@ -342,6 +342,11 @@ class ChatClient:
                     else:
                         self._understood = True
                         return reply
+                elif status == 429 and _out_of_quota(raw):  # out of credits: no wait brings them back
+                    self.stats.add(failures=1)
+                    raise ChatConfigError(f"{self.endpoint.chat_url} refused the request with HTTP 429: "
+                                          f"{_error_message(raw)} (the account is out of quota: add credits "
+                                          "or use another key)")
                 elif status in RETRY_STATUS or status >= 500:
                     last = f"HTTP {status}: {_error_message(raw)}"
                     wait = _retry_wait(headers)
@@ -467,6 +472,16 @@ def _count(value: Any) -> int:
         return max(0, int(value or 0))
     except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def _out_of_quota(raw: bytes) -> bool:
+    """OpenAI's 429 for an account out of credits (``"code"``/``"type": "insufficient_quota"``), which no
+    retry can fix, unlike a rate limit's 429."""
+    try:
+        err = json.loads(raw).get("error")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(err, dict) and "insufficient_quota" in (err.get("code"), err.get("type"))
 
 
 def _error_message(raw: bytes) -> str:

@@ -3,6 +3,7 @@
 import base64
 import email.utils
 import io
+import json
 import re
 import socket
 import threading
@@ -166,6 +167,20 @@ def test_429_honours_retry_after_seconds_and_dates():
     assert 0.5 * 4 <= sleeps[2] <= 0.5 * 4 * 1.25  # no header: backoff · 2^attempt (attempt 2), jittered
     assert server.hits == 4
 
+
+
+def test_a_429_for_an_account_out_of_quota_is_not_retried():
+    # OpenAI's "You exceeded your current quota": every decision waited out its retries, then was played
+    # as the counted fallback, for the whole run.
+    quota = Reply(status=429, body=json.dumps({"error": {
+        "message": "You exceeded your current quota, please check your plan and billing details.",
+        "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}}).encode())
+    with ChatServer(default=lambda b: quota) as server:
+        sleeps = []
+        c = client(server, max_retries=3, sleep=sleeps.append)
+        with pytest.raises(ChatConfigError, match=r"HTTP 429: You exceeded your current quota.*out of quota"):
+            c.complete("q", [IMG])
+    assert server.hits == 1 and sleeps == []
 
 def test_retry_after_is_read_whatever_the_case_of_its_name_and_in_milliseconds():
     # uvicorn (vLLM, SGLang), HTTP/2 proxies and OpenAI send header names in lower case; OpenAI also
