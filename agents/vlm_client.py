@@ -417,7 +417,8 @@ class ChatClient:
             raise ValueError("choices[0] has no message")
         content = message.get("content")
         if isinstance(content, list):  # some servers answer in content parts
-            content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            texts = (p.get("text") for p in content if isinstance(p, dict))
+            content = "".join(t for t in texts if isinstance(t, str))
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         finish = choice.get("finish_reason")

@@ -134,6 +134,15 @@ def test_a_reply_without_content_is_the_models_empty_answer():
     assert (reply.content, reply.finish_reason, reply.prompt_tokens) == ("", "length", 0)
 
 
+
+def test_content_parts_give_their_text_only():
+    # A part whose text is null (or absent, e.g. a refusal part) adds nothing, not the string "None".
+    parts = [{"type": "text", "text": "<answer>"}, {"type": "text", "text": None},
+             {"type": "refusal", "refusal": "no"}, {"type": "text", "text": "UP</answer>"}]
+    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": parts}}]}).encode()
+    with ChatServer([Reply(body=body)]) as server:
+        assert client(server).complete("q", [IMG]).content == "<answer>UP</answer>"
+
 def test_lone_surrogates_in_a_reply_become_replacement_characters_and_are_cached(tmp_path):
     # A server that cut an emoji in half sends JSON "\ud83d" alone: no UTF-8 file could hold that.
     with ChatServer([good("UP \ud83d!", reasoning="hmm \udc00", completion_tokens=3)]) as server:
