@@ -373,7 +373,8 @@ class ChatClient:
 
     def _what_to_check(self, status: int) -> str:
         """The setting a refused request points at: the key for 401/403 (naming the variable it is read
-        from, and whether one was sent at all), else the model name, the URL and the key."""
+        from, and whether one was sent at all), the request's settings for a malformed request (400, 413,
+        422), else the model name, the URL and the key."""
         if status in (401, 403):
             if not self.api_key:  # _post sends no Authorization header for a missing or empty key
                 if not self.api_key_env:
@@ -382,6 +383,9 @@ class ChatClient:
                         "variable that holds the key with --api-key-env")
             source = f"the key from ${self.api_key_env}" if self.api_key_env else "the API key given"
             return f"{source} was refused: check it, or name another variable with --api-key-env"
+        if status in (400, 413, 422):  # the request itself: too long for the context, images refused
+            return (f"check the model name {self.endpoint.model!r} and that it takes images, --max-tokens "
+                    "(prompt and answer must fit its context) and --extra-body")
         return f"check the model name {self.endpoint.model!r}, the URL and the API key"
 
     def _post(self, data: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -373,6 +373,15 @@ def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch):
             client(server, api_key="sk-given").complete("q", [IMG])
 
 
+
+def test_a_request_refused_as_too_long_points_at_the_request_settings_not_the_key():
+    message = ("This model's maximum context length is 4096 tokens. However, you requested 5120 tokens "
+               "(1024 in the messages, 4096 in the completion).")
+    with ChatServer([bad_request(400, message)]) as server, pytest.raises(ChatConfigError) as exc:
+        client(server).complete("q", [IMG])
+    assert message in str(exc.value) and "--max-tokens" in str(exc.value)
+    assert "API key" not in str(exc.value)
+
 @pytest.mark.parametrize("body, message", [
     (b'{"object": "error", "message": "The model `foo` does not exist.", "type": "NotFoundError", '
      b'"param": null, "code": 404}', "HTTP 404: The model `foo` does not exist. (check"),  # older vLLM
