@@ -12,7 +12,9 @@ exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus u
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms``
 replaces the backoff for that wait, capped at ``max_retry_after``. After ``max_retries`` retries the call
 raises ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at
-once: retrying cannot fix it. So does an HTTP 200 whose body is not a chat completion before the server
+once: retrying cannot fix it. So do a redirect (3xx, not followed), OpenAI's 429 ``insufficient_quota``
+and, before the server has ever answered, a refused connection, an unknown host or a failed TLS
+handshake. So does an HTTP 200 whose body is not a chat completion before the server
 has sent one (a URL that is not a chat-completions endpoint); once it has, such a body is a hiccup and
 retried.
 
