@@ -336,7 +336,14 @@ class ChatClient:
                     try:
                         reply = self._parse(raw, latency)
                     except ValueError as e:
-                        last = f"HTTP 200 but not a chat completion ({e}): {_excerpt(raw)}"
+                        error = _error_in_body(raw)  # some proxies and routers answer 200 {"error": ...}
+                        last = (f"HTTP 200 carrying an error: {error}" if error is not None else
+                                f"HTTP 200 but not a chat completion ({e}): {_excerpt(raw)}")
+                        if not self._understood and error is not None:
+                            self.stats.add(failures=1)
+                            raise ChatConfigError(f"{self.endpoint.chat_url} answered {last} (the server or "
+                                                  "a proxy in front of it failed the request: check the "
+                                                  "model name and the server's log)") from None
                         if not self._understood:  # a wrong URL (a web page, another API), not a hiccup
                             self.stats.add(failures=1)
                             raise ChatConfigError(f"{self.endpoint.chat_url} answered {last} (is it an "
@@ -489,6 +496,17 @@ def _out_of_quota(raw: bytes) -> bool:
     except (ValueError, AttributeError):
         return False
     return isinstance(err, dict) and "insufficient_quota" in (err.get("code"), err.get("type"))
+
+
+def _error_in_body(raw: bytes) -> str | None:
+    """The message of a JSON body that carries ``"error"`` and no ``"choices"``; None for any other body."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("error") and "choices" not in data:
+        return _error_message(raw)
+    return None
 
 
 def _error_message(raw: bytes) -> str:

@@ -114,6 +114,17 @@ def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why
 
 
 
+def test_a_200_carrying_an_error_names_that_error():
+    # Some proxies and routers answer HTTP 200 {"error": ...}: it is not "a URL that is no chat endpoint".
+    body = b'{"error": {"message": "upstream provider failed", "code": 502}}'
+    with ChatServer(default=lambda b: Reply(body=body)) as server:
+        c = client(server, max_retries=3)
+        with pytest.raises(ChatConfigError, match="answered HTTP 200 carrying an error: upstream provider "
+                                                  "failed \\(the server or a proxy"):
+            c.complete("q", [IMG])
+    assert server.hits == 1 and c.stats.failures == 1
+
+
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_a_redirect_is_not_followed_and_names_where_it_points(status):
     # urllib would resend a POST after a 301/302 as a GET without the body (answered 405 "refused") and
