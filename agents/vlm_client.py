@@ -12,11 +12,12 @@ exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus u
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms``
 replaces the backoff for that wait, capped at ``max_retry_after``. After ``max_retries`` retries the call
 raises ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at
-once: retrying cannot fix it. So do a redirect (3xx, not followed), OpenAI's 429 ``insufficient_quota``
-and, before the server has ever answered, a refused connection, an unknown host or a failed TLS
-handshake. So does an HTTP 200 whose body is not a chat completion before the server
-has sent one (a URL that is not a chat-completions endpoint); once it has, such a body is a hiccup and
-retried.
+once: retrying cannot fix it; but a 400/413/422 once the server has answered belongs to that one request
+(too long for the context, refused by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not
+followed), OpenAI's 429 ``insufficient_quota`` and, before the server has ever answered, a refused
+connection, an unknown host or a failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP
+200 whose body is not a chat completion before the server has sent one (a URL that is not a
+chat-completions endpoint); once it has, such a body is a hiccup and retried.
 
 Replies are made safe text here: a lone UTF-16 surrogate (JSON ``"\\ud800"``, half of an emoji a server cut
 short) becomes U+FFFD, so the cache, decision logs and reports can always be written as UTF-8.
@@ -366,6 +367,11 @@ class ChatClient:
                         f"{self.endpoint.chat_url} redirects (HTTP {status}) to "
                         f"{where or 'no address'}: give the URL it redirects to with --vlm "
                         "(a redirected request is not followed: it would arrive without its body)")
+                elif status in (400, 413, 422) and self._understood:
+                    # The server has answered this run's requests: this one itself was refused (too long
+                    # for the context, a frame a moderation filter rejects); the run goes on without it.
+                    self.stats.add(failures=1)
+                    raise ChatError(f"{self.endpoint}: HTTP {status} for this request: {_error_message(raw)}")
                 else:
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "

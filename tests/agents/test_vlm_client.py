@@ -114,6 +114,21 @@ def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why
 
 
 
+def test_a_400_after_answers_fails_that_request_only():
+    # Once the server has answered, a 400 is about one request (context length, a moderation refusal): a
+    # ChatError, so the player counts that decision and plays on; before any answer it is the run's setup.
+    with ChatServer([server_error(400), good("first"), server_error(400), good("again")]) as server:
+        c = client(server, max_retries=3)
+        with pytest.raises(ChatConfigError, match="refused the request with HTTP 400"):
+            c.complete("q", [IMG])
+        assert c.complete("q1", [IMG]).content == "first"
+        with pytest.raises(ChatError, match="HTTP 400 for this request: scripted failure") as exc:
+            c.complete("q2", [IMG])
+        assert type(exc.value) is ChatError
+        assert c.complete("q3", [IMG]).content == "again"
+    assert server.hits == 4 and c.stats.failures == 1  # the refused request; the setup error ends a run
+
+
 def test_a_200_carrying_an_error_names_that_error():
     # Some proxies and routers answer HTTP 200 {"error": ...}: it is not "a URL that is no chat endpoint".
     body = b'{"error": {"message": "upstream provider failed", "code": 502}}'
