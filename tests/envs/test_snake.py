@@ -66,6 +66,17 @@ def test_starvation_truncates():
     assert step1(g, UP) == (0.0, False, True)
 
 
+def test_eating_restarts_the_starvation_count():
+    # Two steps from starving, the snake eats: it gets the whole starvation budget again.
+    g = game_with([[2, 2], [1, 2], [0, 2]], apple=[3, 2], starvation=3, hunger=2)
+    assert step1(g, RIGHT) == (1.0, False, False)
+    assert g.get_state(0)["steps_since_apple"] == 0
+    g.set_state(0, {**g.get_state(0), "apple": [0, 5]})
+    assert step1(g, DOWN) == (0.0, False, False)
+    assert step1(g, DOWN) == (0.0, False, False)
+    assert step1(g, DOWN) == (0.0, False, True)
+
+
 def test_default_starvation_is_two_board_areas():
     assert Snake(size=10).starvation == 200
 
