@@ -89,6 +89,10 @@ def test_win_on_full_board():
     assert step1(g, RIGHT) == (1.0, True, False)
     info = g.episode_info(0)
     assert info["won"] == 1.0 and g.get_state(0)["apple"] is None
+    # The batched figures (what the vector env reports) agree, and one cell short is no win.
+    assert {k: float(v[0]) for k, v in g.episode_infos(np.array([0])).items()} == info
+    short = game_with(body, apple=[3, 0], size=4)
+    assert short.episode_info(0)["won"] == 0.0 and short.episode_infos(np.array([0]))["won"][0] == 0.0
 
 
 def test_apple_never_spawns_on_body():
