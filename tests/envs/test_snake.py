@@ -95,6 +95,20 @@ def test_win_on_full_board():
     assert short.episode_info(0)["won"] == 0.0 and short.episode_infos(np.array([0]))["won"][0] == 0.0
 
 
+def test_reset_places_a_straight_three_cell_snake_inside_the_board():
+    n, size = 512, 4  # a small board: every head position the reset can draw comes up
+    g = Snake(num_envs=n, size=size)
+    g.reset(np.arange(n), seeds_from(11, n))
+    step = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}
+    for i in range(n):
+        s = g.get_state(i)
+        dx, dy = step[s["direction"]]
+        (hx, hy) = s["body"][0]
+        # Head first, then the cells behind it, against the heading.
+        assert s["body"] == [[hx - k * dx, hy - k * dy] for k in range(3)], s
+        assert all(0 <= x < size and 0 <= y < size for x, y in s["body"]), s
+
+
 def test_apple_never_spawns_on_body():
     g = Snake(num_envs=256, size=5)
     g.reset(np.arange(256), seeds_from(3, 256))
