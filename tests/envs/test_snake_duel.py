@@ -243,6 +243,14 @@ def test_greedy_heads_for_the_nearest_apple_and_avoids_death():
     assert greedy_action(state, 1) == DOWN
 
 
+def test_greedy_breaks_a_tie_by_going_straight_on():
+    # The apple is one move away both straight on and by turning: the documented tie-break is straight on.
+    cases = (([[2, 5], [2, 6], [2, 7]], "UP", UP), ([[2, 5], [1, 5], [0, 5]], "RIGHT", RIGHT))
+    for s0, heading, straight in cases:
+        state = board(s0, heading, S1, "LEFT", apples=[[3, 4], *FAR_APPLES[:4]])
+        assert greedy_action(state, 0) == straight, heading
+
+
 def test_greedy_avoids_a_dead_end_pocket():
     # Head at (1,1) heading UP: LEFT leads into the dead-end column x=0 rows 0..1 (2 cells < length 6);
     # the apple (0,0) lures it there, RIGHT is open.
