@@ -159,6 +159,19 @@ def test_truncation_at_step_limit():
     assert act(game, RIGHT) == (0.0, False, False)
 
 
+def test_a_box_pushed_into_a_corner_on_a_target_is_no_deadlock():
+    # Two boxes: the first goes into the top-left corner, which is a target; the level is not yet solved.
+    game = game_with(level("######",
+                           "#. . #",
+                           "#$   #",
+                           "#@ $ #",
+                           "######"), deadlock_end=True, max_steps=10)
+    r, term, trunc = act(game, UP)
+    assert game.get_state(0)["boxes"][0] == [1, 1]
+    assert (r, term, trunc) == (pytest.approx(0.9), False, False)
+    assert game.episode_info(0)["deadlocked"] == 0.0
+
+
 @pytest.mark.parametrize("deadlock_end", [False, True])
 def test_deadlock_end(deadlock_end: bool):
     game = game_with(level("######",
