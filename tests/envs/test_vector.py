@@ -86,6 +86,7 @@ def test_episode_figures_match_the_game_and_infos_never_leak(game, kwargs):
     v = make_vec(game, n, num_workers=2, seed=0, **kwargs)
     single = [GameEnv(game, **kwargs) for _ in range(n)]
     episodes = [0] * n
+    returns, lengths = [0.0] * n, [0] * n
     v.reset()
     for k, env in enumerate(single):
         env.reset(seed=k)  # board k's e-th episode is seeded k + e·n
@@ -95,13 +96,19 @@ def test_episode_figures_match_the_game_and_infos_never_leak(game, kwargs):
         v.step_async(actions)
         _, _, dones, infos = v.step_wait()
         for k, env in enumerate(single):
-            last_obs, _, terminated, truncated, info = env.step(int(actions[k]))
+            last_obs, reward, terminated, truncated, info = env.step(int(actions[k]))
+            returns[k] += float(reward)
+            lengths[k] += 1
             assert dones[k] == (terminated or truncated)
             if dones[k]:
                 assert np.array_equal(infos[k]["terminal_observation"], last_obs)
                 figures = {key: value for key, value in infos[k]["episode"].items()
                            if key not in ("r", "l", "t")}
                 assert "score" in figures and figures == {key: info[key] for key in figures}
+                # Monitor's return and length are of this episode alone, not summed over earlier ones.
+                assert infos[k]["episode"]["r"] == pytest.approx(returns[k], abs=1e-5)
+                assert infos[k]["episode"]["l"] == lengths[k]
+                returns[k], lengths[k] = 0.0, 0
                 episodes[k] += 1
                 env.reset(seed=k + episodes[k] * n)
         for k in np.flatnonzero(~dones):
