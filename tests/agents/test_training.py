@@ -935,3 +935,21 @@ def test_evaluate_refuses_a_read_only_run_before_playing(trained, scripts, tmp_p
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == trained else real_access(p, mode))
     assert scripts.evaluate.main([str(trained), "--episodes", "2"]) == 2
     assert "not writable" in capsys.readouterr().err
+
+
+def test_rollout_figures_are_the_mean_and_max_of_the_recent_episodes():
+    from types import SimpleNamespace
+
+    from agents.callbacks import MetricsCallback
+
+    logged: dict[str, float] = {}
+    logger = SimpleNamespace(record=lambda key, value, exclude=None: logged.__setitem__(key, value))
+    episodes = [{"r": 1.0, "l": 5, "t": 0.1, "score": 1.0, "won": 0.0},
+                {"r": 4.0, "l": 9, "t": 0.2, "score": 4.0, "won": 1.0},
+                {"r": 2.0, "l": 7, "t": 0.3, "score": 2.0, "won": 0.0}]
+    callback = MetricsCallback({})
+    venv = SimpleNamespace(worker_restarts=0)
+    callback.init_callback(SimpleNamespace(ep_info_buffer=episodes, logger=logger, get_env=lambda: venv))
+    callback._on_rollout_end()
+    assert logged == {"rollout/score_mean": pytest.approx(7 / 3), "rollout/won_mean": pytest.approx(1 / 3),
+                      "rollout/score_max": 4.0, "env/worker_restarts": 0}
