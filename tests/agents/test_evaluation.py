@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from agents.evaluation import Episode, summarize
+from agents.evaluation import Episode, RandomPolicy, run_episodes, summarize
+from envs import make_game
+from envs.rng import seeds_from
 
 
 def test_summary_figures_are_the_statistics_of_the_episodes():
@@ -16,3 +18,16 @@ def test_summary_figures_are_the_statistics_of_the_episodes():
         "std_score": pytest.approx(float(np.std([1.0, 2.0, 6.0]))), "mean_length": 30.0,
         "mean_return": pytest.approx(7 / 3), "mean_won": pytest.approx(1 / 3)}
 
+
+def test_episodes_are_measured_up_to_their_own_end():
+    episodes = run_episodes(RandomPolicy(0), "snake", {"size": 6}, 6, seed=3, batch=6)
+    assert len({e.length for e in episodes}) > 1  # boards that ended early are not counted on
+    for e in episodes:
+        game = make_game("snake", num_envs=1, size=6)
+        game.reset(np.zeros(1, dtype=np.int64), seeds_from(e.seed, 1))
+        ret = 0.0
+        for a in e.actions:
+            reward, _, _ = game.step(np.array([a]))
+            ret += float(reward[0])
+        assert e.length == len(e.actions) and e.ret == pytest.approx(ret)
+        assert e.info == game.episode_info(0) and e.score == e.info["score"]
