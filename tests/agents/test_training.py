@@ -953,3 +953,16 @@ def test_rollout_figures_are_the_mean_and_max_of_the_recent_episodes():
     callback._on_rollout_end()
     assert logged == {"rollout/score_mean": pytest.approx(7 / 3), "rollout/won_mean": pytest.approx(1 / 3),
                       "rollout/score_max": 4.0, "env/worker_restarts": 0}
+
+
+def test_save_checkpoint_keeps_the_newest_three_and_model_zip(tmp_path):
+    from types import SimpleNamespace
+
+    from agents.runs import checkpoints, save_checkpoint
+
+    model = SimpleNamespace(num_timesteps=0, save=lambda f: f.write(str(model.num_timesteps).encode()))
+    for step in (256, 512, 768, 1024, 1280):
+        model.num_timesteps = step
+        save_checkpoint(model, tmp_path)
+    assert [s for s, _ in checkpoints(tmp_path)] == [768, 1024, 1280]
+    assert (tmp_path / "model.zip").read_bytes() == b"1280"
