@@ -102,6 +102,11 @@ def test_repeated_states_are_dropped_from_val_and_test():
     splits, dropped = split_records(records, {0: "train", 1: "val", 2: "test"})
     assert [r["id"] for r in splits["val"]] == ["c"] and [r["id"] for r in splits["test"]] == ["e"]
     assert dropped == {"train": 0, "val": 1, "test": 1}
+    # The same state asked about in another picture (an edited image, say) is the same state too.
+    asked = [{"id": "a", "images": ["x"], "source": {"episode": 0, "frame": "f"}, "family": "perception"},
+             {"id": "b", "images": ["y"], "source": {"episode": 1, "frame": "f"}, "family": "perception"}]
+    splits, dropped = split_records(asked, {0: "train", 1: "val"})
+    assert splits["val"] == [] and dropped["val"] == 1
     assert parse_ratios("8,1,1") == (0.8, 0.1, 0.1)
     dealt = assign_episodes(range(10), (0.8, 0.1, 0.1), seed=1)
     assert sorted(dealt.values()).count("val") == 1 and sorted(dealt.values()).count("test") == 1
