@@ -110,6 +110,9 @@ def test_repeated_states_are_dropped_from_val_and_test():
     assert parse_ratios("8,1,1") == (0.8, 0.1, 0.1)
     dealt = assign_episodes(range(10), (0.8, 0.1, 0.1), seed=1)
     assert sorted(dealt.values()).count("val") == 1 and sorted(dealt.values()).count("test") == 1
+    # Too few episodes for a tenth each: val and test still get one, train the rest.
+    dealt = sorted(assign_episodes(range(4), (0.8, 0.1, 0.1), seed=1).values())
+    assert dealt == ["test", "train", "train", "val"]
 
 
 def test_curriculum_goes_easy_to_hard_and_mixes_families_at_the_ratios(exported):
