@@ -368,6 +368,18 @@ def test_snake_dead_end_is_not_best() -> None:
     check_snake_best_worst(TRAP, d)
 
 
+def test_snake_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:
+    # DOWN leaves 8 reachable cells (the tail's counted) for a snake 8 long: not fewer, so no dead end,
+    # and the apple is 1 move away; UP cannot reach the apple past the snake's row.
+    state = {"game": "snake", "size": 5, "apple": [4, 4], "direction": "RIGHT", "step": 10,
+             "steps_since_apple": 0, "starvation": 50, "score": 5, "done": False, "rng": 1,
+             "body": [[4, 2], [3, 2], [2, 2], [1, 2], [0, 2], [0, 3], [1, 3], [1, 4]]}
+    d = task_module("snake").move_task(state)
+    assert d.verifier["good"] == ["DOWN"] and d.verifier["fatal"] == ["LEFT", "RIGHT"]
+    assert "leads into a dead end" not in d.analysis and "no dead end" in d.analysis
+    check_snake_best_worst(state, d)
+
+
 # Every candidate move leads into a dead end; LEFT eats an apple, so it is the closest and the best.
 ALL_DEAD_ENDS = {
     "snake": {"game": "snake", "size": 6, "apple": [0, 4], "direction": "UP", "step": 64,
