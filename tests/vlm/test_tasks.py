@@ -326,6 +326,14 @@ def check_snake_best_worst(s: dict[str, Any], d: TaskDraft) -> None:
     assert d.verifier["good"] == [m for m in MOVES4 if options.get(m) == best and best is not None]
 
 
+def test_snake_shortest_path_may_enter_the_tail_cell_as_the_tail_leaves() -> None:
+    # The tail (1,1) is right below the head and the apple below it: DOWN, DOWN eats in 2 moves.
+    state = {"game": "snake", "size": 5, "apple": [1, 2], "direction": "LEFT", "step": 10,
+             "steps_since_apple": 0, "starvation": 50, "score": 1, "done": False, "rng": 1,
+             "body": [[1, 0], [2, 0], [2, 1], [1, 1]]}
+    assert task_module("snake").shortest_path(state) == ["DOWN", "DOWN"]
+
+
 def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
     """Once the apple is eaten a new one appears at random, off the image: a move after that could eat
     it, so the question would depend on a cell nobody can see."""
