@@ -966,3 +966,30 @@ def test_save_checkpoint_keeps_the_newest_three_and_model_zip(tmp_path):
         save_checkpoint(model, tmp_path)
     assert [s for s, _ in checkpoints(tmp_path)] == [768, 1024, 1280]
     assert (tmp_path / "model.zip").read_bytes() == b"1280"
+
+
+def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import envs
+    from agents.callbacks import GameStatsCallback
+
+    class Game:  # what the callback asks of a Game Boy game's class: that it has milestones
+        def milestones(self) -> dict[str, float]:
+            return {}
+
+    monkeypatch.setattr(envs, "game_class", lambda name: Game)
+    # A --resume: the run's bests so far are on file; the new workers start from nothing.
+    (tmp_path / "milestones.json").write_text(json.dumps({"tiles_visited": 40.0, "maps_visited": 2.0}))
+    per_worker = [{"tiles_visited": 12.0, "maps_visited": 1.0}, {"tiles_visited": 55.0, "maps_visited": 1.0}]
+    venv = SimpleNamespace(_slices=[(0, 2), (2, 4)], get_attr=lambda name, indices=None: ["game"],
+                           env_method=lambda name, indices=None: per_worker)
+    logged: dict[str, float] = {}
+    logger = SimpleNamespace(record=lambda key, value, exclude=None: logged.__setitem__(key, value))
+    callback = GameStatsCallback(image_every=10**9, run=tmp_path)
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: venv))
+    callback._on_training_start()
+    callback._on_rollout_end()
+    assert logged == {"game/tiles_visited": 55.0, "game/maps_visited": 2.0}
+    saved = json.loads((tmp_path / "milestones.json").read_text())  # the next --resume starts from these
+    assert saved == {"maps_visited": 2.0, "tiles_visited": 55.0}
