@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import TINY
 from vlm.record import TaskRecord
 from vlm.scoring import (
+    Cell,
     ScoringError,
     is_move_question,
     load_predictions,
@@ -269,3 +270,16 @@ def test_ctrl_c_while_scoring_writes_nothing(predictions, dataset, scripts, caps
     out = tmp_path / "scores.json"
     assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--out", str(out)]) == 130
     assert "interrupted: nothing written" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_group_s_figures_are_over_the_records_they_apply_to():
+    # A policy's bare moves: the full best/worst rule does not apply to them (accuracy None), nor format.
+    cell = Cell()
+    for result in ({"answered": True, "accuracy": None, "format": None, "move": 1.0},
+                   {"answered": True, "accuracy": 1.0, "format": None, "move": None},
+                   {"answered": True, "accuracy": 0.0, "format": None, "move": 0.0},
+                   {"answered": False, "accuracy": 0.0, "format": None, "move": None}):
+        cell.add(result)
+    assert cell.as_dict() == {"n": 4, "answered": 3, "missing": 1, "accuracy": pytest.approx(1 / 3),
+                              "format": None, "format_errors": None, "move_questions": 2,
+                              "move_accuracy": 0.5}
