@@ -148,6 +148,9 @@ def test_seed_then_reset_reproduces():
     v.seed(99)
     assert np.array_equal(v.reset(), a)
     v.close()
+    # The seed is the one asked for: board k's first episode is GameEnv(seed=99 + k), as from make_vec.
+    for k in range(4):
+        assert np.array_equal(a[k], GameEnv("snake").reset(seed=99 + k)[0])
 
 
 def test_env_method_get_set_attr():
