@@ -388,6 +388,18 @@ def test_snake_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:
     check_snake_best_worst(state, d)
 
 
+def test_duel_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:
+    # DOWN leads into the bottom-right room: 8 free cells for a snake 8 long, so no dead end, and the
+    # apple (5,4) is 1 move away; UP's nearest apple is 6 moves away.
+    state = {"game": "snake_duel", "size": 6, "num_apples": 2, "max_rounds": 100, "round": 5,
+             "apples": [[5, 4], [1, 3]], "done": False, "result": None, "rng": 1,
+             "snakes": [{"body": [[5, 2], [4, 2], [3, 2], [2, 2], [2, 3], [2, 4], [2, 5], [1, 5]],
+                         "direction": "RIGHT", "alive": True, "score": 3},
+                        {"body": [[1, 4], [0, 4], [0, 5]], "direction": "RIGHT", "alive": True, "score": 0}]}
+    d = task_module("snake_duel").move_task(state)
+    assert d.verifier["good"] == ["DOWN"] and "a dead end" not in d.analysis
+
+
 # Every candidate move leads into a dead end; LEFT eats an apple, so it is the closest and the best.
 ALL_DEAD_ENDS = {
     "snake": {"game": "snake", "size": 6, "apple": [0, 4], "direction": "UP", "step": 64,
