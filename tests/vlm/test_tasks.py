@@ -400,6 +400,17 @@ def test_duel_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:
     assert d.verifier["good"] == ["DOWN"] and "a dead end" not in d.analysis
 
 
+def test_duel_best_move_is_a_safe_one_when_there_is_one() -> None:
+    # RIGHT lands on the apple, but blue's LEFT lands there too (both die): risky. UP (apple 2 moves away)
+    # and LEFT (4) are safe: the best is UP, not the risky move onto the apple.
+    state = {"game": "snake_duel", "size": 10, "num_apples": 2, "max_rounds": 100, "round": 5,
+             "apples": [[5, 4], [9, 9]], "done": False, "result": None, "rng": 1,
+             "snakes": [{"body": [[4, 4], [4, 5], [4, 6]], "direction": "UP", "alive": True, "score": 0},
+                        {"body": [[6, 4], [7, 4], [8, 4]], "direction": "LEFT", "alive": True, "score": 0}]}
+    d = task_module("snake_duel").move_task(state)
+    assert d.verifier["good"] == ["UP"] and d.verifier["fatal"] == []
+
+
 # Every candidate move leads into a dead end; LEFT eats an apple, so it is the closest and the best.
 ALL_DEAD_ENDS = {
     "snake": {"game": "snake", "size": 6, "apple": [0, 4], "direction": "UP", "step": 64,
