@@ -349,7 +349,7 @@ def test_an_env_without_a_task_module_is_refused(run, tmp_path, capsys, monkeypa
     shutil.copytree(run, other)
     if missing:  # a real env with no task module (a Game Boy game, say)
         cfg = yaml.safe_load((other / "config.yaml").read_text())
-        (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "env": missing[0]}))
+        (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "env": missing[0], "env_kwargs": {}}))
         env = missing[0]
     else:  # every env has one today: take Snake's away
         monkeypatch.setattr(tasks, "TASK_GAMES", tuple(g for g in tasks.TASK_GAMES if g != "snake"))
