@@ -209,6 +209,12 @@ def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
             imageio.mimsave(tmp, list(frames), fps=fps, macro_block_size=1)
 
 
+def best_episode(episodes: list[Episode]) -> Episode:
+    """The episode a video shows: the highest score, then the highest return (of two duel games with
+    the same apples, the win, not the quick loss), then the fewest steps."""
+    return max(episodes, key=lambda e: (e.score, e.ret, -e.length))
+
+
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
     scores = np.array([e.score for e in episodes], dtype=np.float64)
     lengths = np.array([e.length for e in episodes], dtype=np.float64)

@@ -232,7 +232,7 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     """``<stem>.json`` and, unless --no-video, the best episode replayed into ``<stem>-best.mp4``/``.gif``
     (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
     With --no-video an older evaluation's videos at this stem go with its JSON."""
-    from agents.evaluation import replay_frames, write_video
+    from agents.evaluation import best_episode, replay_frames, write_video
     from agents.runs import written_together
 
     # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
@@ -243,7 +243,7 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
         stale = []
     with written_together(files, stale) as tmps:
         if not args.no_video:
-            best = max(episodes, key=lambda e: (e.score, -e.length))
+            best = best_episode(episodes)
             frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
             for tmp in tmps[1:]:
                 write_video(frames, tmp)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agents.evaluation import Episode, RandomPolicy, run_episodes, summarize
+from agents.evaluation import Episode, RandomPolicy, best_episode, run_episodes, summarize
 from envs import make_game
 from envs.rng import seeds_from
 
@@ -31,3 +31,13 @@ def test_episodes_are_measured_up_to_their_own_end():
             ret += float(reward[0])
         assert e.length == len(e.actions) and e.ret == pytest.approx(ret)
         assert e.info == game.episode_info(0) and e.score == e.info["score"]
+
+
+def test_the_best_episode_is_the_top_score_then_the_top_return_then_the_shortest():
+    def episode(seed: int, score: float, length: int, ret: float) -> Episode:
+        return Episode(seed, score, length, ret, {}, [])
+
+    # Duel games with no apple: a one-round crash (-2) is no best episode beside a 100-round win (+1).
+    assert best_episode([episode(0, 0.0, 1, -2.0), episode(1, 0.0, 100, 1.0)]).seed == 1
+    tied = [episode(0, 3.0, 50, 2.0), episode(1, 3.0, 30, 2.0), episode(2, 2.0, 9, 9.0)]
+    assert best_episode(tied).seed == 1  # the score first; equal returns: the fewer steps
