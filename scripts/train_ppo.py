@@ -103,24 +103,18 @@ def check_game(cfg: dict) -> None:
     from agents.runs import game_options
     from envs import make_game
 
-    def does_not_apply(key: str) -> ValueError:
-        return ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not "
-                          "one of its options; see the per-env flags in --help)")
-
     kwargs = dict(cfg["env_kwargs"])
-    known = game_options(cfg["env"])
-    for key in kwargs:  # before the game is built: a Game Boy game checks its ROM first
-        if known is not None and key not in known:
-            raise does_not_apply(key)
+    known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
+    for key in kwargs if known is not None else ():
+        if key not in known:
+            raise ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not "
+                             "one of its options; see the per-env flags in --help)")
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
         make_game(cfg["env"], num_envs=1, **kwargs)
-    except TypeError as e:  # an option this game does not take: name the flag that set it
-        m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
-        if m is None:
-            raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
-        raise does_not_apply(m.group(1)) from None
+    except TypeError as e:
+        raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
         named = [flag for key, value in cfg["env_kwargs"].items() for flag in flags_named(str(e), key, value)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
