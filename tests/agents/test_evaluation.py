@@ -8,10 +8,12 @@ from envs import make_game
 from envs.rng import seeds_from
 
 
-def test_summary_figures_are_the_statistics_of_the_episodes():
-    def episode(score: float, length: int, ret: float, won: float) -> Episode:
-        return Episode(0, score, length, ret, {"score": score, "won": won}, [])
+def episode(score: float, length: int, ret: float, won: float = 0.0, seed: int = 0) -> Episode:
+    """A hand-made episode (no actions)."""
+    return Episode(seed, score, length, ret, {"score": score, "won": won}, [])
 
+
+def test_summary_figures_are_the_statistics_of_the_episodes():
     episodes = [episode(1.0, 10, 0.5, 0.0), episode(2.0, 20, 1.5, 0.0), episode(6.0, 60, 5.0, 1.0)]
     assert summarize(episodes) == {
         "episodes": 3, "mean_score": 3.0, "median_score": 2.0, "max_score": 6.0, "min_score": 1.0,
@@ -34,10 +36,7 @@ def test_episodes_are_measured_up_to_their_own_end():
 
 
 def test_the_best_episode_is_the_top_score_then_the_top_return_then_the_shortest():
-    def episode(seed: int, score: float, length: int, ret: float) -> Episode:
-        return Episode(seed, score, length, ret, {}, [])
-
     # Duel games with no apple: a one-round crash (-2) is no best episode beside a 100-round win (+1).
-    assert best_episode([episode(0, 0.0, 1, -2.0), episode(1, 0.0, 100, 1.0)]).seed == 1
-    tied = [episode(0, 3.0, 50, 2.0), episode(1, 3.0, 30, 2.0), episode(2, 2.0, 9, 9.0)]
+    assert best_episode([episode(0.0, 1, -2.0, seed=0), episode(0.0, 100, 1.0, 1.0, seed=1)]).seed == 1
+    tied = [episode(3.0, 50, 2.0, seed=0), episode(3.0, 30, 2.0, seed=1), episode(2.0, 9, 9.0, seed=2)]
     assert best_episode(tied).seed == 1  # the score first; equal returns: the fewer steps
