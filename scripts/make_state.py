@@ -1,6 +1,7 @@
 """Replay a scripted button sequence on a Game Boy ROM, headless, and save the emulator state.
 
-    python scripts/make_state.py --rom roms/pokemon_red.gb --inputs my_inputs.txt --out roms/start.state
+    python scripts/make_state.py --rom roms/pokemon_red.gb --inputs intro.txt \\
+        --out roms/pokemon_red_start.state
 
 The inputs format (one ``BUTTON [frames]`` per line, ``wait N``, ``#`` comments) is documented in
 envs/gameboy/scripting.py. A state made from a commercial ROM is as private as the ROM: never commit
