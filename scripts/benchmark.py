@@ -48,13 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
-    p.add_argument("--emulators", type=positive_int, default=4, help="emulators per worker for --env gameboy")
+    p.add_argument("--emulators", type=positive_int, default=4,
+                   help="emulators per worker for --env gameboy (default 4)")
     p.add_argument("--device", default="cpu", help="torch device for the training figures: cpu (default), "
                    "cuda[:N] or auto")
     p.add_argument("--policy", choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")
     p.add_argument("--boards", type=positive_int, default=4096,
-                   help="boards for env_sps and vec_env_sps (default 4096; the issue's figure uses >= 1024)")
+                   help="boards for env_sps and vec_env_sps (default 4096)")
     p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                    help="workers for vec_env_sps (default: one per core)")
     p.add_argument("--seconds", type=measure_seconds, default=3.0,

@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--specialist", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--vlm", action="append", default=[], metavar="MODEL@URL",
                    help="a VLM endpoint, e.g. qwen2.5-vl-7b@http://localhost:8000/v1 (repeatable)")
-    p.add_argument("--episodes", type=positive_int, default=20)
+    p.add_argument("--episodes", type=positive_int, default=20,
+                   help="episodes each player plays (default 20)")
     p.add_argument("--seed", type=nonneg_int, default=1_000_000,
                    help="episode k is seeded seed+k (default 1000000)")
     p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="a VLM's parameter count (e.g. gpt-4o=200B); default: read from the model name")
     p.add_argument("--frames", type=nonneg_int, default=6, help="worst decisions shown per VLM (default 6)")
     p.add_argument("--device", default="cpu", help="torch device for the specialist (default cpu)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
     args = p.parse_args(argv)
     check_episode_seeds(p, args.seed, args.episodes)

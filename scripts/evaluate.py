@@ -25,7 +25,7 @@ from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", type=path_arg, nargs="?", help="a run folder written by scripts/train_ppo.py")
-    p.add_argument("--episodes", type=positive_int, default=100)
+    p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
     p.add_argument("--checkpoint", type=path_arg,
                    help="model file (default: the run's model.zip or newest checkpoint); one from outside "
                    "the run writes eval-step<N>-<name>-<sha1>* files, never the run's own")
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     p.add_argument("--random", action="store_true",
                    help="a uniformly random agent on the run's game and settings (the baseline)")
-    p.add_argument("--no-video", action="store_true")
+    p.add_argument("--no-video", action="store_true", help="no replay of the best episode (MP4 and GIF)")
     p.add_argument("--video-steps", type=positive_int, default=1000,
                    help="the video shows the best episode's last N steps (default 1000)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("predictions", type=path_arg, help='JSONL, one {"id": ..., "response": ...} per line')
     p.add_argument("--specialist", type=path_arg,
                    help="a run folder: also score its greedy action on the move questions")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device for --specialist (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")

@@ -34,8 +34,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--num-envs", type=positive_int, help="boards stepped in parallel")
     p.add_argument("--num-workers", type=nonneg_int, help="worker processes (0: in this process)")
     p.add_argument("--policy", choices=sorted(PRESETS), help="network preset (default: by device)")
-    p.add_argument("--device", help="auto, cpu or cuda[:N]")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto (default: CUDA when available), cpu or cuda[:N]")
+    p.add_argument("--seed", type=int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
+                   "torch and PPO too (default 0)")
     p.add_argument("--run-dir", type=path_arg,
                    help="run folder (default: runs/<env>/<policy>-s<seed>-<time>)")
     p.add_argument("--resume", type=path_arg, metavar="RUN_DIR",
