@@ -56,4 +56,4 @@ def path_arg(text: str) -> str:
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:
     """Episode k is seeded ``seed + k``; seeds are 64-bit: larger ones would wrap to the training seeds."""
     if seed + episodes > 2**64:
-        parser.error(f"--seed {seed}: seed + --episodes must stay below 2**64")
+        parser.error(f"--seed {seed}: the last episode seed, seed + --episodes - 1, must stay below 2**64")

@@ -1,5 +1,6 @@
 """The real entry points with a tiny budget: train, TensorBoard contents, resume, load, evaluate."""
 
+import argparse
 import contextlib
 import json
 import os
@@ -237,7 +238,7 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
 
 @pytest.mark.parametrize("argv, message", [
     (["--seed", "-5"], "--seed"),
-    (["--seed", str(2**64 - 1)], "seed + --episodes must stay below 2**64"),
+    (["--seed", str(2**64 - 1)], "the last episode seed, seed + --episodes - 1, must stay below 2**64"),
     (["--random", "--checkpoint", "x.zip"], "--random plays no model"),
     (["--random", "--stochastic"], "--random plays no model"),
     (["--env", "sokoban"], "--env and --out are for --vlm without a run folder"),
@@ -993,3 +994,12 @@ def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, 
     assert logged == {"game/tiles_visited": 55.0, "game/maps_visited": 2.0}
     saved = json.loads((tmp_path / "milestones.json").read_text())  # the next --resume starts from these
     assert saved == {"maps_visited": 2.0, "tiles_visited": 55.0}
+
+
+def test_episode_seeds_may_reach_the_last_64_bit_seed() -> None:
+    from agents.cli import check_episode_seeds
+
+    parser = argparse.ArgumentParser()
+    check_episode_seeds(parser, 2**64 - 3, 3)  # seeds 2**64-3 .. 2**64-1: all 64-bit
+    with pytest.raises(SystemExit):
+        check_episode_seeds(parser, 2**64 - 3, 4)

@@ -396,7 +396,7 @@ def test_bad_settings_name_the_flag_and_leave_nothing(run, tmp_path, capsys, arg
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--seed", str(2**64 - 2)], "seed + --episodes must stay below 2**64"),  # would wrap to training seeds
+    (["--seed", str(2**64 - 2)], "seed + --episodes - 1, must stay below 2**64"),  # would wrap
     (["--min-score", "nan"], "argument --min-score: must be a finite number"),
 ])
 def test_argparse_refuses_seeds_that_wrap_and_nan(run, tmp_path, capsys, argv, message):
