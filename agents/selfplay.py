@@ -1,10 +1,11 @@
 """Self-play for two-player games (duel Snake with ``opponent: policy``).
 
-The opponent is an earlier snapshot of the learner: a pool of frozen copies of the policy, refreshed
-every ``snapshot_every`` env steps (the oldest dropped past ``pool_size``); each rollout draws one of
-them. Before every env step the callback observes the board from snake 1's side, lets the snapshot act
-and hands its actions to the game. The game must run in the training process (``num_workers: 0``,
-the default for cheap cores) so the callback can reach it between steps.
+The opponent is an earlier snapshot of the learner: a pool of frozen copies of the policy, one taken at
+the first rollout start past each multiple of ``snapshot_every`` env steps (the oldest dropped past
+``pool_size``); each rollout draws one of them, uniformly. Before every env step the callback observes
+the board from snake 1's side, lets the snapshot act and hands its actions to the game. The game must run
+in the training process (``num_workers: 0``, the default for cheap cores) so the callback can reach it
+between steps.
 
 The pool is not saved with a checkpoint (``pool_size`` copies of the policy at every save); a --resume
 refills it from the run's own checkpoints within the pool's span (``pool_size × snapshot_every`` steps
@@ -46,7 +47,7 @@ class SelfPlayCallback(BaseCallback):
         self.rng = np.random.default_rng(self.seed + now)  # a resumed run does not replay the first draws
         self._refill(now)
         self._snapshot()
-        self._next = self.model.num_timesteps + self.snapshot_every
+        self._schedule()
         self._load_random()
         self._act()
 
@@ -63,6 +64,11 @@ class SelfPlayCallback(BaseCallback):
         for f in span[len(span) - (self.pool_size - 1):]:  # the current policy is the last snapshot
             _, params, _ = load_from_zip_file(f, load_data=False, device=self.model.device)
             self.pool.append(params["policy"])
+
+    def _schedule(self) -> None:
+        """The next snapshot: at the first rollout start at or past the next multiple of ``snapshot_every``
+        (``now + snapshot_every`` would round every gap up to whole rollouts, and restart on --resume)."""
+        self._next = (self.model.num_timesteps // self.snapshot_every + 1) * self.snapshot_every
 
     def _snapshot(self) -> None:
         self.pool.append({k: v.detach().clone() for k, v in self.model.policy.state_dict().items()})
@@ -81,7 +87,7 @@ class SelfPlayCallback(BaseCallback):
     def _on_rollout_start(self) -> None:
         if self.model.num_timesteps >= self._next:
             self._snapshot()
-            self._next = self.model.num_timesteps + self.snapshot_every
+            self._schedule()
         self._load_random()
         self._act()
 

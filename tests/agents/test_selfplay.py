@@ -1,0 +1,43 @@
+"""Self-play's snapshot pool (agents/selfplay.py), driven without a training loop."""
+
+from types import SimpleNamespace
+
+import torch
+
+from agents.selfplay import SelfPlayCallback
+
+
+def pool_steps(start: int, end: int, rollout: int, snapshot_every: int) -> list[int]:
+    """The steps whose policy is in the pool after rollouts from ``start`` to ``end``; each policy's
+    weight is the step it was at."""
+    policy = torch.nn.Linear(1, 1, bias=False)
+    cb = SelfPlayCallback(snapshot_every, pool_size=1000)
+    game = SimpleNamespace(observe_opponent=None, new_obs_buffer=lambda: None)
+    venv = SimpleNamespace(_local=SimpleNamespace(game=game))
+    cb.model = SimpleNamespace(num_timesteps=start, policy=policy, device="cpu", get_env=lambda: venv)
+    cb._act = lambda: None  # no game: only the pool is looked at
+
+    def at(step: int) -> None:
+        cb.model.num_timesteps = step
+        with torch.no_grad():
+            policy.weight.fill_(step)
+
+    at(start)
+    cb._on_training_start()  # the current policy is the first snapshot
+    for step in range(start, end, rollout):
+        at(step)
+        cb._on_rollout_start()
+    return [int(p["weight"].item()) for p in cb.pool]
+
+
+def test_snapshots_every_snapshot_every_steps_on_average():
+    # 300 steps apart, rollouts of 128: at the first rollout start at or past each multiple of 300, not
+    # every third rollout (384 steps apart, 28% fewer snapshots than asked for).
+    assert pool_steps(0, 3840, 128, 300) == [0, 384, 640, 1024, 1280, 1536, 1920, 2176, 2432, 2816, 3072,
+                                             3328, 3712]
+
+
+def test_a_resumed_run_keeps_the_run_s_schedule():
+    # Resumed at step 1000 (a Ctrl-C mid-rollout): the current policy, then one snapshot past each multiple
+    # of 300 as the uninterrupted run (1200, 1500, ...), not 300, 600, ... steps after the resume.
+    assert pool_steps(1000, 3840, 128, 300) == [1000, 1256, 1512, 1896, 2152, 2408, 2792, 3048, 3304, 3688]
