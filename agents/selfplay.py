@@ -61,7 +61,7 @@ class SelfPlayCallback(BaseCallback):
 
         start = now - self.pool_size * self.snapshot_every
         span = [f for step, f in checkpoints(self.run) if start < step < now]
-        for f in span[len(span) - (self.pool_size - 1):]:  # the current policy is the last snapshot
+        for f in span[max(0, len(span) - (self.pool_size - 1)):]:  # the current policy is the last snapshot
             _, params, _ = load_from_zip_file(f, load_data=False, device=self.model.device)
             self.pool.append(params["policy"])
 

@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from agents.selfplay import SelfPlayCallback
@@ -41,3 +42,21 @@ def test_a_resumed_run_keeps_the_run_s_schedule():
     # Resumed at step 1000 (a Ctrl-C mid-rollout): the current policy, then one snapshot past each multiple
     # of 300 as the uninterrupted run (1200, 1500, ...), not 300, 600, ... steps after the resume.
     assert pool_steps(1000, 3840, 128, 300) == [1000, 1256, 1512, 1896, 2152, 2408, 2792, 3048, 3304, 3688]
+
+
+@pytest.mark.parametrize("pool_size, kept", [(1, []), (2, [600]), (3, [300, 600]), (4, [300, 600]),
+                                             (5, [300, 600]), (9, [300, 600])])
+def test_resume_refills_the_pool_with_the_checkpoints_in_its_span(tmp_path, monkeypatch, pool_size, kept):
+    # The run keeps three checkpoints; resumed from the newest, the two before it are within the pool's span
+    # and both come back while the pool has room for them beside the resumed policy (pool_size 4 got one).
+    from stable_baselines3.common import save_util
+
+    (tmp_path / "checkpoints").mkdir()
+    for step in (300, 600, 900):
+        (tmp_path / "checkpoints" / f"step_{step}.zip").touch()
+    monkeypatch.setattr(save_util, "load_from_zip_file",
+                        lambda f, **_: (None, {"policy": {"step": int(f.stem[5:])}}, None))
+    cb = SelfPlayCallback(snapshot_every=1000, pool_size=pool_size, run=tmp_path)
+    cb.model = SimpleNamespace(device="cpu")
+    cb._refill(900)
+    assert [p["step"] for p in cb.pool] == kept
