@@ -121,6 +121,14 @@ def check_game(cfg: dict) -> None:
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
     check_self_play(cfg)
+    from agents.config import DEFAULTS
+    from agents.selfplay import uses_self_play
+
+    changed = [k for k, v in cfg["self_play"].items() if v != DEFAULTS["self_play"][k]]
+    if changed and not uses_self_play(cfg):  # new runs only: a --resume keeps what its run was given
+        raise ValueError(f"{', '.join(f'--set self_play.{k}' for k in changed)} applies to self-play only "
+                         "(--env snake_duel --opponent policy), which this run does not use: drop it, or "
+                         "add --opponent policy")
 
 
 def check_self_play(cfg: dict) -> None:

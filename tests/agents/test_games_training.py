@@ -98,6 +98,18 @@ def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
     assert "--num-workers 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("env, extra", [("snake_duel", []), ("snake_duel", ["--opponent", "random"]),
+                                        ("snake", [])])
+def test_self_play_settings_without_self_play_are_refused(scripts, tmp_path, capsys, env, extra):
+    # Else the run trains against the scripted bot (or alone) and the settings are dropped without a word.
+    run = tmp_path / "x"
+    assert scripts.train_ppo.main(["--env", env, *extra, "--set", "self_play.pool_size=8",
+                                   "--total-timesteps", "256", "--run-dir", str(run), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "self_play.pool_size" in err and "--opponent policy" in err
+    assert not run.exists()
+
+
 def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
