@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -11,7 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam, Image, Video
+from stable_baselines3.common.logger import HParam, Image, TensorBoardOutputFormat
+from tensorboard.compat.proto.summary_pb2 import Summary
 from tqdm import tqdm
 
 from agents.evaluation import replay_frames, run_episodes
@@ -102,8 +104,8 @@ class MetricsCallback(BaseCallback):
 
 class StopCallback(BaseCallback):
     """Stops training at the next env step once a stop signal came, should its ``KeyboardInterrupt`` have
-    been swallowed: moviepy, imported by the first TensorBoard video, imports scipy inside a bare
-    ``except:``, and a Ctrl-C then left training running with every later signal ignored."""
+    been swallowed: a library that imports inside a bare ``except:`` (moviepy, which the TensorBoard
+    videos once went through, importing scipy) left training running with every later signal ignored."""
 
     def _on_step(self) -> bool:
         if stop_signalled():
@@ -150,9 +152,26 @@ class VideoCallback(PeriodicCallback):
         ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,
                           max_steps=self.max_steps)[0]
         frames = replay_frames(self.env, self.env_kwargs, ep.seed, ep.actions, scale=self.scale)
-        video = torch.from_numpy(frames).permute(0, 3, 1, 2).unsqueeze(0)  # (1, T, C, H, W) uint8
-        self.logger.record("rollout/video", Video(video, fps=self.fps), exclude=_NOT_TEXT)
+        gif = animated_gif(frames, self.fps)
+        height, width = frames.shape[1:3]
+        video = Summary(value=[Summary.Value(tag="rollout/video", image=Summary.Image(
+            height=height, width=width, colorspace=3, encoded_image_string=gif))])
+        for out in self.logger.output_formats:
+            if isinstance(out, TensorBoardOutputFormat):
+                out.writer.file_writer.add_summary(video, self.model.num_timesteps)
         self.logger.record("rollout/video_score", ep.score)
+
+
+def animated_gif(frames: np.ndarray, fps: int) -> bytes:
+    """(T, H, W, 3) uint8 frames as a looping GIF shown at ``fps``. Not SB3's ``Video`` (torch's
+    ``add_video``): moviepy 1.x hands imageio a frame time in seconds where imageio 2.28+ reads
+    milliseconds, so every frame got a 0 delay (browsers then pick their own speed) and the frames where
+    nothing moves, merged by Pillow, vanished from the animation."""
+    import imageio.v2 as imageio
+
+    buffer = io.BytesIO()
+    imageio.mimsave(buffer, list(frames), format="GIF", duration=1000 / fps, loop=0)
+    return buffer.getvalue()
 
 
 class CheckpointCallback(PeriodicCallback):

@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import shlex
@@ -67,6 +68,28 @@ def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
     assert gif[:6] == b"GIF89a"  # an encoded animation, not a silently empty summary
     assert gif.count(b"\x21\xf9\x04") > 1  # more than one frame (graphic control extensions)
     assert "_hparams_/session_start_info" in ea.summary_metadata
+
+
+def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
+    from PIL import Image
+    from stable_baselines3 import PPO
+
+    from agents.evaluation import run_episodes
+
+    # The first video and the step-256 checkpoint are of the same policy (both at that rollout's end).
+    model = PPO.load(trained / "checkpoints" / "step_256.zip")
+    episode = run_episodes(model, "snake", {"size": 10, "obs": "grid"}, 1, seed=12345)[0]
+    frames = len(episode.actions) + 1
+    video = events(trained).Images("rollout/video")[0]
+    assert video.step == 256
+    gif = Image.open(io.BytesIO(video.encoded_image_string))
+    assert gif.size == (80, 80)
+    durations = []
+    for k in range(gif.n_frames):  # Pillow merges frames that repeat the one before, adding their time
+        gif.seek(k)
+        durations.append(gif.info.get("duration", 0))
+    assert min(durations) >= 80  # 12 fps: never a 0 delay that leaves the speed to the browser
+    assert abs(sum(durations) - frames * 1000 / 12) <= 10 * len(durations)  # every step's time shown
 
 
 def test_model_loads_with_ppo_load_in_a_fresh_process(trained):
