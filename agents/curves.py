@@ -69,7 +69,9 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     panels = ((axes[0], steps / 1e6, "env steps (millions)"), (axes[1], minutes, "wall clock (minutes)"))
     for ax, x, label in panels:
-        ax.plot(x, values, color="#2a9d8f", lw=1.8, label=tag.split("/")[-1])
+        # A line needs two points: a run's first one is drawn as a dot, or the panel stays empty.
+        ax.plot(x, values, color="#2a9d8f", lw=1.8, label=tag.split("/")[-1],
+                marker="o" if len(values) == 1 else None)
         if baseline is not None:
             ax.axhline(baseline, color="#888", ls="--", lw=1, label=baseline_label)
         ax.set_xlabel(label)

@@ -934,6 +934,26 @@ def test_curve_minutes_leave_out_the_time_between_a_stop_and_its_resume(tmp_path
     assert minutes.tolist() == pytest.approx([1.0, 2.0, 3.0])
 
 
+def test_a_curve_of_one_point_is_drawn(tmp_path):
+    from PIL import Image
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    from agents.curves import plot_curve
+
+    (tmp_path / "tb").mkdir()  # a run's first rollout: one point so far
+    with open(tmp_path / "tb" / "events.out.tfevents.1000.host.1.0", "wb") as f:
+        writer = RecordWriter(f)
+        writer.write(Event(wall_time=1000.0, file_version="brain.Event:2").SerializeToString())
+        summary = Summary(value=[Summary.Value(tag="rollout/score_mean", simple_value=3.0)])
+        writer.write(Event(wall_time=1060.0, step=8192, summary=summary).SerializeToString())
+    out = plot_curve(tmp_path, tmp_path / "curve.png")
+    image = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    right = image[:, image.shape[1] // 2:]  # the wall-clock panel: no legend there, only the curve
+    assert (np.abs(right - [0x2A, 0x9D, 0x8F]).sum(axis=2) < 30).any()
+
+
 def test_a_failed_video_write_keeps_the_old_video(tmp_path, monkeypatch):
     import imageio.v2 as imageio
 
