@@ -278,6 +278,9 @@ class GameBoyGame(Game):
     # ---- emulator plumbing ------------------------------------------------------------------------
     def _make_start_state(self) -> bytes:
         if self.state_path is not None:
+            if self.state_path.is_dir():  # it exists: "not found" would send the user looking for it
+                raise ValueError(f"--state {self.state_path} is a folder; give the .state file itself "
+                                 "(made with scripts/make_state.py or scripts/play_gameboy.py --save-state)")
             if not self.state_path.is_file():
                 raise FileNotFoundError(
                     f"start state {self.state_path} not found; make one with scripts/make_state.py or "

@@ -553,6 +553,8 @@ def test_play_script_headless(tmp_path: Path) -> None:
 def test_missing_state_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make_state"):
         make(1, state=tmp_path / "none.state")
+    with pytest.raises(ValueError, match=r"--state .* is a folder; give the \.state file"):
+        make(1, state=tmp_path)  # it exists: not "not found"
 
 
 def test_make_state_refuses_bad_roms_and_states_by_flag(tmp_path: Path) -> None:
