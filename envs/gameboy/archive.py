@@ -40,12 +40,17 @@ class StateArchive:
 
     def __init__(self, folder: str | Path, rom_sha1: str) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.rom_sha1 = rom_sha1
         self.index = self.folder / "index.sqlite"
         self._counter = 0
-        with self._connect() as db:
-            db.execute(_SCHEMA)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as e:  # a file in the way, no permission, a damaged index
+            raise ValueError(f"archive_dir {self.folder} cannot hold the archive of milestone states "
+                             f"({e}): give a folder that can be made and written, or move what is in its way"
+                             ) from None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -790,3 +790,17 @@ def test_an_observation_thinner_than_its_channels_is_refused() -> None:
     with pytest.raises(ValueError, match=r"obs_size 80x2 is smaller than its 3 channels \(frame_stack 3\)"):
         make(1, obs_size=[80, 2], frame_stack=3, visited_mask=False)
     make(1, obs_size=[3, 80], frame_stack=2).close()  # channels == height: SB3 reads channels first
+
+
+def test_an_unusable_archive_folder_is_named(tmp_path: Path) -> None:
+    """A file where the archive folder should be, or a damaged index, is refused naming archive_dir
+    (it was a FileExistsError / sqlite3 traceback)."""
+    in_the_way = tmp_path / "archive"
+    in_the_way.write_text("not a folder")
+    with pytest.raises(ValueError, match=r"archive_dir .*archive cannot hold the archive"):
+        make(1, archive_dir=in_the_way)
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "index.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(ValueError, match=r"archive_dir .*damaged cannot hold the archive"):
+        make(1, archive_dir=damaged)
