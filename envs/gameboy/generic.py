@@ -3,8 +3,9 @@
 ``game`` picks the cartridge: the ROM's header title must match (``roms.WRAPPER_TITLES``), or
 construction fails with a message naming both titles. The wrapper (``pyboy.game_wrapper``) starts the
 game past its menus (timer DIV 0, so the start is the same every time), and each reset returns there
-with the timer's DIV register set from the board's seed (``seed % 256``: the game's own randomness,
-e.g. Tetris pieces, then follows the seed). With a ``state`` file, resets load that file instead.
+with the timer's DIV register set to a byte drawn from the board's seed (the first draw of
+``numpy.random.default_rng(seed)``, not ``seed % 256``: the game's own randomness, e.g. Tetris pieces,
+then follows the seed). With a ``state`` file, resets load that file instead.
 
 Reward per step: ``score_weight`` x the score gained, plus ``progress_weight`` x the level progress
 gained (Super Mario Land's ``level_progress``), minus ``death_penalty`` per life lost. An episode
