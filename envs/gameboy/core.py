@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import array
 import base64
+import contextlib
 import ctypes
 import gc
 import hashlib
 import importlib.metadata
 import io
+import sys
 import time
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -180,6 +183,34 @@ def load_state_file(pb: Any, path: Path) -> bytes:
     return data
 
 
+@contextlib.contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """Raise, when the block ends, a ``KeyboardInterrupt`` that PyBoy swallowed inside it.
+
+    A Ctrl-C (or the SIGTERM that the scripts turn into one) usually lands while PyBoy's compiled
+    ``tick`` runs one of its Python callbacks; the ``KeyboardInterrupt`` raised there cannot leave the
+    compiled code, which hands it to ``sys.unraisablehook`` (an "Exception ignored" traceback) and
+    carries on. The scripts' handlers act on the first signal only, so the stop was lost: an
+    evaluation or export ran to its end and wrote its results. Inside this block such an exception is
+    kept (Cython has printed its traceback already) and raised again when the block ends."""
+    caught: list[BaseException] = []
+    previous = sys.unraisablehook
+
+    def keep(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            caught.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = keep
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+    if caught:
+        raise KeyboardInterrupt
+
+
 def pack_bytes(data: bytes) -> str:
     """bytes -> JSON-able text (zlib + base64)."""
     return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
@@ -324,41 +355,44 @@ class GameBoyGame(Game):
 
     # ---- the Game contract ------------------------------------------------------------------------
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
-        for k, i in enumerate(np.asarray(indices, dtype=np.int64)):
-            i = int(i)
-            self._rngs[i] = np.random.default_rng(int(seeds[k]))
-            self._episode_start(i)
-            self._steps[i] = 0
-            self._done[i] = False
-            self._returns[i] = 0.0
-            self._grab(i, fill=True)
-            self._after_reset(i)
+        with interrupts_kept():  # a wrapper's reset_game ticks the emulator
+            for k, i in enumerate(np.asarray(indices, dtype=np.int64)):
+                i = int(i)
+                self._rngs[i] = np.random.default_rng(int(seeds[k]))
+                self._episode_start(i)
+                self._steps[i] = 0
+                self._done[i] = False
+                self._returns[i] = 0.0
+                self._grab(i, fill=True)
+                self._after_reset(i)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = self.num_envs
         rewards, terminated, truncated = [0.0] * n, [False] * n, [False] * n
         rest = self.step_frames - self.press_frames
         # Checked: a negative action would index ACTION_NAMES from the end and press the last button.
-        for i, action in enumerate(checked_actions(actions, n, self.ACTION_NAMES).tolist()):
-            if self._done[i]:
-                continue
-            pb = self._pyboys[i]
-            button = self.ACTION_NAMES[action]
-            t0 = time.perf_counter()
-            pb.button_press(button)
-            pb.tick(self.press_frames, False)
-            pb.button_release(button)
-            if rest > 1:
-                pb.tick(rest - 1, False)
-            pb.tick(1, True)
-            self.emulator_seconds += time.perf_counter() - t0
-            self._steps[i] += 1
-            self._grab(i)
-            reward, term = self._after_step(i)
-            trunc = not term and self._steps[i] >= self.max_steps
-            rewards[i], terminated[i], truncated[i] = reward, term, trunc
-            self._returns[i] += reward
-            self._done[i] = term or trunc
+        checked = checked_actions(actions, n, self.ACTION_NAMES).tolist()
+        with interrupts_kept():  # a Ctrl-C inside a tick is raised after the step, not lost
+            for i, action in enumerate(checked):
+                if self._done[i]:
+                    continue
+                pb = self._pyboys[i]
+                button = self.ACTION_NAMES[action]
+                t0 = time.perf_counter()
+                pb.button_press(button)
+                pb.tick(self.press_frames, False)
+                pb.button_release(button)
+                if rest > 1:
+                    pb.tick(rest - 1, False)
+                pb.tick(1, True)
+                self.emulator_seconds += time.perf_counter() - t0
+                self._steps[i] += 1
+                self._grab(i)
+                reward, term = self._after_step(i)
+                trunc = not term and self._steps[i] >= self.max_steps
+                rewards[i], terminated[i], truncated[i] = reward, term, trunc
+                self._returns[i] += reward
+                self._done[i] = term or trunc
         return np.array(rewards, np.float32), np.array(terminated), np.array(truncated)
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:

@@ -804,3 +804,29 @@ def test_an_unusable_archive_folder_is_named(tmp_path: Path) -> None:
     (damaged / "index.sqlite").write_bytes(b"not a database" * 100)
     with pytest.raises(ValueError, match=r"archive_dir .*damaged cannot hold the archive"):
         make(1, archive_dir=damaged)
+
+
+def test_a_ctrl_c_inside_a_tick_stops_the_step() -> None:
+    """A KeyboardInterrupt raised inside PyBoy's tick, where a Ctrl-C's handler usually runs (in one of
+    PyBoy's Python callbacks), ends the step with it: PyBoy swallowed it, and evaluate, export and
+    compare ran to their end and wrote results after a Ctrl-C or timeout's SIGTERM."""
+    g = make(1)
+    try:
+        fired: list[int] = []
+
+        def interrupt(_context: object) -> None:
+            if not fired:
+                fired.append(1)
+                raise KeyboardInterrupt
+
+        pb = g._pyboys[0]
+        pb.hook_register(0, 0x0040, interrupt, None)  # the VBlank vector: runs inside every frame's tick
+        with pytest.raises(KeyboardInterrupt):
+            act(g, RIGHT)
+        assert fired
+        pb.hook_deregister(0, 0x0040)
+        before = where(g)
+        act(g, RIGHT)  # the game goes on where it was
+        assert where(g) == (before[0], before[1] + 1, before[2])
+    finally:
+        g.close()
