@@ -8,7 +8,10 @@ with the timer's DIV register set to a byte drawn from the board's seed (the fir
 then follows the seed). With a ``state`` file, resets load that file instead.
 
 Reward per step: ``score_weight`` x the score gained, plus ``progress_weight`` x the level progress
-gained (Super Mario Land's ``level_progress``), minus ``death_penalty`` per life lost. An episode
+gained (Super Mario Land's ``level_progress``, the x position in the current level: paid past the
+furthest point reached in that level, so neither walking back, a restart after a death nor a new
+level's start, where it falls back to the level's beginning, pays negative progress), minus
+``death_penalty`` per life lost. An episode
 terminates on the wrapper's game over, or on the first life lost with ``end_on_life_loss``.
 episode_info: score (the game's own score), lives, plus the episode return.
 
@@ -114,23 +117,33 @@ class GameBoy(GameBoyGame):
             mem = self._wram[i]
             badges = mem[POKEMON_RED["badges"].addr - WRAM]
             events = bit_count(mem, POKEMON_RED["event_flags"].addr - WRAM, POKEMON_RED["event_flags"].size)
-            return {"score": float(events + 10 * badges.bit_count()), "progress": 0.0, "lives": 1.0,
-                    "game_over": float(badges & TEST_BADGES_ALL == TEST_BADGES_ALL)}
+            return {"score": float(events + 10 * badges.bit_count()), "progress": 0.0, "level": 0.0,
+                    "lives": 1.0, "game_over": float(badges & TEST_BADGES_ALL == TEST_BADGES_ALL)}
         w = pb.game_wrapper
         w.post_tick()  # refresh after a load_state too
-        return {"score": float(w.score), "progress": float(getattr(w, "level_progress", 0)),
+        world = getattr(w, "world", None)  # Super Mario Land: (world, level)
+        level = float(world[0] * 16 + world[1]) if isinstance(world, tuple) and len(world) == 2 else 0.0
+        return {"score": float(w.score), "progress": float(getattr(w, "level_progress", 0)), "level": level,
                 "lives": float(getattr(w, "lives_left", 0)), "game_over": float(bool(w.game_over()))}
 
     def _init_tracking(self) -> None:
         self._last: list[dict[str, float]] = [{} for _ in range(self.num_envs)]
 
     def _after_reset(self, i: int) -> None:
-        self._last[i] = self._read(i)
+        now = self._read(i)
+        now["best_progress"] = now["progress"]
+        self._last[i] = now
 
     def _after_step(self, i: int) -> tuple[float, bool]:
         now, before = self._read(i), self._last[i]
-        reward = (self.score_weight * (now["score"] - before["score"])
-                  + self.progress_weight * (now["progress"] - before["progress"]))
+        # level_progress starts again at every level (and after a death): only progress past the
+        # furthest point of the current level pays, which a new level resets.
+        best = before.get("best_progress", before["progress"])
+        if now["level"] != before.get("level", now["level"]):
+            best = now["progress"]
+        gained = max(0.0, now["progress"] - best)
+        now["best_progress"] = best + gained
+        reward = self.score_weight * (now["score"] - before["score"]) + self.progress_weight * gained
         life_lost = now["lives"] < before["lives"]
         if life_lost:
             reward -= self.death_penalty

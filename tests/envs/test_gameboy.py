@@ -830,3 +830,24 @@ def test_a_ctrl_c_inside_a_tick_stops_the_step() -> None:
         assert where(g) == (before[0], before[1] + 1, before[2])
     finally:
         g.close()
+
+
+def test_level_progress_pays_only_new_ground_of_the_current_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Super Mario Land's level_progress is the x position in the current level: it falls back to the
+    level's start at a new level and after a death. The reward paid 0.1 x that fall (minus hundreds
+    for finishing a level); now only progress past the level's furthest point pays."""
+    g = GameBoy(num_envs=1, game="depthfirst_test", progress_weight=0.1)
+    try:
+        reads = iter([(100, 17), (300, 17), (250, 17), (320, 17), (251, 18), (300, 18)])
+
+        def read(i: int) -> dict[str, float]:
+            progress, level = next(reads)
+            return {"score": 0.0, "progress": float(progress), "level": float(level), "lives": 1.0,
+                    "game_over": 0.0}
+
+        monkeypatch.setattr(g, "_read", read)
+        g._after_reset(0)
+        rewards = [g._after_step(0)[0] for _ in range(5)]
+        assert rewards == pytest.approx([20.0, 0.0, 2.0, 0.0, 4.9])
+    finally:
+        g.close()
