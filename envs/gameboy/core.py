@@ -423,8 +423,13 @@ class GameBoyGame(Game):
         if state.get("rom_sha1") != self.rom_sha1:
             raise ValueError(f"state was made with ROM {state.get('rom_sha1')}, "
                              f"this game runs {self.rom_sha1}")
-        load_emulator(self._pyboys[i], unpack_bytes(state["emulator"]))
         frames = np.frombuffer(unpack_bytes(state["frames"]), np.uint8)
+        if frames.size != self._frames[i].size:  # checked before the emulator is touched
+            _, stack, h, w = self._frames.shape
+            raise ValueError(f"state holds {frames.size} bytes of frames, this game stacks {stack} of "
+                             f"{h}x{w} ({self._frames[i].size}): it was made with another frame_stack or "
+                             "obs_size; use the settings it was made with")
+        load_emulator(self._pyboys[i], unpack_bytes(state["emulator"]))
         self._frames[i] = frames.reshape(self._frames.shape[1:])
         self._steps[i] = int(state["step"])
         self._done[i] = bool(state["done"])

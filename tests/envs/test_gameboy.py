@@ -331,6 +331,18 @@ def test_swarm_archive_and_restore(tmp_path: Path) -> None:
         make(1, swarm=True)
 
 
+def test_a_state_of_another_frame_stack_is_refused_before_loading(game: PokemonRed) -> None:
+    fresh(game)
+    other = make(1, frame_stack=3)
+    try:
+        before = other.get_state(0)["emulator"]
+        with pytest.raises(ValueError, match="another frame_stack or obs_size"):
+            other.set_state(0, game.get_state(0))
+        assert other.get_state(0)["emulator"] == before  # the board is left as it was
+    finally:
+        other.close()
+
+
 def test_a_loaded_state_counts_at_once(tmp_path: Path) -> None:
     """A state loaded with set_state updates the milestones and is archived past the best milestone,
     before any step (steps only re-check them when a figure changes)."""
