@@ -309,10 +309,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def save_model(model: Any, path: Path) -> None:
-    """``model.save`` into a temp file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with written_beside(path) as tmp, open(tmp, "wb") as f:
-        model.save(f)
+    """``model.save`` into a temp file beside ``path``, then rename it into place. A write that fails (a
+    full disk) raises ``RunError`` naming the file, which keeps its previous contents."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with written_beside(path) as tmp, open(tmp, "wb") as f:
+            model.save(f)
+    except OSError as e:
+        raise RunError(f"{path} could not be written ({e.strerror or e}); any file there before is "
+                       "unchanged") from None
 
 
 def save_checkpoint(model: Any, run: Path) -> Path:

@@ -1047,3 +1047,33 @@ def test_episode_seeds_may_reach_the_last_64_bit_seed() -> None:
     check_episode_seeds(parser, 2**64 - 3, 3)  # seeds 2**64-3 .. 2**64-1: all 64-bit
     with pytest.raises(SystemExit):
         check_episode_seeds(parser, 2**64 - 3, 4)
+
+def test_a_full_disk_during_a_checkpoint_is_one_clear_error_and_keeps_the_run(trained, scripts, tmp_path,
+                                                                              monkeypatch, capsys):
+    import errno
+
+    from stable_baselines3 import PPO
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+
+    def files() -> dict[Path, bytes]:
+        return {f.relative_to(run): f.read_bytes()
+                for f in [run / "model.zip", *(run / "checkpoints").iterdir()]}
+
+    before = files()
+
+    def save(self, path, *args, **kwargs):  # the disk fills half-way through the periodic checkpoint
+        path.write(b"PK\x03\x04 half a zip")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(PPO, "save", save)
+    capsys.readouterr()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--save-every", "256",
+                                   "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    file = run / "checkpoints" / "step_768.zip"
+    assert f"error: {file} could not be written (No space left on device)" in err
+    assert files() == before
+    assert not list(run.rglob("*.tmp*"))
