@@ -130,7 +130,11 @@ def evaluate(args: argparse.Namespace) -> int:
     # does another run's model at the same step replace this run's own (its files are named after it).
     step = f"eval-step{model.num_timesteps}{'' if args.random else foreign_label(run, ckpt)}"
     tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
-    write_results(summary, run / tag, cfg["env"], env_kwargs, episodes, args)
+    try:
+        write_results(summary, run / tag, cfg["env"], env_kwargs, episodes, args)
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(summary))
     else:
@@ -206,7 +210,11 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                                         "tokens_per_episode", "best_move_rate", "verifier_accuracy",
                                         "cached_answers", "decisions_per_s", "parameters")},
                    env=env, vlm=str(player.client.endpoint), seed=args.seed, client=played.about["client"])
-    write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
+    try:
+        write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(summary))
     else:
@@ -233,7 +241,7 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
     With --no-video an older evaluation's videos at this stem go with its JSON."""
     from agents.evaluation import best_episode, replay_frames, write_video
-    from agents.runs import written_together
+    from agents.runs import RunError, written_together
 
     # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
     files = [stem.with_name(f"{stem.name}{end}") for end in (".json", "-best.mp4", "-best.gif")]
@@ -241,15 +249,19 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
         files, stale = files[:1], files[1:]
     else:
         stale = []
-    with written_together(files, stale) as tmps:
-        if not args.no_video:
-            best = best_episode(episodes)
-            frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
-            for tmp in tmps[1:]:
-                write_video(frames, tmp)
-            summary.update(video=os.path.abspath(files[1]), gif=os.path.abspath(files[2]),
-                           best_episode_seed=best.seed, video_steps=len(frames) - 1)
-        tmps[0].write_text(json.dumps(summary, indent=2))
+    try:
+        with written_together(files, stale) as tmps:
+            if not args.no_video:
+                best = best_episode(episodes)
+                frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
+                for tmp in tmps[1:]:
+                    write_video(frames, tmp)
+                summary.update(video=os.path.abspath(files[1]), gif=os.path.abspath(files[2]),
+                               best_episode_seed=best.seed, video_steps=len(frames) - 1)
+            tmps[0].write_text(json.dumps(summary, indent=2))
+    except OSError as e:  # a full disk: the previous results stay, all of them
+        raise RunError(f"{files[0]}{' and its videos' if len(files) > 1 else ''} could not be written "
+                       f"({e.strerror or e}); the results there before are unchanged") from None
 
 
 if __name__ == "__main__":

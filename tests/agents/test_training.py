@@ -1077,3 +1077,29 @@ def test_a_full_disk_during_a_checkpoint_is_one_clear_error_and_keeps_the_run(tr
     assert f"error: {file} could not be written (No space left on device)" in err
     assert files() == before
     assert not list(run.rglob("*.tmp*"))
+
+
+def test_a_full_disk_during_an_evaluation_is_one_clear_error(trained, scripts, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import imageio.v2
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "5"]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    real = imageio.v2.mimsave
+
+    def disk_full(path, *args, **kwargs):  # the MP4 written, the disk fills during the GIF
+        if str(path).endswith(".gif"):
+            Path(path).write_bytes(b"half a video")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(imageio.v2, "mimsave", disk_full)
+    capsys.readouterr()
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "900"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: {run / 'eval-step512.json'} and its videos could not be written (No space left" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # all old, none new
