@@ -207,6 +207,26 @@ def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             imageio.mimsave(tmp, list(frames), fps=fps, macro_block_size=1)
+            if not mp4_complete(tmp):  # imageio ignores ffmpeg's exit status: a full disk went unsaid
+                raise OSError("ffmpeg could not finish the MP4 (a full disk?)")
+
+
+def mp4_complete(path: Path) -> bool:
+    """Whether an MP4's top-level boxes fill the file exactly and include its index (``moov``, which
+    ffmpeg writes last): a write cut short fails one or the other."""
+    data = path.read_bytes()
+    pos, kinds = 0, set()
+    while pos + 8 <= len(data):
+        size, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if size == 1:  # a 64-bit size follows the type
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        elif size == 0:  # the box runs to the end of the file
+            size = len(data) - pos
+        if size < 8:
+            return False
+        kinds.add(kind)
+        pos += size
+    return pos == len(data) and b"moov" in kinds
 
 
 def best_episode(episodes: list[Episode]) -> Episode:
