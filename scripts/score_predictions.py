@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             result = score_files(Path(args.split), Path(args.predictions),
                                  Path(args.specialist) if args.specialist else None, args.device)
             if args.out:
-                atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file
+                try:
+                    atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file
+                except OSError as e:  # a full disk
+                    raise ValueError(f"--out {args.out} could not be written ({e.strerror or e}); any file "
+                                     "there before is unchanged") from None
     except (ScoringError, CompareError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -283,3 +283,26 @@ def test_a_group_s_figures_are_over_the_records_they_apply_to():
     assert cell.as_dict() == {"n": 4, "answered": 3, "missing": 1, "accuracy": pytest.approx(1 / 3),
                               "format": None, "format_errors": None, "move_questions": 2,
                               "move_accuracy": 0.5}
+
+
+def test_a_full_disk_writing_out_is_one_clear_error(predictions, dataset, scripts, capsys, monkeypatch,
+                                                    tmp_path):
+    import errno
+    from pathlib import Path
+
+    out = tmp_path / "scores.json"
+    out.write_text("the earlier scores")
+
+    def disk_full(self, text, *args, **kwargs):
+        with open(self, "w") as f:
+            f.write(text[:10])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    argv = [str(dataset[1]), str(predictions[0]), "--out", str(out), "--force"]
+    assert scripts.score_predictions.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {out} could not be written (No space left on device)" in err
+    assert "Traceback" not in err
+    assert out.read_text() == "the earlier scores" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "preds.jsonl", "scores.json"]
