@@ -511,6 +511,10 @@ def export(opts: ExportOptions) -> dict[str, Any]:
                 d.rmdir()
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
+        if isinstance(e, OSError):  # a full disk (here or in a worker)
+            where = f": {e.filename}" if e.filename else ""
+            raise ExportError(f"--out {out}: the export could not be written ({e.strerror or e}{where}); "
+                              f"{out} is as it was") from None
         raise
     try:  # locked until the export is in place: a second export sees this one until then
         _swap_into_place(partial, out, opts.overwrite)

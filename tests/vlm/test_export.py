@@ -627,3 +627,28 @@ def test_the_replay_bar_moves_at_each_episode_not_each_chunk(run, tmp_path, monk
     assert export(str(run), "--episodes", "3", "--out", str(tmp_path / "ds"), "--formats", "none") == 0
     assert [n for n in updates["replay"] if n] == [1, 1, 1]  # a chunk holds all three: one move each
     assert sum(updates["play"]) == 3
+
+
+def test_a_full_disk_during_an_overwrite_is_one_clear_error_and_keeps_the_old_export(run, tmp_path, capsys,
+                                                                                      monkeypatch):
+    import errno
+
+    import vlm.export
+
+    out = tmp_path / "out"
+    argv = [str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress"]
+    assert export(*argv) == 0
+    before = digest_tree(out)
+
+    def disk_full(root, *args, **kwargs):  # the dataset card, the last file an export writes
+        (root / "README.md").write_text("half a card")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vlm.export, "write_card", disk_full)
+    capsys.readouterr()
+    assert export(*argv, "--overwrite", "--seed", "7") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (f"error: --out {out}: the export could not be written (No space left on device); {out} is as "
+            "it was") in err
+    assert digest_tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
