@@ -413,12 +413,15 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
             for name in moved_old:
                 (old / name).rename(out / name)
             raise
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(new, ignore_errors=True)
         if old is not None:
             old.rmdir()  # empty again (an OSError here keeps what could not be put back)
         if made and not any(out.iterdir()):
             out.rmdir()
+        if isinstance(e, OSError):  # a full disk: the report is all or nothing
+            raise CompareError(f"--out {out}: the report could not be written ({e.strerror or e}); {out} is "
+                               "as it was") from None
         raise
     shutil.rmtree(old)
     new.rmdir()

@@ -329,7 +329,7 @@ def test_a_reply_with_a_lone_surrogate_is_cached_logged_and_reported(scripts, tm
     assert "\ufffd" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
 
 
-def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, monkeypatch):
+def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, monkeypatch, capsys):
     import agents.compare
 
     out = tmp_path / "report"
@@ -345,8 +345,11 @@ def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, m
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(agents.compare, "_markdown", disk_full)  # the last file a report writes
-        with pytest.raises(OSError, match="No space left"):
-            scripts.compare.main([*argv, "--overwrite"])
+        capsys.readouterr()
+        assert scripts.compare.main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {out}: the report could not be written (No space left on device)" in err
+    assert "Traceback" not in err
     after = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
     assert after == before and not [d for d in out.iterdir() if d.name.startswith(".")]
 
