@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ class ResponseCache:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self.warned = False  # a failed put is said once
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -75,16 +77,30 @@ class ResponseCache:
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store a response; one that cannot be stored (a full disk) is said once on stderr and left out:
+        the answer, maybe paid for, is still used, and the run goes on."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        except OSError as e:
+            self._warn(e)
+            return
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(value, f, ensure_ascii=False)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as e:
             Path(tmp).unlink(missing_ok=True)
-            raise
+            if not isinstance(e, OSError):
+                raise
+            self._warn(e)
+
+    def _warn(self, e: OSError) -> None:
+        if not self.warned:
+            self.warned = True
+            print(f"warning: cannot cache answers in {self.root} ({e.strerror or e}); they are used but not "
+                  "cached", file=sys.stderr)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("*/*.json")) if self.root.is_dir() else 0

@@ -454,6 +454,26 @@ def test_a_corrupt_cache_entry_is_a_miss(tmp_path):
     assert not list(tmp_path.glob("*/*.tmp"))
 
 
+
+def test_an_answer_the_full_disk_cannot_cache_is_still_used(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import agents.vlm_cache
+
+    def disk_full(value, f, **kwargs):  # the cache folder's disk fills while an answer is stored
+        f.write('{"model": ')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(agents.vlm_cache.json, "dump", disk_full)
+    cache = ResponseCache(tmp_path)
+    with ChatServer(default=lambda body: good("fine")) as server:
+        c = client(server, cache=cache)
+        assert c.complete("q", [IMG]).content == "fine"  # the answer paid for is not lost
+        assert c.complete("q2", [IMG]).content == "fine"
+    err = capsys.readouterr().err
+    assert err.count(f"warning: cannot cache answers in {tmp_path} (No space left on device)") == 1
+    assert len(cache) == 0 and not list(tmp_path.glob("*/*.tmp"))
+
 def test_extra_body_adds_overrides_and_drops_request_fields(tmp_path):
     import argparse
 
