@@ -121,9 +121,16 @@ def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:
 
 
 def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
-    atomic_write_text(path / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    with open(path / "command.txt", "a") as f:
-        f.write(command + "\n")
+    """config.yaml (replaced whole) and a line in command.txt; ``RunError`` naming the file the disk
+    could not take."""
+    name = "config.yaml"
+    try:
+        atomic_write_text(path / name, yaml.safe_dump(cfg, sort_keys=False))
+        name = "command.txt"
+        with open(path / name, "a") as f:
+            f.write(command + "\n")
+    except OSError as e:
+        raise RunError(f"{path}: the run's {name} could not be written ({e.strerror or e})") from None
 
 
 def read_run_config(path: Path) -> dict[str, Any]:

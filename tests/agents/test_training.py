@@ -1103,3 +1103,25 @@ def test_a_full_disk_during_an_evaluation_is_one_clear_error(trained, scripts, t
     assert "Traceback" not in err
     assert f"error: {run / 'eval-step512.json'} and its videos could not be written (No space left" in err
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # all old, none new
+
+
+def test_a_full_disk_when_a_resume_rewrites_its_config_is_one_clear_error(trained, scripts, tmp_path,
+                                                                          monkeypatch, capsys):
+    import errno
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {f.relative_to(run): f.read_bytes() for f in run.rglob("*") if f.is_file()}
+
+    def disk_full(self, text, *args, **kwargs):
+        with open(self, "w") as f:
+            f.write(text[:5])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    capsys.readouterr()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: {run}: the run's config.yaml could not be written (No space left on device)" in err
+    assert {f.relative_to(run): f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
