@@ -206,7 +206,11 @@ def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
         else:  # H.264 wants even sides; pad by repeating the last row/column.
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            imageio.mimsave(tmp, list(frames), fps=fps, macro_block_size=1)
+            try:
+                imageio.mimsave(tmp, list(frames), fps=fps, macro_block_size=1)
+            except OSError as e:  # imageio-ffmpeg's message goes on with ffmpeg's whole command line
+                first = (str(e).splitlines() or [type(e).__name__])[0]
+                raise OSError(f"ffmpeg could not write the MP4 ({first})") from None
             if not mp4_complete(tmp):  # imageio ignores ffmpeg's exit status: a full disk went unsaid
                 raise OSError("ffmpeg could not finish the MP4 (a full disk?)")
 

@@ -42,24 +42,27 @@ def test_the_best_episode_is_the_top_score_then_the_top_return_then_the_shortest
     assert best_episode(tied).seed == 1  # the score first; equal returns: the fewer steps
 
 
-def test_an_mp4_that_ffmpeg_could_not_finish_is_an_error_not_a_file(tmp_path):
+@pytest.mark.parametrize("limit", [4096, 0], ids=["at-the-end", "at-the-start"])
+def test_an_mp4_that_ffmpeg_could_not_finish_is_an_error_not_a_file(tmp_path, limit):
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
     # imageio does not check ffmpeg's exit status: ffmpeg stopped by a file size limit (as by a full disk)
-    # left an MP4 cut short, which then replaced the good one.
+    # at the end left an MP4 cut short, which then replaced the good one; stopped at the start, the error
+    # held ffmpeg's whole command line.
     (tmp_path / "best.mp4").write_bytes(b"the good video")
     code = ("import resource, sys, numpy as np; from pathlib import Path; "
             "from agents.evaluation import write_video; "
-            "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
             "frames = np.random.default_rng(0).integers(0, 256, (40, 64, 64, 3), dtype=np.uint8)\n"
             "try:\n    write_video(frames, Path(sys.argv[1]))\n"
             "except OSError as e:\n    print('OSError', e)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "best.mp4")], cwd=ROOT, text=True,
                          capture_output=True, timeout=120)
     assert out.stdout.startswith("OSError") and "MP4" in out.stdout, out.stdout + out.stderr
+    assert out.stdout.count("\n") == 1 and "FFMPEG COMMAND" not in out.stdout  # one line
     assert (tmp_path / "best.mp4").read_bytes() == b"the good video"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.mp4"]
 
