@@ -81,7 +81,12 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
     fig.suptitle(title or str(run))
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with written_beside(out) as tmp:  # a failed write never leaves half a PNG in place of a good one
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    try:
+        with written_beside(out) as tmp:  # a failed write never leaves half a PNG in place of a good one
+            fig.savefig(tmp, dpi=110)
+    except OSError as e:  # a full disk: say which file, not only the errno
+        raise OSError(f"{out} could not be written ({e.strerror or e}); any file there before is "
+                      "unchanged") from None
+    finally:
+        plt.close(fig)
     return out

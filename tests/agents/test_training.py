@@ -880,6 +880,23 @@ def test_ctrl_c_while_plotting_leaves_the_old_png(trained, scripts, tmp_path, ca
     assert "is as it was" in capsys.readouterr().err and out.read_bytes() == b"my figure"
 
 
+
+def test_a_full_disk_while_plotting_names_the_file(trained, scripts, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import matplotlib.figure
+
+    def disk_full(self, fname, *args, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", disk_full)
+    out = tmp_path / "curve.png"
+    out.write_bytes(b"my figure")
+    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--force"]) == 2
+    assert f"error: {out} could not be written (No space left on device)" in capsys.readouterr().err
+    assert out.read_bytes() == b"my figure" and sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
+
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
