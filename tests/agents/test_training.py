@@ -1142,3 +1142,35 @@ def test_a_full_disk_when_a_resume_rewrites_its_config_is_one_clear_error(traine
     assert "Traceback" not in err
     assert f"error: {run}: the run's config.yaml could not be written (No space left on device)" in err
     assert {f.relative_to(run): f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
+
+
+def test_milestones_the_disk_cannot_take_are_a_run_error_naming_the_file(tmp_path, monkeypatch):
+    import errno
+    from types import SimpleNamespace
+
+    import envs
+    from agents.callbacks import GameStatsCallback
+    from agents.runs import RunError
+
+    class Game:
+        def milestones(self) -> dict[str, float]:
+            return {}
+
+    monkeypatch.setattr(envs, "game_class", lambda name: Game)
+    file = tmp_path / "milestones.json"
+    file.write_text(json.dumps({"tiles_visited": 40.0}))
+    venv = SimpleNamespace(_slices=[(0, 2)], get_attr=lambda name, indices=None: ["game"],
+                           env_method=lambda name, indices=None: [{"tiles_visited": 55.0}])
+    logger = SimpleNamespace(record=lambda key, value, exclude=None: None)
+    callback = GameStatsCallback(image_every=10**9, run=tmp_path)
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: venv))
+    callback._on_training_start()
+
+    def disk_full(self, text, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)  # train_ppo.py says a RunError in one line
+    with pytest.raises(RunError, match=rf"{file} could not be written \(No space left on device\)"):
+        callback._on_rollout_end()
+    assert json.loads(file.read_text()) == {"tiles_visited": 40.0}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["milestones.json"]
