@@ -103,7 +103,11 @@ def claim_run(path: Path) -> IO[str]:
     """Lock run folder ``path`` for training until the returned file is closed: a second train_ppo.py
     into the same folder (a new run, --resume or --force) is refused instead of mixing its files into
     the first one's."""
-    f = open(path / ".train.lock", "a")  # noqa: SIM115 - the caller closes it when training ends
+    try:
+        f = open(path / ".train.lock", "a")  # noqa: SIM115 - the caller closes it when training ends
+    except OSError as e:  # a read-only mount, a full disk: training could not save a checkpoint there
+        raise RunError(f"{path}: cannot write in the run folder ({e.strerror or e}); training writes its "
+                       "checkpoints there") from None
     try:
         exclusive_lock(f)
     except BlockingIOError:

@@ -1174,3 +1174,21 @@ def test_milestones_the_disk_cannot_take_are_a_run_error_naming_the_file(tmp_pat
         callback._on_rollout_end()
     assert json.loads(file.read_text()) == {"tiles_visited": 40.0}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["milestones.json"]
+
+
+def test_resuming_a_run_on_a_read_only_disk_is_one_clear_error(trained, scripts, tmp_path, monkeypatch,
+                                                                capsys):
+    import errno
+
+    import agents.runs
+
+    def read_only(file, *args, **kwargs):  # a run folder on a read-only mount (root writes anywhere else)
+        raise OSError(errno.EROFS, "Read-only file system", str(file))
+
+    monkeypatch.setattr(agents.runs, "open", read_only, raising=False)
+    capsys.readouterr()
+    argv = ["--resume", str(trained), "--total-timesteps", "1024", "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: --resume {trained}: cannot write in the run folder (Read-only file system)" in err
