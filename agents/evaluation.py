@@ -201,8 +201,10 @@ def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with written_beside(path) as tmp:  # an interrupted or failed write never replaces a good video
-        if path.suffix == ".gif":
-            imageio.mimsave(tmp, list(frames), duration=1000 / fps, loop=0)
+        if path.suffix == ".gif":  # encoded in memory: Pillow's writer, failing on a full disk, was flushed
+            # again by imageio's __del__, which printed a second traceback after the error
+            tmp.write_bytes(imageio.mimsave("<bytes>", list(frames), format="GIF", duration=1000 / fps,
+                                            loop=0))
         else:  # H.264 wants even sides; pad by repeating the last row/column.
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")

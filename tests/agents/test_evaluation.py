@@ -73,3 +73,26 @@ def test_a_written_mp4_passes_its_completeness_check(tmp_path):
     frames = np.random.default_rng(0).integers(0, 256, (40, 63, 65, 3), dtype=np.uint8)
     write_video(frames, tmp_path / "best.mp4")
     assert (tmp_path / "best.mp4").stat().st_size > 4096
+
+
+def test_a_gif_the_disk_cannot_take_is_one_error_without_a_second_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    # Pillow's writer failed in imageio's plugin, whose __del__ flushed it again at exit: a second
+    # traceback ("Exception ignored in: PluginV3.__del__") after the error line.
+    (tmp_path / "best.gif").write_bytes(b"the good video")
+    code = ("import resource, sys, numpy as np; from pathlib import Path; "
+            "from agents.evaluation import write_video; "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+            "frames = np.random.default_rng(0).integers(0, 256, (40, 64, 64, 3), dtype=np.uint8)\n"
+            "try:\n    write_video(frames, Path(sys.argv[1]))\n"
+            "except OSError as e:\n    print('OSError', e)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "best.gif")], cwd=ROOT, text=True,
+                         capture_output=True, timeout=120)
+    assert out.stdout.startswith("OSError"), out.stdout + out.stderr
+    assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+    assert (tmp_path / "best.gif").read_bytes() == b"the good video"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.gif"]
