@@ -46,15 +46,17 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     if run_dir is None:
         stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
         path = RUNS_DIR / cfg["env"] / stem
-        path.parent.mkdir(parents=True, exist_ok=True)
         k = 2
         while True:  # mkdir claims the name: two runs started within one second get two folders
             try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.mkdir()
                 break
             except FileExistsError:
                 path = RUNS_DIR / cfg["env"] / f"{stem}-{k}"
                 k += 1
+            except OSError as e:  # a full disk
+                raise RunError(f"{path}: the run folder cannot be made ({e.strerror or e})") from None
     else:
         path = Path(run_dir)
         try:  # a file in the way, at the run folder or above it
@@ -85,7 +87,12 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             except OSError as e:
                 raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
             print(f"--force: the old run waits in {aside} until the new one has saved a model")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a full disk
+        if aside is not None:
+            aside.rename(path)
+        raise RunError(f"--run-dir {path}: the run folder cannot be made ({e.strerror or e})") from None
     return path, aside, claim_run(path)
 
 

@@ -1190,3 +1190,26 @@ def test_resuming_a_run_on_a_read_only_disk_is_one_clear_error(trained, scripts,
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert f"error: --resume {trained}: cannot write in the run folder (Read-only file system)" in err
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["run-dir", "default"])
+def test_a_run_folder_the_full_disk_cannot_hold_is_one_clear_error(scripts, tmp_path, monkeypatch, capsys,
+                                                                   given):
+    import errno
+
+    real = Path.mkdir
+
+    def disk_full(self, *args, **kwargs):
+        if self.name.startswith("new") or self.name.startswith("tiny-s"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(Path, "mkdir", disk_full)
+    argv = ["--env", "snake", *TINY, *(["--run-dir", str(tmp_path / "new")] if given else [])]
+    capsys.readouterr()
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "the run folder cannot be made (No space left on device)" in err
+    assert not (tmp_path / "new").exists() and not list((tmp_path / "runs" / "snake").glob("*"))
