@@ -487,9 +487,14 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     torch.set_num_threads(1)  # same arithmetic in every process: probabilities are bit-identical
     out = p.out
     made = [d for d in out.parents if not d.exists()]  # removed again if the export fails
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.parent / f".{out.name}.partial"
-    lock = _claim(partial, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lock = _claim(partial, out)
+    except OSError as e:  # a full disk
+        _remove_made(made)
+        raise ExportError(f"--out {out}: the export could not be written ({e.strerror or e}); {out} is as "
+                          "it was") from None
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
@@ -506,9 +511,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     except BaseException as e:
         lock.close()
         shutil.rmtree(partial, ignore_errors=True)
-        for d in made:  # innermost first; a folder someone else filled meanwhile stays
-            with contextlib.suppress(OSError):
-                d.rmdir()
+        _remove_made(made)
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         if isinstance(e, OSError):  # a full disk (here or in a worker)
@@ -525,6 +528,14 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         lock.close()
     summary["out"] = str(out)
     return summary
+
+
+def _remove_made(made: list[Path]) -> None:
+    """Remove the folders made for a failed export, innermost first; one someone else filled meanwhile
+    stays."""
+    for d in made:
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,

@@ -652,3 +652,22 @@ def test_a_full_disk_during_an_overwrite_is_one_clear_error_and_keeps_the_old_ex
     assert (f"error: --out {out}: the export could not be written (No space left on device); {out} is as "
             "it was") in err
     assert digest_tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_an_export_folder_the_full_disk_cannot_make_is_one_clear_error(run, tmp_path, capsys, monkeypatch):
+    import errno
+
+    real = Path.mkdir
+
+    def disk_full(self, *args, **kwargs):
+        if self.name == ".out.partial":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", disk_full)
+    out = tmp_path / "new" / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: --out {out}: the export could not be written (No space left on device" in err
+    assert list(tmp_path.iterdir()) == []  # nor the folders made for it
