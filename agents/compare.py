@@ -392,10 +392,11 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
     place. A failure before that leaves ``out`` as it was (and removes it again if this call made it)."""
     check_out_dir(out, overwrite)
     made = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    new = Path(tempfile.mkdtemp(prefix=".report-new-", dir=out))
+    new: Path | None = None
     old: Path | None = None
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        new = Path(tempfile.mkdtemp(prefix=".report-new-", dir=out))
         report = write_report(new, **report_args)
         old = Path(tempfile.mkdtemp(prefix=".report-old-", dir=out))
         moved_old: list[str] = []
@@ -414,10 +415,11 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
                 (old / name).rename(out / name)
             raise
     except BaseException as e:
-        shutil.rmtree(new, ignore_errors=True)
+        if new is not None:
+            shutil.rmtree(new, ignore_errors=True)
         if old is not None:
             old.rmdir()  # empty again (an OSError here keeps what could not be put back)
-        if made and not any(out.iterdir()):
+        if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         if isinstance(e, OSError):  # a full disk: the report is all or nothing
             raise CompareError(f"--out {out}: the report could not be written ({e.strerror or e}); {out} is "
