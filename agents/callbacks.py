@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -16,7 +15,7 @@ from stable_baselines3.common.logger import HParam, Image, TensorBoardOutputForm
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tqdm import tqdm
 
-from agents.evaluation import replay_frames, run_episodes
+from agents.evaluation import animated_gif, replay_frames, run_episodes
 from agents.interrupts import stop_signalled
 from agents.runs import MILESTONES_FILE, RunError, save_checkpoint, written_beside
 
@@ -162,18 +161,6 @@ class VideoCallback(PeriodicCallback):
             if isinstance(out, TensorBoardOutputFormat):
                 out.writer.file_writer.add_summary(video, self.model.num_timesteps)
         self.logger.record("rollout/video_score", ep.score)
-
-
-def animated_gif(frames: np.ndarray, fps: int) -> bytes:
-    """(T, H, W, 3) uint8 frames as a looping GIF shown at ``fps``. Not SB3's ``Video`` (torch's
-    ``add_video``): moviepy 1.x hands imageio a frame time in seconds where imageio 2.28+ reads
-    milliseconds, so every frame got a 0 delay (browsers then pick their own speed) and the frames where
-    nothing moves, merged by Pillow, vanished from the animation."""
-    import imageio.v2 as imageio
-
-    buffer = io.BytesIO()
-    imageio.mimsave(buffer, list(frames), format="GIF", duration=1000 / fps, loop=0)
-    return buffer.getvalue()
 
 
 class CheckpointCallback(PeriodicCallback):

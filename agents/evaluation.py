@@ -193,6 +193,16 @@ def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list
     return np.stack(frames)
 
 
+def animated_gif(frames: np.ndarray, fps: int) -> bytes:
+    """(T, H, W, 3) uint8 frames as a looping GIF shown at ``fps``. Not SB3's ``Video`` (torch's
+    ``add_video``): moviepy 1.x hands imageio a frame time in seconds where imageio 2.28+ reads
+    milliseconds, so every frame got a 0 delay (browsers then pick their own speed) and the frames where
+    nothing moves, merged by Pillow, vanished from the animation."""
+    import imageio.v2 as imageio
+
+    return imageio.mimsave("<bytes>", list(frames), format="GIF", duration=1000 / fps, loop=0)
+
+
 def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
     """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix."""
     import imageio.v2 as imageio
@@ -203,8 +213,7 @@ def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
     with written_beside(path) as tmp:  # an interrupted or failed write never replaces a good video
         if path.suffix == ".gif":  # encoded in memory: Pillow's writer, failing on a full disk, was flushed
             # again by imageio's __del__, which printed a second traceback after the error
-            tmp.write_bytes(imageio.mimsave("<bytes>", list(frames), format="GIF", duration=1000 / fps,
-                                            loop=0))
+            tmp.write_bytes(animated_gif(frames, fps))
         else:  # H.264 wants even sides; pad by repeating the last row/column.
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")

@@ -1064,6 +1064,7 @@ def test_episode_seeds_may_reach_the_last_64_bit_seed() -> None:
     with pytest.raises(SystemExit):
         check_episode_seeds(parser, 2**64 - 3, 4)
 
+
 def test_a_full_disk_during_a_checkpoint_is_one_clear_error_and_keeps_the_run(trained, scripts, tmp_path,
                                                                               monkeypatch, capsys):
     import errno
