@@ -14,7 +14,8 @@
                   the set of ``fatal`` moves ("None" when there is none).
 - ``rotation_angle`` (ViGaL's exact-angle rule) ``axis``, ``angle``, ``axis_given``, ``options``,
                   ``answer``: the option letter, or the angle in degrees (exact, modulo 360, so −90 = 270)
-                  and, unless ``axis_given``, the one axis.
+                  and, unless ``axis_given``, the one axis; an axis written with a sign, as the prompts
+                  name turns, counts: 90 about Z− is −90 about Z.
 - ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths).
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
@@ -57,6 +58,7 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
 _WORDS = re.compile(r"[a-z0-9_]+")
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+[+\-]?")
 _LETTER = re.compile(r"\b[A-Z]\b")
+_SIGNED_AXIS = re.compile(r"\b[XYZxyz]\s?([+\-])(?![\w+\-])")  # "Z-", "x +"; not "Z-axis", "Z-90"
 _LETTER_AND_TEXT = re.compile(r"\(?([A-Za-z])\)?[.:)]?\s+(\S.*)", re.DOTALL)  # "B. text", "(B) text"
 # The pronoun I ("I think it's B", "I'd say B"): I before a lowercase word or a contraction, neither
 # inside brackets nor after a word that names a letter ("Option I is right"); "I is" is the letter.
@@ -265,7 +267,15 @@ def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
         options = spec.get("options")
         return bool(options) and _option_letter(content, list(options)) == spec.get("answer")
     numbers = [int(v) for v in _INT.findall(content)]
-    if len(numbers) != 1 or numbers[0] % 360 != int(spec["angle"]) % 360:
+    if len(numbers) != 1:
+        return False
+    # An axis written with a sign, as the prompts name turns ("Z−" is −90° about z): "90 about Z−" is
+    # −90° about Z. "Z-axis" and "Z+" keep the angle.
+    signs = {m.group(1) for m in _SIGNED_AXIS.finditer(content)}
+    if len(signs) > 1:
+        return False
+    angle = -numbers[0] if signs == {"-"} else numbers[0]
+    if angle % 360 != int(spec["angle"]) % 360:
         return False
     axes = {w for w in _words(content, False) if w in ("x", "y", "z")}
     if spec.get("axis_given"):
