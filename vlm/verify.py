@@ -306,8 +306,9 @@ def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
     if worst is None or worst != set(spec["fatal"]):
         return False
     good = list(spec["good"])
-    if not good:
-        return _strip_wrapping(best_text).casefold() in ("", "none")
+    if not good:  # "None", as the prompt asks, maybe with a reason as a move may have ("None (all fatal)")
+        words = _words(best_text, False)
+        return _snake_moves(best_text, moves) == set() and (not words or "none" in words)
     best = _one_choice(best_text, moves)
     return best is not None and best in good and best not in worst
 

@@ -129,6 +129,11 @@ def test_vigal_snake_rule() -> None:
     trapped = record({**SNAKE, "good": [], "fatal": MOVES})
     assert verify(snake_reply("None", "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 1.0
     assert verify(snake_reply("UP", "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 0.0
+    # "None" with a reason, as a move or the fatal "None" may carry one ("UP (safe)", "None (all safe)")
+    for right in ("None (every move is fatal)", "None.", "**None**"):
+        assert verify(snake_reply(right, "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 1.0, right
+    for wrong in ("N/A", "I don't know", "None, UP", "None or UP"):
+        assert verify(snake_reply(wrong, "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 0.0, wrong
 
 
 def test_format_is_scored_apart_from_accuracy() -> None:
