@@ -374,6 +374,9 @@ def test_snake_dead_end_is_not_best() -> None:
     assert d.verifier["good"] == ["RIGHT"] and d.verifier["fatal"] == ["UP", "DOWN"]
     assert "dead end" in d.analysis
     check_snake_best_worst(TRAP, d)
+    # qa_level follows the best move's distance (the apple is out of its reach: hardest), not the dead
+    # end's (1 move from the apple)
+    assert d.qa_level == 3
 
 
 def test_snake_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:

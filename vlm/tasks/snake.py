@@ -227,7 +227,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         lines.append("Every move is fatal, so there is no best move: None.")
     lines.append(f"Fatal: {worst}.")
     answer = f"<best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>"
-    dist = min((k[1] for k in info["key"].values()), default=0)
+    dist = min((info["key"][m][1] for m in info["good"]), default=0)  # the best move's, not a dead end's
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the snake. Which move is best now, and which moves "
         "are fatal? A fatal move kills the snake at once. The best move is never the move back into the "
