@@ -284,15 +284,16 @@ def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
 
 
 def _snake_moves(content: str | None, moves: list[str]) -> set[str] | None:
-    """The set of moves a ``<worst_answer>`` names; empty for "None"/nothing; None if both."""
+    """The set of moves a ``<worst_answer>`` names; empty for "None" ("no", or nothing); None if both, or
+    if it names neither ("I don't know" is no answer)."""
     if content is None or len(content) > MAX_ANSWER_CHARS:
         return None
     canon = {m.lower(): m for m in moves}
     words = _words(content, False)
     named = {canon[w] for w in words if w in canon}
-    if "none" in words and named:
-        return None
-    return named
+    if named:
+        return None if "none" in words else named  # "None, UP" is both; "UP (no way out)" names UP
+    return named if not words or {"none", "no"} & set(words) else None
 
 
 def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
@@ -307,8 +308,7 @@ def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
         return False
     good = list(spec["good"])
     if not good:  # "None", as the prompt asks, maybe with a reason as a move may have ("None (all fatal)")
-        words = _words(best_text, False)
-        return _snake_moves(best_text, moves) == set() and (not words or "none" in words)
+        return _snake_moves(best_text, moves) == set()
     best = _one_choice(best_text, moves)
     return best is not None and best in good and best not in worst
 
