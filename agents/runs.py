@@ -96,14 +96,15 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     return path, aside, claim_run(path)
 
 
-def exclusive_lock(f: IO[Any]) -> None:
+def exclusive_lock(f: IO[Any]) -> bool:
     """An exclusive, non-blocking lock on an open file (``BlockingIOError`` when another process holds
-    it; the kernel drops it when the holder dies); none where fcntl is missing (Windows)."""
+    it; the kernel drops it when the holder dies); none where fcntl is missing (Windows): False then."""
     try:
         import fcntl
     except ImportError:
-        return
+        return False
     fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return True
 
 
 def claim_run(path: Path) -> IO[str]:
@@ -116,12 +117,37 @@ def claim_run(path: Path) -> IO[str]:
         raise RunError(f"{path}: cannot write in the run folder ({e.strerror or e}); training writes its "
                        "checkpoints there") from None
     try:
-        exclusive_lock(f)
+        locked = exclusive_lock(f)
     except BlockingIOError:
         f.close()
         raise RunError(f"{path}: another train_ppo.py is training into this run folder right now; wait for "
                        "it to finish, or choose another --run-dir") from None
+    if locked:  # no other trainer can be writing them (without a lock, one might)
+        remove_stale_temps(path)
     return f
+
+
+# Temp files training's atomic writers (``written_together``) leave when killed mid-write (SIGKILL, a
+# power cut): ``.<stem>.<pid>.tmp<suffix>``, each as large as the file it was to become.
+_STALE_TEMPS = {".": re.compile(r"\.(model\.\d+\.tmp\.zip|config\.\d+\.tmp\.yaml|"
+                                r"milestones\.\d+\.tmp\.json)"),
+                "checkpoints": re.compile(r"\.step_\d+\.\d+\.tmp\.zip")}
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove the temp files an earlier trainer of run ``path`` left half-written (only training writes
+    these names, so with the run's lock held none is in use), and say so in one line."""
+    removed: list[Path] = []
+    for folder, pattern in _STALE_TEMPS.items():
+        with contextlib.suppress(OSError):
+            for entry in (path / folder).iterdir():
+                if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+                        removed.append(entry.relative_to(path))
+    if removed:
+        print(f"{path}: removed {len(removed)} temp file(s) an interrupted save left behind "
+              f"({', '.join(map(str, sorted(removed)))})")
 
 
 def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:

@@ -580,6 +580,23 @@ def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, sc
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
 
 
+def test_a_resumed_run_drops_the_temp_files_a_killed_save_left(trained, scripts, tmp_path, capsys):
+    # SIGKILL while a checkpoint was written leaves its temp files, each as large as a checkpoint.
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    stale = [run / "checkpoints" / ".step_768.4242.tmp.zip", run / ".model.4242.tmp.zip",
+             run / ".config.4242.tmp.yaml"]
+    kept = [run / ".eval-step512.4242.tmp.json",  # an evaluation's (it may be running now), and others
+            run / "checkpoints" / ".notes.4242.tmp.zip", run / "checkpoints" / "step_x.tmp.zip"]
+    for f in stale + kept:
+        f.write_bytes(b"half a file")
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "removed 3 temp file(s) an interrupted save left behind" in out
+    assert all(str(f.relative_to(run)) in out for f in stale)
+    assert not any(f.exists() for f in stale) and all(f.exists() for f in kept)
+
+
 def test_default_run_names_started_in_the_same_second_get_two_folders(tmp_path, monkeypatch):
     from agents import runs
 
