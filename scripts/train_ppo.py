@@ -20,7 +20,7 @@ from agents.cli import nonneg_int, path_arg, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
 from agents.interrupts import exit_ignoring_stop_signals, stop_signals_interrupt, uninterruptible
 from agents.presets import PRESETS
-from agents.runs import RunError, claim_run, new_run_dir, read_run_config
+from agents.runs import RunError, claim_run, latest_checkpoint, new_run_dir, read_run_config
 from envs import GAMES
 
 
@@ -193,6 +193,13 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 lock = claim_run(run)
             except RunError as e:
                 raise RunError(f"--resume {e}") from None
+            try:
+                latest_checkpoint(run)  # checked before the game is built
+            except RunError as e:  # killed (SIGKILL, a crash) before its first save: nothing to continue
+                raise RunError(f"--resume {e}; the run stopped before its first checkpoint, so there is "
+                               f"nothing to continue: start it again with its command (in "
+                               f"{run / 'command.txt'}) plus --force --run-dir {shlex.quote(str(run))}, or "
+                               "start a new run") from None
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
             if args.env and args.env != cfg["env"]:
                 p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")

@@ -392,6 +392,18 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert "checkpoints is a folder; give a model file (.zip)" in capsys.readouterr().err
 
 
+def test_resuming_a_run_killed_before_its_first_checkpoint_says_how_to_start_it_again(trained, scripts,
+                                                                                      tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    shutil.rmtree(run / "checkpoints")  # as a SIGKILL before the first save leaves it
+    (run / "model.zip").unlink()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint to load" in err and "stopped before its first checkpoint" in err
+    assert f"plus --force --run-dir {run}, or start a new run" in err
+
+
 def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     named = scripts.train_ppo.flags_named
     assert named("reward.badge must be a finite number", "reward", {"badge": "x"}) == [
