@@ -190,19 +190,27 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     slug = file_slug(player.name, "vlm")
     if not args.run_dir:
         out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
-    try:  # before the play, which may be paid for
-        check_output_folder(out, "--out" if not args.run_dir else "the run folder")
+    flag = "--out" if not args.run_dir else "the run folder"
+    try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
+        check_output_folder(out, flag)
+        made = make_folders(out)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {flag} {out}: the folder cannot be made ({e.strerror or e}); free some space or "
+              "choose another place", file=sys.stderr)
         return 2
     try:
         with player, tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
                           dynamic_ncols=True) as bar:
             played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, 100_000, progress=bar.update)
-    except ChatConfigError as e:
+    except BaseException as e:  # a failed start (or Ctrl-C) leaves no empty folder made for it
+        unmake_folders(made)
+        if not isinstance(e, ChatConfigError):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty folder
     episodes = played.episodes
     summary = summarize(episodes)
     vlm = summarize_run(played, None)
@@ -212,8 +220,13 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                    env=env, vlm=str(player.client.endpoint), seed=args.seed, client=played.about["client"])
     try:
         write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
-    except RunError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except RunError as e:  # a disk that filled up during the play
+        cache = player.client.cache
+        where = "" if args.run_dir else " (or give another --out)"
+        kept = (f"; the VLM's answers are in the response cache {cache.root}: free some space{where} and "
+                "run the same command again, which sends no request for them"
+                if cache is not None and not cache.warned else "")
+        print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(summary))
@@ -227,6 +240,23 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if vlm["cut_at_max_tokens"]:
         print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
     return 0
+
+
+def make_folders(out: Path) -> list[Path]:
+    """Make folder ``out`` and its missing parents; the folders made, ``out`` first (``OSError`` on a full
+    disk or a read-only place)."""
+    made = [p for p in (out, *out.absolute().parents) if not os.path.lexists(p)]
+    out.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def unmake_folders(made: list[Path]) -> None:
+    """Remove the folders ``make_folders`` made, while nothing has been written into them."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:  # something is in it now: it stays
+            return
 
 
 def figure(x: float) -> str:

@@ -213,6 +213,44 @@ def test_evaluate_script_leaves_no_folder_when_the_vlm_cannot_be_reached(scripts
     assert server.hits == 0 and "is not a folder" in capsys.readouterr().err
 
 
+def test_evaluate_script_on_a_full_disk_is_one_error_naming_out(scripts, tmp_path, capsys, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    out = tmp_path / "full" / "vlm"
+    argv = ["--env", "snake", "--vlm", "toy-vl-3b@URL", "--episodes", "1", "--no-video", "--out", str(out),
+            "--cache-dir", str(tmp_path / "cache")]
+    full = OSError(errno.ENOSPC, "No space left on device")
+    mkdir = Path.mkdir
+
+    def full_mkdir(self, *args, **kwargs):
+        if str(self).startswith(str(tmp_path / "full")):
+            raise full
+        return mkdir(self, *args, **kwargs)
+
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        argv[3] = f"toy-vl-3b@{server.url}"
+        monkeypatch.setattr(Path, "mkdir", full_mkdir)
+        assert scripts.evaluate.main(argv) == 2  # found before the play: no answer paid for in vain
+        err = capsys.readouterr().err
+        assert server.hits == 0 and f"error: --out {out}: the folder cannot be made (No space left" in err
+        monkeypatch.undo()
+
+        def full_write(self, *args, **kwargs):  # the disk fills up during the play
+            raise full
+
+        monkeypatch.setattr(Path, "write_text", full_write)
+        assert scripts.evaluate.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"error: --out {out}: " in err and "No space left on device" in err
+        assert f"the VLM's answers are in the response cache {tmp_path / 'cache'}" in err
+        assert "Traceback" not in err and not list(out.iterdir())
+        monkeypatch.undo()
+        hits = server.hits
+        assert scripts.evaluate.main(argv) == 0 and server.hits == hits  # as the message says
+    assert (out / "eval-vlm-toy-vl-3b.json").is_file()
+
+
 def test_evaluate_script_survives_a_reply_with_a_lone_surrogate(scripts, tmp_path, capsys):
     with ChatServer(default=lambda body: good(best_worst("DOWN") + " \ud83d")) as server:  # half an emoji
         assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
