@@ -10,6 +10,10 @@ import numpy as np
 from agents.runs import written_beside
 
 
+class FolderError(OSError):
+    """The output file's folder cannot be made (the message names the folder, the caller the file)."""
+
+
 def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, values, minutes since the run's first event) of one scalar tag, in step order."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -80,7 +84,12 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
     axes[0].legend(loc="upper left")
     fig.suptitle(title or str(run))
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a full disk, a read-only place
+        plt.close(fig)
+        raise FolderError(f"its folder {out.parent} cannot be made ({e.strerror or e}); choose another "
+                          "place") from None
     try:
         with written_beside(out) as tmp:  # a failed write never leaves half a PNG in place of a good one
             fig.savefig(tmp, dpi=110)

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=finite_float,
                    help="a horizontal reference line (e.g. a random agent's score)")
     args = p.parse_args(argv)
-    from agents.curves import plot_curve
+    from agents.curves import FolderError, plot_curve
     from agents.interrupts import stop_signals_interrupt
     from agents.runs import check_output_file
 
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit; the PNG is written whole or not
             check_output_file(out, "--out", args.force, make_folders=True)
             print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline))
+    except FolderError as e:
+        print(f"error: --out {out}: {e}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as e:  # OSError: the PNG could not be written there
         print(f"error: {e}", file=sys.stderr)
         return 2

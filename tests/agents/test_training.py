@@ -925,6 +925,19 @@ def test_a_full_disk_while_plotting_names_the_file(trained, scripts, tmp_path, c
     assert f"error: {out} could not be written (No space left on device)" in capsys.readouterr().err
     assert out.read_bytes() == b"my figure" and sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
 
+def test_a_folder_of_out_that_cannot_be_made_names_out(trained, scripts, tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full_mkdir(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", full_mkdir)
+    out = tmp_path / "new" / "curve.png"
+    assert scripts.plot_curve.main([str(trained), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: --out {out}: its folder {out.parent} cannot be made "
+                                       "(No space left on device); choose another place\n")
+
+
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
