@@ -31,6 +31,7 @@ import json
 import os
 import sys
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import positive_float, positive_int
 from agents.config import check_device
 from agents.presets import PRESETS

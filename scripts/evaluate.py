@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 
 

@@ -15,6 +15,7 @@ import os
 import shlex
 import sys
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import check_episode_seeds, finite_float, nonneg_int, path_arg, positive_int
 
 

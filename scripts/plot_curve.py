@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import finite_float, path_arg
 
 

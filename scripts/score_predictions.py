@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import path_arg
 
 

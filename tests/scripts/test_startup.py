@@ -1,0 +1,43 @@
+"""A Ctrl-C while a script starts (its imports take a second or more with torch) exits as a later one
+does: status 130, one line, no traceback."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
+
+
+def in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored, as it is in a background job
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_ctrl_c_during_the_imports_exits_130_without_a_traceback(script, tmp_path):
+    # A yaml that takes its time (every script imports it through agents.cli): the signal lands inside
+    # the script's imports, whatever the machine's speed.
+    (tmp_path / "yaml.py").write_text("import sys, time\nprint('importing', file=sys.stderr, flush=True)\n"
+                                      "time.sleep(60)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get(
+        "PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / script), "--help"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=in_a_terminal)
+    try:
+        assert proc.stderr.readline() == "importing\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
+
+
+def test_a_script_imported_by_a_test_leaves_the_process_its_handler(scripts):
+    before = signal.getsignal(signal.SIGINT)
+    scripts.plot_curve  # noqa: B018 - importing it is the test
+    assert signal.getsignal(signal.SIGINT) is before
