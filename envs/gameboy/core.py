@@ -10,7 +10,8 @@ vector env run several boards per worker process.
 
 Reset loads the start state: the ``state`` file (a ``PyBoy.save_state`` dump, see
 ``scripts/make_state.py``) or, without one, the ROM booted for ``boot_frames`` frames once at
-construction. Episodes are cut (truncated) after ``max_steps`` steps.
+construction (a non-default ``boot_frames`` with a state is refused: it would be ignored). Episodes are
+cut (truncated) after ``max_steps`` steps.
 
 ``get_state`` holds the RAM-derived facts, the whole emulator state (``emulator``: base64 of the zlib
 compressed ``save_state`` bytes), the frame stack, and the last observed screen as a PNG
@@ -227,11 +228,13 @@ class GameBoyGame(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = BUTTONS
     #: observation channels after the frame stack (e.g. Pokémon's visited-tile mask)
     EXTRA_CHANNELS: ClassVar[int] = 0
+    #: frames the ROM boots for without a start state, unless ``boot_frames`` is given
+    BOOT_FRAMES: ClassVar[int] = 120
 
     def __init__(self, num_envs: int = 1, *, rom: str | Path, state: str | Path | None = None,
                  press_frames: int = 8, step_frames: int = 24,
                  obs_size: tuple[int, int] | list[int] = (72, 80),
-                 frame_stack: int = 1, max_steps: int = 8192, boot_frames: int = 120) -> None:
+                 frame_stack: int = 1, max_steps: int = 8192, boot_frames: int | None = None) -> None:
         super().__init__(num_envs)
         self.press_frames = whole("press_frames", press_frames, 1)
         self.step_frames = whole("step_frames", step_frames, 2)
@@ -239,7 +242,11 @@ class GameBoyGame(Game):
             raise ValueError(f"press_frames ({press_frames}) must be less than step_frames ({step_frames})")
         self.frame_stack = whole("frame_stack", frame_stack, 1)
         self.max_steps = whole("max_steps", max_steps, 1)
-        self.boot_frames = whole("boot_frames", boot_frames, 0)
+        self.boot_frames = self.BOOT_FRAMES if boot_frames is None else whole("boot_frames", boot_frames, 0)
+        if state is not None and self.boot_frames != self.BOOT_FRAMES:  # it would be ignored without a word
+            raise ValueError(f"boot_frames {boot_frames} is for booting the ROM, but a start state is given "
+                             f"(state {state}, already past the boot), so it would be ignored: drop "
+                             "boot_frames, or boot the ROM instead with state none")
         if not isinstance(obs_size, (list, tuple)) or len(obs_size) != 2:
             raise ValueError(f"obs_size must be a [height, width] pair, got {obs_size!r}")
         h = whole("obs_size height", obs_size[0], 1, SCREEN_H)

@@ -91,7 +91,8 @@ class GameBoy(GameBoyGame):
             raise RomError(f"gameboy/{game}: no ROM file at {rom}. Supply your own (cartridge title "
                            f"{spec.title!r}); see {README}")
         self._wrapped = not own
-        emulator_kwargs.setdefault("boot_frames", 0 if self._wrapped else 120)
+        if self._wrapped:  # the wrapper's start_game boots the ROM
+            self.BOOT_FRAMES = 0
         super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)
 
     def _prepare(self, i: int) -> None:

@@ -562,6 +562,25 @@ def test_play_script_headless(tmp_path: Path) -> None:
     assert kept.read_bytes() == b"my state"
 
 
+def test_boot_frames_with_a_start_state_is_refused(tmp_path: Path, scripts, capsys) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("boot 120\nright\n")
+    state = tmp_path / "start.state"
+    make_state(TEST_CARTRIDGE, inputs, state)
+    refused = "boot_frames 300 is for booting the ROM, but a start state is given"  # it would be ignored
+    with pytest.raises(ValueError, match=refused):
+        make(1, state=state, boot_frames=300)
+    with pytest.raises(ValueError, match=refused):
+        GameBoy(1, game="depthfirst_test", state=state, boot_frames=300)
+    make(1, state=state, boot_frames=120).close()  # the default: nothing is ignored
+    GameBoy(1, game="depthfirst_test", state=state).close()
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "gameboy", "--game", "depthfirst_test", "--state", str(state),
+                                   "--set", "env_kwargs.boot_frames=300", "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert refused in err and "(change --set env_kwargs.boot_frames or --state)" in err and not run.exists()
+
+
 def test_missing_state_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make_state"):
         make(1, state=tmp_path / "none.state")
