@@ -1,7 +1,7 @@
-"""Imported first by every script in scripts/: a Ctrl-C while the script starts (importing torch and the
-rest, parsing its flags) exits with status 130 and one line, as a Ctrl-C later does, not with a
-``KeyboardInterrupt`` traceback. Once the script installs its own handling (``agents.interrupts``), that
-takes over. Stdlib only, so it is in place within milliseconds.
+"""Imported first by every script in scripts/: a Ctrl-C (or SIGTERM) while the script starts (importing
+torch and the rest, parsing its flags) exits with status 130 and one line, as one later does, not with a
+``KeyboardInterrupt`` traceback (or, for SIGTERM, no word at all). Once the script installs its own
+handling (``agents.interrupts``), that takes over. Stdlib only, so it is in place within milliseconds.
 
 Only for a script run as the program (``python scripts/x.py``): a test that imports a script, or a
 worker process that re-imports it, keeps its own handler; and a Ctrl-C the shell told the program to
@@ -29,5 +29,8 @@ def _run_as_script() -> bool:
             and Path(file).resolve().parent == Path(__file__).resolve().parent.parent / "scripts")
 
 
-if _run_as_script() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, _interrupted)
+if _run_as_script():
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # would kill the script with no word
+        signal.signal(signal.SIGTERM, _interrupted)

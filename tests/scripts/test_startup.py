@@ -17,8 +17,9 @@ def in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored, as it is in a background job
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_a_ctrl_c_during_the_imports_exits_130_without_a_traceback(script, tmp_path):
+def test_a_ctrl_c_during_the_imports_exits_130_without_a_traceback(script, sig, tmp_path):
     # A yaml that takes its time (every script imports it through agents.cli): the signal lands inside
     # the script's imports, whatever the machine's speed.
     (tmp_path / "yaml.py").write_text("import sys, time\nprint('importing', file=sys.stderr, flush=True)\n"
@@ -30,7 +31,7 @@ def test_a_ctrl_c_during_the_imports_exits_130_without_a_traceback(script, tmp_p
                             preexec_fn=in_a_terminal)
     try:
         assert proc.stderr.readline() == "importing\n"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
