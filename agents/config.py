@@ -280,3 +280,11 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
         raise ValueError(f"ppo.batch_size ({ppo['batch_size']}) exceeds ppo.n_steps × --num-envs "
                          f"({ppo['n_steps']} × {num_envs} = {rollout}): use --num-envs {need} or more, "
                          "or a smaller --set ppo.batch_size")
+    if recurrent and rollout % ppo["batch_size"] == 1 and ppo.get("normalize_advantage", True):
+        # SB3's PPO skips normalising a one-sample minibatch; RecurrentPPO divides by its std (NaN), and
+        # the first update turns every weight into NaN.
+        raise ValueError(f"with --recurrent, ppo.n_steps × --num-envs ({ppo['n_steps']} × {num_envs} = "
+                         f"{rollout}) leaves a last minibatch of 1 sample after ppo.batch_size "
+                         f"({ppo['batch_size']}), whose advantage RecurrentPPO cannot normalise (the update "
+                         "turns the weights into NaN): choose another --set ppo.batch_size, ppo.n_steps or "
+                         "--num-envs")

@@ -447,6 +447,10 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
     (["--env", "snake", "--set", "ppo.batch_size=1"], "ppo.batch_size must be >= 2"),
     (["--env", "snake_duel", "--opponent", "policy", "--recurrent"], "drop --recurrent"),
+    # 5 × 5 = 3 × 8 + 1: RecurrentPPO normalised the last one-sample minibatch's advantage to NaN.
+    (["--env", "snake", "--recurrent", "--num-envs", "5", "--set", "ppo.n_steps=5", "--set",
+      "ppo.batch_size=8", "--total-timesteps", "50", "--policy", "tiny", "--no-progress", "--size", "6"],
+     "leaves a last minibatch of 1 sample"),
     (["--env", "snake_duel", "--opponent", "policy", "--set", "self_play.snapshot_every=0"],
      "self_play.snapshot_every must be >= 1"),
     # (A tiny budget: accepted, the typo would train rather than fail.)
