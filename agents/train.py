@@ -51,7 +51,7 @@ def build_model(cfg: dict[str, Any], venv: Any) -> Any:
 def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None) -> Any:
     """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it."""
     try:
-        return algorithm(cfg).load(path, env=venv, device=device or cfg["device"])
+        model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"])
     except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError, AssertionError) as e:
         # SB3 asserts on a zip without its "data" member (a foreign zip, or a truncated one whose end
         # happens to read as the embedded torch archive).
@@ -60,6 +60,12 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         other = "without" if cfg.get("recurrent") else "with"
         raise RunError(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's algorithm "
                        f"({e}): was it saved by a run {other} --recurrent?") from e
+    if hasattr(model.policy, "lstm_actor") and not cfg.get("recurrent"):
+        # PPO.load takes an LSTM policy as it is: it would play, but be exported and resumed as a plain PPO
+        # (the first rollout of a --resume failed with a TypeError traceback).
+        raise RunError(f"cannot load checkpoint {path} as PPO, this run's algorithm: it holds a recurrent "
+                       "(LSTM) policy: was it saved by a run with --recurrent?")
+    return model
 
 
 def hparams(cfg: dict[str, Any]) -> dict[str, Any]:

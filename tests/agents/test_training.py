@@ -321,6 +321,27 @@ def test_a_plain_checkpoint_in_a_recurrent_run_is_a_clear_error(trained, scripts
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
 
+def test_a_recurrent_checkpoint_in_a_plain_run_is_a_clear_error(trained, scripts, tmp_path, capsys):
+    from agents.config import DEFAULTS, deep_merge, resolve
+    from agents.train import build_model
+    from envs import make_vec
+
+    cfg = yaml.safe_load((trained / "config.yaml").read_text())
+    lstm = resolve(deep_merge(DEFAULTS, {**cfg, "recurrent": True, "num_workers": 0}), False)
+    venv = make_vec(cfg["env"], lstm["num_envs"], num_workers=0, **cfg["env_kwargs"])
+    try:
+        build_model(lstm, venv).save(tmp_path / "lstm.zip")
+    finally:
+        venv.close()
+    # PPO.load took the LSTM policy: evaluate played it, an export called it a plain PPO, and a --resume
+    # died in its first rollout with a TypeError traceback.
+    argv = [str(trained), "--checkpoint", str(tmp_path / "lstm.zip"), "--episodes", "2", "--no-video"]
+    assert scripts.evaluate.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "as PPO" in err and "with --recurrent" in err
+    assert not list(trained.glob("eval-*lstm*"))
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"env": "nope"}, "names env 'nope', which this depthfirst does not know"),
     ({"env": ["snake"]}, "names env ['snake']"),
