@@ -145,6 +145,8 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
                 progress(int(ended.sum()))
             if not live.any():
                 break
+        if progress is not None and live.any():  # the episodes max_steps cut end here too
+            progress(int(live.sum()))
         for i in range(n):
             info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
             results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,

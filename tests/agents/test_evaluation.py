@@ -21,6 +21,14 @@ def test_summary_figures_are_the_statistics_of_the_episodes():
         "mean_return": pytest.approx(7 / 3), "mean_won": pytest.approx(1 / 3)}
 
 
+def test_the_progress_counts_every_episode_also_those_max_steps_cut():
+    ticks: list[int] = []
+    episodes = run_episodes(RandomPolicy(0), "sokoban", {}, 5, seed=1, batch=2, max_steps=3,
+                            progress=ticks.append)
+    assert all(e.length == 3 for e in episodes)  # no random play solves a level in three moves
+    assert sum(ticks) == 5
+
+
 def test_episodes_are_measured_up_to_their_own_end():
     episodes = run_episodes(RandomPolicy(0), "snake", {"size": 6}, 6, seed=3, batch=6)
     assert len({e.length for e in episodes}) > 1  # boards that ended early are not counted on
