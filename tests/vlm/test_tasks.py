@@ -766,3 +766,13 @@ def test_counts_in_analyses_are_pluralised():
     analysis = task_module("snake").move_task(near).analysis
     assert "the apple is 1 move away" in analysis and "apple 1 move away)" in analysis
     assert "the apple is 3 moves away" in analysis and " 1 moves" not in analysis
+
+
+def test_the_move_that_fills_the_board_is_the_best_a_win_not_a_dead_end() -> None:
+    body = [[1, 3], [2, 3], [3, 3], [3, 2], [2, 2], [1, 2], [0, 2], [0, 1], [1, 1], [2, 1], [3, 1], [3, 0],
+            [2, 0], [1, 0], [0, 0]]  # 15 of 16 cells; the apple on the last one, left of the head
+    state = {"game": "snake", "size": 4, "apple": [0, 3], "direction": "LEFT", "step": 99,
+             "steps_since_apple": 0, "starvation": 32, "score": 12, "done": False, "rng": 1, "body": body}
+    d = task_module("snake").move_task(state)
+    assert d.verifier["good"] == ["LEFT"]
+    assert "wins" in d.analysis and "dead end:" not in d.analysis

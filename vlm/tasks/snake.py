@@ -188,7 +188,10 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
             continue
         where = describe_target(state, m)
         head = tuple(after["body"][0])
-        if reward > 0:
+        if reward > 0 and terminated:  # the last apple: the board is full, no dead end to fear
+            dist, reach = 0, len(after["body"])
+            lines.append(f"{m}: {where}. Safe: it eats the last apple, fills the board and wins.")
+        elif reward > 0:
             dist, reach = 0, _bfs(after["size"], head, _blocked(after), None)[1]
             lines.append(f"{m}: {where}. Safe, and it eats the apple.")
         else:
