@@ -132,8 +132,9 @@ def _single_tag(text: str, name: str) -> str | None:
 
 def parse(text: str) -> Parsed:
     # The minus sign U+2212 as "-": Rotation's prompt writes turns and angles with it ("X−", "−90°"), so
-    # replies do too; unread, "X−" named no turn and "−90" read as 90.
-    text = _normalise_tags(text).replace("\u2212", "-")
+    # replies do too; unread, "X−" named no turn and "−90" read as 90. The en dash, typeset text's stand-in
+    # for a minus ("X–"), likewise.
+    text = _normalise_tags(text).replace("\u2212", "-").replace("\u2013", "-")
     if "</think>" in text:
         region = text[text.rfind("</think>") + 8:]
     elif "<think>" in text:

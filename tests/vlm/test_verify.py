@@ -73,7 +73,7 @@ def snake_reply(best: str, worst: str) -> str:
     (INTEGER, ["5", "five", "\\boxed{5}", "5 boxes", " 5 "], ["4", "5 or 6", "(5, 6)", "", "fifty"]),
     (COORD, ["(3, 4)", "[3,4]", "x=3, y=4", "3 4"], ["(4, 3)", "(3, 4) or (4, 5)", "3", "(3, 4, 5)"]),
     (WORD, ["UP", "up", "Left", "**LEFT**", "I move UP."], ["DOWN", "UP or LEFT", "UP, DOWN", "none", ""]),
-    (TURN, ["X-", "x-", "Turn X- now", "X\u2212"], ["X+", "X- or Y+", "X", "-", "X\u2212 or Y+"]),
+    (TURN, ["X-", "x-", "Turn X- now", "X\u2212", "X\u2013"], ["X+", "X- or Y+", "X", "-", "X\u2212 or Y+"]),
     (ANGLE_FREE, ["270 about Z", "Z, 270°", "-90 degrees about the z axis", "270° around Z",
                   "\u221290° about Z", "270° about the Z-axis", "270 about Z+",
                   # a signed axis, as the prompts name turns: 90° about Z− is −90° about Z
