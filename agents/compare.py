@@ -29,7 +29,7 @@ import numpy as np
 from agents.curves import pyplot
 from agents.evaluation import Episode, eval_kwargs, run_episodes
 from agents.interrupts import uninterruptible
-from agents.runs import file_slug
+from agents.runs import file_slug, missing_folders, remove_folders
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -389,9 +389,10 @@ def _report_entries(folder: Path) -> list[Path]:
 def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[str, Any]:
     """``write_report`` into a hidden folder inside ``out`` (same file system: renames are atomic), then
     swap the finished report in: an old report is moved aside and deleted only once every new file is in
-    place. A failure before that leaves ``out`` as it was (and removes it again if this call made it)."""
+    place. A failure before that leaves ``out`` as it was (and removes it again, with the folders above
+    it, if this call made them)."""
     check_out_dir(out, overwrite)
-    made = not out.exists()
+    made = missing_folders(out)  # removed again if the report fails
     new: Path | None = None
     old: Path | None = None
     try:
@@ -419,8 +420,7 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
             shutil.rmtree(new, ignore_errors=True)
         if old is not None:
             old.rmdir()  # empty again (an OSError here keeps what could not be put back)
-        if made and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        remove_folders(made)
         if isinstance(e, OSError):  # a full disk: the report is all or nothing
             raise CompareError(f"--out {out}: the report could not be written ({e.strerror or e}); {out} is "
                                "as it was") from None

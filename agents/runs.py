@@ -328,6 +328,20 @@ def check_output_folder(path: Path, flag: str) -> None:
         raise ValueError(f"{flag} {path}: {folder} is not writable; choose another place")
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and the folders above it that do not exist yet, innermost first: those that
+    ``folder.mkdir(parents=True)`` makes, for ``remove_folders`` should the output then fail."""
+    return [p for p in (folder, *folder.absolute().parents) if not os.path.lexists(p)]
+
+
+def remove_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (``missing_folders``' list, innermost first) that are empty: those made for an
+    output that failed, also when the ``mkdir`` failed half-way. One that holds something now stays."""
+    for folder in folders:
+        with contextlib.suppress(OSError):  # not made after all, or not empty: left as it is
+            folder.rmdir()
+
+
 def _made_in(folder: Path, flag: str, path: Path) -> Path:
     """The nearest existing folder at or above ``folder`` (where missing ones would be made)."""
     found = next(p for p in (folder.absolute(), *folder.absolute().parents) if os.path.lexists(p))

@@ -171,7 +171,14 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
 
     from agents.compare import max_tokens_hint, play_vlm, summarize_run
     from agents.evaluation import eval_kwargs, summarize
-    from agents.runs import RunError, check_output_folder, file_slug, read_run_config
+    from agents.runs import (
+        RunError,
+        check_output_folder,
+        file_slug,
+        missing_folders,
+        read_run_config,
+        remove_folders,
+    )
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -193,13 +200,15 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if not args.run_dir:
         out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
     flag = "--out" if not args.run_dir else "the run folder"
+    made = missing_folders(out)  # removed again if the play fails
     try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
         check_output_folder(out, flag)
-        made = make_folders(out)
+        out.mkdir(parents=True, exist_ok=True)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
+        remove_folders(made)  # those made before the disk was full
         print(f"error: {flag} {out}: the folder cannot be made ({e.strerror or e}); free some space or "
               "choose another place", file=sys.stderr)
         return 2
@@ -208,7 +217,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                           dynamic_ncols=True) as bar:
             played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, 100_000, progress=bar.update)
     except BaseException as e:  # a failed start (or Ctrl-C) leaves no empty folder made for it
-        unmake_folders(made)
+        remove_folders(made)
         if not isinstance(e, ChatConfigError):
             raise
         print(f"error: {e}", file=sys.stderr)
@@ -242,23 +251,6 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if vlm["cut_at_max_tokens"]:
         print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
     return 0
-
-
-def make_folders(out: Path) -> list[Path]:
-    """Make folder ``out`` and its missing parents; the folders made, ``out`` first (``OSError`` on a full
-    disk or a read-only place)."""
-    made = [p for p in (out, *out.absolute().parents) if not os.path.lexists(p)]
-    out.mkdir(parents=True, exist_ok=True)
-    return made
-
-
-def unmake_folders(made: list[Path]) -> None:
-    """Remove the folders ``make_folders`` made, while nothing has been written into them."""
-    for folder in made:
-        try:
-            folder.rmdir()
-        except OSError:  # something is in it now: it stays
-            return
 
 
 def figure(x: float) -> str:

@@ -17,7 +17,6 @@ curriculum and no trainer formats.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import importlib
 import importlib.util
@@ -37,7 +36,16 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
-from agents.runs import OS_LITTER, RunError, check_output_folder, exclusive_lock, file_sha1, foreign_entries
+from agents.runs import (
+    OS_LITTER,
+    RunError,
+    check_output_folder,
+    exclusive_lock,
+    file_sha1,
+    foreign_entries,
+    missing_folders,
+    remove_folders,
+)
 from envs import GAMES, game_class
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -486,13 +494,13 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # same arithmetic in every process: probabilities are bit-identical
     out = p.out
-    made = [d for d in out.parents if not d.exists()]  # removed again if the export fails
+    made = missing_folders(out.parent)  # removed again if the export fails
     partial = out.parent / f".{out.name}.partial"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         lock = _claim(partial, out)
     except OSError as e:  # a full disk
-        _remove_made(made)
+        remove_folders(made)
         raise ExportError(f"--out {out}: the export could not be written ({e.strerror or e}); {out} is as "
                           "it was") from None
     times: dict[str, float] = {}
@@ -511,7 +519,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     except BaseException as e:
         lock.close()
         shutil.rmtree(partial, ignore_errors=True)
-        _remove_made(made)
+        remove_folders(made)
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         if isinstance(e, OSError):  # a full disk (here or in a worker)
@@ -528,14 +536,6 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         lock.close()
     summary["out"] = str(out)
     return summary
-
-
-def _remove_made(made: list[Path]) -> None:
-    """Remove the folders made for a failed export, innermost first; one someone else filled meanwhile
-    stays."""
-    for d in made:
-        with contextlib.suppress(OSError):
-            d.rmdir()
 
 
 def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,

@@ -354,27 +354,30 @@ def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, m
     assert after == before and not [d for d in out.iterdir() if d.name.startswith(".")]
 
 
-
-def test_a_report_folder_the_full_disk_cannot_make_is_one_clear_error(scripts, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("name", ["report", "new/deep/report"])
+def test_a_report_folder_the_full_disk_cannot_make_is_one_clear_error(scripts, tmp_path, monkeypatch, capsys,
+                                                                      name):
     import errno
     from pathlib import Path
 
     real = Path.mkdir
 
     def disk_full(self, *args, **kwargs):
-        if self.name == "report":
+        if self.name == "report":  # the folders above it fit, the report's own does not
+            real(self.parent, parents=True, exist_ok=True)
             raise OSError(errno.ENOSPC, "No space left on device", str(self))
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", disk_full)
-    out = tmp_path / "report"
+    out = tmp_path / name
     with ChatServer(default=scripted) as server:
         argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
                 "--out", str(out), "--no-cache", "--no-progress"]
         assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
     assert f"error: --out {out}: the report could not be written (No space left on device)" in err
-    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []  # nor the folders made for it
+
 
 def test_an_overwrite_replaces_the_report_and_keeps_other_files(scripts, tmp_path):
     out = tmp_path / "report"

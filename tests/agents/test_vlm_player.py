@@ -251,6 +251,27 @@ def test_evaluate_script_on_a_full_disk_is_one_error_naming_out(scripts, tmp_pat
     assert (out / "eval-vlm-toy-vl-3b.json").is_file()
 
 
+def test_evaluate_script_on_a_full_disk_leaves_no_folder_made_for_out(scripts, tmp_path, capsys, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    out = tmp_path / "new" / "deep" / "vlm"
+    mkdir = Path.mkdir
+
+    def full_mkdir(self, *args, **kwargs):
+        if self == out:  # the folders above it fit, its own does not
+            mkdir(self.parent, parents=True, exist_ok=True)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", full_mkdir)
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
+                                      "--no-video", "--out", str(out), "--no-cache"]) == 2
+    assert server.hits == 0 and f"error: --out {out}: the folder cannot be made" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_evaluate_script_survives_a_reply_with_a_lone_surrogate(scripts, tmp_path, capsys):
     with ChatServer(default=lambda body: good(best_worst("DOWN") + " \ud83d")) as server:  # half an emoji
         assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
