@@ -48,8 +48,9 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 def stop_signalled() -> bool:
     """Whether a stop signal came since ``stop_signals_interrupt`` began: training polls it, as a library
-    that swallows exceptions in a bare ``except:`` (moviepy importing scipy) would otherwise eat the one
-    ``KeyboardInterrupt`` raised, and every later signal is ignored."""
+    that swallows exceptions in a bare ``except:`` (moviepy, which the TensorBoard videos once went
+    through, importing scipy) would otherwise eat the one ``KeyboardInterrupt`` raised, and every later
+    signal is ignored."""
     return _received > 0
 
 
