@@ -122,7 +122,6 @@ def check_game(cfg: dict) -> None:
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
     check_self_play(cfg)
-    from agents.config import DEFAULTS
     from agents.selfplay import uses_self_play
 
     changed = [k for k, v in cfg["self_play"].items() if v != DEFAULTS["self_play"][k]]
