@@ -46,10 +46,14 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     if run_dir is None:
         stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
         path = RUNS_DIR / cfg["env"] / stem
+        try:  # outside the loop: a file at runs/<env> raises FileExistsError too, which is not a name taken
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a full disk, or a file where runs/ or runs/<env> should be
+            raise RunError(f"{path.parent}: the folder for the run cannot be made ({e.strerror or e}); free "
+                           "some space, move a file in its way, or give --run-dir") from None
         k = 2
         while True:  # mkdir claims the name: two runs started within one second get two folders
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 path.mkdir()
                 break
             except FileExistsError:

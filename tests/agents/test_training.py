@@ -649,6 +649,25 @@ def test_default_run_names_started_in_the_same_second_get_two_folders(tmp_path, 
     assert (first.name, second.name) == ("tiny-s0-20261201-100000", "tiny-s0-20261201-100000-2")
 
 
+def test_a_file_where_the_envs_runs_folder_should_be_is_one_error_not_a_hang(tmp_path, monkeypatch):
+    from agents import runs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "snake").write_text("not a folder")
+    real, calls = Path.mkdir, []
+
+    def counted(self, *args, **kwargs):  # each taken name is one more try: a file there never ends them
+        calls.append(self)
+        assert len(calls) < 100, "new_run_dir kept trying new names"
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", counted)
+    with pytest.raises(runs.RunError, match=r"^runs/snake: the folder for the run cannot be made \(File ex"):
+        runs.new_run_dir({"env": "snake", "policy": "tiny", "seed": 0}, None, False)
+    assert (tmp_path / "runs" / "snake").read_text() == "not a folder"
+
+
 def test_force_through_a_symlink_and_past_an_old_aside_folder(trained, scripts, tmp_path, capsys,
                                                                monkeypatch):
     import agents.train
