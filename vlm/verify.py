@@ -294,7 +294,8 @@ def _snake_moves(content: str | None, moves: list[str]) -> set[str] | None:
     named = {canon[w] for w in words if w in canon}
     if named:
         return None if "none" in words else named  # "None, UP" is both; "UP (no way out)" names UP
-    return named if not words or {"none", "no"} & set(words) else None
+    says_none = "none" in words or ("no" in words and bool({"fatal", "move", "moves"} & set(words)))
+    return named if not words or says_none else None  # "No fatal move" is None; "No idea" no answer
 
 
 def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:

@@ -127,7 +127,7 @@ def test_vigal_snake_rule() -> None:
     assert verify(snake_reply("UP", "None"), safe)["accuracy"] == 1.0
     assert verify(snake_reply("UP", ""), safe)["accuracy"] == 1.0
     assert verify(snake_reply("UP", "No fatal move"), safe)["accuracy"] == 1.0
-    for wrong in ("I don't know", "N/A", "unclear"):  # names no move and does not say none: no answer
+    for wrong in ("I don't know", "N/A", "unclear", "No idea"):  # names no move, does not say none
         assert verify(snake_reply("UP", wrong), safe)["accuracy"] == 0.0, wrong
     assert verify(snake_reply("UP", "DOWN (no way out), RIGHT"), spec)["accuracy"] == 1.0
     trapped = record({**SNAKE, "good": [], "fatal": MOVES})
