@@ -126,9 +126,9 @@ def check_game(cfg: dict) -> None:
 
     changed = [k for k, v in cfg["self_play"].items() if v != DEFAULTS["self_play"][k]]
     if changed and not uses_self_play(cfg):  # new runs only: a --resume keeps what its run was given
-        raise ValueError(f"{', '.join(f'--set self_play.{k}' for k in changed)} applies to self-play only "
-                         "(--env snake_duel --opponent policy), which this run does not use: drop it, or "
-                         "add --opponent policy")
+        raise ValueError(f"{', '.join(f'self_play.{k}' for k in changed)} (--set or --config) applies to "
+                         "self-play only (--env snake_duel --opponent policy), which this run does not use: "
+                         "drop it, or train duel Snake with --opponent policy")
 
 
 def check_self_play(cfg: dict) -> None:

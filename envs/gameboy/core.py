@@ -229,7 +229,7 @@ class GameBoyGame(Game):
     #: observation channels after the frame stack (e.g. Pokémon's visited-tile mask)
     EXTRA_CHANNELS: ClassVar[int] = 0
     #: frames the ROM boots for without a start state, unless ``boot_frames`` is given
-    BOOT_FRAMES: ClassVar[int] = 120
+    BOOT_FRAMES: int = 120  # a wrapped game sets its own on the instance (PyBoy's wrapper boots the ROM)
 
     def __init__(self, num_envs: int = 1, *, rom: str | Path, state: str | Path | None = None,
                  press_frames: int = 8, step_frames: int = 24,
