@@ -483,6 +483,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     run = p.run
     env_kwargs = eval_kwargs(run.cfg["env_kwargs"])  # a two-player game is played against the greedy bot
     try:
+        played_sha1 = file_sha1(run.checkpoint)  # checked again after the play: a training run rewrites it
         model = load_policy(run, opts.device)
         check_fits(model, run.env, env_kwargs)  # a --checkpoint of another game fails here, not mid-play
     except RunError as e:
@@ -514,8 +515,11 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         finally:
             runner.close(stop=stopped)  # workers are done (or killed) before the partial folder is removed
             torch.set_num_threads(threads)
+        if file_sha1(run.checkpoint) != played_sha1:  # the workers may have loaded another policy
+            raise ExportError(f"{run.checkpoint} changed during the export (is the run still training?); "
+                              "export a checkpoint that stays, --checkpoint checkpoints/step_<N>.zip")
         summary = _finish(p, partial, model, count_params(model.policy), logs, kept, outputs, times, t0,
-                          env_kwargs)
+                          env_kwargs, played_sha1)
     except BaseException as e:
         lock.close()
         shutil.rmtree(partial, ignore_errors=True)
@@ -571,8 +575,8 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
 
 
 def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLog], kept: list[EpisodeLog],
-            outputs: list[ChunkOutput], times: dict[str, float], t0: float, env_kwargs: dict[str, Any]
-            ) -> dict[str, Any]:
+            outputs: list[ChunkOutput], times: dict[str, float], t0: float, env_kwargs: dict[str, Any],
+            checkpoint_sha1: str) -> dict[str, Any]:
     """Everything after the replay, in the parent: splits, formats, Minari, meta, card."""
     opts, run, env = p.opts, p.run, p.run.env
     records = [r for o in outputs for r in o.records]
@@ -625,7 +629,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
         "format": "depthfirst-export", "version": 1,
         "env": env, "gym_id": GAMES[env][1], "env_kwargs": env_kwargs, "env_config": run.cfg,
         "run": {"path": os.path.abspath(run.path), "checkpoint": os.path.abspath(run.checkpoint),
-                "checkpoint_sha1": file_sha1(run.checkpoint)},
+                "checkpoint_sha1": checkpoint_sha1},
         "policy": {"algorithm": type(model).__name__, "preset": run.preset,
                    "recurrent": bool(run.cfg.get("recurrent")), "parameters": int(n_params),
                    "num_timesteps": int(model.num_timesteps)},

@@ -586,6 +586,25 @@ def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
 
 
+def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, capsys, monkeypatch):
+    import vlm.export
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    real = vlm.export._play_and_replay
+
+    def training_saves_meanwhile(*args, **kwargs):  # the run is still training: model.zip is replaced
+        result = real(*args, **kwargs)
+        (mine / "model.zip").write_bytes((mine / "model.zip").read_bytes() + b"newer")
+        return result
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", training_saves_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress") == 2
+    assert "model.zip changed during the export (is the run still training?)" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     """Ctrl-C in a terminal signals the whole process group: the workers ignore it, the parent stops
     them, removes its work and says so in one line (no traceback from a worker)."""
