@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from agents.evaluation import animated_gif, replay_frames, run_episodes
 from agents.interrupts import stop_signalled
-from agents.runs import MILESTONES_FILE, RunError, save_checkpoint, written_beside
+from agents.runs import MILESTONES_FILE, RunError, atomic_write_text, not_written, save_checkpoint
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 
@@ -226,12 +226,10 @@ class GameStatsCallback(BaseCallback):
                 self.best[key] = max(self.best.get(key, 0.0), *(m.get(key, 0.0) for m in per_worker))
                 self.logger.record(f"game/{key}", self.best[key])
             if self.best != before:  # written when a best moves, not every rollout
-                try:
-                    with written_beside(self.file) as tmp:  # a stop mid-write keeps the previous file
-                        tmp.write_text(json.dumps(self.best, indent=1))
+                try:  # a stop mid-write keeps the previous file
+                    atomic_write_text(self.file, json.dumps(self.best, indent=1))
                 except OSError as e:  # a full disk: train_ppo.py says so in one line
-                    raise RunError(f"{self.file} could not be written ({e.strerror or e}); any file there "
-                                   "before is unchanged") from None
+                    raise RunError(not_written(self.file, e)) from None
         if self.has_heatmap and self.model.num_timesteps >= self._next:
             self._next = self.model.num_timesteps + self.image_every
             maps = venv.env_method("visit_heatmap", indices=self.boards)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runs import written_beside
+from agents.runs import not_written, written_beside
 
 
 class FolderError(OSError):
@@ -94,8 +94,7 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
         with written_beside(out) as tmp:  # a failed write never leaves half a PNG in place of a good one
             fig.savefig(tmp, dpi=110)
     except OSError as e:  # a full disk: say which file, not only the errno
-        raise OSError(f"{out} could not be written ({e.strerror or e}); any file there before is "
-                      "unchanged") from None
+        raise OSError(not_written(out, e)) from None
     finally:
         plt.close(fig)
     return out

@@ -365,6 +365,12 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def not_written(path: Path | str, e: OSError) -> str:
+    """The line for a write the disk refused (full, read-only): which file, why, and that its earlier
+    contents stay (every writer here goes through ``written_beside``)."""
+    return f"{path} could not be written ({e.strerror or e}); any file there before is unchanged"
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     with written_beside(path) as tmp:
         tmp.write_text(text)
@@ -378,8 +384,7 @@ def save_model(model: Any, path: Path) -> None:
         with written_beside(path) as tmp, open(tmp, "wb") as f:
             model.save(f)
     except OSError as e:
-        raise RunError(f"{path} could not be written ({e.strerror or e}); any file there before is "
-                       "unchanged") from None
+        raise RunError(not_written(path, e)) from None
 
 
 def save_checkpoint(model: Any, run: Path) -> Path:

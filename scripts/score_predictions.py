@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.compare import CompareError
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
-    from agents.runs import atomic_write_text, check_output_file
+    from agents.runs import atomic_write_text, check_output_file, not_written
     from vlm.scoring import ScoringError, format_table, score_files
 
     try:
@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file
                 except OSError as e:  # a full disk
-                    raise ValueError(f"--out {args.out} could not be written ({e.strerror or e}); any file "
-                                     "there before is unchanged") from None
+                    raise ValueError(f"--out {not_written(args.out, e)}") from None
     except (ScoringError, CompareError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.runs import check_output_file, written_beside
+from agents.runs import check_output_file, not_written, written_beside
 from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save_emulator
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
@@ -123,8 +123,7 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
     except FileExistsError:
         raise
     except OSError as e:
-        raise OSError(f"{flag} {out} could not be written ({e.strerror or e}); any file there before "
-                      "is unchanged") from None
+        raise OSError(f"{flag} {not_written(out, e)}") from None
 
 
 def _check_display(window: str) -> None:
