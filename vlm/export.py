@@ -477,6 +477,12 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
+def _not_written(out: Path, e: OSError) -> ExportError:
+    where = f": {e.filename}" if e.filename else ""
+    return ExportError(f"--out {out}: the export could not be written ({e.strerror or e}{where}); {out} is "
+                       "as it was")
+
+
 def export(opts: ExportOptions) -> dict[str, Any]:
     """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
     p = plan(opts)
@@ -502,8 +508,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         lock = _claim(partial, out)
     except OSError as e:  # a full disk
         remove_folders(made)
-        raise ExportError(f"--out {out}: the export could not be written ({e.strerror or e}); {out} is as "
-                          "it was") from None
+        raise _not_written(out, e) from None
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
@@ -527,9 +532,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         if isinstance(e, OSError):  # a full disk (here or in a worker)
-            where = f": {e.filename}" if e.filename else ""
-            raise ExportError(f"--out {out}: the export could not be written ({e.strerror or e}{where}); "
-                              f"{out} is as it was") from None
+            raise _not_written(out, e) from None
         raise
     try:  # locked until the export is in place: a second export sees this one until then
         _swap_into_place(partial, out, opts.overwrite)
