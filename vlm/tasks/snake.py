@@ -221,16 +221,17 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     best = info["good"][0] if info["good"] else "None"
     worst = ", ".join(info["fatal"]) or "None"
     lines = list(info["lines"])
+    dist = 0  # the best move's distance to the apple (all best moves share it), for the question's level
     if info["good"]:
-        trapped, d = info["key"][info["good"][0]]
+        trapped, dist = info["key"][info["good"][0]]
         lines.append(f"Best: {' or '.join(info['good'])} (safe, "
                      + ("every safe move leads into a dead end" if trapped else "no dead end") + ", apple "
-                     + (f"{plural(d, 'move')} away)." if d < 10**6 else "unreachable, so any such move)."))
+                     + (f"{plural(dist, 'move')} away)." if dist < 10**6
+                        else "unreachable, so any such move)."))
     else:
         lines.append("Every move is fatal, so there is no best move: None.")
     lines.append(f"Fatal: {worst}.")
     answer = f"<best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>"
-    dist = min((info["key"][m][1] for m in info["good"]), default=0)  # the best move's, not a dead end's
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the snake. Which move is best now, and which moves "
         "are fatal? A fatal move kills the snake at once. The best move is never the move back into the "
