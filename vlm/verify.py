@@ -63,6 +63,12 @@ _LETTER_AND_TEXT = re.compile(r"\(?([A-Za-z])\)?[.:)]?\s+(\S.*)", re.DOTALL)  # 
 # The pronoun I ("I think it's B", "I'd say B"): I before a lowercase word or a contraction, neither
 # inside brackets nor after a word that names a letter ("Option I is right"); "I is" is the letter.
 _PRONOUN_I = re.compile(r"(?<![(\[])\bI(?=\s+(?!(?:is|was|seems|looks|matches)\b)[a-z]|['’](?:m|d|ll|ve)\b)")
+# A lowercase letter where only an option letter can stand: in brackets ("(b)", "[b]"), or after a word
+# that names one and before the end, a punctuation mark or a verb ("option b", "answer: b", "choice (c) is
+# right"). Elsewhere a lowercase letter is running text: the article in "a box", "my answer: a box".
+_LOWER_LETTER = re.compile(r"\b(?i:option|choice|letter|answer)(?:\s{1,3}is)?\s{0,3}[:=\-]?\s{0,3}[(\[]?"
+                           r"([a-z])[)\]]?(?=\s{0,3}(?:[,;:.!?]|$)|\s{1,3}(?:is|was|seems|looks|matches)\b)"
+                           r"|[(\[]([a-z])[)\]]")
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -214,8 +220,9 @@ def _pronoun_i(text: str, at: int) -> bool:
 
 def _option_letter(text: str, options: list[str]) -> str | None:
     """The option letter an answer names: the option's own text, a lone letter, or exactly one distinct
-    valid capital letter standing alone ("B", "(B)", "Option B", "B. 3 boxes"; the pronoun in "I think
-    it's B" or "I think so" is no option I)."""
+    valid letter: a capital standing alone ("B", "(B)", "Option B", "B. 3 boxes"; the pronoun in "I think
+    it's B" or "I think so" is no option I), or a lowercase one where only a letter can stand ("option b",
+    "answer: b", "(b)"; the article in "a box" is no option A)."""
     def same(a: str, b: str) -> bool:
         return " ".join(_strip_wrapping(a).split()).casefold() == " ".join(
             _strip_wrapping(b).split()).casefold()
@@ -236,6 +243,10 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     found = {m for m in _LETTER.findall(text) if m in valid}
     if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
         found.discard("I")  # every I is the pronoun: "I think so" names no option
+    for m in _LOWER_LETTER.finditer(text):  # "option b", "answer: b", "(b)"
+        letter = next(g for g in m.groups() if g).upper()
+        if letter in valid:
+            found.add(letter)
     return found.pop() if len(found) == 1 else None
 
 

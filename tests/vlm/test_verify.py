@@ -99,6 +99,21 @@ def test_rules_accept_right_and_reject_wrong(spec: dict, right: list[str], wrong
         assert scores["overall"] == pytest.approx(FORMAT_WEIGHT)
 
 
+def test_a_lowercase_option_letter_counts_where_only_a_letter_can_stand() -> None:
+    # "option b" scored 0: only capitals were read. The article in "a box" must still name no option A.
+    for spec in (CHOICE, ARTICLES):
+        for answer in ("option b", "Option b is correct", "(b)", "I pick (b)", "answer: b", "the answer is b",
+                       "choice [b].", "I think it's option b", "option b: a box is in a different place"):
+            assert verify(wrap(answer), record(spec))["accuracy"] == 1.0, (spec["options"], answer)
+        for answer in ("option b, not option c", "option b or (c)", "answer: a", "option e"):
+            assert verify(wrap(answer), record(spec))["accuracy"] == 0.0, (spec["options"], answer)
+    for answer in ("my choice: a box is in a different place", "the answer is a box",
+                   "answer: a box is in a different place", "a box is in a different place, b"):
+        assert verify(wrap(answer), record(ARTICLES))["accuracy"] == 0.0, answer
+    assert verify(wrap("option i"), record(NINE_I))["accuracy"] == 1.0
+    assert verify(wrap("answer: b"), record(NINE_B))["accuracy"] == 1.0
+
+
 def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
     for spec in (SNAKE, CHOICE, INTEGER, COORD, WORD, TURN, ANGLE_FREE, ANGLE_OPTS,
                  {"rule": "exact", "answer": "x"}):
