@@ -17,7 +17,9 @@ once: retrying cannot fix it; but a 400/413/422 once the server has answered bel
 followed), OpenAI's 429 ``insufficient_quota`` and, before the server has ever answered, a refused
 connection, an unknown host or a failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP
 200 whose body is not a chat completion before the server has sent one (a URL that is not a
-chat-completions endpoint); once it has, such a body is a hiccup and retried.
+chat-completions endpoint); once it has, such a body is a hiccup and retried. A JSON body that stops
+midway (a connection dropped mid-answer; without Content-Length nothing else tells) is retried and said
+as such, even on the first request.
 
 Replies are made safe text here: a lone UTF-16 surrogate (JSON ``"\\ud800"``, half of an emoji a server cut
 short) becomes U+FFFD, so the cache, decision logs and reports can always be written as UTF-8.
@@ -318,6 +320,10 @@ class ChatClient:
                     self.stats.add(timeouts=1)
                     self.stats.count_status("timeout")
                     last = f"no answer within {self.timeout:g} s"
+                elif isinstance(reason, http.client.IncompleteRead):
+                    self.stats.count_status("connection")
+                    last = (f"the answer from {self.endpoint.chat_url} was cut short (the connection closed "
+                            "mid-body)")
                 else:
                     self.stats.count_status("connection")
                     last = f"cannot reach {self.endpoint.chat_url}: {reason}"
@@ -340,12 +346,15 @@ class ChatClient:
                         error = _error_in_body(raw)  # some proxies and routers answer 200 {"error": ...}
                         last = (f"HTTP 200 carrying an error: {error}" if error is not None else
                                 f"HTTP 200 but not a chat completion ({e}): {_excerpt(raw)}")
-                        if not self._understood and error is not None:
+                        if _cut_short(raw):  # a dropped connection (no Content-Length told), not a wrong URL
+                            last = (f"HTTP 200 cut short: the connection closed after {len(raw)} bytes, "
+                                    f"mid-answer: {_excerpt(raw)}")
+                        elif not self._understood and error is not None:
                             self.stats.add(failures=1)
                             raise ChatConfigError(f"{self.endpoint.chat_url} answered {last} (the server or "
                                                   "a proxy in front of it failed the request: check the "
                                                   "model name and the server's log)") from None
-                        if not self._understood:  # a wrong URL (a web page, another API), not a hiccup
+                        elif not self._understood:  # a wrong URL (a web page, another API), not a hiccup
                             self.stats.add(failures=1)
                             raise ChatConfigError(f"{self.endpoint.chat_url} answered {last} (is it an "
                                                   "OpenAI-compatible chat-completions URL?)") from None
@@ -466,6 +475,21 @@ def _read_until(resp: Any, deadline: float) -> bytes:
     if isinstance(missing, int) and missing > 0:  # read1 returns b"" where read would raise
         raise http.client.IncompleteRead(b"".join(chunks), missing)
     return b"".join(chunks)
+
+
+def _cut_short(raw: bytes) -> bool:
+    """Whether ``raw`` is a JSON object that stops before it is complete: a body the connection dropped
+    midway, which a reply without Content-Length (read to the connection's close) does not otherwise tell."""
+    text = raw.decode("utf-8", "replace").strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        rest = text[e.pos:]
+        return (e.pos >= len(text) or e.msg.startswith("Unterminated string")
+                or any(word.startswith(rest) for word in ("true", "false", "null")))
+    return False
 
 
 def _lower_keys(items: Any) -> dict[str, str]:

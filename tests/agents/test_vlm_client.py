@@ -331,6 +331,58 @@ def test_a_body_cut_short_of_its_content_length_is_retried_not_taken_for_a_wrong
     assert c.stats.retries == 1 and c.stats.status_counts == {"connection": 1, "200": 1}
     listener.close()
 
+def _read_request(conn: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(1 << 16)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    while len(body) < length:
+        body += conn.recv(1 << 16)
+
+
+def _serve_raw(replies: list[bytes]) -> str:
+    """A URL whose server answers each request with the next of ``replies`` (raw HTTP), then closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        with listener:
+            for reply in replies:
+                conn, _ = listener.accept()
+                with conn:
+                    _read_request(conn)  # all of it: closing with bytes unread would send a reset
+                    conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+
+@pytest.mark.parametrize("cut", [20, 24, 47])
+def test_a_body_cut_short_without_content_length_is_retried_and_said(cut):
+    # Read to the connection's close (no Content-Length), a dropped answer was taken on the first request
+    # for a wrong URL: "HTTP 200 but not a chat completion (not JSON) ... is it an OpenAI-compatible URL?".
+    body = b'{"choices": [{"message": {"content": "whole"}}]}'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+    url = _serve_raw([head + body[:cut], head + body])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=1, sleep=lambda s: None)
+    assert c.complete("q", [IMG]).content == "whole" and c.stats.retries == 1
+    url = _serve_raw([head + body[:cut]])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+    with pytest.raises(ChatError, match=f"last: HTTP 200 cut short: the connection closed after {cut} bytes"
+                       ) as exc:
+        c.complete("q", [IMG])
+    assert type(exc.value) is ChatError
+
+
+def test_a_chunked_body_cut_short_says_so_not_cannot_reach():
+    body = b'{"choices": [{"message": {"content": "whole"}}]}'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    url = _serve_raw([head + b"%x\r\n" % len(body) + body[:20]])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+    with pytest.raises(ChatError, match=r"last: the answer from .* was cut short \(the connection closed"):
+        c.complete("q", [IMG])
+
+
 def test_an_unreachable_server_fails_at_once_naming_the_url():
     with ChatServer() as server:
         url = server.url
