@@ -5,7 +5,8 @@ Standard library only (``urllib``). Followed: the OpenAI Chat Completions API re
 and ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`` parts, ``max_tokens``,
 ``temperature``; the answer in ``choices[0].message.content``, token counts in ``usage``), which vLLM's
 and SGLang's OpenAI-compatible servers implement as well. A reasoning model's separate
-``reasoning_content`` (vLLM, SGLang) is kept too.
+``reasoning_content`` (vLLM, SGLang) is kept too, and so is OpenAI's ``refusal`` (the model's reason for
+declining, sent in place of content).
 
 Failures: HTTP 429 and 5xx, timeouts, dropped connections and unreadable bodies are retried with
 exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
@@ -165,6 +166,7 @@ class ChatReply:
     latency_s: float  # of the request that produced the answer (kept in the cache too)
     cached: bool
     finish_reason: str | None = None
+    refusal: str | None = None  # OpenAI's message.refusal: why the model declined (content is then empty)
 
 
 @dataclass
@@ -281,18 +283,20 @@ class ChatClient:
             if hit is not None and isinstance(hit.get("content"), str):
                 self.stats.add(cache_hits=1)
                 reasoning, finish = hit.get("reasoning"), hit.get("finish_reason")
+                refusal = hit.get("refusal")
                 return ChatReply(safe_text(hit["content"]),
                                  safe_text(reasoning) if isinstance(reasoning, str) else None,
                                  _count(hit.get("prompt_tokens")), _count(hit.get("completion_tokens")),
                                  float(hit.get("latency_s", 0.0)), cached=True,
-                                 finish_reason=safe_text(finish) if isinstance(finish, str) else None)
+                                 finish_reason=safe_text(finish) if isinstance(finish, str) else None,
+                                 refusal=safe_text(refusal) if isinstance(refusal, str) else None)
         body = self._body(prompt, [png_data_url(im) for im in images])
         reply = self._post_with_retries(json.dumps(body).encode("utf-8"))
         if self.cache is not None and key is not None:
             self.cache.put(key, {"model": self.endpoint.model, "content": reply.content,
                                  "reasoning": reply.reasoning, "prompt_tokens": reply.prompt_tokens,
                                  "completion_tokens": reply.completion_tokens, "latency_s": reply.latency_s,
-                                 "finish_reason": reply.finish_reason})
+                                 "finish_reason": reply.finish_reason, "refusal": reply.refusal})
         return reply
 
     def _body(self, prompt: str, image_urls: list[str]) -> dict[str, Any]:
@@ -444,9 +448,13 @@ class ChatClient:
         if not isinstance(message, dict):
             raise ValueError("choices[0] has no message")
         content = message.get("content")
-        if isinstance(content, list):  # some servers answer in content parts
-            texts = (p.get("text") for p in content if isinstance(p, dict))
-            content = "".join(t for t in texts if isinstance(t, str))
+        refusal = message.get("refusal")
+        if isinstance(content, list):  # some servers answer in content parts (a refusal as a part of its own)
+            parts = [p for p in content if isinstance(p, dict)]
+            content = "".join(t for t in (p.get("text") for p in parts) if isinstance(t, str))
+            if not refusal:
+                refusal = "".join(p["refusal"] for p in parts if p.get("type") == "refusal"
+                                  and isinstance(p.get("refusal"), str))
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         finish = choice.get("finish_reason")
@@ -455,7 +463,8 @@ class ChatClient:
                          prompt_tokens=_count(usage.get("prompt_tokens")),
                          completion_tokens=_count(usage.get("completion_tokens")),
                          latency_s=latency, cached=False,
-                         finish_reason=safe_text(finish) if isinstance(finish, str) else None)
+                         finish_reason=safe_text(finish) if isinstance(finish, str) else None,
+                         refusal=safe_text(refusal) if isinstance(refusal, str) and refusal else None)
 
 
 def _read_until(resp: Any, deadline: float) -> bytes:

@@ -46,7 +46,7 @@ class Decision:
     cached: bool
     correct: float | None = None  # the project's verifier on the whole answer (accuracy 0..1)
     good_move: float | None = None  # 1 if the move named is one the engine calls best (None: no best move)
-    error: str | None = None
+    error: str | None = None  # why a request failed, or the model's refusal in place of an answer
     reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
@@ -131,6 +131,8 @@ class VLMPlayer:
             return Decision(step, self._index[fallback.upper()], fallback, None, "error", "", None, 0, 0,
                             0.0, False, error=str(e))
         answer = parse_move(reply.content, draft)
+        # A refusal in place of an answer (OpenAI's message.refusal) is said, not an unexplained empty reply.
+        why = f"the model refused: {reply.refusal}" if reply.refusal and not reply.content.strip() else None
         if answer is None:
             status, move = "unparseable", fallback
         elif answer.upper() not in {m.upper() for m in legal}:
@@ -145,7 +147,7 @@ class VLMPlayer:
                         reply.completion_tokens, reply.latency_s, reply.cached,
                         correct=verify(reply.content, draft)["accuracy"] if scored else None,
                         good_move=None if good is None else float(answer in good),
-                        finish_reason=reply.finish_reason)
+                        error=why, finish_reason=reply.finish_reason)
 
     # ------------------------------------------------------------------ run_episodes protocol
     def make_actor(self, num_envs: int, deterministic: bool = True) -> VLMActor:

@@ -169,6 +169,23 @@ def test_content_parts_give_their_text_only():
     with ChatServer([Reply(body=body)]) as server:
         assert client(server).complete("q", [IMG]).content == "<answer>UP</answer>"
 
+def test_a_refusal_is_kept_and_cached(tmp_path):
+    # OpenAI sends message.refusal with null content when the model declines: it read as an empty answer.
+    refused = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
+    as_part = {"role": "assistant", "content": [{"type": "refusal", "refusal": "Not this one."}]}
+    bodies = [json.dumps({"choices": [{"message": m, "finish_reason": "stop"}]}).encode()
+              for m in (refused, as_part)]
+    with ChatServer([Reply(body=b) for b in bodies]) as server:
+        c = client(server, cache=ResponseCache(tmp_path))
+        first = c.complete("q", [IMG])
+        again = c.complete("q", [IMG])
+        part = c.complete("another", [IMG])
+    assert (first.content, first.refusal) == ("", "I can't help with that.")
+    assert again.cached and again.refusal == first.refusal
+    assert (part.content, part.refusal) == ("", "Not this one.")
+    assert server.hits == 2
+
+
 def test_lone_surrogates_in_a_reply_become_replacement_characters_and_are_cached(tmp_path):
     # A server that cut an emoji in half sends JSON "\ud83d" alone: no UTF-8 file could hold that.
     with ChatServer([good("UP \ud83d!", reasoning="hmm \udc00", completion_tokens=3)]) as server:

@@ -13,7 +13,7 @@ from agents.vlm_client import ChatClient, ChatConfigError, ChatError, Endpoint
 from agents.vlm_player import VLMPlayer, fallback_move, legal_moves
 from envs import make_game
 from envs.rng import seeds_from
-from tests.chat_server import ChatServer, bad_request, good, server_error
+from tests.chat_server import ChatServer, Reply, bad_request, good, server_error
 from vlm.tasks import task_module
 from vlm.verify import reference_response
 
@@ -83,6 +83,17 @@ def test_unparseable_illegal_and_failed_answers_play_the_counted_fallback():
     assert decisions[2].answer == back
     assert "gave up after 2 attempts" in decisions[3].error
     assert decisions[0].correct == 0.0
+
+
+def test_a_refusal_is_the_reason_logged_for_its_fallback():
+    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": None,
+                                                "refusal": "I can't help with that."}}]}).encode()
+    state = snake_state()
+    with ChatServer([Reply(body=body)]) as server:
+        d = player(server).decide(state)
+    assert (d.status, d.move, d.response) == ("unparseable", fallback_move("snake", state), "")
+    assert d.error == "the model refused: I can't help with that."
+    assert d.to_dict()["error"] == d.error  # in the decision log and the report's worst decisions
 
 
 def test_a_refusing_server_stops_the_run():
