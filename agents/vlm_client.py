@@ -22,6 +22,9 @@ chat-completions endpoint); once it has, such a body is a hiccup and retried. A 
 midway (a connection dropped mid-answer; without Content-Length nothing else tells) is retried and said
 as such, even on the first request.
 
+A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails its request (before any
+chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
+
 Replies are made safe text here: a lone UTF-16 surrogate (JSON ``"\\ud800"``, half of an emoji a server cut
 short) becomes U+FFFD, so the cache, decision logs and reports can always be written as UTF-8.
 """
@@ -53,6 +56,7 @@ import numpy as np
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
+MAX_RESPONSE_BYTES = 4 << 20  # a chat completion is text (a few KB; 1M tokens of it ~4 MB): no more is read
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -91,6 +95,10 @@ class ChatCancelled(ChatError):
 
 class ChatConfigError(ChatError):
     """A request the server refuses for good (HTTP 4xx): the user must change the model, URL or key."""
+
+
+class _TooLarge(Exception):
+    """A response body over the client's ``max_response_bytes``: not read further."""
 
 
 def _no_such_server(reason: Any) -> bool:
@@ -254,6 +262,7 @@ class ChatClient:
         self._sleep = sleep if sleep is not None else self._stopped.wait
         self._reached = False  # has the server answered at all? Until it has, no connection is retried
         self._understood = False  # has it sent a chat completion? Until then, a 200 that is none is fatal
+        self.max_response_bytes = MAX_RESPONSE_BYTES  # a body longer than this is not read (memory)
 
     # ------------------------------------------------------------------ public
     def cancel(self) -> None:
@@ -318,6 +327,17 @@ class ChatClient:
             t0 = time.perf_counter()
             try:
                 status, headers, raw = self._post(data)
+            except _TooLarge:
+                self._reached = True
+                self.stats.count_status("too large")
+                self.stats.add(failures=1)
+                what = (f"{self.endpoint.chat_url} sent a response over {self.max_response_bytes:,} bytes, "
+                        "not read further")
+                if not self._understood:  # a download or another API, not a chat-completions endpoint
+                    raise ChatConfigError(f"{what} (is it an OpenAI-compatible chat-completions URL?)"
+                                          ) from None
+                raise ChatError(f"{what} (a chat completion is text, far smaller: a model looping up to a "
+                                "huge --max-tokens?)") from None
             except (OSError, http.client.HTTPException) as e:  # timeouts, refused, dropped, cut short
                 reason = getattr(e, "reason", e)
                 if isinstance(reason, TimeoutError) or "timed out" in str(reason):
@@ -427,10 +447,12 @@ class ChatClient:
         deadline = time.monotonic() + self.timeout
         try:
             with _OPENER.open(req, timeout=self.timeout) as resp:
-                return resp.status, _lower_keys(resp.headers.items()), _read_until(resp, deadline)
+                return (resp.status, _lower_keys(resp.headers.items()),
+                        _read_until(resp, deadline, self.max_response_bytes))
         except urllib.error.HTTPError as e:
             with e:
-                return e.code, _lower_keys(e.headers.items()) if e.headers else {}, _read_until(e, deadline)
+                return (e.code, _lower_keys(e.headers.items()) if e.headers else {},
+                        _read_until(e, deadline, self.max_response_bytes))
 
     @staticmethod
     def _parse(raw: bytes, latency: float) -> ChatReply:
@@ -467,15 +489,23 @@ class ChatClient:
                          refusal=safe_text(refusal) if isinstance(refusal, str) and refusal else None)
 
 
-def _read_until(resp: Any, deadline: float) -> bytes:
+def _read_until(resp: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES) -> bytes:
     """The body, or TimeoutError once ``deadline`` (time.monotonic) passes: the socket timeout bounds
     each read only, so a server (or proxy) that trickles keep-alive whitespace before a slow answer
     would otherwise hold a request far past --timeout. ``read1`` returns what has come, not a full
-    buffer, so the deadline is checked as bytes arrive."""
+    buffer, so the deadline is checked as bytes arrive. ``_TooLarge`` once the body (or its announced
+    Content-Length) passes ``limit`` bytes: a fast server could otherwise fill memory before the deadline."""
     read = getattr(resp, "read1", None) or resp.read
+    length = getattr(resp, "length", None)
+    if isinstance(length, int) and length > limit:
+        raise _TooLarge
     chunks = []
+    size = 0
     while chunk := read(1 << 16):
         chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
         if getattr(resp, "length", None) == 0:  # all of a Content-Length body is in: it came in time
             break
         if time.monotonic() > deadline:

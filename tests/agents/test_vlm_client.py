@@ -1,6 +1,7 @@
 """The chat-completions client against a real loopback server: request shape, retries, timeouts, cache."""
 
 import base64
+import contextlib
 import email.utils
 import io
 import json
@@ -368,7 +369,8 @@ def _serve_raw(replies: list[bytes]) -> str:
                 conn, _ = listener.accept()
                 with conn:
                     _read_request(conn)  # all of it: closing with bytes unread would send a reset
-                    conn.sendall(reply)
+                    with contextlib.suppress(OSError):  # the client stopped reading (over its cap)
+                        conn.sendall(reply)
 
     threading.Thread(target=serve, daemon=True).start()
     return f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
@@ -397,6 +399,29 @@ def test_a_chunked_body_cut_short_says_so_not_cannot_reach():
     url = _serve_raw([head + b"%x\r\n" % len(body) + body[:20]])
     c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
     with pytest.raises(ChatError, match=r"last: the answer from .* was cut short \(the connection closed"):
+        c.complete("q", [IMG])
+
+
+def test_a_response_over_the_size_cap_is_not_read():
+    # Only --timeout bounded a response: a fast server sending an endless body filled memory first.
+    sleeps = []
+    with ChatServer([good("x" * 5000), good("ok"), good("y" * 5000), good("fine")]) as server:
+        c = client(server, sleep=sleeps.append)
+        c.max_response_bytes = 2000
+        with pytest.raises(ChatConfigError, match=r"sent a response over 2,000 bytes, not read further "
+                           r"\(is it an OpenAI-compatible"):
+            c.complete("q", [IMG])  # the first answer: a download, not a chat-completions URL
+        assert c.complete("q2", [IMG]).content == "ok"
+        with pytest.raises(ChatError, match="over 2,000 bytes") as exc:
+            c.complete("q3", [IMG])  # once answers came: this request only fails, and is not retried
+        assert type(exc.value) is ChatError
+        assert c.complete("q4", [IMG]).content == "fine"
+    assert server.hits == 4 and sleeps == [] and c.stats.failures == 2
+    # Without a Content-Length, the body is cut off once it passes the cap.
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+    c = ChatClient(Endpoint("m", _serve_raw([head + b" " * 300_000])), api_key_env=None, max_retries=0)
+    c.max_response_bytes = 100_000
+    with pytest.raises(ChatConfigError, match="over 100,000 bytes"):
         c.complete("q", [IMG])
 
 
