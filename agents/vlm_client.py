@@ -641,6 +641,8 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
             raise ValueError(f"--extra-body must be a JSON object, got {args.extra_body!r}")
         if {"model", "messages"} & set(extra):
             raise ValueError("--extra-body cannot set model or messages")
+        if extra.get("stream"):  # a server streams server-sent events, which read as no chat completion
+            raise ValueError("--extra-body cannot set stream: each answer is read whole; drop \"stream\"")
     cache = None
     if not args.no_cache:  # checked now, not at the first answer (already sent and paid for)
         if args.cache_dir:
