@@ -147,9 +147,10 @@ class Endpoint:
     def parse(cls, spec: str) -> Endpoint:
         """``MODEL@URL``, e.g. ``qwen2.5-vl-7b@http://localhost:8000/v1``."""
         for scheme in ("@http://", "@https://"):
-            k = spec.find(scheme)
+            k = spec.lower().find(scheme)
             if k > 0:
-                url = spec[k + 1:].rstrip("/")
+                # A scheme is case-insensitive (RFC 3986); written lowercase, one server has one cache key.
+                url = (scheme[1:] + spec[k + len(scheme):]).rstrip("/")
                 _check_url(url)
                 return cls(spec[:k], url)
         raise ValueError(f"--vlm expects MODEL@URL (e.g. qwen2.5-vl-7b@http://localhost:8000/v1), "
@@ -296,7 +297,7 @@ class ChatClient:
                 return ChatReply(safe_text(hit["content"]),
                                  safe_text(reasoning) if isinstance(reasoning, str) else None,
                                  _count(hit.get("prompt_tokens")), _count(hit.get("completion_tokens")),
-                                 float(hit.get("latency_s", 0.0)), cached=True,
+                                 _seconds(hit.get("latency_s")), cached=True,
                                  finish_reason=safe_text(finish) if isinstance(finish, str) else None,
                                  refusal=safe_text(refusal) if isinstance(refusal, str) else None)
         body = self._body(prompt, [png_data_url(im) for im in images])
@@ -555,6 +556,15 @@ def _count(value: Any) -> int:
         return max(0, int(value or 0))
     except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def _seconds(value: Any) -> float:
+    """A cached latency; a missing or odd one (a hand-edited entry) reads 0 rather than failing the hit."""
+    try:
+        seconds = float(value or 0.0)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
 
 
 def _out_of_quota(raw: bytes) -> bool:

@@ -38,6 +38,8 @@ def test_endpoint_spec_parsing():
     for bad in ("qwen", "@http://x", "qwen@localhost:8000"):
         with pytest.raises(ValueError, match="MODEL@URL"):
             Endpoint.parse(bad)
+    # A scheme in capitals is the same URL (RFC 3986); it was refused as "expects MODEL@URL".
+    assert Endpoint.parse("m@HTTPS://h/v1").chat_url == "https://h/v1/chat/completions"
 
 
 
@@ -535,6 +537,20 @@ def test_cache_answers_repeat_questions_without_a_request(tmp_path):
         assert c2.complete("q2", [IMG]).cached and server.hits == 5
         assert c2.stats.as_dict()["http_requests"] == 0 and c2.stats.cache_hits == 1
     assert len(cache) == 5
+
+
+@pytest.mark.parametrize("latency", [None, "slow", "nan", -1.0])
+def test_a_cached_entry_with_an_odd_latency_is_still_a_hit(tmp_path, latency):
+    # A hand-edited entry whose "latency_s" is not a number raised TypeError/ValueError in a worker thread.
+    cache = ResponseCache(tmp_path)
+    with ChatServer(default=lambda body: Reply(content="fine")) as server:
+        client(server, cache=cache).complete("q", [IMG])
+        (entry,) = tmp_path.rglob("*.json")
+        value = json.loads(entry.read_text())
+        value["latency_s"] = latency
+        entry.write_text(json.dumps(value))
+        again = client(server, cache=cache).complete("q", [IMG])
+    assert (again.content, again.cached, again.latency_s, server.hits) == ("fine", True, 0.0, 1)
 
 
 def test_a_corrupt_cache_entry_is_a_miss(tmp_path):
