@@ -285,7 +285,7 @@ def test_the_timeout_bounds_the_whole_answer_not_each_read():
     def trickle():
         conn, _ = listener.accept()
         with conn:
-            conn.recv(1 << 20)
+            _read_request(conn)
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % (len(body) + 50))
             try:
@@ -315,7 +315,7 @@ def test_an_answer_whole_in_time_for_its_last_read_is_kept():
     def slow():
         conn, _ = listener.accept()
         with conn:
-            conn.recv(1 << 20)
+            _read_request(conn)
             time.sleep(0.6)
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: %d\r\n\r\n" % len(body))
@@ -340,7 +340,7 @@ def test_a_body_cut_short_of_its_content_length_is_retried_not_taken_for_a_wrong
         for part in (body[:20], body):
             conn, _ = listener.accept()
             with conn:
-                conn.recv(1 << 20)
+                _read_request(conn)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: %d\r\n\r\n" % len(body) + part)
 
