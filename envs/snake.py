@@ -6,7 +6,8 @@ Rules (documented in the README too):
 - Actions are absolute: UP, DOWN, LEFT, RIGHT. Turning back into the neck is impossible, so that action
   continues straight on (the snake never dies by reversing).
 - Reward +1 per apple (the snake grows by one), −1 on death (wall or own body). Moving into the cell
-  the tail is leaving is legal (the tail moves away first) unless the snake eats on that step.
+  the tail is leaving is legal (the tail moves away first; the apple is never on the snake, so that
+  move never eats and the tail always moves).
 - The episode terminates on death or when the snake fills the board (a win, score N²−3), and is
   truncated after ``starvation`` steps without an apple (default 2·N², 200 on 10×10: long enough for a
   full-length snake to reach any apple, short enough to end endless loops).
@@ -113,7 +114,7 @@ def _step(actions, size, starvation, body, head, length, occ, apple, direction, 
         c = y * size + x
         eats = c == apple[b]
         tail = body[b, (head[b] - length[b] + 1) % cells]
-        if occ[b, c] and (eats or c != tail):
+        if occ[b, c] and c != tail:  # the apple is never on the snake: eating leaves no tail there
             reward[b] = -1.0
             terminated[b] = True
             done[b] = True
@@ -278,8 +279,19 @@ class Snake(Game):
         if state["size"] != self.size:
             raise ValueError(f"state is for a {state['size']}×{state['size']} board, "
                              f"this game is {self.size}×{self.size}")
-        cells = self.size * self.size
+        n = self.size
+        cells = n * n
+        if not state["body"] or any(not (0 <= x < n and 0 <= y < n) for x, y in state["body"]):
+            raise ValueError(f"state's snake {state['body']} must have at least one cell, all on the board")
         body = [y * self.size + x for x, y in state["body"]]
+        if len(set(body)) != len(body):
+            raise ValueError(f"state's snake {state['body']} covers a cell twice")
+        apple = state["apple"]
+        if apple is not None and (not (0 <= apple[0] < n and 0 <= apple[1] < n)
+                                  or apple[1] * n + apple[0] in body):
+            # The step takes the apple for a free cell (apples only ever spawn there): on the snake it
+            # would let the head eat its way onto the tail.
+            raise ValueError(f"state's apple {apple} must be on a free cell of the board, not on the snake")
         self._occ[i] = False
         # Head at ring slot len-1, tail at slot 0.
         for k, c in enumerate(reversed(body)):
@@ -287,7 +299,6 @@ class Snake(Game):
             self._occ[i, c] = True
         self._head[i] = (len(body) - 1) % cells
         self._length[i] = len(body)
-        apple = state["apple"]
         self._apple[i] = -1 if apple is None else apple[1] * self.size + apple[0]
         self._direction[i] = self.ACTION_NAMES.index(state["direction"])
         self._steps[i] = state["step"]

@@ -46,11 +46,31 @@ def test_self_collision_kills():
     assert step1(g, DOWN) == (-1.0, True, False)
 
 
-def test_tail_chase_is_legal_but_not_when_eating():
+def test_tail_chase_is_legal():
     square = [[2, 2], [3, 2], [3, 3], [2, 3]]  # head (2,2); tail (2,3) right below it
     g = game_with(square, apple=[0, 0], direction="LEFT")
     assert step1(g, DOWN) == (0.0, False, False)
     assert g.get_state(0)["body"][0] == [2, 3]
+    assert len(g.get_state(0)["body"]) == 4
+
+
+def test_moving_into_the_body_kills():
+    square = [[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]]  # now (2,3) is body, not the leaving tail
+    g = game_with(square, apple=[0, 0], direction="LEFT")
+    assert step1(g, DOWN) == (-1.0, True, False)
+
+
+@pytest.mark.parametrize("body, apple", [
+    ([[2, 2], [3, 2], [3, 3], [2, 3]], [2, 3]),  # the apple on the tail: "eat the tail's cell" cannot happen
+    ([[2, 2], [3, 2], [3, 3]], [6, 0]),  # off the 6x6 board
+    ([[2, 2], [3, 2], [2, 2]], [0, 0]),  # a cell twice
+    ([[2, 2], [3, 2], [-1, 2]], [0, 0]),  # a cell off the board
+    ([], [0, 0]),
+])
+def test_set_state_refuses_impossible_boards(body, apple):
+    # The step relies on what reset and step guarantee: an apple only on a free cell, one cell per segment.
+    with pytest.raises(ValueError, match="state's"):
+        game_with(body, apple=apple)
 
 
 def test_reversing_into_neck_continues_straight():
