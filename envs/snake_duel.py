@@ -8,7 +8,8 @@ Rules (documented in the README too):
   (never on a body or a head), so the count stays constant while free cells exist.
 - Both snakes start with length 3 (``start_length``) in straight lines, point-symmetric to each other
   (a 180° turn of the board maps one onto the other, so the start is fair); a seeded draw picks the
-  place, heading and which of the two halves the learner gets.
+  place, heading and which of the two halves the learner gets. The heads never face each other across
+  one cell (on odd boards, the centre), where going straight would be a head-on in the first round.
 - Actions are absolute: UP, DOWN, LEFT, RIGHT. Turning back into the neck is impossible, so that action
   continues straight on (as in single Snake).
 - Each round both snakes move at once. A snake *eats* when its new head lands on an apple (it grows by
@@ -133,14 +134,18 @@ def _reset(indices, seeds, size, start_length, num_apples, body, head, length, d
         rng[b] = seeds[j]
         occ[b, :] = 0
         apple[b, :] = False
-        # A straight snake inside the top half; its 180° image lies in the bottom half.
+        # A straight snake inside the top half; its 180° image lies in the bottom half. On an odd board
+        # a head in the middle column facing down the middle row's centre cell faces its image's head
+        # across that cell: going straight would be a head-on in the first round, so that start is drawn
+        # again (an even board has no centre cell, and its starts are unchanged).
         while True:
             d = randint(rng, b, 4)
             hx = randint(rng, b, size)
             hy = randint(rng, b, half)
             tx = hx - (start_length - 1) * dx[d]
             ty = hy - (start_length - 1) * dy[d]
-            if 0 <= tx < size and 0 <= ty < half:
+            centre = 2 * (hx + dx[d]) == size - 1 and 2 * (hy + dy[d]) == size - 1
+            if 0 <= tx < size and 0 <= ty < half and not centre:
                 break
         first = randint(rng, b, 2)  # which snake gets the top half
         for p in range(2):
