@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import typing
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -55,6 +56,44 @@ def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "")
     if value < lo or (hi is not None and value > hi):
         raise ValueError(f"{name} must be {bounds}{note}, got {value}")
     return int(value)
+
+
+def _whole_floats(value: Any) -> Any:
+    """``value`` with each integral float (10.0) as an int, also inside lists and tuples."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_whole_floats(v) for v in value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def _leaf_types(hint: Any) -> set[Any]:
+    """The types a (possibly nested) annotation such as ``int | list[int] | None`` is made of."""
+    args = typing.get_args(hint)
+    if not args:
+        return {hint}
+    return {typing.get_origin(hint)} | {t for a in args for t in _leaf_types(a)}
+
+
+def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` for game class ``cls`` with whole-number options given as integral floats (YAML's
+    ``size: 10.0``, ``--set env_kwargs.size=10.0``) made ints, as the game reads them (``whole``), so a
+    run's config.yaml keeps ``size: 10``. An option is whole-numbered when its annotation in an
+    ``__init__`` of the class or its bases names ``int`` and not ``float``; other values pass unchanged
+    (and the game still refuses 10.5)."""
+    hints: dict[str, Any] = {}
+    for c in reversed(cls.__mro__):
+        if "__init__" in vars(c):
+            try:
+                hints.update(typing.get_type_hints(c.__init__))
+            except (NameError, TypeError):  # an annotation this module cannot evaluate: leave its options
+                continue
+    out = dict(kwargs)
+    for key, value in kwargs.items():
+        leaves = _leaf_types(hints.get(key))
+        if int in leaves and float not in leaves:
+            out[key] = _whole_floats(value)
+    return out
 
 
 def finite(name: str, value: Any) -> float:

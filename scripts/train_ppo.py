@@ -103,7 +103,8 @@ def flags_named(message: str, key: str, value: Any) -> list[str]:
 def check_game(cfg: dict) -> None:
     """Build one board before anything is written, so a bad option or a missing ROM fails first."""
     from agents.runs import game_options
-    from envs import make_game
+    from envs import game_class, make_game
+    from envs.base import whole_options
 
     kwargs = dict(cfg["env_kwargs"])
     known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
@@ -121,6 +122,8 @@ def check_game(cfg: dict) -> None:
         named = [flag for key, value in cfg["env_kwargs"].items() for flag in flags_named(str(e), key, value)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
+    # As the game read them: --set env_kwargs.size=10.0 is size 10 in config.yaml too.
+    cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
     check_self_play(cfg)
     from agents.selfplay import uses_self_play
 

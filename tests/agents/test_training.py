@@ -425,6 +425,20 @@ def test_resuming_a_run_killed_before_its_first_checkpoint_says_how_to_start_it_
     assert f"plus --force --run-dir {run}, or start a new run" in err
 
 
+def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts):
+    # --set env_kwargs.size=10.0 trains on size 10; config.yaml said 10.0 (the flag --size refuses 10.0).
+    from agents.config import apply_set, load_config, resolve
+
+    given = ["env_kwargs.size=10.0", "env_kwargs.starvation=50.0"]
+    cfg = resolve(apply_set(load_config("snake"), given), False)
+    scripts.train_ppo.check_game(cfg)
+    assert yaml.safe_load(yaml.safe_dump(cfg["env_kwargs"])) == {"size": 10, "starvation": 50, "obs": "grid"}
+    assert type(cfg["env_kwargs"]["size"]) is int
+    cfg = resolve(apply_set(load_config("snake"), ["env_kwargs.size=10.5"]), False)
+    with pytest.raises(ValueError, match=r"snake size must be a whole number .* got 10.5 \(change --size\)"):
+        scripts.train_ppo.check_game(cfg)
+
+
 def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     named = scripts.train_ppo.flags_named
     assert named("reward.badge must be a finite number", "reward", {"badge": "x"}) == [

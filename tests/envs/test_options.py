@@ -75,6 +75,28 @@ def test_numpy_integers_are_whole_numbers() -> None:
     assert (old.size, old.max_steps, old.deadlock_end) == (8, 200, True) and type(old.size) is int
 
 
+@pytest.mark.parametrize("name, given, kept", [
+    ("snake", {"size": 10.0, "starvation": 50.0, "obs": "grid"},
+     {"size": 10, "starvation": 50, "obs": "grid"}),
+    ("snake_duel", {"num_apples": 3.0, "apple_reward": 2.0}, {"num_apples": 3, "apple_reward": 2.0}),
+    ("rotation", {"view_size": 32.0, "step_cost": 1.0}, {"view_size": 32, "step_cost": 1.0}),
+    ("sokoban", {"size": 8.0, "num_boxes": [1.0, 2.0], "max_steps": None}, {"size": 8, "num_boxes": [1, 2],
+                                                                               "max_steps": None}),
+    ("gameboy", {"obs_size": [72.0, 80.0], "max_steps": 512.0, "score_weight": 1.0},
+     {"obs_size": [72, 80], "max_steps": 512, "score_weight": 1.0}),  # press_frames from the core's __init__
+    ("pokemon_red", {"level_cap": 15.0, "press_frames": 8.0, "reward": {"badge": 2.0}},
+     {"level_cap": 15, "press_frames": 8, "reward": {"badge": 2.0}}),
+    ("snake", {"size": 10.5, "starvation": "ten"}, {"size": 10.5, "starvation": "ten"}),  # the game refuses
+])
+def test_whole_options_are_stored_as_the_game_reads_them(name: str, given: dict, kept: dict) -> None:
+    from envs.base import whole_options
+
+    out = whole_options(envs.game_class(name), given)
+    assert out == kept and all(type(out[k]) is type(kept[k]) for k in kept)
+    lists = [k for k in kept if isinstance(kept[k], list)]
+    assert all(type(a) is type(b) for k in lists for a, b in zip(out[k], kept[k], strict=True))
+
+
 def test_sokoban_preset_too_big_for_the_board_says_what_to_change() -> None:
     with pytest.raises(ValueError, match=re.escape(
             "difficulty 'hard' places 3-4 boxes; at most 3 fit on the 7x7 board: use size 8 or more, "
