@@ -8,6 +8,8 @@ Rules (documented in the README too):
 - Reward +1 per apple (the snake grows by one), −1 on death (wall or own body). Moving into the cell
   the tail is leaving is legal (the tail moves away first; the apple is never on the snake, so that
   move never eats and the tail always moves).
+- On death the board stays as it was before the fatal move; ``crash`` (in ``get_state``) keeps the cell
+  the head ran into, and ``render_state`` marks the head with a red frame, thick on that side.
 - The episode terminates on death or when the snake fills the board (a win, score N²−3), and is
   truncated after ``starvation`` steps without an apple (default 2·N², 200 on 10×10: long enough for a
   full-length snake to reach any apple, short enough to end endless loops).
@@ -55,7 +57,7 @@ def _spawn_apple(b: int, size: int, occ: np.ndarray, length: np.ndarray, apple: 
 
 @numba.njit(cache=True)
 def _reset(indices, seeds, size, body, head, length, occ, apple, direction, steps, hunger, score,
-           done, rng, dx, dy):
+           done, crash, rng, dx, dy):
     cells = size * size
     for j in range(indices.shape[0]):
         b = indices[j]
@@ -81,12 +83,13 @@ def _reset(indices, seeds, size, body, head, length, occ, apple, direction, step
         hunger[b] = 0
         score[b] = 0
         done[b] = False
+        crash[b] = -1
         _spawn_apple(b, size, occ, length, apple, rng)
 
 
 @numba.njit(cache=True)
 def _step(actions, size, starvation, body, head, length, occ, apple, direction, steps, hunger,
-          score, done, rng, dx, dy, opposite, reward, terminated, truncated):
+          score, done, crash, rng, dx, dy, opposite, reward, terminated, truncated):
     cells = size * size
     # Checked before any board moves: an action past 3 would index dx/dy out of bounds (Numba does not
     # check) and move or kill the snake by whatever lies in memory there.
@@ -110,6 +113,7 @@ def _step(actions, size, starvation, body, head, length, occ, apple, direction, 
             reward[b] = -1.0
             terminated[b] = True
             done[b] = True
+            crash[b] = a  # the board stays as it was; the move that killed is kept for the picture
             continue
         c = y * size + x
         eats = c == apple[b]
@@ -118,6 +122,7 @@ def _step(actions, size, starvation, body, head, length, occ, apple, direction, 
             reward[b] = -1.0
             terminated[b] = True
             done[b] = True
+            crash[b] = a
             continue
         direction[b] = a
         if eats:
@@ -171,6 +176,7 @@ _APPLE = np.array([230, 57, 70], dtype=np.float32)
 _HEAD = np.array([255, 214, 10], dtype=np.float32)
 _BODY_NEAR = np.array([82, 196, 26], dtype=np.float32)
 _BODY_FAR = np.array([25, 90, 40], dtype=np.float32)
+_CRASH = np.array([255, 0, 0], dtype=np.uint8)
 
 
 def _paint_cells(head: np.ndarray, body: np.ndarray, apple: np.ndarray) -> np.ndarray:
@@ -213,6 +219,7 @@ class Snake(Game):
         self._hunger = np.zeros(n, dtype=np.int64)
         self._score = np.zeros(n, dtype=np.int64)
         self._done = np.ones(n, dtype=np.bool_)
+        self._crash = np.full(n, -1, dtype=np.int64)  # the fatal move once the snake has crashed, else -1
         self._rng = np.zeros(n, dtype=np.uint64)
         self._reward = np.zeros(n, dtype=np.float32)
         self._terminated = np.zeros(n, dtype=np.bool_)
@@ -227,13 +234,13 @@ class Snake(Game):
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
         _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self.size,
                self._body, self._head, self._length, self._occ, self._apple, self._direction,
-               self._steps, self._hunger, self._score, self._done, self._rng, _DX, _DY)
+               self._steps, self._hunger, self._score, self._done, self._crash, self._rng, _DX, _DY)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         actions = self._actions(actions)
         _step(actions, self.size, self.starvation, self._body, self._head, self._length, self._occ,
               self._apple, self._direction, self._steps, self._hunger, self._score, self._done,
-              self._rng, _DX, _DY, _OPPOSITE, self._reward, self._terminated, self._truncated)
+              self._crash, self._rng, _DX, _DY, _OPPOSITE, self._reward, self._terminated, self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
@@ -261,6 +268,8 @@ class Snake(Game):
         n = int(self._length[i])
         body = [int(self._body[i, (self._head[i] - k) % cells]) for k in range(n)]
         apple = int(self._apple[i])
+        crash = int(self._crash[i])
+        hx, hy = body[0] % self.size, body[0] // self.size
         return {
             "game": self.name,
             "size": self.size,
@@ -272,6 +281,8 @@ class Snake(Game):
             "starvation": self.starvation,
             "score": int(self._score[i]),
             "done": bool(self._done[i]),
+            # The cell the head ran into when the snake died (off the board for a wall), else None.
+            "crash": None if crash < 0 else [hx + int(_DX[crash]), hy + int(_DY[crash])],
             "rng": int(self._rng[i]),
         }
 
@@ -292,6 +303,12 @@ class Snake(Game):
             # The step takes the apple for a free cell (apples only ever spawn there): on the snake it
             # would let the head eat its way onto the tail.
             raise ValueError(f"state's apple {apple} must be on a free cell of the board, not on the snake")
+        crash = state.get("crash")  # states saved before it was kept have none
+        moves = [(int(_DX[m]), int(_DY[m])) for m in range(4)]
+        hx, hy = state["body"][0]
+        if crash is not None and (not state["done"] or (crash[0] - hx, crash[1] - hy) not in moves):
+            raise ValueError(f"state's crash {crash} must be a cell next to the head {[hx, hy]}, in a state "
+                             "that is done")
         self._occ[i] = False
         # Head at ring slot len-1, tail at slot 0.
         for k, c in enumerate(reversed(body)):
@@ -305,6 +322,7 @@ class Snake(Game):
         self._hunger[i] = state["steps_since_apple"]
         self._score[i] = state["score"]
         self._done[i] = state["done"]
+        self._crash[i] = -1 if crash is None else moves.index((crash[0] - hx, crash[1] - hy))
         self._rng[i] = np.uint64(state["rng"])
 
     @classmethod
@@ -324,6 +342,8 @@ class Snake(Game):
         img = _paint_cells(head, body, apple).repeat(scale, 0).repeat(scale, 1)
         if scale >= 6:
             _draw_details(img, state, scale)
+        if state.get("crash") is not None and cells and scale >= 3:
+            _draw_crash(img, state["body"][0], state["crash"], scale)
         return img
 
 
@@ -349,3 +369,16 @@ def _draw_details(img: np.ndarray, state: dict[str, Any], scale: int) -> None:
             ex = r + fx * r * 0.35 + side * fy * r * 0.4
             ey = r + fy * r * 0.35 + side * fx * r * 0.4
             cell[(xx - ex) ** 2 + (yy - ey) ** 2 <= (scale * 0.1) ** 2] = 0
+
+
+def _draw_crash(img: np.ndarray, head: list[int], crash: list[int], scale: int) -> None:
+    """The death, on the head's cell: a red frame, thick on the side of the wall or body cell the head
+    ran into (the board stays as it was before the fatal move, so without it the last frame of a video
+    looked like the one before). The head keeps its colour and eyes."""
+    hx, hy = head
+    cell = img[hy * scale:(hy + 1) * scale, hx * scale:(hx + 1) * scale]
+    thin, thick = max(1, scale // 10), max(1, scale // 5)  # clear of the eyes
+    cell[:thin], cell[-thin:], cell[:, :thin], cell[:, -thin:] = _CRASH, _CRASH, _CRASH, _CRASH
+    dx, dy = crash[0] - hx, crash[1] - hy
+    side = {(0, -1): cell[:thick], (0, 1): cell[-thick:], (-1, 0): cell[:, :thick], (1, 0): cell[:, -thick:]}
+    side[(dx, dy)][...] = _CRASH

@@ -104,3 +104,25 @@ def test_a_gif_the_disk_cannot_take_is_one_error_without_a_second_traceback(tmp_
     assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
     assert (tmp_path / "best.gif").read_bytes() == b"the good video"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.gif"]
+
+
+@pytest.mark.parametrize("env", ["snake", "snake_duel"])
+def test_a_video_ends_on_the_death_not_on_the_frame_before(env):
+    # Snake's board stays as it was on the fatal step: the last frame of the MP4/GIF (and of TensorBoard's
+    # GIF, made by the same replay) looked like the one before, as if the snake had lived on.
+    from agents.evaluation import replay_frames
+
+    game = make_game(env, num_envs=1)
+    game.reset(np.zeros(1, dtype=np.int64), seeds_from(0, 1))
+    state = game.get_state(0)
+    straight = game.ACTION_NAMES.index(state["snakes"][0]["direction"] if env == "snake_duel" else
+                                       state["direction"])
+    actions = []
+    for _ in range(40):  # straight on into the wall (duel: the greedy bot lives on)
+        actions.append(straight)
+        if game.step(np.array([straight]))[1][0]:
+            break
+    assert game.get_state(0)["done"]
+    frames = replay_frames(env, {}, 0, actions, scale=8)
+    assert len(frames) == len(actions) + 1
+    assert not np.array_equal(frames[-1], frames[-2])

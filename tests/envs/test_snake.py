@@ -73,6 +73,51 @@ def test_set_state_refuses_impossible_boards(body, apple):
         game_with(body, apple=apple)
 
 
+@pytest.mark.parametrize("body, direction, action, crash", [
+    ([[5, 2], [4, 2], [3, 2]], "RIGHT", RIGHT, [6, 2]),  # into the wall: a cell off the board
+    ([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], "LEFT", DOWN, [2, 3]),  # into its own body
+])
+def test_a_death_shows_in_the_picture_and_nowhere_else(body, direction, action, crash):
+    g = game_with(body, apple=[0, 0], direction=direction)
+    obs_before, obs_after = g.new_obs_buffer(), g.new_obs_buffer()
+    g.observe(obs_before)
+    before = g.get_state(0)
+    assert before["crash"] is None
+    assert step1(g, action) == (-1.0, True, False)
+    after = g.get_state(0)
+    # The board stays as it was (the policy's observation and every other field too) ...
+    g.observe(obs_after)
+    assert np.array_equal(obs_before, obs_after)
+    assert {k: v for k, v in after.items() if k not in ("step", "done", "crash")} == \
+        {k: v for k, v in before.items() if k not in ("step", "done", "crash")}
+    # ... but the state says where the head ran into, and the picture shows it: a video's last frame
+    # was the frame before, as if the snake had lived on.
+    assert after["done"] and after["crash"] == crash
+    assert json.loads(json.dumps(after)) == after
+    for scale in (4, 16):
+        shown, alive = g.render(0, scale), Snake.render_state(before, scale)
+        assert not np.array_equal(shown, alive)
+        hx, hy = body[0]
+        changed = np.argwhere((shown != alive).any(axis=2))
+        assert (changed // scale == [hy, hx]).all()  # on the head's cell only
+    copy = game_with(body, apple=[0, 0], direction=direction)
+    copy.set_state(0, after)
+    assert copy.get_state(0) == after and np.array_equal(copy.render(0), g.render(0))
+    g.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    assert g.get_state(0)["crash"] is None
+
+
+def test_starving_and_states_without_crash_show_no_crash():
+    g = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5], starvation=1)
+    assert step1(g, RIGHT) == (0.0, False, True)
+    assert g.get_state(0)["crash"] is None
+    old = {k: v for k, v in g.get_state(0).items() if k != "crash"}  # saved before states kept it
+    g.set_state(0, old)
+    assert g.get_state(0)["crash"] is None
+    with pytest.raises(ValueError, match="crash"):
+        g.set_state(0, {**old, "crash": [5, 5]})  # not next to the head
+
+
 def test_reversing_into_neck_continues_straight():
     g = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5])
     assert step1(g, LEFT) == (0.0, False, False)

@@ -80,8 +80,11 @@ def render_edit(state: dict[str, Any], edited: dict[str, Any], image: np.ndarray
 
 
 def context(state: dict[str, Any]) -> str:
+    crashed = (" The snake has crashed: the red frame around its head is thick on the side of the wall or "
+               "body cell it ran into.") if state.get("crash") is not None else ""
     return (f"The image shows a game of Snake. {grid_text(state['size'])} The snake's head is yellow (with "
-            "eyes), its body green (brightest next to the head, darkest at the tail), and the apple red.")
+            "eyes), its body green (brightest next to the head, darkest at the tail), and the apple red."
+            + crashed)
 
 
 def plot_level(state: dict[str, Any]) -> int:
