@@ -195,14 +195,20 @@ def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list
     return np.stack(frames)
 
 
+GIF_END_HOLD_MS = 1000
+
+
 def animated_gif(frames: np.ndarray, fps: int) -> bytes:
     """(T, H, W, 3) uint8 frames as a looping GIF shown at ``fps``. Not SB3's ``Video`` (torch's
     ``add_video``): moviepy 1.x hands imageio a frame time in seconds where imageio 2.28+ reads
     milliseconds, so every frame got a 0 delay (browsers then pick their own speed) and the frames where
-    nothing moves, merged by Pillow, vanished from the animation."""
+    nothing moves, merged by Pillow, vanished from the animation. The last frame (how the episode ended: a
+    crash, a win) is held for a second before the loop starts again."""
     import imageio.v2 as imageio
 
-    return imageio.mimsave("<bytes>", list(frames), format="GIF", duration=1000 / fps, loop=0)
+    durations = [1000 / fps] * len(frames)
+    durations[-1] = max(durations[-1], GIF_END_HOLD_MS)
+    return imageio.mimsave("<bytes>", list(frames), format="GIF", duration=durations, loop=0)
 
 
 def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
