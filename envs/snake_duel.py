@@ -626,6 +626,9 @@ class SnakeDuel(Game):
                 raise ValueError(f"state has {key}={state[key]}, this game {getattr(self, key)}")
         if len(state["snakes"]) != 2:
             raise ValueError("state must hold exactly two snakes")
+        for x, y in state["apples"]:  # checked first: a negative coordinate would wrap to another cell
+            if not (0 <= x < size and 0 <= y < size):
+                raise ValueError(f"apple {[x, y]} is off the board")
         cells = size * size
         occ = np.zeros(cells, dtype=np.int8)
         for p, snake in enumerate(state["snakes"]):
