@@ -707,7 +707,7 @@ def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]
         cfg = read_run_config(run)
         ckpt = run / "model.zip"
         if not ckpt.is_file():
-            ckpt = latest_checkpoint(run)
+            ckpt = latest_checkpoint(run, "compare another run (--specialist)")
         return load_model(cfg, ckpt, device=device), cfg, ckpt
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e

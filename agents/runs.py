@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import shlex
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -257,13 +258,20 @@ def file_slug(text: str, fallback: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or fallback
 
 
-def latest_checkpoint(path: Path) -> Path:
+def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
+    """The run's newest checkpoint, else its model.zip; else ``RunError`` saying what to do: start the
+    run again or, as the command allows, ``instead`` (e.g. "give --checkpoint FILE")."""
     found = checkpoints(path)
     if found:
         return found[-1][1]
     if (path / "model.zip").is_file():
         return path / "model.zip"
-    raise RunError(f"{path}: no checkpoint to load (checkpoints/step_*.zip or model.zip)")
+    command = path / "command.txt"
+    how = (f"the run stopped before its first checkpoint: start it again with its command (in {command}) "
+           f"plus --force --run-dir {shlex.quote(str(path))}"
+           if command.is_file() else "train it first (scripts/train_ppo.py)")
+    raise RunError(f"{path}: no checkpoint to load (checkpoints/step_*.zip or model.zip); {how}, or "
+                   f"{instead}")
 
 
 @contextlib.contextmanager

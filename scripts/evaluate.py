@@ -111,7 +111,7 @@ def evaluate(args: argparse.Namespace) -> int:
             if not ckpt.is_file():
                 from agents.runs import latest_checkpoint
 
-                ckpt = latest_checkpoint(run)
+                ckpt = latest_checkpoint(run, "give a model file with --checkpoint")
         if not args.random:
             model = load_model(cfg, ckpt, device=args.device)
             check_fits(model, cfg["env"], env_kwargs)

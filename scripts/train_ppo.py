@@ -199,10 +199,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             try:
                 latest_checkpoint(run)  # checked before the game is built
             except RunError as e:  # killed (SIGKILL, a crash) before its first save: nothing to continue
-                raise RunError(f"--resume {e}; the run stopped before its first checkpoint, so there is "
-                               f"nothing to continue: start it again with its command (in "
-                               f"{run / 'command.txt'}) plus --force --run-dir {shlex.quote(str(run))}, or "
-                               "start a new run") from None
+                raise RunError(f"--resume {e}") from None
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
             if args.env and args.env != cfg["env"]:
                 p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")

@@ -106,11 +106,7 @@ def resolve_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Ru
     elif (path / "model.zip").is_file():
         ckpt = path / "model.zip"
     else:
-        try:
-            ckpt = latest_checkpoint(path)
-        except RunError as e:
-            raise RunError(f"{path} has no model to export: {e.args[0].split(': ', 1)[1]}; train it first "
-                           "(scripts/train_ppo.py) or pass --checkpoint PATH") from None
+        ckpt = latest_checkpoint(path, "give a model file with --checkpoint")
     return RunInfo(path, cfg, ckpt)
 
 

@@ -126,3 +126,27 @@ def test_a_video_ends_on_the_death_not_on_the_frame_before(env):
     frames = replay_frames(env, {}, 0, actions, scale=8)
     assert len(frames) == len(actions) + 1
     assert not np.array_equal(frames[-1], frames[-2])
+
+
+def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tmp_path, capsys):
+    # A run killed before its first save has its config.yaml and command.txt, and no model file.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\npolicy: tiny\n")
+    (run / "command.txt").write_text("train_ppo.py --env snake\n")
+    start = f"start it again with its command (in {run / 'command.txt'}) plus --force --run-dir {run}"
+    out = str(tmp_path / "out")
+    checkpoint = "or give a model file with --checkpoint"
+    for main, argv, instead in (
+            (scripts.evaluate.main, [str(run)], checkpoint),
+            (scripts.export_trajectories.main, [str(run), "--out", out], checkpoint),
+            (scripts.compare.main, ["--env", "snake", "--specialist", str(run), "--out", out],
+             "or compare another run (--specialist)")):
+        assert main([*argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "no checkpoint to load" in err and "stopped before its first checkpoint" in err, err
+        assert f"{start}, {instead}" in err
+    (run / "command.txt").unlink()  # a hand-made folder: no command to start again
+    assert scripts.evaluate.main([str(run)]) == 2
+    assert "; train it first (scripts/train_ppo.py), or give a model file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -294,7 +294,7 @@ def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
     shutil.copy(run / "config.yaml", bare / "config.yaml")
     assert export(str(bare), "--out", str(tmp_path / "out"), "--no-progress") == 2
     err = capsys.readouterr().err
-    assert "no model" in err and "--checkpoint" in err
+    assert "no checkpoint to load" in err and "--checkpoint" in err  # runs.latest_checkpoint's hint
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
     assert export(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")) == 2
     assert "no such run folder" in capsys.readouterr().err
