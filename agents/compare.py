@@ -29,7 +29,7 @@ import numpy as np
 from agents.curves import pyplot
 from agents.evaluation import Episode, eval_kwargs, run_episodes
 from agents.interrupts import uninterruptible
-from agents.runs import file_slug, missing_folders, remove_folders
+from agents.runs import file_slug, make_output_folder, missing_folders, remove_folders
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -606,8 +606,6 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             frames_per_vlm: int = 6, command: str = "", overwrite: bool = False,
             show_progress: bool = True) -> dict[str, Any]:
     """Play the specialist (a run folder) and each VLM player on the same seeds; write the report."""
-    from tqdm import tqdm
-
     players = players or []
     if specialist is None and not players:
         raise CompareError("nothing to compare: give --specialist RUN and/or --vlm MODEL@URL")
@@ -628,12 +626,34 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
     labels = player_labels(players)
-    check_out_dir(out, overwrite)  # made (and an old report replaced) only once there is a new one
+    check_out_dir(out, overwrite)  # an old report is replaced only once there is a new one
     try:
         pyplot()  # the report's plots need it: say so before any episode is played
+        # Made now, before the play (which may be paid for): a full disk is found before the money is spent.
+        made = make_output_folder(out, "--out")
     except ValueError as e:
         raise CompareError(str(e)) from None
-    steps = int(max_steps) if max_steps else 100_000
+    try:
+        runs = play_all(env, env_kwargs, episodes, seed, int(max_steps) if max_steps else 100_000, model,
+                        about, players, labels, vlm_params or {}, show_progress)
+        try:
+            with uninterruptible():  # the new report is written and swapped in with no signal in between
+                return write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed,
+                                           runs=runs, prices=prices or {}, frames_per_vlm=frames_per_vlm,
+                                           command=command, max_steps=max_steps)
+        except CompareError as e:  # the report is lost, not the answers it was made of
+            raise CompareError(f"{e}{cached_answers_hint(players, ' (or give another --out)')}") from None
+    except BaseException:  # a failed play or report (or Ctrl-C) leaves no empty folder made for it
+        remove_folders(made)
+        raise
+
+
+def play_all(env: str, env_kwargs: dict[str, Any], episodes: int, seed: int, steps: int, model: Any,
+             about: dict[str, Any], players: list[VLMPlayer], labels: list[str],
+             vlm_params: dict[str, float], show_progress: bool) -> list[PlayerRun]:
+    """The specialist (``model``, unless None) and every VLM player, each on the same seeds."""
+    from tqdm import tqdm
+
     runs: list[PlayerRun] = []
     if model is not None:
         with tqdm(total=episodes, unit="ep", desc="specialist", disable=not show_progress,
@@ -652,14 +672,23 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
 
             p.on_decision = tick
             try:
-                runs.append(play_vlm(p, env, env_kwargs, episodes, seed, steps,
-                                     (vlm_params or {}).get(p.name), bar.update, name=label))
+                runs.append(play_vlm(p, env, env_kwargs, episodes, seed, steps, vlm_params.get(p.name),
+                                     bar.update, name=label))
             finally:
                 p.on_decision = None
-    with uninterruptible():  # the new report is written and swapped in with no signal in between
-        return write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed, runs=runs,
-                                   prices=prices or {}, frames_per_vlm=frames_per_vlm, command=command,
-                                   max_steps=max_steps)
+    return runs
+
+
+def cached_answers_hint(players: list[VLMPlayer], other: str = "") -> str:
+    """For an error after the play: where the VLMs' answers are cached, so that the same command run
+    again sends no request for them; ``other`` adds a choice (" (or give another --out)"). "" when no
+    player's answers are all in a cache (none used, or one that failed a write)."""
+    roots = sorted({str(p.client.cache.root) for p in players
+                    if p.client.cache is not None and not p.client.cache.warned})
+    if not roots:
+        return ""
+    return (f"; the VLM's answers are in the response cache {', '.join(roots)}: free some space{other} and "
+            "run the same command again, which sends no request for them")
 
 
 def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_params: dict[str, float]

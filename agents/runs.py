@@ -340,6 +340,21 @@ def check_output_folder(path: Path, flag: str) -> None:
         raise ValueError(f"{flag} {path}: {folder} is not writable; choose another place")
 
 
+def make_output_folder(path: Path, flag: str) -> list[Path]:
+    """``check_output_folder``, then make ``path`` now, before the work (a paid VLM play): a full disk
+    is found before the money is spent. Returns the folders it made (``missing_folders``), for
+    ``remove_folders`` should the work fail; ``ValueError`` naming ``flag`` when it cannot be made."""
+    check_output_folder(path, flag)
+    made = missing_folders(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        remove_folders(made)  # those made before the disk was full
+        raise ValueError(f"{flag} {path}: the folder cannot be made ({e.strerror or e}); free some space or "
+                         "choose another place") from None
+    return made
+
+
 def missing_folders(folder: Path) -> list[Path]:
     """``folder`` and the folders above it that do not exist yet, innermost first: those that
     ``folder.mkdir(parents=True)`` makes, for ``remove_folders`` should the output then fail."""

@@ -169,16 +169,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     """``--vlm``: the VLM plays; scores, invalid answers, tokens, and a video of its best episode."""
     from tqdm import tqdm
 
-    from agents.compare import max_tokens_hint, play_vlm, summarize_run
+    from agents.compare import cached_answers_hint, max_tokens_hint, play_vlm, summarize_run
     from agents.evaluation import eval_kwargs, summarize
-    from agents.runs import (
-        RunError,
-        check_output_folder,
-        file_slug,
-        missing_folders,
-        read_run_config,
-        remove_folders,
-    )
+    from agents.runs import RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -200,17 +193,10 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if not args.run_dir:
         out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
     flag = "--out" if not args.run_dir else "the run folder"
-    made = missing_folders(out)  # removed again if the play fails
     try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
-        check_output_folder(out, flag)
-        out.mkdir(parents=True, exist_ok=True)
+        made = make_output_folder(out, flag)  # removed again if the play fails
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        remove_folders(made)  # those made before the disk was full
-        print(f"error: {flag} {out}: the folder cannot be made ({e.strerror or e}); free some space or "
-              "choose another place", file=sys.stderr)
         return 2
     try:
         with player, tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
@@ -232,11 +218,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     try:
         write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
     except RunError as e:  # a disk that filled up during the play
-        cache = player.client.cache
-        where = "" if args.run_dir else " (or give another --out)"
-        kept = (f"; the VLM's answers are in the response cache {cache.root}: free some space{where} and "
-                "run the same command again, which sends no request for them"
-                if cache is not None and not cache.warned else "")
+        kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)")
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
         return 2
     if args.json:

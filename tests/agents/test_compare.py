@@ -349,6 +349,8 @@ def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, m
         assert scripts.compare.main([*argv, "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert f"error: --out {out}: the report could not be written (No space left on device)" in err
+    assert (f"the VLM's answers are in the response cache {tmp_path / 'cache'}: free some space (or give "
+            "another --out) and run the same command again, which sends no request for them") in err
     assert "Traceback" not in err
     after = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
     assert after == before and not [d for d in out.iterdir() if d.name.startswith(".")]
@@ -374,8 +376,10 @@ def test_a_report_folder_the_full_disk_cannot_make_is_one_clear_error(scripts, t
         argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
                 "--out", str(out), "--no-cache", "--no-progress"]
         assert scripts.compare.main(argv) == 2
+    # Found before the play (which may be paid for), not once the answers are in.
+    assert server.hits == 0
     err = capsys.readouterr().err
-    assert f"error: --out {out}: the report could not be written (No space left on device)" in err
+    assert f"error: --out {out}: the folder cannot be made (No space left on device)" in err
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []  # nor the folders made for it
 
 
