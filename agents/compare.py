@@ -29,7 +29,7 @@ import numpy as np
 from agents.curves import pyplot
 from agents.evaluation import Episode, eval_kwargs, run_episodes
 from agents.interrupts import uninterruptible
-from agents.runs import file_slug, make_output_folder, missing_folders, remove_folders
+from agents.runs import file_slug, make_output_folder, missing_folders, not_written, remove_folders
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -422,8 +422,7 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
             old.rmdir()  # empty again (an OSError here keeps what could not be put back)
         remove_folders(made)
         if isinstance(e, OSError):  # a full disk: the report is all or nothing
-            raise CompareError(f"--out {out}: the report could not be written ({e.strerror or e}); {out} is "
-                               "as it was") from None
+            raise CompareError(f"--out {not_written(out, e)}") from None
         raise
     shutil.rmtree(old)
     new.rmdir()

@@ -389,9 +389,12 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def not_written(path: Path | str, e: OSError) -> str:
-    """The line for a write the disk refused (full, read-only): which file, why, and that its earlier
-    contents stay (every writer here goes through ``written_beside``)."""
-    return f"{path} could not be written ({e.strerror or e}); any file there before is unchanged"
+    """The line for a write the disk refused (full, read-only): which file or output folder, why (with
+    the file it failed on, where that is another: one inside the folder), and that its earlier contents
+    stay (every writer here goes through ``written_beside``, or builds a folder aside and swaps it in).
+    A caller whose flag named ``path`` puts the flag first: ``--out <path> could not be written ...``."""
+    where = f": {e.filename}" if e.filename and os.fspath(e.filename) != os.fspath(path) else ""
+    return f"{path} could not be written ({e.strerror or e}{where}); any file there before is unchanged"
 
 
 def atomic_write_text(path: Path, text: str) -> None:

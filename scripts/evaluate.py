@@ -247,7 +247,7 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
     With --no-video an older evaluation's videos at this stem go with its JSON."""
     from agents.evaluation import best_episode, replay_frames, write_video
-    from agents.runs import RunError, written_together
+    from agents.runs import RunError, not_written, written_together
 
     # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
     files = [stem.with_name(f"{stem.name}{end}") for end in (".json", "-best.mp4", "-best.gif")]
@@ -266,8 +266,7 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
                                best_episode_seed=best.seed, video_steps=len(frames) - 1)
             tmps[0].write_text(json.dumps(summary, indent=2))
     except OSError as e:  # a full disk: the previous results stay, all of them
-        raise RunError(f"{files[0]}{' and its videos' if len(files) > 1 else ''} could not be written "
-                       f"({e.strerror or e}); the results there before are unchanged") from None
+        raise RunError(not_written(f"{files[0]}{' and its videos' if len(files) > 1 else ''}", e)) from None
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from agents.runs import (
     file_sha1,
     foreign_entries,
     missing_folders,
+    not_written,
     remove_folders,
 )
 from envs import GAMES, game_class
@@ -478,9 +479,7 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
 
 
 def _not_written(out: Path, e: OSError) -> ExportError:
-    where = f": {e.filename}" if e.filename else ""
-    return ExportError(f"--out {out}: the export could not be written ({e.strerror or e}{where}); {out} is "
-                       "as it was")
+    return ExportError(f"--out {not_written(out, e)}")
 
 
 def export(opts: ExportOptions) -> dict[str, Any]:

@@ -348,7 +348,8 @@ def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, m
         capsys.readouterr()
         assert scripts.compare.main([*argv, "--overwrite"]) == 2
     err = capsys.readouterr().err
-    assert f"error: --out {out}: the report could not be written (No space left on device)" in err
+    assert (f"error: --out {out} could not be written (No space left on device); any file there before is "
+            "unchanged") in err  # runs.not_written's line, as every command's
     assert (f"the VLM's answers are in the response cache {tmp_path / 'cache'}: free some space (or give "
             "another --out) and run the same command again, which sends no request for them") in err
     assert "Traceback" not in err

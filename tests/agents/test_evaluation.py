@@ -150,3 +150,22 @@ def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tm
     assert scripts.evaluate.main([str(run)]) == 2
     assert "; train it first (scripts/train_ppo.py), or give a model file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(scripts, tmp_path, monkeypatch):
+    import argparse
+    import errno
+    from pathlib import Path
+
+    from agents.runs import RunError
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    args = argparse.Namespace(no_video=True, video_steps=10)
+    with pytest.raises(RunError) as e:
+        scripts.evaluate.write_results({}, tmp_path / "eval-step5", "snake", {}, [], args)
+    assert str(e.value) == (f"{tmp_path / 'eval-step5.json'} could not be written (No space left on device); "
+                            "any file there before is unchanged")  # runs.not_written's line
+    assert list(tmp_path.iterdir()) == []
