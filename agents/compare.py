@@ -728,6 +728,7 @@ def player_labels(players: list[VLMPlayer]) -> list[str]:
 
 def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
     """(model, run config, checkpoint file) of a run folder; CompareError naming the problem."""
+    from agents.evaluation import check_fits
     from agents.runs import RunError, latest_checkpoint, read_run_config
     from agents.train import load_model
 
@@ -736,6 +737,11 @@ def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]
         ckpt = run / "model.zip"
         if not ckpt.is_file():
             ckpt = latest_checkpoint(run, "compare another run (--specialist)")
-        return load_model(cfg, ckpt, device=device), cfg, ckpt
+        model = load_model(cfg, ckpt, device=device)
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e
+    try:  # the game its config.yaml sets up (a Game Boy start state, a board size) plays the model's moves
+        check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]))
+    except RunError as e:
+        raise CompareError(f"--specialist {run}: {e}") from e
+    return model, cfg, ckpt

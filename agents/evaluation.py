@@ -159,12 +159,15 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
     """``RunError`` unless ``model`` reads ``env``'s observations and acts in its action space (a
     checkpoint of another game or board size would otherwise fail deep inside the first step)."""
     from agents.runs import RunError
-    from envs.gameboy.roms import RomError  # no emulator imported: hashing and messages only
+    from envs.gameboy.roms import RomError, StateError  # no emulator imported: hashing and messages only
 
     try:
         game = make_game(env, num_envs=1, **env_kwargs)
     except RomError as e:  # a Game Boy ROM that is not where the run's config says
         raise RunError(str(e)) from None
+    except StateError as e:  # named by the run's config.yaml, not by a --state flag of this command
+        raise RunError(f"the run's start state {e.path} (env_kwargs.state in its config.yaml) {e.problem}"
+                       ) from None
     except (TypeError, ValueError) as e:  # a hand-edited config.yaml: size: "ten", size: 3, ...
         raise RunError(f"the run's config.yaml sets env_kwargs {env_kwargs} that {env} refuses: {e}"
                        ) from None

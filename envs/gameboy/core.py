@@ -44,7 +44,7 @@ from gymnasium import spaces
 
 from envs.base import Game, as_path, checked_actions, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
-from envs.gameboy.roms import RomError
+from envs.gameboy.roms import RomError, StateError
 from envs.rng import seeds_from
 
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
@@ -163,7 +163,7 @@ def load_emulator(pb: Any, data: bytes) -> None:
 
 
 def load_state_file(pb: Any, path: Path) -> bytes:
-    """Load the state file ``path`` into ``pb``; its bytes. One PyBoy cannot load raises ``ValueError``
+    """Load the state file ``path`` into ``pb``; its bytes. One PyBoy cannot load raises ``StateError``
     naming ``--state`` (PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes).
 
     The first byte is PyBoy's state-format version; one other than this PyBoy's is refused before
@@ -173,14 +173,14 @@ def load_state_file(pb: Any, path: Path) -> bytes:
     data = Path(path).read_bytes()
     ours = save_emulator(pb)[0]
     if data and data[0] != ours:
-        raise ValueError(f"--state {path} cannot be loaded: it is no state of this PyBoy (state format "
-                         f"{data[0]}, this PyBoy writes {ours}); it is damaged, or saved by another PyBoy "
-                         "version: make it again with scripts/make_state.py")
+        raise StateError(path, f"cannot be loaded: it is no state of this PyBoy (state format {data[0]}, "
+                         f"this PyBoy writes {ours}); it is damaged, or saved by another PyBoy version: make "
+                         "it again with scripts/make_state.py")
     try:
         load_emulator(pb, data)
     except Exception as e:
-        raise ValueError(f"--state {path} cannot be loaded ({type(e).__name__}: {e}): it is damaged or "
-                         "not a PyBoy state") from None
+        raise StateError(path, f"cannot be loaded ({type(e).__name__}: {e}): it is damaged or not a "
+                         "PyBoy state") from None
     return data
 
 
@@ -317,8 +317,8 @@ class GameBoyGame(Game):
     def _make_start_state(self) -> bytes:
         if self.state_path is not None:
             if self.state_path.is_dir():  # it exists: "not found" would send the user looking for it
-                raise ValueError(f"--state {self.state_path} is a folder; give the .state file itself "
-                                 "(made with scripts/make_state.py or scripts/play_gameboy.py --save-state)")
+                raise StateError(self.state_path, "is a folder; give the .state file itself (made with "
+                                 "scripts/make_state.py or scripts/play_gameboy.py --save-state)")
             if not self.state_path.is_file():
                 raise FileNotFoundError(
                     f"start state {self.state_path} not found; make one with scripts/make_state.py or "

@@ -36,6 +36,17 @@ class RomNotFoundError(RomError, FileNotFoundError):
     pass
 
 
+class StateError(ValueError):
+    """A start state PyBoy cannot use. Its text names it ``--state PATH``, the flag of the commands that
+    take one; a command that read the path elsewhere (a run's config.yaml) words it from ``path`` and
+    ``problem`` instead."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        super().__init__(f"--state {path} {problem}")
+        self.path = path
+        self.problem = problem
+
+
 def sha1_of(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 

@@ -187,6 +187,56 @@ def test_bad_input_is_a_clear_error(argv, message, scripts, specialist, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_whose_game_refuses_its_config_is_named_before_any_episode(scripts, specialist, tmp_path,
+                                                                         capsys):
+    import shutil
+
+    import yaml
+
+    # The specialist's checkpoint on another board size: refused by its shapes (it was a ValueError
+    # from deep inside SB3's predict, in the middle of the play).
+    run = tmp_path / "six"
+    shutil.copytree(specialist, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": {**cfg["env_kwargs"], "size": 6}}))
+    out = tmp_path / "out"
+    argv = ["--env", "snake", "--specialist", str(run), "--out", str(out), "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: --specialist {run}: the checkpoint reads observations (4, 10, 10)" in err
+    assert "trained on another game or settings" in err and not out.exists()
+
+
+def test_a_game_boy_start_state_from_a_runs_config_is_named_by_its_key_not_a_flag(scripts, specialist,
+                                                                                  tmp_path, capsys):
+    pytest.importorskip("pyboy")
+    import shutil
+
+    import yaml
+
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    # evaluate, export and compare take no --state: the start state comes from the run's config.yaml.
+    state = tmp_path / "damaged.state"
+    state.write_bytes(b"\x01" * 100)
+    run = tmp_path / "gb"
+    run.mkdir()
+    shutil.copy(specialist / "model.zip", run)  # the state is refused before the model is asked to fit
+    env_kwargs = {"rom": str(TEST_CARTRIDGE), "state": str(state)}
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "pokemon_red", "policy": "tiny",
+                                                     "env_kwargs": env_kwargs}))
+    out = str(tmp_path / "out")
+    said = f"the run's start state {state} (env_kwargs.state in its config.yaml) cannot be loaded"
+    for main, argv in ((scripts.evaluate.main, [str(run), "--no-video"]),
+                       (scripts.export_trajectories.main, [str(run), "--out", out, "--no-progress"]),
+                       (scripts.compare.main, ["--env", "pokemon_red", "--specialist", str(run), "--out", out,
+                                               "--no-progress"])):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert said in err and "--state" not in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_out_that_is_a_file_is_refused(scripts, specialist, tmp_path, capsys):
     file = tmp_path / "report"
     file.write_text("mine")
