@@ -155,9 +155,10 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
     return results
 
 
-def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
-    """``RunError`` unless ``model`` reads ``env``'s observations and acts in its action space (a
-    checkpoint of another game or board size would otherwise fail deep inside the first step)."""
+def check_game(env: str, env_kwargs: dict[str, Any]) -> tuple[tuple[int, ...], int]:
+    """Build ``env`` with a run's ``env_kwargs`` once, before any episode: its observation shape and
+    action count, or ``RunError`` naming what it refuses (a Game Boy ROM or start state, a hand-edited
+    setting)."""
     from agents.runs import RunError
     from envs.gameboy.roms import RomError, StateError  # no emulator imported: hashing and messages only
 
@@ -171,8 +172,18 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
     except (TypeError, ValueError) as e:  # a hand-edited config.yaml: size: "ten", size: 3, ...
         raise RunError(f"the run's config.yaml sets env_kwargs {env_kwargs} that {env} refuses: {e}"
                        ) from None
-    want = (tuple(game.observation_space.shape), int(game.action_space.n))
-    game.close()
+    try:
+        return tuple(game.observation_space.shape), int(game.action_space.n)
+    finally:
+        game.close()
+
+
+def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
+    """``RunError`` unless ``model`` reads ``env``'s observations and acts in its action space (a
+    checkpoint of another game or board size would otherwise fail deep inside the first step)."""
+    from agents.runs import RunError
+
+    want = check_game(env, env_kwargs)
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
     if have != want:
         raise RunError(f"the checkpoint reads observations {have[0]} with {have[1]} actions, {env} with this "

@@ -170,7 +170,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from agents.compare import cached_answers_hint, max_tokens_hint, play_vlm, summarize_run
-    from agents.evaluation import eval_kwargs, summarize
+    from agents.evaluation import check_game, eval_kwargs, summarize
     from agents.runs import RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
@@ -185,6 +185,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
             if args.env not in GAMES:
                 raise ValueError(f"--env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}")
             env, env_kwargs = args.env, {}
+        check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play, not in it
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
     except (RunError, ValueError, ModuleNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

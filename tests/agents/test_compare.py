@@ -208,7 +208,8 @@ def test_a_run_whose_game_refuses_its_config_is_named_before_any_episode(scripts
 
 
 def test_a_game_boy_start_state_from_a_runs_config_is_named_by_its_key_not_a_flag(scripts, specialist,
-                                                                                  tmp_path, capsys):
+                                                                                  tmp_path, capsys,
+                                                                                  monkeypatch):
     pytest.importorskip("pyboy")
     import shutil
 
@@ -234,6 +235,18 @@ def test_a_game_boy_start_state_from_a_runs_config_is_named_by_its_key_not_a_fla
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert said in err and "--state" not in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()
+    # A VLM playing the run's game, or the game's default ROM that is not there: one line before the
+    # play, not a traceback from inside it.
+    vlm = ["--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1", "--no-video", "--no-progress"]
+    assert scripts.evaluate.main([str(run), *vlm]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err, err
+    monkeypatch.chdir(tmp_path)
+    assert scripts.evaluate.main(["--env", "pokemon_red", *vlm, "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: pokemon_red: no ROM file at roms/pokemon_red.gb") and "Traceback" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "model.zip"]
     assert not (tmp_path / "out").exists()
 
 
