@@ -207,6 +207,9 @@ def read_run_config(path: Path) -> dict[str, Any]:
                        "version of depthfirst does not take (a run from a newer version?)")
     for key in ("rom", "state"):  # files the run was trained with, which evaluation needs again
         value = cfg["env_kwargs"].get(key)
+        if isinstance(value, str) and value and Path(value).is_dir():  # there, so "not there" would puzzle
+            raise RunError(f"{path}: the run's {key} file {value} is a folder; write the file itself as "
+                           f"env_kwargs.{key} in {file}")
         if isinstance(value, str) and value and not Path(value).is_file():
             raise RunError(f"{path}: the run's {key} file {value} is not there (moved, or a relative path "
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "

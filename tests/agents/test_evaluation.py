@@ -169,3 +169,14 @@ def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(scri
     assert str(e.value) == (f"{tmp_path / 'eval-step5.json'} could not be written (No space left on device); "
                             "any file there before is unchanged")  # runs.not_written's line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_where_a_runs_config_names_its_state_file_is_called_a_folder(scripts, tmp_path, capsys):
+    run = tmp_path / "run"
+    (tmp_path / "states").mkdir()
+    run.mkdir()
+    (run / "config.yaml").write_text(f"env: pokemon_red\nenv_kwargs:\n  state: {tmp_path / 'states'}\n")
+    assert scripts.evaluate.main([str(run)]) == 2
+    states, config = tmp_path / "states", run / "config.yaml"
+    assert capsys.readouterr().err == (f"error: {run}: the run's state file {states} is a folder; write the "
+                                       f"file itself as env_kwargs.state in {config}\n")
