@@ -277,6 +277,16 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
                    f"{instead}")
 
 
+def given_checkpoint(file: str | Path) -> Path:
+    """A ``--checkpoint`` model file the user gave; ``RunError`` for a folder or a missing file."""
+    ckpt = Path(file)
+    if ckpt.is_dir():
+        raise RunError(f"--checkpoint {ckpt} is a folder; give a model file (.zip)")
+    if not ckpt.is_file():
+        raise RunError(f"--checkpoint {ckpt}: no such file")
+    return ckpt
+
+
 @contextlib.contextmanager
 def written_beside(path: Path) -> Iterator[Path]:
     """A temporary file beside ``path`` (same suffix, so writers pick the format) that replaces ``path``

@@ -84,7 +84,7 @@ def evaluate(args: argparse.Namespace) -> int:
         run_episodes,
         summarize,
     )
-    from agents.runs import RunError, read_run_config
+    from agents.runs import RunError, given_checkpoint, read_run_config
     from agents.train import load_model
 
     run = Path(args.run_dir)
@@ -101,11 +101,7 @@ def evaluate(args: argparse.Namespace) -> int:
         if args.random:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
         elif args.checkpoint:
-            ckpt = Path(args.checkpoint)
-            if ckpt.is_dir():
-                raise RunError(f"--checkpoint {ckpt} is a folder; give a model file (.zip)")
-            if not ckpt.is_file():
-                raise RunError(f"--checkpoint {ckpt}: no such file")
+            ckpt = given_checkpoint(args.checkpoint)
         else:
             ckpt = run / "model.zip"
             if not ckpt.is_file():

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from agents.runs import RunError, latest_checkpoint, read_run_config
+from agents.runs import RunError, given_checkpoint, latest_checkpoint, read_run_config
 from envs import GAMES, game_class, make_game
 from envs.rng import seeds_from
 
@@ -100,9 +100,7 @@ def resolve_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Ru
         raise RunError(f"{path}: not a depthfirst run folder (no config.yaml)")
     cfg = read_run_config(path)  # it also refuses an env this depthfirst does not know
     if checkpoint is not None:
-        ckpt = Path(checkpoint)
-        if not ckpt.is_file():
-            raise RunError(f"--checkpoint {ckpt}: no such file")
+        ckpt = given_checkpoint(checkpoint)
     elif (path / "model.zip").is_file():
         ckpt = path / "model.zip"
     else:
