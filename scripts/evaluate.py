@@ -215,6 +215,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     try:
         write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
     except RunError as e:  # a disk that filled up during the play
+        remove_folders(made)  # nothing was written into them
         kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)")
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
         return 2
