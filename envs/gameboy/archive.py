@@ -2,17 +2,24 @@
 
 Layout of ``folder``: one ``*.state`` file per archived state (raw ``PyBoy.save_state`` bytes, loadable
 by ``scripts/play_gameboy.py --state`` too) and ``index.sqlite`` with one row per file. Several worker
-processes may share one folder: files are written to a temporary name and renamed, and SQLite
-serialises the index writes.
+processes (of one run or of several) may share one folder: every file has a random name of its own (no
+writer can replace another's file), is written to ``<its name>.tmp`` under an exclusive lock and renamed,
+and SQLite serialises the index writes. Opening the archive removes the temp files a killed writer left:
+one with bytes in it whose lock can be taken (a writer locks its temp file before the first byte, and the
+kernel drops the lock when the writer dies).
 
 A milestone is a tuple of ints compared lexicographically, here ``(badges, event_flags, maps_visited)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sqlite3
 import time
+import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +41,21 @@ CREATE TABLE IF NOT EXISTS states (
 )
 """
 
+# What ``StateArchive.add`` names its temp files: ``b<badges>_e<events>_m<maps>_<32 hex digits>.tmp``.
+_TEMP = re.compile(r"b\d+_e\d+_m\d+_[0-9a-f]{32}\.tmp")
+_WARNED: set[Path] = set()  # the archive folders this process has warned about missing state files
+
+
+def _lock(fd: int) -> bool:
+    """An exclusive, non-blocking lock on ``fd`` (``BlockingIOError`` when another process holds it);
+    none where fcntl is missing (Windows): False then."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return True
+
 
 class StateArchive:
     """Milestone states of one ROM in ``folder`` (created if missing)."""
@@ -42,7 +64,6 @@ class StateArchive:
         self.folder = Path(folder)
         self.rom_sha1 = rom_sha1
         self.index = self.folder / "index.sqlite"
-        self._counter = 0
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
@@ -51,6 +72,34 @@ class StateArchive:
             raise ValueError(f"archive_dir {self.folder} cannot hold the archive of milestone states "
                              f"({e}): give a folder that can be made and written, or move what is in its way"
                              ) from None
+        self.remove_stale_temps()
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Remove the temp files of writers that died mid-write (SIGKILL, a power cut); returns them.
+
+        Another process may be writing into the folder right now, so a temp file goes only when it
+        provably has no live writer: it holds bytes (its writer had locked it by then) and its lock can
+        be taken. An empty one, or any where locks are not available, is left alone."""
+        removed: list[Path] = []
+        try:
+            names = [e.name for e in os.scandir(self.folder) if _TEMP.fullmatch(e.name)]
+        except OSError:
+            return removed
+        for name in names:
+            path = self.folder / name
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:  # renamed into place, or removed by another process, meanwhile
+                continue
+            try:
+                if os.fstat(fd).st_size > 0 and _lock(fd):
+                    path.unlink()
+                    removed.append(path)
+            except OSError:  # BlockingIOError: its writer is alive; or already gone
+                pass
+            finally:
+                os.close(fd)
+        return removed
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -65,12 +114,23 @@ class StateArchive:
             max_level: int, step: int, score: float) -> Path:
         """Write one state file and its index row; returns the file's path."""
         badges, events, maps = milestone
-        self._counter += 1
-        name = f"b{badges:02d}_e{events:04d}_m{maps:03d}_p{os.getpid()}_{self._counter:05d}.state"
+        # A random name: a counter with the pid repeated itself in a new archive object or a reused pid,
+        # and the rename then replaced another writer's state file.
+        stem = f"b{badges:02d}_e{events:04d}_m{maps:03d}_{uuid.uuid4().hex}"
+        name = f"{stem}.state"
         path = self.folder / name
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(emulator_state)
-        os.replace(tmp, path)
+        tmp = self.folder / f"{stem}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                _lock(f.fileno())  # before the first byte: remove_stale_temps leaves it alone
+                f.write(emulator_state)
+                f.flush()
+                os.replace(tmp, path)  # still locked: the lock ends when the file is closed
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         with self._connect() as db:
             db.execute(
                 "INSERT INTO states (file, game, rom_sha1, badges, event_flags, maps, tiles, max_level, step,"
@@ -89,13 +149,25 @@ class StateArchive:
         return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
     def files_at(self, milestone: tuple[int, int, int]) -> list[Path]:
-        """The archived state files of ``milestone``, oldest first."""
+        """The archived state files of ``milestone``, oldest first; a warning (once per folder and
+        process) when files its index lists are missing, as a swarm then restarts from the others, or
+        from the start state when none is left."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT file FROM states WHERE rom_sha1 = ? AND badges = ? AND event_flags = ? AND maps = ?"
                 " ORDER BY id", (self.rom_sha1, *milestone),
             ).fetchall()
-        return [self.folder / r[0] for r in rows if (self.folder / r[0]).exists()]
+        paths = [self.folder / r[0] for r in rows]
+        found = [p for p in paths if p.is_file()]
+        if len(found) < len(paths) and self.folder not in _WARNED:
+            _WARNED.add(self.folder)
+            missing = [p.name for p in paths if not p.is_file()]
+            rest = f"the other {len(found)}" if found else "the start state, as none is left"
+            names = f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}"
+            warnings.warn(f"archive {self.folder}: {len(missing)} of the {len(paths)} state files of "
+                          f"milestone (badges, event flags, maps) {tuple(milestone)} that index.sqlite lists "
+                          f"are missing ({names}); swarm restarts from it use {rest}", stacklevel=2)
+        return found
 
     def entries(self) -> list[dict]:
         """Every index row as a dict (for reports and tests)."""

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -835,6 +836,84 @@ def test_an_unusable_archive_folder_is_named(tmp_path: Path) -> None:
     (damaged / "index.sqlite").write_bytes(b"not a database" * 100)
     with pytest.raises(ValueError, match=r"archive_dir .*damaged cannot hold the archive"):
         make(1, archive_dir=damaged)
+
+
+def test_two_archive_writers_never_share_a_file_name(tmp_path: Path) -> None:
+    """Two archive objects in one process (a game made again, as after a worker restart) archiving the
+    same milestone keep two files: named by pid and a per-object counter, the second replaced the
+    first's file, and both index rows then named one state."""
+    from envs.gameboy.archive import StateArchive
+
+    first, second = StateArchive(tmp_path, "sha"), StateArchive(tmp_path, "sha")
+    a = first.add(b"first", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    b = second.add(b"second", "pokemon_red", (0, 1, 1), 4, 5, 12, 1.0)
+    assert a != b and a.read_bytes() == b"first" and b.read_bytes() == b"second"
+    assert first.files_at((0, 1, 1)) == [a, b]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", a.name, b.name])
+
+
+_WRITER = """
+import os, signal, sys
+from envs.gameboy.archive import StateArchive
+archive = StateArchive(sys.argv[1], "sha")
+rename = os.replace
+def stop_before_the_rename(src, dst):
+    if sys.argv[2] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    print("writing", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+    rename(src, dst)
+os.replace = stop_before_the_rename
+archive.add(b"x" * 1000, "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+"""
+
+
+def test_opening_the_archive_removes_only_the_temp_files_of_dead_writers(tmp_path: Path) -> None:
+    """A writer killed between writing its temp file and renaming it left archive/*.tmp for good;
+    opening the archive removes it, but never the temp file another live process is writing."""
+    from envs.gameboy.archive import StateArchive
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", _WRITER, str(tmp_path), "killed"], env=env, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    assert len(list(tmp_path.glob("*.tmp"))) == 1
+    live = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), "live"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline() == "writing\n"  # its temp file is written, not yet renamed
+        writing = list(tmp_path.glob("*.tmp"))
+        assert len(writing) == 1  # the dead writer's is gone, the live one's kept
+        empty = tmp_path / f"b00_e0001_m001_{'0' * 32}.tmp"
+        empty.touch()  # a writer between creating its file and locking it: kept too
+        StateArchive(tmp_path, "sha")
+        assert sorted(tmp_path.glob("*.tmp")) == sorted([*writing, empty])
+    finally:
+        live.communicate(timeout=60)
+    assert live.returncode == 0
+    assert list(tmp_path.glob("*.tmp")) == [empty]
+    assert [p.read_bytes() for p in tmp_path.glob("*.state")] == [b"x" * 1000]
+
+
+def test_missing_state_files_of_a_milestone_are_warned_about_once(tmp_path: Path) -> None:
+    """A swarm whose best milestone's files were deleted restarted from the start state without a word."""
+    folder = tmp_path / "archive"
+    g = make(1, archive_dir=folder)
+    try:
+        walk(g, WORLD["by_char"]["a"])  # archives milestone (0, 1, 1)
+    finally:
+        g.close()
+    for state in folder.glob("*.state"):
+        state.unlink()
+    with pytest.warns(UserWarning, match=r"1 of the 1 state files of milestone .* \(0, 1, 1\) .* missing .*"
+                      r"start state"):
+        s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    try:
+        assert where(s) == WORLD["start"] and s.get_state(0)["swarm_source"] is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once: the next reset says nothing
+            s.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
+    finally:
+        s.close()
 
 
 def test_a_ctrl_c_inside_a_tick_stops_the_step() -> None:
