@@ -1,7 +1,10 @@
 """Play a trained policy: batched evaluation episodes, replayed episodes as frames, MP4/GIF files.
 
 Evaluation episode k is seeded ``seed + k``; an episode is recorded as its seed and actions, and any
-episode can be replayed exactly from those (the game contract), which is how videos are made.
+episode can be replayed exactly from those (the game contract), which is how videos are made. Sampled
+(``deterministic=False``) and random actions come from one random stream per episode, seeded
+``[seed, k]`` (``episode_streams``), as the export samples: episode k is the same game however many
+episodes are played, in batches of any size.
 """
 
 from __future__ import annotations
@@ -38,19 +41,30 @@ class Actor:
 
     ``run_episodes`` calls every actor as ``actor(obs, game, live)`` and then ``actor.after_step(reward,
     terminated, truncated, live)``; a policy source that needs more than the observation (a VLM reads
-    the rendered game state) provides ``make_actor(num_envs, deterministic)`` returning such an actor,
-    and ``episode_log(i)``, whose value lands in ``Episode.log`` (``None`` when it keeps none).
+    the rendered game state) provides ``make_actor(num_envs, deterministic, streams)`` returning such an
+    actor, and ``episode_log(i)``, whose value lands in ``Episode.log`` (``None`` when it keeps none).
+    ``streams``: the seed of each board's random stream (``episode_streams``), for an actor that draws
+    random numbers. Sampled actions are drawn from the policy's probabilities with those streams (the
+    export's ``PolicyProbe``), not from torch's global generator, which made them depend on the batch.
     """
 
-    def __init__(self, model: Any, num_envs: int, deterministic: bool = True) -> None:
+    def __init__(self, model: Any, num_envs: int, deterministic: bool = True,
+                 streams: list[Any] | None = None) -> None:
         self.model = model
         self.deterministic = deterministic
         self.recurrent = hasattr(model.policy, "lstm_actor")
         self.state: Any = None
         self.starts = np.ones(num_envs, dtype=bool)
+        self.probe: Any = None
+        if not deterministic:
+            from vlm.trajectories import PolicyProbe
+
+            self.probe = PolicyProbe(model, num_envs, deterministic=False, seeds=streams)
 
     def __call__(self, obs: np.ndarray, game: Game | None = None, live: np.ndarray | None = None
                  ) -> np.ndarray:
+        if self.probe is not None:
+            return self.probe(obs)[0]
         if self.recurrent:
             actions, self.state = self.model.predict(obs, state=self.state, episode_start=self.starts,
                                                      deterministic=self.deterministic)
@@ -68,20 +82,31 @@ class Actor:
 
 
 class RandomPolicy:
-    """The baseline every learning figure is compared with: uniformly random actions, seeded."""
+    """The baseline every learning figure is compared with: uniformly random actions, one seeded stream
+    per board (``seed`` and the board's stream seed, see ``Actor``)."""
 
     num_timesteps = 0
 
     def __init__(self, seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
 
-    def make_actor(self, num_envs: int, deterministic: bool = True) -> RandomPolicy:
-        return self
+    def make_actor(self, num_envs: int, deterministic: bool = True, streams: list[Any] | None = None
+                   ) -> RandomActor:
+        return RandomActor(self.seed, streams if streams is not None else [[k] for k in range(num_envs)])
+
+
+class RandomActor:
+    """``RandomPolicy``'s actions: board k's from its own stream, seeded ``[seed, *streams[k]]``."""
+
+    def __init__(self, seed: int, streams: list[Any]) -> None:
+        self.rngs = [np.random.default_rng([seed, *(s if isinstance(s, (list, tuple)) else [s])])
+                     for s in streams]
 
     def __call__(self, obs: np.ndarray, game: Game | None = None, live: np.ndarray | None = None
                  ) -> np.ndarray:
         assert game is not None
-        return self.rng.integers(game.action_space.n, size=game.num_envs)
+        n = int(game.action_space.n)
+        return np.array([rng.integers(n) for rng in self.rngs], dtype=np.int64)
 
     def after_step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
                    live: np.ndarray) -> None:
@@ -91,11 +116,18 @@ class RandomPolicy:
         return None
 
 
-def make_actor(model: Any, num_envs: int, deterministic: bool = True) -> Any:
-    """The model's own actor when it has one (``make_actor``), else an ``Actor`` over ``predict``."""
+def make_actor(model: Any, num_envs: int, deterministic: bool = True, streams: list[Any] | None = None
+               ) -> Any:
+    """The model's own actor when it has one (``make_actor``), else an ``Actor`` over the model."""
     if hasattr(model, "make_actor"):
-        return model.make_actor(num_envs, deterministic)
-    return Actor(model, num_envs, deterministic)
+        return model.make_actor(num_envs, deterministic, streams)
+    return Actor(model, num_envs, deterministic, streams)
+
+
+def episode_streams(seed: int, first: int, n: int) -> list[list[int]]:
+    """The random-stream seeds of episodes ``first .. first+n-1`` of a run seeded ``seed``: ``[seed, k]``,
+    the export's (``vlm.trajectories.play``), so a sampled episode k is one game in both."""
+    return [[seed, k] for k in range(first, first + n)]
 
 
 @dataclass
@@ -122,7 +154,7 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
         game = make_game(env, num_envs=n, **env_kwargs)
         game.reset(np.arange(n), seeds_from(seed + start, n))
         obs = game.new_obs_buffer()
-        actor = make_actor(model, n, deterministic)
+        actor = make_actor(model, n, deterministic, episode_streams(seed, start, n))
         live = np.ones(n, dtype=bool)
         ret = np.zeros(n)
         length = np.zeros(n, dtype=np.int64)

@@ -150,7 +150,9 @@ class VLMPlayer:
                         error=why, finish_reason=reply.finish_reason)
 
     # ------------------------------------------------------------------ run_episodes protocol
-    def make_actor(self, num_envs: int, deterministic: bool = True) -> VLMActor:
+    def make_actor(self, num_envs: int, deterministic: bool = True, streams: list[Any] | None = None
+                   ) -> VLMActor:
+        """``streams`` are unused: the VLM's answers come from its endpoint."""
         self.client.resume()  # a new run: an earlier one's Ctrl-C (cancel) no longer applies
         return VLMActor(self, num_envs, self.on_decision)
 

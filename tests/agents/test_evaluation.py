@@ -180,3 +180,35 @@ def test_a_folder_where_a_runs_config_names_its_state_file_is_called_a_folder(sc
     states, config = tmp_path / "states", run / "config.yaml"
     assert capsys.readouterr().err == (f"error: {run}: the run's state file {states} is a folder; write the "
                                        f"file itself as env_kwargs.state in {config}\n")
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["ppo", "recurrent"])
+def test_sampled_and_random_episode_k_is_one_game_however_many_are_played(recurrent):
+    """Sampled actions came from torch's global generator and random ones from one stream per batch, so
+    episode k changed with --episodes (and a sampled evaluation with the same seed was never the same
+    twice); now each episode has its own stream, the export's: its episode k is the same game too."""
+    import torch
+
+    from agents.train import build_model
+    from envs import make_vec
+    from vlm.trajectories import play
+
+    venv = make_vec("snake", 2, num_workers=0, seed=0, size=6)
+    try:
+        model = build_model({"env": "snake", "policy": "tiny", "device": "cpu", "seed": 0,
+                             "ppo": {"n_steps": 8, "batch_size": 16}, "recurrent": recurrent}, venv)
+    finally:
+        venv.close()
+    kwargs = {"size": 6}
+
+    def games(source, n, batch=128):
+        torch.manual_seed(n)  # another torch state each time: it must not matter
+        return [(e.seed, e.actions) for e in run_episodes(source, "snake", kwargs, n, seed=9, batch=batch,
+                                                          max_steps=40, deterministic=False)]
+
+    for source in (model, RandomPolicy(4)):
+        five = games(source, 5)
+        assert games(source, 3) == five[:3] and games(source, 5, batch=2) == five
+        assert len({tuple(a) for _, a in five}) > 1
+    exported = play(model, "snake", kwargs, [0, 1, 2], 9, 40, deterministic=False)
+    assert [log.actions.tolist() for log in exported] == [a for _, a in games(model, 3)]
