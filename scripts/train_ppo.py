@@ -74,13 +74,14 @@ RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video
 
 
 def absolute_paths(env: str, env_kwargs: dict) -> None:
-    """Store ROM and state paths absolute: they are read from the folder training starts in, and the
-    run's config.yaml must find them again when evaluate or export run from another folder."""
+    """Store ROM, state and archive paths absolute: they are read from the folder training starts in,
+    and the run's config.yaml must find them again when evaluate or export run from another folder (or
+    a ``--resume`` does: a relative ``archive_dir`` gave it a new, empty swarm archive there)."""
     if env == "gameboy" and env_kwargs.get("rom") is None:
         from envs.gameboy.generic import default_rom
 
         env_kwargs["rom"] = str(default_rom(env_kwargs.get("game", "tetris")))
-    for key in ("rom", "state"):
+    for key in ("rom", "state", "archive_dir"):
         value = env_kwargs.get(key)
         if isinstance(value, str) and value.strip():
             env_kwargs[key] = os.path.abspath(os.path.expanduser(value))

@@ -110,6 +110,18 @@ def test_self_play_settings_without_self_play_are_refused(scripts, tmp_path, cap
     assert not run.exists()
 
 
+def test_an_archive_dir_is_stored_absolute(scripts, tmp_path, monkeypatch):
+    """A relative --set env_kwargs.archive_dir stayed relative in config.yaml: a --resume from another
+    folder then archived into, and restarted from, another, empty archive."""
+    monkeypatch.chdir(tmp_path)
+    kwargs = {"archive_dir": "shared/archive", "swarm": True}
+    scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
+    assert kwargs == {"archive_dir": str(tmp_path / "shared" / "archive"), "swarm": True}
+    kwargs = {"archive_dir": None}
+    scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
+    assert kwargs == {"archive_dir": None}  # none given: the run's own archive/, wherever it is
+
+
 def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
