@@ -125,6 +125,7 @@ def check_game(cfg: dict) -> None:
                          f"env_kwargs for {cfg['env']}: {e}") from None
     # As the game read them: --set env_kwargs.size=10.0 is size 10 in config.yaml too.
     cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
+    check_swarm_prob(cfg["env"], cfg["env_kwargs"])  # a value the game accepts, but unused
     check_self_play(cfg)
     from agents.selfplay import uses_self_play
 
@@ -133,6 +134,21 @@ def check_game(cfg: dict) -> None:
         raise ValueError(f"{', '.join(f'self_play.{k}' for k in changed)} (--set or --config) applies to "
                          "self-play only (--env snake_duel --opponent policy), which this run does not use: "
                          "drop it, or train duel Snake with --opponent policy")
+
+
+def check_swarm_prob(env: str, kwargs: dict) -> None:
+    """A swarm_prob other than the default without --swarm: the run would train without restarts and
+    drop the setting without a word (new runs only: a --resume keeps what its run was given)."""
+    import inspect
+
+    from envs import game_class
+
+    if "swarm_prob" not in kwargs or kwargs.get("swarm"):
+        return
+    param = inspect.signature(game_class(env)).parameters.get("swarm_prob")
+    if param is not None and kwargs["swarm_prob"] != param.default:
+        raise ValueError(f"env_kwargs.swarm_prob={kwargs['swarm_prob']} applies to swarm restarts only "
+                         "(--swarm), which this run does not use: drop it, or add --swarm")
 
 
 def check_self_play(cfg: dict) -> None:

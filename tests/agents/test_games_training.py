@@ -122,6 +122,23 @@ def test_an_archive_dir_is_stored_absolute(scripts, tmp_path, monkeypatch):
     assert kwargs == {"archive_dir": None}  # none given: the run's own archive/, wherever it is
 
 
+def test_a_swarm_prob_without_swarm_is_refused(scripts, tmp_path, capsys):
+    """env_kwargs.swarm_prob without --swarm trained without restarts, the setting dropped without a word."""
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    check = scripts.train_ppo.check_swarm_prob
+    check("pokemon_red", {"swarm": True, "swarm_prob": 0.9})  # with --swarm: used
+    check("pokemon_red", {"swarm": False, "swarm_prob": 0.5})  # the preset's default: nothing dropped
+    run = tmp_path / "pokemon"
+    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none",
+            "--set", "env_kwargs.swarm_prob=0.9", "--run-dir", str(run), "--total-timesteps", "64",
+            "--num-workers", "0", *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    assert "env_kwargs.swarm_prob=0.9 applies to swarm restarts only (--swarm)" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
