@@ -122,7 +122,9 @@ class GameVecEnv(VecEnv):
             except BaseException:  # the workers already started would outlive a constructor that failed
                 self.close()
                 raise
-        self._send_seed = True  # the next reset() hands the workers base_seed (first reset, or after seed())
+        # The seed the next reset() applies (SB3's VecEnv.seed semantics): the first reset's, or seed()'s.
+        # Until then autoresets go on seeding from base_seed and the episode counts, so no seed repeats.
+        self._next_seed: int | None = seed
         super().__init__(num_envs, probe.observation_space, probe.action_space)
 
     # -- workers -------------------------------------------------------------------------------
@@ -199,17 +201,20 @@ class GameVecEnv(VecEnv):
 
     # -- VecEnv API ----------------------------------------------------------------------------
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Set the base seed used by the next ``reset()`` (board k gets ``seed + k``)."""
+        """Set the base seed the next ``reset()`` applies (board k's first episode gets ``seed + k``);
+        steps before that reset go on with the current seeds, as in SB3's VecEnvs."""
         if seed is None:
             return [None] * self.num_envs
-        self.base_seed = int(seed)
-        self._shared.episodes[:] = 0
-        self._send_seed = True
-        return [self.base_seed + k for k in range(self.num_envs)]
+        self._next_seed = int(seed)
+        return [self._next_seed + k for k in range(self.num_envs)]
 
     def reset(self) -> np.ndarray:
-        self._call_all("reset", self.base_seed if self._send_seed else None)
-        self._send_seed = False
+        seed = self._next_seed
+        if seed is not None:
+            self._shared.episodes[:] = 0
+        self._call_all("reset", seed)
+        if seed is not None:  # a worker restarted from now on seeds as the others do
+            self.base_seed, self._next_seed = seed, None
         self._ep_return[:] = 0.0
         self._ep_length[:] = 0
         self.reset_infos = [{} for _ in range(self.num_envs)]

@@ -286,3 +286,31 @@ def test_a_worker_whose_parent_stopped_leaves_quietly():
     child.close()
     proc.join(60)
     assert proc.exitcode == 0
+
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_seed_applies_at_the_next_reset(workers):
+    """seed() then steps before reset(): the steps go on with the old seeds (SB3's VecEnv semantics); the
+    counts of episodes were zeroed at once, so each board's next episodes repeated its first ones' seeds."""
+    seeded = make_vec("snake", 4, num_workers=workers, seed=0, starvation=3)
+    plain = make_vec("snake", 4, num_workers=workers, seed=0, starvation=3)
+    try:
+        seeded.seed(50)  # before the first reset, as SB3's set_random_seed does: that reset takes it
+        assert np.array_equal(seeded.reset()[0], GameEnv("snake", starvation=3).reset(seed=50)[0])
+        seeded.seed(0)
+        seeded.reset()
+        plain.reset()
+        seeded.seed(50)
+        for _ in range(30):  # several episodes per board end here, seeded as in the env never re-seeded
+            actions = np.zeros(4, np.int64)
+            seeded.step_async(actions)
+            plain.step_async(actions)
+            a, b = seeded.step_wait(), plain.step_wait()
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2])
+        obs = seeded.reset()
+        for k in range(4):  # the seed took effect at this reset
+            assert np.array_equal(obs[k], GameEnv("snake", starvation=3).reset(seed=50 + k)[0])
+    finally:
+        seeded.close()
+        plain.close()
