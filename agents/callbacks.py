@@ -90,9 +90,9 @@ class MetricsCallback(BaseCallback):
         self._t, self._steps = now, self.model.num_timesteps
 
     def _on_rollout_end(self) -> None:
-        # A board whose worker died reports only worker_restarted (always 1): as a mean it would read 1.0,
-        # "every episode restarted"; the restarts are counted in env/worker_restarts instead.
-        keys = {k for ep in self.model.ep_info_buffer for k in ep} - {"r", "l", "t", "worker_restarted"}
+        # An episode cut by a worker's death is not in ep_info_buffer (the vector env reports no "episode"
+        # for it); the restarts are counted in env/worker_restarts instead.
+        keys = {k for ep in self.model.ep_info_buffer for k in ep} - {"r", "l", "t"}
         for key in sorted(keys):
             self.logger.record(f"rollout/{key}_mean", _mean_key(self.model, key))
         scores = [ep["score"] for ep in self.model.ep_info_buffer if "score" in ep]

@@ -12,8 +12,9 @@ worker layout, so episodes are reproducible and board k's first episode equals
 ``GameEnv.reset(seed=seed + k)``.
 
 A worker that dies is noticed within ``_POLL_S``; with ``on_worker_death="restart"`` (default) it is
-started again, its boards begin new episodes (reported as truncated, ``worker_restarted`` in their
-info) and ``worker_restarts`` counts it; with ``"raise"`` the step raises an error naming the worker.
+started again, its boards begin new episodes (the cut ones reported as truncated, with
+``worker_restarted`` and no ``episode`` in their info: they are no finished episodes) and
+``worker_restarts`` counts it; with ``"raise"`` the step raises an error naming the worker.
 """
 
 from __future__ import annotations
@@ -246,20 +247,21 @@ class GameVecEnv(VecEnv):
         g = np.flatnonzero(dones[lo:hi]) + lo  # board order: the order the worker wrote its rows in
         n = len(g)
         terminal = list(sh.terminal_obs[lo:lo + n].copy())  # one copy; each info gets a view of it
-        timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
-        # A restarted worker's boards did not play the step in which it died.
-        lengths = self._ep_length[g] - (count == _RESTARTED)
-        columns = [self._ep_return[g].tolist(), lengths.tolist(), [round(time.time() - self._t_start, 6)] * n]
-        if count == _RESTARTED:  # the game's figures died with the worker
-            keys: tuple[str, ...] = ("r", "l", "t", "worker_restarted")
-            columns.append([1.0] * n)
+        if count == _RESTARTED:
+            # Cut short, not finished: no "episode" entry, so SB3's ep_rew_mean/ep_len_mean (like the
+            # project's figures) count whole episodes only; truncated, so PPO bootstraps from the last frame.
+            for gj, obs in zip(g.tolist(), terminal, strict=True):
+                infos[gj] = {"terminal_observation": obs, "TimeLimit.truncated": True,
+                             "worker_restarted": True}
         else:
-            keys = self._episode_keys
-            columns.extend(sh.figures[lo:lo + n].T.tolist())
-        # dict(zip(keys, row)) through map: no Python bytecode per episode for the figures.
-        episodes = map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))
-        for gj, obs, truncated, episode in zip(g.tolist(), terminal, timeout, episodes, strict=True):
-            infos[gj] = {"terminal_observation": obs, "TimeLimit.truncated": truncated, "episode": episode}
+            timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
+            columns = [self._ep_return[g].tolist(), self._ep_length[g].tolist(),
+                       [round(time.time() - self._t_start, 6)] * n, *sh.figures[lo:lo + n].T.tolist()]
+            # dict(zip(keys, row)) through map: no Python bytecode per episode for the figures.
+            episodes = map(dict, map(zip, repeat(self._episode_keys), zip(*columns, strict=True)))
+            for gj, obs, truncated, episode in zip(g.tolist(), terminal, timeout, episodes, strict=True):
+                infos[gj] = {"terminal_observation": obs, "TimeLimit.truncated": truncated,
+                             "episode": episode}
         self._ep_return[g] = 0.0
         self._ep_length[g] = 0
 

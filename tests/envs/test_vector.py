@@ -177,19 +177,42 @@ def test_killed_worker_is_restarted():
     v = make_vec("snake", 8, num_workers=2, seed=0)
     try:
         v.reset()
+        for _ in range(3):  # the killed worker's boards are three steps into their episodes
+            v.step_async(np.zeros(8, np.int64))
+            v.step_wait()
         os.kill(v.worker_pids()[1], signal.SIGKILL)
         t = time.perf_counter()
         v.step_async(np.zeros(8, np.int64))
         _, _, d, infos = v.step_wait()
         assert time.perf_counter() - t < 60
         assert v.worker_restarts == 1
-        assert d[4:].all() and all(infos[k]["episode"]["worker_restarted"] == 1.0 for k in range(4, 8))
+        assert d[4:].all() and all(infos[k]["worker_restarted"] for k in range(4, 8))
         assert all(infos[k]["TimeLimit.truncated"] for k in range(4, 8))
-        assert all({"r", "l", "t"} <= set(infos[k]["episode"]) for k in range(4, 8))
-        # Killed before its first step: the step in which it died was not played on its boards.
-        assert all((infos[k]["episode"]["r"], infos[k]["episode"]["l"]) == (0.0, 0) for k in range(4, 8))
+        assert all(infos[k]["terminal_observation"].shape == v.observation_space.shape for k in range(4, 8))
+        # Cut short, not finished: no "episode" entry, which SB3 would count in ep_rew_mean/ep_len_mean.
+        assert not any("episode" in infos[k] for k in range(4, 8))
         v.step_async(np.zeros(8, np.int64))
         v.step_wait()  # the pool keeps working
+    finally:
+        v.close()
+
+
+def test_a_killed_workers_cut_episodes_are_not_in_sb3s_episode_figures():
+    from agents.train import PPO
+
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        model = PPO("MlpPolicy", v, n_steps=8, batch_size=32, n_epochs=1, device="cpu", seed=0)
+
+        def kill_once(local, _globals):
+            if local["self"].num_timesteps == 8:  # worker 1's boards are two steps into a rollout
+                os.kill(v.worker_pids()[1], signal.SIGKILL)
+            return True
+
+        model.learn(16, callback=kill_once)
+        assert v.worker_restarts == 1
+        # Only finished episodes, each with its game's figures (the cut ones had r, l, t alone).
+        assert all("score" in episode for episode in model.ep_info_buffer)
     finally:
         v.close()
 
