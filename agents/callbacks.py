@@ -141,13 +141,28 @@ class PeriodicCallback(BaseCallback):
 
 
 class VideoCallback(PeriodicCallback):
-    """Every ``every`` env steps, one deterministic episode of the current policy as a TB video."""
+    """Every ``every`` env steps, one deterministic episode of the current policy as a TB video.
+
+    The multiple of ``every`` whose video was made last is kept on the model, so in its checkpoints: a run
+    stopped past a multiple but before that rollout's end (no video yet) makes that video once resumed,
+    where counting from the checkpoint's step skipped it. (An older checkpoint without it counts from its
+    step, as before.)"""
+
+    MADE = "depthfirst_video_made"  # the model attribute, saved by SB3 with the model's other data
 
     def __init__(self, env: str, env_kwargs: dict[str, Any], every: int, max_steps: int = 1000,
                  seed: int = 12345, fps: int = 12, scale: int = 8) -> None:
         super().__init__(every)
         self.env, self.env_kwargs = env, env_kwargs
         self.max_steps, self.seed, self.fps, self.scale = max_steps, seed, fps, scale
+
+    def _on_training_start(self) -> None:
+        made = getattr(self.model, self.MADE, None)
+        # A new run (step 0), a checkpoint saved before it was kept, or a learn() that reset the step count.
+        if not isinstance(made, int) or made > self.model.num_timesteps:
+            made = self.model.num_timesteps // self.every * self.every
+            setattr(self.model, self.MADE, made)
+        self._next = (made // self.every + 1) * self.every  # past it, in this run's (perhaps new) every
 
     def fire(self) -> None:
         ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,
@@ -161,6 +176,7 @@ class VideoCallback(PeriodicCallback):
             if isinstance(out, TensorBoardOutputFormat):
                 out.writer.file_writer.add_summary(video, self.model.num_timesteps)
         self.logger.record("rollout/video_score", ep.score)
+        setattr(self.model, self.MADE, self.model.num_timesteps // self.every * self.every)
 
 
 class CheckpointCallback(PeriodicCallback):

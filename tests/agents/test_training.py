@@ -1315,3 +1315,46 @@ def test_a_run_folder_the_full_disk_cannot_hold_is_one_clear_error(scripts, tmp_
     assert "Traceback" not in err
     assert "the run folder cannot be made (No space left on device)" in err
     assert not (tmp_path / "new").exists() and not list((tmp_path / "runs" / "snake").glob("*"))
+
+
+def test_a_run_stopped_past_a_video_step_makes_it_when_resumed(scripts, tmp_path, monkeypatch, capsys):
+    """Stopped at step 320, past the --video-every multiple 300 but before that rollout's end (512): no
+    video yet, and the resumed run counted from 320 to the next multiple, 600, so the step-300 video never
+    came. A checkpoint taken after its rollout's video makes no second one."""
+    from agents.callbacks import StopCallback
+
+    def stop_at_320(self):
+        if self.model.num_timesteps == 320:
+            raise KeyboardInterrupt
+        return True
+
+    monkeypatch.setattr(StopCallback, "_on_step", stop_at_320)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "1024", "--video-every", "300",
+                                   "--run-dir", str(run), *TINY]) == 0
+    assert "interrupted at step 320:" in capsys.readouterr().err
+    assert "rollout/video" not in events(run).Tags()["images"]
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "576", "--no-progress"]) == 0
+    assert [e.step for e in events(run).Images("rollout/video")] == [576]  # the first rollout end past 300
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "832", "--no-progress"]) == 0
+    assert [e.step for e in events(run).Images("rollout/video")] == [576, 832]  # 600's, not 300's again
+
+
+@pytest.mark.parametrize("made, step, every, due", [(None, 0, 300, 300), (0, 320, 300, 300),
+                                                    (300, 576, 300, 600), (300, 576, 256, 512),
+                                                    (1200, 0, 300, 300)])
+def test_the_next_video_follows_the_last_one_made(made, step, every, due):
+    """After the last video made (kept on the model), in the run's --video-every; a learn() that reset the
+    step count below it (a second model.learn() in one process) starts the schedule again."""
+    from types import SimpleNamespace
+
+    from agents.callbacks import VideoCallback
+
+    callback = VideoCallback("snake", {}, every)
+    model = SimpleNamespace(num_timesteps=step)
+    if made is not None:
+        setattr(model, VideoCallback.MADE, made)
+    callback.model = model
+    callback._on_training_start()
+    assert callback._next == due
