@@ -49,9 +49,15 @@ def build_model(cfg: dict[str, Any], venv: Any) -> Any:
 
 
 def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None) -> Any:
-    """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it."""
+    """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it.
+
+    Without ``venv`` the model is for playing only (evaluation, export, compare): SB3's load allocates the
+    rollout buffer of the run's ``n_steps × n_envs`` observations (hundreds of MB for a Game Boy run, in
+    each export worker), so it is loaded with a one-step, one-env buffer instead; the policy is the same.
+    Such a model is not to be trained or saved (its n_steps and n_envs read 1)."""
+    play_only = {"n_steps": 1, "n_envs": 1} if venv is None else None
     try:
-        model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"])
+        model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"], custom_objects=play_only)
     except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError, AssertionError) as e:
         # SB3 asserts on a zip without its "data" member (a foreign zip, or a truncated one whose end
         # happens to read as the embedded torch archive).

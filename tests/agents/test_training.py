@@ -1358,3 +1358,38 @@ def test_the_next_video_follows_the_last_one_made(made, step, every, due):
     callback.model = model
     callback._on_training_start()
     assert callback._next == due
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_a_model_loaded_to_play_allocates_no_rollout_buffer(tmp_path, recurrent):
+    """Evaluation, export and compare load with no env: SB3 allocated the run's whole rollout buffer
+    (n_steps × n_envs observations, 150 MiB here) in every process that only plays."""
+    import torch
+
+    from agents.train import algorithm, build_model, load_model
+    from envs import make_vec
+
+    cfg = {"env": "snake", "policy": "tiny", "device": "cpu", "seed": 0, "recurrent": recurrent,
+           "ppo": {"n_steps": 2048, "batch_size": 256, "n_epochs": 1}}
+    venv = make_vec("snake", 16, num_workers=0, seed=0, obs="pixels")
+    try:
+        build_model(cfg, venv).save(tmp_path / "model.zip")
+        obs = venv.reset()
+    finally:
+        venv.close()
+    played = load_model(cfg, tmp_path / "model.zip")
+    stock = algorithm(cfg).load(tmp_path / "model.zip", device="cpu")  # the file is as SB3 wrote it
+    assert stock.rollout_buffer.observations.nbytes >= 2048 * 16 * obs[0].nbytes  # what it cost
+    assert played.rollout_buffer.observations.nbytes <= 2 * obs[0].nbytes
+    assert played.num_timesteps == stock.num_timesteps
+    with torch.no_grad():  # the same policy: the same action probabilities for the same boards
+        if recurrent:
+            starts = np.ones(len(obs), dtype=bool)
+            a, _ = played.predict(obs, state=None, episode_start=starts, deterministic=True)
+            b, _ = stock.predict(obs, state=None, episode_start=starts, deterministic=True)
+            assert np.array_equal(a, b)
+        else:
+            t = torch.as_tensor(obs)
+            assert torch.equal(played.policy.get_distribution(t).distribution.probs,
+                               stock.policy.get_distribution(t).distribution.probs)
+
