@@ -14,7 +14,6 @@ back), which are earlier snapshots of the same learner, instead of starting from
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,18 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 def uses_self_play(cfg: dict[str, Any]) -> bool:
     return cfg["env_kwargs"].get("opponent") == "policy"
+
+
+def frozen_copy(policy: Any) -> Any:
+    """A new policy of ``policy``'s class and settings holding its weights, in eval mode: built as SB3's
+    ``BasePolicy.load`` builds one, drawing no random numbers (the training's stream stays as it was).
+    ``copy.deepcopy`` failed once PPO had updated the policy (the last forward pass's distribution holds
+    tensors that are not graph leaves), so a second ``learn()`` in one process could not start, and it
+    copied the optimizer's state too."""
+    with torch.random.fork_rng(devices=[]):
+        fresh = type(policy)(**policy._get_constructor_parameters())
+    fresh.load_state_dict(policy.state_dict())
+    return fresh.to(policy.device).eval()
 
 
 class SelfPlayCallback(BaseCallback):
@@ -41,7 +52,7 @@ class SelfPlayCallback(BaseCallback):
             raise ValueError("self-play (env_kwargs.opponent: policy) needs a two-player game stepped in "
                              "the training process: use --num-workers 0")
         self.game = local.game
-        self.opponent = copy.deepcopy(self.model.policy).eval()
+        self.opponent = frozen_copy(self.model.policy)
         self.obs = self.game.new_obs_buffer()
         now = self.model.num_timesteps
         self.rng = np.random.default_rng(self.seed + now)  # a resumed run does not replay the first draws

@@ -8,10 +8,22 @@ import torch
 from agents.selfplay import SelfPlayCallback
 
 
+class TinyPolicy(torch.nn.Linear):
+    """One weight, and what SB3's policies have for ``frozen_copy``: a device and constructor parameters."""
+
+    device = torch.device("cpu")
+
+    def __init__(self) -> None:
+        super().__init__(1, 1, bias=False)
+
+    def _get_constructor_parameters(self) -> dict:
+        return {}
+
+
 def pool_steps(start: int, end: int, rollout: int, snapshot_every: int) -> list[int]:
     """The steps whose policy is in the pool after rollouts from ``start`` to ``end``; each policy's
     weight is the step it was at."""
-    policy = torch.nn.Linear(1, 1, bias=False)
+    policy = TinyPolicy()
     cb = SelfPlayCallback(snapshot_every, pool_size=1000)
     game = SimpleNamespace(observe_opponent=None, new_obs_buffer=lambda: None)
     venv = SimpleNamespace(_local=SimpleNamespace(game=game))
@@ -60,3 +72,25 @@ def test_resume_refills_the_pool_with_the_checkpoints_in_its_span(tmp_path, monk
     cb.model = SimpleNamespace(device="cpu")
     cb._refill(900)
     assert [p["step"] for p in cb.pool] == kept
+
+
+def test_a_second_learn_with_self_play_in_one_process():
+    """The opponent was a deepcopy of the learner's policy, which fails once PPO has updated it: the
+    second learn() (a notebook, a script training in chunks) raised at its start."""
+    from agents.train import build_model
+    from envs import make_vec
+
+    cfg = {"env": "snake_duel", "policy": "tiny", "device": "cpu", "seed": 0, "recurrent": False,
+           "ppo": {"n_steps": 16, "batch_size": 64, "n_epochs": 1}}
+    venv = make_vec("snake_duel", 4, num_workers=0, seed=0, opponent="policy")
+    try:
+        model = build_model(cfg, venv)
+        model.learn(64, callback=SelfPlayCallback(64, 2))
+        callback = SelfPlayCallback(64, 2)
+        model.learn(64, callback=callback, reset_num_timesteps=False)
+        assert model.num_timesteps == 128
+        learner, opponent = model.policy.state_dict(), callback.opponent.state_dict()
+        assert learner.keys() == opponent.keys() and callback.opponent.training is False
+        assert all(v.data_ptr() != learner[k].data_ptr() for k, v in opponent.items())  # a copy
+    finally:
+        venv.close()
