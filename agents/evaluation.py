@@ -199,8 +199,7 @@ def check_game(env: str, env_kwargs: dict[str, Any]) -> tuple[tuple[int, ...], i
     except RomError as e:  # a Game Boy ROM that is not where the run's config says
         raise RunError(str(e)) from None
     except StateError as e:  # named by the run's config.yaml, not by a --state flag of this command
-        raise RunError(f"the run's start state {e.path} (env_kwargs.state in its config.yaml) {e.problem}"
-                       ) from None
+        raise RunError(e.in_run()) from None
     except (TypeError, ValueError) as e:  # a hand-edited config.yaml: size: "ten", size: 3, ...
         raise RunError(f"the run's config.yaml sets env_kwargs {env_kwargs} that {env} refuses: {e}"
                        ) from None

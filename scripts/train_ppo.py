@@ -195,7 +195,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     import torch
 
     from agents.train import train
-    from envs.gameboy.roms import RomError
+    from envs.gameboy.roms import RomError, StateError
     from envs.vector import WorkerDiedError
 
     created: Path | None = None  # a run folder this command made: removed if training never started
@@ -263,6 +263,9 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
         model_before = model_mtime(run)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
         finished = True
+    except StateError as e:  # --resume takes no --state: the run's config.yaml named the state
+        print(f"error: --resume {run}: {e.in_run()}" if args.resume else f"error: {e}", file=sys.stderr)
+        return 2
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -46,6 +46,11 @@ class StateError(ValueError):
         self.path = path
         self.problem = problem
 
+    def in_run(self) -> str:
+        """The words for a state a run's config.yaml named (evaluate, export, compare, ``--resume``:
+        commands with no --state flag)."""
+        return f"the run's start state {self.path} (env_kwargs.state in its config.yaml) {self.problem}"
+
 
 def sha1_of(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()

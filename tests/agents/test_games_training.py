@@ -320,3 +320,25 @@ def test_a_rom_no_longer_where_the_run_says_is_named(tmp_path, scripts, capsys):
                        (scripts.train_ppo.main, ["--resume", str(run)])):
         assert main(args) == 2  # an error naming the file, not a traceback from the emulator
         assert "cart.gb is not there" in capsys.readouterr().err
+
+
+def test_resume_names_a_damaged_start_state_by_its_config_key_not_by_a_flag(tmp_path, scripts, capsys):
+    # --resume takes no --state (evaluate, export and compare name such a state by its key too).
+    pytest.importorskip("pyboy")
+    import yaml
+
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    state = tmp_path / "damaged.state"
+    state.write_bytes(b"\x01" * 100)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"PK")  # the game is built before it is read
+    (run / "config.yaml").write_text(yaml.safe_dump({
+        "env": "pokemon_red", "policy": "tiny", "num_envs": 16, "num_workers": 0, "total_timesteps": 1000,
+        "env_kwargs": {"rom": str(TEST_CARTRIDGE), "state": str(state)}}))
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --resume {run}: the run's start state {state} (env_kwargs.state in its "
+                          "config.yaml) cannot be loaded"), err
+    assert "--state" not in err and "Traceback" not in err
