@@ -181,8 +181,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
             if args.env not in GAMES:
                 raise ValueError(f"--env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}")
             env, env_kwargs = args.env, {}
-        check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play, not in it
+        # First whether a VLM can play the game at all (gameboy cannot, whatever its ROM), then the game.
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
+        check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play, not in it
     except (RunError, ValueError, ModuleNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

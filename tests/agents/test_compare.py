@@ -507,3 +507,15 @@ def test_worst_decisions_rank_crashes_first_and_spread_over_episodes():
         (2, 1, "illegal answer (fallback played)")]
     assert len(worst_decisions([a, b], 10)) == 4
     assert worst_decisions([], 3) == []
+
+
+def test_a_vlm_on_a_game_it_cannot_play_is_told_so_before_the_games_rom_is_looked_for(scripts, tmp_path,
+                                                                                       capsys, monkeypatch):
+    # gameboy has no task module: asking for its ROM first sent the user to supply one for nothing.
+    monkeypatch.chdir(tmp_path)  # no roms/tetris.gb here
+    argv = ["--env", "gameboy", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1", "--no-video",
+            "--no-progress", "--out", str(tmp_path / "out")]
+    assert scripts.evaluate.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no VLM task module for 'gameboy'"), err
+    assert "ROM" not in err and not (tmp_path / "out").exists()
