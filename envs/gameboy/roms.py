@@ -147,8 +147,8 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
     )
     if not allow_unknown:
         raise RomError(message + "; to proceed anyway pass --allow-unknown-rom to train_ppo.py\n"
-                       "  (for a run's evaluate/export/compare: env_kwargs.allow_unknown_rom: true in its "
-                       "config.yaml).")
+                       "  (for a run's --resume, evaluate, export or compare, which take no such flag: "
+                       "env_kwargs.allow_unknown_rom: true in its config.yaml).")
     if (game, digest) not in _WARNED:  # once: a training command builds the game several times
         _WARNED.add((game, digest))
         warnings.warn(message + ".\n  Proceeding, as --allow-unknown-rom asks.", stacklevel=2)

@@ -103,7 +103,8 @@ def test_rom_check_unknown_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         check_rom(rom, supported_pokemon_roms(), "pokemon_red")
     text = str(err.value)
     for needle in (str(rom), found, "ea9bcae617fdf159b045185467ae58b2e4a48b9a", "roms/README.md",
-                   "--allow-unknown-rom", "env_kwargs.allow_unknown_rom: true in its config.yaml"):
+                   "--allow-unknown-rom", "for a run's --resume, evaluate, export or compare",
+                   "env_kwargs.allow_unknown_rom: true in its config.yaml"):
         assert needle in text
     with pytest.warns(UserWarning, match=found):
         assert check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=True) == found
