@@ -80,6 +80,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from agents.evaluation import (
         RandomPolicy,
         check_fits,
+        check_game,
         eval_kwargs,
         run_episodes,
         summarize,
@@ -111,6 +112,8 @@ def evaluate(args: argparse.Namespace) -> int:
         if not args.random:
             model = load_model(cfg, ckpt, device=args.device)
             check_fits(model, cfg["env"], env_kwargs)
+        else:  # the game alone: a start state or setting it refuses is named here, not in a traceback
+            check_game(cfg["env"], env_kwargs)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
