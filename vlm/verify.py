@@ -65,10 +65,11 @@ _LETTER_AND_TEXT = re.compile(r"\(?([A-Za-z])\)?[.:)]?\s+(\S.*)", re.DOTALL)  # 
 _PRONOUN_I = re.compile(r"(?<![(\[])\bI(?=\s+(?!(?:is|was|seems|looks|matches)\b)[a-z]|['’](?:m|d|ll|ve)\b)")
 # A lowercase letter where only an option letter can stand: in brackets ("(b)", "[b]"), or after a word
 # that names one and before the end, a punctuation mark or a verb ("option b", "answer: b", "choice (c) is
-# right"). Elsewhere a lowercase letter is running text: the article in "a box", "my answer: a box".
+# right"). Elsewhere a lowercase letter is running text: the article in "a box", "my answer: a box", and
+# a bracket right after a word ("f(x)", "cell[i]") is an argument or an index, not a letter.
 _LOWER_LETTER = re.compile(r"\b(?i:option|choice|letter|answer)(?:\s{1,3}is)?\s{0,3}[:=\-]?\s{0,3}[(\[]?"
                            r"([a-z])[)\]]?(?=\s{0,3}(?:[,;:.!?]|$)|\s{1,3}(?:is|was|seems|looks|matches)\b)"
-                           r"|[(\[]([a-z])[)\]]")
+                           r"|(?<!\w)[(\[]([a-z])[)\]]")
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

@@ -112,6 +112,8 @@ def test_a_lowercase_option_letter_counts_where_only_a_letter_can_stand() -> Non
         assert verify(wrap(answer), record(ARTICLES))["accuracy"] == 0.0, answer
     assert verify(wrap("option i"), record(NINE_I))["accuracy"] == 1.0
     assert verify(wrap("answer: b"), record(NINE_B))["accuracy"] == 1.0
+    # A bracket after a word is an argument or an index: "f(i)" named option I beside the B (no answer).
+    assert verify(wrap("B, as f(i) grows"), record(NINE_B))["accuracy"] == 1.0
 
 
 def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
