@@ -14,13 +14,14 @@ A milestone is a tuple of ints compared lexicographically, here ``(badges, event
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import sqlite3
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -139,35 +140,61 @@ class StateArchive:
             )
         return path
 
-    def best(self) -> tuple[int, int, int] | None:
-        """The highest milestone archived for this ROM, or None when there is none."""
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT badges, event_flags, maps FROM states WHERE rom_sha1 = ?"
-                " ORDER BY badges DESC, event_flags DESC, maps DESC LIMIT 1", (self.rom_sha1,),
-            ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
-
-    def files_at(self, milestone: tuple[int, int, int]) -> list[Path]:
-        """The archived state files of ``milestone``, oldest first; a warning (once per folder and
-        process) when files its index lists are missing, as a swarm then restarts from the others, or
-        from the start state when none is left."""
+    def _milestones(self) -> Iterator[tuple[tuple[int, int, int], list[Path]]]:
+        """Each milestone archived for this ROM, highest first, with the state files its index rows
+        name, oldest first (whether or not they are still there)."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT file FROM states WHERE rom_sha1 = ? AND badges = ? AND event_flags = ? AND maps = ?"
-                " ORDER BY id", (self.rom_sha1, *milestone),
+                "SELECT badges, event_flags, maps, file FROM states WHERE rom_sha1 = ?"
+                " ORDER BY badges DESC, event_flags DESC, maps DESC, id", (self.rom_sha1,),
             ).fetchall()
-        paths = [self.folder / r[0] for r in rows]
-        found = [p for p in paths if p.is_file()]
-        if len(found) < len(paths) and self.folder not in _WARNED:
+        for milestone, group in itertools.groupby(rows, key=lambda r: (int(r[0]), int(r[1]), int(r[2]))):
+            yield milestone, [self.folder / r[3] for r in group]
+
+    def best(self) -> tuple[int, int, int] | None:
+        """The highest milestone archived for this ROM that still has a state file, or None when
+        there is none (a milestone whose files were all deleted is archived again when reached)."""
+        return next((m for m, paths in self._milestones() if any(p.is_file() for p in paths)), None)
+
+    def restart_files(self, skip: Container[Path] = ()) -> tuple[tuple[int, int, int], list[Path]] | None:
+        """The highest milestone that still has state files, other than those in ``skip`` (files a swarm
+        could not load), and those files, oldest first; None when no milestone has any. A warning (once
+        per folder and process) when files the index lists above it or at it are missing: restarts
+        then come from the files left, from a lower milestone, or from the start state."""
+        listed, missing = 0, []
+        shown: list[tuple[int, int, int]] = []  # the milestones with missing files
+        chosen = None
+        for milestone, paths in self._milestones():
+            paths = [p for p in paths if p not in skip]
+            found = [p for p in paths if p.is_file()]
+            lost = [p for p in paths if p not in found]
+            if lost:
+                listed += len(paths)
+                missing += lost
+                shown.append(milestone)
+            if found:
+                chosen = milestone, found
+                break
+        if missing and self.folder not in _WARNED:
             _WARNED.add(self.folder)
-            missing = [p.name for p in paths if not p.is_file()]
-            rest = f"the other {len(found)}" if found else "the start state, as none is left"
-            names = f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}"
-            warnings.warn(f"archive {self.folder}: {len(missing)} of the {len(paths)} state files of "
-                          f"milestone (badges, event flags, maps) {tuple(milestone)} that index.sqlite lists "
-                          f"are missing ({names}); swarm restarts from it use {rest}", stacklevel=2)
-        return found
+            if chosen is None:
+                rest = "the start state, as none is left"
+            elif chosen[0] == shown[-1]:
+                rest = f"its other {len(chosen[1])}"
+            else:
+                rest = f"milestone {chosen[0]}, the best with its files"
+            names = f"{', '.join(p.name for p in missing[:3])}{', ...' if len(missing) > 3 else ''}"
+            milestones = ", ".join(map(str, shown))
+            warnings.warn(f"archive {self.folder}: {len(missing)} of the {listed} state files of milestone"
+                          f"{'s' if len(shown) > 1 else ''} (badges, event flags, maps) {milestones} "
+                          f"that index.sqlite lists are missing ({names}); swarm restarts use {rest}",
+                          stacklevel=2)
+        return chosen
+
+    def files_at(self, milestone: tuple[int, int, int]) -> list[Path]:
+        """The archived state files of ``milestone`` that are still there, oldest first."""
+        paths = next((paths for m, paths in self._milestones() if m == tuple(milestone)), [])
+        return [p for p in paths if p.is_file()]
 
     def entries(self) -> list[dict]:
         """Every index row as a dict (for reports and tests)."""

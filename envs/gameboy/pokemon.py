@@ -33,8 +33,9 @@ max_level, tiles_visited, maps_visited, heals, blackouts, and the episode's sum 
 Swarm (Go-Explore style): with ``archive_dir``, a board whose (badges, event_flags, maps_visited)
 passes the best milestone this process has seen saves its emulator state there
 (``archive.StateArchive``: ``*.state`` files + ``index.sqlite``). With ``swarm=True`` a reset board
-starts, with probability ``swarm_prob``, from a random archived state of the best milestone instead of
-the start state (so such resets depend on the archive, not on the seed alone). ``milestones()`` and
+starts, with probability ``swarm_prob``, from a random archived state of the best milestone that
+still has state files instead of the start state (so such resets depend on the archive, not on the seed
+alone). ``milestones()`` and
 ``visit_heatmap()`` feed TensorBoard.
 """
 
@@ -190,9 +191,9 @@ class PokemonRed(GameBoyGame):
     def _episode_start(self, i: int) -> None:
         self._swarm_source[i] = None
         if self.swarm and self.archive is not None and self._rngs[i].random() < self.swarm_prob:
-            best = self.archive.best()
-            files = self.archive.files_at(best) if best is not None else []
-            if files:
+            choice = self.archive.restart_files()
+            if choice is not None:
+                best, files = choice
                 self._archive_best = max(self._archive_best, best)
                 path = files[int(self._rngs[i].integers(len(files)))]
                 load_emulator(self._pyboys[i], path.read_bytes())

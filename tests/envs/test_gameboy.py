@@ -916,6 +916,36 @@ def test_missing_state_files_of_a_milestone_are_warned_about_once(tmp_path: Path
         s.close()
 
 
+def test_a_swarm_falls_back_to_the_best_milestone_that_has_its_files(tmp_path: Path) -> None:
+    """With the best milestone's state files deleted, every swarm restart used the start state for good
+    (workers only archive past the index's best): it restarts from the next milestone down, and a
+    board getting as far again archives its state."""
+    folder = tmp_path / "archive"
+    g = make(1, archive_dir=folder)
+    try:
+        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1)
+        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2) through the door, then (0, 2, 2)
+        entries = g.archive.entries()
+    finally:
+        g.close()
+    assert [(e["badges"], e["event_flags"], e["maps"]) for e in entries] == [(0, 1, 1), (0, 1, 2), (0, 2, 2)]
+    (folder / entries[2]["file"]).unlink()
+    with pytest.warns(UserWarning, match=r"1 of the 1 state files of milestone .* \(0, 2, 2\) .* missing .*"
+                      r"use milestone \(0, 1, 2\), the best with its files"):
+        s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    try:
+        assert s.get_state(0)["swarm_source"] == entries[1]["file"]
+        assert s.read_facts(0)["event_flags"] == 1 and s.get_state(0)["maps_visited"] == 1
+        # the lost milestone's event flags again (maps count this episode's: 1): archived, as it is
+        # past the best milestone that has files, though not past the index's best
+        walk(s, WORLD["by_char"]["b"])
+        again = s.archive.entries()[3:]
+        assert [(e["badges"], e["event_flags"], e["maps"]) for e in again] == [(0, 2, 1)]
+        assert (folder / again[0]["file"]).is_file()
+    finally:
+        s.close()
+
+
 def test_a_ctrl_c_inside_a_tick_stops_the_step() -> None:
     """A KeyboardInterrupt raised inside PyBoy's tick, where a Ctrl-C's handler usually runs (in one of
     PyBoy's Python callbacks), ends the step with it: PyBoy swallowed it, and evaluate, export and
