@@ -162,20 +162,40 @@ def load_emulator(pb: Any, data: bytes) -> None:
     pb.load_state(io.BytesIO(data))
 
 
+def format_problem(data: bytes, version: int) -> str | None:
+    """Why the state bytes ``data`` are refused before loading into a PyBoy whose states are of format
+    ``version`` (the first byte of any state it saves), or None.
+
+    PyBoy reads older formats field by field, so a damaged first byte (8-10 here) made it read the rest
+    as another layout, load, and then spin forever inside its compiled frame loop, where no Ctrl-C
+    reaches. Every state file or archived state goes through this check first."""
+    if data and data[0] != version:
+        return f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes {version})"
+    return None
+
+
+def load_checked(pb: Any, data: bytes, version: int) -> None:
+    """Load the state bytes ``data`` into ``pb`` (of state format ``version``) after ``format_problem``'s
+    check; a ``ValueError`` saying what is wrong (the caller names the file) when the check fails or
+    PyBoy cannot load them, and then ``pb`` is to be loaded again before it runs."""
+    problem = format_problem(data, version)
+    if problem is not None:
+        raise ValueError(problem)
+    try:
+        load_emulator(pb, data)
+    except Exception as e:  # PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes
+        raise ValueError(f"it is damaged or not a PyBoy state ({type(e).__name__}: {e})") from None
+
+
 def load_state_file(pb: Any, path: Path) -> bytes:
     """Load the state file ``path`` into ``pb``; its bytes. One PyBoy cannot load raises ``StateError``
-    naming ``--state`` (PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes).
-
-    The first byte is PyBoy's state-format version; one other than this PyBoy's is refused before
-    loading. PyBoy reads older formats field by field, so a damaged first byte (8-10 here) made it read
-    the rest as another layout, load, and then spin forever inside its compiled frame loop, where no
-    Ctrl-C reaches."""
+    naming ``--state`` (PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes);
+    one of another state format (``format_problem``) is refused before loading."""
     data = Path(path).read_bytes()
-    ours = save_emulator(pb)[0]
-    if data and data[0] != ours:
-        raise StateError(path, f"cannot be loaded: it is no state of this PyBoy (state format {data[0]}, "
-                         f"this PyBoy writes {ours}); it is damaged, or saved by another PyBoy version: make "
-                         "it again with scripts/make_state.py")
+    problem = format_problem(data, save_emulator(pb)[0])
+    if problem is not None:
+        raise StateError(path, f"cannot be loaded: {problem}; it is damaged, or saved by another PyBoy "
+                         "version: make it again with scripts/make_state.py")
     try:
         load_emulator(pb, data)
     except Exception as e:
@@ -333,6 +353,8 @@ class GameBoyGame(Game):
                     pb.tick(self.boot_frames - 1, False)
                 pb.tick(1, True)
             data = save_emulator(pb)
+        #: the state format of this PyBoy, which states are checked against before loading
+        self.state_version = data[0]  # a state it saved, or a file checked against one it saved
         for i in range(self.num_envs):
             load_emulator(self._pyboys[i], data)
             self._prepare(i)

@@ -41,6 +41,7 @@ alone). ``milestones()`` and
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,7 +51,7 @@ import numpy as np
 
 from envs.base import as_path, finite, flag, whole
 from envs.gameboy.archive import StateArchive
-from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
+from envs.gameboy.core import WRAM, GameBoyGame, load_checked, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
 from envs.gameboy.roms import check_rom, pokemon_title, supported_pokemon_roms
 
@@ -175,6 +176,7 @@ class PokemonRed(GameBoyGame):
                       "maps_visited": 0.0}
         self._archive_best: tuple[int, int, int] = (-1, -1, -1)
         self._swarm_source: list[str | None] = [None] * n
+        self._unloadable: set[Path] = set()  # archived files a swarm restart could not load
         # The visited tiles again, as one bit grid (256 rows of 32 bytes, 8 KB) per map a board has
         # been on this episode: the mask channel is then one compiled crop-and-magnify (2 us), where
         # 90 lookups in ``_visits`` took ~40 us.
@@ -191,12 +193,17 @@ class PokemonRed(GameBoyGame):
     def _episode_start(self, i: int) -> None:
         self._swarm_source[i] = None
         if self.swarm and self.archive is not None and self._rngs[i].random() < self.swarm_prob:
-            choice = self.archive.restart_files()
-            if choice is not None:
+            while (choice := self.archive.restart_files(self._unloadable)) is not None:
                 best, files = choice
-                self._archive_best = max(self._archive_best, best)
                 path = files[int(self._rngs[i].integers(len(files)))]
-                load_emulator(self._pyboys[i], path.read_bytes())
+                try:
+                    load_checked(self._pyboys[i], path.read_bytes(), self.state_version)
+                except (OSError, ValueError) as e:  # deleted meanwhile, damaged, another PyBoy's
+                    self._unloadable.add(path)
+                    warnings.warn(f"archive {self.archive.folder}: state file {path.name} cannot be loaded "
+                                  f"({e}); swarm restarts skip it", stacklevel=2)
+                    continue
+                self._archive_best = max(self._archive_best, best)
                 self._swarm_source[i] = path.name
                 return
         super()._episode_start(i)

@@ -946,6 +946,48 @@ def test_a_swarm_falls_back_to_the_best_milestone_that_has_its_files(tmp_path: P
         s.close()
 
 
+def test_a_damaged_archived_state_is_skipped_not_loaded(tmp_path: Path) -> None:
+    """Swarm restarts loaded archived files without the state-format check of --state: one whose first
+    byte was damaged hung PyBoy inside its frame loop (run in a child, so the old code fails by timeout).
+    Such a file, or one PyBoy cannot load, is skipped with a warning, and restarts use the next best."""
+    folder = tmp_path / "archive"
+    g = make(1, archive_dir=folder)
+    try:
+        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1)
+        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2) through the door, then (0, 2, 2)
+        entries = g.archive.entries()
+    finally:
+        g.close()
+    best, second = folder / entries[2]["file"], folder / entries[1]["file"]
+    best.write_bytes(bytes([9]) + best.read_bytes()[1:])
+    code = ("import warnings, numpy as np\nfrom envs.gameboy.pokemon import PokemonRed\n"
+            "warnings.simplefilter('always')\n"
+            f"g = PokemonRed(1, rom={str(TEST_CARTRIDGE)!r}, archive_dir={str(folder)!r}, swarm=True, "
+            "swarm_prob=1.0)\ng.step(np.zeros(1, np.int64))\n"
+            "print('source', g.get_state(0)['swarm_source'])\n"
+            "g.reset(np.zeros(1, np.int64), np.ones(1, np.uint64))\n"
+            "print('source', g.get_state(0)['swarm_source'])")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("an archived state with a damaged version byte hung the emulator")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == [f"source {second.name}"] * 2
+    assert proc.stderr.count(f"state file {best.name} cannot be loaded (it is no state of this PyBoy "
+                             "(state format 9") == 1  # once: the next reset skips it without a word
+    second.write_bytes(second.read_bytes()[:100])  # cut short: PyBoy refuses it
+    with pytest.warns(UserWarning) as caught:
+        s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    assert [str(w.message).split(": ", 1)[1].split(" (")[0] for w in caught] == [
+        f"state file {best.name} cannot be loaded", f"state file {second.name} cannot be loaded"]
+    assert "(it is damaged or not a PyBoy state" in str(caught[1].message)
+    try:
+        assert s.get_state(0)["swarm_source"] == entries[0]["file"]
+    finally:
+        s.close()
+
+
 def test_a_ctrl_c_inside_a_tick_stops_the_step() -> None:
     """A KeyboardInterrupt raised inside PyBoy's tick, where a Ctrl-C's handler usually runs (in one of
     PyBoy's Python callbacks), ends the step with it: PyBoy swallowed it, and evaluate, export and
