@@ -8,7 +8,9 @@
 - ``integer``     ``value``: exactly one integer in the answer (digits, or a number word up to twenty).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)".
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
-                  (moves such as UP or X+, yes/no). Case does not matter.
+                  (moves such as UP or X+, yes/no, Pokémon's buttons). Case does not matter; a one-letter
+                  choice (button a or b) counts only where it stands as an answer ("Press A", "press a.",
+                  "(b)"), not as the article in "Walk up a bit".
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
                   the set of ``fatal`` moves ("None" when there is none).
@@ -70,6 +72,20 @@ _PRONOUN_I = re.compile(r"(?<![(\[])\bI(?=\s+(?!(?:is|was|seems|looks|matches)\b
 _LOWER_LETTER = re.compile(r"\b(?i:option|choice|letter|answer)(?:\s{1,3}is)?\s{0,3}[:=\-]?\s{0,3}[(\[]?"
                            r"([a-z])[)\]]?(?=\s{0,3}(?:[,;:.!?]|$)|\s{1,3}(?:is|was|seems|looks|matches)\b)"
                            r"|(?<!\w)[(\[]([a-z])[)\]]")
+# A lowercase one-letter choice (Pokémon's buttons a and b) where only a button can stand: after a word
+# that names one and before the end or a punctuation mark ("press a", "button: b"), before "button" after
+# "the" ("the a button"), in brackets, quotes or emphasis ("(a)", "`b`"), or opening the answer before a
+# punctuation mark ("a, then up"). Elsewhere a lowercase letter is running text: the article in "walk up
+# a bit", "press a button".
+_LOWER_BUTTON = re.compile(r"\b(?i:press|pressing|push|hit|tap|button|key|answer)(?:\s{1,3}is)?\s{0,3}[:=\-]?"
+                           r"\s{0,3}([a-z])(?=\s{0,3}(?:[,;:.!?]|$))"
+                           r"|\b(?i:the)\s{1,3}([a-z])\s{1,3}(?i:button|key)\b"
+                           r"|[(\[\"'`*]([a-z])[)\]\"'`*]"
+                           r"|^\s{0,3}([a-z])(?=\s{0,3}[,;:.!?])")  # opening the answer: "a, then up"
+# The article at a sentence's start, before a lowercase word that is no verb or link ("A bit further up"
+# names no button A; "A to talk", "A then up" do).
+_ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|or|now|again|first|once|"
+                        r"twice|button|key|is|was|will|would|should|confirms|talks|opens|selects)\b)[a-z])")
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -200,11 +216,29 @@ def _words(text: str, signed: bool) -> list[str]:
 
 
 def _one_choice(text: str, choices: list[str]) -> str | None:
-    """The single distinct choice word named in ``text`` (canonical spelling), else None."""
+    """The single distinct choice word named in ``text`` (canonical spelling), else None. A one-letter
+    choice (Pokémon's buttons a and b) counts only where it stands as an answer (``_named_letters``):
+    the article in "Walk up a bit" is no button a."""
     canon = {c.lower(): c for c in choices}
     signed = any(c[-1] in "+-" for c in canon)
-    found = {canon[w] for w in _words(text, signed) if w in canon}
+    letters = {c for c in canon if len(c) == 1 and c.isalpha()}
+    found = {canon[w] for w in _words(text, signed) if w in canon and w not in letters}
+    if letters:
+        found |= {canon[c] for c in _named_letters(text) & letters}
     return found.pop() if len(found) == 1 else None
+
+
+def _named_letters(text: str) -> set[str]:
+    """The letters (lowercase) that ``text`` names as answers: the whole answer ("a", "**B**"), a capital
+    standing alone ("Press A", "the B button"; not the article opening "A bit further up"), or a
+    lowercase letter where only a button can stand (``_LOWER_BUTTON``: "press a", "(b)")."""
+    bare = _strip_wrapping(text)
+    if len(bare) == 1:
+        return {bare.lower()} if bare.isalpha() else set()
+    articles = {m.start(1) for m in _ARTICLE_A.finditer(text)}
+    named = {m.group().lower() for m in _LETTER.finditer(text) if m.start() not in articles}
+    named.update(next(g for g in m.groups() if g) for m in _LOWER_BUTTON.finditer(text))
+    return named
 
 
 def _integers(text: str) -> list[int]:

@@ -240,6 +240,26 @@ def test_parse_move() -> None:
         parse_move("5", record(INTEGER))
 
 
+BUTTONS = ["up", "down", "left", "right", "a", "b", "start"]  # Pokémon's next_button question
+NEXT_BUTTON = {"rule": "word", "choices": BUTTONS, "accepted": BUTTONS}
+
+
+def test_a_one_letter_button_counts_only_where_it_stands_as_an_answer() -> None:
+    # The article in "Walk up a bit" read as button a, so the reply named two buttons and none was read.
+    cases = {"Walk up a bit": "up", "A bit further up": "up", "Up, a step at a time": "up",
+             "press a button to go up": "up", "up\nA bit more, then stop": "up",
+             "a": "a", "B": "b", "**a**": "a", "Press A": "a", "I press A to talk": "a", "press a.": "a",
+             "the b button": "b", "button: b": "b", "(a)": "a", "`b`": "b", "A to talk": "a",
+             "a, then up": None, "press a, then up": None, "Press A, then walk up": None, "A or B": None,
+             "Walk up a bit or press the a button": None}
+    for answer, button in cases.items():
+        assert parse_move(wrap(answer), record(NEXT_BUTTON)) == button, answer
+        assert verify(wrap(answer), record(NEXT_BUTTON))["accuracy"] == float(button is not None), answer
+    only_a = {**NEXT_BUTTON, "accepted": ["a"]}
+    assert verify(wrap("Walk up a bit"), record(only_a))["accuracy"] == 0.0
+    assert verify(wrap("Press A"), record(only_a))["accuracy"] == 1.0
+
+
 def test_ground_truth_json_round_trip() -> None:
     rec = record(SNAKE, answer="<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>")
     gt = ground_truth_json(rec)
