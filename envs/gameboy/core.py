@@ -458,7 +458,12 @@ class GameBoyGame(Game):
             raise ValueError(f"state holds {frames.size} bytes of frames, this game stacks {stack} of "
                              f"{h}x{w} ({self._frames[i].size}): it was made with another frame_stack or "
                              "obs_size; use the settings it was made with")
-        load_emulator(self._pyboys[i], unpack_bytes(state["emulator"]))
+        emulator = unpack_bytes(state["emulator"])
+        try:  # a damaged state-format byte is refused before loading: it hung PyBoy's next frame
+            load_checked(self._pyboys[i], emulator, self.state_version)
+        except ValueError as e:
+            raise ValueError(f"state's emulator cannot be loaded: {e}; it was saved by another PyBoy "
+                             "version or is damaged") from None
         self._frames[i] = frames.reshape(self._frames.shape[1:])
         self._steps[i] = int(state["step"])
         self._done[i] = bool(state["done"])

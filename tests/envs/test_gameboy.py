@@ -344,6 +344,28 @@ def test_a_state_of_another_frame_stack_is_refused_before_loading(game: PokemonR
         other.close()
 
 
+def test_set_state_refuses_an_emulator_state_of_another_format() -> None:
+    """set_state loaded the state's emulator bytes unchecked: a damaged state-format byte loaded, and
+    the next step spun forever in PyBoy's frame loop. It is refused before the emulator is touched."""
+    from envs.gameboy.core import pack_bytes, unpack_bytes
+
+    g = make(1)
+    try:
+        state = g.get_state(0)
+        data = unpack_bytes(state["emulator"])
+        damaged = {**state, "emulator": pack_bytes(bytes([9]) + data[1:])}
+        with pytest.raises(ValueError, match=r"emulator cannot be loaded: it is no state of this PyBoy "
+                                             r"\(state format 9"):
+            g.set_state(0, damaged)
+        assert unpack_bytes(g.get_state(0)["emulator"]) == data  # the board is left as it was
+        with pytest.raises(ValueError, match=r"cannot be loaded: it is damaged or not a PyBoy state"):
+            g.set_state(0, {**state, "emulator": pack_bytes(data[:100])})
+        g.set_state(0, state)
+        act(g, LEFT)
+    finally:
+        g.close()
+
+
 def test_a_loaded_state_counts_at_once(tmp_path: Path) -> None:
     """A state loaded with set_state updates the milestones and is archived past the best milestone,
     before any step (steps only re-check them when a figure changes)."""
