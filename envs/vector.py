@@ -163,6 +163,9 @@ class GameVecEnv(VecEnv):
             with contextlib.suppress(BrokenPipeError, OSError):  # a dead worker is noticed below
                 self._conns[w].send((cmd, data))
         results: dict[int, Any] = {}
+        # A failure is raised once every other worker's reply is read: left in its pipe, a reply would
+        # be taken for the answer to the next command.
+        failure: Exception | None = None
         pending = {self._conns[w]: w for w in targets}
         while pending:
             for conn in wait(list(pending), timeout=_POLL_S):
@@ -170,18 +173,32 @@ class GameVecEnv(VecEnv):
                 try:
                     status, payload = conn.recv()  # type: ignore[union-attr]
                 except (EOFError, OSError):
-                    results[w] = self._worker_died(w, cmd)
+                    status, payload = "died", None
+                if status == "ok":
+                    results[w] = payload
                     continue
-                if status == "attribute_error":  # as in process, so has_attr answers False
-                    raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
-                if status != "ok":
-                    raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
-                results[w] = payload
+                try:
+                    results[w] = self._failed(w, cmd, status, payload)
+                except Exception as e:
+                    failure = failure or e
             for conn, w in list(pending.items()):
                 if not self._procs[w].is_alive():
                     del pending[conn]
-                    results[w] = self._worker_died(w, cmd)
+                    try:
+                        results[w] = self._failed(w, cmd, "died", None)
+                    except Exception as e:
+                        failure = failure or e
+        if failure is not None:
+            raise failure
         return results
+
+    def _failed(self, w: int, cmd: str, status: str, payload: Any) -> Any:
+        """Worker ``w`` died or answered ``cmd`` with an error: its result after a restart, or raise."""
+        if status == "died":
+            return self._worker_died(w, cmd)
+        if status == "attribute_error":  # as in process, so has_attr answers False
+            raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
+        raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
 
     def _worker_died(self, w: int, cmd: str) -> Any:
         proc = self._procs[w]

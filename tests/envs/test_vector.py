@@ -337,3 +337,27 @@ def test_seed_applies_at_the_next_reset(workers):
     finally:
         seeded.close()
         plain.close()
+
+
+def _slow_step(actions):
+    """A game's step that answers late (set on one worker's game through set_attr)."""
+    time.sleep(0.5)
+    n = len(actions)
+    return np.zeros(n, np.float32), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+
+
+def test_a_workers_error_leaves_no_reply_unread():
+    """Worker 0 fails a step at once, worker 1 answers later: its reply was left in its pipe and taken for
+    the answer to the next command (get_attr("size") answered worker 1's count of ended episodes, 0)."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+        v.set_attr("step", None, indices=[0])  # 'NoneType' object is not callable
+        v.set_attr("step", _slow_step, indices=[3])
+        v.step_async(np.zeros(4, np.int64))
+        with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
+            v.step_wait()
+        assert v.get_attr("size") == [10] * 4
+        assert v.env_method("get_state", indices=[3])[0]["size"] == 10
+    finally:
+        v.close()
