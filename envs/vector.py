@@ -13,7 +13,8 @@ worker layout, so episodes are reproducible and board k's first episode equals
 
 A worker that dies is noticed within ``_POLL_S``; with ``on_worker_death="restart"`` (default) it is
 started again, its boards begin new episodes (the cut ones reported as truncated, with
-``worker_restarted`` and no ``episode`` in their info: they are no finished episodes) and
+``worker_restarted`` and no ``episode`` in their info: they are no finished episodes; their
+``terminal_observation`` is the last one the env returned for them) and
 ``worker_restarts`` counts it; with ``"raise"`` the step raises an error naming the worker.
 """
 
@@ -106,6 +107,9 @@ class GameVecEnv(VecEnv):
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._closed = False
+        # The observations the last reset() or step_wait() returned: a dead worker's boards' last frames
+        # (the worker may have died halfway through writing the shared ones).
+        self._last_obs = self._shared.obs.copy()
         self._blank_infos: list[dict[str, Any]] = [{} for _ in range(num_envs)]
         w = max(self.num_workers, 1)
         bounds = np.linspace(0, num_envs, w + 1).round().astype(int)
@@ -210,8 +214,9 @@ class GameVecEnv(VecEnv):
         self.worker_restarts += 1
         log.warning("%s; restarting it, its boards start new episodes", what)
         sh = self._shared
-        sh.terminal_obs[lo:hi] = sh.obs[lo:hi]  # every board ended: the compact rows are the boards
         self._start_worker(w, fresh_start=True)
+        # Every board ended, so the compact rows are the boards; the new worker writes none of them.
+        sh.terminal_obs[lo:hi] = self._last_obs[lo:hi]
         sh.reward[lo:hi] = 0.0
         sh.terminated[lo:hi] = False
         sh.truncated[lo:hi] = True
@@ -236,7 +241,8 @@ class GameVecEnv(VecEnv):
         self._ep_return[:] = 0.0
         self._ep_length[:] = 0
         self.reset_infos = [{} for _ in range(self.num_envs)]
-        return self._shared.obs.copy()
+        self._last_obs = self._shared.obs.copy()
+        return self._last_obs
 
     def step_async(self, actions: np.ndarray) -> None:
         self._shared.actions[:] = checked_actions(actions, self.num_envs, self.action_names)
@@ -255,7 +261,8 @@ class GameVecEnv(VecEnv):
         for w, count in ended.items():
             if count:
                 self._episode_infos(w, count, dones, infos)
-        return sh.obs.copy(), sh.reward.copy(), dones, infos
+        self._last_obs = sh.obs.copy()
+        return self._last_obs, sh.reward.copy(), dones, infos
 
     def _episode_infos(self, w: int, count: int, dones: np.ndarray, infos: list[dict[str, Any]]) -> None:
         """Fill ``infos`` for worker ``w``'s ended boards from the compact shared rows."""

@@ -361,3 +361,27 @@ def test_a_workers_error_leaves_no_reply_unread():
         assert v.env_method("get_state", indices=[3])[0]["size"] == 10
     finally:
         v.close()
+
+
+def _scribble_and_die(out, indices=None):
+    """A game's observe that dies halfway through writing the shared observations."""
+    out[...] = 255
+    os._exit(1)
+
+
+def test_a_worker_killed_mid_step_reports_the_last_frames_the_env_returned():
+    """The cut boards' terminal_observation was copied from the shared observations after the death,
+    which the worker may have half written."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        last = v.reset().copy()
+        v.set_attr("observe", _scribble_and_die, indices=[3])
+        v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
+        obs, _, dones, infos = v.step_wait()
+        assert v.worker_restarts == 1 and dones.tolist() == [False, False, True, True]
+        for k in (2, 3):
+            assert infos[k]["worker_restarted"]
+            assert np.array_equal(infos[k]["terminal_observation"], last[k])
+            assert not (obs[k] == 255).all()  # the new worker's boards
+    finally:
+        v.close()
