@@ -15,7 +15,11 @@ A worker that dies is noticed within ``_POLL_S``; with ``on_worker_death="restar
 started again, its boards begin new episodes (the cut ones reported as truncated, with
 ``worker_restarted`` and no ``episode`` in their info: they are no finished episodes; their
 ``terminal_observation`` is the last one the env returned for them) and
-``worker_restarts`` counts it; with ``"raise"`` the step raises an error naming the worker.
+``worker_restarts`` counts it; with ``"raise"`` the call raises an error naming the worker. A worker
+found dead outside a step is restarted too: ``reset`` is sent again (the new worker's boards get the
+seeds the lost ones would have), ``env_method``/``get_attr``/``set_attr`` are sent again and answer
+for the new boards, whose cut episodes the next step reports (unless a reset comes first). A worker
+that dies again while its command is retried raises.
 """
 
 from __future__ import annotations
@@ -117,6 +121,8 @@ class GameVecEnv(VecEnv):
         self._local: Boards | None = None
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
+        self._cut: set[int] = set()  # workers restarted since the last step: their boards' episodes were cut
+        self._reset_counts = self._shared.episodes.copy()
         if self.num_workers == 0:
             self._local = Boards(make_game(game, num_envs=num_envs, **self.game_kwargs), self._shared,
                                   0, num_envs, seed)
@@ -156,8 +162,10 @@ class GameVecEnv(VecEnv):
         if status != "ok":
             raise RuntimeError(f"worker {w} failed to start {self.game_name!r}:\n{payload}")
 
-    def _call_all(self, cmd: str, data: Any = None, workers: Iterable[int] | None = None) -> dict[int, Any]:
-        """Send ``cmd`` to workers and gather replies, noticing dead workers within ``_POLL_S``."""
+    def _call_all(self, cmd: str, data: Any = None, workers: Iterable[int] | None = None,
+                  retry: bool = True) -> dict[int, Any]:
+        """Send ``cmd`` to workers and gather replies, noticing dead workers within ``_POLL_S`` (see
+        ``_worker_died``; ``retry=False``: a death raises, as in a command already retried)."""
         if self._closed:  # else the closed workers look dead and get restarted, outliving the env
             raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
         if self._local is not None:
@@ -182,39 +190,59 @@ class GameVecEnv(VecEnv):
                     results[w] = payload
                     continue
                 try:
-                    results[w] = self._failed(w, cmd, status, payload)
+                    results[w] = self._failed(w, cmd, data, status, payload, retry)
                 except Exception as e:
                     failure = failure or e
             for conn, w in list(pending.items()):
                 if not self._procs[w].is_alive():
                     del pending[conn]
                     try:
-                        results[w] = self._failed(w, cmd, "died", None)
+                        results[w] = self._failed(w, cmd, data, "died", None, retry)
                     except Exception as e:
                         failure = failure or e
         if failure is not None:
             raise failure
         return results
 
-    def _failed(self, w: int, cmd: str, status: str, payload: Any) -> Any:
+    def _failed(self, w: int, cmd: str, data: Any, status: str, payload: Any, retry: bool) -> Any:
         """Worker ``w`` died or answered ``cmd`` with an error: its result after a restart, or raise."""
         if status == "died":
-            return self._worker_died(w, cmd)
+            return self._worker_died(w, cmd, data, retry)
         if status == "attribute_error":  # as in process, so has_attr answers False
             raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
         raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
 
-    def _worker_died(self, w: int, cmd: str) -> Any:
+    def _worker_died(self, w: int, cmd: str, data: Any, retry: bool) -> Any:
+        """Raise, or restart worker ``w`` and answer ``cmd`` for it.
+
+        A step reports its boards' episodes as cut. A reset is sent again to the new worker, which
+        resets its boards as the lost one would have. Any other command (``env_method``, ``get_attr``,
+        ``set_attr``) is sent again too and answers for the new boards, whose cut episodes the next
+        step reports. A worker that dies again while retrying raises."""
         proc = self._procs[w]
         proc.join(timeout=1.0)
         lo, hi = self._slices[w]
         what = f"worker {w} (pid {proc.pid}, envs {lo}-{hi - 1}) died with exit code {proc.exitcode}"
-        if self.on_worker_death == "raise" or cmd != "step":
-            raise WorkerDiedError(what + (f" during {cmd!r}" if cmd != "step" else ""))
+        if cmd != "step":
+            what += f" during {cmd!r}"
+        if self.on_worker_death == "raise" or not retry:
+            raise WorkerDiedError(what + ("" if retry else " right after a restart"))
         self.worker_restarts += 1
         log.warning("%s; restarting it, its boards start new episodes", what)
-        sh = self._shared
+        if cmd == "reset":  # from the episode counts the lost reset started from: the same seeds
+            self._shared.episodes[lo:hi] = self._reset_counts[lo:hi]
+            self._start_worker(w, fresh_start=False)
+            return self._call_all(cmd, data, workers=[w], retry=False)[w]
         self._start_worker(w, fresh_start=True)
+        if cmd == "step":
+            return self._cut_short(w)
+        self._cut.add(w)
+        return self._call_all(cmd, data, workers=[w], retry=False)[w]
+
+    def _cut_short(self, w: int) -> int:
+        """Step results for worker ``w``'s boards, whose episodes its death cut short."""
+        sh = self._shared
+        lo, hi = self._slices[w]
         # Every board ended, so the compact rows are the boards; the new worker writes none of them.
         sh.terminal_obs[lo:hi] = self._last_obs[lo:hi]
         sh.reward[lo:hi] = 0.0
@@ -235,7 +263,9 @@ class GameVecEnv(VecEnv):
         seed = self._next_seed
         if seed is not None:
             self._shared.episodes[:] = 0
+        self._reset_counts = self._shared.episodes.copy()  # a worker dying in the reset starts from them
         self._call_all("reset", seed)
+        self._cut.clear()  # every board starts anew
         if seed is not None:  # a worker restarted from now on seeds as the others do
             self.base_seed, self._next_seed = seed, None
         self._ep_return[:] = 0.0
@@ -249,7 +279,12 @@ class GameVecEnv(VecEnv):
 
     def step_wait(self):
         sh = self._shared
-        ended = self._call_all("step")  # per worker: how many episodes ended, or _RESTARTED
+        if self._cut:  # workers restarted outside a step: report their boards' cut episodes now
+            ended = self._call_all("step", workers=[w for w in range(self.num_workers) if w not in self._cut])
+            ended.update((w, self._cut_short(w)) for w in self._cut)
+            self._cut.clear()
+        else:
+            ended = self._call_all("step")  # per worker: how many episodes ended, or _RESTARTED
         self._ep_return += sh.reward
         self._ep_length += 1
         dones = sh.terminated | sh.truncated

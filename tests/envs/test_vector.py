@@ -385,3 +385,68 @@ def test_a_worker_killed_mid_step_reports_the_last_frames_the_env_returned():
             assert not (obs[k] == 255).all()  # the new worker's boards
     finally:
         v.close()
+
+
+def test_a_worker_dead_outside_a_step_is_restarted_and_the_call_answered():
+    """env_method, get_attr, set_attr: a worker found dead is restarted and the call answered by the new
+    one; its boards' cut episodes are reported at the next step. They raised WorkerDiedError even with
+    on_worker_death="restart" (the Game Boy milestones' env_method at each rollout's end stopped training)."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        last = v.reset().copy()
+        os.kill(v.worker_pids()[0], signal.SIGKILL)
+        t = time.perf_counter()
+        assert v.env_method("get_state", indices=[1])[0]["size"] == 10
+        assert time.perf_counter() - t < 60 and v.worker_restarts == 1
+        v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
+        obs, rewards, dones, infos = v.step_wait()
+        assert dones.tolist() == [True, True, False, False] and not rewards[:2].any()
+        for k in (0, 1):
+            info = infos[k]
+            assert info["worker_restarted"] and info["TimeLimit.truncated"] and "episode" not in info
+            assert np.array_equal(infos[k]["terminal_observation"], last[k])
+            # The new boards, as they stood when the call was answered: board k's second episode.
+            assert np.array_equal(obs[k], GameEnv("snake").reset(seed=k + 4)[0])
+        v.step_async(np.zeros(4, np.int64))
+        assert not v.step_wait()[2][:2].any()  # reported once
+        for call in (lambda: v.get_attr("size") == [10] * 4, lambda: v.set_attr("starvation", 9) is None):
+            os.kill(v.worker_pids()[1], signal.SIGKILL)
+            assert call()
+        assert v.worker_restarts == 3 and v.get_attr("starvation") == [9] * 4
+        v.reset()  # every board starts anew: no cut episode to report after it
+        v.step_async(np.zeros(4, np.int64))
+        assert not any("worker_restarted" in info for info in v.step_wait()[3])
+    finally:
+        v.close()
+
+
+def test_a_worker_dead_at_reset_is_restarted_and_resets_as_the_lost_one_would_have():
+    killed = make_vec("snake", 4, num_workers=2, seed=5)
+    twin = make_vec("snake", 4, num_workers=2, seed=5)
+    try:
+        for _ in range(2):  # the first reset applies the seed; the second goes on counting episodes
+            os.kill(killed.worker_pids()[1], signal.SIGKILL)
+            assert np.array_equal(killed.reset(), twin.reset())
+            for _ in range(3):
+                for v in (killed, twin):
+                    v.step_async(np.zeros(4, np.int64))
+                a, b = killed.step_wait(), twin.step_wait()
+                assert np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2])  # no cut episode reported
+        assert killed.worker_restarts == 2
+    finally:
+        killed.close()
+        twin.close()
+
+
+def test_a_worker_dead_outside_a_step_raises_when_asked():
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    v.on_worker_death = "raise"
+    try:
+        v.reset()
+        os.kill(v.worker_pids()[0], signal.SIGKILL)
+        with pytest.raises(WorkerDiedError, match=r"worker 0 .* during 'call'"):
+            v.env_method("get_state", indices=[0])
+        with pytest.raises(WorkerDiedError, match=r"worker 0 .* during 'reset'"):
+            v.reset()
+    finally:
+        v.close()
