@@ -253,9 +253,10 @@ class GameVecEnv(VecEnv):
     # -- VecEnv API ----------------------------------------------------------------------------
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Set the base seed the next ``reset()`` applies (board k's first episode gets ``seed + k``);
-        steps before that reset go on with the current seeds, as in SB3's VecEnvs."""
+        steps before that reset go on with the current seeds, as in SB3's VecEnvs. No seed: one drawn
+        from NumPy's global generator, as SB3's ``VecEnv.seed`` draws it."""
         if seed is None:
-            return [None] * self.num_envs
+            seed = int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
         self._next_seed = int(seed)
         return [self._next_seed + k for k in range(self.num_envs)]
 

@@ -450,3 +450,22 @@ def test_a_worker_dead_outside_a_step_raises_when_asked():
             v.reset()
     finally:
         v.close()
+
+
+def test_seed_without_a_seed_draws_one_as_sb3_does():
+    """seed() returned [None, ...] and changed nothing, where SB3's VecEnv.seed(None) draws a seed."""
+    v = make_vec("snake", 3, num_workers=0)
+    state = np.random.get_state()
+    try:
+        v.reset()
+        np.random.seed(7)
+        seeds = v.seed()
+        np.random.seed(7)
+        assert seeds == v.seed() and all(isinstance(s, int) for s in seeds)
+        assert seeds == [seeds[0] + k for k in range(3)]
+        obs = v.reset()
+        for k in range(3):
+            assert np.array_equal(obs[k], GameEnv("snake").reset(seed=seeds[k])[0])
+    finally:
+        np.random.set_state(state)
+        v.close()
