@@ -158,6 +158,7 @@ class GameVecEnv(VecEnv):
         try:
             status, payload = parent.recv()
         except EOFError as e:
+            proc.join(1.0)  # reaped, so its exit code is known (the pipe closes a moment before)
             raise WorkerDiedError(f"worker {w} died while starting (exit code {proc.exitcode})") from e
         if status != "ok":
             raise RuntimeError(f"worker {w} failed to start {self.game_name!r}:\n{payload}")

@@ -469,3 +469,17 @@ def test_seed_without_a_seed_draws_one_as_sb3_does():
     finally:
         np.random.set_state(state)
         v.close()
+
+
+def _exit_at_once(*args) -> None:
+    os._exit(3)
+
+
+def test_a_worker_dying_while_starting_names_its_exit_code(monkeypatch):
+    """The message was built before the process was reaped: 'died while starting (exit code None)'."""
+    import envs.vector
+    from envs.vector import GameVecEnv
+
+    monkeypatch.setattr(envs.vector, "worker_main", _exit_at_once)  # "fork" carries the patch into the child
+    with pytest.raises(WorkerDiedError, match=r"worker 0 died while starting \(exit code 3\)"):
+        GameVecEnv("snake", num_envs=4, num_workers=2, start_method="fork")
