@@ -9,8 +9,8 @@
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)".
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no, Pokémon's buttons). Case does not matter; a one-letter
-                  choice (button a or b) counts only where it stands as an answer ("Press A", "press a.",
-                  "(b)"), not as the article in "Walk up a bit".
+                  choice that is also a word (button a) counts only where it stands as an answer ("Press
+                  A", "press a to talk", "(a)"), not as the article in "Walk up a bit".
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
                   the set of ``fatal`` moves ("None" when there is none).
@@ -72,16 +72,20 @@ _PRONOUN_I = re.compile(r"(?<![(\[])\bI(?=\s+(?!(?:is|was|seems|looks|matches)\b
 _LOWER_LETTER = re.compile(r"\b(?i:option|choice|letter|answer)(?:\s{1,3}is)?\s{0,3}[:=\-]?\s{0,3}[(\[]?"
                            r"([a-z])[)\]]?(?=\s{0,3}(?:[,;:.!?]|$)|\s{1,3}(?:is|was|seems|looks|matches)\b)"
                            r"|(?<!\w)[(\[]([a-z])[)\]]")
-# A lowercase one-letter choice (Pokémon's buttons a and b) where only a button can stand: after a word
-# that names one and before the end or a punctuation mark ("press a", "button: b"), before "button" after
-# "the" ("the a button"), in brackets, quotes or emphasis ("(a)", "`b`"), or opening the answer before a
-# punctuation mark ("a, then up"). Elsewhere a lowercase letter is running text: the article in "walk up
-# a bit", "press a button".
-_LOWER_BUTTON = re.compile(r"\b(?i:press|pressing|push|hit|tap|button|key|answer)(?:\s{1,3}is)?\s{0,3}[:=\-]?"
-                           r"\s{0,3}([a-z])(?=\s{0,3}(?:[,;:.!?]|$))"
+# A lowercase one-letter choice that is also an English word (button a) where only a button can stand:
+# after a word that names one, or a link, and before the end, a punctuation mark or a link ("press a",
+# "up and a", "press a to talk"), before "button" after "the" ("the a button"), in brackets, quotes or
+# emphasis ("(a)", "`a`"), or opening the answer before a punctuation mark or a link ("a, then up", "a to
+# confirm"). Elsewhere it is running text: the article in "walk up a bit", "press a button".
+_LINK = r"\s{1,3}(?:to|then|and|or|again|now|first|once|twice)\b"
+_LOWER_BUTTON = re.compile(r"\b(?i:press|pressing|push|hit|tap|use|with|select|choose|button|key|answer|and|"
+                           r"or|then)(?:\s{1,3}is)?\s{0,3}[:=\-]?\s{0,3}([a-z])(?=\s{0,3}(?:[,;:.!?]|$)|"
+                           + _LINK + ")"
                            r"|\b(?i:the)\s{1,3}([a-z])\s{1,3}(?i:button|key)\b"
                            r"|[(\[\"'`*]([a-z])[)\]\"'`*]"
-                           r"|^\s{0,3}([a-z])(?=\s{0,3}[,;:.!?])")  # opening the answer: "a, then up"
+                           r"|^\s{0,3}([a-z])(?=\s{0,3}[,;:.!?]|" + _LINK + ")")  # opening: "a, then up"
+# One-letter choices that are English words; any other (button b) counts wherever it stands as a word.
+_WORD_LETTERS = frozenset({"a", "i"})
 # The article at a sentence's start, before a lowercase word that is no verb or link ("A bit further up"
 # names no button A; "A to talk", "A then up" do).
 _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|or|now|again|first|once|"
@@ -217,11 +221,11 @@ def _words(text: str, signed: bool) -> list[str]:
 
 def _one_choice(text: str, choices: list[str]) -> str | None:
     """The single distinct choice word named in ``text`` (canonical spelling), else None. A one-letter
-    choice (Pokémon's buttons a and b) counts only where it stands as an answer (``_named_letters``):
-    the article in "Walk up a bit" is no button a."""
+    choice that is also a word (Pokémon's button a) counts only where it stands as an answer
+    (``_named_letters``): the article in "Walk up a bit" is no button a; button b counts as any word."""
     canon = {c.lower(): c for c in choices}
     signed = any(c[-1] in "+-" for c in canon)
-    letters = {c for c in canon if len(c) == 1 and c.isalpha()}
+    letters = {c for c in canon if c in _WORD_LETTERS}
     found = {canon[w] for w in _words(text, signed) if w in canon and w not in letters}
     if letters:
         found |= {canon[c] for c in _named_letters(text) & letters}

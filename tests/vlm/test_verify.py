@@ -260,6 +260,16 @@ def test_a_one_letter_button_counts_only_where_it_stands_as_an_answer() -> None:
     assert verify(wrap("Press A"), record(only_a))["accuracy"] == 1.0
 
 
+def test_a_lowercase_button_b_or_a_before_a_link_is_read() -> None:
+    # fec7285 read lowercase b, no English word, only after "press ... " at the end: "press b to go back"
+    # named no button, and "b then up" read as up; nor did it read "press a to talk" or "a to confirm".
+    cases = {"press b to go back": "b", "hit b twice": "b", "go back with b": "b", "b then up": None,
+             "press a to talk": "a", "a to confirm": "a", "use a": "a", "up and a": None,
+             "Walk up a bit": "up", "press a button to go up": "up", "choose a path: up": "up"}
+    for answer, button in cases.items():
+        assert parse_move(wrap(answer), record(NEXT_BUTTON)) == button, answer
+
+
 def test_ground_truth_json_round_trip() -> None:
     rec = record(SNAKE, answer="<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>")
     gt = ground_truth_json(rec)
