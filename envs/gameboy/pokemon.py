@@ -200,6 +200,8 @@ class PokemonRed(GameBoyGame):
                     load_checked(self._pyboys[i], path.read_bytes(), self.state_version)
                 except (OSError, ValueError) as e:  # deleted meanwhile, damaged, another PyBoy's
                     self._unloadable.add(path)
+                    if best >= self._archive_best:  # its milestone is archived no more: a board reaching
+                        self._archive_best = (-1, -1, -1)  # it archives it again (set again on a load)
                     warnings.warn(f"archive {self.archive.folder}: state file {path.name} cannot be loaded "
                                   f"({e}); swarm restarts skip it", stacklevel=2)
                     continue

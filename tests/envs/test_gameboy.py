@@ -1055,3 +1055,28 @@ def test_level_progress_pays_only_new_ground_of_the_current_level(monkeypatch: p
         assert rewards == pytest.approx([20.0, 0.0, 2.0, 0.0, 4.9])
     finally:
         g.close()
+
+
+def test_a_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(tmp_path: Path) -> None:
+    """With the best milestone's only file unloadable (damaged, or saved by another PyBoy), restarts fell
+    back to the next milestone down, but the process still took the best as archived: no board reaching
+    it again archived it, so swarm restarts never got past the lower one (as 457b6cd for deleted files)."""
+    folder = tmp_path / "archive"
+    g = make(1, archive_dir=folder)
+    try:
+        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1)
+        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2) through the door, then (0, 2, 2)
+        entries = g.archive.entries()
+    finally:
+        g.close()
+    best = folder / entries[2]["file"]
+    best.write_bytes(bytes([9]) + best.read_bytes()[1:])  # another state format: refused before loading
+    with pytest.warns(UserWarning, match=f"state file {best.name} cannot be loaded"):
+        s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    try:
+        assert s.get_state(0)["swarm_source"] == entries[1]["file"]
+        walk(s, WORLD["by_char"]["b"])  # the unloadable milestone's event flags again: archived
+        again = s.archive.entries()[3:]
+        assert [(e["badges"], e["event_flags"], e["maps"]) for e in again] == [(0, 2, 1)]
+    finally:
+        s.close()
