@@ -938,18 +938,23 @@ def test_missing_state_files_of_a_milestone_are_warned_about_once(tmp_path: Path
         s.close()
 
 
+def archive_three_milestones(folder: Path) -> list[dict]:
+    """Archive milestones (0, 1, 1), (0, 1, 2) and (0, 2, 2) into ``folder``; the index's rows."""
+    g = make(1, archive_dir=folder)
+    try:
+        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1)
+        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2) through the door, then (0, 2, 2)
+        return g.archive.entries()
+    finally:
+        g.close()
+
+
 def test_a_swarm_falls_back_to_the_best_milestone_that_has_its_files(tmp_path: Path) -> None:
     """With the best milestone's state files deleted, every swarm restart used the start state for good
     (workers only archive past the index's best): it restarts from the next milestone down, and a
     board getting as far again archives its state."""
     folder = tmp_path / "archive"
-    g = make(1, archive_dir=folder)
-    try:
-        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1)
-        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2) through the door, then (0, 2, 2)
-        entries = g.archive.entries()
-    finally:
-        g.close()
+    entries = archive_three_milestones(folder)
     assert [(e["badges"], e["event_flags"], e["maps"]) for e in entries] == [(0, 1, 1), (0, 1, 2), (0, 2, 2)]
     (folder / entries[2]["file"]).unlink()
     with pytest.warns(UserWarning, match=r"1 of the 1 state files of milestone .* \(0, 2, 2\) .* missing .*"
@@ -973,13 +978,7 @@ def test_a_damaged_archived_state_is_skipped_not_loaded(tmp_path: Path) -> None:
     byte was damaged hung PyBoy inside its frame loop (run in a child, so the old code fails by timeout).
     Such a file, or one PyBoy cannot load, is skipped with a warning, and restarts use the next best."""
     folder = tmp_path / "archive"
-    g = make(1, archive_dir=folder)
-    try:
-        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1)
-        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2) through the door, then (0, 2, 2)
-        entries = g.archive.entries()
-    finally:
-        g.close()
+    entries = archive_three_milestones(folder)
     best, second = folder / entries[2]["file"], folder / entries[1]["file"]
     best.write_bytes(bytes([9]) + best.read_bytes()[1:])
     code = ("import warnings, numpy as np\nfrom envs.gameboy.pokemon import PokemonRed\n"
@@ -1062,13 +1061,7 @@ def test_a_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(tmp_pat
     back to the next milestone down, but the process still took the best as archived: no board reaching
     it again archived it, so swarm restarts never got past the lower one (as 457b6cd for deleted files)."""
     folder = tmp_path / "archive"
-    g = make(1, archive_dir=folder)
-    try:
-        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1)
-        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2) through the door, then (0, 2, 2)
-        entries = g.archive.entries()
-    finally:
-        g.close()
+    entries = archive_three_milestones(folder)
     best = folder / entries[2]["file"]
     best.write_bytes(bytes([9]) + best.read_bytes()[1:])  # another state format: refused before loading
     with pytest.warns(UserWarning, match=f"state file {best.name} cannot be loaded"):
