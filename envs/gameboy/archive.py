@@ -184,7 +184,7 @@ class StateArchive:
             else:
                 rest = f"milestone {chosen[0]}, the best with its files"
             names = f"{', '.join(p.name for p in missing[:3])}{', ...' if len(missing) > 3 else ''}"
-            milestones = ", ".join(map(str, shown))
+            milestones = f"{', '.join(map(str, shown[:3]))}{', ...' if len(shown) > 3 else ''}"
             warnings.warn(f"archive {self.folder}: {len(missing)} of the {listed} state files of milestone"
                           f"{'s' if len(shown) > 1 else ''} (badges, event flags, maps) {milestones} "
                           f"that index.sqlite lists are missing ({names}); swarm restarts use {rest}",

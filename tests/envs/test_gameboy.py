@@ -1073,3 +1073,19 @@ def test_a_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(tmp_pat
         assert [(e["badges"], e["event_flags"], e["maps"]) for e in again] == [(0, 2, 1)]
     finally:
         s.close()
+
+
+def test_the_missing_files_warning_names_at_most_three_milestones(tmp_path: Path) -> None:
+    """It named every milestone with missing files: tens of KB for a long run's archive."""
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    for k in range(10):
+        archive.add(b"x", "pokemon_red", (0, k, 1), 1, 5, 0, 0.0)
+    for entry in archive.entries()[1:]:
+        (tmp_path / entry["file"]).unlink()
+    with pytest.warns(UserWarning) as caught:
+        assert archive.restart_files() == ((0, 0, 1), [tmp_path / archive.entries()[0]["file"]])
+    message = str(caught[0].message)
+    assert "9 of the 9 state files of milestones (badges, event flags, maps) (0, 9, 1), (0, 8, 1), " \
+           "(0, 7, 1), ... that" in message and "(0, 6, 1)" not in message
