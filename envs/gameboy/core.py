@@ -177,13 +177,15 @@ def format_problem(data: bytes, version: int) -> str | None:
 def load_checked(pb: Any, data: bytes, version: int) -> None:
     """Load the state bytes ``data`` into ``pb`` (of state format ``version``) after ``format_problem``'s
     check; a ``ValueError`` saying what is wrong (the caller names the file) when the check fails or
-    PyBoy cannot load them, and then ``pb`` is to be loaded again before it runs."""
+    PyBoy cannot load them, and then ``pb`` is as it was (a load that failed half-way is undone)."""
     problem = format_problem(data, version)
     if problem is not None:
         raise ValueError(problem)
+    before = save_emulator(pb)
     try:
         load_emulator(pb, data)
     except Exception as e:  # PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes
+        load_emulator(pb, before)
         raise ValueError(f"it is damaged or not a PyBoy state ({type(e).__name__}: {e})") from None
 
 
@@ -462,8 +464,7 @@ class GameBoyGame(Game):
         try:  # a damaged state-format byte is refused before loading: it hung PyBoy's next frame
             load_checked(self._pyboys[i], emulator, self.state_version)
         except ValueError as e:
-            raise ValueError(f"state's emulator cannot be loaded: {e}; it was saved by another PyBoy "
-                             "version or is damaged") from None
+            raise ValueError(f"state's emulator cannot be loaded: {e}") from None
         self._frames[i] = frames.reshape(self._frames.shape[1:])
         self._steps[i] = int(state["step"])
         self._done[i] = bool(state["done"])

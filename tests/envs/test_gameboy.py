@@ -360,6 +360,14 @@ def test_set_state_refuses_an_emulator_state_of_another_format() -> None:
         assert unpack_bytes(g.get_state(0)["emulator"]) == data  # the board is left as it was
         with pytest.raises(ValueError, match=r"cannot be loaded: it is damaged or not a PyBoy state"):
             g.set_state(0, {**state, "emulator": pack_bytes(data[:100])})
+        # A load PyBoy gives up half-way through is undone: the board ran on half loaded.
+        act(g, LEFT)
+        now = unpack_bytes(g.get_state(0)["emulator"])
+        assert now != data
+        half = {**state, "emulator": pack_bytes(data[:len(data) // 2])}
+        with pytest.raises(ValueError, match=r"emulator cannot be loaded: it is damaged or not a PyBoy"):
+            g.set_state(0, half)
+        assert unpack_bytes(g.get_state(0)["emulator"]) == now
         g.set_state(0, state)
         act(g, LEFT)
     finally:
