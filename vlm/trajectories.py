@@ -435,6 +435,10 @@ def write_minari(root: Path, env: str, env_kwargs: dict[str, Any], logs: list[Ep
         description += f" Game settings: {json.dumps(env_kwargs, sort_keys=True)}."
     old = os.environ.get("MINARI_DATASETS_PATH")
     os.environ["MINARI_DATASETS_PATH"] = str((root / "minari").resolve())  # Minari mishandles relative
+    # Minari 0.5.4 (Python 3.11+) JPEG-encodes observations it takes for images unless told not to;
+    # 0.5.3, the last release for Python 3.10, has no such argument and always stores the raw arrays.
+    create = minari.create_dataset_from_buffers
+    lossless = {"jpeg_encoding": False} if "jpeg_encoding" in inspect.signature(create).parameters else {}
     dataset = None
     try:
         with warnings.catch_warnings():
@@ -447,11 +451,11 @@ def write_minari(root: Path, env: str, env_kwargs: dict[str, Any], logs: list[Ep
                                            truncations=log.truncated.tolist()))
                 if len(batch) == 64 or k == len(logs) - 1:
                     if dataset is None:
-                        dataset = minari.create_dataset_from_buffers(
+                        dataset = create(
                             dataset_id, batch, env=spec, algorithm_name=algorithm, author="depthfirst",
                             action_space=spaces.Discrete(len(game.ACTION_NAMES)),
                             observation_space=spaces.Box(0, 255, obs.shape[1:], dtype=np.uint8),
-                            description=description, data_format="arrow", jpeg_encoding=False)
+                            description=description, data_format="arrow", **lossless)
                     else:
                         dataset.update_dataset_from_buffer(batch)
                     batch = []
