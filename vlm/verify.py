@@ -90,6 +90,17 @@ _WORD_LETTERS = frozenset({"a", "i"})
 # names no button A; "A to talk", "A then up" do).
 _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|or|now|again|first|once|"
                         r"twice|button|key|is|was|will|would|should|confirms|talks|opens|selects)\b)[a-z])")
+# Pokémon's button start read where the word is the verb or the noun in running text ("Start by going up",
+# "Start moving up", "from the start of the path") named a second button. It counts as the button after a
+# word that presses one ("press start by the door"), or before the end, a punctuation mark, a word that
+# names a button or a link ("the start button", "Start, then up", "start to open the menu"); elsewhere a
+# word after it makes it the verb or the noun ("Start by", "start with up", "start to walk up").
+_START = re.compile(r"\bstart\b", re.IGNORECASE)
+_PRESSES_START = re.compile(r"\b(?:press|pressing|presses|push|pushing|hit|hitting|tap|tapping|select|"
+                            r"use|using)\W{0,3}$", re.IGNORECASE)
+_VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|once|twice|is|was|will|would|"
+                         r"should|opens|pauses|brings|to\s{1,3}(?:open|pause|bring|access|view|see|check|"
+                         r"save|confirm)|again\s{0,3}(?:[,;:.!?]|$))\b)[a-z]", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -222,14 +233,23 @@ def _words(text: str, signed: bool) -> list[str]:
 def _one_choice(text: str, choices: list[str]) -> str | None:
     """The single distinct choice word named in ``text`` (canonical spelling), else None. A one-letter
     choice that is also a word (Pokémon's button a) counts only where it stands as an answer
-    (``_named_letters``): the article in "Walk up a bit" is no button a; button b counts as any word."""
+    (``_named_letters``): the article in "Walk up a bit" is no button a; button b counts as any word. The
+    word start counts only as the button (``_VERB_START``): the verb in "Start by going up" is none."""
     canon = {c.lower(): c for c in choices}
     signed = any(c[-1] in "+-" for c in canon)
     letters = {c for c in canon if c in _WORD_LETTERS}
+    if "start" in canon:
+        text = _START.sub(lambda m: m.group() if _start_button(text, m) else " ", text)
     found = {canon[w] for w in _words(text, signed) if w in canon and w not in letters}
     if letters:
         found |= {canon[c] for c in _named_letters(text) & letters}
     return found.pop() if len(found) == 1 else None
+
+
+def _start_button(text: str, m: re.Match[str]) -> bool:
+    """Whether the word start at ``m`` names the button (``_VERB_START``); the window before is bounded."""
+    return bool(_PRESSES_START.search(text[max(m.start() - 20, 0):m.start()])
+                or not _VERB_START.match(text, m.end()))
 
 
 def _named_letters(text: str) -> set[str]:

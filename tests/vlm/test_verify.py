@@ -270,6 +270,20 @@ def test_a_lowercase_button_b_or_a_before_a_link_is_read() -> None:
         assert parse_move(wrap(answer), record(NEXT_BUTTON)) == button, answer
 
 
+def test_start_counts_only_where_it_stands_as_the_button() -> None:
+    # The verb in "Start by going up" read as button start, so the reply named two buttons and none was read.
+    cases = {"Start by going up": "up", "Start moving up": "up", "start with up": "up",
+             "start to walk up": "up", "Start from here and go left": "left",
+             "Go up from the start of the path": "up",
+             "I would start by pressing A": "a", "Start over and go down": "down",
+             "Start": "start", "start.": "start", "press start": "start", "Press the Start button": "start",
+             "Start to open the menu": "start", "Press start by the door": "start", "Hit start now": "start",
+             "`start`": "start", "Start, then up": None, "up, then start": None}
+    for answer, button in cases.items():
+        assert parse_move(wrap(answer), record(NEXT_BUTTON)) == button, answer
+        assert verify(wrap(answer), record(NEXT_BUTTON))["accuracy"] == float(button is not None), answer
+
+
 def test_ground_truth_json_round_trip() -> None:
     rec = record(SNAKE, answer="<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>")
     gt = ground_truth_json(rec)
