@@ -726,9 +726,9 @@ def player_labels(players: list[VLMPlayer]) -> list[str]:
             for p, label in zip(players, labels, strict=True)]
 
 
-def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
-    """(model, run config, checkpoint file) of a run folder; CompareError naming the problem."""
-    from agents.evaluation import check_fits
+def load_specialist(run: Path, device: str = "cpu", check: bool = True) -> tuple[Any, dict[str, Any], Path]:
+    """(model, run config, checkpoint file) of a run folder; CompareError naming the problem. ``check``:
+    also build its game once to see that the model plays it (``check_specialist``)."""
     from agents.runs import RunError, latest_checkpoint, read_run_config
     from agents.train import load_model
 
@@ -740,8 +740,18 @@ def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]
         model = load_model(cfg, ckpt, device=device)
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e
-    try:  # the game its config.yaml sets up (a Game Boy start state, a board size) plays the model's moves
+    if check:
+        check_specialist(run, model, cfg)
+    return model, cfg, ckpt
+
+
+def check_specialist(run: Path, model: Any, cfg: dict[str, Any]) -> None:
+    """CompareError unless the game the run's config.yaml sets up (a Game Boy start state, a board size)
+    plays the model's moves; it builds the game (boots the emulator of a Game Boy run) once."""
+    from agents.evaluation import check_fits
+    from agents.runs import RunError
+
+    try:
         check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]))
     except RunError as e:
         raise CompareError(f"--specialist {run}: {e}") from e
-    return model, cfg, ckpt

@@ -379,12 +379,16 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                            "missing_ids": len(missing), "missing_examples": missing[:10],
                            "unknown_ids": len(unknown), "unknown_examples": unknown[:10]}
     if specialist is not None:
-        from agents.compare import load_specialist
+        from agents.compare import check_specialist, load_specialist
 
-        model, cfg, ckpt = load_specialist(specialist, device)
-        check_board_size(records, cfg["env"], dict(cfg.get("env_kwargs") or {}), split.parent, specialist)
-        spec_preds = specialist_predictions(records, model, cfg["env"], dict(cfg.get("env_kwargs") or {}),
-                                            root=split.parent)
+        # Its game is built (a Game Boy run's emulator booted) only when there is a move question to play.
+        model, cfg, ckpt = load_specialist(specialist, device, check=False)
+        env_kwargs = dict(cfg.get("env_kwargs") or {})
+        spec_preds: dict[str, str] = {}
+        if any(r.game == cfg["env"] and is_move_question(r) for r in records):
+            check_specialist(specialist, model, cfg)
+            check_board_size(records, cfg["env"], env_kwargs, split.parent, specialist)
+            spec_preds = specialist_predictions(records, model, cfg["env"], env_kwargs, root=split.parent)
         out["specialist"] = {"run": str(specialist), "checkpoint": str(ckpt),
                              "move_questions": len(spec_preds)}
         if not spec_preds:

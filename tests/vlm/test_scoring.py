@@ -138,6 +138,35 @@ def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(pred
     assert "no scored snake move question to answer" in out and "| **all** |" in out
 
 
+def test_the_specialist_s_game_is_built_only_when_there_is_a_move_question(predictions, dataset, scripts,
+                                                                           capsys, tmp_path, monkeypatch):
+    # A Pokémon run's emulator was booted to check the specialist even where the split had no move
+    # question for it to answer.
+    import agents.evaluation
+    import envs
+
+    built: list[str] = []
+
+    def make_game(env, *args, **kwargs):
+        built.append(env)
+        return real(env, *args, **kwargs)
+
+    real = envs.make_game
+    monkeypatch.setattr(envs, "make_game", make_game)
+    monkeypatch.setattr(agents.evaluation, "make_game", make_game)
+    path = predictions[0]
+    run, split = dataset
+    lines = split.read_text(encoding="utf-8").splitlines()
+    kept = [line for line, r in zip(lines, load_records(split), strict=True) if not is_move_question(r)]
+    (tmp_path / "no-moves.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    assert scripts.score_predictions.main([str(tmp_path / "no-moves.jsonl"), str(path), "--specialist",
+                                           str(run)]) == 0
+    assert "no scored snake move question to answer" in capsys.readouterr().out
+    assert built == []
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run)]) == 0
+    assert "snake" in built  # with move questions, the game is built to check and play the specialist
+
+
 def test_a_specialist_of_another_board_size_is_refused_by_flag(predictions, dataset, scripts, capsys,
                                                                tmp_path, monkeypatch):
     import vlm.scoring
