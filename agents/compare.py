@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from agents.curves import pyplot
-from agents.evaluation import Episode, eval_kwargs, run_episodes
+from agents.evaluation import Episode, eval_kwargs, mean_text, run_episodes
 from agents.interrupts import uninterruptible
 from agents.runs import file_slug, make_output_folder, missing_folders, not_written, remove_folders
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
@@ -549,7 +549,7 @@ def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: lis
     for s in summaries:
         cost = "0 (local)" if s["kind"] == "specialist" else _fmt(s["cost_per_episode"], ".4f", "no price")
         lines.append(
-            f"| {s['name']} ({s['kind']}) | {_count(s['parameters'])} | {s['mean_score']:.2f} ± "
+            f"| {s['name']} ({s['kind']}) | {_count(s['parameters'])} | {mean_text(s['mean_score'])} ± "
             f"{s['std_score']:.2f} | {s['median_score']:g} | {_fmt(s['success_rate'], '.0%', 'n/a')} | "
             f"{s['invalid']} ({s['invalid_rate']:.1%}) | {_fmt(s['best_move_rate'], '.0%', 'n/a')} | "
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "

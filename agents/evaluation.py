@@ -303,6 +303,12 @@ def best_episode(episodes: list[Episode]) -> Episode:
     return max(episodes, key=lambda e: (e.score, e.ret, -e.length))
 
 
+def mean_text(x: float) -> str:
+    """A mean score as printed: two decimals, or three where two would round it off the scores' own
+    three (Pokémon's 1.105 in every episode read "mean 1.10", below its median and max of 1.105)."""
+    return f"{x:.2f}" if round(x, 2) == round(x, 3) else f"{x:.3f}"
+
+
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
     scores = np.array([e.score for e in episodes], dtype=np.float64)
     lengths = np.array([e.length for e in episodes], dtype=np.float64)

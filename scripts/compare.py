@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.compare import CompareError, compare, max_tokens_hint, parse_params, parse_prices
     from agents.config import check_device
+    from agents.evaluation import mean_text
     from agents.interrupts import stop_signals_interrupt
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             player.close()
     for s in report["players"]:
         rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
-        print(f"{s['name']:>28}: mean score {s['mean_score']:.2f}, success {rate}, "
+        print(f"{s['name']:>28}: mean score {mean_text(s['mean_score'])}, success {rate}, "
               f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s")
     for s in report["players"]:
         if s["cut_at_max_tokens"]:

@@ -82,6 +82,7 @@ def evaluate(args: argparse.Namespace) -> int:
         check_fits,
         check_game,
         eval_kwargs,
+        mean_text,
         run_episodes,
         summarize,
     )
@@ -141,7 +142,7 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         who = "random agent" if args.random else f"step {model.num_timesteps:,}"
         print(f"{cfg['env']} {who}, {summary['episodes']} episodes: "
-              f"mean score {summary['mean_score']:.2f}, median {figure(summary['median_score'])}, "
+              f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
               f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}")
         figures = {k[5:]: v for k, v in summary.items()  # the game's own episode figures, e.g. win
                    if k.startswith("mean_") and k not in ("mean_score", "mean_length", "mean_return")}
@@ -169,7 +170,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from agents.compare import cached_answers_hint, max_tokens_hint, play_vlm, summarize_run
-    from agents.evaluation import check_game, eval_kwargs, summarize
+    from agents.evaluation import check_game, eval_kwargs, mean_text, summarize
     from agents.runs import RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
@@ -227,7 +228,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(f"{env} with {player.client.endpoint}, {summary['episodes']} episodes: mean score "
-              f"{summary['mean_score']:.2f}, max {figure(summary['max_score'])}, invalid answers "
+              f"{mean_text(summary['mean_score'])}, max {figure(summary['max_score'])}, invalid answers "
               f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
               "tokens per episode")
         if "video" in summary:

@@ -211,6 +211,24 @@ def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys,
     assert "mean score 1.10, median 1.1, max 1.105, mean length" in capsys.readouterr().out
 
 
+def test_evaluate_prints_a_mean_that_two_decimals_would_round_below_the_scores(trained, scripts, capsys,
+                                                                                   monkeypatch):
+    # Two Pokémon episodes of 1.105 each printed "mean score 1.10, median 1.105, max 1.105": the mean
+    # below every score it averages.
+    import agents.evaluation
+
+    real = agents.evaluation.summarize
+
+    def fractional(episodes):
+        return {**real(episodes), "mean_score": 1.105, "median_score": 1.105, "max_score": 1.105}
+
+    monkeypatch.setattr(agents.evaluation, "summarize", fractional)
+    assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-video"]) == 0
+    assert "mean score 1.105, median 1.105, max 1.105, mean length" in capsys.readouterr().out
+    assert [agents.evaluation.mean_text(x) for x in (0.0, 31.99, 1.1, 32.905)] == ["0.00", "31.99", "1.10",
+                                                                                  "32.905"]
+
+
 def test_the_evaluation_json_names_its_files_by_absolute_path(trained, scripts, capsys, monkeypatch):
     monkeypatch.chdir(trained.parent)  # a run given relative to the current folder
     assert scripts.evaluate.main([trained.name, "--episodes", "2", "--json"]) == 0
