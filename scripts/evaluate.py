@@ -141,7 +141,7 @@ def evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         who = "random agent" if args.random else f"step {model.num_timesteps:,}"
-        print(f"{cfg['env']} {who}, {summary['episodes']} episodes: "
+        print(f"{cfg['env']} {who}, {episodes_text(summary['episodes'])}: "
               f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
               f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}")
         figures = {k[5:]: v for k, v in summary.items()  # the game's own episode figures, e.g. win
@@ -227,7 +227,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{env} with {player.client.endpoint}, {summary['episodes']} episodes: mean score "
+        print(f"{env} with {player.client.endpoint}, {episodes_text(summary['episodes'])}: mean score "
               f"{mean_text(summary['mean_score'])}, max {figure(summary['max_score'])}, invalid answers "
               f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
               "tokens per episode")
@@ -236,6 +236,10 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if vlm["cut_at_max_tokens"]:
         print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
     return 0
+
+
+def episodes_text(n: int) -> str:
+    return f"{n} episode{'' if n == 1 else 's'}"
 
 
 def figure(x: float) -> str:

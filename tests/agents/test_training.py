@@ -386,6 +386,8 @@ def test_evaluate_random_baseline_on_the_same_seeds(trained, scripts, capsys):
     assert scripts.evaluate.main([str(trained), "--episodes", "20", "--random", "--json", "--no-video",
                                   "--seed", "7"]) == 0
     assert json.loads(capsys.readouterr().out)["mean_length"] != first["mean_length"]  # seeded, not fixed
+    assert scripts.evaluate.main([str(trained), "--episodes", "1", "--random", "--no-video"]) == 0
+    assert "snake random agent, 1 episode: mean score" in capsys.readouterr().out  # it said "1 episodes"
 
 
 def test_existing_run_dir_is_never_overwritten(trained, scripts, capsys):
