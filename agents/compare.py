@@ -736,7 +736,7 @@ def load_specialist(run: Path, device: str = "cpu", check: bool = True) -> tuple
         cfg = read_run_config(run)
         ckpt = run / "model.zip"
         if not ckpt.is_file():
-            ckpt = latest_checkpoint(run, "compare another run (--specialist)")
+            ckpt = latest_checkpoint(run, "give another run with --specialist")
         model = load_model(cfg, ckpt, device=device)
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e

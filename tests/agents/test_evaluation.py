@@ -141,7 +141,7 @@ def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tm
             (scripts.evaluate.main, [str(run)], checkpoint),
             (scripts.export_trajectories.main, [str(run), "--out", out], checkpoint),
             (scripts.compare.main, ["--env", "snake", "--specialist", str(run), "--out", out],
-             "or compare another run (--specialist)")):
+             "or give another run with --specialist")):
         assert main([*argv, "--no-progress"]) == 2
         err = capsys.readouterr().err
         assert "no checkpoint to load" in err and "stopped before its first checkpoint" in err, err
