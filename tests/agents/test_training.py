@@ -196,35 +196,26 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert np.abs(clip[-1].astype(int) - frames[-1]).mean() < 3  # the same final frame (H.264 is lossy)
 
 
-def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys, monkeypatch):
+@pytest.mark.parametrize("mean, median, best, line", [
     # Pokémon's score (100·badges + flags + 0.1·maps + 0.001·tiles) is fractional: its max was printed
     # rounded to a whole number, "mean score 1.10, median 1.1, max 1", the max below the mean.
+    (1.1, 1.1, 1.105, "mean score 1.10, median 1.1, max 1.105, mean length"),
+    # Two episodes of 1.105 each printed "mean score 1.10, median 1.105, max 1.105": the mean below every
+    # score it averages.
+    (1.105, 1.105, 1.105, "mean score 1.105, median 1.105, max 1.105, mean length"),
+])
+def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys, monkeypatch, mean, median,
+                                                       best, line):
     import agents.evaluation
 
     real = agents.evaluation.summarize
 
     def fractional(episodes):
-        return {**real(episodes), "mean_score": 1.1, "median_score": 1.1, "max_score": 1.105}
+        return {**real(episodes), "mean_score": mean, "median_score": median, "max_score": best}
 
     monkeypatch.setattr(agents.evaluation, "summarize", fractional)
     assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-video"]) == 0
-    assert "mean score 1.10, median 1.1, max 1.105, mean length" in capsys.readouterr().out
-
-
-def test_evaluate_prints_a_mean_that_two_decimals_would_round_below_the_scores(trained, scripts, capsys,
-                                                                                   monkeypatch):
-    # Two Pokémon episodes of 1.105 each printed "mean score 1.10, median 1.105, max 1.105": the mean
-    # below every score it averages.
-    import agents.evaluation
-
-    real = agents.evaluation.summarize
-
-    def fractional(episodes):
-        return {**real(episodes), "mean_score": 1.105, "median_score": 1.105, "max_score": 1.105}
-
-    monkeypatch.setattr(agents.evaluation, "summarize", fractional)
-    assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-video"]) == 0
-    assert "mean score 1.105, median 1.105, max 1.105, mean length" in capsys.readouterr().out
+    assert line in capsys.readouterr().out
     assert [agents.evaluation.mean_text(x) for x in (0.0, 31.99, 1.1, 32.905)] == ["0.00", "31.99", "1.10",
                                                                                   "32.905"]
 

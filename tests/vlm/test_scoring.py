@@ -126,22 +126,9 @@ def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predic
 
 
 def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(predictions, dataset, scripts,
-                                                                           capsys, tmp_path):
-    path = predictions[0]
-    run, split = dataset
-    lines = split.read_text(encoding="utf-8").splitlines()
-    kept = [line for line, r in zip(lines, load_records(split), strict=True) if not is_move_question(r)]
-    (tmp_path / "no-moves.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
-    assert scripts.score_predictions.main([str(tmp_path / "no-moves.jsonl"), str(path), "--specialist",
-                                           str(run)]) == 0
-    out = capsys.readouterr().out
-    assert "no scored snake move question to answer" in out and "| **all** |" in out
-
-
-def test_the_specialist_s_game_is_built_only_when_there_is_a_move_question(predictions, dataset, scripts,
                                                                            capsys, tmp_path, monkeypatch):
-    # A Pokémon run's emulator was booted to check the specialist even where the split had no move
-    # question for it to answer.
+    # ... without building the specialist's game: a Pokémon run's emulator was booted to check the
+    # specialist even where the split had no move question for it to answer.
     import agents.evaluation
     import envs
 
@@ -161,7 +148,8 @@ def test_the_specialist_s_game_is_built_only_when_there_is_a_move_question(predi
     (tmp_path / "no-moves.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
     assert scripts.score_predictions.main([str(tmp_path / "no-moves.jsonl"), str(path), "--specialist",
                                            str(run)]) == 0
-    assert "no scored snake move question to answer" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no scored snake move question to answer" in out and "| **all** |" in out
     assert built == []
     assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run)]) == 0
     assert "snake" in built  # with move questions, the game is built to check and play the specialist
