@@ -191,11 +191,6 @@ class StateArchive:
                           stacklevel=2)
         return chosen
 
-    def files_at(self, milestone: tuple[int, int, int]) -> list[Path]:
-        """The archived state files of ``milestone`` that are still there, oldest first."""
-        paths = next((paths for m, paths in self._milestones() if m == tuple(milestone)), [])
-        return [p for p in paths if p.is_file()]
-
     def entries(self) -> list[dict]:
         """Every index row as a dict (for reports and tests)."""
         with self._connect() as db:

@@ -878,7 +878,7 @@ def test_two_archive_writers_never_share_a_file_name(tmp_path: Path) -> None:
     a = first.add(b"first", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
     b = second.add(b"second", "pokemon_red", (0, 1, 1), 4, 5, 12, 1.0)
     assert a != b and a.read_bytes() == b"first" and b.read_bytes() == b"second"
-    assert first.files_at((0, 1, 1)) == [a, b]
+    assert first.restart_files() == ((0, 1, 1), [a, b])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", a.name, b.name])
 
 
