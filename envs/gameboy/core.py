@@ -170,7 +170,8 @@ def format_problem(data: bytes, version: int) -> str | None:
     as another layout, load, and then spin forever inside its compiled frame loop, where no Ctrl-C
     reaches. Every state file or archived state goes through this check first."""
     if data and data[0] != version:
-        return f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes {version})"
+        return (f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes {version}): "
+                "damaged, or saved by another PyBoy version")
     return None
 
 
@@ -190,19 +191,13 @@ def load_checked(pb: Any, data: bytes, version: int) -> None:
 
 
 def load_state_file(pb: Any, path: Path) -> bytes:
-    """Load the state file ``path`` into ``pb``; its bytes. One PyBoy cannot load raises ``StateError``
-    naming ``--state`` (PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes);
-    one of another state format (``format_problem``) is refused before loading."""
+    """Load the state file ``path`` into ``pb`` (``load_checked``); its bytes. One it refuses raises
+    ``StateError`` naming ``--state``."""
     data = Path(path).read_bytes()
-    problem = format_problem(data, save_emulator(pb)[0])
-    if problem is not None:
-        raise StateError(path, f"cannot be loaded: {problem}; it is damaged, or saved by another PyBoy "
-                         "version: make it again with scripts/make_state.py")
     try:
-        load_emulator(pb, data)
-    except Exception as e:
-        raise StateError(path, f"cannot be loaded ({type(e).__name__}: {e}): it is damaged or not a "
-                         "PyBoy state") from None
+        load_checked(pb, data, save_emulator(pb)[0])
+    except ValueError as e:
+        raise StateError(path, f"cannot be loaded: {e}; make it again with scripts/make_state.py") from None
     return data
 
 
