@@ -25,6 +25,8 @@ from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agents.runs import exclusive_lock
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,17 +47,6 @@ CREATE TABLE IF NOT EXISTS states (
 # What ``StateArchive.add`` names its temp files: ``b<badges>_e<events>_m<maps>_<32 hex digits>.tmp``.
 _TEMP = re.compile(r"b\d+_e\d+_m\d+_[0-9a-f]{32}\.tmp")
 _WARNED: set[Path] = set()  # the archive folders this process has warned about missing state files
-
-
-def _lock(fd: int) -> bool:
-    """An exclusive, non-blocking lock on ``fd`` (``BlockingIOError`` when another process holds it);
-    none where fcntl is missing (Windows): False then."""
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return True
 
 
 class StateArchive:
@@ -89,17 +80,17 @@ class StateArchive:
         for name in names:
             path = self.folder / name
             try:
-                fd = os.open(path, os.O_RDONLY)
+                f = open(path, "rb")  # noqa: SIM115 - closed below, after the unlink
             except OSError:  # renamed into place, or removed by another process, meanwhile
                 continue
             try:
-                if os.fstat(fd).st_size > 0 and _lock(fd):
+                if os.fstat(f.fileno()).st_size > 0 and exclusive_lock(f):
                     path.unlink()
                     removed.append(path)
             except OSError:  # BlockingIOError: its writer is alive; or already gone
                 pass
             finally:
-                os.close(fd)
+                f.close()
         return removed
 
     @contextmanager
@@ -124,7 +115,7 @@ class StateArchive:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as f:
-                _lock(f.fileno())  # before the first byte: remove_stale_temps leaves it alone
+                exclusive_lock(f)  # before the first byte: remove_stale_temps leaves it alone
                 f.write(emulator_state)
                 f.flush()
                 os.replace(tmp, path)  # still locked: the lock ends when the file is closed
