@@ -616,6 +616,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     about: dict[str, Any] = {}
     if specialist is not None:
         model, cfg, ckpt = load_specialist(specialist, device)
+        check_specialist(specialist, model, cfg)
         if cfg["env"] != env:
             raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
@@ -726,9 +727,9 @@ def player_labels(players: list[VLMPlayer]) -> list[str]:
             for p, label in zip(players, labels, strict=True)]
 
 
-def load_specialist(run: Path, device: str = "cpu", check: bool = True) -> tuple[Any, dict[str, Any], Path]:
-    """(model, run config, checkpoint file) of a run folder; CompareError naming the problem. ``check``:
-    also build its game once to see that the model plays it (``check_specialist``)."""
+def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
+    """(model, run config, checkpoint file) of a run folder; CompareError naming the problem. Its game is
+    not built: ``check_specialist`` does that, where the model is to play."""
     from agents.runs import RunError, latest_checkpoint, read_run_config
     from agents.train import load_model
 
@@ -740,8 +741,6 @@ def load_specialist(run: Path, device: str = "cpu", check: bool = True) -> tuple
         model = load_model(cfg, ckpt, device=device)
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e
-    if check:
-        check_specialist(run, model, cfg)
     return model, cfg, ckpt
 
 

@@ -382,7 +382,7 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         from agents.compare import check_specialist, load_specialist
 
         # Its game is built (a Game Boy run's emulator booted) only when there is a move question to play.
-        model, cfg, ckpt = load_specialist(specialist, device, check=False)
+        model, cfg, ckpt = load_specialist(specialist, device)
         env_kwargs = dict(cfg.get("env_kwargs") or {})
         spec_preds: dict[str, str] = {}
         if any(r.game == cfg["env"] and is_move_question(r) for r in records):
