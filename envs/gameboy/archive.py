@@ -14,7 +14,6 @@ A milestone is a tuple of ints compared lexicographically, here ``(badges, event
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import re
 import sqlite3
@@ -56,6 +55,11 @@ class StateArchive:
         self.folder = Path(folder)
         self.rom_sha1 = rom_sha1
         self.index = self.folder / "index.sqlite"
+        # The index rows read so far, kept between calls: a swarm reset reads only the rows appended
+        # since (re-reading every row took 60 ms a reset at 20,000 rows).
+        self._read_to = 0  # the highest row id read
+        self._files: dict[tuple[int, int, int], list[str]] = {}  # this ROM's file names per milestone
+        self._ranked: list[tuple[int, int, int]] = []  # the milestones of _files, highest first
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
@@ -133,14 +137,24 @@ class StateArchive:
 
     def _milestones(self) -> Iterator[tuple[tuple[int, int, int], list[Path]]]:
         """Each milestone archived for this ROM, highest first, with the state files its index rows
-        name, oldest first (whether or not they are still there)."""
+        name, oldest first (whether or not they are still there).
+
+        Only the rows appended since the last call are read. Their ids grow in the order other processes'
+        rows become visible (SQLite lets one writer at a time assign an id and commits its row whole, and
+        AUTOINCREMENT never reuses an id), so no row can appear later below the highest id read."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT badges, event_flags, maps, file FROM states WHERE rom_sha1 = ?"
-                " ORDER BY badges DESC, event_flags DESC, maps DESC, id", (self.rom_sha1,),
+                "SELECT id, rom_sha1, badges, event_flags, maps, file FROM states WHERE id > ? ORDER BY id",
+                (self._read_to,),
             ).fetchall()
-        for milestone, group in itertools.groupby(rows, key=lambda r: (int(r[0]), int(r[1]), int(r[2]))):
-            yield milestone, [self.folder / r[3] for r in group]
+        for _, rom_sha1, badges, events, maps, file in rows:
+            if rom_sha1 == self.rom_sha1:
+                self._files.setdefault((int(badges), int(events), int(maps)), []).append(file)
+        if rows:
+            self._read_to = int(rows[-1][0])
+            self._ranked = sorted(self._files, reverse=True)
+        for milestone in self._ranked:
+            yield milestone, [self.folder / name for name in self._files[milestone]]
 
     def best(self) -> tuple[int, int, int] | None:
         """The highest milestone archived for this ROM that still has a state file, or None when
