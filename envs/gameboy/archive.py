@@ -6,7 +6,8 @@ processes (of one run or of several) may share one folder: every file has a rand
 writer can replace another's file), is written to ``<its name>.tmp`` under an exclusive lock and renamed,
 and SQLite serialises the index writes. Opening the archive removes the temp files a killed writer left:
 one with bytes in it whose lock can be taken (a writer locks its temp file before the first byte, and the
-kernel drops the lock when the writer dies).
+kernel drops the lock when the writer dies), and any untouched for an hour whose lock can be taken (an
+empty one, or one of the unlocked ``*_p<pid>_<n>.tmp`` files of older versions of this module).
 
 A milestone is a tuple of ints compared lexicographically, here ``(badges, event_flags, maps_visited)``.
 """
@@ -45,6 +46,11 @@ CREATE TABLE IF NOT EXISTS states (
 
 # What ``StateArchive.add`` names its temp files: ``b<badges>_e<events>_m<maps>_<32 hex digits>.tmp``.
 _TEMP = re.compile(r"b\d+_e\d+_m\d+_[0-9a-f]{32}\.tmp")
+# Those of older versions, written without a lock: ``b<badges>_e<events>_m<maps>_p<pid>_<counter>.tmp``.
+_OLD_TEMP = re.compile(r"b\d+_e\d+_m\d+_p\d+_\d+\.tmp")
+# Seconds after its last write past which a temp file has no live writer: a writer, old or new, writes a
+# state (~210 KB) and renames it within milliseconds of creating its temp file.
+STALE_TEMP_SECONDS = 3600.0
 _WARNED: set[Path] = set()  # the archive folders this process has warned about missing state files
 
 
@@ -74,11 +80,13 @@ class StateArchive:
         """Remove the temp files of writers that died mid-write (SIGKILL, a power cut); returns them.
 
         Another process may be writing into the folder right now, so a temp file goes only when it
-        provably has no live writer: it holds bytes (its writer had locked it by then) and its lock can
-        be taken. An empty one, or any where locks are not available, is left alone."""
+        provably has no live writer: its lock can be taken, and it holds bytes (its writer had locked it
+        by then) or was last written ``STALE_TEMP_SECONDS`` ago. The temp files of older versions, which
+        wrote without a lock, go by age alone; so does any where locks are not available."""
         removed: list[Path] = []
         try:
-            names = [e.name for e in os.scandir(self.folder) if _TEMP.fullmatch(e.name)]
+            names = [e.name for e in os.scandir(self.folder)
+                     if _TEMP.fullmatch(e.name) or _OLD_TEMP.fullmatch(e.name)]
         except OSError:
             return removed
         for name in names:
@@ -88,7 +96,12 @@ class StateArchive:
             except OSError:  # renamed into place, or removed by another process, meanwhile
                 continue
             try:
-                if os.fstat(f.fileno()).st_size > 0 and exclusive_lock(f):
+                stat = os.fstat(f.fileno())
+                untouched = time.time() - stat.st_mtime > STALE_TEMP_SECONDS
+                written = stat.st_size > 0 and _TEMP.fullmatch(name) is not None  # locked before its bytes
+                # Locked only then (BlockingIOError while a live writer holds it): a writer between
+                # creating its file and locking it would find the lock taken and fail.
+                if (untouched or written) and (exclusive_lock(f) or untouched):
                     path.unlink()
                     removed.append(path)
             except OSError:  # BlockingIOError: its writer is alive; or already gone

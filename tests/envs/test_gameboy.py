@@ -1133,3 +1133,50 @@ def test_a_swarm_reset_reads_only_the_index_rows_appended_since(tmp_path: Path,
     assert len(work) < 5  # the two new rows, not all 2,003 (34 thousand steps)
     assert reader.restart_files(skip={high}) == ((0, 0, 1), [low])
     assert other_rom.is_file() and reader.best() == (0, 2, 1)
+
+
+def test_opening_the_archive_removes_temp_files_untouched_for_an_hour(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unlocked temp files older versions wrote (``*_p<pid>_<n>.tmp``), and an empty one of a writer
+    killed between creating and locking it, were never removed. They go once untouched for an hour
+    (no live writer takes that long); younger ones, and one a live process holds locked, stay, and a
+    young empty one is not even locked (its writer, about to lock it, would fail)."""
+    from typing import IO
+
+    from envs.gameboy import archive as archive_module
+    from envs.gameboy.archive import StateArchive
+
+    two_hours_ago = time.time() - 7200
+    old_scheme = tmp_path / "b00_e0001_m001_p4242_00001.tmp"
+    old_fresh = tmp_path / "b00_e0002_m001_p4242_00002.tmp"
+    empty, held = tmp_path / f"b00_e0001_m001_{'1' * 32}.tmp", tmp_path / f"b00_e0001_m001_{'2' * 32}.tmp"
+    for path in (old_scheme, old_fresh, held):
+        path.write_bytes(b"x" * 100)
+    empty.touch()
+    fresh_empty = tmp_path / f"b00_e0001_m001_{'3' * 32}.tmp"
+    fresh_empty.touch()
+    locked: list[str] = []
+
+    def lock(f: IO[bytes]) -> bool:
+        locked.append(Path(f.name).name)
+        return exclusive_lock(f)
+
+    exclusive_lock = archive_module.exclusive_lock
+    monkeypatch.setattr(archive_module, "exclusive_lock", lock)
+    for path in (old_scheme, empty, held):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    mine = tmp_path / "b00_e0001_m001_p4242_00001.tmp.keep"  # not the archive's
+    mine.write_bytes(b"x")
+    os.utime(mine, (two_hours_ago, two_hours_ago))
+    code = ("import fcntl, sys\nf = open(sys.argv[1], 'rb')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\nsys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(held)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"  # a live writer stopped (Ctrl-Z) for over an hour
+        StateArchive(tmp_path, "sha")
+    finally:
+        holder.communicate(timeout=60)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", old_fresh.name, held.name,
+                                                                  fresh_empty.name, mine.name])
+    assert fresh_empty.name not in locked and held.name in locked
