@@ -121,7 +121,8 @@ class StateArchive:
 
     def add(self, emulator_state: bytes, game: str, milestone: tuple[int, int, int], tiles: int,
             max_level: int, step: int, score: float) -> Path:
-        """Write one state file and its index row; returns the file's path."""
+        """Write one state file and its index row; returns the file's path. When either cannot be written
+        the exception goes on, and neither file nor temp file is left."""
         badges, events, maps = milestone
         # A random name: a counter with the pid repeated itself in a new archive object or a reused pid,
         # and the rename then replaced another writer's state file.
@@ -136,16 +137,18 @@ class StateArchive:
                 f.write(emulator_state)
                 f.flush()
                 os.replace(tmp, path)  # still locked: the lock ends when the file is closed
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO states (file, game, rom_sha1, badges, event_flags, maps, tiles, max_level,"
+                    " step, score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (name, game, self.rom_sha1, badges, events, maps, tiles, max_level, step, score,
+                     time.time()),
+                )
+        except BaseException:  # a full disk, the index locked past the timeout, Ctrl-C: no file is left
+            for leftover in (tmp, path):  # unlisted, which no restart would use and nothing would remove
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             raise
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO states (file, game, rom_sha1, badges, event_flags, maps, tiles, max_level, step,"
-                " score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, game, self.rom_sha1, badges, events, maps, tiles, max_level, step, score, time.time()),
-            )
         return path
 
     def _milestones(self) -> Iterator[tuple[tuple[int, int, int], list[Path]]]:

@@ -1180,3 +1180,27 @@ def test_opening_the_archive_removes_temp_files_untouched_for_an_hour(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", old_fresh.name, held.name,
                                                                   fresh_empty.name, mine.name])
     assert fresh_empty.name not in locked and held.name in locked
+
+
+def test_a_state_whose_index_row_cannot_be_written_leaves_no_file(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk or an index locked past the timeout, after the state file was renamed into place,
+    left it unlisted for good: no restart used it, and nothing removed it. The error goes on and
+    the file goes; the index is as it was."""
+    import sqlite3
+
+    from envs.gameboy import archive as archive_module
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    kept = archive.add(b"kept", "pokemon_red", (0, 1, 1), 1, 5, 0, 0.0)
+    locker = sqlite3.connect(archive.index)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holding the index: every other writer waits
+    connect = sqlite3.connect
+    monkeypatch.setattr(archive_module.sqlite3, "connect", lambda path, timeout: connect(path, timeout=0.1))
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            archive.add(b"lost", "pokemon_red", (0, 2, 1), 1, 5, 0, 0.0)
+    finally:
+        locker.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", kept.name])
