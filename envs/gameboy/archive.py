@@ -177,11 +177,13 @@ class StateArchive:
         there is none (a milestone whose files were all deleted is archived again when reached)."""
         return next((m for m, paths in self._milestones() if any(p.is_file() for p in paths)), None)
 
-    def restart_files(self, skip: Container[Path] = ()) -> tuple[tuple[int, int, int], list[Path]] | None:
+    def restart_files(self, skip: Container[Path] = (), warn: bool = True
+                      ) -> tuple[tuple[int, int, int], list[Path]] | None:
         """The highest milestone that still has state files, other than those in ``skip`` (files a swarm
         could not load), and those files, oldest first; None when no milestone has any. A warning (once
-        per folder and process) when files the index lists above it or at it are missing: restarts
-        then come from the files left, from a lower milestone, or from the start state."""
+        per folder and process, unless ``warn`` is False) when files the index lists above it or at it
+        are missing: restarts then come from the files left, from a lower milestone, or from the start
+        state."""
         listed, missing = 0, []
         shown: list[tuple[int, int, int]] = []  # the milestones with missing files
         chosen = None
@@ -196,7 +198,7 @@ class StateArchive:
             if found:
                 chosen = milestone, found
                 break
-        if missing and self.folder not in _WARNED:
+        if missing and warn and self.folder not in _WARNED:
             _WARNED.add(self.folder)
             if chosen is None:
                 rest = "the start state, as none is left"

@@ -35,7 +35,9 @@ passes the best milestone this process has seen saves its emulator state there
 (``archive.StateArchive``: ``*.state`` files + ``index.sqlite``). With ``swarm=True`` a reset board
 starts, with probability ``swarm_prob``, from a random archived state of the best milestone that
 still has state files instead of the start state (so such resets depend on the archive, not on the seed
-alone). ``milestones()`` and
+alone). A file that cannot be loaded is skipped with a warning; the best milestone a process starts
+from is one with a file that loads (checked when the archive is opened, with or without ``swarm``).
+``milestones()`` and
 ``visit_heatmap()`` feed TensorBoard.
 """
 
@@ -188,7 +190,32 @@ class PokemonRed(GameBoyGame):
         self._masks = np.zeros((n, self.obs_height, self.obs_width), np.uint8)
         if self._archive_dir is not None:
             self.archive = StateArchive(self._archive_dir, self.rom_sha1)
-            self._archive_best = self.archive.best() or (-1, -1, -1)
+            self._archive_best = self._loadable_best()
+
+    def _loadable_best(self) -> tuple[int, int, int]:
+        """The best archived milestone with a state file that loads (into emulator 0, before the first
+        reset), or (-1, -1, -1): a board archives only past it, so a milestone whose files all fail to
+        load (damaged, another PyBoy's) is archived again when reached, with or without ``swarm``."""
+        assert self.archive is not None
+        while (choice := self.archive.restart_files(self._unloadable, warn=False)) is not None:
+            best, files = choice
+            if any(self._load_archived(0, path) for path in files):
+                return best
+        return (-1, -1, -1)
+
+    def _load_archived(self, i: int, path: Path) -> bool:
+        """Load the archived state file ``path`` into emulator ``i``; False, with a warning, when it
+        cannot be (deleted meanwhile, damaged, another PyBoy's): the file is skipped from then on."""
+        assert self.archive is not None
+        try:
+            load_checked(self._pyboys[i], path.read_bytes(), self.state_version)
+        except (OSError, ValueError) as e:
+            self._unloadable.add(path)
+            warnings.warn(f"archive {self.archive.folder}: state file {path.name} cannot be loaded ({e}); "
+                          "swarm restarts skip it, and its milestone is archived again unless another "
+                          "of its files loads", stacklevel=3)
+            return False
+        return True
 
     def _episode_start(self, i: int) -> None:
         self._swarm_source[i] = None
@@ -196,14 +223,9 @@ class PokemonRed(GameBoyGame):
             while (choice := self.archive.restart_files(self._unloadable)) is not None:
                 best, files = choice
                 path = files[int(self._rngs[i].integers(len(files)))]
-                try:
-                    load_checked(self._pyboys[i], path.read_bytes(), self.state_version)
-                except (OSError, ValueError) as e:  # deleted meanwhile, damaged, another PyBoy's
-                    self._unloadable.add(path)
+                if not self._load_archived(i, path):
                     if best >= self._archive_best:  # its milestone is archived no more: a board reaching
                         self._archive_best = (-1, -1, -1)  # it archives it again (set again on a load)
-                    warnings.warn(f"archive {self.archive.folder}: state file {path.name} cannot be loaded "
-                                  f"({e}); swarm restarts skip it", stacklevel=2)
                     continue
                 self._archive_best = max(self._archive_best, best)
                 self._swarm_source[i] = path.name

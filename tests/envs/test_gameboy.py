@@ -1204,3 +1204,28 @@ def test_a_state_whose_index_row_cannot_be_written_leaves_no_file(tmp_path: Path
     finally:
         locker.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", kept.name])
+
+
+def test_an_archive_without_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(
+        tmp_path: Path) -> None:
+    """A run given archive_dir without --swarm (collecting states) took the index's best milestone as
+    archived without loading its files, which only swarm restarts did: with them all unloadable
+    (damaged, saved by another PyBoy), it never archived that milestone again. It now checks them
+    when it opens the archive, with the swarm's warning."""
+    folder = tmp_path / "archive"
+    entries = archive_three_milestones(folder)
+    best = folder / entries[2]["file"]
+    best.write_bytes(bytes([9]) + best.read_bytes()[1:])  # another state format
+    with pytest.warns(UserWarning, match=f"state file {best.name} cannot be loaded"):
+        g = make(1, archive_dir=folder)
+    try:
+        assert where(g) == WORLD["start"]
+        walk(g, WORLD["by_char"]["a"])  # (0, 1, 1): archived already
+        walk(g, WORLD["by_char"]["b"])  # (0, 1, 2), archived already, then (0, 2, 2): archived again
+        again = g.archive.entries()[3:]
+        assert [(e["badges"], e["event_flags"], e["maps"]) for e in again] == [(0, 2, 2)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once: the next reset says nothing
+            g.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
+    finally:
+        g.close()
