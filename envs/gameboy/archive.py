@@ -172,11 +172,6 @@ class StateArchive:
         for milestone in self._ranked:
             yield milestone, [self.folder / name for name in self._files[milestone]]
 
-    def best(self) -> tuple[int, int, int] | None:
-        """The highest milestone archived for this ROM that still has a state file, or None when
-        there is none (a milestone whose files were all deleted is archived again when reached)."""
-        return next((m for m, paths in self._milestones() if any(p.is_file() for p in paths)), None)
-
     def restart_files(self, skip: Container[Path] = (), warn: bool = True
                       ) -> tuple[tuple[int, int, int], list[Path]] | None:
         """The highest milestone that still has state files, other than those in ``skip`` (files a swarm
