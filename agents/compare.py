@@ -625,6 +625,8 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     for p in players:
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
+    if model is None:  # no specialist built the game: a missing default ROM is said now, not mid-play
+        check_vlm_game(env)
     labels = player_labels(players)
     check_out_dir(out, overwrite)  # an old report is replaced only once there is a new one
     try:
@@ -742,6 +744,18 @@ def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e
     return model, cfg, ckpt
+
+
+def check_vlm_game(env: str) -> None:
+    """CompareError unless ``env`` builds with its default settings (a Game Boy game's ROM where it is
+    looked for), the game a comparison without --specialist plays: before any progress bar or request."""
+    from agents.evaluation import check_game
+    from agents.runs import RunError
+
+    try:
+        check_game(env, {})
+    except RunError as e:
+        raise CompareError(str(e)) from e
 
 
 def check_specialist(run: Path, model: Any, cfg: dict[str, Any]) -> None:

@@ -519,3 +519,17 @@ def test_a_vlm_on_a_game_it_cannot_play_is_told_so_before_the_games_rom_is_looke
     err = capsys.readouterr().err
     assert err.startswith("error: no VLM task module for 'gameboy'"), err
     assert "ROM" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_vlm_only_comparison_names_a_missing_rom_before_any_progress_bar(scripts, tmp_path, capsys,
+                                                                           monkeypatch):
+    # No specialist builds the game up front: the ROM was looked for once the VLM's bar had started.
+    monkeypatch.chdir(tmp_path)  # no roms/pokemon_red.gb here
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "pokemon_red", "--vlm", f"m@{server.url}", "--episodes", "1",
+                "--out", str(tmp_path / "out"), "--no-cache"]
+        assert scripts.compare.main(argv) == 2
+    assert server.hits == 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: pokemon_red: no ROM file at roms/pokemon_red.gb"), err
+    assert not (tmp_path / "out").exists()
