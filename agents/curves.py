@@ -15,33 +15,42 @@ class FolderError(OSError):
 
 
 def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(steps, values, minutes since the run's first event) of one scalar tag, in step order."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    """(steps, values, minutes of training up to each) of one scalar tag, in step order, each event
+    file read once (a run's videos make them large). As TensorBoard shows them: the files in name order,
+    and a session start (``SessionLog.START``, which ``--resume`` writes) drops the points logged at or
+    past its step before it (a crashed run's, which the resumed run logs again)."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import SessionLog
+    from tensorboard.util.tensor_util import make_ndarray
 
-    if not (run / "tb").is_dir():
+    tb = run / "tb"
+    if not tb.is_dir():
         raise ValueError(f"{run}: no TensorBoard folder tb/ (give a run folder written by "
                          "scripts/train_ppo.py)")
-    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
-    ea.Reload()
-    if tag not in ea.Tags()["scalars"]:
-        raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events")
-    events = sorted(ea.Scalars(tag), key=lambda e: e.step)
-    steps = np.array([e.step for e in events])
-    values = np.array([e.value for e in events])
-    return steps, values, training_minutes(np.array([e.wall_time for e in events]), sessions(run / "tb"))
-
-
-def sessions(tb: Path) -> np.ndarray:
-    """(start, end) wall times of each training session, oldest first: every start or --resume writes a
-    new event file, its first event when training begins."""
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-
+    points: list[tuple[int, float, float]] = []  # (step, value, wall time)
     spans = []
-    for file in tb.glob("**/events.out.tfevents.*"):
-        times = [event.wall_time for event in EventFileLoader(str(file)).Load()]
+    for file in sorted(f for f in tb.iterdir() if "tfevents" in f.name and f.is_file()):
+        times = []
+        for event in LegacyEventFileLoader(str(file)).Load():
+            times.append(event.wall_time)
+            if event.HasField("session_log") and event.session_log.status == SessionLog.START:
+                points = [p for p in points if p[0] < event.step]
+            for value in event.summary.value:
+                if value.tag != tag:
+                    continue
+                if value.HasField("simple_value"):
+                    points.append((event.step, value.simple_value, event.wall_time))
+                elif value.metadata.plugin_data.plugin_name == "scalars":  # a scalar written as a tensor
+                    points.append((event.step, float(make_ndarray(value.tensor)), event.wall_time))
         if times:
             spans.append((min(times), max(times)))
-    return np.array(sorted(spans), dtype=np.float64).reshape(-1, 2)
+    if not points:
+        raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events")
+    points.sort(key=lambda p: p[0])  # stable: points of one step keep their order
+    steps = np.array([p[0] for p in points])
+    values = np.array([p[1] for p in points])
+    sessions = np.array(sorted(spans), dtype=np.float64).reshape(-1, 2)
+    return steps, values, training_minutes(np.array([p[2] for p in points]), sessions)
 
 
 def training_minutes(wall: np.ndarray, spans: np.ndarray) -> np.ndarray:

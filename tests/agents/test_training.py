@@ -1063,6 +1063,40 @@ def test_curve_minutes_leave_out_the_time_between_a_stop_and_its_resume(tmp_path
     assert minutes.tolist() == pytest.approx([1.0, 2.0, 3.0])
 
 
+def test_curve_events_are_read_once_and_a_resume_hides_the_points_it_logs_again(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing import event_file_loader
+    from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    from agents.curves import read_scalars
+
+    # a crash after step 300, whose last checkpoint was step 200: the resume logs step 300 again
+    (tmp_path / "tb").mkdir()
+    for start, points in ((1000.0, [(1060.0, 100), (1120.0, 200), (1180.0, 300)]), (5000.0, [(5060.0, 300)])):
+        with open(tmp_path / "tb" / f"events.out.tfevents.{start:.0f}.host.1.0", "wb") as f:
+            writer = RecordWriter(f)
+            writer.write(Event(wall_time=start, file_version="brain.Event:2").SerializeToString())
+            if start == 5000.0:  # what agents.train.forget_after writes
+                writer.write(Event(wall_time=start, step=201,
+                                   session_log=SessionLog(status=SessionLog.START)).SerializeToString())
+            for wall, step in points:
+                summary = Summary(value=[Summary.Value(tag="rollout/score_mean", simple_value=wall)])
+                writer.write(Event(wall_time=wall, step=step, summary=summary).SerializeToString())
+    opened = []
+    real = event_file_loader.RawEventFileLoader.__init__
+
+    def counted(self, file_path, *args, **kwargs):
+        opened.append(file_path)
+        real(self, file_path, *args, **kwargs)
+
+    monkeypatch.setattr(event_file_loader.RawEventFileLoader, "__init__", counted)
+    steps, values, minutes = read_scalars(tmp_path, "rollout/score_mean")
+    assert steps.tolist() == [100, 200, 300] and values.tolist() == [1060.0, 1120.0, 5060.0]
+    assert minutes.tolist() == pytest.approx([1.0, 2.0, 4.0])  # 3 minutes before the crash, 1 after
+    assert len(opened) == len(set(opened)) == 2  # each file read once (a run's videos make them large)
+
+
 def test_a_curve_of_one_point_is_drawn(tmp_path):
     from PIL import Image
     from tensorboard.compat.proto.event_pb2 import Event
