@@ -57,6 +57,7 @@ from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_di
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
 MAX_RESPONSE_BYTES = 4 << 20  # a chat completion is text (a few KB; 1M tokens of it ~4 MB): no more is read
+IMAGE_DETAILS = (None, "low", "high", "auto")  # OpenAI's image_url.detail; None: the part carries none
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -239,7 +240,8 @@ class ChatClient:
                  api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 120.0, max_retries: int = 5,
                  backoff: float = 1.0, max_backoff: float = 60.0, max_retry_after: float = 300.0,
                  max_tokens: int = 1024, temperature: float = 0.0, extra_body: dict[str, Any] | None = None,
-                 cache: ResponseCache | None = None, sleep: Any = None) -> None:
+                 cache: ResponseCache | None = None, sleep: Any = None, image_detail: str | None = None
+                 ) -> None:
         self.endpoint = Endpoint.parse(endpoint) if isinstance(endpoint, str) else endpoint
         self.api_key_env = api_key_env if api_key is None else None  # named in a 401's message
         if api_key is None and api_key_env:
@@ -256,6 +258,10 @@ class ChatClient:
         # drops one (OpenAI's reasoning models refuse max_tokens and temperature 0).
         settings = {"max_tokens": int(max_tokens), "temperature": float(temperature), **(extra_body or {})}
         self.settings = {k: v for k, v in settings.items() if v is not None}
+        if image_detail not in IMAGE_DETAILS:
+            raise ValueError(f"image_detail must be one of {', '.join(map(str, IMAGE_DETAILS))}, got "
+                             f"{image_detail!r}")
+        self.image_detail = image_detail  # every image part's "detail"; None: sent without one
         self.cache = cache
         self.stats = ClientStats()
         self._stopped = threading.Event()
@@ -310,7 +316,8 @@ class ChatClient:
         return reply
 
     def _body(self, prompt: str, image_urls: list[str]) -> dict[str, Any]:
-        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}}
+        detail = {"detail": self.image_detail} if self.image_detail else {}
+        content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url, **detail}}
                                          for url in image_urls]
         content.append({"type": "text", "text": prompt})
         return {"model": self.endpoint.model, "messages": [{"role": "user", "content": content}],
@@ -622,6 +629,9 @@ def add_client_arguments(p: Any) -> None:
     g.add_argument("--extra-body", metavar="JSON", help="fields added to every request, overriding the "
                    "defaults; null drops one, e.g. '{\"max_tokens\": null, \"max_completion_tokens\": 4096, "
                    "\"temperature\": null}' for OpenAI reasoning models")
+    g.add_argument("--image-detail", choices=IMAGE_DETAILS[1:],
+                   help="the detail of every image part (OpenAI's image_url.detail: low is a fixed small "
+                   "number of tokens an image; default: not sent, the server's choice)")
     g.add_argument("--cache-dir", help="response cache folder (default $DEPTHFIRST_VLM_CACHE or "
                    "~/.cache/depthfirst/vlm); a re-run sends no request for answers already there")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
@@ -665,4 +675,4 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
         cache = ResponseCache(root)
     return ChatClient(Endpoint.parse(spec), api_key_env=args.api_key_env, timeout=args.timeout,
                       max_retries=args.retries, max_tokens=args.max_tokens, temperature=args.temperature,
-                      extra_body=extra, cache=cache)
+                      extra_body=extra, cache=cache, image_detail=args.image_detail)

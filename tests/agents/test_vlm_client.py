@@ -646,3 +646,19 @@ def test_the_cache_dir_is_checked_before_any_request(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(tmp_path / "deep" / "er"))  # the default: parents made
     assert client_from_args(spec, _client_args()).cache.root == tmp_path / "deep" / "er"
     assert (tmp_path / "deep" / "er").is_dir()
+
+
+def test_image_detail_is_sent_in_every_image_part_and_keys_the_cache(tmp_path):
+    from agents.vlm_client import client_from_args
+
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    with ChatServer(default=lambda body: good("ok")) as server:
+        client_from_args(f"m@{server.url}", _client_args(*cache)).complete("q", [IMG, IMG])
+        client_from_args(f"m@{server.url}", _client_args("--image-detail", "low", *cache)).complete(
+            "q", [IMG, IMG])  # another request: its answer may differ
+    plain, low = ([part for part in body["messages"][0]["content"] if part["type"] == "image_url"]
+                  for body in server.requests)
+    assert [part["image_url"].get("detail") for part in plain] == [None, None]  # as before: none sent
+    assert [part["image_url"]["detail"] for part in low] == ["low", "low"]
+    with pytest.raises(SystemExit):
+        _client_args("--image-detail", "medium")
