@@ -26,7 +26,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -278,20 +278,53 @@ _EXPORT_FILE_PARTS = [pattern.split("/") for pattern in EXPORT_FILES]
 # ------------------------------------------------------------------------------------ worker side
 
 _MODEL: Any = None
-_EPISODE_DONE: Callable[[], Any] | None = None  # in this process: a replay job moves the bar per episode
+# The running job's progress(episodes ended, steps played): the parent's bar, directly (one worker) or
+# through _PROGRESS_QUEUE (a pool); None outside a job.
+_PROGRESS: Callable[[int, int], Any] | None = None
+_PROGRESS_QUEUE: Any = None  # in a pool's worker: where _pooled_job sends (job, episodes, steps)
+REFRESH_S = 0.25  # steps are passed on (and shown) at most this often; every episode's end at once
 
 
-def _init_worker(run: RunInfo, device: str) -> None:
+def _init_worker(run: RunInfo, device: str, queue: Any) -> None:
     import torch
 
-    global _MODEL
+    global _MODEL, _PROGRESS_QUEUE
     torch.set_num_threads(1)  # one core per worker process: N workers use N cores, not N²
     _MODEL = load_policy(run, device)
+    _PROGRESS_QUEUE = queue
+
+
+def _progress(episodes: int, steps: int) -> None:
+    if _PROGRESS is not None:
+        _PROGRESS(episodes, steps)
+
+
+def _pooled_job(key: int, fn: Callable[..., Any], *job: Any) -> Any:
+    """In a pool's worker: ``fn(*job)``, its progress sent to the parent as ``(key, episodes, steps)``,
+    at each episode's end and otherwise at most every ``REFRESH_S`` (a long Game Boy episode's steps)."""
+    global _PROGRESS
+    last, steps = time.monotonic(), 0
+
+    def report(episodes: int, played: int) -> None:
+        nonlocal last, steps
+        steps += played
+        now = time.monotonic()
+        if episodes or now - last >= REFRESH_S:
+            _PROGRESS_QUEUE.put((key, episodes, steps))
+            last, steps = now, 0
+
+    _PROGRESS = report
+    try:
+        return fn(*job)
+    finally:
+        _PROGRESS = None
+        if steps:
+            _PROGRESS_QUEUE.put((key, 0, steps))
 
 
 def _play_job(episodes: list[int], env: str, env_kwargs: dict[str, Any], seed: int, max_steps: int,
               deterministic: bool) -> list[EpisodeLog]:
-    return play(_MODEL, env, env_kwargs, episodes, seed, max_steps, deterministic)
+    return play(_MODEL, env, env_kwargs, episodes, seed, max_steps, deterministic, progress=_progress)
 
 
 @dataclass
@@ -392,13 +425,13 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
                 writer.add(view, frame)
                 if module is not None:
                     result.records.extend(_state_records(module, view, frame, store, s))
+                _progress(0, 1)
             if s.minari:
                 file = root / ".tmp" / "minari" / f"ep-{log.episode:07d}.npy"
                 file.parent.mkdir(parents=True, exist_ok=True)
                 np.save(file, np.stack(observations))
                 result.minari_files.append(str(file))
-            if _EPISODE_DONE is not None:
-                _EPISODE_DONE()
+            _progress(1, 0)
     finally:
         writer.close()
         close = getattr(game, "close", None)
@@ -410,31 +443,53 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
 
 # ------------------------------------------------------------------------------------ parent side
 
+class _Steps:
+    """Moves an episode bar as episodes end, and shows the steps played so far beside it (redrawn at most
+    every ``REFRESH_S``): a Game Boy chunk plays for minutes before its first episode ends."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.steps = 0
+        self.shown = time.monotonic()
+
+    def __call__(self, episodes: int, steps: int) -> None:
+        self.steps += steps
+        if episodes:
+            self.bar.update(episodes)
+        if steps and time.monotonic() - self.shown >= REFRESH_S:
+            self.shown = time.monotonic()
+            self.bar.set_postfix_str(f"{self.steps:,} steps")
+
+
 class _Runner:
     """Runs jobs in this process (one worker) or in a pool of spawned processes."""
 
     def __init__(self, run: RunInfo, workers: int, device: str, model: Any) -> None:
         self.pool: ProcessPoolExecutor | None = None
+        self.queue: Any = None
         if workers > 1:
-            self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                            initializer=_init_worker, initargs=(run, device))
+            ctx = get_context("spawn")
+            self.queue = ctx.SimpleQueue()  # the workers' progress (_pooled_job)
+            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(run, device, self.queue))
         else:
             global _MODEL
             _MODEL = model
 
     def map(self, fn: Any, jobs: list[tuple], bar: Any, size: Callable[[tuple], int]) -> list[Any]:
-        """``fn(*job)`` for every job, results in job order; ``bar`` moves on by ``size(job)`` as each
-        finishes (in this process a replay job moves it at each of its episodes: chunks take seconds)."""
+        """``fn(*job)`` for every job, results in job order; ``bar`` (episodes) moves as each job's
+        episodes end, and reaches ``size(job)`` more when the job is done."""
+        steps = _Steps(bar)
         if self.pool is None:
-            global _EPISODE_DONE
+            global _PROGRESS
             out = []
             for job in jobs:
                 done_before = bar.n
-                _EPISODE_DONE = bar.update  # bar.update() moves it by one
+                _PROGRESS = steps
                 try:
                     out.append(fn(*job))
                 finally:
-                    _EPISODE_DONE = None
+                    _PROGRESS = None
                 bar.update(size(job) - (bar.n - done_before))
             return out
         from agents.interrupts import uninterruptible
@@ -444,10 +499,21 @@ class _Runner:
         # Ctrl-C reaches only this process, which stops them (close) and prints one line. A signal in
         # these few milliseconds is dropped.
         with uninterruptible():
-            futures: dict[Future, tuple] = {self.pool.submit(fn, *job): job for job in jobs}
-        for fut in as_completed(futures):
-            fut.result()
-            bar.update(size(futures[fut]))
+            futures: dict[Future, int] = {self.pool.submit(_pooled_job, k, fn, *job): k
+                                          for k, job in enumerate(jobs)}
+        counted = [0] * len(jobs)  # episodes the bar shows of each job
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=REFRESH_S, return_when=FIRST_COMPLETED)
+            # A worker puts a job's reports before it sends the job's result, so they are all here now.
+            while not self.queue.empty():
+                k, episodes, played = self.queue.get()
+                counted[k] += episodes
+                steps(episodes, played)
+            for fut in done:
+                fut.result()
+                k = futures[fut]
+                bar.update(size(jobs[k]) - counted[k])  # a capped episode never reported its end
         return [fut.result() for fut in futures]
 
     def close(self, stop: bool = False) -> None:
@@ -458,6 +524,7 @@ class _Runner:
                 for proc in list(self.pool._processes.values()):  # no public way in Python < 3.14
                     proc.kill()
             self.pool.shutdown(cancel_futures=True)
+            self.queue.close()
         global _MODEL
         _MODEL = None
 

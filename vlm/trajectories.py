@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -205,8 +205,10 @@ def episode_seed(seed: int, episode: int) -> int:
 
 
 def play(model: Any, env: str, env_kwargs: dict[str, Any], episodes: list[int], seed: int,
-         max_steps: int, deterministic: bool = True) -> list[EpisodeLog]:
-    """Play ``episodes`` (indices; episode k from ``episode_seed(seed, k)``) on one batched game."""
+         max_steps: int, deterministic: bool = True,
+         progress: Callable[[int, int], Any] | None = None) -> list[EpisodeLog]:
+    """Play ``episodes`` (indices; episode k from ``episode_seed(seed, k)``) on one batched game;
+    ``progress(episodes ended, steps played)`` after each step of the batch."""
     n = len(episodes)
     game = make_game(env, num_envs=n, **env_kwargs)
     seeds = np.array([episode_seed(seed, k) for k in episodes], dtype=np.uint64)
@@ -232,7 +234,10 @@ def play(model: Any, env: str, env_kwargs: dict[str, Any], episodes: list[int], 
             cols["scores"][i].append(float(info["score"]))
             if terminated[i] or truncated[i]:
                 infos[int(i)] = info
+        stepped = int(live.sum())
         live &= ~(terminated | truncated)
+        if progress is not None:
+            progress(stepped - int(live.sum()), stepped)
         if not live.any():
             break
     logs = []

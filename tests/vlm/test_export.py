@@ -627,28 +627,42 @@ def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_replay_bar_moves_at_each_episode_not_each_chunk(run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_bars_move_at_each_episode_not_each_chunk_and_show_the_steps(run, tmp_path, monkeypatch, workers):
     import vlm.export
 
     updates: dict[str, list[int]] = {}
+    postfix: dict[str, str] = {}
     make_bar = vlm.export._bar
 
     def recording_bar(total, desc, unit, enabled):
         bar = make_bar(total, desc, unit, True)
-        steps = updates.setdefault(desc.split()[0], [])
-        update = bar.update
+        name = desc.split()[0]
+        steps = updates.setdefault(name, [])
+        update, set_postfix_str = bar.update, bar.set_postfix_str
 
         def record(n=1):
             steps.append(n)
             return update(n)
 
-        bar.update = record
+        def record_postfix(text, *args, **kwargs):
+            postfix[name] = text
+            return set_postfix_str(text, *args, **kwargs)
+
+        bar.update, bar.set_postfix_str = record, record_postfix
         return bar
 
     monkeypatch.setattr(vlm.export, "_bar", recording_bar)
-    assert export(str(run), "--episodes", "3", "--out", str(tmp_path / "ds"), "--formats", "none") == 0
-    assert [n for n in updates["replay"] if n] == [1, 1, 1]  # a chunk holds all three: one move each
-    assert sum(updates["play"]) == 3
+    monkeypatch.setattr(vlm.export, "REFRESH_S", 0.0)  # every step's count shown (in this process)
+    out = tmp_path / "ds"
+    assert export(str(run), "--episodes", "3", "--out", str(out), "--formats", "none", "--stochastic",
+                  "--workers", workers) == 0
+    # One chunk holds all three episodes: the bars moved at each episode's end, not once at the chunk's.
+    assert [n for n in updates["replay"] if n] == [1, 1, 1]
+    moves = [n for n in updates["play"] if n]
+    assert sum(moves) == 3 and len(moves) > 1, moves  # (two episodes may end on the same step)
+    steps = json.loads((out / META).read_text())["counts"]["steps"]
+    assert postfix == {"play": f"{steps:,} steps", "replay": f"{steps:,} steps"}
 
 
 def test_a_full_disk_during_an_overwrite_is_one_clear_error_and_keeps_the_old_export(run, tmp_path, capsys,
