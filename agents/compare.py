@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -390,22 +392,29 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
     """``write_report`` into a hidden folder inside ``out`` (same file system: renames are atomic), then
     swap the finished report in: an old report is moved aside and deleted only once every new file is in
     place. A failure before that leaves ``out`` as it was (and removes it again, with the folders above
-    it, if this call made them)."""
+    it, if this call made them). The hidden folders' names say how far a swap got (``.report-new-ID``,
+    then ``.report-moving-ID`` while the old report is moved aside, ``.report-old-ID`` once it all is), so
+    ``recover_report`` can put things right after a kill (SIGKILL, a power cut) that no cleanup ran for."""
     check_out_dir(out, overwrite)
     made = missing_folders(out)  # removed again if the report fails
     new: Path | None = None
     old: Path | None = None
     try:
         out.mkdir(parents=True, exist_ok=True)
-        new = Path(tempfile.mkdtemp(prefix=".report-new-", dir=out))
+        new = Path(tempfile.mkdtemp(prefix=f".report-new-{os.getpid()}-", dir=out))
         report = write_report(new, **report_args)
-        old = Path(tempfile.mkdtemp(prefix=".report-old-", dir=out))
+        swap = new.name.removeprefix(".report-new-")
+        old = out / f".report-moving-{swap}"
+        old.mkdir()
         moved_old: list[str] = []
         moved_new: list[str] = []
         try:
             for entry in _report_entries(out):
                 entry.rename(old / entry.name)
                 moved_old.append(entry.name)
+            aside = out / f".report-old-{swap}"
+            old.rename(aside)  # all of the old report is aside now
+            old = aside
             for entry in list(new.iterdir()):
                 entry.rename(out / entry.name)
                 moved_new.append(entry.name)
@@ -418,15 +427,83 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
     except BaseException as e:
         if new is not None:
             shutil.rmtree(new, ignore_errors=True)
-        if old is not None:
+        if old is not None and old.exists():
             old.rmdir()  # empty again (an OSError here keeps what could not be put back)
         remove_folders(made)
         if isinstance(e, OSError):  # a full disk: the report is all or nothing
             raise CompareError(f"--out {not_written(out, e)}") from None
         raise
+    new.rmdir()  # first: an old report aside with no new folder beside it is one that was replaced
     shutil.rmtree(old)
-    new.rmdir()
     return report
+
+
+_STAGED = re.compile(r"^\.report-(new|moving|old)-(([0-9]+)-.+)$")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a comparison writing its report now); not this process's own pid,
+    which on a leftover folder is a killed process's, reused."""
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: no process can have such a pid
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _move_back(folder: Path, out: Path) -> bool:
+    """Move everything in ``folder`` into ``out`` and remove it; False (nothing lost: what ``out`` already
+    has stays in ``folder``) if some name was taken."""
+    for entry in list(folder.iterdir()):
+        if not (out / entry.name).exists() and not (out / entry.name).is_symlink():
+            entry.rename(out / entry.name)
+    if any(folder.iterdir()):
+        return False
+    folder.rmdir()
+    return True
+
+
+def recover_report(out: Path) -> list[str]:
+    """Put right what a comparison killed while it wrote or swapped its report into ``out`` (SIGKILL, a
+    power cut: no cleanup ran) left there: the previous report goes back in place as it was, unless the
+    new one had replaced it whole; half-written new reports are removed. The folders of a comparison
+    still running are left alone. Returns one line per folder dealt with."""
+    if not out.is_dir() or out.is_symlink():
+        return []
+    swaps: dict[str, dict[str, Path]] = {}
+    for entry in out.iterdir():
+        m = _STAGED.match(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(3))):
+            swaps.setdefault(m.group(2), {})[m.group(1)] = entry
+    notes = []
+    for stages in swaps.values():
+        new, moving, old = stages.get("new"), stages.get("moving"), stages.get("old")
+        aside = moving or (old if new is not None else None)
+        if aside is not None:  # killed while the old report was moved aside, or the new one moved in
+            if aside is old:  # every report file in out is the new one's: out with them
+                for entry in _report_entries(out):
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
+            if _move_back(aside, out):
+                notes.append(f"put back the previous report, which a comparison killed while replacing it "
+                             f"had moved to {aside.name}")
+            else:
+                notes.append(f"kept {aside}: a comparison killed while replacing the report moved it there, "
+                             "and some of its files are in the way")
+        elif old is not None:  # killed while deleting the report it had replaced
+            shutil.rmtree(old)
+            notes.append(f"removed {old.name}, the rest of a report a killed comparison had replaced")
+        if new is not None:
+            shutil.rmtree(new)
+            if aside is None:
+                notes.append(f"removed {new.name}, the unfinished report of a killed comparison")
+    return notes
 
 
 def _fmt(value: Any, spec: str = ".2f", none: str = "—") -> str:
@@ -628,6 +705,14 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     if model is None:  # no specialist built the game: a missing default ROM is said now, not mid-play
         check_vlm_game(env)
     labels = player_labels(players)
+    try:
+        with uninterruptible():
+            for note in recover_report(out):
+                print(f"{out}: {note}", file=sys.stderr)
+    except OSError as e:  # a folder that cannot be written
+        raise CompareError(f"--out {out}: the folders a killed comparison left there cannot be put right "
+                           f"({e.strerror or e}); move the .report-* folders out (one may hold the previous "
+                           "report)") from None
     check_out_dir(out, overwrite)  # an old report is replaced only once there is a new one
     try:
         pyplot()  # the report's plots need it: say so before any episode is played

@@ -533,3 +533,102 @@ def test_a_vlm_only_comparison_names_a_missing_rom_before_any_progress_bar(scrip
     err = capsys.readouterr().err
     assert err.startswith("error: pokemon_red: no ROM file at roms/pokemon_red.gb"), err
     assert not (tmp_path / "out").exists()
+
+
+# Runs compare.py and dies (os._exit, as a SIGKILL: no cleanup) at a point of writing its report: inside
+# write_report, at the n-th rename of the swap, or when it deletes the replaced report.
+KILLED = """
+import os, pathlib, runpy, shutil, sys
+import agents.compare as c
+kill = sys.argv[1]
+swapping = False
+real_write, real_rename, renames = c.write_report, pathlib.Path.rename, 0
+def write_report(*args, **kwargs):
+    global swapping
+    if kill == "write":
+        os._exit(9)
+    report = real_write(*args, **kwargs)
+    swapping = True
+    return report
+def rename(self, target):
+    global renames
+    renames += swapping
+    if kill == f"rename:{renames}":
+        os._exit(9)
+    return real_rename(self, target)
+def rmtree(*args, **kwargs):
+    if swapping and kill == "rmtree":
+        os._exit(9)
+c.write_report, pathlib.Path.rename, shutil.rmtree = write_report, rename, rmtree
+sys.argv = ["scripts/compare.py", *sys.argv[2:]]
+runpy.run_path("scripts/compare.py", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("kill", ["write", "moving old", "moving new", "rmtree"])
+def test_a_comparison_killed_while_replacing_its_report_is_put_right_by_the_next(scripts, tmp_path, capsys,
+                                                                                  kill):
+    import os
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "report"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+        assert scripts.compare.main(argv) == 0
+    (out / "notes.txt").write_text("mine")
+    before = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
+    entries = len([e for e in out.iterdir() if e.name != "notes.txt"])
+    point = {"moving old": "rename:2", "moving new": f"rename:{entries + 3}"}.get(kill, kill)
+    # The killed run takes its answers from the cache (the server is gone).
+    killed = subprocess.run([sys.executable, "-c", KILLED, point, *argv, "--overwrite"], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    assert [e for e in out.iterdir() if e.name.startswith(".report-")]  # what the kill left
+    capsys.readouterr()
+    # The next comparison into the folder (here without --overwrite: refused) first puts it right.
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "already exists and is not empty" in err and "Traceback" not in err
+    assert not [e for e in out.iterdir() if e.name.startswith(".")]
+    after = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
+    if kill == "rmtree":  # the new report was whole: only the old one's deletion was left
+        assert "removed .report-old-" in err and after.keys() == before.keys() and after != before
+    else:  # the previous report, as it was
+        assert after == before
+        assert ("put back the previous report" in err) == (kill != "write"), err
+
+
+def test_the_report_folders_of_a_running_comparison_are_left_alone(tmp_path):
+    import os
+
+    from agents.compare import recover_report
+
+    running = tmp_path / f".report-new-{os.getppid()}-abc"  # a live process's: a comparison writing now
+    running.mkdir()
+    (running / "report.json").write_text("{}")
+    assert recover_report(tmp_path) == [] and (running / "report.json").is_file()
+
+
+def test_leftover_report_folders_that_cannot_be_removed_are_one_clear_error(scripts, tmp_path, capsys,
+                                                                            monkeypatch):
+    import shutil
+    import subprocess
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id no process has now: a killed comparison's
+    out = tmp_path / "report"
+    (out / f".report-new-{dead.pid}-abc").mkdir(parents=True)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(shutil, "rmtree", refused)
+    argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1", "--out", str(out),
+            "--no-cache", "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: the folders a killed comparison left there cannot be put "
+                          "right (Permission denied)"), err
