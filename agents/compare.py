@@ -31,7 +31,14 @@ import numpy as np
 from agents.curves import pyplot
 from agents.evaluation import Episode, eval_kwargs, mean_text, run_episodes
 from agents.interrupts import uninterruptible
-from agents.runs import file_slug, make_output_folder, missing_folders, not_written, remove_folders
+from agents.runs import (
+    file_slug,
+    make_output_folder,
+    missing_folders,
+    not_written,
+    process_running,
+    remove_folders,
+)
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -441,20 +448,6 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
 _STAGED = re.compile(r"^\.report-(new|moving|old)-(([0-9]+)-.+)$")
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a comparison writing its report now); not this process's own pid,
-    which on a leftover folder is a killed process's, reused."""
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # OverflowError: no process can have such a pid
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def _move_back(folder: Path, out: Path) -> bool:
     """Move everything in ``folder`` into ``out`` and remove it; False (nothing lost: what ``out`` already
     has stays in ``folder``) if some name was taken."""
@@ -477,7 +470,7 @@ def recover_report(out: Path) -> list[str]:
     swaps: dict[str, dict[str, Path]] = {}
     for entry in out.iterdir():
         m = _STAGED.match(entry.name)
-        if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(3))):
+        if m and entry.is_dir() and not entry.is_symlink() and not process_running(int(m.group(3))):
             swaps.setdefault(m.group(2), {})[m.group(1)] = entry
     notes = []
     for stages in swaps.values():

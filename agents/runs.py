@@ -112,6 +112,20 @@ def exclusive_lock(f: IO[Any]) -> bool:
     return True
 
 
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` runs (one writing the folders it named by its pid, now); not this
+    process's own pid, which on a leftover folder is a killed process's, reused."""
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: no process can have such a pid
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def claim_run(path: Path) -> IO[str]:
     """Lock run folder ``path`` for training until the returned file is closed: a second train_ppo.py
     into the same folder (a new run, --resume or --force) is refused instead of mixing its files into

@@ -18,6 +18,7 @@ curriculum and no trainer formats.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import importlib
 import importlib.util
 import json
@@ -551,6 +552,7 @@ def _not_written(out: Path, e: OSError) -> ExportError:
 
 def export(opts: ExportOptions) -> dict[str, Any]:
     """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
+    _put_right(Path(opts.out))  # first: it may put back the --out that plan checks
     p = plan(opts)
     run = p.run
     env_kwargs = eval_kwargs(run.cfg["env_kwargs"])  # a two-player game is played against the greedy bot
@@ -746,6 +748,39 @@ def _claim(partial: Path, out: Path) -> Any:
     f.write(str(os.getpid()))
     f.flush()
     return f
+
+
+def _put_right(out: Path) -> None:
+    """What an export killed outright (SIGKILL, a power cut) while it replaced ``out`` left: the previous
+    export, moved aside as ``.<name>.old-<pid>``. Put back when ``out`` is missing (killed between the
+    two renames), else the rest of an export already replaced (killed while deleting it, which takes a
+    while), deleted. Those of an export still running are left alone."""
+    from agents.interrupts import uninterruptible
+    from agents.runs import process_running
+
+    try:
+        if out.is_symlink():
+            out = out.resolve()
+        aside = sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")) if out.parent.is_dir() else []
+        with uninterruptible():
+            for old in aside:
+                pid = old.name.rpartition("-")[2]
+                if not pid.isdigit() or process_running(int(pid)) or old.is_symlink() or not old.is_dir():
+                    continue
+                if out.exists() or out.is_symlink():
+                    print(f"removing {old}: the rest of an export that a killed export replaced",
+                          file=sys.stderr, flush=True)
+                    shutil.rmtree(old)
+                else:
+                    os.rename(old, out)
+                    print(f"put back {out}, which an export killed while replacing it had moved to {old}",
+                          file=sys.stderr, flush=True)
+    except RuntimeError:  # a symbolic link loop: plan names it
+        return
+    except OSError as e:
+        raise ExportError(f"--out {out}: what a killed export left beside it cannot be put right "
+                          f"({e.strerror or e}); move the .{out.name}.old-* folder away (it may be the "
+                          "previous export)") from None
 
 
 def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:

@@ -708,3 +708,47 @@ def test_an_export_folder_the_full_disk_cannot_make_is_one_clear_error(run, tmp_
     partial = out.parent / ".out.partial"
     assert f"error: --out {out} could not be written (No space left on device: {partial})" in err
     assert list(tmp_path.iterdir()) == []  # nor the folders made for it
+
+
+# Runs export_trajectories.py and dies (os._exit, as a SIGKILL: no cleanup) while it replaces an export:
+# between moving the old one aside and moving the new one in, or as it deletes the old one.
+KILLED = """
+import os, runpy, shutil, sys
+kill = sys.argv[1]
+real_rename, real_rmtree = os.rename, shutil.rmtree
+def rename(src, dst, *args, **kwargs):
+    if kill == "between" and str(src).endswith(".partial"):
+        os._exit(9)
+    return real_rename(src, dst, *args, **kwargs)
+def rmtree(path, *args, **kwargs):
+    if kill == "deleting" and ".old-" in str(path):
+        os._exit(9)
+    return real_rmtree(path, *args, **kwargs)
+os.rename, shutil.rmtree = rename, rmtree
+sys.argv = ["scripts/export_trajectories.py", *sys.argv[2:]]
+runpy.run_path("scripts/export_trajectories.py", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("kill", ["between", "deleting"])
+def test_an_export_killed_while_replacing_one_is_put_right_by_the_next(run, tmp_path, capsys, kill):
+    out = tmp_path / "ds"
+    argv = [str(run), "--episodes", "2", "--out", str(out), "--formats", "none", "--no-progress"]
+    assert export(*argv) == 0
+    before = digest_tree(out)
+    killed = subprocess.run([sys.executable, "-c", KILLED, kill, *argv, "--overwrite", "--seed", "7"],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                            text=True)
+    assert killed.returncode == 9, killed.stderr
+    assert [e for e in tmp_path.iterdir() if ".old-" in e.name]  # the old export, moved aside
+    capsys.readouterr()
+    assert export(*argv) == 2  # the next export into it puts it right (then refuses: no --overwrite)
+    err = capsys.readouterr().err
+    assert "already has data" in err and "Traceback" not in err
+    assert not [e for e in tmp_path.iterdir() if ".old-" in e.name]
+    if kill == "between":  # --out was gone: the previous export is back as it was
+        assert f"put back {out}, which an export killed while replacing it had moved to" in err
+        assert digest_tree(out) == before
+    else:  # the new export was in place: the old one's rest is deleted
+        assert "the rest of an export that a killed export replaced" in err
+        assert json.loads((out / META).read_text())["seeds"]["base"] == 7
