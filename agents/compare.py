@@ -262,10 +262,13 @@ def state_at(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int]
              ) -> dict[str, Any]:
     """The state of episode ``seed`` after its first ``step`` actions (re-simulated)."""
     game = make_game(env, num_envs=1, **env_kwargs)
-    game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
-    for a in actions[:step]:
-        game.step(np.array([a], dtype=np.int64))
-    return game.get_state(0)
+    try:  # closed: a Game Boy game holds an emulator, one per frame a report shows
+        game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
+        for a in actions[:step]:
+            game.step(np.array([a], dtype=np.int64))
+        return game.get_state(0)
+    finally:
+        game.close()
 
 
 def _frame_image(images: list[np.ndarray], caption: str, min_side: int = 256) -> np.ndarray:

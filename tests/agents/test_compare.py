@@ -632,3 +632,22 @@ def test_leftover_report_folders_that_cannot_be_removed_are_one_clear_error(scri
     err = capsys.readouterr().err
     assert err.startswith(f"error: --out {out}: the folders a killed comparison left there cannot be put "
                           "right (Permission denied)"), err
+
+
+def test_a_worst_decision_frame_closes_the_game_it_replays(monkeypatch):
+    """Each worst-decision frame re-simulates its episode in a game of its own; a Game Boy game holds an
+    emulator until closed."""
+    import agents.compare as compare_module
+    from envs import make_game
+
+    closed: list[bool] = []
+
+    def tracked(*args, **kwargs):
+        game = make_game(*args, **kwargs)
+        close = game.close
+        game.close = lambda: (closed.append(True), close())[1]
+        return game
+
+    monkeypatch.setattr(compare_module, "make_game", tracked)
+    state = compare_module.state_at("snake", {"size": 6}, 3, [0, 0, 0], 2)
+    assert state["step"] == 2 and closed == [True]
