@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import IO, Any
 
@@ -87,22 +88,32 @@ def absolute_paths(env: str, env_kwargs: dict) -> None:
             env_kwargs[key] = os.path.abspath(os.path.expanduser(value))
 
 
-def env_flag(key: str) -> str:
-    """The flag that sets game option ``key``."""
-    return f"--{key.replace('_', '-')}" if key in ENV_FLAGS else f"--set env_kwargs.{key}"
+def env_flag(key: str, typed: Collection[str] = ()) -> str:
+    """The flag that sets game option ``key``: ``--set env_kwargs.<key>`` where the user typed that
+    (``typed``: the game options given by ``--set``), or where the option has no flag of its own."""
+    own = key in ENV_FLAGS and key not in typed
+    return f"--{key.replace('_', '-')}" if own else f"--set env_kwargs.{key}"
 
 
-def flags_named(message: str, key: str, value: Any) -> list[str]:
+def set_options(assignments: list[str]) -> set[str]:
+    """The game options that ``--set`` assignments set (``env_kwargs.size=8`` sets ``size``)."""
+    keys = (item.split("=", 1)[0].strip().split(".") for item in assignments)
+    return {parts[1] for parts in keys if len(parts) > 1 and parts[0] == "env_kwargs"}
+
+
+def flags_named(message: str, key: str, value: Any, typed: Collection[str] = ()) -> list[str]:
     """The flags of game option ``key`` that an error ``message`` names: for a mapping option (Pokémon's
-    reward) ``reward.badge`` in the message is ``--set env_kwargs.reward.badge``; else the option's flag."""
+    reward) ``reward.badge`` in the message is ``--set env_kwargs.reward.badge``; else the option's flag
+    (``env_flag``: as the user typed it)."""
     entries = re.findall(rf"\b{key}\.(\w+)", message) if isinstance(value, dict) else []
     if entries:
         return [f"--set env_kwargs.{key}.{entry}" for entry in dict.fromkeys(entries)]
-    return [env_flag(key)] if re.search(rf"\b{key}\b", message) else []
+    return [env_flag(key, typed)] if re.search(rf"\b{key}\b", message) else []
 
 
-def check_game(cfg: dict) -> None:
-    """Build one board before anything is written, so a bad option or a missing ROM fails first."""
+def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
+    """Build one board before anything is written, so a bad option or a missing ROM fails first. An error
+    names each option's flag, or ``--set env_kwargs.<key>`` for the options in ``typed`` (given so)."""
     from agents.runs import game_options
     from envs import game_class, make_game
     from envs.base import whole_options
@@ -111,8 +122,8 @@ def check_game(cfg: dict) -> None:
     known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
     for key in kwargs if known is not None else ():
         if key not in known:
-            raise ValueError(f"{env_flag(key)} does not apply to --env {cfg['env']} (env_kwargs.{key} is not "
-                             "one of its options; see the per-env flags in --help)")
+            raise ValueError(f"{env_flag(key, typed)} does not apply to --env {cfg['env']} (env_kwargs.{key} "
+                             "is not one of its options; see the per-env flags in --help)")
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
@@ -120,7 +131,8 @@ def check_game(cfg: dict) -> None:
     except TypeError as e:
         raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
-        named = [flag for key, value in cfg["env_kwargs"].items() for flag in flags_named(str(e), key, value)]
+        named = [flag for key, value in cfg["env_kwargs"].items()
+                 for flag in flags_named(str(e), key, value, typed)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
     # As the game read them: --set env_kwargs.size=10.0 is size 10 in config.yaml too.
@@ -252,7 +264,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             absolute_paths(cfg["env"], cfg["env_kwargs"])
             try:
                 cfg = resolve(cfg, torch.cuda.is_available())
-                check_game(cfg)
+                check_game(cfg, set_options(args.set))
             except ValueError as e:  # the message names a flag; the value may be the user's file's
                 if not args.config:
                     raise

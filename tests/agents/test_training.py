@@ -449,7 +449,10 @@ def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts):
     assert type(cfg["env_kwargs"]["size"]) is int
     cfg = resolve(apply_set(load_config("snake"), ["env_kwargs.size=10.5"]), False)
     with pytest.raises(ValueError, match=r"snake size must be a whole number .* got 10.5 \(change --size\)"):
-        scripts.train_ppo.check_game(cfg)
+        scripts.train_ppo.check_game(cfg)  # as from --size 10.5 (argparse refuses it), or a --config file
+    # Given by --set: the error names the --set the user typed, not the flag they did not use.
+    with pytest.raises(ValueError, match=r"got 10.5 \(change --set env_kwargs.size\)"):
+        scripts.train_ppo.check_game(cfg, {"size"})
 
 
 def test_an_error_names_entries_only_of_a_mapping_option(scripts):
@@ -485,6 +488,9 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake", "--set", "ppo.use_sde=maybe"], "ppo.use_sde must be true or false"),
     (["--env", "snake", "--num-envs", "1e12"], "GiB of shared memory, more than this machine gives"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
+    # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
+    (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),
+    (["--env", "rotation", "--set", "env_kwargs.size=8"], "--set env_kwargs.size does not apply to --env"),
     (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "got 9 (change --set env_kwargs.max_cubes)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
