@@ -175,6 +175,20 @@ def check_self_play(cfg: dict) -> None:
                          "or train against --opponent greedy or random")
 
 
+def refuse_inputs_in_replaced_run(run_dir: Path, inputs: dict[str, Any]) -> None:
+    """``--force`` moves the old run aside and deletes it once the new run finishes: an input of this
+    command inside it (a ``--state`` kept in its folder, its own config.yaml as ``--config``) would be
+    missing while the new run starts, then deleted with the old run. Refused, naming the flag."""
+    if not run_dir.is_dir():
+        return
+    folder = Path(os.path.realpath(run_dir))
+    for flag, file in inputs.items():
+        if isinstance(file, str) and file.strip() and Path(os.path.realpath(file)).is_relative_to(folder):
+            raise RunError(f"{flag} {file} is inside --run-dir {run_dir}, which --force replaces (its files "
+                           "are moved aside, then deleted): copy it out of the run folder first, or choose "
+                           "another --run-dir")
+
+
 def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """A value given both as a flag and as ``--set`` (``--size 12 --set env_kwargs.size=8``): one of them
     would be dropped without a word, so neither is guessed."""
@@ -270,6 +284,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                     raise
                 raise ValueError(f"{e} (a value in --config {args.config} counts as that flag or "
                                  "--set key)") from None
+            if args.force and args.run_dir is not None:
+                typed = set_options(args.set)
+                refuse_inputs_in_replaced_run(Path(args.run_dir), {
+                    "--config": args.config,
+                    **{env_flag(key, typed): cfg["env_kwargs"].get(key) for key in ("rom", "state")}})
             run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
             created = run
         model_before = model_mtime(run)

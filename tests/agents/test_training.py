@@ -744,6 +744,19 @@ def test_force_clears_only_run_folders_holding_nothing_but_run_files(trained, sc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "run"]
 
 
+def test_force_refuses_a_config_file_inside_the_run_it_replaces(trained, scripts, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    # Its own config.yaml, to start it again: the file would be deleted with the old run.
+    argv = ["--config", str(run / "config.yaml"), "--run-dir", str(run), "--force", *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    assert (f"--config {run / 'config.yaml'} is inside --run-dir {run}, which --force replaces"
+            in capsys.readouterr().err)
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
 def test_ppo_takes_any_keyword_of_sb3_and_sections_may_be_empty(tmp_path):
     from agents.config import apply_set, load_config, resolve
 

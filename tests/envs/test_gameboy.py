@@ -612,6 +612,26 @@ def test_boot_frames_with_a_start_state_is_refused(tmp_path: Path, scripts, caps
     assert refused in err and "(change --set env_kwargs.boot_frames or --state)" in err and not run.exists()
 
 
+def test_force_refuses_a_start_state_inside_the_run_it_replaces(tmp_path: Path, scripts, capsys) -> None:
+    run = tmp_path / "run"
+    (run / "eval-x").mkdir(parents=True)
+    for name in ("config.yaml", "command.txt"):
+        (run / name).write_text("env: gameboy\n")
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("boot 120\n")
+    state = run / "eval-x" / "start.state"
+    make_state(TEST_CARTRIDGE, inputs, state)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    # The old run (with the state) was moved aside, so the new one said the state was not found.
+    assert scripts.train_ppo.main(["--env", "gameboy", "--game", "depthfirst_test", "--state", str(state),
+                                   "--run-dir", str(run), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert f"--state {state} is inside --run-dir {run}, which --force replaces" in err
+    assert "not found" not in err
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "run"]  # nothing moved aside
+
+
 def test_missing_state_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make_state"):
         make(1, state=tmp_path / "none.state")
