@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shlex
@@ -127,7 +128,7 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
-        make_game(cfg["env"], num_envs=1, **kwargs)
+        probe = make_game(cfg["env"], num_envs=1, **kwargs)
     except TypeError as e:
         raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
@@ -135,6 +136,9 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
                  for flag in flags_named(str(e), key, value, typed)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
+    obs_shape = probe.observation_space.shape
+    probe.close()
+    check_memory(cfg, obs_shape)
     # As the game read them: --set env_kwargs.size=10.0 is size 10 in config.yaml too.
     cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
     check_swarm_prob(cfg["env"], cfg["env_kwargs"])  # a value the game accepts, but unused
@@ -146,6 +150,49 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
         raise ValueError(f"{', '.join(f'self_play.{k}' for k in changed)} (--set or --config) applies to "
                          "self-play only (--env snake_duel --opponent policy), which this run does not use: "
                          "drop it, or train duel Snake with --opponent policy")
+
+
+def memory_bytes() -> int | None:
+    """This machine's RAM plus swap in bytes (more than a run may take, never less); None where the
+    system cannot say."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        return None
+    if ram <= 0:
+        return None
+    swap = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("SwapTotal:"):
+                swap = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):  # not Linux
+        pass
+    return ram + swap
+
+
+def check_memory(cfg: dict, obs_shape: tuple[int, ...]) -> None:
+    """Refuse a run whose observation buffers alone outgrow this machine's RAM and swap: allocating them
+    took minutes (or ended in a bus error) before failing. Counted: the vector env's step buffers (the
+    observations, the ended episodes' last ones, a copy of the observations) and, unless it lives on a
+    CUDA device, the rollout buffer's ``ppo.n_steps`` observations per board, all uint8; everything
+    else a run holds comes on top, so a run refused here could never fit."""
+    limit = memory_bytes()
+    if limit is None:
+        return
+    per_board = math.prod(obs_shape)
+    steps = cfg["ppo"]["n_steps"]
+    host_rollout = bool(cfg["recurrent"]) or not str(cfg["device"]).startswith("cuda")
+    need = per_board * cfg["num_envs"] * (3 + (steps if host_rollout else 0))
+    if need <= limit:
+        return
+    what = (f"ppo.n_steps {steps:,} × --num-envs {cfg['num_envs']:,} observations of {per_board:,} bytes "
+            "(the rollout buffer), with the step buffers," if host_rollout else
+            f"the step buffers of --num-envs {cfg['num_envs']:,} boards ({per_board:,} bytes an observation)")
+    change = "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs"
+    raise ValueError(f"{what} need at least {need / 2**30:,.1f} GiB of memory, more than this machine has "
+                     f"({limit / 2**30:,.1f} GiB of RAM and swap): the run does not fit in memory; use "
+                     f"{change}")
 
 
 def check_swarm_prob(env: str, kwargs: dict) -> None:

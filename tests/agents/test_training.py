@@ -455,6 +455,23 @@ def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts):
         scripts.train_ppo.check_game(cfg, {"size"})
 
 
+def test_the_memory_check_counts_the_buffers_that_live_in_ram(scripts, monkeypatch):
+    train_ppo = scripts.train_ppo  # one module: each attribute access loads the script afresh
+    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 12_000)
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
+    train_ppo.check_memory(cfg, (10, 10))  # (3 + 8) × 10 boards × 100 bytes = 11,000 fit
+    with pytest.raises(ValueError, match=r"use a smaller --num-envs or --set ppo\.n_steps"):
+        train_ppo.check_memory({**cfg, "num_envs": 20}, (10, 10))
+    cuda = {**cfg, "num_envs": 20, "device": "cuda"}  # on a GPU the rollout buffer is not in RAM
+    train_ppo.check_memory(cuda, (10, 10))
+    with pytest.raises(ValueError, match=r"the step buffers of --num-envs 50 boards"):
+        train_ppo.check_memory({**cuda, "num_envs": 50}, (10, 10))
+    with pytest.raises(ValueError, match=r"ppo\.n_steps"):  # RecurrentPPO keeps its buffer on the host
+        train_ppo.check_memory({**cuda, "recurrent": True}, (10, 10))
+    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: None)  # the system cannot say
+    train_ppo.check_memory({**cfg, "num_envs": 10**12}, (10, 10))
+
+
 def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     named = scripts.train_ppo.flags_named
     assert named("reward.badge must be a finite number", "reward", {"badge": "x"}) == [
@@ -486,7 +503,12 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake", "--set", "ppo.stats_window_size=0"], "ppo.stats_window_size must be >= 1"),
     (["--env", "snake", "--set", "ppo.sde_sample_freq=-2"], "ppo.sde_sample_freq must be >= -1"),
     (["--env", "snake", "--set", "ppo.use_sde=maybe"], "ppo.use_sde must be true or false"),
-    (["--env", "snake", "--num-envs", "1e12"], "GiB of shared memory, more than this machine gives"),
+    # Refused from the buffers' size, before any is allocated (the shared step buffers' own refusal, or
+    # minutes of filling memory that ended in a bus error with --num-envs 1e8 --set ppo.n_steps=1).
+    (["--env", "snake", "--num-envs", "1e12"], "GiB of memory, more than this machine has"),
+    (["--env", "snake", "--num-envs", "1e10", "--set", "ppo.n_steps=1", "--set", "ppo.batch_size=64",
+      "--device", "cpu"], "observations of 400 bytes (the rollout buffer), with the step buffers, need at "
+     "least 14,901.2 GiB of memory"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
     (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),
