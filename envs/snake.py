@@ -30,6 +30,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import Game, whole
+from envs.choices import SNAKE_OBS
 from envs.rng import randint
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -201,8 +202,8 @@ class Snake(Game):
                  starvation: int | None = None) -> None:
         super().__init__(num_envs)
         size = whole("snake size", size, 4, 32)
-        if obs not in ("grid", "pixels"):
-            raise ValueError(f"snake obs must be 'grid' or 'pixels', got {obs!r}")
+        if obs not in SNAKE_OBS:
+            raise ValueError(f"snake obs must be {' or '.join(map(repr, SNAKE_OBS))}, got {obs!r}")
         pixel_scale = whole("pixel_scale", pixel_scale, 1)
         self.size = size
         self.obs_mode = obs

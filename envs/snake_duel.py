@@ -66,6 +66,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import Game, checked_actions, finite, whole
+from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -74,8 +75,8 @@ _DX = np.array([0, 0, -1, 1], dtype=np.int64)
 _DY = np.array([-1, 1, 0, 0], dtype=np.int64)
 _OPPOSITE = np.array([DOWN, UP, RIGHT, LEFT], dtype=np.int64)
 
-OPPONENTS = ("greedy", "random", "policy")
-GREEDY, RANDOM, POLICY = 0, 1, 2
+OPPONENTS = SNAKE_DUEL_OPPONENTS  # the names, in envs/choices.py; their indices:
+GREEDY, RANDOM, POLICY = (OPPONENTS.index(name) for name in ("greedy", "random", "policy"))
 
 # Body plane value: BODY_BASE + BODY_STEP * (rounds until the cell frees), capped at 255.
 BODY_BASE, BODY_STEP = 40, 8

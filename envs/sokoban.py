@@ -41,6 +41,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import Game, flag, whole
+from envs.choices import SOKOBAN_DIFFICULTIES
 from envs.rng import randint
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -52,12 +53,8 @@ BOX_ON_REWARD = 1.0
 BOX_OFF_REWARD = -1.0
 FINISH_REWARD = 10.0
 
-#: difficulty -> (size incl. walls, (min boxes, max boxes), max_steps)
-DIFFICULTIES: dict[str, tuple[int, tuple[int, int], int]] = {
-    "easy": (6, (1, 1), 120),
-    "medium": (8, (2, 2), 120),
-    "hard": (10, (3, 4), 200),
-}
+#: difficulty -> (size incl. walls, (min boxes, max boxes), max_steps); the table is in envs/choices.py
+DIFFICULTIES = SOKOBAN_DIFFICULTIES
 
 _ROOMS = 64      # rooms tried per level before falling back to an open room (never needed in practice)
 _RUNS = 4        # backward runs per room; the best state of all of them is kept

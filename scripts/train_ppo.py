@@ -25,6 +25,7 @@ from agents.interrupts import exit_ignoring_stop_signals, stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.runs import RunError, claim_run, latest_checkpoint, new_run_dir, read_run_config
 from envs import GAMES
+from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN_DIFFICULTIES  # stdlib only
 
 
 def parser() -> argparse.ArgumentParser:
@@ -53,14 +54,14 @@ def parser() -> argparse.ArgumentParser:
                    help="override any config value, e.g. --set ppo.learning_rate=1e-4")
     # Per-env options, shortcuts for --set env_kwargs.<name>=...
     p.add_argument("--size", type=int, help="snake, snake_duel, sokoban: board size")
-    p.add_argument("--obs", choices=["grid", "pixels"], help="snake: observation kind")
-    p.add_argument("--difficulty", choices=["easy", "medium", "hard"], help="sokoban: level preset")
-    p.add_argument("--opponent", choices=["greedy", "random", "policy"],
+    p.add_argument("--obs", choices=SNAKE_OBS, help="snake: observation kind")
+    p.add_argument("--difficulty", choices=list(SOKOBAN_DIFFICULTIES), help="sokoban: level preset")
+    p.add_argument("--opponent", choices=SNAKE_DUEL_OPPONENTS,
                    help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
     p.add_argument("--rom", type=path_arg, help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
     p.add_argument("--state", type=path_arg, help="pokemon_red, gameboy: start state (.state) to reset to "
                    "(none: boot the ROM)")
-    p.add_argument("--game", choices=["tetris", "super_mario_land", "kirby", "depthfirst_test"],
+    p.add_argument("--game", choices=GAMEBOY_GAMES,
                    help="gameboy: which PyBoy game wrapper gives reward and game over")
     p.add_argument("--allow-unknown-rom", action="store_const", const=True,
                    help="pokemon_red: run a ROM whose SHA-1 is not in roms/README.md's table")

@@ -22,33 +22,15 @@ without a commercial ROM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from envs.base import as_path, finite, flag
 from envs.gameboy.core import WRAM, GameBoyGame
 from envs.gameboy.ram import POKEMON_RED, bit_count
-from envs.gameboy.roms import README, TEST_CARTRIDGE, WRAPPER_TITLES, RomError, refuse_folder
+from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder
+from envs.gameboy.wrapped import GAMES
 
-
-@dataclass(frozen=True)
-class WrappedGame:
-    title: str
-    score_weight: float
-    progress_weight: float = 0.0
-    death_penalty: float = 0.0
-    end_on_life_loss: bool = False
-
-
-GAMES: dict[str, WrappedGame] = {
-    "tetris": WrappedGame(WRAPPER_TITLES["tetris"], score_weight=0.01),
-    "super_mario_land": WrappedGame(WRAPPER_TITLES["super_mario_land"], score_weight=0.001,
-                                    progress_weight=0.1, death_penalty=1.0, end_on_life_loss=True),
-    "kirby": WrappedGame(WRAPPER_TITLES["kirby"], score_weight=0.001, death_penalty=1.0,
-                         end_on_life_loss=True),
-    "depthfirst_test": WrappedGame("DEPTHFIRST", score_weight=1.0),
-}
 TEST_BADGES_ALL = 0b11  # the test cartridge's two goals
 
 

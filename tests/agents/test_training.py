@@ -472,6 +472,30 @@ def test_the_memory_check_counts_the_buffers_that_live_in_ram(scripts, monkeypat
     train_ppo.check_memory({**cfg, "num_envs": 10**12}, (10, 10))
 
 
+def test_the_per_game_flags_offer_the_games_own_values(scripts, monkeypatch):
+    import envs.choices
+    from envs import make_game
+    from envs.gameboy.generic import GAMES as WRAPPED
+
+    choices = {a.dest: a.choices for a in scripts.train_ppo.parser()._actions}
+    assert list(choices["game"]) == list(WRAPPED)
+    for env, option in (("snake", "obs"), ("snake_duel", "opponent"), ("sokoban", "difficulty")):
+        for value in choices[option]:
+            make_game(env, **{option: value}).close()
+    # A level preset added to the games' table is one --difficulty offers (the flag listed its own copy).
+    monkeypatch.setitem(envs.choices.SOKOBAN_DIFFICULTIES, "expert", (12, (4, 5), 300))
+    assert scripts.train_ppo.parser().parse_args(["--difficulty", "expert"]).difficulty == "expert"
+    expert = make_game("sokoban", difficulty="expert")
+    assert expert.size == 12
+    expert.close()
+    # --help lists them without importing the games' NumPy, Numba or PyBoy (nor torch).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "scripts" / "train_ppo.py"),
+                           "--help"], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
+    assert not imported & {"numba", "pyboy", "torch", "stable_baselines3"}, imported
+
+
 def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     named = scripts.train_ppo.flags_named
     assert named("reward.badge must be a finite number", "reward", {"badge": "x"}) == [
