@@ -48,6 +48,10 @@ def build_model(cfg: dict[str, Any], venv: Any) -> Any:
                **cfg["ppo"])
 
 
+class AlgorithmMismatch(RunError):
+    """A checkpoint saved by a run with --recurrent loaded by one without it, or the reverse."""
+
+
 def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None) -> Any:
     """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it.
 
@@ -64,13 +68,13 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
         other = "without" if cfg.get("recurrent") else "with"
-        raise RunError(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's algorithm "
-                       f"({e}): was it saved by a run {other} --recurrent?") from e
+        raise AlgorithmMismatch(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's "
+                                f"algorithm ({e}): was it saved by a run {other} --recurrent?") from e
     if hasattr(model.policy, "lstm_actor") and not cfg.get("recurrent"):
         # PPO.load takes an LSTM policy as it is: it would play, but be exported and resumed as a plain PPO
         # (the first rollout of a --resume failed with a TypeError traceback).
-        raise RunError(f"cannot load checkpoint {path} as PPO, this run's algorithm: it holds a recurrent "
-                       "(LSTM) policy: was it saved by a run with --recurrent?")
+        raise AlgorithmMismatch(f"cannot load checkpoint {path} as PPO, this run's algorithm: it holds a "
+                                "recurrent (LSTM) policy: was it saved by a run with --recurrent?")
     return model
 
 
@@ -127,6 +131,13 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 older = [f for _, f in checkpoints(run) if f != ckpt]
                 if older:  # never deleted for the user: the file may be worth a look
                     raise RunError(f"{e}\nmove it out of the way to resume from {older[-1]}") from e
+                if isinstance(e, AlgorithmMismatch):  # --resume takes no --recurrent: say what to change
+                    now, other, how = ("true", "false", "without") if cfg.get("recurrent") else (
+                        "false", "true", "with")
+                    raise RunError(f"{e}\n{run / 'config.yaml'} says recurrent: {now}, which --resume keeps: "
+                                   "put back a model.zip this run saved (or resume the run that saved this "
+                                   f"one), or, if this run was trained {how} --recurrent, write recurrent: "
+                                   f"{other} there") from e
                 raise
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "

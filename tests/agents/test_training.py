@@ -353,6 +353,35 @@ def test_a_recurrent_checkpoint_in_a_plain_run_is_a_clear_error(trained, scripts
     assert not list(trained.glob("eval-*lstm*"))
 
 
+def test_resuming_a_checkpoint_of_the_other_algorithm_says_what_to_change(trained, scripts, tmp_path, capsys):
+    from agents.config import DEFAULTS, deep_merge, resolve
+    from agents.train import build_model
+    from envs import make_vec
+
+    cfg = yaml.safe_load((trained / "config.yaml").read_text())
+    lstm = resolve(deep_merge(DEFAULTS, {**cfg, "recurrent": True, "num_workers": 0}), False)
+    venv = make_vec(cfg["env"], lstm["num_envs"], num_workers=0, **cfg["env_kwargs"])
+    try:
+        build_model(lstm, venv).save(tmp_path / "lstm.zip")
+    finally:
+        venv.close()
+    plain, recurrent = tmp_path / "plain", tmp_path / "recurrent"
+    for run, model, flag, change in ((plain, tmp_path / "lstm.zip", False, "trained with --recurrent, write "
+                                      "recurrent: true there"),
+                                     (recurrent, trained / "model.zip", True, "trained without --recurrent, "
+                                      "write recurrent: false there")):
+        shutil.copytree(trained, run, ignore=shutil.ignore_patterns("checkpoints"))  # a copied model.zip
+        shutil.copy(model, run / "model.zip")
+        (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "recurrent": flag}))
+        before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        argv = ["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]
+        assert scripts.train_ppo.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{run / 'config.yaml'} says recurrent: {str(flag).lower()}, which --resume keeps" in err
+        assert "put back a model.zip this run saved" in err and change in err
+        assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"env": "nope"}, "names env 'nope', which this depthfirst does not know"),
     ({"env": ["snake"]}, "names env ['snake']"),
