@@ -137,10 +137,12 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     if cfg["device"] == "auto":
         cfg["device"] = "cuda" if cuda_available else "cpu"
     check_device(str(cfg["device"]), cuda_available)
-    if cfg["policy"] == "auto":
-        cfg["policy"] = cfg["cuda_policy"] if cfg["device"].startswith("cuda") else cfg["cpu_policy"]
-    if cfg["policy"] not in PRESETS:
-        raise ValueError(f"--policy: unknown preset {cfg['policy']!r}; known: {', '.join(PRESETS)}")
+    flag = "--policy"
+    if cfg["policy"] == "auto":  # the preset comes from cuda_policy or cpu_policy: the key to change
+        key = "cuda_policy" if cfg["device"].startswith("cuda") else "cpu_policy"
+        cfg["policy"], flag = cfg[key], f"--set {key}"
+    if not isinstance(cfg["policy"], str) or cfg["policy"] not in PRESETS:  # a list is unhashable
+        raise ValueError(f"{flag}: unknown preset {cfg['policy']!r}; known: {', '.join(PRESETS)}")
     for key in ("num_envs", "total_timesteps", "seed"):
         cfg[key] = whole_number(cfg[key], f"--{key.replace('_', '-')}")
     if not 0 <= cfg["seed"] < 2**32:

@@ -569,6 +569,9 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "got 9 (change --set env_kwargs.max_cubes)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
+    (["--env", "snake", "--set", "policy=[1]"], "--policy: unknown preset [1]"),  # a TypeError traceback
+    # The preset --policy auto takes on this machine comes from cpu_policy or cuda_policy: that key is named.
+    (["--env", "snake", "--device", "cpu", "--set", "cpu_policy=huge"], "--set cpu_policy: unknown preset"),
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
     # Named before the Game Boy game looks for its (here missing) ROM.
     (["--env", "pokemon_red", "--game", "tetris"], "--game does not apply to --env pokemon_red"),
