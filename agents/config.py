@@ -87,6 +87,8 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
         env = own.get("env")
         if env is None:
             raise ValueError("--env is required (or an env: key in the --config file)")
+        if not isinstance(env, str):  # a list or mapping: no preset file name, and unhashable
+            raise ValueError(f"--config {path}: env must be a game's name, got {env!r}")
     elif own.get("env") not in (None, env):
         raise ValueError(f"--config {path} is for env {own['env']!r}, not --env {env}")
     preset_file = CONFIG_DIR / f"{env}.yaml"

@@ -635,6 +635,12 @@ def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
     assert cfg["env"] == "sokoban" and cfg["ppo"]["learning_rate"] == 1e-4
     assert cfg["env_kwargs"] == preset["env_kwargs"] and cfg["total_timesteps"] == preset["total_timesteps"]
     assert cfg["ppo"]["batch_size"] == preset["ppo"]["batch_size"]
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("env: [snake]\n")  # a TypeError traceback (unhashable) with the game left out
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(scripts.train_ppo.main(["--config", str(listed), *TINY]))
+    assert exc.value.code == 2 and "env must be a game's name, got ['snake']" in capsys.readouterr().err
+    listed.unlink()
     bad = {"broken.yaml": "ppo: [1, 2", "typo.yaml": "ppo: {lr: 0.1}\n", "value.yaml": "save_every: -5\n"}
     for name, text in bad.items():
         (tmp_path / name).write_text(text)
