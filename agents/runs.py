@@ -93,12 +93,22 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                 raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
             print(f"--force: the old run waits in {aside} until the new one has saved a model")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # a full disk
-        if aside is not None:
-            aside.rename(path)
-        raise RunError(f"--run-dir {path}: the run folder cannot be made ({e.strerror or e})") from None
-    return path, aside, claim_run(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a full disk
+            raise RunError(f"--run-dir {path}: the run folder cannot be made ({e.strerror or e})") from None
+        return path, aside, claim_run(path)
+    except RunError as e:  # no new run: the old one back in its place (the caller learns of it on return)
+        if aside is None:
+            raise
+        with uninterruptible():
+            try:
+                if path.is_dir():  # not made on a full disk; empty unless another command claimed it since
+                    path.rmdir()
+                aside.rename(path)
+            except OSError:
+                raise RunError(f"{e}; the old run is in {aside}") from None
+        raise
 
 
 def exclusive_lock(f: IO[Any]) -> bool:

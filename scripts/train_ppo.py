@@ -21,7 +21,12 @@ from typing import IO, Any
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import nonneg_int, path_arg, positive_int
 from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
-from agents.interrupts import exit_ignoring_stop_signals, stop_signals_interrupt, uninterruptible
+from agents.interrupts import (
+    deferred_stop,
+    exit_ignoring_stop_signals,
+    stop_signals_interrupt,
+    uninterruptible,
+)
 from agents.presets import PRESETS
 from agents.runs import RunError, claim_run, latest_checkpoint, new_run_dir, read_run_config
 from envs import GAMES
@@ -337,8 +342,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 refuse_inputs_in_replaced_run(Path(args.run_dir), {
                     "--config": args.config,
                     **{env_flag(key, typed): cfg["env_kwargs"].get(key) for key in ("rom", "state")}})
-            run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
-            created = run
+            # A stop while --force moves the old run aside waits until the caller knows where it went (it
+            # would stay hidden there), and then puts it back.
+            with deferred_stop():
+                run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
+                created = run
         model_before = model_mtime(run)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
         finished = True

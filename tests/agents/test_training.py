@@ -785,6 +785,32 @@ def test_a_file_where_the_envs_runs_folder_should_be_is_one_error_not_a_hang(tmp
     assert (tmp_path / "runs" / "snake").read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("stop", ["signal", "lock"])
+def test_force_puts_the_old_run_back_when_stopped_as_it_is_moved_aside(trained, scripts, tmp_path, capsys,
+                                                                      monkeypatch, stop):
+    import agents.runs
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    real, calls = agents.runs.claim_run, []
+
+    def claim(path):  # the second claim is the new folder's, made once the old run was moved aside
+        calls.append(path)
+        if len(calls) == 2 and stop == "signal":
+            os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C: the old run stayed hidden in .run.replaced
+        if len(calls) == 2 and stop == "lock":
+            raise agents.runs.RunError("cannot write in the run folder")
+        return real(path)
+
+    monkeypatch.setattr(agents.runs, "claim_run", claim)
+    rc = scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), "--force", *TINY])
+    assert rc == (130 if stop == "signal" else 2) and len(calls) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    capsys.readouterr()
+
+
 def test_force_through_a_symlink_and_past_an_old_aside_folder(trained, scripts, tmp_path, capsys,
                                                                monkeypatch):
     import agents.train
