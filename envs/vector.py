@@ -20,6 +20,10 @@ found dead outside a step is restarted too: ``reset`` is sent again (the new wor
 seeds the lost ones would have), ``env_method``/``get_attr``/``set_attr`` are sent again and answer
 for the new boards, whose cut episodes the next step reports (unless a reset comes first). A worker
 that dies again while its command is retried raises.
+
+A worker that hangs (alive but silent: an emulator stuck in its C loop, a game step that never returns)
+is killed (SIGKILL) once it has left a command unanswered for ``hang_timeout_s`` seconds (600 by
+default, ``None``: never) and then treated exactly as a dead worker.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.25
 _START_TIMEOUT_S = 120.0  # a worker compiles/loads Numba kernels or boots emulators on start
 _RESTARTED = -1  # a step's result for a worker that died and was restarted: all its boards ended
+# No legitimate command comes near it: a cold Numba compile on a loaded machine takes tens of seconds,
+# a Game Boy worker's reset of its emulators or its milestone/heatmap env_methods seconds, and one swarm
+# archive write waits at most 60 s for the index's lock (sqlite3 timeout). A hung worker costs 10 minutes.
+HANG_TIMEOUT_S = 600.0
 
 
 def default_workers(game: str, num_envs: int) -> int:
@@ -82,10 +90,17 @@ class GameVecEnv(VecEnv):
 
     def __init__(self, game: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
                  game_kwargs: dict[str, Any] | None = None, on_worker_death: str = "restart",
-                 start_method: str | None = None) -> None:
+                 start_method: str | None = None, hang_timeout_s: float | None = HANG_TIMEOUT_S) -> None:
+        """``hang_timeout_s``: a worker silent this long on a command is killed and treated as dead
+        (``None``: never). The default, 600 s, sits far above any legitimate command (see
+        ``HANG_TIMEOUT_S``); silence is counted in the env's own quarter-second polls, so a training
+        process stopped with its workers (Ctrl-Z) and continued later does not count the pause."""
         num_envs = whole("num_envs", num_envs, 1)
         if on_worker_death not in ("restart", "raise"):
             raise ValueError(f"on_worker_death must be 'restart' or 'raise', got {on_worker_death!r}")
+        if hang_timeout_s is not None and not 0 < hang_timeout_s < float("inf"):  # NaN fails it too
+            raise ValueError(f"hang_timeout_s must be seconds > 0 or None, got {hang_timeout_s!r}")
+        self.hang_timeout_s = hang_timeout_s
         self.game_name = game
         self.game_kwargs = dict(game_kwargs or {})
         self.num_workers = (default_workers(game, num_envs) if num_workers is None
@@ -180,8 +195,10 @@ class GameVecEnv(VecEnv):
         # be taken for the answer to the next command.
         failure: Exception | None = None
         pending = {self._conns[w]: w for w in targets}
+        silent_polls = 0  # polls that ended with no reply: each waited _POLL_S
         while pending:
-            for conn in wait(list(pending), timeout=_POLL_S):
+            ready = wait(list(pending), timeout=_POLL_S)
+            for conn in ready:
                 w = pending.pop(conn)  # type: ignore[arg-type]
                 try:
                     status, payload = conn.recv()  # type: ignore[union-attr]
@@ -201,20 +218,37 @@ class GameVecEnv(VecEnv):
                         results[w] = self._failed(w, cmd, data, "died", None, retry)
                     except Exception as e:
                         failure = failure or e
+            if ready or not pending or self.hang_timeout_s is None:
+                continue
+            silent_polls += 1
+            if silent_polls * _POLL_S < self.hang_timeout_s:
+                continue
+            for conn, w in list(pending.items()):  # hung: alive, yet silent all this time
+                del pending[conn]
+                self._procs[w].kill()  # SIGKILL: a process stuck in C code may not heed SIGTERM
+                self._procs[w].join(timeout=5.0)
+                try:
+                    results[w] = self._failed(w, cmd, data, "hung", silent_polls * _POLL_S, retry)
+                except Exception as e:
+                    failure = failure or e
         if failure is not None:
             raise failure
         return results
 
     def _failed(self, w: int, cmd: str, data: Any, status: str, payload: Any, retry: bool) -> Any:
-        """Worker ``w`` died or answered ``cmd`` with an error: its result after a restart, or raise."""
+        """Worker ``w`` died, hung (``payload``: for how many seconds) or answered ``cmd`` with an error:
+        its result after a restart, or raise."""
         if status == "died":
             return self._worker_died(w, cmd, data, retry)
+        if status == "hung":
+            return self._worker_died(w, cmd, data, retry, hung_s=payload)
         if status == "attribute_error":  # as in process, so has_attr answers False
             raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
         raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
 
-    def _worker_died(self, w: int, cmd: str, data: Any, retry: bool) -> Any:
-        """Raise, or restart worker ``w`` and answer ``cmd`` for it.
+    def _worker_died(self, w: int, cmd: str, data: Any, retry: bool, hung_s: float | None = None) -> Any:
+        """Raise, or restart worker ``w`` (dead, or killed after ``hung_s`` seconds' silence) and answer
+        ``cmd`` for it.
 
         A step reports its boards' episodes as cut. A reset is sent again to the new worker, which
         resets its boards as the lost one would have. Any other command (``env_method``, ``get_attr``,
@@ -223,9 +257,13 @@ class GameVecEnv(VecEnv):
         proc = self._procs[w]
         proc.join(timeout=1.0)
         lo, hi = self._slices[w]
-        what = f"worker {w} (pid {proc.pid}, envs {lo}-{hi - 1}) died with exit code {proc.exitcode}"
-        if cmd != "step":
-            what += f" during {cmd!r}"
+        what = f"worker {w} (pid {proc.pid}, envs {lo}-{hi - 1})"
+        if hung_s is None:
+            what += f" died with exit code {proc.exitcode}"
+            if cmd != "step":
+                what += f" during {cmd!r}"
+        else:
+            what += f" hung: no answer to {cmd!r} for {hung_s:g} s, so it was killed"
         if self.on_worker_death == "raise" or not retry:
             raise WorkerDiedError(what + ("" if retry else " right after a restart"))
         self.worker_restarts += 1

@@ -474,3 +474,67 @@ def test_a_worker_dying_while_starting_names_its_exit_code(monkeypatch):
     monkeypatch.setattr(envs.vector, "worker_main", _exit_at_once)  # "fork" carries the patch into the child
     with pytest.raises(WorkerDiedError, match=r"worker 0 died while starting \(exit code 3\)"):
         GameVecEnv("snake", num_envs=4, num_workers=2, start_method="fork")
+
+
+def _stop(pid: int) -> None:
+    """Stop process ``pid`` (SIGSTOP): alive, yet it never answers, as a hung worker."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the signal is delivered a moment later
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
+@pytest.mark.parametrize("mode", ["restart", "raise"])
+def test_a_hung_worker_is_killed_and_treated_as_dead(mode):
+    """A worker alive but silent (stuck in an emulator's C loop; here stopped with SIGSTOP) stalled the env
+    forever: only dead workers were noticed."""
+    from envs.vector import GameVecEnv
+
+    v = GameVecEnv("snake", num_envs=4, num_workers=2, seed=0, on_worker_death=mode)
+    try:
+        v.reset()  # a worker's first calls load its Numba kernels: seconds on a busy machine
+        v.step_async(np.zeros(4, np.int64))
+        v.step_wait()
+        v.env_method("get_state", indices=[0, 3])
+        last = v.reset().copy()
+        v.hang_timeout_s = 1.0
+        pid = v.worker_pids()[1]
+        _stop(pid)
+        v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
+        t = time.perf_counter()
+        if mode == "raise":
+            with pytest.raises(WorkerDiedError, match=r"worker 1 \(pid \d+, envs 2-3\) hung: no answer to "
+                                                      r"'step' for 1 s, so it was killed"):
+                v.step_wait()
+        else:
+            _, _, dones, infos = v.step_wait()
+            assert v.worker_restarts == 1 and dones.tolist() == [False, False, True, True]
+            for k in (2, 3):
+                assert infos[k]["worker_restarted"] and "episode" not in infos[k]
+                assert np.array_equal(infos[k]["terminal_observation"], last[k])
+            assert v.worker_pids()[1] != pid
+        assert 1.0 <= time.perf_counter() - t < 30
+        assert not os.path.exists(f"/proc/{pid}")  # killed (SIGKILL reaches a stopped process) and reaped
+        if mode == "restart":  # outside a step too: killed, restarted, the call answered by the new worker
+            _stop(v.worker_pids()[0])
+            assert v.env_method("get_state", indices=[1])[0]["size"] == 10
+            assert v.worker_restarts == 2
+            v.step_async(np.zeros(4, np.int64))
+            assert v.step_wait()[2].tolist() == [True, True, False, False]  # the cut boards, reported once
+    finally:
+        v.close()
+
+
+def test_hang_timeout_is_checked():
+    from envs.vector import HANG_TIMEOUT_S, GameVecEnv
+
+    assert HANG_TIMEOUT_S >= 600  # far above any legitimate command (see its comment)
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="hang_timeout_s"):
+            GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=bad)
+    v = GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=None)  # never
+    v.close()
