@@ -168,7 +168,7 @@ class GameVecEnv(VecEnv):
             self._procs.append(proc)
             self._conns.append(parent)
         if not parent.poll(_START_TIMEOUT_S):
-            proc.terminate()
+            proc.kill()  # it may be stuck in C code (an emulator booting), deaf to SIGTERM
             raise WorkerDiedError(f"worker {w} did not start within {_START_TIMEOUT_S:.0f}s")
         try:
             status, payload = parent.recv()
@@ -377,6 +377,9 @@ class GameVecEnv(VecEnv):
             proc.join(timeout=2.0)
             if proc.is_alive():
                 proc.terminate()
+                proc.join(timeout=1.0)
+            if proc.is_alive():  # hung where SIGTERM waits (a stopped process) or is caught: left alive,
+                proc.kill()  # it hung the interpreter's exit (multiprocessing joins its children then)
                 proc.join(timeout=1.0)
 
     def _where(self, indices: VecEnvIndices) -> dict[int, tuple[list[int], list[int]]]:

@@ -538,3 +538,14 @@ def test_hang_timeout_is_checked():
             GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=bad)
     v = GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=None)  # never
     v.close()
+
+
+def test_close_stops_a_hung_worker():
+    """A worker stopped (or deaf to SIGTERM) outlived close(), and the interpreter's exit then waited for it
+    forever (multiprocessing joins its daemon children after terminating them)."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    v.reset()
+    pid = v.worker_pids()[1]
+    _stop(pid)
+    v.close()
+    assert not os.path.exists(f"/proc/{pid}")
