@@ -232,6 +232,8 @@ class GameVecEnv(VecEnv):
                 except Exception as e:
                     failure = failure or e
         if failure is not None:
+            if cmd == "step":  # workers restarted in it: their boards' cut episodes go to the next step
+                self._cut.update(w for w, ended in results.items() if ended == _RESTARTED)
             raise failure
         return results
 

@@ -549,3 +549,38 @@ def test_close_stops_a_hung_worker():
     _stop(pid)
     v.close()
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def _die_in_step(actions):
+    """A game's step whose worker dies (set on one worker's game through set_attr)."""
+    os._exit(1)
+
+
+def test_a_step_that_raises_still_reports_another_workers_cut_episodes():
+    """Worker 0 fails a step while worker 1 dies in it: the error was raised and worker 1 restarted, but its
+    boards' cut episodes were never reported (and their returns ran on into the new episodes')."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+        v.step_async(np.array([3, 3, 3, 3]))  # RIGHT: one step into every episode, a reward for none
+        last = v.step_wait()[0].copy()
+        starvation = v.get_attr("starvation", indices=[0])[0]
+        v.set_attr("starvation", "never", indices=[0])  # Numba refuses it before any board moves
+        v.set_attr("step", _die_in_step, indices=[3])
+        v.step_async(np.zeros(4, np.int64))
+        with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
+            v.step_wait()
+        assert v.worker_restarts == 1
+        v.set_attr("starvation", starvation, indices=[0])
+        v.step_async(np.zeros(4, np.int64))  # UP: no episode of worker 0 ends
+        _, _, dones, infos = v.step_wait()
+        assert dones.tolist() == [False, False, True, True]
+        for k in (2, 3):
+            assert infos[k]["worker_restarted"] and "episode" not in infos[k]
+            assert np.array_equal(infos[k]["terminal_observation"], last[k])
+        for _ in range(3):
+            v.step_async(np.zeros(4, np.int64))
+            _, _, dones, _ = v.step_wait()
+            assert not dones[2:].any()  # reported once
+    finally:
+        v.close()
