@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.error import ResetNeeded
 
 from envs.base import Game, checked_actions, whole
 
@@ -43,6 +44,13 @@ class GameEnv(gym.Env):
         self.action_space = self.game.action_space
         self._obs = self.game.new_obs_buffer()
         self._index = np.zeros(1, dtype=np.int64)
+        # Until reset (or set_state) the board holds no episode: Snake's step raised an IndexError, other
+        # games stepped an empty board. gym.make's OrderEnforcing catches this; GameEnv used directly did not.
+        self._started = False
+
+    def _check_started(self, what: str) -> None:
+        if not self._started:
+            raise ResetNeeded(f"call reset() (or set_state) before {what}: the board holds no episode yet")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -50,9 +58,11 @@ class GameEnv(gym.Env):
         # Gymnasium takes any non-negative int; boards take uint64, wrapping as the vector env's seeds do.
         self.game.reset(self._index, np.array([board_seed % 2**64], dtype=np.uint64))
         self.game.observe(self._obs)
+        self._started = True
         return self._obs[0].copy(), {}
 
     def step(self, action):
+        self._check_started("step()")
         reward, terminated, truncated = self.game.step(checked_actions(action, 1, self.game.ACTION_NAMES))
         self.game.observe(self._obs)
         info: dict[str, Any] = {}
@@ -63,6 +73,7 @@ class GameEnv(gym.Env):
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
             return None
+        self._check_started("render()")
         return self.game.render(0, self.render_scale)
 
     def close(self) -> None:
@@ -71,10 +82,12 @@ class GameEnv(gym.Env):
         super().close()
 
     def get_state(self) -> dict[str, Any]:
+        self._check_started("get_state()")
         return self.game.get_state(0)
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.game.set_state(0, state)
+        self._started = True
 
 
 def registered(depthfirst_game: str, render_mode: str | None = None, render_scale: int = 16,

@@ -242,3 +242,23 @@ def test_evaluate_policy_reads_the_episode_infos_without_a_monitor_warning() -> 
         assert all(n >= 1 for n in lengths)
     finally:
         v.close()
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_env_used_before_reset_says_to_reset(name: str) -> None:
+    # gym.make's OrderEnforcing refuses this, but GameEnv itself (envs.make_env) did not: Snake raised
+    # an IndexError, the other games stepped and drew an empty board.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_env
+
+    env = make_env(name, render_mode="rgb_array")
+    for call in (lambda: env.step(0), env.render, env.get_state):
+        with pytest.raises(ResetNeeded, match=r"call reset\(\)"):
+            call()
+    other = make_env(name)
+    other.reset(seed=3)
+    env.set_state(other.get_state())  # a state to start from counts as a reset
+    assert env.get_state() == other.get_state()
+    assert np.array_equal(env.step(1)[0], other.step(1)[0])
+    env.render()
