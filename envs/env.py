@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.error import ResetNeeded
+from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from envs.base import Game, checked_actions, whole
 
@@ -47,12 +47,20 @@ class GameEnv(gym.Env):
         # Until reset (or set_state) the board holds no episode: Snake's step raised an IndexError, other
         # games stepped an empty board. gym.make's OrderEnforcing catches this; GameEnv used directly did not.
         self._started = False
+        self._closed = False
 
     def _check_started(self, what: str) -> None:
+        self._check_open(what)
         if not self._started:
             raise ResetNeeded(f"call reset() (or set_state) before {what}: the board holds no episode yet")
 
+    def _check_open(self, what: str) -> None:
+        # A closed Game Boy has no emulators left: its step and reset raised an IndexError.
+        if self._closed:
+            raise ClosedEnvironmentError(f"{what} on a closed env; make a new one")
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self._check_open("reset()")
         super().reset(seed=seed)
         board_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63))
         # Gymnasium takes any non-negative int; boards take uint64, wrapping as the vector env's seeds do.
@@ -79,6 +87,7 @@ class GameEnv(gym.Env):
     def close(self) -> None:
         # The game may hold emulators outside Python (Game Boy); they outlived env.close() and `with` blocks.
         self.game.close()
+        self._closed = True
         super().close()
 
     def get_state(self) -> dict[str, Any]:
@@ -86,6 +95,7 @@ class GameEnv(gym.Env):
         return self.game.get_state(0)
 
     def set_state(self, state: dict[str, Any]) -> None:
+        self._check_open("set_state()")
         self.game.set_state(0, state)
         self._started = True
 

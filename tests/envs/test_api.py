@@ -262,3 +262,26 @@ def test_env_used_before_reset_says_to_reset(name: str) -> None:
     assert env.get_state() == other.get_state()
     assert np.array_equal(env.step(1)[0], other.step(1)[0])
     env.render()
+
+
+@pytest.mark.parametrize("name", ["snake", "pokemon_red"])
+def test_a_closed_env_says_so(name: str) -> None:
+    # A closed Game Boy env has no emulators: step and reset raised "IndexError: list index out of range".
+    from gymnasium.error import ClosedEnvironmentError
+
+    kwargs: dict[str, Any] = {}
+    if name == "pokemon_red":
+        pytest.importorskip("pyboy")
+        from envs.gameboy.roms import TEST_CARTRIDGE
+
+        kwargs = {"rom": TEST_CARTRIDGE}
+    env = gym.make(f"depthfirst/{'Snake' if name == 'snake' else 'PokemonRed'}-v0", render_mode="rgb_array",
+                   **kwargs)
+    env.reset(seed=0)
+    state = env.unwrapped.get_state()
+    env.close()
+    env.close()  # twice is fine
+    for call in (lambda: env.step(0), lambda: env.reset(seed=0), env.render, env.unwrapped.get_state,
+                 lambda: env.unwrapped.set_state(state)):
+        with pytest.raises(ClosedEnvironmentError, match="closed env"):
+            call()
