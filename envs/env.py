@@ -61,6 +61,10 @@ class GameEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._check_open("reset()")
+        if options:  # ignored, a user's options={"difficulty": "hard"} played the default game unannounced
+            raise ValueError(f"reset() takes no options, got {sorted(options)}: a game's settings are "
+                             "keyword arguments of gym.make (or GameEnv), and env.unwrapped.set_state(state) "
+                             "starts from a given board")
         super().reset(seed=seed)
         board_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63))
         # Gymnasium takes any non-negative int; boards take uint64, wrapping as the vector env's seeds do.

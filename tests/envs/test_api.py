@@ -285,3 +285,14 @@ def test_a_closed_env_says_so(name: str) -> None:
                  lambda: env.unwrapped.set_state(state)):
         with pytest.raises(ClosedEnvironmentError, match="closed env"):
             call()
+
+
+def test_reset_refuses_options_it_would_ignore() -> None:
+    # options were dropped without a word: options={"difficulty": "hard"} played a medium level.
+    env = gym.make("depthfirst/Sokoban-v0")
+    with pytest.raises(ValueError, match=r"no options, got \['difficulty'\].*keyword arguments of gym.make"):
+        env.reset(seed=0, options={"difficulty": "hard"})
+    first = env.reset(seed=0)[0]
+    for empty in (None, {}):  # SB3's DummyVecEnv passes {} by default
+        assert np.array_equal(env.reset(seed=0, options=empty)[0], first)
+    env.close()
