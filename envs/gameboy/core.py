@@ -373,6 +373,14 @@ class GameBoyGame(Game):
         if self.frame_stack > 1 and fill:
             self._frames[i, :-1] = self._newest[i]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # PyBoy cannot be pickled: copy.deepcopy(env) and pickle.dumps(env) said only "no default
+        # __reduce__ due to non-trivial __cinit__".
+        raise TypeError(f"a {type(self).__name__} game holds PyBoy emulators, which cannot be copied or "
+                        "pickled; make another env with the same arguments and give it this one's "
+                        "get_state() through set_state() (vector envs pickle a function that makes the "
+                        "env, which works)")
+
     def close(self) -> None:
         """Stop every emulator without writing any file."""
         for pb in self._pyboys:

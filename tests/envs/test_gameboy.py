@@ -1249,3 +1249,26 @@ def test_an_archive_without_swarm_archives_again_a_milestone_whose_files_cannot_
             g.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
     finally:
         g.close()
+
+
+def test_copy_and_pickle_say_what_to_do_instead() -> None:
+    # PyBoy cannot be pickled; the message was only "no default __reduce__ due to non-trivial __cinit__".
+    import copy
+    import pickle
+
+    import gymnasium as gym
+
+    env = gym.make("depthfirst/PokemonRed-v0", rom=TEST_CARTRIDGE, max_steps=20)
+    other = gym.make("depthfirst/PokemonRed-v0", rom=TEST_CARTRIDGE, max_steps=20)
+    try:
+        env.reset(seed=0)
+        env.step(RIGHT)
+        for copier in (copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match=r"PyBoy emulators, which cannot be copied or pickled.*set_"):
+                copier(env)
+        other.reset(seed=0)
+        other.unwrapped.set_state(env.unwrapped.get_state())
+        assert np.array_equal(other.step(LEFT)[0], env.step(LEFT)[0])
+    finally:
+        env.close()
+        other.close()
