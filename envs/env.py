@@ -37,7 +37,8 @@ class GameEnv(gym.Env):
         if self.game.num_envs != 1:
             raise ValueError("GameEnv wraps a game with num_envs=1")
         if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+            raise ValueError("render_mode must be None or 'rgb_array' (through gym.make also "
+                             f"'rgb_array_list' or 'human'), got {render_mode!r}")
         self.render_mode = render_mode
         self.render_scale = whole("render_scale", render_scale, 1)
         self.observation_space = self.game.observation_space

@@ -296,3 +296,10 @@ def test_reset_refuses_options_it_would_ignore() -> None:
     for empty in (None, {}):  # SB3's DummyVecEnv passes {} by default
         assert np.array_equal(env.reset(seed=0, options=empty)[0], first)
     env.close()
+
+
+def test_an_unknown_render_mode_names_the_ones_gym_make_takes() -> None:
+    # The message said "must be None or 'rgb_array'" to a gym.make user, for whom 'human' works too.
+    with pytest.raises(ValueError, match=r"'rgb_array' \(through gym.make also 'rgb_array_list' or "
+                                         r"'human'\), got 'rgb'"):
+        gym.make("depthfirst/Snake-v0", render_mode="rgb")
