@@ -301,6 +301,17 @@ class GameVecEnv(VecEnv):
         self._next_seed = int(seed)
         return [self._next_seed + k for k in range(self.num_envs)]
 
+    def set_options(self, options: list[dict] | dict | None = None) -> None:
+        """SB3's ``VecEnv.set_options``. The games take no reset options, so only none (``None``, ``{}``
+        or a list of empty dicts) is accepted; anything else raises instead of being ignored. A game's
+        options are set when the env is made (``game_kwargs``, or ``make_vec(name, n, **options)``)."""
+        given = [options] if isinstance(options, dict) else list(options or [])
+        if any(given):
+            raise ValueError(f"{self.game_name!r} takes no reset options, got {options!r}; a game's options "
+                             f"are set when the env is made: GameVecEnv({self.game_name!r}, num_envs, "
+                             "game_kwargs={...}) or make_vec(name, num_envs, **options)")
+        super().set_options(options)
+
     def reset(self) -> np.ndarray:
         seed = self._next_seed
         if seed is not None:

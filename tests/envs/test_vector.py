@@ -584,3 +584,21 @@ def test_a_step_that_raises_still_reports_another_workers_cut_episodes():
             assert not dones[2:].any()  # reported once
     finally:
         v.close()
+
+
+def test_reset_options_are_refused_not_ignored():
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    v = make_vec("snake", 2)
+    try:
+        v.set_options(None)  # none, empty or a list of empty ones: nothing to apply
+        v.set_options({})
+        v.set_options([{}, {}])
+        assert v.reset().shape == (2, *v.observation_space.shape)
+        for options in ({"size": 6}, [{}, {"size": 6}]):
+            with pytest.raises(ValueError, match=r"takes no reset options.*game_kwargs"):
+                v.set_options(options)
+        with pytest.raises(ValueError, match="takes no reset options"):  # through SB3's wrappers too
+            VecFrameStack(v, 2).set_options({"size": 6})
+    finally:
+        v.close()
