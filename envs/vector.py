@@ -435,6 +435,16 @@ class GameVecEnv(VecEnv):
         return out
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set the attribute of the games that hold the boards in ``indices``. The boards of one worker
+        (all boards with ``num_workers=0``) share a game, so ``indices`` must name all of a worker's boards
+        or none: a part is refused before anything is set (it used to set the others silently too)."""
+        for w, (local, _) in self._where(indices).items():
+            lo, hi = self._slices[w]
+            if len(set(local)) != hi - lo:
+                share = ("all envs share one game (num_workers=0)" if self._local is not None
+                         else f"envs {lo}-{hi - 1} share one game (worker {w})")
+                raise ValueError(f"set_attr({attr_name!r}) for some of envs {lo}-{hi - 1}: {share}, so it is "
+                                 "set for all of them or none; give indices=None or whole workers' envs")
         for w in sorted(self._where(indices)):
             self._call_all("set_attr", (attr_name, value), workers=[w] if self._local is None else None)
 

@@ -162,9 +162,8 @@ def test_env_method_get_set_attr():
         frames = v.get_images()
         assert len(frames) == 6 and frames[0].ndim == 3
         assert v.get_attr("size") == [10] * 6
-        v.set_attr("starvation", 7, indices=[5])
-        assert v.get_attr("starvation", indices=[5]) == [7]
-        assert v.get_attr("starvation", indices=[0]) == [200]
+        v.set_attr("starvation", 7, indices=[3, 4, 5])  # worker 1's boards: they share its game
+        assert v.get_attr("starvation") == [200] * 3 + [7] * 3
     finally:
         v.close()
 
@@ -357,8 +356,8 @@ def test_a_workers_error_leaves_no_reply_unread():
     v = make_vec("snake", 4, num_workers=2, seed=0)
     try:
         v.reset()
-        v.set_attr("step", None, indices=[0])  # 'NoneType' object is not callable
-        v.set_attr("step", _slow_step, indices=[3])
+        v.set_attr("step", None, indices=[0, 1])  # 'NoneType' object is not callable
+        v.set_attr("step", _slow_step, indices=[2, 3])
         v.step_async(np.zeros(4, np.int64))
         with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
             v.step_wait()
@@ -380,7 +379,7 @@ def test_a_worker_killed_mid_step_reports_the_last_frames_the_env_returned():
     v = make_vec("snake", 4, num_workers=2, seed=0)
     try:
         last = v.reset().copy()
-        v.set_attr("observe", _scribble_and_die, indices=[3])
+        v.set_attr("observe", _scribble_and_die, indices=[2, 3])
         v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
         obs, _, dones, infos = v.step_wait()
         assert v.worker_restarts == 1 and dones.tolist() == [False, False, True, True]
@@ -600,5 +599,21 @@ def test_reset_options_are_refused_not_ignored():
                 v.set_options(options)
         with pytest.raises(ValueError, match="takes no reset options"):  # through SB3's wrappers too
             VecFrameStack(v, 2).set_options({"size": 6})
+    finally:
+        v.close()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_set_attr_on_part_of_a_shared_game_is_refused(workers):
+    """Boards of one worker share a game: setting an attribute for one of them set it for its neighbours
+    too (for every env in process), unlike SB3's VecEnvs, where each env has its own."""
+    v = make_vec("snake", 4, num_workers=workers)
+    try:
+        v.reset()
+        with pytest.raises(ValueError, match="share one game"):
+            v.set_attr("starvation", 7, indices=[0])
+        assert v.get_attr("starvation") == [200] * 4  # refused before anything was set
+        v.set_attr("starvation", 9)
+        assert v.get_attr("starvation") == [9] * 4
     finally:
         v.close()
