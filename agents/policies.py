@@ -37,6 +37,9 @@ class GridCNN(BaseFeaturesExtractor):
 
     def __init__(self, observation_space: spaces.Box, channels: tuple[int, ...] = (32, 64, 64),
                  hidden: int = 256, panels: int = 1) -> None:
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 3:
+            raise ValueError("GridCNN takes image observations, a Box shaped (channels, height, width); got "
+                             f"{observation_space} (give a 2-D grid a channel axis of 1)")
         super().__init__(observation_space, features_dim=hidden)
         c, h, w = observation_space.shape
         if panels < 1 or w % panels:

@@ -159,3 +159,16 @@ def test_one_ppo_update_equals_stock_sb3(monkeypatch):
     assert any(not torch.equal(p, q) for p, q in zip(ours.policy.parameters(), start, strict=True))
     for p, q in zip(ours.policy.parameters(), stock.policy.parameters(), strict=True):
         torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("space", [spaces.Box(0, 255, (7, 7), np.uint8), spaces.Box(0, 1, (10,), np.float32),
+                                   spaces.Discrete(5)])
+def test_grid_cnn_refuses_observations_that_are_no_images(space):
+    """Given through policy_kwargs on someone else's env: a clear error, not 'not enough values to unpack'."""
+    from stable_baselines3 import PPO
+
+    class Env(gym.Env):
+        observation_space, action_space = space, spaces.Discrete(3)
+
+    with pytest.raises(ValueError, match=r"GridCNN takes image observations.*got"):
+        PPO("MlpPolicy", Env(), policy_kwargs=policy_kwargs("tiny"), device="cpu")
