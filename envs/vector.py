@@ -45,6 +45,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs import game_class, make_game
 from envs.base import checked_actions, whole
+from envs.env import GameEnv
 from envs.worker import Boards, Shared, worker_main
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ class GameVecEnv(VecEnv):
         # Until then autoresets go on seeding from base_seed and the episode counts, so no seed repeats.
         self._next_seed: int | None = seed
         super().__init__(num_envs, probe.observation_space, probe.action_space)
+        # SB3's VecVideoRecorder reads the frame rate here (30 fps when missing): the single env's one.
+        self.metadata["render_fps"] = GameEnv.metadata["render_fps"]
 
     # -- workers -------------------------------------------------------------------------------
     def _start_worker(self, w: int, fresh_start: bool) -> None:

@@ -617,3 +617,14 @@ def test_set_attr_on_part_of_a_shared_game_is_refused(workers):
         assert v.get_attr("starvation") == [9] * 4
     finally:
         v.close()
+
+
+def test_sb3s_video_recorder_finds_the_games_frame_rate():
+    """VecVideoRecorder takes a GameVecEnv's metadata as it is (DummyVecEnv's it asks its first env for):
+    without render_fps its videos ran at 30 frames/s, three times the single env's rate."""
+    v = make_vec("snake", 2)
+    try:
+        assert v.metadata["render_fps"] == GameEnv.metadata["render_fps"] == 10
+        assert v.metadata["render_modes"] == ["human", "rgb_array"] and v.render_mode == "rgb_array"
+    finally:
+        v.close()
