@@ -628,3 +628,17 @@ def test_sb3s_video_recorder_finds_the_games_frame_rate():
         assert v.metadata["render_modes"] == ["human", "rgb_array"] and v.render_mode == "rgb_array"
     finally:
         v.close()
+
+
+def test_a_single_env_refuses_reset_options_too():
+    """SB3's DummyVecEnv hands set_options' options to GameEnv.reset, which ignored them."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    env = GameEnv("snake")
+    assert env.reset(seed=1, options={})[0].shape == env.observation_space.shape
+    with pytest.raises(ValueError, match=r"reset\(\) takes no options, got \['size'\]"):
+        env.reset(options={"size": 6})
+    d = DummyVecEnv([lambda: GameEnv("snake")])
+    d.set_options({"size": 6})
+    with pytest.raises(ValueError, match="takes no options"):
+        d.reset()
