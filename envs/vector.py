@@ -114,7 +114,7 @@ class GameVecEnv(VecEnv):
         self.action_names = probe.ACTION_NAMES
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
-        if self._ctx.get_start_method() == "forkserver":
+        if self._ctx.get_start_method() == "forkserver" and self.num_workers > 0:  # W=0: no process
             # The fork server imports the worker module once; each worker then starts in milliseconds.
             self._ctx.set_forkserver_preload(["envs.worker", game_class(game).__module__])
             start_forkserver()

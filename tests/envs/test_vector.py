@@ -642,3 +642,12 @@ def test_a_single_env_refuses_reset_options_too():
     d.set_options({"size": 6})
     with pytest.raises(ValueError, match="takes no options"):
         d.reset()
+
+
+def test_an_in_process_env_starts_no_process():
+    """W=0 steps in this process: it started multiprocessing's fork server all the same, an idle child."""
+    code = ("import os; from envs import make_vec; v = make_vec('snake', 2, num_workers=0); v.reset(); "
+            "print(open(f'/proc/self/task/{os.getpid()}/children').read().split()); v.close()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         check=True)
+    assert out.stdout.strip() == "[]"
