@@ -776,3 +776,26 @@ def test_the_move_that_fills_the_board_is_the_best_a_win_not_a_dead_end() -> Non
     d = task_module("snake").move_task(state)
     assert d.verifier["good"] == ["LEFT"]
     assert "wins" in d.analysis and "dead end:" not in d.analysis
+
+
+def test_rotation_turns_are_all_played_near_the_episodes_step_limit() -> None:
+    # A state two steps before its episode's 50-step truncation: the question's three turns are all
+    # applied ("stop early if it matches the target" is the only early stop it states).
+    module = task_module("rotation")
+    game = Rotation(1, max_cubes=8)
+    game.reset(np.array([0]), np.array([3], dtype=np.uint64))
+    state = {**game.get_state(0), "step": 48}
+    r, t = state["rotation_index"], state["target_index"]
+    moves, cur = None, r
+    for seq in itertools.product(TURNS, repeat=3):  # three turns that never match the target on the way
+        cur, path = r, []
+        for m in seq:
+            cur = int(TURN[cur, TURNS.index(m)])
+            path.append(cur)
+        if t not in path:
+            moves = list(seq)
+            break
+    assert moves is not None
+    played = module.simulate(state, moves)
+    assert [p["rotation_index"] for p in played] == path
+    assert not any(p["done"] for p in played)
