@@ -484,7 +484,7 @@ def _step(actions, rot, target, steps, solved, done, turn, distance, max_steps, 
             done[b] = True
         else:
             reward[b] = shaping - step_cost
-            if steps[b] >= max_steps:
+            if steps[b] >= max_steps[b]:
                 truncated[b] = True
                 done[b] = True
 
@@ -594,6 +594,8 @@ class Rotation(Game):
         self._turns = np.zeros(n, dtype=np.int64)
         self._solved = np.zeros(n, dtype=np.bool_)
         self._done = np.ones(n, dtype=np.bool_)
+        # Each board's limit: the game's, or a state's that set_state restored (until the board resets).
+        self._max_steps = np.full(n, self.max_steps, dtype=np.int64)
         # 24 views per board: ~166 KB each at the default size (170 MB for 1024 boards).
         self._views = np.zeros((n, 24, 3, view_size, view_size), dtype=np.uint8)
         self._reward = np.zeros(n, dtype=np.float32)
@@ -602,6 +604,7 @@ class Rotation(Game):
         self.observation_space = spaces.Box(0, 255, (3, view_size, 2 * view_size), dtype=np.uint8)
 
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        self._max_steps[np.asarray(indices, dtype=np.int64)] = self.max_steps
         _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self._rng,
                self._ncubes, self._cubes, self._colors, self._rot, self._target, self._steps, self._turns,
                self._solved, self._done, self._views, self.min_cubes, self.max_cubes, self.min_turns,
@@ -611,7 +614,7 @@ class Rotation(Game):
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         actions = self._actions(actions)
         _step(actions, self._rot, self._target, self._steps, self._solved, self._done, TURN, DISTANCE,
-              self.max_steps, self.step_cost, self.progress_reward, self._reward, self._terminated,
+              self._max_steps, self.step_cost, self.progress_reward, self._reward, self._terminated,
               self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
 
@@ -644,7 +647,7 @@ class Rotation(Game):
             "camera": dict(self.camera),
             "view_size": self.view_size,
             "step": int(self._steps[i]),
-            "max_steps": self.max_steps,
+            "max_steps": int(self._max_steps[i]),
             "score": float(self._solved[i]),
             "solved": bool(self._solved[i]),
             "done": bool(self._done[i]),
@@ -657,6 +660,9 @@ class Rotation(Game):
         if not 1 <= n <= MAX_CUBES or len(colors) != n:
             raise ValueError(f"state needs 1..{MAX_CUBES} cubes with one colour each, "
                              f"got {n} cubes and {len(colors)} colours")
+        # The state's own limit, so that it re-simulates to the same episode end (hand-made states may
+        # leave it out: then the game's).
+        max_steps = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
         if state.get("camera", self.camera) != self.camera:
             raise ValueError(f"state camera {state['camera']} differs from this game's {self.camera}")
         r, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
@@ -673,6 +679,7 @@ class Rotation(Game):
         self._steps[i] = int(state.get("step", 0))
         self._solved[i] = solved
         self._done[i] = bool(state.get("done", solved))
+        self._max_steps[i] = max_steps
         zbuf = np.empty((self.view_size, self.view_size))
         for o in range(24):
             _render(self._cubes[i], n, self._colors[i], ROTATIONS[o], self._cam, _SHADES, self._bg,

@@ -145,7 +145,7 @@ def _step(actions, size, starvation, body, head, length, occ, apple, direction, 
                 _spawn_apple(b, size, occ, length, apple, rng)
         else:
             hunger[b] += 1
-            if hunger[b] >= starvation:
+            if hunger[b] >= starvation[b]:
                 truncated[b] = True
                 done[b] = True
 
@@ -222,6 +222,8 @@ class Snake(Game):
         self._done = np.ones(n, dtype=np.bool_)
         self._crash = np.full(n, -1, dtype=np.int64)  # the fatal move once the snake has crashed, else -1
         self._rng = np.zeros(n, dtype=np.uint64)
+        # Each board's limit: the game's, or a state's that set_state restored (until the board resets).
+        self._starvation = np.full(n, self.starvation, dtype=np.int64)
         self._reward = np.zeros(n, dtype=np.float32)
         self._terminated = np.zeros(n, dtype=np.bool_)
         self._truncated = np.zeros(n, dtype=np.bool_)
@@ -233,13 +235,14 @@ class Snake(Game):
             self.observation_space = spaces.Box(0, 255, (3, side, side), dtype=np.uint8)
 
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        self._starvation[np.asarray(indices, dtype=np.int64)] = self.starvation
         _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self.size,
                self._body, self._head, self._length, self._occ, self._apple, self._direction,
                self._steps, self._hunger, self._score, self._done, self._crash, self._rng, _DX, _DY)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         actions = self._actions(actions)
-        _step(actions, self.size, self.starvation, self._body, self._head, self._length, self._occ,
+        _step(actions, self.size, self._starvation, self._body, self._head, self._length, self._occ,
               self._apple, self._direction, self._steps, self._hunger, self._score, self._done,
               self._crash, self._rng, _DX, _DY, _OPPOSITE, self._reward, self._terminated, self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
@@ -279,7 +282,7 @@ class Snake(Game):
             "direction": self.ACTION_NAMES[int(self._direction[i])],
             "step": int(self._steps[i]),
             "steps_since_apple": int(self._hunger[i]),
-            "starvation": self.starvation,
+            "starvation": int(self._starvation[i]),
             "score": int(self._score[i]),
             "done": bool(self._done[i]),
             # The cell the head ran into when the snake died (off the board for a wall), else None.
@@ -304,6 +307,9 @@ class Snake(Game):
             # The step takes the apple for a free cell (apples only ever spawn there): on the snake it
             # would let the head eat its way onto the tail.
             raise ValueError(f"state's apple {apple} must be on a free cell of the board, not on the snake")
+        # The state's own limit, so that it re-simulates to the same episode end (hand-made states may
+        # leave it out: then the game's).
+        starvation = whole("state's starvation", state.get("starvation", self.starvation), 1)
         crash = state.get("crash")  # states saved before it was kept have none
         moves = [(int(_DX[m]), int(_DY[m])) for m in range(4)]
         hx, hy = state["body"][0]
@@ -325,6 +331,7 @@ class Snake(Game):
         self._done[i] = state["done"]
         self._crash[i] = -1 if crash is None else moves.index((crash[0] - hx, crash[1] - hy))
         self._rng[i] = np.uint64(state["rng"])
+        self._starvation[i] = starvation
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:

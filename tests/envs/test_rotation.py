@@ -366,6 +366,23 @@ def test_progress_reward_shapes_every_move_and_sums_to_the_start_distance():
     assert sum(rewards) + (-0.1 - 0.01) == pytest.approx(1.0 + 0.1 * 2 - 0.01 * (len(rewards)))
 
 
+def test_a_state_keeps_its_own_step_limit_until_the_board_resets():
+    # A state of a max_steps=5 episode at step 3, replayed in a game of 50 steps: truncated at 5 as in
+    # its own episode (a state "re-simulates exactly"); a new episode takes the game's limit.
+    state = {**fresh(1, seed=13, max_steps=5).get_state(0), "step": 3}
+    game = fresh(1, seed=0)
+    game.set_state(0, state)
+    assert game.get_state(0)["max_steps"] == 5
+    truncated = []
+    for _ in range(2):
+        s = game.get_state(0)
+        a = next(a for a in range(6) if TURN[s["rotation_index"], a] != s["target_index"])
+        truncated.append(step1(game, a)[2])
+    assert truncated == [False, True]
+    game.reset(np.array([0]), np.array([1], dtype=np.uint64))
+    assert game.get_state(0)["max_steps"] == 50
+
+
 def test_truncation_after_max_steps():
     game = fresh(1, seed=13, max_steps=5)
     for k in range(5):

@@ -142,6 +142,26 @@ def test_eating_restarts_the_starvation_count():
     assert step1(g, DOWN) == (0.0, False, True)
 
 
+def test_a_state_keeps_its_own_starvation_limit_until_the_board_resets():
+    # A state from a game with another limit (an export of a --set env_kwargs.starvation=3 run) ends
+    # where its own episode did, and reports that limit; a new episode takes the game's.
+    state = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5], starvation=3, hunger=1).get_state(0)
+    g = Snake(num_envs=2, size=6)
+    g.reset(np.array([0, 1]), np.array([0, 1], dtype=np.uint64))
+    g.set_state(1, state)
+    assert g.get_state(1)["starvation"] == 3
+    for a in (RIGHT, UP):
+        _, _, truncated = g.step(np.array([0, a]))
+    assert truncated[1] and g.get_state(0)["steps_since_apple"] < 72
+    g.reset(np.array([1]), np.array([0], dtype=np.uint64))
+    assert g.get_state(1)["starvation"] == g.get_state(0)["starvation"] == 72
+    without = {k: v for k, v in state.items() if k != "starvation"}  # hand-made: the game's limit
+    g.set_state(0, without)
+    assert g.get_state(0)["starvation"] == 72
+    with pytest.raises(ValueError, match="state's starvation must be >= 1"):
+        g.set_state(0, {**state, "starvation": 0})
+
+
 def test_default_starvation_is_two_board_areas():
     assert Snake(size=10).starvation == 200
 

@@ -40,7 +40,7 @@ def level(*rows: str, step: int = 0) -> dict:
 
 def game_with(state: dict, **kwargs) -> Sokoban:
     game = Sokoban(num_envs=1, size=state["size"], num_boxes=1, **kwargs)
-    game.set_state(0, state)
+    game.set_state(0, {**state, "max_steps": game.max_steps})  # a state keeps its own limit
     return game
 
 
@@ -157,6 +157,20 @@ def test_truncation_at_step_limit():
     assert trunc and not term and r == pytest.approx(-0.1)
     assert game.episode_info(0)["solved"] == 0.0
     assert act(game, RIGHT) == (0.0, False, False)
+
+
+def test_a_state_keeps_its_own_step_limit_until_the_board_resets():
+    # A state of a max_steps=3 episode replayed in a game of 120 steps is truncated where its own
+    # episode was (a state "re-simulates exactly"); a new episode takes the game's limit.
+    state = {**level("#####",
+                     "#@ $.",
+                     "#####"), "max_steps": 3}
+    game = Sokoban(num_envs=1, size=6, num_boxes=1)
+    game.set_state(0, state)
+    assert game.get_state(0)["max_steps"] == 3
+    assert [act(game, LEFT)[2] for _ in range(3)] == [False, False, True]
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    assert game.get_state(0)["max_steps"] == game.max_steps == 120
 
 
 def test_a_box_pushed_into_a_corner_on_a_target_is_no_deadlock():

@@ -799,3 +799,13 @@ def test_rotation_turns_are_all_played_near_the_episodes_step_limit() -> None:
     played = module.simulate(state, moves)
     assert [p["rotation_index"] for p in played] == path
     assert not any(p["done"] for p in played)
+
+
+def test_sokoban_moves_are_all_played_whatever_the_states_step_limit() -> None:
+    # The game keeps a state's own max_steps; the questions' moves are played without one.
+    game = Sokoban(1, difficulty="medium")
+    game.reset(np.array([0]), np.array([1], dtype=np.uint64))
+    state = {**game.get_state(0), "max_steps": 1}
+    moves = ["UP", "DOWN", "UP", "DOWN"]
+    played = task_module("sokoban").simulate(state, moves)
+    assert len(played) == len(moves) and not any(p["done"] for p in played)

@@ -112,10 +112,10 @@ def _scratch() -> Rotation:
 
 def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
     """Play ``moves`` on the engine; the state after each (the game ends when the target is matched). The
-    episode's step count starts again at 0: a state near its step limit would otherwise be cut short by
-    truncation, which the questions do not mention."""
+    episode's step count starts again at 0, with no step limit: a state near its limit would otherwise be
+    cut short by truncation, which the questions do not mention."""
     game = _scratch()
-    game.set_state(0, {**state, "step": 0, "solved": False, "done": False})
+    game.set_state(0, {**state, "step": 0, "max_steps": 10**9, "solved": False, "done": False})
     out = []
     for m in moves:
         game.step(np.array([MOVES.index(m)]))

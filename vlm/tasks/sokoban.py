@@ -72,7 +72,7 @@ def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
     """Play ``moves`` on the engine from ``state`` (episode bookkeeping reset, so no step limit); the
     states after each move, stopping when the puzzle is solved."""
     game = _scratch(state)
-    game.set_state(0, {**state, "step": 0, "done": False, "deadlocked": False})
+    game.set_state(0, {**state, "step": 0, "max_steps": 10**9, "done": False, "deadlocked": False})
     out = []
     for m in moves:
         game.step(np.array([MOVES.index(m)]))
