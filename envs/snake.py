@@ -110,6 +110,7 @@ def _step(actions, size, starvation, body, head, length, occ, apple, direction, 
         x = h % size + dx[a]
         y = h // size + dy[a]
         steps[b] += 1
+        hunger[b] += 1  # every step counts, the fatal one too (eating sets it back to 0 below)
         if x < 0 or x >= size or y < 0 or y >= size:
             reward[b] = -1.0
             terminated[b] = True
@@ -143,11 +144,9 @@ def _step(actions, size, starvation, body, head, length, occ, apple, direction, 
                 done[b] = True
             else:
                 _spawn_apple(b, size, occ, length, apple, rng)
-        else:
-            hunger[b] += 1
-            if hunger[b] >= starvation[b]:
-                truncated[b] = True
-                done[b] = True
+        elif hunger[b] >= starvation[b]:
+            truncated[b] = True
+            done[b] = True
 
 
 @numba.njit(cache=True)

@@ -40,6 +40,17 @@ def test_wall_kills_with_minus_one():
     assert step1(g, UP) == (0.0, False, False)
 
 
+def test_the_fatal_step_counts_in_step_and_in_steps_since_apple_alike():
+    # step - steps_since_apple is the step of the last apple (0: none yet) in every state, the last too.
+    for body, direction, action in (([[5, 2], [4, 2], [3, 2]], "RIGHT", RIGHT),  # wall
+                                    ([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], "LEFT", DOWN)):  # body
+        g = game_with(body, apple=[0, 0], direction=direction, hunger=4)
+        g.set_state(0, {**g.get_state(0), "step": 9})  # the last apple at step 5
+        assert step1(g, action) == (-1.0, True, False)
+        s = g.get_state(0)
+        assert (s["step"], s["steps_since_apple"]) == (10, 5)
+
+
 def test_self_collision_kills():
     # Head at (2,2) moving down into its own body at (2,3).
     g = game_with([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], apple=[0, 0], direction="LEFT")
@@ -88,8 +99,10 @@ def test_a_death_shows_in_the_picture_and_nowhere_else(body, direction, action, 
     # The board stays as it was (the policy's observation and every other field too) ...
     g.observe(obs_after)
     assert np.array_equal(obs_before, obs_after)
-    assert {k: v for k, v in after.items() if k not in ("step", "done", "crash")} == \
-        {k: v for k, v in before.items() if k not in ("step", "done", "crash")}
+    counters = ("step", "steps_since_apple")  # the fatal step is a step: both count it
+    assert [after[k] for k in counters] == [before[k] + 1 for k in counters]
+    assert {k: v for k, v in after.items() if k not in (*counters, "done", "crash")} == \
+        {k: v for k, v in before.items() if k not in (*counters, "done", "crash")}
     # ... but the state says where the head ran into, and the picture shows it: a video's last frame
     # was the frame before, as if the snake had lived on.
     assert after["done"] and after["crash"] == crash
