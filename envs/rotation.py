@@ -7,8 +7,9 @@ Rules (documented in the README too):
   would look the same: when a non-identity rotation maps the cube+colour set onto itself (up to
   translation), or when two of its 24 rendered views are pixel-identical.
 - World frame: x, y horizontal, z up. The camera looks at the object's centre from a fixed oblique
-  direction (azimuth 35°, elevation 30°): +x points down-left toward the viewer, +y to the right,
-  +z up, so the +x, +y and +z faces are the ones in view. Perspective projection fitted to the
+  direction (azimuth 35°, elevation 30°): on screen +x points down-left (35° below the horizontal),
+  +y right and slightly down (19° below), both toward the viewer, and +z up, so the +x, +y and +z
+  faces are the ones in view. Perspective projection fitted to the
   object's bounding sphere (every orientation fits the view); faces are Lambert-shaded by their world
   normal (top brightest), with dark cube edges, on a plain light-grey background; z-buffered.
 - Orientations are the 24 rotations of the cube (exact integer 3×3 matrices ``ROTATIONS``, index 0 =

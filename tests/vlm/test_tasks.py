@@ -809,3 +809,22 @@ def test_sokoban_moves_are_all_played_whatever_the_states_step_limit() -> None:
     moves = ["UP", "DOWN", "UP", "DOWN"]
     played = task_module("sokoban").simulate(state, moves)
     assert len(played) == len(moves) and not any(p["done"] for p in played)
+
+
+def test_rotation_questions_describe_the_axes_as_the_picture_draws_them() -> None:
+    # A bar of three cubes along each world axis, blue at 0 and red at +2: where red lies from blue on
+    # screen is where that axis points in the picture.
+    frame = task_module("rotation").FRAME_TEXT
+    shown = {}
+    for k, axis in enumerate("xyz"):
+        cubes = [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+        cubes[1][k], cubes[2][k] = 1, 2
+        img = render_view({"cubes": cubes, "colors": [[0, 0, 255], [0, 255, 0], [255, 0, 0]]}, 0, 200)
+        img = img.astype(int)
+        red = np.argwhere((img[..., 0] > 0) & (img[..., 1] == 0) & (img[..., 2] == 0)).mean(axis=0)
+        blue = np.argwhere((img[..., 2] > 0) & (img[..., 0] == 0) & (img[..., 1] == 0)).mean(axis=0)
+        dy, dx = red - blue  # image rows grow downward
+        shown[axis] = np.degrees(np.arctan2(dy, dx))  # 0 right, 90 down, 180 left, -90 up
+    assert 120 < shown["x"] < 150 and "+x points down-left" in frame
+    assert 5 < shown["y"] < 30 and "+y points right and slightly down" in frame
+    assert abs(shown["z"] + 90) < 1 and "+z points up" in frame

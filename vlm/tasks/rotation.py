@@ -56,9 +56,10 @@ AXES = ("X", "Y", "Z")
 ANGLES = (90, 180, 270)
 _local = threading.local()
 
-FRAME_TEXT = ("World axes: +x points down-left toward the viewer, +y points right, +z points up. A turn X+ "
-              "/ X− is +90° / −90° about the x axis by the right-hand rule (X+ takes +y to +z); likewise Y+ "
-              "takes +z to +x and Z+ takes +x to +y (counterclockwise seen from above).")
+FRAME_TEXT = ("World axes: +x points down-left, +y points right and slightly down (both toward the viewer), "
+              "+z points up. A turn X+ / X− is +90° / −90° about the x axis by the right-hand rule (X+ takes "
+              "+y to +z); likewise Y+ takes +z to +x and Z+ takes +x to +y (counterclockwise seen from "
+              "above).")
 
 # Flat identifying colours, far apart in hue: shading scales a colour, so its direction names the cube.
 _ID = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255],
