@@ -8,7 +8,8 @@ Inputs file format (``make_state``), one command per line, ``#`` starts a commen
     wait N            run N frames with nothing held
     boot N            same as wait; reads better as the first line (the boot ROM takes ~70 frames)
 
-BUTTON is one of up, down, left, right, a, b, start, select (any case). Example: skipping a title
+BUTTON is one of up, down, left, right, a, b, start, select (any case). FRAMES and N are 1 to 216,000
+(an hour of game time: a larger count is taken for a typo and refused). Example: skipping a title
 screen and walking two steps::
 
     boot 300
@@ -35,6 +36,10 @@ from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
 DEFAULT_PRESS_FRAMES = 8
 CHECK_FRAMES = 600  # a long ``wait`` runs in chunks this long (10 s of game, ~50 ms here) to notice a stop
+# The most frames one command may take: an hour of game time (the Game Boy runs 59.73 frames a second).
+# Boot, title screens and Pokémon's intro take seconds to minutes; a count past this is a typo (10**9
+# frames ran for about 15 hours here, headless at ~18,700 frames/s), refused before the ROM is booted.
+MAX_COMMAND_FRAMES = 216_000
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
             raise ValueError(f"{where}: {parts[1]!r} is not a whole number of frames") from None
         if count is not None and count < 1:
             raise ValueError(f"{where}: frame counts must be >= 1")
+        if count is not None and count > MAX_COMMAND_FRAMES:
+            raise ValueError(f"{where}: {count:,} frames is {count / 59.73 / 3600:,.1f} hours of game time; "
+                             f"one command takes at most {MAX_COMMAND_FRAMES:,} frames (an hour): split "
+                             "a longer wait into several lines")
         if word in ("wait", "boot"):
             if count is None:
                 raise ValueError(f"{where}: '{word}' needs a frame count")

@@ -30,7 +30,7 @@ from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, wor
 from envs.gameboy.generic import GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
-from envs.gameboy.scripting import make_state, play
+from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
 
 REPO = Path(__file__).resolve().parents[2]
 UP, DOWN, LEFT, RIGHT, A, B, START = range(7)
@@ -535,9 +535,21 @@ def test_make_state_reads_an_inputs_file_saved_by_a_windows_editor(tmp_path: Pat
     assert (tmp_path / "a.state").read_bytes() == (tmp_path / "b.state").read_bytes()
 
 
+def test_make_state_refuses_a_frame_count_past_an_hour_of_game_before_booting(tmp_path: Path) -> None:
+    most = parse_inputs(f"wait {MAX_COMMAND_FRAMES}\nright {MAX_COMMAND_FRAMES}")
+    assert [step.frames for step in most] == [MAX_COMMAND_FRAMES, MAX_COMMAND_FRAMES, 1]
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("boot 300\nwait 1000000000  # a typo: 10**9 frames, hours to play\n")
+    out = tmp_path / "start.state"
+    with pytest.raises(ValueError, match=r"inputs.txt:2: .*1,000,000,000 frames is 4,650.6 hours of game "
+                                         r"time; one command takes at most 216,000 frames"):
+        make_state(TEST_CARTRIDGE, inputs, out, started=lambda: pytest.fail("the ROM was booted"))
+    assert not out.exists()
+
+
 def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs.txt"
-    inputs.write_text("boot 100000000\n")  # hours of game: only a stop ends it
+    inputs.write_text(f"boot {MAX_COMMAND_FRAMES}\n" * 500)  # hundreds of hours of game: only a stop ends it
     out = tmp_path / "start.state"
     calls = []
     with pytest.raises(KeyboardInterrupt):
