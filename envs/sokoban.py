@@ -440,10 +440,23 @@ class Sokoban(Game):
         # The state's own limit, so that it re-simulates to the same episode end (hand-made states may
         # leave it out: then the game's).
         max_steps = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
-        self._wall[i] = walls.reshape(-1)
         # The kernels look one cell past the player and box without bounds checks: keep the wall ring.
-        self._wall[i].reshape(s, s)[[0, -1], :] = 1
-        self._wall[i].reshape(s, s)[:, [0, -1]] = 1
+        walls = walls.copy()
+        walls[[0, -1], :] = 1
+        walls[:, [0, -1]] = 1
+        things = {"target": state["targets"], "box": state["boxes"], "player": [state["player"]]}
+        for what, where in things.items():
+            for c in where:
+                # Checked first: a negative or too large coordinate would index another cell (or none).
+                if len(c) != 2 or not all(0 <= v < s for v in c) or walls[c[1], c[0]]:
+                    raise ValueError(f"state's {what} {list(c)} must be on a floor cell of the {s}x{s} "
+                                     "board (inside the wall ring, not on a wall)")
+        for what in ("targets", "boxes"):
+            if len({tuple(c) for c in state[what]}) != len(state[what]):
+                raise ValueError(f"state's {what} {state[what]} cover a cell twice")
+        if any(list(b) == list(state["player"]) for b in state["boxes"]):
+            raise ValueError(f"state's player {state['player']} stands on a box")
+        self._wall[i] = walls.reshape(-1)
         self._target[i] = 0
         self._box[i] = 0
         for x, y in state["targets"]:

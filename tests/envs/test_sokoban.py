@@ -388,6 +388,25 @@ def test_state_round_trip_and_json():
         Sokoban(difficulty="easy").set_state(0, state)
 
 
+@pytest.mark.parametrize("change, error", [
+    ({"player": [-1, 2]}, r"player \[-1, 2\] must be on a floor cell"),  # wrapped to the wall at (5, 1)
+    ({"boxes": [[9, 9]]}, r"box \[9, 9\] must be on a floor cell"),  # an IndexError traceback
+    ({"boxes": [[0, 2]]}, r"box \[0, 2\] must be on a floor cell"),  # on the ring: pushes read past it
+    ({"targets": [[3, 3], [3, 3]], "boxes": [[2, 2], [1, 2]]}, r"targets \[\[3, 3\], \[3, 3\]\] cover"),
+    ({"player": [2, 2]}, r"player \[2, 2\] stands on a box"),
+])
+def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
+    state = level("######",
+                  "#    #",
+                  "# $@ #",
+                  "#  . #",
+                  "######")
+    game = game_with(state)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**state, **change})
+    assert game.get_state(0) == {**state, "max_steps": game.max_steps}  # the board is left as it was
+
+
 def test_render_shape_and_dtype():
     game = Sokoban(difficulty="medium")
     game.reset(np.array([0]), np.array([1], dtype=np.uint64))
