@@ -412,8 +412,8 @@ def _step(actions, opp_actions, mode, size, num_apples, max_rounds, apple_reward
             if eats[0]:
                 reward[b] += apple_reward
             if eats[0] or eats[1]:
-                _spawn_apples(b, size, num_apples, occ, apple, rng)
-        if dies[0] or dies[1] or rounds[b] >= max_rounds:
+                _spawn_apples(b, size, num_apples[b], occ, apple, rng)
+        if dies[0] or dies[1] or rounds[b] >= max_rounds[b]:
             done[b] = True
             terminated[b] = True
             result[b] = _outcome(b, alive, length)
@@ -509,6 +509,9 @@ class SnakeDuel(Game):
         self._done = np.ones(n, dtype=np.bool_)
         self._result = np.zeros(n, dtype=np.int64)
         self._rng = np.zeros(n, dtype=np.uint64)
+        # Each board's settings: the game's, or a state's that set_state restored (until the board resets).
+        self._num_apples = np.full(n, self.num_apples, dtype=np.int64)
+        self._max_rounds = np.full(n, self.max_rounds, dtype=np.int64)
         self._reward = np.zeros(n, dtype=np.float32)
         self._terminated = np.zeros(n, dtype=np.bool_)
         self._truncated = np.zeros(n, dtype=np.bool_)  # never set: the round limit decides the game
@@ -530,6 +533,8 @@ class SnakeDuel(Game):
 
     # ------------------------------------------------------------------ the batched core
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        boards = np.asarray(indices, dtype=np.int64)
+        self._num_apples[boards], self._max_rounds[boards] = self.num_apples, self.max_rounds
         _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self.size,
                self.start_length, self.num_apples, self._body, self._head, self._length, self._direction,
                self._alive, self._score, self._occ, self._apple, self._rounds, self._done, self._result,
@@ -549,7 +554,7 @@ class SnakeDuel(Game):
         actions = checked_actions(actions, self.num_envs, ACTION_NAMES)
         if self._mode == POLICY and not self._opp_fresh:
             raise RuntimeError("opponent='policy': call set_opponent_actions(...) before every step")
-        _step(actions, self._opp_actions, self._mode, self.size, self.num_apples, self.max_rounds,
+        _step(actions, self._opp_actions, self._mode, self.size, self._num_apples, self._max_rounds,
               self.apple_reward, self.death_penalty, self.win_reward, self._body, self._head, self._length,
               self._direction, self._alive, self._score, self._occ, self._apple, self._rounds, self._done,
               self._result, self._rng, _DX, _DY, _OPPOSITE, self._reward, self._terminated)
@@ -607,8 +612,8 @@ class SnakeDuel(Game):
         return {
             "game": self.name,
             "size": self.size,
-            "num_apples": self.num_apples,
-            "max_rounds": self.max_rounds,
+            "num_apples": int(self._num_apples[i]),
+            "max_rounds": int(self._max_rounds[i]),
             "round": int(self._rounds[i]),
             "snakes": snakes,
             "apples": apples,
@@ -622,9 +627,10 @@ class SnakeDuel(Game):
         size = self.size
         if state["size"] != size:
             raise ValueError(f"state is for a {state['size']}x{state['size']} board, this game is {size}")
-        for key in ("num_apples", "max_rounds"):
-            if key in state and state[key] != getattr(self, key):
-                raise ValueError(f"state has {key}={state[key]}, this game {getattr(self, key)}")
+        # The state's own settings, so that it re-simulates to the same apples and episode end (hand-made
+        # states may leave them out: then the game's).
+        num_apples = whole("state's num_apples", state.get("num_apples", self.num_apples), 1)
+        max_rounds = whole("state's max_rounds", state.get("max_rounds", self.max_rounds), 1)
         if len(state["snakes"]) != 2:
             raise ValueError("state must hold exactly two snakes")
         for x, y in state["apples"]:  # checked first: a negative coordinate would wrap to another cell
@@ -655,6 +661,7 @@ class SnakeDuel(Game):
         self._done[i] = bool(state["done"])
         self._result[i] = _outcome(i, self._alive, self._length) if state["done"] else 0
         self._rng[i] = np.uint64(state["rng"])
+        self._num_apples[i], self._max_rounds[i] = num_apples, max_rounds
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:

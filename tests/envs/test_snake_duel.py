@@ -198,6 +198,20 @@ def test_round_limit_decides_by_length(extra0, extra1, result, reward):
     assert (r2[0], term2[0], trunc2[0]) == (0.0, False, False) and game.get_state(0) == s
 
 
+def test_a_state_keeps_its_own_round_limit_and_apple_count_until_the_board_resets():
+    # A state of a 30-round, 2-apple game (an export of such a run) replayed in a default game: its
+    # episode ends at round 30 and an eaten apple is replaced up to 2, as in its own game; it used to be
+    # refused ("state has max_rounds=30"), which also stopped score_predictions --specialist.
+    state = {**board(S0, "RIGHT", S1, "LEFT", apples=[[3, 2], [5, 5]], rnd=29), "num_apples": 2,
+             "max_rounds": 30}
+    game, reward, term, s = play(state, RIGHT, UP)
+    assert term and reward == 1.0 + 1.0  # the apple, then the win as the longer snake at the limit
+    assert (s["round"], s["max_rounds"], s["num_apples"], len(s["apples"])) == (30, 30, 2, 2)
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    s = game.get_state(0)
+    assert (s["max_rounds"], s["num_apples"], len(s["apples"])) == (100, 5, 5)
+
+
 def test_round_limit_over_whole_episodes():
     n = 64
     game = SnakeDuel(n, max_rounds=30)
