@@ -563,14 +563,14 @@ def test_a_step_that_raises_still_reports_another_workers_cut_episodes():
         v.reset()
         v.step_async(np.array([3, 3, 3, 3]))  # RIGHT: one step into every episode, a reward for none
         last = v.step_wait()[0].copy()
-        starvation = v.get_attr("starvation", indices=[0])[0]
-        v.set_attr("starvation", "never", indices=[0, 1])  # Numba refuses it before any board moves
+        starvation = v.get_attr("_starvation", indices=[0])[0]
+        v.set_attr("_starvation", "never", indices=[0, 1])  # Numba refuses it before any board moves
         v.set_attr("step", _die_in_step, indices=[2, 3])
         v.step_async(np.zeros(4, np.int64))
         with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
             v.step_wait()
         assert v.worker_restarts == 1
-        v.set_attr("starvation", starvation, indices=[0, 1])
+        v.set_attr("_starvation", starvation, indices=[0, 1])
         v.step_async(np.zeros(4, np.int64))  # UP: no episode of worker 0 ends
         _, _, dones, infos = v.step_wait()
         assert dones.tolist() == [False, False, True, True]
