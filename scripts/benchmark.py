@@ -225,4 +225,6 @@ def gameboy(args: argparse.Namespace, say) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from agents.interrupts import exit_ignoring_stop_signals
+
+    exit_ignoring_stop_signals(main())

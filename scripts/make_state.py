@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import path_arg
-from agents.interrupts import stop_requested
+from agents.interrupts import exit_ignoring_stop_signals, stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import make_state
 
@@ -52,4 +52,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_ignoring_stop_signals(main())

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import path_arg, positive_int
-from agents.interrupts import stop_requested
+from agents.interrupts import exit_ignoring_stop_signals, stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
 
@@ -56,4 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_ignoring_stop_signals(main())

@@ -42,3 +42,42 @@ def test_a_script_imported_by_a_test_leaves_the_process_its_handler(scripts):
     before = signal.getsignal(signal.SIGINT)
     scripts.plot_curve  # noqa: B018 - importing it is the test
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_every_script_exits_with_stop_signals_ignored(scripts):
+    # Once its work is done, a script exits through exit_ignoring_stop_signals: a Ctrl-C while Python
+    # shuts down would end it with status 130 (or, past the handlers' teardown, kill it) after all.
+    for script in SCRIPTS:
+        text = (ROOT / "scripts" / script).read_text()
+        main_block = text[text.index('if __name__ == "__main__":'):]
+        assert "exit_ignoring_stop_signals(main())" in main_block, script
+
+
+@pytest.mark.parametrize("script", ["make_state.py", "play_gameboy.py"])
+def test_a_ctrl_c_while_a_finished_game_boy_script_shuts_down_is_ignored(script, tmp_path):
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    # Python's shutdown made slow (an atexit callback that waits), so the signal lands inside it.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit, sys, time\n"
+        "atexit.register(lambda: (print('exiting', file=sys.stderr, flush=True), time.sleep(3)))\n")
+    (tmp_path / "inputs.txt").write_text("boot 20\n")
+    state = tmp_path / "out.state"
+    args = {"make_state.py": ["--inputs", "inputs.txt", "--out", str(state)],
+            "play_gameboy.py": ["--save-state", str(state), "--window", "null", "--max-frames", "20"]}[script]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get(
+        "PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / script), "--rom", str(TEST_CARTRIDGE),
+                             *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=in_a_terminal)
+    try:
+        for line in proc.stderr:
+            if line == "exiting\n":
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "interrupted" not in err and "Traceback" not in err, err
+    assert str(state) in out and state.is_file()
