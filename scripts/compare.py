@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.compare import CompareError, compare, max_tokens_hint, parse_params, parse_prices
     from agents.config import check_device
     from agents.evaluation import mean_text
-    from agents.interrupts import stop_signals_interrupt
+    from agents.interrupts import settled, stop_signals_interrupt
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -66,42 +66,50 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     players = []
+    command = shlex.join(["python", "scripts/compare.py", *(argv or sys.argv[1:])])
+    stopped = "\ninterrupted: no report written (the VLM answers so far are cached for a re-run)"
     try:
-        check_device(args.device)
-        prices = parse_prices(args.price_per_1k_tokens)
-        params = parse_params(args.vlm_params)
-        for spec in args.vlm:
-            players.append(VLMPlayer(client_from_args(spec, args), args.env, args.concurrency))
-        if args.out:
-            out = Path(args.out)
-        else:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            out = (Path(args.specialist) if args.specialist else Path("runs") / args.env) / f"compare-{stamp}"
-        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: no report, answers so far stay cached
-            report = compare(args.env, out, args.episodes, args.seed,
-                             specialist=Path(args.specialist) if args.specialist else None, players=players,
-                             prices=prices, vlm_params=params, max_steps=args.max_steps, device=args.device,
-                             frames_per_vlm=args.frames, command=shlex.join(["python", "scripts/compare.py",
-                                                                             *(argv or sys.argv[1:])]),
-                             overwrite=args.overwrite, show_progress=not args.no_progress)
-    except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: no report written (the VLM answers so far are cached for a re-run)",
-              file=sys.stderr)
+        # Ctrl-C and SIGTERM: no report, answers so far stay cached. The players close inside it, so a
+        # repeat while the requests on the wire are awaited is ignored (it was an exit with a traceback).
+        with stop_signals_interrupt():
+            try:
+                check_device(args.device)
+                prices = parse_prices(args.price_per_1k_tokens)
+                params = parse_params(args.vlm_params)
+                for spec in args.vlm:
+                    players.append(VLMPlayer(client_from_args(spec, args), args.env, args.concurrency))
+                if args.out:
+                    out = Path(args.out)
+                else:
+                    stamp = time.strftime("%Y%m%d-%H%M%S")
+                    out = (Path(args.specialist) if args.specialist else Path("runs") / args.env
+                           ) / f"compare-{stamp}"
+                report = compare(args.env, out, args.episodes, args.seed,
+                                 specialist=Path(args.specialist) if args.specialist else None,
+                                 players=players, prices=prices, vlm_params=params, max_steps=args.max_steps,
+                                 device=args.device, frames_per_vlm=args.frames, command=command,
+                                 overwrite=args.overwrite, show_progress=not args.no_progress)
+                settled()  # the report is in place: a signal from now on is ignored
+            except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            except KeyboardInterrupt:
+                print(stopped, file=sys.stderr)  # said at once: the requests on the wire are awaited next
+                return 130
+            finally:
+                for player in players:
+                    player.close()
+            for s in report["players"]:  # said with stop signals ignored: the report is in place
+                rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
+                print(f"{s['name']:>28}: mean score {mean_text(s['mean_score'])}, success {rate}, "
+                      f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s")
+            for s in report["players"]:
+                if s["cut_at_max_tokens"]:
+                    print("warning: " + max_tokens_hint(s), file=sys.stderr)
+            print(f"report: {out / 'report.md'}")
+    except KeyboardInterrupt:  # a first signal while the players closed after an error
+        print(stopped, file=sys.stderr)
         return 130
-    finally:
-        for player in players:
-            player.close()
-    for s in report["players"]:
-        rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
-        print(f"{s['name']:>28}: mean score {mean_text(s['mean_score'])}, success {rate}, "
-              f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s")
-    for s in report["players"]:
-        if s["cut_at_max_tokens"]:
-            print("warning: " + max_tokens_hint(s), file=sys.stderr)
-    print(f"report: {out / 'report.md'}")
     return 0
 
 

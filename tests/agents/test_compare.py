@@ -651,3 +651,48 @@ def test_a_worst_decision_frame_closes_the_game_it_replays(monkeypatch):
     monkeypatch.setattr(compare_module, "make_game", tracked)
     state = compare_module.state_at("snake", {"size": 6}, 3, [0, 0, 0], 2)
     assert state["step"] == 2 and closed == [True]
+
+
+def test_a_repeated_ctrl_c_while_the_requests_on_the_wire_are_awaited_is_ignored(tmp_path):
+    """The first Ctrl-C stops the play and says so; the requests already sent are awaited, so their
+    answers reach the cache, and a repeat meanwhile is ignored, not an exit with a traceback."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import ROOT
+
+    def in_a_terminal() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored, as it is in a background job
+
+    with ChatServer(default=lambda body: Reply("UP", delay=4.0)) as server:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "compare.py"), "--env", "snake", "--vlm",
+             f"slow-vl-7b@{server.url}", "--episodes", "2", "--out", str(tmp_path / "report"),
+             "--no-progress",
+             "--cache-dir", str(tmp_path / "cache"), "--concurrency", "2"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, preexec_fn=in_a_terminal)
+        try:
+            deadline = time.time() + 60
+            while not server.in_flight and time.time() < deadline:
+                time.sleep(0.05)
+            assert server.in_flight
+            proc.send_signal(signal.SIGINT)
+            lines = []
+            for line in proc.stderr:
+                lines.append(line)
+                if line.startswith("interrupted"):
+                    break
+            for _ in range(3):
+                time.sleep(0.2)
+                proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    err = "".join(lines) + err
+    assert proc.returncode == 130, err
+    assert err.count("interrupted") == 1 and "Traceback" not in err and "Exception ignored" not in err, err
+    assert not (tmp_path / "report").exists()
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2  # the two answers awaited
