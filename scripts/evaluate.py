@@ -22,6 +22,8 @@ from typing import Any
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 
+STOPPED = "\ninterrupted: no new results written"
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, no half-written file
             return evaluate_vlm(args) if args.vlm else evaluate(args)
     except KeyboardInterrupt:
-        print("\ninterrupted: no new results written", file=sys.stderr)
+        print(STOPPED, file=sys.stderr)
         return 130
 
 
@@ -200,12 +202,22 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    said = False  # the stop's message is printed at once, before the requests on the wire are awaited
     try:
-        with player, tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
+        with player:
+            try:
+                with tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
                           dynamic_ncols=True) as bar:
-            played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, 100_000, progress=bar.update)
+                    played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, 100_000,
+                                      progress=bar.update)
+            except KeyboardInterrupt:
+                print(STOPPED, file=sys.stderr)
+                said = True
+                raise
     except BaseException as e:  # a failed start (or Ctrl-C) leaves no empty folder made for it
         remove_folders(made)
+        if said and isinstance(e, KeyboardInterrupt):
+            return 130
         if not isinstance(e, ChatConfigError):
             raise
         print(f"error: {e}", file=sys.stderr)

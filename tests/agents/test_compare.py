@@ -653,9 +653,10 @@ def test_a_worst_decision_frame_closes_the_game_it_replays(monkeypatch):
     assert state["step"] == 2 and closed == [True]
 
 
-def test_a_repeated_ctrl_c_while_the_requests_on_the_wire_are_awaited_is_ignored(tmp_path):
-    """The first Ctrl-C stops the play and says so; the requests already sent are awaited, so their
-    answers reach the cache, and a repeat meanwhile is ignored, not an exit with a traceback."""
+def stop_a_slow_vlm_run(script: str, args: list[str], tmp_path) -> tuple[int, str, int]:
+    """Run ``script`` against a VLM that takes 4 s an answer, Ctrl-C it once its first requests are on
+    the wire, and three times more once it has said it stopped: its exit code, its stderr, and how many
+    requests were still on the wire when it said so."""
     import os
     import signal
     import subprocess
@@ -668,31 +669,49 @@ def test_a_repeated_ctrl_c_while_the_requests_on_the_wire_are_awaited_is_ignored
 
     with ChatServer(default=lambda body: Reply("UP", delay=4.0)) as server:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "compare.py"), "--env", "snake", "--vlm",
-             f"slow-vl-7b@{server.url}", "--episodes", "2", "--out", str(tmp_path / "report"),
-             "--no-progress",
-             "--cache-dir", str(tmp_path / "cache"), "--concurrency", "2"],
+            [sys.executable, str(ROOT / "scripts" / script), *args, "--vlm", f"slow-vl-7b@{server.url}",
+             "--episodes", "2", "--no-progress", "--cache-dir", str(tmp_path / "cache"),
+             "--concurrency", "2"],
             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, preexec_fn=in_a_terminal)
         try:
             deadline = time.time() + 60
-            while not server.in_flight and time.time() < deadline:
+            while server.in_flight < 2 and time.time() < deadline:
                 time.sleep(0.05)
-            assert server.in_flight
+            assert server.in_flight == 2
             proc.send_signal(signal.SIGINT)
             lines = []
             for line in proc.stderr:
                 lines.append(line)
                 if line.startswith("interrupted"):
                     break
+            on_the_wire = server.in_flight
             for _ in range(3):
                 time.sleep(0.2)
                 proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=60)
         finally:
             proc.kill()
-    err = "".join(lines) + err
-    assert proc.returncode == 130, err
+    return proc.returncode, "".join(lines) + err, on_the_wire
+
+
+def test_a_repeated_ctrl_c_while_the_requests_on_the_wire_are_awaited_is_ignored(tmp_path):
+    """The first Ctrl-C stops the play and says so at once; the requests already sent are awaited, so
+    their answers reach the cache, and a repeat meanwhile is ignored, not an exit with a traceback."""
+    out = tmp_path / "report"
+    rc, err, on_the_wire = stop_a_slow_vlm_run("compare.py", ["--env", "snake", "--out", str(out)], tmp_path)
+    assert rc == 130 and on_the_wire == 2, err
     assert err.count("interrupted") == 1 and "Traceback" not in err and "Exception ignored" not in err, err
-    assert not (tmp_path / "report").exists()
+    assert not out.exists()
     assert len(list((tmp_path / "cache").rglob("*.json"))) == 2  # the two answers awaited
+
+
+def test_evaluate_vlm_says_at_once_that_it_stopped(tmp_path):
+    """evaluate --vlm, stopped, says so before it awaits the requests on the wire (up to twice --timeout),
+    not after a silent wait."""
+    out = tmp_path / "results"
+    rc, err, on_the_wire = stop_a_slow_vlm_run("evaluate.py", ["--env", "snake", "--out", str(out)], tmp_path)
+    assert rc == 130 and on_the_wire == 2, err
+    assert err.count("interrupted") == 1 and "Traceback" not in err and "Exception ignored" not in err, err
+    assert not out.exists()
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2
