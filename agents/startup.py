@@ -16,9 +16,15 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+_PID = os.getpid()
+
 
 def _interrupted(signum: int, frame: Any) -> NoReturn:
-    os.write(2, b"\ninterrupted\n")  # no buffer: safe inside a handler
+    # A process forked from the script (SB3's SubprocVecEnv workers in benchmark.py) inherits this
+    # handler: it stops quietly, or a Ctrl-C, and the SIGTERM multiprocessing sends its daemon children
+    # at exit, printed the line once per worker.
+    if os.getpid() == _PID:
+        os.write(2, b"\ninterrupted\n")  # no buffer: safe inside a handler
     raise SystemExit(130)
 
 

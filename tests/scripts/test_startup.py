@@ -81,3 +81,27 @@ def test_a_ctrl_c_while_a_finished_game_boy_script_shuts_down_is_ignored(script,
         proc.kill()
     assert proc.returncode == 0 and "interrupted" not in err and "Traceback" not in err, err
     assert str(state) in out and state.is_file()
+
+
+def test_a_process_forked_by_a_script_stops_without_a_line_of_its_own(tmp_path):
+    # As benchmark.py's stock SB3 pipeline: SubprocVecEnv forks daemon workers, which inherit the
+    # startup handler; multiprocessing stops them with SIGTERM as the script exits.
+    code = (f"import sys; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
+            "import multiprocessing, time\n"
+            "import agents.startup\n"
+            "def work():\n"
+            "    print('ready', file=sys.stderr, flush=True)\n"
+            "    time.sleep(60)\n"
+            "fork = multiprocessing.get_context('fork')\n"
+            "fork.Process(target=work, daemon=True).start()\n"
+            "time.sleep(60)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=in_a_terminal)
+    try:
+        assert proc.stderr.readline() == "ready\n"  # the forked worker runs
+        proc.send_signal(signal.SIGTERM)  # kill, timeout, a job scheduler
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
