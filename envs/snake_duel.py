@@ -636,31 +636,41 @@ class SnakeDuel(Game):
         for x, y in state["apples"]:  # checked first: a negative coordinate would wrap to another cell
             if not (0 <= x < size and 0 <= y < size):
                 raise ValueError(f"apple {[x, y]} is off the board")
-        cells = size * size
-        occ = np.zeros(cells, dtype=np.int8)
+        # Everything is read and checked before board i changes: a refused state leaves it as it was (it
+        # used to replace snake 0 before finding snake 1 off the board).
+        bodies, directions = [], []
         for p, snake in enumerate(state["snakes"]):
             body = snake["body"]
             if len(body) < 2:
                 raise ValueError(f"snake {p} needs at least 2 cells, got {len(body)}")
-            for k, (x, y) in enumerate(reversed(body)):  # tail at slot 0, head at slot len-1
+            for x, y in body:
                 if not (0 <= x < size and 0 <= y < size):
                     raise ValueError(f"snake {p} cell {[x, y]} is off the board")
-                c = y * size + x
-                self._body[i, p, k] = c
-                occ[c] += 1
+            if snake["direction"] not in ACTION_NAMES:
+                raise ValueError(f"snake {p} direction must be one of {', '.join(ACTION_NAMES)}, "
+                                 f"got {snake['direction']!r}")
+            bodies.append([y * size + x for x, y in reversed(body)])  # tail at slot 0, head at slot len-1
+            directions.append(ACTION_NAMES.index(snake["direction"]))
+        alive = [bool(snake["alive"]) for snake in state["snakes"]]
+        scores = [int(snake["score"]) for snake in state["snakes"]]
+        rounds, done, rng = int(state["round"]), bool(state["done"]), np.uint64(state["rng"])
+        occ = np.zeros(size * size, dtype=np.int8)
+        for p, body in enumerate(bodies):
+            self._body[i, p, :len(body)] = body
+            np.add.at(occ, body, 1)
             self._head[i, p] = len(body) - 1
             self._length[i, p] = len(body)
-            self._direction[i, p] = ACTION_NAMES.index(snake["direction"])
-            self._alive[i, p] = bool(snake["alive"])
-            self._score[i, p] = int(snake["score"])
+            self._direction[i, p] = directions[p]
+            self._alive[i, p] = alive[p]
+            self._score[i, p] = scores[p]
         self._occ[i] = occ
         self._apple[i] = False
         for x, y in state["apples"]:
             self._apple[i, y * size + x] = True
-        self._rounds[i] = int(state["round"])
-        self._done[i] = bool(state["done"])
-        self._result[i] = _outcome(i, self._alive, self._length) if state["done"] else 0
-        self._rng[i] = np.uint64(state["rng"])
+        self._rounds[i] = rounds
+        self._done[i] = done
+        self._result[i] = _outcome(i, self._alive, self._length) if done else 0
+        self._rng[i] = rng
         self._num_apples[i], self._max_rounds[i] = num_apples, max_rounds
 
     @classmethod

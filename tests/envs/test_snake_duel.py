@@ -21,6 +21,7 @@ from envs.snake_duel import (
     SnakeDuel,
     greedy_action,
 )
+from tests.envs.roundtrip import assert_round_trips
 
 FAR_APPLES = [[9, 9], [8, 9], [7, 9], [9, 8], [8, 8]]  # out of the way of the hand-set snakes
 
@@ -529,3 +530,31 @@ def test_render_shape_and_content():
     assert SnakeDuel.render_state(state, scale=1).shape == (10, 10, 3)
 
 
+
+
+@pytest.mark.parametrize("change, error", [
+    ({"body": [[20, 0], [1, 1]]}, r"snake 1 cell \[20, 0\] is off the board"),
+    ({"body": [[5, 5]]}, "snake 1 needs at least 2 cells"),
+    ({"direction": "NORTH"}, "snake 1 direction must be one of UP, DOWN, LEFT, RIGHT, got 'NORTH'"),
+])
+def test_a_refused_state_leaves_the_board_as_it_was(change, error):
+    # Snake 0 was written before snake 1 was checked: the refusal left a board of two games' snakes.
+    game = SnakeDuel(1)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    before = game.get_state(0)
+    obs_before, obs_after = game.new_obs_buffer(), game.new_obs_buffer()
+    game.observe(obs_before)
+    state = board(S0, "RIGHT", S1, "LEFT")
+    state["snakes"][1].update(change)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, state)
+    game.observe(obs_after)
+    assert game.get_state(0) == before and np.array_equal(obs_before, obs_after)
+
+
+@pytest.mark.parametrize("opponent", ["greedy", "random", "policy"])
+def test_every_state_the_game_makes_round_trips(opponent):
+    # The refusals of impossible boards must not refuse a real one: fatal rounds (a head-on, a swap, a
+    # dead snake's frozen body), full-length games and every opponent's boards restore and play on alike.
+    ended = assert_round_trips(lambda: SnakeDuel(16, size=6, opponent=opponent, max_rounds=40), 100)
+    assert ended > 16
