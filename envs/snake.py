@@ -23,6 +23,7 @@ rendered RGB frame, (3, N·s, N·s) with ``pixel_scale`` s.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, ClassVar
 
 import numba
@@ -189,6 +190,26 @@ def _paint_cells(head: np.ndarray, body: np.ndarray, apple: np.ndarray) -> np.nd
     rgb = np.where((apple > 0)[..., None], _APPLE, rgb)
     rgb = np.where((head > 0)[..., None], _HEAD, rgb)
     return rgb.astype(np.uint8)
+
+
+def checked_path(what: str, body: list[list[int]], direction: Any) -> int:
+    """The action index of ``direction`` for a snake ``body`` (cells ``[x, y]``, head first, on the board),
+    else a ValueError naming ``what`` (``"state's snake"``, ``"snake 1"``): the direction must be an action
+    name and, as in every game played, the way the head last moved (neck to head: the step turns a move
+    back into the neck straight on by it), and each cell must be one step up, down, left or right of the
+    one before it (a gap or a diagonal step let the snake move as no snake can)."""
+    names = Snake.ACTION_NAMES
+    if not isinstance(direction, str) or direction not in names:
+        raise ValueError(f"{what} direction must be one of {', '.join(names)}, got {direction!r}")
+    for (x0, y0), (x1, y1) in itertools.pairwise(body):
+        if abs(x0 - x1) + abs(y0 - y1) != 1:
+            raise ValueError(f"{what} {body} has {[x0, y0]} next to {[x1, y1]}: each cell must be one step "
+                             "up, down, left or right of the one before it")
+    d = names.index(direction)
+    if len(body) > 1 and (body[0][0] - body[1][0], body[0][1] - body[1][1]) != (_DX[d], _DY[d]):
+        raise ValueError(f"{what} direction {direction} is not the way its head last moved, from "
+                         f"{list(body[1])} to {list(body[0])}")
+    return d
 
 
 class Snake(Game):

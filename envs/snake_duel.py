@@ -68,6 +68,7 @@ from gymnasium import spaces
 from envs.base import Game, checked_actions, finite, whole
 from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
+from envs.snake import checked_path
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
 ACTION_NAMES = ("UP", "DOWN", "LEFT", "RIGHT")
@@ -646,11 +647,23 @@ class SnakeDuel(Game):
             for x, y in body:
                 if not (0 <= x < size and 0 <= y < size):
                     raise ValueError(f"snake {p} cell {[x, y]} is off the board")
-            if snake["direction"] not in ACTION_NAMES:
-                raise ValueError(f"snake {p} direction must be one of {', '.join(ACTION_NAMES)}, "
-                                 f"got {snake['direction']!r}")
+            directions.append(checked_path(f"snake {p}", body, snake["direction"]))
             bodies.append([y * size + x for x, y in reversed(body)])  # tail at slot 0, head at slot len-1
-            directions.append(ACTION_NAMES.index(snake["direction"]))
+        # What reset and step guarantee, a fatal round too (the board freezes before it): one snake per
+        # cell, and apples only on free cells (an apple under a tail made the legal move onto that tail a
+        # death, as the eater's tail stays).
+        owner: dict[int, int] = {}
+        for p, body in enumerate(bodies):
+            for c in body:
+                if c in owner:
+                    whose = f"snake {p} covers" if owner[c] == p else "both snakes cover"
+                    raise ValueError(f"{whose} cell {[c % size, c // size]}: a cell holds one snake once")
+                owner[c] = p
+        apples = [y * size + x for x, y in state["apples"]]
+        for c in apples:
+            if c in owner:
+                raise ValueError(f"apple {[c % size, c // size]} is on snake {owner[c]}: apples lie on free "
+                                 "cells")
         alive = [bool(snake["alive"]) for snake in state["snakes"]]
         scores = [int(snake["score"]) for snake in state["snakes"]]
         rounds, done, rng = int(state["round"]), bool(state["done"]), np.uint64(state["rng"])
@@ -665,8 +678,7 @@ class SnakeDuel(Game):
             self._score[i, p] = scores[p]
         self._occ[i] = occ
         self._apple[i] = False
-        for x, y in state["apples"]:
-            self._apple[i, y * size + x] = True
+        self._apple[i, apples] = True
         self._rounds[i] = rounds
         self._done[i] = done
         self._result[i] = _outcome(i, self._alive, self._length) if done else 0

@@ -558,3 +558,21 @@ def test_every_state_the_game_makes_round_trips(opponent):
     # dead snake's frozen body), full-length games and every opponent's boards restore and play on alike.
     ended = assert_round_trips(lambda: SnakeDuel(16, size=6, opponent=opponent, max_rounds=40), 100)
     assert ended > 16
+
+
+@pytest.mark.parametrize("s0, d0, apples, error", [
+    (S0, "RIGHT", [[1, 2], *FAR_APPLES[1:]], r"apple \[1, 2\] is on snake 0"),
+    (S0, "RIGHT", [[8, 7], *FAR_APPLES[1:]], r"apple \[8, 7\] is on snake 1"),
+    ([[7, 6], [7, 7], [7, 8]], "UP", None, r"both snakes cover cell \[7, 7\]"),
+    ([[2, 2], [2, 3], [3, 3], [3, 2], [2, 2]], "UP", None, r"snake 0 covers cell \[2, 2\]"),
+    ([[2, 2], [1, 2], [1, 4]], "RIGHT", None, r"snake 0 .* has \[1, 2\] next to \[1, 4\]"),
+    ([[2, 2], [1, 3], [0, 3]], "RIGHT", None, r"snake 0 .* has \[2, 2\] next to \[1, 3\]"),  # a diagonal
+    (S0, "LEFT", None, r"snake 0 direction LEFT is not the way its head last moved, from \[1, 2\]"),
+])
+def test_set_state_refuses_boards_the_game_never_makes(s0, d0, apples, error):
+    # All were taken as they came, boards no game reaches that the step was not written for: an apple under
+    # a tail made the legal move onto that tail a death; a cell held twice stayed taken when one tail left;
+    # a direction into the neck let the snake turn back into itself, and a gap let it jump.
+    game = SnakeDuel(1)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, board(s0, d0, S1, "LEFT", apples=apples))
