@@ -330,12 +330,16 @@ class Snake(Game):
         # The state's own limit, so that it re-simulates to the same episode end (hand-made states may
         # leave it out: then the game's).
         starvation = whole("state's starvation", state.get("starvation", self.starvation), 1)
+        direction = checked_path("state's snake", state["body"], state["direction"])
         crash = state.get("crash")  # states saved before it was kept have none
         moves = [(int(_DX[m]), int(_DY[m])) for m in range(4)]
         hx, hy = state["body"][0]
         if crash is not None and (not state["done"] or (crash[0] - hx, crash[1] - hy) not in moves):
             raise ValueError(f"state's crash {crash} must be a cell next to the head {[hx, hy]}, in a state "
                              "that is done")
+        # Everything is read before board i changes: a refused state leaves it as it was.
+        steps, hunger, score = int(state["step"]), int(state["steps_since_apple"]), int(state["score"])
+        done, rng = bool(state["done"]), np.uint64(state["rng"])
         self._occ[i] = False
         # Head at ring slot len-1, tail at slot 0.
         for k, c in enumerate(reversed(body)):
@@ -344,13 +348,13 @@ class Snake(Game):
         self._head[i] = (len(body) - 1) % cells
         self._length[i] = len(body)
         self._apple[i] = -1 if apple is None else apple[1] * self.size + apple[0]
-        self._direction[i] = self.ACTION_NAMES.index(state["direction"])
-        self._steps[i] = state["step"]
-        self._hunger[i] = state["steps_since_apple"]
-        self._score[i] = state["score"]
-        self._done[i] = state["done"]
+        self._direction[i] = direction
+        self._steps[i] = steps
+        self._hunger[i] = hunger
+        self._score[i] = score
+        self._done[i] = done
         self._crash[i] = -1 if crash is None else moves.index((crash[0] - hx, crash[1] - hy))
-        self._rng[i] = np.uint64(state["rng"])
+        self._rng[i] = rng
         self._starvation[i] = starvation
 
     @classmethod

@@ -9,6 +9,7 @@ from envs import make_env, make_game
 from envs.env import GameEnv
 from envs.rng import seeds_from
 from envs.snake import DOWN, LEFT, RIGHT, UP, Snake
+from tests.envs.roundtrip import assert_round_trips
 
 
 def game_with(body, apple, direction="RIGHT", size=6, hunger=0, starvation=None, rng=7):
@@ -82,6 +83,28 @@ def test_set_state_refuses_impossible_boards(body, apple):
     # The step relies on what reset and step guarantee: an apple only on a free cell, one cell per segment.
     with pytest.raises(ValueError, match="state's"):
         game_with(body, apple=apple)
+
+
+@pytest.mark.parametrize("body, direction, error", [
+    ([[2, 2], [1, 2], [0, 2]], "NORTH", "state's snake direction must be one of UP, DOWN, LEFT, RIGHT, got"),
+    ([[2, 2], [1, 2], [1, 4]], "RIGHT", r"state's snake .* has \[1, 2\] next to \[1, 4\]"),  # a gap
+    ([[2, 2], [1, 3], [0, 3]], "RIGHT", r"state's snake .* has \[2, 2\] next to \[1, 3\]"),  # a diagonal step
+    ([[2, 2], [1, 2], [0, 2]], "LEFT", r"state's snake direction LEFT is not the way its head last moved"),
+])
+def test_set_state_refuses_a_snake_no_game_makes_and_leaves_the_board(body, direction, error):
+    # A bad name was a bare "tuple.index(x): x not in tuple" after the body was already written; a gap
+    # or a diagonal let the snake's tail jump; a direction into the neck let the snake turn back into
+    # itself (the step turns a move back into the neck straight on by the direction).
+    g = game_with([[3, 3], [3, 4], [3, 5]], apple=[0, 0], direction="UP")
+    before = g.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**before, "body": body, "direction": direction})
+    assert g.get_state(0) == before
+
+
+def test_every_state_the_game_makes_round_trips():
+    assert assert_round_trips(lambda: Snake(16, size=5), 150) > 16
+    assert assert_round_trips(lambda: Snake(8, size=4, starvation=6), 100) > 8  # starved and won boards
 
 
 @pytest.mark.parametrize("body, direction, action, crash", [
@@ -298,7 +321,7 @@ def test_long_snake_tail_is_visible():
     # the last cells down to 0, so the tail vanished from the observation, the pixels and render().
     size = 20
     body = [[x if y % 2 == 0 else size - 1 - x, y] for y in range(15) for x in range(size)][::-1]
-    g = game_with(body, apple=[0, 19], direction="LEFT", size=size)
+    g = game_with(body, apple=[0, 19], direction="RIGHT", size=size)  # the head [19, 14] came from [18, 14]
     out = g.new_obs_buffer()
     g.observe(out)
     head, plane = out[0, 0], out[0, 1]
