@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 
 # Option checks every game runs on its constructor arguments before it builds anything. The message
 # names the option by its keyword, so train_ppo.py can name the flag that set it; YAML hands over any
@@ -200,6 +201,17 @@ class Game(ABC):
         keys = rows[0] if rows else {"score": 0.0}
         return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in keys}
 
+    def _started(self, i: int) -> bool:
+        """Whether board ``i`` holds an episode: it was reset or given a state since the game was made.
+        A game tells it from its own arrays (the hot path keeps no flag for it)."""
+        return True
+
+    def _check_started(self, i: int, what: str) -> None:
+        """A ``ResetNeeded`` naming board ``i`` unless it holds an episode: a board never reset has none to
+        read (Snake's get_state was an IndexError, other games gave a state set_state refuses)."""
+        if not self._started(i):
+            raise ResetNeeded(f"board {i} holds no episode yet: reset it (or set_state) before {what}")
+
     @abstractmethod
     def get_state(self, i: int) -> dict[str, Any]:
         """Board ``i`` as a JSON-able dict, complete enough to re-render and re-simulate it."""
@@ -214,6 +226,7 @@ class Game(ABC):
         """Draw ``state`` as an RGB uint8 image (H, W, 3); ``scale`` sets its size."""
 
     def render(self, i: int = 0, scale: int = 16) -> np.ndarray:
+        self._check_started(i, "render")
         return self.render_state(self.get_state(i), scale)
 
     def close(self) -> None:

@@ -630,7 +630,11 @@ class Rotation(Game):
                 "optimal": float(solved and self._steps[i] == self._turns[i]),
                 "cubes": float(self._ncubes[i])}
 
+    def _started(self, i: int) -> bool:
+        return bool(self._ncubes[i])  # reset and set_state give the object at least one cube
+
     def get_state(self, i: int) -> dict[str, Any]:
+        self._check_started(i, "get_state")
         n = int(self._ncubes[i])
         r, t = int(self._rot[i]), int(self._target[i])
         colors = self._colors[i, :n].tolist()

@@ -287,7 +287,11 @@ class Snake(Game):
         return {"score": self._score[indices].astype(np.float64), "snake_length": length.astype(np.float64),
                 "won": (length == self.size * self.size).astype(np.float64)}
 
+    def _started(self, i: int) -> bool:
+        return bool(self._length[i])  # reset and set_state give the snake at least one cell
+
     def get_state(self, i: int) -> dict[str, Any]:
+        self._check_started(i, "get_state")
         cells = self.size * self.size
         n = int(self._length[i])
         body = [int(self._body[i, (self._head[i] - k) % cells]) for k in range(n)]

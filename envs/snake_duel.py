@@ -500,7 +500,7 @@ class SnakeDuel(Game):
         n, cells = num_envs, size * size
         self._body = np.zeros((n, 2, cells), dtype=np.int64)
         self._head = np.zeros((n, 2), dtype=np.int64)
-        self._length = np.full((n, 2), 2, dtype=np.int64)
+        self._length = np.zeros((n, 2), dtype=np.int64)  # 0 until the board is reset (or given a state)
         self._direction = np.zeros((n, 2), dtype=np.int64)
         self._alive = np.ones((n, 2), dtype=np.bool_)
         self._score = np.zeros((n, 2), dtype=np.int64)
@@ -596,7 +596,11 @@ class SnakeDuel(Game):
             "rounds": float(self._rounds[i]),
         }
 
+    def _started(self, i: int) -> bool:
+        return bool(self._length[i, 0])  # reset and set_state give each snake at least 2 cells
+
     def get_state(self, i: int) -> dict[str, Any]:
+        self._check_started(i, "get_state")
         cells = self.size * self.size
         snakes = []
         for p in range(2):

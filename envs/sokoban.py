@@ -406,7 +406,12 @@ class Sokoban(Game):
                 "num_boxes": float(self._nbox[i]), "steps": float(self._steps[i]),
                 "deadlocked": float(self._deadlocked[i])}
 
+    def _started(self, i: int) -> bool:
+        # Until then the board is all wall, the player on it; reset and set_state put the player on floor.
+        return not self._wall[i, self._player[i]]
+
     def get_state(self, i: int) -> dict[str, Any]:
+        self._check_started(i, "get_state")
         s = self.size
 
         def cells(plane: np.ndarray) -> list[list[int]]:

@@ -41,6 +41,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import numpy as np
+from gymnasium.error import ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs import game_class, make_game
@@ -249,6 +250,8 @@ class GameVecEnv(VecEnv):
             return self._worker_died(w, cmd, data, retry, hung_s=payload)
         if status == "attribute_error":  # as in process, so has_attr answers False
             raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
+        if status == "reset_needed":  # as in process: a board read before any reset
+            raise ResetNeeded(payload)
         raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
 
     def _worker_died(self, w: int, cmd: str, data: Any, retry: bool, hung_s: float | None = None) -> Any:

@@ -14,6 +14,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
+from gymnasium.error import ResetNeeded
 
 from envs import make_game
 from envs.base import Game
@@ -115,7 +116,15 @@ class Boards:
             return None
         if cmd == "call":
             name, args, kwargs, local = data
-            return [getattr(self.game, name)(i, *args, **kwargs) for i in local]
+            out = []
+            for i in local:
+                try:
+                    out.append(getattr(self.game, name)(i, *args, **kwargs))
+                except ResetNeeded:  # the game names its own board i: name the vector env's
+                    raise ResetNeeded(f"env {self.lo + i} holds no episode yet: call reset() (or "
+                                      f"env_method('set_state', state, indices=[{self.lo + i}])) before "
+                                      f"{name}") from None
+            return out
         if cmd == "get_attr":
             return getattr(self.game, data)
         if cmd == "set_attr":
@@ -161,5 +170,7 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], shared: Sha
             conn.send(("ok", boards.handle(cmd, data)))
         except AttributeError:  # the parent raises it as one: VecEnv.has_attr relies on that
             conn.send(("attribute_error", traceback.format_exc()))
+        except ResetNeeded as e:  # raised as one too, as in process: its message says what to do
+            conn.send(("reset_needed", str(e)))
         except Exception:
             conn.send(("error", traceback.format_exc()))

@@ -264,6 +264,46 @@ def test_env_used_before_reset_says_to_reset(name: str) -> None:
     env.render()
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_a_game_board_never_reset_says_so(name: str) -> None:
+    # Read from the game itself, Snake's get_state and render were an IndexError; the other games gave a
+    # state of no episode (an all-wall Sokoban, two duel snakes on cell [0, 0]) that set_state refused.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_game
+
+    game, other = make_game(name, num_envs=2), make_game(name, num_envs=1)
+    for call in (game.get_state, game.render):
+        with pytest.raises(ResetNeeded, match="board 1 holds no episode yet: reset it"):
+            call(1)
+    other.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    game.set_state(1, other.get_state(0))  # a state counts as a reset
+    assert game.get_state(1) == other.get_state(0)
+    game.render(1)
+    with pytest.raises(ResetNeeded, match="board 0 holds"):
+        game.get_state(0)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_vec_env_boards_never_reset_say_so(workers: int) -> None:
+    # Before any reset get_images() and env_method("get_state") raised an IndexError (from a worker, a
+    # RuntimeError around its traceback) naming no env and no fix.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_vec
+
+    v = make_vec("snake", 4, num_workers=workers, seed=0)
+    try:
+        with pytest.raises(ResetNeeded, match=r"env 0 holds no episode yet: call reset\(\)"):
+            v.get_images()
+        with pytest.raises(ResetNeeded, match=r"env 3 holds no episode yet: .*indices=\[3\]"):
+            v.env_method("get_state", indices=[3])
+        v.reset()
+        assert len(v.get_images()) == 4 and len(v.env_method("get_state")) == 4
+    finally:
+        v.close()
+
+
 @pytest.mark.parametrize("name", ["snake", "pokemon_red"])
 def test_a_closed_env_says_so(name: str) -> None:
     # A closed Game Boy env has no emulators: step and reset raised "IndexError: list index out of range".
