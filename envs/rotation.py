@@ -670,20 +670,24 @@ class Rotation(Game):
         max_steps = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
         if state.get("camera", self.camera) != self.camera:
             raise ValueError(f"state camera {state['camera']} differs from this game's {self.camera}")
+        _check_polycube(cubes)
         r, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
         for key, idx in (("rotation_index", r), ("target_index", t)):
             if key in state and state[key] != idx:
                 raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")
+        # Hand-made states (VLM tasks) may leave out the episode bookkeeping. All is read before board i
+        # changes: a refused state leaves it as it was.
+        solved = bool(state.get("solved", False))
+        turns, steps = int(state.get("turns", DISTANCE[r, t])), int(state.get("step", 0))
+        done = bool(state.get("done", solved))
         self._ncubes[i] = n
         self._cubes[i, :n] = cubes - cubes.min(axis=0)
         self._colors[i, :n] = colors
         self._rot[i], self._target[i] = r, t
-        # Hand-made states (VLM tasks) may leave out the episode bookkeeping.
-        solved = bool(state.get("solved", False))
-        self._turns[i] = int(state.get("turns", DISTANCE[r, t]))
-        self._steps[i] = int(state.get("step", 0))
+        self._turns[i] = turns
+        self._steps[i] = steps
         self._solved[i] = solved
-        self._done[i] = bool(state.get("done", solved))
+        self._done[i] = done
         self._max_steps[i] = max_steps
         zbuf = np.empty((self.view_size, self.view_size))
         for o in range(24):
@@ -704,6 +708,26 @@ class Rotation(Game):
         right = render_view(state, state["rotation"], size)
         divider = np.full((size, gap, 3), 150, dtype=np.uint8)
         return np.concatenate([left, divider, right], axis=1)
+
+
+def _check_polycube(cubes: np.ndarray) -> None:
+    """A ValueError unless ``cubes`` (n, 3) are distinct unit cubes joined face to face, as every object
+    the game makes: a cube twice was drawn as one, and a cube apart floated free of the object."""
+    cells = [tuple(c) for c in cubes.tolist()]
+    if len(set(cells)) < len(cells):
+        twice = next(c for c in cells if cells.count(c) > 1)
+        raise ValueError(f"state's cubes {cubes.tolist()} hold {list(twice)} twice (one cube to a cell)")
+    seen, todo = {cells[0]}, [cells[0]]
+    while todo:
+        x, y, z = todo.pop()
+        for nb in ((x + 1, y, z), (x - 1, y, z), (x, y + 1, z), (x, y - 1, z), (x, y, z + 1), (x, y, z - 1)):
+            if nb in cells and nb not in seen:
+                seen.add(nb)
+                todo.append(nb)
+    if len(seen) < len(cells):
+        apart = [list(c) for c in cells if c not in seen]
+        raise ValueError(f"state's cubes {cubes.tolist()} are not one connected object: {apart} share no "
+                         f"face with {list(cells[0])}'s part (each cube must touch another face to face)")
 
 
 def _color_name(rgb: list[int]) -> str:

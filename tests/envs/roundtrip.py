@@ -15,8 +15,8 @@ from envs.base import Game
 def assert_round_trips(make: Callable[[], Game], steps: int, seed: int = 0) -> int:
     """Play ``make()``'s boards with random actions for ``steps`` steps (ended boards reset with new
     seeds); at every step put each board's state, through JSON, into a second game made the same way,
-    and check that it reads back equal and that both games step to equal states. Returns how many
-    episodes ended (so a test can check it saw some)."""
+    and check that it reads back equal and that both games step to equal states and observations.
+    Returns how many episodes ended (so a test can check it saw some)."""
     game, copy = make(), make()
     n = game.num_envs
     boards = np.arange(n, dtype=np.int64)
@@ -36,6 +36,10 @@ def assert_round_trips(make: Callable[[], Game], steps: int, seed: int = 0) -> i
         a, b = game.step(actions), copy.step(actions)
         assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
         assert [game.get_state(i) for i in range(n)] == [copy.get_state(i) for i in range(n)]
+        seen, shown = game.new_obs_buffer(), copy.new_obs_buffer()
+        game.observe(seen)
+        copy.observe(shown)
+        assert np.array_equal(seen, shown)
         done = np.flatnonzero(a[1] | a[2])
         ended += len(done)
         # The ended boards' last states are checked at the next step's round trip, then they reset.

@@ -34,6 +34,7 @@ from envs.rotation import (
     render_view,
     rotation_index,
 )
+from tests.envs.roundtrip import assert_round_trips
 
 S = 24  # default view size
 
@@ -479,6 +480,27 @@ def test_state_round_trip_json():
         other.set_state(0, {**s, "rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]]})
     with pytest.raises(ValueError):
         other.set_state(0, {**s, "camera": {**s["camera"], "distance": 5.0}})
+
+
+@pytest.mark.parametrize("cubes, error", [
+    ([[0, 0, 0], [0, 0, 0], [5, 5, 5]], r"hold \[0, 0, 0\] twice"),
+    ([[0, 0, 0], [1, 0, 0], [5, 5, 5]], r"not one connected object: \[\[5, 5, 5\]\] share no face"),
+    ([[0, 0, 0], [1, 1, 0], [2, 2, 0]], r"not one connected object: \[\[1, 1, 0\], \[2, 2, 0\]\]"),  # edges
+])
+def test_set_state_refuses_an_object_the_game_never_makes(cubes, error):
+    # Every object is a connected polycube of distinct cubes; these were drawn as they came (a cube twice
+    # as one, a cube apart floating in the air) and refused nowhere.
+    game = fresh(1, seed=31)
+    before = game.get_state(0)
+    colors = PALETTE[:3].tolist()
+    with pytest.raises(ValueError, match="state's cubes .* " + error):
+        game.set_state(0, {**before, "cubes": cubes, "colors": colors})
+    assert game.get_state(0) == before
+    game.set_state(0, {**before, "cubes": [[0, 0, 0], [1, 0, 0], [1, 1, 0]], "colors": colors})
+
+
+def test_every_state_the_game_makes_round_trips():
+    assert assert_round_trips(lambda: Rotation(8, view_size=16, max_cubes=8), 60) > 8
 
 
 def test_registry_and_config(monkeypatch):
