@@ -284,7 +284,7 @@ def _step(actions, size, max_steps, deadlock_end, wall, target, box, player, nbo
         if on_target[b] == nbox[b]:
             r += FINISH_REWARD
             terminated[b] = True
-        elif (deadlock_end and pushed >= 0 and not target[b, pushed]
+        elif (deadlock_end[b] and pushed >= 0 and not target[b, pushed]
               and (wall[b, pushed - size] or wall[b, pushed + size])
               and (wall[b, pushed - 1] or wall[b, pushed + 1])):
             r += STEP_REWARD * max(max_steps[b] - steps[b], 0)
@@ -374,22 +374,25 @@ class Sokoban(Game):
         self._done = np.ones(n, dtype=np.bool_)
         self._deadlocked = np.zeros(n, dtype=np.bool_)
         self._rng = np.zeros(n, dtype=np.uint64)
-        # Each board's limit: the game's, or a state's that set_state restored (until the board resets).
+        # Each board's limit and deadlock rule: the game's, or a state's that set_state restored (until the
+        # board resets).
         self._max_steps = np.full(n, self.max_steps, dtype=np.int64)
+        self._deadlock_end = np.full(n, self.deadlock_end, dtype=np.bool_)
         self._reward = np.zeros(n, dtype=np.float32)
         self._terminated = np.zeros(n, dtype=np.bool_)
         self._truncated = np.zeros(n, dtype=np.bool_)
         self.observation_space = spaces.Box(0, 255, (5, self.size, self.size), dtype=np.uint8)
 
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
-        self._max_steps[np.asarray(indices, dtype=np.int64)] = self.max_steps
+        boards = np.asarray(indices, dtype=np.int64)
+        self._max_steps[boards], self._deadlock_end[boards] = self.max_steps, self.deadlock_end
         _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self.size,
                self.num_boxes[0], self.num_boxes[1], self._wall, self._target, self._box, self._player,
                self._nbox, self._on_target, self._steps, self._done, self._deadlocked, self._rng)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         actions = self._actions(actions)
-        _step(actions, self.size, self._max_steps, self.deadlock_end, self._wall, self._target, self._box,
+        _step(actions, self.size, self._max_steps, self._deadlock_end, self._wall, self._target, self._box,
               self._player, self._nbox, self._on_target, self._steps, self._done, self._deadlocked,
               self._reward, self._terminated, self._truncated)
         return self._reward.copy(), self._terminated.copy(), self._truncated.copy()
@@ -427,6 +430,7 @@ class Sokoban(Game):
             "player": [p % s, p // s],
             "step": int(self._steps[i]),
             "max_steps": int(self._max_steps[i]),
+            "deadlock_end": bool(self._deadlock_end[i]),
             "score": int(self._on_target[i]),
             "done": bool(self._done[i]),
             "deadlocked": bool(self._deadlocked[i]),
@@ -442,9 +446,10 @@ class Sokoban(Game):
             raise ValueError(f"walls must be {s}x{s}, got {walls.shape}")
         if len(state["boxes"]) != len(state["targets"]) or not state["boxes"]:
             raise ValueError("a sokoban state needs as many boxes as targets, at least one")
-        # The state's own limit, so that it re-simulates to the same episode end (hand-made states may
-        # leave it out: then the game's).
+        # The state's own limit and deadlock rule, so that it re-simulates to the same episode end (hand-made
+        # states may leave them out: then the game's).
         max_steps = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
+        deadlock_end = flag("state's deadlock_end", state.get("deadlock_end", self.deadlock_end))
         # The kernels look one cell past the player and box without bounds checks: keep the wall ring.
         walls = walls.copy()
         walls[[0, -1], :] = 1
@@ -476,7 +481,7 @@ class Sokoban(Game):
         self._done[i] = state["done"]
         self._deadlocked[i] = state.get("deadlocked", False)
         self._rng[i] = np.uint64(state.get("rng", 0))
-        self._max_steps[i] = max_steps
+        self._max_steps[i], self._deadlock_end[i] = max_steps, deadlock_end
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:

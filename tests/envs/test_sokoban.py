@@ -13,6 +13,7 @@ import envs
 from envs.env import GameEnv
 from envs.sokoban import DIFFICULTIES, Sokoban
 from envs.sokoban_solver import BUDGET, UNSOLVABLE, next_optimal_action, solve, solve_status
+from tests.envs.roundtrip import assert_round_trips
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
 
@@ -171,6 +172,34 @@ def test_a_state_keeps_its_own_step_limit_until_the_board_resets():
     assert [act(game, LEFT)[2] for _ in range(3)] == [False, False, True]
     game.reset(np.array([0]), np.array([0], dtype=np.uint64))
     assert game.get_state(0)["max_steps"] == game.max_steps == 120
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_a_state_keeps_its_own_deadlock_rule_until_the_board_resets(own: bool):
+    # deadlock_end was the game's alone: a state exported from a deadlock_end run, replayed in a game
+    # without it, played on past the cornered box where its own episode had ended (and the reverse).
+    corner = level("######",
+                   "#  . #",
+                   "# $@ #",
+                   "######")
+    source = game_with(corner, deadlock_end=own)
+    state = source.get_state(0)
+    assert state["deadlock_end"] is own
+    game = Sokoban(num_envs=1, size=6, num_boxes=1, deadlock_end=not own)
+    game.set_state(0, state)
+    assert game.get_state(0) == state
+    ends = act(game, LEFT)[1], act(source, LEFT)[1]  # the box into the corner (1, 2), no target
+    assert ends == (own, own)
+    assert game.get_state(0) == source.get_state(0)
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    assert game.get_state(0)["deadlock_end"] is (not own)
+    with pytest.raises(ValueError, match="state's deadlock_end must be true or false, got 'yes'"):
+        game.set_state(0, {**state, "deadlock_end": "yes"})
+
+
+def test_every_state_the_game_makes_round_trips():
+    for kwargs in ({"difficulty": "easy", "max_steps": 20}, {"deadlock_end": True, "max_steps": 30}):
+        assert assert_round_trips(lambda: Sokoban(16, **kwargs), 60) > 16  # noqa: B023 - called at once
 
 
 def test_a_box_pushed_into_a_corner_on_a_target_is_no_deadlock():
@@ -404,7 +433,8 @@ def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
     game = game_with(state)
     with pytest.raises(ValueError, match=error):
         game.set_state(0, {**state, **change})
-    assert game.get_state(0) == {**state, "max_steps": game.max_steps}  # the board is left as it was
+    # The board is left as it was (the hand-made level took the game's limit and deadlock rule).
+    assert game.get_state(0) == {**state, "max_steps": game.max_steps, "deadlock_end": False}
 
 
 def test_render_shape_and_dtype():

@@ -656,6 +656,19 @@ def test_sokoban_prediction_says_the_game_ends_when_solved() -> None:
     assert asked
 
 
+def test_sokoban_moves_play_on_past_a_cornered_box_whatever_the_runs_deadlock_end() -> None:
+    """A state exported from a deadlock_end run keeps that rule for its board; the questions' moves are
+    the puzzle's own, so the engine plays them on past a box pushed into a corner, as without it."""
+    from vlm.tasks.sokoban import simulate
+
+    walls = [[1] * 6] + [[1, 0, 0, 0, 0, 1] for _ in range(4)] + [[1] * 6]
+    state = {"game": "sokoban", "size": 6, "walls": walls, "targets": [[3, 1]], "boxes": [[2, 4]],
+             "player": [3, 4], "step": 0, "max_steps": 120, "deadlock_end": True, "score": 0, "done": False,
+             "deadlocked": False, "rng": 1}
+    after = simulate(state, ["LEFT", "UP", "RIGHT"])  # the box into the corner (1, 4), then on
+    assert len(after) == 3 and after[-1]["player"] == [3, 3] and not after[-1]["done"]
+
+
 # ------------------------------------------------------------------------------ all games, registry
 @pytest.mark.parametrize("game", GRID_GAMES)
 def test_same_state_and_seed_give_identical_drafts(game: str) -> None:

@@ -69,10 +69,12 @@ def _scratch(state: dict[str, Any]) -> Sokoban:
 
 
 def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
-    """Play ``moves`` on the engine from ``state`` (episode bookkeeping reset, so no step limit); the
-    states after each move, stopping when the puzzle is solved."""
+    """Play ``moves`` on the engine from ``state`` (episode bookkeeping reset: no step limit, and no end at a
+    cornered box, whatever the run's ``deadlock_end``); the states after each move, stopping when the
+    puzzle is solved."""
     game = _scratch(state)
-    game.set_state(0, {**state, "step": 0, "max_steps": 10**9, "done": False, "deadlocked": False})
+    game.set_state(0, {**state, "step": 0, "max_steps": 10**9, "deadlock_end": False, "done": False,
+                       "deadlocked": False})
     out = []
     for m in moves:
         game.step(np.array([MOVES.index(m)]))
