@@ -466,6 +466,10 @@ class Sokoban(Game):
                 raise ValueError(f"state's {what} {state[what]} cover a cell twice")
         if any(list(b) == list(state["player"]) for b in state["boxes"]):
             raise ValueError(f"state's player {state['player']} stands on a box")
+        # Everything is read before board i changes: a refused state leaves it as it was.
+        steps, done = whole("state's step", state["step"], 0), bool(state["done"])
+        deadlocked = bool(state.get("deadlocked", False))
+        rng = np.uint64(whole("state's rng", state.get("rng", 0), 0, 2**64 - 1))
         self._wall[i] = walls.reshape(-1)
         self._target[i] = 0
         self._box[i] = 0
@@ -477,10 +481,7 @@ class Sokoban(Game):
         self._player[i] = y * s + x
         self._nbox[i] = len(state["boxes"])
         self._on_target[i] = int(np.sum(self._box[i] & self._target[i]))
-        self._steps[i] = state["step"]
-        self._done[i] = state["done"]
-        self._deadlocked[i] = state.get("deadlocked", False)
-        self._rng[i] = np.uint64(state.get("rng", 0))
+        self._steps[i], self._done[i], self._deadlocked[i], self._rng[i] = steps, done, deadlocked, rng
         self._max_steps[i], self._deadlock_end[i] = max_steps, deadlock_end
 
     @classmethod

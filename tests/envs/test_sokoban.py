@@ -423,6 +423,9 @@ def test_state_round_trip_and_json():
     ({"boxes": [[0, 2]]}, r"box \[0, 2\] must be on a floor cell"),  # on the ring: pushes read past it
     ({"targets": [[3, 3], [3, 3]], "boxes": [[2, 2], [1, 2]]}, r"targets \[\[3, 3\], \[3, 3\]\] cover"),
     ({"player": [2, 2]}, r"player \[2, 2\] stands on a box"),
+    # These two were a TypeError and an OverflowError, raised after the board had been rewritten.
+    ({"player": [1, 1], "step": None}, "state's step must be a whole number >= 0, got None"),
+    ({"player": [1, 1], "rng": -1}, "state's rng must be between 0 and 18446744073709551615, got -1"),
 ])
 def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
     state = level("######",
