@@ -754,7 +754,8 @@ def _put_right(out: Path) -> None:
     """What an export killed outright (SIGKILL, a power cut) while it replaced ``out`` left: the previous
     export, moved aside as ``.<name>.old-<pid>``. Put back when ``out`` is missing (killed between the
     two renames), else the rest of an export already replaced (killed while deleting it, which takes a
-    while), deleted. Those of an export still running are left alone."""
+    while), deleted. Those of an export still running are left alone, and so is a folder holding anything
+    an export does not write (the user's, merely so named: an export moves aside only an export)."""
     from agents.interrupts import uninterruptible
     from agents.runs import process_running
 
@@ -766,6 +767,8 @@ def _put_right(out: Path) -> None:
             for old in aside:
                 pid = old.name.rpartition("-")[2]
                 if not pid.isdigit() or process_running(int(pid)) or old.is_symlink() or not old.is_dir():
+                    continue
+                if foreign_entries(old, EXPORT_ENTRIES) or _foreign_files(old):
                     continue
                 if out.exists() or out.is_symlink():
                     print(f"removing {old}: the rest of an export that a killed export replaced",

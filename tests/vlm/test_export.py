@@ -752,3 +752,20 @@ def test_an_export_killed_while_replacing_one_is_put_right_by_the_next(run, tmp_
     else:  # the new export was in place: the old one's rest is deleted
         assert "the rest of an export that a killed export replaced" in err
         assert json.loads((out / META).read_text())["seeds"]["base"] == 7
+
+
+@pytest.mark.parametrize("out_exists", [True, False])
+def test_a_users_folder_named_like_a_killed_exports_rest_is_left_alone(tmp_path, out_exists):
+    """Only what an export writes is put back or deleted: a hidden folder of the user's that merely has the
+    name a killed export gives the previous one (.<name>.old-<digits>) is neither."""
+    from vlm.export import _put_right
+
+    out = tmp_path / "ds"
+    if out_exists:
+        out.mkdir()
+    mine = tmp_path / ".ds.old-2024"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    _put_right(out)
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert out.exists() == out_exists
