@@ -1,6 +1,6 @@
 """The values of the games' named-choice options. Stdlib only: the games check their options against
-these tables, and scripts/train_ppo.py offers them in ``--help`` without importing NumPy, Numba or
-PyBoy (a second or more), so a value added here is one the command line takes too."""
+these tables, and scripts/train_ppo.py offers them in ``--help`` without importing Numba or PyBoy
+(a second or more), so a value added here is one the command line takes too."""
 
 from __future__ import annotations
 

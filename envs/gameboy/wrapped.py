@@ -1,6 +1,5 @@
 """The games ``gameboy`` plays through PyBoy's game wrappers (its ``game`` option) and how each is
-rewarded. Stdlib only: scripts/train_ppo.py lists the names in ``--help`` without importing PyBoy or
-NumPy."""
+rewarded. Stdlib only: scripts/train_ppo.py lists the names in ``--help`` without importing PyBoy."""
 
 from __future__ import annotations
 

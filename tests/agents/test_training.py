@@ -517,7 +517,7 @@ def test_the_per_game_flags_offer_the_games_own_values(scripts, monkeypatch):
     expert = make_game("sokoban", difficulty="expert")
     assert expert.size == 12
     expert.close()
-    # --help lists them without importing the games' NumPy, Numba or PyBoy (nor torch).
+    # --help lists them without importing the games' Numba or PyBoy (nor torch).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "scripts" / "train_ppo.py"),
                            "--help"], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
