@@ -668,9 +668,16 @@ class SnakeDuel(Game):
             if c in owner:
                 raise ValueError(f"apple {[c % size, c // size]} is on snake {owner[c]}: apples lie on free "
                                  "cells")
-        alive = [bool(snake["alive"]) for snake in state["snakes"]]
+        alive, done = [snake["alive"] for snake in state["snakes"]], state["done"]
+        if not all(isinstance(flag, bool) for flag in (*alive, done)):
+            raise ValueError(f"state's done {done!r} and snakes' alive {alive!r} must be true or false")
+        if not done and not all(alive):
+            # A round in which a snake dies ends the episode: no game plays on with a dead snake (it kept
+            # moving, and the game never ended).
+            raise ValueError(f"snake {alive.index(False)} is dead in a state that is not done: a death ends "
+                             "the episode")
         scores = [int(snake["score"]) for snake in state["snakes"]]
-        rounds, done, rng = int(state["round"]), bool(state["done"]), np.uint64(state["rng"])
+        rounds, rng = int(state["round"]), np.uint64(state["rng"])
         occ = np.zeros(size * size, dtype=np.int8)
         for p, body in enumerate(bodies):
             self._body[i, p, :len(body)] = body

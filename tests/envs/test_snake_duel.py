@@ -576,3 +576,25 @@ def test_set_state_refuses_boards_the_game_never_makes(s0, d0, apples, error):
     game = SnakeDuel(1)
     with pytest.raises(ValueError, match=error):
         game.set_state(0, board(s0, d0, S1, "LEFT", apples=apples))
+
+
+@pytest.mark.parametrize("alive0, alive1, done, error", [
+    (False, True, False, "snake 0 is dead in a state that is not done: a death ends the episode"),
+    (True, False, False, "snake 1 is dead in a state that is not done"),
+    (False, False, False, "snake 0 is dead in a state that is not done"),
+    (True, True, "false", "state's done 'false' and snakes' alive .* must be true or false"),
+    ("no", True, False, "state's done False and snakes' alive \\['no', True\\] must be true or false"),
+])
+def test_set_state_refuses_a_dead_snake_in_a_game_still_playing(alive0, alive1, done, error):
+    # A dead snake on a board not done kept moving and the game never ended; a round in which a snake
+    # dies ends the episode (dead snakes in a done state, as every fatal round leaves them, are taken).
+    game = SnakeDuel(1)
+    state = board(S0, "RIGHT", S1, "LEFT")
+    state["snakes"][0]["alive"], state["snakes"][1]["alive"], state["done"] = alive0, alive1, done
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, state)
+    state["done"] = True
+    state["snakes"][0]["alive"], state["snakes"][1]["alive"] = False, True
+    game.set_state(0, state)
+    assert game.get_state(0)["result"] == "loss"
+
