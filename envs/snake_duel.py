@@ -664,6 +664,10 @@ class SnakeDuel(Game):
                     raise ValueError(f"{whose} cell {[c % size, c // size]}: a cell holds one snake once")
                 owner[c] = p
         apples = [y * size + x for x, y in state["apples"]]
+        if len(set(apples)) != len(apples):
+            c = next(c for c in apples if apples.count(c) > 1)
+            # Two apples on one cell merged into one: get_state then gave fewer apples than the state had.
+            raise ValueError(f"apple {[c % size, c // size]} is listed twice: a cell holds one apple")
         for c in apples:
             if c in owner:
                 raise ValueError(f"apple {[c % size, c // size]} is on snake {owner[c]}: apples lie on free "

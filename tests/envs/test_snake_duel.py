@@ -253,8 +253,8 @@ def test_greedy_heads_for_the_nearest_apple_and_avoids_death():
     # Apple to the left instead.
     state = board(s0, "UP", S1, "LEFT", apples=[[1, 0], *FAR_APPLES[:4]])
     assert greedy_action(state, 0) == LEFT
-    # For snake 1 (heading LEFT at (7,7)): apple straight below its head.
-    state = board(s0, "UP", S1, "LEFT", apples=[[7, 9], *FAR_APPLES[1:]])
+    # For snake 1 (heading LEFT at (7,7)): apple straight below its head, the others far off straight on.
+    state = board(s0, "UP", S1, "LEFT", apples=[[7, 9], [0, 9], [1, 9], [0, 8], [0, 7]])
     assert greedy_action(state, 1) == DOWN
 
 
@@ -568,11 +568,13 @@ def test_every_state_the_game_makes_round_trips(opponent):
     ([[2, 2], [1, 2], [1, 4]], "RIGHT", None, r"snake 0 .* has \[1, 2\] next to \[1, 4\]"),
     ([[2, 2], [1, 3], [0, 3]], "RIGHT", None, r"snake 0 .* has \[2, 2\] next to \[1, 3\]"),  # a diagonal
     (S0, "LEFT", None, r"snake 0 direction LEFT is not the way its head last moved, from \[1, 2\]"),
+    (S0, "RIGHT", [[7, 9], *FAR_APPLES[1:]], r"apple \[7, 9\] is listed twice: a cell holds one apple"),
 ])
 def test_set_state_refuses_boards_the_game_never_makes(s0, d0, apples, error):
     # All were taken as they came, boards no game reaches that the step was not written for: an apple under
     # a tail made the legal move onto that tail a death; a cell held twice stayed taken when one tail left;
-    # a direction into the neck let the snake turn back into itself, and a gap let it jump.
+    # a direction into the neck let the snake turn back into itself, and a gap let it jump; two apples on
+    # one cell merged into one, so get_state gave back fewer apples than the state had.
     game = SnakeDuel(1)
     with pytest.raises(ValueError, match=error):
         game.set_state(0, board(s0, d0, S1, "LEFT", apples=apples))
