@@ -335,15 +335,23 @@ class Snake(Game):
         # leave it out: then the game's).
         starvation = whole("state's starvation", state.get("starvation", self.starvation), 1)
         direction = checked_path("state's snake", state["body"], state["direction"])
+        done = state["done"]
+        if not isinstance(done, bool):
+            raise ValueError(f"state's done must be true or false, got {done!r}")  # "false" counted as true
         crash = state.get("crash")  # states saved before it was kept have none
         moves = [(int(_DX[m]), int(_DY[m])) for m in range(4)]
         hx, hy = state["body"][0]
-        if crash is not None and (not state["done"] or (crash[0] - hx, crash[1] - hy) not in moves):
+        if crash is not None and (not done or (crash[0] - hx, crash[1] - hy) not in moves):
             raise ValueError(f"state's crash {crash} must be a cell next to the head {[hx, hy]}, in a state "
                              "that is done")
+        # Every step counts toward the starvation limit, and the step that reaches it ends the episode (the
+        # fatal step too): only a done state holds steps_since_apple equal to its starvation.
+        steps, score = whole("state's step", state["step"], 0), whole("state's score", state["score"], 0)
+        hunger = whole("state's steps_since_apple", state["steps_since_apple"], 0,
+                       starvation if done else starvation - 1, f" with starvation {starvation} in a state "
+                       f"{'that is' if done else 'not'} done")
         # Everything is read before board i changes: a refused state leaves it as it was.
-        steps, hunger, score = int(state["step"]), int(state["steps_since_apple"]), int(state["score"])
-        done, rng = bool(state["done"]), np.uint64(state["rng"])
+        rng = np.uint64(state["rng"])
         self._occ[i] = False
         # Head at ring slot len-1, tail at slot 0.
         for k, c in enumerate(reversed(body)):

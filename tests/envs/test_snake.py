@@ -102,6 +102,29 @@ def test_set_state_refuses_a_snake_no_game_makes_and_leaves_the_board(body, dire
     assert g.get_state(0) == before
 
 
+@pytest.mark.parametrize("change, error", [
+    ({"done": "false"}, "state's done must be true or false, got 'false'"),  # bool("false") is True
+    ({"done": 0}, "state's done must be true or false, got 0"),
+    ({"step": -1}, "state's step must be >= 0, got -1"),
+    ({"score": -1}, "state's score must be >= 0, got -1"),
+    ({"steps_since_apple": -1}, "state's steps_since_apple must be between 0 and 4 with starvation 5 in a "
+                                "state not done, got -1"),
+    ({"steps_since_apple": 5}, "between 0 and 4 with starvation 5 in a state not done, got 5"),
+    ({"steps_since_apple": 6, "done": True}, "between 0 and 5 with starvation 5 in a state that is done"),
+])
+def test_set_state_refuses_a_done_flag_or_counter_no_game_makes_and_leaves_the_board(change, error):
+    # All were taken through bool() and int(): "false" counted as done, and a game still playing at its
+    # starvation limit (or past it) played on, as the step only checks for the limit when it reaches it.
+    g = game_with([[3, 3], [3, 4], [3, 5]], apple=[0, 0], direction="UP", starvation=5)
+    before = g.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**before, **change})
+    assert g.get_state(0) == before
+    # The step that reaches the limit ends the episode: a done state holds the limit itself.
+    g.set_state(0, {**before, "steps_since_apple": 5, "done": True})
+    assert g.get_state(0)["steps_since_apple"] == 5
+
+
 def test_every_state_the_game_makes_round_trips():
     assert assert_round_trips(lambda: Snake(16, size=5), 150) > 16
     assert assert_round_trips(lambda: Snake(8, size=4, starvation=6), 100) > 8  # starved and won boards
