@@ -614,6 +614,18 @@ def _client_args(*argv):
     return p.parse_args(list(argv))
 
 
+def test_retries_help_names_every_status_retried():
+    # It said "429/5xx/timeouts" while 408, 409 and 425 were retried too.
+    import argparse
+
+    from agents.vlm_client import RETRY_STATUS, add_client_arguments
+
+    p = argparse.ArgumentParser()
+    add_client_arguments(p)
+    text = next(a.help for a in p._actions if "--retries" in a.option_strings)
+    assert all(str(code) in text for code in RETRY_STATUS) and "5xx" in text
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--timeout", "nan"], "--timeout must be a finite number"),
     (["--timeout", "inf"], "--timeout must be a finite number"),
