@@ -351,7 +351,7 @@ class Snake(Game):
                        starvation if done else starvation - 1, f" with starvation {starvation} in a state "
                        f"{'that is' if done else 'not'} done")
         # Everything is read before board i changes: a refused state leaves it as it was.
-        rng = np.uint64(state["rng"])
+        rng = np.uint64(whole("state's rng", state["rng"], 0, 2**64 - 1))
         self._occ[i] = False
         # Head at ring slot len-1, tail at slot 0.
         for k, c in enumerate(reversed(body)):

@@ -681,7 +681,7 @@ class SnakeDuel(Game):
             raise ValueError(f"snake {alive.index(False)} is dead in a state that is not done: a death ends "
                              "the episode")
         scores = [int(snake["score"]) for snake in state["snakes"]]
-        rounds, rng = int(state["round"]), np.uint64(state["rng"])
+        rounds, rng = int(state["round"]), np.uint64(whole("state's rng", state["rng"], 0, 2**64 - 1))
         occ = np.zeros(size * size, dtype=np.int8)
         for p, body in enumerate(bodies):
             self._body[i, p, :len(body)] = body

@@ -111,6 +111,7 @@ def test_set_state_refuses_a_snake_no_game_makes_and_leaves_the_board(body, dire
                                 "state not done, got -1"),
     ({"steps_since_apple": 5}, "between 0 and 4 with starvation 5 in a state not done, got 5"),
     ({"steps_since_apple": 6, "done": True}, "between 0 and 5 with starvation 5 in a state that is done"),
+    ({"rng": -1}, r"state's rng must be between 0 and 18446744073709551615, got -1"),  # was an OverflowError
 ])
 def test_set_state_refuses_a_done_flag_or_counter_no_game_makes_and_leaves_the_board(change, error):
     # All were taken through bool() and int(): "false" counted as done, and a game still playing at its

@@ -600,3 +600,11 @@ def test_set_state_refuses_a_dead_snake_in_a_game_still_playing(alive0, alive1, 
     game.set_state(0, state)
     assert game.get_state(0)["result"] == "loss"
 
+
+
+def test_set_state_names_a_negative_rng():
+    """np.uint64(-1) was a bare OverflowError."""
+    game = SnakeDuel(1)
+    state = board(S0, "RIGHT", S1, "LEFT")
+    with pytest.raises(ValueError, match="state's rng must be between 0 and"):
+        game.set_state(0, {**state, "rng": -1})
