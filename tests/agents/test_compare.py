@@ -392,16 +392,22 @@ def test_a_reply_with_a_lone_surrogate_is_cached_logged_and_reported(scripts, tm
     assert "\ufffd" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
 
 
+def report_with_notes(scripts, out, url: str, cache) -> tuple[list[str], dict]:
+    """A one-episode report in ``out`` with a file of the user's added: the arguments that made it, and
+    its files' bytes."""
+    argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{url}", "--episodes", "1", "--max-steps", "2",
+            "--out", str(out), "--cache-dir", str(cache), "--no-progress"]
+    assert scripts.compare.main(argv) == 0
+    (out / "notes.txt").write_text("mine")
+    return argv, {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
+
+
 def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, monkeypatch, capsys):
     import agents.compare
 
     out = tmp_path / "report"
     with ChatServer(default=scripted) as server:
-        argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
-                "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-        assert scripts.compare.main(argv) == 0
-        (out / "notes.txt").write_text("mine")
-        before = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
+        argv, before = report_with_notes(scripts, out, server.url, tmp_path / "cache")
         assert any(f.parts[0] == "frames" for f in before) and len(before) > 8
 
         def disk_full(*args):
@@ -575,11 +581,7 @@ def test_a_comparison_killed_while_replacing_its_report_is_put_right_by_the_next
 
     out = tmp_path / "report"
     with ChatServer(default=scripted) as server:
-        argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
-                "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-        assert scripts.compare.main(argv) == 0
-    (out / "notes.txt").write_text("mine")
-    before = {f.relative_to(out): f.read_bytes() for f in out.rglob("*") if f.is_file()}
+        argv, before = report_with_notes(scripts, out, server.url, tmp_path / "cache")
     entries = len([e for e in out.iterdir() if e.name != "notes.txt"])
     point = {"moving old": "rename:2", "moving new": f"rename:{entries + 3}"}.get(kill, kill)
     # The killed run takes its answers from the cache (the server is gone).

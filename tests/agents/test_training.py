@@ -332,7 +332,8 @@ def test_a_plain_checkpoint_in_a_recurrent_run_is_a_clear_error(trained, scripts
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
 
-def test_a_recurrent_checkpoint_in_a_plain_run_is_a_clear_error(trained, scripts, tmp_path, capsys):
+def save_recurrent_twin(trained: Path, path: Path) -> None:
+    """Save at ``path`` an untrained RecurrentPPO checkpoint for run ``trained``'s game and settings."""
     from agents.config import DEFAULTS, deep_merge, resolve
     from agents.train import build_model
     from envs import make_vec
@@ -341,9 +342,13 @@ def test_a_recurrent_checkpoint_in_a_plain_run_is_a_clear_error(trained, scripts
     lstm = resolve(deep_merge(DEFAULTS, {**cfg, "recurrent": True, "num_workers": 0}), False)
     venv = make_vec(cfg["env"], lstm["num_envs"], num_workers=0, **cfg["env_kwargs"])
     try:
-        build_model(lstm, venv).save(tmp_path / "lstm.zip")
+        build_model(lstm, venv).save(path)
     finally:
         venv.close()
+
+
+def test_a_recurrent_checkpoint_in_a_plain_run_is_a_clear_error(trained, scripts, tmp_path, capsys):
+    save_recurrent_twin(trained, tmp_path / "lstm.zip")
     # PPO.load took the LSTM policy: evaluate played it, an export called it a plain PPO, and a --resume
     # died in its first rollout with a TypeError traceback.
     argv = [str(trained), "--checkpoint", str(tmp_path / "lstm.zip"), "--episodes", "2", "--no-video"]
@@ -354,17 +359,8 @@ def test_a_recurrent_checkpoint_in_a_plain_run_is_a_clear_error(trained, scripts
 
 
 def test_resuming_a_checkpoint_of_the_other_algorithm_says_what_to_change(trained, scripts, tmp_path, capsys):
-    from agents.config import DEFAULTS, deep_merge, resolve
-    from agents.train import build_model
-    from envs import make_vec
-
+    save_recurrent_twin(trained, tmp_path / "lstm.zip")
     cfg = yaml.safe_load((trained / "config.yaml").read_text())
-    lstm = resolve(deep_merge(DEFAULTS, {**cfg, "recurrent": True, "num_workers": 0}), False)
-    venv = make_vec(cfg["env"], lstm["num_envs"], num_workers=0, **cfg["env_kwargs"])
-    try:
-        build_model(lstm, venv).save(tmp_path / "lstm.zip")
-    finally:
-        venv.close()
     plain, recurrent = tmp_path / "plain", tmp_path / "recurrent"
     for run, model, flag, change in ((plain, tmp_path / "lstm.zip", False, "trained with --recurrent, write "
                                       "recurrent: true there"),
