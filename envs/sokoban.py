@@ -386,7 +386,7 @@ class Sokoban(Game):
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
         boards = np.asarray(indices, dtype=np.int64)
         self._max_steps[boards], self._deadlock_end[boards] = self.max_steps, self.deadlock_end
-        _reset(np.asarray(indices, dtype=np.int64), np.asarray(seeds, dtype=np.uint64), self.size,
+        _reset(boards, np.asarray(seeds, dtype=np.uint64), self.size,
                self.num_boxes[0], self.num_boxes[1], self._wall, self._target, self._box, self._player,
                self._nbox, self._on_target, self._steps, self._done, self._deadlocked, self._rng)
 
