@@ -239,11 +239,16 @@ def _out_problem(out: Path, overwrite: bool) -> str | None:
                 "export")
     if not (out / META).is_file():
         return f"--overwrite refuses to replace {out}: it is not a depthfirst export (no {META})"
-    foreign = foreign_entries(out, EXPORT_ENTRIES) + _foreign_files(out)
+    foreign = _foreign(out)
     if foreign:  # e.g. a predictions file put beside the splits: the export replaces the folder whole
         return (f"--overwrite refuses to replace {out}: it holds files an export does not write "
                 f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move them out first")
     return None
+
+
+def _foreign(out: Path) -> list[str]:
+    """What in ``out`` an export does not write: top-level entries, then files in its own folders."""
+    return foreign_entries(out, EXPORT_ENTRIES) + _foreign_files(out)
 
 
 def _foreign_files(out: Path) -> list[str]:
@@ -768,7 +773,7 @@ def _put_right(out: Path) -> None:
                 pid = old.name.rpartition("-")[2]
                 if not pid.isdigit() or process_running(int(pid)) or old.is_symlink() or not old.is_dir():
                     continue
-                if foreign_entries(old, EXPORT_ENTRIES) or _foreign_files(old):
+                if _foreign(old):
                     continue
                 if out.exists() or out.is_symlink():
                     print(f"removing {old}: the rest of an export that a killed export replaced",
