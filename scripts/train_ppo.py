@@ -329,16 +329,16 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             if args.state is not None and args.state.lower() in ("none", "null"):
                 cfg["env_kwargs"]["state"] = None  # --state none: boot the ROM instead of loading a state
             absolute_paths(cfg["env"], cfg["env_kwargs"])
+            typed = set_options(args.set)  # errors name --set env_kwargs.KEY for these, as typed
             try:
                 cfg = resolve(cfg, torch.cuda.is_available())
-                check_game(cfg, set_options(args.set))
+                check_game(cfg, typed)
             except ValueError as e:  # the message names a flag; the value may be the user's file's
                 if not args.config:
                     raise
                 raise ValueError(f"{e} (a value in --config {args.config} counts as that flag or "
                                  "--set key)") from None
             if args.force and args.run_dir is not None:
-                typed = set_options(args.set)
                 refuse_inputs_in_replaced_run(Path(args.run_dir), {
                     "--config": args.config,
                     **{env_flag(key, typed): cfg["env_kwargs"].get(key) for key in ("rom", "state")}})
