@@ -19,7 +19,8 @@ started again, its boards begin new episodes (the cut ones reported as truncated
 found dead outside a step is restarted too: ``reset`` is sent again (the new worker's boards get the
 seeds the lost ones would have), ``env_method``/``get_attr``/``set_attr`` are sent again and answer
 for the new boards, whose cut episodes the next step reports (unless a reset comes first). A worker
-that dies again while its command is retried raises.
+that dies again while its command is retried raises. A restarted worker's game gets the attributes
+``set_attr`` gave the lost one before its boards reset, so they play by the same settings.
 
 A worker that hangs (alive but silent: an emulator stuck in its C loop, a game step that never returns)
 is killed (SIGKILL) once it has left a command unanswered for ``hang_timeout_s`` seconds (600 by
@@ -139,6 +140,8 @@ class GameVecEnv(VecEnv):
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
         self._cut: set[int] = set()  # workers restarted since the last step: their boards' episodes were cut
+        # What set_attr gave each worker's game: a restarted worker's game gets it before its boards reset.
+        self._attrs: list[dict[str, Any]] = [{} for _ in self._slices]
         self._reset_counts = self._shared.episodes.copy()
         if self.num_workers == 0:
             self._local = Boards(make_game(game, num_envs=num_envs, **self.game_kwargs), self._shared,
@@ -163,7 +166,8 @@ class GameVecEnv(VecEnv):
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=worker_main, name=f"depthfirst-{self.game_name}-worker{w}", daemon=True,
-            args=(child, self.game_name, self.game_kwargs, self._shared, lo, hi, self.base_seed, fresh_start))
+            args=(child, self.game_name, self.game_kwargs, self._attrs[w], self._shared, lo, hi,
+                  self.base_seed, fresh_start))
         proc.start()
         child.close()
         if w < len(self._procs):  # a restart
@@ -453,6 +457,7 @@ class GameVecEnv(VecEnv):
                                  "set for all of them or none; give indices=None or whole workers' envs")
         for w in sorted(self._where(indices)):
             self._call_all("set_attr", (attr_name, value), workers=[w] if self._local is None else None)
+            self._attrs[w][attr_name] = value
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
         """True only for SB3's ``Monitor``: the infos carry its ``episode`` entries (``r``, ``l``), so

@@ -133,21 +133,23 @@ class Boards:
         raise ValueError(f"unknown worker command {cmd!r}")
 
 
-def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], shared: Shared, lo: int, hi: int,
-            base_seed: int, fresh_start: bool) -> None:
+def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict[str, Any],
+                shared: Shared, lo: int, hi: int, base_seed: int, fresh_start: bool) -> None:
     # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A parent that stopped (a Ctrl-C while this worker started) reads no answer: leave without a traceback.
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        _serve(conn, game, game_kwargs, shared, lo, hi, base_seed, fresh_start)
+        _serve(conn, game, game_kwargs, attrs, shared, lo, hi, base_seed, fresh_start)
 
 
-def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], shared: Shared, lo: int, hi: int,
-           base_seed: int, fresh_start: bool) -> None:
+def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict[str, Any], shared: Shared,
+           lo: int, hi: int, base_seed: int, fresh_start: bool) -> None:
     try:
         with warnings.catch_warnings():  # the parent built the same game first and showed its warnings
             warnings.simplefilter("ignore")
             game_obj = make_game(game, num_envs=hi - lo, **game_kwargs)
+        for name, value in attrs.items():  # what set_attr gave the worker this one replaces
+            setattr(game_obj, name, value)
         boards = Boards(game_obj, shared, lo, hi, base_seed)
         if fresh_start:
             boards.reset()

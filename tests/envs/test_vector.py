@@ -9,7 +9,7 @@ import pytest
 
 from envs import make_game, make_vec
 from envs.env import GameEnv
-from envs.vector import WorkerDiedError, default_workers
+from envs.vector import GameVecEnv, WorkerDiedError, default_workers
 from tests.conftest import ROOT
 
 
@@ -196,6 +196,24 @@ def test_killed_worker_is_restarted():
         v.close()
 
 
+def test_a_restarted_worker_keeps_what_set_attr_gave_the_lost_one():
+    """The new worker's game was made from game_kwargs alone: a step limit set_attr had changed went back
+    to its default, silently, for the boards of that worker only."""
+    v = make_vec("snake", 8, num_workers=2, seed=0)
+    try:
+        v.reset()
+        v.set_attr("starvation", 3, indices=[4, 5, 6, 7])
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        v.step_async(np.zeros(8, np.int64))
+        v.step_wait()
+        assert v.worker_restarts == 1
+        assert v.get_attr("starvation") == [200] * 4 + [3] * 4
+        # Set before the new boards' first reset, so their episodes already play by it.
+        assert [s["starvation"] for s in v.env_method("get_state", indices=[0, 4])] == [200, 3]
+    finally:
+        v.close()
+
+
 def test_a_killed_workers_cut_episodes_are_not_in_sb3s_episode_figures():
     from agents.train import PPO
 
@@ -306,8 +324,8 @@ def test_a_worker_whose_parent_stopped_leaves_quietly():
 
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=worker_main, args=(child, "snake", {}, Shared(ctx, 2, (4, 10, 10), ("score",)),
-                                                 0, 2, 0, True))
+    shared = Shared(ctx, 2, (4, 10, 10), ("score",))
+    proc = ctx.Process(target=worker_main, args=(child, "snake", {}, {}, shared, 0, 2, 0, True))
     parent.close()  # the parent's end is gone before the worker answers
     proc.start()
     child.close()
@@ -367,19 +385,27 @@ def test_a_workers_error_leaves_no_reply_unread():
         v.close()
 
 
-def _scribble_and_die(out, indices=None):
-    """A game's observe that dies halfway through writing the shared observations."""
-    out[...] = 255
-    os._exit(1)
-
-
-def test_a_worker_killed_mid_step_reports_the_last_frames_the_env_returned():
+def test_a_worker_killed_mid_step_reports_the_last_frames_the_env_returned(monkeypatch, tmp_path):
     """The cut boards' terminal_observation was copied from the shared observations after the death,
     which the worker may have half written."""
-    v = make_vec("snake", 4, num_workers=2, seed=0)
+    from envs.snake import Snake
+
+    # The death is the lost worker's alone (a crash, not a setting): its pid is in the file. Set through the
+    # class before the workers fork; set_attr would hand it to the restarted worker too.
+    doomed = tmp_path / "doomed_pid"
+    observe = Snake.observe
+
+    def scribble_and_die(self, out, indices=None):  # dies halfway through writing the shared observations
+        if doomed.exists() and doomed.read_text() == str(os.getpid()):
+            out[...] = 255
+            os._exit(1)
+        return observe(self, out, indices)
+
+    monkeypatch.setattr(Snake, "observe", scribble_and_die)
+    v = GameVecEnv("snake", 4, num_workers=2, seed=0, start_method="fork")
     try:
         last = v.reset().copy()
-        v.set_attr("observe", _scribble_and_die, indices=[2, 3])
+        doomed.write_text(str(v.worker_pids()[1]))
         v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
         obs, _, dones, infos = v.step_wait()
         assert v.worker_restarts == 1 and dones.tolist() == [False, False, True, True]
@@ -550,11 +576,6 @@ def test_close_stops_a_hung_worker():
     assert not os.path.exists(f"/proc/{pid}")
 
 
-def _die_in_step(actions):
-    """A game's step whose worker dies (set on one worker's game through set_attr)."""
-    os._exit(1)
-
-
 def test_a_step_that_raises_still_reports_another_workers_cut_episodes():
     """Worker 0 fails a step while worker 1 dies in it: the error was raised and worker 1 restarted, but its
     boards' cut episodes were never reported (and their returns ran on into the new episodes')."""
@@ -565,7 +586,7 @@ def test_a_step_that_raises_still_reports_another_workers_cut_episodes():
         last = v.step_wait()[0].copy()
         starvation = v.get_attr("_starvation", indices=[0])[0]
         v.set_attr("_starvation", "never", indices=[0, 1])  # Numba refuses it before any board moves
-        v.set_attr("step", _die_in_step, indices=[2, 3])
+        os.kill(v.worker_pids()[1], signal.SIGKILL)  # found dead in the step that worker 0 fails
         v.step_async(np.zeros(4, np.int64))
         with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
             v.step_wait()
