@@ -413,6 +413,7 @@ class ChatClient:
                     self.stats.add(failures=1)
                     raise ChatError(f"{self.endpoint}: HTTP {status} for this request: {_error_message(raw)}")
                 else:
+                    self.stats.add(failures=1)
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
                         f"{_error_message(raw)} ({self._what_to_check(status)})")

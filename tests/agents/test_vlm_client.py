@@ -129,7 +129,7 @@ def test_a_400_after_answers_fails_that_request_only():
             c.complete("q2", [IMG])
         assert type(exc.value) is ChatError
         assert c.complete("q3", [IMG]).content == "again"
-    assert server.hits == 4 and c.stats.failures == 1  # the refused request; the setup error ends a run
+    assert server.hits == 4 and c.stats.failures == 2  # both refused calls, the setup error too
 
 
 def test_a_200_carrying_an_error_names_that_error():
@@ -472,10 +472,12 @@ def test_a_server_that_answered_before_is_retried_when_it_goes_away():
 
 @pytest.mark.parametrize("status", [400, 401, 404])
 def test_client_errors_are_not_retried(status):
-    with ChatServer([bad_request(status)]) as server, \
-            pytest.raises(ChatConfigError, match=f"HTTP {status}: model 'x' does not exist"):
-        client(server).complete("q", [IMG])
-    assert server.hits == 1
+    with ChatServer([bad_request(status)]) as server:
+        c = client(server)
+        with pytest.raises(ChatConfigError, match=f"HTTP {status}: model 'x' does not exist"):
+            c.complete("q", [IMG])
+    # Counted as every other failed call is (a 401 or 404 that ended the run was missing from "failures").
+    assert server.hits == 1 and c.stats.failures == 1
 
 
 def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch):
