@@ -1,4 +1,4 @@
-"""Named Game Boy RAM addresses and the helpers that read them (bytes, big-endian words, BCD, bit flags).
+"""Named Game Boy RAM addresses and ``bit_count``, which counts set bits (event flags, badges).
 
 Pokémon Red/Blue (UE) addresses come from the pret/pokered disassembly (``ram/wram.asm``) and the
 Data Crystal RAM map; the project's test cartridge keeps its state at the same addresses. ``memory``
@@ -46,24 +46,6 @@ POKEMON_RED: dict[str, Field] = {
 }
 
 
-def read_u8(memory: Memory, addr: int) -> int:
-    return int(memory[addr])
-
-
-def read_u16_be(memory: Memory, addr: int) -> int:
-    """A big-endian word (how Pokémon stores HP and stats)."""
-    return (int(memory[addr]) << 8) | int(memory[addr + 1])
-
-
-def read_bcd(memory: Memory, addr: int, size: int = 1) -> int:
-    """``size`` bytes of packed BCD, most significant byte first (two decimal digits per byte)."""
-    value = 0
-    for k in range(size):
-        b = int(memory[addr + k])
-        value = value * 100 + (b >> 4) * 10 + (b & 0x0F)
-    return value
-
-
 def bit_count(memory: Memory, addr: int, size: int = 1) -> int:
     """How many bits are set in ``size`` bytes from ``addr`` (event flags, badges).
 
@@ -72,39 +54,3 @@ def bit_count(memory: Memory, addr: int, size: int = 1) -> int:
     if size == 1:
         return int(memory[addr]).bit_count()
     return int.from_bytes(memory[addr:addr + size], "little").bit_count()
-
-
-def read_bit(memory: Memory, addr: int, bit: int) -> bool:
-    return bool((int(memory[addr]) >> bit) & 1)
-
-
-def read_field(memory: Memory, field: Field) -> Any:
-    """A field's value: an int, or a list of ints when ``count > 1``; "flags" gives the set-bit count."""
-    def one(addr: int) -> int:
-        if field.kind == "u8":
-            return read_u8(memory, addr)
-        if field.kind == "u16be":
-            return read_u16_be(memory, addr)
-        if field.kind == "bcd":
-            return read_bcd(memory, addr, field.size)
-        if field.kind == "flags":
-            return bit_count(memory, addr, field.size)
-        raise ValueError(f"unknown field kind {field.kind!r}")
-
-    if field.count == 1:
-        return one(field.addr)
-    return [one(field.addr + k * field.stride) for k in range(field.count)]
-
-
-class RamView:
-    """``view["x"]`` reads the named field of ``table`` from ``memory``."""
-
-    def __init__(self, memory: Memory, table: dict[str, Field] = POKEMON_RED) -> None:
-        self.memory = memory
-        self.table = table
-
-    def __getitem__(self, name: str) -> Any:
-        return read_field(self.memory, self.table[name])
-
-    def addr(self, name: str) -> int:
-        return self.table[name].addr
