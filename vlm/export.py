@@ -545,12 +545,6 @@ def _count_files(folder: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(folder)) if folder.is_dir() else 0
 
 
-def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-
-
 def _not_written(out: Path, e: OSError) -> ExportError:
     return ExportError(f"--out {not_written(out, e)}")
 
@@ -670,7 +664,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
         for name, recs in splits.items():
             split_files[name] = root / f"{name}.jsonl"
             try:
-                _write_jsonl(split_files[name], recs)
+                fmt.write_jsonl(split_files[name], recs)
             except (TypeError, ValueError) as e:
                 raise ExportError(f"vlm/tasks/{env}.py produced a record that is not JSON-able: {e}"
                                   ) from None

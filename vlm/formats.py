@@ -187,7 +187,8 @@ class ImageBytes:
         return {"bytes": (self.root / rel).read_bytes(), "path": rel.rsplit("/", 1)[-1]}
 
 
-def _write_jsonl(path: Path, rows: Iterable[Record]) -> int:
+def write_jsonl(path: Path, rows: Iterable[Record]) -> int:
+    """``rows`` as JSON Lines (UTF-8, non-ASCII kept as is); how many rows were written."""
     n = 0
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
@@ -324,13 +325,13 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_na
                                                for i, r in enumerate(records(split))))
         elif name == "openrlhf":
             file = folder / f"{split}.jsonl"
-            _write_jsonl(file, (openrlhf_example(r, paths) for r in records(split)))
+            write_jsonl(file, (openrlhf_example(r, paths) for r in records(split)))
         elif name == "swift":
             file = folder / f"{split}.jsonl"
-            _write_jsonl(file, (swift_example(r, paths.path) for r in records(split)))
+            write_jsonl(file, (swift_example(r, paths.path) for r in records(split)))
             rl = folder / f"{split}_rl.jsonl"  # prompt only, for swift rlhf --rlhf_type grpo
             with open(split_files[split], encoding="utf-8") as f:
-                _write_jsonl(rl, (swift_example(json.loads(line), paths.path, with_response=False)
+                write_jsonl(rl, (swift_example(json.loads(line), paths.path, with_response=False)
                                   for line in f))
             written.append(str(rl.relative_to(root)))
         else:
