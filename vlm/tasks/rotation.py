@@ -1,7 +1,7 @@
 """Rotation tasks (mental rotation of a coloured polycube): perception, state prediction, strategy
 (ViGaL's rotation angle between two views, fewest quarter turns, next turn) and Vision-Zero image games.
-Answers come from ``envs.rotation``: its rotation group (``ROTATIONS``, ``TURN``, ``DISTANCE``), a
-scratch game for simulated turns, and its renderer.
+Answers come from ``envs.rotation``: its rotation group (``ROTATIONS``, ``DISTANCE``), its shortest-path
+moves (``optimal_actions``, ``optimal_solution``), a scratch game for simulated turns, and its renderer.
 
 Which cubes an image shows is measured, not assumed: the object is rendered again with one flat
 identifying colour per cube (``visible_cubes``), so a question about colours or cube counts is only
@@ -30,6 +30,8 @@ from envs.rotation import (
     PALETTE,
     ROTATIONS,
     Rotation,
+    optimal_actions,
+    optimal_solution,
     render_view,
     rotation_index,
 )
@@ -137,7 +139,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     d = int(DISTANCE[s, t])
     if d == 0:
         raise ValueError("the object already matches the target: there is no turn to make")
-    best = [m for m in MOVES if DISTANCE[simulate(state, [m])[0]["rotation_index"], t] == d - 1]
+    best = [MOVES[a] for a in optimal_actions(state)]
     steps = [f"The current view is {d} quarter turn{'s' if d > 1 else ''} from the target."]
     for m in MOVES:
         after = simulate(state, [m])[0]["rotation_index"]
@@ -148,12 +150,6 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
                       "Which single quarter turn of the current (right) object brings it closest to the "
                       "target (left) view?", list(MOVES), best, steps, {"state": state},
                       f"Answer with one turn: {', '.join(MOVES)}.")
-
-
-def _every_turn_helps(s: int, t: int) -> bool:
-    from envs.rotation import TURN
-
-    return all(DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1 for a in range(len(MOVES)))
 
 
 def _angle_task(state: dict[str, Any], rng: np.random.Generator) -> TaskDraft:
@@ -199,24 +195,13 @@ def _distance_task(state: dict[str, Any], image: np.ndarray) -> TaskDraft:
     s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
     d = int(DISTANCE[s, t])
     steps = ["A shortest sequence from the current view to the target: "
-             f"{', '.join(_solution(s, t)) or 'none'}.",
+             f"{', '.join(MOVES[a] for a in optimal_solution(state)) or 'none'}.",
              "No shorter sequence of quarter turns exists (breadth-first search over the 24 orientations): "
              f"{d}."]
     return integer_draft("strategy", "min_turns", plot_level(state), max(1, d), [image], context(state),
                          "What is the fewest number of quarter turns (X+, X−, Y+, Y−, Z+, Z−) that makes "
                          "the current (right) object look exactly like the target (left)?", d, steps,
                          {"state": state})
-
-
-def _solution(s: int, t: int) -> list[str]:
-    from envs.rotation import BEST_ACTION, TURN
-
-    out = []
-    while s != t:
-        a = int(BEST_ACTION[s, t])
-        out.append(MOVES[a])
-        s = int(TURN[s, a])
-    return out
 
 
 def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.ndarray) -> TaskDraft:
@@ -309,7 +294,7 @@ def make_tasks(state: dict[str, Any], rng: np.random.Generator, source: dict[str
     kind = int(rng.integers(3))
     if kind == 0 or solved:
         drafts.append(_angle_task(state, rng))
-    elif kind == 1 or _every_turn_helps(r, rotation_index(state["target_rotation"])):
+    elif kind == 1 or len(optimal_actions(state)) == len(MOVES):
         # Three turns from the target every turn brings it closer: a next-turn question that any answer
         # gets right carries no reward signal, so the state gets the turn-count question instead.
         drafts.append(_distance_task(state, image))
