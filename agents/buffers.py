@@ -37,7 +37,6 @@ class DeviceRolloutBuffer(RolloutBuffer):
         self.actions = zeros(torch.int64)
         self.rewards, self.returns_t, self.episode_starts = zeros(), zeros(), zeros()
         self.values_t, self.log_probs, self.advantages = zeros(), zeros(), zeros()
-        self.generator_ready = False
         self.pos, self.full = 0, False
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, episode_start: np.ndarray,
