@@ -75,7 +75,7 @@ def pyplot() -> Any:
 
 
 def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
-               baseline: float | None = None, baseline_label: str = "random agent") -> Path:
+               baseline: float | None = None) -> Path:
     """Score against env steps and against wall-clock minutes, side by side."""
     plt = pyplot()
     steps, values, minutes = read_scalars(run, tag)
@@ -86,7 +86,7 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
         ax.plot(x, values, color="#2a9d8f", lw=1.8, label=tag.split("/")[-1],
                 marker="o" if len(values) == 1 else None)
         if baseline is not None:
-            ax.axhline(baseline, color="#888", ls="--", lw=1, label=baseline_label)
+            ax.axhline(baseline, color="#888", ls="--", lw=1, label="random agent")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(tag)

@@ -148,9 +148,9 @@ def mixed_schedule(records: list[dict[str, Any]], mix: dict[str, float] | None, 
     return [chosen[k] for k in order], {f: round(r, 6) for f, r in used.items()}
 
 
-def curriculum(records: list[dict[str, Any]], mix: dict[str, float] | None, seed: int,
-               split: str = "train") -> dict[str, Any]:
-    """The manifest: stages easy -> hard with their levels, record ids, counts and mixed schedule."""
+def curriculum(records: list[dict[str, Any]], mix: dict[str, float] | None, seed: int) -> dict[str, Any]:
+    """The manifest of the train split's ``records``: stages easy -> hard with their levels, record ids,
+    counts and mixed schedule."""
     rng = np.random.default_rng([seed, 0xC0FFEE])
     stages = []
     for name, (lo, hi) in STAGES:
@@ -167,5 +167,5 @@ def curriculum(records: list[dict[str, Any]], mix: dict[str, float] | None, seed
             "schedule": schedule,
             "ids": [r["id"] for r in recs],
         })
-    return {"version": 1, "split": split, "mix": mix, "order": "plot_level + qa_level, ascending",
+    return {"version": 1, "split": "train", "mix": mix, "order": "plot_level + qa_level, ascending",
             "stages": stages}

@@ -199,14 +199,14 @@ def _boxed(text: str) -> str | None:
     return None
 
 
-def _answer_content(p: Parsed, tag: str = "answer") -> str | None:
-    """The answer text: the tag's content (a single ``\\boxed{}`` inside unwrapped), else a single
-    ``\\boxed{}``, else a short tag-free bare reply; None when there is none or it is ambiguous."""
+def _answer_content(p: Parsed) -> str | None:
+    """The answer text: the ``<answer>`` tag's content (a single ``\\boxed{}`` inside unwrapped), else a
+    single ``\\boxed{}``, else a short tag-free bare reply; None when there is none or it is ambiguous."""
     region = p.region
-    if p.text.count(f"<{tag}>") > 1 or p.text.count(f"</{tag}>") > 1:
+    if p.text.count("<answer>") > 1 or p.text.count("</answer>") > 1:
         return None  # several answers, one maybe hidden in the reasoning: no credit
-    if f"<{tag}>" in region or f"</{tag}>" in region:
-        content = p.tag(tag)
+    if "<answer>" in region or "</answer>" in region:
+        content = p.tag("answer")
         if content is None:
             return None
         inner = _boxed(content)
