@@ -140,10 +140,6 @@ class Plan:
     task_module: str | None
 
 
-def task_module_name(env: str) -> str:
-    return f"vlm.tasks.{env}"
-
-
 def plan(opts: ExportOptions) -> Plan:
     """Check every input; raise ``ExportError`` naming the flag to fix. Writes nothing."""
     for name, value, low in (("--episodes", opts.episodes, 1), ("--workers", opts.workers, 1),
@@ -188,7 +184,7 @@ def plan(opts: ExportOptions) -> Plan:
             raise ExportError(f"--mix {opts.mix}: {run.env} has no records of "
                               f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "
                               f"{', '.join(drawn)}")
-        module = task_module_name(run.env)
+        module = games_module.__name__
     # After the run's game: a game with no task module is told to use --tasks-per-state 0 (which needs
     # no datasets package), not to install datasets for a trl format it could never write.
     if "trl" in formats and importlib.util.find_spec("datasets") is None:
