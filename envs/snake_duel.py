@@ -680,8 +680,26 @@ class SnakeDuel(Game):
             # moving, and the game never ended).
             raise ValueError(f"snake {alive.index(False)} is dead in a state that is not done: a death ends "
                              "the episode")
-        scores = [int(snake["score"]) for snake in state["snakes"]]
-        rounds, rng = int(state["round"]), np.uint64(whole("state's rng", state["rng"], 0, 2**64 - 1))
+        # A round counts up to the state's max_rounds, where a game with both snakes alive ends (and only
+        # there): a round past the limit, or a game that stopped short of it, was taken and played on past
+        # its end or reported as over.
+        rounds = whole("state's round", state["round"], 0, max_rounds, f" (its max_rounds {max_rounds})")
+        if done and all(alive) and rounds < max_rounds:
+            raise ValueError(f"state is done at round {rounds} with both snakes alive: such a game ends only "
+                             f"at its max_rounds {max_rounds}")
+        if not done and rounds == max_rounds:
+            raise ValueError(f"state is at its max_rounds {max_rounds} but not done: the game ends there")
+        # A snake starts with at least 2 cells and grows one per apple eaten (hand-made states may give
+        # the two snakes different start lengths).
+        scores = [whole(f"snake {p} score", snake["score"], 0, len(bodies[p]) - 2,
+                        f" (apples eaten by a snake of {len(bodies[p])} cells)")
+                  for p, snake in enumerate(state["snakes"])]
+        # An eaten apple is replaced at once while a free cell is left, and never beyond num_apples.
+        free = size * size - len(owner) - len(apples)
+        if len(apples) > num_apples or (len(apples) < num_apples and free > 0):
+            raise ValueError(f"state holds {len(apples)} apples, its num_apples is {num_apples}: the apples "
+                             "are topped up to num_apples while free cells are left")
+        rng = np.uint64(whole("state's rng", state["rng"], 0, 2**64 - 1))
         occ = np.zeros(size * size, dtype=np.int8)
         for p, body in enumerate(bodies):
             self._body[i, p, :len(body)] = body

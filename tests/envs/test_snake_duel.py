@@ -608,3 +608,49 @@ def test_set_state_names_a_negative_rng():
     state = board(S0, "RIGHT", S1, "LEFT")
     with pytest.raises(ValueError, match="state's rng must be between 0 and"):
         game.set_state(0, {**state, "rng": -1})
+
+
+@pytest.mark.parametrize("change, error", [
+    ({"round": 101}, r"state's round must be between 0 and 100 \(its max_rounds 100\), got 101"),
+    ({"round": -1}, r"state's round must be between 0 and 100"),
+    ({"round": 3, "max_rounds": 2}, r"state's round must be between 0 and 2 \(its max_rounds 2\), got 3"),
+    ({"round": 100}, "state is at its max_rounds 100 but not done: the game ends there"),
+    ({"round": 40, "done": True},
+     "state is done at round 40 with both snakes alive: such a game ends only at its max_rounds 100"),
+    ({"apples": [*FAR_APPLES, [0, 0]]}, "state holds 6 apples, its num_apples is 5"),
+    ({"apples": FAR_APPLES[:4]}, "state holds 4 apples, its num_apples is 5"),
+    ({"apples": FAR_APPLES[:1], "num_apples": 2}, "state holds 1 apples, its num_apples is 2"),
+    ({"score0": -1}, r"snake 0 score must be between 0 and 1 \(apples eaten by a snake of 3 cells\), got -1"),
+    ({"score1": 2}, r"snake 1 score must be between 0 and 1 .*, got 2"),
+])
+def test_set_state_refuses_a_round_score_or_apple_count_no_game_reaches(change, error):
+    # All were taken: a round past max_rounds (or one at it, not done) played on past the game's end, a game
+    # done with both snakes alive before its limit got a result by length, a short apple count was topped up
+    # several at once at the next apple eaten (and an extra one never), and a score could be negative or
+    # more apples than the snake had grown by.
+    change = dict(change)
+    state = board(S0, "RIGHT", S1, "LEFT", score0=change.pop("score0", 0), score1=change.pop("score1", 0))
+    game = SnakeDuel(1)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**state, **change})
+
+
+def test_set_state_takes_the_round_limit_and_a_board_too_full_for_its_apples():
+    game = SnakeDuel(1, size=6, num_apples=30)
+    state = {**board(S0, "RIGHT", S1, "LEFT", rnd=100, score0=1), "size": 6, "done": True, "max_rounds": 100}
+    state["snakes"] = [{**state["snakes"][0], "body": [[2, 2], [1, 2], [0, 2], [0, 3]]},
+                       {**state["snakes"][1], "body": [[3, 3], [4, 3], [5, 3]]}]
+    state["apples"] = [[0, 0]]
+    state["num_apples"] = 1
+    game.set_state(0, state)  # done at the limit, both alive: decided by length
+    assert game.get_state(0)["result"] == "win"
+    # 13 snake cells on 36: 23 apples fill every free cell of a 30-apple game, as play leaves it.
+    long0 = [[5, 0], [4, 0], [3, 0], [2, 0], [1, 0], [0, 0], [0, 1], [1, 1], [2, 1], [3, 1]]
+    short1 = [[5, 5], [4, 5], [3, 5]]
+    taken = {tuple(c) for c in long0 + short1}
+    full = {**state, "round": 50, "done": False, "num_apples": 30,
+            "apples": [[x, y] for y in range(6) for x in range(6) if (x, y) not in taken],
+            "snakes": [{"body": long0, "direction": "RIGHT", "alive": True, "score": 7},
+                       {"body": short1, "direction": "RIGHT", "alive": True, "score": 0}]}
+    game.set_state(0, full)
+    assert len(game.get_state(0)["apples"]) == 23
