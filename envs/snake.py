@@ -345,6 +345,13 @@ class Snake(Game):
         if crash is not None and (not done or (crash[0] - hx, crash[1] - hy) not in moves):
             raise ValueError(f"state's crash {crash} must be a cell next to the head {[hx, hy]}, in a state "
                              "that is done")
+        on_board = crash is not None and 0 <= crash[0] < n and 0 <= crash[1] < n
+        if on_board and crash[1] * n + crash[0] not in body[2:-1]:
+            # The head dies only off the board or on its body: never on a free cell or the apple, nor on the
+            # tail (it moves away) or the neck (a move back into it goes straight on). The picture and the
+            # task text said the snake ran into a wall or body cell there.
+            raise ValueError(f"state's crash {crash} must be off the board or on the snake's body (not its "
+                             "neck or tail): a snake dies only there")
         # Every step counts toward the starvation limit, and the step that reaches it ends the episode (the
         # fatal step too): only a done state holds steps_since_apple equal to its starvation.
         steps, score = whole("state's step", state["step"], 0), whole("state's score", state["score"], 0)

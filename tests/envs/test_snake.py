@@ -167,6 +167,23 @@ def test_a_death_shows_in_the_picture_and_nowhere_else(body, direction, action, 
     assert g.get_state(0)["crash"] is None
 
 
+@pytest.mark.parametrize("body, crash", [
+    ([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], [1, 2]),  # a free cell
+    ([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], [2, 1]),  # the apple
+    ([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], [3, 2]),  # the neck: a move back into it goes straight on
+    ([[2, 2], [3, 2], [3, 3], [2, 3]], [2, 3]),  # the tail, which moves away
+])
+def test_set_state_refuses_a_crash_where_no_snake_dies(body, crash):
+    # All were taken: the picture framed the head thick toward an empty cell, and the Snake tasks' text
+    # said the snake had run into a wall or body cell there.
+    g = game_with(body, apple=[2, 1], direction="LEFT")
+    state = {**g.get_state(0), "done": True}
+    error = rf"state's crash \[{crash[0]}, {crash[1]}\] must be off the board or on the snake's body"
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**state, "crash": crash})
+    # A crash into the body or the wall is taken: test_a_death_shows_in_the_picture_and_nowhere_else.
+
+
 def test_starving_and_states_without_crash_show_no_crash():
     g = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5], starvation=1)
     assert step1(g, RIGHT) == (0.0, False, True)
