@@ -672,6 +672,16 @@ class Rotation(Game):
         if state.get("camera", self.camera) != self.camera:
             raise ValueError(f"state camera {state['camera']} differs from this game's {self.camera}")
         _check_polycube(cubes)
+        rgb = [tuple(c) for c in colors.tolist()]
+        if len(set(rgb)) < n:
+            twice = next(c for c in rgb if rgb.count(c) > 1)
+            raise ValueError(f"state's colors {colors.tolist()} hold {list(twice)} twice: every cube has its "
+                             "own colour")
+        if not is_asymmetric(cubes, colors):
+            # Two orientations would look the same: the target could be matched in fewer turns than the
+            # game's distance, and a turn between two views would have two answers (the tasks take one).
+            raise ValueError(f"state's object (cubes {cubes.tolist()}) has a symmetry: a turn maps it, with "
+                             "its colours, onto itself, so two orientations look the same")
         r, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
         for key, idx in (("rotation_index", r), ("target_index", t)):
             if key in state and state[key] != idx:

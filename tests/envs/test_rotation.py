@@ -499,6 +499,28 @@ def test_set_state_refuses_an_object_the_game_never_makes(cubes, error):
     game.set_state(0, {**before, "cubes": [[0, 0, 0], [1, 0, 0], [1, 1, 0]], "colors": colors})
 
 
+RED, BLUE, GREEN = PALETTE[0].tolist(), PALETTE[1].tolist(), PALETTE[2].tolist()
+ELL, LINE = [[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 0, 0], [1, 0, 0], [2, 0, 0]]
+
+
+@pytest.mark.parametrize("cubes, colors, error", [
+    (ELL, [RED, BLUE, BLUE], r"state's colors .* hold \[38, 110, 220\] twice: every cube has its own colour"),
+    (ELL, [RED, RED, GREEN], r"hold \[220, 50, 47\] twice"),
+    (LINE, [RED, BLUE, GREEN], r"state's object \(cubes \[\[0, 0, 0\], .*\]\) has a symmetry"),
+    ([[0, 0, 0], [0, 0, 1]], [RED, BLUE], "has a symmetry"),
+])
+def test_set_state_refuses_repeated_colours_and_symmetric_objects(cubes, colors, error):
+    # Both were taken, objects the game never makes (every cube its own colour, no symmetry): the L with
+    # two blue arms looks the same after a half turn, so with the target that turn away the views matched
+    # while the fewest-turns question answered 3 (and the rotation-angle question had two answers).
+    game = fresh(1, seed=31)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, "cubes": cubes, "colors": colors})
+    assert game.get_state(0) == before
+    game.set_state(0, {**before, "cubes": ELL, "colors": [RED, BLUE, GREEN]})
+
+
 def test_every_state_the_game_makes_round_trips():
     assert assert_round_trips(lambda: Rotation(8, view_size=16, max_cubes=8), 60) > 8
 
