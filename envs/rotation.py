@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, finite, whole
+from envs.base import Game, finite, flag, whole
 from envs.rng import randint
 
 # --- The rotation group ------------------------------------------------------------------------
@@ -688,9 +688,16 @@ class Rotation(Game):
                 raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")
         # Hand-made states (VLM tasks) may leave out the episode bookkeeping. All is read before board i
         # changes: a refused state leaves it as it was.
-        solved = bool(state.get("solved", False))
-        turns, steps = int(state.get("turns", DISTANCE[r, t])), int(state.get("step", 0))
-        done = bool(state.get("done", solved))
+        # bool() took "false" for true; the step that reaches max_steps ends the episode, and only the turn
+        # onto the target solves it.
+        solved = flag("state's solved", state.get("solved", False))
+        done = flag("state's done", state.get("done", solved))
+        if solved and not (done and r == t):
+            raise ValueError(f"state is solved but {'not done' if not done else 'not at its target'}: "
+                             "reaching the target solves the puzzle and ends the episode")
+        turns = whole("state's turns", state.get("turns", DISTANCE[r, t]), 0, MAX_TURNS)
+        steps = whole("state's step", state.get("step", 0), 0, max_steps if done else max_steps - 1,
+                      f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")
         self._ncubes[i] = n
         self._cubes[i, :n] = cubes - cubes.min(axis=0)
         self._colors[i, :n] = colors

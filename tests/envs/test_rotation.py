@@ -521,6 +521,28 @@ def test_set_state_refuses_repeated_colours_and_symmetric_objects(cubes, colors,
     game.set_state(0, {**before, "cubes": ELL, "colors": [RED, BLUE, GREEN]})
 
 
+@pytest.mark.parametrize("change, error", [
+    ({"done": "false"}, "state's done must be true or false, got 'false'"),  # bool("false") is True
+    ({"solved": "no"}, "state's solved must be true or false, got 'no'"),
+    ({"solved": True, "done": True}, "state is solved but not at its target"),
+    ({"step": 50}, "state's step must be between 0 and 49 with max_steps 50 in a state not done, got 50"),
+    ({"step": 51, "done": True}, "between 0 and 50 with max_steps 50 in a state that is done, got 51"),
+    ({"step": -1}, "state's step must be between 0 and 49"),
+    ({"turns": 4}, "state's turns must be between 0 and 3, got 4"),
+])
+def test_set_state_refuses_episode_bookkeeping_no_game_makes(change, error):
+    # All were taken through bool() and int(): "false" counted as done, a puzzle solved away from its
+    # target, and a game still playing at (or past) its step limit played on past it.
+    game = fresh(1, seed=31)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, **change})
+    assert game.get_state(0) == before
+    game.set_state(0, {**before, "step": 50, "done": True})  # truncated at the limit
+    at_target = {"rotation": before["target_rotation"], "rotation_index": before["target_index"]}
+    game.set_state(0, {**before, **at_target, "solved": True, "done": True})
+
+
 def test_every_state_the_game_makes_round_trips():
     assert assert_round_trips(lambda: Rotation(8, view_size=16, max_cubes=8), 60) > 8
 
