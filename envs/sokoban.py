@@ -467,8 +467,13 @@ class Sokoban(Game):
         if any(list(b) == list(state["player"]) for b in state["boxes"]):
             raise ValueError(f"state's player {state['player']} stands on a box")
         # Everything is read before board i changes: a refused state leaves it as it was.
-        steps, done = whole("state's step", state["step"], 0), bool(state["done"])
-        deadlocked = bool(state.get("deadlocked", False))
+        # bool() took "false" for true; the step that reaches max_steps ends the episode, as does a deadlock.
+        done = flag("state's done", state["done"])
+        deadlocked = flag("state's deadlocked", state.get("deadlocked", False))
+        if deadlocked and not done:
+            raise ValueError("state is deadlocked but not done: a deadlock ends the episode")
+        steps = whole("state's step", state["step"], 0, max_steps if done else max_steps - 1,
+                      f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")
         rng = np.uint64(whole("state's rng", state.get("rng", 0), 0, 2**64 - 1))
         self._wall[i] = walls.reshape(-1)
         self._target[i] = 0

@@ -424,7 +424,7 @@ def test_state_round_trip_and_json():
     ({"targets": [[3, 3], [3, 3]], "boxes": [[2, 2], [1, 2]]}, r"targets \[\[3, 3\], \[3, 3\]\] cover"),
     ({"player": [2, 2]}, r"player \[2, 2\] stands on a box"),
     # These two were a TypeError and an OverflowError, raised after the board had been rewritten.
-    ({"player": [1, 1], "step": None}, "state's step must be a whole number >= 0, got None"),
+    ({"player": [1, 1], "step": None}, r"state's step must be a whole number between 0 and \d+ .*, got None"),
     ({"player": [1, 1], "rng": -1}, "state's rng must be between 0 and 18446744073709551615, got -1"),
 ])
 def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
@@ -438,6 +438,30 @@ def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
         game.set_state(0, {**state, **change})
     # The board is left as it was (the hand-made level took the game's limit and deadlock rule).
     assert game.get_state(0) == {**state, "max_steps": game.max_steps, "deadlock_end": False}
+
+
+@pytest.mark.parametrize("change, error", [
+    ({"done": "false"}, "state's done must be true or false, got 'false'"),  # bool("false") is True
+    ({"deadlocked": "no"}, "state's deadlocked must be true or false, got 'no'"),
+    ({"deadlocked": True}, "state is deadlocked but not done: a deadlock ends the episode"),
+    ({"step": 120}, "state's step must be between 0 and 119 with max_steps 120 in a state not done, got 120"),
+    ({"step": 121, "done": True}, "between 0 and 120 with max_steps 120 in a state that is done, got 121"),
+])
+def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error: str):
+    # All were taken through bool(): "false" counted as done, a board still playing was deadlocked, and a
+    # game still playing at (or past) its step limit played on past it.
+    state = level("######",
+                  "#    #",
+                  "# $@ #",
+                  "#  . #",
+                  "######")  # max_steps 120
+    game = game_with(state)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**state, **change})
+    assert game.get_state(0) == before
+    game.set_state(0, {**state, "step": 120, "done": True})  # truncated at the limit
+    game.set_state(0, {**state, "deadlock_end": True, "deadlocked": True, "done": True})
 
 
 def test_render_shape_and_dtype():
