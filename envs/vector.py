@@ -129,6 +129,7 @@ class GameVecEnv(VecEnv):
         self._ep_return = np.zeros(num_envs, dtype=np.float64)
         self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._closed = False
+        self._needs_reset = True  # until the first reset() the boards hold no episode to step
         # The observations the last reset() or step_wait() returned: a dead worker's boards' last frames
         # (the worker may have died halfway through writing the shared ones).
         self._last_obs = self._shared.obs.copy()
@@ -328,6 +329,7 @@ class GameVecEnv(VecEnv):
             self._shared.episodes[:] = 0
         self._reset_counts = self._shared.episodes.copy()  # a worker dying in the reset starts from them
         self._call_all("reset", seed)
+        self._needs_reset = False
         self._cut.clear()  # every board starts anew
         if seed is not None:  # a worker restarted from now on seeds as the others do
             self.base_seed, self._next_seed = seed, None
@@ -338,7 +340,15 @@ class GameVecEnv(VecEnv):
         return self._last_obs
 
     def step_async(self, actions: np.ndarray) -> None:
+        if self._needs_reset:  # one check per step; the boards stepped empty (Snake: all zeros, no error)
+            self._refuse_step()
         self._shared.actions[:] = checked_actions(actions, self.num_envs, self.action_names)
+
+    def _refuse_step(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
+        raise ResetNeeded(f"call reset() before step(): this GameVecEnv ({self.game_name!r}) was never "
+                          "reset, so its boards hold no episode yet")
 
     def step_wait(self):
         sh = self._shared

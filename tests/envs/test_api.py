@@ -304,6 +304,29 @@ def test_vec_env_boards_never_reset_say_so(workers: int) -> None:
         v.close()
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_vec_env_stepped_before_reset_says_so(workers: int) -> None:
+    # A step before the first reset() stepped boards holding no episode and returned their empty frames,
+    # as a GameEnv (ResetNeeded) does not.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_vec
+
+    v = make_vec("snake", 4, num_workers=workers, seed=0)
+    try:
+        with pytest.raises(ResetNeeded, match=r"call reset\(\) before step\(\)"):
+            v.step(np.zeros(4, np.int64))
+        with pytest.raises(ResetNeeded, match=r"call reset\(\) before step\(\)"):
+            v.step_async(np.zeros(4, np.int64))
+        first = v.reset()
+        obs, _, _, _ = v.step(np.zeros(4, np.int64))
+        assert first.any() and obs.any()
+    finally:
+        v.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        v.step(np.zeros(4, np.int64))
+
+
 @pytest.mark.parametrize("name", ["snake", "pokemon_red"])
 def test_a_closed_env_says_so(name: str) -> None:
     # A closed Game Boy env has no emulators: step and reset raised "IndexError: list index out of range".
