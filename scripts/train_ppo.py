@@ -177,12 +177,14 @@ def memory_bytes() -> int | None:
     return ram + swap
 
 
-def check_memory(cfg: dict, obs_shape: tuple[int, ...]) -> None:
+def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False) -> None:
     """Refuse a run whose observation buffers alone outgrow this machine's RAM and swap: allocating them
     took minutes (or ended in a bus error) before failing. Counted: the vector env's step buffers (the
     observations, the ended episodes' last ones, a copy of the observations) and, unless it lives on a
     CUDA device, the rollout buffer's ``ppo.n_steps`` observations per board, all uint8; everything
-    else a run holds comes on top, so a run refused here could never fit."""
+    else a run holds comes on top, so a run refused here could never fit. ``resume``: a ``--resume``,
+    which keeps the run's --num-envs and ppo.n_steps (a run trained on CUDA resumed with --device cpu
+    brings its rollout buffer into RAM)."""
     limit = memory_bytes()
     if limit is None:
         return
@@ -196,9 +198,28 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...]) -> None:
             "(the rollout buffer), with the step buffers," if host_rollout else
             f"the step buffers of --num-envs {cfg['num_envs']:,} boards ({per_board:,} bytes an observation)")
     change = "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs"
+    if resume:
+        on_gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
+                  "and ppo.n_steps)")
+        change = on_gpu if host_rollout and not cfg["recurrent"] else "a machine with more memory"
     raise ValueError(f"{what} need at least {need / 2**30:,.1f} GiB of memory, more than this machine has "
                      f"({limit / 2**30:,.1f} GiB of RAM and swap): the run does not fit in memory; use "
                      f"{change}")
+
+
+def observation_shape(cfg: dict) -> tuple[int, ...]:
+    """The observation shape of the run's game, from one board built with its ``env_kwargs``."""
+    from envs import make_game
+
+    kwargs = dict(cfg["env_kwargs"])
+    if kwargs.get("swarm"):  # a probe restarts from no archive and archives nothing
+        kwargs["swarm"] = False
+    kwargs.pop("archive_dir", None)
+    probe = make_game(cfg["env"], num_envs=1, **kwargs)
+    try:
+        return tuple(probe.observation_space.shape)
+    finally:
+        probe.close()
 
 
 def check_swarm_prob(env: str, kwargs: dict) -> None:
@@ -322,6 +343,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 raise ValueError(f"--resume {run}: {e} (from its config.yaml, unless given as a flag)"
                                  ) from None
             check_self_play(cfg)  # else refused once training starts, with the run's config.yaml rewritten
+            # As for a new run: a run trained on CUDA, resumed with --device cpu, brings its rollout into RAM.
+            check_memory(cfg, observation_shape(cfg), resume=True)
         else:
             if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")

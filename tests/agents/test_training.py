@@ -497,6 +497,28 @@ def test_the_memory_check_counts_the_buffers_that_live_in_ram(scripts, monkeypat
     train_ppo.check_memory({**cfg, "num_envs": 10**12}, (10, 10))
 
 
+def test_a_cuda_run_resumed_on_the_cpu_gets_the_memory_check(trained, scripts, tmp_path, monkeypatch, capsys):
+    # A new run whose rollout buffer cannot fit in RAM is refused up front; a CUDA run resumed with
+    # --device cpu (its rollout buffer then in RAM) was not checked.
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "device": "cuda"}))  # as trained on a GPU
+    before = {f.relative_to(run): f.read_bytes() for f in run.rglob("*") if f.is_file()}
+    train_ppo = scripts.train_ppo
+    from envs import make_game
+
+    per_board = int(np.prod(make_game("snake", 1, **cfg["env_kwargs"]).observation_space.shape))
+    assert cfg["ppo"]["n_steps"] > 10
+    # The step buffers (3 observations a board) fit, the rollout buffer in RAM does not.
+    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: per_board * cfg["num_envs"] * 10)
+    capsys.readouterr()
+    assert train_ppo.main(["--resume", str(run), "--device", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the run does not fit in memory; use --device cuda" in err and "GiB" in err, err
+    assert {f.relative_to(run): f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
+
+
 def test_the_per_game_flags_offer_the_games_own_values(scripts, monkeypatch):
     import envs.choices
     from envs import make_game
