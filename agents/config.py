@@ -175,6 +175,17 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     return cfg
 
 
+def check_presets(cfg: dict[str, Any]) -> None:
+    """A new run's ``cpu_policy`` and ``cuda_policy`` name presets, the one its device leaves unused too:
+    it is stored in the run's config.yaml, and a typo there was kept without a word. (A ``--resume``
+    keeps its run's values: its policy is chosen already.)"""
+    from agents.presets import PRESETS
+
+    for key in ("cpu_policy", "cuda_policy"):
+        if not isinstance(cfg[key], str) or cfg[key] not in PRESETS:  # a list is unhashable
+            raise ValueError(f"--set {key}: unknown preset {cfg[key]!r}; known: {', '.join(PRESETS)}")
+
+
 def whole_number(value: Any, flag: str) -> int:
     """``value`` as an int (YAML may give 1e6 as a float or a string); anything else names ``flag``."""
     if isinstance(value, str):

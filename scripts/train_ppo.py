@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import nonneg_int, path_arg, positive_int
-from agents.config import DEFAULTS, apply_set, deep_merge, load_config, resolve
+from agents.config import DEFAULTS, apply_set, check_presets, deep_merge, load_config, resolve
 from agents.interrupts import (
     deferred_stop,
     exit_ignoring_stop_signals,
@@ -363,6 +363,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             absolute_paths(cfg["env"], cfg["env_kwargs"])
             typed = set_options(args.set)  # errors name --set env_kwargs.KEY for these, as typed
             try:
+                check_presets(cfg)
                 cfg = resolve(cfg, torch.cuda.is_available())
                 check_game(cfg, typed)
             except ValueError as e:  # the message names a flag; the value may be the user's file's

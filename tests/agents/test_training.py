@@ -590,6 +590,11 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake", "--set", "policy=[1]"], "--policy: unknown preset [1]"),  # a TypeError traceback
     # The preset --policy auto takes on this machine comes from cpu_policy or cuda_policy: that key is named.
     (["--env", "snake", "--device", "cpu", "--set", "cpu_policy=huge"], "--set cpu_policy: unknown preset"),
+    # Unused on a CPU, yet stored in the run's config.yaml: a typo there was kept without a word.
+    (["--env", "snake", "--device", "cpu", "--set", "cuda_policy=huge", *TINY, "--total-timesteps", "64"],
+     "--set cuda_policy: unknown preset 'huge'"),
+    (["--env", "snake", "--set", "cpu_policy=[tiny]", *TINY, "--total-timesteps", "64"],  # --policy given
+     "--set cpu_policy: unknown preset ['tiny']"),
     (["--env", "snake_duel", "--difficulty", "hard"], "--difficulty does not apply to --env snake_duel"),
     # Named before the Game Boy game looks for its (here missing) ROM.
     (["--env", "pokemon_red", "--game", "tetris"], "--game does not apply to --env pokemon_red"),
