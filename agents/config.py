@@ -91,6 +91,11 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
             raise ValueError(f"--config {path}: env must be a game's name, got {env!r}")
     elif own.get("env") not in (None, env):
         raise ValueError(f"--config {path} is for env {own['env']!r}, not --env {env}")
+    from envs import GAMES
+
+    if env not in GAMES:  # before a preset path is built from it: env: ../x read configs/../x.yaml
+        where = f"--config {path}: " if own.get("env") == env else "--env: "
+        raise ValueError(f"{where}unknown env {env!r}; known envs: {', '.join(sorted(GAMES))}")
     preset_file = CONFIG_DIR / f"{env}.yaml"
     preset = read_yaml(preset_file, "preset") if preset_file.is_file() else {}
     cfg = deep_merge(deep_merge(DEFAULTS, preset), own)

@@ -350,10 +350,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
             if args.env is not None and args.env not in GAMES:
                 p.error(f"--env: unknown env {args.env!r}; known envs: {', '.join(sorted(GAMES))}")
-            cfg = load_config(args.env, args.config)
-            if cfg["env"] not in GAMES:
-                p.error(f"--config {args.config}: unknown env {cfg['env']!r}; known envs: "
-                        f"{', '.join(sorted(GAMES))}")
+            cfg = load_config(args.env, args.config)  # an unknown env: named before any file is read by it
             refuse_flag_and_set(p, args)
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)

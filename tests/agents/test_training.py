@@ -686,6 +686,23 @@ def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
                                                           "value.yaml"]
 
 
+def test_an_unknown_env_in_a_config_file_is_refused_before_a_preset_path_is_made(scripts, tmp_path,
+                                                                                monkeypatch, capsys):
+    # env: ../x read configs/../x.yaml (here a file that is no preset) before the env was refused.
+    import agents.config
+
+    monkeypatch.setattr(agents.config, "CONFIG_DIR", tmp_path / "configs")
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "x.yaml").write_text("not_a_setting: 1\n")
+    own = tmp_path / "mine.yaml"
+    own.write_text("env: ../x\n")
+    assert scripts.train_ppo.main(["--config", str(own), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {own}: unknown env '../x'; known envs: gameboy," in err and "not_a_setting" not in err
+    with pytest.raises(ValueError, match=r"unknown env '\.\./x'"):
+        agents.config.load_config("../x")
+
+
 def test_force_puts_the_old_run_back_when_the_new_one_fails_to_start(trained, scripts, tmp_path, capsys,
                                                                      monkeypatch):
     import agents.train
