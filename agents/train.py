@@ -38,14 +38,19 @@ def algorithm(cfg: dict[str, Any]) -> type:
     return PPO
 
 
+# SB3's Adam (eps 1e-5, its PPO default) as one fused kernel: on a CPU its per-tensor loop took 60 ms a step
+# for the 10m policy's 10M parameters, 7 ms fused (1.3 vs 0.5 ms for tiny); the same update, one pass.
+FUSED_ADAM = {"eps": 1e-5, "fused": True}
+
+
 def build_model(cfg: dict[str, Any], venv: Any) -> Any:
+    kwargs = {**policy_kwargs(cfg["policy"], cfg["env"]), "optimizer_kwargs": FUSED_ADAM}
     if cfg.get("recurrent"):
         # sb3-contrib's recurrent buffer keeps observations in their own dtype (uint8) on the host.
-        return algorithm(cfg)("CnnLstmPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"], cfg["env"]),
-                              device=cfg["device"], seed=cfg["seed"], **cfg["ppo"])
-    return PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(cfg["policy"], cfg["env"]),
-               rollout_buffer_class=DeviceRolloutBuffer, device=cfg["device"], seed=cfg["seed"],
-               **cfg["ppo"])
+        return algorithm(cfg)("CnnLstmPolicy", venv, policy_kwargs=kwargs, device=cfg["device"],
+                              seed=cfg["seed"], **cfg["ppo"])
+    return PPO("CnnPolicy", venv, policy_kwargs=kwargs, rollout_buffer_class=DeviceRolloutBuffer,
+               device=cfg["device"], seed=cfg["seed"], **cfg["ppo"])
 
 
 class AlgorithmMismatch(RunError):

@@ -270,7 +270,8 @@ def test_recurrent_ppo_trains_loads_and_evaluates(scripts, tmp_path, capsys):
                                    "--run-dir", str(run), *TINY]) == 0
     from sb3_contrib import RecurrentPPO
 
-    assert RecurrentPPO.load(run / "model.zip").num_timesteps == 256
+    lstm = RecurrentPPO.load(run / "model.zip")
+    assert lstm.num_timesteps == 256 and lstm.policy.optimizer.param_groups[0]["fused"]
     capsys.readouterr()
     assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
     assert json.loads(capsys.readouterr().out)["episodes"] == 3

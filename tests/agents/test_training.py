@@ -97,10 +97,12 @@ def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
 def test_model_loads_with_ppo_load_in_a_fresh_process(trained):
     code = ("from stable_baselines3 import PPO; import sys; m = PPO.load(sys.argv[1]); "
             "print(m.num_timesteps, type(m.policy.features_extractor).__name__, "
-            "m.rollout_buffer_class.__name__)")
+            "m.rollout_buffer_class.__name__, *map(m.policy.optimizer.param_groups[0].get, "
+            "('fused', 'eps')))")
     out = subprocess.run([sys.executable, "-c", code, str(trained / "model.zip")], capture_output=True,
                          text=True, check=True, cwd="/")
-    assert out.stdout.split() == ["512", "GridCNN", "DeviceRolloutBuffer"]
+    # The run's fused Adam (SB3's eps) comes back with it: a --resume or further learn() keeps it.
+    assert out.stdout.split() == ["512", "GridCNN", "DeviceRolloutBuffer", "True", "1e-05"]
 
 
 def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path, capsys):
