@@ -52,6 +52,10 @@ class ProgressCallback(BaseCallback):
         self.bar.set_postfix(score=f"{_mean_key(self.model, 'score'):.2f}", refresh=False)
 
     def _on_training_end(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the bar's line (also on a stop, where SB3 calls no ``_on_training_end``)."""
         if self.bar is not None:
             self.bar.close()
 

@@ -168,6 +168,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                                  "--set ppo.n_steps or --num-envs") from None
         write_run_files(run, cfg, command)
         n_params = count_params(model.policy)
+        bar: ProgressCallback | None = None
         try:  # from the start line on (a run folder with tb/ is kept), a stop saves a checkpoint
             print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
@@ -185,11 +186,14 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
                                                   cfg["seed"], run))
             if progress:
-                callbacks.insert(0, ProgressCallback(int(cfg["total_timesteps"])))
+                bar = ProgressCallback(int(cfg["total_timesteps"]))
+                callbacks.insert(0, bar)
             remaining = int(cfg["total_timesteps"]) - model.num_timesteps
             if remaining > 0:
                 model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
         except KeyboardInterrupt:
+            if bar is not None:  # its last line now, not after these (when the interpreter frees it)
+                bar.close()
             file = save_checkpoint(model, run)
             print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
                   f"continue with: {resume_command(run)}", file=sys.stderr)

@@ -1615,3 +1615,25 @@ def test_a_model_loaded_to_play_allocates_no_rollout_buffer(tmp_path, recurrent)
             assert torch.equal(played.policy.get_distribution(t).distribution.probs,
                                stock.policy.get_distribution(t).distribution.probs)
 
+
+
+def test_a_stop_closes_the_progress_bar_before_saying_where_the_run_stopped(scripts, tmp_path, monkeypatch,
+                                                                            capsys):
+    """The bar was left open on a stop: its last line came after the "interrupted ... continue with" lines
+    (when the interpreter freed it), so the command to resume was not the last thing on the screen."""
+    import gc
+
+    from agents.callbacks import VideoCallback
+
+    def stop(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(VideoCallback, "fire", stop)
+    run = tmp_path / "run"
+    args = [a for a in TINY if a != "--no-progress"]
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "20000", "--video-every", "512",
+                                   "--run-dir", str(run), *args]) == 0
+    gc.collect()
+    err = capsys.readouterr().err
+    assert "step" in err.split("interrupted at step")[0]  # the bar was shown
+    assert err.rstrip().splitlines()[-1].startswith("continue with: ")
