@@ -264,17 +264,8 @@ def refuse_inputs_in_replaced_run(run_dir: Path, inputs: dict[str, Any]) -> None
 
 
 def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """A value given both as a flag and as ``--set`` (``--size 12 --set env_kwargs.size=8``), or by two
-    ``--set``s (``--set ppo.n_steps=64 --set ppo.n_steps=128``, or a mapping and one of its entries): one
-    of them would be dropped without a word, so neither is guessed."""
-    seen: dict[str, str] = {}  # key -> the --set that gave it
-    for item in args.set:
-        key = item.split("=", 1)[0].strip()
-        for other, first in seen.items():
-            if key == other or key.startswith(other + ".") or other.startswith(key + "."):
-                p.error(f"--set {first} and --set {item} set the same value ({min(key, other, key=len)}); "
-                        "give one of them")
-        seen[key] = item
+    """A value given both as a flag and as ``--set`` (``--size 12 --set env_kwargs.size=8``): one of them
+    would be dropped without a word, so neither is guessed."""
     flags = {f: f for f in FLAGS} | {f"env_kwargs.{f}": f for f in ENV_FLAGS}
     for item in args.set:
         flag = flags.get(item.split("=", 1)[0].strip())

@@ -625,12 +625,6 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
      "--total-timesteps and --set total_timesteps=9000 set the same value; give one of them"),
     (["--env", "snake", "--size", "12", "--set", "env_kwargs.size=8"],
      "--size and --set env_kwargs.size=8 set the same value"),
-    # The same --set key twice (or a mapping and one of its entries): the last one won without a word.
-    (["--env", "snake", "--set", "ppo.n_steps=64", "--set", "ppo.n_steps=128", "--total-timesteps", "64",
-      "--num-envs", "2", "--set", "ppo.batch_size=64", "--no-progress"],  # (accepted, it trained in seconds)
-     "--set ppo.n_steps=64 and --set ppo.n_steps=128 set the same value (ppo.n_steps); give one of them"),
-    (["--env", "pokemon_red", "--set", "env_kwargs.reward.badge=2", "--set", "env_kwargs.reward={badge: 1}"],
-     "set the same value (env_kwargs.reward)"),
     # An entry of a mapping option is named by its own --set key, not the whole mapping's.
     (["--env", "pokemon_red", "--set", "env_kwargs.reward.badge=.nan"],
      "(change --set env_kwargs.reward.badge)"),
