@@ -914,6 +914,8 @@ def test_ppo_takes_any_keyword_of_sb3_and_sections_may_be_empty(tmp_path):
 
     cfg = resolve(apply_set(load_config("snake"), ["ppo.target_kl=0.02"]), cuda_available=False)
     assert cfg["ppo"]["target_kl"] == 0.02
+    # The same key twice: the later --set wins (the README says so; scripts append their overrides).
+    assert apply_set(load_config("snake"), ["ppo.n_steps=64", "ppo.n_steps=128"])["ppo"]["n_steps"] == 128
     own = tmp_path / "mine.yaml"
     own.write_text("env_kwargs:\n  # size: 12\n")  # every value commented out: the preset's stay
     assert load_config("snake", own)["env_kwargs"] == load_config("snake")["env_kwargs"]
