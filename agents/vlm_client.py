@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.cli import path_arg
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
@@ -634,8 +635,9 @@ def add_client_arguments(p: Any) -> None:
     g.add_argument("--image-detail", choices=IMAGE_DETAILS[1:],
                    help="the detail of every image part (OpenAI's image_url.detail: low is a fixed small "
                    "number of tokens an image; default: not sent, the server's choice)")
-    g.add_argument("--cache-dir", help="response cache folder (default $DEPTHFIRST_VLM_CACHE or "
-                   "~/.cache/depthfirst/vlm); a re-run sends no request for answers already there")
+    g.add_argument("--cache-dir", type=path_arg,
+                   help="response cache folder (default $DEPTHFIRST_VLM_CACHE or ~/.cache/depthfirst/vlm); "
+                   "a re-run sends no request for answers already there")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
 
 
@@ -667,7 +669,7 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
             raise ValueError("--extra-body cannot set stream: each answer is read whole; drop \"stream\"")
     cache = None
     if not args.no_cache:  # checked now, not at the first answer (already sent and paid for)
-        if args.cache_dir:
+        if args.cache_dir is not None:
             root, name = Path(args.cache_dir), f"--cache-dir {args.cache_dir}"
         else:
             root = default_cache_dir()

@@ -662,6 +662,21 @@ def test_the_cache_dir_is_checked_before_any_request(tmp_path, monkeypatch):
     assert (tmp_path / "deep" / "er").is_dir()
 
 
+def test_the_cache_dir_expands_a_tilde_and_refuses_an_empty_path(tmp_path, monkeypatch, capsys):
+    # --cache-dir=~/x (bash expands no ~ after "=") made a folder named "~" in the current one, and an
+    # empty --cache-dir silently fell back to the default cache, unlike every other path flag.
+    from agents.vlm_client import client_from_args
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    c = client_from_args("m@http://127.0.0.1:9/v1", _client_args("--cache-dir=~/vlm"))
+    assert c.cache.root == tmp_path / "home" / "vlm" and (tmp_path / "home" / "vlm").is_dir()
+    assert not (tmp_path / "~").exists()
+    with pytest.raises(SystemExit):
+        _client_args("--cache-dir=")
+    assert "--cache-dir: is empty" in capsys.readouterr().err
+
+
 def test_image_detail_is_sent_in_every_image_part_and_keys_the_cache(tmp_path):
     from agents.vlm_client import client_from_args
 
