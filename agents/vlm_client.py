@@ -636,8 +636,9 @@ def add_client_arguments(p: Any) -> None:
                    help="the detail of every image part (OpenAI's image_url.detail: low is a fixed small "
                    "number of tokens an image; default: not sent, the server's choice)")
     g.add_argument("--cache-dir", type=path_arg,
-                   help="response cache folder (default $DEPTHFIRST_VLM_CACHE or ~/.cache/depthfirst/vlm); "
-                   "a re-run sends no request for answers already there")
+                   help="response cache folder (default $DEPTHFIRST_VLM_CACHE, else "
+                   "$XDG_CACHE_HOME/depthfirst/vlm, else ~/.cache/depthfirst/vlm); a re-run sends no "
+                   "request for answers already there")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
 
 
