@@ -34,6 +34,25 @@ def test_cartridge_rebuilds_byte_for_byte() -> None:
     assert build.build() == TEST_CARTRIDGE.read_bytes()
 
 
+@pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
+def test_build_into_a_missing_folder_is_a_clear_error(capsys, tmp_path) -> None:
+    assert build.main(["--out", str(tmp_path / "no" / "x.gb")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "x.gb" in err and "Traceback" not in err
+
+
+def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys, tmp_path) -> None:
+    # SDCC is optional (README, Tests); `python -m envs.gameboy.cartridge.build` without it raised a
+    # RuntimeError traceback, and exited 1 with --check, as for a stale ROM.
+    monkeypatch.setenv("PATH", str(tmp_path))  # no SDCC tool there
+    rom = TEST_CARTRIDGE.read_bytes()
+    for argv in ([], ["--check"], ["--out", str(tmp_path / "x.gb")]):
+        assert build.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: missing sdasgb, sdldgb, makebin") and "apt-get install sdcc" in err
+    assert not (tmp_path / "x.gb").exists() and TEST_CARTRIDGE.read_bytes() == rom
+
+
 def test_cartridge_header() -> None:
     rom = TEST_CARTRIDGE.read_bytes()
     assert len(rom) == 32768

@@ -100,11 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare a rebuild with the committed ROM")
     parser.add_argument("--out", type=Path, default=ROM_PATH)
     args = parser.parse_args(argv)
+    try:  # no SDCC, a tool that failed, an --out that cannot be written: said in one line, not a traceback
+        rom = build(None if args.check else args.out)
+    except (RuntimeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.check:
-        same = build() == ROM_PATH.read_bytes()
+        same = rom == ROM_PATH.read_bytes()
         print("depthfirst_test.gb matches its source" if same else "depthfirst_test.gb is STALE: rebuild it")
         return 0 if same else 1
-    build(args.out)
     print(f"wrote {args.out}")
     return 0
 
