@@ -41,6 +41,14 @@ def test_build_into_a_missing_folder_is_a_clear_error(capsys, tmp_path) -> None:
     assert err.startswith("error: ") and "x.gb" in err and "Traceback" not in err
 
 
+@pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
+def test_build_out_expands_a_tilde(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # --out=~/x.gb: bash expands no ~ after "="
+    monkeypatch.chdir(tmp_path)
+    assert build.main(["--out=~/x.gb"]) == 0
+    assert (tmp_path / "x.gb").read_bytes() == TEST_CARTRIDGE.read_bytes() and not (tmp_path / "~").exists()
+
+
 def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys, tmp_path) -> None:
     # SDCC is optional (README, Tests); `python -m envs.gameboy.cartridge.build` without it raised a
     # RuntimeError traceback, and exited 1 with --check, as for a stale ROM.

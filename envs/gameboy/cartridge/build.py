@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare a rebuild with the committed ROM")
-    parser.add_argument("--out", type=Path, default=ROM_PATH)
+    parser.add_argument("--out", type=lambda text: Path(text).expanduser(), default=ROM_PATH,
+                        help="where to write the ROM (default: the committed depthfirst_test.gb; ~ expanded)")
     args = parser.parse_args(argv)
     try:  # no SDCC, a tool that failed, an --out that cannot be written: said in one line, not a traceback
         rom = build(None if args.check else args.out)
