@@ -135,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"raw {name} core ...")
         games[name] = game_sps(name, seconds=seconds, num_envs=min(boards, 1024))
     try:
-        import pyboy  # noqa: F401
-
+        from envs.gameboy.core import load_pyboy_class
         from envs.gameboy.roms import TEST_CARTRIDGE
+
+        load_pyboy_class()  # PyBoy installed? (its SDL2 notice silenced, as the env does)
 
         say("pokemon_red on the test cartridge (one process) ...")
         games["pokemon_red (test cartridge, 1 core)"] = game_sps(
@@ -177,8 +178,10 @@ def print_rows(rows: list[tuple[str, str]], quick: bool) -> None:
 
 
 def gameboy(args: argparse.Namespace, say) -> int:
+    from envs.gameboy.core import load_pyboy_class
+
     try:
-        import pyboy  # noqa: F401
+        load_pyboy_class()  # its SDL2 notice silenced, as the env does
     except ImportError:
         print("error: --env gameboy needs PyBoy: pip install -e '.[gameboy]'", file=sys.stderr)
         return 2
