@@ -22,9 +22,10 @@ import numpy as np
 
 
 def default_cache_dir() -> Path:
-    """``$DEPTHFIRST_VLM_CACHE``, else ``$XDG_CACHE_HOME/depthfirst/vlm`` (``~/.cache/depthfirst/vlm``)."""
+    """``$DEPTHFIRST_VLM_CACHE``, else ``$XDG_CACHE_HOME/depthfirst/vlm`` (``~/.cache/depthfirst/vlm``).
+    A ``~`` the shell left (a quoted value) is expanded, as in ``--cache-dir``."""
     if os.environ.get("DEPTHFIRST_VLM_CACHE"):
-        return Path(os.environ["DEPTHFIRST_VLM_CACHE"])
+        return Path(os.environ["DEPTHFIRST_VLM_CACHE"]).expanduser()
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "depthfirst" / "vlm"
 

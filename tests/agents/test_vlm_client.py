@@ -675,6 +675,10 @@ def test_the_cache_dir_expands_a_tilde_and_refuses_an_empty_path(tmp_path, monke
     with pytest.raises(SystemExit):
         _client_args("--cache-dir=")
     assert "--cache-dir: is empty" in capsys.readouterr().err
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", "~/cache")  # quoted in the shell: the ~ left to us
+    c = client_from_args("m@http://127.0.0.1:9/v1", _client_args())
+    assert c.cache.root == tmp_path / "home" / "cache"
+    assert not (tmp_path / "~").exists()
 
 
 def test_image_detail_is_sent_in_every_image_part_and_keys_the_cache(tmp_path):
