@@ -129,7 +129,6 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
 def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     """Replace every ``auto`` with the concrete choice for this machine; a bad value raises a
     ``ValueError`` naming the flag (or ``--set`` key) to change."""
-    from agents.presets import PRESETS
     from envs.vector import default_workers
 
     cfg = copy.deepcopy(cfg)
@@ -148,8 +147,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     if cfg["policy"] == "auto":  # the preset comes from cuda_policy or cpu_policy: the key to change
         key = "cuda_policy" if cfg["device"].startswith("cuda") else "cpu_policy"
         cfg["policy"], flag = cfg[key], f"--set {key}"
-    if not isinstance(cfg["policy"], str) or cfg["policy"] not in PRESETS:  # a list is unhashable
-        raise ValueError(f"{flag}: unknown preset {cfg['policy']!r}; known: {', '.join(PRESETS)}")
+    check_preset(cfg["policy"], flag)
     for key in ("num_envs", "total_timesteps", "seed"):
         cfg[key] = whole_number(cfg[key], f"--{key.replace('_', '-')}")
     if not 0 <= cfg["seed"] < 2**32:
@@ -184,11 +182,15 @@ def check_presets(cfg: dict[str, Any]) -> None:
     """A new run's ``cpu_policy`` and ``cuda_policy`` name presets, the one its device leaves unused too:
     it is stored in the run's config.yaml, and a typo there was kept without a word. (A ``--resume``
     keeps its run's values: its policy is chosen already.)"""
+    for key in ("cpu_policy", "cuda_policy"):
+        check_preset(cfg[key], f"--set {key}")
+
+
+def check_preset(name: Any, flag: str) -> None:
     from agents.presets import PRESETS
 
-    for key in ("cpu_policy", "cuda_policy"):
-        if not isinstance(cfg[key], str) or cfg[key] not in PRESETS:  # a list is unhashable
-            raise ValueError(f"--set {key}: unknown preset {cfg[key]!r}; known: {', '.join(PRESETS)}")
+    if not isinstance(name, str) or name not in PRESETS:  # a list is unhashable
+        raise ValueError(f"{flag}: unknown preset {name!r}; known: {', '.join(PRESETS)}")
 
 
 def whole_number(value: Any, flag: str) -> int:
