@@ -122,7 +122,7 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     """Build one board before anything is written, so a bad option or a missing ROM fails first. An error
     names each option's flag, or ``--set env_kwargs.<key>`` for the options in ``typed`` (given so)."""
     from agents.runs import game_options
-    from envs import game_class, make_game
+    from envs import game_class
     from envs.base import whole_options
 
     kwargs = dict(cfg["env_kwargs"])
@@ -134,7 +134,7 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
-        probe = make_game(cfg["env"], num_envs=1, **kwargs)
+        obs_shape = observation_shape(cfg["env"], kwargs)
     except TypeError as e:
         raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
@@ -142,8 +142,6 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
                  for flag in flags_named(str(e), key, value, typed)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
-    obs_shape = probe.observation_space.shape
-    probe.close()
     check_memory(cfg, obs_shape)
     # As the game read them: --set env_kwargs.size=10.0 is size 10 in config.yaml too.
     cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
@@ -207,15 +205,11 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False) ->
                      f"{change}")
 
 
-def observation_shape(cfg: dict) -> tuple[int, ...]:
-    """The observation shape of the run's game, from one board built with its ``env_kwargs``."""
+def observation_shape(env: str, kwargs: dict) -> tuple[int, ...]:
+    """The observation shape of ``env`` made with ``kwargs``, from one board (closed again)."""
     from envs import make_game
 
-    kwargs = dict(cfg["env_kwargs"])
-    if kwargs.get("swarm"):  # a probe restarts from no archive and archives nothing
-        kwargs["swarm"] = False
-    kwargs.pop("archive_dir", None)
-    probe = make_game(cfg["env"], num_envs=1, **kwargs)
+    probe = make_game(env, num_envs=1, **kwargs)
     try:
         return tuple(probe.observation_space.shape)
     finally:
@@ -335,7 +329,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                                  ) from None
             check_self_play(cfg)  # else refused once training starts, with the run's config.yaml rewritten
             # As for a new run: a run trained on CUDA, resumed with --device cpu, brings its rollout into RAM.
-            check_memory(cfg, observation_shape(cfg), resume=True)
+            # The probe restarts from no archive and archives nothing.
+            probe = {k: v for k, v in cfg["env_kwargs"].items() if k != "archive_dir"}
+            if probe.get("swarm"):
+                probe["swarm"] = False
+            check_memory(cfg, observation_shape(cfg["env"], probe), resume=True)
         else:
             if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
