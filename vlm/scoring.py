@@ -19,6 +19,7 @@ accuracy there is shown as not applicable and its move accuracy is the compariso
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -46,22 +47,28 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
     if not path.is_file():
         raise ScoringError(f"{what} {path}: no such file")
     # A model's reply may hold a stray non-UTF-8 byte: it becomes U+FFFD and the reply is scored as it is.
-    # A split is this project's own UTF-8, so an undecodable one (e.g. a parquet file) is an error.
+    # A split is this project's own UTF-8, so an undecodable one (e.g. a parquet file) is an error, named
+    # by the line that holds the byte (each line is decoded on its own: a text file decodes ahead of the
+    # line it yields, so counting the lines read before the error names an earlier one).
     errors = "replace" if what == "predictions" else "strict"
-    # utf-8-sig: a byte order mark at the start (Windows tools write one) is dropped, not read as text.
-    with open(path, encoding="utf-8-sig", errors=errors) as f:
+    with open(path, "rb") as f:
         n = 0
-        try:
-            for n, line in enumerate(f, start=1):
+        for raw in f:
+            for piece in raw.splitlines():  # \n, \r\n and a lone \r end a line, as in a text file
+                n += 1
+                if n == 1:  # a byte order mark at the start (Windows tools write one) is not text
+                    piece = piece.removeprefix(codecs.BOM_UTF8)
+                try:
+                    line = piece.decode("utf-8", errors)
+                except UnicodeDecodeError as e:
+                    raise ScoringError(f"{what} {path} line {n}: not UTF-8 text (byte {e.start + 1} of the "
+                                       "line; is it a JSONL file?)") from None
                 if not line.strip():
                     continue
                 try:
                     yield n, json.loads(line)
                 except ValueError as e:
                     raise ScoringError(f"{what} {path} line {n}: not JSON ({e})") from None
-        except UnicodeDecodeError:
-            raise ScoringError(f"{what} {path}: not UTF-8 text (after {n} readable lines; is it a JSONL "
-                               "file?)") from None
 
 
 def load_records(path: Path | str) -> list[TaskRecord]:

@@ -206,6 +206,20 @@ def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset,
     assert message in capsys.readouterr().err
 
 
+def test_a_non_utf8_byte_in_a_split_is_named_by_its_line(dataset, tmp_path, scripts, capsys):
+    # A text file decodes thousands of bytes ahead of the line it yields: the error must still name the
+    # line that holds the byte, not the count of lines read before it.
+    lines = dataset[1].read_bytes().splitlines()
+    assert len(lines) > 100
+    lines[99] = lines[99].replace(b'"snake"', b'"sn\xffake"', 1)
+    bad = tmp_path / "test.jsonl"
+    bad.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(ScoringError, match="line 100: not UTF-8 text"):
+        load_records(bad)
+    assert scripts.score_predictions.main([str(bad), str(dataset[1])]) == 2
+    assert f"split {bad} line 100: not UTF-8 text" in capsys.readouterr().err
+
+
 def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset, predictions):
     assert scripts.score_predictions.main([str(tmp_path / "none.jsonl"), str(tmp_path / "p.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
