@@ -578,8 +578,11 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
                    "status": d.status, "reward": d.reward, "frame": rel, "response": d.response,
                    "reasoning": d.reasoning, "reference_answer": draft.answer, "error": d.error}
             rows.append(row)
-            said = (f"Named `{d.answer}`" if d.answer is not None else "Named no readable move") + (
-                "" if d.valid else f" ({d.status}: the fallback was played)")
+            if d.answer is not None:
+                said = f"Named `{d.answer}`"
+            else:  # valid: "None" where every move is fatal, as the prompt asks
+                said = "Named no move, rightly: every move is fatal" if d.valid else "Named no readable move"
+            said += "" if d.valid else f" ({d.status}: the fallback was played)"
             md += [f"#### Seed {e.seed}, step {d.step}: {reason}",
                    f"{said}; played **{d.move}** (reward {d.reward:+g}). The engine's reference answer: "
                    f"`{draft.answer}`.", "", f"![seed {e.seed} step {d.step}]({rel})", ""]

@@ -6,7 +6,8 @@ and ``vlm.verify.parse_move`` reads the move from the answer, so play and traini
 prompt and one parser. Requests go through ``ChatClient`` (retries, timeouts, on-disk cache, token
 counts); episodes run side by side and their requests go out concurrently (``concurrency`` threads).
 
-Fallback (documented in the README): when the answer has no readable move (``unparseable``), names a
+Fallback (documented in the README): when the answer has no readable move (``unparseable``; but not
+a Snake answer of "None" where every move is fatal, as its prompt asks: that one is valid), names a
 move the game forbids (``illegal``: in Snake and duel Snake the reverse into the neck), or the request
 failed after every retry (``error``), the player plays the fallback move and counts the decision as
 invalid — Snake and duel Snake keep going straight on (the current heading), every other game plays
@@ -133,19 +134,23 @@ class VLMPlayer:
         answer = parse_move(reply.content, draft)
         # A refusal in place of an answer (OpenAI's message.refusal) is said, not an unexplained empty reply.
         why = f"the model refused: {reply.refusal}" if reply.refusal and not reply.content.strip() else None
-        if answer is None:
+        # A question marked unscored (Pokémon's: any button is legal) yields neither figure.
+        scored = draft.extra.get("scored", True)
+        correct = verify(reply.content, draft)["accuracy"] if scored else None
+        if answer is None and correct == 1.0:
+            # No move named, rightly: every move is fatal and the prompt asks for "None" (Snake). A valid
+            # answer; the fallback is as good as any move.
+            status, move = "ok", fallback
+        elif answer is None:
             status, move = "unparseable", fallback
         elif answer.upper() not in {m.upper() for m in legal}:
             status, move = "illegal", fallback
         else:
             status, move = "ok", answer
-        # A question marked unscored (Pokémon's: any button is legal) yields neither figure.
-        scored = draft.extra.get("scored", True)
         good = good_moves(draft) if scored else None
         return Decision(step, self._index[move.upper()], self.action_names[self._index[move.upper()]],
                         answer, status, reply.content, reply.reasoning, reply.prompt_tokens,
-                        reply.completion_tokens, reply.latency_s, reply.cached,
-                        correct=verify(reply.content, draft)["accuracy"] if scored else None,
+                        reply.completion_tokens, reply.latency_s, reply.cached, correct=correct,
                         good_move=None if good is None else float(answer in good),
                         error=why, finish_reason=reply.finish_reason)
 

@@ -85,6 +85,24 @@ def test_unparseable_illegal_and_failed_answers_play_the_counted_fallback():
     assert decisions[0].correct == 0.0
 
 
+def test_none_where_every_move_is_fatal_is_a_valid_answer_not_an_unparseable_one():
+    # The head in the top-left corner, heading left, its neck to the right and its body below: every move
+    # is fatal, and the prompt asks for "None" as the best move then. That answer is right (the verifier
+    # gives it 1.0), so it must not count as an invalid (unparseable) one.
+    state = {"game": "snake", "size": 6, "body": [[0, 0], [1, 0], [1, 1], [0, 1], [0, 2]], "apple": [1, 4],
+             "direction": "LEFT", "step": 15, "steps_since_apple": 2, "starvation": 72, "score": 2,
+             "done": False, "crash": None, "rng": 13064056694810537472}
+    assert task_module("snake").move_task(state).verifier["good"] == []
+    script = [good(best_worst("None", "UP, DOWN, LEFT, RIGHT")),
+              good("I cannot tell.")]  # still unparseable
+    with ChatServer(script) as server:
+        p = player(server)
+        right, junk = p.decide(state), p.decide(state)
+    assert (right.status, right.valid, right.answer, right.correct) == ("ok", True, None, 1.0)
+    assert right.move == fallback_move("snake", state)
+    assert (junk.status, junk.valid) == ("unparseable", False)
+
+
 def test_a_refusal_is_the_reason_logged_for_its_fallback():
     body = json.dumps({"choices": [{"message": {"role": "assistant", "content": None,
                                                 "refusal": "I can't help with that."}}]}).encode()
