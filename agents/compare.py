@@ -565,7 +565,9 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
         md = [f"### {run.name}", f"Every decision (answer, move, tokens, outcome): [{log_file}]({log_file}).",
               ""]
         worst = worst_decisions(run.episodes, frames_per_vlm)
-        if not worst:
+        if not frames_per_vlm:  # none asked for: say so, not that there was no bad answer
+            md.append("No worst decisions shown (--frames 0).")
+        elif not worst:
             md.append("No fatal, invalid or wrong answer in these episodes.")
         for e, d, reason in worst:
             state = state_at(env, env_kwargs, e.seed, e.actions, d.step)

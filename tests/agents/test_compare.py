@@ -352,6 +352,17 @@ def test_answers_cut_at_max_tokens_are_counted_and_named_with_the_flag_to_raise(
         assert again["cached_answers"] == again["cut_at_max_tokens"] == n
 
 
+def test_frames_0_shows_no_worst_decision_and_does_not_claim_there_was_none(scripts, tmp_path):
+    with ChatServer(default=lambda body: Reply("Sorry, I cannot see the board.")) as server:
+        argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--frames", "0", "--no-cache", "--no-progress", "--out", str(tmp_path / "out")]
+        assert scripts.compare.main(argv) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["players"][0]["invalid"] == 2 and report["worst_decisions"]["junk-vl-2b"] == []
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "No fatal, invalid or wrong answer" not in md and "No worst decisions shown (--frames 0)" in md
+
+
 def test_a_refusing_endpoint_stops_with_its_message(scripts, tmp_path, capsys):
     from tests.chat_server import bad_request
 
