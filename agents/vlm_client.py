@@ -11,7 +11,7 @@ declining, sent in place of content).
 Failures: HTTP 408, 409, 425, 429 and 5xx, timeouts, dropped connections and unreadable bodies are retried
 with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
-the backoff for that wait, capped at ``max_retry_after``. After ``max_retries`` retries the call raises
+the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the call raises
 ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at once: retrying
 cannot fix it; but a 400/413/422 once the server has answered belongs to that one request (too long for the
 context, refused by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not followed), OpenAI's
@@ -420,7 +420,7 @@ class ChatClient:
                         f"{_error_message(raw)} ({self._what_to_check(status)})")
             if attempt == self.max_retries:
                 break
-            if wait is None:
+            if not wait:  # none asked for, or 0 (a date past, "0"): our backoff, as the OpenAI SDK does
                 wait = min(self.max_backoff, self.backoff * 2 ** attempt) * (1 + 0.25 * random.random())
             else:
                 wait = min(wait, self.max_retry_after)

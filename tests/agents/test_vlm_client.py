@@ -259,6 +259,15 @@ def test_retry_after_is_capped_and_parsed_safely():
     assert sleeps == [5]
 
 
+def test_a_retry_after_of_zero_still_backs_off():
+    # "Retry-After: 0" (or a date already past) sent every retry at once to a server that limits requests.
+    sleeps = []
+    past = email.utils.formatdate(time.time() - 60, usegmt=True)
+    with ChatServer([rate_limited("0"), rate_limited(past), good("ok")]) as server:
+        client(server, sleep=sleeps.append, backoff=0.5).complete("q", [IMG])
+    assert 0.5 <= sleeps[0] <= 0.5 * 1.25 and 1.0 <= sleeps[1] <= 1.0 * 1.25
+
+
 def test_gives_up_after_the_retries_with_a_clear_error():
     with ChatServer(default=lambda body: server_error(502)) as server:
         c = client(server, max_retries=2)
