@@ -11,15 +11,15 @@ declining, sent in place of content).
 Failures: HTTP 408, 409, 425, 429 and 5xx, timeouts, dropped connections and unreadable bodies are retried
 with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
-the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the call raises
-``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at once: retrying
-cannot fix it; but a 400/413/422 once the server has answered belongs to that one request (too long for the
-context, refused by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not followed), OpenAI's
-429 ``insufficient_quota`` and, before the server has ever answered, a refused connection, an unknown host or
-a failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP 200 whose body is not a chat
-completion before the server has sent one (a URL that is not a chat-completions endpoint); once it has, such a
-body is a hiccup and retried. A JSON body that stops midway (a connection dropped mid-answer; without
-Content-Length nothing else tells) is retried and said as such, even on the first request.
+the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the
+call raises ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at
+once: retrying cannot fix it; but a 400/413/422 once the server has answered belongs to that one request (too
+long for the context, refused by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not
+followed), OpenAI's 429 ``insufficient_quota`` and, before the server has ever answered, a refused connection,
+an unknown host or a failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP 200 whose body is
+not a chat completion before the server has sent one (a URL that is not a chat-completions endpoint); once it
+has, such a body is a hiccup and retried. A JSON body that stops midway (a connection dropped mid-answer;
+without Content-Length nothing else tells) is retried and said as such, even on the first request.
 
 A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails its request (before any
 chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
