@@ -80,7 +80,7 @@ class Price:
 
 
 # ---------------------------------------------------------------------- parsing user input
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMbBtT]?)\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:[eE]\d+)?)\s*([kKmMbBtT]?)\s*$")
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
 
@@ -799,10 +799,11 @@ def player_labels(players: list[VLMPlayer]) -> list[str]:
     endpoint given twice is refused (it would only repeat the same answers from the cache)."""
     from urllib.parse import urlsplit
 
-    endpoints = [str(p.client.endpoint) for p in players]
+    # Compared by the URL requests go to: .../v1 and .../v1/chat/completions are one endpoint.
+    endpoints = [(p.client.endpoint.model, p.client.endpoint.chat_url) for p in players]
     for k, e in enumerate(endpoints):
         if e in endpoints[:k]:
-            raise CompareError(f"--vlm {e} is given twice")
+            raise CompareError(f"--vlm {players[k].client.endpoint} is given twice")
     models = [p.name for p in players]
     labels = []
     for p in players:

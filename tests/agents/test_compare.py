@@ -505,7 +505,7 @@ def test_parameter_counts_and_prices_parse():
     assert params_from_name("Qwen/Qwen2.5-VL-72B-Instruct") == 72e9
     assert params_from_name("SmolVLM-256M-Instruct") == 256e6
     assert params_from_name("gpt-4o") is None and params_from_name("Mixtral-8x7B") is None
-    assert parse_count("8.3B") == pytest.approx(8.3e9) and parse_count("7e9") == 7e9
+    assert parse_count("8.3B") == pytest.approx(8.3e9) and parse_count("7e9") == parse_count("7E9") == 7e9
     assert parse_prices(["gpt-4o=2.5,10", "1"]) == {"gpt-4o": Price(2.5, 10), "*": Price(1, 1)}
 
 
@@ -728,3 +728,18 @@ def test_evaluate_vlm_says_at_once_that_it_stopped(tmp_path):
     assert err.count("interrupted") == 1 and "Traceback" not in err and "Exception ignored" not in err, err
     assert not out.exists()
     assert len(list((tmp_path / "cache").rglob("*.json"))) == 2
+
+
+def test_one_endpoint_written_two_ways_is_refused_as_given_twice():
+    # .../v1 and .../v1/chat/completions send to one URL: the model played twice, the second from the cache.
+    from types import SimpleNamespace
+
+    from agents.compare import CompareError, player_labels
+    from agents.vlm_client import Endpoint
+
+    players = [SimpleNamespace(name="m", client=SimpleNamespace(endpoint=Endpoint.parse(spec)))
+               for spec in ("m@http://h:1/v1", "m@http://h:1/v1/chat/completions")]
+    with pytest.raises(CompareError, match="given twice"):
+        player_labels(players)
+    other = SimpleNamespace(name="m", client=SimpleNamespace(endpoint=Endpoint.parse("m@http://h:2/v1")))
+    assert player_labels([players[0], other]) == ["m@h:1", "m@h:2"]
