@@ -23,12 +23,16 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     from tensorboard.compat.proto.event_pb2 import SessionLog
     from tensorboard.util.tensor_util import make_ndarray
 
+    if not run.is_dir():
+        raise ValueError(f"{run}: no such run folder" if not run.exists() else
+                         f"{run} is not a folder (give a run folder written by scripts/train_ppo.py)")
     tb = run / "tb"
     if not tb.is_dir():
         raise ValueError(f"{run}: no TensorBoard folder tb/ (give a run folder written by "
                          "scripts/train_ppo.py)")
     points: list[tuple[int, float, float]] = []  # (step, value, wall time)
     spans = []
+    scalars: set[str] = set()  # every scalar tag seen, named should --tag be none of them
     for file in sorted(f for f in tb.iterdir() if "tfevents" in f.name and f.is_file()):
         times = []
         for event in LegacyEventFileLoader(str(file)).Load():
@@ -36,16 +40,18 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
             if event.HasField("session_log") and event.session_log.status == SessionLog.START:
                 points = [p for p in points if p[0] < event.step]
             for value in event.summary.value:
-                if value.tag != tag:
+                simple = value.HasField("simple_value")
+                if not (simple or value.metadata.plugin_data.plugin_name == "scalars"):  # or a tensor scalar
                     continue
-                if value.HasField("simple_value"):
-                    points.append((event.step, value.simple_value, event.wall_time))
-                elif value.metadata.plugin_data.plugin_name == "scalars":  # a scalar written as a tensor
-                    points.append((event.step, float(make_ndarray(value.tensor)), event.wall_time))
+                scalars.add(value.tag)
+                if value.tag == tag:
+                    number = value.simple_value if simple else float(make_ndarray(value.tensor))
+                    points.append((event.step, number, event.wall_time))
         if times:
             spans.append((min(times), max(times)))
     if not points:
-        raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events")
+        raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events; --tag takes one of: "
+                         f"{', '.join(sorted(scalars)) or '(none logged yet)'}")
     points.sort(key=lambda p: p[0])  # stable: points of one step keep their order
     steps = np.array([p[0] for p in points])
     values = np.array([p[1] for p in points])

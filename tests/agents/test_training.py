@@ -1187,8 +1187,14 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--tag", "nope/x", "--force"]) == 2
-    assert "nope/x" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nope/x" in err and "--tag takes one of: " in err and "rollout/score_mean" in err  # the choices
     assert scripts.plot_curve.main([str(tmp_path / "nowhere"), "--out", str(out), "--force"]) == 2
+    assert "nowhere: no such run folder" in capsys.readouterr().err
+    assert scripts.plot_curve.main([str(trained / "config.yaml"), "--out", str(out), "--force"]) == 2
+    assert "config.yaml is not a folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert scripts.plot_curve.main([str(tmp_path / "empty"), "--out", str(out), "--force"]) == 2
     assert "no TensorBoard folder" in capsys.readouterr().err
     assert scripts.plot_curve.main([str(trained), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
