@@ -14,6 +14,8 @@ back), which are earlier snapshots of the same learner, instead of starting from
 
 from __future__ import annotations
 
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +75,13 @@ class SelfPlayCallback(BaseCallback):
         start = now - self.pool_size * self.snapshot_every
         span = [f for step, f in checkpoints(self.run) if start < step < now]
         for f in span[max(0, len(span) - (self.pool_size - 1)):]:  # the current policy is the last snapshot
-            _, params, _ = load_from_zip_file(f, load_data=False, device=self.model.device)
-            self.pool.append(params["policy"])
+            try:
+                _, params, _ = load_from_zip_file(f, load_data=False, device=self.model.device)
+                self.pool.append(params["policy"])
+            except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as e:
+                # An older opponent is worth less than the run: the pool goes on without it.
+                print(f"warning: self-play leaves out checkpoint {f} ({type(e).__name__}: {e})",
+                      file=sys.stderr)
 
     def _schedule(self) -> None:
         """The next snapshot: at the first rollout start at or past the next multiple of ``snapshot_every``

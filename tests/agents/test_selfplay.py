@@ -74,6 +74,17 @@ def test_resume_refills_the_pool_with_the_checkpoints_in_its_span(tmp_path, monk
     assert [p["step"] for p in cb.pool] == kept
 
 
+def test_resume_leaves_a_damaged_older_checkpoint_out_of_the_pool(tmp_path, capsys):
+    # It stopped the resumed run at its start with a BadZipFile traceback.
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "step_600.zip").write_bytes(b"PK\x03\x04 cut short")
+    (tmp_path / "checkpoints" / "step_900.zip").touch()
+    cb = SelfPlayCallback(snapshot_every=1000, pool_size=3, run=tmp_path)
+    cb.model = SimpleNamespace(device="cpu")
+    cb._refill(900)
+    assert cb.pool == [] and "self-play leaves out checkpoint" in capsys.readouterr().err
+
+
 def test_a_second_learn_with_self_play_in_one_process():
     """The opponent was a deepcopy of the learner's policy, which fails once PPO has updated it: the
     second learn() (a notebook, a script training in chunks) raised at its start."""
