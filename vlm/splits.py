@@ -70,7 +70,7 @@ def parse_mix(text: str | None) -> dict[str, float] | None:
 
 def assign_episodes(episodes: Iterable[int], ratios: tuple[float, float, float], seed: int) -> dict[int, str]:
     """Deal episodes to splits: a seeded shuffle, then contiguous shares. A split with a ratio above 0
-    gets at least one episode when there are enough to go round (train first)."""
+    gets at least one episode when there are enough to go round (train first); one of ratio 0 gets none."""
     eps = sorted(set(episodes))
     order = [eps[k] for k in np.random.default_rng([seed, 0x5EED]).permutation(len(eps))]
     n = len(order)
@@ -79,6 +79,11 @@ def assign_episodes(episodes: Iterable[int], ratios: tuple[float, float, float],
         if ratios[k] > 0 and counts[k] == 0 and n >= 1 + sum(1 for r in ratios[1:] if r > 0):
             counts[k] = 1
     counts[0] = n - counts[1] - counts[2]
+    if ratios[0] == 0:  # what rounding leaves over goes to val and test, not to a train asked to be empty
+        while counts[0] > 0:
+            k = max((1, 2), key=lambda k: ratios[k] * n - counts[k])
+            counts[k] += 1
+            counts[0] -= 1
     while counts[0] < (1 if ratios[0] > 0 else 0) and (counts[1] > 1 or counts[2] > 1):
         counts[1 if counts[1] >= counts[2] else 2] -= 1
         counts[0] += 1

@@ -113,6 +113,12 @@ def test_repeated_states_are_dropped_from_val_and_test():
     # Too few episodes for a tenth each: val and test still get one, train the rest.
     dealt = sorted(assign_episodes(range(4), (0.8, 0.1, 0.1), seed=1).values())
     assert dealt == ["test", "train", "train", "val"]
+    # A split asked to be empty stays empty: no episode left over by rounding goes to it.
+    for n in range(1, 12):
+        for ratios in ((0.0, 0.5, 0.5), (0.0, 0.3, 0.7), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0)):
+            dealt = assign_episodes(range(n), ratios, seed=1)
+            assert len(dealt) == n
+            assert not [s for s, r in zip(SPLITS, ratios, strict=True) if r == 0 and s in dealt.values()]
 
 
 def test_curriculum_goes_easy_to_hard_and_mixes_families_at_the_ratios(exported):
