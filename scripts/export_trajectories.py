@@ -110,17 +110,22 @@ def main(argv: list[str] | None = None) -> int:
               f"{summary['steps']:,} steps, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")
-    note = empty_split_note(summary["records"], summary["dropped"])
+    from vlm.splits import parse_ratios
+
+    ratios = dict(zip(summary["records"], parse_ratios(args.split), strict=True))
+    note = empty_split_note(summary["records"], summary["dropped"], ratios)
     if note:
         print(note, file=sys.stderr)
     return 0
 
 
-def empty_split_note(records: dict[str, int], dropped: dict[str, int]) -> str | None:
+def empty_split_note(records: dict[str, int], dropped: dict[str, int],
+                     ratios: dict[str, float] | None = None) -> str | None:
     """Why a split came out empty, and what to change: too few episodes, or every record repeated a
     state of an earlier split (identical episodes: greedy play from one start, as a Game Boy start
-    state gives), which more episodes of the same play cannot fix."""
-    empty = [s for s, n in records.items() if not n]
+    state gives), which more episodes of the same play cannot fix. A split whose ``--split`` ratio is 0
+    was asked to be empty and is not named."""
+    empty = [s for s, n in records.items() if not n and (ratios is None or ratios.get(s, 1) > 0)]
     if not empty or not any(records.values()):
         return None
     repeats = [s for s in empty if dropped.get(s)]

@@ -323,6 +323,10 @@ def test_a_split_left_empty_is_pointed_out(run, tmp_path, capsys):
     empty = [s for s in SPLITS if not counts[s]]
     assert empty and counts["train"]  # two episodes cannot fill three splits
     assert f"note: no records in {' and '.join(empty)}" in capsys.readouterr().err
+    # Splits asked to be empty are not pointed out as a problem.
+    assert export(str(run), "--episodes", "2", "--out", str(tmp_path / "all-train"), "--split", "1,0,0",
+                  "--formats", "none", "--no-progress") == 0
+    assert "note:" not in capsys.readouterr().err
 
 
 def test_splits_emptied_by_repeated_states_say_so():
@@ -334,6 +338,12 @@ def test_splits_emptied_by_repeated_states_say_so():
     assert "--episodes" not in alike  # more of the same episodes cannot help
     mixed = note({"train": 9, "val": 0, "test": 0}, {"val": 4, "test": 0})
     assert mixed.startswith("note: no records in val and test: val got episodes") and "--episodes" in mixed
+    # A split asked to be empty (--split 1,0,0 or 0,0,1) is no problem to point out.
+    none = {"val": 0, "test": 0}
+    assert note({"train": 9, "val": 0, "test": 0}, none, {"train": 1.0, "val": 0.0, "test": 0.0}) is None
+    assert note({"train": 0, "val": 0, "test": 9}, none, {"train": 0.0, "val": 0.0, "test": 1.0}) is None
+    half = note({"train": 9, "val": 0, "test": 0}, none, {"train": 0.8, "val": 0.2, "test": 0.0})
+    assert half.startswith("note: no records in val:")
 
 
 def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, capsys):
