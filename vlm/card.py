@@ -88,7 +88,8 @@ LOADING = {
                  "{d}openrlhf/{split}.jsonl --input_key message --label_key answer "
                  "--remote_rm_url {rewards}` (`--limit_mm_per_prompt` ≥ {max_images})"),
     "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
-              "`swift sft --dataset {d}swift/{split}.jsonl`; GRPO passes `solution` to the reward"),
+              "`swift sft --dataset {d}swift/{split}.jsonl`; GRPO: `swift rlhf --rlhf_type grpo --dataset "
+              "{d}swift/{split}_rl.jsonl --external_plugins {rewards} --reward_funcs depthfirst`"),
 }
 
 

@@ -158,3 +158,35 @@ def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence
     except ImportError:
         return out
     return {k: torch.tensor(v, dtype=torch.float32) for k, v in out.items()}
+
+
+# ------------------------------------------------------------------------------------------ ms-swift
+def _register_with_swift() -> None:
+    """ms-swift GRPO (``--external_plugins vlm/rewards.py --reward_funcs depthfirst``) imports this file
+    by path, makes ``orms[name](args=...)`` and calls it as ``(completions, **columns)``: the ground truth
+    is the ``solution`` column. Registered only inside ms-swift's own process (``swift`` imported), so
+    other trainers never import it."""
+    if "swift" not in sys.modules:
+        return
+    try:
+        from swift.rewards import ORM, orms  # ms-swift 4
+    except ImportError:
+        from swift.plugin import ORM, orms  # ms-swift 3
+
+    class DepthfirstReward(ORM):  # the overall score, as trl_reward
+        part = staticmethod(trl_reward)
+
+        def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
+            return self.part(completions, **kwargs)
+
+    class DepthfirstAccuracy(DepthfirstReward):
+        part = staticmethod(trl_accuracy_reward)
+
+    class DepthfirstFormat(DepthfirstReward):
+        part = staticmethod(trl_format_reward)
+
+    orms.update(depthfirst=DepthfirstReward, depthfirst_accuracy=DepthfirstAccuracy,
+                depthfirst_format=DepthfirstFormat)
+
+
+_register_with_swift()

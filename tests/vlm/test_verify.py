@@ -388,3 +388,41 @@ print(json.dumps(out))
     assert out["easyr1"] == [1.0]
     assert out["verl"] == pytest.approx(0.1)
     assert out["openrlhf"] == [1.0]
+
+
+def test_reward_file_registers_with_ms_swift_when_swift_loads_it(tmp_path: Path) -> None:
+    """ms-swift imports --external_plugins files by path inside its own process and calls
+    ``orms[name](args=...)(completions, **columns)``; a stand-in swift.rewards (ORM, orms) plays ms-swift."""
+    fake = tmp_path / "swift"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "rewards.py").write_text("class ORM:\n    def __init__(self, args=None, **kwargs):\n"
+                                     "        self.args = args\n\norms = {}\n")
+    gt = ground_truth_json(record(SNAKE, "x"))
+    script = f"""
+import importlib.util, json, sys
+def load():
+    spec = importlib.util.spec_from_file_location("plugin", {str(REWARDS)!r})
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+load()
+untouched = "swift" not in sys.modules  # another trainer's process: swift never imported
+import swift.rewards
+load()
+good = "<think>a</think><best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
+bad = "<think>a</think><best_answer>DOWN</best_answer><worst_answer>None</worst_answer>"
+columns = dict(solution=[{gt!r}] * 2, messages=[[], []], trainer_state=None, images=[[], []])
+orms = swift.rewards.orms
+out = {{name: orms[name](args=None)([good, bad], **columns) for name in sorted(orms)}}
+print(json.dumps({{"untouched": untouched, "out": out}}))
+"""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["untouched"]
+    out = result["out"]
+    assert sorted(out) == ["depthfirst", "depthfirst_accuracy", "depthfirst_format"]
+    assert out["depthfirst"] == [1.0, pytest.approx(0.1)]
+    assert out["depthfirst_accuracy"] == [1.0, 0.0] and out["depthfirst_format"] == [1.0, 1.0]
+
