@@ -25,6 +25,9 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   moves every value to the GPU (``r[k].to(device)``: a nested ``extra_logs`` dict fails there) and logs
   ``accuracy_rewards``; OpenRLHF 0.11 reads ``rewards`` and ``scores`` and ignores the rest.
 
+- ms-swift GRPO (``--external_plugins vlm/rewards.py --reward_funcs depthfirst``): see
+  ``_register_with_swift`` at the end.
+
 ``compute_score`` serves both EasyR1 and verl: a call with ``solution_str`` (verl always passes it by
 keyword) or with two or more positional arguments is verl's, anything else EasyR1's.
 """
