@@ -339,6 +339,13 @@ def test_reward_adapters_in_process() -> None:
     assert rewards.compute_score({"response": good, "ground_truth": gt})["accuracy"] == 1.0
     weighted = rewards.compute_score([{"response": bad, "ground_truth": gt}], format_weight=0.5)
     assert weighted[0]["overall"] == pytest.approx(0.5)
+    # A weight other than 0.5 tells the format share from the accuracy share: right format, wrong answer
+    # earns the weight; a wrong format with the right answer earns the rest.
+    unformatted = "The answer is <answer>5</answer>"
+    assert verify(unformatted, gt) == {"overall": pytest.approx(0.9), "format": 0.0, "accuracy": 1.0}
+    weighted = rewards.compute_score([{"response": bad, "ground_truth": gt},
+                                      {"response": unformatted, "ground_truth": gt}], format_weight=0.2)
+    assert [s["overall"] for s in weighted] == [pytest.approx(0.2), pytest.approx(0.8)]
     # verl: keyword call as verl makes it, and positional
     out = rewards.compute_score(data_source="depthfirst/snake", solution_str=good, ground_truth=gt,
                                 extra_info={"index": 0})
@@ -347,6 +354,8 @@ def test_reward_adapters_in_process() -> None:
     # verl passes custom_reward_function.reward_kwargs by keyword: format_weight as in EasyR1
     assert rewards.compute_score(data_source="depthfirst/snake", solution_str=bad, ground_truth=gt,
                                  extra_info=None, format_weight=0.5)["score"] == pytest.approx(0.5)
+    assert rewards.compute_score(data_source="depthfirst/snake", solution_str=bad, ground_truth=gt,
+                                 extra_info=None, format_weight=0.2)["score"] == pytest.approx(0.2)
     assert rewards.REWARD_TYPE == "batch"  # EasyR1's manager passes compute_score a list
     assert rewards.compute_score("depthfirst/snake", good, "not json and not 5")["accuracy"] == 0.0
     # OpenRLHF: query = prompt + response
