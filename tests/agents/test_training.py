@@ -57,7 +57,10 @@ def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
     scalars = set(ea.Tags()["scalars"])
     for tag in ("rollout/ep_rew_mean", "rollout/score_mean", "rollout/ep_len_mean", "time/sps",
                 "train/policy_gradient_loss", "train/value_loss", "train/entropy_loss", "train/approx_kl",
-                "train/explained_variance", "train/learning_rate"):
+                "train/explained_variance", "train/learning_rate",
+                # the rest the README's TensorBoard section names for Snake
+                "rollout/score_max", "rollout/won_mean", "rollout/snake_length_mean", "rollout/video_score",
+                "train/clip_fraction"):
         assert tag in scalars, tag
     # Two rollouts, two updates: each logged once at its rollout's step, the last one too.
     for tag in ("train/value_loss", "time/sps"):
@@ -80,8 +83,12 @@ def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
     model = PPO.load(trained / "checkpoints" / "step_256.zip")
     episode = run_episodes(model, "snake", {"size": 10, "obs": "grid"}, 1, seed=12345)[0]
     frames = len(episode.actions) + 1
-    video = events(trained).Images("rollout/video")[0]
+    ea = events(trained)
+    video = ea.Images("rollout/video")[0]
     assert video.step == 256
+    # Its score is the filmed episode's.
+    first = ea.Scalars("rollout/video_score")[0]
+    assert (first.step, first.value) == (256, episode.score)
     gif = Image.open(io.BytesIO(video.encoded_image_string))
     assert gif.size == (80, 80)
     durations = []
