@@ -415,6 +415,24 @@ def test_evaluate_random_baseline_on_the_same_seeds(trained, scripts, capsys):
     assert "snake random agent, 1 episode: mean score" in capsys.readouterr().out  # it said "1 episodes"
 
 
+def test_the_filmed_episode_is_the_best_one(trained, scripts, tmp_path, capsys):
+    from agents.evaluation import RandomPolicy, best_episode, eval_kwargs, replay_frames, run_episodes
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    assert scripts.evaluate.main([str(run), "--episodes", "8", "--random", "--json", "--seed", "3"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    kwargs = eval_kwargs(yaml.safe_load((run / "config.yaml").read_text())["env_kwargs"])
+    episodes = run_episodes(RandomPolicy(3), "snake", kwargs, 8, seed=3)
+    best = best_episode(episodes)
+    assert best.seed != episodes[0].seed  # these seeds tell the best episode from the first
+    assert result["best_episode_seed"] == best.seed and result["max_score"] == best.score
+    assert result["video_steps"] == best.length
+    last = replay_frames("snake", kwargs, best.seed, best.actions, last=0)[-1]
+    frame = imageio.mimread(result["video"], memtest=False)[-1]
+    assert frame.shape == last.shape and np.abs(frame.astype(int) - last).mean() < 3  # H.264 is lossy
+
+
 def test_existing_run_dir_is_never_overwritten(trained, scripts, capsys):
     before = (trained / "model.zip").stat().st_mtime_ns
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(trained), *TINY]) == 2
