@@ -159,6 +159,16 @@ def test_eating_grows_scores_and_respawns_off_bodies():
     assert s["rng"] != 12345  # the new apple came from the board's stream
 
 
+def test_the_opponents_apple_scores_for_the_opponent_not_the_learner():
+    apples = [[6, 7], *FAR_APPLES[:4]]
+    game, reward, term, s = play(board(S0, "RIGHT", S1, "LEFT", apples=apples), RIGHT, LEFT)
+    assert not term and reward == 0.0  # the learner ate nothing
+    assert s["snakes"][1]["score"] == 1 and len(s["snakes"][1]["body"]) == 4
+    assert s["snakes"][0]["score"] == 0 and len(s["snakes"][0]["body"]) == 3
+    info = game.episode_info(0)
+    assert info["score"] == 0.0 and info["opponent_score"] == 1.0
+
+
 def test_apples_never_on_bodies_and_count_kept():
     n = 256
     game = SnakeDuel(n, opponent="random")
