@@ -20,11 +20,12 @@ class TinyPolicy(torch.nn.Linear):
         return {}
 
 
-def pool_steps(start: int, end: int, rollout: int, snapshot_every: int) -> list[int]:
+def pool_steps(start: int, end: int, rollout: int, snapshot_every: int, pool_size: int = 1000,
+               drawn: list[int] | None = None) -> list[int]:
     """The steps whose policy is in the pool after rollouts from ``start`` to ``end``; each policy's
-    weight is the step it was at."""
+    weight is the step it was at. ``drawn`` gets the step of the opponent each rollout played."""
     policy = TinyPolicy()
-    cb = SelfPlayCallback(snapshot_every, pool_size=1000)
+    cb = SelfPlayCallback(snapshot_every, pool_size=pool_size)
     game = SimpleNamespace(observe_opponent=None, new_obs_buffer=lambda: None)
     venv = SimpleNamespace(_local=SimpleNamespace(game=game))
     cb.model = SimpleNamespace(num_timesteps=start, policy=policy, device="cpu", get_env=lambda: venv)
@@ -40,6 +41,8 @@ def pool_steps(start: int, end: int, rollout: int, snapshot_every: int) -> list[
     for step in range(start, end, rollout):
         at(step)
         cb._on_rollout_start()
+        if drawn is not None:
+            drawn.append(int(cb.opponent.weight.item()))
     return [int(p["weight"].item()) for p in cb.pool]
 
 
@@ -54,6 +57,37 @@ def test_a_resumed_run_keeps_the_run_s_schedule():
     # Resumed at step 1000 (a Ctrl-C mid-rollout): the current policy, then one snapshot past each multiple
     # of 300 as the uninterrupted run (1200, 1500, ...), not 300, 600, ... steps after the resume.
     assert pool_steps(1000, 3840, 128, 300) == [1000, 1256, 1512, 1896, 2152, 2408, 2792, 3048, 3304, 3688]
+
+
+def test_the_pool_keeps_the_newest_pool_size_snapshots():
+    assert pool_steps(0, 3840, 128, 300, pool_size=3) == [3072, 3328, 3712]
+
+
+def test_each_rollout_draws_its_opponent_uniformly_from_the_pool():
+    # Rollouts of one step: snapshots at 0, 1000, 2000 and 3000, then 1000 rollouts with all four in the pool.
+    drawn: list[int] = []
+    assert pool_steps(0, 4000, 1, 1000, pool_size=4, drawn=drawn) == [0, 1000, 2000, 3000]
+    counts = {step: drawn[3000:].count(step) for step in (0, 1000, 2000, 3000)}
+    assert sum(counts.values()) == 1000 and all(180 <= c <= 320 for c in counts.values()), counts
+
+
+def test_the_opponent_samples_its_actions():
+    """The snapshot's actions are drawn from its distribution, not its argmax (a deterministic opponent
+    is one fixed strategy, which the learner would overfit)."""
+    import numpy as np
+    from stable_baselines3.common.distributions import CategoricalDistribution
+
+    class Uniform:
+        def get_distribution(self, obs: torch.Tensor) -> CategoricalDistribution:
+            return CategoricalDistribution(4).proba_distribution(torch.zeros(len(obs), 4))
+
+    handed: list[np.ndarray] = []
+    cb = SelfPlayCallback(100, pool_size=2)
+    cb.game = SimpleNamespace(observe_opponent=lambda out: None, set_opponent_actions=handed.append)
+    cb.obs, cb.opponent = np.zeros((400, 1), np.uint8), Uniform()
+    cb.model = SimpleNamespace(device="cpu")
+    cb._act()
+    assert set(handed[0].tolist()) == {0, 1, 2, 3}
 
 
 @pytest.mark.parametrize("pool_size, kept", [(1, []), (2, [600]), (3, [300, 600]), (4, [300, 600]),
