@@ -83,6 +83,19 @@ def test_the_export_folder_holds_store_records_images_formats_card(exported):
                                                       )["counts"]["images"]
 
 
+def test_a_records_source_names_the_step_it_was_asked_about(exported):
+    from vlm.trajectories import load_steps
+
+    rows = {(r["episode"], r["t"]): r for r in load_steps(exported).to_pylist()}
+    records = [TaskRecord.from_dict(r) for s in SPLITS for r in read_split(exported, s)]
+    for r in records:
+        row = rows[r.source["episode"], r.source["step"]]
+        assert r.source["frame"] == row["frame"] and r.source["seed"] == row["seed"]
+        if "state" in r.extra:
+            assert r.extra["state"] == json.loads(row["state"])
+    assert any("state" in r.extra for r in records)
+
+
 def test_splits_share_no_episode_and_no_identical_state(exported):
     by_split = {s: read_split(exported, s) for s in SPLITS}
     episodes = {s: {r["source"]["episode"] for r in recs} for s, recs in by_split.items()}
