@@ -49,6 +49,19 @@ def test_build_out_expands_a_tilde(monkeypatch, tmp_path) -> None:
     assert (tmp_path / "x.gb").read_bytes() == TEST_CARTRIDGE.read_bytes() and not (tmp_path / "~").exists()
 
 
+@pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
+def test_build_keeps_an_existing_out_file_unless_forced(capsys, tmp_path) -> None:
+    # --out replaced any file it named without a word (a ROM of the user's, typed by mistake).
+    mine = tmp_path / "pokemon_red.gb"
+    mine.write_bytes(b"the user's ROM")
+    assert build.main(["--out", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out ") and "--force" in err and "Traceback" not in err
+    assert mine.read_bytes() == b"the user's ROM"
+    assert build.main(["--out", str(mine), "--force"]) == 0
+    assert mine.read_bytes() == TEST_CARTRIDGE.read_bytes()
+
+
 def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys, tmp_path) -> None:
     # SDCC is optional (README, Tests); `python -m envs.gameboy.cartridge.build` without it raised a
     # RuntimeError traceback, and exited 1 with --check, as for a stale ROM.

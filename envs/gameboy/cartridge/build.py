@@ -2,6 +2,7 @@
 
     python -m envs.gameboy.cartridge.build            # rebuild depthfirst_test.gb in place
     python -m envs.gameboy.cartridge.build --check    # exit 1 if the committed ROM differs from a rebuild
+    python -m envs.gameboy.cartridge.build --out X.gb # write it elsewhere (an existing X.gb: --force)
 
 Needs ``sdasgb``, ``sdldgb`` and ``makebin`` (Debian: ``apt-get install sdcc``). The output is a plain
 32 KiB ROM (no MBC, no cartridge RAM) with a valid header; the build is byte-for-byte reproducible.
@@ -16,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from agents.runs import check_output_file, same_file
 from envs.gameboy.cartridge import layout
 
 HERE = Path(__file__).resolve().parent
@@ -100,10 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare a rebuild with the committed ROM")
     parser.add_argument("--out", type=lambda text: Path(text).expanduser(), default=ROM_PATH,
                         help="where to write the ROM (default: the committed depthfirst_test.gb; ~ expanded)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out file (the committed ROM is always rebuilt in place)")
     args = parser.parse_args(argv)
     try:  # no SDCC, a tool that failed, an --out that cannot be written: said in one line, not a traceback
+        if not args.check and not same_file(args.out, ROM_PATH):
+            # Checked before building: an --out naming an existing file (a ROM of the user's) is kept.
+            check_output_file(args.out, "--out", args.force)
         rom = build(None if args.check else args.out)
-    except (RuntimeError, OSError) as e:
+    except (RuntimeError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.check:
