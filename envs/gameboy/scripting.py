@@ -144,6 +144,41 @@ def _check_display(window: str) -> None:
                          "scripts/make_state.py, which needs no window")
 
 
+# SDL's video drivers that show no window: SDL falls back to them where no display answers (a DISPLAY
+# left set in a tmux or ssh session whose X server is gone), and PyBoy then plays, unseen, for ever.
+HIDDEN_VIDEO_DRIVERS = ("offscreen", "dummy")
+
+
+def _open_window(pyboy_cls: type, rom_bytes: bytes, window: str, scale: int) -> Any:
+    """A PyBoy in ``window`` for a person to play; ``ValueError`` when no window can be shown: SDL could
+    not open one, or opened it with a driver that shows nothing (unless SDL_VIDEODRIVER asked for it)."""
+    try:
+        pb = pyboy_cls(io.BytesIO(rom_bytes), window=window, scale=scale, sound_emulated=window != "null",
+                       log_level="ERROR")
+    except Exception as e:  # SDL's "video failed": the video driver asked for is not available
+        if "Dependency" in type(e).__name__:  # --window OpenGL/GLFW without PyOpenGL or glfw installed
+            raise ValueError(f"--window {window} needs a package that is not installed ({e}): install it, "
+                             "or leave --window out for PyBoy's SDL2 window") from None
+        raise ValueError(f"the game window could not be opened ({type(e).__name__}: {e}): run it in a "
+                         "desktop session (or ssh -X), or script the buttons with scripts/make_state.py, "
+                         "which needs no window") from None
+    driver = ""
+    if window == "SDL2" and not os.environ.get("SDL_VIDEODRIVER"):
+        try:
+            import sdl2  # PyBoy's SDL2 window runs on it
+
+            driver = (sdl2.SDL_GetCurrentVideoDriver() or b"").decode("ascii", "replace")
+        except ImportError:
+            pass
+    if driver in HIDDEN_VIDEO_DRIVERS:
+        pb.stop(save=False)
+        shown = ", ".join(f"{k}={os.environ[k]}" for k in ("DISPLAY", "WAYLAND_DISPLAY") if os.environ.get(k))
+        raise ValueError(f"no display answered ({shown or 'none set'}), so SDL fell back to its '{driver}' "
+                         "video driver, which shows no window: run it in a desktop session (or ssh -X), or "
+                         "script the buttons with scripts/make_state.py, which needs no window")
+    return pb
+
+
 def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool = False,
                state: str | Path | None = None, stop: Callable[[], bool] = lambda: False,
                started: Callable[[], None] = lambda: None) -> dict[str, Any]:
@@ -204,9 +239,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     if state is not None:
         _read_input(state, "--state")
     new_pyboy(rom_bytes, name=rom).stop(save=False)  # PyBoy's ROM check and its --rom error, windowless
-    pyboy_cls = load_pyboy_class()
-    pb = pyboy_cls(io.BytesIO(rom_bytes), window=window, scale=scale, sound_emulated=window != "null",
-                   log_level="ERROR")
+    pb = _open_window(load_pyboy_class(), rom_bytes, window, scale)
     if window == "null":
         pb.set_emulation_speed(0)
     frames = 0

@@ -836,6 +836,22 @@ def test_play_refuses_to_open_a_window_without_a_display(tmp_path: Path) -> None
     assert "playing" not in proc.stderr and not out.exists()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SDL's fallback drivers as on Linux")
+def test_play_refuses_a_window_that_no_display_shows(tmp_path: Path) -> None:
+    # A DISPLAY whose X server is gone (left set in a tmux or ssh session): SDL fell back to its
+    # offscreen driver and the session played, unseen, until killed. A video driver that is not there
+    # raised PyBoy's traceback.
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    out = tmp_path / "played.state"
+    for extra, said in (({"DISPLAY": ":4242"}, "no display answered (DISPLAY=:4242)"),
+                        ({"SDL_VIDEODRIVER": "x11"}, "the game window could not be opened")):
+        proc = subprocess.run([sys.executable, "scripts/play_gameboy.py", "--rom", str(TEST_CARTRIDGE),
+                               "--save-state", str(out), "--max-frames", "10"],
+                              cwd=REPO, env={**env, **extra}, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and said in proc.stderr and "make_state.py" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and "playing" not in proc.stderr and not out.exists()
+
+
 def test_gymnasium_make_and_make_env_pass_the_game_option_through() -> None:
     import gymnasium as gym
 
