@@ -44,7 +44,7 @@ from gymnasium import spaces
 
 from envs.base import Game, as_path, checked_actions, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
-from envs.gameboy.roms import RomError, StateError
+from envs.gameboy.roms import RomError, StateError, read_rom
 from envs.rng import seeds_from
 
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
@@ -192,7 +192,11 @@ def load_checked(pb: Any, data: bytes, version: int) -> None:
 def load_state_file(pb: Any, path: Path) -> bytes:
     """Load the state file ``path`` into ``pb`` (``load_checked``); its bytes. One it refuses raises
     ``StateError`` naming ``--state``."""
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:  # no permission, an I/O error: named by flag, not a traceback
+        raise StateError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions"
+                         ) from None
     try:
         load_checked(pb, data, save_emulator(pb)[0])
     except ValueError as e:
@@ -276,7 +280,7 @@ class GameBoyGame(Game):
                              "raise obs_size or lower frame_stack")
         self.state_path = None if state is None else as_path("state", state)
         self.rom_path = as_path("rom", rom)
-        self.rom_bytes = self.rom_path.read_bytes()
+        self.rom_bytes = read_rom(self.rom_path, self.name)
         self.rom_sha1 = hashlib.sha1(self.rom_bytes).hexdigest()
         self.observation_space = spaces.Box(0, 255, (self.frame_stack + self.EXTRA_CHANNELS, h, w), np.uint8)
         self._pyboys = [new_pyboy(self.rom_bytes, name=self.rom_path) for _ in range(num_envs)]

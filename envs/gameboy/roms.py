@@ -96,6 +96,16 @@ def not_a_rom(data: bytes) -> str | None:
     return None
 
 
+def read_rom(path: Path, game: str) -> bytes:
+    """The bytes of the ROM file ``path``; ``RomError`` naming it when they cannot be read (no
+    permission, an I/O error), not a traceback."""
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise RomError(f"{game}: the ROM {path} cannot be read ({e.strerror or e}): check the file and its "
+                       "permissions") from None
+
+
 def _expected_lines(table: dict[str, str]) -> str:
     return "\n".join(f"    {sha}  {name}" for sha, name in table.items())
 
@@ -124,7 +134,7 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
             f"  Supply your own copy; supported SHA-1s:\n{_expected_lines(table)}\n"
             f"  Where ROMs go and how to make a start state: {README}"
         )
-    data = rom.read_bytes()
+    data = read_rom(rom, game)
     digest = hashlib.sha1(data).hexdigest()
     if digest in table:
         return digest

@@ -651,6 +651,38 @@ def test_missing_state_file(tmp_path: Path) -> None:
         make(1, state=tmp_path)  # it exists: not "not found"
 
 
+def test_an_unreadable_rom_or_state_is_named_not_a_traceback(tmp_path: Path, scripts, capsys,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file without read permission (chmod 000; root reads it anyway, hence the stand-in) raised a
+    # PermissionError traceback from train_ppo, evaluate and the Python API.
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("boot 120\n")
+    state = tmp_path / "start.state"
+    make_state(TEST_CARTRIDGE, inputs, state)
+    rom = tmp_path / "cart.gb"
+    rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    read_bytes = Path.read_bytes
+
+    def unreadable(path: Path) -> bytes:
+        if path.name in ("cart.gb", "start.state"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    with pytest.raises(RomError, match=f"pokemon_red: the ROM {rom} cannot be read \\(Permission denied\\)"):
+        PokemonRed(1, rom=rom)
+    with pytest.raises(RomError, match=f"gameboy: the ROM {rom} cannot be read \\(Permission denied\\)"):
+        GameBoy(1, game="depthfirst_test", rom=rom)
+    with pytest.raises(ValueError, match=f"--state {state} cannot be read \\(Permission denied\\)"):
+        make(1, state=state)
+    run = tmp_path / "run"
+    for flags in (["--rom", str(rom), "--state", "none"], ["--state", str(state)]):
+        assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), *flags,
+                                       "--run-dir", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot be read (Permission denied)" in err and "Traceback" not in err and not run.exists()
+
+
 def test_make_state_refuses_bad_roms_and_states_by_flag(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
