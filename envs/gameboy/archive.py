@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS states (
 )
 """
 
+_COLUMNS = ", ".join(line.split()[0] for line in _SCHEMA.strip().splitlines()[1:-1])
+
 # What ``StateArchive.add`` names its temp files: ``b<badges>_e<events>_m<maps>_<32 hex digits>.tmp``.
 _TEMP = re.compile(r"b\d+_e\d+_m\d+_[0-9a-f]{32}\.tmp")
 # Those of older versions, written without a lock: ``b<badges>_e<events>_m<maps>_p<pid>_<counter>.tmp``.
@@ -70,7 +72,10 @@ class StateArchive:
             self.folder.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as e:  # a file in the way, no permission, a damaged index
+                # An index.sqlite of another program, whose "states" table lacks these columns, failed
+                # at the first read with sqlite3's traceback.
+                db.execute(f"SELECT {_COLUMNS} FROM states LIMIT 0")
+        except (OSError, sqlite3.Error) as e:  # a file in the way, no permission, a damaged or alien index
             raise ValueError(f"archive_dir {self.folder} cannot hold the archive of milestone states "
                              f"({e}): give a folder that can be made and written, or move what is in its way"
                              ) from None

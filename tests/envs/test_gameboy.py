@@ -3,11 +3,13 @@ visited mask, state round trips, determinism, swarm archiving, the generic wrapp
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -946,6 +948,15 @@ def test_an_unusable_archive_folder_is_named(tmp_path: Path) -> None:
     (damaged / "index.sqlite").write_bytes(b"not a database" * 100)
     with pytest.raises(ValueError, match=r"archive_dir .*damaged cannot hold the archive"):
         make(1, archive_dir=damaged)
+    # An index.sqlite of another program, whose "states" table is not the archive's: a sqlite3
+    # OperationalError traceback at the first read.
+    alien = tmp_path / "alien"
+    alien.mkdir()
+    with contextlib.closing(sqlite3.connect(alien / "index.sqlite")) as db:
+        db.execute("CREATE TABLE states (id INTEGER PRIMARY KEY, name TEXT)")
+        db.commit()
+    with pytest.raises(ValueError, match=r"archive_dir .*alien cannot hold the archive .*no such column"):
+        make(1, archive_dir=alien)
 
 
 def test_two_archive_writers_never_share_a_file_name(tmp_path: Path) -> None:
