@@ -344,8 +344,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
-            if args.state is not None and args.state.lower() in ("none", "null"):
-                cfg["env_kwargs"]["state"] = None  # --state none: boot the ROM instead of loading a state
+            state = cfg["env_kwargs"].get("state")
+            if isinstance(state, str) and state.strip().lower() in ("none", "null"):
+                # --state none: boot the ROM instead of loading a state; so too from --set or a --config
+                # file (YAML reads `none` and `None` as text), which looked for a file named none
+                cfg["env_kwargs"]["state"] = None
             absolute_paths(cfg["env"], cfg["env_kwargs"])
             typed = set_options(args.set)  # errors name --set env_kwargs.KEY for these, as typed
             try:

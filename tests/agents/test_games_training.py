@@ -139,6 +139,24 @@ def test_a_swarm_prob_without_swarm_is_refused(scripts, tmp_path, capsys):
     assert not run.exists()
 
 
+def test_state_none_boots_the_rom_from_set_and_config_as_from_the_flag(scripts, tmp_path, capsys):
+    """--set env_kwargs.state=none and a --config's `state: None` (YAML text) looked for a file named
+    none, whose error then advised --state none."""
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    config = tmp_path / "boot.yaml"
+    config.write_text("env: pokemon_red\nenv_kwargs:\n  state: None\n")
+    tiny = ["--rom", str(TEST_CARTRIDGE), "--total-timesteps", "32", "--num-envs", "2", "--num-workers", "0",
+            "--policy", "tiny", "--no-progress", "--video-every", "1000000", "--set", "ppo.n_steps=16",
+            "--set", "ppo.batch_size=32", "--set", "ppo.n_epochs=1", "--set", "env_kwargs.max_steps=12"]
+    for name, flags in (("set", ["--env", "pokemon_red", "--set", "env_kwargs.state=none"]),
+                        ("config", ["--config", str(config)])):
+        run = tmp_path / name
+        assert scripts.train_ppo.main([*flags, *tiny, "--run-dir", str(run)]) == 0, capsys.readouterr().err
+        assert yaml.safe_load((run / "config.yaml").read_text())["env_kwargs"]["state"] is None
+
+
 def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
