@@ -49,23 +49,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
-    p.add_argument("--emulators", type=positive_int, default=4,
+    p.add_argument("--emulators", type=positive_int,
                    help="emulators per worker for --env gameboy (default 4)")
-    p.add_argument("--device", default="cpu", help="torch device for the training figures: cpu (default), "
-                   "cuda[:N] or auto")
+    p.add_argument("--device", help="torch device for the training figures: cpu (default), cuda[:N] or auto")
     p.add_argument("--policy", choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")
-    p.add_argument("--boards", type=positive_int, default=4096,
+    p.add_argument("--boards", type=positive_int,
                    help="boards for env_sps and vec_env_sps (default 4096)")
     p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                    help="workers for vec_env_sps (default: one per core)")
     p.add_argument("--seconds", type=measure_seconds, default=3.0,
                    help="time per raw-speed figure (default 3)")
-    p.add_argument("--rollouts", type=positive_int, default=2,
+    p.add_argument("--rollouts", type=positive_int,
                    help="timed PPO iterations per training figure, mfu_10m's too (default 2)")
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes (replaces --boards and --seconds): checks the plumbing, not the speed")
     args = p.parse_args(argv)
+    # Each env's figures read their own flags: one given for the other env would be ignored silently.
+    snake_only = ("--device", "--policy", "--boards", "--rollouts")
+    ignored = snake_only if args.env == "gameboy" else ("--emulators",)
+    given = [flag for flag in ignored if getattr(args, flag[2:]) is not None]
+    if given:
+        p.error(f"{', '.join(given)}: not used with --env {args.env} (leave "
+                f"{'them' if len(given) > 1 else 'it'} out, or choose the other --env)")
+    args.emulators = args.emulators or 4
+    args.device, args.boards, args.rollouts = args.device or "cpu", args.boards or 4096, args.rollouts or 2
     try:
         check_device(args.device)
     except ValueError as e:

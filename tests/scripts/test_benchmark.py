@@ -50,6 +50,9 @@ def test_gameboy_benchmark_json():
     (["--seconds", "inf"], "--seconds: must be a finite number"),
     (["--workers", "3", "--boards", "2"], "--workers (3) must not exceed the boards (2)"),
     (["--env", "gameboy", "--emulators", "0"], "--emulators: must be >= 1"),
+    (["--emulators", "3"], "--emulators: not used with --env snake"),  # they were ignored silently
+    (["--env", "gameboy", "--policy", "10m", "--boards", "64"],
+     "--policy, --boards: not used with --env gameboy"),
 ])
 def test_bad_options_name_the_flag(scripts, capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
