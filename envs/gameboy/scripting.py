@@ -238,7 +238,12 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     rom_bytes = _read_input(rom, "--rom")
     if state is not None:
         _read_input(state, "--state")
-    new_pyboy(rom_bytes, name=rom).stop(save=False)  # PyBoy's ROM check and its --rom error, windowless
+    check = new_pyboy(rom_bytes, name=rom)  # PyBoy's ROM check and its --rom error, windowless
+    try:
+        if state is not None:  # a state it refuses, named before a window opens
+            load_state_file(check, state)
+    finally:
+        check.stop(save=False)
     pb = _open_window(load_pyboy_class(), rom_bytes, window, scale)
     if window == "null":
         pb.set_emulation_speed(0)

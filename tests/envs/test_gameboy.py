@@ -607,6 +607,20 @@ def test_play_script_headless(tmp_path: Path) -> None:
     assert kept.read_bytes() == b"my state"
 
 
+def test_play_refuses_a_bad_start_state_before_its_window_opens(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The window opened first, then the session ended with the state's error.
+    from envs.gameboy import scripting
+
+    opened = []
+    monkeypatch.setattr(scripting, "_open_window", lambda *a: opened.append(a))
+    bad = tmp_path / "bad.state"
+    bad.write_bytes(b"not a state")
+    with pytest.raises(ValueError, match="cannot be loaded"):
+        play(TEST_CARTRIDGE, tmp_path / "out.state", state=bad, window="null", max_frames=10)
+    assert opened == [] and not (tmp_path / "out.state").exists()
+
+
 def test_boot_frames_with_a_start_state_is_refused(tmp_path: Path, scripts, capsys) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("boot 120\nright\n")
