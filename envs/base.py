@@ -148,6 +148,18 @@ class Game(ABC):
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
         """Start a new episode on boards ``indices`` (int array), board k seeded by ``seeds[k]``."""
 
+    @staticmethod
+    def _reset_args(indices: Any, seeds: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``reset``'s boards as int64 and seeds as uint64, one seed per board, else a ValueError. The
+        compiled cores read ``seeds[k]`` for the k-th board unchecked: a short ``seeds`` seeded the boards
+        past its end from whatever memory followed it, so the same call played different episodes."""
+        boards = np.asarray(indices, dtype=np.int64)
+        seeds = np.asarray(seeds, dtype=np.uint64)
+        if boards.ndim != 1 or seeds.shape != boards.shape:
+            raise ValueError(f"reset needs a 1-D array of board indices and one seed per board, got indices "
+                             f"of shape {boards.shape} and seeds of shape {seeds.shape}")
+        return boards, seeds
+
     @abstractmethod
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Advance every board by one action.

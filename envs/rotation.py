@@ -605,9 +605,9 @@ class Rotation(Game):
         self.observation_space = spaces.Box(0, 255, (3, view_size, 2 * view_size), dtype=np.uint8)
 
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
-        boards = np.asarray(indices, dtype=np.int64)
+        boards, seeds = self._reset_args(indices, seeds)
         self._max_steps[boards] = self.max_steps
-        _reset(boards, np.asarray(seeds, dtype=np.uint64), self._rng,
+        _reset(boards, seeds, self._rng,
                self._ncubes, self._cubes, self._colors, self._rot, self._target, self._steps, self._turns,
                self._solved, self._done, self._views, self.min_cubes, self.max_cubes, self.min_turns,
                self.max_turns, ROTATIONS, PALETTE, self._cam, _SHADES, self._bg, _BY_DIST, _BY_DIST_COUNT,

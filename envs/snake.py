@@ -255,9 +255,9 @@ class Snake(Game):
             self.observation_space = spaces.Box(0, 255, (3, side, side), dtype=np.uint8)
 
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
-        boards = np.asarray(indices, dtype=np.int64)
+        boards, seeds = self._reset_args(indices, seeds)
         self._starvation[boards] = self.starvation
-        _reset(boards, np.asarray(seeds, dtype=np.uint64), self.size,
+        _reset(boards, seeds, self.size,
                self._body, self._head, self._length, self._occ, self._apple, self._direction,
                self._steps, self._hunger, self._score, self._done, self._crash, self._rng, _DX, _DY)
 

@@ -534,9 +534,9 @@ class SnakeDuel(Game):
 
     # ------------------------------------------------------------------ the batched core
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
-        boards = np.asarray(indices, dtype=np.int64)
+        boards, seeds = self._reset_args(indices, seeds)
         self._num_apples[boards], self._max_rounds[boards] = self.num_apples, self.max_rounds
-        _reset(boards, np.asarray(seeds, dtype=np.uint64), self.size,
+        _reset(boards, seeds, self.size,
                self.start_length, self.num_apples, self._body, self._head, self._length, self._direction,
                self._alive, self._score, self._occ, self._apple, self._rounds, self._done, self._result,
                self._rng, _DX, _DY, _OPPOSITE)

@@ -384,9 +384,9 @@ class Sokoban(Game):
         self.observation_space = spaces.Box(0, 255, (5, self.size, self.size), dtype=np.uint8)
 
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
-        boards = np.asarray(indices, dtype=np.int64)
+        boards, seeds = self._reset_args(indices, seeds)
         self._max_steps[boards], self._deadlock_end[boards] = self.max_steps, self.deadlock_end
-        _reset(boards, np.asarray(seeds, dtype=np.uint64), self.size,
+        _reset(boards, seeds, self.size,
                self.num_boxes[0], self.num_boxes[1], self._wall, self._target, self._box, self._player,
                self._nbox, self._on_target, self._steps, self._done, self._deadlocked, self._rng)
 

@@ -392,8 +392,9 @@ class GameBoyGame(Game):
 
     # ---- the Game contract ------------------------------------------------------------------------
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
+        boards, seeds = self._reset_args(indices, seeds)
         with interrupts_kept():  # a wrapper's reset_game ticks the emulator
-            for k, i in enumerate(np.asarray(indices, dtype=np.int64)):
+            for k, i in enumerate(boards):
                 i = int(i)
                 self._rngs[i] = np.random.default_rng(int(seeds[k]))
                 self._episode_start(i)

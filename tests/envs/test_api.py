@@ -366,3 +366,20 @@ def test_an_unknown_render_mode_names_the_ones_gym_make_takes() -> None:
     with pytest.raises(ValueError, match=r"'rgb_array' \(through gym.make also 'rgb_array_list' or "
                                          r"'human'\), got 'rgb'"):
         gym.make("depthfirst/Snake-v0", render_mode="rgb")
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
+    # The compiled cores read seeds[k] unchecked: two seeds for four boards seeded boards 2 and 3 from the
+    # memory after the array, so the same call played different boards from one run to the next.
+    from envs import make_game
+
+    game = make_game(name, num_envs=4)
+    with pytest.raises(ValueError, match="one seed per board"):
+        game.reset(np.arange(4), np.array([5, 6], dtype=np.uint64))
+    with pytest.raises(ValueError, match="one seed per board"):
+        game.reset(np.arange(2), np.arange(4, dtype=np.uint64))
+    game.reset([0, 1], [5, 6])  # lists of one seed per board pass
+    other = make_game(name, num_envs=2)
+    other.reset(np.arange(2), np.array([5, 6], dtype=np.uint64))
+    assert [game.get_state(i) for i in range(2)] == [other.get_state(i) for i in range(2)]
