@@ -42,7 +42,7 @@ def make_env(name: str, **kwargs: Any) -> GameEnv:
     return GameEnv(name, **kwargs)
 
 
-def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
+def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int | None = 0,
              **kwargs: Any) -> GameVecEnv:
     from envs.vector import GameVecEnv
 

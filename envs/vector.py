@@ -88,13 +88,25 @@ def start_forkserver() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
+def _seed(seed: Any) -> int:
+    """A base seed as an int: ``None`` draws one from NumPy's global generator, as SB3's ``VecEnv.seed``
+    and ``make_vec_env(seed=None)`` do; anything else but a whole number is a ValueError (``None`` was a
+    TypeError at the first reset, and 1.5 played as seed 1)."""
+    if seed is None:
+        return int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a whole number or None, got {seed!r}")
+    return int(seed)
+
+
 class GameVecEnv(VecEnv):
     """Vectorised game boards for SB3 (see the module docstring)."""
 
-    def __init__(self, game: str, num_envs: int, num_workers: int | None = None, seed: int = 0,
+    def __init__(self, game: str, num_envs: int, num_workers: int | None = None, seed: int | None = 0,
                  game_kwargs: dict[str, Any] | None = None, on_worker_death: str = "restart",
                  start_method: str | None = None, hang_timeout_s: float | None = HANG_TIMEOUT_S) -> None:
-        """``hang_timeout_s``: a worker silent this long on a command is killed and treated as dead
+        """``seed``: board k's first episode is seeded ``seed + k`` (``None``: one drawn at random).
+        ``hang_timeout_s``: a worker silent this long on a command is killed and treated as dead
         (``None``: never). The default, 600 s, sits far above any legitimate command (see
         ``HANG_TIMEOUT_S``); silence is counted in the env's own quarter-second polls, so a training
         process stopped with its workers (Ctrl-Z) and continued later does not count the pause."""
@@ -110,7 +122,7 @@ class GameVecEnv(VecEnv):
                             else whole("num_workers", num_workers, 0, num_envs, " (num_envs)"))
         self.on_worker_death = on_worker_death
         self.worker_restarts = 0
-        self.base_seed = seed
+        self.base_seed = seed = _seed(seed)
         probe = make_game(game, num_envs=1, **self.game_kwargs)
         self.num_envs = num_envs
         self.action_names = probe.ACTION_NAMES
@@ -307,9 +319,7 @@ class GameVecEnv(VecEnv):
         """Set the base seed the next ``reset()`` applies (board k's first episode gets ``seed + k``);
         steps before that reset go on with the current seeds, as in SB3's VecEnvs. No seed: one drawn
         from NumPy's global generator, as SB3's ``VecEnv.seed`` draws it."""
-        if seed is None:
-            seed = int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
-        self._next_seed = int(seed)
+        self._next_seed = _seed(seed)
         return [self._next_seed + k for k in range(self.num_envs)]
 
     def set_options(self, options: list[dict] | dict | None = None) -> None:

@@ -383,3 +383,25 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     other = make_game(name, num_envs=2)
     other.reset(np.arange(2), np.array([5, 6], dtype=np.uint64))
     assert [game.get_state(i) for i in range(2)] == [other.get_state(i) for i in range(2)]
+
+
+def test_vec_env_seed_none_draws_one_and_a_fraction_is_refused() -> None:
+    # make_vec(seed=None), as SB3's make_vec_env(seed=None), was a TypeError at the first reset
+    # ("unsupported operand type(s) for %"); seed=1.5 played as seed 1.
+    from envs import make_vec
+
+    np.random.seed(3)
+    v = make_vec("snake", 2, num_workers=0, seed=None)
+    v.reset()
+    v.step(np.zeros(2, dtype=np.int64))
+    np.random.seed(3)
+    again = make_vec("snake", 2, num_workers=0, seed=None)
+    assert again.base_seed == v.base_seed
+    for bad in (1.5, "3", True):
+        with pytest.raises(ValueError, match="seed must be a whole number or None"):
+            make_vec("snake", 2, num_workers=0, seed=bad)
+        with pytest.raises(ValueError, match="seed must be a whole number or None"):
+            v.seed(bad)
+    assert v.seed(np.int64(4)) == [4, 5]
+    v.close()
+    again.close()
