@@ -720,6 +720,7 @@ class Rotation(Game):
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
         """The target view (left) and the current view (right), 8·scale pixels each, with a divider."""
+        scale = whole("scale", scale, 1)  # 0 was a ZeroDivisionError
         size = 8 * scale
         gap = max(1, scale // 4)
         left = render_view(state, state["target_rotation"], size)

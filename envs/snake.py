@@ -379,6 +379,7 @@ class Snake(Game):
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+        scale = whole("scale", scale, 1)  # 0 drew an empty image, 1.5 drew scale 1
         n = state["size"]
         head = np.zeros((n, n), np.uint8)
         body = np.zeros((n, n), np.uint8)

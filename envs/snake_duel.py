@@ -720,6 +720,7 @@ class SnakeDuel(Game):
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+        scale = whole("scale", scale, 1)  # 0 drew an empty image, 2.0 was a TypeError
         n = state["size"]
         yy, xx = np.indices((n, n))
         board = np.where(((xx + yy) % 2 == 1)[..., None], _CHECKER, _BG).astype(np.uint8)

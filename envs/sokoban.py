@@ -491,8 +491,7 @@ class Sokoban(Game):
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
-        if scale < 1:
-            raise ValueError(f"scale must be >= 1, got {scale}")
+        scale = whole("scale", scale, 1)
         walls = np.asarray(state["walls"], dtype=bool)
         h, w = walls.shape
         img = np.empty((h * scale, w * scale, 3), dtype=np.uint8)

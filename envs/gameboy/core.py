@@ -491,7 +491,7 @@ class GameBoyGame(Game):
 
 
 def _magnify(rgb: np.ndarray, scale: int) -> np.ndarray:
-    f = max(1, int(scale) // 8)
+    f = max(1, whole("scale", scale, 1) // 8)
     return np.repeat(np.repeat(rgb, f, axis=0), f, axis=1) if f > 1 else rgb
 
 

@@ -405,3 +405,20 @@ def test_vec_env_seed_none_draws_one_and_a_fraction_is_refused() -> None:
     assert v.seed(np.int64(4)) == [4, 5]
     v.close()
     again.close()
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_render_scale_is_a_whole_number_of_at_least_one(name: str) -> None:
+    # Snake and Duel drew an empty (0, 0, 3) image at scale 0, Rotation raised ZeroDivisionError, and
+    # Snake drew 1.5 as 1 while Duel and Rotation raised TypeErrors at 2.0.
+    from envs import make_game
+
+    game = make_game(name, num_envs=1)
+    game.reset(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint64))
+    state = game.get_state(0)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="scale must be"):
+            type(game).render_state(state, bad)
+        with pytest.raises(ValueError, match="scale must be"):
+            game.render(0, bad)
+    assert np.array_equal(type(game).render_state(state, 2.0), type(game).render_state(state, 2))
