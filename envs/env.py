@@ -48,6 +48,7 @@ class GameEnv(gym.Env):
         # Until reset (or set_state) the board holds no episode: Snake's step raised an IndexError, other
         # games stepped an empty board. gym.make's OrderEnforcing catches this; GameEnv used directly did not.
         self._started = False
+        self._ended = False  # the last step ended the episode: stepping on replayed a dead board (zeros)
         self._closed = False
 
     def _check_started(self, what: str) -> None:
@@ -71,15 +72,19 @@ class GameEnv(gym.Env):
         # Gymnasium takes any non-negative int; boards take uint64, wrapping as the vector env's seeds do.
         self.game.reset(self._index, np.array([board_seed % 2**64], dtype=np.uint64))
         self.game.observe(self._obs)
-        self._started = True
+        self._started, self._ended = True, False
         return self._obs[0].copy(), {}
 
     def step(self, action):
         self._check_started("step()")
+        if self._ended:
+            raise ResetNeeded("step() after the episode ended (terminated or truncated): call reset() (or "
+                              "set_state) first")
         reward, terminated, truncated = self.game.step(checked_actions(action, 1, self.game.ACTION_NAMES))
         self.game.observe(self._obs)
         info: dict[str, Any] = {}
         if terminated[0] or truncated[0]:
+            self._ended = True
             info.update(self.game.episode_info(0))
         return self._obs[0].copy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
@@ -102,7 +107,7 @@ class GameEnv(gym.Env):
     def set_state(self, state: dict[str, Any]) -> None:
         self._check_open("set_state()")
         self.game.set_state(0, state)
-        self._started = True
+        self._started, self._ended = True, False
 
 
 def registered(depthfirst_game: str, render_mode: str | None = None, render_scale: int = 16,

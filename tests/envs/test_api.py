@@ -171,9 +171,10 @@ def test_a_refused_action_steps_no_board(workers: int) -> None:
 
 def test_single_env_takes_any_one_whole_action_and_refuses_the_rest() -> None:
     env = gym.make("depthfirst/Snake-v0")
-    env.reset(seed=0)
     for action in (1, np.int64(1), np.array(1), np.array([1]), 1.0):  # predict() gives () or (1,) arrays
+        env.reset(seed=0)  # one step may end the episode
         env.step(action)
+    env.reset(seed=0)  # a refused action plays nothing: the episode stays as it is
     for action, message in ((2.7, "whole numbers"), (4, r"in 0\.\.3"), (-1, r"in 0\.\.3"), (True, "whole"),
                             (np.array([1, 2]), "expected 1 action, got 2")):
         with pytest.raises(ValueError, match=message):
@@ -262,6 +263,29 @@ def test_env_used_before_reset_says_to_reset(name: str) -> None:
     assert env.get_state() == other.get_state()
     assert np.array_equal(env.step(1)[0], other.step(1)[0])
     env.render()
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_stepping_past_the_end_of_an_episode_says_to_reset(name: str) -> None:
+    # It returned reward 0, terminated False, truncated False for ever: a loop that forgot reset() ran on.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_env
+
+    env = make_env(name)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    while not any(env.step(int(rng.integers(env.action_space.n)))[2:4]):
+        pass
+    with pytest.raises(ResetNeeded, match=r"after the episode ended .* call reset\(\)"):
+        env.step(0)
+    env.reset(seed=1)
+    state = env.get_state()
+    ended = any(env.step(0)[2:4])  # a reset starts the next one
+    while not ended:
+        ended = any(env.step(int(rng.integers(env.action_space.n)))[2:4])
+    env.set_state(state)  # as does a state to start from
+    env.step(0)
 
 
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
