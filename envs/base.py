@@ -148,8 +148,7 @@ class Game(ABC):
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
         """Start a new episode on boards ``indices`` (int array), board k seeded by ``seeds[k]``."""
 
-    @staticmethod
-    def _reset_args(indices: Any, seeds: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _reset_args(self, indices: Any, seeds: Any) -> tuple[np.ndarray, np.ndarray]:
         """``reset``'s boards as int64 and seeds as uint64, one seed per board, else a ValueError. The
         compiled cores read ``seeds[k]`` for the k-th board unchecked: a short ``seeds`` seeded the boards
         past its end from whatever memory followed it, so the same call played different episodes."""
@@ -158,6 +157,10 @@ class Game(ABC):
         if boards.ndim != 1 or seeds.shape != boards.shape:
             raise ValueError(f"reset needs a 1-D array of board indices and one seed per board, got indices "
                              f"of shape {boards.shape} and seeds of shape {seeds.shape}")
+        # A negative index reset a board counted from the end; one past the last, NumPy's IndexError.
+        if boards.size and not (boards.min() >= 0 and boards.max() < self.num_envs):
+            raise ValueError(f"reset's board indices must be in 0..{self.num_envs - 1}, got "
+                             f"{boards[(boards < 0) | (boards >= self.num_envs)].tolist()}")
         return boards, seeds
 
     @abstractmethod

@@ -403,6 +403,10 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
         game.reset(np.arange(4), np.array([5, 6], dtype=np.uint64))
     with pytest.raises(ValueError, match="one seed per board"):
         game.reset(np.arange(2), np.arange(4, dtype=np.uint64))
+    for bad in ([-1], [4]):  # -1 reset board 3 (counted from the end); 4, NumPy's IndexError
+        with pytest.raises(ValueError, match=r"board indices must be in 0\.\.3, got \[" + str(bad[0])):
+            game.reset(np.array(bad), np.array([1], dtype=np.uint64))
+    game.reset(np.array([], dtype=np.int64), np.array([], dtype=np.uint64))  # no board: nothing to do
     game.reset([0, 1], [5, 6])  # lists of one seed per board pass
     other = make_game(name, num_envs=2)
     other.reset(np.arange(2), np.array([5, 6], dtype=np.uint64))
