@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agents.compare import Price, params_from_name, parse_count, parse_prices, worst_decisions
+from agents.compare import (
+    PlayerRun,
+    Price,
+    params_from_name,
+    parse_count,
+    parse_prices,
+    summarize_run,
+    worst_decisions,
+)
 from agents.evaluation import Episode, run_episodes
 from agents.vlm_player import Decision
 from tests.chat_server import ChatServer, Reply
@@ -507,6 +515,30 @@ def test_parameter_counts_and_prices_parse():
     assert params_from_name("gpt-4o") is None and params_from_name("Mixtral-8x7B") is None
     assert parse_count("8.3B") == pytest.approx(8.3e9) and parse_count("7e9") == parse_count("7E9") == 7e9
     assert parse_prices(["gpt-4o=2.5,10", "1"]) == {"gpt-4o": Price(2.5, 10), "*": Price(1, 1)}
+
+
+def test_summary_rates_count_what_each_figure_names():
+    """Success rate over episodes; invalid, verifier and best-move rates over the decisions that have one."""
+    def d(step, **kw):
+        base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
+                    prompt_tokens=100, completion_tokens=10, latency_s=0.1, cached=False)
+        return Decision(**{**base, **kw})
+
+    won = Episode(1, 3.0, 4, 3.0, {"won": 1.0}, [0] * 4,
+                  [d(0, correct=1.0, good_move=1.0), d(1, correct=0.0, good_move=1.0),
+                   d(2, status="unparseable", answer=None), d(3, correct=1.0, good_move=0.0)])
+    lost = Episode(2, 1.0, 2, 1.0, {"won": 0.0}, [0] * 2,
+                   [d(0, correct=1.0), d(1, status="illegal", correct=0.0, good_move=0.0)])
+    lost_too = Episode(3, 0.0, 0, 0.0, {"won": 0.0}, [], [])
+    s = summarize_run(PlayerRun("vlm", "vlm", 7e9, "given", [won, lost, lost_too], 2.0), Price(1.0, 3.0))
+    assert s["success_rate"] == pytest.approx(1 / 3)
+    assert s["invalid"] == 2 and s["invalid_rate"] == pytest.approx(2 / 6)
+    assert s["invalid_by_status"] == {"unparseable": 1, "illegal": 1, "error": 0}
+    assert s["verifier_accuracy"] == pytest.approx(3 / 5)
+    assert s["best_move_rate"] == pytest.approx(2 / 4)
+    assert s["tokens_per_episode"] == pytest.approx(6 * 110 / 3)
+    assert s["cost_per_episode"] == pytest.approx((6 * 100 * 1.0 + 6 * 10 * 3.0) / 1000 / 3)
+    assert s["mean_score"] == pytest.approx(4 / 3) and s["decisions"] == 6
 
 
 def test_worst_decisions_rank_crashes_first_and_spread_over_episodes():
