@@ -103,6 +103,10 @@ def test_mappings_are_pure_and_follow_each_schema(sample):
 
     trl = fmt.trl_example(sample, ref)
     assert [p["type"] for p in trl["prompt"][0]["content"]] == ["image", "image", "text"]
+    # The images in the record's order: the question's "first image" / "second image" rely on it.
+    in_order = ["/d/images/aa/a.png", "/d/images/bb/b.png"]
+    for example in (lf, er, vl, sw, trl):
+        assert example["images"] == in_order
     assert trl["completion"][0]["content"][0]["text"] == reference_response(sample)
     assert trl["ground_truth"] == gt
 
