@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from tests.vlm.test_trajectories import EPISODES, MIX, export_args, snake_export
 from vlm.card import REWARDS, render_card
 from vlm.export import CHUNK, META, OWNER
 from vlm.record import FAMILIES, TaskRecord
-from vlm.splits import assign_episodes, parse_mix, parse_ratios, split_records, state_keys
+from vlm.splits import assign_episodes, curriculum, parse_mix, parse_ratios, split_records, state_keys
 
 SPLITS = ("train", "val", "test")
 
@@ -132,6 +133,24 @@ def test_repeated_states_are_dropped_from_val_and_test():
             dealt = assign_episodes(range(n), ratios, seed=1)
             assert len(dealt) == n
             assert not [s for s, r in zip(SPLITS, ratios, strict=True) if r == 0 and s in dealt.values()]
+
+
+def test_curriculum_stages_part_the_levels_and_interleave_the_families():
+    """Every record is in exactly one stage, stages go easy to hard without overlapping, and a stage's
+    schedule interleaves the families instead of playing one after the other."""
+    records = [{"id": f"{f}-{p}-{q}-{k}", "family": f, "plot_level": p, "qa_level": q}
+               for f in ("perception", "strategy") for p in (1, 2, 3) for q in (1, 2, 3) for k in range(10)]
+    stages = curriculum(records, None, seed=0)["stages"]
+    ids = [i for stage in stages for i in stage["ids"]]
+    assert sorted(ids) == sorted(r["id"] for r in records)
+    sums = [stage["level_sum"] for stage in stages]
+    assert sums[0][0] == 2 and sums[-1][1] == 6
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(sums))
+    for stage in stages:
+        families = [i.split("-")[0] for i in stage["schedule"]]
+        assert set(families) == {"perception", "strategy"}
+        changes = sum(a != b for a, b in itertools.pairwise(families))
+        assert changes > len(families) // 4, (stage["name"], families)
 
 
 def test_curriculum_goes_easy_to_hard_and_mixes_families_at_the_ratios(exported):
