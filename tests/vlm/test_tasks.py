@@ -841,3 +841,55 @@ def test_rotation_questions_describe_the_axes_as_the_picture_draws_them() -> Non
     assert 120 < shown["x"] < 150 and "+x points down-left" in frame
     assert 5 < shown["y"] < 30 and "+y points right and slightly down" in frame
     assert abs(shown["z"] + 90) < 1 and "+z points up" in frame
+
+
+def _level(value: int, low: int, high: int) -> int:
+    return 1 if value <= low else 2 if value <= high else 3
+
+
+def test_levels_follow_each_modules_documented_rule(drafts: dict) -> None:
+    """GameQA levels as the task modules' docstrings define them (the curriculum's stages are built on
+    them): Snake's plot level from the length shifted by the board size, its qa level from the moves to
+    simulate or the plan length; Rotation's from the cube count, and for the rotation angle 1 exactly
+    when the axis is given; Sokoban's from the board size and the solution length."""
+    snake = task_module("snake")
+    checked = Counter()
+    for s, d in drafts["snake"]:
+        shift = 1 if s["size"] >= 16 else -1 if s["size"] <= 6 else 0
+        assert d.plot_level == min(3, max(1, _level(len(s["body"]), 5, 12) + shift))
+        if "moves" in d.extra:
+            assert d.qa_level == _level(len(d.extra["moves"]), 1, 3), d.qa_type
+        elif d.qa_type == "shortest_path":
+            assert d.qa_level == _level(len(d.extra["path"]), 4, 10)
+        elif d.qa_type == "best_worst_move" and d.verifier["good"]:
+            info = snake.move_analysis(s)
+            assert d.qa_level == _level(info["key"][info["good"][0]][1], 2, 6)
+        else:
+            continue
+        checked[d.qa_type] += 1
+    for s, d in drafts["rotation"]:
+        assert d.plot_level == _level(len(s["cubes"]), 4, 6)
+        if d.qa_type == "rotation_angle":
+            assert d.verifier["axis_given"] == (d.qa_level == 1) == (d.verifier["options"] == [
+                "90°", "180°", "270°"])
+            if d.verifier["axis_given"]:  # the angle alone, without the letter or the axis, is right
+                assert verify(f"<think>x</think><answer>{d.extra['angle']}°</answer>", d)["accuracy"] == 1.0
+            checked[d.qa_type] += 1
+        elif d.qa_type == "min_turns":
+            assert d.qa_level == max(1, d.verifier["value"])
+            checked[d.qa_type] += 1
+    for s, d in drafts["sokoban"]:
+        assert d.plot_level == _level(s["size"], 6, 8)
+        if "moves" in d.extra:
+            assert d.qa_level == _level(len(d.extra["moves"]), 1, 3)
+        elif "solution" in d.extra:
+            assert d.qa_level == _level(len(d.extra["solution"]), 5, 15)
+        else:
+            continue
+        checked[d.qa_type] += 1
+    assert {"best_worst_move", "rotation_angle", "fewest_moves"} <= checked.keys(), checked
+    # The board-size shift at its bounds: ≤6 one easier, ≥16 one harder (a 3-cell snake is level 1).
+    body = [[0, 0], [0, 1], [0, 2]]
+    assert [snake.plot_level({"size": n, "body": body}) for n in (6, 7, 15, 16)] == [1, 1, 1, 2]
+    assert snake.plot_level({"size": 6, "body": body * 2}) == 1 and snake.plot_level(
+        {"size": 7, "body": body * 2}) == 2
