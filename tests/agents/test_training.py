@@ -675,6 +675,24 @@ def test_a_run_folder_under_a_file_is_refused(scripts, tmp_path, capsys):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_flags_and_set_win_over_a_config_file_which_wins_over_the_preset(scripts, tmp_path):
+    # The README's order: configs/<env>.yaml < --config < flags and --set.
+    from agents.config import load_config
+
+    own = tmp_path / "mine.yaml"
+    own.write_text("env: snake\nseed: 5\nsave_every: 100000\nvideo_every: 100000\n"
+                   "ppo: {learning_rate: 1.0e-4, gamma: 0.9}\n")
+    run = tmp_path / "run"
+    argv = ["--config", str(own), "--seed", "7", "--total-timesteps", "256", "--run-dir", str(run), *TINY,
+            "--set", "ppo.gamma=0.8"]
+    assert scripts.train_ppo.main(argv) == 0
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert (cfg["seed"], cfg["num_envs"], cfg["total_timesteps"]) == (7, 8, 256)  # flags over the file
+    assert (cfg["save_every"], cfg["video_every"], cfg["ppo"]["learning_rate"]) == (100000, 100000, 1e-4)
+    assert cfg["ppo"]["gamma"] == 0.8 and cfg["ppo"]["n_steps"] == 32  # --set over the file
+    assert cfg["ppo"]["clip_range"] == load_config("snake")["ppo"]["clip_range"]  # the preset under both
+
+
 def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
     from agents.config import load_config
 
