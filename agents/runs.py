@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import time
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +25,10 @@ from agents.interrupts import deferred_stop, uninterruptible
 RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
 _STEP = re.compile(r"step_(\d+)\.zip$")
+# What SB3 raises on a checkpoint that is cut short, damaged or not one: AssertionError on a zip without its
+# "data" member (a foreign zip, or a truncated one whose end happens to read as the embedded torch archive).
+CHECKPOINT_ERRORS = (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError,
+                     AssertionError)
 # Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 # What train, evaluate and compare write into a run folder: all that --force may clear.

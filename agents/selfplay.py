@@ -15,7 +15,6 @@ back), which are earlier snapshots of the same learner, instead of starting from
 from __future__ import annotations
 
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ class SelfPlayCallback(BaseCallback):
             return
         from stable_baselines3.common.save_util import load_from_zip_file
 
-        from agents.runs import checkpoints
+        from agents.runs import CHECKPOINT_ERRORS, checkpoints
 
         start = now - self.pool_size * self.snapshot_every
         span = [f for step, f in checkpoints(self.run) if start < step < now]
@@ -78,7 +77,7 @@ class SelfPlayCallback(BaseCallback):
             try:
                 _, params, _ = load_from_zip_file(f, load_data=False, device=self.model.device)
                 self.pool.append(params["policy"])
-            except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as e:
+            except CHECKPOINT_ERRORS as e:
                 # An older opponent is worth less than the run: the pool goes on without it.
                 print(f"warning: self-play leaves out checkpoint {f} ({type(e).__name__}: {e})",
                       file=sys.stderr)

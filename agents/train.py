@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,14 @@ from agents.callbacks import (
 from agents.evaluation import eval_kwargs
 from agents.interrupts import settled, stop_signals_interrupt
 from agents.policies import count_params, policy_kwargs
-from agents.runs import RunError, checkpoints, latest_checkpoint, save_checkpoint, write_run_files
+from agents.runs import (
+    CHECKPOINT_ERRORS,
+    RunError,
+    checkpoints,
+    latest_checkpoint,
+    save_checkpoint,
+    write_run_files,
+)
 from agents.selfplay import SelfPlayCallback, uses_self_play
 from envs import make_vec
 
@@ -67,9 +73,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     play_only = {"n_steps": 1, "n_envs": 1} if venv is None else None
     try:
         model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"], custom_objects=play_only)
-    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError, AssertionError) as e:
-        # SB3 asserts on a zip without its "data" member (a foreign zip, or a truncated one whose end
-        # happens to read as the embedded torch archive).
+    except CHECKPOINT_ERRORS as e:
         raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
         other = "without" if cfg.get("recurrent") else "with"
