@@ -436,9 +436,7 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
             _progress(1, 0)
     finally:
         writer.close()
-        close = getattr(game, "close", None)
-        if callable(close):
-            close()
+        game.close()
     result.steps = writer.count
     return result
 

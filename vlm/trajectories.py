@@ -400,9 +400,7 @@ def rom_sha1(env: str, env_kwargs: dict[str, Any]) -> str | None:
     try:
         return game.rom_sha1
     finally:
-        close = getattr(game, "close", None)
-        if callable(close):
-            close()
+        game.close()
 
 
 def minari_dataset_id(env: str) -> str:
