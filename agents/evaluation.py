@@ -99,8 +99,7 @@ class RandomActor:
     """``RandomPolicy``'s actions: board k's from its own stream, seeded ``[seed, *streams[k]]``."""
 
     def __init__(self, seed: int, streams: list[Any]) -> None:
-        self.rngs = [np.random.default_rng([seed, *(s if isinstance(s, (list, tuple)) else [s])])
-                     for s in streams]
+        self.rngs = [np.random.default_rng([seed, *s]) for s in streams]
 
     def __call__(self, obs: np.ndarray, game: Game | None = None, live: np.ndarray | None = None
                  ) -> np.ndarray:
