@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections import deque
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +21,25 @@ TASK_GAMES: tuple[str, ...] = tuple(sorted(
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``n`` and the noun for it: "1 move", "2 moves", "1,000 boxes" (``words``: an irregular plural)."""
     return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+def grid_bfs(size: int, start: tuple[int, int], blocked: Collection[tuple[int, int]],
+             goals: Collection[tuple[int, int]]) -> tuple[int | None, int]:
+    """(moves from ``start`` to the nearest of ``goals`` through unblocked cells of a ``size`` × ``size``
+    grid, or None, cells reachable from ``start``)."""
+    dist = {start: 0}
+    queue = deque([start])
+    found = None
+    while queue:
+        c = queue.popleft()
+        if found is None and c in goals:
+            found = dist[c]
+        for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            nxt = (c[0] + dx, c[1] + dy)
+            if 0 <= nxt[0] < size and 0 <= nxt[1] < size and nxt not in blocked and nxt not in dist:
+                dist[nxt] = dist[c] + 1
+                queue.append(nxt)
+    return found, len(dist) - 1
 
 
 def task_module(game: str) -> ModuleType:
@@ -36,4 +57,4 @@ def task_module(game: str) -> ModuleType:
     return module
 
 
-__all__ = ["TASK_GAMES", "plural", "task_module"]
+__all__ = ["TASK_GAMES", "grid_bfs", "plural", "task_module"]

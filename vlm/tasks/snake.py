@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -42,7 +41,7 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import plural
+from vlm.tasks import grid_bfs, plural
 
 GAME = "snake"
 MOVES: tuple[str, ...] = Snake.ACTION_NAMES
@@ -152,24 +151,6 @@ def _blocked(state: dict[str, Any]) -> set[tuple[int, int]]:
     return {tuple(c) for c in state["body"][:-1]}
 
 
-def _bfs(size: int, start: tuple[int, int], blocked: set[tuple[int, int]],
-         goal: tuple[int, int] | None) -> tuple[int | None, int]:
-    """(moves from ``start`` to ``goal`` through unblocked cells or None, cells reachable)."""
-    dist = {start: 0}
-    queue = deque([start])
-    found = None
-    while queue:
-        c = queue.popleft()
-        if c == goal and found is None:
-            found = dist[c]
-        for dx, dy in _STEP.values():
-            nxt = (c[0] + dx, c[1] + dy)
-            if 0 <= nxt[0] < size and 0 <= nxt[1] < size and nxt not in blocked and nxt not in dist:
-                dist[nxt] = dist[c] + 1
-                queue.append(nxt)
-    return found, len(dist) - 1
-
-
 def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
     """Every move's fate on the engine, and the best moves (see the module docstring), with reasons."""
     heading = state["direction"]
@@ -195,11 +176,11 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
             dist, reach = 0, len(after["body"])
             lines.append(f"{m}: {where}. Safe: it eats the last apple, fills the board and wins.")
         elif reward > 0:
-            dist, reach = 0, _bfs(after["size"], head, _blocked(after), None)[1]
+            dist, reach = 0, grid_bfs(after["size"], head, _blocked(after), ())[1]
             lines.append(f"{m}: {where}. Safe, and it eats the apple.")
         else:
-            goal = None if after["apple"] is None else tuple(after["apple"])
-            dist, reach = _bfs(after["size"], head, _blocked(after), goal)
+            goals = () if after["apple"] is None else {tuple(after["apple"])}
+            dist, reach = grid_bfs(after["size"], head, _blocked(after), goals)
             far = ("the apple cannot be reached" if dist is None
                    else f"the apple is {plural(dist, 'move')} away")
             lines.append(f"{m}: {where}. Safe; from there {far} along free cells, and "

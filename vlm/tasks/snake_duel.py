@@ -19,7 +19,6 @@ to simulate (1, 2–3, 4–5) or, for the best move, the distance to the apple (
 from __future__ import annotations
 
 import threading
-from collections import deque
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from vlm.prompts import (
     vision_zero_drafts,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import plural
+from vlm.tasks import grid_bfs, plural
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -140,27 +139,6 @@ def describe_target(state: dict[str, Any], p: int, move: str) -> str:
     return f"{cell((x, y))} is empty"
 
 
-def _free_cells_bfs(state: dict[str, Any], start: tuple[int, int]) -> tuple[int | None, int]:
-    """(moves from ``start`` to the nearest apple, cells reachable) through cells free now (both bodies
-    block except their tails)."""
-    n = state["size"]
-    blocked = {tuple(c) for s in state["snakes"] for c in s["body"][:-1]}
-    apples = {tuple(a) for a in state["apples"]}
-    dist = {start: 0}
-    queue = deque([start])
-    nearest = None
-    while queue:
-        c = queue.popleft()
-        if c in apples and nearest is None:
-            nearest = dist[c]
-        for dx, dy in _STEP.values():
-            nxt = (c[0] + dx, c[1] + dy)
-            if 0 <= nxt[0] < n and 0 <= nxt[1] < n and nxt not in blocked and nxt not in dist:
-                dist[nxt] = dist[c] + 1
-                queue.append(nxt)
-    return nearest, len(dist) - 1
-
-
 def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
     """Your every move against every opponent reply on the engine; fatal, safe and best moves."""
     me, other = state["snakes"]
@@ -170,6 +148,9 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
              f"{len(other['body'])}.",
              f"{back} would go back into your neck, so the engine plays it as {heading}."]
     fatal, safe, risky, key = [], [], [], {}
+    # A move's room is counted through the cells free now: both bodies block, except their tails.
+    blocked = {tuple(c) for s in state["snakes"] for c in s["body"][:-1]}
+    apples = {tuple(a) for a in state["apples"]}
     for m in MOVES:
         deaths = [b for b in MOVES if not simulate(state, [m], [b])[0]["snakes"][0]["alive"]]
         what = describe_target(state, 0, m)
@@ -187,7 +168,7 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
             note = "Safe against every blue move."
         if m == back:
             continue
-        dist, reach = _free_cells_bfs(state, _target(me, m))
+        dist, reach = grid_bfs(state["size"], _target(me, m), blocked, apples)
         far = "no apple is reachable" if dist is None else f"the nearest apple is {plural(dist, 'move')} away"
         trapped = reach < len(me["body"])
         lines.append(f"{m}: {what}. {note} From there {far}; "
