@@ -210,53 +210,54 @@ def play(model: Any, env: str, env_kwargs: dict[str, Any], episodes: list[int], 
     """Play ``episodes`` (indices; episode k from ``episode_seed(seed, k)``) on one batched game;
     ``progress(episodes ended, steps played)`` after each step of the batch."""
     n = len(episodes)
-    game = make_game(env, num_envs=n, **env_kwargs)
-    seeds = np.array([episode_seed(seed, k) for k in episodes], dtype=np.uint64)
-    game.reset(np.arange(n), seeds)
-    obs = game.new_obs_buffer()
-    probe = PolicyProbe(model, n, deterministic, seeds=[[seed, k] for k in episodes])
-    cols: dict[str, list[list[Any]]] = {k: [[] for _ in range(n)] for k in (
-        "actions", "probs", "values", "rewards", "terminated", "truncated", "scores")}
-    live = np.ones(n, dtype=bool)
-    infos: dict[int, dict[str, float]] = {}
-    for _ in range(max_steps):
-        game.observe(obs)
-        act, probs, values = probe(obs)
-        reward, terminated, truncated = game.step(act)
-        for i in np.flatnonzero(live):
-            cols["actions"][i].append(int(act[i]))
-            cols["probs"][i].append(probs[i])
-            cols["values"][i].append(float(values[i]))
-            cols["rewards"][i].append(float(reward[i]))
-            cols["terminated"][i].append(bool(terminated[i]))
-            cols["truncated"][i].append(bool(truncated[i]))
-            info = game.episode_info(int(i))
-            cols["scores"][i].append(float(info["score"]))
-            if terminated[i] or truncated[i]:
-                infos[int(i)] = info
-        stepped = int(live.sum())
-        live &= ~(terminated | truncated)
-        if progress is not None:
-            progress(stepped - int(live.sum()), stepped)
-        if not live.any():
-            break
-    logs = []
-    n_actions = len(game_class(env).ACTION_NAMES)
-    for i, k in enumerate(episodes):
-        logs.append(EpisodeLog(
-            episode=k, seed=int(seeds[i]),
-            actions=np.array(cols["actions"][i], dtype=np.int64),
-            probs=np.array(cols["probs"][i], dtype=np.float32).reshape(-1, n_actions),
-            values=np.array(cols["values"][i], dtype=np.float32),
-            rewards=np.array(cols["rewards"][i], dtype=np.float32),
-            terminated=np.array(cols["terminated"][i], dtype=bool),
-            truncated=np.array(cols["truncated"][i], dtype=bool),
-            scores=np.array(cols["scores"][i], dtype=np.float64),
-            info={k2: float(v) for k2, v in (infos.get(i) or game.episode_info(i)).items()},
-            capped=bool(live[i])))
-        if logs[-1].capped and logs[-1].length:
-            logs[-1].truncated[-1] = True
-    return logs
+    # Closed when play ends: a Game Boy game holds n emulators, else open until garbage-collected.
+    with contextlib.closing(make_game(env, num_envs=n, **env_kwargs)) as game:
+        seeds = np.array([episode_seed(seed, k) for k in episodes], dtype=np.uint64)
+        game.reset(np.arange(n), seeds)
+        obs = game.new_obs_buffer()
+        probe = PolicyProbe(model, n, deterministic, seeds=[[seed, k] for k in episodes])
+        cols: dict[str, list[list[Any]]] = {k: [[] for _ in range(n)] for k in (
+            "actions", "probs", "values", "rewards", "terminated", "truncated", "scores")}
+        live = np.ones(n, dtype=bool)
+        infos: dict[int, dict[str, float]] = {}
+        for _ in range(max_steps):
+            game.observe(obs)
+            act, probs, values = probe(obs)
+            reward, terminated, truncated = game.step(act)
+            for i in np.flatnonzero(live):
+                cols["actions"][i].append(int(act[i]))
+                cols["probs"][i].append(probs[i])
+                cols["values"][i].append(float(values[i]))
+                cols["rewards"][i].append(float(reward[i]))
+                cols["terminated"][i].append(bool(terminated[i]))
+                cols["truncated"][i].append(bool(truncated[i]))
+                info = game.episode_info(int(i))
+                cols["scores"][i].append(float(info["score"]))
+                if terminated[i] or truncated[i]:
+                    infos[int(i)] = info
+            stepped = int(live.sum())
+            live &= ~(terminated | truncated)
+            if progress is not None:
+                progress(stepped - int(live.sum()), stepped)
+            if not live.any():
+                break
+        logs = []
+        n_actions = len(game_class(env).ACTION_NAMES)
+        for i, k in enumerate(episodes):
+            logs.append(EpisodeLog(
+                episode=k, seed=int(seeds[i]),
+                actions=np.array(cols["actions"][i], dtype=np.int64),
+                probs=np.array(cols["probs"][i], dtype=np.float32).reshape(-1, n_actions),
+                values=np.array(cols["values"][i], dtype=np.float32),
+                rewards=np.array(cols["rewards"][i], dtype=np.float32),
+                terminated=np.array(cols["terminated"][i], dtype=bool),
+                truncated=np.array(cols["truncated"][i], dtype=bool),
+                scores=np.array(cols["scores"][i], dtype=np.float64),
+                info={k2: float(v) for k2, v in (infos.get(i) or game.episode_info(i)).items()},
+                capped=bool(live[i])))
+            if logs[-1].capped and logs[-1].length:
+                logs[-1].truncated[-1] = True
+        return logs
 
 
 # --------------------------------------------------------------------------- pass 2: replay
@@ -286,7 +287,17 @@ def replay(env: str, env_kwargs: dict[str, Any], log: EpisodeLog, observe: bool 
     Rewards and episode ends are checked against the played episode: a game that breaks the
     seed + actions contract raises ``ReplayMismatch`` rather than exporting states that never happened.
     """
-    game = game or make_game(env, num_envs=1, **env_kwargs)
+    own = game is None  # a game made here is closed here, when the replay ends or is dropped
+    if own:
+        game = make_game(env, num_envs=1, **env_kwargs)
+    try:
+        yield from _replay(env, log, observe, game)
+    finally:
+        if own:
+            game.close()
+
+
+def _replay(env: str, log: EpisodeLog, observe: bool, game: Any) -> Iterator[StepView]:
     game.reset(np.zeros(1, dtype=np.int64), np.array([log.seed], dtype=np.uint64))
     obs = game.new_obs_buffer() if observe else None
     for t in range(log.length + 1):

@@ -239,3 +239,30 @@ def test_minari_dataset_opens_with_load_dataset(exported, monkeypatch):
     assert env.unwrapped.game.size == 6
     env.close()
     assert os.environ["MINARI_DATASETS_PATH"] == str(exported / "minari")
+
+
+def test_play_and_replay_close_the_games_they_make(model, monkeypatch):
+    """A Game Boy game holds emulators: play and replay close the games they make, not one passed in."""
+    import vlm.trajectories as trajectories
+    from envs import make_game
+
+    closed: list[int] = []
+
+    def counting_make_game(env: str, num_envs: int, **kwargs):
+        game = make_game(env, num_envs=num_envs, **kwargs)
+        real_close = game.close
+        game.close = lambda: (closed.append(num_envs), real_close())  # type: ignore[method-assign]
+        return game
+
+    monkeypatch.setattr(trajectories, "make_game", counting_make_game)
+    logs = play(model, "snake", {"size": 6, "obs": "grid"}, [0, 1, 2], seed=3, max_steps=20)
+    assert closed == [3]
+    assert len(list(replay("snake", {"size": 6, "obs": "grid"}, logs[0]))) == logs[0].length + 1
+    assert closed == [3, 1]
+    views = replay("snake", {"size": 6, "obs": "grid"}, logs[1])
+    next(views)
+    views.close()  # dropped part way (an export stopped): closed too
+    assert closed == [3, 1, 1]
+    game = counting_make_game("snake", 1, size=6, obs="grid")
+    list(replay("snake", {"size": 6, "obs": "grid"}, logs[2], game=game))
+    assert closed == [3, 1, 1]
