@@ -76,7 +76,11 @@ class ImageStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Write beside and rename: a reader (or a second writer of the same image) never sees half a file.
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(encode_png(img))
-            os.replace(tmp, path)
+            try:
+                tmp.write_bytes(encode_png(img))
+                os.replace(tmp, path)
+            except BaseException:  # a full disk or Ctrl-C mid-write leaves no stray .tmp in the export
+                tmp.unlink(missing_ok=True)
+                raise
         self.seen.add(h)
         return rel

@@ -817,3 +817,26 @@ def test_a_users_folder_named_like_a_killed_exports_rest_is_left_alone(tmp_path,
     _put_right(out)
     assert (mine / "notes.txt").read_text() == "mine"
     assert out.exists() == out_exists
+
+
+def test_image_store_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypatch):
+    """A full disk mid-write: the error reaches the caller, and neither the image nor its temp file stays."""
+    import errno
+
+    import numpy as np
+
+    from vlm.imagestore import ImageStore
+
+    def full_disk(self: Path, data: bytes) -> int:
+        with open(self, "wb") as f:
+            f.write(data[:10])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = ImageStore(tmp_path)
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        store.put(np.zeros((4, 4, 3), dtype=np.uint8))
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    monkeypatch.undo()
+    rel = store.put(np.zeros((4, 4, 3), dtype=np.uint8))  # the next try writes it
+    assert (tmp_path / rel).stat().st_size > 10
