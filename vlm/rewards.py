@@ -13,7 +13,9 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   ``compute_score(reward_inputs)`` with a list of ``{"response", "response_length", "ground_truth"}``
   dicts returns a list of ``{"overall", "format", "accuracy"}`` (current EasyR1 reads ``REWARD_TYPE``
   from this module, ``batch``; older ones the ``reward_type`` setting); one dict (``sequential``)
-  returns one dict. ``format_weight`` in ``reward_function_kwargs`` replaces the verifier's 0.1.
+  returns one dict. Older EasyR1 (its ``FunctionRewardManager``, one response at a time) calls
+  ``compute_score(predict_str, ground_truth)``: one dict too. ``format_weight`` in
+  ``reward_function_kwargs`` replaces the verifier's 0.1.
 - verl (``reward.custom_reward_function.path=vlm/rewards.py``, name ``compute_score``; verl 0.9 reads
   only the ``reward.`` one, the top-level ``custom_reward_function`` is accepted and ignored):
   ``compute_score(data_source, solution_str, ground_truth, extra_info=None)`` returns
@@ -29,7 +31,9 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   ``_register_with_swift`` at the end.
 
 ``compute_score`` serves both EasyR1 and verl: a call with ``solution_str`` (verl always passes it by
-keyword) or with two or more positional arguments is verl's, anything else EasyR1's.
+keyword), with three or more positional arguments, or with two and a ``ground_truth`` keyword is verl's;
+one with exactly two positional arguments is older EasyR1's ``compute_score(predict_str, ground_truth)``,
+which returns one ``{"overall", "format", "accuracy"}``; anything else is current EasyR1's.
 """
 
 from __future__ import annotations
@@ -128,8 +132,10 @@ def verl_compute_score(data_source: Any, solution_str: Any, ground_truth: Any, e
 
 def compute_score(*args: Any, **kwargs: Any) -> Any:
     """EasyR1's or verl's ``compute_score``, told apart by the call (see the module docstring)."""
-    if "solution_str" in kwargs or len(args) >= 2:
+    if "solution_str" in kwargs or len(args) >= 3 or (len(args) == 2 and "ground_truth" in kwargs):
         return verl_compute_score(*args, **kwargs)
+    if len(args) == 2:  # older EasyR1: compute_score(predict_str, ground_truth), one score dict
+        return _score(args[0], args[1], kwargs.get("format_weight"))
     reward_inputs = args[0] if args else kwargs.get("reward_inputs", kwargs.get("reward_input"))
     return easyr1_compute_score(reward_inputs, kwargs.get("format_weight"))
 

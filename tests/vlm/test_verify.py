@@ -337,6 +337,10 @@ def test_reward_adapters_in_process() -> None:
     assert [s["overall"] for s in batch] == [1.0, pytest.approx(0.1)]
     assert set(batch[0]) == {"overall", "format", "accuracy"}
     assert rewards.compute_score({"response": good, "ground_truth": gt})["accuracy"] == 1.0
+    # Older EasyR1 (one response at a time): compute_score(predict_str, ground_truth) was taken for verl's
+    # call and raised a TypeError (no ground_truth)
+    assert rewards.compute_score(good, gt) == {"overall": 1.0, "format": 1.0, "accuracy": 1.0}
+    assert rewards.compute_score(bad, gt, format_weight=0.5)["overall"] == pytest.approx(0.5)
     weighted = rewards.compute_score([{"response": bad, "ground_truth": gt}], format_weight=0.5)
     assert weighted[0]["overall"] == pytest.approx(0.5)
     # A weight other than 0.5 tells the format share from the accuracy share: right format, wrong answer
@@ -351,6 +355,7 @@ def test_reward_adapters_in_process() -> None:
                                 extra_info={"index": 0})
     assert out == {"score": 1.0, "format": 1.0, "accuracy": 1.0}
     assert rewards.compute_score("depthfirst/snake", bad, gt, None)["accuracy"] == 0.0
+    assert rewards.compute_score("depthfirst/snake", good, ground_truth=gt)["score"] == 1.0
     # verl passes custom_reward_function.reward_kwargs by keyword: format_weight as in EasyR1
     assert rewards.compute_score(data_source="depthfirst/snake", solution_str=bad, ground_truth=gt,
                                  extra_info=None, format_weight=0.5)["score"] == pytest.approx(0.5)
