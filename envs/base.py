@@ -15,6 +15,7 @@ import math
 import os
 import typing
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -121,6 +122,19 @@ def as_path(name: str, value: Any) -> Path:
     return Path(value)
 
 
+def check_state_keys(game: str, state: Any, keys: tuple[str, ...], what: str = "state") -> None:
+    """A ValueError naming ``game`` and every one of ``keys`` that ``state`` lacks, or saying that it is no
+    dict: ``set_state`` read the keys one by one, and a dict of another game (or ``{}``) raised a bare
+    KeyError for the first missing one. ``what`` names the dict (``"state's snake 1"`` for a nested one)."""
+    if not isinstance(state, Mapping):
+        raise ValueError(f"a {game} {what} must be a dict as get_state returns, got {type(state).__name__}")
+    missing = [k for k in keys if k not in state]
+    if missing:
+        other = state.get("game")
+        note = f" (it is a {other} state)" if isinstance(other, str) and other != game else ""
+        raise ValueError(f"not a {game} {what}{note}: it lacks {', '.join(map(repr, missing))}")
+
+
 class Game(ABC):
     """``num_envs`` boards of one game, stepped together."""
 
@@ -134,6 +148,9 @@ class Game(ABC):
     #: The observation is this many equal panels side by side (Rotation: target | current). The
     #: policy stacks them as channels, so its first convolution compares them pixel by pixel.
     OBS_PANELS: ClassVar[int] = 1
+    #: The keys ``set_state`` reads from every state (the others have defaults); ``_check_state`` refuses a
+    #: state without them with a ValueError naming the game and the missing keys.
+    STATE_KEYS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, num_envs: int = 1) -> None:
         num_envs = whole("num_envs", num_envs, 1)
@@ -233,7 +250,11 @@ class Game(ABC):
 
     @abstractmethod
     def set_state(self, i: int, state: dict[str, Any]) -> None:
-        """Put board ``i`` into ``state`` (as returned by ``get_state``)."""
+        """Put board ``i`` into ``state`` (as returned by ``get_state``); starts with ``_check_state``."""
+
+    def _check_state(self, state: Any) -> None:
+        """``check_state_keys`` for this game's ``STATE_KEYS``: every ``set_state`` calls it first."""
+        check_state_keys(self.name, state, self.STATE_KEYS)
 
     @classmethod
     @abstractmethod

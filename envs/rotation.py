@@ -562,6 +562,7 @@ class Rotation(Game):
 
     name = "rotation"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
+    STATE_KEYS: ClassVar[tuple[str, ...]] = ("cubes", "colors", "rotation", "target_rotation")
     OBS_PANELS: ClassVar[int] = 2
 
     def __init__(self, num_envs: int = 1, min_cubes: int = 3, max_cubes: int = 6, min_turns: int = 1,
@@ -660,6 +661,7 @@ class Rotation(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
+        self._check_state(state)
         cubes = np.asarray(state["cubes"], dtype=np.int64).reshape(-1, 3)
         colors = np.asarray(state["colors"], dtype=np.uint8).reshape(-1, 3)
         n = len(cubes)

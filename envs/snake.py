@@ -217,6 +217,8 @@ class Snake(Game):
 
     name = "snake"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
+    STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "body", "apple", "direction", "step",
+                                             "steps_since_apple", "score", "done", "rng")
 
     def __init__(self, num_envs: int = 1, size: int = 10, obs: str = "grid", pixel_scale: int = 4,
                  starvation: int | None = None) -> None:
@@ -316,6 +318,7 @@ class Snake(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
+        self._check_state(state)
         if state["size"] != self.size:
             raise ValueError(f"state is for a {state['size']}×{state['size']} board, "
                              f"this game is {self.size}×{self.size}")

@@ -65,7 +65,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, checked_actions, finite, whole
+from envs.base import Game, check_state_keys, checked_actions, finite, whole
 from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
 from envs.snake import checked_path
@@ -482,6 +482,8 @@ class SnakeDuel(Game):
 
     name = "snake_duel"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
+    STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "snakes", "apples", "round", "done", "rng")
+    SNAKE_KEYS: ClassVar[tuple[str, ...]] = ("body", "direction", "alive", "score")  # each of "snakes"
 
     def __init__(self, num_envs: int = 1, size: int = 10, num_apples: int = 5, max_rounds: int = 100,
                  start_length: int = 3, opponent: str = "greedy", apple_reward: float = 1.0,
@@ -629,6 +631,7 @@ class SnakeDuel(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
+        self._check_state(state)
         size = self.size
         if state["size"] != size:
             raise ValueError(f"state is for a {state['size']}x{state['size']} board, this game is {size}")
@@ -638,6 +641,8 @@ class SnakeDuel(Game):
         max_rounds = whole("state's max_rounds", state.get("max_rounds", self.max_rounds), 1)
         if len(state["snakes"]) != 2:
             raise ValueError("state must hold exactly two snakes")
+        for p, snake in enumerate(state["snakes"]):
+            check_state_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}")
         for x, y in state["apples"]:  # checked first: a negative coordinate would wrap to another cell
             if not (0 <= x < size and 0 <= y < size):
                 raise ValueError(f"apple {[x, y]} is off the board")

@@ -329,6 +329,7 @@ class Sokoban(Game):
 
     name = "sokoban"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
+    STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "walls", "boxes", "targets", "player", "step", "done")
 
     def __init__(self, num_envs: int = 1, difficulty: str = "medium", size: int | None = None,
                  num_boxes: int | list[int] | tuple[int, int] | None = None, max_steps: int | None = None,
@@ -438,6 +439,7 @@ class Sokoban(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
+        self._check_state(state)
         s = self.size
         if state["size"] != s:
             raise ValueError(f"state is for a {state['size']}x{state['size']} board, this game is {s}x{s}")

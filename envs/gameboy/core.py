@@ -248,6 +248,8 @@ class GameBoyGame(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = BUTTONS
     #: observation channels after the frame stack (e.g. Pokémon's visited-tile mask)
     EXTRA_CHANNELS: ClassVar[int] = 0
+    STATE_KEYS: ClassVar[tuple[str, ...]] = ("rom_sha1", "emulator", "frames", "step", "done",
+                                             "episode_return")
     #: frames the ROM boots for without a start state, unless ``boot_frames`` is given
     BOOT_FRAMES: int = 120  # a wrapped game sets its own on the instance (PyBoy's wrapper boots the ROM)
 
@@ -458,6 +460,7 @@ class GameBoyGame(Game):
         return state
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
+        self._check_state(state)  # the subclass's keys too: the emulator is loaded before they are read
         if state.get("rom_sha1") != self.rom_sha1:
             raise ValueError(f"state was made with ROM {state.get('rom_sha1')}, "
                              f"this game runs {self.rom_sha1}")

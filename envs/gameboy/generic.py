@@ -44,6 +44,7 @@ class GameBoy(GameBoyGame):
     """A wrapper-supported Game Boy game, rewarded from the wrapper's score/progress/lives."""
 
     name: ClassVar[str] = "gameboy"
+    STATE_KEYS: ClassVar[tuple[str, ...]] = (*GameBoyGame.STATE_KEYS, "last")
 
     def __init__(self, num_envs: int = 1, game: str = "tetris", rom: str | Path | None = None,
                  state: str | Path | None = None, score_weight: float | None = None,

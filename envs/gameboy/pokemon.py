@@ -105,6 +105,7 @@ class PokemonRed(GameBoyGame):
 
     name: ClassVar[str] = "pokemon_red"
     EXTRA_CHANNELS: ClassVar[int] = 1
+    STATE_KEYS: ClassVar[tuple[str, ...]] = (*GameBoyGame.STATE_KEYS, "tracker")
 
     def __init__(self, num_envs: int = 1, rom: str | Path = "roms/pokemon_red.gb",
                  state: str | Path | None = None, allow_unknown_rom: bool = False,

@@ -308,6 +308,32 @@ def test_a_game_board_never_reset_says_so(name: str) -> None:
         game.get_state(0)
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_set_state_refuses_a_dict_of_no_state_of_the_game(name: str) -> None:
+    # {} or another game's state raised a bare KeyError naming the first key read ('size', 'cubes').
+    from envs import make_game
+
+    game, other = make_game(name), make_game("rotation" if name == "snake" else "snake")
+    other.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    theirs = other.get_state(0)
+    with pytest.raises(ValueError, match=rf"not a {name} state: it lacks '"):
+        game.set_state(0, {})
+    with pytest.raises(ValueError, match=rf"not a {name} state \(it is a {other.name} state\): it lacks '"):
+        game.set_state(0, theirs)
+    with pytest.raises(ValueError, match=rf"a {name} state must be a dict"):
+        game.set_state(0, [theirs])
+    game.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    state = game.get_state(0)
+    for key in game.STATE_KEYS:  # each key read is named when it is the only one missing
+        with pytest.raises(ValueError, match=rf"it lacks '{key}'$"):
+            game.set_state(0, {k: v for k, v in state.items() if k != key})
+    assert game.get_state(0) == state  # the board is left as it was
+    if name == "snake_duel":
+        del state["snakes"][1]["alive"]
+        with pytest.raises(ValueError, match=r"not a snake_duel state's snake 1: it lacks 'alive'"):
+            game.set_state(0, state)
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_vec_env_boards_never_reset_say_so(workers: int) -> None:
     # Before any reset get_images() and env_method("get_state") raised an IndexError (from a worker, a

@@ -346,6 +346,29 @@ def test_a_state_of_another_frame_stack_is_refused_before_loading(game: PokemonR
         other.close()
 
 
+def test_set_state_refuses_a_dict_of_no_state_of_the_game(game: PokemonRed) -> None:
+    # A KeyError for the first missing key; a state without its tracker failed only after its emulator
+    # state had been loaded, leaving the board half set.
+    from envs.gameboy.core import unpack_bytes
+
+    fresh(game)
+    with pytest.raises(ValueError, match=r"not a pokemon_red state: it lacks 'rom_sha1', 'emulator'"):
+        game.set_state(0, {})
+    state = game.get_state(1)
+    act(game, RIGHT)
+    before = unpack_bytes(game.get_state(0)["emulator"])
+    with pytest.raises(ValueError, match=r"not a pokemon_red state: it lacks 'tracker'$"):
+        game.set_state(0, {k: v for k, v in state.items() if k != "tracker"})
+    assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
+    generic = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE)
+    try:
+        with pytest.raises(ValueError, match=r"not a gameboy state \(it is a pokemon_red state\): it lacks "
+                                             r"'last'$"):
+            generic.set_state(0, state)
+    finally:
+        generic.close()
+
+
 def test_set_state_refuses_an_emulator_state_of_another_format() -> None:
     """set_state loaded the state's emulator bytes unchecked: a damaged state-format byte loaded, and
     the next step spun forever in PyBoy's frame loop. It is refused before the emulator is touched."""
