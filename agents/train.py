@@ -34,6 +34,7 @@ from agents.runs import (
 )
 from agents.selfplay import SelfPlayCallback, uses_self_play
 from envs import make_vec
+from envs.gameboy.archive import ArchiveError
 
 
 def algorithm(cfg: dict[str, Any]) -> type:
@@ -129,7 +130,17 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         # Game Boy milestone states live in the run's archive/, wherever the run folder is now: kept out of
         # config.yaml, where a renamed or copied run's --resume would archive into the old folder's.
         kwargs["archive_dir"] = os.path.abspath(run / "archive")
-    venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"], **kwargs)
+    try:
+        venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],
+                        **kwargs)
+    except ArchiveError as e:  # its "give a folder" is no help here: --resume takes no archive_dir
+        if not resume:
+            raise
+        raise RunError(f"--resume {run}: its archive of milestone states {e.folder} cannot be used "
+                       f"({e.reason}): move it aside (mv {shlex.quote(str(e.folder))} "
+                       f"{shlex.quote(str(e.folder) + '.damaged')}) and resume again, which starts a new, "
+                       "empty archive there (the run's model and checkpoints are kept), or start a new run"
+                       ) from None
     logger = None
     try:
         if resume:

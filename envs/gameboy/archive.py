@@ -56,6 +56,16 @@ STALE_TEMP_SECONDS = 3600.0
 _WARNED: set[Path] = set()  # the archive folders this process has warned about missing state files
 
 
+class ArchiveError(ValueError):
+    """An archive folder that cannot hold the archive: ``folder`` and why (``reason``), for a caller that
+    knows better what the user can do about it (a ``--resume`` cannot be given another folder)."""
+
+    def __init__(self, folder: Path, reason: str) -> None:
+        super().__init__(f"archive_dir {folder} cannot hold the archive of milestone states ({reason}): give "
+                         "a folder that can be made and written, or move what is in its way")
+        self.folder, self.reason = folder, reason
+
+
 class StateArchive:
     """Milestone states of one ROM in ``folder`` (created if missing)."""
 
@@ -76,9 +86,7 @@ class StateArchive:
                 # at the first read with sqlite3's traceback.
                 db.execute(f"SELECT {_COLUMNS} FROM states LIMIT 0")
         except (OSError, sqlite3.Error) as e:  # a file in the way, no permission, a damaged or alien index
-            raise ValueError(f"archive_dir {self.folder} cannot hold the archive of milestone states "
-                             f"({e}): give a folder that can be made and written, or move what is in its way"
-                             ) from None
+            raise ArchiveError(self.folder, str(e)) from None
         self.remove_stale_temps()
 
     def remove_stale_temps(self) -> list[Path]:

@@ -203,6 +203,16 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert len(tiles) == 2 and tiles[1] >= tiles[0]  # one rollout before the --resume, one after
     best = json.loads((run / "milestones.json").read_text())
     assert best["tiles_visited"] == tiles[-1] and best["maps_visited"] >= 1
+    # A damaged archive index: the error said "give a folder that can be made and written", an option
+    # --resume does not take. It says what to do instead, and deletes nothing.
+    index = run / "archive" / "index.sqlite"
+    index.write_bytes(b"junk" * 1024)
+    capsys.readouterr()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "192", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume {run}: its archive of milestone states {run / 'archive'} cannot be used" in err
+    assert "move it aside" in err and "start a new run" in err and "give a folder" not in err
+    assert index.read_bytes() == b"junk" * 1024 and len(list((run / "checkpoints").iterdir())) >= 1
 
 
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
