@@ -361,6 +361,8 @@ class GameVecEnv(VecEnv):
                           "reset, so its boards hold no episode yet")
 
     def step_wait(self):
+        if self._needs_reset:  # called alone (no step_async): the boards hold no episode to step
+            self._refuse_step()
         sh = self._shared
         if self._cut:  # workers restarted outside a step: report their boards' cut episodes now
             ended = self._call_all("step", workers=[w for w in range(self.num_workers) if w not in self._cut])

@@ -368,6 +368,8 @@ def test_vec_env_stepped_before_reset_says_so(workers: int) -> None:
             v.step(np.zeros(4, np.int64))
         with pytest.raises(ResetNeeded, match=r"call reset\(\) before step\(\)"):
             v.step_async(np.zeros(4, np.int64))
+        with pytest.raises(ResetNeeded, match=r"call reset\(\) before step\(\)"):
+            v.step_wait()  # called alone it stepped the empty boards (on the actions left in the buffer)
         first = v.reset()
         obs, _, _, _ = v.step(np.zeros(4, np.int64))
         assert first.any() and obs.any()
