@@ -289,7 +289,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     import torch
 
     from agents.train import train
-    from envs.gameboy.roms import RomError, StateError
+    from envs.gameboy.roms import RomError, StateError, no_start_state
     from envs.vector import WorkerDiedError
 
     created: Path | None = None  # a run folder this command made: removed if training never started
@@ -345,7 +345,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             cfg = apply_set(cfg, args.set)
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
             state = cfg["env_kwargs"].get("state")
-            if isinstance(state, str) and state.strip().lower() in ("none", "null"):
+            if state is not None and no_start_state(state):  # the word: stored as null in config.yaml
                 # --state none: boot the ROM instead of loading a state; so too from --set or a --config
                 # file (YAML reads `none` and `None` as text), which looked for a file named none
                 cfg["env_kwargs"]["state"] = None

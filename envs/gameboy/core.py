@@ -44,7 +44,7 @@ from gymnasium import spaces
 
 from envs.base import Game, as_path, checked_actions, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
-from envs.gameboy.roms import RomError, StateError, read_rom
+from envs.gameboy.roms import RomError, StateError, no_start_state, read_rom
 from envs.rng import seeds_from
 
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
@@ -265,6 +265,7 @@ class GameBoyGame(Game):
         self.frame_stack = whole("frame_stack", frame_stack, 1)
         self.max_steps = whole("max_steps", max_steps, 1)
         self.boot_frames = self.BOOT_FRAMES if boot_frames is None else whole("boot_frames", boot_frames, 0)
+        state = None if no_start_state(state) else state
         if state is not None and self.boot_frames != self.BOOT_FRAMES:  # it would be ignored without a word
             raise ValueError(f"boot_frames {boot_frames} is for booting the ROM, but a start state is given "
                              f"(state {state}, already past the boot), so it would be ignored: drop "
@@ -345,7 +346,7 @@ class GameBoyGame(Game):
                 raise FileNotFoundError(
                     f"start state {self.state_path} not found; make one with scripts/make_state.py or "
                     f"scripts/play_gameboy.py --save-state (see roms/README.md), or boot the ROM instead "
-                    f"with --state none (env kwarg state=None)"
+                    f"with --state none (env kwarg state=None or \"none\")"
                 )
             data = load_state_file(self._pyboys[0], self.state_path)
         else:

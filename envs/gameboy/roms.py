@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
+from typing import Any
 
 README = "roms/README.md"
 TEST_CARTRIDGE = Path(__file__).resolve().parent / "cartridge" / "depthfirst_test.gb"
@@ -26,6 +27,13 @@ WRAPPER_TITLES: dict[str, str] = {
     "super_mario_land": "SUPER MARIOLAND",
     "kirby": "KIRBY DREAM LAN",
 }
+
+
+def no_start_state(state: Any) -> bool:
+    """Whether a ``state`` option asks to boot the ROM instead of loading a start state: None, or the word
+    ``none`` or ``null`` in any case, the one way everywhere (``--state none``, YAML's ``state: none``,
+    ``gym.make(..., state="none")``, which looked for a file named none); a ``Path`` is always a file."""
+    return state is None or (isinstance(state, str) and state.strip().lower() in ("none", "null"))
 
 
 class RomError(RuntimeError):

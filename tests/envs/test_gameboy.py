@@ -690,6 +690,30 @@ def test_missing_state_file(tmp_path: Path) -> None:
         make(1, state=tmp_path)  # it exists: not "not found"
 
 
+def test_state_none_boots_the_rom_in_the_env_as_on_the_command_line(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # gym.make(..., state="none") looked for a file named none, though --state none (and the env's own
+    # boot_frames error: "boot the ROM instead with state none") means no start state.
+    import gymnasium as gym
+
+    monkeypatch.chdir(tmp_path)  # no file named none here
+    booted = gym.make("depthfirst/PokemonRed-v0", rom=TEST_CARTRIDGE, state=None)
+    try:
+        first = booted.reset(seed=0)[0]
+        for word in ("none", " NULL ", "None"):
+            env = gym.make("depthfirst/PokemonRed-v0", rom=TEST_CARTRIDGE, state=word)
+            try:
+                assert env.unwrapped.game.state_path is None
+                assert np.array_equal(env.reset(seed=0)[0], first)
+            finally:
+                env.close()
+    finally:
+        booted.close()
+    make(1, state="none", boot_frames=3).close()  # a boot: its frames are not ignored
+    with pytest.raises(FileNotFoundError, match="start state none not found"):
+        make(1, state=Path("none"))  # a Path is a file
+
+
 def test_an_unreadable_rom_or_state_is_named_not_a_traceback(tmp_path: Path, scripts, capsys,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     # A file without read permission (chmod 000; root reads it anyway, hence the stand-in) raised a
