@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", type=path_arg, required=True, help="the button script (see above)")
     parser.add_argument("--out", type=path_arg, required=True, help="where to write the state")
     parser.add_argument("--state", type=path_arg, default=None,
-                        help="start from this state instead of booting")
+                        help="start from this state instead of booting (none: boot, the default)")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     args = parser.parse_args(argv)
     try:

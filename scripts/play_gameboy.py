@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-state", type=path_arg, required=True,
                         help="where to save the state on exit")
     parser.add_argument("--state", type=path_arg, default=None,
-                        help="start from this state instead of booting")
+                        help="start from this state instead of booting (none: boot, the default)")
     parser.add_argument("--force", action="store_true", help="overwrite --save-state if it exists")
     parser.add_argument("--scale", type=positive_int, default=3, help="window scale (default 3)")
     parser.add_argument("--window", default="SDL2", choices=("SDL2", "OpenGL", "GLFW", "null"),

@@ -32,6 +32,7 @@ from typing import Any
 
 from agents.runs import check_output_file, not_written, written_beside
 from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save_emulator
+from envs.gameboy.roms import no_start_state
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
 DEFAULT_PRESS_FRAMES = 8
@@ -189,7 +190,7 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     written.
     """
     rom, inputs, out = Path(rom), Path(inputs), Path(out)
-    state = None if state is None else Path(state)
+    state = None if no_start_state(state) else Path(state)  # --state none boots, as in train_ppo
     check_output_file(out, "--out", force, {"--rom": rom, "--inputs": inputs, "--state": state},
                       make_folders=True)
     rom_bytes = _read_input(rom, "--rom")
@@ -231,7 +232,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     ``max_frames`` (with ``window="null"``) lets tests run it headless.
     """
     rom, out = Path(rom), Path(save_state)
-    state = None if state is None else Path(state)
+    state = None if no_start_state(state) else Path(state)  # --state none boots, as in train_ppo
     # Everything that can fail fails before the person plays, not after.
     _check_display(window)
     check_output_file(out, "--save-state", force, {"--rom": rom, "--state": state}, make_folders=True)

@@ -545,8 +545,13 @@ def test_make_state_script_end_to_end(tmp_path: Path) -> None:
     assert again.returncode == 2 and "--force" in again.stderr
     assert "playing" not in again.stderr  # refused before the play, not after it
     forced = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
-                        "--out", str(out), "--force")
+                        "--out", str(out), "--force", "--state", "none")  # boots, as train_ppo's --state none
     assert forced.returncode == 0, forced.stderr
+    g = make(1, state=out)
+    try:
+        assert where(g) == WORLD["by_char"]["a"]
+    finally:
+        g.close()
 
 
 def test_make_state_reads_an_inputs_file_saved_by_a_windows_editor(tmp_path: Path) -> None:
