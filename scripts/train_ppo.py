@@ -320,7 +320,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             if refused:
                 p.error(f"--resume continues a run with its own config, so {', '.join(refused)} cannot be "
                         "given; only --total-timesteps, --num-workers, --device, --save-every and "
-                        "--video-every may change")
+                        "--video-every may change (and --no-progress be given)")
             overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
             try:
                 cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
