@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     say("peak matmul ...")
     # Measured before and after the training figures, the best kept: this machine's speed drifts, and a
     # peak caught in a slow minute would overstate the utilisation.
-    peak_n = 256 if args.quick else 2048
-    peak_before = peak_flops(args.device, n=peak_n, seconds=seconds)
+    # The full-size matmul even with --quick (a few tenths of a second): a 256² one runs far below the
+    # peak, and the utilisations came out above 1.
+    peak_before = peak_flops(args.device, seconds=seconds)
     say("raw Snake core ...")
     out["env_sps"] = game_sps("snake", seconds=seconds, num_envs=boards)
     say("worker VecEnv ...")
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         big = train_report(ours, "snake", "10m", num_envs, {**ppo, "n_steps": min(ppo["n_steps"], 32)},
                            args.device, args.rollouts)
     say("peak matmul, again ...")
-    out["peak_flops"] = peak = max(peak_before, peak_flops(args.device, n=peak_n, seconds=seconds))
+    out["peak_flops"] = peak = max(peak_before, peak_flops(args.device, seconds=seconds))
     out.update(train_sps=mine["sps"], sb3_train_sps=theirs["sps"], train_speedup=mine["sps"] / theirs["sps"],
                mfu=mine["flops_per_step"] * mine["sps"] / peak, flops_per_step=mine["flops_per_step"],
                parameters=int(mine["parameters"]), mfu_10m=big["flops_per_step"] * big["sps"] / peak,
