@@ -43,8 +43,9 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import Game, as_path, checked_actions, whole
-from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler, decode_png, encode_png
+from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
 from envs.gameboy.roms import RomError, StateError, no_start_state, read_rom
+from envs.png import decode_png, encode_png
 from envs.rng import seeds_from
 
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")

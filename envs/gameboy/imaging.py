@@ -1,22 +1,15 @@
-"""Screen -> observation (grayscale, downsampled) and a minimal PNG codec for states.
-
-The PNG codec only needs to round-trip what ``encode_png`` writes (8-bit RGB, no filtering), so
-states carry a viewable, compact picture without an imaging dependency.
-"""
+"""Screen -> observation (grayscale, downsampled)."""
 
 from __future__ import annotations
 
 import functools
-import struct
 import sys
-import zlib
 from collections.abc import Callable
 
 import numba
 import numpy as np
 
 SCREEN_H, SCREEN_W = 144, 160
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class Downsampler:
@@ -96,44 +89,3 @@ def _block_kernel(fy: int, fx: int, sr: int, sg: int, sb: int) -> Callable[[np.n
                 out[y, x] = s // div
 
     return kernel
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def encode_png(rgb: np.ndarray) -> bytes:
-    """An 8-bit RGB PNG of ``rgb`` (H, W, 3) uint8."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    h, w, c = rgb.shape
-    if c != 3:
-        raise ValueError("encode_png takes (H, W, 3) RGB")
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, w * 3)], axis=1)  # filter byte 0
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (_PNG_MAGIC + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-            + _chunk(b"IEND", b""))
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """Inverse of ``encode_png`` (8-bit RGB, filter 0 rows only)."""
-    if not data.startswith(_PNG_MAGIC):
-        raise ValueError("not a PNG")
-    pos, idat, size = len(_PNG_MAGIC), b"", None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            if (depth, color, interlace) != (8, 2, 0):
-                raise ValueError("only 8-bit RGB, non-interlaced PNGs are supported")
-            size = (h, w)
-        elif kind == b"IDAT":
-            idat += body
-    if size is None:
-        raise ValueError("PNG without IHDR")
-    h, w = size
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * 3)
-    if rows[:, 0].any():
-        raise ValueError("filtered PNG rows are not supported")
-    return rows[:, 1:].reshape(h, w, 3).copy()

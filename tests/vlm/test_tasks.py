@@ -759,7 +759,7 @@ def test_pokemon_edit_never_picks_a_square_whose_mirror_is_its_flip() -> None:
     "flipped" would both describe the edit: only a square where they differ may be edited."""
     import base64
 
-    from envs.gameboy.imaging import encode_png
+    from envs.png import encode_png
 
     mod = task_module("pokemon_red")
     rgb = np.full((144, 160, 3), 255, np.uint8)

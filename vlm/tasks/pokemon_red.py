@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from envs.gameboy.core import BUTTONS
-from envs.gameboy.imaging import decode_png, encode_png
 from envs.gameboy.roms import pokemon_title
+from envs.png import decode_png, encode_png
 from vlm.prompts import Edit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
 from vlm.record import TaskDraft
 

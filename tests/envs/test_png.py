@@ -1,0 +1,52 @@
+"""envs.png: the one PNG codec (image store files, Game Boy state screens)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from envs.png import decode_png, encode_png
+
+
+@pytest.mark.parametrize("shape", [(144, 160, 3), (7, 5), (9, 4, 4), (1, 1, 3)])
+def test_round_trip_and_what_pillow_reads(shape: tuple[int, ...]) -> None:
+    img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    data = encode_png(img)
+    assert np.array_equal(decode_png(data), img)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), img)
+    assert encode_png(img.copy()) == data  # the same pixels, the same bytes (files are named by content)
+
+
+def _rgb_png(rgb: np.ndarray, row_filter: int = 0) -> bytes:
+    """RGB rows, each led by ``row_filter``, at zlib level 6: with 0, what the Game Boy states stored
+    before the two codecs became one."""
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    h, w, _ = rgb.shape
+    rows = np.concatenate([np.full((h, 1), row_filter, np.uint8), rgb.reshape(h, w * 3)], axis=1)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b""))
+
+
+def test_reads_the_unfiltered_screens_of_older_states() -> None:
+    rgb = np.random.default_rng(1).integers(0, 256, (144, 160, 3), dtype=np.uint8)
+    assert np.array_equal(decode_png(_rgb_png(rgb)), rgb)
+
+
+def test_refuses_what_it_cannot_read() -> None:
+    with pytest.raises(ValueError, match="not a PNG"):
+        decode_png(b"GIF89a")
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4), np.uint8), mode="L").convert("P").save(buf, format="PNG")
+    with pytest.raises(ValueError, match="8-bit gray, RGB or RGBA"):
+        decode_png(buf.getvalue())  # a palette PNG
+    with pytest.raises(ValueError, match="filtered"):
+        decode_png(_rgb_png(np.zeros((4, 4, 3), np.uint8), row_filter=1))  # "Sub" rows
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(np.zeros((2, 2), np.float32))
