@@ -35,11 +35,16 @@ def positive_float(text: str) -> float:
     return value
 
 
-def _at_least(text: str, low: int) -> int:
+def whole_int(text: str) -> int:
+    """A whole number (``1e3`` and ``10.0`` too, as in ``--set``); the game or config checks its range."""
     try:
-        value = whole_number(text, "the value")
+        return whole_number(text, "the value")
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+
+
+def _at_least(text: str, low: int) -> int:
+    value = whole_int(text)
     if value < low:
         raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
     return value

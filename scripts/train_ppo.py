@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
-from agents.cli import nonneg_int, path_arg, positive_int
+from agents.cli import nonneg_int, path_arg, positive_int, whole_int
 from agents.config import DEFAULTS, apply_set, check_presets, deep_merge, load_config, resolve
 from agents.interrupts import (
     deferred_stop,
@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=nonneg_int, help="worker processes (0: in this process)")
     p.add_argument("--policy", choices=sorted(PRESETS), help="network preset (default: by device)")
     p.add_argument("--device", help="auto (default: CUDA when available), cpu or cuda[:N]")
-    p.add_argument("--seed", type=int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
+    p.add_argument("--seed", type=whole_int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
                    "torch and PPO too (default 0)")
     p.add_argument("--run-dir", type=path_arg,
                    help="run folder (default: runs/<env>/<policy>-s<seed>-<time>)")
@@ -58,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set ppo.learning_rate=1e-4")
     # Per-env options, shortcuts for --set env_kwargs.<name>=...
-    p.add_argument("--size", type=int, help="snake, snake_duel, sokoban: board size")
+    p.add_argument("--size", type=whole_int, help="snake, snake_duel, sokoban: board size")
     p.add_argument("--obs", choices=SNAKE_OBS, help="snake: observation kind")
     p.add_argument("--difficulty", choices=list(SOKOBAN_DIFFICULTIES), help="sokoban: level preset")
     p.add_argument("--opponent", choices=SNAKE_DUEL_OPPONENTS,

@@ -491,8 +491,13 @@ def test_resuming_a_run_killed_before_its_first_checkpoint_says_how_to_start_it_
     assert f"plus --force --run-dir {run}, or start a new run" in err
 
 
-def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts):
-    # --set env_kwargs.size=10.0 trains on size 10; config.yaml said 10.0 (the flag --size refuses 10.0).
+def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts, capsys):
+    # --set env_kwargs.size=10.0 trains on size 10; config.yaml said 10.0. The flags read it as --set does.
+    args = scripts.train_ppo.parser().parse_args(["--size", "10.0", "--seed", "1e3"])
+    assert (args.size, args.seed) == (10, 1000) and type(args.size) is int
+    with pytest.raises(SystemExit):
+        scripts.train_ppo.parser().parse_args(["--size", "10.5"])
+    assert "--size: must be a whole number, got 10.5" in capsys.readouterr().err
     from agents.config import apply_set, load_config, resolve
 
     given = ["env_kwargs.size=10.0", "env_kwargs.starvation=50.0"]
@@ -502,7 +507,7 @@ def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts):
     assert type(cfg["env_kwargs"]["size"]) is int
     cfg = resolve(apply_set(load_config("snake"), ["env_kwargs.size=10.5"]), False)
     with pytest.raises(ValueError, match=r"snake size must be a whole number .* got 10.5 \(change --size\)"):
-        scripts.train_ppo.check_game(cfg)  # as from --size 10.5 (argparse refuses it), or a --config file
+        scripts.train_ppo.check_game(cfg)  # as from a --config file (the flag --size refuses 10.5)
     # Given by --set: the error names the --set the user typed, not the flag they did not use.
     with pytest.raises(ValueError, match=r"got 10.5 \(change --set env_kwargs.size\)"):
         scripts.train_ppo.check_game(cfg, {"size"})
