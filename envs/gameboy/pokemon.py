@@ -51,7 +51,7 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
-from envs.base import as_path, finite, flag, whole
+from envs.base import as_path, check_state_keys, finite, flag, whole
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_checked, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
@@ -106,6 +106,8 @@ class PokemonRed(GameBoyGame):
     name: ClassVar[str] = "pokemon_red"
     EXTRA_CHANNELS: ClassVar[int] = 1
     STATE_KEYS: ClassVar[tuple[str, ...]] = (*GameBoyGame.STATE_KEYS, "tracker")
+    TRACKER_KEYS: ClassVar[tuple[str, ...]] = ("visits", "maps", "pos", "still", "facts", "best_events",
+                                               "best_badges", "best_level", "heals", "blackouts", "terms")
 
     def __init__(self, num_envs: int = 1, rom: str | Path = "roms/pokemon_red.gb",
                  state: str | Path | None = None, allow_unknown_rom: bool = False,
@@ -453,6 +455,10 @@ class PokemonRed(GameBoyGame):
                 "terms": dict(tr["terms"]),
             },
         }
+
+    def _check_state(self, state: Any) -> None:
+        super()._check_state(state)  # the tracker's keys too: read after the emulator is loaded
+        check_state_keys(self.name, state["tracker"], self.TRACKER_KEYS, "state's tracker")
 
     def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
         t = state["tracker"]

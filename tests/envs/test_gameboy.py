@@ -360,6 +360,10 @@ def test_set_state_refuses_a_dict_of_no_state_of_the_game(game: PokemonRed) -> N
     with pytest.raises(ValueError, match=r"not a pokemon_red state: it lacks 'tracker'$"):
         game.set_state(0, {k: v for k, v in state.items() if k != "tracker"})
     assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
+    partial = {**state, "tracker": {k: v for k, v in state["tracker"].items() if k != "visits"}}
+    with pytest.raises(ValueError, match=r"not a pokemon_red state's tracker: it lacks 'visits'$"):
+        game.set_state(0, partial)
+    assert unpack_bytes(game.get_state(0)["emulator"]) == before
     generic = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE)
     try:
         with pytest.raises(ValueError, match=r"not a gameboy state \(it is a pokemon_red state\): it lacks "
