@@ -530,6 +530,129 @@ def test_duel_prediction_never_plays_past_an_eaten_apple() -> None:
     assert asked > 20
 
 
+def cramped_duel_states() -> list[dict[str, Any]]:
+    """States from mostly greedy, sometimes random play on a 6×6 board: ties, risky moves and dead ends."""
+    game, out = SnakeDuel(1, size=6, num_apples=2, opponent="policy"), []
+    for seed in range(12):
+        game.reset(np.array([0]), np.array([seed], dtype=np.uint64))
+        rng = np.random.default_rng(seed)
+        for _ in range(60):
+            s = game.get_state(0)
+            if s["done"]:
+                break
+            out.append(s)
+            mine = greedy_action(s, 0) if rng.random() < 0.8 else int(rng.integers(4))
+            theirs = greedy_action(s, 1) if rng.random() < 0.8 else int(rng.integers(4))
+            game.set_opponent_actions(np.array([theirs]))
+            game.step(np.array([mine]))
+    return out
+
+
+def test_duel_best_and_fatal_moves_follow_the_stated_rule() -> None:
+    """Recomputed from the question's words: fatal = dead against all four blue moves on the engine; the
+    best among the safe moves (else the risky ones), not the move back into the neck, not into a dead end
+    (fewer free cells reachable than your length, both bodies blocking except their tails, the new
+    head's cell not counted) unless all are, then nearest to an apple; every tie is accepted."""
+    mod, ties, trapped = task_module("snake_duel"), 0, 0
+    for s in cramped_duel_states():
+        me = s["snakes"][0]
+        blocked = {tuple(c) for p in s["snakes"] for c in p["body"][:-1]}
+        dies = {m: sum(not duel_play(s, [m], [b])[0]["snakes"][0]["alive"] for b in MOVES4) for m in MOVES4}
+        pool = [m for m in MOVES4 if m != OPPOSITE[me["direction"]] and dies[m] == 0] or \
+               [m for m in MOVES4 if m != OPPOSITE[me["direction"]] and dies[m] < 4]
+        key = {}
+        for m in pool:
+            dx, dy = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}[m]
+            start = (me["body"][0][0] + dx, me["body"][0][1] + dy)
+            dists = [bfs(s["size"], start, blocked, tuple(a))[0] for a in s["apples"]]
+            reach = bfs(s["size"], start, blocked, None)[1]
+            key[m] = (reach < len(me["body"]), min((d for d in dists if d is not None), default=10**6))
+        good = [m for m in pool if key[m] == min(key.values())]
+        d = mod.move_task(s)
+        assert d.verifier["fatal"] == [m for m in MOVES4 if dies[m] == 4], s
+        assert d.verifier["good"] == good, (s, key)
+        ties += len(good) > 1
+        trapped += any(t for t, _ in key.values())
+    assert ties > 10 and trapped > 3
+
+
+def test_duel_move_that_most_blue_moves_punish_is_risky_not_fatal() -> None:
+    # RIGHT enters blue's tail (3, 5): blue UP (and DOWN, played as UP) or LEFT eats an apple, so its
+    # tail stays and kills you; blue RIGHT eats nothing and the tail moves away. Three of four blue moves
+    # kill you, not all of them.
+    state = {"game": "snake_duel", "size": 6, "num_apples": 2, "max_rounds": 100, "round": 5,
+             "apples": [[3, 2], [2, 3]], "done": False, "result": None, "rng": 1,
+             "snakes": [{"body": [[2, 5], [1, 5], [0, 5]], "direction": "RIGHT", "alive": True, "score": 0},
+                        {"body": [[3, 3], [3, 4], [3, 5]], "direction": "UP", "alive": True, "score": 0}]}
+    deaths = [b for b in MOVES4 if not duel_play(state, ["RIGHT"], [b])[0]["snakes"][0]["alive"]]
+    assert deaths == ["UP", "DOWN", "LEFT"]
+    info = task_module("snake_duel").move_analysis(state)
+    assert "RIGHT" in info["risky"] and "RIGHT" not in info["fatal"]
+    right = next(line for line in info["lines"] if line.startswith("RIGHT:"))
+    assert "you die if blue moves UP or LEFT." in right, right
+
+
+def test_duel_perception_and_levels_follow_the_docstring() -> None:
+    """Longer snake with equal lengths, whose head is asked about, the levels (plot from both snakes'
+    total length, qa from the rounds, the apple count or the best move's distance), and no move question
+    once the duel is over."""
+    mod = task_module("snake_duel")
+    states = [*duel_states(), *cramped_duel_states()[::4]]
+    seen = Counter()
+    for k, s in enumerate(states):
+        me, other = s["snakes"]
+        total = len(me["body"]) + len(other["body"])
+        for d in mod.make_tasks(s, np.random.default_rng(k)):
+            assert d.plot_level == _level(total, 8, 16), d.qa_type
+            seen[d.qa_type] += 1
+            if d.qa_type == "longer_snake":
+                a, b = len(me["body"]), len(other["body"])
+                assert d.answer == ("A" if a > b else "B" if b > a else "C")
+                seen["same length"] += a == b
+            elif d.qa_type == "head_position":
+                who = ("your snake's", "the blue snake's")[d.extra["player"]]
+                assert f"Where is {who} head?" in d.question
+                assert d.verifier["value"] == s["snakes"][d.extra["player"]]["body"][0]
+            elif d.qa_type == "apple_count":
+                assert d.qa_level == _level(len(s["apples"]), 3, 6)
+            elif d.family == "state_prediction":
+                assert d.qa_level == _level(len(d.extra["moves"]), 1, 3)
+            elif d.qa_type == "best_worst_move" and d.verifier["good"]:
+                info = mod.move_analysis(s)
+                assert d.qa_level == _level(info["key"][info["good"][0]][1], 2, 6)
+                seen[f"best level {d.qa_level}"] += 1
+        if s["done"]:
+            seen["done"] += 1
+            with pytest.raises(ValueError, match="over"):
+                mod.move_task(s)
+    assert seen["same length"] and seen["done"], seen
+    assert {"best level 1", "best level 2", "best level 3"} <= seen.keys(), seen
+    two = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 1, "apples": [],
+           "done": False, "result": None, "rng": 1,
+           "snakes": [{"body": [[0, 0]] * n, "direction": "UP", "alive": True, "score": 0} for n in (4, 5)]}
+    assert mod.plot_level(two) == 2  # 9 cells in all, though each snake alone has at most 8
+
+
+def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
+    """Near the round limit the game would end with both alive before the plan's last round: such plans
+    are never asked (the question says only a death ends the game)."""
+    mod = task_module("snake_duel")
+    asked = 0
+    for k, s in enumerate(duel_states()):
+        if s["done"]:
+            continue
+        near = {**s, "max_rounds": s["round"] + 2}
+        for seed in range(6):
+            for d in mod.make_tasks(near, np.random.default_rng(100 * k + seed)):
+                if d.family == "state_prediction":
+                    played = duel_play(near, d.extra["moves"], d.extra["opponent_moves"])
+                    final, moves = played[-1], d.extra["moves"]
+                    assert len(played) == len(moves) or not all(p["alive"] for p in final["snakes"])
+                    assert not (final["done"] and all(p["alive"] for p in final["snakes"])), d.extra
+                    asked += 1
+    assert asked > 10
+
+
 # ----------------------------------------------------------------------------------------- rotation
 def test_rotation_answers_match_the_engine(drafts: dict) -> None:
     seen = set()
