@@ -897,6 +897,66 @@ def test_pokemon_edit_never_picks_a_square_whose_mirror_is_its_flip() -> None:
         assert edit is not None and edit.appeared == [3, 2], edit
 
 
+def pokemon_state(rgb: np.ndarray, **facts: Any) -> dict[str, Any]:
+    """A Pokémon state as the env exports it, with its RAM facts, built without an emulator."""
+    import base64
+
+    from envs.gameboy.imaging import encode_png
+
+    return {"screen_png": base64.b64encode(encode_png(rgb)).decode("ascii"), "title": "Pokémon Red",
+            **{"map": 0, "x": 3, "y": 4, "badges": 0, "event_flags": 0, "party_count": 1, "levels": [5],
+               "battle_type": 0, **facts}}
+
+
+def test_pokemon_edit_turns_the_square_the_way_its_kind_says() -> None:
+    """"Mirrored" is left to right and "flipped" upside down, in the answer's square, nothing else: the
+    spot-the-difference answer is the kind's text."""
+    mod = task_module("pokemon_red")
+    rgb = np.random.default_rng(0).integers(0, 256, (144, 160, 3), dtype=np.uint8)
+    state = pokemon_state(rgb)
+    kinds = Counter()
+    for seed in range(12):
+        edit = mod._make_edit(state)(np.random.default_rng(seed))
+        edited = mod.screen(edit.state)
+        (x, y), square = edit.appeared, np.s_[16 * edit.appeared[1]:16 * edit.appeared[1] + 16,
+                                              16 * edit.appeared[0]:16 * edit.appeared[0] + 16]
+        block = rgb[square]
+        want = block[:, ::-1] if edit.kind == "mirrored" else block[::-1, :]
+        assert np.array_equal(edited[square], want), edit.kind
+        rest = np.ones(rgb.shape[:2], bool)
+        rest[square] = False
+        assert np.array_equal(edited[rest], rgb[rest]) and 0 <= x < 10 and 0 <= y < 9
+        kinds[edit.kind] += 1
+    assert kinds.keys() == {"mirrored", "flipped"}
+
+
+def test_pokemon_plot_level_counts_distinct_8x8_tiles() -> None:
+    """Levels by distinct 8×8 tiles of the screen: ≤40 level 1, ≤120 level 2, more level 3."""
+    mod = task_module("pokemon_red")
+
+    def screen_with(n: int) -> dict[str, Any]:
+        # tile (row r, column c) is one flat grey, n different greys in all, the first n tiles distinct
+        grey = np.minimum(np.arange(18 * 20), n - 1).reshape(18, 20).astype(np.uint8)
+        return pokemon_state(np.repeat(np.repeat(grey, 8, axis=0), 8, axis=1)[..., None].repeat(3, axis=2))
+
+    assert [mod.plot_level(screen_with(n)) for n in (1, 40, 41, 120, 121, 256)] == [1, 1, 2, 2, 3, 3]
+    # a tile is an 8×8 square, not 64 pixels in a row: vertical stripes 8 wide give one tile per column
+    stripes = np.repeat(np.arange(20, dtype=np.uint8) * 12, 8)[None, :, None].repeat(144, 0).repeat(3, 2)
+    stripes[::2] //= 2  # every other pixel row darker: 20 distinct tiles, each with both shades
+    assert mod.plot_level(pokemon_state(stripes)) == 1
+
+
+def test_pokemon_battle_question_counts_any_battle_type() -> None:
+    """wIsInBattle is 0 outside battle, 1 in a wild one, 2 in a trainer battle: both are battles."""
+    mod = task_module("pokemon_red")
+    rgb = np.zeros((144, 160, 3), np.uint8)
+    for battle_type, answer in ((0, "no"), (1, "yes"), (2, "yes")):
+        state = pokemon_state(rgb, battle_type=battle_type)
+        drafts = [d for seed in range(20) for d in mod.make_tasks(state, np.random.default_rng(seed))
+                  if d.qa_type == "in_battle"]
+        assert drafts and all(d.verifier["accepted"] == [answer] for d in drafts), battle_type
+
+
 def test_counts_in_analyses_are_pluralised():
     near = {**TRAP, "apple": [2, 0], "body": [[2, 2], [2, 3]], "step": 3, "score": 0}
     analysis = task_module("snake").move_task(near).analysis
