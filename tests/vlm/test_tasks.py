@@ -703,6 +703,107 @@ def test_rotation_never_asks_a_next_turn_that_every_turn_answers() -> None:
     assert len(module.move_task(state).verifier["accepted"]) == 6  # the VLM player still gets asked
 
 
+def rotation_state(seed: int, rotation: int | None = None) -> dict[str, Any]:
+    game = Rotation(1, max_cubes=8)
+    game.reset(np.array([0]), np.array([seed], dtype=np.uint64))
+    state = game.get_state(0)
+    if rotation is not None:
+        state = {**state, "rotation": ROTATIONS[rotation].tolist(), "rotation_index": rotation}
+    return state
+
+
+def test_rotation_option_answers_name_the_pictured_turn() -> None:
+    """With options, the answer's letter is the option naming the turn the two views show."""
+    mod, levels = task_module("rotation"), Counter()
+    for k in range(4):
+        s = rotation_state(k)
+        for seed in range(15):
+            for d in mod.make_tasks(s, np.random.default_rng(seed)):
+                if d.qa_type != "rotation_angle":
+                    continue
+                check_rotation_angle(s, d)
+                angle, axis = d.extra["angle"], d.extra["axis"]
+                if d.options:
+                    want = f"{angle}°" if d.qa_level == 1 else f"{angle}° about {axis}"
+                    assert d.options[ord(d.answer) - 65] == want, (d.answer, d.options, want)
+                else:
+                    assert d.answer == f"{angle} about {axis}"
+                levels[d.qa_level] += 1
+    assert levels.keys() == {1, 2, 3}, levels
+
+
+def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
+    """A cube counts as shown when it covers MIN_VISIBLE of either view: the cube count is asked only when
+    every cube is shown, an absent-colour question offers only shown colours, and an edit recolours only
+    cubes the edited (current) view shows."""
+    mod = task_module("rotation")
+    need = mod.MIN_VISIBLE * mod.VIEW ** 2
+    for seed in (12, 10):  # seed 12: two cubes hidden in both views; seed 10: one hidden in the current view
+        s = rotation_state(seed)
+        names = s["color_names"]
+        target, current = (mod.visible_cubes(s, rotation_index(s[k])) >= need
+                           for k in ("target_rotation", "rotation"))
+        shown = target | current
+        assert shown.all() != (seed == 12) and not (target & current).all()
+        kinds = Counter()
+        for k in range(40):
+            for d in mod.make_tasks(s, np.random.default_rng(k)):
+                kinds[d.qa_type] += 1
+                if d.qa_type == "cube_count":
+                    assert shown.all()
+                elif d.qa_type == "absent_colour":
+                    answer = d.options[ord(d.answer) - 65]
+                    assert all(shown[names.index(o)] for o in d.options if o != answer), d.options
+                elif d.family == "vision_zero" and d.extra["edit"]:
+                    edited = d.extra["edited_state"]["colors"]
+                    changed = [i for i, (a, b) in enumerate(zip(s["colors"], edited, strict=True)) if a != b]
+                    assert changed and all(current[i] for i in changed), (changed, current)
+        assert kinds["cube_count" if seed == 10 else "absent_colour"] > 0, kinds
+
+
+def test_rotation_turn_questions_follow_the_engine_and_their_levels() -> None:
+    """Turns stop once the object matches the target (as the question says); the next-turn level is the
+    distance; a solved state gets no prediction or turn question, and move_task refuses it; the plot
+    level follows the cube count (≤4, ≤6, more)."""
+    mod = task_module("rotation")
+    s = rotation_state(0)
+    t = rotation_index(s["target_rotation"])
+    near = rotation_state(0, int(TURN[t, 0]))  # one X+ away from the target (an X- brings it back)
+    passed = 0
+    for seed in range(60):
+        for d in mod.make_tasks(near, np.random.default_rng(seed)):
+            if d.qa_type == "turns_left_after_moves":
+                cur, path = near["rotation_index"], []
+                for m in d.extra["moves"]:
+                    cur = int(TURN[cur, TURNS.index(m)])
+                    path.append(cur)
+                    if cur == t:
+                        break
+                assert d.verifier["value"] == int(DISTANCE[cur, t]), d.extra["moves"]
+                assert d.analysis.count("After ") == len(path), d.analysis
+                passed += len(path) < len(d.extra["moves"])
+    assert passed > 0
+    for distance in (1, 2, 3):
+        r = next(r for r in range(24) if DISTANCE[r, t] == distance)
+        assert mod.move_task(rotation_state(0, r)).qa_level == distance
+    solved = rotation_state(0, t)
+    with pytest.raises(ValueError, match="matches the target"):
+        mod.move_task(solved)
+    for seed in range(10):
+        kinds = {d.qa_type for d in mod.make_tasks(solved, np.random.default_rng(seed))}
+        assert "rotation_angle" in kinds and not kinds & {"turns_left_after_moves", "next_turn", "min_turns"}
+    sizes = set()
+    for seed in range(60):
+        state = rotation_state(seed)
+        assert mod.plot_level(state) == _level(len(state["cubes"]), 4, 6)
+        sizes.add(len(state["cubes"]))
+        for d in mod.make_tasks(state, np.random.default_rng(seed)):
+            if d.qa_type == "cube_count":
+                assert d.qa_level == _level(len(state["cubes"]), 4, 6)
+                sizes.add(f"asked {len(state['cubes'])}")
+    assert {4, 5, 6, 7, "asked 4", "asked 5"} <= sizes, sizes
+
+
 def check_rotation_angle(s: dict[str, Any], d: TaskDraft) -> None:
     """The pictured turn is exactly the answer: of the nine axis/angle turns only it gives the second view."""
     x = d.extra
