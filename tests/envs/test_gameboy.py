@@ -173,6 +173,63 @@ def test_no_heal_reward_after_a_blackout(game: PokemonRed) -> None:
     assert info["blackouts"] == 1 and info["heals"] == 0
 
 
+def test_ram_reward_terms_pay_what_the_docstring_says(game: PokemonRed) -> None:
+    """Each term from RAM written directly: several event flags or badges in one step pay each; a flag
+    lost and set again pays nothing (only past the episode's best); levels count fully up to level_cap
+    and level_damping per level past it; no heal reward in a battle or in a step that changes a level;
+    no still penalty in a battle; a revisited tile pays weight / (1 + its decayed visit count)."""
+    fresh(game)
+    mem = game.memory(0)
+    flags = 0xD747 + 10  # event flags 80..87: no item or goal of the cartridge sets them
+    mem[flags] = 0b111
+    assert act(game, A)[0] == pytest.approx(3 * W["event"])
+    mem[flags] = 0b011
+    assert act(game, A)[0] == 0.0
+    mem[flags] = 0b111
+    assert act(game, A)[0] == 0.0
+    mem[0xD356] = 0b110  # two badges at once
+    assert act(game, A)[0] == pytest.approx(2 * W["badge"])
+    mem[0xD16D] = layout.START_HP - 10  # wPartyMon1HP low byte: hurt, which pays nothing
+    assert act(game, A)[0] == 0.0
+    mem[0xD18C] = game.level_cap + 2  # wPartyMon1Level, and the HP back, in one step: only the levels pay
+    mem[0xD16D] = layout.START_HP
+    gained = game.level_cap - layout.START_LEVEL + 2 * game.level_damping
+    assert act(game, A)[0] == pytest.approx(W["level"] * gained)
+    assert act(game, RIGHT)[0] == pytest.approx(W["explore"])  # moving resets the still count
+    mem[0xD057] = 1  # wIsInBattle: hurt and healed in a battle, standing past still_grace: nothing
+    mem[0xD16D] = 5
+    for _ in range(game.still_grace + 3):
+        assert act(game, A)[0] == 0.0
+        mem[0xD16D] = layout.START_HP
+    mem[0xD057] = 0
+    r = act(game, LEFT)[0]  # back onto the start tile, visited once at step 0
+    assert r == pytest.approx(W["explore"] / (1 + game.visit_decay ** game.episode_info(0)["steps"]))
+    mem[0xD747 + 319] = 0x80  # the last of the 2,560 event flags
+    assert act(game, A)[0] == pytest.approx(W["event"])
+    # a second Pokémon (party structs are 44 bytes apart): level 7, HP 10 of 20; its levels pay, then
+    # its heal pays the HP fraction regained
+    mem[0xD163], mem[0xD18C + 44], mem[0xD16D + 44], mem[0xD18E + 44] = 2, 7, 10, 20
+    assert act(game, A)[0] == pytest.approx(W["level"] * 7)
+    facts = game.read_facts(0)
+    assert (facts["levels"], facts["hp"], facts["max_hp"]) == ([game.level_cap + 2, 7], [20, 10], [20, 20])
+    mem[0xD16D + 44] = 20
+    assert act(game, A)[0] == pytest.approx(W["heal"] * 0.5)
+    info = game.episode_info(0)
+    assert info["heals"] == 1 and info["badges"] == 2 and info["event_flags"] == 4
+    assert info["max_level"] == game.level_cap + 2
+    # a state restored elsewhere keeps the episode's bests: the flag lost and set again pays nothing
+    game.set_state(1, game.get_state(0))
+    mem1 = game.memory(1)
+    mem1[0xD747 + 319] = 0
+    assert act(game, A, board=1)[0] == 0.0
+    mem1[0xD747 + 319] = 0x80
+    assert act(game, A, board=1)[0] == 0.0
+    mem[0xD163] = 0xFF  # wPartyCount as garbage (as before the game sets it): at most 6 Pokémon are read
+    assert game.read_facts(0)["party_count"] == 6
+    fresh(game)
+    assert game.milestones()["max_level"] >= game.level_cap + 2  # the process's best, not the last board's
+
+
 def test_standing_still_penalty_and_weights_off() -> None:
     g = make(1, still_grace=2, reward={"explore": 0.0, "event": 0.0})
     try:
