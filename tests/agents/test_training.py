@@ -280,6 +280,26 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 
 
+def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, capsys):
+    """--stochastic samples actions, episode k from its stream [seed, k]: its figures are those of the
+    sampled episodes, which are not the argmax ones."""
+    from agents.evaluation import eval_kwargs, run_episodes, summarize
+    from agents.runs import read_run_config
+    from agents.train import load_model
+
+    argv = [str(trained), "--episodes", "6", "--seed", "5", "--json", "--no-video", "--stochastic"]
+    assert scripts.evaluate.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    cfg = read_run_config(trained)
+    model = load_model(cfg, trained / "model.zip", device="cpu")
+    kwargs = eval_kwargs(cfg["env_kwargs"])
+    sampled = run_episodes(model, "snake", kwargs, 6, seed=5, deterministic=False)
+    greedy = run_episodes(model, "snake", kwargs, 6, seed=5, deterministic=True)
+    assert [e.actions for e in sampled] != [e.actions for e in greedy]
+    want = summarize(sampled)
+    assert {k: result[k] for k in want} == want and result["actions"] == "sampled"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--seed", "-5"], "--seed"),
     (["--seed", str(2**64 - 1)], "the last episode seed, seed + --episodes - 1, must stay below 2**64"),
