@@ -230,6 +230,19 @@ def test_ram_reward_terms_pay_what_the_docstring_says(game: PokemonRed) -> None:
     assert game.milestones()["max_level"] >= game.level_cap + 2  # the process's best, not the last board's
 
 
+def test_visit_heatmap_packs_map_panels_in_rows_at_most_max_width(game: PokemonRed,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+
+    # panels 6x6 (map 0), 4x3 (map 1), 8x2 (map 2): each alone in a row of 10 pixels, 1-pixel gaps
+    monkeypatch.setattr(game, "_heat", Counter({(0, 5, 5): 1, (1, 3, 2): 4, (2, 7, 1): 2}))
+    heat = game.visit_heatmap(max_width=10)
+    assert heat.shape == (6 + 1 + 3 + 1 + 2, 8)
+    assert heat[7 + 2, 3] == 255 and heat[5, 5] > 0 and heat[11 + 1, 7] > 0
+    assert np.count_nonzero(heat) == 3
+    assert game.visit_heatmap(max_width=512).shape == (6, 6 + 1 + 4 + 1 + 8)
+
+
 def test_standing_still_penalty_and_weights_off() -> None:
     g = make(1, still_grace=2, reward={"explore": 0.0, "event": 0.0})
     try:
