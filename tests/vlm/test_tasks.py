@@ -1002,7 +1002,7 @@ def pokemon_state(rgb: np.ndarray, **facts: Any) -> dict[str, Any]:
     """A Pokémon state as the env exports it, with its RAM facts, built without an emulator."""
     import base64
 
-    from envs.gameboy.imaging import encode_png
+    from envs.png import encode_png
 
     return {"screen_png": base64.b64encode(encode_png(rgb)).decode("ascii"), "title": "Pokémon Red",
             **{"map": 0, "x": 3, "y": 4, "badges": 0, "event_flags": 0, "party_count": 1, "levels": [5],
