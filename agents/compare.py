@@ -619,6 +619,9 @@ def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: lis
              f"Every player played the same {report['episodes']} episodes (seeds {seeds[0]}–{seeds[-1]}, "
              f"env settings `{json.dumps(report['env_kwargs'])}`"
              + (f", at most {report['max_steps']} steps each" if report["max_steps"] else "") + ").",
+             *[f"The specialist {s['name']} is the model `{s['about']['checkpoint']}` at training step "
+               f"{s['about']['step']:,}." for s in summaries
+               if s["kind"] == "specialist" and "checkpoint" in s["about"]],
              f"Written {report['created']}"
              + (f" by `{report['command']}`" if report["command"] else "") + ".",
              "", "| player | parameters | mean score ± std | median | success rate | invalid answers | "
@@ -698,8 +701,9 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         if cfg["env"] != env:
             raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
-        about = {"run": str(specialist), "checkpoint": str(ckpt), "policy": cfg.get("policy"),
-                 "step": int(model.num_timesteps)}
+        # Absolute, as evaluate's JSON and the export's meta.json: the report is read from anywhere later.
+        about = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
+                 "policy": cfg.get("policy"), "step": int(model.num_timesteps)}
     for p in players:
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")

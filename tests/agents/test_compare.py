@@ -775,3 +775,21 @@ def test_one_endpoint_written_two_ways_is_refused_as_given_twice():
         player_labels(players)
     other = SimpleNamespace(name="m", client=SimpleNamespace(endpoint=Endpoint.parse("m@http://h:2/v1")))
     assert player_labels([players[0], other]) == ["m@h:1", "m@h:2"]
+
+
+def test_the_report_names_the_specialists_checkpoint_by_absolute_path_and_its_step(scripts, specialist,
+                                                                                  tmp_path, monkeypatch):
+    # Given as a relative folder, the run and checkpoint were written as given: report.json (which stays in
+    # the run folder by default) then named a model relative to wherever compare had been run, unlike
+    # evaluate's JSON and the export's meta.json; report.md did not name the model at all.
+    import os
+
+    monkeypatch.chdir(specialist.parent)
+    out = tmp_path / "report"
+    assert scripts.compare.main(["--env", "snake", "--specialist", specialist.name, "--episodes", "2",
+                                 "--out", str(out), "--no-progress"]) == 0
+    about = json.loads((out / "report.json").read_text())["players"][0]["about"]
+    ckpt = os.path.abspath(specialist / "model.zip")
+    assert about["run"] == os.path.abspath(specialist) and about["checkpoint"] == ckpt
+    assert about["step"] == 256
+    assert f"is the model `{ckpt}` at training step 256." in (out / "report.md").read_text()
