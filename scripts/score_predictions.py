@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nspecialist {result['specialist']['run']}: {result['specialist']['note']}")
     elif "specialist" in result:
         n = result["specialist"]["move_questions"]
-        print(f"\nThe {n} move questions, answered by the model and by the specialist "
-              f"{result['specialist']['run']} (its greedy action). Move acc.: the move named is one the "
+        spec = result["specialist"]
+        print(f"\nThe {n} move questions, answered by the model and by the specialist {spec['checkpoint']} "
+              f"(step {spec['step']:,}; its greedy action). Move acc.: the move named is one the "
               "engine calls best. The specialist states only a move, so a full answer that must also list "
               "the fatal moves (Snake) is n/a for it.")
         model, specialist = result["results"][2], result["results"][1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -400,8 +401,9 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
             check_specialist(specialist, model, cfg)
             check_board_size(records, cfg["env"], env_kwargs, split.parent, specialist)
             spec_preds = specialist_predictions(records, model, cfg["env"], env_kwargs, root=split.parent)
-        out["specialist"] = {"run": str(specialist), "checkpoint": str(ckpt),
-                             "move_questions": len(spec_preds)}
+        # Absolute, with its training step, as evaluate's JSON and compare's report name their model.
+        out["specialist"] = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
+                             "step": int(model.num_timesteps), "move_questions": len(spec_preds)}
         if not spec_preds:
             if not any(r.game == cfg["env"] for r in records):
                 raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "

@@ -346,3 +346,21 @@ def test_a_full_disk_writing_out_is_one_clear_error(predictions, dataset, script
     assert "Traceback" not in err
     assert out.read_text() == "the earlier scores" and sorted(p.name for p in tmp_path.iterdir()) == [
         "preds.jsonl", "scores.json"]
+
+
+def test_the_output_names_the_specialists_checkpoint_by_absolute_path_and_its_step(predictions, dataset,
+                                                                                    scripts, capsys,
+                                                                                    monkeypatch):
+    # A relative --specialist was named as given and its step not at all, so a saved --out file did not say
+    # which model answered (evaluate's JSON and compare's report name the absolute file and its step).
+    import os
+
+    path, _, _ = predictions
+    run, split = dataset
+    monkeypatch.chdir(run.parent)
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", run.name, "--json"]) == 0
+    spec = json.loads(capsys.readouterr().out)["specialist"]
+    ckpt = os.path.abspath(run / "model.zip")
+    assert spec["run"] == os.path.abspath(run) and spec["checkpoint"] == ckpt and spec["step"] == 256
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", run.name]) == 0
+    assert f"by the specialist {ckpt} (step 256; its greedy action)" in capsys.readouterr().out
