@@ -684,11 +684,14 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             players: list[VLMPlayer] | None = None, prices: dict[str, Price] | None = None,
             vlm_params: dict[str, float] | None = None, max_steps: int | None = None, device: str = "cpu",
             frames_per_vlm: int = 6, command: str = "", overwrite: bool = False,
-            show_progress: bool = True) -> dict[str, Any]:
-    """Play the specialist (a run folder) and each VLM player on the same seeds; write the report."""
+            show_progress: bool = True, checkpoint: Path | None = None) -> dict[str, Any]:
+    """Play the specialist (a run folder; its model file ``checkpoint`` if given) and each VLM player on
+    the same seeds; write the report."""
     players = players or []
     if specialist is None and not players:
         raise CompareError("nothing to compare: give --specialist RUN and/or --vlm MODEL@URL")
+    if checkpoint is not None and specialist is None:
+        raise CompareError("--checkpoint is the specialist's model file: give --specialist RUN too")
     if episodes < 1:
         raise CompareError(f"--episodes must be >= 1, got {episodes}")
     check_model_names(players, prices or {}, vlm_params or {})
@@ -696,7 +699,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     model = None
     about: dict[str, Any] = {}
     if specialist is not None:
-        model, cfg, ckpt = load_specialist(specialist, device)
+        model, cfg, ckpt = load_specialist(specialist, device, checkpoint)
         check_specialist(specialist, model, cfg)
         if cfg["env"] != env:
             raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
@@ -820,20 +823,28 @@ def player_labels(players: list[VLMPlayer]) -> list[str]:
             for p, label in zip(players, labels, strict=True)]
 
 
-def load_specialist(run: Path, device: str = "cpu") -> tuple[Any, dict[str, Any], Path]:
-    """(model, run config, checkpoint file) of a run folder; CompareError naming the problem. Its game is
-    not built: ``check_specialist`` does that, where the model is to play."""
-    from agents.runs import RunError, latest_checkpoint, read_run_config
+def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = None
+                    ) -> tuple[Any, dict[str, Any], Path]:
+    """(model, run config, checkpoint file) of a run folder: ``checkpoint`` (``--checkpoint``) if given,
+    else the run's model.zip or newest checkpoint, as evaluate and the export choose; CompareError naming
+    the problem. Its game is not built: ``check_specialist`` does that, where the model is to play."""
+    from agents.runs import RunError, given_checkpoint, latest_checkpoint, read_run_config
     from agents.train import load_model
 
     try:
         cfg = read_run_config(run)
-        ckpt = run / "model.zip"
-        if not ckpt.is_file():
-            ckpt = latest_checkpoint(run, "give another run with --specialist")
-        model = load_model(cfg, ckpt, device=device)
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e
+    try:
+        if checkpoint is not None:
+            ckpt = given_checkpoint(checkpoint)
+        else:
+            ckpt = run / "model.zip"
+            if not ckpt.is_file():
+                ckpt = latest_checkpoint(run, "give another run with --specialist")
+        model = load_model(cfg, ckpt, device=device)
+    except RunError as e:
+        raise CompareError(str(e) if checkpoint is not None else f"--specialist {e}") from e
     return model, cfg, ckpt
 
 

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="the game (as in envs.GAMES), e.g. snake")
     p.add_argument("--specialist", type=path_arg, help="a run folder written by scripts/train_ppo.py")
+    p.add_argument("--checkpoint", type=path_arg,
+                   help="the specialist's model file (default: the run's model.zip or newest checkpoint, as "
+                   "in evaluate.py and export_trajectories.py)")
     p.add_argument("--vlm", action="append", default=[], metavar="MODEL@URL",
                    help="a VLM endpoint, e.g. qwen2.5-vl-7b@http://localhost:8000/v1 (repeatable)")
     p.add_argument("--episodes", type=positive_int, default=20,
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                                  specialist=Path(args.specialist) if args.specialist else None,
                                  players=players, prices=prices, vlm_params=params, max_steps=args.max_steps,
                                  device=args.device, frames_per_vlm=args.frames, command=command,
-                                 overwrite=args.overwrite, show_progress=not args.no_progress)
+                                 overwrite=args.overwrite, show_progress=not args.no_progress,
+                                 checkpoint=Path(args.checkpoint) if args.checkpoint else None)
                 settled()  # the report is in place: a signal from now on is ignored
             except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
                 print(f"error: {e}", file=sys.stderr)

@@ -27,11 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("predictions", type=path_arg, help='JSONL, one {"id": ..., "response": ...} per line')
     p.add_argument("--specialist", type=path_arg,
                    help="a run folder: also score its greedy action on the move questions")
+    p.add_argument("--checkpoint", type=path_arg,
+                   help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
+                   "as in evaluate.py and export_trajectories.py)")
     p.add_argument("--device", default="cpu", help="torch device for --specialist (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
+    if args.checkpoint and not args.specialist:
+        p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
 
     from agents.compare import CompareError
     from agents.config import check_device
@@ -46,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                 check_output_file(Path(args.out), "--out", args.force,
                                   {"split": Path(args.split), "predictions": Path(args.predictions)})
             result = score_files(Path(args.split), Path(args.predictions),
-                                 Path(args.specialist) if args.specialist else None, args.device)
+                                 Path(args.specialist) if args.specialist else None, args.device,
+                                 Path(args.checkpoint) if args.checkpoint else None)
             if args.out:
                 try:
                     atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file

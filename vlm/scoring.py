@@ -370,8 +370,8 @@ def format_table(results: list[dict[str, Any]], metrics: tuple[str, ...] = tuple
     return "\n".join(lines)
 
 
-def score_files(split: Path, predictions: Path, specialist: Path | None = None, device: str = "cpu"
-                ) -> dict[str, Any]:
+def score_files(split: Path, predictions: Path, specialist: Path | None = None, device: str = "cpu",
+                checkpoint: Path | None = None) -> dict[str, Any]:
     """Everything ``scripts/score_predictions.py`` prints: the model's and (optionally) the specialist's
     figures, missing and unknown ids."""
     records = load_records(split)
@@ -394,7 +394,7 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         from agents.compare import check_specialist, load_specialist
 
         # Its game is built (a Game Boy run's emulator booted) only when there is a move question to play.
-        model, cfg, ckpt = load_specialist(specialist, device)
+        model, cfg, ckpt = load_specialist(specialist, device, checkpoint)
         env_kwargs = dict(cfg.get("env_kwargs") or {})
         spec_preds: dict[str, str] = {}
         if any(r.game == cfg["env"] and is_move_question(r) for r in records):

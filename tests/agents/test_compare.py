@@ -793,3 +793,47 @@ def test_the_report_names_the_specialists_checkpoint_by_absolute_path_and_its_st
     assert about["run"] == os.path.abspath(specialist) and about["checkpoint"] == ckpt
     assert about["step"] == 256
     assert f"is the model `{ckpt}` at training step 256." in (out / "report.md").read_text()
+
+
+def test_checkpoint_picks_the_specialists_model_as_evaluate_does(scripts, specialist, tmp_path, capsys):
+    # compare had no --checkpoint: a checkpoint evaluated (or exported) with --checkpoint could not be
+    # compared with a VLM; the run's model.zip always played.
+    import os
+    import shutil
+
+    import torch
+
+    from agents.compare import load_specialist
+
+    run = tmp_path / "run"
+    shutil.copytree(specialist, run)
+    model, _, _ = load_specialist(run)
+    with torch.no_grad():  # another policy: its action head always says RIGHT
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 5.0]))
+    model.num_timesteps = 128
+    early = tmp_path / "early.zip"
+    model.save(early)
+    out = tmp_path / "report"
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(run), "--checkpoint", str(early),
+                                 "--episodes", str(EPISODES), "--seed", str(SEED), "--out", str(out),
+                                 "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    row = report["players"][0]
+    assert row["about"]["checkpoint"] == os.path.abspath(early) and row["about"]["step"] == 128
+    expected = run_episodes(model, "snake", report["env_kwargs"], EPISODES, seed=SEED)
+    assert report["per_seed_scores"][row["name"]] == [e.score for e in expected]
+    assert all(set(e.actions) == {3} for e in expected)  # not the run's own model's play
+    capsys.readouterr()
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(early), "--episodes", str(EPISODES), "--seed",
+                                  str(SEED), "--json", "--no-video", "--no-progress"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert (evaluated["step"], evaluated["mean_score"], evaluated["mean_length"]) == (
+        128, row["mean_score"], row["mean_length"])
+    assert scripts.compare.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--checkpoint",
+                                 str(early), "--out", str(tmp_path / "none"), "--no-progress"]) == 2
+    assert "--checkpoint is the specialist's model file: give --specialist RUN too" in capsys.readouterr().err
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(run), "--checkpoint",
+                                 str(tmp_path / "missing.zip"), "--out", str(tmp_path / "none"),
+                                 "--no-progress"]) == 2
+    assert f"error: --checkpoint {tmp_path / 'missing.zip'}: no such file" in capsys.readouterr().err

@@ -364,3 +364,34 @@ def test_the_output_names_the_specialists_checkpoint_by_absolute_path_and_its_st
     assert spec["run"] == os.path.abspath(run) and spec["checkpoint"] == ckpt and spec["step"] == 256
     assert scripts.score_predictions.main([str(split), str(path), "--specialist", run.name]) == 0
     assert f"by the specialist {ckpt} (step 256; its greedy action)" in capsys.readouterr().out
+
+
+def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, capsys, tmp_path):
+    # score_predictions had no --checkpoint: an export made with --checkpoint could not have its move
+    # questions answered by the model that played it; the run's model.zip always answered.
+    import os
+
+    import torch
+
+    from agents.compare import load_specialist
+
+    path, records, _ = predictions
+    run, split = dataset
+    model, _, _ = load_specialist(run)
+    with torch.no_grad():  # another policy: its action head always says RIGHT
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 5.0]))
+    model.num_timesteps = 128
+    early = tmp_path / "early.zip"
+    model.save(early)
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--checkpoint",
+                                           str(early), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    spec = result["specialist"]
+    assert spec["checkpoint"] == os.path.abspath(early) and spec["step"] == 128
+    moves = [r for r in records if is_move_question(r) and r.verifier["good"]]
+    expected = np.mean(["RIGHT" in r.verifier["good"] for r in moves])
+    assert result["results"][1]["overall"]["move_accuracy"] == pytest.approx(expected)
+    with pytest.raises(SystemExit):
+        scripts.score_predictions.main([str(split), str(path), "--checkpoint", str(early)])
+    assert "--checkpoint is the specialist's model file: give --specialist RUN too" in capsys.readouterr().err
