@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{', '.join(summary['formats']) or 'none'}"
                 if any(recs.values()) else
                 f"{summary['images']:,} images, trajectories only (no task records, so no trainer formats)")
-        print(f"{summary['out']}: {summary['episodes_kept']}/{summary['episodes_played']} episodes, "
+        print(f"{summary['out']}: {summary['episodes_kept']}/{summary['episodes_played']} episodes of "
+              f"{summary['checkpoint']} (step {summary['step']:,}), "
               f"{summary['steps']:,} steps, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")

@@ -716,7 +716,8 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
     (root / META).write_text(json.dumps(meta, indent=1, sort_keys=False) + "\n")
     write_card(root, meta, splits, manifest, formats, root_hint=os.path.abspath(p.out))
     times["total"] = time.perf_counter() - t0
-    return {"env": env, "episodes_played": len(logs), "episodes_kept": len(kept),
+    return {"env": env, "checkpoint": meta["run"]["checkpoint"], "step": meta["policy"]["num_timesteps"],
+            "episodes_played": len(logs), "episodes_kept": len(kept),
             "steps": meta["counts"]["steps"], "records": meta["counts"]["records"],
             "images": meta["counts"]["images"], "dropped": dropped, "formats": formats, "minari": minari_id,
             "seconds": {k: round(v, 2) for k, v in times.items()}}

@@ -840,3 +840,16 @@ def test_image_store_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypatc
     monkeypatch.undo()
     rel = store.put(np.zeros((4, 4, 3), dtype=np.uint8))  # the next try writes it
     assert (tmp_path / rel).stat().st_size > 10
+
+
+def test_the_summary_names_the_checkpoint_and_step_it_played(run, tmp_path, capsys):
+    # The printed summary and --json named neither (only meta.json did), where evaluate's JSON and compare's
+    # report name the model file and its step.
+    ckpt = run / "checkpoints" / "step_512.zip"
+    assert export(str(run), "--out", str(tmp_path / "a"), "--episodes", "2", "--tasks-per-state", "0",
+                  "--checkpoint", str(ckpt), "--no-progress", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["checkpoint"] == str(ckpt) and summary["step"] == 512
+    assert export(str(run), "--out", str(tmp_path / "b"), "--episodes", "2", "--tasks-per-state", "0",
+                  "--no-progress") == 0
+    assert f"2/2 episodes of {run / 'model.zip'} (step 512), " in capsys.readouterr().out
