@@ -583,7 +583,8 @@ def export(opts: ExportOptions) -> dict[str, Any]:
             torch.set_num_threads(threads)
         if file_sha1(run.checkpoint) != played_sha1:  # the workers may have loaded another policy
             raise ExportError(f"{run.checkpoint} changed during the export (is the run still training?); "
-                              "export a checkpoint that stays, --checkpoint checkpoints/step_<N>.zip")
+                              "export a checkpoint that stays, --checkpoint "
+                              f"{run.path / 'checkpoints' / 'step_<N>.zip'}")
         summary = _finish(p, partial, model, count_params(model.policy), logs, kept, outputs, times, t0,
                           env_kwargs, played_sha1)
     except BaseException as e:

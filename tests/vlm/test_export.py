@@ -652,7 +652,11 @@ def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, caps
     monkeypatch.setattr(vlm.export, "_play_and_replay", training_saves_meanwhile)
     out = tmp_path / "out"
     assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress") == 2
-    assert "model.zip changed during the export (is the run still training?)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model.zip changed during the export (is the run still training?)" in err
+    # The checkpoint to give instead is named in the run (it said checkpoints/step_<N>.zip, a path relative
+    # to the folder the export ran in, not to the run).
+    assert f"--checkpoint {mine / 'checkpoints' / 'step_<N>.zip'}" in err
     assert not out.exists()
 
 
