@@ -228,7 +228,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "cut_at_max_tokens",
                                         "tokens_per_episode", "best_move_rate", "verifier_accuracy",
                                         "cached_answers", "decisions_per_s", "parameters")},
-                   env=env, vlm=str(player.client.endpoint), seed=args.seed, client=played.about["client"])
+                   env=env, env_kwargs=env_kwargs, vlm=str(player.client.endpoint), seed=args.seed,
+                   client=played.about["client"])
     try:
         write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
     except RunError as e:  # a disk that filled up during the play
