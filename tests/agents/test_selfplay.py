@@ -139,3 +139,18 @@ def test_a_second_learn_with_self_play_in_one_process():
         assert all(v.data_ptr() != learner[k].data_ptr() for k, v in opponent.items())  # a copy
     finally:
         venv.close()
+
+
+def test_a_resumed_run_does_not_replay_a_fresh_run_s_opponent_draws(monkeypatch):
+    # The draws are seeded with the seed plus the start step: a run resumed from a full pool (seven older
+    # snapshots refilled, the current policy the eighth) drew the same sequence of slots as a fresh start.
+    older = [{"weight": torch.full((1, 1), -1.0 - i)} for i in range(7)]
+    monkeypatch.setattr(SelfPlayCallback, "_refill", lambda self, now: self.pool.extend(older))
+
+    def slots(start: int) -> list[int]:
+        drawn: list[int] = []
+        pool_steps(start, start + 40, 1, 10**9, pool_size=8, drawn=drawn)
+        return [0 if step == start else step for step in drawn]  # the current policy's slot, any start
+
+    assert slots(1000) != slots(0)
+    assert slots(1000) == slots(1000)
