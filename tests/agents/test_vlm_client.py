@@ -105,6 +105,7 @@ def test_500_and_garbage_bodies_are_retried_then_succeed():
     (b'{"object": "list", "data": []}', "no choices"),
     (b'{"choices": []}', "no choices"),
     (b'{"choices": [{"text": "UP", "index": 0}]}', "choices\\[0\\] has no message"),  # legacy completions
+    (b'{"choices": ["UP"]}', "no choices"),  # a choice that is no object: was an AttributeError
 ])
 def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why):
     with ChatServer(default=lambda b: Reply(body=body)) as server:
@@ -115,6 +116,26 @@ def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why
     assert server.hits == 1 and c.stats.failures == 1  # not retried, not taken for the model's answer
     assert (body[:10].decode() if body else "an empty body") in str(exc.value)
 
+
+
+def test_reasoning_odd_token_counts_and_calls_are_read_as_documented():
+    # "reasoning" is the name some servers give the field that others call "reasoning_content".
+    body = json.dumps({"choices": [{"message": {"content": "<answer>UP</answer>", "reasoning": "think"}}],
+                       "usage": {"prompt_tokens": -5, "completion_tokens": "7"}}).encode()
+    with ChatServer([Reply(body=body), good("x")]) as server:
+        c = client(server)
+        reply = c.complete("q", [IMG])
+        c.complete("q2", [IMG])
+    assert (reply.reasoning, reply.prompt_tokens, reply.completion_tokens) == ("think", 0, 7)
+    assert c.stats.as_dict()["calls"] == 2
+
+
+def test_an_account_out_of_quota_is_told_by_its_error_type_alone():
+    quota = Reply(status=429, body=json.dumps({"error": {"message": "You exceeded your current quota.",
+                                                         "type": "insufficient_quota"}}).encode())
+    with ChatServer(default=lambda b: quota) as server, pytest.raises(ChatConfigError, match="out of quota"):
+        client(server, max_retries=3).complete("q", [IMG])
+    assert server.hits == 1
 
 
 def test_a_400_after_answers_fails_that_request_only():
@@ -574,6 +595,17 @@ def test_a_corrupt_cache_entry_is_a_miss(tmp_path):
         assert server.hits == 2
     assert not list(tmp_path.glob("*/*.tmp"))
 
+
+
+def test_a_cache_entry_without_text_content_is_a_miss(tmp_path):
+    cache = ResponseCache(tmp_path)
+    with ChatServer(default=lambda body: good("fine")) as server:
+        client(server, cache=cache).complete("q", [IMG])
+        (entry,) = tmp_path.glob("*/*.json")
+        entry.write_text(entry.read_text().replace('"content": "fine"', '"content": null'))
+        assert '"content": null' in entry.read_text()
+        reply = client(server, cache=cache).complete("q", [IMG])
+        assert (reply.content, reply.cached, server.hits) == ("fine", False, 2)
 
 
 def test_an_answer_the_full_disk_cannot_cache_is_still_used(tmp_path, monkeypatch, capsys):

@@ -80,6 +80,8 @@ def test_unparseable_illegal_and_failed_answers_play_the_counted_fallback():
         decisions = [p.decide(state) for _ in range(4)]
     assert [d.status for d in decisions] == ["unparseable", "unparseable", "illegal", "error"]
     assert all(d.move == heading and not d.valid for d in decisions)
+    # The action played is the fallback's too, a failed request's included (not action 0).
+    assert [d.action for d in decisions] == [p.action_names.index(heading)] * 4
     assert decisions[2].answer == back
     assert "gave up after 2 attempts" in decisions[3].error
     assert decisions[0].correct == 0.0
@@ -101,6 +103,30 @@ def test_none_where_every_move_is_fatal_is_a_valid_answer_not_an_unparseable_one
     assert (right.status, right.valid, right.answer, right.correct) == ("ok", True, None, 1.0)
     assert right.move == fallback_move("snake", state)
     assert (junk.status, junk.valid) == ("unparseable", False)
+
+
+def test_a_legal_move_that_is_not_the_best_is_played_but_not_a_good_move():
+    state = snake_state()  # heading DOWN: DOWN, LEFT and RIGHT are legal, LEFT alone is best
+    best = task_module("snake").move_task(state).verifier["good"]
+    other = next(m for m in legal_moves("snake", state) if m not in best)
+    with ChatServer([good(best_worst(other)), good(best_worst(best[0]))]) as server:
+        p = player(server)
+        poor, right = p.decide(state), p.decide(state)
+    assert (poor.status, poor.move, poor.action, poor.good_move) == ("ok", other, p.action_names.index(other),
+                                                                     0.0)
+    assert (right.status, right.move, right.good_move) == ("ok", best[0], 1.0)
+
+
+def test_after_step_records_each_live_board_s_reward_and_end():
+    from agents.vlm_player import Decision, VLMActor
+
+    actor = VLMActor(VLMPlayer.__new__(VLMPlayer), 3)
+    for log in actor.logs:
+        log.append(Decision(0, 0, "UP", "UP", "ok", "", None, 0, 0, 0.0, False))
+    terminated, truncated = np.array([False, True, False]), np.array([True, False, False])
+    actor.after_step(np.array([1.0, -1.0, 0.5]), terminated, truncated, live=np.array([True, True, False]))
+    assert [(d.reward, d.terminated, d.truncated) for d in (log[-1] for log in actor.logs)] == [
+        (1.0, False, True), (-1.0, True, False), (0.0, False, False)]  # board 2 was not live
 
 
 def test_a_refusal_is_the_reason_logged_for_its_fallback():
