@@ -541,6 +541,44 @@ def test_summary_rates_count_what_each_figure_names():
     assert s["mean_score"] == pytest.approx(4 / 3) and s["decisions"] == 6
 
 
+def test_summary_score_length_latency_and_cache_figures():
+    def d(step, **kw):
+        base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
+                    prompt_tokens=0, completion_tokens=0, latency_s=1.0, cached=False)
+        return Decision(**{**base, **kw})
+
+    # Latency over the answered decisions only (a failed request's time is the retries', not the model's);
+    # p95 near the slowest, not the fastest.
+    log = [d(k, latency_s=float(k + 1), cached=k < 2) for k in range(20)]
+    log += [d(20, status="error", answer=None, latency_s=0.0, finish_reason=None),
+            d(21, finish_reason="length", latency_s=10.0)]
+    eps = [Episode(1, 0.0, 22, 0.0, {}, [0] * 22, log), Episode(2, 5.0, 2, 5.0, {}, [0] * 2, []),
+           Episode(3, 1.0, 6, 1.0, {}, [0] * 6, [])]
+    s = summarize_run(PlayerRun("vlm", "vlm", None, "unknown", eps, 0.5), None)
+    assert (s["min_score"], s["median_score"], s["max_score"]) == (0.0, 1.0, 5.0)
+    assert s["mean_length"] == pytest.approx(10.0) and s["decisions_per_s"] == pytest.approx(60.0)
+    assert s["cut_at_max_tokens"] == 1 and s["cached_answers"] == 2
+    assert s["latency_s"]["mean"] == pytest.approx((210 + 10) / 21)
+    assert s["latency_s"]["p95"] == pytest.approx(np.percentile([*range(1, 21), 10.0], 95))
+
+
+def test_worst_decisions_name_each_kind_and_rank_within_a_layer():
+    def d(step, **kw):
+        base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
+                    prompt_tokens=0, completion_tokens=0, latency_s=0.0, cached=False)
+        return Decision(**{**base, **kw})
+
+    # A winning last move (terminated, reward > 0) is no fatal one; a right answer is no worst decision.
+    a = Episode(1, 0, 3, 0, {}, [0] * 3,
+                [d(0, correct=0.5), d(1, correct=1.0), d(2, reward=1.0, terminated=True)])
+    b = Episode(2, 0, 2, 0, {}, [0] * 2, [d(0, reward=-0.5), d(1, good_move=0.0)])
+    picked = worst_decisions([a, b], 1)  # one of the first layer: the worse kind, whatever the seed order
+    assert [(e.seed, dec.step, why) for e, dec, why in picked] == [(2, 0, "negative reward")]
+    assert [(e.seed, dec.step, why) for e, dec, why in worst_decisions([a, b], 5)] == [
+        (2, 0, "negative reward"), (2, 1, "not a best move by the engine"),
+        (1, 0, "answer wrong by the verifier")]
+
+
 def test_worst_decisions_rank_crashes_first_and_spread_over_episodes():
     def d(step, **kw):
         base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
