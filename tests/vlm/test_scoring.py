@@ -395,3 +395,34 @@ def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, c
     with pytest.raises(SystemExit):
         scripts.score_predictions.main([str(split), str(path), "--checkpoint", str(early)])
     assert "--checkpoint is the specialist's model file: give --specialist RUN too" in capsys.readouterr().err
+
+
+def test_a_word_rule_move_question_is_scored_on_its_accepted_moves_and_grouped_by_its_levels():
+    from envs import make_game
+    from vlm.scoring import format_table, good_moves
+    from vlm.tasks import task_module
+
+    game = make_game("sokoban", 1)
+    game.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
+    state = game.get_state(0)
+    draft = task_module("sokoban").move_task(state)
+    accepted = draft.verifier["accepted"]
+    wrong = next(m for m in draft.verifier["choices"] if m not in accepted)
+    record = TaskRecord("r1", "sokoban", "sokoban", draft.qa_type, 1, 3, [], draft.question, None,
+                        accepted[0], "", draft.verifier, {}, {"state": state})
+    assert is_move_question(record) and good_moves(record) == accepted
+    right = score_predictions([record], {"r1": f"<answer>{accepted[0]}</answer>"}).as_dict()
+    assert right["overall"]["move_accuracy"] == 1.0
+    assert list(right["by_plot_level"]) == ["1"] and list(right["by_qa_level"]) == ["3"]
+    miss = score_predictions([record], {"r1": f"<answer>{wrong}</answer>"}).as_dict()
+    assert miss["overall"]["move_accuracy"] == 0.0
+    # A figure that does not apply to a model reads n/a, not as an empty cell.
+    no_full = {**right, "overall": {**right["overall"], "accuracy": None}}
+    assert format_table([no_full], ("accuracy",), groups=()).splitlines()[-1] == "| **all** | 1 | n/a |"
+
+
+def test_the_specialist_s_move_is_given_in_the_tag_its_question_asks_for(predictions):
+    _, records, _ = predictions
+    snake = next(r for r in records if is_move_question(r))
+    assert snake.verifier["rule"] == "snake_best_worst"
+    assert move_reply("UP", snake) == "<best_answer>UP</best_answer>"
