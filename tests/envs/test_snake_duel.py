@@ -167,6 +167,9 @@ def test_the_opponents_apple_scores_for_the_opponent_not_the_learner():
     assert s["snakes"][0]["score"] == 0 and len(s["snakes"][0]["body"]) == 3
     info = game.episode_info(0)
     assert info["score"] == 0.0 and info["opponent_score"] == 1.0
+    assert (info["snake_length"], info["opponent_length"]) == (3.0, 4.0)
+    # A game still on has no outcome yet: neither won, drawn nor lost.
+    assert (info["win"], info["draw"], info["loss"]) == (0.0, 0.0, 0.0)
 
 
 def test_apples_never_on_bodies_and_count_kept():
