@@ -354,6 +354,17 @@ def test_detour_solves_but_is_not_optimal():
     assert info["steps"] == s["turns"] + 2 and info["optimal"] == 0.0
 
 
+def test_as_many_steps_as_turns_without_solving_is_not_optimal():
+    game = fresh(1, seed=14)
+    s = game.get_state(0)
+    for _ in range(s["turns"]):  # always a move that does not reach the target
+        now = game.get_state(0)
+        step1(game, next(a for a in range(6) if TURN[now["rotation_index"], a] != s["target_index"]))
+    info = game.episode_info(0)
+    assert info["steps"] == info["turns"] == s["turns"] and info["solved"] == 0.0
+    assert info["optimal"] == 0.0 and info["cubes"] == len(s["cubes"])
+
+
 def test_progress_reward_shapes_every_move_and_sums_to_the_start_distance():
     game = fresh(1, seed=14, progress_reward=0.1, min_turns=2, max_turns=2)
     s = game.get_state(0)
