@@ -516,6 +516,22 @@ def test_solver_pruning_marks_only_hopeless_cells():
                       (3 + 1) * width + 2 + 1, (3 + 1) * width + 3 + 1], dtype=np.int64)  # a 2×2 of boxes
     assert _frozen_block(boxes[0], wall, target, boxes, width)
     assert not _frozen_block(boxes[0], wall, target, boxes[:3], width)
+    # Walls close a block too: two boxes side by side against the bottom wall, off target.
+    low = np.array([(3 + 1) * width + 2 + 1, (3 + 1) * width + 3 + 1], dtype=np.int64)
+    assert _frozen_block(low[0], wall, target, low, width)
+    assert not _frozen_block(low[0], wall, target, low[:1], width)  # a lone box on a wall can slide along
+
+
+def test_the_solver_proves_a_box_on_a_wall_without_target_hopeless_without_walking_it_along():
+    # The box can only slide along the top wall, whose cells are all dead: with the dead cells pruned the
+    # search ends after the player's own walk (23 states); without, it pushes the box along the wall too.
+    state = level("########",
+                  "#  $   #",
+                  "#      #",
+                  "#@     #",
+                  "#     .#",
+                  "########")
+    assert solve_status(state, max_states=60) == (UNSOLVABLE, [])
 
 
 @pytest.mark.parametrize("bad", [4, -1, 99])
