@@ -28,3 +28,20 @@ def scripts():
 # A training budget that exercises every part of the pipeline in seconds.
 TINY = ["--num-envs", "8", "--policy", "tiny", "--no-progress", "--set", "ppo.n_steps=32",
         "--set", "ppo.batch_size=128", "--set", "ppo.n_epochs=1"]
+
+
+def always_right_checkpoint(run: Path, out: Path, step: int = 128):
+    """A Snake run's model turned into another policy, whose action head always says RIGHT, saved at ``out``
+    as a checkpoint of training step ``step`` and returned: a model a tool picked by ``--checkpoint`` shows
+    in its play."""
+    import torch
+
+    from agents.compare import load_specialist
+
+    model, _, _ = load_specialist(run)
+    with torch.no_grad():
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 5.0]))
+    model.num_timesteps = step
+    model.save(out)
+    return model

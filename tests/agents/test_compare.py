@@ -20,7 +20,7 @@ from agents.compare import (
 from agents.evaluation import Episode, run_episodes
 from agents.vlm_player import Decision
 from tests.chat_server import ChatServer, Reply
-from tests.conftest import TINY
+from tests.conftest import TINY, always_right_checkpoint
 
 EPISODES = 3
 SEED = 500
@@ -839,19 +839,10 @@ def test_checkpoint_picks_the_specialists_model_as_evaluate_does(scripts, specia
     import os
     import shutil
 
-    import torch
-
-    from agents.compare import load_specialist
-
     run = tmp_path / "run"
     shutil.copytree(specialist, run)
-    model, _, _ = load_specialist(run)
-    with torch.no_grad():  # another policy: its action head always says RIGHT
-        model.policy.action_net.weight.zero_()
-        model.policy.action_net.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 5.0]))
-    model.num_timesteps = 128
     early = tmp_path / "early.zip"
-    model.save(early)
+    model = always_right_checkpoint(run, early)
     out = tmp_path / "report"
     assert scripts.compare.main(["--env", "snake", "--specialist", str(run), "--checkpoint", str(early),
                                  "--episodes", str(EPISODES), "--seed", str(SEED), "--out", str(out),

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import TINY
+from tests.conftest import TINY, always_right_checkpoint
 from vlm.record import TaskRecord
 from vlm.scoring import (
     Cell,
@@ -371,19 +371,10 @@ def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, c
     # questions answered by the model that played it; the run's model.zip always answered.
     import os
 
-    import torch
-
-    from agents.compare import load_specialist
-
     path, records, _ = predictions
     run, split = dataset
-    model, _, _ = load_specialist(run)
-    with torch.no_grad():  # another policy: its action head always says RIGHT
-        model.policy.action_net.weight.zero_()
-        model.policy.action_net.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 5.0]))
-    model.num_timesteps = 128
     early = tmp_path / "early.zip"
-    model.save(early)
+    always_right_checkpoint(run, early)
     assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--checkpoint",
                                            str(early), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
