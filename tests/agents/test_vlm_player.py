@@ -138,6 +138,13 @@ def test_a_refusal_is_the_reason_logged_for_its_fallback():
     assert (d.status, d.move, d.response) == ("unparseable", fallback_move("snake", state), "")
     assert d.error == "the model refused: I can't help with that."
     assert d.to_dict()["error"] == d.error  # in the decision log and the report's worst decisions
+    # A refusal beside an answer is no refusal of the question: the answer is played, no reason logged.
+    move = next(m for m in legal_moves("snake", state) if m != fallback_move("snake", state))
+    both = json.dumps({"choices": [{"message": {"role": "assistant", "content": best_worst(move),
+                                                "refusal": "Some of this I won't say."}}]}).encode()
+    with ChatServer([Reply(body=both)]) as server:
+        d = player(server).decide(state)
+    assert (d.status, d.move, d.error) == ("ok", move, None)
 
 
 def test_a_refusing_server_stops_the_run():
