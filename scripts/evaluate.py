@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-video", action="store_true", help="no replay of the best episode (MP4 and GIF)")
     p.add_argument("--video-steps", type=positive_int, default=1000,
                    help="the video shows the best episode's last N steps (default 1000)")
+    p.add_argument("--max-steps", type=positive_int,
+                   help="cut every episode after this many moves, as export_trajectories.py and compare.py "
+                   "do (default: the game's own limits); the files get a -max<N> suffix")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
@@ -123,19 +126,20 @@ def evaluate(args: argparse.Namespace) -> int:
     quiet = args.json or args.no_progress
     with tqdm(total=args.episodes, unit="ep", disable=quiet, dynamic_ncols=True) as bar:
         episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
-                                deterministic=not args.stochastic, progress=bar.update)
+                                max_steps=max_steps(args), deterministic=not args.stochastic,
+                                progress=bar.update)
     summary = summarize(episodes)
     actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
     # Absolute, as the export's meta.json: the JSON stays in the run folder, read from anywhere later.
     summary.update(env=cfg["env"], env_kwargs=env_kwargs,
                    checkpoint="random" if args.random else os.path.abspath(ckpt),
-                   step=int(model.num_timesteps), seed=args.seed, actions=actions)
+                   step=int(model.num_timesteps), seed=args.seed, actions=actions, max_steps=args.max_steps)
     # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one; nor
     # does another run's model at the same step replace this run's own (its files are named after it).
     step = f"eval-step{model.num_timesteps}{'' if args.random else foreign_label(run, ckpt)}"
     tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
     try:
-        write_results(summary, run / tag, cfg["env"], env_kwargs, episodes, args)
+        write_results(summary, run / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -208,7 +212,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
             try:
                 with tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
                           dynamic_ncols=True) as bar:
-                    played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, 100_000,
+                    played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, max_steps(args),
                                       progress=bar.update)
             except KeyboardInterrupt:
                 print(STOPPED, file=sys.stderr)
@@ -228,10 +232,11 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "cut_at_max_tokens",
                                         "tokens_per_episode", "best_move_rate", "verifier_accuracy",
                                         "cached_answers", "decisions_per_s", "parameters")},
-                   env=env, env_kwargs=env_kwargs, vlm=str(player.client.endpoint), seed=args.seed,
+                   env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
+                   seed=args.seed,
                    client=played.about["client"])
     try:
-        write_results(summary, out / f"eval-vlm-{slug}", env, env_kwargs, episodes, args)
+        write_results(summary, out / f"eval-vlm-{slug}{cap_label(args)}", env, env_kwargs, episodes, args)
     except RunError as e:  # a disk that filled up during the play
         remove_folders(made)  # nothing was written into them
         kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)")
@@ -259,6 +264,16 @@ def figure(x: float) -> str:
     """A score as printed: up to three decimals, no trailing zeros (34, 34.5, and Pokémon's 1.105, which
     a rounding to a whole number showed as 1, below a mean of 1.10)."""
     return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def max_steps(args: argparse.Namespace) -> int:
+    """Moves an episode may last: ``--max-steps``, else as many as the game's own limits allow."""
+    return args.max_steps or 100_000
+
+
+def cap_label(args: argparse.Namespace) -> str:
+    """A capped evaluation keeps its own files: it never replaces the full one of the same model."""
+    return f"-max{args.max_steps}" if args.max_steps else ""
 
 
 def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],

@@ -280,6 +280,24 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 
 
+def test_max_steps_cuts_the_episodes_as_the_export_does_into_files_of_its_own(trained, scripts, capsys):
+    # evaluate had no --max-steps: a capped export or comparison could not be checked against it.
+    from agents.evaluation import run_episodes
+    from vlm.trajectories import load_policy, resolve_run
+
+    argv = [str(trained), "--episodes", "4", "--json", "--no-video"]
+    assert scripts.evaluate.main(argv) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert scripts.evaluate.main([*argv, "--max-steps", "3"]) == 0
+    capped = json.loads(capsys.readouterr().out)
+    assert (full["max_steps"], capped["max_steps"]) == (None, 3) and capped["mean_length"] <= 3
+    model = load_policy(resolve_run(trained))
+    expected = run_episodes(model, "snake", capped["env_kwargs"], 4, seed=capped["seed"], max_steps=3)
+    assert capped["mean_length"] == np.mean([e.length for e in expected])
+    assert json.loads((trained / "eval-step512.json").read_text()) == full  # not replaced
+    assert json.loads((trained / "eval-step512-max3.json").read_text()) == capped
+
+
 def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, capsys):
     """--stochastic samples actions, episode k from its stream [seed, k]: its figures are those of the
     sampled episodes, which are not the argmax ones."""
