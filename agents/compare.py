@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from agents.curves import pyplot
-from agents.evaluation import Episode, eval_kwargs, mean_text, run_episodes
+from agents.evaluation import EPISODE_STEP_CAP, Episode, eval_kwargs, mean_text, run_episodes
 from agents.interrupts import uninterruptible
 from agents.runs import (
     file_slug,
@@ -729,8 +729,8 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     except ValueError as e:
         raise CompareError(str(e)) from None
     try:
-        runs = play_all(env, env_kwargs, episodes, seed, int(max_steps) if max_steps else 100_000, model,
-                        about, players, labels, vlm_params or {}, show_progress)
+        runs = play_all(env, env_kwargs, episodes, seed, int(max_steps) if max_steps else EPISODE_STEP_CAP,
+                        model, about, players, labels, vlm_params or {}, show_progress)
         try:
             with uninterruptible():  # the new report is written and swapped in with no signal in between
                 return write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed,

@@ -20,6 +20,9 @@ from envs.base import Game
 from envs.rng import seeds_from
 
 EVAL_OPPONENT = "greedy"  # evaluation, videos, exports and compare play every two-player run against it
+# The moves an episode may last when no --max-steps is given (evaluate, export, compare): far past the
+# games' own limits, a guard against a policy that never ends its episode.
+EPISODE_STEP_CAP = 100_000
 
 
 def eval_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +144,7 @@ class Episode:
 
 
 def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int = 0,
-                 batch: int = 128, max_steps: int = 100_000, deterministic: bool = True,
+                 batch: int = 128, max_steps: int = EPISODE_STEP_CAP, deterministic: bool = True,
                  progress: Any = None) -> list[Episode]:
     """Play ``episodes`` episodes (seeds ``seed .. seed+episodes-1``), ``batch`` boards at a time.
 

@@ -233,8 +233,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                                         "tokens_per_episode", "best_move_rate", "verifier_accuracy",
                                         "cached_answers", "decisions_per_s", "parameters")},
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
-                   seed=args.seed,
-                   client=played.about["client"])
+                   seed=args.seed, client=played.about["client"])
     try:
         write_results(summary, out / f"eval-vlm-{slug}{cap_label(args)}", env, env_kwargs, episodes, args)
     except RunError as e:  # a disk that filled up during the play
@@ -268,7 +267,9 @@ def figure(x: float) -> str:
 
 def max_steps(args: argparse.Namespace) -> int:
     """Moves an episode may last: ``--max-steps``, else as many as the game's own limits allow."""
-    return args.max_steps or 100_000
+    from agents.evaluation import EPISODE_STEP_CAP
+
+    return args.max_steps or EPISODE_STEP_CAP
 
 
 def cap_label(args: argparse.Namespace) -> str:

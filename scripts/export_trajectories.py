@@ -59,7 +59,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"pixels per cell of trajectory frames (default 16, at most {MAX_SCALE})")
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
-    p.add_argument("--max-steps", type=positive_int, default=100_000, help="cap on an episode's length")
+    p.add_argument("--max-steps", type=positive_int, default=100_000,  # agents.evaluation.EPISODE_STEP_CAP
+                   help="cap on an episode's length")
     p.add_argument("--device", default="cpu", help="device for the policy (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")

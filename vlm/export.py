@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from agents.config import check_device
-from agents.evaluation import check_fits, eval_kwargs
+from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
 from agents.runs import (
     OS_LITTER,
     RunError,
@@ -121,7 +121,7 @@ class ExportOptions:
     stochastic: bool = False
     scale: int = 16
     relative_paths: bool = False
-    max_steps: int = 100_000
+    max_steps: int = EPISODE_STEP_CAP
     device: str = "cpu"
     progress: bool = True
     command: str = ""

@@ -392,10 +392,11 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                            "unknown_ids": len(unknown), "unknown_examples": unknown[:10]}
     if specialist is not None:
         from agents.compare import check_specialist, load_specialist
+        from agents.evaluation import eval_kwargs
 
         # Its game is built (a Game Boy run's emulator booted) only when there is a move question to play.
         model, cfg, ckpt = load_specialist(specialist, device, checkpoint)
-        env_kwargs = dict(cfg.get("env_kwargs") or {})
+        env_kwargs = eval_kwargs(cfg.get("env_kwargs") or {})  # as evaluate, export and compare build it
         spec_preds: dict[str, str] = {}
         if any(r.game == cfg["env"] and is_move_question(r) for r in records):
             check_specialist(specialist, model, cfg)
