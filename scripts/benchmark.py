@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     say("peak matmul ...")
     # Measured before and after the training figures, the best kept: this machine's speed drifts, and a
     # peak caught in a slow minute would overstate the utilisation.
-    # The full-size matmul even with --quick (a few tenths of a second): a 256² one runs far below the
-    # peak, and the utilisations came out above 1.
+    # The full run's 2048² matmul with --quick too (0.4 s a measurement at its 0.2 s): one peak, not a
+    # size of its own. On a loaded box either can catch a slow moment and print a utilisation above 1.
     peak_before = peak_flops(args.device, seconds=seconds)
     say("raw Snake core ...")
     out["env_sps"] = game_sps("snake", seconds=seconds, num_envs=boards)
