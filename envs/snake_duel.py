@@ -476,6 +476,12 @@ def _draw_snake(img: np.ndarray, body: list[list[int]], colours: tuple, alive: b
             cell[i, scale - 1 - j] = _DEAD
 
 
+def _check_list(what: str, value: Any) -> None:
+    """A ValueError naming ``what`` unless ``value`` is a list (or tuple), as get_state's JSON gives."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{what} must be a list as get_state returns, got {type(value).__name__}")
+
+
 # ------------------------------------------------------------------------------------------------ game
 class SnakeDuel(Game):
     """Two snakes on one board, learner = snake 0 against a scripted or external opponent (module docs)."""
@@ -639,10 +645,14 @@ class SnakeDuel(Game):
         # states may leave them out: then the game's).
         num_apples = whole("state's num_apples", state.get("num_apples", self.num_apples), 1)
         max_rounds = whole("state's max_rounds", state.get("max_rounds", self.max_rounds), 1)
+        # A value of another type raised a bare TypeError from len or the loops below, not naming the key.
+        _check_list("state's snakes", state["snakes"])
+        _check_list("state's apples", state["apples"])
         if len(state["snakes"]) != 2:
             raise ValueError("state must hold exactly two snakes")
         for p, snake in enumerate(state["snakes"]):
             check_state_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}")
+            _check_list(f"state's snake {p} body", snake["body"])
         for x, y in state["apples"]:  # checked first: a negative coordinate would wrap to another cell
             if not (0 <= x < size and 0 <= y < size):
                 raise ValueError(f"apple {[x, y]} is off the board")

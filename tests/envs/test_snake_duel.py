@@ -623,6 +623,24 @@ def test_set_state_names_a_negative_rng():
         game.set_state(0, {**state, "rng": -1})
 
 
+@pytest.mark.parametrize("key, value, error", [
+    ("snakes", 5, "state's snakes must be a list as get_state returns, got int"),
+    ("snakes", None, "state's snakes must be a list as get_state returns, got NoneType"),
+    ("apples", 7, "state's apples must be a list as get_state returns, got int"),
+    ("body", 3, "state's snake 1 body must be a list as get_state returns, got int"),
+])
+def test_set_state_names_a_key_that_is_no_list(key, value, error):
+    """A number for snakes, apples or a body raised a bare TypeError (len or a loop), not naming the key."""
+    game = SnakeDuel(1)
+    state = board(S0, "RIGHT", S1, "LEFT")
+    if key == "body":
+        state["snakes"][1]["body"] = value
+    else:
+        state[key] = value
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, state)
+
+
 @pytest.mark.parametrize("change, error", [
     ({"round": 101}, r"state's round must be between 0 and 100 \(its max_rounds 100\), got 101"),
     ({"round": -1}, r"state's round must be between 0 and 100"),
