@@ -34,6 +34,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -58,6 +59,14 @@ _RESTARTED = -1  # a step's result for a worker that died and was restarted: all
 # a Game Boy worker's reset of its emulators or its milestone/heatmap env_methods seconds, and one swarm
 # archive write waits at most 60 s for the index's lock (sqlite3 timeout). A hung worker costs 10 minutes.
 HANG_TIMEOUT_S = 600.0
+# A worker's exit status when, still starting, it ran the main script's top level again and that code made
+# a GameVecEnv with workers itself: the script lacks ``if __name__ == "__main__":`` (see _unguarded_main).
+_UNGUARDED_MAIN_EXIT = 87
+_UNGUARDED_MAIN_ADVICE = (
+    'the script that made this env lacks `if __name__ == "__main__":`. Worker processes start through a '
+    "fork server (or spawn), which runs the main script's top level again in each worker, so that code "
+    'made an env with workers of its own. Put the script\'s work under `if __name__ == "__main__":` (or use '
+    "num_workers=0)")
 
 
 def default_workers(game: str, num_envs: int) -> int:
@@ -69,6 +78,18 @@ def default_workers(game: str, num_envs: int) -> int:
 
 class WorkerDiedError(RuntimeError):
     pass
+
+
+def _unguarded_main() -> None:
+    """In a worker still starting (multiprocessing's bootstrap runs the main script again there, and sets
+    ``_inheriting`` while it does: its own check refuses a new process then), exit with
+    ``_UNGUARDED_MAIN_EXIT``: the parent then names the fix, where it said only "worker 0 died while
+    starting (exit code 1)". Elsewhere a no-op."""
+    if getattr(mp.current_process(), "_inheriting", False):
+        # The parent's error gives the advice; this line is for a process the env did not start.
+        print("depthfirst: a process still starting ran the main script's top level again, which makes a "
+              'GameVecEnv with workers: it lacks `if __name__ == "__main__":`', file=sys.stderr, flush=True)
+        os._exit(_UNGUARDED_MAIN_EXIT)  # SystemExit would not carry the status out of the fork server
 
 
 def start_forkserver() -> None:
@@ -120,6 +141,8 @@ class GameVecEnv(VecEnv):
         self.game_kwargs = dict(game_kwargs or {})
         self.num_workers = (default_workers(game, num_envs) if num_workers is None
                             else whole("num_workers", num_workers, 0, num_envs, " (num_envs)"))
+        if self.num_workers > 0:
+            _unguarded_main()
         self.on_worker_death = on_worker_death
         self.worker_restarts = 0
         self.base_seed = seed = _seed(seed)
@@ -195,6 +218,8 @@ class GameVecEnv(VecEnv):
             status, payload = parent.recv()
         except EOFError as e:
             proc.join(1.0)  # reaped, so its exit code is known (the pipe closes a moment before)
+            if proc.exitcode == _UNGUARDED_MAIN_EXIT:
+                raise WorkerDiedError(f"worker {w} died while starting: {_UNGUARDED_MAIN_ADVICE}") from None
             raise WorkerDiedError(f"worker {w} died while starting (exit code {proc.exitcode})") from e
         if status != "ok":
             raise RuntimeError(f"worker {w} failed to start {self.game_name!r}:\n{payload}")

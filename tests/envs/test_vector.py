@@ -501,6 +501,23 @@ def test_a_worker_dying_while_starting_names_its_exit_code(monkeypatch):
         GameVecEnv("snake", num_envs=4, num_workers=2, start_method="fork")
 
 
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_a_script_without_the_main_guard_is_told_to_add_it(tmp_path, start_method):
+    """Each worker runs the main script again while it starts; without the guard that code made an env with
+    workers itself, and the error said only "worker 0 died while starting (exit code 1)"."""
+    script = tmp_path / "unguarded.py"
+    script.write_text("from envs.vector import GameVecEnv\n"
+                      f"env = GameVecEnv('snake', 2, num_workers=1, start_method={start_method!r})\n"
+                      "print('made')\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=env)
+    assert done.returncode == 1 and done.stdout == ""
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("envs.vector.WorkerDiedError: worker 0 died while starting: the script that made "
+                           'this env lacks `if __name__ == "__main__":`'), done.stderr
+
+
 def _stop(pid: int) -> None:
     """Stop process ``pid`` (SIGSTOP): alive, yet it never answers, as a hung worker."""
     os.kill(pid, signal.SIGSTOP)
