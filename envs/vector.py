@@ -326,7 +326,13 @@ class GameVecEnv(VecEnv):
         if cmd == "step":
             return self._cut_short(w)
         self._cut.add(w)
-        return self._call_all(cmd, data, workers=[w], retry=False)[w]
+        try:
+            return self._call_all(cmd, data, workers=[w], retry=False)[w]
+        except WorkerDiedError:
+            # Dead again: the next step finds it so, restarts it and reports the cut episodes then, once.
+            # Left in _cut, that step reported them and the step after cut the new boards a second time.
+            self._cut.discard(w)
+            raise
 
     def _cut_short(self, w: int) -> int:
         """Step results for worker ``w``'s boards, whose episodes its death cut short."""

@@ -450,6 +450,28 @@ def test_a_worker_dead_outside_a_step_is_restarted_and_the_call_answered():
         v.close()
 
 
+def test_a_worker_dead_again_in_a_retried_call_has_its_cut_episodes_reported_once():
+    """The retried env_method raised, yet the worker stayed marked as restarted: the next step reported its
+    boards' cut episodes and found it dead, and the step after reported a second, one-step cut episode."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        last = v.reset().copy()
+        v.set_attr("die", _exit_at_once, indices=[0, 1])  # the restarted worker gets it too: it dies again
+        with pytest.raises(WorkerDiedError, match=r"worker 0 .* right after a restart"):
+            v.env_method("die", indices=[0])
+        v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
+        _, _, dones, infos = v.step_wait()
+        assert dones.tolist() == [True, True, False, False] and v.worker_restarts == 2
+        for k in (0, 1):
+            assert infos[k]["worker_restarted"] and np.array_equal(infos[k]["terminal_observation"], last[k])
+        for _ in range(2):
+            v.step_async(np.zeros(4, np.int64))
+            _, _, dones, infos = v.step_wait()
+            assert not any("worker_restarted" in info for info in infos) and not dones[:2].any()
+    finally:
+        v.close()
+
+
 def test_a_worker_dead_at_reset_is_restarted_and_resets_as_the_lost_one_would_have():
     killed = make_vec("snake", 4, num_workers=2, seed=5)
     twin = make_vec("snake", 4, num_workers=2, seed=5)
