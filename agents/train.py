@@ -116,6 +116,12 @@ def resume_command(run: Path) -> str:
     return shlex.join(["python", script, "--resume", str(run)])
 
 
+def _unusable_archive(e: ArchiveError) -> str:
+    """What is wrong with a run's archive of milestone states, and the command that moves it aside."""
+    return (f"its archive of milestone states {e.folder} cannot be used ({e.reason}): move it aside (mv "
+            f"{shlex.quote(str(e.folder))} {shlex.quote(str(e.folder) + '.damaged')})")
+
+
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
           progress: bool = True) -> Any:
     """Train (or continue training) into ``run``. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and
@@ -136,9 +142,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
     except ArchiveError as e:  # its "give a folder" is no help here: --resume takes no archive_dir
         if not resume:
             raise
-        raise RunError(f"--resume {run}: its archive of milestone states {e.folder} cannot be used "
-                       f"({e.reason}): move it aside (mv {shlex.quote(str(e.folder))} "
-                       f"{shlex.quote(str(e.folder) + '.damaged')}) and resume again, which starts a new, "
+        raise RunError(f"--resume {run}: {_unusable_archive(e)} and resume again, which starts a new, "
                        "empty archive there (the run's model and checkpoints are kept), or start a new run"
                        ) from None
     logger = None
@@ -206,6 +210,13 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             remaining = int(cfg["total_timesteps"]) - model.num_timesteps
             if remaining > 0:
                 model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
+        except ArchiveError as e:  # damaged or deleted while training (a restarted worker reopens it too)
+            if bar is not None:
+                bar.close()
+            file = save_checkpoint(model, run)  # the model is sound: as on Ctrl-C, nothing trained is lost
+            raise RunError(f"training stopped at step {model.num_timesteps:,} (saved {file}): "
+                           f"{_unusable_archive(e)} and continue with: {resume_command(run)}, which starts a "
+                           "new, empty archive there") from None
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()

@@ -18,6 +18,7 @@ from gymnasium.error import ResetNeeded
 
 from envs import make_game
 from envs.base import Game
+from envs.gameboy.archive import ArchiveError
 
 
 class Shared:
@@ -154,6 +155,9 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
         if fresh_start:
             boards.reset()
         conn.send(("ok", None))
+    except ArchiveError as e:  # raised as itself in the training process, which says what to do about it
+        conn.send(("archive_error", e))
+        return
     except Exception:
         conn.send(("error", traceback.format_exc()))
         return
@@ -174,5 +178,7 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
             conn.send(("attribute_error", traceback.format_exc()))
         except ResetNeeded as e:  # raised as one too, as in process: its message says what to do
             conn.send(("reset_needed", str(e)))
+        except ArchiveError as e:  # so is this
+            conn.send(("archive_error", e))
         except Exception:
             conn.send(("error", traceback.format_exc()))

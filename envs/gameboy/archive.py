@@ -65,6 +65,9 @@ class ArchiveError(ValueError):
                          "a folder that can be made and written, or move what is in its way")
         self.folder, self.reason = folder, reason
 
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:  # a worker process sends it to the training one
+        return type(self), (self.folder, self.reason)
+
 
 class StateArchive:
     """Milestone states of one ROM in ``folder`` (created if missing)."""
@@ -80,7 +83,7 @@ class StateArchive:
         self._ranked: list[tuple[int, int, int]] = []  # the milestones of _files, highest first
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
+            with self._connect(create=True) as db:
                 db.execute(_SCHEMA)
                 # An index.sqlite of another program, whose "states" table lacks these columns, failed
                 # at the first read with sqlite3's traceback.
@@ -124,13 +127,24 @@ class StateArchive:
         return removed
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.index, timeout=60)  # waits while another worker writes
+    def _connect(self, create: bool = False) -> Iterator[sqlite3.Connection]:
+        """The index, made only when ``create`` (on opening). An index deleted or damaged while the archive
+        is in use is an ArchiveError: it was a bare sqlite3 error ("no such table: states" from the empty
+        index the connection made in its place) that stopped training."""
+        # A URI, so that the index is opened read-write without being made (mode=rw); as_uri escapes the
+        # characters a URI reserves.
+        uri = f"{self.index.absolute().as_uri()}?mode={'rwc' if create else 'rw'}"
         try:
-            with db:  # commits on success
-                yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(uri, uri=True, timeout=60)  # waits while another worker writes
+            try:
+                with db:  # commits on success
+                    yield db
+            finally:
+                db.close()
+        except sqlite3.Error as e:
+            gone = not create and not self.index.exists()
+            raise ArchiveError(self.folder, f"its {self.index.name} was deleted or moved while in use" if gone
+                               else f"{self.index.name}: {e}") from None
 
     def add(self, emulator_state: bytes, game: str, milestone: tuple[int, int, int], tiles: int,
             max_level: int, step: int, score: float) -> Path:

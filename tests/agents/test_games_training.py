@@ -215,6 +215,35 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert index.read_bytes() == b"junk" * 1024 and len(list((run / "checkpoints").iterdir())) >= 1
 
 
+def test_an_archive_index_deleted_while_training_stops_it_with_advice_and_a_checkpoint(
+        scripts, tmp_path, capsys, monkeypatch):
+    """The run stopped with sqlite3's "no such table: states" traceback (the next read made an empty index in
+    the deleted one's place) and lost what it had trained since its last checkpoint."""
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+    from envs.vector import GameVecEnv
+
+    run = tmp_path / "pokemon"
+    reset = GameVecEnv.reset
+
+    def delete_the_index_first(self):  # training's first reset: the boards' swarm restarts read the index
+        (run / "archive" / "index.sqlite").unlink(missing_ok=True)
+        return reset(self)
+
+    monkeypatch.setattr(GameVecEnv, "reset", delete_the_index_first)
+    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--swarm", "--state", "none",
+            "--set", "env_kwargs.swarm_prob=1.0", "--run-dir", str(run), "--total-timesteps", "64",
+            "--num-workers", "0", *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    archive = run / "archive"
+    assert (f"error: training stopped at step 0 (saved {run / 'checkpoints' / 'step_0.zip'}): its archive "
+            f"of milestone states {archive} cannot be used (its index.sqlite was deleted or moved while in "
+            f"use): move it aside (mv {archive} {archive}.damaged) and continue with: python ") in err, err
+    assert "Traceback" not in err and (run / "checkpoints" / "step_0.zip").is_file()
+    assert not (archive / "index.sqlite").exists()
+
+
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE

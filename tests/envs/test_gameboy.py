@@ -1099,6 +1099,52 @@ def test_an_unusable_archive_folder_is_named(tmp_path: Path) -> None:
         make(1, archive_dir=alien)
 
 
+def test_an_archive_index_deleted_or_damaged_in_use_is_an_archive_error(tmp_path: Path) -> None:
+    """Deleted while the archive was in use, index.sqlite was made again empty by the next connection, and
+    the read or write failed with a bare sqlite3 "no such table: states"; a damaged one likewise."""
+    import pickle
+
+    from envs.gameboy.archive import ArchiveError, StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    archive.add(b"x", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    archive.index.unlink()
+    for call in (archive.restart_files, lambda: archive.add(b"y", "pokemon_red", (0, 2, 1), 3, 5, 10, 1.0),
+                 archive.entries):
+        with pytest.raises(ArchiveError, match=r"archive_dir .* cannot hold the archive of milestone states "
+                                               r"\(its index.sqlite was deleted or moved while in use\)"):
+            call()
+    assert not archive.index.exists() and not list(tmp_path.glob("*_e0002_*"))  # nothing made in its place
+    archive.index.write_bytes(b"junk" * 1024)
+    with pytest.raises(ArchiveError, match=r"\(index.sqlite: file is not a database\)"):
+        archive.restart_files()
+    # A worker process sends it to the training process, which advises from its folder and reason.
+    e = pickle.loads(pickle.dumps(ArchiveError(tmp_path, "why")))
+    assert (e.folder, e.reason, str(e)) == (tmp_path, "why", str(ArchiveError(tmp_path, "why")))
+
+
+def test_a_worker_on_an_unusable_archive_raises_the_archive_error(tmp_path: Path) -> None:
+    """A worker whose archive failed mid-training, or one restarted on a damaged archive, was reported as
+    "worker 0 failed on 'reset'" or "failed to start" with its traceback, which the training script did
+    not turn into advice: the ArchiveError itself comes through."""
+    from envs.gameboy.archive import ArchiveError
+
+    folder = tmp_path / "archive"
+    v = envs.make_vec("pokemon_red", 2, num_workers=1, seed=0, rom=TEST_CARTRIDGE, max_steps=64,
+                      archive_dir=folder, swarm=True, swarm_prob=1.0)
+    try:
+        v.reset()
+        (folder / "index.sqlite").unlink()
+        with pytest.raises(ArchiveError, match=r"its index\.sqlite was deleted or moved while in use"):
+            v.reset()  # the swarm restarts read the index
+        (folder / "index.sqlite").write_bytes(b"junk" * 1024)
+        os.kill(v.worker_pids()[0], signal.SIGKILL)
+        with pytest.raises(ArchiveError, match=r"archive_dir .*archive cannot hold .*file is not a database"):
+            v.get_attr("swarm")  # the worker found dead is restarted, and opens the archive
+    finally:
+        v.close()
+
+
 def test_two_archive_writers_never_share_a_file_name(tmp_path: Path) -> None:
     """Two archive objects in one process (a game made again, as after a worker restart) archiving the
     same milestone keep two files: named by pid and a per-object counter, the second replaced the
