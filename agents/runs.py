@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import yaml
 
-from agents.interrupts import deferred_stop, uninterruptible
+from agents.interrupts import deferred_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
@@ -328,10 +328,13 @@ def written_beside(path: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def written_together(paths: list[Path], stale: Sequence[Path] = ()) -> Iterator[list[Path]]:
+def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool = False
+                     ) -> Iterator[list[Path]]:
     """``written_beside`` for files that belong together (a result and its videos): all of them are
     replaced, with no signal between the renames, once the block completes; none if it does not. The
-    ``stale`` files (an older result's parts that this one lacks) are removed with the same step."""
+    ``stale`` files (an older result's parts that this one lacks) are removed with the same step.
+    ``last``: a command's last output; once it is in place, stop signals are ignored (``settled``), so a
+    signal in the moment after cannot have the command say it wrote nothing."""
     finals = [Path(os.path.realpath(p)) for p in paths]
     tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
     try:
@@ -341,6 +344,8 @@ def written_together(paths: list[Path], stale: Sequence[Path] = ()) -> Iterator[
                 os.replace(tmp, final)
             for path in stale:
                 path.unlink(missing_ok=True)
+            if last:
+                settled()
     finally:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
@@ -439,8 +444,9 @@ def not_written(path: Path | str, e: OSError) -> str:
     return f"{path} could not be written ({e.strerror or e}{where}); any file there before is unchanged"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    with written_beside(path) as tmp:
+def atomic_write_text(path: Path, text: str, last: bool = False) -> None:
+    """``text`` into ``path``, whole or not at all (``last``: as in ``written_together``)."""
+    with written_together([path], last=last) as (tmp,):
         tmp.write_text(text)
 
 

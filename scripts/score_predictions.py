@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                                  Path(args.checkpoint) if args.checkpoint else None)
             if args.out:
                 try:
-                    atomic_write_text(Path(args.out), json.dumps(result, indent=2))  # never half a file
+                    # Never half a file; once in place a signal is ignored (it said nothing was written).
+                    atomic_write_text(Path(args.out), json.dumps(result, indent=2), last=True)
                 except OSError as e:  # a full disk
                     raise ValueError(f"--out {not_written(args.out, e)}") from None
     except (ScoringError, CompareError, ValueError) as e:

@@ -784,8 +784,9 @@ def _put_right(out: Path) -> None:
 def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
     """Move the finished export to ``out`` (without its owner file); an existing export there is
     replaced only now. Not interruptible: a signal between the renames would leave no ``out``, one
-    during the old export's removal a stray copy."""
-    from agents.interrupts import uninterruptible
+    during the old export's removal a stray copy. Once the export is in place, stop signals are ignored
+    (``settled``): one in the moment after made the script say that nothing was written."""
+    from agents.interrupts import settled, uninterruptible
 
     with uninterruptible():
         problem = _out_problem(out, overwrite)  # a folder made or filled at --out while the export ran
@@ -796,6 +797,7 @@ def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
         if out.exists():
             os.rename(out, old)
         os.rename(partial, out)
+        settled()
         (out / OWNER).unlink()
         if old.exists():  # a large export takes a while to delete, with Ctrl-C held: say what it waits for
             print(f"removing the previous export (moved to {old})", file=sys.stderr, flush=True)

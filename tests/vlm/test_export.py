@@ -637,6 +637,24 @@ def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
 
 
+def test_a_signal_just_after_the_export_is_in_place_does_not_say_nothing_was_written(run, tmp_path, capsys,
+                                                                                    monkeypatch):
+    """A Ctrl-C in the moment after the export's renames (the handlers restored) printed "interrupted:
+    nothing written (out is as it was)", with the new export in place."""
+    import vlm.export
+
+    swap = vlm.export._swap_into_place
+
+    def then_a_signal(*args):
+        swap(*args)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(vlm.export, "_swap_into_place", then_a_signal)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 0
+    assert "nothing written" not in capsys.readouterr().err and (out / META).is_file()
+
+
 def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, capsys, monkeypatch):
     import vlm.export
 

@@ -312,6 +312,25 @@ def test_ctrl_c_while_scoring_writes_nothing(predictions, dataset, scripts, caps
     assert "interrupted: nothing written" in capsys.readouterr().err and not out.exists()
 
 
+def test_a_signal_just_after_the_scores_are_written_does_not_say_nothing_was_written(
+        predictions, dataset, scripts, capsys, monkeypatch, tmp_path):
+    """A Ctrl-C in the moment after --out was renamed into place printed "interrupted: nothing written"."""
+    import signal
+
+    import agents.runs
+
+    write = agents.runs.atomic_write_text
+
+    def then_a_signal(*args, **kwargs):
+        write(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(agents.runs, "atomic_write_text", then_a_signal)
+    out = tmp_path / "scores.json"
+    assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--out", str(out)]) == 0
+    assert "nothing written" not in capsys.readouterr().err and json.loads(out.read_text())["records"]
+
+
 def test_a_group_s_figures_are_over_the_records_they_apply_to():
     # A policy's bare moves: the full best/worst rule does not apply to them (accuracy None), nor format.
     cell = Cell()
