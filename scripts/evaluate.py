@@ -292,7 +292,8 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     else:
         stale = []
     try:
-        with written_together(files, stale) as tmps:
+        # The command's last output: once in place, a signal is ignored (it said no new results were written).
+        with written_together(files, stale, last=True) as tmps:
             if not args.no_video:
                 best = best_episode(episodes)
                 frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)

@@ -171,6 +171,24 @@ def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(scri
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_signal_just_after_the_results_are_in_place_is_ignored(scripts, tmp_path):
+    """evaluate's last step: a Ctrl-C in the moment after raised, and the script said "interrupted: no new
+    results written" beside the new results."""
+    import argparse
+    import signal
+
+    from agents.interrupts import stop_signals_interrupt
+
+    args = argparse.Namespace(no_video=True, video_steps=10)
+    try:
+        with stop_signals_interrupt():
+            scripts.evaluate.write_results({"episodes": 1}, tmp_path / "eval-step5", "snake", {}, [], args)
+            signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        pytest.fail("a signal after the results were in place stopped the command")
+    assert (tmp_path / "eval-step5.json").is_file()
+
+
 def test_a_folder_where_a_runs_config_names_its_state_file_is_called_a_folder(scripts, tmp_path, capsys):
     run = tmp_path / "run"
     (tmp_path / "states").mkdir()
