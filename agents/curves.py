@@ -81,8 +81,9 @@ def pyplot() -> Any:
 
 
 def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
-               baseline: float | None = None) -> Path:
-    """Score against env steps and against wall-clock minutes, side by side."""
+               baseline: float | None = None, last: bool = False) -> Path:
+    """Score against env steps and against wall-clock minutes, side by side (``last``: the command's last
+    output, see ``runs.written_together``)."""
     plt = pyplot()
     steps, values, minutes = read_scalars(run, tag)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
@@ -106,7 +107,7 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
         raise FolderError(f"its folder {out.parent} cannot be made ({e.strerror or e}); choose another "
                           "place") from None
     try:
-        with written_beside(out) as tmp:  # a failed write never leaves half a PNG in place of a good one
+        with written_beside(out, last) as tmp:  # never half a PNG in place of a good one
             fig.savefig(tmp, dpi=110)
     except OSError as e:  # a full disk: say which file, not only the errno
         raise OSError(not_written(out, e)) from None

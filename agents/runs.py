@@ -317,13 +317,13 @@ def given_checkpoint(file: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def written_beside(path: Path) -> Iterator[Path]:
+def written_beside(path: Path, last: bool = False) -> Iterator[Path]:
     """A temporary file beside ``path`` (same suffix, so writers pick the format) that replaces ``path``
     once the block completes, and is removed if it does not: a crash, Ctrl-C or full disk never leaves
     half a file in place of a good one. Opened normally, not with mkstemp (whose files are private to
     the user): the file gets the permissions of every other file beside it. A symlink stays a link:
-    the file it points to is replaced."""
-    with written_together([path]) as (tmp,):
+    the file it points to is replaced. ``last``: as in ``written_together``."""
+    with written_together([path], last=last) as (tmp,):
         yield tmp
 
 

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit; the PNG is written whole or not
             check_output_file(out, "--out", args.force, make_folders=True)
-            print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline))
+            # last=True: once the PNG is in place a signal is ignored (it said the file was as it was).
+            print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True))
     except FolderError as e:
         print(f"error: --out {out}: {e}", file=sys.stderr)
         return 2

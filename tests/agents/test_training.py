@@ -1240,6 +1240,27 @@ def test_ctrl_c_while_plotting_leaves_the_old_png(trained, scripts, tmp_path, ca
 
 
 
+def test_a_signal_just_after_the_png_is_in_place_is_ignored(trained, scripts, tmp_path, capsys, monkeypatch):
+    """A Ctrl-C in the moment after the PNG was renamed into place printed "interrupted: <out> is as it was"
+    beside the new PNG."""
+    import signal
+
+    import agents.curves
+
+    plot = agents.curves.plot_curve
+
+    def then_a_signal(*args, **kwargs):
+        out = plot(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(agents.curves, "plot_curve", then_a_signal)
+    out = tmp_path / "curve.png"
+    out.write_bytes(b"my figure")
+    assert scripts.plot_curve.main([str(trained), "--out", str(out), "--force"]) == 0
+    assert "is as it was" not in capsys.readouterr().err and out.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_full_disk_while_plotting_names_the_file(trained, scripts, tmp_path, capsys, monkeypatch):
     import errno
 
