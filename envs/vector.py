@@ -221,7 +221,7 @@ class GameVecEnv(VecEnv):
             if proc.exitcode == _UNGUARDED_MAIN_EXIT:
                 raise WorkerDiedError(f"worker {w} died while starting: {_UNGUARDED_MAIN_ADVICE}") from None
             raise WorkerDiedError(f"worker {w} died while starting (exit code {proc.exitcode})") from e
-        if status == "archive_error":  # an archive of milestone states it cannot use: the caller advises
+        if status == "raise":  # an error the caller advises on (see worker._error_reply)
             raise payload
         if status != "ok":
             raise RuntimeError(f"worker {w} failed to start {self.game_name!r}:\n{payload}")
@@ -296,7 +296,7 @@ class GameVecEnv(VecEnv):
             raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
         if status == "reset_needed":  # as in process: a board read before any reset
             raise ResetNeeded(payload)
-        if status == "archive_error":  # as in process (a Game Boy archive of milestone states it cannot use)
+        if status == "raise":  # as in process (see worker._error_reply)
             raise payload
         raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
 

@@ -18,7 +18,6 @@ from gymnasium.error import ResetNeeded
 
 from envs import make_game
 from envs.base import Game
-from envs.gameboy.archive import ArchiveError
 
 
 class Shared:
@@ -155,11 +154,8 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
         if fresh_start:
             boards.reset()
         conn.send(("ok", None))
-    except ArchiveError as e:  # raised as itself in the training process, which says what to do about it
-        conn.send(("archive_error", e))
-        return
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
+    except Exception as e:
+        conn.send(_error_reply(e))
         return
     while True:
         try:
@@ -178,7 +174,14 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
             conn.send(("attribute_error", traceback.format_exc()))
         except ResetNeeded as e:  # raised as one too, as in process: its message says what to do
             conn.send(("reset_needed", str(e)))
-        except ArchiveError as e:  # so is this
-            conn.send(("archive_error", e))
-        except Exception:
-            conn.send(("error", traceback.format_exc()))
+        except Exception as e:
+            conn.send(_error_reply(e))
+
+
+def _error_reply(e: Exception) -> tuple[str, Any]:
+    """An error whose class sets ``raised_as_itself`` (it pickles, and a caller knows what to advise, as for a
+    Game Boy archive that cannot be used) is raised as itself in the parent; any other as a traceback. The
+    class says so, since this worker is game-agnostic and names no game's errors."""
+    if getattr(type(e), "raised_as_itself", False):
+        return "raise", e
+    return "error", traceback.format_exc()
