@@ -569,3 +569,48 @@ def test_registry_and_config(monkeypatch):
     assert obs.shape == (3, S, 2 * S)
 
 
+
+
+def test_turns_stay_the_start_distance_while_the_object_turns():
+    # get_state's "turns" is the episode's start distance (episode_info's), not the distance left now.
+    game = fresh(1, seed=14, min_turns=3, max_turns=3)
+    first = optimal_solution(game.get_state(0))[0]
+    step1(game, first)
+    s = game.get_state(0)
+    assert s["distance"] == 2 and s["turns"] == 3
+
+
+def test_a_hand_made_state_takes_its_turns_and_done_from_the_board():
+    # VLM tasks build states without the episode bookkeeping: turns defaults to the distance, and a state
+    # marked solved (at its target) is done without saying so.
+    game = fresh(1, seed=31)
+    s = game.get_state(0)
+    bare = {k: s[k] for k in ("cubes", "colors", "rotation", "target_rotation")}
+    game.set_state(0, bare)
+    assert game.get_state(0)["turns"] == s["distance"] > 0
+    assert game.episode_info(0)["turns"] == s["distance"]
+    game.set_state(0, {**bare, "rotation": s["target_rotation"], "solved": True})
+    after = game.get_state(0)
+    assert after["solved"] and after["done"] and after["score"] == 1.0
+
+
+def test_resetting_one_board_keeps_another_boards_state_limit():
+    game = fresh(2, seed=0)
+    game.set_state(1, {**fresh(1, seed=13, max_steps=5).get_state(0), "step": 3})
+    game.reset(np.array([0]), np.array([7], dtype=np.uint64))
+    assert game.get_state(0)["max_steps"] == 50 and game.get_state(1)["max_steps"] == 5
+
+
+def test_a_colour_off_the_palette_is_named_by_its_rgb():
+    game = fresh(1, seed=31)
+    colors = [RED, BLUE, [1, 2, 3]]
+    game.set_state(0, {**game.get_state(0), "cubes": ELL, "colors": colors})
+    assert game.get_state(0)["color_names"] == ["red", "blue", "rgb(1, 2, 3)"]
+
+
+def test_solving_on_the_last_allowed_step_terminates_without_truncation():
+    game = fresh(1, seed=14, min_turns=1, max_turns=1, max_steps=5)
+    s = game.get_state(0)
+    game.set_state(0, {**s, "step": 4})
+    assert step1(game, optimal_action(s)) == (1.0, True, False)
+    assert game.episode_info(0)["solved"] == 1.0
