@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -1529,3 +1529,74 @@ def test_copy_and_pickle_say_what_to_do_instead() -> None:
     finally:
         env.close()
         other.close()
+
+
+def test_a_step_runs_step_frames_frames_and_the_return_adds_up() -> None:
+    # One step holds the button press_frames frames and runs to step_frames in all; episode_info's
+    # episode_return is the sum of the step rewards, back to 0 at a reset.
+    g = GameBoy(num_envs=1, game="depthfirst_test", press_frames=5, step_frames=12, max_steps=100,
+                score_weight=2.0)
+    try:
+        pb = g._pyboys[0]
+        rewards = []
+        for _ in range(3):  # the third step reaches item 'a': one event flag, worth 2
+            before = pb.frame_count
+            rewards.append(act(g, RIGHT)[0])
+            assert pb.frame_count - before == 12
+        assert rewards == [0.0, 0.0, 2.0]
+        info = g.episode_info(0)
+        assert info["episode_return"] == 2.0 and info["score"] == 1.0 and info["steps"] == 3.0
+        assert g.get_state(0)["episode_return"] == 2.0
+        g.reset(np.array([0]), np.array([0], dtype=np.uint64))
+        assert g.episode_info(0)["episode_return"] == 0.0 and g.episode_info(0)["steps"] == 0.0
+    finally:
+        g.close()
+
+
+def test_observe_of_chosen_boards_gives_those_boards() -> None:
+    g = GameBoy(num_envs=2, game="depthfirst_test", max_steps=100)
+    try:
+        g.step(np.array([A, RIGHT]))  # board 1 moves, board 0 does not
+        full = g.new_obs_buffer()
+        g.observe(full)
+        assert not np.array_equal(full[0], full[1])
+        one = np.zeros((1, *full.shape[1:]), np.uint8)
+        g.observe(one, np.array([1]))
+        assert np.array_equal(one[0], full[1])
+    finally:
+        g.close()
+
+
+def test_wrapper_rewards_score_and_lost_lives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # score_weight x the score gained, minus death_penalty per life lost (a life gained costs nothing);
+    # end_on_life_loss ends the episode at the first life lost, the wrapper's game over always.
+    for end in (False, True):
+        g = GameBoy(num_envs=1, game="depthfirst_test", score_weight=0.5, death_penalty=3.0,
+                    end_on_life_loss=end)
+        try:
+            reads = iter([(0, 2, 0), (10, 2, 0), (10, 3, 0), (14, 2, 0), (14, 2, 1)])
+
+            def read(i: int, reads: Iterator = reads) -> dict[str, float]:
+                score, lives, over = next(reads)
+                return {"score": float(score), "progress": 0.0, "level": 0.0, "lives": float(lives),
+                        "game_over": float(over)}
+
+            monkeypatch.setattr(g, "_read", read)
+            g._after_reset(0)
+            steps = [g._after_step(0) for _ in range(4)]
+            assert [r for r, _ in steps] == pytest.approx([5.0, 0.0, 2.0 - 3.0, 0.0])
+            assert [t for _, t in steps] == [False, False, end, True]
+        finally:
+            g.close()
+
+
+def test_the_test_cartridge_game_ends_only_with_both_badges() -> None:
+    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=100)
+    try:
+        g.memory(0)[0xD356] = 0b10  # one badge: 10 points, the game goes on
+        assert act(g, A) == (10.0, False, False)
+        g.memory(0)[0xD356] = 0b11
+        assert act(g, A) == (10.0, True, False)
+    finally:
+        g.close()
+
