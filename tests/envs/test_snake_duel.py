@@ -685,3 +685,94 @@ def test_set_state_takes_the_round_limit_and_a_board_too_full_for_its_apples():
                        {"body": short1, "direction": "RIGHT", "alive": True, "score": 0}]}
     game.set_state(0, full)
     assert len(game.get_state(0)["apples"]) == 23
+
+
+@pytest.mark.parametrize("length, pocket_taken", [(5, False), (4, True)])
+def test_greedy_dead_end_rule_at_its_bounds(length, pocket_taken):
+    # UP from (0,3) leads into a pocket of 4 cells, (0,2), (0,1), (0,0), (1,0), walled by the opponent,
+    # with the nearest apple inside; RIGHT is open. A pocket smaller than the snake (4 < 5) is a dead end
+    # and avoided; one as big as the snake (4 = 4) is not, and the apple there wins.
+    s0 = [[0, 3 + k] for k in range(length)]
+    s1 = [[2, 0], [2, 1], [1, 1], [1, 2], [2, 2], [3, 2], [4, 2]]
+    state = board(s0, "UP", s1, "UP", apples=[[0, 1], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == (UP if pocket_taken else RIGHT)
+
+
+def test_each_board_refills_to_its_own_apple_count():
+    # Board 1 holds a 2-apple state beside board 0's default 5: its eaten apple is replaced up to 2.
+    game = SnakeDuel(2, opponent="policy")
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    game.set_state(1, {**board(S0, "RIGHT", S1, "LEFT", apples=[[3, 2], [5, 5]]), "num_apples": 2})
+    game.set_opponent_actions(np.array([UP, UP]))
+    reward, _, _ = game.step(np.array([UP, RIGHT]))
+    s = game.get_state(1)
+    assert reward[1] == 1.0 and s["snakes"][0]["score"] == 1
+    assert (s["num_apples"], len(s["apples"])) == (2, 2)
+
+
+def test_result_is_none_while_the_duel_runs():
+    game = SnakeDuel(1)
+    game.reset(np.array([0]), np.array([3], dtype=np.uint64))
+    assert game.get_state(0)["result"] is None
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    assert game.get_state(0)["result"] is None
+
+
+def test_body_planes_cap_at_255_on_a_long_snake():
+    # A 30-cell snake: its neck frees in 29 rounds, 40 + 8 * 29 = 272, shown as 255 (not wrapped to 16).
+    path = [[x, 0] for x in range(10)] + [[x, 1] for x in range(9, -1, -1)] + [[x, 2] for x in range(10)]
+    game = SnakeDuel(1, opponent="policy")
+    game.set_state(0, board(path[::-1], "RIGHT", S1, "LEFT"))
+    obs = game.new_obs_buffer()
+    game.observe(obs)
+    own_body = obs[0, 1]
+    assert own_body[2, 8] == 255  # the neck, (8, 2)
+    assert own_body[0, 0] == BODY_BASE + BODY_STEP  # the tail frees next round
+    assert own_body[2, 9] == 0  # the head is in its own plane
+
+
+def test_resetting_one_board_keeps_another_boards_state_settings():
+    game = SnakeDuel(2)
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    game.set_state(1, {**board(S0, "RIGHT", S1, "LEFT", apples=[[3, 2], [5, 5]]), "num_apples": 2,
+                       "max_rounds": 30})
+    game.reset(np.array([0]), np.array([9], dtype=np.uint64))
+    s = game.get_state(1)
+    assert (s["num_apples"], s["max_rounds"]) == (2, 30)
+
+
+def test_starts_keep_the_snakes_in_their_own_halves():
+    # Each snake lies in its own half of the board, so the two never share a cell.
+    for size in (6, 7, 10):
+        game = SnakeDuel(300, size=size, start_length=size // 2)
+        game.reset(np.arange(300), np.arange(300, dtype=np.uint64))
+        for i in range(300):
+            s0, s1 = (game.get_state(i)["snakes"][p]["body"] for p in range(2))
+            assert {y < size // 2 for _, y in s0} != {y < size // 2 for _, y in s1}, (size, i)
+            assert len({y < size // 2 for _, y in s0}) == 1
+
+
+def test_a_wall_death_frees_the_tail_for_the_other_snake():
+    # Snake 0 runs off the top; snake 1 moves onto snake 0's tail, which moves away this round: snake 1
+    # lives and wins (the apple on the last cell, (9, 9), is not eaten by a head off the board).
+    s0, s1 = [[0, 0], [0, 1], [0, 2]], [[1, 2], [2, 2], [3, 2]]
+    _, reward, term, s = play(board(s0, "UP", s1, "LEFT"), UP, LEFT)
+    assert term and alive(s) == [False, True] and s["result"] == "loss" and reward == -2.0
+
+
+def test_apples_spawn_on_every_free_cell_even_the_last():
+    # A uniform draw among the free cells: the last free cell, (9, 9) here, gets an apple too.
+    game = SnakeDuel(2000)
+    game.reset(np.arange(2000), np.arange(2000, dtype=np.uint64))
+    hits = sum([9, 9] in game.get_state(i)["apples"] for i in range(2000))
+    assert 50 < hits < 200  # about 5 in 94 free cells
+
+
+def test_a_new_opponent_setting_needs_fresh_opponent_actions():
+    game = SnakeDuel(1, opponent="policy")
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    game.set_opponent_actions(np.array([UP]))
+    game.opponent = "greedy"
+    game.opponent = "policy"
+    with pytest.raises(RuntimeError, match="set_opponent_actions"):
+        game.step(np.array([UP]))
