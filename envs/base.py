@@ -52,12 +52,46 @@ def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "")
     versions accepted), returned as a plain int; 2.5 does not, nor a bool (True for a count is a typo).
     """
     bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-    integral = isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer()
-    if isinstance(value, bool) or not (isinstance(value, (int, np.integer)) or integral):
+    if not _is_whole(value):
         raise ValueError(f"{name} must be a whole number {bounds}{note}, got {value!r}")
     if value < lo or (hi is not None and value > hi):
         raise ValueError(f"{name} must be {bounds}{note}, got {value}")
     return int(value)
+
+
+def _is_whole(value: Any) -> bool:
+    """Whether ``value`` is an int, a NumPy integer or an integral float (not a bool), as ``whole`` takes."""
+    integral = isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer()
+    return not isinstance(value, bool) and (isinstance(value, (int, np.integer)) or integral)
+
+
+def state_list(what: str, value: Any) -> list[Any]:
+    """``value`` as a list if it is a list, tuple or 1+-D array, else a ValueError naming ``what``
+    (``"state's apples"``): a number, None or a string where a state holds a list raised a bare TypeError
+    from ``len`` or a loop, or (a string) was read a character at a time."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{what} must be a list as get_state returns, got {type(value).__name__}")
+    return list(value)
+
+
+def state_cell(what: str, value: Any, width: int = 2) -> list[int]:
+    """``value`` as a list of ``width`` ints (a cell ``[x, y]``, a cube ``[x, y, z]``), else a ValueError
+    naming ``what``: a cell of another length was unpacked into a Python error naming no key (or had its
+    extra numbers dropped), and a fraction such as 1.5 was truncated to another cell. Integral floats
+    pass. Bounds are the caller's to check."""
+    cell = value.tolist() if isinstance(value, np.ndarray) else value
+    if not isinstance(cell, (list, tuple)) or len(cell) != width or not all(_is_whole(v) for v in cell):
+        raise ValueError(f"{what} must be a list of {width} whole numbers as get_state returns, "
+                         f"got {value!r}")
+    return [int(v) for v in cell]
+
+
+def state_cells(what: str, value: Any, width: int = 2) -> list[list[int]]:
+    """``value``, a list of cells (``state_list``), as lists of ``width`` ints (``state_cell``), else a
+    ValueError naming ``what`` and, for a bad cell, its position in the list."""
+    return [state_cell(f"{what}[{k}]", cell, width) for k, cell in enumerate(state_list(what, value))]
 
 
 def _whole_floats(value: Any) -> Any:

@@ -30,7 +30,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, whole
+from envs.base import Game, state_cell, state_cells, whole
 from envs.choices import SNAKE_OBS
 from envs.rng import randint
 
@@ -324,12 +324,15 @@ class Snake(Game):
                              f"this game is {self.size}×{self.size}")
         n = self.size
         cells = n * n
-        if not state["body"] or any(not (0 <= x < n and 0 <= y < n) for x, y in state["body"]):
-            raise ValueError(f"state's snake {state['body']} must have at least one cell, all on the board")
-        body = [y * self.size + x for x, y in state["body"]]
+        # Cells are read as pairs of ints first: a number for the body, or an apple of three numbers or
+        # 1.5, raised a bare TypeError or was loaded as another cell.
+        cells_xy = state_cells("state's body", state["body"])
+        if not cells_xy or any(not (0 <= x < n and 0 <= y < n) for x, y in cells_xy):
+            raise ValueError(f"state's snake {cells_xy} must have at least one cell, all on the board")
+        body = [y * self.size + x for x, y in cells_xy]
         if len(set(body)) != len(body):
-            raise ValueError(f"state's snake {state['body']} covers a cell twice")
-        apple = state["apple"]
+            raise ValueError(f"state's snake {cells_xy} covers a cell twice")
+        apple = None if state["apple"] is None else state_cell("state's apple", state["apple"])
         if apple is not None and (not (0 <= apple[0] < n and 0 <= apple[1] < n)
                                   or apple[1] * n + apple[0] in body):
             # The step takes the apple for a free cell (apples only ever spawn there): on the snake it
@@ -338,13 +341,14 @@ class Snake(Game):
         # The state's own limit, so that it re-simulates to the same episode end (hand-made states may
         # leave it out: then the game's).
         starvation = whole("state's starvation", state.get("starvation", self.starvation), 1)
-        direction = checked_path("state's snake", state["body"], state["direction"])
+        direction = checked_path("state's snake", cells_xy, state["direction"])
         done = state["done"]
         if not isinstance(done, bool):
             raise ValueError(f"state's done must be true or false, got {done!r}")  # "false" counted as true
         crash = state.get("crash")  # states saved before it was kept have none
+        crash = None if crash is None else state_cell("state's crash", crash)
         moves = [(int(_DX[m]), int(_DY[m])) for m in range(4)]
-        hx, hy = state["body"][0]
+        hx, hy = cells_xy[0]
         if crash is not None and (not done or (crash[0] - hx, crash[1] - hy) not in moves):
             raise ValueError(f"state's crash {crash} must be a cell next to the head {[hx, hy]}, in a state "
                              "that is done")

@@ -103,6 +103,28 @@ def test_set_state_refuses_a_snake_no_game_makes_and_leaves_the_board(body, dire
 
 
 @pytest.mark.parametrize("change, error", [
+    ({"body": 5}, r"state's body must be a list as get_state returns, got int"),  # was a bare TypeError
+    ({"body": [[3, 3], 4]}, r"state's body\[1\] must be a list of 2 whole numbers .*, got 4"),
+    ({"body": [[3, 3], [3]]}, r"state's body\[1\] must be a list of 2 whole numbers"),  # Python's unpacking
+    ({"body": [[3, 3], [3, 4.5]]}, r"state's body\[1\] must be a list of 2 whole numbers"),  # an IndexError
+    ({"apple": [0, 0, 1]}, r"state's apple must be a list of 2 whole numbers .*, got \[0, 0, 1\]"),  # taken
+    ({"apple": [0.5, 0]}, r"state's apple must be a list of 2 whole numbers"),  # taken as [0, 0]
+    ({"apple": 3}, r"state's apple must be a list of 2 whole numbers .*, got 3"),  # a bare TypeError
+    ({"apple": [1]}, r"state's apple must be a list of 2 whole numbers"),  # a bare IndexError
+    ({"crash": "up", "done": True}, r"state's crash must be a list of 2 whole numbers"),
+])
+def test_set_state_names_a_cell_that_is_no_pair_of_whole_numbers_and_leaves_the_board(change, error):
+    g = game_with([[3, 3], [3, 4], [3, 5]], apple=[0, 0], direction="UP")
+    before = g.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**before, **change})
+    assert g.get_state(0) == before
+    # Integral floats (a state through a float-only JSON reader) still load, as the game's other numbers do.
+    g.set_state(0, {**before, "body": [[3.0, 3.0], [3, 4], [3, 5]], "apple": [0.0, 0]})
+    assert g.get_state(0) == before
+
+
+@pytest.mark.parametrize("change, error", [
     ({"done": "false"}, "state's done must be true or false, got 'false'"),  # bool("false") is True
     ({"done": 0}, "state's done must be true or false, got 0"),
     ({"step": -1}, "state's step must be >= 0, got -1"),
