@@ -65,7 +65,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, check_state_keys, checked_actions, finite, whole
+from envs.base import Game, check_state_keys, checked_actions, finite, state_cells, state_list, whole
 from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
 from envs.snake import checked_path
@@ -476,12 +476,6 @@ def _draw_snake(img: np.ndarray, body: list[list[int]], colours: tuple, alive: b
             cell[i, scale - 1 - j] = _DEAD
 
 
-def _check_list(what: str, value: Any) -> None:
-    """A ValueError naming ``what`` unless ``value`` is a list (or tuple), as get_state's JSON gives."""
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{what} must be a list as get_state returns, got {type(value).__name__}")
-
-
 # ------------------------------------------------------------------------------------------------ game
 class SnakeDuel(Game):
     """Two snakes on one board, learner = snake 0 against a scripted or external opponent (module docs)."""
@@ -645,22 +639,23 @@ class SnakeDuel(Game):
         # states may leave them out: then the game's).
         num_apples = whole("state's num_apples", state.get("num_apples", self.num_apples), 1)
         max_rounds = whole("state's max_rounds", state.get("max_rounds", self.max_rounds), 1)
-        # A value of another type raised a bare TypeError from len or the loops below, not naming the key.
-        _check_list("state's snakes", state["snakes"])
-        _check_list("state's apples", state["apples"])
-        if len(state["snakes"]) != 2:
+        # A value of another type raised a bare TypeError from len or the loops below, and a cell that is
+        # no pair Python's unpacking error, not naming the key.
+        snakes = state_list("state's snakes", state["snakes"])
+        state_apples = state_cells("state's apples", state["apples"])
+        if len(snakes) != 2:
             raise ValueError("state must hold exactly two snakes")
-        for p, snake in enumerate(state["snakes"]):
+        state_bodies = []
+        for p, snake in enumerate(snakes):
             check_state_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}")
-            _check_list(f"state's snake {p} body", snake["body"])
-        for x, y in state["apples"]:  # checked first: a negative coordinate would wrap to another cell
+            state_bodies.append(state_cells(f"state's snake {p} body", snake["body"]))
+        for x, y in state_apples:  # checked first: a negative coordinate would wrap to another cell
             if not (0 <= x < size and 0 <= y < size):
                 raise ValueError(f"apple {[x, y]} is off the board")
         # Everything is read and checked before board i changes: a refused state leaves it as it was (it
         # used to replace snake 0 before finding snake 1 off the board).
         bodies, directions = [], []
-        for p, snake in enumerate(state["snakes"]):
-            body = snake["body"]
+        for p, (snake, body) in enumerate(zip(snakes, state_bodies, strict=True)):
             if len(body) < 2:
                 raise ValueError(f"snake {p} needs at least 2 cells, got {len(body)}")
             for x, y in body:
@@ -678,7 +673,7 @@ class SnakeDuel(Game):
                     whose = f"snake {p} covers" if owner[c] == p else "both snakes cover"
                     raise ValueError(f"{whose} cell {[c % size, c // size]}: a cell holds one snake once")
                 owner[c] = p
-        apples = [y * size + x for x, y in state["apples"]]
+        apples = [y * size + x for x, y in state_apples]
         if len(set(apples)) != len(apples):
             c = next(c for c in apples if apples.count(c) > 1)
             # Two apples on one cell merged into one: get_state then gave fewer apples than the state had.
@@ -687,7 +682,7 @@ class SnakeDuel(Game):
             if c in owner:
                 raise ValueError(f"apple {[c % size, c // size]} is on snake {owner[c]}: apples lie on free "
                                  "cells")
-        alive, done = [snake["alive"] for snake in state["snakes"]], state["done"]
+        alive, done = [snake["alive"] for snake in snakes], state["done"]
         if not all(isinstance(flag, bool) for flag in (*alive, done)):
             raise ValueError(f"state's done {done!r} and snakes' alive {alive!r} must be true or false")
         if not done and not all(alive):
@@ -708,7 +703,7 @@ class SnakeDuel(Game):
         # the two snakes different start lengths).
         scores = [whole(f"snake {p} score", snake["score"], 0, len(bodies[p]) - 2,
                         f" (apples eaten by a snake of {len(bodies[p])} cells)")
-                  for p, snake in enumerate(state["snakes"])]
+                  for p, snake in enumerate(snakes)]
         # An eaten apple is replaced at once while a free cell is left, and never beyond num_apples.
         free = size * size - len(owner) - len(apples)
         if len(apples) > num_apples or (len(apples) < num_apples and free > 0):

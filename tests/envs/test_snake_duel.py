@@ -641,6 +641,25 @@ def test_set_state_names_a_key_that_is_no_list(key, value, error):
         game.set_state(0, state)
 
 
+@pytest.mark.parametrize("apples, body, error", [
+    ([[1]], S1, r"state's apples\[0\] must be a list of 2 whole numbers .*, got \[1\]"),  # Python's unpacking
+    ([[4, 4], [5, 5, 5]], S1, r"state's apples\[1\] must be a list of 2 whole numbers"),
+    ([[4, 4], None], S1, r"state's apples\[1\] must be a list of 2 whole numbers .*, got None"),  # TypeError
+    ([[4.5, 4]], S1, r"state's apples\[0\] must be a list of 2 whole numbers"),
+    (None, [[7, 7], [8]], r"state's snake 1 body\[1\] must be a list of 2 whole numbers .*, got \[8\]"),
+    (None, [[7, 7], 8], r"state's snake 1 body\[1\] must be a list of 2 whole numbers"),  # a bare TypeError
+])
+def test_set_state_names_a_cell_that_is_no_pair_of_whole_numbers(apples, body, error):
+    """An apple or body cell that was no pair raised Python's 'not enough values to unpack' or a TypeError,
+    naming no key; the board is left as it was."""
+    game = SnakeDuel(1)
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, board(S0, "RIGHT", body, "LEFT", apples=apples))
+    assert game.get_state(0) == before
+
+
 @pytest.mark.parametrize("change, error", [
     ({"round": 101}, r"state's round must be between 0 and 100 \(its max_rounds 100\), got 101"),
     ({"round": -1}, r"state's round must be between 0 and 100"),
