@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, finite, flag, whole
+from envs.base import Game, finite, flag, state_cells, whole
 from envs.rng import randint
 
 # --- The rotation group ------------------------------------------------------------------------
@@ -662,8 +662,13 @@ class Rotation(Game):
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         self._check_state(state)
-        cubes = np.asarray(state["cubes"], dtype=np.int64).reshape(-1, 3)
-        colors = np.asarray(state["colors"], dtype=np.uint8).reshape(-1, 3)
+        # Each cube and colour is read as three whole numbers: NumPy took a flat list of numbers for cubes
+        # three at a time and cut 0.5 to 0, and None, a string or a row of two raised its own errors.
+        cubes = np.array(state_cells("state's cubes", state["cubes"], 3), dtype=np.int64).reshape(-1, 3)
+        rgb_rows = state_cells("state's colors", state["colors"], 3)
+        if any(not 0 <= v <= 255 for row in rgb_rows for v in row):
+            raise ValueError(f"state's colors {rgb_rows} must be RGB triples of 0..255")
+        colors = np.array(rgb_rows, dtype=np.uint8).reshape(-1, 3)
         n = len(cubes)
         if not 1 <= n <= MAX_CUBES or len(colors) != n:
             raise ValueError(f"state needs 1..{MAX_CUBES} cubes with one colour each, "
@@ -684,7 +689,8 @@ class Rotation(Game):
             # game's distance, and a turn between two views would have two answers (the tasks take one).
             raise ValueError(f"state's object (cubes {cubes.tolist()}) has a symmetry: a turn maps it, with "
                              "its colours, onto itself, so two orientations look the same")
-        r, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
+        r = rotation_index(state_cells("state's rotation", state["rotation"], 3))
+        t = rotation_index(state_cells("state's target_rotation", state["target_rotation"], 3))
         for key, idx in (("rotation_index", r), ("target_index", t)):
             if key in state and state[key] != idx:
                 raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")

@@ -533,6 +533,28 @@ def test_set_state_refuses_repeated_colours_and_symmetric_objects(cubes, colors,
 
 
 @pytest.mark.parametrize("change, error", [
+    ({"cubes": None}, "state's cubes must be a list as get_state returns, got NoneType"),  # a bare TypeError
+    ({"cubes": [[0.5, 0, 0], [1, 0, 0], [0, 1, 0]]}, r"state's cubes\[0\] must be a list of 3 whole numbers"
+                                                      r" .*, got \[0.5, 0, 0\]"),  # taken as [0, 0, 0]
+    ({"colors": [RED, BLUE, [220.5, 0, 0]]}, r"state's colors\[2\] must be a list of 3 whole numbers"),  # cut
+    ({"colors": [RED, BLUE, [300, 0, 0]]}, r"state's colors .* must be RGB triples of 0..255"),
+    ({"rotation": None}, "state's rotation must be a list as get_state returns, got NoneType"),  # a TypeError
+    ({"target_rotation": [[1, 0, 0], [0, 1], [0, 0, 1]]}, r"state's target_rotation\[1\] must be a list"),
+    ({"target_rotation": [[1.5, 0, 0], [0, 1, 0], [0, 0, 1]]}, r"state's target_rotation\[0\] must be"),
+])
+def test_set_state_names_a_value_of_the_wrong_type_or_shape(change, error):
+    # Each was read through np.asarray(dtype=int): None was a bare TypeError, a ragged matrix NumPy's
+    # "inhomogeneous shape" error, 300 an OverflowError, and fractions were cut to whole numbers, so a cube
+    # at 0.5 or a rotation row [1.5, 0, 0] loaded as another state.
+    game = fresh(1, seed=31)
+    game.set_state(0, {**game.get_state(0), "cubes": ELL, "colors": [RED, BLUE, GREEN]})
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, **change})
+    assert game.get_state(0) == before
+
+
+@pytest.mark.parametrize("change, error", [
     ({"done": "false"}, "state's done must be true or false, got 'false'"),  # bool("false") is True
     ({"solved": "no"}, "state's solved must be true or false, got 'no'"),
     ({"solved": True, "done": True}, "state is solved but not at its target"),
