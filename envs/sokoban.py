@@ -40,7 +40,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, flag, whole
+from envs.base import Game, flag, state_cell, state_cells, whole
 from envs.choices import SOKOBAN_DIFFICULTIES
 from envs.rng import randint
 
@@ -443,10 +443,22 @@ class Sokoban(Game):
         s = self.size
         if state["size"] != s:
             raise ValueError(f"state is for a {state['size']}x{state['size']} board, this game is {s}x{s}")
-        walls = np.asarray(state["walls"], dtype=np.uint8)
-        if walls.shape != (s, s):
-            raise ValueError(f"walls must be {s}x{s}, got {walls.shape}")
-        if len(state["boxes"]) != len(state["targets"]) or not state["boxes"]:
+        # NumPy read None or a string as walls with its own TypeError or ValueError, cut 0.5 to floor and
+        # refused -1 with an OverflowError: walls are s rows of s flags, 1 (or true) for a wall.
+        try:
+            walls = np.asarray(state["walls"])
+        except ValueError:  # rows of different lengths
+            walls = np.zeros(0)
+        if walls.shape != (s, s) or walls.dtype.kind not in "biuf" or not np.isin(walls, (0, 1)).all():
+            raise ValueError(f"state's walls must be {s} rows of {s} numbers, 1 for a wall and 0 for floor, "
+                             f"got {state['walls']!r}")
+        walls = walls.astype(np.uint8)
+        # Cells are read as pairs of whole numbers first: a number for the boxes was a bare TypeError, a
+        # player [1.5, 2] an IndexError, and a string was read a character at a time.
+        targets = state_cells("state's targets", state["targets"])
+        boxes = state_cells("state's boxes", state["boxes"])
+        player = state_cell("state's player", state["player"])
+        if len(boxes) != len(targets) or not boxes:
             raise ValueError("a sokoban state needs as many boxes as targets, at least one")
         # The state's own limit and deadlock rule, so that it re-simulates to the same episode end (hand-made
         # states may leave them out: then the game's).
@@ -456,18 +468,18 @@ class Sokoban(Game):
         walls = walls.copy()
         walls[[0, -1], :] = 1
         walls[:, [0, -1]] = 1
-        things = {"target": state["targets"], "box": state["boxes"], "player": [state["player"]]}
+        things = {"target": targets, "box": boxes, "player": [player]}
         for what, where in things.items():
             for c in where:
                 # Checked first: a negative or too large coordinate would index another cell (or none).
-                if len(c) != 2 or not all(0 <= v < s for v in c) or walls[c[1], c[0]]:
-                    raise ValueError(f"state's {what} {list(c)} must be on a floor cell of the {s}x{s} "
+                if not all(0 <= v < s for v in c) or walls[c[1], c[0]]:
+                    raise ValueError(f"state's {what} {c} must be on a floor cell of the {s}x{s} "
                                      "board (inside the wall ring, not on a wall)")
-        for what in ("targets", "boxes"):
-            if len({tuple(c) for c in state[what]}) != len(state[what]):
-                raise ValueError(f"state's {what} {state[what]} cover a cell twice")
-        if any(list(b) == list(state["player"]) for b in state["boxes"]):
-            raise ValueError(f"state's player {state['player']} stands on a box")
+        for what, where in (("targets", targets), ("boxes", boxes)):
+            if len({tuple(c) for c in where}) != len(where):
+                raise ValueError(f"state's {what} {where} cover a cell twice")
+        if player in boxes:
+            raise ValueError(f"state's player {player} stands on a box")
         # Everything is read before board i changes: a refused state leaves it as it was.
         # bool() took "false" for true; the step that reaches max_steps ends the episode, as does a deadlock.
         done = flag("state's done", state["done"])
@@ -480,13 +492,13 @@ class Sokoban(Game):
         self._wall[i] = walls.reshape(-1)
         self._target[i] = 0
         self._box[i] = 0
-        for x, y in state["targets"]:
+        for x, y in targets:
             self._target[i, y * s + x] = 1
-        for x, y in state["boxes"]:
+        for x, y in boxes:
             self._box[i, y * s + x] = 1
-        x, y = state["player"]
+        x, y = player
         self._player[i] = y * s + x
-        self._nbox[i] = len(state["boxes"])
+        self._nbox[i] = len(boxes)
         self._on_target[i] = int(np.sum(self._box[i] & self._target[i]))
         self._steps[i], self._done[i], self._deadlocked[i], self._rng[i] = steps, done, deadlocked, rng
         self._max_steps[i], self._deadlock_end[i] = max_steps, deadlock_end

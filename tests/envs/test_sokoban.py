@@ -418,6 +418,34 @@ def test_state_round_trip_and_json():
 
 
 @pytest.mark.parametrize("change, error", [
+    ({"walls": None}, "state's walls must be 6 rows of 6 numbers, 1 for a wall and 0 for floor, got None"),
+    ({"walls": [[1] * 6, [1, 0.5, 0, 0, 1, 1], *[[1] * 6] * 4]}, "state's walls must be"),  # 0.5 was floor
+    ({"walls": [[1] * 6, [1, 0, 0], *[[1] * 6] * 4]}, "state's walls must be"),  # NumPy's ragged-array error
+    ({"walls": [["#"] * 6] * 6}, "state's walls must be"),  # NumPy's "invalid literal for int()"
+    ({"boxes": None}, "state's boxes must be a list as get_state returns, got NoneType"),  # a TypeError
+    ({"targets": 5}, "state's targets must be a list as get_state returns, got int"),  # a TypeError
+    ({"boxes": [[2, 2, 0]]}, r"state's boxes\[0\] must be a list of 2 whole numbers .*, got \[2, 2, 0\]"),
+    ({"player": [1.5, 2]}, r"state's player must be a list of 2 whole numbers .*, got \[1.5, 2\]"),
+    ({"player": "12"}, "state's player must be a list of 2 whole numbers"),  # a TypeError
+])
+def test_set_state_names_a_value_of_the_wrong_type_or_shape(change: dict, error: str):
+    state = level("#####",
+                  "#   #",
+                  "#$@ #",
+                  "#  .#",
+                  "#####")
+    game = game_with(state)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, **change})
+    assert game.get_state(0) == before
+    # Flags as booleans and integral floats load as the ints get_state gives.
+    flags = [[bool(v) for v in row] for row in before["walls"]]
+    game.set_state(0, {**before, "walls": flags, "player": [2.0, 2], "boxes": [[1, 2.0]]})
+    assert game.get_state(0) == before
+
+
+@pytest.mark.parametrize("change, error", [
     ({"player": [-1, 2]}, r"player \[-1, 2\] must be on a floor cell"),  # wrapped to the wall at (5, 1)
     ({"boxes": [[9, 9]]}, r"box \[9, 9\] must be on a floor cell"),  # an IndexError traceback
     ({"boxes": [[0, 2]]}, r"box \[0, 2\] must be on a floor cell"),  # on the ring: pushes read past it
