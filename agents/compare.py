@@ -30,7 +30,7 @@ import numpy as np
 
 from agents.curves import pyplot
 from agents.evaluation import EPISODE_STEP_CAP, Episode, eval_kwargs, mean_text, run_episodes
-from agents.interrupts import uninterruptible
+from agents.interrupts import settled, uninterruptible
 from agents.runs import (
     file_slug,
     make_output_folder,
@@ -733,9 +733,13 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
                         model, about, players, labels, vlm_params or {}, show_progress)
         try:
             with uninterruptible():  # the new report is written and swapped in with no signal in between
-                return write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed,
-                                           runs=runs, prices=prices or {}, frames_per_vlm=frames_per_vlm,
-                                           command=command, max_steps=max_steps)
+                report = write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed,
+                                             runs=runs, prices=prices or {}, frames_per_vlm=frames_per_vlm,
+                                             command=command, max_steps=max_steps)
+                # The report is in place: a stop signal from now on is ignored (one in the moment after this
+                # block, before the caller could say so, had compare.py say no report was written).
+                settled()
+            return report
         except CompareError as e:  # the report is lost, not the answers it was made of
             raise CompareError(f"{e}{cached_answers_hint(players, ' (or give another --out)')}") from None
     except BaseException:  # a failed play or report (or Ctrl-C) leaves no empty folder made for it

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.compare import CompareError, compare, max_tokens_hint, parse_params, parse_prices
     from agents.config import check_device
     from agents.evaluation import mean_text
-    from agents.interrupts import settled, stop_signals_interrupt
+    from agents.interrupts import stop_signals_interrupt
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs import GAMES
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                                  device=args.device, frames_per_vlm=args.frames, command=command,
                                  overwrite=args.overwrite, show_progress=not args.no_progress,
                                  checkpoint=Path(args.checkpoint) if args.checkpoint else None)
-                settled()  # the report is in place: a signal from now on is ignored
+                # The report is in place, and compare() ignores stop signals from then on (settled).
             except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2

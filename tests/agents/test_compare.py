@@ -288,6 +288,33 @@ def test_a_signal_while_the_report_is_written_cannot_leave_half_of_it(specialist
     assert sent and (out / "report.json").is_file() and (out / "report.md").is_file()
 
 
+def test_a_signal_just_after_the_report_is_in_place_does_not_say_no_report_was_written(
+        specialist, scripts, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C in the moment after the report was swapped in (signals were ignored only while it was
+    written) stopped compare.py before it settled, and it said "no report written" beside the report."""
+    import contextlib
+    import signal
+
+    import agents.compare
+
+    out = tmp_path / "report"
+    quiet = agents.compare.uninterruptible
+
+    @contextlib.contextmanager
+    def then_a_signal():
+        with quiet():
+            yield
+        if (out / "report.json").is_file():  # the report's block, not the earlier recovery's
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(agents.compare, "uninterruptible", then_a_signal)
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(specialist), "--episodes", "1",
+                                 "--out", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "no report written" not in captured.err and f"report: {out / 'report.md'}" in captured.out
+    assert (out / "report.json").is_file()
+
+
 def test_missing_matplotlib_is_named_before_any_episode(scripts, specialist, tmp_path, capsys, monkeypatch):
     import agents.compare
 
