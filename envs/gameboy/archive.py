@@ -144,6 +144,8 @@ class StateArchive:
             finally:
                 db.close()
         except sqlite3.Error as e:
+            if "locked" in str(e):  # busy past the timeout, not damaged: moving the archive aside is no cure
+                raise
             gone = not create and not self.index.exists()
             raise ArchiveError(self.folder, f"its {self.index.name} was deleted or moved while in use" if gone
                                else f"{self.index.name}: {e}") from None

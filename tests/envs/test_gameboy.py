@@ -1474,7 +1474,8 @@ def test_a_state_whose_index_row_cannot_be_written_leaves_no_file(tmp_path: Path
     locker = sqlite3.connect(archive.index)
     locker.execute("BEGIN EXCLUSIVE")  # another process holding the index: every other writer waits
     connect = sqlite3.connect
-    monkeypatch.setattr(archive_module.sqlite3, "connect", lambda path, timeout: connect(path, timeout=0.1))
+    monkeypatch.setattr(archive_module.sqlite3, "connect",
+                        lambda path, timeout, **kwargs: connect(path, timeout=0.1, **kwargs))
     try:
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             archive.add(b"lost", "pokemon_red", (0, 2, 1), 1, 5, 0, 0.0)
