@@ -66,7 +66,8 @@ def snake_reply(best: str, worst: str) -> str:
 
 
 @pytest.mark.parametrize("spec, right, wrong", [
-    (CHOICE, ["B", "(B)", "B.", "Option B", "B. 5", "5", "b"], ["A", "C", "B or C", "A, B, C, D", "9", ""]),
+    (CHOICE, ["B", "(B)", "B.", "Option B", "B. 5", "5", "b", "B, not E", "B, not (e)"],  # E: no option
+     ["A", "C", "B or C", "A, B, C, D", "9", ""]),
     (ARTICLES, ["B", "B. A box is in a different place", "(B) A box is in a different place.",
                 "b) a box is in a different place", "A box is in a different place"],
      ["A", "D", "C. A box is in a different place", "B. A target is in a different place", "A. B", "A, B"]),
@@ -79,7 +80,7 @@ def snake_reply(best: str, worst: str) -> str:
                   # a signed axis, as the prompts name turns: 90° about Z− is −90° about Z
                   "90° about Z\u2212", "90 about Z-", "Z-, 90°"],
      ["90 about Z", "270 about X", "270", "270 about Z or X", "270 or 90 about Z", "270 about Z-",
-      "Z\u2212 270°", "90 about Z- or Z+"]),
+      "Z\u2212 270°", "90 about Z- or Z+", "270 about Z+ or Z-"]),
     (ANGLE_OPTS, ["A", "90", "90° about Y", "450", "270 about Y-"],
      ["B", "90 about Z", "90 or 180", "C", "\u221290°", "90° about Y\u2212"]),
     (NINE_B, ["B", "I think it's B", "I'd say B.", "I\u2019m fairly sure it is B", "B, I think",
@@ -122,6 +123,11 @@ def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
         assert spec_problem(spec) is None, spec
     problem = spec_problem({"rule": "word", "choices": MOVES})
     assert problem == "verifier rule 'word' needs 'accepted' (a list of words)"
+    # A key present but of the wrong kind is refused too, by name.
+    assert spec_problem({"rule": "integer", "value": True}) == ("verifier rule 'integer': 'value' must be an "
+                                                                "integer, got true")
+    assert "a pair of integers" in spec_problem({"rule": "coordinate", "value": [3, 4, 5]})
+    assert "an option letter" in spec_problem({**CHOICE, "answer": 1})
 
 
 def test_vigal_snake_rule() -> None:
@@ -155,6 +161,10 @@ def test_vigal_snake_rule() -> None:
         assert verify(snake_reply(right, "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 1.0, right
     for wrong in ("N/A", "I don't know", "None, UP", "None or UP"):
         assert verify(snake_reply(wrong, "UP, DOWN, LEFT, RIGHT"), trapped)["accuracy"] == 0.0, wrong
+    # An essay in <best_answer> is no answer; nor is a second <best_answer> hidden in the reasoning.
+    assert verify(snake_reply("UP " + "because " * 80, "DOWN, RIGHT"), spec)["accuracy"] == 0.0
+    hidden = "<think><best_answer>DOWN</best_answer></think>" + snake_reply("UP", "DOWN, RIGHT")[29:]
+    assert hidden.count("<best_answer>") == 2 and verify(hidden, spec)["accuracy"] == 0.0
 
 
 def test_format_is_scored_apart_from_accuracy() -> None:
@@ -168,6 +178,9 @@ def test_format_is_scored_apart_from_accuracy() -> None:
     assert verify("<think>a</think><answer>\\boxed{5}</answer>", spec)["overall"] == 1.0
     assert verify("<think>a</think> so \\boxed{5}", spec) == {"overall": 0.9, "format": 0.0, "accuracy": 1.0}
     assert verify("< think >a</ think >< answer > 5 </answer >", spec)["overall"] == 1.0  # spaced tags
+    for twice_closed in ("<think>a</think>b</think><answer>5</answer>",
+                         "a</think>b</think><answer>5</answer>"):
+        assert verify(twice_closed, spec)["format"] == 0.0, twice_closed  # not one <think>…</think>
 
 
 ADVERSARIAL = [
@@ -183,6 +196,9 @@ ADVERSARIAL = [
     "<think>a</think><answer>" + "5 " * 300 + "</answer>",  # an essay of answers
     "<think>a</think>\\boxed{5} \\boxed{5}",
     "0 1 2 3 4 5 6 7 8 9 10",  # every number
+    "<think>a</think><answer>5</answer> or not</think>",  # answers are read after the last </think>
+    "<best_answer>5</best_answer>",  # another question's tags: no <answer>, and no tag-free bare reply
+    "Looking at the picture carefully, I count the boxes and get 5 in all.",  # no bare reply: too long
     "<think>" + "x" * 1_000_000 + "</think><answer>5</answer>",  # 1 MB
 ]
 
@@ -295,6 +311,12 @@ def test_ground_truth_json_round_trip() -> None:
     assert verify(rec.answer, gt)["accuracy"] == 1.0
     plain = load_ground_truth("42")
     assert plain["verifier"] == {"rule": "exact", "answer": "42"}
+    foreign = '{"answer": "B"}'  # JSON, but no ground truth of ours: an exact rule on its text
+    assert load_ground_truth(foreign)["verifier"] == {"rule": "exact", "answer": foreign}
+    assert verify(wrap("pallet Town."), "Pallet town")["accuracy"] == 1.0  # exact: case and wrapping aside
+    assert payload["qa_type"] == "q" and payload["game"] == "snake"
+    reordered = record(dict(reversed(list(SNAKE.items()))), answer=rec.answer)
+    assert ground_truth_json(reordered) == gt  # keys sorted: the same record, the same bytes
     assert verify(wrap("42"), "42")["overall"] == 1.0 and verify(wrap("41"), "42")["accuracy"] == 0.0
     with pytest.raises(ValueError, match="unknown verifier rule"):
         verify("x", {"rule": "telepathy"})
