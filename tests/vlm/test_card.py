@@ -1,0 +1,103 @@
+"""The dataset card's figures, on a hand-built export whose every count differs: each table cell, the
+provenance line and the trainer commands say what the export holds (tests/vlm/test_export.py checks a
+real export's card only loosely: that some cell holds each family's total)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from vlm.card import render_card
+
+
+def rec(i: int, family: str, qa_type: str, plot: int, qa: int, images: int = 1) -> dict[str, Any]:
+    return {"id": f"r{i}", "game": "snake", "family": family, "qa_type": qa_type, "plot_level": plot,
+            "qa_level": qa, "images": [f"images/{i}_{k}.png" for k in range(images)],
+            "question": f"question {i}?", "options": None, "answer": f"answer {i}",
+            "analysis": f"analysis {i}", "verifier": {"rule": "exact", "answer": f"answer {i}"}, "source": {}}
+
+
+SPLITS = {
+    "train": [rec(0, "strategy", "best_move", 3, 1), rec(1, "perception", "head_position", 1, 2),
+              rec(2, "perception", "apple_count", 1, 2), rec(3, "strategy", "best_move", 1, 1),
+              rec(4, "perception", "head_position", 2, 1)],
+    "val": [rec(5, "perception", "head_position", 2, 2, images=3),
+            rec(6, "state_prediction", "next_head", 1, 3)],
+    "test": [rec(7, "strategy", "best_move", 1, 1)],
+}
+
+META: dict[str, Any] = {
+    "env": "snake", "gym_id": "depthfirst/Snake-v0", "env_kwargs": {"size": 10},
+    "run": {"path": "/runs/snake/a", "checkpoint": "/runs/snake/a/model.zip", "checkpoint_sha1": "c0ffee"},
+    "policy": {"algorithm": "PPO", "preset": "tiny", "parameters": 12345, "num_timesteps": 67890},
+    "seeds": {"base": 100}, "stochastic": False, "min_score": 2.0, "tasks_per_state": 3,
+    "counts": {"episodes_played": 7, "episodes_kept": 4, "steps": 40, "images": 6,
+               "dropped": {"val": 3, "test": 1}},
+    "scores": {"kept_mean": 3.25, "kept_max": 6.0},
+    "versions": {"depthfirst": "0.1"}, "dataset_name": "depthfirst_snake", "command": "python export",
+}
+
+CURRICULUM = {"mix": {"perception": 0.5, "strategy": 0.5}, "stages": [
+    {"name": "easy", "levels": [[1, 1], [1, 2]], "count": 3, "schedule": ["r1", "r3"],
+     "mix": {"perception": 0.5, "strategy": 0.5}},
+    {"name": "hard", "levels": [], "count": 0, "schedule": [], "mix": {}}]}
+
+
+def table(card: str, heading: str) -> list[list[str]]:
+    """The rows (cells as text) of the first table after ``heading``, without its header."""
+    lines = card[card.index(heading):].splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_count_tables_give_each_split_its_own_column_and_the_totals():
+    card = render_card(META, SPLITS, CURRICULUM, [])
+    assert table(card, "### By family") == [
+        ["perception", "3", "1", "0", "4"], ["state_prediction", "0", "1", "0", "1"],
+        ["strategy", "2", "0", "1", "3"], ["**all**", "5", "2", "1", "8"]]  # FAMILIES order, then all
+    assert table(card, "### By question type") == [
+        ["apple_count", "1", "0", "0", "1"], ["best_move", "2", "0", "1", "3"],
+        ["head_position", "2", "1", "0", "3"], ["next_head", "0", "1", "0", "1"],
+        ["**all**", "5", "2", "1", "8"]]
+    assert table(card, "### By game") == [["snake", "5", "2", "1", "8"], ["**all**", "5", "2", "1", "8"]]
+    # rows plot_level, columns qa_level, over every split
+    assert table(card, "### By level") == [["plot 1", "2", "2", "1"], ["plot 2", "1", "1", "0"],
+                                           ["plot 3", "1", "0", "0"]]
+    assert "(3 from val, 1 from test)" in card
+    assert table(card, "## Curriculum") == [
+        ["easy", "(1,1), (1,2)", "3", "2", "perception 0.50, strategy 0.50"], ["hard", "—", "0", "0", "—"]]
+
+
+def test_the_headline_and_provenance_say_what_was_played_and_kept():
+    card = render_card(META, SPLITS, CURRICULUM, [])
+    assert ("8 task records with 6 distinct PNG images, made from 4 episodes (40 steps) of a trained `snake` "
+            "specialist (PPO, `tiny` preset, 12,345 parameters, 67,890 training steps)") in card
+    assert ("- episodes: 7 played from seed 100 (episode k: seed + k), 4 kept (score ≥ 2); greedy "
+            "actions") in card
+    assert "- scores of kept episodes: mean 3.25, max 6" in card
+    assert "- up to 3 tasks per state, from `vlm/tasks/snake.py`" in card
+    assert "ROM SHA-1" not in card and "minari" not in card
+    other = render_card({**META, "stochastic": True, "min_score": 0.0, "rom_sha1": "ab" * 20,
+                         "minari": "depthfirst/snake-v0", "env": "gameboy",
+                         "env_kwargs": {"game": "tetris"}}, SPLITS, CURRICULUM, [])
+    assert "4 kept (score ≥ 0); stochastic actions" in other  # a filter at 0 is still a filter
+    assert f"- ROM SHA-1: `{'ab' * 20}`" in other
+    assert ("- `minari/`: Minari dataset `depthfirst/snake-v0` (`MINARI_DATASETS_PATH=<dataset>/"
+            "minari`)") in other
+    assert "(score ≥" not in render_card({**META, "min_score": None}, SPLITS, CURRICULUM, [])
+
+
+def test_examples_show_each_family_once_from_train_and_commands_fit_every_record():
+    card = render_card(META, SPLITS, CURRICULUM, ["openrlhf"])
+    shown = re.findall(r"^#### (\S+) / \S+ \(`([^`]+)`, plot level (\d), qa level (\d)\)", card, re.M)
+    # the first record of each family, from train only
+    assert shown == [("strategy", "r0", "3", "1"), ("perception", "r1", "1", "2")]
+    assert "![image 1](images/0_0.png)" in card and "**Answer:** `answer 0`" in card
+    # The val record's three images: OpenRLHF must be told to take that many per prompt.
+    assert "≥ 3" in card and "≥ 1" not in card
+    assert "openrlhf/train.jsonl" in card
