@@ -1,0 +1,71 @@
+"""Training callbacks on stand-in models (no training): what MetricsCallback writes and when, and when a
+periodic callback fires. tests/agents/test_training.py checks them inside real runs."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import agents.callbacks
+from agents.callbacks import MetricsCallback, PeriodicCallback
+
+
+class Logger:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, Any]] = []
+        self.dumps: list[tuple[int, dict[str, Any]]] = []  # (step, what was recorded since the last dump)
+
+    def record(self, key: str, value: Any, exclude: Any = None) -> None:
+        self.records.append((key, value))
+
+    def dump(self, step: int) -> None:
+        self.dumps.append((step, dict(self.records)))
+        self.records = []
+
+
+def test_sps_counts_this_session_s_steps_over_each_update_s_wall_time(monkeypatch):
+    clock = iter([10.0, 10.5, 12.0, 16.0, 17.0])
+    monkeypatch.setattr(agents.callbacks.time, "perf_counter", lambda: next(clock))
+    logger = Logger()
+    model = SimpleNamespace(num_timesteps=1000, logger=logger, get_env=lambda: None)  # a --resume at 1000
+    callback = MetricsCallback({"lr": 1e-4})
+    callback.init_callback(model)
+    callback._on_training_start()  # t = 10
+    assert [k for k, _ in logger.records] == ["hparams"]
+    callback._on_rollout_start()  # t = 10.5: the first rollout starts, no update yet: nothing dumped
+    assert logger.dumps == []
+    model.num_timesteps = 1256
+    callback._on_rollout_start()  # t = 12: 256 steps (rollout and update) in 1.5 s
+    model.num_timesteps = 1512
+    callback._on_training_end()  # t = 16: 256 more in 4 s
+    callback._on_training_end()  # t = 17: no step since: nothing more
+    assert [step for step, _ in logger.dumps] == [1256, 1512]
+    assert logger.dumps[0][1]["time/sps"] == pytest.approx(256 / 1.5)
+    assert logger.dumps[1][1]["time/sps"] == pytest.approx(256 / 4)
+
+
+class Every(PeriodicCallback):
+    def __init__(self, every: int) -> None:
+        super().__init__(every)
+        self.fired: list[int] = []
+
+    def fire(self) -> None:
+        self.fired.append(self.model.num_timesteps)
+
+
+@pytest.mark.parametrize("start, rollout, every, fired", [
+    (0, 256, 300, [512, 768, 1024]),  # the first rollout end at or past 300, 600, 900
+    (0, 256, 256, [256, 512, 768, 1024]),  # exactly on each multiple
+    (500, 256, 300, [756, 1012, 1268, 1524]),  # resumed at 500: 600, 900, 1200, 1500; not 800
+    (0, 100, 1000, [1000]),
+])
+def test_a_periodic_callback_fires_at_the_first_rollout_end_past_each_multiple(start, rollout, every, fired):
+    callback = Every(every)
+    callback.model = SimpleNamespace(num_timesteps=start)
+    callback._on_training_start()
+    while callback.model.num_timesteps + rollout <= start + 1024:
+        callback.model.num_timesteps += rollout
+        callback._on_rollout_end()
+    assert callback.fired == fired
