@@ -1,3 +1,5 @@
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -27,6 +29,26 @@ def test_every_preset_accepts_any_image_and_downsamples_big_ones(shape):
         assert out.shape == (2, p.hidden), name
     big = GridCNN(spaces.Box(0, 255, (3, 48, 96), np.uint8), (16, 32), 64)
     assert any(m.stride == (2, 2) for m in big.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+@pytest.mark.parametrize("side, kept", [(12, 12), (13, 7), (24, 12), (25, 7), (160, 10)])
+def test_images_are_downsampled_only_until_their_longer_side_is_at_most_max_side(side, kept):
+    # A 12-cell grid keeps every cell; a stride-2 convolution maps 25 pixels to 13, which needs one more.
+    net = GridCNN(spaces.Box(0, 255, (3, side, side), np.uint8), (16, 32), 64)
+    assert net.trunk[:-1](torch.zeros(1, 3, side, side)).shape[-2:] == (kept, kept)
+
+
+def test_presets_match_their_parameter_counts_and_heads_read_the_trunk_directly():
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+
+    assert count_params(torch.nn.Linear(3, 2)) == 8  # weights and biases
+    for name, preset in PRESETS.items():
+        policy = ActorCriticCnnPolicy(SNAKE_OBS, spaces.Discrete(4), lambda _: 1e-4, **policy_kwargs(name))
+        millions = float(re.search(r"≈([\d.]+)M params", preset.about).group(1))
+        assert round(count_params(policy) / 1e6, 1) == millions, name
+        # shared trunk, then linear policy and value heads: no hidden layers in between
+        assert count_params(policy.mlp_extractor) == 0
+        assert policy.action_net.in_features == policy.value_net.in_features == preset.hidden
 
 
 def test_channels_last_images_compute_the_same_features_and_gradients():
@@ -97,6 +119,25 @@ def test_device_buffer_keeps_uint8_and_matches_sb3_advantages():
 def test_device_buffer_refuses_float_observations():
     with pytest.raises(TypeError, match="uint8"):
         DeviceRolloutBuffer(4, spaces.Box(0, 1, (3,), np.float32), spaces.Discrete(2), "cpu")
+    with pytest.raises(TypeError, match="Discrete actions"):
+        DeviceRolloutBuffer(4, SNAKE_OBS, spaces.Box(-1, 1, (2,), np.float32), "cpu")
+
+
+def test_a_minibatch_size_that_does_not_divide_the_rollout_still_serves_every_sample_once():
+    # As SB3's RolloutBuffer: 16 × 8 = 128 samples in minibatches of 48 are 48, 48 and the last 32.
+    n_steps, n_envs = 16, 8
+    buf = DeviceRolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", n_envs=n_envs)
+    fill(buf, np.random.default_rng(0), n_steps - 1, n_envs)
+    assert not buf.full  # one step short of a rollout
+    fill(buf, np.random.default_rng(1), 1, n_envs)
+    assert buf.full
+    buf.compute_returns_and_advantage(torch.zeros(n_envs), np.zeros(n_envs))
+    batches = list(buf.get(48))
+    assert [len(b.old_log_prob) for b in batches] == [48, 48, 32]
+    seen = torch.cat([b.old_log_prob for b in batches]).sort().values
+    assert torch.equal(seen, buf.log_probs.flatten().sort().values)
+    whole = list(buf.get())  # no batch size: the whole rollout at once
+    assert len(whole) == 1 and len(whole[0].old_log_prob) == n_steps * n_envs
 
 
 class SeededLikeGameVecEnv(gym.Wrapper):
