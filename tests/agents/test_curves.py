@@ -1,0 +1,68 @@
+"""agents/curves.py read_scalars on hand-written event files: the tag asked for only, tensor scalars,
+step order, a resume's cut at its own step, and minutes counted by session whatever the file names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.summary.writer.record_writer import RecordWriter
+from tensorboard.util.tensor_util import make_tensor_proto
+
+from agents.curves import read_scalars
+
+TAG = "rollout/score_mean"
+
+
+def write_events(run: Path, name: str, start: float, events: list[Event]) -> None:
+    (run / "tb").mkdir(exist_ok=True)
+    with open(run / "tb" / f"events.out.tfevents.{name}", "wb") as f:
+        writer = RecordWriter(f)
+        writer.write(Event(wall_time=start, file_version="brain.Event:2").SerializeToString())
+        for event in events:
+            writer.write(event.SerializeToString())
+
+
+def scalar(wall: float, step: int, value: float, tag: str = TAG) -> Event:
+    value_pb = Summary.Value(tag=tag, simple_value=value)
+    return Event(wall_time=wall, step=step, summary=Summary(value=[value_pb]))
+
+
+def tensor_scalar(wall: float, step: int, value: float, tag: str = TAG) -> Event:
+    """A scalar as TF2's summaries write it: a tensor with the scalars plugin's metadata."""
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
+    value_pb = Summary.Value(tag=tag, metadata=meta, tensor=make_tensor_proto(np.float32(value)))
+    return Event(wall_time=wall, step=step, summary=Summary(value=[value_pb]))
+
+
+def test_only_the_tag_asked_for_in_step_order_with_tensor_scalars(tmp_path):
+    write_events(tmp_path, "1000.host", 1000.0, [
+        scalar(1010.0, 200, 2.0), scalar(1010.0, 200, 99.0, tag="time/sps"), scalar(1020.0, 100, 1.0),
+        tensor_scalar(1030.0, 300, 3.0), tensor_scalar(1030.0, 300, 77.0, tag="train/value_loss")])
+    steps, values, _ = read_scalars(tmp_path, TAG)
+    assert steps.tolist() == [100, 200, 300] and values.tolist() == [1.0, 2.0, 3.0]
+    assert read_scalars(tmp_path, "train/value_loss")[1].tolist() == [77.0]
+
+
+def test_a_resume_drops_the_points_at_and_past_its_step(tmp_path):
+    # a session start at step 200 hides the earlier session's points at 200 and past, which it logs again
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0), scalar(1120.0, 200, 2.0),
+                                                 scalar(1180.0, 300, 3.0)])
+    write_events(tmp_path, "5000.host", 5000.0, [
+        Event(wall_time=5000.0, step=200, session_log=SessionLog(status=SessionLog.START)),
+        scalar(5060.0, 200, 20.0), scalar(5120.0, 300, 30.0)])
+    steps, values, _ = read_scalars(tmp_path, TAG)
+    assert steps.tolist() == [100, 200, 300] and values.tolist() == [1.0, 20.0, 30.0]
+
+
+def test_minutes_count_sessions_in_time_order_whatever_the_file_names(tmp_path):
+    # The later session's file sorts first by name. A point logged as a session starts (wall == its start)
+    # counts the earlier sessions' training only.
+    write_events(tmp_path, "a", 5000.0, [scalar(5000.0, 300, 3.0), scalar(5060.0, 400, 4.0)])
+    write_events(tmp_path, "b", 1000.0, [scalar(1060.0, 100, 1.0), scalar(1120.0, 200, 2.0)])
+    steps, _, minutes = read_scalars(tmp_path, TAG)
+    assert steps.tolist() == [100, 200, 300, 400]
+    assert minutes.tolist() == pytest.approx([1.0, 2.0, 2.0, 3.0])
