@@ -67,6 +67,20 @@ def test_a_one_sample_last_minibatch_is_refused_only_where_recurrent_ppo_normali
     assert resolved(*lone[1:])["ppo"]["batch_size"] == 8  # SB3's PPO skips a one-sample minibatch
 
 
+def test_auto_workers_run_batched_cores_in_process_and_emulators_one_per_core(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert resolved()["num_workers"] == 0  # Snake's batched core
+    gameboy = resolve(load_config("gameboy"), cuda_available=False)
+    assert gameboy["num_workers"] == min(6, gameboy["num_envs"]) > 0
+
+
+def test_set_reaches_a_section_the_config_lacks_and_keeps_an_equals_sign_in_its_value():
+    cfg = apply_set(load_config("snake"), ["env_kwargs.reward.badge=2", "env_kwargs.rom=/roms/a=b.gb"])
+    assert cfg["env_kwargs"]["reward"] == {"badge": 2} and cfg["env_kwargs"]["rom"] == "/roms/a=b.gb"
+
+
 def test_a_config_file_with_an_unknown_top_level_key_is_refused(tmp_path: Path):
     own = tmp_path / "mine.yaml"
     own.write_text("sed: 5\n")  # seed, mistyped: would train with seed 0 without a word
