@@ -747,10 +747,13 @@ def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
     assert cfg["env"] == "sokoban" and cfg["ppo"]["learning_rate"] == 1e-4
     assert cfg["env_kwargs"] == preset["env_kwargs"] and cfg["total_timesteps"] == preset["total_timesteps"]
     assert cfg["ppo"]["batch_size"] == preset["ppo"]["batch_size"]
+    # Should a refusal regress, a tiny run into tmp_path fails the folder check below, where the
+    # preset's budget into ./runs looked like a hung suite.
+    never_train = ["--total-timesteps", "64", "--run-dir", str(tmp_path / "trained")]
     listed = tmp_path / "listed.yaml"
     listed.write_text("env: [snake]\n")  # a TypeError traceback (unhashable) with the game left out
     with pytest.raises(SystemExit) as exc:
-        raise SystemExit(scripts.train_ppo.main(["--config", str(listed), *TINY]))
+        raise SystemExit(scripts.train_ppo.main(["--config", str(listed), *never_train, *TINY]))
     assert exc.value.code == 2 and "env must be a game's name, got ['snake']" in capsys.readouterr().err
     listed.unlink()
     bad = {"broken.yaml": "ppo: [1, 2", "typo.yaml": "ppo: {lr: 0.1}\n", "value.yaml": "save_every: -5\n"}
@@ -763,7 +766,7 @@ def test_config_file_layers_over_the_env_preset(scripts, tmp_path, capsys):
     for argv, message in [*argvs, (["--run-dir", ""], "argument --run-dir: is empty"),
                                    (["--resume", " "], "argument --resume: is empty")]:
         with pytest.raises(SystemExit) as exc:
-            raise SystemExit(scripts.train_ppo.main(["--env", "snake", *argv, *TINY]))
+            raise SystemExit(scripts.train_ppo.main(["--env", "snake", *never_train, *argv, *TINY]))
         assert exc.value.code == 2 and message in capsys.readouterr().err, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "mine.yaml", "typo.yaml",
                                                           "value.yaml"]
