@@ -1205,6 +1205,34 @@ def test_progress_bar_ends_on_the_last_whole_rollout():
     cb._on_training_end()
 
 
+
+def test_progress_bar_after_a_resume_mid_rollout_counts_steps_and_shows_the_mean_score():
+    """A Ctrl-C saves mid-rollout (step 520 here): the resumed bar starts there and ends on the whole
+    rollouts counted from it, follows the step count, shows the mean score of the episodes kept, and is
+    closed at the run's end."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from agents.callbacks import ProgressCallback
+
+    cb = ProgressCallback(1000)
+    model = SimpleNamespace(num_timesteps=520, n_steps=32, n_envs=8, ep_info_buffer=deque())
+    cb.model = model
+    cb._on_training_start()
+    assert (cb.bar.n, cb.bar.total) == (520, 1032)  # learn(480) runs two rollouts of 256 from 520
+    model.num_timesteps = 528
+    cb._on_step()
+    model.num_timesteps = 776
+    cb._on_step()
+    assert cb.bar.n == 776
+    model.ep_info_buffer.extend([{"r": 9.0, "l": 30, "score": 1.0}, {"r": 7.0, "l": 20, "score": 4.0},
+                                 {"r": 1.0, "l": 5}])
+    cb._on_rollout_end()
+    assert cb.bar.postfix == "score=2.50"
+    cb._on_training_end()
+    assert cb.bar.disable  # closed: its line ended
+
+
 def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a shell without job control
 
