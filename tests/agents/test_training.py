@@ -1723,6 +1723,50 @@ def test_the_next_video_follows_the_last_one_made(made, step, every, due):
     assert callback._next == due
 
 
+
+def test_a_video_films_one_deterministic_capped_episode_at_its_step(tmp_path, monkeypatch):
+    """fire(): the callback's seed and max_steps, the episode's frames replayed at its scale, the image's
+    size as (height, width) of a frame that is not square, written at the step it was made, its score, and
+    the multiple of --video-every it was made for kept on the model (a --resume counts from it)."""
+    from types import SimpleNamespace
+
+    from stable_baselines3.common.logger import configure
+
+    import agents.callbacks
+    from agents.callbacks import VideoCallback
+    from agents.evaluation import Episode
+
+    played: list[dict] = []
+
+    def run_episodes(model, env, env_kwargs, episodes, seed=0, max_steps=0, deterministic=True):
+        played.append({"env": env, "kwargs": env_kwargs, "episodes": episodes, "seed": seed,
+                       "max_steps": max_steps, "deterministic": deterministic})
+        return [Episode(seed=seed, actions=[1, 2], score=3.0, length=2, ret=1.0, info={})]
+
+    def replay_frames(env, env_kwargs, seed, actions, scale=16):
+        assert (seed, actions, scale) == (77, [1, 2], 4)
+        return np.zeros((len(actions) + 1, 12, 20, 3), dtype=np.uint8)  # 12 high, 20 wide
+
+    monkeypatch.setattr(agents.callbacks, "run_episodes", run_episodes)
+    monkeypatch.setattr(agents.callbacks, "replay_frames", replay_frames)
+    logger = configure(str(tmp_path), ["tensorboard"])
+    callback = VideoCallback("rotation", {"size": 5}, every=300, max_steps=40, seed=77, scale=4)
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
+    callback._on_training_start()
+    callback.model.num_timesteps = 768
+    callback._on_rollout_end()
+    assert played == [{"env": "rotation", "kwargs": {"size": 5}, "episodes": 1, "seed": 77, "max_steps": 40,
+                       "deterministic": True}]
+    assert logger.name_to_value["rollout/video_score"] == 3.0
+    assert getattr(callback.model, VideoCallback.MADE) == 600
+    logger.dump(768)
+    logger.close()
+    ea = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    ea.Reload()
+    [video] = ea.Images("rollout/video")
+    assert (video.step, video.height, video.width) == (768, 12, 20)
+
+
 @pytest.mark.parametrize("recurrent", [False, True])
 def test_a_model_loaded_to_play_allocates_no_rollout_buffer(tmp_path, recurrent):
     """Evaluation, export and compare load with no env: SB3 allocated the run's whole rollout buffer
