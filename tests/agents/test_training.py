@@ -1520,6 +1520,93 @@ def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, 
     assert saved == {"maps_visited": 2.0, "tiles_visited": 55.0}
 
 
+
+def test_the_visit_heatmap_is_one_panel_per_worker_at_the_first_rollout_and_every_image_every(monkeypatch):
+    """One call per worker process (its first board), the panels side by side, each padded below to the
+    tallest and followed by a blank column; the first image at this session's first rollout end, the next
+    ones at or past image_every steps after the last."""
+    from types import SimpleNamespace
+
+    import envs
+    from agents.callbacks import GameStatsCallback
+
+    class Game:  # a Game Boy game with a heatmap and no milestones
+        def visit_heatmap(self) -> np.ndarray:
+            return np.zeros((1, 1))
+
+    monkeypatch.setattr(envs, "game_class", lambda name: Game)
+    calls: list[tuple[str, list[int]]] = []
+
+    def env_method(name, indices=None):
+        calls.append((name, list(indices)))
+        return [np.full((2, 3), 1.0), np.full((3, 2), 2.0)]
+
+    venv = SimpleNamespace(_slices=[(0, 2), (2, 5)], get_attr=lambda name, indices=None: ["game"],
+                           env_method=env_method)
+    images: list[tuple[int, object]] = []
+    model = SimpleNamespace(num_timesteps=100, get_env=lambda: venv)
+    model.logger = SimpleNamespace(record=lambda key, value, exclude=None: images.append(
+        (model.num_timesteps, value)) if key == "game/visit_heatmap" else None)
+    callback = GameStatsCallback(image_every=500, run=Path("unused"))
+    callback.init_callback(model)
+    callback._on_training_start()  # a --resume at step 100
+    for step in (356, 612, 856, 1112, 1368):
+        model.num_timesteps = step
+        callback._on_rollout_end()
+    assert [step for step, _ in images] == [356, 856, 1368]
+    assert calls == [("visit_heatmap", [0, 2])] * 3
+    image = images[0][1]
+    assert image.dataformats == "HW"
+    assert image.image.numpy().tolist() == [[1, 1, 1, 0, 2, 2, 0],
+                                            [1, 1, 1, 0, 2, 2, 0],
+                                            [0, 0, 0, 0, 2, 2, 0]]
+
+
+def test_milestones_are_written_only_when_a_best_moves(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import agents.callbacks
+    import envs
+    from agents.callbacks import GameStatsCallback
+
+    class Game:
+        def milestones(self) -> dict[str, float]:
+            return {}
+
+    monkeypatch.setattr(envs, "game_class", lambda name: Game)
+    written: list[str] = []
+    monkeypatch.setattr(agents.callbacks, "atomic_write_text", lambda file, text: written.append(text))
+    per_worker = [{"tiles_visited": 3.0}]
+    venv = SimpleNamespace(_slices=[(0, 2)], get_attr=lambda name, indices=None: ["game"],
+                           env_method=lambda name, indices=None: per_worker)
+    logger = SimpleNamespace(record=lambda key, value, exclude=None: None)
+    callback = GameStatsCallback(image_every=10**9, run=tmp_path)
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: venv))
+    callback._on_training_start()
+    callback._on_rollout_end()
+    callback._on_rollout_end()
+    per_worker[0] = {"tiles_visited": 2.0}  # a restarted worker: below the run's best
+    callback._on_rollout_end()
+    assert len(written) == 1
+    per_worker[0] = {"tiles_visited": 5.0}
+    callback._on_rollout_end()
+    assert [json.loads(text) for text in written] == [{"tiles_visited": 3.0}, {"tiles_visited": 5.0}]
+
+
+def test_read_milestones_keeps_only_finite_numbers_and_reads_a_bad_file_as_none(tmp_path):
+    from agents.callbacks import read_milestones
+
+    file = tmp_path / "milestones.json"
+    assert read_milestones(file) == {}  # missing
+    file.write_text(json.dumps({"tiles": 4, "maps": 2.5, "won": True, "nan": float("nan"),
+                                "inf": float("inf"), "name": "x", "none": None}))
+    assert read_milestones(file) == {"tiles": 4.0, "maps": 2.5}
+    # not an object, cut short, empty, not UTF-8
+    for data in (b'[["tiles", 4]]', b'{"tiles": 4', b"", b'{"tiles": 4, "\xff": 1}'):
+        file.write_bytes(data)
+        assert read_milestones(file) == {}, data
+
+
 def test_episode_seeds_may_reach_the_last_64_bit_seed() -> None:
     from agents.cli import check_episode_seeds
 
