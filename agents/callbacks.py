@@ -49,7 +49,8 @@ class ProgressCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         assert self.bar is not None
-        self.bar.set_postfix(score=f"{_mean_key(self.model, 'score'):.2f}", refresh=False)
+        score = _mean_key(self.model, "score")  # nan until an episode has ended: "-" says so, "nan" puzzled
+        self.bar.set_postfix(score="-" if np.isnan(score) else f"{score:.2f}", refresh=False)
 
     def _on_training_end(self) -> None:
         self.close()

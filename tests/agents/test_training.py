@@ -1225,6 +1225,8 @@ def test_progress_bar_after_a_resume_mid_rollout_counts_steps_and_shows_the_mean
     model.num_timesteps = 776
     cb._on_step()
     assert cb.bar.n == 776
+    cb._on_rollout_end()
+    assert cb.bar.postfix == "score=-"  # no episode has ended yet (it read "score=nan")
     model.ep_info_buffer.extend([{"r": 9.0, "l": 30, "score": 1.0}, {"r": 7.0, "l": 20, "score": 4.0},
                                  {"r": 1.0, "l": 5}])
     cb._on_rollout_end()
