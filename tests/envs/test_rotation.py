@@ -87,6 +87,23 @@ def test_rotations_are_the_24_proper_cube_rotations():
         rotation_index([[1, 0, 0], [0, 1, 0], [0, 0, -1]])  # a reflection
 
 
+def test_rotation_index_refuses_fractions_and_takes_whole_floats():
+    # The matrix was cast to int64, so [1.5, 0, 0] was cut to [1, 0, 0]: the identity, silently, in
+    # render_view, optimal_action and the VLM tasks.
+    half = [[1.5, 0, 0], [0, 1, 0], [0, 0, 1]]
+    for bad in (half, [[0.5, 0, 0], [0, 1, 0], [0, 0, 1]], [[float("nan"), 0, 0], [0, 1, 0], [0, 0, 1]]):
+        with pytest.raises(ValueError, match="not one of the 24 cube rotations"):
+            rotation_index(bad)
+    state = {"rotation": ROTATIONS[0].tolist(), "target_rotation": half}
+    with pytest.raises(ValueError, match=r"not one of the 24 cube rotations: \[\[1.5"):
+        optimal_action(state)
+    with pytest.raises(ValueError, match="not one of the 24 cube rotations"):
+        render_view({"cubes": ELL, "colors": [RED, BLUE, GREEN]}, half, 16)
+    for k in range(24):  # whole numbers as floats (a matrix computed in floating point) still count
+        assert rotation_index(ROTATIONS[k].astype(np.float64)) == k
+        assert rotation_index(ROTATIONS[k].astype(np.float64).tolist()) == k
+
+
 def test_composition_table_matches_matrix_products():
     for a, b in itertools.product(range(24), repeat=2):
         assert (ROTATIONS[COMPOSE[a, b]] == ROTATIONS[a] @ ROTATIONS[b]).all()
