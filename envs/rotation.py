@@ -695,8 +695,7 @@ class Rotation(Game):
             # game's distance, and a turn between two views would have two answers (the tasks take one).
             raise ValueError(f"state's object (cubes {cubes.tolist()}) has a symmetry: a turn maps it, with "
                              "its colours, onto itself, so two orientations look the same")
-        r = rotation_index(state_cells("state's rotation", state["rotation"], 3))
-        t = rotation_index(state_cells("state's target_rotation", state["target_rotation"], 3))
+        r, t = (_state_rotation(state, key) for key in ("rotation", "target_rotation"))
         for key, idx in (("rotation_index", r), ("target_index", t)):
             if key in state and state[key] != idx:
                 raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")
@@ -741,6 +740,16 @@ class Rotation(Game):
         right = render_view(state, state["rotation"], size)
         divider = np.full((size, gap, 3), 150, dtype=np.uint8)
         return np.concatenate([left, divider, right], axis=1)
+
+
+def _state_rotation(state: dict[str, Any], key: str) -> int:
+    """The orientation index of the state's matrix ``key``, else a ValueError naming the key."""
+    matrix = state_cells(f"state's {key}", state[key], 3)
+    try:
+        return rotation_index(matrix)
+    except ValueError:
+        raise ValueError(f"state's {key} {matrix} is not one of the 24 cube rotations (3 rows of three "
+                         "0/1/-1 entries, one nonzero per row and column, determinant 1)") from None
 
 
 def _check_polycube(cubes: np.ndarray) -> None:

@@ -558,6 +558,12 @@ def test_set_state_refuses_repeated_colours_and_symmetric_objects(cubes, colors,
     ({"rotation": None}, "state's rotation must be a list as get_state returns, got NoneType"),  # a TypeError
     ({"target_rotation": [[1, 0, 0], [0, 1], [0, 0, 1]]}, r"state's target_rotation\[1\] must be a list"),
     ({"target_rotation": [[1.5, 0, 0], [0, 1, 0], [0, 0, 1]]}, r"state's target_rotation\[0\] must be"),
+    # Whole numbers, but no cube rotation: the message did not say which matrix.
+    ({"rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]]},
+     r"state's rotation \[\[2, 0, 0\], \[0, 1, 0\], \[0, 0, 1\]\] is not one of the 24 cube rotations"),
+    ({"target_rotation": [[1, 0, 0], [0, 1, 0], [0, 0, -1]]},  # a reflection
+     r"state's target_rotation \[\[1, 0, 0\], .*\] is not one of the 24 cube rotations"),
+    ({"rotation": [[1, 0, 0], [0, 1, 0]]}, r"state's rotation \[\[1, 0, 0\], \[0, 1, 0\]\] is not one of"),
 ])
 def test_set_state_names_a_value_of_the_wrong_type_or_shape(change, error):
     # Each was read through np.asarray(dtype=int): None was a bare TypeError, a ragged matrix NumPy's
