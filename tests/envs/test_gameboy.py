@@ -1376,6 +1376,67 @@ def test_the_missing_files_warning_names_at_most_three_milestones(tmp_path: Path
            "(0, 7, 1), ... that" in message and "(0, 6, 1)" not in message
 
 
+def test_a_milestone_with_some_files_missing_restarts_from_the_rest_and_says_so(tmp_path: Path) -> None:
+    """The best milestone's only file and one of the next one's four deleted: restarts use that one's
+    other three only, and the warning counts the files those milestones list and names the rest of the
+    lower one as the restarts' source; warn=False says nothing and leaves the warning for a later call.
+    Another ROM's higher milestone is no restart, but entries() lists every row."""
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    archive.add(b"low", "pokemon_red", (0, 0, 1), 1, 5, 0, 0.0)
+    best = archive.add(b"best", "pokemon_red", (0, 2, 1), 1, 5, 0, 0.0)
+    gone, *kept = (archive.add(b"next", "pokemon_red", (0, 1, 1), 1, 5, 0, 0.0) for _ in range(4))
+    StateArchive(tmp_path, "other").add(b"other", "pokemon_red", (9, 9, 9), 1, 5, 0, 0.0)
+    best.unlink()
+    gone.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert archive.restart_files(warn=False) == ((0, 1, 1), kept)
+    with pytest.warns(UserWarning) as caught:
+        assert archive.restart_files() == ((0, 1, 1), kept)
+    assert str(caught[0].message) == (
+        f"archive {tmp_path}: 2 of the 5 state files of milestones (badges, event flags, maps) (0, 2, 1), "
+        f"(0, 1, 1) that index.sqlite lists are missing ({best.name}, {gone.name}); swarm restarts use its "
+        "other 3")
+    assert [e["rom_sha1"] for e in archive.entries()] == ["sha"] * 6 + ["other"]
+
+
+@pytest.mark.parametrize("lost", [3, 4])
+def test_the_missing_files_warning_elides_only_past_three(tmp_path: Path, lost: int) -> None:
+    """Three missing files of three milestones are all named, with no '...'; a fourth is left out for
+    '...', in the file names as in the milestones."""
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    low = archive.add(b"low", "pokemon_red", (0, 0, 1), 1, 5, 0, 0.0)
+    gone = [archive.add(b"x", "pokemon_red", (0, k, 1), 1, 5, 0, 0.0) for k in range(lost, 0, -1)]
+    for path in gone:
+        path.unlink()
+    with pytest.warns(UserWarning) as caught:
+        assert archive.restart_files() == ((0, 0, 1), [low])
+    more = ", ..." if lost > 3 else ""
+    milestones = ", ".join(f"(0, {k}, 1)" for k in range(lost, lost - 3, -1))
+    assert f"milestones (badges, event flags, maps) {milestones}{more} that" in str(caught[0].message)
+    assert f"missing ({', '.join(p.name for p in gone[:3])}{more});" in str(caught[0].message)
+
+
+def test_where_files_cannot_be_locked_a_temp_file_goes_once_untouched_for_an_hour(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without locks (no fcntl: Windows) no temp file can be proved free but by its age: one untouched
+    for an hour goes, a younger one with bytes stays (its writer may be alive)."""
+    from envs.gameboy import archive as archive_module
+    from envs.gameboy.archive import StateArchive
+
+    monkeypatch.setattr(archive_module, "exclusive_lock", lambda f: False)
+    old, young = tmp_path / f"b00_e0001_m001_{'1' * 32}.tmp", tmp_path / f"b00_e0001_m001_{'2' * 32}.tmp"
+    for path in (old, young):
+        path.write_bytes(b"x" * 100)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    StateArchive(tmp_path, "sha")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", young.name])
+
 def test_a_swarm_reset_reads_only_the_index_rows_appended_since(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Every swarm reset read every index row again (60 ms at 20,000 rows here). The rows read are kept;
