@@ -528,9 +528,10 @@ def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndar
     colors = np.ascontiguousarray(np.asarray(shape["colors"], dtype=np.uint8).reshape(-1, 3))
     if len(cubes) == 0 or len(cubes) != len(colors):
         raise ValueError("render_view needs one colour per cube and at least one cube")
-    idx = int(rotation) if np.ndim(rotation) == 0 else rotation_index(rotation)
-    if not 0 <= idx < 24:
-        raise ValueError(f"rotation index must be 0..23, got {idx}")
+    if np.ndim(rotation) == 0:  # an index: int() cut 1.5 to 1 (another orientation)
+        idx = whole("rotation index", np.asarray(rotation).item(), 0, 23)
+    else:
+        idx = rotation_index(rotation)
     cam = camera_array(shape.get("camera", DEFAULT_CAMERA))
     out = np.empty((3, size, size), dtype=np.uint8)
     _render(cubes, len(cubes), colors, ROTATIONS[idx], cam, _SHADES, np.array(BACKGROUND, np.uint8), out,

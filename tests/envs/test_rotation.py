@@ -104,6 +104,19 @@ def test_rotation_index_refuses_fractions_and_takes_whole_floats():
         assert rotation_index(ROTATIONS[k].astype(np.float64).tolist()) == k
 
 
+def test_render_view_refuses_an_index_that_is_no_whole_number_0_to_23():
+    # int() cut 1.5 to 1: the view of orientation 1, silently.
+    shape = {"cubes": ELL, "colors": [RED, BLUE, GREEN]}
+    for bad, error in ((1.5, "must be a whole number between 0 and 23, got 1.5"),
+                       (24, "must be between 0 and 23"), (-1, "must be between 0 and 23"),
+                       (True, "must be a whole number")):
+        with pytest.raises(ValueError, match=f"rotation index {error}"):
+            render_view(shape, bad, 16)
+    one = render_view(shape, 1, 16)
+    for same in (np.int64(1), np.array(1), 1.0, ROTATIONS[1]):
+        assert np.array_equal(render_view(shape, same, 16), one)
+
+
 def test_composition_table_matches_matrix_products():
     for a, b in itertools.product(range(24), repeat=2):
         assert (ROTATIONS[COMPOSE[a, b]] == ROTATIONS[a] @ ROTATIONS[b]).all()
