@@ -1056,6 +1056,67 @@ def test_a_session_that_cannot_be_saved_where_asked_is_kept_beside(tmp_path: Pat
     g.close()
 
 
+def test_make_state_stopped_during_the_save_writes_nothing(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C after the last input (while the state is saved): still nothing written, as the docstring says
+    from envs.gameboy import scripting
+
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    out = tmp_path / "start.state"
+    saved = []
+
+    def save_then_ctrl_c(pb: object) -> bytes:
+        saved.append(1)
+        return save_emulator(pb)
+
+    monkeypatch.setattr(scripting, "save_emulator", save_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        make_state(TEST_CARTRIDGE, inputs, out, stop=lambda: bool(saved))
+    assert saved == [1]  # the inputs all played: only the stop after them ended it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]  # no state, no temp file
+
+
+def test_make_state_summary_gives_the_size_of_the_state_it_wrote(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    out = tmp_path / "start.state"
+    summary = make_state(TEST_CARTRIDGE, inputs, out)
+    assert summary["bytes"] == out.stat().st_size > 0
+    assert summary["frames"] == 11 and summary["out"] == str(out)
+
+
+def test_play_checks_the_display_as_the_environment_says(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from envs.gameboy import scripting
+
+    class Opened(Exception):
+        pass
+
+    def open_window(*args: object) -> None:
+        raise Opened
+
+    monkeypatch.setattr(scripting, "_open_window", open_window)
+    for key in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    out = tmp_path / "played.state"
+    with pytest.raises(ValueError, match=r"no display .*DISPLAY and WAYLAND_DISPLAY are unset.*make_state"):
+        play(TEST_CARTRIDGE, out, window="SDL2")  # refused before the ROM's check, the window or the play
+    for window in ("null", "headless", "dummy"):  # windows that need no display
+        with pytest.raises(Opened):
+            play(TEST_CARTRIDGE, out, window=window)
+    for key, value in (("DISPLAY", ":0"), ("WAYLAND_DISPLAY", "wayland-0"), ("SDL_VIDEODRIVER", "x11")):
+        with monkeypatch.context() as m:
+            m.setenv(key, value)
+            with pytest.raises(Opened):
+                play(TEST_CARTRIDGE, out, window="SDL2")
+    monkeypatch.setattr(sys, "platform", "darwin")  # macOS and Windows show windows without DISPLAY
+    with pytest.raises(Opened):
+        play(TEST_CARTRIDGE, out, window="SDL2")
+    assert not out.exists()
+
+
 def test_out_of_range_action_is_refused(game: PokemonRed) -> None:
     # -1 used to press ACTION_NAMES[-1] ("start") without a word.
     fresh(game)
