@@ -94,6 +94,16 @@ def state_cells(what: str, value: Any, width: int = 2) -> list[list[int]]:
     return [state_cell(f"{what}[{k}]", cell, width) for k, cell in enumerate(state_list(what, value))]
 
 
+def state_on_board(what: str, cells: list[list[int]], size: int) -> list[list[int]]:
+    """``cells`` (from ``state_cells``) if every one lies on a ``size``×``size`` board, else a ValueError
+    naming ``what`` and the cell: a picture drew a negative coordinate at the board's other end and raised
+    a bare IndexError past it."""
+    for k, (x, y) in enumerate(cells):
+        if not (0 <= x < size and 0 <= y < size):
+            raise ValueError(f"{what}[{k}] {[x, y]} is off the {size}x{size} board")
+    return cells
+
+
 def _whole_floats(value: Any) -> Any:
     """``value`` with each integral float (10.0) as an int, also inside lists and tuples."""
     if isinstance(value, (list, tuple)):

@@ -30,7 +30,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, state_cell, state_cells, whole
+from envs.base import Game, check_state_keys, state_cell, state_cells, state_on_board, whole
 from envs.choices import SNAKE_OBS
 from envs.rng import randint
 
@@ -387,23 +387,39 @@ class Snake(Game):
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
         scale = whole("scale", scale, 1)  # 0 drew an empty image, 1.5 drew scale 1
-        n = state["size"]
+        # What the picture reads is checked as set_state reads it (states come back from files): a number
+        # for the body raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
+        # at the board's other end.
+        check_state_keys(cls.name, state, ("size", "body", "apple"))
+        n = whole("state's size", state["size"], 1)
+        cells = state_on_board("state's body", state_cells("state's body", state["body"]), n)
+        apple = None if state["apple"] is None else state_cell("state's apple", state["apple"])
+        if apple is not None:
+            state_on_board("state's apple", [apple], n)
+        direction = state.get("direction")
+        if scale >= 6 and cells and (not isinstance(direction, str) or direction not in cls.ACTION_NAMES):
+            names = ", ".join(cls.ACTION_NAMES)
+            raise ValueError(f"state's direction must be one of {names}, got {direction!r}")
+        crash = state.get("crash")
+        if crash is not None and cells:
+            crash = state_cell("state's crash", crash)
+            if abs(crash[0] - cells[0][0]) + abs(crash[1] - cells[0][1]) != 1:
+                raise ValueError(f"state's crash {crash} must be a cell next to the head {cells[0]}")
         head = np.zeros((n, n), np.uint8)
         body = np.zeros((n, n), np.uint8)
-        apple = np.zeros((n, n), np.uint8)
-        cells = state["body"]
+        apple_img = np.zeros((n, n), np.uint8)
         for k, (x, y) in enumerate(cells[1:], start=1):
             # The observation's fade, kept >= 1 so that long snakes' tails are still drawn.
             body[y, x] = max(1, 255 * (len(cells) - k) // max(len(cells) - 1, 1))
         if cells:
             head[cells[0][1], cells[0][0]] = 255
-        if state["apple"] is not None:
-            apple[state["apple"][1], state["apple"][0]] = 255
-        img = _paint_cells(head, body, apple).repeat(scale, 0).repeat(scale, 1)
+        if apple is not None:
+            apple_img[apple[1], apple[0]] = 255
+        img = _paint_cells(head, body, apple_img).repeat(scale, 0).repeat(scale, 1)
         if scale >= 6:
-            _draw_details(img, state, scale)
-        if state.get("crash") is not None and cells and scale >= 3:
-            _draw_crash(img, state["body"][0], state["crash"], scale)
+            _draw_details(img, {"body": cells, "apple": apple, "direction": direction}, scale)
+        if crash is not None and cells and scale >= 3:
+            _draw_crash(img, cells[0], crash, scale)
         return img
 
 

@@ -411,6 +411,36 @@ def test_render_any_scale():
     assert env.render().shape == (80, 80, 3)
 
 
+@pytest.mark.parametrize("change, error", [
+    ({"body": 5}, "state's body must be a list"),
+    ({"body": "abc"}, "state's body must be a list"),
+    ({"body": [[5, 5, 1]]}, r"state's body\[0\] must be a list of 2"),
+    ({"body": [[5, 5], [-1, 5]]}, r"state's body\[1\] \[-1, 5\] is off the 10x10 board"),
+    ({"body": [[5, 5], [10, 5]]}, r"state's body\[1\] \[10, 5\] is off"),
+    ({"apple": [1.5, 2]}, "state's apple must be a list of 2"),
+    ({"apple": [0, -2]}, r"state's apple\[0\] \[0, -2\] is off"),
+    ({"size": "10"}, "state's size must be a whole number"),
+    ({"direction": "NORTH"}, "state's direction must be one of UP, DOWN, LEFT, RIGHT"),
+    ({"crash": 3}, "state's crash must be a list of 2"),
+    ({"crash": [9, 9]}, r"state's crash \[9, 9\] must be a cell next to the head"),
+    ({"apple": None, "body": None}, "state's body must be a list"),
+])
+def test_render_state_refuses_a_malformed_state_naming_the_key(change, error):
+    # render_state draws states read back from files: a bad value raised a bare TypeError, IndexError or
+    # KeyError, or (a negative cell) was drawn at the board's other end.
+    g = make_game("snake")
+    g.reset(np.zeros(1, np.int64), seeds_from(0, 1))
+    state = {**g.get_state(0), "body": [[5, 5], [4, 5]], "apple": [1, 1], "direction": "RIGHT"}
+    Snake.render_state(state, 16)
+    with pytest.raises(ValueError, match=error):
+        Snake.render_state({**state, **change}, 16)
+    for key in ("size", "body", "apple"):
+        with pytest.raises(ValueError, match=f"not a snake state: it lacks '{key}'"):
+            Snake.render_state({k: v for k, v in state.items() if k != key})
+    with pytest.raises(ValueError, match="must be a dict"):
+        Snake.render_state([1, 2])
+
+
 @pytest.mark.parametrize("bad", [4, 7, -1, 1000])
 def test_out_of_range_action_is_refused_before_any_board_moves(bad):
     # Action 4 used to read past the move tables (Numba does not check bounds) and killed the snake.
