@@ -40,7 +40,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, flag, state_cell, state_cells, whole
+from envs.base import Game, check_state_keys, flag, state_cell, state_cells, state_on_board, whole
 from envs.choices import SOKOBAN_DIFFICULTIES
 from envs.rng import randint
 
@@ -443,16 +443,7 @@ class Sokoban(Game):
         s = self.size
         if state["size"] != s:
             raise ValueError(f"state is for a {state['size']}x{state['size']} board, this game is {s}x{s}")
-        # NumPy read None or a string as walls with its own TypeError or ValueError, cut 0.5 to floor and
-        # refused -1 with an OverflowError: walls are s rows of s flags, 1 (or true) for a wall.
-        try:
-            walls = np.asarray(state["walls"])
-        except ValueError:  # rows of different lengths
-            walls = np.zeros(0)
-        if walls.shape != (s, s) or walls.dtype.kind not in "biuf" or not np.isin(walls, (0, 1)).all():
-            raise ValueError(f"state's walls must be {s} rows of {s} numbers, 1 for a wall and 0 for floor, "
-                             f"got {state['walls']!r}")
-        walls = walls.astype(np.uint8)
+        walls = _state_walls(state, s)
         # Cells are read as pairs of whole numbers first: a number for the boxes was a bare TypeError, a
         # player [1.5, 2] an IndexError, and a string was read a character at a time.
         targets = state_cells("state's targets", state["targets"])
@@ -506,7 +497,15 @@ class Sokoban(Game):
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
         scale = whole("scale", scale, 1)
-        walls = np.asarray(state["walls"], dtype=bool)
+        # What the picture reads is checked as set_state reads it (states come back from files): a number
+        # for the boxes raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
+        # at the board's other end.
+        check_state_keys(cls.name, state, ("size", "walls", "targets", "boxes", "player"))
+        s = whole("state's size", state["size"], 1)
+        walls = _state_walls(state, s).astype(bool)
+        targets_xy = state_on_board("state's targets", state_cells("state's targets", state["targets"]), s)
+        boxes = state_on_board("state's boxes", state_cells("state's boxes", state["boxes"]), s)
+        player = state_on_board("state's player", [state_cell("state's player", state["player"])], s)[0]
         h, w = walls.shape
         img = np.empty((h * scale, w * scale, 3), dtype=np.uint8)
         img[:] = _FLOOR
@@ -527,19 +526,32 @@ class Sokoban(Game):
             c = cell(x, y)
             c[:] = _WALL
             c[brick] = _MORTAR
-        targets = {tuple(t) for t in state["targets"]}
+        targets = {tuple(t) for t in targets_xy}
         # A target is a square ring at large scales, so the player standing on it leaves it visible.
         ring = (dist <= r * 0.9) & (dist > r * 0.65) if scale >= 6 else dist <= max(r * 0.35, 0.5)
         for x, y in targets:
             cell(x, y)[ring] = _TARGET
-        for x, y in state["boxes"]:
+        for x, y in boxes:
             c = cell(x, y)
             colour = _BOX_ON if (x, y) in targets else _BOX
             c[dist <= max(r * 0.8, 0.5)] = colour
             if scale >= 8:  # a darker frame so neighbouring boxes read as two
                 frame = (dist <= r * 0.8) & (dist > r * 0.8 - max(1, scale // 10))
                 c[frame] = (colour * 0.6).astype(np.uint8)
-        x, y = state["player"]
+        x, y = player
         cell(x, y)[disc <= max(r * 0.6, 0.5) ** 2] = _PLAYER
         return img
 
+
+def _state_walls(state: dict[str, Any], s: int) -> np.ndarray:
+    """The state's walls as an (s, s) uint8 array, 1 for a wall, else a ValueError naming the key: NumPy
+    read None or a string with its own TypeError or ValueError, cut 0.5 to floor and refused -1 with an
+    OverflowError."""
+    try:
+        walls = np.asarray(state["walls"])
+    except ValueError:  # rows of different lengths
+        walls = np.zeros(0)
+    if walls.shape != (s, s) or walls.dtype.kind not in "biuf" or not np.isin(walls, (0, 1)).all():
+        raise ValueError(f"state's walls must be {s} rows of {s} numbers, 1 for a wall and 0 for floor, "
+                         f"got {state['walls']!r}")
+    return walls.astype(np.uint8)

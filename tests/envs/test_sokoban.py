@@ -571,3 +571,29 @@ def test_out_of_range_action_is_refused_before_any_board_moves(bad: int):
     with pytest.raises(ValueError, match=r"0\.\.3"):
         g.step(np.array([0, bad]))
     assert [g.get_state(i) for i in range(2)] == before
+
+
+@pytest.mark.parametrize("change, error", [
+    ({"boxes": 5}, "state's boxes must be a list"),
+    ({"targets": "ab"}, "state's targets must be a list"),
+    ({"player": [1.5, 2]}, "state's player must be a list of 2"),
+    ({"player": None}, "state's player must be a list of 2"),
+    ({"boxes": [[2, 2, 0]]}, r"state's boxes\[0\] must be a list of 2"),
+    ({"boxes": [[-1, 2]]}, r"state's boxes\[0\] \[-1, 2\] is off the 8x8 board"),
+    ({"targets": [[3, 8]]}, r"state's targets\[0\] \[3, 8\] is off the 8x8 board"),
+    ({"walls": None}, "state's walls must be 8 rows of 8 numbers"),
+    ({"walls": [[0, 1]] * 8}, "state's walls must be 8 rows of 8 numbers"),
+    ({"size": 8.5}, "state's size must be a whole number"),
+])
+def test_render_state_refuses_a_malformed_state_naming_the_key(change, error):
+    # render_state draws states read back from files: a bad value raised a bare TypeError or IndexError,
+    # or (a negative cell) was drawn at the board's other end.
+    game = Sokoban(difficulty="medium")
+    game.reset(np.array([0]), np.array([1], dtype=np.uint64))
+    state = game.get_state(0)
+    Sokoban.render_state(state)
+    with pytest.raises(ValueError, match=error):
+        Sokoban.render_state({**state, **change})
+    for key in ("walls", "targets", "boxes", "player"):
+        with pytest.raises(ValueError, match=f"not a sokoban state: it lacks '{key}'"):
+            Sokoban.render_state({k: v for k, v in state.items() if k != key})
