@@ -65,7 +65,17 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, check_state_keys, checked_actions, finite, state_cells, state_list, whole
+from envs.base import (
+    Game,
+    check_state_keys,
+    checked_actions,
+    finite,
+    flag,
+    state_cells,
+    state_list,
+    state_on_board,
+    whole,
+)
 from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
 from envs.snake import checked_path
@@ -731,7 +741,20 @@ class SnakeDuel(Game):
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
         scale = whole("scale", scale, 1)  # 0 drew an empty image, 2.0 was a TypeError
-        n = state["size"]
+        # What the picture reads is checked as set_state reads it (states come back from files): a number
+        # for the apples raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
+        # at the board's other end.
+        check_state_keys(cls.name, state, ("size", "snakes", "apples"))
+        n = whole("state's size", state["size"], 1)
+        apples = state_on_board("state's apples", state_cells("state's apples", state["apples"]), n)
+        snakes, state_snakes = [], state_list("state's snakes", state["snakes"])
+        if len(state_snakes) != 2:
+            raise ValueError("state must hold exactly two snakes")
+        for p, snake in enumerate(state_snakes):
+            check_state_keys(cls.name, snake, ("body", "alive"), f"state's snake {p}")
+            what = f"state's snake {p} body"
+            snakes.append((state_on_board(what, state_cells(what, snake["body"]), n),
+                           flag(f"state's snake {p} alive", snake["alive"])))
         yy, xx = np.indices((n, n))
         board = np.where(((xx + yy) % 2 == 1)[..., None], _CHECKER, _BG).astype(np.uint8)
         img = board.repeat(scale, 0).repeat(scale, 1)
@@ -739,10 +762,10 @@ class SnakeDuel(Game):
         r = (scale - 2 * m) / 2
         yy, xx = np.mgrid[0:scale, 0:scale] + 0.5
         disc = (xx - scale / 2) ** 2 + (yy - scale / 2) ** 2 <= max(r, 0.5) ** 2
-        for x, y in state["apples"]:
+        for x, y in apples:
             img[y * scale:(y + 1) * scale, x * scale:(x + 1) * scale][disc] = _APPLE
-        for p, snake in enumerate(state["snakes"]):
-            _draw_snake(img, snake["body"], _SNAKE_COLOURS[p], snake["alive"], scale)
+        for p, (body, alive) in enumerate(snakes):
+            _draw_snake(img, body, _SNAKE_COLOURS[p], alive, scale)
         return img
 
 

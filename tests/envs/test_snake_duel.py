@@ -795,3 +795,27 @@ def test_a_new_opponent_setting_needs_fresh_opponent_actions():
     game.opponent = "policy"
     with pytest.raises(RuntimeError, match="set_opponent_actions"):
         game.step(np.array([UP]))
+
+
+@pytest.mark.parametrize("change, error", [
+    ({"apples": 5}, "state's apples must be a list"),
+    ({"apples": [[1, 2, 3]]}, r"state's apples\[0\] must be a list of 2"),
+    ({"apples": [[-1, 3]]}, r"state's apples\[0\] \[-1, 3\] is off the 10x10 board"),
+    ({"snakes": None}, "state's snakes must be a list"),
+    ({"snakes": [{}, {}, {}]}, "state must hold exactly two snakes"),
+    ({"snakes": [{"alive": True}, {"alive": True}]}, "not a snake_duel state's snake 0: it lacks 'body'"),
+    ({"size": None}, "state's size must be a whole number"),
+])
+def test_render_state_refuses_a_malformed_state_naming_the_key(change, error):
+    # render_state draws states read back from files: a bad value raised a bare TypeError, IndexError or
+    # KeyError, or (a negative cell) was drawn at the board's other end.
+    state = board(S0, "RIGHT", S1, "LEFT")
+    SnakeDuel.render_state(state)
+    with pytest.raises(ValueError, match=error):
+        SnakeDuel.render_state({**state, **change})
+    bad = {**state["snakes"][1], "body": [[3, 3], [3, 10]]}
+    with pytest.raises(ValueError, match=r"state's snake 1 body\[1\] \[3, 10\] is off"):
+        SnakeDuel.render_state({**state, "snakes": [state["snakes"][0], bad]})
+    with pytest.raises(ValueError, match="state's snake 0 alive must be true or false"):
+        dead = {**state["snakes"][0], "alive": "no"}
+        SnakeDuel.render_state({**state, "snakes": [dead, state["snakes"][1]]})
