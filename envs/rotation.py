@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, finite, flag, state_cells, whole
+from envs.base import Game, check_state_keys, finite, flag, state_cells, whole
 from envs.rng import randint
 
 # --- The rotation group ------------------------------------------------------------------------
@@ -521,11 +521,23 @@ def is_asymmetric(cubes: Any, colors: Any) -> bool:
     return bool(_asymmetric(np.ascontiguousarray(c), len(c), np.ascontiguousarray(col), ROTATIONS))
 
 
+def shape_arrays(shape: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A shape's cubes as (n, 3) int64 and colours as (n, 3) uint8, each read as rows of three whole numbers
+    (colours 0..255), else a ValueError naming the key: NumPy took a flat list three at a time, cut a cube
+    at 0.5 to 0 (set_state loaded, render_view drew another shape) and raised its own errors for None, a
+    string or a row of two."""
+    check_state_keys("rotation", shape, ("cubes", "colors"))
+    cubes = np.array(state_cells("state's cubes", shape["cubes"], 3), dtype=np.int64).reshape(-1, 3)
+    rgb_rows = state_cells("state's colors", shape["colors"], 3)
+    if any(not 0 <= v <= 255 for row in rgb_rows for v in row):
+        raise ValueError(f"state's colors {rgb_rows} must be RGB triples of 0..255")
+    return cubes, np.array(rgb_rows, dtype=np.uint8).reshape(-1, 3)
+
+
 def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndarray:
     """One view (size, size, 3) uint8 of ``shape`` (a state, or any dict with "cubes" and "colors",
     optionally "camera") turned by ``rotation`` (a 3×3 cube-rotation matrix or its index 0..23)."""
-    cubes = np.ascontiguousarray(np.asarray(shape["cubes"], dtype=np.int64).reshape(-1, 3))
-    colors = np.ascontiguousarray(np.asarray(shape["colors"], dtype=np.uint8).reshape(-1, 3))
+    cubes, colors = shape_arrays(shape)
     if len(cubes) == 0 or len(cubes) != len(colors):
         raise ValueError("render_view needs one colour per cube and at least one cube")
     if np.ndim(rotation) == 0:  # an index: int() cut 1.5 to 1 (another orientation)
@@ -669,13 +681,7 @@ class Rotation(Game):
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         self._check_state(state)
-        # Each cube and colour is read as three whole numbers: NumPy took a flat list of numbers for cubes
-        # three at a time and cut 0.5 to 0, and None, a string or a row of two raised its own errors.
-        cubes = np.array(state_cells("state's cubes", state["cubes"], 3), dtype=np.int64).reshape(-1, 3)
-        rgb_rows = state_cells("state's colors", state["colors"], 3)
-        if any(not 0 <= v <= 255 for row in rgb_rows for v in row):
-            raise ValueError(f"state's colors {rgb_rows} must be RGB triples of 0..255")
-        colors = np.array(rgb_rows, dtype=np.uint8).reshape(-1, 3)
+        cubes, colors = shape_arrays(state)
         n = len(cubes)
         if not 1 <= n <= MAX_CUBES or len(colors) != n:
             raise ValueError(f"state needs 1..{MAX_CUBES} cubes with one colour each, "
@@ -737,8 +743,9 @@ class Rotation(Game):
         scale = whole("scale", scale, 1)  # 0 was a ZeroDivisionError
         size = 8 * scale
         gap = max(1, scale // 4)
-        left = render_view(state, state["target_rotation"], size)
-        right = render_view(state, state["rotation"], size)
+        check_state_keys(cls.name, state, ("cubes", "colors", "rotation", "target_rotation"))
+        left = render_view(state, _state_rotation(state, "target_rotation"), size)
+        right = render_view(state, _state_rotation(state, "rotation"), size)
         divider = np.full((size, gap, 3), 150, dtype=np.uint8)
         return np.concatenate([left, divider, right], axis=1)
 

@@ -117,6 +117,31 @@ def test_render_view_refuses_an_index_that_is_no_whole_number_0_to_23():
         assert np.array_equal(render_view(shape, same, 16), one)
 
 
+def test_render_state_refuses_a_malformed_state_naming_the_key():
+    """States come back from files: render_view read cubes with NumPy, so a cube at 0.5 was drawn at 0
+    (another shape, silently), None was a bare TypeError and colours of 5 NumPy's reshape error."""
+    game = Rotation(1)
+    game.reset(np.arange(1), np.arange(1))
+    state = game.get_state(0)
+    good = Rotation.render_state(state, 4)
+    cube = state["cubes"][0]
+    for change, error in (
+            ({"cubes": [[cube[0] + 0.5, cube[1], cube[2]], *state["cubes"][1:]]},
+             r"state's cubes\[0\] must be a list of 3 whole numbers"),
+            ({"cubes": None}, "state's cubes must be a list"),
+            ({"colors": 5}, "state's colors must be a list"),
+            ({"colors": [[300, 0, 0]] * len(state["colors"])}, "must be RGB triples of 0..255"),
+            ({"rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]]}, "state's rotation .* is not one of the 24"),
+            ({"target_rotation": "I"}, "state's target_rotation must be a list")):
+        with pytest.raises(ValueError, match=error):
+            Rotation.render_state({**state, **change}, 4)
+    with pytest.raises(ValueError, match="not a rotation state: it lacks 'target_rotation'"):
+        Rotation.render_state({k: v for k, v in state.items() if k != "target_rotation"}, 4)
+    with pytest.raises(ValueError, match=r"state's cubes\[1\]"):
+        render_view({"cubes": [[0, 0, 0], [0.5, 0, 0]], "colors": [RED, BLUE]}, 0, 16)
+    assert np.array_equal(Rotation.render_state(json.loads(json.dumps(state)), 4), good)
+
+
 def test_composition_table_matches_matrix_products():
     for a, b in itertools.product(range(24), repeat=2):
         assert (ROTATIONS[COMPOSE[a, b]] == ROTATIONS[a] @ ROTATIONS[b]).all()
