@@ -743,7 +743,7 @@ class Rotation(Game):
         scale = whole("scale", scale, 1)  # 0 was a ZeroDivisionError
         size = 8 * scale
         gap = max(1, scale // 4)
-        check_state_keys(cls.name, state, ("cubes", "colors", "rotation", "target_rotation"))
+        check_state_keys(cls.name, state, cls.STATE_KEYS)
         left = render_view(state, _state_rotation(state, "target_rotation"), size)
         right = render_view(state, _state_rotation(state, "rotation"), size)
         divider = np.full((size, gap, 3), 150, dtype=np.uint8)

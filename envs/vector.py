@@ -294,8 +294,6 @@ class GameVecEnv(VecEnv):
             return self._worker_died(w, cmd, data, retry, hung_s=payload)
         if status == "attribute_error":  # as in process, so has_attr answers False
             raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
-        if status == "reset_needed":  # as in process: a board read before any reset
-            raise ResetNeeded(payload)
         if status == "raise":  # as in process (see worker._error_reply)
             raise payload
         raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")

@@ -172,16 +172,15 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
             conn.send(("ok", boards.handle(cmd, data)))
         except AttributeError:  # the parent raises it as one: VecEnv.has_attr relies on that
             conn.send(("attribute_error", traceback.format_exc()))
-        except ResetNeeded as e:  # raised as one too, as in process: its message says what to do
-            conn.send(("reset_needed", str(e)))
         except Exception as e:
             conn.send(_error_reply(e))
 
 
 def _error_reply(e: Exception) -> tuple[str, Any]:
-    """An error whose class sets ``raised_as_itself`` (it pickles, and a caller knows what to advise, as for a
-    Game Boy archive that cannot be used) is raised as itself in the parent; any other as a traceback. The
-    class says so, since this worker is game-agnostic and names no game's errors."""
-    if getattr(type(e), "raised_as_itself", False):
+    """An error the caller knows what to do about is raised as itself in the parent, as in process: a board
+    read before any reset (``ResetNeeded``: its message says what to do), or one whose class sets
+    ``raised_as_itself`` (a Game Boy archive that cannot be used: the class says so, since this worker is
+    game-agnostic and names no game's errors). Any other comes as a traceback."""
+    if isinstance(e, ResetNeeded) or getattr(type(e), "raised_as_itself", False):
         return "raise", e
     return "error", traceback.format_exc()
