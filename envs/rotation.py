@@ -85,10 +85,10 @@ def rotation_index(matrix: Any) -> int:
     """The index (0..23) of a whole-number rotation matrix (1.0 counts as 1); ValueError if it is not a
     cube rotation."""
     given = np.asarray(matrix)
-    # Casting to int64 cut a fraction (a row [1.5, 0, 0] was read as [1, 0, 0]: another orientation). A
-    # rotation's entries are 0 and ±1, so a float matrix of other values is none either way.
-    kind = given.dtype.kind
-    whole = kind in "biu" or (kind == "f" and bool(np.all((given == 0) | (abs(given) == 1))))
+    # Casting to int64 cut a fraction (a row [1.5, 0, 0] was read as [1, 0, 0]: another orientation) and
+    # wrapped a uint64 2**64 - 1 to -1. A rotation's entries are 0 and ±1, so a matrix holding any other
+    # value is none either way: checked before the cast.
+    whole = given.dtype.kind in "biuf" and bool(np.all((given == 0) | (given == 1) | (given == -1)))
     m = given.astype(np.int64) if whole else given
     if not whole or m.shape != (3, 3) or m.tobytes() not in _INDEX:
         raise ValueError(f"not one of the 24 cube rotations: {given.tolist()}")

@@ -104,6 +104,17 @@ def test_rotation_index_refuses_fractions_and_takes_whole_floats():
         assert rotation_index(ROTATIONS[k].astype(np.float64).tolist()) == k
 
 
+def test_rotation_index_refuses_uint64_entries_that_wrap_to_minus_one():
+    # The cast to int64 read a uint64 2**64 - 1 as -1, so this matrix passed as rotation 1.
+    wrapped = ROTATIONS[1].astype(np.uint64)
+    assert wrapped.max() == 2**64 - 1
+    with pytest.raises(ValueError, match="not one of the 24 cube rotations"):
+        rotation_index(wrapped)
+    for k in range(24):  # unsigned matrices of 0s and 1s are still read
+        if (ROTATIONS[k] >= 0).all():
+            assert rotation_index(ROTATIONS[k].astype(np.uint8)) == k
+
+
 def test_render_view_refuses_an_index_that_is_no_whole_number_0_to_23():
     # int() cut 1.5 to 1: the view of orientation 1, silently.
     shape = {"cubes": ELL, "colors": [RED, BLUE, GREEN]}
