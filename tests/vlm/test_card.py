@@ -101,3 +101,20 @@ def test_examples_show_each_family_once_from_train_and_commands_fit_every_record
     # The val record's three images: OpenRLHF must be told to take that many per prompt.
     assert "≥ 3" in card and "≥ 1" not in card
     assert "openrlhf/train.jsonl" in card
+
+
+def test_trainer_commands_name_the_first_split_with_records():
+    # The commands load the first split that has records: a test-only export has no train file to load
+    # (tests/vlm/test_formats.py checks a real export the same way, slowly).
+    formats = ["llamafactory", "easyr1", "verl", "openrlhf", "swift"]
+    only_test = {"train": [], "val": [], "test": SPLITS["test"]}
+    card = render_card(META, only_test, CURRICULUM, formats)
+    use = {row[0]: row[2] for row in table(card, "## Files and formats")}
+    assert use["llamafactory"].endswith("`dataset: depthfirst_snake_test`")
+    for name in ("easyr1", "verl", "openrlhf", "swift"):
+        assert f"{name}/test." in use[name] and "/train." not in use[name], (name, use[name])
+    assert "The train and val splits are empty" in card
+    only_val = render_card(META, {"train": [], "val": SPLITS["val"], "test": SPLITS["test"]}, CURRICULUM,
+                           formats)
+    assert "verl/val.parquet`" in only_val and "verl/test.parquet`" not in only_val
+    assert "verl/train.parquet`" in render_card(META, SPLITS, CURRICULUM, formats)
