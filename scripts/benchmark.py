@@ -26,12 +26,14 @@ memory_per_emulator_mb  resident memory each emulator adds
 
 from __future__ import annotations
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import argparse
 import json
 import os
 import sys
 
-import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import positive_float, positive_int
 from agents.config import check_device
 from agents.presets import PRESETS

@@ -13,13 +13,15 @@ cached on disk, so re-running the same comparison sends no request.
 
 from __future__ import annotations
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import argparse
 import shlex
 import sys
 import time
 from pathlib import Path
 
-import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 
 

@@ -12,6 +12,9 @@ then go to ``--out``, default runs/<env>/vlm-<model>/).
 
 from __future__ import annotations
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import argparse
 import json
 import os
@@ -19,7 +22,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 
 STOPPED = "\ninterrupted: no new results written"

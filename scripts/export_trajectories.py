@@ -9,13 +9,15 @@ trainer formats (LLaMA-Factory, TRL/datasets, EasyR1, verl, OpenRLHF/ViGaL, ms-s
 
 from __future__ import annotations
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import argparse
 import json
 import os
 import shlex
 import sys
 
-import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import check_episode_seeds, finite_float, nonneg_int, path_arg, positive_int
 
 

@@ -11,13 +11,16 @@ or share it (roms/README.md).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
+import argparse
+
 from agents.cli import path_arg, positive_int
 from agents.interrupts import exit_ignoring_stop_signals, stop_requested
 from envs.gameboy.roms import RomError

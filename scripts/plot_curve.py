@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import argparse
 import sys
 from pathlib import Path
 
-import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import finite_float, path_arg
 
 

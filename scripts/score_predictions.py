@@ -12,12 +12,14 @@ on exactly those questions.
 
 from __future__ import annotations
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import argparse
 import json
 import sys
 from pathlib import Path
 
-import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import path_arg
 
 

@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import argparse
 import math
 import os
@@ -18,7 +21,6 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import IO, Any
 
-import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 from agents.cli import nonneg_int, path_arg, positive_int, whole_int
 from agents.config import DEFAULTS, apply_set, check_presets, deep_merge, load_config, resolve
 from agents.interrupts import (

@@ -38,6 +38,27 @@ def test_a_ctrl_c_during_the_imports_exits_130_without_a_traceback(script, sig, 
     assert proc.returncode == 130 and err.strip() == "interrupted", err
 
 
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_ctrl_c_during_the_first_stdlib_import_exits_130_without_a_traceback(script, tmp_path):
+    # The handler came after the script's stdlib imports (argparse: ~7 ms), where a Ctrl-C printed a
+    # KeyboardInterrupt traceback. An argparse that takes its time holds the signal there. (Python's own
+    # start, before the script's first line, no script can cover.)
+    (tmp_path / "argparse.py").write_text(
+        "import sys, time\nprint('importing', file=sys.stderr, flush=True)\ntime.sleep(60)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get(
+        "PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / script), "--help"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=in_a_terminal)
+    try:
+        assert proc.stderr.readline() == "importing\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
+
+
 def test_a_script_imported_by_a_test_leaves_the_process_its_handler(scripts):
     before = signal.getsignal(signal.SIGINT)
     scripts.plot_curve  # noqa: B018 - importing it is the test
