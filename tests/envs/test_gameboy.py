@@ -651,6 +651,21 @@ def test_make_state_refuses_a_frame_count_past_an_hour_of_game_before_booting(tm
     assert not out.exists()
 
 
+def test_a_missing_start_state_is_named_before_the_emulator_starts(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from envs.gameboy import scripting
+
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    missing = tmp_path / "typo.state"
+    monkeypatch.setattr(scripting, "new_pyboy", lambda *a, **k: pytest.fail("the emulator was started"))
+    with pytest.raises(FileNotFoundError, match=f"--state {missing}: no such file"):
+        make_state(TEST_CARTRIDGE, inputs, tmp_path / "out.state", state=missing)
+    with pytest.raises(FileNotFoundError, match=f"--state {missing}: no such file"):
+        play(TEST_CARTRIDGE, tmp_path / "played.state", state=missing, window="null", max_frames=10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
+
+
 def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text(f"boot {MAX_COMMAND_FRAMES}\n" * 500)  # hundreds of hours of game: only a stop ends it
