@@ -119,11 +119,13 @@ def simulate(state: dict[str, Any], moves: list[str]) -> list[tuple[dict[str, An
 
 
 def effective_move(state: dict[str, Any], move: str) -> str:
-    """The move the engine plays: back into the neck means straight on."""
+    """The move the engine plays for a snake (``state``: a Snake state, or one snake of a SnakeDuel
+    state): back into the neck means straight on."""
     return state["direction"] if move == _OPPOSITE[state["direction"]] else move
 
 
 def target_cell(state: dict[str, Any], move: str) -> tuple[int, int]:
+    """The cell ``move`` takes the snake's head to (``state`` as in ``effective_move``)."""
     x, y = state["body"][0]
     dx, dy = _STEP[effective_move(state, move)]
     return x + dx, y + dy

@@ -38,6 +38,7 @@ from vlm.prompts import (
 )
 from vlm.record import TaskDraft
 from vlm.tasks import grid_bfs, plural
+from vlm.tasks.snake import effective_move, target_cell
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -112,18 +113,8 @@ def simulate(state: dict[str, Any], mine: list[str], theirs: list[str]) -> list[
     return out
 
 
-def _effective(snake: dict[str, Any], move: str) -> str:
-    return snake["direction"] if move == _OPPOSITE[snake["direction"]] else move
-
-
-def _target(snake: dict[str, Any], move: str) -> tuple[int, int]:
-    x, y = snake["body"][0]
-    dx, dy = _STEP[_effective(snake, move)]
-    return x + dx, y + dy
-
-
 def describe_target(state: dict[str, Any], p: int, move: str) -> str:
-    x, y = _target(state["snakes"][p], move)
+    x, y = target_cell(state["snakes"][p], move)
     n = state["size"]
     if not (0 <= x < n and 0 <= y < n):
         return f"{cell((x, y))} is off the board"
@@ -161,14 +152,14 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
             continue
         if deaths:
             risky.append(m)
-            kills = sorted({_effective(other, b) for b in deaths}, key=MOVES.index)
+            kills = sorted({effective_move(other, b) for b in deaths}, key=MOVES.index)
             note = f"Risky: you die if blue moves {' or '.join(kills)}."
         else:
             safe.append(m)
             note = "Safe against every blue move."
         if m == back:
             continue
-        dist, reach = grid_bfs(state["size"], _target(me, m), blocked, apples)
+        dist, reach = grid_bfs(state["size"], target_cell(me, m), blocked, apples)
         far = "no apple is reachable" if dist is None else f"the nearest apple is {plural(dist, 'move')} away"
         trapped = reach < len(me["body"])
         lines.append(f"{m}: {what}. {note} From there {far}; "
