@@ -832,7 +832,7 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
     """(model, run config, checkpoint file) of a run folder: ``checkpoint`` (``--checkpoint``) if given,
     else the run's model.zip or newest checkpoint, as evaluate and the export choose; CompareError naming
     the problem. Its game is not built: ``check_specialist`` does that, where the model is to play."""
-    from agents.runs import RunError, given_checkpoint, latest_checkpoint, read_run_config
+    from agents.runs import RunError, model_file, read_run_config
     from agents.train import load_model
 
     try:
@@ -840,12 +840,7 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e
     try:
-        if checkpoint is not None:
-            ckpt = given_checkpoint(checkpoint)
-        else:
-            ckpt = run / "model.zip"
-            if not ckpt.is_file():
-                ckpt = latest_checkpoint(run, "give another run with --specialist")
+        ckpt = model_file(run, checkpoint, "give another run with --specialist")
         model = load_model(cfg, ckpt, device=device)
     except RunError as e:
         raise CompareError(str(e) if checkpoint is not None else f"--specialist {e}") from e

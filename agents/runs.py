@@ -316,6 +316,16 @@ def given_checkpoint(file: str | Path) -> Path:
     return ckpt
 
 
+def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
+    """The model file a command plays: ``checkpoint`` (``--checkpoint``) if given, else the run's
+    model.zip, else its newest checkpoint; else ``RunError``, which ends with ``instead``."""
+    if checkpoint is not None:
+        return given_checkpoint(checkpoint)
+    if (run / "model.zip").is_file():
+        return run / "model.zip"
+    return latest_checkpoint(run, instead)
+
+
 @contextlib.contextmanager
 def written_beside(path: Path, last: bool = False) -> Iterator[Path]:
     """A temporary file beside ``path`` (same suffix, so writers pick the format) that replaces ``path``

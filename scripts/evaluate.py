@@ -93,7 +93,7 @@ def evaluate(args: argparse.Namespace) -> int:
         run_episodes,
         summarize,
     )
-    from agents.runs import RunError, given_checkpoint, read_run_config
+    from agents.runs import RunError, model_file, read_run_config
     from agents.train import load_model
 
     run = Path(args.run_dir)
@@ -109,14 +109,8 @@ def evaluate(args: argparse.Namespace) -> int:
             raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")
         if args.random:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
-        elif args.checkpoint:
-            ckpt = given_checkpoint(args.checkpoint)
         else:
-            ckpt = run / "model.zip"
-            if not ckpt.is_file():
-                from agents.runs import latest_checkpoint
-
-                ckpt = latest_checkpoint(run, "give a model file with --checkpoint")
+            ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
         if not args.random:
             model = load_model(cfg, ckpt, device=args.device)
             check_fits(model, cfg["env"], env_kwargs)

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from agents.runs import RunError, given_checkpoint, latest_checkpoint, read_run_config
+from agents.runs import RunError, model_file, read_run_config
 from envs import GAMES, game_class, make_game
 from envs.rng import seeds_from
 
@@ -99,13 +99,7 @@ def resolve_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Ru
     if not (path / "config.yaml").is_file():
         raise RunError(f"{path}: not a depthfirst run folder (no config.yaml)")
     cfg = read_run_config(path)  # it also refuses an env this depthfirst does not know
-    if checkpoint is not None:
-        ckpt = given_checkpoint(checkpoint)
-    elif (path / "model.zip").is_file():
-        ckpt = path / "model.zip"
-    else:
-        ckpt = latest_checkpoint(path, "give a model file with --checkpoint")
-    return RunInfo(path, cfg, ckpt)
+    return RunInfo(path, cfg, model_file(path, checkpoint, "give a model file with --checkpoint"))
 
 
 def load_policy(run: RunInfo, device: str = "cpu") -> Any:

@@ -1911,3 +1911,22 @@ def test_a_stop_closes_the_progress_bar_before_saying_where_the_run_stopped(scri
     err = capsys.readouterr().err
     assert "step" in err.split("interrupted at step")[0]  # the bar was shown
     assert err.rstrip().splitlines()[-1].startswith("continue with: ")
+
+
+def test_the_model_file_played_is_the_checkpoint_given_else_model_zip_else_the_newest(tmp_path):
+    """evaluate, the export and compare choose the model to play through one helper, in this order."""
+    from agents.runs import RunError, model_file
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    with pytest.raises(RunError, match=r"no checkpoint to load.*give another run$"):
+        model_file(run, None, "give another run")
+    for step in (100, 2000):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"x")
+    assert model_file(run, None, "-") == run / "checkpoints" / "step_2000.zip"
+    (run / "model.zip").write_bytes(b"x")
+    assert model_file(run, None, "-") == run / "model.zip"  # the finished model beats a later checkpoint
+    given = run / "checkpoints" / "step_100.zip"
+    assert model_file(run, str(given), "-") == given
+    with pytest.raises(RunError, match="is a folder"):
+        model_file(run, run, "-")
