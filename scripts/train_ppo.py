@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, at any moment
             return train_command(p, args, command)
     except KeyboardInterrupt:  # before training started (once it has, train() saves and returns)
-        print("\ninterrupted before training started: nothing to save", file=sys.stderr)
+        kept = f"; {args.resume} keeps its model and checkpoints as they were" if args.resume else ""
+        print(f"\ninterrupted before training started: nothing saved{kept}", file=sys.stderr)
         return 130
 
 

@@ -1053,6 +1053,23 @@ def test_a_resume_interrupted_before_training_says_nothing_was_saved(trained, sc
     assert {p: p.read_bytes() for p in [run / "model.zip", *(run / "checkpoints").iterdir()]} == models
 
 
+def test_a_resume_interrupted_while_the_script_starts_says_the_run_is_kept(scripts, tmp_path, capsys,
+                                                                           monkeypatch):
+    # Ctrl-C in the first seconds (torch and the training code still importing) is caught by main itself.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    train_ppo = scripts.train_ppo  # each access loads the script anew
+    monkeypatch.setattr(train_ppo, "train_command", interrupted)
+    run = tmp_path / "run"
+    assert train_ppo.main(["--resume", str(run), "--no-progress"]) == 130
+    assert f"before training started: nothing saved; {run} keeps its model and checkpoints" in (
+        capsys.readouterr().err)
+    assert train_ppo.main(["--env", "snake", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "before training started: nothing saved" in err and "keeps" not in err
+
+
 def test_a_run_that_fails_once_training_ran_keeps_its_logs(scripts, tmp_path, capsys, monkeypatch):
     from stable_baselines3 import PPO
 
