@@ -187,10 +187,10 @@ def plan(opts: ExportOptions) -> Plan:
         module = games_module.__name__
     # After the run's game: a game with no task module is told to use --tasks-per-state 0 (which needs
     # no datasets package), not to install datasets for a trl format it could never write.
-    if "trl" in formats and importlib.util.find_spec("datasets") is None:
+    if "trl" in formats and not _installed("datasets"):
         raise ExportError("--formats trl needs the Hugging Face datasets package: pip install datasets "
                           "(or leave trl out of --formats)")
-    if opts.minari and importlib.util.find_spec("minari") is None:
+    if opts.minari and not _installed("minari"):
         raise ExportError("--minari needs the minari package: pip install minari (or drop --minari)")
     try:
         check_device(opts.device)
@@ -221,6 +221,14 @@ def plan(opts: ExportOptions) -> Plan:
     if problem:
         raise ExportError(problem)
     return Plan(opts, run, out, formats, mix, ratios, module)
+
+
+def _installed(package: str) -> bool:
+    """Whether ``package`` can be imported as a real package. A plain folder of that name on ``sys.path``
+    (the README's ``--out datasets/snake`` in the folder Python starts in) is only a namespace package,
+    which ``find_spec`` finds too, and ``from datasets import Dataset`` then fails after all the work."""
+    spec = importlib.util.find_spec(package)
+    return spec is not None and spec.has_location
 
 
 def _out_problem(out: Path, overwrite: bool) -> str | None:

@@ -5,6 +5,7 @@ workers), and bad input refused with a clear error and nothing lost."""
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
 import itertools
 import json
@@ -417,6 +418,29 @@ def test_an_env_without_a_task_module_is_refused(run, tmp_path, capsys, monkeypa
     assert export(str(other), "--out", str(tmp_path / "out"), "--no-progress") == 2
     err = capsys.readouterr().err
     assert f"env {env!r} has no task module" in err and "datasets" not in err
+
+
+def test_a_folder_named_like_a_missing_package_is_not_taken_for_it(run, tmp_path, capsys, monkeypatch):
+    # Without the [vlm] extra, a `datasets/` folder (the README's --out datasets/snake) in a folder on
+    # sys.path is a namespace package to find_spec: the export ran to its trl format, then an ImportError.
+    (tmp_path / "path" / "datasets" / "snake").mkdir(parents=True)
+    (tmp_path / "path" / "minari").mkdir()
+    spec = importlib.util.find_spec
+
+    def find_spec(name, *a):
+        if name in ("datasets", "minari"):
+            return importlib.machinery.PathFinder.find_spec(name, [str(tmp_path / "path")])
+        return spec(name, *a)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert importlib.util.find_spec("datasets") is not None  # the namespace package
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--no-progress") == 2
+    assert "--formats trl needs the Hugging Face datasets package" in capsys.readouterr().err
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "verl", "--minari",
+                  "--no-progress") == 2
+    assert "--minari needs the minari package" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_a_huge_scale_is_refused_by_argparse(run, tmp_path, capsys):
