@@ -627,7 +627,7 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "tetris3d"], "known envs: "),
     (["--env", "snake", "--num-envs", "0"], "--num-envs"),
     (["--env", "snake", "--policy", "huge"], "--policy"),
-    (["--env", "snake", "--set", "ppo.lr=1"], "ppo: unknown settings ['lr']"),
+    (["--env", "snake", "--set", "ppo.lr=1"], "ppo: unknown settings ['lr'] (from --set ppo.KEY"),
     (["--env", "snake", "--device", "foo"], "--device"),
     (["--env", "snake", "--seed", "-1"], "--seed"),
     (["--env", "snake", "--num-envs", "1.5"], "--num-envs"),
@@ -682,7 +682,8 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     # (A tiny budget: accepted, the typo would train rather than fail.)
     (["--env", "snake_duel", "--opponent", "policy", "--set", "self_play.pool_sise=8", "--total-timesteps",
       "64", "--num-envs", "2", "--set", "ppo.batch_size=64", "--no-progress"],
-     "self_play: unknown settings ['pool_sise']; known: ['pool_size', 'snapshot_every']"),
+     "self_play: unknown settings ['pool_sise'] (from --set self_play.KEY or the config file); "
+     "known: ['pool_size', 'snapshot_every']"),
     (["--env", "snake", "--set", "video_max_steps=abc"], "video_max_steps must be a whole number"),
     (["--env", "snake", "--set", "recurrent=maybe"], "recurrent must be true or false"),
     (["--env", "snake", "--set", "ppo=1"], "--set ppo: a section"),
