@@ -1,0 +1,59 @@
+"""vlm/splits.py on its own: how episodes are dealt to train/val/test (seeded, in the ratios' shares) and
+which val/test records are dropped as repeats of an earlier split's state."""
+
+from __future__ import annotations
+
+from vlm.splits import assign_episodes, split_records
+
+
+def rec(i: str, episode: int, *images: str, frame: str | None = None) -> dict:
+    return {"id": i, "images": list(images), "source": {"episode": episode, "frame": frame or f"f-{i}"},
+            "family": "perception"}
+
+
+def ids(records: list[dict]) -> list[str]:
+    return [r["id"] for r in records]
+
+
+def test_records_of_one_split_may_share_a_state():
+    """Only a repeat of an *earlier* split's state is dropped: two val (or test) records of one state, or
+    of one episode asked twice, are both kept."""
+    records = [rec("t", 0, "a"), rec("v1", 1, "x", frame="f"), rec("v2", 2, "x", frame="f"),
+               rec("s1", 3, "y"), rec("s2", 3, "y")]
+    splits, dropped = split_records(records, {0: "train", 1: "val", 2: "val", 3: "test"})
+    assert ids(splits["val"]) == ["v1", "v2"] and ids(splits["test"]) == ["s1", "s2"]
+    assert dropped == {"train": 0, "val": 0, "test": 0}
+
+
+def test_a_dropped_val_record_does_not_drop_test_records():
+    """A test record is dropped for a state that train or val *keeps*: the other pictures of a val record
+    dropped as a repeat of train are in no split, so a test record showing them stays."""
+    records = [rec("t", 0, "a"), rec("v", 1, "a", "b", frame="fv"), rec("s", 2, "b", frame="fv")]
+    splits, dropped = split_records(records, {0: "train", 1: "val", 2: "test"})
+    assert splits["val"] == [] and ids(splits["test"]) == ["s"]
+    assert dropped == {"train": 0, "val": 1, "test": 0}
+    # ... while one that repeats a kept val record's picture or frame is dropped.
+    records = [rec("t", 0, "a"), rec("v", 1, "b", frame="fv"), rec("s1", 2, "b"),
+               rec("s2", 2, "c", frame="fv")]
+    splits, dropped = split_records(records, {0: "train", 1: "val", 2: "test"})
+    assert ids(splits["val"]) == ["v"] and splits["test"] == [] and dropped["test"] == 2
+
+
+def test_the_seed_deals_the_episodes():
+    """--seed also seeds the split: the same seed deals the same way, another seed another way."""
+    deals = [assign_episodes(range(30), (0.6, 0.2, 0.2), seed) for seed in (0, 0, 1, 2)]
+    assert deals[0] == deals[1]
+    assert deals[2] != deals[0] and deals[3] != deals[0]
+    kept = [3, 4, 7, 9, 11, 20]  # the episodes --min-score kept: each dealt once
+    assert set(assign_episodes(kept, (0.5, 0.25, 0.25), 5)) == set(kept)
+
+
+def test_each_split_gets_its_ratio_of_the_episodes_rounded_to_the_nearest():
+    def shares(n: int, ratios: tuple[float, float, float]) -> tuple[int, ...]:
+        dealt = list(assign_episodes(range(n), ratios, seed=3).values())
+        return tuple(dealt.count(s) for s in ("train", "val", "test"))
+
+    assert shares(10, (0.5, 0.3, 0.2)) == (5, 3, 2)
+    assert shares(10, (0.5, 0.27, 0.23)) == (5, 3, 2)  # 2.7 and 2.3 to the nearest, train the rest
+    assert shares(100, (0.8, 0.1, 0.1)) == (80, 10, 10)
+    assert shares(7, (0.0, 0.5, 0.5)) in ((0, 4, 3), (0, 3, 4))
