@@ -111,6 +111,40 @@ def test_mappings_are_pure_and_follow_each_schema(sample):
     assert trl["ground_truth"] == gt
 
 
+def test_every_field_of_the_trl_and_verl_examples_is_the_records_own(sample):
+    """TRL's columns and verl's extra_info carry the record's fields under their own names: a swap of two
+    string fields or of the two levels still loads, into the wrong column."""
+    rec = {**sample, "plot_level": 1, "qa_level": 3, "extra": {"state": {"step": 2}}}
+    ref = {"images/aa/a.png": "A", "images/bb/b.png": "B"}.__getitem__
+    trl = fmt.trl_example(rec, ref)
+    for name in ("id", "game", "family", "qa_type", "plot_level", "qa_level", "question", "options", "answer",
+                 "analysis"):
+        assert trl[name] == rec[name], name
+    assert json.loads(trl["verifier"]) == rec["verifier"] and json.loads(trl["source"]) == rec["source"]
+    assert [m["role"] for m in trl["prompt"] + trl["completion"]] == ["user", "assistant"]
+    assert trl["prompt"][0]["content"][-1] == {"type": "text", "text": rec["question"]}
+    info = fmt.verl_example(rec, ref, "val", 3)["extra_info"]
+    assert info == {"split": "val", "index": 3, "id": rec["id"], "game": "snake", "qa_type": rec["qa_type"],
+                    "plot_level": 1, "qa_level": 3, "answer": rec["answer"], "question": rec["question"]}
+
+
+def test_parquet_files_keep_the_rows_past_the_last_full_batch(tmp_path):
+    rows = [{"images": [], "problem": f"q{k}", "answer": f"a{k}"} for k in range(5)]
+    path = tmp_path / "x.parquet"
+    assert fmt._write_parquet(path, fmt.EASYR1_SCHEMA, iter(rows), batch=2) == 5
+    assert pq.read_table(path).to_pylist() == rows
+    assert fmt._write_parquet(path, fmt.EASYR1_SCHEMA, iter(rows[:4]), batch=2) == 4  # batches exactly
+    assert pq.read_table(path).to_pylist() == rows[:4]
+
+
+def test_the_meta_names_every_file_each_format_wrote(exported):
+    meta = json.loads((exported / "trajectories" / "meta.json").read_text())
+    assert set(meta["formats"]) == set(fmt.FORMATS) - ({"trl"} - {p.name for p in exported.iterdir()})
+    for name, files in meta["formats"].items():
+        on_disk = [str(p.relative_to(exported)) for p in (exported / name).rglob("*") if p.is_file()]
+        assert files == sorted(on_disk), name
+
+
 def test_a_question_holding_an_image_token_is_refused(sample):
     with pytest.raises(ValueError, match="<image>"):
         fmt.prompt_text({**sample, "question": "Look at <image> here"})
