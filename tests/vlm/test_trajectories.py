@@ -107,6 +107,35 @@ def test_one_row_per_step_with_complete_states_frames_probs_and_values(exported)
         assert np.isfinite(row["value"])
 
 
+def test_each_row_holds_its_own_steps_score_value_and_the_episode_row_its_end(exported, model):
+    """A step row's score is the game's after that step (the next state's), its probabilities and value the
+    policy's in its own state; an episode row's return sums the rewards, its info is episode_info() at the
+    end and its final frame draws the final state."""
+    from envs.snake import Snake
+
+    steps = load_steps(exported).to_pylist()
+    episodes = load_episodes(exported).to_pylist()
+    probe = PolicyProbe(model, 1)
+    scoring = sorted(episodes, key=lambda e: -e["score"])[:5]
+    assert scoring[0]["score"] > 0  # a score that changes mid-episode, so a row's own score is checked
+    for ep in scoring:
+        rows = [r for r in steps if r["episode"] == ep["episode"]]
+        final = json.loads(ep["final_state"])
+        after = [json.loads(r["state"]) for r in rows[1:]] + [final]
+        assert [r["score"] for r in rows] == [float(a["score"]) for a in after]
+        assert final["step"] == ep["length"] == len(rows)
+        assert ep["return"] == pytest.approx(sum(r["reward"] for r in rows), abs=1e-4)
+        assert json.loads(ep["info"]) == {"score": ep["score"], "snake_length": float(len(final["body"])),
+                                          "won": 0.0}
+        assert np.array_equal(decode(exported / ep["final_frame"]), Snake.render_state(final, 16))
+        kwargs = {"size": 6, "obs": "grid"}
+        log = play(model, "snake", kwargs, [ep["episode"]], 1_000_000, 100_000)[0]
+        for row, view in zip(rows, replay("snake", kwargs, log, observe=True), strict=False):
+            _, probs, values = probe(view.obs[None])
+            np.testing.assert_allclose(row["probs"], probs[0], rtol=1e-5, atol=1e-6)
+            assert row["value"] == pytest.approx(float(values[0]), rel=1e-5, abs=1e-5)
+
+
 def test_stored_states_are_what_the_game_plays_from_seed_and_actions(exported):
     from envs import make_game
 
