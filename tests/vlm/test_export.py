@@ -19,8 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from tests.conftest import ROOT, load_script
 from tests.vlm.test_trajectories import EPISODES, MIX, export_args, snake_export, tiny_snake_run
@@ -899,3 +901,76 @@ def test_the_summary_names_the_checkpoint_and_step_it_played(run, tmp_path, caps
     assert export(str(run), "--out", str(tmp_path / "b"), "--episodes", "2", "--tasks-per-state", "0",
                   "--no-progress") == 0
     assert f"2/2 episodes of {run / 'model.zip'} (step 512), " in capsys.readouterr().out
+
+
+def test_the_summary_and_meta_count_what_the_export_wrote(run, tmp_path, capsys, monkeypatch):
+    """--json's and meta.json's counts are those of the files written; the kept episodes (--min-score) are
+    the ones dealt to the splits at --split's ratios; --scale sizes the frames; the scores part played
+    from kept."""
+    import vlm.splits
+    from envs.snake import Snake
+    from vlm.trajectories import load_episodes, load_policy, load_steps, play, resolve_run
+
+    # Records of the same step number count as the same state, so val and test records are dropped.
+    monkeypatch.setattr(vlm.splits, "state_keys", lambda rec: {rec["source"]["step"]})
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "24", "--stochastic", "--min-score", "1",
+                  "--tasks-per-state", "1", "--split", "0.5,0.25,0.25", "--scale", "4", "--formats", "none",
+                  "--no-progress", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    meta = json.loads((out / META).read_text())
+    counts = meta["counts"]
+    played = [log.score for log in play(load_policy(resolve_run(run)), "snake", meta["env_kwargs"],
+                                        list(range(24)), 1_000_000, 100_000, deterministic=False)]
+    kept = load_episodes(out).to_pylist()
+    assert 0 < len(kept) < 24 and [e["score"] for e in kept] == [s for s in played if s >= 1]
+    assert summary["episodes_played"] == counts["episodes_played"] == 24
+    assert summary["episodes_kept"] == counts["episodes_kept"] == len(kept)
+    assert meta["scores"] == {"played_mean": pytest.approx(sum(played) / 24), "played_max": max(played),
+                              "played_min": min(played),
+                              "kept_mean": pytest.approx(sum(e["score"] for e in kept) / len(kept)),
+                              "kept_max": max(e["score"] for e in kept)}
+    steps = load_steps(out).to_pylist()
+    assert summary["steps"] == counts["steps"] == len(steps) == sum(e["length"] for e in kept)
+    images = list((out / "images").rglob("*.png"))
+    assert summary["images"] == counts["images"] == len(images)
+    by_split = {s: read_split(out, s) for s in SPLITS}
+    assert summary["records"] == counts["records"] == {s: len(r) for s, r in by_split.items()}
+    assert summary["dropped"] == counts["dropped"] and sum(counts["dropped"].values()) > 0
+    # One record per state: every step's record is in its episode's split or counted as dropped there.
+    dealt = assign_episodes([e["episode"] for e in kept], (0.5, 0.25, 0.25), 1_000_000)
+    assert all(dealt[r["source"]["episode"]] == s for s, recs in by_split.items() for r in recs)
+    for s in SPLITS:
+        dealt_steps = sum(e["length"] for e in kept if dealt[e["episode"]] == s)
+        assert summary["records"][s] + summary["dropped"][s] == dealt_steps, s
+    assert meta["split_ratios"] == [0.5, 0.25, 0.25] and meta["scale"] == 4
+    assert meta["stochastic"] is True and meta["min_score"] == 1.0 and meta["tasks_per_state"] == 1
+    with Image.open(out / steps[0]["frame"]) as frame:
+        pixels = np.asarray(frame.convert("RGB"))
+    assert np.array_equal(pixels, Snake.render_state(json.loads(steps[0]["state"]), 4))
+
+
+def test_overwrite_tells_the_files_an_export_writes_from_the_users(tmp_path):
+    """EXPORT_FILES names each file an export writes in its own folders, and nothing more: a file of the
+    user's beside them (a note among the images, a Parquet file of their own among the steps, a split in
+    another format, a file in trl/'s split folders or at minari/'s top) is named, so --overwrite keeps it."""
+    from vlm.export import _foreign
+
+    h = "0123456789abcdef0123456789abcdef01234567"
+    ours = [f"images/{h[:2]}/{h}.png", "trajectories/meta.json", "trajectories/episodes.parquet",
+            "trajectories/steps/part-00000.parquet", "llamafactory/dataset_info.json",
+            "llamafactory/train.json", "easyr1/val.parquet", "verl/test.parquet", "openrlhf/train.jsonl",
+            "swift/val.jsonl", "swift/test_rl.jsonl", "trl/dataset_dict.json",
+            "trl/validation/data-00000-of-00001.arrow", "trl/train/state.json", "trl/test/dataset_info.json",
+            "trl/train/cache-933def8b36fc795d.arrow", "minari/depthfirst/namespace_metadata.json",
+            "minari/depthfirst/snake/expert-v0/data/metadata.json", "images/ab/.DS_Store", "train.jsonl",
+            "README.md", "curriculum.json"]
+    users = ["images/ab/notes.txt", "images/cover.png", "images/ab/cd/x.png",
+             "trajectories/steps/mine.parquet", "trajectories/episodes.csv", "llamafactory/sft.yaml",
+             "easyr1/train.jsonl", "verl/extra.parquet", "swift/train_sft.jsonl", "openrlhf/val_rl.jsonl",
+             "swift/mine_rl.jsonl", "trl/train/notes.md", "trl/train/mine.arrow", "trl/extra/state.json",
+             "minari/notes.txt", "predictions.jsonl"]
+    for rel in ours + users:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    assert _foreign(tmp_path) == ["predictions.jsonl", *sorted(u for u in users if "/" in u)]
