@@ -18,7 +18,8 @@
                   ``answer``: the option letter, or the angle in degrees (exact, modulo 360, so −90 = 270)
                   and, unless ``axis_given``, the one axis; an axis written with a sign, as the prompts
                   name turns, counts: 90 about Z− is −90 about Z.
-- ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths).
+- ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths);
+                  a blank one is matched by no reply, an empty one included.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -327,8 +328,9 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
         return word is not None and word in spec["accepted"]
     if rule == "rotation_angle":
         return _rotation_ok(content, spec)
-    if rule == "exact":
-        return _strip_wrapping(content).casefold() == _strip_wrapping(str(spec["answer"])).casefold()
+    if rule == "exact":  # a blank label (a trainer's missing label column) is matched by no reply
+        expected = _strip_wrapping(str(spec["answer"])).casefold()
+        return bool(expected) and _strip_wrapping(content).casefold() == expected
     raise ValueError(f"unknown verifier rule {rule!r}; known rules: {', '.join(RULES)}")
 
 

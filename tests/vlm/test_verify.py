@@ -462,3 +462,14 @@ print(json.dumps({{"untouched": untouched, "out": out}}))
     assert out["depthfirst"] == [1.0, pytest.approx(0.1)]
     assert out["depthfirst_accuracy"] == [1.0, 0.0] and out["depthfirst_format"] == [1.0, 1.0]
 
+
+
+def test_an_empty_reply_never_matches_an_empty_ground_truth() -> None:
+    """A blank label (a trainer's label column missing or empty) reads as an exact rule on "": an empty
+    reply or answer tag then matched it and earned full accuracy, rewarding a policy for saying nothing."""
+    for gt in ("", "   ", ground_truth_json({"game": "x", "qa_type": "q", "answer": "",
+                                              "verifier": {"rule": "exact", "answer": ""}})):
+        for reply in ("", "  \n", wrap(""), wrap("  "), "\\boxed{}", "<answer>.</answer>", b""):
+            assert verify(reply, gt)["accuracy"] == 0.0, (gt, reply)
+        assert verify(wrap("42"), gt)["accuracy"] == 0.0
+    assert verify(wrap("Pallet Town"), "Pallet Town")["accuracy"] == 1.0
