@@ -473,3 +473,16 @@ def test_an_empty_reply_never_matches_an_empty_ground_truth() -> None:
             assert verify(reply, gt)["accuracy"] == 0.0, (gt, reply)
         assert verify(wrap("42"), gt)["accuracy"] == 0.0
     assert verify(wrap("Pallet Town"), "Pallet Town")["accuracy"] == 1.0
+
+
+def test_whitespace_inside_or_around_an_answer_does_not_change_it() -> None:
+    """An option's text counts with its spaces, tabs and line breaks collapsed ("A  box is in a\\ndifferent
+    place" is option B), and a short bare reply padded with blank lines is still short."""
+    articles = record(ARTICLES, answer="B")
+    for text in ("A box  is in a different place", "A box is in a\ndifferent place", "a box\tis in a "
+                 "different place."):
+        assert verify(wrap(text), articles)["accuracy"] == 1.0, text
+    assert verify(wrap("A box is in a place"), articles)["accuracy"] == 0.0
+    padded = "\n" * 40 + "  UP  " + " \n" * 20
+    assert verify(padded, record(WORD))["accuracy"] == 1.0
+    assert verify("UP" + " because" * 10, record(WORD))["accuracy"] == 0.0  # a long reply is no bare answer
