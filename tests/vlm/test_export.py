@@ -974,3 +974,13 @@ def test_overwrite_tells_the_files_an_export_writes_from_the_users(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
     assert _foreign(tmp_path) == ["predictions.jsonl", *sorted(u for u in users if "/" in u)]
+
+
+def test_an_empty_out_folder_is_used_without_overwrite(run, tmp_path, capsys):
+    """--out may be new or empty (its help says so): an empty folder made for the export is filled, with no
+    --overwrite and nothing of it left beside."""
+    out = tmp_path / "made"
+    out.mkdir()
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--tasks-per-state", "0",
+                  "--no-progress") == 0
+    assert (out / META).is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["made"]
