@@ -85,6 +85,8 @@ def test_one_row_per_step_with_complete_states_frames_probs_and_values(exported)
     meta = json.loads((exported / "trajectories" / "meta.json").read_text())
     assert len(episodes) == EPISODES
     assert len(steps) == meta["counts"]["steps"] == sum(e["length"] for e in episodes)
+    keys = [(r["episode"], r["t"]) for r in steps]
+    assert keys == sorted(keys)  # load_steps: by episode, then step
     by_episode: dict[int, list[dict]] = {}
     for row in steps:
         by_episode.setdefault(row["episode"], []).append(row)
