@@ -984,3 +984,20 @@ def test_an_empty_out_folder_is_used_without_overwrite(run, tmp_path, capsys):
     assert export(str(run), "--out", str(out), "--episodes", "1", "--tasks-per-state", "0",
                   "--no-progress") == 0
     assert (out / META).is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["made"]
+
+
+def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
+    """Content-addressed: the same picture is one file, in images/<xx>/ (what EXPORT_FILES expects), and two
+    pictures whose raw bytes agree but whose shapes differ (a 2×3 and a 3×2 board) are two files."""
+    from envs.png import decode_png
+    from vlm.imagestore import ImageStore
+
+    store, other = ImageStore(tmp_path), ImageStore(tmp_path)  # two worker processes
+    wide, tall = np.zeros((2, 3, 3), dtype=np.uint8), np.zeros((3, 2, 3), dtype=np.uint8)
+    rel = store.put(wide)
+    assert re.fullmatch(r"images/([0-9a-f]{2})/\1[0-9a-f]{38}\.png", rel)
+    assert store.put(wide.copy()) == other.put(wide) == rel
+    assert other.put(tall) != rel
+    assert len(list(tmp_path.rglob("*.png"))) == 2
+    for img in (wide, tall):
+        assert np.array_equal(decode_png((tmp_path / store.put(img)).read_bytes()), img)
