@@ -1001,3 +1001,34 @@ def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
     assert len(list(tmp_path.rglob("*.png"))) == 2
     for img in (wide, tall):
         assert np.array_equal(decode_png((tmp_path / store.put(img)).read_bytes()), img)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"family": "trivia"}, "family 'trivia' is not one of"),
+    ({"plot_level": 0}, "levels must be in (1, 2, 3), got plot_level 0, qa_level 1"),
+    ({"qa_level": 4}, "levels must be in (1, 2, 3), got plot_level 1, qa_level 4"),
+    ({"images": []}, "a task needs at least one image"),
+    ({"question": ""}, "question must be a non-empty string"),
+    ({"analysis": ""}, "analysis must be a non-empty string"),
+    ({"answer": 5}, "answer must be a non-empty string"),
+    ({"verifier": {"rule": "integer"}}, "verifier rule 'integer' needs 'value'"),
+    ({"options": ["A", 2]}, "options must be None or a list of strings"),
+    ({"extra": {"state": {1, 2}}}, "verifier/extra/options must be JSON-able"),
+])
+def test_a_task_modules_bad_draft_is_named(change, message):
+    """A new game's task module (the README's plug-in point) gets the problem with its draft named, not a
+    record no trainer or verifier can read."""
+    from vlm.export import ExportError, _check_draft
+    from vlm.record import TaskDraft
+
+    good = {"family": "perception", "qa_type": "head", "plot_level": 1, "qa_level": 1,
+            "images": [np.zeros((4, 4, 3), dtype=np.uint8)], "question": "Where?", "answer": "(1, 2)",
+            "analysis": "The head is at (1, 2).", "verifier": {"rule": "coordinate", "value": [1, 2]}}
+    draft = TaskDraft(**good)
+    assert _check_draft(draft, "here") is draft
+    blank = TaskDraft(**{**good, "answer": ""})
+    assert _check_draft(blank, "here") is blank  # an empty answer string is allowed
+    with pytest.raises(ExportError, match=re.escape("here ('head'): ") + ".*" + re.escape(message)):
+        _check_draft(TaskDraft(**{**good, **change}), "here")
+    with pytest.raises(ExportError, match="make_tasks must return TaskDraft objects, got dict"):
+        _check_draft(good, "here")
