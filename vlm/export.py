@@ -403,7 +403,11 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
     out = []
     for k in chosen:
         d = _check_draft(drafts[k], where)
-        images = [store.put(check_image(img, where)) for img in d.images]
+        try:  # a float or wrong-shaped picture: refused by name like any other bad draft, not a traceback
+            pictures = [check_image(img, where) for img in d.images]
+        except ValueError as e:
+            raise ExportError(str(e)) from None
+        images = [store.put(img) for img in pictures]
         # The fields of TaskRecord, in order (built directly: dataclasses.asdict deep-copies every state).
         out.append({"id": f"{s.env}-{log.episode:06d}-{t:05d}-{k:02d}", "game": s.env, "family": d.family,
                     "qa_type": d.qa_type, "plot_level": int(d.plot_level), "qa_level": int(d.qa_level),

@@ -1032,3 +1032,24 @@ def test_a_task_modules_bad_draft_is_named(change, message):
         _check_draft(TaskDraft(**{**good, **change}), "here")
     with pytest.raises(ExportError, match="make_tasks must return TaskDraft objects, got dict"):
         _check_draft(good, "here")
+
+
+def test_a_task_modules_bad_image_is_an_error_not_a_traceback(run, tmp_path, capsys, monkeypatch):
+    """A draft's picture that is no uint8 array (a float render, say) is refused by name, as the export
+    refuses every other bad draft: exit 2 and an 'error:' line, not a ValueError traceback."""
+    from vlm.tasks import snake
+
+    real = snake.make_tasks
+
+    def float_images(state, rng, source):
+        drafts = real(state, rng, source)
+        for d in drafts:
+            d.images = [img.astype(np.float32) / 255 for img in d.images]
+        return drafts
+
+    monkeypatch.setattr(snake, "make_tasks", float_images)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "error: vlm/tasks/snake.py make_tasks (episode 0, step 0): images must be uint8 arrays" in err
+    assert "float32" in err and not out.exists() and list(tmp_path.iterdir()) == []
