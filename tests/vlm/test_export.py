@@ -1053,3 +1053,16 @@ def test_a_task_modules_bad_image_is_an_error_not_a_traceback(run, tmp_path, cap
     err = capsys.readouterr().err
     assert "error: vlm/tasks/snake.py make_tasks (episode 0, step 0): images must be uint8 arrays" in err
     assert "float32" in err and not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_printed_summary_counts_the_records_of_each_split(run, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "6", "--tasks-per-state", "1", "--split",
+                  "0.5,0.25,0.25", "--formats", "verl,swift", "--no-progress") == 0
+    said = capsys.readouterr().out
+    counts = json.loads((out / META).read_text())["counts"]
+    records = counts["records"]
+    assert len(set(records.values())) == 3  # three different counts: a swapped pair shows
+    assert (f"{out}: 6/6 episodes of {run / 'model.zip'} (step 512), {counts['steps']:,} steps, "
+            f"{sum(records.values()):,} records (train {records['train']:,}, val {records['val']:,}, "
+            f"test {records['test']:,}), {counts['images']:,} images, formats: verl, swift in ") in said
