@@ -1066,3 +1066,18 @@ def test_the_printed_summary_counts_the_records_of_each_split(run, tmp_path, cap
     assert (f"{out}: 6/6 episodes of {run / 'model.zip'} (step 512), {counts['steps']:,} steps, "
             f"{sum(records.values()):,} records (train {records['train']:,}, val {records['val']:,}, "
             f"test {records['test']:,}), {counts['images']:,} images, formats: verl, swift in ") in said
+
+
+def test_a_game_that_does_not_replay_is_an_error_and_leaves_nothing(run, tmp_path, capsys, monkeypatch):
+    import vlm.export
+    from vlm.trajectories import ReplayMismatch
+
+    def mismatch(*args, **kwargs):
+        raise ReplayMismatch("snake: episode 0 (seed 1000000) did not replay at step 3: ...")
+        yield
+
+    monkeypatch.setattr(vlm.export, "replay", mismatch)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "none", "--no-progress") == 2
+    assert "error: snake: episode 0 (seed 1000000) did not replay at step 3" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -152,6 +152,50 @@ def test_stored_states_are_what_the_game_plays_from_seed_and_actions(exported):
         assert reward[0] == pytest.approx(row["reward"])
 
 
+def test_replay_refuses_an_episode_the_game_does_not_reproduce():
+    """Rewards and episode ends are checked step by step against the played episode: a state that never
+    happened is never exported (ReplayMismatch names the step), while an episode the exporter cut is fine."""
+    from envs import make_game
+    from vlm.trajectories import EpisodeLog, ReplayMismatch
+
+    game = make_game("snake", 1, size=6)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([5], dtype=np.uint64))
+    rng = np.random.default_rng(0)
+    cols: dict[str, list] = {"actions": [], "rewards": [], "terminated": [], "truncated": [], "scores": []}
+    for _ in range(40):
+        action = int(rng.integers(4)) if cols["actions"] else 0
+        reward, terminated, truncated = game.step(np.array([action]))
+        for name, value in zip(cols, (action, reward[0], terminated[0], truncated[0],
+                                      game.episode_info(0)["score"]), strict=True):
+            cols[name].append(value)
+        if terminated[0] or truncated[0]:
+            break
+    n = len(cols["actions"])
+    assert n > 3
+
+    def log(**change) -> EpisodeLog:
+        arrays = {name: np.array(values) for name, values in cols.items()}
+        for name, (t, value) in change.items():
+            arrays[name][t] = value
+        return EpisodeLog(0, 5, arrays["actions"], np.zeros((n, 4), np.float32), np.zeros(n, np.float32),
+                          arrays["rewards"].astype(np.float32), arrays["terminated"].astype(bool),
+                          arrays["truncated"].astype(bool), arrays["scores"].astype(np.float64))
+
+    assert len(list(replay("snake", {"size": 6}, log()))) == n + 1
+    for change in ({"rewards": (1, cols["rewards"][1] + 0.5)}, {"terminated": (1, True)},
+                   {"truncated": (1, True)}, {"terminated": (n - 1, not cols["terminated"][-1])}):
+        t = next(iter(change.values()))[0]
+        with pytest.raises(ReplayMismatch, match=f"episode 0 \\(seed 5\\) did not replay at step {t}:"):
+            list(replay("snake", {"size": 6}, log(**change)))
+    cut = log()
+    cut.capped, cut.truncated[-1] = True, True  # --max-steps marks the cut step truncated
+    assert len(list(replay("snake", {"size": 6}, cut))) == n + 1
+    cut = log(truncated=(1, True))  # ... and only that step may differ from the game's
+    cut.capped, cut.truncated[-1] = True, True
+    with pytest.raises(ReplayMismatch, match="did not replay at step 1:"):
+        list(replay("snake", {"size": 6}, cut))
+
+
 def test_meta_describes_run_checkpoint_policy_seeds_counts_and_versions(exported, run, model):
     from agents.policies import count_params
 
