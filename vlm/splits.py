@@ -84,7 +84,7 @@ def assign_episodes(episodes: Iterable[int], ratios: tuple[float, float, float],
             k = max((1, 2), key=lambda k: ratios[k] * n - counts[k])
             counts[k] += 1
             counts[0] -= 1
-    while counts[0] < (1 if ratios[0] > 0 else 0) and (counts[1] > 1 or counts[2] > 1):
+    while ratios[0] > 0 and counts[0] < 1 and counts[1] + counts[2] > 0:  # train first, as said above
         counts[1 if counts[1] >= counts[2] else 2] -= 1
         counts[0] += 1
     out: dict[int, str] = {}

@@ -57,3 +57,6 @@ def test_each_split_gets_its_ratio_of_the_episodes_rounded_to_the_nearest():
     assert shares(10, (0.5, 0.27, 0.23)) == (5, 3, 2)  # 2.7 and 2.3 to the nearest, train the rest
     assert shares(100, (0.8, 0.1, 0.1)) == (80, 10, 10)
     assert shares(7, (0.0, 0.5, 0.5)) in ((0, 4, 3), (0, 3, 4))
+    # Too few episodes to go round: train first (two episodes at 10/45/45 dealt none to train).
+    assert shares(2, (0.1, 0.45, 0.45)) == (1, 0, 1)
+    assert shares(1, (0.1, 0.45, 0.45)) == (1, 0, 0)
