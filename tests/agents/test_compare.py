@@ -893,3 +893,37 @@ def test_checkpoint_picks_the_specialists_model_as_evaluate_does(scripts, specia
                                  str(tmp_path / "missing.zip"), "--out", str(tmp_path / "none"),
                                  "--no-progress"]) == 2
     assert f"error: --checkpoint {tmp_path / 'missing.zip'}: no such file" in capsys.readouterr().err
+
+
+def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts, tmp_path, monkeypatch,
+                                                                        capsys):
+    # The defaults (20 episodes from seed 1000000, as evaluate and the export seed theirs; 6 worst decisions;
+    # the report in <specialist>/compare-<time>) and the players' lines were not checked: every test gave
+    # --episodes, --seed and --out, and none read the lines.
+    import time
+
+    import agents.compare
+
+    seen = {}
+    players = [{"name": "specialist", "mean_score": 12.5, "success_rate": 0.25, "invalid_rate": 0.0,
+                "decisions_per_s": 1234.5, "cut_at_max_tokens": 0},
+               {"name": "m-vl-7b", "mean_score": 1.0, "success_rate": None, "invalid_rate": 0.125,
+                "decisions_per_s": None, "cut_at_max_tokens": 0}]
+
+    def compare(env, out, episodes, seed, **kwargs):
+        seen.update(env=env, out=out, episodes=episodes, seed=seed, **kwargs)
+        return {"players": players}
+
+    monkeypatch.setattr(agents.compare, "compare", compare)
+    monkeypatch.setattr(time, "strftime", lambda fmt: "20261202-031500")
+    run = tmp_path / "run"
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(run)]) == 0
+    assert (seen["env"], seen["episodes"], seen["seed"]) == ("snake", 20, 1_000_000)
+    assert seen["out"] == run / "compare-20261202-031500" and seen["specialist"] == run
+    assert (seen["frames_per_vlm"], seen["device"], seen["max_steps"], seen["checkpoint"]) == (6, "cpu", None,
+                                                                                                None)
+    assert seen["overwrite"] is False and seen["show_progress"] is True and seen["players"] == []
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{'specialist':>28}: mean score 12.50, success 25%, invalid 0.0%, 1,234.5 decisions/s",
+                   f"{'m-vl-7b':>28}: mean score 1.00, success n/a, invalid 12.5%, 0.0 decisions/s",
+                   f"report: {run / 'compare-20261202-031500' / 'report.md'}"]
