@@ -323,6 +323,7 @@ def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, caps
     (["--seed", str(2**64 - 1)], "the last episode seed, seed + --episodes - 1, must stay below 2**64"),
     (["--random", "--checkpoint", "x.zip"], "--random plays no model"),
     (["--random", "--stochastic"], "--random plays no model"),
+    (["--random", "--vlm", "m@http://127.0.0.1:9"], "--random plays no model"),
     (["--env", "sokoban"], "--env and --out are for --vlm without a run folder"),
     (["--out", "elsewhere"], "--env and --out are for --vlm without a run folder"),
     (["--vlm", "m@http://127.0.0.1:9", "--checkpoint", "x.zip"], "--vlm plays no checkpoint"),
@@ -332,6 +333,38 @@ def test_evaluate_refuses_seeds_that_wrap_and_flags_it_would_ignore(trained, scr
     with pytest.raises(SystemExit) as exc:
         scripts.evaluate.main([str(trained), "--episodes", "2", *argv])
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_evaluate_defaults_are_the_ones_the_readme_states(scripts, tmp_path, capsys, monkeypatch):
+    # 100 episodes seeded from 1000000 (the seeds the export and compare play by default), the game's own
+    # step limits and a video of the last 1,000 steps: no test played evaluate without these flags.
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "env_kwargs": {"size": 6}}))
+    played, filmed = {}, {}
+    play, replay = agents.evaluation.run_episodes, agents.evaluation.replay_frames
+
+    def run_episodes(model, env, env_kwargs, episodes, seed=0, max_steps=0, deterministic=None, **kwargs):
+        played.update(episodes=episodes, seed=seed, max_steps=max_steps, deterministic=deterministic)
+        return play(model, env, env_kwargs, 2, seed=seed, max_steps=max_steps, deterministic=deterministic)
+
+    def replay_frames(*args, last=None, **kwargs):
+        filmed["last"] = last
+        return replay(*args, last=last, **kwargs)
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", run_episodes)
+    monkeypatch.setattr(agents.evaluation, "replay_frames", replay_frames)
+    assert scripts.evaluate.main([str(run), "--random", "--no-progress"]) == 0
+    assert played == {"episodes": 100, "seed": 1_000_000, "max_steps": agents.evaluation.EPISODE_STEP_CAP,
+                      "deterministic": True}
+    assert filmed == {"last": 1000}
+    saved = json.loads((run / "eval-random.json").read_text())
+    assert (saved["seed"], saved["actions"], saved["checkpoint"], saved["max_steps"]) == (
+        1_000_000, "random", "random", None)
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"snake random agent, 2 episodes: mean score {saved['mean_score']:.2f}, ")
 
 
 def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_path, capsys, monkeypatch):
