@@ -1081,3 +1081,47 @@ def test_a_game_that_does_not_replay_is_an_error_and_leaves_nothing(run, tmp_pat
     assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "none", "--no-progress") == 2
     assert "error: snake: episode 0 (seed 1000000) did not replay at step 3" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(capsys, monkeypatch):
+    # Every test gave --out and most flags, and read the figures from --json: a default of the script's own
+    # (it has its own copies of ExportOptions' defaults) or a flag passed into the wrong field went unseen,
+    # and so did the printed summary's split counts.
+    import dataclasses
+
+    import vlm.export
+
+    given = []
+    summary = {"out": "/data/snake", "episodes_kept": 3, "episodes_played": 4, "checkpoint": "/r/model.zip",
+               "step": 2048, "steps": 12345, "records": {"train": 1000, "val": 20, "test": 3},
+               "images": 4321, "formats": ["trl", "verl"], "minari": "depthfirst/snake-v0", "dropped": {},
+               "seconds": {"total": 12.34}}
+
+    def export_opts(opts):
+        given.append(opts)
+        return summary
+
+    monkeypatch.setattr(vlm.export, "export", export_opts)
+    assert export("RUN", "--out", "OUT") == 0
+    (opts,) = given
+    assert opts == vlm.export.ExportOptions(run="RUN", out="OUT", command=opts.command)
+    assert (opts.episodes, opts.seed, opts.tasks_per_state, opts.split, opts.scale, opts.formats) == (
+        100, 1_000_000, 2, "0.8,0.1,0.1", 16, "all")  # as README and --help say
+    assert capsys.readouterr().out == (
+        "/data/snake: 3/4 episodes of /r/model.zip (step 2,048), 12,345 steps, 1,023 records (train 1,000, "
+        "val 20, test 3), 4,321 images, formats: trl, verl, Minari depthfirst/snake-v0 in 12.3 s\n")
+    flags = {"episodes": ("--episodes", "7", 7), "formats": ("--formats", "trl", "trl"),
+             "workers": ("--workers", "3", 3), "min_score": ("--min-score", "2.5", 2.5),
+             "seed": ("--seed", "5", 5), "checkpoint": ("--checkpoint", "m.zip", "m.zip"),
+             "tasks_per_state": ("--tasks-per-state", "4", 4),
+             "mix": ("--mix", "perception=1", "perception=1"),
+             "split": ("--split", "0.5,0.5,0", "0.5,0.5,0"), "scale": ("--scale", "8", 8),
+             "max_steps": ("--max-steps", "50", 50), "device": ("--device", "cuda", "cuda")}
+    switches = {"minari": "--minari", "overwrite": "--overwrite", "stochastic": "--stochastic",
+                "relative_paths": "--relative-paths", "progress": "--no-progress"}
+    argv = [a for flag, text, _ in flags.values() for a in (flag, text)] + list(switches.values())
+    assert export("RUN", "--out", "OUT", *argv) == 0
+    opts = given[-1]
+    want = {name: value for name, (_, _, value) in flags.items()} | dict.fromkeys(switches, True)
+    assert dataclasses.asdict(opts) == {"run": "RUN", "out": "OUT", **want, "progress": False,
+                                        "command": opts.command}
