@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -78,3 +79,105 @@ def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeyp
     capsys.readouterr()
     assert ("ours", "10m", 3) in timed  # mfu_10m's: it timed one whatever --rollouts said
     assert {r for *_, r in timed} == {3} and len(timed) == 3
+
+
+def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, monkeypatch):
+    # Only --quick runs were tested, whose figures were only checked to be > 0: the sizes the defaults give
+    # (README: --boards 4096, --seconds 3, --rollouts 2, --workers one per core), how the ratios are formed
+    # from the figures and the table printed without --json went unchecked.
+    import agents.throughput
+    import envs.bench
+
+    calls, peaks = [], iter([2e9, 3e9])
+
+    def game_sps(name, seconds=0.0, num_envs=0, **kwargs):
+        calls.append(("game", name, seconds, num_envs))
+        return 1000.0 if name == "snake" else 10.0
+
+    def vec_env_sps(env, num_envs, num_workers, seconds=0.0, **kwargs):
+        calls.append(("vec", env, num_envs, num_workers, seconds))
+        return 1500.0 if num_workers else 500.0
+
+    def train_report(pipeline, env, preset, num_envs, ppo, device, rollouts=0):
+        calls.append(("train", pipeline.__name__, preset, num_envs, ppo["n_steps"], device, rollouts))
+        sps = {("ours", "10m"): 50.0, ("stock", "tiny"): 100.0}.get((pipeline.__name__, preset), 400.0)
+        return {"sps": sps, "flops_per_step": 3e6 if preset == "10m" else 1e6,
+                "parameters": 1e7 if preset == "10m" else 1e5}
+
+    def peak_flops(device, seconds=0.0):
+        calls.append(("peak", device, seconds))
+        return next(peaks)
+
+    monkeypatch.setattr(envs.bench, "game_sps", game_sps)
+    for fake in (vec_env_sps, train_report, peak_flops):
+        monkeypatch.setattr(agents.throughput, fake.__name__, fake)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert scripts.benchmark.main(["--policy", "tiny"]) == 0
+    n_steps = 128  # configs/snake.yaml's
+    assert calls[:8] == [("peak", "cpu", 3.0), ("game", "snake", 3.0, 4096), ("vec", "snake", 4096, 3, 3.0),
+                         ("vec", "snake", 4096, 0, 3.0), ("train", "ours", "tiny", 64, n_steps, "cpu", 2),
+                         ("train", "stock", "tiny", 64, n_steps, "cpu", 2),
+                         ("train", "ours", "10m", 64, 32, "cpu", 2), ("peak", "cpu", 3.0)]
+    others = {c[1]: c[3] for c in calls[8:]}
+    assert {k: others[k] for k in ("rotation", "snake_duel", "sokoban")} == dict.fromkeys(
+        ("rotation", "snake_duel", "sokoban"), 1024)
+    table = capsys.readouterr().out
+    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in table.splitlines())
+    assert {name: rows[name] for name in list(rows)[:9]} == {
+        "peak matmul": "3.0 GFLOP/s",  # the better of the two
+        "env_sps (Snake core, 1 core)": "1,000",
+        "vec_env_sps (3 workers)": "1,500  (50% of env_sps × workers)",
+        "vec_env_sps (in process)": "500  (50% of env_sps)",
+        "train_sps (ours, tiny)": "400",
+        "sb3_train_sps (stock, tiny)": "100",
+        "train_speedup": "4.00×",
+        "mfu (tiny, 100,000 params)": "0.133",
+        "mfu_10m (10,000,000 params, 50 sps)": "0.050"}
+    assert rows["rotation core"] == "10 steps/s"
+    assert "--quick" not in table
+
+
+def test_the_gameboy_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, monkeypatch):
+    # The one --env gameboy test gives --emulators 2 and --quick, and checks only that figures are > 0.
+    import agents.throughput
+    import envs
+    import envs.bench
+    import envs.gameboy.core
+
+    calls = []
+
+    class Game:
+        emulator_seconds = 0.0
+
+        def close(self):
+            calls.append(("close",))
+
+    def make_game(name, num_envs=0, **kwargs):
+        calls.append(("make", name, num_envs))
+        return Game()
+
+    def random_play(game, seconds):
+        calls.append(("play", seconds))
+        game.emulator_seconds = 0.8
+        return 200.0, 1.0
+
+    def vec_env_sps(env, num_envs, num_workers, seconds=0.0, **kwargs):
+        calls.append(("vec", num_envs, num_workers, seconds))
+        return 100.0 * num_workers
+
+    monkeypatch.setattr(envs.gameboy.core, "load_pyboy_class", lambda: None)
+    monkeypatch.setattr(envs, "make_game", make_game)
+    monkeypatch.setattr(envs.bench, "random_play", random_play)
+    monkeypatch.setattr(envs.bench, "pyboy_bare_sps",
+                        lambda rom, seconds: calls.append(("bare", seconds)) or 250.0)
+    monkeypatch.setattr(envs.bench, "memory_per_emulator", lambda name, count, **kwargs: 3 * 2**20)
+    monkeypatch.setattr(agents.throughput, "vec_env_sps", vec_env_sps)
+    assert scripts.benchmark.main(["--env", "gameboy", "--workers", "2"]) == 0
+    assert calls == [("bare", 3.0), ("make", "pokemon_red", 4), ("play", 1.0), ("play", 3.0), ("close",),
+                     ("vec", 4, 1, 3.0), ("vec", 8, 2, 3.0)]
+    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    assert rows == {"bare PyBoy (1 core)": "250 steps/s (6,000 frames/s)",
+                    "full env (1 core)": "200 steps/s, overhead 25.0%",
+                    "VecEnv, 1 worker(s) × 4 emulators": "100 steps/s",
+                    "VecEnv, 2 worker(s) × 4 emulators": "200 steps/s",
+                    "memory per emulator": "3.0 MB"}
