@@ -436,3 +436,35 @@ def test_the_specialist_s_move_is_given_in_the_tag_its_question_asks_for(predict
     snake = next(r for r in records if is_move_question(r))
     assert snake.verifier["rule"] == "snake_best_worst"
     assert move_reply("UP", snake) == "<best_answer>UP</best_answer>"
+
+
+def test_the_printed_tables_name_the_missing_ids_and_set_the_model_beside_the_specialist(scripts, capsys,
+                                                                                         monkeypatch):
+    # Only --json was read: the printed counts, the missing ids' examples, and which of the model's results
+    # sits beside the specialist's (the model on the same move questions, not on the whole split) were not.
+    import vlm.scoring
+
+    def cell(n, accuracy, move):
+        return {"n": n, "answered": n, "missing": 0, "accuracy": accuracy, "format": None,
+                "format_errors": 0, "move_questions": n, "move_accuracy": move}
+
+    def result(name, n, accuracy, move):
+        return {"name": name, "overall": cell(n, accuracy, move),
+                "by_game": {"snake": cell(n, accuracy, move)}}
+
+    scored = {"records": 9, "missing_ids": 4, "missing_examples": ["a", "b", "c", "d"], "unknown_ids": 2,
+              "results": [result("preds", 9, 0.5, 0.25), result("specialist", 3, None, 1.0),
+                          result("preds", 3, 0.0, 1 / 3)],
+              "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 4096, "move_questions": 3}}
+    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("9 records in split.jsonl; 4 without a prediction (e.g. a, b, c); 2 predictions for "
+                        "ids not in the split")
+    assert "| **all** | 9 | 50.0% | 25.0% | 0 | 0 |" in lines
+    assert "The 3 move questions, answered by the model and by the specialist /r/model.zip (step 4,096;" in (
+        "\n".join(lines))
+    assert lines[-2:] == ["| **all** | 3 | 0.0% | 33.3% | n/a | 100.0% |",
+                          "| game snake | 3 | 0.0% | 33.3% | n/a | 100.0% |"]
+    assert ("| group | n | preds: accuracy | preds: move acc. | specialist: accuracy | "
+            "specialist: move acc. |") in lines
