@@ -1374,6 +1374,27 @@ def test_a_folder_of_out_that_cannot_be_made_names_out(trained, scripts, tmp_pat
                                        "(No space left on device); choose another place\n")
 
 
+def test_plot_curves_flags_reach_the_plot(scripts, tmp_path, capsys, monkeypatch):
+    # --title and --baseline were given in one test, whose PNG was only checked to be a PNG: a script that
+    # dropped either drew the figure without it, unseen.
+    import agents.curves
+
+    drawn = []
+
+    def plot_curve(run, out, tag, title, baseline, last=False):
+        drawn.append((run, out, tag, title, baseline, last))
+        return out
+
+    monkeypatch.setattr(agents.curves, "plot_curve", plot_curve)
+    out = tmp_path / "curve.png"
+    assert scripts.plot_curve.main(["RUN", "--out", str(out), "--title", "Snake 10x10", "--baseline", "0.5",
+                                    "--tag", "rollout/ep_rew_mean"]) == 0
+    assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 0
+    assert drawn == [(Path("RUN"), out, "rollout/ep_rew_mean", "Snake 10x10", 0.5, True),
+                     (Path("RUN"), out, "rollout/score_mean", None, None, True)]
+    assert capsys.readouterr().out == f"{out}\n{out}\n"
+
+
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
