@@ -932,6 +932,43 @@ def test_default_run_names_started_in_the_same_second_get_two_folders(tmp_path, 
     assert (first.name, second.name) == ("tiny-s0-20261201-100000", "tiny-s0-20261201-100000-2")
 
 
+def test_a_default_run_folder_is_runs_env_policy_seed_time(tmp_path, monkeypatch):
+    # README: runs/<env>/<policy>-s<seed>-<time>. Only the folder's name was checked, not where it was made.
+    from agents import runs
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261202-031500")
+    path, aside, lock = runs.new_run_dir({"env": "sokoban", "policy": "10m", "seed": 7}, None, False)
+    lock.close()
+    assert path == Path("runs/sokoban/10m-s7-20261202-031500") and path.is_dir() and aside is None
+    path, _, lock = runs.new_run_dir({"env": "sokoban", "policy": "10m", "seed": 7}, None, False)
+    lock.close()
+    assert path == Path("runs/sokoban/10m-s7-20261202-031500-2") and path.is_dir()
+
+
+def test_file_slug_makes_a_model_name_one_safe_part_of_a_file_name():
+    # A VLM's model name (Qwen/Qwen2.5-VL-7B-Instruct) and a checkpoint's stem name result files; the tests'
+    # names were all safe already.
+    from agents.runs import file_slug
+
+    assert file_slug("Qwen/Qwen2.5-VL-7B-Instruct", "vlm") == "Qwen-Qwen2.5-VL-7B-Instruct"
+    assert file_slug(" my model (v2) ", "vlm") == "my-model-v2"
+    assert file_slug("/:*?", "vlm") == "vlm" and file_slug("", "model") == "model"
+    assert file_slug("x" * 100, "vlm") == "x" * 60
+
+
+def test_an_output_file_that_is_a_dangling_link_counts_as_existing(tmp_path):
+    # Without --force the link's target would be made, the link left pointing at the new file.
+    from agents.runs import check_output_file
+
+    link = tmp_path / "scores.json"
+    link.symlink_to(tmp_path / "gone" / "scores.json")
+    with pytest.raises(ValueError, match=r"scores.json exists; pass --force to replace it"):
+        check_output_file(link, "--out", False)
+    (tmp_path / "gone").mkdir()
+    check_output_file(link, "--out", True)
+
+
 def test_a_file_where_the_envs_runs_folder_should_be_is_one_error_not_a_hang(tmp_path, monkeypatch):
     from agents import runs
 
