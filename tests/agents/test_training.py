@@ -969,6 +969,48 @@ def test_an_output_file_that_is_a_dangling_link_counts_as_existing(tmp_path):
     check_output_file(link, "--out", True)
 
 
+def test_claiming_a_run_removes_only_the_temp_files_its_own_writers_leave(tmp_path, capsys):
+    # The resume test left out a Game Boy run's milestones temp, and had no link or folder of a temp's name.
+    from agents.runs import claim_run
+
+    (tmp_path / "checkpoints").mkdir()
+    stale = [tmp_path / ".milestones.77.tmp.json", tmp_path / ".model.77.tmp.zip",
+             tmp_path / ".config.77.tmp.yaml", tmp_path / "checkpoints" / ".step_64.77.tmp.zip"]
+    for f in stale:
+        f.write_bytes(b"half")
+    target = tmp_path / "mine.zip"
+    target.write_bytes(b"the user's")
+    (tmp_path / ".model.78.tmp.zip").symlink_to(target)  # not a file training wrote
+    (tmp_path / ".config.79.tmp.yaml").mkdir()
+    kept = [tmp_path / ".model.x.tmp.zip", tmp_path / ".step_64.77.tmp.zip", tmp_path / "model.77.tmp.zip",
+            tmp_path / ".milestones.77.tmp.json.bak"]
+    for f in kept:
+        f.write_bytes(b"other")
+    claim_run(tmp_path).close()
+    assert not any(f.exists() for f in stale)
+    assert all(f.exists() for f in kept) and (tmp_path / ".model.78.tmp.zip").is_symlink()
+    assert target.read_bytes() == b"the user's" and (tmp_path / ".config.79.tmp.yaml").is_dir()
+    assert capsys.readouterr().out == (
+        f"{tmp_path}: removed 4 temp file(s) an interrupted save left behind (.config.77.tmp.yaml, "
+        ".milestones.77.tmp.json, .model.77.tmp.zip, checkpoints/.step_64.77.tmp.zip)\n")
+    claim_run(tmp_path).close()
+    assert capsys.readouterr().out == ""  # nothing removed, nothing said
+
+
+def test_process_running_is_false_for_this_process_and_pids_no_process_has():
+    # A leftover lock folder named by this process's pid (reused after a kill) must not count as live.
+    from agents.runs import process_running
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert process_running(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_running(child.pid)
+    assert not any(map(process_running, (os.getpid(), 0, -1, 2**80)))
+
+
 def test_a_file_where_the_envs_runs_folder_should_be_is_one_error_not_a_hang(tmp_path, monkeypatch):
     from agents import runs
 
