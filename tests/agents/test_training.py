@@ -141,6 +141,67 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     assert "(from its config.yaml, unless given as a flag)" in capsys.readouterr().err
 
 
+def fake_train(monkeypatch) -> list:
+    """agents.train.train replaced by one that records what it was given: (cfg, run, command, resume)."""
+    import agents.train
+
+    calls = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, run, command, resume=False, progress=True:
+                        calls.append((cfg, run, command, resume, progress)))
+    return calls
+
+
+def test_each_flag_reaches_the_config_train_is_given(scripts, tmp_path, monkeypatch):
+    # The run-level tests read back a few flags; --save-every, --video-every, --num-workers, --seed, --obs and
+    # the recorded command were each checked by no test of a new run.
+    calls = fake_train(monkeypatch)
+    argv = ["--env", "snake", "--total-timesteps", "640", "--num-envs", "8", "--num-workers", "0", "--seed",
+            "3", "--save-every", "320", "--video-every", "160", "--policy", "tiny", "--device", "cpu",
+            "--size", "6", "--obs", "pixels", "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=64",
+            "--no-progress", "--run-dir",
+            str(tmp_path / "run")]
+    assert scripts.train_ppo.main(argv) == 0
+    ((cfg, run, command, resume, progress),) = calls
+    assert {k: cfg[k] for k in ("total_timesteps", "num_envs", "num_workers", "seed", "save_every",
+                                "video_every", "policy", "device", "recurrent")} == {
+        "total_timesteps": 640, "num_envs": 8, "num_workers": 0, "seed": 3, "save_every": 320,
+        "video_every": 160, "policy": "tiny", "device": "cpu", "recurrent": False}
+    assert cfg["env_kwargs"]["size"] == 6 and cfg["env_kwargs"]["obs"] == "pixels"
+    assert cfg["ppo"]["n_steps"] == 16 and cfg["env"] == "snake"
+    assert run == tmp_path / "run" and command == shlex.join(["train_ppo.py", *argv])
+    assert resume is False and progress is False
+
+
+def test_resume_takes_the_flags_it_may_change_and_refuses_the_others(scripts, tmp_path, monkeypatch, capsys):
+    # Only --policy and --set were tried against --resume, and nothing a --resume may change was checked to
+    # reach the run: --env of another game was dropped without a word by a resume that forgot to compare it.
+    from agents.config import load_config, resolve
+
+    calls = fake_train(monkeypatch)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # loaded by train(), faked here
+    cfg = resolve({**load_config("snake"), "policy": "tiny", "num_workers": 1, "device": "cpu"}, False)
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--num-workers", "0",
+                                   "--device", "cpu", "--save-every", "512", "--video-every", "256"]) == 0
+    ((given, where, _, resume, progress),) = calls
+    assert where == run and resume is True and progress is True
+    keys = ("total_timesteps", "num_workers", "save_every", "video_every", "policy")
+    assert {k: given[k] for k in keys} == {"total_timesteps": 1024, "num_workers": 0, "save_every": 512,
+                                           "video_every": 256, "policy": "tiny"}
+    for argv, message in ((["--env", "sokoban"], "--env sokoban does not match the run being resumed"),
+                          (["--run-dir", str(tmp_path / "other")], "so --run-dir cannot be given"),
+                          (["--force"], "so --force cannot be given"),
+                          (["--config", str(run / "config.yaml")], "so --config cannot be given"),
+                          (["--seed", "4", "--num-envs", "16"], "so --num-envs, --seed cannot be given"),
+                          (["--size", "8"], "so --size cannot be given")):
+        with pytest.raises(SystemExit) as exc:
+            scripts.train_ppo.main(["--resume", str(run), *argv])
+        assert exc.value.code == 2 and message in capsys.readouterr().err, argv
+    assert len(calls) == 1
+
+
 def test_resume_after_a_crash_hides_the_steps_logged_past_its_checkpoint(trained, scripts, tmp_path):
     run = tmp_path / "crashed"
     shutil.copytree(trained, run)
@@ -1144,6 +1205,25 @@ def test_interrupt_before_training_leaves_no_run_folder(scripts, tmp_path, capsy
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 130
     assert "before training started" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_an_empty_run_dir_of_the_users_stays_when_the_run_never_started(scripts, tmp_path, capsys,
+                                                                        monkeypatch):
+    # Only a --run-dir the command made itself was tried: it goes. One the user made (empty) stays, emptied of
+    # the files the run wrote into it (config.yaml, command.txt, its lock).
+    import agents.train
+    from agents.runs import write_run_files
+
+    def stopped_before_training(cfg, run, command, **kwargs):  # as a Ctrl-C once the run files are written
+        write_run_files(run, cfg, command)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.train, "train", stopped_before_training)
+    run = tmp_path / "run"
+    run.mkdir()
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 130
+    assert "before training started" in capsys.readouterr().err
+    assert run.is_dir() and list(run.iterdir()) == []
 
 
 @pytest.mark.parametrize("where", ["make_vec", "count_params"])
