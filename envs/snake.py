@@ -415,7 +415,8 @@ class Snake(Game):
             head[cells[0][1], cells[0][0]] = 255
         if apple is not None:
             apple_img[apple[1], apple[0]] = 255
-        img = _paint_cells(head, body, apple_img).repeat(scale, 0).repeat(scale, 1)
+        # Columns first, then whole rows: ~10x faster than rows first (a 3-byte copy per pixel).
+        img = _paint_cells(head, body, apple_img).repeat(scale, 1).repeat(scale, 0)
         if scale >= 6:
             _draw_details(img, {"body": cells, "apple": apple, "direction": direction}, scale)
         if crash is not None and cells and scale >= 3:

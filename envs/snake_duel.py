@@ -757,7 +757,7 @@ class SnakeDuel(Game):
                            flag(f"state's snake {p} alive", snake["alive"])))
         yy, xx = np.indices((n, n))
         board = np.where(((xx + yy) % 2 == 1)[..., None], _CHECKER, _BG).astype(np.uint8)
-        img = board.repeat(scale, 0).repeat(scale, 1)
+        img = board.repeat(scale, 1).repeat(scale, 0)  # columns first: whole rows copy fast
         m = scale // 5
         r = (scale - 2 * m) / 2
         yy, xx = np.mgrid[0:scale, 0:scale] + 0.5

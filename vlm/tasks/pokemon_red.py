@@ -51,7 +51,7 @@ def screen(state: dict[str, Any]) -> np.ndarray:
 
 def render(state: dict[str, Any]) -> np.ndarray:
     f = SCALE // 8
-    return np.repeat(np.repeat(screen(state), f, axis=0), f, axis=1)
+    return np.repeat(np.repeat(screen(state), f, axis=1), f, axis=0)  # columns first: faster
 
 
 def plot_level(state: dict[str, Any]) -> int:
