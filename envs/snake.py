@@ -297,7 +297,7 @@ class Snake(Game):
         self._check_started(i, "get_state")
         cells = self.size * self.size
         n = int(self._length[i])
-        body = [int(self._body[i, (self._head[i] - k) % cells]) for k in range(n)]
+        body = self._body[i, (int(self._head[i]) - np.arange(n)) % cells].tolist()  # head first, plain ints
         apple = int(self._apple[i])
         crash = int(self._crash[i])
         hx, hy = body[0] % self.size, body[0] // self.size

@@ -450,3 +450,17 @@ def test_out_of_range_action_is_refused_before_any_board_moves(bad):
     with pytest.raises(ValueError, match=r"0\.\.3"):
         g.step(np.array([UP, bad]))
     assert [g.get_state(i) for i in range(2)] == before
+
+
+def test_state_cells_fast_path_copies_and_still_refuses_what_the_checks_refuse() -> None:
+    from envs.base import state_cells
+
+    body = [[1, 2], [1, 3]]
+    cells = state_cells("state's body", body)
+    assert cells == body and cells[0] is not body[0]  # fresh lists, never the state's own
+    assert state_cells("state's body", [[1, 2], [3, 4.0]]) == [[1, 2], [3, 4]]
+    assert state_cells("state's body", ([1, 2], (3, np.int64(4)))) == [[1, 2], [3, 4]]
+    for bad in ([[1, 2], [1, True]], [[1, 2], [1, 2, 3]], [[1, 2], [1, 2.5]]):
+        with pytest.raises(ValueError, match=r"state's body\[1\]"):
+            state_cells("state's body", bad)
+
