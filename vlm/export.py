@@ -400,14 +400,22 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
         pick = np.random.default_rng([s.seed, log.episode, t, 1]).choice(len(drafts), s.tasks_per_state,
                                                                           replace=False)
         chosen = sorted(int(k) for k in pick)
+    # A picture several drafts share (or a spy game shows several players) is hashed once: keyed by the
+    # array's id, the array itself kept so that the id stays its own.
+    stored: dict[int, tuple[np.ndarray, str]] = {}
+
+    def put(img: np.ndarray) -> str:
+        if id(img) not in stored:
+            try:  # a float or wrong-shaped picture: refused by name like any other bad draft, not a traceback
+                stored[id(img)] = (img, store.put(check_image(img, where)))
+            except ValueError as e:
+                raise ExportError(str(e)) from None
+        return stored[id(img)][1]
+
     out = []
     for k in chosen:
         d = _check_draft(drafts[k], where)
-        try:  # a float or wrong-shaped picture: refused by name like any other bad draft, not a traceback
-            pictures = [check_image(img, where) for img in d.images]
-        except ValueError as e:
-            raise ExportError(str(e)) from None
-        images = [store.put(img) for img in pictures]
+        images = [put(img) for img in d.images]
         # The fields of TaskRecord, in order (built directly: dataclasses.asdict deep-copies every state).
         out.append({"id": f"{s.env}-{log.episode:06d}-{t:05d}-{k:02d}", "game": s.env, "family": d.family,
                     "qa_type": d.qa_type, "plot_level": int(d.plot_level), "qa_level": int(d.qa_level),

@@ -1125,3 +1125,35 @@ def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(
     want = {name: value for name, (_, _, value) in flags.items()} | dict.fromkeys(switches, True)
     assert dataclasses.asdict(opts) == {"run": "RUN", "out": "OUT", **want, "progress": False,
                                         "command": opts.command}
+
+
+def test_a_picture_several_drafts_share_is_stored_once_per_state(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from vlm import export
+    from vlm.imagestore import ImageStore
+    from vlm.record import TaskDraft
+
+    picture = np.zeros((4, 4, 3), np.uint8)
+
+    def make_tasks(state, rng, source):  # a spy game and a perception question, all on one picture
+        return [TaskDraft("vision_zero", "spy_game", 1, 1, [picture] * 3, "Who?", "1", "a",
+                          {"rule": "integer", "value": 1}),
+                TaskDraft("perception", "head_position", 1, 1, [picture], "Where?", "(0, 0)", "a",
+                          {"rule": "coordinate", "value": [0, 0]})]
+
+    class Counting(ImageStore):
+        calls = 0
+
+        def put(self, img):
+            Counting.calls += 1
+            return super().put(img)
+
+    settings = export.ReplaySettings("snake", {}, str(tmp_path), 16, 2, 7, "m", {"env": "snake"}, False)
+    view = SimpleNamespace(log=SimpleNamespace(seed=5, episode=0), t=0, state={})
+    records = export._state_records(SimpleNamespace(make_tasks=make_tasks), view, "f.png", Counting(tmp_path),
+                                    settings)
+    assert len(records) == 2 and len({p for r in records for p in r["images"]}) == 1
+    assert Counting.calls == 1  # hashed (433 KB for a 380-pixel board) once, not four times
