@@ -377,7 +377,9 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
 def _make_edit(state: dict[str, Any]) -> Any:
     n, body = state["size"], [tuple(c) for c in state["body"]]
     apple = None if state["apple"] is None else tuple(state["apple"])
-    free = [(x, y) for y in range(n) for x in range(n) if (x, y) not in body and (x, y) != apple]
+    taken = {*body, apple}  # sets: a long snake made this n² x length list scans
+    free = [(x, y) for y in range(n) for x in range(n) if (x, y) not in taken]
+    open_cells = set(free)
 
     def make(rng: np.random.Generator) -> Edit | None:
         kinds = ["longer"] + (["apple_moved"] if apple is not None and free else []) + \
@@ -395,7 +397,7 @@ def _make_edit(state: dict[str, Any]) -> Any:
             return Edit(kind, edited, None, [f"The edited picture lacks the tail cell {cell(body[-1])}: the "
                                              f"snake has {len(body) - 1} cells instead of {len(body)}."])
         tx, ty = body[-1]
-        spots = [(tx + dx, ty + dy) for dx, dy in _STEP.values() if (tx + dx, ty + dy) in free]
+        spots = [(tx + dx, ty + dy) for dx, dy in _STEP.values() if (tx + dx, ty + dy) in open_cells]
         if not spots:
             return None
         new = spots[int(rng.integers(len(spots)))]
