@@ -398,6 +398,27 @@ def test_reward_adapters_in_process() -> None:
     assert rewards.response_from_query(prompt + good + "<|im_end|>", "unrelated") == good
 
 
+def test_reward_adapters_read_the_whole_reply() -> None:
+    """A message's text parts are one reply; OpenRLHF's reply is the text after the prompt, or else after the
+    last assistant turn, stripped; EasyR1's sequential manager may name its one input ``reward_input``."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    parts = [[{"role": "assistant", "content": [{"type": "text", "text": "<think>I looked.</think>\n"},
+                                                 {"type": "image"},
+                                                 {"type": "text", "text": "<answer>5</answer>"}]}]]
+    assert rewards.trl_accuracy_reward(parts, ground_truth=[gt]) == [1.0]
+    chat = ("<|im_start|>user\nHow many?<|im_end|>\n<|im_start|>assistant\n<think>4?</think>\n<answer>4"
+            "</answer><|im_end|>\n<|im_start|>user\nLook again.<|im_end|>\n<|im_start|>assistant\n")
+    assert rewards.response_from_query(chat + wrap("5") + "<|im_end|>", "another prompt") == wrap("5")
+    # An empty prompt is no prompt: the reply is found by its assistant marker, not the whole query.
+    assert rewards.response_from_query(chat + wrap("5"), "") == wrap("5")
+    assert rewards.response_from_query("P \n" + wrap("5") + " \n<|endoftext|>", "P") == wrap("5")
+    assert rewards.reward_func([chat + wrap("6")], [""], [gt])["accuracy_rewards"].tolist() == [0.0]
+    one = rewards.compute_score(reward_input={"response": wrap("5"), "response_length": 9,
+                                              "ground_truth": gt})
+    assert one == {"overall": 1.0, "format": 1.0, "accuracy": 1.0}
+
+
 def test_reward_file_loads_by_path_from_anywhere(tmp_path: Path) -> None:
     """Trainers import the reward file by path in their own working directory and sys.path."""
     gt = ground_truth_json(record(SNAKE, "x"))
