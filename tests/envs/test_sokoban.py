@@ -562,6 +562,20 @@ def test_the_solver_proves_a_box_on_a_wall_without_target_hopeless_without_walki
     assert solve_status(state, max_states=60) == (UNSOLVABLE, [])
 
 
+def test_the_solver_solves_up_to_its_bounds_and_refuses_past_them():
+    """A state packs 9 bits a cell: 20x20 boards (22x22 with the solver's padding) and 6 boxes at most. Past
+    them a cell number or the last box would overflow the 63 bits and the search answer for another level."""
+    def room(side: int, last_row: str) -> dict:  # an open room, the boxes on its bottom row
+        inside = ["#" + " " * (side - 2) + "#"] * (side - 3)
+        return level("#" * side, *inside, "#" + last_row.rjust(side - 2) + "#", "#" * side)
+
+    assert solve(room(20, "@$.*****")) == [RIGHT]  # the highest cell numbers of the largest board, 6 boxes
+    with pytest.raises(ValueError, match="up to 20x20"):
+        solve(room(21, "@$."))
+    with pytest.raises(ValueError, match="1 to 6 boxes"):
+        solve(room(20, "@$.******"))
+
+
 @pytest.mark.parametrize("bad", [4, -1, 99])
 def test_out_of_range_action_is_refused_before_any_board_moves(bad: int):
     # Any number outside 0..3 used to be played as RIGHT.
