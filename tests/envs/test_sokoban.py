@@ -275,6 +275,21 @@ def test_generated_levels_are_well_formed(difficulty: str):
     assert counts == set(range(lo, hi + 1))
 
 
+@pytest.mark.parametrize("difficulty,mean_moves", [("easy", 4), ("medium", 14)])
+def test_generated_levels_are_as_hard_as_documented(difficulty: str, mean_moves: float):
+    """The docstring's figures: shortest solutions average about 4 moves on easy and 14 on medium (the
+    backward game keeps the state whose boxes travelled furthest), and the player starts on a random cell
+    it can reach, not where the backward game left it (always beside the box it last pulled)."""
+    n = 100
+    game = Sokoban(num_envs=n, difficulty=difficulty)
+    game.reset(np.arange(n), np.arange(n, dtype=np.uint64))
+    states = [game.get_state(i) for i in range(n)]
+    assert np.mean([len(solve(s)) for s in states]) == pytest.approx(mean_moves, rel=0.2)
+    beside = sum(any(abs(s["player"][0] - x) + abs(s["player"][1] - y) == 1 for x, y in s["boxes"])
+                 for s in states)
+    assert beside < 0.7 * n
+
+
 @pytest.mark.parametrize("difficulty,seeds", [("easy", 15), ("medium", 15), ("hard", 4)])
 def test_generated_levels_solvable_by_replay(difficulty: str, seeds: int):
     env = GameEnv(Sokoban(difficulty=difficulty))
