@@ -2161,3 +2161,23 @@ def test_the_model_file_played_is_the_checkpoint_given_else_model_zip_else_the_n
     assert model_file(run, str(given), "-") == given
     with pytest.raises(RunError, match="is a folder"):
         model_file(run, run, "-")
+
+
+def test_output_names_are_short_safe_slugs_and_a_hard_link_to_an_input_is_that_input(tmp_path):
+    """file_slug names evaluate's and compare's files after a model or player: at most 60 characters of
+    letters, digits, '.', '_' and '-' (a long local model path made a name past the 255 bytes a file name
+    may hold). check_output_file refuses an output that is one of the inputs, a hard link to it too."""
+    from agents.runs import check_output_file, file_slug, same_file
+
+    assert file_slug("Qwen/Qwen2.5-VL-7B Instruct", "vlm") == "Qwen-Qwen2.5-VL-7B-Instruct"
+    long = file_slug("/models/" + "finetuned-" * 40 + "final", "vlm")
+    assert long == ("models-" + "finetuned-" * 40)[:60] and len(long) == 60
+    assert file_slug("//: ?", "player") == "player"
+    rom = tmp_path / "game.gb"
+    rom.write_bytes(b"rom")
+    link = tmp_path / "copy.gb"
+    os.link(rom, link)
+    assert same_file(link, rom) and not same_file(tmp_path / "other.gb", rom)
+    with pytest.raises(ValueError, match=r"--out .* is the --rom file"):
+        check_output_file(link, "--out", True, {"--rom": rom})
+    check_output_file(tmp_path / "new.gb", "--out", False, {"--rom": rom})
