@@ -196,6 +196,33 @@ def test_killed_worker_is_restarted():
         v.close()
 
 
+def test_a_restarted_workers_boards_earn_nothing_for_the_cut_step_and_count_their_next_episode_anew():
+    """The cut step was never played: its reward is 0 (not the lost worker's last one, Sokoban's -0.1 step
+    cost), and the new episodes' Monitor return and length start from it, not from the cut episodes'."""
+    v = make_vec("sokoban", 4, num_workers=2, seed=0, difficulty="easy", max_steps=4)
+    try:
+        v.reset()
+        for _ in range(2):
+            _, rewards, _, _ = v.step(np.zeros(4, np.int64))
+        assert rewards[2:].tolist() == pytest.approx([-0.1, -0.1])
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        _, rewards, dones, infos = v.step(np.zeros(4, np.int64))
+        assert v.worker_restarts == 1 and dones[2:].all() and infos[2]["worker_restarted"]
+        assert rewards[2:].tolist() == [0.0, 0.0]
+        returns, length, ended = np.zeros(4), 0, np.zeros(4, bool)
+        while not ended[2:].all():
+            _, rewards, dones, infos = v.step(np.zeros(4, np.int64))
+            length += 1
+            returns[~ended] += rewards[~ended]
+            for k in (2, 3):
+                if dones[k] and not ended[k]:
+                    assert infos[k]["episode"]["l"] == length
+                    assert infos[k]["episode"]["r"] == pytest.approx(returns[k])
+            ended |= dones
+    finally:
+        v.close()
+
+
 def test_a_restarted_worker_keeps_what_set_attr_gave_the_lost_one():
     """The new worker's game was made from game_kwargs alone: a step limit set_attr had changed went back
     to its default, silently, for the boards of that worker only."""
