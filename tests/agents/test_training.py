@@ -2181,3 +2181,31 @@ def test_output_names_are_short_safe_slugs_and_a_hard_link_to_an_input_is_that_i
     with pytest.raises(ValueError, match=r"--out .* is the --rom file"):
         check_output_file(link, "--out", True, {"--rom": rom})
     check_output_file(tmp_path / "new.gb", "--out", False, {"--rom": rom})
+
+
+def test_hparams_flattens_sections_and_writes_other_values_as_text():
+    """TensorBoard's hparams take one level of bool/int/float/str values: a section is flattened to
+    section.key (each PPO setting its own column) and anything else is written as text (None, and a list
+    such as Sokoban's num_boxes range, which torch's hparams writer refuses with a ValueError)."""
+    from agents.train import hparams
+
+    cfg = {"env": "sokoban", "seed": 0, "recurrent": False, "lr": 3e-4, "device": None,
+           "ppo": {"n_steps": 64, "gamma": 0.99}, "env_kwargs": {"num_boxes": [1, 2], "difficulty": "hard"}}
+    assert hparams(cfg) == {"env": "sokoban", "seed": 0, "recurrent": False, "lr": 3e-4, "device": "None",
+                            "ppo.n_steps": 64, "ppo.gamma": 0.99, "env_kwargs.num_boxes": "[1, 2]",
+                            "env_kwargs.difficulty": "hard"}
+
+
+def test_a_damaged_checkpoint_names_the_newest_older_one_to_resume_from(scripts, tmp_path, capsys):
+    """--resume loads the newest checkpoint; once the damaged one is moved away it takes the next newest, so
+    that is the one the message offers (not the oldest kept)."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
+                                                     "policy": "tiny"}))
+    for step in (100, 2000, 30000):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"not a zip")
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load checkpoint " + str(run / "checkpoints" / "step_30000.zip") in err
+    assert err.rstrip().endswith("to resume from " + str(run / "checkpoints" / "step_2000.zip"))
