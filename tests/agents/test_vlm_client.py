@@ -736,3 +736,24 @@ def test_image_detail_is_sent_in_every_image_part_and_keys_the_cache(tmp_path):
     assert [part["image_url"]["detail"] for part in low] == ["low", "low"]
     with pytest.raises(SystemExit):
         _client_args("--image-detail", "medium")
+
+
+def test_the_cache_keys_a_picture_by_shape_and_dtype_too_and_reads_only_objects(tmp_path, monkeypatch):
+    """image_digest covers shape, dtype and pixels (two pictures of the same bytes in another shape are two
+    questions); a cache file holding JSON that is no object is a miss, as an unreadable one is; the cache
+    lives under $XDG_CACHE_HOME when that is set and $DEPTHFIRST_VLM_CACHE is not."""
+    from agents.vlm_cache import default_cache_dir, image_digest
+
+    blank = np.zeros((2, 3), np.uint8)
+    assert image_digest(blank) == image_digest(np.zeros((2, 3), np.uint8))
+    assert image_digest(blank) != image_digest(np.zeros((3, 2), np.uint8))
+    assert image_digest(blank) != image_digest(np.zeros((2, 3), np.int8))
+    cache = ResponseCache(tmp_path / "cache")
+    cache.put("ab12", {"text": "UP"})
+    assert cache.get("ab12") == {"text": "UP"}
+    for not_an_object in ("[1, 2]", '"UP"', "null"):
+        (tmp_path / "cache" / "ab" / "ab12.json").write_text(not_an_object)
+        assert cache.get("ab12") is None
+    monkeypatch.delenv("DEPTHFIRST_VLM_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "depthfirst" / "vlm"
