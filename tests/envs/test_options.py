@@ -52,6 +52,8 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("gameboy", {**CART, "frame_stack": 0}, "frame_stack must be >= 1, got 0"),
     ("gameboy", {**CART, "score_weight": NAN}, "score_weight must be a finite number, got nan"),
     ("gameboy", {**CART, "rom": 5}, "rom must be a path, got 5"),
+    ("gameboy", {**CART, "rom": ""}, "rom must be a path, got ''"),  # Path("") is the current folder
+    ("gameboy", {**CART, "state": ""}, "state must be a path, got ''"),
     ("gameboy", {"game": ["tetris"]}, "unknown game ['tetris']"),
     ("pokemon_red", {**POKEMON, "reward": {"event": NAN}}, "reward.event must be a finite number, got nan"),
     ("pokemon_red", {**POKEMON, "reward": "event"}, "reward must be a mapping of reward terms to weights"),
