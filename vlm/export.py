@@ -400,17 +400,17 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
         pick = np.random.default_rng([s.seed, log.episode, t, 1]).choice(len(drafts), s.tasks_per_state,
                                                                           replace=False)
         chosen = sorted(int(k) for k in pick)
-    # A picture several drafts share (or a spy game shows several players) is hashed once: keyed by the
-    # array's id, the array itself kept so that the id stays its own.
-    stored: dict[int, tuple[np.ndarray, str]] = {}
+    # A picture several drafts share (or a spy game shows several players) is hashed once, keyed by the
+    # array's id: ``drafts`` holds every picture until the loop ends, so no id is reused meanwhile.
+    stored: dict[int, str] = {}
 
     def put(img: np.ndarray) -> str:
         if id(img) not in stored:
             try:  # a float or wrong-shaped picture: refused by name like any other bad draft, not a traceback
-                stored[id(img)] = (img, store.put(check_image(img, where)))
+                stored[id(img)] = store.put(check_image(img, where))
             except ValueError as e:
                 raise ExportError(str(e)) from None
-        return stored[id(img)][1]
+        return stored[id(img)]
 
     out = []
     for k in chosen:
