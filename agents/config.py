@@ -138,7 +138,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
             raise ValueError(f"{key} must be a mapping of settings, got {cfg[key]!r}")
     unknown = sorted(set(cfg["self_play"]) - set(DEFAULTS["self_play"]))
     if unknown:  # a mistyped key (self_play.pool_sise) would otherwise be ignored without a word
-        raise unknown_settings("self_play", unknown, DEFAULTS["self_play"])
+        raise _unknown_settings("self_play", unknown, DEFAULTS["self_play"])
     if not isinstance(cfg["recurrent"], bool):
         raise ValueError(f"--set recurrent must be true or false, got {cfg['recurrent']!r}")
     if cfg["device"] == "auto":
@@ -249,7 +249,7 @@ def ppo_settings(recurrent: bool) -> set[str]:
     return set(inspect.signature(algo.__init__).parameters) - _RUN_OWNED
 
 
-def unknown_settings(section: str, unknown: list[str], known: Collection[str]) -> ValueError:
+def _unknown_settings(section: str, unknown: list[str], known: Collection[str]) -> ValueError:
     """The error for mistyped keys of a section; they come from ``--set`` or the config file."""
     return ValueError(f"{section}: unknown settings {unknown} (from --set {section}.KEY or the config file); "
                       f"known: {sorted(known)}")
@@ -267,7 +267,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
     known = ppo_settings(recurrent)
     if set(ppo) - known:
-        raise unknown_settings("ppo", sorted(set(ppo) - known), known)
+        raise _unknown_settings("ppo", sorted(set(ppo) - known), known)
     for key in ("n_steps", "batch_size", "n_epochs"):
         ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
         least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch
