@@ -140,6 +140,35 @@ def test_a_minibatch_size_that_does_not_divide_the_rollout_still_serves_every_sa
     assert len(whole) == 1 and len(whole[0].old_log_prob) == n_steps * n_envs
 
 
+
+def test_every_minibatch_field_comes_from_the_same_sample_and_reset_starts_a_new_rollout():
+    """Each sample's fields stay together through the shuffle (old_values was once served from the returns:
+    with the default clip_range_vf=None PPO never reads it, so the update test missed it), and ``reset``
+    (SB3 calls it before each rollout) empties the buffer: a second rollout writes from step 0 anew."""
+    n_steps, n_envs = 8, 4
+    buf = DeviceRolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.9, gamma=0.5,
+                              n_envs=n_envs)
+    for rollout in (1, 2):
+        buf.reset()
+        assert buf.pos == 0 and not buf.full
+        for step in range(n_steps):
+            index = np.arange(n_envs) + step * n_envs + 100 * rollout  # one number per sample
+            obs = np.zeros((n_envs, *SNAKE_OBS.shape), np.uint8)
+            obs[:, 0, 0, 0] = index
+            buf.add(obs, index % 4, np.ones(n_envs, np.float32), np.zeros(n_envs, bool),
+                    torch.tensor(index, dtype=torch.float32), torch.tensor(-index, dtype=torch.float32))
+        assert buf.full
+        buf.compute_returns_and_advantage(torch.zeros(n_envs), np.ones(n_envs))
+        batches = list(buf.get(6))
+        index = torch.cat([b.observations[:, 0, 0, 0] for b in batches]).float()
+        assert sorted(index.tolist()) == list(range(100 * rollout, 100 * rollout + n_steps * n_envs))
+        for name, expected in (("actions", index.long().unsqueeze(1) % 4), ("old_values", index),
+                               ("old_log_prob", -index)):
+            assert torch.equal(torch.cat([getattr(b, name) for b in batches]), expected), name
+        returns = torch.cat([b.returns for b in batches])
+        torch.testing.assert_close(returns - torch.cat([b.advantages for b in batches]), index)
+        assert not torch.equal(returns, index)  # the rewards count
+
 class SeededLikeGameVecEnv(gym.Wrapper):
     """One board of a stock VecEnv whose autoresets are seeded as ``GameVecEnv`` seeds board ``k``:
     its e-th episode gets ``seed + k + e * n`` (stock SB3 resets later episodes unseeded)."""
