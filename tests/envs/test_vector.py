@@ -738,3 +738,22 @@ def test_an_in_process_env_starts_no_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_ctrl_c_to_the_process_group_leaves_the_workers_running():
+    """A Ctrl-C reaches every process of the terminal's group; the training process decides what to save and
+    when to stop. A worker that took it as a KeyboardInterrupt left its loop and exited: restarted, its
+    boards' episodes cut. (The fork server ignores SIGINT, so its workers inherit that; forked straight
+    from this process, they inherit its handler: the worker itself must ignore it.)"""
+    v = GameVecEnv("snake", 4, num_workers=2, seed=0, start_method="fork")
+    try:
+        v.reset()
+        pids = v.worker_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.3)  # delivered while the workers wait for a command
+        v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
+        _, _, dones, _ = v.step_wait()
+        assert v.worker_restarts == 0 and v.worker_pids() == pids and not dones.any()
+    finally:
+        v.close()
