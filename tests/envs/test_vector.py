@@ -757,3 +757,50 @@ def test_a_ctrl_c_to_the_process_group_leaves_the_workers_running():
         assert v.worker_restarts == 0 and v.worker_pids() == pids and not dones.any()
     finally:
         v.close()
+
+
+def test_a_seed_given_to_reset_holds_for_later_resets_and_restarted_workers():
+    """seed(50) then reset(): a worker restarted later seeded its new boards from the seed the env was made
+    with, and each reset() that follows goes on counting episodes (it does not replay the seeded ones)."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.seed(50)
+        v.reset()  # board k's episode 0: seed 50 + k
+        obs = v.reset()  # episode 1: 50 + k + 4
+        for k in range(4):
+            assert np.array_equal(obs[k], GameEnv("snake").reset(seed=54 + k)[0])
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        v.step_async(np.zeros(4, np.int64))
+        obs, _, _, infos = v.step_wait()
+        assert v.worker_restarts == 1 and infos[2]["worker_restarted"] and infos[3]["worker_restarted"]
+        for k in (2, 3):  # the new worker's boards: episode 2
+            assert np.array_equal(obs[k], GameEnv("snake").reset(seed=58 + k)[0])
+    finally:
+        v.close()
+
+
+def test_reset_starts_the_monitor_counts_anew_and_steps_return_arrays_of_their_own():
+    """A reset() in mid-episode (as evaluate_policy does) kept the steps and rewards played before it in
+    the next episode's ``episode`` r and l. And a step's observations and rewards must not change at later
+    steps (SB3's VecEnvs hand out copies; a caller keeps them)."""
+    v = make_vec("sokoban", 2, num_workers=0, seed=0, difficulty="easy", max_steps=4)
+    try:
+        v.reset()
+        for _ in range(3):
+            v.step(np.zeros(2, np.int64))
+        v.reset()
+        for _ in range(4):
+            _, _, dones, infos = v.step(np.zeros(2, np.int64))
+        assert dones.all()  # truncated at 4 steps: every step cost 0.1
+        for info in infos:
+            assert info["episode"]["l"] == 4 and info["episode"]["r"] == pytest.approx(-0.4)
+        kept = []
+        rng = np.random.default_rng(0)
+        for _ in range(40):
+            obs, rewards, _, _ = v.step(rng.integers(0, 4, 2))
+            kept.append((obs, obs.copy(), rewards, rewards.copy()))
+        assert len({float(r) for _, _, rewards, _ in kept for r in rewards}) > 1
+        for obs, obs_then, rewards, rewards_then in kept:
+            assert np.array_equal(obs, obs_then) and np.array_equal(rewards, rewards_then)
+    finally:
+        v.close()
