@@ -699,6 +699,8 @@ def test_set_attr_on_part_of_a_shared_game_is_refused(workers):
         v.reset()
         with pytest.raises(ValueError, match="share one game"):
             v.set_attr("starvation", 7, indices=[0])
+        with pytest.raises(ValueError, match="share one game"):  # a repeated index is still one board
+            v.set_attr("starvation", 7, indices=[0, 0, 0, 0] if workers == 0 else [0, 0])
         assert v.get_attr("starvation") == [200] * 4  # refused before anything was set
         v.set_attr("starvation", 9)
         assert v.get_attr("starvation") == [9] * 4
