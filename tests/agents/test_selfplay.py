@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,15 +22,17 @@ class TinyPolicy(torch.nn.Linear):
 
 
 def pool_steps(start: int, end: int, rollout: int, snapshot_every: int, pool_size: int = 1000,
-               drawn: list[int] | None = None) -> list[int]:
+               drawn: list[int] | None = None, seed: int = 0, acted: list[int] | None = None) -> list[int]:
     """The steps whose policy is in the pool after rollouts from ``start`` to ``end``; each policy's
-    weight is the step it was at. ``drawn`` gets the step of the opponent each rollout played."""
+    weight is the step it was at. ``drawn`` gets the step of the opponent each rollout played, ``acted``
+    the step of the opponent each time it chose the game's opponent actions."""
     policy = TinyPolicy()
-    cb = SelfPlayCallback(snapshot_every, pool_size=pool_size)
+    cb = SelfPlayCallback(snapshot_every, pool_size=pool_size, seed=seed)
     game = SimpleNamespace(observe_opponent=None, new_obs_buffer=lambda: None)
     venv = SimpleNamespace(_local=SimpleNamespace(game=game))
     cb.model = SimpleNamespace(num_timesteps=start, policy=policy, device="cpu", get_env=lambda: venv)
-    cb._act = lambda: None  # no game: only the pool is looked at
+    # no game: only the pool is looked at
+    cb._act = (lambda: None) if acted is None else (lambda: acted.append(int(cb.opponent.weight.item())))
 
     def at(step: int) -> None:
         cb.model.num_timesteps = step
@@ -71,10 +74,53 @@ def test_each_rollout_draws_its_opponent_uniformly_from_the_pool():
     assert sum(counts.values()) == 1000 and all(180 <= c <= 320 for c in counts.values()), counts
 
 
+def test_each_rollout_s_first_step_is_played_by_the_opponent_drawn_for_it():
+    # The actions for a rollout's first step were chosen at the previous step's end, by the previous
+    # rollout's opponent: the drawn one chooses them again as the rollout starts.
+    drawn: list[int] = []
+    acted: list[int] = []
+    pool_steps(0, 4000, 100, 1000, pool_size=4, drawn=drawn, acted=acted)
+    assert len(set(drawn)) == 4
+    assert acted[1:] == drawn  # the first: at the training start
+
+
+def test_the_seed_changes_the_opponent_draws():
+    def slots(seed: int) -> list[int]:
+        drawn: list[int] = []
+        pool_steps(0, 4000, 100, 1000, pool_size=4, drawn=drawn, seed=seed)
+        return drawn
+
+    assert slots(0) == slots(0) and slots(1) != slots(0)
+
+
+def test_a_resumed_run_drops_the_oldest_refilled_checkpoint_first(monkeypatch):
+    # Refilled with the run's checkpoints (oldest first), the resumed policy is the newest snapshot: the
+    # next snapshot drops the oldest checkpoint, not the resumed policy.
+    older = [{"weight": torch.full((1, 1), float(step))} for step in (400, 700)]
+    monkeypatch.setattr(SelfPlayCallback, "_refill", lambda self, now: self.pool.extend(older))
+    assert pool_steps(1000, 1300, 128, 300, pool_size=3) == [700, 1000, 1256]
+
+
+def test_the_opponent_is_a_frozen_copy_that_draws_no_random_numbers():
+    from gymnasium import spaces
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+
+    from agents.policies import policy_kwargs
+    from agents.selfplay import frozen_copy
+
+    space = spaces.Box(0, 255, (4, 10, 10), np.uint8)
+    policy = ActorCriticCnnPolicy(space, spaces.Discrete(4), lambda _: 1e-4, **policy_kwargs("tiny"))
+    before = torch.random.get_rng_state()
+    copy = frozen_copy(policy)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the training's random stream as it was
+    mine, theirs = policy.state_dict(), copy.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert not copy.training
+
+
 def test_the_opponent_samples_its_actions():
     """The snapshot's actions are drawn from its distribution, not its argmax (a deterministic opponent
     is one fixed strategy, which the learner would overfit)."""
-    import numpy as np
     from stable_baselines3.common.distributions import CategoricalDistribution
 
     class Uniform:
@@ -103,6 +149,24 @@ def test_resume_refills_the_pool_with_the_checkpoints_in_its_span(tmp_path, monk
     monkeypatch.setattr(save_util, "load_from_zip_file",
                         lambda f, **_: (None, {"policy": {"step": int(f.stem[5:])}}, None))
     cb = SelfPlayCallback(snapshot_every=1000, pool_size=pool_size, run=tmp_path)
+    cb.model = SimpleNamespace(device="cpu")
+    cb._refill(900)
+    assert [p["step"] for p in cb.pool] == kept
+
+
+@pytest.mark.parametrize("snapshot_every, kept", [(100, []), (150, [600]), (300, [300, 600])])
+def test_resume_leaves_out_checkpoints_older_than_the_pool_s_span(tmp_path, monkeypatch, snapshot_every,
+                                                                  kept):
+    # Resumed at 900 with 3 snapshots: the pool holds no policy from pool_size x snapshot_every steps back
+    # or more (600 with snapshots 100 steps apart), which an uninterrupted run would have dropped.
+    from stable_baselines3.common import save_util
+
+    (tmp_path / "checkpoints").mkdir()
+    for step in (300, 600, 900):
+        (tmp_path / "checkpoints" / f"step_{step}.zip").touch()
+    monkeypatch.setattr(save_util, "load_from_zip_file",
+                        lambda f, **_: (None, {"policy": {"step": int(f.stem[5:])}}, None))
+    cb = SelfPlayCallback(snapshot_every=snapshot_every, pool_size=3, run=tmp_path)
     cb.model = SimpleNamespace(device="cpu")
     cb._refill(900)
     assert [p["step"] for p in cb.pool] == kept
