@@ -38,17 +38,54 @@ def test_images_are_downsampled_only_until_their_longer_side_is_at_most_max_side
     assert net.trunk[:-1](torch.zeros(1, 3, side, side)).shape[-2:] == (kept, kept)
 
 
+# README's presets table: the parameters of each preset's policy on 10x10 Snake.
+README_PARAMS = {"tiny": 415_605, "small": 1_696_549, "medium": 3_356_101, "10m": 10_058_821}
+
+
 def test_presets_match_their_parameter_counts_and_heads_read_the_trunk_directly():
     from stable_baselines3.common.policies import ActorCriticCnnPolicy
+
+    assert set(README_PARAMS) == set(PRESETS)
 
     assert count_params(torch.nn.Linear(3, 2)) == 8  # weights and biases
     for name, preset in PRESETS.items():
         policy = ActorCriticCnnPolicy(SNAKE_OBS, spaces.Discrete(4), lambda _: 1e-4, **policy_kwargs(name))
         millions = float(re.search(r"≈([\d.]+)M params", preset.about).group(1))
         assert round(count_params(policy) / 1e6, 1) == millions, name
+        assert count_params(policy) == README_PARAMS[name], name
         # shared trunk, then linear policy and value heads: no hidden layers in between
         assert count_params(policy.mlp_extractor) == 0
         assert policy.action_net.in_features == policy.value_net.in_features == preset.hidden
+
+
+def test_the_trunk_is_relu_convolutions_then_a_relu_dense_layer():
+    # 160 pixels take four stride-2 convolutions (80, 40, 20, 10): the two past tiny's widths keep its last.
+    net = GridCNN(spaces.Box(0, 255, (3, 160, 160), np.uint8), (16, 32), 64)
+    convs = [m for m in net.trunk if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.stride) for m in convs] == [
+        (3, 16, (2, 2)), (16, 32, (2, 2)), (32, 32, (2, 2)), (32, 32, (2, 2))]
+    assert [type(m) for m in net.trunk] == [torch.nn.Conv2d, torch.nn.ReLU] * 4 + [torch.nn.Flatten]
+    assert [type(m) for m in net.head] == [torch.nn.Linear, torch.nn.ReLU]
+    grid = GridCNN(SNAKE_OBS, (16, 32, 64), 64)  # a grid keeps every cell: stride 1, the preset's widths
+    assert [(m.out_channels, m.stride) for m in grid.trunk if isinstance(m, torch.nn.Conv2d)] == [
+        (16, (1, 1)), (32, (1, 1)), (64, (1, 1))]
+
+
+def test_the_policy_reads_pixels_scaled_to_the_unit_range():
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+
+    policy = ActorCriticCnnPolicy(SNAKE_OBS, spaces.Discrete(4), lambda _: 1e-4, **policy_kwargs("tiny"))
+    obs = torch.randint(0, 256, (2, 4, 10, 10), dtype=torch.uint8)
+    with torch.no_grad():
+        torch.testing.assert_close(policy.extract_features(obs, policy.features_extractor),
+                                   policy.features_extractor(obs.float() / 255))
+
+
+def test_cuda_float32_matmuls_run_on_tf32():
+    # README, "On a GPU": every process that builds or loads the policies turns it on.
+    import agents.policies  # noqa: F401
+
+    assert torch.backends.cuda.matmul.allow_tf32
 
 
 def test_channels_last_images_compute_the_same_features_and_gradients():
@@ -78,6 +115,8 @@ def test_side_by_side_panels_are_stacked_as_channels():
     torch.testing.assert_close(paired(x), stacked(torch.cat([x[..., :24], x[..., 24:]], dim=1)))
     with pytest.raises(ValueError, match="5 equal panels"):
         GridCNN(spaces.Box(0, 255, (3, 24, 48), np.uint8), (16, 32), 64, panels=5)
+    with pytest.raises(ValueError, match="0 equal panels"):
+        GridCNN(spaces.Box(0, 255, (3, 24, 48), np.uint8), (16, 32), 64, panels=0)
 
 
 def test_unknown_preset_lists_known():
