@@ -69,3 +69,21 @@ def test_a_periodic_callback_fires_at_the_first_rollout_end_past_each_multiple(s
         callback.model.num_timesteps += rollout
         callback._on_rollout_end()
     assert callback.fired == fired
+
+
+def test_rollout_figures_before_any_score_and_the_worker_restart_count():
+    # The first rollouts can end before any episode (or a game that reports no score): no score_max, no
+    # crash on the max of nothing. The restarts are the vector env's count; a VecEnv without one logs none.
+    logged: dict[str, Any] = {}
+    logger = SimpleNamespace(record=lambda key, value, exclude=None: logged.__setitem__(key, value))
+    callback = MetricsCallback({})
+    venv = SimpleNamespace(worker_restarts=2)
+    callback.init_callback(SimpleNamespace(ep_info_buffer=[], logger=logger, get_env=lambda: venv))
+    callback._on_rollout_end()
+    assert logged == {"env/worker_restarts": 2}
+    logged.clear()
+    episodes = [{"r": 1.0, "l": 5, "t": 0.1, "won": 1.0}]
+    callback.init_callback(SimpleNamespace(ep_info_buffer=episodes, logger=logger,
+                                           get_env=lambda: SimpleNamespace()))
+    callback._on_rollout_end()
+    assert logged == {"rollout/won_mean": 1.0}
