@@ -92,6 +92,31 @@ def test_duel_self_play_trains_against_snapshots(scripts, tmp_path, capsys):
     assert callback.pool == []
 
 
+def test_the_run_s_settings_reach_its_training_callbacks(scripts, tmp_path, monkeypatch):
+    # Only their effects in short runs were read, where a swapped pair of numbers still trains: the
+    # self-play pool's size and snapshot gap, its seed and the run folder it refills from, each periodic
+    # callback's gap and the video's cap.
+    from stable_baselines3 import PPO
+
+    from agents.callbacks import CheckpointCallback, GameStatsCallback, VideoCallback
+    from agents.selfplay import SelfPlayCallback
+
+    given: list = []
+    monkeypatch.setattr(PPO, "learn", lambda self, total, callback=None, **_: given.extend(callback) or self)
+    run = tmp_path / "duel"
+    assert scripts.train_ppo.main([
+        "--env", "snake_duel", "--opponent", "policy", "--total-timesteps", "64", "--run-dir", str(run),
+        "--seed", "7", "--save-every", "96", "--video-every", "80", "--set", "video_max_steps=50",
+        "--set", "self_play.snapshot_every=48", "--set", "self_play.pool_size=5", *TINY]) == 0
+    callbacks = {type(c): c for c in given}
+    self_play = callbacks[SelfPlayCallback]
+    assert (self_play.snapshot_every, self_play.pool_size, self_play.seed, self_play.run) == (48, 5, 7, run)
+    assert callbacks[CheckpointCallback].every == 96 and callbacks[CheckpointCallback].run == run
+    video = callbacks[VideoCallback]
+    assert (video.every, video.max_steps, video.env) == (80, 50, "snake_duel")
+    assert callbacks[GameStatsCallback].image_every == 80
+
+
 def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
     assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2",
                                    "--total-timesteps", "256", "--run-dir", str(tmp_path / "x"), *TINY]) == 2
