@@ -38,6 +38,15 @@ def test_images_are_downsampled_only_until_their_longer_side_is_at_most_max_side
     assert net.trunk[:-1](torch.zeros(1, 3, side, side)).shape[-2:] == (kept, kept)
 
 
+@pytest.mark.parametrize("shape, kept", [((3, 48, 96), (6, 12)), ((3, 144, 160), (9, 10)),
+                                         ((3, 96, 20), (12, 3))])
+def test_a_wide_or_tall_image_is_downsampled_by_its_longer_side(shape, kept):
+    # The longer side sets the number of stride-2 layers: 96 pixels take three (48, 24, 12), where the
+    # shorter 48 or 20 would stop at two or one. (A Game Boy screen's 144 and 160 both take four.)
+    net = GridCNN(spaces.Box(0, 255, shape, np.uint8), (16, 32), 64)
+    assert net.trunk[:-1](torch.zeros(1, *shape)).shape[-2:] == kept
+
+
 # README's presets table: the parameters of each preset's policy on 10x10 Snake.
 README_PARAMS = {"tiny": 415_605, "small": 1_696_549, "medium": 3_356_101, "10m": 10_058_821}
 
