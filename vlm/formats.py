@@ -38,6 +38,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -256,27 +257,36 @@ def trl_features() -> Any:
     })
 
 
-def _trl_rows(records_file: str, root: str) -> Iterator[Record]:
+def _trl_rows(records: list[Record], root: str) -> Iterator[Record]:
     embed = ImageBytes(Path(root))
-    with open(records_file, encoding="utf-8") as f:
-        for line in f:
-            yield trl_example(json.loads(line), embed)
+    for rec in records:
+        yield trl_example(rec, embed)
 
 
-def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_name: str,
-                 paths: ImagePaths, progress: Callable[[int], None] | None = None) -> list[str]:
-    """Write format ``name`` under ``root/<name>`` from the canonical split files; returns files written."""
+def read_splits(split_files: dict[str, Path]) -> dict[str, list[Record]]:
+    """The canonical split files parsed, once for every format (each format only reads the records)."""
+    parsed: dict[str, list[Record]] = {}
+    for split, file in split_files.items():
+        with open(file, encoding="utf-8") as f:
+            parsed[split] = [json.loads(line) for line in f]
+    return parsed
+
+
+def write_format(name: str, root: Path, split_files: dict[str, Path], parsed: dict[str, list[Record]],
+                 dataset_name: str, paths: ImagePaths,
+                 progress: Callable[[int], None] | None = None) -> list[str]:
+    """Write format ``name`` under ``root/<name>`` from the canonical split files, as ``read_splits``
+    parsed them (once for all formats); returns files written."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     embed = ImageBytes(root)
     written: list[str] = []
 
     def records(split: str) -> Iterator[Record]:
-        with open(split_files[split], encoding="utf-8") as f:
-            for line in f:
-                if progress is not None:
-                    progress(1)
-                yield json.loads(line)
+        for rec in parsed[split]:
+            if progress is not None:
+                progress(1)
+            yield rec
 
     if name == "trl":
         from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
@@ -292,11 +302,10 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_na
                                                                split=HF_SPLIT[split])
                     continue
                 digest = hashlib.sha1(split_files[split].read_bytes()).hexdigest()
+                # The records ride in a partial, not gen_kwargs: datasets shards a list in gen_kwargs.
                 parts[HF_SPLIT[split]] = Dataset.from_generator(
-                    _trl_rows, features=features, cache_dir=str(cache),
-                    fingerprint=f"depthfirst-trl-{digest}",
-                    gen_kwargs={"records_file": str(split_files[split]), "root": str(root)},
-                    split=HF_SPLIT[split])
+                    partial(_trl_rows, parsed[split], str(root)), features=features, cache_dir=str(cache),
+                    fingerprint=f"depthfirst-trl-{digest}", split=HF_SPLIT[split])
                 if progress is not None:
                     progress(len(parts[HF_SPLIT[split]]))
             # An empty split needs an explicit shard, or load_from_disk fails on it (datasets 5.2).
@@ -330,9 +339,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], dataset_na
             file = folder / f"{split}.jsonl"
             write_jsonl(file, (swift_example(r, paths.path) for r in records(split)))
             rl = folder / f"{split}_rl.jsonl"  # prompt only, for swift rlhf --rlhf_type grpo
-            with open(split_files[split], encoding="utf-8") as f:
-                write_jsonl(rl, (swift_example(json.loads(line), paths.path, with_response=False)
-                                  for line in f))
+            write_jsonl(rl, (swift_example(r, paths.path, with_response=False) for r in parsed[split]))
             written.append(str(rl.relative_to(root)))
         else:
             raise ValueError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
