@@ -165,27 +165,29 @@ class ImagePaths:
     def __init__(self, final_root: Path, relative: bool) -> None:
         self.final_root = Path(os.path.abspath(final_root))
         self.relative = relative
+        self._root = str(self.final_root)  # joined with os.path per image: a Path per image is slow
 
     def path(self, rel: str, folder: str = "") -> str:
         if self.relative:
             return rel if not folder else os.path.relpath(rel, folder)
-        return str(self.final_root / rel)
+        return os.path.join(self._root, rel)
 
     def uri(self, rel: str) -> str:
         # Not Path.as_uri(): it percent-encodes (a space becomes %20), and qwen_vl_utils.fetch_image, which
         # lmm-r1/ViGaL read these with, opens ``uri[7:]`` verbatim, so any space or non-ASCII character in
         # the export folder's path would name a file that does not exist.
-        return rel if self.relative else "file://" + str(self.final_root / rel)
+        return rel if self.relative else "file://" + os.path.join(self._root, rel)
 
 
 class ImageBytes:
     """Embedded images for the parquet/Arrow formats, read back from the content-addressed store."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = str(root)
 
     def __call__(self, rel: str) -> dict[str, Any]:
-        return {"bytes": (self.root / rel).read_bytes(), "path": rel.rsplit("/", 1)[-1]}
+        with open(os.path.join(self.root, rel), "rb") as f:
+            return {"bytes": f.read(), "path": rel.rsplit("/", 1)[-1]}
 
 
 def write_jsonl(path: Path, rows: Iterable[Record]) -> int:
