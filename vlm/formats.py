@@ -38,7 +38,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -180,14 +180,19 @@ class ImagePaths:
 
 
 class ImageBytes:
-    """Embedded images for the parquet/Arrow formats, read back from the content-addressed store."""
+    """Embedded images for the parquet/Arrow formats, read back from the content-addressed store. The
+    last few reads are kept: a state's tasks (neighbours in a split file) share its pictures."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, recent: int = 64) -> None:
         self.root = str(root)
+        self._read = lru_cache(maxsize=recent)(self._read_file)
+
+    def _read_file(self, rel: str) -> bytes:
+        with open(os.path.join(self.root, rel), "rb") as f:
+            return f.read()
 
     def __call__(self, rel: str) -> dict[str, Any]:
-        with open(os.path.join(self.root, rel), "rb") as f:
-            return {"bytes": f.read(), "path": rel.rsplit("/", 1)[-1]}
+        return {"bytes": self._read(rel), "path": rel.rsplit("/", 1)[-1]}
 
 
 def write_jsonl(path: Path, rows: Iterable[Record]) -> int:
