@@ -927,3 +927,90 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
     assert out == [f"{'specialist':>28}: mean score 12.50, success 25%, invalid 0.0%, 1,234.5 decisions/s",
                    f"{'m-vl-7b':>28}: mean score 1.00, success n/a, invalid 12.5%, 0.0 decisions/s",
                    f"report: {run / 'compare-20261202-031500' / 'report.md'}"]
+
+
+def test_the_report_tables_per_seed_rows_and_worst_decision_frames_say_what_each_player_did(tmp_path,
+                                                                                           monkeypatch):
+    # write_report on hand-made runs, every figure distinct: the main table's, the per-seed and VLM-details
+    # rows (each column where it is headed), the worst decisions' rows, text and frames (the state before
+    # the decision's move), the decision log and the JSON. The end-to-end tests only looked for a few cells.
+    from agents import compare
+    from envs import make_game
+    from envs.rng import seeds_from
+    from vlm.tasks import task_module
+
+    def d(step, move, answer, status="ok", **kw):
+        base = dict(action=("UP", "DOWN", "LEFT", "RIGHT").index(move), prompt_tokens=100,
+                    completion_tokens=10, latency_s=0.0, cached=False, response=f"said {step}",
+                    reasoning=None)
+        return Decision(step=step, move=move, answer=answer, status=status, **{**base, **kw})
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])  # (tested end to end)
+    env_kwargs = {"size": 6}  # seed 40 starts heading LEFT, seed 41 DOWN, seed 42 any way
+    vlm_eps = [
+        Episode(40, 0.0, 2, 0.0, {"won": 0.0}, [2, 2],
+                [d(0, "LEFT", "LEFT", correct=1.0, good_move=1.0, latency_s=1.0, cached=True),
+                 d(1, "LEFT", "RIGHT", "illegal", correct=0.0, good_move=0.0, latency_s=2.0, cached=True,
+                   reward=-0.5)]),
+        Episode(41, 2.0, 5, 2.0, {"won": 0.0}, [1] * 5,
+                [d(0, "DOWN", None, "unparseable", correct=0.0, good_move=0.0, latency_s=3.0,
+                   finish_reason="length"),
+                 *[d(k, "DOWN", None, "error", error="gave up") for k in (1, 2, 3)],
+                 d(4, "DOWN", "UP", "illegal", correct=0.0, latency_s=6.0)]),
+        Episode(42, 0.0, 1, 0.0, {"won": 0.0}, [0],
+                [d(0, "UP", "UP", correct=1.0, good_move=1.0, latency_s=4.0)]),
+    ]
+    spec_eps = [Episode(40, 3.0, 4, 3.0, {"won": 1.0}, [0] * 4),
+                Episode(41, 1.0, 2, 1.0, {"won": 0.0}, [0] * 2), Episode(42, 8.0, 1, 8.0, {"won": 1.0}, [0])]
+    about = {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+             "client": {"http_requests": 5, "retries": 7},
+             "settings": {"max_tokens": 32, "max_completion_tokens": 64}}
+    runs = [PlayerRun("specialist-tiny", "specialist", 1.5e6, "counted", spec_eps, 2.0),
+            PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", vlm_eps, 4.0, about)]
+    out = tmp_path / "report"
+    out.mkdir()
+    report = compare.write_report(out, "snake", env_kwargs, 40, runs, {"m-vl-7b": Price(1.0, 2.0)},
+                                  frames_per_vlm=2, max_steps=9)
+    assert (report["seeds"], report["max_steps"]) == ([40, 41, 42], 9)
+    assert report["per_seed_scores"] == {"specialist-tiny": [3.0, 1.0, 8.0], "m-vl-7b": [0.0, 2.0, 0.0]}
+    assert json.loads((out / "report.json").read_text())["per_seed_scores"] == report["per_seed_scores"]
+    md = (out / "report.md").read_text().splitlines()
+    assert any(", at most 9 steps each)." in line for line in md)
+    p95 = np.percentile([1.0, 2.0, 3.0, 6.0, 4.0], 95)
+    for line in ["| specialist-tiny (specialist) | 1.5M | 4.00 ± 2.94 | 3 | 67% | 0 (0.0%) | n/a | n/a | 3.5 "
+                 "| 0 | 0 (local) |",
+                 "| m-vl-7b (vlm) | 7B | 0.667 ± 0.94 | 0 | 0% | 6 (75.0%) | 50% | 40% | 2.0 | 293 "
+                 "| 0.3200 |",
+                 "| seed | specialist-tiny | m-vl-7b |", "| 40 | 3 | 0 |", "| 41 | 1 | 2 |", "| 42 | 8 | 0 |",
+                 f"| m-vl-7b | m-vl-7b@http://h:1/v1 | 8 | 1 | 2 | 3 | 1 | 2 | 5 | 7 | 3.20 / {p95:.2f} |"]:
+        assert line in md, line
+    assert any(line.startswith("**m-vl-7b: 1 of 8 answers stopped at the token limit (64)**") for line in md)
+    log = [json.loads(line) for line in (out / "decisions-m-vl-7b.jsonl").read_text().splitlines()]
+    assert [row["seed"] for row in log] == [40, 40, 41, 41, 41, 41, 41, 42]
+    # The worst decisions: one per episode, the invalid answers first; each framed at the state it was about.
+    rows = report["worst_decisions"]["m-vl-7b"]
+    expected = [(40, 1, "illegal answer (fallback played)", "LEFT", "RIGHT", "illegal", -0.5),
+                (41, 0, "unparseable answer (fallback played, cut at max_tokens)", "DOWN", None,
+                 "unparseable", 0.0)]
+    assert [(r["seed"], r["step"], r["reason"], r["played"], r["answer"], r["status"], r["reward"])
+            for r in rows] == expected
+    for row, ep in zip(rows, vlm_eps[:2], strict=True):
+        game = make_game("snake", num_envs=1, **env_kwargs)
+        game.reset(np.zeros(1, dtype=np.int64), seeds_from(row["seed"], 1))
+        for a in ep.actions[:row["step"]]:
+            game.step(np.array([a]))
+        draft = task_module("snake").move_task(game.get_state(0))
+        assert row["reference_answer"] == draft.answer
+        assert row["frame"] == f"frames/m-vl-7b-seed{row['seed']}-step{row['step']}.png"
+        with Image.open(out / row["frame"]) as im:
+            frame = np.asarray(im)
+        caption = f"seed {row['seed']}, step {row['step']}: played {row['played']} ({row['reason']})"
+        assert np.array_equal(frame, compare._frame_image(list(draft.images), caption))
+        image = draft.images[0]
+        factor = -(-256 // min(image.shape[:2]))
+        assert np.array_equal(frame[:-22], image.repeat(factor, 0).repeat(factor, 1))
+        assert f"The engine's reference answer: `{draft.answer}`." in "\n".join(md)
+    text = "\n".join(md)
+    assert "Named `RIGHT` (illegal: the fallback was played); played **LEFT** (reward -0.5)." in text
+    assert ("Named no readable move (unparseable: the fallback was played); played **DOWN** (reward +0)."
+            in text)
