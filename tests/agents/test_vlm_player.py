@@ -117,6 +117,31 @@ def test_a_legal_move_that_is_not_the_best_is_played_but_not_a_good_move():
     assert (right.status, right.move, right.good_move) == ("ok", best[0], 1.0)
 
 
+def test_a_fallback_that_happens_to_be_best_is_no_good_move_of_the_model():
+    # good_move is the model's: the move it named. Seed 6 heads UP, which is best: an unreadable or illegal
+    # answer plays UP as the fallback, but the model named no best move. The latency is the answer's.
+    state = snake_state(6)
+    assert task_module("snake").move_task(state).verifier["good"] == ["UP", "RIGHT"]
+    assert fallback_move("snake", state) == "UP"
+    script = [good("The snake should go somewhere nice.", delay=0.05), good(best_worst("DOWN"))]
+    with ChatServer(script) as server:
+        p = player(server)
+        junk, back = p.decide(state), p.decide(state)
+    assert [(d.status, d.move, d.good_move) for d in (junk, back)] == [("unparseable", "UP", 0.0),
+                                                                       ("illegal", "UP", 0.0)]
+    assert junk.latency_s >= 0.05
+
+
+def test_only_an_answer_stopped_at_the_token_limit_is_cut_short():
+    from agents.vlm_player import Decision
+
+    def ended(reason):
+        return Decision(0, 0, "UP", "UP", "ok", "", None, 0, 0, 0.0, False, finish_reason=reason)
+
+    # vLLM and OpenAI say "stop" for every answer that ended by itself.
+    assert [ended(r).cut_short for r in ("length", "stop", "content_filter", None)] == [True] + [False] * 3
+
+
 def test_after_step_records_each_live_board_s_reward_and_end():
     from agents.vlm_player import Decision, VLMActor
 
