@@ -230,6 +230,64 @@ def test_ram_reward_terms_pay_what_the_docstring_says(game: PokemonRed) -> None:
     assert game.milestones()["max_level"] >= game.level_cap + 2  # the process's best, not the last board's
 
 
+def test_a_heal_of_one_hp_pays_and_a_slot_with_no_max_hp_counts_as_no_fraction(game: PokemonRed) -> None:
+    # Before the game sets the party (booting with --state none), wPartyCount may count slots whose
+    # max HP is 0: the heal term reads them as fraction 0, not a ZeroDivisionError mid-training. The
+    # heal term pays whatever fraction is regained, one HP of 20 too.
+    fresh(game)
+    mem = game.memory(0)
+    mem[0xD163] = 2  # a second slot, all zeros: level 0, HP 0 of 0
+    assert act(game, A)[0] == 0.0
+    mem[0xD16D] = layout.START_HP - 1  # hurt, then healed outside battle: only the first slot pays
+    assert act(game, A)[0] == 0.0
+    mem[0xD16D] = layout.START_HP
+    assert act(game, A)[0] == pytest.approx(W["heal"] / layout.START_HP)
+    assert game.episode_info(0)["heals"] == 1
+
+
+def test_a_tile_visit_count_decays_from_its_last_visit(game: PokemonRed) -> None:
+    # The count of a tile decays by visit_decay per step since it was last stepped on, not since its
+    # first visit: the start tile (step 0), left at step 1, is back at steps 2 and 4.
+    fresh(game)
+    d = game.visit_decay
+    act(game, RIGHT)
+    assert act(game, LEFT)[0] == pytest.approx(W["explore"] / (1 + d ** 2))
+    act(game, RIGHT)
+    assert act(game, LEFT)[0] == pytest.approx(W["explore"] / (1 + (1 + d ** 2) * d ** 2))
+
+
+def test_a_state_set_on_a_board_keeps_the_swarm_restart_it_came_from(game: PokemonRed) -> None:
+    # swarm_source (the archived file an episode restarted from) is part of the state: a state set on
+    # another board, or replayed by the export, names the same start.
+    fresh(game)
+    state = dict(game.get_state(0), swarm_source="best_p1_7.state")
+    game.set_state(1, state)
+    assert game.get_state(1)["swarm_source"] == "best_p1_7.state"
+
+
+def test_entering_a_new_map_is_a_milestone_at_once(tmp_path: Path) -> None:
+    # The start's figures count in milestones() from the first reset, and a new map alone (no flag, badge
+    # or level with it) counts and is archived at once, as the module docstring says: (badges,
+    # event_flags, maps_visited) passes the best. The state's summary says what episode_info says, and
+    # the heatmap holds every tile stepped on, the start's too.
+    g = make(1, archive_dir=tmp_path / "archive")
+    try:
+        assert g.archive is not None
+        assert g.milestones() == {"badges": 0.0, "event_flags": 0.0, "max_level": float(layout.START_LEVEL),
+                                  "tiles_visited": 1.0, "maps_visited": 1.0}
+        walk(g, (1, 5, 9))  # through the door of room 0 into room 1: nothing but the map is new
+        assert g.read_facts(0)["event_flags"] == 0 and g.milestones()["maps_visited"] == 2
+        assert [(e["badges"], e["event_flags"], e["maps"]) for e in g.archive.entries()] == [(0, 0, 2)]
+        info, state = g.episode_info(0), g.get_state(0)
+        assert (info["tiles_visited"], info["maps_visited"]) == (6, 2)
+        assert g.milestones()["tiles_visited"] == 6  # the last step reached a new tile, nothing more
+        for key in ("score", "tiles_visited", "maps_visited", "max_level"):
+            assert state[key] == info[key], key
+        assert np.count_nonzero(g.visit_heatmap()) == 6
+    finally:
+        g.close()
+
+
 def test_visit_heatmap_packs_map_panels_in_rows_at_most_max_width(game: PokemonRed,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from collections import Counter
