@@ -1014,3 +1014,24 @@ def test_the_report_tables_per_seed_rows_and_worst_decision_frames_say_what_each
     assert "Named `RIGHT` (illegal: the fallback was played); played **LEFT** (reward -0.5)." in text
     assert ("Named no readable move (unparseable: the fallback was played); played **DOWN** (reward +0)."
             in text)
+
+
+def test_a_right_none_answer_is_reported_as_naming_no_move_rightly(tmp_path, monkeypatch):
+    # "None" where every move is fatal is a valid answer (the prompt asks for it): its worst-decision text
+    # says so, not "no readable move" (every other decision in the report tests named a move or failed).
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    fatal = Decision(step=0, action=0, move="UP", answer=None, status="ok", response="None",
+                     reasoning=None, prompt_tokens=100, completion_tokens=1, latency_s=0.0, cached=False,
+                     reward=-1.0, terminated=True)
+    runs = [PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name",
+                      [Episode(42, 0.0, 1, -1.0, {"won": 0.0}, [0], [fatal])], 1.0,
+                      {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+                       "client": {"http_requests": 1, "retries": 0}})]
+    out = tmp_path / "report"
+    out.mkdir()
+    report = compare.write_report(out, "snake", {"size": 6}, 42, runs, {}, frames_per_vlm=1, max_steps=9)
+    assert [r["reason"] for r in report["worst_decisions"]["m-vl-7b"]] == ["fatal move"]
+    text = (out / "report.md").read_text()
+    assert "Named no move, rightly: every move is fatal; played **UP** (reward -1)." in text
