@@ -526,10 +526,6 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
                  prices: dict[str, Price], frames_per_vlm: int = 6, command: str = "",
                  max_steps: int | None = None) -> dict[str, Any]:
     """Write report.json, report.md, the plots and the worst-decision frames into ``out``."""
-    from PIL import Image
-
-    from vlm.tasks import task_module
-
     # Prices are given per model name (a player's label may add its server).
     summaries = [summarize_run(r, prices.get(r.about.get("model", r.name), prices.get("*"))
                                if r.kind == "vlm" else None) for r in runs]
@@ -555,49 +551,59 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
             k += 1
             stem = f"{base}-{k}"
         stems.add(stem)
-        log_file = f"decisions-{stem}.jsonl"
-        with open(out / log_file, "w", encoding="utf-8") as f:
-            for e in run.episodes:
-                for d in e.log or []:
-                    f.write(json.dumps({"seed": e.seed, **d.to_dict()}, ensure_ascii=False) + "\n")
+        log_file, rows, section = _vlm_section(out, env, env_kwargs, run, stem, frames_per_vlm)
         report["decision_logs"][run.name] = log_file
-        rows = []
-        md = [f"### {run.name}", f"Every decision (answer, move, tokens, outcome): [{log_file}]({log_file}).",
-              ""]
-        worst = worst_decisions(run.episodes, frames_per_vlm)
-        if not frames_per_vlm:  # none asked for: say so, not that there was no bad answer
-            md.append("No worst decisions shown (--frames 0).")
-        elif not worst:
-            md.append("No fatal, invalid or wrong answer in these episodes.")
-        for e, d, reason in worst:
-            state = state_at(env, env_kwargs, e.seed, e.actions, d.step)
-            draft = task_module(env).move_task(state)
-            rel = f"frames/{stem}-seed{e.seed}-step{d.step}.png"
-            (out / "frames").mkdir(exist_ok=True)
-            caption = f"seed {e.seed}, step {d.step}: played {d.move} ({reason})"
-            Image.fromarray(_frame_image(list(draft.images), caption)).save(out / rel)
-            row = {"seed": e.seed, "step": d.step, "reason": reason, "played": d.move, "answer": d.answer,
-                   "status": d.status, "reward": d.reward, "frame": rel, "response": d.response,
-                   "reasoning": d.reasoning, "reference_answer": draft.answer, "error": d.error}
-            rows.append(row)
-            if d.answer is not None:
-                said = f"Named `{d.answer}`"
-            else:  # valid: "None" where every move is fatal, as the prompt asks
-                said = "Named no move, rightly: every move is fatal" if d.valid else "Named no readable move"
-            said += "" if d.valid else f" ({d.status}: the fallback was played)"
-            md += [f"#### Seed {e.seed}, step {d.step}: {reason}",
-                   f"{said}; played **{d.move}** (reward {d.reward:+g}). The engine's reference answer: "
-                   f"`{draft.answer}`.", "", f"![seed {e.seed} step {d.step}]({rel})", ""]
-            if d.reasoning:
-                md += ["The model's reasoning (its separate reasoning channel):", _fence(d.reasoning)]
-            md += ["The model's answer:", _fence(d.response or d.error or "(empty)"),
-                   "<details><summary>The engine's analysis of this state</summary>", "",
-                   _fence(draft.analysis), "", "</details>", ""]
         report["worst_decisions"][run.name] = rows
-        sections.append("\n".join(md))
+        sections.append(section)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     (out / "report.md").write_text(_markdown(report, summaries, runs, sections), encoding="utf-8")
     return report
+
+
+def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun, stem: str,
+                 frames: int) -> tuple[str, list[dict[str, Any]], str]:
+    """One VLM's files in ``out``, named by ``stem``: its decision log and frames of its ``frames``
+    worst decisions. Returns the log's name, a row per worst decision and the report's section."""
+    from PIL import Image
+
+    from vlm.tasks import task_module
+
+    log_file = f"decisions-{stem}.jsonl"
+    with open(out / log_file, "w", encoding="utf-8") as f:
+        for e in run.episodes:
+            for d in e.log or []:
+                f.write(json.dumps({"seed": e.seed, **d.to_dict()}, ensure_ascii=False) + "\n")
+    rows = []
+    md = [f"### {run.name}", f"Every decision (answer, move, tokens, outcome): [{log_file}]({log_file}).", ""]
+    worst = worst_decisions(run.episodes, frames)
+    if not frames:  # none asked for: say so, not that there was no bad answer
+        md.append("No worst decisions shown (--frames 0).")
+    elif not worst:
+        md.append("No fatal, invalid or wrong answer in these episodes.")
+    for e, d, reason in worst:
+        state = state_at(env, env_kwargs, e.seed, e.actions, d.step)
+        draft = task_module(env).move_task(state)
+        rel = f"frames/{stem}-seed{e.seed}-step{d.step}.png"
+        (out / "frames").mkdir(exist_ok=True)
+        caption = f"seed {e.seed}, step {d.step}: played {d.move} ({reason})"
+        Image.fromarray(_frame_image(list(draft.images), caption)).save(out / rel)
+        rows.append({"seed": e.seed, "step": d.step, "reason": reason, "played": d.move, "answer": d.answer,
+                     "status": d.status, "reward": d.reward, "frame": rel, "response": d.response,
+                     "reasoning": d.reasoning, "reference_answer": draft.answer, "error": d.error})
+        if d.answer is not None:
+            said = f"Named `{d.answer}`"
+        else:  # valid: "None" where every move is fatal, as the prompt asks
+            said = "Named no move, rightly: every move is fatal" if d.valid else "Named no readable move"
+        said += "" if d.valid else f" ({d.status}: the fallback was played)"
+        md += [f"#### Seed {e.seed}, step {d.step}: {reason}",
+               f"{said}; played **{d.move}** (reward {d.reward:+g}). The engine's reference answer: "
+               f"`{draft.answer}`.", "", f"![seed {e.seed} step {d.step}]({rel})", ""]
+        if d.reasoning:
+            md += ["The model's reasoning (its separate reasoning channel):", _fence(d.reasoning)]
+        md += ["The model's answer:", _fence(d.response or d.error or "(empty)"),
+               "<details><summary>The engine's analysis of this state</summary>", "",
+               _fence(draft.analysis), "", "</details>", ""]
+    return log_file, rows, "\n".join(md)
 
 
 def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
