@@ -352,7 +352,6 @@ class ReplaySettings:
 
 @dataclass
 class ChunkOutput:
-    chunk: int
     episodes: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
@@ -431,7 +430,7 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
     cls = game_class(s.env)
     module = importlib.import_module(s.task_module) if s.task_module and s.tasks_per_state > 0 else None
     store = ImageStore(root)
-    result = ChunkOutput(chunk)
+    result = ChunkOutput()
     writer = StepWriter(root / TRAJ_DIR / "steps" / f"part-{chunk:05d}.parquet", cls.ACTION_NAMES)
     game = make_game(s.env, num_envs=1, **s.env_kwargs)
     try:
