@@ -29,14 +29,26 @@ from typing import Any
 import numpy as np
 
 from agents.curves import pyplot
-from agents.evaluation import EPISODE_STEP_CAP, Episode, eval_kwargs, mean_text, run_episodes
+from agents.evaluation import (
+    EPISODE_STEP_CAP,
+    Episode,
+    check_fits,
+    check_game,
+    eval_kwargs,
+    mean_text,
+    run_episodes,
+)
 from agents.interrupts import settled, uninterruptible
 from agents.runs import (
+    RunError,
+    check_output_folder,
     file_slug,
     make_output_folder,
     missing_folders,
+    model_file,
     not_written,
     process_running,
+    read_run_config,
     remove_folders,
 )
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
@@ -377,8 +389,6 @@ def _save(fig: Any, path: Path) -> str:
 def check_out_dir(out: Path, overwrite: bool) -> None:
     """Refuse a file, a folder that cannot be made or written, or an existing non-empty folder unless
     ``overwrite`` and it holds a report."""
-    from agents.runs import check_output_folder
-
     try:
         check_output_folder(out, "--out")
     except ValueError as e:
@@ -838,7 +848,6 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
     """(model, run config, checkpoint file) of a run folder: ``checkpoint`` (``--checkpoint``) if given,
     else the run's model.zip or newest checkpoint, as evaluate and the export choose; CompareError naming
     the problem. Its game is not built: ``check_specialist`` does that, where the model is to play."""
-    from agents.runs import RunError, model_file, read_run_config
     from agents.train import load_model
 
     try:
@@ -856,9 +865,6 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
 def check_vlm_game(env: str) -> None:
     """CompareError unless ``env`` builds with its default settings (a Game Boy game's ROM where it is
     looked for), the game a comparison without --specialist plays: before any progress bar or request."""
-    from agents.evaluation import check_game
-    from agents.runs import RunError
-
     try:
         check_game(env, {})
     except RunError as e:
@@ -868,9 +874,6 @@ def check_vlm_game(env: str) -> None:
 def check_specialist(run: Path, model: Any, cfg: dict[str, Any]) -> None:
     """CompareError unless the game the run's config.yaml sets up (a Game Boy start state, a board size)
     plays the model's moves; it builds the game (boots the emulator of a Game Boy run) once."""
-    from agents.evaluation import check_fits
-    from agents.runs import RunError
-
     try:
         check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]))
     except RunError as e:
