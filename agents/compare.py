@@ -566,7 +566,7 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
         report["worst_decisions"][run.name] = rows
         sections.append(section)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    (out / "report.md").write_text(_markdown(report, summaries, runs, sections), encoding="utf-8")
+    (out / "report.md").write_text(_markdown(report, runs, sections), encoding="utf-8")
     return report
 
 
@@ -628,9 +628,8 @@ def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
             "raise --max-tokens (reasoning models need several thousand) and re-run.")
 
 
-def _markdown(report: dict[str, Any], summaries: list[dict[str, Any]], runs: list[PlayerRun],
-              sections: list[str]) -> str:
-    seeds = report["seeds"]
+def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]) -> str:
+    seeds, summaries = report["seeds"], report["players"]
     lines = [f"# Depth versus breadth: {report['env']}", "",
              f"Every player played the same {report['episodes']} episodes (seeds {seeds[0]}–{seeds[-1]}, "
              f"env settings `{json.dumps(report['env_kwargs'])}`"
