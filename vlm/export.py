@@ -578,8 +578,6 @@ def export(opts: ExportOptions) -> dict[str, Any]:
 
     from agents.policies import count_params
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # same arithmetic in every process: probabilities are bit-identical
     out = p.out
     made = missing_folders(out.parent)  # removed again if the export fails
     partial = out.parent / f".{out.name}.partial"
@@ -591,14 +589,18 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         raise _not_written(out, e) from None
     times: dict[str, float] = {}
     t0 = time.perf_counter()
+    threads = torch.get_num_threads()
     try:
-        runner = _Runner(run, opts.workers, opts.device, model)
-        stopped = True
-        try:
-            logs, kept, outputs = _play_and_replay(p, runner, model, env_kwargs, partial, times)
-            stopped = False
+        torch.set_num_threads(1)  # same arithmetic in every process: probabilities are bit-identical
+        try:  # (the caller's thread count comes back even when the workers fail to start)
+            runner = _Runner(run, opts.workers, opts.device, model)
+            stopped = True
+            try:
+                logs, kept, outputs = _play_and_replay(p, runner, model, env_kwargs, partial, times)
+                stopped = False
+            finally:
+                runner.close(stop=stopped)  # workers are done (or killed) before the partial folder goes
         finally:
-            runner.close(stop=stopped)  # workers are done (or killed) before the partial folder is removed
             torch.set_num_threads(threads)
         if file_sha1(run.checkpoint) != played_sha1:  # the workers may have loaded another policy
             raise ExportError(f"{run.checkpoint} changed during the export (is the run still training?); "

@@ -663,6 +663,31 @@ def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
 
 
+def test_workers_that_fail_to_start_leave_the_callers_torch_threads_and_nothing_written(run, tmp_path,
+                                                                                      monkeypatch):
+    # export() plays on one thread (bit-identical probabilities) and gives the caller's count back: a pool
+    # that failed to start skipped that, leaving a library caller's process on one thread.
+    import torch
+
+    import vlm.export
+
+    def no_pool(*args, **kwargs):
+        raise OSError("no pool here")
+
+    monkeypatch.setattr(vlm.export, "_Runner", no_pool)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = tmp_path / "out"
+        with pytest.raises(vlm.export.ExportError, match="no pool here"):
+            vlm.export.export(vlm.export.ExportOptions(run=str(run), out=str(out), episodes=2,
+                                                       progress=False))
+        assert torch.get_num_threads() == 2
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_a_signal_just_after_the_export_is_in_place_does_not_say_nothing_was_written(run, tmp_path, capsys,
                                                                                     monkeypatch):
     """A Ctrl-C in the moment after the export's renames (the handlers restored) printed "interrupted:
