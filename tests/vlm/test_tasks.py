@@ -893,6 +893,117 @@ def test_sokoban_moves_play_on_past_a_cornered_box_whatever_the_runs_deadlock_en
     assert len(after) == 3 and after[-1]["player"] == [3, 3] and not after[-1]["done"]
 
 
+def sokoban_room(**state: Any) -> dict[str, Any]:
+    """A hand-made 6×6 Sokoban state (walls on the border), as the engine exports one."""
+    walls = [[1] * 6] + [[1, 0, 0, 0, 0, 1] for _ in range(4)] + [[1] * 6]
+    return {"game": "sokoban", "size": 6, "walls": walls, "step": 0, "max_steps": 120, "score": 0,
+            "done": False, "deadlocked": False, "rng": 1, **state}
+
+
+def sokoban_told(before: dict[str, Any], move: str, after: dict[str, Any]) -> str:
+    """What one move does by the rules the prompt states, checked against the engine's state after it."""
+    (px, py), (dx, dy) = before["player"], {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0),
+                                             "RIGHT": (1, 0)}[move]
+    ahead, to = (px + dx, py + dy), (px + 2 * dx, py + 2 * dy)
+    boxes, targets = {tuple(b) for b in before["boxes"]}, {tuple(t) for t in before["targets"]}
+    moved = {tuple(b) for b in after["boxes"]}
+    wall = before["walls"][ahead[1]][ahead[0]]
+    if wall or (ahead in boxes and (before["walls"][to[1]][to[0]] or to in boxes)):
+        assert after["player"] == before["player"] and moved == boxes
+        what = "a wall" if wall else "a box that cannot move"
+        return f"{move}: ({ahead[0]}, {ahead[1]}) is {what}, so nothing moves."
+    assert tuple(after["player"]) == ahead
+    if ahead not in boxes:
+        assert moved == boxes
+        return f"{move}: the player walks to ({ahead[0]}, {ahead[1]})."
+    assert moved == boxes - {ahead} | {to}
+    where = " onto a target" if to in targets else " off its target" if ahead in targets else ""
+    return (f"{move}: the player pushes the box at ({ahead[0]}, {ahead[1]}) to ({to[0]}, {to[1]}){where} and "
+            f"stands at ({ahead[0]}, {ahead[1]}).")
+
+
+def test_sokoban_prediction_analysis_tells_each_move_as_the_engine_plays_it() -> None:
+    """The state-prediction analysis walks through the moves one by one: each line says what the rules
+    make of that move from the state the moves before it left (a wall or a stuck box stops the player, a
+    push onto or off a target), and a sequence cut short by the solving move says so and tells no more."""
+    mod, told = task_module("sokoban"), Counter()
+    crowded = sokoban_room(player=[2, 3], boxes=[[2, 2], [3, 3], [4, 3]], targets=[[2, 2], [1, 1], [3, 2]],
+                           score=1)  # a box on a target, one stuck behind another, one to push onto one
+    solved_by_right = sokoban_room(player=[1, 2], boxes=[[2, 2]], targets=[[3, 2]])
+    states = [crowded, solved_by_right, *sokoban_states()[::3]]
+    for k, s in enumerate(states):
+        for seed in range(60 if k < 2 else 4):
+            d = mod._prediction_task(s, np.random.default_rng(seed), np.zeros((1, 1, 3), np.uint8))
+            moves, played = d.extra["moves"], sokoban_play(s, d.extra["moves"])
+            lines = [line for line in d.analysis.splitlines() if line.startswith("Move ")]
+            assert len(lines) == len(played), (moves, d.analysis)
+            before = s
+            for j, (line, after) in enumerate(zip(lines, played, strict=True)):
+                want = sokoban_told(before, moves[j], after)
+                assert line == f"Move {j + 1}, {want}", (moves, j)
+                told.update(w for w in ("a wall", "a box that cannot", "onto a target", "off its target",
+                                        "walks", "pushes") if w in want)
+                before = after
+            cut = "the puzzle is solved and the remaining moves are not played" in d.analysis
+            assert cut == (len(played) < len(moves)), (moves, d.analysis)
+            told["cut"] += cut
+    assert told.keys() == {"a wall", "a box that cannot", "onto a target", "off its target", "walks",
+                           "pushes", "cut"}, told
+
+
+def test_sokoban_pushes_are_told_onto_and_off_targets() -> None:
+    mod = task_module("sokoban")
+    s = sokoban_room(player=[2, 3], boxes=[[2, 2], [3, 3]], targets=[[2, 2], [4, 3]], score=1)
+    for move, want in (("UP", "to (2, 1) off its target"), ("DOWN", "walks to (2, 4)"),
+                       ("RIGHT", "to (4, 3) onto a target")):
+        after = sokoban_play(s, [move])[0]
+        text = mod.describe_move(s, move, after)
+        assert want in text and text == sokoban_told(s, move, after)
+    moved = sokoban_room(player=[1, 3], boxes=[[2, 3]], targets=[[4, 1]])
+    after = sokoban_play(moved, ["RIGHT"])[0]  # a push from floor to floor: neither onto nor off
+    assert mod.describe_move(moved, "RIGHT", after) == sokoban_told(moved, "RIGHT", after)
+
+
+def test_sokoban_strategy_and_perception_analyses_agree_with_the_engine(drafts: dict) -> None:
+    """The solution an analysis gives solves the puzzle on the engine in the number of moves it says,
+    the moves after an optimal first one take one fewer, and a box listing marks exactly the boxes
+    that stand on targets."""
+    seen = set()
+    for s, d in drafts["sokoban"]:
+        if d.qa_type in ("next_move", "fewest_moves"):
+            solution = d.extra["solution"]
+            played = sokoban_play(s, solution)
+            assert len(played) == len(solution) and played[-1]["done"]
+            assert played[-1]["score"] == len(s["boxes"])
+            n = len(solution)
+            assert f"{n} move{'s' * (n != 1)}" in d.analysis.splitlines()[0]
+            if d.qa_type == "next_move":
+                assert f"(the rest then takes {n - 1})" in d.analysis
+        elif d.qa_type in ("box_count", "boxes_on_targets"):
+            targets = {tuple(t) for t in s["targets"]}
+            listed = ", ".join(f"({x}, {y})" + (" (on a target)" if (x, y) in targets else "")
+                               for x, y in s["boxes"])
+            assert d.analysis.splitlines()[0] == f"The boxes are at {listed}."
+        else:
+            continue
+        seen.add(d.qa_type)
+    assert {"next_move", "fewest_moves"} <= seen and seen & {"box_count", "boxes_on_targets"}
+
+
+def test_sokoban_an_unsolvable_state_gets_no_strategy_question() -> None:
+    """A box pushed into a corner off any target (a run without deadlock_end plays on): the solver finds
+    no solution, so no strategy record is made, and the VLM player's move prompt accepts any move
+    and says it is unscored. A finished episode has no move to make."""
+    mod = task_module("sokoban")
+    stuck = sokoban_room(player=[2, 2], boxes=[[1, 1]], targets=[[3, 3]])
+    for seed in range(12):
+        assert all(d.family != "strategy" for d in mod.make_tasks(stuck, np.random.default_rng(seed)))
+    move = mod.move_task(stuck)
+    assert move.extra["scored"] is False and move.verifier["accepted"] == list(MOVES4)
+    with pytest.raises(ValueError, match="over"):
+        mod.move_task(sokoban_room(player=[2, 2], boxes=[[3, 3]], targets=[[3, 3]], score=1, done=True))
+
+
 # ------------------------------------------------------------------------------ all games, registry
 @pytest.mark.parametrize("game", GRID_GAMES)
 def test_same_state_and_seed_give_identical_drafts(game: str) -> None:
