@@ -1142,6 +1142,31 @@ def test_pokemon_edit_turns_the_square_the_way_its_kind_says() -> None:
     assert kinds.keys() == {"mirrored", "flipped"}
 
 
+def test_pokemon_edit_picks_a_square_the_turn_changes() -> None:
+    """A square that is its own mirror image (or its own flip) looks the same after that edit: the edit
+    skips it for a square the turn does change, so the edited screenshot always differs. Any of the
+    10 × 9 squares may be the one, the last column and row too."""
+    mod = task_module("pokemon_red")
+    rgb = np.full((144, 160, 3), 255, np.uint8)
+    rgb[::16] = 0  # every square's top pixel row dark: each square is its own mirror image, not its own flip
+    rgb[16 * 5 + 3, 16 * 7 + 2] = 0  # square (7, 5): one pixel more, so mirroring changes it too
+    state = pokemon_state(rgb)
+    kinds = Counter()
+    for seed in range(16):
+        edit = mod._make_edit(state)(np.random.default_rng(seed))
+        assert edit is not None and not np.array_equal(mod.screen(edit.state), rgb), edit
+        if edit.kind == "mirrored":
+            assert edit.appeared == [7, 5]
+        way = {"mirrored": "turned left to right", "flipped": "turned upside down"}[edit.kind]
+        assert way in " ".join(edit.steps), (edit.kind, edit.steps)
+        kinds[edit.kind] += 1
+    assert kinds.keys() == {"mirrored", "flipped"}
+    corner = np.full((144, 160, 3), 255, np.uint8)
+    corner[16 * 8 + 1, 16 * 9 + 2] = 0  # only the bottom-right square, (9, 8), changes when turned
+    for seed in range(4):
+        assert mod._make_edit(pokemon_state(corner))(np.random.default_rng(seed)).appeared == [9, 8]
+
+
 def test_pokemon_plot_level_counts_distinct_8x8_tiles() -> None:
     """Levels by distinct 8×8 tiles of the screen: ≤40 level 1, ≤120 level 2, more level 3."""
     mod = task_module("pokemon_red")
