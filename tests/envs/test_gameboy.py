@@ -1763,6 +1763,77 @@ def test_observe_of_chosen_boards_gives_those_boards() -> None:
         g.close()
 
 
+def test_a_stack_of_three_frames_holds_the_last_three_screens_oldest_first() -> None:
+    """A reset fills every slot with the first screen; each step drops the oldest and appends the new one."""
+    g = make(1, frame_stack=3, visited_mask=False)
+    try:
+        obs = g.new_obs_buffer()
+        g.observe(obs)
+        seen = [obs[0, -1].copy()] * 3
+        assert all(np.array_equal(obs[0, k], seen[0]) for k in range(3))
+        for a in (RIGHT, RIGHT, DOWN, DOWN):
+            act(g, a)
+            g.observe(obs)
+            seen.append(obs[0, -1].copy())
+            assert all(np.array_equal(obs[0, k], seen[k - 3]) for k in range(3))
+        assert len({s.tobytes() for s in seen[2:]}) == 5  # every step showed a new screen
+    finally:
+        g.close()
+
+
+def test_a_board_reset_after_its_episode_ended_plays_again() -> None:
+    """A truncated board ignores steps until reset; the reset starts a new episode that steps, counts
+    and ends as the first did, while the other board (which pressed A meanwhile) stays as it ended."""
+    g = make(2, max_steps=2)
+    try:
+        g.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+        start = where(g, 0)
+        assert [act(g, RIGHT)[2] for _ in range(2)] == [False, True]
+        moved = where(g, 0)
+        assert act(g, RIGHT) == (0.0, False, False) and where(g, 0) == moved
+        g.reset(np.array([0]), np.array([9], dtype=np.uint64))
+        assert where(g, 0) == start and g.episode_info(0)["steps"] == 0 and not g.get_state(0)["done"]
+        assert g.get_state(1)["done"] and g.episode_info(1)["steps"] == 2
+        assert [act(g, RIGHT)[2] for _ in range(2)] == [False, True]
+        assert where(g, 0) == moved and g.episode_info(0)["steps"] == 2
+    finally:
+        g.close()
+
+
+def test_a_board_reset_takes_its_own_seed_and_an_ended_state_stays_ended() -> None:
+    """reset(indices, seeds) seeds board indices[k] with seeds[k] (its draws: a swarm restart, a wrapped
+    game's timer); a state saved at an episode's end loads as ended, so a step leaves it alone."""
+    g = make(2, max_steps=1)
+    other = make(1, max_steps=1)
+    try:
+        g.reset(np.array([1, 0]), np.array([11, 12], dtype=np.uint64))
+        assert [g._rngs[i].random() for i in (0, 1)] == [np.random.default_rng(s).random() for s in (12, 11)]
+        act(g, RIGHT)
+        ended = g.get_state(0)
+        assert ended["done"]
+        other.set_state(0, ended)
+        assert act(other, DOWN) == (0.0, False, False) and other.get_state(0) == ended
+    finally:
+        g.close()
+        other.close()
+
+
+def test_work_ram_through_the_api_reads_what_the_view_reads() -> None:
+    """The fallback reader indexes and slices work RAM from 0xC000 as the memoryview does, both ends of
+    a slice included as Python's slices have them."""
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    try:
+        pb.tick(30, False)
+        (view,), api = work_ram([pb]), core.WorkRamThroughApi(pb.memory)
+        for k, address in enumerate((0x0000, 0x1357, 0x1358, 0x1FFF)):
+            pb.memory[WRAM + address] = 0x40 + k
+        assert [api[a] for a in (0x0000, 0x1357, 0x1358, 0x1FFF)] == [0x40, 0x41, 0x42, 0x43]
+        assert api[0x1357:0x1359] == bytes(view[0x1357:0x1359]) == bytes([0x41, 0x42])
+        assert api[0:0x2000] == bytes(view)
+    finally:
+        pb.stop(save=False)
+
+
 def test_wrapper_rewards_score_and_lost_lives(monkeypatch: pytest.MonkeyPatch) -> None:
     # score_weight x the score gained, minus death_penalty per life lost (a life gained costs nothing);
     # end_on_life_loss ends the episode at the first life lost, the wrapper's game over always.
