@@ -1043,6 +1043,48 @@ def test_registry_lists_modules_and_explains_missing_ones() -> None:
         task_module("tetris")
 
 
+def test_plural_and_grid_bfs_as_documented() -> None:
+    """plural: "1 move", "0 moves", thousands with commas, an irregular plural when given. grid_bfs: the
+    moves to the nearest goal and the cells reachable from the start, against a plain flood fill."""
+    from vlm.tasks import grid_bfs, plural
+
+    assert [plural(n, "move") for n in (0, 1, 2)] == ["0 moves", "1 move", "2 moves"]
+    assert plural(1000, "box", "boxes") == "1,000 boxes" and plural(1, "box", "boxes") == "1 box"
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        size = int(rng.integers(2, 7))
+        cells = [(x, y) for x in range(size) for y in range(size)]
+        picked = rng.permutation(len(cells))
+        start = cells[picked[0]]
+        blocked = {cells[k] for k in picked[1:1 + int(rng.integers(size * size // 2))]}
+        goals = {cells[k] for k in picked[:int(rng.integers(4))] if cells[k] not in blocked}
+        dist, changed = {start: 0}, True
+        while changed:  # relax every cell from its neighbours until nothing shortens
+            changed = False
+            for x, y in cells:
+                if (x, y) in blocked or (x, y) == start:
+                    continue
+                near_cells = ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+                best = min((dist[n] + 1 for n in near_cells if n in dist), default=None)
+                if best is not None and best < dist.get((x, y), size * size):
+                    dist[(x, y)], changed = best, True
+        near = min((dist[g] for g in goals if g in dist), default=None)
+        assert grid_bfs(size, start, blocked, goals) == (near, len(dist) - 1), (size, start, blocked, goals)
+
+
+def test_a_task_module_without_the_contract_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    import vlm.tasks
+
+    broken = types.ModuleType("vlm.tasks.snake")
+    broken.GAME, broken.make_tasks = "snake", lambda *a: []
+    monkeypatch.setitem(sys.modules, "vlm.tasks.snake", broken)
+    with pytest.raises(TypeError, match=r"vlm/tasks/snake.py lacks move_task"):
+        vlm.tasks.task_module("snake")
+
+
 # -------------------------------------------------------------------------------------- Pokémon Red
 def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
     pytest.importorskip("pyboy")
