@@ -118,3 +118,42 @@ def test_trainer_commands_name_the_first_split_with_records():
                            formats)
     assert "verl/val.parquet`" in only_val and "verl/test.parquet`" not in only_val
     assert "verl/train.parquet`" in render_card(META, SPLITS, CURRICULUM, formats)
+
+
+def test_yaml_header_names_hugging_face_splits_and_the_records_digest():
+    # datasets.load_dataset reads these lines: val is Hugging Face's "validation" (as trl/ names it), and
+    # the digest keys its cache, so a new export in the same folder loads its own rows.
+    card = render_card(META, SPLITS, CURRICULUM, [], digest="0123456789abcdef")
+    header = card[:card.index("\n---\n", 4)]
+    assert "- visual-question-answering" in header and "- reinforcement-learning" in header
+    assert "  description: depthfirst export, records 0123456789abcdef" in header
+    assert re.findall(r"- split: (\S+)\n    path: (\S+)", header) == [
+        ("train", "train.jsonl"), ("validation", "val.jsonl"), ("test", "test.jsonl")]
+    bare = render_card(META, {"train": [], "val": [], "test": []}, None, [])
+    head = bare[:bare.index("\n---\n", 4)]
+    assert "task_categories:\n- reinforcement-learning\n" in head and "visual-question-answering" not in head
+
+
+def test_records_digest_is_16_hex_digits_of_the_files_and_their_splits(tmp_path):
+    from vlm.card import records_digest
+
+    (tmp_path / "train.jsonl").write_text("a\nb\n")
+    (tmp_path / "val.jsonl").write_text("")
+    first = records_digest(tmp_path, ["train", "val"])
+    assert re.fullmatch(r"[0-9a-f]{16}", first)
+    # the same bytes dealt to other splits are other records
+    (tmp_path / "train.jsonl").write_text("a\n")
+    (tmp_path / "val.jsonl").write_text("b\n")
+    assert records_digest(tmp_path, ["train", "val"]) != first
+
+
+def test_no_examples_heading_without_train_records_and_a_mix_found_in_the_data():
+    card = render_card(META, {"train": [], "val": SPLITS["val"], "test": []}, {**CURRICULUM, "mix": {}}, [])
+    assert "## Examples" not in card and "####" not in card  # held-out records are never shown
+    assert "mixing the families at the ratios found in the data." in card
+
+
+def test_a_game_boy_export_without_a_game_name_names_its_env():
+    card = render_card({**META, "env": "gameboy", "env_kwargs": {}, "rom_sha1": "cd" * 20}, SPLITS,
+                       CURRICULUM, [])
+    assert "screens of a Game Boy game (env `gameboy`), rendered from the user's own ROM" in card
