@@ -219,6 +219,28 @@ def test_compiled_block_mean_matches_a_plain_reference(size, order) -> None:
     assert np.array_equal(Downsampler(h, w, order)(screen), expected.astype(np.uint8))
 
 
+
+@pytest.mark.parametrize(("size", "order"), [((84, 84), "RGBA"), ((72, 84), "BGRA"), ((100, 160), "RGBA")])
+def test_other_sizes_pick_the_nearest_pixel_with_rounded_luma(size, order) -> None:
+    # Sizes that do not divide the screen both ways (72x84: only the height does) take the nearest pixel:
+    # rows and columns spread over the whole screen, the channels read in the emulator's order.
+    screen = np.random.default_rng(2).integers(0, 256, (144, 160, 4), dtype=np.uint8)
+    h, w = size
+    picked = screen.astype(np.int64)[(np.arange(h) * 144) // h][:, (np.arange(w) * 160) // w]
+    r, g, b = (picked[:, :, order.index(c)] for c in "RGB")
+    expected = ((77 * r + 150 * g + 29 * b + 128) >> 8).astype(np.uint8)
+    out = np.zeros((h, w), np.uint8)
+    assert Downsampler(h, w, order)(screen, out) is out  # written into the caller's buffer
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize(("h", "w", "order"), [(0, 80, "RGBA"), (72, 0, "RGBA"), (145, 80, "RGBA"),
+                                               (72, 161, "RGBA"), (72, 80, "RGB")])
+def test_a_size_off_the_screen_or_a_3_byte_pixel_is_refused(h, w, order) -> None:
+    with pytest.raises(ValueError, match=r"observation size|4 bytes a pixel"):
+        Downsampler(h, w, order)
+
+
 def test_parse_inputs() -> None:
     steps = parse_inputs("boot 100\n# comment\nRight\nA 3  # trailing\n\nwait 5\n")
     assert steps == [Input(None, 100), Input("right", 8), Input(None, 1), Input("a", 3), Input(None, 1),
