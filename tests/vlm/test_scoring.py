@@ -468,3 +468,33 @@ def test_the_printed_tables_name_the_missing_ids_and_set_the_model_beside_the_sp
                           "| game snake | 3 | 0.0% | 33.3% | n/a | 100.0% |"]
     assert ("| group | n | preds: accuracy | preds: move acc. | specialist: accuracy | "
             "specialist: move acc. |") in lines
+
+
+def test_the_table_has_a_row_per_group_in_order_and_counts_only_answered_replies_as_format_errors():
+    from vlm.scoring import format_table
+
+    def record(i: int, game: str, family: str, qa_type: str, plot: int, qa: int) -> TaskRecord:
+        return TaskRecord(f"r{i}", game, family, qa_type, plot, qa, [], "How many?", None, "4", "",
+                          {"rule": "integer", "value": 4}, {}, {})
+
+    records = [record(1, "sokoban", "strategy", "b_count", 3, 1),
+               record(2, "snake", "perception", "a_count", 1, 2),
+               record(3, "snake", "strategy", "a_count", 3, 2)]
+    # r1 right, r2 right but not in the asked shape, r3 missing: a missing reply is no format error
+    scores = score_predictions(records, {"r1": "<think>x</think><answer>4</answer>", "r2": "4"}).as_dict()
+    assert scores["overall"] == {"n": 3, "answered": 2, "missing": 1, "accuracy": pytest.approx(2 / 3),
+                                 "format": pytest.approx(1 / 3), "format_errors": 1, "move_questions": 0,
+                                 "move_accuracy": None}
+    assert list(scores["by_family"]) == ["perception", "strategy"]  # sorted, not in the records' order
+    assert {k: c["n"] for k, c in scores["by_family"].items()} == {"perception": 1, "strategy": 2}
+    assert {k: c["n"] for k, c in scores["by_qa_type"].items()} == {"a_count": 2, "b_count": 1}
+    assert list(scores["by_game"]) == ["snake", "sokoban"]
+    lines = format_table([scores]).splitlines()
+    assert lines[:3] == ["| group | n | accuracy | move acc. | format errors | missing |",
+                         "|---|---|---|---|---|---|", "| **all** | 3 | 66.7% | — | 1 | 1 |"]
+    assert [line.split(" | ")[0] for line in lines[3:]] == [
+        "| game snake", "| game sokoban", "| family perception", "| family strategy", "| qa_type a_count",
+        "| qa_type b_count", "| plot_level 1", "| plot_level 3", "| qa_level 1", "| qa_level 2"]
+    # A policy's bare move has no format to check: its format errors read "—", not "None".
+    policy = score_predictions(records[:1], {"r1": "4"}, move_only=True).as_dict()
+    assert format_table([policy], ("format_errors",), groups=()).splitlines()[-1] == "| **all** | 1 | — |"
