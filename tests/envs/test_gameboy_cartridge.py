@@ -130,6 +130,26 @@ def test_rom_check_missing_file(tmp_path: Path) -> None:
     assert isinstance(err.value, FileNotFoundError)
 
 
+
+def test_a_relative_missing_rom_is_also_named_by_its_absolute_path(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RomNotFoundError) as err:
+        check_rom("roms/red.gb", supported_pokemon_roms(), "pokemon_red")
+    absolute = tmp_path.resolve() / "roms" / "red.gb"
+    assert f"no ROM file at roms/red.gb (absolute: {absolute})." in str(err.value)
+
+
+def test_prompts_name_the_game_a_rom_shows_and_guess_no_title_for_an_unknown_one() -> None:
+    from envs.gameboy.roms import pokemon_title
+
+    red, blue = POKEMON_RED_ROMS
+    assert (pokemon_title(red), pokemon_title(blue)) == ("Pokémon Red", "Pokémon Blue")
+    assert pokemon_title(sha1_of(TEST_CARTRIDGE)).startswith("depthfirst's Game Boy test cartridge")
+    for unknown in ("ab" * 20, None):  # --allow-unknown-rom: a hack or another revision
+        assert pokemon_title(unknown) == "a Game Boy game in Pokémon Red's memory layout"
+
+
 def test_rom_check_unknown_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import envs.gameboy.roms
 
