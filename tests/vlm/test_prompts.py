@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 
 from vlm.prompts import (
+    SAME,
     Edit,
     choice_draft,
+    coordinate_draft,
     grid_image_scale,
+    grid_text,
+    integer_draft,
     level,
     redraw_cells,
     vision_zero_drafts,
@@ -79,3 +83,48 @@ def test_vision_zero_skips_an_invisible_edit_and_levels_the_spy_game_by_players(
         if d.qa_type == "spy_game":
             levels[d.extra["players"]] = d.qa_level
     assert levels == {3: 2, 4: 3, 5: 3}
+
+
+def test_grid_text_names_the_last_column_and_row_and_the_wall_ring():
+    text = grid_text(7)
+    assert "7×7 cells. " in text and "from 0 at the left to 6 at the right" in text
+    assert "from 0 at the top to 6 at the bottom" in text and "wall" not in text
+    assert "7×7 cells (the outer ring of cells is wall). " in grid_text(7, wall_ring=True)
+
+
+def test_each_draft_states_its_answer_format_and_verifies_its_own_answer():
+    c = choice_draft("perception", "q", 1, 1, [], "C", "S", ["red", "green"], 0, [])
+    assert c.question.endswith("</answer>. Answer with the option's letter.")
+    assert c.verifier == {"rule": "choice", "options": ["red", "green"], "answer": "A"}
+    assert c.options == ["red", "green"]
+    with pytest.raises(ValueError, match="correct index in range"):  # not options[-1]
+        choice_draft("perception", "q", 1, 1, [], "C", "S", ["red", "green"], -1, [])
+    n = integer_draft("perception", "n", 1, 1, [], "C", "How many?", 4, ["Count."])
+    assert n.question.endswith("</answer>. Answer with a single integer.") and n.answer == "4"
+    assert n.verifier == {"rule": "integer", "value": 4} and n.analysis == "Count.\nSo the answer is 4."
+    xy = coordinate_draft("perception", "c", 1, 1, [], "C", "Where?", (3, 5), [])
+    assert xy.question.endswith("</answer>. Answer with the cell as (x, y).")
+    assert xy.answer == "(3, 5)" and xy.verifier == {"rule": "coordinate", "value": [3, 5]}
+    w = word_draft("strategy", "m", 1, 1, [], "C", "S", ["yes", "no"], ["no"], [], how="Say yes or no.")
+    assert w.question.endswith("</answer>. Say yes or no.") and "exactly one of" not in w.question
+    assert word_draft("strategy", "m", 1, 1, [], "C", "S", ["yes", "no"], ["no"], []).question.endswith(
+        "Answer with exactly one of: yes, no.")
+    with pytest.raises(ValueError, match="non-empty subset"):
+        word_draft("strategy", "m", 1, 1, [], "C", "S", ["yes", "no"], [], [])
+
+
+def test_spot_the_difference_names_the_edit_and_now_and_then_shows_the_same_picture_twice():
+    same = edited = 0
+    for seed in range(120):
+        d = _game(seed)
+        if d.qa_type != "spot_difference":
+            continue
+        picked = d.options[ord(d.answer) - ord("A")]
+        assert sorted(d.options) == sorted(["It moved", SAME])
+        if np.array_equal(d.images[0], d.images[1]):
+            same += 1
+            assert picked == SAME and d.extra["edit"] is None and d.extra["edited_state"] is None
+        else:
+            edited += 1
+            assert picked == "It moved" and d.extra["edit"] == "moved"
+    assert same and edited > same  # SAME_SHARE: about one pair in seven shows no edit
