@@ -50,3 +50,43 @@ def test_refuses_what_it_cannot_read() -> None:
         decode_png(_rgb_png(np.zeros((4, 4, 3), np.uint8), row_filter=1))  # "Sub" rows
     with pytest.raises(ValueError, match="uint8"):
         encode_png(np.zeros((2, 2), np.float32))
+
+
+def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG's chunks as (tag, body), in order."""
+    out, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        out.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
+def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(struct.pack(">I", len(body)) + tag + body
+                                          + struct.pack(">I", zlib.crc32(tag + body)) for tag, body in chunks)
+
+
+def test_reads_image_data_split_over_several_idat_chunks() -> None:
+    """PNG lets the compressed stream run over several IDAT chunks (encoders split large images):
+    the decoder joins them, not keeps the last."""
+    img = np.random.default_rng(2).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    (ihdr, (_, idat), iend) = _chunks(encode_png(img))
+    split = _png([ihdr, (b"IDAT", idat[:7]), (b"IDAT", idat[7:20]), (b"IDAT", idat[20:]), iend])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(split))), img)  # a valid PNG
+    assert np.array_equal(decode_png(split), img)
+
+
+def test_refuses_by_name_16_bit_interlaced_headerless_pngs_and_two_channels() -> None:
+    """The docstring's refusals are ValueErrors that say what is read, not a reshape or unpack failure."""
+    (_, header), idat, iend = _chunks(encode_png(np.zeros((4, 4, 3), np.uint8)))
+    w, h, _, color, comp, filt, _ = struct.unpack(">IIBBBBB", header)
+    for depth, interlace in ((16, 0), (8, 1)):
+        head = struct.pack(">IIBBBBB", w, h, depth, color, comp, filt, interlace)
+        bad = _png([(b"IHDR", head), idat, iend])
+        with pytest.raises(ValueError, match="only 8-bit gray, RGB or RGBA non-interlaced"):
+            decode_png(bad)
+    with pytest.raises(ValueError, match="without IHDR"):
+        decode_png(_png([idat, iend]))
+    with pytest.raises(ValueError, match=r"\(H, W, 1\|3\|4\)"):
+        encode_png(np.zeros((2, 2, 2), np.uint8))  # gray + alpha: no colour type here
