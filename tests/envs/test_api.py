@@ -478,3 +478,41 @@ def test_render_scale_is_a_whole_number_of_at_least_one(name: str) -> None:
         with pytest.raises(ValueError, match="scale must be"):
             game.render(0, bad)
     assert np.array_equal(type(game).render_state(state, 2.0), type(game).render_state(state, 2))
+
+
+def test_single_env_reports_the_episode_at_its_last_step_only() -> None:
+    """Like a Monitor'd vec env, GameEnv's step puts the game's episode figures in the info of the step
+    that ends the episode (and only there), and each observation it returns stays as it was."""
+    from envs import make_env
+
+    env = make_env("snake")
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    seen = [(obs, obs.copy())]
+    while True:
+        obs, _, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+        seen.append((obs, obs.copy()))
+        if terminated or truncated:
+            break
+        assert info == {}
+    assert info == env.game.episode_info(0) and "score" in info
+    assert all(np.array_equal(kept, copy) for kept, copy in seen)  # no view of a buffer a later step changed
+    assert any(not np.array_equal(seen[0][1], copy) for _, copy in seen[1:])  # the board did change
+
+
+def test_unseeded_resets_draw_new_boards_from_the_env_seed() -> None:
+    """Gymnasium's contract: reset() without a seed draws the next board from the generator reset(seed=s)
+    seeded, so the boards differ from one another and the sequence replays from the same s."""
+    from envs import make_env
+
+    def boards(env: Any) -> list[dict[str, Any]]:
+        env.reset(seed=3)
+        out = [env.get_state()]
+        for _ in range(3):
+            env.reset()
+            out.append(env.get_state())
+        return out
+
+    first = boards(make_env("snake"))
+    assert boards(make_env("snake")) == first
+    assert all(first[i] != first[j] for i in range(4) for j in range(i))
