@@ -86,3 +86,87 @@ def test_a_config_file_with_an_unknown_top_level_key_is_refused(tmp_path: Path):
     own.write_text("sed: 5\n")  # seed, mistyped: would train with seed 0 without a word
     with pytest.raises(ValueError, match=r"--config .*mine.yaml: unknown keys \['sed'\]"):
         load_config("snake", own)
+
+
+def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
+    """README: a --config file is any part of a config; one whose every line is commented out is none."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# ppo: {learning_rate: 1.0e-4}\n")
+    assert load_config("snake", empty) == load_config("snake")
+
+
+def test_values_at_zero_and_booleans_are_refused_where_the_readme_says():
+    with pytest.raises(ValueError, match=r"--num-workers must be between 0 and --num-envs \(64\), got -1"):
+        resolved("num_workers=-1")  # --set passes no argparse type: resolve is the only check
+    for key in ("learning_rate", "clip_range", "max_grad_norm"):
+        with pytest.raises(ValueError, match=rf"--set ppo\.{key} must be > 0, got 0"):
+            resolved(f"ppo.{key}=0")
+    for value in ("true", "false"):  # YAML booleans are ints to Python: true trained with 1 board
+        with pytest.raises(ValueError, match=rf"--num-envs must be a whole number, got {value.title()}"):
+            resolved(f"num_envs={value}")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ppo: 5\n", r"--config .*mine.yaml: ppo must be a mapping of settings, got 5"),
+    ("- seed\n", r"--config .*mine.yaml: expected a mapping at the top level"),
+    ("seed\n", r"--config .*mine.yaml: expected a mapping at the top level"),
+])
+def test_a_config_file_of_the_wrong_shape_is_named(tmp_path: Path, text: str, message: str):
+    own = tmp_path / "mine.yaml"
+    own.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_config("snake", own)
+
+
+def test_a_config_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path):
+    own = tmp_path / "mine.yaml"
+    own.write_bytes("seed: 5\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"--config .*mine.yaml is not valid YAML"):
+        load_config("snake", own)
+
+
+def test_set_under_a_plain_value_names_it_not_a_traceback():
+    with pytest.raises(ValueError, match=r"--set seed.x: 'seed' is not a section"):
+        apply_set(load_config("snake"), ["seed.x=1"])
+
+
+def test_a_cuda_device_index_past_the_machines_last_is_refused(monkeypatch):
+    import torch
+
+    from agents.config import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    check_device("cuda:1")  # the last of two
+    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device\(s\)"):
+        check_device("cuda:2")
+
+
+def test_a_hand_edited_section_that_is_no_mapping_is_named():
+    """A run's config.yaml (read by --resume) is resolved without read_yaml's checks."""
+    cfg = load_config("snake")
+    cfg["ppo"] = 5
+    with pytest.raises(ValueError, match="ppo must be a mapping of settings, got 5"):
+        resolve(cfg, cuda_available=False)
+
+
+def test_whole_numbers_given_as_text_stay_exact_and_workers_are_whole():
+    from agents.config import whole_number
+
+    # scripts' --seed goes through whole_number as text: 64-bit seeds must not round through a float
+    assert whole_number(str(2**64 - 1), "--seed") == 2**64 - 1
+    assert resolved("num_workers=2.0")["num_workers"] == 2
+    with pytest.raises(ValueError, match="--num-workers must be a whole number, got 'abc'"):
+        resolved("num_workers=abc")
+
+
+def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypatch):
+    import torch
+
+    from agents.config import check_device
+
+    check_device("auto")
+    check_device("auto", cuda_available=False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="--device mps: not available with this torch build"):
+        check_device("mps")
