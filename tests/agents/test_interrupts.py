@@ -1,0 +1,82 @@
+"""agents/interrupts.py on its own (README, Stopping and resuming): a stop signal raises one
+KeyboardInterrupt and later ones are ignored; a signal inside a checkpoint save takes effect after it;
+each command's stop starts afresh; the handlers in place before are put back."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from agents import interrupts
+from agents.interrupts import deferred_stop, settled, stop_requested, stop_signalled, stop_signals_interrupt
+
+
+def _handlers() -> dict[int, object]:
+    return {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_the_first_stop_signal_interrupts_and_a_repeat_is_ignored(sig, capsys):
+    before = _handlers()
+    with stop_signals_interrupt():
+        assert not stop_signalled()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(sig)
+        assert stop_signalled()
+        signal.raise_signal(sig)  # ``timeout`` signals twice: the save that follows goes on
+    assert "stopping: one moment" in capsys.readouterr().err
+    assert _handlers() == before
+
+
+def test_a_new_block_starts_with_no_stop_received():
+    """A process running two commands (tests, a notebook) stops the second by its own signal."""
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    with stop_signals_interrupt():
+        assert not stop_signalled()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_settled_work_ignores_a_stop_signal():
+    with stop_signals_interrupt():
+        settled()
+        signal.raise_signal(signal.SIGTERM)  # no KeyboardInterrupt: the work is done
+
+
+def test_a_signal_inside_a_deferred_block_raises_once_the_block_is_done():
+    done = []
+    with stop_signals_interrupt():
+        with pytest.raises(KeyboardInterrupt), deferred_stop():
+            signal.raise_signal(signal.SIGINT)
+            done.append("saved")  # the block runs on to its end
+        assert done == ["saved"]
+        with deferred_stop():  # one signal, one interrupt: the next save is not stopped by it again
+            done.append("saved again")
+    with deferred_stop():  # alone, it installs the handler for itself
+        pass
+    with pytest.raises(KeyboardInterrupt), deferred_stop():
+        signal.raise_signal(signal.SIGTERM)
+    assert not interrupts._deferring
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)  # after a deferred block, a signal interrupts at once again
+
+
+def test_stop_requested_only_sets_a_flag_and_puts_the_handlers_back():
+    before = _handlers()
+    with stop_requested() as stop:
+        assert not stop()
+        signal.raise_signal(signal.SIGTERM)
+        assert stop()
+    assert _handlers() == before
+
+
+def test_a_stop_left_pending_by_a_failed_save_does_not_stop_the_next_command():
+    """A signal during a save that then fails (a full disk) ends with the save's error; a later command in
+    the same process is not interrupted by that old signal when its own save finishes."""
+    with pytest.raises(OSError), deferred_stop():
+        signal.raise_signal(signal.SIGINT)
+        raise OSError("no space left on device")
+    with stop_signals_interrupt(), deferred_stop():
+        pass  # no KeyboardInterrupt
