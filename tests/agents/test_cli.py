@@ -1,0 +1,43 @@
+"""agents/cli.py: the argparse types the scripts share, at their bounds (README: path flags expand ``~``,
+an empty path is refused by name; whole numbers accept ``1e6``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import pytest
+
+from agents.cli import finite_float, nonneg_int, path_arg, positive_float, positive_int, whole_int
+
+
+def test_whole_numbers_take_exponents_and_whole_floats_and_keep_their_bounds():
+    assert (whole_int("1e3"), whole_int("10.0"), whole_int("-4")) == (1000, 10, -4)
+    assert (positive_int("1"), nonneg_int("0")) == (1, 0)
+    for parse, text, message in ((whole_int, "10.5", "must be a whole number, got 10.5"),
+                                 (whole_int, "ten", "must be a whole number, got ten"),
+                                 (positive_int, "0", "must be >= 1, got 0"),
+                                 (nonneg_int, "-1", "must be >= 0, got -1")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse(text)
+
+
+def test_numbers_are_finite_and_positive_ones_above_zero():
+    assert (finite_float("-2.5"), positive_float("1e-9")) == (-2.5, 1e-9)
+    for parse, text, message in ((finite_float, "abc", "must be a number, got abc"),
+                                 (finite_float, "nan", "must be a finite number, got nan"),
+                                 (finite_float, "-inf", "must be a finite number, got -inf"),
+                                 (positive_float, "0", "must be > 0, got 0"),
+                                 (positive_float, "-1", "must be > 0, got -1"),
+                                 (positive_float, "inf", "must be a finite number, got inf")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse(text)
+
+
+def test_a_path_expands_its_tilde_and_an_empty_or_blank_one_is_refused(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert path_arg("~/runs/x") == os.path.join("/home/someone", "runs/x")
+    assert path_arg("runs/~x") == "runs/~x"
+    for text in ("", "  "):
+        with pytest.raises(argparse.ArgumentTypeError, match="is empty; name a file or folder"):
+            path_arg(text)
