@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import importlib.util
 import json
 import os
@@ -695,6 +696,24 @@ def test_make_state_reads_an_inputs_file_saved_by_a_windows_editor(tmp_path: Pat
     b = make_state(TEST_CARTRIDGE, windows, tmp_path / "b.state")
     assert a["frames"] == b["frames"] == 120 + 16 + 1 + 1
     assert (tmp_path / "a.state").read_bytes() == (tmp_path / "b.state").read_bytes()
+
+
+def test_make_state_and_play_go_on_from_the_start_state_given(tmp_path: Path) -> None:
+    boot, walk = tmp_path / "boot.txt", tmp_path / "walk.txt"
+    boot.write_text("boot 120\n")
+    walk.write_text("right\nright\nright 4\nwait 30\n")  # from the start to item 'a'
+    start, walked, played = tmp_path / "start.state", tmp_path / "walked.state", tmp_path / "played.state"
+    make_state(TEST_CARTRIDGE, boot, start)
+    sha1 = hashlib.sha1(TEST_CARTRIDGE.read_bytes()).hexdigest()
+    assert make_state(TEST_CARTRIDGE, walk, walked, state=start)["rom_sha1"] == sha1
+    summary = play(TEST_CARTRIDGE, played, state=walked, window="null", max_frames=5)
+    assert summary == {"out": str(played), "frames": 5, "rom_sha1": sha1}
+    for path in (walked, played):
+        g = make(1, state=path)
+        try:
+            assert where(g) == WORLD["by_char"]["a"] and g.read_facts(0)["event_flags"] == 1
+        finally:
+            g.close()
 
 
 def test_make_state_refuses_a_frame_count_past_an_hour_of_game_before_booting(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from envs.gameboy.roms import (
     sha1_of,
     supported_pokemon_roms,
 )
-from envs.gameboy.scripting import Input, parse_inputs
+from envs.gameboy.scripting import CHECK_FRAMES, Input, parse_inputs, run_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -269,6 +269,30 @@ def test_parse_inputs() -> None:
                        ("a 0", ">= 1"), ("a 1 2", "expected")):
         with pytest.raises(ValueError, match=match):
             parse_inputs(bad)
+
+
+def test_run_inputs_holds_each_button_its_frames_in_chunks_and_renders_the_last_frame() -> None:
+    class Recorder:  # PyBoy's calls that run_inputs makes
+        def __init__(self) -> None:
+            self.calls: list[tuple] = []
+
+        def button_press(self, button: str) -> None:
+            self.calls.append(("press", button))
+
+        def button_release(self, button: str) -> None:
+            self.calls.append(("release", button))
+
+        def tick(self, count: int, render: bool) -> bool:
+            self.calls.append(("tick", count, render))
+            return True
+
+    pb, stops = Recorder(), []
+    frames = run_inputs(pb, [Input("a", 3), Input(None, 1), Input(None, 2 * CHECK_FRAMES + 5)],
+                        stop=lambda: stops.append(1) and False)
+    assert pb.calls == [("press", "a"), ("tick", 3, False), ("release", "a"), ("tick", 1, False),
+                        ("tick", CHECK_FRAMES, False), ("tick", CHECK_FRAMES, False), ("tick", 5, False),
+                        ("tick", 1, True)]  # the state's screen is drawn
+    assert frames == 3 + 1 + 2 * CHECK_FRAMES + 5 + 1 and len(stops) == 5  # a stop is looked for each chunk
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   # another\n", "\r\n"])
