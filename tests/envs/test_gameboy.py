@@ -1494,6 +1494,110 @@ def test_level_progress_pays_only_new_ground_of_the_current_level(monkeypatch: p
         g.close()
 
 
+class FakeWrapper:
+    """PyBoy's game wrapper as far as ``GameBoy`` uses it, logging its calls into ``log``."""
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+        self.score, self.level_progress, self.lives_left, self.world, self.over = 0, 0, 2, (1, 1), False
+
+    def start_game(self, timer_div: int | None = None) -> None:
+        self.log.append(("start_game", timer_div))
+
+    def reset_game(self, timer_div: int | None = None) -> None:
+        self.log.append(("reset_game", timer_div))
+
+    def post_tick(self) -> None:
+        pass
+
+    def game_over(self) -> bool:
+        return self.over
+
+
+class WrappedPyBoy:
+    """A real PyBoy on the test cartridge with a fake game wrapper; its ticks go into the same log."""
+
+    def __init__(self, pb) -> None:
+        self._pb, self.log = pb, []
+        self.game_wrapper = FakeWrapper(self.log)
+
+    def tick(self, count: int = 1, render: bool = True) -> bool:
+        self.log.append(("tick", count, render))
+        return self._pb.tick(count, render)
+
+    def __getattr__(self, name: str):
+        return getattr(self._pb, name)
+
+
+@pytest.fixture
+def wrapped_game(monkeypatch: pytest.MonkeyPatch) -> Callable[..., GameBoy]:
+    """``GameBoy`` of a wrapper game whose cartridge title is the test cartridge's, on fake wrappers."""
+    from envs.gameboy.wrapped import GAMES, WrappedGame
+
+    spec = WrappedGame("DEPTHFIRST", score_weight=1.0, progress_weight=0.1, death_penalty=3.0)
+    monkeypatch.setitem(GAMES, "wrapped_test", spec)
+    monkeypatch.setattr(core, "new_pyboy", lambda *a, **k: WrappedPyBoy(new_pyboy(*a, **k)))
+    made: list[GameBoy] = []
+
+    def make_wrapped(**kwargs) -> GameBoy:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # work RAM read through the API: not used here
+            made.append(GameBoy(game="wrapped_test", rom=TEST_CARTRIDGE, **kwargs))
+        return made[-1]
+
+    yield make_wrapped
+    for g in made:
+        g.close()
+
+
+def test_a_wrapper_game_starts_at_timer_div_0_and_each_reset_draws_it_from_the_seed(wrapped_game) -> None:
+    # The wrapper boots the ROM itself and starts the game at DIV 0; every reset sets DIV to the
+    # first draw of default_rng(seed) (not seed % 256) and then renders a frame.
+    g = wrapped_game(num_envs=2)
+    for i, pb in enumerate(g._pyboys):
+        assert pb.log[0] == ("start_game", 0)  # no boot frames before it
+        assert pb.log[-2:] == [("reset_game", int(np.random.default_rng(i).integers(256))), ("tick", 1, True)]
+    draws = set()
+    for seed in (7, 263, 2**40 + 7, 12345):  # 263 and 2**40 + 7 are 7 mod 256
+        g._pyboys[1].log.clear()
+        g.reset(np.array([1]), np.array([seed], dtype=np.uint64))
+        div = int(np.random.default_rng(seed).integers(256))
+        assert g._pyboys[1].log == [("reset_game", div), ("tick", 1, True)]
+        draws.add(div)
+    assert len(draws) == 4 and g._pyboys[0].log[-1] == ("tick", 1, True)  # board 0 left alone
+
+
+def test_a_wrapper_game_with_a_start_state_loads_it_and_never_calls_the_wrapper(wrapped_game,
+                                                                                tmp_path: Path) -> None:
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    pb.tick(120, True)
+    state = tmp_path / "start.state"
+    state.write_bytes(save_emulator(pb))
+    pb.stop(save=False)
+    g = wrapped_game(num_envs=1, state=state)
+    g.reset(np.array([0]), np.array([5], dtype=np.uint64))
+    assert not [c for c in g._pyboys[0].log if c[0] != "tick"]
+
+
+def test_a_wrapper_game_rewards_from_the_wrapper_and_its_world_is_the_level(wrapped_game) -> None:
+    g = wrapped_game(num_envs=1, max_steps=100)
+    w = g._pyboys[0].game_wrapper
+    w.world = (1, 3)
+    g.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    steps = []
+    # (score, level_progress, lives_left, world, game over) after each step
+    for w.score, w.level_progress, w.lives_left, w.world, w.over in [
+            (0, 100, 2, (1, 3), False), (5, 300, 2, (1, 3), False), (5, 40, 2, (2, 2), False),
+            (5, 60, 2, (2, 2), False), (5, 70, 1, (2, 2), False), (8, 70, 1, (2, 2), True)]:
+        steps.append(act(g, RIGHT)[:2])
+    # World (2, 2) is a new level, whose progress pays from its own start, though 2 + 2 = 1 + 3.
+    assert [r for r, _ in steps] == pytest.approx([10.0, 25.0, 0.0, 2.0, 1.0 - 3.0, 3.0])
+    assert [t for _, t in steps] == [False] * 5 + [True]
+    info = g.episode_info(0)
+    assert info == {"score": 8.0, "lives": 1.0, "progress": 70.0, "episode_return": pytest.approx(38.0),
+                    "steps": 6.0}
+
+
 def test_a_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(tmp_path: Path) -> None:
     """With the best milestone's only file unloadable (damaged, or saved by another PyBoy), restarts fell
     back to the next milestone down, but the process still took the best as archived: no board reaching
