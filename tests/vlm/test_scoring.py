@@ -269,6 +269,20 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
         load_records(foreign)
 
 
+def test_a_record_written_through_to_dict_loads_back_whole(tmp_path) -> None:
+    # The split's rows are TaskRecord.to_dict(); their source and extra (the states asked about) come back.
+    record = TaskRecord(id="snake-000001-00002-00", game="snake", family="strategy", qa_type="count",
+                        plot_level=2, qa_level=3, images=["images/a.png", "images/b.png"],
+                        question="How many?", options=None, answer="4", analysis="Count them.",
+                        verifier={"rule": "integer", "value": 4},
+                        source={"env": "snake", "seed": 1_000_001, "episode": 1, "step": 2, "frame": "f.png"},
+                        extra={"state": {"snake": [[1, 2], [1, 3]], "apple": [4, 4]}, "moves": ["UP"]})
+    split = tmp_path / "test.jsonl"
+    split.write_text(json.dumps(record.to_dict()) + "\n")
+    assert load_records(split) == [record]
+    assert TaskRecord.from_dict(record.to_dict()) == record
+
+
 @pytest.mark.parametrize("verifier, message", [
     (None, "verifier must be an object with a 'rule', got null"),
     ({"rule": "integer"}, "verifier rule 'integer' needs 'value'"),
