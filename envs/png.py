@@ -45,9 +45,17 @@ def encode_png(img: np.ndarray) -> bytes:
 
 def decode_png(data: bytes) -> np.ndarray:
     """The pixels of a PNG written by ``encode_png`` (or with unfiltered rows): (H, W) for gray, else
-    (H, W, C). Other PNGs (16-bit, palette, interlaced, other filters) are a ``ValueError``."""
+    (H, W, C). Other PNGs (16-bit, palette, interlaced, other filters) and damaged ones are a
+    ``ValueError``."""
     if not data.startswith(_MAGIC):
         raise ValueError("not a PNG")
+    try:
+        return _decode(data)
+    except (struct.error, zlib.error) as e:  # a chunk or the compressed pixels cut short or damaged
+        raise ValueError(f"damaged PNG ({e})") from None
+
+
+def _decode(data: bytes) -> np.ndarray:
     pos, idat, header = len(_MAGIC), b"", None
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos:pos + 4])
@@ -63,7 +71,10 @@ def decode_png(data: bytes) -> np.ndarray:
     if depth != 8 or color not in _CHANNELS or interlace:
         raise ValueError("only 8-bit gray, RGB or RGBA non-interlaced PNGs are read")
     c = _CHANNELS[color]
-    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * c)
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8)
+    if raw.size != h * (1 + w * c):
+        raise ValueError(f"damaged PNG ({raw.size} bytes of pixels for {w}x{h}x{c})")
+    raw = raw.reshape(h, 1 + w * c)
     filters = raw[:, 0]
     if not np.isin(filters, (_NONE, _UP)).all():
         raise ValueError("only unfiltered or Up-filtered PNG rows are read")

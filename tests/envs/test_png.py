@@ -90,3 +90,18 @@ def test_refuses_by_name_16_bit_interlaced_headerless_pngs_and_two_channels() ->
         decode_png(_png([idat, iend]))
     with pytest.raises(ValueError, match=r"\(H, W, 1\|3\|4\)"):
         encode_png(np.zeros((2, 2, 2), np.uint8))  # gray + alpha: no colour type here
+
+
+def test_a_damaged_png_is_a_value_error_at_any_cut() -> None:
+    # A Game Boy state's screen_png cut short or corrupted raised zlib.error or struct.error, which callers
+    # that catch the documented ValueError let through as a traceback.
+    data = encode_png(np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3))
+    for cut in range(8, len(data)):
+        try:
+            decode_png(data[:cut])
+        except ValueError:
+            continue  # a cut inside the closing IEND chunk still reads the whole image
+    at = data.index(b"IDAT") + 4  # the compressed pixels' first bytes, flipped
+    damaged = data[:at] + bytes(b ^ 0xFF for b in data[at:at + 6]) + data[at + 6:]
+    with pytest.raises(ValueError, match="damaged PNG"):
+        decode_png(damaged)
