@@ -77,6 +77,9 @@ def test_request_follows_the_chat_completions_schema_and_usage_is_counted(monkey
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
     assert np.array_equal(decoded, IMG)  # lossless: the model sees exactly the rendered frame
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
+    # urllib sends a POST body as a form (application/x-www-form-urlencoded) unless told: a FastAPI
+    # server such as vLLM reads the JSON only under its own content type.
+    assert server.headers[0]["Content-Type"] == "application/json"
 
 
 def test_no_key_no_authorization_header(monkeypatch):
@@ -164,7 +167,7 @@ def test_a_200_carrying_an_error_names_that_error():
     assert server.hits == 1 and c.stats.failures == 1
 
 
-@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
 def test_a_redirect_is_not_followed_and_names_where_it_points(status):
     # urllib would resend a POST after a 301/302 as a GET without the body (answered 405 "refused") and
     # forward the Authorization header to whatever host the redirect names.
@@ -175,7 +178,7 @@ def test_a_redirect_is_not_followed_and_names_where_it_points(status):
             c = client(server, api_key="sk-secret", max_retries=3)
             with pytest.raises(ChatConfigError, match=f"redirects \\(HTTP {status}\\) to {location}: give"):
                 c.complete("q", [IMG])
-    assert server.hits == 1 and target.hits == 0 and target.headers == []
+    assert server.hits == 1 and target.hits == 0 and target.headers == [] and c.stats.failures == 1
 
 def test_a_reply_without_content_is_the_models_empty_answer():
     body = b'{"choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": "length"}]}'
@@ -256,7 +259,7 @@ def test_a_429_for_an_account_out_of_quota_is_not_retried():
         c = client(server, max_retries=3, sleep=sleeps.append)
         with pytest.raises(ChatConfigError, match=r"HTTP 429: You exceeded your current quota.*out of quota"):
             c.complete("q", [IMG])
-    assert server.hits == 1 and sleeps == []
+    assert server.hits == 1 and sleeps == [] and c.stats.failures == 1
 
 def test_retry_after_is_read_whatever_the_case_of_its_name_and_in_milliseconds():
     # uvicorn (vLLM, SGLang), HTTP/2 proxies and OpenAI send header names in lower case; OpenAI also
@@ -757,3 +760,104 @@ def test_the_cache_keys_a_picture_by_shape_and_dtype_too_and_reads_only_objects(
     monkeypatch.delenv("DEPTHFIRST_VLM_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "depthfirst" / "vlm"
+
+
+@pytest.mark.parametrize("status", [408, 409, 425])
+def test_408_409_and_425_are_retried_as_429_is(status):
+    # README: retries on 429/5xx "(and 408, 409, 425)"; each is a moment's refusal, not a wrong setting.
+    sleeps = []
+    with ChatServer([bad_request(status, "try again"), good("ok")]) as server:
+        c = client(server, max_retries=2, sleep=sleeps.append)
+        assert c.complete("q", [IMG]).content == "ok"
+    assert server.hits == 2 and c.stats.retries == 1 and len(sleeps) == 1 and c.stats.failures == 0
+
+
+@pytest.mark.parametrize("status", [413, 422])
+def test_a_413_or_422_after_answers_fails_that_request_only(status):
+    # As a 400: too long for the context, an image a filter refuses; the run goes on without that answer.
+    with ChatServer([good("first"), bad_request(status, "too long"), good("again")]) as server:
+        c = client(server, max_retries=3)
+        assert c.complete("q1", [IMG]).content == "first"
+        with pytest.raises(ChatError, match=f"HTTP {status} for this request: too long") as exc:
+            c.complete("q2", [IMG])
+        assert type(exc.value) is ChatError
+        assert c.complete("q3", [IMG]).content == "again"
+    assert server.hits == 3 and c.stats.failures == 1
+
+
+def test_the_backoff_doubles_up_to_max_backoff_with_a_quarter_jitter_and_no_wait_after_the_last(
+        monkeypatch):
+    # backoff · 2^attempt, capped at max_backoff, times 1 + 0.25 · random(); the last attempt's failure
+    # raises at once (waiting before giving up only delays the fallback).
+    monkeypatch.setattr("agents.vlm_client.random.random", lambda: 0.5)
+    sleeps = []
+    with ChatServer(default=lambda body: server_error(502)) as server:
+        c = client(server, backoff=1.0, max_backoff=5.0, max_retries=4, sleep=sleeps.append)
+        with pytest.raises(ChatError, match="gave up after 5 attempts"):
+            c.complete("q", [IMG])
+    assert server.hits == 5
+    assert sleeps == pytest.approx([1.125, 2.25, 4.5, 5.625])
+
+
+def test_a_negative_or_endless_retry_after_is_no_wait_asked_for():
+    # retry-after-ms of -5 or inf falls back to retry-after; a negative retry-after to the backoff (a
+    # negative wait sent the retry at once).
+    sleeps = []
+    script = [Reply(status=429, headers={"retry-after-ms": "-5", "retry-after": "2"}, body=b"{}"),
+              Reply(status=429, headers={"retry-after-ms": "inf", "retry-after": "3"}, body=b"{}"),
+              rate_limited("-4"), good("ok")]
+    with ChatServer(script) as server:
+        c = client(server, backoff=0.5, sleep=sleeps.append)
+        assert c.complete("q", [IMG]).content == "ok"
+    assert sleeps[:2] == [2.0, 3.0] and 0.5 * 4 <= sleeps[2] <= 0.5 * 4 * 1.25
+
+
+def test_failed_requests_are_counted_by_kind():
+    # compare's report keeps these counts: a timeout as "timeout", an oversized body as "too large", a
+    # server gone away as "connection", each answered request by its status.
+    with ChatServer([good("first"), slow("late", 1.0), good("ok"), good("x" * 5000)]) as server:
+        c = client(server, timeout=0.3, max_retries=1, sleep=lambda s: None)
+        assert c.complete("q0", [IMG]).content == "first"
+        assert c.complete("q1", [IMG]).content == "ok"
+        c.max_response_bytes = 2000
+        with pytest.raises(ChatError, match="over 2,000 bytes"):
+            c.complete("q2", [IMG])
+    with pytest.raises(ChatError, match="gave up after 2 attempts; last: cannot reach"):
+        c.complete("q3", [IMG])
+    stats = c.stats.as_dict()
+    assert stats["status_counts"] == {"200": 2, "timeout": 1, "too large": 1, "connection": 2}
+    assert (stats["timeouts"], stats["failures"], stats["retries"]) == (1, 2, 2)
+
+
+def test_a_server_that_never_sends_its_headers_is_given_up_within_the_timeout():
+    # README: a request is given up within twice --timeout at most; waiting for headers takes one.
+    listener = socket.create_server(("127.0.0.1", 0))
+    with listener:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=0.4, max_retries=0)
+        t0 = time.perf_counter()
+        with pytest.raises(ChatError, match=r"no answer within 0\.4 s"):
+            c.complete("q", [IMG])  # connected (the backlog accepts it), never answered
+        assert time.perf_counter() - t0 < 0.8 and c.stats.timeouts == 1
+
+
+def test_a_body_over_the_cap_is_refused_at_its_announced_length_or_its_first_byte_past():
+    from agents.vlm_client import _read_until, _TooLarge
+
+    class Body:
+        def __init__(self, data: bytes, length: int | None) -> None:
+            self.data, self.length, self.reads = data, length, 0
+
+        def read1(self, n: int) -> bytes:
+            self.reads += 1
+            chunk, self.data = self.data[:n], self.data[n:]
+            return chunk
+
+    deadline = time.monotonic() + 60
+    announced = Body(b"{}", 10_000_000)  # Content-Length over the cap: not one byte is read
+    with pytest.raises(_TooLarge):
+        _read_until(announced, deadline, limit=100)
+    assert announced.reads == 0
+    assert _read_until(Body(b"x" * 100, None), deadline, limit=100) == b"x" * 100  # the cap itself: read
+    with pytest.raises(_TooLarge):
+        _read_until(Body(b"x" * 101, None), deadline, limit=100)
