@@ -1,5 +1,6 @@
 """agents/curves.py read_scalars on hand-written event files: the tag asked for only, tensor scalars,
-step order, a resume's cut at its own step, and minutes counted by session whatever the file names."""
+step order, a resume's cut at its own step, files read in name order, and minutes counted by session
+whatever the file names; plot_curve's figure (both panels, baseline, title)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,49 @@ def test_minutes_count_sessions_in_time_order_whatever_the_file_names(tmp_path):
     steps, _, minutes = read_scalars(tmp_path, TAG)
     assert steps.tolist() == [100, 200, 300, 400]
     assert minutes.tolist() == pytest.approx([1.0, 2.0, 2.0, 3.0])
+
+
+def test_sessions_are_read_in_file_name_order_whatever_the_folder_lists_first(tmp_path):
+    # Six sessions, each resumed at its own step and logging past the next one's: only the files read in
+    # name order (TensorBoard's, the time order of their names) leave each step's latest value.
+    for i in range(6):
+        resume = SessionLog(status=SessionLog.START)
+        start = [Event(wall_time=1000.0 * (i + 1), step=100 * i, session_log=resume)]
+        points = [scalar(1000.0 * (i + 1) + j, 100 * (i + j), float(i)) for j in range(3)]
+        write_events(tmp_path, f"{1000 * (i + 1)}.host", 1000.0 * (i + 1), (start if i else []) + points)
+    steps, values, _ = read_scalars(tmp_path, TAG)
+    assert steps.tolist() == [0, 100, 200, 300, 400, 500, 600, 700]
+    assert values.tolist() == [0, 1, 2, 3, 4, 5, 5, 5]
+
+
+@pytest.mark.parametrize("title, baseline", [("Snake 10x10", 0.25), (None, None)])
+def test_the_figure_draws_score_against_steps_and_minutes_with_its_baseline_and_title(
+        tmp_path, monkeypatch, title, baseline):
+    import matplotlib.figure
+
+    from agents.curves import plot_curve
+
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100_000, 1.0), scalar(1120.0, 200_000, 2.0)])
+    write_events(tmp_path, "5000.host", 5000.0, [scalar(5060.0, 300_000, 3.0)])
+    figures = []
+
+    def savefig(self, fname, *args, **kwargs):
+        figures.append(self)
+        Path(fname).write_bytes(b"\x89PNG")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    plot_curve(tmp_path, tmp_path / "curve.png", TAG, title, baseline)
+    (fig,) = figures
+    steps_ax, time_ax = fig.axes
+    assert fig._suptitle.get_text() == (title or str(tmp_path))
+    assert (steps_ax.get_xlabel(), time_ax.get_xlabel()) == ("env steps (millions)", "wall clock (minutes)")
+    curve, *rest = steps_ax.get_lines()
+    assert curve.get_xdata().tolist() == pytest.approx([0.1, 0.2, 0.3])
+    assert curve.get_ydata().tolist() == [1.0, 2.0, 3.0] and curve.get_label() == "score_mean"
+    assert time_ax.get_lines()[0].get_xdata().tolist() == pytest.approx([1.0, 2.0, 3.0])  # the pause left out
+    if baseline is None:
+        assert rest == [] and len(time_ax.get_lines()) == 1
+    else:
+        for ax in (steps_ax, time_ax):
+            line = ax.get_lines()[1]
+            assert set(line.get_ydata()) == {baseline} and line.get_label() == "random agent"
