@@ -242,3 +242,94 @@ def test_a_random_agent_on_a_game_the_runs_config_sets_up_wrongly_is_one_error(s
     said = "error: the run's config.yaml sets env_kwargs {'size': 3} that snake refuses: "
     assert err.startswith(said), err
     assert "Traceback" not in err and sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+
+
+@pytest.mark.parametrize("last", [0, 1, 3, None, 1000])
+def test_a_replay_of_its_last_steps_is_the_end_of_the_whole_replay(last):
+    # The video's --video-steps: the last `last` steps and the state before them (last + 1 frames).
+    from agents.evaluation import replay_frames
+
+    e = max(run_episodes(RandomPolicy(0), "snake", {"size": 6}, 6, seed=3), key=lambda e: e.length)
+    whole = replay_frames("snake", {"size": 6}, e.seed, e.actions, scale=2)
+    assert len(whole) == e.length + 1 > 4
+    part = replay_frames("snake", {"size": 6}, e.seed, e.actions, scale=2, last=last)
+    assert np.array_equal(part, whole if last is None else whole[-(last + 1):])
+
+
+def test_a_recurrent_policy_keeps_its_memory_through_the_episode():
+    # README: evaluation carries each board's LSTM state from its episode's first step; episode_start is
+    # True on that step only, and the state the model returned goes back into the next call.
+    from types import SimpleNamespace
+
+    calls = []
+
+    class Recurrent:
+        policy = SimpleNamespace(lstm_actor=object())
+
+        def predict(self, obs, state=None, episode_start=None, deterministic=False):
+            calls.append((state, episode_start.tolist(), deterministic))
+            return np.zeros(len(obs), dtype=np.int64), len(calls)
+
+    run_episodes(Recurrent(), "sokoban", {}, 2, seed=1, max_steps=3)
+    assert calls == [(None, [True, True], True), (1, [False, False], True), (2, [False, False], True)]
+
+
+def test_the_random_agent_plays_its_own_seed():
+    # RandomPolicy(seed) draws board k's actions from [seed, *streams[k]]: another seed, another game.
+    game = make_game("snake", num_envs=2)
+
+    def actions(seed, streams=None):
+        actor = RandomPolicy(seed).make_actor(2, streams=streams)
+        return [actor(None, game).tolist() for _ in range(12)]
+
+    assert actions(1) != actions(2) and actions(1, [[0], [1]]) == actions(1)
+    assert actions(1, [[7, 0], [7, 1]]) != actions(1)
+
+
+def test_a_gif_loops_forever_and_holds_its_last_frame(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from agents.evaluation import GIF_END_HOLD_MS, animated_gif
+
+    frames = np.zeros((4, 8, 8, 3), dtype=np.uint8)
+    for k in range(4):
+        frames[k, k] = 255  # each frame its own, so Pillow merges none
+    gif = Image.open(io.BytesIO(animated_gif(frames, fps=10)))
+    durations = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        durations.append(gif.info["duration"])
+    assert durations == [100, 100, 100, GIF_END_HOLD_MS] and gif.info["loop"] == 0
+
+
+def test_an_mp4_of_odd_height_and_even_width_is_padded_to_even_sides(tmp_path):
+    import imageio.v2 as imageio
+
+    from agents.evaluation import write_video
+
+    frames = np.random.default_rng(0).integers(0, 256, (6, 63, 64, 3), dtype=np.uint8)
+    write_video(frames, tmp_path / "best.mp4")
+    with imageio.get_reader(tmp_path / "best.mp4", format="FFMPEG") as video:
+        assert video.get_data(0).shape == (64, 64, 3)
+
+
+def box(kind: bytes, payload: bytes = b"", size: int | None = None) -> bytes:
+    return (len(payload) + 8 if size is None else size).to_bytes(4, "big") + kind + payload
+
+
+@pytest.mark.parametrize("data, complete", [
+    (box(b"ftyp", b"isom") + box(b"moov"), True),
+    (box(b"ftyp", b"isom") + box(b"mdat", b"x" * 9), False),  # no index
+    (box(b"moov") + box(b"mdat", b"x" * 9) + b"ab", False),  # bytes past the last box
+    (box(b"moov") + box(b"mdat", b"x" * 90)[:50], False),  # a box cut short
+    (box(b"moov") + box(b"mdat", (24).to_bytes(8, "big") + b"x" * 8, size=1), True),  # 64-bit size
+    (box(b"moov") + box(b"mdat", b"x" * 20, size=0), True),  # to the end of the file
+    (box(b"moov") + (4).to_bytes(4, "big") + box(b"free"), False),  # a box smaller than its header
+])
+def test_an_mp4_is_complete_when_its_boxes_fill_it_and_hold_moov(tmp_path, data, complete):
+    from agents.evaluation import mp4_complete
+
+    (tmp_path / "v.mp4").write_bytes(data)
+    assert mp4_complete(tmp_path / "v.mp4") is complete
