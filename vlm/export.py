@@ -692,13 +692,10 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
     written: dict[str, list[str]] = {}
     dataset_name = f"depthfirst_{env}"
     paths = fmt.ImagePaths(p.out, opts.relative_paths)
-    parsed = fmt.read_splits(split_files) if formats else {}
     with _bar(sum(len(r) for r in splits.values()) * len(formats), "formats", "rec", opts.progress) as bar:
         for name in formats:
             bar.set_description(f"format {name}")
-            written[name] = fmt.write_format(name, root, split_files, parsed, dataset_name, paths,
-                                             bar.update)
-    del parsed
+            written[name] = fmt.write_format(name, root, split_files, splits, dataset_name, paths, bar.update)
     times["formats"] = time.perf_counter() - t
 
     minari_id = None

@@ -264,33 +264,23 @@ def trl_features() -> Any:
     })
 
 
-def _trl_rows(records: list[Record], root: str) -> Iterator[Record]:
-    embed = ImageBytes(Path(root))
+def _trl_rows(records: list[Record], embed: ImageBytes) -> Iterator[Record]:
     for rec in records:
         yield trl_example(rec, embed)
 
 
-def read_splits(split_files: dict[str, Path]) -> dict[str, list[Record]]:
-    """The canonical split files parsed, once for every format (each format only reads the records)."""
-    parsed: dict[str, list[Record]] = {}
-    for split, file in split_files.items():
-        with open(file, encoding="utf-8") as f:
-            parsed[split] = [json.loads(line) for line in f]
-    return parsed
-
-
-def write_format(name: str, root: Path, split_files: dict[str, Path], parsed: dict[str, list[Record]],
+def write_format(name: str, root: Path, split_files: dict[str, Path], splits: dict[str, list[Record]],
                  dataset_name: str, paths: ImagePaths,
                  progress: Callable[[int], None] | None = None) -> list[str]:
-    """Write format ``name`` under ``root/<name>`` from the canonical split files, as ``read_splits``
-    parsed them (once for all formats); returns files written."""
+    """Write format ``name`` under ``root/<name>`` from the canonical records, ``splits`` (each split's
+    records, as its file in ``split_files`` holds them); returns files written."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     embed = ImageBytes(root)
     written: list[str] = []
 
     def records(split: str) -> Iterator[Record]:
-        for rec in parsed[split]:
+        for rec in splits[split]:
             if progress is not None:
                 progress(1)
             yield rec
@@ -304,14 +294,14 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], parsed: di
         try:
             parts = {}
             for split in SPLITS:
-                if split_files[split].stat().st_size == 0:  # from_generator cannot make an empty split
+                if not splits[split]:  # from_generator cannot make an empty split
                     parts[HF_SPLIT[split]] = Dataset.from_dict({k: [] for k in features}, features=features,
                                                                split=HF_SPLIT[split])
                     continue
                 digest = hashlib.sha1(split_files[split].read_bytes()).hexdigest()
                 # The records ride in a partial, not gen_kwargs: datasets shards a list in gen_kwargs.
                 parts[HF_SPLIT[split]] = Dataset.from_generator(
-                    partial(_trl_rows, parsed[split], str(root)), features=features, cache_dir=str(cache),
+                    partial(_trl_rows, splits[split], embed), features=features, cache_dir=str(cache),
                     fingerprint=f"depthfirst-trl-{digest}", split=HF_SPLIT[split])
                 if progress is not None:
                     progress(len(parts[HF_SPLIT[split]]))
@@ -346,7 +336,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], parsed: di
             file = folder / f"{split}.jsonl"
             write_jsonl(file, (swift_example(r, paths.path) for r in records(split)))
             rl = folder / f"{split}_rl.jsonl"  # prompt only, for swift rlhf --rlhf_type grpo
-            write_jsonl(rl, (swift_example(r, paths.path, with_response=False) for r in parsed[split]))
+            write_jsonl(rl, (swift_example(r, paths.path, with_response=False) for r in splits[split]))
             written.append(str(rl.relative_to(root)))
         else:
             raise ValueError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
