@@ -1,8 +1,10 @@
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -806,3 +808,44 @@ def test_reset_starts_the_monitor_counts_anew_and_steps_return_arrays_of_their_o
             assert np.array_equal(obs, obs_then) and np.array_equal(rewards, rewards_then)
     finally:
         v.close()
+
+
+_GRANDCHILDREN: Path | None = None  # where each forked worker's grandchild writes its pid
+
+
+def _worker_with_a_grandchild(*args) -> None:
+    """A worker that first forks a child of its own: the child holds the worker's pipe open past its death."""
+    from envs.worker import worker_main  # the real one: envs.vector's is this function in the test
+
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    with open(_GRANDCHILDREN, "a") as f:
+        f.write(f"{pid}\n")
+    worker_main(*args)
+
+
+def test_a_dead_worker_whose_pipe_a_child_still_holds_is_noticed(monkeypatch, tmp_path):
+    """A dead worker is found by its pipe closing, unless a process it forked still holds the pipe: then
+    only ``is_alive()`` tells, within a second, and not as a hang after ``hang_timeout_s``."""
+    import envs.vector
+
+    global _GRANDCHILDREN
+    _GRANDCHILDREN = tmp_path / "grandchildren"
+    monkeypatch.setattr(envs.vector, "worker_main", _worker_with_a_grandchild)  # "fork" carries it over
+    v = GameVecEnv("snake", num_envs=4, num_workers=2, seed=0, start_method="fork",
+                   on_worker_death="raise", hang_timeout_s=30.0)
+    try:
+        v.reset()
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        t = time.perf_counter()
+        with pytest.raises(WorkerDiedError, match=r"worker 1 \(pid \d+, envs 2-3\) died with exit code -9"):
+            v.step_async(np.zeros(4, np.int64))
+            v.step_wait()
+        assert time.perf_counter() - t < 5.0
+    finally:
+        v.close()
+        for pid in _GRANDCHILDREN.read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
