@@ -80,3 +80,142 @@ def test_training_sps_and_flops_per_env_step(clock: Clock) -> None:
     assert small == pytest.approx(large)  # per env step, whatever the batch counted
     assert 0 < small["forward"] < small["train"]  # the update adds a backward pass
     assert small["per_step"] == pytest.approx(small["forward"] + 3 * small["train"])  # n_epochs updates
+
+
+def test_peak_flops_defaults_to_a_2048_matmul_on_the_given_device_and_waits_for_it(
+        clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # README: "2048² torch.mm" on the --device: a smaller matmul or one run on the host reads a lower peak
+    # (a higher MFU); timing a GPU without synchronising reads only the kernel launches.
+    made, synced = [], []
+
+    def randn(*shape: int, device: str = "cpu") -> torch.Tensor:
+        made.append((shape, device))
+        return torch.zeros(1)
+
+    def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        clock.advance(0.25)
+        return a
+
+    monkeypatch.setattr(torch, "randn", randn)
+    monkeypatch.setattr(torch, "mm", mm)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: synced.append(clock.now))
+    assert throughput.peak_flops("cuda:1", seconds=3.0) == 4 * 2 * 2048**3 / 1.0
+    assert made == [((2048, 2048), "cuda:1")] * 2
+    assert len(synced) == 2 * 3  # before and after each round of four matmuls
+    throughput.sync("cpu")
+    assert len(synced) == 6  # no CUDA call for the host
+
+
+class _FakeVenv:
+    """A VecEnv whose every step takes one virtual second; records how it was made."""
+
+    def __init__(self, clock: Clock, made: list, env: str, num_envs: int, **kwargs: Any) -> None:
+        made.append((env, num_envs, kwargs))
+        self.num_envs = num_envs
+        self.clock, self.closed, self.played = clock, False, set()
+        self.action_space = SimpleNamespace(n=4)
+
+    def reset(self) -> None:
+        pass
+
+    def step_async(self, actions: Any) -> None:
+        assert len(actions) == self.num_envs
+        self.played.update(actions.tolist())
+
+    def step_wait(self) -> None:
+        self.clock.advance(1.0)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_vec_env_sps_uses_the_workers_and_game_options_given(clock: Clock,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # benchmark.py's vec_env_sps (W workers) and vec_env_sps_in_process (W=0) differ only by num_workers,
+    # and the Game Boy figures pass the cartridge: dropping either still printed a figure.
+    made: list = []
+    venvs = []
+    monkeypatch.setattr(throughput, "make_vec",
+                        lambda *a, **k: venvs.append(_FakeVenv(clock, made, *a, **k)) or venvs[-1])
+    assert throughput.vec_env_sps("pokemon_red", 6, 3, seconds=40.0, rom="x.gb") == 6.0
+    assert made == [("pokemon_red", 6, {"num_workers": 3, "seed": 0, "rom": "x.gb"})]
+    assert venvs[0].played == {0, 1, 2, 3} and venvs[0].closed  # uniformly random actions, every one
+
+
+def test_train_report_returns_the_per_step_flops_of_the_rollouts_asked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The per-step FLOPs (forward + n_epochs updates) are mfu's numerator, not the forward or one update;
+    # --rollouts reaches the timing; the pipeline's env is closed.
+    timed = []
+    policy = torch.nn.Linear(3, 2)  # 8 parameters
+    model = SimpleNamespace(policy=policy)
+    venv = SimpleNamespace(closed=False)
+    venv.close = lambda: setattr(venv, "closed", True)
+    built = []
+
+    def pipeline(*args: Any) -> tuple[Any, Any]:
+        built.append(args)
+        return model, venv
+
+    monkeypatch.setattr(throughput, "measure_train_sps",
+                        lambda m, rollouts=2: timed.append((m, rollouts)) or 5.0)
+    monkeypatch.setattr(throughput, "flops_per_env_step",
+                        lambda m, batch=256: {"forward": 1.0, "train": 2.0, "per_step": 7.0})
+    ppo = {"n_steps": 4}
+    report = throughput.train_report(pipeline, "snake", "small", 3, ppo, "cpu", rollouts=3)
+    assert report == {"sps": 5.0, "flops_per_step": 7.0, "parameters": 8.0}
+    assert timed == [(model, 3)] and built == [("snake", "small", 3, ppo, "cpu")] and venv.closed
+
+
+def test_the_stock_pipeline_trains_the_same_network_with_the_same_ppo() -> None:
+    # train_speedup compares two pipelines: the stock one with another net or SB3's default hyperparameters
+    # (n_steps 2048, 10 epochs of batch 64) would time other work.
+    from stable_baselines3.common.buffers import RolloutBuffer
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from agents.buffers import DeviceRolloutBuffer
+
+    ppo = {"n_steps": 8, "batch_size": 16, "n_epochs": 3, "learning_rate": 1e-3, "gamma": 0.9,
+           "gae_lambda": 0.8, "clip_range": 0.3, "ent_coef": 0.02, "vf_coef": 0.4, "max_grad_norm": 0.7}
+    mine, my_env = throughput.ours("snake", "small", 2, ppo, "cpu")
+    try:
+        theirs, their_env = throughput.stock("snake", "small", 2, ppo, "cpu")
+        their_env.close()
+    finally:
+        my_env.close()
+    assert isinstance(their_env, SubprocVecEnv) and their_env.num_envs == 2
+    assert type(theirs.rollout_buffer) is RolloutBuffer
+    assert isinstance(mine.rollout_buffer, DeviceRolloutBuffer)
+    assert str(theirs.policy) == str(mine.policy)  # the same layers, the small preset's widths
+    assert [p.shape for p in theirs.policy.parameters()] == [p.shape for p in mine.policy.parameters()]
+    for model in (mine, theirs):
+        assert (model.n_steps, model.batch_size, model.n_epochs, model.gamma, model.gae_lambda,
+                model.ent_coef, model.vf_coef, model.max_grad_norm, model.seed) == (
+                    8, 16, 3, 0.9, 0.8, 0.02, 0.4, 0.7, 0)
+        assert model.learning_rate == 1e-3 and model.clip_range(1.0) == 0.3
+        assert model.observation_space == mine.observation_space and str(model.device) == "cpu"
+
+
+def test_training_sps_on_cuda_waits_for_the_device_before_and_after_the_timed_rollouts(
+        clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A GPU runs behind the host: the warm-up's queued work must finish before the clock starts, and the timed
+    # rollouts' before it stops, else the figure counts other work or only the kernel launches.
+    queued = []
+
+    class Model:
+        n_steps, n_envs, num_timesteps, device = 2, 3, 0, "cuda:0"
+
+        def set_logger(self, logger: Any) -> None:
+            pass
+
+        def learn(self, total: int, reset_num_timesteps: bool = True) -> None:
+            self.num_timesteps += total
+            clock.advance(1.0)  # the host's part
+            queued.append(1.0)  # and a second of device work it leaves queued
+
+    def synchronize() -> None:
+        clock.advance(sum(queued))
+        queued.clear()
+
+    monkeypatch.setattr(torch.cuda, "synchronize", synchronize)
+    assert throughput.measure_train_sps(Model(), rollouts=2) == 12 / 2.0  # 2 x 6 steps in 1 s + 1 s queued
