@@ -74,3 +74,108 @@ def test_the_speed_loop_closes_the_game_it_makes(name, monkeypatch):
     monkeypatch.setattr(envs.bench, "make_game", make)
     assert game_sps(name, seconds=0.05, num_envs=2, **kwargs_for(name)) > 0
     assert len(made) == 1 and closed == made  # the Game Boy's emulators stopped, not left to the collector
+
+
+def test_the_speed_loop_observes_every_step_and_resets_the_ended_boards_with_new_seeds():
+    # envs/bench.py: "step, observe, and reset the boards whose episode ended, as the vector env does".
+    # Without the observation the figure left out its cost; without the resets an ended board stays still and
+    # steps for free; with repeated seeds the same few boards replayed.
+    import numpy as np
+
+    game = make_game("snake", num_envs=16)
+    step, observe, reset = game.step, game.observe, game.reset
+    log = []
+
+    def stepped(actions):
+        reward, terminated, truncated = step(actions)
+        log.append(("step", actions.tolist(), np.flatnonzero(terminated | truncated).tolist()))
+        return reward, terminated, truncated
+
+    def observed(out, indices=None):
+        log.append(("observe", indices, len(out)))
+        observe(out, indices)
+
+    def reset_boards(indices, seeds):
+        log.append(("reset", np.asarray(indices).tolist(), np.asarray(seeds).tolist()))
+        reset(indices, seeds)
+
+    game.step, game.observe, game.reset = stepped, observed, reset_boards
+    random_play(game, 0.05)
+    assert log[0][:2] == ("reset", list(range(16)))
+    seeds, actions, ended_any, i = list(log[0][2]), set(), False, 1
+    while i < len(log):
+        kind, played, ended = log[i]
+        assert kind == "step" and log[i + 1] == ("observe", None, 16)
+        actions.update(played)
+        i += 2
+        if ended:
+            ended_any = True
+            assert log[i][:2] == ("reset", ended)
+            seeds += log[i][2]
+            i += 1
+    assert ended_any and len(seeds) == len(set(seeds))
+    assert actions == set(range(game.action_space.n))  # uniformly random: every action played
+
+
+def test_bare_pyboy_plays_the_envs_24_frames_per_step_rendering_the_last(tmp_path, monkeypatch):
+    # The yardstick of the Game Boy overhead (pyboy_fps = pyboy_sps × 24): one frame more per step, or the
+    # last one not rendered, changed the bare speed the env is measured against.
+    import envs.bench
+    import envs.gameboy.core
+    from envs.bench import pyboy_bare_sps
+
+    now = [0.0]
+    events = []
+
+    class PyBoy:
+        def button_press(self, button):
+            events.append(("press", button))
+
+        def button_release(self, button):
+            events.append(("release", button))
+
+        def tick(self, frames, render):
+            events.append(("tick", frames, render))
+            now[0] += frames * 0.25 / 24  # a quarter of a virtual second a step
+
+        def stop(self, save):
+            events.append(("stop", save))
+
+    rom = tmp_path / "x.gb"
+    rom.write_bytes(b"rom")
+    monkeypatch.setattr(envs.gameboy.core, "new_pyboy", lambda data: PyBoy() if data == b"rom" else None)
+    monkeypatch.setattr(envs.bench, "time", type("T", (), {"perf_counter": staticmethod(lambda: now[0])}))
+    assert pyboy_bare_sps(rom, seconds=1.0) == pytest.approx(4.0)
+    assert events[0] == ("tick", 60, False) and events[-1] == ("stop", False)  # the boot is not timed
+    steps = events[1:-1]
+    assert len(steps) == 5 * 4
+    for k in range(0, len(steps), 5):
+        button = steps[k][1]
+        assert button in envs.gameboy.core.BUTTONS
+        assert steps[k:k + 5] == [("press", button), ("tick", 8, False), ("release", button),
+                                  ("tick", 15, False), ("tick", 1, True)]
+    assert len({steps[k][1] for k in range(0, len(steps), 5)}) > 1  # random buttons, not one
+
+
+def test_memory_per_emulator_is_the_growth_from_one_board_to_count_more_over_count(monkeypatch):
+    import envs.bench
+
+    log, rss = [], iter([1000, 1000 + 8 * 300])
+
+    class Game:
+        def __init__(self, name, num_envs, **kwargs):
+            log.append(("make", name, num_envs, kwargs))
+            self.num_envs = num_envs
+
+        def reset(self, indices, seeds):
+            log.append(("reset", self.num_envs, len(indices), len(seeds)))
+
+        def close(self):
+            log.append(("close", self.num_envs))
+
+    monkeypatch.setattr(envs.bench, "make_game", Game)
+    monkeypatch.setattr(envs.bench, "rss_bytes", lambda: log.append(("rss",)) or next(rss))
+    assert envs.bench._resident_growth("pokemon_red", 8, {"rom": "x.gb"}) == 300
+    assert log == [("make", "pokemon_red", 1, {"rom": "x.gb"}), ("reset", 1, 1, 1), ("rss",),
+                   ("make", "pokemon_red", 8, {"rom": "x.gb"}), ("reset", 8, 8, 8), ("rss",),
+                   ("close", 1), ("close", 8)]
