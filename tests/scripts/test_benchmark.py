@@ -181,3 +181,101 @@ def test_the_gameboy_figures_from_the_readmes_defaults_and_their_table(scripts, 
                     "VecEnv, 1 worker(s) × 4 emulators": "100 steps/s",
                     "VecEnv, 2 worker(s) × 4 emulators": "200 steps/s",
                     "memory per emulator": "3.0 MB"}
+
+
+def _fake_figures(monkeypatch, calls):
+    """benchmark.py's measurements replaced by fixed figures, each call recorded in ``calls``."""
+    import agents.throughput
+    import envs.bench
+    import envs.gameboy.core
+
+    peaks = iter([2e9, 3e9])
+
+    def game_sps(name, seconds=0.0, num_envs=0, **kwargs):
+        calls.append(("game", name, seconds, num_envs, kwargs))
+        return 1000.0 if name == "snake" else 10.0
+
+    def vec_env_sps(env, num_envs, num_workers, seconds=0.0, **kwargs):
+        calls.append(("vec", env, num_envs, num_workers, seconds))
+        return 1500.0 if num_workers else 500.0
+
+    def train_report(pipeline, env, preset, num_envs, ppo, device, rollouts=0):
+        calls.append(("train", pipeline.__name__, env, preset, num_envs, ppo, device, rollouts))
+        sps = {("ours", "10m"): 50.0, ("stock", "tiny"): 100.0, ("stock", "10m"): 25.0}.get(
+            (pipeline.__name__, preset), 400.0)
+        return {"sps": sps, "flops_per_step": 3e6 if preset == "10m" else 1e6,
+                "parameters": 1e7 if preset == "10m" else 1e5}
+
+    def peak_flops(device, seconds=0.0):
+        calls.append(("peak", device, seconds))
+        return next(peaks)
+
+    monkeypatch.setattr(envs.bench, "game_sps", game_sps)
+    for fake in (vec_env_sps, train_report, peak_flops):
+        monkeypatch.setattr(agents.throughput, fake.__name__, fake)
+    monkeypatch.setattr(envs.gameboy.core, "load_pyboy_class", lambda: None)  # the cartridge's figure too
+
+
+def test_a_cuda_run_takes_every_figure_on_its_device_with_the_cuda_policy(scripts, capsys, monkeypatch):
+    # Only CPU runs were tested: a peak matmul or a training figure taken on the host for a --device cuda:1
+    # run, or the CPU's default policy, still printed figures; the JSON's keys were checked only to be > 0.
+    import torch
+
+    from agents.config import load_config
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    benchmark = scripts.benchmark
+    monkeypatch.setattr(benchmark, "check_device", lambda device: None)  # no GPU here
+    assert benchmark.main(["--device", "cuda:1", "--json", "--workers", "2", "--boards", "512",
+                           "--seconds", "0.5", "--rollouts", "1"]) == 0
+    ppo = dict(load_config("snake")["ppo"])
+    assert calls == [("peak", "cuda:1", 0.5), ("game", "snake", 0.5, 512, {}), ("vec", "snake", 512, 2, 0.5),
+                     ("vec", "snake", 512, 0, 0.5), ("train", "ours", "snake", "10m", 64, ppo, "cuda:1", 1),
+                     ("train", "stock", "snake", "10m", 64, ppo, "cuda:1", 1), ("peak", "cuda:1", 0.5),
+                     ("game", "rotation", 0.5, 512, {}), ("game", "snake_duel", 0.5, 512, {}),
+                     ("game", "sokoban", 0.5, 512, {}),
+                     ("game", "pokemon_red", 0.5, 4, {"rom": TEST_CARTRIDGE})]
+    out = json.loads(capsys.readouterr().out)
+    assert out == {
+        "device": "cuda:1", "policy": "10m", "torch_threads": torch.get_num_threads(), "quick": False,
+        "env_sps": 1000.0, "vec_env_workers": 2, "vec_env_sps": 1500.0, "vec_env_efficiency": 0.75,
+        "vec_env_sps_in_process": 500.0, "peak_flops": 3e9,
+        "train_sps": 50.0, "sb3_train_sps": 25.0, "train_speedup": 2.0,
+        "mfu": pytest.approx(3e6 * 50 / 3e9), "flops_per_step": 3e6, "parameters": 10_000_000,
+        "mfu_10m": pytest.approx(3e6 * 50 / 3e9), "train_sps_10m": 50.0, "parameters_10m": 10_000_000,
+        "games": {"rotation": 10.0, "snake_duel": 10.0, "sokoban": 10.0,
+                  "pokemon_red (test cartridge, 1 core)": 10.0}}
+
+
+def test_a_cpu_runs_json_keeps_its_policys_figures_apart_from_the_10m_ones(scripts, capsys, monkeypatch):
+    # --device auto on a host without CUDA is a CPU run (the CPU's default policy); flops_per_step and
+    # parameters are the policy's own, the *_10m figures the 10m model's (the table shows no flops_per_step).
+    import torch
+
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert scripts.benchmark.main(["--device", "auto", "--json", "--workers", "2", "--quick"]) == 0
+    assert {c[1] for c in calls if c[0] == "peak"} == {c[6] for c in calls if c[0] == "train"} == {"cpu"}
+    out = json.loads(capsys.readouterr().out)
+    assert {k: out[k] for k in ("device", "policy", "quick", "train_sps", "sb3_train_sps", "train_speedup",
+                                "flops_per_step", "parameters", "train_sps_10m", "parameters_10m")} == {
+        "device": "cpu", "policy": "tiny", "quick": True, "train_sps": 400.0, "sb3_train_sps": 100.0,
+        "train_speedup": 4.0, "flops_per_step": 1e6, "parameters": 100_000, "train_sps_10m": 50.0,
+        "parameters_10m": 10_000_000}
+    assert out["mfu"] == pytest.approx(1e6 * 400 / 3e9) and out["mfu_10m"] == pytest.approx(3e6 * 50 / 3e9)
+    assert set(out["games"]) == {"rotation", "snake_duel", "sokoban", "pokemon_red (test cartridge, 1 core)"}
+
+
+def test_mfu_10m_of_a_cuda_run_with_a_smaller_policy_is_timed_on_that_device(scripts, capsys, monkeypatch):
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    benchmark = scripts.benchmark
+    monkeypatch.setattr(benchmark, "check_device", lambda device: None)  # no GPU here
+    argv = ["--device", "cuda", "--policy", "tiny", "--json", "--workers", "2", "--quick"]
+    assert benchmark.main(argv) == 0
+    capsys.readouterr()
+    trained = [(c[1], c[3], c[6]) for c in calls if c[0] == "train"]
+    assert trained == [("ours", "tiny", "cuda"), ("stock", "tiny", "cuda"), ("ours", "10m", "cuda")]
