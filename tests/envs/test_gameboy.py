@@ -957,13 +957,18 @@ def test_a_state_of_another_format_version_is_refused_not_hung(tmp_path: Path) -
     make(1, state=good).close()
 
 
-def script_main(name: str) -> Callable[[list[str]], int]:
-    """A script's ``main``, run in-process: an error it does not catch fails the test as a traceback
-    would fail its user."""
+def script_module(name: str):
+    """``scripts/<name>.py`` imported as a module of its own."""
     spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    return module
+
+
+def script_main(name: str) -> Callable[[list[str]], int]:
+    """A script's ``main``, run in-process: an error it does not catch fails the test as a traceback
+    would fail its user."""
+    return script_module(name).main
 
 
 def test_a_full_disk_keeps_the_old_state_and_leaves_no_temp_file(tmp_path: Path,
@@ -1045,6 +1050,55 @@ def test_make_state_does_not_overwrite_a_state_written_meanwhile(tmp_path: Path)
         make_state(TEST_CARTRIDGE, inputs, out, stop=other_run_writes)
     assert out.read_bytes() == b"the other run's state"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
+
+
+def test_the_scripts_say_what_they_wrote(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Only "wrote" was checked: the size, the frame count or the ROM's SHA-1 could be any figure.
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 7\nright 3\n")
+    sha1 = hashlib.sha1(TEST_CARTRIDGE.read_bytes()).hexdigest()
+    frames = make_state(TEST_CARTRIDGE, inputs, tmp_path / "ref.state")["frames"]
+    out = tmp_path / "out.state"
+    assert script_main("make_state")(["--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
+                                      "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert said.out == (f"wrote {out} ({out.stat().st_size} bytes) after {frames} frames; "
+                        f"ROM SHA-1 {sha1}\n")
+    assert f"playing {inputs} on {TEST_CARTRIDGE}" in said.err
+    saved = tmp_path / "saved.state"
+    assert script_main("play_gameboy")(["--rom", str(TEST_CARTRIDGE), "--save-state", str(saved),
+                                        "--window", "null", "--max-frames", "6"]) == 0
+    said = capsys.readouterr()
+    assert said.out == f"saved {saved} after 6 frames; ROM SHA-1 {sha1}\n" and saved.is_file()
+    assert f"save the state to {saved}" in said.err
+
+
+def test_play_gameboy_passes_its_options_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture) -> None:
+    # --scale reached no test (a null window has no size): a fixed scale passed the suite.
+    module = script_module("play_gameboy")
+    seen: dict = {}
+
+    def fake_play(rom, save_state, **kwargs):
+        seen.update(rom=rom, save_state=save_state, **kwargs)
+        return {"out": str(save_state), "frames": 0, "rom_sha1": "0"}
+
+    monkeypatch.setattr(module, "play", fake_play)
+    argv = ["--rom", "a.gb", "--save-state", "b.state"]
+    assert module.main([*argv, "--scale", "5", "--state", "s.state", "--force"]) == 0
+    assert (seen["rom"], seen["save_state"], seen["scale"], seen["state"], seen["force"]) == (
+        "a.gb", "b.state", 5, "s.state", True)
+    assert (seen["window"], seen["max_frames"]) == ("SDL2", None)  # a window, played until closed
+    assert module.main(argv) == 0
+    assert (seen["scale"], seen["state"], seen["force"]) == (3, None, False)  # the defaults --help states
+    capsys.readouterr()
+
+    def stopped_before_play(*args, **kwargs):  # play's KeyboardInterrupt: a stop before the first frame
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "play", stopped_before_play)
+    assert module.main(argv) == 130
+    assert capsys.readouterr().err == "interrupted before play began: b.state not written\n"
 
 
 def test_scripts_name_the_flag_of_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
