@@ -463,8 +463,9 @@ def test_the_printed_tables_name_the_missing_ids_and_set_the_model_beside_the_sp
                 "format_errors": 0, "move_questions": n, "move_accuracy": move}
 
     def result(name, n, accuracy, move):
-        return {"name": name, "overall": cell(n, accuracy, move),
-                "by_game": {"snake": cell(n, accuracy, move)}}
+        c = cell(n, accuracy, move)
+        return {"name": name, "overall": c, "by_game": {"snake": c}, "by_family": {"strategy": c},
+                "by_plot_level": {"2": c}, "by_qa_level": {"3": c}}
 
     scored = {"records": 9, "missing_ids": 4, "missing_examples": ["a", "b", "c", "d"], "unknown_ids": 2,
               "results": [result("preds", 9, 0.5, 0.25), result("specialist", 3, None, 1.0),
@@ -478,8 +479,12 @@ def test_the_printed_tables_name_the_missing_ids_and_set_the_model_beside_the_sp
     assert "| **all** | 9 | 50.0% | 25.0% | 0 | 0 |" in lines
     assert "The 3 move questions, answered by the model and by the specialist /r/model.zip (step 4,096;" in (
         "\n".join(lines))
-    assert lines[-2:] == ["| **all** | 3 | 0.0% | 33.3% | n/a | 100.0% |",
-                          "| game snake | 3 | 0.0% | 33.3% | n/a | 100.0% |"]
+    # The move questions side by side by game and by level (a dropped level passed the suite), not by family.
+    assert lines[-4:] == ["| **all** | 3 | 0.0% | 33.3% | n/a | 100.0% |",
+                          "| game snake | 3 | 0.0% | 33.3% | n/a | 100.0% |",
+                          "| plot_level 2 | 3 | 0.0% | 33.3% | n/a | 100.0% |",
+                          "| qa_level 3 | 3 | 0.0% | 33.3% | n/a | 100.0% |"]
+    assert "| family strategy | 9 | 50.0% | 25.0% | 0 | 0 |" in lines  # the model's table: every group
     assert ("| group | n | preds: accuracy | preds: move acc. | specialist: accuracy | "
             "specialist: move acc. |") in lines
 
@@ -512,3 +517,36 @@ def test_the_table_has_a_row_per_group_in_order_and_counts_only_answered_replies
     # A policy's bare move has no format to check: its format errors read "—", not "None".
     policy = score_predictions(records[:1], {"r1": "4"}, move_only=True).as_dict()
     assert format_table([policy], ("format_errors",), groups=()).splitlines()[-1] == "| **all** | 1 | — |"
+
+
+def test_an_out_that_is_the_predictions_file_is_refused_even_with_force(predictions, dataset, scripts,
+                                                                          capsys):
+    # Only the split was tried as --out: the predictions left out of the inputs checked passed the suite,
+    # and --force then replaced the model's answers with their scores.
+    path = predictions[0]
+    before = path.read_bytes()
+    assert scripts.score_predictions.main([str(dataset[1]), str(path), "--out", str(path), "--force"]) == 2
+    assert "is the predictions file" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def test_device_is_checked_first_and_reaches_the_specialist(scripts, capsys, monkeypatch, tmp_path):
+    # --device was never given: an unknown device scored anyway, and a fixed "cpu" passed the suite.
+    import vlm.scoring
+
+    calls = []
+    scored = {"records": 2, "missing_ids": 0, "missing_examples": [], "unknown_ids": 0,
+              "results": [{"name": "preds", "overall": {"n": 2, "answered": 2, "missing": 0, "accuracy": 1.0,
+                                                        "format": None, "format_errors": 0,
+                                                        "move_questions": 0, "move_accuracy": None}}]}
+    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: (calls.append(args), scored)[1])
+    argv = ["split.jsonl", "preds.jsonl", "--specialist", "/r"]
+    assert scripts.score_predictions.main([*argv, "--device", "banana"]) == 2
+    assert "--device: unknown device" in capsys.readouterr().err and not calls
+    assert scripts.score_predictions.main([*argv, "--device", "cpu:0"]) == 0
+    assert calls[-1][3] == "cpu:0"
+    assert scripts.score_predictions.main(argv) == 0
+    assert calls[-1][3] == "cpu"  # the default
+    # Nothing missing: the first line gives no empty "(e.g. )".
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "2 records in split.jsonl; 0 without a prediction; 0 predictions for ids not in the split")
