@@ -428,6 +428,31 @@ def test_evaluate_defaults_are_the_ones_the_readme_states(scripts, tmp_path, cap
     assert line.startswith(f"snake random agent, 2 episodes: mean score {saved['mean_score']:.2f}, ")
 
 
+def test_evaluate_prints_each_figure_it_names(scripts, tmp_path, capsys):
+    # Only the line's start and "mean length" were read: the length printed as another figure, the mean
+    # return among the game's figures, the video and GIF swapped, or a progress bar beside --json's
+    # object on stderr all passed the suite.
+    from agents.evaluation import mean_text
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "env_kwargs": {"size": 6}}))
+    argv = [str(run), "--random", "--episodes", "3", "--seed", "5"]
+    assert scripts.evaluate.main([*argv, "--json"]) == 0
+    said = capsys.readouterr()
+    assert said.err == "" and json.loads(said.out) == json.loads((run / "eval-random.json").read_text())
+    assert scripts.evaluate.main([*argv, "--no-progress"]) == 0
+    s = json.loads((run / "eval-random.json").read_text())
+    assert s["mean_length"] != s["mean_score"]  # these seeds tell the two apart
+    figure = scripts.evaluate.figure
+    assert capsys.readouterr().out.splitlines() == [
+        f"snake random agent, 3 episodes: mean score {mean_text(s['mean_score'])}, median "
+        f"{figure(s['median_score'])}, max {figure(s['max_score'])}, mean length {s['mean_length']:.1f}",
+        f"means of the game's figures: snake_length {s['mean_snake_length']:.2f}, won {s['mean_won']:.2f}",
+        f"best episode (seed {s['best_episode_seed']}): {s['video']}, {s['gif']}"]
+    assert s["video"].endswith("eval-random-best.mp4") and s["gif"].endswith("eval-random-best.gif")
+
+
 def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_path, capsys, monkeypatch):
     import imageio.v2
 

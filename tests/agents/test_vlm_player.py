@@ -276,6 +276,58 @@ def test_evaluate_script_plays_a_vlm_and_writes_a_video(scripts, tmp_path, capsy
     assert (tmp_path / "vlm" / "eval-vlm-toy-vl-3b.json").is_file()
 
 
+def test_evaluate_script_puts_a_vlms_results_where_the_readme_says(scripts, tmp_path, capsys, monkeypatch):
+    # Every test gave --out: the default runs/<env>/vlm-<model>/ and a run folder's game, settings and
+    # folder (--vlm with a run) were never played, so a wrong default folder passed the suite.
+    import yaml
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "env_kwargs": {"size": 6}}))
+    monkeypatch.chdir(tmp_path)
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        common = ["--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1", "--json", "--no-video",
+                  "--cache-dir", str(tmp_path / "cache")]
+        assert scripts.evaluate.main(["--env", "snake", *common]) == 0
+        assert json.loads(capsys.readouterr().out)["env_kwargs"] == {}
+        assert (tmp_path / "runs" / "snake" / "vlm-toy-vl-3b" / "eval-vlm-toy-vl-3b.json").is_file()
+        assert scripts.evaluate.main([str(run), *common]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["env"], result["env_kwargs"]["size"]) == ("snake", 6)
+    assert json.loads((run / "eval-vlm-toy-vl-3b.json").read_text()) == result
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run", "runs"]
+
+
+def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, tmp_path, capsys):
+    # --vlm with --max-steps or --seed was never played, nor its line read: the cap left out of the play,
+    # the JSON or the file name, the seed left out of the JSON, the --max-tokens warning dropped, and the
+    # line's invalid answers or tokens printed as another figure all passed the suite.
+    from agents.evaluation import mean_text
+
+    out = tmp_path / "vlm"
+    with ChatServer(default=lambda body: good(best_worst("DOWN"), finish_reason="length")) as server:
+        argv = ["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "2", "--max-steps", "2",
+                "--seed", "9", "--no-video", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+        assert scripts.evaluate.main([*argv, "--json"]) == 0
+        said = capsys.readouterr()
+        assert scripts.evaluate.main(argv) == 0  # the same episodes, from the cache, as a line
+    result = json.loads(said.out)
+    assert (result["max_steps"], result["seed"]) == (2, 9) and result["mean_length"] <= 2
+    assert result["cut_at_max_tokens"] > 0 and "raise --max-tokens" in said.err
+    assert sorted(p.name for p in out.iterdir()) == ["eval-vlm-toy-vl-3b-max2.json"]
+    assert capsys.readouterr().out.splitlines() == [
+        f"snake with {result['vlm']}, 2 episodes: mean score {mean_text(result['mean_score'])}, max "
+        f"{scripts.evaluate.figure(result['max_score'])}, invalid answers {result['invalid']} "
+        f"({result['invalid_rate']:.1%}), {result['tokens_per_episode']:,.0f} tokens per episode"]
+
+
+def test_evaluate_script_without_a_run_or_vlm_says_what_to_give(scripts, capsys):
+    with pytest.raises(SystemExit) as exc:  # not a TypeError traceback from Path(None)
+        scripts.evaluate.main([])
+    assert exc.value.code == 2
+    assert "give a run folder (or --vlm MODEL@URL with --env)" in capsys.readouterr().err
+
+
 def test_evaluate_script_rejects_bad_vlm_input(scripts, capsys):
     assert scripts.evaluate.main(["--env", "snake", "--vlm", "just-a-name"]) == 2
     assert "MODEL@URL" in capsys.readouterr().err
