@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             check_device(args.device)
             if args.out:  # checked before the scoring, not after it
                 check_output_file(Path(args.out), "--out", args.force,
-                                  {"split": Path(args.split), "predictions": Path(args.predictions)})
+                                  {"split": Path(args.split), "predictions": Path(args.predictions),
+                                   "specialist's model": specialist_model(args)})
             result = score_files(Path(args.split), Path(args.predictions),
                                  Path(args.specialist) if args.specialist else None, args.device,
                                  Path(args.checkpoint) if args.checkpoint else None)
@@ -87,6 +88,19 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table([model, specialist], ("accuracy", "move_accuracy"),
                            ("game", "plot_level", "qa_level")))
     return 0
+
+
+def specialist_model(args: argparse.Namespace) -> Path | None:
+    """The model file --specialist plays (--checkpoint, else the run's model.zip or newest checkpoint), an
+    input --out must not replace; None without --specialist or where the run has none (said later)."""
+    from agents.runs import RunError, model_file
+
+    if not args.specialist:
+        return None
+    try:
+        return model_file(Path(args.specialist), args.checkpoint, "")
+    except (RunError, OSError):
+        return None
 
 
 if __name__ == "__main__":

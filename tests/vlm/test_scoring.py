@@ -550,3 +550,22 @@ def test_device_is_checked_first_and_reaches_the_specialist(scripts, capsys, mon
     # Nothing missing: the first line gives no empty "(e.g. )".
     assert capsys.readouterr().out.splitlines()[0] == (
         "2 records in split.jsonl; 0 without a prediction; 0 predictions for ids not in the split")
+
+
+def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predictions, dataset, scripts,
+                                                                         capsys, tmp_path):
+    # The model --specialist plays is an input too: --out on it with --force replaced the model with its
+    # scores (--checkpoint's file, or the run's own model.zip).
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(dataset[0], run)
+    early = tmp_path / "early.zip"
+    shutil.copy(run / "model.zip", early)
+    before = {f: f.read_bytes() for f in (run / "model.zip", early)}
+    for extra, out in (([], run / "model.zip"), (["--checkpoint", str(early)], early)):
+        argv = [str(dataset[1]), str(predictions[0]), "--specialist", str(run), *extra, "--out", str(out),
+                "--force"]
+        assert scripts.score_predictions.main(argv) == 2
+        assert "is the specialist's model file" in capsys.readouterr().err
+    assert {f: f.read_bytes() for f in before} == before
