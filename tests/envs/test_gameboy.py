@@ -1856,6 +1856,78 @@ def test_a_state_whose_index_row_cannot_be_written_leaves_no_file(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", kept.name])
 
 
+def test_an_archive_index_row_holds_what_add_was_given(tmp_path: Path) -> None:
+    """Each index row keeps the state's game, ROM, milestone, tiles, best level, step and score in their
+    own columns, and the file it names carries the milestone in its name (a swap of two of the values
+    passed the suite, which read back only the milestone)."""
+    from envs.gameboy.archive import StateArchive
+
+    before = time.time()
+    path = StateArchive(tmp_path, "sha").add(b"s", "some_game", (1, 2, 3), 40, 5, 600, 7.5)
+    (row,) = StateArchive(tmp_path, "sha").entries()
+    assert before <= row.pop("created") <= time.time()
+    assert row == {"id": 1, "file": path.name, "game": "some_game", "rom_sha1": "sha", "badges": 1,
+                   "event_flags": 2, "maps": 3, "tiles": 40, "max_level": 5, "step": 600, "score": 7.5}
+    assert path.name.startswith("b01_e0002_m003_") and path.read_bytes() == b"s"
+
+
+def test_an_archive_folder_is_made_with_its_missing_parents(tmp_path: Path) -> None:
+    """archive_dir is made if missing, its parent folders too (--set env_kwargs.archive_dir=shared/archive
+    with no shared/ yet)."""
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path / "shared" / "archive", "sha")
+    path = archive.add(b"s", "pokemon_red", (0, 1, 1), 1, 5, 0, 0.0)
+    assert archive.restart_files() == ((0, 1, 1), [path])
+
+
+def test_an_old_unlocked_temp_file_goes_only_past_an_hour(tmp_path: Path) -> None:
+    """An older version's unlocked temp file is removed by age alone: kept at 59 minutes untouched (its
+    writer may be alive), removed past the hour (600 s instead of the hour passed the suite)."""
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    young, old = tmp_path / "b00_e0001_m001_p4242_00001.tmp", tmp_path / "b00_e0001_m001_p4242_00002.tmp"
+    for path, minutes in ((young, 59), (old, 61)):
+        path.write_bytes(b"x" * 100)
+        then = time.time() - 60 * minutes
+        os.utime(path, (then, then))
+    assert archive.remove_stale_temps() == [old] and young.is_file()
+
+
+def test_the_archive_index_waits_a_minute_for_another_writer(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers sharing an archive take turns writing its index: each connection waits up to a minute for
+    the others, as the README says, rather than SQLite's default of 5 s."""
+    from envs.gameboy import archive as archive_module
+    from envs.gameboy.archive import StateArchive
+
+    timeouts: list[float] = []
+    connect = sqlite3.connect
+
+    def recorded(*args: object, timeout: float = 5.0, **kwargs: object) -> sqlite3.Connection:
+        timeouts.append(timeout)
+        return connect(*args, timeout=timeout, **kwargs)
+
+    monkeypatch.setattr(archive_module.sqlite3, "connect", recorded)
+    archive = StateArchive(tmp_path, "sha")
+    archive.add(b"s", "pokemon_red", (0, 1, 1), 1, 5, 0, 0.0)
+    archive.restart_files()
+    archive.entries()
+    assert len(timeouts) == 4 and min(timeouts) >= 60
+
+
+def test_remove_stale_temps_returns_the_files_it_removed(tmp_path: Path) -> None:
+    """A dead writer's temp file found later is removed and named in what remove_stale_temps returns."""
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    dead = tmp_path / f"b00_e0001_m001_{'4' * 32}.tmp"
+    dead.write_bytes(b"x" * 100)  # bytes in it and no lock held: its writer died
+    assert archive.remove_stale_temps() == [dead] and not dead.exists()
+    assert archive.remove_stale_temps() == []
+
+
 def test_an_archive_without_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(
         tmp_path: Path) -> None:
     """A run given archive_dir without --swarm (collecting states) took the index's best milestone as
