@@ -174,6 +174,20 @@ def test_no_heal_reward_after_a_blackout(game: PokemonRed) -> None:
     assert info["blackouts"] == 1 and info["heals"] == 0
 
 
+def test_the_byte_past_the_event_flags_is_no_event_flag(game: PokemonRed) -> None:
+    """wEventFlags is 320 bytes (2,560 flags); the byte after it, Pokémon Red's wGrassRate, non-zero on
+    maps with wild encounters, is not counted (one more byte in the RAM table passed the suite)."""
+    fresh(game)
+    mem = game.memory(0)
+    try:
+        mem[0xD747 + 320] = 0xFF
+        assert game.read_facts(0)["event_flags"] == 0
+        mem[0xD747 + 319] = 0x80  # the last flag
+        assert game.read_facts(0)["event_flags"] == 1
+    finally:
+        mem[0xD747 + 319] = mem[0xD747 + 320] = 0
+
+
 def test_ram_reward_terms_pay_what_the_docstring_says(game: PokemonRed) -> None:
     """Each term from RAM written directly: several event flags or badges in one step pay each; a flag
     lost and set again pays nothing (only past the episode's best); levels count fully up to level_cap
