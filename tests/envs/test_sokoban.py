@@ -254,6 +254,15 @@ def test_observation_planes():
 
 
 # ------------------------------------------------------------------------------------------ generation
+def test_the_difficulties_are_the_documented_presets():
+    """The README's presets: easy 6x6 with 1 box, medium (the default) 8x8 with 2, hard 10x10 with 3-4;
+    truncated at 120 steps, 200 on hard (hard at 120 passed the suite, whose level checks read the table)."""
+    presets = [(g.difficulty, g.size, g.num_boxes, g.max_steps)
+               for g in (Sokoban(), *(Sokoban(difficulty=d) for d in ("easy", "medium", "hard")))]
+    assert presets == [("medium", 8, (2, 2), 120), ("easy", 6, (1, 1), 120), ("medium", 8, (2, 2), 120),
+                       ("hard", 10, (3, 4), 200)]
+
+
 @pytest.mark.parametrize("difficulty", list(DIFFICULTIES))
 def test_generated_levels_are_well_formed(difficulty: str):
     size, (lo, hi), _ = DIFFICULTIES[difficulty]
