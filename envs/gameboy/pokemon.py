@@ -363,19 +363,10 @@ class PokemonRed(GameBoyGame):
             grid = self._grids[i][m] = np.zeros((_GRID, _GRID // 8), np.uint8)
         grid[y, x >> 3] |= 1 << (x & 7)
 
-    def _draw_mask(self, i: int, rows: np.ndarray, cols: np.ndarray, out: np.ndarray) -> None:
-        m, x, y = self._track[i]["pos"]  # always a visited tile, so its map has a grid
-        _draw_visited(self._grids[i][m], x, y, rows, cols, out)
-
-    def visited_cells(self, i: int) -> np.ndarray:
-        """Board ``i``'s 9x10 visited grid (uint8 0/255) around the player, player at (4, 4)."""
-        cells = np.empty((VIEW_ROWS, VIEW_COLS), np.uint8)
-        self._draw_mask(i, np.arange(VIEW_ROWS), np.arange(VIEW_COLS), cells)
-        return cells
-
     def _redraw_mask(self, i: int) -> None:
         if self.visited_mask:
-            self._draw_mask(i, self._mask_rows, self._mask_cols, self._masks[i])
+            m, x, y = self._track[i]["pos"]  # always a visited tile, so its map has a grid
+            _draw_visited(self._grids[i][m], x, y, self._mask_rows, self._mask_cols, self._masks[i])
 
     def _observe_extra(self, out: np.ndarray, boards: slice | np.ndarray) -> None:
         out[:, 0] = self._masks[boards]
