@@ -57,8 +57,6 @@ _RY = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], dtype=np.int64)
 _RZ = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.int64)
 #: The 6 generators (quarter turns about the world axes), in action order.
 GENERATORS = np.stack([_RX, _RX.T, _RY, _RY.T, _RZ, _RZ.T])
-#: Action a undoes action INVERSE_ACTION[a].
-INVERSE_ACTION = np.array([1, 0, 3, 2, 5, 4], dtype=np.int64)
 
 
 def _build_group() -> np.ndarray:

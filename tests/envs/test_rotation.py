@@ -21,7 +21,6 @@ from envs.rotation import (
     DISTANCE,
     GENERATORS,
     INVERSE,
-    INVERSE_ACTION,
     MAX_TURNS,
     PALETTE,
     ROTATIONS,
@@ -37,6 +36,7 @@ from envs.rotation import (
 from tests.envs.roundtrip import assert_round_trips
 
 S = 24  # default view size
+INVERSE_ACTION = (1, 0, 3, 2, 5, 4)  # action a undoes action INVERSE_ACTION[a]: X+ and X-, ...
 
 
 def fresh(num_envs: int = 1, seed: int = 0, **kwargs) -> Rotation:
