@@ -26,6 +26,7 @@ import numpy as np
 from agents.vlm_client import ChatClient, ChatError
 from envs import game_class
 from envs.base import Game
+from vlm.tasks import OPPOSITE
 
 STATUSES = ("ok", "unparseable", "illegal", "error")
 
@@ -74,15 +75,12 @@ def _snake_heading(env: str, state: dict[str, Any]) -> str | None:
     return None
 
 
-_OPPOSITE = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
-
-
 def legal_moves(env: str, state: dict[str, Any]) -> list[str]:
     """The moves a player may name: every action, except reversing into the neck in the Snake games."""
     names = list(game_class(env).ACTION_NAMES)
     heading = _snake_heading(env, state)
     if heading is not None:
-        names.remove(_OPPOSITE[heading])
+        names.remove(OPPOSITE[heading])
     return names
 
 

@@ -16,6 +16,10 @@ from types import ModuleType
 
 TASK_GAMES: tuple[str, ...] = tuple(sorted(
     m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_")))
+#: Each grid move's (dx, dy), x to the right and y down (Snake, Duel Snake and Sokoban move this way).
+STEP: dict[str, tuple[int, int]] = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}
+#: The move that goes back the way ``move`` came: OPPOSITE[move].
+OPPOSITE: dict[str, str] = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -34,7 +38,7 @@ def grid_bfs(size: int, start: tuple[int, int], blocked: Collection[tuple[int, i
         c = queue.popleft()
         if found is None and c in goals:
             found = dist[c]
-        for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+        for dx, dy in STEP.values():
             nxt = (c[0] + dx, c[1] + dy)
             if 0 <= nxt[0] < size and 0 <= nxt[1] < size and nxt not in blocked and nxt not in dist:
                 dist[nxt] = dist[c] + 1
@@ -57,4 +61,4 @@ def task_module(game: str) -> ModuleType:
     return module
 
 
-__all__ = ["TASK_GAMES", "grid_bfs", "plural", "task_module"]
+__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "grid_bfs", "plural", "task_module"]

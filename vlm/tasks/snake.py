@@ -41,12 +41,10 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import grid_bfs, plural
+from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural
 
 GAME = "snake"
 MOVES: tuple[str, ...] = Snake.ACTION_NAMES
-_STEP = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}
-_OPPOSITE = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 _local = threading.local()  # scratch games per thread: the VLM player asks from a thread pool
 
 RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1). Each move the head steps one "
@@ -121,13 +119,13 @@ def simulate(state: dict[str, Any], moves: list[str]) -> list[tuple[dict[str, An
 def effective_move(state: dict[str, Any], move: str) -> str:
     """The move the engine plays for a snake (``state``: a Snake state, or one snake of a SnakeDuel
     state): back into the neck means straight on."""
-    return state["direction"] if move == _OPPOSITE[state["direction"]] else move
+    return state["direction"] if move == OPPOSITE[state["direction"]] else move
 
 
 def target_cell(state: dict[str, Any], move: str) -> tuple[int, int]:
     """The cell ``move`` takes the snake's head to (``state`` as in ``effective_move``)."""
     x, y = state["body"][0]
-    dx, dy = _STEP[effective_move(state, move)]
+    dx, dy = STEP[effective_move(state, move)]
     return x + dx, y + dy
 
 
@@ -156,7 +154,7 @@ def _blocked(state: dict[str, Any]) -> set[tuple[int, int]]:
 def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
     """Every move's fate on the engine, and the best moves (see the module docstring), with reasons."""
     heading = state["direction"]
-    back = _OPPOSITE[heading]
+    back = OPPOSITE[heading]
     fatal, key, lines = [], {}, []
     lines.append(f"The head is at {cell(state['body'][0])}, heading {heading}; the snake is "
                  f"{plural(len(state['body']), 'cell')} long; "
@@ -252,7 +250,7 @@ def shortest_path(state: dict[str, Any]) -> list[str] | None:
         layer: dict[tuple[int, int], tuple[int, int]] = {}
         for c in frontier:
             for m in MOVES:
-                dx, dy = _STEP[m]
+                dx, dy = STEP[m]
                 nxt = (c[0] + dx, c[1] + dy)
                 if (0 <= nxt[0] < n and 0 <= nxt[1] < n and nxt not in layer
                         and t >= frees_after.get(nxt, 0)):
@@ -270,7 +268,7 @@ def shortest_path(state: dict[str, Any]) -> list[str] | None:
     for layer in reversed(parents):
         cells.append(layer[cells[-1]])
     cells.reverse()
-    moves = [next(m for m, d in _STEP.items() if (a[0] + d[0], a[1] + d[1]) == b)
+    moves = [next(m for m, d in STEP.items() if (a[0] + d[0], a[1] + d[1]) == b)
              for a, b in itertools.pairwise(cells)]
     played = simulate(state, moves)
     ok = (len(played) == len(moves) and played[-1][1] > 0
@@ -302,7 +300,7 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
         k = {1: 1, 2: int(rng.integers(2, 4)), 3: int(rng.integers(4, 6))}[qa]
         moves, heading = [], state["direction"]
         for _ in range(k):  # never back into the neck: a question about it would only test that rule
-            m = str(rng.choice([m for m in MOVES if m != _OPPOSITE[heading]]))
+            m = str(rng.choice([m for m in MOVES if m != OPPOSITE[heading]]))
             moves.append(m)
             heading = m
         played = simulate(state, moves)
@@ -397,7 +395,7 @@ def _make_edit(state: dict[str, Any]) -> Any:
             return Edit(kind, edited, None, [f"The edited picture lacks the tail cell {cell(body[-1])}: the "
                                              f"snake has {len(body) - 1} cells instead of {len(body)}."])
         tx, ty = body[-1]
-        spots = [(tx + dx, ty + dy) for dx, dy in _STEP.values() if (tx + dx, ty + dy) in open_cells]
+        spots = [(tx + dx, ty + dy) for dx, dy in STEP.values() if (tx + dx, ty + dy) in open_cells]
         if not spots:
             return None
         new = spots[int(rng.integers(len(spots)))]

@@ -37,13 +37,11 @@ from vlm.prompts import (
     vision_zero_drafts,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import grid_bfs, plural
+from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural
 from vlm.tasks.snake import effective_move, target_cell
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
-_STEP = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}
-_OPPOSITE = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 _FAR = 10**6
 _local = threading.local()
 
@@ -133,7 +131,7 @@ def describe_target(state: dict[str, Any], p: int, move: str) -> str:
 def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
     """Your every move against every opponent reply on the engine; fatal, safe and best moves."""
     me, other = state["snakes"]
-    heading, back = me["direction"], _OPPOSITE[me["direction"]]
+    heading, back = me["direction"], OPPOSITE[me["direction"]]
     lines = [f"Your head is at {cell(me['body'][0])}, heading {heading}, length {len(me['body'])}; the blue "
              f"head is at {cell(other['body'][0])}, heading {other['direction']}, length "
              f"{len(other['body'])}.",
@@ -218,7 +216,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
 def _sample_moves(rng: np.random.Generator, snake: dict[str, Any], k: int) -> list[str]:
     moves, heading = [], snake["direction"]
     for _ in range(k):
-        m = str(rng.choice([m for m in MOVES if m != _OPPOSITE[heading]]))
+        m = str(rng.choice([m for m in MOVES if m != OPPOSITE[heading]]))
         moves.append(m)
         heading = m
     return moves
@@ -347,7 +345,7 @@ def _make_edit(state: dict[str, Any]) -> Any:
         p = 0 if kind == "yours_longer" else 1
         body = [tuple(c) for c in state["snakes"][p]["body"]]
         tx, ty = body[-1]
-        spots = [(tx + dx, ty + dy) for dx, dy in _STEP.values() if (tx + dx, ty + dy) in free]
+        spots = [(tx + dx, ty + dy) for dx, dy in STEP.values() if (tx + dx, ty + dy) in free]
         if not spots:
             return None
         new = spots[int(rng.integers(len(spots)))]

@@ -32,12 +32,11 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import plural
+from vlm.tasks import STEP, plural
 
 GAME = "sokoban"
 MOVES: tuple[str, ...] = Sokoban.ACTION_NAMES
 SOLVER_STATES = 300_000
-_STEP = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}
 _local = threading.local()
 
 RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1) move the player one cell. "
@@ -87,7 +86,7 @@ def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
 def describe_move(state: dict[str, Any], move: str, after: dict[str, Any]) -> str:
     """What one move did, from the engine's states before and after."""
     px, py = state["player"]
-    dx, dy = _STEP[move]
+    dx, dy = STEP[move]
     ahead = (px + dx, py + dy)
     targets = {tuple(t) for t in state["targets"]}
     if after["player"] == state["player"]:
