@@ -866,6 +866,21 @@ def test_force_refuses_a_start_state_inside_the_run_it_replaces(tmp_path: Path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "run"]  # nothing moved aside
 
 
+def test_force_refuses_a_rom_inside_the_run_it_replaces(tmp_path: Path, scripts, capsys) -> None:
+    # Only a --state and a --config inside the replaced run were tried: a --rom kept there went unchecked.
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.yaml", "command.txt"):
+        (run / name).write_text("env: gameboy\n")
+    rom = run / "cart.gb"
+    rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    assert scripts.train_ppo.main(["--env", "gameboy", "--game", "depthfirst_test", "--rom", str(rom),
+                                   "--state", "none", "--run-dir", str(run), "--force"]) == 2
+    assert f"--rom {rom} is inside --run-dir {run}, which --force replaces" in capsys.readouterr().err
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing moved aside
+
 def test_missing_state_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make_state"):
         make(1, state=tmp_path / "none.state")

@@ -1,0 +1,129 @@
+"""scripts/train_ppo.py's own code, in process and without training: the memory check's figures, the
+flags its errors name, the paths it stores, the command it records, and a --resume's first check."""
+
+import os
+import pathlib
+import shlex
+import sys
+
+import pytest
+import yaml
+
+
+def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(scripts, monkeypatch):
+    train_ppo = scripts.train_ppo  # one module: each attribute access loads the script afresh
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    read_text = pathlib.Path.read_text
+
+    def meminfo(self, *args, **kwargs):
+        if str(self) == "/proc/meminfo":
+            return "MemTotal:        4000 kB\nSwapTotal:       2000 kB\nSwapFree:        1000 kB\n"
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", meminfo)
+    assert train_ppo.memory_bytes() == 4096 * 1000 + 2000 * 1024  # RAM plus swap, swap in kB
+    pages["SC_PHYS_PAGES"] = 0
+    assert train_ppo.memory_bytes() is None  # the system cannot say
+    # (3 + 8) × 10 boards × 100 bytes = 11,000: exactly the machine's memory still fits.
+    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 11_000)
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
+    train_ppo.check_memory(cfg, (10, 10))
+    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 10_999)
+    with pytest.raises(ValueError, match=r"does not fit in memory; use a smaller --num-envs or --set ppo"):
+        train_ppo.check_memory(cfg, (10, 10))
+
+
+def test_a_resume_that_does_not_fit_says_what_can_still_change(scripts, monkeypatch):
+    # A --resume keeps its --num-envs and ppo.n_steps: only --device cuda moves a PPO rollout out of RAM;
+    # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
+    train_ppo = scripts.train_ppo
+    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 1000)
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
+    with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
+        train_ppo.check_memory(cfg, (10, 10), resume=True)
+    for other in ({"recurrent": True}, {"recurrent": True, "device": "cuda"}, {"device": "cuda"}):
+        with pytest.raises(ValueError, match=r"use a machine with more memory$"):
+            train_ppo.check_memory({**cfg, **other}, (10, 10), resume=True)
+
+
+def test_a_bad_value_without_a_config_file_mentions_none(scripts, tmp_path, capsys):
+    # The "(a value in --config ... counts as that flag)" note is for a run given --config only.
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--set", "ppo.n_steps=0", "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "ppo.n_steps must be >= 1" in err and "--config" not in err and not run.exists()
+
+
+def test_an_option_of_another_game_is_named_by_its_flag_as_typed(scripts, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--allow-unknown-rom", "--run-dir", str(run)]) == 2
+    assert "error: --allow-unknown-rom does not apply to --env snake" in capsys.readouterr().err
+    assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.allow_unknown_rom=true",
+                                   "--run-dir", str(run)]) == 2
+    assert "error: --set env_kwargs.allow_unknown_rom does not apply" in capsys.readouterr().err
+    assert not run.exists()
+
+
+def test_an_error_names_each_entry_of_a_mapping_option_once(scripts):
+    named = scripts.train_ppo.flags_named("reward.bdge is unknown (did you mean reward.badge?): reward.bdge",
+                                          "reward", {"bdge": 1})
+    assert named == ["--set env_kwargs.reward.bdge", "--set env_kwargs.reward.badge"]
+
+
+def test_paths_from_set_or_a_config_file_expand_the_tilde_too(scripts, tmp_path, monkeypatch):
+    # A path flag expands ~ itself; --set env_kwargs.rom=~/red.gb or a --config file's rom: ~/red.gb
+    # reach config.yaml only through absolute_paths.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    kwargs = {"rom": "~/red.gb", "state": "~/start.state", "archive_dir": "~/archive", "swarm": True}
+    scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
+    assert kwargs == {"rom": str(tmp_path / "red.gb"), "state": str(tmp_path / "start.state"),
+                      "archive_dir": str(tmp_path / "archive"), "swarm": True}
+
+
+def test_a_command_line_run_records_the_python_and_script_it_ran(scripts, tmp_path, monkeypatch):
+    # command.txt holds the command as run: the interpreter, then the script and its arguments as typed.
+    import agents.train
+
+    calls = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, run, command, **kwargs: calls.append(command))
+    argv = ["scripts/train_ppo.py", "--env", "snake", "--policy", "tiny", "--device", "cpu",
+            "--run-dir", str(tmp_path / "my run")]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert scripts.train_ppo.main() == 0
+    assert calls == [shlex.join([sys.executable, *argv])]
+
+
+def test_a_resume_without_a_checkpoint_is_refused_before_the_game_is_built(scripts, tmp_path, monkeypatch,
+                                                                          capsys):
+    # Checked first: building a board (a Game Boy boots its ROM) and the memory check come after.
+    import agents.train
+    from agents.config import load_config, resolve
+
+    train_ppo = scripts.train_ppo
+    built, trained = [], []
+    monkeypatch.setattr(train_ppo, "observation_shape", lambda env, kwargs: built.append(env) or (10, 10))
+    monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: trained.append(args))
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = resolve({**load_config("snake"), "policy": "tiny", "device": "cpu"}, False)
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert "no checkpoint to load" in capsys.readouterr().err
+    assert built == [] and trained == []
+
+
+def test_a_config_inside_an_existing_run_without_force_is_told_of_the_run_not_of_force(scripts, tmp_path,
+                                                                                     capsys):
+    # The check for inputs inside the run --force replaces is for --force: without it the folder is kept,
+    # and the error is the existing run's ("continue it with --resume, or pass --force").
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\n")
+    (run / "command.txt").write_text("train_ppo.py --env snake\n")
+    argv = ["--config", str(run / "config.yaml"), "--run-dir", str(run), "--policy", "tiny",
+            "--device", "cpu"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "or pass --force to replace it" in err and "which --force replaces" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["command.txt", "config.yaml"]
