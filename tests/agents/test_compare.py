@@ -929,6 +929,37 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
                    f"report: {run / 'compare-20261202-031500' / 'report.md'}"]
 
 
+def test_every_flag_reaches_the_comparison_with_the_command_as_typed(scripts, tmp_path, monkeypatch, capsys):
+    # --max-steps, --concurrency and the command the report names were passed on by no checked path: the
+    # end-to-end runs' scripted VLMs played as well without the cut, and the report's command was never read.
+    import shlex
+
+    import agents.compare
+
+    seen = {}
+
+    def compare(env, out, episodes, seed, **kwargs):
+        seen.update(env=env, out=out, episodes=episodes, seed=seed, **kwargs)
+        return {"players": []}
+
+    monkeypatch.setattr(agents.compare, "compare", compare)
+    run, ckpt, out = tmp_path / "run", tmp_path / "early.zip", tmp_path / "out"
+    argv = ["--env", "snake", "--specialist", str(run), "--checkpoint", str(ckpt), "--vlm",
+            "m-vl-7b@http://127.0.0.1:9/v1", "--episodes", "3", "--seed", "5", "--max-steps", "7",
+            "--out", str(out), "--overwrite", "--frames", "2", "--device", "cpu", "--no-progress",
+            "--concurrency", "3", "--price-per-1k-tokens", "m-vl-7b=0.5", "--vlm-params", "m-vl-7b=8B",
+            "--no-cache"]
+    assert scripts.compare.main(argv) == 0
+    assert (seen["env"], seen["out"], seen["episodes"], seen["seed"]) == ("snake", out, 3, 5)
+    assert (seen["specialist"], seen["checkpoint"]) == (run, ckpt)
+    assert (seen["max_steps"], seen["frames_per_vlm"]) == (7, 2)
+    assert seen["overwrite"] is True and seen["show_progress"] is False and seen["device"] == "cpu"
+    assert [(p.env, p.concurrency) for p in seen["players"]] == [("snake", 3)]
+    assert seen["prices"] == agents.compare.parse_prices(["m-vl-7b=0.5"]) and seen["prices"]
+    assert seen["vlm_params"] == agents.compare.parse_params(["m-vl-7b=8B"]) and seen["vlm_params"]
+    assert seen["command"] == shlex.join(["python", "scripts/compare.py", *argv])
+    assert capsys.readouterr().out == f"report: {out / 'report.md'}\n"
+
 def test_the_report_tables_per_seed_rows_and_worst_decision_frames_say_what_each_player_did(tmp_path,
                                                                                            monkeypatch):
     # write_report on hand-made runs, every figure distinct: the main table's, the per-seed and VLM-details
