@@ -331,6 +331,17 @@ def _span(ur, ux, vr, vx, wr, wx, lim, half, fpx, size):
     return c0, c1
 
 
+@numba.njit(cache=True, inline="always")
+def _shift_to_origin(cubes, n):
+    """Translate cubes[:n] so that each axis' minimum is 0: one position per shape up to translation."""
+    for w in range(3):
+        lo = cubes[0, w]
+        for i in range(1, n):
+            lo = min(lo, cubes[i, w])
+        for i in range(n):
+            cubes[i, w] -= lo
+
+
 @numba.njit(cache=True)
 def _same_coloured_set(cubes, n, colors, rot):
     """Whether ``rot`` maps the cube+colour set onto itself up to translation (cubes[:n] has min 0)."""
@@ -338,12 +349,7 @@ def _same_coloured_set(cubes, n, colors, rot):
     for i in range(n):
         for w in range(3):
             rc[i, w] = rot[w, 0] * cubes[i, 0] + rot[w, 1] * cubes[i, 1] + rot[w, 2] * cubes[i, 2]
-    for w in range(3):
-        lo = rc[0, w]
-        for i in range(1, n):
-            lo = min(lo, rc[i, w])
-        for i in range(n):
-            rc[i, w] -= lo
+    _shift_to_origin(rc, n)
     for i in range(n):
         found = False
         for j in range(n):
@@ -413,12 +419,7 @@ def _grow_shape(rng, b, n, cubes):
             continue
         cubes[count, 0], cubes[count, 1], cubes[count, 2] = x, y, z
         count += 1
-    for w in range(3):
-        lo = cubes[0, w]
-        for i in range(1, n):
-            lo = min(lo, cubes[i, w])
-        for i in range(n):
-            cubes[i, w] -= lo
+    _shift_to_origin(cubes, n)
 
 
 @numba.njit(cache=True)
