@@ -301,6 +301,13 @@ def _render(cubes, n, colors, rot, cam, shades, bg, out, zinv):
                             out[2, py, px] = edge2
 
 
+@numba.njit(cache=True)
+def _render_views(cubes, n, colors, rotations, cam, shades, bg, views, zinv):
+    """Draw the shape in every orientation: views[o] (3, S, S) turned by rotations[o]."""
+    for o in range(rotations.shape[0]):
+        _render(cubes, n, colors, rotations[o], cam, shades, bg, views[o], zinv)
+
+
 @numba.njit(cache=True, inline="always")
 def _span(ur, ux, vr, vx, wr, wx, lim, half, fpx, size):
     """Pixel columns [c0, c1] of a row whose centres satisfy |U| <= lim*W and |V| <= lim*W.
@@ -445,8 +452,7 @@ def _reset(indices, seeds, rng, ncubes, cubes, colors, rot, target, steps, turns
                 colors[b, i, :] = palette[perm[i]]
             if not _asymmetric(cubes[b], n, colors[b], rotations):
                 continue
-            for o in range(rotations.shape[0]):
-                _render(cubes[b], n, colors[b], rotations[o], cam, shades, bg, views[b, o], zbuf)
+            _render_views(cubes[b], n, colors[b], rotations, cam, shades, bg, views[b], zbuf)
             if _views_distinct(views[b]):
                 ok = True
                 break
@@ -726,10 +732,8 @@ class Rotation(Game):
         self._solved[i] = solved
         self._done[i] = done
         self._max_steps[i] = max_steps
-        zbuf = np.empty((self.view_size, self.view_size))
-        for o in range(24):
-            _render(self._cubes[i], n, self._colors[i], ROTATIONS[o], self._cam, _SHADES, self._bg,
-                    self._views[i, o], zbuf)
+        _render_views(self._cubes[i], n, self._colors[i], ROTATIONS, self._cam, _SHADES, self._bg,
+                      self._views[i], np.empty((self.view_size, self.view_size)))
 
     @classmethod
     def render_view(cls, shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndarray:
