@@ -252,6 +252,15 @@ def _apple_distances(b, cells, nbr, occ, apple, t1, t2, targets, n_targets, dist
 
 
 @numba.njit(cache=True)
+def _bot_scratch(size):
+    """The work arrays ``_bot_action`` reuses from board to board: dist, queue, seen, stamp, targets and
+    the neighbour table."""
+    cells = size * size
+    return (np.empty(cells, np.int64), np.empty(cells, np.int64), np.zeros(cells, np.int64),
+            np.zeros(1, np.int64), np.empty(12, np.int64), _neighbours(size))
+
+
+@numba.njit(cache=True)
 def _bot_action(b, p, kind, size, body, head, length, direction, occ, apple, rng, dx, dy, opposite,
                 dist, queue, seen, stamp, targets, nbr):
     """The scripted move of snake p on board b: ``kind`` GREEDY or RANDOM (see the module docstring)."""
@@ -331,13 +340,7 @@ def _bot_action(b, p, kind, size, body, head, length, direction, occ, apple, rng
 @numba.njit(cache=True)
 def _bot_actions(player, kind, size, body, head, length, direction, occ, apple, rng, dx, dy, opposite,
                  out):
-    cells = size * size
-    dist = np.empty(cells, np.int64)
-    queue = np.empty(cells, np.int64)
-    seen = np.zeros(cells, np.int64)
-    stamp = np.zeros(1, np.int64)
-    targets = np.empty(12, np.int64)
-    nbr = _neighbours(size)
+    dist, queue, seen, stamp, targets, nbr = _bot_scratch(size)
     for b in range(out.shape[0]):
         out[b] = _bot_action(b, player, kind, size, body, head, length, direction, occ, apple, rng, dx, dy,
                              opposite, dist, queue, seen, stamp, targets, nbr)
@@ -358,12 +361,7 @@ def _step(actions, opp_actions, mode, size, num_apples, max_rounds, apple_reward
           win_reward, body, head, length, direction, alive, score, occ, apple, rounds, done, result, rng,
           dx, dy, opposite, reward, terminated):
     cells = size * size
-    dist = np.empty(cells, np.int64)
-    queue = np.empty(cells, np.int64)
-    seen = np.zeros(cells, np.int64)
-    stamp = np.zeros(1, np.int64)
-    targets = np.empty(12, np.int64)
-    nbr = _neighbours(size)
+    dist, queue, seen, stamp, targets, nbr = _bot_scratch(size)
     move = np.empty(2, np.int64)
     new = np.empty(2, np.int64)  # new head cell, -1 when off the board
     eats = np.zeros(2, np.bool_)
