@@ -78,13 +78,11 @@ from envs.base import (
 )
 from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
-from envs.snake import checked_path
+from envs.snake import _DX, _DY, _OPPOSITE, DOWN, LEFT, RIGHT, UP, Snake, checked_path  # noqa: F401
 
-UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
-ACTION_NAMES = ("UP", "DOWN", "LEFT", "RIGHT")
-_DX = np.array([0, 0, -1, 1], dtype=np.int64)
-_DY = np.array([-1, 1, 0, 0], dtype=np.int64)
-_OPPOSITE = np.array([DOWN, UP, RIGHT, LEFT], dtype=np.int64)
+# Snake's moves, under its names and numbers (UP..RIGHT re-exported): checked_path reads a state's
+# direction by them, so the two games must not drift apart.
+ACTION_NAMES = Snake.ACTION_NAMES
 
 OPPONENTS = SNAKE_DUEL_OPPONENTS  # the names, in envs/choices.py; their indices:
 GREEDY, RANDOM, POLICY = (OPPONENTS.index(name) for name in ("greedy", "random", "policy"))
