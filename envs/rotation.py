@@ -234,8 +234,7 @@ def _render(cubes, n, colors, rot, cam, shades, bg, out, zinv):
                 num = tx * nx + ty * ny + tz * nz
                 if num >= 0.0:
                     continue
-                shade_idx = 0
-                if nx != 0:
+                if nx != 0:  # the normal is a signed world axis; _SHADES lists +x, -x, +y, -y, +z, -z
                     shade_idx = 0 if nx > 0 else 1
                 elif ny != 0:
                     shade_idx = 2 if ny > 0 else 3
