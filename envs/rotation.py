@@ -121,13 +121,21 @@ MAX_TURNS = int(DISTANCE.max())
 #: BEST_ACTION[s, t] = the lowest-numbered action on a shortest path from s to t (-1 when s == t).
 BEST_ACTION = np.array([[next((a for a in range(6) if DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1), -1)
                          for t in range(24)] for s in range(24)], dtype=np.int64)
-# Rotations W by their distance from the identity: start = W^-1 @ target is W's distance away.
-_BY_DIST = np.full((MAX_TURNS + 1, 24), -1, dtype=np.int64)
-_BY_DIST_COUNT = np.zeros(MAX_TURNS + 1, dtype=np.int64)
-for _w in range(24):
-    _d = DISTANCE[0, _w]
-    _BY_DIST[_d, _BY_DIST_COUNT[_d]] = _w
-    _BY_DIST_COUNT[_d] += 1
+
+
+def _rotations_by_distance() -> tuple[np.ndarray, np.ndarray]:
+    """Row d: the rotations W at distance d from the identity, in index order (padded with -1), and
+    how many there are. Reset draws W at the episode's distance: start = W^-1 @ target is that far."""
+    by_dist = np.full((MAX_TURNS + 1, 24), -1, dtype=np.int64)
+    count = np.zeros(MAX_TURNS + 1, dtype=np.int64)
+    for w in range(24):
+        d = DISTANCE[0, w]
+        by_dist[d, count[d]] = w
+        count[d] += 1
+    return by_dist, count
+
+
+_BY_DIST, _BY_DIST_COUNT = _rotations_by_distance()
 
 # --- Appearance ---------------------------------------------------------------------------------
 
