@@ -188,8 +188,11 @@ def plan(opts: ExportOptions) -> Plan:
     # After the run's game: a game with no task module is told to use --tasks-per-state 0 (which needs
     # no datasets package), not to install datasets for a trl format it could never write.
     if "trl" in formats and not _installed("datasets"):
-        raise ExportError("--formats trl needs the Hugging Face datasets package: pip install datasets "
-                          "(or leave trl out of --formats)")
+        # Named as the user gave it: the default "all" holds trl without the user typing it.
+        given = f"--formats {opts.formats}" + (" (the default)" if opts.formats == "all" else "")
+        raise ExportError(f"{given} writes trl, which needs the Hugging Face datasets package: "
+                          'pip install -e ".[vlm]" (or pip install datasets), or leave trl out of --formats '
+                          "(e.g. --formats llamafactory,easyr1,verl,openrlhf,swift)")
     if opts.minari and not _installed("minari"):
         raise ExportError("--minari needs the minari package: pip install minari (or drop --minari)")
     try:

@@ -438,7 +438,14 @@ def test_a_folder_named_like_a_missing_package_is_not_taken_for_it(run, tmp_path
     assert importlib.util.find_spec("datasets") is not None  # the namespace package
     out = tmp_path / "out"
     assert export(str(run), "--out", str(out), "--episodes", "1", "--no-progress") == 2
-    assert "--formats trl needs the Hugging Face datasets package" in capsys.readouterr().err
+    # The default --formats is named as such (it said "--formats trl" to a user who gave no --formats),
+    # with the install line the README uses.
+    err = capsys.readouterr().err
+    assert "--formats all (the default) writes trl, which needs the Hugging Face datasets package" in err
+    assert 'pip install -e ".[vlm]"' in err
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "trl,verl",
+                  "--no-progress") == 2
+    assert "--formats trl,verl writes trl, which needs" in capsys.readouterr().err
     assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "verl", "--minari",
                   "--no-progress") == 2
     assert "--minari needs the minari package" in capsys.readouterr().err
