@@ -189,10 +189,12 @@ def plan(opts: ExportOptions) -> Plan:
     # no datasets package), not to install datasets for a trl format it could never write.
     if "trl" in formats and not _installed("datasets"):
         # Named as the user gave it: the default "all" holds trl without the user typing it.
-        given = f"--formats {opts.formats}" + (" (the default)" if opts.formats == "all" else "")
+        default = opts.formats.strip().lower() == "all"
+        given = f"--formats {opts.formats}" + (" (the default)" if default else "")
+        others = ",".join(name for name in fmt.FORMATS if name != "trl")
         raise ExportError(f"{given} writes trl, which needs the Hugging Face datasets package: "
                           'pip install -e ".[vlm]" (or pip install datasets), or leave trl out of --formats '
-                          "(e.g. --formats llamafactory,easyr1,verl,openrlhf,swift)")
+                          f"(e.g. --formats {others})")
     if opts.minari and not _installed("minari"):
         raise ExportError("--minari needs the minari package: pip install minari (or drop --minari)")
     try:
