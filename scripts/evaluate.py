@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--random", action="store_true",
                    help="a uniformly random agent on the run's game and settings (the baseline)")
     p.add_argument("--no-video", action="store_true", help="no replay of the best episode (MP4 and GIF)")
-    p.add_argument("--video-steps", type=positive_int, default=1000,
+    p.add_argument("--video-steps", type=positive_int,
                    help="the video shows the best episode's last N steps (default 1000)")
     p.add_argument("--max-steps", type=positive_int,
                    help="cut every episode after this many moves, as export_trajectories.py and compare.py "
@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                 "holds the results; drop them")
     if args.vlm and (args.checkpoint or args.stochastic):
         p.error("--vlm plays no checkpoint: drop --checkpoint and --stochastic")
+    if args.no_video and args.video_steps:
+        p.error("--video-steps sets the length of the video --no-video turns off: drop one of them")
+    args.video_steps = args.video_steps or 1000
     from agents.interrupts import stop_signals_interrupt
 
     try:

@@ -389,6 +389,7 @@ def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, caps
     (["--out", "elsewhere"], "--env and --out are for --vlm without a run folder"),
     (["--vlm", "m@http://127.0.0.1:9", "--checkpoint", "x.zip"], "--vlm plays no checkpoint"),
     (["--vlm", "m@http://127.0.0.1:9", "--stochastic"], "--vlm plays no checkpoint"),
+    (["--no-video", "--video-steps", "5"], "--video-steps sets the length of the video --no-video turns off"),
 ])
 def test_evaluate_refuses_seeds_that_wrap_and_flags_it_would_ignore(trained, scripts, argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
