@@ -104,6 +104,14 @@ def env_flag(key: str, typed: Collection[str] = ()) -> str:
     return f"--{key.replace('_', '-')}" if own else f"--set env_kwargs.{key}"
 
 
+def input_name(key: str, args: argparse.Namespace, typed: Collection[str]) -> str:
+    """Where game option ``key`` (a file) was given: its flag, ``--set``, or a ``--config`` file's
+    ``env_kwargs`` (named so, not as a flag the user did not type)."""
+    if getattr(args, key) is None and key not in typed and args.config:
+        return f"--config {args.config}: env_kwargs.{key} ="
+    return env_flag(key, typed)
+
+
 def set_options(assignments: list[str]) -> set[str]:
     """The game options that ``--set`` assignments set (``env_kwargs.size=8`` sets ``size``)."""
     keys = (item.split("=", 1)[0].strip().split(".") for item in assignments)
@@ -366,7 +374,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             if args.force and args.run_dir is not None:
                 refuse_inputs_in_replaced_run(Path(args.run_dir), {
                     "--config": args.config,
-                    **{env_flag(key, typed): cfg["env_kwargs"].get(key) for key in ("rom", "state")}})
+                    **{input_name(key, args, typed): cfg["env_kwargs"].get(key) for key in ("rom", "state")}})
             # A stop while --force moves the old run aside waits until the caller knows where it went (it
             # would stay hidden there), and then puts it back.
             with deferred_stop():

@@ -881,6 +881,24 @@ def test_force_refuses_a_rom_inside_the_run_it_replaces(tmp_path: Path, scripts,
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing moved aside
 
+
+def test_force_names_a_config_files_rom_inside_the_run(tmp_path: Path, scripts, capsys) -> None:
+    # A --config file's env_kwargs.rom inside the replaced run was named "--rom", a flag not typed.
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.yaml", "command.txt"):
+        (run / name).write_text("env: gameboy\n")
+    rom = run / "cart.gb"
+    rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    config = tmp_path / "mine.yaml"
+    config.write_text(f"env: gameboy\nenv_kwargs: {{game: depthfirst_test, rom: {rom}, state: none}}\n")
+    assert scripts.train_ppo.main(["--config", str(config), "--run-dir", str(run), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {config}: env_kwargs.rom = {rom} is inside --run-dir {run}, which --force" in err
+    assert "--rom" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.yaml", "run"]  # nothing moved aside
+
+
 def test_missing_state_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make_state"):
         make(1, state=tmp_path / "none.state")
