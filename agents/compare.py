@@ -37,6 +37,7 @@ from agents.evaluation import (
     eval_kwargs,
     mean_text,
     run_episodes,
+    summarize,
 )
 from agents.interrupts import settled, uninterruptible
 from agents.runs import (
@@ -201,16 +202,15 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
-    scores = np.array([e.score for e in run.episodes], dtype=np.float64)
-    lengths = np.array([e.length for e in run.episodes], dtype=np.float64)
+    figures = summarize(run.episodes)  # the score figures evaluate.py reports, computed alike
     successes = [success_of(e.info) for e in run.episodes]
     out: dict[str, Any] = {
         "name": run.name, "kind": run.kind, "parameters": run.parameters,
-        "parameters_source": run.parameters_source, "episodes": len(run.episodes),
-        "mean_score": float(scores.mean()), "median_score": float(np.median(scores)),
-        "std_score": float(scores.std()), "min_score": float(scores.min()), "max_score": float(scores.max()),
+        "parameters_source": run.parameters_source,
+        **{k: figures[k] for k in ("episodes", "mean_score", "median_score", "std_score", "min_score",
+                                   "max_score")},
         "success_rate": None if None in successes else float(np.mean(successes)),
-        "mean_length": float(lengths.mean()), "decisions": run.decisions, "wall_s": run.wall_s,
+        "mean_length": figures["mean_length"], "decisions": run.decisions, "wall_s": run.wall_s,
         "decisions_per_s": run.decisions / run.wall_s if run.wall_s > 0 else None,
         "about": run.about,
     }
