@@ -6,9 +6,10 @@
         --episodes 20 [--out DIR] [--price-per-1k-tokens gpt-4o=0.0025,0.01]
 
 Writes report.md (tables, plots, the VLMs' worst decisions with their reasoning), report.json and PNG
-plots into --out (default: <specialist run>/compare-<time>). Any OpenAI-compatible chat-completions
-endpoint works (vLLM, SGLang, LM Studio, OpenAI); the API key is read from --api-key-env. Answers are
-cached on disk, so re-running the same comparison sends no request.
+plots into --out (default: <specialist run>/compare-<time>, or runs/<env>/compare-<time> without
+--specialist). Either side may be left out: --specialist alone needs no server. Any OpenAI-compatible
+chat-completions endpoint works (vLLM, SGLang, LM Studio, OpenAI); the API key is read from
+--api-key-env. Answers are cached on disk, so re-running the same comparison sends no request.
 """
 
 from __future__ import annotations
