@@ -702,14 +702,14 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             show_progress: bool = True, checkpoint: Path | None = None) -> dict[str, Any]:
     """Play the specialist (a run folder; its model file ``checkpoint`` if given) and each VLM player on
     the same seeds; write the report."""
-    players = players or []
+    players, prices, vlm_params = players or [], prices or {}, vlm_params or {}
     if specialist is None and not players:
         raise CompareError("nothing to compare: give --specialist RUN and/or --vlm MODEL@URL")
     if checkpoint is not None and specialist is None:
         raise CompareError("--checkpoint is the specialist's model file: give --specialist RUN too")
     if episodes < 1:
         raise CompareError(f"--episodes must be >= 1, got {episodes}")
-    check_model_names(players, prices or {}, vlm_params or {})
+    check_model_names(players, prices, vlm_params)
     env_kwargs: dict[str, Any] = {}
     model = None
     about: dict[str, Any] = {}
@@ -744,12 +744,12 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     except ValueError as e:
         raise CompareError(str(e)) from None
     try:
-        runs = play_all(env, env_kwargs, episodes, seed, int(max_steps) if max_steps else EPISODE_STEP_CAP,
-                        model, about, players, labels, vlm_params or {}, show_progress)
+        runs = play_all(env, env_kwargs, episodes, seed, max_steps or EPISODE_STEP_CAP, model, about, players,
+                        labels, vlm_params, show_progress)
         try:
             with uninterruptible():  # the new report is written and swapped in with no signal in between
                 report = write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed,
-                                             runs=runs, prices=prices or {}, frames_per_vlm=frames_per_vlm,
+                                             runs=runs, prices=prices, frames_per_vlm=frames_per_vlm,
                                              command=command, max_steps=max_steps)
                 # The report is in place: a stop signal from now on is ignored (one in the moment after this
                 # block, before the caller could say so, had compare.py say no report was written).
