@@ -153,7 +153,7 @@ def success_of(info: dict[str, float]) -> float | None:
 
 # ---------------------------------------------------------------------- playing
 def play_specialist(model: Any, name: str, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int,
-                    max_steps: int, progress: Any = None, about: dict[str, Any] | None = None) -> PlayerRun:
+                    max_steps: int, progress: Any, about: dict[str, Any]) -> PlayerRun:
     """The specialist's greedy play, every episode in one batch."""
     from agents.policies import count_params
 
@@ -163,8 +163,7 @@ def play_specialist(model: Any, name: str, env: str, env_kwargs: dict[str, Any],
     eps = run_episodes(model, env, env_kwargs, episodes, seed=seed, batch=episodes, max_steps=max_steps,
                        deterministic=True, progress=progress)
     wall = time.perf_counter() - t0
-    return PlayerRun(name, "specialist", float(count_params(model.policy)), "counted", eps, wall,
-                     dict(about or {}))
+    return PlayerRun(name, "specialist", float(count_params(model.policy)), "counted", eps, wall, dict(about))
 
 
 def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int,
