@@ -374,9 +374,12 @@ def _check_draft(d: Any, where: str) -> TaskDraft:
                         f"qa_level {d.qa_level!r}")
     if not isinstance(d.images, list) or not d.images:
         problems.append("a task needs at least one image")
-    for name in ("qa_type", "question", "answer", "analysis"):
-        if not isinstance(getattr(d, name), str) or (name != "answer" and not getattr(d, name)):
+    for name in ("qa_type", "question", "analysis"):
+        value = getattr(d, name)
+        if not isinstance(value, str) or not value:
             problems.append(f"{name} must be a non-empty string")
+    if not isinstance(d.answer, str):
+        problems.append("answer must be a string (it may be empty)")
     problem = spec_problem(d.verifier)
     if problem:
         problems.append(problem)

@@ -1042,7 +1042,7 @@ def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
     ({"images": []}, "a task needs at least one image"),
     ({"question": ""}, "question must be a non-empty string"),
     ({"analysis": ""}, "analysis must be a non-empty string"),
-    ({"answer": 5}, "answer must be a non-empty string"),
+    ({"answer": 5}, "answer must be a string"),  # not "non-empty": an empty answer is allowed
     ({"verifier": {"rule": "integer"}}, "verifier rule 'integer' needs 'value'"),
     ({"options": ["A", 2]}, "options must be None or a list of strings"),
     ({"extra": {"state": {1, 2}}}, "verifier/extra/options must be JSON-able"),
