@@ -449,7 +449,7 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
                 if view.obs is not None:
                     observations.append(view.obs)
                 if view.final:
-                    result.episodes.append(episode_row(log, view, frame))
+                    result.episodes.append(episode_row(view, frame))
                     break
                 writer.add(view, frame)
                 if module is not None:

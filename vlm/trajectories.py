@@ -355,7 +355,9 @@ class StepWriter:
             self.writer.close()
 
 
-def episode_row(log: EpisodeLog, final: StepView, final_frame: str) -> dict[str, Any]:
+def episode_row(final: StepView, final_frame: str) -> dict[str, Any]:
+    """The episodes.parquet row of ``final.log``, ending in state ``final`` (drawn as ``final_frame``)."""
+    log = final.log
     return {"episode": log.episode, "seed": log.seed, "score": log.score, "length": log.length,
             "return": float(log.rewards.sum(dtype=np.float64)),
             "terminated": bool(log.terminated[-1]) if log.length else False,
