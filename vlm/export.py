@@ -37,6 +37,7 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
+from agents.interrupts import settled, uninterruptible
 from agents.runs import (
     OS_LITTER,
     RunError,
@@ -46,9 +47,10 @@ from agents.runs import (
     foreign_entries,
     missing_folders,
     not_written,
+    process_running,
     remove_folders,
 )
-from envs import GAMES, game_class
+from envs import GAMES, game_class, make_game
 from vlm import formats as fmt
 from vlm import splits as sp
 from vlm.card import write_card
@@ -432,8 +434,6 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
 
 
 def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkOutput:
-    from envs import make_game
-
     root = Path(s.root)
     cls = game_class(s.env)
     module = importlib.import_module(s.task_module) if s.task_module and s.tasks_per_state > 0 else None
@@ -519,8 +519,6 @@ class _Runner:
                     _PROGRESS = None
                 bar.update(size(job) - (bar.n - done_before))
             return out
-        from agents.interrupts import uninterruptible
-
         # The pool starts its processes in submit(): started with SIGINT and SIGTERM ignored, they keep
         # ignoring them from their first instruction on (Python leaves an ignored SIGINT alone), so a
         # Ctrl-C reaches only this process, which stops them (close) and prints one line. A signal in
@@ -780,9 +778,6 @@ def _put_right(out: Path) -> None:
     two renames), else the rest of an export already replaced (killed while deleting it, which takes a
     while), deleted. Those of an export still running are left alone, and so is a folder holding anything
     an export does not write (the user's, merely so named: an export moves aside only an export)."""
-    from agents.interrupts import uninterruptible
-    from agents.runs import process_running
-
     try:
         if out.is_symlink():
             out = out.resolve()
@@ -815,8 +810,6 @@ def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
     replaced only now. Not interruptible: a signal between the renames would leave no ``out``, one
     during the old export's removal a stray copy. Once the export is in place, stop signals are ignored
     (``settled``): one in the moment after made the script say that nothing was written."""
-    from agents.interrupts import settled, uninterruptible
-
     with uninterruptible():
         problem = _out_problem(out, overwrite)  # a folder made or filled at --out while the export ran
         if problem:
