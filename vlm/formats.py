@@ -163,9 +163,8 @@ class ImagePaths:
     relative paths against different folders) or relative to a given folder (``--relative-paths``)."""
 
     def __init__(self, final_root: Path, relative: bool) -> None:
-        self.final_root = Path(os.path.abspath(final_root))
         self.relative = relative
-        self._root = str(self.final_root)  # joined with os.path per image: a Path per image is slow
+        self._root = os.path.abspath(final_root)  # a str, joined with os.path: a Path per image is slow
 
     def path(self, rel: str, folder: str = "") -> str:
         if self.relative:
