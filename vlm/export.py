@@ -276,15 +276,16 @@ def _foreign_files(out: Path) -> list[str]:
             names = files + [d for d in dirs if os.path.islink(os.path.join(here, d))]
             for name in names:
                 rel = (base / name).as_posix()
-                if not _export_file(rel, name):
+                if not _export_file(rel):
                     found.append(rel)
     return sorted(found)
 
 
-def _export_file(rel: str, name: str) -> bool:
-    if any(fnmatch.fnmatchcase(name, litter) for litter in OS_LITTER):
-        return True
+def _export_file(rel: str) -> bool:
+    """Whether the file at ``rel`` (relative to the export) is one an export writes, or OS litter."""
     parts = rel.split("/")
+    if any(fnmatch.fnmatchcase(parts[-1], litter) for litter in OS_LITTER):
+        return True
     return any(len(pattern) == len(parts) and all(map(fnmatch.fnmatchcase, parts, pattern))
                for pattern in _EXPORT_FILE_PARTS)
 
