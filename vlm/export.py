@@ -353,7 +353,7 @@ class ReplaySettings:
     scale: int
     tasks_per_state: int
     seed: int
-    task_module: str | None
+    task_module: str | None  # None with --tasks-per-state 0 (plan leaves it out): no task records
     source: dict[str, Any]  # env, run, checkpoint, policy: the same for every record
     minari: bool
 
@@ -437,7 +437,7 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
 def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkOutput:
     root = Path(s.root)
     cls = game_class(s.env)
-    module = importlib.import_module(s.task_module) if s.task_module and s.tasks_per_state > 0 else None
+    module = importlib.import_module(s.task_module) if s.task_module else None
     store = ImageStore(root)
     result = ChunkOutput()
     writer = StepWriter(root / TRAJ_DIR / "steps" / f"part-{chunk:05d}.parquet", cls.ACTION_NAMES)
