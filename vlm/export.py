@@ -763,7 +763,7 @@ def _claim(partial: Path, out: Path) -> Any:
             raise ExportError(f"another export into {out} is running (its work is in {partial}); wait for "
                               "it to finish or choose another --out") from None
         except OSError:
-            pass  # no owner file: not a live export either (or one that just moved it into place)
+            pass  # gone (an export just moved it into place) or no folder: not a live export's either
         shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     f = open(partial / OWNER, "w")  # noqa: SIM115 (held open for the whole export)
