@@ -583,8 +583,6 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         raise ExportError(str(e)) from None
     import torch
 
-    from agents.policies import count_params
-
     out = p.out
     made = missing_folders(out.parent)  # removed again if the export fails
     partial = out.parent / f".{out.name}.partial"
@@ -613,8 +611,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
             raise ExportError(f"{run.checkpoint} changed during the export (is the run still training?); "
                               "export a checkpoint that stays, --checkpoint "
                               f"{run.path / 'checkpoints' / 'step_<N>.zip'}")
-        summary = _finish(p, partial, model, count_params(model.policy), logs, kept, outputs, times, t0,
-                          env_kwargs, played_sha1)
+        summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
     except BaseException as e:
         lock.close()
         shutil.rmtree(partial, ignore_errors=True)
@@ -667,10 +664,12 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
     return logs, kept, outputs
 
 
-def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLog], kept: list[EpisodeLog],
+def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[EpisodeLog],
             outputs: list[ChunkOutput], times: dict[str, float], t0: float, env_kwargs: dict[str, Any],
             checkpoint_sha1: str) -> dict[str, Any]:
     """Everything after the replay, in the parent: splits, formats, Minari, meta, card."""
+    from agents.policies import count_params
+
     opts, run, env = p.opts, p.run, p.run.env
     records = [r for o in outputs for r in o.records]
     write_episodes(root / TRAJ_DIR / "episodes.parquet", [e for o in outputs for e in o.episodes])
@@ -724,7 +723,7 @@ def _finish(p: Plan, root: Path, model: Any, n_params: int, logs: list[EpisodeLo
         "run": {"path": os.path.abspath(run.path), "checkpoint": os.path.abspath(run.checkpoint),
                 "checkpoint_sha1": checkpoint_sha1},
         "policy": {"algorithm": type(model).__name__, "preset": run.preset,
-                   "recurrent": bool(run.cfg.get("recurrent")), "parameters": int(n_params),
+                   "recurrent": bool(run.cfg.get("recurrent")), "parameters": int(count_params(model.policy)),
                    "num_timesteps": int(model.num_timesteps)},
         "seeds": {"base": opts.seed, "rule": "episode k is seeded base + k",
                   "kept_episodes": [log.episode for log in kept]},
