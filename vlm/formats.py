@@ -194,25 +194,19 @@ class ImageBytes:
         return {"bytes": self._read(rel), "path": rel.rsplit("/", 1)[-1]}
 
 
-def write_jsonl(path: Path, rows: Iterable[Record]) -> int:
-    """``rows`` as JSON Lines (UTF-8, non-ASCII kept as is); how many rows were written."""
-    n = 0
+def write_jsonl(path: Path, rows: Iterable[Record]) -> None:
+    """``rows`` as JSON Lines (UTF-8, non-ASCII kept as is)."""
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    return n
 
 
-def _write_json_array(path: Path, rows: Iterable[Record]) -> int:
-    n = 0
+def _write_json_array(path: Path, rows: Iterable[Record]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.write("[")
-        for row in rows:
-            f.write(("\n" if n == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
-            n += 1
+        for k, row in enumerate(rows):
+            f.write(("\n" if k == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
         f.write("\n]\n")
-    return n
 
 
 IMAGE_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
