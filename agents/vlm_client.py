@@ -421,7 +421,10 @@ class ChatClient:
             if attempt == self.max_retries:
                 break
             if not wait:  # none asked for, or 0 (a date past, "0"): our backoff, as the OpenAI SDK does
-                wait = min(self.max_backoff, self.backoff * 2 ** attempt) * (1 + 0.25 * random.random())
+                # The exponent is capped: 2 ** 1024 overflows a float (an OverflowError, not a ChatError, for
+                # --retries over 1024); 2 ** 60 is past any max_backoff already.
+                backoff = self.backoff * 2 ** min(attempt, 60)
+                wait = min(self.max_backoff, backoff) * (1 + 0.25 * random.random())
             else:
                 wait = min(wait, self.max_retry_after)
             self._sleep(wait)

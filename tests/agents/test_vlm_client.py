@@ -799,6 +799,23 @@ def test_the_backoff_doubles_up_to_max_backoff_with_a_quarter_jitter_and_no_wait
     assert sleeps == pytest.approx([1.125, 2.25, 4.5, 5.625])
 
 
+def test_a_thousand_retries_back_off_at_max_backoff_not_overflow(monkeypatch):
+    # backoff · 2^attempt overflowed a float at attempt 1024: an OverflowError, not a ChatError, ended the
+    # run of a user who gave --retries 2000 for "never give up" once the server had been down for hours.
+    monkeypatch.setattr("agents.vlm_client.random.random", lambda: 0.0)
+    sleeps = []
+    c = ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"), api_key_env=None, max_retries=1100,
+                   max_backoff=5.0, sleep=sleeps.append)
+
+    def reset(data):
+        raise ConnectionResetError("reset by peer")
+
+    monkeypatch.setattr(c, "_post", reset)
+    with pytest.raises(ChatError, match="gave up after 1101 attempts"):
+        c.complete("q", [IMG])
+    assert len(sleeps) == 1100 and sleeps[:3] == [1.0, 2.0, 4.0] and set(sleeps[3:]) == {5.0}
+
+
 def test_a_negative_or_endless_retry_after_is_no_wait_asked_for():
     # retry-after-ms of -5 or inf falls back to retry-after; a negative retry-after to the backoff (a
     # negative wait sent the retry at once).
