@@ -7,8 +7,10 @@ import io
 import json
 import re
 import socket
+import ssl
 import threading
 import time
+import urllib.error
 
 import numpy as np
 import pytest
@@ -133,9 +135,10 @@ def test_reasoning_odd_token_counts_and_calls_are_read_as_documented():
     assert c.stats.as_dict()["calls"] == 2
 
 
-def test_an_account_out_of_quota_is_told_by_its_error_type_alone():
+@pytest.mark.parametrize("field", ["type", "code"])
+def test_an_account_out_of_quota_is_told_by_its_error_type_or_code_alone(field):
     quota = Reply(status=429, body=json.dumps({"error": {"message": "You exceeded your current quota.",
-                                                         "type": "insufficient_quota"}}).encode())
+                                                         field: "insufficient_quota"}}).encode())
     with ChatServer(default=lambda b: quota) as server, pytest.raises(ChatConfigError, match="out of quota"):
         client(server, max_retries=3).complete("q", [IMG])
     assert server.hits == 1
@@ -195,6 +198,10 @@ def test_content_parts_give_their_text_only():
     body = json.dumps({"choices": [{"message": {"role": "assistant", "content": parts}}]}).encode()
     with ChatServer([Reply(body=body)]) as server:
         assert client(server).complete("q", [IMG]).content == "<answer>UP</answer>"
+    # message.refusal beside content parts is kept: the parts' refusals stand in only when it is absent.
+    message = {"role": "assistant", "content": [{"type": "text", "text": ""}], "refusal": "I won't."}
+    reply = ChatClient._parse(json.dumps({"choices": [{"message": message}]}).encode(), 0.0)
+    assert (reply.content, reply.refusal) == ("", "I won't.")
 
 def test_a_refusal_is_kept_and_cached(tmp_path):
     # OpenAI sends message.refusal with null content when the model declines: it read as an empty answer.
@@ -494,6 +501,41 @@ def test_a_connection_reset_before_any_answer_is_retried(monkeypatch):
     assert type(exc.value) is ChatError
 
 
+@pytest.mark.parametrize("reason, fatal", [
+    (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), True),  # an unknown host
+    (socket.gaierror(getattr(socket, "EAI_NODATA", socket.EAI_NONAME), "No address associated with hostname"),
+     True),
+    (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), False),  # a resolver's hiccup
+    (ssl.SSLCertVerificationError(1, "certificate verify failed"), True),
+    (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), False),  # closed mid-handshake
+])
+def test_a_connection_failure_fails_at_once_only_before_any_answer_and_if_retrying_cannot_help(
+        monkeypatch, reason, fatal):
+    # README: an unknown host or a failed TLS handshake fails at once (until the server has answered);
+    # a temporary resolver failure and a handshake cut short are retried. No test raised any of these.
+    sleeps = []
+    c = ChatClient(Endpoint("m", "https://vlm.example/v1"), api_key_env=None, max_retries=2,
+                   sleep=sleeps.append)
+    answers = iter([])
+
+    def post(data):
+        answer = next(answers, None)
+        if answer is None:
+            raise urllib.error.URLError(reason)
+        return answer
+
+    monkeypatch.setattr(c, "_post", post)
+    with pytest.raises(ChatError) as exc:
+        c.complete("q", [IMG])
+    assert isinstance(exc.value, ChatConfigError) is fatal and len(sleeps) == (0 if fatal else 2)
+    # Once the server has answered, the same failure is a hiccup: retried, and the answer after it kept.
+    ok = (200, {}, b'{"choices": [{"message": {"content": "ok"}}]}')
+    answers = iter([ok, None, ok])
+    sleeps.clear()
+    assert c.complete("q1", [IMG]).content == "ok" and c.complete("q2", [IMG]).content == "ok"
+    assert len(sleeps) == 1
+
+
 def test_a_server_that_answered_before_is_retried_when_it_goes_away():
     with ChatServer([good("ok")]) as server:
         c = client(server, max_retries=2)
@@ -543,6 +585,7 @@ def test_a_request_refused_as_too_long_points_at_the_request_settings_not_the_ke
     (b'{"object": "error", "message": "The model `foo` does not exist.", "type": "NotFoundError", '
      b'"param": null, "code": 404}', "HTTP 404: The model `foo` does not exist. (check"),  # older vLLM
     (b'{"detail": "Not Found"}', "HTTP 404: Not Found (check"),  # FastAPI: a URL without /v1
+    (b'{"error": "model \'foo\' not found"}', "HTTP 404: model 'foo' not found (check"),  # a bare string
 ])
 def test_error_bodies_of_other_servers_give_their_message(body, message):
     with ChatServer([Reply(status=404, body=body)]) as server, \
@@ -678,12 +721,25 @@ def test_retries_help_names_every_status_retried():
     (["--timeout", "0"], "--timeout must be a finite number"),
     (["--temperature", "nan"], "--temperature must be a finite number"),
     (["--temperature", "-1"], "--temperature must be a finite number"),
+    (["--retries", "-1"], "--retries must be >= 0"),
+    (["--max-tokens", "0"], "--max-tokens must be >= 1"),
 ])
 def test_bad_numbers_are_refused_naming_the_flag(argv, message):
     from agents.vlm_client import client_from_args
 
     with pytest.raises(ValueError, match=message):
         client_from_args("m@http://127.0.0.1:9/v1", _client_args(*argv, "--no-cache"))
+
+
+def test_the_smallest_settings_are_taken_and_a_client_refuses_negative_ones():
+    from agents.vlm_client import client_from_args
+
+    c = client_from_args("m@http://127.0.0.1:9/v1", _client_args("--retries", "0", "--max-tokens", "1",
+                                                                  "--concurrency", "1", "--no-cache"))
+    assert (c.max_retries, c.settings["max_tokens"]) == (0, 1)  # one attempt, no retry
+    for bad in ({"max_retries": -1}, {"backoff": -1.0}, {"timeout": 0.0}):
+        with pytest.raises(ValueError, match="max_retries and backoff >= 0"):
+            ChatClient("m@http://127.0.0.1:9/v1", api_key_env=None, **bad)
 
 
 def test_the_cache_dir_is_checked_before_any_request(tmp_path, monkeypatch):
@@ -868,6 +924,8 @@ def test_a_body_over_the_cap_is_refused_at_its_announced_length_or_its_first_byt
         def read1(self, n: int) -> bytes:
             self.reads += 1
             chunk, self.data = self.data[:n], self.data[n:]
+            if self.length is not None:  # as http.client's: the bytes still to come
+                self.length -= len(chunk)
             return chunk
 
     deadline = time.monotonic() + 60
@@ -876,5 +934,23 @@ def test_a_body_over_the_cap_is_refused_at_its_announced_length_or_its_first_byt
         _read_until(announced, deadline, limit=100)
     assert announced.reads == 0
     assert _read_until(Body(b"x" * 100, None), deadline, limit=100) == b"x" * 100  # the cap itself: read
+    assert _read_until(Body(b"x" * 100, 100), deadline, limit=100) == b"x" * 100  # announced, too
     with pytest.raises(_TooLarge):
         _read_until(Body(b"x" * 101, None), deadline, limit=100)
+
+
+@pytest.mark.parametrize("raw, cut", [
+    (b'{"choices": [{"message": {"content": "UP"}, "logprobs": nu', True),  # inside null: vLLM sends logprobs
+    (b'{"choices": [{"message": {"content": "UP", "refusal": null}, "tr', True),  # inside a key
+    (b'{"choices": [{"message": {"content": "UP"}, "x": fals', True),
+    (b'{"choices": [{"message": {"content": "UP"}}], ', True),
+    (b'{"choices": [{"message": {"content": "UP"}}]}', False),  # whole
+    (b'{"choices": [{"message": {"content": "UP"}, "x": nope', False),  # garbage, not cut short
+    (b"<html>", False), (b"", False),
+])
+def test_a_body_is_cut_short_where_more_bytes_could_still_make_it_json(raw, cut):
+    # A body dropped inside true/false/null is cut short (retried), not a first answer from a URL that is
+    # no chat-completions endpoint; the tests cut bodies only inside a string or at the end.
+    from agents.vlm_client import _cut_short
+
+    assert _cut_short(raw) is cut
