@@ -234,6 +234,18 @@ def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire
         assert server.hits > sent and all(d.status != "error" for d in episodes[0].log)
 
 
+def test_a_decision_of_a_stopping_run_raises_not_a_counted_fallback():
+    # A cancelled request is no answer of the model's: it ends the decision, not logged as an "error" one.
+    from agents.vlm_client import ChatCancelled
+
+    with ChatServer(default=lambda body: good(best_worst("UP"))) as server:
+        p = player(server)
+        p.client.cancel()
+        with pytest.raises(ChatCancelled):
+            p.decide(snake_state())
+    assert server.hits == 0
+
+
 def test_a_cancelled_client_stops_waiting_to_retry():
     with ChatServer(default=lambda body: server_error(503)) as server:
         c = ChatClient(Endpoint("toy-vl-3b", server.url), api_key_env=None, backoff=30, max_retries=5)
