@@ -13,8 +13,8 @@ with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, p
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
 the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the
 call raises ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at
-once: retrying cannot fix it; but a 400/413/422 once the server has answered belongs to that one request (too
-long for the context, refused by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not
+once: retrying cannot fix it; but a 400/413/422 once a chat completion has come belongs to that one request
+(too long for the context, refused by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not
 followed), OpenAI's 429 ``insufficient_quota`` and, before the server has ever answered, a refused connection,
 an unknown host or a failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP 200 whose body is
 not a chat completion before the server has sent one (a URL that is not a chat-completions endpoint); once it
@@ -409,7 +409,7 @@ class ChatClient:
                         f"{where or 'no address'}: give the URL it redirects to with --vlm "
                         "(a redirected request is not followed: it would arrive without its body)")
                 elif status in (400, 413, 422) and self._understood:
-                    # The server has answered this run's requests: this one itself was refused (too long
+                    # The server has sent chat completions: this request itself was refused (too long
                     # for the context, a frame a moderation filter rejects); the run goes on without it.
                     self.stats.add(failures=1)
                     raise ChatError(f"{self.endpoint}: HTTP {status} for this request: {_error_message(raw)}")
