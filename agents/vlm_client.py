@@ -298,14 +298,11 @@ class ChatClient:
             hit = self.cache.get(key)
             if hit is not None and isinstance(hit.get("content"), str):
                 self.stats.add(cache_hits=1)
-                reasoning, finish = hit.get("reasoning"), hit.get("finish_reason")
-                refusal = hit.get("refusal")
-                return ChatReply(safe_text(hit["content"]),
-                                 safe_text(reasoning) if isinstance(reasoning, str) else None,
+                return ChatReply(safe_text(hit["content"]), _text(hit.get("reasoning")),
                                  _count(hit.get("prompt_tokens")), _count(hit.get("completion_tokens")),
                                  _seconds(hit.get("latency_s")), cached=True,
-                                 finish_reason=safe_text(finish) if isinstance(finish, str) else None,
-                                 refusal=safe_text(refusal) if isinstance(refusal, str) else None)
+                                 finish_reason=_text(hit.get("finish_reason")),
+                                 refusal=_text(hit.get("refusal")))
         body = self._body(prompt, [png_data_url(im) for im in images])
         reply = self._post_with_retries(json.dumps(body).encode("utf-8"))
         if self.cache is not None and key is not None:
@@ -492,13 +489,11 @@ class ChatClient:
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         finish = choice.get("finish_reason")
-        return ChatReply(content=safe_text(content) if isinstance(content, str) else "",
-                         reasoning=safe_text(reasoning) if isinstance(reasoning, str) else None,
+        return ChatReply(content=_text(content) or "", reasoning=_text(reasoning),
                          prompt_tokens=_count(usage.get("prompt_tokens")),
                          completion_tokens=_count(usage.get("completion_tokens")),
-                         latency_s=latency, cached=False,
-                         finish_reason=safe_text(finish) if isinstance(finish, str) else None,
-                         refusal=safe_text(refusal) if isinstance(refusal, str) and refusal else None)
+                         latency_s=latency, cached=False, finish_reason=_text(finish),
+                         refusal=_text(refusal) or None)
 
 
 def _read_until(resp: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES) -> bytes:
@@ -559,6 +554,11 @@ def _retry_wait(headers: dict[str, str]) -> float | None:
         except ValueError:
             pass
     return retry_after_seconds(headers.get("retry-after"))
+
+
+def _text(value: Any) -> str | None:
+    """A string field of a reply or a cache entry, made safe (``safe_text``); None when it is no string."""
+    return safe_text(value) if isinstance(value, str) else None
 
 
 def _count(value: Any) -> int:
