@@ -146,16 +146,17 @@ class VLMPlayer:
         else:
             status, move = "ok", answer
         good = good_moves(draft) if scored else None
-        return Decision(step, self._index[move.upper()], self.action_names[self._index[move.upper()]],
-                        answer, status, reply.content, reply.reasoning, reply.prompt_tokens,
-                        reply.completion_tokens, reply.latency_s, reply.cached, correct=correct,
+        action = self._index[move.upper()]
+        return Decision(step, action, self.action_names[action], answer, status, reply.content,
+                        reply.reasoning, reply.prompt_tokens, reply.completion_tokens, reply.latency_s,
+                        reply.cached, correct=correct,
                         good_move=None if good is None else float(answer in good),
                         error=why, finish_reason=reply.finish_reason)
 
     # ------------------------------------------------------------------ run_episodes protocol
     def make_actor(self, num_envs: int, deterministic: bool = True, streams: list[Any] | None = None
                    ) -> VLMActor:
-        """``streams`` are unused: the VLM's answers come from its endpoint."""
+        """``deterministic`` and ``streams`` are unused: the VLM's answers come from its endpoint."""
         self.client.resume()  # a new run: an earlier one's Ctrl-C (cancel) no longer applies
         return VLMActor(self, num_envs, self.on_decision)
 
