@@ -1,6 +1,6 @@
 """A loopback HTTP server that speaks the OpenAI chat-completions protocol with scripted answers.
 
-The real client (``agents.vlm_player.ChatClient``) talks to it over a socket, so retries, timeouts,
+The real client (``agents.vlm_client.ChatClient``) talks to it over a socket, so retries, timeouts,
 status codes and headers are exercised for real. ``ChatServer.hits`` counts POSTs to
 ``/v1/chat/completions``; ``requests`` keeps each decoded request body.
 
