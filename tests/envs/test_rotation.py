@@ -115,6 +115,16 @@ def test_rotation_index_refuses_uint64_entries_that_wrap_to_minus_one():
             assert rotation_index(ROTATIONS[k].astype(np.uint8)) == k
 
 
+def test_rotation_index_refuses_a_matrix_of_another_shape():
+    # Nine entries in one row hold the identity's bytes: only the shape check tells them from a matrix.
+    flat = np.eye(3, dtype=np.int64).ravel()
+    for bad in (flat, flat.reshape(1, 9), flat.tolist()):
+        with pytest.raises(ValueError, match="not one of the 24 cube rotations"):
+            rotation_index(bad)
+    with pytest.raises(ValueError, match="not one of the 24 cube rotations"):
+        render_view({"cubes": ELL, "colors": [RED, BLUE, GREEN]}, flat.tolist(), 16)
+
+
 def test_render_view_refuses_an_index_that_is_no_whole_number_0_to_23():
     # int() cut 1.5 to 1: the view of orientation 1, silently.
     shape = {"cubes": ELL, "colors": [RED, BLUE, GREEN]}
