@@ -590,6 +590,21 @@ RED, BLUE, GREEN = PALETTE[0].tolist(), PALETTE[1].tolist(), PALETTE[2].tolist()
 ELL, LINE = [[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 0, 0], [1, 0, 0], [2, 0, 0]]
 
 
+@pytest.mark.parametrize("cubes, colors", [
+    ([[k, 0, 0] for k in range(8)] + [[0, 1, 0]], [[k, k, k] for k in range(9)]),  # 9 cubes: past MAX_CUBES
+    (ELL, [RED, BLUE]),
+    (ELL, [RED, BLUE, GREEN, PALETTE[3].tolist()]),
+])
+def test_set_state_refuses_a_cube_count_past_the_limit_or_a_colour_count_off_it(cubes, colors):
+    # Either reached the board's arrays only as NumPy's broadcast error, after its cube count was written.
+    game = fresh(1, seed=31)
+    before = game.get_state(0)
+    counts = f"got {len(cubes)} cubes and {len(colors)} colours"
+    with pytest.raises(ValueError, match=f"state needs 1..8 cubes with one colour each, {counts}"):
+        game.set_state(0, {**before, "cubes": cubes, "colors": colors})
+    assert game.get_state(0) == before
+
+
 @pytest.mark.parametrize("cubes, colors, error", [
     (ELL, [RED, BLUE, BLUE], r"state's colors .* hold \[38, 110, 220\] twice: every cube has its own colour"),
     (ELL, [RED, RED, GREEN], r"hold \[220, 50, 47\] twice"),
@@ -655,6 +670,8 @@ def test_set_state_refuses_episode_bookkeeping_no_game_makes(change, error):
     assert game.get_state(0) == before
     game.set_state(0, {**before, "step": 50, "done": True})  # truncated at the limit
     at_target = {"rotation": before["target_rotation"], "rotation_index": before["target_index"]}
+    with pytest.raises(ValueError, match="state is solved but not done"):  # the solving turn ends it
+        game.set_state(0, {**before, **at_target, "solved": True, "done": False})
     game.set_state(0, {**before, **at_target, "solved": True, "done": True})
 
 
