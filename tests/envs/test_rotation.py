@@ -18,6 +18,7 @@ from envs.rotation import (
     ACTION_NAMES,
     BEST_ACTION,
     COMPOSE,
+    DEFAULT_CAMERA,
     DISTANCE,
     GENERATORS,
     INVERSE,
@@ -136,6 +137,21 @@ def test_render_view_refuses_an_index_that_is_no_whole_number_0_to_23():
     one = render_view(shape, 1, 16)
     for same in (np.int64(1), np.array(1), 1.0, ROTATIONS[1]):
         assert np.array_equal(render_view(shape, same, 16), one)
+
+
+def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_objects_radius():
+    # No cubes divided by zero in the kernel; a camera at distance 1 divided by zero fitting the view.
+    with pytest.raises(ValueError, match="at least one cube"):
+        render_view({"cubes": [], "colors": []}, 0, 16)
+    for colors in ([RED, BLUE], [RED, BLUE, GREEN, RED]):  # the kernel read past two colours unchecked
+        with pytest.raises(ValueError, match="one colour per cube"):
+            render_view({"cubes": ELL, "colors": colors}, 0, 16)
+    shape = {"cubes": ELL, "colors": [RED, BLUE, GREEN]}
+    for distance in (1.0, 0.5):
+        error = f"camera distance must exceed the object's radius .1., got {distance}"
+        with pytest.raises(ValueError, match=error):
+            render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": distance}}, 0, 16)
+    assert render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": 1.5}}, 0, 16).shape == (16, 16, 3)
 
 
 def test_render_state_refuses_a_malformed_state_naming_the_key():
