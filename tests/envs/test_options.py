@@ -38,6 +38,8 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("rotation", {"step_cost": NAN}, "step_cost must be a finite number, got nan"),
     ("rotation", {"progress_reward": float("inf")}, "progress_reward must be a finite number, got inf"),
     ("rotation", {"min_cubes": 7, "max_cubes": 6}, "min_cubes (7) must not exceed max_cubes (6)"),
+    ("rotation", {"max_cubes": 2}, "max_cubes must be between 3 and 8 (fewer than 3 cubes are always"),
+    ("rotation", {"min_turns": 3, "max_turns": 2}, "min_turns (3) must not exceed max_turns (2)"),
     ("rotation", {"max_turns": "3"}, "max_turns must be a whole number between 1 and"),
     ("sokoban", {"num_boxes": [1, 2, 3]}, "num_boxes must be a whole number or a [lo, hi] pair, got [1, 2"),
     ("sokoban", {"num_boxes": [2, 1]}, "num_boxes [lo, hi] must have lo <= hi, got [2, 1]"),
