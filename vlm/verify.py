@@ -389,6 +389,8 @@ def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
 
 # ------------------------------------------------------------------------------------------ public API
 def _is_int(value: Any) -> bool:
+    if isinstance(value, float):  # int() would truncate 5.5 to 5 and raise OverflowError on infinity
+        return value.is_integer()
     try:
         int(value)
     except (TypeError, ValueError):

@@ -128,6 +128,13 @@ def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
                                                                 "integer, got true")
     assert "a pair of integers" in spec_problem({"rule": "coordinate", "value": [3, 4, 5]})
     assert "an option letter" in spec_problem({**CHOICE, "answer": 1})
+    # A fraction or an infinity (JSON's Infinity) is no integer: int() truncated 5.5 to 5, so "5" scored
+    # right, and raised OverflowError on infinity instead of naming the key.
+    assert spec_problem({"rule": "integer", "value": 5.0}) is None
+    for bad in (5.5, float("inf"), float("nan")):
+        assert "'value' must be an integer" in spec_problem({"rule": "integer", "value": bad}), bad
+        assert "a pair of integers" in spec_problem({"rule": "coordinate", "value": [3, bad]}), bad
+    assert "an angle in degrees" in spec_problem({**ANGLE_FREE, "angle": 90.5})
 
 
 def test_vigal_snake_rule() -> None:
