@@ -227,6 +227,11 @@ def _strip_wrapping(text: str) -> str:
     return text.strip().strip("*_`'\"").strip().rstrip(".").strip().strip("()[]{}").strip()
 
 
+def _normalised(text: str) -> str:
+    """``text`` to compare with an expected one: unwrapped, whitespace runs as one space, casefolded."""
+    return " ".join(_strip_wrapping(text).split()).casefold()
+
+
 def _words(text: str, signed: bool) -> list[str]:
     return (_SIGNED_WORDS if signed else _WORDS).findall(text.lower())
 
@@ -283,12 +288,9 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     valid letter: a capital standing alone ("B", "(B)", "Option B", "B. 3 boxes"; the pronoun in "I think
     it's B" or "I think so" is no option I), or a lowercase one where only a letter can stand ("option b",
     "answer: b", "(b)"; the article in "a box" is no option A)."""
-    def same(a: str, b: str) -> bool:
-        return " ".join(_strip_wrapping(a).split()).casefold() == " ".join(
-            _strip_wrapping(b).split()).casefold()
-
+    answer = _normalised(text)
     for k, option in enumerate(options):
-        if same(text, option):
+        if answer == _normalised(option):
             return chr(65 + k)
     valid = {chr(65 + k) for k in range(len(options))}
     bare = _strip_wrapping(text)
@@ -298,7 +300,7 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     # capital standing alone ("C. A box is in a different place"), which the count below would reject.
     lead = _LETTER_AND_TEXT.fullmatch(bare)
     named = lead.group(1).upper() if lead else ""
-    if lead and named in valid and same(lead.group(2), options[ord(named) - 65]):
+    if lead and named in valid and _normalised(lead.group(2)) == _normalised(options[ord(named) - 65]):
         return named
     found = {m for m in _LETTER.findall(text) if m in valid}
     if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
@@ -329,8 +331,8 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
     if rule == "rotation_angle":
         return _rotation_ok(content, spec)
     if rule == "exact":  # a blank label (a trainer's missing label column) is matched by no reply
-        expected = _strip_wrapping(str(spec["answer"])).casefold()
-        return bool(expected) and _strip_wrapping(content).casefold() == expected
+        expected = _normalised(str(spec["answer"]))
+        return bool(expected) and _normalised(content) == expected
     raise ValueError(f"unknown verifier rule {rule!r}; known rules: {', '.join(RULES)}")
 
 

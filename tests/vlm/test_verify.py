@@ -511,6 +511,10 @@ def test_whitespace_inside_or_around_an_answer_does_not_change_it() -> None:
                  "different place."):
         assert verify(wrap(text), articles)["accuracy"] == 1.0, text
     assert verify(wrap("A box is in a place"), articles)["accuracy"] == 0.0
+    # The exact rule (a foreign ground truth) normalises the same way: "Pallet  Town" scored 0.
+    for text in ("Pallet  Town", "pallet\ntown.", " Pallet\tTown "):
+        assert verify(wrap(text), "Pallet Town")["accuracy"] == 1.0, text
+    assert verify(wrap("PalletTown"), "Pallet Town")["accuracy"] == 0.0
     padded = "\n" * 40 + "  UP  " + " \n" * 20
     assert verify(padded, record(WORD))["accuracy"] == 1.0
     assert verify("UP" + " because" * 10, record(WORD))["accuracy"] == 0.0  # a long reply is no bare answer
