@@ -225,8 +225,7 @@ def score_one(record: TaskRecord, response: str | None, move_only: bool = False)
     """Verifier figures of one reply (``None``: missing). ``move_only``: the reply is a bare move (a
     policy's), so a full rule that needs more than the move is not applicable."""
     rule = spec_of(record).get("rule")
-    move_q = rule in MOVE_RULES and is_move_question(record)
-    good = good_moves(record) if move_q else None
+    good = good_moves(record) if is_move_question(record) else None
     if response is None:
         return {"answered": False, "accuracy": 0.0, "format": None if move_only else 0.0,
                 "move": 0.0 if good else None}
@@ -374,10 +373,8 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                 checkpoint: Path | None = None) -> dict[str, Any]:
     """Everything ``scripts/score_predictions.py`` prints: the model's and (optionally) the specialist's
     figures, missing and unknown ids."""
-    records = load_records(split)
+    records = load_records(split)  # refuses an empty split by name
     preds = load_predictions(predictions)
-    if not records:
-        raise ScoringError(f"split {split} holds no task record (an empty split?): nothing to score")
     if not preds:
         raise ScoringError(f"predictions {predictions} holds no prediction (an empty file?)")
     ids = {r.id for r in records}
