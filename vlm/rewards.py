@@ -80,7 +80,7 @@ def _score(response: Any, ground_truth: Any, format_weight: float | None = None)
     """``verify``'s scores; ``format_weight`` (a trainer's reward kwargs) replaces its 0.1 format share."""
     try:
         s = verify(response, _ground_truth(ground_truth))
-    except ValueError:  # a ground truth that is not one of ours: no reward, never a crash mid-training
+    except ValueError:  # a ground truth that is not one of ours or is malformed: no reward, never a crash
         return {"overall": 0.0, "format": 0.0, "accuracy": 0.0}
     if format_weight is not None:
         s["overall"] = (1.0 - format_weight) * s["accuracy"] + format_weight * s["format"]

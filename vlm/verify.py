@@ -455,8 +455,9 @@ def spec_of(record: Any) -> dict[str, Any]:
 def verify(response: Any, record: Any) -> dict[str, float]:
     """Score ``response`` against ``record`` (see the module docstring): overall, format, accuracy."""
     spec = spec_of(record)
-    if spec.get("rule") not in RULES:
-        raise ValueError(f"unknown verifier rule {spec.get('rule')!r}; known rules: {', '.join(RULES)}")
+    problem = spec_problem(spec)  # a ValueError, which the reward adapters score 0, not a KeyError later
+    if problem:
+        raise ValueError(problem)
     text = _as_text(response)
     if text is None:
         return {"overall": 0.0, "format": 0.0, "accuracy": 0.0}

@@ -325,7 +325,7 @@ def test_ground_truth_json_round_trip() -> None:
     reordered = record(dict(reversed(list(SNAKE.items()))), answer=rec.answer)
     assert ground_truth_json(reordered) == gt  # keys sorted: the same record, the same bytes
     assert verify(wrap("42"), "42")["overall"] == 1.0 and verify(wrap("41"), "42")["accuracy"] == 0.0
-    with pytest.raises(ValueError, match="unknown verifier rule"):
+    with pytest.raises(ValueError, match="verifier rule 'telepathy' is not one of"):
         verify("x", {"rule": "telepathy"})
     with pytest.raises(ValueError, match="TaskRecord"):
         verify("x", 42)
@@ -392,6 +392,14 @@ def test_reward_adapters_in_process() -> None:
                                  extra_info=None, format_weight=0.2)["score"] == pytest.approx(0.2)
     assert rewards.REWARD_TYPE == "batch"  # EasyR1's manager passes compute_score a list
     assert rewards.compute_score("depthfirst/snake", good, "not json and not 5")["accuracy"] == 0.0
+    # A ground truth of our shape with a malformed spec scores 0 too: it raised a KeyError or TypeError
+    # mid-training, as verify read the missing or mistyped key.
+    for spec in ({"rule": "word"}, {"rule": "coordinate", "value": 5}, {"rule": "choice", "options": 5,
+                                                                        "answer": "B"}):
+        malformed = json.dumps({"verifier": spec})
+        assert rewards.compute_score(good, malformed) == {"overall": 0.0, "format": 0.0, "accuracy": 0.0}
+        with pytest.raises(ValueError, match=f"verifier rule '{spec['rule']}'"):
+            verify(good, malformed)
     # OpenRLHF: query = prompt + response
     prompt = "<|im_start|>user\nHow many? <think></think><answer></answer><|im_end|>\n<|im_start|>assistant\n"
     result = rewards.reward_func([prompt + good + "<|im_end|>", prompt + bad], [prompt, "another prompt"],
