@@ -498,12 +498,17 @@ def parse_move(response: Any, record: Any) -> str | None:
     return _one_choice(content, choices)
 
 
+def _field(record: Any, key: str) -> Any:
+    """A field of a record dict or a TaskRecord/TaskDraft; None when it has none."""
+    return record.get(key) if isinstance(record, Mapping) else getattr(record, key, None)
+
+
 def ground_truth_json(record: Any) -> str:
     """The ground truth a trainer format stores: JSON of the game, question type, answer and verifier
     spec (keys sorted, so the same record always gives the same bytes)."""
-    get = record.get if isinstance(record, Mapping) else lambda k, d=None: getattr(record, k, d)
-    payload = {"v": GROUND_TRUTH_VERSION, "game": get("game"), "qa_type": get("qa_type"),
-               "answer": get("answer"), "verifier": spec_of(record)}
+    payload = {"v": GROUND_TRUTH_VERSION, "game": _field(record, "game"),
+               "qa_type": _field(record, "qa_type"), "answer": _field(record, "answer"),
+               "verifier": spec_of(record)}
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -521,8 +526,6 @@ def load_ground_truth(text: str) -> dict[str, Any]:
 def reference_response(record: Any) -> str:
     """The ideal reply to a record: its analysis as the reasoning, then the answer in the asked tags
     (the assistant turn of SFT formats; ``verify`` gives it 1.0)."""
-    get = record.get if isinstance(record, Mapping) else lambda k, d=None: getattr(record, k, d)
-    spec = spec_of(record)
-    answer = str(get("answer"))
-    tail = answer if spec["rule"] == "snake_best_worst" else f"<answer>{answer}</answer>"
-    return f"<think>\n{get('analysis')}\n</think>\n{tail}"
+    answer = str(_field(record, "answer"))
+    tail = answer if spec_of(record)["rule"] == "snake_best_worst" else f"<answer>{answer}</answer>"
+    return f"<think>\n{_field(record, 'analysis')}\n</think>\n{tail}"
