@@ -446,7 +446,9 @@ def spec_of(record: Any) -> dict[str, Any]:
             return dict(record)
         if "verifier" in record:
             return dict(record["verifier"])
-    elif hasattr(record, "verifier"):
+        raise ValueError("verify needs a record dict with a 'verifier' or a verifier spec with a 'rule'; got "
+                         f"a dict with keys {sorted(map(str, record))}")
+    if hasattr(record, "verifier"):
         return dict(record.verifier)
     raise ValueError("verify needs a TaskRecord, TaskDraft, record dict, ground_truth_json string or "
                      f"verifier spec; got {type(record).__name__}")

@@ -329,6 +329,9 @@ def test_ground_truth_json_round_trip() -> None:
         verify("x", {"rule": "telepathy"})
     with pytest.raises(ValueError, match="TaskRecord"):
         verify("x", 42)
+    # A dict is accepted, so "got dict" told nothing: the message names the key it lacks and those it has.
+    with pytest.raises(ValueError, match=r"a 'verifier' .* keys \['answer', 'problem'\]"):
+        verify("x", {"problem": "?", "answer": "5"})
 
 
 def test_reference_response_scores_one() -> None:
