@@ -131,7 +131,7 @@ def _normalise_tags(text: str) -> str:
 
 @dataclass
 class Parsed:
-    """Where a response's pieces are: the text after the reasoning and whether the format is right."""
+    """A response, its tags and minus signs normalised (``parse``), and the region its answers are read in."""
 
     text: str
     region: str  # where answers are read: after the last </think>, or all of it without a think block
