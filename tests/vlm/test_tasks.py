@@ -592,6 +592,36 @@ def test_duel_move_that_most_blue_moves_punish_is_risky_not_fatal() -> None:
     assert "you die if blue moves UP or LEFT." in right, right
 
 
+def test_duel_describe_target_names_whose_cell_and_which_part() -> None:
+    """The analysis's words for the cell a move reaches: the snake's own or the other snake's head, tail or
+    body segment (counted from the head), an apple, an empty cell, or off the board on every side (the move
+    back into the neck described as the straight-on move the engine plays)."""
+    describe = task_module("snake_duel").describe_target
+    state = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 3, "done": False,
+             "result": None, "rng": 1, "apples": [[3, 3]],
+             "snakes": [{"body": [[5, 1], [5, 0], [4, 0], [3, 0]], "direction": "DOWN", "alive": True,
+                         "score": 0},
+                        {"body": [[4, 3], [4, 2], [5, 2], [5, 3]], "direction": "DOWN", "alive": True,
+                         "score": 0}]}
+    assert describe(state, 0, "DOWN") == "(5, 2) is the other snake's body (segment 3)"
+    assert describe(state, 0, "UP") == describe(state, 0, "DOWN")  # into the neck: straight on
+    assert describe(state, 0, "RIGHT") == "(6, 1) is off the board"
+    assert describe(state, 0, "LEFT") == "(4, 1) is empty"
+    assert describe(state, 1, "RIGHT") == "(5, 3) is its own tail"
+    assert describe(state, 1, "LEFT") == "(3, 3) holds an apple"
+    assert describe(state, 1, "DOWN") == "(4, 4) is empty"
+    me, blue = state["snakes"]
+    corner = {**state, "snakes": [{**me, "body": [[0, 0], [1, 0], [2, 0]], "direction": "LEFT"},
+                                  {**blue, "body": [[0, 1], [0, 2], [0, 3]], "direction": "UP"}]}
+    assert describe(corner, 0, "LEFT") == "(-1, 0) is off the board"
+    assert describe(corner, 0, "UP") == "(0, -1) is off the board"
+    assert describe(corner, 0, "DOWN") == "(0, 1) is the other snake's head"
+    assert describe(corner, 1, "UP") == "(0, 0) is the other snake's head"
+    assert describe(corner, 1, "RIGHT") == "(1, 1) is empty"
+    low = {**state, "snakes": [{**me, "body": [[2, 5], [2, 4]], "direction": "DOWN"}, blue]}
+    assert describe(low, 0, "DOWN") == "(2, 6) is off the board"
+
+
 def test_duel_perception_and_levels_follow_the_docstring() -> None:
     """Longer snake with equal lengths, whose head is asked about, the levels (plot from both snakes'
     total length, qa from the rounds, the apple count or the best move's distance), and no move question
