@@ -663,6 +663,19 @@ def test_duel_perception_and_levels_follow_the_docstring() -> None:
     assert mod.plot_level(two) == 2  # 9 cells in all, though each snake alone has at most 8
 
 
+def test_duel_simulate_stops_at_the_round_the_duel_ends() -> None:
+    mod = task_module("snake_duel")
+    state = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 3, "done": False,
+             "result": None, "rng": 1, "apples": [[5, 5]],
+             "snakes": [{"body": [[0, 1], [1, 1], [2, 1]], "direction": "LEFT", "alive": True, "score": 0},
+                        {"body": [[3, 4], [4, 4], [5, 4]], "direction": "LEFT", "alive": True, "score": 0}]}
+    played = mod.simulate(state, ["LEFT", "DOWN", "DOWN"], ["UP", "UP", "UP"])  # the wall in round 1
+    assert len(played) == 1 and played[0]["done"] and played[0]["result"] == "loss"
+    played = mod.simulate(state, ["DOWN", "DOWN", "RIGHT"], ["UP", "UP", "UP"])
+    assert [p["snakes"][0]["body"][0] for p in played] == [[0, 2], [0, 3], [1, 3]]
+    assert not played[-1]["done"]
+
+
 def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
     """Near the round limit the game would end with both alive before the plan's last round: such plans
     are never asked (the question says only a death ends the game)."""
@@ -678,6 +691,9 @@ def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
                     played = duel_play(near, d.extra["moves"], d.extra["opponent_moves"])
                     final, moves = played[-1], d.extra["moves"]
                     assert len(played) == len(moves) or not all(p["alive"] for p in final["snakes"])
+                    # the analysis walks through the rounds played, none after a death
+                    rounds = [ln.split(":")[0] for ln in d.analysis.splitlines() if ln.startswith("Round")]
+                    assert rounds == [f"Round {j + 1}" for j in range(len(played))], d.analysis
                     assert not (final["done"] and all(p["alive"] for p in final["snakes"])), d.extra
                     asked += 1
     assert asked > 10
