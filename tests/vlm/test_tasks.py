@@ -513,13 +513,14 @@ def test_duel_answers_match_the_engine(drafts: dict) -> None:
 
 def test_duel_prediction_never_plays_past_an_eaten_apple() -> None:
     """An eaten apple is replaced at random, off the image; a later round could eat the new one (and a
-    snake that eats keeps its tail, which kills a snake entering it): no round may follow an eating."""
+    snake that eats keeps its tail, which kills a snake entering it): no round may follow an eating. The
+    last round may eat: then the length asked about grows (else it would always be the length shown)."""
     mod = task_module("snake_duel")
     state = {"game": "snake_duel", "size": 6, "num_apples": 3, "max_rounds": 100, "round": 4,
              "snakes": [{"body": [[1, 2], [1, 3], [2, 3]], "direction": "UP", "alive": True, "score": 0},
                         {"body": [[4, 3], [4, 2], [3, 2]], "direction": "DOWN", "alive": True, "score": 0}],
              "apples": [[1, 1], [4, 4], [0, 5]], "done": False, "result": None, "rng": 7}
-    asked = 0
+    asked = eats_last = 0
     for seed in range(150):
         for d in mod.make_tasks(state, np.random.default_rng(seed)):
             if d.family == "state_prediction" and len(d.extra["moves"]) > 1:
@@ -527,7 +528,8 @@ def test_duel_prediction_never_plays_past_an_eaten_apple() -> None:
                 lengths = [[len(p["body"]) for p in s["snakes"]] for s in [state, *played]]
                 assert all(a == b for a, b in itertools.pairwise(lengths[:-1])), d.extra
                 asked += 1
-    assert asked > 20
+                eats_last += lengths[-1] != lengths[-2]
+    assert asked > 20 and eats_last > 0
 
 
 def cramped_duel_states() -> list[dict[str, Any]]:
