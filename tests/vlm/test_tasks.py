@@ -678,6 +678,24 @@ def test_duel_simulate_stops_at_the_round_the_duel_ends() -> None:
     assert not played[-1]["done"]
 
 
+def test_duel_apple_count_levels_at_their_bounds() -> None:
+    """The apple count's qa level: up to 3 apples 1, up to 6 apples 2, more 3 (the tested games hold 5)."""
+    mod = task_module("snake_duel")
+    apples = [[x, y] for y in (3, 4, 5) for x in range(6)]
+    snakes = [{"body": [[0, 1], [1, 1], [2, 1]], "direction": "LEFT", "alive": False, "score": 0},
+              {"body": [[3, 0], [4, 0], [5, 0]], "direction": "LEFT", "alive": True, "score": 0}]
+    levels = {}
+    for n in (3, 4, 6, 7):
+        state = {"game": "snake_duel", "size": 6, "num_apples": n, "max_rounds": 100, "round": 3,
+                 "done": True, "result": "loss", "rng": 1, "apples": apples[:n], "snakes": snakes}
+        for seed in range(40):
+            for d in mod.make_tasks(state, np.random.default_rng(seed)):
+                if d.qa_type == "apple_count":
+                    assert d.answer == str(n)
+                    levels[n] = d.qa_level
+    assert levels == {3: 1, 4: 2, 6: 2, 7: 3}
+
+
 def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
     """Near the round limit the game would end with both alive before the plan's last round: such plans
     are never asked (the question says only a death ends the game)."""
