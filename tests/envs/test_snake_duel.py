@@ -279,6 +279,33 @@ def test_greedy_breaks_a_tie_by_going_straight_on():
         assert greedy_action(state, 0) == straight, heading
 
 
+def test_greedy_takes_the_nearer_apple_over_going_straight_on():
+    # Heading UP from (4,5): RIGHT is one move from the apple (6,5), straight on two from (4,2). Going
+    # straight on breaks only a tie of distances; it does not make up for a move more.
+    s0 = [[4, 5], [4, 6], [4, 7]]
+    state = board(s0, "UP", S1, "LEFT", apples=[[6, 5], [4, 2], *FAR_APPLES[:3]])
+    assert greedy_action(state, 0) == RIGHT
+
+
+def test_greedy_breaks_a_tie_between_turns_up_down_left_right():
+    # Straight on is farther; the two turns are equally near an apple: LEFT goes before RIGHT, UP before
+    # DOWN, as documented.
+    s0 = [[4, 5], [4, 6], [4, 7]]
+    state = board(s0, "UP", S1, "LEFT", apples=[[2, 5], [6, 5], *FAR_APPLES[:3]])
+    assert greedy_action(state, 0) == LEFT
+    s0 = [[4, 4], [5, 4], [6, 4]]
+    state = board(s0, "LEFT", S1, "LEFT", apples=[[4, 2], [4, 6], *FAR_APPLES[:3]])
+    assert greedy_action(state, 0) == UP
+
+
+def test_greedy_goes_straight_on_when_every_move_is_fatal():
+    # Heading LEFT in the corner (0,0): LEFT and UP leave the board, DOWN is the opponent's neck.
+    s0 = [[0, 0], [1, 0], [2, 0]]
+    s1 = [[1, 1], [0, 1], [0, 2]]
+    state = board(s0, "LEFT", s1, "RIGHT")
+    assert greedy_action(state, 0) == LEFT
+
+
 def test_greedy_avoids_a_dead_end_pocket():
     # Head at (1,1) heading UP: LEFT leads into the dead-end column x=0 rows 0..1 (2 cells < length 6);
     # the apple (0,0) lures it there, RIGHT is open.
@@ -297,6 +324,16 @@ def test_greedy_follows_the_opponent_tail_only_when_it_surely_moves():
     # With an apple next to the opponent's head it may eat and keep its tail: the tail is a wall.
     state = board(s0, "RIGHT", s1, "UP", apples=[[6, 4], [6, 2], *FAR_APPLES[:3]])
     assert greedy_action(state, 0) == DOWN
+
+
+def test_an_apple_across_the_board_edge_is_not_next_to_the_opponents_head():
+    # The opponent's head (9,2) is on the right edge; (0,3), the next row's first cell, is no neighbour of
+    # it, so the apple there leaves its tail (9,4) moving away. Straight on (UP) onto that tail and LEFT
+    # are both one move from the apple (8,4): the tie goes straight on.
+    s0 = [[9, 5], [9, 6], [9, 7]]
+    s1 = [[9, 2], [9, 3], [9, 4]]
+    state = board(s0, "UP", s1, "UP", apples=[[8, 4], [0, 3], [0, 9], [1, 9], [2, 9]])
+    assert greedy_action(state, 0) == UP
 
 
 def test_greedy_risks_a_head_on_only_when_longer():
