@@ -642,6 +642,7 @@ def test_duel_perception_and_levels_follow_the_docstring() -> None:
                 assert d.answer == ("A" if a > b else "B" if b > a else "C")
                 seen["same length"] += a == b
             elif d.qa_type == "head_position":
+                assert d.qa_level == 1
                 who = ("your snake's", "the blue snake's")[d.extra["player"]]
                 assert f"Where is {who} head?" in d.question
                 assert d.verifier["value"] == s["snakes"][d.extra["player"]]["body"][0]
@@ -694,6 +695,21 @@ def test_duel_apple_count_levels_at_their_bounds() -> None:
                     assert d.answer == str(n)
                     levels[n] = d.qa_level
     assert levels == {3: 1, 4: 2, 6: 2, 7: 3}
+
+
+def test_duel_best_move_level_at_its_bounds() -> None:
+    """The best move's qa level from its distance to the apple: up to 2 moves 1, up to 6 moves 2, more 3."""
+    mod = task_module("snake_duel")
+    snakes = [{"body": [[2, 2], [1, 2], [0, 2]], "direction": "RIGHT", "alive": True, "score": 0},
+              {"body": [[9, 9], [8, 9], [7, 9]], "direction": "RIGHT", "alive": True, "score": 0}]
+    levels = {}
+    for ax in (4, 8, 9):  # the best moves (RIGHT and DOWN) are ax - 2 moves from the apple at (ax, 3)
+        state = {"game": "snake_duel", "size": 10, "num_apples": 1, "max_rounds": 100, "round": 3,
+                 "done": False, "result": None, "rng": 1, "apples": [[ax, 3]], "snakes": snakes}
+        d = mod.move_task(state)
+        assert d.verifier["good"] == ["DOWN", "RIGHT"]
+        levels[ax - 2] = d.qa_level
+    assert levels == {2: 1, 6: 2, 7: 3}
 
 
 def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
