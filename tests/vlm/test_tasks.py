@@ -712,6 +712,25 @@ def test_duel_best_move_level_at_its_bounds() -> None:
     assert levels == {2: 1, 6: 2, 7: 3}
 
 
+def test_duel_longer_snake_edit_adds_a_cell_after_the_tail() -> None:
+    """A "one cell longer" edit extends that snake past its tail, as its text says: the edited body is the
+    old one plus a free cell next to the old tail, a snake the game could show."""
+    mod, kinds = task_module("snake_duel"), Counter()
+    for k, s in enumerate(duel_states()):
+        make = mod._make_edit(s)
+        for seed in range(8):
+            edit = make(np.random.default_rng(100 * k + seed))
+            if edit is None or edit.kind not in ("yours_longer", "blue_longer"):
+                continue
+            p = 0 if edit.kind == "yours_longer" else 1
+            body = s["snakes"][p]["body"]
+            assert edit.state["snakes"][p]["body"] == [*body, edit.appeared]
+            (tx, ty), (x, y) = body[-1], edit.appeared
+            assert abs(x - tx) + abs(y - ty) == 1, (body, edit.appeared)
+            kinds[edit.kind] += 1
+    assert kinds.keys() == {"yours_longer", "blue_longer"}, kinds
+
+
 def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
     """Near the round limit the game would end with both alive before the plan's last round: such plans
     are never asked (the question says only a death ends the game)."""
