@@ -731,6 +731,18 @@ def test_duel_longer_snake_edit_adds_a_cell_after_the_tail() -> None:
     assert kinds.keys() == {"yours_longer", "blue_longer"}, kinds
 
 
+def test_duel_analysis_explains_a_fatal_move_back_into_the_neck() -> None:
+    """Straight on runs into the wall, so the move back into the neck, played as straight on, is fatal too:
+    the analysis says why, as it lists that move among the fatal ones."""
+    state = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 3, "done": False,
+             "result": None, "rng": 1, "apples": [[5, 5]],
+             "snakes": [{"body": [[0, 1], [1, 1], [2, 1]], "direction": "LEFT", "alive": True, "score": 0},
+                        {"body": [[3, 4], [4, 4], [5, 4]], "direction": "LEFT", "alive": True, "score": 0}]}
+    d = task_module("snake_duel").move_task(state)
+    assert d.verifier["fatal"] == ["LEFT", "RIGHT"]
+    assert "RIGHT: played as LEFT, which is fatal, so RIGHT is fatal too." in d.analysis.splitlines()
+
+
 def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
     """Near the round limit the game would end with both alive before the plan's last round: such plans
     are never asked (the question says only a death ends the game)."""
