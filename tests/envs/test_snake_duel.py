@@ -754,6 +754,15 @@ def test_greedy_dead_end_rule_at_its_bounds(length, pocket_taken):
     assert greedy_action(state, 0) == (UP if pocket_taken else RIGHT)
 
 
+def test_greedy_counts_a_pocket_open_through_the_opponents_tail_as_no_dead_end():
+    # As above, but the opponent's tail (2,0) closes the pocket: it moves away (no apple is next to that
+    # snake's head), so the pocket opens onto the board and UP, toward the apple, is no dead end.
+    s0 = [[0, 3 + k] for k in range(5)]
+    s1 = [[4, 2], [3, 2], [2, 2], [1, 2], [1, 1], [2, 1], [2, 0]]
+    state = board(s0, "UP", s1, "RIGHT", apples=[[0, 1], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == UP
+
+
 def test_each_board_refills_to_its_own_apple_count():
     # Board 1 holds a 2-apple state beside board 0's default 5: its eaten apple is replaced up to 2.
     game = SnakeDuel(2, opponent="policy")
