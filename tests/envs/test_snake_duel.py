@@ -763,6 +763,15 @@ def test_greedy_counts_a_pocket_open_through_the_opponents_tail_as_no_dead_end()
     assert greedy_action(state, 0) == UP
 
 
+def test_greedy_ranks_a_dead_end_below_a_possible_head_on():
+    # UP leads into the 4-cell pocket (0,2), (0,1), (0,0), (1,0) with the apple, too small for 5 cells;
+    # RIGHT, the only other move, is next to the longer opponent's head. The dead end is the worse risk.
+    s0 = [[0, 3 + k] for k in range(5)]
+    s1 = [[2, 3], [2, 2], [1, 2], [1, 1], [2, 1], [2, 0], [3, 0]]
+    state = board(s0, "UP", s1, "DOWN", apples=[[0, 1], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == RIGHT
+
+
 def test_each_board_refills_to_its_own_apple_count():
     # Board 1 holds a 2-apple state beside board 0's default 5: its eaten apple is replaced up to 2.
     game = SnakeDuel(2, opponent="policy")
