@@ -586,6 +586,23 @@ def test_the_solver_proves_a_box_on_a_wall_without_target_hopeless_without_walki
     assert solve_status(state, max_states=60) == (UNSOLVABLE, [])
 
 
+def test_the_solver_keeps_to_its_state_budget_and_solve_answers_none_past_it():
+    """max_states counts the states the search keeps, its start included: the hopeless level above is
+    proved so in exactly 23 states and not in 22. Past the budget solve() answers None, as for an
+    unsolvable level: its [] would read as "solved already"."""
+    state = level("########",
+                  "#  $   #",
+                  "#      #",
+                  "#@     #",
+                  "#     .#",
+                  "########")
+    assert solve_status(state, max_states=23) == (UNSOLVABLE, [])
+    assert solve_status(state, max_states=22) == (BUDGET, [])
+    long_one = level("#########", "#.$ @ $.#", "#########")
+    assert solve(long_one, max_states=3) is None and next_optimal_action(long_one, max_states=3) is None
+    assert len(solve(long_one)) == 6
+
+
 def test_the_solver_solves_up_to_its_bounds_and_refuses_past_them():
     """A state packs 9 bits a cell: 20x20 boards (22x22 with the solver's padding) and 6 boxes at most. Past
     them a cell number or the last box would overflow the 63 bits and the search answer for another level."""
@@ -598,6 +615,8 @@ def test_the_solver_solves_up_to_its_bounds_and_refuses_past_them():
         solve(room(21, "@$."))
     with pytest.raises(ValueError, match="1 to 6 boxes"):
         solve(room(20, "@$.******"))
+    with pytest.raises(ValueError, match="1 to 6 boxes"):  # no box: not a level, as set_state says
+        solve(room(20, "@."))
 
 
 @pytest.mark.parametrize("bad", [4, -1, 99])
