@@ -236,6 +236,39 @@ def test_deadlock_end(deadlock_end: bool):
         assert game.episode_info(0)["deadlocked"] == 0.0
 
 
+@pytest.mark.parametrize("rows, push", [
+    (("######",
+      "# $@ #",
+      "# .  #"), LEFT),  # into the top-left corner
+    (("######",
+      "# @$ #",
+      "# .  #"), RIGHT),  # top-right
+    (("######",
+      "#@.  #",
+      "#$   #"), DOWN),  # bottom-left
+    (("######",
+      "# . @#",
+      "#   $#"), DOWN),  # bottom-right
+])
+def test_deadlock_end_in_every_corner_until_the_board_resets(rows: tuple[str, ...], push: int):
+    """A corner is a wall above or below and a wall left or right: all four kinds end the episode (the other
+    tests corner boxes below and to the left only). The next reset starts a board that is not deadlocked."""
+    game = game_with(level(*rows, "#    #", "######"), deadlock_end=True, max_steps=10)
+    assert act(game, push) == pytest.approx((-0.1 - 0.1 * 9, True, False))
+    assert game.get_state(0)["deadlocked"] and game.episode_info(0)["deadlocked"] == 1.0
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    assert not game.get_state(0)["deadlocked"] and game.episode_info(0)["deadlocked"] == 0.0
+
+
+def test_the_solving_push_on_the_last_step_terminates_with_the_finish_reward():
+    # Solving beats the step limit: the last allowed step that solves pays 10.9 and is no truncation.
+    game = game_with(level("######",
+                           "#@$. #",
+                           "######"), max_steps=1)
+    assert act(game, RIGHT) == pytest.approx((10.9, True, False))
+    assert game.episode_info(0)["solved"] == 1.0
+
+
 def test_observation_planes():
     state = level("######",
                   "#@$ .#",
