@@ -470,7 +470,7 @@ def test_state_round_trip_and_json():
     game.observe(obs_a)
     other.observe(obs_b)
     assert (obs_a[0] == obs_b[2]).all() and other.get_state(2) == game.get_state(0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="state is for a 10x10 board, this game is 6x6"):
         Sokoban(difficulty="easy").set_state(0, state)
 
 
@@ -508,6 +508,12 @@ def test_set_state_names_a_value_of_the_wrong_type_or_shape(change: dict, error:
     ({"boxes": [[0, 2]]}, r"box \[0, 2\] must be on a floor cell"),  # on the ring: pushes read past it
     ({"targets": [[3, 3], [3, 3]], "boxes": [[2, 2], [1, 2]]}, r"targets \[\[3, 3\], \[3, 3\]\] cover"),
     ({"player": [2, 2]}, r"player \[2, 2\] stands on a box"),
+    ({"targets": [[3, 3], [1, 1]], "boxes": [[2, 2], [2, 2]]}, r"boxes \[\[2, 2\], \[2, 2\]\] cover"),
+    ({"targets": [[3, 3], [1, 1]], "boxes": [[2, 2], [0, 3]]}, r"box \[0, 3\] must be on a floor cell"),
+    ({"targets": [], "boxes": []}, "as many boxes as targets, at least one"),  # every step would finish it
+    # The ring is kept whatever the state's walls say: the kernels read one cell past the player unchecked.
+    ({"walls": [[1] * 6, [1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 1], [1] * 6, [1] * 6],
+      "player": [0, 2]}, r"player \[0, 2\] must be on a floor cell"),
     # These two were a TypeError and an OverflowError, raised after the board had been rewritten.
     ({"player": [1, 1], "step": None}, r"state's step must be a whole number between 0 and \d+ .*, got None"),
     ({"player": [1, 1], "rng": -1}, "state's rng must be between 0 and 18446744073709551615, got -1"),
