@@ -44,6 +44,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("sokoban", {"num_boxes": [1, 2, 3]}, "num_boxes must be a whole number or a [lo, hi] pair, got [1, 2"),
     ("sokoban", {"num_boxes": [2, 1]}, "num_boxes [lo, hi] must have lo <= hi, got [2, 1]"),
     ("sokoban", {"num_boxes": 5}, "num_boxes must be between 1 and 4 on the 8x8 board, got 5"),
+    ("sokoban", {"size": 16, "num_boxes": 7}, "num_boxes must be between 1 and 6 on the 16x16 board, got 7"),
     ("sokoban", {"size": "7"}, "sokoban size must be a whole number between 6 and 16 (walls included)"),
     ("sokoban", {"difficulty": ["hard"]}, "difficulty must be one of easy, medium, hard, got ['hard']"),
     ("sokoban", {"max_steps": 0}, "max_steps must be >= 1, got 0"),
