@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from typing import Any
 
 import numpy as np
@@ -1063,6 +1063,27 @@ def test_sokoban_prediction_analysis_tells_each_move_as_the_engine_plays_it() ->
     assert told.keys() == {"a wall", "a box that cannot", "onto a target", "off its target", "walks",
                            "pushes", "cut"}, told
 
+
+
+def test_sokoban_prediction_asks_the_documented_move_counts_and_answers_after_the_last_move() -> None:
+    """qa level 1, 2, 3 simulate 1, 2-3, 4-6 moves (the module docstring), and boxes on targets is counted
+    after the last move played: pushes late in the sequence change the answer (random moves on the drafts'
+    states rarely push a box onto a target, so an answer taken after the first move passed)."""
+    from vlm.tasks.sokoban import _prediction_task, render
+
+    # Boxes beside the player: a push onto the target (4, 2) or (2, 4) after a walk or two changes the count.
+    s = sokoban_room(player=[2, 2], boxes=[[3, 2], [2, 3], [3, 4]], targets=[[4, 2], [2, 4], [1, 1]])
+    lengths, changed = defaultdict(set), 0
+    for seed in range(300):
+        d = _prediction_task(s, np.random.default_rng(seed), render(s))
+        moves = d.extra["moves"]
+        lengths[d.qa_level].add(len(moves))
+        if d.qa_type == "boxes_on_targets_after_moves":
+            played = sokoban_play(s, moves)
+            assert d.verifier["value"] == played[-1]["score"]
+            changed += played[-1]["score"] != played[0]["score"]
+    assert dict(lengths) == {1: {1}, 2: {2, 3}, 3: {4, 5, 6}}
+    assert changed > 0
 
 def test_sokoban_pushes_are_told_onto_and_off_targets() -> None:
     mod = task_module("sokoban")
