@@ -64,7 +64,7 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
     if not file.is_file():
         raise ValueError(f"{what}: no such file {file}")
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
     data = {} if data is None else data

@@ -4,11 +4,15 @@ the same checks through scripts/train_ppo.py."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from agents.config import apply_set, load_config, resolve
+from tests.conftest import ROOT
 
 
 def resolved(*sets: str, cuda: bool = False) -> dict:
@@ -123,6 +127,23 @@ def test_a_config_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path)
     own.write_bytes("seed: 5\n".encode("utf-16"))
     with pytest.raises(ValueError, match=r"--config .*mine.yaml is not valid YAML"):
         load_config("snake", own)
+
+
+def test_config_files_are_read_as_utf8_whatever_the_locale(tmp_path: Path):
+    """The presets' comments hold "×" and "é": in an ASCII locale every preset read as "not valid YAML"."""
+    own = tmp_path / "mine.yaml"
+    own.write_text("# Pokémon × 2\ncpu_policy: small  # é\n", encoding="utf-8")
+    code = ("import locale, sys; from agents.config import load_config; "
+            "print(locale.getpreferredencoding(False), load_config('snake', sys.argv[1])['cpu_policy'])")
+    env = {**os.environ, "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "LC_ALL": "C", "LANG": "C",
+           "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code, str(own)], capture_output=True, text=True, env=env,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    encoding, policy = out.stdout.split()
+    if encoding.lower() in ("utf-8", "utf8"):
+        pytest.skip("this system gives no ASCII locale")
+    assert policy == "small"
 
 
 def test_set_under_a_plain_value_names_it_not_a_traceback():
