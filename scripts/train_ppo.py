@@ -316,11 +316,9 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             try:
                 cfg = deep_merge(DEFAULTS, read_run_config(run))
                 lock = claim_run(run)
+                # Before the game is built: a run killed (SIGKILL, a crash) before its first save has none.
+                latest_checkpoint(run)
             except RunError as e:
-                raise RunError(f"--resume {e}") from None
-            try:
-                latest_checkpoint(run)  # checked before the game is built
-            except RunError as e:  # killed (SIGKILL, a crash) before its first save: nothing to continue
                 raise RunError(f"--resume {e}") from None
             bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
             if args.env and args.env != cfg["env"]:
