@@ -65,8 +65,9 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             except FileExistsError:
                 path = RUNS_DIR / cfg["env"] / f"{stem}-{k}"
                 k += 1
-            except OSError as e:  # a full disk
-                raise RunError(f"{path}: the run folder cannot be made ({e.strerror or e})") from None
+            except OSError as e:  # a full disk, or runs/<env> not writable
+                raise RunError(f"{path}: the run folder cannot be made ({e.strerror or e}); free some space, "
+                               "or give --run-dir") from None
     else:
         path = Path(run_dir)
         try:  # a file in the way, at the run folder or above it

@@ -2023,6 +2023,7 @@ def test_a_run_folder_the_full_disk_cannot_hold_is_one_clear_error(scripts, tmp_
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "the run folder cannot be made (No space left on device)" in err
+    assert given or "free some space, or give --run-dir" in err  # what to change, where no flag named it
     assert not (tmp_path / "new").exists() and not list((tmp_path / "runs" / "snake").glob("*"))
 
 
