@@ -156,7 +156,7 @@ def claim_run(path: Path) -> IO[str]:
     except BlockingIOError:
         f.close()
         raise RunError(f"{path}: another train_ppo.py is training into this run folder right now; wait for "
-                       "it to finish, or choose another --run-dir") from None
+                       "it to finish (or, for a new run, choose another --run-dir)") from None
     if locked:  # no other trainer can be writing them (without a lock, one might)
         remove_stale_temps(path)
     return f

@@ -979,7 +979,10 @@ def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, sc
         for argv in (["--resume", str(run), "--total-timesteps", "2048", "--no-progress"],
                      ["--env", "snake", "--run-dir", str(run), "--force", *TINY]):
             assert scripts.train_ppo.main(argv) == 2
-            assert "another train_ppo.py is training into this run folder" in capsys.readouterr().err
+            err = capsys.readouterr().err
+            assert "another train_ppo.py is training into this run folder" in err
+            # Another --run-dir is no way out for a --resume, which refuses the flag.
+            assert "wait for it to finish (or, for a new run, choose another --run-dir" in err
     finally:
         lock.close()
     after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
