@@ -229,7 +229,8 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
         return
     if not (torch.cuda.is_available() if cuda_available is None else cuda_available):
         raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
-    if cuda_available is None and dev.index is not None and dev.index >= torch.cuda.device_count():
+    # Given cuda_available too (resolve): a run on a missing index failed only in SB3, its run folder made.
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 

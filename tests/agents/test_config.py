@@ -161,6 +161,10 @@ def test_a_cuda_device_index_past_the_machines_last_is_refused(monkeypatch):
     check_device("cuda:1")  # the last of two
     with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device\(s\)"):
         check_device("cuda:2")
+    # A training run's too: it failed with a traceback in SB3, after its run folder was made.
+    assert resolved("device=cuda:1", cuda=True)["device"] == "cuda:1"
+    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device\(s\)"):
+        resolved("device=cuda:2", cuda=True)
 
 
 def test_a_hand_edited_section_that_is_no_mapping_is_named():
