@@ -229,7 +229,8 @@ class GameVecEnv(VecEnv):
     def _call_all(self, cmd: str, data: Any = None, workers: Iterable[int] | None = None,
                   retry: bool = True) -> dict[int, Any]:
         """Send ``cmd`` to workers and gather replies, noticing dead workers within ``_POLL_S`` (see
-        ``_worker_died``; ``retry=False``: a death raises, as in a command already retried)."""
+        ``_worker_died``; ``retry=False``: a death raises, as in a command already retried). In process
+        (``W=0``) the one game answers as worker 0, whatever ``workers`` says."""
         if self._closed:  # else the closed workers look dead and get restarted, outliving the env
             raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
         if self._local is not None:
@@ -485,7 +486,7 @@ class GameVecEnv(VecEnv):
         out: list[Any] = [None] * len(self._get_indices(indices))
         for w, (local, where) in sorted(self._where(indices).items()):
             data = (method_name, method_args, method_kwargs, local)
-            answers = self._call_all("call", data, workers=[w] if self._local is None else None)[w]
+            answers = self._call_all("call", data, workers=[w])[w]
             for pos, answer in zip(where, answers, strict=True):
                 out[pos] = answer
         return out
@@ -494,7 +495,7 @@ class GameVecEnv(VecEnv):
         """The attribute of each board's game (boards of one worker share a game), in ``indices`` order."""
         out: list[Any] = [None] * len(self._get_indices(indices))
         for w, (_, where) in sorted(self._where(indices).items()):
-            value = self._call_all("get_attr", attr_name, workers=[w] if self._local is None else None)[w]
+            value = self._call_all("get_attr", attr_name, workers=[w])[w]
             for pos in where:
                 out[pos] = value
         return out
@@ -503,15 +504,16 @@ class GameVecEnv(VecEnv):
         """Set the attribute of the games that hold the boards in ``indices``. The boards of one worker
         (all boards with ``num_workers=0``) share a game, so ``indices`` must name all of a worker's boards
         or none: a part is refused before anything is set (it used to set the others silently too)."""
-        for w, (local, _) in self._where(indices).items():
+        groups = self._where(indices)
+        for w, (local, _) in groups.items():
             lo, hi = self._slices[w]
             if len(set(local)) != hi - lo:
                 share = ("all envs share one game (num_workers=0)" if self._local is not None
                          else f"envs {lo}-{hi - 1} share one game (worker {w})")
                 raise ValueError(f"set_attr({attr_name!r}) for some of envs {lo}-{hi - 1}: {share}, so it is "
                                  "set for all of them or none; give indices=None or whole workers' envs")
-        for w in sorted(self._where(indices)):
-            self._call_all("set_attr", (attr_name, value), workers=[w] if self._local is None else None)
+        for w in sorted(groups):
+            self._call_all("set_attr", (attr_name, value), workers=[w])
             self._attrs[w][attr_name] = value
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
