@@ -25,6 +25,10 @@ that dies again while its command is retried raises. A restarted worker's game g
 A worker that hangs (alive but silent: an emulator stuck in its C loop, a game step that never returns)
 is killed (SIGKILL) once it has left a command unanswered for ``hang_timeout_s`` seconds (600 by
 default, ``None``: never) and then treated exactly as a dead worker.
+
+A call that a ``KeyboardInterrupt`` (Ctrl-C) cuts short is given up: the workers ignore SIGINT and finish
+it, and their late answers are skipped, so the env goes on answering each later call for itself (the
+episodes an interrupted step ended are not reported; a ``reset()`` starts every board anew).
 """
 
 from __future__ import annotations
@@ -176,6 +180,7 @@ class GameVecEnv(VecEnv):
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
         self._cut: set[int] = set()  # workers restarted since the last step: their boards' episodes were cut
+        self._call_id = 0  # numbers each command; a worker's reply names the one it answers (see _call_all)
         # What set_attr gave each worker's game: a restarted worker's game gets it before its boards reset.
         self._attrs: list[dict[str, Any]] = [{} for _ in self._slices]
         self._reset_counts = self._shared.episodes.copy()
@@ -215,7 +220,7 @@ class GameVecEnv(VecEnv):
             proc.kill()  # it may be stuck in C code (an emulator booting), deaf to SIGTERM
             raise WorkerDiedError(f"worker {w} did not start within {_START_TIMEOUT_S:.0f}s")
         try:
-            status, payload = parent.recv()
+            _, status, payload = parent.recv()
         except EOFError as e:
             proc.join(1.0)  # reaped, so its exit code is known (the pipe closes a moment before)
             if proc.exitcode == _UNGUARDED_MAIN_EXIT:
@@ -236,23 +241,27 @@ class GameVecEnv(VecEnv):
         if self._local is not None:
             return {0: self._local.handle(cmd, data)}
         targets = list(range(self.num_workers)) if workers is None else list(workers)
+        self._call_id += 1
+        call = self._call_id
         for w in targets:
             with contextlib.suppress(BrokenPipeError, OSError):  # a dead worker is noticed below
-                self._conns[w].send((cmd, data))
+                self._conns[w].send((call, cmd, data))
         results: dict[int, Any] = {}
-        # A failure is raised once every other worker's reply is read: left in its pipe, a reply would
-        # be taken for the answer to the next command.
+        # A failure is raised once every other worker has answered: until then it may still be writing the
+        # shared buffers the next command reads.
         failure: Exception | None = None
         pending = {self._conns[w]: w for w in targets}
         silent_polls = 0  # polls that ended with no reply: each waited _POLL_S
         while pending:
             ready = wait(list(pending), timeout=_POLL_S)
             for conn in ready:
-                w = pending.pop(conn)  # type: ignore[arg-type]
                 try:
-                    status, payload = conn.recv()  # type: ignore[union-attr]
+                    answered, status, payload = conn.recv()  # type: ignore[union-attr]
                 except (EOFError, OSError):
-                    status, payload = "died", None
+                    answered, status, payload = call, "died", None
+                if answered != call:  # the late answer to a call a KeyboardInterrupt cut short: skipped
+                    continue
+                w = pending.pop(conn)  # type: ignore[arg-type]
                 if status == "ok":
                     results[w] = payload
                     continue
@@ -451,7 +460,7 @@ class GameVecEnv(VecEnv):
             self._local.game.close()
         for conn in self._conns:
             with contextlib.suppress(BrokenPipeError, OSError):
-                conn.send(("close", None))
+                conn.send((0, "close", None))
         for proc in self._procs:
             proc.join(timeout=2.0)
             if proc.is_alive():

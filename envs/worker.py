@@ -153,13 +153,13 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
         boards = Boards(game_obj, shared, lo, hi, base_seed)
         if fresh_start:
             boards.reset()
-        conn.send(("ok", None))
+        conn.send((0, "ok", None))  # 0: no command's number (the env numbers them from 1)
     except Exception as e:
-        conn.send(_error_reply(e))
+        conn.send((0, *_error_reply(e)))
         return
     while True:
         try:
-            cmd, data = conn.recv()
+            call, cmd, data = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
         if cmd == "close":
@@ -168,12 +168,12 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
             finally:
                 conn.close()
             return
-        try:
-            conn.send(("ok", boards.handle(cmd, data)))
+        try:  # the reply names the call it answers: the parent skips one to a call it gave up on
+            conn.send((call, "ok", boards.handle(cmd, data)))
         except AttributeError:  # the parent raises it as one: VecEnv.has_attr relies on that
-            conn.send(("attribute_error", traceback.format_exc()))
+            conn.send((call, "attribute_error", traceback.format_exc()))
         except Exception as e:
-            conn.send(_error_reply(e))
+            conn.send((call, *_error_reply(e)))
 
 
 def _error_reply(e: Exception) -> tuple[str, Any]:

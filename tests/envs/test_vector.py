@@ -849,3 +849,32 @@ def test_a_dead_worker_whose_pipe_a_child_still_holds_is_noticed(monkeypatch, tm
         for pid in _GRANDCHILDREN.read_text().split():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_call_an_interrupt_cut_short_leaves_no_reply_for_the_next(monkeypatch):
+    """A Ctrl-C while the workers step (a notebook's interrupted ``model.learn``, then ``evaluate_policy``):
+    their replies stayed in the pipes and every later call read the answer to the call before it
+    (get_attr("size") answered the step's counts of ended episodes, reset() returned before the boards
+    were reset)."""
+    import envs.vector
+
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+
+        def interrupted(*args, **kwargs):  # where the parent waits, so where a Ctrl-C lands
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as m:
+            m.setattr(envs.vector, "wait", interrupted)
+            v.step_async(np.zeros(4, np.int64))
+            with pytest.raises(KeyboardInterrupt):
+                v.step_wait()
+        assert v.get_attr("size") == [10] * 4
+        assert v.env_method("get_state", indices=[3])[0]["size"] == 10
+        obs = v.reset()
+        v.step_async(np.zeros(4, np.int64))
+        dones = v.step_wait()[2]
+        assert obs.any() and not dones.any() and v.worker_restarts == 0
+    finally:
+        v.close()
