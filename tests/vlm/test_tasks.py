@@ -379,6 +379,16 @@ def test_snake_dead_end_is_not_best() -> None:
     assert d.qa_level == 3
 
 
+def test_snake_tasks_for_a_state_without_starvation_use_the_games_default() -> None:
+    # Snake.set_state accepts a state without "starvation" (2·size², here 72 as TRAP's); the task module
+    # read it as a key and raised KeyError.
+    mod = task_module("snake")
+    bare = {k: v for k, v in TRAP.items() if k != "starvation"}
+    assert mod.move_task(bare).verifier == mod.move_task(TRAP).verifier
+    assert mod.simulate(bare, ["RIGHT"])[0][0]["starvation"] == 72
+    assert mod.make_tasks(bare, np.random.default_rng(0))
+
+
 def test_snake_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:
     # DOWN leaves 8 reachable cells (the tail's counted) for a snake 8 long: not fewer, so no dead end,
     # and the apple is 1 move away; UP cannot reach the apple past the snake's row.

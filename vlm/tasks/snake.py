@@ -95,11 +95,12 @@ def plot_level(state: dict[str, Any]) -> int:
 
 # ------------------------------------------------------------------------------------------- engine
 def _scratch(state: dict[str, Any]) -> Snake:
+    # One game per board size: set_state takes the starvation limit from the state (or the game's
+    # default when the state has none, as hand-made states may).
     games = _local.__dict__.setdefault("games", {})
-    key = (state["size"], state["starvation"])
-    if key not in games:
-        games[key] = Snake(1, size=state["size"], starvation=state["starvation"])
-    return games[key]
+    if state["size"] not in games:
+        games[state["size"]] = Snake(1, size=state["size"])
+    return games[state["size"]]
 
 
 def simulate(state: dict[str, Any], moves: list[str]) -> list[tuple[dict[str, Any], float, bool, bool]]:
