@@ -1216,6 +1216,26 @@ def test_plural_and_grid_bfs_as_documented() -> None:
         assert grid_bfs(size, start, blocked, goals) == (near, len(dist) - 1), (size, start, blocked, goals)
 
 
+def test_scratch_game_is_made_once_per_key_and_thread() -> None:
+    import threading
+
+    from vlm.tasks import scratch_game
+
+    made: list[object] = []
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    first = scratch_game(("test", 1), make)
+    assert scratch_game(("test", 1), make) is first and scratch_game(("test", 2), make) is not first
+    other: list[object] = []
+    thread = threading.Thread(target=lambda: other.append(scratch_game(("test", 1), make)))
+    thread.start()
+    thread.join()
+    assert other[0] is not first and len(made) == 3  # a game is not shared between threads
+
+
 def test_a_task_module_without_the_contract_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
     import types

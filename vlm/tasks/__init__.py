@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Hashable
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
+
+G = TypeVar("G")
 
 TASK_GAMES: tuple[str, ...] = tuple(sorted(
     m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_")))
@@ -46,6 +50,18 @@ def grid_bfs(size: int, start: tuple[int, int], blocked: Collection[tuple[int, i
     return found, len(dist) - 1
 
 
+_scratch = threading.local()  # per thread: the VLM player asks its questions from a thread pool
+
+
+def scratch_game(key: Hashable, make: Callable[[], G]) -> G:
+    """This thread's engine for ``key``, made by ``make()`` on first use and kept: the games a task module
+    simulates questions on (key them by the module's ``GAME`` and what ``make`` depends on)."""
+    games = _scratch.__dict__.setdefault("games", {})
+    if key not in games:
+        games[key] = make()
+    return games[key]
+
+
 def task_module(game: str) -> ModuleType:
     """The task module of ``game``; ValueError naming the games that have one if it has none."""
     if game not in TASK_GAMES:
@@ -61,4 +77,4 @@ def task_module(game: str) -> ModuleType:
     return module
 
 
-__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "grid_bfs", "plural", "task_module"]
+__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "grid_bfs", "plural", "scratch_game", "task_module"]

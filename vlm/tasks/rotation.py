@@ -15,7 +15,6 @@ how much is given (axis given with options, options only, free answer).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -48,6 +47,7 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
+from vlm.tasks import scratch_game
 
 GAME = "rotation"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -56,7 +56,6 @@ SCALE = VIEW // 8  # render_state draws 8·scale pixels per view
 MIN_VISIBLE = 0.004  # a cube counts as visible when it covers this share of the view's pixels
 AXES = ("X", "Y", "Z")
 ANGLES = (90, 180, 270)
-_local = threading.local()
 
 FRAME_TEXT = ("World axes: +x points down-left, +y points right and slightly down (both toward the viewer), "
               "+z points up. A turn X+ / X− is +90° / −90° about the x axis by the right-hand rule (X+ takes "
@@ -108,9 +107,7 @@ def _shown(shape: dict[str, Any], rotations: list[int]) -> np.ndarray:
 
 
 def _scratch() -> Rotation:
-    if not hasattr(_local, "game"):
-        _local.game = Rotation(1, min_cubes=3, max_cubes=MAX_CUBES, view_size=16)
-    return _local.game
+    return scratch_game(GAME, lambda: Rotation(1, min_cubes=3, max_cubes=MAX_CUBES, view_size=16))
 
 
 def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:

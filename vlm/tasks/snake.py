@@ -21,7 +21,6 @@ length (distance to the apple ≤2 / ≤6 / more for the best move; path ≤4 / 
 from __future__ import annotations
 
 import itertools
-import threading
 from typing import Any
 
 import numpy as np
@@ -41,18 +40,16 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural
+from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural, scratch_game
 
 GAME = "snake"
 MOVES: tuple[str, ...] = Snake.ACTION_NAMES
-_local = threading.local()  # scratch games per thread: the VLM player asks from a thread pool
 
 RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1). Each move the head steps one "
               "cell and the body follows, so the tail's cell frees up, unless the snake eats the apple and "
               "grows by one. Moving off the board or into the body kills the snake; moving into the cell "
               "the tail is leaving is safe. A move back into the neck is ignored: the snake goes straight "
               "on.")
-
 
 
 def render(state: dict[str, Any]) -> np.ndarray:
@@ -97,10 +94,7 @@ def plot_level(state: dict[str, Any]) -> int:
 def _scratch(state: dict[str, Any]) -> Snake:
     # One game per board size: set_state takes the starvation limit from the state (or the game's
     # default when the state has none, as hand-made states may).
-    games = _local.__dict__.setdefault("games", {})
-    if state["size"] not in games:
-        games[state["size"]] = Snake(1, size=state["size"])
-    return games[state["size"]]
+    return scratch_game((GAME, state["size"]), lambda: Snake(1, size=state["size"]))
 
 
 def simulate(state: dict[str, Any], moves: list[str]) -> list[tuple[dict[str, Any], float, bool, bool]]:

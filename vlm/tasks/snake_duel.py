@@ -18,7 +18,6 @@ to simulate (1, 2–3, 4–5) or, for the best move, the distance to the apple (
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -37,13 +36,12 @@ from vlm.prompts import (
     vision_zero_drafts,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural
+from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural, scratch_game
 from vlm.tasks.snake import effective_move, target_cell
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
 _FAR = 10**6
-_local = threading.local()
 
 RULES_TEXT = ("Both snakes move at the same time, one cell per round: UP (y − 1), DOWN (y + 1), LEFT (x − "
               "1), RIGHT (x + 1). A snake that lands on an apple grows by one (its tail stays); otherwise "
@@ -51,7 +49,6 @@ RULES_TEXT = ("Both snakes move at the same time, one cell per round: UP (y − 
               "tail leaving this round does not count), lands on the other head's new cell, or swaps cells "
               "with the other head. A move back into the neck is ignored: that snake goes straight on. The "
               "game ends when a snake dies.")
-
 
 
 def render(state: dict[str, Any]) -> np.ndarray:
@@ -88,12 +85,9 @@ def plot_level(state: dict[str, Any]) -> int:
 
 
 def _scratch(state: dict[str, Any]) -> SnakeDuel:
-    games = _local.__dict__.setdefault("games", {})
-    key = (state["size"], state.get("num_apples", 5), state.get("max_rounds", 100))
-    if key not in games:
-        games[key] = SnakeDuel(1, size=key[0], num_apples=key[1], max_rounds=key[2], start_length=2,
-                               opponent="policy")
-    return games[key]
+    size, apples, rounds = state["size"], state.get("num_apples", 5), state.get("max_rounds", 100)
+    return scratch_game((GAME, size, apples, rounds), lambda: SnakeDuel(
+        1, size=size, num_apples=apples, max_rounds=rounds, start_length=2, opponent="policy"))
 
 
 def simulate(state: dict[str, Any], mine: list[str], theirs: list[str]) -> list[dict[str, Any]]:

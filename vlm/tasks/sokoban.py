@@ -13,7 +13,6 @@ moves to simulate (1, 2–3, 4–6) or the plan length (≤5, ≤15, more moves)
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -32,18 +31,16 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import STEP, plural
+from vlm.tasks import STEP, plural, scratch_game
 
 GAME = "sokoban"
 MOVES: tuple[str, ...] = Sokoban.ACTION_NAMES
 SOLVER_STATES = 300_000
-_local = threading.local()
 
 RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1) move the player one cell. "
               "Walking into a box pushes it one cell further if that cell is floor (not a wall, not another "
               "box); otherwise nothing moves. Boxes are never pulled. The puzzle is solved when every box "
               "is on a target.")
-
 
 
 def render(state: dict[str, Any]) -> np.ndarray:
@@ -61,10 +58,8 @@ def plot_level(state: dict[str, Any]) -> int:
 
 
 def _scratch(state: dict[str, Any]) -> Sokoban:
-    games = _local.__dict__.setdefault("games", {})
-    if state["size"] not in games:
-        games[state["size"]] = Sokoban(1, size=state["size"], num_boxes=1, max_steps=10**9)
-    return games[state["size"]]
+    return scratch_game((GAME, state["size"]), lambda: Sokoban(1, size=state["size"], num_boxes=1,
+                                                               max_steps=10**9))
 
 
 def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
