@@ -85,9 +85,10 @@ def plot_level(state: dict[str, Any]) -> int:
 
 
 def _scratch(state: dict[str, Any]) -> SnakeDuel:
-    size, apples, rounds = state["size"], state.get("num_apples", 5), state.get("max_rounds", 100)
-    return scratch_game((GAME, size, apples, rounds), lambda: SnakeDuel(
-        1, size=size, num_apples=apples, max_rounds=rounds, start_length=2, opponent="policy"))
+    # One game per board size: set_state takes num_apples and max_rounds from the state (or the game's
+    # defaults, 5 and 100, when the state has none).
+    return scratch_game((GAME, state["size"]),
+                        lambda: SnakeDuel(1, size=state["size"], start_length=2, opponent="policy"))
 
 
 def simulate(state: dict[str, Any], mine: list[str], theirs: list[str]) -> list[dict[str, Any]]:
