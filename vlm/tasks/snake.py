@@ -27,7 +27,6 @@ import numpy as np
 
 from envs.snake import Snake
 from vlm.prompts import (
-    THINK_ANSWER,
     Edit,
     cell,
     coordinate_draft,
@@ -58,8 +57,7 @@ def render(state: dict[str, Any]) -> np.ndarray:
 
 def _occupants(state: dict[str, Any]) -> dict[tuple[int, int], str]:
     cells = {tuple(c): "body" for c in state["body"][1:]}
-    if state["body"]:
-        cells[tuple(state["body"][0])] = "head " + state["direction"]
+    cells[tuple(state["body"][0])] = "head " + state["direction"]
     if state["apple"] is not None:
         cells[tuple(state["apple"])] = "apple"
     return cells
@@ -187,7 +185,7 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
         key[m] = (int(trapped), 10**6 if dist is None else dist)
     if back in fatal:
         lines.append(f"{back}: played as {heading}, which is fatal, so {back} is fatal too.")
-    good = sorted((m for m in key if key[m] == min(key.values())), key=MOVES.index) if key else []
+    good = [m for m in key if key[m] == min(key.values())]  # key follows MOVES' order
     return {"fatal": fatal, "good": good, "key": key, "lines": lines}
 
 
@@ -240,7 +238,6 @@ def shortest_path(state: dict[str, Any]) -> list[str] | None:
     apple = tuple(state["apple"])
     frontier: dict[tuple[int, int], None] = {body[0]: None}
     parents: list[dict[tuple[int, int], tuple[int, int]]] = []
-    path_end = None
     for t in range(1, n * n + length + 1):
         layer: dict[tuple[int, int], tuple[int, int]] = {}
         for c in frontier:
@@ -252,14 +249,13 @@ def shortest_path(state: dict[str, Any]) -> list[str] | None:
                     layer[nxt] = c
         parents.append(layer)
         if apple in layer:
-            path_end = apple
             break
         if not layer:
             return None
         frontier = dict.fromkeys(layer)
-    if path_end is None:
+    else:
         return None
-    cells = [path_end]
+    cells = [apple]
     for layer in reversed(parents):
         cells.append(layer[cells[-1]])
     cells.reverse()
@@ -418,6 +414,3 @@ def make_tasks(state: dict[str, Any], rng: np.random.Generator, source: dict[str
                                      _make_edit(state), EDIT_KINDS, context(state), plot_level(state),
                                      "Give it as (x, y)."))
     return [d for d in drafts if d is not None]
-
-
-__all__ = ["GAME", "THINK_ANSWER", "make_tasks", "move_task"]
