@@ -122,6 +122,16 @@ def target_cell(state: dict[str, Any], move: str) -> tuple[int, int]:
     return x + dx, y + dy
 
 
+def random_moves(rng: np.random.Generator, state: dict[str, Any], k: int) -> list[str]:
+    """``k`` random moves for a snake (``state`` as in ``effective_move``), never back into the neck: a
+    question about that move would only test the rule that it goes straight on."""
+    moves, heading = [], state["direction"]
+    for _ in range(k):
+        heading = str(rng.choice([m for m in MOVES if m != OPPOSITE[heading]]))
+        moves.append(heading)
+    return moves
+
+
 def describe_target(state: dict[str, Any], move: str) -> str:
     """What lies where ``move`` takes the head, in words (the engine decides life or death)."""
     x, y = target_cell(state, move)
@@ -289,11 +299,7 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     qa = int(rng.integers(1, 4))
     for _ in range(10):
         k = {1: 1, 2: int(rng.integers(2, 4)), 3: int(rng.integers(4, 6))}[qa]
-        moves, heading = [], state["direction"]
-        for _ in range(k):  # never back into the neck: a question about it would only test that rule
-            m = str(rng.choice([m for m in MOVES if m != OPPOSITE[heading]]))
-            moves.append(m)
-            heading = m
+        moves = random_moves(rng, state, k)
         played = simulate(state, moves)
         # Not truncated, and the visible apple eaten on the last move if at all: after an apple is eaten
         # a new one appears at random, off the image, and the moves after that could eat it (longer

@@ -37,7 +37,7 @@ from vlm.prompts import (
 )
 from vlm.record import TaskDraft
 from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural, scratch_game
-from vlm.tasks.snake import effective_move, target_cell
+from vlm.tasks.snake import effective_move, random_moves, target_cell
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -208,15 +208,6 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
                      "\n".join(lines), verifier, None, {"state": state})
 
 
-def _sample_moves(rng: np.random.Generator, snake: dict[str, Any], k: int) -> list[str]:
-    moves, heading = [], snake["direction"]
-    for _ in range(k):
-        m = str(rng.choice([m for m in MOVES if m != OPPOSITE[heading]]))
-        moves.append(m)
-        heading = m
-    return moves
-
-
 def _predictable(state: dict[str, Any], played: list[dict[str, Any]]) -> bool:
     """No apple is eaten before the last round, and the round limit did not end the game. An eaten apple
     is replaced at random, off the image, and a later round could eat the new one: a longer snake, or a
@@ -239,7 +230,7 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     qa = int(rng.integers(1, 4))
     for _ in range(10):
         k = {1: 1, 2: int(rng.integers(2, 4)), 3: int(rng.integers(4, 6))}[qa]
-        mine, theirs = _sample_moves(rng, state["snakes"][0], k), _sample_moves(rng, state["snakes"][1], k)
+        mine, theirs = random_moves(rng, state["snakes"][0], k), random_moves(rng, state["snakes"][1], k)
         played = simulate(state, mine, theirs)
         if _predictable(state, played):
             break
