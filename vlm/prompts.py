@@ -123,6 +123,10 @@ class Edit:
     steps: list[str]  # engine facts that explain the edit
 
 
+#: A game module's edit maker for one state: draws an edit with the generator, or None when none fits.
+MakeEdit = Callable[[np.random.Generator], Edit | None]
+
+
 def redraw_cells(image: np.ndarray, edited_image: np.ndarray, before: dict[tuple[int, int], Any],
                  after: dict[tuple[int, int], Any], scale: int) -> np.ndarray:
     """An edit's picture that differs from the original ``image`` only in the cells whose content
@@ -139,7 +143,7 @@ def redraw_cells(image: np.ndarray, edited_image: np.ndarray, before: dict[tuple
 
 def vision_zero_drafts(rng: np.random.Generator, image: np.ndarray,
                        render: Callable[[dict[str, Any]], np.ndarray],
-                       make_edit: Callable[[np.random.Generator], Edit | None], kinds: dict[str, str],
+                       make_edit: MakeEdit, kinds: dict[str, str],
                        context: str, plot_level: int, where_text: str,
                        extra: dict[str, Any] | None = None) -> TaskDraft | None:
     """One Vision-Zero draft for a state whose picture is ``image``: a spot-the-difference pair, the cell

@@ -21,7 +21,7 @@ import numpy as np
 from envs.gameboy.core import BUTTONS
 from envs.gameboy.roms import pokemon_title
 from envs.png import decode_png, encode_png
-from vlm.prompts import Edit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
+from vlm.prompts import Edit, MakeEdit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
 from vlm.record import TaskDraft
 
 GAME = "pokemon_red"
@@ -111,7 +111,7 @@ EDIT_KINDS = {"mirrored": "One square is mirrored left to right", "flipped": "On
                                                                              "down"}
 
 
-def _make_edit(state: dict[str, Any]) -> Any:
+def _make_edit(state: dict[str, Any]) -> MakeEdit:
     rgb = screen(state)
 
     def make(rng: np.random.Generator) -> Edit | None:

@@ -38,6 +38,7 @@ from envs.rotation import COLOR_NAMES as _COLOR_NAMES
 from vlm.prompts import (
     THINK_ANSWER,
     Edit,
+    MakeEdit,
     choice_draft,
     integer_draft,
     letter,
@@ -251,7 +252,7 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
 EDIT_KINDS = {"recoloured": "One cube has a different colour", "swapped": "Two cubes swapped colours"}
 
 
-def _make_edit(state: dict[str, Any], r: int) -> Any:
+def _make_edit(state: dict[str, Any], r: int) -> MakeEdit:
     names = list(state["color_names"])
     shown = np.flatnonzero(_shown(state, [r]))
     unused = [k for k, c in enumerate(_COLOR_NAMES) if c not in names]

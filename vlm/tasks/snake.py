@@ -28,6 +28,7 @@ import numpy as np
 from envs.snake import Snake
 from vlm.prompts import (
     Edit,
+    MakeEdit,
     cell,
     coordinate_draft,
     grid_image_scale,
@@ -369,7 +370,7 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
                           f"That is {plural(len(body), 'cell')}."], extra)
 
 
-def _make_edit(state: dict[str, Any]) -> Any:
+def _make_edit(state: dict[str, Any]) -> MakeEdit:
     n, body = state["size"], [tuple(c) for c in state["body"]]
     apple = None if state["apple"] is None else tuple(state["apple"])
     taken = {*body, apple}  # sets: a long snake made this n² x length list scans

@@ -25,6 +25,7 @@ import numpy as np
 from envs.snake_duel import ACTION_NAMES, SnakeDuel
 from vlm.prompts import (
     Edit,
+    MakeEdit,
     cell,
     choice_draft,
     coordinate_draft,
@@ -303,7 +304,7 @@ EDIT_KINDS = {"apple_moved": "An apple is in a different place", "extra_apple": 
               "blue_longer": "The blue snake is one cell longer"}
 
 
-def _make_edit(state: dict[str, Any]) -> Any:
+def _make_edit(state: dict[str, Any]) -> MakeEdit:
     n = state["size"]
     taken = {tuple(c) for s in state["snakes"] for c in s["body"]} | {tuple(a) for a in state["apples"]}
     free = [(x, y) for y in range(n) for x in range(n) if (x, y) not in taken]

@@ -21,6 +21,7 @@ from envs.sokoban import Sokoban
 from envs.sokoban_solver import SOLVED, solve_status
 from vlm.prompts import (
     Edit,
+    MakeEdit,
     cell,
     coordinate_draft,
     grid_image_scale,
@@ -210,7 +211,7 @@ EDIT_KINDS = {"box_moved": "A box is in a different place", "player_moved": "The
               "target_moved": "A target is in a different place"}
 
 
-def _make_edit(state: dict[str, Any]) -> Any:
+def _make_edit(state: dict[str, Any]) -> MakeEdit:
     size = state["size"]
     boxes = [tuple(b) for b in state["boxes"]]
     targets = [tuple(t) for t in state["targets"]]
