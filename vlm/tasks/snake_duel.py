@@ -42,7 +42,7 @@ from vlm.tasks.snake import effective_move, random_moves, target_cell
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
-_FAR = 10**6
+_FAR = 10**6  # the distance of an apple out of reach: farther than any path
 
 RULES_TEXT = ("Both snakes move at the same time, one cell per round: UP (y − 1), DOWN (y + 1), LEFT (x − "
               "1), RIGHT (x + 1). A snake that lands on an apple grows by one (its tail stays); otherwise "
@@ -203,7 +203,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         "<worst_answer></worst_answer> (comma-separated; None if no move is fatal).")
     verifier = {"rule": "snake_best_worst", "moves": list(MOVES), "good": info["good"],
                 "fatal": info["fatal"]}
-    return TaskDraft("strategy", "best_worst_move", plot_level(state), level(min(dist, _FAR), (2, 6)),
+    return TaskDraft("strategy", "best_worst_move", plot_level(state), level(dist, (2, 6)),
                      [render(state)], question,
                      f"<best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>",
                      "\n".join(lines), verifier, None, {"state": state})
