@@ -379,6 +379,25 @@ def test_camera_sees_top_left_x_and_right_y_faces():
     assert (flipped == red_top).all(axis=2).any() and not (flipped == blue_top).all(axis=2).any()
 
 
+def test_render_view_draws_from_the_shapes_own_camera():
+    """A shape's "camera" is where the view is drawn from, not only checked: seen from the opposite azimuth,
+    one cube shows its -x and -y faces (ambient shade only) instead of the lit +x and +y ones."""
+    from envs.rotation import _SHADES
+
+    cube = {"cubes": [[0, 0, 0]], "colors": [PALETTE[0].tolist()]}
+
+    def faces(img: np.ndarray) -> set[int]:
+        shaded = {k: np.floor(PALETTE[0] * _SHADES[k] + 0.5).astype(np.uint8) for k in range(6)}
+        return {k for k, c in shaded.items() if (img == c).all(axis=2).sum() > 100}
+
+    front = render_view(cube, 0, 96)
+    assert (render_view({**cube, "camera": dict(DEFAULT_CAMERA)}, 0, 96) == front).all()
+    behind = {**DEFAULT_CAMERA, "azimuth_deg": DEFAULT_CAMERA["azimuth_deg"] + 180}
+    back = render_view({**cube, "camera": behind}, 0, 96)
+    # The faces turned away from the light (-x, -y, -z) share the ambient shade: it stands for all three.
+    assert faces(front) == {0, 2, 4} and faces(back) == {1, 3, 4, 5}
+
+
 # --- Rules and optimal play ---------------------------------------------------------------------
 
 
