@@ -1438,6 +1438,11 @@ def test_rotation_turns_are_all_played_near_the_episodes_step_limit() -> None:
     played = module.simulate(state, moves)
     assert [p["rotation_index"] for p in played] == path
     assert not any(p["done"] for p in played)
+    # An episode's last state, cut off at its step limit unsolved (done): the turns are still played.
+    truncated = {**state, "step": state["max_steps"], "done": True}
+    played = module.simulate(truncated, moves)
+    assert [p["rotation_index"] for p in played] == path
+    assert not any(p["done"] for p in played)
 
 
 def test_sokoban_moves_are_all_played_whatever_the_states_step_limit() -> None:
