@@ -855,6 +855,14 @@ def test_rotation_option_answers_name_the_pictured_turn() -> None:
     assert levels.keys() == {1, 2, 3}, levels
 
 
+def test_rotation_angle_questions_ask_every_axis_and_angle() -> None:
+    """ViGaL's angle question draws its turn from all three world axes and all of 90°, 180° and 270°: a
+    question set without 270° (or without Z) teaches a model that it never occurs."""
+    mod, s = task_module("rotation"), rotation_state(0)
+    asked = {(d.extra["axis"], d.extra["angle"]) for d in (mod._angle_task(s, np.random.default_rng(seed))
+                                                          for seed in range(40))}
+    assert asked == set(itertools.product("XYZ", (90, 180, 270))), asked
+
 def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
     """A cube counts as shown when it covers MIN_VISIBLE of either view: the cube count is asked only when
     every cube is shown, an absent-colour question offers only shown colours, and an edit recolours only
