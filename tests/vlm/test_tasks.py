@@ -863,6 +863,19 @@ def test_rotation_angle_questions_ask_every_axis_and_angle() -> None:
                                                           for seed in range(40))}
     assert asked == set(itertools.product("XYZ", (90, 180, 270))), asked
 
+def test_rotation_prediction_asks_one_to_three_turns_at_that_level() -> None:
+    """The module's rule: a prediction question's qa level is the number of turns to simulate, 1 to 3;
+    every one of the six turns is asked."""
+    mod, s = task_module("rotation"), rotation_state(0)
+    image = mod._pair(s)
+    asked, moves = Counter(), set()
+    for seed in range(30):
+        d = mod._prediction_task(s, np.random.default_rng(seed), image)
+        assert d.qa_level == len(d.extra["moves"]), (d.qa_level, d.extra["moves"])
+        asked[d.qa_level] += 1
+        moves |= set(d.extra["moves"])
+    assert asked.keys() == {1, 2, 3} and moves == set(TURNS), (asked, moves)
+
 def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
     """A cube counts as shown when it covers MIN_VISIBLE of either view: the cube count is asked only when
     every cube is shown, an absent-colour question offers only shown colours, and an edit recolours only
