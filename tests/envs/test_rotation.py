@@ -664,6 +664,7 @@ def test_set_state_refuses_repeated_colours_and_symmetric_objects(cubes, colors,
                                                       r" .*, got \[0.5, 0, 0\]"),  # taken as [0, 0, 0]
     ({"colors": [RED, BLUE, [220.5, 0, 0]]}, r"state's colors\[2\] must be a list of 3 whole numbers"),  # cut
     ({"colors": [RED, BLUE, [300, 0, 0]]}, r"state's colors .* must be RGB triples of 0..255"),
+    ({"colors": [RED, BLUE, [-1, 0, 0]]}, r"state's colors .* must be RGB triples of 0..255"),
     ({"rotation": None}, "state's rotation must be a list as get_state returns, got NoneType"),  # a TypeError
     ({"target_rotation": [[1, 0, 0], [0, 1], [0, 0, 1]]}, r"state's target_rotation\[1\] must be a list"),
     ({"target_rotation": [[1.5, 0, 0], [0, 1, 0], [0, 0, 1]]}, r"state's target_rotation\[0\] must be"),
