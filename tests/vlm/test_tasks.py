@@ -14,8 +14,10 @@ import pytest
 
 from envs.rotation import ACTION_NAMES as TURNS
 from envs.rotation import (
+    COLOR_NAMES,
     DISTANCE,
     GENERATORS,
+    PALETTE,
     ROTATIONS,
     TURN,
     Rotation,
@@ -778,7 +780,7 @@ def test_duel_prediction_plays_every_round_unless_a_snake_dies() -> None:
 
 # ----------------------------------------------------------------------------------------- rotation
 def test_rotation_answers_match_the_engine(drafts: dict) -> None:
-    seen = set()
+    seen, edits = set(), set()
     for s, d in drafts["rotation"]:
         seen.add(d.qa_type)
         r, t = rotation_index(s["rotation"]), rotation_index(s["target_rotation"])
@@ -807,7 +809,11 @@ def test_rotation_answers_match_the_engine(drafts: dict) -> None:
                 changed = [k for k, (a, b) in enumerate(zip(s["colors"], d.extra["edited_state"]["colors"],
                                                             strict=True)) if a != b]
                 assert len(changed) == (1 if d.extra["edit"] == "recoloured" else 2)
+                edited, palette = d.extra["edited_state"], PALETTE.tolist()  # named as get_state names them
+                assert edited["color_names"] == [COLOR_NAMES[palette.index(c)] for c in edited["colors"]]
+                edits.add(d.extra["edit"])
     assert seen >= {"turns_left_after_moves", "rotation_angle", "spot_difference", "spy_game"}
+    assert edits == {"recoloured", "swapped"}, edits
     assert seen & {"cube_count", "absent_colour"} and seen & {"min_turns", "next_turn"}
 
 
