@@ -817,6 +817,13 @@ def test_rotation_answers_match_the_engine(drafts: dict) -> None:
     assert seen & {"cube_count", "absent_colour"} and seen & {"min_turns", "next_turn"}
 
 
+def test_rotation_questions_describe_the_images_they_show(drafts: dict) -> None:
+    """Questions on the state's picture say it holds the target (left) and current (right) views; the
+    angle and Vision-Zero questions, asked on single views, do not."""
+    for _, d in drafts["rotation"]:
+        pair = d.family in ("perception", "state_prediction") or d.qa_type in ("min_turns", "next_turn")
+        assert ("the target view on the left" in d.question) == pair, (d.qa_type, d.question)
+
 def test_rotation_never_asks_a_next_turn_that_every_turn_answers() -> None:
     module = task_module("rotation")
     game = Rotation(1, max_cubes=8)
