@@ -136,6 +136,39 @@ def test_the_opponent_samples_its_actions():
     assert set(handed[0].tolist()) == {0, 1, 2, 3}
 
 
+def test_the_opponent_plays_snake_1_on_its_view_of_the_boards_as_they_are_now():
+    """Each choice is made on snake 1's view of the boards at that moment (observe_opponent), not on the
+    learner's view: without the call the opponent played the blank buffer it started with."""
+    from stable_baselines3.common.distributions import CategoricalDistribution
+
+    from envs import make_vec
+
+    seen: list[np.ndarray] = []
+
+    class Recording:
+        def get_distribution(self, obs: torch.Tensor) -> CategoricalDistribution:
+            seen.append(obs.numpy().copy())
+            return CategoricalDistribution(4).proba_distribution(torch.zeros(len(obs), 4))
+
+    venv = make_vec("snake_duel", 4, num_workers=0, seed=0, opponent="policy")
+    try:
+        venv.reset()
+        game = venv._local.game
+        cb = SelfPlayCallback(100, pool_size=2)
+        cb.game, cb.obs, cb.opponent = game, game.new_obs_buffer(), Recording()
+        cb.model = SimpleNamespace(device="cpu")
+        theirs, own = game.new_obs_buffer(), game.new_obs_buffer()
+        for _ in range(3):
+            cb._act()
+            game.observe_opponent(theirs)
+            game.observe(own)
+            assert np.array_equal(seen[-1], theirs) and not np.array_equal(theirs, own)
+            venv.step(game.bot_actions(0))
+        assert not np.array_equal(seen[0], seen[-1])  # the boards moved on, and the views with them
+    finally:
+        venv.close()
+
+
 @pytest.mark.parametrize("pool_size, kept", [(1, []), (2, [600]), (3, [300, 600]), (4, [300, 600]),
                                              (5, [300, 600]), (9, [300, 600])])
 def test_resume_refills_the_pool_with_the_checkpoints_in_its_span(tmp_path, monkeypatch, pool_size, kept):
