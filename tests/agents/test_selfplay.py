@@ -169,6 +169,18 @@ def test_the_opponent_plays_snake_1_on_its_view_of_the_boards_as_they_are_now():
         venv.close()
 
 
+@pytest.mark.parametrize("local", [None, SimpleNamespace(game=SimpleNamespace(observe=None))],
+                         ids=["worker-processes", "one-player-game"])
+def test_self_play_refuses_a_game_it_cannot_play_snake_1_of_between_steps(local):
+    # What a script passing its own vector env is told, not an AttributeError from inside the callback.
+    cb = SelfPlayCallback(100, pool_size=2)
+    venv = SimpleNamespace(_local=local)
+    cb.model = SimpleNamespace(num_timesteps=0, policy=TinyPolicy(), device="cpu", get_env=lambda: venv)
+    message = "a two-player game stepped in the training process: use --num-workers 0"
+    with pytest.raises(ValueError, match=message):
+        cb._on_training_start()
+
+
 @pytest.mark.parametrize("pool_size, kept", [(1, []), (2, [600]), (3, [300, 600]), (4, [300, 600]),
                                              (5, [300, 600]), (9, [300, 600])])
 def test_resume_refills_the_pool_with_the_checkpoints_in_its_span(tmp_path, monkeypatch, pool_size, kept):
