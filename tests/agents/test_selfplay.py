@@ -118,6 +118,18 @@ def test_the_opponent_is_a_frozen_copy_that_draws_no_random_numbers():
     assert not copy.training
 
 
+def test_the_opponent_lives_on_the_learner_s_device():
+    """The copy is built on the CPU: a CUDA learner's opponent must be moved to the CUDA device, where the
+    observations it is given are. The "meta" device stands in for CUDA on a machine without one."""
+    from agents.selfplay import frozen_copy
+
+    class Elsewhere(TinyPolicy):
+        device = torch.device("meta")
+
+    copy = frozen_copy(Elsewhere())
+    assert copy.weight.device == torch.device("meta") and not copy.training
+
+
 def test_the_opponent_samples_its_actions():
     """The snapshot's actions are drawn from its distribution, not its argmax (a deterministic opponent
     is one fixed strategy, which the learner would overfit)."""
