@@ -87,3 +87,23 @@ def test_rollout_figures_before_any_score_and_the_worker_restart_count():
                                            get_env=lambda: SimpleNamespace()))
     callback._on_rollout_end()
     assert logged == {"rollout/won_mean": 1.0}
+
+
+def test_the_hparams_dashboard_shows_the_run_s_settings_beside_its_mean_score_and_return(tmp_path):
+    # Its metric columns are read from these tags' scalars: a tag no scalar has leaves a column empty.
+    from stable_baselines3.common.logger import configure
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    logger = configure(str(tmp_path), ["tensorboard"])
+    callback = MetricsCallback({"lr": 1e-4, "policy": "tiny"})
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
+    callback._on_training_start()
+    logger.dump(0)
+    logger.close()
+    ea = EventAccumulator(str(tmp_path))
+    ea.Reload()
+    content = ea.summary_metadata["_hparams_/experiment"].plugin_data.content
+    experiment = HParamsPluginData.FromString(content).experiment
+    assert [m.name.tag for m in experiment.metric_infos] == ["rollout/score_mean", "rollout/ep_rew_mean"]
+    assert sorted(h.name for h in experiment.hparam_infos) == ["lr", "policy"]
