@@ -59,9 +59,7 @@ class SelfPlayCallback(BaseCallback):
         self.rng = np.random.default_rng(self.seed + now)  # a resumed run does not replay the first draws
         self._refill(now)
         self._snapshot()
-        self._schedule()
-        self._load_random()
-        self._act()
+        self._schedule()  # the opponent is drawn, and acts, as each rollout starts (the first one too)
 
     def _refill(self, now: int) -> None:
         """On --resume: the policies of the run's checkpoints taken in the pool's span before ``now``."""
