@@ -866,14 +866,20 @@ def test_force_refuses_a_start_state_inside_the_run_it_replaces(tmp_path: Path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "run"]  # nothing moved aside
 
 
-def test_force_refuses_a_rom_inside_the_run_it_replaces(tmp_path: Path, scripts, capsys) -> None:
-    # Only a --state and a --config inside the replaced run were tried: a --rom kept there went unchecked.
+def _old_run_holding_a_rom(tmp_path: Path) -> tuple[Path, Path]:
+    """A run folder (its config.yaml and command.txt) with a copy of the test cartridge inside it."""
     run = tmp_path / "run"
     run.mkdir()
     for name in ("config.yaml", "command.txt"):
         (run / name).write_text("env: gameboy\n")
     rom = run / "cart.gb"
     rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    return run, rom
+
+
+def test_force_refuses_a_rom_inside_the_run_it_replaces(tmp_path: Path, scripts, capsys) -> None:
+    # Only a --state and a --config inside the replaced run were tried: a --rom kept there went unchecked.
+    run, rom = _old_run_holding_a_rom(tmp_path)
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     assert scripts.train_ppo.main(["--env", "gameboy", "--game", "depthfirst_test", "--rom", str(rom),
                                    "--state", "none", "--run-dir", str(run), "--force"]) == 2
@@ -884,12 +890,7 @@ def test_force_refuses_a_rom_inside_the_run_it_replaces(tmp_path: Path, scripts,
 
 def test_force_names_a_config_files_rom_inside_the_run(tmp_path: Path, scripts, capsys) -> None:
     # A --config file's env_kwargs.rom inside the replaced run was named "--rom", a flag not typed.
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("config.yaml", "command.txt"):
-        (run / name).write_text("env: gameboy\n")
-    rom = run / "cart.gb"
-    rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    run, rom = _old_run_holding_a_rom(tmp_path)
     config = tmp_path / "mine.yaml"
     config.write_text(f"env: gameboy\nenv_kwargs: {{game: depthfirst_test, rom: {rom}, state: none}}\n")
     assert scripts.train_ppo.main(["--config", str(config), "--run-dir", str(run), "--force"]) == 2

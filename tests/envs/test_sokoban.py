@@ -613,15 +613,19 @@ def test_solver_pruning_marks_only_hopeless_cells():
     assert not _frozen_block(low[0], wall, target, low[:1], width)  # a lone box on a wall can slide along
 
 
+# A box on the top wall, which holds no target: hopeless (the solver's pruning and budget tests).
+BOX_ON_A_DEAD_WALL = ("########",
+                      "#  $   #",
+                      "#      #",
+                      "#@     #",
+                      "#     .#",
+                      "########")
+
+
 def test_the_solver_proves_a_box_on_a_wall_without_target_hopeless_without_walking_it_along():
     # The box can only slide along the top wall, whose cells are all dead: with the dead cells pruned the
     # search ends after the player's own walk (23 states); without, it pushes the box along the wall too.
-    state = level("########",
-                  "#  $   #",
-                  "#      #",
-                  "#@     #",
-                  "#     .#",
-                  "########")
+    state = level(*BOX_ON_A_DEAD_WALL)
     assert solve_status(state, max_states=60) == (UNSOLVABLE, [])
 
 
@@ -629,12 +633,7 @@ def test_the_solver_keeps_to_its_state_budget_and_solve_answers_none_past_it():
     """max_states counts the states the search keeps, its start included: the hopeless level above is
     proved so in exactly 23 states and not in 22. Past the budget solve() answers None, as for an
     unsolvable level: its [] would read as "solved already"."""
-    state = level("########",
-                  "#  $   #",
-                  "#      #",
-                  "#@     #",
-                  "#     .#",
-                  "########")
+    state = level(*BOX_ON_A_DEAD_WALL)
     assert solve_status(state, max_states=23) == (UNSOLVABLE, [])
     assert solve_status(state, max_states=22) == (BUDGET, [])
     long_one = level("#########", "#.$ @ $.#", "#########")
