@@ -156,6 +156,9 @@ _SHADES = np.array([_AMBIENT + (1 - _AMBIENT) * max(0.0, s * _LIGHT[k]) for k in
 
 def camera_array(camera: dict[str, float]) -> np.ndarray:
     """Camera as the kernel reads it: position (object radius = 1), right, up, forward, focal factor."""
+    missing = [k for k in DEFAULT_CAMERA if k not in camera]
+    if missing:  # a state's camera from a file: a bare KeyError named one key and no fix
+        raise ValueError(f"camera lacks {', '.join(missing)}: give all of {', '.join(DEFAULT_CAMERA)}")
     az, el = math.radians(camera["azimuth_deg"]), math.radians(camera["elevation_deg"])
     dist = float(camera["distance"])
     if dist <= 1.0:

@@ -152,6 +152,9 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
         with pytest.raises(ValueError, match=error):
             render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": distance}}, 0, 16)
     assert render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": 1.5}}, 0, 16).shape == (16, 16, 3)
+    partial = {k: v for k, v in DEFAULT_CAMERA.items() if k != "margin"}  # was a bare KeyError: 'margin'
+    with pytest.raises(ValueError, match="camera lacks margin: give all of azimuth_deg, elevation_deg"):
+        render_view({**shape, "camera": partial}, 0, 16)
 
 
 def test_render_state_refuses_a_malformed_state_naming_the_key():
