@@ -44,7 +44,7 @@ from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural, scratch_game
 
 GAME = "snake"
 MOVES: tuple[str, ...] = Snake.ACTION_NAMES
-_FAR = 10**6  # the distance of an apple out of reach: farther than any path
+FAR = 10**6  # the distance of an apple out of reach: farther than any path
 
 RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1). Each move the head steps one "
               "cell and the body follows, so the tail's cell frees up, unless the snake eats the apple and "
@@ -194,7 +194,7 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
         if trapped:
             lines.append(f"  {m} leads into a dead end: {plural(reach, 'reachable cell')} < length "
                          f"{len(after['body'])}.")
-        key[m] = (int(trapped), _FAR if dist is None else dist)
+        key[m] = (int(trapped), FAR if dist is None else dist)
     if back in fatal:
         lines.append(f"{back}: played as {heading}, which is fatal, so {back} is fatal too.")
     good = [m for m in key if key[m] == min(key.values())]  # key follows MOVES' order
@@ -215,7 +215,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         trapped, dist = info["key"][info["good"][0]]
         lines.append(f"Best: {' or '.join(info['good'])} (safe, "
                      + ("every safe move leads into a dead end" if trapped else "no dead end") + ", apple "
-                     + (f"{plural(dist, 'move')} away)." if dist < _FAR
+                     + (f"{plural(dist, 'move')} away)." if dist < FAR
                         else "unreachable, so any such move)."))
     else:
         lines.append("Every move is fatal, so there is no best move: None.")

@@ -38,11 +38,10 @@ from vlm.prompts import (
 )
 from vlm.record import TaskDraft
 from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural, scratch_game
-from vlm.tasks.snake import effective_move, random_moves, target_cell
+from vlm.tasks.snake import FAR, effective_move, random_moves, target_cell
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
-_FAR = 10**6  # the distance of an apple out of reach: farther than any path
 
 RULES_TEXT = ("Both snakes move at the same time, one cell per round: UP (y − 1), DOWN (y + 1), LEFT (x − "
               "1), RIGHT (x + 1). A snake that lands on an apple grows by one (its tail stays); otherwise "
@@ -159,7 +158,7 @@ def move_analysis(state: dict[str, Any]) -> dict[str, Any]:
         lines.append(f"{m}: {what}. {note} From there {far}; "
                      f"{plural(reach, 'free cell is', 'free cells are')} reachable"
                      + (f", fewer than your length {len(me['body'])}: a dead end." if trapped else "."))
-        key[m] = (int(trapped), _FAR if dist is None else dist)
+        key[m] = (int(trapped), FAR if dist is None else dist)
     if back in fatal:
         lines.append(f"{back}: played as {heading}, which is fatal, so {back} is fatal too.")
     pool = [m for m in safe if m in key] or [m for m in risky if m in key]
@@ -183,7 +182,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         trapped, d = info["key"][info["good"][0]]
         end = f"every {kind.split()[0]} move leads into a dead end" if trapped else "no dead end"
         lines.append(f"Best: {' or '.join(info['good'])} ({kind}, {end}, "
-                     + (f"nearest apple {plural(d, 'move')} away)." if d < _FAR else "no apple reachable)."))
+                     + (f"nearest apple {plural(d, 'move')} away)." if d < FAR else "no apple reachable)."))
     else:
         lines.append("Every move is fatal, so there is no best move: None.")
     lines.append(f"Fatal: {worst}.")
