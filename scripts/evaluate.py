@@ -25,6 +25,7 @@ from typing import Any
 from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
 
 STOPPED = "\ninterrupted: no new results written"
+VIDEO_STEPS = 1000  # --video-steps' default: no flag default, so --no-video can tell it was given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="a uniformly random agent on the run's game and settings (the baseline)")
     p.add_argument("--no-video", action="store_true", help="no replay of the best episode (MP4 and GIF)")
     p.add_argument("--video-steps", type=positive_int,
-                   help="the video shows the best episode's last N steps (default 1000)")
+                   help=f"the video shows the best episode's last N steps (default {VIDEO_STEPS})")
     p.add_argument("--max-steps", type=positive_int,
                    help="cut every episode after this many moves, as export_trajectories.py and compare.py "
                    "do (default: the game's own limits); the files get a -max<N> suffix")
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--vlm plays no checkpoint: drop --checkpoint and --stochastic")
     if args.no_video and args.video_steps:
         p.error("--video-steps sets the length of the video --no-video turns off: drop one of them")
-    args.video_steps = args.video_steps or 1000
+    args.video_steps = args.video_steps or VIDEO_STEPS
     from agents.interrupts import stop_signals_interrupt
 
     try:
