@@ -107,7 +107,9 @@ class GameEnv(gym.Env):
     def set_state(self, state: dict[str, Any]) -> None:
         self._check_open("set_state()")
         self.game.set_state(0, state)
-        self._started, self._ended = True, False
+        # Read back as the game took it (Rotation's done may be left out): a done state's step replayed the
+        # dead board (zeros) for ever, as stepping past an episode's end did.
+        self._started, self._ended = True, bool(self.game.get_state(0)["done"])
 
 
 def registered(depthfirst_game: str, render_mode: str | None = None, render_scale: int = 16,

@@ -289,6 +289,29 @@ def test_stepping_past_the_end_of_an_episode_says_to_reset(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_stepping_a_state_whose_episode_ended_says_to_reset(name: str) -> None:
+    # set_state counted every state as a fresh start: from a done one, step returned reward 0, terminated
+    # False, truncated False for ever, as stepping past an episode's end did before it said to reset.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_env
+
+    env = make_env(name)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    while not any(env.step(int(rng.integers(env.action_space.n)))[2:4]):
+        pass
+    ended = env.get_state()
+    fresh = make_env(name)
+    fresh.set_state(ended)
+    with pytest.raises(ResetNeeded, match=r"after the episode ended .* call reset\(\)"):
+        fresh.step(0)
+    env.reset(seed=1)
+    fresh.set_state(env.get_state())  # a state of an episode under way plays on
+    fresh.step(0)
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
 def test_a_game_board_never_reset_says_so(name: str) -> None:
     # Read from the game itself, Snake's get_state and render were an IndexError; the other games gave a
     # state of no episode (an all-wall Sokoban, two duel snakes on cell [0, 0]) that set_state refused.
