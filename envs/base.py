@@ -112,7 +112,7 @@ def _whole_floats(value: Any) -> Any:
     """``value`` with each integral float (10.0) as an int, also inside lists and tuples."""
     if isinstance(value, (list, tuple)):
         return type(value)(_whole_floats(v) for v in value)
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+    if isinstance(value, (float, np.floating)) and _is_whole(value):
         return int(value)
     return value
 
