@@ -283,8 +283,7 @@ class Snake(Game):
         out[:] = rgb.transpose(0, 3, 1, 2).repeat(s, axis=3).repeat(s, axis=2)
 
     def episode_info(self, i: int) -> dict[str, float]:
-        return {"score": float(self._score[i]), "snake_length": float(self._length[i]),
-                "won": float(self._length[i] == self.size * self.size)}
+        return {k: float(v[0]) for k, v in self.episode_infos(np.array([i])).items()}
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         length = self._length[indices]
