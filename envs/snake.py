@@ -319,9 +319,10 @@ class Snake(Game):
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         self._check_state(state)
-        if state["size"] != self.size:
-            raise ValueError(f"state is for a {state['size']}×{state['size']} board, "
-                             f"this game is {self.size}×{self.size}")
+        size = whole("state's size", state["size"], 1)  # "10" was "a 10×10 board, this game is 10×10"
+        if size != self.size:
+            raise ValueError(f"state is for a {size}×{size} board, this game is {self.size}×{self.size}: "
+                             f"load it into a game made with size={size}")
         n = self.size
         cells = n * n
         # Cells are read as pairs of ints first: a number for the body, or an apple of three numbers or

@@ -452,6 +452,20 @@ def test_out_of_range_action_is_refused_before_any_board_moves(bad):
     assert [g.get_state(i) for i in range(2)] == before
 
 
+@pytest.mark.parametrize("size, error", [
+    (8, "state is for a 8×8 board, this game is 6×6: load it into a game made with size=8"),
+    ("6", "state's size must be a whole number >= 1, got '6'"),  # was "a 6×6 board, this game is 6×6"
+])
+def test_set_state_of_another_board_size_names_the_size_to_make_the_game_with(size, error):
+    g = game_with([[3, 3], [3, 4], [3, 5]], apple=[0, 0], direction="UP")
+    before = g.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**before, "size": size})
+    assert g.get_state(0) == before
+    g.set_state(0, {**before, "size": 6.0})  # an integral float, as the game's other numbers
+    assert g.get_state(0) == before
+
+
 def test_state_cells_fast_path_copies_and_still_refuses_what_the_checks_refuse() -> None:
     from envs.base import state_cells
 
