@@ -134,12 +134,13 @@ def _backward_run(rng: np.ndarray, b: int, size: int, wall: np.ndarray, nbox: in
         if wall[q] or box_at[q] >= 0:
             continue
         j = box_at[p - step[a]]
-        if j >= 0 and randint(rng, b, 100) < 80:  # pull the box behind the player along
+        pull = j >= 0 and randint(rng, b, 100) < 80  # pull the box behind the player along
+        if pull:
             box_at[p - step[a]] = -1
             box_at[p] = j
             box[j] = p
         p = q
-        if j < 0:
+        if not pull:  # the boxes stand where they were last scored
             continue
         # Score: boxes off every target first, then how far the boxes travelled from their targets.
         off = 0
