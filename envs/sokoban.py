@@ -456,8 +456,8 @@ class Sokoban(Game):
         # states may leave them out: then the game's).
         max_steps = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
         deadlock_end = flag("state's deadlock_end", state.get("deadlock_end", self.deadlock_end))
-        # The kernels look one cell past the player and box without bounds checks: keep the wall ring.
-        walls = walls.copy()
+        # The kernels look one cell past the player and box without bounds checks: keep the wall ring (on
+        # _state_walls' own copy, not the caller's array).
         walls[[0, -1], :] = 1
         walls[:, [0, -1]] = 1
         things = {"target": targets, "box": boxes, "player": [player]}

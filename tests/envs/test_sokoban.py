@@ -531,6 +531,19 @@ def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
     assert game.get_state(0) == {**state, "max_steps": game.max_steps, "deadlock_end": False}
 
 
+def test_set_state_closes_the_wall_ring_on_its_own_copy_of_the_walls():
+    # The ring is kept (the kernels read past the player unchecked), but the caller's array keeps its hole.
+    state = level("######",
+                  "#    #",
+                  "# $@ #",
+                  "#  . #",
+                  "######")
+    walls = np.array(state["walls"], dtype=np.uint8)
+    walls[2, 0] = 0
+    game = game_with({**state, "walls": walls})
+    assert game.get_state(0)["walls"] == state["walls"] and walls[2, 0] == 0
+
+
 @pytest.mark.parametrize("change, error", [
     ({"done": "false"}, "state's done must be true or false, got 'false'"),  # bool("false") is True
     ({"deadlocked": "no"}, "state's deadlocked must be true or false, got 'no'"),
