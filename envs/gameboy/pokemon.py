@@ -167,6 +167,12 @@ class PokemonRed(GameBoyGame):
         return float(sum(min(lv, cap) + self.level_damping * max(0, lv - cap) for lv in levels))
 
     @staticmethod
+    def _copy_facts(facts: dict[str, Any]) -> dict[str, Any]:
+        """``facts`` with its own lists: a state given out or taken in shares none with the board."""
+        return {**facts, "levels": list(facts["levels"]), "hp": list(facts["hp"]),
+                "max_hp": list(facts["max_hp"])}
+
+    @staticmethod
     def _hp_fractions(facts: dict[str, Any]) -> list[float]:
         return [h / m if m > 0 else 0.0 for h, m in zip(facts["hp"], facts["max_hp"], strict=True)]
 
@@ -440,7 +446,7 @@ class PokemonRed(GameBoyGame):
             "tracker": {
                 "visits": [[m, x, y, c, last] for (m, x, y), (c, last) in sorted(self._visits[i].items())],
                 "maps": sorted(self._maps[i]),
-                "pos": list(tr["pos"]), "still": tr["still"], "facts": f,
+                "pos": list(tr["pos"]), "still": tr["still"], "facts": self._copy_facts(f),
                 "best_events": tr["best_events"], "best_badges": tr["best_badges"],
                 "best_level": tr["best_level"], "heals": tr["heals"], "blackouts": tr["blackouts"],
                 "terms": dict(tr["terms"]),
@@ -459,9 +465,9 @@ class PokemonRed(GameBoyGame):
         for pos in self._visits[i]:
             self._mark_visited(i, pos)
         self._maps[i] = {int(m) for m in t["maps"]}
-        facts = dict(t["facts"])
         self._track[i] = {
-            "pos": tuple(int(v) for v in t["pos"]), "still": int(t["still"]), "facts": facts,
+            "pos": tuple(int(v) for v in t["pos"]), "still": int(t["still"]),
+            "facts": self._copy_facts(t["facts"]),
             "best_events": int(t["best_events"]), "best_badges": int(t["best_badges"]),
             "best_level": float(t["best_level"]), "heals": int(t["heals"]),
             "blackouts": int(t["blackouts"]), "terms": {k: float(v) for k, v in t["terms"].items()},

@@ -403,6 +403,21 @@ def test_state_round_trip(game: PokemonRed) -> None:
         other.close()
 
 
+def test_a_state_given_out_or_taken_in_shares_no_facts_with_the_board(game: PokemonRed) -> None:
+    # get_state handed out the board's own tracker facts, and set_state kept the caller's lists: a
+    # caller editing a state (or building another from it) changed the board's figures.
+    fresh(game)
+    state = game.get_state(0)
+    before = game.episode_info(0)
+    state["tracker"]["facts"]["badges"] = 8
+    state["tracker"]["facts"]["levels"].append(99)
+    assert game.episode_info(0) == before
+    given = game.get_state(1)
+    game.set_state(1, given)
+    given["tracker"]["facts"]["levels"].append(99)
+    assert game.episode_info(1)["max_level"] == before["max_level"]
+
+
 def test_determinism_and_batched_equals_single() -> None:
     rng = np.random.default_rng(1)
     actions = rng.integers(0, 7, (12, 2))
