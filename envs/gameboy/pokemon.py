@@ -429,8 +429,7 @@ class PokemonRed(GameBoyGame):
         for (m, x, y), count in self._heat.items():
             ox, oy = places[m]
             img[oy + y, ox + x] += count
-        top = np.log1p(img.max())
-        return (np.log1p(img) / top * 255.0).round().astype(np.uint8) if top > 0 else img.astype(np.uint8)
+        return (np.log1p(img) / np.log1p(img.max()) * 255.0).round().astype(np.uint8)  # every count >= 1
 
     # ---- state -------------------------------------------------------------------------------------
     def _state_extra(self, i: int) -> dict[str, Any]:
