@@ -13,7 +13,8 @@ furthest point reached in that level, so neither walking back, a restart after a
 level's start, where it falls back to the level's beginning, pays negative progress), minus
 ``death_penalty`` per life lost. An episode
 terminates on the wrapper's game over, or on the first life lost with ``end_on_life_loss``.
-episode_info: score (the game's own score), lives, plus the episode return.
+episode_info: score (the game's own score), lives and progress at the episode's last step, the
+episode return and the steps.
 
 ``game="depthfirst_test"`` runs the project's test cartridge with the same machinery (reward = event
 flags + 10 x badges gained; terminated once both badges are held), so the tests exercise this class
@@ -96,14 +97,13 @@ class GameBoy(GameBoyGame):
             super()._episode_start(i)
 
     def _read(self, i: int) -> dict[str, float]:
-        pb = self._pyboys[i]
         if not self._wrapped:
             mem = self._wram[i]
             badges = mem[POKEMON_RED["badges"].addr - WRAM]
             events = bit_count(mem, POKEMON_RED["event_flags"].addr - WRAM, POKEMON_RED["event_flags"].size)
             return {"score": float(events + 10 * badges.bit_count()), "progress": 0.0, "level": 0.0,
                     "lives": 1.0, "game_over": float(badges & TEST_BADGES_ALL == TEST_BADGES_ALL)}
-        w = pb.game_wrapper
+        w = self._pyboys[i].game_wrapper
         w.post_tick()  # refresh after a load_state too
         world = getattr(w, "world", None)  # Super Mario Land: (world, level)
         level = float(world[0] * 16 + world[1]) if isinstance(world, tuple) and len(world) == 2 else 0.0
@@ -121,7 +121,8 @@ class GameBoy(GameBoyGame):
     def _after_step(self, i: int) -> tuple[float, bool]:
         now, before = self._read(i), self._last[i]
         # level_progress starts again at every level (and after a death): only progress past the
-        # furthest point of the current level pays, which a new level resets.
+        # furthest point of the current level pays, which a new level resets. The defaults are for
+        # states saved before "best_progress" and "level" were kept.
         best = before.get("best_progress", before["progress"])
         if now["level"] != before.get("level", now["level"]):
             best = now["progress"]
