@@ -37,8 +37,7 @@ starts, with probability ``swarm_prob``, from a random archived state of the bes
 still has state files instead of the start state (so such resets depend on the archive, not on the seed
 alone). A file that cannot be loaded is skipped with a warning; the best milestone a process starts
 from is one with a file that loads (checked when the archive is opened, with or without ``swarm``).
-``milestones()`` and
-``visit_heatmap()`` feed TensorBoard.
+``milestones()`` and ``visit_heatmap()`` feed TensorBoard.
 """
 
 from __future__ import annotations
