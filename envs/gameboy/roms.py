@@ -146,20 +146,15 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
     digest = hashlib.sha1(data).hexdigest()
     if digest in table:
         return digest
+    hashes = f"  SHA-1 found:    {digest}\n  SHA-1 expected (one of):\n{_expected_lines(table)}\n"
     problem = not_a_rom(data)
     if problem:
         # Not a revision or a hack but a broken file (empty, cut short, text): --allow-unknown-rom
         # cannot help, as PyBoy refuses it next, so do not suggest it.
-        raise RomError(
-            f"{game}: {rom} is not a Game Boy ROM: {problem}.\n"
-            f"  SHA-1 found:    {digest}\n"
-            f"  SHA-1 expected (one of):\n{_expected_lines(table)}\n"
-            f"  Copy your dump again (a failed copy or download?); where ROMs go: {README}"
-        )
+        raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}"
+                       f"  Copy your dump again (a failed copy or download?); where ROMs go: {README}")
     message = (
-        f"{game}: unknown ROM {rom}\n"
-        f"  SHA-1 found:    {digest}\n"
-        f"  SHA-1 expected (one of):\n{_expected_lines(table)}\n"
+        f"{game}: unknown ROM {rom}\n{hashes}"
         f"  Rewards and observations read fixed RAM addresses, so another revision or a hack may\n"
         f"  silently give wrong rewards. Read {README}"
     )
