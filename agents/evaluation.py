@@ -9,6 +9,7 @@ episodes are played, in batches of any size.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,39 +154,39 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
     results: list[Episode] = []
     for start in range(0, episodes, batch):
         n = min(batch, episodes - start)
-        game = make_game(env, num_envs=n, **env_kwargs)
-        game.reset(np.arange(n), seeds_from(seed + start, n))
-        obs = game.new_obs_buffer()
-        actor = make_actor(model, n, deterministic, episode_streams(seed, start, n))
-        live = np.ones(n, dtype=bool)
-        ret = np.zeros(n)
-        length = np.zeros(n, dtype=np.int64)
-        actions: list[list[int]] = [[] for _ in range(n)]
-        done_at: dict[int, dict[str, float]] = {}
-        for _ in range(max_steps):
-            game.observe(obs)
-            act = actor(obs, game, live)
-            reward, terminated, truncated = game.step(act)
-            actor.after_step(reward, terminated, truncated, live)
-            for i in np.flatnonzero(live):
-                actions[i].append(int(act[i]))
-            ret += reward * live
-            length += live
-            ended = live & (terminated | truncated)
-            for i in np.flatnonzero(ended):
-                done_at[int(i)] = game.episode_info(int(i))
-            live &= ~ended
-            if progress is not None and ended.any():
-                progress(int(ended.sum()))
-            if not live.any():
-                break
-        if progress is not None and live.any():  # the episodes max_steps cut end here too
-            progress(int(live.sum()))
-        for i in range(n):
-            info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
-            results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,
-                                   actions[i], actor.episode_log(i)))
-        game.close()
+        # Closed however the play ends (a Ctrl-C, a VLM's error): a Game Boy game holds n emulators.
+        with contextlib.closing(make_game(env, num_envs=n, **env_kwargs)) as game:
+            game.reset(np.arange(n), seeds_from(seed + start, n))
+            obs = game.new_obs_buffer()
+            actor = make_actor(model, n, deterministic, episode_streams(seed, start, n))
+            live = np.ones(n, dtype=bool)
+            ret = np.zeros(n)
+            length = np.zeros(n, dtype=np.int64)
+            actions: list[list[int]] = [[] for _ in range(n)]
+            done_at: dict[int, dict[str, float]] = {}
+            for _ in range(max_steps):
+                game.observe(obs)
+                act = actor(obs, game, live)
+                reward, terminated, truncated = game.step(act)
+                actor.after_step(reward, terminated, truncated, live)
+                for i in np.flatnonzero(live):
+                    actions[i].append(int(act[i]))
+                ret += reward * live
+                length += live
+                ended = live & (terminated | truncated)
+                for i in np.flatnonzero(ended):
+                    done_at[int(i)] = game.episode_info(int(i))
+                live &= ~ended
+                if progress is not None and ended.any():
+                    progress(int(ended.sum()))
+                if not live.any():
+                    break
+            if progress is not None and live.any():  # the episodes max_steps cut end here too
+                progress(int(live.sum()))
+            for i in range(n):
+                info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
+                results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,
+                                       actions[i], actor.episode_log(i)))
     return results
 
 

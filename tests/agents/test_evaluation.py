@@ -29,6 +29,31 @@ def test_the_progress_counts_every_episode_also_those_max_steps_cut():
     assert sum(ticks) == 5
 
 
+def test_a_play_that_fails_closes_its_game(monkeypatch):
+    # A Game Boy game holds one emulator per board: a Ctrl-C or a VLM's error mid-play left them running.
+    import agents.evaluation
+
+    closed = []
+
+    def make_game(*args, **kwargs):
+        game = real(*args, **kwargs)
+        game.close = lambda: closed.append(game)
+        return game
+
+    class Failing:  # a policy source whose first move fails
+        def make_actor(self, num_envs, deterministic, streams):
+            return self
+
+        def __call__(self, obs, game, live):
+            raise KeyboardInterrupt
+
+    real = agents.evaluation.make_game
+    monkeypatch.setattr(agents.evaluation, "make_game", make_game)
+    with pytest.raises(KeyboardInterrupt):
+        run_episodes(Failing(), "snake", {"size": 6}, 2)
+    assert len(closed) == 1
+
+
 def test_episodes_are_measured_up_to_their_own_end():
     episodes = run_episodes(RandomPolicy(0), "snake", {"size": 6}, 6, seed=3, batch=6)
     assert len({e.length for e in episodes}) > 1  # boards that ended early are not counted on
