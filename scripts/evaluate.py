@@ -113,13 +113,12 @@ def evaluate(args: argparse.Namespace) -> int:
             raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")
         if args.random:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
+            # The game alone: a start state or setting it refuses is named here, not in a traceback.
+            check_game(cfg["env"], env_kwargs)
         else:
             ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
-        if not args.random:
             model = load_model(cfg, ckpt, device=args.device)
             check_fits(model, cfg["env"], env_kwargs)
-        else:  # the game alone: a start state or setting it refuses is named here, not in a traceback
-            check_game(cfg["env"], env_kwargs)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
