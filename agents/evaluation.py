@@ -55,7 +55,6 @@ class Actor:
     def __init__(self, model: Any, num_envs: int, deterministic: bool = True,
                  streams: list[Any] | None = None) -> None:
         self.model = model
-        self.deterministic = deterministic
         self.recurrent = hasattr(model.policy, "lstm_actor")
         self.state: Any = None
         self.starts = np.ones(num_envs, dtype=bool)
@@ -69,12 +68,13 @@ class Actor:
                  ) -> np.ndarray:
         if self.probe is not None:
             return self.probe(obs)[0]
+        # The argmax from here on: sampled actions come from the probe above.
         if self.recurrent:
             actions, self.state = self.model.predict(obs, state=self.state, episode_start=self.starts,
-                                                     deterministic=self.deterministic)
+                                                     deterministic=True)
             self.starts = np.zeros_like(self.starts)
         else:
-            actions, _ = self.model.predict(obs, deterministic=self.deterministic)
+            actions, _ = self.model.predict(obs, deterministic=True)
         return np.asarray(actions, dtype=np.int64).reshape(-1)
 
     def after_step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
