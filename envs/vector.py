@@ -469,6 +469,14 @@ class GameVecEnv(VecEnv):
             if proc.is_alive():  # hung where SIGTERM waits (a stopped process) or is caught: left alive,
                 proc.kill()  # it hung the interpreter's exit (multiprocessing joins its children then)
                 proc.join(timeout=1.0)
+        # Released now, not when the env is collected: a closed env still referenced (model.env after
+        # learn) otherwise kept ~3 descriptors a worker, and a loop of runs ran out of them.
+        for conn in self._conns:
+            conn.close()
+        for proc in self._procs:
+            with contextlib.suppress(ValueError):  # still alive after SIGKILL: its handle stays open
+                proc.close()
+        self._procs, self._conns = [], []
 
     def _where(self, indices: VecEnvIndices) -> dict[int, tuple[list[int], list[int]]]:
         """Group env indices by worker: ``{worker: (local board indices, positions in indices)}``.
@@ -536,4 +544,5 @@ class GameVecEnv(VecEnv):
         return self.env_method("render")
 
     def worker_pids(self) -> list[int]:
+        """The worker processes' pids (none in process, or once closed)."""
         return [p.pid for p in self._procs]
