@@ -1,7 +1,7 @@
 """Self-play for two-player games (duel Snake with ``opponent: policy``).
 
 The opponent is an earlier snapshot of the learner: a pool of frozen copies of the policy, one taken at
-the first rollout start past each multiple of ``snapshot_every`` env steps (the oldest dropped past
+the first rollout start at or past each multiple of ``snapshot_every`` env steps (the oldest dropped past
 ``pool_size``); each rollout draws one of them, uniformly. Before every env step the callback observes
 the board from snake 1's side, lets the snapshot act and hands its actions to the game. The game must run
 in the training process (``num_workers: 0``, the default for cheap cores) so the callback can reach it
