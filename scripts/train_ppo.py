@@ -137,8 +137,8 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
 
     kwargs = dict(cfg["env_kwargs"])
     known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
-    for key in kwargs if known is not None else ():
-        if key not in known:
+    for key in kwargs:
+        if known is not None and key not in known:
             raise ValueError(f"{env_flag(key, typed)} does not apply to --env {cfg['env']} (env_kwargs.{key} "
                              "is not one of its options; see the per-env flags in --help)")
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
