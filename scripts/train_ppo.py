@@ -97,7 +97,7 @@ def absolute_paths(env: str, env_kwargs: dict) -> None:
             env_kwargs[key] = os.path.abspath(os.path.expanduser(value))
 
 
-def env_flag(key: str, typed: Collection[str] = ()) -> str:
+def env_flag(key: str, typed: Collection[str]) -> str:
     """The flag that sets game option ``key``: ``--set env_kwargs.<key>`` where the user typed that
     (``typed``: the game options given by ``--set``), or where the option has no flag of its own."""
     own = key in ENV_FLAGS and key not in typed
