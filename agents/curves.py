@@ -82,8 +82,8 @@ def pyplot() -> Any:
 
 def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
                baseline: float | None = None, last: bool = False) -> Path:
-    """Score against env steps and against wall-clock minutes, side by side (``last``: the command's last
-    output, see ``runs.written_together``)."""
+    """Scalar ``tag`` (by default the score) against env steps and against wall-clock minutes, side by
+    side (``last``: the command's last output, see ``runs.written_together``)."""
     plt = pyplot()
     steps, values, minutes = read_scalars(run, tag)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
