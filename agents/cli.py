@@ -58,6 +58,19 @@ def path_arg(text: str) -> str:
     return os.path.expanduser(text)
 
 
+def run_folder_arg(text: str) -> str:
+    """``path_arg`` for a training run's folder, whose name must be valid UTF-8: TensorBoard's event writer
+    cannot encode one that is not (a Latin-1 name from an old disk), and failed after the folder was made."""
+    path = path_arg(text)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise argparse.ArgumentTypeError(f"{shown} is not valid UTF-8, which TensorBoard needs; use a "
+                                         "folder name in UTF-8") from None
+    return path
+
+
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:
     """Episode k is seeded ``seed + k``; seeds are 64-bit: larger ones would wrap to the training seeds."""
     if seed + episodes > 2**64:

@@ -21,7 +21,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import IO, Any
 
-from agents.cli import nonneg_int, path_arg, positive_int, whole_int
+from agents.cli import nonneg_int, path_arg, positive_int, run_folder_arg, whole_int
 from agents.config import DEFAULTS, apply_set, check_presets, deep_merge, load_config, resolve
 from agents.interrupts import (
     deferred_stop,
@@ -48,9 +48,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default: CUDA when available), cpu or cuda[:N]")
     p.add_argument("--seed", type=whole_int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
                    "torch and PPO too (default 0)")
-    p.add_argument("--run-dir", type=path_arg,
+    p.add_argument("--run-dir", type=run_folder_arg,
                    help="run folder (default: runs/<env>/<policy>-s<seed>-<time>)")
-    p.add_argument("--resume", type=path_arg, metavar="RUN_DIR",
+    p.add_argument("--resume", type=run_folder_arg, metavar="RUN_DIR",
                    help="continue a run from its latest checkpoint")
     p.add_argument("--save-every", type=positive_int, help="env steps between checkpoints")
     p.add_argument("--video-every", type=positive_int, help="env steps between TensorBoard videos")

@@ -127,3 +127,19 @@ def test_a_config_inside_an_existing_run_without_force_is_told_of_the_run_not_of
     err = capsys.readouterr().err
     assert "or pass --force to replace it" in err and "which --force replaces" not in err
     assert sorted(p.name for p in run.iterdir()) == ["command.txt", "config.yaml"]
+
+
+@pytest.mark.parametrize("flag", ["--run-dir", "--resume"])
+def test_a_run_folder_name_that_is_not_utf8_is_refused_before_anything_is_made(scripts, tmp_path, capsys,
+                                                                                flag):
+    """A Latin-1 folder name (as argv decodes it: a surrogate for each byte that is not UTF-8) was made, then
+    TensorBoard's writer failed to encode it: "error: 'utf-8' codec can't encode character '\\udce9'"."""
+    run = os.fsdecode(bytes(tmp_path) + b"/r\xe9")
+    with pytest.raises(SystemExit) as e:
+        scripts.train_ppo.main(["--env", "snake", flag, run])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {tmp_path}/r\\xe9 is not valid UTF-8, which TensorBoard needs" in err
+    assert list(tmp_path.iterdir()) == []
+    utf8 = str(tmp_path / "ré")  # not ASCII, yet UTF-8: taken
+    assert scripts.train_ppo.parser().parse_args(["--run-dir", utf8]).run_dir == utf8
