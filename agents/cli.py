@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 
 from agents.config import whole_number
 
@@ -64,11 +65,16 @@ def run_folder_arg(text: str) -> str:
     path = path_arg(text)
     try:
         path.encode("utf-8")
+        return path
     except UnicodeEncodeError:
-        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-        raise argparse.ArgumentTypeError(f"{shown} is not valid UTF-8, which TensorBoard needs; use a "
-                                         "folder name in UTF-8") from None
-    return path
+        raw = os.fsencode(path)
+    try:  # UTF-8 bytes that an ASCII locale (LC_ALL=C, PYTHONUTF8=0) decoded byte by byte
+        shown = raw.decode("utf-8")
+        why = f"in this locale ({sys.getfilesystemencoding()}) TensorBoard takes only ASCII names"
+    except UnicodeDecodeError:
+        shown = raw.decode("utf-8", "backslashreplace")
+        why = "it is not valid UTF-8, which TensorBoard needs"
+    raise argparse.ArgumentTypeError(f"{shown}: {why}; use another folder name") from None
 
 
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from agents.cli import finite_float, nonneg_int, path_arg, positive_float, positive_int, whole_int
+from agents.cli import run_folder_arg as run_folder
 
 
 def test_whole_numbers_take_exponents_and_whole_floats_and_keep_their_bounds():
@@ -41,3 +42,13 @@ def test_a_path_expands_its_tilde_and_an_empty_or_blank_one_is_refused(monkeypat
     for text in ("", "  "):
         with pytest.raises(argparse.ArgumentTypeError, match="is empty; name a file or folder"):
             path_arg(text)
+
+
+def test_a_run_folder_name_tensorboard_cannot_take_says_why():
+    # "ré" as UTF-8 bytes, decoded byte by byte as an ASCII locale (LC_ALL=C, PYTHONUTF8=0) gives it.
+    locale = r"^runs/ré: in this locale \(.+\) TensorBoard takes only ASCII names; use another folder name$"
+    with pytest.raises(argparse.ArgumentTypeError, match=locale):
+        run_folder("runs/r\udcc3\udca9")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^runs/r\\xe9: it is not valid UTF-8"):  # Latin-1
+        run_folder("runs/r\udce9")
+    assert run_folder("runs/ré") == "runs/ré"

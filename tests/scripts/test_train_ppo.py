@@ -139,7 +139,7 @@ def test_a_run_folder_name_that_is_not_utf8_is_refused_before_anything_is_made(s
         scripts.train_ppo.main(["--env", "snake", flag, run])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert f"argument {flag}: {tmp_path}/r\\xe9 is not valid UTF-8, which TensorBoard needs" in err
+    assert f"argument {flag}: {tmp_path}/r\\xe9: it is not valid UTF-8, which TensorBoard needs" in err
     assert list(tmp_path.iterdir()) == []
     utf8 = str(tmp_path / "ré")  # not ASCII, yet UTF-8: taken
     assert scripts.train_ppo.parser().parse_args(["--run-dir", utf8]).run_dir == utf8
