@@ -70,11 +70,12 @@ def run_folder_arg(text: str) -> str:
         raw = os.fsencode(path)
     try:  # UTF-8 bytes that an ASCII locale (LC_ALL=C, PYTHONUTF8=0) decoded byte by byte
         shown = raw.decode("utf-8")
-        why = f"in this locale ({sys.getfilesystemencoding()}) TensorBoard takes only ASCII names"
+        why = (f"in this locale ({sys.getfilesystemencoding()}) TensorBoard takes only ASCII names; use one, "
+               "or a UTF-8 locale")
     except UnicodeDecodeError:
         shown = raw.decode("utf-8", "backslashreplace")
-        why = "it is not valid UTF-8, which TensorBoard needs"
-    raise argparse.ArgumentTypeError(f"{shown}: {why}; use another folder name") from None
+        why = "it is not valid UTF-8, which TensorBoard needs; use another folder name"
+    raise argparse.ArgumentTypeError(f"{shown}: {why}") from None
 
 
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:

@@ -46,7 +46,7 @@ def test_a_path_expands_its_tilde_and_an_empty_or_blank_one_is_refused(monkeypat
 
 def test_a_run_folder_name_tensorboard_cannot_take_says_why():
     # "ré" as UTF-8 bytes, decoded byte by byte as an ASCII locale (LC_ALL=C, PYTHONUTF8=0) gives it.
-    locale = r"^runs/ré: in this locale \(.+\) TensorBoard takes only ASCII names; use another folder name$"
+    locale = r"^runs/ré: in this locale \(.+\) TensorBoard takes only ASCII names; use one, or a UTF-8 locale"
     with pytest.raises(argparse.ArgumentTypeError, match=locale):
         run_folder("runs/r\udcc3\udca9")
     with pytest.raises(argparse.ArgumentTypeError, match=r"^runs/r\\xe9: it is not valid UTF-8"):  # Latin-1
