@@ -199,7 +199,10 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
     try:
         atomic_write_text(path / name, yaml.safe_dump(cfg, sort_keys=False))
         name = "command.txt"
-        with open(path / name, "a") as f:
+        # The command's own bytes in any locale: an argument that is not UTF-8 text here (a --config name in
+        # an ASCII locale) comes back from surrogateescape as typed; strict encoding raised after the
+        # run folder was made.
+        with open(path / name, "a", encoding="utf-8", errors="surrogateescape") as f:
             f.write(command + "\n")
     except OSError as e:
         raise RunError(f"{path}: the run's {name} could not be written ({e.strerror or e})") from None

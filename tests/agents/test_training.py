@@ -1255,6 +1255,19 @@ def test_an_empty_run_dir_of_the_users_stays_when_the_run_never_started(scripts,
     assert run.is_dir() and list(run.iterdir()) == []
 
 
+def test_command_txt_holds_the_commands_bytes_as_typed_in_any_locale(tmp_path):
+    """An argument that is not text in the locale (a --config named in UTF-8 under LC_ALL=C, PYTHONUTF8=0)
+    reaches Python as surrogates; writing it raised UnicodeEncodeError after the run folder was made."""
+    import os
+
+    from agents.runs import write_run_files
+
+    typed = b"train_ppo.py --config r\xc3\xa9.yaml --run-dir r\xe9"  # UTF-8, then Latin-1
+    write_run_files(tmp_path, {"env": "snake"}, os.fsdecode(typed))
+    write_run_files(tmp_path, {"env": "snake"}, "train_ppo.py --resume ré")
+    assert (tmp_path / "command.txt").read_bytes() == typed + "\ntrain_ppo.py --resume ré\n".encode()
+
+
 @pytest.mark.parametrize("where", ["make_vec", "count_params"])
 def test_a_resume_interrupted_before_training_says_nothing_was_saved(trained, scripts, tmp_path, capsys,
                                                                      monkeypatch, where):
