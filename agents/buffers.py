@@ -30,9 +30,9 @@ class DeviceRolloutBuffer(RolloutBuffer):
         super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
 
     def reset(self) -> None:
-        shape = (self.buffer_size, self.n_envs)
-        zeros = lambda dtype=torch.float32, *extra: torch.zeros((*shape, *extra), dtype=dtype,  # noqa: E731
-                                                               device=self.device)
+        def zeros(dtype: torch.dtype = torch.float32, *extra: int) -> torch.Tensor:
+            return torch.zeros((self.buffer_size, self.n_envs, *extra), dtype=dtype, device=self.device)
+
         self.observations = zeros(torch.uint8, *self.obs_shape)
         self.actions = zeros(torch.int64)
         self.rewards, self.returns_t, self.episode_starts = zeros(), zeros(), zeros()
@@ -76,7 +76,7 @@ class DeviceRolloutBuffer(RolloutBuffer):
     def get(self, batch_size: int | None = None) -> Generator[RolloutBufferSamples, None, None]:
         assert self.full, "the rollout buffer is read only when full"
         total = self.buffer_size * self.n_envs
-        flat = {name: getattr(self, name).reshape(total, *getattr(self, name).shape[2:])
+        flat = {name: getattr(self, name).flatten(0, 1)  # (step, env, ...) -> (sample, ...), a view
                 for name in ("observations", "actions", "values_t", "log_probs", "advantages", "returns_t")}
         batch_size = total if batch_size is None else batch_size
         order = torch.randperm(total, device=self.device)
