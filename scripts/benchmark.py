@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from agents.cli import positive_float, positive_int
 from agents.config import check_device
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     say("worker VecEnv ...")
     out["vec_env_workers"] = args.workers
     out["vec_env_sps"] = vec_env_sps("snake", boards, args.workers, seconds=seconds)
-    out["vec_env_efficiency"] = out["vec_env_sps"] / (out["env_sps"] * max(1, args.workers))
+    out["vec_env_efficiency"] = out["vec_env_sps"] / (out["env_sps"] * args.workers)
     out["vec_env_sps_in_process"] = vec_env_sps("snake", boards, 0, seconds=seconds)
     say(f"training, ours ({policy}) ...")
     same = ("snake", policy, num_envs, ppo, args.device, args.rollouts)
@@ -188,7 +189,7 @@ def print_rows(rows: list[tuple[str, str]], quick: bool) -> None:
         print("--quick: tiny sizes that check the plumbing; these figures are not the project's speeds")
 
 
-def gameboy(args: argparse.Namespace, say) -> int:
+def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
     from envs.gameboy.core import load_pyboy_class
 
     try:
@@ -220,7 +221,7 @@ def gameboy(args: argparse.Namespace, say) -> int:
         out["env_overhead"] = wall / game.emulator_seconds - 1.0
     finally:
         game.close()
-    for w in sorted({1, max(1, args.workers)}):
+    for w in sorted({1, args.workers}):
         say(f"worker VecEnv, {w} worker(s) ...")
         out[f"vec_env_sps_w{w}"] = vec_env_sps("pokemon_red", w * args.emulators, w, seconds, **kwargs)
     say("memory ...")
