@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.vec_env import SubprocVecEnv
 from torch.utils.flop_counter import FlopCounterMode
 
 from agents.policies import count_params, policy_kwargs
 from agents.train import build_model
-from envs import make_vec
+from envs import make_env, make_vec
 
 
 def peak_flops(device: str = "cpu", n: int = 2048, seconds: float = 2.0) -> float:
@@ -86,11 +88,6 @@ def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str)
 def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str) -> tuple[PPO, Any]:
     """What a user assembles by hand: the same game as a plain Gymnasium env, ``make_vec_env`` with
     ``SubprocVecEnv`` (fork, its cheapest start), SB3's default ``RolloutBuffer``; same net and PPO."""
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import SubprocVecEnv
-
-    from envs import make_env
-
     venv = make_vec_env(make_env, n_envs=num_envs, seed=0, vec_env_cls=SubprocVecEnv,
                         env_kwargs={"name": env},
                         vec_env_kwargs={"start_method": "fork"})
