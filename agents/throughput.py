@@ -39,8 +39,12 @@ def peak_flops(device: str = "cpu", n: int = 2048, seconds: float = 2.0) -> floa
 
 
 def sync(device: str) -> None:
-    if str(device).startswith("cuda"):
+    """Wait for the work a GPU has queued: it runs behind the host, so a clock read earlier times launches."""
+    kind = torch.device(device).type
+    if kind == "cuda":
         torch.cuda.synchronize()
+    elif kind == "mps":  # an Apple GPU, which --device accepts too
+        torch.mps.synchronize()
 
 
 def flops_per_env_step(model: Any, batch: int = 256) -> dict[str, float]:

@@ -196,14 +196,16 @@ def test_the_stock_pipeline_trains_the_same_network_with_the_same_ppo() -> None:
         assert model.observation_space == mine.observation_space and str(model.device) == "cpu"
 
 
-def test_training_sps_on_cuda_waits_for_the_device_before_and_after_the_timed_rollouts(
-        clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("device, backend", [("cuda:0", torch.cuda), ("mps", torch.mps)])
+def test_training_sps_on_a_gpu_waits_for_the_device_before_and_after_the_timed_rollouts(
+        clock: Clock, monkeypatch: pytest.MonkeyPatch, device: str, backend: Any) -> None:
     # A GPU runs behind the host: the warm-up's queued work must finish before the clock starts, and the timed
-    # rollouts' before it stops, else the figure counts other work or only the kernel launches.
+    # rollouts' before it stops, else the figure counts other work or only the kernel launches. (An Apple GPU,
+    # which --device accepts, was never waited for.)
     queued = []
 
     class Model:
-        n_steps, n_envs, num_timesteps, device = 2, 3, 0, "cuda:0"
+        n_steps, n_envs, num_timesteps = 2, 3, 0
 
         def set_logger(self, logger: Any) -> None:
             pass
@@ -217,5 +219,6 @@ def test_training_sps_on_cuda_waits_for_the_device_before_and_after_the_timed_ro
         clock.advance(sum(queued))
         queued.clear()
 
-    monkeypatch.setattr(torch.cuda, "synchronize", synchronize)
+    Model.device = device
+    monkeypatch.setattr(backend, "synchronize", synchronize)
     assert throughput.measure_train_sps(Model(), rollouts=2) == 12 / 2.0  # 2 x 6 steps in 1 s + 1 s queued
