@@ -6,6 +6,7 @@ whose episode ended, as the vector env does. A figure, not a test: ``scripts/ben
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,6 @@ def rss_bytes() -> int | None:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, IndexError, ValueError):
         return None
-    import os
-
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
