@@ -339,6 +339,9 @@ def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
     assert export(str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")) == 2
     assert "no such run folder" in capsys.readouterr().err
+    # A file is called a file (as evaluate calls it), with the folder it is in.
+    assert export(str(bare / "config.yaml"), "--out", str(tmp_path / "out")) == 2
+    assert f"config.yaml is a file; give the run folder ({bare})" in capsys.readouterr().err
     # A --checkpoint folder is called a folder (as evaluate calls it), not "no such file".
     assert export(str(bare), "--checkpoint", str(tmp_path), "--out", str(tmp_path / "out")) == 2
     assert f"--checkpoint {tmp_path} is a folder; give a model file (.zip)" in capsys.readouterr().err
