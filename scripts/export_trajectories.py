@@ -31,6 +31,7 @@ def scale_arg(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from agents.evaluation import EPISODE_STEP_CAP
     from vlm.export import MAX_SCALE
     from vlm.formats import FORMATS
 
@@ -55,14 +56,15 @@ def parser() -> argparse.ArgumentParser:
                    help="task records drawn per game state (default 2; 0: trajectories only)")
     p.add_argument("--mix", help="curriculum family ratios, e.g. perception=0.3,strategy=0.4,"
                    "state_prediction=0.2,vision_zero=0.1 (default: as found)")
-    p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions of episodes")
+    p.add_argument("--split", default="0.8,0.1,0.1",
+                   help="train,val,test fractions of episodes (default 0.8,0.1,0.1)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     p.add_argument("--scale", type=scale_arg, default=16,
                    help=f"pixels per cell of trajectory frames (default 16, at most {MAX_SCALE})")
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
-    p.add_argument("--max-steps", type=positive_int, default=100_000,  # agents.evaluation.EPISODE_STEP_CAP
-                   help="cap on an episode's length")
+    p.add_argument("--max-steps", type=positive_int, default=EPISODE_STEP_CAP,
+                   help="cut every episode after this many moves (default: the game's own limits)")
     p.add_argument("--device", default="cpu", help="device for the policy (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
