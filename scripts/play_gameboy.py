@@ -21,7 +21,7 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 # isort: split
 import argparse
 
-from agents.cli import path_arg, positive_int
+from agents.cli import nonneg_int, path_arg, positive_int
 from agents.interrupts import exit_ignoring_stop_signals, stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=positive_int, default=3, help="window scale (default 3)")
     parser.add_argument("--window", default="SDL2", choices=("SDL2", "OpenGL", "GLFW", "null"),
                         help=argparse.SUPPRESS)  # "null" for tests
-    parser.add_argument("--max-frames", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--max-frames", type=nonneg_int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         # Ctrl-C ends the session like closing the window (saved); PyBoy would swallow a KeyboardInterrupt.

@@ -1201,6 +1201,10 @@ def test_scripts_name_the_flag_of_a_bad_file(tmp_path: Path, capsys: pytest.Capt
         with pytest.raises(SystemExit):
             script_main("play_gameboy")(["--rom", rom, "--save-state", save, "--scale", scale, *null])
         assert "argument --scale: must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # it played no frame and saved the start as a "session"
+        script_main("play_gameboy")(["--rom", rom, "--save-state", save, "--window", "null",
+                                     "--max-frames", "-1"])
+    assert "argument --max-frames: must be >= 0" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d", "empty.gb", "inputs.txt", "junk.gb",
                                                           "latin1.txt"]
     assert not any(folder.iterdir())
