@@ -299,10 +299,13 @@ def specialist_predictions(records: list[TaskRecord], model: Any, env: str, env_
     for start in range(0, len(todo), batch):
         chunk = todo[start:start + batch]
         game = make_game(env, len(chunk), **env_kwargs)
-        for i, r in enumerate(chunk):
-            game.set_state(i, record_state(r, root))
-        obs = game.new_obs_buffer()
-        game.observe(obs)
+        try:  # a Game Boy game's emulators run until closed
+            for i, r in enumerate(chunk):
+                game.set_state(i, record_state(r, root))
+            obs = game.new_obs_buffer()
+            game.observe(obs)
+        finally:
+            game.close()
         if hasattr(model.policy, "lstm_actor"):  # a recurrent policy starts from a blank memory here
             actions, _ = model.predict(obs, state=None, episode_start=np.ones(len(chunk), dtype=bool),
                                        deterministic=True)

@@ -134,6 +134,27 @@ def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predic
     assert "| specialist: accuracy | specialist: move acc. |" in text and "| **all** |" in text
 
 
+def test_the_specialist_s_games_are_closed(dataset, monkeypatch):
+    # A Game Boy game holds emulators until closed; one is built per batch of move questions.
+    import envs
+    from agents.compare import load_specialist
+    from vlm.scoring import specialist_predictions
+
+    made, closed = [], []
+
+    def make_game(*args, **kwargs):
+        game = real(*args, **kwargs)
+        made.append(game)
+        game.close = lambda: closed.append(game)
+        return game
+
+    real = envs.make_game
+    monkeypatch.setattr(envs, "make_game", make_game)
+    model, cfg, _ = load_specialist(dataset[0])
+    replies = specialist_predictions(load_records(dataset[1]), model, "snake", cfg["env_kwargs"], batch=2)
+    assert len(replies) > 2 and len(made) > 1 and closed == made
+
+
 def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(predictions, dataset, scripts,
                                                                            capsys, tmp_path, monkeypatch):
     # ... without building the specialist's game: a Pokémon run's emulator was booted to check the
