@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -90,12 +91,15 @@ def test_vec_env_refuses_use_after_close(workers: int) -> None:
 
     v = make_vec("snake", 2, num_workers=workers)
     v.reset()
+    pids = v.worker_pids()
+    assert len(pids) == workers
     v.close()
     with pytest.raises(RuntimeError, match="closed"):
         v.step(np.zeros(2, dtype=np.int64))
     with pytest.raises(RuntimeError, match="closed"):
         v.reset()
-    assert not any(p.is_alive() for p in v._procs)
+    assert v.worker_pids() == []  # none restarted
+    assert not [pid for pid in pids if os.path.exists(f"/proc/{pid}")]  # none left running
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -210,12 +214,12 @@ def test_workers_started_before_one_that_fails_are_stopped(monkeypatch: pytest.M
         if w == 1:
             raise RuntimeError("worker 1 failed to start")
         start(self, w, fresh_start)
-        started.append(self._procs[w])
+        started.append(self._procs[w].pid)
 
     monkeypatch.setattr(GameVecEnv, "_start_worker", second_fails)
     with pytest.raises(RuntimeError, match="worker 1 failed"):
         make_vec("snake", 4, num_workers=2)
-    assert len(started) == 1 and not started[0].is_alive()
+    assert len(started) == 1 and not os.path.exists(f"/proc/{started[0]}")
 
 
 def test_evaluate_policy_reads_the_episode_infos_without_a_monitor_warning() -> None:
