@@ -86,9 +86,9 @@ def rotation_index(matrix: Any) -> int:
     # Casting to int64 cut a fraction (a row [1.5, 0, 0] was read as [1, 0, 0]: another orientation) and
     # wrapped a uint64 2**64 - 1 to -1. A rotation's entries are 0 and ±1, so a matrix holding any other
     # value is none either way: checked before the cast.
-    whole = given.dtype.kind in "biuf" and bool(np.all((given == 0) | (given == 1) | (given == -1)))
-    m = given.astype(np.int64) if whole else given
-    if not whole or m.shape != (3, 3) or m.tobytes() not in _INDEX:
+    unit = given.dtype.kind in "biuf" and bool(np.all((given == 0) | (given == 1) | (given == -1)))
+    m = given.astype(np.int64) if unit else given
+    if not unit or m.shape != (3, 3) or m.tobytes() not in _INDEX:
         raise ValueError(f"not one of the 24 cube rotations: {given.tolist()}")
     return _INDEX[m.tobytes()]
 
