@@ -552,6 +552,7 @@ def shape_arrays(shape: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndarray:
     """One view (size, size, 3) uint8 of ``shape`` (a state, or any dict with "cubes" and "colors",
     optionally "camera") turned by ``rotation`` (a 3×3 cube-rotation matrix or its index 0..23)."""
+    size = whole("size", size, 1)  # 0 was a ZeroDivisionError in the kernel
     cubes, colors = shape_arrays(shape)
     if len(cubes) == 0 or len(cubes) != len(colors):
         raise ValueError("render_view needs one colour per cube and at least one cube")

@@ -139,6 +139,15 @@ def test_render_view_refuses_an_index_that_is_no_whole_number_0_to_23():
         assert np.array_equal(render_view(shape, same, 16), one)
 
 
+def test_render_view_refuses_a_size_that_is_no_whole_number_from_1():
+    # 0 was a ZeroDivisionError in the kernel, -1 NumPy's "negative dimensions", 1.5 a TypeError.
+    shape = {"cubes": ELL, "colors": [RED, BLUE, GREEN]}
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match=f"size must be (a whole number )?>= 1, got {bad}"):
+            render_view(shape, 0, bad)
+    assert np.array_equal(render_view(shape, 0, 16.0), render_view(shape, 0, 16))
+
+
 def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_objects_radius():
     # No cubes divided by zero in the kernel; a camera at distance 1 divided by zero fitting the view.
     with pytest.raises(ValueError, match="at least one cube"):
