@@ -159,17 +159,20 @@ def camera_array(camera: dict[str, float]) -> np.ndarray:
     missing = [k for k in DEFAULT_CAMERA if k not in camera]
     if missing:  # a state's camera from a file: a bare KeyError named one key and no fix
         raise ValueError(f"camera lacks {', '.join(missing)}: give all of {', '.join(DEFAULT_CAMERA)}")
-    az, el = math.radians(camera["azimuth_deg"]), math.radians(camera["elevation_deg"])
-    dist = float(camera["distance"])
+    # A NaN or a margin <= 0 drew a blank view without a word (a margin of 0 was a ZeroDivisionError).
+    az_deg, el_deg, dist, margin = (finite(f"camera {k}", camera[k]) for k in DEFAULT_CAMERA)  # its key order
     if dist <= 1.0:
         raise ValueError(f"camera distance must exceed the object's radius (1), got {dist}")
+    if margin <= 0.0:
+        raise ValueError(f"camera margin must be positive (1 fits the object to the view), got {margin}")
+    az, el = math.radians(az_deg), math.radians(el_deg)
     toward = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
     fwd = -toward
     right = np.cross(fwd, [0.0, 0.0, 1.0])
     right /= np.linalg.norm(right)
     up = np.cross(right, fwd)
     # The unit bounding sphere subtends tan(half angle) = 1/sqrt(d^2-1); fit it with a margin.
-    focal = 1.0 / ((1.0 / math.sqrt(dist * dist - 1.0)) * float(camera["margin"]))
+    focal = 1.0 / ((1.0 / math.sqrt(dist * dist - 1.0)) * margin)
     return np.concatenate([toward * dist, right, up, fwd, [focal]]).astype(np.float64)
 
 

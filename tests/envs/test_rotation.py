@@ -164,6 +164,14 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
     partial = {k: v for k, v in DEFAULT_CAMERA.items() if k != "margin"}  # was a bare KeyError: 'margin'
     with pytest.raises(ValueError, match="camera lacks margin: give all of azimuth_deg, elevation_deg"):
         render_view({**shape, "camera": partial}, 0, 16)
+    # A NaN or a margin <= 0 drew a blank view (a margin of 0 was a ZeroDivisionError), "3.2" was taken.
+    for key, bad, error in (("margin", 0, "camera margin must be positive .*, got 0.0"),
+                            ("margin", -1.0, "camera margin must be positive .*, got -1.0"),
+                            ("distance", float("nan"), "camera distance must be a finite number, got nan"),
+                            ("elevation_deg", float("inf"), "camera elevation_deg must be a finite number"),
+                            ("distance", "3.2", "camera distance must be a finite number, got '3.2'")):
+        with pytest.raises(ValueError, match=error):
+            render_view({**shape, "camera": {**DEFAULT_CAMERA, key: bad}}, 0, 16)
 
 
 def test_render_state_refuses_a_malformed_state_naming_the_key():
