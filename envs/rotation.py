@@ -118,9 +118,16 @@ def _all_pairs_distance() -> np.ndarray:
 #: DISTANCE[s, t] = fewest quarter turns from orientation s to orientation t (BFS, 0..3).
 DISTANCE = _all_pairs_distance()
 MAX_TURNS = int(DISTANCE.max())
+
+
+def _first_moves(s: int, t: int) -> list[int]:
+    """The actions that start a shortest path from orientation s to orientation t (none when s == t)."""
+    return [a for a in range(6) if DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1]
+
+
 #: BEST_ACTION[s, t] = the lowest-numbered action on a shortest path from s to t (-1 when s == t).
-BEST_ACTION = np.array([[next((a for a in range(6) if DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1), -1)
-                         for t in range(24)] for s in range(24)], dtype=np.int64)
+BEST_ACTION = np.array([[min(_first_moves(s, t), default=-1) for t in range(24)] for s in range(24)],
+                       dtype=np.int64)
 
 
 def _rotations_by_distance() -> tuple[np.ndarray, np.ndarray]:
@@ -572,8 +579,7 @@ def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndar
 
 def optimal_actions(state: dict[str, Any]) -> list[int]:
     """Every action that starts a shortest path from the state's orientation to its target."""
-    s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
-    return [a for a in range(6) if DISTANCE[TURN[s, a], t] == DISTANCE[s, t] - 1]
+    return _first_moves(rotation_index(state["rotation"]), rotation_index(state["target_rotation"]))
 
 
 def optimal_action(state: dict[str, Any]) -> int:
