@@ -90,7 +90,7 @@ class StateArchive:
                 # An index.sqlite of another program, whose "states" table lacks these columns, failed
                 # at the first read with sqlite3's traceback.
                 db.execute(f"SELECT {_COLUMNS} FROM states LIMIT 0")
-        except (OSError, sqlite3.Error) as e:  # a file in the way, no permission, a damaged or alien index
+        except OSError as e:  # a file in the way, no permission (_connect names a damaged or alien index)
             raise ArchiveError(self.folder, str(e)) from None
         self.remove_stale_temps()
 

@@ -1921,6 +1921,27 @@ def test_a_state_whose_index_row_cannot_be_written_leaves_no_file(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", kept.name])
 
 
+def test_an_archive_index_locked_on_opening_stays_sqlites_error(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index locked past the timeout when the archive was opened was an ArchiveError, whose advice (move
+    the archive aside) is no cure for a busy index; it stays sqlite3's error, as on a write or a read."""
+    from envs.gameboy import archive as archive_module
+    from envs.gameboy.archive import StateArchive
+
+    StateArchive(tmp_path, "sha")
+    locker = sqlite3.connect(tmp_path / "index.sqlite")
+    locker.execute("BEGIN EXCLUSIVE")  # another process holding the index
+    connect = sqlite3.connect
+    monkeypatch.setattr(archive_module.sqlite3, "connect",
+                        lambda path, timeout, **kwargs: connect(path, timeout=0.1, **kwargs))
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            StateArchive(tmp_path, "sha")
+    finally:
+        locker.close()
+    assert StateArchive(tmp_path, "sha").entries() == []
+
+
 def test_an_archive_index_row_holds_what_add_was_given(tmp_path: Path) -> None:
     """Each index row keeps the state's game, ROM, milestone, tiles, best level, step and score in their
     own columns, and the file it names carries the milestone in its name (a swap of two of the values
