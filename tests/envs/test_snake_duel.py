@@ -652,6 +652,22 @@ def test_set_state_refuses_a_dead_snake_in_a_game_still_playing(alive0, alive1, 
 
 
 
+@pytest.mark.parametrize("size, error", [
+    (8, "state is for a 8×8 board, this game is 10×10: load it into a game made with size=8"),
+    ("10", "state's size must be a whole number >= 1, got '10'"),  # was "a 10x10 board, this game is 10"
+])
+def test_set_state_of_another_board_size_names_the_size_to_make_the_game_with(size, error):
+    # As Snake's: the message said "this game is 10", neither the board nor the game to make.
+    game = SnakeDuel(1)
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, "size": size})
+    assert game.get_state(0) == before
+    game.set_state(0, {**before, "size": 10.0})  # an integral float, as the game's other numbers
+    assert game.get_state(0) == before
+
+
 def test_set_state_names_a_negative_rng():
     """np.uint64(-1) was a bare OverflowError."""
     game = SnakeDuel(1)
