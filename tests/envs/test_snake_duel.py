@@ -380,6 +380,17 @@ def test_random_bot_picks_uniformly_among_safe_moves():
     assert (game.bot_actions(1, "random") == moves).all()
 
 
+def test_random_bot_draws_from_the_stream_only_when_it_has_a_choice():
+    # A forced move takes no draw, so the apples that follow (and every replay of a recorded game) do not
+    # depend on it; a choice among safe moves takes one.
+    game = SnakeDuel(2, opponent="random")
+    game.set_state(0, board(S0, "RIGHT", [[0, 9], [0, 8], [0, 7]], "DOWN"))  # only RIGHT is safe
+    game.set_state(1, board(S0, "RIGHT", S1, "LEFT"))
+    assert game.bot_actions(1, "random")[0] == RIGHT
+    streams = [game.get_state(i)["rng"] for i in range(2)]
+    assert streams[0] == 12345 and streams[1] != 12345
+
+
 def test_policy_opponent_needs_actions_every_step():
     game = SnakeDuel(2, opponent="policy")
     game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
