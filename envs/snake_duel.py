@@ -394,8 +394,9 @@ def _step(actions, opp_actions, mode, size, num_apples, max_rounds, apple_reward
             for s in range(2):
                 if new[p] == tail[s] and not eats[s]:
                     o -= 1  # that tail moves away this round
-            swap = new[p] == body[b, q, head[b, q]] and new[q] == body[b, p, head[b, p]]
-            dies[p] = o > 0 or new[p] == new[q] or swap
+            # Heads that swap cells need no test of their own: each new head lands on the other's head, a
+            # held cell that is no tail (a snake has at least 2 cells), so o > 0 kills both.
+            dies[p] = o > 0 or new[p] == new[q]
         rounds[b] += 1
         if dies[0] or dies[1]:
             # The board freezes before the fatal round; only the flags change.
