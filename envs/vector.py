@@ -156,8 +156,9 @@ class GameVecEnv(VecEnv):
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
         if self._ctx.get_start_method() == "forkserver" and self.num_workers > 0:  # W=0: no process
-            # The fork server imports the worker module once; each worker then starts in milliseconds.
-            self._ctx.set_forkserver_preload(["envs.worker", game_class(game).__module__])
+            # The fork server imports the worker module and sets up Numba once; each worker forked from it
+            # then starts in milliseconds (loading its kernels from the disk cache), not a second or more.
+            self._ctx.set_forkserver_preload(["envs.worker", "envs.jit_warmup", game_class(game).__module__])
             start_forkserver()
         # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
         # r, l, t as SB3's Monitor gives them (t: seconds since this env was made), then the game's figures.
@@ -188,9 +189,11 @@ class GameVecEnv(VecEnv):
             self._local = Boards(make_game(game, num_envs=num_envs, **self.game_kwargs), self._shared,
                                   0, num_envs, seed)
         else:
-            try:
+            try:  # all launched before any is awaited: their emulators boot and kernels load side by side
                 for w_i in range(self.num_workers):
-                    self._start_worker(w_i, fresh_start=False)
+                    self._launch_worker(w_i, fresh_start=False)
+                for w_i in range(self.num_workers):
+                    self._await_start(w_i)
             except BaseException:  # the workers already started would outlive a constructor that failed
                 self.close()
                 raise
@@ -203,6 +206,10 @@ class GameVecEnv(VecEnv):
 
     # -- workers -------------------------------------------------------------------------------
     def _start_worker(self, w: int, fresh_start: bool) -> None:
+        self._launch_worker(w, fresh_start)
+        self._await_start(w)
+
+    def _launch_worker(self, w: int, fresh_start: bool) -> None:
         lo, hi = self._slices[w]
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
@@ -216,6 +223,10 @@ class GameVecEnv(VecEnv):
         else:
             self._procs.append(proc)
             self._conns.append(parent)
+
+    def _await_start(self, w: int) -> None:
+        """Worker ``w``'s start reply, or raise naming it."""
+        proc, parent = self._procs[w], self._conns[w]
         if not parent.poll(_START_TIMEOUT_S):
             proc.kill()  # it may be stuck in C code (an emulator booting), deaf to SIGTERM
             raise WorkerDiedError(f"worker {w} did not start within {_START_TIMEOUT_S:.0f}s")
