@@ -297,11 +297,8 @@ def test_env_used_before_reset_says_to_reset(name: str) -> None:
     env.render()
 
 
-@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
-def test_stepping_past_the_end_of_an_episode_says_to_reset(name: str) -> None:
-    # It returned reward 0, terminated False, truncated False for ever: a loop that forgot reset() ran on.
-    from gymnasium.error import ResetNeeded
-
+def ended_episode(name: str) -> tuple[Any, np.random.Generator]:
+    """A ``make_env(name)`` env whose first episode (seed 0) random play just ended, and its moves' rng."""
     from envs import make_env
 
     env = make_env(name)
@@ -309,6 +306,15 @@ def test_stepping_past_the_end_of_an_episode_says_to_reset(name: str) -> None:
     rng = np.random.default_rng(0)
     while not any(env.step(int(rng.integers(env.action_space.n)))[2:4]):
         pass
+    return env, rng
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_stepping_past_the_end_of_an_episode_says_to_reset(name: str) -> None:
+    # It returned reward 0, terminated False, truncated False for ever: a loop that forgot reset() ran on.
+    from gymnasium.error import ResetNeeded
+
+    env, rng = ended_episode(name)
     with pytest.raises(ResetNeeded, match=r"after the episode ended .* call reset\(\)"):
         env.step(0)
     env.reset(seed=1)
@@ -328,11 +334,7 @@ def test_stepping_a_state_whose_episode_ended_says_to_reset(name: str) -> None:
 
     from envs import make_env
 
-    env = make_env(name)
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    while not any(env.step(int(rng.integers(env.action_space.n)))[2:4]):
-        pass
+    env = ended_episode(name)[0]
     ended = env.get_state()
     fresh = make_env(name)
     fresh.set_state(ended)
