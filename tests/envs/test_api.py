@@ -222,6 +222,25 @@ def test_workers_started_before_one_that_fails_are_stopped(monkeypatch: pytest.M
     assert len(started) == 1 and not os.path.exists(f"/proc/{started[0]}")
 
 
+def test_workers_still_starting_when_the_first_fails_its_start_are_stopped(monkeypatch: pytest.MonkeyPatch
+                                                                            ) -> None:
+    """All workers are launched before any is awaited: the first failing its start leaves the others launched
+    and unawaited, which the failed constructor must stop too."""
+    from envs import make_vec
+    from envs.vector import GameVecEnv, WorkerDiedError
+
+    launched: list[int] = []
+
+    def first_fails(self: GameVecEnv, w: int) -> None:
+        launched[:] = [p.pid for p in self._procs]
+        raise WorkerDiedError(f"worker {w} died while starting")
+
+    monkeypatch.setattr(GameVecEnv, "_await_start", first_fails)
+    with pytest.raises(WorkerDiedError, match="worker 0 died"):
+        make_vec("snake", 6, num_workers=3)
+    assert len(launched) == 3 and not [pid for pid in launched if os.path.exists(f"/proc/{pid}")]
+
+
 def test_workers_start_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each worker was awaited before the next was launched, so W Game Boy workers booted their emulators
     and compiled their kernels one after another (2 workers of the test cartridge: 5.1-5.7 s, now 2.3 s)."""
