@@ -66,12 +66,12 @@ def pyboy_bare_sps(rom: str | Path, seconds: float = 2.0, press_frames: int = 8,
     rendered) and the same uniformly random buttons, but no observation, no RAM reading. The
     yardstick for the env's overhead: with the same input the game does the same kind of work (an
     idle game emulates at a different speed than one being walked around)."""
-    from envs.gameboy.core import BUTTONS, new_pyboy
+    from envs.gameboy.core import BUTTONS, GameBoyGame, new_pyboy
 
     pb = new_pyboy(Path(rom).read_bytes())
     buttons = np.random.default_rng(0).integers(0, len(BUTTONS), 4096)
     try:
-        pb.tick(60, False)  # past the boot logo, as the env's start state is
+        pb.tick(GameBoyGame.BOOT_FRAMES, False)  # past the boot logo, as the env's start without a state is
         steps, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds or steps == 0:
             button = BUTTONS[buttons[steps % len(buttons)]]

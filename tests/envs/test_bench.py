@@ -123,6 +123,7 @@ def test_bare_pyboy_plays_the_envs_24_frames_per_step_rendering_the_last(tmp_pat
     import envs.bench
     import envs.gameboy.core
     from envs.bench import pyboy_bare_sps
+    from envs.gameboy.core import GameBoyGame
 
     now = [0.0]
     events = []
@@ -146,7 +147,8 @@ def test_bare_pyboy_plays_the_envs_24_frames_per_step_rendering_the_last(tmp_pat
     monkeypatch.setattr(envs.gameboy.core, "new_pyboy", lambda data: PyBoy() if data == b"rom" else None)
     monkeypatch.setattr(envs.bench, "time", type("T", (), {"perf_counter": staticmethod(lambda: now[0])}))
     assert pyboy_bare_sps(rom, seconds=1.0) == pytest.approx(4.0)
-    assert events[0] == ("tick", 60, False) and events[-1] == ("stop", False)  # the boot is not timed
+    # The boot is not timed; it is as long as the env's (the bench ticked 60 frames, the env 120).
+    assert events[0] == ("tick", GameBoyGame.BOOT_FRAMES, False) and events[-1] == ("stop", False)
     steps = events[1:-1]
     assert len(steps) == 5 * 4
     for k in range(0, len(steps), 5):
