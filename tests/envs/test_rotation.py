@@ -739,8 +739,7 @@ def test_every_state_the_game_makes_round_trips():
     assert assert_round_trips(lambda: Rotation(8, view_size=16, max_cubes=8), 60) > 8
 
 
-def test_registry_and_config(monkeypatch):
-    monkeypatch.setitem(envs.GAMES, "rotation", ("envs.rotation:Rotation", "depthfirst/Rotation-v0"))
+def test_registry_and_config():
     cfg = yaml.safe_load((Path(__file__).parents[2] / "configs" / "rotation.yaml").read_text())
     assert cfg["env"] == "rotation"
     game = envs.make_game("rotation", num_envs=2, **cfg["env_kwargs"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
+import envs  # noqa: F401  (registers the depthfirst/ ids gym.make reads)
 from envs.env import GameEnv
 from envs.snake_duel import (
     BODY_BASE,
@@ -514,11 +514,7 @@ def test_check_env():
     check_env(GameEnv(SnakeDuel(1, opponent="random")), skip_render_check=True)
 
 
-def test_registry_and_gym_make(monkeypatch):
-    monkeypatch.setitem(envs.GAMES, "snake_duel", ("envs.snake_duel:SnakeDuel", "depthfirst/SnakeDuel-v0"))
-    if "depthfirst/SnakeDuel-v0" not in gym.registry:
-        gym.register(id="depthfirst/SnakeDuel-v0", entry_point="envs.env:GameEnv",
-                     kwargs={"game": "snake_duel"})
+def test_registry_and_gym_make():
     env = gym.make("depthfirst/SnakeDuel-v0", opponent="random", render_mode="rgb_array")
     obs, _ = env.reset(seed=3)
     assert obs.shape == (6, 10, 10)
