@@ -13,6 +13,7 @@ from envs import make_game, make_vec
 from envs.env import GameEnv
 from envs.vector import GameVecEnv, WorkerDiedError, default_workers
 from tests.conftest import ROOT
+from tests.envs.worker_calls import exit_at_once, slow_step
 
 
 def rollout(venv, steps=80, seed=0):
@@ -390,13 +391,6 @@ def test_seed_applies_at_the_next_reset(workers):
         plain.close()
 
 
-def _slow_step(actions):
-    """A game's step that answers late (set on one worker's game through set_attr)."""
-    time.sleep(0.5)
-    n = len(actions)
-    return np.zeros(n, np.float32), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
-
-
 def test_a_workers_error_leaves_no_reply_unread():
     """Worker 0 fails a step at once, worker 1 answers later: its reply was left in its pipe and taken for
     the answer to the next command (get_attr("size") answered worker 1's count of ended episodes, 0)."""
@@ -404,7 +398,7 @@ def test_a_workers_error_leaves_no_reply_unread():
     try:
         v.reset()
         v.set_attr("step", None, indices=[0, 1])  # 'NoneType' object is not callable
-        v.set_attr("step", _slow_step, indices=[2, 3])
+        v.set_attr("step", slow_step, indices=[2, 3])
         v.step_async(np.zeros(4, np.int64))
         with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
             v.step_wait()
@@ -485,7 +479,7 @@ def test_a_worker_dead_again_in_a_retried_call_has_its_cut_episodes_reported_onc
     v = make_vec("snake", 4, num_workers=2, seed=0)
     try:
         last = v.reset().copy()
-        v.set_attr("die", _exit_at_once, indices=[0, 1])  # the restarted worker gets it too: it dies again
+        v.set_attr("die", exit_at_once, indices=[0, 1])  # the restarted worker gets it too: it dies again
         with pytest.raises(WorkerDiedError, match=r"worker 0 .* right after a restart"):
             v.env_method("die", indices=[0])
         v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
@@ -538,16 +532,12 @@ def test_seed_without_a_seed_draws_one_as_sb3_does():
         v.close()
 
 
-def _exit_at_once(*args) -> None:
-    os._exit(3)
-
-
 def test_a_worker_dying_while_starting_names_its_exit_code(monkeypatch):
     """The message was built before the process was reaped: 'died while starting (exit code None)'."""
     import envs.vector
     from envs.vector import GameVecEnv
 
-    monkeypatch.setattr(envs.vector, "worker_main", _exit_at_once)  # "fork" carries the patch into the child
+    monkeypatch.setattr(envs.vector, "worker_main", exit_at_once)  # "fork" carries the patch into the child
     with pytest.raises(WorkerDiedError, match=r"worker 0 died while starting \(exit code 3\)"):
         GameVecEnv("snake", num_envs=4, num_workers=2, start_method="fork")
 

@@ -1,0 +1,19 @@
+"""Functions the vector tests send to worker processes through set_attr. A worker unpickles a function by
+importing its module: from test_vector.py that import pulled in stable-baselines3 and torch (about 3.5 s a
+worker on a 2-core box), so they live here, in a module that imports nothing heavy."""
+
+import os
+import time
+
+import numpy as np
+
+
+def exit_at_once(*args) -> None:
+    os._exit(3)
+
+
+def slow_step(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A game's step that answers late (set on one worker's game through set_attr)."""
+    time.sleep(0.5)
+    n = len(actions)
+    return np.zeros(n, np.float32), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
