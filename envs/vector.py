@@ -156,8 +156,8 @@ class GameVecEnv(VecEnv):
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
         if self._ctx.get_start_method() == "forkserver" and self.num_workers > 0:  # W=0: no process
-            # The fork server imports the worker module and sets up Numba once; each worker forked from it
-            # then starts in milliseconds (loading its kernels from the disk cache), not a second or more.
+            # The fork server imports the worker and game modules and sets Numba up once: each worker forked
+            # from it skips both (a second or more each) and loads its kernels from the disk cache.
             self._ctx.set_forkserver_preload(["envs.worker", "envs.jit_warmup", game_class(game).__module__])
             start_forkserver()
         # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
