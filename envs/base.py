@@ -108,6 +108,15 @@ def state_on_board(what: str, cells: list[list[int]], size: int) -> list[list[in
     return cells
 
 
+def check_state_size(state: Mapping[str, Any], size: int) -> None:
+    """Refuse a state of another board size, naming the game to load it into. The size is read as a whole
+    number first: "10" was refused as "a 10×10 board, this game is 10×10"."""
+    n = whole("state's size", state["size"], 1)
+    if n != size:
+        raise ValueError(f"state is for a {n}×{n} board, this game is {size}×{size}: load it into a game "
+                         f"made with size={n}")
+
+
 def _whole_floats(value: Any) -> Any:
     """``value`` with each integral float (10.0) as an int, also inside lists and tuples."""
     if isinstance(value, (list, tuple)):

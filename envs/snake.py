@@ -30,7 +30,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, check_state_keys, state_cell, state_cells, state_on_board, whole
+from envs.base import Game, check_state_keys, check_state_size, state_cell, state_cells, state_on_board, whole
 from envs.choices import SNAKE_OBS
 from envs.rng import randint
 
@@ -319,10 +319,7 @@ class Snake(Game):
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         self._check_state(state)
-        size = whole("state's size", state["size"], 1)  # "10" was "a 10×10 board, this game is 10×10"
-        if size != self.size:
-            raise ValueError(f"state is for a {size}×{size} board, this game is {self.size}×{self.size}: "
-                             f"load it into a game made with size={size}")
+        check_state_size(state, self.size)
         n = self.size
         cells = n * n
         # Cells are read as pairs of ints first: a number for the body, or an apple of three numbers or

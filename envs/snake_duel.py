@@ -68,6 +68,7 @@ from gymnasium import spaces
 from envs.base import (
     Game,
     check_state_keys,
+    check_state_size,
     checked_actions,
     finite,
     flag,
@@ -640,10 +641,7 @@ class SnakeDuel(Game):
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         self._check_state(state)
         size = self.size
-        n = whole("state's size", state["size"], 1)  # "10" was "a 10x10 board, this game is 10"
-        if n != size:
-            raise ValueError(f"state is for a {n}×{n} board, this game is {size}×{size}: load it into a game "
-                             f"made with size={n}")
+        check_state_size(state, size)
         # The state's own settings, so that it re-simulates to the same apples and episode end (hand-made
         # states may leave them out: then the game's).
         num_apples = whole("state's num_apples", state.get("num_apples", self.num_apples), 1)
