@@ -209,14 +209,13 @@ def tile_bytes(art: tuple[str, ...]) -> list[int]:
 STEPS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
 
 
-def plan_path(start: tuple[int, int, int], goal: tuple[int, int, int],
-              avoid: tuple[int, ...] = (GRASS, ITEM, GOAL)) -> list[str] | None:
+def plan_path(start: tuple[int, int, int], goal: tuple[int, int, int]) -> list[str] | None:
     """The shortest list of D-pad moves from cell ``start`` to ``goal`` (both ``(room, x, y)``),
-    through doors, never entering walls, void or an ``avoid`` cell other than the goal; None if the
-    goal cannot be reached. (A door is passed by walking onto it: one move lands in the next room.)"""
+    through doors, never entering walls, void, tall grass or a pick-up other than the goal; None if
+    the goal cannot be reached. (A door is passed by walking onto it: one move lands in the next room.)"""
     world = parse_rooms()
     doors = {d[:3]: d[3:] for d in world["doors"]}
-    blocked = {VOID, WALL, *avoid}
+    blocked = {VOID, WALL, GRASS, ITEM, GOAL}
     prev: dict[tuple[int, int, int], tuple[tuple[int, int, int], str] | None] = {start: None}
     queue = deque([start])
     while queue:
