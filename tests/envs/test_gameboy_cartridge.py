@@ -102,6 +102,14 @@ def test_layout_is_consistent() -> None:
         layout.tile_bytes(("." * 16,) * 15)
 
 
+def test_an_item_letter_past_p_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Items a-z were accepted, but flag 16 on is the goals': an item q set goal A's flag (the room
+    # builder then hides goal A as collected, its badge out of reach).
+    monkeypatch.setattr(layout, "ROOMS", (("#@pq#",),))
+    with pytest.raises(ValueError, match="unknown cell 'q'"):
+        layout.parse_rooms()
+
+
 def test_import_without_pyboy() -> None:
     code = ("import sys; sys.modules['pyboy'] = None\n"
             "import envs.gameboy, envs.gameboy.pokemon, envs.gameboy.generic, envs.gameboy.scripting\n"

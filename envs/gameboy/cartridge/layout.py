@@ -7,7 +7,7 @@ read it to plan walks (where an item lies, which door leads where). Change it, r
 Room legend (one character = one 16x16-pixel cell = one step, as in Pokémon Red):
   ``#`` wall   ``.`` floor   ``,`` tall grass (a short "battle": level +1, HP -3)   ``+`` heal (HP = max)
   ``@`` start (floor)   ``1``-``9`` doors (the same digit in two rooms is one two-way door)
-  ``a``-``z`` items (each sets one event flag)   ``A``-``H`` goals (badge bit + an event flag)
+  ``a``-``p`` items (each sets one event flag)   ``A``-``H`` goals (badge bit + an event flag)
   space / outside the drawing: void (not walkable).
 """
 
@@ -162,7 +162,7 @@ def parse_rooms() -> dict:
                 elif ch.isdigit():
                     code = DOOR
                     door_ends.setdefault(ch, []).append((r, x, y))
-                elif "a" <= ch <= "z":
+                elif "a" <= ch <= "p":  # flags 0-15: GOAL_FLAG_BASE and up are the goals'
                     code = ITEM
                     pickups.append((r, x, y, ord(ch) - ord("a"), -1))
                 elif "A" <= ch <= "H":
