@@ -25,7 +25,7 @@ SOURCE = HERE / "game.s"
 ROM_PATH = HERE / "depthfirst_test.gb"
 TITLE = "DEPTHFIRST"
 TOOLS = ("sdasgb", "sdldgb", "makebin")
-ROOMS_ADDR = 0x1000  # game.s: ROOMS_H
+ROOMS_ADDR = 0x1000  # game.s: room r at rooms + r * 256 (its low byte 0)
 DATA_ADDR = 0x1800
 
 

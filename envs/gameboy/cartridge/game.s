@@ -38,7 +38,6 @@ hBattle   = 0x85        ; frames left in the current battle (0: none)
 LCDC_ON   = 0x93        ; LCD on, tiles at 0x8000, BG map 0x9800, 8x8 sprites on, BG on
 BGP_NORMAL  = 0xE4
 BGP_BATTLE  = 0x1B      ; inverted shades while a battle runs
-ROOMS_H   = 0x10        ; high byte of ROOMS (room r at 0x1000 + r * 256)
 
 	.area CART (ABS)
 
@@ -395,7 +394,7 @@ do_heal:
 ; ROOMBUF = the current room from ROM, with already collected pick-ups turned into floor
 build_roombuf:
 	ld a, (wCurMap)
-	add a, #ROOMS_H
+	add a, #>rooms          ; high byte: room r at rooms + r * 256
 	ld h, a
 	ld l, #0
 	ld de, #ROOMBUF
