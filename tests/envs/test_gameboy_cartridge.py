@@ -74,6 +74,12 @@ def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys
     assert not (tmp_path / "x.gb").exists() and TEST_CARTRIDGE.read_bytes() == rom
 
 
+def test_too_many_rooms_names_the_count_and_what_to_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "ROOMS", (("#@#",),) + (("###",),) * 8)  # one start, in 9 rooms
+    with pytest.raises(ValueError, match=r"ROOMS has 9 rooms, at most 8 fit .* raise DATA_ADDR"):
+        build.generate_data()
+
+
 def test_cartridge_header() -> None:
     rom = TEST_CARTRIDGE.read_bytes()
     assert len(rom) == 32768
