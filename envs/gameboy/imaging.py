@@ -37,9 +37,9 @@ class Downsampler:
 
     @staticmethod
     def words(screen: np.ndarray) -> np.ndarray:
-        """(H, W) uint32 view of a C-contiguous (H, W, 4) uint8 screen: one word a pixel."""
-        if screen.dtype != np.uint8 or screen.ndim != 3 or screen.shape[2] != 4:
-            raise ValueError(f"expected an (H, W, 4) uint8 screen, got {screen.dtype} {screen.shape}")
+        """(144, 160) uint32 view of a C-contiguous (144, 160, 4) uint8 screen: one word a pixel."""
+        if screen.dtype != np.uint8 or screen.shape != (SCREEN_H, SCREEN_W, 4):  # the kernels read 144x160
+            raise ValueError(f"expected a (144, 160, 4) uint8 screen, got {screen.dtype} {screen.shape}")
         return np.ascontiguousarray(screen).view(np.uint32).reshape(screen.shape[:2])
 
     def __call__(self, screen: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -275,6 +275,14 @@ def test_a_size_off_the_screen_or_a_3_byte_pixel_is_refused(h, w, order) -> None
         Downsampler(h, w, order)
 
 
+@pytest.mark.parametrize("size", [(72, 80), (84, 84)])
+def test_a_screen_of_another_size_is_refused(size) -> None:
+    # A (288, 320) screen was read as its top-left 144x160 corner without a word (a smaller one read
+    # past its end in the compiled kernel, or was NumPy's IndexError).
+    with pytest.raises(ValueError, match=r"expected a \(144, 160, 4\) uint8 screen, got uint8 \(288, 320"):
+        Downsampler(*size)(np.zeros((288, 320, 4), np.uint8))
+
+
 def test_parse_inputs() -> None:
     steps = parse_inputs("boot 100\n# comment\nRight\nA 3  # trailing\n\nwait 5\n")
     assert steps == [Input(None, 100), Input("right", 8), Input(None, 1), Input("a", 3), Input(None, 1),
