@@ -1,5 +1,5 @@
 """argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, finite and
-positive numbers, paths."""
+positive numbers, paths; and ``run_script``, the way each script runs its ``main`` and exits."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import argparse
 import math
 import os
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 from agents.config import whole_number
+from agents.interrupts import exit_ignoring_stop_signals
 
 
 def positive_int(text: str) -> int:
@@ -82,3 +85,23 @@ def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: in
     """Episode k is seeded ``seed + k``; seeds are 64-bit: larger ones would wrap to the training seeds."""
     if seed + episodes > 2**64:
         parser.error(f"--seed {seed}: the last episode seed, seed + --episodes - 1, must stay below 2**64")
+
+
+def run_script(main: Callable[[], int]) -> NoReturn:
+    """Runs a script's ``main`` and exits with its status through ``exit_ignoring_stop_signals``. A reader
+    that stops early (``--json | head -c 100``) closes the script's stdout: the script then ends quietly,
+    not with a ``BrokenPipeError`` traceback (or, for output still buffered at exit, Python's "Exception
+    ignored" and status 120)."""
+    try:
+        code = main()
+        sys.stdout.flush()  # the buffered rest now, where a closed pipe is caught, not at the shutdown
+    except BrokenPipeError:
+        # Python ignores SIGPIPE, so the write raised. Restoring SIGPIPE's default instead would also kill
+        # the process at its own closed pipes and sockets (a dead worker's, the VLM server's), which the
+        # code handles: a BrokenPipeError that reaches here is taken for stdout's. The output still
+        # buffered goes to devnull, or the shutdown's flush fails again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # 141 = 128 + SIGPIPE, what a shell reports for `cat` or `grep` whose reader left: the output was
+        # not all read, which 0 would deny (`set -o pipefail` sees it as those tools' early end).
+        code = 141
+    exit_ignoring_stop_signals(code)

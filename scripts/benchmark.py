@@ -35,7 +35,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from agents.cli import positive_float, positive_int
+from agents.cli import positive_float, positive_int, run_script
 from agents.config import check_device
 from agents.presets import PRESETS
 
@@ -240,6 +240,4 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
 
 
 if __name__ == "__main__":
-    from agents.interrupts import exit_ignoring_stop_signals
-
-    exit_ignoring_stop_signals(main())
+    run_script(main)

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
+from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int, run_script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +121,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from agents.interrupts import exit_ignoring_stop_signals
-
-    exit_ignoring_stop_signals(main())
+    run_script(main)

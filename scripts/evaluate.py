@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int
+from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int, run_script
 
 STOPPED = "\ninterrupted: no new results written"
 VIDEO_STEPS = 1000  # --video-steps' default: no flag default, so --no-video can tell it was given
@@ -306,6 +306,4 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
 
 
 if __name__ == "__main__":
-    from agents.interrupts import exit_ignoring_stop_signals
-
-    exit_ignoring_stop_signals(main())
+    run_script(main)

@@ -18,7 +18,7 @@ import os
 import shlex
 import sys
 
-from agents.cli import check_episode_seeds, finite_float, nonneg_int, path_arg, positive_int
+from agents.cli import check_episode_seeds, finite_float, nonneg_int, path_arg, positive_int, run_script
 
 
 def scale_arg(text: str) -> int:
@@ -147,6 +147,4 @@ def empty_split_note(records: dict[str, int], dropped: dict[str, int],
 
 
 if __name__ == "__main__":
-    from agents.interrupts import exit_ignoring_stop_signals
-
-    exit_ignoring_stop_signals(main())
+    run_script(main)

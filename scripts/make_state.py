@@ -20,8 +20,8 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 # isort: split
 import argparse
 
-from agents.cli import path_arg
-from agents.interrupts import exit_ignoring_stop_signals, stop_requested
+from agents.cli import path_arg, run_script
+from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import make_state
 
@@ -55,4 +55,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_ignoring_stop_signals(main())
+    run_script(main)

@@ -21,8 +21,8 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 # isort: split
 import argparse
 
-from agents.cli import nonneg_int, path_arg, positive_int
-from agents.interrupts import exit_ignoring_stop_signals, stop_requested
+from agents.cli import nonneg_int, path_arg, positive_int, run_script
+from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
 
@@ -59,4 +59,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_ignoring_stop_signals(main())
+    run_script(main)

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.cli import finite_float, path_arg
+from agents.cli import finite_float, path_arg, run_script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +51,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from agents.interrupts import exit_ignoring_stop_signals
-
-    exit_ignoring_stop_signals(main())
+    run_script(main)

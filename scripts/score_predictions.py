@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from agents.cli import path_arg
+from agents.cli import path_arg, run_script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +104,4 @@ def specialist_model(args: argparse.Namespace) -> Path | None:
 
 
 if __name__ == "__main__":
-    from agents.interrupts import exit_ignoring_stop_signals
-
-    exit_ignoring_stop_signals(main())
+    run_script(main)

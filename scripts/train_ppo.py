@@ -21,11 +21,10 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import IO, Any
 
-from agents.cli import nonneg_int, path_arg, positive_int, run_folder_arg, whole_int
+from agents.cli import nonneg_int, path_arg, positive_int, run_folder_arg, run_script, whole_int
 from agents.config import DEFAULTS, apply_set, check_presets, deep_merge, load_config, resolve
 from agents.interrupts import (
     deferred_stop,
-    exit_ignoring_stop_signals,
     stop_signals_interrupt,
     uninterruptible,
 )
@@ -423,4 +422,4 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
 
 
 if __name__ == "__main__":
-    exit_ignoring_stop_signals(main())
+    run_script(main)

@@ -1,15 +1,19 @@
 """agents/cli.py: the argparse types the scripts share, at their bounds (README: path flags expand ``~``,
-an empty path is refused by name; whole numbers accept ``1e6``)."""
+an empty path is refused by name; whole numbers accept ``1e6``), and run_script's quiet end at a closed
+stdout."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 
 import pytest
 
 from agents.cli import finite_float, nonneg_int, path_arg, positive_float, positive_int, whole_int
 from agents.cli import run_folder_arg as run_folder
+from tests.conftest import ROOT
 
 
 def test_whole_numbers_take_exponents_and_whole_floats_and_keep_their_bounds():
@@ -52,3 +56,18 @@ def test_a_run_folder_name_tensorboard_cannot_take_says_why():
     with pytest.raises(argparse.ArgumentTypeError, match=r"^runs/r\\xe9: it is not valid UTF-8"):  # Latin-1
         run_folder("runs/r\udce9")
     assert run_folder("runs/ré") == "runs/ré"
+
+
+# A short output sits in stdout's buffer until exit unless PYTHONUNBUFFERED is set; a long one is written
+# (and refused) inside main. Each once printed a BrokenPipeError traceback, or "Exception ignored" with
+# status 120.
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+@pytest.mark.parametrize("size", [10, 1_000_000])
+def test_a_script_whose_reader_closed_stdout_ends_quietly_with_141(size, unbuffered):
+    code = f"from agents.cli import run_script\nrun_script(lambda: print('x' * {size}) or 0)\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": unbuffered}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    proc.stdout.close()  # the reader has gone before the script writes
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.decode()) == (141, "")

@@ -2,11 +2,14 @@
 and unknown ids, and the specialist's greedy moves scored by the same verifier."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from tests.conftest import TINY, always_right_checkpoint
+from tests.conftest import ROOT, TINY, always_right_checkpoint
 from vlm.record import TaskRecord
 from vlm.scoring import (
     Cell,
@@ -71,6 +74,17 @@ def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts,
     assert overall["move_questions"] == len(moves)
     assert overall["move_accuracy"] == pytest.approx(np.mean([kinds[r.id] == "right" for r in moves]))
 
+
+
+def test_a_reader_that_stops_early_ends_the_script_quietly(predictions, dataset):
+    # `score_predictions.py ... | head -c 100`: the tables were printed to a closed pipe, which ended in a
+    # BrokenPipeError traceback.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "score_predictions.py"), str(dataset[1]),
+                             str(predictions[0])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err.decode()) == (141, "")
 
 def test_a_stray_non_utf8_byte_in_a_reply_is_scored_not_fatal(dataset, tmp_path, scripts, capsys):
     records = load_records(dataset[1])
