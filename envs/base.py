@@ -98,13 +98,14 @@ def state_cells(what: str, value: Any, width: int = 2) -> list[list[int]]:
     return [state_cell(f"{what}[{k}]", cell, width) for k, cell in enumerate(state_list(what, value))]
 
 
-def state_on_board(what: str, cells: list[list[int]], size: int) -> list[list[int]]:
+def state_on_board(what: str, cells: list[list[int]], size: int, by: str = "×") -> list[list[int]]:
     """``cells`` (from ``state_cells``) if every one lies on a ``size``×``size`` board, else a ValueError
     naming ``what`` and the cell: a picture drew a negative coordinate at the board's other end and raised
-    a bare IndexError past it."""
+    a bare IndexError past it. ``by`` writes the board's size as the game's other messages do (Sokoban's
+    say 8x8)."""
     for k, (x, y) in enumerate(cells):
         if not (0 <= x < size and 0 <= y < size):
-            raise ValueError(f"{what}[{k}] {[x, y]} is off the {size}x{size} board")
+            raise ValueError(f"{what}[{k}] {[x, y]} is off the {size}{by}{size} board")
     return cells
 
 

@@ -498,7 +498,7 @@ class SnakeDuel(Game):
                  death_penalty: float = 1.0, win_reward: float = 1.0) -> None:
         super().__init__(num_envs)
         self.size = size = whole("snake_duel size", size, 6, 32)
-        board = f" on the {size}x{size} board"
+        board = f" on the {size}×{size} board"
         self.start_length = whole("start_length", start_length, 2, size // 2, board)
         self.num_apples = whole("num_apples", num_apples, 1, size * size - 2 * self.start_length,
                                 f"{board} with {self.start_length}-cell snakes")

@@ -504,9 +504,10 @@ class Sokoban(Game):
         check_state_keys(cls.name, state, ("size", "walls", "targets", "boxes", "player"))
         s = whole("state's size", state["size"], 1)
         walls = _state_walls(state, s).astype(bool)
-        targets_xy = state_on_board("state's targets", state_cells("state's targets", state["targets"]), s)
-        boxes = state_on_board("state's boxes", state_cells("state's boxes", state["boxes"]), s)
-        player = state_on_board("state's player", [state_cell("state's player", state["player"])], s)[0]
+        targets_xy = state_on_board("state's targets", state_cells("state's targets", state["targets"]), s,
+                                    "x")
+        boxes = state_on_board("state's boxes", state_cells("state's boxes", state["boxes"]), s, "x")
+        player = state_on_board("state's player", [state_cell("state's player", state["player"])], s, "x")[0]
         h, w = walls.shape
         img = np.empty((h * scale, w * scale, 3), dtype=np.uint8)
         img[:] = _FLOOR

@@ -32,7 +32,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("snake", {"num_envs": 0}, "num_envs must be >= 1, got 0"),
     ("snake_duel", {"apple_reward": NAN}, "apple_reward must be a finite number, got nan"),
     ("snake_duel", {"win_reward": "1"}, "win_reward must be a finite number, got '1'"),
-    ("snake_duel", {"start_length": 9}, "start_length must be between 2 and 5 on the 10x10 board, got 9"),
+    ("snake_duel", {"start_length": 9}, "start_length must be between 2 and 5 on the 10×10 board, got 9"),
     ("snake_duel", {"max_rounds": 1.5}, "max_rounds must be a whole number >= 1, got 1.5"),
     ("rotation", {"view_size": 20.5}, "view_size must be a whole number between 16 and 128, got 20.5"),
     ("rotation", {"step_cost": NAN}, "step_cost must be a finite number, got nan"),

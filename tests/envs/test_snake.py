@@ -74,7 +74,7 @@ def test_moving_into_the_body_kills():
 
 @pytest.mark.parametrize("body, apple", [
     ([[2, 2], [3, 2], [3, 3], [2, 3]], [2, 3]),  # the apple on the tail: "eat the tail's cell" cannot happen
-    ([[2, 2], [3, 2], [3, 3]], [6, 0]),  # off the 6x6 board
+    ([[2, 2], [3, 2], [3, 3]], [6, 0]),  # off the 6×6 board
     ([[2, 2], [3, 2], [2, 2]], [0, 0]),  # a cell twice
     ([[2, 2], [3, 2], [-1, 2]], [0, 0]),  # a cell off the board
     ([], [0, 0]),
@@ -415,7 +415,7 @@ def test_render_any_scale():
     ({"body": 5}, "state's body must be a list"),
     ({"body": "abc"}, "state's body must be a list"),
     ({"body": [[5, 5, 1]]}, r"state's body\[0\] must be a list of 2"),
-    ({"body": [[5, 5], [-1, 5]]}, r"state's body\[1\] \[-1, 5\] is off the 10x10 board"),
+    ({"body": [[5, 5], [-1, 5]]}, r"state's body\[1\] \[-1, 5\] is off the 10×10 board"),
     ({"body": [[5, 5], [10, 5]]}, r"state's body\[1\] \[10, 5\] is off"),
     ({"apple": [1.5, 2]}, "state's apple must be a list of 2"),
     ({"apple": [0, -2]}, r"state's apple\[0\] \[0, -2\] is off"),

@@ -878,7 +878,7 @@ def test_a_new_opponent_setting_needs_fresh_opponent_actions():
 @pytest.mark.parametrize("change, error", [
     ({"apples": 5}, "state's apples must be a list"),
     ({"apples": [[1, 2, 3]]}, r"state's apples\[0\] must be a list of 2"),
-    ({"apples": [[-1, 3]]}, r"state's apples\[0\] \[-1, 3\] is off the 10x10 board"),
+    ({"apples": [[-1, 3]]}, r"state's apples\[0\] \[-1, 3\] is off the 10×10 board"),
     ({"snakes": None}, "state's snakes must be a list"),
     ({"snakes": [{}, {}, {}]}, "state must hold exactly two snakes"),
     ({"snakes": [{"alive": True}, {"alive": True}]}, "not a snake_duel state's snake 0: it lacks 'body'"),
