@@ -714,7 +714,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     about: dict[str, Any] = {}
     if specialist is not None:
         model, cfg, ckpt = load_specialist(specialist, device, checkpoint)
-        check_specialist(specialist, model, cfg)
+        check_specialist(specialist, model, cfg, ckpt)
         if cfg["env"] != env:
             raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
@@ -869,10 +869,11 @@ def check_vlm_game(env: str) -> None:
         raise CompareError(str(e)) from e
 
 
-def check_specialist(run: Path, model: Any, cfg: dict[str, Any]) -> None:
+def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Path) -> None:
     """CompareError unless the game the run's config.yaml sets up (a Game Boy start state, a board size)
-    plays the model's moves; it builds the game (boots the emulator of a Game Boy run) once."""
+    plays the model's moves (loaded from ``checkpoint``); it builds the game (boots the emulator of a Game
+    Boy run) once."""
     try:
-        check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]))
+        check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]), checkpoint)
     except RunError as e:
         raise CompareError(f"--specialist {run}: {e}") from e

@@ -212,17 +212,20 @@ def check_game(env: str, env_kwargs: dict[str, Any]) -> tuple[tuple[int, ...], i
         game.close()
 
 
-def check_fits(model: Any, env: str, env_kwargs: dict[str, Any]) -> None:
-    """``RunError`` unless ``model`` reads ``env``'s observations and acts in its action space (a
-    checkpoint of another game or board size would otherwise fail deep inside the first step)."""
+def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Path) -> None:
+    """``RunError`` unless ``model`` (loaded from ``checkpoint``) reads ``env``'s observations and acts in
+    its action space (a checkpoint of another game or board size would otherwise fail deep inside the first
+    step). Every command that plays a run's model (evaluate, export_trajectories, compare, score_predictions)
+    takes it from a run folder or ``--checkpoint``, which the message names."""
     from agents.runs import RunError
 
     want = check_game(env, env_kwargs)
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
     if have != want:
-        raise RunError(f"the checkpoint reads observations {have[0]} with {have[1]} actions, {env} with this "
-                       f"run's settings gives {want[0]} with {want[1]}: it was trained on another game or "
-                       "settings")
+        raise RunError(f"the checkpoint {checkpoint} reads observations {have[0]} with {have[1]} actions, "
+                       f"{env} with this run's settings gives {want[0]} with {want[1]}: it was trained on "
+                       "another game or settings; give --checkpoint a model trained with this run's "
+                       "config.yaml, or name the run folder it was trained in instead")
 
 
 def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],

@@ -118,7 +118,7 @@ def evaluate(args: argparse.Namespace) -> int:
         else:
             ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
             model = load_model(cfg, ckpt, device=args.device)
-            check_fits(model, cfg["env"], env_kwargs)
+            check_fits(model, cfg["env"], env_kwargs, ckpt)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

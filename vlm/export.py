@@ -578,7 +578,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     try:
         played_sha1 = file_sha1(run.checkpoint)  # checked again after the play: a training run rewrites it
         model = load_policy(run, opts.device)
-        check_fits(model, run.env, env_kwargs)  # a --checkpoint of another game fails here, not mid-play
+        check_fits(model, run.env, env_kwargs, run.checkpoint)  # another game's: refused here, not mid-play
     except RunError as e:
         raise ExportError(str(e)) from None
     import torch

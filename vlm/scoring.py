@@ -399,7 +399,7 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         env_kwargs = eval_kwargs(cfg.get("env_kwargs") or {})  # as evaluate, export and compare build it
         spec_preds: dict[str, str] = {}
         if any(r.game == cfg["env"] and is_move_question(r) for r in records):
-            check_specialist(specialist, model, cfg)
+            check_specialist(specialist, model, cfg, ckpt)
             check_board_size(records, cfg["env"], env_kwargs, split.parent, specialist)
             spec_preds = specialist_predictions(records, model, cfg["env"], env_kwargs, root=split.parent)
         # Absolute, with its training step, as evaluate's JSON and compare's report name their model.

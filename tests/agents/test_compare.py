@@ -212,8 +212,10 @@ def test_a_run_whose_game_refuses_its_config_is_named_before_any_episode(scripts
     argv = ["--env", "snake", "--specialist", str(run), "--out", str(out), "--no-progress"]
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
-    assert f"error: --specialist {run}: the checkpoint reads observations (4, 10, 10)" in err
-    assert "trained on another game or settings" in err and not out.exists()
+    assert f"error: --specialist {run}: the checkpoint {run / 'model.zip'} reads observations (4, 10, 10)" \
+        in err
+    assert "trained on another game or settings; give --checkpoint a model trained with this run's" in err
+    assert not out.exists()
 
 
 def test_a_game_boy_start_state_from_a_runs_config_is_named_by_its_key_not_a_flag(scripts, specialist,

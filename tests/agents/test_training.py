@@ -484,7 +484,10 @@ def test_evaluating_a_checkpoint_of_other_settings_is_a_clear_error(trained, scr
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     argv = [str(run), "--checkpoint", str(trained / "model.zip"), "--episodes", "2"]
     assert scripts.evaluate.main(argv) == 2
-    assert "trained on another game or settings" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"the checkpoint {trained / 'model.zip'} reads" in err
+    assert ("trained on another game or settings; give --checkpoint a model trained with this run's "
+            "config.yaml, or name the run folder it was trained in instead") in err
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
 

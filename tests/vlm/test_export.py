@@ -393,7 +393,8 @@ def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, ca
     assert export(str(other), "--checkpoint", str(run / "model.zip"), "--out", str(tmp_path / "out"),
                   "--no-progress") == 2
     err = capsys.readouterr().err
-    assert "trained on another game or settings" in err and "Traceback" not in err
+    assert f"the checkpoint {run / 'model.zip'} reads" in err and "Traceback" not in err
+    assert "trained on another game or settings; give --checkpoint a model trained with this run's" in err
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
