@@ -157,6 +157,9 @@ _EDGE_WIDTH = 0.08  # cube-edge lines, as a fraction of a cube side
 _EDGE_DARKEN = 0.55
 DEFAULT_CAMERA: dict[str, float] = {"azimuth_deg": 35.0, "elevation_deg": 30.0, "distance": 3.2,
                                     "margin": 1.04}
+# Farther, the view no longer changes (at 128 pixels one pixel differs between 1e4 and 1e6); rounding
+# blanks it near 1e15 and the distance's square overflows near 1e154 (a ZeroDivisionError).
+MAX_CAMERA_DISTANCE = 1e6
 # Brightness of a face by its world normal, in the order +x, -x, +y, -y, +z, -z (Lambert + ambient).
 _SHADES = np.array([_AMBIENT + (1 - _AMBIENT) * max(0.0, s * _LIGHT[k]) for k in range(3) for s in (1, -1)])
 
@@ -170,6 +173,9 @@ def camera_array(camera: dict[str, float]) -> np.ndarray:
     az_deg, el_deg, dist, margin = (finite(f"camera {k}", camera[k]) for k in DEFAULT_CAMERA)  # its key order
     if dist <= 1.0:
         raise ValueError(f"camera distance must exceed the object's radius (1), got {dist}")
+    if dist > MAX_CAMERA_DISTANCE:
+        raise ValueError(f"camera distance must be at most {MAX_CAMERA_DISTANCE:,.0f} (farther, the view "
+                         f"does not change), got {dist}")
     if margin <= 0.0:
         raise ValueError(f"camera margin must be positive (1 fits the object to the view), got {margin}")
     az, el = math.radians(az_deg), math.radians(el_deg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import deque
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from envs.rotation import (
     DISTANCE,
     GENERATORS,
     INVERSE,
+    MAX_CAMERA_DISTANCE,
     MAX_TURNS,
     PALETTE,
     ROTATIONS,
@@ -161,6 +163,14 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
         with pytest.raises(ValueError, match=error):
             render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": distance}}, 0, 16)
     assert render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": 1.5}}, 0, 16).shape == (16, 16, 3)
+    # Far away the view stopped changing, then rounding blanked it (1e20) and the distance's square
+    # overflowed to inf (1e200: a ZeroDivisionError fitting the view).
+    far = render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": MAX_CAMERA_DISTANCE}}, 0, 32)
+    assert np.array_equal(far, render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": 1e4}}, 0, 32))
+    for distance in (1.000001e6, 1e20, 1e200):
+        error = f"camera distance must be at most 1,000,000 .*, got {re.escape(str(distance))}"
+        with pytest.raises(ValueError, match=error):
+            render_view({**shape, "camera": {**DEFAULT_CAMERA, "distance": distance}}, 0, 16)
     partial = {k: v for k, v in DEFAULT_CAMERA.items() if k != "margin"}  # was a bare KeyError: 'margin'
     with pytest.raises(ValueError, match="camera lacks margin: give all of azimuth_deg, elevation_deg"):
         render_view({**shape, "camera": partial}, 0, 16)
