@@ -124,12 +124,35 @@ def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, 
 
 def test_the_gameboy_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, monkeypatch):
     # The one --env gameboy test gives --emulators 2 and --quick, and checks only that figures are > 0.
+    calls = []
+    _fake_gameboy_figures(monkeypatch, calls)
+    assert scripts.benchmark.main(["--env", "gameboy", "--workers", "2"]) == 0
+    assert calls == [("bare", 3.0), ("make", "pokemon_red", 4), ("play", 1.0), ("play", 3.0), ("close",),
+                     ("vec", 4, 1, 3.0), ("vec", 8, 2, 3.0)]
+    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    assert rows == {"bare PyBoy (1 core)": "250 steps/s (6,000 frames/s)",
+                    "full env (1 core)": "200 steps/s, overhead 25.0%",
+                    "VecEnv, 1 worker(s) × 4 emulators": "100 steps/s",
+                    "VecEnv, 2 worker(s) × 4 emulators": "200 steps/s",
+                    "memory per emulator": "3.0 MB"}
+
+
+def test_gameboy_quick_times_each_figure_as_long_as_snakes_quick(scripts, capsys, monkeypatch):
+    """0.2 s a figure, the untimed warm-up too, as Snake's --quick: the plumbing check, not a speed."""
+    calls = []
+    _fake_gameboy_figures(monkeypatch, calls)
+    assert scripts.benchmark.main(["--env", "gameboy", "--workers", "2", "--quick", "--json"]) == 0
+    assert calls == [("bare", 0.2), ("make", "pokemon_red", 4), ("play", 0.2), ("play", 0.2), ("close",),
+                     ("vec", 4, 1, 0.2), ("vec", 8, 2, 0.2)]
+    assert json.loads(capsys.readouterr().out)["quick"] is True
+
+
+def _fake_gameboy_figures(monkeypatch, calls):
+    """benchmark.py's --env gameboy measurements replaced by fixed figures, each call in ``calls``."""
     import agents.throughput
     import envs
     import envs.bench
     import envs.gameboy.core
-
-    calls = []
 
     class Game:
         emulator_seconds = 0.0
@@ -157,15 +180,6 @@ def test_the_gameboy_figures_from_the_readmes_defaults_and_their_table(scripts, 
                         lambda rom, seconds: calls.append(("bare", seconds)) or 250.0)
     monkeypatch.setattr(envs.bench, "memory_per_emulator", lambda name, count, **kwargs: 3 * 2**20)
     monkeypatch.setattr(agents.throughput, "vec_env_sps", vec_env_sps)
-    assert scripts.benchmark.main(["--env", "gameboy", "--workers", "2"]) == 0
-    assert calls == [("bare", 3.0), ("make", "pokemon_red", 4), ("play", 1.0), ("play", 3.0), ("close",),
-                     ("vec", 4, 1, 3.0), ("vec", 8, 2, 3.0)]
-    rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in capsys.readouterr().out.splitlines())
-    assert rows == {"bare PyBoy (1 core)": "250 steps/s (6,000 frames/s)",
-                    "full env (1 core)": "200 steps/s, overhead 25.0%",
-                    "VecEnv, 1 worker(s) × 4 emulators": "100 steps/s",
-                    "VecEnv, 2 worker(s) × 4 emulators": "200 steps/s",
-                    "memory per emulator": "3.0 MB"}
 
 
 def _fake_figures(monkeypatch, calls):
