@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import hashlib
 import importlib.util
 import json
@@ -603,6 +604,35 @@ def test_work_ram_view_reads_the_emulator_live() -> None:
         assert bytes(views[1]) == bytes(views[2])
     finally:
         for pb in pbs:
+            pb.stop(save=False)
+
+
+def test_work_ram_scans_the_old_heap_only_for_emulators_not_found_in_the_young(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emulators just made are found among the youngest objects, without scanning the oldest generation
+    (a training process's torch heap, ~0.1 s); emulators the collector has moved there are found too."""
+    rom = TEST_CARTRIDGE.read_bytes()
+    scanned: list[int | None] = []
+    get_objects = gc.get_objects
+    monkeypatch.setattr(core.gc, "get_objects", lambda generation=None: scanned.append(generation)
+                        or get_objects(generation))
+    old = [new_pyboy(rom)]
+    gc.collect()  # every survivor, this emulator too, now sits in the oldest generation
+    gc.disable()  # no automatic collection moves the new emulators' objects before they are found
+    try:
+        young = [new_pyboy(rom) for _ in range(2)]
+        views = work_ram(young)
+    finally:
+        gc.enable()
+    try:
+        assert all(isinstance(v, memoryview) for v in views)
+        assert 2 not in scanned and None not in scanned
+        scanned.clear()
+        (view,) = work_ram(old)
+        assert isinstance(view, memoryview) and scanned == [0, 1, 2]
+        assert bytes(view) == bytes(old[0].memory[WRAM:WRAM + 0x2000])
+    finally:
+        for pb in young + old:
             pb.stop(save=False)
 
 
