@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from stable_baselines3 import PPO
 from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, configure
+from stable_baselines3.common.save_util import json_to_data
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
 from agents.buffers import DeviceRolloutBuffer
@@ -64,15 +66,38 @@ class AlgorithmMismatch(RunError):
     """A checkpoint saved by a run with --recurrent loaded by one without it, or the reverse."""
 
 
+class _NoOptimizer:
+    """The optimizer of a model loaded to play: it is never stepped, and building a torch optimizer imports
+    torch._dynamo (about 2 s, a fifth of a short ``evaluate.py`` here; per export worker too)."""
+
+    def __init__(self, params: Any, **kwargs: Any) -> None:
+        pass
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:  # what SB3's save asks for
+        raise RunError("a model loaded to play (load_model without an env) has no optimizer to save: "
+                       "load it with its env to train or save it")
+
+
+def _play_only(path: Path) -> dict[str, Any]:
+    """``custom_objects`` for a model that only plays: a one-step, one-env buffer, no optimizer."""
+    with zipfile.ZipFile(path) as z:
+        saved = json_to_data(z.read("data").decode())
+    kwargs = {**saved["policy_kwargs"], "optimizer_class": _NoOptimizer}
+    return {"n_steps": 1, "n_envs": 1, "policy_kwargs": kwargs}
+
+
 def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None) -> Any:
     """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it.
 
     Without ``venv`` the model is for playing only (evaluation, export, compare): SB3's load allocates the
     rollout buffer of the run's ``n_steps × n_envs`` observations (hundreds of MB for a Game Boy run, in
-    each export worker), so it is loaded with a one-step, one-env buffer instead; the policy is the same.
-    Such a model is not to be trained or saved (its n_steps and n_envs read 1)."""
-    play_only = {"n_steps": 1, "n_envs": 1} if venv is None else None
+    each export worker), so it is loaded with a one-step, one-env buffer and no optimizer instead; the policy
+    is the same. Such a model is not to be trained or saved (its n_steps and n_envs read 1)."""
     try:
+        play_only = _play_only(path) if venv is None else None
         model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"], custom_objects=play_only)
     except CHECKPOINT_ERRORS as e:
         raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e

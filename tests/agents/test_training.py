@@ -2137,11 +2137,12 @@ def test_a_video_films_one_deterministic_capped_episode_at_its_step(tmp_path, mo
 
 
 @pytest.mark.parametrize("recurrent", [False, True])
-def test_a_model_loaded_to_play_allocates_no_rollout_buffer(tmp_path, recurrent):
+def test_a_model_loaded_to_play_allocates_no_rollout_buffer_nor_optimizer(tmp_path, recurrent):
     """Evaluation, export and compare load with no env: SB3 allocated the run's whole rollout buffer
-    (n_steps × n_envs observations, 150 MiB here) in every process that only plays."""
+    (n_steps × n_envs observations, 150 MiB here) and an optimizer in every process that only plays."""
     import torch
 
+    from agents.runs import RunError
     from agents.train import algorithm, build_model, load_model
     from envs import make_vec
 
@@ -2158,6 +2159,11 @@ def test_a_model_loaded_to_play_allocates_no_rollout_buffer(tmp_path, recurrent)
     assert stock.rollout_buffer.observations.nbytes >= 2048 * 16 * obs[0].nbytes  # what it cost
     assert played.rollout_buffer.observations.nbytes <= 2 * obs[0].nbytes
     assert played.num_timesteps == stock.num_timesteps
+    # Nor an optimizer: building a torch one imports torch._dynamo, ~2 s of each process that plays.
+    assert isinstance(stock.policy.optimizer, torch.optim.Optimizer)
+    assert not isinstance(played.policy.optimizer, torch.optim.Optimizer)
+    with pytest.raises(RunError, match=r"a model loaded to play .* has no optimizer to save"):
+        played.save(tmp_path / "again.zip")
     with torch.no_grad():  # the same policy: the same action probabilities for the same boards
         if recurrent:
             starts = np.ones(len(obs), dtype=bool)
