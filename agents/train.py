@@ -85,7 +85,9 @@ def _play_only(path: Path) -> dict[str, Any]:
     """``custom_objects`` for a model that only plays: a one-step, one-env buffer, no optimizer."""
     with zipfile.ZipFile(path) as z:
         saved = json_to_data(z.read("data").decode())
-    kwargs = {**saved["policy_kwargs"], "optimizer_class": _NoOptimizer}
+    # Nor SB3's orthogonal initialisation of weights the checkpoint's replace (QR decompositions: 0.5 s for
+    # the tiny preset here, more for larger ones).
+    kwargs = {**saved["policy_kwargs"], "optimizer_class": _NoOptimizer, "ortho_init": False}
     return {"n_steps": 1, "n_envs": 1, "policy_kwargs": kwargs}
 
 

@@ -2162,6 +2162,7 @@ def test_a_model_loaded_to_play_allocates_no_rollout_buffer_nor_optimizer(tmp_pa
     # Nor an optimizer: building a torch one imports torch._dynamo, ~2 s of each process that plays.
     assert isinstance(stock.policy.optimizer, torch.optim.Optimizer)
     assert not isinstance(played.policy.optimizer, torch.optim.Optimizer)
+    assert stock.policy.ortho_init and not played.policy.ortho_init  # its weights are the checkpoint's
     with pytest.raises(RunError, match=r"a model loaded to play .* has no optimizer to save"):
         played.save(tmp_path / "again.zip")
     with torch.no_grad():  # the same policy: the same action probabilities for the same boards
