@@ -492,13 +492,15 @@ class _Steps:
 class _Runner:
     """Runs jobs in this process (one worker) or in a pool of spawned processes."""
 
-    def __init__(self, run: RunInfo, workers: int, device: str, model: Any) -> None:
+    def __init__(self, run: RunInfo, workers: int, device: str, model: Any, jobs: int) -> None:
         self.pool: ProcessPoolExecutor | None = None
         self.queue: Any = None
         if workers > 1:
             ctx = get_context("spawn")
             self.queue = ctx.SimpleQueue()  # the workers' progress (_pooled_job)
-            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+            # At most one process a job (``jobs``: the most any pass submits); more would get none, and the
+            # pool sizes a C-int semaphore by the count (--workers 1e12 was an OverflowError traceback).
+            self.pool = ProcessPoolExecutor(min(workers, jobs), mp_context=ctx, initializer=_init_worker,
                                             initargs=(run, device, self.queue))
         else:
             global _MODEL
@@ -598,7 +600,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     try:
         torch.set_num_threads(1)  # same arithmetic in every process: probabilities are bit-identical
         try:  # (the caller's thread count comes back even when the workers fail to start)
-            runner = _Runner(run, opts.workers, opts.device, model)
+            runner = _Runner(run, opts.workers, opts.device, model, -(-opts.episodes // CHUNK))
             stopped = True
             try:
                 logs, kept, outputs = _play_and_replay(p, runner, model, env_kwargs, partial, times)

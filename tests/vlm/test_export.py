@@ -464,6 +464,14 @@ def test_a_huge_scale_is_refused_by_argparse(run, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_more_workers_than_chunks_of_episodes_export(run, tmp_path):
+    # The pool starts one process a chunk at most: 2**40 of them was an OverflowError traceback.
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--workers", str(2**40),
+                  "--formats", "none", "--tasks-per-state", "0", "--no-progress") == 0
+    assert json.loads((out / META).read_text())["counts"]["episodes_played"] == 1
+
+
 def test_an_unknown_format_is_refused(run, tmp_path, capsys):
     assert export(str(run), "--out", str(tmp_path / "out"), "--formats", "verl,tfrecord") == 2
     err = capsys.readouterr().err
