@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.out:  # checked before the scoring, not after it
                 check_output_file(Path(args.out), "--out", args.force,
                                   {"split": Path(args.split), "predictions": Path(args.predictions),
-                                   "specialist's model": specialist_model(args)})
+                                   "specialist's model": specialist_model(args),
+                                   # read for the specialist's game: the run would not load again
+                                   "specialist's config": Path(args.specialist) / "config.yaml"
+                                   if args.specialist else None})
             result = score_files(Path(args.split), Path(args.predictions),
                                  Path(args.specialist) if args.specialist else None, args.device,
                                  Path(args.checkpoint) if args.checkpoint else None)

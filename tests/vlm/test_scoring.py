@@ -590,17 +590,19 @@ def test_device_is_checked_first_and_reaches_the_specialist(scripts, capsys, mon
 def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predictions, dataset, scripts,
                                                                          capsys, tmp_path):
     # The model --specialist plays is an input too: --out on it with --force replaced the model with its
-    # scores (--checkpoint's file, or the run's own model.zip).
+    # scores (--checkpoint's file, or the run's own model.zip); so is the run's config.yaml, which --out on
+    # it replaced, leaving a run that no command could load.
     import shutil
 
     run = tmp_path / "run"
     shutil.copytree(dataset[0], run)
     early = tmp_path / "early.zip"
     shutil.copy(run / "model.zip", early)
-    before = {f: f.read_bytes() for f in (run / "model.zip", early)}
-    for extra, out in (([], run / "model.zip"), (["--checkpoint", str(early)], early)):
+    before = {f: f.read_bytes() for f in (run / "model.zip", early, run / "config.yaml")}
+    for extra, out, name in (([], run / "model.zip", "model"), (["--checkpoint", str(early)], early, "model"),
+                             ([], run / "config.yaml", "config")):
         argv = [str(dataset[1]), str(predictions[0]), "--specialist", str(run), *extra, "--out", str(out),
                 "--force"]
         assert scripts.score_predictions.main(argv) == 2
-        assert "is the specialist's model file" in capsys.readouterr().err
+        assert f"is the specialist's {name} file" in capsys.readouterr().err
     assert {f: f.read_bytes() for f in before} == before
