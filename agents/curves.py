@@ -14,6 +14,10 @@ class FolderError(OSError):
     """The output file's folder cannot be made (the message names the folder, the caller the file)."""
 
 
+class OutputError(OSError):
+    """The output file could not be written (the message names the file, the caller its flag)."""
+
+
 def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, values, minutes of training up to each) of one scalar tag, in step order, each event
     file read once (a run's videos make them large). As TensorBoard shows them: the files in name order,
@@ -80,6 +84,14 @@ def pyplot() -> Any:
     return plt
 
 
+def image_formats() -> set[str]:
+    """The file suffixes (without the dot) that matplotlib writes."""
+    pyplot()  # matplotlib installed (else the install line), drawing with Agg
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
 def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
                baseline: float | None = None, last: bool = False) -> Path:
     """Scalar ``tag`` (by default the score) against env steps and against wall-clock minutes, side by
@@ -110,7 +122,7 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
         with written_beside(out, last) as tmp:  # never half a PNG in place of a good one
             fig.savefig(tmp, dpi=110)
     except OSError as e:  # a full disk: say which file, not only the errno
-        raise OSError(not_written(out, e)) from None
+        raise OutputError(not_written(out, e)) from None
     finally:
         plt.close(fig)
     return out

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=finite_float,
                    help="a horizontal reference line (e.g. a random agent's score)")
     args = p.parse_args(argv)
-    from agents.curves import FolderError, plot_curve
+    from agents.curves import FolderError, OutputError, image_formats, plot_curve
     from agents.interrupts import stop_signals_interrupt
     from agents.runs import check_output_file
 
@@ -36,12 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit; the PNG is written whole or not
             check_output_file(out, "--out", args.force, make_folders=True)
+            # Before the events are read: matplotlib's own error named no flag.
+            formats = image_formats()
+            if out.suffix[1:].lower() not in formats:
+                raise ValueError(f"--out {out}: matplotlib writes no {out.suffix} file; end the name in .png "
+                                 f"(or .{', .'.join(sorted(formats - {'png'}))})")
             # last=True: once the PNG is in place a signal is ignored (it said the file was as it was).
             print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True))
     except FolderError as e:
         print(f"error: --out {out}: {e}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as e:  # OSError: the PNG could not be written there
+    except OutputError as e:
+        print(f"error: --out {e}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as e:  # OSError: a file of the run that cannot be read
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1552,7 +1552,7 @@ def test_a_signal_just_after_the_png_is_in_place_is_ignored(trained, scripts, tm
     assert "is as it was" not in capsys.readouterr().err and out.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_full_disk_while_plotting_names_the_file(trained, scripts, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_while_plotting_names_out_and_the_file(trained, scripts, tmp_path, capsys, monkeypatch):
     import errno
 
     import matplotlib.figure
@@ -1565,7 +1565,7 @@ def test_a_full_disk_while_plotting_names_the_file(trained, scripts, tmp_path, c
     out = tmp_path / "curve.png"
     out.write_bytes(b"my figure")
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--force"]) == 2
-    assert f"error: {out} could not be written (No space left on device)" in capsys.readouterr().err
+    assert f"error: --out {out} could not be written (No space left on device)" in capsys.readouterr().err
     assert out.read_bytes() == b"my figure" and sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
 
 def test_a_folder_of_out_that_cannot_be_made_names_out(trained, scripts, tmp_path, capsys, monkeypatch):
@@ -1600,6 +1600,19 @@ def test_plot_curves_flags_reach_the_plot(scripts, tmp_path, capsys, monkeypatch
     assert drawn == [(Path("RUN"), out, "rollout/ep_rew_mean", "Snake 10x10", 0.5, True),
                      (Path("RUN"), out, "rollout/score_mean", None, None, True)]
     assert capsys.readouterr().out == f"{out}\n{out}\n"
+
+
+def test_an_out_matplotlib_cannot_write_is_refused_by_name_before_the_run_is_read(scripts, tmp_path, capsys,
+                                                                                   monkeypatch):
+    # matplotlib's own "Format 'yaml' is not supported" came after the events were read, naming no flag.
+    import agents.curves
+
+    monkeypatch.setattr(agents.curves, "plot_curve", lambda *args, **kwargs: pytest.fail("the run was read"))
+    out = tmp_path / "curve.yaml"
+    assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {out}: matplotlib writes no .yaml file; end the name in .png (or .avif" in err
+    assert ".svg" in err and not out.exists()
 
 
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
