@@ -18,6 +18,16 @@ def positive_int(text: str) -> int:
     return _at_least(text, 1)
 
 
+def positive_int_up_to(high: int, why: str) -> Callable[[str], int]:
+    """An argparse type: whole numbers from 1 to ``high``; the error says ``why`` the bound."""
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,} ({why}), got {text}")
+        return value
+    return parse
+
+
 def nonneg_int(text: str) -> int:
     return _at_least(text, 0)
 

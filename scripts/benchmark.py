@@ -35,7 +35,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from agents.cli import positive_float, positive_int, run_script
+from agents.cli import positive_float, positive_int, positive_int_up_to, run_script
 from agents.config import check_device
 from agents.presets import PRESETS
 
@@ -47,19 +47,27 @@ def measure_seconds(text: str) -> float:
     return value
 
 
+# Upper bounds on the sizes: the figures are rates, which stop changing long before these, and larger
+# values only fail on memory (a traceback from NumPy or the shared step buffers, 1e12 boards asking 7 TiB).
+MAX_BOARDS = 2**20  # ~1 GB of observations and step buffers for Snake
+MAX_EMULATORS = 64  # per worker
+MAX_WORKERS = 256
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
-    p.add_argument("--emulators", type=positive_int,
+    p.add_argument("--emulators", type=positive_int_up_to(MAX_EMULATORS, "emulators per worker"),
                    help="emulators per worker for --env gameboy (default 4)")
     p.add_argument("--device", help="torch device for the training figures: cpu (default), cuda[:N] or auto")
     p.add_argument("--policy", choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")
-    p.add_argument("--boards", type=positive_int,
+    p.add_argument("--boards", type=positive_int_up_to(MAX_BOARDS, "a rate stops changing long before"),
                    help="boards for env_sps and vec_env_sps (default 4096)")
-    p.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+    p.add_argument("--workers", type=positive_int_up_to(MAX_WORKERS, "worker processes"),
+                   default=os.cpu_count() or 1,
                    help="workers for vec_env_sps (default: one per core)")
     p.add_argument("--seconds", type=measure_seconds, default=3.0,
                    help="time per raw-speed figure (default 3)")

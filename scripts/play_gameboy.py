@@ -21,7 +21,7 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 # isort: split
 import argparse
 
-from agents.cli import nonneg_int, path_arg, positive_int, run_script
+from agents.cli import nonneg_int, path_arg, positive_int_up_to, run_script
 from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
@@ -29,14 +29,6 @@ from envs.gameboy.scripting import play
 # The window is 160x144 pixels times --scale: 30 fills an 8K screen's 4,320 rows. A larger one is a typo,
 # which PyBoy either opened as a window no screen shows or failed on as "no desktop session" (1e12).
 MAX_SCALE = 30
-
-
-def scale_arg(text: str) -> int:
-    value = positive_int(text)
-    if value > MAX_SCALE:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_SCALE} (the window is 160x144 pixels times "
-                                         f"--scale), got {text}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=path_arg, default=None,
                         help="start from this state instead of booting (none: boot, the default)")
     parser.add_argument("--force", action="store_true", help="overwrite --save-state if it exists")
-    parser.add_argument("--scale", type=scale_arg, default=3,
+    parser.add_argument("--scale", default=3,
+                        type=positive_int_up_to(MAX_SCALE, "the window is 160x144 pixels times it"),
                         help=f"window scale (default 3, at most {MAX_SCALE})")
     parser.add_argument("--window", default="SDL2", choices=("SDL2", "OpenGL", "GLFW", "null"),
                         help=argparse.SUPPRESS)  # "null" for tests

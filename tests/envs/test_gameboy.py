@@ -1235,7 +1235,7 @@ def test_scripts_name_the_flag_of_a_bad_file(tmp_path: Path, capsys: pytest.Capt
         with pytest.raises(SystemExit):
             script_main("play_gameboy")(["--rom", rom, "--save-state", save, "--scale", scale, *null])
         err = capsys.readouterr().err
-        assert ("argument --scale: must be at most 30 (the window is 160x144 pixels times --scale), "
+        assert ("argument --scale: must be at most 30 (the window is 160x144 pixels times it), "
                 f"got {scale}") in err
     with pytest.raises(SystemExit):  # it played no frame and saved the start as a "session"
         script_main("play_gameboy")(["--rom", rom, "--save-state", save, "--window", "null",

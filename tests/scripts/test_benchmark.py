@@ -52,6 +52,11 @@ def test_gameboy_benchmark_json():
     (["--workers", "3", "--boards", "2"], "--workers (3) must not exceed the boards (2)"),
     (["--env", "gameboy", "--emulators", "0"], "--emulators: must be >= 1"),
     (["--emulators", "3"], "--emulators: not used with --env snake"),  # they were ignored silently
+    # Sizes past any rate's use failed on memory with a traceback (1e12 boards: NumPy asked for 7 TiB; 1e12
+    # Game Boy workers: the step buffers' error named train_ppo's --num-envs).
+    (["--boards", "1e12"], "--boards: must be at most 1,048,576"),
+    (["--env", "gameboy", "--emulators", "1e12"], "--emulators: must be at most 64 (emulators per worker)"),
+    (["--env", "gameboy", "--workers", "1e12"], "--workers: must be at most 256 (worker processes)"),
     (["--env", "gameboy", "--policy", "10m", "--boards", "64"],
      "--policy, --boards: not used with --env gameboy"),
 ])
