@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{', '.join(given)}: not used with --env {args.env} (leave "
                 f"{'them' if len(given) > 1 else 'it'} out, or choose the other --env)")
     args.emulators = args.emulators or 4
-    args.device, args.boards, args.rollouts = args.device or "cpu", args.boards or 4096, args.rollouts or 2
+    args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
+    args.boards, args.rollouts = args.boards or 4096, args.rollouts or 2
     try:
         check_device(args.device)
     except ValueError as e:

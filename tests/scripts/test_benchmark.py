@@ -44,6 +44,7 @@ def test_gameboy_benchmark_json():
 
 @pytest.mark.parametrize("argv, message", [
     (["--device", "gpu"], "--device: unknown device 'gpu'"),
+    (["--device", ""], "--device: unknown device ''"),  # was measured on the CPU, as evaluate refuses it
     (["--policy", "bogus"], "--policy: invalid choice"),
     (["--rollouts", "0"], "--rollouts: must be >= 1"),
     (["--seconds", "0"], "--seconds: must be > 0"),
