@@ -179,6 +179,8 @@ def camera_array(camera: dict[str, float]) -> np.ndarray:
     if margin <= 0.0:
         raise ValueError(f"camera margin must be positive (1 fits the object to the view), got {margin}")
     az, el = math.radians(az_deg), math.radians(el_deg)
+    if abs(math.cos(el)) < 1e-9:  # the view's right, forward × z, is then 0: a view of NaNs
+        raise ValueError(f"camera elevation_deg must not look straight down or up (±90°), got {el_deg}")
     toward = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
     fwd = -toward
     right = np.cross(fwd, [0.0, 0.0, 1.0])

@@ -179,6 +179,10 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
                             ("margin", -1.0, "camera margin must be positive .*, got -1.0"),
                             ("distance", float("nan"), "camera distance must be a finite number, got nan"),
                             ("elevation_deg", float("inf"), "camera elevation_deg must be a finite number"),
+                            # the view's right direction was 0/0: a view drawn from NaNs
+                            ("elevation_deg", 90, "camera elevation_deg must not look straight .*, got 90"),
+                            ("elevation_deg", -90, "camera elevation_deg must not look straight .*, got -90"),
+                            ("elevation_deg", 270, "camera elevation_deg must not look straight .*, got 270"),
                             ("distance", "3.2", "camera distance must be a finite number, got '3.2'")):
         with pytest.raises(ValueError, match=error):
             render_view({**shape, "camera": {**DEFAULT_CAMERA, key: bad}}, 0, 16)
