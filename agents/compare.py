@@ -702,10 +702,10 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     """Play the specialist (a run folder; its model file ``checkpoint`` if given) and each VLM player on
     the same seeds; write the report."""
     players, prices, vlm_params = players or [], prices or {}, vlm_params or {}
+    if checkpoint is not None and specialist is None:  # first: "nothing to compare" would not name the fix
+        raise CompareError("--checkpoint is the specialist's model file: give --specialist RUN too")
     if specialist is None and not players:
         raise CompareError("nothing to compare: give --specialist RUN and/or --vlm MODEL@URL")
-    if checkpoint is not None and specialist is None:
-        raise CompareError("--checkpoint is the specialist's model file: give --specialist RUN too")
     if episodes < 1:
         raise CompareError(f"--episodes must be >= 1, got {episodes}")
     check_model_names(players, prices, vlm_params)
