@@ -9,10 +9,11 @@ import sys
 import warnings
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
-from envs.gameboy import ram
+from envs.gameboy import imaging, ram
 from envs.gameboy.cartridge import build, layout
 from envs.gameboy.imaging import Downsampler
 from envs.gameboy.roms import (
@@ -252,6 +253,25 @@ def test_compiled_block_mean_matches_a_plain_reference(size, order) -> None:
     expected = (77 * r + 150 * g + 29 * b + n * 128) // (n * 256)
     assert np.array_equal(Downsampler(h, w, order)(screen), expected.astype(np.uint8))
 
+
+def test_a_block_kernel_compiled_in_one_process_is_loaded_from_numba_s_disk_cache_in_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each Game Boy worker (and each process making a game) compiled its kernel again, ~1 s (1.5-3 s on a
+    # loaded box). A new dispatcher stands for a new process: the second of each loads the first's code,
+    # keyed by its captured sizes and shifts (two configurations share one cache index).
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    words = Downsampler.words(np.random.default_rng(3).integers(0, 256, (144, 160, 4), dtype=np.uint8))
+    configs = [((2, 2), (0, 8, 16)), ((3, 4), (16, 8, 0))]
+    outs: dict[tuple[int, int], list[np.ndarray]] = {}
+    for process in range(2):
+        for (fy, fx), shifts in configs:
+            kernel = imaging._block_kernel.__wrapped__(fy, fx, *shifts)  # not the one this process holds
+            out = np.empty((144 // fy, 160 // fx), np.uint8)
+            kernel(words, out)
+            assert sum(kernel.stats.cache_hits.values()) == process, (fy, fx)
+            outs.setdefault((fy, fx), []).append(out)
+    for compiled, loaded in outs.values():
+        assert np.array_equal(compiled, loaded)
 
 
 @pytest.mark.parametrize(("size", "order"), [((84, 84), "RGBA"), ((72, 84), "BGRA"), ((100, 160), "RGBA")])
