@@ -81,13 +81,16 @@ class _NoOptimizer:
                        "load it with its env to train or save it")
 
 
+def _saved_policy_kwargs(path: Path) -> dict[str, Any]:
+    with zipfile.ZipFile(path) as z:
+        return json_to_data(z.read("data").decode())["policy_kwargs"]
+
+
 def _play_only(path: Path) -> dict[str, Any]:
     """``custom_objects`` for a model that only plays: a one-step, one-env buffer, no optimizer."""
-    with zipfile.ZipFile(path) as z:
-        saved = json_to_data(z.read("data").decode())
     # Nor SB3's orthogonal initialisation of weights the checkpoint's replace (QR decompositions: 0.5 s for
     # the tiny preset here, more for larger ones).
-    kwargs = {**saved["policy_kwargs"], "optimizer_class": _NoOptimizer, "ortho_init": False}
+    kwargs = {**_saved_policy_kwargs(path), "optimizer_class": _NoOptimizer, "ortho_init": False}
     return {"n_steps": 1, "n_envs": 1, "policy_kwargs": kwargs}
 
 
@@ -97,10 +100,20 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     Without ``venv`` the model is for playing only (evaluation, export, compare): SB3's load allocates the
     rollout buffer of the run's ``n_steps × n_envs`` observations (hundreds of MB for a Game Boy run, in
     each export worker), so it is loaded with a one-step, one-env buffer and no optimizer instead; the policy
-    is the same. Such a model is not to be trained or saved (its n_steps and n_envs read 1)."""
+    is the same. Such a model is not to be trained or saved (its n_steps and n_envs read 1). With ``venv`` (a
+    ``--resume``) only SB3's orthogonal initialisation of the weights the checkpoint replaces is skipped."""
     try:
-        play_only = _play_only(path) if venv is None else None
-        model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"], custom_objects=play_only)
+        if venv is None:
+            custom = _play_only(path)
+        else:  # to train: skip only the orthogonal initialisation of the weights the checkpoint replaces
+            saved = _saved_policy_kwargs(path)
+            custom = {"policy_kwargs": {**saved, "ortho_init": False}}
+        model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"], custom_objects=custom)
+        if venv is not None:  # the run's own setting, which its next checkpoints save for a stock PPO.load
+            if "ortho_init" in saved:
+                model.policy_kwargs["ortho_init"] = saved["ortho_init"]
+            else:
+                del model.policy_kwargs["ortho_init"]
     except CHECKPOINT_ERRORS as e:
         raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM

@@ -241,6 +241,40 @@ def test_resumed_run_plays_new_episodes(trained, tmp_path):
     assert torch.initial_seed() == cfg["seed"] + 512
 
 
+def test_a_resume_skips_the_orthogonal_init_of_the_weights_its_checkpoint_replaces(trained, tmp_path,
+                                                                                 monkeypatch):
+    """SB3's load builds the policy with orthogonal weights (QR decompositions: ~3 s of a 10m-preset
+    --resume here), then overwrites them. Skipped, the resumed model trains as a stock-loaded one does and
+    saves the run's own policy_kwargs."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from agents.config import DEFAULTS, deep_merge
+    from agents.runs import read_run_config
+    from agents.train import load_model
+    from envs import make_vec
+
+    cfg = deep_merge(DEFAULTS, read_run_config(trained))
+    models = []
+    for ours in (False, True):
+        venv = make_vec("snake", cfg["num_envs"], num_workers=0, seed=0, **cfg["env_kwargs"])
+        with monkeypatch.context() as m:
+            if ours:
+                m.setattr(torch.nn.init, "orthogonal_", lambda *a, **k: pytest.fail("orthogonal init"))
+                model = load_model(cfg, trained / "model.zip", venv)
+            else:
+                model = PPO.load(trained / "model.zip", env=venv, device="cpu")
+        model.set_random_seed(7)
+        model.learn(256, reset_num_timesteps=False)
+        venv.close()
+        models.append(model)
+    stock, resumed = models
+    for a, b in zip(stock.policy.state_dict().values(), resumed.policy.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    resumed.save(tmp_path / "model.zip")
+    assert PPO.load(tmp_path / "model.zip").policy_kwargs == stock.policy_kwargs
+
+
 def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert scripts.evaluate.main([str(trained), "--episodes", "5", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
