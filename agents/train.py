@@ -109,11 +109,8 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
             saved = _saved_policy_kwargs(path)
             custom = {"policy_kwargs": {**saved, "ortho_init": False}}
         model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"], custom_objects=custom)
-        if venv is not None:  # the run's own setting, which its next checkpoints save for a stock PPO.load
-            if "ortho_init" in saved:
-                model.policy_kwargs["ortho_init"] = saved["ortho_init"]
-            else:
-                del model.policy_kwargs["ortho_init"]
+        if venv is not None:  # the run's own settings, which its next checkpoints save for a stock PPO.load
+            model.policy_kwargs = saved
     except CHECKPOINT_ERRORS as e:
         raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
