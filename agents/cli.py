@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import select
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from agents.config import whole_number
 from agents.interrupts import exit_ignoring_stop_signals
@@ -108,10 +109,22 @@ def run_script(main: Callable[[], int]) -> NoReturn:
     except BrokenPipeError:
         # Python ignores SIGPIPE, so the write raised. Restoring SIGPIPE's default instead would also kill
         # the process at its own closed pipes and sockets (a dead worker's, the VLM server's), which the
-        # code handles: a BrokenPipeError that reaches here is taken for stdout's. The output still
-        # buffered goes to devnull, or the shutdown's flush fails again.
+        # code handles; one that reaches here unhandled is a bug, its traceback kept, unless stdout's
+        # reader has gone. The output still buffered goes to devnull, or the shutdown's flush fails again.
+        if not _reader_gone(sys.stdout):
+            raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         # 141 = 128 + SIGPIPE, what a shell reports for `cat` or `grep` whose reader left: the output was
         # not all read, which 0 would deny (`set -o pipefail` sees it as those tools' early end).
         code = 141
     exit_ignoring_stop_signals(code)
+
+
+def _reader_gone(stream: Any) -> bool:
+    """Whether ``stream`` is a pipe or socket whose reader has closed it (it polls as an error)."""
+    try:
+        poll = select.poll()
+        poll.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no file descriptor, a closed file
+        return False

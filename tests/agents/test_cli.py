@@ -71,3 +71,14 @@ def test_a_script_whose_reader_closed_stdout_ends_quietly_with_141(size, unbuffe
     proc.stdout.close()  # the reader has gone before the script writes
     _, err = proc.communicate(timeout=60)
     assert (proc.returncode, err.decode()) == (141, "")
+
+
+# Only stdout's reader leaving is a quiet end: a pipe of the script's own (a dead worker's, the VLM
+# server's socket) that nothing handled is a bug to see, not a silent 141 with stdout thrown away.
+def test_a_broken_pipe_that_is_not_stdouts_keeps_its_traceback():
+    code = ("import os\nfrom agents.cli import run_script\ndef main():\n    print('before')\n"
+            "    r, w = os.pipe()\n    os.close(r)\n    os.write(w, b'x')\nrun_script(main)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (proc.returncode, proc.stdout) == (1, "before\n")
+    assert "BrokenPipeError" in proc.stderr
