@@ -162,7 +162,7 @@ def parse_rooms() -> dict:
                 elif ch.isdigit():
                     code = DOOR
                     door_ends.setdefault(ch, []).append((r, x, y))
-                elif "a" <= ch <= "p":  # flags 0-15: GOAL_FLAG_BASE and up are the goals'
+                elif 0 <= ord(ch) - ord("a") < GOAL_FLAG_BASE:  # a-p: the goals take the flags from there
                     code = ITEM
                     pickups.append((r, x, y, ord(ch) - ord("a"), -1))
                 elif "A" <= ch <= "H":
