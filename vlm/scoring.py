@@ -20,6 +20,7 @@ accuracy there is shown as not applicable and its move accuracy is the compariso
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 from collections import defaultdict
@@ -298,14 +299,12 @@ def specialist_predictions(records: list[TaskRecord], model: Any, env: str, env_
     out: dict[str, str] = {}
     for start in range(0, len(todo), batch):
         chunk = todo[start:start + batch]
-        game = make_game(env, len(chunk), **env_kwargs)
-        try:  # a Game Boy game's emulators run until closed
+        # Closed however it ends, as run_episodes' games: a Game Boy game's emulators run until then.
+        with contextlib.closing(make_game(env, len(chunk), **env_kwargs)) as game:
             for i, r in enumerate(chunk):
                 game.set_state(i, record_state(r, root))
             obs = game.new_obs_buffer()
             game.observe(obs)
-        finally:
-            game.close()
         if hasattr(model.policy, "lstm_actor"):  # a recurrent policy starts from a blank memory here
             actions, _ = model.predict(obs, state=None, episode_start=np.ones(len(chunk), dtype=bool),
                                        deterministic=True)
