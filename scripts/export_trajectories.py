@@ -18,16 +18,15 @@ import os
 import shlex
 import sys
 
-from agents.cli import check_episode_seeds, finite_float, nonneg_int, path_arg, positive_int, run_script
-
-
-def scale_arg(text: str) -> int:
-    from vlm.export import MAX_SCALE
-
-    value = positive_int(text)
-    if value > MAX_SCALE:  # frames are scale x cells pixels a side: 100000 would not fit in memory
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_SCALE} (pixels per cell), got {value}")
-    return value
+from agents.cli import (
+    check_episode_seeds,
+    finite_float,
+    nonneg_int,
+    path_arg,
+    positive_int,
+    positive_int_up_to,
+    run_script,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,7 +58,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="0.8,0.1,0.1",
                    help="train,val,test fractions of episodes (default 0.8,0.1,0.1)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
-    p.add_argument("--scale", type=scale_arg, default=16,
+    # Frames are scale × cells pixels a side: 100000 would not fit in memory.
+    p.add_argument("--scale", type=positive_int_up_to(MAX_SCALE, "pixels per cell"), default=16,
                    help=f"pixels per cell of trajectory frames (default 16, at most {MAX_SCALE})")
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
