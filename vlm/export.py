@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,9 @@ from vlm.trajectories import (
 )
 from vlm.verify import spec_problem
 
+# What a worker imports and sets up before its first job (torch, SB3, Numba's one-off set-up: ~3 s a worker
+# on the 2-core box), done once in the fork server the workers are forked from.
+_PRELOAD = ["vlm.export", "torch", "agents.train", "envs.jit_warmup"]
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
 OWNER = ".owner"  # locked in the partial folder while an export writes it: a second one is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
@@ -489,14 +492,33 @@ class _Steps:
             self.bar.set_postfix_str(f"{self.steps:,} steps")
 
 
+def _pool_context(env: str) -> Any:
+    """The fork server's context (spawn where there is none), the server started: a worker starts from a
+    fresh process (no threads, locks or open files of this one), as a spawned one did, but with the imports
+    done once in the server rather than again in each worker. A server started here ignores SIGINT and
+    SIGTERM, and so does every worker forked from it (see ``_Runner.map``)."""
+    if "forkserver" not in get_all_start_methods():
+        return get_context("spawn")
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload([*_PRELOAD, game_class(env).__module__])  # taken by a server not yet running
+    with uninterruptible():
+        forkserver.ensure_running()
+    # The pool's first start waits for the server's imports (seconds) inside uninterruptible(), where a
+    # Ctrl-C is dropped: this no-op process waits for them out here instead.
+    probe = ctx.Process(target=int)
+    probe.start()
+    probe.join()
+    return ctx
+
+
 class _Runner:
-    """Runs jobs in this process (one worker) or in a pool of spawned processes."""
+    """Runs jobs in this process (one worker) or in a pool of processes (forked from a fork server)."""
 
     def __init__(self, run: RunInfo, workers: int, device: str, model: Any, jobs: int) -> None:
         self.pool: ProcessPoolExecutor | None = None
         self.queue: Any = None
         if workers > 1:
-            ctx = get_context("spawn")
+            ctx = _pool_context(run.env)
             self.queue = ctx.SimpleQueue()  # the workers' progress (_pooled_job)
             # At most one process a job (``jobs``: the most any pass submits); more would get none, and the
             # pool sizes a C-int semaphore by the count (--workers 1e12 was an OverflowError traceback).

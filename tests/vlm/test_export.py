@@ -30,6 +30,7 @@ from vlm.card import REWARDS, render_card
 from vlm.export import CHUNK, META, OWNER
 from vlm.record import FAMILIES, TaskRecord
 from vlm.splits import assign_episodes, curriculum, parse_mix, parse_ratios, split_records, state_keys
+from vlm.trajectories import resolve_run
 
 SPLITS = ("train", "val", "test")
 
@@ -470,6 +471,26 @@ def test_more_workers_than_chunks_of_episodes_export(run, tmp_path):
     assert export(str(run), "--out", str(out), "--episodes", "1", "--workers", str(2**40),
                   "--formats", "none", "--tasks-per-state", "0", "--no-progress") == 0
     assert json.loads((out / META).read_text())["counts"]["episodes_played"] == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads a process's libraries in /proc")
+def test_workers_are_forked_from_one_server_that_imported_torch_for_them(run):
+    # Spawned, each worker imported torch, SB3 and the project itself (~3 s a worker on an idle 2-core box).
+    import multiprocessing
+
+    import vlm.export
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform: the workers are spawned")
+    runner = vlm.export._Runner(resolve_run(run), 2, "cpu", None, 2)
+    try:
+        with vlm.export._bar(0, "test", "job", False) as bar:
+            parents = set(runner.map(os.getppid, [(), ()], bar, lambda job: 0))
+    finally:
+        runner.close()
+    (server,) = parents
+    assert server != os.getpid()
+    assert "libtorch" in Path(f"/proc/{server}/maps").read_text()
 
 
 def test_an_unknown_format_is_refused(run, tmp_path, capsys):
