@@ -24,12 +24,13 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import forkserver, get_all_start_methods, get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from agents.runs import (
     remove_folders,
 )
 from envs import GAMES, game_class, make_game
+from envs.vector import start_forkserver
 from vlm import formats as fmt
 from vlm import splits as sp
 from vlm.card import write_card
@@ -307,6 +309,10 @@ REFRESH_S = 0.25  # steps are passed on (and shown) at most this often; every ep
 
 
 def _init_worker(run: RunInfo, device: str, queue: Any) -> None:
+    # A Ctrl-C reaches only the parent, which stops the workers (close). Set here, not only inherited: a
+    # fork server started by a GameVecEnv ignores SIGINT alone.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     import torch
 
     global _MODEL, _PROGRESS_QUEUE
@@ -493,18 +499,17 @@ class _Steps:
 
 
 def _pool_context(env: str) -> Any:
-    """The fork server's context (spawn where there is none), the server started: a worker starts from a
-    fresh process (no threads, locks or open files of this one), as a spawned one did, but with the imports
-    done once in the server rather than again in each worker. A server started here ignores SIGINT and
-    SIGTERM, and so does every worker forked from it (see ``_Runner.map``)."""
+    """The fork server's context (spawn where there is none), the server started and ready: a worker starts
+    from a fresh process (no threads, locks or open files of this one), as a spawned one did, but with the
+    imports done once in the server rather than again in each worker. A server is started once a process
+    with the preload of whoever starts it: after a ``GameVecEnv`` with workers, each worker imports torch."""
     if "forkserver" not in get_all_start_methods():
         return get_context("spawn")
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload([*_PRELOAD, game_class(env).__module__])  # taken by a server not yet running
-    with uninterruptible():
-        forkserver.ensure_running()
-    # The pool's first start waits for the server's imports (seconds) inside uninterruptible(), where a
-    # Ctrl-C is dropped: this no-op process waits for them out here instead.
+    start_forkserver()
+    # The pool's first start would wait for the server's imports (seconds) inside uninterruptible(), where
+    # a Ctrl-C is dropped: this no-op process waits for them out here instead.
     probe = ctx.Process(target=int)
     probe.start()
     probe.join()
@@ -544,10 +549,10 @@ class _Runner:
                     _PROGRESS = None
                 bar.update(size(job) - (bar.n - done_before))
             return out
-        # The pool starts its processes in submit(): started with SIGINT and SIGTERM ignored, they keep
-        # ignoring them from their first instruction on (Python leaves an ignored SIGINT alone), so a
-        # Ctrl-C reaches only this process, which stops them (close) and prints one line. A signal in
-        # these few milliseconds is dropped.
+        # The pool starts its processes in submit(): spawned, they inherit SIGINT and SIGTERM ignored from
+        # here (Python leaves an ignored SIGINT alone); forked, SIGINT ignored from the fork server; and
+        # _init_worker ignores both. So a Ctrl-C reaches only this process, which stops them (close) and
+        # prints one line. A signal in these few milliseconds is dropped.
         with uninterruptible():
             futures: dict[Future, int] = {self.pool.submit(_pooled_job, k, fn, *job): k
                                           for k, job in enumerate(jobs)}

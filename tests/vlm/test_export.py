@@ -473,24 +473,46 @@ def test_more_workers_than_chunks_of_episodes_export(run, tmp_path):
     assert json.loads((out / META).read_text())["counts"]["episodes_played"] == 1
 
 
+_PARENTS_OF_TWO_WORKERS = """
+import os, sys
+from pathlib import Path
+from vlm import export
+from vlm.trajectories import resolve_run
+runner = export._Runner(resolve_run(sys.argv[1]), 2, "cpu", None, 2)
+with export._bar(0, "test", "job", False) as bar:
+    (server,) = set(runner.map(os.getppid, [(), ()], bar, lambda job: 0))
+runner.close()
+print(server != os.getpid(), "libtorch" in Path(f"/proc/{server}/maps").read_text())
+"""
+
+
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads a process's libraries in /proc")
 def test_workers_are_forked_from_one_server_that_imported_torch_for_them(run):
     # Spawned, each worker imported torch, SB3 and the project itself (~3 s a worker on an idle 2-core box).
+    # A fresh process: a fork server starts once a process, and a GameVecEnv test may have started it here.
     import multiprocessing
-
-    import vlm.export
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork server on this platform: the workers are spawned")
-    runner = vlm.export._Runner(resolve_run(run), 2, "cpu", None, 2)
+    out = subprocess.run([sys.executable, "-c", _PARENTS_OF_TWO_WORKERS, str(run)], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def test_workers_ignore_stop_signals_whichever_fork_server_they_come_from(run):
+    # The parent stops them (close) on a Ctrl-C. A fork server a GameVecEnv started ignores SIGINT alone.
+
+    from envs import make_vec
+    from vlm import export as ex
+
+    make_vec("snake", 2, num_workers=1).close()  # the process's fork server, if it had none, is the env's
+    runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
     try:
-        with vlm.export._bar(0, "test", "job", False) as bar:
-            parents = set(runner.map(os.getppid, [(), ()], bar, lambda job: 0))
+        with ex._bar(0, "test", "job", False) as bar:
+            handlers = runner.map(signal.getsignal, [(signal.SIGINT,), (signal.SIGTERM,)], bar, lambda job: 0)
     finally:
         runner.close()
-    (server,) = parents
-    assert server != os.getpid()
-    assert "libtorch" in Path(f"/proc/{server}/maps").read_text()
+    assert handlers == [signal.SIG_IGN, signal.SIG_IGN]
 
 
 def test_an_unknown_format_is_refused(run, tmp_path, capsys):
