@@ -361,9 +361,11 @@ def test_batched_equals_single():
             live[k] = not (tek or trk)
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # check_env reports what it skips or finds as warnings
 @pytest.mark.parametrize("obs", ["grid", "pixels"])
 def test_check_env_and_registered_id(obs):
-    check_env(make_env("snake", obs=obs), skip_render_check=False)
+    # A registered env has a spec; without one check_env skips its render-mode and close checks.
+    check_env(gym.make("depthfirst/Snake-v0", obs=obs).unwrapped, skip_render_check=False)
     env = gym.make("depthfirst/Snake-v0", obs=obs)
     o, _ = env.reset(seed=0)
     assert o.dtype == np.uint8 and o.shape == env.observation_space.shape
