@@ -11,7 +11,15 @@ import sys
 
 import pytest
 
-from agents.cli import finite_float, nonneg_int, path_arg, positive_float, positive_int, whole_int
+from agents.cli import (
+    finite_float,
+    nonneg_int,
+    path_arg,
+    positive_float,
+    positive_int,
+    positive_int_up_to,
+    whole_int,
+)
 from agents.cli import run_folder_arg as run_folder
 from tests.conftest import ROOT
 
@@ -26,6 +34,14 @@ def test_whole_numbers_take_exponents_and_whole_floats_and_keep_their_bounds():
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             parse(text)
 
+
+def test_a_bounded_whole_number_takes_both_ends_and_refuses_past_them():
+    parse = positive_int_up_to(30, "the window is 160x144 pixels times it")
+    assert (parse("1"), parse("30"), parse("3e1")) == (1, 30, 30)  # the bound itself is allowed
+    for text, message in (("0", "must be >= 1, got 0"),
+                          ("31", r"must be at most 30 \(the window is 160x144 pixels times it\), got 31")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse(text)
 
 def test_numbers_are_finite_and_positive_ones_above_zero():
     assert (finite_float("-2.5"), positive_float("1e-9")) == (-2.5, 1e-9)
