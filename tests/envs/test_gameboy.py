@@ -622,12 +622,17 @@ def test_work_ram_scans_the_old_heap_only_for_emulators_not_found_in_the_young(
     try:
         young = [new_pyboy(rom) for _ in range(2)]
         views = work_ram(young)
+        young_scans, scanned[:] = list(scanned), []
+        # One young and one old emulator in one call: the young one's view, found first, is kept.
+        mixed = work_ram([young[0], old[0]])
+        mixed_scans, scanned[:] = list(scanned), []
     finally:
         gc.enable()
     try:
         assert all(isinstance(v, memoryview) for v in views)
-        assert 2 not in scanned and None not in scanned
-        scanned.clear()
+        assert 2 not in young_scans and None not in young_scans
+        assert all(isinstance(v, memoryview) for v in mixed) and mixed_scans == [0, 1, 2]
+        assert bytes(mixed[0]) == bytes(young[0].memory[WRAM:WRAM + 0x2000])
         (view,) = work_ram(old)
         assert isinstance(view, memoryview) and scanned == [0, 1, 2]
         assert bytes(view) == bytes(old[0].memory[WRAM:WRAM + 0x2000])
