@@ -3,6 +3,7 @@ RAM helpers, the PNG codec and the inputs-script parser."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -296,11 +297,15 @@ def test_a_size_off_the_screen_or_a_3_byte_pixel_is_refused(h, w, order) -> None
 
 
 @pytest.mark.parametrize("size", [(72, 80), (84, 84)])
-def test_a_screen_of_another_size_is_refused(size) -> None:
+@pytest.mark.parametrize(("shape", "dtype"), [((288, 320, 4), "uint8"), ((144, 160, 3), "uint8"),
+                                              ((144, 160, 4), "float32")])
+def test_a_screen_of_another_size_is_refused(size, shape, dtype) -> None:
     # A (288, 320) screen was read as its top-left 144x160 corner without a word (a smaller one read
-    # past its end in the compiled kernel, or was NumPy's IndexError).
-    with pytest.raises(ValueError, match=r"expected a \(144, 160, 4\) uint8 screen, got uint8 \(288, 320"):
-        Downsampler(*size)(np.zeros((288, 320, 4), np.uint8))
+    # past its end in the compiled kernel, or was NumPy's IndexError). Another pixel size or dtype is
+    # refused by the same message, not NumPy's about views and reshapes.
+    got = re.escape(f"got {dtype} {shape}")
+    with pytest.raises(ValueError, match=rf"expected a \(144, 160, 4\) uint8 screen, {got}"):
+        Downsampler(*size)(np.zeros(shape, dtype))
 
 
 def test_parse_inputs() -> None:
