@@ -616,6 +616,15 @@ def test_render_state_draws_every_cell_kind_as_before():
                        8: "99888c7a7f7417cb", 11: "39163c72f6d48218", 38: "1ff2ef0197bde54c"}
 
 
+def test_render_state_draws_a_board_without_boxes_or_targets():
+    # Empty lists add no tile bits (an empty list's index array has no columns to read).
+    walls = [[int(x in (0, 3) or y in (0, 3)) for x in range(4)] for y in range(4)]
+    state = {"size": 4, "walls": walls, "targets": [], "boxes": [], "player": [2, 1]}
+    picture = Sokoban.render_state(state, 1)
+    expected = np.where(np.array(walls)[:, :, None] > 0, _WALL, _FLOOR)
+    expected[1, 2] = _PLAYER
+    assert (picture == expected).all()
+
 def test_difficulty_knobs_and_validation():
     assert Sokoban(difficulty="easy").observation_space.shape == (5, 6, 6)
     assert Sokoban(difficulty="hard").observation_space.shape == (5, 10, 10)
@@ -720,6 +729,7 @@ def test_out_of_range_action_is_refused_before_any_board_moves(bad: int):
     ({"boxes": [[2, 2, 0]]}, r"state's boxes\[0\] must be a list of 2"),
     ({"boxes": [[-1, 2]]}, r"state's boxes\[0\] \[-1, 2\] is off the 8x8 board"),
     ({"targets": [[3, 8]]}, r"state's targets\[0\] \[3, 8\] is off the 8x8 board"),
+    ({"player": [8, 0]}, r"state's player\[0\] \[8, 0\] is off the 8x8 board"),
     ({"walls": None}, "state's walls must be 8 rows of 8 numbers"),
     ({"walls": [[0, 1]] * 8}, "state's walls must be 8 rows of 8 numbers"),
     ({"size": 8.5}, "state's size must be a whole number"),
