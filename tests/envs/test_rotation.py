@@ -151,6 +151,21 @@ def test_render_view_refuses_a_size_that_is_no_whole_number_from_1():
     assert np.array_equal(render_view(shape, 0, 16.0), render_view(shape, 0, 16))
 
 
+def test_a_camera_near_or_past_straight_up_or_down_still_draws_the_shape():
+    # Only ±90° itself (the view's right direction 0/0) is refused: 120° is 60° seen from the opposite
+    # azimuth, and 89.99° (right direction 1.7e-4 long before normalising) draws the shape.
+    shape = {"cubes": ELL, "colors": [RED, BLUE, GREEN]}
+
+    def view(azimuth: float, elevation: float) -> np.ndarray:
+        camera = {**DEFAULT_CAMERA, "azimuth_deg": azimuth, "elevation_deg": elevation}
+        return render_view({**shape, "camera": camera}, 0, 32)
+
+    for over, mirror in ((120, 60), (-120, -60)):
+        assert np.array_equal(view(35, over), view(215, mirror))
+    for steep in (89.99, -89.99):
+        picture = view(35, steep)
+        assert (picture != picture[0, 0]).any(axis=2).sum() > 200  # the cubes' pixels, not a blank view
+
 def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_objects_radius():
     # No cubes divided by zero in the kernel; a camera at distance 1 divided by zero fitting the view.
     with pytest.raises(ValueError, match="at least one cube"):
