@@ -218,6 +218,11 @@ def test_a_run_whose_game_refuses_its_config_is_named_before_any_episode(scripts
         in err
     assert "trained on another game or settings; give --checkpoint a model trained with this run's" in err
     assert not out.exists()
+    early = tmp_path / "early.zip"  # a --checkpoint is named itself, not the run's model.zip
+    shutil.copy(run / "model.zip", early)
+    assert scripts.compare.main([*argv, "--checkpoint", str(early)]) == 2
+    assert f"error: --specialist {run}: the checkpoint {early} reads" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_a_game_boy_start_state_from_a_runs_config_is_named_by_its_key_not_a_flag(scripts, specialist,

@@ -456,6 +456,26 @@ def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, c
     assert "--checkpoint is the specialist's model file: give --specialist RUN too" in capsys.readouterr().err
 
 
+def test_a_specialist_checkpoint_of_other_settings_is_refused_by_its_file(predictions, dataset, scripts,
+                                                                          capsys, tmp_path):
+    # The run's config.yaml on another board size: the model --checkpoint names is refused before any move
+    # question is played, by that file's name (not the run's model.zip, which did not play).
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "six"
+    shutil.copytree(dataset[0], run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": {**cfg["env_kwargs"], "size": 6}}))
+    early = tmp_path / "early.zip"
+    shutil.copy(run / "model.zip", early)
+    argv = [str(dataset[1]), str(predictions[0]), "--specialist", str(run), "--checkpoint", str(early)]
+    assert scripts.score_predictions.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--specialist {run}: the checkpoint {early} reads observations (4, 10, 10)" in err
+    assert "trained on another game or settings; give --checkpoint a model trained with this run's" in err
+
 def test_a_word_rule_move_question_is_scored_on_its_accepted_moves_and_grouped_by_its_levels():
     from envs import make_game
     from vlm.scoring import format_table, good_moves
