@@ -167,6 +167,20 @@ def test_the_specialist_s_games_are_closed(dataset, monkeypatch):
     model, cfg, _ = load_specialist(dataset[0])
     replies = specialist_predictions(load_records(dataset[1]), model, "snake", cfg["env_kwargs"], batch=2)
     assert len(replies) > 2 and len(made) > 1 and closed == made
+    made.clear(), closed.clear()
+
+    def refuse(i, state):
+        raise ValueError("a bad state")
+
+    def refusing_game(*args, **kwargs):  # a record's state the game refuses: the game is closed all the same
+        game = make_game(*args, **kwargs)
+        game.set_state = refuse
+        return game
+
+    monkeypatch.setattr(envs, "make_game", refusing_game)
+    with pytest.raises(ValueError, match="a bad state"):
+        specialist_predictions(load_records(dataset[1]), model, "snake", cfg["env_kwargs"], batch=2)
+    assert len(made) == 1 and closed == made
 
 
 def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(predictions, dataset, scripts,
