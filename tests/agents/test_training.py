@@ -1653,6 +1653,9 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    upper = tmp_path / "CURVE.PNG"  # matplotlib takes a suffix in any case: so does the --out check
+    assert scripts.plot_curve.main([str(trained), "--out", str(upper)]) == 0
+    assert upper.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--tag", "nope/x", "--force"]) == 2
     err = capsys.readouterr().err
     assert "nope/x" in err and "--tag takes one of: " in err and "rollout/score_mean" in err  # the choices
