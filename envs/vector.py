@@ -150,16 +150,17 @@ class GameVecEnv(VecEnv):
         self.on_worker_death = on_worker_death
         self.worker_restarts = 0
         self.base_seed = seed = _seed(seed)
-        probe = make_game(game, num_envs=1, **self.game_kwargs)
-        self.num_envs = num_envs
-        self.action_names = probe.ACTION_NAMES
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
         if self._ctx.get_start_method() == "forkserver" and self.num_workers > 0:  # W=0: no process
             # The fork server imports the worker and game modules and sets Numba up once: each worker forked
-            # from it skips both (a second or more each) and loads its kernels from the disk cache.
+            # from it skips both (a second or more each) and loads its kernels from the disk cache. Started
+            # before the probe game, so its imports run while this process makes the probe.
             self._ctx.set_forkserver_preload(["envs.worker", "envs.jit_warmup", game_class(game).__module__])
             start_forkserver()
+        probe = make_game(game, num_envs=1, **self.game_kwargs)
+        self.num_envs = num_envs
+        self.action_names = probe.ACTION_NAMES
         # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
         # r, l, t as SB3's Monitor gives them (t: seconds since this env was made), then the game's figures.
         self._episode_keys = ("r", "l", "t", *probe.episode_infos(np.zeros(1, np.int64)))

@@ -345,6 +345,32 @@ print("server alive" if pid == 0 else "server died")
     assert done.stdout.strip() == "server alive", done.stdout + done.stderr
 
 
+def test_the_fork_server_starts_before_the_probe_game(monkeypatch):
+    """The fork server's preload imports (Numba's set-up, a second or more) run while the env makes its
+    probe game: started after the probe, the server's imports and the probe waited on each other."""
+    import multiprocessing as mp
+
+    import envs.vector as vector
+
+    if "forkserver" not in mp.get_all_start_methods():
+        pytest.skip("no fork server on this system")
+    order: list[str] = []
+    start, make = vector.start_forkserver, vector.make_game
+
+    def started() -> None:
+        order.append("fork server")
+        start()
+
+    def made(*args, **kwargs):
+        order.append("game")
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(vector, "start_forkserver", started)
+    monkeypatch.setattr(vector, "make_game", made)
+    GameVecEnv("snake", 2, num_workers=1, start_method="forkserver").close()
+    assert order == ["fork server", "game"]  # the workers make their games in their own processes
+
+
 def test_a_worker_whose_parent_stopped_leaves_quietly():
     """A Ctrl-C while a worker starts: the parent has gone when the worker answers "ok". It exited with a
     BrokenPipeError traceback (status 1)."""
