@@ -209,6 +209,9 @@ class Game(ABC):
     #: The keys ``set_state`` reads from every state (the others have defaults); ``_check_state`` refuses a
     #: state without them with a ValueError naming the game and the missing keys.
     STATE_KEYS: ClassVar[tuple[str, ...]] = ()
+    #: Modules the vector env's fork server imports besides the game's own, so that each worker forked from
+    #: it inherits them instead of importing them at its start (Game Boy: PyBoy).
+    WORKER_PRELOAD: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, num_envs: int = 1) -> None:
         num_envs = whole("num_envs", num_envs, 1)

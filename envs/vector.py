@@ -153,10 +153,13 @@ class GameVecEnv(VecEnv):
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
         if self._ctx.get_start_method() == "forkserver" and self.num_workers > 0:  # W=0: no process
-            # The fork server imports the worker and game modules and sets Numba up once: each worker forked
-            # from it skips both (a second or more each) and loads its kernels from the disk cache. Started
-            # before the probe game, so its imports run while this process makes the probe.
-            self._ctx.set_forkserver_preload(["envs.worker", "envs.jit_warmup", game_class(game).__module__])
+            # The fork server imports the worker and game modules (and the game's WORKER_PRELOAD) and sets
+            # Numba up once: each worker forked from it skips both (a second or more each) and loads its
+            # kernels from the disk cache. Started before the probe game, so its imports run while this
+            # process makes the probe.
+            cls = game_class(game)
+            self._ctx.set_forkserver_preload(["envs.worker", "envs.jit_warmup", cls.__module__,
+                                              *cls.WORKER_PRELOAD])
             start_forkserver()
         probe = make_game(game, num_envs=1, **self.game_kwargs)
         self.num_envs = num_envs

@@ -260,6 +260,7 @@ class GameBoyGame(Game):
                                              "episode_return")
     #: frames the ROM boots for without a start state, unless ``boot_frames`` is given
     BOOT_FRAMES: int = 120  # a wrapped game sets its own on the instance (PyBoy's wrapper boots the ROM)
+    WORKER_PRELOAD: ClassVar[tuple[str, ...]] = ("envs.gameboy.pyboy_preload",)
 
     def __init__(self, num_envs: int = 1, *, rom: str | Path, state: str | Path | None = None,
                  press_frames: int = 8, step_frames: int = 24,

@@ -688,6 +688,40 @@ def test_vec_env_with_emulators_per_worker_survives_a_killed_worker() -> None:
         v.close()
 
 
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the fork server's /proc maps")
+def test_workers_inherit_pyboy_from_the_fork_server() -> None:
+    """The fork server imports PyBoy (0.4-0.7 s) for a Game Boy env, once; each worker imported it at its
+    start. In a fresh process: the first env with workers decides what a process's fork server preloads."""
+    code = ("from multiprocessing import forkserver\n"
+            "import envs\n"
+            "from envs.gameboy.roms import TEST_CARTRIDGE\n"
+            "v = envs.make_vec('pokemon_red', 1, num_workers=1, rom=TEST_CARTRIDGE)\n"
+            "maps = open(f'/proc/{forkserver._forkserver._forkserver_pid}/maps').read()\n"
+            "v.close()\n"
+            "print('/pyboy/' in maps)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "True", done.stdout + done.stderr
+
+
+def test_the_pyboy_preload_never_stops_the_fork_server(monkeypatch) -> None:
+    """A preload module that raises stops the fork server, and each worker then fails to start saying
+    nothing of why; a PyBoy that cannot load is left for the workers to report."""
+    import importlib
+
+    from envs.gameboy import pyboy_preload
+
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise OSError("libSDL2 cannot be loaded")
+
+    monkeypatch.setattr(core, "load_pyboy_class", broken)
+    importlib.reload(pyboy_preload)
+    assert calls == [1]
+
+
 def test_generic_game_on_the_test_cartridge() -> None:
     g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=100)  # the built cartridge is its default ROM
     try:
