@@ -113,6 +113,20 @@ def start_forkserver() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
+def prepare_workers(game: str) -> None:
+    """Start the fork server that ``game``'s workers are forked from, unless one runs (a process's first
+    server and its preload serve all its envs). It imports the worker and game modules (and the game's
+    ``WORKER_PRELOAD``) and sets Numba up once: each worker forked from it skips both (a second or more
+    each) and loads its kernels from the disk cache. It imports in the background, so a caller starts it
+    before other work: ``GameVecEnv`` before its probe game, train_ppo.py before it checks the game."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return
+    cls = game_class(game)
+    mp.get_context("forkserver").set_forkserver_preload(["envs.worker", "envs.jit_warmup", cls.__module__,
+                                                         *cls.WORKER_PRELOAD])
+    start_forkserver()
+
+
 def _seed(seed: Any) -> int:
     """A base seed as an int: ``None`` draws one from NumPy's global generator, as SB3's ``VecEnv.seed``
     and ``make_vec_env(seed=None)`` do; anything else but a whole number is a ValueError (``None`` was a
@@ -153,14 +167,7 @@ class GameVecEnv(VecEnv):
         methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
         if self._ctx.get_start_method() == "forkserver" and self.num_workers > 0:  # W=0: no process
-            # The fork server imports the worker and game modules (and the game's WORKER_PRELOAD) and sets
-            # Numba up once: each worker forked from it skips both (a second or more each) and loads its
-            # kernels from the disk cache. Started before the probe game, so its imports run while this
-            # process makes the probe.
-            cls = game_class(game)
-            self._ctx.set_forkserver_preload(["envs.worker", "envs.jit_warmup", cls.__module__,
-                                              *cls.WORKER_PRELOAD])
-            start_forkserver()
+            prepare_workers(game)  # before the probe game: the server imports while the probe is made
         probe = make_game(game, num_envs=1, **self.game_kwargs)
         self.num_envs = num_envs
         self.action_names = probe.ACTION_NAMES

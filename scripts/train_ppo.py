@@ -143,7 +143,7 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
-        obs_shape = observation_shape(cfg["env"], kwargs)
+        obs_shape = observation_shape(cfg["env"], kwargs, cfg["num_workers"])
     except TypeError as e:
         raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
@@ -214,10 +214,14 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False) ->
                      f"{change}")
 
 
-def observation_shape(env: str, kwargs: dict) -> tuple[int, ...]:
-    """The observation shape of ``env`` made with ``kwargs``, from one board (closed again)."""
+def observation_shape(env: str, kwargs: dict, workers: int) -> tuple[int, ...]:
+    """The observation shape of ``env`` made with ``kwargs``, from one board (closed again). With ``workers``
+    to come, their fork server is started first: its imports (1-2 s) run while the board is made."""
     from envs import make_game
+    from envs.vector import prepare_workers
 
+    if workers:
+        prepare_workers(env)
     probe = make_game(env, num_envs=1, **kwargs)
     try:
         return tuple(probe.observation_space.shape)
@@ -341,7 +345,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             probe = {k: v for k, v in cfg["env_kwargs"].items() if k != "archive_dir"}
             if probe.get("swarm"):
                 probe["swarm"] = False
-            check_memory(cfg, observation_shape(cfg["env"], probe), resume=True)
+            check_memory(cfg, observation_shape(cfg["env"], probe, cfg["num_workers"]), resume=True)
         else:
             if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")

@@ -102,7 +102,7 @@ def test_a_resume_without_a_checkpoint_is_refused_before_the_game_is_built(scrip
 
     train_ppo = scripts.train_ppo
     built, trained = [], []
-    monkeypatch.setattr(train_ppo, "observation_shape", lambda env, kwargs: built.append(env) or (10, 10))
+    monkeypatch.setattr(train_ppo, "observation_shape", lambda env, *_: built.append(env) or (10, 10))
     monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: trained.append(args))
     run = tmp_path / "run"
     run.mkdir()
@@ -143,3 +143,25 @@ def test_a_run_folder_name_that_is_not_utf8_is_refused_before_anything_is_made(s
     assert list(tmp_path.iterdir()) == []
     utf8 = str(tmp_path / "ré")  # not ASCII, yet UTF-8: taken
     assert scripts.train_ppo.parser().parse_args(["--run-dir", utf8]).run_dir == utf8
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_the_workers_fork_server_starts_before_the_game_is_checked(scripts, tmp_path, monkeypatch, workers):
+    """The fork server of the workers to come imports (Numba's set-up, a Game Boy game's PyBoy: 1-2 s) while
+    the game is checked; it started only with the vector env, once the check's board had been made."""
+    import envs
+    import envs.vector
+
+    order = []
+    monkeypatch.setattr(envs.vector, "prepare_workers", lambda game: order.append(f"fork server for {game}"))
+
+    def made(*args, **kwargs):
+        order.append("game")
+        raise ValueError("stop at the check")
+
+    monkeypatch.setattr(envs, "make_game", made)
+    run = tmp_path / "run"
+    argv = ["--env", "snake", "--num-envs", "8", "--num-workers", str(workers), "--policy", "tiny",
+            "--device", "cpu", "--run-dir", str(run)]
+    assert scripts.train_ppo.main(argv) == 2 and not run.exists()
+    assert order == (["fork server for snake", "game"] if workers else ["game"]), order
