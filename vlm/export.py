@@ -517,17 +517,20 @@ def _pool_context(env: str) -> Any:
 
 
 class _Runner:
-    """Runs jobs in this process (one worker) or in a pool of processes (forked from a fork server)."""
+    """Runs jobs in this process (one worker, or one job) or in a pool of processes (forked from a fork
+    server)."""
 
     def __init__(self, run: RunInfo, workers: int, device: str, model: Any, jobs: int) -> None:
         self.pool: ProcessPoolExecutor | None = None
         self.queue: Any = None
-        if workers > 1:
+        # At most one process a job (``jobs``: the most any pass submits); more would get none, and the pool
+        # sizes a C-int semaphore by the count (--workers 1e12 was an OverflowError traceback). A pool of one
+        # would only add a process's start to the same serial play.
+        processes = min(workers, jobs)
+        if processes > 1:
             ctx = _pool_context(run.env)
             self.queue = ctx.SimpleQueue()  # the workers' progress (_pooled_job)
-            # At most one process a job (``jobs``: the most any pass submits); more would get none, and the
-            # pool sizes a C-int semaphore by the count (--workers 1e12 was an OverflowError traceback).
-            self.pool = ProcessPoolExecutor(min(workers, jobs), mp_context=ctx, initializer=_init_worker,
+            self.pool = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
                                             initargs=(run, device, self.queue))
         else:
             global _MODEL

@@ -466,11 +466,23 @@ def test_a_huge_scale_is_refused_by_argparse(run, tmp_path, capsys):
 
 
 def test_more_workers_than_chunks_of_episodes_export(run, tmp_path):
-    # The pool starts one process a chunk at most: 2**40 of them was an OverflowError traceback.
+    # 2**40 workers was an OverflowError traceback (the pool's semaphore is a C int).
     out = tmp_path / "out"
     assert export(str(run), "--out", str(out), "--episodes", "1", "--workers", str(2**40),
                   "--formats", "none", "--tasks-per-state", "0", "--no-progress") == 0
     assert json.loads((out / META).read_text())["counts"]["episodes_played"] == 1
+
+
+def test_the_pool_starts_a_process_a_chunk_at_most_and_none_for_one_chunk(run):
+    # More would get no job; one chunk plays in this process (a pool of one only added a process's start).
+    from vlm import export as ex
+
+    sizes = []
+    for jobs in (1, 2):
+        runner = ex._Runner(resolve_run(run), 2**40, "cpu", None, jobs)
+        sizes.append(runner.pool and runner.pool._max_workers)
+        runner.close()
+    assert sizes == [None, 2]
 
 
 _PARENTS_OF_TWO_WORKERS = """
@@ -838,9 +850,10 @@ def test_the_bars_move_at_each_episode_not_each_chunk_and_show_the_steps(run, tm
     monkeypatch.setattr(vlm.export, "_bar", recording_bar)
     monkeypatch.setattr(vlm.export, "REFRESH_S", 0.0)  # every step's count shown (in this process)
     out = tmp_path / "ds"
+    monkeypatch.setattr(vlm.export, "CHUNK", 2)  # two chunks: two workers play them in a pool
     assert export(str(run), "--episodes", "3", "--out", str(out), "--formats", "none", "--stochastic",
                   "--workers", workers) == 0
-    # One chunk holds all three episodes: the bars moved at each episode's end, not once at the chunk's.
+    # The bars moved at each episode's end, not once at each chunk's.
     assert [n for n in updates["replay"] if n] == [1, 1, 1]
     moves = [n for n in updates["play"] if n]
     assert sum(moves) == 3 and len(moves) > 1, moves  # (two episodes may end on the same step)
