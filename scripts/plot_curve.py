@@ -10,6 +10,7 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 
 # isort: split
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -31,15 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     from agents.runs import check_output_file
 
     out = Path(args.out)
-    if not (out.suffix or out.is_dir()):
-        out = out.with_suffix(".png")  # what is written; the path printed is true
+    # splitext, not Path.suffix: "c." has the suffix "." (refused below), not none ("c..png" was written).
+    suffix = os.path.splitext(out.name)[1]
+    if not (suffix or out.is_dir()):
+        out, suffix = out.with_suffix(".png"), ".png"  # what is written; the path printed is true
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit; the PNG is written whole or not
             check_output_file(out, "--out", args.force, make_folders=True)
             # Before the events are read: matplotlib's own error named no flag.
             formats = image_formats()
-            if out.suffix[1:].lower() not in formats:
-                raise ValueError(f"--out {out}: matplotlib writes no {out.suffix} file; end the name in .png "
+            if suffix[1:].lower() not in formats:
+                raise ValueError(f"--out {out}: matplotlib writes no {suffix} file; end the name in .png "
                                  f"(or .{', .'.join(sorted(formats - {'png'}))})")
             # last=True: once the PNG is in place a signal is ignored (it said the file was as it was).
             print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True))

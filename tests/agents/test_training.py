@@ -1649,6 +1649,18 @@ def test_an_out_matplotlib_cannot_write_is_refused_by_name_before_the_run_is_rea
     assert ".svg" in err and not out.exists()
 
 
+@pytest.mark.parametrize("name", ["curve.", "curve.."])
+def test_an_out_ending_in_a_dot_is_refused_not_given_another(scripts, tmp_path, capsys, monkeypatch, name):
+    # Path.suffix of "curve." is "", so ".png" was added to it: curve..png was written.
+    import agents.curves
+
+    monkeypatch.setattr(agents.curves, "plot_curve", lambda *args, **kwargs: pytest.fail("the run was read"))
+    out = tmp_path / name
+    assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 2
+    assert f"error: --out {out}: matplotlib writes no . file; end the name in .png" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
