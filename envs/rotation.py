@@ -160,6 +160,10 @@ DEFAULT_CAMERA: dict[str, float] = {"azimuth_deg": 35.0, "elevation_deg": 30.0, 
 # Farther, the view no longer changes (at 128 pixels one pixel differs between 1e4 and 1e6); rounding
 # blanks it near 1e15 and the distance's square overflows near 1e154 (a ZeroDivisionError).
 MAX_CAMERA_DISTANCE = 1e6
+# The object is drawn 1/margin times as wide as a fitted view. Past 100 it is a few pixels across at the
+# largest export (512-pixel views; none past ~500); below 0.001 the view shows one face, and near 1e-19
+# the kernel's pixel coordinates overflow int64: the render never returned.
+CAMERA_MARGINS = (1e-3, 100.0)
 # Brightness of a face by its world normal, in the order +x, -x, +y, -y, +z, -z (Lambert + ambient).
 _SHADES = np.array([_AMBIENT + (1 - _AMBIENT) * max(0.0, s * _LIGHT[k]) for k in range(3) for s in (1, -1)])
 
@@ -176,8 +180,10 @@ def camera_array(camera: dict[str, float]) -> np.ndarray:
     if dist > MAX_CAMERA_DISTANCE:
         raise ValueError(f"camera distance must be at most {MAX_CAMERA_DISTANCE:,.0f} (farther, the view "
                          f"does not change), got {dist}")
-    if margin <= 0.0:
-        raise ValueError(f"camera margin must be positive (1 fits the object to the view), got {margin}")
+    lo, hi = CAMERA_MARGINS
+    if not lo <= margin <= hi:
+        raise ValueError(f"camera margin must be between {lo:g} and {hi:g} (1 fits the object to the view), "
+                         f"got {margin}")
     az, el = math.radians(az_deg), math.radians(el_deg)
     if abs(math.cos(el)) < 1e-9:  # the view's right, forward × z, is then 0: a view of NaNs
         raise ValueError(f"camera elevation_deg must not look straight down or up (±90°), got {el_deg}")

@@ -18,6 +18,7 @@ import envs
 from envs.env import GameEnv
 from envs.rotation import (
     ACTION_NAMES,
+    BACKGROUND,
     BEST_ACTION,
     COMPOSE,
     DEFAULT_CAMERA,
@@ -191,8 +192,12 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
     with pytest.raises(ValueError, match="camera lacks margin: give all of azimuth_deg, elevation_deg"):
         render_view({**shape, "camera": partial}, 0, 16)
     # A NaN or a margin <= 0 drew a blank view (a margin of 0 was a ZeroDivisionError), "3.2" was taken.
-    for key, bad, error in (("margin", 0, "camera margin must be positive .*, got 0.0"),
-                            ("margin", -1.0, "camera margin must be positive .*, got -1.0"),
+    # A margin past 100 drew nothing at 512 pixels (1000: a blank view at any size the project draws);
+    # near 1e-19 the render never returned.
+    for key, bad, error in (("margin", 0, "camera margin must be between 0.001 and 100 .*, got 0.0"),
+                            ("margin", -1.0, "camera margin must be between 0.001 and 100 .*, got -1.0"),
+                            ("margin", 1e3, "camera margin must be between 0.001 and 100 .*, got 1000.0"),
+                            ("margin", 1e-4, "camera margin must be between 0.001 and 100 .*, got 0.0001"),
                             ("distance", float("nan"), "camera distance must be a finite number, got nan"),
                             ("elevation_deg", float("inf"), "camera elevation_deg must be a finite number"),
                             # the view's right direction was 0/0: a view drawn from NaNs
@@ -202,6 +207,9 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
                             ("distance", "3.2", "camera distance must be a finite number, got '3.2'")):
         with pytest.raises(ValueError, match=error):
             render_view({**shape, "camera": {**DEFAULT_CAMERA, key: bad}}, 0, 16)
+    for margin in (1e-3, 100.0):  # the bounds draw the object
+        view = render_view({**shape, "camera": {**DEFAULT_CAMERA, "margin": margin}}, 0, 512)
+        assert (view != BACKGROUND).any()
 
 
 def test_render_state_refuses_a_malformed_state_naming_the_key():
