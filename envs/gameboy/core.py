@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, as_path, checked_actions, whole
+from envs.base import Game, as_path, checked_actions, finite, flag, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
 from envs.gameboy.roms import RomError, StateError, no_start_state, read_rom
 from envs.png import decode_png, encode_png
@@ -249,6 +249,20 @@ def unpack_bytes(text: str) -> bytes:
     return zlib.decompress(base64.b64decode(text))
 
 
+def _state_bytes(state: dict[str, Any], key: str) -> bytes:
+    """A state's packed field (``pack_bytes``), else a ValueError naming ``key``: a number raised a bare
+    TypeError, a cut string zlib's or base64's error naming no key."""
+    text = state[key]
+    if not isinstance(text, str):
+        raise ValueError(f"state's {key} must be text (zlib + base64) as get_state returns, "
+                         f"got {type(text).__name__}")
+    try:
+        return unpack_bytes(text)
+    except (ValueError, zlib.error) as e:  # base64's binascii.Error is a ValueError
+        raise ValueError(f"state's {key} is damaged (not zlib + base64 as get_state writes it): {e}") \
+            from None
+
+
 class GameBoyGame(Game):
     """Base of the PyBoy games; subclasses add rewards (``_after_step``) and RAM facts."""
 
@@ -342,7 +356,12 @@ class GameBoyGame(Game):
     def _state_extra(self, i: int) -> dict[str, Any]:
         return {}
 
-    def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
+    def _read_state_extra(self, state: dict[str, Any]) -> Any:
+        """The subclass's part of ``state``, checked (a ValueError naming the key) before ``set_state``
+        touches the board; ``_set_state_extra`` gets it."""
+        return None
+
+    def _set_state_extra(self, i: int, extra: Any) -> None:
         pass
 
     # ---- emulator plumbing ------------------------------------------------------------------------
@@ -470,26 +489,31 @@ class GameBoyGame(Game):
         return state
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
-        self._check_state(state)  # the subclass's keys too: the emulator is loaded before they are read
+        self._check_state(state)  # the subclass's keys too
         if state.get("rom_sha1") != self.rom_sha1:
             raise ValueError(f"state was made with ROM {state.get('rom_sha1')}, "
                              f"this game runs {self.rom_sha1}")
-        frames = np.frombuffer(unpack_bytes(state["frames"]), np.uint8)
+        frames = np.frombuffer(_state_bytes(state, "frames"), np.uint8)
         if frames.size != self._frames[i].size:  # checked before the emulator is touched
             _, stack, h, w = self._frames.shape
             raise ValueError(f"state holds {frames.size} bytes of frames, this game stacks {stack} of "
                              f"{h}x{w} ({self._frames[i].size}): it was made with another frame_stack or "
                              "obs_size; use the settings it was made with")
-        emulator = unpack_bytes(state["emulator"])
+        emulator = _state_bytes(state, "emulator")
+        # Every value is read before the emulator is loaded: a bad one left the board half set.
+        step = whole("state's step", state["step"], 0)
+        done = flag("state's done", state["done"])
+        episode_return = finite("state's episode_return", state["episode_return"])
+        extra = self._read_state_extra(state)
         try:  # a damaged state-format byte is refused before loading: it hung PyBoy's next frame
             load_checked(self._pyboys[i], emulator, self.state_version)
         except ValueError as e:
             raise ValueError(f"state's emulator cannot be loaded: {e}") from None
         self._frames[i] = frames.reshape(self._frames.shape[1:])
-        self._steps[i] = int(state["step"])
-        self._done[i] = bool(state["done"])
-        self._returns[i] = float(state["episode_return"])
-        self._set_state_extra(i, state)
+        self._steps[i] = step
+        self._done[i] = done
+        self._returns[i] = episode_return
+        self._set_state_extra(i, extra)
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envs.base import as_path, finite, flag
+from envs.base import as_path, check_state_keys, finite, flag
 from envs.gameboy.core import WRAM, GameBoyGame
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder
@@ -143,6 +143,11 @@ class GameBoy(GameBoyGame):
     def _state_extra(self, i: int) -> dict[str, Any]:
         return {"wrapped_game": self.game, "last": dict(self._last[i]), "score": self._last[i]["score"]}
 
-    def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
-        self._last[i] = {k: float(v) for k, v in state["last"].items()}
+    def _read_state_extra(self, state: dict[str, Any]) -> dict[str, float]:
+        last = state["last"]  # the figures a step compares with ("level" and "best_progress" came later)
+        check_state_keys(self.name, last, ("score", "progress", "lives", "game_over"), "state's last")
+        return {k: finite(f"state's last {k}", v) for k, v in last.items()}
+
+    def _set_state_extra(self, i: int, extra: dict[str, float]) -> None:
+        self._last[i] = extra
 

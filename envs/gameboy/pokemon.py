@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
-from envs.base import as_path, check_state_keys, finite, flag, whole
+from envs.base import as_path, check_state_keys, finite, flag, state_cell, state_list, whole
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_checked, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
@@ -105,6 +105,8 @@ class PokemonRed(GameBoyGame):
     name: ClassVar[str] = "pokemon_red"
     EXTRA_CHANNELS: ClassVar[int] = 1
     STATE_KEYS: ClassVar[tuple[str, ...]] = (*GameBoyGame.STATE_KEYS, "tracker")
+    FACT_KEYS: ClassVar[tuple[str, ...]] = ("map", "x", "y", "badges", "event_flags", "party_count", "levels",
+                                            "hp", "max_hp", "battle_type")  # read_facts'
     TRACKER_KEYS: ClassVar[tuple[str, ...]] = ("visits", "maps", "pos", "still", "facts", "best_events",
                                                "best_badges", "best_level", "heals", "blackouts", "terms")
 
@@ -452,25 +454,62 @@ class PokemonRed(GameBoyGame):
         }
 
     def _check_state(self, state: Any) -> None:
-        super()._check_state(state)  # the tracker's keys too: read after the emulator is loaded
+        super()._check_state(state)
         check_state_keys(self.name, state["tracker"], self.TRACKER_KEYS, "state's tracker")
 
-    def _set_state_extra(self, i: int, state: dict[str, Any]) -> None:
+    def _read_state_extra(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The tracker as the board keeps it, each value checked: a number or a string where a list or a
+        count belongs raised a bare TypeError or KeyError after the emulator was loaded."""
         t = state["tracker"]
-        self._visits[i] = {(int(m), int(x), int(y)): [float(c), int(last)]
-                           for m, x, y, c, last in t["visits"]}
+        visits: dict[tuple[int, int, int], list[float]] = {}
+        for k, visit in enumerate(state_list("state's tracker visits", t["visits"])):
+            what = f"state's tracker visits[{k}]"
+            if not isinstance(visit, (list, tuple)) or len(visit) != 5:
+                raise ValueError(f"{what} must be [map, x, y, count, last step] as get_state returns, "
+                                 f"got {visit!r}")
+            m, x, y = (whole(what, v, 0, _GRID - 1) for v in visit[:3])  # a byte each: the grid's index
+            visits[(m, x, y)] = [finite(what, visit[3]), whole(what, visit[4], 0)]
+        pos = tuple(state_cell("state's tracker pos", t["pos"], 3))
+        if pos not in visits:  # the visited mask is drawn from its map's grid
+            raise ValueError(f"state's tracker pos {list(pos)} is not one of its visits")
+        facts = t["facts"]
+        check_state_keys(self.name, facts, self.FACT_KEYS, "state's tracker facts")
+        party = whole("state's tracker facts party_count", facts["party_count"], 0)
+        read: dict[str, Any] = {}
+        for k in self.FACT_KEYS:  # in read_facts' order, so a state comes back as it went in
+            if k not in ("levels", "hp", "max_hp"):
+                read[k] = whole(f"state's tracker facts {k}", facts[k], 0)
+                continue
+            values = state_list(f"state's tracker facts {k}", facts[k])
+            if len(values) != party:
+                raise ValueError(f"state's tracker facts {k} must hold party_count ({party}) numbers, "
+                                 f"got {values}")
+            read[k] = [whole(f"state's tracker facts {k}", v, 0) for v in values]
+        check_state_keys(self.name, t["terms"], tuple(self.weights), "state's tracker terms")
+        swarm_source = state.get("swarm_source")
+        if swarm_source is not None and not isinstance(swarm_source, str):
+            raise ValueError(f"state's swarm_source must be a file name or null, got {swarm_source!r}")
+        return {
+            "visits": visits, "swarm_source": swarm_source,
+            "maps": {whole("state's tracker maps", m, 0, 255) for m in state_list("state's tracker maps",
+                                                                                 t["maps"])},
+            "track": {
+                "pos": pos, "still": whole("state's tracker still", t["still"], 0), "facts": read,
+                **{k: whole(f"state's tracker {k}", t[k], 0)
+                   for k in ("best_events", "best_badges", "heals", "blackouts")},
+                "best_level": finite("state's tracker best_level", t["best_level"]),
+                "terms": {k: finite(f"state's tracker terms {k}", v) for k, v in t["terms"].items()},
+            },
+        }
+
+    def _set_state_extra(self, i: int, extra: dict[str, Any]) -> None:
+        self._visits[i] = extra["visits"]
         self._grids[i] = {}
         for pos in self._visits[i]:
             self._mark_visited(i, pos)
-        self._maps[i] = {int(m) for m in t["maps"]}
-        self._track[i] = {
-            "pos": tuple(int(v) for v in t["pos"]), "still": int(t["still"]),
-            "facts": self._copy_facts(t["facts"]),
-            "best_events": int(t["best_events"]), "best_badges": int(t["best_badges"]),
-            "best_level": float(t["best_level"]), "heals": int(t["heals"]),
-            "blackouts": int(t["blackouts"]), "terms": {k: float(v) for k, v in t["terms"].items()},
-        }
+        self._maps[i] = extra["maps"]
+        self._track[i] = extra["track"]
         self._redraw_mask(i)
-        self._swarm_source[i] = state.get("swarm_source")
+        self._swarm_source[i] = extra["swarm_source"]
         self._record_progress(i)
 

@@ -4,6 +4,7 @@ visited mask, state round trips, determinism, swarm archiving, the generic wrapp
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import gc
 import hashlib
@@ -18,6 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -528,6 +530,50 @@ def test_set_state_refuses_a_dict_of_no_state_of_the_game(game: PokemonRed) -> N
             generic.set_state(0, state)
     finally:
         generic.close()
+
+
+@pytest.mark.parametrize("key, bad, error", [
+    ("emulator", 5, r"state's emulator must be text \(zlib \+ base64\) as get_state returns, got int"),
+    ("frames", ["x"], r"state's frames must be text .*, got list"),
+    ("emulator", "eJzz", r"state's emulator is damaged \(not zlib \+ base64"),  # cut short
+    ("step", "3", r"state's step must be a whole number >= 0, got '3'"),
+    ("done", "false", r"state's done must be true or false, got 'false'"),  # bool("false") is True
+    ("episode_return", None, r"state's episode_return must be a finite number, got None"),
+    ("tracker.pos", [1], r"state's tracker pos must be a list of 3 whole numbers"),  # after the emulator
+    ("tracker.visits", [[1, 2]], r"state's tracker visits\[0\] must be \[map, x, y, count, last step\]"),
+    ("tracker.facts", {}, r"not a pokemon_red state's tracker facts: it lacks 'map'"),
+    ("tracker.terms", 5, r"a pokemon_red state's tracker terms must be a dict"),
+    ("tracker.still", None, r"state's tracker still must be a whole number >= 0, got None"),
+])
+def test_set_state_refuses_a_value_of_the_wrong_type_naming_its_key(game: PokemonRed, key: str, bad: Any,
+                                                                    error: str) -> None:
+    """Each was a bare TypeError, KeyError or zlib error naming no key, and a bad tracker value came after
+    the emulator was loaded, leaving the board half set."""
+    from envs.gameboy.core import unpack_bytes
+
+    fresh(game)
+    state = copy.deepcopy(game.get_state(1))
+    act(game, RIGHT)
+    before = unpack_bytes(game.get_state(0)["emulator"])
+    where, _, leaf = key.rpartition(".")
+    (state[where] if where else state)[leaf] = bad
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, state)
+    assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
+
+
+def test_a_gameboy_states_last_figures_are_checked_naming_the_key() -> None:
+    g = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE)
+    try:
+        state = g.get_state(0)
+        with pytest.raises(ValueError, match=r"a gameboy state's last must be a dict .*, got int"):
+            g.set_state(0, {**state, "last": 5})
+        with pytest.raises(ValueError, match=r"state's last score must be a finite number, got 'x'"):
+            g.set_state(0, {**state, "last": {**state["last"], "score": "x"}})
+        g.set_state(0, state)
+        assert g.get_state(0) == state
+    finally:
+        g.close()
 
 
 def test_set_state_refuses_an_emulator_state_of_another_format() -> None:
