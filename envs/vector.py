@@ -113,18 +113,20 @@ def start_forkserver() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def prepare_workers(game: str) -> None:
+def prepare_workers(game: str, modules: Sequence[str] = ("envs.worker",)) -> bool:
     """Start the fork server that ``game``'s workers are forked from, unless one runs (a process's first
-    server and its preload serve all its envs). It imports the worker and game modules (and the game's
-    ``WORKER_PRELOAD``) and sets Numba up once: each worker forked from it skips both (a second or more
+    server and its preload serve all its processes); False where there is no fork server. It imports
+    ``modules`` (the workers' own: the vector env's, or the export's), the game's module and its
+    ``WORKER_PRELOAD`` and sets Numba up once: each worker forked from it skips all that (a second or more
     each) and loads its kernels from the disk cache. It imports in the background, so a caller starts it
     before other work: ``GameVecEnv`` before its probe game, train_ppo.py before it checks the game."""
     if "forkserver" not in mp.get_all_start_methods():
-        return
+        return False
     cls = game_class(game)
-    mp.get_context("forkserver").set_forkserver_preload(["envs.worker", "envs.jit_warmup", cls.__module__,
+    mp.get_context("forkserver").set_forkserver_preload([*modules, "envs.jit_warmup", cls.__module__,
                                                          *cls.WORKER_PRELOAD])
     start_forkserver()
+    return True
 
 
 def _seed(seed: Any) -> int:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from agents.runs import (
     remove_folders,
 )
 from envs import GAMES, game_class, make_game
-from envs.vector import start_forkserver
+from envs.vector import prepare_workers
 from vlm import formats as fmt
 from vlm import splits as sp
 from vlm.card import write_card
@@ -76,9 +76,10 @@ from vlm.trajectories import (
 )
 from vlm.verify import spec_problem
 
-# What a worker imports and sets up before its first job (torch, SB3, Numba's one-off set-up: ~3 s a worker
-# on the 2-core box), done once in the fork server the workers are forked from.
-_PRELOAD = ["vlm.export", "torch", "agents.train", "envs.jit_warmup"]
+# What a worker imports before its first job (torch, SB3: with Numba's one-off set-up ~3 s a worker on the
+# 2-core box), done once in the fork server the workers are forked from (envs.vector.prepare_workers adds
+# Numba's set-up and the game's modules).
+_PRELOAD = ("vlm.export", "torch", "agents.train")
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
 OWNER = ".owner"  # locked in the partial folder while an export writes it: a second one is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
@@ -503,11 +504,9 @@ def _pool_context(env: str) -> Any:
     from a fresh process (no threads, locks or open files of this one), as a spawned one did, but with the
     imports done once in the server rather than again in each worker. A server is started once a process
     with the preload of whoever starts it: after a ``GameVecEnv`` with workers, each worker imports torch."""
-    if "forkserver" not in get_all_start_methods():
+    if not prepare_workers(env, _PRELOAD):
         return get_context("spawn")
     ctx = get_context("forkserver")
-    ctx.set_forkserver_preload([*_PRELOAD, game_class(env).__module__])  # taken by a server not yet running
-    start_forkserver()
     # The pool's first start would wait for the server's imports (seconds) inside uninterruptible(), where
     # a Ctrl-C is dropped: this no-op process waits for them out here instead.
     probe = ctx.Process(target=int)
