@@ -550,6 +550,24 @@ def test_workers_ignore_stop_signals_whichever_fork_server_they_come_from(run):
     assert handlers == [signal.SIG_IGN, signal.SIG_IGN]
 
 
+def test_workers_are_spawned_where_there_is_no_fork_server(run, monkeypatch):
+    # Windows: no fork server. The workers are this process's own children, and ignore the stop signals.
+    import multiprocessing
+
+    from vlm import export as ex
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
+    try:
+        with ex._bar(0, "test", "job", False) as bar:
+            parents = runner.map(os.getppid, [(), ()], bar, lambda job: 0)
+            handlers = runner.map(signal.getsignal, [(signal.SIGINT,), (signal.SIGTERM,)], bar, lambda job: 0)
+    finally:
+        runner.close()
+    assert runner.pool._mp_context.get_start_method() == "spawn"
+    assert parents == [os.getpid()] * 2 and handlers == [signal.SIG_IGN, signal.SIG_IGN]
+
+
 def test_an_unknown_format_is_refused(run, tmp_path, capsys):
     assert export(str(run), "--out", str(tmp_path / "out"), "--formats", "verl,tfrecord") == 2
     err = capsys.readouterr().err
