@@ -28,7 +28,8 @@ def test_make_wraps_human_in_human_rendering() -> None:
     # HumanRendering needs pygame (not a dependency): either the wrapper or gymnasium's install hint,
     # never GameEnv's "render_mode must be None or 'rgb_array'".
     try:
-        env = gym.make("depthfirst/Snake-v0", render_mode="human")
+        with pytest.warns(UserWarning, match="HumanRendering wrapper is being applied"):  # Gymnasium's note
+            env = gym.make("depthfirst/Snake-v0", render_mode="human")
     except DependencyNotInstalled:
         return
     assert isinstance(env, HumanRendering)
@@ -492,7 +493,8 @@ def test_reset_refuses_options_it_would_ignore() -> None:
 def test_an_unknown_render_mode_names_the_ones_gym_make_takes() -> None:
     # The message said "must be None or 'rgb_array'" to a gym.make user, for whom 'human' works too.
     with pytest.raises(ValueError, match=r"'rgb_array' \(through gym.make also 'rgb_array_list' or "
-                                         r"'human'\), got 'rgb'"):
+                                         r"'human'\), got 'rgb'"), \
+            pytest.warns(UserWarning, match="render_mode='rgb' that is not in the possible render_modes"):
         gym.make("depthfirst/Snake-v0", render_mode="rgb")
 
 
