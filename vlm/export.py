@@ -638,7 +638,13 @@ def export(opts: ExportOptions) -> dict[str, Any]:
                 runner.close(stop=stopped)  # workers are done (or killed) before the partial folder goes
         finally:
             torch.set_num_threads(threads)
-        if file_sha1(run.checkpoint) != played_sha1:  # the workers may have loaded another policy
+        try:
+            now_sha1 = file_sha1(run.checkpoint)
+        except FileNotFoundError:  # a training run deletes all but its newest checkpoints
+            raise ExportError(f"{run.checkpoint} was removed during the export (is the run still training? "
+                              "it keeps only its newest checkpoints); copy the checkpoint out of the run "
+                              "folder and give the copy as --checkpoint") from None
+        if now_sha1 != played_sha1:  # the workers may have loaded another policy
             raise ExportError(f"{run.checkpoint} changed during the export (is the run still training?); "
                               "export a checkpoint that stays, --checkpoint "
                               f"{run.path / 'checkpoints' / 'step_<N>.zip'}")

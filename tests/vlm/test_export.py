@@ -844,6 +844,29 @@ def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, caps
     assert not out.exists()
 
 
+def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
+                                                                                   monkeypatch):
+    # A training run deletes all but its newest checkpoints: the one exported may go while it plays.
+    import vlm.export
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    real = vlm.export._play_and_replay
+
+    def training_deletes_it_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        (mine / "model.zip").unlink()
+        return result
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", training_deletes_it_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress") == 2
+    err = capsys.readouterr().err
+    # It said "--out ... could not be written (No such file or directory: .../model.zip)".
+    assert "model.zip was removed during the export" in err and "give the copy as --checkpoint" in err
+    assert "could not be written" not in err and not out.exists()
+
+
 def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     """Ctrl-C in a terminal signals the whole process group: the workers ignore it, the parent stops
     them, removes its work and says so in one line (no traceback from a worker)."""
