@@ -3,9 +3,9 @@
 W worker processes each own one batched ``Game`` of B boards. Observations, actions, rewards, flags
 and ended episodes' last observations and figures travel through shared memory; commands and the
 count of ended episodes travel through pipes, which is also how workers sleep between steps (a
-blocking ``recv``, never a busy-wait). ``W=0`` steps
-the game in this process: for cheap cores (Snake: microseconds per batch) an inter-process round trip
-costs more than the step itself, so that is their default.
+blocking ``recv``, never a busy-wait). ``W=0`` steps the game in this process: for cheap cores (Snake:
+microseconds per batch) an inter-process round trip costs more than the step itself, so that is their
+default.
 
 Seeds: board k's e-th episode (e = 0, 1, ...) is seeded ``seed + k + e * num_envs``, whatever the
 worker layout, so episodes are reproducible and board k's first episode equals

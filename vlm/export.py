@@ -6,9 +6,10 @@ checked before any work starts. The export is built in a hidden sibling folder a
 only when complete, so a failed or interrupted export never leaves a half-written dataset, and an
 existing one is replaced (``--overwrite``) only by a finished new one.
 
-Parallelism: episodes go in fixed chunks of ``CHUNK`` to ``--workers`` processes, which play them, then
-replay the kept ones writing frames, task images and step rows. Chunks, seeds and record ids do not
-depend on the number of workers, so the same command gives byte-identical records with any ``--workers``.
+Parallelism: episodes go in fixed chunks of ``CHUNK`` to ``--workers`` processes (one chunk plays in this
+process), which play them, then replay the kept ones writing frames, task images and step rows. Chunks,
+seeds and record ids do not depend on the number of workers, so the same command gives byte-identical
+records with any ``--workers``.
 The workers ignore Ctrl-C and SIGTERM: the parent stops them and cleans up, so one message is shown.
 
 An export without task records (``--tasks-per-state 0``) is trajectories only: no record files, no
@@ -302,16 +303,16 @@ _EXPORT_FILE_PARTS = [pattern.split("/") for pattern in EXPORT_FILES]
 # ------------------------------------------------------------------------------------ worker side
 
 _MODEL: Any = None
-# The running job's progress(episodes ended, steps played): the parent's bar, directly (one worker) or
-# through _PROGRESS_QUEUE (a pool); None outside a job.
+# The running job's progress(episodes ended, steps played): the parent's bar, directly (jobs run in this
+# process) or through _PROGRESS_QUEUE (a pool); None outside a job.
 _PROGRESS: Callable[[int, int], Any] | None = None
 _PROGRESS_QUEUE: Any = None  # in a pool's worker: where _pooled_job sends (job, episodes, steps)
 REFRESH_S = 0.25  # steps are passed on (and shown) at most this often; every episode's end at once
 
 
 def _init_worker(run: RunInfo, device: str, queue: Any) -> None:
-    # A Ctrl-C reaches only the parent, which stops the workers (close). Set here, not only inherited: a
-    # fork server started by a GameVecEnv ignores SIGINT alone.
+    # A Ctrl-C reaches only the parent, which stops the workers (close). Set here, not only inherited: the
+    # fork server ignores SIGINT alone (envs.vector.start_forkserver).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     import torch
@@ -516,8 +517,8 @@ def _pool_context(env: str) -> Any:
 
 
 class _Runner:
-    """Runs jobs in this process (one worker, or one job) or in a pool of processes (forked from a fork
-    server)."""
+    """Runs jobs in this process (one worker, or one job) or in a pool of processes (forked from the fork
+    server, or spawned where there is none: ``_pool_context``)."""
 
     def __init__(self, run: RunInfo, workers: int, device: str, model: Any, jobs: int) -> None:
         self.pool: ProcessPoolExecutor | None = None
