@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -656,6 +657,9 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         remove_folders(made)
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
+        if isinstance(e, BrokenProcessPool):  # killed from outside: most often by the out-of-memory killer
+            raise ExportError(f"an export worker process died ({str(e).rstrip('.')}); if the machine ran "
+                              "out of memory, export with fewer --workers") from None
         if isinstance(e, OSError):  # a full disk (here or in a worker)
             raise _not_written(out, e) from None
         raise

@@ -867,6 +867,30 @@ def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_di
     assert "could not be written" not in err and not out.exists()
 
 
+def test_a_worker_killed_during_the_export_is_one_clear_error(run, tmp_path, capsys, monkeypatch):
+    # The out-of-memory killer, say: the pool broke, and the script printed BrokenProcessPool's traceback.
+    import vlm.export
+
+    real_map, real_wait = vlm.export._Runner.map, vlm.export.wait
+
+    def map_killing_its_workers(self, *args, **kwargs):
+        def wait(*wait_args, **wait_kwargs):
+            for proc in self.pool._processes.values():
+                os.kill(proc.pid, signal.SIGKILL)
+            return real_wait(*wait_args, **wait_kwargs)
+
+        monkeypatch.setattr(vlm.export, "wait", wait)
+        return real_map(self, *args, **kwargs)
+
+    monkeypatch.setattr(vlm.export._Runner, "map", map_killing_its_workers)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", str(CHUNK + 1), "--workers", "2",
+                  "--tasks-per-state", "0", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "error: an export worker process died" in err and "fewer --workers" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     """Ctrl-C in a terminal signals the whole process group: the workers ignore it, the parent stops
     them, removes its work and says so in one line (no traceback from a worker)."""
