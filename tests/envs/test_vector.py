@@ -371,6 +371,32 @@ def test_the_fork_server_starts_before_the_probe_game(monkeypatch):
     assert order == ["fork server", "game"]  # the workers make their games in their own processes
 
 
+_MODULES_OF_A_FORKED_PROCESS = """
+import sys
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from envs.vector import prepare_workers
+assert prepare_workers(sys.argv[1])
+missing = f"sorted(set({sys.argv[2:]!r}) - set(__import__('sys').modules))"  # in the forked process
+with ProcessPoolExecutor(1, mp_context=mp.get_context("forkserver")) as pool:  # no initializer: as forked
+    print(pool.submit(eval, missing).result())
+"""
+
+
+def test_a_process_forked_from_the_workers_server_starts_with_their_modules_imported():
+    # The worker's and the game's modules and Numba's set-up (envs.jit_warmup), each a second or more a
+    # worker: dropping one from the preload slowed every worker's start and failed no test.
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        pytest.skip("no fork server on this system")
+    modules = ["envs.worker", "envs.jit_warmup", "envs.snake", "numba"]
+    done = subprocess.run([sys.executable, "-c", _MODULES_OF_A_FORKED_PROCESS, "snake", *modules],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def test_a_worker_whose_parent_stopped_leaves_quietly():
     """A Ctrl-C while a worker starts: the parent has gone when the worker answers "ok". It exited with a
     BrokenPipeError traceback (status 1)."""
