@@ -165,3 +165,29 @@ def test_the_workers_fork_server_starts_before_the_game_is_checked(scripts, tmp_
             "--device", "cpu", "--run-dir", str(run)]
     assert scripts.train_ppo.main(argv) == 2 and not run.exists()
     assert order == (["fork server for snake", "game"] if workers else ["game"]), order
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_resumes_workers_fork_server_starts_before_its_game_is_checked(scripts, tmp_path, monkeypatch,
+                                                                          workers):
+    # As for a new run: a resume checks its game's memory on one board, then makes its vector env.
+    import envs
+    import envs.vector
+    from agents.config import load_config, resolve
+
+    order = []
+    monkeypatch.setattr(envs.vector, "prepare_workers", lambda game: order.append(f"fork server for {game}"))
+
+    def made(*args, **kwargs):
+        order.append("game")
+        raise ValueError("stop at the check")
+
+    monkeypatch.setattr(envs, "make_game", made)
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = resolve({**load_config("snake"), "policy": "tiny", "device": "cpu"}, False)
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (run / "model.zip").write_bytes(b"")  # a checkpoint to resume from: the game is checked before it loads
+    argv = ["--resume", str(run), "--num-workers", str(workers), "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 2
+    assert order == (["fork server for snake", "game"] if workers else ["game"]), order
