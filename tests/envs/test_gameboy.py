@@ -532,6 +532,9 @@ def test_set_state_refuses_a_dict_of_no_state_of_the_game(game: PokemonRed) -> N
         generic.close()
 
 
+_DROP = object()  # the key is left out
+
+
 @pytest.mark.parametrize("key, bad, error", [
     ("emulator", 5, r"state's emulator must be text \(zlib \+ base64\) as get_state returns, got int"),
     ("frames", ["x"], r"state's frames must be text .*, got list"),
@@ -544,6 +547,17 @@ def test_set_state_refuses_a_dict_of_no_state_of_the_game(game: PokemonRed) -> N
     ("tracker.facts", {}, r"not a pokemon_red state's tracker facts: it lacks 'map'"),
     ("tracker.terms", 5, r"a pokemon_red state's tracker terms must be a dict"),
     ("tracker.still", None, r"state's tracker still must be a whole number >= 0, got None"),
+    # Each passed with its check mutated away (a bad base64 string was binascii's error naming no key; the
+    # others were taken, or failed once the emulator was loaded).
+    ("frames", "abc", r"state's frames is damaged \(not zlib \+ base64"),  # base64's padding
+    ("tracker.visits", [[0, 3, 3, 1.0, 0, 9]], r"visits\[0\] must be \[map, x, y, count, last step\]"),
+    ("tracker.visits", [[0, 256, 3, 1.0, 0]], r"visits\[0\] must be between 0 and 255, got 256"),
+    ("tracker.pos", [0, 4, 3], r"state's tracker pos \[0, 4, 3\] is not one of its visits"),
+    ("tracker.maps", [256], r"state's tracker maps must be between 0 and 255, got 256"),
+    ("tracker.facts.levels", [], r"state's tracker facts levels must hold party_count \(1\) numbers"),
+    ("tracker.facts.hp", _DROP, r"not a pokemon_red state's tracker facts: it lacks 'hp'"),
+    ("tracker.terms.still", _DROP, r"not a pokemon_red state's tracker terms: it lacks 'still'"),
+    ("swarm_source", 5, r"state's swarm_source must be a file name or null, got 5"),
 ])
 def test_set_state_refuses_a_value_of_the_wrong_type_naming_its_key(game: PokemonRed, key: str, bad: Any,
                                                                     error: str) -> None:
@@ -553,10 +567,17 @@ def test_set_state_refuses_a_value_of_the_wrong_type_naming_its_key(game: Pokemo
 
     fresh(game)
     state = copy.deepcopy(game.get_state(1))
+    assert state["tracker"]["pos"] == [0, 3, 3] and state["tracker"]["facts"]["party_count"] == 1  # as named
     act(game, RIGHT)
     before = unpack_bytes(game.get_state(0)["emulator"])
-    where, _, leaf = key.rpartition(".")
-    (state[where] if where else state)[leaf] = bad
+    *path, leaf = key.split(".")
+    where = state
+    for k in path:
+        where = where[k]
+    if bad is _DROP:
+        del where[leaf]
+    else:
+        where[leaf] = bad
     with pytest.raises(ValueError, match=error):
         game.set_state(0, state)
     assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
@@ -570,6 +591,10 @@ def test_a_gameboy_states_last_figures_are_checked_naming_the_key() -> None:
             g.set_state(0, {**state, "last": 5})
         with pytest.raises(ValueError, match=r"state's last score must be a finite number, got 'x'"):
             g.set_state(0, {**state, "last": {**state["last"], "score": "x"}})
+        # A step compares the lives with the last figures' (it was a KeyError at the next step).
+        last = {k: v for k, v in state["last"].items() if k != "lives"}
+        with pytest.raises(ValueError, match=r"not a gameboy state's last: it lacks 'lives'"):
+            g.set_state(0, {**state, "last": last})
         g.set_state(0, state)
         assert g.get_state(0) == state
     finally:
