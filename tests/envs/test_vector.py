@@ -371,6 +371,29 @@ def test_the_fork_server_starts_before_the_probe_game(monkeypatch):
     assert order == ["fork server", "game"]  # the workers make their games in their own processes
 
 
+@pytest.mark.parametrize(("start_method", "workers", "started"),
+                         [("forkserver", 1, True), ("spawn", 1, False), ("forkserver", 0, False)])
+def test_only_an_env_whose_workers_are_forked_from_the_server_starts_it(monkeypatch, start_method, workers,
+                                                                        started):
+    # A spawn env's workers, or no workers, need no fork server: an idle process holding the preload.
+    import multiprocessing as mp
+
+    import envs.vector as vector
+
+    if start_method not in mp.get_all_start_methods():
+        pytest.skip(f"no {start_method} on this system")
+    calls: list[str] = []
+
+    def made(*args, **kwargs):
+        raise RuntimeError("stop at the probe game")
+
+    monkeypatch.setattr(vector, "prepare_workers", calls.append)
+    monkeypatch.setattr(vector, "make_game", made)
+    with pytest.raises(RuntimeError, match="stop at the probe game"):
+        GameVecEnv("snake", 2, num_workers=workers, start_method=start_method)
+    assert calls == (["snake"] if started else [])
+
+
 _MODULES_OF_A_FORKED_PROCESS = """
 import sys
 import multiprocessing as mp
