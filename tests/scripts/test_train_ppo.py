@@ -145,14 +145,12 @@ def test_a_run_folder_name_that_is_not_utf8_is_refused_before_anything_is_made(s
     assert scripts.train_ppo.parser().parse_args(["--run-dir", utf8]).run_dir == utf8
 
 
-@pytest.mark.parametrize("workers", [0, 1])
-def test_the_workers_fork_server_starts_before_the_game_is_checked(scripts, tmp_path, monkeypatch, workers):
-    """The fork server of the workers to come imports (Numba's set-up, a Game Boy game's PyBoy: 1-2 s) while
-    the game is checked; it started only with the vector env, once the check's board had been made."""
+def record_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The workers' fork server and the games train_ppo starts, in order; the first game stops the command."""
     import envs
     import envs.vector
 
-    order = []
+    order: list[str] = []
     monkeypatch.setattr(envs.vector, "prepare_workers", lambda game: order.append(f"fork server for {game}"))
 
     def made(*args, **kwargs):
@@ -160,6 +158,14 @@ def test_the_workers_fork_server_starts_before_the_game_is_checked(scripts, tmp_
         raise ValueError("stop at the check")
 
     monkeypatch.setattr(envs, "make_game", made)
+    return order
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_the_workers_fork_server_starts_before_the_game_is_checked(scripts, tmp_path, monkeypatch, workers):
+    """The fork server of the workers to come imports (Numba's set-up, a Game Boy game's PyBoy: 1-2 s) while
+    the game is checked; it started only with the vector env, once the check's board had been made."""
+    order = record_starts(monkeypatch)
     run = tmp_path / "run"
     argv = ["--env", "snake", "--num-envs", "8", "--num-workers", str(workers), "--policy", "tiny",
             "--device", "cpu", "--run-dir", str(run)]
@@ -171,18 +177,9 @@ def test_the_workers_fork_server_starts_before_the_game_is_checked(scripts, tmp_
 def test_a_resumes_workers_fork_server_starts_before_its_game_is_checked(scripts, tmp_path, monkeypatch,
                                                                           workers):
     # As for a new run: a resume checks its game's memory on one board, then makes its vector env.
-    import envs
-    import envs.vector
     from agents.config import load_config, resolve
 
-    order = []
-    monkeypatch.setattr(envs.vector, "prepare_workers", lambda game: order.append(f"fork server for {game}"))
-
-    def made(*args, **kwargs):
-        order.append("game")
-        raise ValueError("stop at the check")
-
-    monkeypatch.setattr(envs, "make_game", made)
+    order = record_starts(monkeypatch)
     run = tmp_path / "run"
     run.mkdir()
     cfg = resolve({**load_config("snake"), "policy": "tiny", "device": "cpu"}, False)
