@@ -42,6 +42,7 @@ from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
 from agents.interrupts import settled, uninterruptible
 from agents.runs import (
+    KEEP_CHECKPOINTS,
     OS_LITTER,
     RunError,
     check_output_folder,
@@ -640,16 +641,17 @@ def export(opts: ExportOptions) -> dict[str, Any]:
                 runner.close(stop=stopped)  # workers are done (or killed) before the partial folder goes
         finally:
             torch.set_num_threads(threads)
-        try:
-            now_sha1 = file_sha1(run.checkpoint)
-        except FileNotFoundError:  # a training run deletes all but its newest checkpoints
-            raise ExportError(f"{run.checkpoint} was removed during the export (is the run still training? "
-                              "it keeps only its newest checkpoints); copy the checkpoint out of the run "
-                              "folder and give the copy as --checkpoint") from None
-        if now_sha1 != played_sha1:  # the workers may have loaded another policy
-            raise ExportError(f"{run.checkpoint} changed during the export (is the run still training?); "
-                              "export a checkpoint that stays, --checkpoint "
-                              f"{run.path / 'checkpoints' / 'step_<N>.zip'}")
+        try:  # the workers may have loaded another policy
+            now_sha1: str | None = file_sha1(run.checkpoint)
+        except FileNotFoundError:
+            now_sha1 = None
+        if now_sha1 != played_sha1:
+            # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
+            how = "changed" if now_sha1 else "was removed"
+            raise ExportError(
+                f"{run.checkpoint} {how} during the export (is the run still training? it rewrites model.zip "
+                f"and keeps only its {KEEP_CHECKPOINTS} newest checkpoints); copy the checkpoint out of the "
+                "run folder and give the copy as --checkpoint")
         summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
     except BaseException as e:
         lock.close()

@@ -842,10 +842,11 @@ def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, caps
     out = tmp_path / "out"
     assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress") == 2
     err = capsys.readouterr().err
-    assert "model.zip changed during the export (is the run still training?)" in err
-    # The checkpoint to give instead is named in the run (it said checkpoints/step_<N>.zip, a path relative
-    # to the folder the export ran in, not to the run).
-    assert f"--checkpoint {mine / 'checkpoints' / 'step_<N>.zip'}" in err
+    assert "model.zip changed during the export (is the run still training?" in err
+    # A copy is what stays: it suggested the run's checkpoints/step_<N>.zip, which a training run deletes
+    # past its newest 3 (that export then failed with "was removed").
+    assert "copy the checkpoint out of the run folder and give the copy as --checkpoint" in err
+    assert "step_<N>.zip" not in err
     assert not out.exists()
 
 
