@@ -115,8 +115,8 @@ def start_forkserver() -> None:
 
 def prepare_workers(game: str, modules: Sequence[str] = ("envs.worker",)) -> bool:
     """Start the fork server that ``game``'s workers are forked from, unless one runs (a process's first
-    server and its preload serve all its processes); False where there is no fork server. It imports
-    ``modules`` (the workers' own: the vector env's, or the export's), the game's module and its
+    server, with its preload, serves all its envs and exports); False where there is no fork server. It
+    imports ``modules`` (the workers' own: the vector env's, or the export's), the game's module and its
     ``WORKER_PRELOAD`` and sets Numba up once: each worker forked from it skips all that (a second or more
     each) and loads its kernels from the disk cache. It imports in the background, so a caller starts it
     before other work: ``GameVecEnv`` before its probe game, train_ppo.py before it checks the game."""
