@@ -76,6 +76,7 @@ _PARTY_COUNT, _MAP, _X, _Y, _BADGES, _BATTLE, _EVENTS, _LEVEL, _HP, _MAX_HP = (
                                       "event_flags", "party_level", "party_hp", "party_max_hp"))
 _EVENTS_SIZE, _PARTY_STRIDE = _F["event_flags"].size, _F["party_level"].stride
 _GRID = 256  # x and y are bytes: one visited grid per (board, map) covers every tile
+_VISIT_CELL = ("map", "x", "y")  # a visit's first three values, as state errors name them
 
 
 @numba.njit(cache=True, nogil=True)
@@ -467,8 +468,10 @@ class PokemonRed(GameBoyGame):
             if not isinstance(visit, (list, tuple)) or len(visit) != 5:
                 raise ValueError(f"{what} must be [map, x, y, count, last step] as get_state returns, "
                                  f"got {visit!r}")
-            m, x, y = (whole(what, v, 0, _GRID - 1) for v in visit[:3])  # a byte each: the grid's index
-            visits[(m, x, y)] = [finite(what, visit[3]), whole(what, visit[4], 0)]
+            # a byte each: the map's number and the tile's place in its 256×256 visited grid
+            m, x, y = (whole(f"{what} {name}", v, 0, _GRID - 1)
+                       for name, v in zip(_VISIT_CELL, visit[:3], strict=True))
+            visits[(m, x, y)] = [finite(f"{what} count", visit[3]), whole(f"{what} last step", visit[4], 0)]
         pos = tuple(state_cell("state's tracker pos", t["pos"], 3))
         if pos not in visits:  # the visited mask is drawn from its map's grid
             raise ValueError(f"state's tracker pos {list(pos)} is not one of its visits")

@@ -551,7 +551,7 @@ _DROP = object()  # the key is left out
     # others were taken, or failed once the emulator was loaded).
     ("frames", "abc", r"state's frames is damaged \(not zlib \+ base64"),  # base64's padding
     ("tracker.visits", [[0, 3, 3, 1.0, 0, 9]], r"visits\[0\] must be \[map, x, y, count, last step\]"),
-    ("tracker.visits", [[0, 256, 3, 1.0, 0]], r"visits\[0\] must be between 0 and 255, got 256"),
+    ("tracker.visits", [[0, 256, 3, 1.0, 0]], r"visits\[0\] x must be between 0 and 255, got 256"),
     ("tracker.pos", [0, 4, 3], r"state's tracker pos \[0, 4, 3\] is not one of its visits"),
     ("tracker.maps", [256], r"state's tracker maps must be between 0 and 255, got 256"),
     ("tracker.facts.levels", [], r"state's tracker facts levels must hold party_count \(1\) numbers"),
