@@ -108,6 +108,7 @@ class PokemonRed(GameBoyGame):
     STATE_KEYS: ClassVar[tuple[str, ...]] = (*GameBoyGame.STATE_KEYS, "tracker")
     FACT_KEYS: ClassVar[tuple[str, ...]] = ("map", "x", "y", "badges", "event_flags", "party_count", "levels",
                                             "hp", "max_hp", "battle_type")  # read_facts'
+    PARTY_FACTS: ClassVar[tuple[str, ...]] = ("levels", "hp", "max_hp")  # lists of one number a party member
     TRACKER_KEYS: ClassVar[tuple[str, ...]] = ("visits", "maps", "pos", "still", "facts", "best_events",
                                                "best_badges", "best_level", "heals", "blackouts", "terms")
 
@@ -171,8 +172,7 @@ class PokemonRed(GameBoyGame):
     @staticmethod
     def _copy_facts(facts: dict[str, Any]) -> dict[str, Any]:
         """``facts`` with its own lists: a state given out or taken in shares none with the board."""
-        return {**facts, "levels": list(facts["levels"]), "hp": list(facts["hp"]),
-                "max_hp": list(facts["max_hp"])}
+        return {**facts, **{k: list(facts[k]) for k in PokemonRed.PARTY_FACTS}}
 
     @staticmethod
     def _hp_fractions(facts: dict[str, Any]) -> list[float]:
@@ -480,22 +480,22 @@ class PokemonRed(GameBoyGame):
         party = whole("state's tracker facts party_count", facts["party_count"], 0)
         read: dict[str, Any] = {}
         for k in self.FACT_KEYS:  # in read_facts' order, so a state comes back as it went in
-            if k not in ("levels", "hp", "max_hp"):
-                read[k] = whole(f"state's tracker facts {k}", facts[k], 0)
-                continue
-            values = state_list(f"state's tracker facts {k}", facts[k])
-            if len(values) != party:
-                raise ValueError(f"state's tracker facts {k} must hold party_count ({party}) numbers, "
-                                 f"got {values}")
-            read[k] = [whole(f"state's tracker facts {k}", v, 0) for v in values]
+            what = f"state's tracker facts {k}"
+            if k in self.PARTY_FACTS:
+                values = state_list(what, facts[k])
+                if len(values) != party:
+                    raise ValueError(f"{what} must hold party_count ({party}) numbers, got {values}")
+                read[k] = [whole(what, v, 0) for v in values]
+            else:
+                read[k] = whole(what, facts[k], 0)
         check_state_keys(self.name, t["terms"], tuple(self.weights), "state's tracker terms")
         swarm_source = state.get("swarm_source")
         if swarm_source is not None and not isinstance(swarm_source, str):
             raise ValueError(f"state's swarm_source must be a file name or null, got {swarm_source!r}")
         return {
             "visits": visits, "swarm_source": swarm_source,
-            "maps": {whole("state's tracker maps", m, 0, 255) for m in state_list("state's tracker maps",
-                                                                                 t["maps"])},
+            "maps": {whole("state's tracker maps", m, 0, _GRID - 1)
+                     for m in state_list("state's tracker maps", t["maps"])},
             "track": {
                 "pos": pos, "still": whole("state's tracker still", t["still"], 0), "facts": read,
                 **{k: whole(f"state's tracker {k}", t[k], 0)
