@@ -79,10 +79,10 @@ from vlm.trajectories import (
 )
 from vlm.verify import spec_problem
 
-# What a worker imports before its first job (torch, SB3: with Numba's one-off set-up ~3 s a worker on the
-# 2-core box), done once in the fork server the workers are forked from (envs.vector.prepare_workers adds
-# Numba's set-up and the game's modules).
-_PRELOAD = ("vlm.export", "torch", "agents.train")
+# What a worker imports before its first job (torch through vlm.export's own imports, SB3 through
+# agents.train: with Numba's one-off set-up ~3 s a worker on the 2-core box), done once in the fork server
+# the workers are forked from (envs.vector.prepare_workers adds Numba's set-up and the game's modules).
+_PRELOAD = ("vlm.export", "agents.train")
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
 OWNER = ".owner"  # locked in the partial folder while an export writes it: a second one is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
