@@ -260,8 +260,7 @@ class GameVecEnv(VecEnv):
         """Send ``cmd`` to workers and gather replies, noticing dead workers within ``_POLL_S`` (see
         ``_worker_died``; ``retry=False``: a death raises, as in a command already retried). In process
         (``W=0``) the one game answers as worker 0, whatever ``workers`` says."""
-        if self._closed:  # else the closed workers look dead and get restarted, outliving the env
-            raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
+        self._check_open()  # else the closed workers look dead and get restarted, outliving the env
         if self._local is not None:
             return {0: self._local.handle(cmd, data)}
         targets = list(range(self.num_workers)) if workers is None else list(workers)
@@ -421,9 +420,12 @@ class GameVecEnv(VecEnv):
             self._refuse_step()
         self._shared.actions[:] = checked_actions(actions, self.num_envs, self.action_names)
 
-    def _refuse_step(self) -> None:
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
+
+    def _refuse_step(self) -> None:
+        self._check_open()
         raise ResetNeeded(f"call reset() before step(): this GameVecEnv ({self.game_name!r}) was never "
                           "reset, so its boards hold no episode yet")
 
