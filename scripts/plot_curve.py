@@ -34,13 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     # splitext, not Path.suffix: "c." has the suffix "." (refused below), not none ("c..png" was written).
     suffix = os.path.splitext(out.name)[1]
-    if not (suffix or out.is_dir()):
-        out, suffix = out.with_suffix(".png"), ".png"  # what is written; the path printed is true
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit; the PNG is written whole or not
-            check_output_file(out, "--out", args.force, make_folders=True)
             # Before the events are read: matplotlib's own error named no flag.
             formats = image_formats()
+            if not suffix and out.name[1:].lower() in formats:  # ".png" has no suffix: .png.png was written
+                raise ValueError(f"--out {out}: name the file before its suffix, e.g. {out.parent / 'curve'}"
+                                 f"{out.name}")
+            if not (suffix or out.is_dir()):
+                out, suffix = out.with_suffix(".png"), ".png"  # what is written; the path printed is true
+            check_output_file(out, "--out", args.force, make_folders=True)
             if suffix[1:].lower() not in formats:
                 raise ValueError(f"--out {out}: matplotlib writes no {suffix} file; end the name in .png "
                                  f"(or .{', .'.join(sorted(formats - {'png'}))})")

@@ -1661,6 +1661,19 @@ def test_an_out_ending_in_a_dot_is_refused_not_given_another(scripts, tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", [".png", ".PNG", ".svg"])
+def test_an_out_that_is_only_a_suffix_is_refused(scripts, tmp_path, capsys, monkeypatch, name):
+    # ".png" is a hidden name with no suffix to Python, so ".png" was added to it: .png.png was written.
+    import agents.curves
+
+    monkeypatch.setattr(agents.curves, "plot_curve", lambda *args, **kwargs: pytest.fail("the run was read"))
+    out = tmp_path / name
+    assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 2
+    assert f"error: --out {out}: name the file before its suffix, e.g. {tmp_path / 'curve'}{name}" in (
+        capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
