@@ -26,6 +26,7 @@ import pytest
 
 pytest.importorskip("pyboy")
 
+import gymnasium as gym
 from gymnasium.utils.env_checker import check_env
 
 import envs
@@ -444,10 +445,11 @@ def test_determinism_and_batched_equals_single() -> None:
     env.game.close()
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # check_env reports what it skips or finds as warnings
 def test_check_env_and_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    env = GameEnv(make(1, max_steps=50))
-    check_env(env, skip_render_check=True)
-    env.game.close()
+    # Registered, for its spec: on a bare GameEnv check_env skips its render-mode and close checks.
+    check_env(gym.make("depthfirst/PokemonRed-v0", rom=TEST_CARTRIDGE, max_steps=50,
+                       render_mode="rgb_array").unwrapped)
     line = ("envs.gameboy.pokemon:PokemonRed", "depthfirst/PokemonRed-v0")
     monkeypatch.setitem(envs.GAMES, "pokemon_red", line)
     g = envs.make_game("pokemon_red", num_envs=1, rom=TEST_CARTRIDGE)
@@ -809,9 +811,8 @@ def test_generic_game_on_the_test_cartridge() -> None:
         g.reset(np.array([0]), np.array([0], dtype=np.uint64))
         g.set_state(0, state)
         assert g.get_state(0) == state
-        env = GameEnv(GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE, max_steps=20))
-        check_env(env, skip_render_check=True)
-        env.game.close()
+        check_env(gym.make("depthfirst/GameBoy-v0", game="depthfirst_test", rom=TEST_CARTRIDGE, max_steps=20,
+                           render_mode="rgb_array").unwrapped)  # registered: render and close checked
     finally:
         g.close()
     with pytest.raises(RomError, match=r"'DEPTHFIRST', expected 'TETRIS'"):
