@@ -578,7 +578,8 @@ class SnakeDuel(Game):
 
     def observe_opponent(self, out: np.ndarray) -> None:
         """Snake 1's view, (num_envs, 6, N, N): ``observe`` with own and opponent planes swapped."""
-        _observe(self.size, 1, self._all_boards, self._body, self._head, self._length, self._apple, out)
+        boards = self._boards(None, out)  # checks out's shape: the kernel wrote a short buffer's rows past it
+        _observe(self.size, 1, boards, self._body, self._head, self._length, self._apple, out)
 
     def bot_actions(self, player: int = 0, kind: str = "greedy") -> np.ndarray:
         """The scripted bot's move for snake ``player`` on every board (an evaluation baseline).

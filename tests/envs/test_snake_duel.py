@@ -440,6 +440,17 @@ def test_observe_opponent_is_the_mirror_of_observe():
         assert not (theirs == mine).all()
 
 
+def test_observe_opponent_refuses_a_buffer_without_a_row_per_board():
+    # The kernel does not check bounds: a one-board buffer on a two-board game had board 1's view written
+    # past its end, here into the array it is a view of (elsewhere, into whatever memory follows it).
+    game = SnakeDuel(2)
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    whole_buffer = np.zeros((2, 6, 10, 10), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"out must have shape \(2, 6, 10, 10\)"):
+        game.observe_opponent(whole_buffer[:1])
+    assert not whole_buffer.any()
+
+
 def test_opponent_sees_itself_as_the_learner():
     # Swap the two snakes in the state: snake 1's view of the original equals the learner's of the swap.
     game = SnakeDuel(1)
