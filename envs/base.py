@@ -44,9 +44,13 @@ def checked_actions(actions: Any, count: int, names: tuple[str, ...]) -> np.ndar
     return a.astype(np.int64, copy=False)
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "") -> int:
-    """``value`` as an int in [lo, hi] (no upper bound when ``hi`` is None), else a ValueError naming
-    ``name``; ``note`` follows the bounds (what they depend on).
+    """``value`` as an int in [lo, hi] (up to 2**63 - 1 when ``hi`` is None: the games keep their counts in
+    int64 arrays, and a state's max_rounds of 2**63 was an OverflowError after set_state had changed part
+    of the board), else a ValueError naming ``name``; ``note`` follows the bounds (what they depend on).
 
     NumPy integers and integral floats pass (values computed in a sweep; ``200.0`` in configs that earlier
     versions accepted), returned as a plain int; 2.5 does not, nor a bool (True for a count is a typo).
@@ -54,6 +58,8 @@ def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "")
     bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}"
     if not _is_whole(value):
         raise ValueError(f"{name} must be a whole number {bounds}{note}, got {value!r}")
+    if hi is None and value > _INT64_MAX:  # every count lands in an int64 array: NumPy's OverflowError
+        raise ValueError(f"{name} must be at most 2**63 - 1 (a 64-bit count){note}, got {value}")
     if value < lo or (hi is not None and value > hi):
         raise ValueError(f"{name} must be {bounds}{note}, got {value}")
     return int(value)

@@ -34,6 +34,9 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("snake_duel", {"win_reward": "1"}, "win_reward must be a finite number, got '1'"),
     ("snake_duel", {"start_length": 9}, "start_length must be between 2 and 5 on the 10×10 board, got 9"),
     ("snake_duel", {"max_rounds": 1.5}, "max_rounds must be a whole number >= 1, got 1.5"),
+    # Counts live in int64 arrays: past 2**63 - 1 NumPy's OverflowError, named no option.
+    ("snake_duel", {"max_rounds": 2**63}, "max_rounds must be at most 2**63 - 1 (a 64-bit count), got 9223"),
+    ("rotation", {"max_steps": 1e19}, "max_steps must be at most 2**63 - 1 (a 64-bit count), got 1e+19"),
     ("rotation", {"view_size": 20.5}, "view_size must be a whole number between 16 and 128, got 20.5"),
     ("rotation", {"step_cost": NAN}, "step_cost must be a finite number, got nan"),
     ("rotation", {"progress_reward": float("inf")}, "progress_reward must be a finite number, got inf"),

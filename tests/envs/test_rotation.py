@@ -564,6 +564,15 @@ def test_a_state_keeps_its_own_step_limit_until_the_board_resets():
     assert game.get_state(0)["max_steps"] == 50
 
 
+def test_set_state_refuses_a_step_limit_past_64_bits_leaving_the_board_as_it_was():
+    # It was NumPy's OverflowError on the last line of set_state, after the object and step were replaced.
+    game = fresh(1, seed=0)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=r"state's max_steps must be at most 2\*\*63 - 1"):
+        game.set_state(0, {**fresh(1, seed=13).get_state(0), "max_steps": 2**63})
+    assert game.get_state(0) == before
+
+
 def test_truncation_after_max_steps():
     game = fresh(1, seed=13, max_steps=5)
     for k in range(5):

@@ -758,6 +758,18 @@ def test_set_state_refuses_a_round_score_or_apple_count_no_game_reaches(change, 
         game.set_state(0, {**state, **change})
 
 
+def test_set_state_refuses_a_round_limit_past_64_bits_leaving_the_board_as_it_was():
+    # Read as any whole number, it was NumPy's OverflowError on the last line of set_state, after the
+    # snakes, apples and round had been replaced.
+    game = SnakeDuel(1)
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    before = game.get_state(0)
+    state = {**board(S1, "LEFT", S0, "RIGHT", rnd=3), "max_rounds": 2**63}
+    with pytest.raises(ValueError, match=r"state's max_rounds must be at most 2\*\*63 - 1"):
+        game.set_state(0, state)
+    assert game.get_state(0) == before
+
+
 def test_set_state_takes_the_round_limit_and_a_board_too_full_for_its_apples():
     game = SnakeDuel(1, size=6, num_apples=30)
     state = {**board(S0, "RIGHT", S1, "LEFT", rnd=100, score0=1), "size": 6, "done": True, "max_rounds": 100}
