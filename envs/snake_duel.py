@@ -79,7 +79,7 @@ from envs.base import (
 )
 from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
-from envs.snake import _DX, _DY, _OPPOSITE, DOWN, LEFT, RIGHT, UP, Snake, checked_path  # noqa: F401
+from envs.snake import _APPLE, _BG, _CHECKER, _DX, _DY, _OPPOSITE, DOWN, LEFT, RIGHT, UP, Snake, checked_path  # noqa: F401
 
 # Snake's moves, under its names and numbers (UP..RIGHT re-exported): checked_path reads a state's
 # direction by them, so the two games must not drift apart.
@@ -450,10 +450,8 @@ def _observe(size, swap, boards, body, head, length, apple, out):
 
 
 # -------------------------------------------------------------------------------------------- rendering
-_BG = np.array([24, 26, 33], dtype=np.uint8)
-_CHECKER = np.array([32, 35, 44], dtype=np.uint8)
-_APPLE = np.array([230, 57, 70], dtype=np.uint8)
-# Per snake: head, body near the head, body at the tail. Learner green/yellow, opponent blue/cyan.
+# The board and apples take Snake's colours (_BG, _CHECKER, _APPLE, imported above). Per snake: head, body
+# near the head, body at the tail. Learner green/yellow, opponent blue/cyan.
 _SNAKE_COLOURS = (
     (np.array([255, 214, 10]), np.array([82, 196, 26]), np.array([25, 90, 40])),
     (np.array([120, 230, 255]), np.array([40, 110, 230]), np.array([25, 45, 110])),
