@@ -770,11 +770,6 @@ class Rotation(Game):
                       self._views[i], np.empty((self.view_size, self.view_size)))
 
     @classmethod
-    def render_view(cls, shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndarray:
-        """One view of ``shape`` turned by ``rotation``; see the module-level ``render_view``."""
-        return render_view(shape, rotation, size)
-
-    @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
         """The target view (left) and the current view (right), 8·scale pixels each, with a divider."""
         scale = whole("scale", scale, 1)  # 0 was a ZeroDivisionError

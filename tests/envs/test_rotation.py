@@ -390,7 +390,7 @@ def test_render_shapes_and_dtypes():
         assert img.dtype == np.uint8 and img.shape == (8 * scale, 16 * scale + max(1, scale // 4), 3)
     left = Rotation.render_state(s, S // 8)[:, :S]
     assert (left == render_view(s, s["target_rotation"], S)).all()
-    view = Rotation.render_view({"cubes": s["cubes"], "colors": s["colors"]}, 5, 100)
+    view = render_view({"cubes": s["cubes"], "colors": s["colors"]}, 5, 100)
     assert view.shape == (100, 100, 3) and view.dtype == np.uint8
     assert (view == render_view(s, ROTATIONS[5], 100)).all()
     env = GameEnv(Rotation(), render_mode="rgb_array", render_scale=4)
