@@ -584,8 +584,10 @@ class SnakeDuel(Game):
 
         ``kind="random"`` draws from the boards' seeded streams, so it changes later apple places.
         """
-        if player not in (0, 1) or kind not in ("greedy", "random"):
-            raise ValueError(f"player must be 0 or 1 and kind 'greedy' or 'random', got {player}, {kind!r}")
+        # ``in (0, 1)`` let True and 1.0 through to the kernel: a Numba TypingError.
+        player = whole("player", player, 0, 1)
+        if kind not in ("greedy", "random"):
+            raise ValueError(f"kind must be 'greedy' or 'random', got {kind!r}")
         out = np.zeros(self.num_envs, dtype=np.int64)
         _bot_actions(player, OPPONENTS.index(kind), self.size, self._body, self._head, self._length,
                      self._direction, self._occ, self._apple, self._rng, _DX, _DY, _OPPOSITE, out)

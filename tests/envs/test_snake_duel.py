@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -378,6 +379,21 @@ def test_random_bot_picks_uniformly_among_safe_moves():
     for i in range(n):
         game.set_state(i, {**open_, "rng": i})
     assert (game.bot_actions(1, "random") == moves).all()
+
+
+@pytest.mark.parametrize("player, kind, error", [
+    (True, "greedy", "player must be a whole number between 0 and 1, got True"),  # Numba's TypingError
+    (0.5, "greedy", "player must be a whole number between 0 and 1, got 0.5"),
+    (2, "greedy", "player must be between 0 and 1, got 2"),
+    ("1", "greedy", "player must be a whole number between 0 and 1, got '1'"),  # was shown as 1
+    (0, "policy", "kind must be 'greedy' or 'random', got 'policy'"),
+])
+def test_bot_actions_names_a_bad_player_or_kind(player, kind, error):
+    game = SnakeDuel(1)
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    with pytest.raises(ValueError, match=re.escape(error)):
+        game.bot_actions(player, kind)
+    assert greedy_action(game.get_state(0), 1.0) == game.bot_actions(np.int64(1))[0]  # 1.0 plays as 1
 
 
 def test_random_bot_draws_from_the_stream_only_when_it_has_a_choice():
