@@ -272,7 +272,7 @@ def _bot_action(b, p, kind, size, body, head, length, direction, occ, apple, rng
     own_tail = _tail(b, p, body, head, length, cells)
     opp_tail = _tail(b, q, body, head, length, cells)
     if _could_eat(b, q, size, body, head, direction, apple, dx, dy, opposite):
-        opp_tail = -1  # the learner's tail may stay: treat it as a wall
+        opp_tail = -1  # the other snake's tail may stay: treat it as a wall
     straight = direction[b, p]
     # Moves that are not surely fatal: on the board, onto an empty cell or a tail that moves away.
     n_safe = 0
