@@ -134,7 +134,7 @@ def _check_url(url: str) -> None:
                          "reports")
     if not parts.hostname:
         raise ValueError(f"the --vlm URL {url!r} names no host")
-    if parts.query or parts.fragment:
+    if "?" in url or "#" in url:  # an empty one too: urlsplit gives "", but the path added after it is lost
         raise ValueError(f"the --vlm URL {url!r} has a query or fragment ('?' or '#'): give the base URL "
                          "(e.g. http://localhost:8000/v1); /chat/completions is added to its path")
 

@@ -52,6 +52,9 @@ def test_endpoint_spec_parsing():
     ("m@http://exa mple.com/v1", "contains a space"),
     ("m@http:///v1", "names no host"),
     ("m@https://h/v1?api-key=k", "has a query or fragment"),
+    # An empty query or fragment (a pasted URL ending in '?' or '#') sent every request to another path.
+    ("m@https://h/v1?", "has a query or fragment"),
+    ("m@https://h/v1#", "has a query or fragment"),
     ("m@https://user:sk-secret@h/v1", "holds a user name or password: give the API key in an environment"),
 ])
 def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
