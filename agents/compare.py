@@ -98,11 +98,12 @@ _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
 
 def parse_count(text: str) -> float:
-    """``7.6B``, ``256M``, ``7e9`` -> a number."""
+    """``7.6B``, ``256M``, ``7e9`` -> a number (finite and > 0: the report's size axis is logarithmic)."""
     m = _SIZE.match(text)
-    if not m:
+    count = float(m.group(1)) * _SUFFIX[m.group(2).lower()] if m else 0.0
+    if not 0 < count < math.inf:
         raise ValueError(f"expected a count such as 7B, 256M or 7e9, got {text!r}")
-    return float(m.group(1)) * _SUFFIX[m.group(2).lower()]
+    return count
 
 
 def params_from_name(model: str) -> float | None:
