@@ -194,10 +194,10 @@ def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: 
 
 
 # ---------------------------------------------------------------------- figures
-def _stats(values: list[float]) -> dict[str, float]:
+def _stats(values: list[float]) -> dict[str, float | None]:
     a = np.asarray(values, dtype=np.float64)
-    if a.size == 0:
-        return {"mean": float("nan"), "median": float("nan"), "p95": float("nan")}
+    if a.size == 0:  # None, not NaN: report.json stays JSON that any reader takes
+        return {"mean": None, "median": None, "p95": None}
     return {"mean": float(a.mean()), "median": float(np.median(a)), "p95": float(np.percentile(a, 95))}
 
 
@@ -513,7 +513,7 @@ def recover_report(out: Path) -> list[str]:
 
 
 def _fmt(value: Any, spec: str = ".2f", none: str = "—") -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None:
         return none
     return format(value, spec)
 

@@ -603,6 +603,15 @@ def test_summary_score_length_latency_and_cache_figures():
     assert s["latency_s"]["p95"] == pytest.approx(np.percentile([*range(1, 21), 10.0], 95))
 
 
+def test_a_vlm_whose_every_request_failed_has_no_latency_and_its_summary_is_strict_json():
+    # Its latency figures were NaN, which report.json then held as NaN: not JSON to jq or JavaScript.
+    failed = Decision(0, 0, "UP", None, "error", "", None, 0, 0, 0.0, False, error="gave up")
+    run = PlayerRun("vlm", "vlm", None, "unknown", [Episode(1, 0.0, 1, 0.0, {}, [0], [failed])], 1.0)
+    s = summarize_run(run, None)
+    assert s["latency_s"] == {"mean": None, "median": None, "p95": None}
+    json.dumps(s, allow_nan=False)
+
+
 def test_worst_decisions_name_each_kind_and_rank_within_a_layer():
     def d(step, **kw):
         base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
