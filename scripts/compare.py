@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     players = []
     command = shlex.join(["python", "scripts/compare.py", *(argv or sys.argv[1:])])
-    stopped = "\ninterrupted: no report written (the VLM answers so far are cached for a re-run)"
+    stopped = "\ninterrupted: no report written" + (
+        " (the VLM answers so far are cached for a re-run)" if args.vlm and not args.no_cache else "")
     try:
         # Ctrl-C and SIGTERM: no report, answers so far stay cached. The players close inside it, so a
         # repeat while the requests on the wire are awaited is ignored (it was an exit with a traceback).

@@ -329,6 +329,28 @@ def test_a_signal_just_after_the_report_is_in_place_does_not_say_no_report_was_w
     assert (out / "report.json").is_file()
 
 
+@pytest.mark.parametrize("argv, cached", [
+    (["--vlm", "m@http://127.0.0.1:9/v1"], True),
+    # It said the VLM answers were cached with --no-cache, and with no VLM at all.
+    (["--vlm", "m@http://127.0.0.1:9/v1", "--no-cache"], False),
+    (["--specialist", "SPECIALIST"], False),
+])
+def test_a_stop_says_the_answers_are_cached_only_when_they_are(argv, cached, scripts, specialist, tmp_path,
+                                                               monkeypatch, capsys):
+    import agents.compare
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.compare, "play_all", stopped)
+    argv = [str(specialist) if a == "SPECIALIST" else a for a in argv]
+    assert scripts.compare.main(["--env", "snake", *argv, "--out", str(tmp_path / "out"), "--no-progress"]
+                                ) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: no report written" in err
+    assert ("cached for a re-run" in err) == cached, err
+
+
 def test_missing_matplotlib_is_named_before_any_episode(scripts, specialist, tmp_path, capsys, monkeypatch):
     import agents.compare
 
