@@ -82,7 +82,7 @@ def _excerpt(raw: bytes, limit: int = 160) -> str:
     """The start of a response body for an error message, on one line."""
     if not raw.strip():
         return "an empty body"
-    text = repr(safe_text(" ".join(raw[:limit].decode("utf-8", "replace").split())))
+    text = repr(" ".join(raw[:limit].decode("utf-8", "replace").split()))  # "replace" leaves no surrogate
     return text + (" …" if len(raw) > limit else "")
 
 
@@ -601,7 +601,7 @@ def _error_in_body(raw: bytes) -> str | None:
 
 def _error_message(raw: bytes) -> str:
     """The message of an error body: OpenAI's ``{"error": {"message"}}``, older vLLM's top-level
-    ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``; else the body's start."""
+    ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``; else the body's start (``_excerpt``)."""
     try:
         data = json.loads(raw)
         err = data.get("error")
@@ -614,7 +614,7 @@ def _error_message(raw: bytes) -> str:
                 return safe_text(data[key])
     except (ValueError, AttributeError):
         pass
-    return safe_text(raw[:200].decode("utf-8", "replace")) or "(empty body)"
+    return _excerpt(raw)
 
 
 def add_client_arguments(p: Any) -> None:

@@ -596,6 +596,20 @@ def test_error_bodies_of_other_servers_give_their_message(body, message):
         client(server).complete("q", [IMG])
 
 
+def test_an_error_body_that_is_no_json_is_quoted_on_one_line():
+    # A proxy's HTML error page was copied into the message as it came, line breaks and all.
+    page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>\r\n"
+    with ChatServer(default=lambda body: Reply(status=502, body=page)) as server, \
+            pytest.raises(ChatError, match=re.escape(
+                "last: HTTP 502: '<html> <head><title>502 Bad Gateway</title></head> <body>nginx</body> "
+                "</html>'")) as exc:
+        client(server, max_retries=0).complete("q", [IMG])
+    assert "\n" not in str(exc.value) and "\r" not in str(exc.value)
+    with ChatServer([Reply(status=404, body=b"")]) as server, \
+            pytest.raises(ChatConfigError, match="HTTP 404: an empty body"):
+        client(server).complete("q", [IMG])
+
+
 def test_cache_answers_repeat_questions_without_a_request(tmp_path):
     cache = ResponseCache(tmp_path / "cache")
     with ChatServer(default=lambda body: Reply(content=f"answer {len(body['messages'][0]['content'])}",
