@@ -246,6 +246,11 @@ class ChatClient:
         self.api_key_env = api_key_env if api_key is None else None  # named in a 401's message
         if api_key is None and api_key_env:
             api_key = os.environ.get(api_key_env) or None  # a local server usually needs none
+        if api_key and not (api_key.isascii() and api_key.isprintable()):
+            # http.client would refuse it at the first request, printing the key in its message.
+            source = f"${api_key_env}" if self.api_key_env else "the API key given"
+            raise ValueError(f"{source} holds a character no HTTP header can carry (a line break, a curly "
+                             "quote): set it to the key alone")
         self.api_key = api_key
         if not 0 < timeout < math.inf or max_retries < 0 or backoff < 0:  # NaN fails the comparison too
             raise ValueError("timeout must be a finite number > 0, max_retries and backoff >= 0")

@@ -576,6 +576,19 @@ def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch):
 
 
 
+@pytest.mark.parametrize("key", ["sk-secret\r", "sk-secret\n", "\u201csk-secret\u201d"])
+def test_a_key_no_header_can_carry_is_refused_before_any_request_without_showing_it(key, monkeypatch):
+    # A key with a line break (a .env file written on Windows) failed the first request with http.client's
+    # "Invalid header value b'Bearer sk-...'": the key itself on the terminal, and in CI logs.
+    monkeypatch.setenv("MY_VLM_KEY", key)
+    with pytest.raises(ValueError, match=r"\$MY_VLM_KEY holds a character no HTTP header") as exc:
+        ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"), api_key_env="MY_VLM_KEY")
+    assert "sk-secret" not in str(exc.value)
+    with pytest.raises(ValueError, match="the API key given holds") as exc:
+        ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"), api_key=key)
+    assert "sk-secret" not in str(exc.value)
+
+
 def test_a_request_refused_as_too_long_points_at_the_request_settings_not_the_key():
     message = ("This model's maximum context length is 4096 tokens. However, you requested 5120 tokens "
                "(1024 in the messages, 4096 in the completion).")
