@@ -309,7 +309,13 @@ class ChatClient:
                                  finish_reason=_text(hit.get("finish_reason")),
                                  refusal=_text(hit.get("refusal")))
         body = self._body(prompt, [png_data_url(im) for im in images])
-        reply = self._post_with_retries(json.dumps(body).encode("utf-8"))
+        try:
+            reply = self._post_with_retries(json.dumps(body).encode("utf-8"))
+        except ChatCancelled:  # not sent at all: no failed call
+            raise
+        except ChatError:
+            self.stats.add(failures=1)
+            raise
         if self.cache is not None and key is not None:
             self.cache.put(key, {"model": self.endpoint.model, "content": reply.content,
                                  "reasoning": reply.reasoning, "prompt_tokens": reply.prompt_tokens,
@@ -340,7 +346,6 @@ class ChatClient:
             except _TooLarge:
                 self._reached = True
                 self.stats.count_status("too large")
-                self.stats.add(failures=1)
                 what = (f"{self.endpoint.chat_url} sent a response over {self.max_response_bytes:,} bytes, "
                         "not read further")
                 if not self._understood:  # a download or another API, not a chat-completions endpoint
@@ -362,10 +367,8 @@ class ChatClient:
                     self.stats.count_status("connection")
                     last = f"cannot reach {self.endpoint.chat_url}: {reason}"
                     if not self._reached and _no_such_server(reason):  # a wrong URL, not a hiccup
-                        self.stats.add(failures=1)
                         raise ChatConfigError(f"{last} (is the server running? check the URL)") from None
                     if not self._reached and _tls_refused(reason):
-                        self.stats.add(failures=1)
                         raise ChatConfigError(f"{last} (the TLS handshake failed: an https:// URL for a "
                                               "plain http:// server, or a certificate that does not "
                                               "verify; check the URL)") from None
@@ -384,19 +387,16 @@ class ChatClient:
                             last = (f"HTTP 200 cut short: the connection closed after {len(raw)} bytes, "
                                     f"mid-answer: {_excerpt(raw)}")
                         elif not self._understood and error is not None:
-                            self.stats.add(failures=1)
                             raise ChatConfigError(f"{self.endpoint.chat_url} answered {last} (the server or "
                                                   "a proxy in front of it failed the request: check the "
                                                   "model name and the server's log)") from None
                         elif not self._understood:  # a wrong URL (a web page, another API), not a hiccup
-                            self.stats.add(failures=1)
                             raise ChatConfigError(f"{self.endpoint.chat_url} answered {last} (is it an "
                                                   "OpenAI-compatible chat-completions URL?)") from None
                     else:
                         self._understood = True
                         return reply
                 elif status == 429 and _out_of_quota(raw):  # out of credits: no wait brings them back
-                    self.stats.add(failures=1)
                     raise ChatConfigError(f"{self.endpoint.chat_url} refused the request with HTTP 429: "
                                           f"{_error_message(raw)} (the account is out of quota: add credits "
                                           "or use another key)")
@@ -404,7 +404,6 @@ class ChatClient:
                     last = f"HTTP {status}: {_error_message(raw)}"
                     wait = _retry_wait(headers)
                 elif 300 <= status < 400:
-                    self.stats.add(failures=1)
                     where = headers.get("location")
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} redirects (HTTP {status}) to "
@@ -413,10 +412,8 @@ class ChatClient:
                 elif status in (400, 413, 422) and self._understood:
                     # The server has sent chat completions: this request itself was refused (too long
                     # for the context, a frame a moderation filter rejects); the run goes on without it.
-                    self.stats.add(failures=1)
                     raise ChatError(f"{self.endpoint}: HTTP {status} for this request: {_error_message(raw)}")
                 else:
-                    self.stats.add(failures=1)
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
                         f"{_error_message(raw)} ({self._what_to_check(status)})")
@@ -430,7 +427,6 @@ class ChatClient:
             else:
                 wait = min(wait, self.max_retry_after)
             self._sleep(wait)
-        self.stats.add(failures=1)
         raise ChatError(f"{self.endpoint}: gave up after {self.max_retries + 1} attempts; last: {last}")
 
     def _what_to_check(self, status: int) -> str:
