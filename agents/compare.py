@@ -478,7 +478,7 @@ def recover_report(out: Path) -> list[str]:
     power cut: no cleanup ran) left there: the previous report goes back in place as it was, unless the
     new one had replaced it whole; half-written new reports are removed. The folders of a comparison
     still running are left alone. Returns one line per folder dealt with."""
-    if not out.is_dir() or out.is_symlink():
+    if not out.is_dir():  # a link to a folder is one too: a report is written through it
         return []
     swaps: dict[str, dict[str, Path]] = {}
     for entry in out.iterdir():

@@ -779,6 +779,26 @@ def test_the_report_folders_of_a_running_comparison_are_left_alone(tmp_path):
     assert recover_report(tmp_path) == [] and (running / "report.json").is_file()
 
 
+def test_a_killed_comparisons_folders_in_an_out_that_is_a_link_are_put_right_too(tmp_path):
+    # The report is written through a linked --out, but its recovery skipped one: a comparison killed
+    # while moving the old report aside left it hidden for good, and --overwrite then refused the folder.
+    import subprocess
+
+    from agents.compare import recover_report
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id no process has now: a killed comparison's
+    target = tmp_path / "reports"
+    aside = target / f".report-moving-{dead.pid}-abc"
+    aside.mkdir(parents=True)
+    (aside / "report.json").write_text("{}")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert recover_report(link) == [f"put back the previous report, which a comparison killed while "
+                                    f"replacing it had moved to {aside.name}"]
+    assert sorted(e.name for e in target.iterdir()) == ["report.json"] and link.is_symlink()
+
+
 def test_leftover_report_folders_that_cannot_be_removed_are_one_clear_error(scripts, tmp_path, capsys,
                                                                             monkeypatch):
     import shutil
