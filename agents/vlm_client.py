@@ -134,6 +134,10 @@ def _check_url(url: str) -> None:
                          "reports")
     if not parts.hostname:
         raise ValueError(f"the --vlm URL {url!r} names no host")
+    if not parts.path.isascii():  # a host is sent IDNA-encoded, but a path only as ASCII
+        encoded = parts._replace(path=urllib.parse.quote(parts.path, safe="/%")).geturl()
+        raise ValueError(f"the --vlm URL {url!r} has a path that is not ASCII: give it percent-encoded, "
+                         f"{encoded}")
     if "?" in url or "#" in url:  # an empty one too: urlsplit gives "", but the path added after it is lost
         raise ValueError(f"the --vlm URL {url!r} has a query or fragment ('?' or '#'): give the base URL "
                          "(e.g. http://localhost:8000/v1); /chat/completions is added to its path")

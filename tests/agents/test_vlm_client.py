@@ -55,6 +55,8 @@ def test_endpoint_spec_parsing():
     # An empty query or fragment (a pasted URL ending in '?' or '#') sent every request to another path.
     ("m@https://h/v1?", "has a query or fragment"),
     ("m@https://h/v1#", "has a query or fragment"),
+    # urllib failed each request with "'ascii' codec can't encode character", after the specialist's play.
+    ("m@http://h/modèle/v1", "a path that is not ASCII: give it percent-encoded, http://h/mod%C3%A8le/v1"),
     ("m@https://user:sk-secret@h/v1", "holds a user name or password: give the API key in an environment"),
 ])
 def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
