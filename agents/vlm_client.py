@@ -431,7 +431,12 @@ class ChatClient:
             else:
                 wait = min(wait, self.max_retry_after)
             self._sleep(wait)
-        raise ChatError(f"{self.endpoint}: gave up after {self.max_retries + 1} attempts; last: {last}")
+        gave_up = f"{self.endpoint}: gave up after {self.max_retries + 1} attempts; last: {last}"
+        if not self._understood:  # never a chat completion: a server down or still loading, not a hiccup
+            # Going on played every decision's fallback, a whole run, and reported the VLM 100% invalid.
+            raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: is the server up "
+                                  "and done loading the model? check its log)")
+        raise ChatError(gave_up)
 
     def _what_to_check(self, status: int) -> str:
         """The setting a refused request points at: the key for 401/403 (naming the variable it is read

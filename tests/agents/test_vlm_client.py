@@ -432,12 +432,17 @@ def test_a_body_cut_short_without_content_length_is_retried_and_said(cut):
     url = _serve_raw([head + body[:cut], head + body])
     c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=1, sleep=lambda s: None)
     assert c.complete("q", [IMG]).content == "whole" and c.stats.retries == 1
+    said = f"last: HTTP 200 cut short: the connection closed after {cut} bytes"
     url = _serve_raw([head + body[:cut]])
     c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
-    with pytest.raises(ChatError, match=f"last: HTTP 200 cut short: the connection closed after {cut} bytes"
-                       ) as exc:
-        c.complete("q", [IMG])
-    assert type(exc.value) is ChatError
+    with pytest.raises(ChatConfigError, match=f"{said}.*no chat completion has come from it yet"):
+        c.complete("q", [IMG])  # given up before any answer: the run stops
+    url = _serve_raw([head + body, head + body[:cut]])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+    assert c.complete("q", [IMG]).content == "whole"
+    with pytest.raises(ChatError, match=said) as exc:
+        c.complete("q2", [IMG])
+    assert type(exc.value) is ChatError  # after an answer: this request's failure, the run goes on
 
 
 def test_a_chunked_body_cut_short_says_so_not_cannot_reach():
@@ -501,9 +506,11 @@ def test_a_connection_reset_before_any_answer_is_retried(monkeypatch):
         raise ConnectionResetError("reset by peer")  # a loading server, not a wrong URL
 
     monkeypatch.setattr(c, "_post", reset)
-    with pytest.raises(ChatError, match="gave up after 3 attempts") as exc:
+    # Retried; given up with no chat completion ever, the run stops (it played every decision's fallback
+    # and reported the VLM 100% invalid).
+    with pytest.raises(ChatConfigError, match=r"gave up after 3 attempts.*reset by peer.*no chat completion "
+                       r"has come from it yet: is the server up and done loading the model"):
         c.complete("q", [IMG])
-    assert type(exc.value) is ChatError
 
 
 @pytest.mark.parametrize("reason, fatal", [
@@ -532,7 +539,8 @@ def test_a_connection_failure_fails_at_once_only_before_any_answer_and_if_retryi
     monkeypatch.setattr(c, "_post", post)
     with pytest.raises(ChatError) as exc:
         c.complete("q", [IMG])
-    assert isinstance(exc.value, ChatConfigError) is fatal and len(sleeps) == (0 if fatal else 2)
+    # Fatal at once, or after the retries: no chat completion has come yet either way.
+    assert isinstance(exc.value, ChatConfigError) and len(sleeps) == (0 if fatal else 2)
     # Once the server has answered, the same failure is a hiccup: retried, and the answer after it kept.
     ok = (200, {}, b'{"choices": [{"message": {"content": "ok"}}]}')
     answers = iter([ok, None, ok])
