@@ -431,7 +431,8 @@ class ChatClient:
             else:
                 wait = min(wait, self.max_retry_after)
             self._sleep(wait)
-        gave_up = f"{self.endpoint}: gave up after {self.max_retries + 1} attempts; last: {last}"
+        attempts = self.max_retries + 1
+        gave_up = f"{self.endpoint}: gave up after {attempts} attempt{'s' * (attempts > 1)}; last: {last}"
         if not self._understood:  # never a chat completion: a server down or still loading, not a hiccup
             # Going on played every decision's fallback, a whole run, and reported the VLM 100% invalid.
             raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: is the server up "
