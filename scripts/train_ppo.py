@@ -345,7 +345,12 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             probe = {k: v for k, v in cfg["env_kwargs"].items() if k != "archive_dir"}
             if probe.get("swarm"):
                 probe["swarm"] = False
-            check_memory(cfg, observation_shape(cfg["env"], probe, cfg["num_workers"]), resume=True)
+            try:
+                shape = observation_shape(cfg["env"], probe, cfg["num_workers"])
+            except ValueError as e:  # a game option of config.yaml (--resume takes no game flag to change)
+                raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
+                                 f"refuses: {e}") from None
+            check_memory(cfg, shape, resume=True)
         else:
             if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")

@@ -139,6 +139,11 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "num_envs": -3}))  # edited by hand
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--no-progress"]) == 2
     assert "(from its config.yaml, unless given as a flag)" in capsys.readouterr().err
+    # A game option the game refuses is the run's config.yaml's too, which the message names.
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": {**cfg["env_kwargs"], "size": 3}}))
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--no-progress"]) == 2
+    assert (f"--resume {run}: its config.yaml sets env_kwargs that snake refuses: snake size must be "
+            "between 4 and 32, got 3") in capsys.readouterr().err
 
 
 def fake_train(monkeypatch) -> list:
