@@ -180,15 +180,19 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 model = load_model(cfg, ckpt, venv)
             except RunError as e:
                 older = [f for _, f in checkpoints(run) if f != ckpt]
-                if older:  # never deleted for the user: the file may be worth a look
-                    raise RunError(f"{e}\nmove it out of the way to resume from {older[-1]}") from e
+                # Never deleted for the user: the file may be worth a look.
+                move = f"move it out of the way to resume from {older[-1]}" if older else None
                 if isinstance(e, AlgorithmMismatch):  # --resume takes no --recurrent: say what to change
+                    # An edited recurrent: in config.yaml makes the older checkpoints mismatch too.
                     now, other, how = ("true", "false", "without") if cfg.get("recurrent") else (
                         "false", "true", "with")
+                    back = move or ("put back a model.zip this run saved (or resume the run that saved this "
+                                    "one)")
                     raise RunError(f"{e}\n{run / 'config.yaml'} says recurrent: {now}, which --resume keeps: "
-                                   "put back a model.zip this run saved (or resume the run that saved this "
-                                   f"one), or, if this run was trained {how} --recurrent, write recurrent: "
+                                   f"{back}, or, if this run was trained {how} --recurrent, write recurrent: "
                                    f"{other} there") from e
+                if move:
+                    raise RunError(f"{e}\n{move}") from e
                 raise
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "

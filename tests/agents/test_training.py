@@ -588,6 +588,21 @@ def test_resuming_a_checkpoint_of_the_other_algorithm_says_what_to_change(traine
         assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+def test_resuming_a_run_whose_config_yaml_says_the_other_algorithm_says_so_despite_older_checkpoints(
+        trained, scripts, tmp_path, capsys):
+    # With older checkpoints the message only said to move the newest aside and resume from the next one,
+    # which an edited recurrent: in config.yaml refuses alike.
+    run = tmp_path / "edited"
+    shutil.copytree(trained, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "recurrent": True}))
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert (f"{run / 'config.yaml'} says recurrent: true, which --resume keeps: move it out of the way to "
+            f"resume from {run / 'checkpoints' / 'step_256.zip'}, or, if this run was trained without "
+            "--recurrent, write recurrent: false there") in err
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"env": "nope"}, "names env 'nope', which this depthfirst does not know"),
     ({"env": ["snake"]}, "names env ['snake']"),
