@@ -73,6 +73,15 @@ def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
     assert "_hparams_/session_start_info" in ea.summary_metadata
 
 
+def test_the_readme_names_each_scalar_a_run_writes_beside_the_ppo_losses(trained):
+    # env/worker_restarts was written by every run but missing from the README's TensorBoard section.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Watching a run in TensorBoard")[1].split("\n## ")[0]
+    for tag in events(trained).Tags()["scalars"]:
+        if not tag.startswith("train/"):  # the losses, KL and the rest, named in words there
+            assert f"`{tag}`" in section or f"`{tag.split('/')[1]}`" in section, tag
+
+
 def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
     from PIL import Image
     from stable_baselines3 import PPO
