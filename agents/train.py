@@ -66,6 +66,10 @@ class AlgorithmMismatch(RunError):
     """A checkpoint saved by a run with --recurrent loaded by one without it, or the reverse."""
 
 
+class SpaceMismatch(RunError):
+    """A checkpoint whose observation or action space is not the one its env (made from config.yaml) gives."""
+
+
 class _NoOptimizer:
     """The optimizer of a model loaded to play: it is never stepped, and building a torch optimizer imports
     torch._dynamo (about 2 s, a fifth of a short ``evaluate.py`` here; per export worker too)."""
@@ -102,7 +106,9 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         if venv is not None:  # the run's own settings, which its next checkpoints save for a stock PPO.load
             model.policy_kwargs = saved
     except CHECKPOINT_ERRORS as e:
-        raise RunError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
+        # SB3's check of the spaces against venv's (a --resume): the game settings, not the file, may be off.
+        error = SpaceMismatch if "spaces do not match" in str(e) else RunError
+        raise error(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
         other = "without" if cfg.get("recurrent") else "with"
         raise AlgorithmMismatch(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's "
@@ -191,6 +197,11 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     raise RunError(f"{e}\n{run / 'config.yaml'} says recurrent: {now}, which --resume keeps: "
                                    f"{back}, or, if this run was trained {how} --recurrent, write recurrent: "
                                    f"{other} there") from e
+                if isinstance(e, SpaceMismatch):  # edited env_kwargs make the older checkpoints mismatch too
+                    back = move or "put back a model.zip this run saved"
+                    raise RunError(f"{e}\n{back}, or, if the game settings (env_kwargs) in "
+                                   f"{run / 'config.yaml'} were changed since the run started, put them back"
+                                   ) from e
                 if move:
                     raise RunError(f"{e}\n{move}") from e
                 raise

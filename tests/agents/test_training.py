@@ -612,6 +612,23 @@ def test_resuming_a_run_whose_config_yaml_says_the_other_algorithm_says_so_despi
             "--recurrent, write recurrent: false there") in err
 
 
+def test_resuming_a_run_whose_config_yaml_changed_the_board_says_so_despite_older_checkpoints(
+        trained, scripts, tmp_path, capsys):
+    # SB3's 'Observation spaces do not match' came with only 'move it out of the way to resume from' the
+    # next checkpoint, which the edited size refuses alike.
+    run = tmp_path / "edited"
+    shutil.copytree(trained, run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    kwargs = {**cfg["env_kwargs"], "size": cfg["env_kwargs"]["size"] + 2}
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": kwargs}))
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Observation spaces do not match" in err
+    assert (f"move it out of the way to resume from {run / 'checkpoints' / 'step_256.zip'}, or, if the game "
+            f"settings (env_kwargs) in {run / 'config.yaml'} were changed since the run started, put them "
+            "back") in err
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"env": "nope"}, "names env 'nope', which this depthfirst does not know"),
     ({"env": ["snake"]}, "names env ['snake']"),
