@@ -41,6 +41,7 @@ class ProgressCallback(BaseCallback):
         end = start + -(-(self.total - start) // rollout) * rollout
         self.bar = tqdm(total=end, initial=start, unit="step", unit_scale=True,
                         dynamic_ncols=True, mininterval=0.5, smoothing=0.05)
+        self.bar.set_postfix(score="-", refresh=False)  # from the start: no score field until a rollout ended
 
     def _on_step(self) -> bool:
         assert self.bar is not None

@@ -1555,6 +1555,7 @@ def test_progress_bar_after_a_resume_mid_rollout_counts_steps_and_shows_the_mean
     cb.model = model
     cb._on_training_start()
     assert (cb.bar.n, cb.bar.total) == (520, 1032)  # learn(480) runs two rollouts of 256 from 520
+    assert cb.bar.postfix == "score=-"  # the first rollout's bar had no score field (README: score=-)
     model.num_timesteps = 528
     cb._on_step()
     model.num_timesteps = 776
