@@ -4,7 +4,8 @@
 ``(1 - FORMAT_WEIGHT) * accuracy + FORMAT_WEIGHT * format``, EasyR1's weighting) using the record's
 ``verifier`` spec, ``{"rule": ..., ...}``:
 
-- ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text.
+- ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text; a
+                  letter set before an option's text ("Option B: text") counts only when the two agree.
 - ``integer``     ``value``: exactly one integer in the answer (digits, or a number word up to twenty).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)".
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
@@ -62,7 +63,11 @@ _WORDS = re.compile(r"[a-z0-9_]+")
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+[+\-]?")
 _LETTER = re.compile(r"\b[A-Z]\b")
 _SIGNED_AXIS = re.compile(r"\b[XYZxyz]\s?([+\-])(?![\w+\-])")  # "Z-", "x +"; not "Z-axis", "Z-90"
-_LETTER_AND_TEXT = re.compile(r"\(?([A-Za-z])\)?[.:)]?\s+(\S.*)", re.DOTALL)  # "B. text", "(B) text"
+# A letter then an option's text, as the options are listed ("B. text", "(B) text", "Option B: text",
+# "**B.** text", "So the answer is B - text"): the letter counts when the text is its own option's.
+_LETTER_AND_TEXT = re.compile(r"(?:(?:so\s{1,3})?(?:the\s{1,3})?(?:option|choice|answer)(?:\s{1,3}is)?"
+                              r"\W{0,3})?[(\[]?([A-Za-z])(?:\s{0,3}[^\w\s]{1,4})?\s{1,3}(\S.*)",
+                              re.DOTALL | re.IGNORECASE)
 # The pronoun I ("I think it's B", "I'd say B"): I before a lowercase word or a contraction, neither
 # inside brackets nor after a word that names a letter ("Option I is right"); "I is" is the letter.
 _PRONOUN_I = re.compile(r"(?<![(\[])\bI(?=\s+(?!(?:is|was|seems|looks|matches)\b)[a-z]|['’](?:m|d|ll|ve)\b)")
@@ -284,24 +289,24 @@ def _pronoun_i(text: str, at: int) -> bool:
 
 
 def _option_letter(text: str, options: list[str]) -> str | None:
-    """The option letter an answer names: the option's own text, a lone letter, or exactly one distinct
-    valid letter: a capital standing alone ("B", "(B)", "Option B", "B. 3 boxes"; the pronoun in "I think
-    it's B" or "I think so" is no option I), or a lowercase one where only a letter can stand ("option b",
-    "answer: b", "(b)"; the article in "a box" is no option A)."""
-    answer = _normalised(text)
-    for k, option in enumerate(options):
-        if answer == _normalised(option):
-            return chr(65 + k)
+    """The option letter an answer names: the option's own text, a lone letter, a letter before its own
+    option's text (None before another's), or exactly one distinct valid letter: a capital standing alone
+    ("B", "(B)", "Option B", "B. 3 boxes"; the pronoun in "I think it's B" or "I think so" is no option I),
+    or a lowercase one where only a letter can stand ("option b", "answer: b", "(b)"; the article in "a
+    box" is no option A)."""
+    texts = [_normalised(option) for option in options]
+    if _normalised(text) in texts:
+        return chr(65 + texts.index(_normalised(text)))
     valid = {chr(65 + k) for k in range(len(options))}
     bare = _strip_wrapping(text)
     if len(bare) == 1 and bare.upper() in valid:
         return bare.upper()
-    # The letter followed by its own option's text, as the options are listed: that text may hold a
-    # capital standing alone ("C. A box is in a different place"), which the count below would reject.
+    # The letter and an option's text: that text may hold a capital standing alone ("C. A box is in a
+    # different place"), which the count below would read as a second letter.
     lead = _LETTER_AND_TEXT.fullmatch(bare)
     named = lead.group(1).upper() if lead else ""
-    if lead and named in valid and _normalised(lead.group(2)) == _normalised(options[ord(named) - 65]):
-        return named
+    if named in valid and _normalised(lead.group(2)) in texts:
+        return named if _normalised(lead.group(2)) == texts[ord(named) - 65] else None
     found = {m for m in _LETTER.findall(text) if m in valid}
     if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
         found.discard("I")  # every I is the pronoun: "I think so" names no option

@@ -117,6 +117,23 @@ def test_a_lowercase_option_letter_counts_where_only_a_letter_can_stand() -> Non
     assert verify(wrap("B, as f(i) grows"), record(NINE_B))["accuracy"] == 1.0
 
 
+def test_an_option_letter_with_option_text_counts_only_when_they_agree() -> None:
+    # The letter then its own option's text counted only as "B. text" or "(B) text": "Option B: A box is in a
+    # different place" also read the capital opening "A box" as option A, so the right answer scored 0.
+    for answer in ("Option B: A box is in a different place", "B - A box is in a different place",
+                   "**B.** A box is in a different place", "The answer is B. A box is in a different place",
+                   "[B] A box is in a different place", "So the answer is B: A box is in a different place.",
+                   "B \u2014 A box is in a different place"):
+        assert verify(wrap(answer), record(ARTICLES))["accuracy"] == 1.0, answer
+    # A letter with another option's text contradicts itself: it scored as the letter wherever that text held
+    # no capital standing alone ("B. 7", "B. The player is in a different place").
+    for spec, answer in ((CHOICE, "B. 7"), (CHOICE, "Option B: 3"),
+                         (ARTICLES, "B. The player is in a different place"),
+                         (ARTICLES, "B: the two images are identical")):
+        assert verify(wrap(answer), record(spec))["accuracy"] == 0.0, answer
+    assert verify(wrap("B. 5 boxes"), record(CHOICE))["accuracy"] == 1.0  # no option's text: the letter
+
+
 def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
     for spec in (SNAKE, CHOICE, INTEGER, COORD, WORD, TURN, ANGLE_FREE, ANGLE_OPTS,
                  {"rule": "exact", "answer": "x"}):
