@@ -17,8 +17,8 @@
                   the set of ``fatal`` moves ("None" when there is none).
 - ``rotation_angle`` (ViGaL's exact-angle rule) ``axis``, ``angle``, ``axis_given``, ``options``,
                   ``answer``: the option letter, or the angle in degrees (exact, modulo 360, so −90 = 270)
-                  and, unless ``axis_given``, the one axis; an axis written with a sign, as the prompts
-                  name turns, counts: 90 about Z− is −90 about Z.
+                  and, unless ``axis_given``, the one axis; an axis written with a sign, after it as the
+                  prompts name turns or before it as they name axes, counts: 90 about Z− or −z is −90 about Z.
 - ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths);
                   a blank one is matched by no reply, an empty one included.
 
@@ -62,7 +62,9 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
 _WORDS = re.compile(r"[a-z0-9_]+")
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+[+\-]?")
 _LETTER = re.compile(r"\b[A-Z]\b")
-_SIGNED_AXIS = re.compile(r"\b[XYZxyz]\s?([+\-])(?![\w+\-])")  # "Z-", "x +"; not "Z-axis", "Z-90"
+# An axis with a sign after it, as the prompts name turns, or before it, as they name axes: "Z-", "x +", "-z",
+# "+Y"; not "Z-axis", "Z-90", "x-z", "270-Z".
+_SIGNED_AXIS = re.compile(r"\b[XYZxyz]\s?([+\-])(?![\w+\-])|(?<![\w+\-])([+\-])[XYZxyz]\b")
 # A letter then an option's text, as the options are listed ("B. text", "(B) text", "Option B: text",
 # "**B.** text", "So the answer is B - text"): the letter counts when the text is its own option's.
 _LETTER_AND_TEXT = re.compile(r"(?:(?:so\s{1,3})?(?:the\s{1,3})?(?:option|choice|answer)(?:\s{1,3}is)?"
@@ -349,9 +351,9 @@ def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
     numbers = [int(v) for v in _INT.findall(content)]
     if len(numbers) != 1:
         return False
-    # An axis written with a sign, as the prompts name turns ("Z−" is −90° about z): "90 about Z−" is
-    # −90° about Z. "Z-axis" and "Z+" keep the angle.
-    signs = {m.group(1) for m in _SIGNED_AXIS.finditer(content)}
+    # An axis written with a sign ("Z−" is −90° about z; "−z" the negative axis): "90 about Z−" and "90
+    # about −Z" are −90° about Z. "Z-axis" and "Z+" keep the angle.
+    signs = {m.group(1) or m.group(2) for m in _SIGNED_AXIS.finditer(content)}
     if len(signs) > 1:
         return False
     angle = -numbers[0] if signs == {"-"} else numbers[0]

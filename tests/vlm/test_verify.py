@@ -134,6 +134,18 @@ def test_an_option_letter_with_option_text_counts_only_when_they_agree() -> None
     assert verify(wrap("B. 5 boxes"), record(CHOICE))["accuracy"] == 1.0  # no option's text: the letter
 
 
+def test_an_axis_signed_before_its_letter_turns_the_angle_as_one_signed_after() -> None:
+    # The prompts write axes "+x", "+y", "+z": 90 about -Z (the negative axis) is -90 about Z, as 90 about Z-
+    # is. The sign before the letter was not read: "90 about -Z" scored as 90 about Z, "270 about -Z" as 0.
+    for right in ("90 about -Z", "90° about the -z axis", "-90 about +Z", "90 about \u2212Z",
+                  "-270 about -Z"):
+        assert verify(wrap(right), record(ANGLE_FREE))["accuracy"] == 1.0, right
+    for wrong in ("270 about -Z", "90 about +Z", "90 about -Z or +Z", "270 about Z, not -Z"):
+        assert verify(wrap(wrong), record(ANGLE_FREE))["accuracy"] == 0.0, wrong
+    # A minus after a word or a number is no sign: "270-Z" keeps the angle.
+    assert verify(wrap("270-Z"), record(ANGLE_FREE))["accuracy"] == 1.0
+
+
 def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
     for spec in (SNAKE, CHOICE, INTEGER, COORD, WORD, TURN, ANGLE_FREE, ANGLE_OPTS,
                  {"rule": "exact", "answer": "x"}):
