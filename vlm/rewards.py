@@ -20,7 +20,9 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   only the ``reward.`` one, the top-level ``custom_reward_function`` is accepted and ignored):
   ``compute_score(data_source, solution_str, ground_truth, extra_info=None)`` returns
   ``{"score", "format", "accuracy"}`` (verl reads ``score`` and logs the rest); ``format_weight`` in
-  ``custom_reward_function.reward_kwargs`` works as in EasyR1.
+  ``custom_reward_function.reward_kwargs`` works as in EasyR1. verl's batch reward manager
+  (``reward_manager=batch``) calls ``compute_score(data_sources, solution_strs, ground_truths,
+  extra_infos)`` by keyword and gets a list of those dicts.
 - OpenRLHF (0.11 ``--reward.remote_url vlm/rewards.py``; ViGaL's OpenRLHF-M ``--remote_rm_url``):
   ``reward_func(queries, prompts, labels)`` returns flat tensors ``{"rewards", "scores",
   "accuracy_rewards", "format_rewards"}``; the response is the query after its prompt. Flat, as ViGaL
@@ -30,10 +32,11 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
 - ms-swift GRPO (``--external_plugins vlm/rewards.py --reward_funcs depthfirst``): see
   ``_register_with_swift`` at the end.
 
-``compute_score`` serves both EasyR1 and verl: a call with ``solution_str`` (verl always passes it by
-keyword), with three or more positional arguments, or with two and a ``ground_truth`` keyword is verl's;
-one with exactly two positional arguments is older EasyR1's ``compute_score(predict_str, ground_truth)``,
-which returns one ``{"overall", "format", "accuracy"}``; anything else is current EasyR1's.
+``compute_score`` serves both EasyR1 and verl: a call with ``solution_strs`` is verl's batch manager's;
+one with ``solution_str`` (verl always passes it by keyword), with three or more positional arguments, or
+with two and a ``ground_truth`` keyword is verl's; one with exactly two positional arguments is older
+EasyR1's ``compute_score(predict_str, ground_truth)``, which returns one ``{"overall", "format",
+"accuracy"}``; anything else is current EasyR1's.
 """
 
 from __future__ import annotations
@@ -132,6 +135,9 @@ def verl_compute_score(data_source: Any, solution_str: Any, ground_truth: Any, e
 
 def compute_score(*args: Any, **kwargs: Any) -> Any:
     """EasyR1's or verl's ``compute_score``, told apart by the call (see the module docstring)."""
+    if "solution_strs" in kwargs:  # verl's batch reward manager: one batch's lists, a score per response
+        return [verl_compute_score(None, s, gt, format_weight=kwargs.get("format_weight"))
+                for s, gt in zip(kwargs["solution_strs"], kwargs["ground_truths"], strict=True)]
     if "solution_str" in kwargs or len(args) >= 3 or (len(args) == 2 and "ground_truth" in kwargs):
         return verl_compute_score(*args, **kwargs)
     if len(args) == 2:  # older EasyR1: compute_score(predict_str, ground_truth), one score dict

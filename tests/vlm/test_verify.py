@@ -445,6 +445,18 @@ def test_reward_adapters_in_process() -> None:
     assert rewards.response_from_query(prompt + good + "<|im_end|>", "unrelated") == good
 
 
+def test_verl_s_batch_reward_manager_gets_one_score_per_response() -> None:
+    """verl's BatchRewardManager (``reward_manager=batch``) calls ``compute_score(data_sources=...,
+    solution_strs=..., ground_truths=..., extra_infos=..., **reward_kwargs)`` and reads a list of scores; the
+    call went to EasyR1's branch, which found no reward inputs and raised a TypeError."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    out = rewards.compute_score(data_sources=["depthfirst/snake"] * 2, solution_strs=[wrap("5"), wrap("6")],
+                                ground_truths=[gt, gt], extra_infos=[None, {"index": 1}], format_weight=0.5)
+    assert out == [{"score": 1.0, "format": 1.0, "accuracy": 1.0},
+                   {"score": 0.5, "format": 1.0, "accuracy": 0.0}]
+
+
 def test_reward_adapters_read_the_whole_reply() -> None:
     """A message's text parts are one reply; OpenRLHF's reply is the text after the prompt, or else after the
     last assistant turn, stripped; EasyR1's sequential manager may name its one input ``reward_input``."""
