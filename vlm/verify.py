@@ -66,9 +66,9 @@ _LETTER = re.compile(r"\b[A-Z]\b")
 # "+Y"; not "Z-axis", "Z-90", "x-z", "270-Z".
 _SIGNED_AXIS = re.compile(r"\b[XYZxyz]\s?([+\-])(?![\w+\-])|(?<![\w+\-])([+\-])[XYZxyz]\b")
 # A letter then an option's text, as the options are listed ("B. text", "(B) text", "Option B: text",
-# "**B.** text", "So the answer is B - text"): the letter counts when the text is its own option's.
-_LETTER_AND_TEXT = re.compile(r"(?:(?:so\s{1,3})?(?:the\s{1,3})?(?:option|choice|answer)(?:\s{1,3}is)?"
-                              r"\W{0,3})?[(\[]?([A-Za-z])(?:\s{0,3}[^\w\s]{1,4})?\s{1,3}(\S.*)",
+# "**B.** text", "The correct answer is B - text"): the letter counts when the text is its own option's.
+_LETTER_AND_TEXT = re.compile(r"(?:[\w\s]{0,24}?\b(?:option|choice|answer)(?:\s{1,3}is)?\W{0,3})?"
+                              r"[(\[]?([A-Za-z])(?:\s{0,3}[^\w\s]{1,4})?\s{1,3}(\S.*)",
                               re.DOTALL | re.IGNORECASE)
 # The pronoun I ("I think it's B", "I'd say B"): I before a lowercase word or a contraction, neither
 # inside brackets nor after a word that names a letter ("Option I is right"); "I is" is the letter.

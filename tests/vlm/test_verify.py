@@ -123,7 +123,9 @@ def test_an_option_letter_with_option_text_counts_only_when_they_agree() -> None
     for answer in ("Option B: A box is in a different place", "B - A box is in a different place",
                    "**B.** A box is in a different place", "The answer is B. A box is in a different place",
                    "[B] A box is in a different place", "So the answer is B: A box is in a different place.",
-                   "B \u2014 A box is in a different place"):
+                   "B \u2014 A box is in a different place",
+                   "The correct answer is B: A box is in a different place",
+                   "My final answer is (B) a box is in a different place"):
         assert verify(wrap(answer), record(ARTICLES))["accuracy"] == 1.0, answer
     # A letter with another option's text contradicts itself: it scored as the letter wherever that text held
     # no capital standing alone ("B. 7", "B. The player is in a different place").
