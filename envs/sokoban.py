@@ -553,8 +553,8 @@ def _tile_rows(scale: int) -> np.ndarray:
             if scale >= 8:  # a darker frame so neighbouring boxes read as two
                 frame = (dist <= r * 0.8) & (dist > r * 0.8 - max(1, scale // 10))
                 c[frame] = (colour * 0.6).astype(np.uint8)
-        if k & 1:
-            c[disc <= max(r * 0.6, 0.5) ** 2] = _PLAYER
+        if k & 1:  # at least 0.75 wide, so it covers the pixels nearest the centre at scale 2 too
+            c[disc <= max(r * 0.6, 0.75) ** 2] = _PLAYER
     rows = tiles.reshape(16 * scale, scale * 3)
     rows.flags.writeable = False
     return rows

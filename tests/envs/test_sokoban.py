@@ -616,6 +616,18 @@ def test_render_state_draws_every_cell_kind_as_before():
                        8: "99888c7a7f7417cb", 11: "39163c72f6d48218", 38: "1ff2ef0197bde54c"}
 
 
+@pytest.mark.parametrize("scale", range(1, 9))
+def test_render_state_shows_the_player_at_every_scale(scale: int):
+    # At scale 2 no pixel centre lay within the player's disc: the player was not drawn at all.
+    state = level("######",
+                  "#    #",
+                  "# $@ #",
+                  "#  . #",
+                  "######")
+    picture = Sokoban.render_state(state, scale)
+    assert (picture[2 * scale:3 * scale, 3 * scale:4 * scale] == _PLAYER).all(axis=-1).any()
+
+
 def test_render_state_draws_a_board_without_boxes_or_targets():
     # Empty lists add no tile bits (an empty list's index array has no columns to read).
     walls = [[int(x in (0, 3) or y in (0, 3)) for x in range(4)] for y in range(4)]
