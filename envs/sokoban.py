@@ -41,7 +41,16 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, check_state_keys, flag, state_cell, state_cells, state_on_board, whole
+from envs.base import (
+    Game,
+    check_state_keys,
+    check_state_size,
+    flag,
+    state_cell,
+    state_cells,
+    state_on_board,
+    whole,
+)
 from envs.choices import SOKOBAN_DIFFICULTIES
 from envs.rng import randint
 
@@ -443,8 +452,7 @@ class Sokoban(Game):
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         self._check_state(state)
         s = self.size
-        if state["size"] != s:
-            raise ValueError(f"state is for a {state['size']}x{state['size']} board, this game is {s}x{s}")
+        check_state_size(state, s)
         walls = _state_walls(state, s)
         # Cells are read as pairs of whole numbers first: a number for the boxes was a bare TypeError, a
         # player [1.5, 2] an IndexError, and a string was read a character at a time.

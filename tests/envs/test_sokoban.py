@@ -475,8 +475,28 @@ def test_state_round_trip_and_json():
     game.observe(obs_a)
     other.observe(obs_b)
     assert (obs_a[0] == obs_b[2]).all() and other.get_state(2) == game.get_state(0)
-    with pytest.raises(ValueError, match="state is for a 10x10 board, this game is 6x6"):
+    with pytest.raises(ValueError, match="state is for a 10×10 board, this game is 6×6: load it into a game "
+                                         "made with size=10"):
         Sokoban(difficulty="easy").set_state(0, state)
+
+
+@pytest.mark.parametrize("size, error", [
+    ("6", "state's size must be a whole number >= 1, got '6'"),  # was "a 6x6 board, this game is 6x6"
+    (True, "state's size must be a whole number >= 1, got True"),  # was "a TruexTrue board"
+])
+def test_set_state_names_a_size_that_is_no_whole_number(size, error):
+    state = level("######",
+                  "#    #",
+                  "# $@ #",
+                  "#  . #",
+                  "######")
+    game = game_with(state)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, "size": size})
+    assert game.get_state(0) == before
+    game.set_state(0, {**before, "size": 6.0})  # an integral float, as the game's other numbers
+    assert game.get_state(0) == before
 
 
 @pytest.mark.parametrize("change, error", [
