@@ -454,33 +454,17 @@ class Sokoban(Game):
         s = self.size
         check_state_size(state, s)
         walls = _state_walls(state, s)
-        # Cells are read as pairs of whole numbers first: a number for the boxes was a bare TypeError, a
-        # player [1.5, 2] an IndexError, and a string was read a character at a time.
-        targets = state_cells("state's targets", state["targets"])
-        boxes = state_cells("state's boxes", state["boxes"])
-        player = state_cell("state's player", state["player"])
+        # The kernels look one cell past the player and box without bounds checks: keep the wall ring (on
+        # _state_walls' own copy, not the caller's array).
+        walls[[0, -1], :] = 1
+        walls[:, [0, -1]] = 1
+        targets, boxes, player = state_pieces(state, walls)
         if len(boxes) != len(targets) or not boxes:
             raise ValueError("a sokoban state needs as many boxes as targets, at least one")
         # The state's own limit and deadlock rule, so that it re-simulates to the same episode end (hand-made
         # states may leave them out: then the game's).
         max_steps = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
         deadlock_end = flag("state's deadlock_end", state.get("deadlock_end", self.deadlock_end))
-        # The kernels look one cell past the player and box without bounds checks: keep the wall ring (on
-        # _state_walls' own copy, not the caller's array).
-        walls[[0, -1], :] = 1
-        walls[:, [0, -1]] = 1
-        things = {"target": targets, "box": boxes, "player": [player]}
-        for what, where in things.items():
-            for c in where:
-                # Checked first: a negative or too large coordinate would index another cell (or none).
-                if not all(0 <= v < s for v in c) or walls[c[1], c[0]]:
-                    raise ValueError(f"state's {what} {c} must be on a floor cell of the {s}x{s} "
-                                     "board (inside the wall ring, not on a wall)")
-        for what, where in (("targets", targets), ("boxes", boxes)):
-            if len({tuple(c) for c in where}) != len(where):
-                raise ValueError(f"state's {what} {where} cover a cell twice")
-        if player in boxes:
-            raise ValueError(f"state's player {player} stands on a box")
         # Everything is read before board i changes: a refused state leaves it as it was.
         # bool() took "false" for true; the step that reaches max_steps ends the episode, as does a deadlock.
         done = flag("state's done", state["done"])
@@ -566,6 +550,30 @@ def _tile_rows(scale: int) -> np.ndarray:
     rows = tiles.reshape(16 * scale, scale * 3)
     rows.flags.writeable = False
     return rows
+
+
+def state_pieces(state: dict[str, Any], walls: np.ndarray
+                 ) -> tuple[list[list[int]], list[list[int]], list[int]]:
+    """The state's targets, boxes and player as ``[x, y]`` lists, each on a floor cell of ``walls``
+    (``[y][x]``, nonzero for a wall), no two targets or boxes on one cell and the player on no box; else a
+    ValueError naming the key. ``set_state`` and the solver read them so: a number for the boxes was a bare
+    TypeError, a player [1.5, 2] an IndexError, a string was read a character at a time, and a coordinate
+    off the board indexed another cell (or memory past the board in the compiled code)."""
+    targets = state_cells("state's targets", state["targets"])
+    boxes = state_cells("state's boxes", state["boxes"])
+    player = state_cell("state's player", state["player"])
+    h, w = walls.shape
+    for what, where in (("target", targets), ("box", boxes), ("player", [player])):
+        for x, y in where:
+            if not (0 <= x < w and 0 <= y < h) or walls[y, x]:
+                raise ValueError(f"state's {what} {[x, y]} must be on a floor cell of the {w}x{h} board "
+                                 "(inside the wall ring, not on a wall)")
+    for what, where in (("targets", targets), ("boxes", boxes)):
+        if len({tuple(c) for c in where}) != len(where):
+            raise ValueError(f"state's {what} {where} cover a cell twice")
+    if player in boxes:
+        raise ValueError(f"state's player {player} stands on a box")
+    return targets, boxes, player
 
 
 def _state_walls(state: dict[str, Any], s: int) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Shortest-move Sokoban solver: breadth-first search over (player, boxes) states in Numba.
 
 ``solve(state)`` takes a state dict (as ``Sokoban.get_state`` returns: ``walls[y][x]``, ``targets``,
-``boxes`` and ``player`` as ``[x, y]``) and returns a list of action ids (UP 0, DOWN 1, LEFT 2,
-RIGHT 3) of the fewest possible MOVES (every step counts, not just pushes) that puts every box on a
-target, or None when there is none. Breadth-first search over moves is exact; it only skips states
-that provably cannot be finished, so optimality is kept:
+``boxes`` and ``player`` as ``[x, y]``, checked as ``set_state`` checks them) and returns a list of
+action ids (UP 0, DOWN 1, LEFT 2, RIGHT 3) of the fewest possible MOVES (every step counts, not just
+pushes) that puts every box on a target, or None when there is none. Breadth-first search over moves is
+exact; it only skips states that provably cannot be finished, so optimality is kept:
 
 - a box on a *dead* cell, from which no push sequence could bring it to any target even with the
   rest of the board empty (computed once by pulling a lone box backwards from every target);
@@ -24,6 +24,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from envs.sokoban import state_pieces
+
 _BITS = 9
 _MASK = (1 << _BITS) - 1
 _MAX_BOXES = 6
@@ -34,6 +36,7 @@ SOLVED, UNSOLVABLE, BUDGET = 0, 1, 2
 def _board(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Flat (wall, target) arrays padded by a wall ring, box cells, player cell, padded width."""
     walls = np.asarray(state["walls"], dtype=np.uint8)
+    targets, boxes_xy, (x, y) = state_pieces(state, walls)
     h, w = walls.shape
     wall = np.ones((h + 2, w + 2), dtype=np.uint8)
     wall[1:-1, 1:-1] = walls != 0
@@ -41,12 +44,11 @@ def _board(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
     if wall.size > (1 << _BITS):
         raise ValueError(f"the solver handles boards up to 20x20 cells, got {w}x{h}")
     target = np.zeros_like(wall)
-    for x, y in state["targets"]:
-        target[y + 1, x + 1] = 1
-    boxes = np.array(sorted((y + 1) * width + x + 1 for x, y in state["boxes"]), dtype=np.int64)
+    for tx, ty in targets:
+        target[ty + 1, tx + 1] = 1
+    boxes = np.array(sorted((by + 1) * width + bx + 1 for bx, by in boxes_xy), dtype=np.int64)
     if not 1 <= boxes.size <= _MAX_BOXES:
         raise ValueError(f"the solver handles 1 to {_MAX_BOXES} boxes, got {boxes.size}")
-    x, y = state["player"]
     return wall.reshape(-1), target.reshape(-1), boxes, (y + 1) * width + x + 1, width
 
 
@@ -246,9 +248,9 @@ def solve(state: dict[str, Any], max_states: int = 5_000_000) -> list[int] | Non
 
 def solve_status(state: dict[str, Any], max_states: int = 5_000_000) -> tuple[int, list[int]]:
     """(status, actions): status SOLVED (0), UNSOLVABLE (1) or BUDGET (2, gave up at ``max_states``)."""
-    if len(state["targets"]) < len(state["boxes"]):
-        return UNSOLVABLE, []
     wall, target, boxes, player, width = _board(state)
+    if target.sum() < boxes.size:
+        return UNSOLVABLE, []
     dead = _dead_cells(wall, target, width)
     status, actions = _bfs(wall, target, dead, width, player, boxes, max_states)
     return int(status), [int(a) for a in actions]

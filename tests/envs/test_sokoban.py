@@ -726,6 +726,29 @@ def test_the_solver_keeps_to_its_state_budget_and_solve_answers_none_past_it():
     assert len(solve(long_one)) == 6
 
 
+@pytest.mark.parametrize("change, error", [
+    # Each was answered: with "fewest moves" of 6 and 13 that no game plays; by reading past the board's
+    # arrays (Numba checks no bounds); with 5 moves to the target wrapped round to (3, 1) (NumPy's negative
+    # index); with 6 moves, the player walking out of the wall.
+    ({"player": [2, 2]}, r"state's player \[2, 2\] stands on a box"),
+    ({"boxes": [[2, 2], [2, 2]], "targets": [[4, 1], [4, 4]]}, r"state's boxes \[\[2, 2\], \[2, 2\]\] cover"),
+    ({"player": [9, 9]}, r"state's player \[9, 9\] must be on a floor cell"),
+    ({"targets": [[-5, 1]]}, r"state's target \[-5, 1\] must be on a floor cell"),
+    ({"player": [0, 2]}, r"state's player \[0, 2\] must be on a floor cell"),
+    ({"boxes": None}, "state's boxes must be a list as get_state returns, got NoneType"),
+])
+def test_the_solver_refuses_a_state_no_game_can_hold(change: dict, error: str):
+    state = level("######",
+                  "#@  .#",
+                  "# $  #",
+                  "#    #",
+                  "#    #",
+                  "######")
+    assert len(solve(state)) == 6
+    with pytest.raises(ValueError, match=error):
+        solve_status({**state, **change})
+
+
 def test_the_solver_solves_up_to_its_bounds_and_refuses_past_them():
     """A state packs 9 bits a cell: 20x20 boards (22x22 with the solver's padding) and 6 boxes at most. Past
     them a cell number or the last box would overflow the 63 bits and the search answer for another level."""
