@@ -347,6 +347,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 probe["swarm"] = False
             try:
                 shape = observation_shape(cfg["env"], probe, cfg["num_workers"])
+            except StateError:  # worded for a run's config.yaml below
+                raise
             except ValueError as e:  # a game option of config.yaml (--resume takes no game flag to change)
                 raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
                                  f"refuses: {e}") from None
