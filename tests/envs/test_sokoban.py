@@ -41,6 +41,14 @@ def level(*rows: str, step: int = 0) -> dict:
             "score": sum(b in targets for b in boxes), "done": False, "deadlocked": False, "rng": 0}
 
 
+# A 6×6 room with one box, the player right of it and its target below the player.
+ONE_BOX = ("######",
+           "#    #",
+           "# $@ #",
+           "#  . #",
+           "######")
+
+
 def game_with(state: dict, **kwargs) -> Sokoban:
     game = Sokoban(num_envs=1, size=state["size"], num_boxes=1, **kwargs)
     game.set_state(0, {**state, "max_steps": game.max_steps})  # a state keeps its own limit
@@ -485,11 +493,7 @@ def test_state_round_trip_and_json():
     (True, "state's size must be a whole number >= 1, got True"),  # was "a TruexTrue board"
 ])
 def test_set_state_names_a_size_that_is_no_whole_number(size, error):
-    state = level("######",
-                  "#    #",
-                  "# $@ #",
-                  "#  . #",
-                  "######")
+    state = level(*ONE_BOX)
     game = game_with(state)
     before = game.get_state(0)
     with pytest.raises(ValueError, match=error):
@@ -544,11 +548,7 @@ def test_set_state_names_a_value_of_the_wrong_type_or_shape(change: dict, error:
     ({"player": [1, 1], "rng": -1}, "state's rng must be between 0 and 18446744073709551615, got -1"),
 ])
 def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
-    state = level("######",
-                  "#    #",
-                  "# $@ #",
-                  "#  . #",
-                  "######")
+    state = level(*ONE_BOX)
     game = game_with(state)
     with pytest.raises(ValueError, match=error):
         game.set_state(0, {**state, **change})
@@ -558,11 +558,7 @@ def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
 
 def test_set_state_closes_the_wall_ring_on_its_own_copy_of_the_walls():
     # The ring is kept (the kernels read past the player unchecked), but the caller's array keeps its hole.
-    state = level("######",
-                  "#    #",
-                  "# $@ #",
-                  "#  . #",
-                  "######")
+    state = level(*ONE_BOX)
     walls = np.array(state["walls"], dtype=np.uint8)
     walls[2, 0] = 0
     game = game_with({**state, "walls": walls})
@@ -579,11 +575,7 @@ def test_set_state_closes_the_wall_ring_on_its_own_copy_of_the_walls():
 def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error: str):
     # All were taken through bool(): "false" counted as done, a board still playing was deadlocked, and a
     # game still playing at (or past) its step limit played on past it.
-    state = level("######",
-                  "#    #",
-                  "# $@ #",
-                  "#  . #",
-                  "######")  # max_steps 120
+    state = level(*ONE_BOX)  # max_steps 120
     game = game_with(state)
     before = game.get_state(0)
     with pytest.raises(ValueError, match=error):
@@ -639,11 +631,7 @@ def test_render_state_draws_every_cell_kind_as_before():
 @pytest.mark.parametrize("scale", range(1, 9))
 def test_render_state_shows_the_player_at_every_scale(scale: int):
     # At scale 2 no pixel centre lay within the player's disc: the player was not drawn at all.
-    state = level("######",
-                  "#    #",
-                  "# $@ #",
-                  "#  . #",
-                  "######")
+    state = level(*ONE_BOX)
     picture = Sokoban.render_state(state, scale)
     assert (picture[2 * scale:3 * scale, 3 * scale:4 * scale] == _PLAYER).all(axis=-1).any()
 
