@@ -297,8 +297,9 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     or a lowercase one where only a letter can stand ("option b", "answer: b", "(b)"; the article in "a
     box" is no option A)."""
     texts = [_normalised(option) for option in options]
-    if _normalised(text) in texts:
-        return chr(65 + texts.index(_normalised(text)))
+    answer = _normalised(text)
+    if answer in texts:
+        return chr(65 + texts.index(answer))
     valid = {chr(65 + k) for k in range(len(options))}
     bare = _strip_wrapping(text)
     if len(bare) == 1 and bare.upper() in valid:
@@ -307,8 +308,8 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     # different place"), which the count below would read as a second letter.
     lead = _LETTER_AND_TEXT.fullmatch(bare)
     named = lead.group(1).upper() if lead else ""
-    if named in valid and _normalised(lead.group(2)) in texts:
-        return named if _normalised(lead.group(2)) == texts[ord(named) - 65] else None
+    if named in valid and (after := _normalised(lead.group(2))) in texts:
+        return named if after == texts[ord(named) - 65] else None
     found = {m for m in _LETTER.findall(text) if m in valid}
     if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
         found.discard("I")  # every I is the pronoun: "I think so" names no option
