@@ -44,7 +44,7 @@ import time
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from gymnasium.error import ResetNeeded
@@ -82,6 +82,16 @@ def default_workers(game: str, num_envs: int) -> int:
 
 class WorkerDiedError(RuntimeError):
     pass
+
+
+def _raise(what: str, status: str, payload: Any) -> NoReturn:
+    """Raise a worker's error as itself, as in process, with ``what`` (the worker, the command) and the
+    worker's traceback as its cause (see ``worker._error_reply``); one that could not be sent comes as a
+    RuntimeError holding the traceback."""
+    if status == "raise":
+        error, tb = payload
+        raise error from RuntimeError(f"{what}:\n{tb}")
+    raise RuntimeError(f"{what}:\n{payload}")
 
 
 def _unguarded_main() -> None:
@@ -250,10 +260,8 @@ class GameVecEnv(VecEnv):
             if proc.exitcode == _UNGUARDED_MAIN_EXIT:
                 raise WorkerDiedError(f"worker {w} died while starting: {_UNGUARDED_MAIN_ADVICE}") from None
             raise WorkerDiedError(f"worker {w} died while starting (exit code {proc.exitcode})") from e
-        if status == "raise":  # an error the caller advises on (see worker._error_reply)
-            raise payload
         if status != "ok":
-            raise RuntimeError(f"worker {w} failed to start {self.game_name!r}:\n{payload}")
+            _raise(f"worker {w} failed to start {self.game_name!r}", status, payload)
 
     def _call_all(self, cmd: str, data: Any = None, workers: Iterable[int] | None = None,
                   retry: bool = True) -> dict[int, Any]:
@@ -327,9 +335,7 @@ class GameVecEnv(VecEnv):
             return self._worker_died(w, cmd, data, retry, hung_s=payload)
         if status == "attribute_error":  # as in process, so has_attr answers False
             raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
-        if status == "raise":  # as in process (see worker._error_reply)
-            raise payload
-        raise RuntimeError(f"worker {w} failed on {cmd!r}:\n{payload}")
+        _raise(f"worker {w} failed on {cmd!r}", status, payload)
 
     def _worker_died(self, w: int, cmd: str, data: Any, retry: bool, hung_s: float | None = None) -> Any:
         """Raise, or restart worker ``w`` (dead, or killed after ``hung_s`` seconds' silence) and answer

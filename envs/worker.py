@@ -7,6 +7,7 @@ stable-baselines3 or torch (seconds per worker otherwise).
 from __future__ import annotations
 
 import contextlib
+import pickle
 import signal
 import traceback
 import warnings
@@ -177,10 +178,13 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
 
 
 def _error_reply(e: Exception) -> tuple[str, Any]:
-    """An error the caller knows what to do about is raised as itself in the parent, as in process: a board
-    read before any reset (``ResetNeeded``: its message says what to do), or one whose class sets
-    ``raised_as_itself`` (a Game Boy archive that cannot be used: the class says so, since this worker is
-    game-agnostic and names no game's errors). Any other comes as a traceback."""
-    if isinstance(e, ResetNeeded) or getattr(type(e), "raised_as_itself", False):
-        return "raise", e
-    return "error", traceback.format_exc()
+    """The error and this worker's traceback, for the parent to raise it as itself, as in process (a game's
+    ValueError from ``set_state``, a ``ResetNeeded``, a Game Boy ``ArchiveError``): it came as a
+    RuntimeError holding the traceback, so ``except ValueError`` caught it only with ``num_workers=0``. An
+    error that does not survive pickling comes as the traceback alone."""
+    tb = traceback.format_exc()
+    try:
+        pickle.loads(pickle.dumps(e))
+    except Exception:
+        return "error", tb
+    return "raise", (e, tb)

@@ -60,8 +60,6 @@ class ArchiveError(ValueError):
     """An archive folder that cannot hold the archive: ``folder`` and why (``reason``), for a caller that
     knows better what the user can do about it (a ``--resume`` cannot be given another folder)."""
 
-    raised_as_itself = True  # by a VecEnv worker, in the training process (envs/worker.py)
-
     def __init__(self, folder: Path, reason: str) -> None:
         super().__init__(f"archive_dir {folder} cannot hold the archive of milestone states ({reason}): give "
                          "a folder that can be made and written, or move what is in its way")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numba.core.errors import TypingError
 
 from envs import make_game, make_vec
 from envs.env import GameEnv
@@ -475,10 +476,26 @@ def test_a_workers_error_leaves_no_reply_unread():
         v.set_attr("step", None, indices=[0, 1])  # 'NoneType' object is not callable
         v.set_attr("step", slow_step, indices=[2, 3])
         v.step_async(np.zeros(4, np.int64))
-        with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
+        with pytest.raises(TypeError, match="'NoneType' object is not callable") as raised:
             v.step_wait()
+        assert "worker 0 failed on 'step'" in str(raised.value.__cause__)
         assert v.get_attr("size") == [10] * 4
         assert v.env_method("get_state", indices=[3])[0]["size"] == 10
+    finally:
+        v.close()
+
+
+def test_a_games_error_in_a_worker_is_raised_as_itself():
+    """env_method("set_state", {}) was the game's ValueError in process but a RuntimeError holding the
+    worker's traceback with workers, so a caller catching ValueError caught it only with num_workers=0."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+        with pytest.raises(ValueError, match="not a snake state") as raised:
+            v.env_method("set_state", {}, indices=[3])
+        assert "worker 1 failed on 'call'" in str(raised.value.__cause__)  # with the worker's traceback
+        assert "Traceback" in str(raised.value.__cause__)
+        assert v.env_method("get_state", indices=[3])[0]["size"] == 10  # the env answers on
     finally:
         v.close()
 
@@ -741,8 +758,9 @@ def test_a_step_that_raises_still_reports_another_workers_cut_episodes():
         v.set_attr("_starvation", "never", indices=[0, 1])  # Numba refuses it before any board moves
         os.kill(v.worker_pids()[1], signal.SIGKILL)  # found dead in the step that worker 0 fails
         v.step_async(np.zeros(4, np.int64))
-        with pytest.raises(RuntimeError, match="worker 0 failed on 'step'"):
+        with pytest.raises(TypingError) as raised:
             v.step_wait()
+        assert "worker 0 failed on 'step'" in str(raised.value.__cause__)
         assert v.worker_restarts == 1
         v.set_attr("_starvation", starvation, indices=[0, 1])
         v.step_async(np.zeros(4, np.int64))  # UP: no episode of worker 0 ends
