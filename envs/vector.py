@@ -51,7 +51,7 @@ from gymnasium.error import ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs import game_class, make_game
-from envs.base import checked_actions, whole
+from envs.base import checked_actions, finite, whole
 from envs.env import GameEnv
 from envs.worker import Boards, Shared, worker_main
 
@@ -164,7 +164,8 @@ class GameVecEnv(VecEnv):
         num_envs = whole("num_envs", num_envs, 1)
         if on_worker_death not in ("restart", "raise"):
             raise ValueError(f"on_worker_death must be 'restart' or 'raise', got {on_worker_death!r}")
-        if hang_timeout_s is not None and not 0 < hang_timeout_s < float("inf"):  # NaN fails it too
+        # finite: no NaN or inf, nor a bool (True was 1 s) or a string (a bare TypeError from the comparison)
+        if hang_timeout_s is not None and finite("hang_timeout_s", hang_timeout_s) <= 0:
             raise ValueError(f"hang_timeout_s must be seconds > 0 or None, got {hang_timeout_s!r}")
         self.hang_timeout_s = hang_timeout_s
         self.game_name = game

@@ -708,7 +708,8 @@ def test_hang_timeout_is_checked():
     from envs.vector import HANG_TIMEOUT_S, GameVecEnv
 
     assert HANG_TIMEOUT_S >= 600  # far above any legitimate command (see its comment)
-    for bad in (0, -1.0, float("nan"), float("inf")):
+    # True was taken for 1 s, and "600" (a config's string) was a bare TypeError from the comparison.
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "600"):
         with pytest.raises(ValueError, match="hang_timeout_s"):
             GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=bad)
     v = GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=None)  # never
