@@ -236,8 +236,11 @@ class Game(ABC):
         """``reset``'s boards as int64 and seeds as uint64, one seed per board, else a ValueError. The
         compiled cores read ``seeds[k]`` for the k-th board unchecked: a short ``seeds`` seeded the boards
         past its end from whatever memory followed it, so the same call played different episodes."""
-        boards = np.asarray(indices, dtype=np.int64)
-        seeds = np.asarray(seeds, dtype=np.uint64)
+        boards, seeds = np.asarray(indices), np.asarray(seeds)
+        for what, a in (("board indices", boards), ("seeds", seeds)):
+            if a.size and a.dtype.kind not in "iu":  # a cast cut them: board 0.7 was 0, seed 1.5 played 1
+                raise ValueError(f"reset's {what} must be whole numbers, got {a.dtype} {a.tolist()[:8]}")
+        boards, seeds = boards.astype(np.int64, copy=False), seeds.astype(np.uint64, copy=False)
         if boards.ndim != 1 or seeds.shape != boards.shape:
             raise ValueError(f"reset needs a 1-D array of board indices and one seed per board, got indices "
                              f"of shape {boards.shape} and seeds of shape {seeds.shape}")

@@ -512,7 +512,12 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     for bad in ([-1], [4]):  # -1 reset board 3 (counted from the end); 4, NumPy's IndexError
         with pytest.raises(ValueError, match=r"board indices must be in 0\.\.3, got \[" + str(bad[0])):
             game.reset(np.array(bad), np.array([1], dtype=np.uint64))
+    # A fraction was cut: board 0.7 reset board 0, and seed 1.5 played seed 1.
+    for indices, seeds, what in (([0.7], [1], "board indices"), ([0], [1.5], "seeds")):
+        with pytest.raises(ValueError, match=f"reset's {what} must be whole numbers"):
+            game.reset(np.array(indices), np.array(seeds))
     game.reset(np.array([], dtype=np.int64), np.array([], dtype=np.uint64))  # no board: nothing to do
+    game.reset([], [])  # empty lists (NumPy makes them float) too
     game.reset([0, 1], [5, 6])  # lists of one seed per board pass
     other = make_game(name, num_envs=2)
     other.reset(np.arange(2), np.array([5, 6], dtype=np.uint64))
