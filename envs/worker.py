@@ -107,6 +107,19 @@ class Boards:
         self.game.observe(self.obs)
         return n
 
+    def _set_state(self, i: int, state: Any) -> None:
+        """``game.set_state(i, state)``, refusing a finished episode's state with board ``i`` put back: an
+        ended board reports 0 and neither flag until it is reset, and only a step that ends a board resets
+        it here, so such a board never ended nor restarted. (A board never reset is left holding it: the
+        env steps nothing before its reset(), which starts every board anew.)"""
+        before = self.game.get_state(i) if self.game._started(i) else None
+        self.game.set_state(i, state)
+        if self.game.get_state(i)["done"]:  # as the game took it (Rotation's state may leave done out)
+            if before is not None:
+                self.game.set_state(i, before)
+            raise ValueError(f"env {self.lo + i}: that episode has ended (its state is done), so the board "
+                             "would never end nor restart; set a state still playing (board put back)")
+
     def handle(self, cmd: str, data: Any) -> Any:
         if cmd == "step":
             return self.step()
@@ -120,6 +133,9 @@ class Boards:
             out = []
             for i in local:
                 try:
+                    if name == "set_state":
+                        out.append(self._set_state(i, *args, **kwargs))
+                        continue
                     out.append(getattr(self.game, name)(i, *args, **kwargs))
                 except ResetNeeded:  # the game names its own board i: name the vector env's
                     raise ResetNeeded(f"env {self.lo + i} holds no episode yet: call reset() (or "

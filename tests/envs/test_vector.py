@@ -172,6 +172,30 @@ def test_env_method_get_set_attr():
         v.close()
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_finished_episodes_state_is_refused_and_the_board_left_as_it_was(workers):
+    """A state whose episode had ended (done) left its board stuck: a game's ended board reports 0 and
+    neither flag until it is reset, and the vector env resets only boards whose step ended them, so it
+    never ended nor restarted (GameEnv refuses the step after it instead)."""
+    game = make_game("snake", num_envs=1, starvation=3)
+    game.reset(np.arange(1), np.arange(1, dtype=np.uint64))
+    while not any(game.step(np.array([0]))[1:]):
+        pass
+    finished = game.get_state(0)
+    v = make_vec("snake", 4, num_workers=workers, seed=0)
+    try:
+        v.reset()
+        before = v.env_method("get_state", indices=[3])
+        with pytest.raises(ValueError, match="env 3: that episode has ended"):
+            v.env_method("set_state", finished, indices=[3])
+        assert v.env_method("get_state", indices=[3]) == before
+        playing = before[0] | {"step": 5}
+        v.env_method("set_state", playing, indices=[3])  # a state still playing is taken
+        assert v.env_method("get_state", indices=[3])[0]["step"] == 5
+    finally:
+        v.close()
+
+
 def test_default_workers():
     assert default_workers("snake", 64) == 0  # cheap core: in process
 
