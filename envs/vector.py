@@ -515,10 +515,12 @@ class GameVecEnv(VecEnv):
         """Group env indices by worker: ``{worker: (local board indices, positions in indices)}``.
 
         The positions put the answers back in the order asked for (grouping by worker reordered them).
-        Negative indices count from the end and out-of-range ones raise IndexError, as in SB3's own
-        VecEnvs (the worker lookup raised a bare StopIteration)."""
+        Negative indices count from the end and out-of-range ones raise IndexError, and others than integers
+        TypeError, as in SB3's own VecEnvs (the worker lookup raised a bare StopIteration; 1.5 was env 1)."""
         groups: dict[int, tuple[list[int], list[int]]] = {}
         for pos, index in enumerate(self._get_indices(indices)):
+            if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"env indices must be integers, got {index!r}")
             g = int(index)
             if not -self.num_envs <= g < self.num_envs:
                 raise IndexError(f"env index {g} out of range for {self.num_envs} envs")

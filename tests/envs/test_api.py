@@ -119,6 +119,9 @@ def test_env_method_answers_in_the_order_asked(workers: int) -> None:
             v.env_method("get_state", indices=[4])
         with pytest.raises(IndexError, match="out of range"):
             v.get_attr("size", indices=[-5])
+        for bad in (1.5, True):  # both answered for env 1 (DummyVecEnv: a TypeError for 1.5)
+            with pytest.raises(TypeError, match="env indices must be integers"):
+                v.env_method("get_state", indices=[bad])
     finally:
         v.close()
 
