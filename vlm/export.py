@@ -860,9 +860,15 @@ def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
             raise ExportError(f"{problem}. It appeared while this export ran, so the export was discarded "
                               f"and {out} left as it is")
         old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.rename(out, old)
-        os.rename(partial, out)
+        try:
+            if out.exists():
+                os.rename(out, old)
+            os.rename(partial, out)
+        except OSError as e:  # e.g. EBUSY: an --out that is a mount point cannot be renamed
+            if old.exists():
+                os.rename(old, out)  # the old export back in place
+            raise ExportError(f"--out {out}: the finished export could not be moved into place "
+                              f"({e.strerror or e}); {out} is as it was") from None
         settled()
         (out / OWNER).unlink()
         if old.exists():  # a large export takes a while to delete, with Ctrl-C held: say what it waits for

@@ -980,6 +980,36 @@ def test_a_full_disk_during_an_overwrite_is_one_clear_error_and_keeps_the_old_ex
     assert digest_tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+@pytest.mark.parametrize("fails", ["moving the old export aside", "moving the new one in"])
+def test_a_rename_refused_at_the_swap_is_one_clear_error_and_keeps_the_old_export(run, tmp_path, capsys,
+                                                                                 monkeypatch, fails):
+    """The last step, renaming the finished export into place, can be refused (an --out that is a mount
+    point cannot be renamed: EBUSY). That was a traceback after all the work, leaving the whole export
+    in .<name>.partial, and with the old export already moved aside, no --out."""
+    import errno
+
+    out = tmp_path / "out"
+    argv = [str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress"]
+    assert export(*argv) == 0
+    before = digest_tree(out)
+    real = os.rename
+    src = out if fails == "moving the old export aside" else tmp_path / ".out.partial"
+
+    def refused(a, b, *args, **kwargs):
+        if Path(a) == src:
+            raise OSError(errno.EBUSY, "Device or resource busy", str(a), str(b))
+        return real(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", refused)
+    capsys.readouterr()
+    assert export(*argv, "--overwrite", "--seed", "7") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (f"error: --out {out}: the finished export could not be moved into place (Device or resource "
+            f"busy); {out} is as it was") in err
+    assert digest_tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_an_export_folder_the_full_disk_cannot_make_is_one_clear_error(run, tmp_path, capsys, monkeypatch):
     import errno
 
