@@ -229,6 +229,9 @@ def plan(opts: ExportOptions) -> Plan:
                           f"a whole; give a new folder, e.g. --out {out / 'dataset'}")
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {opts.out} is a file; give a folder")  # as given, not where a link points
+    if os.path.ismount(out):  # an empty mounted volume: the export is built beside --out and renamed in
+        raise ExportError(f"--out {out} is a mount point, which an export cannot be renamed onto; export "
+                          f"into a folder inside it, e.g. --out {out / 'dataset'}")
     try:  # a file in the way above --out, or a folder where nothing can be written
         check_output_folder(out, "--out")
     except ValueError as e:

@@ -1010,6 +1010,22 @@ def test_a_rename_refused_at_the_swap_is_one_clear_error_and_keeps_the_old_expor
     assert digest_tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_an_out_that_is_a_mount_point_is_refused_before_any_work(run, tmp_path, capsys, monkeypatch):
+    """A mount point (an empty mounted volume) cannot be renamed, and the export is built beside --out and
+    renamed into place: it was refused only after all the work."""
+    import vlm.export
+
+    out = tmp_path / "volume"
+    out.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == out or real(p))
+    monkeypatch.setattr(vlm.export, "play", lambda *a, **k: pytest.fail("played"))
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {out} is a mount point" in err and f"--out {out / 'dataset'}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"] and not any(out.iterdir())
+
+
 def test_an_export_folder_the_full_disk_cannot_make_is_one_clear_error(run, tmp_path, capsys, monkeypatch):
     import errno
 
