@@ -875,7 +875,8 @@ def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
         settled()
         (out / OWNER).unlink()
         if old.exists():  # a large export takes a while to delete, with Ctrl-C held: say what it waits for
-            print(f"removing the previous export (moved to {old})", file=sys.stderr, flush=True)
+            if any(old.iterdir()):  # not the empty folder an export may be given as --out
+                print(f"removing the previous export (moved to {old})", file=sys.stderr, flush=True)
             shutil.rmtree(old)
 
 

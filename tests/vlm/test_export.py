@@ -1010,6 +1010,16 @@ def test_a_rename_refused_at_the_swap_is_one_clear_error_and_keeps_the_old_expor
     assert digest_tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_an_empty_out_folder_is_not_called_a_previous_export(run, tmp_path, capsys):
+    """An empty --out is allowed without --overwrite; the export still moves it aside to take its place,
+    and said it was removing "the previous export", which there never was."""
+    out = tmp_path / "out"
+    out.mkdir()
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 0
+    assert "previous export" not in capsys.readouterr().err
+    assert (out / META).is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_an_out_that_is_a_mount_point_is_refused_before_any_work(run, tmp_path, capsys, monkeypatch):
     """A mount point (an empty mounted volume) cannot be renamed, and the export is built beside --out and
     renamed into place: it was refused only after all the work."""
