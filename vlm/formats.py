@@ -280,6 +280,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], splits: di
 
     if name == "trl":
         from datasets import Dataset, DatasetDict, disable_progress_bars, enable_progress_bars
+        from datasets.exceptions import DatasetGenerationError
 
         features = trl_features()
         cache = root / ".hf-cache"
@@ -293,9 +294,14 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], splits: di
                     continue
                 digest = hashlib.sha1(split_files[split].read_bytes()).hexdigest()
                 # The records ride in a partial, not gen_kwargs: datasets shards a list in gen_kwargs.
-                parts[HF_SPLIT[split]] = Dataset.from_generator(
-                    partial(_trl_rows, splits[split], embed), features=features, cache_dir=str(cache),
-                    fingerprint=f"depthfirst-trl-{digest}", split=HF_SPLIT[split])
+                try:
+                    parts[HF_SPLIT[split]] = Dataset.from_generator(
+                        partial(_trl_rows, splits[split], embed), features=features, cache_dir=str(cache),
+                        fingerprint=f"depthfirst-trl-{digest}", split=HF_SPLIT[split])
+                except DatasetGenerationError as e:
+                    if isinstance(e.__cause__, OSError):  # a full disk, wrapped: raised as every write's
+                        raise e.__cause__ from None
+                    raise
                 if progress is not None:
                     progress(len(parts[HF_SPLIT[split]]))
             # An empty split needs an explicit shard, or load_from_disk fails on it (datasets 5.2).

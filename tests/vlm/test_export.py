@@ -1036,6 +1036,26 @@ def test_an_out_that_is_a_mount_point_is_refused_before_any_work(run, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"] and not any(out.iterdir())
 
 
+def test_a_full_disk_while_datasets_writes_the_trl_format_is_one_clear_error(run, tmp_path, capsys,
+                                                                           monkeypatch):
+    """`datasets` wraps the OSError of a full disk in its DatasetGenerationError: exporting onto a small
+    tmpfs was a traceback (exit 1) from the trl format, where the other formats give one line."""
+    import errno
+
+    from datasets.arrow_writer import ArrowWriter
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ArrowWriter, "write_table", disk_full)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "trl", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "DatasetGenerationError" not in err
+    assert f"error: --out {out} could not be written (No space left on device)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_export_folder_the_full_disk_cannot_make_is_one_clear_error(run, tmp_path, capsys, monkeypatch):
     import errno
 
