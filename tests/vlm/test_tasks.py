@@ -352,6 +352,25 @@ def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
     assert asked > 20
 
 
+def test_snake_prediction_never_asks_about_moves_after_the_winning_one() -> None:
+    """UP eats the last apple and fills the 4×4 board: the game ends there, so a plan that goes on (UP,
+    LEFT) has moves the engine never plays. The filter read only the moves played before the last one
+    played, so the win looked like the last move and "where is the head then?" was asked anyway."""
+    mod = task_module("snake")
+    state = {"game": "snake", "size": 4, "apple": [0, 2], "direction": "LEFT", "step": 53,
+             "steps_since_apple": 0, "starvation": 32, "score": 12, "done": False, "rng": 1,
+             "body": [[0, 3], [1, 3], [2, 3], [3, 3], [3, 2], [2, 2], [1, 2], [1, 1], [2, 1], [3, 1], [3, 0],
+                      [2, 0], [1, 0], [0, 0], [0, 1]]}
+    asked = 0
+    for seed in range(100):
+        d = mod._prediction_task(state, np.random.default_rng(seed), mod.render(state))
+        if d is not None:
+            played = snake_play(state, d.extra["moves"])
+            assert all(r <= 0 for _, r, _, _ in played[:len(d.extra["moves"]) - 1]), d.extra["moves"]
+            asked += 1
+    assert asked > 10
+
+
 @pytest.mark.parametrize("game", ["snake", "snake_duel"])
 def test_best_move_question_says_the_move_back_into_the_neck_is_never_best(drafts: dict, game: str) -> None:
     """The engine plays the move back into the neck as straight on, so when straight on is best that move

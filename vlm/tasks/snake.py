@@ -303,10 +303,11 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
         k = {1: 1, 2: int(rng.integers(2, 4)), 3: int(rng.integers(4, 6))}[qa]
         moves = random_moves(rng, state, k)
         played = simulate(state, moves)
-        # Not truncated, and the visible apple eaten on the last move if at all: after an apple is eaten
-        # a new one appears at random, off the image, and the moves after that could eat it (longer
-        # snake, tail staying put, another death).
-        if not played[-1][3] and all(r <= 0 for _, r, _, _ in played[:-1]):
+        # Not truncated, and the visible apple eaten on the plan's last move if at all: after an apple is
+        # eaten a new one appears at random, off the image, and the moves after that could eat it (longer
+        # snake, tail staying put, another death). Read against the plan, not the moves played: the last
+        # apple fills the board and ends the game, leaving the plan's later moves unplayed.
+        if not played[-1][3] and all(r <= 0 for _, r, _, _ in played[:k - 1]):
             break
     else:
         return None
