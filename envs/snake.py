@@ -343,6 +343,13 @@ class Snake(Game):
         done = state["done"]
         if not isinstance(done, bool):
             raise ValueError(f"state's done must be true or false, got {done!r}")  # "false" counted as true
+        full = len(body) == cells
+        if (apple is None) != full or (full and not done):
+            # Without an apple the snake played on until it starved; a full board still playing died on its
+            # next move while episode_info counted it won.
+            raise ValueError(f"state's apple must be None exactly when the snake fills the board, a win "
+                             f"that ends the episode: got apple {apple}, {len(body)} of {cells} cells, done "
+                             f"{done}")
         crash = state.get("crash")  # states saved before it was kept have none
         crash = None if crash is None else state_cell("state's crash", crash)
         moves = [(int(_DX[m]), int(_DY[m])) for m in range(4)]

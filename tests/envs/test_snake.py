@@ -279,6 +279,26 @@ def test_win_on_full_board():
     assert short.episode_info(0)["won"] == 0.0 and short.episode_infos(np.array([0]))["won"][0] == 0.0
 
 
+FULL_4X4 = [[3, 0], [2, 0], [1, 0], [0, 0], [0, 1], [1, 1], [2, 1], [3, 1], [3, 2], [2, 2], [1, 2], [0, 2],
+            [0, 3], [1, 3], [2, 3], [3, 3]]
+
+
+@pytest.mark.parametrize("body, done", [
+    (FULL_4X4[:3], False),  # no apple with 13 free cells: the snake played on until it starved
+    (FULL_4X4[:3], True),
+    (FULL_4X4, False),  # a full board still playing: its next move died, and episode_info said won
+])
+def test_set_state_refuses_a_missing_apple_or_a_full_board_that_is_not_a_win(body, done):
+    # The game leaves the apple out only when the snake fills the board, and that ends the episode.
+    g = game_with([[3, 3], [3, 2], [3, 1]], apple=[0, 0], direction="DOWN", size=4)
+    before = g.get_state(0)
+    with pytest.raises(ValueError, match="state's apple must be None exactly when the snake fills the board"):
+        g.set_state(0, {**before, "body": body, "direction": "RIGHT", "apple": None, "done": done})
+    assert g.get_state(0) == before
+    g.set_state(0, {**before, "body": FULL_4X4, "direction": "RIGHT", "apple": None, "done": True})  # a win
+    assert g.episode_info(0)["won"] == 1.0
+
+
 def test_reset_places_a_straight_three_cell_snake_inside_the_board():
     n, size = 512, 4  # a small board: every head position the reset can draw comes up
     g = Snake(num_envs=n, size=size)
