@@ -249,7 +249,6 @@ class Snake(Game):
         self._reward = np.zeros(n, dtype=np.float32)
         self._terminated = np.zeros(n, dtype=np.bool_)
         self._truncated = np.zeros(n, dtype=np.bool_)
-        self._grid = np.zeros((n, 4, size, size), dtype=np.uint8)  # scratch for pixel observations
         if obs == "grid":
             self.observation_space = spaces.Box(0, 255, (4, size, size), dtype=np.uint8)
         else:
@@ -275,7 +274,8 @@ class Snake(Game):
         if self.obs_mode == "grid":
             _observe_grid(self.size, boards, self._body, self._head, self._length, self._apple, out)
             return
-        grid = self._grid[:len(boards)]
+        # One row per board asked for, which may be more than num_envs (a board asked for twice).
+        grid = np.empty((len(boards), 4, self.size, self.size), dtype=np.uint8)
         _observe_grid(self.size, boards, self._body, self._head, self._length, self._apple, grid)
         rgb = _paint_cells(grid[:, 0], grid[:, 1], grid[:, 2])  # (n, N, N, 3)
         s = self.pixel_scale

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -9,6 +11,7 @@ from envs import make_env, make_game
 from envs.env import GameEnv
 from envs.rng import seeds_from
 from envs.snake import DOWN, LEFT, RIGHT, UP, Snake
+from tests.conftest import ROOT
 from tests.envs.roundtrip import assert_round_trips
 
 
@@ -399,6 +402,25 @@ def test_observation_channels():
     assert head[2, 2] == 255 and head.sum() == 255
     assert body[2, 1] == 255 and 0 < body[2, 0] < 255 and body[2, 2] == 0
     assert apple[4, 4] == 255 and (inside == 255).all()
+
+
+def test_pixels_of_one_board_asked_for_many_times_are_all_its_frame():
+    # observe checks each index, not how many there are: the pixel path drew the cells into a scratch of
+    # one row per board, so 64 copies of board 0 wrote 63 rows past it (a segfault, in a fresh process
+    # so that the corrupted memory cannot take this one down).
+    code = """
+import numpy as np
+from envs.snake import Snake
+g = Snake(1, size=32, obs="pixels", pixel_scale=1)
+g.reset(np.array([0]), np.array([3], dtype=np.uint64))
+one, many = g.new_obs_buffer(), np.zeros((64, *g.observation_space.shape), np.uint8)
+g.observe(one)
+g.observe(many, np.zeros(64, dtype=np.int64))
+assert (many == one).all()
+print("fine")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout == "fine\n", done.stderr[-2000:]
 
 
 def test_long_snake_tail_is_visible():
