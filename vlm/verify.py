@@ -16,7 +16,8 @@
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
                   the set of ``fatal`` moves ("None" when there is none).
 - ``rotation_angle`` (ViGaL's exact-angle rule) ``axis``, ``angle``, ``axis_given``, ``options``,
-                  ``answer``: the option letter, or the angle in degrees (exact, modulo 360, so −90 = 270)
+                  ``answer``: the option letter (a letter before an option's text read as ``choice``
+                  reads it), or the angle in degrees (exact, modulo 360, so −90 = 270)
                   and, unless ``axis_given``, the one axis; an axis written with a sign, after it as the
                   prompts name turns or before it as they name axes, counts: 90 about Z− or −z is −90 about Z.
 - ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths);
@@ -290,6 +291,17 @@ def _pronoun_i(text: str, at: int) -> bool:
     return bool(_PRONOUN_I.match(text, at)) and not _NAMES_LETTER.search(text, max(at - 20, 0), at)
 
 
+def _lettered_text(text: str, options: list[str]) -> tuple[str, str] | None:
+    """(letter, normalised text) when ``text`` is an option letter set before an option's text ("B. 3
+    boxes", "Option B: 3 boxes", "(B) 3 boxes"), the text's option not necessarily the letter's; else None."""
+    lead = _LETTER_AND_TEXT.fullmatch(_strip_wrapping(text))
+    if lead is None:
+        return None
+    named, after = lead.group(1).upper(), _normalised(lead.group(2))
+    texts = [_normalised(option) for option in options]
+    return (named, after) if ord(named) - 65 < len(options) and after in texts else None
+
+
 def _option_letter(text: str, options: list[str]) -> str | None:
     """The option letter an answer names: the option's own text, a lone letter, a letter before its own
     option's text (None before another's), or exactly one distinct valid letter: a capital standing alone
@@ -306,9 +318,8 @@ def _option_letter(text: str, options: list[str]) -> str | None:
         return bare.upper()
     # The letter and an option's text: that text may hold a capital standing alone ("C. A box is in a
     # different place"), which the count below would read as a second letter.
-    lead = _LETTER_AND_TEXT.fullmatch(bare)
-    named = lead.group(1).upper() if lead else ""
-    if named in valid and (after := _normalised(lead.group(2))) in texts:
+    if lead := _lettered_text(text, options):
+        named, after = lead
         return named if after == texts[ord(named) - 65] else None
     found = {m for m in _LETTER.findall(text) if m in valid}
     if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
@@ -345,10 +356,11 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
 
 
 def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
-    has_digits = any(ch.isdigit() for ch in content)
-    if not has_digits:
-        options = spec.get("options")
-        return bool(options) and _option_letter(content, list(options)) == spec.get("answer")
+    options = list(spec.get("options") or [])
+    # A letter before an option's text ("C. 180° about X") is read as the choice rule reads it: the angle
+    # in the text alone would score a letter that names another option.
+    if not any(ch.isdigit() for ch in content) or (options and _lettered_text(content, options)):
+        return bool(options) and _option_letter(content, options) == spec.get("answer")
     numbers = [int(v) for v in _INT.findall(content)]
     if len(numbers) != 1:
         return False

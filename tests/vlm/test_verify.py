@@ -136,6 +136,19 @@ def test_an_option_letter_with_option_text_counts_only_when_they_agree() -> None
     assert verify(wrap("B. 5 boxes"), record(CHOICE))["accuracy"] == 1.0  # no option's text: the letter
 
 
+def test_a_rotation_option_letter_with_option_text_counts_only_when_they_agree() -> None:
+    # The angle in the text alone was scored: "C. 180° about X" (option C is 270° about X) and "C. 90°"
+    # (option C is 270°) earned full accuracy, though the choice rule scores a letter before another
+    # option's text 0. Found by answering exported Rotation tasks with an independent oracle.
+    for spec, wrong in ((NINE_B, "C. 180° about X"), (NINE_B, "Option A: 180° about X"),
+                        (NINE_B, "(H) 180° about X"), (ANGLE_OPTS, "C. 90°"), (ANGLE_OPTS, "B: 90°")):
+        assert verify(wrap(wrong), record(spec))["accuracy"] == 0.0, wrong
+    for spec, right in ((NINE_B, "B. 180° about X"), (NINE_B, "Option B: 180° about X"),
+                        (NINE_B, "180 about X"), (NINE_B, "180° about X"), (ANGLE_OPTS, "A. 90°"),
+                        (ANGLE_OPTS, "90")):
+        assert verify(wrap(right), record(spec))["accuracy"] == 1.0, right
+
+
 def test_an_axis_signed_before_its_letter_turns_the_angle_as_one_signed_after() -> None:
     # The prompts write axes "+x", "+y", "+z": 90 about -Z (the negative axis) is -90 about Z, as 90 about Z-
     # is. The sign before the letter was not read: "90 about -Z" scored as 90 about Z, "270 about -Z" as 0.
