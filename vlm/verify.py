@@ -9,9 +9,10 @@
 - ``integer``     ``value``: exactly one integer in the answer (digits, or a number word up to twenty).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)".
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
-                  (moves such as UP or X+, yes/no, Pokémon's buttons). Case does not matter; a one-letter
-                  choice that is also a word (button a) counts only where it stands as an answer ("Press
-                  A", "press a to talk", "(a)"), not as the article in "Walk up a bit".
+                  (moves such as UP or X+, yes/no, Pokémon's buttons; "X-axis" names no turn X-). Case
+                  does not matter; a one-letter choice that is also a word (button a) counts only where it
+                  stands as an answer ("Press A", "press a to talk", "(a)"), not as the article in "Walk
+                  up a bit".
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
                   the set of ``fatal`` moves ("None" when there is none).
@@ -61,7 +62,8 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 _WORDS = re.compile(r"[a-z0-9_]+")
-_SIGNED_WORDS = re.compile(r"[a-z0-9_]+[+\-]?")
+# A sign ends a word only where no word goes on: "x-" is the turn, "x-axis" the axis (no turn).
+_SIGNED_WORDS = re.compile(r"[a-z0-9_]+(?:[+\-](?![a-z0-9_]))?")
 _LETTER = re.compile(r"\b[A-Z]\b")
 # An axis with a sign after it, as the prompts name turns, or before it, as they name axes: "Z-", "x +", "-z",
 # "+Y"; not "Z-axis", "Z-90", "x-z", "270-Z".

@@ -149,6 +149,16 @@ def test_a_rotation_option_letter_with_option_text_counts_only_when_they_agree()
         assert verify(wrap(right), record(spec))["accuracy"] == 1.0, right
 
 
+def test_an_axis_named_with_a_hyphen_is_no_signed_turn() -> None:
+    # "X-axis" read as the turn X-: a reply naming only an axis scored as the X- turn, and parse_move played
+    # it, though the rotation_angle rule already keeps "Z-axis" unsigned.
+    for reply in ("X-axis", "the X-axis", "about the x-axis", "X+Y"):
+        assert verify(wrap(reply), record(TURN))["accuracy"] == 0.0, reply
+        assert parse_move(wrap(reply), record(TURN)) is None, reply
+    for reply in ("X-", "X- about the x-axis", "X-, then done", "(X-)"):
+        assert verify(wrap(reply), record(TURN))["accuracy"] == 1.0, reply
+
+
 def test_an_axis_signed_before_its_letter_turns_the_angle_as_one_signed_after() -> None:
     # The prompts write axes "+x", "+y", "+z": 90 about -Z (the negative axis) is -90 about Z, as 90 about Z-
     # is. The sign before the letter was not read: "90 about -Z" scored as 90 about Z, "270 about -Z" as 0.
