@@ -81,12 +81,8 @@ def context(state: dict[str, Any], pair: bool = True) -> str:
 
 
 def turn_matrix(axis: str, angle: int) -> np.ndarray:
-    """The world rotation by ``angle`` degrees (90/180/270) about ``axis``, as a product of generators."""
-    g = GENERATORS[2 * AXES.index(axis)]
-    m = np.eye(3, dtype=np.int64)
-    for _ in range(angle // 90):
-        m = g @ m
-    return m
+    """The world rotation by ``angle`` degrees (90/180/270) about ``axis``: its quarter turn, repeated."""
+    return np.linalg.matrix_power(GENERATORS[2 * AXES.index(axis)], angle // 90)
 
 
 def visible_cubes(shape: dict[str, Any], rotation: int, size: int = VIEW) -> np.ndarray:
@@ -190,13 +186,14 @@ def _angle_task(state: dict[str, Any], rng: np.random.Generator) -> TaskDraft:
 
 
 def _distance_task(state: dict[str, Any], image: np.ndarray) -> TaskDraft:
+    """How many turns to the target, for an unsolved state (``make_tasks`` asks it only then)."""
     s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
     d = int(DISTANCE[s, t])
     steps = ["A shortest sequence from the current view to the target: "
-             f"{', '.join(MOVES[a] for a in optimal_solution(state)) or 'none'}.",
+             f"{', '.join(MOVES[a] for a in optimal_solution(state))}.",
              "No shorter sequence of quarter turns exists (breadth-first search over the 24 orientations): "
              f"{d}."]
-    return integer_draft("strategy", "min_turns", plot_level(state), max(1, d), [image], context(state),
+    return integer_draft("strategy", "min_turns", plot_level(state), d, [image], context(state),
                          "What is the fewest number of quarter turns (X+, X−, Y+, Y−, Z+, Z−) that makes "
                          "the current (right) object look exactly like the target (left)?", d, steps,
                          {"state": state})
