@@ -102,9 +102,10 @@ def _solve(state: dict[str, Any]) -> list[str] | None:
 
 
 def optimal_moves(state: dict[str, Any]) -> tuple[list[str], list[str]] | None:
-    """(every optimal first move, one shortest solution), or None when the solver finds none."""
+    """(every optimal first move, one shortest solution), or None when the solver finds none (or the
+    puzzle is solved already)."""
     solution = _solve(state)
-    if solution is None or not solution:
+    if not solution:
         return None
     best = []
     for m in MOVES:
@@ -220,11 +221,11 @@ def _make_edit(state: dict[str, Any]) -> MakeEdit:
     free = [c for c in floor if c not in boxes and c != player and c not in targets]
 
     def make(rng: np.random.Generator) -> Edit | None:
+        if not free:
+            return None
         open_targets = [t for t in targets if t not in boxes and t != player]
         kinds = ["box_moved", "player_moved"] + (["target_moved"] if open_targets else [])
         kind = kinds[int(rng.integers(len(kinds)))]
-        if not free:
-            return None
         new = free[int(rng.integers(len(free)))]
         edited = {**state, "boxes": [list(b) for b in boxes], "targets": [list(t) for t in targets]}
         if kind == "box_moved":
