@@ -432,6 +432,9 @@ def test_duel_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:
                         {"body": [[1, 4], [0, 4], [0, 5]], "direction": "RIGHT", "alive": True, "score": 0}]}
     d = task_module("snake_duel").move_task(state)
     assert d.verifier["good"] == ["DOWN"] and "a dead end" not in d.analysis
+    # The rule is read with the length before the move (eating on it would make the snake longer): the
+    # question must say so, or a model reading the other way is marked wrong where the two differ.
+    assert "than your snake is long now, before the move." in d.question
 
 
 def test_duel_best_move_is_a_safe_one_when_there_is_one() -> None:

@@ -6,7 +6,7 @@ Definitions the questions state and the analysis follows:
 - a *fatal* move kills your snake whatever the opponent does (each of its four moves is played on the
   engine); a *safe* move survives all of them; the others are *risky*.
 - a *best* move is safe (risky when no move is safe), is not into a dead end (from the new head fewer
-  free cells are reachable than your snake is long, both bodies blocking except the tails, which move
+  free cells are reachable than your snake is long now, both bodies blocking except the tails, which move
   away, and the new head's cell not counted; a dead end only when every candidate is one) and, among
   those, is closest to an apple along the same free cells. Ties are all accepted.
 - state prediction gives both snakes' moves; questions are only asked when no apple is eaten before
@@ -196,10 +196,10 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         "cells (landing on an apple is 0 moves; apples out of reach are farthest). Free cells are those "
         "free now, where both bodies block except their tails (they move away). A move leads into a dead "
         "end when fewer free cells are reachable from the cell it takes your head to (that cell not "
-        "counted) than your snake is long. Equally good moves are all accepted.\n\nThink "
-        "step by step inside <think></think>. Then give the best move inside <best_answer></best_answer> "
-        "(one of UP, DOWN, LEFT, RIGHT; None if every move is fatal) and every fatal move inside "
-        "<worst_answer></worst_answer> (comma-separated; None if no move is fatal).")
+        "counted) than your snake is long now, before the move. Equally good moves are all accepted.\n\n"
+        "Think step by step inside <think></think>. Then give the best move inside "
+        "<best_answer></best_answer> (one of UP, DOWN, LEFT, RIGHT; None if every move is fatal) and every "
+        "fatal move inside <worst_answer></worst_answer> (comma-separated; None if no move is fatal).")
     verifier = {"rule": "snake_best_worst", "moves": list(MOVES), "good": info["good"],
                 "fatal": info["fatal"]}
     return TaskDraft("strategy", "best_worst_move", plot_level(state), level(dist, (2, 6)),
