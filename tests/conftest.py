@@ -1,5 +1,9 @@
+import contextlib
 import importlib.util
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +48,29 @@ def always_right_checkpoint(run: Path, out: Path, step: int = 128):
     model.num_timesteps = step
     model.save(out)
     return model
+
+
+@contextlib.contextmanager
+def tb_in_order(run: Path) -> Iterator[str]:
+    """A folder of links to the run's TensorBoard event files, named in the order the files were made.
+    TensorBoard reads a folder's files in name order, and a name holds the second it was made, the host,
+    the pid and a count of writers in that process: the tests' runs share one process, and two of its
+    files made in one second with counts 9 and 10 were read 10 first, so the older file's lower steps
+    dropped the newer's as orphans (a test failed 4 times in 9)."""
+    def made(p: Path) -> tuple[int, int]:
+        return int(p.name.split(".")[3]), int(p.name.rsplit(".", 1)[1])
+
+    with tempfile.TemporaryDirectory() as folder:
+        for k, p in enumerate(sorted((run / "tb").glob("*tfevents*"), key=made)):
+            os.symlink(p, Path(folder) / f"events.out.tfevents.{k:06d}")
+        yield folder
+
+
+def events(run: Path):
+    """The run's TensorBoard events (its ``tb/``), read as ``tensorboard`` would."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    with tb_in_order(run) as folder:
+        ea = EventAccumulator(folder, size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+        ea.Reload()
+    return ea

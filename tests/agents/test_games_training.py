@@ -9,15 +9,8 @@ import imageio.v2 as imageio
 import pytest
 import torch
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import TINY
-
-
-def tb(run):
-    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0, "images": 0})
-    ea.Reload()
-    return ea
+from tests.conftest import TINY, events
 
 
 @pytest.mark.parametrize("env, extra", [
@@ -29,7 +22,7 @@ def test_short_training_run_and_evaluation(env, extra, scripts, tmp_path, capsys
     run = tmp_path / env
     assert scripts.train_ppo.main(["--env", env, "--total-timesteps", "256", "--run-dir", str(run), *TINY,
                                    *extra]) == 0
-    assert "rollout/score_mean" in tb(run).Tags()["scalars"]
+    assert "rollout/score_mean" in events(run).Tags()["scalars"]
     capsys.readouterr()
     assert scripts.evaluate.main([str(run), "--episodes", "4", "--json", "--no-video"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -46,7 +39,7 @@ def test_duel_self_play_trains_against_snapshots(scripts, tmp_path, capsys):
                                    *TINY]) == 0
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["env_kwargs"]["opponent"] == "policy"
-    ea = tb(run)
+    ea = events(run)
     assert "rollout/win_mean" in ea.Tags()["scalars"] or "rollout/loss_mean" in ea.Tags()["scalars"]
     assert ea.Images("rollout/video")  # videos play the scripted bot (a policy opponent needs the learner)
     assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
@@ -201,7 +194,7 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert os.path.samefile(cfg["env_kwargs"]["rom"], TEST_CARTRIDGE)
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    ea = tb(run)
+    ea = events(run)
     assert {"game/tiles_visited", "game/maps_visited"} <= set(ea.Tags()["scalars"])
     assert ea.Images("game/visit_heatmap")[0].encoded_image_string[:4] == b"\x89PNG"
     # evaluation and its videos work as for Snake (episodes of the run's max_steps)
@@ -223,7 +216,7 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     old.rename(run)
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "128", "--no-progress"]) == 0
     assert not old.exists() and (run / "archive" / "index.sqlite").is_file()
-    ea = tb(run)
+    ea = events(run)
     tiles = [e.value for e in sorted(ea.Scalars("game/tiles_visited"), key=lambda e: e.step)]
     assert len(tiles) == 2 and tiles[1] >= tiles[0]  # one rollout before the --resume, one after
     best = json.loads((run / "milestones.json").read_text())

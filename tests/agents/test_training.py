@@ -20,7 +20,7 @@ import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, events, tb_in_order
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +30,6 @@ def trained(tmp_path_factory, scripts):
                                  "--save-every", "256", "--run-dir", str(run), *TINY])
     assert rc == 0
     return run
-
-
-def events(run: Path) -> EventAccumulator:
-    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
-    ea.Reload()
-    return ea
 
 
 def test_run_folder_is_self_describing(trained):
@@ -229,8 +223,9 @@ def test_resume_after_a_crash_hides_the_steps_logged_past_its_checkpoint(trained
     assert steps == sorted(set(steps)) and max(steps) == 768
     from tensorboard.backend.event_processing import plugin_event_accumulator
 
-    served = plugin_event_accumulator.EventAccumulator(str(run / "tb"), size_guidance={"tensors": 0})
-    served.Reload()  # what `tensorboard --logdir` reads: it does the same
+    with tb_in_order(run) as folder:
+        served = plugin_event_accumulator.EventAccumulator(folder, size_guidance={"tensors": 0})
+        served.Reload()  # what `tensorboard --logdir` reads: it does the same
     assert [e.step for e in served.Tensors("train/value_loss")] == [256, 512, 768]
 
 
