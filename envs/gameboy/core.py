@@ -14,9 +14,9 @@ construction (a non-default ``boot_frames`` with a state is refused: it would be
 cut (truncated) after ``max_steps`` steps.
 
 ``get_state`` holds the RAM-derived facts, the whole emulator state (``emulator``: base64 of the zlib
-compressed ``save_state`` bytes), the frame stack, and the last observed screen as a PNG
-(``screen_png``). ``render_state`` draws that PNG: it needs no ROM and no emulator. ``set_state``
-loads the emulator state back, so play continues exactly.
+compressed ``save_state`` bytes), the frame stack and its shape (``frame_shape``), and the last observed
+screen as a PNG (``screen_png``). ``render_state`` draws that PNG: it needs no ROM and no emulator.
+``set_state`` loads the emulator state back, so play continues exactly.
 
 PyBoy is imported lazily, on the first emulator: ``import envs.gameboy`` works without it.
 """
@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, as_path, checked_actions, finite, flag, whole
+from envs.base import Game, as_path, checked_actions, finite, flag, state_cell, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
 from envs.gameboy.roms import RomError, StateError, no_start_state, read_rom
 from envs.png import decode_png, encode_png
@@ -483,6 +483,7 @@ class GameBoyGame(Game):
             "episode_return": float(self._returns[i]),
             "emulator": pack_bytes(save_emulator(self._pyboys[i])),
             "frames": pack_bytes(self._frames[i].tobytes()),
+            "frame_shape": list(self._frames.shape[1:]),  # (frame_stack, height, width)
             "screen_png": base64.b64encode(encode_png(self.screen(i))).decode("ascii"),
         }
         state.update(self._state_extra(i))
@@ -494,11 +495,16 @@ class GameBoyGame(Game):
             raise ValueError(f"state was made with ROM {state.get('rom_sha1')}, "
                              f"this game runs {self.rom_sha1}")
         frames = np.frombuffer(_state_bytes(state, "frames"), np.uint8)
-        if frames.size != self._frames[i].size:  # checked before the emulator is touched
-            _, stack, h, w = self._frames.shape
-            raise ValueError(f"state holds {frames.size} bytes of frames, this game stacks {stack} of "
-                             f"{h}x{w} ({self._frames[i].size}): it was made with another frame_stack or "
-                             "obs_size; use the settings it was made with")
+        shape = list(self._frames.shape[1:])
+        # Its shape too where the state keeps it (older ones do not): 4 frames of 36x40 are as many bytes
+        # as 1 of 72x80, and loaded as those, scrambled.
+        made = state.get("frame_shape")
+        made = None if made is None else state_cell("state's frame_shape", made, 3)
+        if frames.size != self._frames[i].size or made not in (None, shape):  # before the emulator is touched
+            held = "" if made is None else " as {} of {}x{}".format(*made)
+            raise ValueError(f"state holds {frames.size} bytes of frames{held}, this game stacks {shape[0]} "
+                             f"of {shape[1]}x{shape[2]} ({self._frames[i].size} bytes): it was made with "
+                             "another frame_stack or obs_size; use the settings it was made with")
         emulator = _state_bytes(state, "emulator")
         # Every value is read before the emulator is loaded: a bad one left the board half set.
         step = whole("state's step", state["step"], 0)

@@ -507,6 +507,26 @@ def test_a_state_of_another_frame_stack_is_refused_before_loading(game: PokemonR
         other.close()
 
 
+def test_a_state_of_other_frames_of_the_same_byte_count_is_refused() -> None:
+    # One 72x80 frame and four 36x40 ones are both 5,760 bytes: the byte count alone let such a state
+    # load, its one frame read as four scrambled ones.
+    one, four = make(1), make(1, frame_stack=4, obs_size=(36, 40))
+    try:
+        state = one.get_state(0)
+        before = four.get_state(0)["emulator"]
+        with pytest.raises(ValueError, match=r"5760 bytes of frames as 1 of 72x80, this game stacks 4 of "
+                                             r"36x40 .*another frame_stack or obs_size"):
+            four.set_state(0, state)
+        assert four.get_state(0)["emulator"] == before  # the board is left as it was
+        del state["frame_shape"]  # a state saved before it was kept: its byte count is all there is
+        one.set_state(0, state)
+        with pytest.raises(ValueError, match="frame_shape must be a list of 3 whole numbers"):
+            one.set_state(0, dict(state, frame_shape=[1, 72]))
+    finally:
+        one.close()
+        four.close()
+
+
 def test_set_state_refuses_a_dict_of_no_state_of_the_game(game: PokemonRed) -> None:
     # A KeyError for the first missing key; a state without its tracker failed only after its emulator
     # state had been loaded, leaving the board half set.
