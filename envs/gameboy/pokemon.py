@@ -489,6 +489,10 @@ class PokemonRed(GameBoyGame):
             else:
                 read[k] = whole(what, facts[k], 0)
         check_state_keys(self.name, t["terms"], tuple(self.weights), "state's tracker terms")
+        unknown = sorted(map(repr, set(t["terms"]) - set(self.weights)))
+        if unknown:  # each term is an episode_info figure, which every episode must report alike
+            raise ValueError(f"state's tracker terms has {', '.join(unknown)}, which is no reward term; "
+                             f"known terms: {', '.join(self.weights)}")
         swarm_source = state.get("swarm_source")
         if swarm_source is not None and not isinstance(swarm_source, str):
             raise ValueError(f"state's swarm_source must be a file name or null, got {swarm_source!r}")
@@ -501,7 +505,7 @@ class PokemonRed(GameBoyGame):
                 **{k: whole(f"state's tracker {k}", t[k], 0)
                    for k in ("best_events", "best_badges", "heals", "blackouts")},
                 "best_level": finite("state's tracker best_level", t["best_level"]),
-                "terms": {k: finite(f"state's tracker terms {k}", v) for k, v in t["terms"].items()},
+                "terms": {k: finite(f"state's tracker terms {k}", t["terms"][k]) for k in self.weights},
             },
         }
 

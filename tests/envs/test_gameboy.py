@@ -569,6 +569,10 @@ _DROP = object()  # the key is left out
     ("tracker.facts", {}, r"not a pokemon_red state's tracker facts: it lacks 'map'"),
     ("tracker.terms", 5, r"a pokemon_red state's tracker terms must be a dict"),
     ("tracker.still", None, r"state's tracker still must be a whole number >= 0, got None"),
+    # Taken, and its r_foo then named in episode_info: episode_infos of boards ended together raised a
+    # KeyError where the first had it and another did not.
+    ("tracker.terms.foo", 1.0, r"state's tracker terms has 'foo', which is no reward term; known terms: "
+                               r"explore, "),
     # Each passed with its check mutated away (a bad base64 string was binascii's error naming no key; the
     # others were taken, or failed once the emulator was loaded).
     ("frames", "abc", r"state's frames is damaged \(not zlib \+ base64"),  # base64's padding
