@@ -471,7 +471,10 @@ class PokemonRed(GameBoyGame):
             # a byte each: the map's number and the tile's place in its 256×256 visited grid
             m, x, y = (whole(f"{what} {name}", v, 0, _GRID - 1)
                        for name, v in zip(_VISIT_CELL, visit[:3], strict=True))
-            visits[(m, x, y)] = [finite(f"{what} count", visit[3]), whole(f"{what} last step", visit[4], 0)]
+            count = finite(f"{what} count", visit[3])
+            if count < 0:  # a step onto the tile divides its explore weight by 1 + count
+                raise ValueError(f"{what} count must be >= 0, got {count}")
+            visits[(m, x, y)] = [count, whole(f"{what} last step", visit[4], 0)]
         pos = tuple(state_cell("state's tracker pos", t["pos"], 3))
         if pos not in visits:  # the visited mask is drawn from its map's grid
             raise ValueError(f"state's tracker pos {list(pos)} is not one of its visits")

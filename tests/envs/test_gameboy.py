@@ -571,6 +571,8 @@ _DROP = object()  # the key is left out
     ("tracker.still", None, r"state's tracker still must be a whole number >= 0, got None"),
     # Taken, and its r_foo then named in episode_info: episode_infos of boards ended together raised a
     # KeyError where the first had it and another did not.
+    # Taken: the step onto that tile then divided its explore weight by 1 + count = 0 (ZeroDivisionError).
+    ("tracker.visits", [[0, 3, 3, -1.0, 0]], r"state's tracker visits\[0\] count must be >= 0, got -1.0"),
     ("tracker.terms.foo", 1.0, r"state's tracker terms has 'foo', which is no reward term; known terms: "
                                r"explore, "),
     # Each passed with its check mutated away (a bad base64 string was binascii's error naming no key; the
