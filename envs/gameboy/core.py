@@ -169,26 +169,18 @@ def load_emulator(pb: Any, data: bytes) -> None:
     pb.load_state(io.BytesIO(data))
 
 
-def format_problem(data: bytes, version: int) -> str | None:
-    """Why the state bytes ``data`` are refused before loading into a PyBoy whose states are of format
-    ``version`` (the first byte of any state it saves), or None.
+def load_checked(pb: Any, data: bytes, version: int) -> None:
+    """Load the state bytes ``data`` into ``pb``, whose states are of format ``version`` (the first byte
+    of any state it saves); a ``ValueError`` saying what is wrong (the caller names the file) when the
+    format differs or PyBoy cannot load them, and then ``pb`` is as it was (a load that failed half-way
+    is undone).
 
     PyBoy reads older formats field by field, so a damaged first byte (8-10 here) made it read the rest
     as another layout, load, and then spin forever inside its compiled frame loop, where no Ctrl-C
     reaches. Every state file or archived state goes through this check first."""
     if data and data[0] != version:
-        return (f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes {version}): "
-                "damaged, or saved by another PyBoy version")
-    return None
-
-
-def load_checked(pb: Any, data: bytes, version: int) -> None:
-    """Load the state bytes ``data`` into ``pb`` (of state format ``version``) after ``format_problem``'s
-    check; a ``ValueError`` saying what is wrong (the caller names the file) when the check fails or
-    PyBoy cannot load them, and then ``pb`` is as it was (a load that failed half-way is undone)."""
-    problem = format_problem(data, version)
-    if problem is not None:
-        raise ValueError(problem)
+        raise ValueError(f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes "
+                         f"{version}): damaged, or saved by another PyBoy version")
     before = save_emulator(pb)
     try:
         load_emulator(pb, data)
