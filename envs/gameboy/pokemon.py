@@ -267,13 +267,9 @@ class PokemonRed(GameBoyGame):
         return (f["badges"], f["event_flags"], len(self._maps[i]))
 
     def _update_best(self, i: int) -> None:
-        f = self._track[i]["facts"]
-        b = self._best
-        b["badges"] = max(b["badges"], float(f["badges"]))
-        b["event_flags"] = max(b["event_flags"], float(f["event_flags"]))
-        b["max_level"] = max(b["max_level"], float(max(f["levels"], default=0)))
-        b["tiles_visited"] = max(b["tiles_visited"], float(len(self._visits[i])))
-        b["maps_visited"] = max(b["maps_visited"], float(len(self._maps[i])))
+        info = self.episode_info(i)
+        for k, v in self._best.items():
+            self._best[k] = max(v, info[k])
 
     def _after_step(self, i: int) -> tuple[float, bool]:
         # Terms are added in REWARD_WEIGHTS order, so the float sum is the same whichever are paid.
