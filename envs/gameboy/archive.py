@@ -159,7 +159,10 @@ class StateArchive:
         name = f"{stem}.state"
         path = self.folder / name
         tmp = self.folder / f"{stem}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # as for its index: training then saves a checkpoint and advises
+            raise ArchiveError(self.folder, "the folder was deleted or moved while in use") from None
         try:
             with os.fdopen(fd, "wb") as f:
                 exclusive_lock(f)  # before the first byte: remove_stale_temps leaves it alone

@@ -1568,6 +1568,24 @@ def test_an_archive_index_deleted_or_damaged_in_use_is_an_archive_error(tmp_path
     assert (e.folder, e.reason, str(e)) == (tmp_path, "why", str(ArchiveError(tmp_path, "why")))
 
 
+def test_an_archive_folder_deleted_in_use_is_an_archive_error(tmp_path: Path) -> None:
+    """add's temp file in the deleted folder was a bare FileNotFoundError, which training does not take for
+    the archive's (agents/train.py saves a checkpoint and advises on an ArchiveError only)."""
+    import shutil
+
+    from envs.gameboy.archive import ArchiveError, StateArchive
+
+    folder = tmp_path / "archive"
+    archive = StateArchive(folder, "sha")
+    shutil.rmtree(folder)
+    with pytest.raises(ArchiveError, match=r"archive_dir .* cannot hold the archive of milestone states "
+                                           r"\(the folder was deleted or moved while in use\)"):
+        archive.add(b"x", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    with pytest.raises(ArchiveError, match=r"was deleted or moved while in use"):
+        archive.restart_files()
+    assert not folder.exists()  # nothing made in its place
+
+
 def test_a_worker_on_an_unusable_archive_raises_the_archive_error(tmp_path: Path) -> None:
     """A worker whose archive failed mid-training, or one restarted on a damaged archive, was reported as
     "worker 0 failed on 'reset'" or "failed to start" with its traceback, which the training script did
