@@ -42,6 +42,8 @@ def test_endpoint_spec_parsing():
             Endpoint.parse(bad)
     # A scheme in capitals is the same URL (RFC 3986); it was refused as "expects MODEL@URL".
     assert Endpoint.parse("m@HTTPS://h/v1").chat_url == "https://h/v1/chat/completions"
+    # A host that is not ASCII is taken: urllib sends it IDNA-encoded (only a path must be ASCII).
+    assert Endpoint.parse("m@http://bücher.example/v1").chat_url == "http://bücher.example/v1/chat/completions"
 
 
 
@@ -50,13 +52,17 @@ def test_endpoint_spec_parsing():
     ("m@http://127.0.0.1:99999/v1", "is malformed: Port out of range"),
     ("m@http://[::1/v1", "is malformed: Invalid IPv6 URL"),
     ("m@http://exa mple.com/v1", "contains a space"),
+    ("m@http://h/v1\x00", "contains a space or control character"),
     ("m@http:///v1", "names no host"),
+    ("m@http://:8000/v1", "names no host"),  # a port, but no host
     ("m@https://h/v1?api-key=k", "has a query or fragment"),
     # An empty query or fragment (a pasted URL ending in '?' or '#') sent every request to another path.
     ("m@https://h/v1?", "has a query or fragment"),
     ("m@https://h/v1#", "has a query or fragment"),
     # urllib failed each request with "'ascii' codec can't encode character", after the specialist's play.
     ("m@http://h/modèle/v1", "a path that is not ASCII: give it percent-encoded, http://h/mod%C3%A8le/v1"),
+    # What is percent-encoded already is kept as it is, not encoded a second time (%20 -> %2520).
+    ("m@http://h/a%20b/modèle/v1", "give it percent-encoded, http://h/a%20b/mod%C3%A8le/v1"),
     ("m@https://user:sk-secret@h/v1", "holds a user name or password: give the API key in an environment"),
 ])
 def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
@@ -631,6 +637,14 @@ def test_an_error_body_that_is_no_json_is_quoted_on_one_line():
     with ChatServer([Reply(status=404, body=b"")]) as server, \
             pytest.raises(ChatConfigError, match="HTTP 404: an empty body"):
         client(server).complete("q", [IMG])
+
+
+def test_a_bodys_start_is_quoted_on_one_line_and_says_when_it_goes_on():
+    from agents.vlm_client import _excerpt
+    assert _excerpt(b" \r\n") == "an empty body"  # only white space: nothing to quote
+    assert _excerpt(b"x" * 160) == repr("x" * 160)  # all of it, so no ellipsis
+    assert _excerpt(b"x" * 161) == repr("x" * 160) + " …"  # the first 160 bytes, and it goes on
+    assert _excerpt(b"\xff<p>") == repr("\ufffd<p>")  # a byte that is no UTF-8 is shown, not dropped
 
 
 def test_cache_answers_repeat_questions_without_a_request(tmp_path):
