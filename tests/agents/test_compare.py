@@ -177,7 +177,9 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     # An endless or zero count was taken: the endless one failed the plot after the (paid) play, and 0
     # was reported as "unknown" though given.
     *[(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", f"m={count}"], "--vlm-params")
-      for count in ("1e400", "0", "0.0B")],
+      for count in ("1e400", "0", "0.0B", "seven")],
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "=7B"],
+     "--vlm-params expects MODEL=COUNT"),  # no model: not "names model '', which no --vlm plays"
     # A model the --vlm flags do not name (a typo) would be silently ignored.
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", "n=0.5"],
      "--price-per-1k-tokens names model 'n', which no --vlm plays (the --vlm models are m)"),
