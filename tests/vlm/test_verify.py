@@ -125,13 +125,17 @@ def test_an_option_letter_with_option_text_counts_only_when_they_agree() -> None
                    "[B] A box is in a different place", "So the answer is B: A box is in a different place.",
                    "B \u2014 A box is in a different place",
                    "The correct answer is B: A box is in a different place",
-                   "My final answer is (B) a box is in a different place"):
+                   "My final answer is (B) a box is in a different place",
+                   "Choice B: A box is in a different place",
+                   "The answer is: B. A box is in a different place",
+                   "B. A box is in a\ndifferent place"):  # the text broken over lines is still its text
         assert verify(wrap(answer), record(ARTICLES))["accuracy"] == 1.0, answer
     # A letter with another option's text contradicts itself: it scored as the letter wherever that text held
     # no capital standing alone ("B. 7", "B. The player is in a different place").
     for spec, answer in ((CHOICE, "B. 7"), (CHOICE, "Option B: 3"),
                          (ARTICLES, "B. The player is in a different place"),
-                         (ARTICLES, "B: the two images are identical")):
+                         (ARTICLES, "B: the two images are identical"),
+                         (CHOICE, "E. 5")):  # no option E: neither E nor B, and no IndexError
         assert verify(wrap(answer), record(spec))["accuracy"] == 0.0, answer
     assert verify(wrap("B. 5 boxes"), record(CHOICE))["accuracy"] == 1.0  # no option's text: the letter
 
@@ -163,7 +167,7 @@ def test_an_axis_signed_before_its_letter_turns_the_angle_as_one_signed_after() 
     # The prompts write axes "+x", "+y", "+z": 90 about -Z (the negative axis) is -90 about Z, as 90 about Z-
     # is. The sign before the letter was not read: "90 about -Z" scored as 90 about Z, "270 about -Z" as 0.
     for right in ("90 about -Z", "90° about the -z axis", "-90 about +Z", "90 about \u2212Z",
-                  "-270 about -Z"):
+                  "-270 about -Z", "90 about Z -"):  # a space between the axis and its sign, too
         assert verify(wrap(right), record(ANGLE_FREE))["accuracy"] == 1.0, right
     for wrong in ("270 about -Z", "90 about +Z", "90 about -Z or +Z", "270 about Z, not -Z"):
         assert verify(wrap(wrong), record(ANGLE_FREE))["accuracy"] == 0.0, wrong
