@@ -484,6 +484,9 @@ def test_verl_s_batch_reward_manager_gets_one_score_per_response() -> None:
                                 ground_truths=[gt, gt], extra_infos=[None, {"index": 1}], format_weight=0.5)
     assert out == [{"score": 1.0, "format": 1.0, "accuracy": 1.0},
                    {"score": 0.5, "format": 1.0, "accuracy": 0.0}]
+    with pytest.raises(ValueError):  # a response without its ground truth is an error, not dropped unscored
+        rewards.compute_score(data_sources=["d"] * 2, solution_strs=[wrap("5"), wrap("6")],
+                              ground_truths=[gt], extra_infos=[None, None])
 
 
 def test_reward_adapters_read_the_whole_reply() -> None:
