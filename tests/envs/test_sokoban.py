@@ -14,7 +14,7 @@ from gymnasium.utils.env_checker import check_env
 import envs
 from envs.env import GameEnv
 from envs.sokoban import _BOX, _BOX_ON, _FLOOR, _PLAYER, _TARGET, _WALL, DIFFICULTIES, Sokoban
-from envs.sokoban_solver import BUDGET, UNSOLVABLE, next_optimal_action, solve, solve_status
+from envs.sokoban_solver import BUDGET, SOLVED, UNSOLVABLE, next_optimal_action, solve, solve_status
 from tests.envs.roundtrip import assert_round_trips
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -535,6 +535,8 @@ def test_set_state_names_a_value_of_the_wrong_type_or_shape(change: dict, error:
     ({"player": [-1, 2]}, r"player \[-1, 2\] must be on a floor cell"),  # wrapped to the wall at (5, 1)
     ({"boxes": [[9, 9]]}, r"box \[9, 9\] must be on a floor cell"),  # an IndexError traceback
     ({"boxes": [[0, 2]]}, r"box \[0, 2\] must be on a floor cell"),  # on the ring: pushes read past it
+    ({"boxes": [[6, 2]]}, r"box \[6, 2\] must be on a floor cell"),  # one past the board: x, then y
+    ({"boxes": [[2, 6]]}, r"box \[2, 6\] must be on a floor cell"),
     ({"targets": [[3, 3], [3, 3]], "boxes": [[2, 2], [1, 2]]}, r"targets \[\[3, 3\], \[3, 3\]\] cover"),
     ({"player": [2, 2]}, r"player \[2, 2\] stands on a box"),
     ({"targets": [[3, 3], [1, 1]], "boxes": [[2, 2], [2, 2]]}, r"boxes \[\[2, 2\], \[2, 2\]\] cover"),
@@ -735,6 +737,16 @@ def test_the_solver_refuses_a_state_no_game_can_hold(change: dict, error: str):
     assert len(solve(state)) == 6
     with pytest.raises(ValueError, match=error):
         solve_status({**state, **change})
+
+
+def test_the_solver_takes_any_floor_cell_and_needs_a_target_per_box():
+    # The solver closes the board in its own wall ring: a piece on the outer cells of a board without one
+    # is on the floor, on a board that need not be square (x is read against its width, y its height).
+    row = {"walls": [[0, 0, 0, 0]], "targets": [[3, 0]], "boxes": [[1, 0]], "player": [0, 0]}
+    assert solve_status(row) == (SOLVED, [RIGHT, RIGHT])
+    # Fewer targets than boxes is unsolvable at once, not after a search that runs out of its budget.
+    room = {"walls": [[0] * 5] * 5, "targets": [[4, 4]], "boxes": [[1, 1], [3, 3]], "player": [0, 0]}
+    assert solve_status(room, max_states=1) == (UNSOLVABLE, [])
 
 
 def test_the_solver_solves_up_to_its_bounds_and_refuses_past_them():
