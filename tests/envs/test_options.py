@@ -73,6 +73,16 @@ def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, messag
         envs.make_game(name, **kwargs)
 
 
+def test_the_largest_64_bit_count_is_taken() -> None:
+    # 2**63 is refused (the int64 arrays cannot hold it); 2**63 - 1, which they can, is not.
+    game = envs.make_game("rotation", num_envs=1, max_steps=2**63 - 1)
+    game.reset(np.zeros(1, dtype=np.int64), [0])
+    state = game.get_state(0)
+    assert state["max_steps"] == 2**63 - 1
+    game.set_state(0, state)
+    assert game.get_state(0) == state
+
+
 def test_numpy_integers_are_whole_numbers() -> None:
     g = envs.make_game("snake", num_envs=np.int32(2), size=np.int64(8), starvation=np.uint16(50))
     assert (g.num_envs, g.size, g.starvation) == (2, 8, 50)
