@@ -622,6 +622,11 @@ def test_resuming_a_run_whose_config_yaml_changed_the_board_says_so_despite_olde
     assert (f"move it out of the way to resume from {run / 'checkpoints' / 'step_256.zip'}, or, if the game "
             f"settings (env_kwargs) in {run / 'config.yaml'} were changed since the run started, put them "
             "back") in err
+    # With no older checkpoint to name, the model.zip the run saved is what to put back.
+    shutil.rmtree(run / "checkpoints")
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    assert (f"put back a model.zip this run saved, or, if the game settings (env_kwargs) in "
+            f"{run / 'config.yaml'} were changed") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("edit, message", [
