@@ -61,7 +61,8 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
                 if n == 1:  # a byte order mark at the start (Windows tools write one) is not text
                     piece = piece.removeprefix(codecs.BOM_UTF8)
                     # UTF-16/32 with its BOM (PowerShell 5's `>` writes it): else read as "not JSON" replies.
-                    if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    # UTF-32 LE's BOM starts with UTF-16 LE's; UTF-32 BE's (00 00 FE FF) needs its own.
+                    if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)):
                         raise ScoringError(f"{what} {path}: UTF-16 or UTF-32 text; save it as UTF-8 (JSON "
                                            "Lines files are UTF-8)")
                 try:
