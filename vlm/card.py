@@ -148,8 +148,9 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
 def _counts(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]]) -> list[str]:
     dropped = meta["counts"]["dropped"]
     names = list(splits)
-    lines = ["## Counts", "", "Whole episodes go to one split; val/test records that repeat a train state "
-             f"were dropped ({dropped['val']} from val, {dropped['test']} from test).", ""]
+    lines = ["## Counts", "", "Whole episodes go to one split; val records that repeat a train picture or "
+             "state, and test records that repeat a train or val one, were dropped "
+             f"({dropped['val']} from val, {dropped['test']} from test).", ""]
     for title, key in (("game", "game"), ("family", "family"), ("question type", "qa_type")):
         lines += [f"### By {title}", "", *_table([key, *names, "total"], _counts_by(splits, key)), ""]
     records = [r for recs in splits.values() for r in recs]
