@@ -291,15 +291,14 @@ def _trajectory_state(root: Path, episode: int, step: int) -> dict[str, Any]:
     return json.loads(_STEP_CACHE[root][key])
 
 
-def specialist_predictions(records: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
+def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
                            root: Path | None = None, batch: int = 256) -> dict[str, str]:
-    """The specialist's greedy move on every move question of ``env`` in ``records``, as replies."""
+    """The specialist's greedy move on each of ``questions`` (move questions of ``env``), as replies."""
     from envs import make_game
 
-    todo = [r for r in records if r.game == env and is_move_question(r)]
     out: dict[str, str] = {}
-    for start in range(0, len(todo), batch):
-        chunk = todo[start:start + batch]
+    for start in range(0, len(questions), batch):
+        chunk = questions[start:start + batch]
         # Closed however it ends, as run_episodes' games: a Game Boy game's emulators run until then.
         with contextlib.closing(make_game(env, len(chunk), **env_kwargs)) as game:
             for i, r in enumerate(chunk):
@@ -316,21 +315,19 @@ def specialist_predictions(records: list[TaskRecord], model: Any, env: str, env_
     return out
 
 
-def check_board_size(records: list[TaskRecord], env: str, env_kwargs: dict[str, Any], root: Path,
+def check_board_size(questions: list[TaskRecord], env: str, env_kwargs: dict[str, Any], root: Path,
                      specialist: Path) -> None:
-    """Refuse a specialist whose board size is not that of the split's move questions, before it plays
-    any: the game's own error ("state is for a 10×10 board") would not say --specialist is the problem."""
+    """Refuse a specialist whose board size is not that of ``questions`` (move questions of ``env``), before
+    it plays any: the game's own error ("state is for a 10×10 board") would not say --specialist is the
+    problem."""
     from envs import make_game
 
-    todo = [r for r in records if r.game == env and is_move_question(r)]
-    if not todo:
-        return
     game = make_game(env, 1, **env_kwargs)
     try:
         size = getattr(game, "size", None)  # the specialist's board size, if its game has one
     finally:
         game.close()
-    other = sorted({record_state(r, root).get("size") for r in todo} - {size, None})
+    other = sorted({record_state(r, root).get("size") for r in questions} - {size, None})
     if size is not None and other:
         n = other[0]
         raise ScoringError(f"--specialist {specialist} plays {env} on a {size}×{size} board, but the split's "
@@ -397,11 +394,12 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         # Its game is built (a Game Boy run's emulator booted) only when there is a move question to play.
         model, cfg, ckpt = load_specialist(specialist, device, checkpoint)
         env_kwargs = eval_kwargs(cfg.get("env_kwargs") or {})  # as evaluate, export and compare build it
+        questions = [r for r in records if r.game == cfg["env"] and is_move_question(r)]
         spec_preds: dict[str, str] = {}
-        if any(r.game == cfg["env"] and is_move_question(r) for r in records):
+        if questions:
             check_specialist(specialist, model, cfg, ckpt)
-            check_board_size(records, cfg["env"], env_kwargs, split.parent, specialist)
-            spec_preds = specialist_predictions(records, model, cfg["env"], env_kwargs, root=split.parent)
+            check_board_size(questions, cfg["env"], env_kwargs, split.parent, specialist)
+            spec_preds = specialist_predictions(questions, model, cfg["env"], env_kwargs, root=split.parent)
         # Absolute, with its training step, as evaluate's JSON and compare's report name their model.
         out["specialist"] = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
                              "step": int(model.num_timesteps), "move_questions": len(spec_preds)}

@@ -167,7 +167,8 @@ def test_the_specialist_s_games_are_closed(dataset, monkeypatch):
     real = envs.make_game
     monkeypatch.setattr(envs, "make_game", make_game)
     model, cfg, _ = load_specialist(dataset[0])
-    replies = specialist_predictions(load_records(dataset[1]), model, "snake", cfg["env_kwargs"], batch=2)
+    questions = [r for r in load_records(dataset[1]) if is_move_question(r)]
+    replies = specialist_predictions(questions, model, "snake", cfg["env_kwargs"], batch=2)
     assert len(replies) > 2 and len(made) > 1 and closed == made
     made.clear(), closed.clear()
 
@@ -181,7 +182,7 @@ def test_the_specialist_s_games_are_closed(dataset, monkeypatch):
 
     monkeypatch.setattr(envs, "make_game", refusing_game)
     with pytest.raises(ValueError, match="a bad state"):
-        specialist_predictions(load_records(dataset[1]), model, "snake", cfg["env_kwargs"], batch=2)
+        specialist_predictions(questions, model, "snake", cfg["env_kwargs"], batch=2)
     assert len(made) == 1 and closed == made
 
 
