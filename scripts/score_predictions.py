@@ -74,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
+    def examples(kind: str) -> str:  # the first few ids of a count, so a wrong id can be found
+        return f" (e.g. {', '.join(result[f'{kind}_examples'][:3])})" if result[f"{kind}_ids"] else ""
+
     print(f"{result['records']} records in {args.split}; {result['missing_ids']} without a prediction"
-          + (f" (e.g. {', '.join(result['missing_examples'][:3])})" if result["missing_ids"] else "")
-          + f"; {result['unknown_ids']} predictions for ids not in the split")
+          f"{examples('missing')}; {result['unknown_ids']} predictions for ids not in the split"
+          f"{examples('unknown')}")
     print(format_table(result["results"][:1]))
     if "note" in result.get("specialist", {}):
         print(f"\nspecialist {result['specialist']['run']}: {result['specialist']['note']}")

@@ -540,14 +540,17 @@ def test_the_printed_tables_name_the_missing_ids_and_set_the_model_beside_the_sp
                 "by_plot_level": {"2": c}, "by_qa_level": {"3": c}}
 
     scored = {"records": 9, "missing_ids": 4, "missing_examples": ["a", "b", "c", "d"], "unknown_ids": 2,
+              "unknown_examples": ["x", "y"],
               "results": [result("preds", 9, 0.5, 0.25), result("specialist", 3, None, 1.0),
                           result("preds", 3, 0.0, 1 / 3)],
               "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 4096, "move_questions": 3}}
     monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
     assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    # The ids not in the split are named as the missing ones are (only --json named them: a typo in an id
+    # prefix gave a count and no clue).
     assert lines[0] == ("9 records in split.jsonl; 4 without a prediction (e.g. a, b, c); 2 predictions for "
-                        "ids not in the split")
+                        "ids not in the split (e.g. x, y)")
     assert "| **all** | 9 | 50.0% | 25.0% | 0 | 0 |" in lines
     assert "The 3 move questions, answered by the model and by the specialist /r/model.zip (step 4,096;" in (
         "\n".join(lines))
