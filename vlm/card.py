@@ -203,10 +203,9 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                   "`ground_truth`, ms-swift `solution`) are `vlm.verify.ground_truth_json(record)`; the "
                   f"reward functions in `{REWARDS}` (depthfirst's `vlm/rewards.py` where this export was "
                   "made) score responses against them.", ""]
-        empty = [s for s, recs in splits.items() if not recs]
+        empty = [s for s, recs in splits.items() if not recs]  # at most two: formats need records
         if empty:
-            many = len(empty) > 1
-            names = " and ".join(empty) if len(empty) < 3 else f"{', '.join(empty[:-1])} and {empty[-1]}"
+            many, names = len(empty) > 1, " and ".join(empty)
             keeps = f"; `trl/` keeps the empty split{'s' if many else ''}" if "trl" in formats else ""
             lines += [f"The {names} split{'s are' if many else ' is'} empty, so the file formats have no "
                       f"{' or '.join(empty)} file (trainers cannot load an empty one){keeps}.", ""]
