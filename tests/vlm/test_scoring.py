@@ -646,3 +646,19 @@ def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predict
         assert scripts.score_predictions.main(argv) == 2
         assert f"is the specialist's {name} file" in capsys.readouterr().err
     assert {f: f.read_bytes() for f in before} == before
+
+
+def test_a_reply_over_the_length_limit_scores_as_a_format_error_and_the_readme_says_so(predictions):
+    # The README said only "1 MB" replies never earn accuracy; the limit is MAX_RESPONSE_CHARS (100,000
+    # characters), which a reasoning model's long but right reply can pass, and it then reads as wrong.
+    from vlm.verify import MAX_RESPONSE_CHARS
+
+    _, records, _ = predictions
+    r = records[0]
+    right = reference_response(r)
+    long = "<think>" + "x" * MAX_RESPONSE_CHARS + right.removeprefix("<think>")  # right answer at the end
+    scored = score_predictions([r], {r.id: long}).as_dict()["overall"]
+    assert scored["accuracy"] == 0.0 and scored["format_errors"] == 1
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Scoring any model's answers")[1].split("\n## ")[0]
+    assert f"{MAX_RESPONSE_CHARS:,} characters" in section
