@@ -315,7 +315,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], splits: di
 
     # The datasets library cannot load an empty parquet, JSONL or LLaMA-Factory file: an empty split
     # gets no file (TRL, above, keeps an empty split: its folder loads).
-    present = [split for split in SPLITS if split_files[split].stat().st_size > 0]
+    present = [split for split in SPLITS if splits[split]]
     for split in present:
         if name == "llamafactory":
             file = folder / f"{split}.json"
