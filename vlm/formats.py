@@ -61,6 +61,8 @@ HF_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # Hugging Fa
 def parse_formats(text: str) -> list[str]:
     """``all``, ``none`` or a comma list of format names (aliases allowed) -> canonical names."""
     names: list[str] = []
+    if not text.replace(",", "").strip():  # e.g. an unset shell variable: not a silent "none"
+        raise ValueError(f"--formats {text!r} names no format; give 'none' for no trainer format, or 'all'")
     for raw in text.split(","):
         name = raw.strip().lower()
         if not name:

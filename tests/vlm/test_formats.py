@@ -63,6 +63,10 @@ def test_parse_formats_knows_every_format_and_names_the_known_ones():
     assert fmt.parse_formats("ms-swift, hf,verl,hf") == ["swift", "trl", "verl"]
     with pytest.raises(ValueError, match=r"unknown format 'parquet'.*llamafactory, trl, easyr1, verl"):
         fmt.parse_formats("verl,parquet")
+    # An empty value (`--formats "$FORMATS"` with the variable unset) wrote no trainer format, silently.
+    for empty in ("", " , "):
+        with pytest.raises(ValueError, match="names no format; give 'none' for no trainer format"):
+            fmt.parse_formats(empty)
 
 
 def test_mappings_are_pure_and_follow_each_schema(sample):
