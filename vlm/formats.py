@@ -60,13 +60,15 @@ HF_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # Hugging Fa
 
 def parse_formats(text: str) -> list[str]:
     """``all``, ``none`` or a comma list of format names (aliases allowed) -> canonical names."""
-    names: list[str] = []
-    if not text.replace(",", "").strip():  # e.g. an unset shell variable: not a silent "none"
+    raws = [raw.strip() for raw in text.split(",") if raw.strip()]
+    if not raws:  # e.g. an unset shell variable: not a silent "none"
         raise ValueError(f"--formats {text!r} names no format; give 'none' for no trainer format, or 'all'")
-    for raw in text.split(","):
-        name = raw.strip().lower()
-        if not name:
-            continue
+    if "none" in (raw.lower() for raw in raws) and len(raws) > 1:  # "none,trl": which was meant?
+        raise ValueError(f"--formats {text!r}: 'none' means no trainer format, so it takes no other name; "
+                         "give 'none' alone or only the formats wanted")
+    names: list[str] = []
+    for raw in raws:
+        name = raw.lower()
         if name == "all":
             names.extend(FORMATS)
             continue
@@ -75,7 +77,7 @@ def parse_formats(text: str) -> list[str]:
         name = ALIASES.get(name, name)
         if name not in FORMATS:
             aliases = ", ".join(f"{a}={b}" for a, b in ALIASES.items())
-            raise ValueError(f"--formats: unknown format {raw.strip()!r}; known: all, none, "
+            raise ValueError(f"--formats: unknown format {raw!r}; known: all, none, "
                              f"{', '.join(FORMATS)} (aliases: {aliases})")
         names.append(name)
     return list(dict.fromkeys(names))

@@ -67,6 +67,11 @@ def test_parse_formats_knows_every_format_and_names_the_known_ones():
     for empty in ("", " , "):
         with pytest.raises(ValueError, match="names no format; give 'none' for no trainer format"):
             fmt.parse_formats(empty)
+    # "none" beside a format wrote that format: which of the two was meant is not for us to guess.
+    for mixed in ("none,trl", "all, NONE"):
+        with pytest.raises(ValueError, match="'none' means no trainer format, so it takes no other name"):
+            fmt.parse_formats(mixed)
+    assert fmt.parse_formats(" None ") == []
 
 
 def test_mappings_are_pure_and_follow_each_schema(sample):
