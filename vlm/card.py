@@ -154,8 +154,8 @@ def _counts(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]]) -> li
     for title, key in (("game", "game"), ("family", "family"), ("question type", "qa_type")):
         lines += [f"### By {title}", "", *_table([key, *names, "total"], _counts_by(splits, key)), ""]
     records = [r for recs in splits.values() for r in recs]
-    return [*lines, "### By level (plot_level: image complexity, qa_level: question complexity)", "",
-            *_level_grid(records), ""]
+    return [*lines, "### By level, all splits (plot_level: image complexity, qa_level: question complexity)",
+            "", *_level_grid(records), ""]
 
 
 def _curriculum(curriculum: dict[str, Any]) -> list[str]:
@@ -238,8 +238,9 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
             f"`{env}` specialist ({policy['algorithm']}, `{policy['preset']}` preset, "
             f"{policy['parameters']:,} parameters, {policy['num_timesteps']:,} training steps)")
     if total:
-        lines += [f"{plural(total, 'task record')} with {plural(counts['images'], 'distinct PNG image')}, "
-                  f"made from {made}. Every answer and every step of every analysis was computed by the game "
+        lines += [f"{plural(total, 'task record')}, made from {made}; `images/` holds "
+                  f"{plural(counts['images'], 'distinct PNG image')} (the records' pictures and the "
+                  "episodes' frames). Every answer and every step of every analysis was computed by the game "
                   "engine, never by a model.", ""]
     else:
         lines += [f"Trajectories only, no task records: {made}, with "

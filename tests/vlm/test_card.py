@@ -78,8 +78,10 @@ def test_count_tables_give_each_split_its_own_column_and_the_totals():
 
 def test_the_headline_and_provenance_say_what_was_played_and_kept():
     card = render_card(META, SPLITS, CURRICULUM, [])
-    assert ("8 task records with 6 distinct PNG images, made from 4 episodes (40 steps) of a trained `snake` "
-            "specialist (PPO, `tiny` preset, 12,345 parameters, 67,890 training steps)") in card
+    # images/ holds the episodes' frames as well as the records' pictures: the count is of the folder.
+    assert ("8 task records, made from 4 episodes (40 steps) of a trained `snake` specialist (PPO, `tiny` "
+            "preset, 12,345 parameters, 67,890 training steps); `images/` holds 6 distinct PNG images (the "
+            "records' pictures and the episodes' frames).") in card
     assert ("- episodes: 7 played from seed 100 (episode k: seed + k), 4 kept (score ≥ 2); greedy "
             "actions") in card
     assert "- scores of kept episodes: mean 3.25, max 6" in card

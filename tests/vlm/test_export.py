@@ -271,7 +271,7 @@ def test_counts_in_generated_text_are_pluralised(exported):
     manifest = json.loads((exported / "curriculum.json").read_text())
     one = {**meta, "counts": {**meta["counts"], "episodes_kept": 1, "steps": 1, "images": 1}}
     card = render_card(one, splits, manifest, [])
-    assert "made from 1 episode (1 step)" in card and "1 distinct PNG image," in card
+    assert "made from 1 episode (1 step)" in card and "1 distinct PNG image (" in card
     assert not re.search(r"\b1 (episodes|steps|images)\b", card)
     # --mix ratios are rounded, not 0.30000000000000004 (0.3 + 0.4 + 0.2 + 0.1 is not 1.0 in floats)
     assert parse_mix("perception=0.3,strategy=0.4,state_prediction=0.2,vision_zero=0.1") == {
