@@ -106,7 +106,10 @@ def load_predictions(path: Path | str) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for n, row in _jsonl(path, "predictions"):
         if not isinstance(row, dict) or "id" not in row or "response" not in row:
-            raise ScoringError(f"predictions {path} line {n}: expected {{\"id\": ..., \"response\": ...}}")
+            hint = ("; it is a task record (it has a verifier): give the split first, then the model's "
+                    "predictions") if isinstance(row, dict) and "verifier" in row else ""
+            raise ScoringError(f"predictions {path} line {n}: expected "
+                               f"{{\"id\": ..., \"response\": ...}}{hint}")
         key = str(row["id"])
         if key in out:
             raise ScoringError(f"predictions {path} line {n}: id {key!r} appears twice")

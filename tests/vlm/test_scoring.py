@@ -267,6 +267,13 @@ def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset,
     assert message in capsys.readouterr().err
 
 
+def test_a_split_given_as_the_predictions_is_named_so(dataset, scripts, capsys):
+    # It was refused as a malformed predictions file only, which left the user to find the mix-up.
+    assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1])]) == 2
+    assert "line 1: expected {\"id\": ..., \"response\": ...}; it is a task record (it has a verifier): " \
+           "give the split first, then the model's predictions" in capsys.readouterr().err
+
+
 def test_a_non_utf8_byte_in_a_split_is_named_by_its_line(dataset, tmp_path, scripts, capsys):
     # A text file decodes thousands of bytes ahead of the line it yields: the error must still name the
     # line that holds the byte, not the count of lines read before it.
