@@ -656,6 +656,16 @@ def add_client_arguments(p: Any) -> None:
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
 
 
+def client_flags_given(args: Any) -> list[str]:
+    """The ``add_client_arguments`` flags ``args`` sets away from their defaults, as written on the command
+    line: a command playing no VLM refuses them rather than ignore them."""
+    import argparse
+
+    p = argparse.ArgumentParser(add_help=False)
+    add_client_arguments(p)
+    return [f"--{k.replace('_', '-')}" for k, v in vars(p.parse_args([])).items() if getattr(args, k) != v]
+
+
 def client_from_args(spec: str, args: Any) -> ChatClient:
     """A ``ChatClient`` for ``MODEL@URL`` with ``add_client_arguments``' flags; ValueError on bad input."""
     from agents.vlm_cache import default_cache_dir

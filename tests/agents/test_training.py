@@ -433,6 +433,10 @@ def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, caps
     (["--vlm", "m@http://127.0.0.1:9", "--checkpoint", "x.zip"], "--vlm plays no checkpoint"),
     (["--vlm", "m@http://127.0.0.1:9", "--stochastic"], "--vlm plays no checkpoint"),
     (["--no-video", "--video-steps", "5"], "--video-steps sets the length of the video --no-video turns off"),
+    # The VLM endpoint's flags were ignored without --vlm: --temperature 0.7 still played the argmax.
+    (["--temperature", "0.7"], "--temperature is for --vlm (the VLM endpoint): drop it"),
+    (["--stochastic", "--concurrency", "2", "--no-cache"], "--concurrency, --no-cache are for --vlm"),
+    (["--random", "--cache-dir", "c"], "--cache-dir is for --vlm"),
 ])
 def test_evaluate_refuses_seeds_that_wrap_and_flags_it_would_ignore(trained, scripts, argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
