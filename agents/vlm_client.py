@@ -656,14 +656,21 @@ def add_client_arguments(p: Any) -> None:
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
 
 
-def client_flags_given(args: Any) -> list[str]:
-    """The ``add_client_arguments`` flags ``args`` sets away from their defaults, as written on the command
-    line: a command playing no VLM refuses them rather than ignore them."""
+def refuse_unused_client_flags(parser: Any, args: Any) -> None:
+    """Without ``--vlm``, refuse the ``add_client_arguments`` flags set away from their defaults, through
+    ``parser.error``: a command playing no VLM would ignore them (``evaluate.py --temperature 0.7`` read
+    like a setting of the policy's sampling, and played the argmax)."""
+    if args.vlm:
+        return
     import argparse
 
     p = argparse.ArgumentParser(add_help=False)
     add_client_arguments(p)
-    return [f"--{k.replace('_', '-')}" for k, v in vars(p.parse_args([])).items() if getattr(args, k) != v]
+    unused = [f"--{k.replace('_', '-')}" for k, v in vars(p.parse_args([])).items() if getattr(args, k) != v]
+    if unused:
+        one = len(unused) == 1
+        parser.error(f"{', '.join(unused)} {'is' if one else 'are'} for --vlm (the VLM endpoint): "
+                     f"drop {'it' if one else 'them'}")
 
 
 def client_from_args(spec: str, args: Any) -> ChatClient:

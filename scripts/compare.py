@@ -27,7 +27,7 @@ from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.vlm_client import add_client_arguments
+    from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="the game (as in envs.GAMES), e.g. snake")
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
     args = p.parse_args(argv)
+    refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
 
     from agents.compare import CompareError, compare, max_tokens_hint, parse_params, parse_prices

@@ -54,14 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", help="the game for --vlm without a run folder")
     p.add_argument("--out", type=path_arg, help="folder for --vlm results without a run folder "
                    "(default runs/<env>/vlm-<model>)")
-    from agents.vlm_client import add_client_arguments, client_flags_given
+    from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
 
     add_client_arguments(p)
     args = p.parse_args(argv)
-    unused = [] if args.vlm else client_flags_given(args)
-    if unused:  # --temperature 0.7 looked like a setting of the policy's sampling, and played the argmax
-        p.error(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} for --vlm (the VLM endpoint): "
-                f"drop {'it' if len(unused) == 1 else 'them'}")
+    refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
     if args.random and (args.checkpoint or args.stochastic or args.vlm):
         p.error("--random plays no model: drop --checkpoint, --stochastic and --vlm")

@@ -194,6 +194,9 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--specialist", "SPECIALIST", "--seed", "-5"], "--seed"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--seed", str(2**64 - 1)], "must stay below 2**64"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--frames", "-1"], "--frames"),
+    # The VLM endpoint's flags with no --vlm were ignored, the specialist played alone.
+    (["--env", "snake", "--specialist", "SPECIALIST", "--temperature", "0.7", "--no-cache"],
+     "--temperature, --no-cache are for --vlm (the VLM endpoint): drop them"),
 ])
 def test_bad_input_is_a_clear_error(argv, message, scripts, specialist, tmp_path, capsys):
     argv = [str(specialist) if a == "SPECIALIST" else a for a in argv]
