@@ -74,6 +74,11 @@ def test_the_readme_names_each_scalar_a_run_writes_beside_the_ppo_losses(trained
     for tag in events(trained).Tags()["scalars"]:
         if not tag.startswith("train/"):  # the losses, KL and the rest, named in words there
             assert f"`{tag}`" in section or f"`{tag.split('/')[1]}`" in section, tag
+    from agents.config import DEFAULTS
+
+    # The video's length cap was in no README section.
+    assert (f"at most {DEFAULTS['video_max_steps']:,} steps (`--set video_max_steps=N` changes it)"
+            in section)
 
 
 def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
