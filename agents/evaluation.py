@@ -142,6 +142,7 @@ class Episode:
     info: dict[str, float]
     actions: list[int] = field(repr=False)
     log: Any = field(default=None, repr=False)  # the actor's per-episode record (a VLM's decisions)
+    capped: bool = False  # still playing when max_steps cut it: its score is where it stood
 
 
 def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int = 0,
@@ -186,7 +187,7 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
             for i in range(n):
                 info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
                 results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,
-                                       actions[i], actor.episode_log(i)))
+                                       actions[i], actor.episode_log(i), capped=i not in done_at))
     return results
 
 
@@ -327,6 +328,8 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
         "std_score": float(scores.std()),
         "mean_length": float(lengths.mean()),
         "mean_return": float(np.mean([e.ret for e in episodes])),
+        # Cut by max_steps: a duel cut so is no win, draw nor loss, so those rates sum to less than 1.
+        "capped": sum(e.capped for e in episodes),
     }
     extra = sorted({k for e in episodes for k in e.info} - {"score"})
     for k in extra:

@@ -147,9 +147,10 @@ def evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         who = "random agent" if args.random else f"step {model.num_timesteps:,}"
+        cut = f" ({summary['capped']} cut at --max-steps, scored as they stood)" if summary["capped"] else ""
         print(f"{cfg['env']} {who}, {episodes_text(summary['episodes'])}: "
               f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
-              f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}")
+              f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}{cut}")
         figures = {k[5:]: v for k, v in summary.items()  # the game's own episode figures, e.g. win
                    if k.startswith("mean_") and k not in ("mean_score", "mean_length", "mean_return")}
         if figures:

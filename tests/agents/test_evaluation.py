@@ -18,7 +18,7 @@ def test_summary_figures_are_the_statistics_of_the_episodes():
     assert summarize(episodes) == {
         "episodes": 3, "mean_score": 3.0, "median_score": 2.0, "max_score": 6.0, "min_score": 1.0,
         "std_score": pytest.approx(float(np.std([1.0, 2.0, 6.0]))), "mean_length": 30.0,
-        "mean_return": pytest.approx(7 / 3), "mean_won": pytest.approx(1 / 3)}
+        "mean_return": pytest.approx(7 / 3), "mean_won": pytest.approx(1 / 3), "capped": 0}
 
 
 def test_the_progress_counts_every_episode_also_those_max_steps_cut():
@@ -27,6 +27,7 @@ def test_the_progress_counts_every_episode_also_those_max_steps_cut():
                             progress=ticks.append)
     assert all(e.length == 3 for e in episodes)  # no random play solves a level in three moves
     assert sum(ticks) == 5
+    assert summarize(episodes)["capped"] == 5  # each was still playing when the cap cut it
 
 
 def test_a_play_that_fails_closes_its_game(monkeypatch):

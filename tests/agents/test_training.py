@@ -405,6 +405,13 @@ def test_max_steps_cuts_the_episodes_as_the_export_does_into_files_of_its_own(tr
     assert capped["mean_length"] == np.mean([e.length for e in expected])
     assert json.loads((trained / "eval-step512.json").read_text()) == full  # not replaced
     assert json.loads((trained / "eval-step512-max3.json").read_text()) == capped
+    # Which episodes the cap cut was said nowhere (a cut duel is no win, draw nor loss).
+    whole = run_episodes(model, "snake", capped["env_kwargs"], 4, seed=capped["seed"])
+    cut = sum(e.length > 3 for e in whole)  # those the cap cut: they went on uncapped
+    assert full["capped"] == 0 and capped["capped"] == cut > 0
+    assert scripts.evaluate.main([*argv[:-2], "--no-video", "--max-steps", "3"]) == 0
+    assert f"mean length {capped['mean_length']:.1f} ({cut} cut at --max-steps, scored as they stood)" in \
+        capsys.readouterr().out
 
 
 def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, capsys):
