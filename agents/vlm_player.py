@@ -115,7 +115,7 @@ class VLMPlayer:
     def decide(self, state: dict[str, Any], step: int = 0) -> Decision:
         """Ask the model about ``state`` and turn its answer into an action (or the counted fallback)."""
         from vlm.scoring import good_moves
-        from vlm.verify import parse_move, verify
+        from vlm.verify import names_no_move, parse_move, verify
 
         draft = self.tasks.move_task(state)
         legal = legal_moves(self.env, state)
@@ -135,9 +135,9 @@ class VLMPlayer:
         # A question marked unscored (Pokémon's: any button is legal) yields neither figure.
         scored = draft.extra.get("scored", True)
         correct = verify(reply.content, draft)["accuracy"] if scored else None
-        if answer is None and correct == 1.0:
+        if answer is None and names_no_move(reply.content, draft):
             # No move named, rightly: every move is fatal and the prompt asks for "None" (Snake). A valid
-            # answer; the fallback is as good as any move.
+            # answer, as a named move is, whatever its fatal list; the fallback is as good as any move.
             status, move = "ok", fallback
         elif answer is None:
             status, move = "unparseable", fallback

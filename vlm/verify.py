@@ -522,6 +522,16 @@ def parse_move(response: Any, record: Any) -> str | None:
     return _one_choice(content, choices)
 
 
+def names_no_move(response: Any, record: Any) -> bool:
+    """Whether a reply rightly names no move: "None" as the best move of a Snake move question where every
+    move is fatal, as its prompt asks (whatever its fatal list says: that is scored, not parsed)."""
+    spec = spec_of(record)
+    text = _as_text(response)
+    if spec.get("rule") != "snake_best_worst" or spec.get("good") or text is None:
+        return False
+    return _snake_moves(parse(text).tag("best_answer"), list(spec["moves"])) == set()
+
+
 def _field(record: Any, key: str) -> Any:
     """A field of a record dict or a TaskRecord/TaskDraft; None when it has none."""
     return record.get(key) if isinstance(record, Mapping) else getattr(record, key, None)

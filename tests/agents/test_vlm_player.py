@@ -105,6 +105,23 @@ def test_none_where_every_move_is_fatal_is_a_valid_answer_not_an_unparseable_one
     assert (junk.status, junk.valid) == ("unparseable", False)
 
 
+def test_none_where_every_move_is_fatal_is_valid_whatever_the_fatal_list_says():
+    # Validity is the move's, as for a named move: "None" with a wrong fatal list (RIGHT, the move back into
+    # the neck, which goes straight on into the wall, left out) scores 0 but is no unparseable answer. It
+    # was counted unparseable, since only a wholly right answer was taken as "None".
+    state = {"game": "snake", "size": 6, "body": [[0, 0], [1, 0], [1, 1], [0, 1], [0, 2]], "apple": [1, 4],
+             "direction": "LEFT", "step": 15, "steps_since_apple": 2, "starvation": 72, "score": 2,
+             "done": False, "crash": None, "rng": 13064056694810537472}
+    script = [good(best_worst("None", "UP, DOWN, LEFT")),
+              good(best_worst("unclear", "UP, DOWN, LEFT, RIGHT"))]  # names neither a move nor None
+    with ChatServer(script) as server:
+        p = player(server)
+        wrong_list, junk = p.decide(state), p.decide(state)
+    assert (wrong_list.status, wrong_list.answer, wrong_list.correct) == ("ok", None, 0.0)
+    assert wrong_list.move == fallback_move("snake", state)
+    assert junk.status == "unparseable"
+
+
 def test_a_legal_move_that_is_not_the_best_is_played_but_not_a_good_move():
     state = snake_state()  # heading DOWN: DOWN, LEFT and RIGHT are legal, LEFT alone is best
     best = task_module("snake").move_task(state).verifier["good"]
