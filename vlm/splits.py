@@ -69,30 +69,31 @@ def parse_mix(text: str | None) -> dict[str, float] | None:
 
 
 def assign_episodes(episodes: Iterable[int], ratios: tuple[float, float, float], seed: int) -> dict[int, str]:
-    """Deal episodes to splits: a seeded shuffle, then contiguous shares. A split with a ratio above 0
-    gets at least one episode when there are enough to go round (train first); one of ratio 0 gets none."""
+    """Deal episodes to splits: a seeded shuffle, then contiguous shares, each its ratio of the episodes
+    rounded down and what that leaves to the largest remainders (train first on ties), so a ratio of 0
+    gets none and a larger ratio never fewer. A split with a ratio above 0 then gets at least one episode
+    when there are enough to go round (train first: from one episode on), from the split most over its
+    share."""
     eps = sorted(set(episodes))
     order = [eps[k] for k in np.random.default_rng([seed, 0x5EED]).permutation(len(eps))]
     n = len(order)
-    counts = [round(r * n) for r in ratios]
-    for k in (1, 2):  # make room for a non-empty val/test when asked for one
-        if ratios[k] > 0 and counts[k] == 0 and n >= 1 + sum(1 for r in ratios[1:] if r > 0):
-            counts[k] = 1
-    counts[0] = n - counts[1] - counts[2]
-    if ratios[0] == 0:  # what rounding leaves over goes to val and test, not to a train asked to be empty
-        while counts[0] > 0:
-            k = max((1, 2), key=lambda k: ratios[k] * n - counts[k])
+    exact = [r * n for r in ratios]
+    counts = [math.floor(x) for x in exact]
+    for k in sorted(range(3), key=lambda k: counts[k] - exact[k])[:n - sum(counts)]:
+        counts[k] += 1
+    asked = sum(r > 0 for r in ratios)
+    for k in range(3):
+        if ratios[k] > 0 and counts[k] == 0 and n >= (1 if k == 0 else asked):
+            least = 0 if k == 0 else 1  # train first: it may take a split's only episode
+            donor = max((j for j in range(3) if counts[j] > least), key=lambda j: counts[j] - exact[j])
+            counts[donor] -= 1  # from the split most over its share
             counts[k] += 1
-            counts[0] -= 1
-    while ratios[0] > 0 and counts[0] < 1 and counts[1] + counts[2] > 0:  # train first, as said above
-        counts[1 if counts[1] >= counts[2] else 2] -= 1
-        counts[0] += 1
     out: dict[int, str] = {}
     start = 0
     for name, c in zip(SPLIT_NAMES, counts, strict=True):
-        for ep in order[start:start + max(c, 0)]:
+        for ep in order[start:start + c]:
             out[ep] = name
-        start += max(c, 0)
+        start += c
     return out
 
 

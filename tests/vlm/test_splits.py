@@ -48,11 +48,12 @@ def test_the_seed_deals_the_episodes():
     assert set(assign_episodes(kept, (0.5, 0.25, 0.25), 5)) == set(kept)
 
 
-def test_each_split_gets_its_ratio_of_the_episodes_rounded_to_the_nearest():
-    def shares(n: int, ratios: tuple[float, float, float]) -> tuple[int, ...]:
-        dealt = list(assign_episodes(range(n), ratios, seed=3).values())
-        return tuple(dealt.count(s) for s in ("train", "val", "test"))
+def shares(n: int, ratios: tuple[float, float, float]) -> tuple[int, ...]:
+    dealt = list(assign_episodes(range(n), ratios, seed=3).values())
+    return tuple(dealt.count(s) for s in ("train", "val", "test"))
 
+
+def test_each_split_gets_its_ratio_of_the_episodes_rounded_to_the_nearest():
     assert shares(10, (0.5, 0.3, 0.2)) == (5, 3, 2)
     assert shares(10, (0.5, 0.27, 0.23)) == (5, 3, 2)  # 2.7 and 2.3 to the nearest, train the rest
     assert shares(100, (0.8, 0.1, 0.1)) == (80, 10, 10)
@@ -60,3 +61,14 @@ def test_each_split_gets_its_ratio_of_the_episodes_rounded_to_the_nearest():
     # Too few episodes to go round: train first (two episodes at 10/45/45 dealt none to train).
     assert shares(2, (0.1, 0.45, 0.45)) == (1, 0, 1)
     assert shares(1, (0.1, 0.45, 0.45)) == (1, 0, 0)
+
+
+def test_a_larger_ratio_never_gets_fewer_episodes():
+    """What rounding leaves goes by the largest remainder: rounding val and test each to the nearest and
+    giving train the rest dealt 5 episodes at 0.34/0.33/0.33 (or 1,1,1) as 1/2/2, train the smallest."""
+    assert shares(5, (0.34, 0.33, 0.33)) == (2, 2, 1)
+    assert shares(5, (1 / 3, 1 / 3, 1 / 3)) == (2, 2, 1)  # ties: train first
+    assert shares(7, (0.2, 0.4, 0.4)) == (1, 3, 3)
+    assert shares(3, (0.02, 0.97, 0.01)) == (1, 1, 1)  # each split asked for gets one when 3 go round
+    assert shares(4, (0.52, 0.07, 0.41)) == (2, 1, 1)  # val's one comes from test, over its 1.64 (was 1/1/2)
+    assert shares(0, (0.8, 0.1, 0.1)) == (0, 0, 0)
