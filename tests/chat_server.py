@@ -36,10 +36,6 @@ def good(content: str, **kw: Any) -> Reply:
     return Reply(content=content, **kw)
 
 
-def slow(content: str, delay: float) -> Reply:
-    return Reply(content=content, delay=delay)
-
-
 def server_error(status: int = 500) -> Reply:
     return Reply(status=status, body=json.dumps({"error": {"message": "scripted failure"}}).encode())
 

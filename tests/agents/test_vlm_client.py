@@ -18,7 +18,7 @@ from PIL import Image
 
 from agents.vlm_cache import ResponseCache
 from agents.vlm_client import ChatClient, ChatConfigError, ChatError, Endpoint, retry_after_seconds
-from tests.chat_server import ChatServer, Reply, bad_request, good, not_json, rate_limited, server_error, slow
+from tests.chat_server import ChatServer, Reply, bad_request, good, not_json, rate_limited, server_error
 
 IMG = np.zeros((8, 12, 3), dtype=np.uint8)
 IMG[2, 3] = (255, 0, 0)
@@ -319,7 +319,7 @@ def test_gives_up_after_the_retries_with_a_clear_error():
 
 
 def test_a_slow_answer_times_out_and_is_retried():
-    with ChatServer([slow("late", 1.5), good("on time")]) as server:
+    with ChatServer([good("late", delay=1.5), good("on time")]) as server:
         c = client(server, timeout=0.3)
         t0 = time.perf_counter()
         assert c.complete("q", [IMG]).content == "on time"
@@ -942,7 +942,7 @@ def test_a_negative_or_endless_retry_after_is_no_wait_asked_for():
 def test_failed_requests_are_counted_by_kind():
     # compare's report keeps these counts: a timeout as "timeout", an oversized body as "too large", a
     # server gone away as "connection", each answered request by its status.
-    with ChatServer([good("first"), slow("late", 1.0), good("ok"), good("x" * 5000)]) as server:
+    with ChatServer([good("first"), good("late", delay=1.0), good("ok"), good("x" * 5000)]) as server:
         c = client(server, timeout=0.3, max_retries=1, sleep=lambda s: None)
         assert c.complete("q0", [IMG]).content == "first"
         assert c.complete("q1", [IMG]).content == "ok"
