@@ -1,11 +1,12 @@
 """Game Boy games that PyBoy's game wrappers understand (``gameboy``): Tetris, Super Mario Land, Kirby.
 
 ``game`` picks the cartridge: the ROM's header title must match (``roms.WRAPPER_TITLES``), or
-construction fails with a message naming both titles. The wrapper (``pyboy.game_wrapper``) starts the
-game past its menus (timer DIV 0, so the start is the same every time), and each reset returns there
-with the timer's DIV register set to a byte drawn from the board's seed (the first draw of
-``numpy.random.default_rng(seed)``, not ``seed % 256``: the game's own randomness, e.g. Tetris pieces,
-then follows the seed). With a ``state`` file, resets load that file instead.
+construction fails with a message naming both titles; so it does when the ROM does not show, within
+3600 frames, the first screen the wrapper waits for (``WrappedGame.title_screen``). The wrapper
+(``pyboy.game_wrapper``) starts the game past its menus (timer DIV 0, so the start is the same every
+time), and each reset returns there with the timer's DIV register set to a byte drawn from the board's
+seed (the first draw of ``numpy.random.default_rng(seed)``, not ``seed % 256``: the game's own
+randomness, e.g. Tetris pieces, then follows the seed). With a ``state`` file, resets load that file instead.
 
 Reward per step: ``score_weight`` x the score gained, plus ``progress_weight`` x the level progress
 gained (Super Mario Land's ``level_progress``, the x position in the current level: paid past the
@@ -27,12 +28,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from envs.base import as_path, check_state_keys, finite, flag
-from envs.gameboy.core import WRAM, GameBoyGame
+from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder
 from envs.gameboy.wrapped import GAMES
 
 TEST_BADGES_ALL = 0b11  # the test cartridge's two goals
+# Frames a wrapped game's ROM gets to show its first screen (``WrappedGame.title_screen``): a minute of
+# game time, about 0.2 s here; the real games show it within seconds.
+TITLE_SCREEN_FRAMES = 3600
 
 
 def default_rom(game: str) -> Path:
@@ -86,7 +90,27 @@ class GameBoy(GameBoyGame):
             raise RomError(f"gameboy/{self.game}: {self.rom_path} is cartridge {title!r}, expected "
                            f"{self.spec.title!r} (SHA-1 {self.rom_sha1}); see {README}")
         if self._wrapped and self.state_path is None:
+            if i == 0:  # every emulator runs the same ROM from the same state
+                self._check_title_screen(pb)
             pb.game_wrapper.start_game(timer_div=0)
+
+    def _check_title_screen(self, pb: Any) -> None:
+        """``RomError`` unless the ROM shows the first screen that PyBoy's ``start_game`` ticks for, without
+        limit and deaf to Ctrl-C (a ROM of the right title that is no such game hung for ever); the
+        emulator is then put back, so ``start_game`` plays the same frames."""
+        if self.spec.title_screen is None:
+            return
+        x0, x1, y, tiles = self.spec.title_screen
+        before = save_emulator(pb)
+        for _ in range(TITLE_SCREEN_FRAMES):
+            pb.tick(1, False)
+            if pb.tilemap_background[x0:x1, y] == list(tiles):
+                load_emulator(pb, before)
+                return
+        raise RomError(f"gameboy/{self.game}: {self.rom_path} is titled {self.spec.title!r} but never showed "
+                       f"the first screen PyBoy's {self.game} wrapper waits for in {TITLE_SCREEN_FRAMES} "
+                       f"frames: not the game the wrapper knows (a hack or another game? SHA-1 "
+                       f"{self.rom_sha1}); see {README}")
 
     def _episode_start(self, i: int) -> None:
         if self._wrapped and self.state_path is None:

@@ -15,13 +15,18 @@ class WrappedGame:
     progress_weight: float = 0.0
     death_penalty: float = 0.0
     end_on_life_loss: bool = False
+    #: (x0, x1, y, tiles): the background tiles [x0:x1, y] of the first screen PyBoy's (2.8) wrapper waits
+    #: for in start_game, which ticks until they show, with no limit and deaf to Ctrl-C
+    title_screen: tuple[int, int, int, tuple[int, ...]] | None = None
 
 
 GAMES: dict[str, WrappedGame] = {
-    "tetris": WrappedGame(WRAPPER_TITLES["tetris"], score_weight=0.01),
+    "tetris": WrappedGame(WRAPPER_TITLES["tetris"], score_weight=0.01,
+                          title_screen=(2, 9, 14, (89, 25, 21, 10, 34, 14, 27))),  # '1PLAYER'
     "super_mario_land": WrappedGame(WRAPPER_TITLES["super_mario_land"], score_weight=0.001,
-                                    progress_weight=0.1, death_penalty=1.0, end_on_life_loss=True),
+                                    progress_weight=0.1, death_penalty=1.0, end_on_life_loss=True,
+                                    title_screen=(6, 11, 13, (284, 285, 266, 283, 285))),  # 'START'
     "kirby": WrappedGame(WRAPPER_TITLES["kirby"], score_weight=0.001, death_penalty=1.0,
-                         end_on_life_loss=True),
+                         end_on_life_loss=True, title_screen=(0, 3, 16, (231, 224, 235))),  # 'HAL'
     "depthfirst_test": WrappedGame("DEPTHFIRST", score_weight=1.0),
 }

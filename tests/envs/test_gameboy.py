@@ -849,6 +849,23 @@ def test_generic_game_on_the_test_cartridge() -> None:
         GameBoy(num_envs=1, game="kirby", rom=REPO / "roms")
 
 
+def test_a_rom_of_the_right_title_that_never_shows_the_wrappers_screen_is_refused(tmp_path: Path) -> None:
+    # PyBoy's start_game ticks until its game's first screen shows, with no limit and deaf to Ctrl-C: the
+    # test cartridge titled TETRIS (a hack or another game under that title) hung construction for ever.
+    rom = bytearray(TEST_CARTRIDGE.read_bytes())
+    rom[0x134:0x144] = b"TETRIS".ljust(16, b"\0")
+    rom[0x14D] = -sum(b + 1 for b in rom[0x134:0x14D]) & 0xFF  # the header checksum
+    (tmp_path / "tetris.gb").write_bytes(rom)
+    code = ("from envs.gameboy.generic import GameBoy\n"
+            f"GameBoy(game='tetris', rom={str(tmp_path / 'tetris.gb')!r})")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("GameBoy(game='tetris') on a ROM that is no Tetris did not end")
+    assert "RomError" in done.stderr and "never showed" in done.stderr, done.stderr[-2000:]
+
+
 def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
 
@@ -1875,6 +1892,23 @@ def test_a_wrapper_game_starts_at_timer_div_0_and_each_reset_draws_it_from_the_s
         assert g._pyboys[1].log == [("reset_game", div), ("tick", 1, True)]
         draws.add(div)
     assert len(draws) == 4 and g._pyboys[0].log[-1] == ("tick", 1, True)  # board 0 left alone
+
+
+def test_a_wrapper_game_waits_for_its_first_screen_and_starts_from_where_it_was(wrapped_game,
+                                                                              monkeypatch) -> None:
+    from dataclasses import replace
+
+    from envs.gameboy.wrapped import GAMES
+
+    shown = replace(GAMES["wrapped_test"], title_screen=(0, 3, 0, (0, 0, 0)))  # the cartridge's at frame 5
+    monkeypatch.setitem(GAMES, "wrapped_test", shown)
+    pb = wrapped_game(num_envs=2)._pyboys
+    starts = [log.index(("start_game", 0)) for log in (pb[0].log, pb[1].log)]
+    assert pb[0].log[:starts[0]] == [("tick", 1, False)] * 5 and starts[1] == 0  # board 0 checks for all
+    assert save_emulator(pb[0]._pb) == save_emulator(pb[1]._pb)  # the check's frames undone
+    monkeypatch.setitem(GAMES, "wrapped_test", replace(shown, title_screen=(0, 3, 0, (1, 2, 3))))
+    with pytest.raises(RomError, match="never showed the first screen"):
+        wrapped_game(num_envs=1)
 
 
 def test_a_wrapper_game_with_a_start_state_loads_it_and_never_calls_the_wrapper(wrapped_game,
