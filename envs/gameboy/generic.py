@@ -87,8 +87,8 @@ class GameBoy(GameBoyGame):
         pb = self._pyboys[i]
         title = pb.cartridge_title
         if title != self.spec.title:
-            raise RomError(f"gameboy/{self.game}: {self.rom_path} is cartridge {title!r}, expected "
-                           f"{self.spec.title!r} (SHA-1 {self.rom_sha1}); see {README}")
+            raise RomError(f"gameboy/{self.game}: {self.rom_path} is cartridge {title!r} (SHA-1 "
+                           f"{self.rom_sha1}), expected {self.spec.title!r}; see {README}")
         if self._wrapped and self.state_path is None:
             if i == 0:  # every emulator runs the same ROM from the same state
                 self._check_title_screen(pb)
