@@ -44,7 +44,7 @@ from gymnasium import spaces
 
 from envs.base import Game, as_path, checked_actions, finite, flag, state_cell, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
-from envs.gameboy.roms import RomError, StateError, no_start_state, read_rom
+from envs.gameboy.roms import RomError, StateError, no_start_state, not_a_rom, read_rom
 from envs.png import decode_png, encode_png
 from envs.rng import seeds_from
 
@@ -72,10 +72,13 @@ def new_pyboy(rom: bytes, name: str | Path = "the ROM") -> Any:
     """A windowless PyBoy on ROM bytes, at full speed: sound off, no ``.ram``/``.rtc`` file read or written
     beside a ROM path. Bytes PyBoy cannot run raise ``RomError`` naming ``name`` (the ``--rom`` path)."""
     pyboy_cls = load_pyboy_class()
+    problem = not_a_rom(rom)  # PyBoy's own checks, worded as check_rom does (and no CRITICAL log line)
+    if problem:
+        raise RomError(f"--rom {name} is not a Game Boy ROM: {problem}")
     try:
         pb = pyboy_cls(io.BytesIO(rom), window="null", sound_emulated=False, sound_volume=0,
                        log_level="ERROR")
-    except Exception as e:  # PyBoy's own exceptions: bad header checksum, wrong length, empty file
+    except Exception as e:  # PyBoy's own exceptions for what not_a_rom does not check
         raise RomError(f"--rom {name} is not a Game Boy ROM PyBoy can run "
                        f"({type(e).__name__}: {e})") from None
     pb.set_emulation_speed(0)

@@ -1171,6 +1171,12 @@ def test_make_state_refuses_bad_roms_and_states_by_flag(tmp_path: Path) -> None:
     proc = run_script("scripts/make_state.py", "--rom", str(junk), "--inputs", str(inputs),
                       "--out", str(tmp_path / "a.state"))
     assert proc.returncode == 2 and f"--rom {junk} is not a Game Boy ROM" in proc.stderr
+    blank = tmp_path / "blank.gb"
+    blank.write_bytes(b"")  # PyBoy logged "CRITICAL ROM file is empty!" before the error
+    proc = run_script("scripts/make_state.py", "--rom", str(blank), "--inputs", str(inputs),
+                      "--out", str(tmp_path / "a.state"))
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: --rom {blank} is not a Game Boy ROM: the file is empty\n"
     empty = tmp_path / "empty.state"
     empty.write_bytes(b"")
     proc = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
