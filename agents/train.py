@@ -85,6 +85,13 @@ class _NoOptimizer:
                        "load it with its env to train or save it")
 
 
+def _older_hint(path: Path, venv: Any) -> str:
+    """For a run's damaged model.zip loaded to play: its newest checkpoint, which may load (--checkpoint).
+    A --resume (``venv``) takes the newest checkpoint before model.zip already."""
+    found = checkpoints(path.parent) if venv is None and path.name == "model.zip" else []
+    return f"; the run's newest checkpoint may load: --checkpoint {found[-1][1]}" if found else ""
+
+
 def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None) -> Any:
     """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it.
 
@@ -108,7 +115,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     except CHECKPOINT_ERRORS as e:
         # SB3's check of the spaces against venv's (a --resume): the game settings, not the file, may be off.
         error = SpaceMismatch if "spaces do not match" in str(e) else RunError
-        raise error(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
+        raise error(f"cannot load checkpoint {path}: {type(e).__name__}: {e}{_older_hint(path, venv)}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
         other = "without" if cfg.get("recurrent") else "with"
         raise AlgorithmMismatch(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's "

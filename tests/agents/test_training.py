@@ -736,6 +736,20 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert "checkpoints is a folder; give a model file (.zip)" in capsys.readouterr().err
 
 
+
+def test_a_damaged_model_zip_names_the_newest_checkpoint_to_play_instead(trained, scripts, tmp_path, capsys):
+    # The run's model.zip is what evaluate, export and compare play: damaged, it said only "cannot load".
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "model.zip").write_bytes(b"cut short")
+    assert scripts.evaluate.main([str(run), "--episodes", "1", "--no-video"]) == 2
+    newest = run / "checkpoints" / "step_512.zip"
+    assert f"cannot load checkpoint {run / 'model.zip'}" in (err := capsys.readouterr().err)
+    assert f"the run's newest checkpoint may load: --checkpoint {newest}" in err
+    assert scripts.evaluate.main([str(run), "--episodes", "1", "--no-video", "--checkpoint", str(newest)]
+                                 ) == 0
+
+
 def test_resuming_a_run_killed_before_its_first_checkpoint_says_how_to_start_it_again(trained, scripts,
                                                                                       tmp_path, capsys):
     run = tmp_path / "run"
