@@ -259,6 +259,10 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             remaining = int(cfg["total_timesteps"]) - model.num_timesteps
             if remaining > 0:
                 model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
+            # Finished: a signal from here on is ignored. Raised after the final save, it would count the run
+            # as unfinished (and --force would put the old run back over it). Inside the try: a signal just
+            # before this line is a stop at the last step, saved below, not a run lost.
+            settled()
         except ArchiveError as e:  # damaged or deleted while training (a restarted worker reopens it too)
             if bar is not None:
                 bar.close()
@@ -273,9 +277,6 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
                   f"continue with: {resume_command(run)}", file=sys.stderr)
             return model
-        # Finished: a signal from here on is ignored. Raised after the final save, it would count the run as
-        # unfinished (and --force would put the old run back over it).
-        settled()
         save_checkpoint(model, run)
         print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")
         return model

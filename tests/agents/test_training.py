@@ -1480,6 +1480,26 @@ def test_a_stop_signal_during_a_checkpoint_save_takes_effect_after_it(trained, t
     assert not list(run.rglob("*.tmp*"))
 
 
+def test_a_stop_signal_as_learn_returns_still_saves_the_trained_model(scripts, tmp_path, monkeypatch, capsys):
+    """A signal in the moment between learn() returning and the run counting as finished raised outside the
+    handler that saves: the whole run was lost ("interrupted before training started: nothing saved")."""
+    import agents.train
+
+    real_settled = agents.train.settled
+
+    def signal_first() -> None:  # the signal lands just before settled() takes effect
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        real_settled()
+
+    monkeypatch.setattr(agents.train, "settled", signal_first)
+    run = tmp_path / "run"
+    rc = scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--save-every", "100000",
+                                 "--run-dir", str(run), *TINY])
+    assert rc == 0, capsys.readouterr().err
+    assert (run / "checkpoints" / "step_256.zip").is_file() and (run / "model.zip").is_file()
+
+
 def test_a_stop_whose_interrupt_a_library_swallowed_still_stops_training(trained, scripts, tmp_path,
                                                                           monkeypatch, capsys):
     from agents.callbacks import VideoCallback
