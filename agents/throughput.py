@@ -91,7 +91,8 @@ def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str)
 
 def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str) -> tuple[PPO, Any]:
     """What a user assembles by hand: the same game as a plain Gymnasium env, ``make_vec_env`` with
-    ``SubprocVecEnv`` (fork, its cheapest start), SB3's default ``RolloutBuffer``; same net and PPO."""
+    ``SubprocVecEnv`` (fork, its cheapest start), SB3's default ``RolloutBuffer`` and Adam (per-tensor, not
+    the fused one this project's pipeline uses: part of what the speed-up measures); same net and PPO."""
     venv = make_vec_env(make_env, n_envs=num_envs, seed=0, vec_env_cls=SubprocVecEnv,
                         env_kwargs={"name": env},
                         vec_env_kwargs={"start_method": "fork"})
