@@ -40,6 +40,16 @@ from envs.gameboy.roms import TEST_CARTRIDGE, RomError
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def python_c(code: str, hung: str) -> subprocess.CompletedProcess:
+    """``python -c code`` from the repo, failing the test with ``hung`` if it runs past a minute: a hang in
+    PyBoy's C loop holds a process that no signal in the test process could stop."""
+    try:
+        return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(hung)
 UP, DOWN, LEFT, RIGHT, A, B, START = range(7)
 ACTION = {"up": UP, "down": DOWN, "left": LEFT, "right": RIGHT}
 WORLD = layout.parse_rooms()
@@ -859,11 +869,7 @@ def test_a_rom_of_the_right_title_that_never_shows_the_wrappers_screen_is_refuse
     (tmp_path / "tetris.gb").write_bytes(rom)
     code = ("from envs.gameboy.generic import GameBoy\n"
             f"GameBoy(game='tetris', rom={str(tmp_path / 'tetris.gb')!r})")
-    try:
-        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                              timeout=60)
-    except subprocess.TimeoutExpired:
-        pytest.fail("GameBoy(game='tetris') on a ROM that is no Tetris did not end")
+    done = python_c(code, "GameBoy(game='tetris') on a ROM that is no Tetris did not end")
     assert "RomError" in done.stderr and "never showed" in done.stderr, done.stderr[-2000:]
 
 
@@ -1196,11 +1202,7 @@ def test_a_state_of_another_format_version_is_refused_not_hung(tmp_path: Path) -
     bad.write_bytes(bytes([9]) + data[1:])
     code = (f"from envs.gameboy.pokemon import PokemonRed\nPokemonRed(1, rom={str(TEST_CARTRIDGE)!r}, "
             f"state={str(bad)!r}).step([0])")
-    try:
-        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                              timeout=60)
-    except subprocess.TimeoutExpired:
-        pytest.fail("a state with a damaged version byte hung the emulator")
+    proc = python_c(code, "a state with a damaged version byte hung the emulator")
     assert proc.returncode != 0
     expected = f"--state {bad} cannot be loaded: it is no state of this PyBoy (state format 9, this PyBoy"
     assert f"{expected} writes {data[0]})" in proc.stderr and "make_state.py" in proc.stderr
@@ -1760,11 +1762,7 @@ def test_a_damaged_archived_state_is_skipped_not_loaded(tmp_path: Path) -> None:
             "print('source', g.get_state(0)['swarm_source'])\n"
             "g.reset(np.zeros(1, np.int64), np.ones(1, np.uint64))\n"
             "print('source', g.get_state(0)['swarm_source'])")
-    try:
-        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                              timeout=60)
-    except subprocess.TimeoutExpired:
-        pytest.fail("an archived state with a damaged version byte hung the emulator")
+    proc = python_c(code, "an archived state with a damaged version byte hung the emulator")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == [f"source {second.name}"] * 2
     assert proc.stderr.count(f"state file {best.name} cannot be loaded (it is no state of this PyBoy "
