@@ -342,14 +342,16 @@ def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
     mod = task_module("snake")
     state = {"game": "snake", "size": 6, "body": [[2, 2], [2, 3], [2, 4]], "apple": [2, 1], "direction": "UP",
              "step": 3, "steps_since_apple": 3, "starvation": 72, "score": 0, "done": False, "rng": 5}
-    asked = 0
+    asked = eaten_last = 0
     for seed in range(200):
         for d in mod.make_tasks(state, np.random.default_rng(seed)):
             if d.family == "state_prediction" and len(d.extra["moves"]) > 1:
                 played = snake_play(state, d.extra["moves"])
                 assert all(r <= 0 for _, r, _, _ in played[:-1]), d.extra["moves"]
                 asked += 1
-    assert asked > 20
+            if d.family == "state_prediction" and snake_play(state, d.extra["moves"])[-1][1] > 0:
+                eaten_last += 1  # the apple eaten on the plan's last move is still asked about
+    assert asked > 20 and eaten_last > 0
 
 
 def test_snake_prediction_never_asks_about_moves_after_the_winning_one() -> None:
@@ -369,6 +371,17 @@ def test_snake_prediction_never_asks_about_moves_after_the_winning_one() -> None
             assert all(r <= 0 for _, r, _, _ in played[:len(d.extra["moves"]) - 1]), d.extra["moves"]
             asked += 1
     assert asked > 10
+
+
+def test_snake_prediction_never_asks_about_a_plan_the_snake_starves_in() -> None:
+    # One step from starving and no apple in reach: every plan is cut on its first move (truncated), so the
+    # moves after it are never played and no prediction is asked.
+    mod = task_module("snake")
+    state = {"game": "snake", "size": 6, "body": [[2, 2], [2, 3], [2, 4]], "apple": [5, 0], "direction": "UP",
+             "step": 71, "steps_since_apple": 71, "starvation": 72, "score": 0, "done": False, "rng": 5}
+    assert all(snake_play(state, [m])[-1][3] for m in ("UP", "LEFT", "RIGHT"))
+    for seed in range(30):
+        assert mod._prediction_task(state, np.random.default_rng(seed), mod.render(state)) is None
 
 
 @pytest.mark.parametrize("game", ["snake", "snake_duel"])
