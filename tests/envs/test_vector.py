@@ -14,7 +14,7 @@ from envs import make_game, make_vec
 from envs.env import GameEnv
 from envs.vector import GameVecEnv, WorkerDiedError, default_workers
 from tests.conftest import ROOT
-from tests.envs.worker_calls import exit_at_once, slow_step
+from tests.envs.worker_calls import exit_at_once, raise_unloadable, slow_step
 
 
 def rollout(venv, steps=80, seed=0):
@@ -192,6 +192,28 @@ def test_a_finished_episodes_state_is_refused_and_the_board_left_as_it_was(worke
         playing = before[0] | {"step": 5}
         v.env_method("set_state", playing, indices=[3])  # a state still playing is taken
         assert v.env_method("get_state", indices=[3])[0]["step"] == 5
+    finally:
+        v.close()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_set_state_reads_done_as_the_game_took_it_and_loads_a_board_never_reset(workers):
+    """The finished-state check reads the board after set_state: a Rotation state may leave done out (a
+    solved one is done), and a board never reset takes a state (there is nothing to put back)."""
+    game = make_game("rotation", num_envs=1)
+    game.reset(np.arange(1), np.arange(1, dtype=np.uint64))
+    playing = {k: v for k, v in game.get_state(0).items() if k != "done"}
+    v = make_vec("rotation", 4, num_workers=workers, seed=0)
+    try:
+        v.env_method("set_state", playing, indices=[3])  # before any reset()
+        assert v.env_method("get_state", indices=[3])[0]["done"] is False
+        v.reset()
+        before = v.env_method("get_state", indices=[3])
+        solved = playing | {"rotation": playing["target_rotation"], "rotation_index": playing["target_index"],
+                            "distance": 0, "solved": True}
+        with pytest.raises(ValueError, match="env 3: that episode has ended"):
+            v.env_method("set_state", solved, indices=[3])
+        assert v.env_method("get_state", indices=[3]) == before
     finally:
         v.close()
 
@@ -520,6 +542,20 @@ def test_a_games_error_in_a_worker_is_raised_as_itself():
         assert "worker 1 failed on 'call'" in str(raised.value.__cause__)  # with the worker's traceback
         assert "Traceback" in str(raised.value.__cause__)
         assert v.env_method("get_state", indices=[3])[0]["size"] == 10  # the env answers on
+    finally:
+        v.close()
+
+
+def test_a_workers_error_that_cannot_travel_comes_as_its_traceback():
+    """An error the parent could not unpickle, sent as itself, failed the parent's recv (or, one that did not
+    pickle, the worker's send): it comes as a RuntimeError holding the worker's traceback."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+        v.set_attr("step", raise_unloadable, indices=[0, 1])
+        with pytest.raises(RuntimeError, match=r"(?s)worker 0 failed on 'step'.*NeedsTwo: cannot travel"):
+            v.step(np.zeros(4, np.int64))
+        assert v.get_attr("size") == [10] * 4  # the env answers on
     finally:
         v.close()
 

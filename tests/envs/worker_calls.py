@@ -17,3 +17,14 @@ def slow_step(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     time.sleep(0.5)
     n = len(actions)
     return np.zeros(n, np.float32), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+
+
+class NeedsTwo(Exception):
+    """Pickles but does not unpickle: pickle calls NeedsTwo(message), one argument short."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} {b}")
+
+
+def raise_unloadable(*args) -> None:
+    raise NeedsTwo("cannot", "travel")
