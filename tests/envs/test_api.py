@@ -114,6 +114,7 @@ def test_env_method_answers_in_the_order_asked(workers: int) -> None:
         states = v.env_method("get_state")
         assert v.env_method("get_state", indices=[3, 0]) == [states[3], states[0]]
         assert v.env_method("get_state", indices=[-1]) == [states[3]]  # as list indexing, DummyVecEnv
+        assert v.env_method("get_state", indices=np.array([3, 0])) == [states[3], states[0]]  # NumPy ints
         assert v.get_attr("size", indices=[3, 0]) == [10, 10]
         with pytest.raises(IndexError, match="out of range"):
             v.env_method("get_state", indices=[4])
@@ -516,7 +517,9 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
         with pytest.raises(ValueError, match=r"board indices must be in 0\.\.3, got \[" + str(bad[0])):
             game.reset(np.array(bad), np.array([1], dtype=np.uint64))
     # A fraction was cut: board 0.7 reset board 0, and seed 1.5 played seed 1.
-    for indices, seeds, what in (([0.7], [1], "board indices"), ([0], [1.5], "seeds")):
+    # True would reset board 1.
+    for indices, seeds, what in (([0.7], [1], "board indices"), ([0], [1.5], "seeds"),
+                                 ([True], [1], "board indices")):
         with pytest.raises(ValueError, match=f"reset's {what} must be whole numbers"):
             game.reset(np.array(indices), np.array(seeds))
     game.reset(np.array([], dtype=np.int64), np.array([], dtype=np.uint64))  # no board: nothing to do
