@@ -156,7 +156,7 @@ def test_a_rotation_option_letter_with_option_text_counts_only_when_they_agree()
 def test_an_axis_named_with_a_hyphen_is_no_signed_turn() -> None:
     # "X-axis" read as the turn X-: a reply naming only an axis scored as the X- turn, and parse_move played
     # it, though the rotation_angle rule already keeps "Z-axis" unsigned.
-    for reply in ("X-axis", "the X-axis", "about the x-axis", "X+Y"):
+    for reply in ("X-axis", "the X-axis", "about the x-axis", "X+Y", "X-90"):  # a digit goes on, too
         assert verify(wrap(reply), record(TURN))["accuracy"] == 0.0, reply
         assert parse_move(wrap(reply), record(TURN)) is None, reply
     for reply in ("X-", "X- about the x-axis", "X-, then done", "(X-)"):
