@@ -623,6 +623,15 @@ def test_set_state_refuses_a_value_of_the_wrong_type_naming_its_key(game: Pokemo
     assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
 
 
+def test_set_state_takes_a_tile_visit_count_of_zero(game: PokemonRed) -> None:
+    # Only a negative count is refused (a step onto the tile divides by 1 + count); 0 is a tile never seen.
+    fresh(game)
+    state = copy.deepcopy(game.get_state(1))
+    state["tracker"]["visits"][0][3] = 0.0
+    game.set_state(0, state)
+    assert game.get_state(0)["tracker"]["visits"][0][3] == 0.0
+
+
 def test_a_gameboy_states_last_figures_are_checked_naming_the_key() -> None:
     g = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE)
     try:
