@@ -1623,6 +1623,23 @@ def test_an_archive_folder_deleted_in_use_is_an_archive_error(tmp_path: Path) ->
     assert not folder.exists()  # nothing made in its place
 
 
+def test_an_archive_add_on_a_full_disk_is_not_called_a_deleted_folder(tmp_path: Path, monkeypatch) -> None:
+    # Only a missing folder is named so: a full disk stays the OSError every write raises (runs name it).
+    import errno
+
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path / "archive", "sha")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "open", disk_full)
+    with pytest.raises(OSError, match="No space left on device") as raised:
+        archive.add(b"x", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    assert raised.type is OSError
+
+
 def test_a_worker_on_an_unusable_archive_raises_the_archive_error(tmp_path: Path) -> None:
     """A worker whose archive failed mid-training, or one restarted on a damaged archive, was reported as
     "worker 0 failed on 'reset'" or "failed to start" with its traceback, which the training script did
