@@ -72,3 +72,14 @@ def test_a_larger_ratio_never_gets_fewer_episodes():
     assert shares(3, (0.02, 0.97, 0.01)) == (1, 1, 1)  # each split asked for gets one when 3 go round
     assert shares(4, (0.52, 0.07, 0.41)) == (2, 1, 1)  # val's one comes from test, over its 1.64 (was 1/1/2)
     assert shares(0, (0.8, 0.1, 0.1)) == (0, 0, 0)
+    assert shares(2, (0.4, 0.29, 0.31)) == (1, 0, 1)  # remainders .58 and .62: test's is the larger
+    for k in range(300):  # a sweep of ratios in hundredths and sizes
+        a, b = (k * 37) % 101, (k * 53) % 101
+        a, b = min(a, b), max(a, b)
+        ratios = (a / 100, (b - a) / 100, (100 - b) / 100)
+        for n in range(12):
+            dealt = shares(n, ratios)
+            assert sum(dealt) == n, (n, ratios, dealt)
+            larger = [(a, b) for a in range(3) for b in range(3) if ratios[a] > ratios[b]]
+            if n >= 3:  # fewer do not go round: train comes first, whatever its ratio
+                assert all(dealt[a] >= dealt[b] for a, b in larger), (n, ratios, dealt)
