@@ -28,6 +28,8 @@ def test_the_progress_counts_every_episode_also_those_max_steps_cut():
     assert all(e.length == 3 for e in episodes)  # no random play solves a level in three moves
     assert sum(ticks) == 5
     assert summarize(episodes)["capped"] == 5  # each was still playing when the cap cut it
+    ended = run_episodes(RandomPolicy(0), "snake", {}, 4, seed=1, batch=2)  # no cap: each ends itself
+    assert summarize(ended)["capped"] == 0 and not any(e.capped for e in ended)
 
 
 def test_a_play_that_fails_closes_its_game(monkeypatch):
