@@ -1008,3 +1008,18 @@ def test_a_body_is_cut_short_where_more_bytes_could_still_make_it_json(raw, cut)
     from agents.vlm_client import _cut_short
 
     assert _cut_short(raw) is cut
+
+
+def test_client_flags_are_refused_without_vlm_only_when_set_away_from_their_defaults() -> None:
+    # The check reads values, not whether a flag was typed: "--temperature 0" is the default, played alike.
+    import argparse
+
+    from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--vlm")
+    add_client_arguments(p)
+    refuse_unused_client_flags(p, p.parse_args(["--temperature", "0", "--max-tokens", "1024"]))
+    refuse_unused_client_flags(p, p.parse_args(["--vlm", "m@http://x", "--temperature", "0.7"]))  # its flags
+    with pytest.raises(SystemExit):
+        refuse_unused_client_flags(p, p.parse_args(["--temperature", "0.7"]))
