@@ -256,6 +256,7 @@ def test_states_come_from_the_trajectory_store_when_a_record_lacks_one(dataset):
 @pytest.mark.parametrize("content, message", [
     ("{not json\n", "line 1: not JSON"),
     ('{"id": "a"}\n', 'expected {"id": ..., "response": ...}'),
+    ('5\n', 'expected {"id": ..., "response": ...}'),  # no object at all
     ('{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n', "id 'a' appears twice"),
 ])
 def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset, scripts, capsys):
@@ -264,7 +265,8 @@ def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset,
     with pytest.raises(ScoringError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_predictions(bad)
     assert scripts.score_predictions.main([str(dataset[1]), str(bad)]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "task record" not in err  # only a line with a verifier is called one
 
 
 def test_a_split_given_as_the_predictions_is_named_so(dataset, scripts, capsys):
