@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from envs.base import as_path, check_state_keys, finite, flag
 from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import POKEMON_RED, bit_count
-from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder
+from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder, shown
 from envs.gameboy.wrapped import GAMES
 
 TEST_BADGES_ALL = 0b11  # the test cartridge's two goals
@@ -74,9 +74,9 @@ class GameBoy(GameBoyGame):
         refuse_folder(rom, f"gameboy/{game}")
         if not rom.is_file():
             if own:
-                raise RomError(f"gameboy/{game}: no cartridge at {rom}; build it with "
+                raise RomError(f"gameboy/{game}: no cartridge at {shown(rom)}; build it with "
                                "`python -m envs.gameboy.cartridge.build` or give --rom")
-            raise RomError(f"gameboy/{game}: no ROM file at {rom}. Supply your own (cartridge title "
+            raise RomError(f"gameboy/{game}: no ROM file at {shown(rom)}. Supply your own (cartridge title "
                            f"{spec.title!r}); see {README}")
         self._wrapped = not own
         if self._wrapped:  # the wrapper's start_game boots the ROM

@@ -128,6 +128,12 @@ def refuse_folder(rom: Path, game: str) -> None:
                        f"  Where ROMs go: {README}")
 
 
+def shown(path: Path) -> str:
+    """``path`` as a missing file's message names it: a relative one with its absolute form beside it
+    (which folder it was looked for in is what the user needs to know)."""
+    return str(path) if path.is_absolute() else f"{path} (absolute: {path.resolve()})"
+
+
 def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown: bool = False) -> str:
     """Return the SHA-1 of ``path`` if it is in ``table``; raise ``RomError`` otherwise.
 
@@ -137,8 +143,7 @@ def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown:
     refuse_folder(rom, game)
     if not rom.is_file():
         raise RomNotFoundError(
-            f"{game}: no ROM file at {rom}"
-            + (f" (absolute: {rom.resolve()})" if not rom.is_absolute() else "") + ".\n"
+            f"{game}: no ROM file at {shown(rom)}.\n"
             f"  Supply your own copy; supported SHA-1s:\n{_expected_lines(table)}\n"
             f"  Where ROMs go and how to make a start state: {README}"
         )

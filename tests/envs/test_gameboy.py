@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -867,6 +868,10 @@ def test_generic_game_on_the_test_cartridge() -> None:
         GameBoy(num_envs=1, game="tetris", rom=TEST_CARTRIDGE)
     with pytest.raises(RomError, match="no ROM file"):
         GameBoy(num_envs=1, game="kirby", rom=REPO / "roms" / "missing_kirby.gb")
+    # A relative path names the folder it was looked for in, as Pokémon's message does.
+    with pytest.raises(RomError, match="no ROM file at missing/kirby.gb \\(absolute: " + re.escape(
+            str(Path.cwd() / "missing" / "kirby.gb")) + r"\)\. Supply"):
+        GameBoy(num_envs=1, game="kirby", rom="missing/kirby.gb")
     with pytest.raises(RomError, match="roms is a folder; give the ROM file itself"):
         GameBoy(num_envs=1, game="kirby", rom=REPO / "roms")
 
