@@ -62,7 +62,9 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
                     piece = piece.removeprefix(codecs.BOM_UTF8)
                     # UTF-16/32 with its BOM (PowerShell 5's `>` writes it): else read as "not JSON" replies.
                     # UTF-32 LE's BOM starts with UTF-16 LE's; UTF-32 BE's (00 00 FE FF) needs its own.
-                    if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)):
+                    # Without a BOM, a line's opening brace beside NUL bytes tells it (not a parquet's NULs).
+                    if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE,
+                                         b"{\0", b"\0{", b"\0\0\0{")):
                         raise ScoringError(f"{what} {path}: UTF-16 or UTF-32 text; save it as UTF-8 (JSON "
                                            "Lines files are UTF-8)")
                 try:
