@@ -293,15 +293,15 @@ def _pronoun_i(text: str, at: int) -> bool:
     return bool(_PRONOUN_I.match(text, at)) and not _NAMES_LETTER.search(text, max(at - 20, 0), at)
 
 
-def _lettered_text(text: str, options: list[str]) -> tuple[str, str] | None:
+def _lettered_text(text: str, texts: list[str]) -> tuple[str, str] | None:
     """(letter, normalised text) when ``text`` is an option letter set before an option's text ("B. 3
-    boxes", "Option B: 3 boxes", "(B) 3 boxes"), the text's option not necessarily the letter's; else None."""
+    boxes", "Option B: 3 boxes", "(B) 3 boxes"), the text's option not necessarily the letter's; else None.
+    ``texts``: the options, normalised."""
     lead = _LETTER_AND_TEXT.fullmatch(_strip_wrapping(text))
     if lead is None:
         return None
     named, after = lead.group(1).upper(), _normalised(lead.group(2))
-    texts = [_normalised(option) for option in options]
-    return (named, after) if ord(named) - 65 < len(options) and after in texts else None
+    return (named, after) if ord(named) - 65 < len(texts) and after in texts else None
 
 
 def _option_letter(text: str, options: list[str]) -> str | None:
@@ -320,7 +320,7 @@ def _option_letter(text: str, options: list[str]) -> str | None:
         return bare.upper()
     # The letter and an option's text: that text may hold a capital standing alone ("C. A box is in a
     # different place"), which the count below would read as a second letter.
-    if lead := _lettered_text(text, options):
+    if lead := _lettered_text(text, texts):
         named, after = lead
         return named if after == texts[ord(named) - 65] else None
     found = {m for m in _LETTER.findall(text) if m in valid}
@@ -361,7 +361,7 @@ def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
     options = list(spec.get("options") or [])
     # A letter before an option's text ("C. 180° about X") is read as the choice rule reads it: the angle
     # in the text alone would score a letter that names another option.
-    if not any(ch.isdigit() for ch in content) or (options and _lettered_text(content, options)):
+    if not any(ch.isdigit() for ch in content) or _lettered_text(content, [_normalised(o) for o in options]):
         return bool(options) and _option_letter(content, options) == spec.get("answer")
     numbers = [int(v) for v in _INT.findall(content)]
     if len(numbers) != 1:
