@@ -294,7 +294,8 @@ class Game(ABC):
     @abstractmethod
     def episode_info(self, i: int) -> dict[str, float]:
         """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end. Every
-        episode reports the same keys (the vector env sizes its shared figure rows by them)."""
+        episode reports the same keys (the vector env sizes its shared figure rows by them). Starts with
+        ``_check_board``."""
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads
@@ -308,22 +309,35 @@ class Game(ABC):
         A game tells it from its own arrays (the hot path keeps no flag for it)."""
         return True
 
+    def _check_board(self, i: Any, what: str) -> None:
+        """A ValueError naming ``i`` and the boards there are unless it is one of them: NumPy's indexing read
+        -1 as the last board, 2 of two as a bare IndexError, and True (no integer here) as board 1 or an
+        array. Every method of the contract that takes a board index calls it first."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_envs:
+            raise ValueError(f"{what}: the board must be an integer in 0..{self.num_envs - 1} (this game has "
+                             f"{self.num_envs} board{'s' * (self.num_envs != 1)}), got {i!r}")
+
     def _check_started(self, i: int, what: str) -> None:
-        """A ``ResetNeeded`` naming board ``i`` unless it holds an episode: a board never reset has none to
-        read (Snake's get_state was an IndexError, other games gave a state set_state refuses)."""
+        """``_check_board``, then a ``ResetNeeded`` naming board ``i`` unless it holds an episode: a board
+        never reset has none to read (Snake's get_state was an IndexError, other games gave a state
+        set_state refuses)."""
+        self._check_board(i, what)
         if not self._started(i):
             raise ResetNeeded(f"board {i} holds no episode yet: reset it (or set_state) before {what}")
 
     @abstractmethod
     def get_state(self, i: int) -> dict[str, Any]:
-        """Board ``i`` as a JSON-able dict, complete enough to re-render and re-simulate it."""
+        """Board ``i`` as a JSON-able dict, complete enough to re-render and re-simulate it; starts with
+        ``_check_started``."""
 
     @abstractmethod
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         """Put board ``i`` into ``state`` (as returned by ``get_state``); starts with ``_check_state``."""
 
-    def _check_state(self, state: Any) -> None:
-        """``check_state_keys`` for this game's ``STATE_KEYS``: every ``set_state`` calls it first."""
+    def _check_state(self, i: int, state: Any) -> None:
+        """``_check_board`` and ``check_state_keys`` for this game's ``STATE_KEYS``: every ``set_state`` calls
+        it first."""
+        self._check_board(i, "set_state")
         check_state_keys(self.name, state, self.STATE_KEYS)
 
     @classmethod

@@ -683,6 +683,7 @@ class Rotation(Game):
         _observe(self._boards(indices, out), self._views, self._rot, self._target, out)
 
     def episode_info(self, i: int) -> dict[str, float]:
+        self._check_board(i, "episode_info")
         solved = bool(self._solved[i])
         # Random play solves most boards within 50 steps; "optimal" tells a specialist from it.
         return {"score": float(solved), "solved": float(solved), "turns": float(self._turns[i]),
@@ -719,7 +720,7 @@ class Rotation(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
-        self._check_state(state)
+        self._check_state(i, state)
         cubes, colors = shape_arrays(state)
         n = len(cubes)
         if not 1 <= n <= MAX_CUBES or len(colors) != n:

@@ -283,6 +283,7 @@ class Snake(Game):
         out[:] = rgb.transpose(0, 3, 1, 2).repeat(s, axis=3).repeat(s, axis=2)
 
     def episode_info(self, i: int) -> dict[str, float]:
+        self._check_board(i, "episode_info")
         return {k: float(v[0]) for k, v in self.episode_infos(np.array([i])).items()}
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
@@ -318,7 +319,7 @@ class Snake(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
-        self._check_state(state)
+        self._check_state(i, state)
         check_state_size(state, self.size)
         n = self.size
         cells = n * n

@@ -595,6 +595,7 @@ class SnakeDuel(Game):
 
     # ------------------------------------------------------------------ per-board views
     def episode_info(self, i: int) -> dict[str, float]:
+        self._check_board(i, "episode_info")
         r = int(self._result[i]) if self._done[i] else None
         return {
             "score": float(self._score[i, 0]),
@@ -640,7 +641,7 @@ class SnakeDuel(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
-        self._check_state(state)
+        self._check_state(i, state)
         size = self.size
         check_state_size(state, size)
         # The state's own settings, so that it re-simulates to the same apples and episode end (hand-made

@@ -417,6 +417,7 @@ class Sokoban(Game):
             out[:] = flat.reshape(out.shape)
 
     def episode_info(self, i: int) -> dict[str, float]:
+        self._check_board(i, "episode_info")
         return {"score": float(self._on_target[i]), "solved": float(self._on_target[i] == self._nbox[i]),
                 "num_boxes": float(self._nbox[i]), "steps": float(self._steps[i]),
                 "deadlocked": float(self._deadlocked[i])}
@@ -450,7 +451,7 @@ class Sokoban(Game):
         }
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
-        self._check_state(state)
+        self._check_state(i, state)
         s = self.size
         check_state_size(state, s)
         walls = _state_walls(state, s)

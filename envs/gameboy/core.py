@@ -467,9 +467,11 @@ class GameBoyGame(Game):
             self._observe_extra(out[:, self.frame_stack:], boards)
 
     def episode_info(self, i: int) -> dict[str, float]:
+        self._check_board(i, "episode_info")
         return {"score": float(self._returns[i]), "steps": float(self._steps[i])}
 
     def get_state(self, i: int) -> dict[str, Any]:
+        self._check_started(i, "get_state")
         state: dict[str, Any] = {
             "game": self.name,
             "rom_sha1": self.rom_sha1,
@@ -485,7 +487,7 @@ class GameBoyGame(Game):
         return state
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
-        self._check_state(state)  # the subclass's keys too
+        self._check_state(i, state)  # the subclass's keys too
         if state.get("rom_sha1") != self.rom_sha1:
             raise ValueError(f"state was made with ROM {state.get('rom_sha1')}, "
                              f"this game runs {self.rom_sha1}")
@@ -525,6 +527,7 @@ class GameBoyGame(Game):
     def render(self, i: int = 0, scale: int = 16) -> np.ndarray:
         """``render_state(get_state(i))`` from the live screen: no emulator state packed and no PNG
         (40 ms a frame that way; a replay or a video renders every step)."""
+        self._check_started(i, "render")
         return _magnify(self.screen(i), scale)
 
 

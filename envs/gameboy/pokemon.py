@@ -377,6 +377,7 @@ class PokemonRed(GameBoyGame):
 
     # ---- figures -----------------------------------------------------------------------------------
     def episode_info(self, i: int) -> dict[str, float]:
+        self._check_board(i, "episode_info")
         tr = self._track[i]
         f = tr["facts"]
         info = {
@@ -450,8 +451,8 @@ class PokemonRed(GameBoyGame):
             },
         }
 
-    def _check_state(self, state: Any) -> None:
-        super()._check_state(state)
+    def _check_state(self, i: int, state: Any) -> None:
+        super()._check_state(i, state)
         check_state_keys(self.name, state["tracker"], self.TRACKER_KEYS, "state's tracker")
 
     def _read_state_extra(self, state: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import gymnasium as gym
@@ -387,6 +388,38 @@ def test_a_game_board_never_reset_says_so(name: str) -> None:
     game.render(1)
     with pytest.raises(ResetNeeded, match="board 0 holds"):
         game.get_state(0)
+
+
+def _two_boards(name: str) -> Any:
+    """Game ``name`` with two boards, both reset (the Game Boy's on the test cartridge)."""
+    from envs import make_game
+
+    kwargs: dict[str, Any] = {}
+    if name == "gameboy":
+        pytest.importorskip("pyboy")
+        kwargs = {"game": "depthfirst_test"}
+    game = make_game(name, num_envs=2, **kwargs)
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    return game
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy"])
+def test_a_board_index_off_the_game_is_refused_by_name(name: str) -> None:
+    # NumPy's indexing took -1 for the last board, 2 (of two boards) was a bare IndexError, 1.0 NumPy's
+    # "only integers, slices ..." and True board 1 in the Game Boy (elsewhere a NumPy error about arrays).
+    game = _two_boards(name)
+    try:
+        state = game.get_state(1)
+        calls = {"get_state": game.get_state, "set_state": lambda i: game.set_state(i, state),
+                 "render": game.render, "episode_info": game.episode_info}
+        for what, call in calls.items():
+            for bad in (-1, 2, True, np.bool_(True), 1.0, "1", None):
+                said = rf"^{what}: the board must be an integer in 0\.\.1 \(this game has 2 boards\), got "
+                with pytest.raises(ValueError, match=said + re.escape(repr(bad)) + "$"):
+                    call(bad)
+            call(np.int64(1))  # NumPy integers pass
+    finally:
+        game.close()
 
 
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
