@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.error import ResetNeeded
+from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 # Option checks every game runs on its constructor arguments before it builds anything. The message
 # names the option by its keyword, so train_ppo.py can name the flag that set it; YAML hands over any
@@ -218,6 +218,8 @@ class Game(ABC):
     #: Modules the vector env's fork server imports besides the game's own, so that each worker forked from
     #: it inherits them instead of importing them at its start (Game Boy: PyBoy).
     WORKER_PRELOAD: ClassVar[tuple[str, ...]] = ()
+    #: Set by ``close()``; a class default, so a game unpickled from before it existed is open.
+    _closed: bool = False
 
     def __init__(self, num_envs: int = 1) -> None:
         num_envs = whole("num_envs", num_envs, 1)
@@ -236,6 +238,7 @@ class Game(ABC):
         """``reset``'s boards as int64 and seeds as uint64, one seed per board, else a ValueError. The
         compiled cores read ``seeds[k]`` for the k-th board unchecked: a short ``seeds`` seeded the boards
         past its end from whatever memory followed it, so the same call played different episodes."""
+        self._check_open("reset")
         boards, seeds = np.asarray(indices), np.asarray(seeds)
         for what, a in (("board indices", boards), ("seeds", seeds)):
             if a.size and a.dtype.kind not in "iu":  # a cast cut them: board 0.7 was 0, seed 1.5 played 1
@@ -262,6 +265,7 @@ class Game(ABC):
         """``step``'s actions as int64 of shape (num_envs,). An integer array of that shape passes as it
         is (the compiled cores refuse out-of-range values themselves, so the hot path scans nothing);
         anything else goes through ``checked_actions``, so a fraction such as 2.7 does not play 2."""
+        self._check_open("step")
         a = np.asarray(actions)
         if a.dtype.kind in "iu" and a.shape == (self.num_envs,):
             return a.astype(np.int64, copy=False)
@@ -276,6 +280,7 @@ class Game(ABC):
     def _boards(self, indices: np.ndarray | None, out: np.ndarray) -> np.ndarray:
         """``observe``'s boards: ``indices`` as an int64 array, or every board; checks that ``out`` has
         a row for each (the compiled kernels do not check bounds)."""
+        self._check_open("observe")
         if indices is None:
             boards = self._all_boards
         else:
@@ -309,10 +314,18 @@ class Game(ABC):
         A game tells it from its own arrays (the hot path keeps no flag for it)."""
         return True
 
+    def _check_open(self, what: str) -> None:
+        """A ``ClosedEnvironmentError`` (as ``GameEnv``'s) once the game is closed: a closed Game Boy's calls
+        were an IndexError (its emulators gone), and the other games played on. The helpers every ``reset``,
+        ``step``, ``observe`` and per-board call starts with call it."""
+        if self._closed:
+            raise ClosedEnvironmentError(f"{what} on a closed {self.name} game; make a new one")
+
     def _check_board(self, i: Any, what: str) -> None:
         """A ValueError naming ``i`` and the boards there are unless it is one of them: NumPy's indexing read
         -1 as the last board, 2 of two as a bare IndexError, and True (no integer here) as board 1 or an
         array. Every method of the contract that takes a board index calls it first."""
+        self._check_open(what)
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_envs:
             raise ValueError(f"{what}: the board must be an integer in 0..{self.num_envs - 1} (this game has "
                              f"{self.num_envs} board{'s' * (self.num_envs != 1)}), got {i!r}")
@@ -350,8 +363,9 @@ class Game(ABC):
         return self.render_state(self.get_state(i), scale)
 
     def close(self) -> None:
-        """Release what the game holds outside Python (the Game Boy's emulators); nothing by default."""
-        return None
+        """Release what the game holds outside Python (the Game Boy's emulators: an override calls this
+        too); the game then refuses to be used (``_check_open``)."""
+        self._closed = True
 
     def new_obs_buffer(self) -> np.ndarray:
         return np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.uint8)

@@ -560,6 +560,7 @@ class SnakeDuel(Game):
         self._opp_fresh = True
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._check_open("step")
         actions = checked_actions(actions, self.num_envs, ACTION_NAMES)
         if self._mode == POLICY and not self._opp_fresh:
             raise RuntimeError("opponent='policy': call set_opponent_actions(...) before every step")

@@ -415,6 +415,7 @@ class GameBoyGame(Game):
         for pb in self._pyboys:
             pb.stop(save=False)
         self._pyboys, self._words, self._wram = [], [], []
+        super().close()
 
     # ---- the Game contract ------------------------------------------------------------------------
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
@@ -431,6 +432,7 @@ class GameBoyGame(Game):
                 self._after_reset(i)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._check_open("step")
         n = self.num_envs
         rewards, terminated, truncated = [0.0] * n, [False] * n, [False] * n
         rest = self.step_frames - self.press_frames

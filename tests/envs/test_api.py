@@ -422,6 +422,26 @@ def test_a_board_index_off_the_game_is_refused_by_name(name: str) -> None:
         game.close()
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy"])
+def test_a_closed_game_says_so(name: str) -> None:
+    # A closed Game Boy has no emulators: its step, reset, get_state, set_state and render were
+    # "IndexError: list index out of range", and observe read the last frames; the other games played on.
+    from gymnasium.error import ClosedEnvironmentError
+
+    game = _two_boards(name)
+    state = game.get_state(0)
+    game.close()
+    game.close()  # twice is fine
+    calls = {"step": lambda: game.step(np.zeros(2, np.int64)),
+             "reset": lambda: game.reset(np.arange(2), np.arange(2, dtype=np.uint64)),
+             "get_state": lambda: game.get_state(0), "set_state": lambda: game.set_state(0, state),
+             "render": lambda: game.render(0), "observe": lambda: game.observe(game.new_obs_buffer()),
+             "episode_info": lambda: game.episode_info(0)}
+    for what, call in calls.items():
+        with pytest.raises(ClosedEnvironmentError, match=f"^{what} on a closed {name} game; make a new one$"):
+            call()
+
+
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
 def test_set_state_refuses_a_dict_of_no_state_of_the_game(name: str) -> None:
     # {} or another game's state raised a bare KeyError naming the first key read ('size', 'cubes').
