@@ -304,27 +304,35 @@ class GameBoyGame(Game):
         self.rom_bytes = read_rom(self.rom_path, self.name)
         self.rom_sha1 = hashlib.sha1(self.rom_bytes).hexdigest()
         self.observation_space = spaces.Box(0, 255, (self.frame_stack + self.EXTRA_CHANNELS, h, w), np.uint8)
-        self._pyboys = [new_pyboy(self.rom_bytes, name=self.rom_path) for _ in range(num_envs)]
-        self._downsample = Downsampler(h, w, self._pyboys[0].screen.raw_buffer_format)
-        # PyBoy draws every frame into one buffer for the emulator's life (loading a state too), so
-        # the views a step reads are made once.
-        self._words = [Downsampler.words(pb.screen.ndarray) for pb in self._pyboys]
-        self._wram = work_ram(self._pyboys)  # RAM views, also live for the emulators' life
-        self._start_state = self._make_start_state()
-        n = num_envs
-        self._frames = np.zeros((n, self.frame_stack, h, w), np.uint8)
-        self._newest = [self._frames[i, -1] for i in range(n)]
-        # Per-board scalars as Python lists: a step reads and writes them one board at a time, where
-        # NumPy scalar access costs several times more (more so right after emulating frames).
-        self._steps: list[int] = [0] * n
-        self._done: list[bool] = [False] * n
-        self._returns: list[float] = [0.0] * n
-        self._rngs = [np.random.default_rng(k) for k in range(n)]
-        #: Seconds ``step`` has spent driving PyBoy (buttons and frames): the rest of a step is this
-        #: env's own cost, measured in the same run (the benchmark's overhead figure).
-        self.emulator_seconds = 0.0
-        self._init_tracking()
-        self.reset(np.arange(n), seeds_from(0, n))
+        self._pyboys: list[Any] = []
+        # The checks that need the emulators (the cartridge's title, the start state) come after they
+        # start: one that refused left them running until the garbage collector found the game.
+        try:
+            for _ in range(num_envs):
+                self._pyboys.append(new_pyboy(self.rom_bytes, name=self.rom_path))
+            self._downsample = Downsampler(h, w, self._pyboys[0].screen.raw_buffer_format)
+            # PyBoy draws every frame into one buffer for the emulator's life (loading a state too), so
+            # the views a step reads are made once.
+            self._words = [Downsampler.words(pb.screen.ndarray) for pb in self._pyboys]
+            self._wram = work_ram(self._pyboys)  # RAM views, also live for the emulators' life
+            self._start_state = self._make_start_state()
+            n = num_envs
+            self._frames = np.zeros((n, self.frame_stack, h, w), np.uint8)
+            self._newest = [self._frames[i, -1] for i in range(n)]
+            # Per-board scalars as Python lists: a step reads and writes them one board at a time, where
+            # NumPy scalar access costs several times more (more so right after emulating frames).
+            self._steps: list[int] = [0] * n
+            self._done: list[bool] = [False] * n
+            self._returns: list[float] = [0.0] * n
+            self._rngs = [np.random.default_rng(k) for k in range(n)]
+            #: Seconds ``step`` has spent driving PyBoy (buttons and frames): the rest of a step is this
+            #: env's own cost, measured in the same run (the benchmark's overhead figure).
+            self.emulator_seconds = 0.0
+            self._init_tracking()
+            self.reset(np.arange(n), seeds_from(0, n))
+        except BaseException:  # Ctrl-C too
+            self.close()
+            raise
 
     # ---- hooks for subclasses ---------------------------------------------------------------------
     def _init_tracking(self) -> None:

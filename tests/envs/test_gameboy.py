@@ -876,6 +876,39 @@ def test_generic_game_on_the_test_cartridge() -> None:
         GameBoy(num_envs=1, game="kirby", rom=REPO / "roms")
 
 
+class StopLoggedPyBoy:
+    """A real PyBoy that logs its ``stop`` into ``log`` (PyBoy itself keeps no readable stopped flag)."""
+
+    def __init__(self, pb, log: list) -> None:
+        self._pb, self.log = pb, log
+
+    def stop(self, *args, **kwargs) -> None:
+        self.log.append(self)
+        self._pb.stop(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._pb, name)
+
+
+def test_a_game_boy_game_that_fails_to_start_stops_its_emulators(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    # The emulators start before the checks that need them (the cartridge title, the start state): a
+    # refusal left them running until the garbage collector found the game, one per board each time.
+    started: list[StopLoggedPyBoy] = []
+    stopped: list[StopLoggedPyBoy] = []
+    monkeypatch.setattr(core, "new_pyboy", lambda *a, **k: started.append(StopLoggedPyBoy(
+        new_pyboy(*a, **k), stopped)) or started[-1])
+    bad_state = tmp_path / "bad.state"
+    bad_state.write_bytes(b"no emulator state")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # work RAM read through the API: the wrapper
+        with pytest.raises(RomError, match="expected 'TETRIS'"):
+            GameBoy(num_envs=2, game="tetris", rom=TEST_CARTRIDGE)
+        with pytest.raises(ValueError, match=r"bad\.state cannot be loaded"):
+            GameBoy(num_envs=2, game="depthfirst_test", state=bad_state)
+    assert len(started) == 4 and stopped == started
+
+
 def test_a_rom_of_the_right_title_that_never_shows_the_wrappers_screen_is_refused(tmp_path: Path) -> None:
     # PyBoy's start_game ticks until its game's first screen shows, with no limit and deaf to Ctrl-C: the
     # test cartridge titled TETRIS (a hack or another game under that title) hung construction for ever.
