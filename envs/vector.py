@@ -145,7 +145,7 @@ def _seed(seed: Any) -> int:
     TypeError at the first reset, and 1.5 played as seed 1)."""
     if seed is None:
         return int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):  # np.bool_ is neither
         raise ValueError(f"seed must be a whole number or None, got {seed!r}")
     return int(seed)
 
@@ -519,7 +519,7 @@ class GameVecEnv(VecEnv):
         TypeError, as in SB3's own VecEnvs (the worker lookup raised a bare StopIteration; 1.5 was env 1)."""
         groups: dict[int, tuple[list[int], list[int]]] = {}
         for pos, index in enumerate(self._get_indices(indices)):
-            if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):  # np.bool_ is neither
                 raise TypeError(f"env indices must be integers, got {index!r}")
             g = int(index)
             if not -self.num_envs <= g < self.num_envs:

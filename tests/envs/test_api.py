@@ -121,7 +121,7 @@ def test_env_method_answers_in_the_order_asked(workers: int) -> None:
             v.env_method("get_state", indices=[4])
         with pytest.raises(IndexError, match="out of range"):
             v.get_attr("size", indices=[-5])
-        for bad in (1.5, True):  # both answered for env 1 (DummyVecEnv: a TypeError for 1.5)
+        for bad in (1.5, True, np.bool_(True)):  # both answered for env 1 (DummyVecEnv: a TypeError for 1.5)
             with pytest.raises(TypeError, match="env indices must be integers"):
                 v.env_method("get_state", indices=[bad])
     finally:
@@ -595,7 +595,7 @@ def test_vec_env_seed_none_draws_one_and_a_fraction_is_refused() -> None:
     np.random.seed(3)
     again = make_vec("snake", 2, num_workers=0, seed=None)
     assert again.base_seed == v.base_seed
-    for bad in (1.5, "3", True):
+    for bad in (1.5, "3", True, np.bool_(True)):
         with pytest.raises(ValueError, match="seed must be a whole number or None"):
             make_vec("snake", 2, num_workers=0, seed=bad)
         with pytest.raises(ValueError, match="seed must be a whole number or None"):
