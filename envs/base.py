@@ -239,7 +239,12 @@ class Game(ABC):
         compiled cores read ``seeds[k]`` for the k-th board unchecked: a short ``seeds`` seeded the boards
         past its end from whatever memory followed it, so the same call played different episodes."""
         self._check_open("reset")
-        boards, seeds = np.asarray(indices), np.asarray(seeds)
+        boards, given, seeds = np.asarray(indices), seeds, np.asarray(seeds)
+        if seeds.dtype.kind in "fO":  # ints past int64 (2**64 + 5; 2**63 beside -1) become objects or floats
+            items = np.asarray(given, dtype=object).reshape(-1)
+            if all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items):
+                # Taken modulo 2**64, as GameEnv's and GameVecEnv's seeds are.
+                seeds = np.array([int(s) % 2**64 for s in items], dtype=np.uint64).reshape(seeds.shape)
         for what, a in (("board indices", boards), ("seeds", seeds)):
             if a.size and a.dtype.kind not in "iu":  # a cast cut them: board 0.7 was 0, seed 1.5 played 1
                 raise ValueError(f"reset's {what} must be whole numbers, got {a.dtype} {a.tolist()[:8]}")

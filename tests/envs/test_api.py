@@ -583,6 +583,24 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     assert [game.get_state(i) for i in range(2)] == [other.get_state(i) for i in range(2)]
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_a_game_reset_wraps_integer_seeds_of_64_bits_and_more_as_the_envs_do(name: str) -> None:
+    # GameEnv and GameVecEnv take any integer seed modulo 2**64; the game's own reset refused 2**64 + 5 as
+    # "seeds must be whole numbers, got object [...]" and [2**63, -1] as "got float64 [9.2e+18, -1.0]":
+    # NumPy made those lists of ints objects or floats.
+    from envs import make_game
+
+    game, other = make_game(name, num_envs=2), make_game(name, num_envs=2)
+    for seeds, wrapped in (([2**64 + 5, -1], [5, 2**64 - 1]), ([2**63, -1], [2**63, 2**64 - 1]),
+                           ((np.int64(3), 2**64), [3, 0])):
+        game.reset([0, 1], seeds)
+        other.reset(np.arange(2), np.array(wrapped, dtype=np.uint64))
+        assert [game.get_state(i) for i in range(2)] == [other.get_state(i) for i in range(2)]
+    for bad in ([2**64, 1.5], [2**64, True], [2**64, None]):  # a fraction, a bool or None among them is not
+        with pytest.raises(ValueError, match="reset's seeds must be whole numbers"):
+            game.reset([0, 1], bad)
+
+
 def test_vec_env_seed_none_draws_one_and_a_fraction_is_refused() -> None:
     # make_vec(seed=None), as SB3's make_vec_env(seed=None), was a TypeError at the first reset
     # ("unsupported operand type(s) for %"); seed=1.5 played as seed 1.
