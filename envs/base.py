@@ -311,7 +311,7 @@ class Game(ABC):
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads
         every ended episode this way; a game with many short episodes overrides it with array ops)."""
         rows = [self.episode_info(int(i)) for i in indices]
-        keys = rows[0] if rows else {"score": 0.0}
+        keys = rows[0] if rows else self.episode_info(0)  # of no board too: every episode has the same keys
         return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in keys}
 
     def _started(self, i: int) -> bool:

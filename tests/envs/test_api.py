@@ -442,6 +442,19 @@ def test_a_closed_game_says_so(name: str) -> None:
             call()
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy"])
+def test_episode_infos_of_no_board_has_the_keys_of_every_episode(name: str) -> None:
+    # Every episode reports the same keys (the vector env sizes its figure rows by them), but the base
+    # episode_infos of no board gave {"score"} alone (Snake's own override gave all three).
+    game = _two_boards(name)
+    try:
+        none = game.episode_infos(np.array([], dtype=np.int64))
+        assert list(none) == list(game.episode_info(0)) == list(game.episode_infos(np.arange(2)))
+        assert all(v.dtype == np.float64 and v.shape == (0,) for v in none.values())
+    finally:
+        game.close()
+
+
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
 def test_set_state_refuses_a_dict_of_no_state_of_the_game(name: str) -> None:
     # {} or another game's state raised a bare KeyError naming the first key read ('size', 'cubes').
