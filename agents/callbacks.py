@@ -120,6 +120,12 @@ class StopCallback(BaseCallback):
         return True
 
 
+def next_multiple(step: int, every: int) -> int:
+    """The first multiple of ``every`` past ``step``: a periodic event falls at the first rollout boundary at
+    or past it (``step + every`` would round every gap up to whole rollouts, and restart on --resume)."""
+    return (step // every + 1) * every
+
+
 class PeriodicCallback(BaseCallback):
     """Calls ``fire()`` at the first rollout end at or past each multiple of ``every`` env steps."""
 
@@ -128,18 +134,15 @@ class PeriodicCallback(BaseCallback):
         self.every = every
         self._next = 0
 
-    def _schedule(self) -> None:
-        self._next = (self.model.num_timesteps // self.every + 1) * self.every
-
     def _on_training_start(self) -> None:
-        self._schedule()
+        self._next = next_multiple(self.model.num_timesteps, self.every)
 
     def _on_step(self) -> bool:
         return True
 
     def _on_rollout_end(self) -> None:
         if self.model.num_timesteps >= self._next:
-            self._schedule()
+            self._next = next_multiple(self.model.num_timesteps, self.every)
             self.fire()
 
     def fire(self) -> None:
@@ -168,7 +171,7 @@ class VideoCallback(PeriodicCallback):
         if not isinstance(made, int) or made > self.model.num_timesteps:
             made = self.model.num_timesteps // self.every * self.every
             setattr(self.model, self.MADE, made)
-        self._next = (made // self.every + 1) * self.every  # past it, in this run's (perhaps new) every
+        self._next = next_multiple(made, self.every)  # past it, in this run's (perhaps new) every
 
     def fire(self) -> None:
         ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,

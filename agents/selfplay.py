@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
+from agents.callbacks import next_multiple
+
 
 def uses_self_play(cfg: dict[str, Any]) -> bool:
     return cfg["env_kwargs"].get("opponent") == "policy"
@@ -59,7 +61,8 @@ class SelfPlayCallback(BaseCallback):
         self.rng = np.random.default_rng(self.seed + now)  # a resumed run does not replay the first draws
         self._refill(now)
         self._snapshot()
-        self._schedule()  # the opponent is drawn, and acts, as each rollout starts (the first one too)
+        # The opponent is drawn, and acts, as each rollout starts (the first one too).
+        self._next = next_multiple(now, self.snapshot_every)
 
     def _refill(self, now: int) -> None:
         """On --resume: the policies of the run's checkpoints taken in the pool's span before ``now``."""
@@ -80,11 +83,6 @@ class SelfPlayCallback(BaseCallback):
                 print(f"warning: self-play leaves out checkpoint {f} ({type(e).__name__}: {e})",
                       file=sys.stderr)
 
-    def _schedule(self) -> None:
-        """The next snapshot: at the first rollout start at or past the next multiple of ``snapshot_every``
-        (``now + snapshot_every`` would round every gap up to whole rollouts, and restart on --resume)."""
-        self._next = (self.model.num_timesteps // self.snapshot_every + 1) * self.snapshot_every
-
     def _snapshot(self) -> None:
         self.pool.append({k: v.detach().clone() for k, v in self.model.policy.state_dict().items()})
         del self.pool[:-self.pool_size]
@@ -102,7 +100,7 @@ class SelfPlayCallback(BaseCallback):
     def _on_rollout_start(self) -> None:
         if self.model.num_timesteps >= self._next:
             self._snapshot()
-            self._schedule()
+            self._next = next_multiple(self.model.num_timesteps, self.snapshot_every)
         self._load_random()
         self._act()
 
