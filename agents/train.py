@@ -273,10 +273,13 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()
-            file = save_checkpoint(model, run)
-            print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
-                  f"continue with: {resume_command(run)}", file=sys.stderr)
-            return model
+            if model.num_timesteps < int(cfg["total_timesteps"]):
+                file = save_checkpoint(model, run)
+                print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
+                      f"continue with: {resume_command(run)}", file=sys.stderr)
+                return model
+            # All its steps taken (the signal came as learn() returned, or in the last update): the run is
+            # finished, saved and reported below, not "interrupted" with a --resume that would be refused.
         save_checkpoint(model, run)
         print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")
         return model

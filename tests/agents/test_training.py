@@ -1496,8 +1496,11 @@ def test_a_stop_signal_as_learn_returns_still_saves_the_trained_model(scripts, t
     run = tmp_path / "run"
     rc = scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--save-every", "100000",
                                  "--run-dir", str(run), *TINY])
-    assert rc == 0, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert rc == 0, err
     assert (run / "checkpoints" / "step_256.zip").is_file() and (run / "model.zip").is_file()
+    # All its steps are done: reported as finished, not "interrupted" with a --resume that is refused.
+    assert "done: 256 steps" in out and "interrupted" not in err and "--resume" not in err
 
 
 def test_a_stop_whose_interrupt_a_library_swallowed_still_stops_training(trained, scripts, tmp_path,
