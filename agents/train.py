@@ -264,6 +264,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # before this line is a stop at the last step, saved below, not a run lost.
             settled()
         except ArchiveError as e:  # damaged or deleted while training (a restarted worker reopens it too)
+            # The run stops here whatever comes: a signal from now on is ignored, not a KeyboardInterrupt
+            # out of this handler (the sibling one below does not catch it), which skipped the save.
+            settled()
             if bar is not None:
                 bar.close()
             file = save_checkpoint(model, run)  # the model is sound: as on Ctrl-C, nothing trained is lost

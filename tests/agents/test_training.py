@@ -1503,6 +1503,37 @@ def test_a_stop_signal_as_learn_returns_still_saves_the_trained_model(scripts, t
     assert "done: 256 steps" in out and "interrupted" not in err and "--resume" not in err
 
 
+def test_a_stop_signal_as_an_archive_error_stops_training_still_saves(scripts, tmp_path, monkeypatch, capsys):
+    """A signal as the run stops for a damaged archive (while its progress bar closes, before the save)
+    raised out of that handler: "interrupted before training started: nothing saved", status 130, and
+    what was trained since the last checkpoint was lost."""
+    from agents.callbacks import ProgressCallback, StopCallback
+    from envs.gameboy.archive import ArchiveError
+
+    def damaged(self):  # as a restarted worker finds the archive's index gone
+        if self.model.num_timesteps >= 512:
+            raise ArchiveError(tmp_path / "archive", "its index.sqlite was deleted or moved while in use")
+        return True
+
+    real_close = ProgressCallback.close
+
+    def close_with_a_stop(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        real_close(self)
+
+    monkeypatch.setattr(StopCallback, "_on_step", damaged)
+    monkeypatch.setattr(ProgressCallback, "close", close_with_a_stop)
+    run = tmp_path / "run"
+    argv = ["--env", "snake", "--total-timesteps", "2048", "--save-every", "100000", "--run-dir", str(run),
+            *[a for a in TINY if a != "--no-progress"]]  # the bar, whose close the signal lands in
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    saved = run / "checkpoints" / "step_512.zip"
+    assert f"error: training stopped at step 512 (saved {saved}): its archive" in err, err
+    assert "interrupted" not in err and (run / "model.zip").is_file()
+
+
 def test_a_stop_whose_interrupt_a_library_swallowed_still_stops_training(trained, scripts, tmp_path,
                                                                           monkeypatch, capsys):
     from agents.callbacks import VideoCallback
