@@ -133,6 +133,9 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     from envs.vector import default_workers
 
     cfg = copy.deepcopy(cfg)
+    unknown = sorted(set(cfg) - set(DEFAULTS))
+    if unknown:  # a run's hand-edited config.yaml (--config and --set refuse these before)
+        raise ValueError(f"unknown settings {unknown}; known: {sorted(DEFAULTS)}")
     for key in ("env_kwargs", "ppo", "self_play"):
         if not isinstance(cfg[key], dict):
             raise ValueError(f"{key} must be a mapping of settings, got {cfg[key]!r}")

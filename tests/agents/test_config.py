@@ -195,3 +195,12 @@ def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypa
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(ValueError, match="--device mps: not available with this torch build"):
         check_device("mps")
+
+
+def test_resolve_refuses_a_setting_it_does_not_know():
+    """A run's config.yaml is not read through --config's check: a hand-edited typo (save_evry: 100) was
+    ignored by --resume without a word, and written back into config.yaml."""
+    cfg = load_config("snake")
+    cfg["save_evry"] = 100
+    with pytest.raises(ValueError, match=r"unknown settings \['save_evry'\]"):
+        resolve(cfg, cuda_available=False)
