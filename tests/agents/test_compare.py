@@ -1148,3 +1148,23 @@ def test_a_right_none_answer_is_reported_as_naming_no_move_rightly(tmp_path, mon
     assert [r["reason"] for r in report["worst_decisions"]["m-vl-7b"]] == ["fatal move"]
     text = (out / "report.md").read_text()
     assert "Named no move, rightly: every move is fatal; played **UP** (reward -1)." in text
+
+
+def test_a_damaged_model_zip_names_the_newest_checkpoint_in_export_and_compare(specialist, scripts, tmp_path,
+                                                                                capsys):
+    # The README says all three commands that play a run name its newest checkpoint for a model.zip that
+    # cannot be loaded; evaluate's test alone let export or compare drop the hint unnoticed.
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(specialist, run)
+    (run / "model.zip").write_bytes(b"cut short")
+    out = str(tmp_path / "out")
+    hint = f"the run's newest checkpoint may load: --checkpoint {run / 'checkpoints' / 'step_256.zip'}"
+    for main, argv in ((scripts.export_trajectories.main, [str(run), "--out", out, "--no-progress"]),
+                       (scripts.compare.main, ["--env", "snake", "--specialist", str(run), "--out", out,
+                                               "--no-progress"])):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"cannot load checkpoint {run / 'model.zip'}" in err and hint in err, err
+    assert not (tmp_path / "out").exists()

@@ -746,6 +746,9 @@ def test_a_damaged_model_zip_names_the_newest_checkpoint_to_play_instead(trained
     newest = run / "checkpoints" / "step_512.zip"
     assert f"cannot load checkpoint {run / 'model.zip'}" in (err := capsys.readouterr().err)
     assert f"the run's newest checkpoint may load: --checkpoint {newest}" in err
+    (run / "checkpoints" / "step_256.zip").unlink()  # a run's only checkpoint is named too
+    assert scripts.evaluate.main([str(run), "--episodes", "1", "--no-video"]) == 2
+    assert f"may load: --checkpoint {newest}" in capsys.readouterr().err
     assert scripts.evaluate.main([str(run), "--episodes", "1", "--no-video", "--checkpoint", str(newest)]
                                  ) == 0
 
