@@ -289,7 +289,8 @@ def test_a_non_utf8_byte_in_a_split_is_named_by_its_line(dataset, tmp_path, scri
     with pytest.raises(ScoringError, match="line 100: not UTF-8 text"):
         load_records(bad)
     assert scripts.score_predictions.main([str(bad), str(dataset[1])]) == 2
-    assert f"split {bad} line 100: not UTF-8 text" in capsys.readouterr().err
+    at = lines[99].index(b"\xff") + 1  # counted from 1, as an editor's column
+    assert f"split {bad} line 100: not UTF-8 text (byte {at} of the line;" in capsys.readouterr().err
 
 
 def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset, predictions):
@@ -300,6 +301,11 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     binary = tmp_path / "episodes.parquet"
     binary.write_bytes(b"PAR1\xff\xfe\x00binary")
     assert scripts.score_predictions.main([str(binary), str(tmp_path / "p.jsonl")]) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
+    # An MP4 (evaluate writes them into the run) starts with NUL bytes, but no brace: not called UTF-16.
+    video = tmp_path / "episode.mp4"
+    video.write_bytes(b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom\xff\xfe")
+    assert scripts.score_predictions.main([str(video), str(tmp_path / "p.jsonl")]) == 2
     assert "not UTF-8 text" in capsys.readouterr().err
     for out, message in ((tmp_path, "is a folder"), (tmp_path / "no" / "s.json", "no folder"),
                          (dataset[1], "is the split file")):
