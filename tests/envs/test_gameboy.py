@@ -872,6 +872,9 @@ def test_generic_game_on_the_test_cartridge() -> None:
     with pytest.raises(RomError, match="no ROM file at missing/kirby.gb \\(absolute: " + re.escape(
             str(Path.cwd() / "missing" / "kirby.gb")) + r"\)\. Supply"):
         GameBoy(num_envs=1, game="kirby", rom="missing/kirby.gb")
+    with pytest.raises(RomError, match="no cartridge at missing/cart.gb \\(absolute: " + re.escape(
+            str(Path.cwd() / "missing" / "cart.gb")) + r"\); build it"):
+        GameBoy(num_envs=1, game="depthfirst_test", rom="missing/cart.gb")
     with pytest.raises(RomError, match="roms is a folder; give the ROM file itself"):
         GameBoy(num_envs=1, game="kirby", rom=REPO / "roms")
 
@@ -1971,15 +1974,22 @@ def test_a_wrapper_game_waits_for_its_first_screen_and_starts_from_where_it_was(
 
     from envs.gameboy.wrapped import GAMES
 
-    shown = replace(GAMES["wrapped_test"], title_screen=(0, 3, 0, (0, 0, 0)))  # the cartridge's at frame 5
+    # The cartridge's row 9 at frame 5: its column 9 or row 10 differ (x and y are not to be swapped).
+    shown = replace(GAMES["wrapped_test"], title_screen=(8, 13, 9, (2, 3, 4, 5, 3)))
     monkeypatch.setitem(GAMES, "wrapped_test", shown)
     pb = wrapped_game(num_envs=2)._pyboys
     starts = [log.index(("start_game", 0)) for log in (pb[0].log, pb[1].log)]
     assert pb[0].log[:starts[0]] == [("tick", 1, False)] * 5 and starts[1] == 0  # board 0 checks for all
     assert save_emulator(pb[0]._pb) == save_emulator(pb[1]._pb)  # the check's frames undone
     monkeypatch.setitem(GAMES, "wrapped_test", replace(shown, title_screen=(0, 3, 0, (1, 2, 3))))
-    with pytest.raises(RomError, match="never showed the first screen"):
+    made: list[WrappedPyBoy] = []
+    fake = core.new_pyboy
+    monkeypatch.setattr(core, "new_pyboy", lambda *a, **k: made.append(fake(*a, **k)) or made[-1])
+    sha1 = hashlib.sha1(TEST_CARTRIDGE.read_bytes()).hexdigest()
+    with pytest.raises(RomError, match=f"{re.escape(str(TEST_CARTRIDGE))} is titled 'DEPTHFIRST' but never "
+                       f"showed the first screen .* in 3600 frames: .*SHA-1 {sha1}"):
         wrapped_game(num_envs=1)
+    assert made[0].log == [("tick", 1, False)] * 3600  # a minute of game time (roms/README.md), each frame
 
 
 def test_a_wrapper_game_with_a_start_state_loads_it_and_never_calls_the_wrapper(wrapped_game,

@@ -204,7 +204,8 @@ def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> No
     header = bytearray(TEST_CARTRIDGE.read_bytes())
     header[0x134] ^= 0xFF  # the title: the header checksum no longer matches
     cases = (("empty.gb", b"", "the file is empty"), ("note.gb", b"hello\n", "6 bytes"),
-             ("cut.gb", cut, "20,000 bytes"), ("header.gb", bytes(header), "its cartridge header checksum"))
+             ("cut.gb", cut, "20,000 bytes"), ("header.gb", bytes(header), "its cartridge header checksum"),
+             ("banks.gb", TEST_CARTRIDGE.read_bytes()[:0x6000], "24,576 bytes, not a whole number of 16 KiB"))
     for name, data, why in cases:
         rom = tmp_path / name
         rom.write_bytes(data)
