@@ -97,6 +97,7 @@ def test_one_row_per_step_with_complete_states_frames_probs_and_values(exported)
         assert rows[-1]["terminated"] or rows[-1]["truncated"]
         assert not any(r["terminated"] or r["truncated"] for r in rows[:-1])
         assert rows[-1]["score"] == ep["score"]
+        assert (ep["terminated"], ep["truncated"]) == (rows[-1]["terminated"], rows[-1]["truncated"])
         assert json.loads(ep["final_state"])["done"]
     for row in steps[:60]:
         state = json.loads(row["state"])
@@ -209,7 +210,7 @@ def test_meta_describes_run_checkpoint_policy_seeds_counts_and_versions(exported
                               "parameters": count_params(model.policy), "num_timesteps": 512}
     assert meta["seeds"]["base"] == 1_000_000 and meta["seeds"]["kept_episodes"] == list(range(EPISODES))
     assert meta["counts"]["episodes_played"] == meta["counts"]["episodes_kept"] == EPISODES
-    for package in ("python", "numpy", "torch", "stable-baselines3", "gymnasium", "pyarrow"):
+    for package in ("python", "numpy", "torch", "stable-baselines3", "gymnasium", "pyarrow", "depthfirst"):
         assert meta["versions"][package]
     assert meta["rom_sha1"] is None  # only Game Boy runs have a cartridge
     assert "export_trajectories.py" in meta["command"]
@@ -262,6 +263,13 @@ def test_policy_probe_handles_a_recurrent_policy():
             start = np.zeros(1, dtype=bool)
             assert int(action[0]) == log.actions[k]
             assert log.probs[k].sum() == pytest.approx(1.0, abs=1e-5)
+    # The probe carries the LSTM state from one call to the next: the same board seen again is another step.
+    board = np.zeros((1, *model.observation_space.shape), dtype=np.uint8)
+    probe = PolicyProbe(model, 1)
+    _, first, _ = probe(board)
+    _, again, _ = probe(board)
+    np.testing.assert_array_equal(first, PolicyProbe(model, 1)(board)[1])
+    assert not np.allclose(again, first, rtol=0, atol=1e-6)
 
 
 def test_min_score_keeps_only_good_episodes(run, model, tmp_path):
@@ -290,6 +298,7 @@ def test_max_steps_cuts_long_episodes_and_marks_them_truncated(run, tmp_path):
     episodes = load_episodes(out).to_pylist()
     steps = load_steps(out).to_pylist()
     assert all(e["length"] <= 2 for e in episodes) and any(e["capped"] for e in episodes)
+    assert all(e["length"] == 2 for e in episodes if e["capped"])  # cut after --max-steps moves, not before
     for e in episodes:
         last = [r for r in steps if r["episode"] == e["episode"]][-1]
         assert e["truncated"] == last["truncated"] and (last["terminated"] or last["truncated"])
@@ -341,3 +350,45 @@ def test_play_and_replay_close_the_games_they_make(model, monkeypatch):
     game = counting_make_game("snake", 1, size=6, obs="grid")
     list(replay("snake", {"size": 6, "obs": "grid"}, logs[2], game=game))
     assert closed == [3, 1, 1]
+
+
+def test_a_board_the_game_truncates_stops_there(model):
+    # Starving after 3 moves without an apple: a truncated board plays no further step in the batch.
+    logs = play(model, "snake", {"size": 6, "obs": "grid", "starvation": 3}, list(range(8)), seed=3,
+                max_steps=50)
+    assert any(log.truncated[-1] for log in logs)
+    for log in logs:
+        assert log.terminated[-1] or log.truncated[-1]
+        assert not (log.terminated[:-1] | log.truncated[:-1]).any() and not log.capped
+
+
+def test_step_rows_fill_each_row_group_once_and_load_in_episode_order(tmp_path, monkeypatch):
+    # More steps than a row group: every row is written once, a group at a time.
+    from dataclasses import replace
+
+    import pyarrow.parquet as pq
+
+    import vlm.trajectories as trajectories
+    from vlm.trajectories import EpisodeLog, StepView, StepWriter
+
+    monkeypatch.setattr(trajectories, "ROW_GROUP", 2)
+    n = 5
+    zeros = np.zeros(n, np.float32)
+    log = EpisodeLog(0, 7, np.zeros(n, np.int64), np.full((n, 4), 0.25, np.float32), zeros, zeros,
+                     np.zeros(n, bool), np.zeros(n, bool), np.arange(n, dtype=np.float64))
+    path = tmp_path / "steps" / "part-0.parquet"
+    writer = StepWriter(path, ("UP", "DOWN", "LEFT", "RIGHT"))
+    for t in range(n):
+        writer.add(StepView(log, t, {"step": t}, None), f"images/{t}.png")
+    writer.close()
+    assert writer.count == n and pq.ParquetFile(path).num_row_groups == 3
+    assert pq.read_table(path).column("t").to_pylist() == list(range(n))
+    # load_steps orders by episode and step whatever the part files' names: part-10 is read before part-9.
+    steps = tmp_path / "trajectories" / "steps"
+    for name, episode in (("part-9", 0), ("part-10", 1)):
+        part = StepWriter(steps / f"{name}.parquet", ("UP", "DOWN", "LEFT", "RIGHT"))
+        for t in range(n):
+            part.add(StepView(replace(log, episode=episode), t, {"step": t}, None), f"images/{t}.png")
+        part.close()
+    rows = load_steps(tmp_path).to_pylist()
+    assert [(r["episode"], r["t"]) for r in rows] == [(e, t) for e in (0, 1) for t in range(n)]
