@@ -510,7 +510,7 @@ def _step(actions, rot, target, steps, solved, done, turn, distance, max_steps, 
     # Checked before any board turns, so a refused batch leaves every board as it was.
     for b in range(actions.shape[0]):
         if actions[b] < 0 or actions[b] >= turn.shape[1]:
-            raise ValueError("rotation: action out of range 0..5")
+            raise ValueError("rotation: actions must be in 0..5 (X+, X-, Y+, Y-, Z+, Z-)")
     for b in range(actions.shape[0]):
         reward[b] = 0.0
         terminated[b] = False

@@ -598,7 +598,8 @@ def test_refused_batch_leaves_every_board_unchanged():
     # The range check used to run inside the stepping loop: board 0 turned before board 1's bad action.
     game = fresh(2)
     before = [game.get_state(i) for i in range(2)]
-    with pytest.raises(ValueError, match="out of range"):
+    # Worded as every game's action check: the range and the names.
+    with pytest.raises(ValueError, match=r"actions must be in 0\.\.5 \(X\+, X-, Y\+, Y-, Z\+, Z-\)"):
         game.step(np.array([0, 9]))
     assert [game.get_state(i) for i in range(2)] == before
 
