@@ -295,7 +295,8 @@ class Game(ABC):
                                  f"{boards.shape}")
             boards = boards.astype(np.int64, copy=False)
             if boards.size and (boards.min() < 0 or boards.max() >= self.num_envs):
-                raise ValueError(f"board indices must be in [0, {self.num_envs}), got {boards.tolist()}")
+                raise ValueError(f"observe's board indices must be in 0..{self.num_envs - 1}, got "
+                                 f"{boards[(boards < 0) | (boards >= self.num_envs)].tolist()}")
         if out.shape != (len(boards), *self.observation_space.shape):
             raise ValueError(f"out must have shape {(len(boards), *self.observation_space.shape)}, "
                              f"got {out.shape}")

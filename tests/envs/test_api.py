@@ -582,6 +582,9 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     for bad in ([-1], [4]):  # -1 reset board 3 (counted from the end); 4, NumPy's IndexError
         with pytest.raises(ValueError, match=r"board indices must be in 0\.\.3, got \[" + str(bad[0])):
             game.reset(np.array(bad), np.array([1], dtype=np.uint64))
+    # observe words it alike, naming only the indices off the game (it listed them all, as "[0, 4)").
+    with pytest.raises(ValueError, match=r"observe's board indices must be in 0\.\.3, got \[-1, 4\]$"):
+        game.observe(np.zeros((4, *game.observation_space.shape), np.uint8), np.array([0, -1, 2, 4]))
     # A fraction was cut: board 0.7 reset board 0, and seed 1.5 played seed 1.
     # True would reset board 1.
     for indices, seeds, what in (([0.7], [1], "board indices"), ([0], [1.5], "seeds"),
