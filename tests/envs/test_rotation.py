@@ -728,6 +728,26 @@ def test_set_state_refuses_repeated_colours_and_symmetric_objects(cubes, colors,
     game.set_state(0, {**before, "cubes": ELL, "colors": [RED, BLUE, GREEN]})
 
 
+def test_where_a_shape_lies_does_not_change_its_views_and_cubes_past_2_62_are_refused():
+    # The renderer centres the object on its float centroid: from ~1e12 out, render_state of a hand-made
+    # state drew cubes misplaced (set_state loads it at the origin, so the board showed another picture),
+    # at 2**60 it was a ZeroDivisionError, and past 2**63 set_state raised NumPy's bare OverflowError.
+    game = fresh(1, seed=31)
+    state = {**game.get_state(0), "cubes": ELL, "colors": [RED, BLUE, GREEN]}
+    far = {**state, "cubes": [[x + 2**60, y - 10**12, z] for x, y, z in ELL]}
+    assert np.array_equal(Rotation.render_state(far, 4), Rotation.render_state(state, 4))
+    game.set_state(0, far)
+    assert np.array_equal(game.render(0, 4), Rotation.render_state(far, 4))
+    for cube in ([2**62, 0, 0], [0, -2**62, 0], [0, 0, 2**63]):
+        cubes = [[0, 0, 0], cube, [0, 1, 0]]
+        error = rf"state's cubes\[1\] {re.escape(str(cube))}: every coordinate must be below 2\*\*62 in size"
+        with pytest.raises(ValueError, match=error):
+            game.set_state(0, {**state, "cubes": cubes})
+        with pytest.raises(ValueError, match=error):
+            render_view({**state, "cubes": cubes}, 0, 16)
+    assert game.get_state(0)["cubes"] == ELL
+
+
 @pytest.mark.parametrize("change, error", [
     ({"cubes": None}, "state's cubes must be a list as get_state returns, got NoneType"),  # a bare TypeError
     ({"cubes": [[0.5, 0, 0], [1, 0, 0], [0, 1, 0]]}, r"state's cubes\[0\] must be a list of 3 whole numbers"
