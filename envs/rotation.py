@@ -756,13 +756,16 @@ class Rotation(Game):
                 raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")
         # Hand-made states (VLM tasks) may leave out the episode bookkeeping. All is read before board i
         # changes: a refused state leaves it as it was.
-        # bool() took "false" for true; the step that reaches max_steps ends the episode, and only the turn
-        # onto the target solves it.
-        solved = flag("state's solved", state.get("solved", False))
+        # bool() took "false" for true; the step that reaches max_steps ends the episode, and the turn onto
+        # the target, and only that, solves it (no episode starts there): a state at its target is solved.
+        solved = flag("state's solved", state.get("solved", r == t))
         done = flag("state's done", state.get("done", solved))
         if solved and not (done and r == t):
             raise ValueError(f"state is solved but {'not done' if not done else 'not at its target'}: "
                              "reaching the target solves the puzzle and ends the episode")
+        if r == t and not solved:
+            raise ValueError("state is at its target but not solved: the turn onto the target solves the "
+                             "puzzle and ends the episode, and no episode starts there")
         turns = whole("state's turns", state.get("turns", DISTANCE[r, t]), 0, MAX_TURNS)
         steps = whole("state's step", state.get("step", 0), 0, max_steps if done else max_steps - 1,
                       f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")

@@ -378,7 +378,9 @@ def test_views_match_exactly_when_solved():
     game = fresh(1, seed=21)
     s = game.get_state(0)
     for r in range(24):
-        game.set_state(0, {**s, "rotation": ROTATIONS[r].tolist(), "rotation_index": r})
+        at = r == s["target_index"]  # a state at its target is solved
+        game.set_state(0, {**s, "rotation": ROTATIONS[r].tolist(), "rotation_index": r, "solved": at,
+                           "done": at})
         target, current = halves(observe(game)[0])
         assert (target == current).all() == (r == s["target_index"])
 
@@ -842,6 +844,23 @@ def test_a_hand_made_state_takes_its_turns_and_done_from_the_board():
     game.set_state(0, {**bare, "rotation": s["target_rotation"], "solved": True})
     after = game.get_state(0)
     assert after["solved"] and after["done"] and after["score"] == 1.0
+
+
+def test_a_state_at_its_target_is_solved():
+    # The turn onto the target solves the puzzle and ends the episode, and no episode starts there. A bare
+    # state at its target loaded as a board still playing (its two views equal, each turn -0.01 and away
+    # from the match), and so did one that said solved False (or done True, solved False: score 0).
+    game = fresh(1, seed=31)
+    s = game.get_state(0)
+    bare = {k: s[k] for k in ("cubes", "colors", "target_rotation")}
+    game.set_state(0, {**bare, "rotation": s["target_rotation"]})
+    after = game.get_state(0)
+    assert after["solved"] and after["done"] and game.episode_info(0)["score"] == 1.0
+    before = game.get_state(0)
+    for flags in ({"solved": False}, {"solved": False, "done": True}, {"solved": False, "done": False}):
+        with pytest.raises(ValueError, match="state is at its target but not solved"):
+            game.set_state(0, {**before, **flags})
+    assert game.get_state(0) == before
 
 
 def test_resetting_one_board_keeps_another_boards_state_limit():
