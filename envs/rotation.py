@@ -769,6 +769,9 @@ class Rotation(Game):
         turns = whole("state's turns", state.get("turns", DISTANCE[r, t]), 0, MAX_TURNS)
         steps = whole("state's step", state.get("step", 0), 0, max_steps if done else max_steps - 1,
                       f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")
+        if done and not solved and steps != max_steps:
+            raise ValueError(f"state is done but neither solved nor at its step limit (step {steps} of "
+                             f"max_steps {max_steps}): unsolved, an episode ends only at that limit")
         self._ncubes[i] = n
         self._cubes[i, :n] = cubes - cubes.min(axis=0)
         self._colors[i, :n] = colors

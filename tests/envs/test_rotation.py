@@ -787,6 +787,9 @@ def test_set_state_names_a_value_of_the_wrong_type_or_shape(change, error):
     ({"step": 51, "done": True}, "between 0 and 50 with max_steps 50 in a state that is done, got 51"),
     ({"step": -1}, "state's step must be between 0 and 49"),
     ({"turns": 4}, "state's turns must be between 0 and 3, got 4"),
+    # Unsolved, an episode ends only at its step limit: these loaded as boards over at step 0 or 49 of 50.
+    ({"done": True}, r"state is done but neither solved nor at its step limit \(step 0 of max_steps 50\)"),
+    ({"step": 49, "done": True}, r"state is done but neither solved nor at its step limit \(step 49 of"),
     # No episode ends before its first step: a done state at step 0 of 0 loaded, one not done was refused
     # for its step ("between 0 and -1").
     ({"max_steps": 0, "step": 0, "done": True}, "state's max_steps must be >= 1, got 0"),
