@@ -771,8 +771,10 @@ class SnakeDuel(Game):
 
 def greedy_action(state: dict[str, Any], player: int = 0) -> int:
     """The greedy bot's move (0..3 = UP, DOWN, LEFT, RIGHT) for snake ``player`` on one board state."""
-    game = SnakeDuel(1, size=state["size"], num_apples=state.get("num_apples", 5),
-                     max_rounds=state.get("max_rounds", 100), start_length=2)
+    check_state_keys(SnakeDuel.name, state, ("size",))  # the game is made before set_state checks the rest
+    # set_state gives the board the state's num_apples and max_rounds: passed to the game too, they were
+    # held to its bounds, and a state set_state takes (more apples than N² − 4 on a full board) refused.
+    game = SnakeDuel(1, size=state["size"], start_length=2)
     game.set_state(0, state)
     return int(game.bot_actions(player, "greedy")[0])
 

@@ -363,6 +363,19 @@ def test_greedy_opponent_in_step_matches_greedy_action():
         assert [game.get_state(i) for i in range(n)] == [mirror.get_state(i) for i in range(n)]
 
 
+def test_greedy_action_takes_every_state_set_state_takes():
+    # It made a game of the state's num_apples, which a game refuses past N² − 4 (2-cell snakes) while
+    # set_state takes more on a board the apples fill; and a state without a size was a bare KeyError.
+    s0, s1 = [[0, 0], [1, 0], [2, 0]], [[5, 5], [4, 5], [3, 5]]
+    taken = {tuple(c) for c in s0 + s1}
+    full = {**board(s0, "LEFT", s1, "RIGHT"), "size": 6, "num_apples": 40,
+            "apples": [[x, y] for y in range(6) for x in range(6) if (x, y) not in taken]}
+    SnakeDuel(1, size=6).set_state(0, full)
+    assert greedy_action(full, 0) == DOWN  # LEFT is the wall, UP off the board: DOWN eats
+    with pytest.raises(ValueError, match="not a snake_duel state: it lacks 'size'"):
+        greedy_action({k: v for k, v in full.items() if k != "size"})
+
+
 def test_random_bot_picks_uniformly_among_safe_moves():
     n = 300
     game = SnakeDuel(n, opponent="random")
