@@ -31,12 +31,13 @@ Rules (documented in the README too):
 Opponent (``opponent`` kwarg, changeable later through the ``opponent`` attribute):
 - ``"greedy"``: a scripted bot inside the Numba step. It never makes a move that is surely fatal when
   another exists (walls, bodies: its own tail counts as freeing, the other snake's tail only when no
-  apple is next to that snake's head); then it avoids moves into a pocket smaller than its own length
+  apple is next to that snake's head; with no such move, onto that tail if it is next, as it kills only
+  if the other snake eats, else straight on); then it avoids moves into a pocket smaller than its own length
   (flood fill); then cells next to the other head (a possible head-on) unless it is the longer snake;
   then it takes the shortest path (BFS around bodies; freeing tails are passable) to the nearest apple;
   ties go straight on, then UP, DOWN, LEFT, RIGHT. It is deterministic. ``greedy_action(state, player)``
   gives its move on one board for either snake; ``SnakeDuel.bot_actions(player, kind)`` on every board.
-- ``"random"``: uniformly random among the moves that are not surely fatal (straight on when none is),
+- ``"random"``: uniformly random among the moves that are not surely fatal (with none, as the greedy bot),
   drawn from the board's seeded stream.
 - ``"policy"``: the opponent's actions come from outside. Before every ``step`` call
   ``set_opponent_actions(actions)`` (int array, one per board; ignored on finished boards), computed by a
@@ -270,10 +271,13 @@ def _bot_action(b, p, kind, size, body, head, length, direction, occ, apple, rng
     oh = body[b, q, head[b, q]]
     ox, oy = oh % size, oh // size
     own_tail = _tail(b, p, body, head, length, cells)
-    opp_tail = _tail(b, q, body, head, length, cells)
+    may_stay = _tail(b, q, body, head, length, cells)
+    opp_tail = may_stay
     if _could_eat(b, q, size, body, head, direction, apple, dx, dy, opposite):
         opp_tail = -1  # the other snake's tail may stay: treat it as a wall
     straight = direction[b, p]
+    # With no safe move, that tail (fatal only if the other snake eats) before a sure death straight on.
+    fallback = straight
     # Moves that are not surely fatal: on the board, onto an empty cell or a tail that moves away.
     n_safe = 0
     for a in range(4):
@@ -292,8 +296,10 @@ def _bot_action(b, p, kind, size, body, head, length, direction, occ, apple, rng
         if o <= 0:
             targets[n_safe] = a
             n_safe += 1
+        elif c == may_stay:
+            fallback = a
     if n_safe == 0:
-        return straight
+        return fallback
     if kind == RANDOM:
         return targets[randint(rng, b, n_safe) if n_safe > 1 else 0]
     # Greedy: keep the moves of the best tier (not cramped before not risky), then the nearest apple.

@@ -307,6 +307,19 @@ def test_greedy_goes_straight_on_when_every_move_is_fatal():
     assert greedy_action(state, 0) == LEFT
 
 
+def test_bots_cornered_take_the_opponents_tail_over_a_sure_death():
+    # Heading LEFT in the corner (0,0): LEFT and UP leave the board; DOWN is the opponent's tail, which
+    # stays only if it eats the apple (3,2) by its head. Both bots went straight on into the wall, a sure
+    # death, where DOWN dies only if the opponent eats.
+    s0 = [[0, 0], [1, 0], [2, 0]]
+    s1 = [[2, 2], [1, 2], [0, 2], [0, 1]]
+    state = board(s0, "LEFT", s1, "RIGHT", apples=[[3, 2], *FAR_APPLES[:4]], score1=1)
+    assert greedy_action(state, 0) == DOWN
+    game = SnakeDuel(1)
+    game.set_state(0, state)
+    assert game.bot_actions(0, "random")[0] == DOWN
+
+
 def test_greedy_avoids_a_dead_end_pocket():
     # Head at (1,1) heading UP: LEFT leads into the dead-end column x=0 rows 0..1 (2 cells < length 6);
     # the apple (0,0) lures it there, RIGHT is open.
