@@ -13,13 +13,14 @@ with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, p
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
 the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the
 call raises ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at
-once: retrying cannot fix it; but a 400/413/422 once a chat completion has come belongs to that one request
-(too long for the context, refused by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not
-followed), OpenAI's 429 ``insufficient_quota`` and, before the server has ever answered, a refused connection,
-an unknown host or a failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP 200 whose body is
-not a chat completion before the server has sent one (a URL that is not a chat-completions endpoint); once it
-has, such a body is a hiccup and retried. A JSON body that stops midway (a connection dropped mid-answer;
-without Content-Length nothing else tells) is retried and said as such, even on the first request.
+once: retrying cannot fix it; but a 400/413/422 once a chat completion has come (a cached one too) belongs
+to that one request (too long for the context, refused by a filter): a ``ChatError``, and the run goes on.
+A redirect (3xx, not followed), OpenAI's 429 ``insufficient_quota`` and, before the server has ever answered,
+a refused connection, an unknown host or a failed TLS handshake raise ``ChatConfigError`` too, and so does an
+HTTP 200 whose body is not a chat completion before the server has sent one (a URL that is not a
+chat-completions endpoint); once it has, such a body is a hiccup and retried. A JSON body that stops midway
+(a connection dropped mid-answer; without Content-Length nothing else tells) is retried and said as such,
+even on the first request.
 
 A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails its request (before any
 chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
@@ -277,7 +278,8 @@ class ChatClient:
         # Backoff waits end early once cancel() is called (a test may pass its own sleep instead).
         self._sleep = sleep if sleep is not None else self._stopped.wait
         self._reached = False  # has the server answered at all? Until it has, no connection is retried
-        self._understood = False  # has it sent a chat completion? Until then, a 200 that is none is fatal
+        self._understood = False  # has it sent a chat completion (a cached one too)? Until then a 200 that
+        # is none, a 400 or a request given up after its retries is fatal
         self.max_response_bytes = MAX_RESPONSE_BYTES  # a body longer than this is not read (memory)
 
     # ------------------------------------------------------------------ public
@@ -307,6 +309,9 @@ class ChatClient:
             hit = self.cache.get(key)
             if hit is not None and isinstance(hit.get("content"), str):
                 self.stats.add(cache_hits=1)
+                # A chat completion this endpoint sent (the key holds its URL and model): on a re-run the
+                # first request sent is one that failed before, and fails only itself again.
+                self._understood = True
                 return ChatReply(safe_text(hit["content"]), _text(hit.get("reasoning")),
                                  _count(hit.get("prompt_tokens")), _count(hit.get("completion_tokens")),
                                  _seconds(hit.get("latency_s")), cached=True,

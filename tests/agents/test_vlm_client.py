@@ -170,6 +170,25 @@ def test_a_400_after_answers_fails_that_request_only():
     assert server.hits == 4 and c.stats.failures == 2  # both refused calls, the setup error too
 
 
+def test_a_rerun_whose_answers_come_from_the_cache_fails_only_the_request_that_failed_before(tmp_path):
+    # A re-run sends only what the cache lacks: the requests that failed the first time. A cached answer
+    # of this endpoint and model is a chat completion it sent, so a 400 or a request given up after its
+    # retries is that request's again (the first run's figures), not "a wrong model or a server down".
+    with ChatServer([good("first"), server_error(400)]) as server:
+        first = client(server, max_retries=1, cache=ResponseCache(tmp_path / "cache"))
+        assert first.complete("q1", [IMG]).content == "first"
+        with pytest.raises(ChatError, match="HTTP 400 for this request"):
+            first.complete("q2", [IMG])
+        rerun = client(server, max_retries=1, cache=ResponseCache(tmp_path / "cache"))
+        assert rerun.complete("q1", [IMG]).cached
+        server.script = [server_error(400), server_error(500), server_error(500)]
+        for question, why in (("q2", "HTTP 400 for this request"), ("q3", "gave up after 2 attempts")):
+            with pytest.raises(ChatError, match=why) as exc:
+                rerun.complete(question, [IMG])
+            assert type(exc.value) is ChatError
+    assert server.hits == 5
+
+
 def test_a_200_carrying_an_error_names_that_error():
     # Some proxies and routers answer HTTP 200 {"error": ...}: it is not "a URL that is no chat endpoint".
     body = b'{"error": {"message": "upstream provider failed", "code": 502}}'
