@@ -687,9 +687,10 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
                   "best-move rate on an exported split.", "",
                   "Invalid answers play a fallback move and count here: straight on in Snake and duel Snake, "
                   "the game's first action elsewhere. Decisions per second are measured on this run "
-                  "(episodes side by side, requests concurrent); answers served from the response cache make "
-                  "a re-run fast and free, so compare speed on a run without cache hits (latency is the "
-                  "one measured when each answer was first requested). Parameters of a VLM come from its "
+                  "(episodes side by side, requests concurrent); answers served from the response cache (a "
+                  "re-run's, and a board that comes back within one run, as a snake going round in a loop) "
+                  "are fast and free, so compare speed on a run with --no-cache (latency is the one "
+                  "measured when each answer was first requested). Parameters of a VLM come from its "
                   "name unless given with --vlm-params.", "", "## Worst decisions", "", *sections]
     return "\n".join(lines) + "\n"
 
