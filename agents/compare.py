@@ -682,7 +682,9 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
         lines += ["",
                   "Best moves: how often the move a VLM named is one the engine calls best (safe, no dead "
                   "end, closest to the goal); verifier accuracy: its whole answer scored by the project's "
-                  "verifier (for Snake, ViGaL's rule: a best move and exactly the fatal moves). The "
+                  "verifier (for Snake, ViGaL's rule: a best move and exactly the fatal moves). Both are "
+                  "over the answers that came (an unparseable one scores 0); failed requests are counted "
+                  "apart. The "
                   "specialist states only a move; scripts/score_predictions.py --specialist gives its "
                   "best-move rate on an exported split.", "",
                   "Invalid answers play a fallback move and count here: straight on in Snake and duel Snake, "
