@@ -472,6 +472,9 @@ class Sokoban(Game):
         deadlocked = flag("state's deadlocked", state.get("deadlocked", False))
         if deadlocked and not done:
             raise ValueError("state is deadlocked but not done: a deadlock ends the episode")
+        if not done and sorted(boxes) == sorted(targets):  # its next step, any step, paid the solve's +10
+            raise ValueError("state has every box on a target but not done: placing the last box solves the "
+                             "puzzle and ends the episode")
         steps = whole("state's step", state["step"], 0, max_steps if done else max_steps - 1,
                       f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")
         rng = np.uint64(whole("state's rng", state.get("rng", 0), 0, 2**64 - 1))

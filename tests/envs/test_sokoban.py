@@ -129,16 +129,21 @@ def test_push_rewards_and_finish():
 
 
 def test_push_off_target_costs():
+    # A second box off its target: a level with every box on a target is solved (and so done).
     game = game_with(level("######",
                            "#@*  #",
                            "#    #",
+                           "#  $.#",
                            "######"))
     r, term, _ = act(game, RIGHT)
     assert r == pytest.approx(-1.1) and not term
     assert game.get_state(0)["score"] == 0
     for a in (DOWN, RIGHT, RIGHT, UP):
         assert act(game, a) == pytest.approx((-0.1, False, False))
-    r, term, _ = act(game, LEFT)  # back onto the target: the only box, so the level is done
+    assert act(game, LEFT) == pytest.approx((0.9, False, False))  # back onto the target
+    for a in (DOWN, LEFT, DOWN):
+        assert act(game, a) == pytest.approx((-0.1, False, False))
+    r, term, _ = act(game, RIGHT)  # the other box onto its target: every box placed, the level is done
     assert r == pytest.approx(10.9) and term
 
 
@@ -573,6 +578,8 @@ def test_set_state_closes_the_wall_ring_on_its_own_copy_of_the_walls():
     ({"deadlocked": True}, "state is deadlocked but not done: a deadlock ends the episode"),
     ({"step": 120}, "state's step must be between 0 and 119 with max_steps 120 in a state not done, got 120"),
     ({"step": 121, "done": True}, "between 0 and 120 with max_steps 120 in a state that is done, got 121"),
+    # Loaded, its next step paid the +10 of a solve and ended the episode, whatever that step did.
+    ({"boxes": [[3, 3]], "player": [1, 1]}, "every box on a target but not done: placing the last box"),
 ])
 def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error: str):
     # All were taken through bool(): "false" counted as done, a board still playing was deadlocked, and a
@@ -585,6 +592,7 @@ def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error
     assert game.get_state(0) == before
     game.set_state(0, {**state, "step": 120, "done": True})  # truncated at the limit
     game.set_state(0, {**state, "deadlock_end": True, "deadlocked": True, "done": True})
+    game.set_state(0, {**state, "boxes": [[3, 3]], "player": [1, 1], "done": True})  # solved
 
 
 def test_render_shape_and_dtype():
