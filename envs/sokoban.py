@@ -454,9 +454,9 @@ class Sokoban(Game):
         self._check_state(i, state)
         s = self.size
         check_state_size(state, s)
-        walls = _state_walls(state, s)
+        walls = state_walls(state, s)
         # The kernels look one cell past the player and box without bounds checks: keep the wall ring (on
-        # _state_walls' own copy, not the caller's array).
+        # state_walls' own copy, not the caller's array).
         walls[[0, -1], :] = 1
         walls[:, [0, -1]] = 1
         targets, boxes, player = state_pieces(state, walls)
@@ -500,7 +500,7 @@ class Sokoban(Game):
         # at the board's other end.
         check_state_keys(cls.name, state, ("size", "walls", "targets", "boxes", "player"))
         s = whole("state's size", state["size"], 1)
-        walls = _state_walls(state, s).astype(bool)
+        walls = state_walls(state, s).astype(bool)
         targets_xy = state_on_board("state's targets", state_cells("state's targets", state["targets"]), s,
                                     "x")
         boxes = state_on_board("state's boxes", state_cells("state's boxes", state["boxes"]), s, "x")
@@ -580,15 +580,17 @@ def state_pieces(state: dict[str, Any], walls: np.ndarray
     return targets, boxes, player
 
 
-def _state_walls(state: dict[str, Any], s: int) -> np.ndarray:
-    """The state's walls as an (s, s) uint8 array, 1 for a wall, else a ValueError naming the key: NumPy
-    read None or a string with its own TypeError or ValueError, cut 0.5 to floor and refused -1 with an
-    OverflowError."""
+def state_walls(state: dict[str, Any], s: int | None) -> np.ndarray:
+    """The state's walls as an (s, s) uint8 array (any 2-D shape when ``s`` is None, as the solver takes),
+    1 for a wall, else a ValueError naming the key: NumPy read None or a string with its own TypeError or
+    ValueError, cut 0.5 to floor and refused -1 with an OverflowError."""
     try:
         walls = np.asarray(state["walls"])
     except ValueError:  # rows of different lengths
         walls = np.zeros(0)
-    if walls.shape != (s, s) or walls.dtype.kind not in "biuf" or not np.isin(walls, (0, 1)).all():
-        raise ValueError(f"state's walls must be {s} rows of {s} numbers, 1 for a wall and 0 for floor, "
+    shape_ok = walls.ndim == 2 and walls.size > 0 if s is None else walls.shape == (s, s)
+    if not shape_ok or walls.dtype.kind not in "biuf" or not ((walls == 0) | (walls == 1)).all():
+        rows = "rows of equal length" if s is None else f"{s} rows of {s}"
+        raise ValueError(f"state's walls must be {rows} numbers, 1 for a wall and 0 for floor, "
                          f"got {state['walls']!r}")
     return walls.astype(np.uint8)

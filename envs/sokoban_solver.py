@@ -24,7 +24,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from envs.sokoban import state_pieces
+from envs.base import check_state_keys
+from envs.sokoban import state_pieces, state_walls
 
 _BITS = 9
 _MASK = (1 << _BITS) - 1
@@ -35,11 +36,12 @@ SOLVED, UNSOLVABLE, BUDGET = 0, 1, 2
 
 def _board(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Flat (wall, target) arrays padded by a wall ring, box cells, player cell, padded width."""
-    walls = np.asarray(state["walls"], dtype=np.uint8)
+    check_state_keys("sokoban", state, ("walls", "targets", "boxes", "player"))
+    walls = state_walls(state, None)
     targets, boxes_xy, (x, y) = state_pieces(state, walls)
     h, w = walls.shape
     wall = np.ones((h + 2, w + 2), dtype=np.uint8)
-    wall[1:-1, 1:-1] = walls != 0
+    wall[1:-1, 1:-1] = walls
     width = w + 2
     if wall.size > (1 << _BITS):
         raise ValueError(f"the solver handles boards up to 20x20 cells, got {w}x{h}")

@@ -734,6 +734,13 @@ def test_the_solver_keeps_to_its_state_budget_and_solve_answers_none_past_it():
     ({"targets": [[-5, 1]]}, r"state's target \[-5, 1\] must be on a floor cell"),
     ({"player": [0, 2]}, r"state's player \[0, 2\] must be on a floor cell"),
     ({"boxes": None}, "state's boxes must be a list as get_state returns, got NoneType"),
+    # Walls are read as set_state reads them: a 0.5 was cut to floor and a 2 read as a wall (answers for
+    # levels set_state refuses), a -1 was NumPy's OverflowError, rows of two lengths its ValueError.
+    ({"walls": [[1] * 6, [1, 0.5, 0, 0, 0, 1]] + [[1] * 6] * 4}, "state's walls must be rows of equal"),
+    ({"walls": [[1] * 6, [1, 0, 0, 2, 0, 1]] + [[1] * 6] * 4}, "state's walls must be rows of equal"),
+    ({"walls": [[1] * 6, [1, 0, 0, -1, 0, 1]] + [[1] * 6] * 4}, "state's walls must be rows of equal"),
+    ({"walls": [[1] * 6, [1, 0, 0, 0, 1]] + [[1] * 6] * 4}, "state's walls must be rows of equal"),
+    ({"walls": [0] * 6}, "state's walls must be rows of equal"),
 ])
 def test_the_solver_refuses_a_state_no_game_can_hold(change: dict, error: str):
     state = level("######",
@@ -745,6 +752,14 @@ def test_the_solver_refuses_a_state_no_game_can_hold(change: dict, error: str):
     assert len(solve(state)) == 6
     with pytest.raises(ValueError, match=error):
         solve_status({**state, **change})
+
+
+def test_the_solver_refuses_a_dict_that_is_no_sokoban_state():
+    # A KeyError (a TypeError for a list) before; now set_state's ValueError naming the missing keys.
+    with pytest.raises(ValueError, match="not a sokoban state: it lacks 'walls', 'targets'"):
+        solve({"player": [1, 1]})
+    with pytest.raises(ValueError, match="must be a dict as get_state returns, got list"):
+        solve_status([1])
 
 
 def test_the_solver_takes_any_floor_cell_and_needs_a_target_per_box():
