@@ -22,7 +22,8 @@ player then plays *backwards* (walks at random, mostly pulling a box along when 
 one). Every backward move has a forward move that undoes it, so the level it leaves behind can be
 solved. Of several backward runs the state with the most boxes off targets and the largest box
 displacement is kept, and the player is put on a random cell it can reach there. A level takes
-≈10–60 µs; shortest solutions average ≈4 moves on easy, ≈14 on medium (max ≈30), ≈27 on hard (max ≈50).
+≈10–80 µs (hard the slowest); shortest solutions average ≈4.6 moves on easy, ≈14 on medium
+(max ≈30), ≈27 on hard (max ≈50).
 
 Difficulty: ``easy`` 6×6 with 1 box, ``medium`` (default) 8×8 with 2 boxes, ``hard`` 10×10 with 3–4
 boxes (drawn per level); ``size``, ``num_boxes`` (an int or a ``[lo, hi]`` range, at most 6 and one
