@@ -348,12 +348,14 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     replaced, with no signal between the renames, once the block completes; none if it does not. The
     ``stale`` files (an older result's parts that this one lacks) are removed with the same step.
     ``last``: a command's last output; once it is in place, stop signals are ignored (``settled``), so a
-    signal in the moment after cannot have the command say it wrote nothing."""
+    signal in the moment after cannot have the command say it wrote nothing. Otherwise a stop signal
+    during the renames takes effect after them (a training run's periodic checkpoint): ignored, it was
+    lost, and the run trained on."""
     finals = [Path(os.path.realpath(p)) for p in paths]
     tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
     try:
         yield tmps
-        with uninterruptible():
+        with uninterruptible() if last else deferred_stop():
             for tmp, final in zip(tmps, finals, strict=True):
                 os.replace(tmp, final)
             for path in stale:

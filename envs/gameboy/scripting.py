@@ -123,10 +123,12 @@ def _read_input(path: Path, flag: str) -> bytes:
 
 def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
     """Write ``data`` to a temp file beside ``out`` and rename it over ``out``: a full disk or a stop
-    never leaves half a state in place of a good one, nor the temp file."""
+    never leaves half a state in place of a good one, nor the temp file. The command's last output
+    (``last``): a signal during the rename is dropped, not raised after it, which had the command say it
+    wrote nothing."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with written_beside(out) as tmp:
+        with written_beside(out, last=True) as tmp:
             tmp.write_bytes(data)
             if not force and (out.exists() or out.is_symlink()):  # another run wrote it since the check
                 raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it")

@@ -1483,6 +1483,30 @@ def test_a_stop_signal_during_a_checkpoint_save_takes_effect_after_it(trained, t
     assert not list(run.rglob("*.tmp*"))
 
 
+def test_a_stop_signal_as_a_periodic_checkpoint_is_renamed_into_place_stops_training(scripts, tmp_path,
+                                                                                     monkeypatch, capsys):
+    """Signals were ignored (SIG_IGN) while a periodic checkpoint was renamed into place: a stop landing
+    then was dropped, not counted, so StopCallback never saw it and the run trained on to its end."""
+    real_replace = os.replace
+    sent = []
+
+    def replace(src, dst):  # the signal lands as the first periodic checkpoint is renamed into place
+        if not sent and Path(dst).parent.name == "checkpoints":
+            sent.append(dst)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    run = tmp_path / "run"
+    rc = scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "2048", "--save-every", "64",
+                                 "--run-dir", str(run), *TINY])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert sent and "interrupted at step 256: saved" in err  # right after that save, at its rollout end
+    assert (run / "model.zip").is_file() and not (run / "checkpoints" / "step_2048.zip").exists()
+
+
 def test_a_stop_signal_as_learn_returns_still_saves_the_trained_model(scripts, tmp_path, monkeypatch, capsys):
     """A signal in the moment between learn() returning and the run counting as finished raised outside the
     handler that saves: the whole run was lost ("interrupted before training started: nothing saved")."""

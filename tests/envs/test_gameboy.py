@@ -1539,6 +1539,30 @@ def test_make_state_stopped_during_the_save_writes_nothing(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]  # no state, no temp file
 
 
+def test_make_state_stopped_as_its_state_is_renamed_keeps_it(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state is the command's last output: a Ctrl-C during its rename is dropped (under stop_requested
+    nothing is raised after it), not a KeyboardInterrupt that has make_state.py say it wrote nothing."""
+    import os
+    import signal
+
+    from agents.interrupts import stop_requested
+
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    out = tmp_path / "start.state"
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        signal.raise_signal(signal.SIGINT)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with stop_requested() as stop:
+        make_state(TEST_CARTRIDGE, inputs, out, stop=stop)
+    assert out.stat().st_size > 0
+
+
 def test_make_state_summary_gives_the_size_of_the_state_it_wrote(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
