@@ -60,17 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
     p.add_argument("--emulators", type=positive_int_up_to(MAX_EMULATORS, "emulators per worker"),
-                   help="emulators per worker for --env gameboy (default 4)")
+                   help=f"emulators per worker for --env gameboy (default 4, at most {MAX_EMULATORS})")
     p.add_argument("--device", help="torch device for the training figures: cpu (default), cuda[:N] or auto")
     p.add_argument("--policy", choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")
     p.add_argument("--boards", type=positive_int_up_to(MAX_BOARDS, "a rate stops changing long before"),
-                   help="boards for env_sps and vec_env_sps (default 4096)")
+                   help=f"boards for env_sps and vec_env_sps (default 4096, at most {MAX_BOARDS:,})")
     p.add_argument("--workers", type=positive_int_up_to(MAX_WORKERS, "worker processes"),
                    default=os.cpu_count() or 1,
-                   help="workers for vec_env_sps (default: one per core)")
+                   help=f"workers for vec_env_sps (default: one per core, at most {MAX_WORKERS})")
     p.add_argument("--seconds", type=measure_seconds, default=3.0,
-                   help="time per raw-speed figure (default 3)")
+                   help="seconds per raw-speed figure (default 3, at least 0.1)")
     p.add_argument("--rollouts", type=positive_int,
                    help="timed PPO iterations per training figure, mfu_10m's too (default 2)")
     p.add_argument("--quick", action="store_true",

@@ -67,6 +67,16 @@ def test_bad_options_name_the_flag(scripts, capsys, argv, message):
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_help_names_every_bound_the_options_enforce(scripts, capsys):
+    # The bounds were refused with a message but missing from --help (only the README gave them).
+    with pytest.raises(SystemExit):
+        scripts.benchmark.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for bound in ("(default 4, at most 64)", "(default 4096, at most 1,048,576)",
+                  "(default: one per core, at most 256)", "(default 3, at least 0.1)"):
+        assert bound in text
+
+
 def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeypatch):
     import agents.throughput
     import envs.bench
