@@ -42,7 +42,7 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
 
 def parse_mix(text: str | None) -> dict[str, float] | None:
     """``--mix perception=0.3,strategy=0.4,...`` -> family ratios summing to 1 (None: natural mix)."""
-    if not text:
+    if text is None:  # an empty --mix is refused below, not read as none given
         return None
     mix: dict[str, float] = {}
     for item in text.split(","):

@@ -278,6 +278,14 @@ def test_counts_in_generated_text_are_pluralised(exported):
         "perception": 0.3, "strategy": 0.4, "state_prediction": 0.2, "vision_zero": 0.1}
 
 
+def test_an_empty_mix_is_refused_not_read_as_no_mix():
+    # --mix "$MIX" with MIX unset exported the natural mix without a word, where --formats '' is refused.
+    assert parse_mix(None) is None
+    for text in ("", " ", ","):
+        with pytest.raises(ValueError, match=r"--mix .*at least one family needs a ratio above 0"):
+            parse_mix(text)
+
+
 def test_mix_naming_a_family_twice_or_only_families_the_game_never_draws_is_refused(run, tmp_path, capsys,
                                                                                     monkeypatch):
     with pytest.raises(ValueError, match="names perception twice"):
