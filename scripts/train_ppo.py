@@ -40,19 +40,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=path_arg,
                    help="your YAML, applied over the env's preset configs/<env>.yaml (any part "
                    "of a config; its env: key names the game when --env is left out)")
-    p.add_argument("--total-timesteps", type=positive_int, help="env steps for the whole run")
-    p.add_argument("--num-envs", type=positive_int, help="boards stepped in parallel")
-    p.add_argument("--num-workers", type=nonneg_int, help="worker processes (0: in this process)")
+    p.add_argument("--total-timesteps", type=positive_int,
+                   help="env steps for the whole run (default: the env's preset, configs/<env>.yaml)")
+    p.add_argument("--num-envs", type=positive_int,
+                   help="boards stepped in parallel (default: the env's preset)")
+    p.add_argument("--num-workers", type=nonneg_int, help="worker processes, at most --num-envs (0: in this "
+                   "process; default: 0 for the batched games, one per core for the Game Boy ones)")
     p.add_argument("--policy", choices=sorted(PRESETS), help="network preset (default: by device)")
     p.add_argument("--device", help="auto (default: CUDA when available), cpu or cuda[:N]")
     p.add_argument("--seed", type=whole_int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
-                   "torch and PPO too (default 0)")
+                   "torch and PPO too (0 to 2**32 - 1, default 0)")
     p.add_argument("--run-dir", type=run_folder_arg,
                    help="run folder (default: runs/<env>/<policy>-s<seed>-<time>)")
     p.add_argument("--resume", type=run_folder_arg, metavar="RUN_DIR",
                    help="continue a run from its latest checkpoint")
-    p.add_argument("--save-every", type=positive_int, help="env steps between checkpoints")
-    p.add_argument("--video-every", type=positive_int, help="env steps between TensorBoard videos")
+    p.add_argument("--save-every", type=positive_int,
+                   help="env steps between checkpoints (default: a tenth of the run, at most 1M)")
+    p.add_argument("--video-every", type=positive_int,
+                   help="env steps between TensorBoard videos (default: a fifth of the run)")
     p.add_argument("--recurrent", action="store_true", default=None, help="RecurrentPPO (CNN + LSTM)")
     p.add_argument("--force", action="store_true", help="replace an existing --run-dir")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")

@@ -188,3 +188,14 @@ def test_a_resumes_workers_fork_server_starts_before_its_game_is_checked(scripts
     argv = ["--resume", str(run), "--num-workers", str(workers), "--no-progress"]
     assert scripts.train_ppo.main(argv) == 2
     assert order == (["fork server for snake", "game"] if workers else ["game"]), order
+
+
+def test_help_gives_the_defaults_and_bounds_the_readme_gives(scripts):
+    # --help said nothing of --seed's range, --num-workers' bound or the defaults of these flags.
+    text = " ".join(scripts.train_ppo.parser().format_help().split())
+    for phrase in ("(0 to 2**32 - 1, default 0)",
+                   "at most --num-envs (0: in this process; default: 0 for the batched games, one per core "
+                   "for the Game Boy ones)",
+                   "(default: a tenth of the run, at most 1M)", "(default: a fifth of the run)",
+                   "(default: the env's preset, configs/<env>.yaml)"):
+        assert phrase in text
