@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episodes", type=positive_int, default=20,
                    help="episodes each player plays (default 20)")
     p.add_argument("--seed", type=nonneg_int, default=1_000_000,
-                   help="episode k is seeded seed+k (default 1000000)")
+                   help="episode k is seeded seed+k, below 2**64 (default 1000000)")
     p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
                    "(both sides alike; default: the game's own limits)")
     p.add_argument("--out", type=path_arg, help="report folder (default <specialist>/compare-<time>, "

@@ -47,7 +47,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=finite_float, help="keep only episodes scoring at least this")
     p.add_argument("--minari", action="store_true", help="also write a Minari dataset (pip install minari)")
     p.add_argument("--seed", type=nonneg_int, default=1_000_000,
-                   help="episode k is seeded seed+k; also seeds tasks and splits (default 1000000)")
+                   help="episode k is seeded seed+k, below 2**64; also seeds tasks and splits "
+                   "(default 1000000)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export in --out")
     p.add_argument("--checkpoint", type=path_arg,
                    help="model file (default: the run's model.zip or newest checkpoint)")

@@ -98,3 +98,11 @@ def test_a_broken_pipe_that_is_not_stdouts_keeps_its_traceback():
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert (proc.returncode, proc.stdout) == (1, "before\n")
     assert "BrokenPipeError" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["evaluate", "compare", "export_trajectories"])
+def test_seed_help_names_the_bound_on_episode_seeds(scripts, capsys, name):
+    # check_episode_seeds refuses seed + episodes past 2**64; --help said nothing of it.
+    with pytest.raises(SystemExit):
+        getattr(scripts, name).main(["--help"])
+    assert "seeded seed+k, below 2**64" in " ".join(capsys.readouterr().out.split())
