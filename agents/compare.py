@@ -815,6 +815,9 @@ def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_pa
     models = sorted({p.name for p in players})
     given = f"the --vlm models are {', '.join(models)}" if models else "no --vlm is given"
     for flag, keys in (("--price-per-1k-tokens", prices), ("--vlm-params", vlm_params)):
+        if keys and not models:  # a price for every VLM too (no MODEL=): with none, it would do nothing
+            raise CompareError(f"{flag} is for the --vlm models, and no --vlm is given: drop it or add a "
+                               "--vlm")
         unknown = [k for k in keys if k != "*" and k not in models]
         if unknown:
             raise CompareError(f"{flag} names model {unknown[0]!r}, which no --vlm plays ({given}); write "

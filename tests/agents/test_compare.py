@@ -187,6 +187,9 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
      "--vlm-params names model 'n', which no --vlm plays"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--price-per-1k-tokens", "n=0.5"],
      "no --vlm is given"),
+    # A price for every VLM (no MODEL=) with no --vlm was accepted and ignored.
+    (["--env", "snake", "--specialist", "SPECIALIST", "--price-per-1k-tokens", "0.0025,0.01"],
+     "--price-per-1k-tokens is for the --vlm models, and no --vlm is given: drop it or add a --vlm"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency"),
     (["--env", "sokoban", "--specialist", "SPECIALIST"], "trained on 'snake'"),
     (["--env", "snake", "--specialist", "/nonexistent/run"], "no such run folder"),
