@@ -37,6 +37,7 @@ from agents.runs import (
 from agents.selfplay import SelfPlayCallback, uses_self_play
 from envs import make_vec
 from envs.gameboy.archive import ArchiveError
+from envs.vector import WorkerDiedError
 
 
 def algorithm(cfg: dict[str, Any]) -> type:
@@ -263,16 +264,20 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # as unfinished (and --force would put the old run back over it). Inside the try: a signal just
             # before this line is a stop at the last step, saved below, not a run lost.
             settled()
-        except ArchiveError as e:  # damaged or deleted while training (a restarted worker reopens it too)
-            # The run stops here whatever comes: a signal from now on is ignored, not a KeyboardInterrupt
-            # out of this handler (the sibling one below does not catch it), which skipped the save.
+        except (ArchiveError, WorkerDiedError) as e:
+            # The envs failed: an archive damaged or deleted while training (a restarted worker reopens it
+            # too), or a worker dead again right after its restart (out of memory, say). The run stops here
+            # whatever comes: a signal from now on is ignored, not a KeyboardInterrupt out of this handler
+            # (the sibling one below does not catch it), which skipped the save.
             settled()
             if bar is not None:
                 bar.close()
             file = save_checkpoint(model, run)  # the model is sound: as on Ctrl-C, nothing trained is lost
-            raise RunError(f"training stopped at step {model.num_timesteps:,} (saved {file}): "
-                           f"{_unusable_archive(e)} and continue with: {resume_command(run)}, which starts a "
-                           "new, empty archive there") from None
+            then = f"continue with: {resume_command(run)}"
+            why = (f"{_unusable_archive(e)} and {then}, which starts a new, empty archive there"
+                   if isinstance(e, ArchiveError) else f"{e}; {then}")
+            raise RunError(f"training stopped at step {model.num_timesteps:,} (saved {file}): {why}"
+                           ) from None
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()

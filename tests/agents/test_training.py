@@ -1561,6 +1561,29 @@ def test_a_stop_signal_as_an_archive_error_stops_training_still_saves(scripts, t
     assert "interrupted" not in err and (run / "model.zip").is_file()
 
 
+def test_a_worker_dead_again_after_its_restart_stops_training_with_a_checkpoint(scripts, tmp_path,
+                                                                                monkeypatch, capsys):
+    """A worker that died again right after its restart (a WorkerDiedError out of the vector env) ended the
+    run with one line and no checkpoint: everything trained since the last periodic save was lost."""
+    from agents.callbacks import StopCallback
+    from envs.vector import WorkerDiedError
+
+    def dying(self):
+        if self.model.num_timesteps >= 512:
+            raise WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
+        return True
+
+    monkeypatch.setattr(StopCallback, "_on_step", dying)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "2048", "--save-every", "100000",
+                                   "--run-dir", str(run), *TINY]) == 2
+    err = capsys.readouterr().err
+    saved = run / "checkpoints" / "step_512.zip"
+    assert f"error: training stopped at step 512 (saved {saved}): worker 0 (pid 1" in err, err
+    assert "right after a restart; continue with: python scripts/train_ppo.py --resume" in err
+    assert saved.is_file()
+
+
 def test_a_stop_whose_interrupt_a_library_swallowed_still_stops_training(trained, scripts, tmp_path,
                                                                           monkeypatch, capsys):
     from agents.callbacks import VideoCallback
