@@ -397,6 +397,10 @@ def _check_draft(d: Any, where: str) -> TaskDraft:
         value = getattr(d, name)
         if not isinstance(value, str) or not value:
             problems.append(f"{name} must be a non-empty string")
+    # Refused here, at the first such draft: the trainer formats refused it only after all the play.
+    if isinstance(d.question, str) and fmt.IMAGE_TOKEN in d.question:
+        problems.append(f"question must not contain {fmt.IMAGE_TOKEN!r}, which trainers read as an image "
+                        "placeholder")
     if not isinstance(d.answer, str):
         problems.append("answer must be a string (it may be empty)")
     problem = spec_problem(d.verifier)

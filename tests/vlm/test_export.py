@@ -1287,6 +1287,8 @@ def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
     ({"qa_level": 4}, "levels must be in (1, 2, 3), got plot_level 1, qa_level 4"),
     ({"images": []}, "a task needs at least one image"),
     ({"question": ""}, "question must be a non-empty string"),
+    # Trainers read it as an image placeholder: the formats refused it only after all the play, a traceback
+    ({"question": "Is <image> a wall?"}, "question must not contain '<image>'"),
     ({"analysis": ""}, "analysis must be a non-empty string"),
     ({"answer": 5}, "answer must be a string"),  # not "non-empty": an empty answer is allowed
     ({"verifier": {"rule": "integer"}}, "verifier rule 'integer' needs 'value'"),
