@@ -228,21 +228,17 @@ VERL_SCHEMA = pa.schema([
 ])
 
 
-def _write_parquet(path: Path, schema: pa.Schema, rows: Iterator[Record], batch: int = 512) -> int:
+def _write_parquet(path: Path, schema: pa.Schema, rows: Iterator[Record], batch: int = 512) -> None:
     """Rows to one parquet file, ``batch`` rows at a time (image bytes never all in memory)."""
-    n = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         buf: list[Record] = []
         for row in rows:
             buf.append(row)
             if len(buf) == batch:
                 writer.write_table(pa.Table.from_pylist(buf, schema=schema))
-                n += len(buf)
                 buf = []
-        if buf or n == 0:
+        if buf:
             writer.write_table(pa.Table.from_pylist(buf, schema=schema))
-            n += len(buf)
-    return n
 
 
 def trl_features() -> Any:
