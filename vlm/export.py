@@ -397,10 +397,13 @@ def _check_draft(d: Any, where: str) -> TaskDraft:
         value = getattr(d, name)
         if not isinstance(value, str) or not value:
             problems.append(f"{name} must be a non-empty string")
-    # Refused here, at the first such draft: the trainer formats refused it only after all the play.
-    if isinstance(d.question, str) and fmt.IMAGE_TOKEN in d.question:
-        problems.append(f"question must not contain {fmt.IMAGE_TOKEN!r}, which trainers read as an image "
-                        "placeholder")
+    # The text of the trainers' messages (the answer and analysis make the SFT reply), where LLaMA-Factory
+    # and ms-swift count every <image> against the record's images.
+    for name in ("question", "answer", "analysis"):
+        value = getattr(d, name)
+        if isinstance(value, str) and fmt.IMAGE_TOKEN in value:
+            problems.append(f"{name} must not contain {fmt.IMAGE_TOKEN!r}, which trainers read as an image "
+                            "placeholder")
     if not isinstance(d.answer, str):
         problems.append("answer must be a string (it may be empty)")
     problem = spec_problem(d.verifier)

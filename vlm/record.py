@@ -26,7 +26,8 @@ LEVELS = (1, 2, 3)  # GameQA's 3×3 scheme: plot_level (image complexity) × qa_
 
 @dataclass
 class TaskDraft:
-    """A task before export: images are RGB uint8 arrays, not yet files."""
+    """A task before export: images are RGB uint8 arrays, not yet files. The question, answer and analysis
+    hold no ``<image>``: trainers read it as an image placeholder (the exporter refuses it)."""
 
     family: str  # one of FAMILIES
     qa_type: str  # e.g. "head_position", "best_move", "rotation_angle", "spot_difference"

@@ -1289,6 +1289,9 @@ def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
     ({"question": ""}, "question must be a non-empty string"),
     # Trainers read it as an image placeholder: the formats refused it only after all the play, a traceback
     ({"question": "Is <image> a wall?"}, "question must not contain '<image>'"),
+    # LLaMA-Factory counts the reply's <image> tags too: its SFT data then failed at training time
+    ({"analysis": "The <image> shows a wall."}, "analysis must not contain '<image>'"),
+    ({"answer": "<image>"}, "answer must not contain '<image>'"),
     ({"analysis": ""}, "analysis must be a non-empty string"),
     ({"answer": 5}, "answer must be a string"),  # not "non-empty": an empty answer is allowed
     ({"verifier": {"rule": "integer"}}, "verifier rule 'integer' needs 'value'"),
