@@ -170,6 +170,9 @@ def plan(opts: ExportOptions) -> Plan:
         if opts.formats.strip().lower() not in ("all", "none"):
             raise ExportError(f"--formats {opts.formats}: trainer formats hold task records, and "
                               "--tasks-per-state 0 draws none; drop --formats (or raise --tasks-per-state)")
+        if mix is not None:
+            raise ExportError(f"--mix {opts.mix}: the mix orders task records in the curriculum, and "
+                              "--tasks-per-state 0 draws none; drop --mix (or raise --tasks-per-state)")
         formats = []
     try:
         run = resolve_run(opts.run, opts.checkpoint)

@@ -244,6 +244,12 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
     assert export(str(run), "--out", str(tmp_path / "x"), "--tasks-per-state", "0", "--formats", "verl,trl",
                   "--no-progress") == 2
     assert "--tasks-per-state 0 draws none" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # Nor a curriculum mix: it was accepted, written to meta.json and used for nothing.
+    assert export(str(run), "--out", str(tmp_path / "m"), "--tasks-per-state", "0", "--mix", "perception=1",
+                  "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "--mix perception=1:" in err and "--tasks-per-state 0 draws none" in err
+    assert not (tmp_path / "m").exists()
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "datasets" else spec(name))
     assert export(str(run), "--out", str(tmp_path / "y"), "--episodes", "1", "--tasks-per-state", "0",
