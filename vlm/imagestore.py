@@ -26,11 +26,12 @@ def image_hash(img: np.ndarray) -> str:
 
 
 def check_image(img: object, where: str) -> np.ndarray:
-    """An RGB (H, W, 3) or gray (H, W) uint8 array, or a ``ValueError`` naming ``where`` it came from."""
+    """An RGB (H, W, 3), RGBA (H, W, 4) or gray (H, W) uint8 array, or a ``ValueError`` naming ``where``
+    it came from."""
     if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3) or (
             img.ndim == 3 and img.shape[2] not in (3, 4)) or 0 in img.shape:
         desc = f"{type(img).__name__} {getattr(img, 'dtype', '')} {getattr(img, 'shape', '')}".strip()
-        raise ValueError(f"{where}: images must be uint8 arrays (H, W, 3), got {desc}")
+        raise ValueError(f"{where}: images must be uint8 arrays (H, W, 3), (H, W, 4) or (H, W), got {desc}")
     return img
 
 

@@ -26,8 +26,9 @@ LEVELS = (1, 2, 3)  # GameQA's 3×3 scheme: plot_level (image complexity) × qa_
 
 @dataclass
 class TaskDraft:
-    """A task before export: images are RGB uint8 arrays, not yet files. The question, answer and analysis
-    hold no ``<image>``: trainers read it as an image placeholder (the exporter refuses it)."""
+    """A task before export: images are uint8 arrays (RGB, RGBA or gray), not yet files. The question,
+    answer and analysis hold no ``<image>``: trainers read it as an image placeholder (the exporter
+    refuses it)."""
 
     family: str  # one of FAMILIES
     qa_type: str  # e.g. "head_position", "best_move", "rotation_angle", "spot_difference"

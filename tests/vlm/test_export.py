@@ -1446,3 +1446,16 @@ def test_a_picture_several_drafts_share_is_stored_once_per_state(tmp_path):
                                     settings)
     assert len(records) == 2 and len({p for r in records for p in r["images"]}) == 1
     assert Counting.calls == 1  # hashed (433 KB for a 380-pixel board) once, not four times
+
+
+def test_a_task_image_may_be_rgb_rgba_or_gray_and_the_refusal_names_all_three():
+    """check_image takes what the PNG writer stores; its message named only (H, W, 3), though RGBA and gray
+    pass, so a task-module author had one shape to go by."""
+    from vlm.imagestore import check_image
+
+    for shape in ((4, 5), (4, 5, 3), (4, 5, 4)):
+        img = np.zeros(shape, dtype=np.uint8)
+        assert check_image(img, "here") is img
+    message = "here: images must be uint8 arrays (H, W, 3), (H, W, 4) or (H, W), got ndarray uint8 (4, 5, 2)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_image(np.zeros((4, 5, 2), dtype=np.uint8), "here")
