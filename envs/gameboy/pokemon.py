@@ -471,7 +471,10 @@ class PokemonRed(GameBoyGame):
             count = finite(f"{what} count", visit[3])
             if count < 0:  # a step onto the tile divides its explore weight by 1 + count
                 raise ValueError(f"{what} count must be >= 0, got {count}")
-            visits[(m, x, y)] = [count, whole(f"{what} last step", visit[4], 0)]
+            # at most the state's step (checked already): a later one decays the count by a negative
+            # power, which grows it, or overflows on the step onto the tile
+            visits[(m, x, y)] = [count, whole(f"{what} last step", visit[4], 0, state["step"],
+                                              " (the state's step)")]
         pos = tuple(state_cell("state's tracker pos", t["pos"], 3))
         if pos not in visits:  # the visited mask is drawn from its map's grid
             raise ValueError(f"state's tracker pos {list(pos)} is not one of its visits")

@@ -599,6 +599,10 @@ _DROP = object()  # the key is left out
     ("tracker.facts.hp", _DROP, r"not a pokemon_red state's tracker facts: it lacks 'hp'"),
     ("tracker.terms.still", _DROP, r"not a pokemon_red state's tracker terms: it lacks 'still'"),
     ("swarm_source", 5, r"state's swarm_source must be a file name or null, got 5"),
+    # Taken: a step onto that tile decayed its count by visit_decay ** (step - last), a negative power that
+    # grew it (paying less), and past ~1.4 million steps ahead raised OverflowError on that step.
+    ("tracker.visits", [[0, 3, 3, 1.0, 10**7]], r"state's tracker visits\[0\] last step must be between 0 "
+                                                 r"and 0 \(the state's step\), got 10000000"),
 ])
 def test_set_state_refuses_a_value_of_the_wrong_type_naming_its_key(game: PokemonRed, key: str, bad: Any,
                                                                     error: str) -> None:
