@@ -491,6 +491,17 @@ class PokemonRed(GameBoyGame):
                 read[k] = [whole(what, v, 0) for v in values]
             else:
                 read[k] = whole(what, facts[k], 0)
+        # The game keeps pos at its facts' tile and maps as its visits' maps: a state that does not would
+        # pay explore for standing still, or count maps no board has been on.
+        tile = [read["map"], read["x"], read["y"]]
+        if list(pos) != tile:
+            raise ValueError(f"state's tracker pos {list(pos)} is not the player's tile in its facts {tile}")
+        maps = {whole("state's tracker maps", m, 0, _GRID - 1)
+                for m in state_list("state's tracker maps", t["maps"])}
+        visited_maps = {m for m, _, _ in visits}
+        if maps != visited_maps:
+            raise ValueError(f"state's tracker maps {t['maps']} must be the maps of its visits "
+                             f"{sorted(visited_maps)}")
         check_state_keys(self.name, t["terms"], tuple(self.weights), "state's tracker terms")
         unknown = sorted(map(repr, set(t["terms"]) - set(self.weights)))
         if unknown:  # each term is an episode_info figure, which every episode must report alike
@@ -500,9 +511,7 @@ class PokemonRed(GameBoyGame):
         if swarm_source is not None and not isinstance(swarm_source, str):
             raise ValueError(f"state's swarm_source must be a file name or null, got {swarm_source!r}")
         return {
-            "visits": visits, "swarm_source": swarm_source,
-            "maps": {whole("state's tracker maps", m, 0, _GRID - 1)
-                     for m in state_list("state's tracker maps", t["maps"])},
+            "visits": visits, "swarm_source": swarm_source, "maps": maps,
             "track": {
                 "pos": pos, "still": whole("state's tracker still", t["still"], 0), "facts": read,
                 **{k: whole(f"state's tracker {k}", t[k], 0)

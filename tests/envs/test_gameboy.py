@@ -628,6 +628,26 @@ def test_set_state_refuses_a_value_of_the_wrong_type_naming_its_key(game: Pokemo
     assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
 
 
+@pytest.mark.parametrize("key, bad, error", [
+    # Taken: the next step, standing still, saw the player "move" from (0, 9, 9) to (0, 3, 3), paid explore
+    # and reset the still count.
+    ("pos", [0, 9, 9], r"state's tracker pos \[0, 9, 9\] is not the player's tile in its facts \[0, 3, 3\]"),
+    # Taken: maps_visited (and the score) counted 0 or 4 maps for a board that has been on one.
+    ("maps", [], r"state's tracker maps \[\] must be the maps of its visits \[0\]"),
+    ("maps", [0, 1, 2, 3], r"state's tracker maps \[0, 1, 2, 3\] must be the maps of its visits \[0\]"),
+])
+def test_set_state_refuses_tracker_fields_that_contradict_each_other(game: PokemonRed, key: str, bad: Any,
+                                                                      error: str) -> None:
+    """The game keeps pos at its facts' tile and maps as its visits' maps; a hand-made state that did not
+    loaded and then paid or counted as no board ever does."""
+    fresh(game)
+    state = copy.deepcopy(game.get_state(1))
+    state["tracker"]["visits"].append([0, 9, 9, 1.0, 0])
+    state["tracker"][key] = bad
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, state)
+
+
 def test_set_state_takes_a_tile_visit_count_of_zero(game: PokemonRed) -> None:
     # Only a negative count is refused (a step onto the tile divides by 1 + count); 0 is a tile never seen.
     fresh(game)
