@@ -172,11 +172,11 @@ def load_emulator(pb: Any, data: bytes) -> None:
     pb.load_state(io.BytesIO(data))
 
 
-def load_checked(pb: Any, data: bytes, version: int) -> None:
+def load_checked(pb: Any, data: bytes, version: int) -> bytes:
     """Load the state bytes ``data`` into ``pb``, whose states are of format ``version`` (the first byte
-    of any state it saves); a ``ValueError`` saying what is wrong (the caller names the file) when the
-    format differs or PyBoy cannot load them, and then ``pb`` is as it was (a load that failed half-way
-    is undone).
+    of any state it saves), and return the state it held before; a ``ValueError`` saying what is wrong
+    (the caller names the file) when the format differs or PyBoy cannot load them, and then ``pb`` is as
+    it was (a load that failed half-way is undone).
 
     PyBoy reads older formats field by field, so a damaged first byte (8-10 here) made it read the rest
     as another layout, load, and then spin forever inside its compiled frame loop, where no Ctrl-C
@@ -190,6 +190,7 @@ def load_checked(pb: Any, data: bytes, version: int) -> None:
     except Exception as e:  # PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes
         load_emulator(pb, before)
         raise ValueError(f"it is damaged or not a PyBoy state ({type(e).__name__}: {e})") from None
+    return before
 
 
 def load_state_file(pb: Any, path: Path) -> bytes:
@@ -364,6 +365,11 @@ class GameBoyGame(Game):
         touches the board; ``_set_state_extra`` gets it."""
         return None
 
+    def _loaded_problem(self, i: int, extra: Any) -> str | None:
+        """What makes ``extra`` disagree with emulator ``i``, just loaded from the same state (None: they
+        agree); ``set_state`` then loads the board's emulator back and refuses the state with it."""
+        return None
+
     def _set_state_extra(self, i: int, extra: Any) -> None:
         pass
 
@@ -519,9 +525,13 @@ class GameBoyGame(Game):
         episode_return = finite("state's episode_return", state["episode_return"])
         extra = self._read_state_extra(state)
         try:  # a damaged state-format byte is refused before loading: it hung PyBoy's next frame
-            load_checked(self._pyboys[i], emulator, self.state_version)
+            before = load_checked(self._pyboys[i], emulator, self.state_version)
         except ValueError as e:
             raise ValueError(f"state's emulator cannot be loaded: {e}") from None
+        problem = self._loaded_problem(i, extra)
+        if problem:
+            load_emulator(self._pyboys[i], before)
+            raise ValueError(problem)
         self._frames[i] = frames.reshape(self._frames.shape[1:])
         self._steps[i] = step
         self._done[i] = done

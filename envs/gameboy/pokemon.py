@@ -521,6 +521,14 @@ class PokemonRed(GameBoyGame):
             },
         }
 
+    def _loaded_problem(self, i: int, extra: dict[str, Any]) -> str | None:
+        """The tracker's facts where the loaded emulator's RAM says otherwise: the board would report (and
+        archive, as a milestone) figures its emulator does not hold."""
+        ram, given = self.read_facts(i), extra["track"]["facts"]
+        wrong = [f"{k} {given[k]} (the emulator's RAM holds {ram[k]})"
+                 for k in self.FACT_KEYS if given[k] != ram[k]]
+        return f"state's tracker facts are not its emulator's: {', '.join(wrong)}" if wrong else None
+
     def _set_state_extra(self, i: int, extra: dict[str, Any]) -> None:
         self._visits[i] = extra["visits"]
         self._grids[i] = {}

@@ -601,6 +601,10 @@ _DROP = object()  # the key is left out
     ("swarm_source", 5, r"state's swarm_source must be a file name or null, got 5"),
     # Taken: a step onto that tile decayed its count by visit_decay ** (step - last), a negative power that
     # grew it (paying less), and past ~1.4 million steps ahead raised OverflowError on that step.
+    # Taken: the board reported 5 event flags (episode_info, milestones) for an emulator holding none, and
+    # with an archive saved that emulator as an e0005 milestone, which swarm restarts then preferred.
+    ("tracker.facts.event_flags", 5, r"state's tracker facts are not its emulator's: event_flags 5 "
+                                     r"\(the emulator's RAM holds 0\)$"),
     ("tracker.visits", [[0, 3, 3, 1.0, 10**7]], r"state's tracker visits\[0\] last step must be between 0 "
                                                  r"and 0 \(the state's step\), got 10000000"),
 ])
