@@ -496,6 +496,10 @@ class PokemonRed(GameBoyGame):
         tile = [read["map"], read["x"], read["y"]]
         if list(pos) != tile:
             raise ValueError(f"state's tracker pos {list(pos)} is not the player's tile in its facts {tile}")
+        best = {k: whole(f"state's tracker {k}", t[k], 0) for k in ("best_events", "best_badges")}
+        for k, fact in (("best_events", "event_flags"), ("best_badges", "badges")):
+            if best[k] < read[fact]:  # the game's best is at least the figure now: the next one paid them all
+                raise ValueError(f"state's tracker {k} {best[k]} is below its facts' {fact} {read[fact]}")
         maps = {whole("state's tracker maps", m, 0, _GRID - 1)
                 for m in state_list("state's tracker maps", t["maps"])}
         visited_maps = {m for m, _, _ in visits}
@@ -514,8 +518,7 @@ class PokemonRed(GameBoyGame):
             "visits": visits, "swarm_source": swarm_source, "maps": maps,
             "track": {
                 "pos": pos, "still": whole("state's tracker still", t["still"], 0), "facts": read,
-                **{k: whole(f"state's tracker {k}", t[k], 0)
-                   for k in ("best_events", "best_badges", "heals", "blackouts")},
+                **best, **{k: whole(f"state's tracker {k}", t[k], 0) for k in ("heals", "blackouts")},
                 "best_level": finite("state's tracker best_level", t["best_level"]),
                 "terms": {k: finite(f"state's tracker terms {k}", t["terms"][k]) for k in self.weights},
             },

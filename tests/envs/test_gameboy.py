@@ -601,10 +601,10 @@ _DROP = object()  # the key is left out
     ("swarm_source", 5, r"state's swarm_source must be a file name or null, got 5"),
     # Taken: a step onto that tile decayed its count by visit_decay ** (step - last), a negative power that
     # grew it (paying less), and past ~1.4 million steps ahead raised OverflowError on that step.
-    # Taken: the board reported 5 event flags (episode_info, milestones) for an emulator holding none, and
-    # with an archive saved that emulator as an e0005 milestone, which swarm restarts then preferred.
-    ("tracker.facts.event_flags", 5, r"state's tracker facts are not its emulator's: event_flags 5 "
-                                     r"\(the emulator's RAM holds 0\)$"),
+    # Taken: the board reported max_level 9 for an emulator at level 5 (and event flags over an emulator
+    # holding none, which with an archive it saved as that milestone, for swarm restarts to prefer).
+    ("tracker.facts.levels", [9], r"state's tracker facts are not its emulator's: levels \[9\] "
+                                  r"\(the emulator's RAM holds \[5\]\)$"),
     ("tracker.visits", [[0, 3, 3, 1.0, 10**7]], r"state's tracker visits\[0\] last step must be between 0 "
                                                  r"and 0 \(the state's step\), got 10000000"),
 ])
@@ -650,6 +650,25 @@ def test_set_state_refuses_tracker_fields_that_contradict_each_other(game: Pokem
     state["tracker"][key] = bad
     with pytest.raises(ValueError, match=error):
         game.set_state(0, state)
+
+
+@pytest.mark.parametrize("key, error", [
+    ("best_events", r"state's tracker best_events 0 is below its facts' event_flags 1"),
+    ("best_badges", r"state's tracker best_badges 0 is below its facts' badges 1"),
+])
+def test_set_state_refuses_a_best_below_the_current_figure(game: PokemonRed, key: str, error: str) -> None:
+    # Taken: the next flag (or badge) paid for every one the board already held, as new.
+    fresh(game)
+    for _ in range(3):
+        act(game, RIGHT)  # onto item a: one event flag
+    state = copy.deepcopy(game.get_state(0))
+    assert state["tracker"]["best_events"] == state["event_flags"] == 1
+    state["tracker"]["facts"]["badges"] = state["tracker"]["best_badges"] = 1  # as if a goal was reached
+    game.memory(0)[0xD356] = 1
+    state["emulator"] = game.get_state(0)["emulator"]
+    state["tracker"][key] = 0
+    with pytest.raises(ValueError, match=error):
+        game.set_state(1, state)
 
 
 def test_set_state_takes_a_tile_visit_count_of_zero(game: PokemonRed) -> None:
