@@ -138,6 +138,8 @@ class PokemonRed(GameBoyGame):
             raise ValueError("swarm=True needs archive_dir (the folder of archived states)")
         self.level_cap = whole("level_cap", level_cap, 0)
         self.level_damping = finite("level_damping", level_damping)
+        if not 0.0 <= self.level_damping <= 1.0:  # a share of each level past the cap (negative: a penalty)
+            raise ValueError(f"level_damping must be in [0, 1], got {level_damping}")
         self.still_grace = whole("still_grace", still_grace, 0)
         self.visited_mask = flag("visited_mask", visited_mask)
         self.EXTRA_CHANNELS = 1 if self.visited_mask else 0  # instance override of the class default

@@ -65,6 +65,9 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("pokemon_red", {**POKEMON, "reward": "event"}, "reward must be a mapping of reward terms to weights"),
     ("pokemon_red", {**POKEMON, "visit_decay": 0.0}, "visit_decay must be in (0, 1], got 0.0"),
     ("pokemon_red", {**POKEMON, "swarm_prob": NAN}, "swarm_prob must be a finite number, got nan"),
+    # Levels past the cap count damped: a negative share made each level past it cost reward, 2 doubled it.
+    ("pokemon_red", {**POKEMON, "level_damping": -1}, "level_damping must be in [0, 1], got -1"),
+    ("pokemon_red", {**POKEMON, "level_damping": 2}, "level_damping must be in [0, 1], got 2"),
     ("pokemon_red", {**POKEMON, "still_grace": "8"}, "still_grace must be a whole number >= 0, got '8'"),
     ("pokemon_red", {**POKEMON, "allow_unknown_rom": "yes"}, "allow_unknown_rom must be true or false"),
 ])
