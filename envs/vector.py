@@ -279,9 +279,9 @@ class GameVecEnv(VecEnv):
             with contextlib.suppress(BrokenPipeError, OSError):  # a dead worker is noticed below
                 self._conns[w].send((call, cmd, data))
         results: dict[int, Any] = {}
-        # A failure is raised once every other worker has answered: until then it may still be writing the
-        # shared buffers the next command reads.
-        failure: Exception | None = None
+        # Failures are handled (restarted, raised) once every other worker has answered: until then one may
+        # still be writing the shared buffers the next command reads.
+        failed: dict[int, tuple[str, Any]] = {}  # worker: (status, payload) as _failed takes them
         pending = {self._conns[w]: w for w in targets}
         silent_polls = 0  # polls that ended with no reply: each waited _POLL_S
         while pending:
@@ -296,18 +296,12 @@ class GameVecEnv(VecEnv):
                 w = pending.pop(conn)  # type: ignore[arg-type]
                 if status == "ok":
                     results[w] = payload
-                    continue
-                try:
-                    results[w] = self._failed(w, cmd, data, status, payload, retry)
-                except Exception as e:
-                    failure = failure or e
+                else:
+                    failed[w] = status, payload
             for conn, w in list(pending.items()):
                 if not self._procs[w].is_alive():
                     del pending[conn]
-                    try:
-                        results[w] = self._failed(w, cmd, data, "died", None, retry)
-                    except Exception as e:
-                        failure = failure or e
+                    failed[w] = "died", None
             if ready or not pending or self.hang_timeout_s is None:
                 continue
             silent_polls += 1
@@ -317,10 +311,13 @@ class GameVecEnv(VecEnv):
                 del pending[conn]
                 self._procs[w].kill()  # SIGKILL: a process stuck in C code may not heed SIGTERM
                 self._procs[w].join(timeout=5.0)
-                try:
-                    results[w] = self._failed(w, cmd, data, "hung", silent_polls * _POLL_S, retry)
-                except Exception as e:
-                    failure = failure or e
+                failed[w] = "hung", silent_polls * _POLL_S
+        failure: Exception | None = None  # the first, raised once every failed worker is handled
+        for w, (status, payload) in failed.items():
+            try:
+                results[w] = self._failed(w, cmd, data, status, payload, retry)
+            except Exception as e:
+                failure = failure or e
         if failure is not None:
             if cmd == "step":  # workers restarted in it: their boards' cut episodes go to the next step
                 self._cut.update(w for w, ended in results.items() if ended == _RESTARTED)
@@ -330,9 +327,7 @@ class GameVecEnv(VecEnv):
     def _failed(self, w: int, cmd: str, data: Any, status: str, payload: Any, retry: bool) -> Any:
         """Worker ``w`` died, hung (``payload``: for how many seconds) or answered ``cmd`` with an error:
         its result after a restart, or raise."""
-        if status == "died":
-            return self._worker_died(w, cmd, data, retry)
-        if status == "hung":
+        if status in ("died", "hung"):
             return self._worker_died(w, cmd, data, retry, hung_s=payload)
         if status == "attribute_error":  # as in process, so has_attr answers False
             raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
