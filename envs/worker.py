@@ -177,7 +177,7 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
     while True:
         try:
             call, cmd, data = conn.recv()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:  # the parent is gone (no Ctrl-C reaches here: worker_main ignores SIGINT)
             return
         if cmd == "close":
             try:  # stop the game's emulators cleanly (PyBoy) before the process exits
