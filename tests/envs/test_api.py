@@ -391,19 +391,21 @@ def test_a_game_board_never_reset_says_so(name: str) -> None:
 
 
 def _two_boards(name: str) -> Any:
-    """Game ``name`` with two boards, both reset (the Game Boy's on the test cartridge)."""
+    """Game ``name`` with two boards, both reset (the Game Boy's and Pokémon Red's on the test cartridge)."""
     from envs import make_game
 
     kwargs: dict[str, Any] = {}
-    if name == "gameboy":
+    if name in ("gameboy", "pokemon_red"):  # Pokémon Red's wrapper runs on the test cartridge too
         pytest.importorskip("pyboy")
-        kwargs = {"game": "depthfirst_test"}
+        from envs.gameboy.roms import TEST_CARTRIDGE
+
+        kwargs = {"game": "depthfirst_test"} if name == "gameboy" else {"rom": TEST_CARTRIDGE}
     game = make_game(name, num_envs=2, **kwargs)
     game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
     return game
 
 
-@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy"])
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
 def test_a_board_index_off_the_game_is_refused_by_name(name: str) -> None:
     # NumPy's indexing took -1 for the last board, 2 (of two boards) was a bare IndexError, 1.0 NumPy's
     # "only integers, slices ..." and True board 1 in the Game Boy (elsewhere a NumPy error about arrays).
@@ -420,9 +422,14 @@ def test_a_board_index_off_the_game_is_refused_by_name(name: str) -> None:
             call(np.int64(1))  # NumPy integers pass
     finally:
         game.close()
+    if name == "snake":  # one board is worded in the singular
+        from envs import make_game
+
+        with pytest.raises(ValueError, match=r"in 0\.\.0 \(this game has 1 board\), got 1$"):
+            make_game(name).episode_info(1)
 
 
-@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy"])
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
 def test_a_closed_game_says_so(name: str) -> None:
     # A closed Game Boy has no emulators: its step, reset, get_state, set_state and render were
     # "IndexError: list index out of range", and observe read the last frames; the other games played on.
@@ -442,7 +449,7 @@ def test_a_closed_game_says_so(name: str) -> None:
             call()
 
 
-@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy"])
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
 def test_episode_infos_of_no_board_has_the_keys_of_every_episode(name: str) -> None:
     # Every episode reports the same keys (the vector env sizes its figure rows by them), but the base
     # episode_infos of no board gave {"score"} alone (Snake's own override gave all three).
@@ -615,6 +622,10 @@ def test_a_game_reset_wraps_integer_seeds_of_64_bits_and_more_as_the_envs_do(nam
     for bad in ([2**64, 1.5], [2**64, True], [2**64, None]):  # a fraction, a bool or None among them is not
         with pytest.raises(ValueError, match="reset's seeds must be whole numbers"):
             game.reset([0, 1], bad)
+    # Wrapped, they keep their shape: one seed per board still, not a nested list or one bare seed.
+    for boards, bad, shape in (([0, 1], [[2**64, 5]], r"\(1, 2\)"), ([0], 2**64, r"\(\)")):
+        with pytest.raises(ValueError, match=r"one seed per board, got .* seeds of shape " + shape + "$"):
+            game.reset(boards, bad)
 
 
 def test_vec_env_seed_none_draws_one_and_a_fraction_is_refused() -> None:
