@@ -59,6 +59,7 @@ class Every(PeriodicCallback):
     (0, 256, 300, [512, 768, 1024]),  # the first rollout end at or past 300, 600, 900
     (0, 256, 256, [256, 512, 768, 1024]),  # exactly on each multiple
     (500, 256, 300, [756, 1012, 1268, 1524]),  # resumed at 500: 600, 900, 1200, 1500; not 800
+    (650, 100, 300, [950, 1250, 1550]),  # resumed at 650, past 600: nothing at its first rollout end
     (0, 100, 1000, [1000]),
 ])
 def test_a_periodic_callback_fires_at_the_first_rollout_end_past_each_multiple(start, rollout, every, fired):
