@@ -2448,12 +2448,14 @@ def test_a_stop_closes_the_progress_bar_before_saying_where_the_run_stopped(scri
     monkeypatch.setattr(VideoCallback, "fire", stop)
     run = tmp_path / "run"
     args = [a for a in TINY if a != "--no-progress"]
-    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "20000", "--video-every", "512",
+    # Stopped at 512, one rollout short of the run's end: still interrupted, not done.
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "768", "--video-every", "512",
                                    "--run-dir", str(run), *args]) == 0
     gc.collect()
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "step" in err.split("interrupted at step")[0]  # the bar was shown
     assert err.rstrip().splitlines()[-1].startswith("continue with: ")
+    assert "interrupted at step 512:" in err and "done:" not in out
 
 
 def test_the_model_file_played_is_the_checkpoint_given_else_model_zip_else_the_newest(tmp_path):
