@@ -202,5 +202,5 @@ def test_resolve_refuses_a_setting_it_does_not_know():
     ignored by --resume without a word, and written back into config.yaml."""
     cfg = load_config("snake")
     cfg["save_evry"] = 100
-    with pytest.raises(ValueError, match=r"unknown settings \['save_evry'\]"):
+    with pytest.raises(ValueError, match=r"^unknown settings \['save_evry'\]; known: \[.*'save_every'.*\]$"):
         resolve(cfg, cuda_available=False)
