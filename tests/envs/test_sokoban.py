@@ -580,6 +580,8 @@ def test_set_state_closes_the_wall_ring_on_its_own_copy_of_the_walls():
     ({"step": 121, "done": True}, "between 0 and 120 with max_steps 120 in a state that is done, got 121"),
     # Loaded, its next step paid the +10 of a solve and ended the episode, whatever that step did.
     ({"boxes": [[3, 3]], "player": [1, 1]}, "every box on a target but not done: placing the last box"),
+    ({"boxes": [[3, 3], [1, 2]], "targets": [[1, 2], [3, 3]], "player": [1, 1]},  # listed in another order
+     "every box on a target but not done"),
 ])
 def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error: str):
     # All were taken through bool(): "false" counted as done, a board still playing was deadlocked, and a
@@ -741,6 +743,7 @@ def test_the_solver_keeps_to_its_state_budget_and_solve_answers_none_past_it():
     ({"walls": [[1] * 6, [1, 0, 0, -1, 0, 1]] + [[1] * 6] * 4}, "state's walls must be rows of equal"),
     ({"walls": [[1] * 6, [1, 0, 0, 0, 1]] + [[1] * 6] * 4}, "state's walls must be rows of equal"),
     ({"walls": [0] * 6}, "state's walls must be rows of equal"),
+    ({"walls": [[]]}, "state's walls must be rows of equal"),  # 2-D but empty
 ])
 def test_the_solver_refuses_a_state_no_game_can_hold(change: dict, error: str):
     state = level("######",
