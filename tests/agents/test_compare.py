@@ -115,6 +115,9 @@ def test_report_files_plots_and_worst_decisions(compared):
         assert f"]({plot})" in md
     assert "| specialist-tiny (specialist) | 416K |" in md and "good-vl-7b" in md
     assert "| mean score ± std |" in md and "answers this run took from the cache included" in md
+    flat = " ".join(md.split())  # the notes as a reader gets them: what the rates are over, how to time
+    assert ("Both are over the answers that came (an unparseable one scores 0); failed requests are counted "
+            "apart." in flat and "compare speed on a run with --no-cache" in flat)
     worst = compared["report"]["worst_decisions"]
     for name in ("good-vl-7b", "junk-vl-2b"):
         rows = worst[name]
