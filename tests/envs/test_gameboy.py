@@ -652,6 +652,20 @@ def test_set_state_refuses_tracker_fields_that_contradict_each_other(game: Pokem
         game.set_state(0, state)
 
 
+def test_set_state_names_every_tracker_fact_its_emulator_disagrees_with(game: PokemonRed) -> None:
+    # Each fact is compared, the last (battle_type) too, and each one wrong is named, not just the first.
+    from envs.gameboy.core import unpack_bytes
+
+    fresh(game)
+    state = copy.deepcopy(game.get_state(1))
+    before = unpack_bytes(game.get_state(0)["emulator"])
+    state["tracker"]["facts"].update(levels=[9], battle_type=1)
+    with pytest.raises(ValueError, match=r"not its emulator's: levels \[9\] \(the emulator's RAM holds "
+                                         r"\[5\]\), battle_type 1 \(the emulator's RAM holds 0\)$"):
+        game.set_state(0, state)
+    assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
+
+
 @pytest.mark.parametrize("key, error", [
     ("best_events", r"state's tracker best_events 0 is below its facts' event_flags 1"),
     ("best_badges", r"state's tracker best_badges 0 is below its facts' badges 1"),

@@ -76,6 +76,16 @@ def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, messag
         envs.make_game(name, **kwargs)
 
 
+def test_level_damping_takes_both_ends_of_its_range() -> None:
+    # [0, 1]: 0 counts no level past the cap, 1 counts each in full; only values outside are refused.
+    for damping in (0.0, 1.0):
+        game = envs.make_game("pokemon_red", num_envs=1, level_damping=damping, **POKEMON)
+        try:
+            assert game.level_damping == damping
+        finally:
+            game.close()
+
+
 def test_the_largest_64_bit_count_is_taken() -> None:
     # 2**63 is refused (the int64 arrays cannot hold it); 2**63 - 1, which they can, is not.
     game = envs.make_game("rotation", num_envs=1, max_steps=2**63 - 1)
