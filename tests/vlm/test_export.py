@@ -243,12 +243,15 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
     # Named formats cannot be written without records; nor does the default need the trl format's package.
     assert export(str(run), "--out", str(tmp_path / "x"), "--tasks-per-state", "0", "--formats", "verl,trl",
                   "--no-progress") == 2
-    assert "--tasks-per-state 0 draws none" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert ("--formats verl,trl: trainer formats hold task records, and --tasks-per-state 0 draws none; drop "
+            "--formats (or raise --tasks-per-state)") in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
     # Nor a curriculum mix: it was accepted, written to meta.json and used for nothing.
     assert export(str(run), "--out", str(tmp_path / "m"), "--tasks-per-state", "0", "--mix", "perception=1",
                   "--no-progress") == 2
     err = capsys.readouterr().err
-    assert "--mix perception=1:" in err and "--tasks-per-state 0 draws none" in err
+    assert ("--mix perception=1: the mix orders task records in the curriculum, and --tasks-per-state 0 "
+            "draws none; drop --mix (or raise --tasks-per-state)") in err
     assert not (tmp_path / "m").exists()
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "datasets" else spec(name))
@@ -1294,7 +1297,8 @@ def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
     ({"images": []}, "a task needs at least one image"),
     ({"question": ""}, "question must be a non-empty string"),
     # Trainers read it as an image placeholder: the formats refused it only after all the play, a traceback
-    ({"question": "Is <image> a wall?"}, "question must not contain '<image>'"),
+    ({"question": "Is <image> a wall?"},
+     "question must not contain '<image>', which trainers read as an image placeholder"),
     # LLaMA-Factory counts the reply's <image> tags too: its SFT data then failed at training time
     ({"analysis": "The <image> shows a wall."}, "analysis must not contain '<image>'"),
     ({"answer": "<image>"}, "answer must not contain '<image>'"),
@@ -1317,6 +1321,11 @@ def test_a_task_modules_bad_draft_is_named(change, message):
     assert _check_draft(draft, "here") is draft
     blank = TaskDraft(**{**good, "answer": ""})
     assert _check_draft(blank, "here") is blank  # an empty answer string is allowed
+    # Only the exact token is a placeholder (the trainers match it case-sensitively): text about the image
+    # is fine.
+    worded = TaskDraft(**{**good, "question": "In this image, where is the head?",
+                          "analysis": "<IMAGE> <img>"})
+    assert _check_draft(worded, "here") is worded
     with pytest.raises(ExportError, match=re.escape("here ('head'): ") + ".*" + re.escape(message)):
         _check_draft(TaskDraft(**{**good, **change}), "here")
     with pytest.raises(ExportError, match="make_tasks must return TaskDraft objects, got dict"):
