@@ -1468,3 +1468,6 @@ def test_a_task_image_may_be_rgb_rgba_or_gray_and_the_refusal_names_all_three():
     message = "here: images must be uint8 arrays (H, W, 3), (H, W, 4) or (H, W), got ndarray uint8 (4, 5, 2)"
     with pytest.raises(ValueError, match=re.escape(message)):
         check_image(np.zeros((4, 5, 2), dtype=np.uint8), "here")
+    for shape in ((0, 5, 3), (4, 0), (4, 5, 1), (4, 5, 3, 1), (5,)):  # empty, one channel, or not 2-D
+        with pytest.raises(ValueError, match=re.escape(f"got ndarray uint8 {shape}")):
+            check_image(np.zeros(shape, dtype=np.uint8), "here")
