@@ -189,7 +189,9 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "n=7B"],
      "--vlm-params names model 'n', which no --vlm plays"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--price-per-1k-tokens", "n=0.5"],
-     "no --vlm is given"),
+     "--price-per-1k-tokens is for the --vlm models, and no --vlm is given: drop it or add a --vlm"),
+    (["--env", "snake", "--specialist", "SPECIALIST", "--vlm-params", "n=7B"],
+     "--vlm-params is for the --vlm models, and no --vlm is given: drop it or add a --vlm"),
     # A price for every VLM (no MODEL=) with no --vlm was accepted and ignored.
     (["--env", "snake", "--specialist", "SPECIALIST", "--price-per-1k-tokens", "0.0025,0.01"],
      "--price-per-1k-tokens is for the --vlm models, and no --vlm is given: drop it or add a --vlm"),
