@@ -75,6 +75,7 @@ def test_help_names_every_bound_the_options_enforce(scripts, capsys):
     for bound in ("(default 4, at most 64)", "(default 4096, at most 1,048,576)",
                   "(default: one per core, at most 256)", "(default 3, at least 0.1)"):
         assert bound in text
+    assert scripts.benchmark.measure_seconds("0.1") == 0.1  # "at least": the bound itself is taken
 
 
 def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeypatch):
