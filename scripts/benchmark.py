@@ -9,7 +9,7 @@ vec_env_sps   the same through the worker VecEnv (W workers), random actions
 vec_env_sps_in_process  the same VecEnv with no workers (W=0): the cost of SB3's VecEnv contract alone
               (one info dict per board, the ended ones' terminal observations, the observation copy)
 train_sps     this project's default pipeline (PPO + batched env + device buffer), --policy
-sb3_train_sps the stock pipeline (gymnasium Env, make_vec_env + SubprocVecEnv, SB3 RolloutBuffer)
+sb3_train_sps the stock pipeline (gymnasium Env, make_vec_env's DummyVecEnv, SB3 RolloutBuffer)
 train_speedup train_sps / sb3_train_sps
 mfu, mfu_10m  FLOPs per env step (FlopCounterMode) × training SPS / peak matmul FLOP/s (peak_flops,
               the best of one measurement before and one after the training figures)
