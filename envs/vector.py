@@ -329,8 +329,6 @@ class GameVecEnv(VecEnv):
         its result after a restart, or raise."""
         if status in ("died", "hung"):
             return self._worker_died(w, cmd, data, retry, hung_s=payload)
-        if status == "attribute_error":  # as in process, so has_attr answers False
-            raise AttributeError(f"worker {w} failed on {cmd!r}:\n{payload}")
         _raise(f"worker {w} failed on {cmd!r}", status, payload)
 
     def _worker_died(self, w: int, cmd: str, data: Any, retry: bool, hung_s: float | None = None) -> Any:

@@ -187,9 +187,7 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
             return
         try:  # the reply names the call it answers: the parent skips one to a call it gave up on
             conn.send((call, "ok", boards.handle(cmd, data)))
-        except AttributeError:  # the parent raises it as one: VecEnv.has_attr relies on that
-            conn.send((call, "attribute_error", traceback.format_exc()))
-        except Exception as e:
+        except Exception as e:  # an AttributeError too: raised as itself, VecEnv.has_attr relies on that
             conn.send((call, *_error_reply(e)))
 
 

@@ -138,8 +138,13 @@ def test_missing_attribute_is_an_attribute_error(workers: int) -> None:
     try:
         assert v.has_attr("size")
         assert not v.has_attr("action_masks")
-        with pytest.raises(AttributeError):
+        # Raised as itself, as in process, with the worker's traceback as its cause as any other error: it
+        # came with that traceback pasted into its message.
+        with pytest.raises(AttributeError) as caught:
             v.env_method("no_such_method")
+        assert str(caught.value) == "'Snake' object has no attribute 'no_such_method'"
+        if workers:
+            assert "Traceback" in str(caught.value.__cause__)
         assert v.get_attr("size") == [10, 10]  # the worker goes on serving
     finally:
         v.close()
