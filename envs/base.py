@@ -310,7 +310,9 @@ class Game(ABC):
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads
-        every ended episode this way; a game with many short episodes overrides it with array ops)."""
+        every ended episode this way; a game with many short episodes overrides it with array ops, starting
+        with ``_check_open`` as this does)."""
+        self._check_open("episode_infos")
         rows = [self.episode_info(int(i)) for i in indices]
         keys = rows[0] if rows else self.episode_info(0)  # of no board too: every episode has the same keys
         return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in keys}

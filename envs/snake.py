@@ -287,6 +287,7 @@ class Snake(Game):
         return {k: float(v[0]) for k, v in self.episode_infos(np.array([i])).items()}
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_open("episode_infos")  # a closed game gave figures here, where episode_info refused
         length = self._length[indices]
         return {"score": self._score[indices].astype(np.float64), "snake_length": length.astype(np.float64),
                 "won": (length == self.size * self.size).astype(np.float64)}

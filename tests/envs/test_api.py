@@ -448,7 +448,8 @@ def test_a_closed_game_says_so(name: str) -> None:
              "reset": lambda: game.reset(np.arange(2), np.arange(2, dtype=np.uint64)),
              "get_state": lambda: game.get_state(0), "set_state": lambda: game.set_state(0, state),
              "render": lambda: game.render(0), "observe": lambda: game.observe(game.new_obs_buffer()),
-             "episode_info": lambda: game.episode_info(0)}
+             "episode_info": lambda: game.episode_info(0),
+             "episode_infos": lambda: game.episode_infos(np.arange(2))}  # Snake's own gave figures
     for what, call in calls.items():
         with pytest.raises(ClosedEnvironmentError, match=f"^{what} on a closed {name} game; make a new one$"):
             call()
