@@ -813,15 +813,14 @@ def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_pa
     """Refuse a ``MODEL=`` price or parameter count that names no ``--vlm`` model: it would be silently
     ignored (a typo leaves the report with "no price" or the count read from the name)."""
     models = sorted({p.name for p in players})
-    given = f"the --vlm models are {', '.join(models)}" if models else "no --vlm is given"
     for flag, keys in (("--price-per-1k-tokens", prices), ("--vlm-params", vlm_params)):
         if keys and not models:  # a price for every VLM too (no MODEL=): with none, it would do nothing
             raise CompareError(f"{flag} is for the --vlm models, and no --vlm is given: drop it or add a "
                                "--vlm")
         unknown = [k for k in keys if k != "*" and k not in models]
         if unknown:
-            raise CompareError(f"{flag} names model {unknown[0]!r}, which no --vlm plays ({given}); write "
-                               "MODEL exactly as in --vlm MODEL@URL")
+            raise CompareError(f"{flag} names model {unknown[0]!r}, which no --vlm plays (the --vlm models "
+                               f"are {', '.join(models)}); write MODEL exactly as in --vlm MODEL@URL")
 
 
 def player_labels(players: list[VLMPlayer]) -> list[str]:
