@@ -561,16 +561,21 @@ def is_asymmetric(cubes: Any, colors: Any) -> bool:
 
 
 def shape_arrays(shape: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """A shape's cubes as (n, 3) int64 and colours as (n, 3) uint8, each read as rows of three whole numbers
-    (colours 0..255), else a ValueError naming the key: NumPy took a flat list three at a time, cut a cube
-    at 0.5 to 0 (set_state loaded, render_view drew another shape) and raised its own errors for None, a
-    string or a row of two."""
+    """A shape's cubes as (n, 3) int64, shifted to start at the origin, and colours as (n, 3) uint8, each
+    read as rows of three whole numbers (colours 0..255), else a ValueError naming the key: NumPy took a flat
+    list three at a time, cut a cube at 0.5 to 0 (set_state loaded, render_view drew another shape) and
+    raised its own errors for None, a string or a row of two."""
     check_state_keys("rotation", shape, ("cubes", "colors"))
     cells = state_cells("state's cubes", shape["cubes"], 3)
-    for k, cell in enumerate(cells):  # so that render_view's shift to the origin fits int64
+    for k, cell in enumerate(cells):  # so that the shift to the origin fits int64
         if max(map(abs, cell)) >= 2**62:
             raise ValueError(f"state's cubes[{k}] {cell}: every coordinate must be below 2**62 in size")
     cubes = np.array(cells, dtype=np.int64).reshape(-1, 3)
+    # Where the object lies does not change its views, but render_view's kernel centres it on a float
+    # centroid: far out (1e12) it drew cubes misplaced, at 2**60 it divided by zero. From the origin, as the
+    # game keeps its objects.
+    if len(cubes):
+        cubes -= cubes.min(axis=0)
     rgb_rows = state_cells("state's colors", shape["colors"], 3)
     if any(not 0 <= v <= 255 for row in rgb_rows for v in row):
         raise ValueError(f"state's colors {rgb_rows} must be RGB triples of 0..255")
@@ -584,10 +589,6 @@ def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndar
     cubes, colors = shape_arrays(shape)
     if len(cubes) == 0 or len(cubes) != len(colors):
         raise ValueError("render_view needs one colour per cube and at least one cube")
-    # Where the object lies does not change its views, but the kernel centres it on a float centroid: far
-    # out (1e12) it drew cubes misplaced, at 2**60 it divided by zero. Drawn from the origin, as the game
-    # keeps its objects.
-    cubes -= cubes.min(axis=0)
     if np.ndim(rotation) == 0:  # an index: int() cut 1.5 to 1 (another orientation)
         idx = whole("rotation index", np.asarray(rotation).item(), 0, 23)
     else:
@@ -773,7 +774,7 @@ class Rotation(Game):
             raise ValueError(f"state is done but neither solved nor at its step limit (step {steps} of "
                              f"max_steps {max_steps}): unsolved, an episode ends only at that limit")
         self._ncubes[i] = n
-        self._cubes[i, :n] = cubes - cubes.min(axis=0)
+        self._cubes[i, :n] = cubes
         self._colors[i, :n] = colors
         self._rot[i], self._target[i] = r, t
         self._turns[i] = turns
