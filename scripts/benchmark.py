@@ -9,8 +9,11 @@ vec_env_sps   the same through the worker VecEnv (W workers), random actions
 vec_env_sps_in_process  the same VecEnv with no workers (W=0): the cost of SB3's VecEnv contract alone
               (one info dict per board, the ended ones' terminal observations, the observation copy)
 train_sps     this project's default pipeline (PPO + batched env + device buffer), --policy
-sb3_train_sps the stock pipeline (gymnasium Env, make_vec_env's DummyVecEnv, SB3 RolloutBuffer)
+sb3_train_sps the stock pipeline the speed target is set against (gymnasium Env, make_vec_env with
+              SubprocVecEnv, SB3 RolloutBuffer and Adam)
 train_speedup train_sps / sb3_train_sps
+sb3_dummy_train_sps, train_speedup_dummy   the same with make_vec_env's default DummyVecEnv, the faster
+              stock choice for a game this cheap
 mfu, mfu_10m  FLOPs per env step (FlopCounterMode) × training SPS / peak matmul FLOP/s (peak_flops,
               the best of one measurement before and one after the training figures)
 games         raw core steps/s of every other game (one core)
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from agents.config import load_config
-    from agents.throughput import ours, peak_flops, stock, train_report, vec_env_sps
+    from agents.throughput import ours, peak_flops, stock, stock_dummy, train_report, vec_env_sps
     from envs import GAMES
     from envs.bench import game_sps
 
@@ -134,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     say(f"training, ours ({policy}) ...")
     same = ("snake", policy, num_envs, ppo, args.device, args.rollouts)
     mine = train_report(ours, *same)
-    say(f"training, stock SB3 ({policy}) ...")
+    say(f"training, stock SB3 with SubprocVecEnv ({policy}) ...")
     theirs = train_report(stock, *same)
+    say(f"training, stock SB3 with DummyVecEnv ({policy}) ...")
+    dummy = train_report(stock_dummy, *same)
     big = mine
     if policy != "10m":
         say("training, ours (10m) ...")
@@ -146,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     say("peak matmul, again ...")
     out["peak_flops"] = peak = max(peak_before, peak_flops(args.device, seconds=seconds))
     out.update(train_sps=mine["sps"], sb3_train_sps=theirs["sps"], train_speedup=mine["sps"] / theirs["sps"],
+               sb3_dummy_train_sps=dummy["sps"], train_speedup_dummy=mine["sps"] / dummy["sps"],
                mfu=mine["flops_per_step"] * mine["sps"] / peak, flops_per_step=mine["flops_per_step"],
                parameters=int(mine["parameters"]), mfu_10m=big["flops_per_step"] * big["sps"] / peak,
                train_sps_10m=big["sps"], parameters_10m=int(big["parameters"]))
@@ -179,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         ("vec_env_sps (in process)", f"{out['vec_env_sps_in_process']:,.0f}  "
          f"({out['vec_env_sps_in_process'] / out['env_sps']:.0%} of env_sps)"),
         (f"train_sps (ours, {policy})", f"{out['train_sps']:,.0f}"),
-        (f"sb3_train_sps (stock, {policy})", f"{out['sb3_train_sps']:,.0f}"),
+        (f"sb3_train_sps (stock, SubprocVecEnv, {policy})", f"{out['sb3_train_sps']:,.0f}"),
         ("train_speedup", f"{out['train_speedup']:.2f}×"),
+        (f"sb3_dummy_train_sps (stock, DummyVecEnv, {policy})", f"{out['sb3_dummy_train_sps']:,.0f}"),
+        ("train_speedup_dummy", f"{out['train_speedup_dummy']:.2f}×"),
         (f"mfu ({policy}, {out['parameters']:,} params)", f"{out['mfu']:.3f}"),
         (f"mfu_10m ({out['parameters_10m']:,} params, {out['train_sps_10m']:,.0f} sps)",
          f"{out['mfu_10m']:.3f}"),

@@ -167,11 +167,11 @@ def test_train_report_returns_the_per_step_flops_of_the_rollouts_asked(
     assert timed == [(model, 3)] and built == [("snake", "small", 3, ppo, "cpu")] and venv.closed
 
 
-def test_the_stock_pipeline_trains_the_same_network_with_the_same_ppo() -> None:
+def test_the_stock_pipelines_train_the_same_network_with_the_same_ppo() -> None:
     # train_speedup compares two pipelines: the stock one with another net or SB3's default hyperparameters
     # (n_steps 2048, 10 epochs of batch 64) would time other work.
     from stable_baselines3.common.buffers import RolloutBuffer
-    from stable_baselines3.common.vec_env import DummyVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     from agents.buffers import DeviceRolloutBuffer
 
@@ -181,16 +181,20 @@ def test_the_stock_pipeline_trains_the_same_network_with_the_same_ppo() -> None:
     try:
         theirs, their_env = throughput.stock("snake", "small", 2, ppo, "cpu")
         their_env.close()
+        dummy, dummy_env = throughput.stock_dummy("snake", "small", 2, ppo, "cpu")
+        dummy_env.close()
     finally:
         my_env.close()
-    # make_vec_env's default, the faster stock choice for a cheap game: 64 SubprocVecEnv processes (the
-    # peer before) stepped Snake ~10x slower on 2 cores, which inflated train_speedup.
-    assert type(their_env) is DummyVecEnv and their_env.num_envs == 2
-    assert type(theirs.rollout_buffer) is RolloutBuffer
+    # The peer the speed target names (one process per board), and make_vec_env's default, the faster
+    # stock choice for a cheap game (64 SubprocVecEnv processes stepped Snake ~10x slower on 2 cores).
+    assert type(their_env) is SubprocVecEnv and their_env.num_envs == 2
+    assert type(dummy_env) is DummyVecEnv and dummy_env.num_envs == 2
+    assert type(theirs.rollout_buffer) is type(dummy.rollout_buffer) is RolloutBuffer
     assert isinstance(mine.rollout_buffer, DeviceRolloutBuffer)
-    assert str(theirs.policy) == str(mine.policy)  # the same layers, the small preset's widths
-    assert [p.shape for p in theirs.policy.parameters()] == [p.shape for p in mine.policy.parameters()]
-    for model in (mine, theirs):
+    for model in (theirs, dummy):
+        assert str(model.policy) == str(mine.policy)  # the same layers, the small preset's widths
+        assert [p.shape for p in model.policy.parameters()] == [p.shape for p in mine.policy.parameters()]
+    for model in (mine, theirs, dummy):
         assert (model.n_steps, model.batch_size, model.n_epochs, model.gamma, model.gae_lambda,
                 model.ent_coef, model.vf_coef, model.max_grad_norm, model.seed) == (
                     8, 16, 3, 0.9, 0.8, 0.02, 0.4, 0.7, 0)

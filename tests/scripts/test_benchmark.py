@@ -17,7 +17,8 @@ def test_benchmark_json_has_every_figure(scripts, capsys, tmp_path, monkeypatch)
     assert not list(tmp_path.glob("SB3-*"))  # no empty log folder left per training figure
     out = json.loads(capsys.readouterr().out)
     for key in ("env_sps", "vec_env_sps", "vec_env_sps_in_process", "train_sps", "sb3_train_sps",
-                "train_speedup", "mfu", "mfu_10m", "peak_flops"):
+                "train_speedup", "sb3_dummy_train_sps", "train_speedup_dummy", "mfu", "mfu_10m",
+                "peak_flops"):
         assert out[key] > 0, key
     assert 8.5e6 <= out["parameters_10m"] <= 11.5e6  # the 10m preset is 10M ± 15%
     assert {"rotation", "snake_duel", "sokoban"} <= set(out["games"])
@@ -95,7 +96,7 @@ def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeyp
     assert scripts.benchmark.main(["--quick", "--json", "--workers", "2", "--rollouts", "3"]) == 0
     capsys.readouterr()
     assert ("ours", "10m", 3) in timed  # mfu_10m's: it timed one whatever --rollouts said
-    assert {r for *_, r in timed} == {3} and len(timed) == 3
+    assert {r for *_, r in timed} == {3} and len(timed) == 4  # ours, the two stock peers, 10m
 
 
 def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, monkeypatch):
@@ -115,24 +116,27 @@ def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, 
             return (*c[:2], *c[3:5], c[5]["n_steps"], *c[6:])
         return c
 
-    assert [brief(c) for c in calls[:8]] == [
+    assert [brief(c) for c in calls[:9]] == [
         ("peak", "cpu", 3.0), ("game", "snake", 3.0, 4096), ("vec", "snake", 4096, 3, 3.0),
         ("vec", "snake", 4096, 0, 3.0), ("train", "ours", "tiny", 64, n_steps, "cpu", 2),
-        ("train", "stock", "tiny", 64, n_steps, "cpu", 2), ("train", "ours", "10m", 64, 32, "cpu", 2),
+        ("train", "stock", "tiny", 64, n_steps, "cpu", 2),
+        ("train", "stock_dummy", "tiny", 64, n_steps, "cpu", 2), ("train", "ours", "10m", 64, 32, "cpu", 2),
         ("peak", "cpu", 3.0)]
-    others = {c[1]: c[3] for c in calls[8:]}
+    others = {c[1]: c[3] for c in calls[9:]}
     assert {k: others[k] for k in ("rotation", "snake_duel", "sokoban")} == dict.fromkeys(
         ("rotation", "snake_duel", "sokoban"), 1024)
     table = capsys.readouterr().out
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in table.splitlines())
-    assert {name: rows[name] for name in list(rows)[:9]} == {
+    assert {name: rows[name] for name in list(rows)[:11]} == {
         "peak matmul": "3.0 GFLOP/s",  # the better of the two
         "env_sps (Snake core, 1 core)": "1,000",
         "vec_env_sps (3 workers)": "1,500  (50% of env_sps × workers)",
         "vec_env_sps (in process)": "500  (50% of env_sps)",
         "train_sps (ours, tiny)": "400",
-        "sb3_train_sps (stock, tiny)": "100",
+        "sb3_train_sps (stock, SubprocVecEnv, tiny)": "100",
         "train_speedup": "4.00×",
+        "sb3_dummy_train_sps (stock, DummyVecEnv, tiny)": "200",
+        "train_speedup_dummy": "2.00×",
         "mfu (tiny, 100,000 params)": "0.133",
         "mfu_10m (10,000,000 params, 50 sps)": "0.050"}
     assert rows["rotation core"] == "10 steps/s"
@@ -217,7 +221,8 @@ def _fake_figures(monkeypatch, calls):
 
     def train_report(pipeline, env, preset, num_envs, ppo, device, rollouts=0):
         calls.append(("train", pipeline.__name__, env, preset, num_envs, ppo, device, rollouts))
-        sps = {("ours", "10m"): 50.0, ("stock", "tiny"): 100.0, ("stock", "10m"): 25.0}.get(
+        sps = {("ours", "10m"): 50.0, ("stock", "tiny"): 100.0, ("stock", "10m"): 25.0,
+               ("stock_dummy", "tiny"): 200.0, ("stock_dummy", "10m"): 40.0}.get(
             (pipeline.__name__, preset), 400.0)
         return {"sps": sps, "flops_per_step": 3e6 if preset == "10m" else 1e6,
                 "parameters": 1e7 if preset == "10m" else 1e5}
@@ -249,7 +254,8 @@ def test_a_cuda_run_takes_every_figure_on_its_device_with_the_cuda_policy(script
     ppo = dict(load_config("snake")["ppo"])
     assert calls == [("peak", "cuda:1", 0.5), ("game", "snake", 0.5, 512, {}), ("vec", "snake", 512, 2, 0.5),
                      ("vec", "snake", 512, 0, 0.5), ("train", "ours", "snake", "10m", 64, ppo, "cuda:1", 1),
-                     ("train", "stock", "snake", "10m", 64, ppo, "cuda:1", 1), ("peak", "cuda:1", 0.5),
+                     ("train", "stock", "snake", "10m", 64, ppo, "cuda:1", 1),
+                     ("train", "stock_dummy", "snake", "10m", 64, ppo, "cuda:1", 1), ("peak", "cuda:1", 0.5),
                      ("game", "rotation", 0.5, 512, {}), ("game", "snake_duel", 0.5, 512, {}),
                      ("game", "sokoban", 0.5, 512, {}),
                      ("game", "pokemon_red", 0.5, 4, {"rom": TEST_CARTRIDGE})]
@@ -258,7 +264,8 @@ def test_a_cuda_run_takes_every_figure_on_its_device_with_the_cuda_policy(script
         "device": "cuda:1", "policy": "10m", "torch_threads": torch.get_num_threads(), "quick": False,
         "env_sps": 1000.0, "vec_env_workers": 2, "vec_env_sps": 1500.0, "vec_env_efficiency": 0.75,
         "vec_env_sps_in_process": 500.0, "peak_flops": 3e9,
-        "train_sps": 50.0, "sb3_train_sps": 25.0, "train_speedup": 2.0,
+        "train_sps": 50.0, "sb3_train_sps": 25.0, "train_speedup": 2.0, "sb3_dummy_train_sps": 40.0,
+        "train_speedup_dummy": 1.25,
         "mfu": pytest.approx(3e6 * 50 / 3e9), "flops_per_step": 3e6, "parameters": 10_000_000,
         "mfu_10m": pytest.approx(3e6 * 50 / 3e9), "train_sps_10m": 50.0, "parameters_10m": 10_000_000,
         "games": {"rotation": 10.0, "snake_duel": 10.0, "sokoban": 10.0,
@@ -294,4 +301,5 @@ def test_mfu_10m_of_a_cuda_run_with_a_smaller_policy_is_timed_on_that_device(scr
     assert benchmark.main(argv) == 0
     capsys.readouterr()
     trained = [(c[1], c[3], c[6]) for c in calls if c[0] == "train"]
-    assert trained == [("ours", "tiny", "cuda"), ("stock", "tiny", "cuda"), ("ours", "10m", "cuda")]
+    assert trained == [("ours", "tiny", "cuda"), ("stock", "tiny", "cuda"), ("stock_dummy", "tiny", "cuda"),
+                       ("ours", "10m", "cuda")]
