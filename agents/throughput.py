@@ -67,18 +67,41 @@ def flops_per_env_step(model: Any, batch: int = 256) -> dict[str, float]:
     return {"forward": forward, "train": update, "per_step": forward + model.n_epochs * update}
 
 
-def measure_train_sps(model: Any, rollouts: int = 2) -> float:
-    """Env steps/s of ``model.learn`` (rollouts + updates), after one warm-up rollout."""
+def measure_train_sps(model: Any, rollouts: int = 2) -> dict[str, float]:
+    """Env steps/s of ``model.learn`` (rollouts + updates), after one warm-up rollout, and the seconds one
+    timed PPO iteration spent collecting its rollout and updating (the rest is SB3's bookkeeping): where a
+    pipeline's time goes, which bounds how much a faster env or buffer can gain over the same network."""
     per_rollout = model.n_steps * model.n_envs
+    device = str(model.device)
     # A logger that writes nothing: SB3's default makes an empty /tmp/SB3-<time> folder on every learn().
     model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(per_rollout)
-    sync(str(model.device))
-    start = model.num_timesteps
-    t = time.perf_counter()
-    model.learn(per_rollout * rollouts, reset_num_timesteps=False)
-    sync(str(model.device))
-    return (model.num_timesteps - start) / (time.perf_counter() - t)
+    spent = {"rollout_s": 0.0, "update_s": 0.0}
+
+    def timed(name: str, method: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            sync(device)
+            t = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                sync(device)
+                spent[name] += time.perf_counter() - t
+        return run
+
+    # learn() calls both through the instance, so these attributes shadow the methods for the timed part.
+    model.collect_rollouts = timed("rollout_s", model.collect_rollouts)
+    model.train = timed("update_s", model.train)
+    try:
+        sync(device)
+        start = model.num_timesteps
+        t = time.perf_counter()
+        model.learn(per_rollout * rollouts, reset_num_timesteps=False)
+        sync(device)
+        sps = (model.num_timesteps - start) / (time.perf_counter() - t)
+    finally:
+        del model.collect_rollouts, model.train
+    return {"sps": sps, **{name: seconds / rollouts for name, seconds in spent.items()}}
 
 
 def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str) -> tuple[PPO, Any]:
@@ -115,16 +138,16 @@ def _stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: st
 
 def train_report(pipeline: Any, env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
                  rollouts: int = 2) -> dict[str, float]:
-    """Training steps/s, FLOPs per env step and parameter count of ``pipeline`` (``ours``, ``stock`` or
-    ``stock_dummy``)."""
+    """Training steps/s, seconds per iteration in rollout and update, FLOPs per env step and parameter count
+    of ``pipeline`` (``ours``, ``stock`` or ``stock_dummy``)."""
     model, venv = pipeline(env, preset, num_envs, ppo, device)
     try:
-        sps = measure_train_sps(model, rollouts)
+        report = measure_train_sps(model, rollouts)
         flops = flops_per_env_step(model)
         params = count_params(model.policy)
     finally:
         venv.close()
-    return {"sps": sps, "flops_per_step": flops["per_step"], "parameters": float(params)}
+    return {**report, "flops_per_step": flops["per_step"], "parameters": float(params)}
 
 
 def vec_env_sps(env: str, num_envs: int, num_workers: int, seconds: float = 3.0, **game_kwargs: Any) -> float:

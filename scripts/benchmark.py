@@ -14,6 +14,9 @@ sb3_train_sps the stock pipeline the speed target is set against (gymnasium Env,
 train_speedup train_sps / sb3_train_sps
 sb3_dummy_train_sps, train_speedup_dummy   the same with make_vec_env's default DummyVecEnv, the faster
               stock choice for a game this cheap
+rollout_s, update_s (sb3_*, sb3_dummy_*)   seconds one PPO iteration of each pipeline spent collecting its
+              rollout and updating the network: both pipelines train the same network, so its update
+              bounds the speed-up a faster env and buffer can give
 mfu, mfu_10m  FLOPs per env step (FlopCounterMode) × training SPS / peak matmul FLOP/s (peak_flops,
               the best of one measurement before and one after the training figures)
 games         raw core steps/s of every other game (one core)
@@ -152,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     out["peak_flops"] = peak = max(peak_before, peak_flops(args.device, seconds=seconds))
     out.update(train_sps=mine["sps"], sb3_train_sps=theirs["sps"], train_speedup=mine["sps"] / theirs["sps"],
                sb3_dummy_train_sps=dummy["sps"], train_speedup_dummy=mine["sps"] / dummy["sps"],
+               **{f"{prefix}{part}": report[part] for prefix, report in (("", mine), ("sb3_", theirs),
+                                                                        ("sb3_dummy_", dummy))
+                  for part in ("rollout_s", "update_s")},
                mfu=mine["flops_per_step"] * mine["sps"] / peak, flops_per_step=mine["flops_per_step"],
                parameters=int(mine["parameters"]), mfu_10m=big["flops_per_step"] * big["sps"] / peak,
                train_sps_10m=big["sps"], parameters_10m=int(big["parameters"]))
@@ -189,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         ("train_speedup", f"{out['train_speedup']:.2f}×"),
         (f"sb3_dummy_train_sps (stock, DummyVecEnv, {policy})", f"{out['sb3_dummy_train_sps']:,.0f}"),
         ("train_speedup_dummy", f"{out['train_speedup_dummy']:.2f}×"),
+        ("PPO iteration, rollout + update", ", ".join(
+            f"{name} {out[prefix + 'rollout_s']:.2f} + {out[prefix + 'update_s']:.2f} s" for name, prefix in (
+                ("ours", ""), ("SubprocVecEnv", "sb3_"), ("DummyVecEnv", "sb3_dummy_")))),
         (f"mfu ({policy}, {out['parameters']:,} params)", f"{out['mfu']:.3f}"),
         (f"mfu_10m ({out['parameters_10m']:,} params, {out['train_sps_10m']:,.0f} sps)",
          f"{out['mfu_10m']:.3f}"),

@@ -71,8 +71,11 @@ def test_training_sps_and_flops_per_env_step(clock: Clock) -> None:
     model, venv = throughput.ours("snake", "tiny", 2, ppo, "cpu")
     try:
         _slow_steps(venv, clock)
-        assert throughput.measure_train_sps(model, rollouts=2) == 2.0  # the warm-up rollout left out
+        # The warm-up rollout left out; each timed one's 4 steps took 4 s, its update no virtual time.
+        report = throughput.measure_train_sps(model, rollouts=2)
+        assert report == {"sps": 2.0, "rollout_s": 4.0, "update_s": 0.0}
         assert model.num_timesteps == 3 * 4 * 2
+        assert "train" not in vars(model) and "collect_rollouts" not in vars(model)  # the timers removed
         small = throughput.flops_per_env_step(model, batch=4)
         large = throughput.flops_per_env_step(model, batch=8)
     finally:
@@ -157,13 +160,13 @@ def test_train_report_returns_the_per_step_flops_of_the_rollouts_asked(
         built.append(args)
         return model, venv
 
-    monkeypatch.setattr(throughput, "measure_train_sps",
-                        lambda m, rollouts=2: timed.append((m, rollouts)) or 5.0)
+    monkeypatch.setattr(throughput, "measure_train_sps", lambda m, rollouts=2: timed.append((m, rollouts))
+                        or {"sps": 5.0, "rollout_s": 1.0, "update_s": 2.0})
     monkeypatch.setattr(throughput, "flops_per_env_step",
                         lambda m, batch=256: {"forward": 1.0, "train": 2.0, "per_step": 7.0})
     ppo = {"n_steps": 4}
     report = throughput.train_report(pipeline, "snake", "small", 3, ppo, "cpu", rollouts=3)
-    assert report == {"sps": 5.0, "flops_per_step": 7.0, "parameters": 8.0}
+    assert report == {"sps": 5.0, "rollout_s": 1.0, "update_s": 2.0, "flops_per_step": 7.0, "parameters": 8.0}
     assert timed == [(model, 3)] and built == [("snake", "small", 3, ppo, "cpu")] and venv.closed
 
 
@@ -216,10 +219,19 @@ def test_training_sps_on_a_gpu_waits_for_the_device_before_and_after_the_timed_r
         def set_logger(self, logger: Any) -> None:
             pass
 
+        def collect_rollouts(self) -> None:
+            clock.advance(0.5)  # the host's part
+            queued.append(0.25)  # and device work it leaves queued
+
+        def train(self) -> None:
+            clock.advance(1.0)
+            queued.append(0.5)
+
         def learn(self, total: int, reset_num_timesteps: bool = True) -> None:
-            self.num_timesteps += total
-            clock.advance(1.0)  # the host's part
-            queued.append(1.0)  # and a second of device work it leaves queued
+            for _ in range(total // (self.n_steps * self.n_envs)):
+                self.collect_rollouts()
+                self.num_timesteps += self.n_steps * self.n_envs
+                self.train()
 
     def synchronize() -> None:
         clock.advance(sum(queued))
@@ -227,4 +239,7 @@ def test_training_sps_on_a_gpu_waits_for_the_device_before_and_after_the_timed_r
 
     Model.device = device
     monkeypatch.setattr(backend, "synchronize", synchronize)
-    assert throughput.measure_train_sps(Model(), rollouts=2) == 12 / 2.0  # 2 x 6 steps in 1 s + 1 s queued
+    # 2 x 6 steps, each iteration 0.75 s of rollout and 1.5 s of update, the device's share included; the
+    # warm-up's queued work is waited for before the clock starts.
+    assert throughput.measure_train_sps(Model(), rollouts=2) == {"sps": 12 / 4.5, "rollout_s": 0.75,
+                                                                 "update_s": 1.5}

@@ -87,7 +87,7 @@ def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeyp
 
     def report(pipeline, env, preset, num_envs, ppo, device, rollouts=2):  # the timing itself is not tested
         timed.append((pipeline.__name__, preset, rollouts))
-        return {"sps": 100.0, "flops_per_step": 1e6, "parameters": 1e7}
+        return {"sps": 100.0, "rollout_s": 1.0, "update_s": 2.0, "flops_per_step": 1e6, "parameters": 1e7}
 
     monkeypatch.setattr(agents.throughput, "train_report", report)
     for module, name in ((agents.throughput, "peak_flops"), (agents.throughput, "vec_env_sps"),
@@ -127,7 +127,7 @@ def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, 
         ("rotation", "snake_duel", "sokoban"), 1024)
     table = capsys.readouterr().out
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in table.splitlines())
-    assert {name: rows[name] for name in list(rows)[:11]} == {
+    assert {name: rows[name] for name in list(rows)[:12]} == {
         "peak matmul": "3.0 GFLOP/s",  # the better of the two
         "env_sps (Snake core, 1 core)": "1,000",
         "vec_env_sps (3 workers)": "1,500  (50% of env_sps × workers)",
@@ -137,6 +137,8 @@ def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, 
         "train_speedup": "4.00×",
         "sb3_dummy_train_sps (stock, DummyVecEnv, tiny)": "200",
         "train_speedup_dummy": "2.00×",
+        "PPO iteration, rollout + update": "ours 0.25 + 2.50 s, SubprocVecEnv 1.50 + 2.50 s, "
+                                           "DummyVecEnv 0.75 + 2.50 s",
         "mfu (tiny, 100,000 params)": "0.133",
         "mfu_10m (10,000,000 params, 50 sps)": "0.050"}
     assert rows["rotation core"] == "10 steps/s"
@@ -224,8 +226,10 @@ def _fake_figures(monkeypatch, calls):
         sps = {("ours", "10m"): 50.0, ("stock", "tiny"): 100.0, ("stock", "10m"): 25.0,
                ("stock_dummy", "tiny"): 200.0, ("stock_dummy", "10m"): 40.0}.get(
             (pipeline.__name__, preset), 400.0)
-        return {"sps": sps, "flops_per_step": 3e6 if preset == "10m" else 1e6,
-                "parameters": 1e7 if preset == "10m" else 1e5}
+        rollout_s = {"ours": 0.25, "stock": 1.5, "stock_dummy": 0.75}[pipeline.__name__]
+        big = preset == "10m"
+        return {"sps": sps, "rollout_s": rollout_s, "update_s": 2.0 if big else 2.5,
+                "flops_per_step": 3e6 if big else 1e6, "parameters": 1e7 if big else 1e5}
 
     def peak_flops(device, seconds=0.0):
         calls.append(("peak", device, seconds))
@@ -265,7 +269,8 @@ def test_a_cuda_run_takes_every_figure_on_its_device_with_the_cuda_policy(script
         "env_sps": 1000.0, "vec_env_workers": 2, "vec_env_sps": 1500.0, "vec_env_efficiency": 0.75,
         "vec_env_sps_in_process": 500.0, "peak_flops": 3e9,
         "train_sps": 50.0, "sb3_train_sps": 25.0, "train_speedup": 2.0, "sb3_dummy_train_sps": 40.0,
-        "train_speedup_dummy": 1.25,
+        "train_speedup_dummy": 1.25, "rollout_s": 0.25, "update_s": 2.0, "sb3_rollout_s": 1.5,
+        "sb3_update_s": 2.0, "sb3_dummy_rollout_s": 0.75, "sb3_dummy_update_s": 2.0,
         "mfu": pytest.approx(3e6 * 50 / 3e9), "flops_per_step": 3e6, "parameters": 10_000_000,
         "mfu_10m": pytest.approx(3e6 * 50 / 3e9), "train_sps_10m": 50.0, "parameters_10m": 10_000_000,
         "games": {"rotation": 10.0, "snake_duel": 10.0, "sokoban": 10.0,
