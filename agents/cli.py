@@ -65,6 +65,19 @@ def _at_least(text: str, low: int) -> int:
     return value
 
 
+def game_arg(text: str) -> str:
+    """A game's name (``--env``), one of ``envs.GAMES``. An empty one is named so: the scripts read an
+    empty ``--env`` as not given ("--env is required") or as unknown."""
+    from envs import GAMES  # here, not at the top: gymnasium loads only for a script given --env
+
+    known = ", ".join(sorted(GAMES))
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"is empty; name a game: {known}")
+    if text not in GAMES:
+        raise argparse.ArgumentTypeError(f"unknown env {text!r}; known envs: {known}")
+    return text
+
+
 def path_arg(text: str) -> str:
     """A file or folder path, ``~`` expanded: the shell leaves ``--out=~/x`` as it is, and a folder named
     ``~`` would be made in the current one. An empty path is refused (it would mean the current folder)."""

@@ -23,14 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int, run_script
+from agents.cli import check_episode_seeds, game_arg, nonneg_int, path_arg, positive_int, run_script
 
 
 def main(argv: list[str] | None = None) -> int:
     from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", required=True, help="the game (as in envs.GAMES), e.g. snake")
+    p.add_argument("--env", type=game_arg, required=True, help="the game (as in envs.GAMES), e.g. snake")
     p.add_argument("--specialist", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--checkpoint", type=path_arg,
                    help="the specialist's model file (default: the run's model.zip or newest checkpoint, as "
@@ -65,13 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     from agents.interrupts import stop_signals_interrupt
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
-    from envs import GAMES
     from envs.gameboy.roms import RomError
 
-    if args.env not in GAMES:
-        print(f"error: --env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}",
-              file=sys.stderr)
-        return 2
     players = []
     command = shlex.join(["python", "scripts/compare.py", *(argv or sys.argv[1:])])
     stopped = "\ninterrupted: no report written" + (

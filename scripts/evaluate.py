@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.cli import check_episode_seeds, nonneg_int, path_arg, positive_int, run_script
+from agents.cli import check_episode_seeds, game_arg, nonneg_int, path_arg, positive_int, run_script
 
 STOPPED = "\ninterrupted: no new results written"
 VIDEO_STEPS = 1000  # --video-steps' default: no flag default, so --no-video can tell it was given
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
-    p.add_argument("--env", help="the game for --vlm without a run folder")
+    p.add_argument("--env", type=game_arg, help="the game for --vlm without a run folder")
     p.add_argument("--out", type=path_arg, help="folder for --vlm results without a run folder "
                    "(default runs/<env>/vlm-<model>)")
     from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
@@ -182,7 +182,6 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from agents.runs import RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
-    from envs import GAMES
 
     try:
         if args.run_dir:
@@ -190,8 +189,6 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
             env, out = cfg["env"], Path(args.run_dir)
             env_kwargs = eval_kwargs(cfg["env_kwargs"])
         else:
-            if args.env not in GAMES:
-                raise ValueError(f"--env {args.env!r} is unknown; known envs: {', '.join(sorted(GAMES))}")
             env, env_kwargs = args.env, {}
         # First whether a VLM can play the game at all (gameboy cannot, whatever its ROM), then the game.
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)

@@ -21,7 +21,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import IO, Any
 
-from agents.cli import nonneg_int, path_arg, positive_int, run_folder_arg, run_script, whole_int
+from agents.cli import game_arg, nonneg_int, path_arg, positive_int, run_folder_arg, run_script, whole_int
 from agents.config import DEFAULTS, apply_set, check_presets, deep_merge, load_config, resolve
 from agents.interrupts import (
     deferred_stop,
@@ -36,7 +36,7 @@ from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", help=f"game to train on: {', '.join(sorted(GAMES))}")
+    p.add_argument("--env", type=game_arg, help=f"game to train on: {', '.join(sorted(GAMES))}")
     p.add_argument("--config", type=path_arg,
                    help="your YAML, applied over the env's preset configs/<env>.yaml (any part "
                    "of a config; its env: key names the game when --env is left out)")
@@ -361,9 +361,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
         else:
             if not args.env and not args.config:
                 p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
-            if args.env is not None and args.env not in GAMES:
-                p.error(f"--env: unknown env {args.env!r}; known envs: {', '.join(sorted(GAMES))}")
-            cfg = load_config(args.env, args.config)  # an unknown env: named before any file is read by it
+            cfg = load_config(args.env, args.config)
             refuse_flag_and_set(p, args)
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)

@@ -360,7 +360,9 @@ def test_evaluate_script_without_a_run_or_vlm_says_what_to_give(scripts, capsys)
 def test_evaluate_script_rejects_bad_vlm_input(scripts, capsys):
     assert scripts.evaluate.main(["--env", "snake", "--vlm", "just-a-name"]) == 2
     assert "MODEL@URL" in capsys.readouterr().err
-    assert scripts.evaluate.main(["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"]) == 2
+    with pytest.raises(SystemExit) as exc:  # refused by argparse, before the VLM client is made
+        scripts.evaluate.main(["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"])
+    assert exc.value.code == 2
     assert "known envs" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         scripts.evaluate.main(["--vlm", "m@http://127.0.0.1:9/v1"])
