@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import path_arg
+from agents.cli import nonneg_int, path_arg, positive_int
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
@@ -642,11 +642,12 @@ def add_client_arguments(p: Any) -> None:
     g.add_argument("--timeout", type=float, default=120.0,
                    help="seconds to wait for one whole answer, headers to last byte (default 120)")
     codes = "/".join(map(str, sorted(RETRY_STATUS)))
-    g.add_argument("--retries", type=int, default=5,
+    g.add_argument("--retries", type=nonneg_int, default=5,
                    help=f"retries on HTTP {codes}/5xx, timeouts and dropped connections (default 5)")
-    g.add_argument("--max-tokens", type=int, default=1024, help="max_tokens per answer (default 1024)")
+    g.add_argument("--max-tokens", type=positive_int, default=1024,
+                   help="max_tokens per answer (default 1024)")
     g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
-    g.add_argument("--concurrency", type=int, default=8,
+    g.add_argument("--concurrency", type=positive_int, default=8,
                    help="requests in flight at once, across episodes (default 8)")
     g.add_argument("--extra-body", metavar="JSON", help="fields added to every request, overriding the "
                    "defaults; null drops one, e.g. '{\"max_tokens\": null, \"max_completion_tokens\": 4096, "
@@ -682,16 +683,10 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
     """A ``ChatClient`` for ``MODEL@URL`` with ``add_client_arguments``' flags; ValueError on bad input."""
     from agents.vlm_cache import default_cache_dir
 
-    if args.concurrency < 1:
-        raise ValueError(f"--concurrency must be >= 1, got {args.concurrency}")
     if not 0 < args.timeout < math.inf:  # NaN fails the comparison too
         raise ValueError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
     if not 0 <= args.temperature < math.inf:
         raise ValueError(f"--temperature must be a finite number >= 0, got {args.temperature}")
-    if args.retries < 0:
-        raise ValueError(f"--retries must be >= 0, got {args.retries}")
-    if args.max_tokens < 1:
-        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     extra = None
     if args.extra_body:
         try:

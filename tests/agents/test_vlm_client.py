@@ -794,8 +794,6 @@ def test_retries_help_names_every_status_retried():
     (["--timeout", "0"], "--timeout must be a finite number"),
     (["--temperature", "nan"], "--temperature must be a finite number"),
     (["--temperature", "-1"], "--temperature must be a finite number"),
-    (["--retries", "-1"], "--retries must be >= 0"),
-    (["--max-tokens", "0"], "--max-tokens must be >= 1"),
 ])
 def test_bad_numbers_are_refused_naming_the_flag(argv, message):
     from agents.vlm_client import client_from_args
