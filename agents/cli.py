@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import select
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from agents.config import whole_number
@@ -103,6 +104,20 @@ def run_folder_arg(text: str) -> str:
         shown = raw.decode("utf-8", "backslashreplace")
         why = "it is not valid UTF-8, which TensorBoard needs; use another folder name"
     raise argparse.ArgumentTypeError(f"{shown}: {why}") from None
+
+
+def dash_values(argv: list[str], flags: Collection[str]) -> list[str]:
+    """``argv`` with ``FLAG -VALUE`` written ``FLAG=-VALUE`` for ``flags`` and a value that starts with
+    ``-`` and a digit or point: argparse takes only plain negative numbers (``-5``) for values, and read
+    ``--split -1,1,1`` or ``--min-score -1e3`` as a flag ("expected one argument"), not as the value
+    that is refused, or taken, by its own check."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in flags and re.match(r"-[\d.]", arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:

@@ -20,6 +20,7 @@ import sys
 
 from agents.cli import (
     check_episode_seeds,
+    dash_values,
     finite_float,
     nonneg_int,
     path_arg,
@@ -74,9 +75,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    args = p.parse_args(argv)
-    check_episode_seeds(p, args.seed, args.episodes)
     given = sys.argv[1:] if argv is None else argv
+    args = p.parse_args(dash_values(given, ("--split", "--min-score")))
+    check_episode_seeds(p, args.seed, args.episodes)
     # Recorded as run, with the folder it ran in: run configs name files relative to it (a Game Boy run's
     # roms/<game>.gb, a state file), so making only the run and --out absolute would not re-run elsewhere.
     cwd = os.getcwd()

@@ -27,3 +27,23 @@ def test_the_vlm_client_counts_take_1e3_and_refuse_less_than_their_bound(flag, l
     with pytest.raises(SystemExit):
         p.parse_args([flag, str(low - 1)])
     assert f"argument {flag}: must be >= {low}, got {low - 1}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--split", "-1,1,1"], "--split expects three non-negative fractions train,val,test"),
+    (["--min-score", "-1e3"], "no such run folder"),  # taken: the run folder is the next check
+])
+def test_an_export_value_starting_with_a_minus_reaches_its_own_check(argv, message, scripts, tmp_path,
+                                                                     capsys):
+    # argparse read "-1,1,1" and "-1e3" as flags: "argument --split: expected one argument".
+    export = scripts.export_trajectories.main
+    assert export([str(tmp_path / "run"), "--out", str(tmp_path / "out"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dash_values_joins_only_the_given_flags_values_that_start_with_a_minus_and_a_digit():
+    from agents.cli import dash_values
+
+    argv = ["--split", "-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline", "-.5", "--split", "--json"]
+    assert dash_values(argv, ("--split", "--baseline")) == [
+        "--split=-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline=-.5", "--split", "--json"]
