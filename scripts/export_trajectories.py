@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     from agents.evaluation import EPISODE_STEP_CAP
     from vlm.export import MAX_SCALE
     from vlm.formats import FORMATS
+    from vlm.splits import DEFAULT_SPLIT
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
@@ -57,8 +58,7 @@ def parser() -> argparse.ArgumentParser:
                    help="task records drawn per game state (default 2; 0: trajectories only)")
     p.add_argument("--mix", help="curriculum family ratios, e.g. perception=0.3,strategy=0.4,"
                    "state_prediction=0.2,vision_zero=0.1 (default: as found)")
-    p.add_argument("--split", default="0.8,0.1,0.1",
-                   help="train,val,test fractions of episodes (default 0.8,0.1,0.1)")
+    p.add_argument("--split", help=f"train,val,test fractions of episodes (default {DEFAULT_SPLIT})")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     # Frames are scale × cells pixels a side: 100000 would not fit in memory.
     p.add_argument("--scale", type=positive_int_up_to(MAX_SCALE, "pixels per cell"), default=16,
@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{summary['steps']:,} steps, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")
-    from vlm.splits import parse_ratios
+    from vlm.splits import DEFAULT_SPLIT, parse_ratios
 
-    ratios = dict(zip(summary["records"], parse_ratios(args.split), strict=True))
+    ratios = dict(zip(summary["records"], parse_ratios(args.split or DEFAULT_SPLIT), strict=True))
     note = empty_split_note(summary["records"], summary["dropped"], ratios)
     if note:
         print(note, file=sys.stderr)

@@ -128,7 +128,7 @@ class ExportOptions:
     checkpoint: str | None = None
     tasks_per_state: int = 2
     mix: str | None = None
-    split: str = "0.8,0.1,0.1"
+    split: str | None = None  # None: splits.DEFAULT_SPLIT (None, not it, so a --split given can be told)
     stochastic: bool = False
     scale: int = 16
     relative_paths: bool = False
@@ -163,7 +163,7 @@ def plan(opts: ExportOptions) -> Plan:
     try:
         formats = fmt.parse_formats(opts.formats)
         mix = sp.parse_mix(opts.mix)
-        ratios = sp.parse_ratios(opts.split)
+        ratios = sp.parse_ratios(sp.DEFAULT_SPLIT if opts.split is None else opts.split)
     except ValueError as e:
         raise ExportError(str(e)) from None
     if opts.tasks_per_state == 0:  # trajectories only: no task records, so nothing for a trainer format
@@ -173,6 +173,14 @@ def plan(opts: ExportOptions) -> Plan:
         if mix is not None:
             raise ExportError(f"--mix {opts.mix}: the mix orders task records in the curriculum, and "
                               "--tasks-per-state 0 draws none; drop --mix (or raise --tasks-per-state)")
+        if opts.split is not None:
+            raise ExportError(f"--split {opts.split}: the split deals the task records' episodes to train, "
+                              "val and test, and --tasks-per-state 0 draws none; drop --split (or raise "
+                              "--tasks-per-state)")
+        if opts.relative_paths and not opts.minari:  # with --minari it makes the card's Minari path relative
+            raise ExportError("--relative-paths: it makes the trainer formats' image paths relative, and "
+                              "--tasks-per-state 0 writes no trainer format; drop --relative-paths (or raise "
+                              "--tasks-per-state)")
         formats = []
     try:
         run = resolve_run(opts.run, opts.checkpoint)

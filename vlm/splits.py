@@ -24,6 +24,7 @@ import numpy as np
 from vlm.record import FAMILIES
 
 SPLIT_NAMES = ("train", "val", "test")
+DEFAULT_SPLIT = "0.8,0.1,0.1"  # --split
 STAGES = (("easy", (2, 3)), ("medium", (4, 4)), ("hard", (5, 6)))  # by plot_level + qa_level
 
 

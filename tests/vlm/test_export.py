@@ -253,6 +253,16 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
     assert ("--mix perception=1: the mix orders task records in the curriculum, and --tasks-per-state 0 "
             "draws none; drop --mix (or raise --tasks-per-state)") in err
     assert not (tmp_path / "m").exists()
+    # Nor --split or --relative-paths (without --minari, whose card path it makes relative): both were taken
+    # and changed nothing. --split's default is None so that one given, even the default, can be told.
+    for flags, message in ((["--split", "0.8,0.1,0.1"], "--split 0.8,0.1,0.1: the split deals the task "
+                             "records' episodes to train, val and test, and --tasks-per-state 0 draws none"),
+                           (["--relative-paths"], "--relative-paths: it makes the trainer formats' image "
+                            "paths relative, and --tasks-per-state 0 writes no trainer format")):
+        assert export(str(run), "--out", str(tmp_path / "s"), "--tasks-per-state", "0", *flags,
+                      "--no-progress") == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "s").exists()
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "datasets" else spec(name))
     assert export(str(run), "--out", str(tmp_path / "y"), "--episodes", "1", "--tasks-per-state", "0",
@@ -1404,7 +1414,7 @@ def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(
     (opts,) = given
     assert opts == vlm.export.ExportOptions(run="RUN", out="OUT", command=opts.command)
     assert (opts.episodes, opts.seed, opts.tasks_per_state, opts.split, opts.scale, opts.formats) == (
-        100, 1_000_000, 2, "0.8,0.1,0.1", 16, "all")  # as README and --help say
+        100, 1_000_000, 2, None, 16, "all")  # None: vlm.splits.DEFAULT_SPLIT, 0.8,0.1,0.1 as README says
     assert capsys.readouterr().out == (
         "/data/snake: 3/4 episodes of /r/model.zip (step 2,048), 12,345 steps, 1,023 records (train 1,000, "
         "val 20, test 3), 4,321 images, formats: trl, verl, Minari depthfirst/snake-v0 in 12.3 s\n")
