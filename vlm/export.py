@@ -423,10 +423,10 @@ def _check_draft(d: Any, where: str) -> TaskDraft:
     if d.options is not None and not (isinstance(d.options, list)
                                       and all(isinstance(o, str) for o in d.options)):
         problems.append("options must be None or a list of strings")
-    try:
-        json.dumps([d.verifier, d.extra, d.options])
+    try:  # NaN and infinity too: json would write them as NaN and Infinity, which most JSON readers refuse
+        json.dumps([d.verifier, d.extra, d.options], allow_nan=False)
     except (TypeError, ValueError) as e:
-        problems.append(f"verifier/extra/options must be JSON-able ({e})")
+        problems.append(f"verifier/extra/options must be JSON-able, with finite numbers only ({e})")
     if problems:
         raise ExportError(f"{where} ({d.qa_type!r}): " + "; ".join(problems))
     return d

@@ -1317,6 +1317,10 @@ def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
     ({"verifier": {"rule": "integer"}}, "verifier rule 'integer' needs 'value'"),
     ({"options": ["A", 2]}, "options must be None or a list of strings"),
     ({"extra": {"state": {1, 2}}}, "verifier/extra/options must be JSON-able"),
+    # Written as NaN and Infinity into every JSON file of the export: invalid JSON for most readers.
+    ({"extra": {"ratio": float("nan")}}, "verifier/extra/options must be JSON-able, with finite numbers"),
+    ({"verifier": {"rule": "coordinate", "value": [1, 2], "weight": float("inf")}},
+     "with finite numbers only"),
 ])
 def test_a_task_modules_bad_draft_is_named(change, message):
     """A new game's task module (the README's plug-in point) gets the problem with its draft named, not a
