@@ -73,7 +73,6 @@ from vlm.trajectories import (
     play,
     replay,
     resolve_run,
-    rom_sha1,
     write_episodes,
     write_minari,
 )
@@ -391,6 +390,7 @@ class ChunkOutput:
     records: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
     minari_files: list[str] = field(default_factory=list)
+    rom_sha1: str | None = None  # the Game Boy ROM the replay's game read (None for the other games)
 
 
 def _check_draft(d: Any, where: str) -> TaskDraft:
@@ -476,6 +476,7 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
     result = ChunkOutput()
     writer = StepWriter(root / TRAJ_DIR / "steps" / f"part-{chunk:05d}.parquet", cls.ACTION_NAMES)
     game = make_game(s.env, num_envs=1, **s.env_kwargs)
+    result.rom_sha1 = getattr(game, "rom_sha1", None)  # for meta.json: no emulator started for it alone
     try:
         for log in logs:
             observations = []
@@ -801,7 +802,7 @@ def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[
         "scores": {"played_mean": float(scores.mean()), "played_max": float(scores.max()),
                    "played_min": float(scores.min()), "kept_mean": float(kept_scores.mean()),
                    "kept_max": float(kept_scores.max())},
-        "rom_sha1": rom_sha1(env, env_kwargs),
+        "rom_sha1": outputs[0].rom_sha1,  # kept episodes are replayed, so there is a chunk
         "versions": package_versions(),
         "formats": written, "minari": minari_id, "dataset_name": dataset_name,
         "command": opts.command,

@@ -392,20 +392,6 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def rom_sha1(env: str, env_kwargs: dict[str, Any]) -> str | None:
-    """The cartridge's SHA-1 for Game Boy envs (None for the others)."""
-    cls = game_class(env)
-    from envs.gameboy.core import GameBoyGame
-
-    if not issubclass(cls, GameBoyGame):
-        return None
-    game = make_game(env, num_envs=1, **env_kwargs)
-    try:
-        return game.rom_sha1
-    finally:
-        game.close()
-
-
 def minari_dataset_id(env: str) -> str:
     return f"{MINARI_NAMESPACE}/{env}/expert-v0"
 

@@ -1485,3 +1485,34 @@ def test_a_task_image_may_be_rgb_rgba_or_gray_and_the_refusal_names_all_three():
     for shape in ((0, 5, 3), (4, 0), (4, 5, 1), (4, 5, 3, 1), (5,)):  # empty, one channel, or not 2-D
         with pytest.raises(ValueError, match=re.escape(f"got ndarray uint8 {shape}")):
             check_image(np.zeros(shape, dtype=np.uint8), "here")
+
+
+def test_a_game_boy_exports_rom_sha1_is_the_cartridges_with_no_game_started_for_it(tmp_path, monkeypatch):
+    # meta.json's rom_sha1 came from a Game Boy game (an emulator, ~1 s) built in the parent after the
+    # replay for that alone; the replay's own game gives it.
+    pytest.importorskip("pyboy")
+    import functools
+
+    from envs.gameboy.core import GameBoyGame
+    from envs.gameboy.roms import TEST_CARTRIDGE, test_cartridge_sha1
+
+    run = tmp_path / "pokemon"
+    assert load_script("train_ppo").main([
+        "--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--run-dir", str(run),
+        "--total-timesteps", "32", "--num-envs", "2", "--num-workers", "0", "--policy", "tiny",
+        "--no-progress", "--video-every", "1000000", "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32",
+        "--set", "ppo.n_epochs=1", "--set", "env_kwargs.max_steps=4"]) == 0
+    built = []
+    init = GameBoyGame.__init__
+
+    @functools.wraps(init)  # its signature: the run's game options are checked against it
+    def counted(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(GameBoyGame, "__init__", counted)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--tasks-per-state", "0", "--scale", "8",
+                  "--no-progress") == 0
+    assert json.loads((out / META).read_text())["rom_sha1"] == test_cartridge_sha1()
+    assert len(built) == 3, built  # the checkpoint's check, the play and the replay (one worker: here)
