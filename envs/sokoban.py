@@ -456,10 +456,15 @@ class Sokoban(Game):
         s = self.size
         check_state_size(state, s)
         walls = state_walls(state, s)
-        # The kernels look one cell past the player and box without bounds checks: keep the wall ring (on
-        # state_walls' own copy, not the caller's array).
-        walls[[0, -1], :] = 1
-        walls[:, [0, -1]] = 1
+        # Every level has the full ring, and the kernels look one cell past the player and box without
+        # bounds checks. A gap was closed silently: the board then differed from the state, whose picture
+        # (render_state) and solver (its own ring outside) kept the gap as floor.
+        ring = np.ones_like(walls, dtype=bool)
+        ring[1:-1, 1:-1] = False
+        if not walls[ring].all():
+            y, x = np.argwhere(ring & (walls == 0))[0]
+            raise ValueError(f"state's walls have floor at [{x}, {y}] on the outer ring: every level is "
+                             "closed in by walls")
         targets, boxes, player = state_pieces(state, walls)
         if len(boxes) != len(targets) or not boxes:
             raise ValueError("a sokoban state needs as many boxes as targets, at least one")
@@ -471,13 +476,23 @@ class Sokoban(Game):
         # bool() took "false" for true; the step that reaches max_steps ends the episode, as does a deadlock.
         done = flag("state's done", state["done"])
         deadlocked = flag("state's deadlocked", state.get("deadlocked", False))
+        solved = sorted(boxes) == sorted(targets)
         if deadlocked and not done:
             raise ValueError("state is deadlocked but not done: a deadlock ends the episode")
-        if not done and sorted(boxes) == sorted(targets):  # its next step, any step, paid the solve's +10
+        if deadlocked and not deadlock_end:
+            raise ValueError("state is deadlocked but its deadlock_end is off: only deadlock_end ends an "
+                             "episode at a deadlock")
+        if deadlocked and solved:
+            raise ValueError("state is deadlocked with every box on a target: the push that solves the "
+                             "puzzle is no deadlock")
+        if not done and solved:  # its next step, any step, paid the solve's +10
             raise ValueError("state has every box on a target but not done: placing the last box solves the "
                              "puzzle and ends the episode")
         steps = whole("state's step", state["step"], 0, max_steps if done else max_steps - 1,
                       f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")
+        if done and not (solved or deadlocked or steps == max_steps):  # it stayed done, every step a no-op
+            raise ValueError(f"state is done at step {steps} of max_steps {max_steps} but neither solved nor "
+                             "deadlocked: only those and the step limit end an episode")
         rng = np.uint64(whole("state's rng", state.get("rng", 0), 0, 2**64 - 1))
         self._wall[i] = walls.reshape(-1)
         self._target[i] = 0

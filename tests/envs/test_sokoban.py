@@ -547,9 +547,9 @@ def test_set_state_names_a_value_of_the_wrong_type_or_shape(change: dict, error:
     ({"targets": [[3, 3], [1, 1]], "boxes": [[2, 2], [2, 2]]}, r"boxes \[\[2, 2\], \[2, 2\]\] cover"),
     ({"targets": [[3, 3], [1, 1]], "boxes": [[2, 2], [0, 3]]}, r"box \[0, 3\] must be on a floor cell"),
     ({"targets": [], "boxes": []}, "as many boxes as targets, at least one"),  # every step would finish it
-    # The ring is kept whatever the state's walls say: the kernels read one cell past the player unchecked.
+    # A gap in the ring was closed (the kernels read one cell past the player unchecked): now refused.
     ({"walls": [[1] * 6, [1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 1], [1] * 6, [1] * 6],
-      "player": [0, 2]}, r"player \[0, 2\] must be on a floor cell"),
+      "player": [0, 2]}, r"state's walls have floor at \[0, 2\] on the outer ring"),
     # These two were a TypeError and an OverflowError, raised after the board had been rewritten.
     ({"player": [1, 1], "step": None}, r"state's step must be a whole number between 0 and \d+ .*, got None"),
     ({"player": [1, 1], "rng": -1}, "state's rng must be between 0 and 18446744073709551615, got -1"),
@@ -563,13 +563,17 @@ def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
     assert game.get_state(0) == {**state, "max_steps": game.max_steps, "deadlock_end": False}
 
 
-def test_set_state_closes_the_wall_ring_on_its_own_copy_of_the_walls():
-    # The ring is kept (the kernels read past the player unchecked), but the caller's array keeps its hole.
+def test_set_state_refuses_a_gap_in_the_wall_ring():
+    # It was closed silently, so the board held other walls than the state: its picture and the solver
+    # (which puts its own ring outside the board) had the gap as floor, the game a wall. No level has one.
     state = level(*ONE_BOX)
+    game = game_with(state)
+    before = game.get_state(0)
     walls = np.array(state["walls"], dtype=np.uint8)
-    walls[2, 0] = 0
-    game = game_with({**state, "walls": walls})
-    assert game.get_state(0)["walls"] == state["walls"] and walls[2, 0] == 0
+    walls[5, 3] = 0
+    with pytest.raises(ValueError, match=r"state's walls have floor at \[3, 5\] on the outer ring"):
+        game.set_state(0, {**state, "walls": walls})
+    assert game.get_state(0) == before
 
 
 @pytest.mark.parametrize("change, error", [
@@ -582,6 +586,11 @@ def test_set_state_closes_the_wall_ring_on_its_own_copy_of_the_walls():
     ({"boxes": [[3, 3]], "player": [1, 1]}, "every box on a target but not done: placing the last box"),
     ({"boxes": [[3, 3], [1, 2]], "targets": [[1, 2], [3, 3]], "player": [1, 1]},  # listed in another order
      "every box on a target but not done"),
+    # Loaded, these stayed done without an end the game has: every step a no-op reporting no end.
+    ({"step": 5, "done": True}, "done at step 5 of max_steps 120 but neither solved nor deadlocked"),
+    ({"deadlocked": True, "done": True}, "deadlocked but its deadlock_end is off"),
+    ({"deadlock_end": True, "deadlocked": True, "done": True, "boxes": [[3, 3]], "player": [1, 1]},
+     "deadlocked with every box on a target"),
 ])
 def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error: str):
     # All were taken through bool(): "false" counted as done, a board still playing was deadlocked, and a
