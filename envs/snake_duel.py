@@ -713,6 +713,9 @@ class SnakeDuel(Game):
         if done and all(alive) and rounds < max_rounds:
             raise ValueError(f"state is done at round {rounds} with both snakes alive: such a game ends only "
                              f"at its max_rounds {max_rounds}")
+        if not all(alive) and rounds == 0:  # reset starts both alive; a death comes in a round it counts
+            raise ValueError(f"snake {alive.index(False)} is dead at round 0: a snake dies in a round, so a "
+                             "state with a dead snake is at round 1 or later")
         if not done and rounds == max_rounds:
             raise ValueError(f"state is at its max_rounds {max_rounds} but not done: the game ends there")
         # A snake starts with at least 2 cells and grows one per apple eaten (hand-made states may give

@@ -703,7 +703,7 @@ def test_set_state_refuses_a_dead_snake_in_a_game_still_playing(alive0, alive1, 
     # A dead snake on a board not done kept moving and the game never ended; a round in which a snake
     # dies ends the episode (dead snakes in a done state, as every fatal round leaves them, are taken).
     game = SnakeDuel(1)
-    state = board(S0, "RIGHT", S1, "LEFT")
+    state = board(S0, "RIGHT", S1, "LEFT", rnd=1)  # a death comes in a round: round 1 at the earliest
     state["snakes"][0]["alive"], state["snakes"][1]["alive"], state["done"] = alive0, alive1, done
     with pytest.raises(ValueError, match=error):
         game.set_state(0, state)
@@ -711,6 +711,20 @@ def test_set_state_refuses_a_dead_snake_in_a_game_still_playing(alive0, alive1, 
     state["snakes"][0]["alive"], state["snakes"][1]["alive"] = False, True
     game.set_state(0, state)
     assert game.get_state(0)["result"] == "loss"
+
+
+@pytest.mark.parametrize("alive0, alive1", [(False, True), (True, False), (False, False)])
+def test_set_state_refuses_a_dead_snake_at_round_0(alive0: bool, alive1: bool):
+    # Loaded as a game lost, won or drawn before its first round; reset starts both snakes alive, and the
+    # round a snake dies in is counted (test_wall_kills_and_board_freezes: round 1).
+    game = SnakeDuel(1)
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    before = game.get_state(0)
+    state = board(S0, "RIGHT", S1, "LEFT")
+    state["snakes"][0]["alive"], state["snakes"][1]["alive"], state["done"] = alive0, alive1, True
+    with pytest.raises(ValueError, match=f"snake {int(alive0)} is dead at round 0: a snake dies in a round"):
+        game.set_state(0, state)
+    assert game.get_state(0) == before
 
 
 
