@@ -43,7 +43,8 @@ Opponent (``opponent`` kwarg, changeable later through the ``opponent`` attribut
   ``set_opponent_actions(actions)`` (int array, one per board; ignored on finished boards), computed by a
   policy from ``observe_opponent(out)``: the observation from snake 1's point of view (own/opponent
   channels swapped, same board orientation and absolute actions). A self-play callback runs an earlier
-  snapshot of the learner this way. Stepping without fresh opponent actions raises an error.
+  snapshot of the learner this way. Stepping without fresh opponent actions (given since the last step
+  and the last ``reset``) raises an error.
 
 Observation: uint8 (6, N, N), one pixel per cell: own head (255), own body, opponent head (255),
 opponent body, apples (255), and an all-255 "inside" plane so a CNN's zero padding reads as a wall. Body
@@ -549,6 +550,9 @@ class SnakeDuel(Game):
     # ------------------------------------------------------------------ the batched core
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
         boards, seeds = self._reset_args(indices, seeds)
+        # Opponent actions given before were computed for the boards this replaces: the next step needs
+        # fresh ones. (Self-play acts after the vector env's resets, evaluation plays the greedy bot.)
+        self._opp_fresh = False
         self._num_apples[boards], self._max_rounds[boards] = self.num_apples, self.max_rounds
         _reset(boards, seeds, self.size,
                self.start_length, self.num_apples, self._body, self._head, self._length, self._direction,

@@ -946,6 +946,19 @@ def test_apples_spawn_on_every_free_cell_even_the_last():
     assert 50 < hits < 200  # about 5 in 94 free cells
 
 
+def test_a_reset_needs_fresh_opponent_actions():
+    # Actions given before a reset were played at the first step after it, though computed from the
+    # boards the reset replaced.
+    game = SnakeDuel(1, opponent="policy")
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    game.set_opponent_actions(np.array([UP]))
+    game.reset(np.array([0]), np.array([1], dtype=np.uint64))
+    with pytest.raises(RuntimeError, match="set_opponent_actions"):
+        game.step(np.array([UP]))
+    game.set_opponent_actions(np.array([UP]))
+    game.step(np.array([UP]))
+
+
 def test_a_new_opponent_setting_needs_fresh_opponent_actions():
     game = SnakeDuel(1, opponent="policy")
     game.reset(np.array([0]), np.array([0], dtype=np.uint64))
