@@ -356,10 +356,17 @@ class Game(ABC):
         """Put board ``i`` into ``state`` (as returned by ``get_state``); starts with ``_check_state``."""
 
     def _check_state(self, i: int, state: Any) -> None:
-        """``_check_board`` and ``check_state_keys`` for this game's ``STATE_KEYS``: every ``set_state`` calls
+        """``_check_board``, the state's ``game`` (get_state's name of the game that made it; hand-made states
+        may leave it out) and ``check_state_keys`` for this game's ``STATE_KEYS``: every ``set_state`` calls
         it first."""
         self._check_board(i, "set_state")
         check_state_keys(self.name, state, self.STATE_KEYS)
+        # A state naming another game was refused only for the keys it lacks (check_state_keys names its
+        # game then); one holding every key this game reads, a mislabelled or merged dict, was taken.
+        other = state.get("game", self.name)
+        if other != self.name:
+            raise ValueError(f"not a {self.name} state: its game is {other!r}, and a state loads only into "
+                             "the game that made it")
 
     @classmethod
     @abstractmethod

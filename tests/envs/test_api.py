@@ -494,6 +494,21 @@ def test_set_state_refuses_a_dict_of_no_state_of_the_game(name: str) -> None:
             game.set_state(0, state)
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_set_state_refuses_a_state_naming_another_game(name: str) -> None:
+    # A state whose "game" is another's, holding every key this game reads, was taken as this game's.
+    from envs import make_game
+
+    game = make_game(name)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    state = game.get_state(0)
+    with pytest.raises(ValueError, match=rf"not a {name} state: its game is 'pong', and a state loads only"):
+        game.set_state(0, {**state, "game": "pong"})
+    assert game.get_state(0) == state  # the board is left as it was
+    game.set_state(0, {k: v for k, v in state.items() if k != "game"})  # hand-made states may leave it out
+    assert game.get_state(0) == state
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_vec_env_boards_never_reset_say_so(workers: int) -> None:
     # Before any reset get_images() and env_method("get_state") raised an IndexError (from a worker, a
