@@ -20,7 +20,7 @@ _PID = os.getpid()
 
 
 def _interrupted(signum: int, frame: Any) -> NoReturn:
-    # A process forked from the script (SB3's SubprocVecEnv workers, say) inherits this
+    # A process forked from the script (SB3's SubprocVecEnv workers in benchmark.py) inherits this
     # handler: it stops quietly, or a Ctrl-C, and the SIGTERM multiprocessing sends its daemon children
     # at exit, printed the line once per worker.
     if os.getpid() == _PID:

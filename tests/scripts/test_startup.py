@@ -89,7 +89,7 @@ def test_a_ctrl_c_while_a_finished_game_boy_script_shuts_down_is_ignored(script,
 
 
 def test_a_process_forked_by_a_script_stops_without_a_line_of_its_own(tmp_path):
-    # As SB3's SubprocVecEnv in a script: it forks daemon workers, which inherit the
+    # As benchmark.py's stock SB3 pipeline: SubprocVecEnv forks daemon workers, which inherit the
     # startup handler; multiprocessing stops them with SIGTERM as the script exits.
     code = (f"import sys; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
             "import multiprocessing, time\n"
