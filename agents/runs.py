@@ -324,7 +324,14 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
     """The model file a command plays: ``checkpoint`` (``--checkpoint``) if given, else the run's
     model.zip, else its newest checkpoint; else ``RunError``, which ends with ``instead``."""
     if checkpoint is not None:
-        return given_checkpoint(checkpoint)
+        ckpt = given_checkpoint(checkpoint)
+        # Not a zip at all (config.yaml given by mistake, say): SB3's load said only zipfile's "BadZipFile:
+        # File is not a zip file". A zip cut short or damaged starts as one and load_model names its error.
+        with contextlib.suppress(OSError), open(ckpt, "rb") as f:  # unreadable: load_model says so
+            if f.read(4) != b"PK\x03\x04":
+                raise RunError(f"--checkpoint {ckpt} is not a checkpoint (a model file SB3 saved, a .zip); "
+                               f"the run's are in {run / 'checkpoints'} and {run / 'model.zip'}")
+        return ckpt
     if (run / "model.zip").is_file():
         return run / "model.zip"
     return latest_checkpoint(run, instead)

@@ -2472,9 +2472,24 @@ def test_the_model_file_played_is_the_checkpoint_given_else_model_zip_else_the_n
     (run / "model.zip").write_bytes(b"x")
     assert model_file(run, None, "-") == run / "model.zip"  # the finished model beats a later checkpoint
     given = run / "checkpoints" / "step_100.zip"
+    given.write_bytes(b"PK\x03\x04")  # a zip's start: whether it loads is load_model's to say
     assert model_file(run, str(given), "-") == given
     with pytest.raises(RunError, match="is a folder"):
         model_file(run, run, "-")
+
+
+def test_a_checkpoint_given_that_is_no_zip_is_refused_naming_the_runs_checkpoints(tmp_path):
+    """A --checkpoint that is not a zip (config.yaml given by mistake) ended evaluate, the export and
+    compare with zipfile's "BadZipFile: File is not a zip file": now it says what to give instead."""
+    from agents.runs import RunError, model_file
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\n")
+    with pytest.raises(RunError) as e:
+        model_file(run, run / "config.yaml", "-")
+    assert str(e.value) == (f"--checkpoint {run / 'config.yaml'} is not a checkpoint (a model file SB3 "
+                            f"saved, a .zip); the run's are in {run / 'checkpoints'} and {run / 'model.zip'}")
 
 
 def test_output_names_are_short_safe_slugs_and_a_hard_link_to_an_input_is_that_input(tmp_path):
