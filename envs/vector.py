@@ -28,7 +28,9 @@ default, ``None``: never) and then treated exactly as a dead worker.
 
 A call that a ``KeyboardInterrupt`` (Ctrl-C) cuts short is given up: the workers ignore SIGINT and finish
 it, and their late answers are skipped, so the env goes on answering each later call for itself (the
-episodes an interrupted step ended are not reported; a ``reset()`` starts every board anew).
+episodes an interrupted step ended are not reported; a ``reset()`` starts every board anew). The boards'
+running returns and lengths (the ``episode`` info's ``r``, ``l``) are kept and zeroed by ``Boards`` where
+the boards restart, so the next episodes count from their own start whether or not the step was read.
 """
 
 from __future__ import annotations
@@ -190,8 +192,6 @@ class GameVecEnv(VecEnv):
         probe.close()
         self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape, self._episode_keys[3:])
         self._t_start = time.time()
-        self._ep_return = np.zeros(num_envs, dtype=np.float64)
-        self._ep_length = np.zeros(num_envs, dtype=np.int64)
         self._closed = False
         self._needs_reset = True  # until the first reset() the boards hold no episode to step
         # The observations the last reset() or step_wait() returned: a dead worker's boards' last frames
@@ -409,8 +409,6 @@ class GameVecEnv(VecEnv):
         self._cut.clear()  # every board starts anew
         if seed is not None:  # a worker restarted from now on seeds as the others do
             self.base_seed, self._next_seed = seed, None
-        self._ep_return[:] = 0.0
-        self._ep_length[:] = 0
         self.reset_infos = [{} for _ in range(self.num_envs)]
         self._last_obs = self._shared.obs.copy()
         return self._last_obs
@@ -439,8 +437,6 @@ class GameVecEnv(VecEnv):
             self._cut.clear()
         else:
             ended = self._call_all("step")  # per worker: how many episodes ended, or _RESTARTED
-        self._ep_return += sh.reward
-        self._ep_length += 1
         dones = sh.terminated | sh.truncated
         # Boards still playing share empty dicts kept from step to step (building thousands of fresh
         # ones dominated a step); should a consumer write into one, all are replaced.
@@ -468,15 +464,14 @@ class GameVecEnv(VecEnv):
                              "worker_restarted": True}
         else:
             timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
-            columns = [self._ep_return[g].tolist(), self._ep_length[g].tolist(),
-                       [round(time.time() - self._t_start, 6)] * n, *sh.figures[lo:lo + n].T.tolist()]
+            r, length, *figures = sh.figures[lo:lo + n].T  # see Shared: r, l, then the game's figures
+            columns = [r.tolist(), length.astype(np.int64).tolist(),
+                       [round(time.time() - self._t_start, 6)] * n, *(f.tolist() for f in figures)]
             # dict(zip(keys, row)) through map: no Python bytecode per episode for the figures.
             episodes = map(dict, map(zip, repeat(self._episode_keys), zip(*columns, strict=True)))
             for gj, obs, truncated, episode in zip(g.tolist(), terminal, timeout, episodes, strict=True):
                 infos[gj] = {"terminal_observation": obs, "TimeLimit.truncated": truncated,
                              "episode": episode}
-        self._ep_return[g] = 0.0
-        self._ep_length[g] = 0
 
     def close(self) -> None:
         if self._closed:

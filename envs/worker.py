@@ -20,22 +20,26 @@ from gymnasium.error import ResetNeeded
 from envs import make_game
 from envs.base import Game
 
+FIGURES = ("r", "l")  # the figures of every ended episode ahead of its game's own (see Shared)
+
 
 class Shared:
     """The step buffers, allocated in shared memory so workers write them in place.
 
     Ended episodes fill ``terminal_obs`` and ``figures`` compactly: worker [lo, hi) writes its k-th
-    ended board (in board order) into row lo + k, so the parent reads contiguous rows."""
+    ended board (in board order) into row lo + k, so the parent reads contiguous rows. ``figures`` holds
+    ``FIGURES`` (the episode's return and length, as SB3's Monitor names them), then ``figure_keys``.
+    ``ep_return`` and ``ep_length`` are each board's running totals, kept by the boards' own worker."""
 
     def __init__(self, ctx: Any, num_envs: int, obs_shape: tuple[int, ...], figure_keys: tuple[str, ...]
                  ) -> None:
-        self.num_envs, self.obs_shape, self.figure_keys = num_envs, obs_shape, figure_keys
+        self.num_envs, self.obs_shape, self.figure_keys = num_envs, obs_shape, (*FIGURES, *figure_keys)
         size = int(np.prod(obs_shape))
         layout = {  # name: (typecode, length); the typecodes are NumPy's too
             "obs": ("B", num_envs * size), "terminal_obs": ("B", num_envs * size),
-            "figures": ("d", num_envs * len(figure_keys)), "actions": ("q", num_envs),
+            "figures": ("d", num_envs * (len(FIGURES) + len(figure_keys))), "actions": ("q", num_envs),
             "reward": ("f", num_envs), "terminated": ("B", num_envs), "truncated": ("B", num_envs),
-            "episodes": ("q", num_envs),
+            "episodes": ("q", num_envs), "ep_return": ("d", num_envs), "ep_length": ("q", num_envs),
         }
         try:
             self.raw = {name: ctx.RawArray(code, length) for name, (code, length) in layout.items()}
@@ -56,6 +60,8 @@ class Shared:
         self.terminated = np.frombuffer(r["terminated"], dtype=np.bool_)
         self.truncated = np.frombuffer(r["truncated"], dtype=np.bool_)
         self.episodes = np.frombuffer(r["episodes"], dtype=np.int64)
+        self.ep_return = np.frombuffer(r["ep_return"], dtype=np.float64)
+        self.ep_length = np.frombuffer(r["ep_length"], dtype=np.int64)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"num_envs": self.num_envs, "obs_shape": self.obs_shape, "figure_keys": self.figure_keys,
@@ -73,6 +79,7 @@ class Boards:
         self.game, self.shared, self.lo, self.hi = game, shared, lo, hi
         self.base_seed = base_seed
         self.obs = shared.obs[lo:hi]  # games draw straight into shared memory: no copy per step
+        self.ep_return, self.ep_length = shared.ep_return[lo:hi], shared.ep_length[lo:hi]
 
     def _seeds(self, local: np.ndarray) -> np.ndarray:
         sh = self.shared
@@ -83,9 +90,17 @@ class Boards:
         sh.episodes[g] += 1
         return seeds
 
-    def reset(self) -> None:
-        local = np.arange(self.hi - self.lo)
+    def _restart(self, local: np.ndarray) -> None:
+        """New episodes on boards ``local``. Their running totals are zeroed here, with the boards, not
+        when the parent reads the ended episodes: a step whose answer it never read (cut short by Ctrl-C
+        or a failing worker) added the lost episodes' part to the next ones' ``r`` and ``l``. Zeroed
+        first: a Ctrl-C inside the game's reset then loses no more than the ended episode."""
+        self.ep_return[local] = 0.0
+        self.ep_length[local] = 0
         self.game.reset(local, self._seeds(local))
+
+    def reset(self) -> None:
+        self._restart(np.arange(self.hi - self.lo))
         self.game.observe(self.obs)
 
     def step(self) -> int:
@@ -96,14 +111,16 @@ class Boards:
         sh.reward[lo:hi] = reward
         sh.terminated[lo:hi] = terminated
         sh.truncated[lo:hi] = truncated
+        self.ep_return += reward
+        self.ep_length += 1
         done = np.flatnonzero(terminated | truncated)
         n = len(done)
         if n:
             self.game.observe(sh.terminal_obs[lo:lo + n], done)
-            figures = self.game.episode_infos(done)
+            figures = {"r": self.ep_return[done], "l": self.ep_length[done], **self.game.episode_infos(done)}
             for j, key in enumerate(sh.figure_keys):
                 sh.figures[lo:lo + n, j] = figures[key]
-            self.game.reset(done, self._seeds(done))
+            self._restart(done)
         self.game.observe(self.obs)
         return n
 

@@ -1042,3 +1042,62 @@ def test_a_call_an_interrupt_cut_short_leaves_no_reply_for_the_next(monkeypatch)
         assert obs.any() and not dones.any() and v.worker_restarts == 0
     finally:
         v.close()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypatch, workers):
+    """A Ctrl-C once the boards had stepped (and restarted the ended ones) left their running totals to
+    the parent, which zeroed them only on reading the step it gave up: stepping on without reset(), those
+    boards' next ``l`` (and ``r``) held the lost episode's part, and the other boards' the lost step short.
+    Each ``l`` must be the steps its episode played, the interrupted step counted."""
+    import envs.vector
+
+    v = make_vec("snake", 8, num_workers=workers, seed=0)
+    real_wait = envs.vector.wait
+
+    def interrupt_once_restarted(m: pytest.MonkeyPatch, before: np.ndarray) -> None:
+        if workers:  # where the parent waits, once the workers have stepped
+            def wait(*args, **kwargs):
+                time.sleep(0.3)  # the workers finish the step
+                if (v._shared.episodes != before).any():
+                    raise KeyboardInterrupt
+                return real_wait(*args, **kwargs)
+            m.setattr(envs.vector, "wait", wait)
+        else:  # in the game's drawing after the ended boards restarted
+            game = v._local.game
+            real_reset = game.reset
+
+            def interrupted(*args, **kwargs):
+                raise KeyboardInterrupt
+
+            def reset(*args, **kwargs):
+                real_reset(*args, **kwargs)
+                m.setattr(game, "observe", interrupted)
+            m.setattr(game, "reset", reset)
+
+    try:
+        v.reset()
+        rng = np.random.default_rng(0)
+        played = np.zeros(8, np.int64)  # steps each board's running episode has taken
+        interrupted = reported = 0
+        for t in range(300):
+            before = v._shared.episodes.copy()
+            with monkeypatch.context() as m:
+                if not interrupted and t >= 2:
+                    interrupt_once_restarted(m, before)
+                v.step_async(rng.integers(0, 4, 8))
+                try:
+                    _, _, dones, infos = v.step_wait()
+                except KeyboardInterrupt:
+                    interrupted += 1
+                    played += 1
+                    played[v._shared.episodes != before] = 0
+                    continue
+            played += 1
+            for k in np.flatnonzero(dones):
+                assert infos[k]["episode"]["l"] == played[k], (k, infos[k]["episode"], played[k])
+                reported += 1
+            played[dones] = 0
+        assert interrupted == 1 and reported > 50
+    finally:
+        v.close()
