@@ -178,6 +178,7 @@ def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs:
 
 def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict[str, Any], shared: Shared,
            lo: int, hi: int, base_seed: int, fresh_start: bool) -> None:
+    game_obj: Game | None = None
     try:
         with warnings.catch_warnings():  # the parent built the same game first and showed its warnings
             warnings.simplefilter("ignore")
@@ -186,10 +187,14 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
             setattr(game_obj, name, value)
         boards = Boards(game_obj, shared, lo, hi, base_seed)
         if fresh_start:
-            boards.reset()
+            boards.reset()  # a restarted Game Boy worker's reset may find its archive damaged
         conn.send((0, "ok", None))  # 0: no command's number (the env numbers them from 1)
     except Exception as e:
-        conn.send((0, *_error_reply(e)))
+        reply = _error_reply(e)  # its traceback, taken before close() can raise another
+        if game_obj is not None:  # its emulators stopped cleanly, as on "close" (they were left running)
+            with contextlib.suppress(Exception):  # the start's error is the one to report
+                game_obj.close()
+        conn.send((0, *reply))
         return
     while True:
         try:

@@ -1101,3 +1101,35 @@ def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypa
         assert interrupted == 1 and reported > 50
     finally:
         v.close()
+
+
+def test_a_worker_whose_start_fails_after_its_game_was_made_closes_the_game(monkeypatch):
+    """A worker whose game was made but whose start then failed (a restarted Game Boy worker's reset finding
+    its archive damaged, say) answered the error and exited with the game's emulators never stopped, where
+    the "close" command stops them first."""
+    import multiprocessing as mp
+
+    import envs.worker
+    from envs.worker import Shared, _serve
+
+    closed = []
+    real_make_game = envs.worker.make_game
+
+    def make_game(*args, **kwargs):
+        game = real_make_game(*args, **kwargs)
+        real_close = game.close
+        monkeypatch.setattr(game, "close", lambda: (closed.append(True), real_close()))
+        return game
+
+    def failing_reset(self):
+        raise ValueError("the start failed")
+
+    monkeypatch.setattr(envs.worker, "make_game", make_game)
+    monkeypatch.setattr(envs.worker.Boards, "reset", failing_reset)
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    shared = Shared(ctx, 2, (4, 10, 10), ("score",))
+    _serve(child, "snake", {}, {}, shared, 0, 2, 0, True)  # in this process: the patches apply
+    call, status, (error, tb) = parent.recv()
+    assert (call, status, str(error)) == (0, "raise", "the start failed") and "failing_reset" in tb
+    assert closed == [True]
