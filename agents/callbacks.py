@@ -199,6 +199,10 @@ class CheckpointCallback(PeriodicCallback):
         save_checkpoint(self.model, self.run)
 
 
+class MilestonesNotWritten(RunError):
+    """The run's milestones.json could not be written (a full disk): training stops, saving what it can."""
+
+
 def read_milestones(file: Path) -> dict[str, float]:
     """A run's best ``game/*`` figures so far (``GameStatsCallback``); none when the file is missing or
     unreadable (a run from before it was written starts its bests again, as it always did)."""
@@ -253,8 +257,8 @@ class GameStatsCallback(BaseCallback):
             if self.best != before:  # written when a best moves, not every rollout
                 try:  # a stop mid-write keeps the previous file
                     atomic_write_text(self.file, json.dumps(self.best, indent=1))
-                except OSError as e:  # a full disk: train_ppo.py says so in one line
-                    raise RunError(not_written(self.file, e)) from None
+                except OSError as e:  # a full disk: train() tries a checkpoint and says what it saved
+                    raise MilestonesNotWritten(not_written(self.file, e)) from None
         if self.has_heatmap and self.model.num_timesteps >= self._next:
             self._next = self.model.num_timesteps + self.image_every
             maps = venv.env_method("visit_heatmap", indices=self.boards)

@@ -19,6 +19,7 @@ from agents.callbacks import (
     CheckpointCallback,
     GameStatsCallback,
     MetricsCallback,
+    MilestonesNotWritten,
     ProgressCallback,
     StopCallback,
     VideoCallback,
@@ -264,20 +265,23 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # as unfinished (and --force would put the old run back over it). Inside the try: a signal just
             # before this line is a stop at the last step, saved below, not a run lost.
             settled()
-        except (ArchiveError, WorkerDiedError) as e:
+        except (ArchiveError, WorkerDiedError, MilestonesNotWritten) as e:
             # The envs failed: an archive damaged or deleted while training (a restarted worker reopens it
-            # too), or a worker dead again right after its restart (out of memory, say). The run stops here
-            # whatever comes: a signal from now on is ignored, not a KeyboardInterrupt out of this handler
-            # (the sibling one below does not catch it), which skipped the save.
+            # too), or a worker dead again right after its restart (out of memory, say); or the run's
+            # milestones.json could not be written (a full disk). The run stops here whatever comes: a
+            # signal from now on is ignored, not a KeyboardInterrupt out of this handler (the sibling one
+            # below does not catch it), which skipped the save.
             settled()
             if bar is not None:
                 bar.close()
-            file = save_checkpoint(model, run)  # the model is sound: as on Ctrl-C, nothing trained is lost
-            then = f"continue with: {resume_command(run)}"
+            try:  # the model is sound: as on Ctrl-C, nothing trained is lost
+                saved, then = f"saved {save_checkpoint(model, run)}", "continue"
+            except RunError as refused:  # the disk that refused milestones.json likely refuses this too
+                saved, then = f"not saved: {refused}", "continue from its newest checkpoint"
+            then += f" with: {resume_command(run)}"
             why = (f"{_unusable_archive(e)} and {then}, which starts a new, empty archive there"
                    if isinstance(e, ArchiveError) else f"{e}; {then}")
-            raise RunError(f"training stopped at step {model.num_timesteps:,} (saved {file}): {why}"
-                           ) from None
+            raise RunError(f"training stopped at step {model.num_timesteps:,} ({saved}): {why}") from None
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()

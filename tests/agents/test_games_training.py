@@ -262,6 +262,44 @@ def test_an_archive_index_deleted_while_training_stops_it_with_advice_and_a_chec
     assert not (archive / "index.sqlite").exists()
 
 
+def test_a_full_disk_for_milestones_json_stops_training_with_a_checkpoint_or_says_none_was_saved(
+        scripts, tmp_path, capsys, monkeypatch):
+    """A Game Boy run whose milestones.json could not be written (a full disk) stopped with that one line
+    and no checkpoint: what it had trained since its last one was lost, and the line said neither that
+    nor how to go on. It saves a checkpoint as a failing env does; where the disk refuses that too, it says
+    nothing was saved."""
+    pytest.importorskip("pyboy")
+    import errno
+
+    from stable_baselines3 import PPO
+
+    import agents.callbacks
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(agents.callbacks, "atomic_write_text", disk_full)
+    run = tmp_path / "pokemon"
+    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--run-dir", str(run),
+            "--total-timesteps", "128", "--num-workers", "0", "--save-every", "100000", *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    file, milestones = run / "checkpoints" / "step_256.zip", run / "milestones.json"
+    assert (f"error: training stopped at step 256 (saved {file}): {milestones} could not be written (No "
+            "space left on device); any file there before is unchanged; continue with: python ") in err, err
+    assert "Traceback" not in err and file.is_file() and (run / "model.zip").is_file()
+    monkeypatch.setattr(PPO, "save", disk_full)  # the disk refuses the checkpoint too
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "512", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    refused = run / "checkpoints" / "step_512.zip"
+    assert (f"error: training stopped at step 512 (not saved: {refused} could not be written (No space left "
+            f"on device); any file there before is unchanged): {milestones} could not be written (No space "
+            "left on device); any file there before is unchanged; continue from its newest checkpoint with: "
+            "python ") in err, err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_256.zip"]
+
+
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
