@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -162,13 +163,21 @@ def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def finite(name: str, value: Any) -> float:
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def finite(name: str, value: Any, float32: bool = False) -> float:
     """``value`` as a finite float, else a ValueError naming ``name`` (a NaN reward would train silently
-    on NaN losses). Ints and NumPy numbers pass; bools and strings do not."""
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not number or not math.isfinite(value):
+    on NaN losses). Ints and NumPy numbers pass; bools and strings do not. ``float32`` (every reward
+    option: the games' rewards are float32) refuses values past float32's range too: a step_cost of 1e39
+    passed and every reward was -inf."""
+    x = value.item() if isinstance(value, np.generic) else value  # Python numbers compare without casts
+    if not isinstance(x, (int, float)) or isinstance(x, bool) or not abs(x) <= sys.float_info.max:
+        # NaN fails the comparison too; math.isfinite(10**400) was an OverflowError
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    if float32 and abs(x) > _FLOAT32_MAX:
+        raise ValueError(f"{name} must be within float32's ±{_FLOAT32_MAX:.4g}, got {value!r}")
+    return float(x)
 
 
 def flag(name: str, value: Any) -> bool:

@@ -646,9 +646,9 @@ class Rotation(Game):
         if self.min_turns > self.max_turns:
             raise ValueError(f"min_turns ({min_turns}) must not exceed max_turns ({max_turns})")
         self.max_steps = whole("max_steps", max_steps, 1)
-        self.step_cost = finite("step_cost", step_cost)
+        self.step_cost = finite("step_cost", step_cost, float32=True)
         self.view_size = view_size = whole("view_size", view_size, 16, 128)
-        self.progress_reward = finite("progress_reward", progress_reward)
+        self.progress_reward = finite("progress_reward", progress_reward, float32=True)
         self.camera = dict(DEFAULT_CAMERA)
         self._cam = camera_array(self.camera)
         self._bg = np.array(BACKGROUND, dtype=np.uint8)

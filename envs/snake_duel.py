@@ -508,9 +508,9 @@ class SnakeDuel(Game):
         self.num_apples = whole("num_apples", num_apples, 1, size * size - 2 * self.start_length,
                                 f"{board} with {self.start_length}-cell snakes")
         self.max_rounds = whole("max_rounds", max_rounds, 1)
-        self.apple_reward = finite("apple_reward", apple_reward)
-        self.death_penalty = finite("death_penalty", death_penalty)
-        self.win_reward = finite("win_reward", win_reward)
+        self.apple_reward = finite("apple_reward", apple_reward, float32=True)
+        self.death_penalty = finite("death_penalty", death_penalty, float32=True)
+        self.win_reward = finite("win_reward", win_reward, float32=True)
         self.opponent = opponent
         n, cells = num_envs, size * size
         self._body = np.zeros((n, 2, cells), dtype=np.int64)

@@ -62,11 +62,11 @@ class GameBoy(GameBoyGame):
         self.game = game
         self.spec = spec
         self.score_weight = (spec.score_weight if score_weight is None
-                             else finite("score_weight", score_weight))
+                             else finite("score_weight", score_weight, float32=True))
         self.progress_weight = (spec.progress_weight if progress_weight is None
-                                else finite("progress_weight", progress_weight))
+                                else finite("progress_weight", progress_weight, float32=True))
         self.death_penalty = (spec.death_penalty if death_penalty is None
-                              else finite("death_penalty", death_penalty))
+                              else finite("death_penalty", death_penalty, float32=True))
         self.end_on_life_loss = (spec.end_on_life_loss if end_on_life_loss is None
                                  else flag("end_on_life_loss", end_on_life_loss))
         own = game == "depthfirst_test"

@@ -125,7 +125,8 @@ class PokemonRed(GameBoyGame):
             # Dotted names: the CLI turns reward.<term> into its flag, --set env_kwargs.reward.<term>.
             named = ", ".join(f"reward.{k}" for k in sorted(unknown, key=str))
             raise ValueError(f"unknown reward terms {named}; known terms: {', '.join(REWARD_WEIGHTS)}")
-        self.weights = {**REWARD_WEIGHTS, **{k: finite(f"reward.{k}", v) for k, v in (reward or {}).items()}}
+        given = {k: finite(f"reward.{k}", v, float32=True) for k, v in (reward or {}).items()}
+        self.weights = {**REWARD_WEIGHTS, **given}
         self.visit_decay = finite("visit_decay", visit_decay)
         if not 0.0 < self.visit_decay <= 1.0:
             raise ValueError(f"visit_decay must be in (0, 1], got {visit_decay}")

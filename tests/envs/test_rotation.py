@@ -200,6 +200,8 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
                             ("margin", 1e-4, "camera margin must be between 0.001 and 100 .*, got 0.0001"),
                             ("distance", float("nan"), "camera distance must be a finite number, got nan"),
                             ("elevation_deg", float("inf"), "camera elevation_deg must be a finite number"),
+                            # an int past float64 was a bare OverflowError
+                            ("azimuth_deg", 10**400, "camera azimuth_deg must be a finite number, got 1000"),
                             # the view's right direction was 0/0: a view drawn from NaNs
                             ("elevation_deg", 90, "camera elevation_deg must not look straight .*, got 90"),
                             ("elevation_deg", -90, "camera elevation_deg must not look straight .*, got -90"),
