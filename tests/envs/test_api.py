@@ -610,6 +610,9 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     for bad in ([-1], [4]):  # -1 reset board 3 (counted from the end); 4, NumPy's IndexError
         with pytest.raises(ValueError, match=r"board indices must be in 0\.\.3, got \[" + str(bad[0])):
             game.reset(np.array(bad), np.array([1], dtype=np.uint64))
+    # A board named twice played the last of its seeds without a word.
+    with pytest.raises(ValueError, match=r"reset's board indices must name each board once, got \[0, 2\]"):
+        game.reset([0, 2, 0, 1, 2], [1, 2, 3, 4, 5])
     # observe words it alike, naming only the indices off the game (it listed them all, as "[0, 4)").
     with pytest.raises(ValueError, match=r"observe's board indices must be in 0\.\.3, got \[-1, 4\]$"):
         game.observe(np.zeros((4, *game.observation_space.shape), np.uint8), np.array([0, -1, 2, 4]))
