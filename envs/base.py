@@ -397,4 +397,6 @@ class Game(ABC):
         self._closed = True
 
     def new_obs_buffer(self) -> np.ndarray:
+        """A zeroed ``observe`` buffer for every board (not for a closed game, which cannot fill it)."""
+        self._check_open("new_obs_buffer")
         return np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.uint8)

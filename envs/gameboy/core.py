@@ -402,10 +402,12 @@ class GameBoyGame(Game):
 
     def memory(self, i: int) -> Any:
         """Board ``i``'s address space (``pyboy.memory``): ``memory(i)[0xD362]``."""
+        self._check_board(i, "memory")
         return self._pyboys[i].memory
 
     def screen(self, i: int) -> np.ndarray:
         """Board ``i``'s last observed frame, full size RGB (144, 160, 3) uint8 (a copy)."""
+        self._check_board(i, "screen")
         raw = self._pyboys[i].screen.ndarray
         return np.ascontiguousarray(raw[:, :, list(self._downsample.rgb)])
 

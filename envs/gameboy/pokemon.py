@@ -153,6 +153,7 @@ class PokemonRed(GameBoyGame):
     # ---- RAM ---------------------------------------------------------------------------------------
     def read_facts(self, i: int) -> dict[str, Any]:
         """The RAM figures the rewards use, as plain ints (read every step: kept to plain indexing)."""
+        self._check_board(i, "read_facts")
         mem = self._wram[i]
         count = min(mem[_PARTY_COUNT], PARTY_LENGTH)
         levels, hp, max_hp = [], [], []

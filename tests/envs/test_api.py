@@ -419,6 +419,8 @@ def test_a_board_index_off_the_game_is_refused_by_name(name: str) -> None:
         state = game.get_state(1)
         calls = {"get_state": game.get_state, "set_state": lambda i: game.set_state(i, state),
                  "render": game.render, "episode_info": game.episode_info}
+        # The Game Boy's own reads: -1 read the last board's emulator, 2 was a bare IndexError.
+        calls.update({k: getattr(game, k) for k in ("memory", "screen", "read_facts") if hasattr(game, k)})
         for what, call in calls.items():
             for bad in (-1, 2, True, np.bool_(True), 1.0, "1", None):
                 said = rf"^{what}: the board must be an integer in 0\.\.1 \(this game has 2 boards\), got "
@@ -441,15 +443,19 @@ def test_a_closed_game_says_so(name: str) -> None:
     from gymnasium.error import ClosedEnvironmentError
 
     game = _two_boards(name)
-    state = game.get_state(0)
+    state, obs = game.get_state(0), game.new_obs_buffer()
     game.close()
     game.close()  # twice is fine
     calls = {"step": lambda: game.step(np.zeros(2, np.int64)),
              "reset": lambda: game.reset(np.arange(2), np.arange(2, dtype=np.uint64)),
              "get_state": lambda: game.get_state(0), "set_state": lambda: game.set_state(0, state),
-             "render": lambda: game.render(0), "observe": lambda: game.observe(game.new_obs_buffer()),
+             "render": lambda: game.render(0), "observe": lambda: game.observe(obs),
+             "new_obs_buffer": game.new_obs_buffer,  # made a buffer for a game that could not fill it
              "episode_info": lambda: game.episode_info(0),
              "episode_infos": lambda: game.episode_infos(np.arange(2))}  # Snake's own gave figures
+    # The Game Boy's own reads (an IndexError: its emulators are gone).
+    calls.update({k: lambda k=k: getattr(game, k)(0) for k in ("memory", "screen", "read_facts")
+                  if hasattr(game, k)})
     for what, call in calls.items():
         with pytest.raises(ClosedEnvironmentError, match=f"^{what} on a closed {name} game; make a new one$"):
             call()
