@@ -298,7 +298,7 @@ class Game(ABC):
 
     def _boards(self, indices: np.ndarray | None, out: np.ndarray) -> np.ndarray:
         """``observe``'s boards: ``indices`` as an int64 array, or every board; checks that ``out`` has
-        a row for each (the compiled kernels do not check bounds)."""
+        a row for each (the compiled kernels do not check bounds) and is uint8."""
         self._check_open("observe")
         if indices is None:
             boards = self._all_boards
@@ -311,9 +311,10 @@ class Game(ABC):
             if boards.size and (boards.min() < 0 or boards.max() >= self.num_envs):
                 raise ValueError(f"observe's board indices must be in 0..{self.num_envs - 1}, got "
                                  f"{boards[(boards < 0) | (boards >= self.num_envs)].tolist()}")
-        if out.shape != (len(boards), *self.observation_space.shape):
-            raise ValueError(f"out must have shape {(len(boards), *self.observation_space.shape)}, "
-                             f"got {out.shape}")
+        shape = (len(boards), *self.observation_space.shape)
+        if out.shape != shape or out.dtype != np.uint8:  # a float out was filled with floats
+            raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} of shape "
+                             f"{out.shape}")
         return boards
 
     @abstractmethod

@@ -462,6 +462,22 @@ def test_a_closed_game_says_so(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
+def test_observe_refuses_an_out_of_another_dtype(name: str) -> None:
+    # The observation is uint8: a float64 out was filled with floats (0.0 to 255.0) without a word.
+    game = _two_boards(name)
+    try:
+        shape = (2, *game.observation_space.shape)
+        for dtype in (np.float64, np.int64, np.float32):
+            out = np.zeros(shape, dtype)
+            with pytest.raises(ValueError, match=re.escape(f"out must be a uint8 array of shape {shape}, got "
+                                                           f"{np.dtype(dtype)} of shape {shape}")):
+                game.observe(out)
+            assert not out.any()
+    finally:
+        game.close()
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
 def test_episode_infos_of_no_board_has_the_keys_of_every_episode(name: str) -> None:
     # Every episode reports the same keys (the vector env sizes its figure rows by them), but the base
     # episode_infos of no board gave {"score"} alone (Snake's own override gave all three).

@@ -488,7 +488,7 @@ def test_observe_opponent_refuses_a_buffer_without_a_row_per_board():
     game = SnakeDuel(2)
     game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
     whole_buffer = np.zeros((2, 6, 10, 10), dtype=np.uint8)
-    with pytest.raises(ValueError, match=r"out must have shape \(2, 6, 10, 10\)"):
+    with pytest.raises(ValueError, match=r"out must be a uint8 array of shape \(2, 6, 10, 10\)"):
         game.observe_opponent(whole_buffer[:1])
     assert not whole_buffer.any()
 
