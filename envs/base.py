@@ -300,21 +300,26 @@ class Game(ABC):
         """``observe``'s boards: ``indices`` as an int64 array, or every board; checks that ``out`` has
         a row for each (the compiled kernels do not check bounds) and is uint8."""
         self._check_open("observe")
-        if indices is None:
-            boards = self._all_boards
-        else:
-            boards = np.asarray(indices)
-            if boards.ndim != 1 or not (boards.size == 0 or np.issubdtype(boards.dtype, np.integer)):
-                raise ValueError(f"indices must be a 1-D array of board numbers, got {boards.dtype} "
-                                 f"{boards.shape}")
-            boards = boards.astype(np.int64, copy=False)
-            if boards.size and (boards.min() < 0 or boards.max() >= self.num_envs):
-                raise ValueError(f"observe's board indices must be in 0..{self.num_envs - 1}, got "
-                                 f"{boards[(boards < 0) | (boards >= self.num_envs)].tolist()}")
+        boards = self._all_boards if indices is None else self._board_indices(indices, "observe")
         shape = (len(boards), *self.observation_space.shape)
         if out.shape != shape or out.dtype != np.uint8:  # a float out was filled with floats
             raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} of shape "
                              f"{out.shape}")
+        return boards
+
+    def _board_indices(self, indices: Any, what: str) -> np.ndarray:
+        """``indices`` as an int64 array of this game's boards (a board may come twice), else a ValueError
+        naming ``what``: the compiled kernels do not check bounds, and NumPy's indexing read -1 as the
+        last board, 0.7 as board 0 and a bool array as a mask."""
+        boards = np.asarray(indices)
+        if boards.ndim != 1 or (boards.size and boards.dtype.kind not in "iu"):
+            raise ValueError(f"{what}'s indices must be a 1-D array of board numbers, got {boards.dtype} "
+                             f"{boards.shape}")
+        boards = boards.astype(np.int64, copy=False)
+        # One reduction, as episode_infos is on the step path: as uint64 a negative index is past every board.
+        if boards.size and boards.view(np.uint64).max() >= self.num_envs:
+            raise ValueError(f"{what}'s board indices must be in 0..{self.num_envs - 1}, got "
+                             f"{boards[(boards < 0) | (boards >= self.num_envs)].tolist()}")
         return boards
 
     @abstractmethod
@@ -326,9 +331,9 @@ class Game(ABC):
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads
         every ended episode this way; a game with many short episodes overrides it with array ops, starting
-        with ``_check_open`` as this does)."""
+        with ``_check_open`` and ``_board_indices`` as this does)."""
         self._check_open("episode_infos")
-        rows = [self.episode_info(int(i)) for i in indices]
+        rows = [self.episode_info(int(i)) for i in self._board_indices(indices, "episode_infos")]
         keys = rows[0] if rows else self.episode_info(0)  # of no board too: every episode has the same keys
         return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in keys}
 

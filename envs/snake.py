@@ -288,8 +288,9 @@ class Snake(Game):
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         self._check_open("episode_infos")  # a closed game gave figures here, where episode_info refused
-        length = self._length[indices]
-        return {"score": self._score[indices].astype(np.float64), "snake_length": length.astype(np.float64),
+        boards = self._board_indices(indices, "episode_infos")
+        length = self._length[boards]
+        return {"score": self._score[boards].astype(np.float64), "snake_length": length.astype(np.float64),
                 "won": (length == self.size * self.size).astype(np.float64)}
 
     def _started(self, i: int) -> bool:

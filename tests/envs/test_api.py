@@ -437,6 +437,25 @@ def test_a_board_index_off_the_game_is_refused_by_name(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
+def test_episode_infos_refuses_boards_off_the_game_as_observe_does(name: str) -> None:
+    # Snake's own read -1 as the last board and 2 (of two) was a bare IndexError; the others' cut board 0.7
+    # to 0 and read [True, False] as boards 1 and 0.
+    game = _two_boards(name)
+    try:
+        for bad in ([-1], [0, 2]):
+            with pytest.raises(ValueError, match=r"^episode_infos's board indices must be in 0\.\.1, got \["
+                                                 + str(bad[-1]) + r"\]$"):
+                game.episode_infos(np.array(bad))
+        for bad in ([0.7], [True, False], [[0]]):
+            with pytest.raises(ValueError, match=r"^episode_infos's indices must be a 1-D array of board "):
+                game.episode_infos(np.array(bad))
+        assert game.episode_infos(np.array([1, 1]))["score"].shape == (2,)  # a board twice is read twice
+        assert game.episode_infos(np.array([], dtype=np.int64))["score"].shape == (0,)
+    finally:
+        game.close()
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
 def test_a_closed_game_says_so(name: str) -> None:
     # A closed Game Boy has no emulators: its step, reset, get_state, set_state and render were
     # "IndexError: list index out of range", and observe read the last frames; the other games played on.
