@@ -262,9 +262,7 @@ class Game(ABC):
             raise ValueError(f"reset needs a 1-D array of board indices and one seed per board, got indices "
                              f"of shape {boards.shape} and seeds of shape {seeds.shape}")
         # A negative index reset a board counted from the end; one past the last, NumPy's IndexError.
-        if boards.size and not (boards.min() >= 0 and boards.max() < self.num_envs):
-            raise ValueError(f"reset's board indices must be in 0..{self.num_envs - 1}, got "
-                             f"{boards[(boards < 0) | (boards >= self.num_envs)].tolist()}")
+        boards = self._board_indices(boards, "reset")
         if boards.size > 1:  # a board named twice played the last of its seeds without a word
             times = np.bincount(boards)  # the boards are in range now; 5x faster than np.unique
             if times.max() > 1:
