@@ -72,6 +72,15 @@ class SpaceMismatch(RunError):
     """A checkpoint whose observation or action space is not the one its env (made from config.yaml) gives."""
 
 
+class TrainingStopped(RunError):
+    """Training stopped on a failure it handles (the envs, milestones.json) after trying to save.
+    ``resumable``: the run has a checkpoint, and the message names the ``--resume`` that continues it."""
+
+    def __init__(self, message: str, resumable: bool) -> None:
+        super().__init__(message)
+        self.resumable = resumable
+
+
 class _NoOptimizer:
     """The optimizer of a model loaded to play: it is never stepped, and building a torch optimizer imports
     torch._dynamo (about 2 s, a fifth of a short ``evaluate.py`` here; per export worker too)."""
@@ -278,10 +287,14 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 saved, then = f"saved {save_checkpoint(model, run)}", "continue"
             except RunError as refused:  # the disk that refused milestones.json likely refuses this too
                 saved, then = f"not saved: {refused}", "continue from its newest checkpoint"
-            then += f" with: {resume_command(run)}"
-            why = (f"{_unusable_archive(e)} and {then}, which starts a new, empty archive there"
-                   if isinstance(e, ArchiveError) else f"{e}; {then}")
-            raise RunError(f"training stopped at step {model.num_timesteps:,} ({saved}): {why}") from None
+            resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
+            then = (f"{then} with: {resume_command(run)}" if resumable else
+                    "start the run again (it has no checkpoint to continue from)")
+            new_archive = ", which starts a new, empty archive there" if resumable else ""
+            why = (f"{_unusable_archive(e)} and {then}{new_archive}" if isinstance(e, ArchiveError) else
+                   f"{e}; {then}")
+            raise TrainingStopped(f"training stopped at step {model.num_timesteps:,} ({saved}): {why}",
+                                  resumable) from None
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()

@@ -262,9 +262,10 @@ def check_self_play(cfg: dict) -> None:
 
 
 def refuse_inputs_in_replaced_run(run_dir: Path, inputs: dict[str, Any]) -> None:
-    """``--force`` moves the old run aside and deletes it once the new run finishes: an input of this
-    command inside it (a ``--state`` kept in its folder, its own config.yaml as ``--config``) would be
-    missing while the new run starts, then deleted with the old run. Refused, naming the flag."""
+    """``--force`` moves the old run aside and deletes it once the new run can go on without it: an
+    input of this command inside it (a ``--state`` kept in its folder, its own config.yaml as
+    ``--config``) would be missing while the new run starts, then deleted with the old run. Refused,
+    naming the flag."""
     if not run_dir.is_dir():
         return
     folder = Path(os.path.realpath(run_dir))
@@ -307,15 +308,15 @@ def model_mtime(run: Path) -> int:
 def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> int:
     import torch
 
-    from agents.train import train
+    from agents.train import TrainingStopped, train
     from envs.gameboy.roms import RomError, StateError, no_start_state
     from envs.vector import WorkerDiedError
 
     created: Path | None = None  # a run folder this command made: removed if training never started
-    replaced: Path | None = None  # the run --force replaces: back in place if training never started
+    replaced: Path | None = None  # the run --force replaces: back in place unless keep
     existed = args.run_dir is not None and Path(args.run_dir).is_dir()
     run: Path | None = None
-    finished = False  # train() returned: it ran to the end, or saved on Ctrl-C
+    keep = False  # the new run stays, not the one --force moved aside (see finally)
     lock: IO[str] | None = None  # held on the run folder while this command trains into it
     model_before: int | None = None  # model.zip's mtime (0: none) when train() was called
     try:
@@ -393,11 +394,12 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 created = run
         model_before = model_mtime(run)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
-        finished = True
+        keep = True
     except StateError as e:  # --resume takes no --state: the run's config.yaml named the state
         print(f"error: --resume {run}: {e.in_run()}" if args.resume else f"error: {e}", file=sys.stderr)
         return 2
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
+        keep = isinstance(e, TrainingStopped) and e.resumable
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before training started: from its start line on, train() saves and returns
@@ -410,18 +412,23 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     finally:
         if lock is not None:
             lock.close()
-        # A run --force was replacing comes back unless the new one finished (or saved on Ctrl-C): a
-        # run that failed, even after a periodic checkpoint, must not have cost the old one. Otherwise a
-        # run that failed before training started (TensorBoard's folder comes just before it) leaves
-        # nothing; once training ran, its logs stay.
+        # A run --force was replacing comes back unless the new one finished or stopped with a checkpoint
+        # and its --resume command printed: on Ctrl-C, or on a failure train() handles (TrainingStopped:
+        # a damaged archive, a worker dead again, milestones.json refused). --force gave the old run up;
+        # it is kept only until the new one has something to resume from, and putting it back over a
+        # resumable new run deleted the checkpoint just named (and made that --resume continue the old
+        # run). A run that crashed (a traceback, no --resume advice: NaN losses, a bug), even after a
+        # periodic checkpoint, must not have cost the old one. Without --force, a run that failed before
+        # training started (TensorBoard's folder comes just before it) leaves nothing; once training
+        # ran, its logs stay.
         if replaced is not None:
             with uninterruptible():  # a Ctrl-C while the failed run is deleted would leave the old one aside
-                if finished:
+                if keep:
                     shutil.rmtree(replaced, ignore_errors=True)
                 else:
                     shutil.rmtree(created, ignore_errors=True)
                     replaced.rename(created)
-            if not finished:
+            if not keep:
                 print(f"the new run did not finish: {created} holds the old run again", file=sys.stderr)
         elif created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
             if existed:  # the user's empty folder stays, without our files

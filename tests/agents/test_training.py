@@ -1084,6 +1084,53 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_after_a_checkpoint(t
     assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
+@pytest.mark.parametrize("save", ["saved", "refused", "refused_after_a_checkpoint"])
+def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(trained, scripts, tmp_path,
+                                                                            monkeypatch, capsys, save):
+    """A --force run stopped by an env failure (here a worker dead again after its restart) saved a
+    checkpoint and printed its --resume command, then had the old run put back over it: the checkpoint it
+    named was deleted, and the command continued the old run. As on Ctrl-C, a new run with a checkpoint
+    to resume from is kept; one with none puts the old run back and gives no --resume advice."""
+    import agents.train
+    from agents.callbacks import StopCallback
+    from agents.runs import RunError
+    from envs.vector import WorkerDiedError
+
+    def dying(self):
+        if self.model.num_timesteps >= 512:
+            raise WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
+        return True
+
+    def refused(model, run):
+        raise RunError("disk full")
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    monkeypatch.setattr(StopCallback, "_on_step", dying)
+    if save != "saved":  # the save as training stops (periodic ones, at 256 here, are the callback's)
+        monkeypatch.setattr(agents.train, "save_checkpoint", refused)
+    every = "256" if save == "refused_after_a_checkpoint" else "100000"
+    argv = ["--env", "snake", "--total-timesteps", "2048", "--save-every", every, "--run-dir", str(run),
+            "--force", *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing left aside
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    if save == "refused":  # nothing to resume: the old run is back, and no --resume is advised
+        assert "holds the old run again" in err and "--resume" not in err, err
+        assert "no checkpoint to continue from" in err, err
+        assert after == before
+        return
+    assert "holds the old run again" not in err, err
+    newest = "step_512.zip" if save == "saved" else "step_256.zip"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [newest]  # the new run's only
+    assert f"--resume {run}" in err and after != before
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
+    assert f"from {newest} at step {newest[5:8]}" in capsys.readouterr().out
+
+
 def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, scripts, tmp_path, capsys):
     from agents.runs import claim_run
 
