@@ -1859,9 +1859,12 @@ def test_plot_curves_flags_reach_the_plot(scripts, tmp_path, capsys, monkeypatch
     assert scripts.plot_curve.main(["RUN", "--out", str(out), "--title", "Snake 10x10", "--baseline", "0.5",
                                     "--tag", "rollout/ep_rew_mean"]) == 0
     assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 0
+    # argparse read -1e3 as a flag ("expected one argument"); -0.5 it takes as a number itself.
+    assert scripts.plot_curve.main(["RUN", "--out", str(out), "--baseline", "-1e3"]) == 0
     assert drawn == [(Path("RUN"), out, "rollout/ep_rew_mean", "Snake 10x10", 0.5, True),
-                     (Path("RUN"), out, "rollout/score_mean", None, None, True)]
-    assert capsys.readouterr().out == f"{out}\n{out}\n"
+                     (Path("RUN"), out, "rollout/score_mean", None, None, True),
+                     (Path("RUN"), out, "rollout/score_mean", None, -1000.0, True)]
+    assert capsys.readouterr().out == f"{out}\n{out}\n{out}\n"
 
 
 def test_an_out_matplotlib_cannot_write_is_refused_by_name_before_the_run_is_read(scripts, tmp_path, capsys,

@@ -3,13 +3,14 @@
 import pytest
 
 
+@pytest.mark.parametrize("env", ["", "  "])  # blanks alone are empty too, not an unknown game "  "
 @pytest.mark.parametrize("script", ["train_ppo", "compare", "evaluate"])
-def test_an_empty_env_is_named_empty_with_the_games(script, scripts, capsys):
+def test_an_empty_env_is_named_empty_with_the_games(script, env, scripts, capsys):
     # train_ppo said "--env is required" (the user gave one), evaluate "--vlm needs ... --env", compare
     # "--env '' is unknown".
     extra = ["--vlm", "m@http://127.0.0.1:9/v1"] if script == "evaluate" else []
     with pytest.raises(SystemExit) as exc:
-        getattr(scripts, script).main(["--env", "", *extra])
+        getattr(scripts, script).main(["--env", env, *extra])
     assert exc.value.code == 2
     assert "argument --env: is empty; name a game: gameboy, pokemon_red, rotation" in capsys.readouterr().err
 
@@ -44,6 +45,9 @@ def test_an_export_value_starting_with_a_minus_reaches_its_own_check(argv, messa
 def test_dash_values_joins_only_the_given_flags_values_that_start_with_a_minus_and_a_digit():
     from agents.cli import dash_values
 
-    argv = ["--split", "-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline", "-.5", "--split", "--json"]
+    # Another flag's value is argparse's own business; a dash inside a value (1e-3) needs no joining.
+    argv = ["--split", "-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline", "-.5", "--seed", "-1",
+            "--baseline", "1e-3", "--split", "--json"]
     assert dash_values(argv, ("--split", "--baseline")) == [
-        "--split=-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline=-.5", "--split", "--json"]
+        "--split=-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline=-.5", "--seed", "-1", "--baseline",
+        "1e-3", "--split", "--json"]
