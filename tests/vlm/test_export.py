@@ -234,6 +234,7 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "images", "trajectories"]
     meta = json.loads((out / META).read_text())
     assert meta["formats"] == {} and meta["counts"]["records"] == {"train": 0, "val": 0, "test": 0}
+    assert meta["rom_sha1"] is None  # no cartridge: Snake's replay game has none
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "no trainer formats" in card and "| format |" not in card and "## Examples" not in card
     assert "configs:" not in card  # no split for datasets.load_dataset to find
@@ -263,6 +264,10 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
                       "--no-progress") == 2
         assert message in capsys.readouterr().err
         assert not (tmp_path / "s").exists()
+    if spec("minari"):  # with --minari, --relative-paths makes the card's Minari path relative: taken
+        assert export(str(run), "--out", str(tmp_path / "r"), "--episodes", "1", "--tasks-per-state", "0",
+                      "--minari", "--relative-paths", "--no-progress") == 0
+        assert json.loads((tmp_path / "r" / META).read_text())["relative_paths"] is True
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "datasets" else spec(name))
     assert export(str(run), "--out", str(tmp_path / "y"), "--episodes", "1", "--tasks-per-state", "0",
@@ -610,6 +615,8 @@ def test_an_unknown_format_is_refused(run, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--mix", "perception=0.5,tactics=0.5"], "--mix expects FAMILY=RATIO"),
     (["--split", "0.8,0.2"], "--split expects three"),
+    (["--split", ""], "--split expects three non-negative fractions train,val,test (e.g. 0.8,0.1,0.1), "
+                       "got ''"),
     (["--min-score", "1000000"], "no episode reached --min-score 1000000.0"),
     (["--device", "banana"], "--device: unknown device 'banana'"),
 ])
@@ -1419,6 +1426,7 @@ def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(
     assert opts == vlm.export.ExportOptions(run="RUN", out="OUT", command=opts.command)
     assert (opts.episodes, opts.seed, opts.tasks_per_state, opts.split, opts.scale, opts.formats) == (
         100, 1_000_000, 2, None, 16, "all")  # None: vlm.splits.DEFAULT_SPLIT, 0.8,0.1,0.1 as README says
+    assert vlm.splits.DEFAULT_SPLIT == "0.8,0.1,0.1"
     assert capsys.readouterr().out == (
         "/data/snake: 3/4 episodes of /r/model.zip (step 2,048), 12,345 steps, 1,023 records (train 1,000, "
         "val 20, test 3), 4,321 images, formats: trl, verl, Minari depthfirst/snake-v0 in 12.3 s\n")
