@@ -41,6 +41,10 @@ class RunError(RuntimeError):
     """A run folder problem the user must fix (message says what)."""
 
 
+class CheckpointNotWritten(RunError):
+    """A checkpoint (or model.zip) the disk refused: training stops, naming the newest one it has."""
+
+
 def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[Path, Path | None, IO[str]]:
     """Create the run folder; returns it, with ``force`` where the run it replaces was moved, and its
     lock (``claim_run``).
@@ -475,13 +479,13 @@ def atomic_write_text(path: Path, text: str, last: bool = False) -> None:
 
 def save_model(model: Any, path: Path) -> None:
     """``model.save`` into a temp file beside ``path``, then rename it into place. A write that fails (a
-    full disk) raises ``RunError`` naming the file, which keeps its previous contents."""
+    full disk) raises ``CheckpointNotWritten`` naming the file, which keeps its previous contents."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with written_beside(path) as tmp, open(tmp, "wb") as f:
             model.save(f)
     except OSError as e:
-        raise RunError(not_written(path, e)) from None
+        raise CheckpointNotWritten(not_written(path, e)) from None
 
 
 def save_checkpoint(model: Any, run: Path) -> Path:

@@ -29,6 +29,7 @@ from agents.interrupts import settled, stop_signals_interrupt
 from agents.policies import count_params, policy_kwargs
 from agents.runs import (
     CHECKPOINT_ERRORS,
+    CheckpointNotWritten,
     RunError,
     checkpoints,
     latest_checkpoint,
@@ -173,6 +174,26 @@ def _unusable_archive(e: ArchiveError) -> str:
             f"{shlex.quote(str(e.folder))} {shlex.quote(str(e.folder) + '.damaged')})")
 
 
+def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError,
+             stop: str = "training stopped") -> TrainingStopped:
+    """The error for a run stopped by ``e``, a failure training handles: the checkpoint saved now (not
+    tried again where ``e`` is the disk refusing one), and the ``--resume`` that continues the run, or, with
+    no checkpoint at all, to start it again."""
+    saved, older = "", True  # older: the --resume continues from a checkpoint saved before this stop
+    if not isinstance(e, CheckpointNotWritten):
+        try:  # the model is sound: as on Ctrl-C, nothing trained is lost
+            saved, older = f" (saved {save_checkpoint(model, run)})", False
+        except CheckpointNotWritten as refused:  # the disk that refused milestones.json likely refuses this
+            saved = f" (not saved: {refused})"
+    resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
+    then = (f"{'continue from its newest checkpoint' if older else 'continue'} with: {resume_command(run)}"
+            if resumable else "start the run again (it has no checkpoint to continue from)")
+    new_archive = ", which starts a new, empty archive there" if resumable else ""
+    why = (f"{_unusable_archive(e)} and {then}{new_archive}" if isinstance(e, ArchiveError) else
+           f"{e}; {then}")
+    return TrainingStopped(f"{stop} at step {model.num_timesteps:,}{saved}: {why}", resumable)
+
+
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
           progress: bool = True) -> Any:
     """Train (or continue training) into ``run``. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and
@@ -274,38 +295,33 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # as unfinished (and --force would put the old run back over it). Inside the try: a signal just
             # before this line is a stop at the last step, saved below, not a run lost.
             settled()
-        except (ArchiveError, WorkerDiedError, MilestonesNotWritten) as e:
+        except (ArchiveError, WorkerDiedError, MilestonesNotWritten, CheckpointNotWritten) as e:
             # The envs failed: an archive damaged or deleted while training (a restarted worker reopens it
-            # too), or a worker dead again right after its restart (out of memory, say); or the run's
-            # milestones.json could not be written (a full disk). The run stops here whatever comes: a
+            # too), or a worker dead again right after its restart (out of memory, say); or the disk refused
+            # the run's milestones.json or a periodic checkpoint (full). The run stops here whatever comes: a
             # signal from now on is ignored, not a KeyboardInterrupt out of this handler (the sibling one
             # below does not catch it), which skipped the save.
             settled()
             if bar is not None:
                 bar.close()
-            try:  # the model is sound: as on Ctrl-C, nothing trained is lost
-                saved, then = f"saved {save_checkpoint(model, run)}", "continue"
-            except RunError as refused:  # the disk that refused milestones.json likely refuses this too
-                saved, then = f"not saved: {refused}", "continue from its newest checkpoint"
-            resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
-            then = (f"{then} with: {resume_command(run)}" if resumable else
-                    "start the run again (it has no checkpoint to continue from)")
-            new_archive = ", which starts a new, empty archive there" if resumable else ""
-            why = (f"{_unusable_archive(e)} and {then}{new_archive}" if isinstance(e, ArchiveError) else
-                   f"{e}; {then}")
-            raise TrainingStopped(f"training stopped at step {model.num_timesteps:,} ({saved}): {why}",
-                                  resumable) from None
+            raise _stopped(model, run, e) from None
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()
             if model.num_timesteps < int(cfg["total_timesteps"]):
-                file = save_checkpoint(model, run)
+                try:
+                    file = save_checkpoint(model, run)
+                except CheckpointNotWritten as refused:
+                    raise _stopped(model, run, refused, "interrupted") from None
                 print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
                       f"continue with: {resume_command(run)}", file=sys.stderr)
                 return model
             # All its steps taken (the signal came as learn() returned, or in the last update): the run is
             # finished, saved and reported below, not "interrupted" with a --resume that would be refused.
-        save_checkpoint(model, run)
+        try:
+            save_checkpoint(model, run)
+        except CheckpointNotWritten as refused:
+            raise _stopped(model, run, refused) from None
         print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")
         return model
     finally:

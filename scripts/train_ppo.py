@@ -414,13 +414,13 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             lock.close()
         # A run --force was replacing comes back unless the new one finished or stopped with a checkpoint
         # and its --resume command printed: on Ctrl-C, or on a failure train() handles (TrainingStopped:
-        # a damaged archive, a worker dead again, milestones.json refused). --force gave the old run up;
-        # it is kept only until the new one has something to resume from, and putting it back over a
-        # resumable new run deleted the checkpoint just named (and made that --resume continue the old
-        # run). A run that crashed (a traceback, no --resume advice: NaN losses, a bug), even after a
-        # periodic checkpoint, must not have cost the old one. Without --force, a run that failed before
-        # training started (TensorBoard's folder comes just before it) leaves nothing; once training
-        # ran, its logs stay.
+        # a damaged archive, a worker dead again, milestones.json or a checkpoint refused). --force gave
+        # the old run up; it is kept only until the new one has something to resume from, and putting it
+        # back over a resumable new run deleted the checkpoint just named (and made that --resume continue
+        # the old run). A run that crashed (a traceback, no --resume advice: NaN losses, a bug), even after
+        # a periodic checkpoint, must not have cost the old one. Without --force, a run that failed before
+        # training started (TensorBoard's folder comes just before it) leaves nothing; once training ran,
+        # its logs stay.
         if replaced is not None:
             with uninterruptible():  # a Ctrl-C while the failed run is deleted would leave the old one aside
                 if keep:

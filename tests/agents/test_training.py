@@ -1093,7 +1093,7 @@ def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(tra
     to resume from is kept; one with none puts the old run back and gives no --resume advice."""
     import agents.train
     from agents.callbacks import StopCallback
-    from agents.runs import RunError
+    from agents.runs import CheckpointNotWritten
     from envs.vector import WorkerDiedError
 
     def dying(self):
@@ -1102,7 +1102,7 @@ def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(tra
         return True
 
     def refused(model, run):
-        raise RunError("disk full")
+        raise CheckpointNotWritten("disk full")
 
     run = tmp_path / "run"
     shutil.copytree(trained, run)
@@ -1129,6 +1129,54 @@ def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(tra
     monkeypatch.undo()
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
     assert f"from {newest} at step {newest[5:8]}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("when", ["periodic", "interrupted", "final"])
+def test_a_checkpoint_the_disk_refuses_stops_the_run_resumable_from_its_newest(trained, scripts, tmp_path,
+                                                                             monkeypatch, capsys, when):
+    """A full disk refusing a periodic checkpoint, the one saved on Ctrl-C or the final one ended the run
+    with only "error: FILE could not be written" (no --resume, and a Ctrl-C not mentioned), and under
+    --force put the old run back over the new one, deleting the checkpoint it could have continued from. As
+    for a milestones.json the disk refuses: the run stops, naming the --resume of its newest checkpoint."""
+    import errno
+
+    from stable_baselines3 import PPO
+
+    from agents.callbacks import StopCallback
+
+    step, newest = {"periodic": (512, 256), "interrupted": (400, 256), "final": (768, 512)}[when]
+    save = PPO.save
+
+    def disk_full_past_newest(self, path, *args, **kwargs):
+        if self.num_timesteps > newest:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(self, path, *args, **kwargs)
+
+    def interrupt_at_400(self):
+        if self.model.num_timesteps == 400:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+        return True
+
+    monkeypatch.setattr(PPO, "save", disk_full_past_newest)
+    if when == "interrupted":
+        monkeypatch.setattr(StopCallback, "_on_step", interrupt_at_400)
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    every = "512" if when == "final" else "256"  # final: saved at 512, refused at 768
+    argv = ["--env", "snake", "--total-timesteps", "768", "--save-every", every, "--run-dir", str(run),
+            "--force", *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    stop = "interrupted" if when == "interrupted" else "training stopped"
+    assert (f"error: {stop} at step {step}: {run / 'checkpoints' / f'step_{step}.zip'} could not be written "
+            "(No space left on device); any file there before is unchanged; continue from its newest "
+            f"checkpoint with: python scripts/train_ppo.py --resume {run}") in err, err
+    assert "holds the old run again" not in err and "Traceback" not in err, err
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [f"step_{newest}.zip"]  # the new run's
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
+    assert f"from step_{newest}.zip at step {newest}" in capsys.readouterr().out
 
 
 def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, scripts, tmp_path, capsys):
@@ -2229,7 +2277,8 @@ def test_a_full_disk_during_a_checkpoint_is_one_clear_error_and_keeps_the_run(tr
     err = capsys.readouterr().err
     assert "Traceback" not in err
     file = run / "checkpoints" / "step_768.zip"
-    assert f"error: {file} could not be written (No space left on device)" in err
+    assert (f"error: training stopped at step 768: {file} could not be written (No space left on device); "
+            "any file there before is unchanged; continue from its newest checkpoint with: ") in err, err
     assert files() == before
     assert not list(run.rglob("*.tmp*"))
 
