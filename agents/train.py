@@ -25,7 +25,7 @@ from agents.callbacks import (
     VideoCallback,
 )
 from agents.evaluation import eval_kwargs
-from agents.interrupts import settled, stop_signals_interrupt
+from agents.interrupts import settled, stop_signals_interrupt, uninterruptible
 from agents.policies import count_params, policy_kwargs
 from agents.runs import (
     CHECKPOINT_ERRORS,
@@ -325,6 +325,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")
         return model
     finally:
-        venv.close()
+        # Not cut short by a stop (a Ctrl-C at a crashed run's workers, a few seconds closing): it replaced
+        # the crash, and left workers running. A stop already handled ignores any other signal anyway.
+        with uninterruptible():
+            venv.close()
         if logger is not None:
             logger.close()

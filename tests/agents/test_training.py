@@ -1179,6 +1179,39 @@ def test_a_checkpoint_the_disk_refuses_stops_the_run_resumable_from_its_newest(t
     assert f"from step_{newest}.zip at step {newest}" in capsys.readouterr().out
 
 
+def test_a_stop_while_a_crashed_run_closes_its_envs_keeps_the_crash(trained, scripts, tmp_path, monkeypatch,
+                                                                    capsys):
+    """A Ctrl-C while a run that crashed closed its envs (seconds with Game Boy workers, which a user may
+    take for a hang) replaced the crash: "interrupted; the model is saved", status 130, no traceback, and
+    under --force the old run put back just after saying the (new) model was saved."""
+    from agents.callbacks import StopCallback
+    from envs.vector import GameVecEnv
+
+    def crashing(self):
+        if self.model.num_timesteps >= 512:
+            raise RuntimeError("a bug")
+        return True
+
+    close = GameVecEnv.close
+
+    def stopped_while_closing(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        close(self)
+
+    monkeypatch.setattr(StopCallback, "_on_step", crashing)
+    monkeypatch.setattr(GameVecEnv, "close", stopped_while_closing)
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(RuntimeError, match="a bug"):
+        scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "2048", "--save-every", "256",
+                                "--run-dir", str(run), "--force", *TINY])
+    err = capsys.readouterr().err
+    assert "interrupted" not in err and "holds the old run again" in err, err
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
 def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, scripts, tmp_path, capsys):
     from agents.runs import claim_run
 
