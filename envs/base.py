@@ -11,6 +11,7 @@ about that episode (apples, levels, shapes) follows from it. Same seed + same ac
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -143,11 +144,12 @@ def _leaf_types(hint: Any) -> set[Any]:
 
 
 def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` for game class ``cls`` with whole-number options given as integral floats (YAML's
-    ``size: 10.0``, ``--set env_kwargs.size=10.0``) made ints, as the game reads them (``whole``), so a
-    run's config.yaml keeps ``size: 10``. An option is whole-numbered when its annotation in an
-    ``__init__`` of the class or its bases names ``int`` and not ``float``; other values pass unchanged
-    (and the game still refuses 10.5)."""
+    """``kwargs`` for game class ``cls`` with numbers YAML left as strings (``1e-2``) read as numbers and
+    whole-number options given as integral floats (YAML's ``size: 10.0``, ``--set env_kwargs.size=10.0``)
+    made ints, as the game reads them (``whole``), so a run's config.yaml keeps ``size: 10``. An option is
+    numeric when its annotation in an ``__init__`` of the class or its bases names ``int`` or ``float`` and
+    not ``str``, whole-numbered when it names ``int`` and not ``float``; other values pass unchanged (and
+    the game still refuses 10.5 or ``ten``)."""
     hints: dict[str, Any] = {}
     for c in reversed(cls.__mro__):
         if "__init__" in vars(c):
@@ -158,8 +160,13 @@ def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     out = dict(kwargs)
     for key, value in kwargs.items():
         leaves = _leaf_types(hints.get(key))
+        if isinstance(value, str) and {int, float} & leaves and str not in leaves:
+            # YAML (--set, --config) reads 1e-2 and 1e39 (no dot, or no exponent sign) as strings
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if int in leaves and float not in leaves:
-            out[key] = _whole_floats(value)
+            value = _whole_floats(value)
+        out[key] = value
     return out
 
 

@@ -139,6 +139,8 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     from envs import game_class
     from envs.base import whole_options
 
+    # As the game reads them (--set env_kwargs.size=10.0 is size 10 in config.yaml too; 1e-2 a number)
+    cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
     kwargs = dict(cfg["env_kwargs"])
     known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
     for key in kwargs:
@@ -157,8 +159,6 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
     check_memory(cfg, obs_shape)
-    # As the game read them: --set env_kwargs.size=10.0 is size 10 in config.yaml too.
-    cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
     check_swarm_prob(cfg["env"], cfg["env_kwargs"])  # a value the game accepts, but unused
     check_self_play(cfg)
     from agents.selfplay import uses_self_play

@@ -785,6 +785,13 @@ def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts, capsys):
     # Given by --set: the error names the --set the user typed, not the flag they did not use.
     with pytest.raises(ValueError, match=r"got 10.5 \(change --set env_kwargs.size\)"):
         scripts.train_ppo.check_game(cfg, {"size"})
+    # YAML reads 1e1 and 1e39 as strings: "must be a finite number, got '1e39'" hid float32's bound.
+    cfg = resolve(apply_set(load_config("rotation"), ["env_kwargs.step_cost=1e-2"]), False)
+    scripts.train_ppo.check_game(cfg, {"step_cost"})
+    assert cfg["env_kwargs"]["step_cost"] == 0.01
+    cfg = resolve(apply_set(load_config("rotation"), ["env_kwargs.step_cost=1e39"]), False)
+    with pytest.raises(ValueError, match=r"step_cost must be within float32's .* \(change --set env_kwargs"):
+        scripts.train_ppo.check_game(cfg, {"step_cost"})
 
 
 def test_the_memory_check_counts_the_buffers_that_live_in_ram(scripts, monkeypatch):

@@ -124,6 +124,9 @@ def test_numpy_integers_are_whole_numbers() -> None:
     ("pokemon_red", {"level_cap": 15.0, "press_frames": 8.0, "reward": {"badge": 2.0}},
      {"level_cap": 15, "press_frames": 8, "reward": {"badge": 2.0}}),
     ("snake", {"size": 10.5, "starvation": "ten"}, {"size": 10.5, "starvation": "ten"}),  # the game refuses
+    # YAML 1.1 (--set, --config) reads a number with no dot or no exponent sign as a string
+    ("rotation", {"step_cost": "1e-2", "view_size": "3.2e1"}, {"step_cost": 0.01, "view_size": 32}),
+    ("snake_duel", {"win_reward": "1e39", "opponent": "1e3"}, {"win_reward": 1e39, "opponent": "1e3"}),
 ])
 def test_whole_options_are_stored_as_the_game_reads_them(name: str, given: dict, kept: dict) -> None:
     from envs.base import whole_options
