@@ -101,7 +101,9 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                 path.rename(aside)
             except OSError as e:
                 raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
-            print(f"--force: the old run waits in {aside} until the new one has saved a model")
+            # a crash after a periodic checkpoint still puts the old run back: a saved model is not enough
+            print(f"--force: the old run waits in {aside} until the new one finishes or stops with a "
+                  "checkpoint and its --resume command")
     try:
         try:
             path.mkdir(parents=True, exist_ok=True)

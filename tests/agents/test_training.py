@@ -1074,7 +1074,10 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_after_a_checkpoint(t
 
     monkeypatch.setattr(PPO, "train", diverged)
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), "--force", *TINY]) == 2
-    assert "holds the old run again" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "holds the old run again" in err
+    # The start line said "until the new one has saved a model", which this one had done.
+    assert "until the new one finishes or stops with a checkpoint and its --resume command" in out
     after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
     assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]
     # Ctrl-C while the failed run is being deleted (a big one takes seconds): the old run still comes back.
