@@ -51,3 +51,6 @@ def test_dash_values_joins_only_the_given_flags_values_that_start_with_a_minus_a
     assert dash_values(argv, ("--split", "--baseline")) == [
         "--split=-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline=-.5", "--seed", "-1", "--baseline",
         "1e-3", "--split", "--json"]
+    # -inf reaches finite_float's "must be a finite number", not argparse's "expected one argument"
+    argv = ["--baseline", "-inf", "--baseline", "-NaN", "--baseline", "-info"]
+    assert dash_values(argv, ("--baseline",)) == ["--baseline=-inf", "--baseline=-NaN", "--baseline", "-info"]
