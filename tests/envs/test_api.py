@@ -446,11 +446,23 @@ def test_episode_infos_refuses_boards_off_the_game_as_observe_does(name: str) ->
             with pytest.raises(ValueError, match=r"^episode_infos's board indices must be in 0\.\.1, got \["
                                                  + str(bad[-1]) + r"\]$"):
                 game.episode_infos(np.array(bad))
-        for bad in ([0.7], [True, False], [[0]]):
+        for bad in ([0.7], [True, False], [[0]], 1):
             with pytest.raises(ValueError, match=r"^episode_infos's indices must be a 1-D array of board "):
                 game.episode_infos(np.array(bad))
+        with pytest.raises(ValueError, match=r"^observe's indices must be a 1-D array of board "):
+            game.observe(game.new_obs_buffer()[:1], np.array(1))  # one board, not an array of them
         assert game.episode_infos(np.array([1, 1]))["score"].shape == (2,)  # a board twice is read twice
-        assert game.episode_infos(np.array([], dtype=np.int64))["score"].shape == (0,)
+        for empty in (np.array([], dtype=np.int64), []):  # NumPy makes an empty list float
+            assert game.episode_infos(empty)["score"].shape == (0,)
+            game.observe(game.new_obs_buffer()[:0], empty)
+        # Unsigned indices and a tuple name the same boards.
+        both, given = game.episode_infos(np.array([1, 0])), game.new_obs_buffer()
+        game.observe(given, np.array([1, 0]))
+        for same in (np.array([1, 0], np.uint32), (1, 0)):
+            assert all(np.array_equal(v, both[k]) for k, v in game.episode_infos(same).items())
+            out = game.new_obs_buffer()
+            game.observe(out, same)
+            assert np.array_equal(out, given)
     finally:
         game.close()
 
@@ -654,6 +666,8 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     # A board named twice played the last of its seeds without a word.
     with pytest.raises(ValueError, match=r"reset's board indices must name each board once, got \[0, 2\]"):
         game.reset([0, 2, 0, 1, 2], [1, 2, 3, 4, 5])
+    with pytest.raises(ValueError, match=r"reset's board indices must name each board once, got \[1\]"):
+        game.reset([1, 1], [1, 2])  # two boards, both the same
     # observe words it alike, naming only the indices off the game (it listed them all, as "[0, 4)").
     with pytest.raises(ValueError, match=r"observe's board indices must be in 0\.\.3, got \[-1, 4\]$"):
         game.observe(np.zeros((4, *game.observation_space.shape), np.uint8), np.array([0, -1, 2, 4]))

@@ -4,6 +4,7 @@ option by its keyword (train_ppo.py finds the flag to blame by that name)."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -43,6 +44,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     # Rewards are float32, where 1e39 was inf.
     ("rotation", {"step_cost": 1e39}, "step_cost must be within float32's ±3.403e+38, got 1e+39"),
     ("rotation", {"progress_reward": -4e38}, "progress_reward must be within float32's ±3.403e+38"),
+    ("rotation", {"step_cost": True}, "step_cost must be a finite number, got True"),  # not 1.0
     ("snake_duel", {"win_reward": -1e39}, "win_reward must be within float32's ±3.403e+38, got -1e+39"),
     ("rotation", {"min_cubes": 7, "max_cubes": 6}, "min_cubes (7) must not exceed max_cubes (6)"),
     ("rotation", {"max_cubes": 2}, "max_cubes must be between 3 and 8 (fewer than 3 cubes are always"),
@@ -80,6 +82,15 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
 def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         envs.make_game(name, **kwargs)
+
+
+def test_finite_takes_the_ends_of_its_ranges() -> None:
+    # float32's own largest value is a reward the games can hold; float64's, an option that is not one.
+    from envs.base import finite
+
+    top = float(np.finfo(np.float32).max)
+    assert envs.make_game("rotation", step_cost=top, progress_reward=-top).progress_reward == -top
+    assert finite("hang_timeout_s", sys.float_info.max) == sys.float_info.max
 
 
 def test_level_damping_takes_both_ends_of_its_range() -> None:
