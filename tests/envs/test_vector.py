@@ -140,6 +140,7 @@ def test_episode_infos_carry_monitors_entries():
     ours, theirs = infos[0]["episode"], info["episode"]
     assert set(theirs) <= set(ours)
     assert ours["r"] == theirs["r"] and ours["l"] == theirs["l"] and 0.0 <= ours["t"] < 60.0
+    assert type(ours["l"]) is type(theirs["l"]) is int  # the shared rows are float64
     v.close()
 
 
@@ -1044,14 +1045,17 @@ def test_a_call_an_interrupt_cut_short_leaves_no_reply_for_the_next(monkeypatch)
         v.close()
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypatch, workers):
+@pytest.mark.parametrize("where", ["wait", "observe", "reset"])
+def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypatch, where):
     """A Ctrl-C once the boards had stepped (and restarted the ended ones) left their running totals to
     the parent, which zeroed them only on reading the step it gave up: stepping on without reset(), those
     boards' next ``l`` (and ``r``) held the lost episode's part, and the other boards' the lost step short.
-    Each ``l`` must be the steps its episode played, the interrupted step counted."""
+    Each ``l`` must be the steps its episode played, the interrupted step counted. ``where`` the Ctrl-C
+    comes: in the parent's wait for two workers, or in process in the game's drawing after the ended
+    boards restarted, or inside their reset (the totals are zeroed before it)."""
     import envs.vector
 
+    workers = 2 if where == "wait" else 0
     v = make_vec("snake", 8, num_workers=workers, seed=0)
     real_wait = envs.vector.wait
 
@@ -1063,7 +1067,7 @@ def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypa
                     raise KeyboardInterrupt
                 return real_wait(*args, **kwargs)
             m.setattr(envs.vector, "wait", wait)
-        else:  # in the game's drawing after the ended boards restarted
+        else:  # in the game's drawing after the ended boards restarted, or at the end of their reset
             game = v._local.game
             real_reset = game.reset
 
@@ -1072,6 +1076,8 @@ def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypa
 
             def reset(*args, **kwargs):
                 real_reset(*args, **kwargs)
+                if where == "reset":
+                    raise KeyboardInterrupt
                 m.setattr(game, "observe", interrupted)
             m.setattr(game, "reset", reset)
 
@@ -1103,10 +1109,12 @@ def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypa
         v.close()
 
 
-def test_a_worker_whose_start_fails_after_its_game_was_made_closes_the_game(monkeypatch):
+@pytest.mark.parametrize("fails", ["reset", "reset and close", "make_game"])
+def test_a_worker_whose_start_fails_after_its_game_was_made_closes_the_game(monkeypatch, fails):
     """A worker whose game was made but whose start then failed (a restarted Game Boy worker's reset finding
     its archive damaged, say) answered the error and exited with the game's emulators never stopped, where
-    the "close" command stops them first."""
+    the "close" command stops them first. The start's error is the one answered, whether close() fails
+    too or there was no game to close."""
     import multiprocessing as mp
 
     import envs.worker
@@ -1116,9 +1124,17 @@ def test_a_worker_whose_start_fails_after_its_game_was_made_closes_the_game(monk
     real_make_game = envs.worker.make_game
 
     def make_game(*args, **kwargs):
+        if fails == "make_game":
+            raise ValueError("the start failed")
         game = real_make_game(*args, **kwargs)
         real_close = game.close
-        monkeypatch.setattr(game, "close", lambda: (closed.append(True), real_close()))
+
+        def close():
+            closed.append(True)
+            real_close()
+            if fails == "reset and close":
+                raise RuntimeError("close failed too")
+        monkeypatch.setattr(game, "close", close)
         return game
 
     def failing_reset(self):
@@ -1131,5 +1147,6 @@ def test_a_worker_whose_start_fails_after_its_game_was_made_closes_the_game(monk
     shared = Shared(ctx, 2, (4, 10, 10), ("score",))
     _serve(child, "snake", {}, {}, shared, 0, 2, 0, True)  # in this process: the patches apply
     call, status, (error, tb) = parent.recv()
-    assert (call, status, str(error)) == (0, "raise", "the start failed") and "failing_reset" in tb
-    assert closed == [True]
+    assert (call, status, str(error)) == (0, "raise", "the start failed")
+    assert ("make_game" if fails == "make_game" else "failing_reset") in tb and "close failed" not in tb
+    assert closed == ([] if fails == "make_game" else [True])
