@@ -1094,7 +1094,7 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_after_a_checkpoint(t
     assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
-@pytest.mark.parametrize("save", ["saved", "refused", "refused_after_a_checkpoint"])
+@pytest.mark.parametrize("save", ["saved", "refused", "refused_after_a_checkpoint", "model_zip_refused"])
 def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(trained, scripts, tmp_path,
                                                                             monkeypatch, capsys, save):
     """A --force run stopped by an env failure (here a worker dead again after its restart) saved a
@@ -1103,7 +1103,7 @@ def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(tra
     to resume from is kept; one with none puts the old run back and gives no --resume advice."""
     import agents.train
     from agents.callbacks import StopCallback
-    from agents.runs import CheckpointNotWritten
+    from agents.runs import CheckpointNotWritten, save_model
     from envs.vector import WorkerDiedError
 
     def dying(self):
@@ -1112,6 +1112,8 @@ def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(tra
         return True
 
     def refused(model, run):
+        if save == "model_zip_refused":  # the checkpoint written, then the disk full: no model.zip
+            save_model(model, run / "checkpoints" / f"step_{model.num_timesteps}.zip")
         raise CheckpointNotWritten("disk full")
 
     run = tmp_path / "run"
@@ -1133,7 +1135,7 @@ def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(tra
         assert after == before
         return
     assert "holds the old run again" not in err, err
-    newest = "step_512.zip" if save == "saved" else "step_256.zip"
+    newest = "step_256.zip" if save == "refused_after_a_checkpoint" else "step_512.zip"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [newest]  # the new run's only
     assert f"--resume {run}" in err and after != before
     monkeypatch.undo()
@@ -1220,6 +1222,48 @@ def test_a_stop_while_a_crashed_run_closes_its_envs_keeps_the_crash(trained, scr
     err = capsys.readouterr().err
     assert "interrupted" not in err and "holds the old run again" in err, err
     assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("case", ["model_zip_only", "archive_nothing_saved"])
+def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained, scripts, tmp_path,
+                                                                         monkeypatch, capsys, case):
+    """A handled stop whose save was refused advises --resume when the run has a model.zip, even with no
+    checkpoints/ (a --resume starts from model.zip then), and none when it has nothing: then no archive
+    advice either, as no --resume will make a new archive."""
+    import agents.train
+    from agents.callbacks import StopCallback
+    from agents.runs import CheckpointNotWritten
+    from envs.gameboy.archive import ArchiveError
+    from envs.vector import WorkerDiedError
+
+    def failing(self):
+        if self.model.num_timesteps >= 512:
+            if case == "archive_nothing_saved":
+                raise ArchiveError(tmp_path / "archive", "its index.sqlite was deleted or moved while in use")
+            raise WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
+        return True
+
+    def refused(model, run):
+        raise CheckpointNotWritten("disk full")
+
+    monkeypatch.setattr(StopCallback, "_on_step", failing)
+    monkeypatch.setattr(agents.train, "save_checkpoint", refused)
+    run = tmp_path / "run"
+    if case == "model_zip_only":
+        shutil.copytree(trained, run)
+        shutil.rmtree(run / "checkpoints")
+        argv = ["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]
+    else:
+        argv = ["--env", "snake", "--total-timesteps", "2048", "--save-every", "100000", "--run-dir",
+                str(run), *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    if case == "model_zip_only":
+        assert f"continue from its newest checkpoint with: python scripts/train_ppo.py --resume {run}" in err
+    else:  # the archive's own advice (move it aside), then no --resume
+        assert err.rstrip().endswith(".damaged) and start the run again (it has no checkpoint to continue "
+                                     "from)"), err
+        assert "archive there" not in err and "--resume" not in err, err
 
 
 def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, scripts, tmp_path, capsys):
@@ -2632,6 +2676,20 @@ def test_a_checkpoint_given_that_is_no_zip_is_refused_naming_the_runs_checkpoint
         model_file(run, run / "config.yaml", "-")
     assert str(e.value) == (f"--checkpoint {run / 'config.yaml'} is not a checkpoint (a model file SB3 "
                             f"saved, a .zip); the run's are in {run / 'checkpoints'} and {run / 'model.zip'}")
+
+
+def test_a_checkpoint_given_that_cannot_be_read_goes_on_to_load_model(tmp_path, monkeypatch):
+    """model_file reads a --checkpoint's first bytes only to tell a zip; a file it cannot read (root reads
+    every file, so the error is made here) is left to load_model, whose message names the reason."""
+    import agents.runs
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    given = tmp_path / "step_100.zip"
+    given.write_bytes(b"PK\x03\x04")
+    monkeypatch.setattr(agents.runs, "open", unreadable, raising=False)
+    assert agents.runs.model_file(tmp_path, given, "-") == given
 
 
 def test_output_names_are_short_safe_slugs_and_a_hard_link_to_an_input_is_that_input(tmp_path):
