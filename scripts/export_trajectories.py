@@ -57,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks-per-state", type=nonneg_int, default=2,
                    help="task records drawn per game state (default 2; 0: trajectories only)")
     p.add_argument("--mix", help="curriculum family ratios, e.g. perception=0.3,strategy=0.4,"
-                   "state_prediction=0.2,vision_zero=0.1 (default: as found)")
+                   "state_prediction=0.2,vision_zero=0.1 (default: as drawn)")
     p.add_argument("--split", help=f"train,val,test fractions of episodes (default {DEFAULT_SPLIT})")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     # Frames are scale × cells pixels a side: 100000 would not fit in memory.
