@@ -154,6 +154,18 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
             "between 4 and 32, got 3") in capsys.readouterr().err
 
 
+def stop_before(real, pause: float = 0.05):
+    """``real`` with a SIGINT sent to this process just before it runs (a Ctrl-C landing there), and
+    ``pause`` seconds for the handler to take it."""
+
+    def stopped(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(pause)
+        return real(*args, **kwargs)
+
+    return stopped
+
+
 def fake_train(monkeypatch) -> list:
     """agents.train.train replaced by one that records what it was given: (cfg, run, command, resume)."""
     import agents.train
@@ -1204,15 +1216,8 @@ def test_a_stop_while_a_crashed_run_closes_its_envs_keeps_the_crash(trained, scr
             raise RuntimeError("a bug")
         return True
 
-    close = GameVecEnv.close
-
-    def stopped_while_closing(self):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.2)
-        close(self)
-
     monkeypatch.setattr(StopCallback, "_on_step", crashing)
-    monkeypatch.setattr(GameVecEnv, "close", stopped_while_closing)
+    monkeypatch.setattr(GameVecEnv, "close", stop_before(GameVecEnv.close, 0.2))
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
@@ -1646,14 +1651,8 @@ def test_a_stop_signal_during_a_checkpoint_save_takes_effect_after_it(trained, t
     from agents.runs import save_checkpoint
 
     model = PPO.load(trained / "model.zip", device="cpu")
-    real_save = PPO.save
-
-    def save(self, *args, **kwargs):  # Ctrl-C as torch.save writes (on CUDA it raised from the zip writer)
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-        real_save(self, *args, **kwargs)
-
-    monkeypatch.setattr(PPO, "save", save)
+    # Ctrl-C as torch.save writes (on CUDA it raised from the zip writer)
+    monkeypatch.setattr(PPO, "save", stop_before(PPO.save))
     run = tmp_path / "run"
     with contextlib.ExitStack() as stack:
         if handled:  # as in train(); alone, the save installs the handler for itself
@@ -1694,14 +1693,8 @@ def test_a_stop_signal_as_learn_returns_still_saves_the_trained_model(scripts, t
     handler that saves: the whole run was lost ("interrupted before training started: nothing saved")."""
     import agents.train
 
-    real_settled = agents.train.settled
-
-    def signal_first() -> None:  # the signal lands just before settled() takes effect
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-        real_settled()
-
-    monkeypatch.setattr(agents.train, "settled", signal_first)
+    # the signal lands just before settled() takes effect
+    monkeypatch.setattr(agents.train, "settled", stop_before(agents.train.settled))
     run = tmp_path / "run"
     rc = scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--save-every", "100000",
                                  "--run-dir", str(run), *TINY])
@@ -1724,15 +1717,8 @@ def test_a_stop_signal_as_an_archive_error_stops_training_still_saves(scripts, t
             raise ArchiveError(tmp_path / "archive", "its index.sqlite was deleted or moved while in use")
         return True
 
-    real_close = ProgressCallback.close
-
-    def close_with_a_stop(self):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-        real_close(self)
-
     monkeypatch.setattr(StopCallback, "_on_step", damaged)
-    monkeypatch.setattr(ProgressCallback, "close", close_with_a_stop)
+    monkeypatch.setattr(ProgressCallback, "close", stop_before(ProgressCallback.close))
     run = tmp_path / "run"
     argv = ["--env", "snake", "--total-timesteps", "2048", "--save-every", "100000", "--run-dir", str(run),
             *[a for a in TINY if a != "--no-progress"]]  # the bar, whose close the signal lands in
