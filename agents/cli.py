@@ -1,5 +1,6 @@
 """argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, finite and
-positive numbers, paths; and ``run_script``, the way each script runs its ``main`` and exits."""
+positive numbers, paths; ``script_parser``, each script's parser; and ``run_script``, the way each script
+runs its ``main`` and exits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from typing import Any, NoReturn
 
 from agents.config import whole_number
 from agents.interrupts import exit_ignoring_stop_signals
+
+
+def script_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A script's parser, its docstring the help's description. Flags are taken whole only: argparse
+    would take any unique prefix, so ``--api-key sk-...`` set ``--api-key-env``, and an abbreviation in a
+    recorded command (a run's, a report's) breaks, or picks another flag, once a new flag shares it."""
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
 
 
 def positive_int(text: str) -> int:

@@ -41,7 +41,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from agents.cli import positive_float, positive_int, positive_int_up_to, run_script
+from agents.cli import positive_float, positive_int, positive_int_up_to, run_script, script_parser
 from agents.config import check_device
 from agents.presets import PRESETS
 
@@ -61,7 +61,7 @@ MAX_WORKERS = 256
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
                    help="snake: the batched-core and training figures; gameboy: the emulator path")

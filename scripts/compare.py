@@ -17,19 +17,26 @@ from __future__ import annotations
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 
 # isort: split
-import argparse
 import shlex
 import sys
 import time
 from pathlib import Path
 
-from agents.cli import check_episode_seeds, game_arg, nonneg_int, path_arg, positive_int, run_script
+from agents.cli import (
+    check_episode_seeds,
+    game_arg,
+    nonneg_int,
+    path_arg,
+    positive_int,
+    run_script,
+    script_parser,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--env", type=game_arg, required=True, help="the game (as in envs.GAMES), e.g. snake")
     p.add_argument("--specialist", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--checkpoint", type=path_arg,

@@ -22,14 +22,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.cli import check_episode_seeds, game_arg, nonneg_int, path_arg, positive_int, run_script
+from agents.cli import (
+    check_episode_seeds,
+    game_arg,
+    nonneg_int,
+    path_arg,
+    positive_int,
+    run_script,
+    script_parser,
+)
 
 STOPPED = "\ninterrupted: no new results written"
 VIDEO_STEPS = 1000  # --video-steps' default: no flag default, so --no-video can tell it was given
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("run_dir", type=path_arg, nargs="?", help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
     p.add_argument("--checkpoint", type=path_arg,

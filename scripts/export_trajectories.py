@@ -27,6 +27,7 @@ from agents.cli import (
     positive_int,
     positive_int_up_to,
     run_script,
+    script_parser,
 )
 
 
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     from vlm.formats import FORMATS
     from vlm.splits import DEFAULT_SPLIT
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--out", type=path_arg, required=True,
                    help="output folder (must be new or empty, or use --overwrite)")

@@ -18,17 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 
 # isort: split
-import argparse
-
-from agents.cli import path_arg, run_script
+from agents.cli import path_arg, run_script, script_parser
 from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import make_state
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--rom", type=path_arg, required=True, help="the Game Boy ROM (.gb)")
     parser.add_argument("--inputs", type=path_arg, required=True, help="the button script (see above)")
     parser.add_argument("--out", type=path_arg, required=True, help="where to write the state")

@@ -9,16 +9,15 @@ from __future__ import annotations
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 
 # isort: split
-import argparse
 import os
 import sys
 from pathlib import Path
 
-from agents.cli import dash_values, finite_float, path_arg, run_script
+from agents.cli import dash_values, finite_float, path_arg, run_script, script_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--out", type=path_arg, required=True, help="PNG file to write")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")

@@ -20,11 +20,11 @@ import json
 import sys
 from pathlib import Path
 
-from agents.cli import path_arg, run_script
+from agents.cli import path_arg, run_script, script_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("split", type=path_arg, help="an exported split: JSONL, one task record per line")
     p.add_argument("predictions", type=path_arg, help='JSONL, one {"id": ..., "response": ...} per line')
     p.add_argument("--specialist", type=path_arg,

@@ -21,7 +21,16 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import IO, Any
 
-from agents.cli import game_arg, nonneg_int, path_arg, positive_int, run_folder_arg, run_script, whole_int
+from agents.cli import (
+    game_arg,
+    nonneg_int,
+    path_arg,
+    positive_int,
+    run_folder_arg,
+    run_script,
+    script_parser,
+    whole_int,
+)
 from agents.config import DEFAULTS, apply_set, check_presets, deep_merge, load_config, resolve
 from agents.interrupts import (
     deferred_stop,
@@ -35,7 +44,7 @@ from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument("--env", type=game_arg, help=f"game to train on: {', '.join(sorted(GAMES))}")
     p.add_argument("--config", type=path_arg,
                    help="your YAML, applied over the env's preset configs/<env>.yaml (any part "

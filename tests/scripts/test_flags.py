@@ -54,3 +54,23 @@ def test_dash_values_joins_only_the_given_flags_values_that_start_with_a_minus_a
     # -inf reaches finite_float's "must be a finite number", not argparse's "expected one argument"
     argv = ["--baseline", "-inf", "--baseline", "-NaN", "--baseline", "-info"]
     assert dash_values(argv, ("--baseline",)) == ["--baseline=-inf", "--baseline=-NaN", "--baseline", "-info"]
+
+
+@pytest.mark.parametrize("script, argv, abbreviation", [
+    ("train_ppo", ["--tot", "0"], "--tot"),
+    ("evaluate", ["--api-key", "sk-secret"], "--api-key"),  # was --api-key-env: the key read as a name
+    ("compare", ["--env", "snake", "--epi", "0"], "--epi"),
+    ("export_trajectories", ["run", "--out", "out", "--epi", "0"], "--epi"),
+    ("score_predictions", ["split.jsonl", "predictions.jsonl", "--spec", ""], "--spec"),
+    ("plot_curve", ["run", "--out", "x.png", "--base", "nan"], "--base"),
+    ("play_gameboy", ["--rom", "r.gb", "--save-state", "s.state", "--sta", ""], "--sta"),
+    ("make_state", ["--rom", "r.gb", "--inputs", "i.txt", "--out", "o.state", "--sta", ""], "--sta"),
+    ("benchmark", ["--roll", "0"], "--roll"),
+])
+def test_every_script_refuses_an_abbreviated_flag(script, argv, abbreviation, scripts, capsys):
+    # argparse took any unique prefix: evaluate --api-key sk-... set --api-key-env, and an abbreviation in
+    # a recorded command (train_ppo's run, compare's report) breaks or changes once a flag shares it.
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main(argv)
+    assert exc.value.code == 2
+    assert f"unrecognized arguments: {abbreviation}" in capsys.readouterr().err
