@@ -57,6 +57,9 @@ from agents.cli import nonneg_int, path_arg, positive_int
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
+# A socket timeout must fit the platform's clock (2**63 ns, 292 years; 2**31 s with a 32-bit time_t):
+# past it the first request failed with an OverflowError traceback. 1e9 s (32 years) fits both.
+MAX_TIMEOUT_S = 1e9
 MAX_RESPONSE_BYTES = 4 << 20  # a chat completion is text (a few KB; 1M tokens of it ~4 MB): no more is read
 IMAGE_DETAILS = (None, "low", "high", "auto")  # OpenAI's image_url.detail; None: the part carries none
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -257,8 +260,9 @@ class ChatClient:
             raise ValueError(f"{source} holds a character no HTTP header can carry (a line break, a curly "
                              "quote): set it to the key alone")
         self.api_key = api_key
-        if not 0 < timeout < math.inf or max_retries < 0 or backoff < 0:  # NaN fails the comparison too
-            raise ValueError("timeout must be a finite number > 0, max_retries and backoff >= 0")
+        if not 0 < timeout <= MAX_TIMEOUT_S or max_retries < 0 or backoff < 0:  # NaN fails it too
+            raise ValueError(f"timeout must be a number > 0 and at most {MAX_TIMEOUT_S:g}, max_retries and "
+                             "backoff >= 0")
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
@@ -683,8 +687,9 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
     """A ``ChatClient`` for ``MODEL@URL`` with ``add_client_arguments``' flags; ValueError on bad input."""
     from agents.vlm_cache import default_cache_dir
 
-    if not 0 < args.timeout < math.inf:  # NaN fails the comparison too
-        raise ValueError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
+    if not 0 < args.timeout <= MAX_TIMEOUT_S:  # NaN fails the comparison too
+        raise ValueError(f"--timeout must be a finite number of seconds > 0, at most {MAX_TIMEOUT_S:g} "
+                         f"seconds (what a socket timeout can hold), got {args.timeout:g}")
     if not 0 <= args.temperature < math.inf:
         raise ValueError(f"--temperature must be a finite number >= 0, got {args.temperature}")
     extra = None

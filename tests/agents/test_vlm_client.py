@@ -792,6 +792,8 @@ def test_retries_help_names_every_status_retried():
     (["--timeout", "nan"], "--timeout must be a finite number"),
     (["--timeout", "inf"], "--timeout must be a finite number"),
     (["--timeout", "0"], "--timeout must be a finite number"),
+    # 1e10 s was taken, and the first request's socket.settimeout failed with an OverflowError traceback
+    (["--timeout", "1e10"], r"--timeout must be .* at most 1e\+09 seconds"),
     (["--temperature", "nan"], "--temperature must be a finite number"),
     (["--temperature", "-1"], "--temperature must be a finite number"),
 ])
@@ -808,7 +810,7 @@ def test_the_smallest_settings_are_taken_and_a_client_refuses_negative_ones():
     c = client_from_args("m@http://127.0.0.1:9/v1", _client_args("--retries", "0", "--max-tokens", "1",
                                                                   "--concurrency", "1", "--no-cache"))
     assert (c.max_retries, c.settings["max_tokens"]) == (0, 1)  # one attempt, no retry
-    for bad in ({"max_retries": -1}, {"backoff": -1.0}, {"timeout": 0.0}):
+    for bad in ({"max_retries": -1}, {"backoff": -1.0}, {"timeout": 0.0}, {"timeout": 1e10}):
         with pytest.raises(ValueError, match="max_retries and backoff >= 0"):
             ChatClient("m@http://127.0.0.1:9/v1", api_key_env=None, **bad)
 
