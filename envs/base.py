@@ -187,6 +187,16 @@ def finite(name: str, value: Any, float32: bool = False) -> float:
     return float(x)
 
 
+def float32_together(**rewards: float) -> None:
+    """A ValueError naming the reward options in ``rewards`` (``finite`` ones) unless their magnitudes sum
+    within float32's range: the game's step can pay them all at once, each with either sign, and a step_cost
+    and a progress_reward of 2e38 each, both in range, made a reward of -inf."""
+    total = sum(abs(v) for v in rewards.values())
+    if total > _FLOAT32_MAX:
+        raise ValueError(f"{' + '.join(f'|{k}|' for k in rewards)} must be at most float32's "
+                         f"{_FLOAT32_MAX:.4g} (one step can pay them together), got {total:.4g}")
+
+
 def flag(name: str, value: Any) -> bool:
     """``value`` as a bool if it is one (or 0 or 1), else a ValueError naming ``name``: ``bool("false")``
     is True."""

@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, check_state_keys, finite, flag, state_cells, whole
+from envs.base import Game, check_state_keys, finite, flag, float32_together, state_cells, whole
 from envs.rng import randint
 
 # --- The rotation group ------------------------------------------------------------------------
@@ -649,6 +649,8 @@ class Rotation(Game):
         self.step_cost = finite("step_cost", step_cost, float32=True)
         self.view_size = view_size = whole("view_size", view_size, 16, 128)
         self.progress_reward = finite("progress_reward", progress_reward, float32=True)
+        # A turn moves the distance by one at most: a step pays -step_cost ± progress_reward (a solve 1 ±).
+        float32_together(step_cost=self.step_cost, progress_reward=self.progress_reward)
         self.camera = dict(DEFAULT_CAMERA)
         self._cam = camera_array(self.camera)
         self._bg = np.array(BACKGROUND, dtype=np.uint8)

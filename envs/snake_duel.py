@@ -74,6 +74,7 @@ from envs.base import (
     checked_actions,
     finite,
     flag,
+    float32_together,
     state_cells,
     state_list,
     state_on_board,
@@ -511,6 +512,9 @@ class SnakeDuel(Game):
         self.apple_reward = finite("apple_reward", apple_reward, float32=True)
         self.death_penalty = finite("death_penalty", death_penalty, float32=True)
         self.win_reward = finite("win_reward", win_reward, float32=True)
+        # The last round pays ±win_reward on top of an apple or (never with one) a death.
+        for other in ("apple_reward", "death_penalty"):
+            float32_together(**{other: getattr(self, other), "win_reward": self.win_reward})
         self.opponent = opponent
         n, cells = num_envs, size * size
         self._body = np.zeros((n, 2, cells), dtype=np.int64)

@@ -46,6 +46,12 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("rotation", {"progress_reward": -4e38}, "progress_reward must be within float32's ±3.403e+38"),
     ("rotation", {"step_cost": True}, "step_cost must be a finite number, got True"),  # not 1.0
     ("snake_duel", {"win_reward": -1e39}, "win_reward must be within float32's ±3.403e+38, got -1e+39"),
+    # Each fit alone, but one step pays them together: a reward of -inf (-2e38 - 2e38 in float32).
+    ("rotation", {"step_cost": 2e38, "progress_reward": -2e38},
+     "|step_cost| + |progress_reward| must be at most float32's 3.403e+38 (one step can pay them together), "
+     "got 4e+38"),
+    ("snake_duel", {"death_penalty": 3e38, "win_reward": 1e38}, "|death_penalty| + |win_reward| must be at"),
+    ("snake_duel", {"apple_reward": -3e38, "win_reward": 1e38}, "|apple_reward| + |win_reward| must be at"),
     ("rotation", {"min_cubes": 7, "max_cubes": 6}, "min_cubes (7) must not exceed max_cubes (6)"),
     ("rotation", {"max_cubes": 2}, "max_cubes must be between 3 and 8 (fewer than 3 cubes are always"),
     ("rotation", {"min_turns": 3, "max_turns": 2}, "min_turns (3) must not exceed max_turns (2)"),
@@ -89,7 +95,10 @@ def test_finite_takes_the_ends_of_its_ranges() -> None:
     from envs.base import finite
 
     top = float(np.finfo(np.float32).max)
-    assert envs.make_game("rotation", step_cost=top, progress_reward=-top).progress_reward == -top
+    assert envs.make_game("rotation", step_cost=0, progress_reward=-top).progress_reward == -top
+    # An apple and a death never come in one round: only the win or loss adds to either.
+    duel = envs.make_game("snake_duel", apple_reward=top, death_penalty=-top, win_reward=0)
+    assert duel.apple_reward == top
     assert finite("hang_timeout_s", sys.float_info.max) == sys.float_info.max
 
 
