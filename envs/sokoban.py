@@ -258,6 +258,14 @@ def _reset(indices, seeds, size, nbox_lo, nbox_hi, wall, target, box, player, nb
 
 # --------------------------------------------------------------------------------------------- stepping
 @numba.njit(cache=True)
+def _dead_corner(wall, target, b, c, size):
+    """Whether a box on board ``b``'s cell ``c`` sits in a non-target corner (a wall above or below it and
+    one left or right of it), where it can never move again: ``deadlock_end``'s deadlock."""
+    return (target[b, c] == 0 and wall[b, c - size] + wall[b, c + size] > 0
+            and wall[b, c - 1] + wall[b, c + 1] > 0)
+
+
+@numba.njit(cache=True)
 def _step(actions, size, max_steps, deadlock_end, wall, target, box, player, nbox, on_target, steps,
           done, deadlocked, reward, terminated, truncated):
     # Checked before any board moves: any other number would silently be played as RIGHT.
@@ -296,9 +304,7 @@ def _step(actions, size, max_steps, deadlock_end, wall, target, box, player, nbo
         if on_target[b] == nbox[b]:
             r += FINISH_REWARD
             terminated[b] = True
-        elif (deadlock_end[b] and pushed >= 0 and not target[b, pushed]
-              and (wall[b, pushed - size] or wall[b, pushed + size])
-              and (wall[b, pushed - 1] or wall[b, pushed + 1])):
+        elif deadlock_end[b] and pushed >= 0 and _dead_corner(wall, target, b, pushed, size):
             r += STEP_REWARD * max(max_steps[b] - steps[b], 0)
             deadlocked[b] = True
             terminated[b] = True
@@ -488,6 +494,17 @@ class Sokoban(Game):
         if not done and solved:  # its next step, any step, paid the solve's +10
             raise ValueError("state has every box on a target but not done: placing the last box solves the "
                              "puzzle and ends the episode")
+        # The kernel's own test: a deadlock is a box in a non-target corner, and with deadlock_end the push
+        # there ends the episode (no level starts with one: boxes start on targets and are only pulled).
+        target = np.zeros((1, s * s), dtype=np.uint8)
+        target[0, [y * s + x for x, y in targets]] = 1
+        dead = [[x, y] for x, y in boxes if _dead_corner(walls.reshape(1, -1), target, 0, y * s + x, s)]
+        if deadlocked and not dead:
+            raise ValueError("state is deadlocked but no box is in a non-target corner (a wall above or "
+                             "below it and one left or right of it): only a push into one is a deadlock")
+        if deadlock_end and dead and not deadlocked:
+            raise ValueError(f"state's box {dead[0]} is in a non-target corner but the state is not "
+                             "deadlocked: with deadlock_end the push there ends the episode as a deadlock")
         steps = whole("state's step", state["step"], 0, max_steps if done else max_steps - 1,
                       f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")
         if done and not (solved or deadlocked or steps == max_steps):  # it stayed done, every step a no-op
@@ -495,10 +512,8 @@ class Sokoban(Game):
                              "deadlocked: only those and the step limit end an episode")
         rng = np.uint64(whole("state's rng", state.get("rng", 0), 0, 2**64 - 1))
         self._wall[i] = walls.reshape(-1)
-        self._target[i] = 0
+        self._target[i] = target[0]
         self._box[i] = 0
-        for x, y in targets:
-            self._target[i, y * s + x] = 1
         for x, y in boxes:
             self._box[i, y * s + x] = 1
         x, y = player

@@ -591,6 +591,13 @@ def test_set_state_refuses_a_gap_in_the_wall_ring():
     ({"deadlocked": True, "done": True}, "deadlocked but its deadlock_end is off"),
     ({"deadlock_end": True, "deadlocked": True, "done": True, "boxes": [[3, 3]], "player": [1, 1]},
      "deadlocked with every box on a target"),
+    # The game's own rule: only a push into a non-target corner is a deadlock, and with deadlock_end one is.
+    ({"deadlock_end": True, "deadlocked": True, "done": True},
+     "deadlocked but no box is in a non-target corner"),
+    ({"deadlock_end": True, "boxes": [[1, 1]], "player": [2, 1]},
+     r"box \[1, 1\] is in a non-target corner but the state is not deadlocked"),
+    ({"deadlock_end": True, "boxes": [[4, 3]], "player": [3, 3], "step": 120, "done": True},
+     r"box \[4, 3\] is in a non-target corner but the state is not deadlocked"),
 ])
 def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error: str):
     # All were taken through bool(): "false" counted as done, a board still playing was deadlocked, and a
@@ -602,7 +609,9 @@ def test_set_state_refuses_episode_bookkeeping_no_game_makes(change: dict, error
         game.set_state(0, {**state, **change})
     assert game.get_state(0) == before
     game.set_state(0, {**state, "step": 120, "done": True})  # truncated at the limit
-    game.set_state(0, {**state, "deadlock_end": True, "deadlocked": True, "done": True})
+    cornered = {"boxes": [[1, 1]], "player": [2, 1]}  # pushed LEFT into the top-left corner
+    game.set_state(0, {**state, **cornered, "deadlock_end": True, "deadlocked": True, "done": True})
+    game.set_state(0, {**state, **cornered})  # without deadlock_end the game plays on
     game.set_state(0, {**state, "boxes": [[3, 3]], "player": [1, 1], "done": True})  # solved
 
 
