@@ -44,7 +44,7 @@ Opponent (``opponent`` kwarg, changeable later through the ``opponent`` attribut
   policy from ``observe_opponent(out)``: the observation from snake 1's point of view (own/opponent
   channels swapped, same board orientation and absolute actions). A self-play callback runs an earlier
   snapshot of the learner this way. Stepping without fresh opponent actions (given since the last step
-  and the last ``reset``) raises an error.
+  and the last ``reset`` or ``set_state``) raises an error.
 
 Observation: uint8 (6, N, N), one pixel per cell: own head (255), own body, opponent head (255),
 opponent body, apples (255), and an all-255 "inside" plane so a CNN's zero padding reads as a wall. Body
@@ -754,6 +754,7 @@ class SnakeDuel(Game):
         self._result[i] = _outcome(i, self._alive, self._length) if done else 0
         self._rng[i] = rng
         self._num_apples[i], self._max_rounds[i] = num_apples, max_rounds
+        self._opp_fresh = False  # as after a reset: actions given before were computed for the board replaced
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:

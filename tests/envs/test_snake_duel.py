@@ -959,6 +959,24 @@ def test_a_reset_needs_fresh_opponent_actions():
     game.step(np.array([UP]))
 
 
+def test_a_set_state_needs_fresh_opponent_actions():
+    # set_state puts the whole board from the state, as a reset does: actions given before it were played
+    # on the new board, computed from the one it replaced. A refused state changes nothing, so keeps them.
+    game = SnakeDuel(1, opponent="policy")
+    game.reset(np.array([0]), np.array([1], dtype=np.uint64))
+    other = game.get_state(0)
+    game.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    game.set_opponent_actions(np.array([UP]))
+    with pytest.raises(ValueError, match="exactly two snakes"):
+        game.set_state(0, {**other, "snakes": []})
+    game.step(np.array([UP]))
+    game.set_opponent_actions(np.array([UP]))
+    game.set_state(0, other)
+    with pytest.raises(RuntimeError, match="set_opponent_actions"):
+        game.step(np.array([UP]))
+    assert game.get_state(0) == other
+
+
 def test_a_new_opponent_setting_needs_fresh_opponent_actions():
     game = SnakeDuel(1, opponent="policy")
     game.reset(np.array([0]), np.array([0], dtype=np.uint64))
