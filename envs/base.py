@@ -340,8 +340,9 @@ class Game(ABC):
     @abstractmethod
     def episode_info(self, i: int) -> dict[str, float]:
         """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end. Every
-        episode reports the same keys (the vector env sizes its shared figure rows by them). Starts with
-        ``_check_board``."""
+        episode reports the same keys (the vector env sizes its shared figure rows by them), none named
+        ``r``, ``l`` or ``t`` (SB3's episode entries beside them: the vector env refuses such a game).
+        Starts with ``_check_board``."""
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads

@@ -144,6 +144,18 @@ def test_episode_infos_carry_monitors_entries():
     v.close()
 
 
+def test_a_game_figure_named_like_monitors_entries_is_refused(monkeypatch: pytest.MonkeyPatch):
+    # No game names one r, l or t (Pokémon's reward terms are r_<term>), and nothing refused it: a game
+    # whose figures held "l" had its value replace the episode's length in info["episode"] without a word.
+    from envs.snake import Snake
+
+    figures = Snake.episode_infos
+    monkeypatch.setattr(Snake, "episode_infos",
+                        lambda self, idx: {**figures(self, idx), "l": np.ones(len(idx))})
+    with pytest.raises(ValueError, match=r"snake's episode figure 'l' would replace SB3's episode entry"):
+        make_vec("snake", 1, num_workers=0)
+
+
 def test_seed_then_reset_reproduces():
     v = make_vec("snake", 4, num_workers=0)
     v.seed(99)
