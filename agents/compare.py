@@ -860,7 +860,7 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
         raise CompareError(f"--specialist {e}") from e
     try:
         ckpt = model_file(run, checkpoint, "give another run with --specialist")
-        model = load_model(cfg, ckpt, device=device)
+        model = load_model(cfg, ckpt, device=device, run=run)
     except RunError as e:
         raise CompareError(str(e) if checkpoint is not None else f"--specialist {e}") from e
     return model, cfg, ckpt

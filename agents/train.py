@@ -33,6 +33,7 @@ from agents.runs import (
     RunError,
     checkpoints,
     latest_checkpoint,
+    same_file,
     save_checkpoint,
     write_run_files,
 )
@@ -97,15 +98,24 @@ class _NoOptimizer:
                        "load it with its env to train or save it")
 
 
-def _older_hint(path: Path, venv: Any) -> str:
-    """For a run's damaged model.zip loaded to play: its newest checkpoint, which may load (--checkpoint).
-    A --resume (``venv``) takes the newest checkpoint before model.zip already."""
-    found = checkpoints(path.parent) if venv is None and path.name == "model.zip" else []
-    return f"; the run's newest checkpoint may load: --checkpoint {found[-1][1]}" if found else ""
+def _other_model(path: Path, run: Path | None) -> str:
+    """For a model file that cannot be loaded to play: another of ``run``'s files, which may load
+    (--checkpoint): its model.zip, else its newest checkpoint. A --resume (no ``run``) says its own."""
+    if run is None:
+        return ""
+    found = [f for _, f in reversed(checkpoints(run))]
+    others = [f for f in (run / "model.zip", *found) if f.is_file() and not same_file(f, path)]
+    if not others:
+        return "; the run has no other model file: give one with --checkpoint, or train the run again"
+    what = ("model.zip" if others[0].name == "model.zip" else
+            "newest checkpoint" if others[0] == found[0] else "older checkpoint")
+    return f"; the run's {what} may load: --checkpoint {others[0]}"
 
 
-def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None) -> Any:
-    """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it.
+def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None,
+               run: Path | None = None) -> Any:
+    """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it (and, to play, another
+    model file of ``run``, the run folder).
 
     Without ``venv`` the model is for playing only (evaluation, export, compare): SB3's load allocates the
     rollout buffer of the run's ``n_steps × n_envs`` observations (hundreds of MB for a Game Boy run, in
@@ -126,8 +136,14 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
             model.policy_kwargs = saved
     except CHECKPOINT_ERRORS as e:
         # SB3's check of the spaces against venv's (a --resume): the game settings, not the file, may be off.
-        error = SpaceMismatch if "spaces do not match" in str(e) else RunError
-        raise error(f"cannot load checkpoint {path}: {type(e).__name__}: {e}{_older_hint(path, venv)}") from e
+        if "spaces do not match" in str(e):
+            raise SpaceMismatch(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
+        # zipfile's and SB3's own words for a file cut short ("File is not a zip file", "wasn't a zip-file")
+        # do not say so; kept on one line (a torch error may span several) as the cause.
+        what = "it cannot be read" if isinstance(e, OSError) else "it is damaged or cut short"
+        cause = " ".join(str(e).split())
+        raise RunError(f"cannot load checkpoint {path}: {what} ({type(e).__name__}: {cause})"
+                       f"{_other_model(path, run)}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
         other = "without" if cfg.get("recurrent") else "with"
         raise AlgorithmMismatch(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's "
@@ -241,8 +257,11 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     raise RunError(f"{e}\n{back}, or, if the game settings (env_kwargs) in "
                                    f"{run / 'config.yaml'} were changed since the run started, put them back"
                                    ) from e
+                # Damaged: with it moved away, --resume takes the next newest checkpoint, else model.zip.
+                if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
+                    move = f"move it out of the way to resume from {run / 'model.zip'}"
                 if move:
-                    raise RunError(f"{e}\n{move}") from e
+                    raise RunError(f"{e}; {move}") from e
                 raise
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "

@@ -127,7 +127,7 @@ def evaluate(args: argparse.Namespace) -> int:
             check_game(cfg["env"], env_kwargs)
         else:
             ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
-            model = load_model(cfg, ckpt, device=args.device)
+            model = load_model(cfg, ckpt, device=args.device, run=run)
             check_fits(model, cfg["env"], env_kwargs, ckpt)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -101,7 +101,7 @@ def resolve_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> Ru
 def load_policy(run: RunInfo, device: str = "cpu") -> Any:
     from agents.train import load_model
 
-    return load_model(run.cfg, run.checkpoint, device=device)
+    return load_model(run.cfg, run.checkpoint, device=device, run=run.path)
 
 
 class PolicyProbe:

@@ -2724,3 +2724,43 @@ def test_a_damaged_checkpoint_names_the_newest_older_one_to_resume_from(scripts,
     err = capsys.readouterr().err
     assert "cannot load checkpoint " + str(run / "checkpoints" / "step_30000.zip") in err
     assert err.rstrip().endswith("to resume from " + str(run / "checkpoints" / "step_2000.zip"))
+
+
+@pytest.mark.parametrize("damage", ["cut_short", "member_corrupt"])
+def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_another(trained, scripts, tmp_path,
+                                                                                  capsys, damage):
+    """A checkpoint zip cut short (its first 60%) or with a corrupt member (its central directory intact)
+    passes the "is not a checkpoint" check: each command that loads one said only zipfile's or SB3's own
+    words ("File is not a zip file", "wasn't a zip-file"), with no file to use instead, and --resume on two
+    lines. Now: one line naming the file, saying it is damaged or cut short, and the file to use instead;
+    nothing written."""
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    good = (run / "checkpoints" / "step_512.zip").read_bytes()
+    if damage == "cut_short":
+        bad = good[:len(good) * 6 // 10]
+    else:
+        with zipfile.ZipFile(run / "checkpoints" / "step_512.zip") as z:
+            at = z.getinfo("policy.pth").header_offset + 200
+        bad = good[:at] + bytes(b ^ 0xFF for b in good[at:at + 200]) + good[at + 200:]
+    given = tmp_path / "given.zip"
+    given.write_bytes(bad)
+    out = tmp_path / "out"
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    for main, argv in ((scripts.evaluate.main, [str(run), "--episodes", "1", "--no-video"]),
+                       (scripts.export_trajectories.main, [str(run), "--out", str(out), "--no-progress"]),
+                       (scripts.compare.main, ["--env", "snake", "--specialist", str(run), "--out", str(out),
+                                               "--no-progress"])):
+        assert main([*argv, "--checkpoint", str(given)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert err.startswith(f"error: cannot load checkpoint {given}: it is damaged or cut short ("), err
+        assert err.endswith(f"; the run's model.zip may load: --checkpoint {run / 'model.zip'}\n"), err
+    (run / "checkpoints" / "step_512.zip").write_bytes(bad)  # the newest, which --resume takes
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot load checkpoint {run / 'checkpoints' / 'step_512.zip'}: it is "
+                          "damaged or cut short (") and err.endswith(
+        f"; move it out of the way to resume from {run / 'checkpoints' / 'step_256.zip'}\n"), err
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before and not out.exists()
