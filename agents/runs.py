@@ -316,6 +316,23 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
                    f"{instead}")
 
 
+def restart_command(run: Path) -> str | None:
+    """The command that started ``run`` (command.txt's first line), made to start it over in its own folder,
+    which is not empty: with --force, and --run-dir (an auto-named run had none); None without one."""
+    try:
+        with open(run / "command.txt", encoding="utf-8", errors="surrogateescape") as f:
+            args = shlex.split(f.readline())
+    except (OSError, ValueError):  # missing, or hand-edited past what shlex reads
+        return None
+    if not args:
+        return None
+    if not any(a == "--run-dir" or a.startswith("--run-dir=") for a in args):
+        args += ["--run-dir", str(run)]
+    if "--force" not in args:
+        args.append("--force")
+    return shlex.join(args)
+
+
 def given_checkpoint(file: str | Path) -> Path:
     """A ``--checkpoint`` model file the user gave; ``RunError`` for a folder or a missing file."""
     ckpt = Path(file)

@@ -33,6 +33,7 @@ from agents.runs import (
     RunError,
     checkpoints,
     latest_checkpoint,
+    restart_command,
     same_file,
     save_checkpoint,
     write_run_files,
@@ -202,8 +203,11 @@ def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError
         except CheckpointNotWritten as refused:  # the disk that refused milestones.json likely refuses this
             saved = f" (not saved: {refused})"
     resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
+    # Not the same command again: the folder it leaves (tb/, config.yaml) refuses a --run-dir without --force.
+    restart = restart_command(run)
     then = (f"{'continue from its newest checkpoint' if older else 'continue'} with: {resume_command(run)}"
-            if resumable else "start the run again (it has no checkpoint to continue from)")
+            if resumable else "start the run again, as it has no checkpoint to continue from"
+            + (f": {restart}" if restart else ""))
     new_archive = ", which starts a new, empty archive there" if resumable else ""
     why = (f"{_unusable_archive(e)} and {then}{new_archive}" if isinstance(e, ArchiveError) else
            f"{e}; {then}")

@@ -1266,8 +1266,8 @@ def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained
     if case == "model_zip_only":
         assert f"continue from its newest checkpoint with: python scripts/train_ppo.py --resume {run}" in err
     else:  # the archive's own advice (move it aside), then no --resume
-        assert err.rstrip().endswith(".damaged) and start the run again (it has no checkpoint to continue "
-                                     "from)"), err
+        assert (".damaged) and start the run again, as it has no checkpoint to continue from: train_ppo.py "
+                f"{shlex.join(argv)} --force") in err, err
         assert "archive there" not in err and "--resume" not in err, err
 
 
@@ -2764,3 +2764,38 @@ def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_anothe
                           "damaged or cut short (") and err.endswith(
         f"; move it out of the way to resume from {run / 'checkpoints' / 'step_256.zip'}\n"), err
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before and not out.exists()
+
+
+def test_a_run_stopped_with_no_checkpoint_names_a_command_that_starts_it_again(scripts, tmp_path,
+                                                                               monkeypatch, capsys):
+    """A stop with nothing saved said "start the run again": its folder (tb/, config.yaml) stays, so the
+    same command is refused (the --run-dir is not empty) and --resume has no checkpoint. It now names the
+    run's command with --force and --run-dir, which starts it again in that folder."""
+    import agents.train
+    from agents.callbacks import StopCallback
+    from agents.runs import CheckpointNotWritten
+    from envs.vector import WorkerDiedError
+
+    def failing(self):
+        if self.model.num_timesteps >= 512:
+            raise WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
+        return True
+
+    def refused(model, run):
+        raise CheckpointNotWritten("disk full")
+
+    monkeypatch.setattr(StopCallback, "_on_step", failing)
+    monkeypatch.setattr(agents.train, "save_checkpoint", refused)
+    run = tmp_path / "run"
+    argv = ["--env", "snake", "--total-timesteps", "1024", "--save-every", "100000", "--run-dir", str(run),
+            *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err.rstrip()
+    assert "start the run again, as it has no checkpoint to continue from: " in err, err
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(argv) == 2  # the same command: refused
+    assert "already exists and is not empty" in capsys.readouterr().err
+    command = shlex.split(err.rsplit("no checkpoint to continue from: ", 1)[1])
+    assert command[0] == "train_ppo.py" and "--force" in command
+    assert scripts.train_ppo.main(command[1:]) == 0
+    assert (run / "model.zip").is_file()
