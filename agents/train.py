@@ -191,6 +191,12 @@ def _unusable_archive(e: ArchiveError) -> str:
             f"{shlex.quote(str(e.folder))} {shlex.quote(str(e.folder) + '.damaged')})")
 
 
+def _start_again(run: Path, lacking: str) -> str:
+    """Advice for a run with nothing to resume: the command that starts it again in its folder."""
+    restart = restart_command(run)
+    return f"start the run again, as it has no {lacking}" + (f": {restart}" if restart else "")
+
+
 def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError,
              stop: str = "training stopped") -> TrainingStopped:
     """The error for a run stopped by ``e``, a failure training handles: the checkpoint saved now (not
@@ -204,10 +210,8 @@ def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError
             saved = f" (not saved: {refused})"
     resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
     # Not the same command again: the folder it leaves (tb/, config.yaml) refuses a --run-dir without --force.
-    restart = restart_command(run)
     then = (f"{'continue from its newest checkpoint' if older else 'continue'} with: {resume_command(run)}"
-            if resumable else "start the run again, as it has no checkpoint to continue from"
-            + (f": {restart}" if restart else ""))
+            if resumable else _start_again(run, "checkpoint to continue from"))
     new_archive = ", which starts a new, empty archive there" if resumable else ""
     why = (f"{_unusable_archive(e)} and {then}{new_archive}" if isinstance(e, ArchiveError) else
            f"{e}; {then}")
@@ -264,9 +268,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 # Damaged: with it moved away, --resume takes the next newest checkpoint, else model.zip.
                 if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
                     move = f"move it out of the way to resume from {run / 'model.zip'}"
-                if move:
-                    raise RunError(f"{e}; {move}") from e
-                raise
+                raise RunError(f"{e}; {move or _start_again(run, 'other model file')}") from e
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
                                f"pass --total-timesteps above that to train it further")

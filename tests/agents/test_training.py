@@ -2799,3 +2799,20 @@ def test_a_run_stopped_with_no_checkpoint_names_a_command_that_starts_it_again(s
     assert command[0] == "train_ppo.py" and "--force" in command
     assert scripts.train_ppo.main(command[1:]) == 0
     assert (run / "model.zip").is_file()
+
+
+def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_the_run_again(
+        trained, scripts, tmp_path, capsys):
+    # With no other checkpoint to move on to, the message ended with the damage alone: nothing to use instead.
+    from agents.runs import restart_command
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    shutil.rmtree(run / "checkpoints")
+    whole = (run / "model.zip").read_bytes()
+    (run / "model.zip").write_bytes(whole[:len(whole) // 2])
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot load checkpoint {run / 'model.zip'}: it is damaged" in err, err
+    again = f"; start the run again, as it has no other model file: {restart_command(run)}\n"
+    assert err.endswith(again) and "--force" in again, err
