@@ -137,17 +137,19 @@ def _stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: st
 
 
 def train_report(pipeline: Any, env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str,
-                 rollouts: int = 2) -> dict[str, float]:
-    """Training steps/s, seconds per iteration in rollout and update, FLOPs per env step and parameter count
-    of ``pipeline`` (``ours``, ``stock`` or ``stock_dummy``)."""
+                 rollouts: int = 2, flops: bool = True) -> dict[str, float]:
+    """Training steps/s and seconds per iteration in rollout and update of ``pipeline`` (``ours``, ``stock``
+    or ``stock_dummy``); with ``flops``, also its FLOPs per env step and parameter count (an MFU's figures:
+    counting them runs the policy forward and backward, work a peer timed only for its speed need not do)."""
     model, venv = pipeline(env, preset, num_envs, ppo, device)
     try:
         report = measure_train_sps(model, rollouts)
-        flops = flops_per_env_step(model)
-        params = count_params(model.policy)
+        if flops:
+            report |= {"flops_per_step": flops_per_env_step(model)["per_step"],
+                       "parameters": float(count_params(model.policy))}
     finally:
         venv.close()
-    return {**report, "flops_per_step": flops["per_step"], "parameters": float(params)}
+    return report
 
 
 def vec_env_sps(env: str, num_envs: int, num_workers: int, seconds: float = 3.0, **game_kwargs: Any) -> float:

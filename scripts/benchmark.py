@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     same = ("snake", policy, num_envs, ppo, args.device, args.rollouts)
     mine = train_report(ours, *same)
     say(f"training, stock SB3 with SubprocVecEnv ({policy}) ...")
-    theirs = train_report(stock, *same)
+    theirs = train_report(stock, *same, flops=False)  # their speed only: the mfu figures are ours'
     say(f"training, stock SB3 with DummyVecEnv ({policy}) ...")
-    dummy = train_report(stock_dummy, *same)
+    dummy = train_report(stock_dummy, *same, flops=False)
     big = mine
     if policy != "10m":
         say("training, ours (10m) ...")

@@ -168,6 +168,10 @@ def test_train_report_returns_the_per_step_flops_of_the_rollouts_asked(
     report = throughput.train_report(pipeline, "snake", "small", 3, ppo, "cpu", rollouts=3)
     assert report == {"sps": 5.0, "rollout_s": 1.0, "update_s": 2.0, "flops_per_step": 7.0, "parameters": 8.0}
     assert timed == [(model, 3)] and built == [("snake", "small", 3, ppo, "cpu")] and venv.closed
+    # A stock peer's figures are its timing alone (the benchmark's mfu is ours'): no FLOPs counted for them.
+    monkeypatch.setattr(throughput, "flops_per_env_step", lambda m, batch=256: pytest.fail("counted"))
+    report = throughput.train_report(pipeline, "snake", "small", 3, ppo, "cpu", rollouts=3, flops=False)
+    assert report == {"sps": 5.0, "rollout_s": 1.0, "update_s": 2.0}
 
 
 def test_the_stock_pipelines_train_the_same_network_with_the_same_ppo() -> None:

@@ -83,11 +83,13 @@ def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeyp
     import agents.throughput
     import envs.bench
 
-    timed = []
+    timed, counted = [], []
 
-    def report(pipeline, env, preset, num_envs, ppo, device, rollouts=2):  # the timing itself is not tested
+    def report(pipeline, env, preset, num_envs, ppo, device, rollouts=2, flops=True):  # timing not tested
         timed.append((pipeline.__name__, preset, rollouts))
-        return {"sps": 100.0, "rollout_s": 1.0, "update_s": 2.0, "flops_per_step": 1e6, "parameters": 1e7}
+        counted.append((pipeline.__name__, flops))
+        return {"sps": 100.0, "rollout_s": 1.0, "update_s": 2.0, **(
+            {"flops_per_step": 1e6, "parameters": 1e7} if flops else {})}
 
     monkeypatch.setattr(agents.throughput, "train_report", report)
     for module, name in ((agents.throughput, "peak_flops"), (agents.throughput, "vec_env_sps"),
@@ -97,6 +99,8 @@ def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeyp
     capsys.readouterr()
     assert ("ours", "10m", 3) in timed  # mfu_10m's: it timed one whatever --rollouts said
     assert {r for *_, r in timed} == {3} and len(timed) == 4  # ours, the two stock peers, 10m
+    # mfu is ours' alone: the stock peers' FLOPs were counted, then thrown away.
+    assert counted == [("ours", True), ("stock", False), ("stock_dummy", False), ("ours", True)]
 
 
 def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, monkeypatch):
@@ -221,7 +225,7 @@ def _fake_figures(monkeypatch, calls):
         calls.append(("vec", env, num_envs, num_workers, seconds))
         return 1500.0 if num_workers else 500.0
 
-    def train_report(pipeline, env, preset, num_envs, ppo, device, rollouts=0):
+    def train_report(pipeline, env, preset, num_envs, ppo, device, rollouts=0, flops=True):
         calls.append(("train", pipeline.__name__, env, preset, num_envs, ppo, device, rollouts))
         sps = {("ours", "10m"): 50.0, ("stock", "tiny"): 100.0, ("stock", "10m"): 25.0,
                ("stock_dummy", "tiny"): 200.0, ("stock_dummy", "10m"): 40.0}.get(
