@@ -93,11 +93,11 @@ def measure_train_sps(model: Any, rollouts: int = 2) -> dict[str, float]:
     model.collect_rollouts = timed("rollout_s", model.collect_rollouts)
     model.train = timed("update_s", model.train)
     try:
-        sync(device)
+        sync(device)  # the warm-up's queued work, outside the clock
         start = model.num_timesteps
         t = time.perf_counter()
+        # No wait after it: SB3's learn() ends with the timed train() (which waited), then only host work.
         model.learn(per_rollout * rollouts, reset_num_timesteps=False)
-        sync(device)
         sps = (model.num_timesteps - start) / (time.perf_counter() - t)
     finally:
         del model.collect_rollouts, model.train
