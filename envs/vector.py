@@ -27,10 +27,11 @@ is killed (SIGKILL) once it has left a command unanswered for ``hang_timeout_s``
 default, ``None``: never) and then treated exactly as a dead worker.
 
 A call that a ``KeyboardInterrupt`` (Ctrl-C) cuts short is given up: the workers ignore SIGINT and finish
-it, and their late answers are skipped, so the env goes on answering each later call for itself (the
-episodes an interrupted step ended are not reported; a ``reset()`` starts every board anew). The boards'
-running returns and lengths (the ``episode`` info's ``r``, ``l``) are kept and zeroed by ``Boards`` where
-the boards restart, so the next episodes count from their own start whether or not the step was read.
+it, and their late answers are skipped (``W=0``: the Ctrl-C waits for the call to finish), so the env goes
+on answering each later call for itself (the episodes an interrupted step ended are not reported; a
+``reset()`` starts every board anew). The boards' running returns and lengths (the ``episode`` info's
+``r``, ``l``) are kept and zeroed by ``Boards`` where the boards restart, so the next episodes count from
+their own start whether or not the step was read.
 """
 
 from __future__ import annotations
@@ -275,7 +276,7 @@ class GameVecEnv(VecEnv):
         (``W=0``) the one game answers as worker 0, whatever ``workers`` says."""
         self._check_open()  # else the closed workers look dead and get restarted, outliving the env
         if self._local is not None:
-            return {0: self._local.handle(cmd, data)}
+            return {0: self._in_process(self._local, cmd, data)}
         targets = list(range(self.num_workers)) if workers is None else list(workers)
         self._call_id += 1
         call = self._call_id
@@ -327,6 +328,33 @@ class GameVecEnv(VecEnv):
                 self._cut.update(w for w, ended in results.items() if ended == _RESTARTED)
             raise failure
         return results
+
+    @staticmethod
+    def _in_process(local: Boards, cmd: str, data: Any) -> Any:
+        """``local``'s answer to ``cmd`` with a Ctrl-C during it held until it is done, as a worker finishes
+        a command whose wait a Ctrl-C cut short: raised halfway through a step (after the game's kernel),
+        it left the ended boards never restarted (0 and neither flag for ever, silently) and the others'
+        running totals a step short. A second Ctrl-C stops it at once (a game step that never returns)."""
+        previous = signal.getsignal(signal.SIGINT)
+        # Only the main thread runs (and may set) handlers; SIGINT ignored, or ending the process: no hold.
+        if not callable(previous) or threading.current_thread() is not threading.main_thread():
+            return local.handle(cmd, data)
+        held: list[Any] = []  # the held Ctrl-C's frame
+
+        def hold(signum: int, frame: Any) -> None:
+            if not held:
+                held.append(frame)
+                return
+            held.clear()  # delivered now, not again once the command ends
+            previous(signum, frame)
+
+        signal.signal(signal.SIGINT, hold)
+        try:
+            return local.handle(cmd, data)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if held:
+                previous(signal.SIGINT, held[0])
 
     def _failed(self, w: int, cmd: str, data: Any, status: str, payload: Any, retry: bool) -> Any:
         """Worker ``w`` died, hung (``payload``: for how many seconds) or answered ``cmd`` with an error:

@@ -1121,6 +1121,85 @@ def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypa
         v.close()
 
 
+def _ctrl_c() -> None:
+    """A Ctrl-C as the terminal sends it: SIGINT, whose handler runs at the next bytecode."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt, as in a terminal (a shell without job control starts the tests with
+    it ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("where", ["step", "episode_infos"])
+def test_a_ctrl_c_in_an_in_process_step_waits_for_the_step_to_finish(monkeypatch, ctrl_c_raises, where):
+    """With num_workers=0 a Ctrl-C once the game's kernel had stepped (in ``step`` or in the ended boards'
+    figures) left the step half done: the ended board never restarted (0 and neither flag for ever) and
+    the others' running totals missed the step. Held until the step is done, as a worker finishes it, the
+    env steps on exactly as one never interrupted; only the interrupted step's answer is lost."""
+    v, twin = make_vec("snake", 8, num_workers=0, seed=0), make_vec("snake", 8, num_workers=0, seed=0)
+    game = v._local.game
+    real = getattr(game, where)
+    armed = [True]
+
+    def interrupted(*args, **kwargs):
+        out = real(*args, **kwargs)
+        if armed[0] and (where == "episode_infos" or (out[1] | out[2]).any()):  # a step that ends an episode
+            armed[0] = False
+            _ctrl_c()
+        return out
+
+    try:
+        v.reset(), twin.reset()
+        rng = np.random.default_rng(0)
+        monkeypatch.setattr(game, where, interrupted)
+        interrupts = 0
+        for _ in range(200):
+            actions = rng.integers(0, 4, 8)
+            for env in (v, twin):
+                env.step_async(actions)
+            expected = twin.step_wait()
+            try:
+                got = v.step_wait()
+            except KeyboardInterrupt:
+                assert not armed[0]
+                interrupts += 1
+                continue
+            assert all(np.array_equal(a, b) for a, b in zip(got[:3], expected[:3], strict=True))
+            episodes = [[untimed(i.get("episode")) for i in out[3]] for out in (got, expected)]
+            assert episodes[0] == episodes[1]
+        assert interrupts == 1 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        v.close()
+        twin.close()
+
+
+def test_a_second_ctrl_c_stops_an_in_process_step_at_once(monkeypatch, ctrl_c_raises):
+    """A step that never returns is still stopped: the second Ctrl-C raises where it lands."""
+    v = make_vec("snake", 4, num_workers=0, seed=0)
+
+    def never_returns(actions):
+        _ctrl_c()
+        _ctrl_c()
+        raise AssertionError("the second Ctrl-C did not stop the step")
+
+    try:
+        v.reset()
+        before = v.env_method("get_state")
+        monkeypatch.setattr(v._local.game, "step", never_returns)
+        v.step_async(np.zeros(4, np.int64))
+        with pytest.raises(KeyboardInterrupt):
+            v.step_wait()
+        assert v.env_method("get_state") == before  # not stepped: stopped where the Ctrl-C landed
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        v.close()
+
+
 @pytest.mark.parametrize("fails", ["reset", "reset and close", "make_game"])
 def test_a_worker_whose_start_fails_after_its_game_was_made_closes_the_game(monkeypatch, fails):
     """A worker whose game was made but whose start then failed (a restarted Game Boy worker's reset finding
