@@ -93,20 +93,51 @@ def test_cuda_float32_matmuls_run_on_tf32():
     assert torch.backends.cuda.matmul.allow_tf32
 
 
-def test_channels_last_images_compute_the_same_features_and_gradients():
-    net = GridCNN(spaces.Box(0, 255, (3, 48, 96), np.uint8), (16, 32), 64)
-    assert net.channels_last and not GridCNN(SNAKE_OBS, (16, 32), 64).channels_last
-    x = torch.rand(4, 3, 48, 96)
-    fast = net(x)
-    fast.sum().backward()
-    grad_fast = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    net.channels_last = False
-    plain = net(x)
-    plain.sum().backward()
+def _first_conv_input_channels_last(net: GridCNN, x: torch.Tensor) -> bool:
+    seen = []
+    hook = net.trunk[0].register_forward_pre_hook(
+        lambda _, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    try:
+        net(x)
+    finally:
+        hook.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("wide_on_this_cpu", [False, True])
+def test_which_trunks_take_channels_last_input_on_a_cpu(monkeypatch, wide_on_this_cpu):
+    # Strided trunks everywhere; full-resolution ones only wide (>= 64 channels) on a CPU whose
+    # convolutions measured faster so (AVX-512), else as they are.
+    import agents.policies
+
+    monkeypatch.setattr(agents.policies, "WIDE_CHANNELS_LAST_ON_CPU", wide_on_this_cpu)
+    strided = GridCNN(spaces.Box(0, 255, (3, 48, 96), np.uint8), (16, 32), 64)
+    assert strided.channels_last and strided.cpu_channels_last
+    assert _first_conv_input_channels_last(strided, torch.rand(2, 3, 48, 96))
+    narrow, wide = GridCNN(SNAKE_OBS, (16, 32), 64), GridCNN(SNAKE_OBS, (32, 64), 64)
+    assert not narrow.channels_last and not narrow.cpu_channels_last
+    assert not wide.channels_last and wide.cpu_channels_last == wide_on_this_cpu
+    x = torch.rand(2, 4, 10, 10)
+    assert not _first_conv_input_channels_last(narrow, x)
+    assert _first_conv_input_channels_last(wide, x) == wide_on_this_cpu
+
+
+@pytest.mark.parametrize("obs, widths", [((3, 48, 96), (16, 32)), ((4, 10, 10), (32, 64))])
+def test_channels_last_images_compute_the_same_features_and_gradients(obs, widths):
+    net = GridCNN(spaces.Box(0, 255, obs, np.uint8), widths, 64)
+    x = torch.rand(4, *obs)
+    runs = []
+    for channels_last in (True, False):
+        net.cpu_channels_last = channels_last
+        assert _first_conv_input_channels_last(net, x) == channels_last
+        net.zero_grad()
+        out = net(x)
+        out.sum().backward()
+        runs.append((out.detach(), [p.grad.clone() for p in net.parameters()]))
+    (fast, grad_fast), (plain, grad_plain) = runs
     torch.testing.assert_close(fast, plain)
-    for a, p in zip(grad_fast, net.parameters(), strict=True):
-        torch.testing.assert_close(a, p.grad)
+    for a, b in zip(grad_fast, grad_plain, strict=True):
+        torch.testing.assert_close(a, b)
 
 
 def test_side_by_side_panels_are_stacked_as_channels():
