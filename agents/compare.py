@@ -414,7 +414,9 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
     place. A failure before that leaves ``out`` as it was (and removes it again, with the folders above
     it, if this call made them). The hidden folders' names say how far a swap got (``.report-new-ID``,
     then ``.report-moving-ID`` while the old report is moved aside, ``.report-old-ID`` once it all is), so
-    ``recover_report`` can put things right after a kill (SIGKILL, a power cut) that no cleanup ran for."""
+    ``recover_report`` can put things right after a kill (SIGKILL, a power cut) that no cleanup ran for.
+    ``.report-old-ID`` beside ``.report-new-ID`` says the report files in ``out`` are the new one's, so a swap
+    that fails renames its old folder back to ``.report-moving-ID`` before the old report goes back."""
     check_out_dir(out, overwrite)
     made = missing_folders(out)  # removed again if the report fails
     new: Path | None = None
@@ -424,7 +426,7 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
         new = Path(tempfile.mkdtemp(prefix=f".report-new-{os.getpid()}-", dir=out))
         report = write_report(new, **report_args)
         swap = new.name.removeprefix(".report-new-")
-        old = out / f".report-moving-{swap}"
+        moving = old = out / f".report-moving-{swap}"
         old.mkdir()
         moved_old: list[str] = []
         moved_new: list[str] = []
@@ -441,14 +443,18 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
         except BaseException:  # put the old report back as it was
             for name in moved_new:
                 (out / name).rename(new / name)
+            if old != moving:  # out holds none of the new report now (as .report-old-ID would say)
+                old = old.rename(moving)
             for name in moved_old:
                 (old / name).rename(out / name)
             raise
     except BaseException as e:
+        if old is not None and old.exists():
+            # Empty again; an OSError here (a put-back failed) keeps it, and new, which recover_report
+            # reads it with: .report-old-ID alone would be a replaced report, to delete.
+            old.rmdir()
         if new is not None:
             shutil.rmtree(new, ignore_errors=True)
-        if old is not None and old.exists():
-            old.rmdir()  # empty again (an OSError here keeps what could not be put back)
         remove_folders(made)
         if isinstance(e, OSError):  # a full disk: the report is all or nothing
             raise CompareError(f"--out {not_written(out, e)}") from None
@@ -486,7 +492,7 @@ def recover_report(out: Path) -> list[str]:
         if m and entry.is_dir() and not entry.is_symlink() and not process_running(int(m.group(3))):
             swaps.setdefault(m.group(2), {})[m.group(1)] = entry
     notes = []
-    for stages in swaps.values():
+    for swap, stages in swaps.items():
         new, moving, old = stages.get("new"), stages.get("moving"), stages.get("old")
         aside = moving or (old if new is not None else None)
         if aside is not None:  # killed while the old report was moved aside, or the new one moved in
@@ -496,9 +502,11 @@ def recover_report(out: Path) -> list[str]:
                         shutil.rmtree(entry)
                     else:
                         entry.unlink()
+                # Before any old file goes back: a recovery killed from here on must not delete those.
+                aside = old.rename(out / f".report-moving-{swap}")
             if _move_back(aside, out):
                 notes.append(f"put back the previous report, which a comparison killed while replacing it "
-                             f"had moved to {aside.name}")
+                             f"had moved to {(moving or old).name}")
             else:
                 notes.append(f"kept {aside}: a comparison killed while replacing the report moved it there, "
                              "and some of its files are in the way")

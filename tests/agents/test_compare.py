@@ -812,6 +812,91 @@ def test_a_killed_comparisons_folders_in_an_out_that_is_a_link_are_put_right_too
     assert sorted(e.name for e in target.iterdir()) == ["report.json"] and link.is_symlink()
 
 
+class _Killed(BaseException):
+    """A SIGKILL at that point, in process: nothing after it runs (no handler catches a BaseException)."""
+
+
+def _report_in(folder: Path, version: str) -> dict[str, str]:
+    """Writes a small report (report.json, report.md, frames/1.png) saying ``version``; returns its files."""
+    (folder / "frames").mkdir(parents=True, exist_ok=True)
+    files = {"report.json": f'{{"v": "{version}"}}', "report.md": version, "frames/1.png": version}
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return files
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(f.relative_to(folder)): f.read_text() for f in folder.rglob("*") if f.is_file()}
+
+
+@pytest.mark.parametrize("then", ["killed removing the new report", "putting back fails too"])
+def test_a_swap_that_failed_moving_the_new_report_in_keeps_the_old_one_for_recovery(tmp_path, monkeypatch,
+                                                                                  then):
+    # A rename of the new report into --out failed (a full disk). The old report was put back but its
+    # empty folder kept the name .report-old-ID beside .report-new-ID, which recover_report reads as "the
+    # report files in --out are the new one's": a kill while the new folder was removed then had the next
+    # comparison delete the put-back report. And a put-back that failed too removed the new folder,
+    # leaving .report-old-ID alone, the mark of a replaced report: the next comparison deleted it.
+    import pathlib
+    import shutil
+
+    import agents.compare as c
+
+    out = tmp_path / "report"
+    before = _report_in(out, "old")
+    monkeypatch.setattr(c, "write_report", lambda folder, **_: _report_in(folder, "new"))
+    real_rename, real_rmtree, moved_in = pathlib.Path.rename, shutil.rmtree, []
+
+    def rename(self, target):
+        target = Path(target)
+        if self.parent.name.startswith(".report-new-") and target.parent == out:
+            moved_in.append(self.name)
+            if len(moved_in) == 2:  # one new entry is in place
+                raise OSError(28, "No space left on device")
+        elif then == "putting back fails too" and target.parent.name.startswith(".report-new-"):
+            raise OSError(28, "No space left on device")
+        return real_rename(self, target)
+
+    def rmtree(path, *args, **kwargs):
+        if then == "killed removing the new report" and Path(path).name.startswith(".report-new-"):
+            raise _Killed
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "rename", rename)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    with pytest.raises((_Killed, OSError)):
+        c.write_report_safely(out, True)
+    monkeypatch.undo()
+    c.recover_report(out)  # the next comparison's (the killed one's pid is this process's: not running)
+    assert _files(out) == before
+
+
+def test_a_recovery_killed_while_putting_the_old_report_back_is_finished_by_the_next(tmp_path, monkeypatch):
+    # Killed after moving some of the old report back, recover_report left .report-old-ID beside
+    # .report-new-ID: the next one took the report files back in --out for the new one's and deleted them.
+    import os
+
+    import agents.compare as c
+
+    out = tmp_path / "report"
+    swap = f"{os.getpid()}-abc"  # this process's pid: a killed comparison's, reused
+    before = _report_in(out / f".report-old-{swap}", "old")
+    _report_in(out / f".report-new-{swap}", "new")
+    _report_in(out, "new")  # the new report had been moved in whole, but its folder not yet removed
+    real_move_back = c._move_back
+
+    def killed_after_one(folder: Path, into: Path) -> bool:
+        next(folder.iterdir()).rename(into / next(folder.iterdir()).name)
+        raise _Killed
+
+    monkeypatch.setattr(c, "_move_back", killed_after_one)
+    with pytest.raises(_Killed):
+        c.recover_report(out)
+    monkeypatch.setattr(c, "_move_back", real_move_back)
+    c.recover_report(out)
+    assert _files(out) == before
+
+
 def test_leftover_report_folders_that_cannot_be_removed_are_one_clear_error(scripts, tmp_path, capsys,
                                                                             monkeypatch):
     import shutil
