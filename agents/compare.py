@@ -465,6 +465,9 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
 
 
 _STAGED = re.compile(r"^\.report-(new|moving|old)-(([0-9]+)-.+)$")
+# Those of versions before 2026-12 (tempfile's 8 characters, no process id), whose names do not say how far
+# a swap got: kept, and named to the user.
+_UNSTAGED = re.compile(r"\.report-(new|old)-[a-z0-9_]{8}")
 
 
 def _move_back(folder: Path, out: Path) -> bool:
@@ -487,11 +490,17 @@ def recover_report(out: Path) -> list[str]:
     if not out.is_dir():  # a link to a folder is one too: a report is written through it
         return []
     swaps: dict[str, dict[str, Path]] = {}
+    notes = []
     for entry in out.iterdir():
         m = _STAGED.match(entry.name)
-        if m and entry.is_dir() and not entry.is_symlink() and not process_running(int(m.group(3))):
+        if not entry.is_dir() or entry.is_symlink():
+            continue
+        if m and not process_running(int(m.group(3))):
             swaps.setdefault(m.group(2), {})[m.group(1)] = entry
-    notes = []
+        elif _UNSTAGED.fullmatch(entry.name):
+            notes.append(f"kept {entry.name}, which a comparison of a version before 2026-12 killed while "
+                         "writing its report left: it may hold the previous report (move its files back) or "
+                         "an unfinished one (delete it)")
     for swap, stages in swaps.items():
         new, moving, old = stages.get("new"), stages.get("moving"), stages.get("old")
         aside = moving or (old if new is not None else None)

@@ -897,6 +897,21 @@ def test_a_recovery_killed_while_putting_the_old_report_back_is_finished_by_the_
     assert _files(out) == before
 
 
+def test_the_report_folders_of_an_older_version_are_kept_and_named(tmp_path):
+    # Versions before 2026-12 named them with no process id (tempfile's 8 characters), and no name says
+    # how far their swap got: left alone, as they must be, but without a word, so a previous report
+    # hidden in one stayed there unnoticed.
+    from agents.compare import recover_report
+
+    old = tmp_path / ".report-old-k3x_9abc"
+    old.mkdir()
+    (old / "report.json").write_text("{}")
+    assert recover_report(tmp_path) == [
+        f"kept {old.name}, which a comparison of a version before 2026-12 killed while writing its report "
+        "left: it may hold the previous report (move its files back) or an unfinished one (delete it)"]
+    assert (old / "report.json").is_file()
+
+
 def test_leftover_report_folders_that_cannot_be_removed_are_one_clear_error(scripts, tmp_path, capsys,
                                                                             monkeypatch):
     import shutil
