@@ -191,6 +191,12 @@ class StateArchive:
         rows become visible (SQLite lets one writer at a time assign an id and commits its row whole, and
         AUTOINCREMENT never reuses an id), so no row can appear later below the highest id read."""
         with self._connect() as db:
+            # AUTOINCREMENT's counter never goes down in one index (not even as rows are deleted): one below
+            # the highest id read is another index, made in a deleted one's place or copied over it.
+            (highest,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'states'"
+                                    ).fetchone()
+            if highest < self._read_to:
+                raise ArchiveError(self.folder, f"its {self.index.name} was replaced by another while in use")
             rows = db.execute(
                 "SELECT id, rom_sha1, badges, event_flags, maps, file FROM states WHERE id > ? ORDER BY id",
                 (self._read_to,),

@@ -1731,6 +1731,34 @@ def test_an_archive_index_deleted_or_damaged_in_use_is_an_archive_error(tmp_path
     assert (e.folder, e.reason, str(e)) == (tmp_path, "why", str(ArchiveError(tmp_path, "why")))
 
 
+def test_an_archive_index_replaced_in_use_is_an_archive_error(tmp_path: Path) -> None:
+    """An index.sqlite deleted and made again (another run opening the folder made an empty one), or replaced
+    by an older copy, while the archive was in use went unnoticed: its reads skip the rows at or below the
+    highest id read from the first index, so the archive restarted from rows no longer listed and never saw
+    the new index's first rows, its own writes included."""
+    import os
+    import sqlite3
+
+    from envs.gameboy.archive import ArchiveError, StateArchive
+
+    archive = StateArchive(tmp_path / "a", "sha")
+    for events in (1, 2):
+        archive.add(b"x", "pokemon_red", (0, events, 1), 3, 5, 10, 1.0)
+    assert archive.restart_files() is not None
+    with sqlite3.connect(archive.index) as db:  # rows deleted by hand: the same index, still usable
+        db.execute("DELETE FROM states WHERE event_flags = 2")
+    assert archive.restart_files(warn=False) is not None
+    archive.index.unlink()
+    StateArchive(tmp_path / "a", "sha").add(b"y", "pokemon_red", (0, 3, 1), 3, 5, 10, 1.0)
+    with pytest.raises(ArchiveError, match=r"archive_dir .*a cannot hold the archive of milestone states "
+                                           r"\(its index.sqlite was replaced by another while in use\)"):
+        archive.restart_files()
+    StateArchive(tmp_path / "b", "sha")
+    os.replace(tmp_path / "b" / "index.sqlite", archive.index)  # an empty archive's index moved in
+    with pytest.raises(ArchiveError, match="replaced by another while in use"):
+        archive.restart_files()
+
+
 def test_an_archive_folder_deleted_in_use_is_an_archive_error(tmp_path: Path) -> None:
     """add's temp file in the deleted folder was a bare FileNotFoundError, which training does not take for
     the archive's (agents/train.py saves a checkpoint and advises on an ArchiveError only)."""
