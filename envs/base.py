@@ -225,6 +225,13 @@ def check_state_keys(game: str, state: Any, keys: tuple[str, ...], what: str = "
         raise ValueError(f"not a {game} {what}{note}: it lacks {', '.join(map(repr, missing))}")
 
 
+#: Names no episode figure may take. The vector env's ``episode`` entry holds SB3's ``r``, ``l``, ``t``
+#: beside the figures; ``GameEnv``'s last info holds the figures beside ``episode`` (SB3's ``Monitor``,
+#: Gymnasium's ``RecordEpisodeStatistics``), ``terminal_observation`` and ``TimeLimit.truncated`` (SB3's
+#: vector envs). Refused in both envs, so a game that runs in one runs in the other.
+RESERVED_FIGURES = ("r", "l", "t", "episode", "terminal_observation", "TimeLimit.truncated")
+
+
 class Game(ABC):
     """``num_envs`` boards of one game, stepped together."""
 
@@ -340,9 +347,20 @@ class Game(ABC):
     @abstractmethod
     def episode_info(self, i: int) -> dict[str, float]:
         """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end. Every
-        episode reports the same keys (the vector env sizes its shared figure rows by them), none named
-        ``r``, ``l`` or ``t`` (SB3's episode entries beside them: the vector env refuses such a game).
-        Starts with ``_check_board``."""
+        episode reports the same keys (the vector env sizes its shared figure rows by them), none in
+        ``RESERVED_FIGURES`` (``figure_names`` refuses such a game). Starts with ``_check_board``."""
+
+    def figure_names(self) -> tuple[str, ...]:
+        """The keys every episode's figures have, else a ValueError for one in ``RESERVED_FIGURES``: SB3's
+        entry of that name would replace it. Both envs call it when made (they read board 0, unplayed)."""
+        names = tuple(self.episode_infos(np.zeros(1, np.int64)))
+        clash = [k for k in names if k in RESERVED_FIGURES]
+        if clash:
+            raise ValueError(f"{self.name}'s episode figure {clash[0]!r} would replace SB3's episode entry "
+                             "of that name (r, l, t: its return, length and time beside the figures in the "
+                             "vector env's info['episode']; episode, terminal_observation, "
+                             "TimeLimit.truncated: beside them in GameEnv's last info): rename the figure")
+        return names
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads

@@ -36,6 +36,7 @@ class GameEnv(gym.Env):
         self.game = make_game(game, num_envs=1, **game_kwargs) if isinstance(game, str) else game
         if self.game.num_envs != 1:
             raise ValueError("GameEnv wraps a game with num_envs=1")
+        self.game.figure_names()  # the last info holds them beside SB3's entries: refuse a name clash
         if render_mode not in (None, "rgb_array"):
             raise ValueError("render_mode must be None or 'rgb_array' (through gym.make also "
                              f"'rgb_array_list' or 'human'), got {render_mode!r}")

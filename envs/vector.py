@@ -189,12 +189,11 @@ class GameVecEnv(VecEnv):
         self.action_names = probe.ACTION_NAMES
         # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
         # r, l, t as SB3's Monitor gives them (t: seconds since this env was made), then the game's figures.
-        self._episode_keys = ("r", "l", "t", *probe.episode_infos(np.zeros(1, np.int64)))
-        probe.close()
-        clash = [k for k in self._episode_keys[3:] if k in self._episode_keys[:3]]
-        if clash:  # dict(zip(keys, row)) keeps the figure's value: SB3's ep_rew_mean / ep_len_mean read it
-            raise ValueError(f"{game}'s episode figure {clash[0]!r} would replace SB3's episode entry of "
-                             "that name (r, l, t are its return, length and time): rename the figure")
+        # A figure named r, l or t: dict(zip(keys, row)) kept its value, which ep_rew_mean / ep_len_mean read.
+        try:
+            self._episode_keys = ("r", "l", "t", *probe.figure_names())
+        finally:
+            probe.close()
         self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape, self._episode_keys[3:])
         self._t_start = time.time()
         self._closed = False

@@ -782,3 +782,19 @@ def test_unseeded_resets_draw_new_boards_from_the_env_seed() -> None:
     first = boards(make_env("snake"))
     assert boards(make_env("snake")) == first
     assert all(first[i] != first[j] for i in range(4) for j in range(i))
+
+
+@pytest.mark.parametrize("name", ["episode", "terminal_observation", "TimeLimit.truncated", "l"])
+def test_a_game_figure_named_like_an_info_entry_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                           name: str) -> None:
+    # GameEnv's last-step info holds the figures beside SB3's episode (Monitor), terminal_observation and
+    # TimeLimit.truncated (its vector envs): a figure of one of those names was replaced without a word
+    # (Gymnasium's RecordEpisodeStatistics raised a bare AssertionError). r, l, t, the vector env's, go too,
+    # so that a game either env refuses, the other refuses as well.
+    from envs.snake import Snake
+
+    figures = Snake.episode_infos
+    monkeypatch.setattr(Snake, "episode_infos",
+                        lambda self, idx: {**figures(self, idx), name: np.ones(len(idx))})
+    with pytest.raises(ValueError, match=rf"snake's episode figure '{re.escape(name)}' would replace"):
+        gym.make("depthfirst/Snake-v0")
