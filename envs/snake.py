@@ -373,6 +373,14 @@ class Snake(Game):
         hunger = whole("state's steps_since_apple", state["steps_since_apple"], 0,
                        starvation if done else starvation - 1, f" with starvation {starvation} in a state "
                        f"{'that is' if done else 'not'} done")
+        # The snake starts with INITIAL_LENGTH cells and grows one per apple, eaten each on a step of its
+        # own that sets steps_since_apple back to 0: the picture, the score and the step count must agree.
+        if len(body) != INITIAL_LENGTH + score:
+            raise ValueError(f"state's snake has {len(body)} cells with score {score}: a snake starts with "
+                             f"{INITIAL_LENGTH} and grows one per apple, so it has {INITIAL_LENGTH} + score")
+        if hunger > steps - score or (score == 0 and hunger != steps):
+            raise ValueError(f"state's steps_since_apple {hunger} does not fit step {steps} and score "
+                             f"{score}: each apple takes a step, and before the first every step counts")
         # Everything is read before board i changes: a refused state leaves it as it was.
         rng = np.uint64(whole("state's rng", state["rng"], 0, 2**64 - 1))
         self._occ[i] = False

@@ -16,10 +16,12 @@ from tests.envs.roundtrip import assert_round_trips
 
 
 def game_with(body, apple, direction="RIGHT", size=6, hunger=0, starvation=None, rng=7):
+    # A snake of 3 + score cells, one apple a step and then `hunger` steps without one: as a game plays it.
     g = Snake(num_envs=1, size=size, starvation=starvation)
-    g.set_state(0, {"size": size, "body": body, "apple": apple, "direction": direction, "step": 0,
-                    "steps_since_apple": hunger, "starvation": g.starvation, "score": 0, "done": False,
-                    "rng": rng})
+    score = len(body) - 3
+    g.set_state(0, {"size": size, "body": body, "apple": apple, "direction": direction,
+                    "step": score + hunger, "steps_since_apple": hunger, "starvation": g.starvation,
+                    "score": score, "done": False, "rng": rng})
     return g
 
 
@@ -46,7 +48,7 @@ def test_wall_kills_with_minus_one():
 
 def test_the_fatal_step_counts_in_step_and_in_steps_since_apple_alike():
     # step - steps_since_apple is the step of the last apple (0: none yet) in every state, the last too.
-    for body, direction, action in (([[5, 2], [4, 2], [3, 2]], "RIGHT", RIGHT),  # wall
+    for body, direction, action in (([[5, 2], [4, 2], [3, 2], [2, 2]], "RIGHT", RIGHT),  # wall
                                     ([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], "LEFT", DOWN)):  # body
         g = game_with(body, apple=[0, 0], direction=direction, hunger=4)
         g.set_state(0, {**g.get_state(0), "step": 9})  # the last apple at step 5
@@ -147,8 +149,27 @@ def test_set_state_refuses_a_done_flag_or_counter_no_game_makes_and_leaves_the_b
         g.set_state(0, {**before, **change})
     assert g.get_state(0) == before
     # The step that reaches the limit ends the episode: a done state holds the limit itself.
-    g.set_state(0, {**before, "steps_since_apple": 5, "done": True})
+    g.set_state(0, {**before, "step": 5, "steps_since_apple": 5, "done": True})
     assert g.get_state(0)["steps_since_apple"] == 5
+
+
+@pytest.mark.parametrize("change, error", [
+    ({"score": 1}, r"state's snake has 3 cells with score 1: a snake starts with 3 and grows one per apple"),
+    ({"body": [[3, 3], [3, 4]]}, r"state's snake has 2 cells with score 0"),  # shorter than any start
+    ({"step": 5}, r"state's steps_since_apple 2 does not fit step 5 and score 0"),  # no apple, yet a pause
+    ({"step": 1}, r"state's steps_since_apple 2 does not fit step 1 and score 0"),  # more hunger than steps
+])
+def test_set_state_refuses_a_length_score_or_step_count_no_game_makes_and_leaves_the_board(change, error):
+    # A 3-cell snake with score 1 (or a 2-cell one with score 0) was taken: the score, the picture and the
+    # snake_length figure disagreed, and the VLM tasks' answers about the length or score came from it.
+    g = game_with([[3, 3], [3, 4], [3, 5]], apple=[0, 0], direction="UP", hunger=2)
+    before = g.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**before, **change})
+    assert g.get_state(0) == before
+    # After an apple the steps may outrun the hunger: the apple was eaten on an earlier step.
+    g.set_state(0, {**before, "body": [[3, 2], *before["body"]], "score": 1, "step": 9})
+    assert g.get_state(0)["step"] == 9
 
 
 def test_every_state_the_game_makes_round_trips():
@@ -298,7 +319,8 @@ def test_set_state_refuses_a_missing_apple_or_a_full_board_that_is_not_a_win(bod
     with pytest.raises(ValueError, match="state's apple must be None exactly when the snake fills the board"):
         g.set_state(0, {**before, "body": body, "direction": "RIGHT", "apple": None, "done": done})
     assert g.get_state(0) == before
-    g.set_state(0, {**before, "body": FULL_4X4, "direction": "RIGHT", "apple": None, "done": True})  # a win
+    g.set_state(0, {**before, "body": FULL_4X4, "direction": "RIGHT", "apple": None, "done": True,
+                    "score": 13, "step": 13})  # a win
     assert g.episode_info(0)["won"] == 1.0
 
 

@@ -1471,7 +1471,7 @@ def test_pokemon_battle_question_counts_any_battle_type() -> None:
 
 
 def test_counts_in_analyses_are_pluralised():
-    near = {**TRAP, "apple": [2, 0], "body": [[2, 2], [2, 3]], "step": 3, "score": 0}
+    near = {**TRAP, "apple": [2, 0], "body": [[2, 2], [2, 3], [2, 4]], "step": 2, "score": 0}
     analysis = task_module("snake").move_task(near).analysis
     assert "the apple is 1 move away" in analysis and "apple 1 move away)" in analysis
     assert "the apple is 3 moves away" in analysis and " 1 moves" not in analysis
