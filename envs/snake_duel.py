@@ -726,11 +726,17 @@ class SnakeDuel(Game):
                              "state with a dead snake is at round 1 or later")
         if not done and rounds == max_rounds:
             raise ValueError(f"state is at its max_rounds {max_rounds} but not done: the game ends there")
-        # A snake starts with at least 2 cells and grows one per apple eaten (hand-made states may give
-        # the two snakes different start lengths).
+        # A snake starts with at least 2 cells (start_length) and grows one per apple eaten.
         scores = [whole(f"snake {p} score", snake["score"], 0, len(bodies[p]) - 2,
                         f" (apples eaten by a snake of {len(bodies[p])} cells)")
                   for p, snake in enumerate(snakes)]
+        # Both snakes start with the game's start_length (the state keeps none: their lengths less their
+        # scores must agree), and a snake eats at most one apple a round.
+        starts = [len(body) - score for body, score in zip(bodies, scores, strict=True)]
+        if starts[0] != starts[1] or max(scores) > rounds:
+            raise ValueError(f"state's snakes have {[len(b) for b in bodies]} cells and scores {scores} at "
+                             f"round {rounds}: both start with one length and grow one per apple, at most "
+                             "one apple a round")
         # An eaten apple is replaced at once while a free cell is left, and never beyond num_apples.
         free = size * size - len(owner) - len(apples)
         if len(apples) > num_apples or (len(apples) < num_apples and free > 0):

@@ -28,8 +28,14 @@ FAR_APPLES = [[9, 9], [8, 9], [7, 9], [9, 8], [8, 8]]  # out of the way of the h
 
 
 def board(s0: list, d0: str, s1: list, d1: str, apples: list | None = None, rnd: int = 0,
-          score0: int = 0, score1: int = 0) -> dict:
-    """A hand-set state (bodies head first) in get_state's format."""
+          score0: int | None = None, score1: int | None = None) -> dict:
+    """A hand-set state (bodies head first) in get_state's format. As play would have it, unless given
+    the scores are the apples the longer snake ate since both had the shorter one's length, and the round
+    is at least the higher score (one apple a round)."""
+    start = min(len(s0), len(s1))
+    score0 = len(s0) - start if score0 is None else score0
+    score1 = len(s1) - start if score1 is None else score1
+    rnd = max(rnd, score0, score1)
     return {
         "size": 10, "round": rnd, "done": False, "rng": 12345,
         "apples": FAR_APPLES if apples is None else apples,
@@ -136,7 +142,7 @@ def test_head_on_same_cell_kills_both_and_longer_wins(extra0, result, reward):
     _, r, term, s = play(board(s0, "RIGHT", s1, "LEFT", apples=[[4, 5], *FAR_APPLES[:4]]), RIGHT, LEFT)
     assert term and alive(s) == [False, False]
     assert s["result"] == result and r == reward
-    assert [4, 5] in s["apples"] and s["snakes"][0]["score"] == 0
+    assert [4, 5] in s["apples"] and s["snakes"][0]["score"] == extra0  # as before the round
 
 
 def test_heads_swapping_cells_kill_both():
@@ -812,6 +818,24 @@ def test_set_state_refuses_a_round_score_or_apple_count_no_game_reaches(change, 
     game = SnakeDuel(1)
     with pytest.raises(ValueError, match=error):
         game.set_state(0, {**state, **change})
+
+
+@pytest.mark.parametrize("s1, score0, score1, rnd", [
+    ([[7, 7], [8, 7], [9, 7], [9, 6]], 0, 0, 5),  # 4 cells against 3 with no apple eaten
+    ([[7, 7], [8, 7], [9, 7], [9, 6]], 1, 1, 5),  # both ate one, yet snake 1 is longer: it started so
+    ([[7, 7], [8, 7], [9, 7], [9, 6]], 0, 1, 0),  # an apple eaten before any round was played
+])
+def test_set_state_refuses_lengths_scores_and_round_no_game_reaches_and_leaves_the_board(s1, score0, score1,
+                                                                                         rnd):
+    # Both snakes start with the game's start_length and grow one per apple, at most one a round; such
+    # states were taken, and the duel tasks' answers about lengths and apples eaten came from them.
+    game = SnakeDuel(1)
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    before = game.get_state(0)
+    state = {**board(S0, "RIGHT", s1, "LEFT", score0=score0, score1=score1), "round": rnd}
+    with pytest.raises(ValueError, match=r"both start with one length and grow one per apple, at most one"):
+        game.set_state(0, state)
+    assert game.get_state(0) == before
 
 
 def test_set_state_refuses_a_round_limit_past_64_bits_leaving_the_board_as_it_was():

@@ -441,7 +441,7 @@ def test_duel_pocket_exactly_as_big_as_the_snake_is_no_dead_end() -> None:
     state = {"game": "snake_duel", "size": 6, "num_apples": 2, "max_rounds": 100, "round": 5,
              "apples": [[5, 4], [1, 3]], "done": False, "result": None, "rng": 1,
              "snakes": [{"body": [[5, 2], [4, 2], [3, 2], [2, 2], [2, 3], [2, 4], [2, 5], [1, 5]],
-                         "direction": "RIGHT", "alive": True, "score": 3},
+                         "direction": "RIGHT", "alive": True, "score": 5},
                         {"body": [[1, 4], [0, 4], [0, 5]], "direction": "RIGHT", "alive": True, "score": 0}]}
     d = task_module("snake_duel").move_task(state)
     assert d.verifier["good"] == ["DOWN"] and "a dead end" not in d.analysis
