@@ -187,14 +187,17 @@ def finite(name: str, value: Any, float32: bool = False) -> float:
     return float(x)
 
 
-def float32_together(**rewards: float) -> None:
+def float32_together(spans: Mapping[str, float] | None = None, **rewards: float) -> None:
     """A ValueError naming the reward options in ``rewards`` (``finite`` ones) unless their magnitudes sum
     within float32's range: the game's step can pay them all at once, each with either sign, and a step_cost
-    and a progress_reward of 2e38 each, both in range, made a reward of -inf."""
-    total = sum(abs(v) for v in rewards.values())
+    and a progress_reward of 2e38 each, both in range, made a reward of -inf. ``spans`` holds, for a weight
+    the step multiplies by a change it reads (the Game Boy's score), the largest such change."""
+    spans = spans or {}
+    total = sum(abs(v) * spans.get(k, 1.0) for k, v in rewards.items())
     if total > _FLOAT32_MAX:
-        raise ValueError(f"{' + '.join(f'|{k}|' for k in rewards)} must be at most float32's "
-                         f"{_FLOAT32_MAX:.4g} (one step can pay them together), got {total:.4g}")
+        terms = " + ".join(f"|{k}|" + (f" × {spans[k]:g}" if k in spans else "") for k in rewards)
+        raise ValueError(f"{terms} must be at most float32's {_FLOAT32_MAX:.4g} (one step can pay them "
+                         f"together), got {total:.4g}")
 
 
 def flag(name: str, value: Any) -> bool:

@@ -27,13 +27,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envs.base import as_path, check_state_keys, finite, flag
+from envs.base import as_path, check_state_keys, finite, flag, float32_together
 from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder, shown
 from envs.gameboy.wrapped import GAMES
 
 TEST_BADGES_ALL = 0b11  # the test cartridge's two goals
+# The most a step can change what the weights multiply, so that the weights' sum bounds a step's reward.
+# A wrapper's score is six on-screen tiles read as digits, each tile id (0-383 in PyBoy) less 0 (Tetris)
+# or 256 (Super Mario Land): a span of 383 per digit; Kirby's four RAM bytes and the test cartridge's
+# events + 10 x badges span less. level_progress is a block byte x 16 + 15 + an x byte.
+SCORE_CHANGE_MAX = 383 * 111_111
+PROGRESS_GAIN_MAX = 255 * 16 + 15 + 255
 # Frames a wrapped game's ROM gets to show its first screen (``WrappedGame.title_screen``): a minute of
 # game time, about 0.2 s here; the real games show it within seconds.
 TITLE_SCREEN_FRAMES = 3600
@@ -67,6 +73,10 @@ class GameBoy(GameBoyGame):
                                 else finite("progress_weight", progress_weight, float32=True))
         self.death_penalty = (spec.death_penalty if death_penalty is None
                               else finite("death_penalty", death_penalty, float32=True))
+        # Each weight fitted float32 alone, but score_weight 3e38 paid 10 points as a reward of inf.
+        float32_together({"score_weight": SCORE_CHANGE_MAX, "progress_weight": PROGRESS_GAIN_MAX},
+                         score_weight=self.score_weight, progress_weight=self.progress_weight,
+                         death_penalty=self.death_penalty)
         self.end_on_life_loss = (spec.end_on_life_loss if end_on_life_loss is None
                                  else flag("end_on_life_loss", end_on_life_loss))
         own = game == "depthfirst_test"

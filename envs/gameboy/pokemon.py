@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
-from envs.base import as_path, check_state_keys, finite, flag, state_cell, state_list, whole
+from envs.base import as_path, check_state_keys, finite, flag, float32_together, state_cell, state_list, whole
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_checked, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
@@ -75,6 +75,11 @@ _PARTY_COUNT, _MAP, _X, _Y, _BADGES, _BATTLE, _EVENTS, _LEVEL, _HP, _MAX_HP = (
     _F[name].addr - WRAM for name in ("party_count", "map", "x", "y", "badges", "battle_type",
                                       "event_flags", "party_level", "party_hp", "party_max_hp"))
 _EVENTS_SIZE, _PARTY_STRIDE = _F["event_flags"].size, _F["party_level"].stride
+# The most a step multiplies each weight by (explore, new_map and still: 1), so that the weights bound a
+# step's reward: every event flag, every badge, each party level byte in full (level_damping <= 1) and
+# each HP fraction at its largest, 65,535 HP of a max HP of 1.
+REWARD_SPANS = {"reward.event": 8 * _EVENTS_SIZE, "reward.badge": 8, "reward.level": 255 * PARTY_LENGTH,
+                "reward.heal": 65535 * PARTY_LENGTH}
 _GRID = 256  # x and y are bytes: one visited grid per (board, map) covers every tile
 _VISIT_CELL = ("map", "x", "y")  # a visit's first three values, as state errors name them
 
@@ -127,6 +132,8 @@ class PokemonRed(GameBoyGame):
             raise ValueError(f"unknown reward terms {named}; known terms: {', '.join(REWARD_WEIGHTS)}")
         given = {k: finite(f"reward.{k}", v, float32=True) for k, v in (reward or {}).items()}
         self.weights = {**REWARD_WEIGHTS, **given}
+        # Each weight fitted float32 alone, but reward.event 1e38 paid 4 flags set at once as inf.
+        float32_together(REWARD_SPANS, **{f"reward.{k}": v for k, v in self.weights.items()})
         self.visit_decay = finite("visit_decay", visit_decay)
         if not 0.0 < self.visit_decay <= 1.0:
             raise ValueError(f"visit_decay must be in (0, 1], got {visit_decay}")

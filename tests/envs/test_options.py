@@ -70,12 +70,17 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("gameboy", {**CART, "frame_stack": 0}, "frame_stack must be >= 1, got 0"),
     ("gameboy", {**CART, "score_weight": NAN}, "score_weight must be a finite number, got nan"),
     ("gameboy", {**CART, "death_penalty": 1e39}, "death_penalty must be within float32's ±3.403e+38"),
+    # Each weight fits alone, but the step multiplies it by the score's change: 3e38 x 10 points was inf.
+    ("gameboy", {**CART, "score_weight": 3e38},
+     "|score_weight| × 4.25555e+07 + |progress_weight| × 4350 + |death_penalty| must be at most float32's"),
+    ("gameboy", {**CART, "progress_weight": -1e35}, "got 4.35e+38"),
     ("gameboy", {**CART, "rom": 5}, "rom must be a path, got 5"),
     ("gameboy", {**CART, "rom": ""}, "rom must be a path, got ''"),  # Path("") is the current folder
     ("gameboy", {**CART, "state": ""}, "state must be a path, got ''"),
     ("gameboy", {"game": ["tetris"]}, "unknown game ['tetris']"),
     ("pokemon_red", {**POKEMON, "reward": {"event": NAN}}, "reward.event must be a finite number, got nan"),
     ("pokemon_red", {**POKEMON, "reward": {"heal": 4e38}}, "reward.heal must be within float32's ±3.403e+38"),
+    ("pokemon_red", {**POKEMON, "reward": {"event": 1e38}}, "|reward.event| × 2560 + |reward.badge| × 8 + "),
     ("pokemon_red", {**POKEMON, "reward": "event"}, "reward must be a mapping of reward terms to weights"),
     ("pokemon_red", {**POKEMON, "visit_decay": 0.0}, "visit_decay must be in (0, 1], got 0.0"),
     ("pokemon_red", {**POKEMON, "swarm_prob": NAN}, "swarm_prob must be a finite number, got nan"),
