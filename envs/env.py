@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -33,15 +34,23 @@ class GameEnv(gym.Env):
         if "num_envs" in game_kwargs:  # else make_game gets it twice, a TypeError naming no fix
             raise ValueError("GameEnv is one board and takes no num_envs; for many boards use "
                              "envs.make_vec (or envs.make_game)")
-        self.game = make_game(game, num_envs=1, **game_kwargs) if isinstance(game, str) else game
-        if self.game.num_envs != 1:
-            raise ValueError("GameEnv wraps a game with num_envs=1")
-        self.game.figure_names()  # the last info holds them beside SB3's entries: refuse a name clash
+        # Checked before the game is made: a typo here booted a Game Boy emulator for nothing.
         if render_mode not in (None, "rgb_array"):
             raise ValueError("render_mode must be None or 'rgb_array' (through gym.make also "
                              f"'rgb_array_list' or 'human'), got {render_mode!r}")
         self.render_mode = render_mode
         self.render_scale = whole("render_scale", render_scale, 1)
+        self.game = make_game(game, num_envs=1, **game_kwargs) if isinstance(game, str) else game
+        try:
+            if self.game.num_envs != 1:
+                raise ValueError("GameEnv wraps a game with num_envs=1")
+            self.game.figure_names()  # the last info holds them beside SB3's entries: refuse a name clash
+        except BaseException:
+            # A game made here is no one else's to close (a Game Boy's PyBoy ran on); a caller's stays open.
+            if isinstance(game, str):
+                with contextlib.suppress(Exception):  # the refusal is the error to report
+                    self.game.close()
+            raise
         self.observation_space = self.game.observation_space
         self.action_space = self.game.action_space
         self._obs = self.game.new_obs_buffer()

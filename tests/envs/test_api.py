@@ -798,3 +798,28 @@ def test_a_game_figure_named_like_an_info_entry_is_refused(monkeypatch: pytest.M
                         lambda self, idx: {**figures(self, idx), name: np.ones(len(idx))})
     with pytest.raises(ValueError, match=rf"snake's episode figure '{re.escape(name)}' would replace"):
         gym.make("depthfirst/Snake-v0")
+
+
+@pytest.mark.parametrize("refusal", ["figure", "render_mode", "render_scale"])
+def test_a_refused_game_env_closes_the_game_it_made(monkeypatch: pytest.MonkeyPatch, refusal: str) -> None:
+    # A refusal after GameEnv made its game left that game open: for a Game Boy a running PyBoy nobody
+    # could close. Bad render arguments now make none; one the caller passed in stays the caller's, open.
+    from envs.env import GameEnv
+    from envs.snake import Snake
+
+    made: list[Snake] = []
+    init = Snake.__init__
+    monkeypatch.setattr(Snake, "__init__", lambda self, *a, **k: (made.append(self), init(self, *a, **k))[1])
+    if refusal == "figure":
+        figures = Snake.episode_infos
+        monkeypatch.setattr(Snake, "episode_infos",
+                            lambda self, idx: {**figures(self, idx), "l": np.ones(len(idx))})
+    bad: dict[str, Any] = {"figure": {}, "render_mode": {"render_mode": "human"},
+                           "render_scale": {"render_scale": 0}}[refusal]
+    with pytest.raises(ValueError):
+        GameEnv("snake", **bad)
+    assert [g._closed for g in made] == ([True] if refusal == "figure" else [])
+    mine = Snake(num_envs=1)
+    with pytest.raises(ValueError):
+        GameEnv(mine, **bad)
+    assert not mine._closed
