@@ -318,7 +318,9 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
 
 def restart_command(run: Path) -> str | None:
     """The command that started ``run`` (command.txt's first line), made to start it over in its own folder,
-    which is not empty: with --force, and --run-dir (an auto-named run had none); None without one."""
+    which is not empty: with --force, and --run-dir ``run`` (an auto-named run had none; a moved or copied
+    run's, or a relative one read from elsewhere, named another folder, which --force replaced); None
+    without one."""
     try:
         with open(run / "command.txt", encoding="utf-8", errors="surrogateescape") as f:
             args = shlex.split(f.readline())
@@ -326,7 +328,14 @@ def restart_command(run: Path) -> str | None:
         return None
     if not args:
         return None
-    if not any(a == "--run-dir" or a.startswith("--run-dir=") for a in args):
+    for i, a in enumerate(args):  # the recorded --run-dir, in place, or at the end
+        if a.startswith("--run-dir="):
+            args[i] = f"--run-dir={run}"
+            break
+        if a == "--run-dir":
+            args[i + 1:i + 2] = [str(run)]
+            break
+    else:
         args += ["--run-dir", str(run)]
     if "--force" not in args:
         args.append("--force")

@@ -2801,6 +2801,19 @@ def test_a_run_stopped_with_no_checkpoint_names_a_command_that_starts_it_again(s
     assert (run / "model.zip").is_file()
 
 
+@pytest.mark.parametrize("recorded", [["--run-dir", "old"], ["--run-dir=old"], []])
+def test_the_restart_command_names_the_run_folder_it_is_for(tmp_path: Path, recorded: list[str]) -> None:
+    # A run moved or copied (or its relative --run-dir read from another directory) kept the --run-dir its
+    # command.txt recorded: with --force, the advice to start it again replaced that other folder's run.
+    from agents.runs import restart_command
+
+    run = tmp_path / "moved"
+    run.mkdir()
+    (run / "command.txt").write_text(shlex.join(["train_ppo.py", "--env", "snake", *recorded]) + "\n")
+    own = [f"--run-dir={run}"] if recorded == ["--run-dir=old"] else ["--run-dir", str(run)]
+    assert shlex.split(restart_command(run) or "") == ["train_ppo.py", "--env", "snake", *own, "--force"]
+
+
 def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_the_run_again(
         trained, scripts, tmp_path, capsys):
     # With no other checkpoint to move on to, the message ended with the damage alone: nothing to use instead.
