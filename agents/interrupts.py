@@ -50,7 +50,7 @@ def stop_signalled() -> bool:
     """Whether a stop signal came since ``stop_signals_interrupt`` began: training polls it, as a library
     that swallows exceptions in a bare ``except:`` (moviepy, which the TensorBoard videos once went
     through, importing scipy) would otherwise eat the one ``KeyboardInterrupt`` raised, and every later
-    signal is ignored."""
+    signal is ignored. A script's startup handler, back once the block has ended, reads it too."""
     return _received > 0
 
 

@@ -134,3 +134,24 @@ def test_the_startup_handler_replaces_only_the_default_handlers_of_a_script(sigi
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_after_settled_work_left_its_block_is_ignored(sig, tmp_path):
+    # export_trajectories.py: its output in place (settled), the script prints its summary after the
+    # stop_signals_interrupt block, with the startup handler back until run_script exits.
+    code = (f"import os, sys; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
+            "import agents.startup\n"
+            "from agents.cli import run_script\n"
+            "from agents.interrupts import settled, stop_signals_interrupt\n"
+            "def main():\n"
+            "    with stop_signals_interrupt():\n"
+            "        settled()\n"
+            f"    os.kill(os.getpid(), {int(sig)})  # its handler runs before kill returns\n"
+            "    print('summary')\n"
+            "    return 0\n"
+            "run_script(main)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60, preexec_fn=in_a_terminal)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "summary\n", "")
