@@ -4,6 +4,7 @@ checkpoint whichever way it is stopped (torch-free, so scripts install it before
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ _active = False  # one handler for the whole process, however deeply the context
 _received = 0
 _deferring = False  # inside deferred_stop(): the first signal waits for the block's end
 _pending = False
+_held: dict[int, Any] | None = None  # inside stop_signals_held(): the handlers it replaced
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -88,6 +90,43 @@ def deferred_stop() -> Iterator[None]:
     if _pending:
         _pending = False
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM inside the block take their course (the handler in place before) at its end, or
+    as an exception leaves it: for starting forked workers. Python runs a handler at its next bytecode,
+    which inside ``os.fork`` can be an at-fork hook (logging's) that prints and drops the exception raised:
+    the stop was lost, and a worker stopped by the same Ctrl-C failed the start on a broken pipe instead.
+    Processes forked inside start with the handlers of before."""
+    global _held
+    if _held is not None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    _held = {s: signal.getsignal(s) for s in _SIGNALS}
+    try:
+        with _handled_by(lambda signum, frame: received.append(signum)):
+            yield
+    finally:
+        _held = None
+        if received:
+            signal.raise_signal(received[0])
+
+
+def _unhold_in_child() -> None:
+    # A forked process must heed SIGTERM: multiprocessing stops its daemon children with it at exit, and
+    # waits for them. A signal that reaches it before this hook is lost, as one before Python's own
+    # after-fork work always is; one sent to the group reaches the parent too, which stops its workers.
+    global _held
+    if _held is not None:
+        for s, handler in _held.items():
+            signal.signal(s, handler)
+        _held = None
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_unhold_in_child)
 
 
 @contextlib.contextmanager

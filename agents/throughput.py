@@ -16,6 +16,7 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from torch.utils.flop_counter import FlopCounterMode
 
+from agents.interrupts import stop_signals_held
 from agents.policies import count_params, policy_kwargs
 from agents.train import build_model
 from envs import make_env, make_vec
@@ -130,8 +131,9 @@ def stock_dummy(env: str, preset: str, num_envs: int, ppo: dict[str, Any], devic
 
 def _stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str, vec_env_cls: type,
            vec_env_kwargs: dict[str, Any]) -> tuple[PPO, Any]:
-    venv = make_vec_env(make_env, n_envs=num_envs, seed=0, env_kwargs={"name": env}, vec_env_cls=vec_env_cls,
-                        vec_env_kwargs=vec_env_kwargs)
+    with stop_signals_held():  # a Ctrl-C while SubprocVecEnv forks its workers was lost, or a traceback
+        venv = make_vec_env(make_env, n_envs=num_envs, seed=0, env_kwargs={"name": env},
+                            vec_env_cls=vec_env_cls, vec_env_kwargs=vec_env_kwargs)
     model = PPO("CnnPolicy", venv, policy_kwargs=policy_kwargs(preset, env), device=device, seed=0, **ppo)
     return model, venv
 

@@ -4,12 +4,22 @@ each command's stop starts afresh; the handlers in place before are put back."""
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
+import time
+from typing import Any
 
 import pytest
 
 from agents import interrupts
-from agents.interrupts import deferred_stop, settled, stop_requested, stop_signalled, stop_signals_interrupt
+from agents.interrupts import (
+    deferred_stop,
+    settled,
+    stop_requested,
+    stop_signalled,
+    stop_signals_held,
+    stop_signals_interrupt,
+)
 
 
 def _handlers() -> dict[int, object]:
@@ -80,3 +90,32 @@ def test_a_stop_left_pending_by_a_failed_save_does_not_stop_the_next_command():
         raise OSError("no space left on device")
     with stop_signals_interrupt(), deferred_stop():
         pass  # no KeyboardInterrupt
+
+
+def _sleep_when_ready(ready: Any) -> None:
+    ready.set()
+    time.sleep(60)
+
+
+def test_held_signals_take_their_course_at_the_end_and_workers_forked_inside_heed_sigterm():
+    before = _handlers()
+    fork = multiprocessing.get_context("fork")
+    ready = fork.Event()
+    worker = fork.Process(target=_sleep_when_ready, args=(ready,), daemon=True)
+    done = []
+    with pytest.raises(KeyboardInterrupt), stop_signals_held():
+        signal.raise_signal(signal.SIGINT)
+        worker.start()
+        done.append("started")  # the block runs on to its end
+    assert done == ["started"] and _handlers() == before
+    # The worker has the handlers of before, not the block's: multiprocessing's exit would wait on it.
+    # Once it runs: Python drops a signal that comes while a forked child starts, whatever its handler.
+    assert ready.wait(30)
+    worker.terminate()
+    worker.join(10)
+    assert worker.exitcode == -signal.SIGTERM
+    # An error leaving the block (a worker the same Ctrl-C stopped broke its pipe): the signal acts still.
+    with pytest.raises(KeyboardInterrupt) as stop, stop_signals_held():
+        signal.raise_signal(signal.SIGINT)
+        raise BrokenPipeError
+    assert isinstance(stop.value.__context__, BrokenPipeError)

@@ -155,3 +155,32 @@ def test_a_signal_after_settled_work_left_its_block_is_ignored(sig, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=60, preexec_fn=in_a_terminal)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "summary\n", "")
+
+
+@pytest.mark.parametrize("target", ["pid", "group"])
+def test_a_signal_while_the_stock_peer_forks_its_workers_stops_the_benchmark(target, tmp_path):
+    # benchmark.py's stock SB3 pipeline (SubprocVecEnv, forked) with only the startup handler. Python runs
+    # a handler at its next bytecode: in os.fork that can be an at-fork hook (logging's), which dropped the
+    # SystemExit raised there, and the benchmark went on. The hook here signals at that moment. To the group
+    # (a terminal's Ctrl-C), at the second fork, the first worker, up by then, stops too: the script's
+    # SubprocVecEnv start failed on its pipe with a traceback.
+    send = ("os.kill(os.getpid(), signal.SIGTERM)" if target == "pid" else
+            "time.sleep(0.5); os.killpg(0, signal.SIGINT)")
+    code = ("import os, signal, sys, time\n"
+            f"sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
+            "import agents.startup\n"
+            "from agents.throughput import stock\n"
+            "forks = []\n"
+            "def hook():\n"
+            "    forks.append(1)\n"
+            f"    if len(forks) == {1 if target == 'pid' else 2}:\n"
+            f"        {send}\n"
+            "        os.getpid()  # a call: the handler runs here, inside the hook\n"
+            "os.register_at_fork(after_in_parent=hook)\n"
+            "stock('snake', 'tiny', 2, {'n_steps': 32, 'batch_size': 64, 'n_epochs': 1}, 'cpu')\n"
+            "print('carried on', file=sys.stderr)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # A session of its own: the group signal reaches the script and its workers only.
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, preexec_fn=in_a_terminal, start_new_session=True)
+    assert proc.returncode == 130 and proc.stderr.strip() == "interrupted", proc.stderr
