@@ -202,7 +202,7 @@ def test_a_finished_episodes_state_is_refused_and_the_board_left_as_it_was(worke
         with pytest.raises(ValueError, match="env 3: that episode has ended"):
             v.env_method("set_state", finished, indices=[3])
         assert v.env_method("get_state", indices=[3]) == before
-        playing = before[0] | {"step": 5}
+        playing = before[0] | {"step": 5, "steps_since_apple": 5}
         v.env_method("set_state", playing, indices=[3])  # a state still playing is taken
         assert v.env_method("get_state", indices=[3])[0]["step"] == 5
     finally:
