@@ -122,6 +122,21 @@ def test_which_trunks_take_channels_last_input_on_a_cpu(monkeypatch, wide_on_thi
     assert _first_conv_input_channels_last(wide, x) == wide_on_this_cpu
 
 
+def test_off_the_cpu_only_strided_trunks_take_channels_last_input(monkeypatch):
+    # Wide trunks' channels-last is an AVX-512 CPU's finding (oneDNN's convolutions), this CPU's as it is;
+    # on another device (a GPU: "meta" stands in) a full-resolution trunk keeps the default layout.
+    import agents.policies
+
+    wide = GridCNN(SNAKE_OBS, (32, 64), 64)
+    assert wide.cpu_channels_last == (torch.backends.cpu.get_cpu_capability() == "AVX512")
+    monkeypatch.setattr(agents.policies, "WIDE_CHANNELS_LAST_ON_CPU", True)
+    wide = GridCNN(SNAKE_OBS, (32, 64), 64).to("meta")
+    strided = GridCNN(spaces.Box(0, 255, (3, 48, 96), np.uint8), (16, 32), 64).to("meta")
+    assert wide.cpu_channels_last
+    assert not _first_conv_input_channels_last(wide, torch.rand(2, 4, 10, 10, device="meta"))
+    assert _first_conv_input_channels_last(strided, torch.rand(2, 3, 48, 96, device="meta"))
+
+
 @pytest.mark.parametrize("obs, widths", [((3, 48, 96), (16, 32)), ((4, 10, 10), (32, 64))])
 def test_channels_last_images_compute_the_same_features_and_gradients(obs, widths):
     net = GridCNN(spaces.Box(0, 255, obs, np.uint8), widths, 64)

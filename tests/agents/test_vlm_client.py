@@ -815,6 +815,18 @@ def test_the_smallest_settings_are_taken_and_a_client_refuses_negative_ones():
             ChatClient("m@http://127.0.0.1:9/v1", api_key_env=None, **bad)
 
 
+def test_the_largest_timeout_is_taken_and_fits_a_socket():
+    import socket
+
+    from agents.vlm_client import MAX_TIMEOUT_S, client_from_args
+
+    c = client_from_args("m@http://127.0.0.1:9/v1", _client_args("--timeout", "1e9", "--no-cache"))
+    assert c.timeout == MAX_TIMEOUT_S == 1e9
+    assert ChatClient("m@http://127.0.0.1:9/v1", api_key_env=None, timeout=MAX_TIMEOUT_S).timeout == 1e9
+    with socket.socket() as s:  # what each request sets: 1e10 raised OverflowError here
+        s.settimeout(MAX_TIMEOUT_S)
+
+
 def test_the_cache_dir_is_checked_before_any_request(tmp_path, monkeypatch):
     from agents.vlm_client import client_from_args
 

@@ -144,15 +144,17 @@ def test_episode_infos_carry_monitors_entries():
     v.close()
 
 
-def test_a_game_figure_named_like_monitors_entries_is_refused(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("name", ["r", "l", "t"])
+def test_a_game_figure_named_like_monitors_entries_is_refused(monkeypatch: pytest.MonkeyPatch, name: str):
     # No game names one r, l or t (Pokémon's reward terms are r_<term>), and nothing refused it: a game
     # whose figures held "l" had its value replace the episode's length in info["episode"] without a word.
+    # Each of the three, as the game's first figure.
     from envs.snake import Snake
 
     figures = Snake.episode_infos
     monkeypatch.setattr(Snake, "episode_infos",
-                        lambda self, idx: {**figures(self, idx), "l": np.ones(len(idx))})
-    with pytest.raises(ValueError, match=r"snake's episode figure 'l' would replace SB3's episode entry"):
+                        lambda self, idx: {name: np.ones(len(idx)), **figures(self, idx)})
+    with pytest.raises(ValueError, match=rf"snake's episode figure '{name}' would replace SB3's episode"):
         make_vec("snake", 1, num_workers=0)
 
 
@@ -1179,7 +1181,15 @@ def test_a_ctrl_c_in_an_in_process_step_waits_for_the_step_to_finish(monkeypatch
 
 
 def test_a_second_ctrl_c_stops_an_in_process_step_at_once(monkeypatch, ctrl_c_raises):
-    """A step that never returns is still stopped: the second Ctrl-C raises where it lands."""
+    """A step that never returns is still stopped: the second Ctrl-C raises where it lands, delivered to the
+    program's handler once (the held first is not delivered again as the step unwinds)."""
+    calls = []
+
+    def stop(signum, frame):
+        calls.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
     v = make_vec("snake", 4, num_workers=0, seed=0)
 
     def never_returns(actions):
@@ -1195,7 +1205,35 @@ def test_a_second_ctrl_c_stops_an_in_process_step_at_once(monkeypatch, ctrl_c_ra
         with pytest.raises(KeyboardInterrupt):
             v.step_wait()
         assert v.env_method("get_state") == before  # not stepped: stopped where the Ctrl-C landed
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is stop and calls == [signal.SIGINT]
+    finally:
+        v.close()
+
+
+def test_an_in_process_step_off_the_main_thread_or_with_ctrl_c_ignored_runs_as_it_is(monkeypatch,
+                                                                                     ctrl_c_raises):
+    """The hold swaps the SIGINT handler, which only the main thread may do, and only over one that raises:
+    a step from another thread ran, and with SIGINT ignored (nohup, a background job) a Ctrl-C is ignored."""
+    import threading
+
+    v = make_vec("snake", 4, num_workers=0, seed=0)
+    try:
+        v.reset()
+        stepped = []
+        thread = threading.Thread(target=lambda: stepped.append(v.step(np.zeros(4, np.int64))))
+        thread.start()
+        thread.join()
+        assert len(stepped) == 1
+        real = v._local.game.step
+
+        def interrupted(actions):
+            _ctrl_c()
+            return real(actions)
+
+        monkeypatch.setattr(v._local.game, "step", interrupted)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        obs, *_ = v.step(np.zeros(4, np.int64))
+        assert obs.shape[0] == 4 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         v.close()
 

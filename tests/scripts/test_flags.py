@@ -74,3 +74,16 @@ def test_every_script_refuses_an_abbreviated_flag(script, argv, abbreviation, sc
         getattr(scripts, script).main(argv)
     assert exc.value.code == 2
     assert f"unrecognized arguments: {abbreviation}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", [
+    "train_ppo", "evaluate", "compare", "export_trajectories", "score_predictions",
+    "plot_curve", "play_gameboy", "make_state", "benchmark"])
+def test_every_scripts_help_is_its_docstring_as_written(script, scripts, capsys):
+    # script_parser's description and raw formatter: argparse's default refills the docstring's lines, which
+    # run its examples and lists together.
+    module = getattr(scripts, script)
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--help"])
+    assert exc.value.code == 0
+    assert module.__doc__ in capsys.readouterr().out
