@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -2829,3 +2830,57 @@ def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_t
     assert err.count("\n") == 1 and f"cannot load checkpoint {run / 'model.zip'}: it is damaged" in err, err
     again = f"; start the run again, as it has no other model file: {restart_command(run)}\n"
     assert err.endswith(again) and "--force" in again, err
+
+
+def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path):
+    # command.txt's first line (later ones are --resume commands), with --run-dir where the run was
+    # auto-named and --force once; nothing for a missing, empty or unreadable (hand-edited) first line.
+    from agents.runs import restart_command
+
+    run = tmp_path / "a run"
+    run.mkdir()
+    assert restart_command(run) is None
+    start, resume = ["train_ppo.py", "--env", "snake"], shlex.join(["train_ppo.py", "--resume", str(run)])
+    for first, expected in (
+            (start, [*start, "--run-dir", str(run), "--force"]),
+            ([*start, f"--run-dir={run}"], [*start, f"--run-dir={run}", "--force"]),
+            ([*start, "--force", "--run-dir", "x"], [*start, "--force", "--run-dir", "x"]),
+            ([], None)):
+        (run / "command.txt").write_text(f"{shlex.join(first)}\n{resume}\n")
+        assert restart_command(run) == (expected and shlex.join(expected))
+    (run / "command.txt").write_text("train_ppo.py --env 'snake\n")
+    assert restart_command(run) is None
+
+
+def test_a_model_file_that_cannot_be_loaded_to_play_names_the_runs_other_one(trained, scripts, tmp_path,
+                                                                              capsys):
+    # Another of the run's files, labelled for what it is: model.zip first, else the newest checkpoint
+    # other than the file itself (here the older one); a folder in place of a file cannot be read at all.
+    from agents.runs import RunError, read_run_config, restart_command
+    from agents.train import load_model
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    cfg = read_run_config(run)
+    newest, older = run / "checkpoints" / "step_512.zip", run / "checkpoints" / "step_256.zip"
+    (run / "model.zip").write_bytes(b"cut short")  # given by another spelling of its path: not named again
+    with pytest.raises(RunError, match=rf"; the run's newest checkpoint may load: --checkpoint "
+                                       rf"{re.escape(str(newest))}$"):
+        load_model(cfg, run / "checkpoints" / ".." / "model.zip", run=run)
+    (run / "model.zip").unlink()  # stopped before its end
+    newest.write_bytes(b"cut short")
+    with pytest.raises(RunError, match=r"it is damaged or cut short \(BadZipFile: .*\); the run's older "
+                                       rf"checkpoint may load: --checkpoint {re.escape(str(older))}$"):
+        load_model(cfg, newest, run=run)
+    (run / "checkpoints" / "step_900.zip").mkdir()
+    with pytest.raises(RunError, match=r"step_900.zip: it cannot be read \(IsADirectoryError: "):
+        load_model(cfg, run / "checkpoints" / "step_900.zip", run=run)
+    older.unlink()
+    with pytest.raises(RunError, match=r"; the run has no other model file: give one with --checkpoint, or "
+                                       r"train the run again$"):
+        load_model(cfg, newest, run=run)
+    # --resume takes the damaged newest and has no other file to move on to: not the model.zip it lacks.
+    (run / "checkpoints" / "step_900.zip").rmdir()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"; start the run again, as it has no other model file: {restart_command(run)}\n")
