@@ -10,6 +10,7 @@ import contextlib
 import fnmatch
 import hashlib
 import os
+import pickle
 import re
 import shlex
 import time
@@ -26,9 +27,10 @@ RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
 _STEP = re.compile(r"step_(\d+)\.zip$")
 # What SB3 raises on a checkpoint that is cut short, damaged or not one: AssertionError on a zip without its
-# "data" member (a foreign zip, or a truncated one whose end happens to read as the embedded torch archive).
+# "data" member (a foreign zip, or a truncated one whose end happens to read as the embedded torch archive);
+# UnpicklingError from torch.load on a member that is no torch file.
 CHECKPOINT_ERRORS = (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError,
-                     AssertionError)
+                     AssertionError, pickle.UnpicklingError)
 # Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 # What train, evaluate and compare write into a run folder: all that --force may clear.

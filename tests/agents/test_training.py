@@ -2884,3 +2884,20 @@ def test_a_model_file_that_cannot_be_loaded_to_play_names_the_runs_other_one(tra
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.endswith(f"; start the run again, as it has no other model file: {restart_command(run)}\n")
+
+
+
+def test_a_checkpoint_whose_weights_are_not_torchs_is_refused_on_one_line(trained, tmp_path):
+    # A zip whose policy.pth is no torch file (written over, or another program's) passes the zip checks:
+    # torch.load's UnpicklingError, many lines long, came out of every command as a traceback.
+    from agents.runs import RunError, read_run_config
+    from agents.train import load_model
+
+    given = tmp_path / "given.zip"
+    with zipfile.ZipFile(trained / "model.zip") as z, zipfile.ZipFile(given, "w") as out:
+        for name in z.namelist():
+            out.writestr(name, b"not torch's\n" if name == "policy.pth" else z.read(name))
+    with pytest.raises(RunError, match=rf"^cannot load checkpoint {re.escape(str(given))}: it is damaged or "
+                                       r"cut short \(UnpicklingError: .*; the run's model.zip may load") as e:
+        load_model(read_run_config(trained), given, run=trained)
+    assert "\n" not in str(e.value)
