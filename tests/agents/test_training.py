@@ -2833,8 +2833,8 @@ def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_t
 
 
 def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path):
-    # command.txt's first line (later ones are --resume commands), with --run-dir where the run was
-    # auto-named and --force once; nothing for a missing, empty or unreadable (hand-edited) first line.
+    # command.txt's first line (later ones are --resume commands), with --run-dir naming the run as found
+    # (added where the run was auto-named, replacing a recorded one that names another folder) and --force once; nothing for a missing, empty or unreadable (hand-edited) first line.
     from agents.runs import restart_command
 
     run = tmp_path / "a run"
@@ -2844,7 +2844,7 @@ def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path):
     for first, expected in (
             (start, [*start, "--run-dir", str(run), "--force"]),
             ([*start, f"--run-dir={run}"], [*start, f"--run-dir={run}", "--force"]),
-            ([*start, "--force", "--run-dir", "x"], [*start, "--force", "--run-dir", "x"]),
+            ([*start, "--force", "--run-dir", "x"], [*start, "--force", "--run-dir", str(run)]),
             ([], None)):
         (run / "command.txt").write_text(f"{shlex.join(first)}\n{resume}\n")
         assert restart_command(run) == (expected and shlex.join(expected))
