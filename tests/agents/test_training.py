@@ -2834,7 +2834,8 @@ def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_t
 
 def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path):
     # command.txt's first line (later ones are --resume commands), with --run-dir naming the run as found
-    # (added where the run was auto-named, replacing a recorded one that names another folder) and --force once; nothing for a missing, empty or unreadable (hand-edited) first line.
+    # (added where the run was auto-named, else replacing the recorded one) and --force once; nothing for
+    # a missing, empty or unreadable (hand-edited) first line.
     from agents.runs import restart_command
 
     run = tmp_path / "a run"
