@@ -1230,23 +1230,22 @@ def test_a_stop_while_a_crashed_run_closes_its_envs_keeps_the_crash(trained, scr
     assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
-@pytest.mark.parametrize("case", ["model_zip_only", "archive_nothing_saved"])
-def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained, scripts, tmp_path,
-                                                                         monkeypatch, capsys, case):
-    """A handled stop whose save was refused advises --resume when the run has a model.zip, even with no
-    checkpoints/ (a --resume starts from model.zip then), and none when it has nothing: then no archive
-    advice either, as no --resume will make a new archive."""
+def _worker_died() -> Exception:
+    from envs.vector import WorkerDiedError
+
+    return WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
+
+
+def _stop_at_512_with_saves_refused(monkeypatch, error) -> None:
+    """Training stops on ``error()`` at step 512 (a failure it handles), and the disk refuses every
+    checkpoint (full)."""
     import agents.train
     from agents.callbacks import StopCallback
     from agents.runs import CheckpointNotWritten
-    from envs.gameboy.archive import ArchiveError
-    from envs.vector import WorkerDiedError
 
     def failing(self):
         if self.model.num_timesteps >= 512:
-            if case == "archive_nothing_saved":
-                raise ArchiveError(tmp_path / "archive", "its index.sqlite was deleted or moved while in use")
-            raise WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
+            raise error()
         return True
 
     def refused(model, run):
@@ -1254,6 +1253,20 @@ def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained
 
     monkeypatch.setattr(StopCallback, "_on_step", failing)
     monkeypatch.setattr(agents.train, "save_checkpoint", refused)
+
+
+@pytest.mark.parametrize("case", ["model_zip_only", "archive_nothing_saved"])
+def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained, scripts, tmp_path,
+                                                                         monkeypatch, capsys, case):
+    """A handled stop whose save was refused advises --resume when the run has a model.zip, even with no
+    checkpoints/ (a --resume starts from model.zip then), and none when it has nothing: then no archive
+    advice either, as no --resume will make a new archive."""
+    from envs.gameboy.archive import ArchiveError
+
+    def archive_lost() -> Exception:
+        return ArchiveError(tmp_path / "archive", "its index.sqlite was deleted or moved while in use")
+
+    _stop_at_512_with_saves_refused(monkeypatch, _worker_died if case == "model_zip_only" else archive_lost)
     run = tmp_path / "run"
     if case == "model_zip_only":
         shutil.copytree(trained, run)
@@ -2772,21 +2785,7 @@ def test_a_run_stopped_with_no_checkpoint_names_a_command_that_starts_it_again(s
     """A stop with nothing saved said "start the run again": its folder (tb/, config.yaml) stays, so the
     same command is refused (the --run-dir is not empty) and --resume has no checkpoint. It now names the
     run's command with --force and --run-dir, which starts it again in that folder."""
-    import agents.train
-    from agents.callbacks import StopCallback
-    from agents.runs import CheckpointNotWritten
-    from envs.vector import WorkerDiedError
-
-    def failing(self):
-        if self.model.num_timesteps >= 512:
-            raise WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
-        return True
-
-    def refused(model, run):
-        raise CheckpointNotWritten("disk full")
-
-    monkeypatch.setattr(StopCallback, "_on_step", failing)
-    monkeypatch.setattr(agents.train, "save_checkpoint", refused)
+    _stop_at_512_with_saves_refused(monkeypatch, _worker_died)
     run = tmp_path / "run"
     argv = ["--env", "snake", "--total-timesteps", "1024", "--save-every", "100000", "--run-dir", str(run),
             *TINY]
