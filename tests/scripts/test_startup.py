@@ -10,6 +10,17 @@ import pytest
 
 from tests.conftest import ROOT
 
+
+def _with_root() -> dict[str, str]:
+    """This environment with the repository first on the path (the code runs from a temporary folder)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def _run_python(code: str, cwd, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=_with_root(), capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
 SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
 
 
@@ -100,9 +111,8 @@ def test_a_process_forked_by_a_script_stops_without_a_line_of_its_own(tmp_path):
             "fork = multiprocessing.get_context('fork')\n"
             "fork.Process(target=work, daemon=True).start()\n"
             "time.sleep(60)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=in_a_terminal)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=_with_root(),
+                            stderr=subprocess.PIPE, text=True, preexec_fn=in_a_terminal)
     try:
         assert proc.stderr.readline() == "ready\n"  # the forked worker runs
         proc.send_signal(signal.SIGTERM)  # kill, timeout, a job scheduler
@@ -129,9 +139,7 @@ def test_the_startup_handler_replaces_only_the_default_handlers_of_a_script(sigi
             "import agents.startup\n"
             "name = lambda h: getattr(h, '__name__', None) or h.name\n"
             "print(name(signal.getsignal(signal.SIGINT)), name(signal.getsignal(signal.SIGTERM)))\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = _run_python(code, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == expected
 
@@ -151,9 +159,7 @@ def test_a_signal_after_settled_work_left_its_block_is_ignored(sig, tmp_path):
             "    print('summary')\n"
             "    return 0\n"
             "run_script(main)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=60, preexec_fn=in_a_terminal)
+    proc = _run_python(code, tmp_path, preexec_fn=in_a_terminal)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "summary\n", "")
 
 
@@ -179,8 +185,6 @@ def test_a_signal_while_the_stock_peer_forks_its_workers_stops_the_benchmark(tar
             "os.register_at_fork(after_in_parent=hook)\n"
             "stock('snake', 'tiny', 2, {'n_steps': 32, 'batch_size': 64, 'n_epochs': 1}, 'cpu')\n"
             "print('carried on', file=sys.stderr)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     # A session of its own: the group signal reaches the script and its workers only.
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120, preexec_fn=in_a_terminal, start_new_session=True)
+    proc = _run_python(code, tmp_path, timeout=120, preexec_fn=in_a_terminal, start_new_session=True)
     assert proc.returncode == 130 and proc.stderr.strip() == "interrupted", proc.stderr
