@@ -56,7 +56,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 from envs import game_class, make_game
 from envs.base import checked_actions, finite, whole
 from envs.env import GameEnv
-from envs.worker import Boards, Shared, worker_main
+from envs.worker import FIGURES, Boards, Shared, worker_main
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
@@ -191,7 +191,7 @@ class GameVecEnv(VecEnv):
         # r, l, t as SB3's Monitor gives them (t: seconds since this env was made), then the game's figures.
         # A figure named r, l or t: dict(zip(keys, row)) kept its value, which ep_rew_mean / ep_len_mean read.
         try:
-            self._episode_keys = ("r", "l", "t", *probe.figure_names())
+            self._episode_keys = (*FIGURES, "t", *probe.figure_names())  # t: the parent's alone
         finally:
             probe.close()
         self._shared = Shared(self._ctx, num_envs, probe.observation_space.shape, self._episode_keys[3:])
