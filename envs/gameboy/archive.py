@@ -2,7 +2,8 @@
 
 Layout of ``folder``: one ``*.state`` file per archived state (raw ``PyBoy.save_state`` bytes, loadable
 by ``scripts/play_gameboy.py --state`` too) and ``index.sqlite`` with one row per file. Several worker
-processes (of one run or of several) may share one folder: every file has a random name of its own (no
+processes (of one run or of several) may share one folder (the index has a random identity of its own,
+which tells another index moved into its place): every file has a random name of its own (no
 writer can replace another's file), is written to ``<its name>.tmp`` under an exclusive lock and renamed,
 and SQLite serialises the index writes. Opening the archive removes the temp files a killed writer left:
 one with bytes in it whose lock can be taken (a writer locks its temp file before the first byte, and the
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS states (
 )
 """
 
+# The index's identity: a random token written once, by whichever opening makes the table (or finds an
+# older version's index without it), and read back at each opening.
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
 _COLUMNS = ", ".join(line.split()[0] for line in _SCHEMA.strip().splitlines()[1:-1])
 
 # What ``StateArchive.add`` names its temp files: ``b<badges>_e<events>_m<maps>_<32 hex digits>.tmp``.
@@ -54,6 +59,15 @@ _OLD_TEMP = re.compile(r"b\d+_e\d+_m\d+_p\d+_\d+\.tmp")
 # state (~210 KB) and renames it within milliseconds of creating its temp file.
 STALE_TEMP_SECONDS = 3600.0
 _WARNED: set[Path] = set()  # the archive folders this process has warned about missing state files
+
+
+def _identity(db: sqlite3.Connection) -> str | None:
+    """The index's identity token; None for an index without one (made by an older version and not opened
+    by this one since)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'id'").fetchone()
+    return None if row is None else str(row[0])
 
 
 class ArchiveError(ValueError):
@@ -88,6 +102,11 @@ class StateArchive:
                 # An index.sqlite of another program, whose "states" table lacks these columns, failed
                 # at the first read with sqlite3's traceback.
                 db.execute(f"SELECT {_COLUMNS} FROM states LIMIT 0")
+                db.execute(_META)
+                # In one write transaction with the read below: of several workers opening at once, the
+                # first one's token stays and every one reads it.
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (uuid.uuid4().hex,))
+                self._id = _identity(db)
         except OSError as e:  # a file in the way, no permission (_connect names a damaged or alien index)
             raise ArchiveError(self.folder, str(e)) from None
         self.remove_stale_temps()
@@ -191,11 +210,12 @@ class StateArchive:
         rows become visible (SQLite lets one writer at a time assign an id and commits its row whole, and
         AUTOINCREMENT never reuses an id), so no row can appear later below the highest id read."""
         with self._connect() as db:
-            # AUTOINCREMENT's counter never goes down in one index (not even as rows are deleted): one below
-            # the highest id read is another index, made in a deleted one's place or copied over it.
+            # Another identity is another index, made in a deleted one's place or moved over it. An older
+            # copy of the same index has its identity: AUTOINCREMENT's counter, which never goes down in one
+            # index (not even as rows are deleted), below the highest id read tells it.
             (highest,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'states'"
                                     ).fetchone()
-            if highest < self._read_to:
+            if _identity(db) != self._id or highest < self._read_to:
                 raise ArchiveError(self.folder, f"its {self.index.name} was replaced by another while in use")
             rows = db.execute(
                 "SELECT id, rom_sha1, badges, event_flags, maps, file FROM states WHERE id > ? ORDER BY id",

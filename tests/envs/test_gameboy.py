@@ -1759,6 +1759,35 @@ def test_an_archive_index_replaced_in_use_is_an_archive_error(tmp_path: Path) ->
         archive.restart_files()
 
 
+def test_an_archive_index_replaced_by_one_with_more_rows_is_an_archive_error(tmp_path: Path) -> None:
+    """Only an index whose row counter was below the highest id read was taken for a replacement: one with
+    more rows moved in went unnoticed, its rows up to that id never read. Each index has an identity of its
+    own, given at its making; an index of an older version, without one, gets one when opened."""
+    from envs.gameboy.archive import ArchiveError, StateArchive
+
+    archive = StateArchive(tmp_path / "a", "sha")
+    archive.add(b"x", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    assert archive.restart_files() is not None
+    other = StateArchive(tmp_path / "b", "sha")
+    for events in (2, 3):
+        other.add(b"y", "pokemon_red", (0, events, 1), 3, 5, 10, 1.0)
+    os.replace(other.index, archive.index)
+    with pytest.raises(ArchiveError, match=r"\(its index.sqlite was replaced by another while in use\)"):
+        archive.restart_files()
+    # An older version's index (no identity) is given one on opening; moved in, it is a replacement too.
+    old = StateArchive(tmp_path / "c", "sha")
+    with sqlite3.connect(old.index) as db:
+        db.execute("DROP TABLE meta")
+    for events in (2, 3):
+        old.add(b"y", "pokemon_red", (0, events, 1), 3, 5, 10, 1.0)
+    reopened = StateArchive(tmp_path / "c", "sha")
+    assert reopened.restart_files() is not None and reopened.restart_files() is not None
+    with sqlite3.connect(old.index) as db:  # an older version's index with the same rows in its place
+        db.execute("DROP TABLE meta")
+    with pytest.raises(ArchiveError, match="replaced by another while in use"):
+        reopened.restart_files()
+
+
 def test_an_archive_folder_deleted_in_use_is_an_archive_error(tmp_path: Path) -> None:
     """add's temp file in the deleted folder was a bare FileNotFoundError, which training does not take for
     the archive's (agents/train.py saves a checkpoint and advises on an ArchiveError only)."""
