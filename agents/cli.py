@@ -117,12 +117,13 @@ def run_folder_arg(text: str) -> str:
 
 def dash_values(argv: list[str], flags: Collection[str]) -> list[str]:
     """``argv`` with ``FLAG -VALUE`` written ``FLAG=-VALUE`` for ``flags`` and a value that starts with
-    ``-`` and a digit or point, or is ``-inf`` or ``-nan``: argparse takes only plain negative numbers
+    ``-`` and a digit or point, or is ``-inf`` or ``-nan`` (alone or before a comma, as in a list of
+    numbers): argparse takes only plain negative numbers
     (``-5``) for values, and read ``--split -1,1,1``, ``--min-score -1e3`` or ``-inf`` as a flag
     ("expected one argument"), not as the value that is refused, or taken, by its own check."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1] in flags and re.match(r"-([\d.]|(inf|infinity|nan)$)", arg, re.IGNORECASE):
+        if out and out[-1] in flags and re.match(r"-([\d.]|(inf|infinity|nan)($|,))", arg, re.IGNORECASE):
             out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)

@@ -52,8 +52,27 @@ def test_dash_values_joins_only_the_given_flags_values_that_start_with_a_minus_a
         "--split=-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline=-.5", "--seed", "-1", "--baseline",
         "1e-3", "--split", "--json"]
     # -inf reaches finite_float's "must be a finite number", not argparse's "expected one argument"
-    argv = ["--baseline", "-inf", "--baseline", "-NaN", "--baseline", "-info"]
-    assert dash_values(argv, ("--baseline",)) == ["--baseline=-inf", "--baseline=-NaN", "--baseline", "-info"]
+    argv = ["--baseline", "-inf", "--baseline", "-NaN", "--baseline", "-info", "--split", "-inf,1"]
+    assert dash_values(argv, ("--baseline", "--split")) == [
+        "--baseline=-inf", "--baseline=-NaN", "--baseline", "-info", "--split=-inf,1"]
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    *[(script, ["--timeout", "-inf"], "--timeout must be a finite number of seconds > 0, at most 1e+09")
+      for script in ("compare", "evaluate")],
+    ("evaluate", ["--temperature", "-inf"], "--temperature must be a finite number >= 0, got -inf"),
+    ("compare", ["--retries", "-1e3"], "argument --retries: must be >= 0, got -1e3"),
+    *[("compare", ["--price-per-1k-tokens", price], "--price-per-1k-tokens expects [MODEL=]PRICE or "
+       "[MODEL=]PROMPT,COMPLETION (finite non-negative numbers") for price in ("-inf", "-inf,1", "-nan,1")],
+])
+def test_a_vlm_flags_value_starting_with_a_minus_reaches_its_own_check(script, argv, message, scripts,
+                                                                       tmp_path, capsys):
+    # argparse read -inf (and -1e3, -inf,1) as a flag: "argument --timeout: expected one argument".
+    argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", *argv, "--no-cache", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit) as exc:  # argparse's errors exit, the others return 2
+        raise SystemExit(getattr(scripts, script).main(argv))
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("script, argv, abbreviation", [
