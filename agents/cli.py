@@ -75,6 +75,15 @@ def _at_least(text: str, low: int) -> int:
     return value
 
 
+def api_key_env_arg(text: str) -> str:
+    """The name of the environment variable holding the API key (``--api-key-env``); "" names none (no key
+    is sent). The error does not show the value: it may be the key itself (``sk-...``), a secret."""
+    if text and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError("takes the NAME of the environment variable that holds the API key "
+                                         "(letters, digits and _, not starting with a digit), not the key")
+    return text
+
+
 def game_arg(text: str) -> str:
     """A game's name (``--env``), one of ``envs.GAMES``. An empty one is named so: the scripts read an
     empty ``--env`` as not given ("--env is required") or as unknown."""

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import nonneg_int, path_arg, positive_int
+from agents.cli import api_key_env_arg, nonneg_int, path_arg, positive_int
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
@@ -645,9 +645,9 @@ NUMBER_FLAGS = ("--timeout", "--retries", "--max-tokens", "--temperature", "--co
 def add_client_arguments(p: Any) -> None:
     """The chat-client flags shared by scripts/compare.py and scripts/evaluate.py (argparse parser)."""
     g = p.add_argument_group("VLM endpoint (any OpenAI-compatible chat-completions server)")
-    g.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR",
-                   help="environment variable holding the API key (default OPENAI_API_KEY; unset: no "
-                   "key sent)")
+    g.add_argument("--api-key-env", type=api_key_env_arg, default="OPENAI_API_KEY", metavar="VAR",
+                   help="the name of the environment variable holding the API key, not the key (default "
+                   "OPENAI_API_KEY; unset, or an empty name: no key sent)")
     g.add_argument("--timeout", type=float, default=120.0,
                    help="seconds to wait for one whole answer, headers to last byte (default 120)")
     codes = "/".join(map(str, sorted(RETRY_STATUS)))

@@ -75,6 +75,34 @@ def test_a_vlm_flags_value_starting_with_a_minus_reaches_its_own_check(script, a
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_an_api_key_given_as_api_key_env_is_refused_without_showing_it(script, scripts, tmp_path, capsys):
+    # The key, where the name of the variable holding it was wanted, was read as that name: refused only by
+    # the server's 401, after the games were set up (and a report records the command).
+    for key in ("sk-proj-Secret123", "1abc", "MY KEY"):
+        argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--api-key-env", key, "--no-cache",
+                "--out", str(tmp_path)]
+        with pytest.raises(SystemExit) as exc:
+            getattr(scripts, script).main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert ("argument --api-key-env: takes the NAME of the environment variable that holds the API key "
+                "(letters, digits and _, not starting with a digit), not the key") in err
+        assert key not in err
+
+
+def test_api_key_env_takes_a_variable_name_or_nothing():
+    import argparse
+
+    from agents.vlm_client import add_client_arguments
+
+    p = argparse.ArgumentParser()
+    add_client_arguments(p)
+    # "" names no variable: no key is sent, whatever $OPENAI_API_KEY holds (a local server needs none)
+    for name in ("MY_VLM_KEY", "_k1", ""):
+        assert p.parse_args(["--api-key-env", name]).api_key_env == name
+
+
 @pytest.mark.parametrize("script, argv, abbreviation", [
     ("train_ppo", ["--tot", "0"], "--tot"),
     ("evaluate", ["--api-key", "sk-secret"], "--api-key"),  # was --api-key-env: the key read as a name
