@@ -115,6 +115,12 @@ def params_from_name(model: str) -> float | None:
     return float(number) * _SUFFIX[unit.lower()]
 
 
+# The highest price per 1,000 tokens taken: above any API's in any currency (the dearest, under a dollar,
+# is under a million units of the weakest currencies), and low enough that the cost of any token count
+# stays finite; a price near float's limit (1.8e308) made it inf, which report.json wrote as Infinity.
+MAX_PRICE_PER_1K = 1e9
+
+
 def parse_prices(items: list[str] | None) -> dict[str, Price]:
     """``[MODEL=]PROMPT[,COMPLETION]`` (per 1k tokens) -> {model or "*": Price}."""
     prices: dict[str, Price] = {}
@@ -122,11 +128,12 @@ def parse_prices(items: list[str] | None) -> dict[str, Price]:
         model, _, value = item.rpartition("=")
         try:
             parts = [float(v) for v in value.split(",")]
-            if len(parts) not in (1, 2) or not all(0 <= v < math.inf for v in parts):  # NaN fails too
+            if len(parts) not in (1, 2) or not all(0 <= v <= MAX_PRICE_PER_1K for v in parts):  # NaN fails
                 raise ValueError
         except ValueError:
             raise CompareError(f"--price-per-1k-tokens expects [MODEL=]PRICE or [MODEL=]PROMPT,COMPLETION "
-                               f"(finite non-negative numbers per 1,000 tokens), got {item!r}") from None
+                               f"(non-negative numbers up to {MAX_PRICE_PER_1K:g} per 1,000 tokens), got "
+                               f"{item!r}") from None
         prices[model or "*"] = Price(parts[0], parts[-1])
     return prices
 

@@ -593,6 +593,22 @@ def test_parameter_counts_and_prices_parse():
     assert parse_prices(["gpt-4o=2.5,10", "1"]) == {"gpt-4o": Price(2.5, 10), "*": Price(1, 1)}
 
 
+def test_a_price_is_bounded_so_that_every_cost_stays_finite():
+    """A price of 1e306 was taken, and 2,000 tokens an episode cost inf: report.json held Infinity, which
+    strict JSON readers refuse. At MAX_PRICE_PER_1K the cost of any number of tokens an episode could use
+    stays finite."""
+    import math
+
+    from agents.compare import MAX_PRICE_PER_1K, CompareError
+
+    cost = parse_prices([f"{MAX_PRICE_PER_1K}"])["*"].cost(1e290, 1e290)
+    assert math.isfinite(cost) and json.dumps(cost, allow_nan=False) == f"{cost!r}"
+    for price in ("1e306", "m=0.5,1e10", f"{MAX_PRICE_PER_1K * 1.01}"):
+        with pytest.raises(CompareError, match=r"--price-per-1k-tokens expects .*\(non-negative numbers up "
+                                               r"to 1e\+09 per 1,000 tokens.*\), got"):
+            parse_prices([price])
+
+
 def test_summary_rates_count_what_each_figure_names():
     """Success rate over episodes; invalid, verifier and best-move rates over the decisions that have one."""
     def d(step, **kw):

@@ -63,7 +63,7 @@ def test_dash_values_joins_only_the_given_flags_values_that_start_with_a_minus_a
     ("evaluate", ["--temperature", "-inf"], "--temperature must be a finite number >= 0, got -inf"),
     ("compare", ["--retries", "-1e3"], "argument --retries: must be >= 0, got -1e3"),
     *[("compare", ["--price-per-1k-tokens", price], "--price-per-1k-tokens expects [MODEL=]PRICE or "
-       "[MODEL=]PROMPT,COMPLETION (finite non-negative numbers") for price in ("-inf", "-inf,1", "-nan,1")],
+       "[MODEL=]PROMPT,COMPLETION (non-negative numbers") for price in ("-inf", "-inf,1", "-nan,1")],
 ])
 def test_a_vlm_flags_value_starting_with_a_minus_reaches_its_own_check(script, argv, message, scripts,
                                                                        tmp_path, capsys):
