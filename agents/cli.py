@@ -1,6 +1,6 @@
 """argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, finite and
-positive numbers, paths; ``script_parser``, each script's parser; and ``run_script``, the way each script
-runs its ``main`` and exits."""
+positive numbers, paths; ``script_parser``, each script's parser, which takes minus-led numbers as values;
+and ``run_script``, the way each script runs its ``main`` and exits."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import re
 import select
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from agents.config import whole_number
@@ -21,8 +21,35 @@ def script_parser(doc: str | None) -> argparse.ArgumentParser:
     """A script's parser, its docstring the help's description. Flags are taken whole only: argparse
     would take any unique prefix, so ``--api-key sk-...`` set ``--api-key-env``, and an abbreviation in a
     recorded command (a run's, a report's) breaks, or picks another flag, once a new flag shares it."""
-    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   allow_abbrev=False)
+    return _ScriptParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         allow_abbrev=False)
+
+
+# A value led by a minus and a number: -1e3, -.5, -inf or -nan (alone or before a comma, as in -1,1,1).
+_MINUS_NUMBER = re.compile(r"-([\d.]|(inf|infinity|nan)($|,))", re.IGNORECASE)
+
+
+class _ScriptParser(argparse.ArgumentParser):
+    """Reads ``FLAG -VALUE`` as ``FLAG=-VALUE`` for every flag taking one value and a minus-led number:
+    argparse takes only plain negative numbers (``-5``) for values, and read ``--episodes -1e3`` or
+    ``--baseline -inf`` as a flag ("expected one argument"), not as the value its own check refuses or
+    takes."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        out: list[str] = []
+        words = sys.argv[1:] if args is None else list(args)
+        for i, word in enumerate(words):
+            if word == "--":  # the rest are positionals
+                out += words[i:]
+                break
+            # exact names only (allow_abbrev is off); a flag taking no value (nargs 0) is never joined
+            action = self._option_string_actions.get(out[-1]) if out else None
+            if action is not None and action.nargs is None and _MINUS_NUMBER.match(word):
+                out[-1] = f"{out[-1]}={word}"
+            else:
+                out.append(word)
+        return super().parse_known_args(out, namespace)
 
 
 def positive_int(text: str) -> int:
@@ -122,21 +149,6 @@ def run_folder_arg(text: str) -> str:
         shown = raw.decode("utf-8", "backslashreplace")
         why = "it is not valid UTF-8, which TensorBoard needs; use another folder name"
     raise argparse.ArgumentTypeError(f"{shown}: {why}") from None
-
-
-def dash_values(argv: list[str], flags: Collection[str]) -> list[str]:
-    """``argv`` with ``FLAG -VALUE`` written ``FLAG=-VALUE`` for ``flags`` and a value that starts with
-    ``-`` and a digit or point, or is ``-inf`` or ``-nan`` (alone or before a comma, as in a list of
-    numbers): argparse takes only plain negative numbers
-    (``-5``) for values, and read ``--split -1,1,1``, ``--min-score -1e3`` or ``-inf`` as a flag
-    ("expected one argument"), not as the value that is refused, or taken, by its own check."""
-    out: list[str] = []
-    for arg in argv:
-        if out and out[-1] in flags and re.match(r"-([\d.]|(inf|infinity|nan)($|,))", arg, re.IGNORECASE):
-            out[-1] = f"{out[-1]}={arg}"
-        else:
-            out.append(arg)
-    return out
 
 
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:

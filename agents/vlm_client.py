@@ -637,11 +637,6 @@ def _error_message(raw: bytes) -> str:
     return _excerpt(raw)
 
 
-# add_client_arguments' number flags, for cli.dash_values: argparse took a value such as -inf or -1e3 for
-# a flag ("expected one argument"), where their own checks name the flag and the range it takes.
-NUMBER_FLAGS = ("--timeout", "--retries", "--max-tokens", "--temperature", "--concurrency")
-
-
 def add_client_arguments(p: Any) -> None:
     """The chat-client flags shared by scripts/compare.py and scripts/evaluate.py (argparse parser)."""
     g = p.add_argument_group("VLM endpoint (any OpenAI-compatible chat-completions server)")

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from agents.cli import (
     check_episode_seeds,
-    dash_values,
     game_arg,
     nonneg_int,
     path_arg,
@@ -35,7 +34,7 @@ from agents.cli import (
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.vlm_client import NUMBER_FLAGS, add_client_arguments, refuse_unused_client_flags
+    from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
 
     p = script_parser(__doc__)
     p.add_argument("--env", type=game_arg, required=True, help="the game (as in envs.GAMES), e.g. snake")
@@ -63,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="torch device for the specialist (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
-    args = p.parse_args(dash_values(sys.argv[1:] if argv is None else argv,
-                                    (*NUMBER_FLAGS, "--price-per-1k-tokens")))
+    args = p.parse_args(argv)
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
 

@@ -24,7 +24,6 @@ from typing import Any
 
 from agents.cli import (
     check_episode_seeds,
-    dash_values,
     game_arg,
     nonneg_int,
     path_arg,
@@ -64,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", type=game_arg, help="the game for --vlm without a run folder")
     p.add_argument("--out", type=path_arg, help="folder for --vlm results without a run folder "
                    "(default runs/<env>/vlm-<model>)")
-    from agents.vlm_client import NUMBER_FLAGS, add_client_arguments, refuse_unused_client_flags
+    from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
 
     add_client_arguments(p)
-    args = p.parse_args(dash_values(sys.argv[1:] if argv is None else argv, NUMBER_FLAGS))
+    args = p.parse_args(argv)
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
     if args.random and (args.checkpoint or args.stochastic or args.vlm):

@@ -20,7 +20,6 @@ import sys
 
 from agents.cli import (
     check_episode_seeds,
-    dash_values,
     finite_float,
     nonneg_int,
     path_arg,
@@ -77,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     given = sys.argv[1:] if argv is None else argv
-    args = p.parse_args(dash_values(given, ("--split", "--min-score")))
+    args = p.parse_args(given)
     check_episode_seeds(p, args.seed, args.episodes)
     # Recorded as run, with the folder it ran in: run configs name files relative to it (a Game Boy run's
     # roms/<game>.gb, a state file), so making only the run and --out absolute would not re-run elsewhere.

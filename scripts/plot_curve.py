@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from agents.cli import dash_values, finite_float, path_arg, run_script, script_parser
+from agents.cli import finite_float, path_arg, run_script, script_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--title", help="the figure's title (default: the run folder)")
     p.add_argument("--baseline", type=finite_float,
                    help="a horizontal reference line (e.g. a random agent's score)")
-    args = p.parse_args(dash_values(sys.argv[1:] if argv is None else argv, ("--baseline",)))
+    args = p.parse_args(argv)
     from agents.curves import FolderError, OutputError, image_formats, plot_curve
     from agents.interrupts import stop_signals_interrupt
     from agents.runs import check_output_file

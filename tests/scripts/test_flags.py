@@ -42,19 +42,57 @@ def test_an_export_value_starting_with_a_minus_reaches_its_own_check(argv, messa
     assert message in capsys.readouterr().err
 
 
-def test_dash_values_joins_only_the_given_flags_values_that_start_with_a_minus_and_a_digit():
-    from agents.cli import dash_values
+@pytest.mark.parametrize("script, argv, message", [
+    ("train_ppo", ["--total-timesteps", "-1e3"], "argument --total-timesteps: must be >= 1, got -1e3"),
+    ("evaluate", ["run", "--episodes", "-1e3"], "argument --episodes: must be >= 1, got -1e3"),
+    ("compare", ["--env", "snake", "--episodes", "-1e3"], "argument --episodes: must be >= 1, got -1e3"),
+    ("export_trajectories", ["run", "--out", "out", "--tasks-per-state", "-1e3"],
+     "argument --tasks-per-state: must be >= 0, got -1e3"),
+    ("plot_curve", ["run", "--out", "x.png", "--baseline", "-inf"],
+     "argument --baseline: must be a finite number, got -inf"),
+    ("play_gameboy", ["--rom", "r.gb", "--save-state", "s.state", "--scale", "-1e3"],
+     "argument --scale: must be >= 1, got -1e3"),
+    ("benchmark", ["--seconds", "-1e3"], "argument --seconds: must be > 0, got -1e3"),
+    # These two take only paths: -1e3 is a file name, and the empty check shows it was taken as the value.
+    ("score_predictions", ["split.jsonl", "predictions.jsonl", "--specialist", "-1e3", "--out", ""],
+     "argument --out: is empty"),
+    ("make_state", ["--rom", "r.gb", "--inputs", "i.txt", "--state", "-1e3", "--out", ""],
+     "argument --out: is empty"),
+])
+def test_every_scripts_flag_value_starting_with_a_minus_and_a_number_reaches_its_own_check(
+        script, argv, message, scripts, capsys):
+    # argparse read -1e3, -.5 and -inf after a flag as another flag: "argument --X: expected one argument".
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
 
-    # Another flag's value is argparse's own business; a dash inside a value (1e-3) needs no joining.
-    argv = ["--split", "-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline", "-.5", "--seed", "-1",
-            "--baseline", "1e-3", "--split", "--json"]
-    assert dash_values(argv, ("--split", "--baseline")) == [
-        "--split=-1,1,1", "--out", "-x", "--baseline", ".5", "--baseline=-.5", "--seed", "-1", "--baseline",
-        "1e-3", "--split", "--json"]
-    # -inf reaches finite_float's "must be a finite number", not argparse's "expected one argument"
-    argv = ["--baseline", "-inf", "--baseline", "-NaN", "--baseline", "-info", "--split", "-inf,1"]
-    assert dash_values(argv, ("--baseline", "--split")) == [
-        "--baseline=-inf", "--baseline=-NaN", "--baseline", "-info", "--split=-inf,1"]
+
+def test_script_parser_joins_a_minus_led_number_to_a_flag_taking_one_value_only():
+    import argparse
+
+    from agents.cli import script_parser
+
+    p = script_parser(None)
+    p.add_argument("--split")
+    p.add_argument("--baseline", action="append")
+    p.add_argument("--out")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-s", type=float)
+    p.add_argument("rest", nargs="*")
+    # A dash inside a value (1e-3) needs no joining; -x is no number: argparse's own error stays.
+    args = p.parse_args(["--split", "-1,1,1", "--baseline", ".5", "--baseline", "-.5", "--baseline", "1e-3",
+                         "--baseline", "-inf", "--baseline", "-NaN", "--baseline=-infinity", "-s", "-1e3"])
+    assert args.baseline == [".5", "-.5", "1e-3", "-inf", "-NaN", "-infinity"]
+    assert (args.split, args.s) == ("-1,1,1", -1000.0)
+    assert p.parse_args(["--split", "-inf,1"]).split == "-inf,1"
+    # a flag taking no value is never joined; after -- every word is a positional
+    args, unknown = p.parse_known_args(["--json", "-1e3", "--", "--out", "-1e3"])
+    assert (args.json, args.out, args.rest, unknown) == (True, None, ["--out", "-1e3"], ["-1e3"])
+    for argv in (["--out", "-x"], ["--out", "-info"], ["--ou", "-1e3"]):  # no prefixes: allow_abbrev is off
+        with pytest.raises(SystemExit):
+            p.parse_args(argv)
+    assert isinstance(p, argparse.ArgumentParser)
 
 
 @pytest.mark.parametrize("script, argv, message", [
