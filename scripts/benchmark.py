@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         (f"mfu ({policy}, {out['parameters']:,} params)", f"{out['mfu']:.3f}"),
         (f"mfu_10m ({out['parameters_10m']:,} params, {out['train_sps_10m']:,.0f} sps)",
          f"{out['mfu_10m']:.3f}"),
-        *[(f"{k} core", f"{v:,.0f} steps/s") for k, v in games.items()],
+        # "core" after the game's name, before a note such as the cartridge's "(test cartridge, 1 core)"
+        *[(" core (".join(k.split(" (", 1)) if " (" in k else f"{k} core", f"{v:,.0f} steps/s")
+          for k, v in games.items()],
     ]
     print_rows(rows, args.quick)
     return 0

@@ -146,6 +146,8 @@ def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, 
         "mfu (tiny, 100,000 params)": "0.133",
         "mfu_10m (10,000,000 params, 50 sps)": "0.050"}
     assert rows["rotation core"] == "10 steps/s"
+    # the cartridge's row read "pokemon_red (test cartridge, 1 core) core": "core" goes after the game's name
+    assert rows["pokemon_red core (test cartridge, 1 core)"] == "10 steps/s"
     assert "--quick" not in table
 
 
