@@ -2215,6 +2215,37 @@ def test_save_checkpoint_keeps_the_newest_three_and_model_zip(tmp_path):
     assert (tmp_path / "model.zip").read_bytes() == b"1280"
 
 
+def test_a_resume_continues_from_the_newest_checkpoint_even_past_model_zip(tmp_path):
+    # model.zip lags the newest checkpoint where the disk refused it after the checkpoint was written.
+    from agents.runs import latest_checkpoint
+
+    (tmp_path / "checkpoints").mkdir()
+    for step in (256, 1024):
+        (tmp_path / "checkpoints" / f"step_{step}.zip").write_bytes(b"x")
+    (tmp_path / "model.zip").write_bytes(b"x")
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step_1024.zip"
+
+
+def test_the_temp_files_a_killed_save_leaves_are_the_ones_the_next_claim_removes(tmp_path):
+    # A save killed mid-write (SIGKILL) leaves its temps: the next trainer removes them, and --force counts
+    # them as run files.
+    from types import SimpleNamespace
+
+    from agents.runs import RUN_ENTRIES, claim_run, foreign_entries, save_checkpoint
+
+    written: list[Path] = []
+    model = SimpleNamespace(num_timesteps=256, save=lambda f: written.append(Path(f.name)))
+    save_checkpoint(model, tmp_path)
+    assert len(written) == 2 and not any(f.exists() for f in written)
+    for f in written:  # as the kill left them
+        f.write_bytes(b"half")
+    claim_run(tmp_path).close()
+    assert not any(f.exists() for f in written)
+    for f in written:
+        f.write_bytes(b"half")
+    assert foreign_entries(tmp_path, RUN_ENTRIES) == []
+
+
 def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
@@ -2515,12 +2546,14 @@ def test_a_run_stopped_past_a_video_step_makes_it_when_resumed(scripts, tmp_path
     assert [e.step for e in events(run).Images("rollout/video")] == [576, 832]  # 600's, not 300's again
 
 
-@pytest.mark.parametrize("made, step, every, due", [(None, 0, 300, 300), (0, 320, 300, 300),
-                                                    (300, 576, 300, 600), (300, 576, 256, 512),
-                                                    (1200, 0, 300, 300)])
-def test_the_next_video_follows_the_last_one_made(made, step, every, due):
+@pytest.mark.parametrize("made, step, every, due, kept", [
+    (None, 0, 300, 300, 0), (0, 320, 300, 300, 0), (300, 576, 300, 600, 300), (300, 576, 256, 512, 300),
+    (1200, 0, 300, 300, 0), (None, 576, 256, 768, 512), (300, 300, 256, 512, 300)])
+def test_the_next_video_follows_the_last_one_made(made, step, every, due, kept):
     """After the last video made (kept on the model), in the run's --video-every; a learn() that reset the
-    step count below it (a second model.learn() in one process) starts the schedule again."""
+    step count below it (a second model.learn() in one process) starts the schedule again. The model keeps
+    the multiple whose video was made last (the checkpoint's step rounded down where it has none): a
+    later --resume with another --video-every counts from it."""
     from types import SimpleNamespace
 
     from agents.callbacks import VideoCallback
@@ -2531,7 +2564,7 @@ def test_the_next_video_follows_the_last_one_made(made, step, every, due):
         setattr(model, VideoCallback.MADE, made)
     callback.model = model
     callback._on_training_start()
-    assert callback._next == due
+    assert (callback._next, getattr(model, VideoCallback.MADE)) == (due, kept)
 
 
 
