@@ -130,6 +130,16 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     from stable_baselines3 import PPO
 
     assert PPO.load(run / "model.zip").num_timesteps == 1024
+    # Its checkpoints save the run's own policy settings, not the ortho_init=False load_model adds to skip
+    # initialising the weights it replaces: a new PPO built from them would start uninitialised.
+    from stable_baselines3.common.save_util import json_to_data
+
+    def policy_settings(file: Path) -> dict:
+        with zipfile.ZipFile(file) as z:
+            return json_to_data(z.read("data").decode())["policy_kwargs"]
+
+    assert policy_settings(run / "model.zip") == policy_settings(trained / "model.zip")
+    assert "ortho_init" not in policy_settings(run / "model.zip")
     ea = events(run)
     steps = [e.step for e in ea.Scalars("rollout/ep_rew_mean")]
     assert max(steps) == 1024 and min(steps) <= 512  # one TensorBoard run, old and new points
@@ -1905,8 +1915,9 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
             (run / "tb").exists() and events(run).Tags()["scalars"]):
         time.sleep(0.1)
     proc.send_signal(sig)  # none if it has ended already: its stderr then says why
-    _, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+    assert "done:" not in out  # a stopped run, not reported finished (nor saved a second time)
     script = ROOT / "scripts" / "train_ppo.py"
     assert "interrupted at step" in err and shlex.join(["python", str(script), "--resume", str(run)]) in err
     ckpts = list((run / "checkpoints").glob("step_*.zip"))
