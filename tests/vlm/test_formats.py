@@ -137,6 +137,25 @@ def test_every_field_of_the_trl_and_verl_examples_is_the_records_own(sample):
                     "plot_level": 1, "qa_level": 3, "answer": rec["answer"], "question": rec["question"]}
 
 
+def test_llamafactory_info_maps_every_role_and_column_of_the_messages():
+    """LLaMA-Factory reads sharegpt ``messages`` through the entry's tags: a wrong assistant or content tag
+    still loads the file, with every reply dropped or empty."""
+    assert fmt.llamafactory_info("ds", {"train": "train.json", "test": "test.json"}) == {
+        f"ds_{split}": {"file_name": f"{split}.json", "formatting": "sharegpt",
+                        "columns": {"messages": "messages", "images": "images"},
+                        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                                 "assistant_tag": "assistant", "system_tag": "system"}}
+        for split in ("train", "test")}
+
+
+def test_embedded_images_carry_their_bytes_and_file_name(tmp_path):
+    """The parquet/Arrow formats' ``{"bytes", "path"}``: the stored picture, named by its file (the pixel
+    SHA-1 that ties it back to ``images/``), not the export's folder."""
+    (tmp_path / "images" / "ab").mkdir(parents=True)
+    (tmp_path / "images" / "ab" / "x.png").write_bytes(b"png")
+    assert fmt.ImageBytes(tmp_path)("images/ab/x.png") == {"bytes": b"png", "path": "x.png"}
+
+
 def test_parquet_files_keep_the_rows_past_the_last_full_batch(tmp_path):
     rows = [{"images": [], "problem": f"q{k}", "answer": f"a{k}"} for k in range(5)]
     path = tmp_path / "x.parquet"
@@ -164,7 +183,7 @@ def test_image_paths_absolute_by_default_or_relative(tmp_path):
     assert abs_paths.path("images/ab/x.png") == str(tmp_path / "ds" / "images/ab/x.png")
     assert abs_paths.uri("images/ab/x.png") == "file://" + str(tmp_path / "ds" / "images/ab/x.png")
     rel = fmt.ImagePaths(tmp_path / "ds", relative=True)
-    assert rel.path("images/ab/x.png") == "images/ab/x.png"
+    assert rel.path("images/ab/x.png") == "images/ab/x.png" == rel.uri("images/ab/x.png")
     # LLaMA-Factory resolves images against its media_dir, the folder of dataset_info.json.
     assert rel.path("images/ab/x.png", "llamafactory") == "../images/ab/x.png"
 

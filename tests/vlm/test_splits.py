@@ -3,7 +3,9 @@ which val/test records are dropped as repeats of an earlier split's state."""
 
 from __future__ import annotations
 
-from vlm.splits import assign_episodes, split_records
+import pytest
+
+from vlm.splits import assign_episodes, curriculum, parse_ratios, split_records
 
 
 def rec(i: str, episode: int, *images: str, frame: str | None = None) -> dict:
@@ -46,6 +48,25 @@ def test_the_seed_deals_the_episodes():
     assert deals[2] != deals[0] and deals[3] != deals[0]
     kept = [3, 4, 7, 9, 11, 20]  # the episodes --min-score kept: each dealt once
     assert set(assign_episodes(kept, (0.5, 0.25, 0.25), 5)) == set(kept)
+    # An episode's split depends on the seed and the episodes, not the order they are listed in.
+    dealt = assign_episodes(kept, (0.5, 0.25, 0.25), 5)
+    assert assign_episodes(kept[::-1] + kept[:2], (0.5, 0.25, 0.25), 5) == dealt
+
+
+def test_split_ratios_may_be_zero_but_not_all_zero():
+    assert parse_ratios("1,0,0") == (1.0, 0.0, 0.0)  # a train-only export (the README's --split 1,0,0)
+    for text in ("0,0,0", "1,-1,1", "0.8,0.1", "a,b,c"):
+        with pytest.raises(ValueError, match="--split expects three non-negative fractions"):
+            parse_ratios(text)
+
+
+def test_a_family_mixed_at_zero_is_left_out_of_the_schedule():
+    """``--mix perception=1,strategy=0`` (parse_mix keeps a 0): the stage schedules hold perception only."""
+    records = [{"id": f"{f}-{k}", "family": f, "plot_level": 1, "qa_level": 1}
+               for f in ("perception", "strategy") for k in range(6)]
+    easy = curriculum(records, {"perception": 1.0, "strategy": 0.0}, seed=0)["stages"][0]
+    assert easy["mix"] == {"perception": 1.0}
+    assert sorted(easy["schedule"]) == [f"perception-{k}" for k in range(6)]
 
 
 def shares(n: int, ratios: tuple[float, float, float]) -> tuple[int, ...]:
