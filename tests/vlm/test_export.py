@@ -403,6 +403,7 @@ def test_a_split_left_empty_is_pointed_out(run, tmp_path, capsys):
 def test_splits_emptied_by_repeated_states_say_so():
     note = load_script("export_trajectories").empty_split_note
     assert note({"train": 5, "val": 3, "test": 2}, {"val": 1, "test": 0}) is None
+    assert note({"train": 0, "val": 0, "test": 0}, {"val": 0, "test": 0}) is None  # trajectories only
     assert "play more --episodes" in note({"train": 5, "val": 0, "test": 0}, {"val": 0, "test": 0})
     alike = note({"train": 480, "val": 0, "test": 0}, {"val": 60, "test": 60})
     assert "all 120 of their records repeated states" in alike and "--stochastic" in alike
@@ -1171,6 +1172,38 @@ def test_a_users_folder_named_like_a_killed_exports_rest_is_left_alone(tmp_path,
     assert out.exists() == out_exists
 
 
+def test_the_previous_export_of_a_running_export_is_left_alone(tmp_path):
+    """A live export's ``.<name>.old-<pid>`` is between its two renames (or being deleted): putting it back
+    at the missing --out would undo that export's swap under it."""
+    from vlm.export import _put_right
+
+    out = tmp_path / "ds"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # the running export
+    try:
+        aside = tmp_path / f".ds.old-{child.pid}"
+        (aside / "trajectories").mkdir(parents=True)
+        (aside / META).write_text("{}")
+        _put_right(out)
+        assert (aside / META).is_file() and not out.exists()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_min_score_deals_only_the_kept_episodes_to_the_splits(run, tmp_path):
+    """The splits share out the episodes --min-score kept, seeded: dealing every played episode would
+    give a split its ratio of episodes that were then filtered out, and leave it short or empty."""
+    out = tmp_path / "good"
+    assert export(str(run), "--episodes", "48", "--out", str(out), "--stochastic", "--min-score", "1",
+                  "--tasks-per-state", "1", "--formats", "none", "--no-progress") == 0
+    kept = json.loads((out / META).read_text())["seeds"]["kept_episodes"]
+    assert 3 <= len(kept) < 48
+    dealt = assign_episodes(kept, parse_ratios("0.8,0.1,0.1"), 1_000_000)
+    assert set(dealt.values()) == set(SPLITS)
+    for split in SPLITS:
+        assert all(dealt[r["source"]["episode"]] == split for r in read_split(out, split)), split
+
+
 def test_image_store_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypatch):
     """A full disk mid-write: the error reaches the caller, and neither the image nor its temp file stays."""
     import errno
@@ -1278,6 +1311,9 @@ def test_overwrite_tells_the_files_an_export_writes_from_the_users(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
     assert _foreign(tmp_path) == ["predictions.jsonl", *sorted(u for u in users if "/" in u)]
+    # A linked folder is not walked (rmtree would remove only the link), but it is the user's all the same.
+    (tmp_path / "images" / "cd").symlink_to(tmp_path / "images" / "ab", target_is_directory=True)
+    assert "images/cd" in _foreign(tmp_path)
 
 
 def test_an_empty_out_folder_is_used_without_overwrite(run, tmp_path, capsys):
