@@ -361,3 +361,60 @@ def test_an_mp4_is_complete_when_its_boxes_fill_it_and_hold_moov(tmp_path, data,
 
     (tmp_path / "v.mp4").write_bytes(data)
     assert mp4_complete(tmp_path / "v.mp4") is complete
+
+
+def test_the_random_agent_plays_every_action_about_equally_often():
+    # The baseline is uniformly random: an agent that never pressed the last action scored as the baseline.
+    game = make_game("snake", num_envs=4)
+    actor = RandomPolicy(0).make_actor(4)
+    counts = np.bincount(np.concatenate([actor(None, game) for _ in range(200)]), minlength=4)
+    assert len(counts) == game.action_space.n and counts.min() > 800 / 4 * 0.8
+
+
+def test_episodes_the_game_itself_truncates_end_there_and_are_not_capped():
+    # Sokoban truncates after its max_steps: those episodes end on their own (truncated, not terminated),
+    # so they are not "cut at --max-steps", and each board that ends is counted by the progress once.
+    ticks: list[int] = []
+    episodes = run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 3}, 5, seed=1, batch=5, max_steps=50,
+                            progress=ticks.append)
+    assert [e.length for e in episodes] == [3] * 5 and not any(e.capped for e in episodes)
+    assert ticks == [5]
+
+
+def test_a_policy_source_gets_the_play_mode_and_each_boards_stream():
+    # A policy source's make_actor (a VLM, the random agent) is told whether to sample and each board's
+    # stream, [seed, k] for episode k however the episodes are batched.
+    from agents.evaluation import RandomActor
+
+    made = []
+
+    class Source:
+        def make_actor(self, num_envs, deterministic, streams):
+            made.append((num_envs, deterministic, streams))
+            return RandomActor(0, streams)
+
+    for deterministic in (True, False):
+        run_episodes(Source(), "snake", {"size": 6}, 3, seed=7, batch=2, max_steps=2,
+                     deterministic=deterministic)
+    assert made == [(2, True, [[7, 0], [7, 1]]), (1, True, [[7, 2]]),
+                    (2, False, [[7, 0], [7, 1]]), (1, False, [[7, 2]])]
+
+
+def test_a_checkpoint_of_another_action_count_does_not_fit_even_where_the_observations_do(tmp_path):
+    # Only another board size (another observation shape) was tried: a model whose actions are not the
+    # game's passed, and failed later or played moves that mean something else.
+    from types import SimpleNamespace
+
+    from agents.evaluation import check_fits, check_game
+    from agents.runs import RunError
+
+    shape, n = check_game("snake", {"size": 6})
+
+    def model(actions: int) -> SimpleNamespace:
+        return SimpleNamespace(observation_space=SimpleNamespace(shape=shape),
+                               action_space=SimpleNamespace(n=actions))
+
+    said = f"with {n + 1} actions, snake with this run's settings gives .* with {n}:"
+    with pytest.raises(RunError, match=said):
+        check_fits(model(n + 1), "snake", {"size": 6}, tmp_path / "model.zip")
+    check_fits(model(n), "snake", {"size": 6}, tmp_path / "model.zip")  # the game it was trained on: it fits
