@@ -345,6 +345,8 @@ def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     # Two episodes of 1.105 each printed "mean score 1.10, median 1.105, max 1.105": the mean below every
     # score it averages.
     (1.105, 1.105, 1.105, "mean score 1.105, median 1.105, max 1.105, mean length"),
+    # Whole scores print without a trailing ".", and the median is the median, not the mean.
+    (2.5, 2.0, 6.0, "mean score 2.50, median 2, max 6, mean length"),
 ])
 def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys, monkeypatch, mean, median,
                                                        best, line):
