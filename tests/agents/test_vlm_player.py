@@ -299,6 +299,8 @@ def test_evaluate_script_plays_a_vlm_and_writes_a_video(scripts, tmp_path, capsy
     again = json.loads(capsys.readouterr().out)
     assert first["episodes"] == 2 and first["mean_score"] == again["mean_score"]
     assert first["env_kwargs"] == {}  # the game's defaults, named as evaluate's own JSON names a run's
+    # the episodes --seed names (the default 1000000 on), not those from 0: the film is one of them
+    assert first["seed"] == 1_000_000 and first["best_episode_seed"] in (1_000_000, 1_000_001)
     assert first["client"]["http_requests"] == hits and again["client"]["http_requests"] == 0
     assert again["cached_answers"] == hits
     assert (tmp_path / "vlm" / "eval-vlm-toy-vl-3b-best.mp4").stat().st_size > 0
