@@ -174,7 +174,10 @@ def test_a_refused_action_steps_no_board(workers: int) -> None:
     try:
         v.reset()
         before = v.env_method("get_state")
+        # 4, one past the last action, as well: the bound's own check (the game's core refuses it too, but
+        # only after another worker has stepped its boards).
         for bad, message in (([0, 0, 0, 9], r"in 0\.\.3 \(UP, DOWN, LEFT, RIGHT\), got \[9\]"),
+                             ([0, 0, 0, 4], r"in 0\.\.3 \(UP, DOWN, LEFT, RIGHT\), got \[4\]"),
                              ([0, 0, 0, 2.7], "whole numbers"), ([0, 0, 0], "expected 4 actions")):
             with pytest.raises(ValueError, match=message):
                 v.step(np.array(bad))

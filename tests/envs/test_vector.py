@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from envs import make_game, make_vec
 from envs.env import GameEnv
 from envs.vector import GameVecEnv, WorkerDiedError, default_workers
 from tests.conftest import ROOT
-from tests.envs.worker_calls import exit_at_once, raise_unloadable, slow_step
+from tests.envs.worker_calls import exit_at_once, raise_unloadable, slow_raise, slow_step, touch
 
 
 def rollout(venv, steps=80, seed=0):
@@ -81,6 +82,23 @@ def test_autoreset_infos_and_seeds():
             saw_term |= not info["TimeLimit.truncated"]
     assert saw_trunc and saw_term
     v.close()
+
+
+
+def test_a_board_ended_and_cut_by_its_limit_at_once_is_no_time_limit_truncation():
+    """SB3 bootstraps from terminal_observation where TimeLimit.truncated is set, which means cut by the
+    time limit alone (DummyVecEnv: truncated and not terminated): an episode that ended on its last
+    allowed step has no value past it."""
+    v = make_vec("snake", 2, num_workers=0, seed=0)
+    try:
+        v.reset()
+        ended = np.array([True, False])  # board 0: terminated and truncated; board 1: truncated only
+        v.set_attr("step", lambda actions: (np.zeros(2, np.float32), ended, np.ones(2, np.bool_)))
+        _, _, dones, infos = v.step(np.zeros(2, np.int64))
+        assert dones.tolist() == [True, True] and all("episode" in info for info in infos)
+        assert [info["TimeLimit.truncated"] for info in infos] == [False, True]
+    finally:
+        v.close()
 
 
 # Snake has a batched episode_infos, Sokoban the generic one.
@@ -546,6 +564,22 @@ def test_a_workers_error_leaves_no_reply_unread():
         v.close()
 
 
+
+def test_a_step_two_workers_fail_raises_the_first_error():
+    """Every failed worker is handled before the step raises, and it raises the error answered first."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+        v.set_attr("step", None, indices=[0, 1])  # 'NoneType' object is not callable, at once
+        v.set_attr("step", slow_raise, indices=[2, 3])  # a ValueError half a second later
+        v.step_async(np.zeros(4, np.int64))
+        with pytest.raises(TypeError, match="'NoneType' object is not callable") as raised:
+            v.step_wait()
+        assert "worker 0 failed on 'step'" in str(raised.value.__cause__)
+        assert v.get_attr("size") == [10] * 4  # worker 1's late error was read too, not left for this call
+    finally:
+        v.close()
+
 def test_a_games_error_in_a_worker_is_raised_as_itself():
     """env_method("set_state", {}) was the game's ValueError in process but a RuntimeError holding the
     worker's traceback with workers, so a caller catching ValueError caught it only with num_workers=0."""
@@ -680,6 +714,32 @@ def test_a_worker_dead_at_reset_is_restarted_and_resets_as_the_lost_one_would_ha
         twin.close()
 
 
+
+def test_a_worker_dead_halfway_through_a_reset_resets_as_the_lost_one_would_have(monkeypatch, tmp_path):
+    """The lost worker had counted its boards' episodes (their seeds) when it died in the game's reset: the
+    new worker must reset from the counts that reset started from, not from the next episodes' seeds."""
+    from envs.snake import Snake
+
+    doomed = tmp_path / "doomed_pid"  # the lost worker's death alone, as in the mid-step test above
+    reset = Snake.reset
+
+    def die_in_reset(self, indices, seeds):
+        if doomed.exists() and doomed.read_text() == str(os.getpid()):
+            os._exit(1)
+        return reset(self, indices, seeds)
+
+    monkeypatch.setattr(Snake, "reset", die_in_reset)
+    killed = GameVecEnv("snake", 4, num_workers=2, seed=5, start_method="fork")
+    twin = make_vec("snake", 4, num_workers=0, seed=5)
+    try:
+        for restarts in (1, 2):  # the first reset applies the seed; the second goes on counting episodes
+            doomed.write_text(str(killed.worker_pids()[1]))
+            assert np.array_equal(killed.reset(), twin.reset())
+            assert killed.worker_restarts == restarts
+    finally:
+        killed.close()
+        twin.close()
+
 def test_seed_without_a_seed_draws_one_as_sb3_does():
     """seed() returned [None, ...] and changed nothing, where SB3's VecEnv.seed(None) draws a seed."""
     v = make_vec("snake", 3, num_workers=0)
@@ -801,6 +861,17 @@ def test_close_stops_a_hung_worker():
     v.close()
     assert not os.path.exists(f"/proc/{pid}")
 
+
+
+def test_close_has_each_worker_close_its_game(tmp_path):
+    """close() asks each worker to close its game (a Game Boy's emulators stop cleanly) before it exits; a
+    worker that is only terminated never closes it."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    v.reset()
+    for w, indices in enumerate(([0, 1], [2, 3])):
+        v.set_attr("close", functools.partial(touch, tmp_path / f"closed{w}"), indices=indices)
+    v.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["closed0", "closed1"]
 
 def test_close_releases_the_workers_descriptors_while_the_env_is_still_referenced():
     """A closed env kept alive (SB3's model.env after learn) held its pipes and process handles until it was

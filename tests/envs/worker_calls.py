@@ -4,6 +4,7 @@ worker on a 2-core box), so they live here, in a module that imports nothing hea
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,17 @@ def slow_step(actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     time.sleep(0.5)
     n = len(actions)
     return np.zeros(n, np.float32), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+
+
+def slow_raise(actions: np.ndarray) -> None:
+    """A game's step that fails late (set on one worker's game through set_attr)."""
+    time.sleep(0.5)
+    raise ValueError("a late failure")
+
+
+def touch(path: Path) -> None:
+    """Leaves ``path`` behind: set (through functools.partial) as a worker game's ``close``."""
+    Path(path).touch()
 
 
 class NeedsTwo(Exception):
