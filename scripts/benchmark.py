@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"mfu_10m ({out['parameters_10m']:,} params, {out['train_sps_10m']:,.0f} sps)",
          f"{out['mfu_10m']:.3f}"),
         # "core" after the game's name, before a note such as the cartridge's "(test cartridge, 1 core)"
-        *[(" core (".join(k.split(" (", 1)) if " (" in k else f"{k} core", f"{v:,.0f} steps/s")
+        *[(k.replace(" (", " core (", 1) if " (" in k else f"{k} core", f"{v:,.0f} steps/s")
           for k, v in games.items()],
     ]
     print_rows(rows, args.quick)
