@@ -23,6 +23,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from tests.conftest import ROOT, TINY, events, tb_in_order
 
+# A refused command's budget: should its refusal regress, it trains for seconds and fails on an assertion,
+# not the preset's millions of steps until the suite times out.
+REFUSED = [*TINY, "--total-timesteps", "64", "--video-every", "100000"]
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, scripts):
@@ -718,7 +722,7 @@ def test_the_filmed_episode_is_the_best_one(trained, scripts, tmp_path, capsys):
 
 def test_existing_run_dir_is_never_overwritten(trained, scripts, capsys):
     before = (trained / "model.zip").stat().st_mtime_ns
-    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(trained), *TINY]) == 2
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(trained), *REFUSED]) == 2
     assert "--force" in capsys.readouterr().err
     assert (trained / "model.zip").stat().st_mtime_ns == before
 
@@ -901,7 +905,7 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake", "--num-envs", "1.5"], "--num-envs"),
     (["--env", "snake", "--num-envs", "4"], "--num-envs 8 or more"),
     (["--env", "snake", "--set", "total_timesteps=abc"], "--total-timesteps must be a whole number"),
-    (["--env", "snake", "--set", "ppo.n_steps=0"], "ppo.n_steps must be >= 1"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.n_steps=0"], "ppo.n_steps must be >= 1"),
     (["--env", "snake", "--set", "ppo.learning_rate=-1"], "ppo.learning_rate must be > 0"),
     (["--env", "snake", "--set", "ppo.vf_coef=.nan"], "ppo.vf_coef must be a finite number"),
     (["--env", "snake", "--set", "ppo.max_grad_norm=.inf"], "ppo.max_grad_norm must be a finite number"),
@@ -910,8 +914,8 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "snake", "--set", 'ppo.normalize_advantage="no"'], "must be true or false"),
     (["--env", "snake", "--set", "ppo.clip_range_vf=abc"], "ppo.clip_range_vf must be a number > 0"),
     (["--env", "snake", "--set", "ppo.stats_window_size=abc"], "stats_window_size must be a whole number"),
-    (["--env", "snake", "--set", "ppo.stats_window_size=0"], "ppo.stats_window_size must be >= 1"),
-    (["--env", "snake", "--set", "ppo.sde_sample_freq=-2"], "ppo.sde_sample_freq must be >= -1"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.stats_window_size=0"], "ppo.stats_window_size must be >= 1"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.sde_sample_freq=-2"], "ppo.sde_sample_freq must be >= -1"),
     (["--env", "snake", "--set", "ppo.use_sde=maybe"], "ppo.use_sde must be true or false"),
     # Refused from the buffers' size, before any is allocated (the shared step buffers' own refusal, or
     # minutes of filling memory that ended in a bus error with --num-envs 1e8 --set ppo.n_steps=1).
@@ -939,7 +943,7 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "pokemon_red", "--game", "tetris"], "--game does not apply to --env pokemon_red"),
     (["--env", "gameboy", "--swarm"], "--swarm does not apply to --env gameboy"),
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
-    (["--env", "snake", "--set", "ppo.batch_size=1"], "ppo.batch_size must be >= 2"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.batch_size=1"], "ppo.batch_size must be >= 2"),
     (["--env", "snake_duel", "--opponent", "policy", "--recurrent"], "drop --recurrent"),
     # 5 × 5 = 3 × 8 + 1: RecurrentPPO normalised the last one-sample minibatch's advantage to NaN.
     (["--env", "snake", "--recurrent", "--num-envs", "5", "--set", "ppo.n_steps=5", "--set",
@@ -1510,7 +1514,7 @@ def test_force_clears_only_run_folders_holding_nothing_but_run_files(trained, sc
     for folder, message in ((project, "not a depthfirst run folder"), (run, "holds files a run does not "
                                                                              "write (notes.txt)")):
         before = sorted(p.name for p in folder.iterdir())
-        assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(folder), "--force", *TINY]) == 2
+        assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(folder), "--force", *REFUSED]) == 2
         assert message in capsys.readouterr().err
         assert sorted(p.name for p in folder.iterdir()) == before
     assert (project / "main.py").read_text() == "print('mine')\n"
