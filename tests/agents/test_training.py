@@ -899,24 +899,27 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "tetris3d"], "known envs: "),
     (["--env", "snake", "--num-envs", "0"], "--num-envs"),
     (["--env", "snake", "--policy", "huge"], "--policy"),
-    (["--env", "snake", "--set", "ppo.lr=1"], "ppo: unknown settings ['lr'] (from --set ppo.KEY"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.lr=1"], "ppo: unknown settings ['lr'] (from --set ppo.KEY"),
     (["--env", "snake", "--device", "foo"], "--device"),
     (["--env", "snake", "--seed", "-1"], "--seed"),
     (["--env", "snake", "--num-envs", "1.5"], "--num-envs"),
     (["--env", "snake", "--num-envs", "4"], "--num-envs 8 or more"),
     (["--env", "snake", "--set", "total_timesteps=abc"], "--total-timesteps must be a whole number"),
     (["--env", "snake", *REFUSED, "--set", "ppo.n_steps=0"], "ppo.n_steps must be >= 1"),
-    (["--env", "snake", "--set", "ppo.learning_rate=-1"], "ppo.learning_rate must be > 0"),
-    (["--env", "snake", "--set", "ppo.vf_coef=.nan"], "ppo.vf_coef must be a finite number"),
-    (["--env", "snake", "--set", "ppo.max_grad_norm=.inf"], "ppo.max_grad_norm must be a finite number"),
-    (["--env", "snake", "--set", "ppo.ent_coef=-0.1"], "ppo.ent_coef must be >= 0"),
-    (["--env", "snake", "--set", "ppo.target_kl=-1"], "ppo.target_kl must be a number > 0"),
-    (["--env", "snake", "--set", 'ppo.normalize_advantage="no"'], "must be true or false"),
-    (["--env", "snake", "--set", "ppo.clip_range_vf=abc"], "ppo.clip_range_vf must be a number > 0"),
-    (["--env", "snake", "--set", "ppo.stats_window_size=abc"], "stats_window_size must be a whole number"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.learning_rate=-1"], "ppo.learning_rate must be > 0"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.vf_coef=.nan"], "ppo.vf_coef must be a finite number"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.max_grad_norm=.inf"],
+     "ppo.max_grad_norm must be a finite number"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.ent_coef=-0.1"], "ppo.ent_coef must be >= 0"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.target_kl=-1"], "ppo.target_kl must be a number > 0"),
+    (["--env", "snake", *REFUSED, "--set", 'ppo.normalize_advantage="no"'], "must be true or false"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.clip_range_vf=abc"],
+     "ppo.clip_range_vf must be a number > 0"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.stats_window_size=abc"],
+     "stats_window_size must be a whole number"),
     (["--env", "snake", *REFUSED, "--set", "ppo.stats_window_size=0"], "ppo.stats_window_size must be >= 1"),
     (["--env", "snake", *REFUSED, "--set", "ppo.sde_sample_freq=-2"], "ppo.sde_sample_freq must be >= -1"),
-    (["--env", "snake", "--set", "ppo.use_sde=maybe"], "ppo.use_sde must be true or false"),
+    (["--env", "snake", *REFUSED, "--set", "ppo.use_sde=maybe"], "ppo.use_sde must be true or false"),
     # Refused from the buffers' size, before any is allocated (the shared step buffers' own refusal, or
     # minutes of filling memory that ended in a bus error with --num-envs 1e8 --set ppo.n_steps=1).
     (["--env", "snake", "--num-envs", "1e12"], "GiB of memory, more than this machine has"),
@@ -987,7 +990,7 @@ def test_bad_input_names_the_flag(scripts, argv, message, capsys, tmp_path):
 def test_a_run_folder_under_a_file_is_refused(scripts, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     run = tmp_path / "notes.txt" / "run"
-    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 2
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *REFUSED]) == 2
     assert "notes.txt is not a folder; choose another place" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
@@ -1069,20 +1072,21 @@ def test_force_puts_the_old_run_back_when_the_new_one_fails_to_start(trained, sc
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    argv = ["--env", "snake", "--run-dir", str(run), "--force", *TINY]
-    assert scripts.train_ppo.main([*argv, "--set", "ppo.batch_size=1"]) == 2  # refused before any move
+    argv = ["--env", "snake", "--run-dir", str(run), "--force"]
+    # Refused before any move.
+    assert scripts.train_ppo.main([*argv, *REFUSED, "--set", "ppo.batch_size=1"]) == 2
     assert "ppo.batch_size must be >= 2" in capsys.readouterr().err
 
     def refused(*args, **kwargs):
         raise AssertionError("a setting SB3 asserts on")
 
     monkeypatch.setattr(agents.train, "build_model", refused)
-    assert scripts.train_ppo.main(argv) == 2
+    assert scripts.train_ppo.main([*argv, *TINY]) == 2
     assert "PPO refused the settings: a setting SB3 asserts on" in capsys.readouterr().err
     after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
     assert after == before and [p.name for p in tmp_path.iterdir()] == ["run"]  # back, nothing aside
     monkeypatch.undo()
-    assert scripts.train_ppo.main([*argv, "--total-timesteps", "256"]) == 0  # replaced once it trained
+    assert scripts.train_ppo.main([*argv, *TINY, "--total-timesteps", "256"]) == 0  # replaced once it trained
     assert [p.name for p in tmp_path.iterdir()] == ["run"] and (run / "model.zip").read_bytes() != before[
         Path("model.zip")]
 
@@ -1310,7 +1314,7 @@ def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, sc
     lock = claim_run(run)  # as a train_ppo.py training into it does
     try:
         for argv in (["--resume", str(run), "--total-timesteps", "2048", "--no-progress"],
-                     ["--env", "snake", "--run-dir", str(run), "--force", *TINY]):
+                     ["--env", "snake", "--run-dir", str(run), "--force", *REFUSED]):
             assert scripts.train_ppo.main(argv) == 2
             err = capsys.readouterr().err
             assert "another train_ppo.py is training into this run folder" in err
@@ -1550,7 +1554,7 @@ def test_ppo_takes_any_keyword_of_sb3_and_sections_may_be_empty(tmp_path):
 def test_run_dir_that_is_a_file_is_refused(scripts, tmp_path, capsys):
     file = tmp_path / "notes.txt"
     file.write_text("mine")
-    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(file), *TINY]) == 2
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(file), *REFUSED]) == 2
     assert "is a file" in capsys.readouterr().err
     assert file.read_text() == "mine"
 
