@@ -15,9 +15,12 @@ import pytest
 
 from vlm.record import TaskRecord
 from vlm.verify import (
+    _BARE_CHARS,
     FORMAT_WEIGHT,
+    MAX_RESPONSE_CHARS,
     ground_truth_json,
     load_ground_truth,
+    names_no_move,
     parse_move,
     reference_response,
     spec_problem,
@@ -72,7 +75,8 @@ def snake_reply(best: str, worst: str) -> str:
                 "b) a box is in a different place", "A box is in a different place"],
      ["A", "D", "C. A box is in a different place", "B. A target is in a different place", "A. B", "A, B"]),
     (INTEGER, ["5", "five", "\\boxed{5}", "5 boxes", " 5 "], ["4", "5 or 6", "(5, 6)", "", "fifty"]),
-    (COORD, ["(3, 4)", "[3,4]", "x=3, y=4", "3 4"], ["(4, 3)", "(3, 4) or (4, 5)", "3", "(3, 4, 5)"]),
+    (COORD, ["(3, 4)", "[3,4]", "x=3, y=4", "3 4", '{"x":3,"y":4}'],  # braces without \boxed
+     ["(4, 3)", "(3, 4) or (4, 5)", "3", "(3, 4, 5)"]),
     (WORD, ["UP", "up", "Left", "**LEFT**", "I move UP."], ["DOWN", "UP or LEFT", "UP, DOWN", "none", ""]),
     (TURN, ["X-", "x-", "Turn X- now", "X\u2212", "X\u2013"], ["X+", "X- or Y+", "X", "-", "X\u2212 or Y+"]),
     (ANGLE_FREE, ["270 about Z", "Z, 270°", "-90 degrees about the z axis", "270° around Z",
@@ -205,8 +209,9 @@ def test_vigal_snake_rule() -> None:
     assert verify(snake_reply("UP, LEFT", "DOWN, RIGHT"), spec)["accuracy"] == 0.0  # two best moves
     assert verify(snake_reply("UP", "None"), spec)["accuracy"] == 0.0
     assert verify(snake_reply("UP", "None, DOWN, RIGHT"), spec)["accuracy"] == 0.0
-    # Only one tag: no credit, and the answer tags must both be there.
-    assert verify("<think>x</think><best_answer>UP</best_answer>", spec)["accuracy"] == 0.0
+    # Only one tag: no credit, and the answer tags must both be there, for the format too.
+    assert verify("<think>x</think><best_answer>UP</best_answer>", spec) == {"overall": 0.0, "format": 0.0,
+                                                                            "accuracy": 0.0}
     # One <answer> wrapping both tags still counts; a second <answer> beside it is a second answer.
     tags = "<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
     assert verify(f"<think>x</think><answer>{tags}</answer>", spec)["accuracy"] == 1.0
@@ -243,6 +248,7 @@ def test_format_is_scored_apart_from_accuracy() -> None:
     assert verify("<think>a</think><answer>\\boxed{5}</answer>", spec)["overall"] == 1.0
     assert verify("<think>a</think> so \\boxed{5}", spec) == {"overall": 0.9, "format": 0.0, "accuracy": 1.0}
     assert verify("< think >a</ think >< answer > 5 </answer >", spec)["overall"] == 1.0  # spaced tags
+    assert verify("<think>a<think>b</think><answer>5</answer>", spec)["format"] == 0.0  # opened twice
     for twice_closed in ("<think>a</think>b</think><answer>5</answer>",
                          "a</think>b</think><answer>5</answer>"):
         assert verify(twice_closed, spec)["format"] == 0.0, twice_closed  # not one <think>…</think>
@@ -255,6 +261,7 @@ ADVERSARIAL = [
     "<think><answer>5</answer></think>",
     "<think>a</think><answer>5</answer><answer>5</answer>",  # several answer tags
     "<think><answer>4</answer></think><answer>5</answer>",  # one hidden, one shown
+    "<think>a <answer>4</think><answer>5</answer>",  # one opened in the reasoning, never closed
     "<think>a</think><answer>5",  # never closed
     "<think>a</think></answer>5<answer>",
     "<think>unclosed reasoning <answer>5</answer>",
@@ -315,6 +322,13 @@ def test_parse_move() -> None:
     assert parse_move(wrap("Y\u2212"), record(TURN)) == "Y-"  # the minus sign Rotation's prompt writes
     assert parse_move(wrap("press start"), record({"rule": "word", "choices": ["up", "a", "start"],
                                                    "accepted": ["up", "a", "start"]})) == "start"
+    # One <answer> wrapping both of ViGaL's tags (verify accepts it): the move is the best_answer's.
+    both = "<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
+    assert parse_move(f"<think>x</think><answer>{both}</answer>", record(SNAKE)) == "UP"
+    # A broken <best_answer> is no move, even beside an <answer>; nor is an essay naming one.
+    assert parse_move("UP</best_answer><answer>DOWN</answer>", record(SNAKE)) is None
+    assert parse_move(wrap("UP " + "because " * 80), record(WORD)) is None
+    assert parse_move(snake_reply("UP " + "because " * 80, "DOWN"), record(SNAKE)) is None
     assert parse_move(b"\xff", record(WORD)) is None
     assert parse_move(None, record(WORD)) is None
     with pytest.raises(ValueError, match="move question"):
@@ -599,6 +613,30 @@ def test_whitespace_inside_or_around_an_answer_does_not_change_it() -> None:
     for text in ("Pallet  Town", "pallet\ntown.", " Pallet\tTown "):
         assert verify(wrap(text), "Pallet Town")["accuracy"] == 1.0, text
     assert verify(wrap("PalletTown"), "Pallet Town")["accuracy"] == 0.0
+    # Around a lowercase option letter too: "option b" then spaces named no option.
+    assert verify(wrap("option b" + " " * 5), record(CHOICE))["accuracy"] == 1.0
     padded = "\n" * 40 + "  UP  " + " \n" * 20
     assert verify(padded, record(WORD))["accuracy"] == 1.0
     assert verify("UP" + " because" * 10, record(WORD))["accuracy"] == 0.0  # a long reply is no bare answer
+
+
+def test_the_length_limits_hold_at_their_bounds() -> None:
+    """A reply of MAX_RESPONSE_CHARS is scored and one character more is not; a bare reply (no tags) of
+    _BARE_CHARS characters, surrounding blanks aside, is an answer and one character more is not."""
+    right = wrap("5")
+    at_limit = "x" * (MAX_RESPONSE_CHARS - len(right)) + right
+    assert verify(at_limit, record(INTEGER))["accuracy"] == 1.0
+    assert verify("x" + at_limit, record(INTEGER))["accuracy"] == 0.0
+    bare = "The answer is 5".ljust(_BARE_CHARS, ".")
+    assert verify(f"\n{bare}\n", record(INTEGER))["accuracy"] == 1.0
+    assert verify(bare + ".", record(INTEGER))["accuracy"] == 0.0
+
+
+def test_names_no_move_only_where_every_move_is_fatal() -> None:
+    """The VLM player's "None" is a right answer only to a Snake move question whose good list is empty."""
+    trapped = record({**SNAKE, "good": [], "fatal": MOVES})
+    assert names_no_move(snake_reply("None", "UP, DOWN, LEFT, RIGHT"), trapped)
+    assert not names_no_move(snake_reply("UP", "UP, DOWN, LEFT, RIGHT"), trapped)
+    assert not names_no_move(snake_reply("None", "DOWN, RIGHT"), record(SNAKE))  # UP and LEFT are good
+    assert not names_no_move(wrap("None"), record({**WORD, "accepted": []}))  # not ViGaL's rule
+    assert not names_no_move(b"\xff", trapped)
