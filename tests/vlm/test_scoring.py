@@ -529,6 +529,11 @@ def test_a_word_rule_move_question_is_scored_on_its_accepted_moves_and_grouped_b
     assert list(right["by_plot_level"]) == ["1"] and list(right["by_qa_level"]) == ["3"]
     miss = score_predictions([record], {"r1": f"<answer>{wrong}</answer>"}).as_dict()
     assert miss["overall"]["move_accuracy"] == 0.0
+    # A policy's bare move answers the word rule in full (only ViGaL's Snake rule asks for more): its
+    # accuracy applies; only the format, which a bare move has none of, does not.
+    policy = score_predictions([record], {"r1": move_reply(accepted[0], record)}, move_only=True).as_dict()
+    assert policy["overall"]["accuracy"] == policy["overall"]["move_accuracy"] == 1.0
+    assert policy["overall"]["format"] is None
     # A figure that does not apply to a model reads n/a, not as an empty cell.
     no_full = {**right, "overall": {**right["overall"], "accuracy": None}}
     assert format_table([no_full], ("accuracy",), groups=()).splitlines()[-1] == "| **all** | 1 | n/a |"
@@ -679,3 +684,21 @@ def test_a_reply_over_the_length_limit_scores_as_a_format_error_and_the_readme_s
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Scoring any model's answers")[1].split("\n## ")[0]
     assert f"{MAX_RESPONSE_CHARS:,} characters" in section
+
+
+def test_a_split_with_an_id_twice_is_refused_by_line(tmp_path) -> None:
+    # Scores are keyed by id: a repeated record would be scored twice against one prediction.
+    row = json.dumps(TaskRecord("r1", "snake", "perception", "count", 1, 1, [], "How many?", None, "4", "",
+                                {"rule": "integer", "value": 4}, {}, {}).to_dict())
+    split = tmp_path / "test.jsonl"
+    split.write_text(f"{row}\n{row}\n")
+    with pytest.raises(ScoringError, match=f"split {split} line 2: id 'r1' appears twice"):
+        load_records(split)
+
+
+def test_a_response_that_is_not_a_string_is_scored_as_its_json_text(tmp_path) -> None:
+    # A generation script may write a number or a list; null stays None (a failed generation: missing).
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text('{"id": "a", "response": 4}\n{"id": "b", "response": ["UP"]}\n'
+                     '{"id": "c", "response": null}\n')
+    assert load_predictions(preds) == {"a": "4", "b": '["UP"]', "c": None}
