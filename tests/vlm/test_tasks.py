@@ -336,6 +336,17 @@ def test_snake_shortest_path_may_enter_the_tail_cell_as_the_tail_leaves() -> Non
     assert task_module("snake").shortest_path(state) == ["DOWN", "DOWN"]
 
 
+def test_snake_shortest_path_never_waits_by_stepping_back_into_the_neck() -> None:
+    # The search may wait for the body to move by stepping back and forth (UP, UP, DOWN, LEFT, LEFT here),
+    # but the engine plays a move back into the neck as straight on: the snake survives those moves without
+    # reaching the apple, so that path is no answer.
+    state = {"game": "snake", "size": 5, "body": [[2, 3], [1, 3], [1, 2], [1, 1], [0, 1]], "apple": [0, 2],
+             "direction": "RIGHT", "step": 71, "steps_since_apple": 25, "starvation": 50, "score": 2,
+             "done": False, "crash": None, "rng": 13064056694810536063}
+    path = task_module("snake").shortest_path(state)
+    assert path is None or snake_play(state, path)[-1][1] > 0, path
+
+
 def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
     """Once the apple is eaten a new one appears at random, off the image: a move after that could eat
     it, so the question would depend on a cell nobody can see."""
@@ -371,6 +382,11 @@ def test_snake_prediction_never_asks_about_moves_after_the_winning_one() -> None
             assert all(r <= 0 for _, r, _, _ in played[:len(d.extra["moves"]) - 1]), d.extra["moves"]
             asked += 1
     assert asked > 10
+    # The win ends the game with the snake alive: "is it still alive after UP?" is yes, not a death.
+    image = mod.render(state)
+    drafts = (mod._prediction_task(state, np.random.default_rng(seed), image) for seed in range(1000))
+    won = next(d for d in drafts if d and d.qa_type == "alive_after_moves" and d.extra["moves"] == ["UP"])
+    assert won.verifier["accepted"] == ["yes"]
 
 
 def test_snake_prediction_never_asks_about_a_plan_the_snake_starves_in() -> None:
