@@ -915,6 +915,9 @@ def test_rotation_option_answers_name_the_pictured_turn() -> None:
                     assert d.options[ord(d.answer) - 65] == want, (d.answer, d.options, want)
                 else:
                     assert d.answer == f"{angle} about {axis}"
+                # The angle alone answers only the question that names the axis (level 1).
+                bare = verify(f"<think>x</think><answer>{angle}</answer>", d)["accuracy"]
+                assert bare == float(d.qa_level == 1), (d.qa_level, angle)
                 levels[d.qa_level] += 1
     assert levels.keys() == {1, 2, 3}, levels
 
