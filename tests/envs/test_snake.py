@@ -77,17 +77,19 @@ def test_moving_into_the_body_kills():
     assert step1(g, DOWN) == (-1.0, True, False)
 
 
-@pytest.mark.parametrize("body, apple", [
-    ([[2, 2], [3, 2], [3, 3], [2, 3]], [2, 3]),  # the apple on the tail: "eat the tail's cell" cannot happen
-    ([[2, 2], [3, 2], [3, 3]], [6, 0]),  # off the 6×6 board
-    ([[2, 2], [3, 2], [2, 2]], [0, 0]),  # a cell twice
-    ([[2, 2], [3, 2], [-1, 2]], [0, 0]),  # a cell off the board
-    ([], [0, 0]),
+@pytest.mark.parametrize("body, apple, error", [
+    # The apple on the tail: "eat the tail's cell" cannot happen.
+    ([[2, 2], [3, 2], [3, 3], [2, 3]], [2, 3], "state's apple .* must be on a free cell"),
+    ([[2, 2], [3, 2], [3, 3]], [6, 0], "state's apple .* must be on a free cell"),  # off the 6×6 board
+    ([[2, 2], [3, 2], [2, 2]], [0, 0], "covers a cell twice"),
+    ([[2, 2], [3, 2], [-1, 2]], [0, 0], "all on the board"),
+    ([], [0, 0], "at least one cell"),
 ])
-def test_set_state_refuses_impossible_boards(body, apple):
+def test_set_state_refuses_impossible_boards(body, apple, error):
     # The step relies on what reset and step guarantee: an apple only on a free cell, one cell per segment.
-    with pytest.raises(ValueError, match="state's"):
-        game_with(body, apple=apple)
+    # Each board is otherwise valid (heading LEFT), so the refusal is for the reason named.
+    with pytest.raises(ValueError, match=error):
+        game_with(body, apple=apple, direction="LEFT")
 
 
 @pytest.mark.parametrize("body, direction, error", [
@@ -156,8 +158,12 @@ def test_set_state_refuses_a_done_flag_or_counter_no_game_makes_and_leaves_the_b
 @pytest.mark.parametrize("change, error", [
     ({"score": 1}, r"state's snake has 3 cells with score 1: a snake starts with 3 and grows one per apple"),
     ({"body": [[3, 3], [3, 4]]}, r"state's snake has 2 cells with score 0"),  # shorter than any start
+    ({"body": [[3, 2], [3, 3], [3, 4], [3, 5]]}, r"state's snake has 4 cells with score 0"),  # grown unfed
     ({"step": 5}, r"state's steps_since_apple 2 does not fit step 5 and score 0"),  # no apple, yet a pause
     ({"step": 1}, r"state's steps_since_apple 2 does not fit step 1 and score 0"),  # more hunger than steps
+    # An apple a step: with score 1 the 2 hungry steps need 3 steps in all.
+    ({"body": [[3, 2], [3, 3], [3, 4], [3, 5]], "score": 1, "step": 2},
+     r"state's steps_since_apple 2 does not fit step 2 and score 1"),
 ])
 def test_set_state_refuses_a_length_score_or_step_count_no_game_makes_and_leaves_the_board(change, error):
     # A 3-cell snake with score 1 (or a 2-cell one with score 0) was taken: the score, the picture and the
@@ -228,6 +234,16 @@ def test_set_state_refuses_a_crash_where_no_snake_dies(body, crash):
     with pytest.raises(ValueError, match=error):
         g.set_state(0, {**state, "crash": crash})
     # A crash into the body or the wall is taken: test_a_death_shows_in_the_picture_and_nowhere_else.
+
+
+def test_set_state_refuses_a_crash_in_a_state_still_playing():
+    g = game_with([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], apple=[2, 1], direction="LEFT")
+    state = g.get_state(0)
+    with pytest.raises(ValueError, match=r"crash \[2, 3\] must be a cell next to the head .* that is done"):
+        g.set_state(0, {**state, "crash": [2, 3]})
+    assert g.get_state(0) == state
+    g.set_state(0, {**state, "crash": [2, 3], "done": True})  # the same crash into the body, once dead
+    assert g.get_state(0)["crash"] == [2, 3]
 
 
 def test_starving_and_states_without_crash_show_no_crash():
@@ -303,6 +319,21 @@ def test_win_on_full_board():
     assert short.episode_info(0)["won"] == 0.0 and short.episode_infos(np.array([0]))["won"][0] == 0.0
 
 
+def test_apples_land_on_every_free_cell_the_last_one_too():
+    # The apple is drawn among the free cells: over many streams it lands on each of them.
+    seen = set()
+    for rng in range(400):
+        g = game_with([[2, 2], [1, 2], [0, 2]], apple=[3, 2], rng=rng)
+        assert step1(g, RIGHT) == (1.0, False, False)
+        seen.add(tuple(g.get_state(0)["apple"]))
+    body = {(3, 2), (2, 2), (1, 2), (0, 2)}
+    assert seen == {(x, y) for x in range(6) for y in range(6)} - body
+    # One cell short of a full board the apple goes on the only free cell, and the game plays on.
+    g = game_with(FULL_4X4[1:15], apple=[3, 0], size=4)  # free: [3, 0] and [3, 3]
+    assert step1(g, RIGHT) == (1.0, False, False)
+    assert g.get_state(0)["apple"] == [3, 3] and g.episode_info(0)["won"] == 0.0
+
+
 FULL_4X4 = [[3, 0], [2, 0], [1, 0], [0, 0], [0, 1], [1, 1], [2, 1], [3, 1], [3, 2], [2, 2], [1, 2], [0, 2],
             [0, 3], [1, 3], [2, 3], [3, 3]]
 
@@ -336,6 +367,11 @@ def test_reset_places_a_straight_three_cell_snake_inside_the_board():
         # Head first, then the cells behind it, against the heading.
         assert s["body"] == [[hx - k * dx, hy - k * dy] for k in range(3)], s
         assert all(0 <= x < size and 0 <= y < size for x, y in s["body"]), s
+    # And every placement whose body fits comes up: none is left out at an edge of the board.
+    drawn = {(*g.get_state(i)["body"][0], g.get_state(i)["direction"]) for i in range(n)}
+    fits = {(x, y, d) for d, (dx, dy) in step.items() for x in range(size) for y in range(size)
+            if 0 <= x - 2 * dx < size and 0 <= y - 2 * dy < size}
+    assert drawn == fits
 
 
 def test_apple_never_spawns_on_body():
