@@ -162,6 +162,13 @@ def test_seeds_of_64_bits_and_more() -> None:
     assert np.array_equal(obs, v.reset()[0])
     assert np.array_equal(obs, env.reset(seed=5)[0])
     v.close()
+    # A seed in the upper half of 64 bits is a board seed of its own (as the vector env's), not that of
+    # the seed 2**63 below it.
+    top = 2**64 - 3
+    v = make_vec("snake", 1, num_workers=0, seed=top)
+    obs = env.reset(seed=top)[0]
+    assert np.array_equal(obs, v.reset()[0]) and not np.array_equal(obs, env.reset(seed=top - 2**63)[0])
+    v.close()
 
 
 @pytest.mark.parametrize("workers", [0, 2])
