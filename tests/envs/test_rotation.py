@@ -20,6 +20,7 @@ from envs.rotation import (
     ACTION_NAMES,
     BACKGROUND,
     BEST_ACTION,
+    COLOR_NAMES,
     COMPOSE,
     DEFAULT_CAMERA,
     DISTANCE,
@@ -295,6 +296,20 @@ def test_symmetry_rule():
     assert is_asymmetric(ell, [red, blue, green])
     assert not is_asymmetric(ell, [red, blue, blue])  # the half turn swapping the two arms
     assert not is_asymmetric(ell, [red, red, red])
+    # Colours that differ in any channel are different: green and cyan share their red.
+    cyan = PALETTE[COLOR_NAMES.index("cyan")].tolist()
+    assert green[0] == cyan[0] and is_asymmetric(ell, [red, green, cyan])
+
+
+def test_every_placement_of_the_three_cube_shape_comes_up():
+    # Three in a line turn about their axis onto themselves (refused); the bent shape may lie in any of
+    # the 3 planes with its corner at any of 4 places: the cubes grow from either side of each cube.
+    game = fresh(300, seed=7, min_cubes=3, max_cubes=3)
+    placements = {frozenset(map(tuple, game.get_state(i)["cubes"])) for i in range(game.num_envs)}
+    square = [(x, y, 0) for x in (0, 1) for y in (0, 1)]  # three of its four cells: an ell in the x-y plane
+    ells = {frozenset(c[shift:] + c[:shift] for c in cells)  # the same in the y-z and z-x planes
+            for cells in itertools.combinations(square, 3) for shift in range(3)}
+    assert len(ells) == 12 and placements == ells
 
 
 def test_generated_shapes_are_connected_coloured_and_without_symmetry():
