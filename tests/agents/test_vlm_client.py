@@ -11,6 +11,7 @@ import ssl
 import threading
 import time
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1054,3 +1055,71 @@ def test_client_flags_are_refused_without_vlm_only_when_set_away_from_their_defa
     refuse_unused_client_flags(p, p.parse_args(["--vlm", "m@http://x", "--temperature", "0.7"]))  # its flags
     with pytest.raises(SystemExit):
         refuse_unused_client_flags(p, p.parse_args(["--temperature", "0.7"]))
+
+
+def test_one_endpoint_written_with_or_without_chat_completions_shares_its_cached_answers(tmp_path):
+    # The key holds the URL requests go to: .../v1 and .../v1/chat/completions are one server, whose answers
+    # a re-run written the other way must not pay for again.
+    cache = ResponseCache(tmp_path)
+    with ChatServer(default=lambda body: good("UP")) as server:
+        client(server, cache=cache).complete("q", [IMG])
+        full = ChatClient(Endpoint.parse(f"test-vl-7b@{server.url}/chat/completions"), api_key_env=None,
+                          cache=cache)
+        assert full.complete("q", [IMG]).cached
+    assert server.hits == 1
+
+
+def test_the_cache_key_does_not_depend_on_the_order_of_extra_body_fields(tmp_path):
+    # The same request body with its fields written in another order (--extra-body JSON) is the same question.
+    cache = ResponseCache(tmp_path)
+    with ChatServer(default=lambda body: good("UP")) as server:
+        client(server, cache=cache, extra_body={"top_k": 1, "seed": 7}).complete("q", [IMG])
+        again = client(server, cache=cache, extra_body={"seed": 7, "top_k": 1}).complete("q", [IMG])
+    assert again.cached and server.hits == 1
+
+
+def test_a_ctrl_c_while_an_answer_is_cached_stops_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    # Only an OSError (a full disk) is a warning and goes on; a Ctrl-C mid-write must still stop the run.
+    import agents.vlm_cache
+
+    def interrupted(value, f, **kwargs):
+        f.write('{"model": ')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.vlm_cache.json, "dump", interrupted)
+    cache = ResponseCache(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put("ab12", {"content": "UP"})
+    assert not cache.warned and cache.get("ab12") is None and not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc, a folder no file can be made in")
+def test_a_cache_dir_that_exists_but_takes_no_file_is_refused_before_any_request():
+    from agents.vlm_cache import check_cache_dir
+
+    with pytest.raises(ValueError, match=r"--cache-dir /proc cannot be used: .*--no-cache"):
+        check_cache_dir(Path("/proc"), "--cache-dir /proc")
+
+
+def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path, monkeypatch):
+    from agents.vlm_client import client_from_args
+
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(tmp_path / "cache"))
+    with ChatServer(default=lambda body: good("UP")) as server:
+        client_from_args(f"m@{server.url}", _client_args()).complete("q", [IMG])  # cached by default
+        c = client_from_args(f"m@{server.url}", _client_args("--no-cache"))
+        assert c.cache is None and not c.complete("q", [IMG]).cached
+        c.complete("q2", [IMG])
+    assert server.hits == 3 and len(ResponseCache(tmp_path / "cache")) == 1
+
+
+def test_a_request_not_sent_because_the_run_stops_is_no_failed_call():
+    # ChatCancelled is the run stopping, not the server failing: report.json's failures must not count it.
+    from agents.vlm_client import ChatCancelled
+
+    with ChatServer(default=lambda body: good("UP")) as server:
+        c = client(server)
+        c.cancel()
+        with pytest.raises(ChatCancelled):
+            c.complete("q", [IMG])
+    assert server.hits == 0 and (c.stats.calls, c.stats.failures) == (1, 0)
