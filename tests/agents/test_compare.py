@@ -1292,3 +1292,88 @@ def test_a_damaged_model_zip_names_the_newest_checkpoint_in_export_and_compare(s
         err = capsys.readouterr().err
         assert f"cannot load checkpoint {run / 'model.zip'}" in err and hint in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_player_that_plays_twice_reports_each_runs_own_requests_and_where_its_size_came_from():
+    # One VLMPlayer (a notebook's) plays twice: the second run's client figures were the client's totals, and
+    # a status seen only in the first run stayed in the second's counts as 0. A name stating no size is
+    # "unknown", not "from the model name"; a size passed in is "given".
+    from agents.compare import play_vlm
+    from agents.vlm_client import ChatClient, Endpoint
+    from agents.vlm_player import VLMPlayer
+    from tests.chat_server import good, server_error
+
+    with ChatServer([server_error()], default=lambda body: good("<best_answer>DOWN</best_answer>")) as server:
+        client = ChatClient(Endpoint("gpt-4o", server.url), api_key_env=None, backoff=0.001)
+        with VLMPlayer(client, "snake", concurrency=1) as player:
+            first = play_vlm(player, "snake", {}, 1, SEED, 2)
+            again = play_vlm(player, "snake", {}, 1, SEED, 2, parameters=2e11)
+    assert first.about["client"]["status_counts"] == {"500": 1, "200": first.decisions}
+    assert first.about["client"]["retries"] == 1
+    assert again.about["client"] == {"calls": again.decisions, "http_requests": again.decisions,
+                                     "cache_hits": 0, "retries": 0, "timeouts": 0, "failures": 0,
+                                     "status_counts": {"200": again.decisions}}
+    assert (first.parameters, first.parameters_source) == (None, "unknown")
+    assert (again.parameters, again.parameters_source) == (2e11, "given")
+
+
+def test_a_run_timed_at_zero_seconds_has_no_speed_rather_than_a_division_error():
+    run = PlayerRun("vlm", "vlm", None, "unknown", [Episode(1, 0.0, 1, 0.0, {}, [0], [])], 0.0)
+    assert summarize_run(run, None)["decisions_per_s"] is None
+
+
+def test_compare_called_with_no_episode_is_refused_before_any_request(tmp_path):
+    # scripts/compare.py's --episodes refuses 0 itself; compare() from a notebook must too, not after play.
+    from agents.compare import CompareError, compare
+    from agents.vlm_client import ChatClient
+    from agents.vlm_player import VLMPlayer
+
+    with ChatServer() as server:
+        player = VLMPlayer(ChatClient(f"m@{server.url}", api_key_env=None), "snake")
+        with pytest.raises(CompareError, match="--episodes must be >= 1, got 0"):
+            compare("snake", tmp_path / "out", 0, SEED, players=[player], show_progress=False)
+    assert server.hits == 0 and not (tmp_path / "out").exists()
+
+
+def test_worst_decisions_call_only_a_negative_end_fatal():
+    # A move that ends the episode with reward 0 (a draw, a cut) is no crash: "fatal move" is a negative end.
+    def d(step, **kw):
+        base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
+                    prompt_tokens=0, completion_tokens=0, latency_s=0.0, cached=False, good_move=1.0)
+        return Decision(**{**base, **kw})
+
+    drawn = Episode(1, 0, 1, 0, {}, [0], [d(0, reward=0.0, terminated=True)])
+    assert worst_decisions([drawn], 3) == []
+
+
+def test_max_steps_cuts_every_vlm_episode_and_the_bar_counts_invalid_answers(tmp_path, capsys):
+    # compare() passed --max-steps to the play; the progress bar's invalid count and its detaching from the
+    # player after the play were checked by no test.
+    from agents.compare import compare
+    from agents.vlm_client import ChatClient
+    from agents.vlm_player import VLMPlayer
+
+    with ChatServer(default=lambda body: Reply("Sorry, I cannot see the board.")) as server, \
+            VLMPlayer(ChatClient(f"junk-vl-2b@{server.url}", api_key_env=None), "snake") as player:
+        report = compare("snake", tmp_path / "out", EPISODES, SEED, players=[player], max_steps=1,
+                         frames_per_vlm=0)
+        assert player.on_decision is None
+    (row,) = report["players"]
+    assert (report["max_steps"], row["decisions"], row["mean_length"]) == (1, EPISODES, 1.0)
+    assert f"decisions={EPISODES}, invalid={EPISODES}" in capsys.readouterr().err
+
+
+def test_the_cached_answers_hint_names_only_caches_that_hold_every_answer(tmp_path):
+    # A cache that failed a write (a full disk) does not hold every answer: a re-run would send requests.
+    from types import SimpleNamespace
+
+    from agents.compare import cached_answers_hint
+    from agents.vlm_cache import ResponseCache
+
+    whole, failed = ResponseCache(tmp_path / "whole"), ResponseCache(tmp_path / "failed")
+    failed.warned = True
+    players = [SimpleNamespace(client=SimpleNamespace(cache=c)) for c in (whole, failed, None)]
+    assert cached_answers_hint(players[1:]) == ""
+    hint = cached_answers_hint(players, " (or give another --out)")
+    assert f"response cache {tmp_path / 'whole'}: free some space (or give another --out) and run" in hint
+    assert "failed" not in hint
