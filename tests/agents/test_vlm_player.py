@@ -461,3 +461,32 @@ def test_evaluate_script_checks_the_cache_dir_before_playing(scripts, tmp_path, 
         assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
                                       "--out", str(tmp_path / "vlm"), "--cache-dir", str(file)]) == 2
     assert server.hits == 0 and "--cache-dir" in capsys.readouterr().err and file.read_text() == "mine"
+
+
+def test_duel_snake_moves_and_fallback_follow_the_players_own_snake_not_the_bots():
+    state = {"snakes": [{"direction": "UP"}, {"direction": "LEFT"}]}  # ours first, the bot's second
+    assert legal_moves("snake_duel", state) == ["UP", "LEFT", "RIGHT"]
+    assert fallback_move("snake_duel", state) == "UP"
+
+
+def test_a_player_needs_at_least_one_request_in_flight():
+    # Refused when made, not at the first decision (the thread pool's own error, mid-run).
+    with ChatServer() as server, pytest.raises(ValueError, match="concurrency must be >= 1, got 0"):
+        player(server, concurrency=0)
+
+
+def test_closing_a_player_awaits_the_request_on_the_wire_and_drops_the_queued_ones():
+    arrived = threading.Event()
+
+    def slow(body):
+        arrived.set()
+        return good(best_worst("UP"), delay=0.3)
+
+    with ChatServer(default=slow) as server:
+        p = player(server, concurrency=1)
+        futures = [p.pool().submit(p.client.complete, f"q{k}", [np.zeros((4, 4, 3), np.uint8)])
+                   for k in range(3)]
+        assert arrived.wait(5)
+        p.close()
+        assert futures[0].result().content == best_worst("UP")  # paid for: awaited
+        assert server.hits == 1 and all(f.cancelled() for f in futures[1:])
