@@ -107,11 +107,13 @@ def parse_count(text: str) -> float:
 
 
 def params_from_name(model: str) -> float | None:
-    """The parameter count a model name states (``qwen2.5-vl-7b`` -> 7e9), or None."""
-    found = re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)([bBmM])(?![a-zA-Z0-9])", model)
-    if not found:
+    """The parameter count a model name states (``qwen2.5-vl-7b`` -> 7e9), or None.
+
+    The first size counts: one after it names something else (``Qwen2.5-7B-Instruct-1M``'s context)."""
+    found = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)([bBmM])(?![a-zA-Z0-9])", model)
+    if found is None:
         return None
-    number, unit = found[-1]
+    number, unit = found.groups()
     return float(number) * _SUFFIX[unit.lower()]
 
 

@@ -588,6 +588,7 @@ def test_parameter_counts_and_prices_parse():
     assert params_from_name("qwen2.5-vl-7b") == 7e9
     assert params_from_name("Qwen/Qwen2.5-VL-72B-Instruct") == 72e9
     assert params_from_name("SmolVLM-256M-Instruct") == 256e6
+    assert params_from_name("Qwen/Qwen2.5-7B-Instruct-1M") == 7e9  # the 1M is its context length
     assert params_from_name("gpt-4o") is None and params_from_name("Mixtral-8x7B") is None
     assert parse_count("8.3B") == pytest.approx(8.3e9) and parse_count("7e9") == parse_count("7E9") == 7e9
     assert parse_prices(["gpt-4o=2.5,10", "1"]) == {"gpt-4o": Price(2.5, 10), "*": Price(1, 1)}
