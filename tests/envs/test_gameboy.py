@@ -329,6 +329,36 @@ def test_visit_heatmap_packs_map_panels_in_rows_at_most_max_width(game: PokemonR
     assert heat[7 + 2, 3] == 255 and heat[5, 5] > 0 and heat[11 + 1, 7] > 0
     assert np.count_nonzero(heat) == 3
     assert game.visit_heatmap(max_width=512).shape == (6, 6 + 1 + 4 + 1 + 8)
+    assert game.visit_heatmap(max_width=11).shape == (6 + 1 + 2, 6 + 1 + 4)  # a row filled exactly
+
+
+def test_the_visit_heatmap_counts_every_step_onto_a_tile() -> None:
+    # A step's visit uncounted, the map showed only the tiles boards were reset on.
+    g = make(1)
+    try:
+        start = where(g)
+        act(g, RIGHT)
+        _, x, y = where(g)
+        assert (x, y) != start[1:]
+        act(g, LEFT)
+        heat = g.visit_heatmap()  # one panel, one pixel a tile: the start tile twice, the other once
+        assert np.count_nonzero(heat) == 2 and heat[start[2], start[1]] == 255 and 0 < heat[y, x] < 255
+    finally:
+        g.close()
+
+
+def test_a_milestones_index_row_holds_the_boards_figures(tmp_path: Path) -> None:
+    # The archive's own test gives add its values; this one checks what the game gives it.
+    g = make(1, archive_dir=tmp_path)
+    try:
+        walk(g, WORLD["by_char"]["a"])
+        (row,) = g.archive.entries()
+        info = g.episode_info(0)
+        assert (row["badges"], row["event_flags"], row["maps"]) == (0, 1, 1)
+        assert (row["tiles"], row["max_level"], row["step"], row["score"]) == (
+            info["tiles_visited"], layout.START_LEVEL, info["steps"], pytest.approx(info["score"]))
+    finally:
+        g.close()
 
 
 def test_standing_still_penalty_and_weights_off() -> None:
@@ -1419,6 +1449,22 @@ def test_make_state_does_not_overwrite_a_state_written_meanwhile(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
 
 
+def test_make_state_does_not_replace_a_link_made_meanwhile(tmp_path: Path) -> None:
+    # A link to a missing file does not "exist": one made at --out during the play was replaced silently.
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    out = tmp_path / "start.state"
+
+    def other_run_links() -> bool:  # polled during the play, after the first check
+        if not out.is_symlink():
+            out.symlink_to(tmp_path / "elsewhere.state")
+        return False
+
+    with pytest.raises(FileExistsError, match="--force"):
+        make_state(TEST_CARTRIDGE, inputs, out, stop=other_run_links)
+    assert out.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
+
+
 def test_the_scripts_say_what_they_wrote(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # Only "wrote" was checked: the size, the frame count or the ROM's SHA-1 could be any figure.
     inputs = tmp_path / "inputs.txt"
@@ -1466,6 +1512,31 @@ def test_play_gameboy_passes_its_options_on(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(module, "play", stopped_before_play)
     assert module.main(argv) == 130
     assert capsys.readouterr().err == "interrupted before play began: b.state not written\n"
+
+
+def test_make_state_says_which_out_a_ctrl_c_left_unwritten(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    module = script_module("make_state")
+
+    def stopped(*args, **kwargs):  # make_state's KeyboardInterrupt: a stop before anything is written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "make_state", stopped)
+    assert module.main(["--rom", "a.gb", "--inputs", "i.txt", "--out", "o.state"]) == 130
+    assert capsys.readouterr().err == "interrupted: o.state not written\n"
+
+
+def test_play_gameboy_takes_a_scale_up_to_max_scale(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    module = script_module("play_gameboy")
+    seen: dict = {}
+    monkeypatch.setattr(module, "play", lambda rom, save_state, **kwargs: seen.update(kwargs) or {
+        "out": str(save_state), "frames": 0, "rom_sha1": "0"})
+    argv = ["--rom", "a.gb", "--save-state", "b.state", "--scale"]
+    assert module.main([*argv, "30"]) == 0 and seen["scale"] == 30
+    with pytest.raises(SystemExit):
+        module.main([*argv, "31"])
+    assert "at most 30" in capsys.readouterr().err
 
 
 def test_scripts_name_the_flag_of_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -1672,6 +1743,15 @@ def test_out_of_range_action_is_refused(game: PokemonRed) -> None:
         with pytest.raises(ValueError, match=r"actions must be in 0\.\.6"):
             game.step(np.array([UP, bad]))
     assert game.get_state(0)["step"] == steps
+
+
+def test_memory_and_screen_refuse_a_board_that_is_not_one(game: PokemonRed) -> None:
+    # Unchecked, memory(2) of two boards was a bare IndexError and memory(-1) the last board's RAM.
+    for method in (game.memory, game.screen):
+        refused = rf"{method.__name__}: the board must be an integer in 0\.\.1 "
+        for bad in (-1, 2, True):
+            with pytest.raises(ValueError, match=refused):
+                method(bad)
 
 
 def test_an_observation_thinner_than_its_channels_is_refused() -> None:
@@ -2165,6 +2245,38 @@ def test_a_wrapper_game_rewards_from_the_wrapper_and_its_world_is_the_level(wrap
                     "steps": 6.0}
 
 
+def test_a_wrapper_games_reset_from_a_start_state_reads_the_wrappers_figures_afresh(wrapped_game,
+                                                                                    tmp_path: Path) -> None:
+    # PyBoy's wrapper refreshes its score on a tick, which loading a state is not: unrefreshed, a reset
+    # from a start state took the last episode's score as the new one's, and its first step paid the drop.
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    state = tmp_path / "start.state"
+    state.write_bytes(save_emulator(pb))
+    pb.stop(save=False)
+    g = wrapped_game(num_envs=1, state=state)
+    w = g._pyboys[0].game_wrapper
+    w.score = 50  # where the last episode ended
+    w.post_tick = lambda: setattr(w, "score", 0)  # the loaded state's score, read on a refresh
+    g.reset(np.array([0]), np.array([5], dtype=np.uint64))
+    assert g.episode_info(0)["score"] == 0.0
+    assert act(g, RIGHT)[0] == 0.0
+
+
+def test_a_wrapper_games_state_from_before_level_was_kept_still_steps(wrapped_game) -> None:
+    # "level" and "best_progress" came later in a state's last figures: an older state still loads, and
+    # its next step pays the progress past the state's own.
+    g = wrapped_game(num_envs=1)
+    w = g._pyboys[0].game_wrapper
+    w.level_progress = 40
+    g.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    state = g.get_state(0)
+    for key in ("level", "best_progress"):
+        del state["last"][key]
+    g.set_state(0, state)
+    w.level_progress = 100
+    assert act(g, RIGHT)[0] == pytest.approx(0.1 * 60)
+
+
 def test_a_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(tmp_path: Path) -> None:
     """With the best milestone's only file unloadable (damaged, or saved by another PyBoy), restarts fell
     back to the next milestone down, but the process still took the best as archived: no board reaching
@@ -2180,6 +2292,41 @@ def test_a_swarm_archives_again_a_milestone_whose_files_cannot_be_loaded(tmp_pat
         walk(s, WORLD["by_char"]["b"])  # the unloadable milestone's event flags again: archived
         again = s.archive.entries()[3:]
         assert [(e["badges"], e["event_flags"], e["maps"]) for e in again] == [(0, 2, 1)]
+    finally:
+        s.close()
+
+
+def test_a_board_archives_nothing_until_it_passes_the_milestone_it_started_at(tmp_path: Path) -> None:
+    # A reset takes the board's own milestone as reached: without that, the first step that changed a
+    # figure (here the party's HP) archived the start state's milestone, though nothing was reached.
+    g = make(1, archive_dir=tmp_path / "archive")
+    try:
+        g.memory(0)[0xD16D] = layout.START_HP - 1  # wPartyMon1HP low byte
+        act(g, A)
+        assert g.archive.entries() == []
+    finally:
+        g.close()
+
+
+def test_a_swarm_archives_again_a_milestone_whose_file_stops_loading_in_the_run(tmp_path: Path) -> None:
+    """The best milestone's file loaded when the archive was opened and is damaged since: a swarm reset
+    that cannot load it restarts from the next one down, taken as reached (not only the board's own
+    figures, whose map count starts again), and a board reaching the lost one archives it again (it was
+    still taken as archived, so none did)."""
+    folder = tmp_path / "archive"
+    entries = archive_three_milestones(folder)
+    s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    try:
+        assert s.get_state(0)["swarm_source"] == entries[2]["file"]
+        best = folder / entries[2]["file"]
+        best.write_bytes(bytes([9]) + best.read_bytes()[1:])  # another state format: refused before loading
+        with pytest.warns(UserWarning, match=f"state file {best.name} cannot be loaded"):
+            s.reset(np.array([0]), np.array([1], dtype=np.uint64))
+        assert s.get_state(0)["swarm_source"] == entries[1]["file"]
+        walk(s, WORLD["by_char"]["a"])  # back through the door: (0, 1, 2), the restart's own milestone
+        walk(s, WORLD["by_char"]["b"])  # the unloadable milestone again: archived
+        again = s.archive.entries()[3:]
+        assert [(e["badges"], e["event_flags"], e["maps"]) for e in again] == [(0, 2, 2)]
     finally:
         s.close()
 
@@ -2403,6 +2550,25 @@ def test_an_archive_index_row_holds_what_add_was_given(tmp_path: Path) -> None:
     assert row == {"id": 1, "file": path.name, "game": "some_game", "rom_sha1": "sha", "badges": 1,
                    "event_flags": 2, "maps": 3, "tiles": 40, "max_level": 5, "step": 600, "score": 7.5}
     assert path.name.startswith("b01_e0002_m003_") and path.read_bytes() == b"s"
+
+
+def test_an_archive_add_never_writes_into_a_temp_file_it_did_not_make(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """add makes its temp file exclusively: were its name taken (by another writer mid-write), it
+    refuses, leaving that file's bytes and the index as they were (without O_EXCL it wrote over them)."""
+    import uuid
+
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    token = uuid.UUID(int=7)
+    monkeypatch.setattr(uuid, "uuid4", lambda: token)
+    theirs = tmp_path / f"b00_e0001_m001_{token.hex}.tmp"
+    theirs.write_bytes(b"another writer's state")
+    with pytest.raises(FileExistsError):
+        archive.add(b"mine", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    assert theirs.read_bytes() == b"another writer's state" and archive.entries() == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [theirs.name, "index.sqlite"]
 
 
 def test_an_archive_folder_is_made_with_its_missing_parents(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from envs.gameboy.roms import (
     RomError,
     RomNotFoundError,
     check_rom,
+    not_a_rom,
     sha1_of,
     supported_pokemon_roms,
 )
@@ -76,10 +77,28 @@ def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys
     assert not (tmp_path / "x.gb").exists() and TEST_CARTRIDGE.read_bytes() == rom
 
 
+@pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
+def test_a_build_whose_rom_is_not_32_kib_is_refused_and_writes_nothing(monkeypatch, tmp_path) -> None:
+    run = subprocess.run
+
+    def short_makebin(cmd, cwd, **kwargs):  # the tools' output is checked, not taken on trust
+        if cmd[0] == "makebin":
+            (Path(cwd) / "game.gb").write_bytes(bytes(0x4000))
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        return run(cmd, cwd=cwd, **kwargs)
+
+    monkeypatch.setattr(build.subprocess, "run", short_makebin)
+    with pytest.raises(RuntimeError, match="expected a 32 KiB ROM, got 16384 bytes"):
+        build.build(tmp_path / "x.gb")
+    assert not (tmp_path / "x.gb").exists()
+
+
 def test_too_many_rooms_names_the_count_and_what_to_change(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(layout, "ROOMS", (("#@#",),) + (("###",),) * 8)  # one start, in 9 rooms
     with pytest.raises(ValueError, match=r"ROOMS has 9 rooms, at most 8 fit .* raise DATA_ADDR"):
         build.generate_data()
+    monkeypatch.setattr(layout, "ROOMS", (("#@#",),) + (("###",),) * 7)  # 8: as many as fit
+    assert "; room 7" in build.generate_data()
 
 
 def test_cartridge_header() -> None:
@@ -193,6 +212,12 @@ def test_rom_check_unknown_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     with pytest.raises(RomError, match="unknown ROM"):
         PokemonRed(rom=rom)
+
+
+def test_a_rom_of_any_whole_number_of_16_kib_banks_passes_the_size_check() -> None:
+    rom = TEST_CARTRIDGE.read_bytes()  # two banks
+    assert not_a_rom(rom + bytes(0x4000)) is None  # three
+    assert not_a_rom(rom + bytes(1)) == f"{len(rom) + 1:,} bytes, not a whole number of 16 KiB banks"
 
 
 def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> None:

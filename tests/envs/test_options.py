@@ -67,6 +67,8 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("gameboy", {**CART, "obs_size": "abc"}, "obs_size must be a [height, width] pair, got 'abc'"),
     ("gameboy", {**CART, "obs_size": [72, 200]}, "obs_size width must be between 1 and 160, got 200"),
     ("gameboy", {**CART, "press_frames": 30}, "press_frames (30) must be less than step_frames (24)"),
+    ("gameboy", {**CART, "press_frames": 24}, "press_frames (24) must be less than step_frames (24)"),
+    ("gameboy", {**CART, "obs_size": [145, 80]}, "obs_size height must be between 1 and 144, got 145"),
     ("gameboy", {**CART, "frame_stack": 0}, "frame_stack must be >= 1, got 0"),
     ("gameboy", {**CART, "score_weight": NAN}, "score_weight must be a finite number, got nan"),
     ("gameboy", {**CART, "death_penalty": 1e39}, "death_penalty must be within float32's ±3.403e+38"),
