@@ -83,6 +83,12 @@ def test_training_sps_and_flops_per_env_step(clock: Clock) -> None:
     assert small == pytest.approx(large)  # per env step, whatever the batch counted
     assert 0 < small["forward"] < small["train"]  # the update adds a backward pass
     assert small["per_step"] == pytest.approx(small["forward"] + 3 * small["train"])  # n_epochs updates
+    # The tiny preset on 10x10 Snake, 2 FLOPs a multiply-add: its two 3x3 convolutions at every cell, the
+    # dense layer, the policy and value heads. The backward pass costs twice that, less the input gradient
+    # of the first convolution (nothing upstream needs it).
+    conv, first_conv = 2 * 9 * 100 * (4 * 16 + 16 * 32), 2 * 9 * 100 * 4 * 16
+    assert small["forward"] == conv + 2 * (32 * 100 * 128 + 128 * 4 + 128 * 1)
+    assert small["train"] == 3 * small["forward"] - first_conv
 
 
 def test_peak_flops_defaults_to_a_2048_matmul_on_the_given_device_and_waits_for_it(
