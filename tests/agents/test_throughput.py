@@ -78,6 +78,7 @@ def test_training_sps_and_flops_per_env_step(clock: Clock) -> None:
         assert "train" not in vars(model) and "collect_rollouts" not in vars(model)  # the timers removed
         small = throughput.flops_per_env_step(model, batch=4)
         large = throughput.flops_per_env_step(model, batch=8)
+        assert all(p.grad is None for p in model.policy.parameters())  # counting left no gradients behind
     finally:
         venv.close()
     assert small == pytest.approx(large)  # per env step, whatever the batch counted
@@ -217,6 +218,17 @@ def test_the_stock_pipelines_train_the_same_network_with_the_same_ppo() -> None:
                     8, 16, 3, 0.9, 0.8, 0.02, 0.4, 0.7, 0)
         assert model.learning_rate == 1e-3 and model.clip_range(1.0) == 0.3
         assert model.observation_space == mine.observation_space and str(model.device) == "cpu"
+
+
+def test_the_stock_pipeline_folds_a_paired_observation_as_ours_does() -> None:
+    # Rotation's target|current picture: the stock peer builds its net for the game too (panels as channels).
+    ppo = {"n_steps": 4, "batch_size": 4, "n_epochs": 1}
+    mine, my_env = throughput.ours("rotation", "tiny", 1, ppo, "cpu")
+    my_env.close()
+    dummy, dummy_env = throughput.stock_dummy("rotation", "tiny", 1, ppo, "cpu")
+    dummy_env.close()
+    assert dummy.policy.features_extractor.panels == mine.policy.features_extractor.panels == 2
+    assert [p.shape for p in dummy.policy.parameters()] == [p.shape for p in mine.policy.parameters()]
 
 
 @pytest.mark.parametrize("device, backend", [("cuda:0", torch.cuda), ("mps", torch.mps)])
