@@ -314,3 +314,12 @@ def test_mfu_10m_of_a_cuda_run_with_a_smaller_policy_is_timed_on_that_device(scr
     trained = [(c[1], c[3], c[6]) for c in calls if c[0] == "train"]
     assert trained == [("ours", "tiny", "cuda"), ("stock", "tiny", "cuda"), ("stock_dummy", "tiny", "cuda"),
                        ("ours", "10m", "cuda")]
+
+
+def test_as_many_workers_as_boards_are_taken(scripts, capsys, monkeypatch):
+    # One board per worker is the bound: --workers is refused past it (test_bad_options_name_the_flag).
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    assert scripts.benchmark.main(["--quick", "--json", "--workers", "256"]) == 0
+    assert ("vec", "snake", 256, 256, 0.2) in calls
+    assert json.loads(capsys.readouterr().out)["vec_env_workers"] == 256
