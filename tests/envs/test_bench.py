@@ -181,3 +181,31 @@ def test_memory_per_emulator_is_the_growth_from_one_board_to_count_more_over_cou
     assert log == [("make", "pokemon_red", 1, {"rom": "x.gb"}), ("reset", 1, 1, 1), ("rss",),
                    ("make", "pokemon_red", 8, {"rom": "x.gb"}), ("reset", 8, 8, 8), ("rss",),
                    ("close", 1), ("close", 8)]
+
+
+def test_a_cheap_game_plays_whole_rounds_of_actions_and_at_least_one(monkeypatch):
+    # A clock that moves a second on every read, past the 0.5 s asked before the loop: a cheap game still
+    # plays one round of its 64 action rows (the clock is read between rounds, not after every step).
+    import types
+
+    import envs.bench
+
+    now = iter(range(1000))
+    monkeypatch.setattr(envs.bench, "time", types.SimpleNamespace(perf_counter=lambda: float(next(now))))
+    game = make_game("snake", num_envs=4)
+    assert game.cheap
+    sps, wall = random_play(game, 0.5)
+    assert sps * wall == 64 * 4
+
+
+def test_resident_memory_is_in_bytes():
+    from pathlib import Path
+
+    from envs.bench import rss_bytes
+
+    status = Path("/proc/self/status")
+    if not status.exists():
+        pytest.skip("no /proc (not Linux)")
+    vm_rss_kb = next(int(line.split()[1]) for line in status.read_text().splitlines()
+                     if line.startswith("VmRSS:"))
+    assert abs(rss_bytes() - vm_rss_kb * 1024) < 16 * 2**20
