@@ -106,6 +106,7 @@ def test_the_figure_draws_score_against_steps_and_minutes_with_its_baseline_and_
     curve, *rest = steps_ax.get_lines()
     assert curve.get_xdata().tolist() == pytest.approx([0.1, 0.2, 0.3])
     assert curve.get_ydata().tolist() == [1.0, 2.0, 3.0] and curve.get_label() == "score_mean"
+    assert curve.get_marker() == "None"  # a line, its points unmarked (one point alone is a dot)
     assert time_ax.get_lines()[0].get_xdata().tolist() == pytest.approx([1.0, 2.0, 3.0])  # the pause left out
     if baseline is None:
         assert rest == [] and len(time_ax.get_lines()) == 1
@@ -113,3 +114,17 @@ def test_the_figure_draws_score_against_steps_and_minutes_with_its_baseline_and_
         for ax in (steps_ax, time_ax):
             line = ax.get_lines()[1]
             assert set(line.get_ydata()) == {baseline} and line.get_label() == "random agent"
+
+
+def test_a_run_with_one_point_is_drawn_as_a_dot(tmp_path, monkeypatch):
+    # A line needs two points: a run's first logged point alone left both panels empty.
+    import matplotlib.figure
+
+    from agents.curves import plot_curve
+
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100_000, 1.0)])
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, fname, *a, **k: figures.append(self) or Path(fname).write_bytes(b""))
+    plot_curve(tmp_path, tmp_path / "curve.png", TAG)
+    assert [ax.get_lines()[0].get_marker() for ax in figures[0].axes] == ["o", "o"]
