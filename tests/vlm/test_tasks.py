@@ -347,6 +347,25 @@ def test_snake_shortest_path_never_waits_by_stepping_back_into_the_neck() -> Non
     assert path is None or snake_play(state, path)[-1][1] > 0, path
 
 
+def test_snake_shortest_path_enters_a_body_cell_only_once_it_is_free() -> None:
+    # Segment 4 of 5, (2,1), right of the head, frees after 2 moves: RIGHT, RIGHT (2 moves) runs into it,
+    # so the fewest is 4. A search freeing each segment a move early found the 2 and no path at all.
+    state = {"game": "snake", "size": 5, "apple": [3, 1], "direction": "DOWN", "step": 10,
+             "steps_since_apple": 0, "starvation": 50, "score": 2, "done": False, "rng": 1,
+             "body": [[1, 1], [1, 0], [2, 0], [2, 1], [2, 2]]}
+    path = task_module("snake").shortest_path(state)
+    assert path is not None and len(path) == 4 and snake_play(state, path)[-1][1] > 0, path
+
+
+def test_snake_random_moves_never_turn_back_into_the_neck() -> None:
+    from vlm.tasks import OPPOSITE
+
+    rng = np.random.default_rng(0)
+    for heading in ("UP", "DOWN", "LEFT", "RIGHT"):
+        moves = task_module("snake").random_moves(rng, {"direction": heading}, 50)
+        assert all(b != OPPOSITE[a] for a, b in itertools.pairwise([heading, *moves])), moves
+
+
 def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
     """Once the apple is eaten a new one appears at random, off the image: a move after that could eat
     it, so the question would depend on a cell nobody can see."""
