@@ -918,6 +918,17 @@ def rotation_state(seed: int, rotation: int | None = None) -> dict[str, Any]:
     return state
 
 
+def test_rotation_absent_colour_question_needs_three_colours_in_view(monkeypatch) -> None:
+    """Its four options are three colours the views show and one the object lacks: with two in view
+    there is no such question."""
+    mod = task_module("rotation")
+    state = rotation_state(0)
+    n = len(state["color_names"])
+    monkeypatch.setattr(mod, "_shown", lambda shape, views: np.arange(n) < 2)
+    for seed in range(10):
+        assert mod._perception_task(state, np.random.default_rng(seed), np.zeros((1, 1, 3))) is None
+
+
 def test_rotation_option_answers_name_the_pictured_turn() -> None:
     """With options, the answer's letter is the option naming the turn the two views show."""
     mod, levels = task_module("rotation"), Counter()
@@ -1495,6 +1506,10 @@ def test_pokemon_plot_level_counts_distinct_8x8_tiles() -> None:
     stripes = np.repeat(np.arange(20, dtype=np.uint8) * 12, 8)[None, :, None].repeat(144, 0).repeat(3, 2)
     stripes[::2] //= 2  # every other pixel row darker: 20 distinct tiles, each with both shades
     assert mod.plot_level(pokemon_state(stripes)) == 1
+    # distinct tiles, not distinct colours: 360 tiles of black and white (tile k shows the bits of k)
+    bits = (np.arange(360)[:, None] >> np.arange(64)[None, :]) & 1
+    tiles = (bits * 255).astype(np.uint8).reshape(18, 20, 8, 8).transpose(0, 2, 1, 3).reshape(144, 160)
+    assert mod.plot_level(pokemon_state(tiles[..., None].repeat(3, axis=2))) == 3
 
 
 def test_pokemon_battle_question_counts_any_battle_type() -> None:
