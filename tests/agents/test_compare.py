@@ -1378,3 +1378,17 @@ def test_the_cached_answers_hint_names_only_caches_that_hold_every_answer(tmp_pa
     hint = cached_answers_hint(players, " (or give another --out)")
     assert f"response cache {tmp_path / 'whole'}: free some space (or give another --out) and run" in hint
     assert "failed" not in hint
+
+
+def test_compare_refuses_a_vlm_player_made_for_another_game_before_any_request(tmp_path):
+    # scripts/compare.py makes its players for --env; a notebook's player for sokoban on --env snake would
+    # have been asked about sokoban on snake boards.
+    from agents.compare import CompareError, compare
+    from agents.vlm_client import ChatClient
+    from agents.vlm_player import VLMPlayer
+
+    with ChatServer() as server:
+        player = VLMPlayer(ChatClient(f"m@{server.url}", api_key_env=None), "sokoban")
+        with pytest.raises(CompareError, match="VLM player for 'sokoban' cannot play --env 'snake'"):
+            compare("snake", tmp_path / "out", 1, SEED, players=[player], show_progress=False)
+    assert server.hits == 0 and not (tmp_path / "out").exists()
