@@ -592,6 +592,7 @@ def test_parameter_counts_and_prices_parse():
     assert params_from_name("gpt-4o") is None and params_from_name("Mixtral-8x7B") is None
     assert parse_count("8.3B") == pytest.approx(8.3e9) and parse_count("7e9") == parse_count("7E9") == 7e9
     assert parse_prices(["gpt-4o=2.5,10", "1"]) == {"gpt-4o": Price(2.5, 10), "*": Price(1, 1)}
+    assert parse_prices(["local=0"]) == {"local": Price(0, 0)}  # a model served for free
 
 
 def test_a_price_is_bounded_so_that_every_cost_stays_finite():
@@ -604,7 +605,7 @@ def test_a_price_is_bounded_so_that_every_cost_stays_finite():
 
     cost = parse_prices([f"{MAX_PRICE_PER_1K}"])["*"].cost(1e290, 1e290)
     assert math.isfinite(cost) and json.dumps(cost, allow_nan=False) == f"{cost!r}"
-    for price in ("1e306", "m=0.5,1e10", f"{MAX_PRICE_PER_1K * 1.01}"):
+    for price in ("1e306", "m=0.5,1e10", f"{MAX_PRICE_PER_1K * 1.01}", "m=1,2,3"):
         with pytest.raises(CompareError, match=r"--price-per-1k-tokens expects .*\(non-negative numbers up "
                                                r"to 1e\+09 per 1,000 tokens.*\), got"):
             parse_prices([price])
