@@ -1393,3 +1393,18 @@ def test_compare_refuses_a_vlm_player_made_for_another_game_before_any_request(t
         with pytest.raises(CompareError, match="VLM player for 'sokoban' cannot play --env 'snake'"):
             compare("snake", tmp_path / "out", 1, SEED, players=[player], show_progress=False)
     assert server.hits == 0 and not (tmp_path / "out").exists()
+
+
+def test_the_script_closes_its_vlm_players_when_the_comparison_is_refused(scripts, tmp_path, monkeypatch,
+                                                                         capsys):
+    # Each player holds a pool of request threads; an error after they were made left them open.
+    from agents.vlm_player import VLMPlayer
+
+    closed = []
+    close = VLMPlayer.close
+    monkeypatch.setattr(VLMPlayer, "close", lambda self: (closed.append(self.name), close(self))[1])
+    with ChatServer() as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--price-per-1k-tokens", "n=0.5", "--out",
+                str(tmp_path / "out"), "--no-progress"]
+        assert scripts.compare.main(argv) == 2
+    assert "names model 'n'" in capsys.readouterr().err and closed == ["m"]
