@@ -60,6 +60,9 @@ def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts,
     n = len(records)
     count = {k: sum(v == k for v in kinds.values()) for k in ("right", "wrong", "missing")}
     assert result["records"] == n and result["missing_ids"] == count["missing"] and result["unknown_ids"] == 1
+    # the JSON names the first ten of each, in the split's order (the tables print three)
+    assert result["missing_examples"] == [i for i, k in kinds.items() if k == "missing"][:10]
+    assert result["unknown_examples"] == ["not-in-the-split"] and count["missing"] > 3
     overall = result["results"][0]["overall"]
     assert overall["accuracy"] == pytest.approx(count["right"] / n)
     assert overall["format_errors"] == count["wrong"] and overall["missing"] == count["missing"]
