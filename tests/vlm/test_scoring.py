@@ -705,3 +705,19 @@ def test_a_response_that_is_not_a_string_is_scored_as_its_json_text(tmp_path) ->
     preds.write_text('{"id": "a", "response": 4}\n{"id": "b", "response": ["UP"]}\n'
                      '{"id": "c", "response": null}\n')
     assert load_predictions(preds) == {"a": "4", "b": '["UP"]', "c": None}
+
+
+def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset, scripts, capsys, tmp_path):
+    # Not "no scored move question to answer": the split holds no record of its game at all.
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "other"
+    shutil.copytree(dataset[0], run)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "env": "sokoban", "env_kwargs": {}}))
+    argv = [str(dataset[1]), str(predictions[0]), "--specialist", str(run)]
+    assert scripts.score_predictions.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--specialist {run} plays 'sokoban', and the split has no sokoban record" in err, err
