@@ -332,3 +332,44 @@ def test_grid_cnn_refuses_observations_that_are_no_images(space):
 
     with pytest.raises(ValueError, match=r"GridCNN takes image observations.*got"):
         PPO("MlpPolicy", Env(), policy_kwargs=policy_kwargs("tiny"), device="cpu")
+
+
+# Every game as the trainer builds it, the Game Boy ones on the project's test cartridge.
+TRAINER_GAMES = [("snake", []), ("rotation", []), ("snake_duel", []), ("sokoban", []),
+                 ("gameboy", ["env_kwargs.game=depthfirst_test"]),
+                 ("pokemon_red", ["env_kwargs.rom=TEST_CARTRIDGE", "env_kwargs.state=null"])]
+
+
+@pytest.mark.parametrize("env, sets", TRAINER_GAMES, ids=[g for g, _ in TRAINER_GAMES])
+def test_every_game_plays_through_the_trainers_policy(env, sets):
+    """The hard-coded shapes above stand in for the games: here each game's own observations, from the
+    env and model train.py builds (its config's defaults), reach logits over its actions."""
+    from agents.config import apply_set, load_config, resolve
+    from agents.train import build_model
+    from envs import game_class, make_vec
+
+    if env in ("gameboy", "pokemon_red"):
+        pytest.importorskip("pyboy")
+        from envs.gameboy.roms import TEST_CARTRIDGE
+
+        sets = [s.replace("TEST_CARTRIDGE", str(TEST_CARTRIDGE)) for s in sets]
+    small = ["num_envs=2", "num_workers=0", "ppo.n_steps=8", "ppo.batch_size=16"]
+    cfg = resolve(apply_set(load_config(env), [*small, *sets]), cuda_available=False)
+    game = game_class(env)
+    # The CPU default (tiny), and for the side-by-side game the CUDA default too (~1 s).
+    presets = {cfg["policy"], "tiny"} | ({cfg["cuda_policy"]} if game.OBS_PANELS > 1 else set())
+    venv = make_vec(cfg["env"], cfg["num_envs"], num_workers=cfg["num_workers"], seed=cfg["seed"],
+                    **cfg["env_kwargs"])
+    try:
+        obs = venv.reset()
+        c = venv.observation_space.shape[0]
+        for preset in sorted(presets):
+            policy = build_model({**cfg, "policy": preset}, venv).policy
+            first = next(m for m in policy.features_extractor.trunk if isinstance(m, torch.nn.Conv2d))
+            assert first.in_channels == c * game.OBS_PANELS, (preset, first)  # panels folded into channels
+            with torch.no_grad():
+                logits = policy.get_distribution(policy.obs_to_tensor(obs)[0]).distribution.logits
+            assert logits.shape == (2, len(game.ACTION_NAMES)), preset
+            assert torch.isfinite(logits).all(), preset
+    finally:
+        venv.close()
