@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 
@@ -87,6 +88,17 @@ def test_a_script_whose_reader_closed_stdout_ends_quietly_with_141(size, unbuffe
     proc.stdout.close()  # the reader has gone before the script writes
     _, err = proc.communicate(timeout=60)
     assert (proc.returncode, err.decode()) == (141, "")
+
+
+def test_a_script_whose_stdout_socket_reader_closed_ends_quietly_with_141():
+    # A socket whose peer has gone polls as a hang-up only (a pipe's as an error): both are a reader gone.
+    code = "from agents.cli import run_script\nrun_script(lambda: print('x' * 1_000_000) or 0)\n"
+    mine, theirs = socket.socketpair()
+    mine.close()
+    with theirs:
+        proc = subprocess.run([sys.executable, "-c", code], stdout=theirs, stderr=subprocess.PIPE, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (proc.returncode, proc.stderr.decode()) == (141, "")
 
 
 # Only stdout's reader leaving is a quiet end: a pipe of the script's own (a dead worker's, the VLM

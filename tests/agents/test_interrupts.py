@@ -5,7 +5,10 @@ each command's stop starts afresh; the handlers in place before are put back."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -19,7 +22,9 @@ from agents.interrupts import (
     stop_signalled,
     stop_signals_held,
     stop_signals_interrupt,
+    uninterruptible,
 )
+from tests.conftest import ROOT
 
 
 def _handlers() -> dict[int, object]:
@@ -119,3 +124,56 @@ def test_held_signals_take_their_course_at_the_end_and_workers_forked_inside_hee
         signal.raise_signal(signal.SIGINT)
         raise BrokenPipeError
     assert isinstance(stop.value.__context__, BrokenPipeError)
+
+
+def test_a_nested_block_keeps_the_stop_already_received():
+    """deferred_stop inside a stopped run (the save after Ctrl-C) nests stop_signals_interrupt: the stop stays
+    received, and a repeat signal is still ignored, not a second interrupt half-way through the save."""
+    with stop_signals_interrupt():
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        with deferred_stop():
+            assert stop_signalled()
+            signal.raise_signal(signal.SIGTERM)
+        assert stop_signalled()
+
+
+def test_a_nested_deferred_block_defers_to_the_end_of_the_outer_one():
+    done = []
+    with pytest.raises(KeyboardInterrupt), deferred_stop():
+        with deferred_stop():
+            signal.raise_signal(signal.SIGINT)
+            done.append("inner")
+        done.append("outer")  # the outer save runs on to its end too
+    assert done == ["inner", "outer"]
+
+
+def test_a_process_forked_in_a_nested_held_block_gets_the_handlers_of_before():
+    before = _handlers()
+    with stop_signals_held():
+        with stop_signals_held():
+            pass
+        pid = os.fork()  # after the inner block: still held, and the child still gets those of before
+        if pid == 0:
+            os._exit(0 if _handlers() == before else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_uninterruptible_drops_a_stop_signal_and_puts_the_handlers_back():
+    with stop_signals_interrupt():
+        before = _handlers()
+        with uninterruptible():
+            signal.raise_signal(signal.SIGINT)  # dropped: no KeyboardInterrupt
+            signal.raise_signal(signal.SIGTERM)
+        assert _handlers() == before and not stop_signalled()
+
+
+def test_exit_ignores_a_stop_signal_during_the_shutdown():
+    # A signal while the interpreter shuts down (atexit here) would end with 130/143, not the status.
+    code = ("import atexit, signal\nfrom agents.interrupts import exit_ignoring_stop_signals\n"
+            "atexit.register(signal.raise_signal, signal.SIGTERM)\n"
+            "atexit.register(signal.raise_signal, signal.SIGINT)\nexit_ignoring_stop_signals(3)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (proc.returncode, proc.stderr) == (3, "")

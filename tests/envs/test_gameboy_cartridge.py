@@ -255,9 +255,10 @@ def test_bit_count() -> None:
     mem = bytearray(0x10000)
     mem[0xD747] = 0b1011
     mem[0xD886] = 0x80
+    mem[0xD748] = 0b110
     mem[0xD887] = 0xFF  # wGrassRate: just past the flags
-    assert ram.bit_count(mem, 0xD747, 320) == 4
-    assert ram.bit_count(mem, 0xD747) == 3
+    assert ram.bit_count(mem, 0xD747, 320) == 6
+    assert ram.bit_count(mem, 0xD747) == 3  # one byte by default (badges)
 
 
 def test_downsampler() -> None:
@@ -314,6 +315,24 @@ def test_other_sizes_pick_the_nearest_pixel_with_rounded_luma(size, order) -> No
     out = np.zeros((h, w), np.uint8)
     assert Downsampler(h, w, order)(screen, out) is out  # written into the caller's buffer
     assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("size", [(72, 80), (84, 84)])
+def test_a_screen_given_as_its_words_reads_as_the_screen(size) -> None:
+    # The emulator wrapper passes the word view it made once (``words``), not the (144, 160, 4) screen.
+    screen = np.random.default_rng(4).integers(0, 256, (144, 160, 4), dtype=np.uint8)
+    down = Downsampler(*size)
+    assert np.array_equal(down(Downsampler.words(screen)), down(screen))
+
+
+@pytest.mark.parametrize("size", [(72, 80), (84, 84)])
+def test_a_big_endian_word_holds_the_first_byte_highest(size, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a big-endian machine the word view puts a pixel's byte 0 in the top 8 bits: the shifts follow.
+    screen = np.random.default_rng(5).integers(0, 256, (144, 160, 4), dtype=np.uint8)
+    expected = Downsampler(*size, "BGRA")(screen)
+    monkeypatch.setattr(sys, "byteorder", "big")
+    big_words = np.ascontiguousarray(screen).view(">u4").reshape(144, 160).astype(np.uint32)
+    assert np.array_equal(Downsampler(*size, "BGRA")(big_words), expected)
 
 
 @pytest.mark.parametrize(("h", "w", "order"), [(0, 80, "RGBA"), (72, 0, "RGBA"), (145, 80, "RGBA"),

@@ -90,6 +90,10 @@ def test_refuses_by_name_16_bit_interlaced_headerless_pngs_and_two_channels() ->
         decode_png(_png([idat, iend]))
     with pytest.raises(ValueError, match=r"\(H, W, 1\|3\|4\)"):
         encode_png(np.zeros((2, 2, 2), np.uint8))  # gray + alpha: no colour type here
+    with pytest.raises(ValueError, match=r"\(H, W, 1\|3\|4\)"):
+        encode_png(np.zeros((2, 2, 3, 2), np.uint8))  # a stack of images, not NumPy's reshape error
+    with pytest.raises(ValueError, match="not a PNG"):
+        decode_png(b"\x89PNG\r\n\x00\x00" + bytes(40))  # the whole 8-byte signature is checked
 
 
 def test_a_damaged_png_is_a_value_error_at_any_cut() -> None:
@@ -101,7 +105,17 @@ def test_a_damaged_png_is_a_value_error_at_any_cut() -> None:
             decode_png(data[:cut])
         except ValueError:
             continue  # a cut inside the closing IEND chunk still reads the whole image
+    with pytest.raises(ValueError, match="damaged PNG"):  # cut just after IHDR's tag: damaged, not headerless
+        decode_png(data[:16])
     at = data.index(b"IDAT") + 4  # the compressed pixels' first bytes, flipped
     damaged = data[:at] + bytes(b ^ 0xFF for b in data[at:at + 6]) + data[at + 6:]
     with pytest.raises(ValueError, match="damaged PNG"):
         decode_png(damaged)
+
+
+def test_pixels_longer_than_the_header_says_are_refused_by_name() -> None:
+    # More decompressed bytes than H rows of 1 + W*C: NumPy's reshape error, not the codec's ValueError.
+    (ihdr, (_, idat), iend) = _chunks(encode_png(np.zeros((3, 2, 3), np.uint8)))
+    longer = zlib.compress(zlib.decompress(idat) + bytes(7))
+    with pytest.raises(ValueError, match=r"damaged PNG \(28 bytes of pixels for 2x3x3\)"):
+        decode_png(_png([ihdr, (b"IDAT", longer), iend]))

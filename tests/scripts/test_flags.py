@@ -172,3 +172,16 @@ def test_every_scripts_help_is_its_docstring_as_written(script, scripts, capsys)
         module.main(["--help"])
     assert exc.value.code == 0
     assert module.__doc__ in capsys.readouterr().out
+
+
+def test_script_parser_joins_a_point_led_exponent_and_reads_no_argv_when_given_none(monkeypatch):
+    from agents.cli import script_parser
+
+    p = script_parser(None)
+    p.add_argument("--baseline")
+    # argparse takes -.5 as a number itself, not -.5e3 ("expected one argument")
+    assert p.parse_args(["--baseline", "-.5e3"]).baseline == "-.5e3"
+    # an empty list is no arguments (a test's main([])), not the process's own command line
+    monkeypatch.setattr("sys.argv", ["prog", "--baseline", "1"])
+    assert p.parse_args([]).baseline is None
+    assert p.parse_args().baseline == "1"
