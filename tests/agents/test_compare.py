@@ -1324,16 +1324,22 @@ def test_a_run_timed_at_zero_seconds_has_no_speed_rather_than_a_division_error()
     assert summarize_run(run, None)["decisions_per_s"] is None
 
 
-def test_compare_called_with_no_episode_is_refused_before_any_request(tmp_path):
+@pytest.mark.parametrize("game, episodes, error", [
     # scripts/compare.py's --episodes refuses 0 itself; compare() from a notebook must too, not after play.
+    ("snake", 0, "--episodes must be >= 1, got 0"),
+    # scripts/compare.py makes its players for --env; a notebook's player for sokoban on --env snake would
+    # have been asked about sokoban on snake boards.
+    ("sokoban", 1, "VLM player for 'sokoban' cannot play --env 'snake'"),
+])
+def test_compare_refuses_a_notebooks_bad_call_before_any_request(tmp_path, game, episodes, error):
     from agents.compare import CompareError, compare
     from agents.vlm_client import ChatClient
     from agents.vlm_player import VLMPlayer
 
     with ChatServer() as server:
-        player = VLMPlayer(ChatClient(f"m@{server.url}", api_key_env=None), "snake")
-        with pytest.raises(CompareError, match="--episodes must be >= 1, got 0"):
-            compare("snake", tmp_path / "out", 0, SEED, players=[player], show_progress=False)
+        player = VLMPlayer(ChatClient(f"m@{server.url}", api_key_env=None), game)
+        with pytest.raises(CompareError, match=error):
+            compare("snake", tmp_path / "out", episodes, SEED, players=[player], show_progress=False)
     assert server.hits == 0 and not (tmp_path / "out").exists()
 
 
@@ -1379,20 +1385,6 @@ def test_the_cached_answers_hint_names_only_caches_that_hold_every_answer(tmp_pa
     hint = cached_answers_hint(players, " (or give another --out)")
     assert f"response cache {tmp_path / 'whole'}: free some space (or give another --out) and run" in hint
     assert "failed" not in hint
-
-
-def test_compare_refuses_a_vlm_player_made_for_another_game_before_any_request(tmp_path):
-    # scripts/compare.py makes its players for --env; a notebook's player for sokoban on --env snake would
-    # have been asked about sokoban on snake boards.
-    from agents.compare import CompareError, compare
-    from agents.vlm_client import ChatClient
-    from agents.vlm_player import VLMPlayer
-
-    with ChatServer() as server:
-        player = VLMPlayer(ChatClient(f"m@{server.url}", api_key_env=None), "sokoban")
-        with pytest.raises(CompareError, match="VLM player for 'sokoban' cannot play --env 'snake'"):
-            compare("snake", tmp_path / "out", 1, SEED, players=[player], show_progress=False)
-    assert server.hits == 0 and not (tmp_path / "out").exists()
 
 
 def test_the_script_closes_its_vlm_players_when_the_comparison_is_refused(scripts, tmp_path, monkeypatch,
