@@ -495,7 +495,7 @@ def recover_report(out: Path) -> list[str]:
     """Put right what a comparison killed while it wrote or swapped its report into ``out`` (SIGKILL, a
     power cut: no cleanup ran) left there: the previous report goes back in place as it was, unless the
     new one had replaced it whole; half-written new reports are removed. The folders of a comparison
-    still running are left alone. Returns one line per folder dealt with."""
+    still running are left alone, and named. Returns one line per folder dealt with."""
     if not out.is_dir():  # a link to a folder is one too: a report is written through it
         return []
     swaps: dict[str, dict[str, Path]] = {}
@@ -506,6 +506,10 @@ def recover_report(out: Path) -> list[str]:
             continue
         if m and not process_running(int(m.group(3))):
             swaps.setdefault(m.group(2), {})[m.group(1)] = entry
+        elif m:  # named: the pid may be a killed comparison's, reused, and then only the user can tell
+            notes.append(f"kept {entry.name}: process {m.group(3)}, which made it, still runs; if that is no "
+                         "comparison writing here (a killed one's process id, reused), it may hold the "
+                         "previous report (move its files back) or an unfinished one (delete it)")
         elif _UNSTAGED.fullmatch(entry.name):
             notes.append(f"kept {entry.name}, which a comparison of a version before 2026-12 killed while "
                          "writing its report left: it may hold the previous report (move its files back) or "

@@ -799,15 +799,23 @@ def test_a_comparison_killed_while_replacing_its_report_is_put_right_by_the_next
         assert ("put back the previous report" in err) == (kill != "write"), err
 
 
-def test_the_report_folders_of_a_running_comparison_are_left_alone(tmp_path):
+def test_the_report_folders_of_a_running_comparison_are_left_alone_and_named(tmp_path):
+    # Left alone without a word: where the pid was a killed comparison's, reused by another program, the
+    # hidden folder stayed, and a fresh --out was refused as "not empty" (with --overwrite as "not a
+    # comparison folder") with nothing in `ls` to say why.
     import os
 
     from agents.compare import recover_report
 
-    running = tmp_path / f".report-new-{os.getppid()}-abc"  # a live process's: a comparison writing now
+    pid = os.getppid()  # a live process's: a comparison writing now, or a killed one's pid reused
+    running = tmp_path / f".report-new-{pid}-abc"
     running.mkdir()
     (running / "report.json").write_text("{}")
-    assert recover_report(tmp_path) == [] and (running / "report.json").is_file()
+    assert recover_report(tmp_path) == [
+        f"kept {running.name}: process {pid}, which made it, still runs; if that is no comparison writing "
+        "here (a killed one's process id, reused), it may hold the previous report (move its files back) "
+        "or an unfinished one (delete it)"]
+    assert (running / "report.json").is_file()
 
 
 def test_a_killed_comparisons_folders_in_an_out_that_is_a_link_are_put_right_too(tmp_path):
