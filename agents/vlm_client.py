@@ -461,8 +461,9 @@ class ChatClient:
             source = f"the key from ${self.api_key_env}" if self.api_key_env else "the API key given"
             return f"{source} was refused: check it, or name another variable with --api-key-env"
         if status in (400, 413, 422):  # the request itself: too long for the context, images refused
+            # --temperature has no upper bound here: servers differ (OpenAI's is 2, vLLM has none).
             return (f"check the model name {self.endpoint.model!r} and that it takes images, --max-tokens "
-                    "(prompt and answer must fit its context) and --extra-body")
+                    "(prompt and answer must fit its context), --temperature and --extra-body")
         return f"check the model name {self.endpoint.model!r}, the URL and the API key"
 
     def _post(self, data: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -633,6 +633,16 @@ def test_a_request_refused_as_too_long_points_at_the_request_settings_not_the_ke
     assert message in str(exc.value) and "--max-tokens" in str(exc.value)
     assert "API key" not in str(exc.value)
 
+
+def test_a_temperature_the_server_refuses_is_named_among_the_settings_to_check():
+    # No bound is set here (vLLM takes any temperature >= 0, OpenAI up to 2): the server's 400 says it,
+    # and the hint named --max-tokens and --extra-body but not --temperature.
+    message = "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 50 instead."
+    with ChatServer([bad_request(400, message)]) as server, pytest.raises(ChatConfigError) as exc:
+        client(server, temperature=50.0).complete("q", [IMG])
+    assert message in str(exc.value) and "--temperature" in str(exc.value)
+
+
 @pytest.mark.parametrize("body, message", [
     (b'{"object": "error", "message": "The model `foo` does not exist.", "type": "NotFoundError", '
      b'"param": null, "code": 404}', "HTTP 404: The model `foo` does not exist. (check"),  # older vLLM
