@@ -54,7 +54,7 @@ from envs.base import as_path, check_state_keys, finite, flag, float32_together,
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_checked, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
-from envs.gameboy.roms import check_rom, pokemon_title, supported_pokemon_roms
+from envs.gameboy.roms import check_rom, pokemon_title
 
 REWARD_WEIGHTS: dict[str, float] = {
     "explore": 0.02,
@@ -152,7 +152,7 @@ class PokemonRed(GameBoyGame):
         self.visited_mask = flag("visited_mask", visited_mask)
         self.EXTRA_CHANNELS = 1 if self.visited_mask else 0  # instance override of the class default
         # Named in every state, so the VLM prompts made from it say which game the screens show.
-        self.title = pokemon_title(check_rom(as_path("rom", rom), supported_pokemon_roms(), "pokemon_red",
+        self.title = pokemon_title(check_rom(as_path("rom", rom),
                                              flag("allow_unknown_rom", allow_unknown_rom)))
         self.archive: StateArchive | None = None
         super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)

@@ -134,11 +134,13 @@ def shown(path: Path) -> str:
     return str(path) if path.is_absolute() else f"{path} (absolute: {path.resolve()})"
 
 
-def check_rom(path: str | Path, table: dict[str, str], game: str, allow_unknown: bool = False) -> str:
-    """Return the SHA-1 of ``path`` if it is in ``table``; raise ``RomError`` otherwise.
+def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
+    """Return the SHA-1 of ``path`` if it is in ``supported_pokemon_roms()`` (Pokémon Red, the one game
+    checked by hash); raise ``RomError`` otherwise.
 
     ``allow_unknown=True`` (the ``--allow-unknown-rom`` flag) turns an unknown hash into a warning.
     """
+    table, game = supported_pokemon_roms(), "pokemon_red"
     rom = Path(path)
     refuse_folder(rom, game)
     if not rom.is_file():

@@ -25,7 +25,6 @@ from envs.gameboy.roms import (
     check_rom,
     not_a_rom,
     sha1_of,
-    supported_pokemon_roms,
 )
 from envs.gameboy.scripting import CHECK_FRAMES, Input, parse_inputs, run_inputs
 
@@ -158,7 +157,7 @@ def test_every_lazy_name_resolves() -> None:
 def test_rom_check_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gb"
     with pytest.raises(RomNotFoundError) as err:
-        check_rom(missing, supported_pokemon_roms(), "pokemon_red")
+        check_rom(missing)
     text = str(err.value)
     assert str(missing) in text and "roms/README.md" in text
     assert all(sha in text for sha in POKEMON_RED_ROMS)
@@ -171,7 +170,7 @@ def test_a_relative_missing_rom_is_also_named_by_its_absolute_path(tmp_path: Pat
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(RomNotFoundError) as err:
-        check_rom("roms/red.gb", supported_pokemon_roms(), "pokemon_red")
+        check_rom("roms/red.gb")
     absolute = tmp_path.resolve() / "roms" / "red.gb"
     assert f"no ROM file at roms/red.gb (absolute: {absolute})." in str(err.value)
 
@@ -196,17 +195,17 @@ def test_rom_check_unknown_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     rom.write_bytes(bytes(hack))
     found = sha1_of(rom)
     with pytest.raises(RomError) as err:
-        check_rom(rom, supported_pokemon_roms(), "pokemon_red")
+        check_rom(rom)
     text = str(err.value)
     for needle in (str(rom), found, "ea9bcae617fdf159b045185467ae58b2e4a48b9a", "roms/README.md",
                    "--allow-unknown-rom", "for a run's --resume, evaluate, export or compare",
                    "env_kwargs.allow_unknown_rom: true in its config.yaml"):
         assert needle in text
     with pytest.warns(UserWarning, match=found):
-        assert check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=True) == found
+        assert check_rom(rom, allow_unknown=True) == found
     with warnings.catch_warnings():  # once per process: training builds the game several times
         warnings.simplefilter("error")
-        assert check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=True) == found
+        assert check_rom(rom, allow_unknown=True) == found
     # the env constructor checks before any emulator exists
     from envs.gameboy.pokemon import PokemonRed
 
@@ -224,7 +223,7 @@ def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> No
     folder = tmp_path / "roms"
     folder.mkdir()
     with pytest.raises(RomError, match="is a folder; give the ROM file itself"):
-        check_rom(folder, supported_pokemon_roms(), "pokemon_red")
+        check_rom(folder)
     cut = TEST_CARTRIDGE.read_bytes()[:20000]
     header = bytearray(TEST_CARTRIDGE.read_bytes())
     header[0x134] ^= 0xFF  # the title: the header checksum no longer matches
@@ -236,14 +235,14 @@ def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> No
         rom.write_bytes(data)
         for allow in (False, True):  # --allow-unknown-rom cannot make it run, so it is not suggested
             with pytest.raises(RomError) as err:
-                check_rom(rom, supported_pokemon_roms(), "pokemon_red", allow_unknown=allow)
+                check_rom(rom, allow_unknown=allow)
             text = str(err.value)
             assert f"{rom} is not a Game Boy ROM: {why}" in text and sha1_of(rom) in text
             assert "allow-unknown-rom" not in text
 
 
 def test_test_cartridge_is_a_supported_pokemon_rom() -> None:
-    assert check_rom(TEST_CARTRIDGE, supported_pokemon_roms(), "pokemon_red") == sha1_of(TEST_CARTRIDGE)
+    assert check_rom(TEST_CARTRIDGE) == sha1_of(TEST_CARTRIDGE)
 
 
 def test_roms_readme_lists_the_hashes() -> None:
