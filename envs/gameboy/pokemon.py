@@ -152,8 +152,8 @@ class PokemonRed(GameBoyGame):
         self.visited_mask = flag("visited_mask", visited_mask)
         self.EXTRA_CHANNELS = 1 if self.visited_mask else 0  # instance override of the class default
         # Named in every state, so the VLM prompts made from it say which game the screens show.
-        self.title = pokemon_title(check_rom(as_path("rom", rom),
-                                             flag("allow_unknown_rom", allow_unknown_rom)))
+        sha1 = check_rom(as_path("rom", rom), flag("allow_unknown_rom", allow_unknown_rom))
+        self.title = pokemon_title(sha1)
         self.archive: StateArchive | None = None
         super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)
 
