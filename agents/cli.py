@@ -1,6 +1,7 @@
 """argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, finite and
 positive numbers, paths; ``script_parser``, each script's parser, which takes minus-led numbers as values;
-and ``run_script``, the way each script runs its ``main`` and exits."""
+``run_script``, the way each script runs its ``main`` and exits; and ``rerun_command``, the command line
+each records for its output."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 import os
 import re
 import select
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -155,6 +157,18 @@ def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: in
     """Episode k is seeded ``seed + k``; seeds are 64-bit: larger ones would wrap to the training seeds."""
     if seed + episodes > 2**64:
         parser.error(f"--seed {seed}: the last episode seed, seed + --episodes - 1, must stay below 2**64")
+
+
+def rerun_command(script: str, args: Sequence[str]) -> str:
+    """The command line that runs ``script`` (its ``__file__``) with ``args`` again, from any folder: it goes
+    back to this folder first, as the arguments (and a run's config) name files relative to it, then runs
+    this interpreter (the one with the packages) on the script, named relative to the folder where it lies
+    inside it, else absolute."""
+    cwd = os.getcwd()
+    path = os.path.abspath(script)
+    if path.startswith(os.path.join(cwd, "")):
+        path = os.path.relpath(path, cwd)
+    return f"cd {shlex.quote(cwd)} && {shlex.join([sys.executable, path, *args])}"
 
 
 def run_script(main: Callable[[], int]) -> NoReturn:

@@ -312,7 +312,7 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
         return path / "model.zip"
     command = path / "command.txt"
     how = (f"the run stopped before its first checkpoint: start it again with its command (in {command}) "
-           f"plus --force --run-dir {shlex.quote(str(path))}"
+           f"plus --force --run-dir {shlex.quote(os.path.abspath(path))}"  # it cds to its folder
            if command.is_file() else "train it first (scripts/train_ppo.py)")
     raise RunError(f"{path}: no checkpoint to load (checkpoints/step_*.zip or model.zip); {how}, or "
                    f"{instead}")
@@ -322,14 +322,19 @@ def restart_command(run: Path) -> str | None:
     """The command that started ``run`` (command.txt's first line), made to start it over in its own folder,
     which is not empty: with --force, and --run-dir ``run`` (an auto-named run had none; a moved or copied
     run's, or a relative one read from elsewhere, named another folder, which --force replaced); None
-    without one."""
+    without one. A command recorded with the folder it ran in (``cd DIR && ...``, ``rerun_command``) keeps
+    it, and names ``run`` absolute, as it runs there."""
     try:
         with open(run / "command.txt", encoding="utf-8", errors="surrogateescape") as f:
             args = shlex.split(f.readline())
     except (OSError, ValueError):  # missing, or hand-edited past what shlex reads
         return None
+    cd = args[:3] if args[:1] == ["cd"] and args[2:3] == ["&&"] else []
+    args = args[len(cd):]  # kept apart: shlex.join would quote the "&&"
     if not args:
         return None
+    if cd:
+        run = Path(os.path.abspath(run))
     for i, a in enumerate(args):  # the recorded --run-dir, in place, or at the end
         if a.startswith("--run-dir="):
             args[i] = f"--run-dir={run}"
@@ -341,7 +346,7 @@ def restart_command(run: Path) -> str | None:
         args += ["--run-dir", str(run)]
     if "--force" not in args:
         args.append("--force")
-    return shlex.join(args)
+    return (f"cd {shlex.quote(cd[1])} && " if cd else "") + shlex.join(args)
 
 
 def given_checkpoint(file: str | Path) -> Path:

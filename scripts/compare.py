@@ -17,7 +17,6 @@ from __future__ import annotations
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 
 # isort: split
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from agents.cli import (
     nonneg_int,
     path_arg,
     positive_int,
+    rerun_command,
     run_script,
     script_parser,
 )
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from envs.gameboy.roms import RomError
 
     players = []
-    command = shlex.join(["python", "scripts/compare.py", *(argv or sys.argv[1:])])
+    command = rerun_command(__file__, sys.argv[1:] if argv is None else argv)
     stopped = "\ninterrupted: no report written" + (
         " (the VLM answers so far are cached for a re-run)" if args.vlm and not args.no_cache else "")
     try:

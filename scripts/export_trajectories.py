@@ -14,8 +14,6 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 # isort: split
 import argparse
 import json
-import os
-import shlex
 import sys
 
 from agents.cli import (
@@ -25,6 +23,7 @@ from agents.cli import (
     path_arg,
     positive_int,
     positive_int_up_to,
+    rerun_command,
     run_script,
     script_parser,
 )
@@ -80,11 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     check_episode_seeds(p, args.seed, args.episodes)
     # Recorded as run, with the folder it ran in: run configs name files relative to it (a Game Boy run's
     # roms/<game>.gb, a state file), so making only the run and --out absolute would not re-run elsewhere.
-    cwd = os.getcwd()
-    script = os.path.abspath(__file__)
-    if script.startswith(os.path.join(cwd, "")):
-        script = os.path.relpath(script, cwd)
-    command = f"cd {shlex.quote(cwd)} && {shlex.join(['python', script, *given])}"
+    command = rerun_command(__file__, given)
     from agents.interrupts import stop_signals_interrupt
     from vlm.export import ExportError, ExportOptions, export
 

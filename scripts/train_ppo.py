@@ -14,7 +14,6 @@ import argparse
 import math
 import os
 import re
-import shlex
 import shutil
 import sys
 from collections.abc import Collection
@@ -26,6 +25,7 @@ from agents.cli import (
     nonneg_int,
     path_arg,
     positive_int,
+    rerun_command,
     run_folder_arg,
     run_script,
     script_parser,
@@ -298,7 +298,7 @@ def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) ->
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(["train_ppo.py", *argv])
+    command = rerun_command(__file__, sys.argv[1:] if argv is None else argv)
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, at any moment
             return train_command(p, args, command)

@@ -19,6 +19,7 @@ from agents.cli import (
     positive_float,
     positive_int,
     positive_int_up_to,
+    rerun_command,
     whole_int,
 )
 from agents.cli import run_folder_arg as run_folder
@@ -118,3 +119,20 @@ def test_seed_help_names_the_bound_on_episode_seeds(scripts, capsys, name):
     with pytest.raises(SystemExit):
         getattr(scripts, name).main(["--help"])
     assert "seeded seed+k, below 2**64" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_a_recorded_command_reruns_its_script_from_any_folder(tmp_path, monkeypatch, inside):
+    # Its arguments name files relative to the folder it ran in: the command goes back there first, and
+    # names the script relative to it (inside it) or absolute (elsewhere), run by the same interpreter.
+    ran, other = tmp_path / "ran here", tmp_path / "other"
+    (ran / "data").mkdir(parents=True)
+    other.mkdir()
+    script = (ran if inside else other) / "show.py"
+    script.write_text("import os, sys\nprint(os.getcwd(), sys.argv[1:], open(sys.argv[1]).read())\n")
+    (ran / "data" / "a b.txt").write_text("found")
+    monkeypatch.chdir(ran)
+    command = rerun_command(str(script), ["data/a b.txt", "--x=$HOME"])
+    assert (" show.py " in command) == inside
+    proc = subprocess.run(command, shell=True, cwd=other, capture_output=True, text=True, timeout=60)
+    assert proc.stdout == f"{ran} ['data/a b.txt', '--x=$HOME'] found\n", proc.stderr

@@ -21,7 +21,7 @@ from agents.compare import (
 from agents.evaluation import Episode, run_episodes
 from agents.vlm_player import Decision
 from tests.chat_server import ChatServer, Reply
-from tests.conftest import TINY, always_right_checkpoint
+from tests.conftest import ROOT, TINY, always_right_checkpoint
 
 EPISODES = 3
 SEED = 500
@@ -1145,7 +1145,8 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
                    f"report: {run / 'compare-20261202-031500' / 'report.md'}"]
 
 
-def test_every_flag_reaches_the_comparison_with_the_command_as_typed(scripts, tmp_path, monkeypatch, capsys):
+def test_every_flag_reaches_the_comparison_with_the_command_to_run_it_again(scripts, tmp_path, monkeypatch,
+                                                                            capsys):
     # --max-steps, --concurrency and the command the report names were passed on by no checked path: the
     # end-to-end runs' scripted VLMs played as well without the cut, and the report's command was never read.
     import shlex
@@ -1165,6 +1166,7 @@ def test_every_flag_reaches_the_comparison_with_the_command_as_typed(scripts, tm
             "--out", str(out), "--overwrite", "--frames", "2", "--device", "cpu", "--no-progress",
             "--concurrency", "3", "--price-per-1k-tokens", "m-vl-7b=0.5", "--vlm-params", "m-vl-7b=8B",
             "--no-cache"]
+    monkeypatch.chdir(tmp_path)  # run elsewhere: the command recorded goes back here, to the script itself
     assert scripts.compare.main(argv) == 0
     assert (seen["env"], seen["out"], seen["episodes"], seen["seed"]) == ("snake", out, 3, 5)
     assert (seen["specialist"], seen["checkpoint"]) == (run, ckpt)
@@ -1173,7 +1175,8 @@ def test_every_flag_reaches_the_comparison_with_the_command_as_typed(scripts, tm
     assert [(p.env, p.concurrency) for p in seen["players"]] == [("snake", 3)]
     assert seen["prices"] == agents.compare.parse_prices(["m-vl-7b=0.5"]) and seen["prices"]
     assert seen["vlm_params"] == agents.compare.parse_params(["m-vl-7b=8B"]) and seen["vlm_params"]
-    assert seen["command"] == shlex.join(["python", "scripts/compare.py", *argv])
+    assert seen["command"] == (f"cd {shlex.quote(str(tmp_path))} && "
+                               + shlex.join([sys.executable, str(ROOT / "scripts" / "compare.py"), *argv]))
     assert capsys.readouterr().out == f"report: {out / 'report.md'}\n"
 
 def test_the_report_tables_per_seed_rows_and_worst_decision_frames_say_what_each_player_did(tmp_path,

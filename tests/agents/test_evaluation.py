@@ -156,7 +156,7 @@ def test_a_video_ends_on_the_death_not_on_the_frame_before(env):
     assert not np.array_equal(frames[-1], frames[-2])
 
 
-def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tmp_path, capsys):
+def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tmp_path, capsys, monkeypatch):
     # A run killed before its first save has its config.yaml and command.txt, and no model file.
     run = tmp_path / "run"
     run.mkdir()
@@ -174,6 +174,10 @@ def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tm
         err = capsys.readouterr().err
         assert "no checkpoint to load" in err and "stopped before its first checkpoint" in err, err
         assert f"{start}, {instead}" in err
+    # Named relative: the recorded command goes to the folder it ran in first, so the run is named absolute.
+    monkeypatch.chdir(tmp_path)
+    assert scripts.evaluate.main(["run", "--no-progress"]) == 2
+    assert f"--force --run-dir {run}, {checkpoint}" in capsys.readouterr().err
     (run / "command.txt").unlink()  # a hand-made folder: no command to start again
     assert scripts.evaluate.main([str(run)]) == 2
     assert "; train it first (scripts/train_ppo.py), or give a model file" in capsys.readouterr().err

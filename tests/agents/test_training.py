@@ -2850,8 +2850,9 @@ def test_a_run_stopped_with_no_checkpoint_names_a_command_that_starts_it_again(s
     assert scripts.train_ppo.main(argv) == 2  # the same command: refused
     assert "already exists and is not empty" in capsys.readouterr().err
     command = shlex.split(err.rsplit("no checkpoint to continue from: ", 1)[1])
-    assert command[0] == "train_ppo.py" and "--force" in command
-    assert scripts.train_ppo.main(command[1:]) == 0
+    assert command[:4] == ["cd", os.getcwd(), "&&", sys.executable] and "--force" in command
+    assert command[4].endswith("train_ppo.py")
+    assert scripts.train_ppo.main(command[5:]) == 0
     assert (run / "model.zip").is_file()
 
 
@@ -2885,7 +2886,7 @@ def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_t
     assert err.endswith(again) and "--force" in again, err
 
 
-def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path):
+def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path, monkeypatch):
     # command.txt's first line (later ones are --resume commands), with --run-dir naming the run as found
     # (added where the run was auto-named, else replacing the recorded one) and --force once; nothing for
     # a missing, empty or unreadable (hand-edited) first line.
@@ -2904,6 +2905,11 @@ def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path):
         assert restart_command(run) == (expected and shlex.join(expected))
     (run / "command.txt").write_text("train_ppo.py --env 'snake\n")
     assert restart_command(run) is None
+    # Recorded with the folder it ran in (rerun_command): the run named absolute, as the command goes there.
+    (run / "command.txt").write_text(f"cd '/a b' && {shlex.join(start)}\n")
+    monkeypatch.chdir(tmp_path)
+    again = shlex.join([*start, "--run-dir", str(run), "--force"])
+    assert restart_command(Path(run.name)) == f"cd '/a b' && {again}"
 
 
 def test_a_model_file_that_cannot_be_loaded_to_play_names_the_runs_other_one(trained, scripts, tmp_path,

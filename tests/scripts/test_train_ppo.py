@@ -9,6 +9,8 @@ import sys
 import pytest
 import yaml
 
+from tests.conftest import ROOT
+
 
 def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(scripts, monkeypatch):
     train_ppo = scripts.train_ppo  # one module: each attribute access loads the script afresh
@@ -82,16 +84,18 @@ def test_paths_from_set_or_a_config_file_expand_the_tilde_too(scripts, tmp_path,
 
 
 def test_a_command_line_run_records_the_python_and_script_it_ran(scripts, tmp_path, monkeypatch):
-    # command.txt holds the command as run: the interpreter, then the script and its arguments as typed.
+    # command.txt holds the command as run, to run again from any folder: back to the one it ran in, then
+    # the interpreter, the script (by its own path, wherever argv[0] pointed) and its arguments as typed.
     import agents.train
 
     calls = []
     monkeypatch.setattr(agents.train, "train", lambda cfg, run, command, **kwargs: calls.append(command))
-    argv = ["scripts/train_ppo.py", "--env", "snake", "--policy", "tiny", "--device", "cpu",
-            "--run-dir", str(tmp_path / "my run")]
-    monkeypatch.setattr(sys, "argv", argv)
+    args = ["--env", "snake", "--policy", "tiny", "--device", "cpu", "--run-dir", str(tmp_path / "my run")]
+    monkeypatch.setattr(sys, "argv", ["train_ppo.py", *args])
+    monkeypatch.chdir(tmp_path)
     assert scripts.train_ppo.main() == 0
-    assert calls == [shlex.join([sys.executable, *argv])]
+    script = str(ROOT / "scripts" / "train_ppo.py")
+    assert calls == [f"cd {shlex.quote(str(tmp_path))} && {shlex.join([sys.executable, script, *args])}"]
 
 
 def test_a_resume_without_a_checkpoint_is_refused_before_the_game_is_built(scripts, tmp_path, monkeypatch,

@@ -208,7 +208,7 @@ def test_card_commands_work_from_any_folder(exported):
         assert paths and all(Path(p).is_absolute() and Path(p).exists() for p in paths), (flag, paths)
     meta = json.loads((exported / META).read_text())
     words = shlex.split(meta["command"])
-    assert words[0] == "cd" and words[2] == "&&" and words[3] == "python"
+    assert words[0] == "cd" and words[2] == "&&" and words[3] == sys.executable
     assert (Path(words[1]) / words[4]).resolve() == ROOT / "scripts" / "export_trajectories.py"
     assert f"```bash\n{meta['command']}\n```" in card
 
@@ -221,7 +221,7 @@ def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch):
     meta = json.loads((out / META).read_text())
     assert meta["run"]["path"] == str(run) and meta["run"]["checkpoint"] == str(run / "model.zip")
     # Re-runnable from anywhere: it goes back to the folder whose relative paths it names.
-    assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && python ")
+    assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && {shlex.quote(sys.executable)} ")
 
 
 def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, capsys, monkeypatch):
