@@ -195,6 +195,7 @@ def test_each_flag_reaches_the_config_train_is_given(scripts, tmp_path, monkeypa
     # The run-level tests read back a few flags; --save-every, --video-every, --num-workers, --seed, --obs and
     # the recorded command were each checked by no test of a new run.
     calls = fake_train(monkeypatch)
+    monkeypatch.chdir(tmp_path)
     argv = ["--env", "snake", "--total-timesteps", "640", "--num-envs", "8", "--num-workers", "0", "--seed",
             "3", "--save-every", "320", "--video-every", "160", "--policy", "tiny", "--device", "cpu",
             "--size", "6", "--obs", "pixels", "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=64",
@@ -208,7 +209,10 @@ def test_each_flag_reaches_the_config_train_is_given(scripts, tmp_path, monkeypa
         "video_every": 160, "policy": "tiny", "device": "cpu", "recurrent": False}
     assert cfg["env_kwargs"]["size"] == 6 and cfg["env_kwargs"]["obs"] == "pixels"
     assert cfg["ppo"]["n_steps"] == 16 and cfg["env"] == "snake"
-    assert run == tmp_path / "run" and command == shlex.join(["train_ppo.py", *argv])
+    # Recorded to re-run from anywhere: back to the folder it ran in, this interpreter, the script.
+    script = str(ROOT / "scripts" / "train_ppo.py")
+    assert command == f"cd {shlex.quote(str(tmp_path))} && " + shlex.join([sys.executable, script, *argv])
+    assert run == tmp_path / "run"
     assert resume is False and progress is False
 
 
