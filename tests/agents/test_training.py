@@ -1292,6 +1292,7 @@ def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained
 
     _stop_at_512_with_saves_refused(monkeypatch, _worker_died if case == "model_zip_only" else archive_lost)
     run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
     if case == "model_zip_only":
         shutil.copytree(trained, run)
         shutil.rmtree(run / "checkpoints")
@@ -1304,8 +1305,10 @@ def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained
     if case == "model_zip_only":
         assert f"continue from its newest checkpoint with: python scripts/train_ppo.py --resume {run}" in err
     else:  # the archive's own advice (move it aside), then no --resume
-        assert (".damaged) and start the run again, as it has no checkpoint to continue from: train_ppo.py "
-                f"{shlex.join(argv)} --force") in err, err
+        script = str(ROOT / "scripts" / "train_ppo.py")  # the recorded command, made to start over
+        again = shlex.join([sys.executable, script, *argv, "--force"])
+        assert (".damaged) and start the run again, as it has no checkpoint to continue from: "
+                f"cd {shlex.quote(str(tmp_path))} && {again}") in err, err
         assert "archive there" not in err and "--resume" not in err, err
 
 
