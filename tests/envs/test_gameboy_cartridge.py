@@ -126,6 +126,8 @@ def test_layout_is_consistent() -> None:
     assert layout.plan_path(world["start"], (0, 0, 0)) is None  # a wall
     with pytest.raises(ValueError, match="16 rows"):
         layout.tile_bytes(("." * 16,) * 15)
+    with pytest.raises(ValueError, match="16 characters"):
+        layout.tile_bytes(("." * 16,) * 15 + ("." * 15,))
 
 
 def test_an_item_letter_past_p_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,6 +135,31 @@ def test_an_item_letter_past_p_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     # builder then hides goal A as collected, its badge out of reach).
     monkeypatch.setattr(layout, "ROOMS", (("#@pq#",),))
     with pytest.raises(ValueError, match="unknown cell 'q'"):
+        layout.parse_rooms()
+
+
+@pytest.mark.parametrize("blocker", [" ", ",", "a"])
+def test_a_path_goes_round_void_tall_grass_and_pick_ups(monkeypatch: pytest.MonkeyPatch,
+                                                         blocker: str) -> None:
+    # One cell of each kind between the start and a floor cell: the walk goes round it, in order.
+    monkeypatch.setattr(layout, "ROOMS", (("######", f"#.@{blocker}.#", "#....#", "######"),))
+    world = layout.parse_rooms()
+    assert world["start"] == world["by_char"]["@"] == (0, 2, 1)
+    assert layout.plan_path((0, 2, 1), (0, 4, 1)) == ["down", "right", "right", "up"]
+    assert layout.plan_path((0, 2, 1), (0, 3, 1)) == ["right"]  # the cell itself may be the goal
+
+
+@pytest.mark.parametrize(("room", "error"), [
+    (("#@#",) + ("###",) * 11, "room 0 is larger than 11x11"),
+    (("#@" + "#" * 10,), "room 0 is larger than 11x11"),
+    (("#@I#",), "unknown cell 'I'"),  # goals are A-H: one bit each of the badge byte
+    (("#@aa#",), "cell 'a' appears twice"),
+    (("#@1#",), "door '1' must appear in exactly two places, found 1"),
+    (("#.#",), "no start cell '@'"),
+])
+def test_a_layout_that_breaks_the_legend_is_refused(monkeypatch: pytest.MonkeyPatch, room, error) -> None:
+    monkeypatch.setattr(layout, "ROOMS", (room,))
+    with pytest.raises(ValueError, match=re.escape(error)):
         layout.parse_rooms()
 
 
