@@ -12,7 +12,13 @@ import pytest
 from gymnasium.error import DependencyNotInstalled
 from gymnasium.wrappers import HumanRendering, RenderCollection
 
-import envs  # noqa: F401  (registers the depthfirst/ ids)
+import envs  # registers the depthfirst/ ids
+
+
+def test_an_unknown_env_lists_every_known_one_sorted() -> None:
+    with pytest.raises(ValueError, match=r"^unknown env 'tetris3d'; known envs: gameboy, pokemon_red, "
+                                         r"rotation, snake, snake_duel, sokoban$"):
+        envs.game_class("tetris3d")
 
 
 def test_make_wraps_rgb_array_list_in_render_collection() -> None:

@@ -203,6 +203,22 @@ def test_the_byte_past_the_event_flags_is_no_event_flag(game: PokemonRed) -> Non
         mem[0xD747 + 319] = mem[0xD747 + 320] = 0
 
 
+def test_hp_is_a_big_endian_word_and_the_byte_past_the_badges_is_no_badge(game: PokemonRed) -> None:
+    # The cartridge's HP (20) fits the low byte: a high byte read as anything but x256 passed the suite.
+    # wObtainedBadges is one byte; the byte after it counts no badge.
+    fresh(game)
+    mem = game.memory(0)
+    after_badges = mem[0xD357]
+    try:
+        mem[0xD16C], mem[0xD16D] = 0x01, 0x2C  # wPartyMon1HP: 300
+        mem[0xD18D], mem[0xD18E] = 0x02, 0x58  # wPartyMon1MaxHP: 600
+        mem[0xD357] = 0xFF
+        facts = game.read_facts(0)
+        assert (facts["hp"], facts["max_hp"], facts["badges"]) == ([300], [600], 0)
+    finally:
+        mem[0xD16C], mem[0xD16D], mem[0xD18D], mem[0xD18E] = 0, layout.START_HP, 0, layout.START_HP
+        mem[0xD357] = after_badges
+
 def test_ram_reward_terms_pay_what_the_docstring_says(game: PokemonRed) -> None:
     """Each term from RAM written directly: several event flags or badges in one step pay each; a flag
     lost and set again pays nothing (only past the episode's best); levels count fully up to level_cap
@@ -689,9 +705,12 @@ def test_set_state_names_every_tracker_fact_its_emulator_disagrees_with(game: Po
     fresh(game)
     state = copy.deepcopy(game.get_state(1))
     before = unpack_bytes(game.get_state(0)["emulator"])
-    state["tracker"]["facts"].update(levels=[9], battle_type=1)
-    with pytest.raises(ValueError, match=r"not its emulator's: levels \[9\] \(the emulator's RAM holds "
-                                         r"\[5\]\), battle_type 1 \(the emulator's RAM holds 0\)$"):
+    state["tracker"]["facts"].update(badges=1, levels=[9], hp=[7], max_hp=[9], battle_type=1)
+    state["tracker"]["best_badges"] = 1
+    ram = r" \(the emulator's RAM holds "
+    with pytest.raises(ValueError, match=rf"not its emulator's: badges 1{ram}0\), levels \[9\]{ram}\[5\]\), "
+                                         rf"hp \[7\]{ram}\[20\]\), max_hp \[9\]{ram}\[20\]\), "
+                                         rf"battle_type 1{ram}0\)$"):
         game.set_state(0, state)
     assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
 

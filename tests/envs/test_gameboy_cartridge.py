@@ -285,6 +285,8 @@ def test_bit_count() -> None:
     mem[0xD887] = 0xFF  # wGrassRate: just past the flags
     assert ram.bit_count(mem, 0xD747, 320) == 6
     assert ram.bit_count(mem, 0xD747) == 3  # one byte by default (badges)
+    mem[0xD356] = 0xFF  # all eight badges
+    assert ram.bit_count(mem, 0xD356) == 8
 
 
 def test_downsampler() -> None:
