@@ -524,6 +524,39 @@ def test_reward_adapters_read_the_whole_reply() -> None:
     assert one == {"overall": 1.0, "format": 1.0, "accuracy": 1.0}
 
 
+def test_reward_adapters_hold_their_edge_cases() -> None:
+    """The edges the adapter tests left open: the reply is a conversation's last message, its text parts
+    joined as written; TRL's ground_truth column wins over the plain answer column every TRL export also
+    holds; a format weight of 0 is a weight; a count mismatch is an error, never a silently shorter batch;
+    OpenRLHF's reply starts right after its prompt, a Llama 3 assistant header marks it too, and its
+    tensors are float32."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    turns = [[{"role": "assistant", "content": wrap("6")}, {"role": "tool", "content": "ok"},
+              {"role": "assistant", "content": wrap("5")}]]
+    assert rewards.trl_accuracy_reward(turns, ground_truth=[gt]) == [1.0]
+    split = [[{"role": "assistant", "content": [{"type": "text", "text": "<think>a</think><answer>1"},
+                                                {"type": "text", "text": "2</answer>"}]}]]
+    twelve = ground_truth_json(record({"rule": "integer", "value": 12}))
+    assert rewards.trl_accuracy_reward(split, ground_truth=[twelve]) == [1.0]
+    choice = ground_truth_json(record(CHOICE, "B"))
+    assert rewards.trl_accuracy_reward([wrap("5")], ground_truth=[choice], answer=["B"]) == [1.0]
+    assert rewards.trl_accuracy_reward([wrap("5")], ground_truth=None, solution=[gt]) == [1.0]
+    unformatted = "The answer is <answer>5</answer>"
+    assert rewards.compute_score(unformatted, gt, format_weight=0.0)["overall"] == 1.0
+    assert rewards.compute_score(wrap("6"), gt, format_weight=0.0)["overall"] == 0.0
+    with pytest.raises(ValueError, match="2 completions but 1 ground truths"):
+        rewards.trl_reward([wrap("5"), wrap("6")], ground_truth=[gt])
+    with pytest.raises(ValueError):
+        rewards.reward_func(["P" + wrap("5"), "P" + wrap("6")], ["P", "P"], [gt])
+    assert rewards.response_from_query("Q:" + wrap("5"), "Q:") == wrap("5")
+    llama = ("<|start_header_id|>user<|end_header_id|>\n\nHow many?<|eot_id|><|start_header_id|>assistant"
+             "<|end_header_id|>\n\n")
+    assert rewards.response_from_query(llama + wrap("5") + "<|eot_id|>", "another prompt") == wrap("5")
+    out = rewards.reward_func(["P" + wrap("5")], ["P"], [gt])
+    assert {k: str(v.dtype) for k, v in out.items()} == dict.fromkeys(out, "torch.float32")
+
+
 def test_reward_file_loads_by_path_from_anywhere(tmp_path: Path) -> None:
     """Trainers import the reward file by path in their own working directory and sys.path."""
     gt = ground_truth_json(record(SNAKE, "x"))
