@@ -4,6 +4,7 @@ each game's task module."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_an_edit_redraws_only_the_cells_whose_content_changed():
     assert changed == {(1, 0), (2, 0)}  # the apple's cell stays as it was
 
 
-def _game(seed: int, edited_pixels: int = 255) -> Any:
+def _game(seed: int, edited_pixels: int = 255, appeared: tuple[int, int] | None = (0, 0)) -> Any:
     image = np.zeros((4, 4, 3), np.uint8)
 
     def render(state: dict[str, Any]) -> np.ndarray:
@@ -69,7 +70,7 @@ def _game(seed: int, edited_pixels: int = 255) -> Any:
         return out
 
     def make_edit(rng: np.random.Generator) -> Edit:
-        return Edit("moved", {"v": edited_pixels}, [0, 0], ["It moved."])
+        return Edit("moved", {"v": edited_pixels}, appeared and list(appeared), ["It moved."])
 
     return vision_zero_drafts(np.random.default_rng(seed), image, render, make_edit, {"moved": "It moved"},
                               "Context.", 1, "Cells are (x, y).")
@@ -128,3 +129,40 @@ def test_spot_the_difference_names_the_edit_and_now_and_then_shows_the_same_pict
             edited += 1
             assert picked == "It moved" and d.extra["edit"] == "moved"
     assert same and edited > same  # SAME_SHARE: about one pair in seven shows no edit
+
+
+def test_drafts_hold_plain_copies_of_what_they_are_given():
+    """A draft's verifier is JSON with plain lists and ints (a task module passes tuples and numpy ints), and
+    neither its extra nor the images given to redraw_cells are the caller's objects."""
+    extra = {"seed": 1}
+    c = choice_draft("perception", "q", 1, 1, [], "C", "S", ("red", "green"), 0, [], extra)
+    assert c.verifier["options"] == ["red", "green"] == c.options and c.extra == extra
+    assert c.extra is not extra
+    n = integer_draft("perception", "n", 1, 1, [], "C", "S", np.int64(4), [])
+    xy = coordinate_draft("perception", "c", 1, 1, [], "C", "S", np.array([3, 5]), [])
+    assert json.loads(json.dumps([n.verifier, xy.verifier])) == [{"rule": "integer", "value": 4},
+                                                                {"rule": "coordinate", "value": [3, 5]}]
+    image = np.zeros((2, 2, 3), np.uint8)
+    redraw_cells(image, np.full_like(image, 9), {}, {(0, 0): "apple"}, 1)
+    assert not image.any()
+
+
+def test_each_vision_zero_game_shows_the_edit_where_its_answer_says():
+    """The spy's number names the one edited picture; the difference cell's pair is original then edited,
+    and an edit with no appeared cell never asks for one; the options' order is shuffled; the edited state
+    travels in extra."""
+    kinds, orders = set(), set()
+    for seed in range(60):
+        d = _game(seed)
+        kinds.add(d.qa_type)
+        if d.qa_type == "spy_game":
+            edited = [i + 1 for i, im in enumerate(d.images) if im.any()]
+            assert edited == [int(d.answer)] == [d.extra["spy"]]
+        elif d.qa_type == "difference_cell":
+            assert not d.images[0].any() and d.images[1].any() and d.answer == "(0, 0)"
+        else:
+            orders.add(tuple(d.options))
+        if d.extra["edit"] is not None:
+            assert d.extra["edited_state"] == {"v": 255}
+    assert kinds == {"spy_game", "difference_cell", "spot_difference"} and len(orders) == 2
+    assert all(_game(seed, appeared=None).qa_type != "difference_cell" for seed in range(30))
