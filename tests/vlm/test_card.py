@@ -162,3 +162,46 @@ def test_a_game_boy_export_without_a_game_name_names_its_env():
     card = render_card({**META, "env": "gameboy", "env_kwargs": {}, "rom_sha1": "cd" * 20}, SPLITS,
                        CURRICULUM, [])
     assert "screens of a Game Boy game (env `gameboy`), rendered from the user's own ROM" in card
+
+
+def test_relative_paths_drop_the_folder_from_the_commands_and_say_where_to_run_them():
+    absolute = render_card(META, SPLITS, CURRICULUM, ["easyr1"], root_hint="/data/snake")
+    assert "data.train_files=/data/snake/easyr1/train.parquet" in absolute
+    assert "run every command from this folder" not in absolute
+    relative = render_card({**META, "relative_paths": True}, SPLITS, CURRICULUM, ["easyr1"],
+                           root_hint="/data/snake")
+    assert "data.train_files=easyr1/train.parquet" in relative and "/data/snake" not in relative
+    assert "run every command from this folder" in relative and "`ROOT_IMAGE_DIR`" in relative
+
+
+def test_an_empty_split_is_named_in_the_singular_left_out_of_the_yaml_and_kept_by_trl_only():
+    no_test = {**SPLITS, "test": []}
+    card = render_card(META, no_test, CURRICULUM, ["verl"])
+    assert ("The test split is empty, so the file formats have no test file (trainers cannot load an empty "
+            "one).") in card
+    header = card[:card.index("\n---\n", 4)]
+    assert re.findall(r"- split: (\S+)", header) == ["train", "validation"]
+    with_trl = render_card(META, no_test, CURRICULUM, ["verl", "trl"])
+    assert "(trainers cannot load an empty one); `trl/` keeps the empty split." in with_trl
+    both = render_card(META, {**no_test, "val": []}, CURRICULUM, ["trl"])
+    assert "; `trl/` keeps the empty splits." in both
+
+
+def test_a_card_without_records_lists_no_record_files_or_counts():
+    card = render_card(META, {"train": [], "val": [], "test": []}, None, [])
+    assert ("Trajectories only, no task records: 4 episodes (40 steps) of a trained `snake` specialist (PPO, "
+            "`tiny` preset, 12,345 parameters, 67,890 training steps), with 6 distinct PNG frames.") in card
+    assert "train.jsonl" not in card and "curriculum.json" not in card and "configs:" not in card
+    # a curriculum with no records to order has no counts to show either
+    assert "## Counts" not in render_card(META, {"train": [], "val": [], "test": []}, CURRICULUM, [])
+
+
+def test_write_card_keys_the_yaml_by_the_record_files(tmp_path):
+    from vlm.card import records_digest, write_card
+
+    for split in SPLITS:
+        (tmp_path / f"{split}.jsonl").write_text(f"{split} records\n")
+    path = write_card(tmp_path, META, SPLITS, CURRICULUM, [])
+    assert path == tmp_path / "README.md"
+    digest = records_digest(tmp_path, SPLITS)
+    assert f"  description: depthfirst export, records {digest}\n" in path.read_text(encoding="utf-8")
