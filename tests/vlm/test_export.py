@@ -1343,6 +1343,22 @@ def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
         assert np.array_equal(decode_png((tmp_path / store.put(img)).read_bytes()), img)
 
 
+def test_image_store_writes_a_picture_once_whatever_its_memory_layout(tmp_path, monkeypatch):
+    """Equal pixels are one name, a strided view's as its copy's; a second store (another worker) finds the
+    file there and encodes nothing."""
+    from vlm import imagestore
+
+    board = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    view = board[:, ::-1]  # not C-contiguous
+    assert imagestore.image_hash(view) == imagestore.image_hash(view.copy())
+    assert imagestore.image_hash(board.transpose(1, 0, 2)) == imagestore.image_hash(
+        np.ascontiguousarray(board.transpose(1, 0, 2)))
+    encoded = []
+    monkeypatch.setattr(imagestore, "encode_png", lambda img: encoded.append(img) or b"png")
+    rel = imagestore.ImageStore(tmp_path).put(view)
+    assert imagestore.ImageStore(tmp_path).put(view.copy()) == rel and len(encoded) == 1
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"family": "trivia"}, "family 'trivia' is not one of"),
     ({"plot_level": 0}, "levels must be in (1, 2, 3), got plot_level 0, qa_level 1"),
@@ -1523,6 +1539,8 @@ def test_a_task_image_may_be_rgb_rgba_or_gray_and_the_refusal_names_all_three():
     for shape in ((4, 5), (4, 5, 3), (4, 5, 4)):
         img = np.zeros(shape, dtype=np.uint8)
         assert check_image(img, "here") is img
+    with pytest.raises(ValueError, match=re.escape("got ndarray float32 (4, 5, 3)")):  # floats are no pixels
+        check_image(np.zeros((4, 5, 3), dtype=np.float32), "here")
     message = "here: images must be uint8 arrays (H, W, 3), (H, W, 4) or (H, W), got ndarray uint8 (4, 5, 2)"
     with pytest.raises(ValueError, match=re.escape(message)):
         check_image(np.zeros((4, 5, 2), dtype=np.uint8), "here")
