@@ -406,6 +406,17 @@ def test_ground_truth_json_round_trip() -> None:
         verify("x", {"problem": "?", "answer": "5"})
 
 
+def test_a_task_record_round_trips_through_a_dict_of_its_own() -> None:
+    """to_dict is a deep copy (a format that edits its row leaves the record alone) and from_dict keeps
+    every field, extra included."""
+    rec = TaskRecord(**{**record(CHOICE, "B").to_dict(), "extra": {"state": {"head": [1, 2]}}})
+    d = rec.to_dict()
+    assert TaskRecord.from_dict(d) == rec
+    d["verifier"]["answer"] = "C"
+    d["extra"]["state"]["head"].append(3)
+    assert rec.verifier["answer"] == "B" and rec.extra == {"state": {"head": [1, 2]}}
+
+
 def test_reference_response_scores_one() -> None:
     for spec, answer in ((CHOICE, "B"), (INTEGER, "5"), (COORD, "(3, 4)"), (WORD, "UP"),
                          (ANGLE_FREE, "270 about Z"),
