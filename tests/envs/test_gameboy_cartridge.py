@@ -174,11 +174,20 @@ def test_import_without_pyboy() -> None:
     assert "lazy: the Game Boy games need PyBoy" in proc.stdout
 
 
-def test_every_lazy_name_resolves() -> None:
+def test_star_import_binds_every_lazy_name_and_nothing_else_resolves() -> None:
     import envs.gameboy
+    from envs.gameboy import archive, core, generic, pokemon, roms
 
-    for name in envs.gameboy.__all__:  # `from envs.gameboy import *` reads every one
-        getattr(envs.gameboy, name)
+    namespace: dict[str, object] = {}
+    exec("from envs.gameboy import *", namespace)  # reads __all__, then each name through __getattr__
+    namespace.pop("__builtins__")
+    assert namespace == {"PokemonRed": pokemon.PokemonRed, "REWARD_WEIGHTS": pokemon.REWARD_WEIGHTS,
+                         "GameBoy": generic.GameBoy, "GameBoyGame": core.GameBoyGame,
+                         "RomError": roms.RomError, "RomNotFoundError": roms.RomNotFoundError,
+                         "StateArchive": archive.StateArchive}
+    assert not hasattr(envs.gameboy, "nope")
+    with pytest.raises(AttributeError, match=re.escape("module 'envs.gameboy' has no attribute 'nope'")):
+        envs.gameboy.__getattr__("nope")
 
 
 def test_rom_check_missing_file(tmp_path: Path) -> None:
