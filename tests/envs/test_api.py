@@ -21,6 +21,21 @@ def test_an_unknown_env_lists_every_known_one_sorted() -> None:
         envs.game_class("tetris3d")
 
 
+def test_make_game_and_make_vec_pass_num_envs_and_seed_on() -> None:
+    game = envs.make_game("snake", 3)
+    assert game.num_envs == 3
+    game.close()
+
+    def first_observation(seed: int) -> np.ndarray:
+        venv = envs.make_vec("snake", 2, num_workers=0, seed=seed)
+        obs = venv.reset()
+        venv.close()
+        return obs
+
+    assert np.array_equal(first_observation(0), first_observation(0))
+    assert not np.array_equal(first_observation(0), first_observation(100))  # boards seeded 0,1 vs 100,101
+
+
 def test_make_wraps_rgb_array_list_in_render_collection() -> None:
     env = gym.make("depthfirst/Snake-v0", render_mode="rgb_array_list")
     assert isinstance(env, RenderCollection)
