@@ -53,6 +53,32 @@ def predictions(dataset, tmp_path):
     return tmp_path / "preds.jsonl", records, kinds
 
 
+def reference_predictions(records: list[TaskRecord], path) -> None:
+    """The reference answer to each of ``records``, as predictions at ``path``."""
+    path.write_text("".join(json.dumps({"id": r.id, "response": reference_response(r)}) + "\n"
+                            for r in records))
+
+
+def greedy_move_accuracy(run, moves: list[TaskRecord]) -> float:
+    """Worked out apart from the scorer: the share of ``moves`` (move questions with a good move) the run's
+    greedy action answers with a good move, on its game as evaluation builds it."""
+    from agents.compare import load_specialist
+    from agents.evaluation import eval_kwargs
+    from envs import make_game
+
+    policy, cfg, _ = load_specialist(run)
+    game = make_game(cfg["env"], 1, **eval_kwargs(cfg["env_kwargs"]))
+    hits = []
+    for r in moves:
+        game.set_state(0, r.extra["state"])
+        obs = game.new_obs_buffer()
+        game.observe(obs)
+        action = game.ACTION_NAMES[int(policy.predict(obs, deterministic=True)[0][0])]
+        hits.append(action in r.verifier["good"])
+    game.close()
+    return float(np.mean(hits))
+
+
 def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts, capsys):
     path, records, kinds = predictions
     assert scripts.score_predictions.main([str(dataset[1]), str(path), "--json"]) == 0
@@ -125,9 +151,6 @@ def test_a_utf16_predictions_file_is_named_as_such(encoding, bom, dataset, tmp_p
 
 def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predictions, dataset, scripts,
                                                                           capsys):
-    from agents.compare import load_specialist
-    from envs import make_game
-
     path, records, _ = predictions
     run, split = dataset
     assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--json"]) == 0
@@ -135,18 +158,8 @@ def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predic
     model_all, specialist, model_same = result["results"]
     moves = [r for r in records if is_move_question(r)]
     assert result["specialist"]["move_questions"] == len(moves) == specialist["overall"]["n"]
-    # Independently: the greedy action on each state, and whether the engine calls it a best move.
-    policy, cfg, _ = load_specialist(run)
-    game = make_game("snake", 1, **cfg["env_kwargs"])
-    hits = []
-    for r in moves:
-        game.set_state(0, r.extra["state"])
-        obs = game.new_obs_buffer()
-        game.observe(obs)
-        action = game.ACTION_NAMES[int(policy.predict(obs, deterministic=True)[0][0])]
-        if r.verifier["good"]:
-            hits.append(action in r.verifier["good"])
-    assert specialist["overall"]["move_accuracy"] == pytest.approx(np.mean(hits))
+    good = [r for r in moves if r.verifier["good"]]
+    assert specialist["overall"]["move_accuracy"] == pytest.approx(greedy_move_accuracy(run, good))
     assert specialist["overall"]["accuracy"] is None  # ViGaL's rule also wants the fatal moves: n/a
     assert specialist["overall"]["format_errors"] is None and specialist["overall"]["missing"] == 0
     assert model_same["overall"]["n"] == len(moves) and model_all["overall"]["n"] == len(records)
@@ -721,3 +734,69 @@ def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset,
     assert scripts.score_predictions.main(argv) == 2
     err = capsys.readouterr().err
     assert f"--specialist {run} plays 'sokoban', and the split has no sokoban record" in err, err
+
+
+@pytest.fixture(scope="module")
+def duel(tmp_path_factory, scripts):
+    """A duel Snake run on a 6×6 board trained by self-play (its config says ``opponent: policy``), and a
+    split exported from it (against the greedy bot, as every export plays a duel run)."""
+    tmp = tmp_path_factory.mktemp("duel")
+    run = tmp / "run"
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--size", "6", "--opponent", "policy",
+                                   "--total-timesteps", "256", "--video-every", "100000", "--save-every",
+                                   "256", "--run-dir", str(run), *TINY]) == 0
+    out = tmp / "data"
+    assert scripts.export_trajectories.main([str(run), "--episodes", "4", "--out", str(out), "--formats",
+                                             "none", "--split", "0,0,1", "--tasks-per-state", "4",
+                                             "--no-progress", "--json"]) == 0
+    return run, out / "test.jsonl"
+
+
+def test_a_duel_specialist_plays_its_run_s_board_against_the_evaluation_opponent(duel, scripts, capsys,
+                                                                                 monkeypatch, tmp_path):
+    # Its game is rebuilt from the run's env_kwargs through eval_kwargs, as evaluate, export and compare do:
+    # on its 6×6 board (the default 10×10 game refuses the split's states) and against the greedy bot, not
+    # the self-play opponent it trained against (a game of opponent "policy" refuses to step unprompted).
+    import envs
+
+    built, make_game = [], envs.make_game
+    monkeypatch.setattr(envs, "make_game",
+                        lambda env, n, **kw: built.append((env, kw)) or make_game(env, n, **kw))
+    run, split = duel
+    records = load_records(split)
+    reference_predictions(records, tmp_path / "preds.jsonl")
+    assert scripts.score_predictions.main([str(split), str(tmp_path / "preds.jsonl"), "--specialist",
+                                           str(run), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    _, specialist, model_same = result["results"]
+    moves = [r for r in records if is_move_question(r)]
+    assert moves and result["specialist"]["move_questions"] == len(moves) == specialist["overall"]["n"]
+    assert {env for env, _ in built} == {"snake_duel"}
+    assert all(kw["size"] == 6 and kw["opponent"] == "greedy" for _, kw in built), built
+    good = [r for r in moves if r.verifier["good"]]
+    assert specialist["overall"]["move_accuracy"] == pytest.approx(greedy_move_accuracy(run, good))
+    assert model_same["overall"]["accuracy"] == 1.0  # the reference answers, on the same questions
+
+
+def test_a_split_of_two_games_gives_a_specialist_only_its_own_game_s_move_questions(dataset, duel, scripts,
+                                                                                    capsys, tmp_path):
+    # Test splits put together (cat): the model is scored on every record, and each specialist answers only
+    # its own game's move questions; the other game's are no question for it (a Snake policy cannot read a
+    # duel board, and the duel run's 6×6 board is not the Snake records' 10×10, which is no error here).
+    split = tmp_path / "mixed" / "test.jsonl"
+    split.parent.mkdir()
+    split.write_bytes(dataset[1].read_bytes() + duel[1].read_bytes())
+    records = load_records(split)
+    reference_predictions(records, tmp_path / "preds.jsonl")
+    for run, game in ((dataset[0], "snake"), (duel[0], "snake_duel")):
+        assert scripts.score_predictions.main([str(split), str(tmp_path / "preds.jsonl"), "--specialist",
+                                               str(run), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        model_all, specialist, model_same = result["results"]
+        moves = [r for r in records if r.game == game and is_move_question(r)]
+        assert moves and result["specialist"]["move_questions"] == len(moves) == specialist["overall"]["n"]
+        assert set(specialist["by_game"]) == set(model_same["by_game"]) == {game}
+        assert set(model_all["by_game"]) == {"snake", "snake_duel"}
+        assert model_all["overall"]["n"] == len(records)
+        good = [r for r in moves if r.verifier["good"]]
+        assert specialist["overall"]["move_accuracy"] == pytest.approx(greedy_move_accuracy(run, good))
