@@ -168,6 +168,8 @@ def rerun_command(script: str, args: Sequence[str]) -> str:
     path = os.path.abspath(script)
     if path.startswith(os.path.join(cwd, "")):
         path = os.path.relpath(path, cwd)
+        if path.startswith("-"):  # python would read "-x/show.py" as its options
+            path = os.path.join(".", path)
     return f"cd {shlex.quote(cwd)} && {shlex.join([sys.executable, path, *args])}"
 
 

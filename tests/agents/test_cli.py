@@ -136,3 +136,13 @@ def test_a_recorded_command_reruns_its_script_from_any_folder(tmp_path, monkeypa
     assert (" show.py " in command) == inside
     proc = subprocess.run(command, shell=True, cwd=other, capture_output=True, text=True, timeout=60)
     assert proc.stdout == f"{ran} ['data/a b.txt', '--x=$HOME'] found\n", proc.stderr
+
+
+def test_a_recorded_script_in_a_folder_named_with_a_dash_is_not_read_as_an_option(tmp_path, monkeypatch):
+    # Named relative, "-x/show.py" was read by python as its options -x and -/... and the command failed.
+    (tmp_path / "-x").mkdir()
+    (tmp_path / "-x" / "show.py").write_text("import sys\nprint(sys.argv[1:])\n")
+    monkeypatch.chdir(tmp_path)
+    command = rerun_command(str(tmp_path / "-x" / "show.py"), ["-y"])
+    proc = subprocess.run(command, shell=True, cwd="/", capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "['-y']\n", proc.stderr
