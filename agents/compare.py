@@ -596,7 +596,9 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
         report["worst_decisions"][run.name] = rows
         sections.append(section)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    (out / "report.md").write_text(_markdown(report, runs, sections), encoding="utf-8")
+    # The command's bytes as typed, as command.txt has them (a folder name in no UTF-8, via surrogateescape).
+    (out / "report.md").write_text(_markdown(report, runs, sections), encoding="utf-8",
+                                   errors="surrogateescape")
     return report
 
 

@@ -2,6 +2,7 @@
 the same seeds; the report files, the figures in them, the cache on a re-run, and bad input."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -485,6 +486,20 @@ def test_a_reply_with_a_lone_surrogate_is_cached_logged_and_reported(scripts, tm
     log = (tmp_path / "out" / "decisions-cut-vl-2b.jsonl").read_text(encoding="utf-8").splitlines()
     assert log and all(json.loads(line)["response"].endswith("\ufffd") for line in log)
     assert "\ufffd" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_comparison_run_from_a_folder_named_in_no_utf_8_writes_its_report(scripts, tmp_path, monkeypatch):
+    # The command the report names goes back to that folder, whose name comes back from surrogateescape:
+    # report.md, strict UTF-8, refused it after every (maybe paid) episode was played.
+    folder = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9")
+    os.mkdir(folder)
+    monkeypatch.chdir(folder)
+    out = tmp_path / "out"
+    with ChatServer(default=lambda body: Reply("<best_answer>DOWN</best_answer>")) as server:
+        assert scripts.compare.main(["--env", "snake", "--vlm", f"cut-vl-2b@{server.url}", "--episodes", "1",
+                                     "--max-steps", "2", "--no-cache", "--out", str(out), "--frames", "0",
+                                     "--no-progress"]) == 0
+    assert b"cd '" + os.fsencode(folder) + b"' && " in (out / "report.md").read_bytes()  # as command.txt
 
 
 def report_with_notes(scripts, out, url: str, cache) -> tuple[list[str], dict]:
