@@ -323,13 +323,15 @@ def restart_command(run: Path) -> str | None:
     which is not empty: with --force, and --run-dir ``run`` (an auto-named run had none; a moved or copied
     run's, or a relative one read from elsewhere, named another folder, which --force replaced); None
     without one. A command recorded with the folder it ran in (``cd DIR && ...``, ``rerun_command``) keeps
-    it, and names ``run`` absolute, as it runs there."""
+    it, and names ``run`` absolute, as it runs there; a hand-edited ``cd`` of another form gives None."""
     try:
         with open(run / "command.txt", encoding="utf-8", errors="surrogateescape") as f:
             args = shlex.split(f.readline())
     except (OSError, ValueError):  # missing, or hand-edited past what shlex reads
         return None
-    cd = args[:3] if args[:1] == ["cd"] and args[2:3] == ["&&"] else []
+    cd = args[:3] if args[:1] == ["cd"] else []
+    if cd and cd[2:] != ["&&"]:  # hand-edited: a cd that leads to no command
+        return None
     args = args[len(cd):]  # kept apart: shlex.join would quote the "&&"
     if not args:
         return None

@@ -2910,8 +2910,10 @@ def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path, m
             ([], None)):
         (run / "command.txt").write_text(f"{shlex.join(first)}\n{resume}\n")
         assert restart_command(run) == (expected and shlex.join(expected))
-    (run / "command.txt").write_text("train_ppo.py --env 'snake\n")
-    assert restart_command(run) is None
+    # A cd not in rerun_command's form, "cd DIR && ...", was advised as "cd /x --run-dir RUN --force".
+    for line in ("train_ppo.py --env 'snake", "cd /x", "cd /x train.py", "cd && train.py", "cd /x &&"):
+        (run / "command.txt").write_text(f"{line}\n")
+        assert restart_command(run) is None, line
     # Recorded with the folder it ran in (rerun_command): the run named absolute, as the command goes there.
     (run / "command.txt").write_text(f"cd '/a b' && {shlex.join(start)}\n")
     monkeypatch.chdir(tmp_path)
