@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -125,15 +126,15 @@ def test_seed_help_names_the_bound_on_episode_seeds(scripts, capsys, name):
 def test_a_recorded_command_reruns_its_script_from_any_folder(tmp_path, monkeypatch, inside):
     # Its arguments name files relative to the folder it ran in: the command goes back there first, and
     # names the script relative to it (inside it) or absolute (elsewhere), run by the same interpreter.
-    ran, other = tmp_path / "ran here", tmp_path / "other"
+    ran, other = tmp_path / "ran here", tmp_path / "ran here-other"  # its name is not one inside it
     (ran / "data").mkdir(parents=True)
     other.mkdir()
     script = (ran if inside else other) / "show.py"
     script.write_text("import os, sys\nprint(os.getcwd(), sys.argv[1:], open(sys.argv[1]).read())\n")
     (ran / "data" / "a b.txt").write_text("found")
     monkeypatch.chdir(ran)
-    command = rerun_command(str(script), ["data/a b.txt", "--x=$HOME"])
-    assert (" show.py " in command) == inside
+    command = rerun_command(os.path.relpath(script), ["data/a b.txt", "--x=$HOME"])  # as __file__ may be
+    assert (" show.py " if inside else f" {shlex.quote(str(script))} ") in command
     proc = subprocess.run(command, shell=True, cwd=other, capture_output=True, text=True, timeout=60)
     assert proc.stdout == f"{ran} ['data/a b.txt', '--x=$HOME'] found\n", proc.stderr
 

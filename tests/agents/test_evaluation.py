@@ -1,5 +1,7 @@
 """agents.evaluation's figures on hand-made and replayed episodes, without a trained model."""
 
+import shlex
+
 import numpy as np
 import pytest
 
@@ -158,11 +160,12 @@ def test_a_video_ends_on_the_death_not_on_the_frame_before(env):
 
 def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tmp_path, capsys, monkeypatch):
     # A run killed before its first save has its config.yaml and command.txt, and no model file.
-    run = tmp_path / "run"
+    run = tmp_path / "a run"  # named quoted in the advice
     run.mkdir()
     (run / "config.yaml").write_text("env: snake\npolicy: tiny\n")
     (run / "command.txt").write_text("train_ppo.py --env snake\n")
-    start = f"start it again with its command (in {run / 'command.txt'}) plus --force --run-dir {run}"
+    start = (f"start it again with its command (in {run / 'command.txt'}) plus --force --run-dir "
+             f"{shlex.quote(str(run))}")
     out = str(tmp_path / "out")
     checkpoint = "or give a model file with --checkpoint"
     for main, argv, instead in (
@@ -176,8 +179,8 @@ def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tm
         assert f"{start}, {instead}" in err
     # Named relative: the recorded command goes to the folder it ran in first, so the run is named absolute.
     monkeypatch.chdir(tmp_path)
-    assert scripts.evaluate.main(["run", "--no-progress"]) == 2
-    assert f"--force --run-dir {run}, {checkpoint}" in capsys.readouterr().err
+    assert scripts.evaluate.main(["a run", "--no-progress"]) == 2
+    assert f"--force --run-dir {shlex.quote(str(run))}, {checkpoint}" in capsys.readouterr().err
     (run / "command.txt").unlink()  # a hand-made folder: no command to start again
     assert scripts.evaluate.main([str(run)]) == 2
     assert "; train it first (scripts/train_ppo.py), or give a model file" in capsys.readouterr().err

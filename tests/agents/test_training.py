@@ -2911,7 +2911,7 @@ def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path, m
         (run / "command.txt").write_text(f"{shlex.join(first)}\n{resume}\n")
         assert restart_command(run) == (expected and shlex.join(expected))
     # A cd not in rerun_command's form, "cd DIR && ...", was advised as "cd /x --run-dir RUN --force".
-    for line in ("train_ppo.py --env 'snake", "cd /x", "cd /x train.py", "cd && train.py", "cd /x &&"):
+    for line in ("train_ppo.py --env 'snake", "cd /x", "cd /x train.py -e", "cd && a -e", "cd /x &&"):
         (run / "command.txt").write_text(f"{line}\n")
         assert restart_command(run) is None, line
     # Recorded with the folder it ran in (rerun_command): the run named absolute, as the command goes there.
