@@ -229,6 +229,14 @@ def plan(opts: ExportOptions) -> Plan:
         raise ExportError(f"--out {opts.out}: {e}") from None
     if out.is_symlink():  # export where the link points (the link stays), even to a folder not made yet
         out = target
+    for what, path, fix in (("--out", target, "give another folder"),
+                            ("the run folder", home, "rename it"),
+                            ("the folder you are in", cwd, "run the export from another folder")):
+        try:  # the records, meta.json and the card name these paths in UTF-8 text, found only at the end
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ExportError(f"{what} {os.fsencode(path)!r} is not a UTF-8 path, and the dataset's UTF-8 "
+                              f"files name it; {fix}") from None
     if target == home or home in target.parents:
         raise ExportError(f"--out {out} is inside the run folder {run.path}; export somewhere else")
     if target in home.parents:

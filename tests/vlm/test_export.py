@@ -224,6 +224,27 @@ def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch):
     assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && {shlex.quote(sys.executable)} ")
 
 
+@pytest.mark.parametrize("odd", ["out", "cwd"])
+def test_a_folder_named_in_no_utf_8_is_refused_before_the_export(run, tmp_path, monkeypatch, capsys, odd):
+    """The records, the card and meta.json name --out and the folder the export ran in, in UTF-8 files: such
+    a folder failed the export at its end (UnicodeEncodeError); it is refused at the start, named."""
+    folder = os.path.join(os.fsencode(tmp_path), b"caf\xe9")
+    try:
+        os.mkdir(folder)
+    except OSError:  # a file system that takes UTF-8 names only has no such folder
+        pytest.skip("this file system refuses a name in no UTF-8")
+    if odd == "out":
+        out = os.fsdecode(os.path.join(folder, b"out"))
+    else:
+        monkeypatch.chdir(folder)
+        out = str(tmp_path / "out")
+    assert export(str(run), "--out", out, "--episodes", "2", "--no-progress") == 2
+    err = capsys.readouterr().err
+    named = "--out" if odd == "out" else "the folder you are in"
+    assert f"error: {named} b'{os.fsdecode(tmp_path)}/caf\\xe9" in err and "not a UTF-8 path" in err, err
+    assert not os.path.exists(os.path.join(folder, b"out")) and not (tmp_path / "out").exists()
+
+
 def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, capsys, monkeypatch):
     spec = importlib.util.find_spec
     out = tmp_path / "traj"
