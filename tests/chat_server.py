@@ -24,6 +24,7 @@ class Reply:
     content: str | None = ""  # None: JSON null, as a reasoning model cut short in its thinking sends
     status: int = 200
     delay: float = 0.0  # seconds to wait before answering (a slow server)
+    hold: threading.Event | None = None  # answer once the test sets it (slow for exactly as long as needed)
     headers: dict[str, str] = field(default_factory=dict)
     prompt_tokens: int = 100
     completion_tokens: int = 20
@@ -113,6 +114,8 @@ class ChatServer:
                 try:
                     if reply.delay:
                         time.sleep(reply.delay)
+                    if reply.hold is not None:
+                        reply.hold.wait(60)
                     self._reply(reply, body)
                 finally:
                     with server._lock:

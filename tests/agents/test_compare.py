@@ -995,12 +995,13 @@ def test_a_worst_decision_frame_closes_the_game_it_replays(monkeypatch):
 
 
 def stop_a_slow_vlm_run(script: str, args: list[str], tmp_path) -> tuple[int, str, int]:
-    """Run ``script`` against a VLM that takes 4 s an answer, Ctrl-C it once its first requests are on
-    the wire, and three times more once it has said it stopped: its exit code, its stderr, and how many
-    requests were still on the wire when it said so."""
+    """Run ``script`` against a VLM that holds its answers, Ctrl-C it once its first requests are on the
+    wire, and three times more once it has said it stopped, then let the answers go: its exit code, its
+    stderr, and how many requests were still on the wire when it said so."""
     import os
     import signal
     import subprocess
+    import threading
     import time
 
     from tests.conftest import ROOT
@@ -1008,7 +1009,9 @@ def stop_a_slow_vlm_run(script: str, args: list[str], tmp_path) -> tuple[int, st
     def in_a_terminal() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored, as it is in a background job
 
-    with ChatServer(default=lambda body: Reply("UP", delay=4.0)) as server:
+    # Held, not a fixed 4 s delay: the answers surely come after all four signals, and no sooner.
+    release = threading.Event()
+    with ChatServer(default=lambda body: Reply("UP", hold=release)) as server:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / script), *args, "--vlm", f"slow-vl-7b@{server.url}",
              "--episodes", "2", "--no-progress", "--cache-dir", str(tmp_path / "cache"),
@@ -1030,8 +1033,10 @@ def stop_a_slow_vlm_run(script: str, args: list[str], tmp_path) -> tuple[int, st
             for _ in range(3):
                 time.sleep(0.2)
                 proc.send_signal(signal.SIGINT)
+            release.set()
             _, err = proc.communicate(timeout=60)
         finally:
+            release.set()
             proc.kill()
     return proc.returncode, "".join(lines) + err, on_the_wire
 
