@@ -74,10 +74,11 @@ def test_a_ctrl_c_while_a_finished_game_boy_script_shuts_down_is_ignored(script,
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
 
-    # Python's shutdown made slow (an atexit callback that waits), so the signal lands inside it.
+    # Python's shutdown held open (an atexit callback that waits for stdin's end, which communicate() gives
+    # once the signal is sent, rather than a fixed sleep), so the signal lands inside it.
     (tmp_path / "sitecustomize.py").write_text(
-        "import atexit, sys, time\n"
-        "atexit.register(lambda: (print('exiting', file=sys.stderr, flush=True), time.sleep(3)))\n")
+        "import atexit, sys\n"
+        "atexit.register(lambda: (print('exiting', file=sys.stderr, flush=True), sys.stdin.read()))\n")
     (tmp_path / "inputs.txt").write_text("boot 20\n")
     state = tmp_path / "out.state"
     args = {"make_state.py": ["--inputs", "inputs.txt", "--out", str(state)],
@@ -85,8 +86,8 @@ def test_a_ctrl_c_while_a_finished_game_boy_script_shuts_down_is_ignored(script,
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get(
         "PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / script), "--rom", str(TEST_CARTRIDGE),
-                             *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=in_a_terminal)
+                             *args], cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=in_a_terminal)
     try:
         for line in proc.stderr:
             if line == "exiting\n":
