@@ -159,18 +159,19 @@ def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: in
         parser.error(f"--seed {seed}: the last episode seed, seed + --episodes - 1, must stay below 2**64")
 
 
-def rerun_command(script: str, args: Sequence[str]) -> str:
-    """The command line that runs ``script`` (its ``__file__``) with ``args`` again, from any folder: it goes
-    back to this folder first, as the arguments (and a run's config) name files relative to it, then runs
-    this interpreter (the one with the packages) on the script, named relative to the folder where it lies
-    inside it, else absolute."""
+def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
+    """The command line that runs ``script`` (its ``__file__``) with ``args`` (default: this process's, as
+    ``main(argv=None)`` parses them) again, from any folder: it goes back to this folder first, as the
+    arguments (and a run's config) name files relative to it, then runs this interpreter (the one with the
+    packages) on the script, named relative to the folder where it lies inside it, else absolute."""
     cwd = os.getcwd()
     path = os.path.abspath(script)
     if path.startswith(os.path.join(cwd, "")):
         path = os.path.relpath(path, cwd)
         if path.startswith("-"):  # python would read "-x/show.py" as its options
             path = os.path.join(".", path)
-    return f"cd {shlex.quote(cwd)} && {shlex.join([sys.executable, path, *args])}"
+    given = sys.argv[1:] if args is None else args
+    return f"cd {shlex.quote(cwd)} && {shlex.join([sys.executable, path, *given])}"
 
 
 def run_script(main: Callable[[], int]) -> NoReturn:

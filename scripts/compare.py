@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from envs.gameboy.roms import RomError
 
     players = []
-    command = rerun_command(__file__, sys.argv[1:] if argv is None else argv)
+    command = rerun_command(__file__, argv)
     stopped = "\ninterrupted: no report written" + (
         " (the VLM answers so far are cached for a re-run)" if args.vlm and not args.no_cache else "")
     try:

@@ -298,7 +298,7 @@ def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) ->
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    command = rerun_command(__file__, sys.argv[1:] if argv is None else argv)
+    command = rerun_command(__file__, argv)
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, at any moment
             return train_command(p, args, command)
