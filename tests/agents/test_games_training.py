@@ -282,7 +282,8 @@ def test_a_full_disk_for_milestones_json_stops_training_with_a_checkpoint_or_say
     monkeypatch.setattr(agents.callbacks, "atomic_write_text", disk_full)
     run = tmp_path / "pokemon"
     argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--run-dir", str(run),
-            "--total-timesteps", "128", "--num-workers", "0", "--save-every", "100000", *TINY]
+            "--total-timesteps", "128", "--num-workers", "0", "--save-every", "100000",
+            "--video-every", "100000", *TINY]  # no video: an untested 1,000-step episode per rollout
     assert scripts.train_ppo.main(argv) == 2
     err = capsys.readouterr().err
     file, milestones = run / "checkpoints" / "step_256.zip", run / "milestones.json"
