@@ -282,23 +282,24 @@ def test_a_full_disk_for_milestones_json_stops_training_with_a_checkpoint_or_say
     monkeypatch.setattr(agents.callbacks, "atomic_write_text", disk_full)
     run = tmp_path / "pokemon"
     argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--run-dir", str(run),
-            "--total-timesteps", "128", "--num-workers", "0", "--save-every", "100000",
-            "--video-every", "100000", *TINY]  # no video: an untested 1,000-step episode per rollout
+            "--total-timesteps", "16", "--num-workers", "0", "--save-every", "100000",
+            "--video-every", "100000", *TINY,  # no video: an untested 1,000-step episode per rollout
+            "--set", "ppo.n_steps=4", "--set", "ppo.batch_size=32"]  # rollouts of 32 steps
     assert scripts.train_ppo.main(argv) == 2
     err = capsys.readouterr().err
-    file, milestones = run / "checkpoints" / "step_256.zip", run / "milestones.json"
-    assert (f"error: training stopped at step 256 (saved {file}): {milestones} could not be written (No "
+    file, milestones = run / "checkpoints" / "step_32.zip", run / "milestones.json"
+    assert (f"error: training stopped at step 32 (saved {file}): {milestones} could not be written (No "
             "space left on device); any file there before is unchanged; continue with: python ") in err, err
     assert "Traceback" not in err and file.is_file() and (run / "model.zip").is_file()
     monkeypatch.setattr(PPO, "save", disk_full)  # the disk refuses the checkpoint too
-    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "512", "--no-progress"]) == 2
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "64", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    refused = run / "checkpoints" / "step_512.zip"
-    assert (f"error: training stopped at step 512 (not saved: {refused} could not be written (No space left "
+    refused = run / "checkpoints" / "step_64.zip"
+    assert (f"error: training stopped at step 64 (not saved: {refused} could not be written (No space left "
             f"on device); any file there before is unchanged): {milestones} could not be written (No space "
             "left on device); any file there before is unchanged; continue from its newest checkpoint with: "
             "python ") in err, err
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_256.zip"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_32.zip"]
 
 
 def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys):
