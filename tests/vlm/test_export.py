@@ -953,6 +953,18 @@ def test_a_worker_killed_during_the_export_is_one_clear_error(run, tmp_path, cap
     assert list(tmp_path.iterdir()) == []
 
 
+def forked_by_a_child(pid: int) -> list[int]:
+    """The processes whose parent is a child of ``pid``: the workers its fork server forked."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:  # "pid (name) state ppid ...": the name may hold spaces and parentheses
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (ValueError, OSError):  # not a process, or one that has just exited
+            continue
+    return [p for p, parent in parents.items() if parents.get(parent) == pid]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the workers in /proc")
 def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     """Ctrl-C in a terminal signals the whole process group: the workers ignore it, the parent stops
     them, removes its work and says so in one line (no traceback from a worker)."""
@@ -960,11 +972,10 @@ def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "export_trajectories.py"), str(run),
                              "--episodes", "400", "--workers", "2", "--out", str(out), "--no-progress"],
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    partial = tmp_path / ".out.partial"
     deadline = time.monotonic() + 120
-    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+    # Until both workers are playing: 1.5 s after .out.partial, the fork server was often still importing.
+    while len(forked_by_a_child(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(1.5)  # the workers are starting (importing, loading the model) or playing
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
