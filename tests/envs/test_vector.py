@@ -403,20 +403,33 @@ def test_observe_a_subset_of_boards(name, kwargs):
 def test_the_fork_server_ignores_a_ctrl_c_while_it_imports(tmp_path):
     """A Ctrl-C to the whole process group while the fork server imports its preload modules (PyBoy takes
     a second or two) printed a KeyboardInterrupt traceback from the server."""
-    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(3)\n")
-    code = """
+    # The import says when it has begun and waits for "go": the signal lands inside it, with no fixed sleep.
+    (tmp_path / "slow_import.py").write_text(
+        "import time\nfrom pathlib import Path\nhere = Path(__file__).parent\n(here / 'importing').touch()\n"
+        "while not (here / 'go').exists():\n    time.sleep(0.01)\n(here / 'imported').touch()\n")
+    code = f"""
 import os, signal, time
 import multiprocessing as mp
 from multiprocessing import forkserver
+from pathlib import Path
 from envs.vector import start_forkserver
+here = Path({str(tmp_path)!r})
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job ignores it)
 mp.set_forkserver_preload(["slow_import"])
 start_forkserver()
-time.sleep(1)  # the server is importing slow_import
-os.kill(forkserver._forkserver._forkserver_pid, signal.SIGINT)
-time.sleep(3)
-pid, _ = os.waitpid(forkserver._forkserver._forkserver_pid, os.WNOHANG)
-print("server alive" if pid == 0 else "server died")
+server, died = forkserver._forkserver._forkserver_pid, False
+def wait_for(name):  # or for the server's death
+    global died
+    deadline = time.monotonic() + 30
+    while not (here / name).exists() and not died and time.monotonic() < deadline:
+        died = os.waitpid(server, os.WNOHANG)[0] != 0
+        time.sleep(0.01)
+wait_for("importing")
+os.kill(server, signal.SIGINT)
+(here / "go").touch()
+wait_for("imported")  # the import ran on past the signal, or the server died of it
+died = died or os.waitpid(server, os.WNOHANG)[0] != 0
+print("server died" if died else "server alive")
 """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}  # the server's path too
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
