@@ -40,7 +40,7 @@ import numpy as np
 
 from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
-from agents.interrupts import settled, uninterruptible
+from agents.interrupts import settled, stop_signals_held, uninterruptible
 from agents.runs import (
     KEEP_CHECKPOINTS,
     OS_LITTER,
@@ -555,12 +555,14 @@ class _Runner:
     def __init__(self, run: RunInfo, workers: int, device: str, model: Any, jobs: int) -> None:
         self.pool: ProcessPoolExecutor | None = None
         self.queue: Any = None
+        self.forked = False  # the pool's processes come from the fork server (not spawned)
         # At most one process a job (``jobs``: the most any pass submits); more would get none, and the pool
         # sizes a C-int semaphore by the count (--workers 1e12 was an OverflowError traceback). A pool of one
         # would only add a process's start to the same serial play.
         processes = min(workers, jobs)
         if processes > 1:
             ctx = _pool_context(run.env)
+            self.forked = ctx.get_start_method() == "forkserver"
             self.queue = ctx.SimpleQueue()  # the workers' progress (_pooled_job)
             self.pool = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
                                             initargs=(run, device, self.queue))
@@ -584,11 +586,12 @@ class _Runner:
                     _PROGRESS = None
                 bar.update(size(job) - (bar.n - done_before))
             return out
-        # The pool starts its processes in submit(): spawned, they inherit SIGINT and SIGTERM ignored from
-        # here (Python leaves an ignored SIGINT alone); forked, SIGINT ignored from the fork server; and
-        # _init_worker ignores both. So a Ctrl-C reaches only this process, which stops them (close) and
-        # prints one line. A signal in these few milliseconds is dropped.
-        with uninterruptible():
+        # The pool starts its processes in submit(): forked, they have SIGINT ignored from the fork server,
+        # so a stop signal meanwhile is held and acted on once they are started (dropped, under a loaded box
+        # it lost Ctrl-Cs for a second); spawned, they inherit SIGINT and SIGTERM ignored from here (Python
+        # leaves an ignored SIGINT alone), so such a signal is dropped. _init_worker ignores both. So a
+        # Ctrl-C reaches only this process, which stops them (close) and prints one line.
+        with stop_signals_held() if self.forked else uninterruptible():
             futures: dict[Future, int] = {self.pool.submit(_pooled_job, k, fn, *job): k
                                           for k, job in enumerate(jobs)}
         counted = [0] * len(jobs)  # episodes the bar shows of each job

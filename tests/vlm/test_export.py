@@ -593,6 +593,35 @@ def test_a_game_boy_exports_fork_server_imported_pyboy_for_its_workers():
     assert out.stdout.split() == ["True", "True", "[]"], out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_while_the_pool_starts_its_workers_stops_the_export(run, monkeypatch, sig):
+    # The workers start inside submit(). With SIGINT ignored there, a Ctrl-C in that window (a second on a
+    # loaded box) was dropped and the export played on to its end; forked workers ignore SIGINT from the
+    # server, so it is held and acted on once they are started.
+    import multiprocessing
+
+    from agents.interrupts import stop_signals_interrupt
+    from vlm import export as ex
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform: spawned workers inherit the ignored signal")
+    runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
+    assert runner.forked
+    submit = runner.pool.submit
+
+    def signalled_submit(*args, **kwargs):
+        signal.raise_signal(sig)
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(runner.pool, "submit", signalled_submit)
+    try:
+        with (pytest.raises(KeyboardInterrupt), stop_signals_interrupt(),
+              ex._bar(0, "test", "job", False) as bar):
+            runner.map(abs, [(-1,), (-2,)], bar, lambda job: 0)
+    finally:
+        runner.close(stop=True)
+
+
 def test_workers_ignore_stop_signals_whichever_fork_server_they_come_from(run):
     # The parent stops them (close) on a Ctrl-C. A fork server a GameVecEnv started ignores SIGINT alone.
 
