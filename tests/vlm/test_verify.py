@@ -633,6 +633,34 @@ print(json.dumps({{"untouched": untouched, "out": out}}))
     assert out["depthfirst_accuracy"] == [1.0, 0.0] and out["depthfirst_format"] == [1.0, 1.0]
 
 
+@pytest.mark.parametrize("home", ["swift.rewards", "swift.plugin"])  # ms-swift 4, ms-swift 3
+def test_the_ms_swift_rewards_score_as_the_trl_ones(home: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process (so the registration is traced): a stand-in ms-swift 4 (``swift.rewards``) or 3
+    (``swift.plugin``, no ``swift.rewards``) loads the file by path; each registered reward scores a batch
+    as its TRL counterpart does."""
+    import types
+
+    orms: dict[str, type] = {}
+    module = types.ModuleType(home)
+    module.ORM = type("ORM", (), {"__init__": lambda self, args=None, **kwargs: None})  # type: ignore[attr-defined]
+    module.orms = orms  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "swift", types.ModuleType("swift"))  # no __path__: only `home` imports
+    monkeypatch.setitem(sys.modules, home, module)
+    spec = importlib.util.spec_from_file_location("swift_plugin", REWARDS)
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    assert sorted(orms) == ["depthfirst", "depthfirst_accuracy", "depthfirst_format"]
+    gt = ground_truth_json(record(SNAKE, "x"))
+    good = "<think>a</think><best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
+    bad = "<think>a</think><best_answer>DOWN</best_answer><worst_answer>None</worst_answer>"
+    columns = {"solution": [gt, gt], "messages": [[], []], "trainer_state": None}
+    for name, trl in (("depthfirst", plugin.trl_reward), ("depthfirst_accuracy", plugin.trl_accuracy_reward),
+                      ("depthfirst_format", plugin.trl_format_reward)):
+        scores = orms[name](args=None)([good, bad], **columns)
+        assert scores == trl([good, bad], **columns), name
+    assert orms["depthfirst"](args=None)([good, bad], **columns) == [1.0, pytest.approx(0.1)]
+    assert orms["depthfirst_accuracy"](args=None)([good, bad], **columns) == [1.0, 0.0]
+
 
 def test_an_empty_reply_never_matches_an_empty_ground_truth() -> None:
     """A blank label (a trainer's label column missing or empty) reads as an exact rule on "": an empty
