@@ -444,6 +444,8 @@ def test_reward_adapters_in_process() -> None:
             [{"role": "assistant", "content": [{"type": "text", "text": bad}]}]]
     assert rewards.trl_accuracy_reward(chat, prompts=["p", "p"], ground_truth=[gt, gt]) == [1.0, 0.0]
     assert rewards.trl_format_reward(chat, reward_model=[{"ground_truth": gt}] * 2) == [1.0, 1.0]
+    # A completion of any other shape (None, an empty conversation, a message without content) scores 0.
+    assert rewards.trl_reward([None, [], [{"role": "assistant"}]], ground_truth=[gt] * 3) == [0.0] * 3
     with pytest.raises(ValueError, match="ground truth"):
         rewards.trl_reward([good], prompts=["p"])
     # EasyR1: batch and sequential
