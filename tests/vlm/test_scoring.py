@@ -800,3 +800,31 @@ def test_a_split_of_two_games_gives_a_specialist_only_its_own_game_s_move_questi
         assert model_all["overall"]["n"] == len(records)
         good = [r for r in moves if r.verifier["good"]]
         assert specialist["overall"]["move_accuracy"] == pytest.approx(greedy_move_accuracy(run, good))
+
+
+def test_the_move_question_type_falls_back_to_a_fresh_board_and_none(monkeypatch):
+    """move_qa_type asks the task module on the split's running state, else (none, or a finished one) on a
+    fresh board; a game without a task module has none (remembered), and a move_task that raises gives
+    None without remembering it (a later record's state may work)."""
+    import vlm.scoring as scoring
+    from envs import make_game
+    from vlm.tasks import task_module
+
+    game = make_game("snake", 1)
+    game.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
+    fresh = task_module("snake").move_task(game.get_state(0)).qa_type
+    monkeypatch.setattr(scoring, "_MOVE_QA_TYPES", {})
+    for state in (None, {"done": True}, "not a state"):  # move_task(state) itself would raise on each
+        scoring._MOVE_QA_TYPES.clear()
+        assert scoring.move_qa_type("snake", state) == fresh
+    assert scoring.move_qa_type("no_such_game") is None and scoring._MOVE_QA_TYPES["no_such_game"] is None
+
+    def fails(state):
+        raise KeyError("head")
+
+    monkeypatch.setattr(task_module("rotation"), "move_task", fails)
+    assert scoring.move_qa_type("rotation", None) is None and "rotation" not in scoring._MOVE_QA_TYPES
+    # A fresh board that cannot be made (a Game Boy game without its ROM) gives None, not remembered.
+    monkeypatch.setattr("envs.make_game", lambda name, n: (_ for _ in ()).throw(OSError("no ROM")))
+    assert scoring.move_qa_type("sokoban", None) is None and "sokoban" not in scoring._MOVE_QA_TYPES
+    assert scoring.move_qa_type("sokoban", {"done": True}) is None
