@@ -151,9 +151,11 @@ def move_qa_type(game: str, state: dict[str, Any] | None = None) -> str | None:
         try:
             from envs import make_game
 
-            g = make_game(game, 1)  # a Game Boy game needs its ROM: then wait for a state from the split
-            g.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
-            state = g.get_state(0)
+            # A Game Boy game needs its ROM: then wait for a state from the split. Closed, as
+            # specialist_predictions' games: a Game Boy game's emulators run until then.
+            with contextlib.closing(make_game(game, 1)) as g:
+                g.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
+                state = g.get_state(0)
         except _ASK_ERRORS:
             return None
     try:

@@ -828,3 +828,16 @@ def test_the_move_question_type_falls_back_to_a_fresh_board_and_none(monkeypatch
     monkeypatch.setattr("envs.make_game", lambda name, n: (_ for _ in ()).throw(OSError("no ROM")))
     assert scoring.move_qa_type("sokoban", None) is None and "sokoban" not in scoring._MOVE_QA_TYPES
     assert scoring.move_qa_type("sokoban", {"done": True}) is None
+
+
+def test_the_fresh_board_move_qa_type_makes_is_closed_after(monkeypatch):
+    """The game made for a fresh board is closed (a Game Boy game's emulators run until then), as every
+    other game scoring makes."""
+    import envs
+    import vlm.scoring as scoring
+
+    made = []
+    monkeypatch.setattr(scoring, "_MOVE_QA_TYPES", {})
+    monkeypatch.setattr(envs, "make_game", lambda *a, make=envs.make_game: made.append(make(*a)) or made[-1])
+    assert scoring.move_qa_type("snake") is not None
+    assert len(made) == 1 and made[0]._closed
