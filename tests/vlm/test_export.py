@@ -1639,3 +1639,48 @@ def test_a_game_boy_exports_rom_sha1_is_the_cartridges_with_no_game_started_for_
                   "--no-progress") == 0
     assert json.loads((out / META).read_text())["rom_sha1"] == test_cartridge_sha1()
     assert len(built) == 3, built  # the checkpoint's check, the play and the replay (one worker: here)
+
+
+def test_the_export_api_checks_what_the_command_line_checks(run, tmp_path, monkeypatch):
+    """``plan`` (the API under the script, which argparse guards) refuses a bound broken, an --out inside
+    the run folder, a task module that breaks its contract, and an --out a file took while it ran."""
+    from vlm import export as ex
+    from vlm.tasks import snake
+
+    for change, message in (({"episodes": 0}, "--episodes must be >= 1, got 0"),
+                            ({"seed": -1}, "--seed must be >= 0, got -1"),
+                            ({"scale": ex.MAX_SCALE + 1}, f"--scale must be <= {ex.MAX_SCALE}")):
+        with pytest.raises(ex.ExportError, match=re.escape(message)):
+            ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none", **change))
+    with pytest.raises(ex.ExportError, match=re.escape(f"--out {run / 'data'} is inside the run folder")):
+        ex.plan(ex.ExportOptions(str(run), str(run / "data"), formats="none"))
+    assert not (run / "data").exists()
+    monkeypatch.delattr(snake, "move_task")
+    with pytest.raises(ex.ExportError, match=r"vlm/tasks/snake\.py cannot be used: .*lacks move_task"):
+        ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none"))
+    a_file = tmp_path / "taken"
+    a_file.write_text("mine")
+    assert ex._out_problem(a_file, overwrite=True) == f"--out {a_file} is a file; give a folder"
+
+
+def test_make_tasks_must_return_a_list(run, tmp_path, capsys, monkeypatch):
+    from vlm.tasks import snake
+
+    monkeypatch.setattr(snake, "make_tasks", lambda state, rng, source: ())
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert ("vlm/tasks/snake.py make_tasks (episode 0, step 0): must return a list of TaskDraft, got tuple"
+            in err)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_file_where_the_export_builds_is_named_and_kept(run, tmp_path, capsys):
+    """A file (not a dead export's folder) at ``.<out>.partial`` is no export's: left as it is, and the
+    export fails naming --out."""
+    out = tmp_path / "out"
+    partial = tmp_path / ".out.partial"
+    partial.write_text("mine")
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "none", "--no-progress") == 2
+    assert f"--out {out} could not be written" in capsys.readouterr().err
+    assert partial.read_text() == "mine" and not out.exists()
