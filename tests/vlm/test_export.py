@@ -329,6 +329,11 @@ def test_an_empty_mix_is_refused_not_read_as_no_mix():
     for text in ("", " ", ","):
         with pytest.raises(ValueError, match=r"--mix .*at least one family needs a ratio above 0"):
             parse_mix(text)
+    # A ratio that is no number, negative or not finite names the family and the text given.
+    for ratio in ("abc", "-0.5", "inf", "nan"):
+        with pytest.raises(ValueError, match=f"--mix strategy: the ratio must be a non-negative number, got "
+                                             f"'{ratio}'"):
+            parse_mix(f"perception=1,strategy={ratio}")
 
 
 def test_mix_naming_a_family_twice_or_only_families_the_game_never_draws_is_refused(run, tmp_path, capsys,
