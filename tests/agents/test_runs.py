@@ -1,0 +1,100 @@
+"""agents/runs.py's refusals and fallbacks that no training run reaches: called directly, with the disk's
+and the kernel's failures stood in for by monkeypatch (root, which the tests may run as, writes anywhere)."""
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from agents import runs
+
+
+def old_run(folder: Path) -> Path:
+    """A finished run's folder, as far as --force checks it."""
+    folder.mkdir()
+    (folder / "config.yaml").write_text("env: snake\n")
+    (folder / "command.txt").write_text("python scripts/train_ppo.py --env snake\n")
+    return folder
+
+
+def test_force_names_an_old_run_it_cannot_move_aside(tmp_path, monkeypatch):
+    run = old_run(tmp_path / "run")
+
+    def refused(self, target):
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(Path, "rename", refused)
+    refusal = r"^--force cannot move .*run aside \(.*busy\); remove it yourself"
+    with pytest.raises(runs.RunError, match=refusal):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the old run untouched, in place
+
+
+def test_force_says_where_the_old_run_waits_when_it_cannot_be_put_back(tmp_path, monkeypatch):
+    run = old_run(tmp_path / "run")
+    real_mkdir, real_rename = Path.mkdir, Path.rename
+
+    def disk_full(self, *args, **kwargs):
+        if self == run.resolve():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_mkdir(self, *args, **kwargs)
+
+    def only_aside(self, target):  # moving it aside works; moving it back does not
+        if Path(target).name == "run":
+            raise OSError(errno.EIO, "Input/output error")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "mkdir", disk_full)
+    monkeypatch.setattr(Path, "rename", only_aside)
+    with pytest.raises(runs.RunError, match=r"the run folder cannot be made \(No space left on device\); "
+                                            r"the old run is in .*\.run\.replaced$"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert (tmp_path / ".run.replaced" / "config.yaml").read_text() == "env: snake\n"
+
+
+def test_another_users_process_counts_as_running(monkeypatch):
+    def not_yours(pid, sig):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", not_yours)
+    assert runs.process_running(os.getpid() + 1)  # its folders are not a dead process's leftovers
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    (None, "not a depthfirst run folder (no config.yaml)"),
+    ("policy: tiny\n", "config.yaml is corrupt (no env)"),
+    ("- env\n", "config.yaml is corrupt (no env)"),
+    ("env: snake\nenv_kwargs: [size, 8]\n", "config.yaml is corrupt (env_kwargs is not a mapping)"),
+])
+def test_a_folder_that_is_no_run_is_refused_by_name(tmp_path, config, message):
+    if config is not None:
+        (tmp_path / "config.yaml").write_text(config)
+    with pytest.raises(runs.RunError) as e:
+        runs.read_run_config(tmp_path)
+    assert str(e.value) == f"{tmp_path}: {message}"
+
+
+def test_game_options_are_unknown_for_a_game_that_passes_every_option_on(monkeypatch):
+    import envs
+
+    class PassesOn:
+        def __init__(self, num_envs: int = 1, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+
+    assert runs.game_options("no_such_game") is None
+    assert runs.game_options("snake") is not None and "size" in runs.game_options("snake")
+    monkeypatch.setattr(envs, "game_class", lambda name: PassesOn)
+    assert runs.game_options("snake") is None  # object takes **kwargs too: no list to check a config against
+
+
+def test_an_output_file_in_place_of_a_device_or_in_a_read_only_folder_is_refused(tmp_path, monkeypatch):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"^--out .*pipe is not a regular file; give a file name$"):
+        runs.check_output_file(fifo, "--out", force=True)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    with pytest.raises(ValueError, match=r"^--out .*out.json: not writable here; choose another place$"):
+        runs.check_output_file(tmp_path / "out.json", "--out", force=False)
+    with pytest.raises(ValueError, match=rf"^--save-dir {tmp_path / 'a' / 'b'}: {tmp_path} is not writable"):
+        runs.check_output_folder(tmp_path / "a" / "b", "--save-dir")
