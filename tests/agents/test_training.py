@@ -1583,12 +1583,15 @@ def test_interrupt_before_training_leaves_no_run_folder(scripts, tmp_path, capsy
 def test_an_empty_run_dir_of_the_users_stays_when_the_run_never_started(scripts, tmp_path, capsys,
                                                                         monkeypatch):
     # Only a --run-dir the command made itself was tried: it goes. One the user made (empty) stays, emptied of
-    # the files the run wrote into it (config.yaml, command.txt, its lock).
+    # the files the run wrote into it (config.yaml, command.txt, its lock) and the folders (a swarm run's
+    # archive/, made with its game before TensorBoard's tb/).
     import agents.train
     from agents.runs import write_run_files
 
     def stopped_before_training(cfg, run, command, **kwargs):  # as a Ctrl-C once the run files are written
         write_run_files(run, cfg, command)
+        (run / "archive").mkdir()
+        (run / "archive" / "state.zip").write_bytes(b"a milestone")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(agents.train, "train", stopped_before_training)

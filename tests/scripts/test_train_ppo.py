@@ -203,3 +203,58 @@ def test_help_gives_the_defaults_and_bounds_the_readme_gives(scripts):
                    "(default: a tenth of the run, at most 1M)", "(default: a fifth of the run)",
                    "(default: the env's preset, configs/<env>.yaml)"):
         assert phrase in text
+
+
+def test_memory_is_unknown_without_sysconf_and_ram_alone_without_meminfo(scripts, monkeypatch):
+    train_ppo = scripts.train_ppo
+
+    def no_such_name(name):
+        raise ValueError(f"unrecognized configuration name {name!r}")
+
+    monkeypatch.setattr(os, "sysconf", no_such_name)
+    assert train_ppo.memory_bytes() is None  # so check_memory checks nothing
+    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}.__getitem__)
+    read_text = pathlib.Path.read_text
+
+    def not_linux(self, *args, **kwargs):
+        if str(self) == "/proc/meminfo":
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", not_linux)
+    assert train_ppo.memory_bytes() == 4096 * 1000  # no swap figure: RAM alone
+
+
+def test_a_game_that_cannot_list_its_options_has_an_unknown_one_named(scripts, monkeypatch, capsys):
+    # Options are checked against the game's __init__; a game taking **kwargs throughout cannot list them,
+    # and the TypeError its constructor raises is the error, worded as one of the run's options.
+    import agents.runs
+
+    monkeypatch.setattr(agents.runs, "game_options", lambda env: None)
+    argv = ["--env", "snake", "--set", "env_kwargs.wrap_walls=true", "--policy", "tiny", "--device", "cpu"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: env_kwargs for snake: " in err and "'wrap_walls'" in err, err
+
+
+def test_no_env_and_no_config_is_refused_naming_the_envs(scripts, capsys):
+    with pytest.raises(SystemExit) as e:
+        scripts.train_ppo.main(["--policy", "tiny"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: --env is required (one of: gameboy, pokemon_red, rotation, snake," in err, err
+
+
+def test_force_into_a_run_dir_not_there_yet_trains_there(scripts, tmp_path, monkeypatch):
+    # --force is harmless where there is no run to replace (a script passing it every time): nothing there
+    # can be an input it would delete.
+    import agents.train
+
+    trained = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, run, *args, **kwargs: trained.append(run))
+    run = tmp_path / "new"
+    argv = ["--env", "snake", "--run-dir", str(run), "--force", "--config", str(tmp_path / "new.yaml"),
+            "--policy", "tiny", "--device", "cpu"]
+    (tmp_path / "new.yaml").write_text("env: snake\n")
+    assert scripts.train_ppo.main(argv) == 0
+    assert trained == [run]
