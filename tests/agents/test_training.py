@@ -2879,6 +2879,56 @@ def test_the_restart_command_names_the_run_folder_it_is_for(tmp_path: Path, reco
     assert shlex.split(restart_command(run) or "") == ["train_ppo.py", "--env", "snake", *own, "--force"]
 
 
+def test_a_damaged_only_checkpoint_names_the_runs_model_zip_to_resume_from(scripts, tmp_path, capsys):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
+                                                     "policy": "tiny"}))
+    (run / "checkpoints" / "step_30000.zip").write_bytes(b"not a zip")
+    (run / "model.zip").write_bytes(b"its final model")  # what --resume takes once the checkpoint is away
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load checkpoint " + str(run / "checkpoints" / "step_30000.zip") in err
+    assert err.rstrip().endswith("move it out of the way to resume from " + str(run / "model.zip")), err
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError("DefaultCPUAllocator: not enough memory"),
+                                   RuntimeError("a torch bug")])
+def test_a_rollout_buffer_torch_cannot_allocate_is_named_and_other_errors_pass(scripts, tmp_path, capsys,
+                                                                               monkeypatch, error):
+    # The memory check counts what a rollout takes; torch's allocator may still refuse it (other processes'
+    # memory). Any other RuntimeError is a bug: its traceback is kept.
+    import agents.train
+
+    def refused(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(agents.train, "build_model", refused)
+    argv = ["--env", "snake", "--run-dir", str(tmp_path / "run"), *REFUSED]
+    if str(error) == "a torch bug":
+        with pytest.raises(RuntimeError, match="a torch bug"):
+            scripts.train_ppo.main(argv)
+    else:
+        assert scripts.train_ppo.main(argv) == 2
+        assert ("error: the rollout buffer (ppo.n_steps 32 × --num-envs 8 observations) does not fit in "
+                "memory; use a smaller --set ppo.n_steps or --num-envs") in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # the run never started
+
+
+def test_an_unusable_archive_of_a_new_run_is_named_with_the_folder_to_give_instead(scripts, tmp_path, capsys,
+                                                                                  monkeypatch):
+    # Only a --resume, which takes no archive_dir, rewords the game's error.
+    import agents.train
+    from envs.gameboy.archive import ArchiveError
+
+    def unusable(*args, **kwargs):
+        raise ArchiveError(tmp_path / "archive", "a file is in its way")
+
+    monkeypatch.setattr(agents.train, "make_vec", unusable)
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(tmp_path / "run"), *REFUSED]) == 2
+    assert (f"error: archive_dir {tmp_path / 'archive'} cannot hold the archive of milestone states (a file "
+            "is in its way): give a folder that can be made") in capsys.readouterr().err
+
 def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_the_run_again(
         trained, scripts, tmp_path, capsys):
     # With no other checkpoint to move on to, the message ended with the damage alone: nothing to use instead.
