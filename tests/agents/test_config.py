@@ -195,6 +195,10 @@ def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypa
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(ValueError, match="--device mps: not available with this torch build"):
         check_device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)  # an Apple GPU
+    check_device("mps")
+    with pytest.raises(ValueError, match=r"^--device cuda: CUDA is not available on this machine"):
+        check_device("cuda", cuda_available=False)
 
 
 def test_resolve_refuses_a_setting_it_does_not_know():
@@ -204,3 +208,19 @@ def test_resolve_refuses_a_setting_it_does_not_know():
     cfg["save_evry"] = 100
     with pytest.raises(ValueError, match=r"^unknown settings \['save_evry'\]; known: \[.*'save_every'.*\]$"):
         resolve(cfg, cuda_available=False)
+
+
+@pytest.mark.parametrize(("env", "text", "sets", "message"), [
+    ("snake", None, [], r"^--config: no such file .*missing.yaml$"),
+    (None, "seed: 1\n", [], r"^--env is required \(or an env: key in the --config file\)$"),
+    ("snake", "", ["ppo.n_steps"], r"^--set expects KEY=VALUE \(e.g. ppo.learning_rate=1e-4\), got 'ppo.n_"),
+    ("snake", "", ["ppo_.n_steps=8"], r"^--set ppo_.n_steps: unknown key 'ppo_'; known: \["),
+    ("snake", "", ["ppo.gamma=high"], r"^--set ppo.gamma must be a number, got 'high'$"),
+])
+def test_a_config_or_set_that_names_no_setting_is_refused_by_its_flag(tmp_path: Path, env, text, sets,
+                                                                     message):
+    file = tmp_path / ("missing.yaml" if text is None else "mine.yaml")
+    if text is not None:
+        file.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        resolve(apply_set(load_config(env, file), sets), cuda_available=False)
