@@ -177,3 +177,28 @@ def test_exit_ignores_a_stop_signal_during_the_shutdown():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert (proc.returncode, proc.stderr) == (3, "")
+
+
+def test_the_blocks_run_in_a_thread_leaving_the_signal_handlers_to_the_main_one():
+    # Only the main thread may set a handler (signal.signal raised ValueError in a thread): a block entered in
+    # another thread runs as it is, and SIGINT stays the main thread's.
+    import threading
+
+    from agents.interrupts import stop_requested, stop_signals_interrupt, uninterruptible
+
+    before = signal.getsignal(signal.SIGINT)
+    ran: list[str] = []
+
+    def worker() -> None:
+        with uninterruptible():
+            ran.append("uninterruptible")
+        with stop_signals_interrupt():
+            ran.append("interrupt")
+        with stop_requested() as stopped:
+            ran.append(f"stopped {stopped()}")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert ran == ["uninterruptible", "interrupt", "stopped False"]
+    assert signal.getsignal(signal.SIGINT) is before
