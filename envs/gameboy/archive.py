@@ -167,6 +167,16 @@ class StateArchive:
             raise ArchiveError(self.folder, f"its {self.index.name} was deleted or moved while in use" if gone
                                else f"{self.index.name}: {e}") from None
 
+    def _check_same_index(self, db: sqlite3.Connection) -> None:
+        """An ArchiveError when ``db`` is not the index this archive opened. Another identity is another
+        index, made in a deleted one's place or moved over it. An older copy of the same index has its
+        identity: AUTOINCREMENT's counter, which never goes down in one index (not even as rows are
+        deleted), below the highest id read tells it."""
+        (highest,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'states'"
+                                ).fetchone()
+        if _identity(db) != self._id or highest < self._read_to:
+            raise ArchiveError(self.folder, f"its {self.index.name} was replaced by another while in use")
+
     def add(self, emulator_state: bytes, game: str, milestone: tuple[int, int, int], tiles: int,
             max_level: int, step: int, score: float) -> Path:
         """Write one state file and its index row; returns the file's path. When either cannot be written
@@ -189,6 +199,9 @@ class StateArchive:
                 f.flush()
                 os.replace(tmp, path)  # still locked: the lock ends when the file is closed
             with self._connect() as db:
+                # A run that archives without --swarm reads the index only on opening: it would write into
+                # a replacement, another archive's index or an older copy, and never stop.
+                self._check_same_index(db)
                 db.execute(
                     "INSERT INTO states (file, game, rom_sha1, badges, event_flags, maps, tiles, max_level,"
                     " step, score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -210,13 +223,7 @@ class StateArchive:
         rows become visible (SQLite lets one writer at a time assign an id and commits its row whole, and
         AUTOINCREMENT never reuses an id), so no row can appear later below the highest id read."""
         with self._connect() as db:
-            # Another identity is another index, made in a deleted one's place or moved over it. An older
-            # copy of the same index has its identity: AUTOINCREMENT's counter, which never goes down in one
-            # index (not even as rows are deleted), below the highest id read tells it.
-            (highest,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'states'"
-                                    ).fetchone()
-            if _identity(db) != self._id or highest < self._read_to:
-                raise ArchiveError(self.folder, f"its {self.index.name} was replaced by another while in use")
+            self._check_same_index(db)
             rows = db.execute(
                 "SELECT id, rom_sha1, badges, event_flags, maps, file FROM states WHERE id > ? ORDER BY id",
                 (self._read_to,),

@@ -1875,16 +1875,41 @@ def test_an_archive_index_replaced_by_one_with_more_rows_is_an_archive_error(tmp
         archive.restart_files()
     # An older version's index (no identity) is given one on opening; moved in, it is a replacement too.
     old = StateArchive(tmp_path / "c", "sha")
-    with sqlite3.connect(old.index) as db:
-        db.execute("DROP TABLE meta")
     for events in (2, 3):
         old.add(b"y", "pokemon_red", (0, events, 1), 3, 5, 10, 1.0)
+    with sqlite3.connect(old.index) as db:
+        db.execute("DROP TABLE meta")
     reopened = StateArchive(tmp_path / "c", "sha")
     assert reopened.restart_files() is not None and reopened.restart_files() is not None
     with sqlite3.connect(old.index) as db:  # an older version's index with the same rows in its place
         db.execute("DROP TABLE meta")
     with pytest.raises(ArchiveError, match="replaced by another while in use"):
         reopened.restart_files()
+
+
+def test_an_archive_add_into_an_index_replaced_in_use_is_an_archive_error(tmp_path: Path) -> None:
+    """Only reads checked the index's identity, so a run given archive_dir without --swarm (which reads
+    the archive only when it opens it) wrote its states and rows into whatever index was put in the old
+    one's place, another archive's or an older copy, and never stopped as the README says. add refuses
+    now and leaves nothing in the folder."""
+    import shutil
+
+    from envs.gameboy.archive import ArchiveError, StateArchive
+
+    archive = StateArchive(tmp_path / "a", "sha")
+    archive.add(b"x", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    shutil.copy(archive.index, tmp_path / "older.sqlite")
+    archive.add(b"x", "pokemon_red", (0, 2, 1), 3, 5, 10, 1.0)
+    assert archive.restart_files() is not None  # as a run opening its archive reads it
+    files = sorted((tmp_path / "a").iterdir())
+    other = StateArchive(tmp_path / "b", "sha")
+    for replacement, rows in ((other.index, 0), (tmp_path / "older.sqlite", 1)):
+        os.replace(replacement, archive.index)
+        with pytest.raises(ArchiveError, match=r"\(its index.sqlite was replaced by another while in use\)"):
+            archive.add(b"y", "pokemon_red", (0, 3, 1), 3, 5, 10, 1.0)
+        with sqlite3.connect(archive.index) as db:
+            assert db.execute("SELECT COUNT(*) FROM states").fetchone() == (rows,)
+        assert sorted((tmp_path / "a").iterdir()) == files
 
 
 def test_an_archive_folder_deleted_in_use_is_an_archive_error(tmp_path: Path) -> None:
