@@ -1647,3 +1647,50 @@ def test_levels_follow_each_modules_documented_rule(drafts: dict) -> None:
     assert [snake.plot_level({"size": n, "body": body}) for n in (6, 7, 15, 16)] == [1, 1, 1, 2]
     assert snake.plot_level({"size": 6, "body": body * 2}) == 1 and snake.plot_level(
         {"size": 7, "body": body * 2}) == 2
+
+
+def test_snake_shortest_path_is_none_without_an_apple_or_a_way_out() -> None:
+    mod = task_module("snake")
+    # The head (0,0) is boxed in by its own neck and a body cell that frees only after 2 moves: no first move.
+    boxed = {"game": "snake", "size": 3, "apple": [2, 2], "direction": "LEFT", "step": 10,
+             "steps_since_apple": 0, "starvation": 50, "score": 3, "done": False, "rng": 1,
+             "body": [[0, 0], [1, 0], [1, 1], [0, 1], [0, 2]]}
+    assert mod.shortest_path(boxed) is None
+    assert mod._path_task(boxed, mod.render(boxed)) is None  # no path: no strategy question
+    assert mod.shortest_path({**boxed, "apple": None}) is None  # a snake that filled the board: no apple
+
+
+def edits(make: Any, seeds: int = 40) -> list[Any]:
+    return [make(np.random.default_rng(seed)) for seed in range(seeds)]
+
+
+def test_edit_makers_give_none_where_no_edit_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit that needs a free cell (or a cube in view) is not drawn where there is none: the maker says
+    None (the state then gets no Vision-Zero question) instead of failing on an empty choice."""
+    # Snake: the tail (0,0) touches only the apple and the neck, so "longer" fits nowhere; the apple can move.
+    snake = {"game": "snake", "size": 2, "apple": [1, 0], "direction": "DOWN", "step": 3,
+             "steps_since_apple": 0, "starvation": 50, "score": 1, "done": False, "rng": 1,
+             "body": [[0, 1], [0, 0]]}
+    made = edits(task_module("snake")._make_edit(snake))
+    assert None in made and {e.kind for e in made if e is not None} == {"apple_moved"}
+    # Duel: apples on every free cell but one that touches no tail: neither snake can grow.
+    duel = duel_states()[0]
+    tails = [tuple(s["body"][-1]) for s in duel["snakes"]]
+    taken = {tuple(c) for s in duel["snakes"] for c in s["body"]} | {tuple(a) for a in duel["apples"]}
+    free = [(x, y) for y in range(duel["size"]) for x in range(duel["size"]) if (x, y) not in taken]
+    spare = next(c for c in free if all(abs(c[0] - x) + abs(c[1] - y) > 1 for x, y in tails))
+    duel = {**duel, "apples": [*duel["apples"], *([x, y] for x, y in free if (x, y) != spare)]}
+    made = edits(task_module("snake_duel")._make_edit(duel))
+    assert None in made and {e.kind for e in made if e is not None} == {"apple_moved", "extra_apple"}
+    full = {**duel, "apples": [*duel["apples"], list(spare)]}  # no free cell at all
+    assert edits(task_module("snake_duel")._make_edit(full)) == [None] * 40
+    # Sokoban: walls on every cell the player, a box or a target does not hold.
+    room = sokoban_states()[0]
+    held = {tuple(room["player"]), *map(tuple, room["boxes"]), *map(tuple, room["targets"])}
+    n = room["size"]
+    walled = {**room, "walls": [[(x, y) not in held for x in range(n)] for y in range(n)]}
+    assert edits(task_module("sokoban")._make_edit(walled)) == [None] * 40
+    # Rotation: no cube clearly in view, so none to recolour or swap.
+    rotation = task_module("rotation")
+    monkeypatch.setattr(rotation, "_shown", lambda state, rotations: np.zeros(len(state["colors"]), bool))
+    assert edits(rotation._make_edit(rotation_state(0), 0)) == [None] * 40
