@@ -269,6 +269,30 @@ def test_states_come_from_the_trajectory_store_when_a_record_lacks_one(dataset):
     assert record_state(stripped, dataset[1].parent) == r.extra["state"]
     with pytest.raises(ScoringError, match="no game state"):
         record_state(stripped, None)
+    gone = TaskRecord.from_dict({**stripped.to_dict(), "source": {**r.source, "step": 10**6}})
+    with pytest.raises(ScoringError, match=f"trajectories has no step {10**6} of episode"):
+        record_state(gone, dataset[1].parent)  # a split from another export than the folder it sits in
+
+
+def test_a_recurrent_specialist_answers_each_question_from_a_blank_memory(dataset):
+    from agents.compare import load_specialist
+    from vlm.scoring import specialist_predictions
+
+    model, cfg, _ = load_specialist(dataset[0])
+    questions = [r for r in load_records(dataset[1]) if is_move_question(r)][:3]
+    calls: list[dict] = []
+
+    class Recurrent:  # RecurrentPPO's predict: a policy with an LSTM wants its state and episode starts
+        policy = type("Policy", (), {"lstm_actor": None})()
+
+        def predict(self, obs, **kwargs):
+            calls.append(kwargs)
+            return model.predict(obs, deterministic=True)
+
+    assert specialist_predictions(questions, Recurrent(), "snake", cfg["env_kwargs"]) == \
+        specialist_predictions(questions, model, "snake", cfg["env_kwargs"])
+    assert len(calls) == 1 and calls[0]["state"] is None and calls[0]["deterministic"]
+    assert calls[0]["episode_start"].tolist() == [True] * 3
 
 
 @pytest.mark.parametrize("content, message", [
@@ -630,6 +654,9 @@ def test_the_table_has_a_row_per_group_in_order_and_counts_only_answered_replies
     # A policy's bare move has no format to check: its format errors read "—", not "None".
     policy = score_predictions(records[:1], {"r1": "4"}, move_only=True).as_dict()
     assert format_table([policy], ("format_errors",), groups=()).splitlines()[-1] == "| **all** | 1 | — |"
+    # A second model with no reply in a group (the specialist answers only move questions): "—" there.
+    lines = format_table([scores, policy], ("accuracy",), groups=("game",)).splitlines()
+    assert lines[-2:] == ["| game snake | 2 | 50.0% | — |", "| game sokoban | 1 | 100.0% | 100.0% |"], lines
 
 
 def test_an_out_that_is_the_predictions_file_is_refused_even_with_force(predictions, dataset, scripts,
