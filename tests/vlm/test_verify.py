@@ -193,7 +193,7 @@ def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
     # A fraction or an infinity (JSON's Infinity) is no integer: int() truncated 5.5 to 5, so "5" scored
     # right, and raised OverflowError on infinity instead of naming the key.
     assert spec_problem({"rule": "integer", "value": 5.0}) is None
-    for bad in (5.5, float("inf"), float("nan")):
+    for bad in (5.5, float("inf"), float("nan"), "five", None, [5]):  # int() refuses the last three
         assert "'value' must be an integer" in spec_problem({"rule": "integer", "value": bad}), bad
         assert "a pair of integers" in spec_problem({"rule": "coordinate", "value": [3, bad]}), bad
     assert "an angle in degrees" in spec_problem({**ANGLE_FREE, "angle": 90.5})
@@ -247,6 +247,9 @@ def test_format_is_scored_apart_from_accuracy() -> None:
     assert verify("<think>a</think>\n\n<answer>5</answer>\n", spec)["overall"] == 1.0
     assert verify("<think>a</think><answer>\\boxed{5}</answer>", spec)["overall"] == 1.0
     assert verify("<think>a</think> so \\boxed{5}", spec) == {"overall": 0.9, "format": 0.0, "accuracy": 1.0}
+    # The box holds everything up to its balanced closing brace, inner braces included.
+    assert verify("<think>a</think> so \\boxed{\\mathbf{5}}", spec)["accuracy"] == 1.0
+    assert verify("<think>a</think> so \\boxed{{5} or {6}}", spec)["accuracy"] == 0.0  # two numbers
     assert verify("< think >a</ think >< answer > 5 </answer >", spec)["overall"] == 1.0  # spaced tags
     assert verify("<think>a<think>b</think><answer>5</answer>", spec)["format"] == 0.0  # opened twice
     for twice_closed in ("<think>a</think>b</think><answer>5</answer>",
