@@ -370,6 +370,29 @@ def test_bad_arguments():
         make_vec("snake", 2, num_workers=3)
     with pytest.raises(ValueError, match="known envs"):
         make_vec("tetris3d", 2)
+    with pytest.raises(ValueError, match="on_worker_death must be 'restart' or 'raise', got 'ignore'"):
+        GameVecEnv("snake", num_envs=2, num_workers=0, on_worker_death="ignore")
+
+
+def test_the_fork_server_starts_from_a_thread_other_than_the_main_one():
+    # Only the main thread may set signal handlers: from another, the server starts without SIGINT ignored.
+    import threading
+    from multiprocessing import forkserver
+
+    from envs.vector import start_forkserver
+
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            start_forkserver()
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    assert errors == [] and forkserver._forkserver._forkserver_pid is not None
 
 
 @pytest.mark.parametrize("name,kwargs", [("snake", {}), ("snake", {"obs": "pixels"}), ("snake_duel", {}),
