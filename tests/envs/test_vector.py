@@ -875,6 +875,21 @@ def test_a_hung_worker_is_killed_and_treated_as_dead(mode):
         v.close()
 
 
+def test_a_worker_that_does_not_start_in_time_is_killed_and_named(monkeypatch):
+    """A worker that never answers its start (an emulator stuck booting) is killed, and the error names it;
+    the constructor leaves no process behind. Spawned, a worker needs far more than 10 ms to import."""
+    import multiprocessing
+
+    import envs.vector
+    from envs.vector import GameVecEnv
+
+    monkeypatch.setattr(envs.vector, "_START_TIMEOUT_S", 0.01)
+    before = set(multiprocessing.active_children())
+    with pytest.raises(WorkerDiedError, match=r"^worker 0 did not start within 0s$"):
+        GameVecEnv("snake", num_envs=2, num_workers=2, seed=0, start_method="spawn")
+    assert set(multiprocessing.active_children()) == before  # killed and reaped, both
+
+
 def test_hang_timeout_is_checked():
     from envs.vector import HANG_TIMEOUT_S, GameVecEnv
 
