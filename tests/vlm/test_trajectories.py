@@ -18,6 +18,7 @@ from PIL import Image
 
 from tests.conftest import TINY, load_script
 from vlm.trajectories import (
+    EpisodeLog,
     PolicyProbe,
     load_episodes,
     load_policy,
@@ -25,6 +26,7 @@ from vlm.trajectories import (
     play,
     replay,
     resolve_run,
+    write_minari,
 )
 
 MIX = "perception=0.4,strategy=0.4,state_prediction=0.2"
@@ -270,6 +272,73 @@ def test_policy_probe_handles_a_recurrent_policy():
     _, again, _ = probe(board)
     np.testing.assert_array_equal(first, PolicyProbe(model, 1)(board)[1])
     assert not np.allclose(again, first, rtol=0, atol=1e-6)
+
+
+def test_policy_probe_agrees_with_a_model_whose_actor_and_critic_have_their_own_cnns():
+    """A model.zip made outside the project may keep separate actor and critic feature extractors; the
+    probe then feeds each head its own features."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from agents.policies import policy_kwargs
+    from envs import make_vec
+
+    venv = make_vec("snake", 1, num_workers=0, size=6)
+    try:
+        model = PPO("CnnPolicy", venv, device="cpu", seed=0,
+                    policy_kwargs={**policy_kwargs("tiny", "snake"), "share_features_extractor": False})
+    finally:
+        venv.close()
+    assert not model.policy.share_features_extractor
+    obs = (np.random.default_rng(0).random((8, *model.observation_space.shape)) < 0.2).astype(np.uint8) * 255
+    _, probs, values = PolicyProbe(model, 8)(obs)
+    with torch.no_grad():
+        obs_t, _ = model.policy.obs_to_tensor(obs)
+        ref_probs = model.policy.get_distribution(obs_t).distribution.probs.numpy()
+        ref_values = model.policy.predict_values(obs_t).numpy().reshape(-1)
+    np.testing.assert_allclose(probs, ref_probs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(values, ref_values, rtol=1e-5, atol=1e-5)
+
+
+def minari_logs(count: int) -> tuple[list[EpisodeLog], list[np.ndarray]]:
+    """``count`` one-step episodes (episode k plays action k % 4) and their 6×6 Snake observations."""
+    logs = [EpisodeLog(episode=k, seed=1_000_000 + k, actions=np.array([k % 4]), probs=np.full((1, 4), 0.25,
+                       np.float32), values=np.zeros(1, np.float32), rewards=np.ones(1, np.float32),
+                       terminated=np.array([True]), truncated=np.array([False]), scores=np.ones(1))
+            for k in range(count)]
+    return logs, [np.full((2, 4, 6, 6), k, np.uint8) for k in range(count)]
+
+
+def test_minari_takes_episodes_past_its_first_batch_and_puts_back_the_callers_path(tmp_path, monkeypatch):
+    """Minari gets the episodes 64 at a time: the 65th goes in with the second batch, into the same dataset.
+    MINARI_DATASETS_PATH is set only while writing: a path the caller had set is put back."""
+    minari = pytest.importorskip("minari")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "elsewhere"))
+    logs, obs = minari_logs(65)
+    dataset_id = write_minari(tmp_path, "snake", {"size": 6}, logs, iter(obs), "PPO", "test")
+    assert os.environ["MINARI_DATASETS_PATH"] == str(tmp_path / "elsewhere")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = minari.load_dataset(dataset_id)
+    assert dataset.total_episodes == 65
+    episodes = list(dataset.iterate_episodes())
+    assert [int(e.actions[0]) for e in episodes] == [k % 4 for k in range(65)]
+    assert int(episodes[64].observations[0, 0, 0, 0]) == 64
+
+
+def test_minari_keeps_game_settings_named_like_a_game_env_argument_in_its_description(tmp_path, monkeypatch):
+    """A game setting named like a GameEnv argument (the Game Boy's ``game``) cannot ride in the env spec,
+    where gym.make would take it for GameEnv's own: the dataset has no env, the description the settings."""
+    minari = pytest.importorskip("minari")
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
+    logs, obs = minari_logs(2)
+    settings = {"game": "depthfirst_test", "max_steps": 20}
+    dataset_id = write_minari(tmp_path, "gameboy", settings, logs, iter(obs), "PPO", "A Game Boy game.")
+    assert "MINARI_DATASETS_PATH" not in os.environ
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = minari.load_dataset(dataset_id)
+    assert dataset.spec.env_spec is None
+    described = f"A Game Boy game. Game settings: {json.dumps(settings, sort_keys=True)}."
+    assert dataset.storage.metadata["description"] == described
 
 
 def test_min_score_keeps_only_good_episodes(run, model, tmp_path):
