@@ -1268,6 +1268,27 @@ def test_the_previous_export_of_a_running_export_is_left_alone(tmp_path):
         child.wait()
 
 
+def test_a_killed_exports_rest_that_cannot_be_put_back_is_named_by_out(run, tmp_path, monkeypatch, capsys):
+    """Putting back the previous export fails (no permission on the folder, a full disk): the export stops
+    with an error naming --out and the folder to move away, not a traceback."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names no running export
+    out = tmp_path / "ds"
+    aside = tmp_path / f".ds.old-{dead.pid}"
+    (aside / "trajectories").mkdir(parents=True)
+    (aside / META).write_text("{}")
+
+    def refused(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "rename", refused)
+    assert export(str(run), "--episodes", "1", "--out", str(out), "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert (f"error: --out {out}: what a killed export left beside it cannot be put right (Permission "
+            "denied); move the .ds.old-* folder away (it may be the previous export)") in err
+    assert "Traceback" not in err and (aside / META).is_file() and not out.exists()
+
+
 def test_min_score_deals_only_the_kept_episodes_to_the_splits(run, tmp_path):
     """The splits share out the episodes --min-score kept, seeded: dealing every played episode would
     give a split its ratio of episodes that were then filtered out, and leave it short or empty."""
