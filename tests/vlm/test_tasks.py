@@ -496,6 +496,21 @@ def test_duel_best_move_is_a_safe_one_when_there_is_one() -> None:
     assert d.verifier["good"] == ["UP"] and d.verifier["fatal"] == []
 
 
+def test_duel_with_every_move_fatal_has_no_best_move() -> None:
+    # Head in the top-left corner heading LEFT: LEFT and UP leave the board, DOWN runs into the body (not
+    # its tail), RIGHT is played as LEFT. Whatever blue does, there is no best move.
+    state = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 5,
+             "apples": [[5, 0]], "done": False, "result": None, "rng": 1,
+             "snakes": [{"body": [[0, 0], [1, 0], [1, 1], [0, 1], [0, 2]], "direction": "LEFT", "alive": True,
+                         "score": 2},
+                        {"body": [[4, 4], [4, 5], [5, 5]], "direction": "UP", "alive": True, "score": 0}]}
+    d = task_module("snake_duel").move_task(state)
+    assert d.verifier["good"] == [] and d.verifier["fatal"] == ["UP", "DOWN", "LEFT", "RIGHT"]
+    assert d.analysis.splitlines()[-2:] == ["Every move is fatal, so there is no best move: None.",
+                                            "Fatal: UP, DOWN, LEFT, RIGHT."]
+    assert verify(reference_response(d), d)["accuracy"] == 1.0
+
+
 # Every candidate move leads into a dead end; LEFT eats an apple, so it is the closest and the best.
 ALL_DEAD_ENDS = {
     "snake": {"game": "snake", "size": 6, "apple": [0, 4], "direction": "UP", "step": 64,
