@@ -1003,6 +1003,37 @@ class StopLoggedPyBoy:
         return getattr(self._pb, name)
 
 
+def test_a_game_boy_game_of_the_base_class_hooks_alone_plays_and_round_trips_its_state() -> None:
+    """A subclass that overrides none of GameBoyGame's hooks: no reward, no end but max_steps, its return and
+    steps as episode_info, a state of the base keys alone that set_state takes back."""
+
+    class Bare(core.GameBoyGame):
+        name = "bare_gameboy"
+
+    g = Bare(1, rom=TEST_CARTRIDGE, max_steps=2)
+    try:
+        assert act(g, RIGHT) == (0.0, False, False)
+        assert g.episode_info(0) == {"score": 0.0, "steps": 1.0}
+        state = g.get_state(0)
+        assert set(state) == {"game", "screen_png", "frame_shape", *Bare.STATE_KEYS}
+        assert act(g, RIGHT) == (0.0, False, True)
+        g.set_state(0, state)
+        assert g.get_state(0) == state and g.episode_info(0) == {"score": 0.0, "steps": 1.0}
+    finally:
+        g.close()
+
+
+def test_a_rom_pyboy_refuses_past_the_header_checks_is_a_rom_error() -> None:
+    """A cartridge type PyBoy has no mapper for passes not_a_rom's checks; PyBoy's own exception becomes a
+    RomError naming the ROM."""
+    rom = bytearray(TEST_CARTRIDGE.read_bytes())
+    rom[0x147] = 0xFC  # the Game Boy Camera's cartridge type
+    rom[0x14D] = (rom[0x14D] - (0xFC - TEST_CARTRIDGE.read_bytes()[0x147])) & 0xFF  # its header checksum
+    with pytest.raises(RomError, match=r"^--rom camera\.gb is not a Game Boy ROM PyBoy can run "
+                                       r"\(PyBoyException: .*252\)$"):
+        new_pyboy(bytes(rom), "camera.gb")
+
+
 def test_a_game_boy_game_that_fails_to_start_stops_its_emulators(monkeypatch: pytest.MonkeyPatch,
                                                                   tmp_path: Path) -> None:
     # The emulators start before the checks that need them (the cartridge title, the start state): a
