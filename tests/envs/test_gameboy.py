@@ -1785,6 +1785,40 @@ def test_play_checks_the_display_as_the_environment_says(tmp_path: Path,
     assert not out.exists()
 
 
+@pytest.mark.skipif(importlib.util.find_spec("OpenGL") is not None, reason="PyOpenGL is installed")
+def test_a_window_whose_package_is_missing_is_named_with_the_package_to_install() -> None:
+    from envs.gameboy import scripting
+
+    missing = r"^--window OpenGL needs a package that is not installed \(.*PyOpenGL.*\): install it, or leave"
+    with pytest.raises(ValueError, match=missing):
+        scripting._open_window(core.load_pyboy_class(), TEST_CARTRIDGE.read_bytes(), "OpenGL", 1)
+
+
+def test_play_saves_the_session_when_the_person_closes_the_window(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyBoy's tick() turns false when the window is closed: play stops there and saves, not at max_frames."""
+    from envs.gameboy import scripting
+
+    ticks = []
+
+    class Closed:  # the window, closed by the person after two frames
+        def __init__(self, pb: Any) -> None:
+            self.pb = pb
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.pb, name)
+
+        def tick(self) -> bool:
+            ticks.append(1)
+            return len(ticks) < 3 and self.pb.tick()
+
+    real = scripting._open_window
+    monkeypatch.setattr(scripting, "_open_window", lambda *a: Closed(real(*a)))
+    out = tmp_path / "played.state"
+    play(TEST_CARTRIDGE, out, window="null", max_frames=1000)
+    assert len(ticks) == 3 and out.is_file()
+
+
 def test_out_of_range_action_is_refused(game: PokemonRed) -> None:
     # -1 used to press ACTION_NAMES[-1] ("start") without a word.
     fresh(game)
