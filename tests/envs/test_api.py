@@ -854,3 +854,17 @@ def test_a_refused_game_env_closes_the_game_it_made(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValueError):
         GameEnv(mine, **bad)
     assert not mine._closed
+
+
+def test_game_env_refuses_a_batched_game_and_renders_nothing_without_a_render_mode() -> None:
+    from envs.env import GameEnv
+    from envs.snake import Snake
+
+    batched = Snake(num_envs=2)
+    with pytest.raises(ValueError, match=r"^GameEnv wraps a game with num_envs=1$"):
+        GameEnv(batched)
+    assert not batched._closed  # the caller's game stays the caller's
+    env = GameEnv("snake")
+    env.reset(seed=0)
+    assert env.render() is None
+    env.close()
