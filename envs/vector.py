@@ -61,6 +61,9 @@ from envs.worker import FIGURES, Boards, Shared, worker_main
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
 _START_TIMEOUT_S = 120.0  # a worker compiles/loads Numba kernels or boots emulators on start
+# close(): a worker's time to close its game and exit, then to die of SIGTERM before it gets SIGKILL
+_CLOSE_GRACE_S = 2.0
+_TERM_GRACE_S = 1.0
 _RESTARTED = -1  # a step's result for a worker that died and was restarted: all its boards ended
 # No legitimate command comes near it: a cold Numba compile on a loaded machine takes tens of seconds,
 # a Game Boy worker's reset of its emulators or its milestone/heatmap env_methods seconds, and one swarm
@@ -514,10 +517,10 @@ class GameVecEnv(VecEnv):
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send((0, "close", None))
         for proc in self._procs:
-            proc.join(timeout=2.0)
+            proc.join(timeout=_CLOSE_GRACE_S)
             if proc.is_alive():
                 proc.terminate()
-                proc.join(timeout=1.0)
+                proc.join(timeout=_TERM_GRACE_S)
             if proc.is_alive():  # hung where SIGTERM waits (a stopped process) or is caught: left alive,
                 proc.kill()  # it hung the interpreter's exit (multiprocessing joins its children then)
                 proc.join(timeout=1.0)

@@ -902,9 +902,14 @@ def test_hang_timeout_is_checked():
     v.close()
 
 
-def test_close_stops_a_hung_worker():
+def test_close_stops_a_hung_worker(monkeypatch):
     """A worker stopped (or deaf to SIGTERM) outlived close(), and the interpreter's exit then waited for it
     forever (multiprocessing joins its daemon children after terminating them)."""
+    import envs.vector
+
+    # The stopped worker waits out both graces: 3 s of the test's time at their real lengths.
+    monkeypatch.setattr(envs.vector, "_CLOSE_GRACE_S", 0.2)
+    monkeypatch.setattr(envs.vector, "_TERM_GRACE_S", 0.1)
     v = make_vec("snake", 4, num_workers=2, seed=0)
     v.reset()
     pid = v.worker_pids()[1]
