@@ -1169,9 +1169,9 @@ def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]  # no state, no temp file
 
 
-def interrupt_when_ready(*args: str, ready: str, settle: float = 0.0) -> tuple[int, str]:
+def interrupt_when_ready(*args: str, ready: str) -> tuple[int, str]:
     """Run a script, send it SIGINT once it prints ``ready`` on stderr (its handler is installed by
-    then) and ``settle`` seconds more; its exit code and stderr."""
+    then); its exit code and stderr."""
     proc = subprocess.Popen([sys.executable, *args], cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         lines = []
@@ -1179,7 +1179,6 @@ def interrupt_when_ready(*args: str, ready: str, settle: float = 0.0) -> tuple[i
             lines.append(line)
             if ready in line:
                 break
-        time.sleep(settle)
         proc.send_signal(signal.SIGINT)
         lines.append(proc.communicate(timeout=60)[1])
         return proc.returncode, "".join(lines)
@@ -1203,7 +1202,7 @@ def test_play_script_headless(tmp_path: Path) -> None:
     # Ctrl-C ends a session like closing the window: the play is saved, not lost
     kept = tmp_path / "interrupted.state"
     rc, err = interrupt_when_ready(*args[:3], "--save-state", str(kept), *args[5:7], "--max-frames",
-                                   "100000000", ready="playing:", settle=1.0)
+                                   "100000000", ready="playing:")
     assert rc == 0 and kept.exists(), err
     # A stop before play begins writes nothing: an old state is not replaced by a blank one
     kept.write_bytes(b"my state")
