@@ -1154,6 +1154,29 @@ def test_a_missing_start_state_is_named_before_the_emulator_starts(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
 
 
+def test_an_unreadable_input_is_named_by_flag_before_the_emulator_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that exists but cannot be read (an I/O error; no permission, which root's tests cannot set
+    up) is a ValueError naming its flag and the reason, not a traceback, and nothing is started."""
+    from envs.gameboy import scripting
+
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    read_bytes = Path.read_bytes
+
+    def failing(self: Path) -> bytes:
+        if self == inputs:
+            raise OSError(errno.EIO, "Input/output error", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", failing)
+    monkeypatch.setattr(scripting, "new_pyboy", lambda *a, **k: pytest.fail("the emulator was started"))
+    with pytest.raises(ValueError, match=rf"^--inputs {re.escape(str(inputs))} cannot be read "
+                                         r"\(Input/output error\)$"):
+        make_state(TEST_CARTRIDGE, inputs, tmp_path / "out.state")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
+
+
 def test_make_state_stops_on_ctrl_c_without_writing(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text(f"boot {MAX_COMMAND_FRAMES}\n" * 500)  # hundreds of hours of game: only a stop ends it
@@ -2749,6 +2772,36 @@ def test_the_archive_index_waits_a_minute_for_another_writer(tmp_path: Path,
     assert len(timeouts) == 4 and min(timeouts) >= 60
 
 
+def test_remove_stale_temps_skips_a_folder_it_cannot_list_and_a_temp_file_gone_meanwhile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Removing dead writers' temp files is tidying: an archive folder that cannot be listed (its
+    permissions changed, a network mount gone) removes nothing rather than failing the run, and a temp
+    file renamed into place by its live writer between the listing and the opening is skipped while the
+    others are still removed."""
+    from envs.gameboy import archive as archive_module
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    renamed, dead = (tmp_path / f"b00_e0001_m001_{digit * 32}.tmp" for digit in "34")
+    for path in (renamed, dead):
+        path.write_bytes(b"x" * 100)
+    scandir = os.scandir
+
+    def unlistable(path: Any) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(archive_module.os, "scandir", unlistable)
+    assert archive.remove_stale_temps() == [] and renamed.exists() and dead.exists()
+
+    def listed_then_renamed(path: Any) -> list[os.DirEntry]:
+        entries = list(scandir(path))
+        renamed.rename(tmp_path / "b00_e0001_m001_done.state")  # its writer finished after the listing
+        return entries
+
+    monkeypatch.setattr(archive_module.os, "scandir", listed_then_renamed)
+    assert archive.remove_stale_temps() == [dead] and not dead.exists()
+
+
 def test_remove_stale_temps_returns_the_files_it_removed(tmp_path: Path) -> None:
     """A dead writer's temp file found later is removed and named in what remove_stale_temps returns."""
     from envs.gameboy.archive import StateArchive
@@ -2897,6 +2950,31 @@ def test_a_board_reset_takes_its_own_seed_and_an_ended_state_stays_ended() -> No
     finally:
         g.close()
         other.close()
+
+
+def test_interrupts_kept_keeps_a_ctrl_c_and_passes_other_ignored_errors_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the block an ignored KeyboardInterrupt is kept and raised at its end; any other error that
+    Python could not raise (here from ``__del__``, as from PyBoy's compiled callbacks) still reaches the
+    hook that was there before, which is back in place after the block."""
+    reported: list[BaseException] = []
+
+    def hook(unraisable: Any) -> None:
+        reported.append(unraisable.exc_value)
+
+    class Raises:
+        def __init__(self, error: BaseException) -> None:
+            self.error = error
+
+        def __del__(self) -> None:
+            raise self.error
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+    other = ValueError("not a stop")
+    with pytest.raises(KeyboardInterrupt), core.interrupts_kept():
+        Raises(other)  # dropped at once: __del__ raises into sys.unraisablehook
+        Raises(KeyboardInterrupt())
+    assert reported == [other] and sys.unraisablehook is hook
 
 
 def test_work_ram_through_the_api_reads_what_the_view_reads() -> None:
