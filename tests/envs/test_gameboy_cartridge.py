@@ -92,6 +92,31 @@ def test_a_build_whose_rom_is_not_32_kib_is_refused_and_writes_nothing(monkeypat
     assert not (tmp_path / "x.gb").exists()
 
 
+@pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
+def test_a_failing_assembler_is_reported_with_its_output_and_writes_nothing(monkeypatch, capsys,
+                                                                             tmp_path) -> None:
+    broken = tmp_path / "game.s"
+    broken.write_text(build.SOURCE.read_text() + "\n\tnot_an_instruction a, b\n")
+    monkeypatch.setattr(build, "SOURCE", broken)
+    assert build.main(["--out", str(tmp_path / "x.gb")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: sdasgb -o game.rel game.s failed:\n") and len(err.splitlines()) > 1
+    assert "Traceback" not in err and not (tmp_path / "x.gb").exists()
+
+
+@pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
+def test_build_check_compares_a_rebuild_with_the_committed_rom(monkeypatch, capsys, tmp_path) -> None:
+    # --check exits 0 when the committed ROM is what its source builds, 1 when it is stale; it writes nothing.
+    assert build.main(["--check"]) == 0
+    assert capsys.readouterr().out == "depthfirst_test.gb matches its source\n"
+    stale = tmp_path / "depthfirst_test.gb"
+    stale.write_bytes(bytes(32768))
+    monkeypatch.setattr(build, "ROM_PATH", stale)
+    assert build.main(["--check"]) == 1
+    assert capsys.readouterr().out == "depthfirst_test.gb is STALE: rebuild it\n"
+    assert stale.read_bytes() == bytes(32768)
+
+
 def test_too_many_rooms_names_the_count_and_what_to_change(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(layout, "ROOMS", (("#@#",),) + (("###",),) * 8)  # one start, in 9 rooms
     with pytest.raises(ValueError, match=r"ROOMS has 9 rooms, at most 8 fit .* raise DATA_ADDR"):
