@@ -568,6 +568,15 @@ def test_set_state_of_another_board_size_names_the_size_to_make_the_game_with(si
     assert g.get_state(0) == before
 
 
+def test_a_state_whose_cells_are_a_numpy_array_loads_as_their_list() -> None:
+    # A body kept as an array (np.array(state["body"]), to edit it with NumPy) is read as the list it holds.
+    g = Snake(num_envs=1, size=6)
+    g.reset(np.zeros(1, dtype=np.int64), seeds_from(0, 1))
+    state = g.get_state(0)
+    g.set_state(0, {**state, "body": np.array(state["body"])})
+    assert g.get_state(0) == state
+
+
 def test_state_cells_fast_path_copies_and_still_refuses_what_the_checks_refuse() -> None:
     from envs.base import state_cells
 
