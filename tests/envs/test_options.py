@@ -164,6 +164,16 @@ def test_whole_options_are_stored_as_the_game_reads_them(name: str, given: dict,
     assert all(type(a) is type(b) for k in lists for a, b in zip(out[k], kept[k], strict=True))
 
 
+@pytest.mark.parametrize("name", sorted(envs.GAMES))
+def test_whole_options_reads_every_registered_games_annotations(name: str) -> None:
+    # whole_options evaluates each __init__ annotation of the game and its bases: one naming a type
+    # imported only for type checkers would be a NameError in train_ppo's check_game.
+    from envs.base import whole_options
+
+    out = whole_options(envs.game_class(name), {"num_envs": 2.0})
+    assert out == {"num_envs": 2} and type(out["num_envs"]) is int
+
+
 def test_sokoban_preset_too_big_for_the_board_says_what_to_change() -> None:
     with pytest.raises(ValueError, match=re.escape(
             "difficulty 'hard' places 3-4 boxes; at most 3 fit on the 7x7 board: use size 8 or more, "
