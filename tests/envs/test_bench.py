@@ -159,10 +159,13 @@ def test_bare_pyboy_plays_the_envs_24_frames_per_step_rendering_the_last(tmp_pat
     assert len({steps[k][1] for k in range(0, len(steps), 5)}) > 1  # random buttons, not one
 
 
-def test_memory_per_emulator_is_the_growth_from_one_board_to_count_more_over_count(monkeypatch):
+@pytest.mark.parametrize("readings, growth", [([1000, 1000 + 8 * 300], 300), ([None, None], None)])
+def test_memory_per_emulator_is_the_growth_from_one_board_to_count_more_over_count(monkeypatch, readings,
+                                                                                   growth):
+    # No reading of resident memory (not Linux) is no figure, the games closed all the same.
     import envs.bench
 
-    log, rss = [], iter([1000, 1000 + 8 * 300])
+    log, rss = [], iter(readings)
 
     class Game:
         def __init__(self, name, num_envs, **kwargs):
@@ -177,7 +180,7 @@ def test_memory_per_emulator_is_the_growth_from_one_board_to_count_more_over_cou
 
     monkeypatch.setattr(envs.bench, "make_game", Game)
     monkeypatch.setattr(envs.bench, "rss_bytes", lambda: log.append(("rss",)) or next(rss))
-    assert envs.bench._resident_growth("pokemon_red", 8, {"rom": "x.gb"}) == 300
+    assert envs.bench._resident_growth("pokemon_red", 8, {"rom": "x.gb"}) == growth
     assert log == [("make", "pokemon_red", 1, {"rom": "x.gb"}), ("reset", 1, 1, 1), ("rss",),
                    ("make", "pokemon_red", 8, {"rom": "x.gb"}), ("reset", 8, 8, 8), ("rss",),
                    ("close", 1), ("close", 8)]
@@ -209,3 +212,19 @@ def test_resident_memory_is_in_bytes():
     vm_rss_kb = next(int(line.split()[1]) for line in status.read_text().splitlines()
                      if line.startswith("VmRSS:"))
     assert abs(rss_bytes() - vm_rss_kb * 1024) < 16 * 2**20
+
+
+def test_resident_memory_is_none_without_proc(monkeypatch):
+    from pathlib import Path
+
+    from envs.bench import rss_bytes
+
+    read_text = Path.read_text
+
+    def no_proc(self, *args, **kwargs):
+        if str(self).startswith("/proc/"):
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", no_proc)
+    assert rss_bytes() is None
