@@ -1431,3 +1431,74 @@ def test_the_script_closes_its_vlm_players_when_the_comparison_is_refused(script
                 str(tmp_path / "out"), "--no-progress"]
         assert scripts.compare.main(argv) == 2
     assert "names model 'n'" in capsys.readouterr().err and closed == ["m"]
+
+
+def test_a_stop_while_the_report_is_written_leaves_out_as_it_was_and_stays_a_stop(tmp_path, monkeypatch):
+    # Only an OSError becomes "--out ... could not be written": a Ctrl-C must go on as one (the script
+    # says it stopped), with the old report in place and no hidden folder left.
+    import agents.compare as c
+
+    out = tmp_path / "report"
+    before = _report_in(out, "old")
+
+    def stopped(folder, **_):
+        _report_in(folder, "new")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(c, "write_report", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        c.write_report_safely(out, True)
+    assert _files(out) == before and sorted(p.name for p in out.iterdir()) == ["frames", "report.json",
+                                                                                 "report.md"]
+    with pytest.raises(KeyboardInterrupt):  # a folder this call made goes again
+        c.write_report_safely(tmp_path / "made" / "report", False)
+    assert not (tmp_path / "made").exists()
+
+
+def test_a_report_set_aside_whose_names_are_taken_again_is_kept_and_named(tmp_path):
+    # A killed comparison's moved-aside report goes back only where out has no file of that name: one the
+    # user made since stays, and so does the rest of the old report, in its folder, named.
+    from agents.compare import recover_report
+
+    aside = tmp_path / f".report-moving-{os.getpid()}-abc"  # this process's pid: a killed one's, reused
+    _report_in(aside, "old")
+    (tmp_path / "report.md").write_text("the user's")
+    assert recover_report(tmp_path) == [f"kept {aside}: a comparison killed while replacing the report moved "
+                                        "it there, and some of its files are in the way"]
+    assert (tmp_path / "report.md").read_text() == "the user's" and _files(aside) == {"report.md": "old"}
+    assert (tmp_path / "report.json").read_text() == '{"v": "old"}'
+
+
+def test_a_parameter_count_under_a_thousand_is_written_whole():
+    from agents.compare import _count
+
+    assert [_count(v) for v in (None, 0, 999, 1500, 2.5e6, 7e9)] == ["unknown", "unknown", "999", "1.5K",
+                                                                     "2.5M", "7B"]
+
+
+def test_vlm_players_whose_names_slug_alike_keep_their_own_logs_and_a_clean_run_says_so(tmp_path,
+                                                                                       monkeypatch):
+    # "a/b-vl" and "a-b-vl" both slug to a-b-vl: the second's decision log is numbered, not written over
+    # the first's. With no bad decision, the report says there was none to show.
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+
+    def run(name: str, answer: str) -> PlayerRun:
+        good = Decision(step=0, action=1, move="DOWN", answer="DOWN", status="ok", response=answer,
+                        reasoning=None, prompt_tokens=1, completion_tokens=1, latency_s=0.0, cached=False,
+                        correct=1.0, good_move=1.0)
+        return PlayerRun(name, "vlm", None, "unknown", [Episode(41, 0.0, 1, 0.0, {"won": 0.0}, [1], [good])],
+                         1.0, {"model": name, "endpoint": f"{name}@http://h:1/v1",
+                               "client": {"http_requests": 1, "retries": 0}})
+
+    out = tmp_path / "report"
+    out.mkdir()
+    report = compare.write_report(out, "snake", {"size": 6}, 41, [run("a/b-vl", "one"), run("a-b-vl", "two")],
+                                  {}, frames_per_vlm=2)
+    assert report["decision_logs"] == {"a/b-vl": "decisions-a-b-vl.jsonl",
+                                       "a-b-vl": "decisions-a-b-vl-2.jsonl"}
+    for name, log in report["decision_logs"].items():
+        assert json.loads((out / log).read_text())["response"] == ("one" if name == "a/b-vl" else "two")
+    assert report["worst_decisions"] == {"a/b-vl": [], "a-b-vl": []}
+    assert (out / "report.md").read_text().count("No fatal, invalid or wrong answer in these episodes.") == 2
