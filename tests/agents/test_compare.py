@@ -1502,3 +1502,23 @@ def test_vlm_players_whose_names_slug_alike_keep_their_own_logs_and_a_clean_run_
         assert json.loads((out / log).read_text())["response"] == ("one" if name == "a/b-vl" else "two")
     assert report["worst_decisions"] == {"a/b-vl": [], "a-b-vl": []}
     assert (out / "report.md").read_text().count("No fatal, invalid or wrong answer in these episodes.") == 2
+
+
+def test_a_stop_while_the_players_close_after_an_error_is_a_stop(scripts, tmp_path, monkeypatch, capsys):
+    # A Ctrl-C while the players await their requests on the wire, after the comparison was refused: the
+    # script says it stopped and exits 130, no traceback.
+    from agents.vlm_player import VLMPlayer
+
+    close = VLMPlayer.close
+
+    def stopped(self):
+        close(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(VLMPlayer, "close", stopped)
+    with ChatServer() as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--price-per-1k-tokens", "n=0.5", "--out",
+                str(tmp_path / "out"), "--no-cache", "--no-progress"]
+        assert scripts.compare.main(argv) == 130
+    err = capsys.readouterr().err
+    assert "names model 'n'" in err and err.endswith("\ninterrupted: no report written\n")
