@@ -1133,3 +1133,37 @@ def test_a_request_not_sent_because_the_run_stops_is_no_failed_call():
         with pytest.raises(ChatCancelled):
             c.complete("q", [IMG])
     assert server.hits == 0 and (c.stats.calls, c.stats.failures) == (1, 0)
+
+
+def test_a_client_refuses_an_image_detail_the_api_has_not():
+    # --image-detail's choices stop it on the command line; a notebook's ChatClient(...) call is stopped here.
+    with pytest.raises(ValueError, match="image_detail must be one of None, low, high, auto, got 'medium'"):
+        ChatClient("m@http://127.0.0.1:9/v1", api_key_env=None, image_detail="medium")
+
+
+def test_odd_replies_to_retry_on_are_read_as_their_plain_kind():
+    # A retry-after-ms that is no number falls back to retry-after; a 429 whose body is no JSON object (a
+    # proxy's text page, a list) is a rate limit, retried, not an account out of quota; token counts of
+    # another type count 0 and the answer is kept.
+    sleeps = []
+    body = json.dumps({"choices": [{"message": {"content": "ok"}}],
+                       "usage": {"prompt_tokens": [3], "completion_tokens": "many"}}).encode()
+    script = [Reply(status=429, headers={"retry-after-ms": "soon", "retry-after": "2"}, body=b"{}"),
+              Reply(status=429, headers={"retry-after": "3"}, body=b"Too Many Requests"),
+              Reply(status=429, headers={"retry-after": "4"}, body=b"[]"), Reply(body=body)]
+    with ChatServer(script) as server:
+        reply = client(server, sleep=sleeps.append).complete("q", [IMG])
+    assert (reply.content, reply.prompt_tokens, reply.completion_tokens) == ("ok", 0, 0)
+    assert sleeps == [2.0, 3.0, 4.0] and server.hits == 4
+
+
+def test_a_cache_folder_that_cannot_be_made_is_said_once_and_the_answers_are_still_used(tmp_path, capsys):
+    # The entry's subfolder cannot be made (here a file is in the way; a full disk, a folder made
+    # read-only since the run began): a warning, the answer used, no error.
+    (tmp_path / "cache").write_text("not a folder")
+    cache = ResponseCache(tmp_path / "cache")
+    with ChatServer(default=lambda body: good("fine")) as server:
+        c = client(server, cache=cache)
+        assert [c.complete(q, [IMG]).content for q in ("q", "q2")] == ["fine", "fine"]
+    err = capsys.readouterr().err
+    assert err.count(f"warning: cannot cache answers in {tmp_path / 'cache'} (") == 1 and server.hits == 2
