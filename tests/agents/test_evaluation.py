@@ -1,6 +1,7 @@
 """agents.evaluation's figures on hand-made and replayed episodes, without a trained model."""
 
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -425,3 +426,29 @@ def test_a_checkpoint_of_another_action_count_does_not_fit_even_where_the_observ
     with pytest.raises(RunError, match=said):
         check_fits(model(n + 1), "snake", {"size": 6}, tmp_path / "model.zip")
     check_fits(model(n), "snake", {"size": 6}, tmp_path / "model.zip")  # the game it was trained on: it fits
+
+
+@pytest.mark.parametrize("failure, message", [
+    (OSError("[Errno 32] Broken pipe\n\nFFMPEG COMMAND:\nffmpeg -y -f rawvideo ..."),
+     "ffmpeg could not write the MP4 ([Errno 32] Broken pipe)"),
+    (OSError(), "ffmpeg could not write the MP4 (OSError)"),
+    (None, "ffmpeg could not finish the MP4 (a full disk?)"),  # ffmpeg stopped, imageio said nothing
+])
+def test_an_mp4_ffmpeg_failed_is_one_line_and_the_old_video_stays(tmp_path, monkeypatch, failure, message):
+    # In process what the RLIMIT_FSIZE tests show in a child: imageio's error cut to its first line, and an
+    # MP4 cut short (no index) refused. The good video is not replaced either way.
+    import imageio.v2 as imageio
+
+    from agents.evaluation import write_video
+
+    def mimsave(path, frames, **kwargs):
+        if failure is not None:
+            raise failure
+        Path(path).write_bytes(box(b"ftyp", b"isom") + box(b"mdat", b"x" * 9))
+
+    monkeypatch.setattr(imageio, "mimsave", mimsave)
+    (tmp_path / "best.mp4").write_bytes(b"the good video")
+    with pytest.raises(OSError) as exc:
+        write_video(np.zeros((2, 4, 4, 3), dtype=np.uint8), tmp_path / "best.mp4")
+    assert str(exc.value) == message
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.mp4", b"the good video")]
