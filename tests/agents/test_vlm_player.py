@@ -2,6 +2,7 @@
 fallbacks, concurrent episodes, and scripts/evaluate.py with --vlm."""
 
 import json
+import os
 import threading
 import time
 
@@ -490,3 +491,32 @@ def test_closing_a_player_awaits_the_request_on_the_wire_and_drops_the_queued_on
         p.close()
         assert futures[0].result().content == best_worst("UP")  # paid for: awaited
         assert server.hits == 1 and all(f.cancelled() for f in futures[1:])
+
+
+def test_evaluate_script_names_the_vlms_best_episode_videos(scripts, tmp_path, capsys):
+    out = tmp_path / "vlm"
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "2",
+                                      "--seed", "7", "--max-steps", "3", "--out", str(out), "--no-cache",
+                                      "--no-progress"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    summary = json.loads((out / "eval-vlm-toy-vl-3b-max3.json").read_text())
+    seed, video, gif = summary["best_episode_seed"], summary["video"], summary["gif"]
+    assert line == f"best episode (seed {seed}): {video}, {gif}"
+    assert seed in (7, 8) and os.path.isfile(video) and os.path.isfile(gif)
+
+
+def test_evaluate_script_lets_an_unexpected_error_in_the_play_through_and_leaves_no_folder(
+        scripts, tmp_path, monkeypatch):
+    # Only a refusing endpoint (ChatConfigError) is an "error:" line; a bug is a traceback, not hidden.
+    import agents.compare
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(agents.compare, "play_vlm", broken)
+    out = tmp_path / "new" / "vlm"
+    with pytest.raises(RuntimeError, match="a bug"):
+        scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
+                               "--out", str(out), "--no-cache", "--no-progress"])
+    assert list(tmp_path.iterdir()) == []
