@@ -324,3 +324,22 @@ def test_as_many_workers_as_boards_are_taken(scripts, capsys, monkeypatch):
     assert scripts.benchmark.main(["--quick", "--json", "--workers", "256"]) == 0
     assert ("vec", "snake", 256, 256, 0.2) in calls
     assert json.loads(capsys.readouterr().out)["vec_env_workers"] == 256
+
+
+def test_without_pyboy_the_table_leaves_the_cartridge_out_and_gameboy_says_how_to_install_it(
+        scripts, capsys, monkeypatch):
+    import envs.gameboy.core
+
+    def no_pyboy():
+        raise ImportError("No module named 'pyboy'")
+
+    _fake_figures(monkeypatch, [])
+    monkeypatch.setattr(envs.gameboy.core, "load_pyboy_class", no_pyboy)
+    assert scripts.benchmark.main(["--quick", "--workers", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == ("--quick: tiny sizes that check the plumbing; these figures are not the "
+                         "project's speeds")
+    assert any(line.startswith("rotation core ") for line in lines)
+    assert not any("pokemon_red" in line for line in lines)
+    assert scripts.benchmark.main(["--env", "gameboy", "--quick", "--workers", "2"]) == 2
+    assert capsys.readouterr().err == "error: --env gameboy needs PyBoy: pip install -e '.[gameboy]'\n"
