@@ -888,3 +888,23 @@ def test_the_fresh_board_move_qa_type_makes_is_closed_after(monkeypatch):
     monkeypatch.setattr(envs, "make_game", lambda *a, make=envs.make_game: made.append(make(*a)) or made[-1])
     assert scoring.move_qa_type("snake") is not None
     assert len(made) == 1 and made[0]._closed
+
+
+def test_out_with_a_specialist_run_that_has_no_model_is_the_runs_error_not_a_traceback(predictions, dataset,
+                                                                                        scripts, capsys,
+                                                                                        tmp_path):
+    # --out is checked against the specialist's model file before the scoring: a run with none (stopped
+    # before its first checkpoint, no command.txt) leaves that check out, and the scoring names the run's
+    # problem.
+    import shutil
+
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    shutil.copy(dataset[0] / "config.yaml", empty)
+    assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--specialist", str(empty),
+                                           "--out", str(tmp_path / "scores.json")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --specialist {empty}: no checkpoint to load (checkpoints/step_*.zip or "
+                   "model.zip); train it first (scripts/train_ppo.py), or give another run with "
+                   "--specialist\n")
+    assert not (tmp_path / "scores.json").exists()
