@@ -114,6 +114,25 @@ def test_a_broken_pipe_that_is_not_stdouts_keeps_its_traceback():
     assert "BrokenPipeError" in proc.stderr
 
 
+@pytest.mark.parametrize("stdout", ["no fileno", "closed"])
+def test_a_broken_pipe_with_a_stdout_that_is_no_open_file_keeps_its_traceback(stdout, monkeypatch, tmp_path):
+    # A stdout with no file descriptor (an object in its place, a closed file) has no reader to have gone:
+    # the BrokenPipeError is some pipe of the script's own, a bug to see.
+    from agents.cli import run_script
+
+    if stdout == "no fileno":
+        monkeypatch.setattr(sys, "stdout", object())
+    else:
+        with open(tmp_path / "out", "w") as f:
+            monkeypatch.setattr(sys, "stdout", f)
+
+    def main() -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        run_script(main)
+
+
 @pytest.mark.parametrize("name", ["evaluate", "compare", "export_trajectories"])
 def test_seed_help_names_the_bound_on_episode_seeds(scripts, capsys, name):
     # check_episode_seeds refuses seed + episodes past 2**64; --help said nothing of it.
