@@ -218,20 +218,26 @@ def test_meta_describes_run_checkpoint_policy_seeds_counts_and_versions(exported
     assert "export_trajectories.py" in meta["command"]
 
 
-def test_policy_probe_agrees_with_the_model(model):
+def assert_probe_matches_sb3(model, obs: np.ndarray, probs: np.ndarray, values: np.ndarray) -> None:
+    """The probe's action probabilities and values are SB3's own for ``obs``."""
     import torch
 
-    rng = np.random.default_rng(0)
-    obs = (rng.random((16, *model.observation_space.shape)) < 0.2).astype(np.uint8) * 255
-    actions, probs, values = PolicyProbe(model, 16)(obs)
-    expected, _ = model.predict(obs, deterministic=True)
-    assert np.array_equal(actions, expected)
     with torch.no_grad():
         obs_t, _ = model.policy.obs_to_tensor(obs)
         ref_probs = model.policy.get_distribution(obs_t).distribution.probs.numpy()
         ref_values = model.policy.predict_values(obs_t).numpy().reshape(-1)
     np.testing.assert_allclose(probs, ref_probs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(values, ref_values, rtol=1e-5, atol=1e-5)
+
+
+def test_policy_probe_agrees_with_the_model(model):
+
+    rng = np.random.default_rng(0)
+    obs = (rng.random((16, *model.observation_space.shape)) < 0.2).astype(np.uint8) * 255
+    actions, probs, values = PolicyProbe(model, 16)(obs)
+    expected, _ = model.predict(obs, deterministic=True)
+    assert np.array_equal(actions, expected)
+    assert_probe_matches_sb3(model, obs, probs, values)
     # Stochastic play samples from those probabilities, reproducibly.
     seeds = [[3, k] for k in range(16)]
     a1, _, _ = PolicyProbe(model, 16, deterministic=False, seeds=seeds)(obs)
@@ -277,7 +283,6 @@ def test_policy_probe_handles_a_recurrent_policy():
 def test_policy_probe_agrees_with_a_model_whose_actor_and_critic_have_their_own_cnns():
     """A model.zip made outside the project may keep separate actor and critic feature extractors; the
     probe then feeds each head its own features."""
-    import torch
     from stable_baselines3 import PPO
 
     from agents.policies import policy_kwargs
@@ -292,12 +297,7 @@ def test_policy_probe_agrees_with_a_model_whose_actor_and_critic_have_their_own_
     assert not model.policy.share_features_extractor
     obs = (np.random.default_rng(0).random((8, *model.observation_space.shape)) < 0.2).astype(np.uint8) * 255
     _, probs, values = PolicyProbe(model, 8)(obs)
-    with torch.no_grad():
-        obs_t, _ = model.policy.obs_to_tensor(obs)
-        ref_probs = model.policy.get_distribution(obs_t).distribution.probs.numpy()
-        ref_values = model.policy.predict_values(obs_t).numpy().reshape(-1)
-    np.testing.assert_allclose(probs, ref_probs, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(values, ref_values, rtol=1e-5, atol=1e-5)
+    assert_probe_matches_sb3(model, obs, probs, values)
 
 
 def minari_logs(count: int) -> tuple[list[EpisodeLog], list[np.ndarray]]:
