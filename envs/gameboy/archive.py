@@ -93,6 +93,8 @@ class StateArchive:
         # The index rows read so far, kept between calls: a swarm reset reads only the rows appended
         # since (re-reading every row took 60 ms a reset at 20,000 rows).
         self._read_to = 0  # the highest row id read
+        # The highest row id read or written: the index's row counter is never below it (_check_same_index)
+        self._seen = 0
         self._files: dict[tuple[int, int, int], list[str]] = {}  # this ROM's file names per milestone
         self._ranked: list[tuple[int, int, int]] = []  # the milestones of _files, highest first
         try:
@@ -171,10 +173,10 @@ class StateArchive:
         """An ArchiveError when ``db`` is not the index this archive opened. Another identity is another
         index, made in a deleted one's place or moved over it. An older copy of the same index has its
         identity: AUTOINCREMENT's counter, which never goes down in one index (not even as rows are
-        deleted), below the highest id read tells it."""
+        deleted), below the highest id read or written tells it."""
         (highest,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'states'"
                                 ).fetchone()
-        if _identity(db) != self._id or highest < self._read_to:
+        if _identity(db) != self._id or highest < self._seen:
             raise ArchiveError(self.folder, f"its {self.index.name} was replaced by another while in use")
 
     def add(self, emulator_state: bytes, game: str, milestone: tuple[int, int, int], tiles: int,
@@ -202,12 +204,13 @@ class StateArchive:
                 # A run that archives without --swarm reads the index only on opening: it would write into
                 # a replacement, another archive's index or an older copy, and never stop.
                 self._check_same_index(db)
-                db.execute(
+                row = db.execute(
                     "INSERT INTO states (file, game, rom_sha1, badges, event_flags, maps, tiles, max_level,"
                     " step, score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (name, game, self.rom_sha1, badges, events, maps, tiles, max_level, step, score,
                      time.time()),
-                )
+                ).lastrowid
+            self._seen = max(self._seen, row or 0)  # committed: a commit that failed wrote no row
         except BaseException:  # a full disk, the index locked past the timeout, Ctrl-C: no file is left
             for leftover in (tmp, path):  # unlisted, which no restart would use and nothing would remove
                 with contextlib.suppress(OSError):
@@ -233,6 +236,7 @@ class StateArchive:
                 self._files.setdefault((int(badges), int(events), int(maps)), []).append(file)
         if rows:
             self._read_to = int(rows[-1][0])
+            self._seen = max(self._seen, self._read_to)
             self._ranked = sorted(self._files, reverse=True)
         for milestone in self._ranked:
             yield milestone, [self.folder / name for name in self._files[milestone]]

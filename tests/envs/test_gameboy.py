@@ -1999,6 +1999,42 @@ def test_an_archive_add_into_an_index_replaced_in_use_is_an_archive_error(tmp_pa
         assert sorted((tmp_path / "a").iterdir()) == files
 
 
+def test_an_archive_add_into_an_older_copy_of_its_index_is_an_archive_error(tmp_path: Path) -> None:
+    """add compared the index's row counter with the highest id read only, so a writer that had not read
+    the rows it wrote (a run without --swarm, which reads only what was there when it opened the archive:
+    none in a new one) wrote on into an older copy of its index put back, reusing the ids of the rows it
+    had lost. The ids it wrote count as seen too."""
+    import shutil
+
+    from envs.gameboy.archive import ArchiveError, StateArchive
+
+    archive = StateArchive(tmp_path / "a", "sha")  # opened new: no rows read
+    archive.add(b"x", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    shutil.copy(archive.index, tmp_path / "older.sqlite")
+    archive.add(b"x", "pokemon_red", (0, 2, 1), 3, 5, 10, 1.0)
+    files = sorted((tmp_path / "a").iterdir())
+    os.replace(tmp_path / "older.sqlite", archive.index)
+    with pytest.raises(ArchiveError, match=r"\(its index.sqlite was replaced by another while in use\)"):
+        archive.add(b"y", "pokemon_red", (0, 3, 1), 3, 5, 10, 1.0)
+    assert sorted((tmp_path / "a").iterdir()) == files
+    # Another writer's rows raise the counter past this one's: the same index, still written.
+    StateArchive(tmp_path / "b", "sha").add(b"x", "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
+    first, second = StateArchive(tmp_path / "b", "sha"), StateArchive(tmp_path / "b", "sha")
+    for events in (2, 3):
+        first.add(b"x", "pokemon_red", (0, events, 1), 3, 5, 10, 1.0)
+        second.add(b"x", "pokemon_red", (0, events, 1), 3, 5, 10, 1.0)
+    chosen = first.restart_files()
+    assert chosen is not None and chosen[0] == (0, 3, 1) and len(chosen[1]) == 2
+    # A reader of rows others wrote sees an older copy put back by those ids.
+    shutil.copy(first.index, tmp_path / "older.sqlite")
+    second.add(b"x", "pokemon_red", (0, 4, 1), 3, 5, 10, 1.0)
+    reader = StateArchive(tmp_path / "b", "sha")
+    assert reader.restart_files() is not None
+    os.replace(tmp_path / "older.sqlite", reader.index)
+    with pytest.raises(ArchiveError, match="replaced by another while in use"):
+        reader.restart_files()
+
+
 def test_an_archive_folder_deleted_in_use_is_an_archive_error(tmp_path: Path) -> None:
     """add's temp file in the deleted folder was a bare FileNotFoundError, which training does not take for
     the archive's (agents/train.py saves a checkpoint and advises on an ArchiveError only)."""
