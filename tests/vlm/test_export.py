@@ -663,6 +663,13 @@ def test_workers_are_spawned_where_there_is_no_fork_server(run, monkeypatch):
 
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
+    submit, inherited = runner.pool.submit, []
+
+    def recording_submit(*args, **kwargs):  # a spawned worker starts with this process's dispositions
+        inherited.append((signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)))
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(runner.pool, "submit", recording_submit)
     try:
         with ex._bar(0, "test", "job", False) as bar:
             parents = runner.map(os.getppid, [(), ()], bar, lambda job: 0)
@@ -671,6 +678,9 @@ def test_workers_are_spawned_where_there_is_no_fork_server(run, monkeypatch):
         runner.close()
     assert runner.pool._mp_context.get_start_method() == "spawn"
     assert parents == [os.getpid()] * 2 and handlers == [signal.SIG_IGN, signal.SIG_IGN]
+    # Ignored while they start, not held: a handler is no disposition a spawned process inherits, so a
+    # Ctrl-C before _init_worker ran would be a KeyboardInterrupt traceback from each.
+    assert inherited == [(signal.SIG_IGN, signal.SIG_IGN)] * 4
 
 
 def test_an_unknown_format_is_refused(run, tmp_path, capsys):
