@@ -624,17 +624,20 @@ def test_a_stop_signal_while_the_pool_starts_its_workers_stops_the_export(run, m
         pytest.skip("no fork server on this platform: spawned workers inherit the ignored signal")
     runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
     assert runner.forked
-    submit = runner.pool.submit
+    submit, submitted = runner.pool.submit, []
 
     def signalled_submit(*args, **kwargs):
         signal.raise_signal(sig)
-        return submit(*args, **kwargs)
+        submitted.append(submit(*args, **kwargs))
+        return submitted[-1]
 
     monkeypatch.setattr(runner.pool, "submit", signalled_submit)
     try:
         with (pytest.raises(KeyboardInterrupt), stop_signals_interrupt(),
               ex._bar(0, "test", "job", False) as bar):
             runner.map(abs, [(-1,), (-2,)], bar, lambda job: 0)
+        # Acted on once every job is submitted and its worker started, none half-way: close() kills them.
+        assert len(submitted) == 2 and len(runner.pool._processes) == 2
     finally:
         runner.close(stop=True)
 
