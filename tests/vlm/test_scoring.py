@@ -889,6 +889,15 @@ def test_the_fresh_board_move_qa_type_makes_is_closed_after(monkeypatch):
     assert scoring.move_qa_type("snake") is not None
     assert len(made) == 1 and made[0]._closed
 
+    def unplayable(*a, make=envs.make_game):  # a board that cannot be reset: closed too
+        game = make(*a)
+        game.reset = lambda *_: (_ for _ in ()).throw(ValueError("no board"))
+        return game  # in made: make is the recording one above
+
+    monkeypatch.setattr(envs, "make_game", unplayable)
+    scoring._MOVE_QA_TYPES.clear()  # the first call remembered snake's
+    assert scoring.move_qa_type("snake") is None
+    assert len(made) == 2 and made[1]._closed
 
 def test_out_with_a_specialist_run_that_has_no_model_is_the_runs_error_not_a_traceback(predictions, dataset,
                                                                                         scripts, capsys,
