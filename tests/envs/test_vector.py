@@ -919,13 +919,17 @@ def test_close_stops_a_hung_worker(monkeypatch):
 
 
 
-def test_close_has_each_worker_close_its_game(tmp_path):
+def test_close_has_each_worker_close_its_game(tmp_path, monkeypatch):
     """close() asks each worker to close its game (a Game Boy's emulators stop cleanly) before it exits; a
-    worker that is only terminated never closes it."""
+    worker that is only terminated never closes it. A close that takes a while gets _CLOSE_GRACE_S, not
+    the grace after SIGTERM."""
+    import envs.vector
+
+    monkeypatch.setattr(envs.vector, "_TERM_GRACE_S", 0.01)
     v = make_vec("snake", 4, num_workers=2, seed=0)
     v.reset()
     for w, indices in enumerate(([0, 1], [2, 3])):
-        v.set_attr("close", functools.partial(touch, tmp_path / f"closed{w}"), indices=indices)
+        v.set_attr("close", functools.partial(touch, tmp_path / f"closed{w}", 0.3), indices=indices)
     v.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["closed0", "closed1"]
 

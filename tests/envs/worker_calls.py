@@ -26,8 +26,10 @@ def slow_raise(actions: np.ndarray) -> None:
     raise ValueError("a late failure")
 
 
-def touch(path: Path) -> None:
-    """Leaves ``path`` behind: set (through functools.partial) as a worker game's ``close``."""
+def touch(path: Path, delay: float = 0.0) -> None:
+    """Leaves ``path`` behind, after ``delay`` seconds: set (through functools.partial) as a worker game's
+    ``close``."""
+    time.sleep(delay)
     Path(path).touch()
 
 
