@@ -899,6 +899,7 @@ def test_the_fresh_board_move_qa_type_makes_is_closed_after(monkeypatch):
     assert scoring.move_qa_type("snake") is None
     assert len(made) == 2 and made[1]._closed
 
+
 def test_out_with_a_specialist_run_that_has_no_model_is_the_runs_error_not_a_traceback(predictions, dataset,
                                                                                         scripts, capsys,
                                                                                         tmp_path):
