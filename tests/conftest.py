@@ -3,7 +3,7 @@ import importlib.util
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,20 @@ def scripts():
             return load_script(name)
 
     return Scripts()
+
+
+def path_method_fails(monkeypatch: pytest.MonkeyPatch, method: str, which: Callable[[Path], bool],
+                      error: OSError) -> None:
+    """``Path.<method>`` raises ``error`` for the paths ``which`` picks and works as before for the rest: a
+    disk or kernel failure (or a system without /proc) that the tests, run as root on Linux, cannot cause."""
+    real = getattr(Path, method)
+
+    def failing(self: Path, *args, **kwargs):
+        if which(self):
+            raise error
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, method, failing)
 
 
 # A training budget that exercises every part of the pipeline in seconds.

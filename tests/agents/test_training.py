@@ -2929,6 +2929,7 @@ def test_an_unusable_archive_of_a_new_run_is_named_with_the_folder_to_give_inste
     assert (f"error: archive_dir {tmp_path / 'archive'} cannot hold the archive of milestone states (a file "
             "is in its way): give a folder that can be made") in capsys.readouterr().err
 
+
 def test_resuming_from_a_damaged_only_model_file_names_the_command_that_starts_the_run_again(
         trained, scripts, tmp_path, capsys):
     # With no other checkpoint to move on to, the message ended with the damage alone: nothing to use instead.

@@ -1,9 +1,11 @@
+import errno
 import time
 
 import pytest
 
 from envs import GAMES, make_game
 from envs.bench import game_sps, random_play
+from tests.conftest import path_method_fails
 
 
 def kwargs_for(name):
@@ -215,16 +217,8 @@ def test_resident_memory_is_in_bytes():
 
 
 def test_resident_memory_is_none_without_proc(monkeypatch):
-    from pathlib import Path
-
     from envs.bench import rss_bytes
 
-    read_text = Path.read_text
-
-    def no_proc(self, *args, **kwargs):
-        if str(self).startswith("/proc/"):
-            raise FileNotFoundError(2, "No such file or directory", str(self))
-        return read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "read_text", no_proc)
+    no_proc = FileNotFoundError(errno.ENOENT, "No such file or directory")
+    path_method_fails(monkeypatch, "read_text", lambda p: str(p).startswith("/proc/"), no_proc)
     assert rss_bytes() is None

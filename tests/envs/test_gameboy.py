@@ -39,6 +39,7 @@ from envs.gameboy.generic import GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
+from tests.conftest import path_method_fails
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -1162,14 +1163,8 @@ def test_an_unreadable_input_is_named_by_flag_before_the_emulator_starts(
 
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
-    read_bytes = Path.read_bytes
-
-    def failing(self: Path) -> bytes:
-        if self == inputs:
-            raise OSError(errno.EIO, "Input/output error", str(self))
-        return read_bytes(self)
-
-    monkeypatch.setattr(Path, "read_bytes", failing)
+    path_method_fails(monkeypatch, "read_bytes", lambda p: p == inputs,
+                      OSError(errno.EIO, "Input/output error", str(inputs)))
     monkeypatch.setattr(scripting, "new_pyboy", lambda *a, **k: pytest.fail("the emulator was started"))
     with pytest.raises(ValueError, match=rf"^--inputs {re.escape(str(inputs))} cannot be read "
                                          r"\(Input/output error\)$"):
@@ -1362,14 +1357,8 @@ def test_an_unreadable_rom_or_state_is_named_not_a_traceback(tmp_path: Path, scr
     make_state(TEST_CARTRIDGE, inputs, state)
     rom = tmp_path / "cart.gb"
     rom.write_bytes(TEST_CARTRIDGE.read_bytes())
-    read_bytes = Path.read_bytes
-
-    def unreadable(path: Path) -> bytes:
-        if path.name in ("cart.gb", "start.state"):
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return read_bytes(path)
-
-    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    path_method_fails(monkeypatch, "read_bytes", lambda p: p.name in ("cart.gb", "start.state"),
+                      PermissionError(errno.EACCES, "Permission denied"))
     with pytest.raises(RomError, match=f"pokemon_red: the ROM {rom} cannot be read \\(Permission denied\\)"):
         PokemonRed(1, rom=rom)
     with pytest.raises(RomError, match=f"gameboy: the ROM {rom} cannot be read \\(Permission denied\\)"):

@@ -918,7 +918,6 @@ def test_close_stops_a_hung_worker(monkeypatch):
     assert not os.path.exists(f"/proc/{pid}")
 
 
-
 def test_close_has_each_worker_close_its_game(tmp_path, monkeypatch):
     """close() asks each worker to close its game (a Game Boy's emulators stop cleanly) before it exits; a
     worker that is only terminated never closes it. A close that takes a while gets _CLOSE_GRACE_S, not

@@ -1,6 +1,7 @@
 """scripts/train_ppo.py's own code, in process and without training: the memory check's figures, the
 flags its errors name, the paths it stores, the command it records, and a --resume's first check."""
 
+import errno
 import os
 import pathlib
 import shlex
@@ -9,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, path_method_fails
 
 
 def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(scripts, monkeypatch):
@@ -214,14 +215,8 @@ def test_memory_is_unknown_without_sysconf_and_ram_alone_without_meminfo(scripts
     monkeypatch.setattr(os, "sysconf", no_such_name)
     assert train_ppo.memory_bytes() is None  # so check_memory checks nothing
     monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}.__getitem__)
-    read_text = pathlib.Path.read_text
-
-    def not_linux(self, *args, **kwargs):
-        if str(self) == "/proc/meminfo":
-            raise FileNotFoundError(2, "No such file or directory", str(self))
-        return read_text(self, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "read_text", not_linux)
+    not_linux = FileNotFoundError(errno.ENOENT, "No such file or directory", "/proc/meminfo")
+    path_method_fails(monkeypatch, "read_text", lambda p: str(p) == "/proc/meminfo", not_linux)
     assert train_ppo.memory_bytes() == 4096 * 1000  # no swap figure: RAM alone
 
 

@@ -157,8 +157,7 @@ def test_the_specialist_answers_the_move_questions_with_its_greedy_action(predic
     # so answers paired with the wrong questions scored the same: fresh boards heading every way give it
     # some right.
     split = tmp_path / "split.jsonl"
-    fresh = "".join(json.dumps(r.to_dict()) + "\n" for r in fresh_snake_move_records(24))
-    split.write_bytes(dataset[1].read_bytes() + fresh.encode())
+    split.write_bytes(dataset[1].read_bytes() + fresh_snake_move_lines(24))
     records = load_records(split)
     assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -772,8 +771,9 @@ def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset,
     assert f"--specialist {run} plays 'sokoban', and the split has no sokoban record" in err, err
 
 
-def fresh_snake_move_records(n: int) -> list[TaskRecord]:
-    """The move questions of ``n`` fresh 10×10 Snake boards (seeded, so each heads its own way)."""
+def fresh_snake_move_lines(n: int) -> bytes:
+    """The move questions of ``n`` fresh 10×10 Snake boards (seeded, so each heads its own way), as split
+    lines."""
     from envs import make_game
     from vlm.tasks import task_module
 
@@ -784,7 +784,7 @@ def fresh_snake_move_records(n: int) -> list[TaskRecord]:
         records.append(TaskRecord(f"fresh-{seed}", "snake", d.family, d.qa_type, d.plot_level, d.qa_level, [],
                                   d.question, d.options, d.answer, d.analysis, d.verifier, {}, d.extra))
     game.close()
-    return records
+    return "".join(json.dumps(r.to_dict()) + "\n" for r in records).encode()
 
 
 @pytest.fixture(scope="module")
@@ -838,8 +838,7 @@ def test_a_split_of_two_games_gives_a_specialist_only_its_own_game_s_move_questi
     split.parent.mkdir()
     # The tiny Snake specialist answers none of its split's few move questions well (its episodes all
     # head one way), so the move questions of fresh boards, heading every way, give it some right.
-    fresh = "".join(json.dumps(r.to_dict()) + "\n" for r in fresh_snake_move_records(24))
-    split.write_bytes(dataset[1].read_bytes() + fresh.encode() + duel[1].read_bytes())
+    split.write_bytes(dataset[1].read_bytes() + fresh_snake_move_lines(24) + duel[1].read_bytes())
     records = load_records(split)
     reference_predictions(records, tmp_path / "preds.jsonl")
     for run, game in ((dataset[0], "snake"), (duel[0], "snake_duel")):
