@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
+
     def examples(kind: str) -> str:  # the first few ids of a count, so a wrong id can be found
         return f" (e.g. {', '.join(result[f'{kind}_examples'][:3])})" if result[f"{kind}_ids"] else ""
 

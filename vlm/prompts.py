@@ -113,6 +113,8 @@ def word_draft(family: str, qa_type: str, plot_level: int, qa_level: int, images
 # ------------------------------------------------------------------------------------- Vision-Zero
 SAME = "The two images are identical"
 SAME_SHARE = 0.15  # spot-the-difference pairs that show the same picture twice
+
+
 @dataclass
 class Edit:
     """A minimal edit of a state, applied by a game module: what changed and where."""

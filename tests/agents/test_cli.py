@@ -46,6 +46,7 @@ def test_a_bounded_whole_number_takes_both_ends_and_refuses_past_them():
         with pytest.raises(argparse.ArgumentTypeError, match=message):
             parse(text)
 
+
 def test_numbers_are_finite_and_positive_ones_above_zero():
     assert (finite_float("-2.5"), positive_float("1e-9")) == (-2.5, 1e-9)
     for parse, text, message in ((finite_float, "abc", "must be a number, got abc"),

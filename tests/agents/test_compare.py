@@ -1199,6 +1199,7 @@ def test_every_flag_reaches_the_comparison_with_the_command_to_run_it_again(scri
                                + shlex.join([sys.executable, str(ROOT / "scripts" / "compare.py"), *argv]))
     assert capsys.readouterr().out == f"report: {out / 'report.md'}\n"
 
+
 def test_the_report_tables_per_seed_rows_and_worst_decision_frames_say_what_each_player_did(tmp_path,
                                                                                            monkeypatch):
     # write_report on hand-made runs, every figure distinct: the main table's, the per-seed and VLM-details

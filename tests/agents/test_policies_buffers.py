@@ -230,7 +230,6 @@ def test_a_minibatch_size_that_does_not_divide_the_rollout_still_serves_every_sa
     assert len(whole) == 1 and len(whole[0].old_log_prob) == n_steps * n_envs
 
 
-
 def test_every_minibatch_field_comes_from_the_same_sample_and_reset_starts_a_new_rollout():
     """Each sample's fields stay together through the shuffle (old_values was once served from the returns:
     with the default clip_range_vf=None PPO never reads it, so the update test missed it), and ``reset``
@@ -258,6 +257,7 @@ def test_every_minibatch_field_comes_from_the_same_sample_and_reset_starts_a_new
         returns = torch.cat([b.returns for b in batches])
         torch.testing.assert_close(returns - torch.cat([b.advantages for b in batches]), index)
         assert not torch.equal(returns, index)  # the rewards count
+
 
 class SeededLikeGameVecEnv(gym.Wrapper):
     """One board of a stock VecEnv whose autoresets are seeded as ``GameVecEnv`` seeds board ``k``:

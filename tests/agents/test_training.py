@@ -769,7 +769,6 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert "checkpoints is a folder; give a model file (.zip)" in capsys.readouterr().err
 
 
-
 def test_a_damaged_model_zip_names_the_newest_checkpoint_to_play_instead(trained, scripts, tmp_path, capsys):
     # The run's model.zip is what evaluate, export and compare play: damaged, it said only "cannot load".
     run = tmp_path / "run"
@@ -1886,7 +1885,6 @@ def test_progress_bar_ends_on_the_last_whole_rollout():
     cb._on_training_end()
 
 
-
 def test_progress_bar_after_a_resume_mid_rollout_counts_steps_and_shows_the_mean_score():
     """A Ctrl-C saves mid-rollout (step 520 here): the resumed bar starts there and ends on the whole
     rollouts counted from it, follows the step count, shows the mean score of the episodes kept, and is
@@ -1958,7 +1956,6 @@ def test_ctrl_c_while_plotting_leaves_the_old_png(trained, scripts, tmp_path, ca
     assert "is as it was" in capsys.readouterr().err and out.read_bytes() == b"my figure"
 
 
-
 def test_a_signal_just_after_the_png_is_in_place_is_ignored(trained, scripts, tmp_path, capsys, monkeypatch):
     """A Ctrl-C in the moment after the PNG was renamed into place printed "interrupted: <out> is as it was"
     beside the new PNG."""
@@ -1995,6 +1992,7 @@ def test_a_full_disk_while_plotting_names_out_and_the_file(trained, scripts, tmp
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--force"]) == 2
     assert f"error: --out {out} could not be written (No space left on device)" in capsys.readouterr().err
     assert out.read_bytes() == b"my figure" and sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
+
 
 def test_a_folder_of_out_that_cannot_be_made_names_out(trained, scripts, tmp_path, capsys, monkeypatch):
     import errno
@@ -2304,7 +2302,6 @@ def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, 
     assert saved == {"maps_visited": 2.0, "tiles_visited": 55.0}
 
 
-
 def test_the_visit_heatmap_is_one_panel_per_worker_at_the_first_rollout_and_every_image_every(monkeypatch):
     """One call per worker process (its first board), the panels side by side, each padded below to the
     tallest and followed by a blank column; the first image at this session's first rollout end, the next
@@ -2598,7 +2595,6 @@ def test_the_next_video_follows_the_last_one_made(made, step, every, due, kept):
     assert (callback._next, getattr(model, VideoCallback.MADE)) == (due, kept)
 
 
-
 def test_a_video_films_one_deterministic_capped_episode_at_its_step(tmp_path, monkeypatch):
     """fire(): the callback's seed and max_steps, the episode's frames replayed at its scale, the image's
     size as (height, width) of a frame that is not square, written at the step it was made, its score, and
@@ -2681,7 +2677,6 @@ def test_a_model_loaded_to_play_allocates_no_rollout_buffer_nor_optimizer(tmp_pa
             t = torch.as_tensor(obs)
             assert torch.equal(played.policy.get_distribution(t).distribution.probs,
                                stock.policy.get_distribution(t).distribution.probs)
-
 
 
 def test_a_stop_closes_the_progress_bar_before_saying_where_the_run_stopped(scripts, tmp_path, monkeypatch,
@@ -3007,7 +3002,6 @@ def test_a_model_file_that_cannot_be_loaded_to_play_names_the_runs_other_one(tra
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.endswith(f"; start the run again, as it has no other model file: {restart_command(run)}\n")
-
 
 
 def test_a_checkpoint_whose_weights_are_not_torchs_is_refused_on_one_line(trained, tmp_path):

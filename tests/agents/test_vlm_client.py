@@ -47,7 +47,6 @@ def test_endpoint_spec_parsing():
     assert Endpoint.parse("m@http://bücher.example/v1").chat_url == "http://bücher.example/v1/chat/completions"
 
 
-
 @pytest.mark.parametrize("spec, message", [
     ("m@http://127.0.0.1:80a/v1", "is malformed: Port could not be cast"),
     ("m@http://127.0.0.1:99999/v1", "is malformed: Port out of range"),
@@ -72,6 +71,7 @@ def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
     with pytest.raises(ValueError, match=re.escape(message)) as exc:
         Endpoint.parse(spec)
     assert "sk-secret" not in str(exc.value)
+
 
 def test_request_follows_the_chat_completions_schema_and_usage_is_counted(monkeypatch):
     monkeypatch.setenv("MY_VLM_KEY", "sk-test")
@@ -132,7 +132,6 @@ def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why
             c.complete("q", [IMG])
     assert server.hits == 1 and c.stats.failures == 1  # not retried, not taken for the model's answer
     assert (body[:10].decode() if body else "an empty body") in str(exc.value)
-
 
 
 def test_reasoning_odd_token_counts_and_calls_are_read_as_documented():
@@ -214,12 +213,12 @@ def test_a_redirect_is_not_followed_and_names_where_it_points(status):
                 c.complete("q", [IMG])
     assert server.hits == 1 and target.hits == 0 and target.headers == [] and c.stats.failures == 1
 
+
 def test_a_reply_without_content_is_the_models_empty_answer():
     body = b'{"choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": "length"}]}'
     with ChatServer([Reply(body=body)]) as server:
         reply = client(server).complete("q", [IMG])
     assert (reply.content, reply.finish_reason, reply.prompt_tokens) == ("", "length", 0)
-
 
 
 def test_content_parts_give_their_text_only():
@@ -233,6 +232,7 @@ def test_content_parts_give_their_text_only():
     message = {"role": "assistant", "content": [{"type": "text", "text": ""}], "refusal": "I won't."}
     reply = ChatClient._parse(json.dumps({"choices": [{"message": message}]}).encode(), 0.0)
     assert (reply.content, reply.refusal) == ("", "I won't.")
+
 
 def test_a_refusal_is_kept_and_cached(tmp_path):
     # OpenAI sends message.refusal with null content when the model declines: it read as an empty answer.
@@ -285,7 +285,6 @@ def test_429_honours_retry_after_seconds_and_dates():
     assert server.hits == 4
 
 
-
 def test_a_429_for_an_account_out_of_quota_is_not_retried():
     # OpenAI's "You exceeded your current quota": every decision waited out its retries, then was played
     # as the counted fallback, for the whole run.
@@ -298,6 +297,7 @@ def test_a_429_for_an_account_out_of_quota_is_not_retried():
         with pytest.raises(ChatConfigError, match=r"HTTP 429: You exceeded your current quota.*out of quota"):
             c.complete("q", [IMG])
     assert server.hits == 1 and sleeps == [] and c.stats.failures == 1
+
 
 def test_retry_after_is_read_whatever_the_case_of_its_name_and_in_milliseconds():
     # uvicorn (vLLM, SGLang), HTTP/2 proxies and OpenAI send header names in lower case; OpenAI also
@@ -400,7 +400,6 @@ def test_an_answer_whole_in_time_for_its_last_read_is_kept():
     listener.close()
 
 
-
 def test_a_body_cut_short_of_its_content_length_is_retried_not_taken_for_a_wrong_url():
     # A proxy that drops the connection mid-body: on the very first request this was "HTTP 200 but not a
     # chat completion (not JSON) ... is it an OpenAI-compatible chat-completions URL?", ending the run.
@@ -421,6 +420,7 @@ def test_a_body_cut_short_of_its_content_length_is_retried_not_taken_for_a_wrong
     assert c.complete("q", [IMG]).content == "whole"
     assert c.stats.retries == 1 and c.stats.status_counts == {"connection": 1, "200": 1}
     listener.close()
+
 
 def _read_request(conn: socket.socket) -> None:
     data = b""
@@ -513,7 +513,6 @@ def test_an_unreachable_server_fails_at_once_naming_the_url():
     assert sleeps == [] and c.stats.failures == 1  # no retry: nothing ever answered there
 
 
-
 def test_an_https_url_for_a_plain_http_server_fails_at_once():
     # Retrying a failed TLS handshake cannot help: every decision would wait out its backoff for nothing.
     with ChatServer() as server:
@@ -523,6 +522,7 @@ def test_an_https_url_for_a_plain_http_server_fails_at_once():
         with pytest.raises(ChatConfigError, match=f"cannot reach {url}.*TLS handshake failed.*check the URL"):
             c.complete("q", [IMG])
     assert sleeps == [] and c.stats.failures == 1
+
 
 def test_a_connection_reset_before_any_answer_is_retried(monkeypatch):
     c = ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"), api_key_env=None, max_retries=2,
@@ -609,7 +609,6 @@ def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch):
             client(server, api_key_env=None).complete("q", [IMG])
         with pytest.raises(ChatConfigError, match="the API key given was refused"):
             client(server, api_key="sk-given").complete("q", [IMG])
-
 
 
 @pytest.mark.parametrize("key", ["sk-secret\r", "sk-secret\n", "\u201csk-secret\u201d"])
@@ -726,7 +725,6 @@ def test_a_corrupt_cache_entry_is_a_miss(tmp_path):
     assert not list(tmp_path.glob("*/*.tmp"))
 
 
-
 def test_a_cache_entry_without_text_content_is_a_miss(tmp_path):
     cache = ResponseCache(tmp_path)
     with ChatServer(default=lambda body: good("fine")) as server:
@@ -756,6 +754,7 @@ def test_an_answer_the_full_disk_cannot_cache_is_still_used(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert err.count(f"warning: cannot cache answers in {tmp_path} (No space left on device)") == 1
     assert len(cache) == 0 and not list(tmp_path.glob("*/*.tmp"))
+
 
 def test_extra_body_adds_overrides_and_drops_request_fields(tmp_path):
     import argparse

@@ -59,7 +59,6 @@ def test_the_emulator_clock_counts_only_the_timed_steps():
     assert game.emulator_seconds == timed  # was timed + 1: the untimed step's emulation was counted
 
 
-
 @pytest.mark.parametrize("name", ["snake", "pokemon_red"])
 def test_the_speed_loop_closes_the_game_it_makes(name, monkeypatch):
     import envs.bench

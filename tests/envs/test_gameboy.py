@@ -52,6 +52,8 @@ def python_c(code: str, hung: str) -> subprocess.CompletedProcess:
                               timeout=60)
     except subprocess.TimeoutExpired:
         pytest.fail(hung)
+
+
 UP, DOWN, LEFT, RIGHT, A, B, START = range(7)
 ACTION = {"up": UP, "down": DOWN, "left": LEFT, "right": RIGHT}
 WORLD = layout.parse_rooms()
@@ -219,6 +221,7 @@ def test_hp_is_a_big_endian_word_and_the_byte_past_the_badges_is_no_badge(game: 
     finally:
         mem[0xD16C], mem[0xD16D], mem[0xD18D], mem[0xD18E] = 0, layout.START_HP, 0, layout.START_HP
         mem[0xD357] = after_badges
+
 
 def test_ram_reward_terms_pay_what_the_docstring_says(game: PokemonRed) -> None:
     """Each term from RAM written directly: several event flags or badges in one step pay each; a flag
@@ -2587,6 +2590,7 @@ def test_where_files_cannot_be_locked_a_temp_file_goes_once_untouched_for_an_hou
     os.utime(old, (two_hours_ago, two_hours_ago))
     StateArchive(tmp_path, "sha")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", young.name])
+
 
 def test_a_swarm_reset_reads_only_the_index_rows_appended_since(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:

@@ -226,7 +226,6 @@ def test_rom_check_missing_file(tmp_path: Path) -> None:
     assert isinstance(err.value, FileNotFoundError)
 
 
-
 def test_a_relative_missing_rom_is_also_named_by_its_absolute_path(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

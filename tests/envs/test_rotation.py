@@ -168,6 +168,7 @@ def test_a_camera_near_or_past_straight_up_or_down_still_draws_the_shape():
         picture = view(35, steep)
         assert (picture != picture[0, 0]).any(axis=2).sum() > 200  # the cubes' pixels, not a blank view
 
+
 def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_objects_radius():
     # No cubes divided by zero in the kernel; a camera at distance 1 divided by zero fitting the view.
     with pytest.raises(ValueError, match="at least one cube"):
@@ -839,8 +840,6 @@ def test_registry_and_config():
     env = envs.make_env("rotation", max_turns=1)
     obs, _ = env.reset(seed=1)
     assert obs.shape == (3, S, 2 * S)
-
-
 
 
 def test_turns_stay_the_start_distance_while_the_object_turns():

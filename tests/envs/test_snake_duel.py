@@ -648,8 +648,6 @@ def test_render_shape_and_content():
     assert SnakeDuel.render_state(state, scale=1).shape == (10, 10, 3)
 
 
-
-
 @pytest.mark.parametrize("change, error", [
     ({"body": [[20, 0], [1, 1]]}, r"snake 1 cell \[20, 0\] is off the board"),
     ({"body": [[5, 5]]}, "snake 1 needs at least 2 cells"),
@@ -731,7 +729,6 @@ def test_set_state_refuses_a_dead_snake_at_round_0(alive0: bool, alive1: bool):
     with pytest.raises(ValueError, match=f"snake {int(alive0)} is dead at round 0: a snake dies in a round"):
         game.set_state(0, state)
     assert game.get_state(0) == before
-
 
 
 @pytest.mark.parametrize("size, error", [

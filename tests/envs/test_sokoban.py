@@ -675,6 +675,7 @@ def test_render_state_draws_a_board_without_boxes_or_targets():
     expected[1, 2] = _PLAYER
     assert (picture == expected).all()
 
+
 def test_difficulty_knobs_and_validation():
     assert Sokoban(difficulty="easy").observation_space.shape == (5, 6, 6)
     assert Sokoban(difficulty="hard").observation_space.shape == (5, 10, 10)

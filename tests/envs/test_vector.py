@@ -84,7 +84,6 @@ def test_autoreset_infos_and_seeds():
     v.close()
 
 
-
 def test_a_board_ended_and_cut_by_its_limit_at_once_is_no_time_limit_truncation():
     """SB3 bootstraps from terminal_observation where TimeLimit.truncated is set, which means cut by the
     time limit alone (DummyVecEnv: truncated and not terminated): an episode that ended on its last
@@ -554,7 +553,6 @@ def test_a_worker_whose_parent_stopped_leaves_quietly():
     assert proc.exitcode == 0
 
 
-
 @pytest.mark.parametrize("workers", [0, 2])
 def test_seed_applies_at_the_next_reset(workers):
     """seed() then steps before reset(): the steps go on with the old seeds (SB3's VecEnv semantics); the
@@ -600,7 +598,6 @@ def test_a_workers_error_leaves_no_reply_unread():
         v.close()
 
 
-
 def test_a_step_two_workers_fail_raises_the_first_error():
     """Every failed worker is handled before the step raises, and it raises the error answered first."""
     v = make_vec("snake", 4, num_workers=2, seed=0)
@@ -615,6 +612,7 @@ def test_a_step_two_workers_fail_raises_the_first_error():
         assert v.get_attr("size") == [10] * 4  # worker 1's late error was read too, not left for this call
     finally:
         v.close()
+
 
 def test_a_games_error_in_a_worker_is_raised_as_itself():
     """env_method("set_state", {}) was the game's ValueError in process but a RuntimeError holding the
@@ -750,7 +748,6 @@ def test_a_worker_dead_at_reset_is_restarted_and_resets_as_the_lost_one_would_ha
         twin.close()
 
 
-
 def test_a_worker_dead_halfway_through_a_reset_resets_as_the_lost_one_would_have(monkeypatch, tmp_path):
     """The lost worker had counted its boards' episodes (their seeds) when it died in the game's reset: the
     new worker must reset from the counts that reset started from, not from the next episodes' seeds."""
@@ -775,6 +772,7 @@ def test_a_worker_dead_halfway_through_a_reset_resets_as_the_lost_one_would_have
     finally:
         killed.close()
         twin.close()
+
 
 def test_seed_without_a_seed_draws_one_as_sb3_does():
     """seed() returned [None, ...] and changed nothing, where SB3's VecEnv.seed(None) draws a seed."""
@@ -931,6 +929,7 @@ def test_close_has_each_worker_close_its_game(tmp_path, monkeypatch):
         v.set_attr("close", functools.partial(touch, tmp_path / f"closed{w}", 0.3), indices=indices)
     v.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["closed0", "closed1"]
+
 
 def test_close_releases_the_workers_descriptors_while_the_env_is_still_referenced():
     """A closed env kept alive (SB3's model.env after learn) held its pipes and process handles until it was

@@ -234,6 +234,7 @@ def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_facto
     assert len(dd["validation"]) == len(dd["test"]) == 0 and len(dd["train"]) > 0
     assert dd["test"].features == dd["train"].features
     # The card's YAML makes the folder load by its name, with the splits that have records ...
+
     def rows(folder: Path) -> dict[str, int]:
         loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf-cache"))
         return {split: len(part) for split, part in loaded.items()}

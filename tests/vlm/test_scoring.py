@@ -104,7 +104,6 @@ def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts,
     assert overall["move_accuracy"] == pytest.approx(np.mean([kinds[r.id] == "right" for r in moves]))
 
 
-
 def test_a_reader_that_stops_early_ends_the_script_quietly(predictions, dataset):
     # `score_predictions.py ... | head -c 100`: the tables were printed to a closed pipe, which ended in a
     # BrokenPipeError traceback.
@@ -114,6 +113,7 @@ def test_a_reader_that_stops_early_ends_the_script_quietly(predictions, dataset)
     proc.stdout.close()
     _, err = proc.communicate(timeout=120)
     assert (proc.returncode, err.decode()) == (141, "")
+
 
 def test_a_stray_non_utf8_byte_in_a_reply_is_scored_not_fatal(dataset, tmp_path, scripts, capsys):
     records = load_records(dataset[1])
@@ -557,6 +557,7 @@ def test_a_specialist_checkpoint_of_other_settings_is_refused_by_its_file(predic
     err = capsys.readouterr().err
     assert f"--specialist {run}: the checkpoint {early} reads observations (4, 10, 10)" in err
     assert "trained on another game or settings; give --checkpoint a model trained with this run's" in err
+
 
 def test_a_word_rule_move_question_is_scored_on_its_accepted_moves_and_grouped_by_its_levels():
     from envs import make_game

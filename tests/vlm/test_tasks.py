@@ -920,6 +920,7 @@ def test_rotation_questions_describe_the_images_they_show(drafts: dict) -> None:
         pair = d.family in ("perception", "state_prediction") or d.qa_type in ("min_turns", "next_turn")
         assert ("the target view on the left" in d.question) == pair, (d.qa_type, d.question)
 
+
 def test_rotation_never_asks_a_next_turn_that_every_turn_answers() -> None:
     module = task_module("rotation")
     game = Rotation(1, max_cubes=8)
@@ -986,6 +987,7 @@ def test_rotation_angle_questions_ask_every_axis_and_angle() -> None:
                                                           for seed in range(40))}
     assert asked == set(itertools.product("XYZ", (90, 180, 270))), asked
 
+
 def test_rotation_prediction_asks_one_to_three_turns_at_that_level() -> None:
     """The module's rule: a prediction question's qa level is the number of turns to simulate, 1 to 3;
     every one of the six turns is asked."""
@@ -998,6 +1000,7 @@ def test_rotation_prediction_asks_one_to_three_turns_at_that_level() -> None:
         asked[d.qa_level] += 1
         moves |= set(d.extra["moves"])
     assert asked.keys() == {1, 2, 3} and moves == set(TURNS), (asked, moves)
+
 
 def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
     """A cube counts as shown when it covers MIN_VISIBLE of either view: the cube count is asked only when
@@ -1219,7 +1222,6 @@ def test_sokoban_prediction_analysis_tells_each_move_as_the_engine_plays_it() ->
                            "pushes", "cut"}, told
 
 
-
 def test_sokoban_prediction_asks_the_documented_move_counts_and_answers_after_the_last_move() -> None:
     """qa level 1, 2, 3 simulate 1, 2-3, 4-6 moves (the module docstring), and boxes on targets is counted
     after the last move played: pushes late in the sequence change the answer (random moves on the drafts'
@@ -1239,6 +1241,7 @@ def test_sokoban_prediction_asks_the_documented_move_counts_and_answers_after_th
             changed += played[-1]["score"] != played[0]["score"]
     assert dict(lengths) == {1: {1}, 2: {2, 3}, 3: {4, 5, 6}}
     assert changed > 0
+
 
 def test_sokoban_pushes_are_told_onto_and_off_targets() -> None:
     mod = task_module("sokoban")
