@@ -158,6 +158,11 @@ def test_no_examples_heading_without_train_records_and_a_mix_found_in_the_data()
     assert "mixing the families at the ratios found in the data." in card
 
 
+def test_the_curriculum_section_gives_the_mix_asked_for():
+    card = render_card(META, SPLITS, CURRICULUM, [])
+    assert 'mixing the families at the ratios {"perception": 0.5, "strategy": 0.5}.' in card
+
+
 def test_a_game_boy_export_without_a_game_name_names_its_env():
     card = render_card({**META, "env": "gameboy", "env_kwargs": {}, "rom_sha1": "cd" * 20}, SPLITS,
                        CURRICULUM, [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vlm.splits import assign_episodes, curriculum, parse_ratios, split_records
+from vlm.splits import assign_episodes, curriculum, parse_mix, parse_ratios, split_records
 
 
 def rec(i: str, episode: int, *images: str, frame: str | None = None) -> dict:
@@ -60,6 +60,12 @@ def test_split_ratios_may_be_zero_but_not_all_zero():
             parse_ratios(text)
 
 
+def test_mix_ratios_are_normalised_to_six_digits_and_an_item_without_a_ratio_is_refused():
+    assert parse_mix("perception=1, strategy=2") == {"perception": 0.333333, "strategy": 0.666667}
+    with pytest.raises(ValueError, match=r"--mix expects FAMILY=RATIO items .* got 'perception'"):
+        parse_mix("perception,strategy=1")
+
+
 def test_a_family_mixed_at_zero_is_left_out_of_the_schedule():
     """``--mix perception=1,strategy=0`` (parse_mix keeps a 0): the stage schedules hold perception only."""
     records = [{"id": f"{f}-{k}", "family": f, "plot_level": 1, "qa_level": 1}
@@ -67,6 +73,19 @@ def test_a_family_mixed_at_zero_is_left_out_of_the_schedule():
     easy = curriculum(records, {"perception": 1.0, "strategy": 0.0}, seed=0)["stages"][0]
     assert easy["mix"] == {"perception": 1.0}
     assert sorted(easy["schedule"]) == [f"perception-{k}" for k in range(6)]
+
+
+def test_a_stage_schedules_the_families_at_the_mix_renormalised_over_those_it_has():
+    """Strategy records beyond its share are left out; the ratios 9:5 schedule all 9 perception records
+    (9 / (9/14) is 13.999999999999998 in floats), and vision_zero, absent, leaves no gap."""
+    records = [{"id": f"{f}-{k}", "family": f, "plot_level": 1, "qa_level": 1}
+               for f, n in (("strategy", 10), ("perception", 9)) for k in range(n)]
+    mix = {"perception": 0.45, "strategy": 0.25, "vision_zero": 0.3}
+    easy = curriculum(records, mix, seed=0)["stages"][0]
+    assert list(easy["families"].items()) == [("perception", 9), ("strategy", 10)]  # sorted: stable JSON
+    assert easy["mix"] == {"perception": 0.642857, "strategy": 0.357143}
+    families = [i.split("-")[0] for i in easy["schedule"]]
+    assert (families.count("perception"), families.count("strategy")) == (9, 5)
 
 
 def shares(n: int, ratios: tuple[float, float, float]) -> tuple[int, ...]:

@@ -561,8 +561,13 @@ def test_reward_adapters_hold_their_edge_cases() -> None:
     unformatted = "The answer is <answer>5</answer>"
     assert rewards.compute_score(unformatted, gt, format_weight=0.0)["overall"] == 1.0
     assert rewards.compute_score(wrap("6"), gt, format_weight=0.0)["overall"] == 0.0
-    with pytest.raises(ValueError, match="2 completions but 1 ground truths"):
-        rewards.trl_reward([wrap("5"), wrap("6")], ground_truth=[gt])
+    for n_completions, n_truths in ((2, 1), (1, 2)):
+        with pytest.raises(ValueError, match=f"{n_completions} completions but {n_truths} ground truths"):
+            rewards.trl_reward([wrap("5")] * n_completions, ground_truth=[gt] * n_truths)
+    # verl's reward_model dict without its ground_truth is malformed: no reward, never a KeyError
+    zero = {"overall": 0.0, "format": 0.0, "accuracy": 0.0}
+    assert rewards.compute_score(wrap("5"), {"style": "rule"}) == zero
+    assert rewards.trl_reward([wrap("5")], reward_model=[{"style": "rule"}]) == [0.0]
     with pytest.raises(ValueError):
         rewards.reward_func(["P" + wrap("5"), "P" + wrap("6")], ["P", "P"], [gt])
     assert rewards.response_from_query("Q:" + wrap("5"), "Q:") == wrap("5")
