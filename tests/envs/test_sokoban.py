@@ -588,6 +588,7 @@ def test_set_state_refuses_a_gap_in_the_wall_ring():
      "every box on a target but not done"),
     # Loaded, these stayed done without an end the game has: every step a no-op reporting no end.
     ({"step": 5, "done": True}, "done at step 5 of max_steps 120 but neither solved nor deadlocked"),
+    ({"max_steps": 0, "step": 0, "done": True}, "state's max_steps must be >= 1, got 0"),  # no step to play
     ({"deadlocked": True, "done": True}, "deadlocked but its deadlock_end is off"),
     ({"deadlock_end": True, "deadlocked": True, "done": True, "boxes": [[3, 3]], "player": [1, 1]},
      "deadlocked with every box on a target"),
@@ -681,6 +682,7 @@ def test_difficulty_knobs_and_validation():
     assert Sokoban(difficulty="hard").observation_space.shape == (5, 10, 10)
     g = Sokoban(difficulty="easy", size=9, num_boxes=[2, 3], max_steps=50)
     assert g.size == 9 and g.num_boxes == (2, 3) and g.max_steps == 50
+    assert Sokoban(num_boxes=[2, 2]).num_boxes == (2, 2)  # a range of one count, as num_boxes=2
     for bad in ({"difficulty": "insane"}, {"size": 5}, {"num_boxes": 0}, {"num_boxes": [3, 2]},
                 {"size": 6, "num_boxes": 3}, {"max_steps": 0}):
         with pytest.raises(ValueError):
@@ -715,6 +717,15 @@ def test_solver_pruning_marks_only_hopeless_cells():
     low = np.array([(3 + 1) * width + 2 + 1, (3 + 1) * width + 3 + 1], dtype=np.int64)
     assert _frozen_block(low[0], wall, target, low, width)
     assert not _frozen_block(low[0], wall, target, low[:1], width)  # a lone box on a wall can slide along
+    # A box cannot be pulled through a wall: the room right of the inner wall never reaches the target.
+    walled = level("#######",
+                   "#  #  #",
+                   "# .#$ #",
+                   "#@ #  #",
+                   "#######")
+    wall, target, _, _, width = _board(walled)
+    dead = _dead_cells(wall, target, width).reshape(-1, width)[1:-1, 1:-1]
+    assert {(x, y) for y, x in np.argwhere(dead) if not walled["walls"][y][x]} >= {(4, 2), (5, 2)}
 
 
 # A box on the top wall, which holds no target: hopeless (the solver's pruning and budget tests).
@@ -802,6 +813,9 @@ def test_the_solver_solves_up_to_its_bounds_and_refuses_past_them():
         return level("#" * side, *inside, "#" + last_row.rjust(side - 2) + "#", "#" * side)
 
     assert solve(room(20, "@$.*****")) == [RIGHT]  # the highest cell numbers of the largest board, 6 boxes
+    # 14 columns by 30 rows pad to exactly 512 cells: the last one still fits in 9 bits.
+    tall = {"walls": [[0] * 14] * 30, "targets": [[13, 29]], "boxes": [[12, 29]], "player": [11, 29]}
+    assert solve(tall) == [RIGHT]
     with pytest.raises(ValueError, match="up to 20x20"):
         solve(room(21, "@$."))
     with pytest.raises(ValueError, match="1 to 6 boxes"):
