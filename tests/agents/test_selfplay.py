@@ -148,6 +148,25 @@ def test_the_opponent_samples_its_actions():
     assert set(handed[0].tolist()) == {0, 1, 2, 3}
 
 
+def test_the_opponent_chooses_its_actions_again_after_every_env_step():
+    """Each env step's end hands the game the snapshot's actions for the next one: without it the snapshot
+    chose once per rollout and the game replayed those actions on every later step."""
+    from stable_baselines3.common.distributions import CategoricalDistribution
+
+    class Uniform:
+        def get_distribution(self, obs: torch.Tensor) -> CategoricalDistribution:
+            return CategoricalDistribution(4).proba_distribution(torch.zeros(len(obs), 4))
+
+    handed: list[np.ndarray] = []
+    cb = SelfPlayCallback(100, pool_size=2)
+    cb.game = SimpleNamespace(observe_opponent=lambda out: None, set_opponent_actions=handed.append)
+    cb.obs, cb.opponent = np.zeros((4, 1), np.uint8), Uniform()
+    cb.model = SimpleNamespace(device="cpu")
+    for _ in range(3):
+        assert cb._on_step() is True  # training goes on
+    assert [a.shape for a in handed] == [(4,)] * 3
+
+
 def test_the_opponent_plays_snake_1_on_its_view_of_the_boards_as_they_are_now():
     """Each choice is made on snake 1's view of the boards at that moment (observe_opponent), not on the
     learner's view: without the call the opponent played the blank buffer it started with."""
