@@ -90,6 +90,25 @@ def test_rollout_figures_before_any_score_and_the_worker_restart_count():
     assert logged == {"rollout/won_mean": 1.0}
 
 
+def test_rollout_figures_are_the_best_score_beside_the_mean_and_restarts_from_zero():
+    # score_max is the best of the buffer's episodes, not their mean; a run whose workers never died logs
+    # its 0 restarts, so the curve starts with the run rather than at the first death.
+    logged: dict[str, Any] = {}
+    logger = SimpleNamespace(record=lambda key, value, exclude=None: logged.__setitem__(key, value))
+    callback = MetricsCallback({})
+    episodes = [{"r": 1.0, "l": 5, "t": 0.1, "score": s} for s in (1.0, 2.0, 6.0)]
+    callback.init_callback(SimpleNamespace(ep_info_buffer=episodes, logger=logger,
+                                           get_env=lambda: SimpleNamespace(worker_restarts=0)))
+    callback._on_rollout_end()
+    assert logged == {"rollout/score_mean": 3.0, "rollout/score_max": 6.0, "env/worker_restarts": 0}
+
+
+@pytest.mark.parametrize("step, every, next_step", [(0, 300, 300), (299, 300, 300), (300, 300, 600),
+                                                      (301, 300, 600)])
+def test_next_multiple_is_the_first_multiple_past_the_step(step, every, next_step):
+    assert agents.callbacks.next_multiple(step, every) == next_step
+
+
 def test_the_hparams_dashboard_shows_the_run_s_settings_beside_its_mean_score_and_return(tmp_path):
     # Its metric columns are read from these tags' scalars: a tag no scalar has leaves a column empty.
     from stable_baselines3.common.logger import configure
