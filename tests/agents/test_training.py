@@ -2383,7 +2383,7 @@ def test_read_milestones_keeps_only_finite_numbers_and_reads_a_bad_file_as_none(
                                 "inf": float("inf"), "name": "x", "none": None}))
     assert read_milestones(file) == {"tiles": 4.0, "maps": 2.5}
     # not an object, cut short, empty, not UTF-8
-    for data in (b'[["tiles", 4]]', b'{"tiles": 4', b"", b'{"tiles": 4, "\xff": 1}'):
+    for data in (b'[["tiles", 4]]', b'4', b'{"tiles": 4', b"", b'{"tiles": 4, "\xff": 1}'):
         file.write_bytes(data)
         assert read_milestones(file) == {}, data
 
