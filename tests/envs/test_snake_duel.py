@@ -560,12 +560,17 @@ def test_heads_never_start_facing_each_other_across_one_cell(size):
     game = SnakeDuel(n, size=size)
     game.reset(np.arange(n), np.arange(n, dtype=np.uint64))
     step = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}
+    mid, aimed = size // 2, set()
     for i in range(n):
         snakes = game.get_state(i)["snakes"]
         ahead = [(s["body"][0][0] + step[s["direction"]][0], s["body"][0][1] + step[s["direction"]][1])
                  for s in snakes]
         assert ahead[0] != ahead[1], snakes
         assert snakes[1]["body"] == [[size - 1 - x, size - 1 - y] for x, y in snakes[0]["body"]]
+        aimed |= {("row" if y == mid else "column") for x, y in ahead if mid in (x, y)}
+    # Only the start aimed at the centre is drawn again: heads aimed elsewhere in the middle row or column
+    # still start (redrawing those too made the starts less varied).
+    assert aimed == {"row", "column"}
 
 
 @pytest.mark.filterwarnings("error::UserWarning")  # check_env reports what it skips or finds as warnings
