@@ -294,6 +294,21 @@ def test_greedy_takes_the_nearer_apple_over_going_straight_on():
     assert greedy_action(state, 0) == RIGHT
 
 
+def test_greedy_measures_the_way_to_an_apple_through_its_own_freeing_tail():
+    # Heading UP from (2,1): LEFT reaches the apple (0,3) in 3 moves over its own tail (0,2), which moves
+    # away; around the body RIGHT takes 5. A path search that walled the own tail off went RIGHT.
+    s0 = [[2, 1], [2, 2], [1, 2], [0, 2]]
+    state = board(s0, "UP", S1, "LEFT", apples=[[0, 3], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == LEFT
+
+
+def test_greedy_breaks_a_tie_of_two_moves_by_going_straight_on():
+    # Along the left wall heading UP from (0,5): UP and RIGHT are both 2 moves from the apple (2,4); the
+    # search reached RIGHT first and stopped one move short of measuring UP, taking RIGHT.
+    state = board([[0, 5], [0, 6], [0, 7]], "UP", S1, "LEFT", apples=[[2, 4], *FAR_APPLES[:4]])
+    assert greedy_action(state, 0) == UP
+
+
 def test_greedy_breaks_a_tie_between_turns_up_down_left_right():
     # Straight on is farther; the two turns are equally near an apple: LEFT goes before RIGHT, UP before
     # DOWN, as documented.
