@@ -2286,8 +2286,10 @@ def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, 
             return {}
 
     monkeypatch.setattr(envs, "game_class", lambda name: Game)
-    # A --resume: the run's bests so far are on file; the new workers start from nothing.
-    (tmp_path / "milestones.json").write_text(json.dumps({"tiles_visited": 40.0, "maps_visited": 2.0}))
+    # A --resume: the run's bests so far are on file; the new workers start from nothing. A best that no
+    # worker reports yet (badges) is logged on from the file, so its curve has no gap.
+    (tmp_path / "milestones.json").write_text(json.dumps({"tiles_visited": 40.0, "maps_visited": 2.0,
+                                                          "badges": 1.0}))
     per_worker = [{"tiles_visited": 12.0, "maps_visited": 1.0}, {"tiles_visited": 55.0, "maps_visited": 1.0}]
     venv = SimpleNamespace(_slices=[(0, 2), (2, 4)], get_attr=lambda name, indices=None: ["game"],
                            env_method=lambda name, indices=None: per_worker)
@@ -2297,9 +2299,9 @@ def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, 
     callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: venv))
     callback._on_training_start()
     callback._on_rollout_end()
-    assert logged == {"game/tiles_visited": 55.0, "game/maps_visited": 2.0}
+    assert logged == {"game/tiles_visited": 55.0, "game/maps_visited": 2.0, "game/badges": 1.0}
     saved = json.loads((tmp_path / "milestones.json").read_text())  # the next --resume starts from these
-    assert saved == {"maps_visited": 2.0, "tiles_visited": 55.0}
+    assert saved == {"badges": 1.0, "maps_visited": 2.0, "tiles_visited": 55.0}
 
 
 def test_the_visit_heatmap_is_one_panel_per_worker_at_the_first_rollout_and_every_image_every(monkeypatch):
