@@ -295,6 +295,36 @@ def test_a_heal_of_one_hp_pays_and_a_slot_with_no_max_hp_counts_as_no_fraction(g
     assert game.episode_info(0)["heals"] == 1
 
 
+def test_the_heal_term_pays_every_fraction_regained_whatever_the_max_hp(game: PokemonRed) -> None:
+    # The heal term reads max HP too, so a step that changes only max HP is looked at; a fraction far
+    # below 1e-3 (one HP of 2,000) pays; a slot of max HP 1 counts its fraction like any other.
+    fresh(game)
+    mem = game.memory(0)
+    mem[0xD18D], mem[0xD18E] = 0x07, 0xD0  # wPartyMon1MaxHP = 2,000 (big-endian): the fraction drops
+    assert act(game, A)[0] == 0.0
+    mem[0xD16D] = layout.START_HP + 1  # one HP more
+    assert act(game, A)[0] == pytest.approx(W["heal"] / 2000)
+    mem[0xD18D], mem[0xD18E] = 0, layout.START_HP + 1  # max HP alone back down: the party is full again
+    assert act(game, A)[0] == pytest.approx(W["heal"] * (1 - (layout.START_HP + 1) / 2000))
+    mem[0xD163], mem[0xD18C + 44], mem[0xD18E + 44] = 2, 1, 1  # a level-1 second slot, HP 0 of 1
+    act(game, A)  # its level pays
+    mem[0xD16D + 44] = 1
+    assert act(game, A)[0] == pytest.approx(W["heal"])
+    assert game.episode_info(0)["heals"] == 3
+
+
+def test_a_badge_lost_and_got_again_pays_nothing(game: PokemonRed) -> None:
+    fresh(game)
+    mem = game.memory(0)
+    mem[0xD356] = 0b11
+    assert act(game, A)[0] == pytest.approx(2 * W["badge"])
+    mem[0xD356] = 0b01  # a badge lost (RAM written) costs nothing and lowers no best
+    assert act(game, A)[0] == 0.0
+    mem[0xD356] = 0b11
+    assert act(game, A)[0] == 0.0
+    assert game.episode_info(0)["r_badge"] == pytest.approx(2 * W["badge"])
+
+
 def test_a_tile_visit_count_decays_from_its_last_visit(game: PokemonRed) -> None:
     # The count of a tile decays by visit_decay per step since it was last stepped on, not since its
     # first visit: the start tile (step 0), left at step 1, is back at steps 2 and 4.
