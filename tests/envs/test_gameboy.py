@@ -2920,6 +2920,16 @@ def test_copy_and_pickle_say_what_to_do_instead() -> None:
         other.close()
 
 
+def test_a_step_two_frames_past_the_press_runs_step_frames_frames() -> None:
+    g = GameBoy(num_envs=1, game="depthfirst_test", press_frames=1, step_frames=3)
+    try:
+        before = g._pyboys[0].frame_count
+        act(g, A)
+        assert g._pyboys[0].frame_count - before == 3
+    finally:
+        g.close()
+
+
 def test_a_step_runs_step_frames_frames_and_the_return_adds_up() -> None:
     # One step holds the button press_frames frames and runs to step_frames in all; episode_info's
     # episode_return is the sum of the step rewards, back to 0 at a reset.
