@@ -301,6 +301,17 @@ def test_observation_planes():
     assert {tuple(c) for c in np.argwhere(o[4] == 255)} == {(1, 1)}
 
 
+def test_observe_fills_an_out_whose_rows_are_padded():
+    # A view of a wider buffer cannot be flattened in place: the planes the kernel wrote into reshape's
+    # copy must be copied back to ``out``, else it kept what it held.
+    game = game_with(level(*ONE_BOX))
+    expected = game.new_obs_buffer()
+    game.observe(expected)
+    padded = np.full((1, 5, 6, 8), 7, dtype=np.uint8)
+    game.observe(padded[..., :6])
+    assert (padded[..., :6] == expected).all() and (padded[..., 6:] == 7).all()
+
+
 # ------------------------------------------------------------------------------------------ generation
 def test_the_difficulties_are_the_documented_presets():
     """The README's presets: easy 6x6 with 1 box, medium (the default) 8x8 with 2, hard 10x10 with 3-4;
