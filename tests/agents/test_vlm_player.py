@@ -252,6 +252,26 @@ def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire
         assert server.hits > sent and all(d.status != "error" for d in episodes[0].log)
 
 
+def test_a_run_started_right_after_a_stopped_one_sends_none_of_the_stopped_runs_requests():
+    # Ctrl-C while a long answer is on the wire, then a new run on the same player (a notebook) before that
+    # answer is in: the new run resumes the client, so requests of the stopped run still queued in the pool
+    # would go out then, each paid for. They are dropped when the run stops.
+    def interrupt(decision):
+        raise KeyboardInterrupt
+
+    with ChatServer(default=lambda body: good(best_worst("UP"), delay=0.3)) as server:
+        p = player(server, concurrency=1)
+        p.on_decision = interrupt
+        with pytest.raises(KeyboardInterrupt):
+            run_episodes(p, "snake", {}, 8, seed=0, batch=8, max_steps=1)
+        p.on_decision = None
+        with p:
+            run_episodes(p, "snake", {}, 1, seed=100, batch=1, max_steps=1)
+    # The first answer, the new run's, and at most the next queued one, which the pool thread may have sent
+    # before the interrupt reached the actor: not the 6 or 7 others.
+    assert 2 <= server.hits <= 3
+
+
 def test_a_decision_of_a_stopping_run_raises_not_a_counted_fallback():
     # A cancelled request is no answer of the model's: it ends the decision, not logged as an "error" one.
     from agents.vlm_client import ChatCancelled
