@@ -645,7 +645,7 @@ def test_state_round_trip_and_json():
         SnakeDuel(1, size=8).set_state(0, states[0])
     # An apple off the board is refused, not wrapped onto another cell (-1 indexed the last cell).
     copy.set_state(0, states[0])
-    for apple in ([-1, 0], [0, 10]):
+    for apple in ([-1, 0], [0, 10], [10, 0]):  # [10, 0] wrapped onto [0, 1] with x <= size
         with pytest.raises(ValueError, match=r"apple \[-?\d+, \d+\] is off the board"):
             copy.set_state(0, {**states[0], "snakes": states[1]["snakes"], "apples": [apple]})
     assert copy.get_state(0) == states[0]  # refused before anything was changed
