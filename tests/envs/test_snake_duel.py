@@ -886,6 +886,9 @@ def test_set_state_takes_the_round_limit_and_a_board_too_full_for_its_apples():
                        {"body": short1, "direction": "RIGHT", "alive": True, "score": 0}]}
     game.set_state(0, full)
     assert len(game.get_state(0)["apples"]) == 23
+    # One free cell left still takes an apple: 22 of 30 on this board is short of what play leaves.
+    with pytest.raises(ValueError, match="state holds 22 apples, its num_apples is 30"):
+        game.set_state(0, {**full, "apples": full["apples"][1:]})
 
 
 @pytest.mark.parametrize("length, pocket_taken", [(5, False), (4, True)])
