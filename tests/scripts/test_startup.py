@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,19 @@ def _with_root() -> dict[str, str]:
 def _run_python(code: str, cwd, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=_with_root(), capture_output=True,
                           text=True, timeout=timeout, **kwargs)
+
+
+def _communicate(proc: subprocess.Popen) -> tuple[str, str]:
+    """communicate() after the signal; a process still running a minute later fails with what it was
+    doing (its state, wait channel and signal masks), so a hang on a CI machine can be told apart."""
+    try:
+        return proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc_dir = Path(f"/proc/{proc.pid}")
+        status = [line for line in (proc_dir / "status").read_text().splitlines()
+                  if line.startswith(("State", "Sig", "ShdPnd", "Threads"))]
+        pytest.fail(f"pid {proc.pid} still running 60 s after the signal: {status}, "
+                    f"wchan {(proc_dir / 'wchan').read_text()!r}")
 
 
 SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
@@ -47,7 +61,7 @@ def test_a_ctrl_c_during_the_imports_exits_130_without_a_traceback(script, slow,
     try:
         assert proc.stderr.readline() == "importing\n"
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        _, err = _communicate(proc)
     finally:
         proc.kill()
     assert proc.returncode == 130 and err.strip() == "interrupted", err
@@ -93,7 +107,7 @@ def test_a_ctrl_c_while_a_finished_game_boy_script_shuts_down_is_ignored(script,
             if line == "exiting\n":
                 break
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = _communicate(proc)
     finally:
         proc.kill()
     assert proc.returncode == 0 and "interrupted" not in err and "Traceback" not in err, err
@@ -121,7 +135,7 @@ def test_a_process_forked_by_a_script_stops_without_a_line_of_its_own(tmp_path):
         # stop signals while its peer's workers start; a CI run once caught this test there).
         assert {proc.stderr.readline(), proc.stderr.readline()} == {"ready\n", "started\n"}
         proc.send_signal(signal.SIGTERM)  # kill, timeout, a job scheduler
-        _, err = proc.communicate(timeout=60)
+        _, err = _communicate(proc)
     finally:
         proc.kill()
     assert proc.returncode == 130 and err.strip() == "interrupted", err
