@@ -130,9 +130,9 @@ def test_the_opponent_lives_on_the_learner_s_device():
     assert copy.weight.device == torch.device("meta") and not copy.training
 
 
-def test_the_opponent_samples_its_actions():
-    """The snapshot's actions are drawn from its distribution, not its argmax (a deterministic opponent
-    is one fixed strategy, which the learner would overfit)."""
+def _callback_with_a_uniform_opponent(num_envs: int) -> tuple[SelfPlayCallback, list[np.ndarray]]:
+    """A self-play callback whose snapshot picks each action with equal odds, and the list of the action
+    arrays it hands the game."""
     from stable_baselines3.common.distributions import CategoricalDistribution
 
     class Uniform:
@@ -142,8 +142,15 @@ def test_the_opponent_samples_its_actions():
     handed: list[np.ndarray] = []
     cb = SelfPlayCallback(100, pool_size=2)
     cb.game = SimpleNamespace(observe_opponent=lambda out: None, set_opponent_actions=handed.append)
-    cb.obs, cb.opponent = np.zeros((400, 1), np.uint8), Uniform()
+    cb.obs, cb.opponent = np.zeros((num_envs, 1), np.uint8), Uniform()
     cb.model = SimpleNamespace(device="cpu")
+    return cb, handed
+
+
+def test_the_opponent_samples_its_actions():
+    """The snapshot's actions are drawn from its distribution, not its argmax (a deterministic opponent
+    is one fixed strategy, which the learner would overfit)."""
+    cb, handed = _callback_with_a_uniform_opponent(num_envs=400)
     cb._act()
     assert set(handed[0].tolist()) == {0, 1, 2, 3}
 
@@ -151,17 +158,7 @@ def test_the_opponent_samples_its_actions():
 def test_the_opponent_chooses_its_actions_again_after_every_env_step():
     """Each env step's end hands the game the snapshot's actions for the next one: without it the snapshot
     chose once per rollout and the game replayed those actions on every later step."""
-    from stable_baselines3.common.distributions import CategoricalDistribution
-
-    class Uniform:
-        def get_distribution(self, obs: torch.Tensor) -> CategoricalDistribution:
-            return CategoricalDistribution(4).proba_distribution(torch.zeros(len(obs), 4))
-
-    handed: list[np.ndarray] = []
-    cb = SelfPlayCallback(100, pool_size=2)
-    cb.game = SimpleNamespace(observe_opponent=lambda out: None, set_opponent_actions=handed.append)
-    cb.obs, cb.opponent = np.zeros((4, 1), np.uint8), Uniform()
-    cb.model = SimpleNamespace(device="cpu")
+    cb, handed = _callback_with_a_uniform_opponent(num_envs=4)
     for _ in range(3):
         assert cb._on_step() is True  # training goes on
     assert [a.shape for a in handed] == [(4,)] * 3

@@ -707,8 +707,17 @@ def test_registry():
     assert envs.make_game("sokoban", num_envs=5).num_envs == 5
 
 
+def _dead_floor(state: dict) -> set[tuple[int, int]]:
+    """The floor cells (x, y) the solver marks dead: a box pushed there can never reach a target."""
+    from envs.sokoban_solver import _board, _dead_cells
+
+    wall, target, _, _, width = _board(state)
+    dead = _dead_cells(wall, target, width).reshape(-1, width)[1:-1, 1:-1]  # drop the solver's padding
+    return {(x, y) for y, x in np.argwhere(dead) if not state["walls"][y][x]}
+
+
 def test_solver_pruning_marks_only_hopeless_cells():
-    from envs.sokoban_solver import _board, _dead_cells, _frozen_block
+    from envs.sokoban_solver import _board, _frozen_block
 
     state = level("######",
                   "#   .#",
@@ -716,10 +725,8 @@ def test_solver_pruning_marks_only_hopeless_cells():
                   "#    #",
                   "######")
     wall, target, _, _, width = _board(state)
-    dead = _dead_cells(wall, target, width).reshape(-1, width)[1:-1, 1:-1]  # drop the solver's padding
-    dead_cells = {(x, y) for y, x in np.argwhere(dead) if not state["walls"][y][x]}
     # Corners and the wall rows without a target (bottom row, left column) can never reach the target.
-    assert dead_cells == {(1, 1), (1, 2), (1, 3), (2, 3), (3, 3), (4, 3)}
+    assert _dead_floor(state) == {(1, 1), (1, 2), (1, 3), (2, 3), (3, 3), (4, 3)}
     boxes = np.array([(2 + 1) * width + 2 + 1, (2 + 1) * width + 3 + 1,
                       (3 + 1) * width + 2 + 1, (3 + 1) * width + 3 + 1], dtype=np.int64)  # a 2×2 of boxes
     assert _frozen_block(boxes[0], wall, target, boxes, width)
@@ -734,9 +741,7 @@ def test_solver_pruning_marks_only_hopeless_cells():
                    "# .#$ #",
                    "#@ #  #",
                    "#######")
-    wall, target, _, _, width = _board(walled)
-    dead = _dead_cells(wall, target, width).reshape(-1, width)[1:-1, 1:-1]
-    assert {(x, y) for y, x in np.argwhere(dead) if not walled["walls"][y][x]} >= {(4, 2), (5, 2)}
+    assert _dead_floor(walled) >= {(4, 2), (5, 2)}
 
 
 # A box on the top wall, which holds no target: hopeless (the solver's pruning and budget tests).
