@@ -69,6 +69,8 @@ def test_a_one_sample_last_minibatch_is_refused_only_where_recurrent_ppo_normali
         resolved(*lone)
     assert resolved(*lone, "ppo.normalize_advantage=false")["ppo"]["batch_size"] == 8
     assert resolved(*lone[1:])["ppo"]["batch_size"] == 8  # SB3's PPO skips a one-sample minibatch
+    whole = ["recurrent=true", "num_envs=4", "ppo.n_steps=4", "ppo.batch_size=8"]  # 16 = 2 × 8: no remainder
+    assert resolved(*whole)["ppo"]["batch_size"] == 8
 
 
 def test_auto_workers_run_batched_cores_in_process_and_emulators_one_per_core(monkeypatch):
@@ -96,6 +98,8 @@ def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
     """README: a --config file is any part of a config; one whose every line is commented out is none."""
     empty = tmp_path / "empty.yaml"
     empty.write_text("# ppo: {learning_rate: 1.0e-4}\n")
+    assert load_config("snake", empty) == load_config("snake")
+    empty.write_text("ppo:\n  # learning_rate: 1.0e-4\nenv_kwargs:\n")  # YAML reads each section as None
     assert load_config("snake", empty) == load_config("snake")
 
 
@@ -162,17 +166,19 @@ def test_a_cuda_device_index_past_the_machines_last_is_refused(monkeypatch):
     with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device\(s\)"):
         check_device("cuda:2")
     # A training run's too: it failed with a traceback in SB3, after its run folder was made.
-    assert resolved("device=cuda:1", cuda=True)["device"] == "cuda:1"
+    on_cuda_1 = resolved("device=cuda:1", cuda=True)
+    assert (on_cuda_1["device"], on_cuda_1["policy"]) == ("cuda:1", "10m")  # a CUDA device: cuda_policy
     with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device\(s\)"):
         resolved("device=cuda:2", cuda=True)
 
 
 def test_a_hand_edited_section_that_is_no_mapping_is_named():
     """A run's config.yaml (read by --resume) is resolved without read_yaml's checks."""
-    cfg = load_config("snake")
-    cfg["ppo"] = 5
-    with pytest.raises(ValueError, match="ppo must be a mapping of settings, got 5"):
-        resolve(cfg, cuda_available=False)
+    for section in ("env_kwargs", "ppo", "self_play"):
+        cfg = load_config("snake")
+        cfg[section] = 5
+        with pytest.raises(ValueError, match=f"^{section} must be a mapping of settings, got 5$"):
+            resolve(cfg, cuda_available=False)
 
 
 def test_whole_numbers_given_as_text_stay_exact_and_workers_are_whole():
@@ -197,6 +203,8 @@ def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypa
         check_device("mps")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)  # an Apple GPU
     check_device("mps")
+    with pytest.raises(ValueError, match="--device meta: not available with this torch build"):
+        check_device("meta")  # a device torch names but no run can train on
     with pytest.raises(ValueError, match=r"^--device cuda: CUDA is not available on this machine"):
         check_device("cuda", cuda_available=False)
 
