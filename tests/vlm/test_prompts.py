@@ -18,7 +18,9 @@ from vlm.prompts import (
     grid_image_scale,
     grid_text,
     integer_draft,
+    letter,
     level,
+    options_text,
     redraw_cells,
     vision_zero_drafts,
     word_draft,
@@ -101,6 +103,9 @@ def test_each_draft_states_its_answer_format_and_verifies_its_own_answer():
     with pytest.raises(ValueError, match="correct index in range"):  # not options[-1]
         choice_draft("perception", "q", 1, 1, [], "C", "S", ["red", "green"], -1, [])
     n = integer_draft("perception", "n", 1, 1, [], "C", "How many?", 4, ["Count."])
+    # The verifier reads only what is inside <answer></answer>: the prompt must say so.
+    assert ("Think step by step inside <think></think>, then give only your final answer inside "
+            "<answer></answer>.") in n.question
     assert n.question.endswith("</answer>. Answer with a single integer.") and n.answer == "4"
     assert n.verifier == {"rule": "integer", "value": 4} and n.analysis == "Count.\nSo the answer is 4."
     xy = coordinate_draft("perception", "c", 1, 1, [], "C", "Where?", (3, 5), [])
@@ -166,3 +171,11 @@ def test_each_vision_zero_game_shows_the_edit_where_its_answer_says():
             assert d.extra["edited_state"] == {"v": 255}
     assert kinds == {"spy_game", "difference_cell", "spot_difference"} and len(orders) == 2
     assert all(_game(seed, appeared=None).qa_type != "difference_cell" for seed in range(30))
+
+
+def test_letter_names_an_option_as_options_text_lists_it():
+    """Task modules that letter their own options (vlm/tasks/rotation.py) answer with ``letter``."""
+    options = ["90°", "180°", "270°"]
+    listed = [line.split(". ")[0] for line in options_text(options).splitlines()]
+    assert listed == [letter(i) for i in range(3)]
+    assert letter(0) == "A" and letter(2) == "C"
