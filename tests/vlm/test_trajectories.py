@@ -423,12 +423,20 @@ def test_play_and_replay_close_the_games_they_make(model, monkeypatch):
 
 def test_a_board_the_game_truncates_stops_there(model):
     # Starving after 3 moves without an apple: a truncated board plays no further step in the batch.
+    calls: list[tuple[int, int]] = []
     logs = play(model, "snake", {"size": 6, "obs": "grid", "starvation": 3}, list(range(8)), seed=3,
-                max_steps=50)
+                max_steps=50, progress=lambda ended, stepped: calls.append((ended, stepped)))
+    # progress(episodes that ended at this step, boards that played it): what the export's bars show.
+    assert calls == [(sum(log.length == t + 1 for log in logs), sum(log.length > t for log in logs))
+                     for t in range(max(log.length for log in logs))]
     assert any(log.truncated[-1] for log in logs)
     for log in logs:
         assert log.terminated[-1] or log.truncated[-1]
         assert not (log.terminated[:-1] | log.truncated[:-1]).any() and not log.capped
+        # The episode's info is read when it ended, not after the batch played on past it.
+        assert log.info["score"] == log.scores[-1]
+        final = list(replay("snake", {"size": 6, "obs": "grid", "starvation": 3}, log))[-1].state
+        assert log.info["snake_length"] == len(final["body"])
 
 
 def test_step_rows_fill_each_row_group_once_and_load_in_episode_order(tmp_path, monkeypatch):
@@ -461,3 +469,20 @@ def test_step_rows_fill_each_row_group_once_and_load_in_episode_order(tmp_path, 
         part.close()
     rows = load_steps(tmp_path).to_pylist()
     assert [(r["episode"], r["t"]) for r in rows] == [(e, t) for e in (0, 1) for t in range(n)]
+
+
+def test_replayed_observations_are_each_steps_own(model):
+    """An export keeps every view of an episode (its Minari observations): each holds its own step's
+    observation, not the game's buffer that the next step overwrites."""
+    from envs import make_game
+
+    log = play(model, "snake", {"size": 6, "obs": "grid"}, [0], seed=3, max_steps=5)[0]
+    views = list(replay("snake", {"size": 6, "obs": "grid"}, log, observe=True))
+    game = make_game("snake", 1, size=6, obs="grid")
+    game.reset(np.zeros(1, dtype=np.int64), np.array([log.seed], dtype=np.uint64))
+    obs = game.new_obs_buffer()
+    for view in views:
+        game.observe(obs)
+        np.testing.assert_array_equal(view.obs, obs[0])
+        if not view.final:
+            game.step(np.array([log.actions[view.t]]))
