@@ -486,3 +486,23 @@ def test_replayed_observations_are_each_steps_own(model):
         np.testing.assert_array_equal(view.obs, obs[0])
         if not view.final:
             game.step(np.array([log.actions[view.t]]))
+
+
+def test_stochastic_play_samples_each_episode_from_its_own_stream(model, monkeypatch):
+    # One generator per episode, keyed by its index: episodes sharing one stream drew the same numbers
+    # at every step, so a stochastic export's episodes were correlated.
+    import vlm.trajectories
+
+    probes: list[PolicyProbe] = []
+
+    class Recorded(PolicyProbe):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            probes.append(self)
+
+    monkeypatch.setattr(vlm.trajectories, "PolicyProbe", Recorded)
+    kwargs = {"size": 6, "obs": "grid"}
+    play(model, "snake", kwargs, [0, 1, 2], seed=5, max_steps=1, deterministic=False)
+    play(model, "snake", kwargs, [2], seed=5, max_steps=1, deterministic=False)
+    draws = [[rng.random() for rng in probe.rngs] for probe in probes]
+    assert len(set(draws[0])) == 3 and draws[1] == draws[0][2:]  # episode 2's stream, whatever its batch
