@@ -174,6 +174,21 @@ def test_whole_options_reads_every_registered_games_annotations(name: str) -> No
     assert out == {"num_envs": 2} and type(out["num_envs"]) is int
 
 
+def test_whole_options_reads_a_subclass_annotation_over_its_bases() -> None:
+    # An option a game re-annotates (a Game Boy game over its core) is read as the game's own __init__
+    # reads it, whichever way: a base's int must not make the subclass's float 2.0 an int, nor the reverse.
+    from envs.base import whole_options
+
+    class Core:
+        def __init__(self, whole: int = 1, weight: float = 1.0) -> None: ...
+
+    class Game(Core):
+        def __init__(self, whole: float = 1.0, weight: int = 1) -> None: ...
+
+    out = whole_options(Game, {"whole": 2.0, "weight": 2.0})
+    assert out == {"whole": 2.0, "weight": 2} and type(out["whole"]) is float and type(out["weight"]) is int
+
+
 def test_sokoban_preset_too_big_for_the_board_says_what_to_change() -> None:
     with pytest.raises(ValueError, match=re.escape(
             "difficulty 'hard' places 3-4 boxes; at most 3 fit on the 7x7 board: use size 8 or more, "
