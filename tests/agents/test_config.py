@@ -27,6 +27,9 @@ def test_auto_device_and_policy_follow_the_machine():
     assert resolved("device=cpu", cuda=True)["policy"] == "tiny"  # the device chosen, not the machine
     assert resolved("cuda_policy=small", cuda=True)["policy"] == "small"
     assert resolved("cpu_policy=medium", cuda=False)["policy"] == "medium"
+    # An unknown preset auto took is named by its key (a --resume's config.yaml skips check_presets).
+    with pytest.raises(ValueError, match=r"^--set cuda_policy: unknown preset 'huge'"):
+        resolved("cuda_policy=huge", cuda=True)
 
 
 @pytest.mark.parametrize("total, save, video", [
@@ -232,3 +235,33 @@ def test_a_config_or_set_that_names_no_setting_is_refused_by_its_flag(tmp_path: 
         file.write_text(text)
     with pytest.raises(ValueError, match=message):
         resolve(apply_set(load_config(env, file), sets), cuda_available=False)
+
+
+def test_ppo_numbers_written_without_a_dot_are_numbers_and_booleans_are_not():
+    """README: --set ppo.learning_rate=1e-4; YAML reads 1e-4 (no dot) as text, and true as the int 1."""
+    cfg = resolved("ppo.learning_rate=1e-4", "ppo.target_kl=1e-2", "ppo.clip_range_vf=null")
+    assert [cfg["ppo"][k] for k in ("learning_rate", "target_kl", "clip_range_vf")] == [1e-4, 1e-2, None]
+    with pytest.raises(ValueError, match=r"^--set ppo\.gamma must be a number, got True$"):
+        resolved("ppo.gamma=true")
+    for value, shown in (("true", "True"), ("0", "0")):  # 0: SB3 ends every update after one minibatch
+        with pytest.raises(ValueError, match=rf"^--set ppo\.target_kl must be a number > 0 .*, got {shown}$"):
+            resolved(f"ppo.target_kl={value}")
+
+
+def test_the_lowest_accepted_run_and_ppo_values():
+    least = resolved("ppo.n_steps=1", "ppo.n_epochs=1", "ppo.batch_size=2", "ppo.stats_window_size=1",
+                     "ppo.sde_sample_freq=-1")  # -1: SB3 samples the gSDE noise only at a rollout's start
+    ppo = least["ppo"]
+    assert [ppo[k] for k in ("n_steps", "n_epochs", "batch_size", "sde_sample_freq")] == [1, 1, 2, -1]
+    for key, flag in (("num_envs", "--num-envs"), ("total_timesteps", "--total-timesteps"),
+                      ("save_every", "--save-every"), ("video_every", "--video-every"),
+                      ("video_max_steps", "--set video_max_steps"),
+                      ("self_play.pool_size", "--set self_play.pool_size")):
+        with pytest.raises(ValueError, match=rf"^{flag} must be >= 1, got 0$"):
+            resolved(f"{key}=0")
+
+
+def test_ppo_keywords_the_run_sets_itself_are_refused():
+    for key in ("verbose", "tensorboard_log", "seed"):
+        with pytest.raises(ValueError, match=rf"^ppo: unknown settings \['{key}'\]"):
+            resolved(f"ppo.{key}=1")
