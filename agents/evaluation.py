@@ -331,7 +331,7 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
         # Cut by max_steps: a duel cut so is no win, draw nor loss, so those rates sum to less than 1.
         "capped": sum(e.capped for e in episodes),
     }
-    extra = sorted({k for e in episodes for k in e.info} - {"score"})
-    for k in extra:
-        out[f"mean_{k}"] = float(np.mean([e.info.get(k, 0.0) for e in episodes]))
+    # Every episode of a game reports the same figures (Game.episode_info's contract).
+    for k in sorted(set(episodes[0].info) - {"score"}):
+        out[f"mean_{k}"] = float(np.mean([e.info[k] for e in episodes]))
     return out

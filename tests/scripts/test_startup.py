@@ -116,16 +116,17 @@ def test_a_ctrl_c_while_a_finished_game_boy_script_shuts_down_is_ignored(script,
 
 def test_a_process_forked_by_a_script_stops_without_a_line_of_its_own(tmp_path):
     # As benchmark.py's stock SB3 pipeline: SubprocVecEnv forks daemon workers, which inherit the
-    # startup handler; multiprocessing stops them with SIGTERM as the script exits.
+    # startup handler; multiprocessing stops them with SIGTERM as the script exits. Each line is one
+    # os.write: print's text and newline, two writes, interleaved between the processes.
     code = (f"import sys; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
-            "import multiprocessing, time\n"
+            "import multiprocessing, os, time\n"
             "import agents.startup\n"
             "def work():\n"
-            "    print('ready', file=sys.stderr, flush=True)\n"
+            "    os.write(2, b'ready\\n')\n"
             "    time.sleep(60)\n"
             "fork = multiprocessing.get_context('fork')\n"
             "fork.Process(target=work, daemon=True).start()\n"
-            "print('started', file=sys.stderr, flush=True)\n"
+            "os.write(2, b'started\\n')\n"
             "time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=_with_root(),
                             stderr=subprocess.PIPE, text=True, preexec_fn=in_a_terminal)
