@@ -82,7 +82,8 @@ def test_sessions_are_read_in_file_name_order_whatever_the_folder_lists_first(tm
     assert values.tolist() == [0, 1, 2, 3, 4, 5, 5, 5]
 
 
-@pytest.mark.parametrize("title, baseline", [("Snake 10x10", 0.25), (None, None)])
+# A baseline of 0 (a random agent that never scores) is drawn too, not taken for "no baseline".
+@pytest.mark.parametrize("title, baseline", [("Snake 10x10", 0.25), (None, None), (None, 0.0)])
 def test_the_figure_draws_score_against_steps_and_minutes_with_its_baseline_and_title(
         tmp_path, monkeypatch, title, baseline):
     import matplotlib.figure
@@ -116,15 +117,62 @@ def test_the_figure_draws_score_against_steps_and_minutes_with_its_baseline_and_
             assert set(line.get_ydata()) == {baseline} and line.get_label() == "random agent"
 
 
-def test_a_run_with_one_point_is_drawn_as_a_dot(tmp_path, monkeypatch):
-    # A line needs two points: a run's first logged point alone left both panels empty.
+@pytest.mark.parametrize("points, marker", [(1, "o"), (2, "None")])
+def test_a_run_with_one_point_is_drawn_as_a_dot(tmp_path, monkeypatch, points, marker):
+    # A line needs two points: a run's first logged point alone left both panels empty. Two make a line.
     import matplotlib.figure
 
     from agents.curves import plot_curve
 
-    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100_000, 1.0)])
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0 + k, 100_000 * (k + 1), 1.0)
+                                                 for k in range(points)])
     figures = []
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
                         lambda self, fname, *a, **k: figures.append(self) or Path(fname).write_bytes(b""))
     plot_curve(tmp_path, tmp_path / "curve.png", TAG)
-    assert [ax.get_lines()[0].get_marker() for ax in figures[0].axes] == ["o", "o"]
+    assert [ax.get_lines()[0].get_marker() for ax in figures[0].axes] == [marker, marker]
+
+
+def test_read_scalars_says_what_is_wrong_with_the_run_folder(tmp_path):
+    with pytest.raises(ValueError, match="no such run folder"):
+        read_scalars(tmp_path / "nope", TAG)
+    (tmp_path / "model.zip").write_bytes(b"x")
+    with pytest.raises(ValueError, match="is not a folder"):
+        read_scalars(tmp_path / "model.zip", TAG)
+    with pytest.raises(ValueError, match="no TensorBoard folder tb/"):  # no tb/ at all
+        read_scalars(tmp_path, TAG)
+    (tmp_path / "tb").write_bytes(b"")
+    with pytest.raises(ValueError, match="no TensorBoard folder tb/"):  # tb a file, not a folder
+        read_scalars(tmp_path, TAG)
+
+
+def test_a_tag_not_logged_names_the_tags_that_were(tmp_path):
+    write_events(tmp_path, "1000.host", 1000.0, [])
+    with pytest.raises(ValueError, match=r"--tag takes one of: \(none logged yet\)"):
+        read_scalars(tmp_path, TAG)
+    write_events(tmp_path, "2000.host", 2000.0, [scalar(2010.0, 100, 1.0, tag="time/sps"),
+                                                 tensor_scalar(2020.0, 100, 2.0, tag="train/loss")])
+    with pytest.raises(ValueError, match=r"no scalar 'rollout/score_mean'.*one of: time/sps, train/loss$"):
+        read_scalars(tmp_path, TAG)
+
+
+def test_an_empty_event_file_is_passed_over(tmp_path):
+    # A run stopped as its writer opened the file leaves it empty: it holds no session to count.
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0)])
+    (tmp_path / "tb" / "events.out.tfevents.2000.host").write_bytes(b"")
+    steps, _, minutes = read_scalars(tmp_path, TAG)
+    assert steps.tolist() == [100] and minutes.tolist() == pytest.approx([1.0])
+
+
+def test_a_folder_that_cannot_be_made_closes_the_figure(tmp_path):
+    # pyplot keeps every figure not closed: a caller drawing many curves would hold them all.
+    import matplotlib.pyplot as plt
+
+    from agents.curves import FolderError, plot_curve
+
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0)])
+    (tmp_path / "taken").write_bytes(b"")
+    before = plt.get_fignums()
+    with pytest.raises(FolderError, match=r"its folder .*taken cannot be made"):
+        plot_curve(tmp_path, tmp_path / "taken" / "curve.png", TAG)
+    assert plt.get_fignums() == before
