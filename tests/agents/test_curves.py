@@ -118,7 +118,7 @@ def test_the_figure_draws_score_against_steps_and_minutes_with_its_baseline_and_
 
 
 @pytest.mark.parametrize("points, marker", [(1, "o"), (2, "None")])
-def test_a_run_with_one_point_is_drawn_as_a_dot(tmp_path, monkeypatch, points, marker):
+def test_one_point_is_drawn_as_a_dot_and_two_as_a_line(tmp_path, monkeypatch, points, marker):
     # A line needs two points: a run's first logged point alone left both panels empty. Two make a line.
     import matplotlib.figure
 
