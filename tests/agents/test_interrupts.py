@@ -160,6 +160,34 @@ def test_a_process_forked_in_a_nested_held_block_gets_the_handlers_of_before():
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_only_the_first_held_signal_takes_its_course():
+    """A SIGTERM (``timeout``) then a Ctrl-C while workers start: the SIGTERM's handler runs, once."""
+    seen: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: seen.append(signum)) for s in _handlers()}
+    try:
+        with stop_signals_held():
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGINT)
+            assert seen == []
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    assert seen == [signal.SIGTERM]
+
+
+def test_a_process_forked_in_a_held_block_can_hold_signals_itself():
+    # A worker that starts workers of its own holds signals while it does: the block is not left "entered"
+    # in the child, where a SIGTERM inside it would kill the child at once instead of at the block's end.
+    with stop_signals_held():
+        pid = os.fork()
+        if pid == 0:
+            with stop_signals_held():
+                signal.raise_signal(signal.SIGTERM)
+                os._exit(0)  # reached: the signal waits for the block's end
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_uninterruptible_drops_a_stop_signal_and_puts_the_handlers_back():
     with stop_signals_interrupt():
         before = _handlers()
