@@ -1106,8 +1106,24 @@ def test_a_ctrl_c_while_an_answer_is_cached_stops_and_leaves_no_temporary_file(t
 def test_a_cache_dir_that_exists_but_takes_no_file_is_refused_before_any_request():
     from agents.vlm_cache import check_cache_dir
 
-    with pytest.raises(ValueError, match=r"--cache-dir /proc cannot be used: .*--no-cache"):
-        check_cache_dir(Path("/proc"), "--cache-dir /proc")
+    with pytest.raises(ValueError, match=r"--cache-dir /proc cannot be used: [^\[]*; .*--no-cache"):
+        check_cache_dir(Path("/proc"), "--cache-dir /proc")  # the reason in words, no "[Errno 2] ...: path"
+
+
+def test_checking_the_cache_dir_leaves_no_file_in_it(tmp_path):
+    from agents.vlm_cache import check_cache_dir
+
+    check_cache_dir(tmp_path / "cache", "--cache-dir")
+    check_cache_dir(tmp_path / "cache", "--cache-dir")  # every run checks it: no probe file piles up
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_the_cache_size_counts_answers_only(tmp_path):
+    # A put killed half-way (SIGKILL, a power cut) leaves its temporary file: not an answer.
+    cache = ResponseCache(tmp_path)
+    cache.put("ab12", {"content": "UP"})
+    (tmp_path / "ab" / "ab12.jsonx1y2.tmp").write_text('{"content": ')
+    assert len(cache) == 1
 
 
 def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path, monkeypatch):
