@@ -181,9 +181,12 @@ def test_a_process_forked_in_a_held_block_can_hold_signals_itself():
     with stop_signals_held():
         pid = os.fork()
         if pid == 0:
-            with stop_signals_held():
-                signal.raise_signal(signal.SIGTERM)
-                os._exit(0)  # reached: the signal waits for the block's end
+            try:
+                with stop_signals_held():
+                    signal.raise_signal(signal.SIGTERM)
+                    os._exit(0)  # reached: the signal waits for the block's end
+            finally:
+                os._exit(1)  # the child never returns into pytest
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
 
