@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.evaluation import Episode, RandomPolicy, best_episode, eval_kwargs, run_episodes, summarize
+from agents.evaluation import Episode, RandomPolicy, best_episode, run_episodes, summarize
 from envs import make_game
 from envs.rng import seeds_from
 
@@ -22,15 +22,6 @@ def test_summary_figures_are_the_statistics_of_the_episodes():
         "episodes": 3, "mean_score": 3.0, "median_score": 2.0, "max_score": 6.0, "min_score": 1.0,
         "std_score": pytest.approx(float(np.std([1.0, 2.0, 6.0]))), "mean_length": 30.0,
         "mean_return": pytest.approx(7 / 3), "mean_won": pytest.approx(1 / 3), "capped": 0}
-
-
-def test_evaluation_plays_a_game_boy_run_from_its_start_state_and_archives_nothing():
-    # A Pokémon run trained with swarm restarts: evaluated, its episodes start from the start state (not
-    # from archived states) and write no milestone states into the run's archive; other settings stay.
-    trained = {"archive_dir": "/runs/red/archive", "swarm": True, "swarm_prob": 0.5, "state": "start.state"}
-    assert eval_kwargs(trained) == {"swarm": False, "swarm_prob": 0.5, "state": "start.state"}
-    assert trained["swarm"] is True  # the run's own config is left as it was
-    assert eval_kwargs({"opponent": "self", "size": 8}) == {"opponent": "greedy", "size": 8}
 
 
 def test_the_progress_counts_every_episode_also_those_max_steps_cut():

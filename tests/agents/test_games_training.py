@@ -400,8 +400,9 @@ def test_two_player_runs_are_scored_against_the_greedy_bot_whatever_they_trained
         assert eval_kwargs({"opponent": opponent, "size": 8}) == {"opponent": "greedy", "size": 8}
     assert eval_kwargs({"size": 8}) == {"size": 8}  # one-player games are left as they are
     # a swarm run is evaluated from its start state, and evaluation adds nothing to its archive
-    swarm = {"swarm": True, "archive_dir": "/runs/p/archive", "swarm_prob": 0.5}
-    assert eval_kwargs(swarm) == {"swarm": False, "swarm_prob": 0.5}
+    swarm = {"swarm": True, "archive_dir": "/runs/p/archive", "swarm_prob": 0.5, "state": "start.state"}
+    assert eval_kwargs(swarm) == {"swarm": False, "swarm_prob": 0.5, "state": "start.state"}
+    assert swarm["swarm"] is True and "archive_dir" in swarm  # the run's own config is left as it was
     (tmp_path / "config.yaml").write_text("env: snake\n")  # a hand-written config: the game's defaults
     assert read_run_config(tmp_path)["env_kwargs"] == {}
 
