@@ -21,7 +21,9 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS: dict[str, Any] = {
     "env": None,
     "env_kwargs": {},
-    "num_envs": 64,  # boards stepped per rollout step
+    "num_envs": "auto",  # boards stepped per rollout step; auto: cuda_num_envs on CUDA, cpu_num_envs on CPU
+    "cpu_num_envs": 64,
+    "cuda_num_envs": 64,
     "num_workers": "auto",  # worker processes; auto: 0 for cheap batched cores, else one per core
     "policy": "auto",  # preset name (agents/presets.py); auto: cuda_policy on CUDA, cpu_policy on CPU
     "cpu_policy": "tiny",
@@ -37,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "self_play": {"snapshot_every": 200_000, "pool_size": 5},
     "ppo": {
         "n_steps": 128,  # steps per env per rollout
-        "batch_size": 2048,  # minibatch size
+        "batch_size": 2048,  # minibatch size; auto: an eighth of each rollout (MINIBATCHES)
         "n_epochs": 4,
         "learning_rate": 2.5e-4,
         "gamma": 0.99,
@@ -48,6 +50,14 @@ DEFAULTS: dict[str, Any] = {
         "max_grad_norm": 0.5,
     },
 }
+# Minibatches per epoch that ppo.batch_size auto makes: the count Snake's CPU and CUDA defaults were
+# measured with (8,192 and 32,768 samples a rollout, minibatches of 1,024 and 4,096).
+MINIBATCHES = 8
+
+
+def device_key(name: str, device: str) -> str:
+    """The setting an ``auto`` ``name`` (policy, num_envs) takes on ``device``: cuda_NAME or cpu_NAME."""
+    return f"{'cuda' if device.startswith('cuda') else 'cpu'}_{name}"
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -149,10 +159,17 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     check_device(str(cfg["device"]), cuda_available)
     flag = "--policy"
     if cfg["policy"] == "auto":  # the preset comes from cuda_policy or cpu_policy: the key to change
-        key = "cuda_policy" if cfg["device"].startswith("cuda") else "cpu_policy"
+        key = device_key("policy", cfg["device"])
         cfg["policy"], flag = cfg[key], f"--set {key}"
     check_preset(cfg["policy"], flag)
-    for key in ("num_envs", "total_timesteps", "seed"):
+    flag = "--num-envs"
+    if cfg["num_envs"] == "auto":
+        key = device_key("num_envs", cfg["device"])
+        cfg["num_envs"], flag = cfg[key], f"--set {key}"
+    cfg["num_envs"] = whole_number(cfg["num_envs"], flag)
+    if cfg["num_envs"] < 1:
+        raise ValueError(f"{flag} must be >= 1, got {cfg['num_envs']}")
+    for key in ("total_timesteps", "seed"):
         cfg[key] = whole_number(cfg[key], f"--{key.replace('_', '-')}")
     if not 0 <= cfg["seed"] < 2**32:
         raise ValueError(f"--seed must be between 0 and 2**32 - 1, got {cfg['seed']}")
@@ -164,7 +181,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
         cfg["save_every"] = max(1, min(total // 10, 1_000_000))
     if cfg["video_every"] == "auto":
         cfg["video_every"] = max(1, total // 5)
-    for key in ("num_envs", "total_timesteps", "save_every", "video_every"):
+    for key in ("total_timesteps", "save_every", "video_every"):
         flag = f"--{key.replace('_', '-')}"
         cfg[key] = whole_number(cfg[key], flag)
         if cfg[key] < 1:
@@ -182,12 +199,15 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     return cfg
 
 
-def check_presets(cfg: dict[str, Any]) -> None:
-    """A new run's ``cpu_policy`` and ``cuda_policy`` name presets, the one its device leaves unused too:
-    it is stored in the run's config.yaml, and a typo there was kept without a word. (A ``--resume``
-    keeps its run's values: its policy is chosen already.)"""
+def check_device_defaults(cfg: dict[str, Any]) -> None:
+    """A new run's ``cpu_*`` and ``cuda_*`` settings are valid, those its device leaves unused too: they
+    are stored in the run's config.yaml, and a typo there was kept without a word. (A ``--resume`` keeps
+    its run's values: its policy and boards are chosen already.)"""
     for key in ("cpu_policy", "cuda_policy"):
         check_preset(cfg[key], f"--set {key}")
+    for key in ("cpu_num_envs", "cuda_num_envs"):
+        if whole_number(cfg[key], f"--set {key}") < 1:
+            raise ValueError(f"--set {key} must be >= 1, got {cfg[key]}")
 
 
 def check_preset(name: Any, flag: str) -> None:
@@ -273,6 +293,8 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     if set(ppo) - known:
         raise _unknown_settings("ppo", sorted(set(ppo) - known), known)
     for key in ("n_steps", "batch_size", "n_epochs"):
+        if key == "batch_size" and ppo[key] == "auto":  # n_steps is a number by now
+            ppo[key] = max(2, ppo["n_steps"] * num_envs // MINIBATCHES)
         ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
         least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch
         if ppo[key] < least:

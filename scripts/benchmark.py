@@ -8,7 +8,8 @@ env_sps       raw batched Snake core, 10×10, --boards boards, one core
 vec_env_sps   the same through the worker VecEnv (W workers), random actions
 vec_env_sps_in_process  the same VecEnv with no workers (W=0): the cost of SB3's VecEnv contract alone
               (one info dict per board, the ended ones' terminal observations, the observation copy)
-train_sps     this project's default pipeline (PPO + batched env + device buffer), --policy
+train_sps     this project's default pipeline (PPO + batched env + device buffer), --policy, on the
+              CPU default's 64 boards on any device
 sb3_train_sps the stock pipeline the speed target is set against (gymnasium Env, make_vec_env with
               SubprocVecEnv, SB3 RolloutBuffer and Adam)
 train_speedup train_sps / sb3_train_sps
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from agents.config import load_config
+    from agents.config import check_ppo, device_key, load_config
     from agents.throughput import ours, peak_flops, stock, stock_dummy, train_report, vec_env_sps
     from envs import GAMES
     from envs.bench import game_sps
@@ -110,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     cfg = load_config("snake")
-    policy = args.policy or (cfg["cuda_policy"] if args.device.startswith("cuda") else cfg["cpu_policy"])
+    policy = args.policy or cfg[device_key("policy", args.device)]
+    # The CPU default's boards on any device: the stock peer runs a process per board, and the GPU's
+    # figures stay comparable with earlier ones (README "On a GPU" gives 256 boards' speed).
+    num_envs = cfg["cpu_num_envs"]
     ppo = dict(cfg["ppo"])
-    num_envs = cfg["num_envs"]
+    check_ppo(ppo, num_envs, recurrent=False)  # batch_size auto: its size for these boards
     boards, seconds = args.boards, args.seconds
     if args.quick:
         ppo.update(n_steps=16, batch_size=64, n_epochs=1)

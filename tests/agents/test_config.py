@@ -5,13 +5,14 @@ the same checks through scripts/train_ppo.py."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from agents.config import apply_set, load_config, resolve
+from agents.config import apply_set, check_device_defaults, load_config, resolve
 from tests.conftest import ROOT
 
 
@@ -27,9 +28,36 @@ def test_auto_device_and_policy_follow_the_machine():
     assert resolved("device=cpu", cuda=True)["policy"] == "tiny"  # the device chosen, not the machine
     assert resolved("cuda_policy=small", cuda=True)["policy"] == "small"
     assert resolved("cpu_policy=medium", cuda=False)["policy"] == "medium"
-    # An unknown preset auto took is named by its key (a --resume's config.yaml skips check_presets).
+    # An unknown preset auto took is named by its key (a --resume's config.yaml skips check_device_defaults).
     with pytest.raises(ValueError, match=r"^--set cuda_policy: unknown preset 'huge'"):
         resolved("cuda_policy=huge", cuda=True)
+
+
+def test_auto_boards_and_minibatch_follow_the_device():
+    # README: Snake steps 256 boards on CUDA (minibatches of 4,096), 64 on a CPU (1,024): an eighth of
+    # each rollout of 128 steps, whatever the boards.
+    def boards_and_minibatch(*sets: str, cuda: bool) -> tuple[int, int]:
+        cfg = resolved(*sets, cuda=cuda)
+        return cfg["num_envs"], cfg["ppo"]["batch_size"]
+
+    assert boards_and_minibatch(cuda=True) == (256, 4096)
+    assert boards_and_minibatch(cuda=False) == (64, 1024)
+    assert boards_and_minibatch("device=cpu", cuda=True) == (64, 1024)  # the device chosen, not the machine
+    assert boards_and_minibatch("cuda_num_envs=128", cuda=True) == (128, 2048)
+    assert boards_and_minibatch("num_envs=32", cuda=True) == (32, 512)  # a value given wins over auto
+    assert boards_and_minibatch("ppo.n_steps=64", cuda=False) == (64, 512)
+    assert boards_and_minibatch("ppo.batch_size=256", cuda=True) == (256, 256)
+    assert boards_and_minibatch("num_envs=1", "ppo.n_steps=4", cuda=False) == (1, 2)  # never 1 (SB3 needs 2)
+    # A bad value auto took is named by its key; the other device's is checked for a new run.
+    with pytest.raises(ValueError, match=r"^--set cuda_num_envs must be >= 1, got 0"):
+        resolved("cuda_num_envs=0", cuda=True)
+    with pytest.raises(ValueError, match=r"^--set cpu_num_envs must be a whole number, got 'many'"):
+        resolved("cpu_num_envs=many", cuda=False)
+    for bad, error in (("cuda_num_envs=0", "--set cuda_num_envs must be >= 1, got 0"),
+                       ("cuda_num_envs=2.5", "--set cuda_num_envs must be a whole number, got 2.5")):
+        with pytest.raises(ValueError, match=f"^{re.escape(error)}"):
+            check_device_defaults(apply_set(load_config("snake"), [bad]))
+    check_device_defaults(load_config("snake"))
 
 
 @pytest.mark.parametrize("total, save, video", [

@@ -262,7 +262,9 @@ def test_a_cuda_run_takes_every_figure_on_its_device_with_the_cuda_policy(script
     monkeypatch.setattr(benchmark, "check_device", lambda device: None)  # no GPU here
     assert benchmark.main(["--device", "cuda:1", "--json", "--workers", "2", "--boards", "512",
                            "--seconds", "0.5", "--rollouts", "1"]) == 0
-    ppo = dict(load_config("snake")["ppo"])
+    # The CPU default's 64 boards on a GPU too (the stock peer runs a process per board), so its minibatch:
+    # an eighth of 128 × 64 samples.
+    ppo = {**load_config("snake")["ppo"], "batch_size": 1024}
     assert calls == [("peak", "cuda:1", 0.5), ("game", "snake", 0.5, 512, {}), ("vec", "snake", 512, 2, 0.5),
                      ("vec", "snake", 512, 0, 0.5), ("train", "ours", "snake", "10m", 64, ppo, "cuda:1", 1),
                      ("train", "stock", "snake", "10m", 64, ppo, "cuda:1", 1),
