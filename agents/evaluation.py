@@ -263,6 +263,18 @@ def animated_gif(frames: np.ndarray, fps: int) -> bytes:
     return imageio.mimsave("<bytes>", list(frames), format="GIF", duration=durations, loop=0)
 
 
+def check_mp4_writer() -> None:
+    """``RunError`` unless imageio-ffmpeg, imageio's MP4 writer, imports: without it imageio names no reason,
+    and only once the episodes are played (0.4.x imports pkg_resources, which setuptools 81 dropped)."""
+    from agents.runs import RunError
+
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError as e:
+        raise RunError(f"no MP4 writer for the best episode's video: imageio-ffmpeg does not import ({e}); "
+                       "pip install 'imageio-ffmpeg>=0.5', or add --no-video") from None
+
+
 def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
     """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix."""
     import imageio.v2 as imageio

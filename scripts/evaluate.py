@@ -102,6 +102,7 @@ def evaluate(args: argparse.Namespace) -> int:
         RandomPolicy,
         check_fits,
         check_game,
+        check_mp4_writer,
         eval_kwargs,
         mean_text,
         run_episodes,
@@ -121,6 +122,8 @@ def evaluate(args: argparse.Namespace) -> int:
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
         if not os.access(run, os.W_OK):  # said before the episodes are played, not after
             raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")
+        if not args.no_video:
+            check_mp4_writer()
         if args.random:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
             # The game alone: a start state or setting it refuses is named here, not in a traceback.
@@ -186,7 +189,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from agents.compare import cached_answers_hint, max_tokens_hint, play_vlm, summarize_run
-    from agents.evaluation import check_game, eval_kwargs, mean_text, summarize
+    from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, mean_text, summarize
     from agents.runs import RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
@@ -201,6 +204,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         # First whether a VLM can play the game at all (gameboy cannot, whatever its ROM), then the game.
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
         check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play, not in it
+        if not args.no_video:  # before the play, which may be paid for
+            check_mp4_writer()
     except (RunError, ValueError, ModuleNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -280,6 +280,37 @@ def test_a_random_agent_on_a_game_the_runs_config_sets_up_wrongly_is_one_error(s
     assert "Traceback" not in err and sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
 
+def test_a_missing_mp4_writer_is_named_before_the_episodes_are_played(scripts, tmp_path, capsys, monkeypatch):
+    # imageio-ffmpeg 0.4.x with setuptools 81+ (no pkg_resources): imageio found "no backend" once every
+    # episode was played, and the results went with the traceback.
+    import sys
+
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\npolicy: tiny\nenv_kwargs: {size: 6}\n")
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # an import of it raises ImportError
+    monkeypatch.setattr(agents.evaluation, "run_episodes", lambda *a, **k: pytest.fail("episodes played"))
+    assert scripts.evaluate.main([str(run), "--random", "--episodes", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    said = "error: no MP4 writer for the best episode's video: imageio-ffmpeg does not import ("
+    assert err.startswith(said), err
+    assert err.endswith("pip install 'imageio-ffmpeg>=0.5', or add --no-video\n"), err
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+    # --vlm: said before the play (which may be paid for) and before its output folder is made.
+    out = tmp_path / "vlm"
+    assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
+                                  "--out", str(out), "--no-progress"]) == 2
+    assert "error: no MP4 writer for the best episode's video" in capsys.readouterr().err
+    assert not out.exists()
+    monkeypatch.undo()  # run_episodes back; the writer still hidden: --no-video needs none
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    no_video = ["--random", "--episodes", "2", "--no-progress", "--no-video"]
+    assert scripts.evaluate.main([str(run), *no_video]) == 0
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "eval-random.json"]
+
+
 @pytest.mark.parametrize("last", [0, 1, 3, None, 1000])
 def test_a_replay_of_its_last_steps_is_the_end_of_the_whole_replay(last):
     # The video's --video-steps: the last `last` steps and the state before them (last + 1 frames).
