@@ -157,18 +157,10 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     if cfg["device"] == "auto":
         cfg["device"] = "cuda" if cuda_available else "cpu"
     check_device(str(cfg["device"]), cuda_available)
-    flag = "--policy"
-    if cfg["policy"] == "auto":  # the preset comes from cuda_policy or cpu_policy: the key to change
-        key = device_key("policy", cfg["device"])
-        cfg["policy"], flag = cfg[key], f"--set {key}"
+    cfg["policy"], flag = by_device(cfg, "policy", "--policy")
     check_preset(cfg["policy"], flag)
-    flag = "--num-envs"
-    if cfg["num_envs"] == "auto":
-        key = device_key("num_envs", cfg["device"])
-        cfg["num_envs"], flag = cfg[key], f"--set {key}"
-    cfg["num_envs"] = whole_number(cfg["num_envs"], flag)
-    if cfg["num_envs"] < 1:
-        raise ValueError(f"{flag} must be >= 1, got {cfg['num_envs']}")
+    num_envs, flag = by_device(cfg, "num_envs", "--num-envs")
+    cfg["num_envs"] = whole_at_least(num_envs, flag)
     for key in ("total_timesteps", "seed"):
         cfg[key] = whole_number(cfg[key], f"--{key.replace('_', '-')}")
     if not 0 <= cfg["seed"] < 2**32:
@@ -182,16 +174,11 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     if cfg["video_every"] == "auto":
         cfg["video_every"] = max(1, total // 5)
     for key in ("total_timesteps", "save_every", "video_every"):
-        flag = f"--{key.replace('_', '-')}"
-        cfg[key] = whole_number(cfg[key], flag)
-        if cfg[key] < 1:
-            raise ValueError(f"{flag} must be >= 1, got {cfg[key]}")
+        cfg[key] = whole_at_least(cfg[key], f"--{key.replace('_', '-')}")
     for node, key, flag in ((cfg, "video_max_steps", "--set video_max_steps"),
                             (cfg["self_play"], "snapshot_every", "--set self_play.snapshot_every"),
                             (cfg["self_play"], "pool_size", "--set self_play.pool_size")):
-        node[key] = whole_number(node[key], flag)
-        if node[key] < 1:
-            raise ValueError(f"{flag} must be >= 1, got {node[key]}")
+        node[key] = whole_at_least(node[key], flag)
     if cfg["num_workers"] < 0 or cfg["num_workers"] > cfg["num_envs"]:
         raise ValueError(f"--num-workers must be between 0 and --num-envs ({cfg['num_envs']}), "
                          f"got {cfg['num_workers']}")
@@ -206,8 +193,16 @@ def check_device_defaults(cfg: dict[str, Any]) -> None:
     for key in ("cpu_policy", "cuda_policy"):
         check_preset(cfg[key], f"--set {key}")
     for key in ("cpu_num_envs", "cuda_num_envs"):
-        if whole_number(cfg[key], f"--set {key}") < 1:
-            raise ValueError(f"--set {key} must be >= 1, got {cfg[key]}")
+        whole_at_least(cfg[key], f"--set {key}")
+
+
+def by_device(cfg: dict[str, Any], name: str, flag: str) -> tuple[Any, str]:
+    """``cfg[name]`` and ``flag``, or for ``auto`` the device's choice (cuda_NAME or cpu_NAME) and the
+    ``--set`` key that changes it."""
+    if cfg[name] != "auto":
+        return cfg[name], flag
+    key = device_key(name, cfg["device"])
+    return cfg[key], f"--set {key}"
 
 
 def check_preset(name: Any, flag: str) -> None:
@@ -215,6 +210,14 @@ def check_preset(name: Any, flag: str) -> None:
 
     if not isinstance(name, str) or name not in PRESETS:  # a list is unhashable
         raise ValueError(f"{flag}: unknown preset {name!r}; known: {', '.join(PRESETS)}")
+
+
+def whole_at_least(value: Any, flag: str, least: int = 1) -> int:
+    """``value`` as an int (``whole_number``) of at least ``least``; a ``ValueError`` naming ``flag`` else."""
+    number = whole_number(value, flag)
+    if number < least:
+        raise ValueError(f"{flag} must be >= {least}, got {number}")
+    return number
 
 
 def whole_number(value: Any, flag: str) -> int:
@@ -295,10 +298,8 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     for key in ("n_steps", "batch_size", "n_epochs"):
         if key == "batch_size" and ppo[key] == "auto":  # n_steps is a number by now
             ppo[key] = max(2, ppo["n_steps"] * num_envs // MINIBATCHES)
-        ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
         least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch
-        if ppo[key] < least:
-            raise ValueError(f"--set ppo.{key} must be >= {least}, got {ppo[key]}")
+        ppo[key] = whole_at_least(ppo[key], f"--set ppo.{key}", least)
     numbers = ("learning_rate", "clip_range", "max_grad_norm", "gamma", "gae_lambda", "ent_coef", "vf_coef")
     for key in (k for k in numbers if k in ppo):
         ppo[key] = _yaml_number(ppo[key])
@@ -317,9 +318,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
             raise ValueError(f"--set ppo.{key} must be a number > 0 (or null: no limit), got {v!r}")
     for key, least in (("stats_window_size", 1), ("sde_sample_freq", -1)):  # SB3 fails on these mid-run
         if key in ppo:
-            ppo[key] = whole_number(ppo[key], f"--set ppo.{key}")
-            if ppo[key] < least:
-                raise ValueError(f"--set ppo.{key} must be >= {least}, got {ppo[key]}")
+            ppo[key] = whole_at_least(ppo[key], f"--set ppo.{key}", least)
     for key in ("normalize_advantage", "use_sde"):
         if not isinstance(ppo.get(key, False), bool):  # SB3 would read any string as true
             raise ValueError(f"--set ppo.{key} must be true or false, got {ppo[key]!r}")
