@@ -265,7 +265,8 @@ def test_a_game_boy_start_state_from_a_runs_config_is_named_by_its_key_not_a_fla
     out = str(tmp_path / "out")
     said = f"the run's start state {state} (env_kwargs.state in its config.yaml) cannot be loaded"
     for main, argv in ((scripts.evaluate.main, [str(run), "--no-video"]),
-                       (scripts.export_trajectories.main, [str(run), "--out", out, "--no-progress"]),
+                       (scripts.export_trajectories.main, [str(run), "--out", out, "--no-progress",
+                                                         "--formats", "verl"]),  # any without `datasets`
                        (scripts.compare.main, ["--env", "pokemon_red", "--specialist", str(run), "--out", out,
                                                "--no-progress"])):
         assert main(argv) == 2
@@ -1319,7 +1320,8 @@ def test_a_damaged_model_zip_names_the_newest_checkpoint_in_export_and_compare(s
     (run / "model.zip").write_bytes(b"cut short")
     out = str(tmp_path / "out")
     hint = f"the run's newest checkpoint may load: --checkpoint {run / 'checkpoints' / 'step_256.zip'}"
-    for main, argv in ((scripts.export_trajectories.main, [str(run), "--out", out, "--no-progress"]),
+    for main, argv in ((scripts.export_trajectories.main, [str(run), "--out", out, "--no-progress",
+                                                         "--formats", "verl"]),  # any without `datasets`
                        (scripts.compare.main, ["--env", "snake", "--specialist", str(run), "--out", out,
                                                "--no-progress"])):
         assert main(argv) == 2

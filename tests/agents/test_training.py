@@ -2825,7 +2825,8 @@ def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_anothe
     out = tmp_path / "out"
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     for main, argv in ((scripts.evaluate.main, [str(run), "--episodes", "1", "--no-video"]),
-                       (scripts.export_trajectories.main, [str(run), "--out", str(out), "--no-progress"]),
+                       (scripts.export_trajectories.main, [str(run), "--out", str(out), "--no-progress",
+                                                         "--formats", "verl"]),  # any without `datasets`
                        (scripts.compare.main, ["--env", "snake", "--specialist", str(run), "--out", str(out),
                                                "--no-progress"])):
         assert main([*argv, "--checkpoint", str(given)]) == 2

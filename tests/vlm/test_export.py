@@ -45,6 +45,12 @@ def exported(tmp_path_factory):
     return snake_export(tmp_path_factory)
 
 
+# Tests that export the default --formats all, whose trl needs `datasets` (the vlm extra); without it the
+# export refuses that default before anything these tests check.
+default_formats = pytest.mark.skipif(importlib.util.find_spec("datasets") is None,
+                                     reason="exports --formats all, whose trl needs datasets (the vlm extra)")
+
+
 def export(*argv: str) -> int:
     return load_script("export_trajectories").main(list(argv))
 
@@ -224,6 +230,7 @@ def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch):
     assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && {shlex.quote(sys.executable)} ")
 
 
+@default_formats
 @pytest.mark.parametrize("odd", ["out", "cwd"])
 def test_a_folder_named_in_no_utf_8_is_refused_before_the_export(run, tmp_path, monkeypatch, capsys, odd):
     """The records, the card and meta.json name --out and the folder the export ran in, in UTF-8 files: such
@@ -418,6 +425,7 @@ def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
     assert f"--checkpoint {tmp_path} is a folder; give a model file (.zip)" in capsys.readouterr().err
 
 
+@default_formats
 def test_an_out_folder_under_a_file_is_refused(run, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert export(str(run), "--out", str(tmp_path / "notes.txt" / "ds"), "--no-progress") == 2
@@ -456,6 +464,7 @@ def test_splits_emptied_by_repeated_states_say_so():
     assert half.startswith("note: no records in val:")
 
 
+@default_formats
 def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, capsys):
     other = tmp_path / "other"
     shutil.copytree(run, other)
@@ -701,6 +710,7 @@ def test_an_unknown_format_is_refused(run, tmp_path, capsys):
     (["--min-score", "1000000"], "no episode reached --min-score 1000000.0"),
     (["--device", "banana"], "--device: unknown device 'banana'"),
 ])
+@default_formats
 def test_bad_settings_name_the_flag_and_leave_nothing(run, tmp_path, capsys, argv, message):
     assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "3", "--no-progress", *argv) == 2
     assert message in capsys.readouterr().err
@@ -718,6 +728,7 @@ def test_argparse_refuses_seeds_that_wrap_and_nan(run, tmp_path, capsys, argv, m
     assert not (tmp_path / "out").exists()
 
 
+@default_formats
 def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp_path, capsys):
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -747,6 +758,7 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert (copy / META).read_bytes() == (exported / META).read_bytes()
 
 
+@default_formats
 def test_overwrite_keeps_files_of_the_user_inside_the_exports_folders(run, exported, tmp_path, capsys):
     # --overwrite removes the old export's folders whole: a training config put in llamafactory/ or a
     # notebook in trajectories/ would go with them, so it refuses and names them.
@@ -806,6 +818,7 @@ def test_a_folder_made_at_out_during_the_export_is_left_alone(run, tmp_path, cap
     assert (out / "important.txt").read_text() == "data"
 
 
+@default_formats
 def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path, capsys):
     dangling = tmp_path / "link"
     dangling.symlink_to(tmp_path / "datasets" / "snake")  # a link to a folder not made yet
@@ -834,6 +847,7 @@ def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path, 
     assert a_file.read_text() == "mine"
 
 
+@default_formats
 def test_an_export_never_replaces_the_folder_holding_the_run_or_the_shell(run, tmp_path, capsys, monkeypatch):
     holder = tmp_path / "holder"
     shutil.copytree(run, holder / "myrun")
@@ -849,6 +863,7 @@ def test_an_export_never_replaces_the_folder_holding_the_run_or_the_shell(run, t
     assert list(here.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["here", "holder"]
 
 
+@default_formats
 def test_a_second_export_into_a_folder_being_written_is_refused(run, tmp_path, capsys):
     import fcntl
 
@@ -885,6 +900,7 @@ def test_an_export_stays_locked_until_it_is_in_place(run, tmp_path, capsys, monk
     assert (out / META).is_file() and not (out / OWNER).exists() and not partial.exists()
 
 
+@default_formats
 def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch):
     import vlm.export
 
@@ -898,6 +914,7 @@ def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
 
 
+@default_formats
 def test_workers_that_fail_to_start_leave_the_callers_torch_threads_and_nothing_written(run, tmp_path,
                                                                                       monkeypatch):
     # export() plays on one thread (bit-identical probabilities) and gives the caller's count back: a pool
@@ -941,6 +958,7 @@ def test_a_signal_just_after_the_export_is_in_place_does_not_say_nothing_was_wri
     assert "nothing written" not in capsys.readouterr().err and (out / META).is_file()
 
 
+@default_formats
 def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, capsys, monkeypatch):
     import vlm.export
 
@@ -965,6 +983,7 @@ def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, caps
     assert not out.exists()
 
 
+@default_formats
 def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
                                                                                    monkeypatch):
     # A training run deletes all but its newest checkpoints: the one exported may go while it plays.
@@ -1023,6 +1042,7 @@ def forked_by_a_child(pid: int) -> list[int]:
     return [p for p, parent in parents.items() if parents.get(parent) == pid]
 
 
+@default_formats
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the workers in /proc")
 def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     """Ctrl-C in a terminal signals the whole process group: the workers ignore it, the parent stops
@@ -1168,7 +1188,7 @@ def test_a_full_disk_while_datasets_writes_the_trl_format_is_one_clear_error(run
     tmpfs was a traceback (exit 1) from the trl format, where the other formats give one line."""
     import errno
 
-    from datasets.arrow_writer import ArrowWriter
+    ArrowWriter = pytest.importorskip("datasets.arrow_writer").ArrowWriter
 
     def disk_full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
