@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -62,35 +63,58 @@ def _rom_notice(meta: dict[str, Any]) -> str:
     return ROM_WARNING.format(game=name, sha1=sha1)
 
 
-# format -> (files, how a trainer reads them); {d}: the dataset folder with a trailing slash (empty when the
-# commands run from it), {rewards}: vlm/rewards.py, {name}: the dataset name, {split}: the first split
-# with records (train unless it is empty), {max_images}: the most images in a record.
+PLACEHOLDER = "<dataset>"  # the export folder, in a card rendered without it
+
+# format -> (files, how a trainer reads them). The placeholders are filled by ``_files``: each path in a
+# shell command comes quoted for the shell ({easyr1}, {verl}, {openrlhf}, {swift}, {swift_rl}: that format's
+# file of the first split with records; {rewards}: vlm/rewards.py), {trl} as a Python string literal,
+# {llamafactory} as a YAML value; {name}: the dataset name, {split}: that split, {max_images}: the most
+# images in a record.
 LOADING = {
     "llamafactory": ("`llamafactory/{train,val,test}.json` + `dataset_info.json`",
-                     "`dataset_dir: {d}llamafactory`, `dataset: {name}_{split}`"),
+                     "`dataset_dir: {llamafactory}`, `dataset: {name}_{split}`"),
     "trl": ("`trl/` (`datasets` `save_to_disk`)",
-            "`datasets.load_from_disk('{d}trl')`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
+            "`datasets.load_from_disk({trl})`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
     "easyr1": ("`easyr1/{train,val,test}.parquet`",
-               "`data.train_files={d}easyr1/{split}.parquet data.prompt_key=problem "
+               "`data.train_files={easyr1} data.prompt_key=problem "
                "data.format_prompt=null` (the questions carry their own answer format; EasyR1's example "
                "config adds a math one), "
                "`worker.reward.reward_function={rewards}:compute_score`"),
     "verl": ("`verl/{train,val,test}.parquet`",
-             "`data.train_files={d}verl/{split}.parquet`, "
+             "`data.train_files={verl}`, "
              "`reward.custom_reward_function.path={rewards}` (verl 0.9 ignores the top-level "
              "`custom_reward_function`)"),
     "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
-                 "OpenRLHF 0.11: `--data.prompt_dataset {d}openrlhf/{split}.jsonl "
+                 "OpenRLHF 0.11: `--data.prompt_dataset {openrlhf} "
                  "--data.input_key prompt --data.apply_chat_template --data.label_key answer "
                  "--reward.remote_url {rewards}` "
                  "(`--data.max_images_per_prompt` ≥ {max_images}); ViGaL's OpenRLHF-M (lmm-r1): "
                  "`--prompt_data "
-                 "{d}openrlhf/{split}.jsonl --input_key message --label_key answer "
+                 "{openrlhf} --input_key message --label_key answer "
                  "--remote_rm_url {rewards}` (`--limit_mm_per_prompt` ≥ {max_images})"),
     "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
-              "`swift sft --dataset {d}swift/{split}.jsonl`; GRPO: `swift rlhf --rlhf_type grpo --dataset "
-              "{d}swift/{split}_rl.jsonl --external_plugins {rewards} --reward_funcs depthfirst`"),
+              "`swift sft --dataset {swift}`; GRPO: `swift rlhf --rlhf_type grpo --dataset "
+              "{swift_rl} --external_plugins {rewards} --reward_funcs depthfirst`"),
 }
+
+
+def _shell(path: str) -> str:
+    """``path`` as one shell word; the ``<dataset>`` placeholder of a card rendered without its folder is
+    left as it is, to be replaced by hand."""
+    return path if path.startswith(PLACEHOLDER) else shlex.quote(path)
+
+
+def _yaml_value(text: str) -> str:
+    """``text`` as a YAML scalar: plain where YAML reads it back as it is, else double-quoted (JSON's
+    quoting is valid YAML), e.g. a folder with ``: `` or a leading ``'`` in its name."""
+    import yaml
+
+    try:
+        if yaml.safe_load(f"k: {text}") == {"k": text}:
+            return text
+    except yaml.YAMLError:
+        pass
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -184,7 +208,8 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     if records:
         lines.append("- `curriculum.json`: stages easy → hard")
     if meta.get("minari"):
-        lines.append(f"- `minari/`: Minari dataset `{meta['minari']}` (`MINARI_DATASETS_PATH={d}minari`)")
+        lines.append(f"- `minari/`: Minari dataset `{meta['minari']}` "
+                     f"(`MINARI_DATASETS_PATH={_shell(f'{d}minari')}`)")
     lines.append("")
     if not records:
         lines += ["No task records, so no trainer formats: this export holds trajectories only.", ""]
@@ -195,8 +220,15 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     if formats:
         max_images = max((len(r["images"]) for r in records), default=1)
         first = next((split for split, recs in splits.items() if recs), "train")  # train, unless empty
+        # Quoted as the shell reads them: an export (or this installation) in a folder with a space or a
+        # quote in its name gave commands that split the path when pasted.
+        files = {"easyr1": f"easyr1/{first}.parquet", "verl": f"verl/{first}.parquet",
+                 "openrlhf": f"openrlhf/{first}.jsonl", "swift": f"swift/{first}.jsonl",
+                 "swift_rl": f"swift/{first}_rl.jsonl"}
+        paths = {**{k: _shell(d + f) for k, f in files.items()}, "rewards": _shell(str(REWARDS)),
+                 "trl": repr(f"{d}trl"), "llamafactory": _yaml_value(f"{d}llamafactory")}
         rows = [[name, LOADING[name][0], LOADING[name][1].format(
-                    d=d, rewards=REWARDS, name=meta["dataset_name"], max_images=max_images, split=first)]
+                    **paths, name=meta["dataset_name"], max_images=max_images, split=first)]
                 for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
@@ -213,7 +245,7 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
 
 
 def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
-                curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = "<dataset>",
+                curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = PLACEHOLDER,
                 digest: str = "") -> str:
     """The card's text; ``digest`` identifies the records (see ``records_digest``). Without records
     (``curriculum`` None) it describes the trajectories only."""
@@ -270,7 +302,7 @@ def records_digest(root: Path, splits: Iterable[str]) -> str:
 
 
 def write_card(root: Path, meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
-               curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = "<dataset>") -> Path:
+               curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = PLACEHOLDER) -> Path:
     path = root / "README.md"
     digest = records_digest(root, splits) if curriculum is not None else ""  # no record files to hash
     text = render_card(meta, splits, curriculum, formats, root_hint, digest)

@@ -210,3 +210,35 @@ def test_write_card_keys_the_yaml_by_the_record_files(tmp_path):
     assert path == tmp_path / "README.md"
     digest = records_digest(tmp_path, SPLITS)
     assert f"  description: depthfirst export, records {digest}\n" in path.read_text(encoding="utf-8")
+
+
+def test_card_commands_quote_a_dataset_folder_with_spaces(monkeypatch):
+    """An export into ``data sets/it's`` (or an installation under such a folder): each path in the card's
+    shell commands is one word once the shell reads it, and the Python call's is a valid literal. They were
+    pasted in bare, so a copied command split the path at its space (or left a quote open)."""
+    import ast
+    import shlex
+
+    import yaml
+
+    import vlm.card
+
+    root = "/home/me/data sets/it's"
+    monkeypatch.setattr(vlm.card, "REWARDS", vlm.card.Path("/opt/my tools/vlm/rewards.py"))
+    card = render_card({**META, "minari": "depthfirst/snake/expert-v0"}, SPLITS, CURRICULUM,
+                       ["llamafactory", "trl", "easyr1", "verl", "openrlhf", "swift"], root_hint=root)
+    shell = [cmd for cmd in re.findall(r"`([^`]*)`", card)
+             if ("data sets" in cmd or "my tools" in cmd)
+             and not cmd.startswith(("datasets.", "dataset_dir:"))]
+    words = [w for cmd in shell for w in shlex.split(cmd)]
+    files = ("easyr1/train.parquet", "verl/train.parquet", "openrlhf/train.jsonl", "swift/train.jsonl",
+             "swift/train_rl.jsonl")
+    expected = {f"{root}/{rel}" for rel in files}
+    assert expected <= set(words) | {w.split("=", 1)[-1] for w in words}, words
+    assert "/opt/my tools/vlm/rewards.py" in words
+    assert "worker.reward.reward_function=/opt/my tools/vlm/rewards.py:compute_score" in words
+    assert f"MINARI_DATASETS_PATH={root}/minari" in words
+    call = re.search(r"`datasets\.load_from_disk\((.*?)\)`", card)
+    assert call and ast.literal_eval(call.group(1)) == f"{root}/trl"
+    entry = re.search(r"`(dataset_dir: [^`]*)`", card)
+    assert entry and yaml.safe_load(entry.group(1)) == {"dataset_dir": f"{root}/llamafactory"}
