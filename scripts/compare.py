@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
 
     p = script_parser(__doc__)
-    p.add_argument("--env", type=game_arg, required=True, help="the game (as in envs.GAMES), e.g. snake")
+    p.add_argument("--env", type=game_arg,
+                   help="the game (as in envs.GAMES), e.g. snake (default: the --specialist run's)")
     p.add_argument("--specialist", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--checkpoint", type=path_arg,
                    help="the specialist's model file (default: the run's model.zip or newest checkpoint, as "
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
+    if args.env is None and args.vlm and not args.specialist:
+        p.error("--env is required without --specialist (a run folder names its game)")
 
     from agents.compare import CompareError, compare, max_tokens_hint, parse_params, parse_prices
     from agents.config import check_device
@@ -74,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     from agents.vlm_player import VLMPlayer
     from envs.gameboy.roms import RomError
 
+    if args.env is None and args.specialist:  # the run names its game, as evaluate and the export read it
+        from agents.runs import RunError, read_run_config
+
+        try:
+            args.env = read_run_config(Path(args.specialist))["env"]
+        except RunError as e:
+            print(f"error: --specialist {e}", file=sys.stderr)
+            return 2
     players = []
     command = rerun_command(__file__, argv)
     stopped = "\ninterrupted: no report written" + (
@@ -92,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                     out = Path(args.out)
                 else:
                     stamp = time.strftime("%Y%m%d-%H%M%S")
-                    out = (Path(args.specialist) if args.specialist else Path("runs") / args.env
+                    # No --env here only with nothing to compare, which compare() says before any use.
+                    out = (Path(args.specialist) if args.specialist else Path("runs") / (args.env or "")
                            ) / f"compare-{stamp}"
-                report = compare(args.env, out, args.episodes, args.seed,
+                report = compare(args.env or "", out, args.episodes, args.seed,
                                  specialist=Path(args.specialist) if args.specialist else None,
                                  players=players, prices=prices, vlm_params=params, max_steps=args.max_steps,
                                  device=args.device, frames_per_vlm=args.frames, command=command,

@@ -1097,6 +1097,26 @@ def test_the_report_names_the_specialists_checkpoint_by_absolute_path_and_its_st
     assert f"is the model `{ckpt}` at training step 256." in (out / "report.md").read_text()
 
 
+def test_env_defaults_to_the_specialists_game(scripts, specialist, tmp_path, capsys):
+    # The run folder names its game, as evaluate and the export read it: --env was required all the same,
+    # so `compare.py --specialist RUN` stopped on argparse's usage, for a flag that could only agree.
+    out = tmp_path / "report"
+    assert scripts.compare.main(["--specialist", str(specialist), "--episodes", "1", "--out", str(out),
+                                 "--no-progress"]) == 0
+    assert json.loads((out / "report.json").read_text())["env"] == "snake"
+    # Without a run, the VLMs still need the game named.
+    with pytest.raises(SystemExit) as exc:
+        scripts.compare.main(["--vlm", "m@http://127.0.0.1:9/v1", "--out", str(tmp_path / "o"),
+                              "--no-progress"])
+    assert exc.value.code == 2 and "--env is required without --specialist" in capsys.readouterr().err
+    assert scripts.compare.main(["--specialist", str(tmp_path / "none"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--specialist" in err and "no such run folder" in err
+    for argv, message in (([], "nothing to compare"),
+                          (["--checkpoint", "x.zip"], "give --specialist RUN too")):
+        assert scripts.compare.main([*argv, "--no-progress"]) == 2 and message in capsys.readouterr().err
+
+
 def test_checkpoint_picks_the_specialists_model_as_evaluate_does(scripts, specialist, tmp_path, capsys):
     # compare had no --checkpoint: a checkpoint evaluated (or exported) with --checkpoint could not be
     # compared with a VLM; the run's model.zip always played.
