@@ -223,7 +223,7 @@ def read_run_config(path: Path) -> dict[str, Any]:
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
     if not file.is_file():
-        raise RunError(f"{path}: not a depthfirst run folder (no config.yaml)")
+        raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){_runs_inside(path)}")
     try:
         cfg = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
@@ -256,6 +256,17 @@ def read_run_config(path: Path) -> dict[str, Any]:
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
                            f"in {file}")
     return cfg
+
+
+def _runs_inside(path: Path) -> str:
+    """For a folder of runs (``runs/snake``, ``runs``) given in place of one: the run to give instead, the
+    one trained into last (its config.yaml, which a --resume rewrites, is the newest); else ""."""
+    try:
+        configs = (*path.glob("*/config.yaml"), *path.glob("*/*/config.yaml"))
+        found = [(f.stat().st_mtime, f.parent) for f in configs if (f.parent / "command.txt").is_file()]
+    except OSError:  # an unreadable folder: no suggestion, the refusal stands
+        return ""
+    return f"; it holds run folders: give one, e.g. the newest, {max(found)[1]}" if found else ""
 
 
 def game_options(env: str) -> set[str] | None:

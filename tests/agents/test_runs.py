@@ -98,3 +98,16 @@ def test_an_output_file_in_place_of_a_device_or_in_a_read_only_folder_is_refused
         runs.check_output_file(tmp_path / "out.json", "--out", force=False)
     with pytest.raises(ValueError, match=rf"^--save-dir {tmp_path / 'a' / 'b'}: {tmp_path} is not writable"):
         runs.check_output_folder(tmp_path / "a" / "b", "--save-dir")
+
+
+def test_a_folder_of_runs_names_its_newest_run(tmp_path):
+    # `evaluate.py runs/snake` (or `--resume runs`) was refused as "not a depthfirst run folder", leaving
+    # the user to look inside: the refusal names the run to give, the one trained into last.
+    (tmp_path / "snake").mkdir()
+    older, newer = old_run(tmp_path / "snake" / "tiny-s0-1"), old_run(tmp_path / "snake" / "tiny-s0-2")
+    os.utime(older / "config.yaml", (1_000_000, 1_000_000))
+    for folder in (tmp_path / "snake", tmp_path):
+        with pytest.raises(runs.RunError) as e:
+            runs.read_run_config(folder)
+        assert str(e.value) == (f"{folder}: not a depthfirst run folder (no config.yaml); it holds run "
+                                f"folders: give one, e.g. the newest, {newer}")
