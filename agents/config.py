@@ -290,11 +290,18 @@ def _yaml_number(value: Any) -> Any:
     return value
 
 
+# SB3's PPO keywords that the run sets from its own flags: a --set ppo.seed names the flag to use instead.
+PPO_KEYWORD_FLAGS = {"seed": "--seed", "policy": "--policy", "device": "--device"}
+
+
 def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
     known = ppo_settings(recurrent)
-    if set(ppo) - known:
-        raise _unknown_settings("ppo", sorted(set(ppo) - known), known)
+    unknown = sorted(set(ppo) - known)
+    if unknown:
+        hints = "".join(f"; ppo.{k} is the run's {flag}: give {flag} instead"
+                        for k, flag in PPO_KEYWORD_FLAGS.items() if k in unknown)
+        raise ValueError(f"{_unknown_settings('ppo', unknown, known)}{hints}")
     for key in ("n_steps", "batch_size", "n_epochs"):
         if key == "batch_size" and ppo[key] == "auto":  # n_steps is a number by now
             ppo[key] = max(2, ppo["n_steps"] * num_envs // MINIBATCHES)

@@ -293,3 +293,7 @@ def test_ppo_keywords_the_run_sets_itself_are_refused():
     for key in ("verbose", "tensorboard_log", "seed"):
         with pytest.raises(ValueError, match=rf"^ppo: unknown settings \['{key}'\]"):
             resolved(f"ppo.{key}=1")
+    # PPO's own keywords that a flag sets: the refusal names the flag to use instead.
+    for key, flag in (("seed", "--seed"), ("policy", "--policy"), ("device", "--device")):
+        with pytest.raises(ValueError, match=rf"; ppo\.{key} is the run's {flag}: give {flag} instead$"):
+            resolved(f"ppo.{key}=1")
