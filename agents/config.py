@@ -168,11 +168,9 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     if cfg["num_workers"] == "auto":
         cfg["num_workers"] = default_workers(cfg["env"], cfg["num_envs"])
     cfg["num_workers"] = whole_number(cfg["num_workers"], "--num-workers")
-    total = cfg["total_timesteps"]
-    if cfg["save_every"] == "auto":
-        cfg["save_every"] = max(1, min(total // 10, 1_000_000))
-    if cfg["video_every"] == "auto":
-        cfg["video_every"] = max(1, total // 5)
+    for key, value in auto_intervals(cfg["total_timesteps"]).items():
+        if cfg[key] == "auto":
+            cfg[key] = value
     for key in ("total_timesteps", "save_every", "video_every"):
         cfg[key] = whole_at_least(cfg[key], f"--{key.replace('_', '-')}")
     for node, key, flag in ((cfg, "video_max_steps", "--set video_max_steps"),
@@ -184,6 +182,11 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
                          f"got {cfg['num_workers']}")
     check_ppo(cfg["ppo"], cfg["num_envs"], cfg["recurrent"])
     return cfg
+
+
+def auto_intervals(total: int) -> dict[str, int]:
+    """``save_every`` and ``video_every`` when ``auto``, for a run of ``total`` env steps."""
+    return {"save_every": max(1, min(total // 10, 1_000_000)), "video_every": max(1, total // 5)}
 
 
 def check_device_defaults(cfg: dict[str, Any]) -> None:

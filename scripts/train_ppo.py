@@ -31,7 +31,15 @@ from agents.cli import (
     script_parser,
     whole_int,
 )
-from agents.config import DEFAULTS, apply_set, check_device_defaults, deep_merge, load_config, resolve
+from agents.config import (
+    DEFAULTS,
+    apply_set,
+    auto_intervals,
+    check_device_defaults,
+    deep_merge,
+    load_config,
+    resolve,
+)
 from agents.interrupts import (
     deferred_stop,
     stop_signals_interrupt,
@@ -350,6 +358,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                         "given; only --total-timesteps, --num-workers, --device, --save-every and "
                         "--video-every may change (and --no-progress be given)")
             overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
+            if "total_timesteps" in overrides and isinstance(cfg["total_timesteps"], int):
+                # Intervals the old total chose (auto) follow the new one: a short trial resumed to millions
+                # of steps checkpointed and recorded as often as the trial. A value set by hand is kept.
+                cfg.update({key: "auto" for key, value in auto_intervals(cfg["total_timesteps"]).items()
+                            if key not in overrides and cfg[key] == value})
             try:
                 cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
             except ValueError as e:  # a value of the run's own config.yaml, unless a flag given set it

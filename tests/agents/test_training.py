@@ -246,6 +246,28 @@ def test_resume_takes_the_flags_it_may_change_and_refuses_the_others(scripts, tm
     assert len(calls) == 1
 
 
+def test_intervals_the_old_total_chose_follow_a_resumes_new_total(scripts, tmp_path, monkeypatch):
+    # A 30k-step trial resumed to 4M steps kept its save_every 3,000 and video_every 6,000: a checkpoint and a
+    # video every rollout or two for the rest of the run. Intervals a user set are kept.
+    from agents.config import load_config, resolve
+
+    calls = fake_train(monkeypatch)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # loaded by train(), faked here
+    base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "total_timesteps": 30_000}
+    for own, argv, expected in (
+            ({}, ["--total-timesteps", "4000000"], (400_000, 800_000)),  # both auto: both follow
+            ({"save_every": 5_000}, ["--total-timesteps", "4000000"], (5_000, 800_000)),  # a user's is kept
+            ({}, ["--total-timesteps", "4000000", "--save-every", "777"], (777, 800_000)),  # a flag wins
+            ({}, ["--total-timesteps", "100000000"], (1_000_000, 20_000_000)),  # save_every's 1M cap holds
+            ({}, ["--num-workers", "0"], (3_000, 6_000))):  # the same total: nothing to follow
+        (run / "config.yaml").write_text(yaml.safe_dump(resolve({**base, **own}, False)))
+        assert scripts.train_ppo.main(["--resume", str(run), "--device", "cpu", *argv]) == 0
+        given = calls.pop()[0]
+        assert (given["save_every"], given["video_every"]) == expected, (own, argv)
+
+
 def test_resume_after_a_crash_hides_the_steps_logged_past_its_checkpoint(trained, scripts, tmp_path):
     run = tmp_path / "crashed"
     shutil.copytree(trained, run)
