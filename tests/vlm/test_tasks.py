@@ -31,7 +31,7 @@ from envs.sokoban import Sokoban
 from envs.sokoban_solver import solve
 from vlm.prompts import grid_image_scale
 from vlm.record import FAMILIES, LEVELS, TaskDraft
-from vlm.tasks import TASK_GAMES, task_module
+from vlm.tasks import TASK_GAMES, play_moves, task_module
 from vlm.verify import ground_truth_json, parse_move, reference_response, verify
 
 GRID_GAMES = ("snake", "snake_duel", "rotation", "sokoban")
@@ -1595,6 +1595,19 @@ def test_rotation_turns_are_all_played_near_the_episodes_step_limit() -> None:
     played = module.simulate(truncated, moves)
     assert [p["rotation_index"] for p in played] == path
     assert not any(p["done"] for p in played)
+
+
+def test_play_moves_gives_the_state_after_each_move_and_stops_at_the_one_that_ends_the_episode() -> None:
+    # Rotation's and Sokoban's simulate. Twelve UPs (straight on when heading DOWN) on a 10×10 board run the
+    # snake into a wall before the last: the moves after it are not played.
+    game = Snake(1)
+    game.reset(np.array([0]), np.array([5], dtype=np.uint64))
+    state = game.get_state(0)
+    played = play_moves(Snake(1), state, ["UP"] * 12)
+    assert played[-1]["done"] and not any(p["done"] for p in played[:-1])
+    for after in played:  # each as the engine steps it
+        game.step(np.array([0]))
+        assert game.get_state(0) == after
 
 
 def test_sokoban_moves_are_all_played_whatever_the_states_step_limit() -> None:

@@ -11,10 +11,15 @@ import importlib
 import pkgutil
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection, Hashable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from envs.base import Game
 
 G = TypeVar("G")
 
@@ -62,6 +67,19 @@ def scratch_game(key: Hashable, make: Callable[[], G]) -> G:
     return games[key]
 
 
+def play_moves(game: Game, state: dict[str, Any], moves: Sequence[str]) -> list[dict[str, Any]]:
+    """Board 0 of ``game`` (a task module's scratch game) put into ``state``, then ``moves`` (action names)
+    played on it: the state after each move, stopping once the episode has ended (``done``)."""
+    game.set_state(0, state)
+    out = []
+    for m in moves:
+        game.step(np.array([game.ACTION_NAMES.index(m)]))
+        out.append(game.get_state(0))
+        if out[-1]["done"]:
+            break
+    return out
+
+
 def task_module(game: str) -> ModuleType:
     """The task module of ``game``; ValueError naming the games that have one if it has none."""
     if game not in TASK_GAMES:
@@ -77,4 +95,5 @@ def task_module(game: str) -> ModuleType:
     return module
 
 
-__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "grid_bfs", "plural", "scratch_game", "task_module"]
+__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "grid_bfs", "play_moves", "plural", "scratch_game",
+           "task_module"]

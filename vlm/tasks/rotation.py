@@ -48,7 +48,7 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import scratch_game
+from vlm.tasks import play_moves, scratch_game
 
 GAME = "rotation"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -111,15 +111,8 @@ def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
     """Play ``moves`` on the engine; the state after each (the game ends when the target is matched). The
     episode's step count starts again at 0, with no step limit: a state near its limit would otherwise be
     cut short by truncation, which the questions do not mention."""
-    game = _scratch()
-    game.set_state(0, {**state, "step": 0, "max_steps": 10**9, "solved": False, "done": False})
-    out = []
-    for m in moves:
-        game.step(np.array([MOVES.index(m)]))
-        out.append(game.get_state(0))
-        if out[-1]["done"]:
-            break
-    return out
+    return play_moves(_scratch(), {**state, "step": 0, "max_steps": 10**9, "solved": False, "done": False},
+                      moves)
 
 
 def _pair(state: dict[str, Any]) -> np.ndarray:

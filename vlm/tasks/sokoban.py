@@ -32,7 +32,7 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import STEP, plural, scratch_game
+from vlm.tasks import STEP, play_moves, plural, scratch_game
 
 GAME = "sokoban"
 MOVES: tuple[str, ...] = Sokoban.ACTION_NAMES
@@ -67,16 +67,8 @@ def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
     """Play ``moves`` on the engine from ``state`` (episode bookkeeping reset: no step limit, and no end at a
     cornered box, whatever the run's ``deadlock_end``); the states after each move, stopping when the
     puzzle is solved."""
-    game = _scratch(state)
-    game.set_state(0, {**state, "step": 0, "max_steps": 10**9, "deadlock_end": False, "done": False,
-                       "deadlocked": False})
-    out = []
-    for m in moves:
-        game.step(np.array([MOVES.index(m)]))
-        out.append(game.get_state(0))
-        if out[-1]["done"]:
-            break
-    return out
+    return play_moves(_scratch(state), {**state, "step": 0, "max_steps": 10**9, "deadlock_end": False,
+                                        "done": False, "deadlocked": False}, moves)
 
 
 def describe_move(state: dict[str, Any], move: str, after: dict[str, Any]) -> str:
