@@ -207,20 +207,13 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     if state.get("done"):
         raise ValueError("the snake's episode is over (state['done'] is true): there is no move to make")
     info = move_analysis(state)
-    best = info["good"][0] if info["good"] else "None"
-    worst = ", ".join(info["fatal"]) or "None"
-    lines = list(info["lines"])
-    dist = 0  # the best move's distance to the apple (all best moves share it), for the question's level
+    best_line = None
     if info["good"]:
         trapped, dist = info["key"][info["good"][0]]
-        lines.append(f"Best: {' or '.join(info['good'])} (safe, "
+        best_line = (f"Best: {' or '.join(info['good'])} (safe, "
                      + ("every safe move leads into a dead end" if trapped else "no dead end") + ", apple "
                      + (f"{plural(dist, 'move')} away)." if dist < FAR
                         else "unreachable, so any such move)."))
-    else:
-        lines.append("Every move is fatal, so there is no best move: None.")
-    lines.append(f"Fatal: {worst}.")
-    answer = f"<best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>"
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the snake. Which move is best now, and which moves "
         "are fatal? A fatal move kills the snake at once. The best move is never the move back into the "
@@ -234,10 +227,25 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         "best move inside <best_answer></best_answer> (one of UP, DOWN, LEFT, RIGHT; None if every move is "
         "fatal) and every fatal move inside <worst_answer></worst_answer> (comma-separated; None if no move "
         "is fatal).")
+    return best_worst_draft(state, info, best_line, question, render(state), plot_level(state))
+
+
+def best_worst_draft(state: dict[str, Any], info: dict[str, Any], best_line: str | None, question: str,
+                     image: np.ndarray, plot: int) -> TaskDraft:
+    """ViGaL's best/worst-move draft (verifier rule ``snake_best_worst``) for Snake and Duel Snake, from
+    their ``move_analysis`` ``info``: the analysis is its lines, ``best_line`` (why the best move is best;
+    None when every move is fatal) and the fatal moves; the qa level is the best move's distance to the
+    apple (all best moves share it)."""
+    best = info["good"][0] if info["good"] else "None"
+    worst = ", ".join(info["fatal"]) or "None"
+    no_best = "Every move is fatal, so there is no best move: None."
+    lines = [*info["lines"], no_best if best_line is None else best_line, f"Fatal: {worst}."]
+    dist = info["key"][info["good"][0]][1] if info["good"] else 0
     verifier = {"rule": "snake_best_worst", "moves": list(MOVES), "good": info["good"],
                 "fatal": info["fatal"]}
-    return TaskDraft("strategy", "best_worst_move", plot_level(state), level(dist, (2, 6)), [render(state)],
-                     question, answer, "\n".join(lines), verifier, None, {"state": state})
+    answer = f"<best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>"
+    return TaskDraft("strategy", "best_worst_move", plot, level(dist, (2, 6)), [image], question, answer,
+                     "\n".join(lines), verifier, None, {"state": state})
 
 
 def shortest_path(state: dict[str, Any]) -> list[str] | None:

@@ -38,7 +38,7 @@ from vlm.prompts import (
 )
 from vlm.record import TaskDraft
 from vlm.tasks import OPPOSITE, STEP, grid_bfs, plural, scratch_game
-from vlm.tasks.snake import FAR, effective_move, random_moves, target_cell
+from vlm.tasks.snake import FAR, best_worst_draft, effective_move, random_moves, target_cell
 
 GAME = "snake_duel"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -174,19 +174,13 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     if state.get("done"):
         raise ValueError("the duel is over (state['done'] is true): there is no move to make")
     info = move_analysis(state)
-    best = info["good"][0] if info["good"] else "None"
-    worst = ", ".join(info["fatal"]) or "None"
-    lines = list(info["lines"])
+    best_line = None
     if info["good"]:
         kind = "safe" if info["good"][0] in info["safe"] else "risky (no move is safe)"
         trapped, d = info["key"][info["good"][0]]
         end = f"every {kind.split()[0]} move leads into a dead end" if trapped else "no dead end"
-        lines.append(f"Best: {' or '.join(info['good'])} ({kind}, {end}, "
+        best_line = (f"Best: {' or '.join(info['good'])} ({kind}, {end}, "
                      + (f"nearest apple {plural(d, 'move')} away)." if d < FAR else "no apple reachable)."))
-    else:
-        lines.append("Every move is fatal, so there is no best move: None.")
-    lines.append(f"Fatal: {worst}.")
-    dist = min((info["key"][m][1] for m in info["good"]), default=0)
     question = (
         f"{context(state)}\n\n{RULES_TEXT}\n\nYou control the green snake. Which move is best now, and which "
         "moves are fatal? A fatal move kills your snake whatever the blue snake does. The best move is "
@@ -200,12 +194,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         "Think step by step inside <think></think>. Then give the best move inside "
         "<best_answer></best_answer> (one of UP, DOWN, LEFT, RIGHT; None if every move is fatal) and every "
         "fatal move inside <worst_answer></worst_answer> (comma-separated; None if no move is fatal).")
-    verifier = {"rule": "snake_best_worst", "moves": list(MOVES), "good": info["good"],
-                "fatal": info["fatal"]}
-    return TaskDraft("strategy", "best_worst_move", plot_level(state), level(dist, (2, 6)),
-                     [render(state)], question,
-                     f"<best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>",
-                     "\n".join(lines), verifier, None, {"state": state})
+    return best_worst_draft(state, info, best_line, question, render(state), plot_level(state))
 
 
 def _predictable(state: dict[str, Any], played: list[dict[str, Any]]) -> bool:
