@@ -245,6 +245,24 @@ def test_a_games_own_step_refuses_a_fraction_before_any_board_moves(name: str) -
     game.step(np.array([1, 2], dtype=np.uint8))
 
 
+@pytest.mark.parametrize(("name", "message"), [
+    ("snake", "snake: actions must be in 0..3 (UP, DOWN, LEFT, RIGHT)"),
+    ("sokoban", "sokoban: actions must be in 0..3 (UP, DOWN, LEFT, RIGHT)"),
+    ("rotation", "rotation: actions must be in 0..5 (X+, X-, Y+, Y-, Z+, Z-)")])
+def test_a_compiled_step_refuses_the_first_action_past_the_last_with_its_games_message(name: str,
+                                                                                        message: str) -> None:
+    # An int array skips Game._actions: the compiled step itself checks (Numba checks no bounds).
+    from envs import make_game
+
+    game = make_game(name, 2)
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    before = [game.get_state(i) for i in range(2)]
+    with pytest.raises(ValueError) as refused:
+        game.step(np.array([0, len(game.ACTION_NAMES)]))
+    assert str(refused.value) == message
+    assert [game.get_state(i) for i in range(2)] == before
+
+
 def test_workers_started_before_one_that_fails_are_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     from envs import make_vec
     from envs.vector import GameVecEnv
