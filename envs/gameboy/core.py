@@ -34,6 +34,7 @@ import io
 import sys
 import time
 import warnings
+import weakref
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,12 @@ class WorkRamThroughApi:
         if isinstance(key, slice):
             return bytes(self.memory[key.start + WRAM:key.stop + WRAM])
         return self.memory[key + WRAM]
+
+
+def stop_emulators(pyboys: list[Any]) -> None:
+    """Stop every emulator in ``pyboys`` without writing any file."""
+    for pb in pyboys:
+        pb.stop(save=False)
 
 
 def work_ram(pyboys: list[Any]) -> list[Any]:
@@ -306,6 +313,10 @@ class GameBoyGame(Game):
         self.rom_sha1 = hashlib.sha1(self.rom_bytes).hexdigest()
         self.observation_space = spaces.Box(0, 255, (self.frame_stack + self.EXTRA_CHANNELS, h, w), np.uint8)
         self._pyboys: list[Any] = []
+        # Emulators never closed are stopped at exit (or when the game is collected): left to PyBoy's
+        # __del__ during the interpreter's teardown, with torch imported, they printed "Error in
+        # sys.excepthook" three times, empty. It holds the list that close() empties, not the game.
+        self._stop_emulators = weakref.finalize(self, stop_emulators, self._pyboys)
         # The checks that need the emulators (the cartridge's title, the start state) come after they
         # start: one that refused left them running until the garbage collector found the game.
         try:
@@ -428,8 +439,7 @@ class GameBoyGame(Game):
 
     def close(self) -> None:
         """Stop every emulator without writing any file."""
-        for pb in self._pyboys:
-            pb.stop(save=False)
+        self._stop_emulators()  # once: a second close() finds the finalizer spent
         self._pyboys, self._words, self._wram = [], [], []
         super().close()
 

@@ -3095,3 +3095,16 @@ def test_the_test_cartridge_game_ends_only_with_both_badges() -> None:
     finally:
         g.close()
 
+
+def test_an_env_left_open_at_exit_exits_quietly() -> None:
+    # A script that never closed its env (with torch imported, as any SB3 script has) printed
+    # "Error in sys.excepthook: ... Original exception was:" three times, empty, as it exited: PyBoy's
+    # own __del__ stopped the emulator during the interpreter's teardown.
+    code = ("import gymnasium as gym, envs\n"
+            "env = gym.make('depthfirst/GameBoy-v0', game='depthfirst_test')\n"
+            "env.reset(seed=0)\n"
+            "import torch\n"
+            "print('played')\n")
+    done = python_c(code, "a Game Boy env left open hung the interpreter's exit")
+    assert done.returncode == 0 and done.stdout == "played\n", done.stderr
+    assert "sys.excepthook" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
