@@ -44,7 +44,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
@@ -110,6 +110,27 @@ def _unguarded_main() -> None:
         print("depthfirst: a process still starting ran the main script's top level again, which makes a "
               'GameVecEnv with workers: it lacks `if __name__ == "__main__":`', file=sys.stderr, flush=True)
         os._exit(_UNGUARDED_MAIN_EXIT)  # SystemExit would not carry the status out of the fork server
+
+
+@contextlib.contextmanager
+def _unrunnable_main_hidden() -> Iterator[None]:
+    """While a worker process is started: hide a main script's ``__file__`` that names no file, such as
+    ``<stdin>`` (``python - <<EOF``, ``python < script.py``) or a script deleted since. Spawn and the fork
+    server run the main script again in each new process from that path; one that is no file killed every
+    worker with a FileNotFoundError ("worker 0 died while starting (exit code 1)"). The workers need
+    nothing from the main script, so it is left out, as for ``python -c``; a real file is run as before."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    # As multiprocessing reads it: a module's name (python -m) wins; a relative path is from the start folder.
+    if (main is None or not isinstance(path, str) or getattr(getattr(main, "__spec__", None), "name", None)
+            or os.path.isfile(os.path.join(mp.process.ORIGINAL_DIR or "", path))):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def start_forkserver() -> None:
@@ -247,7 +268,8 @@ class GameVecEnv(VecEnv):
             target=worker_main, name=f"depthfirst-{self.game_name}-worker{w}", daemon=True,
             args=(child, self.game_name, self.game_kwargs, self._attrs[w], self._shared, lo, hi,
                   self.base_seed, fresh_start))
-        proc.start()
+        with _unrunnable_main_hidden():  # the preparation data names the main script at start()
+            proc.start()
         child.close()
         if w < len(self._procs):  # a restart
             self._procs[w], self._conns[w] = proc, parent

@@ -820,6 +820,24 @@ def test_a_script_without_the_main_guard_is_told_to_add_it(tmp_path, start_metho
                            'this env lacks `if __name__ == "__main__":`'), done.stderr
 
 
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_a_script_read_from_stdin_starts_its_workers(tmp_path, start_method):
+    """``python - <<EOF`` (or ``python < script.py``) names its main script ``<stdin>``, a file the workers
+    cannot run again: each died with FileNotFoundError, and the env said only "worker 0 died while starting
+    (exit code 1)". The workers need nothing from the main script, so they start without it."""
+    script = ("import numpy as np\n"
+              "from envs.vector import GameVecEnv\n"
+              f"env = GameVecEnv('snake', 2, num_workers=1, start_method={start_method!r})\n"
+              "env.reset()\n"
+              "env.step(np.zeros(2, dtype=int))\n"
+              "env.close()\n"
+              "print('stepped')\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=env)
+    assert done.returncode == 0 and done.stdout == "stepped\n", done.stderr
+
+
 def _stop(pid: int) -> None:
     """Stop process ``pid`` (SIGSTOP): alive, yet it never answers, as a hung worker."""
     os.kill(pid, signal.SIGSTOP)
