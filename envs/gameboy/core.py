@@ -336,6 +336,9 @@ class GameBoyGame(Game):
             self._steps: list[int] = [0] * n
             self._done: list[bool] = [False] * n
             self._returns: list[float] = [0.0] * n
+            # Each board's step limit, max_steps as its episode began: one set later (set_attr) applies
+            # from the board's next reset, as in the other games, not to the episode under way.
+            self._limits: list[int] = [self.max_steps] * n
             self._rngs = [np.random.default_rng(k) for k in range(n)]
             #: Seconds ``step`` has spent driving PyBoy (buttons and frames): the rest of a step is this
             #: env's own cost, measured in the same run (the benchmark's overhead figure).
@@ -452,6 +455,7 @@ class GameBoyGame(Game):
                 self._rngs[i] = np.random.default_rng(int(seeds[k]))
                 self._episode_start(i)
                 self._steps[i] = 0
+                self._limits[i] = self.max_steps
                 self._done[i] = False
                 self._returns[i] = 0.0
                 self._grab(i, fill=True)
@@ -481,7 +485,7 @@ class GameBoyGame(Game):
                 self._steps[i] += 1
                 self._grab(i)
                 reward, term = self._after_step(i)
-                trunc = not term and self._steps[i] >= self.max_steps
+                trunc = not term and self._steps[i] >= self._limits[i]
                 rewards[i], terminated[i], truncated[i] = reward, term, trunc
                 self._returns[i] += reward
                 self._done[i] = term or trunc
@@ -546,6 +550,7 @@ class GameBoyGame(Game):
             raise ValueError(problem)
         self._frames[i] = frames.reshape(self._frames.shape[1:])
         self._steps[i] = step
+        self._limits[i] = self.max_steps  # a state to start from counts as a reset
         self._done[i] = done
         self._returns[i] = episode_return
         self._set_state_extra(i, extra)

@@ -3108,3 +3108,17 @@ def test_an_env_left_open_at_exit_exits_quietly() -> None:
     done = python_c(code, "a Game Boy env left open hung the interpreter's exit")
     assert done.returncode == 0 and done.stdout == "played\n", done.stderr
     assert "sys.excepthook" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_a_max_steps_set_on_the_game_applies_from_each_boards_next_reset() -> None:
+    # set_attr("max_steps", n) cut the episodes under way at n steps, though each began with the old
+    # limit: the other games (and the README) keep a board's limit until it resets.
+    venv = envs.make_vec("gameboy", 1, num_workers=0, game="depthfirst_test", max_steps=5)
+    try:
+        venv.reset()
+        venv.step(np.array([UP]))
+        venv.set_attr("max_steps", 2)
+        ends = [bool(venv.step(np.array([UP]))[2][0]) for _ in range(4 + 2 * 2)]
+        assert ends == [False, False, False, True] + [False, True] * 2  # 5 steps, then 2 per episode
+    finally:
+        venv.close()
