@@ -197,6 +197,7 @@ class GameVecEnv(VecEnv):
         self.hang_timeout_s = hang_timeout_s
         self.game_name = game
         self.game_kwargs = dict(game_kwargs or {})
+        self._cwd = os.getcwd()  # every worker's folder, restarted ones' too: relative paths are from it
         self.num_workers = (default_workers(game, num_envs) if num_workers is None
                             else whole("num_workers", num_workers, 0, num_envs, " (num_envs)"))
         if self.num_workers > 0:
@@ -267,7 +268,7 @@ class GameVecEnv(VecEnv):
         proc = self._ctx.Process(
             target=worker_main, name=f"depthfirst-{self.game_name}-worker{w}", daemon=True,
             args=(child, self.game_name, self.game_kwargs, self._attrs[w], self._shared, lo, hi,
-                  self.base_seed, fresh_start))
+                  self.base_seed, fresh_start, self._cwd))
         with _unrunnable_main_hidden():  # the preparation data names the main script at start()
             proc.start()
         child.close()

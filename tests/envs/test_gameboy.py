@@ -3122,3 +3122,20 @@ def test_a_max_steps_set_on_the_game_applies_from_each_boards_next_reset() -> No
         assert ends == [False, False, False, True] + [False, True] * 2  # 5 steps, then 2 per episode
     finally:
         venv.close()
+
+
+def test_a_restarted_worker_reads_relative_paths_from_the_folder_the_env_was_made_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker restarted after the process changed folder (os.chdir, a notebook's %cd) read the ROM's
+    # relative path from the new folder: the restart raised RomNotFoundError and the env stopped.
+    monkeypatch.chdir(REPO)
+    rom = str(TEST_CARTRIDGE.relative_to(REPO))
+    v = envs.make_vec("gameboy", 1, num_workers=1, game="depthfirst_test", rom=rom, max_steps=64)
+    try:
+        v.reset()
+        monkeypatch.chdir(tmp_path)
+        os.kill(v.worker_pids()[0], signal.SIGKILL)
+        _, _, dones, infos = v.step(np.array([A]))
+        assert v.worker_restarts == 1 and dones[0] and infos[0]["worker_restarted"]
+    finally:
+        v.close()
