@@ -87,7 +87,9 @@ class StateArchive:
     """Milestone states of one ROM in ``folder`` (created if missing)."""
 
     def __init__(self, folder: str | Path, rom_sha1: str) -> None:
-        self.folder = Path(folder)
+        # Absolute: a relative folder was read from the current one at each write, so a process that
+        # changed folder (os.chdir) found its archive "deleted or moved while in use".
+        self.folder = Path(folder).absolute()
         self.rom_sha1 = rom_sha1
         self.index = self.folder / "index.sqlite"
         # The index rows read so far, kept between calls: a swarm reset reads only the rows appended

@@ -3139,3 +3139,20 @@ def test_a_restarted_worker_reads_relative_paths_from_the_folder_the_env_was_mad
         assert v.worker_restarts == 1 and dones[0] and infos[0]["worker_restarted"]
     finally:
         v.close()
+
+
+def test_an_archive_given_by_a_relative_path_stays_where_it_was_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The archive kept archive_dir as given: after the process changed folder (os.chdir, a notebook's %cd)
+    # the next milestone stopped the game with "the folder was deleted or moved while in use".
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path)
+    g = make(1, archive_dir="archive")
+    try:
+        monkeypatch.chdir(tmp_path / "other")
+        walk(g, WORLD["by_char"]["a"])  # event flag 0: a milestone
+        (row,) = g.archive.entries()
+        assert (tmp_path / "archive" / row["file"]).is_file()
+        assert not (tmp_path / "other" / "archive").exists()
+    finally:
+        g.close()
