@@ -169,16 +169,14 @@ class Boards:
 
 
 def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict[str, Any],
-                shared: Shared, lo: int, hi: int, base_seed: int, fresh_start: bool,
-                cwd: str | None = None) -> None:
+                shared: Shared, lo: int, hi: int, base_seed: int, fresh_start: bool, cwd: str) -> None:
     """``cwd``: the folder the env was made in, where relative paths (a ROM, a start state) are read. A
     worker starts in the parent's current folder: one restarted after the parent changed folder (os.chdir,
     a notebook's %cd) looked for them there and failed to start."""
     # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if cwd is not None:
-        with contextlib.suppress(OSError):  # a folder removed since: its relative paths fail, named, below
-            os.chdir(cwd)
+    with contextlib.suppress(OSError):  # a folder removed since: its relative paths fail, named, below
+        os.chdir(cwd)
     # A parent that stopped (a Ctrl-C while this worker started) reads no answer: leave without a traceback.
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         _serve(conn, game, game_kwargs, attrs, shared, lo, hi, base_seed, fresh_start)

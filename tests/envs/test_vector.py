@@ -545,7 +545,7 @@ def test_a_worker_whose_parent_stopped_leaves_quietly():
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     parent, child = ctx.Pipe()
     shared = Shared(ctx, 2, (4, 10, 10), ("score",))
-    proc = ctx.Process(target=worker_main, args=(child, "snake", {}, {}, shared, 0, 2, 0, True))
+    proc = ctx.Process(target=worker_main, args=(child, "snake", {}, {}, shared, 0, 2, 0, True, os.getcwd()))
     parent.close()  # the parent's end is gone before the worker answers
     proc.start()
     child.close()
