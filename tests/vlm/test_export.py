@@ -25,7 +25,14 @@ import yaml
 from PIL import Image
 
 from tests.conftest import ROOT, load_script
-from tests.vlm.test_trajectories import EPISODES, MIX, export_args, snake_export, tiny_snake_run
+from tests.vlm.test_trajectories import (
+    EPISODES,
+    MIX,
+    datasets_installed,
+    export_args,
+    snake_export,
+    tiny_snake_run,
+)
 from vlm.card import REWARDS, render_card
 from vlm.export import CHUNK, META, OWNER
 from vlm.record import FAMILIES, TaskRecord
@@ -47,8 +54,25 @@ def exported(tmp_path_factory):
 
 # Tests that export the default --formats all, whose trl needs `datasets` (the vlm extra); without it the
 # export refuses that default before anything these tests check.
-default_formats = pytest.mark.skipif(importlib.util.find_spec("datasets") is None,
+default_formats = pytest.mark.skipif(not datasets_installed(),
                                      reason="exports --formats all, whose trl needs datasets (the vlm extra)")
+
+
+def test_a_datasets_folder_is_not_taken_for_the_library(tmp_path, monkeypatch):
+    # The README exports to datasets/snake in the repository, the folder pytest runs in: without the
+    # library, that folder is a namespace package `datasets`, which find_spec finds. The tests then ran
+    # the default --formats all, which the export refused (it checks as _installed does), and failed.
+    (tmp_path / "datasets" / "snake").mkdir(parents=True)
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> importlib.machinery.ModuleSpec | None:
+        if name == "datasets":  # as where the library is not installed: only the folder is found
+            return importlib.machinery.PathFinder.find_spec(name, [str(tmp_path)])
+        return real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert importlib.util.find_spec("datasets") is not None  # the namespace package
+    assert not datasets_installed()
 
 
 def export(*argv: str) -> int:

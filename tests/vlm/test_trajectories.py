@@ -44,8 +44,17 @@ def tiny_snake_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+def datasets_installed() -> bool:
+    """Whether the export can write trl (the vlm extra's `datasets`), as the export itself decides: a bare
+    `datasets/` folder on sys.path (the README's `--out datasets/snake`, made in the repository pytest runs
+    in) is a namespace package that find_spec finds too, and the export refuses trl all the same."""
+    from vlm.export import _installed
+
+    return _installed("datasets")
+
+
 def export_args(run: Path, out: Path, *extra: str) -> list[str]:
-    formats = "all" if importlib.util.find_spec("datasets") else "llamafactory,easyr1,verl,openrlhf,swift"
+    formats = "all" if datasets_installed() else "llamafactory,easyr1,verl,openrlhf,swift"
     minari = ["--minari"] if importlib.util.find_spec("minari") else []
     return [str(run), "--episodes", str(EPISODES), "--out", str(out), "--formats", formats, *minari,
             "--mix", MIX, "--no-progress", "--json", *extra]
