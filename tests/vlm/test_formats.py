@@ -7,15 +7,27 @@ import io
 import json
 import re
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from tests.vlm.test_trajectories import snake_export
+from tests.vlm.test_trajectories import datasets_installed, snake_export
 from vlm import formats as fmt
 from vlm.verify import ground_truth_json, reference_response, verify
+
+
+def needs_datasets() -> ModuleType:
+    """The `datasets` library, else skip. Not pytest.importorskip: without the library a `datasets/`
+    folder on sys.path (the README's export folder in the repository) imports as a namespace package."""
+    if not datasets_installed():
+        pytest.skip("needs datasets (the vlm extra)")
+    import datasets
+
+    return datasets
+
 
 SPLITS = ("train", "val", "test")
 
@@ -174,7 +186,7 @@ def test_jsonl_keeps_non_ascii_text_as_is(tmp_path):
 
 def test_every_format_moves_the_progress_bar_once_per_record(exported, records, tmp_path):
     # The export's bar counts records x formats: a format that moved it less (or twice) left it short (over).
-    pytest.importorskip("datasets")
+    needs_datasets()
     (tmp_path / "images").symlink_to(exported / "images")
     split_files = {s: exported / f"{s}.jsonl" for s in SPLITS}
     paths = fmt.ImagePaths(tmp_path, relative=False)
@@ -248,7 +260,7 @@ def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_facto
     card = (only_test / "README.md").read_text()
     assert "verl/test.parquet`" in card and "depthfirst_snake_test`" in card and "train.parquet" not in card
     assert "The train and val splits are empty" in card and "trl/" not in card
-    datasets = pytest.importorskip("datasets")
+    datasets = needs_datasets()
     dd = datasets.load_from_disk(str(out / "trl"))
     assert len(dd["validation"]) == len(dd["test"]) == 0 and len(dd["train"]) > 0
     assert dd["test"].features == dd["train"].features
@@ -286,7 +298,7 @@ def test_llamafactory_json_and_dataset_info(exported, records):
 
 
 def test_trl_dataset_loads_from_disk_with_pil_images(exported, records):
-    datasets = pytest.importorskip("datasets")
+    datasets = needs_datasets()
     dd = datasets.load_from_disk(str(exported / "trl"))
     assert set(dd) == {"train", "validation", "test"}
     for split, hf in (("train", "train"), ("val", "validation"), ("test", "test")):
@@ -316,7 +328,7 @@ def test_easyr1_parquet_has_images_problem_answer(exported, records):
                 assert np.array_equal(pixels(img["bytes"]), pixels(exported / rel))
             assert verify(reference_response(rec), row["answer"])["overall"] == 1.0
             assert verify("<think>x</think><answer>-12345</answer>", row["answer"])["accuracy"] == 0.0
-    datasets = pytest.importorskip("datasets")
+    datasets = needs_datasets()
     loaded = datasets.load_dataset("parquet", data_files=str(exported / "easyr1" / "train.parquet"),
                                    split="train")
     assert loaded.column_names == ["images", "problem", "answer"] and len(loaded) == len(records["train"])
