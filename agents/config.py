@@ -302,7 +302,9 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     known = ppo_settings(recurrent)
     unknown = sorted(set(ppo) - known)
     if unknown:
-        hints = "".join(f"; ppo.{k} is the run's {flag}: give {flag} instead"
+        # Named by the top-level key as well: a resumed run's config.yaml cannot take the flag (--resume
+        # refuses --seed), only its own top-level seed:.
+        hints = "".join(f"; ppo.{k} is the run's {flag} (top-level {k}: in a config file): set that instead"
                         for k, flag in PPO_KEYWORD_FLAGS.items() if k in unknown)
         raise ValueError(f"{_unknown_settings('ppo', unknown, known)}{hints}")
     for key in ("n_steps", "batch_size", "n_epochs"):

@@ -295,5 +295,6 @@ def test_ppo_keywords_the_run_sets_itself_are_refused():
             resolved(f"ppo.{key}=1")
     # PPO's own keywords that a flag sets: the refusal names the flag to use instead.
     for key, flag in (("seed", "--seed"), ("policy", "--policy"), ("device", "--device")):
-        with pytest.raises(ValueError, match=rf"; ppo\.{key} is the run's {flag}: give {flag} instead$"):
+        hint = rf"; ppo\.{key} is the run's {flag} \(top-level {key}: in a config file\): set that instead$"
+        with pytest.raises(ValueError, match=hint):
             resolved(f"ppo.{key}=1")

@@ -268,6 +268,28 @@ def test_intervals_the_old_total_chose_follow_a_resumes_new_total(scripts, tmp_p
         assert (given["save_every"], given["video_every"]) == expected, (own, argv)
 
 
+def test_a_ppo_seed_in_a_resumed_runs_config_yaml_is_not_told_to_give_seed(scripts, tmp_path, monkeypatch,
+                                                                           capsys):
+    # The hint for ppo.seed said "give --seed instead", which --resume refuses: the run's own seed is the
+    # top-level seed: of its config.yaml.
+    from agents.config import load_config, resolve
+
+    calls = fake_train(monkeypatch)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")
+    cfg = resolve({**load_config("snake"), "policy": "tiny", "device": "cpu", "total_timesteps": 30_000},
+                  False)
+    cfg["ppo"]["seed"] = 3  # a hand edit
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    argv = ["--resume", str(run), "--total-timesteps", "60000", "--device", "cpu"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "ppo.seed is the run's --seed (top-level seed: in a config file)" in err
+    assert "give --seed" not in err
+    assert not calls
+
+
 def test_resume_after_a_crash_hides_the_steps_logged_past_its_checkpoint(trained, scripts, tmp_path):
     run = tmp_path / "crashed"
     shutil.copytree(trained, run)
