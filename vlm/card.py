@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
 from vlm.tasks import plural
@@ -107,8 +109,6 @@ def _shell(path: str) -> str:
 def _yaml_value(text: str) -> str:
     """``text`` as a YAML scalar: plain where YAML reads it back as it is, else double-quoted (JSON's
     quoting is valid YAML), e.g. a folder with ``: `` or a leading ``'`` in its name."""
-    import yaml
-
     try:
         if yaml.safe_load(f"k: {text}") == {"k": text}:
             return text
