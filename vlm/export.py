@@ -60,7 +60,7 @@ from vlm import formats as fmt
 from vlm import splits as sp
 from vlm.card import write_card
 from vlm.imagestore import IMAGE_DIR, ImageStore, check_image
-from vlm.record import FAMILIES, LEVELS, TaskDraft
+from vlm.record import FAMILIES, LEVELS, TaskDraft, record_id
 from vlm.trajectories import (
     TRAJ_DIR,
     EpisodeLog,
@@ -468,8 +468,9 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
     for k in chosen:
         d = _check_draft(drafts[k], where)
         images = [put(img) for img in d.images]
+        rid = record_id(s.env, log.episode, t, k, d.question, d.options, images)  # position + content tag
         # The fields of TaskRecord, in order (built directly: dataclasses.asdict deep-copies every state).
-        out.append({"id": f"{s.env}-{log.episode:06d}-{t:05d}-{k:02d}", "game": s.env, "family": d.family,
+        out.append({"id": rid, "game": s.env, "family": d.family,
                     "qa_type": d.qa_type, "plot_level": int(d.plot_level), "qa_level": int(d.qa_level),
                     "images": images, "question": d.question, "options": d.options, "answer": d.answer,
                     "analysis": d.analysis, "verifier": d.verifier, "source": source, "extra": d.extra})

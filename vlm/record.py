@@ -8,13 +8,15 @@ Contract between the parts of ``vlm/``:
   ``move_task(state) -> TaskDraft``: the "which move now?" question for the state (ViGaL best-move
   style for Snake), used by both the export and the VLM player, so both send the same prompt.
 - The exporter turns drafts into ``TaskRecord``s: it writes the images (PNG, identical images once),
-  assigns ids and fills ``source``.
+  assigns ids (``record_id``) and fills ``source``.
 - ``vlm.verify.verify(response, record)`` scores a model response against a record using
   ``record.verifier`` (a JSON-able spec naming the rule and its data).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +24,21 @@ import numpy as np
 
 FAMILIES = ("perception", "state_prediction", "strategy", "vision_zero")
 LEVELS = (1, 2, 3)  # GameQA's 3×3 scheme: plot_level (image complexity) × qa_level (question complexity)
+ID_TAG_CHARS = 8  # hex digits of the content tag that ends a record id
+
+
+def record_id(game: str, episode: int, step: int, draft: int, question: str, options: list[str] | None,
+              images: list[str]) -> str:
+    """``<game>-<episode:06d>-<step:05d>-<draft:02d>-<tag>``: where in the play the question was asked, then
+    a digest of what a model is shown (the question, its options, the content-addressed image paths).
+
+    The position alone repeats in every export of the same seeds (another checkpoint, --stochastic), so
+    predictions made for one export matched the other's split id for id and were scored against other
+    questions. With the tag, an id answers exactly one question: an identical re-export keeps its ids,
+    and a record that asks the same thing in two exports (a start state) has the same id in both."""
+    shown = json.dumps([game, question, options, images], ensure_ascii=False, separators=(",", ":"))
+    tag = hashlib.sha1(shown.encode()).hexdigest()[:ID_TAG_CHARS]
+    return f"{game}-{episode:06d}-{step:05d}-{draft:02d}-{tag}"
 
 
 @dataclass

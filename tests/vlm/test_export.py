@@ -423,12 +423,13 @@ def test_each_episode_draws_its_own_tasks_at_a_step(exported):
     """The task seeds take the episode as well as the step, so the episodes do not all get the same
     questions at step t (the same export re-run is still byte-identical: the test above)."""
     first = [r for s in SPLITS for r in read_split(exported, s) if r["source"]["step"] == 0]
-    kept: dict[int, list[int]] = {}  # episode -> the drafts picked at its first step (the id ends in k)
+    kept: dict[int, list[int]] = {}  # episode -> the drafts picked at its first step (game-ep-step-k-tag)
     for r in first:
-        kept.setdefault(r["source"]["episode"], []).append(int(r["id"].rsplit("-", 1)[1]))
+        kept.setdefault(r["source"]["episode"], []).append(int(r["id"].split("-")[3]))
     assert len(kept) == EPISODES and len({tuple(sorted(ks)) for ks in kept.values()}) > 1
+    assert all(re.fullmatch(r"snake-\d{6}-00000-\d{2}-[0-9a-f]{8}", r["id"]) for r in first)
     # Draft 0 asks about one thing the seed alone chooses (the apple is on the board at the start).
-    assert len({r["qa_type"] for r in first if r["id"].endswith("-00")}) > 1
+    assert len({r["qa_type"] for r in first if r["id"].split("-")[3] == "00"}) > 1
 
 
 def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):

@@ -62,7 +62,7 @@ def sample() -> dict:
         if two:
             d = two[0]
             break
-    return {"id": "snake-000001-00002-03", "game": "snake", "family": d.family, "qa_type": d.qa_type,
+    return {"id": "snake-000001-00002-03-9c41d07e", "game": "snake", "family": d.family, "qa_type": d.qa_type,
             "plot_level": d.plot_level, "qa_level": d.qa_level,
             "images": ["images/aa/a.png", "images/bb/b.png"],
             "question": d.question, "options": d.options, "answer": d.answer, "analysis": d.analysis,

@@ -386,9 +386,39 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
         load_records(foreign)
 
 
+def test_predictions_for_another_export_of_the_same_seeds_score_only_the_same_questions(
+        dataset, tmp_path, scripts, capsys):
+    """Record ids once named only the game, episode, step and draft, so an export of the same seeds by
+    another checkpoint had the same ids for other questions, and predictions made for one scored against
+    the other's split silently. Now a prediction counts only for a record that asks what it answered."""
+    run, split_a = dataset
+    always_right_checkpoint(run, tmp_path / "right.zip")
+    out = tmp_path / "b"
+    assert scripts.export_trajectories.main([str(run), "--checkpoint", str(tmp_path / "right.zip"),
+                                             "--episodes", "6", "--out", str(out), "--formats", "none",
+                                             "--split", "0,0,1", "--tasks-per-state", "4", "--no-progress",
+                                             "--json"]) == 0
+    a, b = load_records(split_a), load_records(out / "test.jsonl")
+    reference_predictions(a, tmp_path / "a.jsonl")
+
+    def asked(r: TaskRecord) -> str:  # what a model is shown, with where in the play it was asked
+        return json.dumps([r.source["episode"], r.source["step"], r.question, r.options, r.images])
+
+    same = {asked(r) for r in a} & {asked(r) for r in b}
+    assert 0 < len(same) < len(b)  # the policies part after the start: some questions differ, not all
+    capsys.readouterr()
+    assert scripts.score_predictions.main([str(out / "test.jsonl"), str(tmp_path / "a.jsonl"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # Only B's records that A asked too are answered (rightly); the others are missing, not scored with
+    # answers to other questions.
+    assert result["missing_ids"] == len(b) - len(same)
+    assert result["unknown_ids"] == len(a) - len(same)
+    assert result["results"][0]["overall"]["accuracy"] == pytest.approx(len(same) / len(b))
+
+
 def test_a_record_written_through_to_dict_loads_back_whole(tmp_path) -> None:
     # The split's rows are TaskRecord.to_dict(); their source and extra (the states asked about) come back.
-    record = TaskRecord(id="snake-000001-00002-00", game="snake", family="strategy", qa_type="count",
+    record = TaskRecord(id="snake-000001-00002-00-3b8e2a51", game="snake", family="strategy", qa_type="count",
                         plot_level=2, qa_level=3, images=["images/a.png", "images/b.png"],
                         question="How many?", options=None, answer="4", analysis="Count them.",
                         verifier={"rule": "integer", "value": 4},
