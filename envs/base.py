@@ -12,12 +12,13 @@ about that episode (apples, levels, shapes) follows from it. Same seed + same ac
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import sys
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -225,6 +226,41 @@ def check_state_keys(game: str, state: Any, keys: tuple[str, ...], what: str = "
         raise ValueError(f"not a {game} {what}{note}: it lacks {', '.join(map(repr, missing))}")
 
 
+class Setting:
+    """A game option that may change once the game is made (``GameVecEnv.set_attr``, or assigning it):
+    every assignment, the constructor's too, goes through ``check(game, name, value)``, which returns the
+    value to keep or raises the constructor's ValueError naming the option and its range. set_attr took
+    any value before: ``max_steps=0`` or a str broke later steps, far from the call that set it."""
+
+    def __init__(self, check: Callable[[Any, str, Any], Any]) -> None:
+        self.check = check
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, game: Any, owner: type | None = None) -> Any:
+        if game is None:
+            return self
+        try:  # kept in the instance's __dict__ under its own name: pickle and deepcopy see a plain attribute
+            return game.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(f"{type(game).__name__!r} object has no attribute {self.name!r}") from None
+
+    def __set__(self, game: Any, value: Any) -> None:
+        game.__dict__[self.name] = self.check(game, self.name, value)
+
+
+def count_setting(lo: int = 1) -> Setting:
+    """A ``Setting`` that is a whole number >= ``lo`` (a step limit)."""
+    return Setting(lambda game, name, value: whole(name, value, lo))
+
+
+def flag_setting() -> Setting:
+    """A ``Setting`` that is true or false."""
+    return Setting(lambda game, name, value: flag(name, value))
+
+
 #: Names no episode figure may take. The vector env's ``episode`` entry holds SB3's ``r``, ``l``, ``t``
 #: beside the figures; ``GameEnv``'s last info holds the figures beside ``episode`` (SB3's ``Monitor``,
 #: Gymnasium's ``RecordEpisodeStatistics``), ``terminal_observation`` and ``TimeLimit.truncated`` (SB3's
@@ -259,6 +295,14 @@ class Game(ABC):
         self.num_envs = num_envs
         self.action_space = spaces.Discrete(len(self.ACTION_NAMES))
         self._all_boards = np.arange(num_envs, dtype=np.int64)
+
+    def check_setting(self, name: str, value: Any) -> None:
+        """The ValueError that setting ``name`` to ``value`` would raise, changing nothing; silent for a
+        valid value and for attributes that are no ``Setting`` (set_attr may set anything there). The
+        vector env asks every worker first, so a value one of them refuses is set on none."""
+        setting = inspect.getattr_static(type(self), name, None)
+        if isinstance(setting, Setting):
+            setting.check(self, name, value)
 
     # The observation of ONE board: uint8, channels-first (C, H, W).
     observation_space: spaces.Box

@@ -46,7 +46,16 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, check_state_keys, finite, flag, float32_together, state_cells, whole
+from envs.base import (
+    Game,
+    check_state_keys,
+    count_setting,
+    finite,
+    flag,
+    float32_together,
+    state_cells,
+    whole,
+)
 from envs.rng import randint
 
 # --- The rotation group ------------------------------------------------------------------------
@@ -631,6 +640,8 @@ class Rotation(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("cubes", "colors", "rotation", "target_rotation")
     OBS_PANELS: ClassVar[int] = 2
+    #: set_attr may change it (checked as the constructor checks it); each board takes it at its reset
+    max_steps = count_setting()
 
     def __init__(self, num_envs: int = 1, min_cubes: int = 3, max_cubes: int = 6, min_turns: int = 1,
                  max_turns: int = MAX_TURNS, max_steps: int = 50, step_cost: float = 0.01,
@@ -645,7 +656,7 @@ class Rotation(Game):
         self.max_turns = whole("max_turns", max_turns, 1, MAX_TURNS)
         if self.min_turns > self.max_turns:
             raise ValueError(f"min_turns ({min_turns}) must not exceed max_turns ({max_turns})")
-        self.max_steps = whole("max_steps", max_steps, 1)
+        self.max_steps = max_steps
         self.step_cost = finite("step_cost", step_cost, float32=True)
         self.view_size = view_size = whole("view_size", view_size, 16, 128)
         self.progress_reward = finite("progress_reward", progress_reward, float32=True)

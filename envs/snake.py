@@ -30,7 +30,16 @@ import numba
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, check_state_keys, check_state_size, state_cell, state_cells, state_on_board, whole
+from envs.base import (
+    Game,
+    check_state_keys,
+    check_state_size,
+    count_setting,
+    state_cell,
+    state_cells,
+    state_on_board,
+    whole,
+)
 from envs.choices import SNAKE_OBS
 from envs.rng import randint
 
@@ -219,6 +228,8 @@ class Snake(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "body", "apple", "direction", "step",
                                              "steps_since_apple", "score", "done", "rng")
+    #: set_attr may change it (checked as the constructor checks it); each board takes it at its reset
+    starvation = count_setting()
 
     def __init__(self, num_envs: int = 1, size: int = 10, obs: str = "grid", pixel_scale: int = 4,
                  starvation: int | None = None) -> None:
@@ -230,7 +241,7 @@ class Snake(Game):
         self.size = size
         self.obs_mode = obs
         self.pixel_scale = pixel_scale
-        self.starvation = 2 * size * size if starvation is None else whole("starvation", starvation, 1)
+        self.starvation = 2 * size * size if starvation is None else starvation
         n, cells = num_envs, size * size
         self._body = np.zeros((n, cells), dtype=np.int64)
         self._head = np.zeros(n, dtype=np.int64)

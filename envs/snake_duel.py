@@ -69,9 +69,11 @@ from gymnasium import spaces
 
 from envs.base import (
     Game,
+    Setting,
     check_state_keys,
     check_state_size,
     checked_actions,
+    count_setting,
     finite,
     flag,
     float32_together,
@@ -498,6 +500,11 @@ class SnakeDuel(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "snakes", "apples", "round", "done", "rng")
     SNAKE_KEYS: ClassVar[tuple[str, ...]] = ("body", "direction", "alive", "score")  # each of "snakes"
+    #: set_attr may change these (checked as the constructor checks them); each board takes them at its reset
+    num_apples = Setting(lambda game, name, value: whole(
+        name, value, 1, game.size ** 2 - 2 * game.start_length,
+        f" on the {game.size}×{game.size} board with {game.start_length}-cell snakes"))
+    max_rounds = count_setting()
 
     def __init__(self, num_envs: int = 1, size: int = 10, num_apples: int = 5, max_rounds: int = 100,
                  start_length: int = 3, opponent: str = "greedy", apple_reward: float = 1.0,
@@ -506,9 +513,8 @@ class SnakeDuel(Game):
         self.size = size = whole("snake_duel size", size, 6, 32)
         board = f" on the {size}×{size} board"
         self.start_length = whole("start_length", start_length, 2, size // 2, board)
-        self.num_apples = whole("num_apples", num_apples, 1, size * size - 2 * self.start_length,
-                                f"{board} with {self.start_length}-cell snakes")
-        self.max_rounds = whole("max_rounds", max_rounds, 1)
+        self.num_apples = num_apples
+        self.max_rounds = max_rounds
         self.apple_reward = finite("apple_reward", apple_reward, float32=True)
         self.death_penalty = finite("death_penalty", death_penalty, float32=True)
         self.win_reward = finite("win_reward", win_reward, float32=True)

@@ -46,7 +46,9 @@ from envs.base import (
     Game,
     check_state_keys,
     check_state_size,
+    count_setting,
     flag,
+    flag_setting,
     state_cell,
     state_cells,
     state_on_board,
@@ -348,6 +350,9 @@ class Sokoban(Game):
     name = "sokoban"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "walls", "boxes", "targets", "player", "step", "done")
+    #: set_attr may change these (checked as the constructor checks them); each board takes them at its reset
+    max_steps = count_setting()
+    deadlock_end = flag_setting()
 
     def __init__(self, num_envs: int = 1, difficulty: str = "medium", size: int | None = None,
                  num_boxes: int | list[int] | tuple[int, int] | None = None, max_steps: int | None = None,
@@ -379,8 +384,8 @@ class Sokoban(Game):
         else:
             lo = hi = whole("num_boxes", num_boxes, 1, most, board)
         self.num_boxes = (lo, hi)
-        self.max_steps = d_steps if max_steps is None else whole("max_steps", max_steps, 1)
-        self.deadlock_end = flag("deadlock_end", deadlock_end)
+        self.max_steps = d_steps if max_steps is None else max_steps
+        self.deadlock_end = deadlock_end
         n, cells = num_envs, self.size * self.size
         # Boards as flat cell arrays (cell = y * size + x): neighbours are +-1 and +-size.
         self._wall = np.ones((n, cells), dtype=np.uint8)

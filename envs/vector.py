@@ -600,7 +600,10 @@ class GameVecEnv(VecEnv):
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         """Set the attribute of the games that hold the boards in ``indices``. The boards of one worker
         (all boards with ``num_workers=0``) share a game, so ``indices`` must name all of a worker's boards
-        or none: a part is refused before anything is set (it used to set the others silently too)."""
+        or none: a part is refused before anything is set (it used to set the others silently too). A game
+        setting (``Setting``: ``max_steps``, ``starvation``...) is first checked by every worker's game, so
+        a value that any of them refuses raises its ValueError with none changed (a worker set before
+        another refused kept it)."""
         groups = self._where(indices)
         for w, (local, _) in groups.items():
             lo, hi = self._slices[w]
@@ -609,6 +612,7 @@ class GameVecEnv(VecEnv):
                          else f"envs {lo}-{hi - 1} share one game (worker {w})")
                 raise ValueError(f"set_attr({attr_name!r}) for some of envs {lo}-{hi - 1}: {share}, so it is "
                                  "set for all of them or none; give indices=None or whole workers' envs")
+        self._call_all("check_attr", (attr_name, value), workers=sorted(groups))
         for w in sorted(groups):
             self._call_all("set_attr", (attr_name, value), workers=[w])
             self._attrs[w][attr_name] = value

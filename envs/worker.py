@@ -162,6 +162,9 @@ class Boards:
             return out
         if cmd == "get_attr":
             return getattr(self.game, data)
+        if cmd == "check_attr":  # set_attr's first round: the game's ValueError for a bad setting
+            self.game.check_setting(*data)
+            return None
         if cmd == "set_attr":
             setattr(self.game, data[0], data[1])
             return None
@@ -189,8 +192,7 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
         with warnings.catch_warnings():  # the parent built the same game first and showed its warnings
             warnings.simplefilter("ignore")
             game_obj = make_game(game, num_envs=hi - lo, **game_kwargs)
-        for name, value in attrs.items():  # what set_attr gave the worker this one replaces
-            setattr(game_obj, name, value)
+        set_attrs(game_obj, attrs)  # what set_attr gave the worker this one replaces
         boards = Boards(game_obj, shared, lo, hi, base_seed)
         if fresh_start:
             boards.reset()  # a restarted Game Boy worker's reset may find its archive damaged
@@ -217,6 +219,25 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
             conn.send((call, "ok", boards.handle(cmd, data)))
         except Exception as e:  # an AttributeError too: raised as itself, VecEnv.has_attr relies on that
             conn.send((call, *_error_reply(e)))
+
+
+def set_attrs(game: Game, attrs: dict[str, Any]) -> None:
+    """Set ``attrs`` on ``game`` in an order its settings take them. Each was checked against the values
+    of its time, so one checked against another (press_frames < step_frames) may be refused against the
+    new game's default until that other is set: those are set again after the rest. The final values fit
+    together, so a round that sets nothing means a value no order takes: its ValueError is raised."""
+    pending = dict(attrs)
+    while pending:
+        refused: dict[str, Any] = {}
+        error: ValueError | None = None
+        for name, value in pending.items():
+            try:
+                setattr(game, name, value)
+            except ValueError as e:
+                refused[name], error = value, error or e
+        if error is not None and len(refused) == len(pending):
+            raise error
+        pending = refused
 
 
 def _error_reply(e: Exception) -> tuple[str, Any]:

@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, as_path, checked_actions, finite, flag, state_cell, whole
+from envs.base import Game, Setting, as_path, checked_actions, count_setting, finite, flag, state_cell, whole
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
 from envs.gameboy.roms import RomError, StateError, no_start_state, not_a_rom, read_rom
 from envs.png import decode_png, encode_png
@@ -266,6 +266,18 @@ def _state_bytes(state: dict[str, Any], key: str) -> bytes:
             from None
 
 
+def _frames_setting(game: Any, name: str, value: Any) -> int:
+    """press_frames or step_frames checked against the other, where it is set already: the press must end
+    before the step does (a press past it ran the step to press_frames + 1 frames)."""
+    if name == "press_frames":
+        step = getattr(game, "step_frames", None)
+        return whole(name, value, 1, None if step is None else step - 1,
+                     "" if step is None else f" (less than step_frames {step})")
+    press = getattr(game, "press_frames", None)
+    return whole(name, value, 2 if press is None else press + 1,
+                 note="" if press is None else f" (more than press_frames {press})")
+
+
 class GameBoyGame(Game):
     """Base of the PyBoy games; subclasses add rewards (``_after_step``) and RAM facts."""
 
@@ -278,18 +290,21 @@ class GameBoyGame(Game):
     #: frames the ROM boots for without a start state, unless ``boot_frames`` is given
     BOOT_FRAMES: int = 120  # a wrapped game sets its own on the instance (PyBoy's wrapper boots the ROM)
     WORKER_PRELOAD: ClassVar[tuple[str, ...]] = ("envs.gameboy.pyboy_preload",)
+    #: set_attr may change these (checked as the constructor checks them): the frames from the next step,
+    #: max_steps from each board's next reset
+    press_frames = Setting(_frames_setting)
+    step_frames = Setting(_frames_setting)
+    max_steps = count_setting()
 
     def __init__(self, num_envs: int = 1, *, rom: str | Path, state: str | Path | None = None,
                  press_frames: int = 8, step_frames: int = 24,
                  obs_size: tuple[int, int] | list[int] = (72, 80),
                  frame_stack: int = 1, max_steps: int = 8192, boot_frames: int | None = None) -> None:
         super().__init__(num_envs)
-        self.press_frames = whole("press_frames", press_frames, 1)
-        self.step_frames = whole("step_frames", step_frames, 2)
-        if self.press_frames >= self.step_frames:
-            raise ValueError(f"press_frames ({press_frames}) must be less than step_frames ({step_frames})")
+        self.step_frames = step_frames  # first: press_frames is checked against it
+        self.press_frames = press_frames
         self.frame_stack = whole("frame_stack", frame_stack, 1)
-        self.max_steps = whole("max_steps", max_steps, 1)
+        self.max_steps = max_steps
         self.boot_frames = self.BOOT_FRAMES if boot_frames is None else whole("boot_frames", boot_frames, 0)
         state = None if no_start_state(state) else state
         if state is not None and self.boot_frames != self.BOOT_FRAMES:  # it would be ignored without a word

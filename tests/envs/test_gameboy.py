@@ -3124,6 +3124,45 @@ def test_a_max_steps_set_on_the_game_applies_from_each_boards_next_reset() -> No
         venv.close()
 
 
+def test_set_attr_checks_the_frame_settings_against_each_other_on_every_worker_first() -> None:
+    # press_frames past step_frames (or a step_frames at or below press_frames) was taken: each step then
+    # held the button past its own end. With one worker's step_frames raised, a press_frames that fits
+    # there but not on the other worker is refused before either worker changes.
+    v = envs.make_vec("gameboy", 2, num_workers=2, game="depthfirst_test", max_steps=64)
+    try:
+        with pytest.raises(ValueError, match=re.escape("step_frames must be >= 9 (more than press_frames 8), "
+                                                       "got 8")):
+            v.set_attr("step_frames", 8)
+        v.set_attr("step_frames", 40, indices=[0])
+        with pytest.raises(ValueError, match=re.escape("press_frames must be between 1 and 23 (less than "
+                                                       "step_frames 24), got 30")):
+            v.set_attr("press_frames", 30)
+        assert v.get_attr("press_frames") == [8, 8] and v.get_attr("step_frames") == [40, 24]
+        v.set_attr("press_frames", 20)
+        assert v.get_attr("press_frames") == [20, 20]
+        v.reset()
+        v.step(np.array([A, A]))
+    finally:
+        v.close()
+
+
+def test_a_restarted_worker_takes_frame_settings_that_fit_only_together() -> None:
+    # A restarted worker's game is given what set_attr gave the lost one, each value checked: press_frames
+    # 30, set after step_frames 40, was given first (the order it was first set in) and refused against
+    # the new game's step_frames of 24, so the worker could not start again.
+    v = envs.make_vec("gameboy", 1, num_workers=1, game="depthfirst_test", max_steps=64)
+    try:
+        for name, value in (("press_frames", 20), ("step_frames", 40), ("press_frames", 30)):
+            v.set_attr(name, value)
+        v.reset()
+        os.kill(v.worker_pids()[0], signal.SIGKILL)
+        _, _, dones, infos = v.step(np.array([A]))
+        assert v.worker_restarts == 1 and dones[0] and infos[0]["worker_restarted"]
+        assert v.get_attr("press_frames") == [30] and v.get_attr("step_frames") == [40]
+    finally:
+        v.close()
+
+
 def test_a_restarted_worker_reads_relative_paths_from_the_folder_the_env_was_made_in(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker restarted after the process changed folder (os.chdir, a notebook's %cd) read the ROM's

@@ -66,8 +66,10 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("sokoban", {"deadlock_end": "false"}, "deadlock_end must be true or false, got 'false'"),
     ("gameboy", {**CART, "obs_size": "abc"}, "obs_size must be a [height, width] pair, got 'abc'"),
     ("gameboy", {**CART, "obs_size": [72, 200]}, "obs_size width must be between 1 and 160, got 200"),
-    ("gameboy", {**CART, "press_frames": 30}, "press_frames (30) must be less than step_frames (24)"),
-    ("gameboy", {**CART, "press_frames": 24}, "press_frames (24) must be less than step_frames (24)"),
+    ("gameboy", {**CART, "press_frames": 30},
+     "press_frames must be between 1 and 23 (less than step_frames 24), got 30"),
+    ("gameboy", {**CART, "press_frames": 24},
+     "press_frames must be between 1 and 23 (less than step_frames 24), got 24"),
     ("gameboy", {**CART, "obs_size": [145, 80]}, "obs_size height must be between 1 and 144, got 145"),
     ("gameboy", {**CART, "frame_stack": 0}, "frame_stack must be >= 1, got 0"),
     ("gameboy", {**CART, "score_weight": NAN}, "score_weight must be a finite number, got nan"),
@@ -95,6 +97,48 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
 def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         envs.make_game(name, **kwargs)
+
+
+@pytest.mark.parametrize("name, kwargs, attr, value, message", [
+    ("snake", {}, "starvation", "abc", "starvation must be a whole number >= 1, got 'abc'"),
+    ("snake", {}, "starvation", 0, "starvation must be >= 1, got 0"),
+    ("snake_duel", {}, "max_rounds", 1.5, "max_rounds must be a whole number >= 1, got 1.5"),
+    ("snake_duel", {}, "num_apples", 95, "num_apples must be between 1 and 94 on the 10×10 board"),
+    ("rotation", {}, "max_steps", 1e19, "max_steps must be at most 2**63 - 1 (a 64-bit count), got 1e+19"),
+    ("sokoban", {}, "max_steps", 0, "max_steps must be >= 1, got 0"),
+    ("sokoban", {}, "deadlock_end", "false", "deadlock_end must be true or false, got 'false'"),
+    ("gameboy", CART, "max_steps", 0, "max_steps must be >= 1, got 0"),
+    ("gameboy", CART, "max_steps", "64", "max_steps must be a whole number >= 1, got '64'"),
+    ("gameboy", CART, "press_frames", 24, "press_frames must be between 1 and 23 (less than step_frames 24)"),
+])
+def test_set_attr_refuses_a_bad_setting_as_the_constructor_does(name: str, kwargs: dict, attr: str,
+                                                                 value: object, message: str) -> None:
+    # set_attr took any value for a setting the constructor checks: max_steps 0 or press_frames past
+    # step_frames broke the next steps, a str failed inside a kernel.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        envs.make_game(name, **{**kwargs, attr: value})
+    v = envs.make_vec(name, 2, num_workers=0, **kwargs)
+    try:
+        before = v.get_attr(attr)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            v.set_attr(attr, value)
+        assert v.get_attr(attr) == before
+        v.reset()
+        v.step(np.zeros(2, dtype=np.int64))  # it plays on by the settings it had
+    finally:
+        v.close()
+
+
+def test_set_attr_takes_a_setting_as_the_constructor_does() -> None:
+    # An integral float or a NumPy integer becomes the plain int the constructor would keep.
+    v = envs.make_vec("snake", 2, num_workers=0)
+    try:
+        v.set_attr("starvation", 7.0)
+        assert v.get_attr("starvation") == [7, 7] and type(v.get_attr("starvation")[0]) is int
+        v.set_attr("starvation", np.int32(9))
+        assert type(v.get_attr("starvation")[0]) is int
+    finally:
+        v.close()
 
 
 def test_finite_takes_the_ends_of_its_ranges() -> None:

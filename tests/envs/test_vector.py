@@ -1036,6 +1036,22 @@ def test_set_attr_on_part_of_a_shared_game_is_refused(workers):
         v.close()
 
 
+def test_set_attr_refuses_a_bad_setting_from_the_workers_as_a_value_error():
+    """A worker's refusal reaches the parent as the game's own ValueError, and no worker keeps the value
+    (nor does a restarted one get it)."""
+    v = make_vec("snake", 4, num_workers=2)
+    try:
+        v.reset()
+        with pytest.raises(ValueError, match=r"^starvation must be >= 1, got 0$"):
+            v.set_attr("starvation", 0)
+        assert v.get_attr("starvation") == [200] * 4
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        v.step(np.zeros(4, dtype=np.int64))  # worker 1 restarted: by the game's own settings
+        assert v.get_attr("starvation") == [200] * 4
+    finally:
+        v.close()
+
+
 def test_sb3s_video_recorder_finds_the_games_frame_rate():
     """VecVideoRecorder takes a GameVecEnv's metadata as it is (DummyVecEnv's it asks its first env for):
     without render_fps its videos ran at 30 frames/s, three times the single env's rate."""
