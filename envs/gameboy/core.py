@@ -14,9 +14,10 @@ construction (a non-default ``boot_frames`` with a state is refused: it would be
 cut (truncated) after ``max_steps`` steps.
 
 ``get_state`` holds the RAM-derived facts, the whole emulator state (``emulator``: base64 of the zlib
-compressed ``save_state`` bytes), the frame stack and its shape (``frame_shape``), and the last observed
-screen as a PNG (``screen_png``). ``render_state`` draws that PNG: it needs no ROM and no emulator.
-``set_state`` loads the emulator state back, so play continues exactly.
+compressed ``save_state`` bytes), the frame stack and its shape (``frame_shape``), the last observed
+screen as a PNG (``screen_png``) and the board's step limit (``max_steps``). ``render_state`` draws that
+PNG: it needs no ROM and no emulator. ``set_state`` loads the emulator state back, so play continues
+exactly, to the state's own step limit (the game's for a state saved without one).
 
 PyBoy is imported lazily, on the first emulator: ``import envs.gameboy`` works without it.
 """
@@ -525,6 +526,7 @@ class GameBoyGame(Game):
             "step": int(self._steps[i]),
             "done": bool(self._done[i]),
             "episode_return": float(self._returns[i]),
+            "max_steps": int(self._limits[i]),  # the board's limit, which set_attr("max_steps") leaves be
             "emulator": pack_bytes(save_emulator(self._pyboys[i])),
             "frames": pack_bytes(self._frames[i].tobytes()),
             "frame_shape": list(self._frames.shape[1:]),  # (frame_stack, height, width)
@@ -554,6 +556,9 @@ class GameBoyGame(Game):
         step = whole("state's step", state["step"], 0)
         done = flag("state's done", state["done"])
         episode_return = finite("state's episode_return", state["episode_return"])
+        # The state's own limit, so that its episode ends where it would have (states saved before they
+        # kept it take the game's).
+        limit = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
         extra = self._read_state_extra(state)
         try:  # a damaged state-format byte is refused before loading: it hung PyBoy's next frame
             before = load_checked(self._pyboys[i], emulator, self.state_version)
@@ -565,7 +570,7 @@ class GameBoyGame(Game):
             raise ValueError(problem)
         self._frames[i] = frames.reshape(self._frames.shape[1:])
         self._steps[i] = step
-        self._limits[i] = self.max_steps  # a state to start from counts as a reset
+        self._limits[i] = limit
         self._done[i] = done
         self._returns[i] = episode_return
         self._set_state_extra(i, extra)

@@ -1049,7 +1049,7 @@ def test_a_game_boy_game_of_the_base_class_hooks_alone_plays_and_round_trips_its
         assert act(g, RIGHT) == (0.0, False, False)
         assert g.episode_info(0) == {"score": 0.0, "steps": 1.0}
         state = g.get_state(0)
-        assert set(state) == {"game", "screen_png", "frame_shape", *Bare.STATE_KEYS}
+        assert set(state) == {"game", "screen_png", "frame_shape", "max_steps", *Bare.STATE_KEYS}
         assert act(g, RIGHT) == (0.0, False, True)
         g.set_state(0, state)
         assert g.get_state(0) == state and g.episode_info(0) == {"score": 0.0, "steps": 1.0}
@@ -3161,6 +3161,29 @@ def test_a_restarted_worker_takes_frame_settings_that_fit_only_together() -> Non
         assert v.get_attr("press_frames") == [30] and v.get_attr("step_frames") == [40]
     finally:
         v.close()
+
+
+def test_a_state_keeps_its_boards_step_limit_through_a_max_steps_set_later() -> None:
+    # get_state left out the board's limit: after set_attr("max_steps", n) a state taken and given back
+    # played to n, not to where its own episode would have ended (Rotation's and Sokoban's states keep it).
+    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=5)
+    try:
+        act(g, UP)
+        state = g.get_state(0)
+        assert state["max_steps"] == 5
+        g.max_steps = 50  # what set_attr does
+        g.set_state(0, state)
+        assert [act(g, UP)[2] for _ in range(4)] == [False, False, False, True]
+        g.reset(np.array([0]), np.array([0], dtype=np.uint64))
+        assert g.get_state(0)["max_steps"] == 50  # a new episode takes the game's
+        old = {k: v for k, v in state.items() if k != "max_steps"}  # saved before states kept it
+        g.set_state(0, old)
+        assert g.get_state(0)["max_steps"] == 50
+        with pytest.raises(ValueError, match=r"state's max_steps must be >= 1, got 0"):
+            g.set_state(0, {**state, "max_steps": 0})
+        assert g.get_state(0)["max_steps"] == 50 and g.get_state(0)["step"] == 1  # left as it was
+    finally:
+        g.close()
 
 
 def test_a_restarted_worker_reads_relative_paths_from_the_folder_the_env_was_made_in(
