@@ -261,6 +261,26 @@ def flag_setting() -> Setting:
     return Setting(lambda game, name, value: flag(name, value))
 
 
+def reward_setting(default: Callable[[Any, str], Any] | None = None) -> Setting:
+    """A ``Setting`` that is a reward option the step reads live: ``finite`` within float32, and within
+    float32 together with the others of each of the game's ``FLOAT32_TOGETHER`` groups it is in
+    (``float32_together`` with the game's ``FLOAT32_SPANS``). A group is checked once all its options are
+    set: the constructor sets them one by one and so checks the whole sum at the last (its message names
+    every term), set_attr against the others' current values. ``default(game, name)`` is what None stands
+    for (without it None is refused)."""
+
+    def check(game: Any, name: str, value: Any) -> float:
+        given = default(game, name) if value is None and default is not None else value
+        x = finite(name, given, float32=True)
+        for group in type(game).FLOAT32_TOGETHER:
+            if name in group and all(k == name or k in game.__dict__ for k in group):
+                float32_together(type(game).FLOAT32_SPANS,
+                                 **{k: x if k == name else game.__dict__[k] for k in group})
+        return x
+
+    return Setting(check)
+
+
 #: Names no episode figure may take. The vector env's ``episode`` entry holds SB3's ``r``, ``l``, ``t``
 #: beside the figures; ``GameEnv``'s last info holds the figures beside ``episode`` (SB3's ``Monitor``,
 #: Gymnasium's ``RecordEpisodeStatistics``), ``terminal_observation`` and ``TimeLimit.truncated`` (SB3's
@@ -287,6 +307,10 @@ class Game(ABC):
     #: Modules the vector env's fork server imports besides the game's own, so that each worker forked from
     #: it inherits them instead of importing them at its start (Game Boy: PyBoy).
     WORKER_PRELOAD: ClassVar[tuple[str, ...]] = ()
+    #: Reward options (``reward_setting``) one step can pay together: each group's magnitudes must sum
+    #: within float32's range. ``FLOAT32_SPANS``: for a weight the step multiplies by a change, its largest.
+    FLOAT32_TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    FLOAT32_SPANS: ClassVar[Mapping[str, float]] = {}
     #: Set by ``close()``; a class default, so a game unpickled from before it existed is open.
     _closed: bool = False
 
@@ -296,13 +320,43 @@ class Game(ABC):
         self.action_space = spaces.Discrete(len(self.ACTION_NAMES))
         self._all_boards = np.arange(num_envs, dtype=np.int64)
 
+    @classmethod
+    def options(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The options the constructor takes, as (fixed, live): every named parameter of an ``__init__`` of
+        the class or its Game bases (``**emulator_kwargs`` names the base's), live when the class checks it on
+        assignment (a ``Setting``, or a property with a setter: duel Snake's ``opponent``), else fixed. Read
+        from the signature, so that a new option is fixed until someone makes it live: most are read once,
+        sizing the arrays and the observation space (``size``, ``frame_stack``) or kept in another form or
+        name (Sokoban's ``num_boxes`` as a pair, Snake's ``obs`` as ``obs_mode``), and set_attr of one broke a
+        later step or changed nothing the game read."""
+        names: dict[str, None] = {}  # ordered, each once
+        for c in cls.__mro__:
+            if issubclass(c, Game) and "__init__" in vars(c):
+                for p in list(inspect.signature(vars(c)["__init__"]).parameters.values())[1:]:
+                    if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                        names[p.name] = None
+
+        def live(name: str) -> bool:
+            attr = inspect.getattr_static(cls, name, None)
+            return isinstance(attr, Setting) or (isinstance(attr, property) and attr.fset is not None)
+
+        return tuple(n for n in names if not live(n)), tuple(n for n in names if live(n))
+
     def check_setting(self, name: str, value: Any) -> None:
-        """The ValueError that setting ``name`` to ``value`` would raise, changing nothing; silent for a
-        valid value and for attributes that are no ``Setting`` (set_attr may set anything there). The
-        vector env asks every worker first, so a value one of them refuses is set on none."""
+        """The ValueError that setting ``name`` to ``value`` would raise, changing nothing: for a ``Setting``
+        the constructor's check, for an option fixed when the game is made (``options``) a refusal naming
+        it; silent for a valid value and for any other attribute (set_attr may set anything there: tests
+        swap in a game's methods). The vector env asks every worker first, so a value one of them refuses
+        is set on none."""
         setting = inspect.getattr_static(type(self), name, None)
         if isinstance(setting, Setting):
             setting.check(self, name, value)
+            return
+        fixed, live = self.options()
+        if name in fixed:
+            raise ValueError(f"{name} is fixed when the game is made: make a new env with it, e.g. "
+                             f"make_vec(..., {name}={value!r}); set_attr changes only the {self.name} "
+                             f"settings {', '.join(live) or '(none)'}")
 
     # The observation of ONE board: uint8, channels-first (C, H, W).
     observation_space: spaces.Box

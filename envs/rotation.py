@@ -52,7 +52,7 @@ from envs.base import (
     count_setting,
     finite,
     flag,
-    float32_together,
+    reward_setting,
     state_cells,
     whole,
 )
@@ -640,8 +640,13 @@ class Rotation(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("cubes", "colors", "rotation", "target_rotation")
     OBS_PANELS: ClassVar[int] = 2
-    #: set_attr may change it (checked as the constructor checks it); each board takes it at its reset
+    #: set_attr may change these (checked as the constructor checks them): max_steps from each board's
+    #: reset, the rewards from the next step
     max_steps = count_setting()
+    step_cost = reward_setting()
+    progress_reward = reward_setting()
+    # A turn moves the distance by one at most: a step pays -step_cost ± progress_reward (a solve 1 ±).
+    FLOAT32_TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("step_cost", "progress_reward"),)
 
     def __init__(self, num_envs: int = 1, min_cubes: int = 3, max_cubes: int = 6, min_turns: int = 1,
                  max_turns: int = MAX_TURNS, max_steps: int = 50, step_cost: float = 0.01,
@@ -657,11 +662,9 @@ class Rotation(Game):
         if self.min_turns > self.max_turns:
             raise ValueError(f"min_turns ({min_turns}) must not exceed max_turns ({max_turns})")
         self.max_steps = max_steps
-        self.step_cost = finite("step_cost", step_cost, float32=True)
+        self.step_cost = step_cost
         self.view_size = view_size = whole("view_size", view_size, 16, 128)
-        self.progress_reward = finite("progress_reward", progress_reward, float32=True)
-        # A turn moves the distance by one at most: a step pays -step_cost ± progress_reward (a solve 1 ±).
-        float32_together(step_cost=self.step_cost, progress_reward=self.progress_reward)
+        self.progress_reward = progress_reward
         self.camera = dict(DEFAULT_CAMERA)
         self._cam = camera_array(self.camera)
         self._bg = np.array(BACKGROUND, dtype=np.uint8)

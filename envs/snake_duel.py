@@ -74,9 +74,8 @@ from envs.base import (
     check_state_size,
     checked_actions,
     count_setting,
-    finite,
     flag,
-    float32_together,
+    reward_setting,
     state_cells,
     state_list,
     state_on_board,
@@ -505,6 +504,12 @@ class SnakeDuel(Game):
         name, value, 1, game.size ** 2 - 2 * game.start_length,
         f" on the {game.size}×{game.size} board with {game.start_length}-cell snakes"))
     max_rounds = count_setting()
+    apple_reward = reward_setting()  # from the next step
+    death_penalty = reward_setting()
+    win_reward = reward_setting()
+    # The last round pays ±win_reward on top of an apple or (never with one) a death.
+    FLOAT32_TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("apple_reward", "win_reward"),
+                                                               ("death_penalty", "win_reward"))
 
     def __init__(self, num_envs: int = 1, size: int = 10, num_apples: int = 5, max_rounds: int = 100,
                  start_length: int = 3, opponent: str = "greedy", apple_reward: float = 1.0,
@@ -515,12 +520,9 @@ class SnakeDuel(Game):
         self.start_length = whole("start_length", start_length, 2, size // 2, board)
         self.num_apples = num_apples
         self.max_rounds = max_rounds
-        self.apple_reward = finite("apple_reward", apple_reward, float32=True)
-        self.death_penalty = finite("death_penalty", death_penalty, float32=True)
-        self.win_reward = finite("win_reward", win_reward, float32=True)
-        # The last round pays ±win_reward on top of an apple or (never with one) a death.
-        for other in ("apple_reward", "death_penalty"):
-            float32_together(**{other: getattr(self, other), "win_reward": self.win_reward})
+        self.apple_reward = apple_reward
+        self.death_penalty = death_penalty
+        self.win_reward = win_reward
         self.opponent = opponent
         n, cells = num_envs, size * size
         self._body = np.zeros((n, 2, cells), dtype=np.int64)

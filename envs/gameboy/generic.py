@@ -24,10 +24,11 @@ without a commercial ROM.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envs.base import as_path, check_state_keys, finite, flag, float32_together
+from envs.base import Setting, as_path, check_state_keys, finite, flag, reward_setting
 from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder, shown
@@ -51,11 +52,28 @@ def default_rom(game: str) -> Path:
     return TEST_CARTRIDGE if game == "depthfirst_test" else Path(f"roms/{game}.gb")
 
 
+def _spec_value(game: GameBoy, name: str) -> Any:
+    """The wrapped game's own value of option ``name``: what None stands for."""
+    return getattr(game.spec, name)
+
+
 class GameBoy(GameBoyGame):
     """A wrapper-supported Game Boy game, rewarded from the wrapper's score/progress/lives."""
 
     name: ClassVar[str] = "gameboy"
     STATE_KEYS: ClassVar[tuple[str, ...]] = (*GameBoyGame.STATE_KEYS, "last")
+    #: set_attr may change these (checked as the constructor checks them), from the next step; None is the
+    #: wrapped game's own value
+    score_weight = reward_setting(_spec_value)
+    progress_weight = reward_setting(_spec_value)
+    death_penalty = reward_setting(_spec_value)
+    end_on_life_loss = Setting(lambda game, name, value: _spec_value(game, name) if value is None
+                               else flag(name, value))
+    # Each weight fitted float32 alone, but score_weight 3e38 paid 10 points as a reward of inf.
+    FLOAT32_TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("score_weight", "progress_weight",
+                                                                "death_penalty"),)
+    FLOAT32_SPANS: ClassVar[Mapping[str, float]] = {"score_weight": SCORE_CHANGE_MAX,
+                                                    "progress_weight": PROGRESS_GAIN_MAX}
 
     def __init__(self, num_envs: int = 1, game: str = "tetris", rom: str | Path | None = None,
                  state: str | Path | None = None, score_weight: float | None = None,
@@ -67,18 +85,10 @@ class GameBoy(GameBoyGame):
         spec = GAMES[game]
         self.game = game
         self.spec = spec
-        self.score_weight = (spec.score_weight if score_weight is None
-                             else finite("score_weight", score_weight, float32=True))
-        self.progress_weight = (spec.progress_weight if progress_weight is None
-                                else finite("progress_weight", progress_weight, float32=True))
-        self.death_penalty = (spec.death_penalty if death_penalty is None
-                              else finite("death_penalty", death_penalty, float32=True))
-        # Each weight fitted float32 alone, but score_weight 3e38 paid 10 points as a reward of inf.
-        float32_together({"score_weight": SCORE_CHANGE_MAX, "progress_weight": PROGRESS_GAIN_MAX},
-                         score_weight=self.score_weight, progress_weight=self.progress_weight,
-                         death_penalty=self.death_penalty)
-        self.end_on_life_loss = (spec.end_on_life_loss if end_on_life_loss is None
-                                 else flag("end_on_life_loss", end_on_life_loss))
+        self.score_weight = score_weight  # the Settings read None as the spec's value
+        self.progress_weight = progress_weight
+        self.death_penalty = death_penalty
+        self.end_on_life_loss = end_on_life_loss
         own = game == "depthfirst_test"
         rom = default_rom(game) if rom is None else as_path("rom", rom)
         refuse_folder(rom, f"gameboy/{game}")

@@ -50,7 +50,17 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
-from envs.base import as_path, check_state_keys, finite, flag, float32_together, state_cell, state_list, whole
+from envs.base import (
+    Setting,
+    as_path,
+    check_state_keys,
+    finite,
+    flag,
+    float32_together,
+    state_cell,
+    state_list,
+    whole,
+)
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_checked, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
@@ -105,6 +115,22 @@ def _draw_visited(grid: np.ndarray, x: int, y: int, rows: np.ndarray, cols: np.n
                 out[r, c] = cells[rows[r], cols[c]]
 
 
+def _reward_weights(game: Any, name: str, reward: Any) -> dict[str, float]:
+    """Every term's weight: ``REWARD_WEIGHTS`` with the terms ``reward`` gives (a dict, or None), checked."""
+    if reward is not None and not isinstance(reward, dict):
+        raise ValueError(f"reward must be a mapping of reward terms to weights, got {reward!r}")
+    unknown = set(reward or {}) - set(REWARD_WEIGHTS)
+    if unknown:
+        # Dotted names: the CLI turns reward.<term> into its flag, --set env_kwargs.reward.<term>.
+        named = ", ".join(f"reward.{k}" for k in sorted(unknown, key=str))
+        raise ValueError(f"unknown reward terms {named}; known terms: {', '.join(REWARD_WEIGHTS)}")
+    given = {k: finite(f"reward.{k}", v, float32=True) for k, v in (reward or {}).items()}
+    weights = {**REWARD_WEIGHTS, **given}
+    # Each weight fitted float32 alone, but reward.event 1e38 paid 4 flags set at once as inf.
+    float32_together(REWARD_SPANS, **{f"reward.{k}": v for k, v in weights.items()})
+    return weights
+
+
 class PokemonRed(GameBoyGame):
     """``num_envs`` Pokémon Red emulators with RAM rewards, a visited-tile channel and swarm restarts."""
 
@@ -116,6 +142,9 @@ class PokemonRed(GameBoyGame):
     PARTY_FACTS: ClassVar[tuple[str, ...]] = ("levels", "hp", "max_hp")  # lists of one number a party member
     TRACKER_KEYS: ClassVar[tuple[str, ...]] = ("visits", "maps", "pos", "still", "facts", "best_events",
                                                "best_badges", "best_level", "heals", "blackouts", "terms")
+    #: set_attr may change it (checked as the constructor checks it), from the next step: every term's
+    #: weight, the defaults with the terms given (the constructor's ``reward``)
+    reward = Setting(_reward_weights)
 
     def __init__(self, num_envs: int = 1, rom: str | Path = "roms/pokemon_red.gb",
                  state: str | Path | None = None, allow_unknown_rom: bool = False,
@@ -123,17 +152,7 @@ class PokemonRed(GameBoyGame):
                  level_damping: float = 0.25, still_grace: int = 8, visited_mask: bool = True,
                  archive_dir: str | Path | None = None, swarm: bool = False, swarm_prob: float = 0.5,
                  max_steps: int = 8192, **emulator_kwargs: Any) -> None:
-        if reward is not None and not isinstance(reward, dict):
-            raise ValueError(f"reward must be a mapping of reward terms to weights, got {reward!r}")
-        unknown = set(reward or {}) - set(REWARD_WEIGHTS)
-        if unknown:
-            # Dotted names: the CLI turns reward.<term> into its flag, --set env_kwargs.reward.<term>.
-            named = ", ".join(f"reward.{k}" for k in sorted(unknown, key=str))
-            raise ValueError(f"unknown reward terms {named}; known terms: {', '.join(REWARD_WEIGHTS)}")
-        given = {k: finite(f"reward.{k}", v, float32=True) for k, v in (reward or {}).items()}
-        self.weights = {**REWARD_WEIGHTS, **given}
-        # Each weight fitted float32 alone, but reward.event 1e38 paid 4 flags set at once as inf.
-        float32_together(REWARD_SPANS, **{f"reward.{k}": v for k, v in self.weights.items()})
+        self.reward = reward
         self.visit_decay = finite("visit_decay", visit_decay)
         if not 0.0 < self.visit_decay <= 1.0:
             raise ValueError(f"visit_decay must be in (0, 1], got {visit_decay}")
@@ -266,7 +285,7 @@ class PokemonRed(GameBoyGame):
             "pos": pos, "still": 0, "facts": facts,
             "best_events": facts["event_flags"], "best_badges": facts["badges"],
             "best_level": self._level_value(facts["levels"]), "heals": 0, "blackouts": 0,
-            "terms": {k: 0.0 for k in self.weights},
+            "terms": {k: 0.0 for k in self.reward},
         }
         self._redraw_mask(i)
         # a board starting at or below the best known milestone archives only when it goes past it
@@ -286,7 +305,7 @@ class PokemonRed(GameBoyGame):
         # Terms are added in REWARD_WEIGHTS order, so the float sum is the same whichever are paid.
         # Most steps change at most the position: the progress terms are only looked at when a
         # figure they read changed (each is zero otherwise), which keeps a step cheap.
-        w = self.weights
+        w = self.reward
         tr = self._track[i]
         terms = tr["terms"]
         prev = tr["facts"]
@@ -517,11 +536,11 @@ class PokemonRed(GameBoyGame):
         if maps != visited_maps:
             raise ValueError(f"state's tracker maps {t['maps']} must be the maps of its visits "
                              f"{sorted(visited_maps)}")
-        check_state_keys(self.name, t["terms"], tuple(self.weights), "state's tracker terms")
-        unknown = sorted(map(repr, set(t["terms"]) - set(self.weights)))
+        check_state_keys(self.name, t["terms"], tuple(self.reward), "state's tracker terms")
+        unknown = sorted(map(repr, set(t["terms"]) - set(self.reward)))
         if unknown:  # each term is an episode_info figure, which every episode must report alike
             raise ValueError(f"state's tracker terms has {', '.join(unknown)}, which is no reward term; "
-                             f"known terms: {', '.join(self.weights)}")
+                             f"known terms: {', '.join(self.reward)}")
         swarm_source = state.get("swarm_source")
         if swarm_source is not None and not isinstance(swarm_source, str):
             raise ValueError(f"state's swarm_source must be a file name or null, got {swarm_source!r}")
@@ -531,7 +550,7 @@ class PokemonRed(GameBoyGame):
                 "pos": pos, "still": whole("state's tracker still", t["still"], 0), "facts": read,
                 **best, **{k: whole(f"state's tracker {k}", t[k], 0) for k in ("heals", "blackouts")},
                 "best_level": finite("state's tracker best_level", t["best_level"]),
-                "terms": {k: finite(f"state's tracker terms {k}", t["terms"][k]) for k in self.weights},
+                "terms": {k: finite(f"state's tracker terms {k}", t["terms"][k]) for k in self.reward},
             },
         }
 

@@ -110,6 +110,17 @@ def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, messag
     ("gameboy", CART, "max_steps", 0, "max_steps must be >= 1, got 0"),
     ("gameboy", CART, "max_steps", "64", "max_steps must be a whole number >= 1, got '64'"),
     ("gameboy", CART, "press_frames", 24, "press_frames must be between 1 and 23 (less than step_frames 24)"),
+    # Reward options the step reads live: set_attr took NaN, a str or a sum past float32 (a reward of inf).
+    ("rotation", {}, "step_cost", NAN, "step_cost must be a finite number, got nan"),
+    ("rotation", {"step_cost": 2e38}, "progress_reward", -2e38,
+     "|step_cost| + |progress_reward| must be at most float32's 3.403e+38 (one step can pay them together)"),
+    ("snake_duel", {}, "win_reward", "1", "win_reward must be a finite number, got '1'"),
+    ("snake_duel", {"death_penalty": 3e38}, "win_reward", 1e38, "|death_penalty| + |win_reward| must be at"),
+    ("gameboy", CART, "score_weight", 3e38,
+     "|score_weight| × 4.25555e+07 + |progress_weight| × 4350 + |death_penalty| must be at most float32's"),
+    ("gameboy", CART, "death_penalty", NAN, "death_penalty must be a finite number, got nan"),
+    ("pokemon_red", POKEMON, "reward", {"event": NAN}, "reward.event must be a finite number, got nan"),
+    ("pokemon_red", POKEMON, "reward", {"evnt": 1.0}, "unknown reward terms reward.evnt"),
 ])
 def test_set_attr_refuses_a_bad_setting_as_the_constructor_does(name: str, kwargs: dict, attr: str,
                                                                  value: object, message: str) -> None:
@@ -137,6 +148,65 @@ def test_set_attr_takes_a_setting_as_the_constructor_does() -> None:
         assert v.get_attr("starvation") == [7, 7] and type(v.get_attr("starvation")[0]) is int
         v.set_attr("starvation", np.int32(9))
         assert type(v.get_attr("starvation")[0]) is int
+    finally:
+        v.close()
+
+
+@pytest.mark.parametrize("name, kwargs, attr, value", [
+    ("snake", {}, "size", 12),  # the arrays and the observation space are sized at construction
+    ("snake", {}, "obs", "pixels"),  # kept as obs_mode: set_attr("obs") was a new attribute nothing read
+    ("snake", {}, "num_envs", 4),
+    ("snake_duel", {}, "start_length", 4),
+    ("rotation", {}, "view_size", 32),
+    ("sokoban", {}, "num_boxes", 2),  # kept as a (lo, hi) pair: an int broke the next reset
+    ("gameboy", CART, "frame_stack", 4),
+    ("gameboy", CART, "obs_size", [36, 40]),
+    ("gameboy", CART, "game", "tetris"),
+    ("pokemon_red", POKEMON, "visited_mask", False),
+])
+def test_set_attr_refuses_an_option_fixed_at_construction(name: str, kwargs: dict, attr: str,
+                                                          value: object) -> None:
+    # set_attr("size", 12) was taken: the next step indexed arrays made for 10x10 boards, and "obs" or
+    # "frame_stack" changed nothing the game read. It is refused, naming the option and how to change it.
+    v = envs.make_vec(name, 2, num_workers=0, **kwargs)
+    try:
+        before = v.get_attr("__dict__")[0].get(attr, "unset")  # "obs" is kept as obs_mode
+        with pytest.raises(ValueError, match=re.escape(f"{attr} is fixed when the game is made") + ".*"
+                           + re.escape(f"make a new env with it, e.g. make_vec(..., {attr}={value!r})")):
+            v.set_attr(attr, value)
+        assert v.get_attr("__dict__")[0].get(attr, "unset") == before
+        v.reset()
+        v.step(np.zeros(2, dtype=np.int64))
+    finally:
+        v.close()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_set_attr_checks_reward_options_and_refuses_fixed_ones_on_every_game(workers: int) -> None:
+    v = envs.make_vec("rotation", 4, num_workers=workers)
+    try:
+        v.set_attr("step_cost", 0.5, indices=[2, 3] if workers else None)
+        with pytest.raises(ValueError, match=r"^step_cost must be a finite number, got nan$"):
+            v.set_attr("step_cost", NAN)  # every game checks it before any sets it
+        with pytest.raises(ValueError, match=r"^view_size is fixed when the game is made"):
+            v.set_attr("view_size", 32)
+        assert v.get_attr("step_cost") == ([0.01, 0.01, 0.5, 0.5] if workers else [0.5] * 4)
+        assert v.get_attr("view_size") == [24] * 4
+        v.reset()
+        _, rewards, dones, _ = v.step(np.zeros(4, dtype=np.int64))
+        # The step pays the cost it was given (a solve pays 1 - no cost; none is solved in one turn here).
+        assert not dones.any()
+        assert rewards.tolist() == pytest.approx([-0.01, -0.01, -0.5, -0.5] if workers else [-0.5] * 4)
+    finally:
+        v.close()
+
+
+def test_set_attr_of_a_game_boy_weight_none_is_the_games_own_weight() -> None:
+    # None means the wrapped game's weight in the constructor; set_attr reads it the same way.
+    v = envs.make_vec("gameboy", 1, num_workers=0, **CART, score_weight=2.0)
+    try:
+        v.set_attr("score_weight", None)
+        assert v.get_attr("score_weight") == [1.0]  # depthfirst_test's own
     finally:
         v.close()
 
