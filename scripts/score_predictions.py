@@ -82,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{examples('missing')}; {result['unknown_ids']} predictions for ids not in the split"
           f"{examples('unknown')}")
     print(format_table(result["results"][:1]))
+    if result["results"][0]["overall"].get("format_errors"):
+        # Right answers without the reasoning block (a bare "<answer>4</answer>") score yet count here:
+        # without this line the table read "100% accuracy, every reply a format error" with no reason.
+        print("format errors: replies not written as <think>…</think> followed by the answer tag(s) the "
+              "question asks for; accuracy does not need that shape, the trainers' format reward does")
     if "note" in result.get("specialist", {}):
         print(f"\nspecialist {result['specialist']['run']}: {result['specialist']['note']}")
     elif "specialist" in result:

@@ -957,3 +957,24 @@ def test_out_with_a_specialist_run_that_has_no_model_is_the_runs_error_not_a_tra
                    "model.zip); train it first (scripts/train_ppo.py), or give another run with "
                    "--specialist\n")
     assert not (tmp_path / "scores.json").exists()
+
+
+def test_the_printed_table_says_what_a_format_error_is(scripts, capsys, monkeypatch):
+    # A reply of only "<answer>…</answer>" (the record's answer, as one writes a quick baseline) scores
+    # 100% and counts every reply as a format error: the table said so with nothing saying why, nor did
+    # the README.
+    import vlm.scoring
+
+    cell = {"n": 4, "answered": 4, "missing": 0, "accuracy": 1.0, "format": 0.0, "format_errors": 4,
+            "move_questions": 0, "move_accuracy": None}
+    scored = {"records": 4, "missing_ids": 0, "missing_examples": [], "unknown_ids": 0,
+              "unknown_examples": [],
+              "results": [{"name": "preds", "overall": cell, "by_game": {"snake": cell}}]}
+    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl"]) == 0
+    out = capsys.readouterr().out
+    assert "| **all** | 4 | 100.0% | — | 4 | 0 |" in out
+    legend = [line for line in out.splitlines() if line.startswith("format errors:")]
+    assert legend and "<think>…</think>" in legend[0] and "accuracy" in legend[0], out
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### Scoring any model's answers")[1]
+    assert "<think>…</think>" in section.split("\n## ")[0]
