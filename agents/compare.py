@@ -662,8 +662,10 @@ def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
 
 def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]) -> str:
     seeds, summaries = report["seeds"], report["players"]
+    played = (f"episode (seed {seeds[0]}" if len(seeds) == 1
+              else f"{report['episodes']} episodes (seeds {seeds[0]}–{seeds[-1]}")
     lines = [f"# Depth versus breadth: {report['env']}", "",
-             f"Every player played the same {report['episodes']} episodes (seeds {seeds[0]}–{seeds[-1]}, "
+             f"Every player played the same {played}, "
              f"env settings `{json.dumps(report['env_kwargs'])}`"
              + (f", at most {report['max_steps']} steps each" if report["max_steps"] else "") + ").",
              *[f"The specialist {s['name']} is the model `{s['about']['checkpoint']}` at training step "

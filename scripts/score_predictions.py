@@ -78,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     def examples(kind: str) -> str:  # the first few ids of a count, so a wrong id can be found
         return f" (e.g. {', '.join(result[f'{kind}_examples'][:3])})" if result[f"{kind}_ids"] else ""
 
-    print(f"{result['records']} records in {args.split}; {result['missing_ids']} without a prediction"
-          f"{examples('missing')}; {result['unknown_ids']} predictions for ids not in the split"
-          f"{examples('unknown')}")
+    unknown = ("prediction for an id" if result["unknown_ids"] == 1 else "predictions for ids")
+    print(f"{result['records']} record{'s' * (result['records'] != 1)} in {args.split}; "
+          f"{result['missing_ids']} without a prediction{examples('missing')}; {result['unknown_ids']} "
+          f"{unknown} not in the split{examples('unknown')}")
     print(format_table(result["results"][:1]))
     if result["results"][0]["overall"].get("format_errors"):
         # Right answers without the reasoning block (a bare "<answer>4</answer>") score yet count here:
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     elif "specialist" in result:
         n = result["specialist"]["move_questions"]
         spec = result["specialist"]
-        print(f"\nThe {n} move questions, answered by the model and by the specialist {spec['checkpoint']} "
+        print(f"\nThe {n} move question{'s' * (n != 1)}, answered by the model and by the specialist "
+              f"{spec['checkpoint']} "
               f"(step {spec['step']:,}; its greedy action). Move acc.: the move named is one the "
               "engine calls best. The specialist states only a move, so a full answer that must also list "
               "the fatal moves (Snake) is n/a for it.")

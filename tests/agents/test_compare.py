@@ -1545,3 +1545,25 @@ def test_a_stop_while_the_players_close_after_an_error_is_a_stop(scripts, tmp_pa
         assert scripts.compare.main(argv) == 130
     err = capsys.readouterr().err
     assert "names model 'n'" in err and err.endswith("\ninterrupted: no report written\n")
+
+
+def test_a_one_episode_report_says_one_episode_and_one_seed(tmp_path, monkeypatch):
+    # "Every player played the same 1 episodes (seeds 42–42, ...)" on a one-episode comparison.
+    import dataclasses
+
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    move = Decision(step=0, action=0, move="UP", answer="UP", status="ok", response="UP", reasoning=None,
+                    prompt_tokens=100, completion_tokens=1, latency_s=0.0, cached=False, reward=0.0,
+                    terminated=True)
+    episodes = [Episode(seed, 0.0, 1, 0.0, {"won": 0.0}, [0], [move]) for seed in (42, 43)]
+    run = PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", episodes, 1.0,
+                    {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+                     "client": {"http_requests": 2, "retries": 0}})
+    for n, played in ((1, "the same episode (seed 42,"), (2, "the same 2 episodes (seeds 42–43,")):
+        out = tmp_path / f"report{n}"
+        out.mkdir()
+        runs = [dataclasses.replace(run, episodes=episodes[:n])]
+        compare.write_report(out, "snake", {"size": 6}, 42, runs, {}, frames_per_vlm=0, max_steps=9)
+        assert f"Every player played {played} env settings" in (out / "report.md").read_text()

@@ -978,3 +978,21 @@ def test_the_printed_table_says_what_a_format_error_is(scripts, capsys, monkeypa
     assert legend and "<think>…</think>" in legend[0] and "accuracy" in legend[0], out
     section = (ROOT / "README.md").read_text(encoding="utf-8").split("### Scoring any model's answers")[1]
     assert "<think>…</think>" in section.split("\n## ")[0]
+
+
+def test_counts_of_one_are_said_in_the_singular(scripts, capsys, monkeypatch):
+    # "1 records in ...", "1 predictions for ids not in the split", "The 1 move questions, answered by ...".
+    import vlm.scoring
+
+    cell = {"n": 1, "answered": 1, "missing": 0, "accuracy": 1.0, "format": 1.0, "format_errors": 0,
+            "move_questions": 1, "move_accuracy": 1.0}
+    result = {"name": "preds", "overall": cell, "by_game": {"snake": cell}}
+    scored = {"records": 1, "missing_ids": 0, "missing_examples": [], "unknown_ids": 1,
+              "unknown_examples": ["x"], "results": [result, {**result, "name": "specialist"}, result],
+              "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 4096, "move_questions": 1}}
+    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 record in split.jsonl; 0 without a prediction; 1 prediction for an id not in "
+                          "the split (e.g. x)\n"), out
+    assert "The 1 move question, answered by the model and by the specialist /r/model.zip" in out
