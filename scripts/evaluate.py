@@ -213,6 +213,11 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if not args.run_dir:
         out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
     flag = "--out" if not args.run_dir else "the run folder"
+    try:  # before the play: a folder whose every name is another endpoint's is said before any request
+        stem, why = vlm_stem(out, player.client.endpoint, cap_label(args))
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
         made = make_output_folder(out, flag)  # removed again if the play fails
     except ValueError as e:
@@ -247,7 +252,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
                    seed=args.seed, client=played.about["client"])
     try:
-        write_results(summary, out / f"eval-vlm-{slug}{cap_label(args)}", env, env_kwargs, episodes, args)
+        write_results(summary, out / stem, env, env_kwargs, episodes, args)
     except RunError as e:  # a disk that filled up during the play
         remove_folders(made)  # nothing was written into them
         kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)")
@@ -262,9 +267,64 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
               "tokens per episode")
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
+    if why:
+        print(f"note: {why}; these of {player.client.endpoint} are in {out / stem}.json", file=sys.stderr)
     if vlm["cut_at_max_tokens"]:
         print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
     return 0
+
+
+def vlm_stem(out: Path, endpoint: Any, cap: str) -> tuple[str, str]:
+    """The name (without ``.json``) of ``--vlm``'s results in ``out``, and, where that is not the plain
+    ``eval-vlm-<model><cap>``, what holds the plain name. The same model name served elsewhere (two
+    quantisations, vLLM and SGLang) must not replace another endpoint's results, which compare reports as
+    ``MODEL@host:port`` each: a name holding another endpoint's results passes to
+    ``eval-vlm-<model>@<host>-<port><cap>``, then to that plus the endpoint's digest. A re-run at an
+    endpoint replaces its own results, wherever they are."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    from agents.runs import RunError, file_slug
+
+    slug, host = file_slug(endpoint.model, "vlm"), file_slug(urlsplit(endpoint.base_url).netloc, "host")
+    digest = hashlib.sha1(endpoint.chat_url.encode()).hexdigest()[:8]  # .../v1, .../v1/chat/completions: one
+    stems = [f"eval-vlm-{slug}{cap}", f"eval-vlm-{slug}@{host}{cap}", f"eval-vlm-{slug}@{host}-{digest}{cap}"]
+    owners = {stem: results_endpoint(out / f"{stem}.json") for stem in stems}
+    mine = [stem for stem in stems if owners[stem] is not None and same_endpoint(owners[stem], endpoint)]
+    free = [stem for stem in stems if owners[stem] is None]
+    if not (mine or free):  # a digest's clash, or files that name no endpoint: nothing is replaced unasked
+        raise RunError(f"{out}: {', '.join(s + '.json' for s in stems)} all hold results of endpoints other "
+                       f"than {endpoint}: move one of them away")
+    stem = (mine or free)[0]
+    if stem == stems[0]:
+        return stem, ""
+    plain = owners[stems[0]]
+    return stem, (f"{stems[0]}.json holds the results of {plain or 'another endpoint'}" if plain is not None
+                  else f"{stem}.json held its earlier results")  # its own, kept under the name they had
+
+
+def results_endpoint(path: Path) -> str | None:
+    """The ``vlm`` (``MODEL@URL``) an ``evaluate.py --vlm`` results file names; ``""`` for a file that
+    names none (unreadable: kept, as another's); None where there is no file."""
+    if not os.path.lexists(path):
+        return None
+    try:
+        vlm = json.loads(path.read_text(encoding="utf-8")).get("vlm")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return vlm if isinstance(vlm, str) else ""
+
+
+def same_endpoint(spec: str, endpoint: Any) -> bool:
+    """Whether ``spec`` (a results file's ``MODEL@URL``) is ``endpoint``: compared as compare.py compares
+    its ``--vlm``s, by model and the URL requests go to."""
+    from agents.vlm_client import Endpoint
+
+    try:
+        other = Endpoint.parse(spec)
+    except ValueError:
+        return False
+    return (other.model, other.chat_url) == (endpoint.model, endpoint.chat_url)
 
 
 def episodes_text(n: int) -> str:

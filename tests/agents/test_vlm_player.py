@@ -350,6 +350,58 @@ def test_evaluate_script_puts_a_vlms_results_where_the_readme_says(scripts, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run", "runs"]
 
 
+def test_evaluate_script_keeps_one_model_name_at_two_endpoints_apart(scripts, tmp_path, capsys):
+    # One model name behind two servers (two quantisations) wrote eval-vlm-<model>.json both times: the
+    # second silently replaced the first's results, where compare.py reports MODEL@host:port each.
+    from urllib.parse import urlsplit
+
+    out = tmp_path / "vlm"
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as a, \
+            ChatServer(default=lambda body: good("no move named")) as b:
+        def evaluate(server):
+            argv = ["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1", "--json",
+                    "--no-video", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+            assert scripts.evaluate.main(argv) == 0
+            said = capsys.readouterr()
+            notes.append(said.err)
+            return json.loads(said.out)
+
+        notes: list[str] = []
+        first, second = evaluate(a), evaluate(b)
+        again = evaluate(a)  # a re-run at an endpoint replaces its own results, as before
+        evaluate(b)
+    host_b = urlsplit(b.url).netloc.replace(":", "-")
+    files = {p.name: json.loads(p.read_text()) for p in out.iterdir()}
+    assert sorted(files) == ["eval-vlm-toy-vl-3b.json", f"eval-vlm-toy-vl-3b@{host_b}.json"]
+    assert files["eval-vlm-toy-vl-3b.json"]["vlm"] == first["vlm"] == again["vlm"] == f"toy-vl-3b@{a.url}"
+    assert files[f"eval-vlm-toy-vl-3b@{host_b}.json"]["vlm"] == second["vlm"] == f"toy-vl-3b@{b.url}"
+    assert second["invalid"] > 0 == first["invalid"]  # each file holds its own endpoint's answers
+    assert notes[0] == notes[2] == ""
+    assert notes[1] == notes[3] == (
+        f"note: eval-vlm-toy-vl-3b.json holds the results of toy-vl-3b@{a.url}; "
+        f"these of toy-vl-3b@{b.url} are in {out}/eval-vlm-toy-vl-3b@{host_b}.json\n")
+
+
+def test_a_vlms_results_name_replaces_only_that_endpoints_own_results(scripts, tmp_path):
+    from agents.runs import RunError
+
+    stem = scripts.evaluate.vlm_stem
+    here = Endpoint("m", "http://h:1/v1")
+    assert stem(tmp_path, here, "") == ("eval-vlm-m", "")
+    (tmp_path / "eval-vlm-m.json").write_text(json.dumps({"vlm": "m@http://h:1/v1/chat/completions"}))
+    assert stem(tmp_path, here, "") == ("eval-vlm-m", "")  # one endpoint, written either way
+    assert stem(tmp_path, here, "-max5") == ("eval-vlm-m-max5", "")  # a capped evaluation: its own name
+    (tmp_path / "eval-vlm-m.json").write_text("{not json")  # names no endpoint: kept, never replaced
+    held = "eval-vlm-m.json holds the results of another endpoint"
+    assert stem(tmp_path, here, "") == ("eval-vlm-m@h-1", held)
+    (tmp_path / "eval-vlm-m@h-1.json").write_text(json.dumps({"vlm": "m@http://h:1/other/v1"}))
+    name, _ = stem(tmp_path, here, "")  # same host, another path: the endpoint's digest tells them apart
+    assert name.startswith("eval-vlm-m@h-1-") and len(name) == len("eval-vlm-m@h-1-") + 8
+    (tmp_path / f"{name}.json").write_text("{}")
+    with pytest.raises(RunError, match="move one of them away"):
+        stem(tmp_path, here, "")
+
+
 def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, tmp_path, capsys):
     # --vlm with --max-steps or --seed was never played, nor its line read: the cap left out of the play,
     # the JSON or the file name, the seed left out of the JSON, the --max-tokens warning dropped, and the
