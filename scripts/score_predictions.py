@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: nothing written", file=sys.stderr)
         return 130
+    if "warning" in result.get("specialist", {}):  # stderr: --json's object stays alone on stdout
+        print(f"warning: {result['specialist']['warning']}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
         return 0

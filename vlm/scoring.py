@@ -342,6 +342,47 @@ def check_board_size(questions: list[TaskRecord], env: str, env_kwargs: dict[str
 
 
 # ---------------------------------------------------------------------- the table
+def source_step(record: TaskRecord) -> int | None:
+    """The training step of the policy that played ``record`` (its ``source.policy`` ends ``@<step>``, as
+    ``vlm/export.py`` writes it); None for a record that names none (another exporter's)."""
+    policy = record.source.get("policy") if isinstance(record.source, dict) else None
+    _, at, step = policy.rpartition("@") if isinstance(policy, str) else ("", "", "")
+    return int(step) if at and step.isascii() and step.isdigit() else None
+
+
+def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: Path, step: int,
+                 split: Path) -> str | None:
+    """Why a ``--specialist`` at another training step than the policy that played ``questions`` (its move
+    questions) is not the split's player, and which ``--checkpoint`` to give; None where one of the split's
+    steps is its own (a split of several exports), or no record names a step. A warning, not a refusal:
+    the engine, not the player, says which moves are good, so another step's answers score just as well."""
+    from collections import Counter
+
+    from agents.runs import checkpoints, file_sha1
+
+    steps = Counter(s for s in map(source_step, questions) if s is not None)
+    if not steps or step in steps:
+        return None
+    wanted = [s for s, _ in steps.most_common()]
+    named = [f"{s:,}" for s in sorted(wanted)]
+    said = f"step {named[0]}" if len(named) == 1 else f"steps {', '.join(named[:-1])} and {named[-1]}"
+    give = None
+    if len(wanted) == 1:  # the run's checkpoint of that step, else the export's model file, if still that
+        give = next((f for s, f in checkpoints(specialist) if s == wanted[0]), None)
+        try:
+            meta = json.loads((split.parent / "trajectories" / "meta.json").read_text(encoding="utf-8"))
+            if give is None and meta["policy"]["num_timesteps"] == wanted[0] and \
+                    file_sha1(Path(meta["run"]["checkpoint"])) == meta["run"]["checkpoint_sha1"]:
+                give = Path(meta["run"]["checkpoint"])
+        except (OSError, ValueError, KeyError, TypeError):  # no export folder beside the split: none named
+            pass
+    how = (f"give --checkpoint {give}" if give else "give --checkpoint with the model file of "
+           f"{'that step' if len(wanted) == 1 else 'one of those steps'} (the export's "
+           "trajectories/meta.json names it)")
+    return (f"the split's {env} move questions were exported by {said}, and --specialist {specialist} "
+            f"plays step {step:,} ({ckpt}): {how} to score the model that made them")
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
@@ -410,6 +451,9 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         # Absolute, with its training step, as evaluate's JSON and compare's report name their model.
         out["specialist"] = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
                              "step": int(model.num_timesteps), "move_questions": len(spec_preds)}
+        warning = step_warning(questions, cfg["env"], specialist, ckpt, int(model.num_timesteps), split)
+        if warning:
+            out["specialist"]["warning"] = warning
         if not spec_preds:
             if not any(r.game == cfg["env"] for r in records):
                 raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "

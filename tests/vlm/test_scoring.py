@@ -3,6 +3,7 @@ and unknown ids, and the specialist's greedy moves scored by the same verifier."
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -566,6 +567,65 @@ def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, c
     with pytest.raises(SystemExit):
         scripts.score_predictions.main([str(split), str(path), "--checkpoint", str(early)])
     assert "--checkpoint is the specialist's model file: give --specialist RUN too" in capsys.readouterr().err
+
+
+def test_a_specialist_at_another_step_than_the_split_s_is_warned_of_naming_the_checkpoint_to_give(
+        predictions, dataset, scripts, capsys, tmp_path):
+    # The README says to give the checkpoint the split was exported with, but a specialist at another step
+    # was scored beside the model without a word: its move accuracy read as that of the split's player.
+    path, records, _ = predictions
+    run, split = dataset
+    early = tmp_path / "early.zip"
+    always_right_checkpoint(run, early)
+    assert {r.source["policy"].rsplit("@", 1)[1] for r in records} == {"256"}
+    own = run / "checkpoints" / "step_256.zip"
+    assert own.is_file()
+    argv = [str(split), str(path), "--specialist", str(run)]
+    assert scripts.score_predictions.main([*argv, "--checkpoint", str(early), "--json"]) == 0
+    said = capsys.readouterr()
+    warning = (f"warning: the split's snake move questions were exported by step 256, and --specialist "
+               f"{run} plays step 128 ({early}): give --checkpoint {own} to score the model that made them")
+    assert said.err.splitlines() == [warning]
+    assert json.loads(said.out)["specialist"]["warning"] == warning.removeprefix("warning: ")
+    assert scripts.score_predictions.main(argv) == 0  # the run's own model.zip: step 256, no warning
+    assert capsys.readouterr().err == ""
+    # A run without that step's checkpoint: the export's model file, which meta.json names, still that one.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.yaml", "model.zip"):
+        shutil.copy(run / name, bare / name)
+    assert scripts.score_predictions.main([*argv[:3], str(bare), "--checkpoint", str(early)]) == 0
+    assert capsys.readouterr().err.endswith(f"give --checkpoint {run / 'model.zip'} to score the model that "
+                                            "made them\n")
+
+
+def test_the_step_warning_spares_mixed_and_old_splits(predictions, dataset, scripts, capsys, tmp_path):
+    # A split of several exports (checkpoints of one run) warns only where none of them is the
+    # specialist's step; records naming no step (an older or another exporter's) are not guessed at.
+    path, _, _ = predictions
+    run, split = dataset
+    early = tmp_path / "early.zip"
+    always_right_checkpoint(run, early)
+
+    def rewrite(name: str, policy) -> str:
+        rows = [json.loads(line) for line in split.read_text().splitlines()]
+        for k, row in enumerate(rows):
+            row["source"]["policy"] = policy(k, row["source"]["policy"])
+        (split.parent / name).write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return str(split.parent / name)
+
+    mixed = rewrite("mixed.jsonl", lambda k, p: p if k % 2 else p.replace("@256", "@128"))
+    old = rewrite("old.jsonl", lambda k, p: "PPO")
+    for split_file in (mixed, old):
+        assert scripts.score_predictions.main([split_file, str(path), "--specialist", str(run),
+                                               "--checkpoint", str(early)]) == 0
+        assert capsys.readouterr().err == ""
+    later = rewrite("later.jsonl", lambda k, p: p.replace("@256", f"@{512 if k % 3 else 1024}"))
+    assert scripts.score_predictions.main([later, str(path), "--specialist", str(run)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: the split's snake move questions were exported by steps 512 and 1,024, and --specialist "
+        f"{run} plays step 256 ({run / 'model.zip'}): give --checkpoint with the model file of one of those "
+        "steps (the export's trajectories/meta.json names it) to score the model that made them"]
 
 
 def test_a_specialist_checkpoint_of_other_settings_is_refused_by_its_file(predictions, dataset, scripts,
