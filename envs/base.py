@@ -251,9 +251,11 @@ class Setting:
         game.__dict__[self.name] = self.check(game, self.name, value)
 
 
-def count_setting(lo: int = 1) -> Setting:
-    """A ``Setting`` that is a whole number >= ``lo`` (a step limit)."""
-    return Setting(lambda game, name, value: whole(name, value, lo))
+def count_setting(lo: int = 1, default: Callable[[Any, str], int] | None = None) -> Setting:
+    """A ``Setting`` that is a whole number >= ``lo`` (a step limit). ``default(game, name)`` is what None
+    stands for, as in the constructor (without it None is refused)."""
+    return Setting(lambda game, name, value: whole(
+        name, default(game, name) if value is None and default is not None else value, lo))
 
 
 def flag_setting() -> Setting:

@@ -229,7 +229,7 @@ class Snake(Game):
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "body", "apple", "direction", "step",
                                              "steps_since_apple", "score", "done", "rng")
     #: set_attr may change it (checked as the constructor checks it); each board takes it at its reset
-    starvation = count_setting()
+    starvation = count_setting(default=lambda game, name: 2 * game.size * game.size)  # None: 2·N²
 
     def __init__(self, num_envs: int = 1, size: int = 10, obs: str = "grid", pixel_scale: int = 4,
                  starvation: int | None = None) -> None:
@@ -241,7 +241,7 @@ class Snake(Game):
         self.size = size
         self.obs_mode = obs
         self.pixel_scale = pixel_scale
-        self.starvation = 2 * size * size if starvation is None else starvation
+        self.starvation = starvation  # after size: None stands for 2·N²
         n, cells = num_envs, size * size
         self._body = np.zeros((n, cells), dtype=np.int64)
         self._head = np.zeros(n, dtype=np.int64)

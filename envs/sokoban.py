@@ -351,7 +351,7 @@ class Sokoban(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "walls", "boxes", "targets", "player", "step", "done")
     #: set_attr may change these (checked as the constructor checks them); each board takes them at its reset
-    max_steps = count_setting()
+    max_steps = count_setting(default=lambda game, name: DIFFICULTIES[game.difficulty][2])  # None: its preset
     deadlock_end = flag_setting()
 
     def __init__(self, num_envs: int = 1, difficulty: str = "medium", size: int | None = None,
@@ -361,7 +361,7 @@ class Sokoban(Game):
         if not isinstance(difficulty, str) or difficulty not in DIFFICULTIES:  # a list is unhashable
             raise ValueError(f"sokoban difficulty must be one of {', '.join(DIFFICULTIES)}, "
                              f"got {difficulty!r}")
-        d_size, d_boxes, d_steps = DIFFICULTIES[difficulty]
+        d_size, d_boxes, _ = DIFFICULTIES[difficulty]
         self.difficulty = difficulty
         self.size = d_size if size is None else whole("sokoban size", size, 6, 16, " (walls included)")
         # At most 6 boxes (the solver packs a state in 63 bits), and one per 8 inside cells: more crowded
@@ -384,7 +384,7 @@ class Sokoban(Game):
         else:
             lo = hi = whole("num_boxes", num_boxes, 1, most, board)
         self.num_boxes = (lo, hi)
-        self.max_steps = d_steps if max_steps is None else max_steps
+        self.max_steps = max_steps  # None: the difficulty's
         self.deadlock_end = deadlock_end
         n, cells = num_envs, self.size * self.size
         # Boards as flat cell arrays (cell = y * size + x): neighbours are +-1 and +-size.

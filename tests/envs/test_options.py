@@ -211,6 +211,22 @@ def test_set_attr_of_a_game_boy_weight_none_is_the_games_own_weight() -> None:
         v.close()
 
 
+@pytest.mark.parametrize("name, kwargs, attr, default", [
+    ("snake", {"size": 6}, "starvation", 72),  # 2·N²
+    ("sokoban", {"difficulty": "hard"}, "max_steps", 200),  # the difficulty's
+])
+def test_set_attr_of_a_step_limit_none_is_the_constructors_default(name: str, kwargs: dict, attr: str,
+                                                                   default: int) -> None:
+    # The constructor takes None for the default limit; set_attr refused it ("must be a whole number >= 1,
+    # got None"), so the default could not be restored without knowing how it is computed.
+    v = envs.make_vec(name, 2, num_workers=0, **kwargs, **{attr: 5})
+    try:
+        v.set_attr(attr, None)
+        assert v.get_attr(attr) == [default, default]
+    finally:
+        v.close()
+
+
 def test_finite_takes_the_ends_of_its_ranges() -> None:
     # float32's own largest value is a reward the games can hold; float64's, an option that is not one.
     from envs.base import finite
