@@ -559,6 +559,9 @@ class GameBoyGame(Game):
         # The state's own limit, so that its episode ends where it would have (states saved before they
         # kept it take the game's).
         limit = whole("state's max_steps", state.get("max_steps", self.max_steps), 1)
+        if "max_steps" in state:  # its own limit: a board not done is short of it (old states as before)
+            step = whole("state's step", step, 0, limit if done else limit - 1,
+                         f" with max_steps {limit} in a state {'that is' if done else 'not'} done")
         extra = self._read_state_extra(state)
         try:  # a damaged state-format byte is refused before loading: it hung PyBoy's next frame
             before = load_checked(self._pyboys[i], emulator, self.state_version)

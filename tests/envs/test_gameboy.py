@@ -3186,6 +3186,24 @@ def test_a_state_keeps_its_boards_step_limit_through_a_max_steps_set_later() -> 
         g.close()
 
 
+def test_a_state_past_its_own_step_limit_is_refused() -> None:
+    # A state that keeps its limit can contradict it: step 2 of max_steps 1, not done, was taken and played
+    # a step past its own limit (Rotation's and Sokoban's set_state refuse it). A done state may sit at it.
+    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=5)
+    try:
+        act(g, UP)
+        act(g, UP)
+        state = g.get_state(0)
+        message = "state's step must be between 0 and 0 with max_steps 1 in a state not done, got 2"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            g.set_state(0, {**state, "max_steps": 1})
+        assert g.get_state(0) == state  # left as it was
+        g.set_state(0, {**state, "max_steps": 2, "done": True})  # cut at its limit
+        g.set_state(0, {k: v for k, v in state.items() if k != "max_steps"})  # old states: as before
+    finally:
+        g.close()
+
+
 def test_a_restarted_worker_reads_relative_paths_from_the_folder_the_env_was_made_in(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker restarted after the process changed folder (os.chdir, a notebook's %cd) read the ROM's
