@@ -51,6 +51,8 @@ class GameEnv(gym.Env):
                 with contextlib.suppress(Exception):  # the refusal is the error to report
                     self.game.close()
             raise
+        # The game's constructor options (Game.options): their names on this env are the game's (below).
+        self._fixed, self._live = self.game.options()
         self.observation_space = self.game.observation_space
         self.action_space = self.game.action_space
         self._obs = self.game.new_obs_buffer()
@@ -60,6 +62,36 @@ class GameEnv(gym.Env):
         self._started = False
         self._ended = False  # the last step ended the episode: stepping on replayed a dead board (zeros)
         self._closed = False
+
+    # A game's options set on this env are the game's: SB3's set_attr (DummyVecEnv, SubprocVecEnv) and
+    # assignment set them here, and gymnasium's set_wrapper_attr finds them here through its wrappers. They
+    # were kept beside the game's, read back by get_attr while the game played on by its own. A setting
+    # is checked as GameVecEnv.set_attr checks it; an option fixed when the game is made is refused.
+    def __getattr__(self, name: str) -> Any:
+        # Only names GameEnv lacks reach here; vars(), as an unpickled env has no _live until restored.
+        if name in vars(self).get("_live", ()):
+            return getattr(vars(self)["game"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        own = vars(self)
+        if name == "game" and "game" in own:
+            # The Game Boy's `game` option shares the name: neither it nor the game played changes here.
+            raise ValueError("GameEnv.game is the game it plays and stays so (the Game Boy's game option "
+                             "is fixed when the game is made): make a new env for another game")
+        if name in own.get("_fixed", ()) or name in own.get("_live", ()):
+            game = own["game"]
+            game.check_setting(name, value)  # the fixed option's refusal or the setting's ValueError
+            setattr(game, name, value)
+            return
+        super().__setattr__(name, value)
+
+    def set_wrapper_attr(self, name: str, value: Any, *, force: bool = True) -> bool:
+        # A wrapper asks here (force=False) before keeping a name itself; a fixed option, which this env
+        # does not read back, is refused here rather than kept on the outermost wrapper.
+        if name == "game" or name in vars(self).get("_fixed", ()):
+            setattr(self, name, value)  # raises the refusal
+        return super().set_wrapper_attr(name, value, force=force)
 
     def _check_started(self, what: str) -> None:
         self._check_open(what)

@@ -346,3 +346,63 @@ def test_the_game_may_be_given_by_keyword() -> None:
     venv.close()
     with pytest.raises(ValueError, match="GameEnv needs the game"):
         GameEnv()
+
+
+def test_sb3_set_attr_on_the_single_board_env_sets_the_games_setting() -> None:
+    # DummyVecEnv.set_attr setattr's the GameEnv: it kept starvation=5 beside the game's 200, get_attr read
+    # the 5 back, and the game played on by 200. Now it is the game's, checked as GameVecEnv checks it.
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from envs.env import GameEnv
+
+    venv = DummyVecEnv([lambda: GameEnv("snake")])
+    try:
+        venv.set_attr("starvation", 5.0)
+        game = venv.envs[0].unwrapped.game
+        assert game.starvation == 5 and type(game.starvation) is int and venv.get_attr("starvation") == [5]
+        assert "starvation" not in vars(venv.envs[0])
+        with pytest.raises(ValueError, match=r"^starvation must be >= 1, got 0$"):
+            venv.set_attr("starvation", 0)
+        with pytest.raises(ValueError, match=r"^size is fixed when the game is made: make a new env"):
+            venv.set_attr("size", 12)
+        # GameEnv.game is the game it plays; the Game Boy's `game` option shares its name.
+        with pytest.raises(ValueError, match=r"^GameEnv\.game is the game it plays"):
+            venv.set_attr("game", "tetris")
+        assert venv.get_attr("game") == [game] and game.starvation == 5 and "size" not in vars(venv.envs[0])
+        venv.reset()
+        venv.step(np.zeros(1, dtype=np.int64))
+    finally:
+        venv.close()
+
+
+def test_gymnasium_set_wrapper_attr_reaches_the_game_through_wrappers() -> None:
+    env = gym.wrappers.RecordEpisodeStatistics(gym.make("depthfirst/Snake-v0", max_episode_steps=100))
+    try:
+        game = env.unwrapped.game
+        assert env.set_wrapper_attr("starvation", 7)
+        assert game.starvation == 7 and env.get_wrapper_attr("starvation") == 7
+        env.unwrapped.starvation = 9  # plain assignment on the env
+        assert game.starvation == 9 and env.unwrapped.starvation == 9
+        with pytest.raises(ValueError, match=r"^starvation must be a whole number >= 1, got 'x'$"):
+            env.set_wrapper_attr("starvation", "x")
+        with pytest.raises(ValueError, match=r"^size is fixed when the game is made"):
+            env.set_wrapper_attr("size", 12)  # refused, not kept on the outermost wrapper
+        assert game.starvation == 9 and "size" not in vars(env)
+        env.set_wrapper_attr("my_note", 1)  # any other name is the wrappers' as before
+        assert env.my_note == 1
+    finally:
+        env.close()
+
+
+def test_a_closed_or_copied_single_board_env_keeps_its_game_settings() -> None:
+    import copy
+    import pickle
+
+    from envs.env import GameEnv
+
+    env = GameEnv("snake", starvation=11)
+    twin = pickle.loads(pickle.dumps(copy.deepcopy(env)))
+    twin.starvation = 12
+    assert (env.starvation, twin.starvation, twin.game.starvation) == (11, 12, 12)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = env.nothing
