@@ -54,6 +54,7 @@ from envs.base import (
     Setting,
     as_path,
     check_state_keys,
+    count_setting,
     finite,
     flag,
     float32_together,
@@ -131,6 +132,28 @@ def _reward_weights(game: Any, name: str, reward: Any) -> dict[str, float]:
     return weights
 
 
+def _visit_decay(game: Any, name: str, value: Any) -> float:
+    x = finite(name, value)
+    if not 0.0 < x <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {value}")
+    return x
+
+
+def _swarm_prob(game: Any, name: str, value: Any) -> float:
+    x = finite(name, value)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return x
+
+
+def _swarm(game: Any, name: str, value: Any) -> bool:
+    on = flag(name, value)
+    if on and game._archive_dir is None:  # the archive is opened when the game is made, or never
+        raise ValueError("swarm=True needs archive_dir (the folder of archived states), given when the "
+                         "game is made")
+    return on
+
+
 class PokemonRed(GameBoyGame):
     """``num_envs`` Pokémon Red emulators with RAM rewards, a visited-tile channel and swarm restarts."""
 
@@ -145,6 +168,13 @@ class PokemonRed(GameBoyGame):
     #: set_attr may change it (checked as the constructor checks it), from the next step: every term's
     #: weight, the defaults with the terms given (the constructor's ``reward``)
     reward = Setting(_reward_weights)
+    # Read live too: by every step (visit_decay, still_grace) or every reset (swarm, swarm_prob). level_cap
+    # and level_damping stay fixed: each board's best level value, which the level term pays past, is
+    # kept in their terms, so a change mid-episode paid for levels already counted (or withheld pay).
+    visit_decay = Setting(_visit_decay)
+    still_grace = count_setting(0)
+    swarm = Setting(_swarm)
+    swarm_prob = Setting(_swarm_prob)
 
     def __init__(self, num_envs: int = 1, rom: str | Path = "roms/pokemon_red.gb",
                  state: str | Path | None = None, allow_unknown_rom: bool = False,
@@ -153,21 +183,15 @@ class PokemonRed(GameBoyGame):
                  archive_dir: str | Path | None = None, swarm: bool = False, swarm_prob: float = 0.5,
                  max_steps: int = 8192, **emulator_kwargs: Any) -> None:
         self.reward = reward
-        self.visit_decay = finite("visit_decay", visit_decay)
-        if not 0.0 < self.visit_decay <= 1.0:
-            raise ValueError(f"visit_decay must be in (0, 1], got {visit_decay}")
-        self.swarm_prob = finite("swarm_prob", swarm_prob)
-        if not 0.0 <= self.swarm_prob <= 1.0:
-            raise ValueError(f"swarm_prob must be in [0, 1], got {swarm_prob}")
-        self.swarm = flag("swarm", swarm)
+        self.visit_decay = visit_decay
+        self.swarm_prob = swarm_prob
         self._archive_dir = None if archive_dir is None else as_path("archive_dir", archive_dir)
-        if self.swarm and self._archive_dir is None:
-            raise ValueError("swarm=True needs archive_dir (the folder of archived states)")
+        self.swarm = swarm  # checked against archive_dir, set first
         self.level_cap = whole("level_cap", level_cap, 0)
         self.level_damping = finite("level_damping", level_damping)
         if not 0.0 <= self.level_damping <= 1.0:  # a share of each level past the cap (negative: a penalty)
             raise ValueError(f"level_damping must be in [0, 1], got {level_damping}")
-        self.still_grace = whole("still_grace", still_grace, 0)
+        self.still_grace = still_grace
         self.visited_mask = flag("visited_mask", visited_mask)
         self.EXTRA_CHANNELS = 1 if self.visited_mask else 0  # instance override of the class default
         # Named in every state, so the VLM prompts made from it say which game the screens show.

@@ -3236,3 +3236,41 @@ def test_an_archive_given_by_a_relative_path_stays_where_it_was_made(
         assert not (tmp_path / "other" / "archive").exists()
     finally:
         g.close()
+
+
+def test_set_attr_of_still_grace_and_visit_decay_pays_by_them_from_the_next_step() -> None:
+    # Both are read by every step; set_attr refused them as fixed when the game is made.
+    v = envs.make_vec("pokemon_red", 1, num_workers=0, rom=TEST_CARTRIDGE, allow_unknown_rom=True)
+    try:
+        v.reset()
+        v.set_attr("still_grace", 1)
+        v.set_attr("visit_decay", 0.5)
+        assert v.get_attr("still_grace") == [1] and v.get_attr("visit_decay") == [0.5]
+        rewards = [float(v.step(np.array([a]))[1][0]) for a in (START, START, START, RIGHT, LEFT)]
+        # still past 1 step; back on the start tile (visited at step 0) 5 steps later, its count decayed
+        assert rewards == pytest.approx([0.0, W["still"], W["still"], W["explore"],
+                                         W["explore"] / (1 + 0.5 ** 5)])
+    finally:
+        v.close()
+
+
+def test_set_attr_of_swarm_restarts_from_the_archive_at_the_next_reset(tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    g = make(1, archive_dir=folder)
+    try:
+        walk(g, WORLD["by_char"]["a"])  # archives the first event flag's milestone
+        (entry,) = g.archive.entries()
+    finally:
+        g.close()
+    v = envs.make_vec("pokemon_red", 1, num_workers=0, rom=TEST_CARTRIDGE, allow_unknown_rom=True,
+                      archive_dir=folder)
+    try:
+        v.reset()
+        assert v.env_method("get_state")[0]["swarm_source"] is None  # swarm off: the start state
+        v.set_attr("swarm_prob", 1.0)
+        v.set_attr("swarm", True)
+        v.reset()
+        assert v.env_method("get_state")[0]["swarm_source"] == entry["file"]
+        assert v.env_method("read_facts")[0]["event_flags"] == 1
+    finally:
+        v.close()

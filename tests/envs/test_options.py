@@ -121,6 +121,13 @@ def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, messag
     ("gameboy", CART, "death_penalty", NAN, "death_penalty must be a finite number, got nan"),
     ("pokemon_red", POKEMON, "reward", {"event": NAN}, "reward.event must be a finite number, got nan"),
     ("pokemon_red", POKEMON, "reward", {"evnt": 1.0}, "unknown reward terms reward.evnt"),
+    # Read live by the step (visit_decay, still_grace) or reset (swarm, swarm_prob): set_attr refused them.
+    ("pokemon_red", POKEMON, "visit_decay", 0.0, "visit_decay must be in (0, 1], got 0.0"),
+    ("pokemon_red", POKEMON, "still_grace", "8", "still_grace must be a whole number >= 0, got '8'"),
+    ("pokemon_red", POKEMON, "swarm_prob", NAN, "swarm_prob must be a finite number, got nan"),
+    ("pokemon_red", POKEMON, "swarm_prob", 1.5, "swarm_prob must be in [0, 1], got 1.5"),
+    ("pokemon_red", POKEMON, "swarm", "yes", "swarm must be true or false, got 'yes'"),
+    ("pokemon_red", POKEMON, "swarm", True, "swarm=True needs archive_dir (the folder of archived states)"),
 ])
 def test_set_attr_refuses_a_bad_setting_as_the_constructor_does(name: str, kwargs: dict, attr: str,
                                                                  value: object, message: str) -> None:
@@ -163,6 +170,9 @@ def test_set_attr_takes_a_setting_as_the_constructor_does() -> None:
     ("gameboy", CART, "obs_size", [36, 40]),
     ("gameboy", CART, "game", "tetris"),
     ("pokemon_red", POKEMON, "visited_mask", False),
+    # The episode's best level value, which the level term pays past, is kept in the old cap's terms.
+    ("pokemon_red", POKEMON, "level_cap", 20),
+    ("pokemon_red", POKEMON, "level_damping", 0.5),
 ])
 def test_set_attr_refuses_an_option_fixed_at_construction(name: str, kwargs: dict, attr: str,
                                                           value: object) -> None:
