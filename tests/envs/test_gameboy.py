@@ -3274,3 +3274,22 @@ def test_set_attr_of_swarm_restarts_from_the_archive_at_the_next_reset(tmp_path:
         assert v.env_method("read_facts")[0]["event_flags"] == 1
     finally:
         v.close()
+
+
+def test_the_game_boy_env_keeps_its_game_and_sets_its_settings_through_wrappers() -> None:
+    # GameEnv.game is the game object; the Game Boy's own `game` option (a name) is fixed: both refused.
+    env = gym.make("depthfirst/GameBoy-v0", game="depthfirst_test", rom=str(TEST_CARTRIDGE))
+    try:
+        game = env.unwrapped.game
+        with pytest.raises(ValueError, match=r"^GameEnv\.game is the game it plays"):
+            env.set_wrapper_attr("game", "tetris")
+        assert env.unwrapped.game is game and game.game == "depthfirst_test"
+        env.set_wrapper_attr("max_steps", 3)
+        assert game.max_steps == 3 and env.get_wrapper_attr("max_steps") == 3
+        with pytest.raises(ValueError, match=r"^frame_stack is fixed when the game is made"):
+            env.set_wrapper_attr("frame_stack", 2)
+        env.reset(seed=0)
+        ends = [env.step(0)[3] for _ in range(3)]  # the step limit set above truncates the third step
+        assert ends == [False, False, True]
+    finally:
+        env.close()

@@ -416,3 +416,26 @@ def test_a_closed_or_copied_single_board_env_keeps_its_game_settings() -> None:
     assert (env.starvation, twin.starvation, twin.game.starvation) == (11, 12, 12)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = env.nothing
+
+
+def test_sb3_subproc_set_attr_and_a_wrapped_envs_env_method_reach_the_game() -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from envs.env import GameEnv
+
+    sub = SubprocVecEnv([lambda: GameEnv("snake")])
+    try:
+        sub.set_attr("starvation", 5)
+        assert sub.get_attr("starvation") == [5] and sub.get_attr("game")[0].starvation == 5
+    finally:
+        sub.close()
+    # Over make_vec_env's Monitor, SB3's set_attr stays on the Monitor: set_wrapper_attr reaches the game.
+    venv = make_vec_env(GameEnv, n_envs=1, env_kwargs={"game": "snake"})
+    try:
+        venv.env_method("set_wrapper_attr", "starvation", 6)
+        assert venv.get_attr("starvation") == [6] and venv.envs[0].unwrapped.game.starvation == 6
+        with pytest.raises(ValueError, match=r"^size is fixed when the game is made"):
+            venv.env_method("set_wrapper_attr", "size", 6)
+    finally:
+        venv.close()
