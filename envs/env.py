@@ -74,6 +74,9 @@ class GameEnv(gym.Env):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name[0] == "_":  # this env's own state, set every step: no option starts with "_"
+            object.__setattr__(self, name, value)
+            return
         own = vars(self)
         if name == "game" and "game" in own:
             # The Game Boy's `game` option shares the name: neither it nor the game played changes here.
