@@ -371,7 +371,8 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
         give = next((f for s, f in checkpoints(specialist) if s == wanted[0]), None)
         try:
             meta = json.loads((split.parent / "trajectories" / "meta.json").read_text(encoding="utf-8"))
-            if give is None and meta["policy"]["num_timesteps"] == wanted[0] and \
+            # Its game too: a split of two games' test files may sit in the other game's export.
+            if give is None and meta["env"] == env and meta["policy"]["num_timesteps"] == wanted[0] and \
                     file_sha1(Path(meta["run"]["checkpoint"])) == meta["run"]["checkpoint_sha1"]:
                 give = Path(meta["run"]["checkpoint"])
         except (OSError, ValueError, KeyError, TypeError):  # no export folder beside the split: none named

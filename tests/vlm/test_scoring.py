@@ -599,6 +599,33 @@ def test_a_specialist_at_another_step_than_the_split_s_is_warned_of_naming_the_c
                                             "made them\n")
 
 
+def test_the_step_warning_names_no_model_file_of_another_games_export(predictions, dataset, scripts, capsys,
+                                                                    tmp_path):
+    # Test files of two games put together in one export's folder: its meta.json names the other game's
+    # model, at the same step by chance, and that file was the --checkpoint the warning said to give.
+    path, _, _ = predictions
+    run, split = dataset
+    early = tmp_path / "early.zip"
+    always_right_checkpoint(run, early)
+    bare = tmp_path / "bare"  # no checkpoints: the name can only come from meta.json
+    bare.mkdir()
+    for name in ("config.yaml", "model.zip"):
+        shutil.copy(run / name, bare / name)
+    other = tmp_path / "other"
+    shutil.copytree(split.parent, other)
+    meta_file = other / "trajectories" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["env"] = "sokoban"  # the same step and a model file still that one: only its game differs
+    meta_file.write_text(json.dumps(meta))
+    assert scripts.score_predictions.main([str(other / split.name), str(path), "--specialist", str(bare),
+                                           "--checkpoint", str(early)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the split's snake move questions were exported by step 256")
+    assert meta["run"]["checkpoint"] not in err
+    assert err.endswith("give --checkpoint with the model file of that step (the export's "
+                        "trajectories/meta.json names it) to score the model that made them\n")
+
+
 def test_the_step_warning_spares_mixed_and_old_splits(predictions, dataset, scripts, capsys, tmp_path):
     # A split of several exports (checkpoints of one run) warns only where none of them is the
     # specialist's step; records naming no step (an older or another exporter's) are not guessed at.
