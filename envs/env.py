@@ -74,7 +74,7 @@ class GameEnv(gym.Env):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name[0] == "_":  # this env's own state, set every step: no option starts with "_"
+        if name.startswith("_"):  # this env's own state, set every step: no option starts with "_"
             object.__setattr__(self, name, value)
             return
         own = vars(self)

@@ -439,3 +439,13 @@ def test_sb3_subproc_set_attr_and_a_wrapped_envs_env_method_reach_the_game() -> 
             venv.env_method("set_wrapper_attr", "size", 6)
     finally:
         venv.close()
+
+
+def test_any_attribute_name_other_than_a_games_option_is_the_single_board_envs_own() -> None:
+    # __setattr__ read name[0] to tell the env's own _-state apart: setattr(env, "", 1), which Python takes,
+    # was an IndexError.
+    from envs.env import GameEnv
+
+    env = GameEnv("snake")
+    setattr(env, "", 1)
+    assert getattr(env, "") == 1 and env.game.starvation == 200
