@@ -356,9 +356,10 @@ class Game(ABC):
             return
         fixed, live = self.options()
         if name in fixed:
+            given = f"{name}={value!r}"
             raise ValueError(f"{name} is fixed when the game is made: make a new env with it, e.g. "
-                             f"make_vec(..., {name}={value!r}); set_attr changes only the {self.name} "
-                             f"settings {', '.join(live) or '(none)'}")
+                             f"make_vec(..., {given}) or, for one board, gymnasium.make(..., {given}); "
+                             f"set_attr changes only the {self.name} settings {', '.join(live) or '(none)'}")
 
     # The observation of ONE board: uint8, channels-first (C, H, W).
     observation_space: spaces.Box

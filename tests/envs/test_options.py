@@ -182,7 +182,8 @@ def test_set_attr_refuses_an_option_fixed_at_construction(name: str, kwargs: dic
     try:
         before = v.get_attr("__dict__")[0].get(attr, "unset")  # "obs" is kept as obs_mode
         with pytest.raises(ValueError, match=re.escape(f"{attr} is fixed when the game is made") + ".*"
-                           + re.escape(f"make a new env with it, e.g. make_vec(..., {attr}={value!r})")):
+                           + re.escape(f"make a new env with it, e.g. make_vec(..., {attr}={value!r}) or, "
+                                     f"for one board, gymnasium.make(..., {attr}={value!r})")):
             v.set_attr(attr, value)
         assert v.get_attr("__dict__")[0].get(attr, "unset") == before
         v.reset()
