@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -59,7 +60,10 @@ class ProgressCallback(BaseCallback):
     def close(self) -> None:
         """End the bar's line (also on a stop, where SB3 calls no ``_on_training_end``)."""
         if self.bar is not None:
-            self.bar.close()
+            # The terminal's reader may have gone (`| tee log` ends with the same Ctrl-C): the stop must still
+            # save its checkpoint. tqdm marks the bar closed before it writes, so nothing is left open.
+            with contextlib.suppress(BrokenPipeError):
+                self.bar.close()
 
 
 class MetricsCallback(BaseCallback):
