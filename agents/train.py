@@ -330,6 +330,15 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             if bar is not None:
                 bar.close()
             raise _stopped(model, run, e) from None
+        except BrokenPipeError:
+            # The output's reader left mid-run (`| head`): nothing more can be said, but the steps taken are
+            # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).
+            settled()
+            if bar is not None:
+                bar.close()
+            if model.num_timesteps < int(cfg["total_timesteps"]):
+                save_checkpoint(model, run)
+            raise
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()

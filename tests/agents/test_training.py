@@ -1988,22 +1988,38 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
     assert ckpts[0].name != "step_0.zip"  # stopped inside learn(), past its first rollout
 
 
-def test_ctrl_c_of_a_run_piped_to_tee_still_saves_a_checkpoint(tmp_path):
-    """`train_ppo.py ... 2>&1 | tee log`: Ctrl-C ends tee too, so ending the progress bar's line raised
-    BrokenPipeError before the save, and the run exited 141 with no checkpoint and no word."""
-    run = tmp_path / "run"
-    args = [a for a in TINY if a != "--no-progress"]  # the bar is what wrote first
+def _piped_training(run: Path) -> subprocess.Popen:
+    """A long training run whose output (the progress bar too) goes to a pipe, once it logged its first
+    figures."""
+    args = [a for a in TINY if a != "--no-progress"]  # the bar is what writes next
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
                              "--total-timesteps", "10000000", "--run-dir", str(run), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
     deadline = time.time() + 120
     while proc.poll() is None and time.time() < deadline and not (
             (run / "tb").exists() and events(run).Tags()["scalars"]):
         time.sleep(0.1)
+    return proc
+
+
+def test_ctrl_c_of_a_run_piped_to_tee_still_saves_a_checkpoint(tmp_path):
+    """`train_ppo.py ... 2>&1 | tee log`: Ctrl-C ends tee too, so ending the progress bar's line raised
+    BrokenPipeError before the save, and the run exited 141 with no checkpoint and no word."""
+    proc = _piped_training(run := tmp_path / "run")
+    assert proc.stdout is not None
     proc.stdout.close()  # tee, stopped by the same Ctrl-C
     proc.send_signal(signal.SIGINT)
     # 141: the "interrupted ... continue with" lines found no reader (run_script's closed-pipe status)
+    assert proc.wait(timeout=120) == 141
+    assert len(list((run / "checkpoints").glob("step_*.zip"))) == 1 and (run / "model.zip").is_file()
+
+
+def test_a_run_whose_output_reader_leaves_keeps_its_steps(tmp_path):
+    """`train_ppo.py ... 2>&1 | head`: once head exits, the progress bar's next write raised BrokenPipeError
+    out of training, and the run ended (141) with no checkpoint: minutes of training lost."""
+    proc = _piped_training(run := tmp_path / "run")
+    assert proc.stdout is not None
+    proc.stdout.close()  # head has its lines
     assert proc.wait(timeout=120) == 141
     assert len(list((run / "checkpoints").glob("step_*.zip"))) == 1 and (run / "model.zip").is_file()
 
