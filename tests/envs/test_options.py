@@ -68,6 +68,7 @@ POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
     ("gameboy", {**CART, "obs_size": [72, 200]}, "obs_size width must be between 1 and 160, got 200"),
     ("gameboy", {**CART, "press_frames": 30},
      "press_frames must be between 1 and 23 (less than step_frames 24), got 30"),
+    ("gameboy", {**CART, "step_frames": 1}, "step_frames must be >= 2, got 1"),  # named, not press_frames
     ("gameboy", {**CART, "press_frames": 24},
      "press_frames must be between 1 and 23 (less than step_frames 24), got 24"),
     ("gameboy", {**CART, "obs_size": [145, 80]}, "obs_size height must be between 1 and 144, got 145"),
@@ -105,6 +106,8 @@ def test_a_bad_option_is_a_value_error_naming_it(name: str, kwargs: dict, messag
     ("snake_duel", {}, "max_rounds", 1.5, "max_rounds must be a whole number >= 1, got 1.5"),
     ("snake_duel", {}, "num_apples", 95, "num_apples must be between 1 and 94 on the 10×10 board"),
     ("rotation", {}, "max_steps", 1e19, "max_steps must be at most 2**63 - 1 (a 64-bit count), got 1e+19"),
+    # None is refused where the constructor has no default for it (its ValueError, not a TypeError)
+    ("rotation", {}, "max_steps", None, "max_steps must be a whole number >= 1, got None"),
     ("sokoban", {}, "max_steps", 0, "max_steps must be >= 1, got 0"),
     ("sokoban", {}, "deadlock_end", "false", "deadlock_end must be true or false, got 'false'"),
     ("gameboy", CART, "max_steps", 0, "max_steps must be >= 1, got 0"),
@@ -450,3 +453,54 @@ def test_any_attribute_name_other_than_a_games_option_is_the_single_board_envs_o
     env = GameEnv("snake")
     setattr(env, "", 1)
     assert getattr(env, "") == 1 and env.game.starvation == 200
+
+
+def test_options_are_the_named_constructor_parameters_and_live_where_assignment_checks_them() -> None:
+    # Read from the signatures: neither `self` nor Pokémon's **emulator_kwargs is an option, the base's
+    # named parameters are, and duel Snake's opponent (a property with a setter) is live.
+    from envs.gameboy.pokemon import PokemonRed
+    from envs.snake_duel import SnakeDuel
+
+    fixed, live = PokemonRed.options()
+    assert set(fixed) == {"num_envs", "rom", "state", "allow_unknown_rom", "level_cap", "level_damping",
+                          "visited_mask", "archive_dir", "obs_size", "frame_stack", "boot_frames"}
+    assert set(live) == {"reward", "visit_decay", "still_grace", "swarm", "swarm_prob", "max_steps",
+                         "press_frames", "step_frames"}
+    assert "opponent" in SnakeDuel.options()[1] and "opponent" not in SnakeDuel.options()[0]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_set_attr_switches_the_duel_opponent_between_steps(workers: int) -> None:
+    # opponent is a property with a setter: live, so set_attr reaches it rather than refusing it as fixed.
+    v = envs.make_vec("snake_duel", 2, num_workers=workers)
+    try:
+        v.set_attr("opponent", "random")
+        assert v.get_attr("opponent") == ["random", "random"]
+        with pytest.raises(ValueError, match=r"^opponent must be one of"):
+            v.set_attr("opponent", "nobody")
+        v.reset()
+        v.step(np.zeros(2, dtype=np.int64))
+    finally:
+        v.close()
+
+
+def test_a_fixed_options_refusal_names_the_settings_set_attr_does_change() -> None:
+    v = envs.make_vec("rotation", 1, num_workers=0)
+    try:
+        with pytest.raises(ValueError, match=r"set_attr changes only the rotation settings max_steps, "
+                                             r"step_cost, progress_reward$"):
+            v.set_attr("view_size", 32)
+    finally:
+        v.close()
+
+
+def test_set_attr_of_pokemon_reward_is_the_defaults_with_the_terms_given() -> None:
+    # As in the constructor: a term left out takes its REWARD_WEIGHTS weight, not the one set before.
+    from envs.gameboy.pokemon import REWARD_WEIGHTS
+
+    v = envs.make_vec("pokemon_red", 1, num_workers=0, **POKEMON, reward={"badge": 5.0})
+    try:
+        v.set_attr("reward", {"event": 2.0})
+        assert v.get_attr("reward") == [{**REWARD_WEIGHTS, "event": 2.0}]
+    finally:
+        v.close()
