@@ -3173,6 +3173,7 @@ def test_a_state_keeps_its_boards_step_limit_through_a_max_steps_set_later() -> 
         assert state["max_steps"] == 5
         g.max_steps = 50  # what set_attr does
         g.set_state(0, state)
+        assert g.get_state(0)["max_steps"] == 5  # the board's own limit, not the game's new one
         assert [act(g, UP)[2] for _ in range(4)] == [False, False, False, True]
         g.reset(np.array([0]), np.array([0], dtype=np.uint64))
         assert g.get_state(0)["max_steps"] == 50  # a new episode takes the game's
@@ -3200,6 +3201,8 @@ def test_a_state_past_its_own_step_limit_is_refused() -> None:
         assert g.get_state(0) == state  # left as it was
         g.set_state(0, {**state, "max_steps": 2, "done": True})  # cut at its limit
         g.set_state(0, {k: v for k, v in state.items() if k != "max_steps"})  # old states: as before
+        g.max_steps = 1  # an old state is not checked against the game's limit either (step 2 of 1)
+        g.set_state(0, {k: v for k, v in state.items() if k != "max_steps"})
     finally:
         g.close()
 
