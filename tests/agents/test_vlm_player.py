@@ -592,3 +592,17 @@ def test_evaluate_script_lets_an_unexpected_error_in_the_play_through_and_leaves
         scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
                                "--out", str(out), "--no-cache", "--no-progress"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_results_of_another_model_at_the_same_endpoint_or_a_dangling_link_are_not_replaced(scripts, tmp_path):
+    # same_endpoint compares the model too: two models at one server are two endpoints. A link whose target
+    # is gone names no endpoint either: kept (lexists), not taken as a free name.
+    evaluate = scripts.evaluate
+    here = Endpoint("m", "http://h:1/v1")
+    assert evaluate.same_endpoint("m@http://h:1/v1", here)
+    assert not evaluate.same_endpoint("other@http://h:1/v1", here)
+    assert not evaluate.same_endpoint("m@http://h:2/v1", here)
+    link = tmp_path / "eval-vlm-m.json"
+    link.symlink_to(tmp_path / "gone.json")
+    assert evaluate.results_endpoint(link) == "" and evaluate.results_endpoint(tmp_path / "none.json") is None
+    assert evaluate.vlm_stem(tmp_path, here, "")[0] == "eval-vlm-m@h-1"

@@ -1780,3 +1780,17 @@ def test_a_file_where_the_export_builds_is_named_and_kept(run, tmp_path, capsys)
     assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "none", "--no-progress") == 2
     assert f"--out {out} could not be written" in capsys.readouterr().err
     assert partial.read_text() == "mine" and not out.exists()
+
+
+def test_a_record_id_tells_apart_every_part_of_what_the_model_is_shown() -> None:
+    # Same position, another question or options (another prompt, another export): another id, so that
+    # predictions made for one are never scored against the other's question. The same record: the same id.
+    from vlm.record import record_id
+
+    args = ("snake", 3, 7, 1, "Which move?", ["UP", "DOWN"], ["images/ab.png"])
+    base = record_id(*args)
+    assert base.startswith("snake-000003-00007-01-") and record_id(*args) == base
+    assert record_id("snake", 3, 7, 1, "Which move now?", ["UP", "DOWN"], ["images/ab.png"]) != base
+    assert record_id("snake", 3, 7, 1, "Which move?", ["UP", "LEFT"], ["images/ab.png"]) != base
+    assert record_id("snake", 3, 7, 1, "Which move?", None, ["images/ab.png"]) != base
+    assert record_id("snake", 3, 7, 1, "Which move?", ["UP", "DOWN"], ["images/cd.png"]) != base

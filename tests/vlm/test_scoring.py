@@ -1083,3 +1083,19 @@ def test_counts_of_one_are_said_in_the_singular(scripts, capsys, monkeypatch):
     assert out.startswith("1 record in split.jsonl; 0 without a prediction; 1 prediction for an id not in "
                           "the split (e.g. x)\n"), out
     assert "The 1 move question, answered by the model and by the specialist /r/model.zip" in out
+
+
+def test_source_step_reads_only_a_policy_ending_at_a_step() -> None:
+    # export.py writes source.policy as <run>@<step>; another exporter's name, digits alone included, is no
+    # step (a warning naming a "step 12345" no run has).
+    from vlm.scoring import source_step
+
+    def record(source: object) -> TaskRecord:
+        return TaskRecord("r1", "snake", "perception", "count", 1, 1, [], "How many?", None, "4", "", {},
+                          source)
+
+    assert source_step(record({"policy": "runs/snake/ppo@12345"})) == 12345
+    assert source_step(record({"policy": "a@b@2048"})) == 2048
+    for policy in ("12345", "ppo", "ppo@", "ppo@-5", "ppo@1.5", None, 7):
+        assert source_step(record({"policy": policy})) is None, policy
+    assert source_step(record(None)) is None
