@@ -1099,3 +1099,19 @@ def test_source_step_reads_only_a_policy_ending_at_a_step() -> None:
     for policy in ("12345", "ppo", "ppo@", "ppo@-5", "ppo@1.5", None, 7):
         assert source_step(record({"policy": policy})) is None, policy
     assert source_step(record(None)) is None
+
+
+def test_the_step_warning_of_a_split_of_several_other_steps_names_no_one_checkpoint(tmp_path) -> None:
+    # With two exports' steps in the split, neither the specialist's, no one step's model is the split's
+    # player: the warning asks for one of them rather than naming the commoner step's checkpoint.
+    from vlm.scoring import step_warning
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for step in (1000, 2000):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"")
+    questions = [TaskRecord(f"r{i}", "snake", "strategy", "best_move", 1, 1, [], "Which move?", None, "UP",
+                            "", {}, {"policy": f"run@{s}"}) for i, s in enumerate((1000, 1000, 2000))]
+    said = step_warning(questions, "snake", run, run / "model.zip", 3000, tmp_path / "test.jsonl")
+    assert said is not None and "steps 1,000 and 2,000" in said
+    assert "step_1000.zip" not in said and "model file of one of those steps" in said
