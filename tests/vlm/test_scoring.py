@@ -1065,6 +1065,9 @@ def test_the_printed_table_says_what_a_format_error_is(scripts, capsys, monkeypa
     assert legend and "<think>…</think>" in legend[0] and "accuracy" in legend[0], out
     section = (ROOT / "README.md").read_text(encoding="utf-8").split("### Scoring any model's answers")[1]
     assert "<think>…</think>" in section.split("\n## ")[0]
+    cell.update(format=1.0, format_errors=0)  # well-formed replies: no legend for errors there are none of
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl"]) == 0
+    assert "format errors:" not in capsys.readouterr().out
 
 
 def test_counts_of_one_are_said_in_the_singular(scripts, capsys, monkeypatch):
