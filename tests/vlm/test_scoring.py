@@ -599,15 +599,15 @@ def test_a_specialist_at_another_step_than_the_split_s_is_warned_of_naming_the_c
                                             "made them\n")
 
 
-def test_the_step_warning_names_no_model_file_of_another_games_export(predictions, dataset, scripts, capsys,
-                                                                    tmp_path):
-    # Test files of two games put together in one export's folder: its meta.json names the other game's
-    # model, at the same step by chance, and that file was the --checkpoint the warning said to give.
+def export_step_warning(predictions, dataset, scripts, capsys, tmp_path, edit) -> tuple[str, dict]:
+    """The step-256 split scored from a copy of its export whose meta.json ``edit`` changed, with a
+    --specialist at step 128 of a run keeping no checkpoint, so only meta.json can name the file to give:
+    the warning printed, and the edited meta."""
     path, _, _ = predictions
     run, split = dataset
     early = tmp_path / "early.zip"
     always_right_checkpoint(run, early)
-    bare = tmp_path / "bare"  # no checkpoints: the name can only come from meta.json
+    bare = tmp_path / "bare"
     bare.mkdir()
     for name in ("config.yaml", "model.zip"):
         shutil.copy(run / name, bare / name)
@@ -615,15 +615,60 @@ def test_the_step_warning_names_no_model_file_of_another_games_export(prediction
     shutil.copytree(split.parent, other)
     meta_file = other / "trajectories" / "meta.json"
     meta = json.loads(meta_file.read_text())
-    meta["env"] = "sokoban"  # the same step and a model file still that one: only its game differs
+    edit(meta)
     meta_file.write_text(json.dumps(meta))
     assert scripts.score_predictions.main([str(other / split.name), str(path), "--specialist", str(bare),
                                            "--checkpoint", str(early)]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: the split's snake move questions were exported by step 256")
-    assert meta["run"]["checkpoint"] not in err
-    assert err.endswith("give --checkpoint with the model file of that step (the export's "
-                        "trajectories/meta.json names it) to score the model that made them\n")
+    return err, meta
+
+
+NO_FILE_NAMED = ("give --checkpoint with the model file of that step (the export's trajectories/meta.json "
+                 "names it) to score the model that made them\n")
+
+
+def test_the_step_warning_names_no_model_file_of_another_games_export(predictions, dataset, scripts, capsys,
+                                                                    tmp_path):
+    # Test files of two games put together in one export's folder: its meta.json names the other game's
+    # model, at the same step by chance, and that file was the --checkpoint the warning said to give.
+    def other_game(meta: dict) -> None:
+        meta["env"] = "sokoban"  # the same step and a model file still that one: only its game differs
+
+    err, meta = export_step_warning(predictions, dataset, scripts, capsys, tmp_path, other_game)
+    assert meta["run"]["checkpoint"] not in err and err.endswith(NO_FILE_NAMED)
+
+
+def test_the_step_warning_names_no_model_file_of_another_step(predictions, dataset, scripts, capsys,
+                                                             tmp_path):
+    # meta.json of an export made at another step than the split's records say (a later re-export into
+    # the same folder): its model file did not play the split, so it is no --checkpoint to give.
+    def later_step(meta: dict) -> None:
+        meta["policy"]["num_timesteps"] = 512
+
+    err, meta = export_step_warning(predictions, dataset, scripts, capsys, tmp_path, later_step)
+    assert meta["run"]["checkpoint"] not in err and err.endswith(NO_FILE_NAMED)
+
+
+def test_the_step_warning_names_no_model_file_changed_since_the_export(predictions, dataset, scripts,
+                                                                      capsys, tmp_path):
+    # The run trained on after the export and overwrote its model.zip: the file meta.json names is no
+    # longer the step's player, which its SHA-1 no longer matching meta's tells.
+    model = tmp_path / "exported.zip"  # a copy: the module's run is shared by other tests
+    shutil.copy(dataset[0] / "model.zip", model)
+
+    def copied_model(meta: dict) -> None:
+        assert meta["run"]["checkpoint"] == str(dataset[0] / "model.zip")
+        meta["run"]["checkpoint"] = str(model)  # the same bytes as exported: still meta's checkpoint_sha1
+
+    for where in ("same", "changed"):
+        (tmp_path / where).mkdir()
+    err, _ = export_step_warning(predictions, dataset, scripts, capsys, tmp_path / "same", copied_model)
+    assert err.endswith(f"give --checkpoint {model} to score the model that made them\n")  # while unchanged
+    with open(model, "ab") as f:
+        f.write(b"trained on")
+    err, _ = export_step_warning(predictions, dataset, scripts, capsys, tmp_path / "changed", copied_model)
+    assert str(model) not in err and err.endswith(NO_FILE_NAMED)
 
 
 def test_the_step_warning_spares_mixed_and_old_splits(predictions, dataset, scripts, capsys, tmp_path):
