@@ -230,11 +230,21 @@ class Setting:
     """A game option that may change once the game is made (``GameVecEnv.set_attr``, or assigning it):
     every assignment, the constructor's too, goes through ``check(game, name, value)``, which returns the
     value to keep or raises the constructor's ValueError naming the option and its range. set_attr took
-    any value before: ``max_steps=0`` or a str broke later steps, far from the call that set it."""
+    any value before: ``max_steps=0`` or a str broke later steps, far from the call that set it.
+    ``default(game, name)``, where given, is what None stands for, as in the constructor (without it None
+    goes to ``check``, which refuses it)."""
 
-    def __init__(self, check: Callable[[Any, str, Any], Any]) -> None:
-        self.check = check
+    def __init__(self, check: Callable[[Any, str, Any], Any],
+                 default: Callable[[Any, str], Any] | None = None) -> None:
+        self._check = check
+        self.default = default
         self.name = ""
+
+    def check(self, game: Any, name: str, value: Any) -> Any:
+        """The value to keep for ``value`` (None: the default, where there is one), or the ValueError."""
+        if value is None and self.default is not None:
+            value = self.default(game, name)
+        return self._check(game, name, value)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -252,15 +262,13 @@ class Setting:
 
 
 def count_setting(lo: int = 1, default: Callable[[Any, str], int] | None = None) -> Setting:
-    """A ``Setting`` that is a whole number >= ``lo`` (a step limit). ``default(game, name)`` is what None
-    stands for, as in the constructor (without it None is refused)."""
-    return Setting(lambda game, name, value: whole(
-        name, default(game, name) if value is None and default is not None else value, lo))
+    """A ``Setting`` that is a whole number >= ``lo`` (a step limit)."""
+    return Setting(lambda game, name, value: whole(name, value, lo), default)
 
 
-def flag_setting() -> Setting:
+def flag_setting(default: Callable[[Any, str], bool] | None = None) -> Setting:
     """A ``Setting`` that is true or false."""
-    return Setting(lambda game, name, value: flag(name, value))
+    return Setting(lambda game, name, value: flag(name, value), default)
 
 
 def reward_setting(default: Callable[[Any, str], Any] | None = None) -> Setting:
@@ -268,19 +276,17 @@ def reward_setting(default: Callable[[Any, str], Any] | None = None) -> Setting:
     float32 together with the others of each of the game's ``FLOAT32_TOGETHER`` groups it is in
     (``float32_together`` with the game's ``FLOAT32_SPANS``). A group is checked once all its options are
     set: the constructor sets them one by one and so checks the whole sum at the last (its message names
-    every term), set_attr against the others' current values. ``default(game, name)`` is what None stands
-    for (without it None is refused)."""
+    every term), set_attr against the others' current values."""
 
     def check(game: Any, name: str, value: Any) -> float:
-        given = default(game, name) if value is None and default is not None else value
-        x = finite(name, given, float32=True)
+        x = finite(name, value, float32=True)
         for group in type(game).FLOAT32_TOGETHER:
             if name in group and all(k == name or k in game.__dict__ for k in group):
                 float32_together(type(game).FLOAT32_SPANS,
                                  **{k: x if k == name else game.__dict__[k] for k in group})
         return x
 
-    return Setting(check)
+    return Setting(check, default)
 
 
 #: Names no episode figure may take. The vector env's ``episode`` entry holds SB3's ``r``, ``l``, ``t``

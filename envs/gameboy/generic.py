@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envs.base import Setting, as_path, check_state_keys, finite, flag, reward_setting
+from envs.base import as_path, check_state_keys, finite, flag_setting, reward_setting
 from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder, shown
@@ -67,8 +67,7 @@ class GameBoy(GameBoyGame):
     score_weight = reward_setting(_spec_value)
     progress_weight = reward_setting(_spec_value)
     death_penalty = reward_setting(_spec_value)
-    end_on_life_loss = Setting(lambda game, name, value: _spec_value(game, name) if value is None
-                               else flag(name, value))
+    end_on_life_loss = flag_setting(_spec_value)
     # Each weight fitted float32 alone, but score_weight 3e38 paid 10 points as a reward of inf.
     FLOAT32_TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("score_weight", "progress_weight",
                                                                 "death_penalty"),)

@@ -132,17 +132,11 @@ def _reward_weights(game: Any, name: str, reward: Any) -> dict[str, float]:
     return weights
 
 
-def _visit_decay(game: Any, name: str, value: Any) -> float:
+def _share(name: str, value: Any, zero: bool = True) -> float:
+    """``value``, a finite number in [0, 1] (in (0, 1] without ``zero``), or a ValueError naming ``name``."""
     x = finite(name, value)
-    if not 0.0 < x <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1], got {value}")
-    return x
-
-
-def _swarm_prob(game: Any, name: str, value: Any) -> float:
-    x = finite(name, value)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    if x > 1.0 or (x < 0.0 if zero else x <= 0.0):
+        raise ValueError(f"{name} must be in {'[' if zero else '('}0, 1], got {value}")
     return x
 
 
@@ -171,10 +165,10 @@ class PokemonRed(GameBoyGame):
     # Read live too: by every step (visit_decay, still_grace) or every reset (swarm, swarm_prob). level_cap
     # and level_damping stay fixed: each board's best level value, which the level term pays past, is
     # kept in their terms, so a change mid-episode paid for levels already counted (or withheld pay).
-    visit_decay = Setting(_visit_decay)
+    visit_decay = Setting(lambda game, name, value: _share(name, value, zero=False))
     still_grace = count_setting(0)
     swarm = Setting(_swarm)
-    swarm_prob = Setting(_swarm_prob)
+    swarm_prob = Setting(lambda game, name, value: _share(name, value))
 
     def __init__(self, num_envs: int = 1, rom: str | Path = "roms/pokemon_red.gb",
                  state: str | Path | None = None, allow_unknown_rom: bool = False,
@@ -188,9 +182,8 @@ class PokemonRed(GameBoyGame):
         self._archive_dir = None if archive_dir is None else as_path("archive_dir", archive_dir)
         self.swarm = swarm  # checked against archive_dir, set first
         self.level_cap = whole("level_cap", level_cap, 0)
-        self.level_damping = finite("level_damping", level_damping)
-        if not 0.0 <= self.level_damping <= 1.0:  # a share of each level past the cap (negative: a penalty)
-            raise ValueError(f"level_damping must be in [0, 1], got {level_damping}")
+        # A share of each level past the cap (negative would be a penalty).
+        self.level_damping = _share("level_damping", level_damping)
         self.still_grace = still_grace
         self.visited_mask = flag("visited_mask", visited_mask)
         self.EXTRA_CHANNELS = 1 if self.visited_mask else 0  # instance override of the class default
