@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         except RunError as e:
             print(f"error: --specialist {e}", file=sys.stderr)
             return 2
+    env = args.env or ""  # none only with nothing to compare, which compare() says before any use
     players = []
     command = rerun_command(__file__, argv)
     stopped = "\ninterrupted: no report written" + (
@@ -98,15 +99,14 @@ def main(argv: list[str] | None = None) -> int:
                 prices = parse_prices(args.price_per_1k_tokens)
                 params = parse_params(args.vlm_params)
                 for spec in args.vlm:
-                    players.append(VLMPlayer(client_from_args(spec, args), args.env, args.concurrency))
+                    players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency))
                 if args.out:
                     out = Path(args.out)
                 else:
                     stamp = time.strftime("%Y%m%d-%H%M%S")
-                    # No --env here only with nothing to compare, which compare() says before any use.
-                    out = (Path(args.specialist) if args.specialist else Path("runs") / (args.env or "")
+                    out = (Path(args.specialist) if args.specialist else Path("runs") / env
                            ) / f"compare-{stamp}"
-                report = compare(args.env or "", out, args.episodes, args.seed,
+                report = compare(env, out, args.episodes, args.seed,
                                  specialist=Path(args.specialist) if args.specialist else None,
                                  players=players, prices=prices, vlm_params=params, max_steps=args.max_steps,
                                  device=args.device, frames_per_vlm=args.frames, command=command,
