@@ -3163,48 +3163,51 @@ def test_a_restarted_worker_takes_frame_settings_that_fit_only_together() -> Non
         v.close()
 
 
-def test_a_state_keeps_its_boards_step_limit_through_a_max_steps_set_later() -> None:
+@pytest.fixture
+def five_step_game() -> Iterator[GameBoy]:
+    """One board of the test cartridge with a step limit of 5."""
+    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=5)
+    yield g
+    g.close()
+
+
+def test_a_state_keeps_its_boards_step_limit_through_a_max_steps_set_later(five_step_game: GameBoy) -> None:
     # get_state left out the board's limit: after set_attr("max_steps", n) a state taken and given back
     # played to n, not to where its own episode would have ended (Rotation's and Sokoban's states keep it).
-    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=5)
-    try:
-        act(g, UP)
-        state = g.get_state(0)
-        assert state["max_steps"] == 5
-        g.max_steps = 50  # what set_attr does
-        g.set_state(0, state)
-        assert g.get_state(0)["max_steps"] == 5  # the board's own limit, not the game's new one
-        assert [act(g, UP)[2] for _ in range(4)] == [False, False, False, True]
-        g.reset(np.array([0]), np.array([0], dtype=np.uint64))
-        assert g.get_state(0)["max_steps"] == 50  # a new episode takes the game's
-        old = {k: v for k, v in state.items() if k != "max_steps"}  # saved before states kept it
-        g.set_state(0, old)
-        assert g.get_state(0)["max_steps"] == 50
-        with pytest.raises(ValueError, match=r"state's max_steps must be >= 1, got 0"):
-            g.set_state(0, {**state, "max_steps": 0})
-        assert g.get_state(0)["max_steps"] == 50 and g.get_state(0)["step"] == 1  # left as it was
-    finally:
-        g.close()
+    g = five_step_game
+    act(g, UP)
+    state = g.get_state(0)
+    assert state["max_steps"] == 5
+    g.max_steps = 50  # what set_attr does
+    g.set_state(0, state)
+    assert g.get_state(0)["max_steps"] == 5  # the board's own limit, not the game's new one
+    assert [act(g, UP)[2] for _ in range(4)] == [False, False, False, True]
+    g.reset(np.array([0]), np.array([0], dtype=np.uint64))
+    assert g.get_state(0)["max_steps"] == 50  # a new episode takes the game's
+    old = {k: v for k, v in state.items() if k != "max_steps"}  # saved before states kept it
+    g.set_state(0, old)
+    assert g.get_state(0)["max_steps"] == 50
+    with pytest.raises(ValueError, match=r"state's max_steps must be >= 1, got 0"):
+        g.set_state(0, {**state, "max_steps": 0})
+    assert g.get_state(0)["max_steps"] == 50 and g.get_state(0)["step"] == 1  # left as it was
 
 
-def test_a_state_past_its_own_step_limit_is_refused() -> None:
+def test_a_state_past_its_own_step_limit_is_refused(five_step_game: GameBoy) -> None:
     # A state that keeps its limit can contradict it: step 2 of max_steps 1, not done, was taken and played
     # a step past its own limit (Rotation's and Sokoban's set_state refuse it). A done state may sit at it.
-    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=5)
-    try:
-        act(g, UP)
-        act(g, UP)
-        state = g.get_state(0)
-        message = "state's step must be between 0 and 0 with max_steps 1 in a state not done, got 2"
-        with pytest.raises(ValueError, match=re.escape(message)):
-            g.set_state(0, {**state, "max_steps": 1})
-        assert g.get_state(0) == state  # left as it was
-        g.set_state(0, {**state, "max_steps": 2, "done": True})  # cut at its limit
-        g.set_state(0, {k: v for k, v in state.items() if k != "max_steps"})  # old states: as before
-        g.max_steps = 1  # an old state is not checked against the game's limit either (step 2 of 1)
-        g.set_state(0, {k: v for k, v in state.items() if k != "max_steps"})
-    finally:
-        g.close()
+    g = five_step_game
+    act(g, UP)
+    act(g, UP)
+    state = g.get_state(0)
+    message = "state's step must be between 0 and 0 with max_steps 1 in a state not done, got 2"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        g.set_state(0, {**state, "max_steps": 1})
+    assert g.get_state(0) == state  # left as it was
+    g.set_state(0, {**state, "max_steps": 2, "done": True})  # cut at its limit
+    old = {k: v for k, v in state.items() if k != "max_steps"}
+    g.set_state(0, old)  # old states: as before
+    g.max_steps = 1  # an old state is not checked against the game's limit either (step 2 of 1)
+    g.set_state(0, old)
 
 
 def test_a_restarted_worker_reads_relative_paths_from_the_folder_the_env_was_made_in(
