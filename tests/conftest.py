@@ -20,6 +20,20 @@ def load_script(name: str):
     return module
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sb3_logs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """SB3 gives a model learning without a logger of its own a new ``SB3-<time>`` folder in the system's
+    temp folder; tests that call ``model.learn`` directly left dozens there. The project's own training sets
+    its logger; here SB3's folder goes under the tests' temp folder instead."""
+    before = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
+    yield
+    if before is None:
+        os.environ.pop("SB3_LOGDIR", None)
+    else:
+        os.environ["SB3_LOGDIR"] = before
+
+
 @pytest.fixture(scope="session")
 def scripts():
     class Scripts:

@@ -217,7 +217,7 @@ def test_dataset_card_counts_examples_and_provenance(exported):
         n = sum(r["family"] == family for recs in records.values() for r in recs)
         assert f"| {family} | " in card and f"| {n} |" in card
     assert "| snake | " in card and "plot 1" in card and "qa 3" in card
-    assert "python scripts/export_trajectories.py" in card and "model.zip" in card
+    assert "scripts/export_trajectories.py " in card and "model.zip" in card  # the command, as it was run
     images = [p for line in card.splitlines() if line.startswith("![image")
               for p in (part.split(")")[0] for part in line.split("](")[1:])]
     assert images and all((exported / p).is_file() for p in images)
