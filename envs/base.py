@@ -335,7 +335,7 @@ class Game(ABC):
         assignment (a ``Setting``, or a property with a setter: duel Snake's ``opponent``), else fixed. Read
         from the signature, so that a new option is fixed until someone makes it live: most are read once,
         sizing the arrays and the observation space (``size``, ``frame_stack``) or kept in another form or
-        name (Sokoban's ``num_boxes`` as a pair, Snake's ``obs`` as ``obs_mode``), and set_attr of one broke a
+        name (Sokoban's ``num_boxes`` as a pair), and set_attr of one broke a
         later step or changed nothing the game read."""
         names: dict[str, None] = {}  # ordered, each once
         for c in cls.__mro__:
@@ -363,8 +363,10 @@ class Game(ABC):
         fixed, live = self.options()
         if name in fixed:
             given = f"{name}={value!r}"
+            # One board is always one board: another num_envs is another vector env only.
+            single = "" if name == "num_envs" else f" or, for one board, gymnasium.make(..., {given})"
             raise ValueError(f"{name} is fixed when the game is made: make a new env with it, e.g. "
-                             f"make_vec(..., {given}) or, for one board, gymnasium.make(..., {given}); "
+                             f"make_vec(..., {given}){single}; "
                              f"set_attr changes only the {self.name} settings {', '.join(live) or '(none)'}")
 
     # The observation of ONE board: uint8, channels-first (C, H, W).

@@ -66,11 +66,13 @@ class GameEnv(gym.Env):
     # A game's options set on this env are the game's: SB3's set_attr (DummyVecEnv, SubprocVecEnv) and
     # assignment set them here, and gymnasium's set_wrapper_attr finds them here through its wrappers. They
     # were kept beside the game's, read back by get_attr while the game played on by its own. A setting
-    # is checked as GameVecEnv.set_attr checks it; an option fixed when the game is made is refused.
+    # is checked as GameVecEnv.set_attr checks it; an option fixed when the game is made is refused. Both
+    # read back from the game, as GameVecEnv.get_attr reads them (a fixed one was an AttributeError here).
     def __getattr__(self, name: str) -> Any:
         # Only names GameEnv lacks reach here; vars(), as an unpickled env has no _live until restored.
-        if name in vars(self).get("_live", ()):
-            return getattr(vars(self)["game"], name)
+        own = vars(self)
+        if name in own.get("_live", ()) or name in own.get("_fixed", ()):
+            return getattr(own["game"], name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -239,7 +239,7 @@ class Snake(Game):
             raise ValueError(f"snake obs must be {' or '.join(map(repr, SNAKE_OBS))}, got {obs!r}")
         pixel_scale = whole("pixel_scale", pixel_scale, 1)
         self.size = size
-        self.obs_mode = obs
+        self.obs = obs
         self.pixel_scale = pixel_scale
         self.starvation = starvation  # after size: None stands for 2·N²
         n, cells = num_envs, size * size
@@ -282,7 +282,7 @@ class Snake(Game):
 
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
         boards = self._boards(indices, out)
-        if self.obs_mode == "grid":
+        if self.obs == "grid":
             _observe_grid(self.size, boards, self._body, self._head, self._length, self._apple, out)
             return
         # One row per board asked for, which may be more than num_envs (a board asked for twice).

@@ -164,7 +164,7 @@ def test_set_attr_takes_a_setting_as_the_constructor_does() -> None:
 
 @pytest.mark.parametrize("name, kwargs, attr, value", [
     ("snake", {}, "size", 12),  # the arrays and the observation space are sized at construction
-    ("snake", {}, "obs", "pixels"),  # kept as obs_mode: set_attr("obs") was a new attribute nothing read
+    ("snake", {}, "obs", "pixels"),  # the observation space is made for the first
     ("snake", {}, "num_envs", 4),
     ("snake_duel", {}, "start_length", 4),
     ("rotation", {}, "view_size", 32),
@@ -183,10 +183,11 @@ def test_set_attr_refuses_an_option_fixed_at_construction(name: str, kwargs: dic
     # "frame_stack" changed nothing the game read. It is refused, naming the option and how to change it.
     v = envs.make_vec(name, 2, num_workers=0, **kwargs)
     try:
-        before = v.get_attr("__dict__")[0].get(attr, "unset")  # "obs" is kept as obs_mode
+        before = v.get_attr("__dict__")[0].get(attr, "unset")
+        one_board = "" if attr == "num_envs" else f" or, for one board, gymnasium.make(..., {attr}={value!r})"
         with pytest.raises(ValueError, match=re.escape(f"{attr} is fixed when the game is made") + ".*"
-                           + re.escape(f"make a new env with it, e.g. make_vec(..., {attr}={value!r}) or, "
-                                     f"for one board, gymnasium.make(..., {attr}={value!r})")):
+                           + re.escape(f"make a new env with it, e.g. make_vec(..., {attr}={value!r})")
+                           + re.escape(f"{one_board};")):
             v.set_attr(attr, value)
         assert v.get_attr("__dict__")[0].get(attr, "unset") == before
         v.reset()
@@ -443,6 +444,39 @@ def test_sb3_subproc_set_attr_and_a_wrapped_envs_env_method_reach_the_game() -> 
             venv.env_method("set_wrapper_attr", "size", 6)
     finally:
         venv.close()
+
+
+@pytest.mark.parametrize("name, kwargs, attr, value", [
+    ("snake", {"obs": "pixels", "pixel_scale": 2}, "obs", "pixels"),
+    ("snake", {"size": 7}, "size", 7),
+    ("sokoban", {"num_boxes": 2}, "num_boxes", (2, 2)),  # kept as a (lo, hi) pair, as get_attr reads it
+    ("rotation", {"view_size": 32}, "view_size", 32),
+])
+def test_a_fixed_option_reads_back_alike_from_one_board_and_the_vector_env(name: str, kwargs: dict, attr: str,
+                                                                          value: object) -> None:
+    # GameEnv's get_attr (and env.size) raised AttributeError for an option fixed at construction, which
+    # GameVecEnv.get_attr read from its game; Snake kept obs under another name, so neither read it.
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from envs.env import GameEnv
+
+    one = DummyVecEnv([lambda: GameEnv(name, **kwargs)])
+    many = envs.make_vec(name, 2, num_workers=0, **kwargs)
+    try:
+        assert one.get_attr(attr) == [value] and many.get_attr(attr) == [value, value]
+        assert one.envs[0].get_wrapper_attr(attr) == value
+    finally:
+        one.close()
+        many.close()
+
+
+def test_num_envs_refusal_names_only_the_vector_env() -> None:
+    v = envs.make_vec("snake", 2, num_workers=0)
+    try:
+        with pytest.raises(ValueError, match=r"e\.g\. make_vec\(\.\.\., num_envs=4\); set_attr changes"):
+            v.set_attr("num_envs", 4)
+    finally:
+        v.close()
 
 
 def test_any_attribute_name_other_than_a_games_option_is_the_single_board_envs_own() -> None:
