@@ -1296,6 +1296,23 @@ def test_sokoban_an_unsolvable_state_gets_no_strategy_question() -> None:
         mod.move_task(sokoban_room(player=[2, 2], boxes=[[3, 3]], targets=[[3, 3]], score=1, done=True))
 
 
+def test_sokoban_next_move_drops_no_optimal_move_past_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DOWN and LEFT both start a 22-move solution of this level. Within 1,058 searched states the solver
+    finishes the level but not the state after LEFT: LEFT was then left out of the accepted moves, so a right
+    answer scored wrong. A move whose outcome the budget leaves unknown makes the question unscored."""
+    mod = task_module("sokoban")
+    rows = ("########", "#      #", "#      #", "#   ####", "# # ####", "#      #", "########", "########")
+    walls = [[int(c == "#") for c in row] for row in rows]  # medium level 58
+    state = {"game": "sokoban", "size": 8, "walls": walls, "targets": [[6, 1], [6, 5]],
+             "boxes": [[2, 2], [2, 5]], "player": [3, 1], "step": 0, "max_steps": 120, "score": 0,
+             "done": False, "deadlocked": False, "rng": 0}
+    assert mod.move_task(state).verifier["accepted"] == ["DOWN", "LEFT"]
+    monkeypatch.setattr(mod, "SOLVER_STATES", 1058)
+    assert mod._solve(state) is not None  # the level itself is still solved within the budget
+    move = mod.move_task(state)
+    assert move.verifier["accepted"] == list(MOVES4) and move.extra["scored"] is False  # was ["DOWN"]
+
+
 # ------------------------------------------------------------------------------ all games, registry
 @pytest.mark.parametrize("game", GRID_GAMES)
 def test_same_state_and_seed_give_identical_drafts(game: str) -> None:

@@ -5,7 +5,8 @@ exact breadth-first solver ``envs.sokoban_solver``) and Vision-Zero image games.
 An optimal next move is any move that starts a shortest solution: the solver's solution length from
 the state after that move is one less than from the state now. States the solver cannot finish within
 ``SOLVER_STATES`` searched states (or cannot solve at all) get no strategy question; their move question
-accepts every move and says so (``extra["scored"]`` false).
+accepts every move and says so (``extra["scored"]`` false). So does the move question of a state after one
+of whose moves the solver runs out of budget: that move might be optimal.
 
 Levels: ``plot_level`` from the board size (6, 8, larger: the difficulty presets); ``qa_level`` from the
 moves to simulate (1, 2–3, 4–6) or the plan length (≤5, ≤15, more moves).
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from envs.sokoban import Sokoban
-from envs.sokoban_solver import SOLVED, solve_status
+from envs.sokoban_solver import BUDGET, SOLVED, solve_status
 from vlm.prompts import (
     Edit,
     MakeEdit,
@@ -95,7 +96,7 @@ def _solve(state: dict[str, Any]) -> list[str] | None:
 
 def optimal_moves(state: dict[str, Any]) -> tuple[list[str], list[str]] | None:
     """(every optimal first move, one shortest solution), or None when the solver finds none (or the
-    puzzle is solved already)."""
+    puzzle is solved already), or cannot finish the state after some move within ``SOLVER_STATES``."""
     solution = _solve(state)
     if not solution:
         return None
@@ -104,8 +105,12 @@ def optimal_moves(state: dict[str, Any]) -> tuple[list[str], list[str]] | None:
         after = simulate(state, [m])[0]
         if after["player"] == state["player"]:
             continue
-        rest = _solve(after)
-        if rest is not None and len(rest) == len(solution) - 1:
+        status, rest = solve_status(after, SOLVER_STATES)
+        if status == BUDGET:
+            # The state after a move can take more search than the state itself: whether m is optimal is
+            # then unknown, and leaving it out would score a right answer wrong.
+            return None
+        if status == SOLVED and len(rest) == len(solution) - 1:
             best.append(m)
     return best, solution
 
@@ -118,8 +123,8 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     ask = "Which move should the player make next to solve the puzzle in the fewest moves?"
     extra: dict[str, Any] = {"state": state}
     if found is None:
-        steps = ["The solver finds no solution from here (a box is stuck, or the search budget ran out), so "
-                 "no move is better than another."]
+        steps = ["The solver cannot tell the optimal moves from here (a box is stuck, or the search budget "
+                 "ran out), so every move is accepted."]
         return word_draft("strategy", "next_move", plot_level(state), 3, [render(state)],
                           f"{context(state)}\n\n{RULES_TEXT}", ask, list(MOVES), list(MOVES), steps,
                           {**extra, "scored": False})
