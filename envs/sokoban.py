@@ -516,6 +516,11 @@ class Sokoban(Game):
             raise ValueError(f"state is done at step {steps} of max_steps {max_steps} but neither solved nor "
                              "deadlocked: only those and the step limit end an episode")
         rng = np.uint64(whole("state's rng", state.get("rng", 0), 0, 2**64 - 1))
+        # get_state's score is derived (boxes on targets), counted again below: a stale one was taken
+        # silently and came back as another number. Hand-made states may leave it out.
+        on = sum(b in targets for b in boxes)
+        if "score" in state and whole("state's score", state["score"], 0) != on:
+            raise ValueError(f"state's score {state['score']} is not its number of boxes on targets, {on}")
         self._wall[i] = walls.reshape(-1)
         self._target[i] = target[0]
         self._box[i] = 0
