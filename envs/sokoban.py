@@ -576,8 +576,14 @@ def _tile_rows(scale: int) -> np.ndarray:
         brick[[0, scale // 2], :] = True
         brick[: scale // 2, 0] = True
         brick[scale // 2:, scale // 2] = True
-    # A target is a square ring at large scales, so the player standing on it leaves it visible.
-    ring = (dist <= r * 0.9) & (dist > r * 0.65) if scale >= 6 else dist <= max(r * 0.35, 0.5)
+    # A target is a square ring, so the player standing on it leaves it visible: at scales 3-5 the cell's
+    # outer pixels (a centre dot there was hidden under the player). Scales 1-2 have no pixel to spare.
+    if scale >= 6:
+        ring = (dist <= r * 0.9) & (dist > r * 0.65)
+    elif scale >= 3:
+        ring = dist > r - 1
+    else:
+        ring = dist <= max(r * 0.35, 0.5)
     for k, c in enumerate(tiles):
         if k & 8:
             c[:] = _WALL
