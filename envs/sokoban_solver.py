@@ -24,7 +24,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from envs.base import check_state_keys
+from envs.base import check_state_keys, whole
 from envs.sokoban import state_pieces, state_walls
 
 _BITS = 9
@@ -250,6 +250,9 @@ def solve(state: dict[str, Any], max_states: int = 5_000_000) -> list[int] | Non
 
 def solve_status(state: dict[str, Any], max_states: int = 5_000_000) -> tuple[int, list[int]]:
     """(status, actions): status SOLVED (0), UNSOLVABLE (1) or BUDGET (2, gave up at ``max_states``)."""
+    # Checked here: the search compiled anew for a float and raised Numba's TypingError for a str or None,
+    # and answered BUDGET for a budget below 1 (its start state alone counts one).
+    max_states = whole("max_states", max_states, 1)
     wall, target, boxes, player, width = _board(state)
     if target.sum() < boxes.size:
         return UNSOLVABLE, []

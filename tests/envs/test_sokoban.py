@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import deque
 
 import gymnasium as gym
@@ -803,6 +804,18 @@ def test_the_solver_keeps_to_its_state_budget_and_solve_answers_none_past_it():
     long_one = level("#########", "#.$ @ $.#", "#########")
     assert solve(long_one, max_states=3) is None and next_optimal_action(long_one, max_states=3) is None
     assert len(solve(long_one)) == 6
+
+
+@pytest.mark.parametrize("budget", ["1000", None, 1.5, 0, -5, True])
+def test_the_solver_refuses_a_state_budget_that_is_no_whole_number_of_at_least_one(budget):
+    # "1000" and None were Numba's TypingError from inside the search (after compiling it anew), 1.5 a
+    # compile of its own, and 0 or -5 an answer "over budget" for a level never searched.
+    state = level(*ONE_BOX)
+    error = rf"max_states must be (a whole number )?>= 1, got {re.escape(repr(budget))}"
+    for call in (solve_status, solve, next_optimal_action):
+        with pytest.raises(ValueError, match=error):
+            call(state, budget)
+    assert solve_status(state, 1000.0)[0] == SOLVED  # a whole float is taken, as the games' options take it
 
 
 @pytest.mark.parametrize("change, error", [
