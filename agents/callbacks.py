@@ -131,21 +131,28 @@ def next_multiple(step: int, every: int) -> int:
 
 
 class PeriodicCallback(BaseCallback):
-    """Calls ``fire()`` at the first rollout end at or past each multiple of ``every`` env steps."""
+    """Calls ``fire()`` at the first rollout boundary at or past each multiple of ``every`` env steps, once
+    the update on the rollout that reached it is done (as the next rollout starts). Fired at the rollout's
+    end, before SB3's ``train()``, a checkpoint ``step_N.zip`` held weights that had learned nothing from
+    the last rollout's steps, which a ``--resume`` from it then skipped."""
 
     def __init__(self, every: int) -> None:
         super().__init__()
         self.every = every
         self._next = 0
+        self._start = 0
 
     def _on_training_start(self) -> None:
-        self._next = next_multiple(self.model.num_timesteps, self.every)
+        self._start = self.model.num_timesteps
+        self._next = next_multiple(self._start, self.every)
 
     def _on_step(self) -> bool:
         return True
 
-    def _on_rollout_end(self) -> None:
-        if self.model.num_timesteps >= self._next:
+    def _on_rollout_start(self) -> None:
+        # Not the rollout that starts a learn(): no update since (a video due when a run was stopped comes
+        # after the resumed run's first update, at a rollout boundary, as it would have come unstopped).
+        if self.model.num_timesteps >= self._next and self.model.num_timesteps > self._start:
             self._next = next_multiple(self.model.num_timesteps, self.every)
             self.fire()
 
@@ -154,12 +161,13 @@ class PeriodicCallback(BaseCallback):
 
 
 class VideoCallback(PeriodicCallback):
-    """Every ``every`` env steps, one deterministic episode of the current policy as a TB video.
+    """Every ``every`` env steps, one deterministic episode of the current policy as a TB video: the step's
+    checkpoint's policy, and the last video comes as training ends (no rollout starts after the last update).
 
     The multiple of ``every`` whose video was made last is kept on the model, so in its checkpoints: a run
-    stopped past a multiple but before that rollout's end (no video yet) makes that video once resumed,
-    where counting from the checkpoint's step skipped it. (An older checkpoint without it counts from its
-    step, as before.)"""
+    stopped past a multiple but before the update on that rollout (no video yet) makes that video once
+    resumed, where counting from the checkpoint's step skipped it. (An older checkpoint without it counts
+    from its step, as before.)"""
 
     MADE = "depthfirst_video_made"  # the model attribute, saved by SB3 with the model's other data
 
@@ -175,7 +183,11 @@ class VideoCallback(PeriodicCallback):
         if not isinstance(made, int) or made > self.model.num_timesteps:
             made = self.model.num_timesteps // self.every * self.every
             setattr(self.model, self.MADE, made)
+        self._start = self.model.num_timesteps
         self._next = next_multiple(made, self.every)  # past it, in this run's (perhaps new) every
+
+    def _on_training_end(self) -> None:
+        self._on_rollout_start()
 
     def fire(self) -> None:
         ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,
@@ -185,10 +197,12 @@ class VideoCallback(PeriodicCallback):
         height, width = frames.shape[1:3]
         video = Summary(value=[Summary.Value(tag="rollout/video", image=Summary.Image(
             height=height, width=width, colorspace=3, encoded_image_string=gif))])
+        step = self.model.num_timesteps
         for out in self.logger.output_formats:
             if isinstance(out, TensorBoardOutputFormat):
-                out.writer.file_writer.add_summary(video, self.model.num_timesteps)
-        self.logger.record("rollout/video_score", ep.score)
+                # At the video's step: the logger's next dump comes a rollout later.
+                out.writer.file_writer.add_summary(video, step)
+                out.writer.add_scalar("rollout/video_score", ep.score, step)
         setattr(self.model, self.MADE, self.model.num_timesteps // self.every * self.every)
 
 

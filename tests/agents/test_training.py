@@ -51,6 +51,29 @@ def test_run_folder_is_self_describing(trained):
     assert (trained / "checkpoints" / "step_512.zip").stat().st_mode == mode
 
 
+def test_a_periodic_checkpoint_holds_the_weights_updated_on_its_steps(tmp_path, scripts, monkeypatch):
+    """step_N.zip was saved at the rollout's end, before SB3's update on it: its weights had learned nothing
+    from the last rollout, which a --resume from it skipped. It holds the weights the update left."""
+    import torch
+    from stable_baselines3 import PPO
+
+    after: dict[int, dict[str, torch.Tensor]] = {}  # per step: the weights as PPO.train left them
+    real = PPO.train
+
+    def train(self) -> None:
+        real(self)
+        after[self.num_timesteps] = {k: v.clone() for k, v in self.policy.state_dict().items()}
+
+    monkeypatch.setattr(PPO, "train", train)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "768", "--save-every", "256",
+                                   "--video-every", "100000", "--run-dir", str(run), *TINY]) == 0
+    assert sorted(after) == [256, 512, 768]
+    for step in (256, 512):  # periodic (768 is the final save, after learn() returned)
+        saved = PPO.load(run / "checkpoints" / f"step_{step}.zip", device="cpu").policy.state_dict()
+        assert all(torch.equal(saved[k], v) for k, v in after[step].items()), step
+
+
 def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
     ea = events(trained)
     scalars = set(ea.Tags()["scalars"])
@@ -92,7 +115,7 @@ def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
 
     from agents.evaluation import run_episodes
 
-    # The first video and the step-256 checkpoint are of the same policy (both at that rollout's end).
+    # The first video and the step-256 checkpoint are of the same policy (both after the update on it).
     model = PPO.load(trained / "checkpoints" / "step_256.zip")
     episode = run_episodes(model, "snake", {"size": 10, "obs": "grid"}, 1, seed=12345)[0]
     frames = len(episode.actions) + 1
@@ -2635,9 +2658,9 @@ def test_a_run_folder_the_full_disk_cannot_hold_is_one_clear_error(scripts, tmp_
 
 
 def test_a_run_stopped_past_a_video_step_makes_it_when_resumed(scripts, tmp_path, monkeypatch, capsys):
-    """Stopped at step 320, past the --video-every multiple 300 but before that rollout's end (512): no
-    video yet, and the resumed run counted from 320 to the next multiple, 600, so the step-300 video never
-    came. A checkpoint taken after its rollout's video makes no second one."""
+    """Stopped at step 320, past the --video-every multiple 300 but before the update on that rollout
+    (512): no video yet, and the resumed run counted from 320 to the next multiple, 600, so the step-300
+    video never came. A checkpoint taken after its rollout's video makes no second one."""
     from agents.callbacks import StopCallback
 
     def stop_at_320(self):
@@ -2709,17 +2732,18 @@ def test_a_video_films_one_deterministic_capped_episode_at_its_step(tmp_path, mo
     callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
     callback._on_training_start()
     callback.model.num_timesteps = 768
-    callback._on_rollout_end()
+    callback._on_rollout_end()  # before the update on the rollout: nothing yet
+    assert played == []
+    callback._on_rollout_start()
     assert played == [{"env": "rotation", "kwargs": {"size": 5}, "episodes": 1, "seed": 77, "max_steps": 40,
                        "deterministic": True}]
-    assert logger.name_to_value["rollout/video_score"] == 3.0
     assert getattr(callback.model, VideoCallback.MADE) == 600
-    logger.dump(768)
-    logger.close()
+    logger.close()  # no dump: the score is written at the video's step, not at the logger's next one
     ea = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
     ea.Reload()
     [video] = ea.Images("rollout/video")
     assert (video.step, video.height, video.width) == (768, 12, 20)
+    assert [(e.step, e.value) for e in ea.Scalars("rollout/video_score")] == [(768, 3.0)]
 
 
 @pytest.mark.parametrize("recurrent", [False, True])
