@@ -23,6 +23,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.callbacks import next_multiple
+from envs.base import whole
 
 
 def uses_self_play(cfg: dict[str, Any]) -> bool:
@@ -43,8 +44,11 @@ def frozen_copy(policy: Any) -> Any:
 
 class SelfPlayCallback(BaseCallback):
     def __init__(self, snapshot_every: int, pool_size: int, seed: int = 0, run: Path | None = None) -> None:
-        super().__init__()  # both >= 1: config.resolve checks them before a run folder exists
-        self.snapshot_every, self.pool_size = snapshot_every, pool_size
+        super().__init__()
+        # config.resolve checks a run's values before its folder exists; checked here too for one's own
+        # code, where pool_size 0 kept every snapshot (del pool[:-0] drops nothing) and 0 steps divided by 0.
+        self.snapshot_every = whole("self-play snapshot_every", snapshot_every, 1)
+        self.pool_size = whole("self-play pool_size", pool_size, 1)
         self.seed, self.run = seed, run
         self.pool: list[dict[str, torch.Tensor]] = []
         self._next = 0

@@ -101,6 +101,16 @@ def test_a_resumed_run_drops_the_oldest_refilled_checkpoint_first(monkeypatch):
     assert pool_steps(1000, 1300, 128, 300, pool_size=3) == [700, 1000, 1256]
 
 
+@pytest.mark.parametrize("snapshot_every, pool_size, name", [(100, 0, "pool_size"), (100, -1, "pool_size"),
+                                                           (100, True, "pool_size"), (0, 2, "snapshot_every"),
+                                                           (2.5, 2, "snapshot_every")])
+def test_the_callback_refuses_a_pool_size_or_snapshot_gap_below_one(snapshot_every, pool_size, name):
+    # Only config.resolve checked them: built in one's own code, pool_size 0 kept every snapshot (del
+    # pool[:-0] drops nothing), a copy of the policy per snapshot for the whole run.
+    with pytest.raises(ValueError, match=f"self-play {name} must be (a whole number )?>= 1"):
+        SelfPlayCallback(snapshot_every, pool_size)
+
+
 def test_the_opponent_is_a_frozen_copy_that_draws_no_random_numbers():
     from gymnasium import spaces
     from stable_baselines3.common.policies import ActorCriticCnnPolicy
