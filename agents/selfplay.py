@@ -30,6 +30,20 @@ def uses_self_play(cfg: dict[str, Any]) -> bool:
     return cfg["env_kwargs"].get("opponent") == "policy"
 
 
+def no_snapshot_warning(total: int, rollout: int, snapshot_every: int) -> str | None:
+    """For a new run of ``total`` steps in rollouts of ``rollout``: the warning that no snapshot is taken
+    after the first (the untrained starting policy, the pool's only one, is the opponent throughout), else
+    None. Snapshots come at rollout starts, and PPO starts its last rollout below ``total``."""
+    last = -(-total // rollout) * rollout - rollout  # the last rollout's start
+    if -(-snapshot_every // rollout) * rollout <= last:  # the first rollout start at or past snapshot_every
+        return None
+    fix = (f"--set self_play.snapshot_every={last} or less" if last > 0 else
+           f"more --total-timesteps (this run is one rollout, ppo.n_steps × --num-envs = {rollout:,} steps)")
+    return (f"warning: self-play takes no snapshot in this run (self_play.snapshot_every {snapshot_every:,}, "
+            f"its last rollout starting at step {last:,}): the learner plays its untrained starting policy "
+            f"throughout; give {fix}")
+
+
 def frozen_copy(policy: Any) -> Any:
     """A new policy of ``policy``'s class and settings holding its weights, in eval mode: built as SB3's
     ``BasePolicy.load`` builds one, drawing no random numbers (the training's stream stays as it was).

@@ -38,7 +38,7 @@ from agents.runs import (
     save_checkpoint,
     write_run_files,
 )
-from agents.selfplay import SelfPlayCallback, uses_self_play
+from agents.selfplay import SelfPlayCallback, no_snapshot_warning, uses_self_play
 from envs import make_vec
 from envs.gameboy.archive import ArchiveError
 from envs.vector import WorkerDiedError
@@ -297,6 +297,11 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         try:  # from the start line on (a run folder with tb/ is kept), a stop saves a checkpoint
             print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
+            if uses_self_play(cfg) and not resume:  # a resumed run's pool holds its checkpoints too
+                note = no_snapshot_warning(int(cfg["total_timesteps"]), model.n_steps * model.n_envs,
+                                           int(cfg["self_play"]["snapshot_every"]))
+                if note:
+                    print(note, file=sys.stderr)
             logger = configure(str(run / "tb"), ["tensorboard"])
             if resume:
                 forget_after(logger, model.num_timesteps)

@@ -85,6 +85,15 @@ def test_duel_self_play_trains_against_snapshots(scripts, tmp_path, capsys):
     assert callback.pool == []
 
 
+def test_a_self_play_run_too_short_for_a_snapshot_says_its_opponent_stays_the_starting_policy(
+        scripts, tmp_path, capsys):
+    run = tmp_path / "duel"  # one rollout (8 boards x 32 steps), snapshot_every 200,000
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--total-timesteps", "256",
+                                   "--run-dir", str(run), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "self-play takes no snapshot" in err and "untrained starting policy" in err
+
+
 def test_the_run_s_settings_reach_its_training_callbacks(scripts, tmp_path, monkeypatch):
     # Only their effects in short runs were read, where a swapped pair of numbers still trains: the
     # self-play pool's size and snapshot gap, its seed and the run folder it refills from, each periodic

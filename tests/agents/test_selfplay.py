@@ -111,6 +111,22 @@ def test_the_callback_refuses_a_pool_size_or_snapshot_gap_below_one(snapshot_eve
         SelfPlayCallback(snapshot_every, pool_size)
 
 
+@pytest.mark.parametrize("total, snapshot_every, advice", [
+    (512, 256, None), (5_000_000, 200_000, None), (513, 300, None),
+    # Rollouts of 256 start at 0 and 256 only: a snapshot due at 300 would come at 512, past the run.
+    (512, 300, "--set self_play.snapshot_every=256"),
+    (100_000, 200_000, "--set self_play.snapshot_every=99840"),
+    (256, 1, "more --total-timesteps"),  # one rollout: no snapshot gap helps
+])
+def test_a_new_run_whose_opponent_would_stay_its_starting_policy_is_told(total, snapshot_every, advice):
+    # A self-play trial shorter than snapshot_every (200,000 by default) played the untrained starting policy
+    # from its first step to its last, with nothing said.
+    from agents.selfplay import no_snapshot_warning
+
+    note = no_snapshot_warning(total, rollout=256, snapshot_every=snapshot_every)
+    assert note is None if advice is None else advice in note and "untrained starting policy" in note
+
+
 def test_the_opponent_is_a_frozen_copy_that_draws_no_random_numbers():
     from gymnasium import spaces
     from stable_baselines3.common.policies import ActorCriticCnnPolicy
