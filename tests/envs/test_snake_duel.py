@@ -940,6 +940,15 @@ def test_result_is_none_while_the_duel_runs():
     assert game.get_state(0)["result"] is None
 
 
+def test_a_board_never_played_reports_no_outcome():
+    # Made done with result 0 until its first reset, such a board's figures said it was drawn (draw 1.0),
+    # where every other game's unplayed board reports no win; board 1 of two, only board 0 reset.
+    game = SnakeDuel(2)
+    game.reset(np.array([0]), np.array([3], dtype=np.uint64))
+    info = game.episode_info(1)
+    assert (info["win"], info["draw"], info["loss"]) == (0.0, 0.0, 0.0)
+
+
 def test_body_planes_cap_at_255_on_a_long_snake():
     # A 30-cell snake: its neck frees in 29 rounds, 40 + 8 * 29 = 272, shown as 255 (not wrapped to 16).
     path = [[x, 0] for x in range(10)] + [[x, 1] for x in range(9, -1, -1)] + [[x, 2] for x in range(10)]
