@@ -371,7 +371,7 @@ class ChatClient:
                 if isinstance(reason, TimeoutError) or "timed out" in str(reason):
                     self.stats.add(timeouts=1)
                     self.stats.count_status("timeout")
-                    last = f"no answer within {self.timeout:g} s"
+                    last = f"no answer within {self.timeout:g} s (--timeout)"
                 elif isinstance(reason, http.client.IncompleteRead):
                     self.stats.count_status("connection")
                     last = (f"the answer from {self.endpoint.chat_url} was cut short (the connection closed "
@@ -444,6 +444,11 @@ class ChatClient:
         gave_up = f"{self.endpoint}: gave up after {attempts} attempt{'s' * (attempts > 1)}; last: {last}"
         if not self._understood:  # never a chat completion: a server down or still loading, not a hiccup
             # Going on played every decision's fallback, a whole run, and reported the VLM 100% invalid.
+            if last.startswith("no answer within"):
+                # It took the connection, so it is up: only slower than --timeout (a big model, a long think).
+                raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: a server slower "
+                                      "than that, such as a large model or a long reasoning, needs more: "
+                                      "raise --timeout)")
             raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: is the server up "
                                   "and done loading the model? check its log)")
         raise ChatError(gave_up)

@@ -1182,3 +1182,24 @@ def test_a_cache_folder_that_cannot_be_made_is_said_once_and_the_answers_are_sti
         assert [c.complete(q, [IMG]).content for q in ("q", "q2")] == ["fine", "fine"]
     err = capsys.readouterr().err
     assert err.count(f"warning: cannot cache answers in {tmp_path / 'cache'} (") == 1 and server.hits == 2
+
+
+def test_a_server_too_slow_for_the_timeout_is_told_to_raise_it():
+    # Every attempt timed out: the server is up (it took the connection), only slower than --timeout (a
+    # big model's first answer). The error said "is the server up?" and named no flag to change.
+    release = threading.Event()
+    with ChatServer(default=lambda body: Reply("late", hold=release)) as server:
+        c = client(server, timeout=0.2, max_retries=1)
+        try:
+            with pytest.raises(ChatConfigError, match=r"no answer within 0\.2 s.*raise --timeout"):
+                c.complete("q", [IMG])
+            # Once answers have come, a timed-out request fails alone, and still says which flag bounds it.
+            release.set()
+            c.timeout = 2.0
+            assert c.complete("q2", [IMG]).content == "late"
+            release.clear()
+            c.timeout = 0.2
+            with pytest.raises(ChatError, match=r"no answer within 0\.2 s \(--timeout\)"):
+                c.complete("q3", [IMG])
+        finally:
+            release.set()
