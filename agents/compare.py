@@ -411,6 +411,31 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
                                "a comparison folder")
 
 
+def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
+    """Make the default report folder ``base`` (``compare-<time>``), or ``base-2``, ``base-3``... where a
+    comparison started in the same second has made it already: two comparisons of one run launched
+    together shared the folder, and the one that ended second failed after its whole (paid) play. The
+    name is claimed by ``mkdir`` itself, so two processes never both get it. Returns the folder and the
+    folders made (``remove_folders`` them should the comparison fail)."""
+    try:
+        above = make_output_folder(base.parent, "--out")  # runs/<env>, for a comparison without --specialist
+    except ValueError as e:
+        raise CompareError(str(e)) from None
+    for k in range(1, 10_000):
+        out = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            out.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as e:
+            remove_folders(above)
+            raise CompareError(f"--out {out}: the folder cannot be made ({e.strerror or e}); free some space "
+                               "or give --out") from None
+        return out, [out, *above]
+    remove_folders(above)
+    raise CompareError(f"--out: {base} and 9,998 numbered folders beside it are taken; give --out")
+
+
 def _report_entries(folder: Path) -> list[Path]:
     """The files and folders of a report in ``folder`` (anything else there is the user's and stays)."""
     names = [*REPORT_FILES, "frames"]

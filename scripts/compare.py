@@ -69,10 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")
 
-    from agents.compare import CompareError, compare, max_tokens_hint, parse_params, parse_prices
+    from agents.compare import (
+        CompareError,
+        compare,
+        max_tokens_hint,
+        parse_params,
+        parse_prices,
+        reserve_default_out,
+    )
     from agents.config import check_device
     from agents.evaluation import mean_text
     from agents.interrupts import stop_signals_interrupt
+    from agents.runs import remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs.gameboy.roms import RomError
@@ -87,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     env = args.env or ""  # none only with nothing to compare, which compare() says before any use
     players = []
+    reserved: list[Path] = []  # the default folder, made here (and removed again if the comparison fails)
     command = rerun_command(__file__, argv)
     stopped = "\ninterrupted: no report written" + (
         " (the VLM answers so far are cached for a re-run)" if args.vlm and not args.no_cache else "")
@@ -104,14 +113,19 @@ def main(argv: list[str] | None = None) -> int:
                     out = Path(args.out)
                 else:
                     stamp = time.strftime("%Y%m%d-%H%M%S")
-                    out = (Path(args.specialist) if args.specialist else Path("runs") / env
-                           ) / f"compare-{stamp}"
-                report = compare(env, out, args.episodes, args.seed,
-                                 specialist=Path(args.specialist) if args.specialist else None,
-                                 players=players, prices=prices, vlm_params=params, max_steps=args.max_steps,
-                                 device=args.device, frames_per_vlm=args.frames, command=command,
-                                 overwrite=args.overwrite, show_progress=not args.no_progress,
-                                 checkpoint=Path(args.checkpoint) if args.checkpoint else None)
+                    out, reserved = reserve_default_out((Path(args.specialist) if args.specialist else
+                                                         Path("runs") / env) / f"compare-{stamp}")
+                try:
+                    report = compare(env, out, args.episodes, args.seed,
+                                     specialist=Path(args.specialist) if args.specialist else None,
+                                     players=players, prices=prices, vlm_params=params,
+                                     max_steps=args.max_steps, device=args.device, frames_per_vlm=args.frames,
+                                     command=command, overwrite=args.overwrite,
+                                     show_progress=not args.no_progress,
+                                     checkpoint=Path(args.checkpoint) if args.checkpoint else None)
+                except BaseException:
+                    remove_folders(reserved)  # the default folder made above, still empty: no report
+                    raise
                 # The report is in place, and compare() ignores stop signals from then on (settled).
             except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
                 print(f"error: {e}", file=sys.stderr)

@@ -3,6 +3,7 @@ the same seeds; the report files, the figures in them, the cache on a re-run, an
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -1567,3 +1568,25 @@ def test_a_one_episode_report_says_one_episode_and_one_seed(tmp_path, monkeypatc
         runs = [dataclasses.replace(run, episodes=episodes[:n])]
         compare.write_report(out, "snake", {"size": 6}, 42, runs, {}, frames_per_vlm=0, max_steps=9)
         assert f"Every player played {played} env settings" in (out / "report.md").read_text()
+
+
+def test_two_comparisons_started_in_the_same_second_get_a_default_folder_each(scripts, specialist, tmp_path,
+                                                                           monkeypatch, capsys):
+    # Two comparisons of one run launched together (a loop over VLMs with &) both took <run>/compare-<time>:
+    # the one that finished second had played all its (paid) episodes, then failed on the other's report.
+    import time
+
+    run = tmp_path / "run"
+    shutil.copytree(specialist, run)
+    monkeypatch.setattr(time, "strftime", lambda fmt: "20261204-120000")
+    taken = run / "compare-20261204-120000"
+    taken.mkdir()  # made by the other comparison, which is still playing
+    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--frames", "0", "--no-progress"]
+    assert scripts.compare.main(argv) == 0
+    assert list(taken.iterdir()) == []  # the other comparison's folder is left to it
+    mine = run / "compare-20261204-120000-2"
+    assert (mine / "report.json").is_file()
+    assert capsys.readouterr().out.splitlines()[-1] == f"report: {mine / 'report.md'}"
+    # One that fails leaves no folder of its own behind.
+    assert scripts.compare.main([*argv, "--price-per-1k-tokens", "1"]) == 2
+    assert sorted(run.glob("compare-*")) == [taken, mine]
