@@ -685,6 +685,17 @@ def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
             "raise --max-tokens (reasoning models need several thousand) and re-run.")
 
 
+def failed_requests_hint(summary: dict[str, Any]) -> str:
+    """What to do when some of a VLM's requests failed after every retry (a server that went down or kept
+    failing mid-run): each played the fallback and counts as invalid, blaming the model for the server."""
+    failed = summary["invalid_by_status"].get("error", 0)
+    cache = ("answers already cached are not asked again" if summary["about"].get("cache") else
+             "with --no-cache every answer is asked again")
+    return (f"{summary['name']}: {failed} of {summary['decisions']} requests failed after every retry (the "
+            "decision log's error field says why), so the fallback move was played and counted as invalid: "
+            f"if the server, not the request, failed, re-run once it is sound ({cache}).")
+
+
 def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]) -> str:
     seeds, summaries = report["seeds"], report["players"]
     played = (f"episode (seed {seeds[0]}" if len(seeds) == 1

@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.compare import (
         CompareError,
         compare,
+        failed_requests_hint,
         max_tokens_hint,
         parse_params,
         parse_prices,
@@ -143,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             for s in report["players"]:
                 if s["cut_at_max_tokens"]:
                     print("warning: " + max_tokens_hint(s), file=sys.stderr)
+                if s["invalid_by_status"].get("error"):
+                    print("warning: " + failed_requests_hint(s), file=sys.stderr)
             print(f"report: {out / 'report.md'}")
     except KeyboardInterrupt:  # a first signal while the players closed after an error
         print(stopped, file=sys.stderr)

@@ -188,7 +188,13 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     """``--vlm``: the VLM plays; scores, invalid answers, tokens, and a video of its best episode."""
     from tqdm import tqdm
 
-    from agents.compare import cached_answers_hint, max_tokens_hint, play_vlm, summarize_run
+    from agents.compare import (
+        cached_answers_hint,
+        failed_requests_hint,
+        max_tokens_hint,
+        play_vlm,
+        summarize_run,
+    )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, mean_text, summarize
     from agents.runs import RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
@@ -271,6 +277,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print(f"note: {why}; these of {player.client.endpoint} are in {out / stem}.json", file=sys.stderr)
     if vlm["cut_at_max_tokens"]:
         print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
+    if vlm["invalid_by_status"].get("error"):
+        print("warning: " + failed_requests_hint(vlm), file=sys.stderr)
     return 0
 
 

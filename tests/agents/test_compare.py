@@ -1164,9 +1164,9 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
 
     seen = {}
     players = [{"name": "specialist", "mean_score": 12.5, "success_rate": 0.25, "invalid_rate": 0.0,
-                "decisions_per_s": 1234.5, "cut_at_max_tokens": 0},
+                "decisions_per_s": 1234.5, "cut_at_max_tokens": 0, "invalid_by_status": {}},
                {"name": "m-vl-7b", "mean_score": 1.0, "success_rate": None, "invalid_rate": 0.125,
-                "decisions_per_s": None, "cut_at_max_tokens": 0}]
+                "decisions_per_s": None, "cut_at_max_tokens": 0, "invalid_by_status": {"unparseable": 1}}]
 
     def compare(env, out, episodes, seed, **kwargs):
         seen.update(env=env, out=out, episodes=episodes, seed=seed, **kwargs)
@@ -1590,3 +1590,23 @@ def test_two_comparisons_started_in_the_same_second_get_a_default_folder_each(sc
     # One that fails leaves no folder of its own behind.
     assert scripts.compare.main([*argv, "--price-per-1k-tokens", "1"]) == 2
     assert sorted(run.glob("compare-*")) == [taken, mine]
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys, script):
+    # A server that went down (or kept failing) mid-run: its requests played the fallback, and the only
+    # sign was a higher invalid rate in the printed line; nothing said why or that a re-run fixes it.
+    from tests.chat_server import good, server_error
+
+    answer = "<think>t</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
+    with ChatServer([good(answer), server_error()], default=lambda body: good(answer)) as server:
+        common = ["--vlm", f"m-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "3", "--retries", "0",
+                  "--concurrency", "1", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+        if script == "compare":
+            argv = ["--env", "snake", "--out", str(tmp_path / "report"), "--frames", "0", *common]
+        else:
+            argv = ["--env", "snake", "--out", str(tmp_path / "eval"), "--no-video", *common]
+        assert getattr(scripts, script).main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning: m-vl-7b: 1 of 3 requests failed after every retry" in err
+    assert "re-run" in err and "cached" in err
