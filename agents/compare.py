@@ -331,8 +331,10 @@ def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names) + 2), 4))
     succ = [s["success_rate"] if s["success_rate"] is not None else 0.0 for s in summaries]
     inv = [s["invalid_rate"] for s in summaries]
+    # A game with no won/solved (Pokémon) has no success rate: "n/a" as in the table, not a lost 0%.
     ax.bar_label(ax.bar(x - 0.2, succ, 0.4, label="success rate (won / solved)", color="#3aa655"),
-                 fmt="{:.0%}", fontsize=8)
+                 labels=["n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
+                         for s in summaries], fontsize=8)
     ax.bar_label(ax.bar(x + 0.2, inv, 0.4, label="invalid-answer rate (fallback played)", color="#d1495b"),
                  fmt="{:.0%}", fontsize=8)
     ax.set_xticks(x, names, rotation=15)

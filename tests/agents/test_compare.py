@@ -1610,3 +1610,26 @@ def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys
     err = capsys.readouterr().err
     assert "warning: m-vl-7b: 1 of 3 requests failed after every retry" in err
     assert "re-run" in err and "cached" in err
+
+
+def test_the_rates_plot_says_n_a_for_a_game_with_no_success_not_0_percent(tmp_path, monkeypatch):
+    # A game with no won/solved (Pokémon) has no success rate: the table says n/a, but the plot drew a
+    # bar labelled 0%, as if every episode had been lost.
+    import agents.compare
+
+    labels: dict[str, list[str]] = {}
+
+    def save(fig, path):
+        labels[path.name] = [t.get_text() for ax in fig.axes for t in ax.texts]
+        pyplot().close(fig)
+        return path.name
+
+    from agents.curves import pyplot
+
+    monkeypatch.setattr(agents.compare, "_save", save)
+    runs = [PlayerRun("specialist", "specialist", 1e5, "counted",
+                      [Episode(1, 2.0, 3, 2.0, {"score": 2.0}, [0, 0, 0], None)], 1.0)]
+    summaries = [summarize_run(r, None) for r in runs]
+    assert summaries[0]["success_rate"] is None
+    agents.compare.write_plots(tmp_path, summaries, runs)
+    assert "n/a" in labels["rates.png"] and "0%" in labels["rates.png"]  # success n/a, invalid 0%
