@@ -822,6 +822,10 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         runs = play_all(env, env_kwargs, episodes, seed, max_steps or EPISODE_STEP_CAP, model, about, players,
                         labels, vlm_params, show_progress)
         try:
+            check_out_dir(out, overwrite)  # again: something may have been put there during the play
+        except CompareError as e:  # not a full disk: the folder is in use (another comparison's --out)
+            raise CompareError(f"{e}{cached_answers_hint(players, fix='give another --out')}") from None
+        try:
             with uninterruptible():  # the new report is written and swapped in with no signal in between
                 report = write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed,
                                              runs=runs, prices=prices, frames_per_vlm=frames_per_vlm,
@@ -868,15 +872,16 @@ def play_all(env: str, env_kwargs: dict[str, Any], episodes: int, seed: int, ste
     return runs
 
 
-def cached_answers_hint(players: list[VLMPlayer], other: str = "") -> str:
+def cached_answers_hint(players: list[VLMPlayer], other: str = "", fix: str = "free some space") -> str:
     """For an error after the play: where the VLMs' answers are cached, so that the same command run
-    again sends no request for them; ``other`` adds a choice (" (or give another --out)"). "" when no
-    player's answers are all in a cache (none used, or one that failed a write)."""
+    again sends no request for them; ``fix`` is what to do first (the default: a disk that filled up),
+    ``other`` adds a choice (" (or give another --out)"). "" when no player's answers are all in a cache
+    (none used, or one that failed a write)."""
     roots = sorted({str(p.client.cache.root) for p in players
                     if p.client.cache is not None and not p.client.cache.warned})
     if not roots:
         return ""
-    return (f"; the VLM's answers are in the response cache {', '.join(roots)}: free some space{other} and "
+    return (f"; the VLM's answers are in the response cache {', '.join(roots)}: {fix}{other} and "
             "run the same command again, which sends no request for them")
 
 

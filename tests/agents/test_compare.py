@@ -1633,3 +1633,23 @@ def test_the_rates_plot_says_n_a_for_a_game_with_no_success_not_0_percent(tmp_pa
     assert summaries[0]["success_rate"] is None
     agents.compare.write_plots(tmp_path, summaries, runs)
     assert "n/a" in labels["rates.png"] and "0%" in labels["rates.png"]  # success n/a, invalid 0%
+
+
+def test_an_out_filled_by_another_program_during_the_play_says_give_another_out(scripts, tmp_path, capsys):
+    # Two comparisons given one --out (or a user saving a file there) while the first plays: it failed
+    # after its play telling the user to "free some space", which was never the problem.
+    out = tmp_path / "report"
+
+    def intruder(body):
+        (out / "theirs.txt").write_text("another comparison's file")
+        return scripted(body)
+
+    with ChatServer(default=intruder) as server:
+        argv = ["--env", "snake", "--vlm", f"good-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--out", str(out), "--cache-dir", str(tmp_path / "c"), "--frames", "0", "--no-progress"]
+        assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} already exists and is not empty" in err and "free some space" not in err
+    assert (f"the VLM's answers are in the response cache {tmp_path / 'c'}: give another --out and run the "
+            "same command again") in err
+    assert (out / "theirs.txt").read_text() == "another comparison's file"
