@@ -114,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
                     out = Path(args.out)
                 else:
                     stamp = time.strftime("%Y%m%d-%H%M%S")
-                    out, reserved = reserve_default_out((Path(args.specialist) if args.specialist else
-                                                         Path("runs") / env) / f"compare-{stamp}")
+                    parent = Path(args.specialist) if args.specialist else Path("runs") / env
+                    out = parent / f"compare-{stamp}"
+                    if not args.specialist or parent.is_dir():  # a missing run: compare() names it
+                        out, reserved = reserve_default_out(out)
                 try:
                     report = compare(env, out, args.episodes, args.seed,
                                      specialist=Path(args.specialist) if args.specialist else None,

@@ -1653,3 +1653,12 @@ def test_an_out_filled_by_another_program_during_the_play_says_give_another_out(
     assert (f"the VLM's answers are in the response cache {tmp_path / 'c'}: give another --out and run the "
             "same command again") in err
     assert (out / "theirs.txt").read_text() == "another comparison's file"
+
+
+def test_a_missing_specialist_with_env_given_is_named_missing_and_not_made(scripts, tmp_path, capsys):
+    # The default folder is made under the run before the comparison: a missing run folder must not be
+    # made for it (it then read as "not a run folder (no config.yaml)").
+    run = tmp_path / "missing-run"
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(run), "--no-progress"]) == 2
+    assert f"--specialist {run}: no such run folder" in capsys.readouterr().err
+    assert not run.exists()
