@@ -121,29 +121,38 @@ def _tls_refused(reason: Any) -> bool:
     return isinstance(reason, ssl.SSLError) and not isinstance(reason, ssl.SSLEOFError)
 
 
+def _without_secrets(url: str) -> str:
+    """``url`` as an error message may show it: a query or fragment (Gemini's ``?key=``) and a user name
+    and password cut to ``…``, as they may hold a key, which terminals' and CI's logs would keep."""
+    cut = re.search(r"[?#]", url)
+    base = re.sub(r"^([^/]*//)[^/]*@", r"\1…@", url[:cut.start()] if cut else url)
+    return base + (f"{cut.group()}…" if cut else "")
+
+
 def _check_url(url: str) -> None:
     """ValueError unless ``url`` can be sent to as it is: urllib would otherwise fail on every request (a
     bad port or host, a space), which a run retries with backoff on each decision. A key in the URL is
     refused without repeating it: the endpoint is written into reports."""
+    shown = _without_secrets(url)
     if any(c.isspace() or not c.isprintable() for c in url):
-        raise ValueError(f"the --vlm URL {url!r} contains a space or control character")
+        raise ValueError(f"the --vlm URL {shown!r} contains a space or control character")
     try:
         parts = urllib.parse.urlsplit(url)
         _ = parts.port  # ValueError for a port that is not a number in 0..65535
     except ValueError as e:
-        raise ValueError(f"the --vlm URL {url!r} is malformed: {e}") from None
+        raise ValueError(f"the --vlm URL {shown!r} is malformed: {e}") from None
     if parts.username is not None or parts.password is not None:
         raise ValueError("the --vlm URL holds a user name or password: give the API key in an environment "
                          "variable (--api-key-env, default OPENAI_API_KEY) instead; the URL is written into "
                          "reports")
     if not parts.hostname:
-        raise ValueError(f"the --vlm URL {url!r} names no host")
+        raise ValueError(f"the --vlm URL {shown!r} names no host")
     if not parts.path.isascii():  # a host is sent IDNA-encoded, but a path only as ASCII
         encoded = parts._replace(path=urllib.parse.quote(parts.path, safe="/%")).geturl()
-        raise ValueError(f"the --vlm URL {url!r} has a path that is not ASCII: give it percent-encoded, "
-                         f"{encoded}")
+        raise ValueError(f"the --vlm URL {shown!r} has a path that is not ASCII: give it percent-encoded, "
+                         f"{_without_secrets(encoded)}")
     if "?" in url or "#" in url:  # an empty one too: urlsplit gives "", but the path added after it is lost
-        raise ValueError(f"the --vlm URL {url!r} has a query or fragment ('?' or '#'): give the base URL "
+        raise ValueError(f"the --vlm URL {shown!r} has a query or fragment ('?' or '#'): give the base URL "
                          "(e.g. http://localhost:8000/v1); /chat/completions is added to its path")
 
 

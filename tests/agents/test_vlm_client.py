@@ -64,6 +64,10 @@ def test_endpoint_spec_parsing():
     # What is percent-encoded already is kept as it is, not encoded a second time (%20 -> %2520).
     ("m@http://h/a%20b/modèle/v1", "give it percent-encoded, http://h/a%20b/mod%C3%A8le/v1"),
     ("m@https://user:sk-secret@h/v1", "holds a user name or password: give the API key in an environment"),
+    # A key in the query (Gemini's ?key=) or beside a bad port was repeated in the message, which logs keep.
+    ("m@https://h/v1?key=sk-secret", "the --vlm URL 'https://h/v1?…' has a query or fragment"),
+    ("m@https://h/modèle/v1?key=sk-secret", "give it percent-encoded, https://h/mod%C3%A8le/v1?…"),
+    ("m@http://user:sk-secret@h:99999/v1", "URL 'http://…@h:99999/v1' is malformed: Port out of range"),
 ])
 def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
     # urllib failed on each request instead: retried with backoff on every decision, or (a bad IPv6
