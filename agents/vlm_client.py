@@ -12,15 +12,16 @@ Failures: HTTP 408, 409, 425, 429 and 5xx, timeouts, dropped connections and unr
 with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
 the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the
-call raises ``ChatError``. Any other 4xx (a wrong model name, URL or API key) raises ``ChatConfigError`` at
-once: retrying cannot fix it; but a 400/413/422 once a chat completion has come (a cached one too) belongs
-to that one request (too long for the context, refused by a filter): a ``ChatError``, and the run goes on.
-A redirect (3xx, not followed), OpenAI's 429 ``insufficient_quota`` and, before the server has ever answered,
-a refused connection, an unknown host or a failed TLS handshake raise ``ChatConfigError`` too, and so does an
-HTTP 200 whose body is not a chat completion before the server has sent one (a URL that is not a
-chat-completions endpoint); once it has, such a body is a hiccup and retried. A JSON body that stops midway
-(a connection dropped mid-answer; without Content-Length nothing else tells) is retried and said as such,
-even on the first request.
+call raises ``ChatError``; the ``GIVE_UPS_TO_STOP``-th such call in a row, with no answer between,
+``ChatConfigError`` (the server has stopped answering). Any other 4xx (a wrong model name, URL or API key)
+raises ``ChatConfigError`` at once: retrying cannot fix it; but a 400/413/422 once a chat completion has come
+(a cached one too) belongs to that one request (too long for the context, refused by a filter): a
+``ChatError``, and the run goes on. A redirect (3xx, not followed), OpenAI's 429 ``insufficient_quota`` and,
+before the server has ever answered, a refused connection, an unknown host or a failed TLS handshake raise
+``ChatConfigError`` too, and so does an HTTP 200 whose body is not a chat completion before the server has
+sent one (a URL that is not a chat-completions endpoint); once it has, such a body is a hiccup and retried. A
+JSON body that stops midway (a connection dropped mid-answer; without Content-Length nothing else tells) is
+retried and said as such, even on the first request.
 
 A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails its request (before any
 chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
@@ -61,6 +62,11 @@ RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
 # past it the first request failed with an OverflowError traceback. 1e9 s (32 years) fits both.
 MAX_TIMEOUT_S = 1e9
 MAX_RESPONSE_BYTES = 4 << 20  # a chat completion is text (a few KB; 1M tokens of it ~4 MB): no more is read
+# Requests given up after their retries, one after another with no answer between, that stop a run: a
+# server gone mid-run cost each later decision the whole backoff (~35 s at the defaults) and played its
+# fallback, for hours where an episode never ends. A flaky server that answers now and then never gets
+# here: each give-up takes every retry failing, and any answer starts the count again.
+GIVE_UPS_TO_STOP = 10
 IMAGE_DETAILS = (None, "low", "high", "auto")  # OpenAI's image_url.detail; None: the part carries none
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -293,6 +299,8 @@ class ChatClient:
         self._reached = False  # has the server answered at all? Until it has, no connection is retried
         self._understood = False  # has it sent a chat completion (a cached one too)? Until then a 200 that
         # is none, a 400 or a request given up after its retries is fatal
+        self._give_ups = 0  # calls given up after their retries since the server last answered
+        self._give_ups_lock = threading.Lock()
         self.max_response_bytes = MAX_RESPONSE_BYTES  # a body longer than this is not read (memory)
 
     # ------------------------------------------------------------------ public
@@ -417,6 +425,8 @@ class ChatClient:
                                                   "OpenAI-compatible chat-completions URL?)") from None
                     else:
                         self._understood = True
+                        with self._give_ups_lock:
+                            self._give_ups = 0
                         return reply
                 elif status == 429 and _out_of_quota(raw):  # out of credits: no wait brings them back
                     raise ChatConfigError(f"{self.endpoint.chat_url} refused the request with HTTP 429: "
@@ -460,6 +470,16 @@ class ChatClient:
                                       "raise --timeout)")
             raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: is the server up "
                                   "and done loading the model? check its log)")
+        with self._give_ups_lock:
+            self._give_ups += 1
+            in_a_row = self._give_ups
+        if in_a_row >= GIVE_UPS_TO_STOP:
+            cached = ("the answers that came are cached, so the same command run again once it is back asks "
+                      "only for the rest" if self.cache is not None else
+                      "without a cache (--no-cache) a run again asks every question anew")
+            raise ChatConfigError(f"{gave_up} ({in_a_row} requests in a row given up after every retry: the "
+                                  f"server has stopped answering, so the run stops here rather than play "
+                                  f"every later decision's fallback; {cached})")
         raise ChatError(gave_up)
 
     def _what_to_check(self, status: int) -> str:

@@ -588,6 +588,33 @@ def test_a_server_that_answered_before_is_retried_when_it_goes_away():
     assert type(exc.value) is ChatError  # a hiccup of a known server, not a configuration error
 
 
+def test_a_server_gone_mid_run_stops_the_run_after_give_ups_in_a_row_and_an_answer_restarts_the_count(
+        monkeypatch):
+    # Once the server had answered, every later give-up was a ChatError the run played a fallback for, each
+    # costing the whole backoff: a server gone mid-run kept a run going for hours.
+    import agents.vlm_client
+
+    monkeypatch.setattr(agents.vlm_client, "GIVE_UPS_TO_STOP", 3)
+    replies = [good("ok"), server_error(502), server_error(502), good("back"), server_error(502),
+               server_error(502), server_error(502)]
+    with ChatServer(replies) as server:
+        c = client(server, max_retries=0)
+        assert c.complete("q0", [IMG]).content == "ok"
+        for k in (1, 2):
+            with pytest.raises(ChatError, match="gave up after 1 attempt") as exc:
+                c.complete(f"q{k}", [IMG])
+            assert type(exc.value) is ChatError
+        assert c.complete("q3", [IMG]).content == "back"  # an answer: the count starts again
+        for k in (4, 5):
+            with pytest.raises(ChatError) as exc:
+                c.complete(f"q{k}", [IMG])
+            assert type(exc.value) is ChatError
+        with pytest.raises(ChatConfigError, match=r"HTTP 502.*3 requests in a row given up after every "
+                           r"retry: the server has stopped answering.*without a cache \(--no-cache\)"):
+            c.complete("q6", [IMG])
+    assert c.stats.failures == 5
+
+
 @pytest.mark.parametrize("status", [400, 401, 404])
 def test_client_errors_are_not_retried(status):
     with ChatServer([bad_request(status)]) as server:
