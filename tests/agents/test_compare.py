@@ -1612,6 +1612,31 @@ def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys
     assert "re-run" in err and "cached" in err
 
 
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_server_gone_mid_run_stops_the_run_with_what_to_do(scripts, tmp_path, capsys, monkeypatch, script):
+    # After one answer the server fails every request: the run played on, each decision waiting out the
+    # backoff. It stops at the give-ups in a row, naming why, the answer kept in the cache and no report.
+    import agents.vlm_client
+    from tests.chat_server import good, server_error
+
+    monkeypatch.setattr(agents.vlm_client, "GIVE_UPS_TO_STOP", 2)
+    answer = "<think>t</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
+    with ChatServer([good(answer)], default=lambda body: server_error()) as server:
+        common = ["--vlm", f"m-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "50", "--retries", "0",
+                  "--concurrency", "1", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+        out = tmp_path / "out"
+        if script == "compare":
+            argv = ["--env", "snake", "--out", str(out), "--frames", "0", *common]
+        else:
+            argv = ["--env", "snake", "--out", str(out), "--no-video", *common]
+        assert getattr(scripts, script).main(argv) == 2
+        assert server.hits == 3  # the answer, then the two give-ups: nothing more was asked
+    err = capsys.readouterr().err
+    assert "2 requests in a row given up after every retry: the server has stopped answering" in err
+    assert "the answers that came are cached" in err
+    assert not list(out.glob("*.json")) and len(list((tmp_path / "cache").rglob("*.json"))) == 1
+
+
 def test_the_rates_plot_says_n_a_for_a_game_with_no_success_not_0_percent(tmp_path, monkeypatch):
     # A game with no won/solved (Pokémon) has no success rate: the table says n/a, but the plot drew a
     # bar labelled 0%, as if every episode had been lost.
