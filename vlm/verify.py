@@ -6,7 +6,8 @@
 
 - ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text; a
                   letter set before an option's text ("Option B: text") counts only when the two agree.
-- ``integer``     ``value``: exactly one integer in the answer (digits, or a number word up to twenty).
+- ``integer``     ``value``: exactly one integer in the answer (digits, "3.0" as 3, or a number word up
+                  to twenty).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)".
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no, Pokémon's buttons; "X-axis" names no turn X-). Case
@@ -57,7 +58,8 @@ GROUND_TRUTH_VERSION = 1
 _TAG_NAMES = "think|answer|best_answer|worst_answer"
 # Bounded whitespace only (Qwen2.5-VL-32B writes "< answer >"): no nested quantifiers, linear time.
 _TAG_SPACES = re.compile(r"<\s{0,3}(/?)\s{0,3}(" + _TAG_NAMES + r")\s{0,3}>", re.IGNORECASE)
-_INT = re.compile(r"-?\d{1,12}")
+# An integer or a decimal: "3.0" is the integer 3, not the two integers 3 and 0 (``_numbers``).
+_NUMBER = re.compile(r"-?\d{1,12}(?:\.\d{1,12})?")
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
@@ -281,8 +283,18 @@ def _named_letters(text: str) -> set[str]:
     return named
 
 
-def _integers(text: str) -> list[int]:
-    numbers = [int(v) for v in _INT.findall(text)]
+def _numbers(text: str) -> list[int | float]:
+    """The numbers written in ``text``: a decimal with a zero fraction as its integer ("3.0" is 3), any
+    other as a float, which equals no integer ("3.5" is no 3 and no 5)."""
+    out: list[int | float] = []
+    for v in _NUMBER.findall(text):
+        whole, _, fraction = v.partition(".")
+        out.append(float(v) if fraction.strip("0") else int(whole))
+    return out
+
+
+def _integers(text: str) -> list[int | float]:
+    numbers = _numbers(text)
     if not numbers:
         numbers = [_NUMBER_WORDS[w] for w in _words(text, False) if w in _NUMBER_WORDS]
     return numbers
@@ -344,8 +356,7 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
         numbers = _integers(content)
         return len(numbers) == 1 and numbers[0] == int(spec["value"])
     if rule == "coordinate":
-        numbers = [int(v) for v in _INT.findall(content)]
-        return numbers == [int(v) for v in spec["value"]]
+        return _numbers(content) == [int(v) for v in spec["value"]]
     if rule == "word":
         word = _one_choice(content, list(spec["choices"]))
         return word is not None and word in spec["accepted"]
@@ -363,7 +374,7 @@ def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
     # in the text alone would score a letter that names another option.
     if not any(ch.isdigit() for ch in content) or _lettered_text(content, [_normalised(o) for o in options]):
         return bool(options) and _option_letter(content, options) == spec.get("answer")
-    numbers = [int(v) for v in _INT.findall(content)]
+    numbers = _numbers(content)
     if len(numbers) != 1:
         return False
     # An axis written with a sign ("Z−" is −90° about z; "−z" the negative axis): "90 about Z−" and "90

@@ -722,3 +722,17 @@ def test_names_no_move_only_where_every_move_is_fatal() -> None:
     assert not names_no_move(snake_reply("None", "DOWN, RIGHT"), record(SNAKE))  # UP and LEFT are good
     assert not names_no_move(wrap("None"), record({**WORD, "accepted": []}))  # not ViGaL's rule
     assert not names_no_move(b"\xff", trapped)
+
+
+def test_a_decimal_with_a_zero_fraction_is_its_integer() -> None:
+    """"5.0" read as the two integers 5 and 0, so a right count, coordinate or angle written as a decimal
+    scored 0; a decimal with another fraction ("5.5") still names no integer."""
+    for spec, right, wrong in (
+            (INTEGER, ["5.0", "5.00 boxes", "\\boxed{5.0}", "There are 5.0."], ["5.5", "4.90", "5.0 or 6.0"]),
+            (COORD, ["(3.0, 4.0)", "(3, 4.00)"], ["(3.5, 4)", "(3.0, 4.5)", "(3.0, 4.0, 0.0)"]),
+            (ANGLE_FREE, ["270.0° about Z", "-90.0 about Z", "90.0 about Z-"],
+             ["270.5 about Z", "90.0 about Z"])):
+        for answer in right:
+            assert verify(wrap(answer), record(spec))["accuracy"] == 1.0, answer
+        for answer in wrong:
+            assert verify(wrap(answer), record(spec))["accuracy"] == 0.0, answer
