@@ -17,6 +17,7 @@ from vlm.record import TaskRecord
 from vlm.verify import (
     _BARE_CHARS,
     FORMAT_WEIGHT,
+    MAX_ANSWER_CHARS,
     MAX_RESPONSE_CHARS,
     ground_truth_json,
     load_ground_truth,
@@ -695,6 +696,8 @@ def test_whitespace_inside_or_around_an_answer_does_not_change_it() -> None:
     for text in ("Pallet  Town", "pallet\ntown.", " Pallet\tTown "):
         assert verify(wrap(text), "Pallet Town")["accuracy"] == 1.0, text
     assert verify(wrap("PalletTown"), "Pallet Town")["accuracy"] == 0.0
+    # A \\boxed{} inside the answer tag is unwrapped: the exact rule compares its content, not the LaTeX.
+    assert verify(wrap("\\boxed{Pallet Town}"), "Pallet Town")["accuracy"] == 1.0
     # Around a lowercase option letter too: "option b" then spaces named no option.
     assert verify(wrap("option b" + " " * 5), record(CHOICE))["accuracy"] == 1.0
     padded = "\n" * 40 + "  UP  " + " \n" * 20
@@ -712,6 +715,9 @@ def test_the_length_limits_hold_at_their_bounds() -> None:
     bare = "The answer is 5".ljust(_BARE_CHARS, ".")
     assert verify(f"\n{bare}\n", record(INTEGER))["accuracy"] == 1.0
     assert verify(bare + ".", record(INTEGER))["accuracy"] == 0.0
+    # An answer tag's content (padding included) of MAX_ANSWER_CHARS is an answer; one character more is not.
+    assert verify(wrap("5".ljust(MAX_ANSWER_CHARS)), record(INTEGER))["accuracy"] == 1.0
+    assert verify(wrap("5".ljust(MAX_ANSWER_CHARS + 1)), record(INTEGER))["accuracy"] == 0.0
 
 
 def test_names_no_move_only_where_every_move_is_fatal() -> None:
@@ -736,3 +742,37 @@ def test_a_decimal_with_a_zero_fraction_is_its_integer() -> None:
             assert verify(wrap(answer), record(spec))["accuracy"] == 1.0, answer
         for answer in wrong:
             assert verify(wrap(answer), record(spec))["accuracy"] == 0.0, answer
+
+
+def test_a_turn_signed_only_with_minus_is_read_signed() -> None:
+    """Signed words are read wherever a choice ends in a sign, "-" as well as "+": a choice list whose only
+    signed turn is X- still names it."""
+    minus_only = record({"rule": "word", "choices": ["UP", "X-"], "accepted": ["X-"]})
+    assert verify(wrap("X-"), minus_only)["accuracy"] == 1.0
+    assert verify(wrap("UP"), minus_only)["accuracy"] == 0.0
+
+
+def test_openrlhf_replies_lose_every_end_and_pad_token() -> None:
+    """A batch's shorter queries end in several pad tokens (Qwen's pad is <|endoftext|>) after <|im_end|>:
+    every one goes, not only a last one, so a bare reply is still bare."""
+    rewards = load_rewards()
+    padded = "P" + wrap("5") + "<|im_end|>" + "<|endoftext|>" * 3
+    assert rewards.response_from_query(padded, "P") == wrap("5")
+    gt = ground_truth_json(record(INTEGER, "5"))
+    bare = rewards.reward_func(["P5<|im_end|><|endoftext|><|endoftext|>"], ["P"], [gt])
+    assert bare["accuracy_rewards"].tolist() == [1.0]
+
+
+def test_openrlhf_tensors_are_float32_whatever_torch_s_default_dtype() -> None:
+    """A trainer may set torch's default dtype (float64, bfloat16); the rewards stay float32 as named."""
+    import torch
+
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        out = rewards.reward_func(["P" + wrap("5")], ["P"], [gt])
+    finally:
+        torch.set_default_dtype(before)
+    assert {k: v.dtype for k, v in out.items()} == dict.fromkeys(out, torch.float32)
