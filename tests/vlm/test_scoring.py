@@ -1163,3 +1163,48 @@ def test_the_step_warning_of_a_split_of_several_other_steps_names_no_one_checkpo
     said = step_warning(questions, "snake", run, run / "model.zip", 3000, tmp_path / "test.jsonl")
     assert said is not None and "steps 1,000 and 2,000" in said
     assert "step_1000.zip" not in said and "model file of one of those steps" in said
+
+
+def sokoban_move_record(verifier: dict | None = None) -> TaskRecord:
+    """Sokoban's move question on a fresh board (its verifier replaced by ``verifier`` if given)."""
+    from envs import make_game
+    from vlm.tasks import task_module
+
+    game = make_game("sokoban", 1)
+    game.reset(np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.uint64))
+    state = game.get_state(0)
+    draft = task_module("sokoban").move_task(state)
+    return TaskRecord("r1", "sokoban", "sokoban", draft.qa_type, 1, 1, [], draft.question, None, "", "",
+                      verifier or draft.verifier, {}, {"state": state})
+
+
+def test_a_move_question_without_a_good_move_has_no_good_moves() -> None:
+    """None, not an empty list: the VLM player reads ``good_moves(...) is None`` as a question with no good
+    move to score (a Snake board where every move is fatal), where [] would score every answer 0."""
+    from vlm.scoring import good_moves
+
+    record = sokoban_move_record()
+    assert good_moves(record) == record.verifier["accepted"]
+    for verifier in ({**record.verifier, "accepted": []},
+                     {"rule": "snake_best_worst", "moves": ["UP"], "good": [], "fatal": ["UP"]}):
+        assert good_moves(sokoban_move_record(verifier)) is None, verifier
+
+
+def test_only_a_move_rule_makes_a_move_question() -> None:
+    """A record of the move question's qa_type whose verifier is no move rule (a foreign exporter's count
+    under the same name) is no move question: its reply has no move to score."""
+    record = sokoban_move_record()
+    assert is_move_question(record)
+    assert not is_move_question(sokoban_move_record({"rule": "integer", "value": 3}))
+
+
+def test_a_missing_reply_of_a_policy_has_no_format() -> None:
+    """Under ``move_only`` (a policy's bare moves) format does not apply, answered or not: a missing reply
+    counted as a 0 format, unlike an answered one."""
+    from vlm.scoring import score_one
+
+    record = sokoban_move_record()
+    missing = score_one(record, None, move_only=True)
+    assert missing == {"answered": False, "accuracy": 0.0, "format": None, "move": 0.0}
+    assert score_one(record, None)["format"] == 0.0
+    assert score_predictions([record], {}, move_only=True).as_dict()["overall"]["format"] is None
