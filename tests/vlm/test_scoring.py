@@ -1208,3 +1208,18 @@ def test_a_missing_reply_of_a_policy_has_no_format() -> None:
     assert missing == {"answered": False, "accuracy": 0.0, "format": None, "move": 0.0}
     assert score_one(record, None)["format"] == 0.0
     assert score_predictions([record], {}, move_only=True).as_dict()["overall"]["format"] is None
+
+
+def test_predictions_separated_by_a_lone_carriage_return_are_read_as_lines(tmp_path) -> None:
+    """Old Mac line ends (a lone \\r) end a line, as in a text file."""
+    path = tmp_path / "preds.jsonl"
+    path.write_bytes(b'{"id": "a", "response": "x"}\r{"id": "b", "response": "y"}\r')
+    assert load_predictions(path) == {"a": "x", "b": "y"}
+
+
+def test_a_model_without_records_shows_dashes_not_figures() -> None:
+    """No records scored (an empty Scores): every cell of its row is a dash, none n/a or 0."""
+    from vlm.scoring import Scores, format_table
+
+    row = format_table([Scores("m").as_dict()], groups=()).splitlines()[-1]
+    assert row == "| **all** | 0 | — | — | — | — |"

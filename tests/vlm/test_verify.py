@@ -776,3 +776,28 @@ def test_openrlhf_tensors_are_float32_whatever_torch_s_default_dtype() -> None:
     finally:
         torch.set_default_dtype(before)
     assert {k: v.dtype for k, v in out.items()} == dict.fromkeys(out, torch.float32)
+
+
+def test_mutation_gaps_in_the_verifier_are_pinned() -> None:
+    """Behaviours no test held (each found by a mutant of vlm/verify.py that every test passed)."""
+    # Tags in capitals are tags ("<ANSWER>"), as spaced ones are.
+    assert verify("<Think>a</Think><ANSWER>5</ANSWER>", record(INTEGER))["overall"] == 1.0
+    # Each answer tag counts for the format only after the reasoning, opened before it is closed.
+    for reply in ("<think><answer>5</answer></think>", "<think>a</think></answer>5<answer>"):
+        assert verify(reply, record(INTEGER))["format"] == 0.0, reply
+    # UTF-8 bytes are measured as the text they decode to: 60,000 two-byte characters are 120,000 bytes.
+    long_bytes = ("<think>" + "\u00e9" * 60_000 + "</think><answer>5</answer>").encode()
+    assert len(long_bytes) > MAX_RESPONSE_CHARS and verify(long_bytes, record(INTEGER))["overall"] == 1.0
+    # A letter after a word that names one is the letter, whatever word follows: not the pronoun I.
+    assert verify(wrap("The answer is I because of the turn"), record(NINE_I))["accuracy"] == 1.0
+    # An essay in <worst_answer> is no answer, as one in <best_answer> is not.
+    assert verify(snake_reply("UP", "DOWN, RIGHT " + "because " * 80), record(SNAKE))["accuracy"] == 0.0
+    # ViGaL's reference reply is its two tags after the reasoning, not wrapped in an <answer> tag.
+    tags = "<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
+    assert reference_response(record(SNAKE, tags)) == f"<think>\nReasoning.\n</think>\n{tags}"
+
+
+def test_an_openrlhf_reply_after_a_plain_assistant_turn_is_found() -> None:
+    """Without a chat template the query is "Human: ... Assistant: reply": the reply follows "Assistant:"."""
+    rewards = load_rewards()
+    assert rewards.response_from_query("Human: How many?\nAssistant: " + wrap("5"), "other") == wrap("5")
