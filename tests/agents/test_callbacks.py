@@ -56,19 +56,27 @@ class Every(PeriodicCallback):
 
 
 @pytest.mark.parametrize("start, rollout, every, fired", [
-    (0, 256, 300, [512, 768, 1024]),  # the first rollout end at or past 300, 600, 900
+    (0, 256, 300, [512, 768, 1024]),  # the first rollout boundary at or past 300, 600, 900
     (0, 256, 256, [256, 512, 768, 1024]),  # exactly on each multiple
     (500, 256, 300, [756, 1012, 1268, 1524]),  # resumed at 500: 600, 900, 1200, 1500; not 800
-    (650, 100, 300, [950, 1250, 1550]),  # resumed at 650, past 600: nothing at its first rollout end
+    (650, 100, 300, [950, 1250, 1550]),  # resumed at 650, past 600: nothing after its first rollout
     (0, 100, 1000, [1000]),
 ])
-def test_a_periodic_callback_fires_at_the_first_rollout_end_past_each_multiple(start, rollout, every, fired):
+def test_a_periodic_callback_fires_after_the_update_on_the_first_rollout_past_each_multiple(start, rollout,
+                                                                                             every, fired):
+    # As the next rollout starts, once the update is done: fired at the rollout's end, a checkpoint held the
+    # weights from before the update on it. Not at the rollout that starts a learn(): no update came yet.
     callback = Every(every)
     callback.model = SimpleNamespace(num_timesteps=start)
     callback._on_training_start()
+    callback._on_rollout_start()
+    assert callback.fired == []
     while callback.model.num_timesteps + rollout <= start + 1024:
         callback.model.num_timesteps += rollout
+        before = list(callback.fired)
         callback._on_rollout_end()
+        assert callback.fired == before
+        callback._on_rollout_start()
     assert callback.fired == fired
 
 
