@@ -64,6 +64,18 @@ def test_build_keeps_an_existing_out_file_unless_forced(capsys, tmp_path) -> Non
     assert mine.read_bytes() == TEST_CARTRIDGE.read_bytes()
 
 
+def test_build_refuses_an_out_that_is_one_of_its_sources_even_forced(monkeypatch, capsys, tmp_path) -> None:
+    # `--out envs/gameboy/cartridge/game.s --force` wrote the ROM over the assembler source it builds from.
+    source = tmp_path / "game.s"  # a copy stands in for game.s: a failing test must not destroy the real one
+    source.write_text(build.SOURCE.read_text())
+    monkeypatch.setattr(build, "SOURCE", source)
+    text = source.read_text()
+    assert build.main(["--out", str(source), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {source} is the game.s file") and "Traceback" not in err
+    assert source.read_text() == text
+
+
 def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys, tmp_path) -> None:
     # SDCC is optional (README, Tests); `python -m envs.gameboy.cartridge.build` without it raised a
     # RuntimeError traceback, and exited 1 with --check, as for a stale ROM.

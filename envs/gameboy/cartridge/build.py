@@ -4,6 +4,8 @@
     python -m envs.gameboy.cartridge.build --check    # exit 1 if the committed ROM differs from a rebuild
     python -m envs.gameboy.cartridge.build --out X.gb # write it elsewhere (an existing X.gb: --force)
 
+``--out`` never replaces game.s, layout.py or build.py, even with ``--force``.
+
 Needs ``sdasgb``, ``sdldgb`` and ``makebin`` (Debian: ``apt-get install sdcc``). The output is a plain
 32 KiB ROM (no MBC, no cartridge RAM) with a valid header; the build is byte-for-byte reproducible.
 """
@@ -110,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     try:  # no SDCC, a tool that failed, an --out that cannot be written: said in one line, not a traceback
         if not args.check and not same_file(args.out, ROM_PATH):
             # Checked before building: an --out naming an existing file (a ROM of the user's) is kept.
-            check_output_file(args.out, "--out", args.force)
+            # The sources are refused even with --force: writing the ROM there would destroy them.
+            sources = {"game.s": SOURCE, "layout.py": Path(layout.__file__), "build.py": Path(__file__)}
+            check_output_file(args.out, "--out", args.force, sources)
         rom = build(None if args.check else args.out)
     except (RuntimeError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
