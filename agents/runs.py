@@ -246,8 +246,12 @@ def read_run_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise RunError(f"{path}: config.yaml sets env_kwargs {unknown}, which {cfg['env']} in this "
                        "version of depthfirst does not take (a run from a newer version?)")
+    from envs.gameboy.roms import no_start_state  # no PyBoy import
+
     for key in ("rom", "state"):  # files the run was trained with, which evaluation needs again
         value = cfg["env_kwargs"].get(key)
+        if key == "state" and no_start_state(value):  # `state: none` boots the ROM, as everywhere else
+            continue
         if isinstance(value, str) and value and Path(value).is_dir():  # there, so "not there" would puzzle
             raise RunError(f"{path}: the run's {key} file {value} is a folder; write the file itself as "
                            f"env_kwargs.{key} in {file}")

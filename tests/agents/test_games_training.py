@@ -448,6 +448,21 @@ def test_a_rom_no_longer_where_the_run_says_is_named(tmp_path, scripts, capsys):
         assert "cart.gb is not there" in capsys.readouterr().err
 
 
+def test_a_run_config_whose_state_is_the_word_none_boots_the_rom(tmp_path, scripts, capsys):
+    # `state: none` (any case), which boots the ROM everywhere else, was taken for a missing file named
+    # "none" in a run's config.yaml (say one edited to boot): evaluate, export and --resume refused it.
+    pytest.importorskip("pyboy")
+    from agents.runs import read_run_config
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    for word in ("none", "None"):  # YAML reads null, Null and NULL as null itself
+        (tmp_path / "config.yaml").write_text(
+            f"env: pokemon_red\nenv_kwargs: {{rom: '{TEST_CARTRIDGE}', state: {word}, max_steps: 4}}\n")
+        assert read_run_config(tmp_path)["env_kwargs"]["state"] == word
+    assert scripts.evaluate.main([str(tmp_path), "--episodes", "1", "--random", "--no-video", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mean_length"] == 4
+
+
 def test_resume_names_a_damaged_start_state_by_its_config_key_not_by_a_flag(tmp_path, scripts, capsys):
     # --resume takes no --state (evaluate, export and compare name such a state by its key too).
     pytest.importorskip("pyboy")
