@@ -76,6 +76,16 @@ def test_build_refuses_an_out_that_is_one_of_its_sources_even_forced(monkeypatch
     assert source.read_text() == text
 
 
+def test_build_check_refuses_out_and_force_it_would_ignore(capsys, tmp_path) -> None:
+    # `--check --out X.gb` compared the committed ROM and exited 0, as though X.gb had been checked.
+    for extra in (["--out", str(tmp_path / "x.gb")], ["--force"]):
+        with pytest.raises(SystemExit) as exit_info:
+            build.main(["--check", *extra])
+        assert exit_info.value.code == 2
+        assert "--check" in capsys.readouterr().err
+    assert not (tmp_path / "x.gb").exists()
+
+
 def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys, tmp_path) -> None:
     # SDCC is optional (README, Tests); `python -m envs.gameboy.cartridge.build` without it raised a
     # RuntimeError traceback, and exited 1 with --check, as for a stale ROM.

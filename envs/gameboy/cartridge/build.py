@@ -104,11 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare a rebuild with the committed ROM")
-    parser.add_argument("--out", type=lambda text: Path(text).expanduser(), default=ROM_PATH,
+    parser.add_argument("--out", type=lambda text: Path(text).expanduser(), default=None,
                         help="where to write the ROM (default: the committed depthfirst_test.gb; ~ expanded)")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing --out file (the committed ROM is always rebuilt in place)")
     args = parser.parse_args(argv)
+    if args.check and (args.out is not None or args.force):  # ignored, they read as a check of --out
+        parser.error("--check compares a rebuild with the committed ROM and writes nothing: "
+                     "drop --out and --force")
+    if args.out is None:
+        args.out = ROM_PATH
     try:  # no SDCC, a tool that failed, an --out that cannot be written: said in one line, not a traceback
         if not args.check and not same_file(args.out, ROM_PATH):
             # Checked before building: an --out naming an existing file (a ROM of the user's) is kept.
