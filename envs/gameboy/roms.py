@@ -91,7 +91,8 @@ def supported_pokemon_roms() -> dict[str, str]:
 
 
 def not_a_rom(data: bytes) -> str | None:
-    """Why ``data`` cannot be a Game Boy ROM PyBoy runs (what PyBoy itself checks), or None."""
+    """Why ``data`` cannot be a Game Boy ROM PyBoy runs (what PyBoy itself checks, and a file shorter
+    than its header's ROM size), or None."""
     if not data:
         return "the file is empty"
     if len(data) % 0x4000:
@@ -101,6 +102,11 @@ def not_a_rom(data: bytes) -> str | None:
         checksum = (checksum - byte - 1) & 0xFF
     if checksum != data[0x14D]:
         return "its cartridge header checksum does not match (byte 0x14D)"
+    # A copy cut at a bank boundary passes the checks above, and PyBoy wraps the missing banks onto
+    # those present (garbage code, no error). Codes 0-8 are 32 KiB << code; the rare others are not judged.
+    code = data[0x148]
+    if code <= 8 and len(data) < 0x8000 << code:
+        return f"cut short: its header gives {32 << code:,} KiB, the file holds {len(data) // 1024:,} KiB"
     return None
 
 

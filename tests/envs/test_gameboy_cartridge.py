@@ -301,6 +301,23 @@ def test_a_rom_of_any_whole_number_of_16_kib_banks_passes_the_size_check() -> No
     assert not_a_rom(rom + bytes(1)) == f"{len(rom) + 1:,} bytes, not a whole number of 16 KiB banks"
 
 
+def test_a_rom_cut_short_at_a_bank_boundary_is_refused_as_no_rom(tmp_path: Path) -> None:
+    # A copy cut at a 16 KiB boundary (a 64 KiB block, say) kept its header, so it was taken for an
+    # unknown revision and --allow-unknown-rom was suggested: PyBoy then runs it, wrapping the missing
+    # banks onto those there, and the game plays garbage.
+    rom = TEST_CARTRIDGE.read_bytes()  # its header gives 32 KiB (byte 0x148 = 0)
+    assert not_a_rom(rom[:0x4000]) == "cut short: its header gives 32 KiB, the file holds 16 KiB"
+    cut = tmp_path / "cut.gb"
+    cut.write_bytes(rom[:0x4000])
+    for allow in (False, True):
+        with pytest.raises(RomError, match=r"cut\.gb is not a Game Boy ROM: cut short") as err:
+            check_rom(cut, allow_unknown=allow)
+        assert "allow-unknown-rom" not in str(err.value)
+    odd = bytearray(rom)
+    odd[0x148], odd[0x14D] = 0x52, (odd[0x14D] - 0x52) & 0xFF  # a size code outside 0-8: not judged
+    assert not_a_rom(bytes(odd)) is None
+
+
 def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> None:
     folder = tmp_path / "roms"
     folder.mkdir()
