@@ -90,6 +90,11 @@ def supported_pokemon_roms() -> dict[str, str]:
     return table
 
 
+# Header titles of the games check_rom accepts: Pokémon Red and Blue, and the test cartridge (an older
+# build of it has another hash but this title).
+POKEMON_TITLES = ("POKEMON RED", "POKEMON BLUE", "DEPTHFIRST")
+
+
 def not_a_rom(data: bytes) -> str | None:
     """Why ``data`` cannot be a Game Boy ROM PyBoy runs (what PyBoy itself checks, and a file shorter
     than its header's ROM size), or None."""
@@ -166,8 +171,13 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
         # cannot help, as PyBoy refuses it next, so do not suggest it.
         raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}"
                        f"  Copy your dump again (a failed copy or download?); where ROMs go: {README}")
+    # Another game (Tetris given by mistake) is told by its header title, not offered as a "revision".
+    title = data[0x134:0x144].split(b"\0", 1)[0].decode("ascii", "replace")
+    other_game = "" if title in POKEMON_TITLES else (
+        f"  Its cartridge title is {title!r}, not Pokémon Red's 'POKEMON RED' (or Blue's 'POKEMON BLUE'):\n"
+        "  another game? Give your Pokémon Red ROM as --rom.\n")
     message = (
-        f"{game}: unknown ROM {rom}\n{hashes}"
+        f"{game}: unknown ROM {rom}\n{hashes}{other_game}"
         f"  Rewards and observations read fixed RAM addresses, so another revision or a hack may\n"
         f"  silently give wrong rewards. Read {README}"
     )

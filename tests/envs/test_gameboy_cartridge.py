@@ -295,6 +295,27 @@ def test_rom_check_unknown_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         PokemonRed(rom=rom)
 
 
+def test_an_unknown_rom_of_another_game_is_named_by_its_title(tmp_path: Path) -> None:
+    # Tetris given as --rom for pokemon_red read as "another revision or a hack" and was offered
+    # --allow-unknown-rom, which trains on it with Pokémon's RAM rewards: its title says what it is.
+    other = bytearray(TEST_CARTRIDGE.read_bytes())
+    other[0x134:0x144] = b"TETRIS".ljust(16, b"\0")
+    other[0x14D] = 0
+    for byte in other[0x134:0x14D]:
+        other[0x14D] = (other[0x14D] - byte - 1) & 0xFF
+    rom = tmp_path / "pokemon_red.gb"
+    rom.write_bytes(bytes(other))
+    with pytest.raises(RomError, match=r"unknown ROM") as err:
+        check_rom(rom)
+    assert "Its cartridge title is 'TETRIS', not Pokémon Red's 'POKEMON RED'" in str(err.value)
+    hack = bytearray(TEST_CARTRIDGE.read_bytes())
+    hack[0x5000] ^= 0xFF  # the test cartridge's own title: no such line for a revision of a known game
+    rom.write_bytes(bytes(hack))
+    with pytest.raises(RomError) as err:
+        check_rom(rom)
+    assert "cartridge title" not in str(err.value)
+
+
 def test_a_rom_of_any_whole_number_of_16_kib_banks_passes_the_size_check() -> None:
     rom = TEST_CARTRIDGE.read_bytes()  # two banks
     assert not_a_rom(rom + bytes(0x4000)) is None  # three
