@@ -178,7 +178,7 @@ class Endpoint:
                 _check_url(url)
                 return cls(spec[:k], url)
         raise ValueError(f"--vlm expects MODEL@URL (e.g. qwen2.5-vl-7b@http://localhost:8000/v1), "
-                         f"got {spec!r}")
+                         f"got {_without_secrets(spec)!r}")  # a URL without its model may hold a key too
 
     @property
     def chat_url(self) -> str:

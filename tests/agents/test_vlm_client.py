@@ -41,6 +41,11 @@ def test_endpoint_spec_parsing():
     for bad in ("qwen", "@http://x", "qwen@localhost:8000"):
         with pytest.raises(ValueError, match="MODEL@URL"):
             Endpoint.parse(bad)
+    # A URL given without its model was repeated whole, with a key in its query or user name.
+    for bad, shown in (("http://h/v1?key=abc", "'http://h/v1?…'"), ("https://u:pw@h/v1", "'https://…@h/v1'")):
+        with pytest.raises(ValueError, match="MODEL@URL") as exc:
+            Endpoint.parse(bad)
+        assert str(exc.value).endswith(f"got {shown}") and "abc" not in str(exc.value)
     # A scheme in capitals is the same URL (RFC 3986); it was refused as "expects MODEL@URL".
     assert Endpoint.parse("m@HTTPS://h/v1").chat_url == "https://h/v1/chat/completions"
     # A host that is not ASCII is taken: urllib sends it IDNA-encoded (only a path must be ASCII).
