@@ -556,6 +556,37 @@ def test_best_move_question_states_the_dead_end_rule_the_answer_follows(game: st
         check_snake_best_worst(s, d)
 
 
+def test_snake_best_move_question_says_apple_distance_is_on_the_board_after_the_move() -> None:
+    """Found in an export (snake-000026-00015): UP frees the tail's cell (4, 3) and reaches the apple in 7
+    moves on the board after the move, 9 on the board shown (where (4, 3) is still body); the answer
+    counts after the move, so the question must say so for the distance too, not only for dead ends."""
+    s = {"game": "snake", "size": 10, "body": [[3, 4], [4, 4], [4, 3], [4, 2]], "apple": [9, 4],
+         "direction": "LEFT", "step": 15, "steps_since_apple": 2, "starvation": 200, "score": 1,
+         "done": False, "crash": None, "rng": 1}
+    d = task_module("snake").move_task(s)
+    assert d.verifier["good"] == ["UP", "DOWN"]
+    assert bfs(10, (3, 3), {(3, 4), (4, 4), (4, 3)}, (9, 4))[0] == 9  # the board shown: UP is not best
+    closest = next(part for part in d.question.split(". ") if "closest to the apple" in part)
+    assert "on the board after the move" in closest, closest
+
+
+def test_duel_best_move_question_says_the_heads_block() -> None:
+    """Found in an export (snake_duel-000053-00036): through blue's head cell (3, 1) UP would reach the
+    apple (4, 1) in 4 moves and tie DOWN; the answer blocks the heads (they leave their necks there), and
+    "both bodies block" alone leaves heads out, as the picture's words tell head and body apart."""
+    s = {"game": "snake_duel", "size": 10, "num_apples": 5, "max_rounds": 100, "round": 36, "done": False,
+         "result": None, "rng": 1, "apples": [[4, 1], [3, 4], [4, 7], [6, 8], [9, 9]],
+         "snakes": [{"body": [[1, 1], [0, 1], [0, 2], [0, 3]], "direction": "RIGHT", "alive": True,
+                     "score": 1},
+                    {"body": [[3, 1], [3, 0], [4, 0], [5, 0], [6, 0], [7, 0], [8, 0], [8, 1], [8, 2], [8, 3],
+                              [8, 4], [8, 5], [7, 5]], "direction": "DOWN", "alive": True, "score": 10}]}
+    d = task_module("snake_duel").move_task(s)
+    assert d.verifier["good"] == ["DOWN"]
+    bodies_only = {tuple(c) for p in s["snakes"] for c in p["body"][1:-1]}
+    assert bfs(10, (1, 0), bodies_only, (4, 1))[0] == 4  # heads left free: UP ties DOWN's 4 moves
+    assert "heads included" in d.question
+
+
 def test_snake_move_task_and_parse_move() -> None:
     mod = task_module("snake")
     states = snake_states()

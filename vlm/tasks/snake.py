@@ -7,7 +7,9 @@ Definitions the questions state and the analysis follows:
 - *best* move (ViGaL): a safe move, never back into the neck, that is not into a dead end (from the
   new head fewer free cells are reachable than the snake is long, on the board after the move, where the
   tail's cell is free and the head's own is not counted; a dead end only when every safe move is one)
-  and, among those, leaves the head fewest moves from the apple along free cells. Ties are all accepted.
+  and, among those, leaves the head fewest moves from the apple along free cells on that same board
+  after the move (the question says so: on the board shown, the cell the tail frees is still body).
+  Ties are all accepted.
 - *shortest safe path*: the fewest moves to eat the apple. Found by a search in which a body cell
   counts as free once the tail has passed it (segment k of n, head = 0, frees after n − k moves); that
   search ignores the cells the path itself fills, so it is a lower bound, and the engine then plays the
@@ -219,7 +221,8 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         "are fatal? A fatal move kills the snake at once. The best move is never the move back into the "
         "neck (the engine plays that as straight on). It is safe and does not lead into a dead end (if "
         "every safe move does, it is one of them), and among those it brings the head closest to the apple "
-        "counting moves along free cells (eating the apple is 0 moves; an apple out of reach is farthest). "
+        "counting moves along free cells on the board after the move (eating the apple is 0 moves; an "
+        "apple out of reach is farthest). "
         "A move leads into a dead end when, on the board after the move, fewer cells are reachable from "
         "the new head along free cells than the snake is then long; the tail's cell counts as free (it "
         "moves away next) and the head's own cell is not counted. Equally good moves are all accepted."

@@ -6,7 +6,8 @@ Definitions the questions state and the analysis follows:
 - a *fatal* move kills your snake whatever the opponent does (each of its four moves is played on the
   engine); a *safe* move survives all of them; the others are *risky*.
 - a *best* move is safe (risky when no move is safe), is not into a dead end (from the new head fewer
-  free cells are reachable than your snake is long now, both bodies blocking except the tails, which move
+  free cells are reachable than your snake is long now, both snakes blocking, heads included (the
+  question says so: its pictures call the head apart from the body), except the tails, which move
   away, and the new head's cell not counted; a dead end only when every candidate is one) and, among
   those, is closest to an apple along the same free cells. Ties are all accepted.
 - state prediction gives both snakes' moves; questions are only asked when no apple is eaten before
@@ -188,7 +189,8 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
         "blue move if any move does, and does not lead into a dead end (if every such move does, it is "
         "one of them); among those it brings your head closest to an apple counting moves along free "
         "cells (landing on an apple is 0 moves; apples out of reach are farthest). Free cells are those "
-        "free now, where both bodies block except their tails (they move away). A move leads into a dead "
+        "free now: every cell of both snakes blocks, heads included, except the two tails (they move "
+        "away). A move leads into a dead "
         "end when fewer free cells are reachable from the cell it takes your head to (that cell not "
         "counted) than your snake is long now, before the move. Equally good moves are all accepted.\n\n"
         "Think step by step inside <think></think>. Then give the best move inside "
