@@ -789,6 +789,16 @@ class Rotation(Game):
         if done and not solved and steps != max_steps:
             raise ValueError(f"state is done but neither solved nor at its step limit (step {steps} of "
                              f"max_steps {max_steps}): unsolved, an episode ends only at that limit")
+        d = int(DISTANCE[r, t])
+        # Reset puts a board `turns` away (1..3) and each quarter turn moves it exactly one closer or farther
+        # (the 24 orientations form a bipartite graph): other bookkeeping made episode_info's turns, and so
+        # "optimal", wrong. A hand-made state at its target may say turns 0 (the default) at step 0.
+        if turns == 0 and steps:
+            raise ValueError(f"state's turns 0 is a state at its target at step 0 only, got step {steps}: no "
+                             "episode starts at its target")
+        if abs(d - turns) > steps or (d - turns - steps) % 2:
+            raise ValueError(f"state is {d} quarter turn(s) from its target after {steps} step(s) of an "
+                             f"episode that started {turns} away: each step changes the distance by one")
         self._ncubes[i] = n
         self._cubes[i, :n] = cubes
         self._colors[i, :n] = colors

@@ -394,7 +394,8 @@ def test_rendering_after_a_turn_equals_the_composed_rotation(action):
 
 def test_views_match_exactly_when_solved():
     game = fresh(1, seed=21)
-    s = game.get_state(0)
+    # Without its turns, each orientation is the start of its own episode (turns: its distance).
+    s = {k: v for k, v in game.get_state(0).items() if k != "turns"}
     for r in range(24):
         at = r == s["target_index"]  # a state at its target is solved
         game.set_state(0, {**s, "rotation": ROTATIONS[r].tolist(), "rotation_index": r, "solved": at,
@@ -568,18 +569,18 @@ def test_progress_reward_shapes_every_move_and_sums_to_the_start_distance():
 
 
 def test_a_state_keeps_its_own_step_limit_until_the_board_resets():
-    # A state of a max_steps=5 episode at step 3, replayed in a game of 50 steps: truncated at 5 as in
+    # A state of a max_steps=5 episode at step 2, replayed in a game of 50 steps: truncated at 5 as in
     # its own episode (a state "re-simulates exactly"); a new episode takes the game's limit.
-    state = {**fresh(1, seed=13, max_steps=5).get_state(0), "step": 3}
+    state = {**fresh(1, seed=13, max_steps=5).get_state(0), "step": 2}
     game = fresh(1, seed=0)
     game.set_state(0, state)
     assert game.get_state(0)["max_steps"] == 5
     truncated = []
-    for _ in range(2):
+    for _ in range(3):
         s = game.get_state(0)
         a = next(a for a in range(6) if TURN[s["rotation_index"], a] != s["target_index"])
         truncated.append(step1(game, a)[2])
-    assert truncated == [False, True]
+    assert truncated == [False, False, True]
     game.reset(np.array([0]), np.array([1], dtype=np.uint64))
     assert game.get_state(0)["max_steps"] == 50
 
@@ -825,7 +826,33 @@ def test_set_state_refuses_episode_bookkeeping_no_game_makes(change, error):
     at_target = {"rotation": before["target_rotation"], "rotation_index": before["target_index"]}
     with pytest.raises(ValueError, match="state is solved but not done"):  # the solving turn ends it
         game.set_state(0, {**before, **at_target, "solved": True, "done": False})
-    game.set_state(0, {**before, **at_target, "solved": True, "done": True})
+    game.set_state(0, {**before, **at_target, "solved": True, "done": True, "step": before["turns"]})
+
+
+# Seed 31's board starts 1 quarter turn from its target. Each step changes that distance by exactly one.
+@pytest.mark.parametrize("change, error", [
+    ({"turns": 3}, r"state is 1 quarter turn\(s\) from its target after 0 step\(s\) of an episode that "
+                   r"started 3 away"),
+    ({"turns": 0}, "state is 1 quarter turn"),  # no episode starts at its target
+    ({"step": 1}, r"after 1 step\(s\) of an episode that started 1 away"),  # parity: 0 or 2 away after one
+    ({"turns": 2, "step": 2}, r"after 2 step\(s\) of an episode that started 2 away"),
+    ({"solved": True, "done": True, "step": 0}, "state is 0 quarter turn"),  # solved before any turn
+    ({"turns": 0, "solved": True, "done": True, "step": 2}, "turns 0 is a state at its target at step 0"),
+])
+def test_set_state_refuses_a_start_distance_its_steps_cannot_reach(change, error):
+    # turns (episode_info's start distance, which "optimal" compares the steps with) was taken whatever the
+    # distance and step: a board 1 turn away at step 0 could say it started 3 away, and then an optimal solve
+    # scored optimal 0.
+    game = fresh(1, seed=31)
+    before = game.get_state(0)
+    assert (before["turns"], before["distance"], before["step"]) == (1, 1, 0)
+    if change.get("solved"):
+        change = {**change, "rotation": before["target_rotation"], "rotation_index": before["target_index"],
+                  "distance": 0, "score": 1.0}
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, **change})
+    assert game.get_state(0) == before
+    game.set_state(0, {**before, "turns": 3, "step": 2})  # 3 away, then two turns closer: reachable
 
 
 def test_every_state_the_game_makes_round_trips():
@@ -884,7 +911,7 @@ def test_a_state_at_its_target_is_solved():
 
 def test_resetting_one_board_keeps_another_boards_state_limit():
     game = fresh(2, seed=0)
-    game.set_state(1, {**fresh(1, seed=13, max_steps=5).get_state(0), "step": 3})
+    game.set_state(1, {**fresh(1, seed=13, max_steps=5).get_state(0), "step": 2})
     game.reset(np.array([0]), np.array([7], dtype=np.uint64))
     assert game.get_state(0)["max_steps"] == 50 and game.get_state(1)["max_steps"] == 5
 

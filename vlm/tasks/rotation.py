@@ -111,8 +111,10 @@ def simulate(state: dict[str, Any], moves: list[str]) -> list[dict[str, Any]]:
     """Play ``moves`` on the engine; the state after each (the game ends when the target is matched). The
     episode's step count starts again at 0, with no step limit: a state near its limit would otherwise be
     cut short by truncation, which the questions do not mention."""
-    return play_moves(_scratch(), {**state, "step": 0, "max_steps": 10**9, "solved": False, "done": False},
-                      moves)
+    # Only the object and its two orientations: the episode's bookkeeping (turns, distance, ...) would not fit
+    # a fresh start here, nor would keys left stale by a hand-made state (set_state refuses both).
+    puzzle = {k: state[k] for k in ("cubes", "colors", "rotation", "target_rotation", "camera") if k in state}
+    return play_moves(_scratch(), {**puzzle, "max_steps": 10**9}, moves)
 
 
 def _pair(state: dict[str, Any]) -> np.ndarray:
