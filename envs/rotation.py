@@ -783,7 +783,6 @@ class Rotation(Game):
         if r == t and not solved:
             raise ValueError("state is at its target but not solved: the turn onto the target solves the "
                              "puzzle and ends the episode, and no episode starts there")
-        turns = whole("state's turns", state.get("turns", DISTANCE[r, t]), 0, MAX_TURNS)
         steps = whole("state's step", state.get("step", 0), 0, max_steps if done else max_steps - 1,
                       f" with max_steps {max_steps} in a state {'that is' if done else 'not'} done")
         if done and not solved and steps != max_steps:
@@ -792,11 +791,15 @@ class Rotation(Game):
         d = int(DISTANCE[r, t])
         # Reset puts a board `turns` away (1..3) and each quarter turn moves it exactly one closer or farther
         # (the 24 orientations form a bipartite graph): other bookkeeping made episode_info's turns, and so
-        # "optimal", wrong. A hand-made state at its target may say turns 0 (the default) at step 0.
+        # "optimal", wrong. A hand-made state at its target may say turns 0 at step 0; one that leaves turns
+        # out takes the start its steps reach nearest to its distance now (that distance at step 0).
+        reach = [k for k in range(MAX_TURNS + 1) if _reaches(k, d, steps)]
+        turns = whole("state's turns", state["turns"], 0, MAX_TURNS) if "turns" in state else min(
+            reach, key=lambda k: abs(k - d))
         if turns == 0 and steps:
             raise ValueError(f"state's turns 0 is a state at its target at step 0 only, got step {steps}: no "
                              "episode starts at its target")
-        if abs(d - turns) > steps or (d - turns - steps) % 2:
+        if turns not in reach:
             raise ValueError(f"state is {d} quarter turn(s) from its target after {steps} step(s) of an "
                              f"episode that started {turns} away: each step changes the distance by one")
         self._ncubes[i] = n
@@ -832,6 +835,14 @@ def _state_rotation(state: dict[str, Any], key: str) -> int:
     except ValueError:
         raise ValueError(f"state's {key} {matrix} is not one of the 24 cube rotations (3 rows of three "
                          "0/1/-1 entries, one nonzero per row and column, determinant 1)") from None
+
+
+def _reaches(turns: int, distance: int, steps: int) -> bool:
+    """Whether an episode that started ``turns`` quarter turns from its target can be ``distance`` away after
+    ``steps`` steps: each step changes the distance by exactly one, and none starts at its target (a
+    hand-made state there at step 0 may say 0)."""
+    started = turns > 0 or steps == 0
+    return started and abs(distance - turns) <= steps and (distance - turns - steps) % 2 == 0
 
 
 def _check_polycube(cubes: np.ndarray) -> None:

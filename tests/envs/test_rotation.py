@@ -855,6 +855,24 @@ def test_set_state_refuses_a_start_distance_its_steps_cannot_reach(change, error
     game.set_state(0, {**before, "turns": 3, "step": 2})  # 3 away, then two turns closer: reachable
 
 
+def test_a_hand_made_state_with_a_step_but_no_turns_takes_a_start_its_steps_reach():
+    # Without turns, the start distance defaulted to the distance now, which an odd step count cannot
+    # reach: such a state was refused, and before that refusal existed, loaded as one get_state then gave
+    # back and set_state refused.
+    game = fresh(1, seed=31)
+    s = game.get_state(0)
+    bare = {k: s[k] for k in ("cubes", "colors", "rotation", "target_rotation")}
+    for step in range(5):
+        game.set_state(0, {**bare, "step": step})
+        loaded = game.get_state(0)
+        assert loaded["step"] == step and loaded["distance"] == 1
+        assert loaded["turns"] == (1 if step % 2 == 0 else 2)  # the nearest start distance it reaches
+        game.set_state(0, json.loads(json.dumps(loaded)))
+    solved = {**bare, "rotation": s["target_rotation"], "solved": True}
+    assert [(game.set_state(0, {**solved, "step": k}), game.get_state(0)["turns"])[1] for k in range(4)] == \
+        [0, 1, 2, 1]
+
+
 def test_every_state_the_game_makes_round_trips():
     assert assert_round_trips(lambda: Rotation(8, view_size=16, max_cubes=8), 60) > 8
 
