@@ -665,8 +665,7 @@ class Rotation(Game):
         self.step_cost = step_cost
         self.view_size = view_size = whole("view_size", view_size, 16, 128)
         self.progress_reward = progress_reward
-        self.camera = dict(DEFAULT_CAMERA)
-        self._cam = camera_array(self.camera)
+        self._cam = camera_array(DEFAULT_CAMERA)
         self._bg = np.array(BACKGROUND, dtype=np.uint8)
         n = num_envs
         self._rng = np.zeros(n, dtype=np.uint64)
@@ -687,6 +686,18 @@ class Rotation(Game):
         self._terminated = np.zeros(n, dtype=np.bool_)
         self._truncated = np.zeros(n, dtype=np.bool_)
         self.observation_space = spaces.Box(0, 255, (3, view_size, 2 * view_size), dtype=np.uint8)
+
+    @property
+    def camera(self) -> dict[str, float]:
+        """The camera every view is drawn from (a copy of ``DEFAULT_CAMERA``), as states carry it."""
+        return dict(DEFAULT_CAMERA)
+
+    @camera.setter
+    def camera(self, value: Any) -> None:
+        # A plain attribute took a new camera that get_state and render_state used while the 24 views, and so
+        # the observations, kept the old one.
+        raise ValueError(f"rotation's camera is fixed ({DEFAULT_CAMERA}): the views and states are drawn "
+                         "from it; render_view draws a state from another camera (its \"camera\" key)")
 
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:
         boards, seeds = self._reset_args(indices, seeds)

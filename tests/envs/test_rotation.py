@@ -947,3 +947,20 @@ def test_solving_on_the_last_allowed_step_terminates_without_truncation():
     game.set_state(0, {**s, "step": 4})
     assert step1(game, optimal_action(s)) == (1.0, True, False)
     assert game.episode_info(0)["solved"] == 1.0
+
+
+def test_the_camera_is_fixed_and_assigning_it_is_refused():
+    # game.camera (and set_attr("camera", ...)) was a plain attribute: a new one was reported by get_state and
+    # drawn by render_state while the observations kept the old views, and the board's own earlier states
+    # were then refused for their camera.
+    game = fresh(1, seed=31)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match="camera is fixed"):
+        game.camera = {**DEFAULT_CAMERA, "azimuth_deg": 120.0}
+    game.camera["azimuth_deg"] = 120.0  # a copy: the game's camera stays
+    assert game.camera == DEFAULT_CAMERA and game.get_state(0) == before
+    vec = envs.make_vec("rotation", 2, num_workers=0, seed=0)
+    with pytest.raises(ValueError, match="camera is fixed"):
+        vec.set_attr("camera", {**DEFAULT_CAMERA, "azimuth_deg": 120.0})
+    assert vec.get_attr("camera") == [DEFAULT_CAMERA] * 2
+    vec.close()
