@@ -609,14 +609,20 @@ def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndar
     return out.transpose(1, 2, 0).copy()
 
 
+def _orientations(state: dict[str, Any]) -> tuple[int, int]:
+    """The state's orientation and target indices, else a ValueError naming the key (a bare KeyError was)."""
+    check_state_keys("rotation", state, ("rotation", "target_rotation"))
+    return _state_rotation(state, "rotation"), _state_rotation(state, "target_rotation")
+
+
 def optimal_actions(state: dict[str, Any]) -> list[int]:
     """Every action that starts a shortest path from the state's orientation to its target."""
-    return _first_moves(rotation_index(state["rotation"]), rotation_index(state["target_rotation"]))
+    return _first_moves(*_orientations(state))
 
 
 def optimal_action(state: dict[str, Any]) -> int:
     """The lowest-numbered shortest-path action; ValueError if the state is already solved."""
-    s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
+    s, t = _orientations(state)
     if s == t:
         raise ValueError("the object already matches the target: no move is needed")
     return int(BEST_ACTION[s, t])
@@ -624,7 +630,7 @@ def optimal_action(state: dict[str, Any]) -> int:
 
 def optimal_solution(state: dict[str, Any]) -> list[int]:
     """A shortest action sequence from the state's orientation to its target (empty when solved)."""
-    s, t = rotation_index(state["rotation"]), rotation_index(state["target_rotation"])
+    s, t = _orientations(state)
     moves = []
     while s != t:
         a = int(BEST_ACTION[s, t])

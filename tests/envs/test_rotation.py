@@ -101,7 +101,8 @@ def test_rotation_index_refuses_fractions_and_takes_whole_floats():
         with pytest.raises(ValueError, match="not one of the 24 cube rotations"):
             rotation_index(bad)
     state = {"rotation": ROTATIONS[0].tolist(), "target_rotation": half}
-    with pytest.raises(ValueError, match=r"not one of the 24 cube rotations: \[\[1.5"):
+    with pytest.raises(ValueError, match=r"state's target_rotation\[0\] must be a list of 3 whole numbers .*"
+                                         r"got \[1.5, 0, 0\]"):
         optimal_action(state)
     with pytest.raises(ValueError, match="not one of the 24 cube rotations"):
         render_view({"cubes": ELL, "colors": [RED, BLUE, GREEN]}, half, 16)
@@ -964,3 +965,17 @@ def test_the_camera_is_fixed_and_assigning_it_is_refused():
         vec.set_attr("camera", {**DEFAULT_CAMERA, "azimuth_deg": 120.0})
     assert vec.get_attr("camera") == [DEFAULT_CAMERA] * 2
     vec.close()
+
+
+@pytest.mark.parametrize("solver", [optimal_action, optimal_actions, optimal_solution])
+def test_the_shortest_path_helpers_name_what_a_state_lacks(solver):
+    # A bare KeyError ('rotation') or a TypeError for None, where set_state and render_state name the key.
+    eye = np.eye(3, dtype=int).tolist()
+    with pytest.raises(ValueError, match="not a rotation state: it lacks 'rotation', 'target_rotation'"):
+        solver({})
+    with pytest.raises(ValueError, match="not a rotation state: it lacks 'target_rotation'"):
+        solver({"rotation": eye})
+    with pytest.raises(ValueError, match="must be a dict as get_state returns, got NoneType"):
+        solver(None)
+    with pytest.raises(ValueError, match="state's target_rotation"):
+        solver({"rotation": eye, "target_rotation": [[1, 0], [0, 1]]})
