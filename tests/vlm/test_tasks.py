@@ -1784,3 +1784,19 @@ def test_edit_makers_give_none_where_no_edit_fits(monkeypatch: pytest.MonkeyPatc
     rotation = task_module("rotation")
     monkeypatch.setattr(rotation, "_shown", lambda state, rotations: np.zeros(len(state["colors"]), bool))
     assert edits(rotation._make_edit(rotation_state(0), 0)) == [None] * 40
+
+
+def test_sokoban_an_edited_state_loads_back_with_its_score_counted_again() -> None:
+    """A box moved off its target by a Vision-Zero edit kept the original's score: ``set_state`` refuses a
+    score other than the boxes on targets, so the exported ``edited_state`` could not be loaded back."""
+    mod = task_module("sokoban")
+    s = sokoban_room(player=[1, 1], boxes=[[2, 2], [3, 3]], targets=[[2, 2], [4, 4]], score=1)
+    edits = [e for e in (mod._make_edit(s)(np.random.default_rng(k)) for k in range(60))
+             if e is not None and e.kind == "box_moved"]
+    assert any(e.state["boxes"][0] != [2, 2] for e in edits)  # the box on its target moved, in some
+    for e in edits:
+        targets = {tuple(t) for t in e.state["targets"]}
+        assert e.state["score"] == sum(tuple(b) in targets for b in e.state["boxes"])
+        game = Sokoban(1, size=6, num_boxes=2)
+        game.set_state(0, e.state)
+        assert game.get_state(0)["score"] == e.state["score"]

@@ -229,6 +229,8 @@ def _make_edit(state: dict[str, Any]) -> MakeEdit:
             j = int(rng.integers(len(boxes)))
             edited["boxes"][j] = list(new)
             old = boxes[j]
+            if "score" in state:  # a box moved off its target: set_state refuses a stale score
+                edited["score"] = sum(tuple(b) in targets for b in edited["boxes"])
             steps = [f"The box at {cell(old)} in the first picture is at {cell(new)} in the edited one."]
         elif kind == "player_moved":
             edited["player"] = list(new)
