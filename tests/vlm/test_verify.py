@@ -801,3 +801,12 @@ def test_an_openrlhf_reply_after_a_plain_assistant_turn_is_found() -> None:
     """Without a chat template the query is "Human: ... Assistant: reply": the reply follows "Assistant:"."""
     rewards = load_rewards()
     assert rewards.response_from_query("Human: How many?\nAssistant: " + wrap("5"), "other") == wrap("5")
+
+
+def test_a_decimal_is_read_whole_whatever_its_length_or_leading_point() -> None:
+    """The fraction was cut at 12 digits and the rest read as another number: "3.0000000000001" was the
+    coordinate (3, 1) and "5.0000000000000" the two numbers 5 and 0. ".5" (no leading zero) was 5."""
+    assert verify(wrap("3.0000000000001"), record({"rule": "coordinate", "value": [3, 1]}))["accuracy"] == 0.0
+    assert verify(wrap("5." + "0" * 13), record(INTEGER))["accuracy"] == 1.0
+    for answer in (".5", "-.5", "0.5"):
+        assert verify(wrap(answer), record(INTEGER))["accuracy"] == 0.0, answer
