@@ -388,7 +388,10 @@ class ChatClient:
                 if isinstance(reason, TimeoutError) or "timed out" in str(reason):
                     self.stats.add(timeouts=1)
                     self.stats.count_status("timeout")
-                    last = f"no answer within {self.timeout:g} s (--timeout)"
+                    # urllib wraps a connect that timed out in a URLError (a host dropping packets, a wrong
+                    # address); a request taken but answered too late is a bare TimeoutError.
+                    waited = "connection" if isinstance(e, urllib.error.URLError) else "answer"
+                    last = f"no {waited} within {self.timeout:g} s (--timeout)"
                 elif isinstance(reason, http.client.IncompleteRead):
                     self.stats.count_status("connection")
                     last = (f"the answer from {self.endpoint.chat_url} was cut short (the connection closed "
@@ -464,7 +467,7 @@ class ChatClient:
         if not self._understood:  # never a chat completion: a server down or still loading, not a hiccup
             # Going on played every decision's fallback, a whole run, and reported the VLM 100% invalid.
             if last.startswith("no answer within"):
-                # It took the connection, so it is up: only slower than --timeout (a big model, a long think).
+                # It took the request, so it is up: only slower than --timeout (a big model, a long think).
                 raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: a server slower "
                                       "than that, such as a large model or a long reasoning, needs more: "
                                       "raise --timeout)")

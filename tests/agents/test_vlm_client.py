@@ -1239,3 +1239,24 @@ def test_a_server_too_slow_for_the_timeout_is_told_to_raise_it():
                 c.complete("q3", [IMG])
         finally:
             release.set()
+
+
+def test_a_host_that_never_takes_the_connection_is_not_told_to_raise_the_timeout(monkeypatch):
+    # urllib wraps a connect that timed out (a firewall dropping packets, a wrong address) in a URLError,
+    # where a server that took the request and answered too late raises a bare TimeoutError. Both read as
+    # "a server slower than --timeout: raise it", which a host that never answered cannot be.
+    import urllib.error
+
+    import agents.vlm_client
+
+    class NoConnection:
+        def open(self, req, timeout):
+            raise urllib.error.URLError(TimeoutError("timed out"))
+
+    monkeypatch.setattr(agents.vlm_client, "_OPENER", NoConnection())
+    c = ChatClient(Endpoint("test-vl-7b", "http://192.0.2.1:8000/v1"), backoff=0.001, timeout=0.2,
+                   max_retries=1, api_key_env=None)
+    with pytest.raises(ChatConfigError, match=r"no connection within 0\.2 s \(--timeout\)") as exc:
+        c.complete("q", [IMG])
+    assert "raise --timeout" not in str(exc.value) and "is the server up" in str(exc.value)
+    assert c.stats.timeouts == 2
