@@ -62,7 +62,7 @@ _TAG_SPACES = re.compile(r"<\s{0,3}(/?)\s{0,3}(" + _TAG_NAMES + r")\s{0,3}>", re
 # fraction is read whole (an answer is at most MAX_ANSWER_CHARS): cut at 12 digits, its rest was another
 # number ("3.0000000000001" the coordinate (3, 1)). Digits right after a point or a digit start no number:
 # ".5" is no 5.
-_NUMBER = re.compile(r"(?<![\d.])-?\d{1,12}(?:\.\d+)?")
+_NUMBER = re.compile(r"-?(?<![\d.])\d{1,12}(?:\.\d+)?")
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
