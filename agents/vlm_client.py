@@ -428,8 +428,7 @@ class ChatClient:
                                                   "OpenAI-compatible chat-completions URL?)") from None
                     else:
                         self._understood = True
-                        with self._give_ups_lock:
-                            self._give_ups = 0
+                        self._answered()
                         return reply
                 elif status == 429 and _out_of_quota(raw):  # out of credits: no wait brings them back
                     raise ChatConfigError(f"{self.endpoint.chat_url} refused the request with HTTP 429: "
@@ -447,6 +446,7 @@ class ChatClient:
                 elif status in (400, 413, 422) and self._understood:
                     # The server has sent chat completions: this request itself was refused (too long
                     # for the context, a frame a moderation filter rejects); the run goes on without it.
+                    self._answered()  # an answer too: the server has not stopped answering
                     raise ChatError(f"{self.endpoint}: HTTP {status} for this request: {_error_message(raw)}")
                 else:
                     raise ChatConfigError(
@@ -484,6 +484,11 @@ class ChatClient:
                                   f"server has stopped answering, so the run stops here rather than play "
                                   f"every later decision's fallback; {cached})")
         raise ChatError(gave_up)
+
+    def _answered(self) -> None:
+        """The server answered a request: the count of give-ups in a row starts again."""
+        with self._give_ups_lock:
+            self._give_ups = 0
 
     def _what_to_check(self, status: int) -> str:
         """The setting a refused request points at: the key for 401/403 (naming the variable it is read

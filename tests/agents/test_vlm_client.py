@@ -1260,3 +1260,18 @@ def test_a_host_that_never_takes_the_connection_is_not_told_to_raise_the_timeout
         c.complete("q", [IMG])
     assert "raise --timeout" not in str(exc.value) and "is the server up" in str(exc.value)
     assert c.stats.timeouts == 2
+
+
+def test_a_request_the_server_refused_itself_restarts_the_give_up_count(monkeypatch):
+    # An HTTP 400 once chat completions have come is the server answering (a prompt too long for the
+    # context): a give-up before it and one after it are not "in a row", and must not stop the run.
+    import agents.vlm_client
+
+    monkeypatch.setattr(agents.vlm_client, "GIVE_UPS_TO_STOP", 2)
+    with ChatServer([good("ok"), server_error(502), bad_request(400), server_error(502)]) as server:
+        c = client(server, max_retries=0)
+        assert c.complete("q0", [IMG]).content == "ok"
+        for k in (1, 2, 3):
+            with pytest.raises(ChatError) as exc:
+                c.complete(f"q{k}", [IMG])
+            assert type(exc.value) is ChatError, k
