@@ -183,7 +183,7 @@ class VideoCallback(PeriodicCallback):
         if not isinstance(made, int) or made > self.model.num_timesteps:
             made = self.model.num_timesteps // self.every * self.every
             setattr(self.model, self.MADE, made)
-        self._start = self.model.num_timesteps
+        super()._on_training_start()
         self._next = next_multiple(made, self.every)  # past it, in this run's (perhaps new) every
 
     def _on_training_end(self) -> None:
