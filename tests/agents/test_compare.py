@@ -1637,6 +1637,21 @@ def test_a_server_gone_mid_run_stops_the_run_with_what_to_do(scripts, tmp_path, 
     assert not list(out.glob("*.json")) and len(list((tmp_path / "cache").rglob("*.json"))) == 1
 
 
+def test_a_cache_dir_inside_out_is_refused_before_any_request(scripts, tmp_path, capsys):
+    # The cache filled --out during the play, and the check after it refused the folder as in use: the
+    # whole play was lost to a layout known before the first request.
+    from tests.chat_server import good
+
+    answer = "<think>t</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
+    out = tmp_path / "report"
+    with ChatServer(default=lambda body: good(answer)) as server:
+        argv = ["--env", "snake", "--out", str(out), "--frames", "0", "--vlm", f"m-vl-7b@{server.url}",
+                "--episodes", "1", "--max-steps", "3", "--cache-dir", str(out / "cache"), "--no-progress"]
+        assert scripts.compare.main(argv) == 2
+        assert server.hits == 0
+    assert f"--cache-dir {out / 'cache'} is inside --out {out}" in capsys.readouterr().err
+
+
 def test_the_rates_plot_says_n_a_for_a_game_with_no_success_not_0_percent(tmp_path, monkeypatch):
     # A game with no won/solved (Pokémon) has no success rate: the table says n/a, but the plot drew a
     # bar labelled 0%, as if every episode had been lost.
