@@ -61,8 +61,8 @@ _TAG_SPACES = re.compile(r"<\s{0,3}(/?)\s{0,3}(" + _TAG_NAMES + r")\s{0,3}>", re
 # An integer or a decimal: "3.0" is the integer 3, not the two integers 3 and 0 (``_numbers``). The
 # fraction is read whole (an answer is at most MAX_ANSWER_CHARS): cut at 12 digits, its rest was another
 # number ("3.0000000000001" the coordinate (3, 1)). Digits right after a point or a digit start no number:
-# ".5" is no 5.
-_NUMBER = re.compile(r"-?(?<![\d.])\d{1,12}(?:\.\d+)?")
+# ".5" is no 5 but the decimal 0.5 (read as no number, it was left out: "5 or .5" was the count 5).
+_NUMBER = re.compile(r"-?(?<![\d.])(?:\d{1,12}(?:\.\d+)?|\.\d+)")
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
@@ -292,7 +292,7 @@ def _numbers(text: str) -> list[int | float]:
     out: list[int | float] = []
     for v in _NUMBER.findall(text):
         whole, _, fraction = v.partition(".")
-        out.append(float(v) if fraction.strip("0") else int(whole))
+        out.append(float(v) if fraction.strip("0") else int(whole) if whole.strip("-") else 0)  # ".0" is 0
     return out
 
 

@@ -810,3 +810,13 @@ def test_a_decimal_is_read_whole_whatever_its_length_or_leading_point() -> None:
     assert verify(wrap("5." + "0" * 13), record(INTEGER))["accuracy"] == 1.0
     for answer in (".5", "-.5", "0.5"):
         assert verify(wrap(answer), record(INTEGER))["accuracy"] == 0.0, answer
+
+
+def test_a_decimal_without_a_leading_zero_is_a_number_like_any_other() -> None:
+    """".5" was read as no number at all, so an answer holding it scored as if it were not there: "5 or .5"
+    was the count 5 (where "5 or 0.5" is not) and "(.5, 3, 4)" the coordinate (3, 4)."""
+    for answer in ("5 or .5", "5 or -.5", "5, .0"):
+        assert verify(wrap(answer), record(INTEGER))["accuracy"] == 0.0, answer
+    assert verify(wrap("(.5, 3, 4)"), record(COORD))["accuracy"] == 0.0
+    assert verify(wrap("(3, 4)."), record(COORD))["accuracy"] == 1.0  # a full stop is no decimal point
+    assert verify(wrap(".0"), record({"rule": "integer", "value": 0}))["accuracy"] == 1.0
