@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,20 @@ def _mean_key(model: Any, key: str) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def _bar_size() -> dict[str, Any]:
+    """tqdm's size options: follow the terminal's size, or a fixed one where the terminal reports 0
+    columns or rows (a pty whose size was never set, as `script -c CMD LOG` run without a terminal makes):
+    tqdm read that as no room for the bar and printed blank lines instead."""
+    try:
+        reported = os.get_terminal_size(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):  # not a terminal (a pipe, a file): tqdm's own default
+        return {"dynamic_ncols": True}
+    if reported.columns and reported.lines:
+        return {"dynamic_ncols": True}
+    size = shutil.get_terminal_size()  # $COLUMNS and $LINES, else 80 × 24
+    return {"ncols": size.columns, "nrows": size.lines}
+
+
 class ProgressCallback(BaseCallback):
     """A tqdm bar over env steps with SPS and the mean score of the last 100 episodes."""
 
@@ -40,8 +57,8 @@ class ProgressCallback(BaseCallback):
         # PPO stops after a whole rollout (n_steps × n_envs), so the run ends on the next multiple.
         start, rollout = self.model.num_timesteps, self.model.n_steps * self.model.n_envs
         end = start + -(-(self.total - start) // rollout) * rollout
-        self.bar = tqdm(total=end, initial=start, unit="step", unit_scale=True,
-                        dynamic_ncols=True, mininterval=0.5, smoothing=0.05)
+        self.bar = tqdm(total=end, initial=start, unit="step", unit_scale=True, mininterval=0.5,
+                        smoothing=0.05, **_bar_size())
         self.bar.set_postfix(score="-", refresh=False)  # from the start: no score field until a rollout ended
 
     def _on_step(self) -> bool:

@@ -3127,3 +3127,37 @@ def test_a_checkpoint_whose_weights_are_not_torchs_is_refused_on_one_line(traine
                                        r"cut short \(UnpicklingError: .*; the run's model.zip may load") as e:
         load_model(read_run_config(trained), given, run=trained)
     assert "\n" not in str(e.value)
+
+
+def test_progress_bar_shows_on_a_terminal_that_reports_no_width(monkeypatch):
+    """A pseudo-terminal whose size was never set reports 0 columns (`script -c CMD LOG` run without a
+    terminal, a CI's pty): tqdm's dynamic width cut every line of the bar to nothing, so the run printed
+    blank lines. The bar falls back to a fixed width there."""
+    import io
+    import os
+    import pty
+    import select
+    from types import SimpleNamespace
+
+    from agents.callbacks import ProgressCallback
+
+    master, slave = pty.openpty()  # a new pty: 0 rows, 0 columns
+    try:
+        assert os.get_terminal_size(slave).columns == 0
+        term = io.TextIOWrapper(io.FileIO(slave, "w", closefd=False), write_through=True)
+        monkeypatch.setattr("sys.stderr", term)
+        monkeypatch.delenv("COLUMNS", raising=False)
+        cb = ProgressCallback(1000)
+        cb.model = SimpleNamespace(num_timesteps=0, n_steps=32, n_envs=8)
+        cb._on_training_start()
+        cb.model.num_timesteps = 256
+        cb._on_step()
+        cb.close()
+        chunks = []
+        while select.select([master], [], [], 0.2)[0]:  # a pty hands its output over in chunks
+            chunks.append(os.read(master, 65536))
+        written = b"".join(chunks).decode()
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert "256/1.02k" in written
