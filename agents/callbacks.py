@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from stable_baselines3.common.logger import HParam, Image, TensorBoardOutputForm
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tqdm import tqdm
 
+from agents.cli import bar_size
 from agents.evaluation import animated_gif, replay_frames, run_episodes
 from agents.interrupts import stop_signalled
 from agents.runs import MILESTONES_FILE, RunError, atomic_write_text, not_written, save_checkpoint
@@ -29,20 +27,6 @@ _NOT_TEXT = ("stdout", "log", "json", "csv")
 def _mean_key(model: Any, key: str) -> float:
     values = [ep[key] for ep in model.ep_info_buffer if key in ep]
     return float(np.mean(values)) if values else float("nan")
-
-
-def _bar_size() -> dict[str, Any]:
-    """tqdm's size options: follow the terminal's size, or a fixed one where the terminal reports 0
-    columns or rows (a pty whose size was never set, as `script -c CMD LOG` run without a terminal makes):
-    tqdm read that as no room for the bar and printed blank lines instead."""
-    try:
-        reported = os.get_terminal_size(sys.stderr.fileno())
-    except (AttributeError, ValueError, OSError):  # not a terminal (a pipe, a file): tqdm's own default
-        return {"dynamic_ncols": True}
-    if reported.columns and reported.lines:
-        return {"dynamic_ncols": True}
-    size = shutil.get_terminal_size()  # $COLUMNS and $LINES, else 80 × 24
-    return {"ncols": size.columns, "nrows": size.lines}
 
 
 class ProgressCallback(BaseCallback):
@@ -58,7 +42,7 @@ class ProgressCallback(BaseCallback):
         start, rollout = self.model.num_timesteps, self.model.n_steps * self.model.n_envs
         end = start + -(-(self.total - start) // rollout) * rollout
         self.bar = tqdm(total=end, initial=start, unit="step", unit_scale=True, mininterval=0.5,
-                        smoothing=0.05, **_bar_size())
+                        smoothing=0.05, **bar_size())
         self.bar.set_postfix(score="-", refresh=False)  # from the start: no score field until a rollout ended
 
     def _on_step(self) -> bool:

@@ -11,6 +11,7 @@ import os
 import re
 import select
 import shlex
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -204,3 +205,17 @@ def _reader_gone(stream: Any) -> bool:
         return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll (Windows), no file descriptor, a closed file
         return False
+
+
+def bar_size() -> dict[str, Any]:
+    """tqdm's size options for every script's progress bar: follow the terminal's size, or a fixed one
+    where the terminal reports 0 columns or rows (a pty whose size was never set, as `script -c CMD LOG`
+    run without a terminal makes): tqdm read that as no room for the bar and printed blank lines."""
+    try:
+        reported = os.get_terminal_size(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):  # not a terminal (a pipe, a file): tqdm's own default
+        return {"dynamic_ncols": True}
+    if reported.columns and reported.lines:
+        return {"dynamic_ncols": True}
+    size = shutil.get_terminal_size()  # $COLUMNS and $LINES, else 80 × 24
+    return {"ncols": size.columns, "nrows": size.lines}

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.cli import bar_size
 from agents.curves import pyplot
 from agents.evaluation import (
     EPISODE_STEP_CAP,
@@ -857,12 +858,12 @@ def play_all(env: str, env_kwargs: dict[str, Any], episodes: int, seed: int, ste
     runs: list[PlayerRun] = []
     if model is not None:
         with tqdm(total=episodes, unit="ep", desc="specialist", disable=not show_progress,
-                  dynamic_ncols=True) as bar:
+                  **bar_size()) as bar:
             runs.append(play_specialist(model, f"specialist-{about['policy']}", env, env_kwargs, episodes,
                                         seed, steps, bar.update, about))
     for p, label in zip(players, labels, strict=True):
         with tqdm(total=episodes, unit="ep", desc=label, disable=not show_progress,
-                  dynamic_ncols=True) as bar:
+                  **bar_size()) as bar:
             counts = {"decisions": 0, "invalid": 0}
 
             def tick(d: Decision, bar: Any = bar, counts: dict[str, int] = counts) -> None:

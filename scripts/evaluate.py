@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.cli import (
+    bar_size,
     check_episode_seeds,
     game_arg,
     nonneg_int,
@@ -136,7 +137,7 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     quiet = args.json or args.no_progress
-    with tqdm(total=args.episodes, unit="ep", disable=quiet, dynamic_ncols=True) as bar:
+    with tqdm(total=args.episodes, unit="ep", disable=quiet, **bar_size()) as bar:
         episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
                                 max_steps=max_steps(args), deterministic=not args.stochastic,
                                 progress=bar.update)
@@ -234,7 +235,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         with player:
             try:
                 with tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
-                          dynamic_ncols=True) as bar:
+                          **bar_size()) as bar:
                     played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, max_steps(args),
                                       progress=bar.update)
             except KeyboardInterrupt:

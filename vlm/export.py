@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.cli import bar_size
 from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
 from agents.interrupts import settled, stop_signals_held, uninterruptible
@@ -626,7 +627,7 @@ class _Runner:
 def _bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False, **bar_size())
 
 
 def _count_files(folder: Path) -> int:
