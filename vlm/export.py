@@ -24,9 +24,11 @@ import importlib
 import importlib.util
 import json
 import os
+import select
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -334,11 +336,32 @@ _PROGRESS_QUEUE: Any = None  # in a pool's worker: where _pooled_job sends (job,
 REFRESH_S = 0.25  # steps are passed on (and shown) at most this often; every episode's end at once
 
 
-def _init_worker(run: RunInfo, device: str, queue: Any) -> None:
+def _exit_when_gone(pid: int) -> None:
+    """Ends this worker once process ``pid`` (the export) has exited."""
+    try:
+        fd = os.pidfd_open(pid)  # readable once the process exits (Linux 5.3+)
+    except (AttributeError, OSError):  # no pidfd here, or the export already gone: poll instead
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except OSError:  # alive, though not ours to signal
+                pass
+            time.sleep(1)
+    select.select([fd], [], [])
+    os._exit(1)
+
+
+def _init_worker(run: RunInfo, device: str, queue: Any, parent: int) -> None:
     # A Ctrl-C reaches only the parent, which stops the workers (close). Set here, not only inherited: the
     # fork server ignores SIGINT alone (envs.vector.start_forkserver).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    # An export killed outright (SIGKILL, the out-of-memory killer) cannot stop its pool, and a worker
+    # (ignoring SIGTERM, a child of the fork server, which outlives the export) would wait on the pool's
+    # queue for good, holding its model's memory: it ends itself instead.
+    threading.Thread(target=_exit_when_gone, args=(parent,), daemon=True, name="export-watch").start()
     import torch
 
     global _MODEL, _PROGRESS_QUEUE
@@ -567,7 +590,7 @@ class _Runner:
             self.forked = ctx.get_start_method() == "forkserver"
             self.queue = ctx.SimpleQueue()  # the workers' progress (_pooled_job)
             self.pool = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_init_worker,
-                                            initargs=(run, device, self.queue))
+                                            initargs=(run, device, self.queue, os.getpid()))
         else:
             global _MODEL
             _MODEL = model

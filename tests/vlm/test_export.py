@@ -1087,6 +1087,28 @@ def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_workers_end_when_an_export_is_killed_outright(run, tmp_path):
+    # SIGKILL (the out-of-memory killer) gives the export no time to stop its pool: its workers, which
+    # ignore SIGINT and SIGTERM, each holding a model, stayed blocked on the pool's queue for good.
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "export_trajectories.py"), str(run),
+                             "--episodes", "400", "--workers", "2", "--out", str(tmp_path / "out"),
+                             "--no-progress"], stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(forked_by_a_child(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = forked_by_a_child(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while [w for w in workers if Path(f"/proc/{w}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [w for w in workers if Path(f"/proc/{w}").exists()]
+    for w in left:  # not to leave them running after a failure
+        os.kill(w, signal.SIGKILL)
+    assert left == []
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_the_bars_move_at_each_episode_not_each_chunk_and_show_the_steps(run, tmp_path, monkeypatch, workers):
     import vlm.export
