@@ -12,12 +12,13 @@ about that episode (apples, levels, shapes) follows from it. Same seed + same ac
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import math
 import os
 import sys
 import typing
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -296,7 +297,33 @@ def reward_setting(default: Callable[[Any, str], Any] | None = None) -> Setting:
 RESERVED_FIGURES = ("r", "l", "t", "episode", "terminal_observation", "TimeLimit.truncated")
 
 
-class Game(ABC):
+#: Key in a game's ``__dict__`` while its constructor runs: only then may its fixed options be assigned.
+_MAKING = "_making"
+
+
+class _GameType(ABCMeta):
+    """Runs a game's constructor with ``_MAKING`` set, so that ``Game.__setattr__`` lets the constructor set
+    the fixed options and refuses them once it returns. Pickle, deepcopy and copy build a game without the
+    constructor, so the game they give (one pickled before this guard too) is guarded from the start."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        game = cls.__new__(cls, *args, **kwargs)  # type.__call__'s steps, with the mark around __init__
+        if isinstance(game, cls):
+            vars(game)[_MAKING] = True
+            try:
+                game.__init__(*args, **kwargs)
+            finally:
+                del vars(game)[_MAKING]
+        return game
+
+
+@functools.cache
+def _fixed_options(cls: type[Game]) -> frozenset[str]:
+    """``cls.options()``'s fixed names, read once per class: ``options`` reads signatures."""
+    return frozenset(cls.options()[0])
+
+
+class Game(metaclass=_GameType):
     """``num_envs`` boards of one game, stepped together."""
 
     name: ClassVar[str]
@@ -321,6 +348,14 @@ class Game(ABC):
     FLOAT32_SPANS: ClassVar[Mapping[str, float]] = {}
     #: Set by ``close()``; a class default, so a game unpickled from before it existed is open.
     _closed: bool = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Once the game is made, a fixed option is refused as set_attr refuses it: the compiled cores trust
+        # the arrays it sized (game.size = 20 on a 10×10 Snake wrote past them), and others changed
+        # nothing the game read. No option starts with "_": the step's own attributes skip the lookup.
+        if name[:1] != "_" and name in _fixed_options(type(self)) and _MAKING not in vars(self):
+            self.check_setting(name, value)  # raises, naming the option
+        super().__setattr__(name, value)
 
     def __init__(self, num_envs: int = 1) -> None:
         num_envs = whole("num_envs", num_envs, 1)
@@ -355,7 +390,7 @@ class Game(ABC):
         the constructor's check, for an option fixed when the game is made (``options``) a refusal naming
         it; silent for a valid value and for any other attribute (set_attr may set anything there: tests
         swap in a game's methods). The vector env asks every worker first, so a value one of them refuses
-        is set on none."""
+        is set on none. Assigning a fixed option on a made game raises the same refusal (``__setattr__``)."""
         setting = inspect.getattr_static(type(self), name, None)
         if isinstance(setting, Setting):
             setting.check(self, name, value)

@@ -538,3 +538,70 @@ def test_set_attr_of_pokemon_reward_is_the_defaults_with_the_terms_given() -> No
         assert v.get_attr("reward") == [{**REWARD_WEIGHTS, "event": 2.0}]
     finally:
         v.close()
+
+
+@pytest.mark.parametrize("name, kwargs", [("snake", {}), ("snake_duel", {}), ("rotation", {}),
+                                          ("sokoban", {}), ("gameboy", CART), ("pokemon_red", POKEMON)])
+def test_assigning_a_fixed_option_on_a_made_game_is_refused_naming_it(name: str, kwargs: dict) -> None:
+    # Only set_attr refused them: on a bare game `game.size = 20` was taken, and the compiled step indexed
+    # arrays sized for 10×10 boards past their end (num_envs = 8 on 4 boards stepped 8); others, such as
+    # the Game Boy's frame_stack, changed nothing the game read. Every one is refused as set_attr refuses
+    # it, while the constructor sets them and the live settings stay assignable.
+    game = envs.make_game(name, 2, **kwargs)
+    try:
+        fixed, live = game.options()
+        before = dict(vars(game))
+        for attr in fixed:
+            with pytest.raises(ValueError, match=f"^{attr} is fixed when the game is made: make a new env "
+                                                 + re.escape(f"with it, e.g. make_vec(..., {attr}=12)")):
+                setattr(game, attr, 12)
+        assert vars(game).keys() == before.keys() and all(vars(game)[k] is v for k, v in before.items())
+        for attr in live:
+            setattr(game, attr, getattr(game, attr))
+        game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+        game.step(np.zeros(2, dtype=np.int64))
+    finally:
+        game.close()
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_a_copied_or_unpickled_game_plays_on_and_still_refuses_its_fixed_options(name: str) -> None:
+    # Pickle and deepcopy build the game without its constructor (as a worker's game is sent, and a game
+    # pickled before the guard comes back): the copy takes its settings and refuses the fixed options.
+    import copy
+    import pickle
+
+    import cloudpickle
+
+    game = envs.make_game(name, 2)
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    fixed, live = game.options()
+    for twin in (pickle.loads(pickle.dumps(game)), cloudpickle.loads(cloudpickle.dumps(game)),
+                 copy.deepcopy(game)):
+        assert twin.get_state(1) == game.get_state(1)
+        with pytest.raises(ValueError, match=f"^{fixed[-1]} is fixed when the game is made"):
+            setattr(twin, fixed[-1], 12)
+        for attr in live:
+            setattr(twin, attr, getattr(game, attr))
+        twin.step(np.ones(2, dtype=np.int64))
+        assert twin.get_state(1) != game.get_state(1)  # its own boards
+
+
+def test_a_copied_or_unpickled_single_board_env_refuses_fixed_options_on_its_game() -> None:
+    import copy
+    import pickle
+
+    import cloudpickle
+
+    from envs.env import GameEnv
+
+    env = GameEnv("snake", size=8)
+    for twin in (pickle.loads(pickle.dumps(env)), cloudpickle.loads(cloudpickle.dumps(env)),
+                 copy.deepcopy(env)):
+        twin.starvation = 12
+        for target in (twin, twin.game):
+            with pytest.raises(ValueError, match=r"^size is fixed when the game is made"):
+                target.size = 10
+        twin.reset(seed=1)
+        twin.step(0)
+        assert (twin.game.size, twin.game.starvation, env.game.starvation) == (8, 12, 128)
