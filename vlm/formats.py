@@ -63,9 +63,14 @@ def parse_formats(text: str) -> list[str]:
     raws = [raw.strip() for raw in text.split(",") if raw.strip()]
     if not raws:  # e.g. an unset shell variable: not a silent "none"
         raise ValueError(f"--formats {text!r} names no format; give 'none' for no trainer format, or 'all'")
-    if "none" in (raw.lower() for raw in raws) and len(raws) > 1:  # "none,trl": which was meant?
-        raise ValueError(f"--formats {text!r}: 'none' means no trainer format, so it takes no other name; "
-                         "give 'none' alone or only the formats wanted")
+    lowered = {raw.lower() for raw in raws}
+    # Each keyword stands alone: "none,trl" contradicts itself, and "all,trl" is at best redundant, at
+    # worst a list the user meant to be only the formats named (all six cost minutes and gigabytes).
+    # Refused alike, before any work, rather than guessing either; the keyword repeated names nothing else.
+    for keyword, means in (("none", "no trainer format"), ("all", "every trainer format")):
+        if keyword in lowered and len(lowered) > 1:
+            raise ValueError(f"--formats {text!r}: {keyword!r} means {means}, so it takes no other name; "
+                             f"give {keyword!r} alone or only the formats wanted")
     names: list[str] = []
     for raw in raws:
         name = raw.lower()

@@ -6,9 +6,9 @@
 
 - ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text; a
                   letter set before an option's text ("Option B: text") counts only when the two agree.
-- ``integer``     ``value``: exactly one integer in the answer (digits, "3.0" as 3, or a number word up
-                  to twenty).
-- ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)".
+- ``integer``     ``value``: exactly one distinct integer in the answer (digits, "3.0" as 3, or a number
+                  word up to twenty; restated, "5, so the answer is 5", it is still one).
+- ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no, Pokémon's buttons; "X-axis" names no turn X-). Case
                   does not matter; a one-letter choice that is also a word (button a) counts only where it
@@ -356,10 +356,12 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
     if rule == "choice":
         return _option_letter(content, list(spec["options"])) == spec["answer"]
     if rule == "integer":
-        numbers = _integers(content)
-        return len(numbers) == 1 and numbers[0] == int(spec["value"])
+        # One distinct number: a reply restating its answer ("5, so the answer is 5") gives one answer,
+        # where "5 or 6" gives two (5.0 and 5 are one: the decimal with a zero fraction is its integer).
+        numbers = set(_integers(content))
+        return len(numbers) == 1 and numbers == {int(spec["value"])}
     if rule == "coordinate":
-        return _numbers(content) == [int(v) for v in spec["value"]]
+        return _one_pair(_numbers(content)) == [int(v) for v in spec["value"]]
     if rule == "word":
         word = _one_choice(content, list(spec["choices"]))
         return word is not None and word in spec["accepted"]
@@ -371,13 +373,21 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
     raise ValueError(f"unknown verifier rule {rule!r}; known rules: {', '.join(RULES)}")
 
 
+def _one_pair(numbers: list[int | float]) -> list[int | float] | None:
+    """The one pair that ``numbers`` hold, written once or restated ("(3, 4), so (3, 4)"), else None."""
+    if not numbers or len(numbers) % 2:
+        return None
+    pair = numbers[:2]
+    return pair if all(numbers[k:k + 2] == pair for k in range(2, len(numbers), 2)) else None
+
+
 def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
     options = list(spec.get("options") or [])
     # A letter before an option's text ("C. 180° about X") is read as the choice rule reads it: the angle
     # in the text alone would score a letter that names another option.
     if not any(ch.isdigit() for ch in content) or _lettered_text(content, [_normalised(o) for o in options]):
         return bool(options) and _option_letter(content, options) == spec.get("answer")
-    numbers = _numbers(content)
+    numbers = list(set(_numbers(content)))  # the angle restated ("270 about Z, so 270") is one angle
     if len(numbers) != 1:
         return False
     # An axis written with a sign ("Z−" is −90° about z; "−z" the negative axis): "90 about Z−" and "90

@@ -84,6 +84,12 @@ def test_parse_formats_knows_every_format_and_names_the_known_ones():
         with pytest.raises(ValueError, match="'none' means no trainer format, so it takes no other name"):
             fmt.parse_formats(mixed)
     assert fmt.parse_formats(" None ") == []
+    # "all" takes no other name either, as "none" does: "all,trl" was read as all six, though the user
+    # may have meant only the ones named.
+    for mixed in ("all,trl", "trl, ALL", "all,all,hf"):
+        with pytest.raises(ValueError, match="'all' means every trainer format, so it takes no other name"):
+            fmt.parse_formats(mixed)
+    assert fmt.parse_formats("all,ALL") == list(fmt.FORMATS)  # the keyword twice names nothing else
     assert fmt.parse_formats("MS-Swift,HF") == ["swift", "trl"]  # aliases too, whatever their case
 
 

@@ -820,3 +820,29 @@ def test_a_decimal_without_a_leading_zero_is_a_number_like_any_other() -> None:
     assert verify(wrap("(.5, 3, 4)"), record(COORD))["accuracy"] == 0.0
     assert verify(wrap("(3, 4)."), record(COORD))["accuracy"] == 1.0  # a full stop is no decimal point
     assert verify(wrap(".0"), record({"rule": "integer", "value": 0}))["accuracy"] == 1.0
+
+
+def test_a_number_repeated_or_in_latex_math_is_that_number() -> None:
+    """A reply that restates its answer ("5, so the answer is 5") read as two integers and scored 0, as
+    "5 or 6" does; one number written again is still one answer. LaTeX inline or display math around it
+    (as math-tuned models write) is its number. Near misses still score 0."""
+    right = [
+        (INTEGER, ["5, so the answer is 5", "5 boxes; 5 in all", "five, that is 5", "5 (5.0)", "$5$",
+                  "\\(5\\)", "$$5$$", "\\[5\\]", "$\\boxed{5}$", "$5$, so 5"]),
+        (COORD, ["(3, 4), so the answer is (3, 4)", "$(3, 4)$", "\\((3,4)\\)", "x=3, y=4: (3, 4)"]),
+        (ANGLE_FREE, ["270 about Z, so 270", "$270^\\circ$ about Z", "270° about Z (270)"]),
+    ]
+    wrong = [
+        (INTEGER, ["5, so the answer is 6", "6, so the answer is 5", "5, not -5", "5 or 55", "5, so 5.5",
+                  "$5$ or $6$", "\\(5\\), \\(6\\)", "$-5$", "$5.5$", "five, so six", "5, 5, 6", "2+3=5"]),
+        (COORD, ["(3, 4), so (4, 3)", "(3, 4), so 3", "(3, 4, 3)", "$(4, 3)$", "(3, 4) or (3, 5)",
+                 "3, 4, 4, 3"]),
+        (ANGLE_FREE, ["270 about Z, so 90", "270 about Z, not -270", "270 or 270 about X",
+                      "90 about Z, so 90"]),
+    ]
+    for spec, answers in right:
+        for answer in answers:
+            assert verify(wrap(answer), record(spec))["accuracy"] == 1.0, answer
+    for spec, answers in wrong:
+        for answer in answers:
+            assert verify(wrap(answer), record(spec))["accuracy"] == 0.0, answer
