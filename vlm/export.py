@@ -291,8 +291,48 @@ def _out_problem(out: Path, overwrite: bool) -> str | None:
 
 
 def _foreign(out: Path) -> list[str]:
-    """What in ``out`` an export does not write: top-level entries, then files in its own folders."""
-    return foreign_entries(out, EXPORT_ENTRIES) + _foreign_files(out)
+    """What in ``out`` an export does not write: top-level entries, then files in its own folders, then
+    files named as an export's that the export in ``out`` did not write (its meta.json says which)."""
+    found = foreign_entries(out, EXPORT_ENTRIES) + _foreign_files(out)
+    return found + sorted(set(_unwritten(out)) - set(found))
+
+
+def _unwritten(out: Path) -> list[str]:
+    """Files in ``out`` named as an export's own that the export there did not write, by its meta.json: a
+    train.jsonl put into a trajectories-only export, swift/ beside an export without that format, a split
+    file an empty split left unwritten, minari/ without --minari. The names alone passed these, and
+    --overwrite deleted them. A meta.json that does not say what was written (unreadable, another
+    version's) leaves the names to decide, as before."""
+    try:
+        meta = json.loads((out / META).read_text(encoding="utf-8"))
+        wrote_records = sum(meta["counts"]["records"].values()) > 0
+        formats = {name: set(files) for name, files in meta["formats"].items()}
+        minari = meta["minari"] is not None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
+    found = [name for name in ("curriculum.json", *(f"{s}.jsonl" for s in fmt.SPLITS))
+             if not wrote_records and (out / name).exists()]
+    # Only the format folders and minari/ are walked: images/ holds a file per picture (hundreds of
+    # thousands), all of them the export's by their content-addressed names (_foreign_files).
+    for top in (*fmt.FORMATS, "minari"):
+        if (out / top).is_symlink() or not (out / top).is_dir():
+            continue
+        for here, dirs, files in os.walk(out / top):
+            base = Path(here).relative_to(out)
+            # Linked folders are not walked (_foreign_files names them); OS litter is never the user's.
+            names = files + [d for d in dirs if os.path.islink(os.path.join(here, d))]
+            for name in names:
+                rel = (base / name).as_posix()
+                if any(fnmatch.fnmatchcase(name, litter) for litter in OS_LITTER):
+                    continue
+                if top == "minari":
+                    written = minari
+                else:  # datasets' own cache beside a loaded trl split is the export's (README: --overwrite)
+                    written = rel in formats.get(top, ()) or (
+                        top == "trl" and top in formats and fnmatch.fnmatchcase(rel, "trl/*/cache-*.arrow"))
+                if not written:
+                    found.append(rel)
+    return found
 
 
 def _foreign_files(out: Path) -> list[str]:

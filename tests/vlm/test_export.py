@@ -1495,6 +1495,47 @@ def test_overwrite_tells_the_files_an_export_writes_from_the_users(tmp_path):
     assert "images/cd" in _foreign(tmp_path)
 
 
+def test_overwrite_tells_a_file_named_as_an_exports_from_one_the_old_export_wrote(tmp_path):
+    """A file of the user's with the name of an export's own, where the old export wrote no such file (its
+    meta.json says what it wrote): a train.jsonl put into a trajectories-only export, an ms-swift set put
+    in swift/ of an export with no swift format, a split an empty split left unwritten, minari/ without
+    --minari. --overwrite deleted them with the old export; now they are named and kept."""
+    from vlm.export import _foreign
+
+    ours = ["README.md", "trajectories/meta.json", "verl/train.parquet", "llamafactory/train.json",
+            "llamafactory/dataset_info.json", "trl/dataset_dict.json", "trl/train/state.json",
+            "trl/train/cache-933def8b36fc795d.arrow"]  # the cache `datasets` adds to trl/ is the export's
+    users = ["train.jsonl", "curriculum.json", "swift/train.jsonl", "verl/val.parquet",
+             "llamafactory/val.json", "minari/depthfirst/namespace_metadata.json"]
+    for rel in ours + users:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    meta = {"counts": {"records": {"train": 0, "val": 0, "test": 0}}, "minari": None,
+            "formats": {"verl": ["verl/train.parquet"],
+                        "llamafactory": ["llamafactory/dataset_info.json", "llamafactory/train.json"],
+                        "trl": ["trl/dataset_dict.json", "trl/train/state.json"]}}
+    (tmp_path / META).write_text(json.dumps(meta))
+    assert _foreign(tmp_path) == sorted(users)
+    # An export with records wrote the three split files and the curriculum, whatever they hold.
+    meta["counts"]["records"]["val"] = 3
+    (tmp_path / META).write_text(json.dumps(meta))
+    assert _foreign(tmp_path) == sorted(set(users) - {"train.jsonl", "curriculum.json"})
+    # A meta.json that does not say what was written (another version's): the names alone decide, as before.
+    (tmp_path / META).write_text("{}")
+    assert _foreign(tmp_path) == []
+
+
+def test_overwrite_keeps_a_users_split_file_in_a_trajectories_only_export(run, tmp_path, capsys):
+    out = tmp_path / "traj"
+    argv = [str(run), "--out", str(out), "--episodes", "1", "--tasks-per-state", "0", "--no-progress"]
+    assert export(*argv) == 0
+    (out / "train.jsonl").write_text('{"mine": true}\n')  # the user's own task records, say
+    capsys.readouterr()
+    assert export(*argv, "--overwrite") == 2
+    assert "holds files an export does not write (train.jsonl)" in capsys.readouterr().err
+    assert (out / "train.jsonl").read_text() == '{"mine": true}\n'
+
+
 def test_an_empty_out_folder_is_used_without_overwrite(run, tmp_path, capsys):
     """--out may be new or empty (its help says so): an empty folder made for the export is filled, with no
     --overwrite and nothing of it left beside."""
