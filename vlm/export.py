@@ -168,8 +168,12 @@ def plan(opts: ExportOptions) -> Plan:
         ratios = sp.parse_ratios(sp.DEFAULT_SPLIT if opts.split is None else opts.split)
     except ValueError as e:
         raise ExportError(str(e)) from None
+    # "all" or "none" as parse_formats reads them ("ALL,", "all,all"): not the raw text, which named them
+    # formats the user never typed.
+    words = {w.strip().lower() for w in opts.formats.split(",")} - {""}
+    keyword = words.pop() if len(words) == 1 else None
     if opts.tasks_per_state == 0:  # trajectories only: no task records, so nothing for a trainer format
-        if opts.formats.strip().lower() not in ("all", "none"):
+        if keyword not in ("all", "none"):
             raise ExportError(f"--formats {opts.formats}: trainer formats hold task records, and "
                               "--tasks-per-state 0 draws none; drop --formats (or raise --tasks-per-state)")
         if mix is not None:
@@ -213,7 +217,7 @@ def plan(opts: ExportOptions) -> Plan:
     # no datasets package), not to install datasets for a trl format it could never write.
     if "trl" in formats and not _installed("datasets"):
         # Named as the user gave it: the default "all" holds trl without the user typing it.
-        default = opts.formats.strip().lower() == "all"
+        default = keyword == "all"
         given = f"--formats {opts.formats}" + (" (the default)" if default else "")
         others = ",".join(name for name in fmt.FORMATS if name != "trl")
         raise ExportError(f"{given} writes trl, which needs the Hugging Face datasets package: "

@@ -326,6 +326,19 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
                   "--no-progress") == 0
 
 
+def test_a_trajectories_only_export_takes_all_or_none_however_written(tmp_path):
+    """--formats is read as parse_formats reads it: "ALL," and "all,all" are all (the default), which a
+    trajectories-only export takes, where the raw text compared with "all" refused them as named formats.
+    The run is checked after the formats, so reaching it means the formats passed."""
+    from vlm.export import ExportError, ExportOptions, plan
+
+    for text in ("ALL,", "all,all", " None ,"):
+        opts = ExportOptions(run=str(tmp_path / "no-run"), out=str(tmp_path / "out"), formats=text,
+                             tasks_per_state=0)
+        with pytest.raises(ExportError, match="no such run folder"):
+            plan(opts)
+
+
 def test_game_boy_cards_carry_the_rom_warning_unless_the_test_cartridge_made_them(exported):
     from envs.gameboy.roms import test_cartridge_sha1
 
