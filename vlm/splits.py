@@ -37,8 +37,19 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or any(v < 0 or not math.isfinite(v) for v in values) or sum(values) <= 0:
         raise ValueError(f"--split expects three non-negative fractions train,val,test (e.g. 0.8,0.1,0.1), "
                          f"got {text!r}")
-    total = sum(values)
-    return values[0] / total, values[1] / total, values[2] / total
+    given, total = values, sum(values)
+    if not math.isfinite(total):  # 1e308 twice: every share became 0, and the deal left most episodes in
+        # no split (a KeyError after the whole export's work). Scaled by the largest first only then, so
+        # the shares of every other --split, and the splits dealt with them, stay as they were.
+        top = max(given)
+        values = [v / top for v in given]
+        total = sum(values)
+    shares = (values[0] / total, values[1] / total, values[2] / total)
+    for name, asked, share in zip(SPLIT_NAMES, given, shares, strict=True):
+        if asked > 0 and share == 0:  # underflowed: the split would silently get no episode
+            raise ValueError(f"--split {text}: {name}'s fraction is too small against the others to get any "
+                             "share; raise it or give it 0")
+    return shares
 
 
 def parse_mix(text: str | None) -> dict[str, float] | None:

@@ -60,6 +60,23 @@ def test_split_ratios_may_be_zero_but_not_all_zero():
             parse_ratios(text)
 
 
+def test_huge_or_tiny_split_ratios_still_deal_every_episode():
+    """Fractions whose sum overflows (1e308 twice) were normalised to 0, 0, 0 (or nan): the deal then gave
+    3 episodes and left the rest in no split, and the export ended in a KeyError traceback after all its
+    work. A ratio above 0 that normalises to 0 against the others would silently get no episode."""
+    for text, expected in (("1e308,1e308,1e308", (1 / 3, 1 / 3, 1 / 3)), ("1e308,0,1e308", (0.5, 0.0, 0.5)),
+                           ("5e-324,5e-324,0", (0.5, 0.5, 0.0))):
+        assert parse_ratios(text) == pytest.approx(expected), text
+    ratios = parse_ratios("1,1e308,1e308")
+    assert all(r > 0 for r in ratios) and sum(ratios) == pytest.approx(1.0)
+    assert len(assign_episodes(range(10), ratios, 0)) == 10
+    with pytest.raises(ValueError, match=r"--split 1e-300,1e308,0: train's fraction is too small against "
+                                         r"the others to get any share; raise it or give it 0"):
+        parse_ratios("1e-300,1e308,0")
+    with pytest.raises(ValueError, match="train's fraction is too small"):
+        parse_ratios("1e-300,1e308,1e308")  # the sum overflows too
+
+
 def test_mix_ratios_are_normalised_to_six_digits_and_an_item_without_a_ratio_is_refused():
     assert parse_mix("perception=1, strategy=2") == {"perception": 0.333333, "strategy": 0.666667}
     with pytest.raises(ValueError, match=r"--mix expects FAMILY=RATIO items .* got 'perception'"):
