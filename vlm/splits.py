@@ -76,8 +76,17 @@ def parse_mix(text: str | None) -> dict[str, float] | None:
         mix[name] = ratio
     if sum(mix.values()) <= 0:
         raise ValueError(f"--mix {text!r}: at least one family needs a ratio above 0")
-    total = sum(mix.values())
-    return {k: round(v / total, 6) for k, v in mix.items()}  # 0.3, not 0.30000000000000004, in the card
+    given, total = mix, sum(mix.values())
+    if not math.isfinite(total):  # 1e308 twice: every ratio became 0; scaled by the largest first only then
+        top = max(given.values())
+        mix = {k: v / top for k, v in given.items()}
+        total = sum(mix.values())
+    out = {k: round(v / total, 6) for k, v in mix.items()}  # 0.3, not 0.30000000000000004, in the card
+    for name, ratio in given.items():
+        if ratio > 0 and out[name] == 0:  # rounded (or underflowed) away: the family was silently left out
+            raise ValueError(f"--mix {name}: its ratio is too small against the others (it rounds to 0 at "
+                             "six decimals); raise it or give it 0")
+    return out
 
 
 def assign_episodes(episodes: Iterable[int], ratios: tuple[float, float, float], seed: int) -> dict[int, str]:

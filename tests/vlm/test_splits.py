@@ -83,6 +83,16 @@ def test_mix_ratios_are_normalised_to_six_digits_and_an_item_without_a_ratio_is_
         parse_mix("perception,strategy=1")
 
 
+def test_mix_ratios_that_overflow_or_round_away_are_not_lost():
+    """Ratios whose sum overflows (1e308 twice) all became 0, refused later as "no records of " with no
+    family named; one under half a millionth of the total rounded to 0, its family silently left out."""
+    assert parse_mix("perception=1e308,strategy=1e308") == {"perception": 0.5, "strategy": 0.5}
+    for text in ("perception=1,strategy=3000000", "perception=1e-300,strategy=1e308,vision_zero=1e308"):
+        with pytest.raises(ValueError, match=r"--mix perception: its ratio is too small against the others"):
+            parse_mix(text)
+    assert parse_mix("perception=1,strategy=1000000")["perception"] == 0.000001  # rounds up: kept
+
+
 def test_a_family_mixed_at_zero_is_left_out_of_the_schedule():
     """``--mix perception=1,strategy=0`` (parse_mix keeps a 0): the stage schedules hold perception only."""
     records = [{"id": f"{f}-{k}", "family": f, "plot_level": 1, "qa_level": 1}
