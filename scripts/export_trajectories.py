@@ -116,18 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     from vlm.splits import DEFAULT_SPLIT, parse_ratios
 
     ratios = dict(zip(summary["records"], parse_ratios(args.split or DEFAULT_SPLIT), strict=True))
-    note = empty_split_note(summary["records"], summary["dropped"], ratios)
+    note = empty_split_note(summary["records"], summary["dropped"], ratios, args.stochastic)
     if note:
         print(note, file=sys.stderr)
     return 0
 
 
 def empty_split_note(records: dict[str, int], dropped: dict[str, int],
-                     ratios: dict[str, float] | None = None) -> str | None:
+                     ratios: dict[str, float] | None = None, stochastic: bool = False) -> str | None:
     """Why a split came out empty, and what to change: too few episodes, or every record repeated a
     state of an earlier split (identical episodes: greedy play from one start, as a Game Boy start
     state gives), which more episodes of the same play cannot fix. A split whose ``--split`` ratio is 0
-    was asked to be empty and is not named."""
+    was asked to be empty and is not named. ``stochastic``: the export already sampled its actions, so
+    --stochastic is no advice (short sampled episodes from one start state repeat too)."""
     empty = [s for s, n in records.items() if not n and (ratios is None or ratios.get(s, 1) > 0)]
     if not empty or not any(records.values()):
         return None
@@ -138,8 +139,9 @@ def empty_split_note(records: dict[str, int], dropped: dict[str, int],
     n = sum(dropped[s] for s in repeats)
     return (f"note: no records in {' and '.join(empty)}: "
             + (f"{' and '.join(repeats)} got episodes, but all {n:,} of their records repeated states of "
-               "an earlier split and were dropped (the episodes play alike): play with --stochastic or "
-               "from varied start states")
+               "an earlier split and were dropped (the episodes play alike): "
+               + ("play from varied start states, or longer episodes if --max-steps cut them short"
+                  if stochastic else "play with --stochastic or from varied start states"))
             + ("" if repeats == empty else "; the rest need more --episodes (or set --split)"))
 
 

@@ -500,6 +500,12 @@ def test_splits_emptied_by_repeated_states_say_so():
     assert note({"train": 0, "val": 0, "test": 9}, none, {"train": 0.0, "val": 0.0, "test": 1.0}) is None
     half = note({"train": 9, "val": 0, "test": 0}, none, {"train": 0.8, "val": 0.2, "test": 0.0})
     assert half.startswith("note: no records in val:")
+    # An export already played --stochastic (short sampled episodes from one Game Boy start state still
+    # repeat) was told to play with --stochastic: it is told what else varies the states instead.
+    sampled = note({"train": 8, "val": 0, "test": 0}, {"val": 12, "test": 16}, stochastic=True)
+    assert "--stochastic" not in sampled
+    assert sampled.endswith("(the episodes play alike): play from varied start states, or longer episodes "
+                            "if --max-steps cut them short")
 
 
 @default_formats
