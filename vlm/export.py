@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -363,11 +364,20 @@ def _export_file(rel: str) -> bool:
     parts = rel.split("/")
     if any(fnmatch.fnmatchcase(parts[-1], litter) for litter in OS_LITTER):
         return True
+    # Names the glob patterns cannot pin down: an image is named by its SHA-1, in the folder of the hash's
+    # first two digits (ImageStore.put), a step file by its chunk's number; "images/ab/cover.png" or
+    # "steps/part-mine.parquet" is the user's.
+    if parts[0] == IMAGE_DIR:
+        return _IMAGE_FILE.fullmatch(rel) is not None
+    if parts[:2] == [TRAJ_DIR, "steps"]:
+        return _STEP_FILE.fullmatch(rel) is not None
     return any(len(pattern) == len(parts) and all(map(fnmatch.fnmatchcase, parts, pattern))
                for pattern in _EXPORT_FILE_PARTS)
 
 
 _EXPORT_FILE_PARTS = [pattern.split("/") for pattern in EXPORT_FILES]
+_IMAGE_FILE = re.compile(rf"{IMAGE_DIR}/([0-9a-f]{{2}})/\1[0-9a-f]{{38}}\.png")
+_STEP_FILE = re.compile(rf"{TRAJ_DIR}/steps/part-[0-9]{{5,}}\.parquet")  # part-{chunk:05d}
 
 
 # ------------------------------------------------------------------------------------ worker side

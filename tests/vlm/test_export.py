@@ -1544,6 +1544,23 @@ def test_overwrite_tells_a_file_named_as_an_exports_from_one_the_old_export_wrot
     assert _foreign(tmp_path) == []
 
 
+def test_overwrite_tells_an_image_or_step_file_of_the_users_by_its_name(tmp_path):
+    """images/ and trajectories/steps/ passed any PNG in a two-character folder and any part-*.parquet, so a
+    cover.png put in images/ab/ or a part-mine.parquet among the steps went with the old export. The export
+    names images by their SHA-1 (in the folder of its first two digits) and step files by chunk number."""
+    from vlm.export import _foreign
+
+    h = "ab23456789abcdef0123456789abcdef01234567"
+    ours = [f"images/ab/{h}.png", "trajectories/steps/part-00000.parquet",
+            "trajectories/steps/part-123456.parquet"]  # chunk 123,456: past five digits
+    users = ["images/ab/cover.png", f"images/cd/{h}.png", f"images/ab/{h.upper()}.png", f"images/ab/{h}0.png",
+             "trajectories/steps/part-mine.parquet", "trajectories/steps/part-00000-old.parquet"]
+    for rel in ours + users:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    assert _foreign(tmp_path) == sorted(users)
+
+
 def test_overwrite_keeps_a_users_split_file_in_a_trajectories_only_export(run, tmp_path, capsys):
     out = tmp_path / "traj"
     argv = [str(run), "--out", str(out), "--episodes", "1", "--tasks-per-state", "0", "--no-progress"]
