@@ -132,7 +132,12 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         custom: dict[str, Any] = {"policy_kwargs": kwargs}
         if venv is None:  # to play: a one-step, one-env buffer and no optimizer
             custom = {"n_steps": 1, "n_envs": 1, "policy_kwargs": {**kwargs, "optimizer_class": _NoOptimizer}}
-        model = algorithm(cfg).load(path, env=venv, device=device or cfg["device"], custom_objects=custom)
+        target = device or cfg["device"]
+        # torch.load cannot restore tensors to "cpu:0", a device torch itself takes (a run may train on it):
+        # the checkpoint read as "damaged". A CPU has one device, so its index is dropped.
+        if isinstance(target, str) and target.partition(":")[0] == "cpu":
+            target = "cpu"
+        model = algorithm(cfg).load(path, env=venv, device=target, custom_objects=custom)
         if venv is not None:  # the run's own settings, which its next checkpoints save for a stock PPO.load
             model.policy_kwargs = saved
     except CHECKPOINT_ERRORS as e:

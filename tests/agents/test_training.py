@@ -3161,3 +3161,22 @@ def test_progress_bar_shows_on_a_terminal_that_reports_no_width(monkeypatch):
         os.close(slave)
         os.close(master)
     assert "256/1.02k" in written
+
+
+def test_a_checkpoint_loads_on_a_cpu_named_with_an_index(tmp_path):
+    """torch takes "cpu:0" as a device (check_device passes it, and a run trains on it), but torch.load
+    cannot restore a checkpoint's tensors there: evaluate, export and --resume of such a run all said the
+    checkpoint was "damaged or cut short"."""
+    from agents.train import build_model, load_model
+    from envs import make_vec
+
+    cfg = {"env": "snake", "policy": "tiny", "device": "cpu:0", "seed": 0, "recurrent": False,
+           "ppo": {"n_steps": 32, "batch_size": 32, "n_epochs": 1}}
+    venv = make_vec("snake", 2, num_workers=0, seed=0, size=6)
+    try:
+        build_model(cfg, venv).save(tmp_path / "model.zip")
+        resumed = load_model(cfg, tmp_path / "model.zip", venv)  # the run's own device, as --resume loads
+    finally:
+        venv.close()
+    played = load_model({**cfg, "device": "cpu"}, tmp_path / "model.zip", device="cpu:0")  # --device cpu:0
+    assert resumed.device.type == played.device.type == "cpu"
