@@ -161,6 +161,27 @@ def test_episode_infos_carry_monitors_entries():
     v.close()
 
 
+def test_episode_return_is_rounded_as_monitors():
+    # SB3's Monitor gives r rounded to 6 places: Rotation's step costs (0.01) summed to -0.4999999888 here
+    # against Monitor's -0.5, so evaluate_policy and ep_rew_mean differed from a DummyVecEnv of Monitors.
+    from stable_baselines3.common.monitor import Monitor
+
+    v = make_vec("rotation", 1, num_workers=0, seed=4)
+    env = Monitor(GameEnv("rotation"))
+    try:
+        v.reset()
+        env.reset(seed=4)
+        done = False
+        while not done:
+            _, _, dones, infos = v.step(np.zeros(1, np.int64))
+            _, _, terminated, truncated, info = env.step(0)
+            done = terminated or truncated
+            assert dones[0] == done
+        assert infos[0]["episode"]["r"] == info["episode"]["r"] != int(info["episode"]["r"])
+    finally:
+        v.close()
+
+
 @pytest.mark.parametrize("name", ["r", "l", "t"])
 def test_a_game_figure_named_like_monitors_entries_is_refused(monkeypatch: pytest.MonkeyPatch, name: str):
     # No game names one r, l or t (Pokémon's reward terms are r_<term>), and nothing refused it: a game
