@@ -522,8 +522,9 @@ class GameVecEnv(VecEnv):
         else:
             timeout = (sh.truncated[g] & ~sh.terminated[g]).tolist()
             r, length, *figures = sh.figures[lo:lo + n].T  # see Shared: r, l, then the game's figures
-            # r rounded to 6 places as SB3's Monitor rounds it (Python's round: NumPy's may differ by an ulp).
-            columns = [[round(x, 6) for x in r.tolist()], length.astype(np.int64).tolist(),
+            # r rounded to 6 places as SB3's Monitor rounds it; NumPy's round (it may differ from Python's by
+            # an ulp) in one call: Python's, per episode, cost 0.1 ms a step at 391 ended boards of 4,096.
+            columns = [r.round(6).tolist(), length.astype(np.int64).tolist(),
                        [round(time.time() - self._t_start, 6)] * n, *(f.tolist() for f in figures)]
             # dict(zip(keys, row)) through map: no Python bytecode per episode for the figures.
             episodes = map(dict, map(zip, repeat(self._episode_keys), zip(*columns, strict=True)))
