@@ -92,6 +92,11 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                 raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
                                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move "
                                "them out first, or choose another --run-dir")
+            nested = nested_runs(path)
+            if nested:  # a run trained into its eval-*, tb/ or checkpoints/ passed the check above
+                raise RunError(f"--force refuses to clear {path}: it holds another run folder ({nested[0]}), "
+                               "which would be deleted with it; move that run out first, or choose another "
+                               "--run-dir")
             path = path.resolve()  # a symlinked run: the folder it points to is replaced, in place
             claim_run(path).close()  # not while another process trains into it
             aside = path.with_name(f".{path.name}.replaced")
@@ -198,6 +203,13 @@ def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:
     patterns = tuple(entries)
     return sorted(e.name for e in path.iterdir()
                   if not any(fnmatch.fnmatchcase(e.name, pattern) for pattern in patterns))
+
+
+def nested_runs(path: Path) -> list[Path]:
+    """Run folders (config.yaml and command.txt) below run folder ``path``, not ``path`` itself; symlinks are
+    not followed (``--force`` deletes a link, never what it points to)."""
+    return sorted(f.parent for f in path.rglob("command.txt")
+                  if f.parent != path and (f.parent / "config.yaml").is_file())
 
 
 def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:

@@ -111,3 +111,14 @@ def test_a_folder_of_runs_names_its_newest_run(tmp_path):
             runs.read_run_config(folder)
         assert str(e.value) == (f"{folder}: not a depthfirst run folder (no config.yaml); it holds run "
                                 f"folders: give one, e.g. the newest, {newer}")
+
+
+def test_force_refuses_a_run_that_holds_another_run(tmp_path):
+    # A run trained into a folder named as a run's own entries (eval-*, tb/, checkpoints/) passed the check
+    # for foreign files, and was deleted with the run --force replaced.
+    run = old_run(tmp_path / "run")
+    nested = old_run(run / "eval-mine")
+    with pytest.raises(runs.RunError, match=r"--force refuses to clear .*run: it holds another run folder "
+                                            r"\(.*eval-mine\)"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert (nested / "config.yaml").is_file() and not list(tmp_path.glob(".run.replaced*"))
