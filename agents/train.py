@@ -113,6 +113,12 @@ def _other_model(path: Path, run: Path | None) -> str:
     return f"; the run's {what} may load: --checkpoint {others[0]}"
 
 
+def resume_settings(ppo: dict[str, Any]) -> dict[str, Any]:
+    """``ppo`` (a run's resolved settings) as the attributes SB3's ``load`` sets before it builds the model's
+    schedules and rollout buffer: each keyword is stored under its own name, but ``stats_window_size``."""
+    return {("_stats_window_size" if key == "stats_window_size" else key): v for key, v in ppo.items()}
+
+
 def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | None = None,
                run: Path | None = None) -> Any:
     """Load a checkpoint; a corrupt or foreign file raises ``RunError`` naming it (and, to play, another
@@ -137,7 +143,10 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         # the checkpoint read as "damaged". A CPU has one device, so its index is dropped.
         if isinstance(target, str) and target.partition(":")[0] == "cpu":
             target = "cpu"
-        model = algorithm(cfg).load(path, env=venv, device=target, custom_objects=custom)
+        # To train (a --resume): the PPO settings of the run's config.yaml, as its env_kwargs and num_envs
+        # are; the checkpoint's own took their place, while config.yaml and TensorBoard showed an edited one.
+        settings = resume_settings(cfg["ppo"]) if venv is not None else {}
+        model = algorithm(cfg).load(path, env=venv, device=target, custom_objects=custom, **settings)
         if venv is not None:  # the run's own settings, which its next checkpoints save for a stock PPO.load
             model.policy_kwargs = saved
     except CHECKPOINT_ERRORS as e:

@@ -387,6 +387,26 @@ def test_a_resume_skips_the_orthogonal_init_of_the_weights_its_checkpoint_replac
     assert PPO.load(tmp_path / "model.zip").policy_kwargs == stock.policy_kwargs
 
 
+def test_a_resume_trains_with_the_ppo_settings_of_the_runs_config_yaml(trained):
+    """The PPO settings came from the checkpoint: a learning rate edited in config.yaml was written back there
+    and logged to TensorBoard, but the run trained on with the old one."""
+    from agents.config import DEFAULTS, deep_merge, resolve
+    from agents.runs import read_run_config
+    from agents.train import load_model
+    from envs import make_vec
+
+    cfg = deep_merge(DEFAULTS, read_run_config(trained))
+    edited = {"learning_rate": 0.01, "n_epochs": 1, "gamma": 0.9, "stats_window_size": 7}
+    cfg = resolve({**cfg, "ppo": {**cfg["ppo"], **edited}}, cuda_available=False)
+    venv = make_vec("snake", cfg["num_envs"], num_workers=0, seed=0, **cfg["env_kwargs"])
+    try:
+        model = load_model(cfg, trained / "model.zip", venv)
+    finally:
+        venv.close()
+    assert (model.learning_rate, model.n_epochs, model.gamma, model._stats_window_size) == (0.01, 1, 0.9, 7)
+    assert model.lr_schedule(1.0) == 0.01 and model.rollout_buffer.gamma == 0.9
+
+
 def test_evaluate_prints_json_and_writes_videos(trained, scripts, capsys):
     assert scripts.evaluate.main([str(trained), "--episodes", "5", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
