@@ -67,6 +67,31 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping: PyYAML keeps the last without a
+    word, so a second ``ppo:`` section in a config file dropped every setting of the first."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":  # not <<
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError("while reading a mapping", node.start_mark,
+                                                        f"{key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+    return (yield from loader.construct_yaml_map(node))
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", _unique_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, but a key given twice in a mapping is a ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+
+
 def read_yaml(file: Path, what: str) -> dict[str, Any]:
     """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise."""
     if file.is_dir():
@@ -74,7 +99,7 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
     if not file.is_file():
         raise ValueError(f"{what}: no such file {file}")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"
+        data = load_yaml(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
     data = {} if data is None else data

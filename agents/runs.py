@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import yaml
 
+from agents.config import load_yaml
 from agents.interrupts import deferred_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
@@ -237,7 +238,7 @@ def read_run_config(path: Path) -> dict[str, Any]:
     if not file.is_file():
         raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){_runs_inside(path)}")
     try:
-        cfg = yaml.safe_load(file.read_text(encoding="utf-8"))
+        cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read
     except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
         raise RunError(f"{path}: config.yaml is corrupt (it must be UTF-8 YAML): {e}") from e
     if not isinstance(cfg, dict) or "env" not in cfg:

@@ -298,3 +298,19 @@ def test_ppo_keywords_the_run_sets_itself_are_refused():
         hint = rf"; ppo\.{key} is the run's {flag} \(top-level {key}: in a config file\): set that instead$"
         with pytest.raises(ValueError, match=hint):
             resolved(f"ppo.{key}=1")
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
+    # PyYAML keeps the last of two equal keys without a word: a second ppo: section dropped the first's
+    # learning_rate, and the run trained with the preset's.
+    own = tmp_path / "mine.yaml"
+    own.write_text("ppo:\n  learning_rate: 1.0e-3\nnum_envs: 4\nppo:\n  n_epochs: 2\n")
+    twice = r"(?s)--config .*mine\.yaml is not valid YAML: .*'ppo' is given twice.*line 4"
+    with pytest.raises(ValueError, match=twice):
+        load_config("snake", own)
+    own.write_text("env_kwargs: {size: 8, size: 12}\n")  # within a section too
+    with pytest.raises(ValueError, match="'size' is given twice"):
+        load_config("snake", own)
+    own.write_text("ppo:\n  <<: {n_epochs: 2}\n  <<: {n_steps: 64}\n")  # YAML's merge keys are no twins
+    ppo = load_config("snake", own)["ppo"]
+    assert (ppo["n_epochs"], ppo["n_steps"]) == (2, 64)

@@ -122,3 +122,11 @@ def test_force_refuses_a_run_that_holds_another_run(tmp_path):
                                             r"\(.*eval-mine\)"):
         runs.new_run_dir({"env": "snake"}, str(run), True)
     assert (nested / "config.yaml").is_file() and not list(tmp_path.glob(".run.replaced*"))
+
+
+def test_a_key_given_twice_in_a_runs_config_yaml_is_named(tmp_path):
+    # A hand edit that adds a second ppo: (or env:) took the last one without a word.
+    run = old_run(tmp_path / "run")
+    (run / "config.yaml").write_text("env: snake\nppo: {learning_rate: 0.001}\nppo: {n_epochs: 2}\n")
+    with pytest.raises(runs.RunError, match=r"(?s)config\.yaml is corrupt .*'ppo' is given twice"):
+        runs.read_run_config(run)
