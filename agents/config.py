@@ -359,6 +359,12 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     for key in ("normalize_advantage", "use_sde"):
         if not isinstance(ppo.get(key, False), bool):  # SB3 would read any string as true
             raise ValueError(f"--set ppo.{key} must be true or false, got {ppo[key]!r}")
+    if ppo.get("use_sde"):  # SB3 refused it once the run folder was made, naming no key
+        raise ValueError("--set ppo.use_sde: gSDE is for continuous actions, and every game here has "
+                         "discrete actions: drop it")
+    if ppo.get("sde_sample_freq", -1) != -1:  # read by gSDE only: it would train on without a word
+        raise ValueError(f"--set ppo.sde_sample_freq={ppo['sde_sample_freq']} applies to ppo.use_sde only, "
+                         "which no game here can use (their actions are discrete): drop it")
     for key in ("learning_rate", "clip_range", "max_grad_norm"):
         if key in ppo and ppo[key] <= 0:
             raise ValueError(f"--set ppo.{key} must be > 0, got {ppo[key]}")

@@ -314,3 +314,13 @@ def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
     own.write_text("ppo:\n  <<: {n_epochs: 2}\n  <<: {n_steps: 64}\n")  # YAML's merge keys are no twins
     ppo = load_config("snake", own)["ppo"]
     assert (ppo["n_epochs"], ppo["n_steps"]) == (2, 64)
+
+
+def test_gsde_settings_are_refused_as_no_game_has_continuous_actions():
+    # ppo.use_sde=true failed in SB3 after the run folder was made, naming no key; ppo.sde_sample_freq, which
+    # only gSDE reads, trained on without a word.
+    with pytest.raises(ValueError, match=r"--set ppo\.use_sde: .*discrete actions"):
+        resolved("ppo.use_sde=true")
+    with pytest.raises(ValueError, match=r"--set ppo\.sde_sample_freq=4 applies to ppo\.use_sde only"):
+        resolved("ppo.sde_sample_freq=4")
+    assert resolved("ppo.use_sde=false", "ppo.sde_sample_freq=-1")["ppo"]["use_sde"] is False
