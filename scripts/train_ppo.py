@@ -46,7 +46,15 @@ from agents.interrupts import (
     uninterruptible,
 )
 from agents.presets import PRESETS
-from agents.runs import RunError, claim_run, latest_checkpoint, new_run_dir, read_run_config
+from agents.runs import (
+    RunError,
+    claim_run,
+    latest_checkpoint,
+    missing_folders,
+    new_run_dir,
+    read_run_config,
+    remove_folders,
+)
 from envs import GAMES
 from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN_DIFFICULTIES  # stdlib only
 
@@ -333,6 +341,9 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     created: Path | None = None  # a run folder this command made: removed if training never started
     replaced: Path | None = None  # the run --force replaces: back in place unless keep
     existed = args.run_dir is not None and Path(args.run_dir).is_dir()
+    # The folders above --run-dir that making it makes (a/b of a/b/run): removed with it if training never
+    # starts (those that are still empty).
+    above = missing_folders(Path(args.run_dir).parent) if args.run_dir is not None and not args.resume else []
     run: Path | None = None
     keep = False  # the new run stays, not the one --force moved aside (see finally)
     lock: IO[str] | None = None  # held on the run folder while this command trains into it
@@ -462,6 +473,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                         f.unlink()
             else:
                 shutil.rmtree(created, ignore_errors=True)
+                remove_folders(above)
     return 0
 
 

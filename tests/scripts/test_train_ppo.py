@@ -253,3 +253,20 @@ def test_force_into_a_run_dir_not_there_yet_trains_there(scripts, tmp_path, monk
     (tmp_path / "new.yaml").write_text("env: snake\n")
     assert scripts.train_ppo.main(argv) == 0
     assert trained == [run]
+
+
+def test_a_run_that_fails_before_training_leaves_no_folder_it_made_above_its_run_dir(scripts, tmp_path,
+                                                                                    monkeypatch, capsys):
+    # Its run folder went, but the folders above it that --run-dir a/b/run had made stayed, empty.
+    import agents.train
+
+    def refused(*args, **kwargs):
+        raise ValueError("PPO refused the settings: stood in for")
+
+    monkeypatch.setattr(agents.train, "train", refused)
+    (tmp_path / "kept").mkdir()
+    for run in (tmp_path / "a" / "b" / "run", tmp_path / "kept" / "c" / "run"):
+        argv = ["--env", "snake", "--run-dir", str(run), "--policy", "tiny", "--device", "cpu"]
+        assert scripts.train_ppo.main(argv) == 2
+        assert "stood in for" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and not any((tmp_path / "kept").iterdir())
