@@ -220,8 +220,8 @@ def check_device_defaults(cfg: dict[str, Any]) -> None:
     its run's values: its policy and boards are chosen already.)"""
     for key in ("cpu_policy", "cuda_policy"):
         check_preset(cfg[key], f"--set {key}")
-    for key in ("cpu_num_envs", "cuda_num_envs"):
-        whole_at_least(cfg[key], f"--set {key}")
+    for key in ("cpu_num_envs", "cuda_num_envs"):  # stored as read: 1e3 was written as the string '1e3'
+        cfg[key] = whole_at_least(cfg[key], f"--set {key}")
 
 
 def by_device(cfg: dict[str, Any], name: str, flag: str) -> tuple[Any, str]:

@@ -324,3 +324,12 @@ def test_gsde_settings_are_refused_as_no_game_has_continuous_actions():
     with pytest.raises(ValueError, match=r"--set ppo\.sde_sample_freq=4 applies to ppo\.use_sde only"):
         resolved("ppo.sde_sample_freq=4")
     assert resolved("ppo.use_sde=false", "ppo.sde_sample_freq=-1")["ppo"]["use_sde"] is False
+
+
+def test_the_other_devices_board_count_is_stored_as_the_number_it_was_read_as():
+    # cuda_num_envs=1e3 on a CPU was checked as 1,000, then written to config.yaml as the string '1e3'.
+    cfg = apply_set(load_config("snake"), ["cuda_num_envs=1e3", "cpu_num_envs=32.0"])
+    check_device_defaults(cfg)
+    out = resolve(cfg, cuda_available=False)
+    assert (out["cuda_num_envs"], out["cpu_num_envs"], out["num_envs"]) == (1000, 32, 32)
+    assert all(type(out[k]) is int for k in ("cuda_num_envs", "cpu_num_envs"))
