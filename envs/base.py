@@ -145,6 +145,21 @@ def _leaf_types(hint: Any) -> set[Any]:
     return {typing.get_origin(hint)} | {t for a in args for t in _leaf_types(a)}
 
 
+def _mapping_value_types(hint: Any) -> set[Any]:
+    """The value types of the mappings an annotation allows: ``{float}`` for ``dict[str, float] | None``."""
+    if typing.get_origin(hint) is dict:
+        return _leaf_types(typing.get_args(hint)[1])
+    return {t for a in typing.get_args(hint) for t in _mapping_value_types(a)}
+
+
+def _number(value: Any) -> Any:
+    """A string YAML left unread as a float (``1e-2``), as one; any other value as it is."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
+
+
 def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` for game class ``cls`` with numbers YAML left as strings (``1e-2``) read as numbers and
     whole-number options given as integral floats (YAML's ``size: 10.0``, ``--set env_kwargs.size=10.0``)
@@ -161,10 +176,12 @@ def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
         leaves = _leaf_types(hints.get(key))
         if isinstance(value, str) and {int, float} & leaves and str not in leaves:
             # YAML (--set, --config) reads 1e-2 and 1e39 (no dot, or no exponent sign) as strings
-            with contextlib.suppress(ValueError):
-                value = float(value)
+            value = _number(value)
         if int in leaves and float not in leaves:
             value = _whole_floats(value)
+        entries = _mapping_value_types(hints.get(key))
+        if isinstance(value, dict) and {int, float} & entries and str not in entries:
+            value = {k: _number(v) for k, v in value.items()}  # Pokémon's reward weights: 1e-2 read as text
         out[key] = value
     return out
 

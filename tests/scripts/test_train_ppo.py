@@ -270,3 +270,16 @@ def test_a_run_that_fails_before_training_leaves_no_folder_it_made_above_its_run
         assert scripts.train_ppo.main(argv) == 2
         assert "stood in for" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and not any((tmp_path / "kept").iterdir())
+
+
+def test_a_reward_weight_set_as_1e1_is_a_number_as_any_other_option():
+    # README: 1e-2 in a --set or --config is a number (YAML alone reads it as text); Pokémon's reward weights,
+    # entries of a mapping option, were refused: "reward.badge must be a finite number, got '1e1'".
+    from envs import game_class
+    from envs.base import whole_options
+
+    kwargs = {"reward": {"badge": "1e1", "still": "-5e-3", "event": 1.0}, "visit_decay": "9.995e-1"}
+    read = whole_options(game_class("pokemon_red"), kwargs)
+    assert read == {"reward": {"badge": 10.0, "still": -0.005, "event": 1.0}, "visit_decay": 0.9995}
+    text = {"reward": {"badge": "ten"}}  # not a number: left for the game to refuse
+    assert whole_options(game_class("pokemon_red"), text) == text
