@@ -333,3 +333,15 @@ def test_the_other_devices_board_count_is_stored_as_the_number_it_was_read_as():
     out = resolve(cfg, cuda_available=False)
     assert (out["cuda_num_envs"], out["cpu_num_envs"], out["num_envs"]) == (1000, 32, 32)
     assert all(type(out[k]) is int for k in ("cuda_num_envs", "cpu_num_envs"))
+
+
+@pytest.mark.parametrize("text, key", [
+    ("1: 2\nfoo: 3\n", "1"), ("ppo: {on: 1, x: 3}\n", "ppo.True"),
+    ("self_play: {2: 1, x: 3}\n", "self_play.2"),
+    ("env_kwargs: {reward: {null: 1, badge: 2}}\n", "env_kwargs.reward.None")])
+def test_a_key_yaml_reads_as_no_name_is_refused_by_name(tmp_path, text, key):
+    # A key YAML reads as a number, switch or null beside named ones ended in a TypeError traceback (sorted).
+    own = tmp_path / "mine.yaml"
+    own.write_text(text)
+    with pytest.raises(ValueError, match=rf"--config .*mine\.yaml: the key {re.escape(key)} is not a name"):
+        load_config("snake", own)
