@@ -92,13 +92,13 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
 
 
-def _unnamed_key(data: dict[Any, Any], where: str = "") -> str | None:
+def unnamed_key(data: dict[Any, Any], where: str = "") -> str | None:
     """The dotted path of the first key in ``data`` or a mapping within it that is not text, else None."""
     for key, value in data.items():
         if not isinstance(key, str):
             return f"{where}{key}"
         if isinstance(value, dict):
-            found = _unnamed_key(value, f"{where}{key}.")
+            found = unnamed_key(value, f"{where}{key}.")
             if found is not None:
                 return found
     return None
@@ -117,7 +117,7 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ValueError(f"{what} {file}: expected a mapping at the top level")
-    odd = _unnamed_key(data)
+    odd = unnamed_key(data)
     if odd is not None:  # beside named keys, sorting them for a message was a TypeError traceback
         raise ValueError(f"{what} {file}: the key {odd} is not a name (YAML reads 1, on, yes or null as a "
                          "number, a switch or null): correct it, or quote it")

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import yaml
 
-from agents.config import load_yaml
+from agents.config import load_yaml, unnamed_key
 from agents.interrupts import deferred_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
@@ -243,6 +243,10 @@ def read_run_config(path: Path) -> dict[str, Any]:
         raise RunError(f"{path}: config.yaml is corrupt (it must be UTF-8 YAML): {e}") from e
     if not isinstance(cfg, dict) or "env" not in cfg:
         raise RunError(f"{path}: config.yaml is corrupt (no env)")
+    odd = unnamed_key(cfg)
+    if odd is not None:  # sorting it with the named keys for a message was a TypeError traceback
+        raise RunError(f"{path}: config.yaml is corrupt: the key {odd} is not a name (YAML reads 1, on or "
+                       "null as a number, a switch or null)")
     from envs import GAMES
 
     if not isinstance(cfg["env"], str) or cfg["env"] not in GAMES:

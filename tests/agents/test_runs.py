@@ -130,3 +130,11 @@ def test_a_key_given_twice_in_a_runs_config_yaml_is_named(tmp_path):
     (run / "config.yaml").write_text("env: snake\nppo: {learning_rate: 0.001}\nppo: {n_epochs: 2}\n")
     with pytest.raises(runs.RunError, match=r"(?s)config\.yaml is corrupt .*'ppo' is given twice"):
         runs.read_run_config(run)
+
+
+def test_a_key_yaml_reads_as_no_name_in_a_runs_config_yaml_is_named(tmp_path):
+    # An edit such as `1: 2` beside the named keys ended a --resume in a TypeError traceback (sorting them).
+    run = old_run(tmp_path / "run")
+    (run / "config.yaml").write_text("env: snake\nppo: {n_epochs: 2, on: 1}\n")
+    with pytest.raises(runs.RunError, match=r"config\.yaml is corrupt: the key ppo\.True is not a name"):
+        runs.read_run_config(run)
