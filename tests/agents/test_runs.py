@@ -138,3 +138,18 @@ def test_a_key_yaml_reads_as_no_name_in_a_runs_config_yaml_is_named(tmp_path):
     (run / "config.yaml").write_text("env: snake\nppo: {n_epochs: 2, on: 1}\n")
     with pytest.raises(runs.RunError, match=r"config\.yaml is corrupt: the key ppo\.True is not a name"):
         runs.read_run_config(run)
+
+
+def test_force_refuses_a_run_with_a_file_of_the_users_in_its_checkpoints(tmp_path):
+    # A model copied beside the checkpoints to keep it from their pruning (which takes step_*.zip only) passed
+    # the check of the run folder's own entries, and --force deleted it with the run.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    for name in ("step_64.zip", ".step_128.123.tmp.zip", ".DS_Store", "best-keep.zip"):
+        (run / "checkpoints" / name).write_text("x")
+    refusal = r"holds files a run does not write \(checkpoints/best-keep\.zip\)"
+    with pytest.raises(runs.RunError, match=refusal):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert (run / "checkpoints" / "best-keep.zip").is_file()
+    (run / "checkpoints" / "best-keep.zip").unlink()  # only the run's own: replaced
+    runs.new_run_dir({"env": "snake"}, str(run), True)[2].close()
