@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import typing
-from abc import ABCMeta, abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -318,20 +318,25 @@ RESERVED_FIGURES = ("r", "l", "t", "episode", "terminal_observation", "TimeLimit
 _MAKING = "_making"
 
 
-class _GameType(ABCMeta):
-    """Runs a game's constructor with ``_MAKING`` set, so that ``Game.__setattr__`` lets the constructor set
-    the fixed options and refuses them once it returns. Pickle, deepcopy and copy build a game without the
-    constructor, so the game they give (one pickled before this guard too) is guarded from the start."""
+def _making(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` run with ``_MAKING`` set in the game, so that ``Game.__setattr__`` lets the constructor set
+    the fixed options and refuses them once it returns; a base class's constructor called from a subclass's
+    keeps the mark of the outermost. Pickle, deepcopy and copy build a game without the constructor, so the
+    game they give (one pickled before this guard too) is guarded from the start. Wrapped, not a metaclass
+    ``__call__``: ``inspect.signature`` of a game class still reads the constructor's parameters."""
 
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        game = cls.__new__(cls, *args, **kwargs)  # type.__call__'s steps, with the mark around __init__
-        if isinstance(game, cls):
-            vars(game)[_MAKING] = True
-            try:
-                game.__init__(*args, **kwargs)
-            finally:
-                del vars(game)[_MAKING]
-        return game
+    @functools.wraps(init)
+    def run(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _MAKING in vars(self):
+            init(self, *args, **kwargs)
+            return
+        vars(self)[_MAKING] = True
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            del vars(self)[_MAKING]
+
+    return run
 
 
 @functools.cache
@@ -340,7 +345,7 @@ def _fixed_options(cls: type[Game]) -> frozenset[str]:
     return frozenset(cls.options()[0])
 
 
-class Game(metaclass=_GameType):
+class Game(ABC):
     """``num_envs`` boards of one game, stepped together."""
 
     name: ClassVar[str]
@@ -374,6 +379,12 @@ class Game(metaclass=_GameType):
             self.check_setting(name, value)  # raises, naming the option
         super().__setattr__(name, value)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            cls.__init__ = _making(vars(cls)["__init__"])  # type: ignore[method-assign]
+
+    @_making  # and every subclass's own (__init_subclass__)
     def __init__(self, num_envs: int = 1) -> None:
         num_envs = whole("num_envs", num_envs, 1)
         self.num_envs = num_envs

@@ -540,6 +540,19 @@ def test_set_attr_of_pokemon_reward_is_the_defaults_with_the_terms_given() -> No
         v.close()
 
 
+@pytest.mark.parametrize("name", envs.GAMES)
+def test_the_guard_keeps_each_game_class_signature(name: str) -> None:
+    """The guard on fixed options wraps the constructors: ``inspect.signature`` of a game class still reads
+    their parameters (a metaclass ``__call__`` gave ``(*args, **kwargs)``, and train_ppo's check of
+    ``swarm_prob`` against its default passed every value)."""
+    import inspect
+
+    cls = envs.game_class(name)
+    named = [p.name for p in inspect.signature(cls).parameters.values()
+             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]  # the Game Boy's base options: **kwargs
+    assert named[0] == "num_envs" and set(named) <= set(cls.options()[0]) | set(cls.options()[1])
+
+
 @pytest.mark.parametrize("name, kwargs", [("snake", {}), ("snake_duel", {}), ("rotation", {}),
                                           ("sokoban", {}), ("gameboy", CART), ("pokemon_red", POKEMON)])
 def test_assigning_a_fixed_option_on_a_made_game_is_refused_naming_it(name: str, kwargs: dict) -> None:
