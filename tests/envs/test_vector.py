@@ -574,6 +574,30 @@ def test_a_worker_whose_parent_stopped_leaves_quietly():
     assert proc.exitcode == 0
 
 
+def test_a_worker_whose_parent_went_away_while_it_waits_leaves():
+    """A parent gone without close() (killed, crashed): the worker's recv finds the pipe closed. It must
+    exit, not go on waiting for commands (or spin on the closed pipe) for ever."""
+    import multiprocessing as mp
+
+    from envs.worker import Shared, worker_main
+
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    parent, child = ctx.Pipe()
+    shared = Shared(ctx, 2, (4, 10, 10), ("score",))
+    proc = ctx.Process(target=worker_main, args=(child, "snake", {}, {}, shared, 0, 2, 0, True, os.getcwd()))
+    proc.start()
+    child.close()
+    try:
+        assert parent.poll(60) and parent.recv()[1] == "ok"  # started: it now waits for a command
+        parent.close()
+        proc.join(30)
+        assert proc.exitcode == 0
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_seed_applies_at_the_next_reset(workers):
     """seed() then steps before reset(): the steps go on with the old seeds (SB3's VecEnv semantics); the
@@ -927,6 +951,25 @@ def test_a_worker_that_does_not_start_in_time_is_killed_and_named(monkeypatch):
     assert set(multiprocessing.active_children()) == before  # killed and reaped, both
 
 
+def test_a_restarted_worker_that_does_not_start_in_time_is_killed_at_once(monkeypatch):
+    """The restart's worker that never answers its start is killed when the error is raised, not left
+    running (an emulator stuck booting, holding its memory and a core) until the env is closed."""
+    import envs.vector
+
+    v = GameVecEnv("snake", 4, num_workers=2, seed=0, start_method="spawn")
+    try:
+        v.reset()
+        monkeypatch.setattr(envs.vector, "_START_TIMEOUT_S", 0.01)  # spawned: no worker starts that fast
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        with pytest.raises(WorkerDiedError, match=r"^worker 1 did not start within 0s$"):
+            v.step(np.zeros(4, np.int64))
+        new = v._procs[1]
+        new.join(10)
+        assert new.exitcode == -signal.SIGKILL
+    finally:
+        v.close()
+
+
 def test_hang_timeout_is_checked():
     from envs.vector import HANG_TIMEOUT_S, GameVecEnv
 
@@ -1112,7 +1155,13 @@ def test_a_ctrl_c_to_the_process_group_leaves_the_workers_running():
     when to stop. A worker that took it as a KeyboardInterrupt left its loop and exited: restarted, its
     boards' episodes cut. (The fork server ignores SIGINT, so its workers inherit that; forked straight
     from this process, they inherit its handler: the worker itself must ignore it.)"""
-    v = GameVecEnv("snake", 4, num_workers=2, seed=0, start_method="fork")
+    # Forked with SIGINT ignored here (pytest run as a background job or by a runner that ignores it) the
+    # workers would pass without ignoring it themselves: they fork with Python's handler, as in a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        v = GameVecEnv("snake", 4, num_workers=2, seed=0, start_method="fork")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         v.reset()
         pids = v.worker_pids()
