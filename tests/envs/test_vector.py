@@ -275,6 +275,30 @@ def test_default_workers():
     assert default_workers("snake", 64) == 0  # cheap core: in process
 
 
+def test_default_workers_of_a_costly_game_are_one_per_core_and_never_more_than_its_envs(monkeypatch):
+    # More workers than envs would leave some with no board at all.
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [default_workers("gameboy", n) for n in (1, 3, 8, 64)] == [1, 3, 8, 8]
+
+
+def test_a_worker_that_exits_names_its_exit_code():
+    """The worker's pipe closes a moment before the process is reaped: the error named it only once it
+    was, and said "exit code None" when the closed pipe was read first."""
+    v = GameVecEnv("snake", 4, num_workers=2, seed=0, on_worker_death="raise")
+    try:
+        v.reset()
+        v.set_attr("die", exit_at_once, indices=[0, 1])  # os._exit(3) in the worker's game
+        exited = r"^worker 0 \(pid \d+, envs 0-1\) died with exit code 3 "
+        for _ in range(5):  # a race: one try may read the exit code in time without the wait for it
+            with pytest.raises(WorkerDiedError, match=exited):
+                v.env_method("die", indices=[0])
+            v.on_worker_death = "restart"
+            v.get_attr("size")  # restarted, with the set_attr values: it dies again at the next "die"
+            v.on_worker_death = "raise"
+    finally:
+        v.close()
+
+
 def test_killed_worker_is_restarted():
     v = make_vec("snake", 8, num_workers=2, seed=0)
     try:
