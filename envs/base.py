@@ -340,8 +340,9 @@ def _making(init: Callable[..., None]) -> Callable[..., None]:
 
 
 @functools.cache
-def _fixed_options(cls: type[Game]) -> frozenset[str]:
-    """``cls.options()``'s fixed names, read once per class: ``options`` reads signatures."""
+def _fixed_options(cls: type[Game], init: Callable[..., None]) -> frozenset[str]:
+    """``cls.options()``'s fixed names, read once per class and constructor ``init`` (``options`` reads
+    signatures): a test that swaps the constructor for a while must not leave the names it read then."""
     return frozenset(cls.options()[0])
 
 
@@ -375,7 +376,8 @@ class Game(ABC):
         # Once the game is made, a fixed option is refused as set_attr refuses it: the compiled cores trust
         # the arrays it sized (game.size = 20 on a 10×10 Snake wrote past them), and others changed
         # nothing the game read. No option starts with "_": the step's own attributes skip the lookup.
-        if name[:1] != "_" and name in _fixed_options(type(self)) and _MAKING not in vars(self):
+        cls = type(self)
+        if name[:1] != "_" and name in _fixed_options(cls, cls.__init__) and _MAKING not in vars(self):
             self.check_setting(name, value)  # raises, naming the option
         super().__setattr__(name, value)
 

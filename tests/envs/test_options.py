@@ -618,3 +618,23 @@ def test_a_copied_or_unpickled_single_board_env_refuses_fixed_options_on_its_gam
         twin.reset(seed=1)
         twin.step(0)
         assert (twin.game.size, twin.game.starvation, env.game.starvation) == (8, 12, 128)
+
+
+def test_a_constructor_swapped_for_a_while_leaves_the_guard_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests wrap a game's constructor (to count the games made): a game made meanwhile read the fixed
+    # options from the wrapper's (*a, **k), and they stayed read so for the process, unguarded after.
+    from envs.snake import Snake
+
+    class Labelled(Snake):
+        def __init__(self, num_envs: int = 1, label: str = "x") -> None:
+            super().__init__(num_envs)
+            self.label = label
+
+    init = Labelled.__init__
+    monkeypatch.setattr(Labelled, "__init__", lambda self, *a, **k: init(self, *a, **k))
+    Labelled(1).close()
+    monkeypatch.undo()
+    game = Labelled(1)
+    with pytest.raises(ValueError, match=r"^label is fixed when the game is made"):
+        game.label = "y"
+    game.close()
