@@ -34,8 +34,9 @@ CHECKPOINT_ERRORS = (zipfile.BadZipFile, EOFError, KeyError, ValueError, Runtime
                      AssertionError, pickle.UnpicklingError)
 # Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
-# What training writes into a run's checkpoints/ (checkpoints and their temp files), and OS litter.
-CHECKPOINT_ENTRIES = ("step_*.zip", ".step_*.tmp.zip", *OS_LITTER)
+# What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
+# step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
+CHECKPOINT_NAME = re.compile(r"step_\d+\.zip|\.step_\d+\.\d+\.tmp\.zip")
 # What train, evaluate and compare write into a run folder: all that --force may clear.
 MILESTONES_FILE = "milestones.json"  # a Game Boy run's best game/* figures, kept across --resume
 RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", MILESTONES_FILE,
@@ -92,7 +93,8 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                                "(no config.yaml and command.txt)")
             foreign = foreign_entries(path, RUN_ENTRIES)
             if (path / "checkpoints").is_dir():  # a model kept there (pruning takes step_*.zip only)
-                kept = foreign_entries(path / "checkpoints", CHECKPOINT_ENTRIES)
+                kept = [name for name in foreign_entries(path / "checkpoints", OS_LITTER)
+                        if not CHECKPOINT_NAME.fullmatch(name)]
                 foreign += [f"checkpoints/{name}" for name in kept]
             if foreign:
                 raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "

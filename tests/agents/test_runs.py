@@ -153,3 +153,16 @@ def test_force_refuses_a_run_with_a_file_of_the_users_in_its_checkpoints(tmp_pat
     assert (run / "checkpoints" / "best-keep.zip").is_file()
     (run / "checkpoints" / "best-keep.zip").unlink()  # only the run's own: replaced
     runs.new_run_dir({"env": "snake"}, str(run), True)[2].close()
+
+
+def test_force_refuses_a_users_file_named_like_a_checkpoint(tmp_path):
+    # step_*.zip passed any such name, while training writes step_<timesteps>.zip only (and prunes only
+    # those): a step_best.zip kept there was deleted with the run.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    for name in ("step_64.zip", ".step_128.123.tmp.zip", "step_best.zip", "step_64-copy.zip"):
+        (run / "checkpoints" / name).write_text("x")
+    refusal = r"does not write \(checkpoints/step_64-copy\.zip, checkpoints/step_best\.zip\)"
+    with pytest.raises(runs.RunError, match=refusal):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert (run / "checkpoints" / "step_best.zip").is_file()
