@@ -341,9 +341,9 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     created: Path | None = None  # a run folder this command made: removed if training never started
     replaced: Path | None = None  # the run --force replaces: back in place unless keep
     existed = args.run_dir is not None and Path(args.run_dir).is_dir()
-    # The folders above --run-dir that making it makes (a/b of a/b/run): removed with it if training never
-    # starts (those that are still empty).
-    above = missing_folders(Path(args.run_dir).parent) if args.run_dir is not None and not args.resume else []
+    # --run-dir and the folders above it that making it makes (a/b of a/b/run): removed if training never
+    # starts (those that are still empty), also when new_run_dir made them and then failed.
+    above = missing_folders(Path(args.run_dir)) if args.run_dir is not None and not args.resume else []
     run: Path | None = None
     keep = False  # the new run stays, not the one --force moved aside (see finally)
     lock: IO[str] | None = None  # held on the run folder while this command trains into it
@@ -474,6 +474,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             else:
                 shutil.rmtree(created, ignore_errors=True)
                 remove_folders(above)
+        elif created is None:  # no run folder of this command's: any it made before failing is empty
+            remove_folders(above)
     return 0
 
 

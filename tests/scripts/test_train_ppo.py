@@ -283,3 +283,20 @@ def test_a_reward_weight_set_as_1e1_is_a_number_as_any_other_option():
     assert read == {"reward": {"badge": 10.0, "still": -0.005, "event": 1.0}, "visit_decay": 0.9995}
     text = {"reward": {"badge": "ten"}}  # not a number: left for the game to refuse
     assert whole_options(game_class("pokemon_red"), text) == text
+
+
+def test_a_run_folder_made_but_not_claimed_goes_with_the_folders_above_it(scripts, tmp_path, monkeypatch,
+                                                                         capsys):
+    # new_run_dir made a/b/run and then failed (the lock file refused: a full disk): the command never
+    # learned of the folder, and a/b/run stayed, empty.
+    import agents.runs
+
+    def refused(path):
+        raise agents.runs.RunError(f"{path}: cannot write in the run folder (stood in for)")
+
+    monkeypatch.setattr(agents.runs, "claim_run", refused)
+    argv = ["--env", "snake", "--run-dir", str(tmp_path / "a" / "b" / "run"), "--policy", "tiny", "--device",
+            "cpu"]
+    assert scripts.train_ppo.main(argv) == 2
+    assert "stood in for" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
