@@ -140,29 +140,19 @@ def test_a_key_yaml_reads_as_no_name_in_a_runs_config_yaml_is_named(tmp_path):
         runs.read_run_config(run)
 
 
-def test_force_refuses_a_run_with_a_file_of_the_users_in_its_checkpoints(tmp_path):
-    # A model copied beside the checkpoints to keep it from their pruning (which takes step_*.zip only) passed
-    # the check of the run folder's own entries, and --force deleted it with the run.
+@pytest.mark.parametrize("mine", [["best-keep.zip"], ["step_64-copy.zip", "step_best.zip"]])
+def test_force_refuses_a_run_with_a_file_of_the_users_in_its_checkpoints(tmp_path, mine):
+    # A model copied beside the checkpoints to keep it from their pruning (which takes step_<N>.zip only)
+    # passed the check of the run folder's own entries, and --force deleted it with the run; a glob
+    # step_*.zip then took step_best.zip for training's own.
     run = old_run(tmp_path / "run")
     (run / "checkpoints").mkdir()
-    for name in ("step_64.zip", ".step_128.123.tmp.zip", ".DS_Store", "best-keep.zip"):
+    for name in ("step_64.zip", ".step_128.123.tmp.zip", ".DS_Store", *mine):
         (run / "checkpoints" / name).write_text("x")
-    refusal = r"holds files a run does not write \(checkpoints/best-keep\.zip\)"
-    with pytest.raises(runs.RunError, match=refusal):
+    named = ", ".join(f"checkpoints/{name}" for name in mine).replace(".", r"\.")
+    with pytest.raises(runs.RunError, match=rf"holds files a run does not write \({named}\)"):
         runs.new_run_dir({"env": "snake"}, str(run), True)
-    assert (run / "checkpoints" / "best-keep.zip").is_file()
-    (run / "checkpoints" / "best-keep.zip").unlink()  # only the run's own: replaced
+    for name in mine:
+        assert (run / "checkpoints" / name).is_file()
+        (run / "checkpoints" / name).unlink()  # only the run's own: replaced
     runs.new_run_dir({"env": "snake"}, str(run), True)[2].close()
-
-
-def test_force_refuses_a_users_file_named_like_a_checkpoint(tmp_path):
-    # step_*.zip passed any such name, while training writes step_<timesteps>.zip only (and prunes only
-    # those): a step_best.zip kept there was deleted with the run.
-    run = old_run(tmp_path / "run")
-    (run / "checkpoints").mkdir()
-    for name in ("step_64.zip", ".step_128.123.tmp.zip", "step_best.zip", "step_64-copy.zip"):
-        (run / "checkpoints" / name).write_text("x")
-    refusal = r"does not write \(checkpoints/step_64-copy\.zip, checkpoints/step_best\.zip\)"
-    with pytest.raises(runs.RunError, match=refusal):
-        runs.new_run_dir({"env": "snake"}, str(run), True)
-    assert (run / "checkpoints" / "step_best.zip").is_file()
