@@ -326,14 +326,6 @@ def _unknown_settings(section: str, unknown: list[str], known: Collection[str]) 
                       f"known: {sorted(known)}")
 
 
-def _yaml_number(value: Any) -> Any:
-    """A string that reads as a float, as one (YAML reads 1e-4, with no dot, as a string); else as is."""
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return float(value)
-    return value
-
-
 # SB3's PPO keywords that the run sets from its own flags: a --set ppo.seed names the flag to use instead.
 PPO_KEYWORD_FLAGS = {"seed": "--seed", "policy": "--policy", "device": "--device"}
 
@@ -353,9 +345,11 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
             ppo[key] = max(2, ppo["n_steps"] * num_envs // MINIBATCHES)
         least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch
         ppo[key] = whole_at_least(ppo[key], f"--set ppo.{key}", least)
+    from envs.base import yaml_number
+
     numbers = ("learning_rate", "clip_range", "max_grad_norm", "gamma", "gae_lambda", "ent_coef", "vf_coef")
     for key in (k for k in numbers if k in ppo):
-        ppo[key] = _yaml_number(ppo[key])
+        ppo[key] = yaml_number(ppo[key])
         if isinstance(ppo[key], bool) or not isinstance(ppo[key], (int, float)):
             raise ValueError(f"--set ppo.{key} must be a number, got {ppo[key]!r}")
         if not math.isfinite(ppo[key]):  # NaN or inf: training would fail (or diverge) after the run began
@@ -366,7 +360,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
     for key in ("target_kl", "clip_range_vf"):  # SB3 would call a string a schedule, or compare with it
         if key not in ppo:
             continue
-        v = ppo[key] = _yaml_number(ppo[key])
+        v = ppo[key] = yaml_number(ppo[key])
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf):
             raise ValueError(f"--set ppo.{key} must be a number > 0 (or null: no limit), got {v!r}")
     for key, least in (("stats_window_size", 1), ("sde_sample_freq", -1)):  # SB3 fails on these mid-run

@@ -152,8 +152,8 @@ def _mapping_value_types(hint: Any) -> set[Any]:
     return {t for a in typing.get_args(hint) for t in _mapping_value_types(a)}
 
 
-def _number(value: Any) -> Any:
-    """A string YAML left unread as a float (``1e-2``), as one; any other value as it is."""
+def yaml_number(value: Any) -> Any:
+    """A string that reads as a float, as one (YAML reads 1e-4, with no dot, as a string); else as is."""
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             return float(value)
@@ -176,12 +176,12 @@ def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
         leaves = _leaf_types(hints.get(key))
         if isinstance(value, str) and {int, float} & leaves and str not in leaves:
             # YAML (--set, --config) reads 1e-2 and 1e39 (no dot, or no exponent sign) as strings
-            value = _number(value)
+            value = yaml_number(value)
         if int in leaves and float not in leaves:
             value = _whole_floats(value)
         entries = _mapping_value_types(hints.get(key))
         if isinstance(value, dict) and {int, float} & entries and str not in entries:
-            value = {k: _number(v) for k, v in value.items()}  # Pokémon's reward weights: 1e-2 read as text
+            value = {k: yaml_number(v) for k, v in value.items()}  # Pokémon's reward weights
         out[key] = value
     return out
 

@@ -171,10 +171,9 @@ def plan(opts: ExportOptions) -> Plan:
         raise ExportError(str(e)) from None
     # "all" or "none" as parse_formats reads them ("ALL,", "all,all"): not the raw text, which named them
     # formats the user never typed.
-    words = {w.strip().lower() for w in opts.formats.split(",")} - {""}
-    keyword = words.pop() if len(words) == 1 else None
+    keyword = fmt.keyword(opts.formats)
     if opts.tasks_per_state == 0:  # trajectories only: no task records, so nothing for a trainer format
-        if keyword not in ("all", "none"):
+        if keyword is None:
             raise ExportError(f"--formats {opts.formats}: trainer formats hold task records, and "
                               "--tasks-per-state 0 draws none; drop --formats (or raise --tasks-per-state)")
         if mix is not None:

@@ -58,6 +58,13 @@ SPLITS = ("train", "val", "test")
 HF_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # Hugging Face's split names
 
 
+def keyword(text: str) -> str | None:
+    """``all`` or ``none`` when ``--formats`` is that word alone (in any case, repeated, with stray commas:
+    "ALL,", "all,all"), else None."""
+    words = {w.strip().lower() for w in text.split(",")} - {""}
+    return next(iter(words)) if len(words) == 1 and words <= {"all", "none"} else None
+
+
 def parse_formats(text: str) -> list[str]:
     """``all``, ``none`` or a comma list of format names (aliases allowed) -> canonical names."""
     raws = [raw.strip() for raw in text.split(",") if raw.strip()]

@@ -28,6 +28,18 @@ DEFAULT_SPLIT = "0.8,0.1,0.1"  # --split
 STAGES = (("easy", (2, 3)), ("medium", (4, 4)), ("hard", (5, 6)))  # by plot_level + qa_level
 
 
+def _shares(values: list[float]) -> list[float]:
+    """Non-negative ``values`` (finite, summing above 0) divided by their sum. A sum that overflows (1e308
+    twice) made every share 0, and the deal left most episodes in no split (a KeyError after the whole
+    export's work): scaled by the largest first only then, so every other sum's shares stay as they were."""
+    total = sum(values)
+    if not math.isfinite(total):
+        top = max(values)
+        values = [v / top for v in values]
+        total = sum(values)
+    return [v / total for v in values]
+
+
 def parse_ratios(text: str) -> tuple[float, float, float]:
     """``--split 0.8,0.1,0.1`` -> train, val, test fractions (normalised)."""
     try:
@@ -37,19 +49,12 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or any(v < 0 or not math.isfinite(v) for v in values) or sum(values) <= 0:
         raise ValueError(f"--split expects three non-negative fractions train,val,test (e.g. 0.8,0.1,0.1), "
                          f"got {text!r}")
-    given, total = values, sum(values)
-    if not math.isfinite(total):  # 1e308 twice: every share became 0, and the deal left most episodes in
-        # no split (a KeyError after the whole export's work). Scaled by the largest first only then, so
-        # the shares of every other --split, and the splits dealt with them, stay as they were.
-        top = max(given)
-        values = [v / top for v in given]
-        total = sum(values)
-    shares = (values[0] / total, values[1] / total, values[2] / total)
-    for name, asked, share in zip(SPLIT_NAMES, given, shares, strict=True):
+    shares = _shares(values)
+    for name, asked, share in zip(SPLIT_NAMES, values, shares, strict=True):
         if asked > 0 and share == 0:  # underflowed: the split would silently get no episode
             raise ValueError(f"--split {text}: {name}'s fraction is too small against the others to get any "
                              "share; raise it or give it 0")
-    return shares
+    return shares[0], shares[1], shares[2]
 
 
 def parse_mix(text: str | None) -> dict[str, float] | None:
@@ -76,13 +81,9 @@ def parse_mix(text: str | None) -> dict[str, float] | None:
         mix[name] = ratio
     if sum(mix.values()) <= 0:
         raise ValueError(f"--mix {text!r}: at least one family needs a ratio above 0")
-    given, total = mix, sum(mix.values())
-    if not math.isfinite(total):  # 1e308 twice: every ratio became 0; scaled by the largest first only then
-        top = max(given.values())
-        mix = {k: v / top for k, v in given.items()}
-        total = sum(mix.values())
-    out = {k: round(v / total, 6) for k, v in mix.items()}  # 0.3, not 0.30000000000000004, in the card
-    for name, ratio in given.items():
+    # 0.3, not 0.30000000000000004, in the card
+    out = {k: round(share, 6) for k, share in zip(mix, _shares(list(mix.values())), strict=True)}
+    for name, ratio in mix.items():
         if ratio > 0 and out[name] == 0:  # rounded (or underflowed) away: the family was silently left out
             raise ValueError(f"--mix {name}: its ratio is too small against the others (it rounds to 0 at "
                              "six decimals); raise it or give it 0")
