@@ -27,7 +27,8 @@ A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails
 chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
 
 Replies are made safe text here: a lone UTF-16 surrogate (JSON ``"\\ud800"``, half of an emoji a server cut
-short) becomes U+FFFD, so the cache, decision logs and reports can always be written as UTF-8.
+short) becomes U+FFFD, and so does a byte the body's encoding does not allow (a reply in Latin-1), so the
+cache, decision logs and reports can always be written as UTF-8.
 """
 
 from __future__ import annotations
@@ -531,7 +532,9 @@ class ChatClient:
         """The reply in a chat-completion body; ValueError saying what is missing when it is none. A
         message without usable content is the model's (empty) answer, not an error."""
         try:
-            data = json.loads(raw)
+            # Bytes that are not valid in the body's encoding (Latin-1 from a server or proxy, a token cut
+            # mid-character) become U+FFFD, as lone surrogates do: the answer is kept, not taken for no JSON.
+            data = json.loads(raw.decode(json.detect_encoding(raw), "replace"))
         except ValueError:
             raise ValueError("not JSON") from None
         choices = data.get("choices") if isinstance(data, dict) else None

@@ -271,6 +271,22 @@ def test_lone_surrogates_in_a_reply_become_replacement_characters_and_are_cached
     assert server.hits == 1
 
 
+def test_a_reply_that_is_not_utf8_keeps_its_answer_with_replacement_characters(tmp_path):
+    # A chat completion whose bytes are not UTF-8 (a server or proxy writing Latin-1, a token cut mid
+    # character) read as "not JSON": on the first request the run stopped, taken for a wrong URL, and
+    # later every retry got the same bytes and the decision played its fallback.
+    latin1 = '{"choices": [{"message": {"content": "<answer>UP</answer> caf\xe9"}}]}'.encode("latin-1")
+    with ChatServer([Reply(body=latin1)]) as server:
+        c = client(server, cache=ResponseCache(tmp_path))
+        first = c.complete("q", [IMG])
+        again = c.complete("q", [IMG])
+    assert first.content == "<answer>UP</answer> caf\ufffd" and not first.cached
+    assert again.cached and again.content == first.content and server.hits == 1
+    # JSON in UTF-16 (which RFC 4627 allowed, and json.loads detects) is still read as such.
+    utf16 = json.dumps({"choices": [{"message": {"content": "\u00e9t\u00e9"}}]}).encode("utf-16")
+    assert ChatClient._parse(utf16, 0.0).content == "\u00e9t\u00e9"
+
+
 def test_the_same_model_name_at_another_url_is_not_served_from_the_cache(tmp_path):
     cache = ResponseCache(tmp_path)
     with ChatServer(default=lambda b: good("from one")) as one, \
