@@ -13,15 +13,16 @@ with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, p
 ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
 the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the
 call raises ``ChatError``; the ``GIVE_UPS_TO_STOP``-th such call in a row, with no answer between,
-``ChatConfigError`` (the server has stopped answering). Any other 4xx (a wrong model name, URL or API key)
-raises ``ChatConfigError`` at once: retrying cannot fix it; but a 400/413/422 once a chat completion has come
-(a cached one too) belongs to that one request (too long for the context, refused by a filter): a
-``ChatError``, and the run goes on. A redirect (3xx, not followed), OpenAI's 429 ``insufficient_quota`` and,
-before the server has ever answered, a refused connection, an unknown host or a failed TLS handshake raise
-``ChatConfigError`` too, and so does an HTTP 200 whose body is not a chat completion before the server has
-sent one (a URL that is not a chat-completions endpoint); once it has, such a body is a hiccup and retried. A
-JSON body that stops midway (a connection dropped mid-answer; without Content-Length nothing else tells) is
-retried and said as such, even on the first request.
+``ChatConfigError`` (the server has stopped answering), and so does one none of whose attempts connected
+(refused, no route to the host, no connection within the timeout: the server has gone). Any other 4xx (a wrong
+model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it; but a 400/413/422 once
+a chat completion has come (a cached one too) belongs to that one request (too long for the context, refused
+by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not followed), OpenAI's 429
+``insufficient_quota`` and, before the server has ever answered, a refused connection, an unknown host or a
+failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP 200 whose body is not a chat
+completion before the server has sent one (a URL that is not a chat-completions endpoint); once it has, such a
+body is a hiccup and retried. A JSON body that stops midway (a connection dropped mid-answer; without
+Content-Length nothing else tells) is retried and said as such, even on the first request.
 
 A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails its request (before any
 chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import errno
 import http.client
 import io
 import json
@@ -68,6 +70,8 @@ MAX_RESPONSE_BYTES = 4 << 20  # a chat completion is text (a few KB; 1M tokens o
 # fallback, for hours where an episode never ends. A flaky server that answers now and then never gets
 # here: each give-up takes every retry failing, and any answer starts the count again.
 GIVE_UPS_TO_STOP = 10
+# A connect that found no route to the host: its machine or network is gone.
+_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN})
 IMAGE_DETAILS = (None, "low", "high", "auto")  # OpenAI's image_url.detail; None: the part carries none
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -120,6 +124,17 @@ def _no_such_server(reason: Any) -> bool:
         return True
     return isinstance(reason, socket.gaierror) and reason.errno in (socket.EAI_NONAME,
                                                                      getattr(socket, "EAI_NODATA", None))
+
+
+def _no_connection(error: BaseException) -> bool:
+    """The attempt never reached a server: refused, no route to the host, no name, or (urllib wraps what
+    fails while connecting and sending in a URLError) no connection within the timeout. A bare timeout is
+    an answer too late, and a reset or broken pipe a server that took the connection."""
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, TimeoutError):
+        return isinstance(error, urllib.error.URLError)
+    return (isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+            or (isinstance(reason, OSError) and reason.errno in _UNREACHABLE))
 
 
 def _tls_refused(reason: Any) -> bool:
@@ -365,6 +380,7 @@ class ChatClient:
     # ------------------------------------------------------------------ HTTP
     def _post_with_retries(self, data: bytes) -> ChatReply:
         last = "no attempt"
+        connected = False  # has any attempt of this call reached the server?
         for attempt in range(self.max_retries + 1):
             if self._stopped.is_set():  # the run is being abandoned: send nothing more
                 raise ChatCancelled(f"{self.endpoint}: cancelled (the run is stopping)")
@@ -375,7 +391,7 @@ class ChatClient:
             try:
                 status, headers, raw = self._post(data)
             except _TooLarge:
-                self._reached = True
+                self._reached = connected = True
                 self.stats.count_status("too large")
                 what = (f"{self.endpoint.chat_url} sent a response over {self.max_response_bytes:,} bytes, "
                         "not read further")
@@ -385,6 +401,7 @@ class ChatClient:
                 raise ChatError(f"{what} (a chat completion is text, far smaller: a model looping up to a "
                                 "huge --max-tokens?)") from None
             except (OSError, http.client.HTTPException) as e:  # timeouts, refused, dropped, cut short
+                connected = connected or not _no_connection(e)
                 reason = getattr(e, "reason", e)
                 if isinstance(reason, TimeoutError) or "timed out" in str(reason):
                     self.stats.add(timeouts=1)
@@ -407,7 +424,7 @@ class ChatClient:
                                               "plain http:// server, or a certificate that does not "
                                               "verify; check the URL)") from None
             else:
-                self._reached = True
+                self._reached = connected = True
                 latency = time.perf_counter() - t0
                 self.stats.count_status(str(status))
                 if status == 200:
@@ -474,13 +491,22 @@ class ChatClient:
                                       "raise --timeout)")
             raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: is the server up "
                                   "and done loading the model? check its log)")
+        cached = ("the answers that came are cached, so the same command run again once it is back asks "
+                  "only for the rest" if self.cache is not None else
+                  "without a cache (--no-cache) a run again asks every question anew")
+        if not connected:
+            # Every attempt, over the whole backoff (~35 s at the defaults), found nothing listening or no
+            # way to the host: the server is gone (a restart loads its model for minutes). Waiting out nine
+            # more give-ups cost ~5 minutes on one episode (~2 hours where connecting timed out), each
+            # decision playing its fallback.
+            raise ChatConfigError(f"{gave_up} (no attempt could connect: the server has gone away or its "
+                                  "host cannot be reached, so the run stops here rather than play every "
+                                  f"later decision's fallback; {cached}; a higher --retries waits longer "
+                                  "for a server being restarted)")
         with self._give_ups_lock:
             self._give_ups += 1
             in_a_row = self._give_ups
         if in_a_row >= GIVE_UPS_TO_STOP:
-            cached = ("the answers that came are cached, so the same command run again once it is back asks "
-                      "only for the rest" if self.cache is not None else
-                      "without a cache (--no-cache) a run again asks every question anew")
             raise ChatConfigError(f"{gave_up} ({in_a_row} requests in a row given up after every retry: the "
                                   f"server has stopped answering, so the run stops here rather than play "
                                   f"every later decision's fallback; {cached})")

@@ -3,6 +3,7 @@
 import base64
 import contextlib
 import email.utils
+import errno
 import io
 import json
 import re
@@ -600,13 +601,58 @@ def test_a_connection_failure_fails_at_once_only_before_any_answer_and_if_retryi
     assert len(sleeps) == 1
 
 
-def test_a_server_that_answered_before_is_retried_when_it_goes_away():
+def test_a_server_that_answered_before_is_retried_when_it_goes_away_and_stops_the_run_once_gone():
+    # Retried as a hiccup; but a request none of whose attempts connected (refused all along) was one of
+    # ten give-ups in a row the run waited out (~35 s each at the defaults, minutes on one episode) before
+    # it stopped, playing fallbacks meanwhile: the server is gone, so the first such give-up stops it.
+    sleeps = []
     with ChatServer([good("ok")]) as server:
-        c = client(server, max_retries=2)
+        c = client(server, max_retries=2, sleep=sleeps.append)
         assert c.complete("q", [IMG]).content == "ok"
-    with pytest.raises(ChatError, match="gave up after 3 attempts; last: cannot reach") as exc:
+    with pytest.raises(ChatConfigError, match=r"gave up after 3 attempts; last: cannot reach .*refused.*no "
+                       r"attempt could connect: the server has gone away.*without a cache"):
         c.complete("another", [IMG])
-    assert type(exc.value) is ChatError  # a hiccup of a known server, not a configuration error
+    assert len(sleeps) == 2 and c.stats.failures == 1
+
+
+def test_a_give_up_stops_the_run_at_once_only_if_no_attempt_connected():
+    # A give-up where the server answered once (a 502) is a hiccup of a server still there: the run
+    # goes on (until give-ups in a row stop it, as before).
+    with ChatServer([good("ok"), server_error(502)]) as server:
+        c = client(server, max_retries=1, sleep=lambda s: server.__exit__())  # gone after the 502
+        assert c.complete("q", [IMG]).content == "ok"
+        with pytest.raises(ChatError, match=r"gave up after 2 attempts; last: cannot reach") as exc:
+            c.complete("another", [IMG])
+    assert type(exc.value) is ChatError
+
+
+@pytest.mark.parametrize("error, gone", [
+    (urllib.error.URLError(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")), True),
+    (urllib.error.URLError(TimeoutError("timed out")), True),  # no connection within --timeout
+    (urllib.error.URLError(OSError(errno.EHOSTUNREACH, "No route to host")), True),
+    (urllib.error.URLError(socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")), True),
+    (TimeoutError("timed out"), False),  # the request was taken, its answer came too late
+    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), False),  # reached, then dropped
+    (urllib.error.URLError(BrokenPipeError(errno.EPIPE, "Broken pipe")), False),  # closed while sending
+    (urllib.error.URLError(ssl.SSLEOFError(8, "EOF occurred in violation of protocol")), False),
+])
+def test_only_attempts_that_never_connected_stop_the_run_at_their_give_up(monkeypatch, error, gone):
+    c = ChatClient(Endpoint("m", "http://vlm.example/v1"), api_key_env=None, max_retries=1,
+                   sleep=lambda s: None)
+    answers = iter([(200, {}, b'{"choices": [{"message": {"content": "ok"}}]}')])
+
+    def post(data):
+        answer = next(answers, None)
+        if answer is None:
+            raise error
+        return answer
+
+    monkeypatch.setattr(c, "_post", post)
+    assert c.complete("q", [IMG]).content == "ok"
+    with pytest.raises(ChatError) as exc:
+        c.complete("another", [IMG])
+    assert isinstance(exc.value, ChatConfigError) is gone
+    assert ("no attempt could connect" in str(exc.value)) is gone
 
 
 def test_a_server_gone_mid_run_stops_the_run_after_give_ups_in_a_row_and_an_answer_restarts_the_count(
