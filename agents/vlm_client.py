@@ -693,9 +693,12 @@ def _error_in_body(raw: bytes) -> str | None:
 
 def _error_message(raw: bytes) -> str:
     """The message of an error body: OpenAI's ``{"error": {"message"}}``, older vLLM's top-level
-    ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``; else the body's start (``_excerpt``)."""
+    ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``, any of them as a list's first item (Gemini's
+    ``[{"error": ...}]``); else the body's start (``_excerpt``)."""
     try:
         data = json.loads(raw)
+        if isinstance(data, list) and data:  # Gemini's OpenAI-compatible endpoint wraps its error so
+            data = data[0]
         err = data.get("error")
         if isinstance(err, dict) and err.get("message"):
             return safe_text(str(err["message"]))

@@ -745,6 +745,15 @@ def test_a_temperature_the_server_refuses_is_named_among_the_settings_to_check()
      b'"param": null, "code": 404}', "HTTP 404: The model `foo` does not exist. (check"),  # older vLLM
     (b'{"detail": "Not Found"}', "HTTP 404: Not Found (check"),  # FastAPI: a URL without /v1
     (b'{"error": "model \'foo\' not found"}', "HTTP 404: model 'foo' not found (check"),  # a bare string
+    # Gemini's OpenAI-compatible endpoint wraps its error in a list, pretty-printed: its start, cut at 160
+    # characters, was quoted instead, the message cut short.
+    pytest.param(json.dumps([{"error": {
+        "code": 404, "status": "NOT_FOUND", "message": "models/foo is not found for API version v1main, or "
+        "is not supported for generateContent. Call ListModels to see the list of available models and "
+        "their supported methods."}}], indent=2).encode(),
+        "HTTP 404: models/foo is not found for API version v1main, or is not supported for generateContent. "
+        "Call ListModels to see the list of available models and their supported methods. (check",
+        id="gemini"),
 ])
 def test_error_bodies_of_other_servers_give_their_message(body, message):
     with ChatServer([Reply(status=404, body=body)]) as server, \
