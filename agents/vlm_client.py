@@ -558,9 +558,7 @@ class ChatClient:
         """The reply in a chat-completion body; ValueError saying what is missing when it is none. A
         message without usable content is the model's (empty) answer, not an error."""
         try:
-            # Bytes that are not valid in the body's encoding (Latin-1 from a server or proxy, a token cut
-            # mid-character) become U+FFFD, as lone surrogates do: the answer is kept, not taken for no JSON.
-            data = json.loads(raw.decode(json.detect_encoding(raw), "replace"))
+            data = _json(raw)
         except ValueError:
             raise ValueError("not JSON") from None
         choices = data.get("choices") if isinstance(data, dict) else None
@@ -615,6 +613,17 @@ def _read_until(resp: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES) -> 
     return b"".join(chunks)
 
 
+def _json(raw: bytes) -> Any:
+    """A response body read as JSON; ValueError when it is none. Bytes its encoding does not allow (Latin-1
+    from a server or proxy, a token cut mid-character) become U+FFFD, as lone surrogates do, rather than
+    losing the answer; a body nested too deeply for the reader (RecursionError) is no JSON either, not a
+    crash of the run."""
+    try:
+        return json.loads(raw.decode(json.detect_encoding(raw), "replace"))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def _cut_short(raw: bytes) -> bool:
     """Whether ``raw`` is a JSON object that stops before it is complete: a body the connection dropped
     midway, which a reply without Content-Length (read to the connection's close) does not otherwise tell."""
@@ -623,6 +632,8 @@ def _cut_short(raw: bytes) -> bool:
         return False
     try:
         json.loads(text)
+    except RecursionError:  # nested too deeply to read: no chat completion, cut short or whole
+        return False
     except json.JSONDecodeError as e:
         rest = text[e.pos:]
         return (e.pos >= len(text) or e.msg.startswith("Unterminated string")
@@ -674,7 +685,7 @@ def _out_of_quota(raw: bytes) -> bool:
     """OpenAI's 429 for an account out of credits (``"code"``/``"type": "insufficient_quota"``), which no
     retry can fix, unlike a rate limit's 429."""
     try:
-        err = json.loads(raw).get("error")
+        err = _json(raw).get("error")
     except (ValueError, AttributeError):
         return False
     return isinstance(err, dict) and "insufficient_quota" in (err.get("code"), err.get("type"))
@@ -683,7 +694,7 @@ def _out_of_quota(raw: bytes) -> bool:
 def _error_in_body(raw: bytes) -> str | None:
     """The message of a JSON body that carries ``"error"`` and no ``"choices"``; None for any other body."""
     try:
-        data = json.loads(raw)
+        data = _json(raw)
     except ValueError:
         return None
     if isinstance(data, dict) and data.get("error") and "choices" not in data:
@@ -696,7 +707,7 @@ def _error_message(raw: bytes) -> str:
     ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``, any of them as a list's first item (Gemini's
     ``[{"error": ...}]``); else the body's start (``_excerpt``)."""
     try:
-        data = json.loads(raw)
+        data = _json(raw)
         if isinstance(data, list) and data:  # Gemini's OpenAI-compatible endpoint wraps its error so
             data = data[0]
         err = data.get("error")

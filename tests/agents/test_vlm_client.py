@@ -761,6 +761,23 @@ def test_error_bodies_of_other_servers_give_their_message(body, message):
         client(server).complete("q", [IMG])
 
 
+def test_a_body_nested_too_deeply_for_the_json_reader_is_no_chat_completion_not_a_crash():
+    # json.loads raises RecursionError, no ValueError, past ~1,000 levels: it escaped complete() and ended
+    # the run with a traceback, where any other body that is no chat completion is a ChatError.
+    deep = b"[" * 100_000
+    replies = [Reply(body=deep), good("ok"), Reply(status=500, body=deep), Reply(body=deep),
+               Reply(body=b'{"choices": ' + deep)]  # an object, so also read for a body cut short
+    with ChatServer(replies) as server:
+        c = client(server, max_retries=0)
+        with pytest.raises(ChatConfigError, match=r"HTTP 200 but not a chat completion \(not JSON\)"):
+            c.complete("q0", [IMG])
+        assert c.complete("q1", [IMG]).content == "ok"
+        for k in (2, 3, 4):
+            with pytest.raises(ChatError, match=r"gave up after 1 attempt; last: HTTP (500|200)") as exc:
+                c.complete(f"q{k}", [IMG])
+            assert type(exc.value) is ChatError
+
+
 def test_an_error_body_that_is_no_json_is_quoted_on_one_line():
     # A proxy's HTML error page was copied into the message as it came, line breaks and all.
     page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>\r\n"
