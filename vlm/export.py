@@ -91,7 +91,7 @@ OWNER = ".owner"  # locked in the partial folder while an export writes it: a se
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
 # What an export writes at its top level (all that --overwrite may replace).
 EXPORT_ENTRIES = ("README.md", "curriculum.json", IMAGE_DIR, TRAJ_DIR, "minari", OWNER,
-                  *fmt.FORMATS, *(f"{split}.jsonl" for split in fmt.SPLITS), *OS_LITTER)
+                  *fmt.FORMATS, *(f"{split}.jsonl" for split in sp.SPLIT_NAMES), *OS_LITTER)
 # The files an export writes inside those folders, as relative paths whose parts are glob patterns: a file
 # there that matches none is the user's (a training config put in llamafactory/, a notebook in
 # trajectories/), and --overwrite refuses to remove it with the old export.
@@ -99,10 +99,10 @@ EXPORT_FILES = (
     f"{IMAGE_DIR}/??/*.png",
     f"{TRAJ_DIR}/meta.json", f"{TRAJ_DIR}/episodes.parquet", f"{TRAJ_DIR}/steps/part-*.parquet",
     "llamafactory/dataset_info.json",
-    *(f"{folder}/{split}.{ext}" for split in fmt.SPLITS for folder, ext in (
+    *(f"{folder}/{split}.{ext}" for split in sp.SPLIT_NAMES for folder, ext in (
         ("llamafactory", "json"), ("easyr1", "parquet"), ("verl", "parquet"), ("openrlhf", "jsonl"),
         ("swift", "jsonl"))),
-    *(f"swift/{split}_rl.jsonl" for split in fmt.SPLITS),
+    *(f"swift/{split}_rl.jsonl" for split in sp.SPLIT_NAMES),
     "trl/dataset_dict.json",
     *(f"trl/{split}/{name}" for split in fmt.HF_SPLIT.values()
       # cache-*.arrow: what `datasets` writes beside the data when a loaded split is mapped or filtered
@@ -314,7 +314,7 @@ def _unwritten(out: Path) -> list[str]:
         minari = meta["minari"] is not None
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return []
-    found = [name for name in ("curriculum.json", *(f"{s}.jsonl" for s in fmt.SPLITS))
+    found = [name for name in ("curriculum.json", *(f"{s}.jsonl" for s in sp.SPLIT_NAMES))
              if not wrote_records and (out / name).exists()]
     # Only the format folders and minari/ are walked: images/ holds a file per picture (hundreds of
     # thousands), all of them the export's by their content-addressed names (_foreign_files).

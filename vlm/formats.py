@@ -45,6 +45,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vlm.splits import SPLIT_NAMES
 from vlm.verify import ground_truth_json, reference_response
 
 Record = dict[str, Any]
@@ -54,7 +55,6 @@ IMAGE_TOKEN = "<image>"
 FORMATS = ("llamafactory", "trl", "easyr1", "verl", "openrlhf", "swift")
 ALIASES = {"llama-factory": "llamafactory", "llama_factory": "llamafactory", "hf": "trl", "datasets": "trl",
            "ms-swift": "swift", "vigal": "openrlhf", "lmm-r1": "openrlhf"}
-SPLITS = ("train", "val", "test")
 HF_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # Hugging Face's split names
 
 
@@ -299,7 +299,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], splits: di
         disable_progress_bars()
         try:
             parts = {}
-            for split in SPLITS:
+            for split in SPLIT_NAMES:
                 if not splits[split]:  # from_generator cannot make an empty split
                     parts[HF_SPLIT[split]] = Dataset.from_dict({k: [] for k in features}, features=features,
                                                                split=HF_SPLIT[split])
@@ -327,7 +327,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], splits: di
 
     # The datasets library cannot load an empty parquet, JSONL or LLaMA-Factory file: an empty split
     # gets no file (TRL, above, keeps an empty split: its folder loads).
-    present = [split for split in SPLITS if splits[split]]
+    present = [split for split in SPLIT_NAMES if splits[split]]
     for split in present:
         if name == "llamafactory":
             file = folder / f"{split}.json"
