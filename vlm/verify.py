@@ -52,7 +52,6 @@ FORMAT_WEIGHT = 0.1
 MAX_RESPONSE_CHARS = 100_000  # ~25k tokens: longer replies are degenerate (loops) and score 0
 MAX_ANSWER_CHARS = 500  # an answer tag holds an answer, not an essay
 _BARE_CHARS = 64
-RULES = ("choice", "integer", "coordinate", "word", "snake_best_worst", "rotation_angle", "exact")
 GROUND_TRUTH_VERSION = 1
 
 _TAG_NAMES = "think|answer|best_answer|worst_answer"
@@ -464,6 +463,7 @@ _SPEC_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
                        ("angle", _is_int, "an angle in degrees")),
     "exact": (("answer", lambda v: v is not None, "the answer text"),),
 }
+RULES = tuple(_SPEC_KEYS)  # a tuple: `in` takes an unhashable rule (a JSON list) too
 
 
 def spec_problem(spec: Any) -> str | None:

@@ -403,6 +403,9 @@ def test_ground_truth_json_round_trip() -> None:
     assert verify(wrap("42"), "42")["overall"] == 1.0 and verify(wrap("41"), "42")["accuracy"] == 0.0
     with pytest.raises(ValueError, match="verifier rule 'telepathy' is not one of"):
         verify("x", {"rule": "telepathy"})
+    # RULES is read from the spec table; a rule JSON made a list is refused by name, not a TypeError.
+    with pytest.raises(ValueError, match=r"verifier rule \[1\] is not one of choice, integer, .*, exact$"):
+        verify("x", {"rule": [1]})
     with pytest.raises(ValueError, match="TaskRecord"):
         verify("x", 42)
     # A dict is accepted, so "got dict" told nothing: the message names the key it lacks and those it has.
