@@ -784,7 +784,7 @@ class Rotation(Game):
             # game's distance, and a turn between two views would have two answers (the tasks take one).
             raise ValueError(f"state's object (cubes {cubes.tolist()}) has a symmetry: a turn maps it, with "
                              "its colours, onto itself, so two orientations look the same")
-        r, t = (_state_rotation(state, key) for key in ("rotation", "target_rotation"))
+        r, t = _orientations(state)
         for key, idx in (("rotation_index", r), ("target_index", t)):
             if key in state and state[key] != idx:
                 raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")
