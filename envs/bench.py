@@ -60,13 +60,12 @@ def random_play(game: Any, seconds: float) -> tuple[float, float]:
     return steps / wall, wall
 
 
-def pyboy_bare_sps(rom: str | Path, seconds: float = 2.0, press_frames: int = 8,
-                   step_frames: int = 24) -> float:
+def pyboy_bare_sps(rom: str | Path, seconds: float = 2.0) -> float:
     """Agent steps/s of a bare PyBoy: the same frames per step as ``GameBoyGame`` (the last one
     rendered) and the same uniformly random buttons, but no observation, no RAM reading. The
     yardstick for the env's overhead: with the same input the game does the same kind of work (an
     idle game emulates at a different speed than one being walked around)."""
-    from envs.gameboy.core import BUTTONS, GameBoyGame, new_pyboy
+    from envs.gameboy.core import BUTTONS, PRESS_FRAMES, STEP_FRAMES, GameBoyGame, new_pyboy
 
     pb = new_pyboy(Path(rom).read_bytes())
     buttons = np.random.default_rng(0).integers(0, len(BUTTONS), 4096)
@@ -76,9 +75,9 @@ def pyboy_bare_sps(rom: str | Path, seconds: float = 2.0, press_frames: int = 8,
         while time.perf_counter() - t0 < seconds or steps == 0:
             button = BUTTONS[buttons[steps % len(buttons)]]
             pb.button_press(button)
-            pb.tick(press_frames, False)
+            pb.tick(PRESS_FRAMES, False)
             pb.button_release(button)
-            pb.tick(step_frames - press_frames - 1, False)
+            pb.tick(STEP_FRAMES - PRESS_FRAMES - 1, False)
             pb.tick(1, True)
             steps += 1
         return steps / (time.perf_counter() - t0)

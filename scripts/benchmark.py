@@ -222,7 +222,7 @@ def print_rows(rows: list[tuple[str, str]], quick: bool) -> None:
 
 
 def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
-    from envs.gameboy.core import load_pyboy_class
+    from envs.gameboy.core import STEP_FRAMES, load_pyboy_class
 
     try:
         load_pyboy_class()  # its SDL2 notice silenced, as the env does
@@ -240,7 +240,7 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
                               "emulators_per_worker": args.emulators, "quick": args.quick}
     say("bare PyBoy ...")
     out["pyboy_sps"] = pyboy_bare_sps(TEST_CARTRIDGE, seconds)
-    out["pyboy_fps"] = out["pyboy_sps"] * 24
+    out["pyboy_fps"] = out["pyboy_sps"] * STEP_FRAMES
     say("full env, one process ...")
     # The overhead splits one run's time into PyBoy's share and the rest: this shared machine's
     # speed drifts by tens of percent within a minute, which comparing two runs would read as cost.

@@ -51,6 +51,9 @@ from envs.png import decode_png, encode_png
 from envs.rng import seeds_from
 
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
+#: An agent step's default frames: the button held PRESS_FRAMES, the step STEP_FRAMES in all (also what
+#: envs/bench.py's bare-PyBoy yardstick plays)
+PRESS_FRAMES, STEP_FRAMES = 8, 24
 
 
 class PyBoyMissingError(RomError, ImportError):
@@ -298,7 +301,7 @@ class GameBoyGame(Game):
     max_steps = count_setting()
 
     def __init__(self, num_envs: int = 1, *, rom: str | Path, state: str | Path | None = None,
-                 press_frames: int = 8, step_frames: int = 24,
+                 press_frames: int = PRESS_FRAMES, step_frames: int = STEP_FRAMES,
                  obs_size: tuple[int, int] | list[int] = (72, 80),
                  frame_stack: int = 1, max_steps: int = 8192, boot_frames: int | None = None) -> None:
         super().__init__(num_envs)
