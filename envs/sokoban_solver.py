@@ -32,6 +32,7 @@ _MASK = (1 << _BITS) - 1
 _MAX_BOXES = 6
 
 SOLVED, UNSOLVABLE, BUDGET = 0, 1, 2
+MAX_STATES = 5_000_000  # the search's default budget: states visited before it answers BUDGET
 
 
 def _board(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
@@ -238,7 +239,7 @@ def _bfs(wall, target, dead, width, player, boxes0, max_states):
     return UNSOLVABLE, empty
 
 
-def solve(state: dict[str, Any], max_states: int = 5_000_000) -> list[int] | None:
+def solve(state: dict[str, Any], max_states: int = MAX_STATES) -> list[int] | None:
     """Fewest-moves solution of ``state`` as action ids, ``[]`` if already solved.
 
     Returns None when the level cannot be solved, or when the search visited ``max_states`` states
@@ -248,7 +249,7 @@ def solve(state: dict[str, Any], max_states: int = 5_000_000) -> list[int] | Non
     return actions if status == SOLVED else None
 
 
-def solve_status(state: dict[str, Any], max_states: int = 5_000_000) -> tuple[int, list[int]]:
+def solve_status(state: dict[str, Any], max_states: int = MAX_STATES) -> tuple[int, list[int]]:
     """(status, actions): status SOLVED (0), UNSOLVABLE (1) or BUDGET (2, gave up at ``max_states``)."""
     # Checked here: the search compiled anew for a float and raised Numba's TypingError for a str or None,
     # and answered BUDGET for a budget below 1 (its start state alone counts one).
@@ -261,7 +262,7 @@ def solve_status(state: dict[str, Any], max_states: int = 5_000_000) -> tuple[in
     return int(status), [int(a) for a in actions]
 
 
-def next_optimal_action(state: dict[str, Any], max_states: int = 5_000_000) -> int | None:
+def next_optimal_action(state: dict[str, Any], max_states: int = MAX_STATES) -> int | None:
     """The first action of a shortest solution; None if solved already, unsolvable or over budget."""
     actions = solve(state, max_states)
     return actions[0] if actions else None
