@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from envs import make_game
-from envs.base import Game
+from envs.base import RENDER_SCALE, Game
 from envs.rng import seeds_from
 
 EVAL_OPPONENT = "greedy"  # evaluation, videos, exports and compare play every two-player run against it
@@ -230,7 +230,7 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Pat
 
 
 def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],
-                  scale: int = 16, last: int | None = None) -> np.ndarray:
+                  scale: int = RENDER_SCALE, last: int | None = None) -> np.ndarray:
     """Re-simulate an episode from its seed and actions and render its states: (T+1, H, W, 3), or only
     the final ``last + 1`` (the whole episode is still simulated; memory stays bounded)."""
     game = make_game(env, num_envs=1, **env_kwargs)

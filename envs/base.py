@@ -49,6 +49,8 @@ def checked_actions(actions: Any, count: int, names: tuple[str, ...]) -> np.ndar
 
 
 _INT64_MAX = 2**63 - 1
+#: Pixels per cell of a picture when the caller names no scale: every game's render and GameEnv's.
+RENDER_SCALE = 16
 
 
 def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "") -> int:
@@ -598,10 +600,10 @@ class Game(ABC):
 
     @classmethod
     @abstractmethod
-    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+    def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         """Draw ``state`` as an RGB uint8 image (H, W, 3); ``scale`` sets its size."""
 
-    def render(self, i: int = 0, scale: int = 16) -> np.ndarray:
+    def render(self, i: int = 0, scale: int = RENDER_SCALE) -> np.ndarray:
         self._check_started(i, "render")
         return self.render_state(self.get_state(i), scale)
 

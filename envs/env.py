@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
-from envs.base import Game, checked_actions, whole
+from envs.base import RENDER_SCALE, Game, checked_actions, whole
 
 
 class GameEnv(gym.Env):
@@ -24,7 +24,7 @@ class GameEnv(gym.Env):
     # Given first, ``game`` is positional-only so that GameBoy's own ``game`` option can pass through
     # ``game_kwargs``; ``GameEnv(game="snake")`` (SB3's make_vec_env(GameEnv, env_kwargs=...)) still works.
     def __init__(self, game: str | Game | None = None, /, render_mode: str | None = None,
-                 render_scale: int = 16, **game_kwargs: Any) -> None:
+                 render_scale: int = RENDER_SCALE, **game_kwargs: Any) -> None:
         from envs import make_game
 
         if game is None:
@@ -159,7 +159,7 @@ class GameEnv(gym.Env):
         self._started, self._ended = True, bool(self.game.get_state(0)["done"])
 
 
-def registered(depthfirst_game: str, render_mode: str | None = None, render_scale: int = 16,
+def registered(depthfirst_game: str, render_mode: str | None = None, render_scale: int = RENDER_SCALE,
                **game_kwargs: Any) -> GameEnv:
     """Gymnasium's entry point for ``gym.make("depthfirst/<Name>-v0", **kwargs)``: every kwarg but the
     render ones goes to the game, under a name no game uses (GameBoy has its own ``game`` option)."""

@@ -47,6 +47,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    RENDER_SCALE,
     Game,
     check_state_keys,
     count_setting,
@@ -832,7 +833,7 @@ class Rotation(Game):
                       self._views[i], np.empty((self.view_size, self.view_size)))
 
     @classmethod
-    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+    def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         """The target view (left) and the current view (right), 8·scale pixels each, with a divider."""
         scale = whole("scale", scale, 1)  # 0 was a ZeroDivisionError
         size = 8 * scale

@@ -31,6 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    RENDER_SCALE,
     Game,
     check_state_keys,
     check_state_size,
@@ -412,7 +413,7 @@ class Snake(Game):
         self._starvation[i] = starvation
 
     @classmethod
-    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+    def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         scale = whole("scale", scale, 1)  # 0 drew an empty image, 1.5 drew scale 1
         # What the picture reads is checked as set_state reads it (states come back from files): a number
         # for the body raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn

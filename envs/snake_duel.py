@@ -68,6 +68,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    RENDER_SCALE,
     Game,
     Setting,
     check_state_keys,
@@ -772,7 +773,7 @@ class SnakeDuel(Game):
         self._opp_fresh = False  # as after a reset: actions given before were computed for the board replaced
 
     @classmethod
-    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+    def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         scale = whole("scale", scale, 1)  # 0 drew an empty image, 2.0 was a TypeError
         # What the picture reads is checked as set_state reads it (states come back from files): a number
         # for the apples raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn

@@ -43,6 +43,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    RENDER_SCALE,
     Game,
     check_state_keys,
     check_state_size,
@@ -534,7 +535,7 @@ class Sokoban(Game):
         self._max_steps[i], self._deadlock_end[i] = max_steps, deadlock_end
 
     @classmethod
-    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+    def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         scale = whole("scale", scale, 1)
         # What the picture reads is checked as set_state reads it (states come back from files): a number
         # for the boxes raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn

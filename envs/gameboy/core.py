@@ -44,7 +44,18 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
-from envs.base import Game, Setting, as_path, checked_actions, count_setting, finite, flag, state_cell, whole
+from envs.base import (
+    RENDER_SCALE,
+    Game,
+    Setting,
+    as_path,
+    checked_actions,
+    count_setting,
+    finite,
+    flag,
+    state_cell,
+    whole,
+)
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
 from envs.gameboy.roms import RomError, StateError, no_start_state, not_a_rom, read_rom
 from envs.png import decode_png, encode_png
@@ -582,12 +593,12 @@ class GameBoyGame(Game):
         self._set_state_extra(i, extra)
 
     @classmethod
-    def render_state(cls, state: dict[str, Any], scale: int = 16) -> np.ndarray:
+    def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         """The state's last screen (160x144 RGB) magnified ``max(1, scale // 8)`` times: a Game Boy 8x8
         tile is the "cell", so the default ``scale=16`` gives 320x288."""
         return _magnify(decode_png(base64.b64decode(state["screen_png"])), scale)
 
-    def render(self, i: int = 0, scale: int = 16) -> np.ndarray:
+    def render(self, i: int = 0, scale: int = RENDER_SCALE) -> np.ndarray:
         """``render_state(get_state(i))`` from the live screen: no emulator state packed and no PNG
         (40 ms a frame that way; a replay or a video renders every step)."""
         self._check_started(i, "render")
