@@ -18,6 +18,7 @@ import numpy as np
 
 from envs import make_game
 from envs.base import RENDER_SCALE, Game
+from envs.env import RENDER_FPS
 from envs.rng import seeds_from
 
 EVAL_OPPONENT = "greedy"  # evaluation, videos, exports and compare play every two-player run against it
@@ -275,7 +276,7 @@ def check_mp4_writer() -> None:
                        "pip install 'imageio-ffmpeg>=0.5', or add --no-video") from None
 
 
-def write_video(frames: np.ndarray, path: Path, fps: int = 10) -> None:
+def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
     """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix."""
     import imageio.v2 as imageio
 

@@ -11,6 +11,8 @@ from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from envs.base import RENDER_SCALE, Game, checked_actions, whole
 
+RENDER_FPS = 10  # metadata["render_fps"], and the rate of evaluate.py's videos (agents.evaluation)
+
 
 class GameEnv(gym.Env):
     """One board of a registered game as a plain ``gymnasium.Env`` (``rgb_array`` rendering).
@@ -19,7 +21,7 @@ class GameEnv(gym.Env):
     ``s - k``, so the two agree step for step.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": RENDER_FPS}
 
     # Given first, ``game`` is positional-only so that GameBoy's own ``game`` option can pass through
     # ``game_kwargs``; ``GameEnv(game="snake")`` (SB3's make_vec_env(GameEnv, env_kwargs=...)) still works.
