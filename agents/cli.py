@@ -154,6 +154,10 @@ def run_folder_arg(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{shown}: {why}") from None
 
 
+#: The default --seed of evaluate.py, compare.py and the export: so their episode k is the same episode.
+EPISODE_SEED = 1_000_000
+
+
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:
     """Episode k is seeded ``seed + k``; seeds are 64-bit: larger ones would wrap to the training seeds."""
     if seed + episodes > 2**64:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from agents.cli import (
+    EPISODE_SEED,
     check_episode_seeds,
     game_arg,
     nonneg_int,
@@ -47,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="a VLM endpoint, e.g. qwen2.5-vl-7b@http://localhost:8000/v1 (repeatable)")
     p.add_argument("--episodes", type=positive_int, default=20,
                    help="episodes each player plays (default 20)")
-    p.add_argument("--seed", type=nonneg_int, default=1_000_000,
-                   help="episode k is seeded seed+k, below 2**64 (default 1000000)")
+    p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
+                   help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED})")
     p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
                    "(both sides alike; default: the game's own limits)")
     p.add_argument("--out", type=path_arg, help="report folder (default <specialist>/compare-<time>, "

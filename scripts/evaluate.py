@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.cli import (
+    EPISODE_SEED,
     bar_size,
     check_episode_seeds,
     game_arg,
@@ -44,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=path_arg,
                    help="model file (default: the run's model.zip or newest checkpoint); one from outside "
                    "the run writes eval-step<N>-<name>-<sha1>* files, never the run's own")
-    p.add_argument("--seed", type=nonneg_int, default=1_000_000,
-                   help="episode k is seeded seed+k, below 2**64 (default 1000000: away from the seeds of a "
-                   "run with --seed 0 unless it played about a million episodes or was resumed near step "
-                   "1000000; README, Evaluation)")
+    p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
+                   help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED}: away from the "
+                   "seeds of a run with --seed 0 unless it played about a million episodes or was resumed "
+                   f"near step {EPISODE_SEED}; README, Evaluation)")
     p.add_argument("--device", default="cpu", help="torch device for the policy (default cpu)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     p.add_argument("--random", action="store_true",

@@ -17,6 +17,7 @@ import json
 import sys
 
 from agents.cli import (
+    EPISODE_SEED,
     check_episode_seeds,
     finite_float,
     nonneg_int,
@@ -47,9 +48,9 @@ def parser() -> argparse.ArgumentParser:
                    help="processes playing episodes and writing images in parallel (default 1)")
     p.add_argument("--min-score", type=finite_float, help="keep only episodes scoring at least this")
     p.add_argument("--minari", action="store_true", help="also write a Minari dataset (pip install minari)")
-    p.add_argument("--seed", type=nonneg_int, default=1_000_000,
+    p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
                    help="episode k is seeded seed+k, below 2**64; also seeds tasks and splits "
-                   "(default 1000000)")
+                   f"(default {EPISODE_SEED})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export in --out")
     p.add_argument("--checkpoint", type=path_arg,
                    help="model file (default: the run's model.zip or newest checkpoint)")

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import bar_size
+from agents.cli import EPISODE_SEED, bar_size
 from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
 from agents.interrupts import settled, stop_signals_held, uninterruptible
@@ -126,7 +126,7 @@ class ExportOptions:
     workers: int = 1
     min_score: float | None = None
     minari: bool = False
-    seed: int = 1_000_000
+    seed: int = EPISODE_SEED
     overwrite: bool = False
     checkpoint: str | None = None
     tasks_per_state: int = 2
