@@ -37,10 +37,20 @@ OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 # What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
 # step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
 CHECKPOINT_NAME = re.compile(r"step_\d+\.zip|\.step_\d+\.\d+\.tmp\.zip")
-# What train, evaluate and compare write into a run folder: all that --force may clear.
+# What training writes into a run folder (with the temp files of every writer there); --force may clear
+# these and evaluate's and compare's own results (``run_result``), nothing else.
 MILESTONES_FILE = "milestones.json"  # a Game Boy run's best game/* figures, kept across --resume
 RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", MILESTONES_FILE,
-               "eval-*", "compare-*", ".*.tmp*", ".train.lock", *OS_LITTER)
+               ".*.tmp*", ".train.lock", *OS_LITTER)
+# evaluate.py's result files, by exact name (globs eval-* and compare-* took a user's eval-notes/ or
+# compare-ideas.txt for results, and --force deleted them): eval-step<N>[-<model file>-<SHA-1 8>]
+# [-stochastic], eval-random or eval-vlm-<model>[@<host>[-<digest>]], then [-max<M>], then .json or the
+# best episode's -best.mp4 / -best.gif. The slugs are file_slug's characters.
+_SLUG = r"[A-Za-z0-9._-]+"
+EVAL_NAME = re.compile(rf"eval-(step\d+(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|random|vlm-{_SLUG}(@{_SLUG})?)"
+                       r"(-max\d+)?(\.json|-best\.mp4|-best\.gif)")
+# compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>].
+COMPARE_NAME = re.compile(r"compare-\d{8}-\d{6}(-\d+)?")
 
 
 class RunError(RuntimeError):
@@ -91,7 +101,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not ((path / "config.yaml").is_file() and (path / "command.txt").is_file()):
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
                                "(no config.yaml and command.txt)")
-            foreign = foreign_entries(path, RUN_ENTRIES)
+            foreign = [name for name in foreign_entries(path, RUN_ENTRIES) if not run_result(path / name)]
             if (path / "checkpoints").is_dir():  # a model kept there (pruning takes step_*.zip only)
                 kept = [name for name in foreign_entries(path / "checkpoints", OS_LITTER)
                         if not CHECKPOINT_NAME.fullmatch(name)]
@@ -101,7 +111,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move "
                                "them out first, or choose another --run-dir")
             nested = nested_runs(path)
-            if nested:  # a run trained into its eval-*, tb/ or checkpoints/ passed the check above
+            if nested:  # a run trained into its compare-<time>/ or tb/ passed the check above
                 raise RunError(f"--force refuses to clear {path}: it holds another run folder ({nested[0]}), "
                                "which would be deleted with it; move that run out first, or choose another "
                                "--run-dir")
@@ -211,6 +221,14 @@ def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:
     patterns = tuple(entries)
     return sorted(e.name for e in path.iterdir()
                   if not any(fnmatch.fnmatchcase(e.name, pattern) for pattern in patterns))
+
+
+def run_result(entry: Path) -> bool:
+    """Whether ``entry``, in a run folder, is evaluate.py's or compare.py's own output: a result file by
+    its exact name (``EVAL_NAME``), or a default report folder (``COMPARE_NAME``)."""
+    if EVAL_NAME.fullmatch(entry.name):
+        return entry.is_file()
+    return COMPARE_NAME.fullmatch(entry.name) is not None and entry.is_dir()
 
 
 def nested_runs(path: Path) -> list[Path]:

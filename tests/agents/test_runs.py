@@ -2,6 +2,7 @@
 and the kernel's failures stood in for by monkeypatch (root, which the tests may run as, writes anywhere)."""
 import errno
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -114,14 +115,40 @@ def test_a_folder_of_runs_names_its_newest_run(tmp_path):
 
 
 def test_force_refuses_a_run_that_holds_another_run(tmp_path):
-    # A run trained into a folder named as a run's own entries (eval-*, tb/, checkpoints/) passed the check
+    # A run trained into a folder named as a run's own entries (a compare report's, tb/) passed the check
     # for foreign files, and was deleted with the run --force replaced.
     run = old_run(tmp_path / "run")
-    nested = old_run(run / "eval-mine")
+    nested = old_run(run / "compare-20260101-120000")
     with pytest.raises(runs.RunError, match=r"--force refuses to clear .*run: it holds another run folder "
-                                            r"\(.*eval-mine\)"):
+                                            r"\(.*compare-20260101-120000\)"):
         runs.new_run_dir({"env": "snake"}, str(run), True)
     assert (nested / "config.yaml").is_file() and not list(tmp_path.glob(".run.replaced*"))
+
+
+@pytest.mark.parametrize(("mine", "folder"), [
+    ("eval-notes", True), ("compare-ideas.txt", False), ("eval-step64.txt", False),
+    ("eval-step65.json", True), ("compare-20260101-130000", False), ("compare-20260101-120000-old", True),
+])
+def test_force_refuses_a_users_entry_named_like_a_result_but_clears_the_results(tmp_path, mine, folder):
+    # The globs eval-* and compare-* took any such name for evaluate's or compare's output: --force deleted
+    # a user's eval-notes/ or compare-ideas.txt with the run.
+    run = old_run(tmp_path / "run")
+    results = ["eval-step64.json", "eval-step64-best.mp4", "eval-step64-best.gif", "eval-random-max5.json",
+               "eval-step64-stochastic.json", "eval-step64-early-0123abcd-max9-best.gif", "eval-vlm-m.json",
+               "eval-vlm-qwen2.5-vl@localhost-8000-0123abcd-best.mp4", ".eval-step64.123.tmp.json"]
+    for name in results:
+        (run / name).write_text("x")
+    for name in ("compare-20260101-120000", "compare-20260101-120000-2"):
+        (run / name).mkdir()
+        (run / name / "report.json").write_text("{}")
+    entry = run / mine
+    entry.mkdir() if folder else entry.write_text("mine")
+    with pytest.raises(runs.RunError, match=rf"holds files a run does not write \({re.escape(mine)}\)"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert entry.exists() and not list(tmp_path.glob(".run.replaced*"))
+    entry.rmdir() if folder else entry.unlink()
+    runs.new_run_dir({"env": "snake"}, str(run), True)[2].close()  # the results alone: cleared with the run
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "run"]
 
 
 def test_a_key_given_twice_in_a_runs_config_yaml_is_named(tmp_path):
