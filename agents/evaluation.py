@@ -219,9 +219,14 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Pat
     its action space (a checkpoint of another game or board size would otherwise fail deep inside the first
     step). Every command that plays a run's model (evaluate, export_trajectories, compare, score_predictions)
     takes it from a run folder or ``--checkpoint``, which the message names."""
-    from agents.runs import RunError
+    from agents.runs import ENV_ATTR, RunError, trained_env
 
     want = check_game(env, env_kwargs)
+    trained_on = trained_env(getattr(model, ENV_ATTR, None), checkpoint)  # load restored the tag
+    if trained_on is not None and trained_on != env:  # gameboy and pokemon_red: the same spaces
+        raise RunError(f"the checkpoint {checkpoint} was trained on {trained_on}, and this run plays {env} "
+                       f"(the env of its config.yaml): give --checkpoint a model trained on {env}, or name "
+                       "the run folder it was trained in instead")
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
     if have != want:
         raise RunError(f"the checkpoint {checkpoint} reads observations {have[0]} with {have[1]} actions, "

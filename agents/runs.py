@@ -53,6 +53,12 @@ EVAL_NAME = re.compile(rf"eval-(step\d+(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|r
 COMPARE_NAME = re.compile(r"compare-\d{8}-\d{6}(-\d+)?")
 
 
+# The model attribute naming the env a model was trained on (train.build_model sets it): SB3 saves a
+# model's plain attributes into its checkpoint's "data" and its load restores them. gameboy and pokemon_red
+# on one cartridge give the same spaces, so a checkpoint of one played and resumed as the other unnoticed.
+ENV_ATTR = "depthfirst_env"
+
+
 class RunError(RuntimeError):
     """A run folder problem the user must fix (message says what)."""
 
@@ -343,6 +349,28 @@ def checkpoints(path: Path) -> list[tuple[int, Path]]:
         if m:
             found.append((int(m.group(1)), f))
     return sorted(found)
+
+
+def trained_env(tag: object, checkpoint: Path) -> str | None:
+    """The env a checkpoint was trained on: its ``ENV_ATTR`` ``tag``; for one saved before checkpoints named
+    it, the env of the run folder it sits in as model.zip or a checkpoints/ file (that run's config.yaml);
+    else None (a file elsewhere, a config that does not say)."""
+    if isinstance(tag, str):
+        return tag
+    if checkpoint.parent.name == "checkpoints":
+        home = checkpoint.parent.parent
+    elif checkpoint.name == "model.zip":
+        home = checkpoint.parent
+    else:
+        return None
+    if not (home / "command.txt").is_file():  # a config.yaml of the user's, not a run's
+        return None
+    try:
+        cfg = yaml.safe_load((home / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    env = cfg.get("env") if isinstance(cfg, dict) else None
+    return env if isinstance(env, str) else None
 
 
 def file_sha1(path: Path) -> str:

@@ -29,6 +29,7 @@ from agents.interrupts import settled, stop_signals_interrupt, uninterruptible
 from agents.policies import count_params, policy_kwargs
 from agents.runs import (
     CHECKPOINT_ERRORS,
+    ENV_ATTR,
     CheckpointNotWritten,
     RunError,
     checkpoints,
@@ -36,6 +37,7 @@ from agents.runs import (
     restart_command,
     same_file,
     save_checkpoint,
+    trained_env,
     write_run_files,
 )
 from agents.selfplay import SelfPlayCallback, no_snapshot_warning, uses_self_play
@@ -61,10 +63,13 @@ def build_model(cfg: dict[str, Any], venv: Any) -> Any:
     kwargs = {**policy_kwargs(cfg["policy"], cfg["env"]), "optimizer_kwargs": FUSED_ADAM}
     if cfg.get("recurrent"):
         # sb3-contrib's recurrent buffer keeps observations in their own dtype (uint8) on the host.
-        return algorithm(cfg)("CnnLstmPolicy", venv, policy_kwargs=kwargs, device=cfg["device"],
-                              seed=cfg["seed"], **cfg["ppo"])
-    return PPO("CnnPolicy", venv, policy_kwargs=kwargs, rollout_buffer_class=DeviceRolloutBuffer,
-               device=cfg["device"], seed=cfg["seed"], **cfg["ppo"])
+        model = algorithm(cfg)("CnnLstmPolicy", venv, policy_kwargs=kwargs, device=cfg["device"],
+                               seed=cfg["seed"], **cfg["ppo"])
+    else:
+        model = PPO("CnnPolicy", venv, policy_kwargs=kwargs, rollout_buffer_class=DeviceRolloutBuffer,
+                    device=cfg["device"], seed=cfg["seed"], **cfg["ppo"])
+    setattr(model, ENV_ATTR, cfg["env"])
+    return model
 
 
 class AlgorithmMismatch(RunError):
@@ -73,6 +78,10 @@ class AlgorithmMismatch(RunError):
 
 class SpaceMismatch(RunError):
     """A checkpoint whose observation or action space is not the one its env (made from config.yaml) gives."""
+
+
+class EnvMismatch(RunError):
+    """A checkpoint trained on another env than the run's config.yaml names (gameboy for pokemon_red)."""
 
 
 class TrainingStopped(RunError):
@@ -131,7 +140,14 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     ``--resume``) only SB3's orthogonal initialisation of the weights the checkpoint replaces is skipped."""
     try:
         with zipfile.ZipFile(path) as z:
-            saved = json_to_data(z.read("data").decode())["policy_kwargs"]
+            data = json_to_data(z.read("data").decode())
+        saved = data["policy_kwargs"]
+        # To train: refused before SB3's check of the spaces, which would blame edited env_kwargs. To play,
+        # check_fits says it, once the game is checked (a bad start state is the run's to fix first).
+        trained_on = trained_env(data.get(ENV_ATTR), path) if venv is not None else None
+        if trained_on is not None and trained_on != cfg["env"]:
+            raise EnvMismatch(f"cannot load checkpoint {path}: it was trained on {trained_on}, and this run "
+                              f"trains {cfg['env']} (the env of its config.yaml)")
         # No orthogonal initialisation of the weights the checkpoint replaces (QR decompositions: 0.6 s of
         # a 10m-preset load to play, 3.4 s of one to train on the loaded box).
         kwargs = {**saved, "ortho_init": False}
@@ -149,6 +165,9 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         model = algorithm(cfg).load(path, env=venv, device=target, custom_objects=custom, **settings)
         if venv is not None:  # the run's own settings, which its next checkpoints save for a stock PPO.load
             model.policy_kwargs = saved
+            setattr(model, ENV_ATTR, cfg["env"])  # a checkpoint from before: its next ones name the env
+    except EnvMismatch:  # a RunError, which CHECKPOINT_ERRORS (RuntimeError) would call damaged
+        raise
     except CHECKPOINT_ERRORS as e:
         # SB3's check of the spaces against venv's (a --resume): the game settings, not the file, may be off.
         if "spaces do not match" in str(e):
@@ -274,6 +293,10 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     raise RunError(f"{e}\n{run / 'config.yaml'} says recurrent: {now}, which --resume keeps: "
                                    f"{back}, or, if this run was trained {how} --recurrent, write recurrent: "
                                    f"{other} there") from e
+                if isinstance(e, EnvMismatch):  # an edited env: in config.yaml makes them all mismatch
+                    back = move or "put back a model.zip this run saved"
+                    raise RunError(f"{e}\n{back}, or, if the env in {run / 'config.yaml'} was changed since "
+                                   "the run started, put it back") from e
                 if isinstance(e, SpaceMismatch):  # edited env_kwargs make the older checkpoints mismatch too
                     back = move or "put back a model.zip this run saved"
                     raise RunError(f"{e}\n{back}, or, if the game settings (env_kwargs) in "

@@ -242,6 +242,59 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     assert index.read_bytes() == b"junk" * 1024 and len(list((run / "checkpoints").iterdir())) >= 1
 
 
+def test_a_checkpoint_of_the_other_game_boy_env_is_refused_naming_both(scripts, tmp_path, capsys):
+    # gameboy (the test cartridge as a generic game) and pokemon_red on the same cartridge give one
+    # observation and action space: a checkpoint of one was evaluated, exported and resumed as the other.
+    pytest.importorskip("pyboy")
+    import shutil
+    import zipfile
+
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    gb = tmp_path / "gb"
+    argv = ["--env", "gameboy", "--game", "depthfirst_test", "--total-timesteps", "32", "--num-envs", "2",
+            "--num-workers", "0", "--policy", "tiny", "--no-progress", "--video-every", "1000000",
+            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--set", "ppo.n_epochs=1",
+            "--set", "env_kwargs.max_steps=12", "--run-dir", str(gb)]
+    assert scripts.train_ppo.main(argv) == 0
+    pr = tmp_path / "pr"  # its checkpoints copied into a pokemon_red run (or its config.yaml's env edited)
+    shutil.copytree(gb, pr)
+    cfg = yaml.safe_load((pr / "config.yaml").read_text())
+    cfg.update(env="pokemon_red", env_kwargs={"rom": str(TEST_CARTRIDGE), "state": None, "max_steps": 12,
+                                              "frame_stack": 3, "visited_mask": True})  # as its preset
+    (pr / "config.yaml").write_text(yaml.safe_dump(cfg))
+    before = (pr / "model.zip").read_bytes()
+    capsys.readouterr()
+    mismatch = "was trained on gameboy, and this run plays pokemon_red (the env of its config.yaml)"
+    play = ["--episodes", "1", "--max-steps", "4", "--no-progress"]
+    assert scripts.evaluate.main([str(pr), *play, "--no-video"]) == 2
+    assert f"error: the checkpoint {pr / 'model.zip'} {mismatch}" in capsys.readouterr().err
+    assert scripts.export_trajectories.main([str(pr), "--out", str(tmp_path / "out"), *play]) == 2
+    assert mismatch in capsys.readouterr().err and not (tmp_path / "out").exists()
+    compare = ["--env", "pokemon_red", "--specialist", str(pr), "--out", str(tmp_path / "out"), "--episodes",
+               "1", "--no-progress"]
+    assert scripts.compare.main(compare) == 2
+    assert mismatch in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert scripts.train_ppo.main(["--resume", str(pr), "--total-timesteps", "64", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    newest = pr / "checkpoints" / "step_32.zip"
+    assert f"checkpoint {newest}: it was trained on gameboy, and this run trains pokemon_red" in err
+    assert f"if the env in {pr / 'config.yaml'} was changed since the run started" in err
+    assert (pr / "model.zip").read_bytes() == before and not list(pr.glob("eval-*"))
+    # A checkpoint saved before checkpoints named their env: told by the run folder it sits in.
+    with zipfile.ZipFile(gb / "model.zip") as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    data = json.loads(members["data"])
+    assert data.pop("depthfirst_env") == "gameboy"
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(gb / "model.zip", "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    assert scripts.evaluate.main([str(pr), "--checkpoint", str(gb / "model.zip"), *play, "--no-video"]) == 2
+    assert f"the checkpoint {gb / 'model.zip'} {mismatch}" in capsys.readouterr().err
+    assert scripts.evaluate.main([str(gb), *play, "--no-video"]) == 0  # its own run: played as before
+
+
 def test_an_archive_index_deleted_while_training_stops_it_with_advice_and_a_checkpoint(
         scripts, tmp_path, capsys, monkeypatch):
     """The run stopped with sqlite3's "no such table: states" traceback (the next read made an empty index in
