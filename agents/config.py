@@ -296,6 +296,12 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
         raise ValueError(f"--device {device}: not available with this torch build "
                          "(use auto, cpu or cuda[:N])")
     if dev.type == "cpu":
+        # torch puts cpu:N's tensors on its one CPU device whatever N: an index pins no core, and a run
+        # recorded it as though it had (cpu:0 is torch's own name for that device, kept).
+        if dev.index not in (None, 0):
+            raise ValueError(f"--device {device}: torch has one CPU device (cpu or cpu:0), and an index pins "
+                             "no core; use --device cpu (to limit the cores, set OMP_NUM_THREADS), or "
+                             f"cuda:{dev.index} for a GPU")
         return
     if not (torch.cuda.is_available() if cuda_available is None else cuda_available):
         raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")

@@ -240,6 +240,22 @@ def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypa
         check_device("cuda", cuda_available=False)
 
 
+def test_a_cpu_device_index_other_than_0_is_refused(scripts, tmp_path, capsys):
+    # torch takes cpu:3 and puts every tensor on the one CPU device: the index pinned no core, yet a run
+    # recorded device: cpu:3 as if it had.
+    from agents.config import check_device
+
+    check_device("cpu")
+    check_device("cpu:0")  # torch's own name for the CPU; runs have trained on it
+    with pytest.raises(ValueError, match=r"^--device cpu:3: torch has one CPU device \(cpu or cpu:0\)"):
+        check_device("cpu:3")
+    with pytest.raises(ValueError, match=r"^--device cpu:3: torch has one CPU device"):
+        resolved("device=cpu:3")
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--device", "cpu:3", "--run-dir", str(run)]) == 2
+    assert "--device cpu:3: torch has one CPU device" in capsys.readouterr().err and not run.exists()
+
+
 def test_resolve_refuses_a_setting_it_does_not_know():
     """A run's config.yaml is not read through --config's check: a hand-edited typo (save_evry: 100) was
     ignored by --resume without a word, and written back into config.yaml."""
