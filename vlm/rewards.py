@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,22 @@ def _content_text(completion: Any) -> Any:
     return completion  # verify scores anything else as 0
 
 
+def _checked_weight(format_weight: Any) -> float | None:
+    """``format_weight`` as a share from 0 to 1. Outside that the accuracy share goes negative (1.5 gave a
+    right answer -0.5), and a string from a trainer's config failed inside the arithmetic: a misconfigured
+    run, so a ValueError at its first reward call, unlike a bad ground truth, which scores 0."""
+    if format_weight is None:
+        return None
+    if (isinstance(format_weight, bool) or not isinstance(format_weight, Real)
+            or not 0.0 <= float(format_weight) <= 1.0):  # NaN fails the comparison too
+        raise ValueError(f"format_weight must be a number from 0 to 1 (the format's share of the score), "
+                         f"got {format_weight!r}")
+    return float(format_weight)
+
+
 def _score(response: Any, ground_truth: Any, format_weight: float | None = None) -> dict[str, float]:
     """``verify``'s scores; ``format_weight`` (a trainer's reward kwargs) replaces its 0.1 format share."""
+    format_weight = _checked_weight(format_weight)
     try:
         s = verify(response, _ground_truth(ground_truth))
     except ValueError:  # a ground truth that is not one of ours or is malformed: no reward, never a crash

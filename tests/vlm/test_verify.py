@@ -849,3 +849,16 @@ def test_a_number_repeated_or_in_latex_math_is_that_number() -> None:
     for spec, answers in wrong:
         for answer in answers:
             assert verify(wrap(answer), record(spec))["accuracy"] == 0.0, answer
+
+
+@pytest.mark.parametrize("weight", [1.5, -0.1, float("nan"), "0.2", True])
+def test_reward_format_weight_outside_0_to_1_is_refused(weight: object) -> None:
+    """``format_weight`` is the format's share of the score: 1.5 gave a right answer in the wrong format
+    -0.5 (the accuracy share went negative) and "0.2" (a string from a trainer's config) a TypeError from
+    inside the arithmetic; either is a misconfigured run, named at its first reward call."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    with pytest.raises(ValueError, match="format_weight"):
+        rewards.compute_score("The answer is <answer>5</answer>", gt, format_weight=weight)
+    with pytest.raises(ValueError, match="format_weight"):
+        rewards.compute_score(data_source="d", solution_str=wrap("5"), ground_truth=gt, format_weight=weight)
