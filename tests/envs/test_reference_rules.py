@@ -639,6 +639,41 @@ def rotation_reference_step(state: State, action: int, step_cost: float,
     return s, shaping - step_cost, False, False
 
 
+def _assert_asymmetric_polycube(cubes: list[list[int]], colors: list[list[int]]) -> None:
+    """README: one connected polycube (cubes face to face), and no turn but the identity maps it, colours
+    and all, onto itself up to a shift (two orientations would look the same)."""
+    cells = {tuple(c) for c in cubes}
+    reached, todo = {tuple(cubes[0])}, [tuple(cubes[0])]
+    while todo:
+        c = todo.pop()
+        for axis in range(3):
+            for step in (-1, 1):
+                nb = tuple(v + step * (k == axis) for k, v in enumerate(c))
+                if nb in cells and nb not in reached:
+                    reached.add(nb)
+                    todo.append(nb)
+    assert reached == cells, cubes
+
+    def normal(points: np.ndarray) -> set[tuple[Any, ...]]:
+        low = points.min(axis=0)
+        return {(*(p - low), *col) for p, col in zip(points, colors, strict=True)}
+
+    orientations, todo = {np.eye(3, dtype=np.int64).tobytes()}, [np.eye(3, dtype=np.int64)]
+    while todo:  # the 24 cube rotations, from the quarter turns
+        m = todo.pop()
+        for g in TURNS:
+            r = g @ m
+            if r.tobytes() not in orientations:
+                orientations.add(r.tobytes())
+                todo.append(r)
+    assert len(orientations) == 24
+    shape = np.array(cubes)
+    for raw in orientations:
+        m = np.frombuffer(raw, dtype=np.int64).reshape(3, 3)
+        if not (m == np.eye(3)).all():
+            assert normal(shape @ m.T) != normal(shape), (cubes, m.tolist())
+
+
 @pytest.mark.parametrize(("kwargs", "optimal_share"), [
     ({}, 0.0), ({"max_steps": 6, "progress_reward": 0.1, "min_turns": 3}, 0.5),
     ({"step_cost": 0.25, "progress_reward": 0.5, "max_steps": 9, "min_cubes": 6, "max_cubes": 8}, 0.3)])
@@ -681,6 +716,7 @@ def test_rotation_core_matches_the_readme_rules(kwargs: dict[str, Any], optimal_
                     np.array(new["rotation"]), np.array(new["target_rotation"])) <= hi, new
                 assert game.min_cubes <= len(new["cubes"]) <= game.max_cubes
                 assert len({tuple(c) for c in new["colors"]}) == len(new["colors"])  # a colour per cube
+                _assert_asymmetric_polycube(new["cubes"], new["colors"])
                 starts[i] = new["distance"]
             states[i] = game.get_state(i)
     assert seen["solved"] and seen["limit"], seen
