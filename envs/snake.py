@@ -18,7 +18,8 @@ Rules (documented in the README too):
 Observation ``obs="grid"`` (default): uint8 (4, N, N), one pixel per cell — head (255), body (order
 coded: the neck brightest, fading toward the tail, so the net sees which cells free up first), apple
 (255), and an all-255 "inside" plane so a CNN's zero padding reads as a wall. ``obs="pixels"``: the
-rendered RGB frame, (3, N·s, N·s) with ``pixel_scale`` s.
+scale-1 picture with each cell an s×s block, (3, N·s, N·s) with ``pixel_scale`` s (none of the details
+``render_state`` adds at larger scales: the death frame, grid lines, eyes, a round apple).
 """
 
 from __future__ import annotations

@@ -778,3 +778,26 @@ def test_duel_core_matches_the_readme_rules_in_rare_positions(state: State, acti
     assert got == want
     assert (float(rewards[0]), bool(terms[0]), bool(truncs[0])) == (r, te, tr)
     assert [k["alive"] for k in got["snakes"]] == alive  # the case is the one its comment names
+
+
+@pytest.mark.parametrize("scale", [1, 4, 8])
+def test_snake_pixels_are_the_scale_1_picture_blown_up(scale: int) -> None:
+    # README: each cell an s×s block of the pictures' colours, without the details pictures add at larger
+    # scales (at 8 the picture has grid lines and eyes; a dead snake's has its red frame from 3 on).
+    boards, size = 8, 6
+    game = Snake(num_envs=boards, size=size, obs="pixels", pixel_scale=scale)
+    game.reset(np.arange(boards), np.arange(boards))
+    rng = np.random.default_rng(scale)
+    obs = game.new_obs_buffer()
+    ended = 0
+    for _ in range(60):
+        game.step(np.array([_snake_action(rng, game.get_state(i), "biased", None) for i in range(boards)]))
+        game.observe(obs)
+        for i in range(boards):
+            state = game.get_state(i)
+            cells = Snake.render_state(state, 1).transpose(2, 0, 1)
+            np.testing.assert_array_equal(obs[i], cells.repeat(scale, 1).repeat(scale, 2))
+            if state["done"]:
+                ended += 1
+                game.reset(np.array([i]), np.array([1000 + ended]))
+    assert ended  # dead boards were compared too
