@@ -678,7 +678,7 @@ def _assert_asymmetric_polycube(cubes: list[list[int]], colors: list[list[int]])
     ({}, 0.0), ({"max_steps": 6, "progress_reward": 0.1, "min_turns": 3}, 0.5),
     ({"step_cost": 0.25, "progress_reward": 0.5, "max_steps": 9, "min_cubes": 6, "max_cubes": 8}, 0.3)])
 def test_rotation_core_matches_the_readme_rules(kwargs: dict[str, Any], optimal_share: float) -> None:
-    from envs.rotation import optimal_action
+    from envs.rotation import optimal_action, render_view
 
     boards = 8
     game = Rotation(num_envs=boards, view_size=16, **kwargs)
@@ -690,15 +690,21 @@ def test_rotation_core_matches_the_readme_rules(kwargs: dict[str, Any], optimal_
     seen: Counter[str] = Counter()
     states = [game.get_state(i) for i in range(boards)]
     starts = [s["distance"] for s in states]
+    obs = game.new_obs_buffer()
     for t in range(120):
         actions = np.array([optimal_action(s) if rng.random() < optimal_share else int(rng.integers(6))
                             for s in states])
         rewards, terms, truncs = game.step(actions)
+        game.observe(obs)
         for i, s in enumerate(states):
             got = game.get_state(i)
             want, r, te, tr = rotation_reference_step(s, int(actions[i]), step_cost, progress)
             where = f"{kwargs} step {t} board {i} action {actions[i]} from {s}"
             assert {k: v for k, v in got.items() if k != "rotation_index"} == want, where
+            # README: the target view on the left, the current view on the right.
+            views = [render_view(got, got[key], 16).transpose(2, 0, 1)
+                     for key in ("target_rotation", "rotation")]
+            np.testing.assert_array_equal(obs[i], np.concatenate(views, axis=2), where)
             assert float(rewards[i]) == pytest.approx(r, abs=1e-6), where
             assert (bool(terms[i]), bool(truncs[i])) == (te, tr), where
             seen.update(["solved"] * te + ["limit"] * tr)
