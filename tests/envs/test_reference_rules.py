@@ -807,3 +807,82 @@ def test_snake_pixels_are_the_scale_1_picture_blown_up(scale: int) -> None:
                 ended += 1
                 game.reset(np.array([i]), np.array([1000 + ended]))
     assert ended  # dead boards were compared too
+
+
+def greedy_reference(state: State, p: int) -> int:
+    """The greedy bot as envs/snake_duel.py's docstring words it: no sure death when another move exists
+    (else onto the other's tail if next, else straight on); then no pocket smaller than its length (a flood
+    fill through free cells); then no cell next to the other head unless it is the longer snake; then the
+    shortest path to the nearest apple (BFS through free cells); ties straight on, then UP..RIGHT."""
+    n, me, other = state["size"], state["snakes"][p], state["snakes"][1 - p]
+    head, straight = me["body"][0], me["direction"]
+    oh = other["body"][0]
+    could_eat = any(_add(oh, m) in state["apples"] for m in NAMES if m != REVERSE[other["direction"]])
+    held = me["body"][:-1] + (other["body"] if could_eat else other["body"][:-1])
+
+    def free(c: list[int]) -> bool:
+        return _on(c, n) and c not in held
+
+    options = [m for m in NAMES if m != REVERSE[straight]]
+    safe = [m for m in options if free(_add(head, m))]
+    if not safe:
+        onto_tail = [m for m in options if _add(head, m) == other["body"][-1]]
+        return NAMES.index(onto_tail[0] if onto_tail else straight)
+
+    def reach(start: list[int], limit: int) -> int:
+        seen, todo = [start], [start]
+        while todo and len(seen) < limit:
+            c = todo.pop()
+            for m in NAMES:
+                nb = _add(c, m)
+                if free(nb) and nb not in seen:
+                    seen.append(nb)
+                    todo.append(nb)
+        return len(seen)
+
+    def tier(m: str) -> tuple[bool, bool]:
+        c = _add(head, m)
+        cramped = reach(c, len(me["body"])) < len(me["body"])
+        risky = abs(c[0] - oh[0]) + abs(c[1] - oh[1]) == 1 and len(me["body"]) <= len(other["body"])
+        return cramped, risky
+
+    best = min(tier(m) for m in safe)
+    moves = [m for m in safe if tier(m) == best]
+
+    def apple_distance(c: list[int]) -> float:
+        frontier, seen, d = [c], [c], 0
+        while frontier:
+            if any(x in state["apples"] for x in frontier):
+                return d
+            nxt = [nb for x in frontier for nb in (_add(x, m) for m in NAMES) if free(nb) and nb not in seen]
+            seen += nxt
+            frontier, d = [list(t) for t in {tuple(x) for x in nxt}], d + 1
+        return float("inf")
+
+    return NAMES.index(min(moves, key=lambda m: (apple_distance(_add(head, m)), m != straight)))
+
+
+def test_duel_greedy_bot_plays_as_documented() -> None:
+    boards, size = 16, 8
+    game = SnakeDuel(num_envs=boards, size=size, num_apples=3, max_rounds=60, opponent="policy")
+    rng = np.random.default_rng(5)
+    seed = 900
+    game.reset(np.arange(boards), np.arange(seed, seed + boards))
+    seed += boards
+    compared = 0
+    for _ in range(120):
+        states = [game.get_state(i) for i in range(boards)]
+        bots = [game.bot_actions(p, "greedy") for p in range(2)]
+        for i, s in enumerate(states):
+            for p in range(2):
+                assert bots[p][i] == greedy_reference(s, p), (p, s)
+                compared += 1
+        # Snake 0 half greedy, half random; snake 1 greedy: varied positions, tight ones included.
+        a0 = np.where(rng.random(boards) < 0.5, bots[0], rng.integers(4, size=boards))
+        game.set_opponent_actions(bots[1])
+        game.step(a0)
+        for i in range(boards):
+            if game.get_state(i)["done"]:
+                game.reset(np.array([i]), np.array([seed]))
+                seed += 1
+    assert compared == 2 * boards * 120
