@@ -577,6 +577,8 @@ def test_duel_bots_play_the_rules_and_never_a_sure_death(kind: str) -> None:
             move = _move_of(s["snakes"][1]["direction"], int(bot[i]))
             options = [m for m in NAMES if m != REVERSE[s["snakes"][1]["direction"]]]
             assert not _surely_fatal(s, 1, move) or all(_surely_fatal(s, 1, m) for m in options), (t, i, s)
+            if all(_surely_fatal(s, 1, m) for m in options) and kind == "random":  # with none, as greedy
+                assert int(bot[i]) == greedy_reference(s, 1), (t, i, s)
             choices[len([m for m in options if not _surely_fatal(s, 1, m)])] += 1
             before = {**s, "rng": scratch.get_state(i)["rng"]}  # the random bot draws from the stream
             want, r, te, _ = duel_reference_step(before, (int(a0[i]), int(bot[i])), got)
@@ -886,3 +888,17 @@ def test_duel_greedy_bot_plays_as_documented() -> None:
                 game.reset(np.array([i]), np.array([seed]))
                 seed += 1
     assert compared == 2 * boards * 120
+
+
+def test_duel_random_bot_draws_uniformly_among_its_safe_moves() -> None:
+    # Snake 1 at [3, 3] heading UP: UP, LEFT and RIGHT are safe, DOWN is its neck. 3,000 streams.
+    draws = 3000
+    game = SnakeDuel(num_envs=draws, size=7, num_apples=1, opponent="random")
+    state = _duel_position([[0, 6], [1, 6], [2, 6]], "LEFT", [[3, 3], [3, 4], [3, 5]], "UP", [[6, 0]])
+    state["size"] = 7
+    for i in range(draws):
+        game.set_state(i, {**state, "rng": 31 + 104_729 * i})
+    counts = Counter(NAMES[a] for a in game.bot_actions(1, "random"))
+    assert set(counts) == {"UP", "LEFT", "RIGHT"}
+    chi2 = sum((counts[m] - draws / 3) ** 2 / (draws / 3) for m in counts)
+    assert chi2 < 18.4, counts  # 2 degrees of freedom: p < 0.0001 for a uniform draw to fail
