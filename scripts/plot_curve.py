@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit; the PNG is written whole or not
             # Before the events are read: matplotlib's own error named no flag.
             formats = image_formats()
-            if not suffix and out.name[1:].lower() in formats:  # ".png" has no suffix: .png.png was written
+            # ".png" (and "..png") has no suffix to splitext: .png.png (and the hidden ..png) was written.
+            only_suffix = out.name.lstrip(".")
+            if not suffix and only_suffix.lower() in formats:
                 raise ValueError(f"--out {out}: name the file before its suffix, e.g. {out.parent / 'curve'}"
-                                 f"{out.name}")
+                                 f".{only_suffix}")
             if not (suffix or out.is_dir()):
                 out, suffix = out.with_suffix(".png"), ".png"  # what is written; the path printed is true
             check_output_file(out, "--out", args.force, make_folders=True)

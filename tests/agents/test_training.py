@@ -2181,16 +2181,17 @@ def test_an_out_ending_in_a_dot_is_refused_not_given_another(scripts, tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name", [".png", ".PNG", ".svg"])
+@pytest.mark.parametrize("name", [".png", ".PNG", ".svg", "..png", "...svg"])
 def test_an_out_that_is_only_a_suffix_is_refused(scripts, tmp_path, capsys, monkeypatch, name):
     # ".png" is a hidden name with no suffix to Python, so ".png" was added to it: .png.png was written.
+    # "..png" has none to os.path.splitext either: the hidden file ..png was written.
     import agents.curves
 
     monkeypatch.setattr(agents.curves, "plot_curve", lambda *args, **kwargs: pytest.fail("the run was read"))
     out = tmp_path / name
     assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 2
-    assert f"error: --out {out}: name the file before its suffix, e.g. {tmp_path / 'curve'}{name}" in (
-        capsys.readouterr().err)
+    example = f"{tmp_path / 'curve'}.{name.lstrip('.')}"
+    assert f"error: --out {out}: name the file before its suffix, e.g. {example}" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
