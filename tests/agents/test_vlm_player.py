@@ -241,10 +241,10 @@ def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire
         with pytest.raises(KeyboardInterrupt), p:
             run_episodes(p, "snake", {}, 12, seed=0, batch=12, max_steps=3)
         assert time.perf_counter() - seen[0] < 1.5  # not 9 or 10 more requests, 2 at a time x 0.4 s
-        # 2 on the wire, and at most one more: the pool thread that finished the first request may take
-        # the next queued one before the interrupt reaches the actor.
+        # 2 on the wire, and at most one more per pool thread: each that finished its request may take the
+        # next queued one before the interrupt reaches the actor (both did on a loaded box: 4).
         sent = server.hits
-        assert 2 <= sent <= 3 and len(seen) == 1
+        assert 2 <= sent <= 4 and len(seen) == 1
         assert len(cache) == sent and p.client.cancelled
         # The same player, run again (a notebook after Ctrl-C): it asks the server, not "cancelled" fallbacks.
         p.on_decision = None
