@@ -862,3 +862,41 @@ def test_reward_format_weight_outside_0_to_1_is_refused(weight: object) -> None:
         rewards.compute_score("The answer is <answer>5</answer>", gt, format_weight=weight)
     with pytest.raises(ValueError, match="format_weight"):
         rewards.compute_score(data_source="d", solution_str=wrap("5"), ground_truth=gt, format_weight=weight)
+
+
+def test_second_round_of_verifier_mutation_gaps_is_pinned() -> None:
+    """Documented behaviours no test held: each was found by a mutant of vlm/verify.py or vlm/rewards.py
+    that every test passed."""
+    # README: a reply over 100,000 characters earns nothing, so one of exactly 100,000 is scored.
+    right = wrap("5")
+    assert verify("x" * (100_000 - len(right)) + right, record(INTEGER))["accuracy"] == 1.0
+    assert verify("x" * (100_001 - len(right)) + right, record(INTEGER))["accuracy"] == 0.0
+    # The limit is in characters: 90,000 four-byte characters (360,000 UTF-8 bytes) are within it.
+    emoji = ("<think>" + "\U0001F600" * 90_000 + "</think><answer>5</answer>").encode()
+    assert len(emoji) > 3 * MAX_RESPONSE_CHARS and verify(emoji, record(INTEGER))["overall"] == 1.0
+    # Exactly one of each answer tag for the format: a stray closing tag in the reasoning is a second one.
+    assert verify("<think>a</answer></think><answer>5</answer>", record(INTEGER))["format"] == 0.0
+    # A stray closing answer tag is a broken answer tag, as an unclosed one is: the \\boxed{} beside it is no
+    # tag-free answer.
+    assert verify("<think>a</think>\\boxed{5}</answer>", record(INTEGER))["accuracy"] == 0.0
+    # Brackets around the answer are wrapping, as emphasis and quotes are: the option's or label's text.
+    assert verify(wrap("(5)"), record(CHOICE))["accuracy"] == 1.0
+    assert verify(wrap("[Pallet Town]"), "Pallet Town")["accuracy"] == 1.0
+    # A number word up to twenty, twenty included.
+    assert verify(wrap("twenty"), record({"rule": "integer", "value": 20}))["accuracy"] == 1.0
+    # A lowercase button a after "with" stands as the button (_LOWER_BUTTON).
+    assert parse_move(wrap("confirm with a"), record(NEXT_BUTTON)) == "a"
+    # A letter after a word that names one is the letter, however long that word: not the pronoun I.
+    assert verify(wrap("Option I fits best"), record(NINE_I))["accuracy"] == 1.0
+    # A digit that is no decimal digit ("²") gives no angle, and never an IndexError.
+    assert verify(wrap("Z\u00b2"), record(ANGLE_FREE))["accuracy"] == 0.0
+    # An axis given in the question: a reply naming another axis beside it names the wrong turn.
+    assert verify(wrap("90 about Y and Z"), record(ANGLE_OPTS))["accuracy"] == 0.0
+    # The worst answer names exactly the fatal moves: a safe move listed with them is wrong.
+    assert verify(snake_reply("UP", "DOWN, RIGHT, LEFT"), record(SNAKE))["accuracy"] == 0.0
+    # A trainer that hands the reward a ground truth already decoded from JSON (a dict) is scored on it.
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    assert rewards.compute_score(wrap("5"), json.loads(gt))["accuracy"] == 1.0
+    assert rewards.compute_score(wrap("5"), INTEGER)["accuracy"] == 1.0
+
