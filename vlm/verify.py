@@ -58,10 +58,12 @@ _TAG_NAMES = "think|answer|best_answer|worst_answer"
 # Bounded whitespace only (Qwen2.5-VL-32B writes "< answer >"): no nested quantifiers, linear time.
 _TAG_SPACES = re.compile(r"<\s{0,3}(/?)\s{0,3}(" + _TAG_NAMES + r")\s{0,3}>", re.IGNORECASE)
 # An integer or a decimal: "3.0" is the integer 3, not the two integers 3 and 0 (``_numbers``). The
-# fraction is read whole (an answer is at most MAX_ANSWER_CHARS): cut at 12 digits, its rest was another
-# number ("3.0000000000001" the coordinate (3, 1)). Digits right after a point or a digit start no number:
-# ".5" is no 5 but the decimal 0.5 (read as no number, it was left out: "5 or .5" was the count 5).
-_NUMBER = re.compile(r"-?(?<![\d.])(?:\d{1,12}(?:\.\d+)?|\.\d+)")
+# fraction and the whole part are read whole (an answer is at most MAX_ANSWER_CHARS, far below int()'s
+# 4,300-digit limit): cut at 12 digits, the rest of a fraction was another number ("3.0000000000001" the
+# coordinate (3, 1)) and the rest of a whole part was dropped ("1234567890123" the count 123456789012).
+# Digits right after a point or a digit start no number: ".5" is no 5 but the decimal 0.5 (read as no
+# number, it was left out: "5 or .5" was the count 5).
+_NUMBER = re.compile(r"-?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)")
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}

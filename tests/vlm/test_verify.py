@@ -900,3 +900,13 @@ def test_second_round_of_verifier_mutation_gaps_is_pinned() -> None:
     assert rewards.compute_score(wrap("5"), json.loads(gt))["accuracy"] == 1.0
     assert rewards.compute_score(wrap("5"), INTEGER)["accuracy"] == 1.0
 
+
+def test_a_long_number_is_read_whole_not_cut_at_twelve_digits() -> None:
+    """A run of digits was cut after 12 and the rest dropped (no number starts right after a digit): the
+    wrong count "1234567890123" scored as 123456789012, and a right 13-digit answer scored 0."""
+    for value, accuracy in ((123456789012, 0.0), (1234567890123, 1.0)):
+        scores = verify(wrap("1234567890123"), record({"rule": "integer", "value": value}))
+        assert scores["accuracy"] == accuracy, value
+    coord = record({"rule": "coordinate", "value": [123456789012, 4]})
+    assert verify(wrap("(1234567890123, 4)"), coord)["accuracy"] == 0.0
+
