@@ -298,10 +298,8 @@ def _numbers(text: str) -> list[int | float]:
 
 
 def _integers(text: str) -> list[int | float]:
-    numbers = _numbers(text)
-    if not numbers:
-        numbers = [_NUMBER_WORDS[w] for w in _words(text, False) if w in _NUMBER_WORDS]
-    return numbers
+    # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5.
+    return _numbers(text) + [_NUMBER_WORDS[w] for w in _words(text, False) if w in _NUMBER_WORDS]
 
 
 def _pronoun_i(text: str, at: int) -> bool:

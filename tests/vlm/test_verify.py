@@ -910,3 +910,11 @@ def test_a_long_number_is_read_whole_not_cut_at_twelve_digits() -> None:
     coord = record({"rule": "coordinate", "value": [123456789012, 4]})
     assert verify(wrap("(1234567890123, 4)"), coord)["accuracy"] == 0.0
 
+
+def test_a_number_word_beside_digits_is_a_second_number() -> None:
+    """Number words were read only where no digit was: "5 or six" was the count 5, though "5 or 6" and
+    "five or six" are two answers and no count (README: two different numbers are none)."""
+    for wrong in ("5 or six", "six, so the answer is 5", "5, not six"):
+        assert verify(wrap(wrong), record(INTEGER))["accuracy"] == 0.0, wrong
+    for right in ("five, that is 5", "5 (five)"):
+        assert verify(wrap(right), record(INTEGER))["accuracy"] == 1.0, right
