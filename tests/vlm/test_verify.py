@@ -918,3 +918,31 @@ def test_a_number_word_beside_digits_is_a_second_number() -> None:
         assert verify(wrap(wrong), record(INTEGER))["accuracy"] == 0.0, wrong
     for right in ("five, that is 5", "5 (five)"):
         assert verify(wrap(right), record(INTEGER))["accuracy"] == 1.0, right
+
+
+def test_third_round_of_verifier_mutation_gaps_is_pinned() -> None:
+    """More documented behaviours no test held, each found by a mutant that every test passed."""
+    # Start after a word that presses a button is the button, whatever word follows (_PRESSES_START).
+    assert parse_move(wrap("Use start by the door"), record(NEXT_BUTTON)) == "start"
+    # One of each ViGaL tag: a second closing <best_answer> tag makes the tag no answer.
+    doubled = snake_reply("UP", "DOWN, RIGHT").replace("</best_answer>", "</best_answer></best_answer>")
+    assert verify(doubled, record(SNAKE))["accuracy"] == 0.0
+    # A \\boxed{} whose braces never balance is no answer, as an unclosed answer tag is not.
+    assert verify("<think>a</think> so \\boxed{5", record(INTEGER))["accuracy"] == 0.0
+    # A verifier that is no object is refused by name, never an AttributeError in the reader that checks it.
+    for spec in ("integer", ["rule"], 5):
+        assert spec_problem(spec).startswith("verifier must be an object with a 'rule'"), spec
+    # The word rule's accepted words must be a list ("UP" would match by substring).
+    assert "'accepted' must be a list of words" in spec_problem({**WORD, "accepted": "UP"})
+    # A spec built in Python may hold tuples where JSON holds lists.
+    as_tuples = {**CHOICE, "options": tuple(CHOICE["options"])}
+    assert spec_problem(as_tuples) is None and verify(wrap("B"), record(as_tuples))["accuracy"] == 1.0
+    # Any bytes-like reply that is UTF-8 is text, a memoryview as bytes are.
+    assert verify(memoryview(wrap("5").encode()), record(INTEGER))["overall"] == 1.0
+    # TRL completions: a content part that is no message part is skipped, never an AttributeError; a list
+    # that holds no message is no completion (scored 0, not read as the text of its repr).
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    parts = [[{"role": "assistant", "content": ["stray", {"type": "text", "text": wrap("5")}]}]]
+    assert rewards.trl_accuracy_reward(parts, ground_truth=[gt]) == [1.0]
+    assert rewards.trl_accuracy_reward([["5"]], ground_truth=[gt]) == [0.0]
