@@ -5,7 +5,8 @@ same boards for everyone), then ``write_report`` writes ``report.json`` (every f
 PNG plots (score distribution, success and invalid-answer rates, decisions per second and parameters,
 tokens and cost per episode), plus frames of each VLM's worst decisions with its reasoning.
 
-"Worst decisions", most severe first: the move that ended an episode with a negative reward (a crash);
+"Worst decisions", most severe first: the move that killed the player (a crash: a last move with a
+negative reward; in duel Snake, snake 0 dead in the last state, as a loss on length is no crash);
 an answer that could not be used (unparseable, illegal, failed request: the fallback move was played);
 a move with a negative reward; a move the engine does not call best; an answer the project's verifier
 marks wrong (ViGaL's Snake rule also wants the exact set of fatal moves). At most one per episode
@@ -22,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,10 +252,27 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
     return out
 
 
-def worst_decisions(episodes: list[Episode], k: int) -> list[tuple[Episode, Decision, str]]:
-    """Up to ``k`` of the worst decisions (see the module docstring), spread over episodes."""
-    def why(d: Decision) -> tuple[int, str] | None:
-        if d.terminated and d.reward < 0:
+def crash_test(env: str, env_kwargs: dict[str, Any]) -> Callable[[Episode, Decision], bool]:
+    """Whether a decision's move ended its episode by the player's death. The negative reward of a last
+    move says so, except in duel Snake, whose last round also pays the outcome: a game lost on length at
+    the round limit ends on −win_reward with both snakes alive, and a head-on as the longer snake on 0
+    (−1 death, +1 win). There the episode's last state, re-simulated, says whether snake 0 is alive."""
+    def crashed(e: Episode, d: Decision) -> bool:
+        if not d.terminated:
+            return False
+        if env != "snake_duel":
+            return d.reward < 0
+        return not state_at(env, env_kwargs, e.seed, e.actions, d.step + 1)["snakes"][0]["alive"]
+    return crashed
+
+
+def worst_decisions(episodes: list[Episode], k: int,
+                    crashed: Callable[[Episode, Decision], bool] | None = None
+                    ) -> list[tuple[Episode, Decision, str]]:
+    """Up to ``k`` of the worst decisions (see the module docstring), spread over episodes. ``crashed``
+    tells a move that killed the player (``crash_test``); by default a last move with a negative reward."""
+    def why(e: Episode, d: Decision) -> tuple[int, str] | None:
+        if crashed(e, d) if crashed is not None else d.terminated and d.reward < 0:
             return 0, "fatal move"
         if not d.valid:
             cut = ", cut at max_tokens" if d.cut_short else ""
@@ -268,7 +287,7 @@ def worst_decisions(episodes: list[Episode], k: int) -> list[tuple[Episode, Deci
 
     per_episode: list[list[tuple[int, int, Episode, Decision, str]]] = []
     for e in episodes:
-        found = [(r[0], d.step, e, d, r[1]) for d in (e.log or []) if (r := why(d)) is not None]
+        found = [(r[0], d.step, e, d, r[1]) for d in (e.log or []) if (r := why(e, d)) is not None]
         per_episode.append(sorted(found, key=lambda t: (t[0], t[1])))
     picked: list[tuple[int, int, Episode, Decision, str]] = []
     depth = 0
@@ -645,7 +664,7 @@ def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun
                 f.write(json.dumps({"seed": e.seed, **d.to_dict()}, ensure_ascii=False) + "\n")
     rows = []
     md = [f"### {run.name}", f"Every decision (answer, move, tokens, outcome): [{log_file}]({log_file}).", ""]
-    worst = worst_decisions(run.episodes, frames)
+    worst = worst_decisions(run.episodes, frames, crash_test(env, env_kwargs))
     if not frames:  # none asked for: say so, not that there was no bad answer
         md.append("No worst decisions shown (--frames 0).")
     elif not worst:

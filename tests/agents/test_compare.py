@@ -716,6 +716,44 @@ def test_worst_decisions_rank_crashes_first_and_spread_over_episodes():
     assert worst_decisions([], 3) == []
 
 
+def _duel_episode(seed: int, actions: list[int], **env_kwargs: int) -> Episode:
+    """A duel Snake episode played with ``actions`` (until it ends), logged as a VLM's decisions."""
+    from envs import make_game
+    from envs.rng import seeds_from
+
+    game = make_game("snake_duel", num_envs=1, **env_kwargs)
+    game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
+    log, played = [], []
+    for step, a in enumerate(actions):
+        reward, terminated, _ = game.step(np.array([a]))
+        played.append(a)
+        log.append(Decision(step, a, "UDLR"[a], "UDLR"[a], "ok", "", None, 0, 0, 0.0, False, good_move=1.0,
+                            reward=float(reward[0]), terminated=bool(terminated[0])))
+        if terminated[0]:
+            break
+    info = game.episode_info(0)
+    return Episode(seed, info["score"], len(played), sum(d.reward for d in log), info, played, log)
+
+
+def test_a_duel_lost_on_length_at_the_round_limit_is_no_fatal_move(tmp_path):
+    # The last round pays the outcome: lost on length, both snakes alive, it ends on -1, which the report
+    # called a "fatal move" (a crash) though the VLM's snake never died.
+    from agents.compare import _vlm_section
+
+    kw = {"size": 10, "num_apples": 40, "max_rounds": 3, "start_length": 3, "opponent": "greedy"}
+    lost = _duel_episode(7, [0, 0, 0], **kw)  # UP three times: alive at the limit, the blue snake longer
+    assert lost.info["loss"] == 1 and lost.log[-1].reward < 0 and lost.log[-1].terminated
+    crash = _duel_episode(7, [0] * 20, **{**kw, "max_rounds": 100})  # on up into the wall
+    assert crash.log[-1].terminated and crash.length < 20
+    run = PlayerRun("vlm", "vlm", None, "unknown", [lost], 1.0)
+    _, rows, _ = _vlm_section(tmp_path, "snake_duel", kw, run, "vlm", 6)
+    assert [(r["step"], r["reason"]) for r in rows] == [(2, "negative reward")]
+    # A real crash still comes first as one (each episode replayed under its own round limit).
+    _, rows, _ = _vlm_section(tmp_path, "snake_duel", {**kw, "max_rounds": 100},
+                              PlayerRun("vlm", "vlm", None, "unknown", [crash], 1.0), "vlm", 6)
+    assert [(r["step"], r["reason"]) for r in rows] == [(crash.length - 1, "fatal move")]
+
+
 def test_a_vlm_on_a_game_it_cannot_play_is_told_so_before_the_games_rom_is_looked_for(scripts, tmp_path,
                                                                                        capsys, monkeypatch):
     # gameboy has no task module: asking for its ROM first sent the user to supply one for nothing.
