@@ -306,10 +306,11 @@ def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, en
     out: dict[str, str] = {}
     for start in range(0, len(questions), batch):
         chunk = questions[start:start + batch]
+        states = [record_state(r, root) for r in chunk]
         # Closed however it ends, as run_episodes' games: a Game Boy game's emulators run until then.
         with contextlib.closing(make_game(env, len(chunk), **env_kwargs)) as game:
-            for i, r in enumerate(chunk):
-                game.set_state(i, record_state(r, root))
+            for i, state in enumerate(states):
+                game.set_state(i, state)
             obs = game.new_obs_buffer()
             game.observe(obs)
         if hasattr(model.policy, "lstm_actor"):  # a recurrent policy starts from a blank memory here
@@ -317,9 +318,18 @@ def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, en
                                        deterministic=True)
         else:
             actions, _ = model.predict(obs, deterministic=True)
-        for r, a in zip(chunk, np.asarray(actions).reshape(-1), strict=True):
-            out[r.id] = move_reply(game.ACTION_NAMES[int(a)], r)
+        for r, state, a in zip(chunk, states, np.asarray(actions).reshape(-1), strict=True):
+            out[r.id] = move_reply(played_move(env, state, game.ACTION_NAMES[int(a)]), r)
     return out
+
+
+def played_move(env: str, state: dict[str, Any], action: str) -> str:
+    """The move the engine plays for a policy's ``action``: in the Snake games a reverse into the neck goes
+    straight on. A policy has no reason to prefer the straight action to the reverse one (they move alike),
+    and the questions never accept the reverse as best, so the raw action scored its straight move wrong."""
+    from agents.vlm_player import fallback_move, legal_moves
+
+    return action if action in legal_moves(env, state) else fallback_move(env, state)
 
 
 def check_board_size(questions: list[TaskRecord], env: str, env_kwargs: dict[str, Any], root: Path,

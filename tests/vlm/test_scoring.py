@@ -62,7 +62,8 @@ def reference_predictions(records: list[TaskRecord], path) -> None:
 
 def greedy_move_accuracy(run, moves: list[TaskRecord]) -> float:
     """Worked out apart from the scorer: the share of ``moves`` (move questions with a good move) the run's
-    greedy action answers with a good move, on its game as evaluation builds it."""
+    greedy action answers with a good move, on its game as evaluation builds it. A reverse into the neck
+    is the straight move the engine plays for it (Snake games)."""
     from agents.compare import load_specialist
     from agents.evaluation import eval_kwargs
     from envs import make_game
@@ -75,7 +76,10 @@ def greedy_move_accuracy(run, moves: list[TaskRecord]) -> float:
         obs = game.new_obs_buffer()
         game.observe(obs)
         action = game.ACTION_NAMES[int(policy.predict(obs, deterministic=True)[0][0])]
-        hits.append(action in r.verifier["good"])
+        state = r.extra["state"]
+        heading = state["snakes"][0]["direction"] if "snakes" in state else state.get("direction")
+        back = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}.get(heading)
+        hits.append((heading if action == back else action) in r.verifier["good"])
     game.close()
     return float(np.mean(hits))
 
@@ -1223,3 +1227,38 @@ def test_a_model_without_records_shows_dashes_not_figures() -> None:
 
     row = format_table([Scores("m").as_dict()], groups=()).splitlines()[-1]
     assert row == "| **all** | 0 | — | — | — | — |"
+
+
+@pytest.mark.parametrize("env", ["snake", "snake_duel"])
+def test_a_specialist_s_reverse_action_is_scored_as_the_straight_move_the_engine_plays(env):
+    # A policy's reverse into the neck moves straight on, as its straight action does: a policy has no
+    # reason to prefer one. Its reply named the reverse, which no question accepts as best, so a
+    # specialist that went straight on where straight on was best was scored wrong.
+    from envs import make_game
+    from vlm.scoring import specialist_predictions
+    from vlm.tasks import OPPOSITE, task_module
+
+    game = make_game(env, num_envs=1)
+    tasks = task_module(env)
+    for seed in range(50):  # a start where going straight on is a best move
+        game.reset(np.zeros(1, dtype=np.int64), np.array([seed], dtype=np.uint64))
+        state = game.get_state(0)
+        heading = state["snakes"][0]["direction"] if env == "snake_duel" else state["direction"]
+        draft = tasks.move_task(state)
+        if heading in draft.verifier["good"]:
+            break
+    else:
+        pytest.fail("no start where straight on is best")
+    record = TaskRecord.from_dict({
+        "id": "q", "game": env, "family": draft.family, "qa_type": draft.qa_type, "plot_level": 1,
+        "qa_level": 1, "images": [], "question": draft.question, "options": None, "answer": draft.answer,
+        "analysis": "", "verifier": draft.verifier, "source": {}, "extra": draft.extra})
+
+    class Reverser:  # always the action back into the neck
+        policy = object()
+
+        def predict(self, obs, deterministic=True):
+            return np.array([game.ACTION_NAMES.index(OPPOSITE[heading])] * len(obs)), None
+
+    replies = specialist_predictions([record], Reverser(), env, {})
+    assert replies == {"q": f"<best_answer>{heading}</best_answer>"}
