@@ -298,8 +298,11 @@ def _numbers(text: str) -> list[int | float]:
 
 
 def _integers(text: str) -> list[int | float]:
-    # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5.
-    return _numbers(text) + [_NUMBER_WORDS[w] for w in _words(text, False) if w in _NUMBER_WORDS]
+    # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
+    # not "one", which beside digits is the pronoun ("5 boxes, one on each target"), as "I" is no option.
+    numbers = _numbers(text)
+    return numbers + [_NUMBER_WORDS[w] for w in _words(text, False)
+                      if w in _NUMBER_WORDS and not (numbers and w == "one")]
 
 
 def _pronoun_i(text: str, at: int) -> bool:

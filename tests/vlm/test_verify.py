@@ -920,6 +920,17 @@ def test_a_number_word_beside_digits_is_a_second_number() -> None:
         assert verify(wrap(right), record(INTEGER))["accuracy"] == 1.0, right
 
 
+def test_the_pronoun_one_beside_digits_is_no_second_number() -> None:
+    """Beside digits "one" is the pronoun ("5 boxes, one on each target"), as "I" is mostly no option: read
+    as the number 1 since number words counted beside digits, such a right count scored 0."""
+    for right in ("5 boxes, one on each target", "5 (each one is on a target)", "5, the one at the top too"):
+        assert verify(wrap(right), record(INTEGER))["accuracy"] == 1.0, right
+    # Where no digit is, "one" is the number, and any other word beside digits is a second number still.
+    assert verify(wrap("one"), record({**INTEGER, "value": 1}))["accuracy"] == 1.0
+    assert verify(wrap("five or one"), record(INTEGER))["accuracy"] == 0.0
+    assert verify(wrap("5, one on each of two targets"), record(INTEGER))["accuracy"] == 0.0
+
+
 def test_third_round_of_verifier_mutation_gaps_is_pinned() -> None:
     """More documented behaviours no test held, each found by a mutant that every test passed."""
     # Start after a word that presses a button is the button, whatever word follows (_PRESSES_START).
