@@ -46,7 +46,8 @@ RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "
 # compare-ideas.txt for results, and --force deleted them): eval-step<N>[-<model file>-<SHA-1 8>]
 # [-stochastic], eval-random or eval-vlm-<model>[@<host>[-<digest>]], then [-max<M>], then .json or the
 # best episode's -best.mp4 / -best.gif. The slugs are file_slug's characters.
-_SLUG = r"[A-Za-z0-9._-]+"
+_SLUG_CHARS = "A-Za-z0-9._-"  # what file_slug keeps of a name
+_SLUG = rf"[{_SLUG_CHARS}]+"
 EVAL_NAME = re.compile(rf"eval-(step\d+(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|random|vlm-{_SLUG}(@{_SLUG})?)"
                        r"(-max\d+)?(\.json|-best\.mp4|-best\.gif)")
 # compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>].
@@ -384,7 +385,7 @@ def file_sha1(path: Path) -> str:
 
 def file_slug(text: str, fallback: str) -> str:
     """``text`` as a short, safe part of a file name (a model or player name may hold "/" or spaces)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or fallback
+    return re.sub(rf"[^{_SLUG_CHARS}]+", "-", text).strip("-")[:60] or fallback
 
 
 def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
