@@ -150,3 +150,67 @@ def test_a_larger_ratio_never_gets_fewer_episodes():
             larger = [(a, b) for a in range(3) for b in range(3) if ratios[a] > ratios[b]]
             if n >= 3:  # fewer do not go round: train comes first, whatever its ratio
                 assert all(dealt[a] >= dealt[b] for a, b in larger), (n, ratios, dealt)
+
+
+def test_a_split_takes_exactly_three_fractions_and_a_mix_keeps_a_family_at_zero():
+    """``--split 0.8,0.1,0.1,0.1`` (a fourth number) is refused, not read as its first three; ``--mix
+    strategy=0`` is a family left out on purpose, kept at 0 for the curriculum to skip, not refused."""
+    with pytest.raises(ValueError, match="--split expects three non-negative fractions"):
+        parse_ratios("0.8,0.1,0.1,0.1")
+    assert parse_mix("perception=1,strategy=0") == {"perception": 1.0, "strategy": 0.0}
+
+
+def test_a_split_asked_for_gets_an_episode_when_there_are_as_many_as_splits_asked_for():
+    """Two episodes at 0.9/0.1/0: val, asked for, gets one (train's second), as many as the two splits
+    asked for; a third split at 0 is not counted against them."""
+    assert shares(2, (0.9, 0.1, 0.0)) == (1, 1, 0)
+    assert shares(2, (0.9, 0.0, 0.1)) == (1, 0, 1)
+
+
+def test_a_repeat_of_any_of_a_records_pictures_is_dropped_not_only_of_its_first():
+    """A Vision-Zero record shows several pictures: a val record whose second picture is in train is
+    as much a leak as one whose first is."""
+    records = [rec("t", 0, "a"), rec("v", 1, "b", "a", frame="fv"), rec("s", 2, "c", "b", frame="fs")]
+    splits, dropped = split_records(records, {0: "train", 1: "val", 2: "test"})
+    assert splits["val"] == [] and dropped == {"train": 0, "val": 1, "test": 0}
+    assert ids(splits["test"]) == ["s"]  # "b" was only in the dropped val record
+
+
+def test_a_stages_levels_read_plot_level_then_qa_level():
+    records = [{"id": "p", "family": "perception", "plot_level": 1, "qa_level": 2}]
+    assert curriculum(records, None, seed=0)["stages"][0]["levels"] == [[1, 2]]
+
+
+def test_a_stage_lists_all_its_records_and_the_natural_mix_as_fractions():
+    """Without --mix a stage's mix is each family's fraction of its records, and the schedule holds them
+    all; ``ids`` lists every record of the stage, also those a mix leaves out of the schedule."""
+    records = [{"id": f"{f}-{k}", "family": f, "plot_level": 1, "qa_level": 1}
+               for f, n in (("perception", 3), ("strategy", 2)) for k in range(n)]
+    easy = curriculum(records, None, seed=0)["stages"][0]
+    assert easy["mix"] == {"perception": 0.6, "strategy": 0.4}
+    assert sorted(easy["schedule"]) == sorted(ids(records))
+    easy = curriculum(records, {"perception": 1.0, "strategy": 0.0}, seed=0)["stages"][0]
+    assert easy["ids"] == ids(records) and easy["count"] == 5 and len(easy["schedule"]) == 3
+
+
+def test_a_share_a_hair_below_a_whole_number_is_still_taken_whole():
+    """At 7:15 over 7 perception and 16 strategy records, strategy's share is 22 × 15/22, which floats make
+    14.999999999999998: rounded, 15 are scheduled (the exact ratio), not 14."""
+    records = [{"id": f"{f}-{k}", "family": f, "plot_level": 1, "qa_level": 1}
+               for f, n in (("perception", 7), ("strategy", 16)) for k in range(n)]
+    easy = curriculum(records, {"perception": 7.0, "strategy": 15.0}, seed=0)["stages"][0]
+    families = [i.split("-")[0] for i in easy["schedule"]]
+    assert (families.count("perception"), families.count("strategy")) == (7, 15)
+
+
+def test_the_records_a_mix_leaves_out_are_a_seeded_draw_not_the_first_ones():
+    """Records are in episode order, so taking a family's first ones would schedule only the earliest
+    episodes' states: the ones kept are drawn with the seed."""
+    records = [{"id": f"{f}-{k}", "family": f, "plot_level": 1, "qa_level": 1}
+               for f, n in (("perception", 2), ("strategy", 20)) for k in range(n)]
+    drawn = set()
+    for seed in range(5):
+        easy = curriculum(records, {"perception": 0.5, "strategy": 0.5}, seed=seed)["stages"][0]
+        drawn.add(tuple(sorted(i for i in easy["schedule"] if i.startswith("strategy"))))
+    assert all(len(d) == 2 for d in drawn)
+    assert len(drawn) > 1
