@@ -416,3 +416,13 @@ def test_relative_paths_resolve_where_each_trainer_looks(tmp_path_factory, tmp_p
         paths = re.findall(re.escape(flag) + r"([^ `,]+)", card)
         assert paths and all(not Path(p).is_absolute() and (out / p).exists() for p in paths), (flag, paths)
     assert re.findall(r"--reward\.remote_url (\S+?)`", card) == [str(REWARDS)] and REWARDS.is_file()
+
+
+def test_every_alias_names_its_format_and_only_a_lone_keyword_is_one():
+    """Each alias the error message lists is read as its format, and ``keyword`` answers ``all`` or
+    ``none`` only for that word alone: "all,none" is neither (parse_formats refuses it)."""
+    for alias, name in fmt.ALIASES.items():
+        assert fmt.parse_formats(alias.upper()) == [name], alias
+    assert fmt.parse_formats("vigal,lmm-r1,llama_factory,datasets") == ["openrlhf", "llamafactory", "trl"]
+    assert fmt.keyword("ALL,") == "all" and fmt.keyword("none,none") == "none"
+    assert fmt.keyword("all,none") is None and fmt.keyword("trl") is None
