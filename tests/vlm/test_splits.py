@@ -153,10 +153,14 @@ def test_a_larger_ratio_never_gets_fewer_episodes():
 
 
 def test_a_split_takes_exactly_three_fractions_and_a_mix_keeps_a_family_at_zero():
-    """``--split 0.8,0.1,0.1,0.1`` (a fourth number) is refused, not read as its first three; ``--mix
-    strategy=0`` is a family left out on purpose, kept at 0 for the curriculum to skip, not refused."""
+    """``--split 0.8,0.1,0.1,0.1`` (a fourth number) is refused, not read as its first three, and so is a
+    fraction that is not a finite number; ``--mix strategy=0`` is a family left out on purpose, kept at 0
+    for the curriculum to skip, not refused."""
     with pytest.raises(ValueError, match="--split expects three non-negative fractions"):
         parse_ratios("0.8,0.1,0.1,0.1")
+    for text in ("nan,1,1", "inf,1,1", "1,1,-inf"):  # unchecked, nan shares fail the deal in math.floor
+        with pytest.raises(ValueError, match="--split expects three non-negative fractions"):
+            parse_ratios(text)
     assert parse_mix("perception=1,strategy=0") == {"perception": 1.0, "strategy": 0.0}
 
 
