@@ -26,7 +26,8 @@ from agents.interrupts import deferred_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
-_STEP = re.compile(r"step_(\d+)\.zip$")
+# Whole names only: a search took a user's step_best_step_2.zip for checkpoint 2, which pruning deleted.
+_STEP = re.compile(r"step_(\d+)\.zip")
 # What SB3 raises on a checkpoint that is cut short, damaged or not one: AssertionError on a zip without its
 # "data" member (a foreign zip, or a truncated one whose end happens to read as the embedded torch archive);
 # UnpicklingError from torch.load on a member that is no torch file.
@@ -346,7 +347,7 @@ def checkpoints(path: Path) -> list[tuple[int, Path]]:
     """(step, file) of every checkpoint in the run, oldest first."""
     found = []
     for f in (path / "checkpoints").glob("step_*.zip"):
-        m = _STEP.search(f.name)
+        m = _STEP.fullmatch(f.name)
         if m:
             found.append((int(m.group(1)), f))
     return sorted(found)

@@ -183,3 +183,26 @@ def test_force_refuses_a_run_with_a_file_of_the_users_in_its_checkpoints(tmp_pat
         assert (run / "checkpoints" / name).is_file()
         (run / "checkpoints" / name).unlink()  # only the run's own: replaced
     runs.new_run_dir({"env": "snake"}, str(run), True)[2].close()
+
+
+class FakeModel:
+    """What save_checkpoint needs of an SB3 model: its step count, and a save into an open file."""
+
+    def __init__(self, steps: int) -> None:
+        self.num_timesteps = steps
+
+    def save(self, f) -> None:
+        f.write(b"PK\x03\x04 step %d" % self.num_timesteps)
+
+
+def test_pruning_keeps_a_users_file_named_step_something_step_n(tmp_path):
+    # checkpoints() searched for step_<N>.zip at the end of a name: a user's step_best_step_2.zip counted as
+    # checkpoint 2, which pruning deleted and --resume loaded; --force's check already took it for the user's.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    mine = run / "checkpoints" / "step_best_step_2.zip"
+    mine.write_text("mine")
+    for steps in (10, 20, 30, 40):
+        runs.save_checkpoint(FakeModel(steps), run)
+    assert mine.read_text() == "mine"
+    assert [step for step, _ in runs.checkpoints(run)] == [20, 30, 40]
