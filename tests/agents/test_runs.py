@@ -3,6 +3,7 @@ and the kernel's failures stood in for by monkeypatch (root, which the tests may
 import errno
 import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,250 @@ def test_pruning_keeps_a_users_file_named_step_something_step_n(tmp_path):
         runs.save_checkpoint(FakeModel(steps), run)
     assert mine.read_text() == "mine"
     assert [step for step, _ in runs.checkpoints(run)] == [20, 30, 40]
+
+
+def test_pruning_keeps_the_newest_checkpoints_by_step_and_model_zip_is_the_last(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for steps in (100, 300, 2000, 50, 1000):  # saved out of order: kept by step, not by time or name
+        runs.save_checkpoint(FakeModel(steps), run)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_1000.zip", "step_2000.zip",
+                                                                     "step_300.zip"]
+    assert runs.latest_checkpoint(run).name == "step_2000.zip"  # by number: "step_300" sorts after it
+    assert (run / "model.zip").read_bytes() == b"PK\x03\x04 step 1000"
+
+
+def test_a_checkpoint_is_resumed_before_model_zip_and_model_zip_is_played_before_a_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_text("x")
+    (run / "model.zip").write_text("x")
+    assert runs.latest_checkpoint(run) == run / "checkpoints" / "step_64.zip"
+    assert runs.model_file(run, None, "give --checkpoint FILE") == run / "model.zip"
+
+
+def test_a_checkpoint_given_must_be_a_zip_file(tmp_path):
+    with pytest.raises(runs.RunError, match=r"is a folder; give a model file"):
+        runs.model_file(tmp_path, tmp_path, "")
+    empty_zip = tmp_path / "empty.zip"
+    empty_zip.write_bytes(b"PK\x05\x06" + bytes(18))  # a zip, but no model: not a local file header first
+    with pytest.raises(runs.RunError, match=r"is not a checkpoint"):
+        runs.model_file(tmp_path, empty_zip, "")
+
+
+def test_auto_named_runs_started_in_one_second_get_numbered_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20260101-120000")
+    cfg = {"env": "snake", "policy": "tiny", "seed": 0}
+    names = []
+    for _ in range(3):
+        path, aside, lock = runs.new_run_dir(cfg, None, False)
+        lock.close()
+        names.append(path.name)
+        assert aside is None
+    assert names == ["tiny-s0-20260101-120000", "tiny-s0-20260101-120000-2", "tiny-s0-20260101-120000-3"]
+
+
+def test_an_empty_run_dir_is_used_without_force_and_a_file_there_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    path, aside, lock = runs.new_run_dir({"env": "snake"}, str(tmp_path / "run"), False)
+    lock.close()
+    assert (path, aside) == (tmp_path / "run", None)
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(runs.RunError, match=r"^--run-dir .*file is a file; give a folder$"):
+        runs.new_run_dir({"env": "snake"}, str(tmp_path / "file"), True)
+
+
+@pytest.mark.parametrize("only", ["config.yaml", "command.txt"])
+def test_force_refuses_a_folder_with_only_one_of_a_runs_two_files(tmp_path, only):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / only).write_text("x")
+    with pytest.raises(runs.RunError, match=r"it is not a depthfirst run folder"):
+        runs.new_run_dir({"env": "snake"}, str(folder), True)
+    assert (folder / only).is_file()
+
+
+def test_force_refuses_a_users_hidden_file_and_a_checkpoint_name_with_more_after_it(tmp_path):
+    run = old_run(tmp_path / "run")
+    (run / ".notes").write_text("mine")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "step_64.zip.bak").write_text("mine")
+    with pytest.raises(runs.RunError, match=r"\(\.notes, checkpoints/step_64\.zip\.bak\)"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+
+
+def test_force_through_a_symlink_replaces_the_run_it_points_to(tmp_path):
+    real = old_run(tmp_path / "real")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    path, aside, lock = runs.new_run_dir({"env": "snake"}, str(link), True)
+    lock.close()
+    assert link.is_symlink() and (path, aside) == (real, tmp_path / ".real.replaced")
+    assert (aside / "config.yaml").is_file() and [p.name for p in real.iterdir()] == [".train.lock"]
+
+
+def test_force_refuses_a_run_being_trained_and_leaves_it_in_place(tmp_path):
+    run = old_run(tmp_path / "run")
+    lock = runs.claim_run(run)
+    try:
+        with pytest.raises(runs.RunError, match=r"another train_ppo\.py is training into this run folder"):
+            runs.new_run_dir({"env": "snake"}, str(run), True)
+    finally:
+        lock.close()
+    assert (run / "config.yaml").is_file() and not list(tmp_path.glob(".run.replaced*"))
+
+
+def test_force_moves_the_old_run_past_an_earlier_one_waiting_aside_or_a_link(tmp_path):
+    run = old_run(tmp_path / "run")
+    old_run(tmp_path / ".run.replaced")
+    (tmp_path / ".run.replaced-2").symlink_to(tmp_path / "nowhere")
+    _, aside, lock = runs.new_run_dir({"env": "snake"}, str(run), True)
+    lock.close()
+    assert aside == tmp_path / ".run.replaced-3" and (aside / "command.txt").is_file()
+    assert (tmp_path / ".run.replaced" / "config.yaml").is_file()
+
+
+def test_force_clears_a_command_txt_that_is_no_run_in_its_tb_folder(tmp_path):
+    run = old_run(tmp_path / "run")
+    (run / "tb" / "PPO_1").mkdir(parents=True)
+    (run / "tb" / "PPO_1" / "command.txt").write_text("x")  # no config.yaml beside it: no run
+    runs.new_run_dir({"env": "snake"}, str(run), True)[2].close()
+    assert runs.nested_runs(tmp_path / ".run.replaced") == []
+
+
+def test_no_process_runs_as_pid_0_or_as_this_one():
+    assert not runs.process_running(0)  # kill(0, 0) signals the process group, which always exists
+    assert not runs.process_running(os.getpid())
+
+
+def test_claiming_a_run_removes_only_the_temp_files_training_leaves(tmp_path):
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    stale = [".model.123.tmp.zip", ".config.123.tmp.yaml", ".milestones.123.tmp.json",
+             "checkpoints/.step_64.123.tmp.zip"]
+    kept = [".model.tmp.zip", ".model.123.tmp.zip.keep", "checkpoints/.step_64.123.tmp.bak", "mine.zip"]
+    for name in stale + kept:
+        (run / name).write_text("x")
+    (run / ".config.456.tmp.yaml").symlink_to(run / "mine.zip")
+    runs.claim_run(run).close()
+    assert not [name for name in stale if (run / name).exists()]
+    assert all((run / name).exists() for name in kept) and (run / ".config.456.tmp.yaml").is_symlink()
+
+
+def test_trained_env_from_the_tag_else_the_run_folder_the_file_sits_in(tmp_path):
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    assert runs.trained_env("pong", run / "model.zip") == "pong"
+    assert runs.trained_env(None, run / "model.zip") == "snake"
+    assert runs.trained_env(None, run / "checkpoints" / "step_64.zip") == "snake"
+    assert runs.trained_env(None, run / "best.zip") is None  # a copy beside the run's files: no run's
+    (run / "config.yaml").write_text("env: [snake]\n")
+    assert runs.trained_env(None, run / "model.zip") is None
+    (run / "config.yaml").write_text("env: snake\n")
+    (run / "command.txt").unlink()  # a user's config.yaml, not a run's
+    assert runs.trained_env(None, run / "model.zip") is None
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("python train.py --env snake", "python train.py --env snake --run-dir R --force"),
+    ("python t.py --run-dir old --force --env snake", "python t.py --run-dir R --force --env snake"),
+    ("python t.py --run-dir=old", "python t.py --run-dir=R --force"),
+    ("cd /home/u && python t.py", "cd /home/u && python t.py --run-dir ABS --force"),
+    ("cd /home/u ; python t.py", None),
+    ("cd /home/u &&", None),
+])
+def test_restart_command_names_the_run_and_force_once(tmp_path, monkeypatch, line, expected):
+    monkeypatch.chdir(tmp_path)
+    Path("R").mkdir()
+    Path("R", "command.txt").write_text(line + "\n")
+    if expected is not None:
+        expected = expected.replace("ABS", str(tmp_path / "R"))
+    assert runs.restart_command(Path("R")) == expected
+
+
+def test_written_together_replaces_the_target_of_a_link_removes_stale_and_temps(tmp_path, monkeypatch):
+    target, link, stale = tmp_path / "t.json", tmp_path / "l.json", tmp_path / "old.mp4"
+    target.write_text("old")
+    link.symlink_to(target)
+    stale.write_text("x")
+    with runs.written_together([link], stale=[stale]) as (tmp,):
+        tmp.write_text("new")
+    assert link.is_symlink() and target.read_text() == "new" and not stale.exists()
+    with pytest.raises(OSError), runs.written_beside(target) as tmp:
+        tmp.write_text("half")
+        raise OSError("disk full")
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["l.json", "t.json"]
+    calls = []
+    monkeypatch.setattr(runs, "settled", lambda: calls.append("settled"))
+    runs.atomic_write_text(target, "last", last=True)
+    assert calls == ["settled"]
+
+
+def test_an_output_file_refusals(tmp_path):
+    with pytest.raises(ValueError, match=r"is a folder; give a file name"):
+        runs.check_output_file(tmp_path, "--out", force=True)
+    dangling = tmp_path / "out.json"
+    dangling.symlink_to(tmp_path / "nowhere.json")
+    with pytest.raises(ValueError, match=r"exists; pass --force"):
+        runs.check_output_file(dangling, "--out", force=False)
+    model = tmp_path / "model.zip"
+    model.write_text("x")
+    with pytest.raises(ValueError, match=r"is the model file"):
+        runs.check_output_file(model, "--out", force=True, inputs={"model": model})
+    assert runs.same_file(tmp_path / "sub" / ".." / "b", tmp_path / "b")  # neither exists yet
+    os.link(model, tmp_path / "hard.zip")
+    assert runs.same_file(tmp_path / "hard.zip", model)
+
+
+def test_file_slug_has_no_dashes_at_its_ends():
+    assert runs.file_slug("/models/qwen vl/", "m") == "models-qwen-vl"
+    assert runs.file_slug("///", "m") == "m"
+
+
+def test_a_run_config_names_a_missing_folder_a_bad_recurrent_and_a_rom_of_none(tmp_path):
+    with pytest.raises(runs.RunError, match=r": no such run folder$"):
+        runs.read_run_config(tmp_path / "gone")
+    run = old_run(tmp_path / "run")
+    (run / "config.yaml").write_text("env: snake\nrecurrent: 'yes'\n")
+    with pytest.raises(runs.RunError, match=r"sets recurrent: 'yes'; write true or false"):
+        runs.read_run_config(run)
+    (run / "config.yaml").write_text("env: gameboy\nenv_kwargs: {rom: none}\n")
+    with pytest.raises(runs.RunError, match=r"the run's rom file none is not there"):
+        runs.read_run_config(run)
+
+
+class StoppedWhileSaving(FakeModel):
+    """A Ctrl-C that arrives as the checkpoint is being written."""
+
+    def save(self, f) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        super().save(f)
+
+
+def test_a_ctrl_c_during_a_checkpoint_stops_once_it_and_model_zip_are_written(tmp_path, monkeypatch):
+    from agents import interrupts
+
+    monkeypatch.setattr(interrupts, "_received", interrupts._received)  # the signal's count: undone after
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        runs.save_checkpoint(StoppedWhileSaving(64), run)
+    assert (run / "checkpoints" / "step_64.zip").read_bytes() == b"PK\x03\x04 step 64"
+    assert (run / "model.zip").read_bytes() == b"PK\x03\x04 step 64"
+
+
+def test_a_ctrl_c_as_a_commands_last_output_is_moved_into_place_is_ignored(tmp_path, monkeypatch):
+    real_replace = os.replace
+
+    def stopped_while_renaming(src, dst):
+        os.kill(os.getpid(), signal.SIGINT)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", stopped_while_renaming)
+    monkeypatch.setattr(runs, "settled", lambda: None)  # the test process's own stop handling stays as it was
+    try:
+        runs.atomic_write_text(tmp_path / "out.json", "{}", last=True)
+    except KeyboardInterrupt:
+        pytest.fail("a stop signal after the last output was written said the command wrote nothing")
+    assert (tmp_path / "out.json").read_text() == "{}"
