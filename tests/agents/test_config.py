@@ -4,6 +4,7 @@ the same checks through scripts/train_ppo.py."""
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
@@ -361,3 +362,73 @@ def test_a_key_yaml_reads_as_no_name_is_refused_by_name(tmp_path, text, key):
     own.write_text(text)
     with pytest.raises(ValueError, match=rf"--config .*mine\.yaml: the key {re.escape(key)} is not a name"):
         load_config("snake", own)
+
+
+# Mutation testing of agents/config.py: each test below kills mutants the tests above left alive.
+
+
+def test_config_file_env_key_names_the_game_and_must_agree_with_env(tmp_path: Path):
+    own = tmp_path / "mine.yaml"
+    assert load_config("snake")["env"] == "snake"  # the preset-less default env is None: --env fills it
+    own.write_text("env:\n")  # YAML's null, merged over the preset's env: --env still names the game
+    assert load_config("snake", own)["env"] == "snake"
+    own.write_text("env: sokoban\n")
+    with pytest.raises(ValueError, match=r"--config .*mine.yaml is for env 'sokoban', not --env snake"):
+        load_config("snake", own)
+    own.write_text("env: [snake]\n")  # unhashable: was a TypeError from the GAMES lookup
+    with pytest.raises(ValueError, match=r"env must be a game's name, got \['snake'\]"):
+        load_config(None, own)
+    own.write_text("env: tetris\n")  # the unknown name came from the file: the message names the file
+    with pytest.raises(ValueError, match=r"^--config .*mine.yaml: unknown env 'tetris'"):
+        load_config(None, own)
+    with pytest.raises(ValueError, match=r"^--env: unknown env 'tetris'"):
+        load_config("tetris")
+
+
+def test_a_config_path_that_is_a_folder_is_named_as_one(tmp_path: Path):
+    with pytest.raises(ValueError, match=r"--config .* is a folder; give a YAML file"):
+        load_config("snake", tmp_path)
+
+
+def test_load_config_and_set_leave_the_defaults_and_their_input_alone():
+    from agents.config import DEFAULTS
+
+    before = copy.deepcopy(DEFAULTS)
+    cfg = load_config("gameboy")  # a preset without a self_play section: it came from DEFAULTS
+    cfg["self_play"]["pool_size"] = 99
+    assert before == DEFAULTS
+    base = load_config("snake")
+    apply_set(base, ["ppo.n_steps=7", "seed=3"])
+    assert base == load_config("snake")
+
+
+@pytest.mark.parametrize("item, message", [
+    ("env=sokoban", r"--set env: choose the game with --env"),
+    ("ppo=3", r"--set ppo: a section; set one of its values"),
+])
+def test_set_refuses_the_game_and_a_whole_section(item: str, message: str):
+    with pytest.raises(ValueError, match=message):
+        apply_set(load_config("snake"), [item])
+
+
+@pytest.mark.parametrize("item, message", [
+    ("self_play.pool_sise=3", r"self_play: unknown settings \['pool_sise'\]"),
+    ("recurrent=yes please", r"--set recurrent must be true or false"),
+    ("seed=-1", r"--seed must be between 0 and 2\*\*32 - 1, got -1"),
+    ("self_play.snapshot_every=0", r"--set self_play.snapshot_every must be >= 1, got 0"),
+    ("policy=[tiny]", r"--policy: unknown preset \['tiny'\]"),
+    ("ppo.learning_rate=.nan", r"--set ppo.learning_rate must be a finite number"),
+    ("ppo.ent_coef=-0.01", r"--set ppo.ent_coef must be >= 0, got -0.01"),
+    ("ppo.stats_window_size=0", r"--set ppo.stats_window_size must be >= 1, got 0"),
+    ("ppo.normalize_advantage=maybe", r"--set ppo.normalize_advantage must be true or false, got 'maybe'"),
+    ("ppo.batch_size=1", r"--set ppo.batch_size must be >= 2, got 1"),  # SB3 normalises each minibatch
+])
+def test_resolve_refuses_each_bad_value_by_its_flag(item: str, message: str):
+    with pytest.raises(ValueError, match=message):
+        resolved(item)
+
+
+def test_the_unused_devices_policy_is_checked_too():
+    cfg = apply_set(load_config("snake"), ["cuda_policy=10M"])  # a typo the CPU run would never read
+    with pytest.raises(ValueError, match=r"--set cuda_policy: unknown preset '10M'"):
+        check_device_defaults(cfg)
