@@ -422,6 +422,7 @@ def test_set_refuses_the_game_and_a_whole_section(item: str, message: str):
     ("ppo.stats_window_size=0", r"--set ppo.stats_window_size must be >= 1, got 0"),
     ("ppo.normalize_advantage=maybe", r"--set ppo.normalize_advantage must be true or false, got 'maybe'"),
     ("ppo.batch_size=1", r"--set ppo.batch_size must be >= 2, got 1"),  # SB3 normalises each minibatch
+    ("ppo.n_epochs=0", r"--set ppo.n_epochs must be >= 1, got 0"),  # SB3 would run without learning
 ])
 def test_resolve_refuses_each_bad_value_by_its_flag(item: str, message: str):
     with pytest.raises(ValueError, match=message):
@@ -432,3 +433,9 @@ def test_the_unused_devices_policy_is_checked_too():
     cfg = apply_set(load_config("snake"), ["cuda_policy=10M"])  # a typo the CPU run would never read
     with pytest.raises(ValueError, match=r"--set cuda_policy: unknown preset '10M'"):
         check_device_defaults(cfg)
+
+
+def test_a_config_file_may_bring_a_section_the_preset_lacks(tmp_path: Path):
+    own = tmp_path / "mine.yaml"
+    own.write_text("env_kwargs: {reward: {badge: 2}}\n")  # snake's preset env_kwargs has no reward:
+    assert load_config("snake", own)["env_kwargs"]["reward"] == {"badge": 2}
