@@ -483,3 +483,15 @@ def test_an_mp4_ffmpeg_failed_is_one_line_and_the_old_video_stays(tmp_path, monk
         write_video(np.zeros((2, 4, 4, 3), dtype=np.uint8), tmp_path / "best.mp4")
     assert str(exc.value) == message
     assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.mp4", b"the good video")]
+
+
+def test_summary_max_and_min_are_of_all_episodes_whatever_their_order():
+    # Episodes come in seed order, not score order: the max and min are not the last and first ones.
+    figures = summarize([episode(2.0, 10, 0.0), episode(6.0, 10, 0.0), episode(1.0, 10, 0.0)])
+    assert (figures["max_score"], figures["min_score"], figures["median_score"]) == (6.0, 1.0, 2.0)
+
+
+def test_without_max_steps_an_episode_lasts_as_long_as_the_games_own_limit():
+    # README: --max-steps defaults to "the game's own limits"; a level allowed 1,200 moves plays them all.
+    (e,) = run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 1200}, 1, seed=1)
+    assert e.length == 1200 and not e.capped
