@@ -369,6 +369,7 @@ def test_a_gif_loops_forever_and_holds_its_last_frame(tmp_path):
         gif.seek(k)
         durations.append(gif.info["duration"])
     assert durations == [100, 100, 100, GIF_END_HOLD_MS] and gif.info["loop"] == 0
+    assert GIF_END_HOLD_MS == 1000  # animated_gif's docstring: the last frame is held for a second
 
 
 def test_an_mp4_of_odd_height_and_even_width_is_padded_to_even_sides(tmp_path):
@@ -495,3 +496,24 @@ def test_without_max_steps_an_episode_lasts_as_long_as_the_games_own_limit():
     # README: --max-steps defaults to "the game's own limits"; a level allowed 1,200 moves plays them all.
     (e,) = run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 1200}, 1, seed=1)
     assert e.length == 1200 and not e.capped
+
+
+def test_an_mp4_is_padded_by_repeating_its_last_row_and_column_into_a_new_folder(tmp_path, monkeypatch):
+    # H.264 wants even sides: write_video pads by repeating the edge (not black), and makes the folder.
+    import imageio.v2 as imageio
+
+    from agents.evaluation import write_video
+
+    written = []
+
+    def mimsave(path, frames, **kwargs):
+        written.append(np.stack(frames))
+        Path(path).write_bytes(box(b"ftyp", b"isom") + box(b"moov"))
+
+    monkeypatch.setattr(imageio, "mimsave", mimsave)
+    frames = np.random.default_rng(0).integers(1, 256, (2, 3, 5, 3), dtype=np.uint8)
+    write_video(frames, tmp_path / "new" / "best.mp4")
+    (padded,) = written
+    assert padded.shape == (2, 4, 6, 3) and (tmp_path / "new" / "best.mp4").is_file()
+    assert (padded[:, :3, :5] == frames).all()
+    assert (padded[:, 3, :5] == frames[:, 2]).all() and (padded[:, :3, 5] == frames[:, :, 4]).all()
