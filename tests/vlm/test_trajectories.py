@@ -515,3 +515,83 @@ def test_stochastic_play_samples_each_episode_from_its_own_stream(model, monkeyp
     play(model, "snake", kwargs, [2], seed=5, max_steps=1, deterministic=False)
     draws = [[rng.random() for rng in probe.rngs] for probe in probes]
     assert len(set(draws[0])) == 3 and draws[1] == draws[0][2:]  # episode 2's stream, whatever its batch
+
+
+def test_a_run_config_without_a_policy_name_exports_as_preset_unknown(tmp_path):
+    """A hand-written config need not name the policy preset (the model file does not need it)."""
+    from vlm.trajectories import RunInfo
+
+    assert RunInfo(tmp_path, {"env": "snake"}, tmp_path / "model.zip").preset == "unknown"
+    assert RunInfo(tmp_path, {"env": "snake", "policy": "tiny"}, tmp_path / "model.zip").preset == "tiny"
+
+
+def test_an_episodes_score_without_one_in_its_info_is_the_last_steps():
+    log = EpisodeLog(0, 1, np.zeros(3, np.int64), np.full((3, 4), 0.25, np.float32), np.zeros(3, np.float32),
+                     np.zeros(3, np.float32), np.zeros(3, bool), np.zeros(3, bool), np.array([0.0, 2.0, 5.0]))
+    assert log.score == 5.0  # the score after its last step
+    log.info = {"score": 7.0}
+    assert log.score == 7.0  # episode_info() at the end, when there is one
+
+
+def test_each_episodes_info_is_read_at_its_own_last_step(model, monkeypatch):
+    """A batch plays on past a board that ended: its info is episode_info() at its own end, whether the
+    game ended it (terminated) or cut it (truncated), not what a game reports after further steps."""
+    import vlm.trajectories as trajectories
+    from envs import make_game
+
+    def make_counting_game(env: str, num_envs: int, **kwargs):
+        game = make_game(env, num_envs=num_envs, **kwargs)
+        steps = [0]
+        real_step, real_info = game.step, game.episode_info
+
+        def step(actions):
+            steps[0] += 1
+            return real_step(actions)
+
+        game.step = step  # type: ignore[method-assign]
+        game.episode_info = lambda i: {**real_info(i), "batch_steps": float(steps[0])}  # type: ignore[method-assign]
+        return game
+
+    monkeypatch.setattr(trajectories, "make_game", make_counting_game)
+    logs = play(model, "snake", {"size": 6, "obs": "grid", "starvation": 3}, list(range(8)), seed=3,
+                max_steps=50)
+    assert len({log.length for log in logs}) > 1 and any(log.truncated[-1] for log in logs)
+    assert [log.info["batch_steps"] for log in logs] == [float(log.length) for log in logs]
+
+
+def test_a_step_writer_given_no_rows_writes_no_part_file(tmp_path):
+    """A chunk whose episodes were all filtered out leaves no empty part file in steps/."""
+    from vlm.trajectories import StepWriter
+
+    path = tmp_path / "steps" / "part-00000.parquet"
+    writer = StepWriter(path, ("UP", "DOWN", "LEFT", "RIGHT"))
+    writer.close()
+    assert writer.count == 0 and not path.exists()
+
+
+def test_an_episode_rows_return_sums_its_rewards_in_float64():
+    """episodes.parquet's return is a float64 column: the float32 rewards are summed in float64, so a long
+    episode's return does not drift by float32 rounding."""
+    from vlm.trajectories import StepView, episode_row
+
+    n = 100_000
+    rewards = np.full(n, 0.1, np.float32)
+    log = EpisodeLog(0, 1, np.zeros(n, np.int64), np.full((n, 4), 0.25, np.float32), np.zeros(n, np.float32),
+                     rewards, np.zeros(n, bool), np.ones(n, bool), np.zeros(n))
+    row = episode_row(StepView(log, n, {"step": n}, None), "images/x.png")
+    assert row["return"] == float(rewards.astype(np.float64).sum())
+
+
+def test_minari_keeps_image_observations_losslessly(tmp_path, monkeypatch):
+    """Minari 0.5.4 JPEG-encodes observations it takes for images unless told not to: the export stores
+    them losslessly (arrow), so a pixel observation reads back bit for bit."""
+    minari = pytest.importorskip("minari")
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
+    logs, _ = minari_logs(1)
+    obs = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)  # noise: JPEG is lossy
+    dataset_id = write_minari(tmp_path, "snake", {"size": 6}, logs, iter([obs]), "PPO", "test")
+    assert dataset_id == "depthfirst/snake/expert-v0"  # minari/<namespace>/<env>/expert-v0
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = minari.load_dataset(dataset_id)
+    assert not dataset.storage.metadata.get("jpeg_encoding", False)  # 0.5.3 has no such setting: raw
+    np.testing.assert_array_equal(next(iter(dataset.iterate_episodes())).observations, obs)
