@@ -252,27 +252,33 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
     return out
 
 
+def _negative_end(e: Episode, d: Decision) -> bool:
+    """A last move with a negative reward: the player's death in every game but duel Snake."""
+    return d.terminated and d.reward < 0
+
+
 def crash_test(env: str, env_kwargs: dict[str, Any]) -> Callable[[Episode, Decision], bool]:
     """Whether a decision's move ended its episode by the player's death. The negative reward of a last
     move says so, except in duel Snake, whose last round also pays the outcome: a game lost on length at
     the round limit ends on −win_reward with both snakes alive, and a head-on as the longer snake on 0
     (−1 death, +1 win). There the episode's last state, re-simulated, says whether snake 0 is alive."""
-    def crashed(e: Episode, d: Decision) -> bool:
+    if env != "snake_duel":
+        return _negative_end
+
+    def snake_0_died(e: Episode, d: Decision) -> bool:
         if not d.terminated:
             return False
-        if env != "snake_duel":
-            return d.reward < 0
         return not state_at(env, env_kwargs, e.seed, e.actions, d.step + 1)["snakes"][0]["alive"]
-    return crashed
+    return snake_0_died
 
 
 def worst_decisions(episodes: list[Episode], k: int,
-                    crashed: Callable[[Episode, Decision], bool] | None = None
+                    crashed: Callable[[Episode, Decision], bool] = _negative_end
                     ) -> list[tuple[Episode, Decision, str]]:
     """Up to ``k`` of the worst decisions (see the module docstring), spread over episodes. ``crashed``
     tells a move that killed the player (``crash_test``); by default a last move with a negative reward."""
     def why(e: Episode, d: Decision) -> tuple[int, str] | None:
-        if crashed(e, d) if crashed is not None else d.terminated and d.reward < 0:
+        if crashed(e, d):
             return 0, "fatal move"
         if not d.valid:
             cut = ", cut at max_tokens" if d.cut_short else ""
