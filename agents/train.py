@@ -79,9 +79,14 @@ class AlgorithmMismatch(RunError):
 class SpaceMismatch(RunError):
     """A checkpoint whose observation or action space is not the one its env (made from config.yaml) gives."""
 
+    #: what --resume's message suggests putting back in config.yaml ({config}), an edit there being the cause
+    undo = "if the game settings (env_kwargs) in {config} were changed since the run started, put them back"
+
 
 class EnvMismatch(RunError):
     """A checkpoint trained on another env than the run's config.yaml names (gameboy for pokemon_red)."""
+
+    undo = "if the env in {config} was changed since the run started, put it back"
 
 
 class TrainingStopped(RunError):
@@ -293,15 +298,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     raise RunError(f"{e}\n{run / 'config.yaml'} says recurrent: {now}, which --resume keeps: "
                                    f"{back}, or, if this run was trained {how} --recurrent, write recurrent: "
                                    f"{other} there") from e
-                if isinstance(e, EnvMismatch):  # an edited env: in config.yaml makes them all mismatch
+                if isinstance(e, (EnvMismatch, SpaceMismatch)):  # an edited config.yaml: the older ones too
                     back = move or "put back a model.zip this run saved"
-                    raise RunError(f"{e}\n{back}, or, if the env in {run / 'config.yaml'} was changed since "
-                                   "the run started, put it back") from e
-                if isinstance(e, SpaceMismatch):  # edited env_kwargs make the older checkpoints mismatch too
-                    back = move or "put back a model.zip this run saved"
-                    raise RunError(f"{e}\n{back}, or, if the game settings (env_kwargs) in "
-                                   f"{run / 'config.yaml'} were changed since the run started, put them back"
-                                   ) from e
+                    raise RunError(f"{e}\n{back}, or, {e.undo.format(config=run / 'config.yaml')}") from e
                 # Damaged: with it moved away, --resume takes the next newest checkpoint, else model.zip.
                 if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
                     move = f"move it out of the way to resume from {run / 'model.zip'}"
