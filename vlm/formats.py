@@ -70,23 +70,20 @@ def parse_formats(text: str) -> list[str]:
     raws = [raw.strip() for raw in text.split(",") if raw.strip()]
     if not raws:  # e.g. an unset shell variable: not a silent "none"
         raise ValueError(f"--formats {text!r} names no format; give 'none' for no trainer format, or 'all'")
+    alone = keyword(text)  # the keyword repeated ("all,all") names nothing else
+    if alone is not None:
+        return list(FORMATS) if alone == "all" else []
     lowered = {raw.lower() for raw in raws}
     # Each keyword stands alone: "none,trl" contradicts itself, and "all,trl" is at best redundant, at
     # worst a list the user meant to be only the formats named (all six cost minutes and gigabytes).
-    # Refused alike, before any work, rather than guessing either; the keyword repeated names nothing else.
-    for keyword, means in (("none", "no trainer format"), ("all", "every trainer format")):
-        if keyword in lowered and len(lowered) > 1:
-            raise ValueError(f"--formats {text!r}: {keyword!r} means {means}, so it takes no other name; "
-                             f"give {keyword!r} alone or only the formats wanted")
+    # Refused alike, before any work, rather than guessing either.
+    for word, means in (("none", "no trainer format"), ("all", "every trainer format")):
+        if word in lowered:
+            raise ValueError(f"--formats {text!r}: {word!r} means {means}, so it takes no other name; "
+                             f"give {word!r} alone or only the formats wanted")
     names: list[str] = []
     for raw in raws:
-        name = raw.lower()
-        if name == "all":
-            names.extend(FORMATS)
-            continue
-        if name == "none":
-            continue
-        name = ALIASES.get(name, name)
+        name = ALIASES.get(raw.lower(), raw.lower())
         if name not in FORMATS:
             aliases = ", ".join(f"{a}={b}" for a, b in ALIASES.items())
             raise ValueError(f"--formats: unknown format {raw!r}; known: all, none, "
