@@ -368,7 +368,7 @@ def trained_env(tag: object, checkpoint: Path) -> str | None:
     if not (home / "command.txt").is_file():  # a config.yaml of the user's, not a run's
         return None
     try:
-        cfg = yaml.safe_load((home / "config.yaml").read_text(encoding="utf-8"))
+        cfg = load_yaml((home / "config.yaml").read_text(encoding="utf-8"))  # as read_run_config reads it
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     env = cfg.get("env") if isinstance(cfg, dict) else None
