@@ -17,6 +17,8 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
+from agents.interrupts import stop_point
+
 
 class DeviceRolloutBuffer(RolloutBuffer):
     def __init__(self, buffer_size: int, observation_space: spaces.Space, action_space: spaces.Space,
@@ -81,6 +83,7 @@ class DeviceRolloutBuffer(RolloutBuffer):
         batch_size = total if batch_size is None else batch_size
         order = torch.randperm(total, device=self.device)
         for start in range(0, total, batch_size):
+            stop_point()  # the update's: between minibatches, a Ctrl-C stops within one
             idx = order[start:start + batch_size]
             yield RolloutBufferSamples(
                 observations=flat["observations"][idx],

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from agents.cli import bar_size
 from agents.evaluation import animated_gif, replay_frames, run_episodes
-from agents.interrupts import stop_signalled
+from agents.interrupts import stop_point
 from agents.runs import MILESTONES_FILE, RunError, atomic_write_text, not_written, save_checkpoint
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
@@ -115,13 +115,11 @@ class MetricsCallback(BaseCallback):
 
 
 class StopCallback(BaseCallback):
-    """Stops training at the next env step once a stop signal came, should its ``KeyboardInterrupt`` have
-    been swallowed: a library that imports inside a bare ``except:`` (moviepy, which the TensorBoard
-    videos once went through, importing scipy) left training running with every later signal ignored."""
+    """Stops training at the next env step once a stop signal came: the rollout's stop point (see
+    ``stop_at_safe_points``, around ``learn()``)."""
 
     def _on_step(self) -> bool:
-        if stop_signalled():
-            raise KeyboardInterrupt
+        stop_point()
         return True
 
 

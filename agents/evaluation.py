@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.interrupts import stop_point
 from envs import make_game
 from envs.base import RENDER_SCALE, Game
 from envs.env import RENDER_FPS
@@ -167,6 +168,7 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
             actions: list[list[int]] = [[] for _ in range(n)]
             done_at: dict[int, dict[str, float]] = {}
             for _ in range(max_steps):
+                stop_point()  # a training video's episode: a Ctrl-C stops within one step
                 game.observe(obs)
                 act = actor(obs, game, live)
                 reward, terminated, truncated = game.step(act)

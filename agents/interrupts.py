@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -17,16 +18,24 @@ _received = 0
 _deferring = False  # inside deferred_stop(): the first signal waits for the block's end
 _pending = False
 _held: dict[int, Any] | None = None  # inside stop_signals_held(): the handlers it replaced
+_polled = False  # inside stop_at_safe_points(): the first signal waits for a stop_point()
+_due = False  # a stop signal came in this block (not settled(), which only ignores later ones)
+_first_at = 0.0  # time.monotonic() of the first
+_REPEAT_S = 1.0  # a repeat this long after the first, still waiting for a stop point, stops at once
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    global _received, _pending
+    global _received, _pending, _due, _first_at
     _received += 1
     if _received == 1:
+        _due, _first_at = True, time.monotonic()
         if _deferring:
             _pending = True
-            return
-        raise KeyboardInterrupt
+        elif not _polled:
+            raise KeyboardInterrupt
+        return
+    if _polled and _due and not _deferring and time.monotonic() - _first_at >= _REPEAT_S:
+        _raise_stop()  # pressed again: no stop point came (a step that hangs), so here, whatever it cuts
     print("stopping: one moment", file=sys.stderr)  # a repeat (``timeout`` signals twice) is ignored
 
 
@@ -35,12 +44,12 @@ def stop_signals_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt`` once; later ones, while the program cleans up or
     saves, are ignored. Needed because a background job of a shell without job control starts with
     SIGINT ignored, and ``timeout``, ``kill`` and job schedulers send SIGTERM."""
-    global _active, _received, _pending
+    global _active, _received, _pending, _due
     if _active or threading.current_thread() is not threading.main_thread():
         yield
         return
     _active, _received = True, 0
-    _pending = False
+    _pending = _due = False
     try:
         with _handled_by(_interrupt):
             yield
@@ -49,11 +58,45 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 
 def stop_signalled() -> bool:
-    """Whether a stop signal came since ``stop_signals_interrupt`` began: training polls it, as a library
-    that swallows exceptions in a bare ``except:`` (moviepy, which the TensorBoard videos once went
-    through, importing scipy) would otherwise eat the one ``KeyboardInterrupt`` raised, and every later
-    signal is ignored. A script's startup handler, back once the block has ended, reads it too."""
+    """Whether a stop signal came (or the work settled) since ``stop_signals_interrupt`` began: a script's
+    startup handler, back once the block has ended, reads it."""
     return _received > 0
+
+
+@contextlib.contextmanager
+def stop_at_safe_points() -> Iterator[None]:
+    """Inside the block (in ``stop_signals_interrupt``) a stop signal raises ``KeyboardInterrupt`` only at
+    the next ``stop_point()``, or as the block ends: for work inside libraries that a ``KeyboardInterrupt``
+    raised at any bytecode leaves broken. Raised in TensorBoard's event writer between a lock's release
+    and its re-acquisition (queue.Queue.join), it left the queue's lock held, and closing the writer
+    after the checkpoint save hung the stopped run for good. A repeat a second or more later, with no stop
+    point reached yet, raises at once."""
+    global _polled
+    if _polled or not _active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = _due
+    _polled = True
+    try:
+        yield
+    finally:
+        waiting, _polled = _polled, False  # still True: no stop point raised the signal's stop
+    if waiting and _due and not before:
+        raise KeyboardInterrupt
+
+
+def stop_point() -> None:
+    """Raise ``KeyboardInterrupt`` if a stop signal came: a safe place to stop (no library mid-call). Also
+    where it was raised before and swallowed by a library's bare ``except:`` (moviepy, which the
+    TensorBoard videos once went through, importing scipy): every later signal is ignored."""
+    if _due:
+        _raise_stop()
+
+
+def _raise_stop() -> NoReturn:
+    global _polled
+    _polled = False  # taken: a repeat is ignored from here on, as during the save that follows
+    raise KeyboardInterrupt
 
 
 def settled() -> None:
@@ -89,7 +132,7 @@ def deferred_stop() -> Iterator[None]:
         _deferring = False
     if _pending:
         _pending = False
-        raise KeyboardInterrupt
+        _raise_stop()
 
 
 @contextlib.contextmanager

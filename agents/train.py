@@ -25,7 +25,7 @@ from agents.callbacks import (
     VideoCallback,
 )
 from agents.evaluation import eval_kwargs
-from agents.interrupts import settled, stop_signals_interrupt, uninterruptible
+from agents.interrupts import settled, stop_at_safe_points, stop_signals_interrupt, uninterruptible
 from agents.policies import count_params, policy_kwargs
 from agents.runs import (
     CHECKPOINT_ERRORS,
@@ -356,7 +356,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 callbacks.insert(0, bar)
             remaining = int(cfg["total_timesteps"]) - model.num_timesteps
             if remaining > 0:
-                model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
+                with stop_at_safe_points():  # learn() runs TensorBoard's writer, which a stop must not cut
+                    model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
             # Finished: a signal from here on is ignored. Raised after the final save, it would count the run
             # as unfinished (and --force would put the old run back over it). Inside the try: a signal just
             # before this line is a stop at the last step, saved below, not a run lost.

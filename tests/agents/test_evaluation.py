@@ -517,3 +517,31 @@ def test_an_mp4_is_padded_by_repeating_its_last_row_and_column_into_a_new_folder
     assert padded.shape == (2, 4, 6, 3) and (tmp_path / "new" / "best.mp4").is_file()
     assert (padded[:, :3, :5] == frames).all()
     assert (padded[:, 3, :5] == frames[:, 2]).all() and (padded[:, :3, 5] == frames[:, :, 4]).all()
+
+
+def test_a_stop_in_a_training_videos_episode_comes_at_the_next_step():
+    """Inside training's ``stop_at_safe_points`` a signal waits for a stop point; an episode's step is one
+    (a video's episode of a long game would otherwise hold the stop until it ended)."""
+    import os
+    import signal
+
+    from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
+
+    steps = []
+
+    class SignalOnThirdStep(RandomPolicy):
+        def make_actor(self, num_envs, deterministic=True, streams=None):
+            actor = super().make_actor(num_envs, deterministic, streams)
+
+            def act(obs, game=None, live=None):
+                steps.append(len(steps))
+                if len(steps) == 3:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return actor(obs, game, live)
+
+            act.after_step, act.episode_log = actor.after_step, actor.episode_log  # type: ignore[attr-defined]
+            return act
+
+    with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt):
+        run_episodes(SignalOnThirdStep(0), "sokoban", {"max_steps": 500}, 1, seed=1, max_steps=500)
+    assert len(steps) == 3  # the step the signal came in was played, and no other

@@ -18,6 +18,8 @@ from agents import interrupts
 from agents.interrupts import (
     deferred_stop,
     settled,
+    stop_at_safe_points,
+    stop_point,
     stop_requested,
     stop_signalled,
     stop_signals_held,
@@ -233,3 +235,64 @@ def test_the_blocks_run_in_a_thread_leaving_the_signal_handlers_to_the_main_one(
     thread.join()
     assert ran == ["uninterruptible", "interrupt", "stopped False"]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_inside_safe_points_a_signal_raises_only_at_a_stop_point(capsys):
+    with stop_signals_interrupt(), stop_at_safe_points():
+        signal.raise_signal(signal.SIGTERM)  # recorded, not raised: the code here runs on
+        assert stop_signalled()
+        with pytest.raises(KeyboardInterrupt):
+            stop_point()
+        signal.raise_signal(signal.SIGTERM)  # taken: a repeat is ignored, the save goes on
+    assert "stopping: one moment" in capsys.readouterr().err
+
+
+def test_a_stop_point_raises_nothing_without_a_signal_or_once_the_work_settled(monkeypatch):
+    monkeypatch.setattr(interrupts, "_REPEAT_S", 0.01)
+    with stop_signals_interrupt(), stop_at_safe_points():
+        stop_point()
+        settled()  # ignores later signals: not a stop to take
+        stop_point()
+        signal.raise_signal(signal.SIGINT)
+        stop_point()
+        time.sleep(0.05)
+        signal.raise_signal(signal.SIGINT)  # nor a repeat to stop at once
+
+
+def test_a_signal_no_stop_point_took_is_raised_as_the_block_ends():
+    reached = False
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt), stop_at_safe_points():
+        signal.raise_signal(signal.SIGINT)
+        reached = True
+    assert reached
+
+
+def test_a_repeat_a_second_after_the_first_stops_at_once_where_no_stop_point_came(monkeypatch, capsys):
+    """``timeout`` sends its signal twice within milliseconds: ignored; a user pressing Ctrl-C again
+    because nothing happened (a step that hangs) is not."""
+    monkeypatch.setattr(interrupts, "_REPEAT_S", 0.2)
+    with stop_signals_interrupt(), stop_at_safe_points():
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # at once: ignored
+        assert "stopping: one moment" in capsys.readouterr().err
+        time.sleep(0.25)
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # taken: ignored again
+
+
+def test_a_signal_in_a_deferred_block_inside_safe_points_raises_at_the_deferred_end():
+    """A periodic checkpoint save during training: the stop comes as the save is done, a safe point."""
+    saved = False
+    with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt), deferred_stop():
+        signal.raise_signal(signal.SIGINT)
+        saved = True
+    assert saved
+
+
+def test_safe_points_outside_a_stop_block_leave_signals_as_they_are():
+    before = _handlers()
+    with stop_at_safe_points():
+        assert _handlers() == before
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)  # Python's own handler: raised at once

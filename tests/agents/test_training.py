@@ -1288,11 +1288,12 @@ def test_a_checkpoint_the_disk_refuses_stops_the_run_resumable_from_its_newest(t
             raise OSError(errno.ENOSPC, "No space left on device")
         save(self, path, *args, **kwargs)
 
+    on_step = StopCallback._on_step
+
     def interrupt_at_400(self):
         if self.model.num_timesteps == 400:
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.2)
-        return True
+        return on_step(self)  # the rollout's stop point, where training takes it
 
     monkeypatch.setattr(PPO, "save", disk_full_past_newest)
     if when == "interrupted":
@@ -2029,6 +2030,63 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
     ckpts = list((run / "checkpoints").glob("step_*.zip"))
     assert len(ckpts) == 1 and (run / "model.zip").is_file()
     assert ckpts[0].name != "step_0.zip"  # stopped inside learn(), past its first rollout
+
+
+def _signal_inside(monkeypatch, owner: object, name: str, at_call: int = 1) -> dict[str, int]:
+    """Patch ``owner.name`` to send this process SIGTERM inside its ``at_call``-th call; counts the calls,
+    and those that ran to their end after the signal (a KeyboardInterrupt raised inside cuts them)."""
+    original = getattr(owner, name)
+    seen = {"calls": 0, "finished_after_signal": 0, "calls_after_signal": 0}
+
+    def patched(*args, **kwargs):
+        seen["calls"] += 1
+        if seen["calls"] > at_call:
+            seen["calls_after_signal"] += 1
+        if seen["calls"] == at_call:
+            os.kill(os.getpid(), signal.SIGTERM)
+        result = original(*args, **kwargs)
+        if seen["calls"] >= at_call:
+            seen["finished_after_signal"] += 1
+        return result
+
+    monkeypatch.setattr(owner, name, patched)
+    return seen
+
+
+def test_a_stop_inside_tensorboards_writer_waits_for_it_and_the_run_ends(tmp_path, monkeypatch, capsys):
+    """A stop raised inside TensorBoard's event writer (between a lock's release and its re-acquisition in
+    queue.Queue.join) left the lock held: the checkpoint was saved and its message printed, then closing
+    the writer hung the run for good (seen in CI). The stop now waits for the next safe point."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    import scripts.train_ppo
+
+    seen = _signal_inside(monkeypatch, SummaryWriter, "flush", at_call=2)  # the first rollout's dump
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "100000", "--run-dir", str(run),
+                                   *TINY]) == 0
+    assert seen["finished_after_signal"] >= 1  # the flush the signal came in went on to its end
+    assert "interrupted at step" in capsys.readouterr().err
+    assert len(list((run / "checkpoints").glob("step_*.zip"))) == 1
+
+
+def test_a_stop_during_the_update_ends_it_at_the_next_minibatch(tmp_path, monkeypatch, capsys):
+    """Between minibatches is the update's stop point: the optimizer step the signal came in completes,
+    no other one starts, and the checkpoint is saved as for a stop in the rollout."""
+    import torch
+
+    import scripts.train_ppo
+
+    seen = _signal_inside(monkeypatch, torch.optim.Adam, "step", at_call=2)
+    run = tmp_path / "run"
+    # 256 samples a rollout in minibatches of 32 over 4 epochs: 32 optimizer steps an update
+    args = [*TINY[:TINY.index("--set")], "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=32",
+            "--set", "ppo.n_epochs=4"]
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "100000", "--run-dir", str(run),
+                                   *args]) == 0
+    assert seen == {"calls": 2, "finished_after_signal": 1, "calls_after_signal": 0}
+    assert "interrupted at step 256" in capsys.readouterr().err
+    assert len(list((run / "checkpoints").glob("step_*.zip"))) == 1
 
 
 def _piped_training(run: Path) -> subprocess.Popen:
