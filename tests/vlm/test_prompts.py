@@ -163,6 +163,9 @@ def test_each_vision_zero_game_shows_the_edit_where_its_answer_says():
         if d.qa_type == "spy_game":
             edited = [i + 1 for i, im in enumerate(d.images) if im.any()]
             assert edited == [int(d.answer)] == [d.extra["spy"]]
+            players = d.extra["players"]
+            assert (f"Player {d.extra['spy']} holds the edited picture; the other {players - 1} players hold "
+                    "the original.") in d.analysis.splitlines()
         elif d.qa_type == "difference_cell":
             assert not d.images[0].any() and d.images[1].any() and d.answer == "(0, 0)"
         else:

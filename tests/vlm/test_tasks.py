@@ -377,6 +377,84 @@ def test_snake_random_moves_never_turn_back_into_the_neck() -> None:
         assert all(b != OPPOSITE[a] for a, b in itertools.pairwise([heading, *moves])), moves
 
 
+def test_snake_describe_target_names_the_wall_the_tail_a_segment_and_the_apple() -> None:
+    """The analysis's words for the cell a move reaches, as the board shows it: off the board past every
+    edge, the tail (which moves away), a body segment counted from the head as 1, the apple, an empty
+    cell; the move back into the neck is described as the straight-on move the engine plays."""
+    describe = task_module("snake").describe_target
+    # Head (3, 1) heading RIGHT; the tail (4, 1) is right of it, segment 4 (3, 2) below, the apple above.
+    state = {"size": 5, "direction": "RIGHT", "apple": [3, 0],
+             "body": [[3, 1], [2, 1], [2, 2], [3, 2], [4, 2], [4, 1]]}
+    assert describe(state, "RIGHT") == "(4, 1) is the tail, which moves away this turn"
+    assert describe(state, "LEFT") == describe(state, "RIGHT")  # into the neck: straight on
+    assert describe(state, "DOWN") == "(3, 2) is the snake's body (segment 4 of 6, counting the head as 1)"
+    assert describe(state, "UP") == "(3, 0) holds the apple"
+    assert describe({**state, "apple": None}, "UP") == "(3, 0) is empty"
+    top_right = {"size": 5, "direction": "RIGHT", "apple": None, "body": [[4, 0], [3, 0], [2, 0]]}
+    assert describe(top_right, "RIGHT") == "(5, 0) is off the board (a wall)"
+    assert describe(top_right, "UP") == "(4, -1) is off the board (a wall)"
+    assert describe(top_right, "DOWN") == "(4, 1) is empty"
+    bottom_left = {"size": 5, "direction": "LEFT", "apple": None, "body": [[0, 4], [1, 4], [2, 4]]}
+    assert describe(bottom_left, "LEFT") == "(-1, 4) is off the board (a wall)"
+    assert describe(bottom_left, "DOWN") == "(0, 5) is off the board (a wall)"
+
+
+def test_snake_eating_into_a_pocket_smaller_than_the_longer_snake_is_a_dead_end() -> None:
+    """Eating makes the snake one longer, and the dead-end rule reads that length against the cells
+    reachable on the board after the move: RIGHT eats the apple at (3, 1) and leaves 10 reachable cells
+    (columns 3 and 4, and the cell (2, 0) the tail frees) for a snake now 11 long, so it is a dead end;
+    UP into the tail's cell is not, and is the best move though the apple is farther."""
+    state = {"game": "snake", "size": 5, "apple": [3, 1], "direction": "UP", "step": 40,
+             "steps_since_apple": 12, "starvation": 50, "score": 7, "done": False, "rng": 1,
+             "body": [[2, 1], [2, 2], [2, 3], [2, 4], [1, 4], [1, 3], [1, 2], [1, 1], [1, 0], [2, 0]]}
+    d = task_module("snake").move_task(state)
+    check_snake_best_worst(state, d)
+    assert d.verifier["good"] == ["UP"] and d.verifier["fatal"] == ["LEFT"]  # DOWN is played as UP
+    assert "RIGHT leads into a dead end: 10 reachable cells < length 11." in d.analysis
+
+
+def test_snake_levels_at_their_length_and_plan_bounds() -> None:
+    """The documented bounds, on boards where nothing else moves the level: plot level from the length
+    (≤5, ≤12, more) and the snake-length question's qa level likewise; the shortest path's qa level from
+    its length (≤4, ≤10, more), each path checked on the engine."""
+    mod = task_module("snake")
+    plot, count = {}, {}
+    for n in (5, 6, 12, 13):
+        body = [[x, 0] for x in range(n - 1, -1, -1)]  # a straight snake heading RIGHT along the top row
+        state = {"game": "snake", "size": 14, "apple": [0, 13], "direction": "RIGHT", "step": 0,
+                 "steps_since_apple": 0, "starvation": 392, "score": n - 3, "done": False, "rng": 1,
+                 "body": body}
+        plot[n] = mod.plot_level(state)
+        for seed in range(40):
+            d = mod._perception_task(state, np.random.default_rng(seed), mod.render(state))
+            if d.qa_type == "snake_length":
+                assert d.verifier["value"] == n
+                count[n] = d.qa_level
+    assert plot == count == {5: 1, 6: 2, 12: 2, 13: 3}
+    path = {}
+    for d in (4, 5, 10, 11):
+        state = {"game": "snake", "size": 14, "apple": [2 + d, 0], "direction": "RIGHT", "step": 0,
+                 "steps_since_apple": 0, "starvation": 392, "score": 0, "done": False, "rng": 1,
+                 "body": [[2, 0], [1, 0], [0, 0]]}
+        draft = mod._path_task(state, mod.render(state))
+        played = snake_play(state, draft.extra["path"])
+        assert draft.verifier["value"] == d == len(played) and played[-1][1] > 0
+        path[d] = draft.qa_level
+    assert path == {4: 1, 5: 2, 10: 2, 11: 3}
+
+
+def test_snake_prediction_plays_one_to_five_moves_at_their_levels() -> None:
+    """The moves to simulate, as documented: 1 at qa level 1, 2–3 at level 2, 4–5 at level 3."""
+    mod, seen = task_module("snake"), set()
+    state = {"game": "snake", "size": 14, "apple": [0, 13], "direction": "RIGHT", "step": 0,
+             "steps_since_apple": 0, "starvation": 392, "score": 0, "done": False, "rng": 1,
+             "body": [[8, 7], [7, 7], [6, 7]]}  # room for five moves any way: every plan is asked
+    for seed in range(200):
+        d = mod._prediction_task(state, np.random.default_rng(seed), mod.render(state))
+        seen.add((d.qa_level, len(d.extra["moves"])))
+    assert seen == {(1, 1), (2, 2), (2, 3), (3, 4), (3, 5)}
+
+
 def test_snake_prediction_never_plays_past_an_eaten_apple() -> None:
     """Once the apple is eaten a new one appears at random, off the image: a move after that could eat
     it, so the question would depend on a cell nobody can see."""
@@ -669,6 +747,32 @@ def test_duel_prediction_never_plays_past_an_eaten_apple() -> None:
                 asked += 1
                 eats_last += lengths[-1] != lengths[-2]
     assert asked > 20 and eats_last > 0
+
+
+def test_duel_prediction_asks_about_one_snake_dying_and_never_turns_a_snake_back() -> None:
+    """Both heads one move from a wall: plans in which only your snake, only the blue one, or both die
+    are asked (a death ends the game, so the plan is predictable), each answer as the engine plays it;
+    and neither snake's moves ever turn back into its neck (blue's drawn from blue's heading)."""
+    mod, outcomes = task_module("snake_duel"), Counter()
+    state = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 3, "done": False,
+             "result": None, "rng": 1, "apples": [[3, 3]],
+             "snakes": [{"body": [[0, 1], [1, 1], [2, 1]], "direction": "LEFT", "alive": True, "score": 0},
+                        {"body": [[5, 4], [4, 4], [3, 4]], "direction": "RIGHT", "alive": True, "score": 0}]}
+    for seed in range(120):
+        d = mod._prediction_task(state, np.random.default_rng(seed), mod.render(state))
+        if d is None:
+            continue
+        for p, key in ((0, "moves"), (1, "opponent_moves")):
+            heading = state["snakes"][p]["direction"]
+            assert all(b != OPPOSITE[a] for a, b in itertools.pairwise([heading, *d.extra[key]])), d.extra
+        final = duel_play(state, d.extra["moves"], d.extra["opponent_moves"])[-1]
+        alive = tuple(s["alive"] for s in final["snakes"])
+        if d.qa_type == "duel_outcome":
+            outcomes[d.options[ord(d.answer) - 65]] += 1
+            order = [(True, True), (False, True), (True, False), (False, False)]
+            assert d.answer == "ABCD"[order.index(alive)]
+    assert outcomes.keys() >= {"Only your snake has died", "Only the blue snake has died",
+                               "Both snakes have died"}, outcomes
 
 
 def cramped_duel_states() -> list[dict[str, Any]]:
@@ -1083,6 +1187,9 @@ def test_rotation_turn_questions_follow_the_engine_and_their_levels() -> None:
                         break
                 assert d.verifier["value"] == int(DISTANCE[cur, t]), d.extra["moves"]
                 assert d.analysis.count("After ") == len(path), d.analysis
+                if len(path) < len(d.extra["moves"]):  # the analysis says why the later turns are not played
+                    assert d.analysis.splitlines()[len(path) - 1].endswith(
+                        "; it now matches the target and the game ends."), d.analysis
                 passed += len(path) < len(d.extra["moves"])
     assert passed > 0
     for distance in (1, 2, 3):
@@ -1272,6 +1379,50 @@ def test_sokoban_prediction_asks_the_documented_move_counts_and_answers_after_th
             changed += played[-1]["score"] != played[0]["score"]
     assert dict(lengths) == {1: {1}, 2: {2, 3}, 3: {4, 5, 6}}
     assert changed > 0
+
+
+def _room(size: int, player: list[int], boxes: list[list[int]], targets: list[list[int]]) -> dict[str, Any]:
+    """A Sokoban state: an empty room inside the wall ring."""
+    walls = [[int(x in (0, size - 1) or y in (0, size - 1)) for x in range(size)] for y in range(size)]
+    return {"game": "sokoban", "size": size, "walls": walls, "targets": targets, "boxes": boxes,
+            "player": player, "step": 0, "max_steps": 200, "deadlock_end": False,
+            "score": sum(b in targets for b in boxes), "done": False, "deadlocked": False, "rng": 1}
+
+
+def test_sokoban_plan_levels_at_their_upper_bound() -> None:
+    """The plan length's qa level (≤5, ≤15, more) at 15 and 16 moves, for the next move and the fewest
+    moves: the box on the bottom row can only be pushed along it, so the player walks to the cell left of
+    it ((p − 1) + 7 moves from (p, 1)) and pushes it 6 times onto the target (8, 8)."""
+    mod = task_module("sokoban")
+    levels = {}
+    for p in (3, 4):
+        state = _room(10, [p, 1], [[2, 8]], [[8, 8]])
+        n = (p - 1) + 7 + 6
+        nxt = mod.move_task(state)
+        assert len(nxt.extra["solution"]) == n and nxt.verifier["accepted"] == ["DOWN", "LEFT"]
+        fewest = mod._fewest_task(state, mod.render(state))
+        assert fewest.verifier["value"] == n == len(sokoban_play(state, fewest.extra["solution"]))
+        assert nxt.qa_level == fewest.qa_level
+        levels[n] = fewest.qa_level
+    assert levels == {15: 2, 16: 3}
+
+
+def test_sokoban_box_questions_level_by_the_box_count() -> None:
+    """Both box questions' qa level follows the number of boxes (≤2, ≤4, more), however many of them
+    stand on targets."""
+    mod = task_module("sokoban")
+    cells = [[x, 2] for x in range(2, 8)]
+    levels: dict[tuple[str, int, int], int] = {}
+    for n in (2, 3, 4, 5):
+        for on in (0, n):
+            state = _room(10, [1, 1], cells[:n], cells[:on] + [[x, 5] for x in range(2, 2 + n - on)])
+            for seed in range(30):
+                d = mod._perception_task(state, np.random.default_rng(seed), mod.render(state))
+                if d.qa_type in ("box_count", "boxes_on_targets"):
+                    assert d.verifier["value"] == (n if d.qa_type == "box_count" else on)
+                    levels[(d.qa_type, n, on)] = d.qa_level
+    assert levels == {(q, n, on): _level(n, 2, 4) for q in ("box_count", "boxes_on_targets")
+                      for n in (2, 3, 4, 5) for on in (0, n)}
 
 
 def test_sokoban_pushes_are_told_onto_and_off_targets() -> None:

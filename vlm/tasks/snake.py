@@ -17,7 +17,8 @@ Definitions the questions state and the analysis follows:
 
 Levels (GameQA 3×3): ``plot_level`` from the snake's length (≤5, ≤12, more) shifted by the board size
 (≤6 one easier, ≥16 one harder); ``qa_level`` from the moves to simulate (1, 2–3, 4–5) or the plan
-length (distance to the apple ≤2 / ≤6 / more for the best move; path ≤4 / ≤10 / more).
+length (distance to the apple ≤2 / ≤6 / more for the best move; path ≤4 / ≤10 / more); the length
+question's from the length (≤5, ≤12, more).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ accepts every move and says so (``extra["scored"]`` false). So does the move que
 of whose moves the solver runs out of budget: that move might be optimal.
 
 Levels: ``plot_level`` from the board size (6, 8, larger: the difficulty presets); ``qa_level`` from the
-moves to simulate (1, 2–3, 4–6) or the plan length (≤5, ≤15, more moves).
+moves to simulate (1, 2–3, 4–6) or the plan length (≤5, ≤15, more moves); both box questions' from the
+box count (≤2, ≤4, more), however many stand on targets.
 """
 
 from __future__ import annotations
