@@ -242,3 +242,41 @@ def test_card_commands_quote_a_dataset_folder_with_spaces(monkeypatch):
     assert call and ast.literal_eval(call.group(1)) == f"{root}/trl"
     entry = re.search(r"`(dataset_dir: [^`]*)`", card)
     assert entry and yaml.safe_load(entry.group(1)) == {"dataset_dir": f"{root}/llamafactory"}
+
+
+def test_a_llamafactory_folder_yaml_would_misread_is_quoted():
+    # ": " or " #" in the export's path makes a plain YAML value a mapping or a comment: the dataset_dir the
+    # card gives must read back as the folder.
+    import yaml
+
+    for root in ("/data/run: 1", "/data/run #2", "'quoted"):
+        card = render_card(META, SPLITS, CURRICULUM, ["llamafactory"], root_hint=root)
+        entry = re.search(r"`(dataset_dir: [^`]*)`", card)
+        assert entry and yaml.safe_load(entry.group(1)) == {"dataset_dir": f"{root}/llamafactory"}, root
+
+
+def test_a_rom_warning_names_the_wrapper_games_cartridge_title():
+    card = render_card({**META, "env": "gameboy", "env_kwargs": {"game": "tetris"}, "rom_sha1": "ab" * 20},
+                       SPLITS, CURRICULUM, [])
+    assert "screens of the Game Boy game `tetris` (cartridge title `TETRIS`), rendered from" in card
+
+
+def test_write_card_writes_utf_8_whatever_the_locale(tmp_path):
+    # The card holds "—", "≥" and "é": under an ASCII locale (no UTF-8 mode, no locale coercion) it was a
+    # UnicodeEncodeError at the end of the export, or another encoding than the UTF-8 trainers read.
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys; from pathlib import Path; from tests.vlm.test_card import META, SPLITS, CURRICULUM; "
+            "from vlm.card import write_card; "
+            "write_card(Path(sys.argv[1]), {**META, 'rom_sha1': 'ab' * 20, 'env': 'pokemon_red'}, SPLITS, "
+            "None, [])")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    done = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code, str(tmp_path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    expected = render_card({**META, "rom_sha1": "ab" * 20, "env": "pokemon_red"}, SPLITS, None, [])
+    assert (tmp_path / "README.md").read_text(encoding="utf-8") == expected

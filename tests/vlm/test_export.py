@@ -1893,3 +1893,149 @@ def test_a_record_id_tells_apart_every_part_of_what_the_model_is_shown() -> None
     assert record_id("snake", 3, 7, 1, "Which move?", ["UP", "LEFT"], ["images/ab.png"]) != base
     assert record_id("snake", 3, 7, 1, "Which move?", None, ["images/ab.png"]) != base
     assert record_id("snake", 3, 7, 1, "Which move?", ["UP", "DOWN"], ["images/cd.png"]) != base
+
+
+@pytest.mark.parametrize("flag, name, low", [("--episodes", "episodes", 1), ("--workers", "workers", 1),
+                                             ("--tasks-per-state", "tasks_per_state", 0),
+                                             ("--scale", "scale", 1), ("--max-steps", "max_steps", 1),
+                                             ("--seed", "seed", 0)])
+def test_plan_takes_each_bound_itself_and_refuses_one_past_it(run, tmp_path, flag, name, low):
+    # The README's bounds are inclusive: plan (the API, which no argparse guards) took -1 tasks per state
+    # or refused --scale 64 only by its own comparisons, which no test pinned.
+    from vlm import export as ex
+
+    out = str(tmp_path / "out")
+    for value in ((low, ex.MAX_SCALE) if name == "scale" else (low,)):
+        assert getattr(ex.plan(ex.ExportOptions(str(run), out, formats="none", **{name: value})).opts,
+                       name) == value
+    for value in ((low - 1, ex.MAX_SCALE + 1) if name == "scale" else (low - 1,)):
+        with pytest.raises(ex.ExportError, match=re.escape(f"{flag} must be ")):
+            ex.plan(ex.ExportOptions(str(run), out, formats="none", **{name: value}))
+
+
+def test_a_mix_whose_only_drawn_family_has_ratio_0_is_refused(run, tmp_path, monkeypatch):
+    # A family at 0 gets no records: a mix that gives only such drawn families a share schedules nothing,
+    # as a mix of only families the game never draws does (README: refused before any work).
+    from vlm import export as ex
+    from vlm.tasks import snake
+
+    monkeypatch.setattr(snake, "FAMILIES", ("perception", "vision_zero"), raising=False)
+    with pytest.raises(ex.ExportError, match="snake has no records of strategy; its families are"):
+        ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none",
+                                 mix="strategy=1,perception=0"))
+    assert ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none",
+                                    mix="strategy=1,perception=0.5")).mix == {"strategy": 0.666667,
+                                                                              "perception": 0.333333}
+
+
+def test_a_game_without_a_task_module_exports_its_trajectories(run, tmp_path, monkeypatch):
+    # The refusal for such a game says to use --tasks-per-state 0: that export must then be planned, without
+    # the task module it does not use.
+    from vlm import export as ex
+    from vlm import tasks
+
+    monkeypatch.setattr(tasks, "TASK_GAMES", tuple(g for g in tasks.TASK_GAMES if g != "snake"))
+    plan = ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none", tasks_per_state=0))
+    assert plan.task_module is None and plan.formats == []
+
+
+def test_the_run_folder_itself_as_out_is_refused_as_the_run_folder(run):
+    # Not "already has data ... pass --overwrite", which --overwrite would not get past either.
+    from vlm import export as ex
+
+    for overwrite in (False, True):
+        with pytest.raises(ex.ExportError, match=re.escape(f"--out {run} is inside the run folder {run}")):
+            ex.plan(ex.ExportOptions(str(run), str(run), formats="none", overwrite=overwrite))
+
+
+def test_an_export_holding_the_folder_you_are_in_is_not_replaced(run, tmp_path, monkeypatch):
+    # README: an --out that holds the folder you are in is refused, an old export too (--overwrite would
+    # delete the shell's folder from under it), not only an --out that is that folder.
+    from vlm import export as ex
+
+    out = tmp_path / "old"
+    (out / "trajectories").mkdir(parents=True)
+    (out / META).write_text("{}")
+    monkeypatch.chdir(out / "trajectories")
+    message = f"--out {out} is the folder you are in (or holds it)"
+    with pytest.raises(ex.ExportError, match=re.escape(message)):
+        ex.plan(ex.ExportOptions(str(run), str(out), formats="none", overwrite=True))
+
+
+def test_overwrite_judges_what_the_old_export_wrote_in_its_format_folders_by_its_meta(tmp_path):
+    """In the format folders an old export's meta.json decides: OS litter there is never the user's, the
+    cache `datasets` adds to trl/ is the export's only where the export wrote trl, and a linked folder named
+    as a file the export did not write is the user's."""
+    from vlm.export import _foreign
+
+    ours = ["trajectories/meta.json", "swift/train.jsonl", "swift/.DS_Store", "swift/._train.jsonl"]
+    users = ["trl/train/cache-933def8b36fc795d.arrow"]  # no trl in this export: not datasets' cache
+    for rel in ours + users:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "swift" / "val.jsonl").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    meta = {"counts": {"records": {"train": 2, "val": 0, "test": 0}}, "minari": None,
+            "formats": {"swift": ["swift/train.jsonl"]}}
+    (tmp_path / META).write_text(json.dumps(meta))
+    assert _foreign(tmp_path) == ["elsewhere", "swift/val.jsonl", *users]
+
+
+def test_a_task_module_that_draws_nothing_writes_no_trainer_formats(run, tmp_path, monkeypatch):
+    # No records (a module that finds nothing to ask): as with --tasks-per-state 0, no empty trainer folders
+    # that a trainer could not load, and meta.json says no format was written.
+    from vlm.tasks import snake
+
+    monkeypatch.setattr(snake, "make_tasks", lambda state, rng, source: [])
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1",
+                  "--formats", "llamafactory,swift", "--no-progress") == 0
+    assert not (out / "llamafactory").exists() and not (out / "swift").exists()
+    assert json.loads((out / META).read_text())["formats"] == {}
+
+
+def test_the_drafts_a_state_keeps_stay_in_the_modules_order(tmp_path):
+    # --tasks-per-state N of a state's drafts: N distinct ones, written in the order make_tasks gave them
+    # (the draft number in the id ascending), whichever the random pick.
+    from types import SimpleNamespace
+
+    from vlm import export
+    from vlm.imagestore import ImageStore
+    from vlm.record import TaskDraft
+
+    picture = np.zeros((4, 4, 3), np.uint8)
+
+    def make_tasks(state, rng, source):
+        return [TaskDraft("perception", f"q{k}", 1, 1, [picture], f"Question {k}?", str(k), "a",
+                          {"rule": "exact", "answer": str(k)}) for k in range(6)]
+
+    settings = export.ReplaySettings("snake", {}, str(tmp_path), 16, 3, 7, "m", {"env": "snake"}, False)
+    for t in range(20):
+        view = SimpleNamespace(log=SimpleNamespace(seed=5, episode=0), t=t, state={})
+        records = export._state_records(SimpleNamespace(make_tasks=make_tasks), view, "f.png",
+                                        ImageStore(tmp_path), settings)
+        drafts = [int(r["id"].split("-")[3]) for r in records]
+        assert len(set(drafts)) == 3 and drafts == sorted(drafts), (t, drafts)
+        assert [r["qa_type"] for r in records] == [f"q{k}" for k in drafts]
+
+
+def test_an_interrupted_export_kills_its_workers_and_a_finished_one_lets_them_end(run, tmp_path, capsys,
+                                                                                 monkeypatch):
+    # The workers ignore Ctrl-C: the export kills them (close(stop=True)) rather than wait for their jobs,
+    # whose output is thrown away; a finished pass shuts them down normally.
+    import vlm.export
+
+    stops: list[bool] = []
+    close = vlm.export._Runner.close
+    monkeypatch.setattr(vlm.export._Runner, "close", lambda self, stop=False: (stops.append(stop),
+                                                                                close(self, stop)))
+    assert export(str(run), "--out", str(tmp_path / "done"), "--episodes", "1", "--tasks-per-state", "0",
+                  "--formats", "none", "--no-progress") == 0
+    assert stops == [False]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", interrupted)
+    assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "2", "--no-progress") == 130
+    assert stops == [False, True] and not (tmp_path / "out").exists()
