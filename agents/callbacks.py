@@ -229,8 +229,16 @@ def read_milestones(file: Path) -> dict[str, float]:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {str(k): float(v) for k, v in data.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return {str(k): float(v) for k, v in data.items() if _finite_number(v)}
+
+
+def _finite_number(v: object) -> bool:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int no float holds (a hand-edited file): float(v) would raise too
+        return False
 
 
 class GameStatsCallback(BaseCallback):

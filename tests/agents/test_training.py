@@ -2566,7 +2566,8 @@ def test_read_milestones_keeps_only_finite_numbers_and_reads_a_bad_file_as_none(
     file = tmp_path / "milestones.json"
     assert read_milestones(file) == {}  # missing
     file.write_text(json.dumps({"tiles": 4, "maps": 2.5, "won": True, "nan": float("nan"),
-                                "inf": float("inf"), "name": "x", "none": None}))
+                                "inf": float("inf"), "name": "x", "none": None,
+                                "huge": 10**400}))  # no float holds it: math.isfinite raised OverflowError
     assert read_milestones(file) == {"tiles": 4.0, "maps": 2.5}
     # not an object, cut short, empty, not UTF-8
     for data in (b'[["tiles", 4]]', b'4', b'{"tiles": 4', b"", b'{"tiles": 4, "\xff": 1}'):
