@@ -135,3 +135,42 @@ def test_the_hparams_dashboard_shows_the_run_s_settings_beside_its_mean_score_an
     experiment = HParamsPluginData.FromString(content).experiment
     assert [m.name.tag for m in experiment.metric_infos] == ["rollout/score_mean", "rollout/ep_rew_mean"]
     assert sorted(h.name for h in experiment.hparam_infos) == ["lr", "policy"]
+
+
+def test_the_hparams_stay_out_of_a_logger_s_text_outputs(tmp_path, capsys):
+    # SB3's stdout and log formats refuse an HParam: recorded for them too, it would stop a script's own
+    # logger with text outputs (the trainer's writes TensorBoard alone) at its first dump.
+    from stable_baselines3.common.logger import configure
+
+    logger = configure(str(tmp_path), ["stdout", "log", "csv", "json", "tensorboard"])
+    capsys.readouterr()  # "Logging to <tmp_path>", whose name holds "hparams"
+    callback = MetricsCallback({"lr": 1e-4})
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
+    callback._on_training_start()
+    logger.record("time/sps", 100.0)
+    logger.dump(0)
+    logger.close()
+    out, csv = capsys.readouterr().out, (tmp_path / "progress.csv").read_text()
+    assert "sps" in out and "time/sps" in csv and "hparams" not in out + csv
+
+
+def test_a_video_long_overdue_comes_once_then_one_per_multiple():
+    # A run whose last video was made at step 0 (a --video-every too large for it), resumed at 5000 with
+    # --video-every 300: the overdue video comes after the first update, then one at the first rollout
+    # boundary past each later multiple (5400, 5700, 6000, 6300, 6600), not one per rollout until the
+    # schedule, counted up 300 at a time from 0, caught up with the step.
+    class Filmed(agents.callbacks.VideoCallback):
+        def __init__(self) -> None:
+            super().__init__("snake", {}, every=300)
+            self.fired: list[int] = []
+
+        def fire(self) -> None:
+            self.fired.append(self.model.num_timesteps)
+
+    callback = Filmed()
+    callback.model = SimpleNamespace(num_timesteps=5000, **{Filmed.MADE: 0})
+    callback._on_training_start()
+    for step in range(5000, 7000, 256):
+        callback.model.num_timesteps = step
+        callback._on_rollout_start()
+    assert callback.fired == [5256, 5512, 5768, 6024, 6536, 6792]

@@ -181,6 +181,24 @@ def test_the_opponent_samples_its_actions():
     assert set(handed[0].tolist()) == {0, 1, 2, 3}
 
 
+def test_the_opponent_is_given_its_boards_on_the_learner_s_device():
+    """The observation buffer is a NumPy array in host memory: it goes to the learner's device (a CUDA
+    learner's, where its snapshot is), not to the CPU. The "meta" device stands in for CUDA here."""
+    from stable_baselines3.common.distributions import CategoricalDistribution
+
+    seen: list[torch.device] = []
+
+    class Recording:
+        def get_distribution(self, obs: torch.Tensor) -> CategoricalDistribution:
+            seen.append(obs.device)
+            return CategoricalDistribution(4).proba_distribution(torch.zeros(len(obs), 4))
+
+    cb, handed = _callback_with_a_uniform_opponent(num_envs=4)
+    cb.opponent, cb.model = Recording(), SimpleNamespace(device=torch.device("meta"))
+    cb._act()
+    assert seen == [torch.device("meta")] and handed[0].shape == (4,)
+
+
 def test_the_opponent_chooses_its_actions_again_after_every_env_step():
     """Each env step's end hands the game the snapshot's actions for the next one: without it the snapshot
     chose once per rollout and the game replayed those actions on every later step."""

@@ -1250,6 +1250,38 @@ def test_the_cache_size_counts_answers_only(tmp_path):
     assert len(cache) == 1
 
 
+def test_an_answer_is_renamed_into_place_from_its_own_folder(tmp_path, monkeypatch):
+    """Written to a temporary file and renamed (the module docstring): a temporary file in the system's
+    temp folder cannot be renamed onto a cache folder on another disk (EXDEV): no answer would ever be
+    cached there. Here a rename from another folder fails as it would across disks."""
+    import os
+
+    import agents.vlm_cache
+
+    real = os.replace
+
+    def replace(src, dst):
+        if Path(src).parent != Path(dst).parent:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real(src, dst)
+
+    monkeypatch.setattr(agents.vlm_cache.os, "replace", replace)
+    cache = ResponseCache(tmp_path)
+    cache.put("ab12", {"content": "UP"})
+    assert cache.get("ab12") == {"content": "UP"} and not cache.warned
+
+
+def test_an_empty_cache_variable_counts_as_unset(tmp_path, monkeypatch):
+    # An empty $DEPTHFIRST_VLM_CACHE or $XDG_CACHE_HOME (XDG's rule: empty is unset) names no folder: read
+    # as one, the cache would land in the folder each command is run from.
+    from agents.vlm_cache import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "depthfirst" / "vlm"
+
+
 def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path, monkeypatch):
     from agents.vlm_client import client_from_args
 
