@@ -54,7 +54,8 @@ def stop_signals_interrupt() -> Iterator[None]:
         with _handled_by(_interrupt):
             yield
     finally:
-        _active = False
+        # The stop was this block's: a stop_point() after it (a video played once train() returned) has none
+        _active = _due = False
 
 
 def stop_signalled() -> bool:

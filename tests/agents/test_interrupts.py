@@ -296,3 +296,13 @@ def test_safe_points_outside_a_stop_block_leave_signals_as_they_are():
         assert _handlers() == before
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)  # Python's own handler: raised at once
+
+
+def test_a_stop_taken_does_not_stop_the_next_work_outside_a_block():
+    """``train()`` returns the model once stopped: a video or evaluation played after it in the same
+    process (a notebook, a test), outside any stop block and with no new signal, runs (it raised at its
+    first step)."""
+    with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+        stop_point()
+    stop_point()
