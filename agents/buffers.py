@@ -9,7 +9,8 @@ by indexing on the device. A plug-in through SB3's ``rollout_buffer_class``; ``P
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,3 +94,20 @@ class DeviceRolloutBuffer(RolloutBuffer):
                 advantages=flat["advantages"][idx],
                 returns=flat["returns_t"][idx],
             )
+
+
+def stop_between_minibatches(buffer: Any) -> None:
+    """Give another algorithm's rollout buffer ``DeviceRolloutBuffer``'s stop point before each minibatch:
+    RecurrentPPO builds sb3-contrib's own (no ``rollout_buffer_class``), and without one a stop waited for
+    its whole update (201 s for the CPU defaults' first, on two cores). On the instance, as it is built
+    anew by each load; SB3 saves no rollout buffer."""
+    if isinstance(buffer, DeviceRolloutBuffer):
+        return
+    get = buffer.get
+
+    def get_with_stop_points(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for samples in get(*args, **kwargs):
+            stop_point()
+            yield samples
+
+    buffer.get = get_with_stop_points

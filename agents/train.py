@@ -14,7 +14,7 @@ from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, con
 from stable_baselines3.common.save_util import json_to_data
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
-from agents.buffers import DeviceRolloutBuffer
+from agents.buffers import DeviceRolloutBuffer, stop_between_minibatches
 from agents.callbacks import (
     CheckpointCallback,
     GameStatsCallback,
@@ -356,6 +356,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 callbacks.insert(0, bar)
             remaining = int(cfg["total_timesteps"]) - model.num_timesteps
             if remaining > 0:
+                stop_between_minibatches(model.rollout_buffer)  # RecurrentPPO's, which is not ours
                 with stop_at_safe_points():  # learn() runs TensorBoard's writer, which a stop must not cut
                     model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
             # Finished: a signal from here on is ignored. Raised after the final save, it would count the run

@@ -2089,6 +2089,24 @@ def test_a_stop_during_the_update_ends_it_at_the_next_minibatch(tmp_path, monkey
     assert len(list((run / "checkpoints").glob("step_*.zip"))) == 1
 
 
+def test_a_stop_during_a_recurrent_update_ends_it_at_the_next_minibatch(tmp_path, monkeypatch, capsys):
+    """RecurrentPPO's update runs through sb3-contrib's own buffer, not DeviceRolloutBuffer: without a stop
+    point between its minibatches a stop waited for the whole update (201 s for the CPU defaults' first,
+    on two cores), where it had been taken at once."""
+    import torch
+
+    import scripts.train_ppo
+
+    seen = _signal_inside(monkeypatch, torch.optim.Adam, "step", at_call=2)
+    run = tmp_path / "run"
+    args = [*TINY[:TINY.index("--set")], "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=32",
+            "--set", "ppo.n_epochs=4"]
+    assert scripts.train_ppo.main(["--env", "snake", "--recurrent", "--total-timesteps", "100000",
+                                   "--run-dir", str(run), *args]) == 0
+    assert seen == {"calls": 2, "finished_after_signal": 1, "calls_after_signal": 0}
+    assert "interrupted at step 256" in capsys.readouterr().err
+
+
 def _piped_training(run: Path) -> subprocess.Popen:
     """A long training run whose output (the progress bar too) goes to a pipe, once it logged its first
     figures."""
