@@ -247,6 +247,7 @@ def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list
         game.reset(np.zeros(1, dtype=np.int64), seeds_from(seed, 1))
         frames = [game.render(0, scale)] if first == 0 else []
         for t, a in enumerate(actions, start=1):
+            stop_point()  # a training video's replay: 0.7 s for a 1,000-step Game Boy episode
             game.step(np.array([a], dtype=np.int64))
             if t >= first:
                 frames.append(game.render(0, scale))
