@@ -99,8 +99,8 @@ class DeviceRolloutBuffer(RolloutBuffer):
 def stop_between_minibatches(buffer: Any) -> None:
     """Give another algorithm's rollout buffer ``DeviceRolloutBuffer``'s stop point before each minibatch:
     RecurrentPPO builds sb3-contrib's own (no ``rollout_buffer_class``), and without one a stop waited for
-    its whole update (201 s for the CPU defaults' first, on two cores). On the instance, as it is built
-    anew by each load; SB3 saves no rollout buffer."""
+    its whole update (188 s for the CPU defaults' first on two busy cores, 16 s at most between its
+    minibatches). Set on the instance, which each load builds anew; SB3 saves no rollout buffer."""
     if isinstance(buffer, DeviceRolloutBuffer):
         return
     get = buffer.get

@@ -2091,8 +2091,8 @@ def test_a_stop_during_the_update_ends_it_at_the_next_minibatch(tmp_path, monkey
 
 def test_a_stop_during_a_recurrent_update_ends_it_at_the_next_minibatch(tmp_path, monkeypatch, capsys):
     """RecurrentPPO's update runs through sb3-contrib's own buffer, not DeviceRolloutBuffer: without a stop
-    point between its minibatches a stop waited for the whole update (201 s for the CPU defaults' first,
-    on two cores), where it had been taken at once."""
+    point between its minibatches a stop waited for the whole update (188 s for the CPU defaults' first
+    on two busy cores), where it had been taken at once."""
     import torch
 
     import scripts.train_ppo
