@@ -84,7 +84,6 @@ class DeviceRolloutBuffer(RolloutBuffer):
         batch_size = total if batch_size is None else batch_size
         order = torch.randperm(total, device=self.device)
         for start in range(0, total, batch_size):
-            stop_point()  # the update's: between minibatches, a Ctrl-C stops within one
             idx = order[start:start + batch_size]
             yield RolloutBufferSamples(
                 observations=flat["observations"][idx],
@@ -97,12 +96,11 @@ class DeviceRolloutBuffer(RolloutBuffer):
 
 
 def stop_between_minibatches(buffer: Any) -> None:
-    """Give another algorithm's rollout buffer ``DeviceRolloutBuffer``'s stop point before each minibatch:
-    RecurrentPPO builds sb3-contrib's own (no ``rollout_buffer_class``), and without one a stop waited for
-    its whole update (188 s for the CPU defaults' first on two busy cores, 16 s at most between its
-    minibatches). Set on the instance, which each load builds anew; SB3 saves no rollout buffer."""
-    if isinstance(buffer, DeviceRolloutBuffer):
-        return
+    """A stop point (``agents.interrupts``) before each minibatch the update reads from ``buffer``: a
+    Ctrl-C inside ``learn()`` waits for one minibatch, not the whole update (188 s for RecurrentPPO's
+    first with the CPU defaults on two busy cores; 16 s at most between its minibatches). Any algorithm's
+    buffer (RecurrentPPO builds sb3-contrib's own); set on the instance, which each load builds anew, as
+    SB3 saves no rollout buffer."""
     get = buffer.get
 
     def get_with_stop_points(*args: Any, **kwargs: Any) -> Iterator[Any]:

@@ -356,7 +356,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 callbacks.insert(0, bar)
             remaining = int(cfg["total_timesteps"]) - model.num_timesteps
             if remaining > 0:
-                stop_between_minibatches(model.rollout_buffer)  # RecurrentPPO's, which is not ours
+                stop_between_minibatches(model.rollout_buffer)
                 with stop_at_safe_points():  # learn() runs TensorBoard's writer, which a stop must not cut
                     model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
             # Finished: a signal from here on is ignored. Raised after the final save, it would count the run
