@@ -25,7 +25,13 @@ from agents.callbacks import (
     VideoCallback,
 )
 from agents.evaluation import eval_kwargs
-from agents.interrupts import settled, stop_at_safe_points, stop_signals_interrupt, uninterruptible
+from agents.interrupts import (
+    settled,
+    stop_at_safe_points,
+    stop_point,
+    stop_signals_interrupt,
+    uninterruptible,
+)
 from agents.policies import count_params, policy_kwargs
 from agents.runs import (
     CHECKPOINT_ERRORS,
@@ -338,26 +344,29 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                                            int(cfg["self_play"]["snapshot_every"]))
                 if note:
                     print(note, file=sys.stderr)
-            logger = configure(str(run / "tb"), ["tensorboard"])
-            if resume:
-                forget_after(logger, model.num_timesteps)
-            model.set_logger(logger)
-            callbacks = [StopCallback(), MetricsCallback(hparams({**cfg, "parameters": n_params})),
-                         VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]), int(cfg["video_every"]),
-                                       max_steps=int(cfg["video_max_steps"])),
-                         GameStatsCallback(int(cfg["video_every"]), run),
-                         CheckpointCallback(run, int(cfg["save_every"]))]
-            if uses_self_play(cfg):
-                sp = cfg["self_play"]
-                callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
-                                                  cfg["seed"], run))
-            if progress:
-                bar = ProgressCallback(int(cfg["total_timesteps"]))
-                callbacks.insert(0, bar)
-            remaining = int(cfg["total_timesteps"]) - model.num_timesteps
-            if remaining > 0:
-                stop_between_minibatches(model.rollout_buffer)
-                with stop_at_safe_points():  # learn() runs TensorBoard's writer, which a stop must not cut
+            # From the logger on, TensorBoard's writer runs (and learn()), which a stop must not cut: it waits
+            # for the next stop point (agents.interrupts).
+            with stop_at_safe_points():
+                logger = configure(str(run / "tb"), ["tensorboard"])
+                if resume:
+                    forget_after(logger, model.num_timesteps)
+                model.set_logger(logger)
+                callbacks = [StopCallback(), MetricsCallback(hparams({**cfg, "parameters": n_params})),
+                             VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]),
+                                           int(cfg["video_every"]), max_steps=int(cfg["video_max_steps"])),
+                             GameStatsCallback(int(cfg["video_every"]), run),
+                             CheckpointCallback(run, int(cfg["save_every"]))]
+                if uses_self_play(cfg):
+                    sp = cfg["self_play"]
+                    callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
+                                                      cfg["seed"], run))
+                if progress:
+                    bar = ProgressCallback(int(cfg["total_timesteps"]))
+                    callbacks.insert(0, bar)
+                remaining = int(cfg["total_timesteps"]) - model.num_timesteps
+                if remaining > 0:
+                    stop_between_minibatches(model.rollout_buffer)
+                    stop_point()  # one during the setup above: at step 0, not a step into learn()
                     model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
             # Finished: a signal from here on is ignored. Raised after the final save, it would count the run
             # as unfinished (and --force would put the old run back over it). Inside the try: a signal just

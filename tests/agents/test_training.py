@@ -2070,6 +2070,21 @@ def test_a_stop_inside_tensorboards_writer_waits_for_it_and_the_run_ends(tmp_pat
     assert len(list((run / "checkpoints").glob("step_*.zip"))) == 1
 
 
+def test_a_stop_as_tensorboards_writer_is_made_waits_for_it(tmp_path, monkeypatch, capsys):
+    """The logger is made after the start line, so a stop then saves a checkpoint; made inside
+    TensorBoard's writer code too, it waits for the next stop point, just before learn()."""
+    import agents.train
+    import scripts.train_ppo
+
+    seen = _signal_inside(monkeypatch, agents.train, "configure")
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "100000", "--run-dir", str(run),
+                                   *TINY]) == 0
+    assert seen["finished_after_signal"] == 1
+    assert "interrupted at step 0:" in capsys.readouterr().err
+    assert len(list((run / "checkpoints").glob("step_*.zip"))) == 1
+
+
 def test_a_stop_during_the_update_ends_it_at_the_next_minibatch(tmp_path, monkeypatch, capsys):
     """Between minibatches is the update's stop point: the optimizer step the signal came in completes,
     no other one starts, and the checkpoint is saved as for a stop in the rollout."""
