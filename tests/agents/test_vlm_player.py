@@ -190,6 +190,33 @@ def test_a_refusal_is_the_reason_logged_for_its_fallback():
     assert (d.status, d.move, d.error) == ("ok", move, None)
 
 
+def test_a_refusal_beside_a_blank_answer_is_still_the_reason_logged():
+    # Whitespace is no answer: the refusal is what the model said, not an unexplained unparseable reply.
+    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": " \n",
+                                                "refusal": "I can't help with that."}}]}).encode()
+    with ChatServer([Reply(body=body)]) as server:
+        d = player(server).decide(snake_state())
+    assert (d.status, d.error) == ("unparseable", "the model refused: I can't help with that.")
+
+
+def test_a_game_with_lowercase_move_names_plays_the_button_named():
+    # Pokémon's buttons are spelled in lower case ("a", "start"): the named one is played, not a KeyError.
+    import base64
+
+    from envs.png import encode_png
+
+    rgb = np.random.default_rng(0).integers(0, 256, (144, 160, 3), dtype=np.uint8)
+    state = {"screen_png": base64.b64encode(encode_png(rgb)).decode("ascii"), "title": "Pokémon Red",
+             "map": 0, "x": 3, "y": 4, "badges": 0, "event_flags": 0, "party_count": 1, "levels": [5],
+             "battle_type": 0}
+    with ChatServer([good("<answer>start</answer>"), good("<answer>jump</answer>")]) as server:
+        client = ChatClient(Endpoint("toy-vl-3b", server.url), api_key_env=None, backoff=0.001, timeout=2.0)
+        p = VLMPlayer(client, "pokemon_red", 1)
+        named, junk = p.decide(state), p.decide(state)
+    assert (named.status, named.move, named.action) == ("ok", "start", p.action_names.index("start"))
+    assert (junk.status, junk.move, junk.action) == ("unparseable", "up", 0)  # the first button
+
+
 def test_a_refusing_server_stops_the_run():
     with ChatServer([bad_request(401, "invalid API key")]) as server, pytest.raises(ChatConfigError,
                                                                                     match="invalid API key"):
@@ -546,6 +573,19 @@ def test_a_player_needs_at_least_one_request_in_flight():
     # Refused when made, not at the first decision (the thread pool's own error, mid-run).
     with ChatServer() as server, pytest.raises(ValueError, match="concurrency must be >= 1, got 0"):
         player(server, concurrency=0)
+
+
+def test_a_player_made_without_a_concurrency_has_the_scripts_default():
+    # A notebook's VLMPlayer(client, env) keeps as many requests in flight as --concurrency's default (8).
+    import argparse
+
+    from agents.vlm_client import add_client_arguments
+
+    parser = argparse.ArgumentParser()
+    add_client_arguments(parser)
+    with ChatServer() as server:
+        p = VLMPlayer(ChatClient(Endpoint("toy-vl-3b", server.url), api_key_env=None), "snake")
+    assert p.concurrency == parser.parse_args([]).concurrency == 8
 
 
 def test_closing_a_player_awaits_the_request_on_the_wire_and_drops_the_queued_ones():
