@@ -1,0 +1,102 @@
+"""The shared helpers of envs/base.py, called directly: the option and state checks every game runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import envs
+from envs.base import (
+    Game,
+    Setting,
+    check_state_size,
+    flag,
+    state_cell,
+    state_list,
+    state_on_board,
+    whole_options,
+)
+
+
+def test_state_list_takes_an_array_as_get_state_would_list_it() -> None:
+    assert state_list("state's apples", np.array([[1, 2], [3, 4]])) == [[1, 2], [3, 4]]
+    with pytest.raises(ValueError, match="state's apples must be a list"):
+        state_list("state's apples", "12")
+
+
+def test_state_cell_refuses_a_cell_of_another_width() -> None:
+    assert state_cell("state's head", [1, 2.0]) == [1, 2]
+    assert state_cell("state's cube", [1, 2, 3], width=3) == [1, 2, 3]
+    for bad in ([1, 2, 3], [1]):
+        with pytest.raises(ValueError, match="state's head must be a list of 2 whole numbers"):
+            state_cell("state's head", bad)
+
+
+@pytest.mark.parametrize("cell", [[10, 0], [0, 10], [-1, 0], [0, -1]])
+def test_state_on_board_refuses_a_cell_past_any_edge(cell: list[int]) -> None:
+    assert state_on_board("state's body", [[0, 0], [9, 9]], 10) == [[0, 0], [9, 9]]
+    with pytest.raises(ValueError, match=r"state's body\[1\] .* is off the 10×10 board"):
+        state_on_board("state's body", [[0, 0], cell], 10)
+
+
+@pytest.mark.parametrize("size", [5, 12, "10"])
+def test_check_state_size_refuses_any_other_size(size: object) -> None:
+    check_state_size({"size": 10}, 10)
+    with pytest.raises(ValueError, match="state"):
+        check_state_size({"size": size}, 10)
+
+
+@pytest.mark.parametrize("value", [2, -1])
+def test_flag_takes_only_0_and_1_of_the_ints(value: int) -> None:
+    assert flag("frame_skip_render", 0) is False and flag("frame_skip_render", 1) is True
+    with pytest.raises(ValueError, match="frame_skip_render must be true or false"):
+        flag("frame_skip_render", value)
+
+
+class _Options:
+    # Annotations no registered game uses yet, whose handling whole_options' docstring sets out.
+    def __init__(self, count: int = 1, either: int | float = 1, label: str | float = "a",
+                 weights: dict[str, int] | None = None) -> None: ...
+
+
+def test_whole_options_follows_each_annotation_it_documents() -> None:
+    out = whole_options(_Options, {"count": np.float32(3.0), "either": 2.0, "label": "1e-2",
+                                   "weights": {"a": "1e2"}})
+    # A NumPy float of a whole number is an int for an int option, as whole() reads it.
+    assert out["count"] == 3 and type(out["count"]) is int
+    # int | float: 2.0 may be meant as a float, so it stays one.
+    assert out["either"] == 2.0 and type(out["either"]) is float
+    # An option that takes a str keeps a string that reads as a number.
+    assert out["label"] == "1e-2"
+    # A mapping of numbers (int too) has YAML's number strings read as numbers.
+    assert out["weights"] == {"a": 100.0}
+
+
+class _Helper:
+    def __init__(self, helper: int = 1) -> None: ...
+
+
+class _MixedGame(Game, _Helper):
+    # Abstract (never made): options() reads only the constructors' signatures.
+    def __init__(self, num_envs: int = 1, size: int = 3) -> None:
+        super().__init__(num_envs)
+
+
+def test_options_are_those_of_the_game_constructors_only() -> None:
+    # A mixin's constructor takes no game option: the options are the class's and its Game bases'.
+    assert _MixedGame.options() == (("num_envs", "size"), ())
+
+
+def test_a_setting_read_from_the_class_is_the_setting_itself() -> None:
+    # Read from an instance it is the value; from the class, the descriptor (as a property is).
+    snake = envs.game_class("snake")
+    assert isinstance(snake.starvation, Setting)
+    assert snake.starvation.name == "starvation"
+    assert envs.make_game("snake", size=5).starvation == 50  # None: 2·N²
+
+
+def test_observe_of_every_board_hands_the_kernels_int64_indices() -> None:
+    # _boards' contract: the compiled kernels are specialised for int64, and another dtype compiles anew.
+    game = envs.make_game("snake", num_envs=3)
+    boards = game._boards(None, game.new_obs_buffer())
+    assert boards.dtype == np.int64 and boards.tolist() == [0, 1, 2]
