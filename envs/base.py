@@ -126,8 +126,8 @@ def check_state_size(state: Mapping[str, Any], size: int) -> None:
     number first: "10" was refused as "a 10×10 board, this game is 10×10"."""
     n = whole("state's size", state["size"], 1)
     if n != size:
-        raise ValueError(f"state is for a {n}×{n} board, this game is {size}×{size}: load it into a game "
-                         f"made with size={n}")
+        raise ValueError(f"state's board is {n}×{n}, this game's {size}×{size}: load it into a game made "
+                         f"with size={n}")
 
 
 def _whole_floats(value: Any) -> Any:

@@ -335,7 +335,7 @@ def played_move(env: str, state: dict[str, Any], action: str) -> str:
 def check_board_size(questions: list[TaskRecord], env: str, env_kwargs: dict[str, Any], root: Path,
                      specialist: Path) -> None:
     """Refuse a specialist whose board size is not that of ``questions`` (move questions of ``env``), before
-    it plays any: the game's own error ("state is for a 10×10 board") would not say --specialist is the
+    it plays any: the game's own error ("state's board is 10×10") would not say --specialist is the
     problem."""
     from envs import make_game
 
@@ -347,7 +347,7 @@ def check_board_size(questions: list[TaskRecord], env: str, env_kwargs: dict[str
     other = sorted({record_state(r, root).get("size") for r in questions} - {size, None})
     if size is not None and other:
         n = other[0]
-        raise ScoringError(f"--specialist {specialist} plays {env} on a {size}×{size} board, but the split's "
+        raise ScoringError(f"--specialist {specialist} plays {env} on {size}×{size} boards, but the split's "
                            f"{env} states are {n}×{n}: give a --specialist trained on that size (--size {n})")
 
 

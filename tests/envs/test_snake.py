@@ -555,7 +555,7 @@ def test_out_of_range_action_is_refused_before_any_board_moves(bad):
 
 
 @pytest.mark.parametrize("size, error", [
-    (8, "state is for a 8×8 board, this game is 6×6: load it into a game made with size=8"),
+    (8, "state's board is 8×8, this game's 6×6: load it into a game made with size=8"),
     ("6", "state's size must be a whole number >= 1, got '6'"),  # was "a 6×6 board, this game is 6×6"
 ])
 def test_set_state_of_another_board_size_names_the_size_to_make_the_game_with(size, error):

@@ -752,7 +752,7 @@ def test_set_state_refuses_a_dead_snake_at_round_0(alive0: bool, alive1: bool):
 
 
 @pytest.mark.parametrize("size, error", [
-    (8, "state is for a 8×8 board, this game is 10×10: load it into a game made with size=8"),
+    (8, "state's board is 8×8, this game's 10×10: load it into a game made with size=8"),
     ("10", "state's size must be a whole number >= 1, got '10'"),  # was "a 10x10 board, this game is 10"
 ])
 def test_set_state_of_another_board_size_names_the_size_to_make_the_game_with(size, error):

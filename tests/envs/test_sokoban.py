@@ -500,7 +500,7 @@ def test_state_round_trip_and_json():
     game.observe(obs_a)
     other.observe(obs_b)
     assert (obs_a[0] == obs_b[2]).all() and other.get_state(2) == game.get_state(0)
-    with pytest.raises(ValueError, match="state is for a 10×10 board, this game is 6×6: load it into a game "
+    with pytest.raises(ValueError, match="state's board is 10×10, this game's 6×6: load it into a game "
                                          "made with size=10"):
         Sokoban(difficulty="easy").set_state(0, state)
 

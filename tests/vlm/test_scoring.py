@@ -261,7 +261,7 @@ def test_a_specialist_of_another_board_size_is_refused_by_flag(predictions, data
     argv = [str(dataset[1]), str(predictions[0]), "--specialist", str(small)]
     assert scripts.score_predictions.main(argv) == 2
     err = capsys.readouterr().err
-    assert f"--specialist {small} plays snake on a 6×6 board" in err and "states are 10×10" in err, err
+    assert f"--specialist {small} plays snake on 6×6 boards" in err and "states are 10×10" in err, err
     assert not played  # refused before the specialist plays any state
 
 
