@@ -165,13 +165,18 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"{cfg['env']} {who}, {episodes_text(summary['episodes'])}: "
               f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
               f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}{cut}")
-        figures = {k[5:]: v for k, v in summary.items()  # the game's own episode figures, e.g. win
-                   if k.startswith("mean_") and k not in ("mean_score", "mean_length", "mean_return")}
-        if figures:
-            print("means of the game's figures: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+        print_game_figures(summary)
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     return 0
+
+
+def print_game_figures(summary: dict[str, Any]) -> None:
+    """The means of the game's own episode figures, if it has any (duel Snake's win, for one)."""
+    figures = {k[5:]: v for k, v in summary.items()
+               if k.startswith("mean_") and k not in ("mean_score", "mean_length", "mean_return")}
+    if figures:
+        print("means of the game's figures: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
 
 
 def foreign_label(run: Path, ckpt: Path) -> str:
@@ -273,6 +278,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
               f"{mean_text(summary['mean_score'])}, max {figure(summary['max_score'])}, invalid answers "
               f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
               "tokens per episode")
+        print_game_figures(summary)
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     if why:

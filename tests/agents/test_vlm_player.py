@@ -449,7 +449,10 @@ def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, 
     assert capsys.readouterr().out.splitlines() == [
         f"snake with {result['vlm']}, 2 episodes: mean score {mean_text(result['mean_score'])}, max "
         f"{scripts.evaluate.figure(result['max_score'])}, invalid answers {result['invalid']} "
-        f"({result['invalid_rate']:.1%}), {result['tokens_per_episode']:,.0f} tokens per episode"]
+        f"({result['invalid_rate']:.1%}), {result['tokens_per_episode']:,.0f} tokens per episode",
+        # as for a specialist (duel Snake's win/draw/loss were in the JSON only)
+        f"means of the game's figures: snake_length {result['mean_snake_length']:.2f}, won "
+        f"{result['mean_won']:.2f}"]
 
 
 def test_evaluate_script_without_a_run_or_vlm_says_what_to_give(scripts, capsys):
