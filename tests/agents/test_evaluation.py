@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.evaluation import Episode, RandomPolicy, best_episode, run_episodes, summarize
+from agents.evaluation import Episode, RandomPolicy, best_episode, replay_frames, run_episodes, summarize
 from envs import make_game
 from envs.rng import seeds_from
 
@@ -519,48 +519,25 @@ def test_an_mp4_is_padded_by_repeating_its_last_row_and_column_into_a_new_folder
     assert (padded[:, 3, :5] == frames[:, 2]).all() and (padded[:, :3, 5] == frames[:, :, 4]).all()
 
 
-def test_a_stop_in_a_training_videos_episode_comes_at_the_next_step():
-    """Inside training's ``stop_at_safe_points`` a signal waits for a stop point; an episode's step is one
-    (a video's episode of a long game would otherwise hold the stop until it ended)."""
-    import os
-    import signal
-
-    from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
-
-    steps = []
-
-    class SignalOnThirdStep(RandomPolicy):
-        def make_actor(self, num_envs, deterministic=True, streams=None):
-            actor = super().make_actor(num_envs, deterministic, streams)
-
-            def act(obs, game=None, live=None):
-                steps.append(len(steps))
-                if len(steps) == 3:
-                    os.kill(os.getpid(), signal.SIGTERM)
-                return actor(obs, game, live)
-
-            act.after_step, act.episode_log = actor.after_step, actor.episode_log  # type: ignore[attr-defined]
-            return act
-
-    with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt):
-        run_episodes(SignalOnThirdStep(0), "sokoban", {"max_steps": 500}, 1, seed=1, max_steps=500)
-    assert len(steps) == 3  # the step the signal came in was played, and no other
-
-
-def test_a_stop_while_a_training_video_is_replayed_comes_at_the_next_step(monkeypatch):
-    """The video's episode is played, then replayed to render its frames: on the Game Boy test cartridge
-    a 1,000-step replay took 0.7 s (5.5 s on two busy cores) with no stop point, which a stop inside
-    training waited out."""
+@pytest.mark.parametrize("play", [
+    lambda: run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 500}, 1, seed=1, max_steps=500),
+    lambda: replay_frames("sokoban", {"max_steps": 500}, 1, [0] * 100),
+], ids=["played", "replayed"])
+def test_a_stop_in_a_training_videos_episode_comes_at_the_next_step(monkeypatch, play):
+    """Inside training's ``stop_at_safe_points`` a signal waits for a stop point; a step of a video's episode
+    is one, as it is played and as it is replayed to render its frames (a long game's episode would
+    otherwise hold the stop: on the Game Boy test cartridge a 1,000-step replay took 0.7 s, 5.5 s on two
+    busy cores)."""
     import os
     import signal
 
     import agents.evaluation
-    from agents.evaluation import replay_frames
     from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
 
     steps = []
+    real = agents.evaluation.make_game
 
-    def make_game(*args, **kwargs):
+    def signalling_game(*args, **kwargs):
         game = real(*args, **kwargs)
         step = game.step
 
@@ -573,8 +550,7 @@ def test_a_stop_while_a_training_video_is_replayed_comes_at_the_next_step(monkey
         game.step = signal_on_third_step
         return game
 
-    real = agents.evaluation.make_game
-    monkeypatch.setattr(agents.evaluation, "make_game", make_game)
+    monkeypatch.setattr(agents.evaluation, "make_game", signalling_game)
     with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt):
-        replay_frames("sokoban", {"max_steps": 500}, 1, [0] * 100)
+        play()
     assert len(steps) == 3  # the step the signal came in was played, and no other
