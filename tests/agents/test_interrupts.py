@@ -281,6 +281,16 @@ def test_a_repeat_a_second_after_the_first_stops_at_once_where_no_stop_point_cam
         signal.raise_signal(signal.SIGTERM)  # taken: ignored again
 
 
+def test_timeouts_two_signals_at_the_default_repeat_window_are_one_stop_taken_at_the_stop_point():
+    """The window as shipped, not a test's: two signals milliseconds apart do not cut the work short."""
+    with stop_signals_interrupt(), stop_at_safe_points():
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        signal.raise_signal(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):
+            stop_point()
+
+
 def test_a_signal_in_a_deferred_block_inside_safe_points_raises_at_the_deferred_end():
     """A periodic checkpoint save during training: the stop comes as the save is done, a safe point."""
     saved = False
