@@ -300,6 +300,18 @@ def test_a_signal_in_a_deferred_block_inside_safe_points_raises_at_the_deferred_
     assert saved
 
 
+def test_a_late_repeat_during_a_deferred_save_inside_safe_points_waits_for_the_save(monkeypatch):
+    """Pressing Ctrl-C again during a periodic checkpoint save must not cut the save: it is not a hung step."""
+    monkeypatch.setattr(interrupts, "_REPEAT_S", 0.01)
+    saved = False
+    with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt), deferred_stop():
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.05)
+        signal.raise_signal(signal.SIGINT)
+        saved = True
+    assert saved
+
+
 def test_safe_points_outside_a_stop_block_leave_signals_as_they_are():
     before = _handlers()
     with stop_at_safe_points():
