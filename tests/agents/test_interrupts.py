@@ -4,6 +4,7 @@ each command's stop starts afresh; the handlers in place before are put back."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -301,7 +302,7 @@ def test_a_signal_in_a_deferred_block_inside_safe_points_raises_at_the_deferred_
 
 
 def test_a_late_repeat_during_a_deferred_save_inside_safe_points_waits_for_the_save(monkeypatch):
-    """Pressing Ctrl-C again during a periodic checkpoint save must not cut the save: it is not a hung step."""
+    """Ctrl-C again during a periodic checkpoint save must not cut the save: it is not a hung step."""
     monkeypatch.setattr(interrupts, "_REPEAT_S", 0.01)
     saved = False
     with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt), deferred_stop():
@@ -310,6 +311,26 @@ def test_a_late_repeat_during_a_deferred_save_inside_safe_points_waits_for_the_s
         signal.raise_signal(signal.SIGINT)
         saved = True
     assert saved
+
+
+def test_a_stop_a_library_swallowed_is_raised_again_at_the_next_stop_point():
+    """A bare ``except:`` in a library between our stop point and the caller drops the stop: the next
+    stop point raises it again, or training would go on with every later Ctrl-C ignored."""
+    with stop_signals_interrupt(), stop_at_safe_points():
+        signal.raise_signal(signal.SIGINT)
+        with contextlib.suppress(KeyboardInterrupt):  # the library's bare except
+            stop_point()
+        with pytest.raises(KeyboardInterrupt):
+            stop_point()
+
+
+def test_a_nested_safe_points_block_leaves_the_outer_one_polling():
+    with stop_signals_interrupt(), stop_at_safe_points():
+        with stop_at_safe_points():
+            pass
+        signal.raise_signal(signal.SIGINT)  # recorded, not raised mid-work
+        with pytest.raises(KeyboardInterrupt):
+            stop_point()
 
 
 def test_safe_points_outside_a_stop_block_leave_signals_as_they_are():
