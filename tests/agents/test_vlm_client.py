@@ -37,6 +37,7 @@ def test_endpoint_spec_parsing():
     e = Endpoint.parse("qwen2.5-vl-7b@http://localhost:8000/v1/")
     assert (e.model, e.base_url, e.chat_url) == ("qwen2.5-vl-7b", "http://localhost:8000/v1",
                                                  "http://localhost:8000/v1/chat/completions")
+    assert str(e) == "qwen2.5-vl-7b@http://localhost:8000/v1"  # as errors and reports name it
     assert Endpoint.parse("org/model@name@https://h/v1/chat/completions").chat_url == "https://h/v1/chat/completions"
     assert Endpoint.parse("org/model@name@https://h/v1").model == "org/model@name"
     for bad in ("qwen", "@http://x", "qwen@localhost:8000"):
@@ -74,6 +75,7 @@ def test_endpoint_spec_parsing():
     ("m@https://h/v1?key=sk-secret", "the --vlm URL 'https://h/v1?…' has a query or fragment"),
     ("m@https://h/modèle/v1?key=sk-secret", "give it percent-encoded, https://h/mod%C3%A8le/v1?…"),
     ("m@http://user:sk-secret@h:99999/v1", "URL 'http://…@h:99999/v1' is malformed: Port out of range"),
+    ("m@http://h/v 1?key=sk-secret", "the --vlm URL 'http://h/v 1?…' contains a space"),
 ])
 def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
     # urllib failed on each request instead: retried with backoff on every decision, or (a bad IPv6
@@ -133,6 +135,7 @@ def test_500_and_garbage_bodies_are_retried_then_succeed():
     (b'{"choices": []}', "no choices"),
     (b'{"choices": [{"text": "UP", "index": 0}]}', "choices\\[0\\] has no message"),  # legacy completions
     (b'{"choices": ["UP"]}', "no choices"),  # a choice that is no object: was an AttributeError
+    (b'{"choices": [{"message": "UP"}]}', "choices\\[0\\] has no message"),  # a message that is no object
 ])
 def test_a_200_that_is_no_chat_completion_fails_at_once_naming_the_url(body, why):
     with ChatServer(default=lambda b: Reply(body=body)) as server:
@@ -148,11 +151,15 @@ def test_reasoning_odd_token_counts_and_calls_are_read_as_documented():
     # "reasoning" is the name some servers give the field that others call "reasoning_content".
     body = json.dumps({"choices": [{"message": {"content": "<answer>UP</answer>", "reasoning": "think"}}],
                        "usage": {"prompt_tokens": -5, "completion_tokens": "7"}}).encode()
-    with ChatServer([Reply(body=body), good("x")]) as server:
+    # Infinity, which Python's json reads, counts 0 too: int() of it raises OverflowError, not ValueError.
+    endless = json.dumps({"choices": [{"message": {"content": "x"}}],
+                          "usage": {"prompt_tokens": float("inf"), "completion_tokens": 3}}).encode()
+    with ChatServer([Reply(body=body), Reply(body=endless)]) as server:
         c = client(server)
         reply = c.complete("q", [IMG])
-        c.complete("q2", [IMG])
+        second = c.complete("q2", [IMG])
     assert (reply.reasoning, reply.prompt_tokens, reply.completion_tokens) == ("think", 0, 7)
+    assert (second.content, second.prompt_tokens, second.completion_tokens) == ("x", 0, 3)
     assert c.stats.as_dict()["calls"] == 2
 
 
@@ -224,6 +231,12 @@ def test_a_redirect_is_not_followed_and_names_where_it_points(status):
     assert server.hits == 1 and target.hits == 0 and target.headers == [] and c.stats.failures == 1
 
 
+def test_a_replys_latency_is_that_of_its_request():
+    with ChatServer([good("slow", delay=0.3)]) as server:
+        reply = client(server).complete("q", [IMG])
+    assert 0.3 <= reply.latency_s < 2.0
+
+
 def test_a_reply_without_content_is_the_models_empty_answer():
     body = b'{"choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": "length"}]}'
     with ChatServer([Reply(body=body)]) as server:
@@ -242,6 +255,16 @@ def test_content_parts_give_their_text_only():
     message = {"role": "assistant", "content": [{"type": "text", "text": ""}], "refusal": "I won't."}
     reply = ChatClient._parse(json.dumps({"choices": [{"message": message}]}).encode(), 0.0)
     assert (reply.content, reply.refusal) == ("", "I won't.")
+
+
+def test_the_first_of_several_choices_is_the_answer():
+    # --extra-body '{"n": 2}' asks for several: the answer is choices[0], as the OpenAI API reference has it.
+    choices = [{"index": k, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
+               for k, (text, reason) in enumerate([("first", "stop"), ("second", "length")])]
+    body = json.dumps({"choices": choices}).encode()
+    with ChatServer([Reply(body=body)]) as server:
+        reply = client(server).complete("q", [IMG])
+    assert (reply.content, reply.finish_reason) == ("first", "stop")
 
 
 def test_a_refusal_is_kept_and_cached(tmp_path):
@@ -351,9 +374,12 @@ def test_a_retry_after_of_zero_still_backs_off():
     # "Retry-After: 0" (or a date already past) sent every retry at once to a server that limits requests.
     sleeps = []
     past = email.utils.formatdate(time.time() - 60, usegmt=True)
-    with ChatServer([rate_limited("0"), rate_limited(past), good("ok")]) as server:
+    # retry-after-ms is preferred to retry-after, so its 0 is the wait asked for: the backoff, not the 9 s.
+    zero_ms = Reply(status=429, headers={"retry-after-ms": "0", "retry-after": "9"}, body=b"{}")
+    with ChatServer([rate_limited("0"), rate_limited(past), zero_ms, good("ok")]) as server:
         client(server, sleep=sleeps.append, backoff=0.5).complete("q", [IMG])
     assert 0.5 <= sleeps[0] <= 0.5 * 1.25 and 1.0 <= sleeps[1] <= 1.0 * 1.25
+    assert 2.0 <= sleeps[2] <= 2.0 * 1.25
 
 
 def test_gives_up_after_the_retries_with_a_clear_error():
@@ -682,6 +708,19 @@ def test_a_server_gone_mid_run_stops_the_run_after_give_ups_in_a_row_and_an_answ
     assert c.stats.failures == 5
 
 
+def test_the_tenth_give_up_in_a_row_stops_the_run_not_the_ninth():
+    # The README: "Ten requests in a row given up so, with no answer from the server between, stop the run".
+    with ChatServer([good("ok")], default=lambda body: server_error(502)) as server:
+        c = client(server, max_retries=0)
+        assert c.complete("q0", [IMG]).content == "ok"
+        for k in range(1, 10):
+            with pytest.raises(ChatError) as exc:
+                c.complete(f"q{k}", [IMG])
+            assert type(exc.value) is ChatError, k
+        with pytest.raises(ChatConfigError, match="10 requests in a row given up"):
+            c.complete("q10", [IMG])
+
+
 @pytest.mark.parametrize("status", [400, 401, 404])
 def test_client_errors_are_not_retried(status):
     with ChatServer([bad_request(status)]) as server:
@@ -692,9 +731,10 @@ def test_client_errors_are_not_retried(status):
     assert server.hits == 1 and c.stats.failures == 1
 
 
-def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch):
+@pytest.mark.parametrize("status", [401, 403])  # a proxy or OpenAI's project keys answer 403
+def test_a_refused_key_names_the_variable_it_is_read_from(monkeypatch, status):
     monkeypatch.delenv("MY_VLM_KEY", raising=False)
-    with ChatServer(default=lambda body: bad_request(401, "You didn't provide an API key.")) as server:
+    with ChatServer(default=lambda body: bad_request(status, "You didn't provide an API key.")) as server:
         with pytest.raises(ChatConfigError, match=r"no API key was sent: \$MY_VLM_KEY is unset"):
             client(server, api_key_env="MY_VLM_KEY").complete("q", [IMG])
         monkeypatch.setenv("MY_VLM_KEY", "sk-wrong")
@@ -722,10 +762,11 @@ def test_a_key_no_header_can_carry_is_refused_before_any_request_without_showing
     assert "sk-secret" not in str(exc.value)
 
 
-def test_a_request_refused_as_too_long_points_at_the_request_settings_not_the_key():
+@pytest.mark.parametrize("status", [400, 413, 422])  # 413: a body too large; 422: FastAPI's validation
+def test_a_request_refused_as_too_long_points_at_the_request_settings_not_the_key(status):
     message = ("This model's maximum context length is 4096 tokens. However, you requested 5120 tokens "
                "(1024 in the messages, 4096 in the completion).")
-    with ChatServer([bad_request(400, message)]) as server, pytest.raises(ChatConfigError) as exc:
+    with ChatServer([bad_request(status, message)]) as server, pytest.raises(ChatConfigError) as exc:
         client(server).complete("q", [IMG])
     assert message in str(exc.value) and "--max-tokens" in str(exc.value)
     assert "API key" not in str(exc.value)
@@ -745,6 +786,8 @@ def test_a_temperature_the_server_refuses_is_named_among_the_settings_to_check()
      b'"param": null, "code": 404}', "HTTP 404: The model `foo` does not exist. (check"),  # older vLLM
     (b'{"detail": "Not Found"}', "HTTP 404: Not Found (check"),  # FastAPI: a URL without /v1
     (b'{"error": "model \'foo\' not found"}', "HTTP 404: model 'foo' not found (check"),  # a bare string
+    # A lone surrogate (half an emoji) in the message becomes U+FFFD, so the message can be written as UTF-8.
+    (b'{"error": {"message": "model \\ud83d not found"}}', "HTTP 404: model \ufffd not found (check"),
     # Gemini's OpenAI-compatible endpoint wraps its error in a list, pretty-printed: its start, cut at 160
     # characters, was quoted instead, the message cut short.
     pytest.param(json.dumps([{"error": {
@@ -824,7 +867,7 @@ def test_cache_answers_repeat_questions_without_a_request(tmp_path):
     assert len(cache) == 5
 
 
-@pytest.mark.parametrize("latency", [None, "slow", "nan", -1.0])
+@pytest.mark.parametrize("latency", [None, "slow", "nan", "inf", -1.0])
 def test_a_cached_entry_with_an_odd_latency_is_still_a_hit(tmp_path, latency):
     # A hand-edited entry whose "latency_s" is not a number raised TypeError/ValueError in a worker thread.
     cache = ResponseCache(tmp_path)
@@ -930,6 +973,7 @@ def test_retries_help_names_every_status_retried():
     (["--timeout", "1e10"], r"--timeout must be .* at most 1e\+09 seconds"),
     (["--temperature", "nan"], "--temperature must be a finite number"),
     (["--temperature", "-1"], "--temperature must be a finite number"),
+    (["--temperature", "inf"], "--temperature must be a finite number"),
 ])
 def test_bad_numbers_are_refused_naming_the_flag(argv, message):
     from agents.vlm_client import client_from_args
@@ -1010,7 +1054,7 @@ def test_image_detail_is_sent_in_every_image_part_and_keys_the_cache(tmp_path):
             "q", [IMG, IMG])  # another request: its answer may differ
     plain, low = ([part for part in body["messages"][0]["content"] if part["type"] == "image_url"]
                   for body in server.requests)
-    assert [part["image_url"].get("detail") for part in plain] == [None, None]  # as before: none sent
+    assert ["detail" in part["image_url"] for part in plain] == [False, False]  # as before: none sent
     assert [part["image_url"]["detail"] for part in low] == ["low", "low"]
     with pytest.raises(SystemExit):
         _client_args("--image-detail", "medium")
