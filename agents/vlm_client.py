@@ -169,6 +169,14 @@ def _check_url(url: str) -> None:
                          "reports")
     if not parts.hostname:
         raise ValueError(f"the --vlm URL {shown!r} names no host")
+    try:  # socket and http.client send a host IDNA-encoded: a UnicodeError (no ChatError) at each request
+        parts.hostname.encode("idna")
+    except UnicodeError as e:
+        why = str(e.__cause__ or e)
+        what = ("has an empty part (two dots in a row, or one at its start) or a part over 63 characters"
+                if "label" in why else f"cannot be IDNA-encoded ({why})")
+        raise ValueError(f"the --vlm URL {shown!r} has a host name no request can go to: "
+                         f"{parts.hostname!r} {what}") from None
     if not parts.path.isascii():  # a host is sent IDNA-encoded, but a path only as ASCII
         encoded = parts._replace(path=urllib.parse.quote(parts.path, safe="/%")).geturl()
         raise ValueError(f"the --vlm URL {shown!r} has a path that is not ASCII: give it percent-encoded, "

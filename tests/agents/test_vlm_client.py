@@ -76,6 +76,11 @@ def test_endpoint_spec_parsing():
     ("m@https://h/modèle/v1?key=sk-secret", "give it percent-encoded, https://h/mod%C3%A8le/v1?…"),
     ("m@http://user:sk-secret@h:99999/v1", "URL 'http://…@h:99999/v1' is malformed: Port out of range"),
     ("m@http://h/v 1?key=sk-secret", "the --vlm URL 'http://h/v 1?…' contains a space"),
+    # A host with an empty label (a typo) or one over 63 characters passed, and every request then failed
+    # with a UnicodeError from the IDNA codec (no ChatError): a traceback out of the game's worker thread.
+    ("m@http://my-server..local:8000/v1", "has a host name no request can go to: 'my-server..local' has an"),
+    ("m@http://" + "a" * 64 + ".example/v1", "host name no request can go to"),
+    ("m@http://bü..example/v1", "host name no request can go to"),
 ])
 def test_a_url_no_request_could_be_sent_to_is_refused_at_once(spec, message):
     # urllib failed on each request instead: retried with backoff on every decision, or (a bad IPv6
