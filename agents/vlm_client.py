@@ -35,6 +35,7 @@ cache, decision logs and reports can always be written as UTF-8.
 from __future__ import annotations
 
 import base64
+import datetime
 import email.utils
 import errno
 import http.client
@@ -277,6 +278,8 @@ def retry_after_seconds(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" or no zone: UTC (an HTTP date always is), not the machine's local time
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - time.time())
 
 

@@ -6,6 +6,7 @@ import email.utils
 import errno
 import io
 import json
+import os
 import re
 import socket
 import ssl
@@ -373,6 +374,27 @@ def test_retry_after_is_capped_and_parsed_safely():
     with ChatServer([rate_limited("100000"), good("ok")]) as server:
         client(server, sleep=sleeps.append, max_retry_after=5).complete("q", [IMG])
     assert sleeps == [5]
+
+
+@pytest.mark.parametrize("tz", ["America/Los_Angeles", "Asia/Tokyo"])
+def test_a_retry_after_date_without_a_zone_or_in_minus_0000_is_utc_whatever_the_local_zone(tz):
+    # email.utils.formatdate's default writes "-0000" (UTC, RFC 5322), which Python parses to a naive time:
+    # read as the machine's local time, the wait was off by its UTC offset (8 h: capped at max_retry_after),
+    # and a date near the year 9999 east of UTC raised ValueError (no ChatError) out of the request.
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = tz
+    time.tzset()
+    try:
+        soon = retry_after_seconds(email.utils.formatdate(time.time() + 30))
+        bare = retry_after_seconds(email.utils.formatdate(time.time() + 30).removesuffix(" -0000"))
+        far = retry_after_seconds("Fri, 31 Dec 9999 23:59:59 -0000")
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+    assert 25 <= soon <= 31 and 25 <= bare <= 31 and far > 1e9
 
 
 def test_a_retry_after_of_zero_still_backs_off():
