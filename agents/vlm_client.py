@@ -276,7 +276,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a year or hour past a C long
         return None
     if when.tzinfo is None:  # "-0000" or no zone: UTC (an HTTP date always is), not the machine's local time
         when = when.replace(tzinfo=datetime.timezone.utc)

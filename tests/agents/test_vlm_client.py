@@ -370,6 +370,10 @@ def test_retry_after_is_read_whatever_the_case_of_its_name_and_in_milliseconds()
 def test_retry_after_is_capped_and_parsed_safely():
     assert retry_after_seconds("12") == 12.0
     assert retry_after_seconds("garbage") is None and retry_after_seconds(None) is None
+    # A date whose year or hour overflows a C long raised OverflowError (no ChatError) out of the request.
+    for huge in ("Mon, 01 Jan 99999999999999999999 00:00:00 GMT",
+                 "Mon, 01 Jan 2020 99999999999999999999:00:00 GMT"):
+        assert retry_after_seconds(huge) is None
     sleeps = []
     with ChatServer([rate_limited("100000"), good("ok")]) as server:
         client(server, sleep=sleeps.append, max_retry_after=5).complete("q", [IMG])
