@@ -299,6 +299,13 @@ def test_lone_surrogates_in_a_reply_become_replacement_characters_and_are_cached
     assert (first.content, first.reasoning) == ("UP \ufffd!", "hmm \ufffd")
     assert again.cached and (again.content, again.reasoning) == (first.content, first.reasoning)
     assert server.hits == 1
+    # An entry edited by hand (or by another tool) to hold one is made safe as it is read back too.
+    (entry,) = tmp_path.rglob("*.json")
+    text = entry.read_text(encoding="utf-8")
+    edited = text.replace("UP \ufffd!", "UP \\ud800!")  # JSON's escape of a lone surrogate
+    assert edited != text
+    entry.write_text(edited, encoding="utf-8")
+    assert client(server, cache=ResponseCache(tmp_path)).complete("q", [IMG]).content == "UP \ufffd!"
 
 
 def test_a_reply_that_is_not_utf8_keeps_its_answer_with_replacement_characters(tmp_path):
@@ -687,6 +694,7 @@ def test_a_give_up_stops_the_run_at_once_only_if_no_attempt_connected():
     (urllib.error.URLError(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")), True),
     (urllib.error.URLError(TimeoutError("timed out")), True),  # no connection within --timeout
     (urllib.error.URLError(OSError(errno.EHOSTUNREACH, "No route to host")), True),
+    (urllib.error.URLError(OSError(errno.ENETUNREACH, "Network is unreachable")), True),
     (urllib.error.URLError(socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")), True),
     (TimeoutError("timed out"), False),  # the request was taken, its answer came too late
     (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), False),  # reached, then dropped
@@ -972,6 +980,23 @@ def test_extra_body_adds_overrides_and_drops_request_fields(tmp_path):
                          ('{"stream": true}', "cannot set stream: each answer is read whole")):
         with pytest.raises(ValueError, match=message):
             client_from_args("m@http://127.0.0.1:9/v1", p.parse_args(["--extra-body", bad]))
+    # "stream": false asks for what is read anyway, a whole answer: taken and sent.
+    kept = client_from_args("m@http://127.0.0.1:9/v1", p.parse_args(["--extra-body", '{"stream": false}',
+                                                                     "--no-cache"]))
+    assert kept.settings["stream"] is False
+
+
+def test_the_endpoint_flags_and_a_clients_own_defaults_are_the_documented_ones():
+    # The README: --retries 5, --timeout 120 s, --concurrency 8, --max-tokens 1024, --temperature 0, the key
+    # in $OPENAI_API_KEY; a client made in code (a notebook) waits and retries as the command line does.
+    args = _client_args()
+    assert (args.retries, args.timeout, args.concurrency, args.max_tokens, args.temperature,
+            args.api_key_env) == (5, 120.0, 8, 1024, 0.0, "OPENAI_API_KEY")
+    c = ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"))
+    assert (c.max_retries, c.timeout, c.api_key_env, c.settings) == (
+        args.retries, args.timeout, args.api_key_env, {"max_tokens": 1024, "temperature": 0.0})
+    # The backoff: 1 s doubling, at most 60 s, and a Retry-After honoured up to 300 s.
+    assert (c.backoff, c.max_backoff, c.max_retry_after) == (1.0, 60.0, 300.0)
 
 
 def _client_args(*argv):
