@@ -857,6 +857,8 @@ def test_seed_without_a_seed_draws_one_as_sb3_does():
         obs = v.reset()
         for k in range(3):
             assert np.array_equal(obs[k], GameEnv("snake").reset(seed=seeds[k])[0])
+        np.random.seed(8)  # drawn from the global generator: another state, another seed
+        assert v.seed() != seeds
     finally:
         np.random.set_state(state)
         v.close()
@@ -1102,6 +1104,40 @@ def test_reset_options_are_refused_not_ignored():
                 v.set_options(options)
         with pytest.raises(ValueError, match="takes no reset options"):  # through SB3's wrappers too
             VecFrameStack(v, 2).set_options({"size": 6})
+    finally:
+        v.close()
+
+
+def test_set_attr_refuses_a_value_one_workers_game_refuses_on_every_worker():
+    """A value worker 0's game takes but worker 1's refuses (win_reward within float32 together with the
+    apple_reward set on worker 1 alone) is set on none: every worker's game is asked before any sets it."""
+    v = make_vec("snake_duel", 4, num_workers=2)
+    try:
+        v.reset()
+        v.set_attr("apple_reward", 3e38, indices=[2, 3])
+        with pytest.raises(ValueError, match="win_reward"):
+            v.set_attr("win_reward", 3e38)
+        assert v.get_attr("win_reward") == [1.0] * 4
+    finally:
+        v.close()
+
+
+def test_each_steps_infos_list_is_its_own():
+    """A step's infos list is not filled in later: the boards still playing share empty dicts from step to
+    step, but a step in which no episode ended keeps its list as returned when a later one ends some."""
+    v = make_vec("snake", 4, num_workers=0, seed=0)
+    try:
+        v.reset()
+        rng = np.random.default_rng(0)
+        quiet = None  # the infos of the last step in which no episode ended
+        for _ in range(1000):
+            v.step_async(rng.integers(0, 4, 4))
+            _, _, dones, infos = v.step_wait()
+            if dones.any() and quiet is not None:
+                break
+            if not dones.any():
+                quiet = infos
+        assert dones.any() and quiet == [{}] * 4
     finally:
         v.close()
 
@@ -1449,9 +1485,13 @@ def test_a_second_ctrl_c_stops_an_in_process_step_at_once(monkeypatch, ctrl_c_ra
     signal.signal(signal.SIGINT, stop)
     v = make_vec("snake", 4, num_workers=0, seed=0)
 
+    went_on = []
+
     def never_returns(actions):
         _ctrl_c()
         _ctrl_c()
+        # Recorded, not only raised: the held first Ctrl-C, delivered as the step unwinds, replaces the error.
+        went_on.append(True)
         raise AssertionError("the second Ctrl-C did not stop the step")
 
     try:
@@ -1462,7 +1502,7 @@ def test_a_second_ctrl_c_stops_an_in_process_step_at_once(monkeypatch, ctrl_c_ra
         with pytest.raises(KeyboardInterrupt):
             v.step_wait()
         assert v.env_method("get_state") == before  # not stepped: stopped where the Ctrl-C landed
-        assert signal.getsignal(signal.SIGINT) is stop and calls == [signal.SIGINT]
+        assert signal.getsignal(signal.SIGINT) is stop and calls == [signal.SIGINT] and not went_on
     finally:
         v.close()
 
