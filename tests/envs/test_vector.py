@@ -1059,6 +1059,25 @@ def test_close_releases_the_workers_descriptors_while_the_env_is_still_reference
     assert open_fds() - before < 2 * len(kept)
 
 
+def test_a_worker_restarted_after_the_parent_changed_folder_works_in_the_envs_folder(tmp_path, monkeypatch):
+    """Relative paths are read from the folder the env was made in, by a restarted worker too (it started in
+    the parent's folder of the moment): its game's close leaves a relative file in the env's folder."""
+    made, moved = tmp_path / "made", tmp_path / "moved"
+    made.mkdir(), moved.mkdir()
+    monkeypatch.chdir(made)
+    v = make_vec("snake", 2, num_workers=1)
+    try:
+        v.reset()
+        monkeypatch.chdir(moved)
+        v.set_attr("close", functools.partial(touch, Path("closed")))  # a restarted worker's game gets it
+        os.kill(v.worker_pids()[0], signal.SIGKILL)
+        v.step(np.zeros(2, dtype=np.int64))
+        assert v.worker_restarts == 1
+    finally:
+        v.close()
+    assert (made / "closed").exists() and not (moved / "closed").exists()
+
+
 def test_a_step_that_raises_still_reports_another_workers_cut_episodes():
     """Worker 0 fails a step while worker 1 dies in it: the error was raised and worker 1 restarted, but its
     boards' cut episodes were never reported (and their returns ran on into the new episodes')."""
