@@ -14,6 +14,7 @@ from numba.core.errors import TypingError
 from envs import make_game, make_vec
 from envs.env import GameEnv
 from envs.vector import GameVecEnv, WorkerDiedError, default_workers
+from envs.worker import set_attrs
 from tests.conftest import ROOT
 from tests.envs.worker_calls import exit_at_once, raise_unloadable, slow_raise, slow_step, touch
 
@@ -1125,6 +1126,15 @@ def test_reset_options_are_refused_not_ignored():
             VecFrameStack(v, 2).set_options({"size": 6})
     finally:
         v.close()
+
+
+def test_set_attrs_raises_for_a_value_no_order_takes():
+    """A restarted worker's game takes set_attr's values in any order that works; a value that none takes
+    raises its ValueError (after the others are set) instead of retrying for ever."""
+    game = make_game("snake_duel", num_envs=1)
+    with pytest.raises(ValueError, match=r"^max_rounds must be"):
+        set_attrs(game, {"max_rounds": 0, "win_reward": 2.0})
+    assert game.win_reward == 2.0 and game.max_rounds == 100
 
 
 def test_set_attr_refuses_a_value_one_workers_game_refuses_on_every_worker():
