@@ -927,7 +927,8 @@ def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_pa
         if keys and not models:  # a price for every VLM too (no MODEL=): with none, it would do nothing
             raise CompareError(f"{flag} is for the --vlm models, and no --vlm is given: drop it or add a "
                                "--vlm")
-        unknown = [k for k in keys if k != "*" and k not in models]
+        # "*" is a price for every VLM; a count is per model ("*" there named none, and was ignored).
+        unknown = [k for k in keys if (k != "*" or flag != "--price-per-1k-tokens") and k not in models]
         if unknown:
             raise CompareError(f"{flag} names model {unknown[0]!r}, which no --vlm plays (the --vlm models "
                                f"are {', '.join(models)}); write MODEL exactly as in --vlm MODEL@URL")

@@ -1740,3 +1740,21 @@ def test_a_missing_specialist_with_env_given_is_named_missing_and_not_made(scrip
     assert scripts.compare.main(["--env", "snake", "--specialist", str(run), "--no-progress"]) == 2
     assert f"--specialist {run}: no such run folder" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_a_vlm_params_for_every_model_is_refused_as_naming_no_vlm(scripts, tmp_path, capsys):
+    # --vlm-params '*=7B' went by as the count of a model named '*', which no player is: silently
+    # ignored (the report read the size from the name) where README says such a count is refused.
+    out = tmp_path / "out"
+    argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "*=7B", "--out", str(out),
+            "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--vlm-params names model '*', which no --vlm plays (the --vlm models are m)" in err
+    assert not out.exists()
+    # A price for every VLM is what '*' (or no MODEL=) means there, and stays accepted.
+    from types import SimpleNamespace
+
+    from agents.compare import check_model_names
+
+    check_model_names([SimpleNamespace(name="m")], parse_prices(["*=0.5"]), {})
