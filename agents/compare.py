@@ -604,9 +604,10 @@ def _fmt(value: Any, spec: str = ".2f", none: str = "—") -> str:
 def _count(value: float | None) -> str:
     if not value:
         return "unknown"
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if value >= size:
-            return f"{value / size:.3g}{unit}"
+    shown = float(f"{value:.3g}")  # the unit goes by the figure shown: 999.7M is 1B, not "1e+03M"
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if shown >= size:
+            return f"{shown / size:.3g}{unit}"
     return f"{value:.0f}"
 
 

@@ -1536,6 +1536,9 @@ def test_a_parameter_count_under_a_thousand_is_written_whole():
 
     assert [_count(v) for v in (None, 0, 999, 1500, 2.5e6, 7e9)] == ["unknown", "unknown", "999", "1.5K",
                                                                      "2.5M", "7B"]
+    # parse_count takes a T: 1.8T was written "1.8e+03B"; and the unit goes by the figure shown, as
+    # 999.7M rounds to 1B ("1e+03M" before).
+    assert [_count(v) for v in (1.8e12, 999.7e6, 123456)] == ["1.8T", "1B", "123K"]
 
 
 def test_vlm_players_whose_names_slug_alike_keep_their_own_logs_and_a_clean_run_says_so(tmp_path,
