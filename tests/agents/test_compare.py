@@ -1761,3 +1761,15 @@ def test_a_vlm_params_for_every_model_is_refused_as_naming_no_vlm(scripts, tmp_p
     from agents.compare import check_model_names
 
     check_model_names([SimpleNamespace(name="m")], parse_prices(["*=0.5"]), {})
+
+
+def test_a_specialists_summary_costs_nothing_and_has_no_invalid_answer_or_token():
+    # report.md writes the specialist's cost as "0 (local)"; report.json must say 0 too, not None (which
+    # the cost plot annotates "no price given", as for a VLM with no price).
+    eps = [Episode(500, 3.0, 7, 3.0, {"won": 1.0}, [0] * 7, None),
+           Episode(501, 1.0, 5, 1.0, {"won": 0.0}, [0] * 5, None)]
+    s = summarize_run(PlayerRun("specialist-MlpPolicy", "specialist", 1234.0, "counted", eps, 2.0), None)
+    assert s["cost_per_episode"] == 0.0 and s["tokens_per_episode"] == 0.0
+    assert (s["invalid"], s["invalid_rate"], s["cut_at_max_tokens"]) == (0, 0.0, 0)
+    assert (s["success_rate"], s["decisions"], s["decisions_per_s"]) == (0.5, 12, 6.0)
+    assert s["best_move_rate"] is None and s["verifier_accuracy"] is None
