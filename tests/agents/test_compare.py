@@ -669,7 +669,7 @@ def test_summary_score_length_latency_and_cache_figures():
     assert (s["min_score"], s["median_score"], s["max_score"]) == (0.0, 1.0, 5.0)
     assert s["mean_length"] == pytest.approx(10.0) and s["decisions_per_s"] == pytest.approx(60.0)
     assert s["cut_at_max_tokens"] == 1 and s["cached_answers"] == 2
-    assert s["latency_s"]["mean"] == pytest.approx((210 + 10) / 21)
+    assert s["latency_s"]["mean"] == pytest.approx((210 + 10) / 21) and s["latency_s"]["median"] == 10.0
     assert s["latency_s"]["p95"] == pytest.approx(np.percentile([*range(1, 21), 10.0], 95))
 
 
@@ -1773,3 +1773,32 @@ def test_a_specialists_summary_costs_nothing_and_has_no_invalid_answer_or_token(
     assert (s["invalid"], s["invalid_rate"], s["cut_at_max_tokens"]) == (0, 0.0, 0)
     assert (s["success_rate"], s["decisions"], s["decisions_per_s"]) == (0.5, 12, 6.0)
     assert s["best_move_rate"] is None and s["verifier_accuracy"] is None
+
+
+def test_an_unusable_answer_ranks_above_a_move_with_a_negative_reward():
+    # The module's order: a fatal move, then an answer that could not be used, then a negative reward.
+    def d(step, **kw):
+        base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,
+                    prompt_tokens=0, completion_tokens=0, latency_s=0.0, cached=False)
+        return Decision(**{**base, **kw})
+
+    a = Episode(1, 0, 4, 0, {}, [0] * 4, [d(0, reward=-0.5), d(1), d(2, status="illegal"), d(3)])
+    b = Episode(0, 0, 1, 0, {}, [0], [d(0, reward=-0.5)])
+    picked = worst_decisions([a, b], 1)
+    assert [(e.seed, dec.step, why) for e, dec, why in picked] == [(1, 2, "illegal answer (fallback played)")]
+    assert [(e.seed, dec.step) for e, dec, _ in worst_decisions([a, b], 3)] == [(1, 2), (0, 0), (1, 0)]
+
+
+def test_duel_snake_replays_only_a_last_move_to_tell_a_crash(monkeypatch):
+    # Snake 0 is alive until the episode ends: replaying every decision's state (quadratic in the
+    # episode's length, per episode shown) tells nothing more.
+    import agents.compare
+
+    kw = {"size": 10, "num_apples": 40, "max_rounds": 100, "start_length": 3, "opponent": "greedy"}
+    crash = _duel_episode(7, [0] * 20, **kw)
+    replayed = []
+    real = agents.compare.state_at
+    monkeypatch.setattr(agents.compare, "state_at", lambda *a: replayed.append(a[-1]) or real(*a))
+    crashed = agents.compare.crash_test("snake_duel", kw)
+    assert [crashed(crash, dec) for dec in crash.log] == [False] * (crash.length - 1) + [True]
+    assert replayed == [crash.length]
