@@ -1802,3 +1802,21 @@ def test_duel_snake_replays_only_a_last_move_to_tell_a_crash(monkeypatch):
     crashed = agents.compare.crash_test("snake_duel", kw)
     assert [crashed(crash, dec) for dec in crash.log] == [False] * (crash.length - 1) + [True]
     assert replayed == [crash.length]
+
+
+def test_an_unfinished_report_of_a_killed_comparison_is_removed_and_said(tmp_path):
+    # Killed inside write_report: only its .report-new-ID folder is left, and the next comparison names
+    # what it removed (one line per folder dealt with), leaving the user's files alone.
+    import subprocess
+
+    from agents.compare import recover_report
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id no process has now: a killed comparison's
+    out = tmp_path / "report"
+    new = out / f".report-new-{dead.pid}-abc"
+    new.mkdir(parents=True)
+    (new / "report.json").write_text("{}")
+    (out / "mine.txt").write_text("the user's")
+    assert recover_report(out) == [f"removed {new.name}, the unfinished report of a killed comparison"]
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
