@@ -1820,3 +1820,21 @@ def test_an_unfinished_report_of_a_killed_comparison_is_removed_and_said(tmp_pat
     (out / "mine.txt").write_text("the user's")
     assert recover_report(out) == [f"removed {new.name}, the unfinished report of a killed comparison"]
     assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
+def test_the_scores_per_seed_table_lists_up_to_fifty_seeds(tmp_path, monkeypatch):
+    # A row per seed up to 50 episodes (seed and score, each player's own); longer runs leave it to
+    # report.json's per_seed_scores.
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    for n in (50, 51):
+        episodes = [Episode(100 + k, float(k % 7), 3, 0.0, {"won": 0.0}, [0] * 3, None) for k in range(n)]
+        out = tmp_path / f"report{n}"
+        out.mkdir()
+        compare.write_report(out, "snake", {}, 100, [PlayerRun("spec", "specialist", 10.0, "counted",
+                                                               episodes, 1.0)], {})
+        md = (out / "report.md").read_text()
+        assert ("## Scores per seed" in md) == (n == 50)
+        assert ("| 149 | 0 |" in md) == (n == 50)  # seed 149 is episode 49: 49 % 7 == 0
+        assert ("| 148 | 6 |" in md) == (n == 50)
