@@ -1838,3 +1838,19 @@ def test_the_scores_per_seed_table_lists_up_to_fifty_seeds(tmp_path, monkeypatch
         assert ("## Scores per seed" in md) == (n == 50)
         assert ("| 149 | 0 |" in md) == (n == 50)  # seed 149 is episode 49: 49 % 7 == 0
         assert ("| 148 | 6 |" in md) == (n == 50)
+
+
+def test_a_vlm_params_count_reaches_its_model_on_every_server(monkeypatch):
+    # README: --vlm-params goes by model name, also where two servers share a model and the report labels
+    # them MODEL@host:port; each is played on the same seeds.
+    from types import SimpleNamespace
+
+    from agents import compare
+
+    played = []
+    monkeypatch.setattr(compare, "play_vlm", lambda p, env, kw, episodes, seed, steps, parameters, progress,
+                        name: played.append((name, seed, parameters)) or name)
+    players = [SimpleNamespace(name="m", on_decision=None), SimpleNamespace(name="m", on_decision=None)]
+    runs = compare.play_all("snake", {}, 2, 77, 10, None, {}, players, ["m@h:1", "m@h:2"], {"m": 8e9}, False)
+    assert runs == ["m@h:1", "m@h:2"]
+    assert played == [("m@h:1", 77, 8e9), ("m@h:2", 77, 8e9)]
