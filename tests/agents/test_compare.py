@@ -1854,3 +1854,17 @@ def test_a_vlm_params_count_reaches_its_model_on_every_server(monkeypatch):
     runs = compare.play_all("snake", {}, 2, 77, 10, None, {}, players, ["m@h:1", "m@h:2"], {"m": 8e9}, False)
     assert runs == ["m@h:1", "m@h:2"]
     assert played == [("m@h:1", 77, 8e9), ("m@h:2", 77, 8e9)]
+
+
+def test_one_model_behind_two_routes_of_one_host_gets_a_label_each():
+    # Same model and host, two paths (two routes of one proxy): "m@h:1" would name both, and the second
+    # player's per-seed scores and decision log would replace the first's: the whole endpoint names each.
+    from types import SimpleNamespace
+
+    from agents.compare import player_labels
+    from agents.vlm_client import Endpoint
+
+    specs = ("m@http://h:1/a/v1", "m@http://h:1/b/v1", "m@http://h:2/v1", "n@http://h:1/a/v1")
+    players = [SimpleNamespace(name=spec.split("@")[0], client=SimpleNamespace(endpoint=Endpoint.parse(spec)))
+               for spec in specs]
+    assert player_labels(players) == ["m@http://h:1/a/v1", "m@http://h:1/b/v1", "m@h:2", "n"]
