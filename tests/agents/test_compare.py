@@ -1868,3 +1868,24 @@ def test_one_model_behind_two_routes_of_one_host_gets_a_label_each():
     players = [SimpleNamespace(name=spec.split("@")[0], client=SimpleNamespace(endpoint=Endpoint.parse(spec)))
                for spec in specs]
     assert player_labels(players) == ["m@http://h:1/a/v1", "m@http://h:1/b/v1", "m@h:2", "n"]
+
+
+def test_a_default_folder_the_disk_refuses_leaves_no_folder_made_above_it(tmp_path, monkeypatch):
+    # Without --specialist the default is runs/<env>/compare-<time>: runs/<env>, made for it, goes again
+    # when compare-<time> itself cannot be made.
+    import errno
+    import pathlib
+
+    from agents.compare import CompareError, reserve_default_out
+
+    real_mkdir = pathlib.Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if self.name.startswith("compare-"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    with pytest.raises(CompareError, match="the folder cannot be made \\(No space left on device\\)"):
+        reserve_default_out(tmp_path / "runs" / "snake" / "compare-20261205-000000")
+    assert list(tmp_path.iterdir()) == []
