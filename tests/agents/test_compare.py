@@ -1889,3 +1889,37 @@ def test_a_default_folder_the_disk_refuses_leaves_no_folder_made_above_it(tmp_pa
     with pytest.raises(CompareError, match="the folder cannot be made \\(No space left on device\\)"):
         reserve_default_out(tmp_path / "runs" / "snake" / "compare-20261205-000000")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_swap_killed_while_putting_the_old_report_back_loses_none_of_it(tmp_path, monkeypatch):
+    # Moving the new report in failed (a full disk), and the comparison was killed after one old file had
+    # gone back: the old folder must be named .report-moving-ID by then, or the next comparison reads the
+    # files in --out as the new report's and deletes them.
+    import pathlib
+
+    import agents.compare as c
+
+    out = tmp_path / "report"
+    before = _report_in(out, "old")
+    monkeypatch.setattr(c, "write_report", lambda folder, **_: _report_in(folder, "new"))
+    real_rename, moved_in, put_back = pathlib.Path.rename, [], []
+
+    def rename(self, target):
+        target = Path(target)
+        if target.parent == out and self.parent.name.startswith(".report-new-"):
+            moved_in.append(self.name)
+            if len(moved_in) == 2:
+                raise OSError(28, "No space left on device")
+        elif target.parent == out and self.parent.name.startswith((".report-old-", ".report-moving-")):
+            put_back.append(self.name)
+            if len(put_back) == 2:
+                raise _Killed
+        return real_rename(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "rename", rename)
+    with pytest.raises((_Killed, OSError)):
+        c.write_report_safely(out, True)
+    monkeypatch.undo()
+    assert len(put_back) == 2
+    c.recover_report(out)  # the next comparison's (the killed one's pid is this process's: not running)
+    assert _files(out) == before
