@@ -559,6 +559,16 @@ def test_truncation_and_ended_board_stays() -> None:
         g.close()
 
 
+def test_a_step_that_ends_the_game_on_its_last_allowed_step_is_terminated_not_truncated() -> None:
+    # Gymnasium's contract, as the other games keep it: an episode the game ended is not also cut.
+    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=1)
+    try:
+        g.memory(0)[0xD356] = 0b11  # both badges: the game is won on this step, which is also the last
+        assert act(g, LEFT) == (20.0, True, False)
+    finally:
+        g.close()
+
+
 def test_swarm_archive_and_restore(tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     g = make(1, archive_dir=folder)
@@ -1023,6 +1033,21 @@ def test_generic_game_on_the_test_cartridge() -> None:
         GameBoy(num_envs=1, game="kirby", rom=REPO / "roms")
 
 
+def test_a_gameboy_state_given_out_shares_no_figures_with_the_board() -> None:
+    # A caller editing the state it was given (its "last" figures) must not change the board's rewards.
+    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=100)
+    try:
+        g.get_state(0)["last"]["score"] = 100.0
+        assert [act(g, RIGHT)[0] for _ in range(3)] == [0.0, 0.0, 1.0]  # item 'a': one event flag
+    finally:
+        g.close()
+
+
+def test_a_game_that_is_no_name_is_an_unknown_game_not_a_type_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown game \['tetris'\]; known: tetris"):
+        GameBoy(num_envs=1, game=["tetris"])  # a list is unhashable: no dict lookup may see it
+
+
 class StopLoggedPyBoy:
     """A real PyBoy that logs its ``stop`` into ``log`` (PyBoy itself keeps no readable stopped flag)."""
 
@@ -1274,6 +1299,21 @@ def test_play_refuses_a_bad_start_state_before_its_window_opens(tmp_path: Path,
     with pytest.raises(ValueError, match="cannot be loaded"):
         play(TEST_CARTRIDGE, tmp_path / "out.state", state=bad, window="null", max_frames=10)
     assert opened == [] and not (tmp_path / "out.state").exists()
+
+
+def test_play_refuses_an_existing_save_state_before_its_window_opens(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # README: an existing output without --force is refused before any play, not after the session
+    # (where the refusal at the rename kept the play beside under another name).
+    from envs.gameboy import scripting
+
+    opened = []
+    monkeypatch.setattr(scripting, "_open_window", lambda *a: opened.append(a))
+    out = tmp_path / "old.state"
+    out.write_bytes(b"my state")
+    with pytest.raises(ValueError, match="exists; pass --force"):
+        play(TEST_CARTRIDGE, out, window="null", max_frames=10)
+    assert opened == [] and out.read_bytes() == b"my state" and list(tmp_path.iterdir()) == [out]
 
 
 def test_boot_frames_with_a_start_state_is_refused(tmp_path: Path, scripts, capsys) -> None:
@@ -2930,6 +2970,22 @@ def test_a_step_two_frames_past_the_press_runs_step_frames_frames() -> None:
         g.close()
 
 
+@pytest.mark.parametrize("frames", [1, 30])
+def test_without_a_start_state_the_rom_boots_boot_frames_frames(frames: int) -> None:
+    # Reset then starts every episode from the ROM booted exactly boot_frames frames, the last rendered.
+    booted = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    try:
+        booted.tick(frames, True)
+        want = save_emulator(booted)
+    finally:
+        booted.stop(save=False)
+    g = GameBoy(num_envs=1, game="depthfirst_test", boot_frames=frames)
+    try:
+        assert core.unpack_bytes(g.get_state(0)["emulator"]) == want
+    finally:
+        g.close()
+
+
 def test_a_step_runs_step_frames_frames_and_the_return_adds_up() -> None:
     # One step holds the button press_frames frames and runs to step_frames in all; episode_info's
     # episode_return is the sum of the step rewards, back to 0 at a reset.
@@ -3190,6 +3246,18 @@ def test_a_state_keeps_its_boards_step_limit_through_a_max_steps_set_later(five_
     with pytest.raises(ValueError, match=r"state's max_steps must be >= 1, got 0"):
         g.set_state(0, {**state, "max_steps": 0})
     assert g.get_state(0)["max_steps"] == 50 and g.get_state(0)["step"] == 1  # left as it was
+
+
+def test_a_state_set_on_a_board_of_another_step_limit_plays_to_its_own(five_step_game: GameBoy) -> None:
+    # set_state gives the board the state's limit, whatever limit the board's own episode had.
+    g = five_step_game
+    act(g, UP)
+    state = g.get_state(0)
+    g.max_steps = 50
+    g.reset(np.array([0]), np.array([0], dtype=np.uint64))  # the board now plays to 50
+    g.set_state(0, state)
+    assert g.get_state(0)["max_steps"] == 5
+    assert [act(g, UP)[2] for _ in range(4)] == [False, False, False, True]
 
 
 def test_a_state_past_its_own_step_limit_is_refused(five_step_game: GameBoy) -> None:
