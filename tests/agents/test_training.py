@@ -495,6 +495,19 @@ def test_another_runs_model_never_replaces_the_runs_own_evaluation(trained, scri
     capsys.readouterr()
 
 
+def test_the_runs_own_checkpoint_by_a_relative_path_keeps_the_plain_name(trained, scripts, tmp_path, capsys,
+                                                                        monkeypatch):
+    # foreign_label compares resolved paths: "checkpoints/step_512.zip" from inside the run is the run's own
+    # checkpoint, whose results are eval-step512*, not those of a model from outside the run.
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+    monkeypatch.chdir(run)
+    argv = [str(run), "--episodes", "1", "--no-video", "--json", "--checkpoint", "checkpoints/step_512.zip"]
+    assert scripts.evaluate.main(argv) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in run.glob("eval-*")) == ["eval-step512.json"]
+
+
 def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, capsys):
     argv = [str(trained), "--episodes", "3", "--json", "--no-video"]
     assert scripts.evaluate.main(argv) == 0
@@ -625,7 +638,9 @@ def test_evaluate_prints_each_figure_it_names(scripts, tmp_path, capsys):
     s = json.loads((run / "eval-random.json").read_text())
     assert s["mean_length"] != s["mean_score"]  # these seeds tell the two apart
     figure = scripts.evaluate.figure
-    assert capsys.readouterr().out.splitlines() == [
+    said = capsys.readouterr()
+    assert said.err == ""  # --no-progress: no bar on stderr either
+    assert said.out.splitlines() == [
         f"snake random agent, 3 episodes: mean score {mean_text(s['mean_score'])}, median "
         f"{figure(s['median_score'])}, max {figure(s['max_score'])}, mean length {s['mean_length']:.1f}",
         f"means of the game's figures: snake_length {s['mean_snake_length']:.2f}, won {s['mean_won']:.2f}",
