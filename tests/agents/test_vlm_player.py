@@ -427,6 +427,9 @@ def test_a_vlms_results_name_replaces_only_that_endpoints_own_results(scripts, t
     (tmp_path / f"{name}.json").write_text("{}")
     with pytest.raises(RunError, match="move one of them away"):
         stem(tmp_path, here, "")
+    # Every name taken, the last by this endpoint: a re-run replaces its own results there, no error.
+    (tmp_path / f"{name}.json").write_text(json.dumps({"vlm": "m@http://h:1/v1"}))
+    assert stem(tmp_path, here, "") == (name, held)
 
 
 def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, tmp_path, capsys):
