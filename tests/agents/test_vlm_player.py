@@ -351,6 +351,11 @@ def test_evaluate_script_plays_a_vlm_and_writes_a_video(scripts, tmp_path, capsy
     assert first["seed"] == 1_000_000 and first["best_episode_seed"] in (1_000_000, 1_000_001)
     assert first["client"]["http_requests"] == hits and again["client"]["http_requests"] == 0
     assert again["cached_answers"] == hits
+    # The VLM's figures compare.py reports, each in evaluate's JSON too (best_move_rate was droppable).
+    figures = {"invalid", "invalid_rate", "invalid_by_status", "cut_at_max_tokens", "tokens_per_episode",
+               "best_move_rate", "verifier_accuracy", "cached_answers", "decisions_per_s", "parameters"}
+    assert figures <= set(first)
+    assert 0 <= first["best_move_rate"] <= 1
     assert (tmp_path / "vlm" / "eval-vlm-toy-vl-3b-best.mp4").stat().st_size > 0
     assert (tmp_path / "vlm" / "eval-vlm-toy-vl-3b.json").is_file()
 
