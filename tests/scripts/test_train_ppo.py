@@ -300,3 +300,33 @@ def test_a_run_folder_made_but_not_claimed_goes_with_the_folders_above_it(script
     assert scripts.train_ppo.main(argv) == 2
     assert "stood in for" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_relative_rom_from_set_reaches_the_run_config_absolute(scripts, tmp_path, monkeypatch):
+    # README: config.yaml must find the ROM again from any folder, so main stores it absolute (kills a
+    # mutant that dropped main's absolute_paths call; the helper alone is tested above).
+    from agents.runs import RunError
+
+    seen = []
+
+    def stop(cfg, run_dir, force):  # the config the run folder would be made with; no ROM is read
+        seen.append(cfg)
+        raise RunError("stop here")
+
+    train_ppo = scripts.train_ppo  # one module: each attribute access may load the script afresh
+    monkeypatch.setattr(train_ppo, "check_game", lambda cfg, typed=(): None)
+    monkeypatch.setattr(train_ppo, "new_run_dir", stop)
+    monkeypatch.chdir(tmp_path)
+    assert train_ppo.main(["--env", "pokemon_red", "--set", "env_kwargs.rom=red.gb", "--device", "cpu",
+                                   "--policy", "tiny", "--run-dir", str(tmp_path / "run")]) == 2
+    assert seen[0]["env_kwargs"]["rom"] == str(tmp_path / "red.gb")
+
+
+def test_a_file_given_by_set_is_named_by_set_even_with_a_config_file(scripts, tmp_path):
+    # input_name's docstring: --set env_kwargs.state=... is named as typed, not as the --config file's
+    # entry the user did not write (kills a mutant that dropped the ``typed`` test).
+    train_ppo = scripts.train_ppo
+    argv = ["--config", str(tmp_path / "c.yaml"), "--set", "env_kwargs.state=s"]
+    args = train_ppo.parser().parse_args(argv)
+    assert train_ppo.input_name("state", args, {"state"}) == "--set env_kwargs.state"
+    assert train_ppo.input_name("rom", args, {"state"}) == f"--config {tmp_path / 'c.yaml'}: env_kwargs.rom ="

@@ -2039,3 +2039,19 @@ def test_an_interrupted_export_kills_its_workers_and_a_finished_one_lets_them_en
     monkeypatch.setattr(vlm.export, "_play_and_replay", interrupted)
     assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "2", "--no-progress") == 130
     assert stops == [False, True] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("flags", "progress"), [([], True), (["--no-progress"], False)])
+def test_no_progress_turns_the_bars_off_and_only_it(tmp_path, monkeypatch, flags, progress):
+    # --no-progress: "no progress bars" (its --help); kills a mutant that passed the flag through unnegated.
+    import vlm.export
+
+    seen = []
+
+    def fake_export(opts):
+        seen.append(opts.progress)
+        raise vlm.export.ExportError("stop here")
+
+    monkeypatch.setattr(vlm.export, "export", fake_export)
+    assert load_script("export_trajectories").main([str(tmp_path), "--out", str(tmp_path / "o"), *flags]) == 2
+    assert seen == [progress]
