@@ -1052,6 +1052,7 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
     (["--env", "pokemon_red", "--game", "tetris"], "--game does not apply to --env pokemon_red"),
     (["--env", "gameboy", "--swarm"], "--swarm does not apply to --env gameboy"),
     (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2"], "use --num-workers 0"),
+    (["--env", "snake_duel", "--opponent", "policy", "--num-workers", "1"], "use --num-workers 0"),  # one too
     (["--env", "snake", *REFUSED, "--set", "ppo.batch_size=1"], "ppo.batch_size must be >= 2"),
     (["--env", "snake_duel", "--opponent", "policy", "--recurrent"], "drop --recurrent"),
     # 5 × 5 = 3 × 8 + 1: RecurrentPPO normalised the last one-sample minibatch's advantage to NaN.
