@@ -3367,3 +3367,21 @@ def test_the_game_boy_env_keeps_its_game_and_sets_its_settings_through_wrappers(
         assert ends == [False, False, True]
     finally:
         env.close()
+
+
+def test_the_pokemon_config_holds_the_games_own_defaults() -> None:
+    """configs/pokemon_red.yaml calls itself the game's settings, each reward term a weight: a game made in
+    one's own code with no options must reward and play as a run made from that config does."""
+    import inspect
+
+    import yaml
+
+    config = yaml.safe_load((REPO / "configs" / "pokemon_red.yaml").read_text())["env_kwargs"]
+    assert config["reward"] == REWARD_WEIGHTS
+    defaults = {name: p.default for name, p in inspect.signature(PokemonRed).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    # rom and state name the user's files, reward is None (REWARD_WEIGHTS, checked above); obs_size,
+    # frame_stack, press_frames and step_frames are the emulator's, read from **emulator_kwargs.
+    for key in ("allow_unknown_rom", "visit_decay", "level_cap", "level_damping", "still_grace",
+                "visited_mask", "archive_dir", "swarm", "swarm_prob", "max_steps"):
+        assert config[key] == defaults[key], key
