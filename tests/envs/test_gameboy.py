@@ -3385,3 +3385,18 @@ def test_the_pokemon_config_holds_the_games_own_defaults() -> None:
     for key in ("allow_unknown_rom", "visit_decay", "level_cap", "level_damping", "still_grace",
                 "visited_mask", "archive_dir", "swarm", "swarm_prob", "max_steps"):
         assert config[key] == defaults[key], key
+
+
+def test_a_party_member_leaving_and_coming_back_moves_no_level_reward(game: PokemonRed) -> None:
+    """The level term is paid on exceeding the episode's best (module docstring): a Pokémon leaving the
+    party (a PC deposit) costs nothing, and its coming back pays nothing again."""
+    fresh(game)
+    mem = game.memory(0)
+    # a second Pokémon (party structs are 44 bytes apart): level 7, full HP of 20
+    mem[0xD163], mem[0xD18C + 44], mem[0xD16D + 44], mem[0xD18E + 44] = 2, 7, 20, 20
+    assert act(game, A)[0] == pytest.approx(W["level"] * 7)
+    mem[0xD163] = 1  # wPartyCount: deposited
+    assert act(game, A)[0] == 0.0
+    mem[0xD163] = 2  # withdrawn again
+    assert act(game, A)[0] == 0.0
+    assert game.episode_info(0)["r_level"] == pytest.approx(W["level"] * 7)
