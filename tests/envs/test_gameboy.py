@@ -3400,3 +3400,15 @@ def test_a_party_member_leaving_and_coming_back_moves_no_level_reward(game: Poke
     mem[0xD163] = 2  # withdrawn again
     assert act(game, A)[0] == 0.0
     assert game.episode_info(0)["r_level"] == pytest.approx(W["level"] * 7)
+
+
+def test_visit_decay_0_is_refused_and_level_cap_0_damps_every_level() -> None:
+    """visit_decay is a share in (0, 1] (0 would forget every visit at once: no decaying count), named in
+    the error; level_cap 0 is allowed and counts each level level_damping of one."""
+    with pytest.raises(ValueError, match=r"visit_decay must be in \(0, 1\]"):
+        make(visit_decay=0.0)
+    game = make(level_cap=0)
+    try:
+        assert game._level_value([8, 4]) == pytest.approx(12 * game.level_damping)
+    finally:
+        game.close()
