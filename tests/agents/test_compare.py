@@ -25,6 +25,16 @@ from agents.vlm_player import Decision
 from tests.chat_server import ChatServer, Reply
 from tests.conftest import ROOT, TINY, always_right_checkpoint
 
+
+def _dead_pid() -> int:
+    """A process id no process has now: a killed comparison's."""
+    import subprocess
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    return dead.pid
+
+
 EPISODES = 3
 SEED = 500
 
@@ -876,14 +886,11 @@ def test_the_report_folders_of_a_running_comparison_are_left_alone_and_named(tmp
 def test_a_killed_comparisons_folders_in_an_out_that_is_a_link_are_put_right_too(tmp_path):
     # The report is written through a linked --out, but its recovery skipped one: a comparison killed
     # while moving the old report aside left it hidden for good, and --overwrite then refused the folder.
-    import subprocess
-
     from agents.compare import recover_report
 
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()  # a process id no process has now: a killed comparison's
+    dead_pid = _dead_pid()
     target = tmp_path / "reports"
-    aside = target / f".report-moving-{dead.pid}-abc"
+    aside = target / f".report-moving-{dead_pid}-abc"
     aside.mkdir(parents=True)
     (aside / "report.json").write_text("{}")
     link = tmp_path / "link"
@@ -996,12 +1003,10 @@ def test_the_report_folders_of_an_older_version_are_kept_and_named(tmp_path):
 def test_leftover_report_folders_that_cannot_be_removed_are_one_clear_error(scripts, tmp_path, capsys,
                                                                             monkeypatch):
     import shutil
-    import subprocess
 
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()  # a process id no process has now: a killed comparison's
+    dead_pid = _dead_pid()
     out = tmp_path / "report"
-    (out / f".report-new-{dead.pid}-abc").mkdir(parents=True)
+    (out / f".report-new-{dead_pid}-abc").mkdir(parents=True)
 
     def refused(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -1807,14 +1812,11 @@ def test_duel_snake_replays_only_a_last_move_to_tell_a_crash(monkeypatch):
 def test_an_unfinished_report_of_a_killed_comparison_is_removed_and_said(tmp_path):
     # Killed inside write_report: only its .report-new-ID folder is left, and the next comparison names
     # what it removed (one line per folder dealt with), leaving the user's files alone.
-    import subprocess
-
     from agents.compare import recover_report
 
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()  # a process id no process has now: a killed comparison's
+    dead_pid = _dead_pid()
     out = tmp_path / "report"
-    new = out / f".report-new-{dead.pid}-abc"
+    new = out / f".report-new-{dead_pid}-abc"
     new.mkdir(parents=True)
     (new / "report.json").write_text("{}")
     (out / "mine.txt").write_text("the user's")
