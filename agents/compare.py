@@ -924,12 +924,13 @@ def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_pa
     """Refuse a ``MODEL=`` price or parameter count that names no ``--vlm`` model: it would be silently
     ignored (a typo leaves the report with "no price" or the count read from the name)."""
     models = sorted({p.name for p in players})
-    for flag, keys in (("--price-per-1k-tokens", prices), ("--vlm-params", vlm_params)):
-        if keys and not models:  # a price for every VLM too (no MODEL=): with none, it would do nothing
+    # "*" is a price for every VLM (a price with no MODEL=); a count is per model, and "*" names none
+    for flag, keys, known in (("--price-per-1k-tokens", prices, {*models, "*"}),
+                              ("--vlm-params", vlm_params, set(models))):
+        if keys and not models:  # a price for every VLM too: with none, it would do nothing
             raise CompareError(f"{flag} is for the --vlm models, and no --vlm is given: drop it or add a "
                                "--vlm")
-        # "*" is a price for every VLM; a count is per model ("*" there named none, and was ignored).
-        unknown = [k for k in keys if (k != "*" or flag != "--price-per-1k-tokens") and k not in models]
+        unknown = [k for k in keys if k not in known]
         if unknown:
             raise CompareError(f"{flag} names model {unknown[0]!r}, which no --vlm plays (the --vlm models "
                                f"are {', '.join(models)}); write MODEL exactly as in --vlm MODEL@URL")

@@ -26,13 +26,17 @@ from tests.chat_server import ChatServer, Reply
 from tests.conftest import ROOT, TINY, always_right_checkpoint
 
 
-def _dead_pid() -> int:
-    """A process id no process has now: a killed comparison's."""
+def _killed_comparisons_folder(out: Path, kind: str) -> Path:
+    """``out/.report-<kind>-<pid>-abc`` with a report.json in it, as a comparison killed while writing its
+    report leaves it: the process id is one no process has now."""
     import subprocess
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    return dead.pid
+    folder = out / f".report-{kind}-{dead.pid}-abc"
+    folder.mkdir(parents=True)
+    (folder / "report.json").write_text("{}")
+    return folder
 
 
 EPISODES = 3
@@ -888,11 +892,8 @@ def test_a_killed_comparisons_folders_in_an_out_that_is_a_link_are_put_right_too
     # while moving the old report aside left it hidden for good, and --overwrite then refused the folder.
     from agents.compare import recover_report
 
-    dead_pid = _dead_pid()
     target = tmp_path / "reports"
-    aside = target / f".report-moving-{dead_pid}-abc"
-    aside.mkdir(parents=True)
-    (aside / "report.json").write_text("{}")
+    aside = _killed_comparisons_folder(target, "moving")
     link = tmp_path / "link"
     link.symlink_to(target)
     assert recover_report(link) == [f"put back the previous report, which a comparison killed while "
@@ -1004,9 +1005,8 @@ def test_leftover_report_folders_that_cannot_be_removed_are_one_clear_error(scri
                                                                             monkeypatch):
     import shutil
 
-    dead_pid = _dead_pid()
     out = tmp_path / "report"
-    (out / f".report-new-{dead_pid}-abc").mkdir(parents=True)
+    _killed_comparisons_folder(out, "new")
 
     def refused(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -1814,11 +1814,8 @@ def test_an_unfinished_report_of_a_killed_comparison_is_removed_and_said(tmp_pat
     # what it removed (one line per folder dealt with), leaving the user's files alone.
     from agents.compare import recover_report
 
-    dead_pid = _dead_pid()
     out = tmp_path / "report"
-    new = out / f".report-new-{dead_pid}-abc"
-    new.mkdir(parents=True)
-    (new / "report.json").write_text("{}")
+    new = _killed_comparisons_folder(out, "new")
     (out / "mine.txt").write_text("the user's")
     assert recover_report(out) == [f"removed {new.name}, the unfinished report of a killed comparison"]
     assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
