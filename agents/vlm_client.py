@@ -102,6 +102,14 @@ def _excerpt(raw: bytes, limit: int = 160) -> str:
     return text + (" …" if len(raw) > limit else "")
 
 
+def _one_line(text: str, limit: int = 300) -> str:
+    """Text a server or the socket layer gave (a status line, a header) as an error message may show it: on
+    one line, any other character that does not print escaped (an escape sequence would drive the
+    terminal, a lone surrogate fail a UTF-8 log), cut at ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split()))
+    return text[:limit] + (" …" if len(text) > limit else "")
+
+
 class ChatError(RuntimeError):
     """A request that failed after every retry (the caller may fall back and go on)."""
 
@@ -427,7 +435,7 @@ class ChatClient:
                             "mid-body)")
                 else:
                     self.stats.count_status("connection")
-                    last = f"cannot reach {self.endpoint.chat_url}: {reason}"
+                    last = f"cannot reach {self.endpoint.chat_url}: {_one_line(str(reason))}"
                     if not self._reached and _no_such_server(reason):  # a wrong URL, not a hiccup
                         raise ChatConfigError(f"{last} (is the server running? check the URL)") from None
                     if not self._reached and _tls_refused(reason):

@@ -570,6 +570,17 @@ def test_a_chunked_body_cut_short_says_so_not_cannot_reach():
         c.complete("q", [IMG])
 
 
+@pytest.mark.parametrize("reply", [b"garbage\r\n\r\n", b"HTTP/1.1 2\x1b[31m00 OK\r\n\r\n",
+                                   b"HTTP/1.1 abc\x07\r\n\r\n"])
+def test_a_reply_with_no_http_status_line_is_said_on_one_line(reply):
+    # http.client's BadStatusLine holds the line as it came: "cannot reach ...: garbage\r\n" broke the
+    # error over two lines, and an escape sequence in it reached the user's terminal.
+    c = ChatClient(Endpoint("m", _serve_raw([reply])), api_key_env=None, timeout=2.0, max_retries=0)
+    with pytest.raises(ChatError) as exc:
+        c.complete("q", [IMG])
+    assert not any(ch in str(exc.value) for ch in "\r\n\x1b\x07")
+
+
 def test_a_response_over_the_size_cap_is_not_read():
     # Only --timeout bounded a response: a fast server sending an endless body filled memory first.
     sleeps = []
