@@ -475,11 +475,13 @@ class ChatClient:
                     last = f"HTTP {status}: {_error_message(raw)}"
                     wait = _retry_wait(headers)
                 elif 300 <= status < 400:
+                    # Its query and user name may hold a key, as the --vlm URL's own may: cut the same way.
                     where = headers.get("location")
+                    shown = _one_line(_without_secrets(where)) if where else "no address"
                     raise ChatConfigError(
-                        f"{self.endpoint.chat_url} redirects (HTTP {status}) to "
-                        f"{where or 'no address'}: give the URL it redirects to with --vlm "
-                        "(a redirected request is not followed: it would arrive without its body)")
+                        f"{self.endpoint.chat_url} redirects (HTTP {status}) to {shown}: give the URL it "
+                        "redirects to with --vlm (a redirected request is not followed: it would arrive "
+                        "without its body)")
                 elif status in (400, 413, 422) and self._understood:
                     # The server has sent chat completions: this request itself was refused (too long
                     # for the context, a frame a moderation filter rejects); the run goes on without it.

@@ -237,6 +237,17 @@ def test_a_redirect_is_not_followed_and_names_where_it_points(status):
     assert server.hits == 1 and target.hits == 0 and target.headers == [] and c.stats.failures == 1
 
 
+def test_a_redirects_query_and_user_name_are_hidden_as_the_users_own_urls_are():
+    # The Location was printed as the server sent it: a redirect to "...?key=..." put the key into
+    # terminals' and CI's logs, which the --vlm URL's own query never reaches (_without_secrets).
+    location = "https://user:pw@llm.example/v1/chat/completions?key=sk-secret#x"
+    moved = Reply(status=307, headers={"Location": location}, body=b"")
+    with ChatServer(default=lambda b: moved) as server, pytest.raises(ChatConfigError) as exc:
+        client(server).complete("q", [IMG])
+    assert "redirects (HTTP 307) to https://…@llm.example/v1/chat/completions?…: give" in str(exc.value)
+    assert "sk-secret" not in str(exc.value) and "pw" not in str(exc.value)
+
+
 def test_a_replys_latency_is_that_of_its_request():
     with ChatServer([good("slow", delay=0.3)]) as server:
         reply = client(server).complete("q", [IMG])
