@@ -18,8 +18,9 @@ call raises ``ChatError``; the ``GIVE_UPS_TO_STOP``-th such call in a row, with 
 model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it; but a 400/413/422 once
 a chat completion has come (a cached one too) belongs to that one request (too long for the context, refused
 by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not followed), OpenAI's 429
-``insufficient_quota`` and, before the server has ever answered, a refused connection, an unknown host or a
-failed TLS handshake raise ``ChatConfigError`` too, and so does an HTTP 200 whose body is not a chat
+``insufficient_quota`` and, before the server has ever answered, a refused connection, an unknown host, a
+failed TLS handshake or a reply that is not HTTP/1.x (another service's port) raise ``ChatConfigError`` too,
+and so does an HTTP 200 whose body is not a chat
 completion before the server has sent one (a URL that is not a chat-completions endpoint); once it has, such a
 body is a hiccup and retried. A JSON body that stops midway (a connection dropped mid-answer; without
 Content-Length nothing else tells) is retried and said as such, even on the first request.
@@ -150,6 +151,32 @@ def _tls_refused(reason: Any) -> bool:
     """The TLS handshake itself failed (a plain-http server behind an https URL, a certificate that does not
     verify): retrying cannot help. A connection closed mid-handshake (``SSLEOFError``) can pass."""
     return isinstance(reason, ssl.SSLError) and not isinstance(reason, ssl.SSLEOFError)
+
+
+def _not_http(reason: Any) -> bool:
+    """The server's reply began with no HTTP/1.x status line (another service's port, such as SSH's
+    banner): what answers there speaks no HTTP, which retrying cannot change. A connection closed before
+    any byte (``RemoteDisconnected``, a ``BadStatusLine`` too) can pass, as resets do."""
+    return (isinstance(reason, (http.client.BadStatusLine, http.client.UnknownProtocol))
+            and not isinstance(reason, http.client.RemoteDisconnected))
+
+
+def _connection_failure(url: str, reason: BaseException, first: bool) -> str:
+    """What went wrong with a request whose connection failed, on one line: the server closed or dropped
+    it, answered with no HTTP, or could not be reached at all. ``first``: nothing has answered yet, where
+    a close or drop over http:// may be a TLS server's (Python's ``ssl`` resets a plain request)."""
+    tls = "an https:// server given an http:// URL does so too" if first and url.startswith("http://") else ""
+    if isinstance(reason, http.client.RemoteDisconnected):
+        return f"{url} closed the connection without an answer" + (f" ({tls})" if tls else "")
+    if isinstance(reason, http.client.BadStatusLine):
+        line = reason.line.encode("latin-1", "replace")  # http.client decoded the bytes as Latin-1
+        shown = _excerpt(line) if line.strip() else "a blank line"
+        return f"{url} answered with no HTTP status line ({shown})"
+    if isinstance(reason, http.client.UnknownProtocol):
+        return f"{url} answered in a protocol that is not HTTP/1.x ({_one_line(str(reason))})"
+    if isinstance(reason, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return f"{url} dropped the connection ({_one_line(str(reason))}" + (f"; {tls})" if tls else ")")
+    return f"cannot reach {url}: {_one_line(str(reason))}"
 
 
 def _without_secrets(url: str) -> str:
@@ -435,7 +462,10 @@ class ChatClient:
                             "mid-body)")
                 else:
                     self.stats.count_status("connection")
-                    last = f"cannot reach {self.endpoint.chat_url}: {_one_line(str(reason))}"
+                    last = _connection_failure(self.endpoint.chat_url, reason, first=not self._reached)
+                    if not self._reached and _not_http(reason):  # another service's port, not a hiccup
+                        raise ChatConfigError(f"{last}: what listens there is no HTTP/1.x server; check "
+                                              "the URL's port and scheme (http:// or https://)") from None
                     if not self._reached and _no_such_server(reason):  # a wrong URL, not a hiccup
                         raise ChatConfigError(f"{last} (is the server running? check the URL)") from None
                     if not self._reached and _tls_refused(reason):

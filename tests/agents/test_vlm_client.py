@@ -592,6 +592,41 @@ def test_a_reply_with_no_http_status_line_is_said_on_one_line(reply):
     assert not any(ch in str(exc.value) for ch in "\r\n\x1b\x07")
 
 
+def test_a_server_that_answers_no_http_fails_at_once_saying_to_check_the_port():
+    # "cannot reach ...: garbage", after every retry, then "is the server up and done loading the model?":
+    # it was reached, and what answered there speaks no HTTP (another service's port), which no retry fixes.
+    sleeps = []
+    url = _serve_raw([b"SSH-2.0-OpenSSH_9.6\r\n"])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=3, sleep=sleeps.append)
+    with pytest.raises(ChatConfigError, match=r"/chat/completions answered with no HTTP status line "
+                       r"\('SSH-2\.0-OpenSSH_9\.6'\): what listens there is no HTTP/1\.x server; "
+                       r"check the URL's port") as exc:
+        c.complete("q", [IMG])
+    assert "cannot reach" not in str(exc.value) and sleeps == []
+    # Once the server has answered, such a reply is a hiccup: retried.
+    body = b'{"choices": [{"message": {"content": "ok"}}]}'
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    url = _serve_raw([ok, b"garbage\r\n\r\n", ok])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=1, sleep=lambda s: None)
+    assert c.complete("q", [IMG]).content == "ok" and c.complete("q2", [IMG]).content == "ok"
+
+
+def test_a_server_that_closes_or_resets_at_once_is_said_to_have_so_not_to_be_out_of_reach(monkeypatch):
+    url = _serve_raw([b""])  # reads the request, closes without a byte
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+    with pytest.raises(ChatConfigError, match=r"last: http://\S+ closed the connection without an answer "
+                       r"\(.*https://.*\) \(no chat completion has come from it yet: is the server up"):
+        c.complete("q", [IMG])
+
+    def reset(data):
+        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+
+    monkeypatch.setattr(c, "_post", reset)
+    with pytest.raises(ChatConfigError, match=r"last: http://\S+ dropped the connection \(\[Errno \d+\] "
+                       r"Connection reset by peer; .*https://.*\) \(no chat completion"):
+        c.complete("q", [IMG])
+
+
 def test_a_response_over_the_size_cap_is_not_read():
     # Only --timeout bounded a response: a fast server sending an endless body filled memory first.
     sleeps = []
