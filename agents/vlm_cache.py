@@ -23,10 +23,13 @@ import numpy as np
 
 def default_cache_dir() -> Path:
     """``$DEPTHFIRST_VLM_CACHE``, else ``$XDG_CACHE_HOME/depthfirst/vlm`` (``~/.cache/depthfirst/vlm``).
-    A ``~`` the shell left (a quoted value) is expanded, as in ``--cache-dir``."""
+    A ``~`` the shell left (a quoted value) is expanded, as in ``--cache-dir``, and a relative
+    ``$DEPTHFIRST_VLM_CACHE`` is taken from the working folder, as ``--cache-dir`` is. A relative
+    ``$XDG_CACHE_HOME`` is ignored, as the XDG Base Directory spec says: it is invalid there."""
     if os.environ.get("DEPTHFIRST_VLM_CACHE"):
         return Path(os.environ["DEPTHFIRST_VLM_CACHE"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
     return base / "depthfirst" / "vlm"
 
 

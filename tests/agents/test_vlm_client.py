@@ -1439,6 +1439,24 @@ def test_an_empty_cache_variable_counts_as_unset(tmp_path, monkeypatch):
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "depthfirst" / "vlm"
 
 
+@pytest.mark.parametrize("xdg", ["cache", "./cache", "~/cache"])
+def test_a_relative_xdg_cache_home_is_ignored_but_a_relative_depthfirst_vlm_cache_is_taken(
+        tmp_path, monkeypatch, xdg):
+    # The XDG Base Directory spec: a relative path in $XDG_CACHE_HOME is invalid and must be ignored. It
+    # was used as it came, so the cache landed in whichever folder each command was run from.
+    from agents.vlm_cache import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DEPTHFIRST_VLM_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "depthfirst" / "vlm"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "depthfirst" / "vlm"
+    # Our own variable names the folder itself, as --cache-dir does: relative to the working folder.
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", "cache")
+    assert default_cache_dir() == Path("cache")
+
+
 def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path, monkeypatch):
     from agents.vlm_client import client_from_args
 
