@@ -233,6 +233,11 @@ class Endpoint:
         for scheme in ("@http://", "@https://"):
             k = spec.lower().find(scheme)
             if k > 0:
+                # A byte that is no UTF-8 on argv arrives as a lone surrogate, which no request, cache entry
+                # or report can encode: the first answer's cache write ended the run with a traceback.
+                if _SURROGATE.search(spec[:k]):
+                    raise ValueError(f"the --vlm model name {safe_text(spec[:k])!r} is not valid UTF-8 "
+                                     "(\ufffd marks each byte that is not): give the name the server lists")
                 # A scheme is case-insensitive (RFC 3986); written lowercase, one server has one cache key.
                 url = (scheme[1:] + spec[k + len(scheme):]).rstrip("/")
                 _check_url(url)

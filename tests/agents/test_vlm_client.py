@@ -55,6 +55,16 @@ def test_endpoint_spec_parsing():
     assert Endpoint.parse("m@http://bücher.example/v1").chat_url == "http://bücher.example/v1/chat/completions"
 
 
+def test_a_model_name_that_is_not_utf8_is_refused_naming_the_flag(tmp_path):
+    # A byte that is no UTF-8 on argv reaches Python as a lone surrogate: the request went out with it, and
+    # the first answer's cache entry failed to encode, a UnicodeEncodeError traceback ending the run.
+    spec = "m\udcff@http://127.0.0.1:9/v1"  # what $'m\xff@...' on the command line gives
+    with pytest.raises(ValueError, match="the --vlm model name 'm\ufffd' is not valid UTF-8"):
+        Endpoint.parse(spec)
+    with pytest.raises(ValueError, match="--vlm model name"):
+        ChatClient(spec, api_key_env=None)
+
+
 @pytest.mark.parametrize("spec, message", [
     ("m@http://127.0.0.1:80a/v1", "is malformed: Port could not be cast"),
     ("m@http://127.0.0.1:99999/v1", "is malformed: Port out of range"),
