@@ -136,13 +136,27 @@ def _no_such_server(reason: Any) -> bool:
                                                                      getattr(socket, "EAI_NODATA", None))
 
 
+def _timed_out_sending(reason: BaseException) -> bool:
+    """Whether a timeout urllib wrapped in a URLError came while the request was sent, the connection made:
+    urllib wraps a connect's timeout and a send's alike. Told apart by where it was raised: http.client
+    connects from inside its ``send``, so a connect's has a ``connect`` frame below ``send`` (a TLS
+    handshake's too), a send's none. Read only on a failure: no request pays for it."""
+    names = set()
+    tb = reason.__traceback__
+    while tb is not None:
+        names.add(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    return "send" in names and "connect" not in names
+
+
 def _no_connection(error: BaseException) -> bool:
     """The attempt never reached a server: refused, no route to the host, no name, or (urllib wraps what
     fails while connecting and sending in a URLError) no connection within the timeout. A bare timeout is
-    an answer too late, and a reset or broken pipe a server that took the connection."""
+    an answer too late, one while sending a request the server took and never read, and a reset or
+    broken pipe a server that took the connection."""
     reason = getattr(error, "reason", error)
     if isinstance(reason, TimeoutError):
-        return isinstance(error, urllib.error.URLError)
+        return isinstance(error, urllib.error.URLError) and not _timed_out_sending(reason)
     return (isinstance(reason, (ConnectionRefusedError, socket.gaierror))
             or (isinstance(reason, OSError) and reason.errno in _UNREACHABLE))
 
@@ -458,9 +472,14 @@ class ChatClient:
                     self.stats.add(timeouts=1)
                     self.stats.count_status("timeout")
                     # urllib wraps a connect that timed out in a URLError (a host dropping packets, a wrong
-                    # address); a request taken but answered too late is a bare TimeoutError.
+                    # address), and a send that did too; a request taken but answered too late is a bare
+                    # TimeoutError.
                     waited = "connection" if isinstance(e, urllib.error.URLError) else "answer"
                     last = f"no {waited} within {self.timeout:g} s (--timeout)"
+                    if waited == "connection" and _timed_out_sending(reason):
+                        last = (f"the request could not all be sent within {self.timeout:g} s (--timeout): "
+                                "the server took the connection but did not read it (stuck, or the upload "
+                                "is slower than that)")
                 elif isinstance(reason, http.client.IncompleteRead):
                     self.stats.count_status("connection")
                     last = (f"the answer from {self.endpoint.chat_url} was cut short (the connection closed "

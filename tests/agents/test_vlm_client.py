@@ -1567,6 +1567,25 @@ def test_a_host_that_never_takes_the_connection_is_not_told_to_raise_the_timeout
     assert c.stats.timeouts == 2
 
 
+def test_a_request_the_server_took_but_never_read_is_not_said_to_have_found_no_connection():
+    # urllib wraps a timeout while sending in the URLError a connect's timeout gets: a server that took the
+    # connection and never read the request (stuck; the kernel's backlog took it) read as "no connection
+    # within --timeout", and mid-run as "no attempt could connect: the server has gone away".
+    listener = socket.create_server(("127.0.0.1", 0))  # never accepts, never reads
+    with listener:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        body = b"x" * (64 << 20)  # more than the socket buffers hold: sending it blocks
+        c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=0.3, max_retries=0)
+        with pytest.raises(ChatConfigError, match=r"last: the request could not all be sent within 0\.3 s "
+                           r"\(--timeout\): the server took the connection") as exc:
+            c._post_with_retries(body)
+        assert "no connection" not in str(exc.value) and c.stats.timeouts == 1
+        c._reached = c._understood = True  # as after an answer: a give-up of a server still there
+        with pytest.raises(ChatError) as exc:
+            c._post_with_retries(body)
+        assert type(exc.value) is ChatError and "could not connect" not in str(exc.value)
+
+
 def test_a_request_the_server_refused_itself_restarts_the_give_up_count(monkeypatch):
     # An HTTP 400 once chat completions have come is the server answering (a prompt too long for the
     # context): a give-up before it and one after it are not "in a row", and must not stop the run.
