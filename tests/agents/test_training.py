@@ -459,6 +459,12 @@ def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys,
                                                                                   "32.905"]
 
 
+def test_evaluate_prints_a_score_that_rounds_to_zero_as_0_not_minus_0(scripts):
+    # A Game Boy score is a sum of float rewards: -0.0004 printed as "max -0".
+    figure = scripts.evaluate.figure
+    assert [figure(x) for x in (-0.0004, -0.0, 0.0004, -0.0006, -1.5)] == ["0", "0", "0", "-0.001", "-1.5"]
+
+
 def test_the_evaluation_json_names_its_files_by_absolute_path(trained, scripts, capsys, monkeypatch):
     monkeypatch.chdir(trained.parent)  # a run given relative to the current folder
     assert scripts.evaluate.main([trained.name, "--episodes", "2", "--json"]) == 0
