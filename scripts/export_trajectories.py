@@ -55,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=path_arg,
                    help="model file (default: the run's model.zip or newest checkpoint)")
     p.add_argument("--tasks-per-state", type=nonneg_int, default=2,
-                   help="task records drawn per game state (default 2; 0: trajectories only)")
+                   help="task records drawn per game state (default 2; 0: trajectories only); a game "
+                   "draws at most one per task family, 4 (Pokemon Red 2), and a larger N gets those")
     p.add_argument("--mix", help="curriculum family ratios, e.g. perception=0.3,strategy=0.4,"
                    "state_prediction=0.2,vision_zero=0.1 (default: as drawn)")
     p.add_argument("--split", help=f"train,val,test fractions of episodes (default {DEFAULT_SPLIT})")

@@ -152,6 +152,7 @@ class Plan:
     mix: dict[str, float] | None
     ratios: tuple[float, float, float]
     task_module: str | None
+    notes: list[str] = field(default_factory=list)  # told once on stderr before the play
 
 
 def plan(opts: ExportOptions) -> Plan:
@@ -193,6 +194,7 @@ def plan(opts: ExportOptions) -> Plan:
     except RunError as e:
         raise ExportError(str(e)) from None
     module = None
+    notes: list[str] = []
     if opts.tasks_per_state > 0:
         from vlm.tasks import TASK_GAMES, task_module
 
@@ -213,6 +215,11 @@ def plan(opts: ExportOptions) -> Plan:
                               f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "
                               f"{', '.join(drawn)}")
         module = games_module.__name__
+        # make_tasks draws at most one task per family a state: more asked gave fewer, silently.
+        if opts.tasks_per_state > len(drawn):
+            notes.append(f"note: --tasks-per-state {opts.tasks_per_state}: {run.env} draws at most "
+                         f"{len(drawn)} tasks per state (one per family: {', '.join(drawn)}), so each "
+                         f"state gets all it has; --tasks-per-state {len(drawn)} is the most that counts")
     # After the run's game: a game with no task module is told to use --tasks-per-state 0 (which needs
     # no datasets package), not to install datasets for a trl format it could never write.
     if "trl" in formats and not _installed("datasets"):
@@ -264,7 +271,7 @@ def plan(opts: ExportOptions) -> Plan:
     problem = _out_problem(out, opts.overwrite)
     if problem:
         raise ExportError(problem)
-    return Plan(opts, run, out, formats, mix, ratios, module)
+    return Plan(opts, run, out, formats, mix, ratios, module, notes)
 
 
 def _installed(package: str) -> bool:
@@ -718,6 +725,8 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
     _put_right(Path(opts.out))  # first: it may put back the --out that plan checks
     p = plan(opts)
+    for note in p.notes:
+        print(note, file=sys.stderr, flush=True)
     run = p.run
     env_kwargs = eval_kwargs(run.cfg["env_kwargs"])  # a two-player game is played against the greedy bot
     try:

@@ -397,6 +397,20 @@ def test_mix_naming_a_family_twice_or_only_families_the_game_never_draws_is_refu
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
+def test_more_tasks_per_state_than_the_game_draws_is_noted_once(run, tmp_path, capsys):
+    # Snake draws one task per family (4 a state): --tasks-per-state 5 gave at most 4, silently.
+    assert export(str(run), "--out", str(tmp_path / "five"), "--episodes", "1", "--tasks-per-state", "5",
+                  "--formats", "none", "--no-progress") == 0
+    err = capsys.readouterr().err
+    note = ("note: --tasks-per-state 5: snake draws at most 4 tasks per state (one per family: perception, "
+            "state_prediction, strategy, vision_zero), so each state gets all it has; --tasks-per-state 4 "
+            "is the most that counts")
+    assert err.count(note) == 1
+    assert export(str(run), "--out", str(tmp_path / "four"), "--episodes", "1", "--tasks-per-state", "4",
+                  "--formats", "none", "--no-progress") == 0
+    assert "--tasks-per-state" not in capsys.readouterr().err
+
+
 def test_pokemon_cards_carry_the_commercial_rom_warning(exported):
     meta = json.loads((exported / "trajectories" / "meta.json").read_text())
     splits = {s: read_split(exported, s)[:3] for s in SPLITS}

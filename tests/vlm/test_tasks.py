@@ -237,6 +237,18 @@ def test_every_family_and_generic_checks(drafts: dict, game: str) -> None:
         check_generic(d)
 
 
+@pytest.mark.parametrize("game", GRID_GAMES)
+def test_a_state_gives_at_most_one_task_per_family(game: str) -> None:
+    # export's --tasks-per-state note and README say a state gives at most len(FAMILIES) records.
+    mod = task_module(game)
+    sizes = []
+    for k, s in enumerate(STATES[game]()):
+        families = [d.family for d in mod.make_tasks(s, np.random.default_rng(k), {"env": game})]
+        assert len(families) == len(set(families)), families
+        sizes.append(len(families))
+    assert max(sizes) == len(getattr(mod, "FAMILIES", FAMILIES))
+
+
 # -------------------------------------------------------------------------------------------- snake
 def snake_play(state: dict[str, Any], moves: list[str]) -> list[tuple[dict, float, bool, bool]]:
     g = Snake(1, size=state["size"], starvation=state["starvation"])
