@@ -299,10 +299,12 @@ def _numbers(text: str) -> list[int | float]:
 
 def _integers(text: str) -> list[int | float]:
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
-    # not "one", which beside digits is the pronoun ("5 boxes, one on each target"), as "I" is no option.
+    # not "one", which beside digits is the pronoun ("5 boxes, one on each target"), as "I" is no option,
+    # unless "or" joins it to another answer: "5 or one" and "one or 5" name two, as "5 or 6" does.
     numbers = _numbers(text)
-    return numbers + [_NUMBER_WORDS[w] for w in _words(text, False)
-                      if w in _NUMBER_WORDS and not (numbers and w == "one")]
+    words = _words(text, False)
+    return numbers + [_NUMBER_WORDS[w] for k, w in enumerate(words) if w in _NUMBER_WORDS
+                      and not (numbers and w == "one" and "or" not in words[max(k - 1, 0):k + 2])]
 
 
 def _pronoun_i(text: str, at: int) -> bool:

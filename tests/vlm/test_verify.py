@@ -931,6 +931,15 @@ def test_the_pronoun_one_beside_digits_is_no_second_number() -> None:
     assert verify(wrap("5, one on each of two targets"), record(INTEGER))["accuracy"] == 0.0
 
 
+def test_one_joined_by_or_to_a_number_is_a_second_answer() -> None:
+    """"5 or one" scored as the count 5 ("one" beside digits read as the pronoun), though "5 or 6" and
+    "five or one" name two answers and score 0."""
+    for wrong in ("5 or one", "one or 5", "5, or one", "It is 5 or one"):
+        assert verify(wrap(wrong), record(INTEGER))["accuracy"] == 0.0, wrong
+        assert verify(wrap(wrong), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, wrong
+    assert verify(wrap("5 boxes, one on each target"), record(INTEGER))["accuracy"] == 1.0
+
+
 def test_third_round_of_verifier_mutation_gaps_is_pinned() -> None:
     """More documented behaviours no test held, each found by a mutant that every test passed."""
     # Start after a word that presses a button is the button, whatever word follows (_PRESSES_START).
