@@ -285,6 +285,24 @@ def test_the_solving_push_on_the_last_step_terminates_with_the_finish_reward():
     assert game.episode_info(0)["solved"] == 1.0
 
 
+def test_a_deadlock_on_the_last_step_terminates_as_a_deadlock_not_a_truncation():
+    # As a deadlock earlier is: terminated, not truncated, deadlocked in the info and state; no steps are
+    # left to charge, so it pays the step cost alone. The state restores as it was.
+    game = game_with(level("######",
+                           "# $@ #",
+                           "# .  #",
+                           "#    #",
+                           "######"), deadlock_end=True, max_steps=1)
+    assert act(game, LEFT) == pytest.approx((-0.1, True, False))
+    assert game.episode_info(0) == {"score": 0.0, "solved": 0.0, "num_boxes": 1.0, "steps": 1.0,
+                                    "deadlocked": 1.0}
+    state = game.get_state(0)
+    assert state["done"] and state["deadlocked"] and state["step"] == 1
+    again = Sokoban(num_envs=1, size=6, num_boxes=1)
+    again.set_state(0, state)
+    assert again.get_state(0) == state
+
+
 def test_observation_planes():
     state = level("######",
                   "#@$ .#",
