@@ -61,6 +61,8 @@ from envs.rng import seeds_from
 
 SUCCESS_KEYS = ("won", "win", "solved")  # episode_info keys that mean "the game was won"
 REPORT_FILES = ("report.md", "report.json", "scores.png", "rates.png", "speed.png", "cost.png")
+# The worst-decision pictures a report writes into frames/ (``_vlm_section``): anything else there is not its.
+_FRAME = re.compile(r".+-seed[0-9]+-step[0-9]+\.png")
 
 
 class CompareError(ValueError):
@@ -437,6 +439,13 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
         if not (out / "report.json").is_file():
             raise CompareError(f"--overwrite refuses to touch {out}: it holds no report.json, so it is not "
                                "a comparison folder")
+        # The old report's frames/ goes whole: a user's file put there went with it, silently.
+        frames = out / "frames"
+        if frames.is_dir() and not frames.is_symlink():
+            for entry in sorted(frames.iterdir()):
+                if not (_FRAME.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink()):
+                    raise CompareError(f"--overwrite refuses to replace {frames}: it holds {entry.name}, "
+                                       "which no comparison writes; move it out of frames/ first")
 
 
 def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:

@@ -595,6 +595,24 @@ def test_an_overwrite_replaces_the_report_and_keeps_other_files(scripts, tmp_pat
     assert not [d for d in out.iterdir() if d.name.startswith(".")]
 
 
+def test_an_overwrite_refuses_a_frames_folder_holding_a_users_file(scripts, tmp_path, capsys):
+    # The old report's frames/ was moved aside and deleted whole: a note put there went with it, silently.
+    out = tmp_path / "report"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"junk-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--out", str(out), "--no-cache", "--no-progress"]
+        assert scripts.compare.main(argv) == 0
+        hits = server.hits
+        (out / "frames" / "notes.txt").write_text("mine")
+        before = json.loads((out / "report.json").read_text())
+        assert scripts.compare.main([*argv, "--overwrite"]) == 2
+        assert server.hits == hits  # refused before the play
+    assert (f"error: --overwrite refuses to replace {out / 'frames'}: it holds notes.txt, which no "
+            "comparison writes; move it out of frames/ first") in capsys.readouterr().err
+    assert (out / "frames" / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "report.json").read_text()) == before
+
+
 def test_a_vlm_only_comparison_goes_under_runs_env(scripts, tmp_path, capsys, monkeypatch, recwarn):
     monkeypatch.chdir(tmp_path)
     with ChatServer(default=scripted) as server:  # a model name with no size in it: parameters unknown
@@ -906,9 +924,11 @@ class _Killed(BaseException):
 
 
 def _report_in(folder: Path, version: str) -> dict[str, str]:
-    """Writes a small report (report.json, report.md, frames/1.png) saying ``version``; returns its files."""
+    """Writes a small report (report.json, report.md, frames/m-seed1-step1.png) saying ``version``; returns
+    its files."""
     (folder / "frames").mkdir(parents=True, exist_ok=True)
-    files = {"report.json": f'{{"v": "{version}"}}', "report.md": version, "frames/1.png": version}
+    files = {"report.json": f'{{"v": "{version}"}}', "report.md": version,
+             "frames/m-seed1-step1.png": version}
     for name, text in files.items():
         (folder / name).write_text(text)
     return files
