@@ -22,7 +22,7 @@ import yaml
 
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
-from vlm.tasks import plural
+from vlm.tasks import TASK_GAMES, plural, task_module
 
 # The reward functions the commands below name: this installation's file, so they run from any folder.
 REWARDS = Path(__file__).resolve().with_name("rewards.py")
@@ -46,6 +46,14 @@ CARTRIDGE_NOTICE = (
     "`envs/gameboy/cartridge/`), which keeps its state at Pokémon Red's RAM addresses: no commercial ROM "
     "was used, and the images may be shared."
 )
+
+
+def _most_tasks(env: str, asked: int) -> int:
+    """Records a state can give: ``asked``, or fewer where the game's task module draws fewer families
+    (one record each): a card of ``--tasks-per-state 5`` said "up to 5" where Snake gives at most 4."""
+    if env not in TASK_GAMES:
+        return asked
+    return min(asked, len(getattr(task_module(env), "FAMILIES", FAMILIES)))
 
 
 def _rom_notice(meta: dict[str, Any]) -> str:
@@ -160,7 +168,7 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"(episode k: seed + k), "
              f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",
              f"- scores of kept episodes: mean {scores['kept_mean']:.2f}, max {scores['kept_max']:g}",
-             (f"- up to {plural(meta['tasks_per_state'], 'task')} per state, from "
+             (f"- up to {plural(_most_tasks(meta['env'], meta['tasks_per_state']), 'task')} per state, from "
               f"`vlm/tasks/{meta['env']}.py`"
               if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),
              f"- packages: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}"]

@@ -86,6 +86,9 @@ def test_the_headline_and_provenance_say_what_was_played_and_kept():
             "actions") in card
     assert "- scores of kept episodes: mean 3.25, max 6" in card
     assert "- up to 3 tasks per state, from `vlm/tasks/snake.py`" in card
+    # Snake draws one record per family, 4 a state: a card said "up to 5" for --tasks-per-state 5.
+    assert "- up to 4 tasks per state, from `vlm/tasks/snake.py`" in render_card(
+        {**META, "tasks_per_state": 5}, SPLITS, CURRICULUM, [])
     assert "ROM SHA-1" not in card and "minari" not in card
     other = render_card({**META, "stochastic": True, "min_score": 0.0, "rom_sha1": "ab" * 20,
                          "minari": "depthfirst/snake-v0", "env": "gameboy",
