@@ -334,7 +334,8 @@ def best_episode(episodes: list[Episode]) -> Episode:
 def mean_text(x: float) -> str:
     """A mean score as printed: two decimals, or three where two would round it off the scores' own
     three (Pokémon's 1.105 in every episode read "mean 1.10", below its median and max of 1.105)."""
-    return f"{x:.2f}" if round(x, 2) == round(x, 3) else f"{x:.3f}"
+    places = 2 if round(x, 2) == round(x, 3) else 3
+    return f"{round(x, places) + 0.0:.{places}f}"  # + 0.0: a mean just below zero reads 0.00, not -0.00
 
 
 def summarize(episodes: list[Episode]) -> dict[str, Any]:

@@ -460,9 +460,13 @@ def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys,
 
 
 def test_evaluate_prints_a_score_that_rounds_to_zero_as_0_not_minus_0(scripts):
-    # A Game Boy score is a sum of float rewards: -0.0004 printed as "max -0".
+    # A Game Boy score is a sum of float rewards: -0.0004 printed as "max -0", a mean of -0.004 "-0.00".
+    from agents.evaluation import mean_text
+
     figure = scripts.evaluate.figure
     assert [figure(x) for x in (-0.0004, -0.0, 0.0004, -0.0006, -1.5)] == ["0", "0", "0", "-0.001", "-1.5"]
+    assert [mean_text(x) for x in (-0.0004, -0.0, -0.004, -0.0101, -1.5)] == ["0.00", "0.00", "-0.004",
+                                                                             "-0.01", "-1.50"]
 
 
 def test_the_evaluation_json_names_its_files_by_absolute_path(trained, scripts, capsys, monkeypatch):
