@@ -38,19 +38,26 @@ OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 # What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
 # step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
 CHECKPOINT_NAME = re.compile(r"step_\d+\.zip|\.step_\d+\.\d+\.tmp\.zip")
-# What training writes into a run folder (with the temp files of every writer there); --force may clear
-# these and evaluate's and compare's own results (``run_result``), nothing else.
+# What training writes into a run folder; --force may clear these, the temp files of the writers there
+# (``RUN_TEMP``) and evaluate's and compare's own results (``run_result``), nothing else.
 MILESTONES_FILE = "milestones.json"  # a Game Boy run's best game/* figures, kept across --resume
 RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", MILESTONES_FILE,
-               ".*.tmp*", ".train.lock", *OS_LITTER)
+               ".train.lock", *OS_LITTER)
 # evaluate.py's result files, by exact name (globs eval-* and compare-* took a user's eval-notes/ or
 # compare-ideas.txt for results, and --force deleted them): eval-step<N>[-<model file>-<SHA-1 8>]
 # [-stochastic], eval-random or eval-vlm-<model>[@<host>[-<digest>]], then [-max<M>], then .json or the
 # best episode's -best.mp4 / -best.gif. The slugs are file_slug's characters.
 _SLUG_CHARS = "A-Za-z0-9._-"  # what file_slug keeps of a name
 _SLUG = rf"[{_SLUG_CHARS}]+"
-EVAL_NAME = re.compile(rf"eval-(step\d+(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|random|vlm-{_SLUG}(@{_SLUG})?)"
-                       r"(-max\d+)?(\.json|-best\.mp4|-best\.gif)")
+_EVAL_STEM = rf"eval-(step\d+(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|random|vlm-{_SLUG}(@{_SLUG})?)(-max\d+)?"
+EVAL_NAME = re.compile(rf"{_EVAL_STEM}(\.json|-best\.mp4|-best\.gif)")
+# The temp files (``written_together``: .<stem>.<pid>.tmp<suffix>) that training's and evaluate's writers
+# leave in a run folder when killed mid-write, by exact name: the glob .*.tmp* took a user's .notes.tmp for
+# one, and --force deleted it. A video is written to a temp of its result's temp (write_video's own
+# written_beside), hence the ..<stem>.<pid>.tmp.<pid>.tmp names.
+_TRAINING_TEMP = r"\.(model\.\d+\.tmp\.zip|config\.\d+\.tmp\.yaml|milestones\.\d+\.tmp\.json)"
+RUN_TEMP = re.compile(rf"{_TRAINING_TEMP}|\.{_EVAL_STEM}(\.\d+\.tmp\.json|-best\.\d+\.tmp\.(mp4|gif))|"
+                      rf"\.\.{_EVAL_STEM}-best\.\d+\.tmp\.\d+\.tmp\.(mp4|gif)")
 # compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>].
 COMPARE_NAME = re.compile(r"compare-\d{8}-\d{6}(-\d+)?")
 
@@ -109,11 +116,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not ((path / "config.yaml").is_file() and (path / "command.txt").is_file()):
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
                                "(no config.yaml and command.txt)")
-            foreign = [name for name in foreign_entries(path, RUN_ENTRIES) if not run_result(path / name)]
-            if (path / "checkpoints").is_dir():  # a model kept there (pruning takes step_*.zip only)
-                kept = [name for name in foreign_entries(path / "checkpoints", OS_LITTER)
-                        if not CHECKPOINT_NAME.fullmatch(name)]
-                foreign += [f"checkpoints/{name}" for name in kept]
+            foreign = not_run_files(path)
             if foreign:
                 raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
                                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move "
@@ -203,8 +206,7 @@ def claim_run(path: Path) -> IO[str]:
 
 # Temp files training's atomic writers (``written_together``) leave when killed mid-write (SIGKILL, a
 # power cut): ``.<stem>.<pid>.tmp<suffix>``, each as large as the file it was to become.
-_STALE_TEMPS = {".": re.compile(r"\.(model\.\d+\.tmp\.zip|config\.\d+\.tmp\.yaml|"
-                                r"milestones\.\d+\.tmp\.json)"),
+_STALE_TEMPS = {".": re.compile(_TRAINING_TEMP),
                 "checkpoints": re.compile(r"\.step_\d+\.\d+\.tmp\.zip")}
 
 
@@ -229,6 +231,18 @@ def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:
     patterns = tuple(entries)
     return sorted(e.name for e in path.iterdir()
                   if not any(fnmatch.fnmatchcase(e.name, pattern) for pattern in patterns))
+
+
+def not_run_files(path: Path) -> list[str]:
+    """The entries of run folder ``path`` (and of its checkpoints/) that neither training nor evaluate's
+    or compare's results are: the user's, which ``--force`` must not delete with the run."""
+    foreign = [name for name in foreign_entries(path, RUN_ENTRIES)
+               if not run_result(path / name) and not (RUN_TEMP.fullmatch(name) and (path / name).is_file())]
+    if (path / "checkpoints").is_dir():  # a model kept there (pruning takes step_*.zip only)
+        kept = [name for name in foreign_entries(path / "checkpoints", OS_LITTER)
+                if not CHECKPOINT_NAME.fullmatch(name)]
+        foreign += [f"checkpoints/{name}" for name in kept]
+    return foreign
 
 
 def run_result(entry: Path) -> bool:

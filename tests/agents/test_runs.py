@@ -152,6 +152,39 @@ def test_force_refuses_a_users_entry_named_like_a_result_but_clears_the_results(
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "run"]
 
 
+def writers_temps(run: Path) -> list[str]:
+    """The names of the temp files the run folder's writers make (written_together's own), as a kill
+    mid-write leaves them: config.yaml, model.zip, milestones.json, and an evaluation with its videos, each
+    video a temp of its result's temp (write_video writes it through written_beside)."""
+    names: list[str] = []
+    finals = ["config.yaml", "model.zip", runs.MILESTONES_FILE, "eval-step64-max9.json",
+              "eval-step64-best.mp4", "eval-vlm-qwen2.5-vl@localhost-8000-best.gif"]
+    with pytest.raises(InterruptedError), runs.written_together([run / n for n in finals]) as tmps:
+        names += [t.name for t in tmps]
+        for video in tmps[-2:]:
+            with pytest.raises(InterruptedError), runs.written_beside(video) as nested:
+                names.append(nested.name)
+                raise InterruptedError  # nothing is written
+        raise InterruptedError
+    return names
+
+
+@pytest.mark.parametrize("mine", [".notes.tmp", ".x.tmp", ".model.zip.tmp", ".eval-notes.1.tmp.json"])
+def test_force_refuses_a_users_tmp_file_but_clears_the_writers_temps(tmp_path, mine):
+    # A glob .*.tmp* took any such name for a writer's temp file: --force deleted a user's .notes.tmp.
+    run = old_run(tmp_path / "run")
+    temps = writers_temps(run)
+    assert len(temps) == 8 and not [p.name for p in run.iterdir() if "tmp" in p.name]
+    for name in (*temps, mine):
+        (run / name).write_text("x")
+    with pytest.raises(runs.RunError, match=rf"holds files a run does not write \({re.escape(mine)}\)"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert (run / mine).read_text() == "x" and not list(tmp_path.glob(".run.replaced*"))
+    (run / mine).unlink()
+    runs.new_run_dir({"env": "snake"}, str(run), True)[2].close()  # the temps alone: cleared with the run
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "run"]
+
+
 def test_a_key_given_twice_in_a_runs_config_yaml_is_named(tmp_path):
     # A hand edit that adds a second ppo: (or env:) took the last one without a word.
     run = old_run(tmp_path / "run")

@@ -2503,7 +2503,7 @@ def test_the_temp_files_a_killed_save_leaves_are_the_ones_the_next_claim_removes
     # them as run files.
     from types import SimpleNamespace
 
-    from agents.runs import RUN_ENTRIES, claim_run, foreign_entries, save_checkpoint
+    from agents.runs import claim_run, not_run_files, save_checkpoint
 
     written: list[Path] = []
     model = SimpleNamespace(num_timesteps=256, save=lambda f: written.append(Path(f.name)))
@@ -2515,7 +2515,7 @@ def test_the_temp_files_a_killed_save_leaves_are_the_ones_the_next_claim_removes
     assert not any(f.exists() for f in written)
     for f in written:
         f.write_bytes(b"half")
-    assert foreign_entries(tmp_path, RUN_ENTRIES) == []
+    assert not_run_files(tmp_path) == []
 
 
 def test_game_milestones_are_the_best_of_the_run_file_and_the_workers(tmp_path, monkeypatch):
