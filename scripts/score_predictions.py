@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="torch device for --specialist (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
-    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out file that holds an earlier result of this script")
     args = p.parse_args(argv)
     if args.checkpoint and not args.specialist:
         p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                                    # read for the specialist's game: the run would not load again
                                    "specialist's config": Path(args.specialist) / "config.yaml"
                                    if args.specialist else None})
+                if Path(args.out).exists() and not earlier_result(Path(args.out)):  # with --force, as above
+                    raise ValueError(f"--out {args.out} exists and is no earlier result of this script; "
+                                     "--force replaces only those (a JSON file it wrote): choose another "
+                                     "name, or move that file away first")
             result = score_files(Path(args.split), Path(args.predictions),
                                  Path(args.specialist) if args.specialist else None, args.device,
                                  Path(args.checkpoint) if args.checkpoint else None)
@@ -104,6 +109,24 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table([model, specialist], ("accuracy", "move_accuracy"),
                            ("game", "plot_level", "qa_level")))
     return 0
+
+
+# Keys every result of this script holds (vlm.scoring.score_files): how --force knows a file as its own.
+RESULT_KEYS = frozenset({"split", "predictions", "records", "results"})
+
+
+def earlier_result(path: Path) -> bool:
+    """Whether ``path`` holds a result of this script, the only file ``--force`` replaces: a checkpoint
+    or another command's file given as ``--out`` by mistake was replaced by the scores, and lost."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read(1) != "{":  # not a JSON object (a model's zip): not read whole
+                return False
+            f.seek(0)
+            data = json.load(f)
+    except (OSError, ValueError):  # unreadable, not UTF-8 text, or not JSON
+        return False
+    return isinstance(data, dict) and data.keys() >= RESULT_KEYS
 
 
 def specialist_model(args: argparse.Namespace) -> Path | None:

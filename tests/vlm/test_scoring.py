@@ -372,6 +372,7 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     argv = [str(dataset[1]), str(predictions[0]), "--out", str(link)]
     assert scripts.score_predictions.main(argv) == 2
     assert "exists; pass --force" in capsys.readouterr().err and kept.read_text() == "mine"
+    kept.write_text(json.dumps({"split": "s", "predictions": "p", "records": 0, "results": []}))  # earlier
     assert scripts.score_predictions.main([*argv, "--force"]) == 0
     assert link.is_symlink() and json.loads(kept.read_text())["records"] > 0
     capsys.readouterr()
@@ -516,7 +517,8 @@ def test_a_full_disk_writing_out_is_one_clear_error(predictions, dataset, script
     from pathlib import Path
 
     out = tmp_path / "scores.json"
-    out.write_text("the earlier scores")
+    earlier = json.dumps({"split": "s", "predictions": "p", "records": 0, "results": []})
+    out.write_text(earlier)
 
     def disk_full(self, text, *args, **kwargs):
         with open(self, "w") as f:
@@ -529,7 +531,7 @@ def test_a_full_disk_writing_out_is_one_clear_error(predictions, dataset, script
     err = capsys.readouterr().err
     assert f"error: --out {out} could not be written (No space left on device)" in err
     assert "Traceback" not in err
-    assert out.read_text() == "the earlier scores" and sorted(p.name for p in tmp_path.iterdir()) == [
+    assert out.read_text() == earlier and sorted(p.name for p in tmp_path.iterdir()) == [
         "preds.jsonl", "scores.json"]
 
 
@@ -886,6 +888,27 @@ def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predict
         assert scripts.score_predictions.main(argv) == 2
         assert f"is the specialist's {name} file" in capsys.readouterr().err
     assert {f: f.read_bytes() for f in before} == before
+
+
+@pytest.mark.parametrize("theirs", [b"PK\x03\x04 a checkpoint", b'{"notes": "mine"}', b"\xff{", b"{not json"])
+def test_force_replaces_an_earlier_result_only(scripts, capsys, tmp_path, theirs):
+    # --out on another command's file with --force (a run's model.zip, a file of notes) replaced it with
+    # the scores; --force is for this script's own earlier result.
+    split, preds = tmp_path / "split.jsonl", tmp_path / "preds.jsonl"
+    record = {"id": "a", "game": "snake", "family": "f", "qa_type": "t", "plot_level": 1, "qa_level": 1,
+              "images": [], "question": "How many?", "options": None, "answer": "3", "analysis": "",
+              "verifier": {"rule": "integer", "value": 3}, "source": {"env": "snake"}}
+    split.write_text(json.dumps(record) + "\n")
+    preds.write_text(json.dumps({"id": "a", "response": "<answer>3</answer>"}) + "\n")
+    out = tmp_path / "model.zip"
+    out.write_bytes(theirs)
+    argv = [str(split), str(preds), "--out", str(out), "--force"]
+    assert scripts.score_predictions.main(argv) == 2
+    assert f"error: --out {out} exists and is no earlier result of this script" in capsys.readouterr().err
+    assert out.read_bytes() == theirs
+    out.unlink()
+    assert scripts.score_predictions.main(argv[:-1]) == 0  # the result, then replaced by the next one
+    assert scripts.score_predictions.main(argv) == 0 and json.loads(out.read_text())["records"] == 1
 
 
 def test_a_reply_over_the_length_limit_scores_as_a_format_error_and_the_readme_says_so(predictions):
