@@ -155,14 +155,26 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
     return cfg
 
 
+def set_item(item: str) -> tuple[list[str], str]:
+    """A ``--set KEY=VALUE`` as KEY's dotted names, spaces around each dropped (every reader of ``--set``
+    takes ``'ppo.n_epochs = 3'`` alike: one kept them, and ``n_epochs `` was an unknown setting), and the
+    raw VALUE; a ``ValueError`` naming ``--set`` for no ``=`` or an empty name (``' =3'``, ``ppo.=3``)."""
+    if "=" not in item:
+        raise ValueError(f"--set expects KEY=VALUE (e.g. ppo.learning_rate=1e-4), got {item!r}")
+    key, raw = item.split("=", 1)
+    parts = [part.strip() for part in key.split(".")]
+    if not all(parts):
+        what = "no KEY before the =" if not key.strip() else f"an empty name in KEY {key!r}"
+        raise ValueError(f"--set {item!r}: {what}; give KEY=VALUE, e.g. ppo.learning_rate=1e-4")
+    return parts, raw
+
+
 def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
     """Apply ``key.sub=value`` overrides (value parsed as YAML: numbers, bools, lists...)."""
     cfg = copy.deepcopy(cfg)
     for item in assignments:
-        if "=" not in item:
-            raise ValueError(f"--set expects KEY=VALUE (e.g. ppo.learning_rate=1e-4), got {item!r}")
-        key, raw = item.split("=", 1)
-        parts = key.split(".")
+        parts, raw = set_item(item)
+        key = ".".join(parts)
         if parts[0] not in DEFAULTS:
             raise ValueError(f"--set {key}: unknown key {parts[0]!r}; known: {sorted(DEFAULTS)}")
         if parts[0] == "env":

@@ -39,6 +39,7 @@ from agents.config import (
     deep_merge,
     load_config,
     resolve,
+    set_item,
 )
 from agents.interrupts import (
     deferred_stop,
@@ -144,8 +145,28 @@ def input_name(key: str, args: argparse.Namespace, typed: Collection[str]) -> st
 
 def set_options(assignments: list[str]) -> set[str]:
     """The game options that ``--set`` assignments set (``env_kwargs.size=8`` sets ``size``)."""
-    keys = (item.split("=", 1)[0].strip().split(".") for item in assignments)
+    keys = (set_item(item)[0] for item in assignments)
     return {parts[1] for parts in keys if len(parts) > 1 and parts[0] == "env_kwargs"}
+
+
+PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a file or folder
+
+
+def refuse_blank_paths(assignments: list[str]) -> None:
+    """A path option set blank by ``--set`` (``env_kwargs.rom=``, or ``'  '`` quoted): YAML read it as null
+    (the default ROM, no start state) or as a name of spaces. Refused, naming ``--set``, as the path
+    flags refuse an empty path (``path_arg``)."""
+    import yaml
+
+    for item in assignments:
+        parts, raw = set_item(item)
+        if len(parts) != 2 or parts[0] != "env_kwargs" or parts[1] not in PATH_OPTIONS:
+            continue
+        value = yaml.safe_load(raw) if raw.strip() else None
+        if not raw.strip() or (isinstance(value, str) and not value.strip()):
+            what = "a folder" if parts[1] == "archive_dir" else "a file"
+            hint = " (or none: boot the ROM)" if parts[1] == "state" else ""
+            raise ValueError(f"--set {item!r}: the {parts[1]} path is empty; name {what}{hint}")
 
 
 def flags_named(message: str, key: str, value: Any, typed: Collection[str] = ()) -> list[str]:
@@ -307,7 +328,7 @@ def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) ->
     would be dropped without a word, so neither is guessed."""
     flags = {f: f for f in FLAGS} | {f"env_kwargs.{f}": f for f in ENV_FLAGS}
     for item in args.set:
-        flag = flags.get(item.split("=", 1)[0].strip())
+        flag = flags.get(".".join(set_item(item)[0]))
         if flag is not None and getattr(args, flag) is not None:
             p.error(f"--{flag.replace('_', '-')} and --set {item} set the same value; give one of them")
 
@@ -400,6 +421,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             refuse_flag_and_set(p, args)
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)
+            refuse_blank_paths(args.set)
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
             state = cfg["env_kwargs"].get("state")
             if state is not None and no_start_state(state):  # the word: stored as null in config.yaml
