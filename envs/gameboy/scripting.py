@@ -8,8 +8,9 @@ Inputs file format (``make_state``), one command per line, ``#`` starts a commen
     wait N            run N frames with nothing held
     boot N            same as wait; reads better as the first line (the boot ROM takes ~70 frames)
 
-BUTTON is one of up, down, left, right, a, b, start, select (any case). FRAMES and N are 1 to 216,000
-(an hour of game time: a larger count is taken for a typo and refused). Example: skipping a title
+BUTTON is one of up, down, left, right, a, b, start, select (any case). FRAMES and N are whole numbers
+as the scripts' flags take them (1e3 and 1_000 too), 1 to 216,000 (an hour of game time: a larger count is
+taken for a typo and refused). Example: skipping a title
 screen and walking two steps::
 
     boot 300
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.config import whole_number
 from agents.runs import check_output_file, not_written, written_beside
 from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save_emulator
 from envs.gameboy.roms import no_start_state
@@ -63,8 +65,8 @@ def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
         where = f"{source}:{lineno}: {raw.strip()!r}"
         if len(parts) > 2:
             raise ValueError(f"{where}: expected 'BUTTON [FRAMES]', 'wait N' or 'boot N'")
-        try:
-            count = int(parts[1]) if len(parts) == 2 else None
+        try:  # as the scripts' number flags read one (1e3, 10.0 and 1_000 too): one rule for both
+            count = whole_number(parts[1], "FRAMES") if len(parts) == 2 else None
         except ValueError:
             raise ValueError(f"{where}: {parts[1]!r} is not a whole number of frames") from None
         if count is not None and count < 1:

@@ -509,6 +509,18 @@ def test_run_inputs_holds_each_button_its_frames_in_chunks_and_renders_the_last_
     assert frames == 3 + 1 + 2 * CHECK_FRAMES + 5 + 1 and len(stops) == 5  # a stop is looked for each chunk
 
 
+def test_frame_counts_are_read_as_the_scripts_number_flags_read_them() -> None:
+    # int() took 1_000 but refused 1e3 and 10.0, which every whole-number flag (--max-frames) takes.
+    from agents.cli import nonneg_int
+
+    assert [nonneg_int(t) for t in ("1e3", "8.0", "1_000")] == [1000, 8, 1000]
+    assert parse_inputs("wait 1e3\nright 8.0\nwait 1_000") == [Input(None, 1000), Input("right", 8),
+                                                               Input(None, 1), Input(None, 1000)]
+    for bad in ("a 1.5", "wait nan", "wait 1e400", "wait 0x10"):
+        with pytest.raises(ValueError, match="is not a whole number of frames"):
+            parse_inputs(bad)
+
+
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   # another\n", "\r\n"])
 def test_inputs_without_a_command_are_refused(text: str) -> None:
     # an empty or unsaved file would otherwise save the boot screen as a start state
