@@ -10,6 +10,7 @@ episodes are played, in batches of any size.
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,10 +222,11 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Pat
     its action space (a checkpoint of another game or board size would otherwise fail deep inside the first
     step). Every command that plays a run's model (evaluate, export_trajectories, compare, score_predictions)
     takes it from a run folder or ``--checkpoint``, which the message names."""
-    from agents.runs import ENV_ATTR, RunError, trained_env
+    from agents.runs import ENV_ATTR, RunError, trained_env, untagged_note
 
     want = check_game(env, env_kwargs)
-    trained_on = trained_env(getattr(model, ENV_ATTR, None), checkpoint)  # load restored the tag
+    tag = getattr(model, ENV_ATTR, None)  # load restored it
+    trained_on = trained_env(tag, checkpoint)
     if trained_on is not None and trained_on != env:  # gameboy and pokemon_red: the same spaces
         raise RunError(f"the checkpoint {checkpoint} was trained on {trained_on}, and this run plays {env} "
                        f"(the env of its config.yaml): give --checkpoint a model trained on {env}, or name "
@@ -235,6 +237,8 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Pat
                        f"{env} with this run's settings gives {want[0]} with {want[1]}: it was trained on "
                        "another game or settings; give --checkpoint a model trained with this run's "
                        "config.yaml, or name the run folder it was trained in instead")
+    if not isinstance(tag, str):  # another game's of the same spaces would play unnoticed
+        print(untagged_note(checkpoint, env), file=sys.stderr)
 
 
 def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],

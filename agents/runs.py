@@ -389,6 +389,14 @@ def trained_env(tag: object, checkpoint: Path) -> str | None:
     return env if isinstance(env, str) else None
 
 
+def untagged_note(checkpoint: Path, env: str) -> str:
+    """The line told for a checkpoint with no ``ENV_ATTR`` tag (saved before checkpoints named their env):
+    nothing tells it from a checkpoint of another game with the same spaces (gameboy, pokemon_red), so the
+    user is told which env it is taken as."""
+    return (f"note: checkpoint {checkpoint} carries no env tag (it was saved before checkpoints named their "
+            f"env): taken as {env}, this run's env")
+
+
 def file_sha1(path: Path) -> str:
     """The SHA-1 of a file, read in 1 MiB blocks (a checkpoint is never held in memory whole)."""
     h = hashlib.sha1()

@@ -44,6 +44,7 @@ from agents.runs import (
     same_file,
     save_checkpoint,
     trained_env,
+    untagged_note,
     write_run_files,
 )
 from agents.selfplay import SelfPlayCallback, no_snapshot_warning, uses_self_play
@@ -198,6 +199,11 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         # (the first rollout of a --resume failed with a TypeError traceback).
         raise AlgorithmMismatch(f"cannot load checkpoint {path} as PPO, this run's algorithm: it holds a "
                                 "recurrent (LSTM) policy: was it saved by a run with --recurrent?")
+    if venv is not None and not isinstance(data.get(ENV_ATTR), str):
+        # Said, as its next checkpoints carry the run's env from now on: one of another game with the same
+        # spaces (a gameboy one copied into a pokemon_red run) would become that game's for good.
+        print(f"{untagged_note(path, cfg['env'])}, which the checkpoints resumed from it will name",
+              file=sys.stderr)
     return model
 
 

@@ -192,6 +192,42 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
             "between 4 and 32, got 3") in capsys.readouterr().err
 
 
+def drop_env_tag(checkpoint: Path) -> None:
+    """Rewrite ``checkpoint`` as one saved before checkpoints named their env (no depthfirst_env)."""
+    with zipfile.ZipFile(checkpoint) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    data = json.loads(members["data"])
+    assert data.pop("depthfirst_env") == "snake"
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(checkpoint, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+
+
+def test_a_resume_or_evaluation_of_an_untagged_checkpoint_says_it_is_taken_as_the_runs_env(
+        trained, scripts, tmp_path, capsys):
+    # Resumed without a word, its next checkpoints were tagged with the run's env: one copied from another
+    # game of the same spaces (gameboy into a pokemon_red run) became that game's for good, unnoticed.
+    run = tmp_path / "old"
+    shutil.copytree(trained, run)
+    drop_env_tag(run / "checkpoints" / "step_512.zip")
+    capsys.readouterr()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "768", "--no-progress"]) == 0
+    note = (f"note: checkpoint {run / 'checkpoints' / 'step_512.zip'} carries no env tag (it was saved "
+            "before checkpoints named their env): taken as snake, this run's env, which the checkpoints "
+            "resumed from it will name")
+    assert capsys.readouterr().err.count(note) == 1
+    drop_env_tag(run / "model.zip")  # step 768's, tagged by the resume
+    assert scripts.evaluate.main([str(run), "--episodes", "1", "--max-steps", "4", "--no-video",
+                                  "--no-progress"]) == 0
+    assert (f"note: checkpoint {run / 'model.zip'} carries no env tag (it was saved before checkpoints "
+            "named their env): taken as snake, this run's env") in capsys.readouterr().err
+    # A tagged one says nothing.
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(run / "checkpoints" / "step_768.zip"),
+                                  "--episodes", "1", "--max-steps", "4", "--no-video", "--no-progress"]) == 0
+    assert "env tag" not in capsys.readouterr().err
+
+
 def stop_before(real, pause: float = 0.05):
     """``real`` with a SIGINT sent to this process just before it runs (a Ctrl-C landing there), and
     ``pause`` seconds for the handler to take it."""
