@@ -31,7 +31,15 @@ from typing import Any, ClassVar
 from envs.base import as_path, check_state_keys, finite, flag_setting, reward_setting
 from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
 from envs.gameboy.ram import POKEMON_RED, bit_count
-from envs.gameboy.roms import README, TEST_CARTRIDGE, RomError, refuse_folder, shown
+from envs.gameboy.roms import (
+    POKEMON_RED_ROMS,
+    POKEMON_TITLES,
+    README,
+    TEST_CARTRIDGE,
+    RomError,
+    refuse_folder,
+    shown,
+)
 from envs.gameboy.wrapped import GAMES
 
 TEST_BADGES_ALL = 0b11  # the test cartridge's two goals
@@ -55,6 +63,19 @@ def default_rom(game: str) -> Path:
 def _spec_value(game: GameBoy, name: str) -> Any:
     """The wrapped game's own value of option ``name``: what None stands for."""
     return getattr(game.spec, name)
+
+
+def _cartridge_hint(game: str, title: str, sha1: str) -> str:
+    """What to give instead for a cartridge whose ``title`` is not ``game``'s: the game whose title it has,
+    if any (tetris being the default, a ROM given without --game was read as Tetris and refused as such)."""
+    default = " (tetris is only the default when --game is not given)" if game == "tetris" else ""
+    fits = [name for name, spec in GAMES.items() if spec.title == title]
+    if fits:
+        return f"{default}; for this cartridge give --game {fits[0]}"
+    if title in POKEMON_TITLES or sha1 in POKEMON_RED_ROMS:  # the test cartridge's title is in GAMES
+        return f"{default}; a Pokémon Red or Blue cartridge is played with --env pokemon_red"
+    known = ", ".join(f"{name} {spec.title!r}" for name, spec in GAMES.items())
+    return f"{default}; no --game plays this cartridge ({known})"
 
 
 class GameBoy(GameBoyGame):
@@ -107,7 +128,8 @@ class GameBoy(GameBoyGame):
         title = pb.cartridge_title
         if title != self.spec.title:
             raise RomError(f"gameboy/{self.game}: {self.rom_path} is cartridge {title!r} (SHA-1 "
-                           f"{self.rom_sha1}), expected {self.spec.title!r}; see {README}")
+                           f"{self.rom_sha1}), expected {self.spec.title!r}"
+                           f"{_cartridge_hint(self.game, title, self.rom_sha1)}; see {README}")
         if self._wrapped and self.state_path is None:
             if i == 0:  # every emulator runs the same ROM from the same state
                 self._check_title_screen(pb)

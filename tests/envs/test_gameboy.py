@@ -1112,6 +1112,34 @@ def test_a_game_boy_game_that_fails_to_start_stops_its_emulators(monkeypatch: py
     assert len(started) == 4 and stopped == started
 
 
+@pytest.mark.parametrize(("game", "title", "hint"), [
+    ("tetris", None, "(tetris is only the default when --game is not given); for this cartridge give --game "
+                     "depthfirst_test"),
+    ("tetris", b"SUPER MARIOLAND", "(tetris is only the default when --game is not given); for this "
+                                   "cartridge give --game super_mario_land"),
+    ("kirby", b"TETRIS", "expected 'KIRBY DREAM LAN'; for this cartridge give --game tetris"),
+    ("tetris", b"POKEMON RED", "is only the default when --game is not given); a Pokémon Red or Blue "
+                               "cartridge is played with --env pokemon_red"),
+    ("tetris", b"ZELDA", "is only the default when --game is not given); no --game plays this cartridge "
+                         "(tetris 'TETRIS', super_mario_land 'SUPER MARIOLAND', kirby 'KIRBY DREAM LAN', "
+                         "depthfirst_test 'DEPTHFIRST')"),
+])
+def test_a_cartridge_of_another_game_names_the_game_that_fits_it(tmp_path: Path, game: str,
+                                                                 title: bytes | None, hint: str) -> None:
+    # --env gameboy without --game on Super Mario Land said only "expected 'TETRIS'": not that tetris is
+    # just the default, nor that --game super_mario_land plays that cartridge.
+    rom = bytearray(TEST_CARTRIDGE.read_bytes())
+    if title is not None:
+        rom[0x134:0x144] = title.ljust(16, b"\0")
+        rom[0x14D] = -sum(b + 1 for b in rom[0x134:0x14D]) & 0xFF  # the header checksum
+    (tmp_path / "cart.gb").write_bytes(rom)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a wrapper's work RAM read through the API
+        with pytest.raises(RomError) as refused:
+            GameBoy(num_envs=1, game=game, rom=tmp_path / "cart.gb")
+    assert hint in str(refused.value) and str(refused.value).endswith("; see roms/README.md")
+
+
 def test_a_rom_of_the_right_title_that_never_shows_the_wrappers_screen_is_refused(tmp_path: Path) -> None:
     # PyBoy's start_game ticks until its game's first screen shows, with no limit and deaf to Ctrl-C: the
     # test cartridge titled TETRIS (a hack or another game under that title) hung construction for ever.
