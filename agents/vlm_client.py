@@ -777,6 +777,13 @@ def _error_in_body(raw: bytes) -> str | None:
     return None
 
 
+def _server_message(text: str) -> str:
+    """A server's error message as ``_one_line`` shows it (its escape sequences would drive the terminal,
+    its newlines forge lines of their own in the one-line error around it), a lone surrogate as U+FFFD;
+    cut at 1,000 characters, which a validation error's long message fits."""
+    return _one_line(safe_text(text), limit=1000)
+
+
 def _error_message(raw: bytes) -> str:
     """The message of an error body: OpenAI's ``{"error": {"message"}}``, older vLLM's top-level
     ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``, any of them as a list's first item (Gemini's
@@ -787,12 +794,12 @@ def _error_message(raw: bytes) -> str:
             data = data[0]
         err = data.get("error")
         if isinstance(err, dict) and err.get("message"):
-            return safe_text(str(err["message"]))
+            return _server_message(str(err["message"]))
         if isinstance(err, str):
-            return safe_text(err)
+            return _server_message(err)
         for key in ("message", "detail"):
             if isinstance(data.get(key), str) and data[key]:
-                return safe_text(data[key])
+                return _server_message(data[key])
     except (ValueError, AttributeError):
         pass
     return _excerpt(raw)

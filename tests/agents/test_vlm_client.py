@@ -910,6 +910,19 @@ def test_error_bodies_of_other_servers_give_their_message(body, message):
         client(server).complete("q", [IMG])
 
 
+@pytest.mark.parametrize("status", [404, 200, 500])
+def test_a_servers_error_message_is_shown_on_one_line_with_its_control_characters_escaped(status):
+    # The message of {"error": {"message": ...}} was shown as sent: a server's escape sequences cleared the
+    # terminal and retitled its window, and its newlines began lines of their own in the error.
+    sent = "model \x1b[2J\x1b]0;pwned\x07nope\nerror: forged\u202e not found \ud83d"
+    body = json.dumps({"error": {"message": sent}}).encode()
+    with ChatServer([Reply(status=status, body=body)]) as server, pytest.raises(ChatError) as exc:
+        client(server, max_retries=0).complete("q", [IMG])
+    shown = str(exc.value)
+    assert "model \\x1b[2J\\x1b]0;pwned\\x07nope error: forged\\u202e not found \ufffd" in shown, shown
+    assert "\n" not in shown and all(c.isprintable() for c in shown)
+
+
 def test_a_body_nested_too_deeply_for_the_json_reader_is_no_chat_completion_not_a_crash():
     # json.loads raises RecursionError, no ValueError, past ~1,000 levels: it escaped complete() and ended
     # the run with a traceback, where any other body that is no chat completion is a ChatError.
