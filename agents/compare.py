@@ -55,6 +55,7 @@ from agents.runs import (
     read_run_config,
     remove_folders,
 )
+from agents.vlm_client import safe_text
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -128,6 +129,14 @@ def params_from_name(model: str) -> float | None:
 MAX_PRICE_PER_1K = 1e9
 
 
+def _check_model_name(model: str, flag: str) -> None:
+    """``CompareError`` for a ``MODEL=`` name that is not valid UTF-8 (a byte of another encoding on argv,
+    a surrogate escape): as the --vlm model name is, not as a name no --vlm plays beside the --vlm's own."""
+    if safe_text(model) != model:
+        raise CompareError(f"{flag} model name {safe_text(model)!r} is not valid UTF-8 (\ufffd marks each "
+                           "byte that is not): write MODEL as in --vlm MODEL@URL")
+
+
 def parse_prices(items: list[str] | None) -> dict[str, Price]:
     """``[MODEL=]PROMPT[,COMPLETION]`` (per 1k tokens) -> {model or "*": Price}."""
     prices: dict[str, Price] = {}
@@ -141,6 +150,7 @@ def parse_prices(items: list[str] | None) -> dict[str, Price]:
             raise CompareError(f"--price-per-1k-tokens expects [MODEL=]PRICE or [MODEL=]PROMPT,COMPLETION "
                                f"(non-negative numbers up to {MAX_PRICE_PER_1K:g} per 1,000 tokens), got "
                                f"{item!r}") from None
+        _check_model_name(model, "--price-per-1k-tokens")
         prices[model or "*"] = Price(parts[0], parts[-1])
     return prices
 
@@ -156,6 +166,7 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
         except ValueError:
             raise CompareError(f"--vlm-params expects MODEL=COUNT (e.g. qwen2.5-vl-7b=8.3B), got {item!r}"
                                ) from None
+        _check_model_name(model, "--vlm-params")
     return out
 
 

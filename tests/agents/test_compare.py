@@ -204,6 +204,13 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
      "--price-per-1k-tokens names model 'n', which no --vlm plays (the --vlm models are m)"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "n=7B"],
      "--vlm-params names model 'n', which no --vlm plays"),
+    # A name in no UTF-8 (a byte of another encoding on argv, a surrogate escape) was refused as naming no
+    # --vlm model, the bad byte shown as \udce9 beside the --vlm's café: the --vlm's own words now.
+    (["--env", "snake", "--vlm", "caf\u00e9@http://127.0.0.1:9/v1", "--vlm-params", "caf\udce9=7B"],
+     "--vlm-params model name 'caf\ufffd' is not valid UTF-8 (\ufffd marks each byte that is not): write "
+     "MODEL as in --vlm MODEL@URL"),
+    (["--env", "snake", "--vlm", "caf\u00e9@http://127.0.0.1:9/v1", "--price-per-1k-tokens",
+      "caf\udce9=0.5"], "--price-per-1k-tokens model name 'caf\ufffd' is not valid UTF-8"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--price-per-1k-tokens", "n=0.5"],
      "--price-per-1k-tokens is for the --vlm models, and no --vlm is given: drop it or add a --vlm"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--vlm-params", "n=7B"],
