@@ -691,6 +691,16 @@ def test_summary_rates_count_what_each_figure_names():
     assert s["mean_score"] == pytest.approx(4 / 3) and s["decisions"] == 6
 
 
+def test_the_failed_requests_warning_says_whether_a_re_run_asks_again():
+    # With the cache a re-run asks only what failed; with --no-cache it asks every answer again.
+    from agents.compare import failed_requests_hint
+
+    summary = {"name": "m", "decisions": 3, "invalid_by_status": {"error": 1}, "about": {"cache": "/c"}}
+    assert failed_requests_hint(summary).endswith("(answers already cached are not asked again).")
+    no_cache = dict(summary, about={"cache": None})
+    assert failed_requests_hint(no_cache).endswith("(with --no-cache every answer is asked again).")
+
+
 def test_summary_score_length_latency_and_cache_figures():
     def d(step, **kw):
         base = dict(step=step, action=0, move="UP", answer="UP", status="ok", response="", reasoning=None,

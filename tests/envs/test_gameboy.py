@@ -3146,6 +3146,73 @@ def test_work_ram_through_the_api_reads_what_the_view_reads() -> None:
         pb.stop(save=False)
 
 
+class _MemoryElsewhere:
+    """``pyboy.memory`` as another layout could show it: writes dropped (the probe cannot reach the view),
+    or 0xD000-0xDFFF read from another bank (a CGB game's switched work RAM), as ``_work_ram_view``
+    reads the whole of work RAM."""
+
+    def __init__(self, memory: Any, writes: bool, other_bank: bool) -> None:
+        self.memory, self.writes, self.other_bank = memory, writes, other_bank
+
+    def __getitem__(self, key: int | slice) -> Any:
+        value = self.memory[key]
+        if isinstance(key, slice) and self.other_bank:
+            return value[:0x1000] + [b ^ 0xFF for b in value[0x1000:]]
+        return value
+
+    def __setitem__(self, key: int, value: int) -> None:
+        if self.writes:
+            self.memory[key] = value
+
+
+class _EmulatorSeenAs:
+    """An emulator whose garbage-collector referents are its Motherboard, and whose ``memory`` is given."""
+
+    __slots__ = ("memory", "motherboard")  # slots, not a __dict__: gc.get_referents finds the Motherboard
+
+    def __init__(self, pb: Any, memory: Any) -> None:
+        self.motherboard = core._referent(pb, "Motherboard")
+        self.memory = memory
+
+
+def test_the_work_ram_view_is_taken_only_if_a_probe_write_shows_in_it_and_the_byte_is_put_back() -> None:
+    """A view that does not see the API's writes, or does not hold all its bytes (another PyBoy layout),
+    is not taken; the probe leaves the emulator's RAM as it found it."""
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    try:
+        pb.tick(30, False)
+        pb.memory[WRAM] = 0x5A
+        views = {id(o): o for o in gc.get_objects()
+                 if type(o).__name__ == "memoryview" and type(o).__module__ == "pyboy.core.ram"}
+        view = core._work_ram_view(_EmulatorSeenAs(pb, pb.memory), views)
+        assert isinstance(view, memoryview) and pb.memory[WRAM] == view[0] == 0x5A
+        for writes, other_bank in ((False, False), (True, True)):
+            memory = _MemoryElsewhere(pb.memory, writes, other_bank)
+            assert core._work_ram_view(_EmulatorSeenAs(pb, memory), views) is None, (writes, other_bank)
+    finally:
+        pb.stop(save=False)
+
+
+def test_screen_and_render_keep_the_emulators_colours_in_rgb_order_and_refuse_a_bad_scale() -> None:
+    """The DMG's default palette is grey, so a pixel of another colour is drawn into PyBoy's screen buffer
+    to see which channel lands where; a scale under 1 or not whole is refused, not drawn at scale 1 (the
+    other games' test in tests/envs/test_api.py needs no ROM, so it leaves the Game Boy out)."""
+    game = GameBoy(num_envs=1, game="depthfirst_test")
+    try:
+        raw = game._pyboys[0].screen.ndarray  # PyBoy's live RGBA buffer
+        raw[0, 0] = (10, 20, 30, 255)
+        assert game.screen(0)[0, 0].tolist() == [10, 20, 30]
+        assert game.render(0, 16)[:2, :2].reshape(4, 3).tolist() == [[10, 20, 30]] * 4
+        state = game.get_state(0)
+        for bad in (0, -8, 1.5):
+            with pytest.raises(ValueError, match="scale must be"):
+                game.render(0, bad)
+            with pytest.raises(ValueError, match="scale must be"):
+                GameBoy.render_state(state, bad)
+    finally:
+        game.close()
+
+
 def test_wrapper_rewards_score_and_lost_lives(monkeypatch: pytest.MonkeyPatch) -> None:
     # score_weight x the score gained, minus death_penalty per life lost (a life gained costs nothing);
     # end_on_life_loss ends the episode at the first life lost, the wrapper's game over always.

@@ -316,6 +316,30 @@ def test_an_unknown_rom_of_another_game_is_named_by_its_title(tmp_path: Path) ->
     assert "cartridge title" not in str(err.value)
 
 
+def _titled(title: bytes) -> bytes:
+    """The test cartridge with the header's title bytes 0x134-0x143 set to ``title`` (padded with NULs),
+    its header checksum made right again."""
+    rom = bytearray(TEST_CARTRIDGE.read_bytes())
+    rom[0x134:0x144] = title.ljust(16, b"\0")
+    rom[0x14D] = -sum(b + 1 for b in rom[0x134:0x14D]) & 0xFF
+    return bytes(rom)
+
+
+def test_an_unknown_rom_titled_as_pokemon_blue_or_with_a_cgb_flag_is_named_by_its_title(tmp_path: Path
+                                                                                      ) -> None:
+    # Blue shares Red's RAM map: a Blue revision is a revision, not "another game". The title ends at its
+    # first NUL: a colour cartridge keeps its CGB flag in the title's last byte (0x143).
+    rom = tmp_path / "pokemon_red.gb"
+    rom.write_bytes(_titled(b"POKEMON BLUE"))
+    with pytest.raises(RomError, match="unknown ROM") as err:
+        check_rom(rom)
+    assert "cartridge title" not in str(err.value)
+    rom.write_bytes(_titled(b"TETRIS DX".ljust(15, b"\0") + b"\x80"))
+    with pytest.raises(RomError, match="unknown ROM") as err:
+        check_rom(rom)
+    assert "Its cartridge title is 'TETRIS DX', not Pokémon Red's" in str(err.value)
+
+
 def test_a_rom_of_any_whole_number_of_16_kib_banks_passes_the_size_check() -> None:
     rom = TEST_CARTRIDGE.read_bytes()  # two banks
     assert not_a_rom(rom + bytes(0x4000)) is None  # three
@@ -337,6 +361,14 @@ def test_a_rom_cut_short_at_a_bank_boundary_is_refused_as_no_rom(tmp_path: Path)
     odd = bytearray(rom)
     odd[0x148], odd[0x14D] = 0x52, (odd[0x14D] - 0x52) & 0xFF  # a size code outside 0-8: not judged
     assert not_a_rom(bytes(odd)) is None
+
+
+def test_the_largest_size_code_8_is_judged_too() -> None:
+    # Code 8 (8 MiB, the largest) is the last one not_a_rom knows: a 32 KiB file whose header gives it is
+    # cut short, not a size code left unjudged as 0x52 is.
+    rom = bytearray(TEST_CARTRIDGE.read_bytes())
+    rom[0x148], rom[0x14D] = 8, (rom[0x14D] - 8) & 0xFF  # the header checksum follows the size byte
+    assert not_a_rom(bytes(rom)) == "cut short: its header gives 8,192 KiB, the file holds 32 KiB"
 
 
 def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> None:

@@ -588,7 +588,9 @@ def test_a_folder_named_like_a_missing_package_is_not_taken_for_it(run, tmp_path
     assert 'pip install -e ".[vlm]"' in err
     assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "trl,verl",
                   "--no-progress") == 2
-    assert "--formats trl,verl writes trl, which needs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--formats trl,verl writes trl, which needs" in err
+    assert "or leave trl out of --formats (e.g. --formats llamafactory,easyr1,verl,openrlhf,swift)" in err
     assert export(str(run), "--out", str(out), "--episodes", "1", "--formats", "verl", "--minari",
                   "--no-progress") == 2
     assert "--minari needs the minari package" in capsys.readouterr().err
@@ -1518,7 +1520,8 @@ def test_overwrite_tells_the_files_an_export_writes_from_the_users(tmp_path):
              "trajectories/steps/mine.parquet", "trajectories/episodes.csv", "llamafactory/sft.yaml",
              "easyr1/train.jsonl", "verl/extra.parquet", "swift/train_sft.jsonl", "openrlhf/val_rl.jsonl",
              "swift/mine_rl.jsonl", "trl/train/notes.md", "trl/train/mine.arrow", "trl/extra/state.json",
-             "minari/notes.txt", "predictions.jsonl"]
+             "minari/notes.txt", "predictions.jsonl",
+             "openrlhf/test.jsonl/notes.txt"]  # in a folder named as an export's file: deeper than it
     for rel in ours + users:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
@@ -1526,6 +1529,21 @@ def test_overwrite_tells_the_files_an_export_writes_from_the_users(tmp_path):
     # A linked folder is not walked (rmtree would remove only the link), but it is the user's all the same.
     (tmp_path / "images" / "cd").symlink_to(tmp_path / "images" / "ab", target_is_directory=True)
     assert "images/cd" in _foreign(tmp_path)
+
+
+def test_overwrite_names_five_of_the_users_files_and_marks_only_more(tmp_path):
+    # The refusal lists the first five of the user's files; "..." says there are more, and only then.
+    from vlm.export import _out_problem
+
+    (tmp_path / META).parent.mkdir()
+    (tmp_path / META).write_text("{}")  # an export's marker; saying nothing of what it wrote
+    names = [f"mine{k}.txt" for k in range(6)]
+    for name in names[:5]:
+        (tmp_path / name).write_text("")
+    listed = ", ".join(names[:5])
+    assert _out_problem(tmp_path, True).endswith(f"does not write ({listed}); move them out first")
+    (tmp_path / names[5]).write_text("")
+    assert _out_problem(tmp_path, True).endswith(f"does not write ({listed}, ...); move them out first")
 
 
 def test_overwrite_tells_a_file_named_as_an_exports_from_one_the_old_export_wrote(tmp_path):
