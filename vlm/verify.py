@@ -300,11 +300,22 @@ def _numbers(text: str) -> list[int | float]:
 def _integers(text: str) -> list[int | float]:
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
     # not "one", which beside digits is the pronoun ("5 boxes, one on each target"), as "I" is no option,
-    # unless "or" joins it to another answer: "5 or one" and "one or 5" name two, as "5 or 6" does.
+    # unless "or" joins it to another number: "5 or one" and "one or 5" name two, as "5 or 6" does; "one or
+    # more" is the pronoun still.
     numbers = _numbers(text)
     words = _words(text, False)
     return numbers + [_NUMBER_WORDS[w] for k, w in enumerate(words) if w in _NUMBER_WORDS
-                      and not (numbers and w == "one" and "or" not in words[max(k - 1, 0):k + 2])]
+                      and not (numbers and w == "one" and not _or_number(words, k))]
+
+
+def _or_number(words: list[str], k: int) -> bool:
+    """Whether ``words[k]`` is joined by "or" to a number (digits or a number word) on either side."""
+    for side in (-1, 1):
+        other = k + 2 * side
+        if 0 <= other < len(words) and words[k + side] == "or" and (
+                words[other].isdigit() or words[other] in _NUMBER_WORDS):
+            return True
+    return False
 
 
 def _pronoun_i(text: str, at: int) -> bool:

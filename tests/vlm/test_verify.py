@@ -938,6 +938,9 @@ def test_one_joined_by_or_to_a_number_is_a_second_answer() -> None:
         assert verify(wrap(wrong), record(INTEGER))["accuracy"] == 0.0, wrong
         assert verify(wrap(wrong), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, wrong
     assert verify(wrap("5 boxes, one on each target"), record(INTEGER))["accuracy"] == 1.0
+    # "or" joining "one" to a word is the pronoun still: only a number beside the "or" makes it an answer.
+    for right in ("5 boxes, one or more of them on a target", "5: pushing one or the other deadlocks"):
+        assert verify(wrap(right), record(INTEGER))["accuracy"] == 1.0, right
 
 
 def test_third_round_of_verifier_mutation_gaps_is_pinned() -> None:
