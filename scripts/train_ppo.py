@@ -112,6 +112,7 @@ FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed
          "video_every", "recurrent")
 ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
 RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video_every"}
+PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a file or folder
 
 
 def absolute_paths(env: str, env_kwargs: dict) -> None:
@@ -122,7 +123,7 @@ def absolute_paths(env: str, env_kwargs: dict) -> None:
         from envs.gameboy.generic import default_rom
 
         env_kwargs["rom"] = str(default_rom(env_kwargs.get("game", "tetris")))
-    for key in ("rom", "state", "archive_dir"):
+    for key in PATH_OPTIONS:
         value = env_kwargs.get(key)
         if isinstance(value, str) and value.strip():
             env_kwargs[key] = os.path.abspath(os.path.expanduser(value))
@@ -147,9 +148,6 @@ def set_options(assignments: list[str]) -> set[str]:
     """The game options that ``--set`` assignments set (``env_kwargs.size=8`` sets ``size``)."""
     keys = (set_item(item)[0] for item in assignments)
     return {parts[1] for parts in keys if len(parts) > 1 and parts[0] == "env_kwargs"}
-
-
-PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a file or folder
 
 
 def refuse_blank_paths(assignments: list[str]) -> None:
