@@ -67,11 +67,12 @@ def _spec_value(game: GameBoy, name: str) -> Any:
 
 def _cartridge_hint(game: str, title: str, sha1: str) -> str:
     """What to give instead for a cartridge whose ``title`` is not ``game``'s: the game whose title it has,
-    if any (tetris being the default, a ROM given without --game was read as Tetris and refused as such)."""
-    default = " (tetris is only the default when --game is not given)" if game == "tetris" else ""
+    if any (tetris being the default, a ROM given without --game was read as Tetris and refused as such).
+    Said as what the cartridge is, not as a flag to add: evaluate and export take the game from config.yaml."""
+    default = " (tetris is --game's default)" if game == "tetris" else ""
     fits = [name for name, spec in GAMES.items() if spec.title == title]
     if fits:
-        return f"{default}; for this cartridge give --game {fits[0]}"
+        return f"{default}; this cartridge is --game {fits[0]}'s"
     if title in POKEMON_TITLES or sha1 in POKEMON_RED_ROMS:  # the test cartridge's title is in GAMES
         return f"{default}; a Pokémon Red or Blue cartridge is played with --env pokemon_red"
     known = ", ".join(f"{name} {spec.title!r}" for name, spec in GAMES.items())

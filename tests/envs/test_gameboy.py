@@ -1113,14 +1113,12 @@ def test_a_game_boy_game_that_fails_to_start_stops_its_emulators(monkeypatch: py
 
 
 @pytest.mark.parametrize(("game", "title", "hint"), [
-    ("tetris", None, "(tetris is only the default when --game is not given); for this cartridge give --game "
-                     "depthfirst_test"),
-    ("tetris", b"SUPER MARIOLAND", "(tetris is only the default when --game is not given); for this "
-                                   "cartridge give --game super_mario_land"),
-    ("kirby", b"TETRIS", "expected 'KIRBY DREAM LAN'; for this cartridge give --game tetris"),
-    ("tetris", b"POKEMON RED", "is only the default when --game is not given); a Pokémon Red or Blue "
+    ("tetris", None, "(tetris is --game's default); this cartridge is --game depthfirst_test's"),
+    ("tetris", b"SUPER MARIOLAND", "(tetris is --game's default); this cartridge is --game super_mario_land's"),
+    ("kirby", b"TETRIS", "expected 'KIRBY DREAM LAN'; this cartridge is --game tetris's"),
+    ("tetris", b"POKEMON RED", "(tetris is --game's default); a Pokémon Red or Blue "
                                "cartridge is played with --env pokemon_red"),
-    ("tetris", b"ZELDA", "is only the default when --game is not given); no --game plays this cartridge "
+    ("tetris", b"ZELDA", "(tetris is --game's default); no --game plays this cartridge "
                          "(tetris 'TETRIS', super_mario_land 'SUPER MARIOLAND', kirby 'KIRBY DREAM LAN', "
                          "depthfirst_test 'DEPTHFIRST')"),
 ])
