@@ -68,7 +68,7 @@ def _spec_value(game: GameBoy, name: str) -> Any:
 def _cartridge_hint(game: str, title: str, sha1: str) -> str:
     """What to give instead for a cartridge whose ``title`` is not ``game``'s: the game whose title it has,
     if any (tetris being the default, a ROM given without --game was read as Tetris and refused as such).
-    Said as what the cartridge is, not as a flag to add: evaluate and export take the game from config.yaml."""
+    Said as what the cartridge is, not as a flag to add: evaluate and export read the game in config.yaml."""
     default = " (tetris is --game's default)" if game == "tetris" else ""
     fits = [name for name, spec in GAMES.items() if spec.title == title]
     if fits:

@@ -1114,7 +1114,8 @@ def test_a_game_boy_game_that_fails_to_start_stops_its_emulators(monkeypatch: py
 
 @pytest.mark.parametrize(("game", "title", "hint"), [
     ("tetris", None, "(tetris is --game's default); this cartridge is --game depthfirst_test's"),
-    ("tetris", b"SUPER MARIOLAND", "(tetris is --game's default); this cartridge is --game super_mario_land's"),
+    ("tetris", b"SUPER MARIOLAND", "(tetris is --game's default); this cartridge is --game "
+                                   "super_mario_land's"),
     ("kirby", b"TETRIS", "expected 'KIRBY DREAM LAN'; this cartridge is --game tetris's"),
     ("tetris", b"POKEMON RED", "(tetris is --game's default); a Pokémon Red or Blue "
                                "cartridge is played with --env pokemon_red"),
