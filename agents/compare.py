@@ -55,7 +55,7 @@ from agents.runs import (
     read_run_config,
     remove_folders,
 )
-from agents.vlm_client import safe_text
+from agents.vlm_client import not_utf8, safe_text
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
@@ -132,7 +132,7 @@ MAX_PRICE_PER_1K = 1e9
 def _check_model_name(model: str, flag: str) -> None:
     """``CompareError`` for a ``MODEL=`` name that is not valid UTF-8 (a byte of another encoding on argv,
     a surrogate escape): as the --vlm model name is, not as a name no --vlm plays beside the --vlm's own."""
-    if safe_text(model) != model:
+    if not_utf8(model):
         raise CompareError(f"{flag} model name {safe_text(model)!r} is not valid UTF-8 (\ufffd marks each "
                            "byte that is not): write MODEL as in --vlm MODEL@URL")
 

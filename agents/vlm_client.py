@@ -95,6 +95,12 @@ def safe_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def not_utf8(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (a byte of another encoding on argv, kept by Python as a
+    surrogate escape): no request or file in UTF-8 can carry it."""
+    return _SURROGATE.search(text) is not None
+
+
 def _excerpt(raw: bytes, limit: int = 160) -> str:
     """The start of a response body for an error message, on one line."""
     if not raw.strip():
@@ -249,7 +255,7 @@ class Endpoint:
             if k > 0:
                 # A byte that is no UTF-8 on argv arrives as a lone surrogate, which no request, cache entry
                 # or report can encode: the first answer's cache write ended the run with a traceback.
-                if _SURROGATE.search(spec[:k]):
+                if not_utf8(spec[:k]):
                     raise ValueError(f"the --vlm model name {safe_text(spec[:k])!r} is not valid UTF-8 "
                                      "(\ufffd marks each byte that is not): give the name the server lists")
                 # A scheme is case-insensitive (RFC 3986); written lowercase, one server has one cache key.

@@ -22,7 +22,7 @@ import yaml
 
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
-from vlm.tasks import TASK_GAMES, plural, task_module
+from vlm.tasks import TASK_GAMES, drawn_families, plural, task_module
 
 # The reward functions the commands below name: this installation's file, so they run from any folder.
 REWARDS = Path(__file__).resolve().with_name("rewards.py")
@@ -53,7 +53,7 @@ def _most_tasks(env: str, asked: int) -> int:
     (one record each): a card of ``--tasks-per-state 5`` said "up to 5" where Snake gives at most 4."""
     if env not in TASK_GAMES:
         return asked
-    return min(asked, len(getattr(task_module(env), "FAMILIES", FAMILIES)))
+    return min(asked, len(drawn_families(task_module(env))))
 
 
 def _rom_notice(meta: dict[str, Any]) -> str:

@@ -196,7 +196,7 @@ def plan(opts: ExportOptions) -> Plan:
     module = None
     notes: list[str] = []
     if opts.tasks_per_state > 0:
-        from vlm.tasks import TASK_GAMES, task_module
+        from vlm.tasks import TASK_GAMES, drawn_families, task_module
 
         if run.env not in TASK_GAMES:
             raise ExportError(
@@ -209,7 +209,7 @@ def plan(opts: ExportOptions) -> Plan:
             raise ExportError(f"vlm/tasks/{run.env}.py cannot be used: {e}") from None
         # A module may say which families it draws (FAMILIES; all of them when it does not): a --mix of
         # only families it never draws gave every curriculum stage an empty schedule, silently.
-        drawn = tuple(getattr(games_module, "FAMILIES", FAMILIES))
+        drawn = drawn_families(games_module)
         if mix and not any(ratio > 0 and family in drawn for family, ratio in mix.items()):
             raise ExportError(f"--mix {opts.mix}: {run.env} has no records of "
                               f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "

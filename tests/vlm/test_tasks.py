@@ -29,9 +29,10 @@ from envs.snake import Snake
 from envs.snake_duel import SnakeDuel, greedy_action
 from envs.sokoban import Sokoban
 from envs.sokoban_solver import solve
+from tests.conftest import ROOT, load_script
 from vlm.prompts import grid_image_scale
 from vlm.record import FAMILIES, LEVELS, TaskDraft
-from vlm.tasks import TASK_GAMES, play_moves, task_module
+from vlm.tasks import TASK_GAMES, drawn_families, play_moves, task_module
 from vlm.verify import ground_truth_json, parse_move, reference_response, verify
 
 GRID_GAMES = ("snake", "snake_duel", "rotation", "sokoban")
@@ -246,7 +247,15 @@ def test_a_state_gives_at_most_one_task_per_family(game: str) -> None:
         families = [d.family for d in mod.make_tasks(s, np.random.default_rng(k), {"env": game})]
         assert len(families) == len(set(families)), families
         sizes.append(len(families))
-    assert max(sizes) == len(getattr(mod, "FAMILIES", FAMILIES))
+    assert max(sizes) == len(drawn_families(mod))
+
+
+def test_the_most_tasks_per_state_that_help_and_readme_state_are_the_modules():
+    # export --help and README say "4 (Pokemon Red 2)": a module that draws another family must change them.
+    counts = {game: len(drawn_families(task_module(game))) for game in TASK_GAMES}
+    assert counts.pop("pokemon_red") == 2 and set(counts.values()) == {4}, counts
+    assert "4 (Pokemon Red 2)" in " ".join(load_script("export_trajectories").parser().format_help().split())
+    assert "4 (Pokémon Red: 2)" in " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
 
 
 # -------------------------------------------------------------------------------------------- snake

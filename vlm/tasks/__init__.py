@@ -95,5 +95,12 @@ def task_module(game: str) -> ModuleType:
     return module
 
 
-__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "grid_bfs", "play_moves", "plural", "scratch_game",
-           "task_module"]
+def drawn_families(module: ModuleType) -> tuple[str, ...]:
+    """The families a task module draws, one task each a state at most: its ``FAMILIES``, else them all."""
+    from vlm.record import FAMILIES
+
+    return tuple(getattr(module, "FAMILIES", FAMILIES))
+
+
+__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "drawn_families", "grid_bfs", "play_moves", "plural",
+           "scratch_game", "task_module"]
