@@ -72,7 +72,9 @@ def parse_inputs(text: str, source: str = "<inputs>") -> list[Input]:
         if count is not None and count < 1:
             raise ValueError(f"{where}: frame counts must be >= 1")
         if count is not None and count > MAX_COMMAND_FRAMES:
-            raise ValueError(f"{where}: {count:,} frames is {count / 59.73 / 3600:,.1f} hours of game time; "
+            # Typed digits past float's range (10**400) make an exact int that count / 59.73 cannot divide.
+            hours = f"{count / 59.73 / 3600:,.1f} hours" if count < 10**300 else "far more than an hour"
+            raise ValueError(f"{where}: {count:,} frames is {hours} of game time; "
                              f"one command takes at most {MAX_COMMAND_FRAMES:,} frames (an hour): split "
                              "a longer wait into several lines")
         if word in ("wait", "boot"):

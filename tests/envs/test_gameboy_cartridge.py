@@ -553,6 +553,14 @@ def test_frame_counts_are_read_as_the_scripts_number_flags_read_them() -> None:
             parse_inputs(bad)
 
 
+def test_a_frame_count_past_a_float_is_refused_as_too_long() -> None:
+    # 400 typed digits make an exact int that the hours in the message overflowed (OverflowError, which
+    # make_state.py does not catch: a traceback); 1e400 is inf, refused as no whole number above.
+    count = "1" + "0" * 400
+    with pytest.raises(ValueError, match=r"f\.txt:1: .*one command takes at most 216,000 frames"):
+        parse_inputs(f"wait {count}", "f.txt")
+
+
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   # another\n", "\r\n"])
 def test_inputs_without_a_command_are_refused(text: str) -> None:
     # an empty or unsaved file would otherwise save the boot screen as a start state
