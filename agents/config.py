@@ -186,7 +186,11 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ValueError(f"--set {key}: {p!r} is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:  # load_yaml: a key twice in a value's mapping is refused, as in a --config file
+            node[parts[-1]] = load_yaml(raw)
+        except yaml.YAMLError as e:  # no ValueError: its callers printed PyYAML's traceback
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ValueError(f"--set {key}: {raw!r} is not a YAML value ({problem})") from None
     return cfg
 
 

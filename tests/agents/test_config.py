@@ -411,6 +411,20 @@ def test_set_refuses_the_game_and_a_whole_section(item: str, message: str):
         apply_set(load_config("snake"), [item])
 
 
+@pytest.mark.parametrize("item, problem", [
+    ("ppo.n_steps=[", "expected the node content"),  # an unclosed list
+    ("seed=!!python/object:os.system x", "could not determine a constructor"),  # safe_load's refusal
+    ("ppo.gamma=*a", "found undefined alias 'a'"),
+    ("env_kwargs.reward={a: 1, a: 2}", "'a' is given twice"),  # as a --config file refuses it
+])
+def test_set_of_a_value_that_is_no_yaml_names_it_not_a_traceback(item: str, problem: str):
+    # yaml.YAMLError is no ValueError: train_ppo.py printed PyYAML's traceback
+    key, raw = item.split("=", 1)
+    with pytest.raises(ValueError, match=rf"--set {re.escape(key)}: {re.escape(repr(raw))} is not a YAML "
+                                         rf"value \({re.escape(problem)}"):
+        apply_set(load_config("snake"), [item])
+
+
 @pytest.mark.parametrize("item, message", [
     ("self_play.pool_sise=3", r"self_play: unknown settings \['pool_sise'\]"),
     ("recurrent=yes please", r"--set recurrent must be true or false"),
