@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
+import sys
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -374,7 +374,9 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
         ppo[key] = yaml_number(ppo[key])
         if isinstance(ppo[key], bool) or not isinstance(ppo[key], (int, float)):
             raise ValueError(f"--set ppo.{key} must be a number, got {ppo[key]!r}")
-        if not math.isfinite(ppo[key]):  # NaN or inf: training would fail (or diverge) after the run began
+        # NaN or inf: training would fail (or diverge) after the run began. Compared, not math.isfinite: an
+        # int past float's range (1 and 400 zeros) was an OverflowError there.
+        if not abs(ppo[key]) <= sys.float_info.max:
             raise ValueError(f"--set ppo.{key} must be a finite number, got {ppo[key]}")
     for key in ("ent_coef", "vf_coef"):
         if key in ppo and ppo[key] < 0:
@@ -383,7 +385,9 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
         if key not in ppo:
             continue
         v = ppo[key] = yaml_number(ppo[key])
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf):
+        # An int past float's range passed `< math.inf`, and SB3's 1.5 * target_kl overflowed mid-run.
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not 0 < v <= sys.float_info.max):
             raise ValueError(f"--set ppo.{key} must be a number > 0 (or null: no limit), got {v!r}")
     for key, least in (("stats_window_size", 1), ("sde_sample_freq", -1)):  # SB3 fails on these mid-run
         if key in ppo:

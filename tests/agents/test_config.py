@@ -432,6 +432,12 @@ def test_set_of_a_value_that_is_no_yaml_names_it_not_a_traceback(item: str, prob
     ("self_play.snapshot_every=0", r"--set self_play.snapshot_every must be >= 1, got 0"),
     ("policy=[tiny]", r"--policy: unknown preset \['tiny'\]"),
     ("ppo.learning_rate=.nan", r"--set ppo.learning_rate must be a finite number"),
+    # Whole numbers past float's range: an OverflowError traceback, or (target_kl) taken, and SB3's
+    # 1.5 * target_kl an OverflowError at the first update, its run folder made.
+    pytest.param("ppo.learning_rate=1" + "0" * 400, r"--set ppo.learning_rate must be a finite number",
+                 id="learning_rate-1e400-as-digits"),
+    pytest.param("ppo.target_kl=1" + "0" * 400, r"--set ppo.target_kl must be a number > 0 \(or null",
+                 id="target_kl-1e400-as-digits"),
     ("ppo.ent_coef=-0.01", r"--set ppo.ent_coef must be >= 0, got -0.01"),
     ("ppo.stats_window_size=0", r"--set ppo.stats_window_size must be >= 1, got 0"),
     ("ppo.normalize_advantage=maybe", r"--set ppo.normalize_advantage must be true or false, got 'maybe'"),
