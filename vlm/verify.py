@@ -465,21 +465,35 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, list | tuple)
 
 
+def _is_texts(value: Any) -> bool:
+    """A list of strings: the rules lower-case, strip and hash each item (a number was an AttributeError)."""
+    return _is_list(value) and all(isinstance(v, str) for v in value)
+
+
+def _is_words(value: Any) -> bool:
+    """A list of non-empty strings: a choice's last character is read for a sign (an IndexError for "")."""
+    return _is_texts(value) and all(value)
+
+
 # rule -> (key, test, what the key must be): what ``verify`` reads from a spec of that rule.
 _SPEC_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
-    "choice": (("options", _is_list, "a list of option texts"), ("answer", lambda v: isinstance(v, str),
-                                                                 "an option letter")),
+    "choice": (("options", _is_texts, "a list of option texts"), ("answer", lambda v: isinstance(v, str),
+                                                                  "an option letter")),
     "integer": (("value", _is_int, "an integer"),),
     "coordinate": (("value", lambda v: _is_list(v) and len(v) == 2 and all(map(_is_int, v)),
                     "a pair of integers [x, y]"),),
-    "word": (("choices", _is_list, "a list of words"), ("accepted", _is_list, "a list of words")),
-    "snake_best_worst": (("moves", _is_list, "a list of moves"), ("good", _is_list, "a list of moves"),
-                         ("fatal", _is_list, "a list of moves")),
+    "word": (("choices", _is_words, "a list of words"), ("accepted", _is_words, "a list of words")),
+    "snake_best_worst": (("moves", _is_words, "a list of moves"), ("good", _is_words, "a list of moves"),
+                         ("fatal", _is_words, "a list of moves")),
     "rotation_angle": (("axis", lambda v: isinstance(v, str), "an axis name"),
                        ("angle", _is_int, "an angle in degrees")),
     "exact": (("answer", lambda v: v is not None, "the answer text"),),
 }
 RULES = tuple(_SPEC_KEYS)  # a tuple: `in` takes an unhashable rule (a JSON list) too
+# rule -> keys it may leave out or null, checked as _SPEC_KEYS's where given.
+_OPTIONAL_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
+    "rotation_angle": (("options", lambda v: v is None or _is_texts(v), "null or a list of option texts"),),
+}
 
 
 def spec_problem(spec: Any) -> str | None:
@@ -490,10 +504,11 @@ def spec_problem(spec: Any) -> str | None:
     rule = spec.get("rule")
     if rule not in RULES:
         return f"verifier rule {rule!r} is not one of {', '.join(RULES)}"
-    for key, test, what in _SPEC_KEYS[rule]:
+    for key, _, what in _SPEC_KEYS[rule]:
         if key not in spec:
             return f"verifier rule {rule!r} needs {key!r} ({what})"
-        if not test(spec[key]):
+    for key, test, what in _SPEC_KEYS[rule] + _OPTIONAL_KEYS.get(rule, ()):
+        if not test(spec.get(key)):  # an optional key left out reads as null
             got = json.dumps(spec[key], default=repr)
             return f"verifier rule {rule!r}: {key!r} must be {what}, got {got}"
     return None

@@ -200,6 +200,25 @@ def test_every_rule_s_spec_passes_the_check_that_readers_run() -> None:
     assert "an angle in degrees" in spec_problem({**ANGLE_FREE, "angle": 90.5})
 
 
+@pytest.mark.parametrize("spec, key, reply", [
+    ({**CHOICE, "options": [3, 5, 7, 9]}, "options", wrap("B")),  # an AttributeError (.strip)
+    ({**WORD, "choices": ["UP", ""]}, "choices", wrap("UP")),  # an IndexError (a sign after no letter)
+    ({**WORD, "choices": [1, 2]}, "choices", wrap("UP")),
+    ({**SNAKE, "fatal": [["DOWN"]]}, "fatal", snake_reply("UP", "DOWN")),  # a TypeError (unhashable)
+    ({**SNAKE, "moves": [None, "UP"]}, "moves", snake_reply("UP", "DOWN")),
+    ({**ANGLE_OPTS, "options": 5}, "options", wrap("A")),  # optional, but a TypeError when no list
+    ({**ANGLE_OPTS, "options": [90, 180]}, "options", wrap("A")),
+])
+def test_a_spec_whose_lists_hold_no_text_is_refused_by_the_readers_check(spec: dict, key: str,
+                                                                         reply: str) -> None:
+    # spec_problem passed them and verify raised a bare TypeError, AttributeError or IndexError while it
+    # scored a reply: the reward adapters, which score a ValueError's malformed record 0, passed it on.
+    problem = spec_problem(spec)
+    assert problem is not None and f"'{key}' must be" in problem, problem
+    with pytest.raises(ValueError, match=f"verifier rule '{spec['rule']}': '{key}' must be"):
+        verify(reply, record(spec))
+
+
 def test_vigal_snake_rule() -> None:
     spec = record(SNAKE)
     assert verify(snake_reply("UP", "DOWN, RIGHT"), spec)["overall"] == 1.0
