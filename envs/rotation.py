@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numba
@@ -180,6 +181,8 @@ _SHADES = np.array([_AMBIENT + (1 - _AMBIENT) * max(0.0, s * _LIGHT[k]) for k in
 
 def camera_array(camera: dict[str, float]) -> np.ndarray:
     """Camera as the kernel reads it: position (object radius = 1), right, up, forward, focal factor."""
+    if not isinstance(camera, Mapping):  # 5 or null was a bare TypeError; a list of the names passed `in`
+        raise ValueError(f"camera must be a dict of {', '.join(DEFAULT_CAMERA)}, got {camera!r}")
     missing = [k for k in DEFAULT_CAMERA if k not in camera]
     if missing:  # a state's camera from a file: a bare KeyError named one key and no fix
         raise ValueError(f"camera lacks {', '.join(missing)}: give all of {', '.join(DEFAULT_CAMERA)}")

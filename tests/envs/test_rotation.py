@@ -217,6 +217,19 @@ def test_render_view_refuses_no_cubes_a_colour_count_off_and_a_camera_at_the_obj
         assert (view != BACKGROUND).any()
 
 
+@pytest.mark.parametrize("camera", [5, None, list(DEFAULT_CAMERA)])
+def test_a_camera_that_is_no_dict_is_refused_naming_it(camera) -> None:
+    # A state's camera from a file: 5 or null was a bare TypeError from `in`, and a list of the four names
+    # passed that check and was a TypeError from indexing it by name.
+    game = Rotation(1)
+    game.reset(np.arange(1), np.arange(1))
+    state = {**game.get_state(0), "camera": camera}
+    for draw in (lambda: Rotation.render_state(state, 4), lambda: render_view(state, 0, 16)):
+        with pytest.raises(ValueError, match=r"camera must be a dict of azimuth_deg, elevation_deg, "
+                                             r"distance, margin, got"):
+            draw()
+
+
 def test_render_state_refuses_a_malformed_state_naming_the_key():
     """States come back from files: render_view read cubes with NumPy, so a cube at 0.5 was drawn at 0
     (another shape, silently), None was a bare TypeError and colours of 5 NumPy's reshape error."""
