@@ -50,6 +50,9 @@ _DX = np.array([0, 0, -1, 1], dtype=np.int64)
 _DY = np.array([-1, 1, 0, 0], dtype=np.int64)
 _OPPOSITE = np.array([DOWN, UP, RIGHT, LEFT], dtype=np.int64)
 INITIAL_LENGTH = 3
+#: The largest board (both Snake games): render_state refuses a state's size past it, as a few bytes of a
+#: file (size 30000) allocated gigabytes there.
+MAX_SIZE = 32
 
 
 @numba.njit(cache=True)
@@ -236,7 +239,7 @@ class Snake(Game):
     def __init__(self, num_envs: int = 1, size: int = 10, obs: str = "grid", pixel_scale: int = 4,
                  starvation: int | None = None) -> None:
         super().__init__(num_envs)
-        size = whole("snake size", size, 4, 32)
+        size = whole("snake size", size, 4, MAX_SIZE)
         if obs not in SNAKE_OBS:
             raise ValueError(f"snake obs must be {' or '.join(map(repr, SNAKE_OBS))}, got {obs!r}")
         pixel_scale = whole("pixel_scale", pixel_scale, 1)
@@ -420,7 +423,7 @@ class Snake(Game):
         # for the body raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
         # at the board's other end.
         check_state_keys(cls.name, state, ("size", "body", "apple"))
-        n = whole("state's size", state["size"], 1)
+        n = whole("state's size", state["size"], 1, MAX_SIZE, " (the largest board)")
         cells = state_on_board("state's body", state_cells("state's body", state["body"]), n)
         apple = None if state["apple"] is None else state_cell("state's apple", state["apple"])
         if apple is not None:

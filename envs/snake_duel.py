@@ -84,7 +84,21 @@ from envs.base import (
 )
 from envs.choices import SNAKE_DUEL_OPPONENTS
 from envs.rng import randint
-from envs.snake import _APPLE, _BG, _CHECKER, _DX, _DY, _OPPOSITE, DOWN, LEFT, RIGHT, UP, Snake, checked_path  # noqa: F401
+from envs.snake import (  # noqa: F401
+    _APPLE,
+    _BG,
+    _CHECKER,
+    _DX,
+    _DY,
+    _OPPOSITE,
+    DOWN,
+    LEFT,
+    MAX_SIZE,
+    RIGHT,
+    UP,
+    Snake,
+    checked_path,
+)
 
 # Snake's moves, under its names and numbers (UP..RIGHT re-exported): checked_path reads a state's
 # direction by them, so the two games must not drift apart.
@@ -516,7 +530,7 @@ class SnakeDuel(Game):
                  start_length: int = 3, opponent: str = "greedy", apple_reward: float = 1.0,
                  death_penalty: float = 1.0, win_reward: float = 1.0) -> None:
         super().__init__(num_envs)
-        self.size = size = whole("snake_duel size", size, 6, 32)
+        self.size = size = whole("snake_duel size", size, 6, MAX_SIZE)
         board = f" on the {size}×{size} board"
         self.start_length = whole("start_length", start_length, 2, size // 2, board)
         self.num_apples = num_apples
@@ -779,7 +793,7 @@ class SnakeDuel(Game):
         # for the apples raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
         # at the board's other end.
         check_state_keys(cls.name, state, ("size", "snakes", "apples"))
-        n = whole("state's size", state["size"], 1)
+        n = whole("state's size", state["size"], 1, MAX_SIZE, " (the largest board)")
         apples = state_on_board("state's apples", state_cells("state's apples", state["apples"]), n)
         snakes, state_snakes = [], state_list("state's snakes", state["snakes"])
         if len(state_snakes) != 2:

@@ -522,6 +522,10 @@ def test_render_any_scale():
     ({"apple": [1.5, 2]}, "state's apple must be a list of 2"),
     ({"apple": [0, -2]}, r"state's apple\[0\] \[0, -2\] is off"),
     ({"size": "10"}, "state's size must be a whole number"),
+    # Past the largest board a game makes: a state of size 30,000 (a few bytes in a file) allocated
+    # gigabytes, a MemoryError; at 2**62 NumPy's "array is too big".
+    ({"size": 33}, r"state's size must be between 1 and 32 \(the largest board\), got 33"),
+    ({"size": 2**62}, r"state's size must be between 1 and 32 \(the largest board\)"),
     ({"direction": "NORTH"}, "state's direction must be one of UP, DOWN, LEFT, RIGHT"),
     ({"crash": 3}, "state's crash must be a list of 2"),
     ({"crash": [9, 9]}, r"state's crash \[9, 9\] must be a cell next to the head"),

@@ -1048,6 +1048,9 @@ def test_a_new_opponent_setting_needs_fresh_opponent_actions():
     ({"snakes": [{}, {}, {}]}, "state must hold exactly two snakes"),
     ({"snakes": [{"alive": True}, {"alive": True}]}, "not a snake_duel state's snake 0: it lacks 'body'"),
     ({"size": None}, "state's size must be a whole number"),
+    # Past the largest board a game makes: a state of size 30,000 allocated gigabytes, a MemoryError.
+    ({"size": 33}, r"state's size must be between 1 and 32 \(the largest board\), got 33"),
+    ({"size": 2**62}, r"state's size must be between 1 and 32 \(the largest board\)"),
 ])
 def test_render_state_refuses_a_malformed_state_naming_the_key(change, error):
     # render_state draws states read back from files: a bad value raised a bare TypeError, IndexError or
