@@ -114,6 +114,8 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
         data = load_yaml(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
+    except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
+        raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ValueError(f"{what} {file}: expected a mapping at the top level")

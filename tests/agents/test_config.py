@@ -390,6 +390,20 @@ def test_a_config_path_that_is_a_folder_is_named_as_one(tmp_path: Path):
         load_config("snake", tmp_path)
 
 
+def test_a_config_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path: Path, monkeypatch):
+    # An OSError (no permission to read it; /proc/self/mem's I/O error) is no ValueError: train_ppo.py
+    # printed a traceback. Tests run as root here, so the refusal to read is simulated.
+    own = tmp_path / "mine.yaml"
+    own.write_text("seed: 1\n")
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    with pytest.raises(ValueError, match=r"^--config .*mine\.yaml cannot be read \(Permission denied\)"):
+        load_config("snake", own)
+
+
 def test_load_config_and_set_leave_the_defaults_and_their_input_alone():
     from agents.config import DEFAULTS
 
