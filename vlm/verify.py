@@ -605,7 +605,7 @@ def load_ground_truth(text: str) -> dict[str, Any]:
     """Inverse of ``ground_truth_json``; a string that is not one becomes an ``exact`` rule on it."""
     try:
         payload = json.loads(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: "[" nested past json's depth
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("verifier"), dict):
         return payload

@@ -402,6 +402,15 @@ def test_start_counts_only_where_it_stands_as_the_button() -> None:
         assert verify(wrap(answer), record(NEXT_BUTTON))["accuracy"] == float(button is not None), answer
 
 
+def test_a_ground_truth_nested_past_json_s_depth_is_an_exact_rule_on_its_text() -> None:
+    # json.loads raised RecursionError (no ValueError) for it, out of verify and the reward adapters, which
+    # score a ground truth that is none of ours as an exact rule on its text.
+    deep = "[" * 100_000
+    assert load_ground_truth(deep)["verifier"] == {"rule": "exact", "answer": deep}
+    assert verify(wrap("5"), deep)["accuracy"] == 0.0
+    assert load_rewards().compute_score(wrap("5"), deep)["accuracy"] == 0.0
+
+
 def test_ground_truth_json_round_trip() -> None:
     rec = record(SNAKE, answer="<best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>")
     gt = ground_truth_json(rec)
