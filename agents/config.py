@@ -116,6 +116,8 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
         raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
     except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
         raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
+    except RecursionError:  # PyYAML reads nesting by recursion: thousands of brackets
+        raise ValueError(f"{what} {file} nests its values too deeply to read") from None
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ValueError(f"{what} {file}: expected a mapping at the top level")
@@ -193,6 +195,8 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
         except yaml.YAMLError as e:  # no ValueError: its callers printed PyYAML's traceback
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             raise ValueError(f"--set {key}: {raw!r} is not a YAML value ({problem})") from None
+        except RecursionError:  # PyYAML reads nesting by recursion: thousands of brackets
+            raise ValueError(f"--set {key}: its value nests too deeply to read") from None
     return cfg
 
 

@@ -404,6 +404,18 @@ def test_a_config_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path: Pa
         load_config("snake", own)
 
 
+def test_a_value_nested_past_the_readers_depth_is_named_not_a_traceback(tmp_path: Path):
+    # PyYAML reads nesting by recursion: 5,000 brackets were a RecursionError (no YAMLError, no ValueError)
+    # out of load_config and apply_set, and train_ppo.py printed its traceback.
+    deep = "[" * 5000 + "]" * 5000
+    own = tmp_path / "mine.yaml"
+    own.write_text(f"env_kwargs: {{a: {deep}}}\n")
+    with pytest.raises(ValueError, match=r"^--config .*mine\.yaml nests its values too deeply to read"):
+        load_config("snake", own)
+    with pytest.raises(ValueError, match=r"^--set env_kwargs\.a: its value nests too deeply to read"):
+        apply_set(load_config("snake"), [f"env_kwargs.a={deep}"])
+
+
 def test_load_config_and_set_leave_the_defaults_and_their_input_alone():
     from agents.config import DEFAULTS
 
