@@ -150,15 +150,21 @@ def set_options(assignments: list[str]) -> set[str]:
     return {parts[1] for parts in keys if len(parts) > 1 and parts[0] == "env_kwargs"}
 
 
-def refuse_blank_paths(assignments: list[str]) -> None:
+def refuse_blank_paths(assignments: list[str], env: str) -> None:
     """A path option set blank by ``--set`` (``env_kwargs.rom=``, or ``'  '`` quoted): YAML read it as null
     (the default ROM, no start state) or as a name of spaces. Refused, naming ``--set``, as the path
-    flags refuse an empty path (``path_arg``)."""
+    flags refuse an empty path (``path_arg``). An option ``env`` lacks is left to ``check_game``: that it
+    does not apply is the error to fix first."""
     import yaml
 
+    from agents.runs import game_options
+
+    known = game_options(env)
     for item in assignments:
         parts, raw = set_item(item)
         if len(parts) != 2 or parts[0] != "env_kwargs" or parts[1] not in PATH_OPTIONS:
+            continue
+        if known is not None and parts[1] not in known:
             continue
         value = yaml.safe_load(raw) if raw.strip() else None
         if not raw.strip() or (isinstance(value, str) and not value.strip()):
@@ -419,7 +425,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             refuse_flag_and_set(p, args)
             cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
             cfg = apply_set(cfg, args.set)
-            refuse_blank_paths(args.set)
+            refuse_blank_paths(args.set, cfg["env"])
             cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
             state = cfg["env_kwargs"].get("state")
             if state is not None and no_start_state(state):  # the word: stored as null in config.yaml

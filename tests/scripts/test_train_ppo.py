@@ -87,6 +87,9 @@ def test_an_option_of_another_game_is_named_by_its_flag_as_typed(scripts, tmp_pa
     assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.allow_unknown_rom=true",
                                    "--run-dir", str(run)]) == 2
     assert "error: --set env_kwargs.allow_unknown_rom does not apply" in capsys.readouterr().err
+    # A blank path of an option the game lacks: that it does not apply comes first, not "name a file".
+    assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.rom=", "--run-dir", str(run)]) == 2
+    assert "error: --set env_kwargs.rom does not apply to --env snake" in capsys.readouterr().err
     assert not run.exists()
 
 
