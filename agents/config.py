@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import stat
 import sys
 from collections.abc import Collection
 from pathlib import Path
@@ -104,11 +105,26 @@ def unnamed_key(data: dict[Any, Any], where: str = "") -> str | None:
     return None
 
 
+def file_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists but is no regular file or folder (``/dev/null``: a character
+    device), else None."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):  # missing, a broken link, unreadable: no kind to name
+        return None
+    kinds = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), None)
+
+
 def read_yaml(file: Path, what: str) -> dict[str, Any]:
     """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise."""
     if file.is_dir():
         raise ValueError(f"{what} {file} is a folder; give a YAML file")
     if not file.is_file():
+        kind = file_kind(file)
+        if kind is not None:  # it exists: "no such file" sent the user looking for a missing one
+            raise ValueError(f"{what} {file} is {kind}, not a file; give a YAML file")
         raise ValueError(f"{what}: no such file {file}")
     try:
         data = load_yaml(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"

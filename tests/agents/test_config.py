@@ -390,6 +390,16 @@ def test_a_config_path_that_is_a_folder_is_named_as_one(tmp_path: Path):
         load_config("snake", tmp_path)
 
 
+def test_a_config_path_that_is_no_regular_file_says_what_it_is(tmp_path: Path):
+    # It exists: "no such file" sent the user looking for a missing file.
+    with pytest.raises(ValueError, match=r"^--config /dev/null is a character device, not a file;"):
+        load_config("snake", "/dev/null")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"^--config .*pipe is a FIFO \(named pipe\), not a file;"):
+        load_config("snake", fifo)
+
+
 def test_a_config_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path: Path, monkeypatch):
     # An OSError (no permission to read it; /proc/self/mem's I/O error) is no ValueError: train_ppo.py
     # printed a traceback. Tests run as root here, so the refusal to read is simulated.
