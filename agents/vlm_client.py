@@ -112,9 +112,15 @@ def _excerpt(raw: bytes, limit: int = 160) -> str:
 def _one_line(text: str, limit: int = 300) -> str:
     """Text a server or the socket layer gave (a status line, a header) as an error message may show it: on
     one line, any other character that does not print escaped (an escape sequence would drive the
-    terminal, a lone surrogate fail a UTF-8 log), cut at ``limit`` characters."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split()))
-    return text[:limit] + (" …" if len(text) > limit else "")
+    terminal, a lone surrogate fail a UTF-8 log), cut at ``limit`` characters. The cut falls between whole
+    characters' escapes: a split one ('\\x1' of '\\x1b') would read as another character."""
+    pieces = [c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split())]
+    kept, length = 0, 0
+    for piece in pieces:
+        if length + len(piece) > limit:
+            break
+        kept, length = kept + 1, length + len(piece)
+    return "".join(pieces[:kept]) + (" …" if kept < len(pieces) else "")
 
 
 class ChatError(RuntimeError):

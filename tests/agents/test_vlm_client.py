@@ -962,6 +962,15 @@ def test_a_bodys_start_is_quoted_on_one_line_and_says_when_it_goes_on():
     assert _excerpt(b"\xff<p>") == repr("\ufffd<p>")  # a byte that is no UTF-8 is shown, not dropped
 
 
+def test_a_cut_one_line_text_never_splits_an_escape():
+    # Cut after escaping, '\x1b' came out as '\x1', which reads as some other character.
+    from agents.vlm_client import _one_line
+    assert _one_line("ab\x1bcd", 5) == "ab …"  # the escape would end past 5: left out whole
+    assert _one_line("ab\x1bcd", 6) == "ab\\x1b …"
+    assert _one_line("ab\x1bcd", 8) == "ab\\x1bcd"  # all of it fits: no ellipsis
+    assert _one_line("abcdef", 3) == "abc …"
+
+
 def test_cache_answers_repeat_questions_without_a_request(tmp_path):
     cache = ResponseCache(tmp_path / "cache")
     with ChatServer(default=lambda body: Reply(content=f"answer {len(body['messages'][0]['content'])}",
