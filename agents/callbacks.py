@@ -53,7 +53,8 @@ class ProgressCallback(BaseCallback):
     def _on_rollout_end(self) -> None:
         assert self.bar is not None
         score = _mean_key(self.model, "score")  # nan until an episode has ended: "-" says so, "nan" puzzled
-        self.bar.set_postfix(score="-" if np.isnan(score) else f"{score:.2f}", refresh=False)
+        # + 0.0 as in evaluation.mean_text: a mean just below zero (float rewards) reads 0.00, not -0.00
+        self.bar.set_postfix(score="-" if np.isnan(score) else f"{round(score, 2) + 0.0:.2f}", refresh=False)
 
     def _on_training_end(self) -> None:
         self.close()

@@ -167,7 +167,9 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"- episodes: {counts['episodes_played']:,} played from seed {seeds['base']} "
              f"(episode k: seed + k), "
              f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",
-             f"- scores of kept episodes: mean {scores['kept_mean']:.2f}, max {scores['kept_max']:g}",
+             # + 0.0 as in agents.evaluation.mean_text: a mean just below zero reads 0.00, not -0.00
+             f"- scores of kept episodes: mean {round(scores['kept_mean'], 2) + 0.0:.2f}, "
+             f"max {scores['kept_max']:g}",
              (f"- up to {plural(_most_tasks(meta['env'], meta['tasks_per_state']), 'task')} per state, from "
               f"`vlm/tasks/{meta['env']}.py`"
               if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),

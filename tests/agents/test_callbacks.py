@@ -111,6 +111,21 @@ def test_rollout_figures_are_the_best_score_beside_the_mean_and_restarts_from_ze
     assert logged == {"rollout/score_mean": 3.0, "rollout/score_max": 6.0, "env/worker_restarts": 0}
 
 
+def test_the_progress_bar_shows_a_mean_score_just_below_zero_as_0_00():
+    # A Game Boy score is a sum of float rewards: a mean of -0.001 read "-0.00".
+    from agents.callbacks import ProgressCallback
+
+    shown: dict[str, Any] = {}
+    callback = ProgressCallback(1000)
+    callback.bar = SimpleNamespace(set_postfix=lambda refresh=False, **fields: shown.update(fields))
+    callback.model = SimpleNamespace(ep_info_buffer=[{"score": -0.001}, {"score": -0.003}])
+    callback._on_rollout_end()
+    assert shown == {"score": "0.00"}
+    callback.model.ep_info_buffer = [{"score": -0.01}]
+    callback._on_rollout_end()
+    assert shown == {"score": "-0.01"}
+
+
 @pytest.mark.parametrize("step, every, next_step", [(0, 300, 300), (299, 300, 300), (300, 300, 600),
                                                       (301, 300, 600)])
 def test_next_multiple_is_the_first_multiple_past_the_step(step, every, next_step):

@@ -98,6 +98,9 @@ def test_the_headline_and_provenance_say_what_was_played_and_kept():
     assert ("- `minari/`: Minari dataset `depthfirst/snake-v0` (`MINARI_DATASETS_PATH=<dataset>/"
             "minari`)") in other
     assert "(score ≥" not in render_card({**META, "min_score": None}, SPLITS, CURRICULUM, [])
+    # A Game Boy score is a sum of float rewards: a mean just below zero read "mean -0.00".
+    below = render_card({**META, "scores": {"kept_mean": -0.001, "kept_max": 0.0}}, SPLITS, CURRICULUM, [])
+    assert "- scores of kept episodes: mean 0.00, max 0" in below
 
 
 def test_examples_show_each_family_once_from_train_and_commands_fit_every_record():
