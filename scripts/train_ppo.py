@@ -118,11 +118,16 @@ PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a f
 def absolute_paths(env: str, env_kwargs: dict) -> None:
     """Store ROM, state and archive paths absolute: they are read from the folder training starts in,
     and the run's config.yaml must find them again when evaluate or export run from another folder (or
-    a ``--resume`` does: a relative ``archive_dir`` gave it a new, empty swarm archive there)."""
+    a ``--resume`` does: a relative ``archive_dir`` gave it a new, empty swarm archive there). A null ROM
+    (``rom: null``, or empty, in a --config file; ``--set env_kwargs.rom=null``) is the game's default."""
     if env == "gameboy" and env_kwargs.get("rom") is None:
         from envs.gameboy.generic import default_rom
 
         env_kwargs["rom"] = str(default_rom(env_kwargs.get("game", "tetris")))
+    elif env == "pokemon_red" and env_kwargs.get("rom") is None:
+        from envs.gameboy.pokemon import DEFAULT_ROM
+
+        env_kwargs["rom"] = DEFAULT_ROM
     for key in PATH_OPTIONS:
         value = env_kwargs.get(key)
         if isinstance(value, str) and value.strip():

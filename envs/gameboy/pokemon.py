@@ -81,6 +81,7 @@ VIEW_ROWS, VIEW_COLS = 9, 10  # the screen in 16-pixel cells
 PLAYER_ROW, PLAYER_COL = 4, 4
 
 _F = POKEMON_RED  # short alias for the address table
+DEFAULT_ROM = "roms/pokemon_red.gb"  # where the ROM is looked for without rom (or with rom None)
 # The addresses ``read_facts`` reads every step, looked up once, as offsets into work RAM.
 _PARTY_COUNT, _MAP, _X, _Y, _BADGES, _BATTLE, _EVENTS, _LEVEL, _HP, _MAX_HP = (
     _F[name].addr - WRAM for name in ("party_count", "map", "x", "y", "badges", "battle_type",
@@ -170,7 +171,7 @@ class PokemonRed(GameBoyGame):
     swarm = Setting(_swarm)
     swarm_prob = Setting(lambda game, name, value: _share(name, value))
 
-    def __init__(self, num_envs: int = 1, rom: str | Path = "roms/pokemon_red.gb",
+    def __init__(self, num_envs: int = 1, rom: str | Path | None = DEFAULT_ROM,
                  state: str | Path | None = None, allow_unknown_rom: bool = False,
                  reward: dict[str, float] | None = None, visit_decay: float = 0.9995, level_cap: int = 15,
                  level_damping: float = 0.25, still_grace: int = 8, visited_mask: bool = True,
@@ -187,6 +188,7 @@ class PokemonRed(GameBoyGame):
         self.still_grace = still_grace
         self.visited_mask = flag("visited_mask", visited_mask)
         self.EXTRA_CHANNELS = 1 if self.visited_mask else 0  # instance override of the class default
+        rom = DEFAULT_ROM if rom is None else rom  # null, as Game Boy games read it: the default ROM path
         # Named in every state, so the VLM prompts made from it say which game the screens show.
         sha1 = check_rom(as_path("rom", rom), flag("allow_unknown_rom", allow_unknown_rom))
         self.title = pokemon_title(sha1)

@@ -143,10 +143,12 @@ def test_an_archive_dir_is_stored_absolute(scripts, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     kwargs = {"archive_dir": "shared/archive", "swarm": True}
     scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
-    assert kwargs == {"archive_dir": str(tmp_path / "shared" / "archive"), "swarm": True}
+    # (rom: none given is the default ROM path, stored absolute too)
+    assert kwargs == {"archive_dir": str(tmp_path / "shared" / "archive"), "swarm": True,
+                      "rom": str(tmp_path / "roms" / "pokemon_red.gb")}
     kwargs = {"archive_dir": None}
     scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
-    assert kwargs == {"archive_dir": None}  # none given: the run's own archive/, wherever it is
+    assert kwargs["archive_dir"] is None  # none given: the run's own archive/, wherever it is
 
 
 def test_a_swarm_prob_without_swarm_is_refused(scripts, tmp_path, capsys):

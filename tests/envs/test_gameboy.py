@@ -1423,6 +1423,17 @@ def test_missing_state_file(tmp_path: Path) -> None:
         make(1, state=tmp_path)  # it exists: not "not found"
 
 
+def test_a_null_rom_is_pokemons_default_path_as_for_game_boy_games(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run's config.yaml (or a --config file) with rom: null was "rom must be a path, got None" here, where
+    # GameBoy took roms/<game>.gb.
+    from envs.gameboy.roms import RomError
+
+    monkeypatch.chdir(tmp_path)  # no roms/ here
+    with pytest.raises(RomError, match=r"no ROM file at roms/pokemon_red\.gb"):
+        PokemonRed(num_envs=1, rom=None)
+
+
 def test_state_none_boots_the_rom_in_the_env_as_on_the_command_line(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # gym.make(..., state="none") looked for a file named none, though --state none (and the env's own

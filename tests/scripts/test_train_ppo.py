@@ -347,6 +347,37 @@ def test_a_relative_rom_from_set_reaches_the_run_config_absolute(scripts, tmp_pa
     assert seen[0]["env_kwargs"]["rom"] == str(tmp_path / "red.gb")
 
 
+@pytest.mark.parametrize(("env", "source", "rom"), [
+    ("pokemon_red", ["--set", "env_kwargs.rom=null"], "roms/pokemon_red.gb"),
+    ("pokemon_red", ["--set", "env_kwargs.rom=~"], "roms/pokemon_red.gb"),
+    ("pokemon_red", ["--config", "blank.yaml"], "roms/pokemon_red.gb"),
+    ("gameboy", ["--config", "blank.yaml"], "roms/tetris.gb"),
+    ("gameboy", ["--set", "env_kwargs.rom=null"], "roms/tetris.gb"),
+])
+def test_a_null_rom_is_the_games_default_from_set_and_a_config_file_alike(scripts, tmp_path, monkeypatch,
+                                                                           env, source, rom):
+    # README: null (or an empty rom: in a --config file) is the game's own ROM path, as the presets write
+    # it; Pokémon Red's refused it ("rom must be a path, got None") where Game Boy's took roms/<game>.gb.
+    # Only a blank --set is refused (test_a_blank_set_key_or_path_is_refused_naming_set).
+    from agents.runs import RunError
+
+    seen = []
+
+    def stop(cfg, run_dir, force):  # the config the run folder would be made with; no ROM is read
+        seen.append(cfg)
+        raise RunError("stop here")
+
+    train_ppo = scripts.train_ppo
+    monkeypatch.setattr(train_ppo, "check_game", lambda cfg, typed=(): None)
+    monkeypatch.setattr(train_ppo, "new_run_dir", stop)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blank.yaml").write_text("env_kwargs:\n  rom:\n  archive_dir:\n", encoding="utf-8")
+    assert train_ppo.main(["--env", env, *source, "--device", "cpu", "--policy", "tiny",
+                           "--run-dir", str(tmp_path / "run")]) == 2
+    assert seen[0]["env_kwargs"]["rom"] == str(tmp_path / rom)
+    assert seen[0]["env_kwargs"].get("archive_dir") is None  # the run's own archive/ (README, swarm)
+
+
 def test_a_file_given_by_set_is_named_by_set_even_with_a_config_file(scripts, tmp_path):
     # input_name's docstring: --set env_kwargs.state=... is named as typed, not as the --config file's
     # entry the user did not write (kills a mutant that dropped the ``typed`` test).
