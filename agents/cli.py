@@ -6,6 +6,7 @@ each records for its output."""
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import re
@@ -132,7 +133,22 @@ def path_arg(text: str) -> str:
     ``~`` would be made in the current one. An empty path is refused (it would mean the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; name a file or folder")
-    return os.path.expanduser(text)
+    path = os.path.expanduser(text)
+    # Path.is_file and is_dir raise on a name too long for the file system (they return False only for a
+    # missing path): every script's first check of such a path was an OSError traceback. Refused here.
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise argparse.ArgumentTypeError(f"{shown_path(path)}: {e.strerror}") from None
+    except ValueError:  # a NUL byte: the scripts' own checks name it
+        pass
+    return path
+
+
+def shown_path(path: str, limit: int = 80) -> str:
+    """``path`` cut to ``limit`` characters for a message (a name too long for the disk is thousands)."""
+    return path if len(path) <= limit else f"{path[:limit]}... ({len(path):,} characters)"
 
 
 def run_folder_arg(text: str) -> str:

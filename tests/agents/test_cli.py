@@ -68,6 +68,17 @@ def test_a_path_expands_its_tilde_and_an_empty_or_blank_one_is_refused(monkeypat
             path_arg(text)
 
 
+def test_a_path_too_long_for_the_file_system_is_refused_by_the_parser(tmp_path, scripts, capsys):
+    # Path.is_file raised OSError (ENAMETOOLONG) for it: each script's first look was a traceback.
+    long = str(tmp_path / ("a" * 300))
+    with pytest.raises(argparse.ArgumentTypeError, match=r"\.\.\. \(3\d\d characters\): File name too long"):
+        path_arg(long)
+    with pytest.raises(SystemExit) as exit_:
+        scripts.score_predictions.main([long, str(tmp_path / "p.jsonl")])
+    assert exit_.value.code == 2 and "argument split: " in capsys.readouterr().err
+    assert path_arg(str(tmp_path / ("a" * 255))).endswith("a" * 255)  # the longest name, though missing
+
+
 def test_a_run_folder_name_tensorboard_cannot_take_says_why():
     # "ré" as UTF-8 bytes, decoded byte by byte as an ASCII locale (LC_ALL=C, PYTHONUTF8=0) gives it.
     locale = r"^runs/ré: in this locale \(.+\) TensorBoard takes only ASCII names; use one, or a UTF-8 locale"
