@@ -44,6 +44,13 @@ class ScoringError(ValueError):
 
 # ---------------------------------------------------------------------- reading
 def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
+    try:
+        yield from _jsonl_rows(path, what)
+    except OSError as e:  # unreadable: no permission, an I/O error (/proc/self/mem), a name too long
+        raise ScoringError(f"{what} {path}: cannot be read ({e.strerror or e})") from None
+
+
+def _jsonl_rows(path: Path, what: str) -> Iterable[tuple[int, Any]]:
     if path.is_dir():
         raise ScoringError(f"{what} {path} is a folder; give its JSONL file (e.g. {path / 'test.jsonl'})")
     if not path.is_file():
@@ -75,9 +82,12 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield n, json.loads(line)
+                    row = json.loads(line)
                 except ValueError as e:
                     raise ScoringError(f"{what} {path} line {n}: not JSON ({e})") from None
+                except RecursionError:  # "[" nested past json's depth: no row of ours either
+                    raise ScoringError(f"{what} {path} line {n}: not JSON (nested too deeply)") from None
+                yield n, row
 
 
 def load_records(path: Path | str) -> list[TaskRecord]:

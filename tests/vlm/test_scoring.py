@@ -324,6 +324,22 @@ def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset,
     assert message in err and "task record" not in err  # only a line with a verifier is called one
 
 
+def test_an_unreadable_or_too_deeply_nested_file_is_named_by_file_and_line(tmp_path, scripts, capsys):
+    # Both were tracebacks: an OSError reading (here /proc/self/mem's I/O error) and json's RecursionError.
+    good = tmp_path / "p.jsonl"
+    good.write_text('{"id": "a", "response": "x"}\n')
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("\n" + "[" * 100_000 + "\n")  # line 2: a blank line is skipped, and counted
+    with pytest.raises(ScoringError, match=f"predictions {deep} line 2: not JSON \\(nested too deeply\\)"):
+        load_predictions(deep)
+    with pytest.raises(ScoringError, match=f"split {deep} line 2: not JSON"):
+        load_records(deep)
+    assert scripts.score_predictions.main(["/proc/self/mem", str(good)]) == 2
+    assert "error: split /proc/self/mem: cannot be read (Input/output error)" in capsys.readouterr().err
+    assert scripts.score_predictions.main([str(deep), "/proc/self/mem"]) == 2  # the split is read first
+    assert "line 2: not JSON (nested too deeply)" in capsys.readouterr().err
+
+
 def test_a_split_given_as_the_predictions_is_named_so(dataset, scripts, capsys):
     # It was refused as a malformed predictions file only, which left the user to find the mix-up.
     assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1])]) == 2
