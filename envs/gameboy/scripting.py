@@ -113,16 +113,27 @@ def run_inputs(pyboy: Any, inputs: list[Input], stop: Callable[[], bool] = lambd
     return frames + 1
 
 
+# More than any ROM (8 MiB at most), state or button script: a larger input is the wrong file. Read past it,
+# a device without end (--rom /dev/zero) filled the memory until the process was killed.
+MAX_INPUT_BYTES = 64 << 20
+
+
 def _read_input(path: Path, flag: str) -> bytes:
-    """The bytes of an input file, or an error naming ``flag`` (not a traceback: a folder, no file)."""
+    """The bytes of an input file, or an error naming ``flag`` (not a traceback: a folder, no file, one
+    larger than ``MAX_INPUT_BYTES``)."""
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file")
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise FileNotFoundError(f"{flag} {path}: no such file") from None
     except OSError as e:
         raise ValueError(f"{flag} {path} cannot be read ({e.strerror or e})") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValueError(f"{flag} {path} holds more than {MAX_INPUT_BYTES >> 20} MiB, more than any ROM, "
+                         "state or button script: is it the right file?")
+    return data
 
 
 def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:

@@ -1484,6 +1484,24 @@ def test_an_unreadable_rom_or_state_is_named_not_a_traceback(tmp_path: Path, scr
         assert "cannot be read (Permission denied)" in err and "Traceback" not in err and not run.exists()
 
 
+def test_an_input_without_end_is_refused_by_flag_not_read_until_the_memory_is_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --rom /dev/zero was read whole: the memory filled until the kernel killed make_state (or play).
+    from envs.gameboy import scripting
+
+    monkeypatch.setattr(scripting, "MAX_INPUT_BYTES", 1 << 20, raising=False)  # the test reads 1 MiB, not 64
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    out = tmp_path / "s.state"
+    for rom, button_script, flag in ((Path("/dev/zero"), inputs, "--rom"),
+                                     (TEST_CARTRIDGE, Path("/dev/zero"), "--inputs")):
+        with pytest.raises(ValueError, match=rf"^{flag} /dev/zero holds more than 1 MiB, more than any ROM"):
+            make_state(rom, button_script, out)
+    with pytest.raises(ValueError, match=r"^--state /dev/zero holds more than 1 MiB"):
+        play(TEST_CARTRIDGE, out, state="/dev/zero", window="null", max_frames=1)
+    assert not out.exists()
+
+
 def test_make_state_refuses_bad_roms_and_states_by_flag(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
