@@ -99,6 +99,13 @@ def load_records(path: Path | str) -> list[TaskRecord]:
             record = TaskRecord.from_dict(row)
         except TypeError as e:
             raise ScoringError(f"split {path} line {n}: not a task record ({e})") from None
+        # Keys of the figures' groups and of the predictions: a number or list there was a TypeError
+        # traceback (sorting the groups, hashing the id), or an id the predictions' strings never match.
+        odd = next((k for k in ("id", "game", "family", "qa_type")
+                    if not isinstance(getattr(record, k), str)), None)
+        if odd is not None:
+            raise ScoringError(f"split {path} line {n}: not a task record (its {odd} is "
+                               f"{getattr(record, odd)!r}, not a string)")
         problem = spec_problem(record.verifier)
         if problem:
             raise ScoringError(f"split {path} line {n}: record {record.id!r}: {problem}")

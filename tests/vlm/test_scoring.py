@@ -3,6 +3,7 @@ and unknown ids, and the specialist's greedy moves scored by the same verifier."
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -951,6 +952,25 @@ def test_a_split_with_an_id_twice_is_refused_by_line(tmp_path) -> None:
     split.write_text(f"{row}\n{row}\n")
     with pytest.raises(ScoringError, match=f"split {split} line 2: id 'r1' appears twice"):
         load_records(split)
+
+
+@pytest.mark.parametrize("key, value", [("id", 1.0), ("id", ["r1"]), ("game", None), ("family", 3),
+                                        ("qa_type", {"a": 1})])
+def test_a_split_record_whose_id_or_group_is_no_string_is_refused_by_line(key, value, tmp_path, scripts,
+                                                                         capsys) -> None:
+    # Tracebacks: a list id is unhashable, a number beside the strings fails the groups' sort, and a
+    # float id (1.0) failed the printed examples of missing ids.
+    good = TaskRecord("r0", "snake", "perception", "count", 1, 1, [], "How many?", None, "4", "",
+                      {"rule": "integer", "value": 4}, {}, {}).to_dict()
+    split = tmp_path / "test.jsonl"
+    split.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "r1", key: value}) + "\n")
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text('{"id": "r0", "response": "4"}\n')
+    message = f"split {split} line 2: not a task record (its {key} is {value!r}, not a string)"
+    with pytest.raises(ScoringError, match=re.escape(message)):
+        load_records(split)
+    assert scripts.score_predictions.main([str(split), str(preds)]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_a_response_that_is_not_a_string_is_scored_as_its_json_text(tmp_path) -> None:
