@@ -110,7 +110,9 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(tag)
     axes[0].legend(loc="upper left")
-    fig.suptitle(title or str(run))
+    # A lone surrogate (a byte of a --title that is not UTF-8) is drawn as U+FFFD: matplotlib's font code
+    # refused it with a TypeError traceback.
+    fig.suptitle("".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in title or str(run)))
     fig.tight_layout()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -117,6 +117,16 @@ def test_the_figure_draws_score_against_steps_and_minutes_with_its_baseline_and_
             assert set(line.get_ydata()) == {baseline} and line.get_label() == "random agent"
 
 
+def test_a_title_that_is_not_utf8_is_drawn_with_a_replacement_character(tmp_path):
+    # A Latin-1 byte in --title reaches Python as a lone surrogate, which matplotlib's font code refused:
+    # a TypeError traceback, and no PNG.
+    from agents.curves import plot_curve
+
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100_000, 1.0), scalar(1120.0, 200_000, 2.0)])
+    out = plot_curve(tmp_path, tmp_path / "curve.png", TAG, "caf\udce9 run")
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
 @pytest.mark.parametrize("points, marker", [(1, "o"), (2, "None")])
 def test_one_point_is_drawn_as_a_dot_and_two_as_a_line(tmp_path, monkeypatch, points, marker):
     # A line needs two points: a run's first logged point alone left both panels empty. Two make a line.
