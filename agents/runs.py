@@ -288,6 +288,10 @@ def read_run_config(path: Path) -> dict[str, Any]:
         cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read
     except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
         raise RunError(f"{path}: config.yaml is corrupt (it must be UTF-8 YAML): {e}") from e
+    except RecursionError:  # PyYAML reads nesting by recursion: thousands of brackets, a traceback
+        raise RunError(f"{path}: config.yaml is corrupt (it nests its values too deeply to read)") from None
+    except OSError as e:  # no permission, an I/O error: evaluate, the export and compare printed a traceback
+        raise RunError(f"{path}: config.yaml cannot be read ({e.strerror or e})") from None
     if not isinstance(cfg, dict) or "env" not in cfg:
         raise RunError(f"{path}: config.yaml is corrupt (no env)")
     odd = unnamed_key(cfg)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents import runs
+from tests.conftest import path_method_fails
 
 
 def old_run(folder: Path) -> Path:
@@ -67,6 +68,8 @@ def test_another_users_process_counts_as_running(monkeypatch):
     ("policy: tiny\n", "config.yaml is corrupt (no env)"),
     ("- env\n", "config.yaml is corrupt (no env)"),
     ("env: snake\nenv_kwargs: [size, 8]\n", "config.yaml is corrupt (env_kwargs is not a mapping)"),
+    # PyYAML reads nesting by recursion: a RecursionError traceback out of evaluate, export, compare.
+    ("env: " + "[" * 100_000 + "\n", "config.yaml is corrupt (it nests its values too deeply to read)"),
 ])
 def test_a_folder_that_is_no_run_is_refused_by_name(tmp_path, config, message):
     if config is not None:
@@ -74,6 +77,16 @@ def test_a_folder_that_is_no_run_is_refused_by_name(tmp_path, config, message):
     with pytest.raises(runs.RunError) as e:
         runs.read_run_config(tmp_path)
     assert str(e.value) == f"{tmp_path}: {message}"
+
+
+def test_a_run_config_that_cannot_be_read_is_a_run_error(tmp_path, monkeypatch):
+    # An OSError (no permission; simulated, the tests run as root) was a traceback out of every reader.
+    (tmp_path / "config.yaml").write_text("env: snake\n")
+    path_method_fails(monkeypatch, "read_text", lambda p: p.name == "config.yaml",
+                      PermissionError(errno.EACCES, "Permission denied"))
+    with pytest.raises(runs.RunError) as e:
+        runs.read_run_config(tmp_path)
+    assert str(e.value) == f"{tmp_path}: config.yaml cannot be read (Permission denied)"
 
 
 def test_game_options_are_unknown_for_a_game_that_passes_every_option_on(monkeypatch):
