@@ -214,7 +214,19 @@ def hparams(cfg: dict[str, Any]) -> dict[str, Any]:
             flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
         else:
             flat[k] = v
-    return {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in flat.items()}
+    return {k: _hparam(v) for k, v in flat.items()}
+
+
+def _hparam(value: Any) -> bool | int | float | str:
+    """``value`` as TensorBoard's hparams take it. They store a number as a float: an int past a float's
+    range (``--save-every`` with 400 digits) was an OverflowError traceback at the run's first log."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return str(value)
+        return value
+    return value if isinstance(value, (bool, float, str)) else str(value)
 
 
 def forget_after(logger: Logger, step: int) -> None:

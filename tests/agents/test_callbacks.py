@@ -152,6 +152,23 @@ def test_the_hparams_dashboard_shows_the_run_s_settings_beside_its_mean_score_an
     assert sorted(h.name for h in experiment.hparam_infos) == ["lr", "policy"]
 
 
+def test_a_setting_too_large_for_a_float_is_logged_as_its_text(tmp_path):
+    # TensorBoard's hparams store numbers as floats: train_ppo --save-every with 400 digits trained, then
+    # ended in an OverflowError traceback at its first log.
+    from stable_baselines3.common.logger import configure
+
+    from agents.train import hparams
+
+    flat = hparams({"save_every": 10**400, "seed": 3, "ppo": {"gamma": 0.99, "policy_kwargs": [1]}})
+    assert flat == {"save_every": str(10**400), "seed": 3, "ppo.gamma": 0.99, "ppo.policy_kwargs": "[1]"}
+    logger = configure(str(tmp_path), ["tensorboard"])
+    callback = MetricsCallback(flat)
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
+    callback._on_training_start()
+    logger.dump(0)
+    logger.close()
+
+
 def test_the_hparams_stay_out_of_a_logger_s_text_outputs(tmp_path, capsys):
     # SB3's stdout and log formats refuse an HParam: recorded for them too, it would stop a script's own
     # logger with text outputs (the trainer's writes TensorBoard alone) at its first dump.
