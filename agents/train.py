@@ -289,6 +289,8 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
 
 
 def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool) -> Any:
+    if resume and (run / "tb").exists() and not (run / "tb").is_dir():  # SB3's logger: a FileExistsError
+        raise RunError(f"--resume {run}: its tb is not a folder (TensorBoard's logs go there); move it away")
     kwargs = dict(cfg["env_kwargs"])
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         # Game Boy milestone states live in the run's archive/, wherever the run folder is now: kept out of

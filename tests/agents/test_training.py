@@ -917,6 +917,17 @@ def test_resume_errors_are_clear_and_harmless(scripts, tmp_path, capsys):
     assert "checkpoints is a folder; give a model file (.zip)" in capsys.readouterr().err
 
 
+def test_a_resume_of_a_run_whose_tb_is_a_file_is_refused_before_its_game_is_built(tmp_path):
+    # SB3's logger makes tb/ with exist_ok: a file there was a FileExistsError traceback, once the start
+    # line was printed and config.yaml rewritten.
+    from agents.runs import RunError
+    from agents.train import train
+
+    (tmp_path / "tb").write_text("x")
+    with pytest.raises(RunError, match=r"its tb is not a folder \(TensorBoard's logs go there\)"):
+        train({}, tmp_path, "", resume=True)  # refused first: no config is read
+
+
 def test_a_damaged_model_zip_names_the_newest_checkpoint_to_play_instead(trained, scripts, tmp_path, capsys):
     # The run's model.zip is what evaluate, export and compare play: damaged, it said only "cannot load".
     run = tmp_path / "run"
