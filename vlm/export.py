@@ -319,7 +319,8 @@ def _unwritten(out: Path) -> list[str]:
         wrote_records = sum(meta["counts"]["records"].values()) > 0
         formats = {name: set(files) for name, files in meta["formats"].items()}
         minari = meta["minari"] is not None
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    # RecursionError: nested past json's depth (a traceback out of --overwrite)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return []
     found = [name for name in ("curriculum.json", *(f"{s}.jsonl" for s in sp.SPLIT_NAMES))
              if not wrote_records and (out / name).exists()]

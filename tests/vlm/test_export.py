@@ -2013,6 +2013,15 @@ def test_overwrite_judges_what_the_old_export_wrote_in_its_format_folders_by_its
     assert _foreign(tmp_path) == ["elsewhere", "swift/val.jsonl", *users]
 
 
+def test_an_old_meta_nested_past_json_s_depth_leaves_the_names_to_decide(tmp_path):
+    # json's RecursionError on it was a traceback out of export --overwrite.
+    from vlm.export import _unwritten
+
+    (tmp_path / META).parent.mkdir()
+    (tmp_path / META).write_text("[" * 100_000)
+    assert _unwritten(tmp_path) == []
+
+
 def test_a_task_module_that_draws_nothing_writes_no_trainer_formats(run, tmp_path, monkeypatch):
     # No records (a module that finds nothing to ask): as with --tasks-per-state 0, no empty trainer folders
     # that a trainer could not load, and meta.json says no format was written.
