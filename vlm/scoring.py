@@ -402,7 +402,8 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
             if give is None and meta["env"] == env and meta["policy"]["num_timesteps"] == wanted[0] and \
                     file_sha1(Path(meta["run"]["checkpoint"])) == meta["run"]["checkpoint_sha1"]:
                 give = Path(meta["run"]["checkpoint"])
-        except (OSError, ValueError, KeyError, TypeError):  # no export folder beside the split: none named
+        # No export folder beside the split: none named. RecursionError: a meta.json nested past json's depth.
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             pass
     how = (f"give --checkpoint {give}" if give else "give --checkpoint with the model file of "
            f"{'that step' if len(wanted) == 1 else 'one of those steps'} (the export's "

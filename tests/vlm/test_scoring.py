@@ -1196,6 +1196,19 @@ def test_counts_of_one_are_said_in_the_singular(scripts, capsys, monkeypatch):
     assert "The 1 move question, answered by the model and by the specialist /r/model.zip" in out
 
 
+def test_the_step_warning_reads_a_meta_nested_past_json_s_depth_as_no_export(tmp_path) -> None:
+    # The meta.json beside the split raised json's RecursionError: a traceback out of --specialist.
+    from vlm.scoring import step_warning
+
+    (tmp_path / "trajectories").mkdir()
+    (tmp_path / "trajectories" / "meta.json").write_text("[" * 100_000)
+    question = TaskRecord("r1", "snake", "strategy", "best_move", 1, 1, [], "Move?", None, "UP", "",
+                          {"rule": "word", "accepted": ["UP"]}, {"policy": "runs/snake/x@512"}, {})
+    warning = step_warning([question], "snake", tmp_path / "run", tmp_path / "run" / "model.zip", 1024,
+                           tmp_path / "test.jsonl")
+    assert warning is not None and "step 512" in warning
+
+
 def test_source_step_reads_only_a_policy_ending_at_a_step() -> None:
     # export.py writes source.policy as <run>@<step>; another exporter's name, digits alone included, is no
     # step (a warning naming a "step 12345" no run has).
