@@ -226,7 +226,7 @@ def read_milestones(file: Path) -> dict[str, float]:
     unreadable (a run from before it was written starts its bests again, as it always did)."""
     try:
         data = json.loads(file.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested past json's depth
         return {}
     if not isinstance(data, dict):
         return {}

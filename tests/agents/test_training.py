@@ -2676,7 +2676,8 @@ def test_read_milestones_keeps_only_finite_numbers_and_reads_a_bad_file_as_none(
                                 "huge": 10**400}))  # no float holds it: math.isfinite raised OverflowError
     assert read_milestones(file) == {"tiles": 4.0, "maps": 2.5}
     # not an object, cut short, empty, not UTF-8
-    for data in (b'[["tiles", 4]]', b'4', b'{"tiles": 4', b"", b'{"tiles": 4, "\xff": 1}'):
+    # ... and nested past json's depth (a RecursionError traceback at a resume)
+    for data in (b'[["tiles", 4]]', b'4', b'{"tiles": 4', b"", b'{"tiles": 4, "\xff": 1}', b"[" * 100_000):
         file.write_bytes(data)
         assert read_milestones(file) == {}, data
 
