@@ -76,7 +76,7 @@ class ResponseCache:
         """The stored response, or None (a missing or unreadable entry is a miss, never an error)."""
         try:
             value = json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: nested past json's depth
             return None
         return value if isinstance(value, dict) else None
 

@@ -1020,6 +1020,15 @@ def test_a_corrupt_cache_entry_is_a_miss(tmp_path):
     assert not list(tmp_path.glob("*/*.tmp"))
 
 
+def test_a_cache_entry_nested_past_json_s_depth_is_a_miss(tmp_path):
+    # json's RecursionError on it was a traceback out of evaluate --vlm and compare.
+    cache = ResponseCache(tmp_path)
+    key = "ab" + "0" * 38
+    (tmp_path / "ab").mkdir()
+    (tmp_path / "ab" / f"{key}.json").write_text("[" * 100_000)
+    assert cache.get(key) is None
+
+
 def test_a_cache_entry_without_text_content_is_a_miss(tmp_path):
     cache = ResponseCache(tmp_path)
     with ChatServer(default=lambda body: good("fine")) as server:
