@@ -878,6 +878,8 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
             extra = json.loads(args.extra_body)
         except ValueError as e:
             raise ValueError(f"--extra-body is not JSON: {e}") from None
+        except RecursionError:  # "[" nested past json's depth: a traceback out of evaluate and compare
+            raise ValueError("--extra-body is not JSON: it nests too deeply") from None
         if not isinstance(extra, dict):
             raise ValueError(f"--extra-body must be a JSON object, got {args.extra_body!r}")
         if {"model", "messages"} & set(extra):

@@ -1075,7 +1075,8 @@ def test_extra_body_adds_overrides_and_drops_request_fields(tmp_path):
     assert "max_tokens" not in body and body["max_completion_tokens"] == 64 and body["top_k"] == 1
     # "stream": true made the first (paid) answer a stream of events, refused as a wrong URL.
     for bad, message in (("[1]", "JSON object"), ("{", "not JSON"), ('{"model": "x"}', "cannot set model"),
-                         ('{"stream": true}', "cannot set stream: each answer is read whole")):
+                         ('{"stream": true}', "cannot set stream: each answer is read whole"),
+                         ("[" * 100_000, "nests too deeply")):  # was json's RecursionError, a traceback
         with pytest.raises(ValueError, match=message):
             client_from_args("m@http://127.0.0.1:9/v1", p.parse_args(["--extra-body", bad]))
     # "stream": false asks for what is read anyway, a whole answer: taken and sent.
