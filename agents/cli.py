@@ -1,7 +1,7 @@
 """argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, finite and
 positive numbers, paths; ``script_parser``, each script's parser, which takes minus-led numbers as values;
 ``run_script``, the way each script runs its ``main`` and exits; and ``rerun_command``, the command line
-each records for its output."""
+each records for its output; ``safe_text`` and ``not_utf8`` for text that may hold a byte that is no UTF-8."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ from typing import Any, NoReturn
 
 from agents.config import whole_number
 from agents.interrupts import exit_ignoring_stop_signals
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with every lone surrogate (JSON's ``"\\ud800"``; valid pairs are already joined by the JSON
+    decoder) replaced by U+FFFD: such a string cannot be encoded as UTF-8, so no file could hold it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def not_utf8(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (a byte of another encoding on argv, kept by Python as a
+    surrogate escape): no request or file in UTF-8 can carry it."""
+    return _SURROGATE.search(text) is not None
 
 
 def script_parser(doc: str | None) -> argparse.ArgumentParser:

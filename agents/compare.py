@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import bar_size
+from agents.cli import bar_size, not_utf8, safe_text
 from agents.curves import pyplot
 from agents.evaluation import (
     EPISODE_STEP_CAP,
@@ -55,7 +55,6 @@ from agents.runs import (
     read_run_config,
     remove_folders,
 )
-from agents.vlm_client import not_utf8, safe_text
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from

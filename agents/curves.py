@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.cli import safe_text
 from agents.runs import not_written, written_beside
 
 
@@ -112,7 +113,7 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
     axes[0].legend(loc="upper left")
     # A lone surrogate (a byte of a --title that is not UTF-8) is drawn as U+FFFD: matplotlib's font code
     # refused it with a TypeError traceback.
-    fig.suptitle("".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in title or str(run)))
+    fig.suptitle(safe_text(title or str(run)))
     fig.tight_layout()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import api_key_env_arg, nonneg_int, path_arg, positive_int
+from agents.cli import api_key_env_arg, nonneg_int, not_utf8, path_arg, positive_int, safe_text
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
@@ -75,7 +75,6 @@ GIVE_UPS_TO_STOP = 10
 # A connect that found no route to the host: its machine or network is gone.
 _UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN})
 IMAGE_DETAILS = (None, "low", "high", "auto")  # OpenAI's image_url.detail; None: the part carries none
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -87,18 +86,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def safe_text(text: str) -> str:
-    """``text`` with every lone surrogate (JSON's ``"\\ud800"``; valid pairs are already joined by the JSON
-    decoder) replaced by U+FFFD: such a string cannot be encoded as UTF-8, so no file could hold it."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def not_utf8(text: str) -> bool:
-    """Whether ``text`` holds a lone surrogate (a byte of another encoding on argv, kept by Python as a
-    surrogate escape): no request or file in UTF-8 can carry it."""
-    return _SURROGATE.search(text) is not None
 
 
 def _excerpt(raw: bytes, limit: int = 160) -> str:
