@@ -124,7 +124,7 @@ def _read_input(path: Path, flag: str) -> bytes:
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file")
     try:
-        with open(path, "rb") as f:
+        with path.open("rb") as f:
             data = f.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise FileNotFoundError(f"{flag} {path}: no such file") from None

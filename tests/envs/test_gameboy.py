@@ -1248,7 +1248,7 @@ def test_an_unreadable_input_is_named_by_flag_before_the_emulator_starts(
 
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
-    path_method_fails(monkeypatch, "read_bytes", lambda p: p == inputs,
+    path_method_fails(monkeypatch, "open", lambda p: p == inputs,
                       OSError(errno.EIO, "Input/output error", str(inputs)))
     monkeypatch.setattr(scripting, "new_pyboy", lambda *a, **k: pytest.fail("the emulator was started"))
     with pytest.raises(ValueError, match=rf"^--inputs {re.escape(str(inputs))} cannot be read "
