@@ -3,6 +3,7 @@ the same seeds; the report files, the figures in them, the cache on a re-run, an
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -1959,3 +1960,42 @@ def test_a_swap_killed_while_putting_the_old_report_back_loses_none_of_it(tmp_pa
     assert len(put_back) == 2
     c.recover_report(out)  # the next comparison's (the killed one's pid is this process's: not running)
     assert _files(out) == before
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "link"])
+@pytest.mark.parametrize("name", ["m-seed3-step12.png", "m-seed3-step12.png.txt"])
+def test_an_overwrite_takes_in_frames_only_files_named_as_its_pictures(tmp_path, name, kind):
+    # _FRAME is a whole name ending .png, and only a plain file: a user's file, folder or link under a
+    # like name would be deleted with the old report.
+    from agents.compare import CompareError, check_out_dir
+
+    out = tmp_path / "report"
+    (out / "frames").mkdir(parents=True)
+    (out / "report.json").write_text("{}")
+    (out / "frames" / "m-seed0-step1.png").write_bytes(b"png")  # the report's own
+    (tmp_path / "mine").write_text("mine")
+    entry = out / "frames" / name
+    if kind == "file":
+        entry.write_text("x")
+    elif kind == "folder":
+        entry.mkdir()
+    else:
+        entry.symlink_to(tmp_path / "mine")
+    if kind == "file" and name.endswith(".png"):
+        check_out_dir(out, overwrite=True)  # the report's pictures alone: replaced
+    else:
+        with pytest.raises(CompareError, match=rf"it holds {re.escape(name)}, which no comparison writes"):
+            check_out_dir(out, overwrite=True)
+
+
+def test_an_overwrite_does_not_look_into_a_frames_link(tmp_path):
+    # A frames/ that is a link: replacing the report removes the link, never what it points at.
+    from agents.compare import check_out_dir
+
+    out, theirs = tmp_path / "report", tmp_path / "theirs"
+    out.mkdir()
+    theirs.mkdir()
+    (out / "report.json").write_text("{}")
+    (theirs / "notes.txt").write_text("mine")
+    (out / "frames").symlink_to(theirs)
+    check_out_dir(out, overwrite=True)

@@ -500,3 +500,18 @@ def test_a_ctrl_c_as_a_commands_last_output_is_moved_into_place_is_ignored(tmp_p
     except KeyboardInterrupt:
         pytest.fail("a stop signal after the last output was written said the command wrote nothing")
     assert (tmp_path / "out.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(("mine", "folder"), [
+    (".model.123.tmp.zip.bak", False), (".milestones..tmp.json", False), ("eval-step64.123.tmp.json", False),
+    (".model.123.tmp.zip", True), (".eval-step64.123.tmp.json", True),
+])
+def test_force_refuses_a_users_entry_that_only_resembles_a_writers_temp(tmp_path, mine, folder):
+    # RUN_TEMP names a temp exactly (whole name, a pid, the leading dot) and only as a file: a user's
+    # .model.<pid>.tmp.zip.bak, or a folder of such a name, is theirs, and --force must not delete it.
+    run = old_run(tmp_path / "run")
+    entry = run / mine
+    entry.mkdir() if folder else entry.write_text("mine")
+    with pytest.raises(runs.RunError, match=rf"holds files a run does not write \({re.escape(mine)}\)"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert entry.exists() and not list(tmp_path.glob(".run.replaced*"))

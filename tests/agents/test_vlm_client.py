@@ -1631,3 +1631,44 @@ def test_a_request_the_server_refused_itself_restarts_the_give_up_count(monkeypa
             with pytest.raises(ChatError) as exc:
                 c.complete(f"q{k}", [IMG])
             assert type(exc.value) is ChatError, k
+
+
+def test_a_connect_that_timed_out_is_no_connection_not_a_request_the_server_never_read(monkeypatch):
+    # http.client connects from inside its send: a connect's timeout has a send frame too, and only its
+    # connect frame tells it from a send's (_timed_out_sending); a timed-out connect is "no connection".
+    import http.client
+
+    def connect(self):  # as a host that drops packets: the connect itself times out
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", connect)
+    c = ChatClient(Endpoint("m", "http://127.0.0.1:9/v1"), api_key_env=None, timeout=0.3, max_retries=0)
+    with pytest.raises(ChatError) as exc:
+        c._post_with_retries(b"{}")
+    assert "no connection within 0.3 s" in str(exc.value) and "could not all be sent" not in str(exc.value)
+
+
+def test_one_line_marks_a_cut_only_past_its_limit():
+    from agents.vlm_client import _one_line
+
+    assert _one_line("x" * 300) == "x" * 300  # exactly the limit: nothing was cut
+    assert _one_line("x" * 301) == "x" * 300 + " …"
+
+
+def test_a_status_line_that_is_blank_is_said_as_one():
+    # A server that sends an empty line first: http.client's BadStatusLine holds "\r\n".
+    import http.client
+
+    from agents.vlm_client import _connection_failure
+
+    said = _connection_failure("http://h:1/v1", http.client.BadStatusLine("\r\n"), first=True)
+    assert said == "http://h:1/v1 answered with no HTTP status line (a blank line)"
+
+
+def test_without_xdg_cache_home_the_cache_is_under_home(tmp_path, monkeypatch):
+    from agents.vlm_cache import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DEPTHFIRST_VLM_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "depthfirst" / "vlm"

@@ -907,7 +907,9 @@ def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predict
     assert {f: f.read_bytes() for f in before} == before
 
 
-@pytest.mark.parametrize("theirs", [b"PK\x03\x04 a checkpoint", b'{"notes": "mine"}', b"\xff{", b"{not json"])
+@pytest.mark.parametrize("theirs", [b"PK\x03\x04 a checkpoint", b'{"notes": "mine"}', b"\xff{", b"{not json",
+                                    # all of a result's keys but one: not taken for a result
+                                    b'{"split": "s", "predictions": "p", "records": 1}'])
 def test_force_replaces_an_earlier_result_only(scripts, capsys, tmp_path, theirs):
     # --out on another command's file with --force (a run's model.zip, a file of notes) replaced it with
     # the scores; --force is for this script's own earlier result.

@@ -962,7 +962,8 @@ def test_the_pronoun_one_beside_digits_is_no_second_number() -> None:
 def test_one_joined_by_or_to_a_number_is_a_second_answer() -> None:
     """"5 or one" scored as the count 5 ("one" beside digits read as the pronoun), though "5 or 6" and
     "five or one" name two answers and score 0."""
-    for wrong in ("5 or one", "one or 5", "5, or one", "It is 5 or one"):
+    # A number word beside the "or" joins it as digits do: "five or one" is two answers beside a 5 too.
+    for wrong in ("5 or one", "one or 5", "5, or one", "It is 5 or one", "It is 5 (five or one)"):
         assert verify(wrap(wrong), record(INTEGER))["accuracy"] == 0.0, wrong
         assert verify(wrap(wrong), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, wrong
     assert verify(wrap("5 boxes, one on each target"), record(INTEGER))["accuracy"] == 1.0
