@@ -1137,6 +1137,9 @@ def test_an_error_names_entries_only_of_a_mapping_option(scripts):
      "--total-timesteps and --set total_timesteps=9000 set the same value; give one of them"),
     (["--env", "snake", "--size", "12", "--set", "env_kwargs.size=8"],
      "--size and --set env_kwargs.size=8 set the same value"),
+    # A key --set reads with spaces around its names (set_item) is the same value too.
+    (["--env", "snake", "--size", "12", "--set", "env_kwargs . size = 8"],
+     "--size and --set env_kwargs . size = 8 set the same value"),
     # An entry of a mapping option is named by its own --set key, not the whole mapping's.
     (["--env", "pokemon_red", "--set", "env_kwargs.reward.badge=.nan"],
      "(change --set env_kwargs.reward.badge)"),

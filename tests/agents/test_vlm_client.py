@@ -1672,3 +1672,30 @@ def test_without_xdg_cache_home_the_cache_is_under_home(tmp_path, monkeypatch):
     monkeypatch.delenv("DEPTHFIRST_VLM_CACHE", raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "depthfirst" / "vlm"
+
+
+def test_a_server_that_answers_in_another_http_version_fails_at_once_naming_it():
+    # http.client's UnknownProtocol ("HTTP/2"): a server of no HTTP/1.x, which no retry fixes, as no HTTP.
+    sleeps = []
+    url = _serve_raw([b"HTTP/2 200 OK\r\n\r\n"])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=3, sleep=sleeps.append)
+    with pytest.raises(ChatConfigError, match=r"/chat/completions answered in a protocol that is not "
+                       r"HTTP/1\.x \(HTTP/2\): what listens there is no HTTP/1\.x server") as exc:
+        c.complete("q", [IMG])
+    assert "cannot reach" not in str(exc.value) and sleeps == []
+
+
+@pytest.mark.parametrize("error", [BrokenPipeError(errno.EPIPE, "Broken pipe"),
+                                   ConnectionAbortedError(errno.ECONNABORTED, "aborted")])
+def test_a_broken_pipe_or_an_aborted_connection_is_said_as_a_dropped_one(error):
+    from agents.vlm_client import _connection_failure
+
+    said = _connection_failure("https://h/v1", error, first=True)
+    assert said.startswith("https://h/v1 dropped the connection ([Errno ") and "cannot reach" not in said
+
+
+def test_a_redirects_location_is_shown_on_one_line_with_its_control_characters_escaped():
+    moved = Reply(status=302, headers={"Location": "https://llm.example/\x1b[2Jv1"}, body=b"")
+    with ChatServer(default=lambda b: moved) as server, pytest.raises(ChatConfigError) as exc:
+        client(server).complete("q", [IMG])
+    assert "to https://llm.example/\\x1b[2Jv1: give" in str(exc.value) and "\x1b" not in str(exc.value)
