@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.config import file_kind
 from vlm.record import TaskRecord
 from vlm.verify import parse_move, spec_of, spec_problem, verify
 
@@ -53,8 +54,9 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
 def _jsonl_rows(path: Path, what: str) -> Iterable[tuple[int, Any]]:
     if path.is_dir():
         raise ScoringError(f"{what} {path} is a folder; give its JSONL file (e.g. {path / 'test.jsonl'})")
-    if not path.is_file():
-        raise ScoringError(f"{what} {path}: no such file")
+    if not path.is_file() and not path.is_fifo():  # a pipe (bash's <(...)) is read once, as a file is
+        kind = file_kind(path)  # a device: /dev/zero has no line end to stop a read at
+        raise ScoringError(f"{what} {path} is {kind}, not a file" if kind else f"{what} {path}: no such file")
     # A model's reply may hold a stray non-UTF-8 byte: it becomes U+FFFD and the reply is scored as it is.
     # A split is this project's own UTF-8, so an undecodable one (e.g. a parquet file) is an error, named
     # by the line that holds the byte (each line is decoded on its own: a text file decodes ahead of the

@@ -4,6 +4,7 @@ and unknown ids, and the specialist's greedy moves scored by the same verifier."
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -361,6 +362,23 @@ def test_a_non_utf8_byte_in_a_split_is_named_by_its_line(dataset, tmp_path, scri
     assert scripts.score_predictions.main([str(bad), str(dataset[1])]) == 2
     at = lines[99].index(b"\xff") + 1  # counted from 1, as an editor's column
     assert f"split {bad} line 100: not UTF-8 text (byte {at} of the line;" in capsys.readouterr().err
+
+
+def test_a_split_and_predictions_given_through_pipes_are_scored_as_files(dataset, predictions, scripts,
+                                                                          capsys):
+    # bash's <(...) gives a pipe (/dev/fd/63), which was refused as "no such file"; a device is named as one
+    # (/dev/zero, which has no line end, would have been read until the memory ran out).
+    assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--json"]) == 0
+    from_files = json.loads(capsys.readouterr().out)["results"]
+    split, preds = (shlex.quote(str(p)) for p in (dataset[1], predictions[0]))
+    python = shlex.quote(sys.executable)
+    command = f"{python} scripts/score_predictions.py <(cat {split}) <(cat {preds}) --json"
+    done = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    piped = json.loads(done.stdout)["results"]
+    assert [{**r, "name": "preds"} for r in piped] == from_files  # named by the file: /dev/fd/<n> there
+    assert scripts.score_predictions.main(["/dev/zero", str(predictions[0])]) == 2
+    assert "split /dev/zero is a character device, not a file" in capsys.readouterr().err
 
 
 def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset, predictions):
