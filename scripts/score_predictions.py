@@ -124,7 +124,7 @@ def earlier_result(path: Path) -> bool:
                 return False
             f.seek(0)
             data = json.load(f)
-    except (OSError, ValueError):  # unreadable, not UTF-8 text, or not JSON
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8 text, not JSON, nested too deeply
         return False
     return isinstance(data, dict) and data.keys() >= RESULT_KEYS
 

@@ -927,7 +927,9 @@ def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predict
 
 @pytest.mark.parametrize("theirs", [b"PK\x03\x04 a checkpoint", b'{"notes": "mine"}', b"\xff{", b"{not json",
                                     # all of a result's keys but one: not taken for a result
-                                    b'{"split": "s", "predictions": "p", "records": 1}'])
+                                    b'{"split": "s", "predictions": "p", "records": 1}',
+                                    # nested past json's depth: no result either
+                                    pytest.param(b'{"a":' * 100_000, id="nested-too-deep")])
 def test_force_replaces_an_earlier_result_only(scripts, capsys, tmp_path, theirs):
     # --out on another command's file with --force (a run's model.zip, a file of notes) replaced it with
     # the scores; --force is for this script's own earlier result.
