@@ -326,7 +326,7 @@ def results_endpoint(path: Path) -> str | None:
         return None
     try:
         vlm = json.loads(path.read_text(encoding="utf-8")).get("vlm")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):  # RecursionError: nested past json's depth
         return ""
     return vlm if isinstance(vlm, str) else ""
 

@@ -656,4 +656,7 @@ def test_results_of_another_model_at_the_same_endpoint_or_a_dangling_link_are_no
     link = tmp_path / "eval-vlm-m.json"
     link.symlink_to(tmp_path / "gone.json")
     assert evaluate.results_endpoint(link) == "" and evaluate.results_endpoint(tmp_path / "none.json") is None
+    deep = tmp_path / "eval-vlm-deep.json"  # nested past json's depth: unreadable, kept as another's
+    deep.write_text('{"vlm":' * 100_000)
+    assert evaluate.results_endpoint(deep) == ""
     assert evaluate.vlm_stem(tmp_path, here, "")[0] == "eval-vlm-m@h-1"
