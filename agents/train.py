@@ -289,7 +289,9 @@ def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
 
 
 def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool) -> Any:
-    if resume and (run / "tb").exists() and not (run / "tb").is_dir():  # SB3's logger: a FileExistsError
+    # SB3's logger makes tb/ with exist_ok: a file or a dangling link there (lexists: exists() follows
+    # links) was a FileExistsError traceback.
+    if resume and os.path.lexists(run / "tb") and not (run / "tb").is_dir():
         raise RunError(f"--resume {run}: its tb is not a folder (TensorBoard's logs go there); move it away")
     kwargs = dict(cfg["env_kwargs"])
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):

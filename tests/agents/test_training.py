@@ -929,6 +929,11 @@ def test_a_resume_of_a_run_whose_tb_is_a_file_is_refused_before_its_game_is_buil
     (tmp_path / "tb").write_text("x")
     with pytest.raises(RunError, match=r"its tb is not a folder \(TensorBoard's logs go there\)"):
         train({}, tmp_path, "", resume=True)  # refused first: no config is read
+    # A link whose target is gone: Path.exists says False, but makedirs fails on it just the same.
+    (tmp_path / "tb").unlink()
+    (tmp_path / "tb").symlink_to(tmp_path / "gone")
+    with pytest.raises(RunError, match="its tb is not a folder"):
+        train({}, tmp_path, "", resume=True)
 
 
 def test_a_damaged_model_zip_names_the_newest_checkpoint_to_play_instead(trained, scripts, tmp_path, capsys):
