@@ -19,7 +19,14 @@ from tqdm import tqdm
 from agents.cli import bar_size
 from agents.evaluation import animated_gif, replay_frames, run_episodes
 from agents.interrupts import stop_point
-from agents.runs import MILESTONES_FILE, RunError, atomic_write_text, not_written, save_checkpoint
+from agents.runs import (
+    MILESTONES_FILE,
+    RunError,
+    atomic_write_text,
+    json_object,
+    not_written,
+    save_checkpoint,
+)
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 
@@ -224,12 +231,7 @@ class MilestonesNotWritten(RunError):
 def read_milestones(file: Path) -> dict[str, float]:
     """A run's best ``game/*`` figures so far (``GameStatsCallback``); none when the file is missing or
     unreadable (a run from before it was written starts its bests again, as it always did)."""
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, ValueError, RecursionError):  # RecursionError: nested past json's depth
-        return {}
-    if not isinstance(data, dict):
-        return {}
+    data = json_object(file) or {}
     return {str(k): float(v) for k, v in data.items() if _finite_number(v)}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import json
 import os
 import pickle
 import re
@@ -625,6 +626,23 @@ def atomic_write_text(path: Path, text: str, last: bool = False) -> None:
     """``text`` into ``path``, whole or not at all (``last``: as in ``written_together``)."""
     with written_together([path], last=last) as (tmp,):
         tmp.write_text(text)
+
+
+def json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object that file ``path`` holds, or None where it holds none: missing or unreadable, not
+    UTF-8 text, not JSON, nested past the parser's depth (a RecursionError, which each reader caught or
+    missed on its own), or not an object. For the files a command reads back to decide what to do (a
+    cache entry, milestones, an earlier result), which a damaged one must not end in a traceback. A file
+    that does not start with ``{`` (a model's zip given by mistake) is not read whole."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read(1) != "{":
+                return None
+            f.seek(0)
+            data = json.load(f)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def save_model(model: Any, path: Path) -> None:

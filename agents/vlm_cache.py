@@ -74,11 +74,9 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored response, or None (a missing or unreadable entry is a miss, never an error)."""
-        try:
-            value = json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):  # RecursionError: nested past json's depth
-            return None
-        return value if isinstance(value, dict) else None
+        from agents.runs import json_object
+
+        return json_object(self._path(key))
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store a response; one that cannot be stored (a full disk) is said once on stderr and left out:

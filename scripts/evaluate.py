@@ -324,10 +324,9 @@ def results_endpoint(path: Path) -> str | None:
     names none (unreadable: kept, as another's); None where there is no file."""
     if not os.path.lexists(path):
         return None
-    try:
-        vlm = json.loads(path.read_text(encoding="utf-8")).get("vlm")
-    except (OSError, ValueError, AttributeError, RecursionError):  # RecursionError: nested past json's depth
-        return ""
+    from agents.runs import json_object
+
+    vlm = (json_object(path) or {}).get("vlm")
     return vlm if isinstance(vlm, str) else ""
 
 

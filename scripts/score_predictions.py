@@ -118,15 +118,10 @@ RESULT_KEYS = frozenset({"split", "predictions", "records", "results"})
 def earlier_result(path: Path) -> bool:
     """Whether ``path`` holds a result of this script, the only file ``--force`` replaces: a checkpoint
     or another command's file given as ``--out`` by mistake was replaced by the scores, and lost."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            if f.read(1) != "{":  # not a JSON object (a model's zip): not read whole
-                return False
-            f.seek(0)
-            data = json.load(f)
-    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8 text, not JSON, nested too deeply
-        return False
-    return isinstance(data, dict) and data.keys() >= RESULT_KEYS
+    from agents.runs import json_object
+
+    data = json_object(path)
+    return data is not None and data.keys() >= RESULT_KEYS
 
 
 def specialist_model(args: argparse.Namespace) -> Path | None:

@@ -515,3 +515,19 @@ def test_force_refuses_a_users_entry_that_only_resembles_a_writers_temp(tmp_path
     with pytest.raises(runs.RunError, match=rf"holds files a run does not write \({re.escape(mine)}\)"):
         runs.new_run_dir({"env": "snake"}, str(run), True)
     assert entry.exists() and not list(tmp_path.glob(".run.replaced*"))
+
+
+def test_json_object_is_none_for_any_file_that_holds_no_json_object(tmp_path):
+    # The one reader of the files commands read back to decide (cache entries, milestones, earlier results):
+    # each caught its own list of errors, and two missed json's RecursionError.
+    from agents.runs import json_object
+
+    files = {"missing": None, "zip": b"PK\x03\x04{", "latin1": b'{"a": "\xe9"}', "list": b"[1]",
+             "nested": b'{"a":' * 100_000, "cut": b'{"a": 1', "object": b'{"a": [1]}'}
+    for name, raw in files.items():
+        if raw is not None:
+            (tmp_path / name).write_bytes(raw)
+    assert {name: json_object(tmp_path / name) for name in files} == {
+        "missing": None, "zip": None, "latin1": None, "list": None, "nested": None, "cut": None,
+        "object": {"a": [1]}}
+    assert json_object(tmp_path) is None  # a folder
