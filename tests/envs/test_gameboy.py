@@ -1489,7 +1489,7 @@ def test_an_input_without_end_is_refused_by_flag_not_read_until_the_memory_is_go
     # --rom /dev/zero was read whole: the memory filled until the kernel killed make_state (or play).
     from envs.gameboy import scripting
 
-    monkeypatch.setattr(scripting, "MAX_INPUT_BYTES", 1 << 20, raising=False)  # the test reads 1 MiB, not 64
+    monkeypatch.setattr(scripting, "MAX_INPUT_BYTES", 1 << 20)  # the test reads 1 MiB, not 64
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
     out = tmp_path / "s.state"
