@@ -121,7 +121,9 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
     """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise."""
     if file.is_dir():
         raise ValueError(f"{what} {file} is a folder; give a YAML file")
-    if not file.is_file():
+    # A pipe (bash's <(sed ... configs/snake.yaml)) is read once, as a file is: load_config reads the
+    # path only here. A device is still refused: /dev/zero has no end to stop the read at.
+    if not file.is_file() and not file.is_fifo():
         kind = file_kind(file)
         if kind is not None:  # it exists: "no such file" sent the user looking for a missing one
             raise ValueError(f"{what} {file} is {kind}, not a file; give a YAML file")

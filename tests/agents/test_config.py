@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -394,10 +395,22 @@ def test_a_config_path_that_is_no_regular_file_says_what_it_is(tmp_path: Path):
     # It exists: "no such file" sent the user looking for a missing file.
     with pytest.raises(ValueError, match=r"^--config /dev/null is a character device, not a file;"):
         load_config("snake", "/dev/null")
+    with pytest.raises(ValueError, match=r"^--config /dev/zero is a character device, not a file;"):
+        load_config("snake", "/dev/zero")  # no end: never read
+
+
+def test_a_config_given_through_a_pipe_is_read(tmp_path: Path):
+    # bash's --config <(sed ... configs/snake.yaml) names a FIFO (/dev/fd/63): read once, as a file is.
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    with pytest.raises(ValueError, match=r"^--config .*pipe is a FIFO \(named pipe\), not a file;"):
-        load_config("snake", fifo)
+    writer = threading.Thread(target=fifo.write_text, args=("seed: 7\nppo: {n_epochs: 3}\n",),
+                              daemon=True)  # unblocked by no reader if the read is refused
+    writer.start()
+    try:
+        cfg = load_config("snake", fifo)
+    finally:
+        writer.join(timeout=10)
+    assert cfg["seed"] == 7 and cfg["ppo"]["n_epochs"] == 3
 
 
 def test_a_config_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path: Path, monkeypatch):
