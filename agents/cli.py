@@ -153,11 +153,29 @@ def path_arg(text: str) -> str:
     try:
         os.stat(path)
     except OSError as e:
-        if e.errno == errno.ENAMETOOLONG:
-            raise argparse.ArgumentTypeError(f"{shown_path(path)}: {e.strerror}") from None
+        # Under a missing folder the lookup stops there (ENOENT) before it reaches a long name: the
+        # scripts' later "no such file" messages then printed the whole path.
+        if e.errno == errno.ENAMETOOLONG or (e.errno == errno.ENOENT and name_too_long(path)):
+            why = os.strerror(errno.ENAMETOOLONG)
+            raise argparse.ArgumentTypeError(f"{shown_path(path)}: {why}") from None
     except ValueError:  # a NUL byte: the scripts' own checks name it
         pass
     return path
+
+
+def name_too_long(path: str) -> bool:
+    """Whether a name in ``path`` below its nearest existing folder is longer than that folder's file
+    system takes (``PC_NAME_MAX``, in bytes). Asked of that file system, not a fixed 255: some take
+    longer names, and the missing folders would be made on it (a mount point cannot lie under them)."""
+    head, names = path, []
+    while head and not os.path.isdir(head):
+        head, name = os.path.split(head)
+        names.append(name)
+    try:
+        limit = os.pathconf(head or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):  # no limit to tell: the scripts' own checks name what goes wrong
+        return False
+    return any(len(os.fsencode(name)) > limit for name in names)
 
 
 def shown_path(path: str, limit: int = 80) -> str:

@@ -79,6 +79,18 @@ def test_a_path_too_long_for_the_file_system_is_refused_by_the_parser(tmp_path, 
     assert path_arg(str(tmp_path / ("a" * 255))).endswith("a" * 255)  # the longest name, though missing
 
 
+def test_a_name_too_long_under_a_missing_folder_is_refused_by_the_parser(tmp_path):
+    # The lookup stopped at the missing folder (no such file), so the long name passed the parser and
+    # the scripts' later errors printed the whole path, thousands of characters.
+    too_long = r"\.\.\. \([\d,]+ characters\): File name too long"
+    for long in (tmp_path / "missing" / ("a" * 3000), tmp_path / "missing" / ("é" * 128) / "x.yaml"):
+        with pytest.raises(argparse.ArgumentTypeError, match=too_long):
+            path_arg(str(long))  # é is two bytes in UTF-8: 256 bytes
+    fine = tmp_path / "missing" / ("a" * 255) / ("é" * 127)
+    assert path_arg(str(fine)) == str(fine)  # the longest names, in bytes, under missing folders
+    assert path_arg("no-such-folder/x.yaml") == "no-such-folder/x.yaml"  # relative: the current folder's
+
+
 def test_a_run_folder_name_tensorboard_cannot_take_says_why():
     # "ré" as UTF-8 bytes, decoded byte by byte as an ASCII locale (LC_ALL=C, PYTHONUTF8=0) gives it.
     locale = r"^runs/ré: in this locale \(.+\) TensorBoard takes only ASCII names; use one, or a UTF-8 locale"
