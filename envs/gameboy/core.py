@@ -215,11 +215,12 @@ def load_checked(pb: Any, data: bytes, version: int) -> bytes:
     return before
 
 
-def load_state_file(pb: Any, path: Path) -> bytes:
+def load_state_file(pb: Any, path: Path, data: bytes | None = None) -> bytes:
     """Load the state file ``path`` into ``pb`` (``load_checked``); its bytes. One it refuses raises
-    ``StateError`` naming ``--state``."""
+    ``StateError`` naming ``--state``. ``data``: the file's bytes where the caller has read them already
+    (a pipe, bash's ``<(...)``, gives them once: read again, it was "damaged or not a PyBoy state")."""
     try:
-        data = Path(path).read_bytes()
+        data = Path(path).read_bytes() if data is None else data
     except OSError as e:  # no permission, an I/O error: named by flag, not a traceback
         raise StateError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions"
                          ) from None

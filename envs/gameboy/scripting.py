@@ -219,12 +219,11 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     except UnicodeDecodeError as e:
         raise ValueError(f"--inputs {inputs} is not a text file (byte {e.start} is not UTF-8); give the "
                          "button script") from None
-    if state is not None:
-        _read_input(state, "--state")
+    state_bytes = None if state is None else _read_input(state, "--state")
     pb = new_pyboy(rom_bytes, name=rom)
     try:
         if state is not None:
-            load_state_file(pb, state)
+            load_state_file(pb, state, state_bytes)
         started()
         frames = run_inputs(pb, steps, stop)
         data = save_emulator(pb)
@@ -254,12 +253,11 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     _check_display(window)
     check_output_file(out, "--save-state", force, {"--rom": rom, "--state": state}, make_folders=True)
     rom_bytes = _read_input(rom, "--rom")
-    if state is not None:
-        _read_input(state, "--state")
+    state_bytes = None if state is None else _read_input(state, "--state")
     check = new_pyboy(rom_bytes, name=rom)  # PyBoy's ROM check and its --rom error, windowless
     try:
         if state is not None:  # a state it refuses, named before a window opens
-            load_state_file(check, state)
+            load_state_file(check, state, state_bytes)
     finally:
         check.stop(save=False)
     pb = _open_window(load_pyboy_class(), rom_bytes, window, scale)
@@ -268,7 +266,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     frames = 0
     try:
         if state is not None:
-            load_state_file(pb, state)
+            load_state_file(pb, state, state_bytes)
         if stop():  # nothing played yet: a saved state would only replace the old one with a blank
             raise KeyboardInterrupt
         started()

@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -1211,6 +1212,36 @@ def test_make_state_and_play_go_on_from_the_start_state_given(tmp_path: Path) ->
             assert where(g) == WORLD["by_char"]["a"] and g.read_facts(0)["event_flags"] == 1
         finally:
             g.close()
+
+
+def test_make_state_and_play_take_a_start_state_through_a_pipe(tmp_path: Path) -> None:
+    # bash's <(...) gives a pipe, read once: the state was read to check it, then again (empty) to load
+    # it, and refused as "damaged or not a PyBoy state (... No data)".
+    boot, walk = tmp_path / "boot.txt", tmp_path / "walk.txt"
+    boot.write_text("boot 120\n")
+    walk.write_text("right\nright\nright 4\nwait 30\n")  # from the start to item 'a'
+    start = tmp_path / "start.state"
+    make_state(TEST_CARTRIDGE, boot, start)
+
+    def piped() -> Path:  # as bash makes one: /dev/fd/N of a pipe, its writer closed once all is sent
+        read, write = os.pipe()
+        opened.append(read)
+        threading.Thread(target=lambda: (os.write(write, start.read_bytes()), os.close(write)),
+                         daemon=True).start()
+        return Path(f"/dev/fd/{read}")
+
+    opened: list[int] = []
+    try:
+        make_state(TEST_CARTRIDGE, walk, tmp_path / "walked.state", state=piped())
+        play(TEST_CARTRIDGE, tmp_path / "played.state", state=piped(), window="null", max_frames=5)
+    finally:
+        for fd in opened:
+            os.close(fd)
+    g = make(1, state=tmp_path / "walked.state")
+    try:
+        assert where(g) == WORLD["by_char"]["a"]
+    finally:
+        g.close()
 
 
 def test_make_state_refuses_a_frame_count_past_an_hour_of_game_before_booting(tmp_path: Path) -> None:
