@@ -213,7 +213,15 @@ class GameBoy(GameBoyGame):
     def _read_state_extra(self, state: dict[str, Any]) -> dict[str, float]:
         last = state["last"]  # the figures a step compares with ("level" and "best_progress" came later)
         check_state_keys(self.name, last, ("score", "progress", "lives", "game_over"), "state's last")
-        return {k: finite(f"state's last {k}", v) for k, v in last.items()}
+        read = {k: finite(f"state's last {k}", v) for k, v in last.items()}
+        # A step pays the weights times the change from these: a finite 1e300 paid a reward of -inf. They
+        # are kept within what a wrapper reads, as the weights' float32 check assumes.
+        bounds = {"score": (-SCORE_CHANGE_MAX, SCORE_CHANGE_MAX), "progress": (0, PROGRESS_GAIN_MAX),
+                  "best_progress": (0, PROGRESS_GAIN_MAX)}
+        for k, (lo, hi) in bounds.items():
+            if k in read and not lo <= read[k] <= hi:
+                raise ValueError(f"state's last {k} must be between {lo} and {hi}, got {read[k]!r}")
+        return read
 
     def _set_state_extra(self, i: int, extra: dict[str, float]) -> None:
         self._last[i] = extra

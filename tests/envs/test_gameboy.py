@@ -36,7 +36,7 @@ from envs.env import GameEnv
 from envs.gameboy import core
 from envs.gameboy.cartridge import layout
 from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, work_ram
-from envs.gameboy.generic import GameBoy
+from envs.gameboy.generic import SCORE_CHANGE_MAX, GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
@@ -802,6 +802,23 @@ def test_a_gameboy_states_last_figures_are_checked_naming_the_key() -> None:
             g.set_state(0, {**state, "last": last})
         g.set_state(0, state)
         assert g.get_state(0) == state
+    finally:
+        g.close()
+
+
+def test_a_gameboy_states_last_score_and_progress_are_bounded() -> None:
+    # A step pays score_weight x (score - last score): a last score of 1e300 passed finite() and the next
+    # step's reward was -inf (likewise a best_progress of -1e300 with a progress weight).
+    g = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE)
+    try:
+        state = g.get_state(0)
+        for key, value in (("score", 1e300), ("score", -1e300), ("progress", -1.0),
+                           ("best_progress", -1e300), ("best_progress", 1e9)):
+            with pytest.raises(ValueError, match=rf"state's last {key} must be between"):
+                g.set_state(0, {**state, "last": {**state["last"], key: value}})
+        assert g.get_state(0) == state
+        g.set_state(0, {**state, "last": {**state["last"], "score": float(SCORE_CHANGE_MAX)}})
+        assert np.isfinite(g.step(np.array([0]))[0]).all()
     finally:
         g.close()
 
