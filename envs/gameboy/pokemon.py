@@ -560,6 +560,11 @@ class PokemonRed(GameBoyGame):
         if unknown:  # each term is an episode_info figure, which every episode must report alike
             raise ValueError(f"state's tracker terms has {', '.join(unknown)}, which is no reward term; "
                              f"known terms: {', '.join(self.reward)}")
+        # A level-up pays the weight times the level value past it: -1e300 (finite) paid a reward of inf.
+        # A real one is a level value, never below 0 (a larger one only delays the pay).
+        best_level = finite("state's tracker best_level", t["best_level"])
+        if best_level < 0:
+            raise ValueError(f"state's tracker best_level must be >= 0, got {best_level!r}")
         swarm_source = state.get("swarm_source")
         if swarm_source is not None and not isinstance(swarm_source, str):
             raise ValueError(f"state's swarm_source must be a file name or null, got {swarm_source!r}")
@@ -568,7 +573,7 @@ class PokemonRed(GameBoyGame):
             "track": {
                 "pos": pos, "still": whole("state's tracker still", t["still"], 0), "facts": read,
                 **best, **{k: whole(f"state's tracker {k}", t[k], 0) for k in ("heals", "blackouts")},
-                "best_level": finite("state's tracker best_level", t["best_level"]),
+                "best_level": best_level,
                 "terms": {k: finite(f"state's tracker terms {k}", t["terms"][k]) for k in self.reward},
             },
         }

@@ -806,6 +806,20 @@ def test_a_gameboy_states_last_figures_are_checked_naming_the_key() -> None:
         g.close()
 
 
+def test_set_state_refuses_a_negative_best_level(game: PokemonRed) -> None:
+    # A level-up pays level x (level value - best_level): a best_level of -1e300 passed finite() and the
+    # next level-up paid a reward of inf. A real one is a level value, never below 0.
+    fresh(game)
+    state = copy.deepcopy(game.get_state(1))
+    for bad in (-1e300, -0.5):
+        state["tracker"]["best_level"] = bad
+        with pytest.raises(ValueError, match=r"state's tracker best_level must be >= 0"):
+            game.set_state(0, state)
+    state["tracker"]["best_level"] = 0.0
+    game.set_state(0, state)
+    assert game.get_state(0)["tracker"]["best_level"] == 0.0
+
+
 def test_a_gameboy_states_last_score_and_progress_are_bounded() -> None:
     # A step pays score_weight x (score - last score): a last score of 1e300 passed finite() and the next
     # step's reward was -inf (likewise a best_progress of -1e300 with a progress weight).
