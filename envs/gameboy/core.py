@@ -49,6 +49,7 @@ from envs.base import (
     Game,
     Setting,
     as_path,
+    check_state_keys,
     checked_actions,
     count_setting,
     finite,
@@ -597,7 +598,22 @@ class GameBoyGame(Game):
     def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         """The state's last screen (160x144 RGB) magnified ``max(1, scale // 8)`` times: a Game Boy 8x8
         tile is the "cell", so the default ``scale=16`` gives 320x288."""
-        return _magnify(decode_png(base64.b64decode(state["screen_png"])), scale)
+        # Checked as set_state checks its keys (states come back from files): a state without it was a
+        # KeyError, a number a TypeError naming no key, and a PNG of another shape was returned as drawn.
+        check_state_keys(cls.name, state, ("screen_png",))
+        text = state["screen_png"]
+        if not isinstance(text, str):
+            raise ValueError(f"state's screen_png must be text (base64 of a PNG) as get_state returns, "
+                             f"got {type(text).__name__}")
+        try:
+            rgb = decode_png(base64.b64decode(text, validate=True))
+        except ValueError as e:  # base64's binascii.Error is one, as is decode_png's
+            raise ValueError(f"state's screen_png is damaged (not base64 of a PNG as get_state writes it): "
+                             f"{e}") from None
+        if rgb.shape != (SCREEN_H, SCREEN_W, 3):
+            raise ValueError(f"state's screen_png must be a {SCREEN_W}x{SCREEN_H} RGB screen, got an image "
+                             f"of shape {rgb.shape}")
+        return _magnify(rgb, scale)
 
     def render(self, i: int = 0, scale: int = RENDER_SCALE) -> np.ndarray:
         """``render_state(get_state(i))`` from the live screen: no emulator state packed and no PNG

@@ -3,6 +3,7 @@ visited mask, state round trips, determinism, swarm archiving, the generic wrapp
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import errno
@@ -3301,6 +3302,27 @@ def test_screen_and_render_keep_the_emulators_colours_in_rgb_order_and_refuse_a_
                 GameBoy.render_state(state, bad)
     finally:
         game.close()
+
+
+def test_render_state_names_a_missing_or_damaged_screen_png() -> None:
+    # It read state["screen_png"] unchecked: a KeyError for a state without it, a TypeError naming no key
+    # for a number, and a PNG of another size came back as an image of that shape (a gray one 2-D).
+    from envs.png import encode_png
+
+    def png(img: np.ndarray) -> str:
+        return base64.b64encode(encode_png(img)).decode("ascii")
+
+    good = {"screen_png": png(np.zeros((144, 160, 3), np.uint8))}
+    assert GameBoy.render_state(good, 8).shape == (144, 160, 3)
+    for bad, error in (({}, r"not a gameboy state: it lacks 'screen_png'"),
+                       ([], r"a gameboy state must be a dict"),
+                       ({"screen_png": 5}, r"state's screen_png must be text \(base64 of a PNG\)"),
+                       ({"screen_png": "not base64!"}, r"state's screen_png is damaged"),
+                       ({"screen_png": "AAAA"}, r"state's screen_png is damaged"),
+                       ({"screen_png": png(np.zeros((144, 160), np.uint8))},
+                        r"must be a 160x144 RGB screen, got an image of shape \(144, 160\)")):
+        with pytest.raises(ValueError, match=error):
+            GameBoy.render_state(bad, 16)
 
 
 def test_wrapper_rewards_score_and_lost_lives(monkeypatch: pytest.MonkeyPatch) -> None:
