@@ -208,11 +208,18 @@ def load_checked(pb: Any, data: bytes, version: int) -> bytes:
         raise ValueError(f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes "
                          f"{version}): damaged, or saved by another PyBoy version")
     before = save_emulator(pb)
+    stream = io.BytesIO(data)
     try:
-        load_emulator(pb, data)
+        pb.load_state(stream)
     except Exception as e:  # PyBoy's own messages: "No data", "a newer version of PyBoy" for random bytes
         load_emulator(pb, before)
         raise ValueError(f"it is damaged or not a PyBoy state ({type(e).__name__}: {e})") from None
+    # PyBoy reads a fixed layout and stops there: bytes added or cut inside a state shift every field after
+    # them and loaded without complaint, as other values (bytes past the end were never read at all).
+    if stream.tell() != len(data):
+        load_emulator(pb, before)
+        raise ValueError(f"it is damaged: PyBoy read {stream.tell()} of its {len(data)} bytes "
+                         "(bytes added or cut)")
     return before
 
 

@@ -868,6 +868,28 @@ def test_set_state_refuses_an_emulator_state_of_another_format() -> None:
         g.close()
 
 
+def test_set_state_refuses_an_emulator_state_with_bytes_added_or_cut_inside() -> None:
+    """48 zero bytes inside the emulator state shift every field PyBoy reads after them, and bytes past
+    its end are never read: PyBoy loaded both without complaint, as a state of other values. A state PyBoy
+    does not read to its last byte is refused, and the board is left as it was."""
+    from envs.gameboy.core import pack_bytes, unpack_bytes
+
+    g = GameBoy(num_envs=1, game="depthfirst_test")
+    try:
+        state = g.get_state(0)
+        data = unpack_bytes(state["emulator"])
+        k = len(data) * 4 // 5
+        for bad in (data[:k] + bytes(48) + data[k:], data + bytes(3)):
+            with pytest.raises(ValueError, match=rf"emulator cannot be loaded: .*PyBoy read {len(data)} of "
+                                                 rf"its {len(bad)} bytes"):
+                g.set_state(0, {**state, "emulator": pack_bytes(bad)})
+            assert unpack_bytes(g.get_state(0)["emulator"]) == data
+        g.set_state(0, state)
+        g.step(np.array([0]))
+    finally:
+        g.close()
+
+
 def test_a_loaded_state_counts_at_once(tmp_path: Path) -> None:
     """A state loaded with set_state updates the milestones and is archived past the best milestone,
     before any step (steps only re-check them when a figure changes)."""
