@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from agents.runs import json_object
+
 
 def default_cache_dir() -> Path:
     """``$DEPTHFIRST_VLM_CACHE``, else ``$XDG_CACHE_HOME/depthfirst/vlm`` (``~/.cache/depthfirst/vlm``).
@@ -74,8 +76,6 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored response, or None (a missing or unreadable entry is a miss, never an error)."""
-        from agents.runs import json_object
-
         return json_object(self._path(key))
 
     def put(self, key: str, value: dict[str, Any]) -> None:

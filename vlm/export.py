@@ -53,6 +53,7 @@ from agents.runs import (
     exclusive_lock,
     file_sha1,
     foreign_entries,
+    json_object,
     missing_folders,
     not_written,
     process_running,
@@ -314,13 +315,12 @@ def _unwritten(out: Path) -> list[str]:
     file an empty split left unwritten, minari/ without --minari. The names alone passed these, and
     --overwrite deleted them. A meta.json that does not say what was written (unreadable, another
     version's) leaves the names to decide, as before."""
+    meta = json_object(out / META) or {}
     try:
-        meta = json.loads((out / META).read_text(encoding="utf-8"))
         wrote_records = sum(meta["counts"]["records"].values()) > 0
         formats = {name: set(files) for name, files in meta["formats"].items()}
         minari = meta["minari"] is not None
-    # RecursionError: nested past json's depth (a traceback out of --overwrite)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+    except (TypeError, KeyError, AttributeError):  # none read, or not what an export writes
         return []
     found = [name for name in ("curriculum.json", *(f"{s}.jsonl" for s in sp.SPLIT_NAMES))
              if not wrote_records and (out / name).exists()]

@@ -387,7 +387,7 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
     the engine, not the player, says which moves are good, so another step's answers score just as well."""
     from collections import Counter
 
-    from agents.runs import checkpoints, file_sha1
+    from agents.runs import checkpoints, file_sha1, json_object
 
     steps = Counter(s for s in map(source_step, questions) if s is not None)
     if not steps or step in steps:
@@ -398,14 +398,13 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
     give = None
     if len(wanted) == 1:  # the run's checkpoint of that step, else the export's model file, if still that
         give = next((f for s, f in checkpoints(specialist) if s == wanted[0]), None)
+        meta = json_object(split.parent / "trajectories" / "meta.json") or {}
         try:
-            meta = json.loads((split.parent / "trajectories" / "meta.json").read_text(encoding="utf-8"))
             # Its game too: a split of two games' test files may sit in the other game's export.
             if give is None and meta["env"] == env and meta["policy"]["num_timesteps"] == wanted[0] and \
                     file_sha1(Path(meta["run"]["checkpoint"])) == meta["run"]["checkpoint_sha1"]:
                 give = Path(meta["run"]["checkpoint"])
-        # No export folder beside the split: none named. RecursionError: a meta.json nested past json's depth.
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        except (OSError, ValueError, KeyError, TypeError):  # no export folder beside the split: none named
             pass
     how = (f"give --checkpoint {give}" if give else "give --checkpoint with the model file of "
            f"{'that step' if len(wanted) == 1 else 'one of those steps'} (the export's "
