@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tag", default="rollout/score_mean", help="the scalar to draw (default %(default)s)")
     p.add_argument("--title", help="the figure's title (default: the run folder)")
     p.add_argument("--baseline", type=finite_float,
-                   help="a horizontal reference line (e.g. a random agent's score)")
+                   help="a random agent's score: a dashed line labelled 'random agent'")
     args = p.parse_args(argv)
     from agents.curves import FolderError, OutputError, image_formats, plot_curve
     from agents.interrupts import stop_signals_interrupt
