@@ -185,3 +185,37 @@ def test_script_parser_joins_a_point_led_exponent_and_reads_no_argv_when_given_n
     monkeypatch.setattr("sys.argv", ["prog", "--baseline", "1"])
     assert p.parse_args([]).baseline is None
     assert p.parse_args().baseline == "1"
+
+
+# The README's "## " sections that document each script's flags (the VLM endpoint's are under "Depth
+# versus breadth", the shared --seed/--max-steps rule under "Evaluation", plot_curve.py under "Games").
+README_SECTIONS = {
+    "train_ppo": ["Training"],
+    "evaluate": ["Evaluation", "Depth versus breadth"],
+    "export_trajectories": ["VLM training data"],
+    "compare": ["Depth versus breadth", "Evaluation"],
+    "score_predictions": ["Depth versus breadth"],
+    "plot_curve": ["Games"],
+    "make_state": ["Game Boy through PyBoy"],
+    "play_gameboy": ["Game Boy through PyBoy"],
+    "benchmark": ["Performance"],
+}
+
+
+@pytest.mark.parametrize("script", sorted(README_SECTIONS))
+def test_every_flag_in_a_scripts_help_is_named_where_the_readme_documents_the_script(script, scripts, capsys):
+    # score_predictions.py's --json and --device were in --help only. A flag named anywhere in the sections
+    # passes (compare.py's --device is evaluate.py's word there), so this catches a flag no text names.
+    import re
+
+    from tests.conftest import ROOT
+
+    with pytest.raises(SystemExit):
+        getattr(scripts, script).main(["--help"])
+    options = capsys.readouterr().out.split("\noptions:\n", 1)[1]
+    flags = set(re.findall(r"^\s+(--[a-z0-9-]+)", options, re.M)) - {"--help"}
+    sections = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## ")
+    text = "\n".join(s for s in sections if s.startswith(tuple(README_SECTIONS[script])))
+    assert flags and text
+    missing = sorted(f for f in flags if not re.search(re.escape(f) + r"(?![a-z0-9-])", text))
+    assert not missing, f"{script}.py: {missing} are in --help but not in the README"
