@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.cli import safe_text
+from agents.cli import not_utf8, safe_text
 from agents.runs import not_written, written_beside
 
 
@@ -40,7 +43,7 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     scalars: set[str] = set()  # every scalar tag seen, named should --tag be none of them
     for file in sorted(f for f in tb.iterdir() if "tfevents" in f.name and f.is_file()):
         times = []
-        for event in LegacyEventFileLoader(str(file)).Load():
+        for event in _events(LegacyEventFileLoader, file):
             times.append(event.wall_time)
             if event.HasField("session_log") and event.session_log.status == SessionLog.START:
                 points = [p for p in points if p[0] < event.step]
@@ -62,6 +65,18 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     values = np.array([p[1] for p in points])
     sessions = np.array(sorted(spans), dtype=np.float64).reshape(-1, 2)
     return steps, values, training_minutes(np.array([p[2] for p in points]), sessions)
+
+
+def _events(loader: Any, file: Path) -> Iterator[Any]:
+    """The events of ``file``. TensorBoard's reader takes a path as UTF-8 text only: a run folder whose name
+    is not UTF-8 (a Latin-1 name, an ASCII locale's UTF-8) is read through a link named in ASCII."""
+    if not not_utf8(str(file)):
+        yield from loader(str(file)).Load()
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        link = os.path.join(tmp, "events")
+        os.symlink(os.path.abspath(file), link)
+        yield from loader(link).Load()
 
 
 def training_minutes(wall: np.ndarray, spans: np.ndarray) -> np.ndarray:

@@ -186,3 +186,29 @@ def test_a_folder_that_cannot_be_made_closes_the_figure(tmp_path):
     with pytest.raises(FolderError, match=r"its folder .*taken cannot be made"):
         plot_curve(tmp_path, tmp_path / "taken" / "curve.png", TAG)
     assert plt.get_fignums() == before
+
+
+def test_a_run_folder_whose_name_is_not_utf8_is_read(tmp_path):
+    # TensorBoard's reader encodes the path as UTF-8: a Latin-1 folder name (a lone surrogate to Python)
+    # ended plot_curve with exit 2 and "'utf-8' codec can't encode character '\udce9'".
+    run = tmp_path / "caf\udce9 run"
+    run.mkdir()
+    write_events(run, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0), scalar(1120.0, 200, 2.0)])
+    steps, values, _ = read_scalars(run, TAG)
+    assert steps.tolist() == [100, 200] and values.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("name", ["caf\u00e9.png", "caf\udce9.png"])  # UTF-8, and Latin-1 (not UTF-8)
+def test_the_png_written_is_named_on_a_strict_ascii_stdout(scripts, tmp_path, monkeypatch, name):
+    # PYTHONIOENCODING=ascii:strict: printing the path raised after the PNG was written, and the script
+    # exited 2 with a codec message.
+    import io
+    import sys
+
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0), scalar(1120.0, 200, 2.0)])
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    out = tmp_path / name
+    assert scripts.plot_curve.main([str(tmp_path), "--out", str(out)]) == 0
+    stdout.seek(0)
+    assert stdout.read() == f"{tmp_path}/caf\\xe9.png\n" and out.read_bytes()[:4] == b"\x89PNG"
