@@ -16,7 +16,7 @@ from stable_baselines3.common.logger import HParam, Image, TensorBoardOutputForm
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tqdm import tqdm
 
-from agents.cli import bar_size
+from agents.cli import bar_size, decimals
 from agents.evaluation import animated_gif, replay_frames, run_episodes
 from agents.interrupts import stop_point
 from agents.runs import (
@@ -60,8 +60,7 @@ class ProgressCallback(BaseCallback):
     def _on_rollout_end(self) -> None:
         assert self.bar is not None
         score = _mean_key(self.model, "score")  # nan until an episode has ended: "-" says so, "nan" puzzled
-        # + 0.0 as in evaluation.mean_text: a mean just below zero (float rewards) reads 0.00, not -0.00
-        self.bar.set_postfix(score="-" if np.isnan(score) else f"{round(score, 2) + 0.0:.2f}", refresh=False)
+        self.bar.set_postfix(score="-" if np.isnan(score) else decimals(score, 2), refresh=False)
 
     def _on_training_end(self) -> None:
         self.close()

@@ -183,6 +183,12 @@ def shown_path(path: str, limit: int = 80) -> str:
     return path if len(path) <= limit else f"{path[:limit]}... ({len(path):,} characters)"
 
 
+def decimals(x: float, places: int) -> str:
+    """``x`` to ``places`` decimals, never "-0.00": a score or mean just below zero (a Game Boy score is a
+    sum of float rewards) rounds to -0.0, which + 0.0 makes 0.0."""
+    return f"{round(x, places) + 0.0:.{places}f}"
+
+
 def printable(text: str, stream: Any) -> str:
     """``text`` (a path, or a message naming one) as ``stream`` can write it: unchanged where its encoding
     takes it (a name's own bytes, where the stream writes them back: ``$(...)`` gets the path), else with

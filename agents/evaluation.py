@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.cli import decimals
 from agents.interrupts import stop_point
 from envs import make_game
 from envs.base import RENDER_SCALE, Game
@@ -339,7 +340,7 @@ def mean_text(x: float) -> str:
     """A mean score as printed: two decimals, or three where two would round it off the scores' own
     three (Pokémon's 1.105 in every episode read "mean 1.10", below its median and max of 1.105)."""
     places = 2 if round(x, 2) == round(x, 3) else 3
-    return f"{round(x, places) + 0.0:.{places}f}"  # + 0.0: a mean just below zero reads 0.00, not -0.00
+    return decimals(x, places)
 
 
 def summarize(episodes: list[Episode]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from agents.cli import (
     EPISODE_SEED,
     bar_size,
     check_episode_seeds,
+    decimals,
     game_arg,
     nonneg_int,
     path_arg,
@@ -349,8 +350,7 @@ def episodes_text(n: int) -> str:
 def figure(x: float) -> str:
     """A score as printed: up to three decimals, no trailing zeros (34, 34.5, and Pokémon's 1.105, which
     a rounding to a whole number showed as 1, below a mean of 1.10)."""
-    # + 0.0 turns the -0.0 that a Game Boy score (a sum of float rewards) just below zero rounds to into 0.
-    return f"{round(x, 3) + 0.0:.3f}".rstrip("0").rstrip(".")
+    return decimals(x, 3).rstrip("0").rstrip(".")
 
 
 def max_steps(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from agents.cli import decimals
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
 from vlm.tasks import TASK_GAMES, drawn_families, plural, task_module
@@ -167,9 +168,9 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"- episodes: {counts['episodes_played']:,} played from seed {seeds['base']} "
              f"(episode k: seed + k), "
              f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",
-             # + 0.0 as in agents.evaluation.mean_text: a mean just below zero reads 0.00, not -0.00
-             f"- scores of kept episodes: mean {round(scores['kept_mean'], 2) + 0.0:.2f}, "
-             f"max {scores['kept_max']:g}",
+             # + 0.0: a max of exactly -0.0 read "max -0" (:g keeps the sign), beside the mean's 0.00
+             f"- scores of kept episodes: mean {decimals(scores['kept_mean'], 2)}, "
+             f"max {scores['kept_max'] + 0.0:g}",
              (f"- up to {plural(_most_tasks(meta['env'], meta['tasks_per_state']), 'task')} per state, from "
               f"`vlm/tasks/{meta['env']}.py`"
               if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),

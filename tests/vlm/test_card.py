@@ -286,3 +286,9 @@ def test_write_card_writes_utf_8_whatever_the_locale(tmp_path):
     assert done.returncode == 0, done.stderr
     expected = render_card({**META, "rom_sha1": "ab" * 20, "env": "pokemon_red"}, SPLITS, None, [])
     assert (tmp_path / "README.md").read_text(encoding="utf-8") == expected
+
+
+def test_a_max_score_of_minus_zero_reads_0():
+    # :g keeps the sign of -0.0: the card read "mean 0.00, max -0".
+    card = render_card({**META, "scores": {"kept_mean": -0.0, "kept_max": -0.0}}, SPLITS, CURRICULUM, [])
+    assert "- scores of kept episodes: mean 0.00, max 0\n" in card
