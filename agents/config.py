@@ -117,6 +117,17 @@ def file_kind(path: Path) -> str | None:
     return next((name for test, name in kinds if test(mode)), None)
 
 
+def not_a_file(path: Path, again: str) -> str | None:
+    """Why ``path``, which exists but is no regular file or folder, is refused where a file is read more
+    than once (``again``: by what); None for anything else. A pipe (bash's ``<(...)``) was said to be
+    "not found", and sent the user looking for a file that was there."""
+    kind = file_kind(path)
+    if kind == "a FIFO (named pipe)":
+        return (f"is a pipe (bash's <(...) or a FIFO), which can be read only once, and {again}; save its "
+                "output to a file and give that")
+    return None if kind is None else f"is {kind}, not a file"
+
+
 def read_yaml(file: Path, what: str) -> dict[str, Any]:
     """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise."""
     if file.is_dir():

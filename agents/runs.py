@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import yaml
 
-from agents.config import load_yaml, unnamed_key
+from agents.config import file_kind, load_yaml, not_a_file, unnamed_key
 from agents.interrupts import deferred_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
@@ -281,6 +281,9 @@ def read_run_config(path: Path) -> dict[str, Any]:
     file = path / "config.yaml"
     if path.is_file():
         raise RunError(f"{path} is a file; give the run folder ({path.parent})")
+    kind = file_kind(path)
+    if kind is not None:  # --resume <(...): "no such run folder" named a path that is there
+        raise RunError(f"{path} is {kind}, not a run folder; give the folder a run was written to")
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
     if not file.is_file():
@@ -470,6 +473,9 @@ def given_checkpoint(file: str | Path) -> Path:
     ckpt = Path(file)
     if ckpt.is_dir():
         raise RunError(f"--checkpoint {ckpt} is a folder; give a model file (.zip)")
+    why = not_a_file(ckpt, "a checkpoint (a zip) is read by seeking in it")
+    if why is not None:
+        raise RunError(f"--checkpoint {ckpt} {why}")
     if not ckpt.is_file():
         raise RunError(f"--checkpoint {ckpt}: no such file")
     return ckpt

@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
+from agents.config import not_a_file
 from envs.base import (
     RENDER_SCALE,
     Game,
@@ -432,6 +433,10 @@ class GameBoyGame(Game):
             if self.state_path.is_dir():  # it exists: "not found" would send the user looking for it
                 raise StateError(self.state_path, "is a folder; give the .state file itself (made with "
                                  "scripts/make_state.py or scripts/play_gameboy.py --save-state)")
+            why = not_a_file(self.state_path, "the start state is read again (by each worker process, and by "
+                             "--resume)")
+            if why is not None:
+                raise StateError(self.state_path, why)
             if not self.state_path.is_file():
                 raise FileNotFoundError(
                     f"start state {self.state_path} not found; make one with scripts/make_state.py or "

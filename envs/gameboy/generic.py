@@ -37,7 +37,7 @@ from envs.gameboy.roms import (
     README,
     TEST_CARTRIDGE,
     RomError,
-    refuse_folder,
+    refuse_non_file,
     shown,
 )
 from envs.gameboy.wrapped import GAMES
@@ -112,7 +112,7 @@ class GameBoy(GameBoyGame):
         self.end_on_life_loss = end_on_life_loss
         own = game == "depthfirst_test"
         rom = default_rom(game) if rom is None else as_path("rom", rom)
-        refuse_folder(rom, f"gameboy/{game}")
+        refuse_non_file(rom, f"gameboy/{game}")
         if not rom.is_file():
             if own:
                 raise RomError(f"gameboy/{game}: no cartridge at {shown(rom)}; build it with "

@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from agents.config import not_a_file
+
 README = "roms/README.md"
 TEST_CARTRIDGE = Path(__file__).resolve().parent / "cartridge" / "depthfirst_test.gb"
 
@@ -132,11 +134,15 @@ def _expected_lines(table: dict[str, str]) -> str:
 _WARNED: set[tuple[str, str]] = set()  # (game, SHA-1) of the unknown ROMs this process has warned about
 
 
-def refuse_folder(rom: Path, game: str) -> None:
-    """``RomError`` for a ``--rom`` that is a folder: it exists, so "no ROM file" would puzzle."""
+def refuse_non_file(rom: Path, game: str) -> None:
+    """``RomError`` for a ``--rom`` that is a folder, a pipe or a device: it exists, so "no ROM file" would
+    puzzle."""
     if rom.is_dir():
         raise RomError(f"{game}: {rom} is a folder; give the ROM file itself (e.g. {rom}/<game>.gb).\n"
                        f"  Where ROMs go: {README}")
+    why = not_a_file(rom, "the ROM is read again (by each worker process, and by --resume)")
+    if why is not None:
+        raise RomError(f"{game}: {rom} {why}.\n  Where ROMs go: {README}")
 
 
 def shown(path: Path) -> str:
@@ -153,7 +159,7 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
     """
     table, game = supported_pokemon_roms(), "pokemon_red"
     rom = Path(path)
-    refuse_folder(rom, game)
+    refuse_non_file(rom, game)
     if not rom.is_file():
         raise RomNotFoundError(
             f"{game}: no ROM file at {shown(rom)}.\n"

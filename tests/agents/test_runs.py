@@ -531,3 +531,18 @@ def test_json_object_is_none_for_any_file_that_holds_no_json_object(tmp_path):
         "missing": None, "zip": None, "latin1": None, "list": None, "nested": None, "cut": None,
         "object": {"a": [1]}}
     assert json_object(tmp_path) is None  # a folder
+
+
+def test_a_checkpoint_or_run_folder_given_through_a_pipe_is_named_as_one(tmp_path):
+    # evaluate --checkpoint <(...), train --resume <(...): "no such file" and "no such run folder" named a
+    # path that was there.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(runs.RunError, match=r"^--checkpoint .*pipe is a pipe \(bash's <\(\.\.\.\) or a "
+                       r"FIFO\), which can be read only once, and a checkpoint \(a zip\) is read by seeking "
+                       r"in it; save its output to a file and give that$"):
+        runs.model_file(tmp_path, fifo, "")
+    with pytest.raises(runs.RunError, match=r"^--checkpoint /dev/null is a character device, not a file$"):
+        runs.model_file(tmp_path, "/dev/null", "")
+    with pytest.raises(runs.RunError, match=r"pipe is a FIFO \(named pipe\), not a run folder; give the"):
+        runs.read_run_config(fifo)

@@ -1508,6 +1508,23 @@ def test_missing_state_file(tmp_path: Path) -> None:
         make(1, state=tmp_path)  # it exists: not "not found"
 
 
+def test_a_rom_or_state_given_through_a_pipe_is_named_as_one(tmp_path: Path) -> None:
+    # --rom <(...) and --state <(...) are refused (each worker and --resume read the file again), but as a
+    # file "not found": the user looked for a missing file.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    once = r"pipe is a pipe \(bash's <\(\.\.\.\) or a FIFO\), which can be read only once, and the "
+    with pytest.raises(RomError, match=rf"^pokemon_red: .*{once}ROM is read again .*; save its output to a "
+                       "file and give that"):
+        PokemonRed(num_envs=1, rom=fifo)
+    with pytest.raises(RomError, match=rf"^gameboy/kirby: .*{once}ROM is read again"):
+        GameBoy(num_envs=1, game="kirby", rom=fifo)
+    with pytest.raises(RomError, match=r"^gameboy/kirby: /dev/null is a character device, not a file\."):
+        GameBoy(num_envs=1, game="kirby", rom="/dev/null")
+    with pytest.raises(ValueError, match=rf"^--state .*{once}start state is read again .*; save its output"):
+        make(1, state=fifo)
+
+
 def test_a_null_rom_is_pokemons_default_path_as_for_game_boy_games(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # A run's config.yaml (or a --config file) with rom: null was "rom must be a path, got None" here, where
