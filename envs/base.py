@@ -458,9 +458,14 @@ class Game(ABC):
             if a.size and a.dtype.kind not in "iu":  # a cast cut them: board 0.7 was 0, seed 1.5 played 1
                 raise ValueError(f"reset's {what} must be whole numbers, got {a.dtype} {a.tolist()[:8]}")
         boards, seeds = boards.astype(np.int64, copy=False), seeds.astype(np.uint64, copy=False)
-        if boards.ndim != 1 or seeds.shape != boards.shape:
-            raise ValueError(f"reset needs a 1-D array of board indices and one seed per board, got indices "
-                             f"of shape {boards.shape} and seeds of shape {seeds.shape}")
+        # Each message names the argument at fault and the shape it needs: one that gave both shapes named
+        # neither, and asked for "a 1-D array of board indices" where only the seeds were off.
+        if boards.ndim != 1:
+            raise ValueError(f"reset's indices must be a 1-D array of board indices, shape (n,), got shape "
+                             f"{boards.shape}")
+        if seeds.shape != boards.shape:
+            raise ValueError(f"reset's seeds must hold one seed per board index, shape {boards.shape}, got "
+                             f"shape {seeds.shape}")
         # A negative index reset a board counted from the end; one past the last, NumPy's IndexError.
         boards = self._board_indices(boards, "reset")
         if boards.size > 1:  # a board named twice played the last of its seeds without a word

@@ -710,6 +710,13 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
         game.reset(np.arange(4), np.array([5, 6], dtype=np.uint64))
     with pytest.raises(ValueError, match="one seed per board"):
         game.reset(np.arange(2), np.arange(4, dtype=np.uint64))
+    # A 2-D argument is named, with the shape it needs: the message named both shapes and neither argument.
+    with pytest.raises(ValueError, match=r"^reset's indices must be a 1-D array of board indices, shape "
+                                         r"\(n,\), got shape \(2, 2\)$"):
+        game.reset(np.zeros((2, 2), dtype=np.int64), np.zeros((2, 2), dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"^reset's seeds must hold one seed per board index, shape \(2,\), "
+                                         r"got shape \(1, 2\)$"):
+        game.reset(np.arange(2), np.array([[5, 6]], dtype=np.uint64))
     for bad in ([-1], [4]):  # -1 reset board 3 (counted from the end); 4, NumPy's IndexError
         with pytest.raises(ValueError, match=r"board indices must be in 0\.\.3, got \[" + str(bad[0])):
             game.reset(np.array(bad), np.array([1], dtype=np.uint64))
@@ -752,8 +759,10 @@ def test_a_game_reset_wraps_integer_seeds_of_64_bits_and_more_as_the_envs_do(nam
         with pytest.raises(ValueError, match="reset's seeds must be whole numbers"):
             game.reset([0, 1], bad)
     # Wrapped, they keep their shape: one seed per board still, not a nested list or one bare seed.
-    for boards, bad, shape in (([0, 1], [[2**64, 5]], r"\(1, 2\)"), ([0], 2**64, r"\(\)")):
-        with pytest.raises(ValueError, match=r"one seed per board, got .* seeds of shape " + shape + "$"):
+    for boards, bad, shape in (([0, 1], [[2**64, 5]], r"\(2,\), got shape \(1, 2\)"),
+                               ([0], 2**64, r"\(1,\), got shape \(\)")):
+        with pytest.raises(ValueError, match=rf"^reset's seeds must hold one seed per board index, shape "
+                                             rf"{shape}$"):
             game.reset(boards, bad)
 
 
