@@ -63,7 +63,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     # Frames are scale × cells pixels a side: 100000 would not fit in memory.
     p.add_argument("--scale", type=positive_int_up_to(MAX_SCALE, "pixels per cell"), default=16,
-                   help=f"pixels per cell of trajectory frames (default 16, at most {MAX_SCALE})")
+                   help=f"pixels per board cell of the trajectory frames (default %(default)s, at most "
+                   f"{MAX_SCALE}; a Game Boy screen is magnified N // 8 times, at least once; a rotation "
+                   "view is 8·N pixels a side)")
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
     p.add_argument("--max-steps", type=positive_int, default=EPISODE_STEP_CAP,

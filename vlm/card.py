@@ -174,10 +174,27 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              (f"- up to {plural(_most_tasks(meta['env'], meta['tasks_per_state']), 'task')} per state, from "
               f"`vlm/tasks/{meta['env']}.py`"
               if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),
+             *_frames(meta),
              f"- packages: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}"]
     if meta.get("rom_sha1"):
         lines.append(f"- ROM SHA-1: `{meta['rom_sha1']}`")
     return [*lines, ""]
+
+
+def _frames(meta: dict[str, Any]) -> list[str]:
+    """What ``--scale`` made the trajectory frames, in the words of export --help and the README: the
+    card named no scale, and a default export's command shows no --scale."""
+    scale = meta.get("scale")
+    if scale is None:  # meta written before the export recorded it
+        return []
+    if meta.get("rom_sha1"):  # a Game Boy game: its 8x8 tile is the cell
+        times = max(1, scale // 8)
+        what = f"the 160×144 screen at {times}× ({160 * times}×{144 * times} pixels)"
+    elif meta["env"] == "rotation":
+        what = f"each view {8 * scale}×{8 * scale} pixels"
+    else:
+        what = f"{scale} pixels per board cell"
+    return [f"- trajectory frames: `--scale {scale}`, {what}"]
 
 
 def _counts(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]]) -> list[str]:

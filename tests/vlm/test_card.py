@@ -292,3 +292,18 @@ def test_a_max_score_of_minus_zero_reads_0():
     # :g keeps the sign of -0.0: the card read "mean 0.00, max -0".
     card = render_card({**META, "scores": {"kept_mean": -0.0, "kept_max": -0.0}}, SPLITS, CURRICULUM, [])
     assert "- scores of kept episodes: mean 0.00, max 0\n" in card
+
+
+def test_the_card_names_the_frames_scale_in_the_words_of_export_help():
+    # A default export's command shows no --scale, and the card named none: its frames' size was unsaid.
+    def frames(**meta: Any) -> list[str]:
+        card = render_card({**META, **meta}, SPLITS, CURRICULUM, [])
+        return [line for line in card.splitlines() if line.startswith("- trajectory frames")]
+
+    assert frames(scale=16) == ["- trajectory frames: `--scale 16`, 16 pixels per board cell"]
+    assert frames(scale=16, env="rotation") == ["- trajectory frames: `--scale 16`, each view 128×128 pixels"]
+    gameboy = {"env": "gameboy", "env_kwargs": {"game": "tetris"}, "rom_sha1": "ab" * 20}
+    assert frames(scale=4, **gameboy) == ["- trajectory frames: `--scale 4`, the 160×144 screen at 1× "
+                                          "(160×144 pixels)"]
+    assert frames(scale=24, **gameboy)[0].endswith("at 3× (480×432 pixels)")
+    assert frames() == []  # a meta.json without the scale
