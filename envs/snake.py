@@ -12,7 +12,8 @@ Rules (documented in the README too):
   the head ran into, and ``render_state`` marks the head with a red frame, thick on that side.
 - The episode terminates on death or when the snake fills the board (a win, score N²−3), and is
   truncated after ``starvation`` steps without an apple (default 2·N², 200 on 10×10: long enough for a
-  full-length snake to reach any apple, short enough to end endless loops).
+  full-length snake to reach any apple, short enough to end endless loops). A death on the step that
+  reaches the limit is terminated (−1), not truncated: a step never reports both.
 - Apples appear on a uniformly random free cell, never on the snake. Score = apples eaten.
 
 Observation ``obs="grid"`` (default): uint8 (4, N, N), one pixel per cell — head (255), body (order

@@ -270,6 +270,14 @@ def test_starvation_truncates():
     assert step1(g, UP) == (0.0, False, True)
 
 
+def test_a_death_on_the_starving_step_is_terminated_not_truncated():
+    # Both end the episode on one step: the death wins (terminated, -1), so a value target bootstraps from
+    # no state past it; README and the module docstring say so. A pin: the step already did this.
+    g = game_with([[5, 2], [4, 2], [3, 2]], apple=[0, 5], starvation=3, hunger=2)
+    assert step1(g, RIGHT) == (-1.0, True, False)
+    assert g.get_state(0)["steps_since_apple"] == 3 and g.get_state(0)["crash"] == [6, 2]
+
+
 def test_eating_restarts_the_starvation_count():
     # Two steps from starving, the snake eats: it gets the whole starvation budget again.
     g = game_with([[2, 2], [1, 2], [0, 2]], apple=[3, 2], starvation=3, hunger=2)
