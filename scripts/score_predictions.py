@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=path_arg,
                    help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
                    "as in evaluate.py and export_trajectories.py)")
-    p.add_argument("--device", default="cpu", help="torch device for --specialist (default cpu)")
+    # None until parsed: a --device without --specialist is refused, as --checkpoint is (it moved nothing).
+    p.add_argument("--device", help="torch device for --specialist (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true",
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.checkpoint and not args.specialist:
         p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
+    if args.device is not None and not args.specialist:
+        p.error("--device is the specialist's torch device: give --specialist RUN too")
+    args.device = args.device or "cpu"
 
     from agents.compare import CompareError
     from agents.config import check_device

@@ -183,6 +183,9 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake"], "nothing to compare"),
     # a --checkpoint alone was "nothing to compare", which does not say it needs its run
     (["--env", "snake", "--checkpoint", "x.zip"], "model file: give --specialist RUN too"),
+    # a --device with no specialist to move was ignored
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--device", "cuda"],
+     "--device is the specialist's torch device: give --specialist RUN too"),
     (["--env", "snake", "--vlm", "no-url"], "MODEL@URL"),
     (["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"], "known envs"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", "cheap"],

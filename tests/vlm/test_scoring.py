@@ -608,6 +608,9 @@ def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, c
     with pytest.raises(SystemExit):
         scripts.score_predictions.main([str(split), str(path), "--checkpoint", str(early)])
     assert "--checkpoint is the specialist's model file: give --specialist RUN too" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a --device with no specialist to move was ignored
+        scripts.score_predictions.main([str(split), str(path), "--device", "cuda"])
+    assert "--device is the specialist's torch device: give --specialist RUN too" in capsys.readouterr().err
 
 
 def test_a_specialist_at_another_step_than_the_split_s_is_warned_of_naming_the_checkpoint_to_give(
