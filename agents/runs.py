@@ -391,7 +391,7 @@ def trained_env(tag: object, checkpoint: Path) -> str | None:
         return None
     try:
         cfg = load_yaml((home / "config.yaml").read_text(encoding="utf-8"))  # as read_run_config reads it
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):  # RecursionError: deep nesting
         return None
     env = cfg.get("env") if isinstance(cfg, dict) else None
     return env if isinstance(env, str) else None

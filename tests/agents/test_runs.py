@@ -393,6 +393,8 @@ def test_trained_env_from_the_tag_else_the_run_folder_the_file_sits_in(tmp_path)
     assert runs.trained_env(None, run / "best.zip") is None  # a copy beside the run's files: no run's
     (run / "config.yaml").write_text("env: [snake]\n")
     assert runs.trained_env(None, run / "model.zip") is None
+    (run / "config.yaml").write_text("[" * 5000)  # PyYAML's RecursionError: a config that does not say
+    assert runs.trained_env(None, run / "model.zip") is None
     (run / "config.yaml").write_text("env: snake\n")
     (run / "command.txt").unlink()  # a user's config.yaml, not a run's
     assert runs.trained_env(None, run / "model.zip") is None
