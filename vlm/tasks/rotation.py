@@ -48,7 +48,7 @@ from vlm.prompts import (
     word_draft,
 )
 from vlm.record import TaskDraft
-from vlm.tasks import play_moves, scratch_game
+from vlm.tasks import play_moves, plural, scratch_game
 
 GAME = "rotation"
 MOVES: tuple[str, ...] = ACTION_NAMES
@@ -129,7 +129,7 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     if d == 0:
         raise ValueError("the object already matches the target: there is no turn to make")
     best = [MOVES[a] for a in optimal_actions(state)]
-    steps = [f"The current view is {d} quarter turn{'s' if d > 1 else ''} from the target."]
+    steps = [f"The current view is {plural(d, 'quarter turn')} from the target."]
     for m in MOVES:
         after = simulate(state, [m])[0]["rotation_index"]
         steps.append(f"{m}: then {int(DISTANCE[after, t])} turn(s) remain.")

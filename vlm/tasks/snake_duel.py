@@ -244,7 +244,7 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     alive = [s["alive"] for s in final["snakes"]]
     outcome = {(True, True): 0, (False, True): 1, (True, False): 2, (False, False): 3}[tuple(alive)]
     ctx = f"{context(state)}\n\n{RULES_TEXT}"
-    plan = (f"For the next {len(mine)} round{'s' if len(mine) > 1 else ''} your snake moves "
+    plan = (f"For the next {plural(len(mine), 'round')} your snake moves "
             f"{', '.join(mine)} and the blue snake moves {', '.join(theirs)}.")
     extra = {"state": state, "moves": mine, "opponent_moves": theirs}
     kind = int(rng.integers(3)) if outcome == 0 else 0
