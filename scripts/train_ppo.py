@@ -38,6 +38,7 @@ from agents.config import (
     check_device_defaults,
     deep_merge,
     load_config,
+    load_yaml,
     resolve,
     set_item,
 )
@@ -160,8 +161,6 @@ def refuse_blank_paths(assignments: list[str], env: str) -> None:
     (the default ROM, no start state) or as a name of spaces. Refused, naming ``--set``, as the path
     flags refuse an empty path (``path_arg``). An option ``env`` lacks is left to ``check_game``: that it
     does not apply is the error to fix first."""
-    import yaml
-
     from agents.runs import game_options
 
     known = game_options(env)
@@ -171,7 +170,7 @@ def refuse_blank_paths(assignments: list[str], env: str) -> None:
             continue
         if known is not None and parts[1] not in known:
             continue
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None  # as apply_set, which read it first, reads it
         if not raw.strip() or (isinstance(value, str) and not value.strip()):
             what = "a folder" if parts[1] == "archive_dir" else "a file"
             hint = " (or none: boot the ROM)" if parts[1] == "state" else ""
