@@ -78,12 +78,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser()
-    given = sys.argv[1:] if argv is None else argv
-    args = p.parse_args(given)
+    args = p.parse_args(argv)
     check_episode_seeds(p, args.seed, args.episodes)
     # Recorded as run, with the folder it ran in: run configs name files relative to it (a Game Boy run's
     # roms/<game>.gb, a state file), so making only the run and --out absolute would not re-run elsewhere.
-    command = rerun_command(__file__, given)
+    command = rerun_command(__file__, argv)
     from agents.interrupts import stop_signals_interrupt
     from vlm.export import ExportError, ExportOptions, export
 
