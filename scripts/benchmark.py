@@ -59,6 +59,7 @@ def measure_seconds(text: str) -> float:
 MAX_BOARDS = 2**20  # ~1 GB of observations and step buffers for Snake
 MAX_EMULATORS = 64  # per worker
 MAX_WORKERS = 256
+QUICK_BOARDS, QUICK_SECONDS = 256, 0.2  # --quick: Snake's boards, either --env's seconds (plumbing only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     args.emulators = args.emulators or 4
     args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
     args.boards, args.rollouts = args.boards or 4096, args.rollouts or 2
+    if args.quick:
+        args.boards, args.seconds = QUICK_BOARDS, QUICK_SECONDS
     try:
         check_device(args.device)
     except ValueError as e:
@@ -100,7 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     if args.env == "gameboy":
         return gameboy(args, say)
+    if args.workers > args.boards:  # the default is one worker per core: a small --boards on a big machine
+        quick = " with --quick" if args.quick else ""
+        p.error(f"--workers ({args.workers}) must not exceed the boards ({args.boards}{quick}): lower "
+                "--workers or raise --boards")
+    return snake(args, say)
 
+
+def snake(args: argparse.Namespace, say: Callable[..., None]) -> int:
+    """The Snake figures: the raw core, the VecEnv, training (ours against stock SB3), MFU, other games."""
     import torch
 
     from agents.config import check_ppo, device_key, load_config
@@ -120,11 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     boards, seconds = args.boards, args.seconds
     if args.quick:
         ppo.update(n_steps=16, batch_size=64, n_epochs=1)
-        num_envs, boards, seconds = 8, 256, 0.2
-    if args.workers > boards:  # the default is one worker per core: a small --boards on a big machine
-        quick = " with --quick" if args.quick else ""
-        p.error(f"--workers ({args.workers}) must not exceed the boards ({boards}{quick}): lower --workers "
-                "or raise --boards")
+        num_envs = 8
     out: dict[str, object] = {"device": args.device, "policy": policy,
                               "torch_threads": torch.get_num_threads(), "quick": args.quick}
 
@@ -234,7 +241,7 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
     from envs.bench import memory_per_emulator, pyboy_bare_sps, random_play
     from envs.gameboy.roms import TEST_CARTRIDGE
 
-    seconds = 0.2 if args.quick else args.seconds  # as Snake's --quick: the plumbing, not a speed
+    seconds = args.seconds  # QUICK_SECONDS with --quick, as Snake's
     kwargs = {"rom": str(TEST_CARTRIDGE)}
     out: dict[str, object] = {"env": "pokemon_red on the test cartridge",
                               "emulators_per_worker": args.emulators, "quick": args.quick}
