@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from envs.gameboy.core import BUTTONS
+from envs.gameboy.pokemon import PokemonRed
 from envs.gameboy.roms import pokemon_title
 from envs.png import decode_png, encode_png
 from vlm.prompts import Edit, MakeEdit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
@@ -50,8 +51,7 @@ def screen(state: dict[str, Any]) -> np.ndarray:
 
 
 def render(state: dict[str, Any]) -> np.ndarray:
-    f = SCALE // 8
-    return np.repeat(np.repeat(screen(state), f, axis=1), f, axis=0)  # columns first: faster
+    return PokemonRed.render_state(state, SCALE)
 
 
 def plot_level(state: dict[str, Any]) -> int:
