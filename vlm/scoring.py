@@ -320,6 +320,7 @@ def _trajectory_state(root: Path, episode: int, step: int) -> dict[str, Any]:
 def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
                            root: Path | None = None, batch: int = 256) -> dict[str, str]:
     """The specialist's greedy move on each of ``questions`` (move questions of ``env``), as replies."""
+    from agents.evaluation import Actor
     from envs import make_game
 
     out: dict[str, str] = {}
@@ -332,12 +333,9 @@ def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, en
                 game.set_state(i, state)
             obs = game.new_obs_buffer()
             game.observe(obs)
-        if hasattr(model.policy, "lstm_actor"):  # a recurrent policy starts from a blank memory here
-            actions, _ = model.predict(obs, state=None, episode_start=np.ones(len(chunk), dtype=bool),
-                                       deterministic=True)
-        else:
-            actions, _ = model.predict(obs, deterministic=True)
-        for r, state, a in zip(chunk, states, np.asarray(actions).reshape(-1), strict=True):
+        # The argmax, as evaluation plays it; a fresh Actor: a recurrent policy starts from a blank memory.
+        actions = Actor(model, len(chunk))(obs)
+        for r, state, a in zip(chunk, states, actions, strict=True):
             out[r.id] = move_reply(played_move(env, state, game.ACTION_NAMES[int(a)]), r)
     return out
 
