@@ -237,6 +237,15 @@ def plan(opts: ExportOptions) -> Plan:
         check_device(opts.device)
     except ValueError as e:
         raise ExportError(str(e)) from None
+    out = _checked_out(opts, run)
+    return Plan(opts, run, out, formats, mix, ratios, module, notes)
+
+
+def _checked_out(opts: ExportOptions, run: RunInfo) -> Path:
+    """The folder the export goes to (where ``--out`` points, if a link); ``ExportError`` where it, the run
+    folder or the current folder is no UTF-8 path, where it lies inside the run folder or holds it or the
+    current folder, is a file or a mount point, cannot be written, or is a folder ``--overwrite`` may not
+    replace (``_out_problem``)."""
     out = Path(opts.out)
     try:
         target, home, cwd = out.resolve(), run.path.resolve(), Path.cwd().resolve()
@@ -272,7 +281,7 @@ def plan(opts: ExportOptions) -> Plan:
     problem = _out_problem(out, opts.overwrite)
     if problem:
         raise ExportError(problem)
-    return Plan(opts, run, out, formats, mix, ratios, module, notes)
+    return out
 
 
 def _installed(package: str) -> bool:
