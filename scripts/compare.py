@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.config import check_device
     from agents.evaluation import mean_text
     from agents.interrupts import stop_signals_interrupt
-    from agents.runs import remove_folders
+    from agents.runs import RUNS_DIR, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs.gameboy.roms import RomError
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                     out = Path(args.out)
                 else:
                     stamp = time.strftime("%Y%m%d-%H%M%S")
-                    parent = Path(args.specialist) if args.specialist else Path("runs") / env
+                    parent = Path(args.specialist) if args.specialist else RUNS_DIR / env
                     out = parent / f"compare-{stamp}"
                     if not args.specialist or parent.is_dir():  # a missing run: compare() names it
                         out, reserved = reserve_default_out(out)

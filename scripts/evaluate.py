@@ -204,7 +204,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         summarize_run,
     )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, mean_text, summarize
-    from agents.runs import RunError, file_slug, make_output_folder, read_run_config, remove_folders
+    from agents.runs import RUNS_DIR, RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
 
@@ -225,7 +225,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         return 2
     slug = file_slug(player.name, "vlm")
     if not args.run_dir:
-        out = Path(args.out) if args.out else Path("runs") / env / f"vlm-{slug}"
+        out = Path(args.out) if args.out else RUNS_DIR / env / f"vlm-{slug}"
     flag = "--out" if not args.run_dir else "the run folder"
     try:  # before the play: a folder whose every name is another endpoint's is said before any request
         stem, why = vlm_stem(out, player.client.endpoint, cap_label(args))
