@@ -33,7 +33,6 @@ every reward function in ``vlm/rewards.py`` reads back.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -45,6 +44,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from agents.runs import file_sha1
 from vlm.splits import SPLIT_NAMES
 from vlm.verify import ground_truth_json, reference_response
 
@@ -301,7 +301,7 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], splits: di
                     parts[HF_SPLIT[split]] = Dataset.from_dict({k: [] for k in features}, features=features,
                                                                split=HF_SPLIT[split])
                     continue
-                digest = hashlib.sha1(split_files[split].read_bytes()).hexdigest()
+                digest = file_sha1(split_files[split])
                 # The records ride in a partial, not gen_kwargs: datasets shards a list in gen_kwargs.
                 try:
                     parts[HF_SPLIT[split]] = Dataset.from_generator(

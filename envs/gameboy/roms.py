@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import not_a_file
+from agents.runs import file_sha1
 
 README = "roms/README.md"
 TEST_CARTRIDGE = Path(__file__).resolve().parent / "cartridge" / "depthfirst_test.gb"
@@ -62,12 +63,8 @@ class StateError(ValueError):
         return f"the run's start state {self.path} (env_kwargs.state in its config.yaml) {self.problem}"
 
 
-def sha1_of(path: str | Path) -> str:
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
-
-
 def test_cartridge_sha1() -> str:
-    return sha1_of(TEST_CARTRIDGE)
+    return file_sha1(TEST_CARTRIDGE)
 
 
 def is_test_cartridge(sha1: str | None) -> bool:

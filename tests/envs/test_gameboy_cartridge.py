@@ -14,6 +14,7 @@ import numba
 import numpy as np
 import pytest
 
+from agents.runs import file_sha1
 from envs.gameboy import imaging, ram
 from envs.gameboy.cartridge import build, layout
 from envs.gameboy.imaging import Downsampler
@@ -24,7 +25,6 @@ from envs.gameboy.roms import (
     RomNotFoundError,
     check_rom,
     not_a_rom,
-    sha1_of,
 )
 from envs.gameboy.scripting import CHECK_FRAMES, Input, parse_inputs, run_inputs
 
@@ -262,7 +262,7 @@ def test_prompts_name_the_game_a_rom_shows_and_guess_no_title_for_an_unknown_one
 
     red, blue = POKEMON_RED_ROMS
     assert (pokemon_title(red), pokemon_title(blue)) == ("Pokémon Red", "Pokémon Blue")
-    assert pokemon_title(sha1_of(TEST_CARTRIDGE)).startswith("depthfirst's Game Boy test cartridge")
+    assert pokemon_title(file_sha1(TEST_CARTRIDGE)).startswith("depthfirst's Game Boy test cartridge")
     for unknown in ("ab" * 20, None):  # --allow-unknown-rom: a hack or another revision
         assert pokemon_title(unknown) == "a Game Boy game in Pokémon Red's memory layout"
 
@@ -275,7 +275,7 @@ def test_rom_check_unknown_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     hack = bytearray(TEST_CARTRIDGE.read_bytes())
     hack[0x5000] ^= 0xFF  # a ROM PyBoy runs, outside the header: another revision or a hack
     rom.write_bytes(bytes(hack))
-    found = sha1_of(rom)
+    found = file_sha1(rom)
     with pytest.raises(RomError) as err:
         check_rom(rom)
     text = str(err.value)
@@ -389,12 +389,12 @@ def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> No
             with pytest.raises(RomError) as err:
                 check_rom(rom, allow_unknown=allow)
             text = str(err.value)
-            assert f"{rom} is not a Game Boy ROM: {why}" in text and sha1_of(rom) in text
+            assert f"{rom} is not a Game Boy ROM: {why}" in text and file_sha1(rom) in text
             assert "allow-unknown-rom" not in text
 
 
 def test_test_cartridge_is_a_supported_pokemon_rom() -> None:
-    assert check_rom(TEST_CARTRIDGE) == sha1_of(TEST_CARTRIDGE)
+    assert check_rom(TEST_CARTRIDGE) == file_sha1(TEST_CARTRIDGE)
 
 
 def test_roms_readme_lists_the_hashes() -> None:
