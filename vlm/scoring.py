@@ -294,8 +294,10 @@ def record_state(record: TaskRecord, root: Path | None = None) -> dict[str, Any]
     state = record.extra.get("state") if isinstance(record.extra, dict) else None
     if isinstance(state, dict):
         return state
+    from vlm.trajectories import TRAJ_DIR  # here, not on top: it imports pyarrow and the games
+
     src = record.source or {}
-    if root is not None and (root / "trajectories" / "steps").is_dir() and "episode" in src and "step" in src:
+    if root is not None and (root / TRAJ_DIR / "steps").is_dir() and "episode" in src and "step" in src:
         return _trajectory_state(root, int(src["episode"]), int(src["step"]))
     raise ScoringError(f"record {record.id}: no game state (extra['state']) to show the specialist")
 
@@ -307,7 +309,9 @@ def _trajectory_state(root: Path, episode: int, step: int) -> dict[str, Any]:
     if root not in _STEP_CACHE:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(root / "trajectories" / "steps", columns=["episode", "t", "state"])
+        from vlm.trajectories import TRAJ_DIR
+
+        table = pq.read_table(root / TRAJ_DIR / "steps", columns=["episode", "t", "state"])
         cols = table.to_pydict()
         _STEP_CACHE[root] = {(e, t): s for e, t, s in zip(cols["episode"], cols["t"], cols["state"],
                                                           strict=True)}
@@ -386,6 +390,7 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
     from collections import Counter
 
     from agents.runs import checkpoints, file_sha1, json_object
+    from vlm.trajectories import TRAJ_DIR
 
     steps = Counter(s for s in map(source_step, questions) if s is not None)
     if not steps or step in steps:
@@ -396,7 +401,7 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
     give = None
     if len(wanted) == 1:  # the run's checkpoint of that step, else the export's model file, if still that
         give = next((f for s, f in checkpoints(specialist) if s == wanted[0]), None)
-        meta = json_object(split.parent / "trajectories" / "meta.json") or {}
+        meta = json_object(split.parent / TRAJ_DIR / "meta.json") or {}
         try:
             # Its game too: a split of two games' test files may sit in the other game's export.
             if give is None and meta["env"] == env and meta["policy"]["num_timesteps"] == wanted[0] and \
