@@ -27,6 +27,7 @@ from agents.runs import (
     not_written,
     save_checkpoint,
 )
+from envs.env import RENDER_FPS
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 
@@ -178,7 +179,7 @@ class VideoCallback(PeriodicCallback):
     MADE = "depthfirst_video_made"  # the model attribute, saved by SB3 with the model's other data
 
     def __init__(self, env: str, env_kwargs: dict[str, Any], every: int, max_steps: int = 1000,
-                 seed: int = 12345, fps: int = 12, scale: int = 8) -> None:
+                 seed: int = 12345, fps: int = RENDER_FPS, scale: int = 8) -> None:
         super().__init__(every)
         self.env, self.env_kwargs = env, env_kwargs
         self.max_steps, self.seed, self.fps, self.scale = max_steps, seed, fps, scale

@@ -11,7 +11,7 @@ from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from envs.base import RENDER_SCALE, Game, checked_actions, whole
 
-RENDER_FPS = 10  # metadata["render_fps"], and the rate of evaluate.py's videos (agents.evaluation)
+RENDER_FPS = 10  # metadata["render_fps"], and the rate of evaluate.py's and TensorBoard's videos
 
 
 class GameEnv(gym.Env):

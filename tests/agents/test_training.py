@@ -21,6 +21,7 @@ import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from envs.env import RENDER_FPS
 from tests.conftest import ROOT, TINY, events, tb_in_order
 
 # A refused command's budget: should its refusal regress, it trains for seconds and fails on an assertion,
@@ -107,6 +108,7 @@ def test_the_readme_names_each_scalar_a_run_writes_beside_the_ppo_losses(trained
     # The video's length cap was in no README section.
     assert (f"at most {DEFAULTS['video_max_steps']:,} steps (`--set video_max_steps=N` changes it)"
             in section)
+    assert f"at {RENDER_FPS} frames a second" in " ".join(section.split())  # the videos' rate, unsaid before
 
 
 def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
@@ -131,10 +133,11 @@ def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
     for k in range(gif.n_frames):  # Pillow merges frames that repeat the one before, adding their time
         gif.seek(k)
         durations.append(gif.info.get("duration", 0))
-    assert min(durations) >= 80  # 12 fps: never a 0 delay that leaves the speed to the browser
+    assert min(durations) >= 80  # never a 0 delay that leaves the speed to the browser
     # Every step's time shown; the last frame (how the episode ended) held a second before the loop restarts.
     assert durations[-1] >= 1000
-    assert abs(sum(durations) - (frames - 1) * 1000 / 12 - 1000) <= 10 * len(durations)
+    # evaluate.py's rate (RENDER_FPS): TensorBoard's videos ran at 12 frames a second, evaluate's at 10.
+    assert abs(sum(durations) - (frames - 1) * 1000 / RENDER_FPS - 1000) <= 10 * len(durations)
 
 
 def test_model_loads_with_ppo_load_in_a_fresh_process(trained):
