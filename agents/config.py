@@ -89,8 +89,13 @@ _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", _unique_mapping)
 
 
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load``, but a key given twice in a mapping is a ``yaml.YAMLError``."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    """``yaml.safe_load``, but a key given twice in a mapping is a ``yaml.YAMLError``, and so is nesting
+    past what PyYAML can read: it reads nesting by recursion, and thousands of brackets were a
+    ``RecursionError`` that each caller had to catch beside ``yaml.YAMLError``."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply to read") from None
 
 
 def unnamed_key(data: dict[Any, Any], where: str = "") -> str | None:
@@ -145,8 +150,6 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
         raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
     except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
         raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
-    except RecursionError:  # PyYAML reads nesting by recursion: thousands of brackets
-        raise ValueError(f"{what} {file} nests its values too deeply to read") from None
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ValueError(f"{what} {file}: expected a mapping at the top level")
@@ -223,9 +226,8 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
             node[parts[-1]] = load_yaml(raw)
         except yaml.YAMLError as e:  # no ValueError: its callers printed PyYAML's traceback
             problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ValueError(f"--set {key}: {raw!r} is not a YAML value ({problem})") from None
-        except RecursionError:  # PyYAML reads nesting by recursion: thousands of brackets
-            raise ValueError(f"--set {key}: its value nests too deeply to read") from None
+            shown = raw if len(raw) <= 60 else f"{raw[:60]}..."  # thousands of brackets: not all of them
+            raise ValueError(f"--set {key}: {shown!r} is not a YAML value ({problem})") from None
     return cfg
 
 

@@ -292,8 +292,6 @@ def read_run_config(path: Path) -> dict[str, Any]:
         cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read
     except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
         raise RunError(f"{path}: config.yaml is corrupt (it must be UTF-8 YAML): {e}") from e
-    except RecursionError:  # PyYAML reads nesting by recursion: thousands of brackets, a traceback
-        raise RunError(f"{path}: config.yaml is corrupt (it nests its values too deeply to read)") from None
     except OSError as e:  # no permission, an I/O error: evaluate, the export and compare printed a traceback
         raise RunError(f"{path}: config.yaml cannot be read ({e.strerror or e})") from None
     if not isinstance(cfg, dict) or "env" not in cfg:
@@ -391,7 +389,7 @@ def trained_env(tag: object, checkpoint: Path) -> str | None:
         return None
     try:
         cfg = load_yaml((home / "config.yaml").read_text(encoding="utf-8"))  # as read_run_config reads it
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):  # RecursionError: deep nesting
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     env = cfg.get("env") if isinstance(cfg, dict) else None
     return env if isinstance(env, str) else None

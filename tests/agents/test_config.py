@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
-from agents.config import apply_set, check_device_defaults, load_config, resolve
+from agents.config import apply_set, check_device_defaults, load_config, load_yaml, resolve
 from tests.conftest import ROOT
 
 
@@ -431,11 +432,16 @@ def test_a_value_nested_past_the_readers_depth_is_named_not_a_traceback(tmp_path
     # PyYAML reads nesting by recursion: 5,000 brackets were a RecursionError (no YAMLError, no ValueError)
     # out of load_config and apply_set, and train_ppo.py printed its traceback.
     deep = "[" * 5000 + "]" * 5000
+    with pytest.raises(yaml.YAMLError, match=r"^nested too deeply to read$"):  # each caller's YAML error
+        load_yaml(deep)
     own = tmp_path / "mine.yaml"
     own.write_text(f"env_kwargs: {{a: {deep}}}\n")
-    with pytest.raises(ValueError, match=r"^--config .*mine\.yaml nests its values too deeply to read"):
+    with pytest.raises(ValueError, match=r"^--config .*mine\.yaml is not valid YAML: nested too deeply to "
+                                         r"read$"):
         load_config("snake", own)
-    with pytest.raises(ValueError, match=r"^--set env_kwargs\.a: its value nests too deeply to read"):
+    # The value is cut short in the message: 10,000 brackets were not all repeated.
+    with pytest.raises(ValueError, match=r"^--set env_kwargs\.a: '\[{60}\.\.\.' is not a YAML value "
+                                         r"\(nested too deeply to read\)$"):
         apply_set(load_config("snake"), [f"env_kwargs.a={deep}"])
 
 

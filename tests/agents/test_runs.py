@@ -69,7 +69,8 @@ def test_another_users_process_counts_as_running(monkeypatch):
     ("- env\n", "config.yaml is corrupt (no env)"),
     ("env: snake\nenv_kwargs: [size, 8]\n", "config.yaml is corrupt (env_kwargs is not a mapping)"),
     # PyYAML reads nesting by recursion: a RecursionError traceback out of evaluate, export, compare.
-    ("env: " + "[" * 100_000 + "\n", "config.yaml is corrupt (it nests its values too deeply to read)"),
+    ("env: " + "[" * 100_000 + "\n",
+     "config.yaml is corrupt (it must be UTF-8 YAML): nested too deeply to read"),
 ])
 def test_a_folder_that_is_no_run_is_refused_by_name(tmp_path, config, message):
     if config is not None:
