@@ -143,7 +143,7 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
         kind = file_kind(file)
         if kind is not None:  # it exists: "no such file" sent the user looking for a missing one
             raise ValueError(f"{what} {file} is {kind}, not a file; give a YAML file")
-        raise ValueError(f"{what}: no such file {file}")
+        raise ValueError(f"{what} {file}: no such file")
     try:
         data = load_yaml(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"
     except (yaml.YAMLError, UnicodeDecodeError) as e:

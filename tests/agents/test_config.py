@@ -269,7 +269,7 @@ def test_resolve_refuses_a_setting_it_does_not_know():
 
 
 @pytest.mark.parametrize(("env", "text", "sets", "message"), [
-    ("snake", None, [], r"^--config: no such file .*missing.yaml$"),
+    ("snake", None, [], r"^--config .*missing.yaml: no such file$"),
     (None, "seed: 1\n", [], r"^--env is required \(or an env: key in the --config file\)$"),
     ("snake", "", ["ppo.n_steps"], r"^--set expects KEY=VALUE \(e.g. ppo.learning_rate=1e-4\), got 'ppo.n_"),
     ("snake", "", ["ppo_.n_steps=8"], r"^--set ppo_.n_steps: unknown key 'ppo_'; known: \["),
