@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import pickletools
 import signal
 import traceback
 import warnings
@@ -206,9 +207,17 @@ def _serve(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs: dict
         return
     while True:
         try:
-            call, cmd, data = conn.recv()
+            message = conn.recv_bytes()  # as conn.recv() reads it, unpickled below
         except EOFError:  # the parent is gone (no Ctrl-C reaches here: worker_main ignores SIGINT)
             return
+        try:
+            call, cmd, data = pickle.loads(message)
+        except Exception as e:
+            # A value the parent pickled that this process cannot load (an object of a class defined in a
+            # notebook or `python -c`): raised from recv, it killed the worker, which was restarted, died
+            # again on the resent command, and the call blamed a worker death. Refused as the call's error.
+            conn.send(_unreadable(message, e))
+            continue
         if cmd == "close":
             try:  # stop the game's emulators cleanly (PyBoy) before the process exits
                 boards.game.close()
@@ -238,6 +247,22 @@ def set_attrs(game: Game, attrs: dict[str, Any]) -> None:
         if error is not None and len(refused) == len(pending):
             raise error
         pending = refused
+
+
+def _unreadable(message: bytes, e: Exception) -> tuple[Any, str, Any]:
+    """The reply to a command whose values this worker could not unpickle: a TypeError naming the command
+    and why, as the answer to that call. Its number and name are the first two items of the pickled
+    ``(call, cmd, data)``, read from the opcodes without loading ``data``."""
+    items = (arg for op, arg, _ in pickletools.genops(message) if op.name not in ("PROTO", "FRAME")
+             and arg is not None)  # PROTO's and FRAME's are the pickle's own; MEMOIZE has none
+    call, cmd = next(items), next(items)
+    try:
+        raise TypeError(f"the worker could not load the values of {cmd!r} ({type(e).__name__}: {e}): a "
+                        "value sent to workers must unpickle there, so its class must be importable in a new "
+                        "process (one defined in a notebook, an interactive session or `python -c` is not); "
+                        "define it in a module, or use num_workers=0") from None
+    except TypeError as error:
+        return (call, *_error_reply(error))
 
 
 def _error_reply(e: Exception) -> tuple[str, Any]:

@@ -16,7 +16,7 @@ from envs.env import GameEnv
 from envs.vector import GameVecEnv, WorkerDiedError, default_workers
 from envs.worker import set_attrs
 from tests.conftest import ROOT
-from tests.envs.worker_calls import exit_at_once, raise_unloadable, slow_raise, slow_step, touch
+from tests.envs.worker_calls import LoadsNowhere, exit_at_once, raise_unloadable, slow_raise, slow_step, touch
 
 
 def rollout(venv, steps=80, seed=0):
@@ -709,6 +709,27 @@ def test_a_workers_error_that_cannot_travel_comes_as_its_traceback():
         with pytest.raises(RuntimeError, match=r"(?s)worker 0 failed on 'step'.*NeedsTwo: cannot travel"):
             v.step(np.zeros(4, np.int64))
         assert v.get_attr("size") == [10] * 4  # the env answers on
+    finally:
+        v.close()
+
+
+def test_a_value_a_worker_cannot_load_is_refused_as_such_not_as_a_worker_death():
+    """A command whose values the worker could not unpickle (an object of a class defined in a notebook or
+    ``python -c``) killed the worker in its recv: it was restarted, died again on the resent command, and the
+    call raised "worker 0 died with exit code 1 ... right after a restart", naming no value."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+        pids = v.worker_pids()
+        unloadable = r"(?s)could not load the values of 'check_attr'.*Can't get attribute"
+        with pytest.raises(TypeError, match=unloadable):
+            v.set_attr("note", LoadsNowhere())
+        with pytest.raises(TypeError, match="could not load the values of 'call'") as raised:
+            v.env_method("set_state", LoadsNowhere(), indices=[3])
+        assert "worker 1 failed on 'call'" in str(raised.value.__cause__)
+        assert v.worker_restarts == 0 and v.worker_pids() == pids
+        assert v.get_attr("size") == [10] * 4  # the env answers on, each call its own answer
+        v.step(np.zeros(4, np.int64))
     finally:
         v.close()
 

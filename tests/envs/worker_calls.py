@@ -42,3 +42,15 @@ class NeedsTwo(Exception):
 
 def raise_unloadable(*args) -> None:
     raise NeedsTwo("cannot", "travel")
+
+
+def _refuse_to_load() -> None:
+    raise AttributeError("Can't get attribute 'Note' on <module '__main__' (built-in)>")
+
+
+class LoadsNowhere:
+    """Pickles in the parent but fails to load in a worker, as an instance of a class defined in a notebook,
+    an interactive session or ``python -c`` does (the worker has no such class)."""
+
+    def __reduce__(self) -> tuple:
+        return _refuse_to_load, ()
