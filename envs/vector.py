@@ -86,6 +86,13 @@ def default_workers(game: str, num_envs: int) -> int:
     return max(1, min(os.cpu_count() or 1, num_envs))
 
 
+# Game methods that act on all of a game's boards at once: env_method would pass a board's number as their
+# first argument. With one board a worker, env_method("step", indices=[0]) stepped it with action 0 behind
+# the env's back (an end it never reported, a board never restarted) and set_opponent_actions took the
+# number as the opponent's move; with more boards they failed on the count, naming no fix.
+_WHOLE_GAME_METHODS = frozenset({"step", "reset", "observe", "close", "set_opponent_actions"})
+
+
 class WorkerDiedError(RuntimeError):
     pass
 
@@ -223,6 +230,7 @@ class GameVecEnv(VecEnv):
         self._t_start = time.time()
         self._closed = False
         self._needs_reset = True  # until the first reset() the boards hold no episode to step
+        self._actions_given = False  # step_async gave actions that no step_wait or reset has used since
         # The observations the last reset() or step_wait() returned: a dead worker's boards' last frames
         # (the worker may have died halfway through writing the shared ones).
         self._last_obs = self._shared.obs.copy()
@@ -463,6 +471,7 @@ class GameVecEnv(VecEnv):
         self._reset_counts = self._shared.episodes.copy()  # a worker dying in the reset starts from them
         self._call_all("reset", seed)
         self._needs_reset = False
+        self._actions_given = False  # a step_async's actions were for the observations before the reset
         self._cut.clear()  # every board starts anew
         if seed is not None:  # a worker restarted from now on seeds as the others do
             self.base_seed, self._next_seed = seed, None
@@ -474,19 +483,31 @@ class GameVecEnv(VecEnv):
         if self._needs_reset:  # one check per step; the boards stepped empty (Snake: all zeros, no error)
             self._refuse_step()
         self._shared.actions[:] = checked_actions(actions, self.num_envs, self.action_names)
+        self._actions_given = True
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
 
-    def _refuse_step(self) -> None:
+    def _refuse_wait(self) -> NoReturn:
+        if self._needs_reset:
+            self._refuse_step()
+        self._check_open()
+        raise RuntimeError(f"step_wait() without step_async(actions) since the last step or reset: this "
+                           f"GameVecEnv ({self.game_name!r}) steps only on actions given for its current "
+                           "observations; call step_async(actions) first, or step(actions)")
+
+    def _refuse_step(self) -> NoReturn:
         self._check_open()
         raise ResetNeeded(f"call reset() before step(): this GameVecEnv ({self.game_name!r}) was never "
                           "reset, so its boards hold no episode yet")
 
     def step_wait(self):
-        if self._needs_reset:  # called alone (no step_async): the boards hold no episode to step
-            self._refuse_step()
+        # One check per step (step_async sets it only after a reset): called alone, step_wait stepped every
+        # board again on the actions left in the buffer, or on boards holding no episode before any reset.
+        if not self._actions_given:
+            self._refuse_wait()
+        self._actions_given = False
         sh = self._shared
         if self._cut:  # workers restarted outside a step: report their boards' cut episodes now
             ended = self._call_all("step", workers=[w for w in range(self.num_workers) if w not in self._cut])
@@ -582,6 +603,11 @@ class GameVecEnv(VecEnv):
                    ) -> list[Any]:
         """Call ``game.<method_name>(board, *args, **kwargs)`` for each board (e.g. ``get_state``), answers
         in the order of ``indices``."""
+        if isinstance(method_name, str) and method_name in _WHOLE_GAME_METHODS:
+            raise ValueError(f"env_method({method_name!r}): env_method calls game.<method>(board, ...) once "
+                             f"per board, and {method_name} acts on all of a game's boards at once (stepping "
+                             "or resetting them behind this env's back puts them out of step with it): use "
+                             "the env's own step(), reset() or close()")
         out: list[Any] = [None] * len(self._get_indices(indices))
         for w, (local, where) in sorted(self._where(indices).items()):
             data = (method_name, method_args, method_kwargs, local)

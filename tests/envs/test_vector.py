@@ -227,6 +227,48 @@ def test_env_method_get_set_attr():
 
 
 @pytest.mark.parametrize("workers", [0, 2])
+def test_step_wait_without_step_async_is_refused(workers):
+    """step_wait() alone, after a reset or a step, stepped every board again on the actions left in the
+    buffer (the last step's, or a step_async's that a reset came after), silently."""
+    v = make_vec("snake", 2, num_workers=workers, seed=0)
+    try:
+        v.reset()
+        v.step_async(np.array([3, 3]))
+        v.step_wait()
+        with pytest.raises(RuntimeError, match=r"step_wait\(\) without step_async"):
+            v.step_wait()
+        v.step_async(np.array([3, 3]))
+        v.reset()  # the actions were for the observations before it
+        states = v.env_method("get_state")
+        with pytest.raises(RuntimeError, match=r"step_wait\(\) without step_async"):
+            v.step_wait()
+        assert v.env_method("get_state") == states  # no board moved
+        v.step(np.array([3, 3]))  # step() still pairs them
+        assert v.env_method("get_state") != states
+    finally:
+        v.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        v.step_wait()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("method", ["step", "set_opponent_actions"])
+def test_env_method_refuses_a_game_method_of_all_its_boards(workers, method):
+    """env_method passes each board's number first: with one board a worker, env_method("step", indices=[0])
+    stepped it with action 0 behind the env's back (its episode's end never reported, the board never
+    restarted: it reported 0 and no end for ever), and set_opponent_actions took the number as the move."""
+    opponent = "policy" if method == "set_opponent_actions" else "greedy"
+    v = make_vec("snake_duel", 2, num_workers=workers, seed=0, opponent=opponent)
+    try:
+        v.reset()
+        with pytest.raises(ValueError, match=rf"env_method\('{method}'\).*all of a game's boards at once"):
+            v.env_method(method, indices=[0])
+        assert [s["round"] for s in v.env_method("get_state")] == [0, 0]
+    finally:
+        v.close()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
 def test_a_finished_episodes_state_is_refused_and_the_board_left_as_it_was(workers):
     """A state whose episode had ended (done) left its board stuck: a game's ended board reports 0 and
     neither flag until it is reset, and the vector env resets only boards whose step ended them, so it
