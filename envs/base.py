@@ -51,6 +51,9 @@ def checked_actions(actions: Any, count: int, names: tuple[str, ...]) -> np.ndar
 _INT64_MAX = 2**63 - 1
 #: Pixels per cell of a picture when the caller names no scale: every game's render and GameEnv's.
 RENDER_SCALE = 16
+#: The largest: a 32-cell Snake board is then 8,192 pixels a side (200 MB). Unbounded, Sokoban's
+#: render(0, 10_000) set about drawing a 19 GB picture (80,000 pixels a side), larger ones a MemoryError.
+MAX_RENDER_SCALE = 256
 
 
 def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "") -> int:

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
-from envs.base import RENDER_SCALE, Game, checked_actions, whole
+from envs.base import MAX_RENDER_SCALE, RENDER_SCALE, Game, checked_actions, whole
 
 RENDER_FPS = 10  # metadata["render_fps"], and the rate of evaluate.py's and TensorBoard's videos
 
@@ -41,7 +41,7 @@ class GameEnv(gym.Env):
             raise ValueError("render_mode must be None or 'rgb_array' (through gym.make also "
                              f"'rgb_array_list' or 'human'), got {render_mode!r}")
         self.render_mode = render_mode
-        self.render_scale = whole("render_scale", render_scale, 1)
+        self.render_scale = whole("render_scale", render_scale, 1, MAX_RENDER_SCALE)
         self.game = make_game(game, num_envs=1, **game_kwargs) if isinstance(game, str) else game
         try:
             if self.game.num_envs != 1:

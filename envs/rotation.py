@@ -48,6 +48,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    MAX_RENDER_SCALE,
     RENDER_SCALE,
     Game,
     check_state_keys,
@@ -838,7 +839,7 @@ class Rotation(Game):
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         """The target view (left) and the current view (right), 8·scale pixels each, with a divider."""
-        scale = whole("scale", scale, 1)  # 0 was a ZeroDivisionError
+        scale = whole("scale", scale, 1, MAX_RENDER_SCALE)  # 0 was a ZeroDivisionError
         size = 8 * scale
         gap = max(1, scale // 4)
         check_state_keys(cls.name, state, cls.STATE_KEYS)

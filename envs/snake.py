@@ -33,6 +33,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    MAX_RENDER_SCALE,
     RENDER_SCALE,
     Game,
     check_state_keys,
@@ -45,6 +46,11 @@ from envs.base import (
 )
 from envs.choices import SNAKE_OBS
 from envs.rng import randint
+
+# The largest obs="pixels" block per cell: a 32-cell board is then 2,048 pixels a side (12 MB a board).
+# Unbounded, pixel_scale=8_000 on a 10×10 board made a (3, 80000, 80000) observation space, whose Box
+# holds low and high arrays of that shape: the constructor took 38 GB and the process was killed for memory.
+MAX_PIXEL_SCALE = 64
 
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
 _DX = np.array([0, 0, -1, 1], dtype=np.int64)
@@ -243,7 +249,7 @@ class Snake(Game):
         size = whole("snake size", size, 4, MAX_SIZE)
         if obs not in SNAKE_OBS:
             raise ValueError(f"snake obs must be {' or '.join(map(repr, SNAKE_OBS))}, got {obs!r}")
-        pixel_scale = whole("pixel_scale", pixel_scale, 1)
+        pixel_scale = whole("pixel_scale", pixel_scale, 1, MAX_PIXEL_SCALE)
         self.size = size
         self.obs = obs
         self.pixel_scale = pixel_scale
@@ -419,7 +425,7 @@ class Snake(Game):
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
-        scale = whole("scale", scale, 1)  # 0 drew an empty image, 1.5 drew scale 1
+        scale = whole("scale", scale, 1, MAX_RENDER_SCALE)  # 0 drew an empty image, 1.5 drew scale 1
         # What the picture reads is checked as set_state reads it (states come back from files): a number
         # for the body raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
         # at the board's other end.

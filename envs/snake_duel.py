@@ -68,6 +68,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    MAX_RENDER_SCALE,
     RENDER_SCALE,
     Game,
     Setting,
@@ -788,7 +789,7 @@ class SnakeDuel(Game):
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
-        scale = whole("scale", scale, 1)  # 0 drew an empty image, 2.0 was a TypeError
+        scale = whole("scale", scale, 1, MAX_RENDER_SCALE)  # 0 drew an empty image, 2.0 was a TypeError
         # What the picture reads is checked as set_state reads it (states come back from files): a number
         # for the apples raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
         # at the board's other end.

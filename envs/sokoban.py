@@ -43,6 +43,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import (
+    MAX_RENDER_SCALE,
     RENDER_SCALE,
     Game,
     check_state_keys,
@@ -536,7 +537,7 @@ class Sokoban(Game):
 
     @classmethod
     def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
-        scale = whole("scale", scale, 1)
+        scale = whole("scale", scale, 1, MAX_RENDER_SCALE)
         # What the picture reads is checked as set_state reads it (states come back from files): a number
         # for the boxes raised a bare TypeError, a cell off the board an IndexError or (negative) was drawn
         # at the board's other end.

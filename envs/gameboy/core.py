@@ -46,6 +46,7 @@ from gymnasium import spaces
 
 from agents.config import not_a_file
 from envs.base import (
+    MAX_RENDER_SCALE,
     RENDER_SCALE,
     Game,
     Setting,
@@ -635,7 +636,7 @@ class GameBoyGame(Game):
 
 
 def _magnify(rgb: np.ndarray, scale: int) -> np.ndarray:
-    f = max(1, whole("scale", scale, 1) // 8)
+    f = max(1, whole("scale", scale, 1, MAX_RENDER_SCALE) // 8)
     return np.repeat(np.repeat(rgb, f, axis=1), f, axis=0) if f > 1 else rgb  # columns first: faster
 
 

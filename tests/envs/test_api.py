@@ -896,3 +896,36 @@ def test_game_env_refuses_a_batched_game_and_renders_nothing_without_a_render_mo
     env.reset(seed=0)
     assert env.render() is None
     env.close()
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
+def test_a_picture_scale_too_large_for_memory_is_refused_by_name(name: str) -> None:
+    """render's scale and GameEnv's render_scale had no upper bound: Sokoban's render(0, 10_000) set about
+    drawing a 19 GB picture (still at it a minute later), larger ones a MemoryError naming no option;
+    gym.make took render_scale=10**4 and failed only at the first render."""
+    from envs.base import MAX_RENDER_SCALE
+
+    game = _two_boards(name)
+    try:
+        assert game.render(0, MAX_RENDER_SCALE // 16).ndim == 3
+        for bad in (MAX_RENDER_SCALE + 1, 10_000):
+            with pytest.raises(ValueError, match=rf"^scale must be between 1 and {MAX_RENDER_SCALE}"):
+                game.render(0, bad)
+            with pytest.raises(ValueError, match=rf"^scale must be between 1 and {MAX_RENDER_SCALE}"):
+                type(game).render_state(game.get_state(0), bad)
+    finally:
+        game.close()
+    # Refused before the game is made (no emulator booted for it).
+    with pytest.raises(ValueError, match=rf"^render_scale must be between 1 and {MAX_RENDER_SCALE}"):
+        gym.make(envs.GAMES[name][1], render_mode="rgb_array", render_scale=MAX_RENDER_SCALE + 1)
+
+
+def test_snake_pixel_observations_too_large_for_memory_are_refused() -> None:
+    """pixel_scale had no upper bound: obs="pixels" with pixel_scale=8_000 made a (3, 80000, 80000)
+    observation space, whose Box's low and high arrays (19 GB each) got the process killed for memory."""
+    from envs import make_game
+    from envs.snake import MAX_PIXEL_SCALE
+
+    assert make_game("snake", obs="pixels", pixel_scale=MAX_PIXEL_SCALE).observation_space.shape[1] > 0
+    with pytest.raises(ValueError, match=rf"^pixel_scale must be between 1 and {MAX_PIXEL_SCALE}"):
+        make_game("snake", obs="pixels", pixel_scale=8_000)
