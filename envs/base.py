@@ -41,7 +41,9 @@ def checked_actions(actions: Any, count: int, names: tuple[str, ...]) -> np.ndar
     if a.size != count:
         raise ValueError(f"expected {count} action{'s' * (count != 1)}, got {a.size}")
     if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(a == np.trunc(a))):
-        raise ValueError(f"actions must be whole numbers, got {a.tolist()[:8]}")
+        # The type named: an object or bool array's [1, 2] read as "must be whole numbers, got [1, 2]".
+        raise ValueError(f"actions must be whole numbers (an integer or float array), got {a.dtype} "
+                         f"{a.tolist()[:8]}")
     if a.size and (a.min() < 0 or a.max() >= len(names)):
         raise ValueError(f"actions must be in 0..{len(names) - 1} ({', '.join(names)}), got "
                          f"{a[(a < 0) | (a >= len(names))].tolist()[:8]}")

@@ -228,6 +228,27 @@ def test_single_env_takes_any_one_whole_action_and_refuses_the_rest() -> None:
     env.close()
 
 
+def test_actions_of_a_type_other_than_numbers_are_refused_naming_it() -> None:
+    """An object, bool or string action array was refused as "actions must be whole numbers, got [1, 2]",
+    which they are: the message names the array's type."""
+    from envs import make_game, make_vec
+
+    game = make_game("snake", num_envs=2)
+    vec = make_vec("snake", 2, num_workers=0)
+    try:
+        game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+        vec.reset()
+        for bad, dtype in ((np.array([1, 2], dtype=object), "object"), (np.array([True, False]), "bool"),
+                           (np.array(["1", "2"]), "<U1"), (np.array([0.5, 1]), "float64")):
+            said = rf"^actions must be whole numbers \(an integer or float array\), got {dtype} \["
+            for step in (game.step, vec.step):
+                with pytest.raises(ValueError, match=said):
+                    step(bad)
+    finally:
+        game.close()
+        vec.close()
+
+
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
 def test_a_games_own_step_refuses_a_fraction_before_any_board_moves(name: str) -> None:
     # Game.step cast 2.7 to 2 and played it (the envs above check; the Game API is public too).
