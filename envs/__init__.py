@@ -26,7 +26,7 @@ GAMES: dict[str, tuple[str, str]] = {
 
 
 def game_class(name: str) -> type[Game]:
-    if name not in GAMES:
+    if not isinstance(name, str) or name not in GAMES:  # a list is unhashable: a bare TypeError
         raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(GAMES))}")
     module, cls = GAMES[name][0].split(":")
     return getattr(importlib.import_module(module), cls)

@@ -19,6 +19,10 @@ def test_an_unknown_env_lists_every_known_one_sorted() -> None:
     with pytest.raises(ValueError, match=r"^unknown env 'tetris3d'; known envs: gameboy, pokemon_red, "
                                          r"rotation, snake, snake_duel, sokoban$"):
         envs.game_class("tetris3d")
+    # A name that is no string (a list from a config, a game class) was a bare "unhashable type" TypeError.
+    for bad in (["snake"], {"snake": 1}):
+        with pytest.raises(ValueError, match=r"^unknown env .*; known envs: gameboy"):
+            envs.make_vec(bad, 2)
 
 
 def test_make_game_and_make_vec_pass_num_envs_and_seed_on() -> None:
