@@ -457,7 +457,12 @@ class GameVecEnv(VecEnv):
         """SB3's ``VecEnv.set_options``. The games take no reset options, so only none (``None``, ``{}``
         or a list of empty dicts) is accepted; anything else raises instead of being ignored. A game's
         options are set when the env is made (``game_kwargs``, or ``make_vec(name, n, **options)``)."""
-        given = [options] if isinstance(options, dict) else list(options or [])
+        if options is None or isinstance(options, dict):
+            given = [options]
+        elif isinstance(options, (list, tuple)):
+            given = list(options)
+        else:  # no options at all: 5 was a bare "'int' object is not iterable" TypeError, and 0 passed
+            given = [True]
         if any(given):
             raise ValueError(f"{self.game_name!r} takes no reset options, got {options!r}; a game's options "
                              f"are set when the env is made: GameVecEnv({self.game_name!r}, num_envs, "

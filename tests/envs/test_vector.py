@@ -1187,6 +1187,9 @@ def test_reset_options_are_refused_not_ignored():
                 v.set_options(options)
         with pytest.raises(ValueError, match="takes no reset options"):  # through SB3's wrappers too
             VecFrameStack(v, 2).set_options({"size": 6})
+        for options in (5, 1.5, True, 0):  # a bare "'int' object is not iterable" TypeError; 0 passed
+            with pytest.raises(ValueError, match=r"takes no reset options"):
+                v.set_options(options)
     finally:
         v.close()
 
