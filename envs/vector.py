@@ -584,6 +584,16 @@ class GameVecEnv(VecEnv):
                 proc.close()
         self._procs, self._conns = [], []
 
+    def _get_indices(self, indices: VecEnvIndices) -> Iterable[int]:
+        """SB3's, with one env given as any scalar: SB3 wraps an ``int`` alone, so a NumPy integer
+        (np.argmax's) was "object of type 'numpy.int64' has no len()"; ``_where`` refuses a scalar that is no
+        integer, naming it."""
+        if isinstance(indices, np.ndarray) and indices.ndim == 0:
+            indices = indices[()]
+        if indices is not None and not isinstance(indices, Iterable):
+            return [indices]  # type: ignore[list-item]
+        return super()._get_indices(indices)
+
     def _where(self, indices: VecEnvIndices) -> dict[int, tuple[list[int], list[int]]]:
         """Group env indices by worker: ``{worker: (local board indices, positions in indices)}``.
 

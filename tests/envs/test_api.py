@@ -149,6 +149,14 @@ def test_env_method_answers_in_the_order_asked(workers: int) -> None:
         for bad in (1.5, True, np.bool_(True)):  # both answered for env 1 (DummyVecEnv: a TypeError for 1.5)
             with pytest.raises(TypeError, match="env indices must be integers"):
                 v.env_method("get_state", indices=[bad])
+        # One NumPy integer (np.argmax's) is one env as an int is: it was "object of type 'numpy.int64' has no
+        # len()", and a lone 1.5 "object of type 'float' has no len()".
+        for one in (np.int64(3), np.uint8(3), np.array(3)):
+            assert v.env_method("get_state", indices=one) == [states[3]]
+            assert v.get_attr("size", indices=one) == [10]
+        for bad in (1.5, np.array(1.5), True):
+            with pytest.raises(TypeError, match="env indices must be integers"):
+                v.env_method("get_state", indices=bad)
     finally:
         v.close()
 
