@@ -50,7 +50,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
 
 import numpy as np
-from gymnasium.error import ResetNeeded
+from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from envs import game_class, make_game
@@ -95,6 +95,11 @@ _WHOLE_GAME_METHODS = frozenset({"step", "reset", "observe", "close", "set_oppon
 
 class WorkerDiedError(RuntimeError):
     pass
+
+
+class VecEnvClosedError(ClosedEnvironmentError, RuntimeError):
+    """A closed ``GameVecEnv`` used: Gymnasium's error, as ``GameEnv`` and a ``Game`` raise (``except
+    ClosedEnvironmentError`` missed this env's), and still the RuntimeError it was."""
 
 
 def _raise(what: str, status: str, payload: Any) -> NoReturn:
@@ -492,7 +497,7 @@ class GameVecEnv(VecEnv):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
+            raise VecEnvClosedError(f"this GameVecEnv ({self.game_name!r}) is closed; make a new one")
 
     def _refuse_wait(self) -> NoReturn:
         if self._needs_reset:

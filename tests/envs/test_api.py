@@ -125,6 +125,12 @@ def test_vec_env_refuses_use_after_close(workers: int) -> None:
         v.step(np.zeros(2, dtype=np.int64))
     with pytest.raises(RuntimeError, match="closed"):
         v.reset()
+    # Gymnasium's error too, as GameEnv's and a Game's: `except ClosedEnvironmentError` missed this env's.
+    from gymnasium.error import ClosedEnvironmentError
+
+    for call in (v.reset, lambda: v.get_attr("size"), lambda: v.env_method("get_state")):
+        with pytest.raises(ClosedEnvironmentError, match="closed"):
+            call()
     assert v.worker_pids() == []  # none restarted
     assert not [pid for pid in pids if os.path.exists(f"/proc/{pid}")]  # none left running
 
