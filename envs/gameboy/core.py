@@ -331,7 +331,8 @@ class GameBoyGame(Game):
         self.press_frames = press_frames
         self.frame_stack = whole("frame_stack", frame_stack, 1)
         self.max_steps = max_steps
-        self.boot_frames = self.BOOT_FRAMES if boot_frames is None else whole("boot_frames", boot_frames, 0)
+        self.boot_frames = (self.BOOT_FRAMES if boot_frames is None
+                            else whole("boot_frames", boot_frames, 0, MAX_BOOT_FRAMES))
         state = None if no_start_state(state) else state
         if state is not None and self.boot_frames != self.BOOT_FRAMES:  # it would be ignored without a word
             raise ValueError(f"boot_frames {boot_frames} is for booting the ROM, but a start state is given "
@@ -633,6 +634,12 @@ class GameBoyGame(Game):
         (40 ms a frame that way; a replay or a video renders every step)."""
         self._check_started(i, "render")
         return _magnify(self.screen(i), scale)
+
+
+# The most frames the ROM boots for: an hour of game time, as a scripted command's (scripting imports this
+# module, so it keeps its own MAX_COMMAND_FRAMES). Unbounded, a typo such as 10**9 booted every emulator in
+# the constructor for hours (scripting measured ~18,700 frames/s: about 15 hours), silently.
+MAX_BOOT_FRAMES = 216_000
 
 
 def _magnify(rgb: np.ndarray, scale: int) -> np.ndarray:

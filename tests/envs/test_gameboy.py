@@ -3144,6 +3144,19 @@ def test_without_a_start_state_the_rom_boots_boot_frames_frames(frames: int) -> 
         g.close()
 
 
+def test_boot_frames_past_an_hour_of_game_time_is_refused_before_booting() -> None:
+    """boot_frames had no upper bound: a typo such as 10**9 booted every emulator in the constructor for
+    hours, silently (a scripted command's frames stop at an hour of game time, MAX_COMMAND_FRAMES)."""
+    from envs.gameboy.core import MAX_BOOT_FRAMES
+    from envs.gameboy.scripting import MAX_COMMAND_FRAMES
+
+    assert MAX_BOOT_FRAMES == MAX_COMMAND_FRAMES
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"^boot_frames must be between 0 and {MAX_BOOT_FRAMES}"):
+        GameBoy(num_envs=1, game="depthfirst_test", boot_frames=MAX_BOOT_FRAMES + 1)
+    assert time.perf_counter() - t < 2.0  # refused before any emulator booted
+
+
 def test_a_step_runs_step_frames_frames_and_the_return_adds_up() -> None:
     # One step holds the button press_frames frames and runs to step_frames in all; episode_info's
     # episode_return is the sum of the step rewards, back to 0 at a reset.
