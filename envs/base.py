@@ -353,6 +353,16 @@ def _fixed_options(cls: type[Game], init: Callable[..., None]) -> frozenset[str]
     return frozenset(cls.options()[0])
 
 
+def _array(what: str, value: Any) -> np.ndarray:
+    """``np.asarray(value)`` for reset's ``what``; a ragged list (``[[1, 2], 3]``) was NumPy's
+    "inhomogeneous shape" error, which named no argument."""
+    try:
+        return np.asarray(value)
+    except ValueError as e:
+        raise ValueError(f"reset's {what} must be a 1-D array, got a ragged {type(value).__name__} ({e})"
+                         ) from None
+
+
 class Game(ABC):
     """``num_envs`` boards of one game, stepped together."""
 
@@ -453,7 +463,7 @@ class Game(ABC):
         compiled cores read ``seeds[k]`` for the k-th board unchecked: a short ``seeds`` seeded the boards
         past its end from whatever memory followed it, so the same call played different episodes."""
         self._check_open("reset")
-        boards, given, seeds = np.asarray(indices), seeds, np.asarray(seeds)
+        boards, given, seeds = _array("indices", indices), seeds, _array("seeds", seeds)
         if seeds.dtype.kind in "fO":  # ints past int64 (2**64 + 5; 2**63 beside -1) become objects or floats
             items = np.asarray(given, dtype=object).reshape(-1)
             if all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items):

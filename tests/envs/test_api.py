@@ -756,6 +756,11 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     with pytest.raises(ValueError, match=r"^reset's seeds must hold one seed per board index, shape \(2,\), "
                                          r"got shape \(1, 2\)$"):
         game.reset(np.arange(2), np.array([[5, 6]], dtype=np.uint64))
+    # A ragged list was NumPy's "inhomogeneous shape" error, naming no argument.
+    with pytest.raises(ValueError, match=r"^reset's seeds must be a 1-D array, got a ragged list"):
+        game.reset(np.arange(2), [[1, 2], 3])
+    with pytest.raises(ValueError, match=r"^reset's indices must be a 1-D array, got a ragged list"):
+        game.reset([[0, 1], 2], [1, 2])
     for bad in ([-1], [4]):  # -1 reset board 3 (counted from the end); 4, NumPy's IndexError
         with pytest.raises(ValueError, match=r"board indices must be in 0\.\.3, got \[" + str(bad[0])):
             game.reset(np.array(bad), np.array([1], dtype=np.uint64))
