@@ -10,7 +10,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, NoReturn, TypeVar
+
+_T = TypeVar("_T")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _active = False  # one handler for the whole process, however deeply the contexts nest
@@ -92,6 +96,24 @@ def stop_point() -> None:
     TensorBoard videos once went through, importing scipy): every later signal is ignored."""
     if _due:
         _raise_stop()
+
+
+# How often a wait for a future (result_at_stop_points) looks for a stop: the "at once" a user sees.
+FUTURE_POLL_S = 0.05
+
+
+def result_at_stop_points(future: Future[_T]) -> _T:
+    """``future.result()``, a stop signal taken between short waits (``stop_point``), never inside one: a
+    ``KeyboardInterrupt`` raised in ``Condition.wait`` just after it released its lock, before its
+    ``try``, left the lock released, and ``Future.result``'s ``with`` then raised ``RuntimeError: cannot
+    release un-acquired lock`` in its place (a traceback, status 1). Inside ``stop_signals_interrupt``
+    only; elsewhere a signal acts as it would around a plain ``result()``."""
+    with stop_at_safe_points():
+        while True:
+            try:
+                return future.result(timeout=FUTURE_POLL_S)
+            except FutureTimeout:
+                stop_point()
 
 
 def _raise_stop() -> NoReturn:

@@ -17,12 +17,13 @@ its first action (``ACTION_NAMES[0]``). The verifier's verdict on every answer i
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from agents.interrupts import result_at_stop_points, stop_at_safe_points
 from agents.vlm_client import ChatClient, ChatError
 from envs import game_class
 from envs.base import Game
@@ -198,15 +199,19 @@ class VLMActor:
         boards = [int(i) for i in np.flatnonzero(live)]
         states = [game.get_state(i) for i in boards]  # on this thread: the game is not thread-safe
         pool = self.player.pool()
-        futures = [pool.submit(self.player.decide, s, len(self.logs[i])) for i, s in zip(boards, states,
-                                                                                         strict=True)]
+        futures: list[Future[Decision]] = []
         try:
-            for i, future in zip(boards, futures, strict=True):
-                decision = future.result()
-                actions[i] = decision.action
-                self.logs[i].append(decision)
-                if self.on_decision is not None:
-                    self.on_decision(decision)
+            # A stop waits for a safe point here: taken inside a thread's start or a future's wait (the
+            # Condition.wait in both), it broke a lock and came out as a RuntimeError traceback.
+            with stop_at_safe_points():
+                futures += [pool.submit(self.player.decide, s, len(self.logs[i]))
+                            for i, s in zip(boards, states, strict=True)]
+                for i, future in zip(boards, futures, strict=True):
+                    decision = result_at_stop_points(future)
+                    actions[i] = decision.action
+                    self.logs[i].append(decision)
+                    if self.on_decision is not None:
+                        self.on_decision(decision)
         except BaseException:
             # Ctrl-C or a fatal error (wrong key, model gone) ends the run: the requests still queued
             # would be sent (and paid for) for nothing, and retries would keep the user waiting.

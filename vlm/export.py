@@ -44,7 +44,7 @@ import numpy as np
 from agents.cli import EPISODE_SEED, bar_size
 from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
-from agents.interrupts import settled, stop_signals_held, uninterruptible
+from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
 from agents.runs import (
     KEEP_CHECKPOINTS,
     OS_LITTER,
@@ -691,17 +691,21 @@ class _Runner:
                                           for k, job in enumerate(jobs)}
         counted = [0] * len(jobs)  # episodes the bar shows of each job
         pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=REFRESH_S, return_when=FIRST_COMPLETED)
-            # A worker puts a job's reports before it sends the job's result, so they are all here now.
-            while not self.queue.empty():
-                k, episodes, played = self.queue.get()
-                counted[k] += episodes
-                steps(episodes, played)
-            for fut in done:
-                fut.result()
-                k = futures[fut]
-                bar.update(size(jobs[k]) - counted[k])  # a capped episode never reported its end
+        # A stop is taken between waits (at most REFRESH_S away): taken inside wait()'s Condition.wait,
+        # after it released its lock, it came out as a RuntimeError traceback, not the stop.
+        with stop_at_safe_points():
+            while pending:
+                stop_point()
+                done, pending = wait(pending, timeout=REFRESH_S, return_when=FIRST_COMPLETED)
+                # A worker puts a job's reports before it sends the job's result, so they are all here now.
+                while not self.queue.empty():
+                    k, episodes, played = self.queue.get()
+                    counted[k] += episodes
+                    steps(episodes, played)
+                for fut in done:
+                    fut.result()
+                    k = futures[fut]
+                    bar.update(size(jobs[k]) - counted[k])  # a capped episode never reported its end
         return [fut.result() for fut in futures]
 
     def close(self, stop: bool = False) -> None:

@@ -15,6 +15,7 @@ from agents.vlm_player import VLMPlayer, fallback_move, legal_moves
 from envs import make_game
 from envs.rng import seeds_from
 from tests.chat_server import ChatServer, Reply, bad_request, good, server_error
+from tests.signals import stop_signal_after_condition_wait_releases_its_lock
 from vlm.tasks import task_module
 from vlm.verify import reference_response
 
@@ -660,3 +661,22 @@ def test_results_of_another_model_at_the_same_endpoint_or_a_dangling_link_are_no
     deep.write_text('{"vlm":' * 100_000)
     assert evaluate.results_endpoint(deep) == ""
     assert evaluate.vlm_stem(tmp_path, here, "")[0] == "eval-vlm-m@h-1"
+
+
+def test_a_stop_while_the_actor_waits_for_an_answer_is_a_keyboard_interrupt():
+    """Taken inside ``Future.result``'s wait (after its lock was released), the stop's KeyboardInterrupt
+    became ``RuntimeError: cannot release un-acquired lock`` as ``result`` left its ``with``: a traceback
+    and status 1 for a Ctrl-C of ``evaluate.py --vlm`` or ``compare.py``."""
+    from agents.interrupts import stop_signals_interrupt
+
+    game = make_game("snake", 1)
+    game.reset(np.zeros(1, dtype=np.int64), seeds_from(3, 1))
+    with ChatServer(default=lambda body: good(best_worst("UP"), delay=0.5)) as server:
+        vlm = player(server)
+        vlm.pool().submit(time.sleep, 0).result()  # its thread started: the wait is the answer's
+        actor = vlm.make_actor(1)
+        with pytest.raises(KeyboardInterrupt), stop_signals_interrupt(), \
+                stop_signal_after_condition_wait_releases_its_lock() as fired:
+            actor(np.zeros(1), game)
+        vlm.close()
+    assert fired

@@ -711,6 +711,26 @@ def test_a_stop_signal_while_the_pool_starts_its_workers_stops_the_export(run, m
         runner.close(stop=True)
 
 
+def test_a_stop_while_the_export_waits_for_its_workers_is_a_keyboard_interrupt(run):
+    """Taken inside ``wait()``'s ``Condition.wait`` after it released its lock, the stop's
+    KeyboardInterrupt became ``RuntimeError: release unlocked lock``: a traceback and status 1 for a
+    Ctrl-C of an export with ``--workers``, its workers left to ``close``'s ``finally``."""
+    from agents.interrupts import stop_signals_interrupt
+    from tests.signals import stop_signal_after_condition_wait_releases_its_lock
+    from vlm import export as ex
+
+    runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
+    try:
+        with ex._bar(0, "test", "job", False) as bar:
+            runner.map(abs, [(-1,), (-2,)], bar, lambda job: 0)  # workers up: the next waits are wait()'s
+            with (pytest.raises(KeyboardInterrupt), stop_signals_interrupt(),
+                  stop_signal_after_condition_wait_releases_its_lock() as fired):
+                runner.map(time.sleep, [(0.5,), (0.5,)], bar, lambda job: 0)
+        assert fired
+    finally:
+        runner.close(stop=True)
+
+
 def test_workers_ignore_stop_signals_whichever_fork_server_they_come_from(run):
     # The parent stops them (close) on a Ctrl-C. A fork server a GameVecEnv started ignores SIGINT alone.
 
