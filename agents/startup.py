@@ -33,6 +33,10 @@ def _interrupted(signum: int, frame: Any) -> None:
     if interrupts is not None and interrupts.stop_signalled():
         return
     os.write(2, b"\ninterrupted\n")  # no buffer: safe inside a handler
+    # The stop is taken: a repeat while Python exits (atexit callbacks, then the handlers' teardown) said
+    # "interrupted" again with an "Exception ignored in atexit callback" traceback, or killed it (143).
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
     raise SystemExit(130)
 
 

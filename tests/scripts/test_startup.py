@@ -67,6 +67,32 @@ def test_a_ctrl_c_during_the_imports_exits_130_without_a_traceback(script, slow,
     assert proc.returncode == 130 and err.strip() == "interrupted", err
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_second_signal_while_a_script_stopped_during_its_imports_exits_is_ignored(sig, tmp_path):
+    """The stop is taken: a repeat as Python exits (atexit callbacks, then the handlers' teardown) printed
+    "interrupted" again and an "Exception ignored in atexit callback" traceback, or killed it (143)."""
+    (tmp_path / "yaml.py").write_text("import sys, time\nprint('importing', file=sys.stderr, flush=True)\n"
+                                      "time.sleep(60)\n")
+    # The exit held open (an atexit callback that waits for stdin's end, which communicate() gives).
+    (tmp_path / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        "atexit.register(lambda: (print('exiting', file=sys.stderr, flush=True), sys.stdin.read()))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get(
+        "PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "make_state.py"), "--help"], cwd=tmp_path,
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=in_a_terminal)
+    try:
+        assert proc.stderr.readline() == "importing\n"
+        proc.send_signal(sig)
+        before = "".join(iter(proc.stderr.readline, "exiting\n"))
+        proc.send_signal(sig)
+        _, err = _communicate(proc)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and before.strip() == "interrupted" and err == "", before + err
+
+
 def test_a_script_imported_by_a_test_leaves_the_process_its_handler(scripts):
     before = signal.getsignal(signal.SIGINT)
     scripts.plot_curve  # noqa: B018 - importing it is the test
