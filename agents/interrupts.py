@@ -40,7 +40,21 @@ def _interrupt(signum: int, frame: Any) -> None:
         return
     if _polled and _due and not _deferring and time.monotonic() - _first_at >= _REPEAT_S:
         _raise_stop()  # pressed again: no stop point came (a step that hangs), so here, whatever it cuts
-    print("stopping: one moment", file=sys.stderr)  # a repeat (``timeout`` signals twice) is ignored
+    _say("stopping: one moment")  # a repeat (``timeout`` signals twice) is ignored
+
+
+def _say(text: str) -> None:
+    """``text`` on stderr from the handler, past the stream's buffer: the handler may run inside a write
+    to it that blocks (a full pipe), where ``print`` raised "RuntimeError: reentrant call" (a traceback in
+    place of the stop's own lines). On a line of its own, not glued to a progress bar's. A stream without
+    a file descriptor (a test's capture) gets a ``print``."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        print(text, file=sys.stderr)
+        return
+    with contextlib.suppress(OSError):  # its reader gone: nothing to tell, and no error out of a handler
+        os.write(fd, f"\n{text}\n".encode())
 
 
 @contextlib.contextmanager

@@ -349,3 +349,43 @@ def test_a_stop_taken_does_not_stop_the_next_work_outside_a_block():
         signal.raise_signal(signal.SIGINT)
         stop_point()
     stop_point()
+
+
+def test_a_repeat_while_stderr_is_blocked_mid_write_is_ignored_without_an_error(monkeypatch):
+    """A repeat landing inside a stderr write that blocks (a full pipe: ``2>&1 | less`` paused, a terminal
+    stopped with Ctrl-S) runs the handler inside that write: its ``print`` to the same stream raised
+    ``RuntimeError: reentrant call inside <_io.BufferedWriter name=...>`` there, a traceback in place of the
+    stop's own lines ("interrupted at step ...: saved ...")."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", buffering=1)  # noqa: SIM115 - closed below
+    monkeypatch.setattr(sys, "stderr", stream)
+    os.set_blocking(write_end, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write_end, b"." * 65536)  # full: the next write blocks until read
+    os.set_blocking(write_end, True)
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def repeat_then_read() -> None:
+        time.sleep(0.3)
+        signal.pthread_kill(main, signal.SIGINT)  # to the main thread: its blocked write sees EINTR
+        time.sleep(0.3)
+        with contextlib.suppress(OSError):
+            while os.read(read_end, 65536):
+                pass
+
+    reader = threading.Thread(target=repeat_then_read, daemon=True)
+    try:
+        with stop_signals_interrupt():
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGINT)  # the stop, taken
+            reader.start()
+            stream.write("interrupted at step 1: saved ...\n" * 4096)  # blocks: the repeat lands inside
+            stream.flush()
+    finally:
+        stream.close()
+        os.close(read_end)
+        reader.join(timeout=5)
