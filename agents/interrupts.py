@@ -211,11 +211,16 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
 
 @contextlib.contextmanager
 def stop_requested() -> Iterator[Callable[[], bool]]:
-    """SIGINT and SIGTERM only set a flag that the block polls through the function it gets: for work
-    inside a library that swallows exceptions raised in its callbacks (PyBoy's ``tick``)."""
-    received: list[int] = []
-    with _handled_by(lambda signum, frame: received.append(signum)):
-        yield lambda: bool(received)
+    """A stop signal inside the block only sets the flag that the function it yields reads (the block polls
+    it), for work inside a library that swallows exceptions raised in its callbacks (PyBoy's ``tick``):
+    ``deferred_stop``'s wait, with nothing raised as the block ends, since the block acts on the flag (a
+    play ended and saved, or a ``KeyboardInterrupt`` of its own). Repeats are ignored, as everywhere."""
+    global _pending
+    own = not _deferring and threading.current_thread() is threading.main_thread()  # else not ours to clear
+    with deferred_stop():
+        yield lambda: _pending
+        if own:
+            _pending = False  # taken by the block: not raised by deferred_stop as it ends
 
 
 @contextlib.contextmanager
