@@ -85,6 +85,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     sibling), not deleted, so the caller can put it back should the new run end without a saved model.
     """
     aside = None
+    old_lock: IO[str] | None = None  # --force: the old run's lock (see below)
     if run_dir is None:
         stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
         path = RUNS_DIR / cfg["env"] / stem
@@ -128,7 +129,10 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                                "which would be deleted with it; move that run out first, or choose another "
                                "--run-dir")
             path = path.resolve()  # a symlinked run: the folder it points to is replaced, in place
-            claim_run(path).close()  # not while another process trains into it
+            # Not while another process trains into it; and held until the new folder's own lock is: a
+            # second --force that claimed the old folder in between moved away the folder this one had
+            # just made, and both trained into the one made after it.
+            old_lock = claim_run(path)
             aside = path.with_name(f".{path.name}.replaced")
             k = 2
             while aside.exists() or aside.is_symlink():
@@ -137,18 +141,26 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             try:
                 path.rename(aside)
             except OSError as e:
+                old_lock.close()
                 raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
             # a crash after a periodic checkpoint still puts the old run back: a saved model is not enough
             print(f"--force: the old run waits in {aside} until the new one finishes or stops with a "
                   "checkpoint and its --resume command")
+    taken = False  # a folder another command made where --force had just moved the old run from
     try:
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            # Once --force moved the old run aside, a folder at its name is another command's, made in the
+            # moment between: refused, not shared (exist_ok trained into it, or into the old run put back).
+            path.mkdir(parents=True, exist_ok=aside is None)
+        except FileExistsError:
+            taken = True
+            raise RunError(f"--run-dir {path} was made again by another command while --force moved the old "
+                           f"run aside; the old run is in {aside}") from None
         except OSError as e:  # a full disk
             raise RunError(f"--run-dir {path}: the run folder cannot be made ({e.strerror or e})") from None
         return path, aside, claim_run(path)
     except RunError as e:  # no new run: the old one back in its place (the caller learns of it on return)
-        if aside is None:
+        if aside is None or taken:  # taken: that folder is the other command's, not ours to remove
             raise
         with uninterruptible():
             try:
@@ -158,6 +170,9 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             except OSError:
                 raise RunError(f"{e}; the old run is in {aside}") from None
         raise
+    finally:
+        if old_lock is not None:
+            old_lock.close()
 
 
 def exclusive_lock(f: IO[Any]) -> bool:

@@ -348,6 +348,48 @@ def test_force_refuses_a_run_being_trained_and_leaves_it_in_place(tmp_path):
     assert (run / "config.yaml").is_file() and not list(tmp_path.glob(".run.replaced*"))
 
 
+def test_force_keeps_the_old_run_locked_while_it_moves_it_aside(tmp_path, monkeypatch):
+    # Two --force runs into one folder at once: the second one claimed the old folder in the moment the
+    # first had released it, then moved away the new folder the first had made, and both trained into one.
+    run = old_run(tmp_path / "run")
+    claims = []
+    rename = Path.rename
+
+    def second_claim_then_rename(self, target):
+        try:  # a second train_ppo.py's claim at this moment (flock: another open file, so it competes)
+            runs.claim_run(self).close()
+            claims.append("taken")
+        except runs.RunError:
+            claims.append("refused")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", second_claim_then_rename)
+    _, aside, lock = runs.new_run_dir({"env": "snake"}, str(run), True)
+    lock.close()
+    assert claims == ["refused"] and (aside / "config.yaml").is_file()
+    runs.claim_run(aside).close()  # released once the new folder is claimed
+
+
+def test_force_refuses_a_folder_another_command_made_once_the_old_run_was_moved_aside(tmp_path, monkeypatch):
+    # exist_ok took that folder for the new run's: two commands trained into one folder, or (had the other
+    # one moved it away again) this one's put-back old run.
+    run = old_run(tmp_path / "run")
+    rename = Path.rename
+
+    def rename_then_another_mkdir(self, target):
+        moved = rename(self, target)
+        self.mkdir()  # another train_ppo.py's new run, made in the moment after
+        (self / "config.yaml").write_text("env: snake\n")
+        return moved
+
+    monkeypatch.setattr(Path, "rename", rename_then_another_mkdir)
+    refusal = r"made again by another command .*the old run is in .*\.run\.replaced$"
+    with pytest.raises(runs.RunError, match=refusal):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert [p.name for p in run.iterdir()] == ["config.yaml"]  # the other command's, untouched
+    assert (tmp_path / ".run.replaced" / "command.txt").is_file()
+
+
 def test_force_moves_the_old_run_past_an_earlier_one_waiting_aside_or_a_link(tmp_path):
     run = old_run(tmp_path / "run")
     old_run(tmp_path / ".run.replaced")
