@@ -112,6 +112,10 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
         except ValueError as e:
             raise RunError(str(e)) from None
         if path.exists() and any(path.iterdir()):
+            # A run in training is said to be one first: until its config.yaml is written a second --force
+            # called it "not a depthfirst run folder", and a new run offered --resume or --force.
+            if training_now(path):
+                raise RunError(f"{path}: {TRAINING_NOW}")
             if not force:
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
                                f"continue it with --resume {path}, or pass --force to replace it")
@@ -200,6 +204,23 @@ def process_running(pid: int) -> bool:
     return True
 
 
+TRAINING_NOW = ("another train_ppo.py is training into this run folder right now; wait for it to finish (or, "
+                "for a new run, choose another --run-dir)")
+
+
+def training_now(path: Path) -> bool:
+    """Whether a train_ppo.py holds run folder ``path``'s lock (``claim_run``); the lock file is opened to
+    read, so none is made."""
+    try:
+        with open(path / ".train.lock", "rb") as f:
+            exclusive_lock(f)
+    except BlockingIOError:
+        return True
+    except OSError:  # no lock file (or unreadable): no trainer has claimed the folder
+        return False
+    return False
+
+
 def claim_run(path: Path) -> IO[str]:
     """Lock run folder ``path`` for training until the returned file is closed: a second train_ppo.py
     into the same folder (a new run, --resume or --force) is refused instead of mixing its files into
@@ -213,8 +234,7 @@ def claim_run(path: Path) -> IO[str]:
         locked = exclusive_lock(f)
     except BlockingIOError:
         f.close()
-        raise RunError(f"{path}: another train_ppo.py is training into this run folder right now; wait for "
-                       "it to finish (or, for a new run, choose another --run-dir)") from None
+        raise RunError(f"{path}: {TRAINING_NOW}") from None
     if locked:  # no other trainer can be writing them (without a lock, one might)
         remove_stale_temps(path)
     return f

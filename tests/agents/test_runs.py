@@ -390,6 +390,21 @@ def test_force_refuses_a_folder_another_command_made_once_the_old_run_was_moved_
     assert (tmp_path / ".run.replaced" / "command.txt").is_file()
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_a_run_being_trained_before_its_config_is_written_is_said_to_be_in_training(tmp_path, force):
+    # A second train_ppo.py started with the first found only its lock file: --force called the folder no
+    # depthfirst run folder, and a new run offered --resume (which had no checkpoint) or --force.
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = runs.claim_run(run)
+    try:
+        with pytest.raises(runs.RunError, match=r"another train_ppo\.py is training into this run folder"):
+            runs.new_run_dir({"env": "snake"}, str(run), force)
+    finally:
+        lock.close()
+    assert [p.name for p in run.iterdir()] == [".train.lock"] and not list(tmp_path.glob(".run.*"))
+
+
 def test_force_moves_the_old_run_past_an_earlier_one_waiting_aside_or_a_link(tmp_path):
     run = old_run(tmp_path / "run")
     old_run(tmp_path / ".run.replaced")
