@@ -7,6 +7,7 @@ a half-written checkpoint in place of a good one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import hashlib
 import json
@@ -661,10 +662,31 @@ def not_written(path: Path | str, e: OSError) -> str:
     return f"{path} could not be written ({e.strerror or e}{where}); any file there before is unchanged"
 
 
-def atomic_write_text(path: Path, text: str, last: bool = False) -> None:
-    """``text`` into ``path``, whole or not at all (``last``: as in ``written_together``)."""
-    with written_together([path], last=last) as (tmp,):
+def atomic_write_text(path: Path, text: str, last: bool = False, new: bool = False) -> None:
+    """``text`` into ``path``, whole or not at all (``last``: as in ``written_together``). ``new``: only
+    where no file is, ``FileExistsError`` otherwise (an output without --force that another command wrote
+    while this one worked: a check before the work let the later of two commands replace it)."""
+    if not new:
+        with written_together([path], last=last) as (tmp,):
+            tmp.write_text(text)
+        return
+    final = Path(os.path.realpath(path))
+    tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp{final.suffix}")
+    try:
         tmp.write_text(text)
+        with uninterruptible() if last else deferred_stop():
+            try:
+                os.link(tmp, final)  # never replaces: FileExistsError where a file (or a link) is
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links on this file system (FAT, some network mounts): checked
+                if os.path.lexists(final):
+                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+                os.replace(tmp, final)
+            if last:
+                settled()
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def json_object(path: Path) -> dict[str, Any] | None:

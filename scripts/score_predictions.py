@@ -71,7 +71,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.out:
                 try:
                     # Never half a file; once in place a signal is ignored (it said nothing was written).
-                    atomic_write_text(Path(args.out), json.dumps(result, indent=2), last=True)
+                    # Without --force never over a file: another command's scores (or any file) written at
+                    # --out while this one scored were replaced, both saying they wrote it; with --force
+                    # the later of two writers wins, whole.
+                    atomic_write_text(Path(args.out), json.dumps(result, indent=2), last=True,
+                                      new=not args.force)
+                except FileExistsError:
+                    raise ValueError(f"--out {args.out} appeared while scoring (another command wrote it); "
+                                     "it is left as it is: pass --force to replace it, or give a new file "
+                                     "name") from None
                 except OSError as e:  # a full disk
                     raise ValueError(f"--out {not_written(args.out, e)}") from None
     except (ScoringError, CompareError, ValueError) as e:

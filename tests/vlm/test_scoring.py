@@ -533,6 +533,26 @@ def test_a_signal_just_after_the_scores_are_written_does_not_say_nothing_was_wri
     assert "nothing written" not in capsys.readouterr().err and json.loads(out.read_text())["records"]
 
 
+def test_an_out_file_written_by_another_command_while_scoring_is_kept_without_force(
+        predictions, dataset, scripts, capsys, monkeypatch, tmp_path):
+    # Two score_predictions.py with one --out at once: both checked --out before scoring, and the later one
+    # replaced the other's scores without --force, both saying they wrote them.
+    import vlm.scoring
+
+    out = tmp_path / "scores.json"
+    score = vlm.scoring.score_files
+
+    def another_writes_out(*args, **kwargs):
+        out.write_text('{"another": "command"}')
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(vlm.scoring, "score_files", another_writes_out)
+    assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--out", str(out)]) == 2
+    assert "appeared while scoring" in capsys.readouterr().err
+    assert json.loads(out.read_text()) == {"another": "command"} and [p.name for p in tmp_path.iterdir()
+                                                                      if p.name.startswith(".")] == []
+
+
 def test_a_group_s_figures_are_over_the_records_they_apply_to():
     # A policy's bare moves: the full best/worst rule does not apply to them (accuracy None), nor format.
     cell = Cell()
