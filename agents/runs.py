@@ -323,6 +323,9 @@ def read_run_config(path: Path) -> dict[str, Any]:
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
     if not file.is_file():
+        if training_now(path):  # a run in its first seconds (evaluate or --resume started with it)
+            raise RunError(f"{path}: a train_ppo.py is training into this run folder and has not written its "
+                           "config.yaml yet; try again in a moment")
         raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){_runs_inside(path)}")
     try:
         cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read

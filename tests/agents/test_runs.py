@@ -405,6 +405,21 @@ def test_a_run_being_trained_before_its_config_is_written_is_said_to_be_in_train
     assert [p.name for p in run.iterdir()] == [".train.lock"] and not list(tmp_path.glob(".run.*"))
 
 
+def test_a_run_in_training_without_its_config_yet_is_not_called_no_run_folder(tmp_path):
+    # A --resume (or evaluate) started with a new run's training was told "not a depthfirst run folder".
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = runs.claim_run(run)
+    try:
+        with pytest.raises(runs.RunError, match=r"is training into this run folder and has not written its "
+                                                 r"config\.yaml yet; try again in a moment$"):
+            runs.read_run_config(run)
+    finally:
+        lock.close()
+    with pytest.raises(runs.RunError, match=r"not a depthfirst run folder \(no config\.yaml\)"):
+        runs.read_run_config(run)  # no trainer holds it now
+
+
 def test_force_moves_the_old_run_past_an_earlier_one_waiting_aside_or_a_link(tmp_path):
     run = old_run(tmp_path / "run")
     old_run(tmp_path / ".run.replaced")
