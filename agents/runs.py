@@ -232,7 +232,11 @@ def claim_run(path: Path) -> IO[str]:
         raise RunError(f"{path}: cannot write in the run folder ({e.strerror or e}); training writes its "
                        "checkpoints there") from None
     try:
-        locked = exclusive_lock(f)
+        try:
+            locked = exclusive_lock(f)
+        except BlockingIOError:  # a second look: training_now's probe holds the lock for a moment only
+            time.sleep(0.1)
+            locked = exclusive_lock(f)
     except BlockingIOError:
         f.close()
         raise RunError(f"{path}: {TRAINING_NOW}") from None

@@ -420,6 +420,26 @@ def test_a_run_in_training_without_its_config_yet_is_not_called_no_run_folder(tm
         runs.read_run_config(run)  # no trainer holds it now
 
 
+def test_a_claim_is_not_refused_for_a_probe_of_the_lock_in_the_same_moment(tmp_path, monkeypatch):
+    # training_now (a second command asking whether the folder is in training) holds the lock for a moment:
+    # a trainer claiming it just then was refused as though another one trained there.
+    run = old_run(tmp_path / "run")
+    lock = runs.claim_run(run)
+    probe = runs.exclusive_lock
+    calls = []
+
+    def probed_once(f):
+        calls.append(f)
+        if len(calls) == 1:
+            lock.close()  # the probe lets go
+            raise BlockingIOError
+        return probe(f)
+
+    monkeypatch.setattr(runs, "exclusive_lock", probed_once)
+    runs.claim_run(run).close()
+    assert len(calls) == 2
+
+
 def test_force_moves_the_old_run_past_an_earlier_one_waiting_aside_or_a_link(tmp_path):
     run = old_run(tmp_path / "run")
     old_run(tmp_path / ".run.replaced")
