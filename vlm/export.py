@@ -930,7 +930,7 @@ def _claim(partial: Path, out: Path) -> Any:
     live export holds is refused, one a dead export left (the kernel dropped its lock) is cleared."""
     if partial.exists():
         try:
-            with open(partial / OWNER, "a") as f:
+            with open(partial / OWNER, "rb") as f:  # read: no owner file made in a folder being removed
                 exclusive_lock(f)
         except BlockingIOError:
             raise ExportError(f"another export into {out} is running (its work is in {partial}); wait for "
@@ -938,7 +938,11 @@ def _claim(partial: Path, out: Path) -> Any:
         except OSError:
             pass  # gone (an export just moved it into place) or no folder: not a live export's either
         shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
+    try:
+        partial.mkdir()
+    except FileExistsError:  # two exports cleared a dead one's folder at once: this one made it second
+        raise ExportError(f"another export into {out} is starting (its work is in {partial}); wait for it "
+                          "to finish or choose another --out") from None
     f = open(partial / OWNER, "w")  # noqa: SIM115 (held open for the whole export)
     exclusive_lock(f)
     f.write(str(os.getpid()))

@@ -980,6 +980,26 @@ def test_an_export_stays_locked_until_it_is_in_place(run, tmp_path, capsys, monk
     assert (out / META).is_file() and not (out / OWNER).exists() and not partial.exists()
 
 
+def test_a_second_export_clearing_a_dead_exports_folder_at_once_is_refused_as_such(tmp_path, monkeypatch):
+    # Two exports into one --out found a killed export's .partial folder and both removed it; the one that
+    # made the new folder second said "--out could not be written (File exists: .out.partial)".
+    import vlm.export
+
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    partial.mkdir()
+    (partial / OWNER).write_text("999999")  # its export died: the kernel dropped the lock
+    rmtree = shutil.rmtree
+
+    def then_the_other_export_makes_it(path, *args, **kwargs):
+        rmtree(path, *args, **kwargs)
+        path.mkdir()
+
+    monkeypatch.setattr(shutil, "rmtree", then_the_other_export_makes_it)
+    with pytest.raises(vlm.export.ExportError, match=r"another export into .*out is starting"):
+        vlm.export._claim(partial, out)
+    assert partial.is_dir() and list(partial.iterdir()) == []  # the other export's, left to it
+
+
 @default_formats
 def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch):
     import vlm.export
