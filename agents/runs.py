@@ -551,7 +551,7 @@ def written_beside(path: Path, last: bool = False) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool = False
+def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool = False, new: bool = False
                      ) -> Iterator[list[Path]]:
     """``written_beside`` for files that belong together (a result and its videos): all of them are
     replaced, with no signal between the renames, once the block completes; none if it does not. The
@@ -559,14 +559,15 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     ``last``: a command's last output; once it is in place, stop signals are ignored (``settled``), so a
     signal in the moment after cannot have the command say it wrote nothing. Otherwise a stop signal
     during the renames takes effect after them (a training run's periodic checkpoint): ignored, it was
-    lost, and the run trained on."""
+    lost, and the run trained on. ``new``: each file only where none is, ``FileExistsError`` otherwise
+    (``_placed``)."""
     finals = [Path(os.path.realpath(p)) for p in paths]
     tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
     try:
         yield tmps
         with uninterruptible() if last else deferred_stop():
             for tmp, final in zip(tmps, finals, strict=True):
-                os.replace(tmp, final)
+                _placed(tmp, final, new)
             for path in stale:
                 path.unlink(missing_ok=True)
             if last:
@@ -669,31 +670,27 @@ def not_written(path: Path | str, e: OSError) -> str:
     return f"{path} could not be written ({e.strerror or e}{where}); any file there before is unchanged"
 
 
+def _placed(tmp: Path, final: Path, new: bool = False) -> None:
+    """``tmp`` renamed to ``final``; ``new``: only where no file is, ``FileExistsError`` otherwise (an
+    output without --force that another command wrote while this one worked: a check before the work let
+    the later of two commands replace it). A hard link never replaces; a file system without them (FAT,
+    some network mounts) gets a check and a rename."""
+    if new:
+        try:
+            os.link(tmp, final)  # tmp itself is removed by its writer, as a renamed one would be gone
+            return
+        except FileExistsError:
+            raise
+        except OSError:
+            if os.path.lexists(final):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from None
+    os.replace(tmp, final)
+
+
 def atomic_write_text(path: Path, text: str, last: bool = False, new: bool = False) -> None:
-    """``text`` into ``path``, whole or not at all (``last``: as in ``written_together``). ``new``: only
-    where no file is, ``FileExistsError`` otherwise (an output without --force that another command wrote
-    while this one worked: a check before the work let the later of two commands replace it)."""
-    if not new:
-        with written_together([path], last=last) as (tmp,):
-            tmp.write_text(text)
-        return
-    final = Path(os.path.realpath(path))
-    tmp = final.with_name(f".{final.stem}.{os.getpid()}.tmp{final.suffix}")
-    try:
+    """``text`` into ``path``, whole or not at all (``last`` and ``new``: as in ``written_together``)."""
+    with written_together([path], last=last, new=new) as (tmp,):
         tmp.write_text(text)
-        with uninterruptible() if last else deferred_stop():
-            try:
-                os.link(tmp, final)  # never replaces: FileExistsError where a file (or a link) is
-            except FileExistsError:
-                raise
-            except OSError:  # no hard links on this file system (FAT, some network mounts): checked
-                if os.path.lexists(final):
-                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
-                os.replace(tmp, final)
-            if last:
-                settled()
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def json_object(path: Path) -> dict[str, Any] | None:
