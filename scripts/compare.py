@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--env is required without --specialist (a run folder names its game)")
     if args.device is not None and not args.specialist:
         p.error("--device is the specialist's torch device: give --specialist RUN too")
-    args.device = args.device or "cpu"
+    args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
 
     from agents.compare import (
         CompareError,

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
     if args.device is not None and not args.specialist:
         p.error("--device is the specialist's torch device: give --specialist RUN too")
-    args.device = args.device or "cpu"
+    args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
 
     from agents.compare import CompareError
     from agents.config import check_device

@@ -186,6 +186,11 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     # a --device with no specialist to move was ignored
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--device", "cuda"],
      "--device is the specialist's torch device: give --specialist RUN too"),
+    (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--device", ""],
+     "--device is the specialist's torch device: give --specialist RUN too"),
+    # An empty --device was refused before --device became None until parsed; then it was taken as cpu.
+    (["--specialist", "SPECIALIST", "--vlm", "m@http://127.0.0.1:9/v1", "--device", ""],
+     "--device: unknown device ''"),
     (["--env", "snake", "--vlm", "no-url"], "MODEL@URL"),
     (["--env", "tetris", "--vlm", "m@http://127.0.0.1:9/v1"], "known envs"),
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", "cheap"],

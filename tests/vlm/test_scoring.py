@@ -631,6 +631,13 @@ def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, c
     with pytest.raises(SystemExit):  # a --device with no specialist to move was ignored
         scripts.score_predictions.main([str(split), str(path), "--device", "cuda"])
     assert "--device is the specialist's torch device: give --specialist RUN too" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # empty: no device, not the default's
+        scripts.score_predictions.main([str(split), str(path), "--device", ""])
+    assert "--device is the specialist's torch device: give --specialist RUN too" in capsys.readouterr().err
+    # An empty --device was taken as cpu once --device became None until parsed; it was refused before.
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--device",
+                                           ""]) == 2
+    assert "--device: unknown device ''" in capsys.readouterr().err
 
 
 def test_a_specialist_at_another_step_than_the_split_s_is_warned_of_naming_the_checkpoint_to_give(
