@@ -209,3 +209,13 @@ def test_printable_escapes_only_what_the_stream_cannot_write():
     assert printable(latin1, stream("utf-8", "surrogateescape")) == latin1
     assert printable("café.png", stream("utf-8", "strict")) == "café.png"
     assert printable("x\ud800", stream("ascii", "strict")) == "x\\ufffd"  # a surrogate that is no byte
+
+
+def test_printable_writes_whole_text_to_a_stream_that_names_no_encoding():
+    # io.StringIO (a notebook's or a test's capture) has encoding None: taken as UTF-8, not escaped as ASCII.
+    import io
+
+    from agents.cli import printable
+
+    assert printable("café.png", io.StringIO()) == "café.png"
+    assert printable("caf\udce9.png", io.StringIO()) == "caf\\xe9.png"  # no UTF-8: as on a UTF-8 stream

@@ -445,6 +445,13 @@ def test_a_value_nested_past_the_readers_depth_is_named_not_a_traceback(tmp_path
         apply_set(load_config("snake"), [f"env_kwargs.a={deep}"])
 
 
+def test_a_bad_set_value_is_shown_whole_up_to_60_characters_and_cut_past_them():
+    # The bound of the cut: a value of exactly 60 characters is quoted as given, with no "..." after it.
+    for raw, shown in (("[" + "a" * 59, "[" + "a" * 59), ("[" + "a" * 60, "[" + "a" * 59 + "...")):
+        with pytest.raises(ValueError, match=r"^--set env_kwargs\.a: " + re.escape(repr(shown)) + " is not"):
+            apply_set(load_config("snake"), [f"env_kwargs.a={raw}"])
+
+
 def test_load_config_and_set_leave_the_defaults_and_their_input_alone():
     from agents.config import DEFAULTS
 

@@ -198,6 +198,17 @@ def test_a_run_folder_whose_name_is_not_utf8_is_read(tmp_path):
     assert steps.tolist() == [100, 200] and values.tolist() == [1.0, 2.0]
 
 
+def test_a_run_folder_not_in_utf8_given_relative_to_the_current_folder_is_read(tmp_path, monkeypatch):
+    # plot_curve.py runs/<name>: the link made for such a folder sits in a temporary folder, where a relative
+    # target would point at nothing.
+    run = tmp_path / "caf\udce9 run"
+    run.mkdir()
+    write_events(run, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0), scalar(1120.0, 200, 2.0)])
+    monkeypatch.chdir(tmp_path)
+    steps, values, _ = read_scalars(Path("caf\udce9 run"), TAG)
+    assert steps.tolist() == [100, 200] and values.tolist() == [1.0, 2.0]
+
+
 @pytest.mark.parametrize("name", ["caf\u00e9.png", "caf\udce9.png"])  # UTF-8, and Latin-1 (not UTF-8)
 def test_the_png_written_is_named_on_a_strict_ascii_stdout(scripts, tmp_path, monkeypatch, name):
     # PYTHONIOENCODING=ascii:strict: printing the path raised after the PNG was written, and the script
@@ -212,3 +223,16 @@ def test_the_png_written_is_named_on_a_strict_ascii_stdout(scripts, tmp_path, mo
     assert scripts.plot_curve.main([str(tmp_path), "--out", str(out)]) == 0
     stdout.seek(0)
     assert stdout.read() == f"{tmp_path}/caf\\xe9.png\n" and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_error_naming_a_path_is_written_on_a_strict_ascii_stderr(scripts, tmp_path, monkeypatch):
+    # The error, not the PNG's path: escaped as stderr's own encoding needs (stdout's may differ), not a
+    # UnicodeEncodeError in place of the message.
+    import io
+    import sys
+
+    stderr = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert scripts.plot_curve.main([str(tmp_path / "nowhere café"), "--out", str(tmp_path / "x.png")]) == 2
+    stderr.seek(0)
+    assert stderr.read() == f"error: {tmp_path}/nowhere caf\\xe9: no such run folder\n"

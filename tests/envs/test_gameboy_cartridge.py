@@ -393,6 +393,14 @@ def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> No
             assert "allow-unknown-rom" not in text
 
 
+def test_a_rom_that_is_a_device_is_named_as_one_with_where_roms_go() -> None:
+    # As a folder's refusal: the pointer to the README that says where a ROM file goes.
+    with pytest.raises(RomError) as err:
+        check_rom("/dev/null")
+    assert str(err.value) == ("pokemon_red: /dev/null is a character device, not a file.\n"
+                              "  Where ROMs go: roms/README.md")
+
+
 def test_test_cartridge_is_a_supported_pokemon_rom() -> None:
     assert check_rom(TEST_CARTRIDGE) == file_sha1(TEST_CARTRIDGE)
 

@@ -307,3 +307,10 @@ def test_the_card_names_the_frames_scale_in_the_words_of_export_help():
                                           "(160×144 pixels)"]
     assert frames(scale=24, **gameboy)[0].endswith("at 3× (480×432 pixels)")
     assert frames() == []  # a meta.json without the scale
+
+
+def test_a_pokemon_red_cards_frames_are_its_screen_magnified_as_any_game_boy_games():
+    # Pokémon Red is a Game Boy game under its own env name: its frames are no "pixels per board cell".
+    meta = {**META, "env": "pokemon_red", "rom_sha1": "ab" * 20, "scale": 32}
+    card = render_card(meta, SPLITS, CURRICULUM, [])
+    assert "- trajectory frames: `--scale 32`, the 160×144 screen at 4× (640×576 pixels)\n" in card
