@@ -209,17 +209,27 @@ TRAINING_NOW = ("another train_ppo.py is training into this run folder right now
                 "for a new run, choose another --run-dir)")
 
 
-def training_now(path: Path) -> bool:
-    """Whether a train_ppo.py holds run folder ``path``'s lock (``claim_run``); the lock file is opened to
-    read, so none is made."""
+def lock_held(file: Path) -> bool:
+    """Whether another process holds ``file``'s ``exclusive_lock``; the file is opened to read, so none is
+    made. The probe's lock is a shared one: NFS emulates flock with byte-range locks, where an exclusive
+    one needs the file open for writing (EBADF here), which read as no holder."""
     try:
-        with open(path / ".train.lock", "rb") as f:
-            exclusive_lock(f)
+        import fcntl
+    except ImportError:  # no locks (Windows): none is held
+        return False
+    try:
+        with open(file, "rb") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
-    except OSError:  # no lock file (or unreadable): no trainer has claimed the folder
+    except OSError:  # no such file (or unreadable): nobody has claimed it
         return False
     return False
+
+
+def training_now(path: Path) -> bool:
+    """Whether a train_ppo.py holds run folder ``path``'s lock (``claim_run``)."""
+    return lock_held(path / ".train.lock")
 
 
 def claim_run(path: Path) -> IO[str]:

@@ -54,6 +54,7 @@ from agents.runs import (
     file_sha1,
     foreign_entries,
     json_object,
+    lock_held,
     missing_folders,
     not_written,
     process_running,
@@ -929,14 +930,11 @@ def _claim(partial: Path, out: Path) -> Any:
     """Make ``partial`` this export's, holding a lock on its owner file until the export ends: one a
     live export holds is refused, one a dead export left (the kernel dropped its lock) is cleared."""
     if partial.exists():
-        try:
-            with open(partial / OWNER, "rb") as f:  # read: no owner file made in a folder being removed
-                exclusive_lock(f)
-        except BlockingIOError:
+        # No owner file (gone: an export just moved it into place) is not a live export's either; the probe
+        # makes none in a folder being removed.
+        if lock_held(partial / OWNER):
             raise ExportError(f"another export into {out} is running (its work is in {partial}); wait for "
-                              "it to finish or choose another --out") from None
-        except OSError:
-            pass  # gone (an export just moved it into place) or no folder: not a live export's either
+                              "it to finish or choose another --out")
         shutil.rmtree(partial, ignore_errors=True)
     try:
         partial.mkdir()

@@ -420,6 +420,34 @@ def test_a_run_in_training_without_its_config_yet_is_not_called_no_run_folder(tm
         runs.read_run_config(run)  # no trainer holds it now
 
 
+def flock_as_on_nfs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fcntl.flock as an NFS client does it (flock(2)): emulated by byte-range locks, so an exclusive lock
+    on a file opened only to read fails with EBADF."""
+    import fcntl
+
+    flock = fcntl.flock
+
+    def nfs_flock(fd: int, operation: int) -> None:
+        if operation & fcntl.LOCK_EX and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", nfs_flock)
+
+
+def test_a_run_in_training_is_seen_on_nfs_too(tmp_path, monkeypatch):
+    # The probe opens the lock file to read: its exclusive lock failed there (EBADF), read as no trainer.
+    flock_as_on_nfs(monkeypatch)
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = runs.claim_run(run)  # opened to append: the trainer's own lock is taken on NFS too
+    try:
+        assert runs.training_now(run)
+    finally:
+        lock.close()
+    assert not runs.training_now(run)
+
+
 def test_a_claim_is_not_refused_for_a_probe_of_the_lock_in_the_same_moment(tmp_path, monkeypatch):
     # training_now (a second command asking whether the folder is in training) holds the lock for a moment:
     # a trainer claiming it just then was refused as though another one trained there.

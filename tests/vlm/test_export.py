@@ -1000,6 +1000,25 @@ def test_a_second_export_clearing_a_dead_exports_folder_at_once_is_refused_as_su
     assert partial.is_dir() and list(partial.iterdir()) == []  # the other export's, left to it
 
 
+def test_a_live_export_is_not_cleared_on_nfs(tmp_path, monkeypatch):
+    # _claim probes the owner file opened to read: on NFS its exclusive lock failed (EBADF), taken for a dead
+    # export's, and the live export's folder was deleted under it.
+    import fcntl
+
+    import vlm.export
+    from tests.agents.test_runs import flock_as_on_nfs
+
+    flock_as_on_nfs(monkeypatch)
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    partial.mkdir()
+    with open(partial / OWNER, "w") as held:  # a live export holds its lock
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        (partial / "work.png").write_bytes(b"x")
+        with pytest.raises(vlm.export.ExportError, match=r"another export into .*out is running"):
+            vlm.export._claim(partial, out)
+        assert (partial / "work.png").is_file()
+
+
 @default_formats
 def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch):
     import vlm.export
