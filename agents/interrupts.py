@@ -127,6 +127,8 @@ def result_at_stop_points(future: Future[_T]) -> _T:
             try:
                 return future.result(timeout=FUTURE_POLL_S)
             except FutureTimeout:
+                if future.done():  # the call's own TimeoutError (the wait's class since Python 3.11)
+                    return future.result()
                 stop_point()
 
 

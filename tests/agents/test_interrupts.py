@@ -389,3 +389,18 @@ def test_a_repeat_while_stderr_is_blocked_mid_write_is_ignored_without_an_error(
         stream.close()
         os.close(read_end)
         reader.join(timeout=5)
+
+
+def test_a_future_that_raised_timeout_error_is_raised_not_waited_on(monkeypatch):
+    # concurrent.futures.TimeoutError is the builtin TimeoutError since Python 3.11: a call's own (a socket's
+    # read timed out) was taken for the short wait's, and the wait went on polling the finished future.
+    from concurrent.futures import Future
+
+    def polled() -> None:
+        raise AssertionError("a finished future was waited on again")
+
+    monkeypatch.setattr(interrupts, "stop_point", polled)
+    future: Future[int] = Future()
+    future.set_exception(TimeoutError("read timed out"))
+    with pytest.raises(TimeoutError, match="read timed out"):
+        interrupts.result_at_stop_points(future)
