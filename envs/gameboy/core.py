@@ -636,9 +636,9 @@ class GameBoyGame(Game):
         return _magnify(self.screen(i), scale)
 
 
-# The most frames the ROM boots for: an hour of game time, as a scripted command's (scripting imports this
-# module, so it keeps its own MAX_COMMAND_FRAMES). Unbounded, a typo such as 10**9 booted every emulator in
-# the constructor for hours (scripting measured ~18,700 frames/s: about 15 hours), silently.
+# The most frames the ROM boots for: an hour of game time, as a scripted command's (scripting's
+# MAX_COMMAND_FRAMES is this). Unbounded, a typo such as 10**9 booted every emulator in the constructor for
+# hours (scripting measured ~18,700 frames/s: about 15 hours), silently.
 MAX_BOOT_FRAMES = 216_000
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from agents.config import whole_number
 from agents.runs import check_output_file, not_written, written_beside
-from envs.gameboy.core import load_pyboy_class, load_state_file, new_pyboy, save_emulator
+from envs.gameboy.core import MAX_BOOT_FRAMES, load_pyboy_class, load_state_file, new_pyboy, save_emulator
 from envs.gameboy.roms import no_start_state
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
@@ -42,7 +42,7 @@ CHECK_FRAMES = 600  # a long ``wait`` runs in chunks this long (10 s of game, ~5
 # The most frames one command may take: an hour of game time (the Game Boy runs 59.73 frames a second).
 # Boot, title screens and Pokémon's intro take seconds to minutes; a count past this is a typo (10**9
 # frames ran for about 15 hours here, headless at ~18,700 frames/s), refused before the ROM is booted.
-MAX_COMMAND_FRAMES = 216_000
+MAX_COMMAND_FRAMES = MAX_BOOT_FRAMES  # the same hour: the boot's own limit
 
 
 @dataclass(frozen=True)
