@@ -939,6 +939,8 @@ def _claim(partial: Path, out: Path) -> Any:
     try:
         partial.mkdir()
     except FileExistsError:  # two exports cleared a dead one's folder at once: this one made it second
+        if not partial.is_dir():  # a file (the user's) at that name: no export's; the caller names --out
+            raise
         raise ExportError(f"another export into {out} is starting (its work is in {partial}); wait for it "
                           "to finish or choose another --out") from None
     f = open(partial / OWNER, "w")  # noqa: SIM115 (held open for the whole export)
