@@ -189,25 +189,6 @@ def decimals(x: float, places: int) -> str:
     return f"{round(x, places) + 0.0:.{places}f}"
 
 
-def printable(text: str, stream: Any) -> str:
-    """``text`` (a path, or a message naming one) as ``stream`` can write it: unchanged where its encoding
-    takes it (a name's own bytes, where the stream writes them back: ``$(...)`` gets the path), else with
-    each byte that is not UTF-8, and each character the encoding lacks, escaped (``caf\\xe9.png``). A
-    strict stream (``PYTHONIOENCODING=ascii:strict``) raised on such a name; stderr showed ``\\udce9``."""
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    own = "surrogateescape" if getattr(stream, "errors", None) == "surrogateescape" else "strict"
-    try:
-        text.encode(encoding, own)
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:  # a name's bytes as on the disk (argv's, kept by Python as surrogate escapes)
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a lone surrogate that stands for no byte (JSON's "\\ud800")
-        text = safe_text(text)
-    return text.encode(encoding, "backslashreplace").decode(encoding)
-
-
 def run_folder_arg(text: str) -> str:
     """``path_arg`` for a training run's folder, whose name must be valid UTF-8: TensorBoard's event writer
     cannot encode one that is not (a Latin-1 name from an old disk), and failed after the folder was made."""

@@ -4,6 +4,10 @@ torch and the rest, parsing its flags) exits with status 130 and one line, as on
 handling (``agents.interrupts``), that takes over; after its block, a signal once the work has settled (or
 stopped) is ignored, as there. Stdlib only, so it is in place within milliseconds.
 
+Its stdout and stderr write what their encoding lacks escaped (``caf\\xe9``), not raise: a path printed
+under ``PYTHONIOENCODING=ascii:strict``, or a Latin-1 name on strict UTF-8, failed a script after its work
+was done (a traceback, or exit 2 as an "error:").
+
 Only for a script run as the program (``python scripts/x.py``): a test that imports a script, or a
 worker process that re-imports it, keeps its own handler; and a Ctrl-C the shell told the program to
 ignore (a background job) stays ignored.
@@ -11,6 +15,9 @@ ignore (a background job) stays ignored.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import io
 import os
 import signal
 import sys
@@ -40,6 +47,35 @@ def _interrupted(signum: int, frame: Any) -> None:
     raise SystemExit(130)
 
 
+#: The error handler of a script's stdout and stderr (see ``_escape_unwritable``).
+ESCAPE = "depthfirst.escape"
+
+
+def _escape_unwritable(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: what the encoding lacks, backslash-escaped; a name's bytes that are no UTF-8
+    (argv's, kept by Python as surrogate escapes) as those bytes (``\\xe9``), not as ``\\udce9``."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = error.object[error.start:error.end]
+    # The bytes as on the disk, UTF-8 read where they are (an ASCII locale keeps é as two escapes); a lone
+    # surrogate that stands for no byte (JSON's "\ud800") cannot be encoded so, and stays as it is.
+    with contextlib.suppress(UnicodeEncodeError):
+        bad = bad.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return bad.encode("ascii", "backslashreplace").decode("ascii"), error.end
+
+
+codecs.register_error(ESCAPE, _escape_unwritable)
+
+
+def escape_unwritable(stream: object) -> None:
+    """Makes ``stream`` escape what its encoding lacks where it would raise (``strict``) or show a byte that
+    is no UTF-8 as ``\\udce9`` (``backslashreplace``, stderr's default). A ``surrogateescape`` stream (a
+    C or UTF-8-mode locale) writes a name's own bytes back, so ``$(...)`` gets the path: it is kept, as is
+    a handler the user chose (``:replace``)."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "backslashreplace"):
+        stream.reconfigure(errors=ESCAPE)
+
+
 def _run_as_script() -> bool:
     main = sys.modules.get("__main__")
     file = getattr(main, "__file__", None)
@@ -48,6 +84,8 @@ def _run_as_script() -> bool:
 
 
 if _run_as_script():
+    escape_unwritable(sys.stdout)
+    escape_unwritable(sys.stderr)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupted)
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # would kill the script with no word

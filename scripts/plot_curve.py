@@ -12,16 +12,8 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
-from agents.cli import finite_float, path_arg, printable, run_script, script_parser
-
-
-def say(text: str, stream: TextIO | None = None) -> None:
-    """print, on a strict stream too: a path the stream's encoding lacks raised after the PNG was written
-    (exit 2 and a codec message), or in place of the error that named it."""
-    stream = stream or sys.stdout
-    print(printable(text, stream), file=stream)
+from agents.cli import finite_float, path_arg, run_script, script_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,18 +49,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--out {out}: matplotlib writes no {suffix} file; end the name in .png "
                                  f"(or .{', .'.join(sorted(formats - {'png'}))})")
             # last=True: once the PNG is in place a signal is ignored (it said the file was as it was).
-            say(str(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True)))
+            print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True))
     except FolderError as e:
-        say(f"error: --out {out}: {e}", sys.stderr)
+        print(f"error: --out {out}: {e}", file=sys.stderr)
         return 2
     except OutputError as e:
-        say(f"error: --out {e}", sys.stderr)
+        print(f"error: --out {e}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as e:  # OSError: a file of the run that cannot be read
-        say(f"error: {e}", sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        say(f"\ninterrupted: {out} is as it was", sys.stderr)
+        print(f"\ninterrupted: {out} is as it was", file=sys.stderr)
         return 130
     return 0
 

@@ -190,32 +190,3 @@ def test_a_recorded_script_in_a_folder_named_with_a_dash_is_not_read_as_an_optio
     command = rerun_command(str(tmp_path / "-x" / "show.py"), ["-y"])
     proc = subprocess.run(command, shell=True, cwd="/", capture_output=True, text=True, timeout=60)
     assert proc.stdout == "['-y']\n", proc.stderr
-
-
-def test_printable_escapes_only_what_the_stream_cannot_write():
-    import io
-
-    from agents.cli import printable
-
-    def stream(encoding: str, errors: str) -> io.TextIOWrapper:
-        return io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors=errors)
-
-    latin1, utf8_in_ascii_locale = "caf\udce9.png", "caf\udcc3\udca9.png"  # names' bytes kept as surrogates
-    assert printable("café.png", stream("ascii", "strict")) == "caf\\xe9.png"  # it raised after the PNG
-    assert printable(latin1, stream("utf-8", "strict")) == "caf\\xe9.png"
-    # stderr's backslashreplace wrote "caf\udcc3\udca9": the name's bytes are shown instead
-    assert printable(utf8_in_ascii_locale, stream("ascii", "backslashreplace")) == "caf\\xe9.png"
-    # a stream that writes the bytes back (an ASCII or C.UTF-8 locale's stdout) gets them: $(...) has the path
-    assert printable(latin1, stream("utf-8", "surrogateescape")) == latin1
-    assert printable("café.png", stream("utf-8", "strict")) == "café.png"
-    assert printable("x\ud800", stream("ascii", "strict")) == "x\\ufffd"  # a surrogate that is no byte
-
-
-def test_printable_writes_whole_text_to_a_stream_that_names_no_encoding():
-    # io.StringIO (a notebook's or a test's capture) has encoding None: taken as UTF-8, not escaped as ASCII.
-    import io
-
-    from agents.cli import printable
-
-    assert printable("café.png", io.StringIO()) == "café.png"
-    assert printable("caf\udce9.png", io.StringIO()) == "caf\\xe9.png"  # no UTF-8: as on a UTF-8 stream

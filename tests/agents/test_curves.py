@@ -4,6 +4,9 @@ whatever the file names; plot_curve's figure (both panels, baseline, title)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util.tensor_util import make_tensor_proto
 
 from agents.curves import read_scalars
+from tests.conftest import ROOT
 
 TAG = "rollout/score_mean"
 
@@ -209,30 +213,28 @@ def test_a_run_folder_not_in_utf8_given_relative_to_the_current_folder_is_read(t
     assert steps.tolist() == [100, 200] and values.tolist() == [1.0, 2.0]
 
 
+def run_plot_curve(*args: str) -> subprocess.CompletedProcess:
+    """scripts/plot_curve.py run as the program (agents.startup sets its streams' error handler) with
+    PYTHONIOENCODING=ascii:strict, on stdout and stderr alike."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii:strict",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "plot_curve.py"), *args], env=env,
+                          capture_output=True, timeout=120)
+
+
 @pytest.mark.parametrize("name", ["caf\u00e9.png", "caf\udce9.png"])  # UTF-8, and Latin-1 (not UTF-8)
-def test_the_png_written_is_named_on_a_strict_ascii_stdout(scripts, tmp_path, monkeypatch, name):
-    # PYTHONIOENCODING=ascii:strict: printing the path raised after the PNG was written, and the script
-    # exited 2 with a codec message.
-    import io
-    import sys
-
+def test_the_png_written_is_named_on_a_strict_ascii_stdout(tmp_path, name):
+    # Printing the path raised after the PNG was written, and the script exited 2 with a codec message.
     write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0), scalar(1120.0, 200, 2.0)])
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
-    monkeypatch.setattr(sys, "stdout", stdout)
     out = tmp_path / name
-    assert scripts.plot_curve.main([str(tmp_path), "--out", str(out)]) == 0
-    stdout.seek(0)
-    assert stdout.read() == f"{tmp_path}/caf\\xe9.png\n" and out.read_bytes()[:4] == b"\x89PNG"
+    proc = run_plot_curve(str(tmp_path), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == os.fsencode(f"{tmp_path}/caf\\xe9.png\n") and out.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_an_error_naming_a_path_is_written_on_a_strict_ascii_stderr(scripts, tmp_path, monkeypatch):
-    # The error, not the PNG's path: escaped as stderr's own encoding needs (stdout's may differ), not a
-    # UnicodeEncodeError in place of the message.
-    import io
-    import sys
-
-    stderr = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
-    monkeypatch.setattr(sys, "stderr", stderr)
-    assert scripts.plot_curve.main([str(tmp_path / "nowhere café"), "--out", str(tmp_path / "x.png")]) == 2
-    stderr.seek(0)
-    assert stderr.read() == f"error: {tmp_path}/nowhere caf\\xe9: no such run folder\n"
+@pytest.mark.parametrize("name", ["caf\u00e9", "caf\udce9"])
+def test_an_error_naming_a_path_is_written_on_a_strict_ascii_stderr(tmp_path, name):
+    # The error, not a UnicodeEncodeError in place of the message; a Latin-1 byte as the byte, not "\udce9".
+    proc = run_plot_curve(str(tmp_path / f"nowhere {name}"), "--out", str(tmp_path / "x.png"))
+    assert proc.returncode == 2
+    assert proc.stderr == os.fsencode(f"error: {tmp_path}/nowhere caf\\xe9: no such run folder\n")

@@ -234,3 +234,44 @@ def test_a_signal_while_the_stock_peer_forks_its_workers_stops_the_benchmark(tar
     # A session of its own: the group signal reaches the script and its workers only.
     proc = _run_python(code, tmp_path, timeout=120, preexec_fn=in_a_terminal, start_new_session=True)
     assert proc.returncode == 130 and proc.stderr.strip() == "interrupted", proc.stderr
+
+
+def test_a_script_s_streams_escape_what_their_encoding_lacks():
+    # A strict stream (PYTHONIOENCODING=ascii:strict, or a Latin-1 name on strict UTF-8) raised on a path
+    # after the work was done; stderr's backslashreplace showed a name's bytes as "\udce9".
+    import io
+
+    from agents.startup import escape_unwritable
+
+    def written(text: str, encoding: str, errors: str) -> str:
+        stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors=errors)
+        escape_unwritable(stream)
+        stream.write(text)
+        stream.seek(0)
+        return stream.read()
+
+    latin1, utf8_in_ascii_locale = "caf\udce9.png", "caf\udcc3\udca9.png"  # names' bytes kept as surrogates
+    assert written("café.png", "ascii", "strict") == "caf\\xe9.png"
+    assert written(latin1, "utf-8", "strict") == "caf\\xe9.png"
+    assert written(utf8_in_ascii_locale, "ascii", "backslashreplace") == "caf\\xe9.png"
+    assert written("café.png", "utf-8", "strict") == "café.png"
+    assert written("x\ud800", "ascii", "strict") == "x\\ud800"  # a surrogate that stands for no byte
+    # a stream that writes the bytes back (a C or UTF-8-mode locale's stdout) keeps them: $(...) has the path
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")
+    escape_unwritable(stream)
+    stream.write(latin1)
+    stream.flush()
+    assert stream.buffer.getvalue() == b"caf\xe9.png"
+
+
+def test_training_s_start_and_end_lines_name_the_run_on_a_strict_ascii_stdout(tmp_path):
+    # The start line raised inside train_ppo's try (UnicodeEncodeError is a ValueError): "error: 'ascii'
+    # codec can't encode", exit 2, after the run folder was made.
+    env = {**_with_root(), "PYTHONIOENCODING": "ascii:strict"}
+    flags = ["--env", "snake", "--policy", "tiny", "--num-envs", "2", "--total-timesteps", "64", "--device",
+             "cpu", "--no-progress", "--run-dir", "café"]
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), *flags], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "-> caf\\xe9\n" in proc.stdout
+    assert "model at caf\\xe9/model.zip\n" in proc.stdout
