@@ -112,7 +112,11 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             check_output_folder(path, "--run-dir")
         except ValueError as e:
             raise RunError(str(e)) from None
-        if path.exists() and any(path.iterdir()):
+        try:
+            occupied = any(path.iterdir())
+        except (FileNotFoundError, NotADirectoryError):  # none, or a file put there since the check:
+            occupied = False  # mkdir below names that file
+        if occupied:
             # A run in training is said to be one first: until its config.yaml is written a second --force
             # called it "not a depthfirst run folder", and a new run offered --resume or --force.
             if training_now(path):
@@ -157,8 +161,11 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             # Once --force moved the old run aside, a folder at its name is another command's, made in the
             # moment between: refused, not shared (exist_ok trained into it, or into the old run put back).
             path.mkdir(parents=True, exist_ok=aside is None)
-        except FileExistsError:
+        except FileExistsError as e:
             taken = True
+            if aside is None:  # exist_ok: a file (at the folder or above), put there since the checks above
+                raise RunError(f"--run-dir {path}: {e.filename} is a file, made by another program while the "
+                               "run folder was being made; move it, or choose another --run-dir") from None
             raise RunError(f"--run-dir {path} was made again by another command while --force moved the old "
                            f"run aside; the old run is in {aside}") from None
         except OSError as e:  # a full disk

@@ -669,3 +669,44 @@ def test_a_checkpoint_or_run_folder_given_through_a_pipe_is_named_as_one(tmp_pat
         runs.model_file(tmp_path, "/dev/null", "")
     with pytest.raises(runs.RunError, match=r"pipe is a FIFO \(named pipe\), not a run folder; give the"):
         runs.read_run_config(fifo)
+
+
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("moment", ["after the checks", "before mkdir"])
+def test_a_file_another_program_puts_at_a_new_run_dir_is_named(tmp_path, monkeypatch, force, moment):
+    # No old run was moved aside (the folder was missing): the error said "the old run is in None", or,
+    # for a file made just after check_output_folder, iterdir raised a bare NotADirectoryError.
+    run = tmp_path / "run"
+    check, mkdir = runs.check_output_folder, Path.mkdir
+
+    def check_then_file(path, flag):
+        check(path, flag)
+        run.write_text("another program's\n")
+
+    def file_then_mkdir(self, *args, **kwargs):
+        if self == run:
+            run.write_text("another program's\n")
+        return mkdir(self, *args, **kwargs)
+
+    if moment == "after the checks":
+        monkeypatch.setattr(runs, "check_output_folder", check_then_file)
+    else:
+        monkeypatch.setattr(Path, "mkdir", file_then_mkdir)
+    with pytest.raises(runs.RunError, match=r"^--run-dir .*run: .*run is a file, made by another program"):
+        runs.new_run_dir({"env": "snake"}, str(run), force)
+    assert run.read_text() == "another program's\n"  # left as it is
+
+
+def test_force_names_the_old_run_when_a_file_is_put_where_it_was_moved_from(tmp_path, monkeypatch):
+    run = old_run(tmp_path / "run")
+    rename = Path.rename
+
+    def rename_then_a_file(self, target):
+        moved = rename(self, target)
+        self.write_text("another program's\n")
+        return moved
+
+    monkeypatch.setattr(Path, "rename", rename_then_a_file)
+    with pytest.raises(runs.RunError, match=r"the old run is in .*\.run\.replaced$"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert run.read_text() == "another program's\n" and (tmp_path / ".run.replaced" / "command.txt").is_file()
