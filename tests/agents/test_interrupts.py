@@ -355,7 +355,7 @@ def test_a_repeat_while_stderr_is_blocked_mid_write_is_ignored_without_an_error(
     """A repeat landing inside a stderr write that blocks (a full pipe: ``2>&1 | less`` paused, a terminal
     stopped with Ctrl-S) runs the handler inside that write: its ``print`` to the same stream raised
     ``RuntimeError: reentrant call inside <_io.BufferedWriter name=...>`` there, a traceback in place of the
-    stop's own lines ("interrupted at step ...: saved ...")."""
+    stop's own lines ("interrupted at step ...: saved ..."). The repeat is still said, on the pipe."""
     import threading
 
     read_end, write_end = os.pipe()
@@ -369,13 +369,16 @@ def test_a_repeat_while_stderr_is_blocked_mid_write_is_ignored_without_an_error(
     main = threading.main_thread().ident
     assert main is not None
 
+    read: list[bytes] = []
+
     def repeat_then_read() -> None:
         time.sleep(0.3)
         signal.pthread_kill(main, signal.SIGINT)  # to the main thread: its blocked write sees EINTR
         time.sleep(0.3)
-        with contextlib.suppress(OSError):
-            while os.read(read_end, 65536):
-                pass
+        # Up to the end of the file (the stream closed below): whenever the handler ran, its write (one
+        # below PIPE_BUF, so whole) is in the pipe by then.
+        while chunk := os.read(read_end, 65536):
+            read.append(chunk)
 
     reader = threading.Thread(target=repeat_then_read, daemon=True)
     try:
@@ -387,8 +390,10 @@ def test_a_repeat_while_stderr_is_blocked_mid_write_is_ignored_without_an_error(
             stream.flush()
     finally:
         stream.close()
+        reader.join(timeout=30)  # before read_end is closed: its last reads are not cut off
         os.close(read_end)
-        reader.join(timeout=5)
+    assert not reader.is_alive()
+    assert b"".join(read).count(b"\nstopping: one moment\n") == 1  # the repeat's line, whole
 
 
 def test_a_future_that_raised_timeout_error_is_raised_not_waited_on(monkeypatch):
