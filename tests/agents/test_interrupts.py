@@ -409,3 +409,83 @@ def test_a_future_that_raised_timeout_error_is_raised_not_waited_on(monkeypatch)
     future.set_exception(TimeoutError("read timed out"))
     with pytest.raises(TimeoutError, match="read timed out"):
         interrupts.result_at_stop_points(future)
+
+
+def test_say_writes_its_line_on_a_line_of_its_own_past_the_stream(monkeypatch):
+    # Past the stream's buffer, straight to its descriptor, with a newline first: a progress bar's line
+    # (no newline yet) had the handler's words glued to its end.
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w")  # noqa: SIM115 - closed below
+    monkeypatch.setattr(sys, "stderr", stream)
+    try:
+        stream.write("buffered, not yet written")
+        interrupts._say("stopping: one moment")
+        assert os.read(read_end, 1024) == b"\nstopping: one moment\n"
+    finally:
+        os.close(read_end)
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
+def test_say_to_a_stderr_whose_reader_is_gone_raises_nothing(monkeypatch):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader gone: a write is EPIPE (Python ignores SIGPIPE)
+    stream = open(write_end, "w")  # noqa: SIM115 - closed below
+    monkeypatch.setattr(sys, "stderr", stream)
+    try:
+        interrupts._say("stopping: one moment")
+    finally:
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
+def test_say_prints_to_a_stream_whose_descriptor_is_refused_with_a_value_error(monkeypatch):
+    # A stream detached or closed underneath raises ValueError from fileno(), not OSError.
+    class NoDescriptor:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def fileno(self) -> int:
+            raise ValueError("no descriptor")
+
+        def write(self, text: str) -> int:
+            self.text += text
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    stream = NoDescriptor()
+    monkeypatch.setattr(sys, "stderr", stream)
+    interrupts._say("stopping: one moment")
+    assert stream.text == "stopping: one moment\n"
+
+
+def test_a_wait_for_a_future_takes_a_stop_signal_at_once():
+    # The future never finishes: the stop comes at the next short wait's end, not when the call returns.
+    import threading
+    from concurrent.futures import Future
+
+    main = threading.main_thread().ident
+    assert main is not None
+    future: Future[int] = Future()
+    sender = threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT))
+    finisher = threading.Timer(2.0, future.set_result, (1,))  # ends a wait that missed the stop
+    with stop_signals_interrupt():
+        start = time.monotonic()
+        sender.start()
+        finisher.start()
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.result_at_stop_points(future)
+        waited = time.monotonic() - start
+    sender.join()
+    finisher.cancel()  # not needed once the stop was taken
+    finisher.join()
+    assert waited < 1.0
+
+
+def test_a_flag_read_inside_an_outer_deferred_block_leaves_the_stop_to_that_block():
+    # The outer block's stop is not the inner one's to take: cleared, the save ended and the run trained on.
+    with pytest.raises(KeyboardInterrupt), deferred_stop(), stop_requested() as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert stop()

@@ -710,3 +710,58 @@ def test_force_names_the_old_run_when_a_file_is_put_where_it_was_moved_from(tmp_
     with pytest.raises(runs.RunError, match=r"the old run is in .*\.run\.replaced$"):
         runs.new_run_dir({"env": "snake"}, str(run), True)
     assert run.read_text() == "another program's\n" and (tmp_path / ".run.replaced" / "command.txt").is_file()
+
+
+def test_force_leaves_an_empty_folder_another_command_just_made_and_the_old_run_aside(tmp_path, monkeypatch):
+    # The other command's folder, made but not yet written to: removing it as though it were this run's and
+    # putting the old run back in its place would take the name from under the other command.
+    run = old_run(tmp_path / "run")
+    rename = Path.rename
+
+    def rename_then_another_mkdir(self, target):
+        moved = rename(self, target)
+        self.mkdir()  # another train_ppo.py's new run, nothing in it yet
+        return moved
+
+    monkeypatch.setattr(Path, "rename", rename_then_another_mkdir)
+    with pytest.raises(runs.RunError) as raised:
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert str(raised.value) == (f"--run-dir {run} was made again by another command while --force moved the "
+                                 f"old run aside; the old run is in {tmp_path / '.run.replaced'}")
+    assert run.is_dir() and not list(run.iterdir())  # the other command's, untouched
+    assert (tmp_path / ".run.replaced" / "config.yaml").is_file()
+
+
+def test_a_claim_waits_a_moment_for_a_probe_before_its_second_look(tmp_path, monkeypatch):
+    # The probe lets go during the wait: a second look at once, with no wait, found it still held.
+    run = old_run(tmp_path / "run")
+    probe = open(run / ".train.lock", "a")  # noqa: SIM115 - closed by the wait below
+    assert runs.exclusive_lock(probe)
+    waits: list[float] = []
+
+    def probe_lets_go(seconds: float) -> None:
+        waits.append(seconds)
+        probe.close()
+
+    monkeypatch.setattr(runs.time, "sleep", probe_lets_go)
+    runs.claim_run(run).close()
+    assert waits == [0.1] and probe.closed
+
+
+@pytest.mark.parametrize("there", [False, True])
+def test_placed_new_without_hard_links_writes_only_where_no_file_is(tmp_path, monkeypatch, there):
+    # A file system without hard links (FAT, some network mounts): os.link fails, and a check decides.
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(runs.os, "link", no_links)
+    final = tmp_path / "out.json"
+    if there:
+        final.write_text("theirs")
+        with pytest.raises(FileExistsError):
+            runs.atomic_write_text(final, "mine", new=True)
+        assert final.read_text() == "theirs"
+    else:
+        runs.atomic_write_text(final, "mine", new=True)
+        assert final.read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temp file left

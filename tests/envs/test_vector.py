@@ -1671,3 +1671,15 @@ def test_a_worker_whose_start_fails_after_its_game_was_made_closes_the_game(monk
     assert (call, status, str(error)) == (0, "raise", "the start failed")
     assert ("make_game" if fails == "make_game" else "failing_reset") in tb and "close failed" not in tb
     assert closed == ([] if fails == "make_game" else [True])
+
+
+def test_reset_options_as_a_tuple_of_empty_dicts_are_none_too():
+    # A sequence of per-env options need not be a list: a tuple of empty ones is no options, as a list is.
+    v = make_vec("snake", 2)
+    try:
+        v.set_options(({}, {}))
+        with pytest.raises(ValueError, match="takes no reset options"):
+            v.set_options(({}, {"size": 6}))
+        assert v.reset().shape == (2, *v.observation_space.shape)
+    finally:
+        v.close()
