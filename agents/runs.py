@@ -216,17 +216,25 @@ TRAINING_NOW = ("another train_ppo.py is training into this run folder right now
                 "for a new run, choose another --run-dir)")
 
 
-def lock_held(file: Path) -> bool:
-    """Whether another process holds ``file``'s ``exclusive_lock``; the file is opened to read, so none is
-    made. The probe's lock is a shared one: NFS emulates flock with byte-range locks, where an exclusive
-    one needs the file open for writing (EBADF here), which read as no holder."""
+def shared_lock(f: IO[Any]) -> bool:
+    """A shared, non-blocking lock on an open file (``BlockingIOError`` while another process holds its
+    ``exclusive_lock``): what a probe of a writer's lock takes, on a file opened to read. NFS emulates flock
+    with byte-range locks, where an exclusive lock needs the file open for writing (EBADF). None where
+    fcntl is missing (Windows): False then."""
     try:
         import fcntl
-    except ImportError:  # no locks (Windows): none is held
+    except ImportError:
         return False
+    fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    return True
+
+
+def lock_held(file: Path) -> bool:
+    """Whether another process holds ``file``'s ``exclusive_lock``; the file is opened to read, so none is
+    made (``shared_lock``)."""
     try:
         with open(file, "rb") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            shared_lock(f)
     except BlockingIOError:
         return True
     except OSError:  # no such file (or unreadable): nobody has claimed it

@@ -26,7 +26,7 @@ from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agents.runs import exclusive_lock
+from agents.runs import exclusive_lock, shared_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (
@@ -140,7 +140,8 @@ class StateArchive:
                 written = stat.st_size > 0 and _TEMP.fullmatch(name) is not None  # locked before its bytes
                 # Locked only then (BlockingIOError while a live writer holds it): a writer between
                 # creating its file and locking it would find the lock taken and fail.
-                if (untouched or written) and (exclusive_lock(f) or untouched):
+                # A shared lock, as a probe takes (an exclusive one on a file opened to read fails on NFS).
+                if (untouched or written) and (shared_lock(f) or untouched):
                     path.unlink()
                     removed.append(path)
             except OSError:  # BlockingIOError: its writer is alive; or already gone

@@ -2342,6 +2342,20 @@ archive.add(b"x" * 1000, "pokemon_red", (0, 1, 1), 3, 5, 10, 1.0)
 """
 
 
+def test_a_dead_writers_temp_file_is_removed_on_nfs_too(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clean-up locks a temp file it opened to read: NFS (flock emulated by byte-range locks) refused its
+    exclusive lock with EBADF, so a dead writer's file stayed for good."""
+    from envs.gameboy.archive import StateArchive
+    from tests.agents.test_runs import flock_as_on_nfs
+
+    archive = StateArchive(tmp_path, "sha")
+    dead = tmp_path / f"b00_e0001_m001_{'5' * 32}.tmp"
+    dead.write_bytes(b"x" * 100)  # bytes in it and no lock held: its writer died
+    flock_as_on_nfs(monkeypatch)
+    assert archive.remove_stale_temps() == [dead] and not dead.exists()
+
+
 def test_opening_the_archive_removes_only_the_temp_files_of_dead_writers(tmp_path: Path) -> None:
     """A writer killed between writing its temp file and renaming it left archive/*.tmp for good;
     opening the archive removes it, but never the temp file another live process is writing."""
@@ -2810,7 +2824,7 @@ def test_where_files_cannot_be_locked_a_temp_file_goes_once_untouched_for_an_hou
     from envs.gameboy import archive as archive_module
     from envs.gameboy.archive import StateArchive
 
-    monkeypatch.setattr(archive_module, "exclusive_lock", lambda f: False)
+    monkeypatch.setattr(archive_module, "shared_lock", lambda f: False)
     old, young = tmp_path / f"b00_e0001_m001_{'1' * 32}.tmp", tmp_path / f"b00_e0001_m001_{'2' * 32}.tmp"
     for path in (old, young):
         path.write_bytes(b"x" * 100)
@@ -2880,10 +2894,10 @@ def test_opening_the_archive_removes_temp_files_untouched_for_an_hour(
 
     def lock(f: IO[bytes]) -> bool:
         locked.append(Path(f.name).name)
-        return exclusive_lock(f)
+        return shared_lock(f)
 
-    exclusive_lock = archive_module.exclusive_lock
-    monkeypatch.setattr(archive_module, "exclusive_lock", lock)
+    shared_lock = archive_module.shared_lock
+    monkeypatch.setattr(archive_module, "shared_lock", lock)
     for path in (old_scheme, empty, held):
         os.utime(path, (two_hours_ago, two_hours_ago))
     mine = tmp_path / "b00_e0001_m001_p4242_00001.tmp.keep"  # not the archive's
