@@ -190,11 +190,16 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
 def exclusive_lock(f: IO[Any]) -> bool:
     """An exclusive, non-blocking lock on an open file (``BlockingIOError`` when another process holds
     it; the kernel drops it when the holder dies); none where fcntl is missing (Windows): False then."""
+    return _flock(f, shared=False)
+
+
+def _flock(f: IO[Any], shared: bool) -> bool:
+    """``exclusive_lock`` or ``shared_lock``: False, and no lock, where fcntl is missing (Windows)."""
     try:
         import fcntl
     except ImportError:
         return False
-    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(f.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     return True
 
 
@@ -221,12 +226,7 @@ def shared_lock(f: IO[Any]) -> bool:
     ``exclusive_lock``): what a probe of a writer's lock takes, on a file opened to read. NFS emulates flock
     with byte-range locks, where an exclusive lock needs the file open for writing (EBADF). None where
     fcntl is missing (Windows): False then."""
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-    return True
+    return _flock(f, shared=True)
 
 
 def lock_held(file: Path) -> bool:
