@@ -218,6 +218,15 @@ def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: in
         parser.error(f"--seed {seed}: the last episode seed, seed + --episodes - 1, must stay below 2**64")
 
 
+def specialist_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--device`` of a script that plays a ``--specialist`` only if given one (compare, score_predictions):
+    refused without it (it moved nothing), else ``cpu`` where not given. Its default is None in the parser,
+    so that an empty ``--device ""`` is still told apart from none and refused by ``check_device``."""
+    if args.device is not None and not args.specialist:
+        parser.error("--device is the specialist's torch device: give --specialist RUN too")
+    args.device = "cpu" if args.device is None else args.device
+
+
 def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
     """The command line that runs ``script`` (its ``__file__``) with ``args`` (default: this process's, as
     ``main(argv=None)`` parses them) again, from any folder: it goes back to this folder first, as the

@@ -31,6 +31,7 @@ from agents.cli import (
     rerun_command,
     run_script,
     script_parser,
+    specialist_device,
 )
 
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vlm-params", action="append", metavar="MODEL=COUNT",
                    help="a VLM's parameter count (e.g. gpt-4o=200B); default: read from the model name")
     p.add_argument("--frames", type=nonneg_int, default=6, help="worst decisions shown per VLM (default 6)")
-    # None until parsed: a --device without --specialist is refused, as --checkpoint is (it moved nothing).
+    # None until parsed: see specialist_device.
     p.add_argument("--device", help="torch device for the specialist (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
@@ -70,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")
-    if args.device is not None and not args.specialist:
-        p.error("--device is the specialist's torch device: give --specialist RUN too")
-    args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
+    specialist_device(p, args)
 
     from agents.compare import (
         CompareError,

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from agents.cli import path_arg, run_script, script_parser
+from agents.cli import path_arg, run_script, script_parser, specialist_device
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=path_arg,
                    help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
                    "as in evaluate.py and export_trajectories.py)")
-    # None until parsed: a --device without --specialist is refused, as --checkpoint is (it moved nothing).
+    # None until parsed: see specialist_device.
     p.add_argument("--device", help="torch device for --specialist (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
@@ -41,9 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.checkpoint and not args.specialist:
         p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
-    if args.device is not None and not args.specialist:
-        p.error("--device is the specialist's torch device: give --specialist RUN too")
-    args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
+    specialist_device(p, args)
 
     from agents.compare import CompareError
     from agents.config import check_device
