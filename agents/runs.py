@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 import shlex
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -565,34 +566,43 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
 
 
 @contextlib.contextmanager
-def written_beside(path: Path, last: bool = False) -> Iterator[Path]:
+def written_beside(path: Path, last: bool = False, new: bool = False, signals: bool = True) -> Iterator[Path]:
     """A temporary file beside ``path`` (same suffix, so writers pick the format) that replaces ``path``
     once the block completes, and is removed if it does not: a crash, Ctrl-C or full disk never leaves
     half a file in place of a good one. Opened normally, not with mkstemp (whose files are private to
     the user): the file gets the permissions of every other file beside it. A symlink stays a link:
-    the file it points to is replaced. ``last``: as in ``written_together``."""
-    with written_together([path], last=last) as (tmp,):
+    the file it points to is replaced. ``last``, ``new`` and ``signals``: as in ``written_together``.
+    Every file the project writes whole goes through here (or ``place``, for a writer that opens its own
+    temp file)."""
+    with written_together([path], last=last, new=new, signals=signals) as (tmp,):
         yield tmp
 
 
 @contextlib.contextmanager
-def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool = False, new: bool = False
-                     ) -> Iterator[list[Path]]:
+def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool = False, new: bool = False,
+                     signals: bool = True) -> Iterator[list[Path]]:
     """``written_beside`` for files that belong together (a result and its videos): all of them are
     replaced, with no signal between the renames, once the block completes; none if it does not. The
     ``stale`` files (an older result's parts that this one lacks) are removed with the same step.
     ``last``: a command's last output; once it is in place, stop signals are ignored (``settled``), so a
     signal in the moment after cannot have the command say it wrote nothing. Otherwise a stop signal
     during the renames takes effect after them (a training run's periodic checkpoint): ignored, it was
-    lost, and the run trained on. ``new``: each file only where none is, ``FileExistsError`` otherwise
-    (``_placed``)."""
+    lost, and the run trained on. ``signals=False``: the renames leave signals as the caller set them (an
+    export worker ignores them: its export stops it). ``new``: each file only where none is,
+    ``FileExistsError`` otherwise (``place``).
+
+    The temp files are ``.<stem>.<pid>.tmp<suffix>`` (``RUN_TEMP``), ``.<stem>.<pid>-<thread>.tmp<suffix>``
+    from a thread other than the main one: two threads writing one file (a cache entry asked for twice at
+    once) shared one temp file, and one renamed into place what the other was still writing."""
     finals = [Path(os.path.realpath(p)) for p in paths]
-    tmps = [f.with_name(f".{f.stem}.{os.getpid()}.tmp{f.suffix}") for f in finals]
+    tag = os.getpid() if threading.current_thread() is threading.main_thread() else (
+        f"{os.getpid()}-{threading.get_native_id()}")
+    tmps = [f.with_name(f".{f.stem}.{tag}.tmp{f.suffix}") for f in finals]
     try:
         yield tmps
-        with uninterruptible() if last else deferred_stop():
+        with (uninterruptible() if last else deferred_stop()) if signals else contextlib.nullcontext():
             for tmp, final in zip(tmps, finals, strict=True):
-                _placed(tmp, final, new)
+                place(tmp, final, new)
             for path in stale:
                 path.unlink(missing_ok=True)
             if last:
@@ -695,8 +705,9 @@ def not_written(path: Path | str, e: OSError) -> str:
     return f"{path} could not be written ({e.strerror or e}{where}); any file there before is unchanged"
 
 
-def _placed(tmp: Path, final: Path, new: bool = False) -> None:
-    """``tmp`` renamed to ``final``; ``new``: only where no file is, ``FileExistsError`` otherwise (an
+def place(tmp: Path, final: Path, new: bool = False) -> None:
+    """``tmp`` renamed to ``final``: the last step of every atomic write (``written_together``, the
+    archive's). ``new``: only where no file is, ``FileExistsError`` otherwise (an
     output without --force that another command wrote while this one worked: a check before the work let
     the later of two commands replace it). A hard link never replaces; a file system without them (FAT,
     some network mounts) gets a check and a rename."""

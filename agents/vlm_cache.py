@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runs import json_object
+from agents.runs import json_object, written_beside
 
 
 def default_cache_dir() -> Path:
@@ -84,18 +84,9 @@ class ResponseCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        except OSError as e:
-            self._warn(e)
-            return
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+            with written_beside(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 json.dump(value, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException as e:
-            Path(tmp).unlink(missing_ok=True)
-            if not isinstance(e, OSError):
-                raise
+        except OSError as e:
             self._warn(e)
 
     def _warn(self, e: OSError) -> None:
@@ -105,4 +96,5 @@ class ResponseCache:
                   "cached", file=sys.stderr)
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.root.glob("*/*.json")) if self.root.is_dir() else 0
+        # not the hidden temp files (written_beside's) of a put killed mid-write
+        return sum(1 for _ in self.root.glob("*/[!.]*.json")) if self.root.is_dir() else 0

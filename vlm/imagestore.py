@@ -8,11 +8,11 @@ identical (the splits use that to keep identical states out of both train and te
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
+from agents.runs import written_beside
 from envs.png import encode_png
 
 IMAGE_DIR = "images"
@@ -51,13 +51,9 @@ class ImageStore:
         path = self.root / rel
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside and rename: a reader (or a second writer of the same image) never sees half a file.
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            try:
+            # A reader (or a second writer of the same image) never sees half a file. Signals stay as they
+            # are: an export worker ignores them (its export stops it).
+            with written_beside(path, signals=False) as tmp:
                 tmp.write_bytes(encode_png(img))
-                os.replace(tmp, path)
-            except BaseException:  # a full disk or Ctrl-C mid-write leaves no stray .tmp in the export
-                tmp.unlink(missing_ok=True)
-                raise
         self.seen.add(h)
         return rel

@@ -26,7 +26,7 @@ from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agents.runs import exclusive_lock, shared_lock
+from agents.runs import exclusive_lock, place, shared_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (
@@ -202,7 +202,9 @@ class StateArchive:
                 exclusive_lock(f)  # before the first byte: remove_stale_temps leaves it alone
                 f.write(emulator_state)
                 f.flush()
-                os.replace(tmp, path)  # still locked: the lock ends when the file is closed
+                # Not written_beside, which renames once the file is closed: a temp file with bytes and no
+                # lock is a dead writer's to another worker's remove_stale_temps, which deleted it.
+                place(tmp, path)  # still locked: the lock ends when the file is closed
             with self._connect() as db:
                 # A run that archives without --swarm reads the index only on opening: it would write into
                 # a replacement, another archive's index or an older copy, and never stop.

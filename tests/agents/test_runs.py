@@ -4,6 +4,7 @@ import errno
 import os
 import re
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -749,7 +750,7 @@ def test_a_claim_waits_a_moment_for_a_probe_before_its_second_look(tmp_path, mon
 
 
 @pytest.mark.parametrize("there", [False, True])
-def test_placed_new_without_hard_links_writes_only_where_no_file_is(tmp_path, monkeypatch, there):
+def test_place_new_without_hard_links_writes_only_where_no_file_is(tmp_path, monkeypatch, there):
     # A file system without hard links (FAT, some network mounts): os.link fails, and a check decides.
     def no_links(src, dst):
         raise OSError(errno.EPERM, os.strerror(errno.EPERM))
@@ -765,3 +766,21 @@ def test_placed_new_without_hard_links_writes_only_where_no_file_is(tmp_path, mo
         runs.atomic_write_text(final, "mine", new=True)
         assert final.read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temp file left
+
+
+def test_written_beside_gives_each_thread_its_own_temp_file(tmp_path):
+    # One temp name per process let a thread rename into place a temp file another thread of the process
+    # was still writing (a VLM answer cached twice at once). A main thread's names stay RUN_TEMP's.
+    names: list[str] = []
+
+    def write() -> None:
+        with runs.written_beside(tmp_path / "a.json") as tmp:
+            names.append(tmp.name)
+            tmp.write_text("{}")
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    thread.join()
+    write()
+    assert names[1] == f".a.{os.getpid()}.tmp.json" and names[0] != names[1]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]

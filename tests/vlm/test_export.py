@@ -1673,6 +1673,20 @@ def test_an_empty_out_folder_is_used_without_overwrite(run, tmp_path, capsys):
     assert (out / META).is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["made"]
 
 
+def test_image_store_leaves_the_signal_handlers_of_an_export_worker_alone(tmp_path, monkeypatch):
+    """A worker ignores SIGINT (its export stops it): a write that set a handler made a Ctrl-C raise in it."""
+    from agents import runs
+    from vlm.imagestore import ImageStore
+
+    def handler_set(*args: object) -> None:
+        raise AssertionError("a signal handler was set")
+
+    monkeypatch.setattr(runs, "deferred_stop", handler_set)
+    monkeypatch.setattr(runs, "uninterruptible", handler_set)
+    rel = ImageStore(tmp_path).put(np.zeros((4, 4, 3), dtype=np.uint8))
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == [rel]
+
+
 def test_image_store_names_a_picture_by_its_shape_and_pixels(tmp_path):
     """Content-addressed: the same picture is one file, in images/<xx>/ (what EXPORT_FILES expects), and two
     pictures whose raw bytes agree but whose shapes differ (a 2×3 and a 3×2 board) are two files."""
