@@ -589,7 +589,7 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     during the renames takes effect after them (a training run's periodic checkpoint): ignored, it was
     lost, and the run trained on. ``signals=False``: the renames leave signals as the caller set them (an
     export worker ignores them: its export stops it). ``new``: each file only where none is,
-    ``FileExistsError`` otherwise (``place``).
+    ``FileExistsError`` otherwise (``place``), and then none of them.
 
     The temp files are ``.<stem>.<pid>.tmp<suffix>`` (``RUN_TEMP``), ``.<stem>.<pid>-<thread>.tmp<suffix>``
     from a thread other than the main one: two threads writing one file (a cache entry asked for twice at
@@ -601,8 +601,7 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     try:
         yield tmps
         with (uninterruptible() if last else deferred_stop()) if signals else contextlib.nullcontext():
-            for tmp, final in zip(tmps, finals, strict=True):
-                place(tmp, final, new)
+            _place_all(tmps, finals, new)
             for path in stale:
                 path.unlink(missing_ok=True)
             if last:
@@ -721,6 +720,21 @@ def place(tmp: Path, final: Path, new: bool = False) -> None:
             if os.path.lexists(final):
                 raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from None
     os.replace(tmp, final)
+
+
+def _place_all(tmps: list[Path], finals: list[Path], new: bool) -> None:
+    """Each of ``tmps`` to its place in ``finals``; ``new``: all or none, so the files placed before one
+    whose place is taken are removed again (new files: nothing is lost). They were left: half a set."""
+    done: list[Path] = []
+    try:
+        for tmp, final in zip(tmps, finals, strict=True):
+            place(tmp, final, new)
+            done.append(final)
+    except OSError:
+        if new:
+            for final in done:
+                final.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str, last: bool = False, new: bool = False) -> None:

@@ -749,12 +749,14 @@ def test_a_claim_waits_a_moment_for_a_probe_before_its_second_look(tmp_path, mon
     assert waits == [0.1] and probe.closed
 
 
+def no_links(src: Path, dst: Path) -> None:
+    """``os.link`` on a file system without hard links (FAT, some network mounts)."""
+    raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+
 @pytest.mark.parametrize("there", [False, True])
 def test_place_new_without_hard_links_writes_only_where_no_file_is(tmp_path, monkeypatch, there):
-    # A file system without hard links (FAT, some network mounts): os.link fails, and a check decides.
-    def no_links(src, dst):
-        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
-
+    # A file system without hard links: os.link fails, and a check decides.
     monkeypatch.setattr(runs.os, "link", no_links)
     final = tmp_path / "out.json"
     if there:
@@ -784,3 +786,17 @@ def test_written_beside_gives_each_thread_its_own_temp_file(tmp_path):
     write()
     assert names[1] == f".a.{os.getpid()}.tmp.json" and names[0] != names[1]
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_written_together_new_places_none_when_one_place_is_taken(tmp_path, monkeypatch, links):
+    # The first file stayed placed when the second one's place was taken: half a set, and a retry with
+    # --force needed to get the rest.
+    if not links:  # a check and a rename
+        monkeypatch.setattr(runs.os, "link", no_links)
+    mine, theirs = tmp_path / "a.json", tmp_path / "b.mp4"
+    theirs.write_text("theirs")
+    with pytest.raises(FileExistsError), runs.written_together([mine, theirs], new=True) as tmps:
+        for tmp in tmps:
+            tmp.write_text("mine")
+    assert [p.name for p in tmp_path.iterdir()] == ["b.mp4"] and theirs.read_text() == "theirs"
