@@ -594,7 +594,8 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     The temp files are ``.<stem>.<pid>.tmp<suffix>`` (``RUN_TEMP``), ``.<stem>.<pid>-<thread>.tmp<suffix>``
     from a thread other than the main one: two threads writing one file (a cache entry asked for twice at
     once) shared one temp file, and one renamed into place what the other was still writing."""
-    finals = [Path(os.path.realpath(p)) for p in paths]
+    # new: a link is a file there, even one to a missing file, not the way to the place to write
+    finals = [Path(os.path.abspath(p) if new else os.path.realpath(p)) for p in paths]
     tag = os.getpid() if threading.current_thread() is threading.main_thread() else (
         f"{os.getpid()}-{threading.get_native_id()}")
     tmps = [f.with_name(f".{f.stem}.{tag}.tmp{f.suffix}") for f in finals]

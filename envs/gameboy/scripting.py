@@ -140,15 +140,14 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
     """Write ``data`` to a temp file beside ``out`` and rename it over ``out``: a full disk or a stop
     never leaves half a state in place of a good one, nor the temp file. The command's last output
     (``last``): a signal during the rename is dropped, not raised after it, which had the command say it
-    wrote nothing."""
+    wrote nothing. Without ``force``, a file another run wrote at ``out`` since the first check is kept
+    (``new``: a check before the rename let one written between the two be replaced)."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with written_beside(out, last=True) as tmp:
+        with written_beside(out, last=True, new=not force) as tmp:
             tmp.write_bytes(data)
-            if not force and (out.exists() or out.is_symlink()):  # another run wrote it since the check
-                raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it")
     except FileExistsError:
-        raise
+        raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it") from None
     except OSError as e:
         raise OSError(f"{flag} {not_written(out, e)}") from None
 

@@ -1757,6 +1757,27 @@ def test_make_state_does_not_replace_a_link_made_meanwhile(tmp_path: Path) -> No
     assert out.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_make_state_does_not_replace_a_state_written_as_it_renames(tmp_path: Path, monkeypatch, force: bool
+                                                                    ) -> None:
+    # Its check that --out is still free came before the rename: a state written between the two was replaced.
+    from agents import runs
+    from envs.gameboy import scripting
+
+    out, place = tmp_path / "start.state", runs.place
+
+    def other_run_writes_first(tmp: Path, final: Path, new: bool = False) -> None:
+        final.write_bytes(b"the other run's state")
+        place(tmp, final, new)
+
+    monkeypatch.setattr(runs, "place", other_run_writes_first)
+    with pytest.raises(FileExistsError, match="appeared while playing; pass --force") if not force else (
+            contextlib.nullcontext()):
+        scripting._write_state(out, b"mine", "--out", force)
+    assert out.read_bytes() == (b"mine" if force else b"the other run's state")
+    assert [p.name for p in tmp_path.iterdir()] == ["start.state"]
+
+
 def test_the_scripts_say_what_they_wrote(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # Only "wrote" was checked: the size, the frame count or the ROM's SHA-1 could be any figure.
     inputs = tmp_path / "inputs.txt"
