@@ -194,14 +194,33 @@ def exclusive_lock(f: IO[Any]) -> bool:
     return _flock(f, shared=False)
 
 
-def _flock(f: IO[Any], shared: bool) -> bool:
-    """``exclusive_lock`` or ``shared_lock``: False, and no lock, where fcntl is missing (Windows)."""
+def _flock(f: IO[Any] | int, shared: bool, wait: bool = False) -> bool:
+    """``exclusive_lock`` or ``shared_lock`` of an open file (or descriptor); ``wait``: until it is free,
+    not ``BlockingIOError``. False, and no lock, where fcntl is missing (Windows)."""
     try:
         import fcntl
     except ImportError:
         return False
-    fcntl.flock(f.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    flags = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+    fcntl.flock(f if isinstance(f, int) else f.fileno(), flags)
     return True
+
+
+@contextlib.contextmanager
+def _folders_locked(folders: Iterable[Path]) -> Iterator[None]:
+    """Each folder locked (exclusive, waiting for it) inside the block, in one order, so two holders never
+    wait on each other. No lock where a folder cannot be locked: NFS (flock there needs a file open for
+    writing), Windows; the block runs all the same."""
+    with contextlib.ExitStack() as stack:
+        for folder in sorted({os.path.realpath(f) for f in folders}):  # one folder twice: waits on itself
+            try:
+                fd = os.open(folder, os.O_RDONLY)
+            except OSError:
+                continue
+            stack.callback(os.close, fd)
+            with contextlib.suppress(OSError):
+                _flock(fd, shared=False, wait=True)
+        yield
 
 
 def process_running(pid: int) -> bool:
@@ -602,9 +621,13 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     try:
         yield tmps
         with (uninterruptible() if last else deferred_stop()) if signals else contextlib.nullcontext():
-            _place_all(tmps, finals, new)
-            for path in stale:
-                path.unlink(missing_ok=True)
+            # A set is placed under its folders' locks: two writers of one set (two evaluate.py of one
+            # model) interleaved their renames, leaving one's result beside the other's videos.
+            folders = [p.parent for p in (*finals, *stale)] if len(finals) + len(stale) > 1 else []
+            with _folders_locked(folders):
+                _place_all(tmps, finals, new)
+                for path in stale:
+                    path.unlink(missing_ok=True)
             if last:
                 settled()
     finally:

@@ -800,3 +800,28 @@ def test_written_together_new_places_none_when_one_place_is_taken(tmp_path, monk
         for tmp in tmps:
             tmp.write_text("mine")
     assert [p.name for p in tmp_path.iterdir()] == ["b.mp4"] and theirs.read_text() == "theirs"
+
+
+@pytest.mark.parametrize("video", [True, False])
+def test_two_writers_of_one_set_place_it_in_turn(tmp_path, monkeypatch, video):
+    # Two evaluate.py of one model at once: their renames interleaved, leaving one's result beside the
+    # other's videos (or, with --no-video, beside the videos its stale files should have removed).
+    files = [tmp_path / n for n in ("eval.json", "eval-best.mp4", "eval-best.gif")]
+
+    def write(who: str, videos: bool) -> None:
+        with runs.written_together(files if videos else files[:1], [] if videos else files[1:]) as tmps:
+            for tmp in tmps:
+                tmp.write_text(who)
+
+    place, second = runs.place, threading.Thread(target=write, args=("second", video))
+
+    def second_writer_starts(tmp: Path, final: Path, new: bool = False) -> None:
+        place(tmp, final, new)
+        if not second.is_alive() and final == files[0] and tmp.name.startswith(f".eval.{os.getpid()}."):
+            second.start()  # the first writer has placed its result, not yet its videos
+            second.join(timeout=0.5)  # waits for the first writer's lock, if there is one
+
+    monkeypatch.setattr(runs, "place", second_writer_starts)
+    write("first", True)
+    second.join()
+    assert [f.read_text() for f in files if f.exists()] == ["second"] * (3 if video else 1)
