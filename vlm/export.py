@@ -54,7 +54,6 @@ from agents.runs import (
     file_sha1,
     foreign_entries,
     json_object,
-    lock_held,
     missing_folders,
     not_written,
     process_running,
@@ -928,25 +927,40 @@ def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[
 
 def _claim(partial: Path, out: Path) -> Any:
     """Make ``partial`` this export's, holding a lock on its owner file until the export ends: one a
-    live export holds is refused, one a dead export left (the kernel dropped its lock) is cleared."""
-    if partial.exists():
-        # No owner file (gone: an export just moved it into place) is not a live export's either; the probe
-        # makes none in a folder being removed.
-        if lock_held(partial / OWNER):
-            raise ExportError(f"another export into {out} is running (its work is in {partial}); wait for "
-                              "it to finish or choose another --out")
-        shutil.rmtree(partial, ignore_errors=True)
+    live export holds is refused, one a dead export left (the kernel dropped its lock) is emptied and
+    taken over. The folder is never removed to be made again: whoever locks its owner file first owns it.
+    A check of the lock then a new folder let a second export, in the moment between another's making
+    the folder and locking it, take it for a dead one's and claim a new one: both held a lock."""
     try:
         partial.mkdir()
-    except FileExistsError:  # two exports cleared a dead one's folder at once: this one made it second
+    except FileExistsError:
         if not partial.is_dir():  # a file (the user's) at that name: no export's; the caller names --out
             raise
-        raise ExportError(f"another export into {out} is starting (its work is in {partial}); wait for it "
-                          "to finish or choose another --out") from None
-    f = open(partial / OWNER, "w")  # noqa: SIM115 (held open for the whole export)
-    exclusive_lock(f)
-    f.write(str(os.getpid()))
-    f.flush()
+    busy = ExportError(f"another export into {out} is running (its work is in {partial}); wait for it to "
+                       "finish or choose another --out")
+    try:
+        f = open(partial / OWNER, "a")  # noqa: SIM115 (held open for the whole export; "a": made if missing)
+    except FileNotFoundError:  # removed since the mkdir: by an export that failed, or put in place
+        raise busy from None
+    try:
+        exclusive_lock(f)
+        # Locked after the export that held it moved its folder into place: that owner file is not here.
+        if not os.path.samestat(os.fstat(f.fileno()), os.stat(partial / OWNER)):
+            raise busy
+        for entry in partial.iterdir():  # a dead export's work
+            if entry.name != OWNER:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+    except BaseException as e:
+        f.close()
+        if isinstance(e, (BlockingIOError, FileNotFoundError)):  # FileNotFoundError: moved since the open
+            raise busy from None
+        raise
     return f
 
 

@@ -980,24 +980,57 @@ def test_an_export_stays_locked_until_it_is_in_place(run, tmp_path, capsys, monk
     assert (out / META).is_file() and not (out / OWNER).exists() and not partial.exists()
 
 
-def test_a_second_export_clearing_a_dead_exports_folder_at_once_is_refused_as_such(tmp_path, monkeypatch):
-    # Two exports into one --out found a killed export's .partial folder and both removed it; the one that
-    # made the new folder second said "--out could not be written (File exists: .out.partial)".
+@pytest.mark.parametrize("dead", [False, True])
+def test_of_two_exports_claiming_one_folder_at_once_one_is_refused(tmp_path, monkeypatch, dead):
+    # Between making .out.partial and locking its owner file, a second export took the folder for a dead
+    # export's, cleared it and claimed a new one: both then held a lock, and wrote into one folder. Two
+    # clearing a killed export's folder at once: the second said "--out could not be written (File exists)".
+    import vlm.export
+
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    if dead:  # its export died: the kernel dropped the lock; its work goes
+        partial.mkdir()
+        (partial / OWNER).write_text("999999")
+        (partial / "images").mkdir()
+        (partial / "images" / "half-written.png").write_bytes(b"x")
+    lock, claimed, second = vlm.export.exclusive_lock, [], []
+
+    def second_export_in_the_gap(f):
+        if not second:  # the first export's lock: the second one claims first
+            second.append(True)
+            claimed.append(vlm.export._claim(partial, out))
+        return lock(f)
+
+    monkeypatch.setattr(vlm.export, "exclusive_lock", second_export_in_the_gap)
+    try:
+        with pytest.raises(vlm.export.ExportError, match=r"another export into .*out is running"):
+            claimed.append(vlm.export._claim(partial, out))
+        assert len(claimed) == 1 and (partial / OWNER).read_text() == str(os.getpid())
+        assert [p.name for p in partial.iterdir()] == [OWNER]
+        assert os.path.samestat(os.fstat(claimed[0].fileno()), (partial / OWNER).stat())  # the lock is on it
+    finally:
+        for f in claimed:
+            f.close()
+
+
+def test_an_export_folder_removed_as_it_is_claimed_is_another_exports(tmp_path, monkeypatch):
+    # A failed export removing its folder (or a finished one moving it into place) just after this one found
+    # it there: opening its owner file raised "No such file", said as "--out could not be written".
     import vlm.export
 
     out, partial = tmp_path / "out", tmp_path / ".out.partial"
     partial.mkdir()
-    (partial / OWNER).write_text("999999")  # its export died: the kernel dropped the lock
-    rmtree = shutil.rmtree
+    is_dir = Path.is_dir
 
-    def then_the_other_export_makes_it(path, *args, **kwargs):
-        rmtree(path, *args, **kwargs)
-        path.mkdir()
+    def removed_meanwhile(self: Path) -> bool:
+        there = is_dir(self)
+        if self == partial:
+            shutil.rmtree(partial)
+        return there
 
-    monkeypatch.setattr(shutil, "rmtree", then_the_other_export_makes_it)
-    with pytest.raises(vlm.export.ExportError, match=r"another export into .*out is starting"):
+    monkeypatch.setattr(Path, "is_dir", removed_meanwhile)
+    with pytest.raises(vlm.export.ExportError, match=r"another export into .*out is running"):
         vlm.export._claim(partial, out)
-    assert partial.is_dir() and list(partial.iterdir()) == []  # the other export's, left to it
 
 
 def test_a_live_export_is_not_cleared_on_nfs(tmp_path, monkeypatch):
