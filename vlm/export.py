@@ -788,8 +788,8 @@ def export(opts: ExportOptions) -> dict[str, Any]:
                 "run folder and give the copy as --checkpoint")
         summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
     except BaseException as e:
-        lock.close()
         shutil.rmtree(partial, ignore_errors=True)
+        lock.close()  # only now: another export that took the folder in between had it removed under it
         remove_folders(made)
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None

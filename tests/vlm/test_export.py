@@ -1052,6 +1052,33 @@ def test_a_live_export_is_not_cleared_on_nfs(tmp_path, monkeypatch):
         assert (partial / "work.png").is_file()
 
 
+def test_a_failed_export_holds_its_folder_until_it_is_removed(run, tmp_path, capsys, monkeypatch):
+    # A failed export let go of its lock, then removed its folder: a second export that claimed the folder
+    # in between (its lock was free) had it removed under it.
+    import vlm.export
+
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    rmtree, second = shutil.rmtree, []
+
+    def failed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def second_export_first(path, *args, **kwargs):
+        if Path(path) == partial and not second:
+            try:
+                second.append(vlm.export._claim(partial, out))
+            except vlm.export.ExportError as e:
+                second.append(e)
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", failed)
+    monkeypatch.setattr(vlm.export.shutil, "rmtree", second_export_first)
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--no-progress") == 130
+    if not isinstance(second[0], vlm.export.ExportError):
+        second[0].close()
+    assert isinstance(second[0], vlm.export.ExportError) and "is running" in str(second[0])
+
+
 @default_formats
 def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch):
     import vlm.export
