@@ -15,6 +15,8 @@ import os
 import pickle
 import re
 import shlex
+import shutil
+import sys
 import threading
 import time
 import zipfile
@@ -186,6 +188,59 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     finally:
         if old_lock is not None:
             old_lock.close()
+
+
+def refuse_inputs_in_replaced_run(run_dir: Path, inputs: dict[str, Any]) -> None:
+    """``--force`` moves the old run aside and deletes it once the new run can go on without it: an
+    input of this command inside it (a ``--state`` kept in its folder, its own config.yaml as
+    ``--config``) would be missing while the new run starts, then deleted with the old run. Refused,
+    naming the flag."""
+    if not run_dir.is_dir():
+        return
+    folder = Path(os.path.realpath(run_dir))
+    for flag, file in inputs.items():
+        if isinstance(file, str) and file.strip() and Path(os.path.realpath(file)).is_relative_to(folder):
+            raise RunError(f"{flag} {file} is inside --run-dir {run_dir}, which --force replaces (its files "
+                           "are moved aside, then deleted): copy it out of the run folder first, or choose "
+                           "another --run-dir")
+
+
+def settle_run_dir(created: Path | None, replaced: Path | None, keep: bool, existed: bool,
+                   above: list[Path]) -> None:
+    """Leave the run folder as a training command's end decides: ``created`` is the run ``new_run_dir``
+    made (None for a ``--resume``, or where it failed), ``replaced`` where it moved the run ``--force``
+    replaces, ``keep`` whether the new run stays, ``existed`` whether ``created`` was there before (the
+    user's empty folder), ``above`` the folders above it that making it made (``missing_folders``)."""
+    # A run --force was replacing comes back unless the new one finished or stopped with a checkpoint
+    # and its --resume command printed: on Ctrl-C, or on a failure train() handles (TrainingStopped:
+    # a damaged archive, a worker dead again, milestones.json or a checkpoint refused). --force gave
+    # the old run up; it is kept only until the new one has something to resume from, and putting it
+    # back over a resumable new run deleted the checkpoint just named (and made that --resume continue
+    # the old run). A run that crashed (a traceback, no --resume advice: NaN losses, a bug), even after
+    # a periodic checkpoint, must not have cost the old one. Without --force, a run that failed before
+    # training started (TensorBoard's folder comes just before it) leaves nothing; once training ran,
+    # its logs stay.
+    if replaced is not None:
+        with uninterruptible():  # a Ctrl-C while the failed run is deleted would leave the old one aside
+            if keep:
+                shutil.rmtree(replaced, ignore_errors=True)
+            else:
+                shutil.rmtree(created, ignore_errors=True)
+                replaced.rename(created)
+        if not keep:
+            print(f"the new run did not finish: {created} holds the old run again", file=sys.stderr)
+    elif created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
+        if existed:  # the user's empty folder stays, without our files
+            for f in created.iterdir():
+                if f.is_dir():
+                    shutil.rmtree(f)
+                else:
+                    f.unlink()
+        else:
+            shutil.rmtree(created, ignore_errors=True)
+            remove_folders(above)
+    elif created is None:  # no run folder of this command's: any it made before failing is empty
+        remove_folders(above)
 
 
 def exclusive_lock(f: IO[Any]) -> bool:

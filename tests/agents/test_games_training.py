@@ -137,26 +137,28 @@ def test_self_play_settings_without_self_play_are_refused(scripts, tmp_path, cap
     assert not run.exists()
 
 
-def test_an_archive_dir_is_stored_absolute(scripts, tmp_path, monkeypatch):
+def test_an_archive_dir_is_stored_absolute(tmp_path, monkeypatch):
     """A relative --set env_kwargs.archive_dir stayed relative in config.yaml: a --resume from another
     folder then archived into, and restarted from, another, empty archive."""
+    from agents.preflight import absolute_paths
+
     monkeypatch.chdir(tmp_path)
     kwargs = {"archive_dir": "shared/archive", "swarm": True}
-    scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
+    absolute_paths("pokemon_red", kwargs)
     # (rom: none given is the default ROM path, stored absolute too)
     assert kwargs == {"archive_dir": str(tmp_path / "shared" / "archive"), "swarm": True,
                       "rom": str(tmp_path / "roms" / "pokemon_red.gb")}
     kwargs = {"archive_dir": None}
-    scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
+    absolute_paths("pokemon_red", kwargs)
     assert kwargs["archive_dir"] is None  # none given: the run's own archive/, wherever it is
 
 
 def test_a_swarm_prob_without_swarm_is_refused(scripts, tmp_path, capsys):
     """env_kwargs.swarm_prob without --swarm trained without restarts, the setting dropped without a word."""
     pytest.importorskip("pyboy")
+    from agents.preflight import check_swarm_prob as check
     from envs.gameboy.roms import TEST_CARTRIDGE
 
-    check = scripts.train_ppo.check_swarm_prob
     check("pokemon_red", {"swarm": True, "swarm_prob": 0.9})  # with --swarm: used
     check("pokemon_red", {"swarm": False, "swarm_prob": 0.5})  # the preset's default: nothing dropped
     run = tmp_path / "pokemon"

@@ -974,43 +974,45 @@ def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts, capsys):
     with pytest.raises(SystemExit):
         scripts.train_ppo.parser().parse_args(["--size", "10.5"])
     assert "--size: must be a whole number, got 10.5" in capsys.readouterr().err
+    from agents import preflight
     from agents.config import apply_set, load_config, resolve
 
     given = ["env_kwargs.size=10.0", "env_kwargs.starvation=50.0"]
     cfg = resolve(apply_set(load_config("snake"), given), False)
-    scripts.train_ppo.check_game(cfg)
+    preflight.check_game(cfg)
     assert yaml.safe_load(yaml.safe_dump(cfg["env_kwargs"])) == {"size": 10, "starvation": 50, "obs": "grid"}
     assert type(cfg["env_kwargs"]["size"]) is int
     cfg = resolve(apply_set(load_config("snake"), ["env_kwargs.size=10.5"]), False)
     with pytest.raises(ValueError, match=r"snake size must be a whole number .* got 10.5 \(change --size\)"):
-        scripts.train_ppo.check_game(cfg)  # as from a --config file (the flag --size refuses 10.5)
+        preflight.check_game(cfg)  # as from a --config file (the flag --size refuses 10.5)
     # Given by --set: the error names the --set the user typed, not the flag they did not use.
     with pytest.raises(ValueError, match=r"got 10.5 \(change --set env_kwargs.size\)"):
-        scripts.train_ppo.check_game(cfg, {"size"})
+        preflight.check_game(cfg, {"size"})
     # YAML reads 1e1 and 1e39 as strings: "must be a finite number, got '1e39'" hid float32's bound.
     cfg = resolve(apply_set(load_config("rotation"), ["env_kwargs.step_cost=1e-2"]), False)
-    scripts.train_ppo.check_game(cfg, {"step_cost"})
+    preflight.check_game(cfg, {"step_cost"})
     assert cfg["env_kwargs"]["step_cost"] == 0.01
     cfg = resolve(apply_set(load_config("rotation"), ["env_kwargs.step_cost=1e39"]), False)
     with pytest.raises(ValueError, match=r"step_cost must be within float32's .* \(change --set env_kwargs"):
-        scripts.train_ppo.check_game(cfg, {"step_cost"})
+        preflight.check_game(cfg, {"step_cost"})
 
 
-def test_the_memory_check_counts_the_buffers_that_live_in_ram(scripts, monkeypatch):
-    train_ppo = scripts.train_ppo  # one module: each attribute access loads the script afresh
-    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 12_000)
+def test_the_memory_check_counts_the_buffers_that_live_in_ram(monkeypatch):
+    from agents import preflight
+
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 12_000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
-    train_ppo.check_memory(cfg, (10, 10))  # (3 + 8) × 10 boards × 100 bytes = 11,000 fit
+    preflight.check_memory(cfg, (10, 10))  # (3 + 8) × 10 boards × 100 bytes = 11,000 fit
     with pytest.raises(ValueError, match=r"use a smaller --num-envs or --set ppo\.n_steps"):
-        train_ppo.check_memory({**cfg, "num_envs": 20}, (10, 10))
+        preflight.check_memory({**cfg, "num_envs": 20}, (10, 10))
     cuda = {**cfg, "num_envs": 20, "device": "cuda"}  # on a GPU the rollout buffer is not in RAM
-    train_ppo.check_memory(cuda, (10, 10))
+    preflight.check_memory(cuda, (10, 10))
     with pytest.raises(ValueError, match=r"the step buffers of --num-envs 50 boards"):
-        train_ppo.check_memory({**cuda, "num_envs": 50}, (10, 10))
+        preflight.check_memory({**cuda, "num_envs": 50}, (10, 10))
     with pytest.raises(ValueError, match=r"ppo\.n_steps"):  # RecurrentPPO keeps its buffer on the host
-        train_ppo.check_memory({**cuda, "recurrent": True}, (10, 10))
-    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: None)  # the system cannot say
-    train_ppo.check_memory({**cfg, "num_envs": 10**12}, (10, 10))
+        preflight.check_memory({**cuda, "recurrent": True}, (10, 10))
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: None)  # the system cannot say
+    preflight.check_memory({**cfg, "num_envs": 10**12}, (10, 10))
 
 
 def test_a_cuda_run_resumed_on_the_cpu_gets_the_memory_check(trained, scripts, tmp_path, monkeypatch, capsys):
@@ -1021,15 +1023,15 @@ def test_a_cuda_run_resumed_on_the_cpu_gets_the_memory_check(trained, scripts, t
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "device": "cuda"}))  # as trained on a GPU
     before = {f.relative_to(run): f.read_bytes() for f in run.rglob("*") if f.is_file()}
-    train_ppo = scripts.train_ppo
+    from agents import preflight
     from envs import make_game
 
     per_board = int(np.prod(make_game("snake", 1, **cfg["env_kwargs"]).observation_space.shape))
     assert cfg["ppo"]["n_steps"] > 10
     # The step buffers (3 observations a board) fit, the rollout buffer in RAM does not.
-    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: per_board * cfg["num_envs"] * 10)
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: per_board * cfg["num_envs"] * 10)
     capsys.readouterr()
-    assert train_ppo.main(["--resume", str(run), "--device", "cpu", "--no-progress"]) == 2
+    assert scripts.train_ppo.main(["--resume", str(run), "--device", "cpu", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "the run does not fit in memory; use --device cuda" in err and "GiB" in err, err
     assert {f.relative_to(run): f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
@@ -1059,8 +1061,9 @@ def test_the_per_game_flags_offer_the_games_own_values(scripts, monkeypatch):
     assert not imported & {"numba", "pyboy", "torch", "stable_baselines3"}, imported
 
 
-def test_an_error_names_entries_only_of_a_mapping_option(scripts):
-    named = scripts.train_ppo.flags_named
+def test_an_error_names_entries_only_of_a_mapping_option():
+    from agents.preflight import flags_named as named
+
     assert named("reward.badge must be a finite number", "reward", {"badge": "x"}) == [
         "--set env_kwargs.reward.badge"]
     # A dotted file name in a path option is no entry: the flag is the option's own.

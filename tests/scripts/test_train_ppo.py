@@ -1,5 +1,6 @@
-"""scripts/train_ppo.py's own code, in process and without training: the memory check's figures, the
-flags its errors name, the paths it stores, the command it records, and a --resume's first check."""
+"""scripts/train_ppo.py in process and without training, with the checks it runs (agents/preflight.py,
+agents/train_cli.py): the memory check's figures, the flags its errors name, the paths it stores, the command
+it records, and a --resume's first check."""
 
 import errno
 import os
@@ -14,8 +15,9 @@ import yaml
 from tests.conftest import ROOT, path_method_fails
 
 
-def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(scripts, monkeypatch):
-    train_ppo = scripts.train_ppo  # one module: each attribute access loads the script afresh
+def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(monkeypatch):
+    from agents import preflight
+
     pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}
     monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
     read_text = pathlib.Path.read_text
@@ -26,29 +28,30 @@ def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(scr
         return read_text(self, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "read_text", meminfo)
-    assert train_ppo.memory_bytes() == 4096 * 1000 + 2000 * 1024  # RAM plus swap, swap in kB
+    assert preflight.memory_bytes() == 4096 * 1000 + 2000 * 1024  # RAM plus swap, swap in kB
     pages["SC_PHYS_PAGES"] = 0
-    assert train_ppo.memory_bytes() is None  # the system cannot say
+    assert preflight.memory_bytes() is None  # the system cannot say
     # (3 + 8) × 10 boards × 100 bytes = 11,000: exactly the machine's memory still fits.
-    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 11_000)
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 11_000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
-    train_ppo.check_memory(cfg, (10, 10))
-    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 10_999)
+    preflight.check_memory(cfg, (10, 10))
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 10_999)
     with pytest.raises(ValueError, match=r"does not fit in memory; use a smaller --num-envs or --set ppo"):
-        train_ppo.check_memory(cfg, (10, 10))
+        preflight.check_memory(cfg, (10, 10))
 
 
-def test_a_resume_that_does_not_fit_says_what_can_still_change(scripts, monkeypatch):
+def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch):
     # A --resume keeps its --num-envs and ppo.n_steps: only --device cuda moves a PPO rollout out of RAM;
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
-    train_ppo = scripts.train_ppo
-    monkeypatch.setattr(train_ppo, "memory_bytes", lambda: 1000)
+    from agents import preflight
+
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 1000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
     with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
-        train_ppo.check_memory(cfg, (10, 10), resume=True)
+        preflight.check_memory(cfg, (10, 10), resume=True)
     for other in ({"recurrent": True}, {"recurrent": True, "device": "cuda"}, {"device": "cuda"}):
         with pytest.raises(ValueError, match=r"use a machine with more memory$"):
-            train_ppo.check_memory({**cfg, **other}, (10, 10), resume=True)
+            preflight.check_memory({**cfg, **other}, (10, 10), resume=True)
 
 
 def test_a_bad_value_without_a_config_file_mentions_none(scripts, tmp_path, capsys):
@@ -93,18 +96,22 @@ def test_an_option_of_another_game_is_named_by_its_flag_as_typed(scripts, tmp_pa
     assert not run.exists()
 
 
-def test_an_error_names_each_entry_of_a_mapping_option_once(scripts):
-    named = scripts.train_ppo.flags_named("reward.bdge is unknown (did you mean reward.badge?): reward.bdge",
-                                          "reward", {"bdge": 1})
+def test_an_error_names_each_entry_of_a_mapping_option_once():
+    from agents.preflight import flags_named
+
+    named = flags_named("reward.bdge is unknown (did you mean reward.badge?): reward.bdge", "reward",
+                        {"bdge": 1})
     assert named == ["--set env_kwargs.reward.bdge", "--set env_kwargs.reward.badge"]
 
 
-def test_paths_from_set_or_a_config_file_expand_the_tilde_too(scripts, tmp_path, monkeypatch):
+def test_paths_from_set_or_a_config_file_expand_the_tilde_too(tmp_path, monkeypatch):
     # A path flag expands ~ itself; --set env_kwargs.rom=~/red.gb or a --config file's rom: ~/red.gb
     # reach config.yaml only through absolute_paths.
+    from agents.preflight import absolute_paths
+
     monkeypatch.setenv("HOME", str(tmp_path))
     kwargs = {"rom": "~/red.gb", "state": "~/start.state", "archive_dir": "~/archive", "swarm": True}
-    scripts.train_ppo.absolute_paths("pokemon_red", kwargs)
+    absolute_paths("pokemon_red", kwargs)
     assert kwargs == {"rom": str(tmp_path / "red.gb"), "state": str(tmp_path / "start.state"),
                       "archive_dir": str(tmp_path / "archive"), "swarm": True}
 
@@ -128,17 +135,17 @@ def test_a_resume_without_a_checkpoint_is_refused_before_the_game_is_built(scrip
                                                                           capsys):
     # Checked first: building a board (a Game Boy boots its ROM) and the memory check come after.
     import agents.train
+    import agents.train_cli
     from agents.config import load_config, resolve
 
-    train_ppo = scripts.train_ppo
     built, trained = [], []
-    monkeypatch.setattr(train_ppo, "observation_shape", lambda env, *_: built.append(env) or (10, 10))
+    monkeypatch.setattr(agents.train_cli, "observation_shape", lambda env, *_: built.append(env) or (10, 10))
     monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: trained.append(args))
     run = tmp_path / "run"
     run.mkdir()
     cfg = resolve({**load_config("snake"), "policy": "tiny", "device": "cpu"}, False)
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
     assert "no checkpoint to load" in capsys.readouterr().err
     assert built == [] and trained == []
 
@@ -231,18 +238,18 @@ def test_help_gives_the_defaults_and_bounds_the_readme_gives(scripts):
         assert phrase in text
 
 
-def test_memory_is_unknown_without_sysconf_and_ram_alone_without_meminfo(scripts, monkeypatch):
-    train_ppo = scripts.train_ppo
+def test_memory_is_unknown_without_sysconf_and_ram_alone_without_meminfo(monkeypatch):
+    from agents import preflight
 
     def no_such_name(name):
         raise ValueError(f"unrecognized configuration name {name!r}")
 
     monkeypatch.setattr(os, "sysconf", no_such_name)
-    assert train_ppo.memory_bytes() is None  # so check_memory checks nothing
+    assert preflight.memory_bytes() is None  # so check_memory checks nothing
     monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}.__getitem__)
     not_linux = FileNotFoundError(errno.ENOENT, "No such file or directory", "/proc/meminfo")
     path_method_fails(monkeypatch, "read_text", lambda p: str(p) == "/proc/meminfo", not_linux)
-    assert train_ppo.memory_bytes() == 4096 * 1000  # no swap figure: RAM alone
+    assert preflight.memory_bytes() == 4096 * 1000  # no swap figure: RAM alone
 
 
 def test_a_game_that_cannot_list_its_options_has_an_unknown_one_named(scripts, monkeypatch, capsys):
@@ -330,6 +337,7 @@ def test_a_run_folder_made_but_not_claimed_goes_with_the_folders_above_it(script
 def test_a_relative_rom_from_set_reaches_the_run_config_absolute(scripts, tmp_path, monkeypatch):
     # README: config.yaml must find the ROM again from any folder, so main stores it absolute (kills a
     # mutant that dropped main's absolute_paths call; the helper alone is tested above).
+    import agents.train_cli
     from agents.runs import RunError
 
     seen = []
@@ -338,12 +346,11 @@ def test_a_relative_rom_from_set_reaches_the_run_config_absolute(scripts, tmp_pa
         seen.append(cfg)
         raise RunError("stop here")
 
-    train_ppo = scripts.train_ppo  # one module: each attribute access may load the script afresh
-    monkeypatch.setattr(train_ppo, "check_game", lambda cfg, typed=(): None)
-    monkeypatch.setattr(train_ppo, "new_run_dir", stop)
+    monkeypatch.setattr(agents.train_cli, "check_game", lambda cfg, typed=(): None)
+    monkeypatch.setattr(agents.train_cli, "new_run_dir", stop)
     monkeypatch.chdir(tmp_path)
-    assert train_ppo.main(["--env", "pokemon_red", "--set", "env_kwargs.rom=red.gb", "--device", "cpu",
-                                   "--policy", "tiny", "--run-dir", str(tmp_path / "run")]) == 2
+    assert scripts.train_ppo.main(["--env", "pokemon_red", "--set", "env_kwargs.rom=red.gb", "--device",
+                                   "cpu", "--policy", "tiny", "--run-dir", str(tmp_path / "run")]) == 2
     assert seen[0]["env_kwargs"]["rom"] == str(tmp_path / "red.gb")
 
 
@@ -359,6 +366,7 @@ def test_a_null_rom_is_the_games_default_from_set_and_a_config_file_alike(script
     # README: null (or an empty rom: in a --config file) is the game's own ROM path, as the presets write
     # it; Pokémon Red's refused it ("rom must be a path, got None") where Game Boy's took roms/<game>.gb.
     # Only a blank --set is refused (test_a_blank_set_key_or_path_is_refused_naming_set).
+    import agents.train_cli
     from agents.runs import RunError
 
     seen = []
@@ -367,12 +375,11 @@ def test_a_null_rom_is_the_games_default_from_set_and_a_config_file_alike(script
         seen.append(cfg)
         raise RunError("stop here")
 
-    train_ppo = scripts.train_ppo
-    monkeypatch.setattr(train_ppo, "check_game", lambda cfg, typed=(): None)
-    monkeypatch.setattr(train_ppo, "new_run_dir", stop)
+    monkeypatch.setattr(agents.train_cli, "check_game", lambda cfg, typed=(): None)
+    monkeypatch.setattr(agents.train_cli, "new_run_dir", stop)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "blank.yaml").write_text("env_kwargs:\n  rom:\n  archive_dir:\n", encoding="utf-8")
-    assert train_ppo.main(["--env", env, *source, "--device", "cpu", "--policy", "tiny",
+    assert scripts.train_ppo.main(["--env", env, *source, "--device", "cpu", "--policy", "tiny",
                            "--run-dir", str(tmp_path / "run")]) == 2
     assert seen[0]["env_kwargs"]["rom"] == str(tmp_path / rom)
     assert seen[0]["env_kwargs"].get("archive_dir") is None  # the run's own archive/ (README, swarm)
@@ -381,8 +388,9 @@ def test_a_null_rom_is_the_games_default_from_set_and_a_config_file_alike(script
 def test_a_file_given_by_set_is_named_by_set_even_with_a_config_file(scripts, tmp_path):
     # input_name's docstring: --set env_kwargs.state=... is named as typed, not as the --config file's
     # entry the user did not write (kills a mutant that dropped the ``typed`` test).
-    train_ppo = scripts.train_ppo
+    from agents.train_cli import input_name
+
     argv = ["--config", str(tmp_path / "c.yaml"), "--set", "env_kwargs.state=s"]
-    args = train_ppo.parser().parse_args(argv)
-    assert train_ppo.input_name("state", args, {"state"}) == "--set env_kwargs.state"
-    assert train_ppo.input_name("rom", args, {"state"}) == f"--config {tmp_path / 'c.yaml'}: env_kwargs.rom ="
+    args = scripts.train_ppo.parser().parse_args(argv)
+    assert input_name("state", args, {"state"}) == "--set env_kwargs.state"
+    assert input_name("rom", args, {"state"}) == f"--config {tmp_path / 'c.yaml'}: env_kwargs.rom ="

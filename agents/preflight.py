@@ -1,0 +1,211 @@
+"""What ``scripts/train_ppo.py`` checks and settles in a new or resumed run's config before anything is
+written: the game is built once with its options (an error names the flag, or the ``--set`` key, that set
+each), the observation buffers fit in this machine's memory, self-play and swarm settings apply to the run,
+and ROM, state and archive paths are stored absolute."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from agents.config import DEFAULTS, load_yaml, set_item
+
+# The game options with a flag of their own in train_ppo.py (--size, ...; the rest take --set env_kwargs.KEY)
+ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
+PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a file or folder
+
+
+def absolute_paths(env: str, env_kwargs: dict) -> None:
+    """Store ROM, state and archive paths absolute: they are read from the folder training starts in,
+    and the run's config.yaml must find them again when evaluate or export run from another folder (or
+    a ``--resume`` does: a relative ``archive_dir`` gave it a new, empty swarm archive there). A null ROM
+    (``rom: null``, or empty, in a --config file; ``--set env_kwargs.rom=null``) is the game's default."""
+    if env == "gameboy" and env_kwargs.get("rom") is None:
+        from envs.gameboy.generic import default_rom
+
+        env_kwargs["rom"] = str(default_rom(env_kwargs.get("game", "tetris")))
+    elif env == "pokemon_red" and env_kwargs.get("rom") is None:
+        from envs.gameboy.pokemon import DEFAULT_ROM
+
+        env_kwargs["rom"] = DEFAULT_ROM
+    for key in PATH_OPTIONS:
+        value = env_kwargs.get(key)
+        if isinstance(value, str) and value.strip():
+            env_kwargs[key] = os.path.abspath(os.path.expanduser(value))
+
+
+def env_flag(key: str, typed: Collection[str]) -> str:
+    """The flag that sets game option ``key``: ``--set env_kwargs.<key>`` where the user typed that
+    (``typed``: the game options given by ``--set``), or where the option has no flag of its own."""
+    own = key in ENV_FLAGS and key not in typed
+    return f"--{key.replace('_', '-')}" if own else f"--set env_kwargs.{key}"
+
+
+def set_options(assignments: list[str]) -> set[str]:
+    """The game options that ``--set`` assignments set (``env_kwargs.size=8`` sets ``size``)."""
+    keys = (set_item(item)[0] for item in assignments)
+    return {parts[1] for parts in keys if len(parts) > 1 and parts[0] == "env_kwargs"}
+
+
+def refuse_blank_paths(assignments: list[str], env: str) -> None:
+    """A path option set blank by ``--set`` (``env_kwargs.rom=``, or ``'  '`` quoted): YAML read it as null
+    (the default ROM, no start state) or as a name of spaces. Refused, naming ``--set``, as the path
+    flags refuse an empty path (``path_arg``). An option ``env`` lacks is left to ``check_game``: that it
+    does not apply is the error to fix first."""
+    from agents.runs import game_options
+
+    known = game_options(env)
+    for item in assignments:
+        parts, raw = set_item(item)
+        if len(parts) != 2 or parts[0] != "env_kwargs" or parts[1] not in PATH_OPTIONS:
+            continue
+        if known is not None and parts[1] not in known:
+            continue
+        value = load_yaml(raw) if raw.strip() else None  # as apply_set, which read it first, reads it
+        if not raw.strip() or (isinstance(value, str) and not value.strip()):
+            what = "a folder" if parts[1] == "archive_dir" else "a file"
+            hint = " (or none: boot the ROM)" if parts[1] == "state" else ""
+            raise ValueError(f"--set {item!r}: the {parts[1]} path is empty; name {what}{hint}")
+
+
+def flags_named(message: str, key: str, value: Any, typed: Collection[str] = ()) -> list[str]:
+    """The flags of game option ``key`` that an error ``message`` names: for a mapping option (Pokémon's
+    reward) ``reward.badge`` in the message is ``--set env_kwargs.reward.badge``; else the option's flag
+    (``env_flag``: as the user typed it)."""
+    entries = re.findall(rf"\b{key}\.(\w+)", message) if isinstance(value, dict) else []
+    if entries:
+        return [f"--set env_kwargs.{key}.{entry}" for entry in dict.fromkeys(entries)]
+    return [env_flag(key, typed)] if re.search(rf"\b{key}\b", message) else []
+
+
+def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
+    """Build one board before anything is written, so a bad option or a missing ROM fails first. An error
+    names each option's flag, or ``--set env_kwargs.<key>`` for the options in ``typed`` (given so)."""
+    from agents.runs import game_options
+    from envs import game_class
+    from envs.base import whole_options
+
+    # As the game reads them (--set env_kwargs.size=10.0 is size 10 in config.yaml too; 1e-2 a number)
+    cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
+    kwargs = dict(cfg["env_kwargs"])
+    known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
+    for key in kwargs:
+        if known is not None and key not in known:
+            raise ValueError(f"{env_flag(key, typed)} does not apply to --env {cfg['env']} (env_kwargs.{key} "
+                             "is not one of its options; see the per-env flags in --help)")
+    if kwargs.get("swarm") and not kwargs.get("archive_dir"):
+        kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
+    try:
+        obs_shape = observation_shape(cfg["env"], kwargs, cfg["num_workers"])
+    except TypeError as e:
+        raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
+    except ValueError as e:  # a value the game refuses: name the flags whose options the message names
+        named = [flag for key, value in cfg["env_kwargs"].items()
+                 for flag in flags_named(str(e), key, value, typed)]
+        raise ValueError(f"{e} (change {' or '.join(named)})" if named else
+                         f"env_kwargs for {cfg['env']}: {e}") from None
+    check_memory(cfg, obs_shape)
+    check_swarm_prob(cfg["env"], cfg["env_kwargs"])  # a value the game accepts, but unused
+    check_self_play(cfg)
+    from agents.selfplay import uses_self_play
+
+    changed = [k for k, v in cfg["self_play"].items() if v != DEFAULTS["self_play"][k]]
+    if changed and not uses_self_play(cfg):  # new runs only: a --resume keeps what its run was given
+        raise ValueError(f"{', '.join(f'self_play.{k}' for k in changed)} (--set or --config) applies to "
+                         "self-play only (--env snake_duel --opponent policy), which this run does not use: "
+                         "drop it, or train duel Snake with --opponent policy")
+
+
+def memory_bytes() -> int | None:
+    """This machine's RAM plus swap in bytes (more than a run may take, never less); None where the
+    system cannot say."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        return None
+    if ram <= 0:
+        return None
+    swap = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("SwapTotal:"):
+                swap = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):  # not Linux
+        pass
+    return ram + swap
+
+
+def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False) -> None:
+    """Refuse a run whose observation buffers alone outgrow this machine's RAM and swap: allocating them
+    took minutes (or ended in a bus error) before failing. Counted: the vector env's step buffers (the
+    observations, the ended episodes' last ones, a copy of the observations) and, unless it lives on a
+    CUDA device, the rollout buffer's ``ppo.n_steps`` observations per board, all uint8; everything
+    else a run holds comes on top, so a run refused here could never fit. ``resume``: a ``--resume``,
+    which keeps the run's --num-envs and ppo.n_steps (a run trained on CUDA resumed with --device cpu
+    brings its rollout buffer into RAM)."""
+    limit = memory_bytes()
+    if limit is None:
+        return
+    per_board = math.prod(obs_shape)
+    steps = cfg["ppo"]["n_steps"]
+    host_rollout = bool(cfg["recurrent"]) or not str(cfg["device"]).startswith("cuda")
+    need = per_board * cfg["num_envs"] * (3 + (steps if host_rollout else 0))
+    if need <= limit:
+        return
+    what = (f"ppo.n_steps {steps:,} × --num-envs {cfg['num_envs']:,} observations of {per_board:,} bytes "
+            "(the rollout buffer), with the step buffers," if host_rollout else
+            f"the step buffers of --num-envs {cfg['num_envs']:,} boards ({per_board:,} bytes an observation)")
+    change = "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs"
+    if resume:
+        on_gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
+                  "and ppo.n_steps)")
+        change = on_gpu if host_rollout and not cfg["recurrent"] else "a machine with more memory"
+    raise ValueError(f"{what} need at least {need / 2**30:,.1f} GiB of memory, more than this machine has "
+                     f"({limit / 2**30:,.1f} GiB of RAM and swap): the run does not fit in memory; use "
+                     f"{change}")
+
+
+def observation_shape(env: str, kwargs: dict, workers: int) -> tuple[int, ...]:
+    """The observation shape of ``env`` made with ``kwargs``, from one board (closed again). With ``workers``
+    to come, their fork server is started first: its imports (1-2 s) run while the board is made."""
+    from envs import make_game
+    from envs.vector import prepare_workers
+
+    if workers:
+        prepare_workers(env)
+    probe = make_game(env, num_envs=1, **kwargs)
+    try:
+        return tuple(probe.observation_space.shape)
+    finally:
+        probe.close()
+
+
+def check_swarm_prob(env: str, kwargs: dict) -> None:
+    """A swarm_prob other than the default without --swarm: the run would train without restarts and
+    drop the setting without a word (new runs only: a --resume keeps what its run was given)."""
+    import inspect
+
+    from envs import game_class
+
+    if "swarm_prob" not in kwargs or kwargs.get("swarm"):
+        return
+    param = inspect.signature(game_class(env)).parameters.get("swarm_prob")
+    if param is not None and kwargs["swarm_prob"] != param.default:
+        raise ValueError(f"env_kwargs.swarm_prob={kwargs['swarm_prob']} applies to swarm restarts only "
+                         "(--swarm), which this run does not use: drop it, or add --swarm")
+
+
+def check_self_play(cfg: dict) -> None:
+    """Settings self-play cannot train with: refused before a run file is written (new run or --resume)."""
+    from agents.selfplay import uses_self_play
+
+    if uses_self_play(cfg) and cfg["num_workers"] != 0:
+        raise ValueError("--opponent policy (self-play) steps the game in the training process: "
+                         "use --num-workers 0")
+    if uses_self_play(cfg) and cfg["recurrent"]:  # the snapshots would need an LSTM state per board
+        raise ValueError("--opponent policy (self-play) plays feed-forward snapshots: drop --recurrent, "
+                         "or train against --opponent greedy or random")

@@ -1,0 +1,217 @@
+"""What ``scripts/train_ppo.py`` runs once its flags are parsed: the run's config, from the flags (a new run)
+or from the run folder (``--resume``), checked before anything is written; the run folder made, claimed
+and trained into; and, should training never start, the folders put back as they were."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Collection
+from pathlib import Path
+from typing import IO, Any
+
+from agents.config import (
+    DEFAULTS,
+    apply_set,
+    auto_intervals,
+    check_device_defaults,
+    deep_merge,
+    load_config,
+    resolve,
+    set_item,
+)
+from agents.interrupts import deferred_stop
+from agents.preflight import (
+    ENV_FLAGS,
+    absolute_paths,
+    check_game,
+    check_memory,
+    check_self_play,
+    env_flag,
+    observation_shape,
+    refuse_blank_paths,
+    set_options,
+)
+from agents.runs import (
+    RunError,
+    claim_run,
+    latest_checkpoint,
+    missing_folders,
+    new_run_dir,
+    read_run_config,
+    refuse_inputs_in_replaced_run,
+    settle_run_dir,
+)
+from envs import GAMES
+
+FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed", "save_every",
+         "video_every", "recurrent")
+RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video_every"}
+
+
+def input_name(key: str, args: argparse.Namespace, typed: Collection[str]) -> str:
+    """Where game option ``key`` (a file) was given: its flag, ``--set``, or a ``--config`` file's
+    ``env_kwargs`` (named so, not as a flag the user did not type)."""
+    if getattr(args, key) is None and key not in typed and args.config:
+        return f"--config {args.config}: env_kwargs.{key} ="
+    return env_flag(key, typed)
+
+
+def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A value given both as a flag and as ``--set`` (``--size 12 --set env_kwargs.size=8``): one of them
+    would be dropped without a word, so neither is guessed."""
+    flags = {f: f for f in FLAGS} | {f"env_kwargs.{f}": f for f in ENV_FLAGS}
+    for item in args.set:
+        flag = flags.get(".".join(set_item(item)[0]))
+        if flag is not None and getattr(args, flag) is not None:
+            p.error(f"--{flag.replace('_', '-')} and --set {item} set the same value; give one of them")
+
+
+def model_mtime(run: Path) -> int:
+    """The run's model.zip's modification time in ns, 0 while it has none."""
+    model = run / "model.zip"
+    return model.stat().st_mtime_ns if model.exists() else 0
+
+
+def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> int:
+    """Train as the parsed flags ``args`` of parser ``p`` say (a misused flag is ``p.error``); ``command``
+    is recorded in the run folder. Returns the exit status: 0, 2 for an error said in one line, 130 for a
+    Ctrl-C before training started."""
+    from agents.train import TrainingStopped, train
+    from envs.gameboy.roms import RomError, StateError
+    from envs.vector import WorkerDiedError
+
+    created: Path | None = None  # a run folder this command made: removed if training never started
+    replaced: Path | None = None  # the run --force replaces: back in place unless keep
+    existed = args.run_dir is not None and Path(args.run_dir).is_dir()
+    # --run-dir and the folders above it that making it makes (a/b of a/b/run): removed if training never
+    # starts (those that are still empty), also when new_run_dir made them and then failed.
+    above = missing_folders(Path(args.run_dir)) if args.run_dir is not None and not args.resume else []
+    run: Path | None = None
+    keep = False  # the new run stays, not the one --force moved aside (see settle_run_dir)
+    lock: IO[str] | None = None  # held on the run folder while this command trains into it
+    model_before: int | None = None  # model.zip's mtime (0: none) when train() was called
+    try:
+        if args.resume:
+            run = Path(args.resume)
+            try:
+                cfg = deep_merge(DEFAULTS, read_run_config(run))
+                lock = claim_run(run)
+                # Before the game is built: a run killed (SIGKILL, a crash) before its first save has none.
+                latest_checkpoint(run)
+            except RunError as e:
+                raise RunError(f"--resume {e}") from None
+            cfg = resumed_config(p, args, run, cfg)
+        else:
+            cfg = new_config(p, args)
+            # A stop while --force moves the old run aside waits until the caller knows where it went (it
+            # would stay hidden there), and then puts it back.
+            with deferred_stop():
+                run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
+                created = run
+        model_before = model_mtime(run)
+        train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
+        keep = True
+    except StateError as e:  # --resume takes no --state: the run's config.yaml named the state
+        print(f"error: --resume {run}: {e.in_run()}" if args.resume else f"error: {e}", file=sys.stderr)
+        return 2
+    except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
+        keep = isinstance(e, TrainingStopped) and e.resumable
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before training started: from its start line on, train() saves and returns
+        # Saved only if this command wrote model.zip: a resumed run's is there from before.
+        saved = run is not None and model_before is not None and model_mtime(run) != model_before
+        kept = f"; {run} keeps its model and checkpoints as they were" if args.resume else ""
+        print("\ninterrupted" + ("; the model is saved" if saved else " before training started: nothing "
+                                 f"saved{kept}"), file=sys.stderr)
+        return 130
+    finally:
+        if lock is not None:
+            lock.close()
+        settle_run_dir(created, replaced, keep, existed, above)
+    return 0
+
+
+def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Path, cfg: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """The config a ``--resume`` of ``run`` trains with: ``cfg``, its config.yaml, with the few flags a
+    resume may change; refused (``p.error``) for any other flag, and checked as a new run's is."""
+    import torch
+
+    from envs.gameboy.roms import StateError
+
+    bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
+    if args.env and args.env != cfg["env"]:
+        p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")
+    refused = [f"--{f.replace('_', '-')}" for f in bad] + [
+        flag for flag, given in (("--set", args.set), ("--config", args.config),
+                                 ("--run-dir", args.run_dir), ("--force", args.force)) if given]
+    if refused:
+        p.error(f"--resume continues a run with its own config, so {', '.join(refused)} cannot be "
+                "given; only --total-timesteps, --num-workers, --device, --save-every and "
+                "--video-every may change (and --no-progress be given)")
+    overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
+    if "total_timesteps" in overrides and isinstance(cfg["total_timesteps"], int):
+        # Intervals the old total chose (auto) follow the new one: a short trial resumed to millions
+        # of steps checkpointed and recorded as often as the trial. A value set by hand is kept.
+        cfg.update({key: "auto" for key, value in auto_intervals(cfg["total_timesteps"]).items()
+                    if key not in overrides and cfg[key] == value})
+    try:
+        cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
+    except ValueError as e:  # a value of the run's own config.yaml, unless a flag given set it
+        raise ValueError(f"--resume {run}: {e} (from its config.yaml, unless given as a flag)"
+                         ) from None
+    check_self_play(cfg)  # else refused once training starts, with the run's config.yaml rewritten
+    # As for a new run: a run trained on CUDA, resumed with --device cpu, brings its rollout into RAM.
+    # The probe restarts from no archive and archives nothing.
+    probe = {k: v for k, v in cfg["env_kwargs"].items() if k != "archive_dir"}
+    if probe.get("swarm"):
+        probe["swarm"] = False
+    try:
+        shape = observation_shape(cfg["env"], probe, cfg["num_workers"])
+    except StateError:  # worded for a run's config.yaml by train_command
+        raise
+    except ValueError as e:  # a game option of config.yaml (--resume takes no game flag to change)
+        raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
+                         f"refuses: {e}") from None
+    check_memory(cfg, shape, resume=True)
+    return cfg
+
+
+def new_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """A new run's config: the env's preset, ``--config``, the flags and ``--set`` over it; checked (the game
+    built once) before anything is written, and refused where ``--force`` would delete one of its inputs."""
+    import torch
+
+    from envs.gameboy.roms import no_start_state
+
+    if not args.env and not args.config:
+        p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
+    cfg = load_config(args.env, args.config)
+    refuse_flag_and_set(p, args)
+    cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
+    cfg = apply_set(cfg, args.set)
+    refuse_blank_paths(args.set, cfg["env"])
+    cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
+    state = cfg["env_kwargs"].get("state")
+    if state is not None and no_start_state(state):  # the word: stored as null in config.yaml
+        # --state none: boot the ROM instead of loading a state; so too from --set or a --config
+        # file (YAML reads `none` and `None` as text), which looked for a file named none
+        cfg["env_kwargs"]["state"] = None
+    absolute_paths(cfg["env"], cfg["env_kwargs"])
+    typed = set_options(args.set)  # errors name --set env_kwargs.KEY for these, as typed
+    try:
+        check_device_defaults(cfg)
+        cfg = resolve(cfg, torch.cuda.is_available())
+        check_game(cfg, typed)
+    except ValueError as e:  # the message names a flag; the value may be the user's file's
+        if not args.config:
+            raise
+        raise ValueError(f"{e} (a value in --config {args.config} counts as that flag or "
+                         "--set key)") from None
+    if args.force and args.run_dir is not None:
+        refuse_inputs_in_replaced_run(Path(args.run_dir), {
+            "--config": args.config,
+            **{input_name(key, args, typed): cfg["env_kwargs"].get(key) for key in ("rom", "state")}})
+    return cfg
