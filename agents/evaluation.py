@@ -343,6 +343,12 @@ def mean_text(x: float) -> str:
     return decimals(x, places)
 
 
+def figure(x: float) -> str:
+    """A score as printed: up to three decimals, no trailing zeros (34, 34.5, and Pokémon's 1.105, which
+    a rounding to a whole number showed as 1, below a mean of 1.10)."""
+    return decimals(x, 3).rstrip("0").rstrip(".")
+
+
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
     scores = np.array([e.score for e in episodes], dtype=np.float64)
     lengths = np.array([e.length for e in episodes], dtype=np.float64)

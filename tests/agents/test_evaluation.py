@@ -188,11 +188,12 @@ def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tm
     assert not (tmp_path / "out").exists()
 
 
-def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(scripts, tmp_path, monkeypatch):
+def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(tmp_path, monkeypatch):
     import argparse
     import errno
     from pathlib import Path
 
+    from agents.evaluate_cli import write_results
     from agents.runs import RunError
 
     def disk_full(self, *args, **kwargs):
@@ -201,24 +202,25 @@ def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(scri
     monkeypatch.setattr(Path, "write_text", disk_full)
     args = argparse.Namespace(no_video=True, video_steps=10)
     with pytest.raises(RunError) as e:
-        scripts.evaluate.write_results({}, tmp_path / "eval-step5", "snake", {}, [], args)
+        write_results({}, tmp_path / "eval-step5", "snake", {}, [], args)
     assert str(e.value) == (f"{tmp_path / 'eval-step5.json'} could not be written (No space left on device); "
                             "any file there before is unchanged")  # runs.not_written's line
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_signal_just_after_the_results_are_in_place_is_ignored(scripts, tmp_path):
+def test_a_signal_just_after_the_results_are_in_place_is_ignored(tmp_path):
     """evaluate's last step: a Ctrl-C in the moment after raised, and the script said "interrupted: no new
     results written" beside the new results."""
     import argparse
     import signal
 
+    from agents.evaluate_cli import write_results
     from agents.interrupts import stop_signals_interrupt
 
     args = argparse.Namespace(no_video=True, video_steps=10)
     try:
         with stop_signals_interrupt():
-            scripts.evaluate.write_results({"episodes": 1}, tmp_path / "eval-step5", "snake", {}, [], args)
+            write_results({"episodes": 1}, tmp_path / "eval-step5", "snake", {}, [], args)
             signal.raise_signal(signal.SIGINT)
     except KeyboardInterrupt:
         pytest.fail("a signal after the results were in place stopped the command")

@@ -501,11 +501,10 @@ def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys,
                                                                                   "32.905"]
 
 
-def test_evaluate_prints_a_score_that_rounds_to_zero_as_0_not_minus_0(scripts):
+def test_evaluate_prints_a_score_that_rounds_to_zero_as_0_not_minus_0():
     # A Game Boy score is a sum of float rewards: -0.0004 printed as "max -0", a mean of -0.004 "-0.00".
-    from agents.evaluation import mean_text
+    from agents.evaluation import figure, mean_text
 
-    figure = scripts.evaluate.figure
     assert [figure(x) for x in (-0.0004, -0.0, 0.0004, -0.0006, -1.5)] == ["0", "0", "0", "-0.001", "-1.5"]
     assert [mean_text(x) for x in (-0.0004, -0.0, -0.004, -0.0101, -1.5)] == ["0.00", "0.00", "-0.004",
                                                                              "-0.01", "-1.50"]
@@ -677,7 +676,7 @@ def test_evaluate_prints_each_figure_it_names(scripts, tmp_path, capsys):
     # Only the line's start and "mean length" were read: the length printed as another figure, the mean
     # return among the game's figures, the video and GIF swapped, or a progress bar beside --json's
     # object on stderr all passed the suite.
-    from agents.evaluation import mean_text
+    from agents.evaluation import figure, mean_text
 
     run = tmp_path / "run"
     run.mkdir()
@@ -689,7 +688,6 @@ def test_evaluate_prints_each_figure_it_names(scripts, tmp_path, capsys):
     assert scripts.evaluate.main([*argv, "--no-progress"]) == 0
     s = json.loads((run / "eval-random.json").read_text())
     assert s["mean_length"] != s["mean_score"]  # these seeds tell the two apart
-    figure = scripts.evaluate.figure
     said = capsys.readouterr()
     assert said.err == ""  # --no-progress: no bar on stderr either
     assert said.out.splitlines() == [

@@ -415,10 +415,10 @@ def test_evaluate_script_keeps_one_model_name_at_two_endpoints_apart(scripts, tm
         f"these of toy-vl-3b@{b.url} are in {out}/eval-vlm-toy-vl-3b@{host_b}.json\n")
 
 
-def test_a_vlms_results_name_replaces_only_that_endpoints_own_results(scripts, tmp_path):
+def test_a_vlms_results_name_replaces_only_that_endpoints_own_results(tmp_path):
+    from agents.evaluate_cli import vlm_stem as stem
     from agents.runs import RunError
 
-    stem = scripts.evaluate.vlm_stem
     here = Endpoint("m", "http://h:1/v1")
     assert stem(tmp_path, here, "") == ("eval-vlm-m", "")
     (tmp_path / "eval-vlm-m.json").write_text(json.dumps({"vlm": "m@http://h:1/v1/chat/completions"}))
@@ -442,7 +442,7 @@ def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, 
     # --vlm with --max-steps or --seed was never played, nor its line read: the cap left out of the play,
     # the JSON or the file name, the seed left out of the JSON, the --max-tokens warning dropped, and the
     # line's invalid answers or tokens printed as another figure all passed the suite.
-    from agents.evaluation import mean_text
+    from agents.evaluation import figure, mean_text
 
     out = tmp_path / "vlm"
     with ChatServer(default=lambda body: good(best_worst("DOWN"), finish_reason="length")) as server:
@@ -457,7 +457,7 @@ def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, 
     assert sorted(p.name for p in out.iterdir()) == ["eval-vlm-toy-vl-3b-max2.json"]
     assert capsys.readouterr().out.splitlines() == [
         f"snake with {result['vlm']}, 2 episodes: mean score {mean_text(result['mean_score'])}, max "
-        f"{scripts.evaluate.figure(result['max_score'])}, invalid answers {result['invalid']} "
+        f"{figure(result['max_score'])}, invalid answers {result['invalid']} "
         f"({result['invalid_rate']:.1%}), {result['tokens_per_episode']:,.0f} tokens per episode",
         # as for a specialist (duel Snake's win/draw/loss were in the JSON only)
         f"means of the game's figures: snake_length {result['mean_snake_length']:.2f}, won "
@@ -646,10 +646,11 @@ def test_evaluate_script_lets_an_unexpected_error_in_the_play_through_and_leaves
     assert list(tmp_path.iterdir()) == []
 
 
-def test_results_of_another_model_at_the_same_endpoint_or_a_dangling_link_are_not_replaced(scripts, tmp_path):
+def test_results_of_another_model_at_the_same_endpoint_or_a_dangling_link_are_not_replaced(tmp_path):
     # same_endpoint compares the model too: two models at one server are two endpoints. A link whose target
     # is gone names no endpoint either: kept (lexists), not taken as a free name.
-    evaluate = scripts.evaluate
+    from agents import evaluate_cli as evaluate
+
     here = Endpoint("m", "http://h:1/v1")
     assert evaluate.same_endpoint("m@http://h:1/v1", here)
     assert not evaluate.same_endpoint("other@http://h:1/v1", here)

@@ -1,0 +1,340 @@
+"""What ``scripts/evaluate.py`` runs once its flags are parsed: the run's model (or a random agent, or a VLM
+with ``--vlm``) plays seeded episodes; the scores are printed and written, with a video of the best
+episode, into result files named so that no other model's or endpoint's results are replaced."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from agents.cli import bar_size, check_episode_seeds
+from agents.interrupts import stop_signals_interrupt
+
+STOPPED = "\ninterrupted: no new results written"
+VIDEO_STEPS = 1000  # --video-steps' default: no flag default, so --no-video can tell it was given
+
+
+def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Evaluate as the parsed flags ``args`` of parser ``p`` say (flags that do not go together are
+    ``p.error``). Returns the exit status: 0, 2 for an error said in one line, 130 for a stop."""
+    from agents.vlm_client import refuse_unused_client_flags
+
+    refuse_unused_client_flags(p, args)
+    check_episode_seeds(p, args.seed, args.episodes)
+    if args.random and (args.checkpoint or args.stochastic or args.vlm):
+        p.error("--random plays no model: drop --checkpoint, --stochastic and --vlm")
+    if args.vlm and not (args.run_dir or args.env):
+        p.error("--vlm needs a run folder or --env (the game to play)")
+    if not (args.run_dir or args.vlm):
+        p.error("give a run folder (or --vlm MODEL@URL with --env)")
+    if args.run_dir and (args.env or args.out):  # a run folder names its game and holds its results
+        p.error("--env and --out are for --vlm without a run folder: the run folder names the game and "
+                "holds the results; drop them")
+    if args.vlm and (args.checkpoint or args.stochastic):
+        p.error("--vlm plays no checkpoint: drop --checkpoint and --stochastic")
+    if args.no_video and args.video_steps:
+        p.error("--video-steps sets the length of the video --no-video turns off: drop one of them")
+    args.video_steps = args.video_steps or VIDEO_STEPS
+    try:
+        with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, no half-written file
+            return evaluate_vlm(args) if args.vlm else evaluate(args)
+    except KeyboardInterrupt:
+        print(STOPPED, file=sys.stderr)
+        return 130
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Play the run's model (or a random agent): scores, the best episode's video, eval-step<N>.json."""
+    from tqdm import tqdm
+
+    from agents.config import check_device
+    from agents.evaluation import (
+        RandomPolicy,
+        check_fits,
+        check_game,
+        check_mp4_writer,
+        eval_kwargs,
+        figure,
+        mean_text,
+        run_episodes,
+        summarize,
+    )
+    from agents.runs import RunError, model_file, read_run_config
+    from agents.train import load_model
+
+    run = Path(args.run_dir)
+    try:
+        check_device(args.device)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        cfg = read_run_config(run)
+        env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
+        if not os.access(run, os.W_OK):  # said before the episodes are played, not after
+            raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")
+        if not args.no_video:
+            check_mp4_writer()
+        if args.random:
+            ckpt, model = Path("random"), RandomPolicy(args.seed)
+            # The game alone: a start state or setting it refuses is named here, not in a traceback.
+            check_game(cfg["env"], env_kwargs)
+        else:
+            ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
+            model = load_model(cfg, ckpt, device=args.device, run=run)
+            check_fits(model, cfg["env"], env_kwargs, ckpt)
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    quiet = args.json or args.no_progress
+    with tqdm(total=args.episodes, unit="ep", disable=quiet, **bar_size()) as bar:
+        episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
+                                max_steps=max_steps(args), deterministic=not args.stochastic,
+                                progress=bar.update)
+    summary = summarize(episodes)
+    actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
+    # Absolute, as the export's meta.json: the JSON stays in the run folder, read from anywhere later.
+    summary.update(env=cfg["env"], env_kwargs=env_kwargs,
+                   checkpoint="random" if args.random else os.path.abspath(ckpt),
+                   step=int(model.num_timesteps), seed=args.seed, actions=actions, max_steps=args.max_steps)
+    # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one; nor
+    # does another run's model at the same step replace this run's own (its files are named after it).
+    step = f"eval-step{model.num_timesteps}{'' if args.random else foreign_label(run, ckpt)}"
+    tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
+    try:
+        write_results(summary, run / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args)
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        who = "random agent" if args.random else f"step {model.num_timesteps:,}"
+        cut = f" ({summary['capped']} cut at --max-steps, scored as they stood)" if summary["capped"] else ""
+        print(f"{cfg['env']} {who}, {episodes_text(summary['episodes'])}: "
+              f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
+              f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}{cut}")
+        print_game_figures(summary)
+        if "video" in summary:
+            print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
+    return 0
+
+
+def print_game_figures(summary: dict[str, Any]) -> None:
+    """The means of the game's own episode figures, if it has any (duel Snake's win, for one)."""
+    figures = {k[5:]: v for k, v in summary.items()
+               if k.startswith("mean_") and k not in ("mean_score", "mean_length", "mean_return")}
+    if figures:
+        print("means of the game's figures: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+
+
+def foreign_label(run: Path, ckpt: Path) -> str:
+    """``""`` for the run's own model.zip or checkpoints/ file; for any other model file ``-<its name>-<the
+    first 8 hex digits of its SHA-1>``: two models with one step count never share result files, and
+    evaluating the same file again replaces its own results."""
+    from agents.runs import file_sha1, file_slug
+
+    file, home = ckpt.resolve(), run.resolve()
+    if file == home / "model.zip" or file.parent == home / "checkpoints":
+        return ""
+    return f"-{file_slug(ckpt.stem, 'model')}-{file_sha1(file)[:8]}"
+
+
+def evaluate_vlm(args: argparse.Namespace) -> int:
+    """``--vlm``: the VLM plays; scores, invalid answers, tokens, and a video of its best episode."""
+    from tqdm import tqdm
+
+    from agents.compare import (
+        cached_answers_hint,
+        failed_requests_hint,
+        max_tokens_hint,
+        play_vlm,
+        summarize_run,
+    )
+    from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, figure, mean_text, summarize
+    from agents.runs import RUNS_DIR, RunError, file_slug, make_output_folder, read_run_config, remove_folders
+    from agents.vlm_client import ChatConfigError, client_from_args
+    from agents.vlm_player import VLMPlayer
+
+    try:
+        if args.run_dir:
+            cfg = read_run_config(Path(args.run_dir))
+            env, out = cfg["env"], Path(args.run_dir)
+            env_kwargs = eval_kwargs(cfg["env_kwargs"])
+        else:
+            env, env_kwargs = args.env, {}
+        # First whether a VLM can play the game at all (gameboy cannot, whatever its ROM), then the game.
+        player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
+        check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play, not in it
+        if not args.no_video:  # before the play, which may be paid for
+            check_mp4_writer()
+    except (RunError, ValueError, ModuleNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    slug = file_slug(player.name, "vlm")
+    if not args.run_dir:
+        out = Path(args.out) if args.out else RUNS_DIR / env / f"vlm-{slug}"
+    flag = "--out" if not args.run_dir else "the run folder"
+    try:  # before the play: a folder whose every name is another endpoint's is said before any request
+        stem, why = vlm_stem(out, player.client.endpoint, cap_label(args))
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
+        made = make_output_folder(out, flag)  # removed again if the play fails
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    said = False  # the stop's message is printed at once, before the requests on the wire are awaited
+    try:
+        with player:
+            try:
+                with tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
+                          **bar_size()) as bar:
+                    played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, max_steps(args),
+                                      progress=bar.update)
+            except KeyboardInterrupt:
+                print(STOPPED, file=sys.stderr)
+                said = True
+                raise
+    except BaseException as e:  # a failed start (or Ctrl-C) leaves no empty folder made for it
+        remove_folders(made)
+        if said and isinstance(e, KeyboardInterrupt):
+            return 130
+        if not isinstance(e, ChatConfigError):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    episodes = played.episodes
+    summary = summarize(episodes)
+    vlm = summarize_run(played, None)
+    summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "cut_at_max_tokens",
+                                        "tokens_per_episode", "best_move_rate", "verifier_accuracy",
+                                        "cached_answers", "decisions_per_s", "parameters")},
+                   env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
+                   seed=args.seed, client=played.about["client"])
+    try:
+        write_results(summary, out / stem, env, env_kwargs, episodes, args)
+    except RunError as e:  # a disk that filled up during the play
+        remove_folders(made)  # nothing was written into them
+        kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)")
+        print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{env} with {player.client.endpoint}, {episodes_text(summary['episodes'])}: mean score "
+              f"{mean_text(summary['mean_score'])}, max {figure(summary['max_score'])}, invalid answers "
+              f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
+              "tokens per episode")
+        print_game_figures(summary)
+        if "video" in summary:
+            print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
+    if why:
+        print(f"note: {why}; these of {player.client.endpoint} are in {out / stem}.json", file=sys.stderr)
+    if vlm["cut_at_max_tokens"]:
+        print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
+    if vlm["invalid_by_status"].get("error"):
+        print("warning: " + failed_requests_hint(vlm), file=sys.stderr)
+    return 0
+
+
+def vlm_stem(out: Path, endpoint: Any, cap: str) -> tuple[str, str]:
+    """The name (without ``.json``) of ``--vlm``'s results in ``out``, and, where that is not the plain
+    ``eval-vlm-<model><cap>``, what holds the plain name. The same model name served elsewhere (two
+    quantisations, vLLM and SGLang) must not replace another endpoint's results, which compare reports as
+    ``MODEL@host:port`` each: a name holding another endpoint's results passes to
+    ``eval-vlm-<model>@<host>-<port><cap>``, then to that plus the endpoint's digest. A re-run at an
+    endpoint replaces its own results, wherever they are."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    from agents.runs import RunError, file_slug
+
+    slug, host = file_slug(endpoint.model, "vlm"), file_slug(urlsplit(endpoint.base_url).netloc, "host")
+    digest = hashlib.sha1(endpoint.chat_url.encode()).hexdigest()[:8]  # .../v1, .../v1/chat/completions: one
+    stems = [f"eval-vlm-{slug}{cap}", f"eval-vlm-{slug}@{host}{cap}", f"eval-vlm-{slug}@{host}-{digest}{cap}"]
+    owners = {stem: results_endpoint(out / f"{stem}.json") for stem in stems}
+    mine = [stem for stem in stems if owners[stem] is not None and same_endpoint(owners[stem], endpoint)]
+    free = [stem for stem in stems if owners[stem] is None]
+    if not (mine or free):  # a digest's clash, or files that name no endpoint: nothing is replaced unasked
+        raise RunError(f"{out}: {', '.join(s + '.json' for s in stems)} all hold results of endpoints other "
+                       f"than {endpoint}: move one of them away")
+    stem = (mine or free)[0]
+    if stem == stems[0]:
+        return stem, ""
+    plain = owners[stems[0]]
+    return stem, (f"{stems[0]}.json holds the results of {plain or 'another endpoint'}" if plain is not None
+                  else f"{stem}.json held its earlier results")  # its own, kept under the name they had
+
+
+def results_endpoint(path: Path) -> str | None:
+    """The ``vlm`` (``MODEL@URL``) an ``evaluate.py --vlm`` results file names; ``""`` for a file that
+    names none (unreadable: kept, as another's); None where there is no file."""
+    if not os.path.lexists(path):
+        return None
+    from agents.runs import json_object
+
+    vlm = (json_object(path) or {}).get("vlm")
+    return vlm if isinstance(vlm, str) else ""
+
+
+def same_endpoint(spec: str, endpoint: Any) -> bool:
+    """Whether ``spec`` (a results file's ``MODEL@URL``) is ``endpoint``: compared as compare.py compares
+    its ``--vlm``s, by model and the URL requests go to."""
+    from agents.vlm_client import Endpoint
+
+    try:
+        other = Endpoint.parse(spec)
+    except ValueError:
+        return False
+    return (other.model, other.chat_url) == (endpoint.model, endpoint.chat_url)
+
+
+def episodes_text(n: int) -> str:
+    return f"{n} episode{'' if n == 1 else 's'}"
+
+
+def max_steps(args: argparse.Namespace) -> int:
+    """Moves an episode may last: ``--max-steps``, else as many as the game's own limits allow."""
+    from agents.evaluation import EPISODE_STEP_CAP
+
+    return args.max_steps or EPISODE_STEP_CAP
+
+
+def cap_label(args: argparse.Namespace) -> str:
+    """A capped evaluation keeps its own files: it never replaces the full one of the same model."""
+    return f"-max{args.max_steps}" if args.max_steps else ""
+
+
+def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],
+                  episodes: list[Any], args: argparse.Namespace) -> None:
+    """``<stem>.json`` and, unless --no-video, the best episode replayed into ``<stem>-best.mp4``/``.gif``
+    (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
+    With --no-video an older evaluation's videos at this stem go with its JSON."""
+    from agents.evaluation import best_episode, replay_frames, write_video
+    from agents.runs import RunError, not_written, written_together
+
+    # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
+    files = [stem.with_name(f"{stem.name}{end}") for end in (".json", "-best.mp4", "-best.gif")]
+    if args.no_video:  # an older evaluation's videos would sit beside a JSON that is not theirs
+        files, stale = files[:1], files[1:]
+    else:
+        stale = []
+    try:
+        # The command's last output: once in place, a signal is ignored (it said no new results were written).
+        with written_together(files, stale, last=True) as tmps:
+            if not args.no_video:
+                best = best_episode(episodes)
+                frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
+                for tmp in tmps[1:]:
+                    write_video(frames, tmp)
+                summary.update(video=os.path.abspath(files[1]), gif=os.path.abspath(files[2]),
+                               best_episode_seed=best.seed, video_steps=len(frames) - 1)
+            tmps[0].write_text(json.dumps(summary, indent=2))
+    except OSError as e:  # a full disk: the previous results stay, all of them
+        raise RunError(not_written(f"{files[0]}{' and its videos' if len(files) > 1 else ''}", e)) from None
