@@ -253,15 +253,15 @@ def test_a_cuda_run_takes_every_figure_on_its_device_with_the_cuda_policy(script
     # run, or the CPU's default policy, still printed figures; the JSON's keys were checked only to be > 0.
     import torch
 
+    import agents.benchmark_cli
     from agents.config import load_config
     from envs.gameboy.roms import TEST_CARTRIDGE
 
     calls = []
     _fake_figures(monkeypatch, calls)
-    benchmark = scripts.benchmark
-    monkeypatch.setattr(benchmark, "check_device", lambda device: None)  # no GPU here
-    assert benchmark.main(["--device", "cuda:1", "--json", "--workers", "2", "--boards", "512",
-                           "--seconds", "0.5", "--rollouts", "1"]) == 0
+    monkeypatch.setattr(agents.benchmark_cli, "check_device", lambda device: None)  # no GPU here
+    assert scripts.benchmark.main(["--device", "cuda:1", "--json", "--workers", "2", "--boards", "512",
+                                   "--seconds", "0.5", "--rollouts", "1"]) == 0
     # The CPU default's 64 boards on a GPU too (the stock peer runs a process per board), so its minibatch:
     # an eighth of 128 × 64 samples.
     ppo = {**load_config("snake")["ppo"], "batch_size": 1024}
@@ -307,12 +307,13 @@ def test_a_cpu_runs_json_keeps_its_policys_figures_apart_from_the_10m_ones(scrip
 
 
 def test_mfu_10m_of_a_cuda_run_with_a_smaller_policy_is_timed_on_that_device(scripts, capsys, monkeypatch):
+    import agents.benchmark_cli
+
     calls = []
     _fake_figures(monkeypatch, calls)
-    benchmark = scripts.benchmark
-    monkeypatch.setattr(benchmark, "check_device", lambda device: None)  # no GPU here
+    monkeypatch.setattr(agents.benchmark_cli, "check_device", lambda device: None)  # no GPU here
     argv = ["--device", "cuda", "--policy", "tiny", "--json", "--workers", "2", "--quick"]
-    assert benchmark.main(argv) == 0
+    assert scripts.benchmark.main(argv) == 0
     capsys.readouterr()
     trained = [(c[1], c[3], c[6]) for c in calls if c[0] == "train"]
     assert trained == [("ours", "tiny", "cuda"), ("stock", "tiny", "cuda"), ("stock_dummy", "tiny", "cuda"),
