@@ -388,6 +388,9 @@ class Game(ABC):
     FLOAT32_SPANS: ClassVar[Mapping[str, float]] = {}
     #: Set by ``close()``; a class default, so a game unpickled from before it existed is open.
     _closed: bool = False
+    #: True from the constructor until a step finds a board holding an episode (``_check_boards_started``);
+    #: False as a class default, so a game unpickled from before it existed is not checked.
+    _unstarted: bool = False
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Once the game is made, a fixed option is refused as set_attr refuses it: the compiled cores trust
@@ -409,6 +412,7 @@ class Game(ABC):
         self.num_envs = num_envs
         self.action_space = spaces.Discrete(len(self.ACTION_NAMES))
         self._all_boards = np.arange(num_envs, dtype=np.int64)
+        self._unstarted = True
 
     @classmethod
     def options(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -503,6 +507,8 @@ class Game(ABC):
         is (the compiled cores refuse out-of-range values themselves, so the hot path scans nothing);
         anything else goes through ``checked_actions``, so a fraction such as 2.7 does not play 2."""
         self._check_open("step")
+        if self._unstarted:
+            self._check_boards_started()
         a = np.asarray(actions)
         if a.dtype.kind in "iu" and a.shape == (self.num_envs,):
             return a.astype(np.int64, copy=False)
@@ -578,6 +584,17 @@ class Game(ABC):
         ``step``, ``observe`` and per-board call starts with call it."""
         if self._closed:
             raise ClosedEnvironmentError(f"{what} on a closed {self.name} game; make a new one")
+
+    def _check_boards_started(self) -> None:
+        """A ``ResetNeeded`` for ``step`` while ``_unstarted`` unless a board holds an episode: a game stepped
+        before any reset stepped its empty boards and returned zero rewards and blank observations without a
+        word. A board never reset among started ones steps as a finished one (0, no flags), as a state set
+        into board 2 of 3 is played. Once a board holds an episode the flag is cleared, so a step reads one
+        flag (inlined by each step: a call more per step cost ~0.1 µs, 1-2% of a one-board Snake step)."""
+        if not any(self._started(i) for i in range(self.num_envs)):
+            raise ResetNeeded(f"step before any reset: none of this {self.name} game's {self.num_envs} "
+                              "boards holds an episode yet; call reset(indices, seeds) (or set_state) first")
+        self._unstarted = False
 
     def _check_board(self, i: Any, what: str) -> None:
         """A ValueError naming ``i`` and the boards there are unless it is one of them: NumPy's indexing read

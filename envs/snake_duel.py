@@ -599,6 +599,8 @@ class SnakeDuel(Game):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._check_open("step")
+        if self._unstarted:
+            self._check_boards_started()
         actions = checked_actions(actions, self.num_envs, ACTION_NAMES)
         if self._mode == POLICY and not self._opp_fresh:
             raise RuntimeError("opponent='policy': call set_opponent_actions(...) before every step")

@@ -484,6 +484,25 @@ def test_a_game_board_never_reset_says_so(name: str) -> None:
         game.get_state(0)
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_a_game_stepped_before_any_reset_says_so(name: str) -> None:
+    # A bare game stepped before reset stepped its empty boards: zero rewards, blank frames, no error.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_game
+
+    game = make_game(name, num_envs=3)
+    actions = np.zeros(3, dtype=np.int64)
+    for _ in range(2):  # the flag stays up while no board holds an episode
+        with pytest.raises(ResetNeeded, match=rf"^step before any reset: none of this {name} game's 3 boards "
+                                              r"holds an episode yet; call reset\(indices, seeds\)"):
+            game.step(actions)
+    game.reset(np.array([1]), np.array([7], dtype=np.uint64))  # one board is enough: the others play as ended
+    reward, terminated, truncated = game.step(actions)
+    assert reward[[0, 2]].tolist() == [0, 0] and not (terminated[[0, 2]].any() or truncated[[0, 2]].any())
+    assert not game._unstarted  # checked once: later steps read the flag only
+
+
 def _two_boards(name: str) -> Any:
     """Game ``name`` with two boards, both reset (the Game Boy's and Pokémon Red's on the test cartridge)."""
     from envs import make_game
