@@ -522,13 +522,16 @@ class Game(ABC):
 
     def _boards(self, indices: np.ndarray | None, out: np.ndarray) -> np.ndarray:
         """``observe``'s boards: ``indices`` as an int64 array, or every board; checks that ``out`` has
-        a row for each (the compiled kernels do not check bounds) and is uint8."""
+        a row for each (the compiled kernels do not check bounds), is uint8 and can be written."""
         self._check_open("observe")
         boards = self._all_boards if indices is None else self._board_indices(indices, "observe")
         shape = (len(boards), *self.observation_space.shape)
         if out.shape != shape or out.dtype != np.uint8:  # a float out was filled with floats
             raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} of shape "
                              f"{out.shape}")
+        if not out.flags.writeable:  # the kernels failed on it with a Numba TypingError naming no argument
+            raise ValueError("out is read-only, and observe writes the observations into it: pass a "
+                             "writeable array (game.new_obs_buffer(), or out.copy())")
         return boards
 
     def _board_indices(self, indices: Any, what: str) -> np.ndarray:

@@ -616,6 +616,20 @@ def test_observe_refuses_an_out_of_another_dtype(name: str) -> None:
         game.close()
 
 
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_observe_refuses_a_read_only_out_naming_it(name: str) -> None:
+    # The compiled kernels failed on a read-only out with a Numba TypingError naming no argument.
+    game = _two_boards(name)
+    out = game.new_obs_buffer()
+    out.flags.writeable = False
+    calls = [game.observe, *([game.observe_opponent] if name == "snake_duel" else [])]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^out is read-only, and observe writes the observations into "
+                                             r"it: pass a writeable array"):
+            call(out)
+    assert not out.any()
+
+
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
 def test_episode_infos_of_no_board_has_the_keys_of_every_episode(name: str) -> None:
     # Every episode reports the same keys (the vector env sizes its figure rows by them), but the base
