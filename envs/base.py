@@ -476,6 +476,7 @@ class Game(ABC):
         for what, a in (("board indices", boards), ("seeds", seeds)):
             if a.size and a.dtype.kind not in "iu":  # a cast cut them: board 0.7 was 0, seed 1.5 played 1
                 raise ValueError(f"reset's {what} must be whole numbers, got {a.dtype} {a.tolist()[:8]}")
+        given_boards = boards  # as given, for _board_indices to name those off the game
         boards, seeds = boards.astype(np.int64, copy=False), seeds.astype(np.uint64, copy=False)
         # Each message names the argument at fault and the shape it needs: one that gave both shapes named
         # neither, and asked for "a 1-D array of board indices" where only the seeds were off.
@@ -486,7 +487,7 @@ class Game(ABC):
             raise ValueError(f"reset's seeds must hold one seed per board index, shape {boards.shape}, got "
                              f"shape {seeds.shape}")
         # A negative index reset a board counted from the end; one past the last, NumPy's IndexError.
-        boards = self._board_indices(boards, "reset")
+        boards = self._board_indices(given_boards, "reset")
         if boards.size > 1:  # a board named twice played the last of its seeds without a word
             times = np.bincount(boards)  # the boards are in range now; 5x faster than np.unique
             if times.max() > 1:
@@ -538,15 +539,16 @@ class Game(ABC):
         """``indices`` as an int64 array of this game's boards (a board may come twice), else a ValueError
         naming ``what``: the compiled kernels do not check bounds, and NumPy's indexing read -1 as the
         last board, 0.7 as board 0 and a bool array as a mask."""
-        boards = np.asarray(indices)
-        if boards.ndim != 1 or (boards.size and boards.dtype.kind not in "iu"):
-            raise ValueError(f"{what}'s indices must be a 1-D array of board numbers, got {boards.dtype} "
-                             f"{boards.shape}")
-        boards = boards.astype(np.int64, copy=False)
+        given = np.asarray(indices)
+        if given.ndim != 1 or (given.size and given.dtype.kind not in "iu"):
+            raise ValueError(f"{what}'s indices must be a 1-D array of board numbers, got {given.dtype} "
+                             f"{given.shape}")
+        boards = given.astype(np.int64, copy=False)
         # One reduction, as episode_infos is on the step path: as uint64 a negative index is past every board.
         if boards.size and boards.view(np.uint64).max() >= self.num_envs:
+            # Named as given: read from the int64 copy, a uint64 2**63 was shown as -9223372036854775808.
             raise ValueError(f"{what}'s board indices must be in 0..{self.num_envs - 1}, got "
-                             f"{boards[(boards < 0) | (boards >= self.num_envs)].tolist()}")
+                             f"{given[boards.view(np.uint64) >= self.num_envs].tolist()}")
         return boards
 
     @abstractmethod

@@ -771,6 +771,21 @@ def test_an_unknown_render_mode_names_the_ones_gym_make_takes() -> None:
         gym.make("depthfirst/Snake-v0", render_mode="rgb")
 
 
+def test_board_indices_past_int64_are_named_as_given() -> None:
+    # Read back from their int64 copy, a uint64 index of 2**63 or more was named as a negative number.
+    from envs import make_game
+
+    game = make_game("snake", num_envs=2)
+    given = np.array([1, 2**63, 2**64 - 1], dtype=np.uint64)
+    got = r"board indices must be in 0\.\.1, got \[9223372036854775808, 18446744073709551615\]$"
+    with pytest.raises(ValueError, match="^reset's " + got):
+        game.reset(given, np.arange(3, dtype=np.uint64))
+    with pytest.raises(ValueError, match="^observe's " + got):
+        game.observe(np.zeros((3, *game.observation_space.shape), np.uint8), given)
+    with pytest.raises(ValueError, match="^episode_infos's " + got):
+        game.episode_infos(given)
+
+
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
 def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     # The compiled cores read seeds[k] unchecked: two seeds for four boards seeded boards 2 and 3 from the
