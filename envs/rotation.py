@@ -596,10 +596,18 @@ def shape_arrays(shape: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return cubes, np.array(rgb_rows, dtype=np.uint8).reshape(-1, 3)
 
 
+#: Pixels a side of each view ``render_state`` draws, per unit of its scale.
+VIEW_PIXELS_PER_SCALE = 8
+#: The largest ``render_view`` size: the view ``render_state`` draws at ``MAX_RENDER_SCALE`` (2,048 pixels,
+#: 12 MB with its depth buffer 46 MB). Unbounded, a size of 100,000 set about allocating 110 GB.
+MAX_VIEW_SIZE = VIEW_PIXELS_PER_SCALE * MAX_RENDER_SCALE
+
+
 def render_view(shape: dict[str, Any], rotation: Any, size: int = 48) -> np.ndarray:
     """One view (size, size, 3) uint8 of ``shape`` (a state, or any dict with "cubes" and "colors",
     optionally "camera") turned by ``rotation`` (a 3×3 cube-rotation matrix or its index 0..23)."""
-    size = whole("size", size, 1)  # 0 was a ZeroDivisionError in the kernel
+    # 0 was a ZeroDivisionError in the kernel
+    size = whole("size", size, 1, MAX_VIEW_SIZE, " pixels a side (render_state's largest view)")
     cubes, colors = shape_arrays(shape)
     if len(cubes) == 0 or len(cubes) != len(colors):
         raise ValueError("render_view needs one colour per cube and at least one cube")
@@ -840,7 +848,7 @@ class Rotation(Game):
     def render_state(cls, state: dict[str, Any], scale: int = RENDER_SCALE) -> np.ndarray:
         """The target view (left) and the current view (right), 8·scale pixels each, with a divider."""
         scale = whole("scale", scale, 1, MAX_RENDER_SCALE)  # 0 was a ZeroDivisionError
-        size = 8 * scale
+        size = VIEW_PIXELS_PER_SCALE * scale
         gap = max(1, scale // 4)
         check_state_keys(cls.name, state, cls.STATE_KEYS)
         left = render_view(state, _state_rotation(state, "target_rotation"), size)

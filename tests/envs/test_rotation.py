@@ -145,11 +145,13 @@ def test_render_view_refuses_an_index_that_is_no_whole_number_0_to_23():
         assert np.array_equal(render_view(shape, same, 16), one)
 
 
-def test_render_view_refuses_a_size_that_is_no_whole_number_from_1():
-    # 0 was a ZeroDivisionError in the kernel, -1 NumPy's "negative dimensions", 1.5 a TypeError.
+def test_render_view_refuses_a_size_that_is_no_whole_number_from_1_to_its_limit():
+    # 0 was a ZeroDivisionError in the kernel, -1 NumPy's "negative dimensions", 1.5 a TypeError; sizes had
+    # no upper bound, so 100,000 set about allocating 110 GB (render_state's largest view is 2,048).
     shape = {"cubes": ELL, "colors": [RED, BLUE, GREEN]}
-    for bad in (0, -1, 1.5):
-        with pytest.raises(ValueError, match=f"size must be (a whole number )?>= 1, got {bad}"):
+    for bad in (0, -1, 1.5, 2049, 100_000):
+        with pytest.raises(ValueError, match=rf"^size must be (a whole number )?between 1 and 2048 pixels a "
+                                             rf"side \(render_state's largest view\), got {bad}$"):
             render_view(shape, 0, bad)
     assert np.array_equal(render_view(shape, 0, 16.0), render_view(shape, 0, 16))
 
