@@ -44,7 +44,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from multiprocessing.connection import Connection, wait
 from typing import Any, NoReturn
@@ -189,6 +189,23 @@ def _seed(seed: Any) -> int:
     return int(seed)
 
 
+def _game_kwargs(value: Any) -> dict[str, Any]:
+    """``game_kwargs`` as a new dict, else a ValueError saying what it must be: a list was dict()'s "cannot
+    convert dictionary update sequence element #0 to a sequence", a key that is no string Python's "keywords
+    must be strings", and num_envs make_game's "got multiple values for keyword argument"."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"game_kwargs must be a dict of the game's options by name, e.g. {{'size': 8}}, or "
+                         f"None, got {type(value).__name__} {value!r}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ValueError(f"game_kwargs must be a dict keyed by option names (strings), got key {key!r}")
+    if "num_envs" in value:
+        raise ValueError("game_kwargs holds the game's options; num_envs is GameVecEnv's own argument")
+    return dict(value)
+
+
 class GameVecEnv(VecEnv):
     """Vectorised game boards for SB3 (see the module docstring)."""
 
@@ -208,7 +225,7 @@ class GameVecEnv(VecEnv):
             raise ValueError(f"hang_timeout_s must be seconds > 0 or None, got {hang_timeout_s!r}")
         self.hang_timeout_s = hang_timeout_s
         self.game_name = game
-        self.game_kwargs = dict(game_kwargs or {})
+        self.game_kwargs = _game_kwargs(game_kwargs)
         self._cwd = os.getcwd()  # every worker's folder, restarted ones' too: relative paths are from it
         self.num_workers = (default_workers(game, num_envs) if num_workers is None
                             else whole("num_workers", num_workers, 0, num_envs, " (num_envs)"))

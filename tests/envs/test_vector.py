@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -461,6 +462,24 @@ def test_bad_arguments():
         GameVecEnv("snake", num_envs=2, num_workers=0, on_worker_death="ignore")
 
 
+def test_game_kwargs_that_is_no_dict_of_option_names_says_what_it_must_be():
+    # A list was dict()'s "cannot convert dictionary update sequence element #0 to a sequence", a str its
+    # "element #0 has length 1; 2 is required", a key 1 "keywords must be strings" and num_envs make_game's
+    # "got multiple values for keyword argument 'num_envs'".
+    for bad, got in (([1, 2], r"list \[1, 2\]"), ("size=8", "str 'size=8'"), ([("size", 8)], "list")):
+        with pytest.raises(ValueError, match=r"^game_kwargs must be a dict of the game's options by name, "
+                                             rf"e\.g\. \{{'size': 8\}}, or None, got {got}"):
+            GameVecEnv("snake", num_envs=2, num_workers=0, game_kwargs=bad)
+    with pytest.raises(ValueError, match=r"^game_kwargs must be a dict keyed by option names \(strings\), "
+                                         r"got key 1$"):
+        GameVecEnv("snake", num_envs=2, num_workers=0, game_kwargs={1: 2})
+    with pytest.raises(ValueError, match=r"^game_kwargs holds the game's options; num_envs is GameVecEnv's"):
+        GameVecEnv("snake", num_envs=2, num_workers=0, game_kwargs={"num_envs": 4})
+    venv = GameVecEnv("snake", num_envs=2, num_workers=0, game_kwargs=MappingProxyType({"size": 8}))
+    assert venv.game_kwargs == {"size": 8} and type(venv.game_kwargs) is dict
+    venv.close()
+
+
 def test_the_fork_server_starts_from_a_thread_other_than_the_main_one():
     # Only the main thread may set signal handlers: from another, the server starts without SIGINT ignored.
     import threading
@@ -522,6 +541,7 @@ import os, signal, time
 import multiprocessing as mp
 from multiprocessing import forkserver
 from pathlib import Path
+from types import MappingProxyType
 from envs.vector import start_forkserver
 here = Path({str(tmp_path)!r})
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job ignores it)
