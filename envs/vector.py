@@ -684,10 +684,12 @@ class GameVecEnv(VecEnv):
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
         """True only for SB3's ``Monitor``: the infos carry its ``episode`` entries (``r``, ``l``), so
-        ``evaluate_policy`` reads whole-episode returns from them instead of warning and summing rewards."""
+        ``evaluate_policy`` reads whole-episode returns from them instead of warning and summing rewards.
+        One answer per index; ``indices`` are checked as ``env_method``'s (an env 5 of 3 was answered)."""
         from stable_baselines3.common.monitor import Monitor
 
-        return [wrapper_class is Monitor] * len(self._get_indices(indices))
+        count = sum(len(where) for _, where in self._where(indices).values())
+        return [wrapper_class is Monitor] * count
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         return self.env_method("render")

@@ -167,6 +167,29 @@ def test_env_method_answers_in_the_order_asked(workers: int) -> None:
         v.close()
 
 
+def test_env_is_wrapped_answers_once_per_index_checked_as_env_methods() -> None:
+    # It answered len(indices) times whatever they were: env 5 of 3, -4 and "ab" (two answers) passed,
+    # where env_method (and SB3's DummyVecEnv) raise.
+    from stable_baselines3.common.monitor import Monitor
+
+    from envs import make_vec
+
+    v = make_vec("snake", 3, num_workers=0, seed=0)
+    try:
+        for indices, count in ((None, 3), (1, 1), (-1, 1), ([0, 2], 2), ([2, 2, 0], 3), (np.int64(1), 1),
+                               (np.array(2), 1), (np.array([0, 1]), 2), (range(2), 2), ([], 0)):
+            assert v.env_is_wrapped(Monitor, indices=indices) == [True] * count
+            assert v.env_is_wrapped(gym.Wrapper, indices=indices) == [False] * count
+        for bad in (3, [5], -4):
+            with pytest.raises(IndexError, match="out of range for 3 envs"):
+                v.env_is_wrapped(Monitor, indices=bad)
+        for bad in (1.5, [True], "ab"):
+            with pytest.raises(TypeError, match="env indices must be integers"):
+                v.env_is_wrapped(Monitor, indices=bad)
+    finally:
+        v.close()
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_missing_attribute_is_an_attribute_error(workers: int) -> None:
     # SB3's has_attr (and sb3-contrib's action-mask check through it) catches AttributeError; from a
