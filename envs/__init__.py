@@ -51,4 +51,6 @@ def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int
 
 for _name, (_, _gym_id) in GAMES.items():
     if _gym_id not in gym.registry:
-        gym.register(id=_gym_id, entry_point="envs.env:registered", kwargs={"depthfirst_game": _name})
+        # The game's own entry point (envs.env.__getattr__): it refuses a depthfirst_game of another game.
+        gym.register(id=_gym_id, entry_point=f"envs.env:registered_{_name}",
+                     kwargs={"depthfirst_game": _name})

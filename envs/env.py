@@ -163,9 +163,33 @@ class GameEnv(gym.Env):
 
 def registered(depthfirst_game: str, render_mode: str | None = None, render_scale: int = RENDER_SCALE,
                **game_kwargs: Any) -> GameEnv:
-    """Gymnasium's entry point for ``gym.make("depthfirst/<Name>-v0", **kwargs)``: every kwarg but the
-    render ones goes to the game, under a name no game uses (GameBoy has its own ``game`` option)."""
+    """The env of game ``depthfirst_game`` (the registered ids' ``kwargs`` name it, under a name no game uses:
+    GameBoy has its own ``game`` option); every kwarg but the render ones goes to the game. The entry point
+    of specs saved before each id had its own (``__getattr__``)."""
     return GameEnv(depthfirst_game, render_mode=render_mode, render_scale=render_scale, **game_kwargs)
+
+
+def __getattr__(attr: str) -> Any:
+    """``registered_<game>``, Gymnasium's entry point of ``depthfirst/<Name>-v0`` (``envs`` registers it):
+    ``registered`` that knows its game. gym.make merges its kwargs over the id's, so through ``registered``
+    ``gym.make("depthfirst/Snake-v0", depthfirst_game="sokoban")`` played Sokoban under Snake's id; this
+    refuses another game there (the id's own passes: a spec's kwargs carry it)."""
+    from envs import GAMES
+
+    game = attr.removeprefix("registered_")
+    if game == attr or game not in GAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+    def make(depthfirst_game: Any = game, **kwargs: Any) -> GameEnv:
+        if depthfirst_game != game:
+            known = isinstance(depthfirst_game, str) and depthfirst_game in GAMES
+            raise ValueError(f"depthfirst_game is set by the id: {GAMES[game][1]} plays {game!r}, got "
+                             f"depthfirst_game={depthfirst_game!r}; make "
+                             f"{GAMES[depthfirst_game][1] if known else 'another game'} instead")
+        return registered(game, **kwargs)
+
+    make.metadata = GameEnv.metadata  # type: ignore[attr-defined]
+    return make
 
 
 # gym.make reads the render modes from its entry point, here a function: without them it cannot wrap

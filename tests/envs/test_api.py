@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from typing import Any
@@ -75,6 +76,25 @@ def _count_closes(game: Any) -> list[int]:
     original = game.close
     game.close = lambda: (calls.append(1), original())[1]
     return calls
+
+
+def test_gym_make_refuses_another_game_under_an_id() -> None:
+    # gym.make merges its kwargs over the id's: depthfirst_game="sokoban" played Sokoban under Snake's id.
+    with pytest.raises(ValueError, match=r"^depthfirst_game is set by the id: depthfirst/Snake-v0 plays "
+                                         r"'snake', got depthfirst_game='sokoban'; make "
+                                         r"depthfirst/Sokoban-v0 instead$"):
+        gym.make("depthfirst/Snake-v0", depthfirst_game="sokoban")
+    with pytest.raises(ValueError, match=r"got depthfirst_game=\['snake'\]; make another game instead$"):
+        gym.make("depthfirst/Snake-v0", depthfirst_game=["snake"])
+    env = gym.make("depthfirst/Snake-v0", depthfirst_game="snake", size=6)  # the id's own: as without it
+    assert env.unwrapped.game.name == "snake" and env.unwrapped.game.size == 6
+    # A spec as JSON (Minari stores it so) makes the same env, and one saved with the old entry point too.
+    spec = gym.envs.registration.EnvSpec.from_json(env.spec.to_json())
+    assert gym.make(spec).unwrapped.game.size == 6
+    old = dataclasses.replace(spec, entry_point="envs.env:registered")
+    assert gym.make(old).unwrapped.game.name == "snake"
+    with pytest.raises(AttributeError, match="has no attribute 'registered_tetris'"):
+        envs.env.registered_tetris  # noqa: B018
 
 
 def test_env_close_releases_the_game() -> None:
