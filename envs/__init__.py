@@ -33,6 +33,10 @@ def game_class(name: str) -> type[Game]:
 
 
 def make_game(name: str, num_envs: int = 1, **kwargs: Any) -> Game:
+    if "game_kwargs" in kwargs:  # GameVecEnv's argument given to make_vec, make_env or gym.make
+        raise TypeError(f"game_kwargs={kwargs['game_kwargs']!r}: make_game, make_env, make_vec and gym.make "
+                        "take the game's options as keywords (make_vec(name, num_envs, size=8)); "
+                        "game_kwargs, a dict of them, is GameVecEnv's argument")
     return game_class(name)(num_envs=num_envs, **kwargs)
 
 

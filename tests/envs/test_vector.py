@@ -480,6 +480,23 @@ def test_game_kwargs_that_is_no_dict_of_option_names_says_what_it_must_be():
     venv.close()
 
 
+def test_game_kwargs_given_to_a_make_function_says_it_takes_keywords():
+    # Each passed it on to the game: "Snake.__init__() got an unexpected keyword argument 'game_kwargs'".
+    import gymnasium as gym
+
+    from envs import make_env
+
+    for make in (lambda: make_vec("snake", 2, game_kwargs=[1, 2]),
+                 lambda: make_game("snake", 2, game_kwargs={}),
+                 lambda: make_env("snake", game_kwargs={"size": 8}),
+                 lambda: gym.make("depthfirst/Snake-v0", game_kwargs={"size": 8})):
+        with pytest.raises(TypeError, match=r"^game_kwargs=.*: make_game, make_env, make_vec and gym\.make "
+                                            r"take the game's options as keywords \(make_vec\(name, "
+                                            r"num_envs, size=8\)\); game_kwargs, a dict of them, is "
+                                            r"GameVecEnv's argument"):  # gym.make adds where it was raised
+            make()
+
+
 def test_the_fork_server_starts_from_a_thread_other_than_the_main_one():
     # Only the main thread may set signal handlers: from another, the server starts without SIGINT ignored.
     import threading
