@@ -16,6 +16,7 @@ from agents.interrupts import stop_signals_interrupt
 
 STOPPED = "\ninterrupted: no new results written"
 VIDEO_STEPS = 1000  # --video-steps' default: no flag default, so --no-video can tell it was given
+NAME_TRIES = 5  # --vlm's choices of a results name, each taken by another evaluation before it wrote
 
 
 def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -180,9 +181,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else RUNS_DIR / env / f"vlm-{slug}"
     flag = "--out" if not args.run_dir else "the run folder"
     try:  # before the play: a folder whose every name is another endpoint's is said before any request
-        stem, why = vlm_stem(out, player.client.endpoint, cap_label(args))
+        vlm_stem(out, player.client.endpoint, cap_label(args))
     except RunError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {flag} {out}: {e}", file=sys.stderr)
         return 2
     try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
         made = make_output_folder(out, flag)  # removed again if the play fails
@@ -218,8 +219,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
                    seed=args.seed, client=played.about["client"])
     try:
-        write_results(summary, out / stem, env, env_kwargs, episodes, args)
-    except RunError as e:  # a disk that filled up during the play
+        stem, why = write_vlm_results(summary, out, player.client.endpoint, env, env_kwargs, episodes, args)
+    except RunError as e:  # a disk that filled up during the play, or every name taken meanwhile
         remove_folders(made)  # nothing was written into them
         kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)")
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
@@ -243,11 +244,31 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     return 0
 
 
-def vlm_stem(out: Path, endpoint: Any, cap: str) -> tuple[str, str]:
-    """The name (without ``.json``) of ``--vlm``'s results in ``out``, and, where that is not the plain
-    ``eval-vlm-<model><cap>``, what holds the plain name. The same model name served elsewhere (two
-    quantisations, vLLM and SGLang) must not replace another endpoint's results, which compare reports as
-    ``MODEL@host:port`` each: a name holding another endpoint's results passes to
+def write_vlm_results(summary: dict[str, Any], out: Path, endpoint: Any, env: str, env_kwargs: dict[str, Any],
+                      episodes: list[Any], args: argparse.Namespace) -> tuple[str, str]:
+    """``write_results`` in ``out`` under ``vlm_stem``'s name, chosen again now that the play is over, and
+    a free name taken only where no file is (``new``): another endpoint's evaluation that chose the same
+    free name and wrote first (in the play, or while the videos were made) keeps its results, and this one
+    chooses again. Returns the name and ``vlm_stem``'s note."""
+    from agents.runs import RunError
+
+    for _ in range(NAME_TRIES):
+        stem, why, free = vlm_stem(out, endpoint, cap_label(args))
+        try:
+            write_results(summary, out / stem, env, env_kwargs, episodes, args, new=free)
+            return stem, why
+        except FileExistsError:  # taken since vlm_stem looked: now another's, or this endpoint's own
+            continue
+    raise RunError(f"other evaluations took the results' names {NAME_TRIES} times while this one wrote; "
+                   "run it again")
+
+
+def vlm_stem(out: Path, endpoint: Any, cap: str) -> tuple[str, str, bool]:
+    """The name (without ``.json``) of ``--vlm``'s results in ``out``; where that is not the plain
+    ``eval-vlm-<model><cap>``, what holds the plain name; and whether the name is free (none of its files
+    is there: written only where none is, never over another's written meanwhile). The same model name
+    served elsewhere (two quantisations, vLLM and SGLang) must not replace another endpoint's results,
+    which compare reports as ``MODEL@host:port`` each: a name holding another endpoint's results passes to
     ``eval-vlm-<model>@<host>-<port><cap>``, then to that plus the endpoint's digest. A re-run at an
     endpoint replaces its own results, wherever they are."""
     import hashlib
@@ -258,18 +279,29 @@ def vlm_stem(out: Path, endpoint: Any, cap: str) -> tuple[str, str]:
     slug, host = file_slug(endpoint.model, "vlm"), file_slug(urlsplit(endpoint.base_url).netloc, "host")
     digest = hashlib.sha1(endpoint.chat_url.encode()).hexdigest()[:8]  # .../v1, .../v1/chat/completions: one
     stems = [f"eval-vlm-{slug}{cap}", f"eval-vlm-{slug}@{host}{cap}", f"eval-vlm-{slug}@{host}-{digest}{cap}"]
-    owners = {stem: results_endpoint(out / f"{stem}.json") for stem in stems}
+    owners = {stem: stem_owner(out / stem) for stem in stems}
     mine = [stem for stem in stems if owners[stem] is not None and same_endpoint(owners[stem], endpoint)]
     free = [stem for stem in stems if owners[stem] is None]
     if not (mine or free):  # a digest's clash, or files that name no endpoint: nothing is replaced unasked
-        raise RunError(f"{out}: {', '.join(s + '.json' for s in stems)} all hold results of endpoints other "
+        raise RunError(f"{', '.join(s + '.json' for s in stems)} all hold results of endpoints other "
                        f"than {endpoint}: move one of them away")
     stem = (mine or free)[0]
     if stem == stems[0]:
-        return stem, ""
+        return stem, "", not mine
     plain = owners[stems[0]]
-    return stem, (f"{stems[0]}.json holds the results of {plain or 'another endpoint'}" if plain is not None
-                  else f"{stem}.json held its earlier results")  # its own, kept under the name they had
+    if plain is None:  # its own, kept under the name they had
+        return stem, f"{stem}.json held its earlier results", not mine
+    if plain or os.path.lexists(out / f"{stems[0]}.json"):
+        return stem, f"{stems[0]}.json holds the results of {plain or 'another endpoint'}", not mine
+    return stem, f"{stems[0]}-best.mp4/.gif are there without their .json", not mine
+
+
+def stem_owner(stem: Path) -> str | None:
+    """``results_endpoint`` of ``<stem>.json``; ``""`` where only its videos are (their results moved away:
+    written only where no file is, the name is not free); None where none of its files is there."""
+    json_file, *videos = result_files(stem)
+    owner = results_endpoint(json_file)
+    return "" if owner is None and any(os.path.lexists(v) for v in videos) else owner
 
 
 def results_endpoint(path: Path) -> str | None:
@@ -311,23 +343,29 @@ def cap_label(args: argparse.Namespace) -> str:
     return f"-max{args.max_steps}" if args.max_steps else ""
 
 
+def result_files(stem: Path) -> list[Path]:
+    """An evaluation's files at ``stem``: its JSON, then its best episode's MP4 and GIF."""
+    # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
+    return [stem.with_name(f"{stem.name}{end}") for end in (".json", "-best.mp4", "-best.gif")]
+
+
 def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],
-                  episodes: list[Any], args: argparse.Namespace) -> None:
+                  episodes: list[Any], args: argparse.Namespace, new: bool = False) -> None:
     """``<stem>.json`` and, unless --no-video, the best episode replayed into ``<stem>-best.mp4``/``.gif``
     (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
-    With --no-video an older evaluation's videos at this stem go with its JSON."""
+    With --no-video an older evaluation's videos at this stem go with its JSON. ``new``: written only where
+    none of the files is, ``FileExistsError`` otherwise (``written_together``)."""
     from agents.evaluation import best_episode, replay_frames, write_video
     from agents.runs import RunError, not_written, written_together
 
-    # Names built by hand: a model's slug may hold dots, which with_suffix would take for a suffix.
-    files = [stem.with_name(f"{stem.name}{end}") for end in (".json", "-best.mp4", "-best.gif")]
+    files = result_files(stem)
     if args.no_video:  # an older evaluation's videos would sit beside a JSON that is not theirs
         files, stale = files[:1], files[1:]
     else:
         stale = []
     try:
         # The command's last output: once in place, a signal is ignored (it said no new results were written).
-        with written_together(files, stale, last=True) as tmps:
+        with written_together(files, stale, last=True, new=new) as tmps:
             if not args.no_video:
                 best = best_episode(episodes)
                 frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
@@ -337,4 +375,6 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
                                best_episode_seed=best.seed, video_steps=len(frames) - 1)
             tmps[0].write_text(json.dumps(summary, indent=2))
     except OSError as e:  # a full disk: the previous results stay, all of them
+        if new and isinstance(e, FileExistsError):  # another's file in the way: for the caller to say
+            raise
         raise RunError(not_written(f"{files[0]}{' and its videos' if len(files) > 1 else ''}", e)) from None

@@ -415,27 +415,96 @@ def test_evaluate_script_keeps_one_model_name_at_two_endpoints_apart(scripts, tm
         f"these of toy-vl-3b@{b.url} are in {out}/eval-vlm-toy-vl-3b@{host_b}.json\n")
 
 
+@pytest.mark.parametrize("video", [False, True])
+def test_two_endpoints_evaluated_at_once_never_share_a_results_name(scripts, tmp_path, capsys, monkeypatch,
+                                                                     video):
+    # The name was chosen before the play and written with a rename: a second evaluation of the same model
+    # name at another endpoint, run in the first's gap, chose the same free name, and the first then
+    # replaced the second's results with its own. Here the second (a process of its own) runs whole just
+    # before the first places its files.
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+
+    import agents.runs
+    from tests.conftest import ROOT
+
+    out, folders_locked = tmp_path / "vlm", agents.runs._folders_locked
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as a, \
+            ChatServer(default=lambda body: good("no move named")) as b:
+        def argv(server):
+            return ["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1", "--json",
+                    "--max-steps", "2", "--out", str(out), "--no-cache", "--no-progress",
+                    *([] if video else ["--no-video"])]
+
+        def second_in_the_gap(folders):
+            if not b.hits:
+                subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), *argv(b)], check=True,
+                               capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            return folders_locked(folders)
+
+        monkeypatch.setattr(agents.runs, "_folders_locked", second_in_the_gap)
+        assert scripts.evaluate.main(argv(a)) == 0
+    host_a = urlsplit(a.url).netloc.replace(":", "-")
+    owners = {p.name: json.loads(p.read_text())["vlm"] for p in out.glob("*.json")}
+    assert owners == {"eval-vlm-toy-vl-3b-max2.json": f"toy-vl-3b@{b.url}",
+                      f"eval-vlm-toy-vl-3b@{host_a}-max2.json": f"toy-vl-3b@{a.url}"}
+    said = capsys.readouterr()
+    assert json.loads(said.out)["vlm"] == f"toy-vl-3b@{a.url}"
+    assert f"these of toy-vl-3b@{a.url} are in {out}/eval-vlm-toy-vl-3b@{host_a}-max2.json" in said.err
+
+
 def test_a_vlms_results_name_replaces_only_that_endpoints_own_results(tmp_path):
     from agents.evaluate_cli import vlm_stem as stem
     from agents.runs import RunError
 
     here = Endpoint("m", "http://h:1/v1")
-    assert stem(tmp_path, here, "") == ("eval-vlm-m", "")
+    assert stem(tmp_path, here, "") == ("eval-vlm-m", "", True)  # free: written only where no file is
     (tmp_path / "eval-vlm-m.json").write_text(json.dumps({"vlm": "m@http://h:1/v1/chat/completions"}))
-    assert stem(tmp_path, here, "") == ("eval-vlm-m", "")  # one endpoint, written either way
-    assert stem(tmp_path, here, "-max5") == ("eval-vlm-m-max5", "")  # a capped evaluation: its own name
+    assert stem(tmp_path, here, "") == ("eval-vlm-m", "", False)  # one endpoint, written either way
+    assert stem(tmp_path, here, "-max5") == ("eval-vlm-m-max5", "", True)  # a capped evaluation: its own name
     (tmp_path / "eval-vlm-m.json").write_text("{not json")  # names no endpoint: kept, never replaced
     held = "eval-vlm-m.json holds the results of another endpoint"
-    assert stem(tmp_path, here, "") == ("eval-vlm-m@h-1", held)
+    assert stem(tmp_path, here, "") == ("eval-vlm-m@h-1", held, True)
     (tmp_path / "eval-vlm-m@h-1.json").write_text(json.dumps({"vlm": "m@http://h:1/other/v1"}))
-    name, _ = stem(tmp_path, here, "")  # same host, another path: the endpoint's digest tells them apart
+    name, _, _ = stem(tmp_path, here, "")  # same host, another path: the endpoint's digest tells them apart
     assert name.startswith("eval-vlm-m@h-1-") and len(name) == len("eval-vlm-m@h-1-") + 8
     (tmp_path / f"{name}.json").write_text("{}")
     with pytest.raises(RunError, match="move one of them away"):
         stem(tmp_path, here, "")
     # Every name taken, the last by this endpoint: a re-run replaces its own results there, no error.
     (tmp_path / f"{name}.json").write_text(json.dumps({"vlm": "m@http://h:1/v1"}))
-    assert stem(tmp_path, here, "") == (name, held)
+    assert stem(tmp_path, here, "") == (name, held, False)
+
+
+def test_a_vlms_results_name_with_only_videos_there_is_not_free(tmp_path):
+    # Results are written only where none of their files is: a name whose JSON was moved away but whose
+    # videos stayed, were it taken for free, would refuse every write and lose the play's results.
+    from agents.evaluate_cli import vlm_stem
+
+    (tmp_path / "eval-vlm-m-best.gif").write_text("an older evaluation's")
+    assert vlm_stem(tmp_path, Endpoint("m", "http://h:1/v1"), "") == (
+        "eval-vlm-m@h-1", "eval-vlm-m-best.mp4/.gif are there without their .json", True)
+
+
+def test_a_vlms_results_name_taken_at_every_write_is_one_error_after_a_bound(tmp_path, monkeypatch):
+    # Each write finds its free name taken just before: chosen again, a bounded number of times.
+    from types import SimpleNamespace
+
+    from agents import evaluate_cli
+    from agents.runs import RunError
+
+    tries: list[str] = []
+
+    def taken(summary, stem, *args, new=False):
+        tries.append(stem.name)
+        raise FileExistsError(stem)
+
+    monkeypatch.setattr(evaluate_cli, "write_results", taken)
+    args = SimpleNamespace(max_steps=0)
+    with pytest.raises(RunError, match="took the results' names 5 times while this one wrote; run it again"):
+        evaluate_cli.write_vlm_results({}, tmp_path, Endpoint("m", "http://h:1/v1"), "snake", {}, [], args)
+    assert tries == ["eval-vlm-m"] * evaluate_cli.NAME_TRIES
 
 
 def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, tmp_path, capsys):
