@@ -17,7 +17,6 @@ import json
 import sys
 
 from agents.cli import (
-    EPISODE_SEED,
     check_episode_seeds,
     finite_float,
     nonneg_int,
@@ -31,46 +30,48 @@ from agents.cli import (
 
 
 def parser() -> argparse.ArgumentParser:
-    from agents.evaluation import EPISODE_STEP_CAP
-    from vlm.export import MAX_SCALE
+    from vlm.export import MAX_SCALE, ExportOptions
     from vlm.formats import FORMATS
     from vlm.splits import DEFAULT_SPLIT
 
+    # ExportOptions' defaults are the flags' own: one place states them, for the script and for callers.
+    d = ExportOptions(run="", out="")
     p = script_parser(__doc__)
     p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--out", type=path_arg, required=True,
                    help="output folder (must be new or empty, or use --overwrite)")
-    p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
-    p.add_argument("--formats", default="all",
-                   help=f"comma list of trainer formats, 'all' (default) or 'none'; known: "
+    p.add_argument("--episodes", type=positive_int, default=d.episodes,
+                   help="episodes to play (default %(default)s)")
+    p.add_argument("--formats", default=d.formats,
+                   help=f"comma list of trainer formats, 'all' or 'none' (default %(default)s); known: "
                         f"{', '.join(FORMATS)}")
-    p.add_argument("--workers", type=positive_int, default=1,
-                   help="processes playing episodes and writing images in parallel (default 1)")
+    p.add_argument("--workers", type=positive_int, default=d.workers,
+                   help="processes playing episodes and writing images in parallel (default %(default)s)")
     p.add_argument("--min-score", type=finite_float, help="keep only episodes scoring at least this")
     p.add_argument("--minari", action="store_true", help="also write a Minari dataset (pip install minari)")
-    p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
+    p.add_argument("--seed", type=nonneg_int, default=d.seed,
                    help="episode k is seeded seed+k, below 2**64; also seeds tasks and splits "
-                   f"(default {EPISODE_SEED})")
+                   "(default %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export in --out")
     p.add_argument("--checkpoint", type=path_arg,
                    help="model file (default: the run's model.zip or newest checkpoint)")
-    p.add_argument("--tasks-per-state", type=nonneg_int, default=2,
-                   help="task records drawn per game state (default 2; 0: trajectories only); a game "
-                   "draws at most one per task family, 4 (Pokemon Red 2), and a larger N gets those")
+    p.add_argument("--tasks-per-state", type=nonneg_int, default=d.tasks_per_state,
+                   help="task records drawn per game state (default %(default)s; 0: trajectories only); a "
+                   "game draws at most one per task family, 4 (Pokemon Red 2), and a larger N gets those")
     p.add_argument("--mix", help="curriculum family ratios, e.g. perception=0.3,strategy=0.4,"
                    "state_prediction=0.2,vision_zero=0.1 (default: as drawn)")
     p.add_argument("--split", help=f"train,val,test fractions of episodes (default {DEFAULT_SPLIT})")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     # Frames are scale × cells pixels a side: 100000 would not fit in memory.
-    p.add_argument("--scale", type=positive_int_up_to(MAX_SCALE, "pixels per cell"), default=16,
+    p.add_argument("--scale", type=positive_int_up_to(MAX_SCALE, "pixels per cell"), default=d.scale,
                    help=f"pixels per board cell of the trajectory frames (default %(default)s, at most "
                    f"{MAX_SCALE}; a Game Boy screen is magnified N // 8 times, at least once; a rotation "
                    "view is 8·N pixels a side)")
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
-    p.add_argument("--max-steps", type=positive_int, default=EPISODE_STEP_CAP,
+    p.add_argument("--max-steps", type=positive_int, default=d.max_steps,
                    help="cut every episode after this many moves (default: the game's own limits)")
-    p.add_argument("--device", default="cpu", help="device for the policy (default cpu)")
+    p.add_argument("--device", default=d.device, help="device for the policy (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     return p

@@ -1877,7 +1877,7 @@ def test_a_game_that_does_not_replay_is_an_error_and_leaves_nothing(run, tmp_pat
 
 def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(capsys, monkeypatch):
     # Every test gave --out and most flags, and read the figures from --json: a default of the script's own
-    # (it has its own copies of ExportOptions' defaults) or a flag passed into the wrong field went unseen,
+    # (it had its own copies of ExportOptions' defaults) or a flag passed into the wrong field went unseen,
     # and so did the printed summary's split counts.
     import dataclasses
 
@@ -1918,6 +1918,23 @@ def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(
     want = {name: value for name, (_, _, value) in flags.items()} | dict.fromkeys(switches, True)
     assert dataclasses.asdict(opts) == {"run": "RUN", "out": "OUT", **want, "progress": False,
                                         "command": opts.command}
+
+
+@pytest.mark.parametrize("name, value", [("episodes", 7), ("formats", "trl"), ("workers", 3), ("seed", 5),
+                                         ("tasks_per_state", 4), ("scale", 8), ("max_steps", 50),
+                                         ("device", "cuda")])
+def test_the_scripts_flags_take_their_defaults_from_export_options(monkeypatch, name, value):
+    # The parser stated its own copies of ExportOptions' defaults: one changed in one place disagreed with
+    # the other, and the script exported other data than a caller of ExportOptions.
+    import dataclasses
+
+    import vlm.export
+
+    changed = dataclasses.make_dataclass("Changed", [(name, type(value), dataclasses.field(default=value))],
+                                         bases=(vlm.export.ExportOptions,))
+    monkeypatch.setattr(vlm.export, "ExportOptions", changed)
+    args = load_script("export_trajectories").parser().parse_args(["RUN", "--out", "OUT"])
+    assert getattr(args, name) == value
 
 
 def test_a_picture_several_drafts_share_is_stored_once_per_state(tmp_path):
