@@ -8,9 +8,9 @@ Its stdout and stderr write what their encoding lacks escaped (``caf\\xe9``), no
 under ``PYTHONIOENCODING=ascii:strict``, or a Latin-1 name on strict UTF-8, failed a script after its work
 was done (a traceback, or exit 2 as an "error:").
 
-Only for a script run as the program (``python scripts/x.py``): a test that imports a script, or a
-worker process that re-imports it, keeps its own handler; and a Ctrl-C the shell told the program to
-ignore (a background job) stays ignored.
+Only for a script run as the program (``python scripts/x.py``, or one of ``MODULE_PROGRAMS`` run with
+``python -m``): a test that imports a script, or a worker process that re-imports it, keeps its own
+handler; and a Ctrl-C the shell told the program to ignore (a background job) stays ignored.
 """
 
 from __future__ import annotations
@@ -76,11 +76,17 @@ def escape_unwritable(stream: object) -> None:
         stream.reconfigure(errors=ESCAPE)
 
 
+#: The project's programs run with ``python -m`` rather than from scripts/ (they import this module first).
+MODULE_PROGRAMS = ("envs.gameboy.cartridge.build",)
+
+
 def _run_as_script() -> bool:
     main = sys.modules.get("__main__")
     file = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
     return (getattr(main, "__name__", None) == "__main__" and file is not None
-            and Path(file).resolve().parent == Path(__file__).resolve().parent.parent / "scripts")
+            and (Path(file).resolve().parent == Path(__file__).resolve().parent.parent / "scripts"
+                 or getattr(spec, "name", None) in MODULE_PROGRAMS))
 
 
 if _run_as_script():

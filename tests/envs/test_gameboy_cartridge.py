@@ -3,10 +3,13 @@ RAM helpers, the PNG codec and the inputs-script parser."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from envs.gameboy.roms import (
     not_a_rom,
 )
 from envs.gameboy.scripting import CHECK_FRAMES, Input, parse_inputs, run_inputs
+from tests.scripts.test_startup import in_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,6 +141,87 @@ def test_build_check_compares_a_rebuild_with_the_committed_rom(monkeypatch, caps
     assert build.main(["--check"]) == 1
     assert capsys.readouterr().out == "depthfirst_test.gb is STALE: rebuild it\n"
     assert stale.read_bytes() == bytes(32768)
+
+
+@pytest.fixture
+def fake_sdcc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """SDCC's three tools as shell scripts first on PATH: makebin writes a 32 KiB ROM of zeros, sdasgb first
+    touches ``assembling`` in the folder it returns and waits ``$SDASGB_SLEEP`` seconds (a build to stop)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scripts = {"sdasgb": f'touch "{tmp_path}/assembling"; sleep "${{SDASGB_SLEEP:-0}}"', "sdldgb": ":",
+               "makebin": 'for last; do :; done; head -c 32768 /dev/zero > "$last"'}
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return tmp_path
+
+
+def test_the_builders_flags_are_read_as_every_scripts(capsys) -> None:
+    # Its own argparse took abbreviations (--ch ran --check; a new flag sharing the prefix would change what
+    # a recorded command does) and an empty --out as the current folder ("--out . is a folder").
+    for argv, said in ((["--ch"], "unrecognized arguments: --ch"),
+                       (["--out", ""], "argument --out: is empty")):
+        with pytest.raises(SystemExit) as exit_info:
+            build.main(argv)
+        assert exit_info.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_a_rom_the_disk_refuses_keeps_the_out_file_and_names_the_flag(fake_sdcc, monkeypatch, capsys) -> None:
+    # The ROM was written in place: a full disk (or a stop) half-way left a truncated file where the user's
+    # (or the committed) ROM was, and the error was Python's "[Errno 28] ...", naming no flag.
+    import errno
+
+    mine = fake_sdcc / "x.gb"
+    mine.write_bytes(b"the ROM before")
+    write_bytes = Path.write_bytes
+
+    def disk_full_half_way(self: Path, data: bytes) -> int:
+        if self.parent == fake_sdcc:
+            write_bytes(self, data[:100])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full_half_way)
+    assert build.main(["--out", str(mine), "--force"]) == 2
+    assert capsys.readouterr().err == (f"error: --out {mine} could not be written (No space left on device); "
+                                       "any file there before is unchanged\n")
+    assert mine.read_bytes() == b"the ROM before" and sorted(p.name for p in fake_sdcc.iterdir()) == [
+        "assembling", "bin", "x.gb"]
+
+
+def _build_module(fake_sdcc: Path, *argv: str, **env: str) -> subprocess.Popen:
+    """``python -m envs.gameboy.cartridge.build`` as a user runs it, its temp folders under ``fake_sdcc``."""
+    return subprocess.Popen([sys.executable, "-m", "envs.gameboy.cartridge.build", *argv], cwd=fake_sdcc,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(fake_sdcc), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=in_a_terminal)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_stopped_build_exits_130_in_one_line_and_leaves_nothing(fake_sdcc, sig) -> None:
+    # A Ctrl-C was a KeyboardInterrupt traceback; a SIGTERM ended it with no word and left its temp folder
+    # (dfcart_*) behind, the assembler still running.
+    proc = _build_module(fake_sdcc, "--out", "x.gb", SDASGB_SLEEP="60")
+    try:
+        deadline = time.monotonic() + 30
+        while not (fake_sdcc / "assembling").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert (proc.returncode, out, err) == (130, "", "\ninterrupted\n")
+    assert sorted(p.name for p in fake_sdcc.iterdir()) == ["assembling", "bin"]
+
+
+def test_a_built_rom_is_said_in_any_output_encoding(fake_sdcc) -> None:
+    # "wrote café.gb" to an ASCII stdout raised UnicodeEncodeError once the ROM was written: exit 1.
+    proc = _build_module(fake_sdcc, "--out", "café.gb", PYTHONIOENCODING="ascii:strict")
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (0, "wrote caf\\xe9.gb\n", "")
+    assert (fake_sdcc / "café.gb").read_bytes() == bytes(32768)
 
 
 def test_too_many_rooms_names_the_count_and_what_to_change(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,14 +12,17 @@ Needs ``sdasgb``, ``sdldgb`` and ``makebin`` (Debian: ``apt-get install sdcc``).
 
 from __future__ import annotations
 
-import argparse
+import agents.startup  # noqa: F401 (first: run as the program, a Ctrl-C during the imports below exits 130)
+
+# isort: split
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from agents.runs import check_output_file, same_file
+from agents.cli import path_arg, run_script, script_parser
+from agents.runs import check_output_file, not_written, same_file, written_beside
 from envs.gameboy.cartridge import layout
 
 HERE = Path(__file__).resolve().parent
@@ -96,15 +99,21 @@ def build(out: Path | None = None) -> bytes:
     if len(rom) != 32768:
         raise RuntimeError(f"expected a 32 KiB ROM, got {len(rom)} bytes")
     if out is not None:
-        Path(out).write_bytes(rom)
+        write_rom(Path(out), rom)
     return rom
 
 
+def write_rom(out: Path, rom: bytes, last: bool = False) -> None:
+    """``rom`` into ``out``, whole or not at all: a full disk or a stop half-way keeps the file there before
+    (the committed ROM, on a rebuild in place). ``last``: as in ``written_beside``."""
+    with written_beside(out, last=last) as tmp:
+        tmp.write_bytes(rom)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--check", action="store_true", help="compare a rebuild with the committed ROM")
-    parser.add_argument("--out", type=lambda text: Path(text).expanduser(), default=None,
+    parser.add_argument("--out", type=lambda text: Path(path_arg(text)), default=None,
                         help="where to write the ROM (default: the committed depthfirst_test.gb; ~ expanded)")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing --out file (the committed ROM is always rebuilt in place)")
@@ -112,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and (args.out is not None or args.force):  # ignored, they read as a check of --out
         parser.error("--check compares a rebuild with the committed ROM and writes nothing: "
                      "drop --out and --force")
+    flag = "" if args.out is None else "--out "
     if args.out is None:
         args.out = ROM_PATH
     try:  # no SDCC, a tool that failed, an --out that cannot be written: said in one line, not a traceback
@@ -120,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             # The sources are refused even with --force: writing the ROM there would destroy them.
             sources = {"game.s": SOURCE, "layout.py": Path(layout.__file__), "build.py": Path(__file__)}
             check_output_file(args.out, "--out", args.force, sources)
-        rom = build(None if args.check else args.out)
+        rom = build()
     except (RuntimeError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -128,9 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         same = rom == ROM_PATH.read_bytes()
         print("depthfirst_test.gb matches its source" if same else "depthfirst_test.gb is STALE: rebuild it")
         return 0 if same else 1
+    try:  # the command's last output: once in place, a stop signal no longer says it was interrupted
+        write_rom(args.out, rom, last=True)
+    except OSError as e:  # a full disk: named with its flag, the file there before unchanged
+        print(f"error: {flag}{not_written(args.out, e)}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)
