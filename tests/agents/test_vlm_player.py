@@ -450,7 +450,13 @@ def test_two_endpoints_evaluated_at_once_never_share_a_results_name(scripts, tmp
     assert owners == {"eval-vlm-toy-vl-3b-max2.json": f"toy-vl-3b@{b.url}",
                       f"eval-vlm-toy-vl-3b@{host_a}-max2.json": f"toy-vl-3b@{a.url}"}
     said = capsys.readouterr()
-    assert json.loads(said.out)["vlm"] == f"toy-vl-3b@{a.url}"
+    mine = json.loads(said.out)
+    assert mine["vlm"] == f"toy-vl-3b@{a.url}"
+    if video:  # each result names its own videos, beside it
+        assert mine["video"] == str(out / f"eval-vlm-toy-vl-3b@{host_a}-max2-best.mp4")
+        assert sorted(p.name for p in out.glob("*-best.*")) == [
+            f"eval-vlm-toy-vl-3b-max2-best.{e}" for e in ("gif", "mp4")] + [
+            f"eval-vlm-toy-vl-3b@{host_a}-max2-best.{e}" for e in ("gif", "mp4")]
     assert f"these of toy-vl-3b@{a.url} are in {out}/eval-vlm-toy-vl-3b@{host_a}-max2.json" in said.err
 
 
