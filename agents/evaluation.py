@@ -10,7 +10,9 @@ episodes are played, in batches of any size.
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,16 +267,29 @@ GIF_END_HOLD_MS = 1000
 
 
 def animated_gif(frames: np.ndarray, fps: int) -> bytes:
-    """(T, H, W, 3) uint8 frames as a looping GIF shown at ``fps``. Not SB3's ``Video`` (torch's
-    ``add_video``): moviepy 1.x hands imageio a frame time in seconds where imageio 2.28+ reads
-    milliseconds, so every frame got a 0 delay (browsers then pick their own speed) and the frames where
-    nothing moves, merged by Pillow, vanished from the animation. The last frame (how the episode ended: a
-    crash, a win) is held for a second before the loop starts again."""
-    import imageio.v2 as imageio
-
+    """(T, H, W, 3) uint8 frames as a looping GIF shown at ``fps``, encoded frame by frame with a stop point
+    (``agents.interrupts``) before each. Not SB3's ``Video`` (torch's ``add_video``): moviepy 1.x hands
+    imageio a frame time in seconds where imageio 2.28+ reads milliseconds, so every frame got a 0 delay
+    (browsers then pick their own speed) and the frames where nothing moves, merged by Pillow, vanished
+    from the animation. Nor imageio's Pillow writer: a Ctrl-C inside its encoding made it encode every
+    frame again as it closed (evaluate's stop waited twice the GIF's time), and one while it read the
+    frames made it fail with a ``ValueError`` traceback in the stop's place. The last frame (how the
+    episode ended: a crash, a win) is held for a second before the loop starts again."""
     durations = [1000 / fps] * len(frames)
     durations[-1] = max(durations[-1], GIF_END_HOLD_MS)
-    return imageio.mimsave("<bytes>", list(frames), format="GIF", duration=durations, loop=0)
+    out = io.BytesIO()
+    images = _frames_at_stop_points(frames)  # an iterator: Pillow takes each frame as it writes it
+    next(images).save(out, format="GIF", save_all=True, append_images=images, duration=durations, loop=0)
+    return out.getvalue()
+
+
+def _frames_at_stop_points(frames: np.ndarray) -> Iterator[Any]:
+    """Each frame as a Pillow image, made as the writer asks for it, a stop point before each."""
+    from PIL import Image
+
+    for frame in frames:
+        stop_point()
+        yield Image.fromarray(frame)
 
 
 def check_mp4_writer() -> None:

@@ -1,5 +1,6 @@
 """agents.evaluation's figures on hand-made and replayed episodes, without a trained model."""
 
+import contextlib
 import shlex
 from pathlib import Path
 
@@ -372,6 +373,42 @@ def test_a_gif_loops_forever_and_holds_its_last_frame(tmp_path):
         durations.append(gif.info["duration"])
     assert durations == [100, 100, 100, GIF_END_HOLD_MS] and gif.info["loop"] == 0
     assert GIF_END_HOLD_MS == 1000  # animated_gif's docstring: the last frame is held for a second
+
+
+@pytest.mark.parametrize("where", ["reading", "encoding"])
+@pytest.mark.parametrize("safe_points", [False, True], ids=["evaluate", "training_video"])
+def test_a_stop_while_a_gif_is_encoded_ends_it_at_the_next_frame(tmp_path, monkeypatch, where, safe_points):
+    """A signal at the third frame read (``Image.fromarray``) or quantized (``convert``) stops the GIF there:
+    imageio's writer, on the way out, encoded every frame again (a stopped evaluate.py waited twice the
+    GIF's time: 6-10 s for 1,000 Game Boy frames on two busy cores), or, stopped while it read the frames,
+    raised ``ValueError: unknown file extension`` (status 1, a traceback) in the stop's place. Inside
+    training's ``stop_at_safe_points`` (the TensorBoard video) the stop waited for the whole GIF."""
+    import os
+    import signal
+
+    from PIL import Image
+
+    from agents.evaluation import write_video
+    from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
+
+    calls = []
+    owner, name = (Image, "fromarray") if where == "reading" else (Image.Image, "convert")
+    real = getattr(owner, name)
+
+    def signal_at_third(*args, **kwargs):
+        calls.append(len(calls))
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, signal_at_third)
+    frames = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    (tmp_path / "best.gif").write_bytes(b"the good video")
+    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt(), (
+            stop_at_safe_points() if safe_points else contextlib.nullcontext()):
+        write_video(frames, tmp_path / "best.gif")
+    assert len(calls) <= 4  # the frame the signal came in, and at most the one being read with it
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.gif", b"the good video")]
 
 
 def test_an_mp4_of_odd_height_and_even_width_is_padded_to_even_sides(tmp_path):

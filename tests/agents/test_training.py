@@ -699,22 +699,17 @@ def test_evaluate_prints_each_figure_it_names(scripts, tmp_path, capsys):
 
 
 def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_path, capsys, monkeypatch):
-    import imageio.v2
+    import agents.evaluation
 
     run = tmp_path / "run"
     shutil.copytree(trained, run)
-    before = sorted(p.name for p in run.iterdir())
 
-    real = imageio.v2.mimsave
-
-    def interrupted(path, *args, **kwargs):  # Ctrl-C (or SIGTERM) while the GIF is encoded, the MP4 done
-        if kwargs.get("format") == "GIF":  # encoded in memory, then written
-            raise KeyboardInterrupt
-        return real(path, *args, **kwargs)
+    def interrupted(frames, fps):  # Ctrl-C (or SIGTERM) while the GIF is encoded, the MP4 done
+        raise KeyboardInterrupt
 
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "5"]) == 0
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    monkeypatch.setattr(imageio.v2, "mimsave", interrupted)
+    monkeypatch.setattr(agents.evaluation, "animated_gif", interrupted)
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "900"]) == 130
     assert "interrupted: no new results written" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # all old, none new
@@ -2741,20 +2736,17 @@ def test_a_full_disk_during_a_checkpoint_is_one_clear_error_and_keeps_the_run(tr
 def test_a_full_disk_during_an_evaluation_is_one_clear_error(trained, scripts, tmp_path, capsys, monkeypatch):
     import errno
 
-    import imageio.v2
+    import agents.evaluation
 
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "5"]) == 0
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    real = imageio.v2.mimsave
 
-    def disk_full(path, *args, **kwargs):  # the MP4 written, the disk fills during the GIF
-        if kwargs.get("format") == "GIF":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, *args, **kwargs)
+    def disk_full(frames, fps):  # the MP4 written, the disk fills during the GIF
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(imageio.v2, "mimsave", disk_full)
+    monkeypatch.setattr(agents.evaluation, "animated_gif", disk_full)
     capsys.readouterr()
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "900"]) == 2
     err = capsys.readouterr().err
