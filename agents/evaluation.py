@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from agents.cli import decimals
-from agents.interrupts import stop_point
+from agents.interrupts import deferred_stop, stop_point
 from envs import make_game
 from envs.base import RENDER_SCALE, Game
 from envs.env import RENDER_FPS
@@ -306,8 +306,6 @@ def check_mp4_writer() -> None:
 
 def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
     """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix."""
-    import imageio.v2 as imageio
-
     from agents.runs import written_beside
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,12 +317,32 @@ def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             try:
-                imageio.mimsave(tmp, list(frames), fps=fps, macro_block_size=1)
+                _write_mp4(frames, tmp, fps)
             except OSError as e:  # imageio-ffmpeg's message goes on with ffmpeg's whole command line
                 first = (str(e).splitlines() or [type(e).__name__])[0]
                 raise OSError(f"ffmpeg could not write the MP4 ({first})") from None
             if not mp4_complete(tmp):  # imageio ignores ffmpeg's exit status: a full disk went unsaid
                 raise OSError("ffmpeg could not finish the MP4 (a full disk?)")
+
+
+def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
+    """``frames`` (even sides) as an H.264 MP4, sent to ffmpeg frame by frame with a stop point before each.
+    ffmpeg is started with a stop held (``deferred_stop``) until imageio-ffmpeg's writer has armed its
+    clean-up: a Ctrl-C inside the start (imageio's ``mimsave`` did it unguarded) left ffmpeg running past
+    the stop, and it wrote the temp file after its removal, left in the run folder for good."""
+    import imageio_ffmpeg
+
+    h, w = frames.shape[1:3]
+    # imageio's own MP4 writer's arguments (mimsave with macro_block_size=1): the same ffmpeg command.
+    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, quality=None, macro_block_size=1)
+    try:
+        with deferred_stop():
+            writer.send(None)  # starts ffmpeg
+        for frame in frames:
+            stop_point()
+            writer.send(np.ascontiguousarray(frame))
+    finally:
+        writer.close()  # waits for ffmpeg to end (it kills ffmpeg itself on a stop inside a frame's write)
 
 
 def mp4_complete(path: Path) -> bool:

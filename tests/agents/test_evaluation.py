@@ -411,6 +411,41 @@ def test_a_stop_while_a_gif_is_encoded_ends_it_at_the_next_frame(tmp_path, monke
     assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.gif", b"the good video")]
 
 
+def test_a_stop_while_ffmpeg_starts_leaves_no_ffmpeg_behind_to_write_the_file(tmp_path, monkeypatch):
+    """A signal just as ffmpeg started (in imageio-ffmpeg's writer, before it armed its clean-up) left ffmpeg
+    running past the stop: it wrote its output, the temp file that write_video had already removed, into the
+    folder for good (``..eval-random-best.<pid>.tmp.<pid>.tmp.mp4``, seen after a SIGINT sent during
+    evaluate.py's MP4). The stop now waits for the start, and ffmpeg has ended as write_video stops."""
+    import os
+    import signal
+    import subprocess
+
+    from agents.evaluation import write_video
+    from agents.interrupts import stop_signals_interrupt
+
+    started = []
+
+    class SignalledPopen(subprocess.Popen):
+        def __init__(self, cmd, *args, **kwargs):
+            super().__init__(cmd, *args, **kwargs)
+            if "rawvideo" in cmd:  # the writer's ffmpeg, not imageio-ffmpeg's probe of its encoders
+                started.append(self)
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(subprocess, "Popen", SignalledPopen)
+    (tmp_path / "best.mp4").write_bytes(b"the good video")
+    try:
+        with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
+            write_video(np.zeros((20, 16, 16, 3), dtype=np.uint8), tmp_path / "best.mp4")
+        (ffmpeg,) = started
+        assert ffmpeg.poll() is not None  # ended, not writing on
+        assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.mp4", b"the good video")]
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
+
+
 def test_an_mp4_of_odd_height_and_even_width_is_padded_to_even_sides(tmp_path):
     import imageio.v2 as imageio
 
@@ -499,6 +534,24 @@ def test_a_checkpoint_of_another_action_count_does_not_fit_even_where_the_observ
     check_fits(model(n), "snake", {"size": 6}, tmp_path / "model.zip")  # the game it was trained on: it fits
 
 
+def fake_ffmpeg(monkeypatch, ends) -> None:
+    """imageio-ffmpeg's MP4 writer replaced by one that keeps the frames sent and, as it is closed (ffmpeg's
+    end), calls ``ends(path, frames)``, whose exception the writer raises as imageio-ffmpeg's own."""
+    import imageio_ffmpeg
+
+    def write_frames(path, size, **kwargs):
+        frames = []
+        try:
+            while True:
+                frame = yield
+                if frame is not None:
+                    frames.append(frame)
+        except GeneratorExit:
+            ends(Path(path), np.stack(frames))
+
+    monkeypatch.setattr(imageio_ffmpeg, "write_frames", write_frames)
+
+
 @pytest.mark.parametrize("failure, message", [
     (OSError("[Errno 32] Broken pipe\n\nFFMPEG COMMAND:\nffmpeg -y -f rawvideo ..."),
      "ffmpeg could not write the MP4 ([Errno 32] Broken pipe)"),
@@ -508,16 +561,14 @@ def test_a_checkpoint_of_another_action_count_does_not_fit_even_where_the_observ
 def test_an_mp4_ffmpeg_failed_is_one_line_and_the_old_video_stays(tmp_path, monkeypatch, failure, message):
     # In process what the RLIMIT_FSIZE tests show in a child: imageio's error cut to its first line, and an
     # MP4 cut short (no index) refused. The good video is not replaced either way.
-    import imageio.v2 as imageio
-
     from agents.evaluation import write_video
 
-    def mimsave(path, frames, **kwargs):
+    def ffmpeg_ends(path, frames):
         if failure is not None:
             raise failure
-        Path(path).write_bytes(box(b"ftyp", b"isom") + box(b"mdat", b"x" * 9))
+        path.write_bytes(box(b"ftyp", b"isom") + box(b"mdat", b"x" * 9))
 
-    monkeypatch.setattr(imageio, "mimsave", mimsave)
+    fake_ffmpeg(monkeypatch, ffmpeg_ends)
     (tmp_path / "best.mp4").write_bytes(b"the good video")
     with pytest.raises(OSError) as exc:
         write_video(np.zeros((2, 4, 4, 3), dtype=np.uint8), tmp_path / "best.mp4")
@@ -539,17 +590,15 @@ def test_without_max_steps_an_episode_lasts_as_long_as_the_games_own_limit():
 
 def test_an_mp4_is_padded_by_repeating_its_last_row_and_column_into_a_new_folder(tmp_path, monkeypatch):
     # H.264 wants even sides: write_video pads by repeating the edge (not black), and makes the folder.
-    import imageio.v2 as imageio
-
     from agents.evaluation import write_video
 
     written = []
 
-    def mimsave(path, frames, **kwargs):
-        written.append(np.stack(frames))
-        Path(path).write_bytes(box(b"ftyp", b"isom") + box(b"moov"))
+    def ffmpeg_ends(path, frames):
+        written.append(frames)
+        path.write_bytes(box(b"ftyp", b"isom") + box(b"moov"))
 
-    monkeypatch.setattr(imageio, "mimsave", mimsave)
+    fake_ffmpeg(monkeypatch, ffmpeg_ends)
     frames = np.random.default_rng(0).integers(1, 256, (2, 3, 5, 3), dtype=np.uint8)
     write_video(frames, tmp_path / "new" / "best.mp4")
     (padded,) = written

@@ -2487,20 +2487,19 @@ def test_a_curve_of_one_point_is_drawn(tmp_path):
 
 
 def test_a_failed_video_write_keeps_the_old_video(tmp_path, monkeypatch):
-    import imageio.v2 as imageio
-
     from agents.evaluation import write_video
+    from tests.agents.test_evaluation import fake_ffmpeg
 
     frames = np.zeros((3, 8, 8, 3), dtype=np.uint8)
     path = tmp_path / "best.mp4"
     write_video(frames, path)
     good = path.read_bytes()
 
-    def cut(file, *args, **kwargs):
-        Path(file).write_bytes(b"half")
+    def cut(file, frames):
+        file.write_bytes(b"half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(imageio, "mimsave", cut)
+    fake_ffmpeg(monkeypatch, cut)
     with pytest.raises(KeyboardInterrupt):
         write_video(frames, path)
     assert path.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["best.mp4"]
