@@ -79,6 +79,25 @@ def build_model(cfg: dict[str, Any], venv: Any) -> Any:
     return model
 
 
+def stop_inside_lstm_steps(policy: Any) -> None:
+    """Stop points (``agents.interrupts``) at each call of a recurrent policy's LSTMs, and at each one's
+    gradient in the backward pass: a RecurrentPPO minibatch steps its LSTMs once per step of its padded
+    sequences (128 a rollout), and one of 1,024 samples took 20-40 s with the CPU defaults on two busy
+    cores, which a stop between minibatches waited for. Raised there, the stop skips that minibatch's
+    optimizer step: the weights are the last step's. Hooks on the modules, not a copy of sb3-contrib's
+    train loop; a plain PPO policy has no LSTM and gets none."""
+    for lstm in (getattr(policy, "lstm_actor", None), getattr(policy, "lstm_critic", None)):
+        if lstm is not None:
+            lstm.register_forward_hook(_stop_point_there_and_back)
+
+
+def _stop_point_there_and_back(module: Any, args: Any, output: Any) -> None:
+    stop_point()
+    hidden = output[0]
+    if hidden.requires_grad:  # the update's forward, not a rollout's or a video's
+        hidden.register_hook(lambda grad: stop_point())
+
+
 class AlgorithmMismatch(RunError):
     """A checkpoint saved by a run with --recurrent loaded by one without it, or the reverse."""
 
@@ -388,6 +407,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 remaining = int(cfg["total_timesteps"]) - model.num_timesteps
                 if remaining > 0:
                     stop_between_minibatches(model.rollout_buffer)
+                    stop_inside_lstm_steps(model.policy)
                     stop_point()  # one during the setup above: at step 0, not a step into learn()
                     model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
             # Finished: a signal from here on is ignored. Raised after the final save, it would count the run

@@ -2205,6 +2205,48 @@ def test_a_stop_during_a_recurrent_update_ends_it_at_the_next_minibatch(tmp_path
     assert "interrupted at step 256" in capsys.readouterr().err
 
 
+def _count_after(monkeypatch, owner: object, name: str, seen: dict[str, int]) -> None:
+    """Count in ``seen[name]`` the calls of ``owner.name`` with gradients on (the update's, not a rollout's)
+    once ``_signal_inside`` has sent its signal."""
+    import torch
+
+    original = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        if seen["calls"] and torch.is_grad_enabled():
+            seen[name] = seen.get(name, 0) + 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+
+
+@pytest.mark.parametrize("phase", ["forward", "backward"])
+def test_a_stop_inside_a_recurrent_minibatch_ends_it_at_the_next_lstm_step(tmp_path, monkeypatch, capsys,
+                                                                           phase):
+    """A RecurrentPPO minibatch steps its LSTMs once per step of its padded sequences, forward and back (one
+    of 1,024 samples, the CPU defaults, took 20-40 s on two busy cores, which a stop between minibatches
+    waited for): a signal inside it stops it at the next LSTM step, and the optimizer never steps on it."""
+    import torch
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+
+    import scripts.train_ppo
+
+    # The signal as the first minibatch's forward begins, or as its backward does (only the update has one)
+    signal_in = (RecurrentActorCriticPolicy, "evaluate_actions") if phase == "forward" else (torch.Tensor,
+                                                                                              "backward")
+    seen = _signal_inside(monkeypatch, *signal_in)
+    _count_after(monkeypatch, torch.nn.LSTM, "forward", seen)
+    _count_after(monkeypatch, torch.optim.Adam, "step", seen)
+    run = tmp_path / "run"
+    args = [*TINY[:TINY.index("--set")], "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=128",
+            "--set", "ppo.n_epochs=1"]
+    assert scripts.train_ppo.main(["--env", "snake", "--recurrent", "--total-timesteps", "100000",
+                                   "--run-dir", str(run), *args]) == 0
+    assert "interrupted at step 256" in capsys.readouterr().err
+    # The LSTM step the signal came in (forward: the first, after it), and no optimizer step
+    assert seen.get("forward", 0) <= (1 if phase == "forward" else 0) and "step" not in seen, seen
+
+
 def _piped_training(run: Path) -> subprocess.Popen:
     """A long training run whose output (the progress bar too) goes to a pipe, once it logged its first
     figures."""
