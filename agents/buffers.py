@@ -98,7 +98,8 @@ class DeviceRolloutBuffer(RolloutBuffer):
 def stop_between_minibatches(buffer: Any) -> None:
     """A stop point (``agents.interrupts``) before each minibatch the update reads from ``buffer``: a
     Ctrl-C inside ``learn()`` waits for one minibatch, not the whole update (188 s for RecurrentPPO's
-    first with the CPU defaults on two busy cores; 16 s at most between its minibatches). Any algorithm's
+    first with the CPU defaults on two busy cores; a recurrent minibatch, 20-40 s there, gets stop points of
+    its own: ``agents.train.stop_inside_lstm_steps``). Any algorithm's
     buffer (RecurrentPPO builds sb3-contrib's own); set on the instance, which each load builds anew, as
     SB3 saves no rollout buffer."""
     get = buffer.get
