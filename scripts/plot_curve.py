@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Draw a run's learning curve (a TensorBoard scalar vs env steps and wall clock) as a PNG.
+"""Draw a run's learning curve (a TensorBoard scalar vs env steps and wall clock) as a PNG
+(or any image format matplotlib writes, chosen by --out's suffix: .svg, .pdf, ...).
 
     python scripts/plot_curve.py runs/snake/<run> --out docs/snake_curve.png
 """
@@ -19,7 +20,9 @@ from agents.cli import finite_float, path_arg, run_script, script_parser
 def main(argv: list[str] | None = None) -> int:
     p = script_parser(__doc__)
     p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
-    p.add_argument("--out", type=path_arg, required=True, help="PNG file to write")
+    p.add_argument("--out", type=path_arg, required=True,
+                   help="image file to write: .png, or another suffix matplotlib writes (.svg, .pdf, ...); "
+                        "a name without one gets .png")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--tag", default="rollout/score_mean", help="the scalar to draw (default %(default)s)")
     p.add_argument("--title", help="the figure's title (default: the run folder)")
