@@ -5,10 +5,10 @@ the VecEnv, memory per emulator), printed as a table or one JSON object."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 
+from agents.cli import print_json
 from agents.config import check_device
 
 QUICK_BOARDS, QUICK_SECONDS = 256, 0.2  # --quick: Snake's boards, either --env's seconds (plumbing only)
@@ -126,7 +126,7 @@ def snake(args: argparse.Namespace, say: Callable[..., None]) -> int:
     out["games"] = games
 
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
         return 0
     rows = [
         ("peak matmul", f"{out['peak_flops'] / 1e9:,.1f} GFLOP/s"),
@@ -201,7 +201,7 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
     mem = memory_per_emulator("pokemon_red", 8, **kwargs)
     out["memory_per_emulator_mb"] = None if mem is None else mem / 2**20
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
         return 0
     rows = [("bare PyBoy (1 core)", f"{out['pyboy_sps']:,.0f} steps/s ({out['pyboy_fps']:,.0f} frames/s)"),
             ("full env (1 core)", f"{out['env_sps']:,.0f} steps/s, overhead {out['env_overhead']:.1%}"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import math
 import os
 import re
@@ -240,6 +241,13 @@ def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
             path = os.path.join(".", path)
     given = sys.argv[1:] if args is None else args
     return f"cd {shlex.quote(cwd)} && {shlex.join([sys.executable, path, *given])}"
+
+
+def print_json(obj: Any) -> None:
+    """Prints ``obj`` as one line of JSON in a single write: on an unbuffered stdout (``python -u``,
+    ``PYTHONUNBUFFERED``) print() wrote the newline apart, after a reader that stopped at the object
+    (``--json | head -c 100``) may have left, so a finished script exited 141, not 0."""
+    sys.stdout.write(json.dumps(obj) + "\n")
 
 
 def run_script(main: Callable[[], int]) -> NoReturn:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.cli import bar_size, check_episode_seeds
+from agents.cli import bar_size, check_episode_seeds, print_json
 from agents.interrupts import stop_signals_interrupt
 
 STOPPED = "\ninterrupted: no new results written"
@@ -112,7 +112,7 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(summary))
+        print_json(summary)
     else:
         who = "random agent" if args.random else f"step {model.num_timesteps:,}"
         cut = f" ({summary['capped']} cut at --max-steps, scored as they stood)" if summary["capped"] else ""
@@ -226,7 +226,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(summary))
+        print_json(summary)
     else:
         print(f"{env} with {player.client.endpoint}, {episodes_text(summary['episodes'])}: mean score "
               f"{mean_text(summary['mean_score'])}, max {figure(summary['max_score'])}, invalid answers "

@@ -13,7 +13,6 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 
 # isort: split
 import argparse
-import json
 import sys
 
 from agents.cli import (
@@ -23,6 +22,7 @@ from agents.cli import (
     path_arg,
     positive_int,
     positive_int_up_to,
+    print_json,
     rerun_command,
     run_script,
     script_parser,
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted: nothing written ({args.out} is as it was)", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(summary))
+        print_json(summary)
     else:
         recs = summary["records"]
         made = (f"{sum(recs.values()):,} records (train {recs['train']:,}, val {recs['val']:,}, test "

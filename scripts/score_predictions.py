@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from agents.cli import path_arg, run_script, script_parser, specialist_device
+from agents.cli import path_arg, print_json, run_script, script_parser, specialist_device
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if "warning" in result.get("specialist", {}):  # stderr: --json's object stays alone on stdout
         print(f"warning: {result['specialist']['warning']}", file=sys.stderr)
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
         return 0
 
     def examples(kind: str) -> str:  # the first few ids of a count, so a wrong id can be found

@@ -1,6 +1,7 @@
 """scripts/score_predictions.py on a real (tiny) exported split: accuracy by group, format errors, missing
 and unknown ids, and the specialist's greedy moves scored by the same verifier."""
 
+import io
 import json
 import os
 import re
@@ -120,6 +121,30 @@ def test_a_reader_that_stops_early_ends_the_script_quietly(predictions, dataset)
     proc.stdout.close()
     _, err = proc.communicate(timeout=120)
     assert (proc.returncode, err.decode()) == (141, "")
+
+
+class _Writes(io.RawIOBase):
+    """An unbuffered stdout's file (``python -u``, ``PYTHONUNBUFFERED``) that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.writes.append(bytes(b))
+        return len(b)
+
+
+def test_json_output_is_one_write_on_an_unbuffered_stdout(predictions, dataset, scripts, monkeypatch):
+    # Under PYTHONUNBUFFERED print() wrote the object and its newline apart: `--json | head -c 100` exited
+    # 141, the newline's write finding the reader gone, where the README promises 0.
+    raw = _Writes()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--json"]) == 0
+    assert len(raw.writes) == 1 and raw.writes[0].endswith(b"}\n")
 
 
 def test_a_stray_non_utf8_byte_in_a_reply_is_scored_not_fatal(dataset, tmp_path, scripts, capsys):
