@@ -146,9 +146,11 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         with written_beside(out, last=True, new=not force) as tmp:
             tmp.write_bytes(data)
-    except FileExistsError:
-        raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it") from None
     except OSError as e:
+        # new's refusal leaves a file at out; the mkdir's FileExistsError (a file in the folder's way) not
+        if isinstance(e, FileExistsError) and not force and os.path.lexists(out):
+            raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it"
+                                  ) from None
         raise OSError(f"{flag} {not_written(out, e)}") from None
 
 

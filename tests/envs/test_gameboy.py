@@ -1778,6 +1778,22 @@ def test_make_state_does_not_replace_a_state_written_as_it_renames(tmp_path: Pat
     assert [p.name for p in tmp_path.iterdir()] == ["start.state"]
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_make_state_names_a_file_in_the_way_of_its_folder_not_a_state_that_appeared(tmp_path: Path,
+                                                                                   force: bool) -> None:
+    # A file made where --out's folder goes (after the check before the play) failed the folder's mkdir with
+    # FileExistsError, which was said as "--out ... appeared while playing; pass --force", with --force too.
+    from envs.gameboy import scripting
+
+    (tmp_path / "states").write_text("a file, not a folder")
+    out = tmp_path / "states" / "start.state"
+    with pytest.raises(OSError) as e:
+        scripting._write_state(out, b"mine", "--out", force)
+    assert str(e.value) == (f"--out {out} could not be written (File exists: {tmp_path / 'states'}); any "
+                            "file there before is unchanged")
+    assert [p.name for p in tmp_path.iterdir()] == ["states"]
+
+
 def test_the_scripts_say_what_they_wrote(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # Only "wrote" was checked: the size, the frame count or the ROM's SHA-1 could be any figure.
     inputs = tmp_path / "inputs.txt"
