@@ -934,7 +934,9 @@ def _claim(partial: Path, out: Path) -> Any:
     try:
         partial.mkdir()
     except FileExistsError:
-        if not partial.is_dir():  # a file (the user's) at that name: no export's; the caller names --out
+        # A file or a link (the user's) at that name: no export's (a link's folder was emptied as a dead
+        # export's); the caller names --out.
+        if partial.is_symlink() or not partial.is_dir():
             raise
     busy = ExportError(f"another export into {out} is running (its work is in {partial}); wait for it to "
                        "finish or choose another --out")

@@ -2063,6 +2063,20 @@ def test_a_file_where_the_export_builds_is_named_and_kept(run, tmp_path, capsys)
     assert partial.read_text() == "mine" and not out.exists()
 
 
+def test_a_link_where_the_export_builds_is_no_exports_folder(tmp_path):
+    """A link at ``.<out>.partial`` (to a folder of the user's) is no export's, as a file there is not: the
+    claim took the folder it points to for a dead export's and emptied it, deleting files outside --out."""
+    import vlm.export
+
+    elsewhere, partial = tmp_path / "elsewhere", tmp_path / ".out.partial"
+    elsewhere.mkdir()
+    (elsewhere / "mine.txt").write_text("mine")
+    partial.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(FileExistsError):  # export names --out for it, as for a file there
+        vlm.export._claim(partial, tmp_path / "out")
+    assert [p.name for p in elsewhere.iterdir()] == ["mine.txt"] and partial.is_symlink()
+
+
 def test_a_record_id_tells_apart_every_part_of_what_the_model_is_shown() -> None:
     # Same position, another question or options (another prompt, another export): another id, so that
     # predictions made for one are never scored against the other's question. The same record: the same id.
