@@ -190,17 +190,18 @@ def _seed(seed: Any) -> int:
 
 
 def _game_kwargs(value: Any) -> dict[str, Any]:
-    """``game_kwargs`` as a new dict, else a ValueError saying what it must be: a list was dict()'s "cannot
-    convert dictionary update sequence element #0 to a sequence", a key that is no string Python's "keywords
-    must be strings", and num_envs make_game's "got multiple values for keyword argument"."""
+    """``game_kwargs`` as a new dict, else a TypeError (a wrong type, as make_game's) or ValueError saying
+    what it must be: a list was dict()'s "cannot convert dictionary update sequence element #0 to a
+    sequence", a key that is no string Python's "keywords must be strings", and num_envs make_game's "got
+    multiple values for keyword argument"."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ValueError(f"game_kwargs must be a dict of the game's options by name, e.g. {{'size': 8}}, or "
+        raise TypeError(f"game_kwargs must be a dict of the game's options by name, e.g. {{'size': 8}}, or "
                          f"None, got {type(value).__name__} {value!r}")
     for key in value:
         if not isinstance(key, str):
-            raise ValueError(f"game_kwargs must be a dict keyed by option names (strings), got key {key!r}")
+            raise TypeError(f"game_kwargs must be a dict keyed by option names (strings), got key {key!r}")
     if "num_envs" in value:
         raise ValueError("game_kwargs holds the game's options; num_envs is GameVecEnv's own argument")
     return dict(value)

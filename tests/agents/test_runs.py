@@ -825,3 +825,15 @@ def test_two_writers_of_one_set_place_it_in_turn(tmp_path, monkeypatch, video):
     write("first", True)
     second.join()
     assert [f.read_text() for f in files if f.exists()] == ["second"] * (3 if video else 1)
+
+
+def test_a_set_is_placed_where_its_folder_cannot_be_locked(tmp_path, monkeypatch):
+    # On NFS the folder's lock fails (EBADF: a folder opens only to read): the set is placed all the same.
+    flock_as_on_nfs(monkeypatch)
+    files, stale = [tmp_path / "eval.json", tmp_path / "eval-best.mp4"], tmp_path / "eval-best.gif"
+    stale.write_text("old")
+    with runs.written_together(files, [stale]) as tmps:
+        for tmp in tmps:
+            tmp.write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval-best.mp4", "eval.json"]
+    assert [f.read_text() for f in files] == ["new", "new"]

@@ -467,10 +467,10 @@ def test_game_kwargs_that_is_no_dict_of_option_names_says_what_it_must_be():
     # "element #0 has length 1; 2 is required", a key 1 "keywords must be strings" and num_envs make_game's
     # "got multiple values for keyword argument 'num_envs'".
     for bad, got in (([1, 2], r"list \[1, 2\]"), ("size=8", "str 'size=8'"), ([("size", 8)], "list")):
-        with pytest.raises(ValueError, match=r"^game_kwargs must be a dict of the game's options by name, "
+        with pytest.raises(TypeError, match=r"^game_kwargs must be a dict of the game's options by name, "
                                              rf"e\.g\. \{{'size': 8\}}, or None, got {got}"):
             GameVecEnv("snake", num_envs=2, num_workers=0, game_kwargs=bad)
-    with pytest.raises(ValueError, match=r"^game_kwargs must be a dict keyed by option names \(strings\), "
+    with pytest.raises(TypeError, match=r"^game_kwargs must be a dict keyed by option names \(strings\), "
                                          r"got key 1$"):
         GameVecEnv("snake", num_envs=2, num_workers=0, game_kwargs={1: 2})
     with pytest.raises(ValueError, match=r"^game_kwargs holds the game's options; num_envs is GameVecEnv's"):
