@@ -439,14 +439,16 @@ def test_say_to_a_stderr_whose_reader_is_gone_raises_nothing(monkeypatch):
             stream.close()
 
 
-def test_say_prints_to_a_stream_whose_descriptor_is_refused_with_a_value_error(monkeypatch):
-    # A stream detached or closed underneath raises ValueError from fileno(), not OSError.
+@pytest.mark.parametrize("error", [ValueError, OSError])
+def test_say_prints_to_a_stream_whose_descriptor_is_refused(monkeypatch, error):
+    # A stream detached or closed underneath raises ValueError from fileno(); one with no descriptor of its
+    # own (a wrapper over a socket or a queue) may raise a plain OSError.
     class NoDescriptor:
         def __init__(self) -> None:
             self.text = ""
 
         def fileno(self) -> int:
-            raise ValueError("no descriptor")
+            raise error("no descriptor")
 
         def write(self, text: str) -> int:
             self.text += text
@@ -482,6 +484,26 @@ def test_a_wait_for_a_future_takes_a_stop_signal_at_once():
     finisher.cancel()  # not needed once the stop was taken
     finisher.join()
     assert waited < 1.0
+
+
+def test_a_wait_for_a_future_takes_a_stop_signal_between_its_short_waits_never_inside_one():
+    # Raised inside Future.result's Condition.wait it left the lock released (a RuntimeError in place of the
+    # stop): the signal is only noted there, and raised at the stop point after the wait has returned.
+    from concurrent.futures import Future
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    class SignalledInsideTheWait(Future[int]):
+        waits_ended = 0
+
+        def result(self, timeout: float | None = None) -> int:
+            signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the wait
+            self.waits_ended += 1
+            raise FutureTimeout
+
+    future = SignalledInsideTheWait()
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt):
+        interrupts.result_at_stop_points(future)
+    assert future.waits_ended == 1
 
 
 def test_a_flag_read_inside_an_outer_deferred_block_leaves_the_stop_to_that_block():
