@@ -264,6 +264,36 @@ def test_a_script_s_streams_escape_what_their_encoding_lacks():
     assert stream.buffer.getvalue() == b"caf\xe9.png"
 
 
+def test_the_escape_handler_leaves_a_decode_error_as_it_is():
+    # A codec error handler is called for decoding too: only what cannot be encoded is escaped.
+    from agents.startup import ESCAPE
+
+    with pytest.raises(UnicodeDecodeError):
+        b"caf\xe9".decode("utf-8", ESCAPE)
+
+
+def _refused_argument(**kwargs) -> subprocess.CompletedProcess:
+    """score_predictions.py (argparse, no torch: a second) refusing a flag whose name holds the byte 0xE9,
+    no UTF-8: Python keeps it as the surrogate escape \\udce9."""
+    flag = os.fsdecode(b"--caf\xe9")
+    argv = [sys.executable, str(ROOT / "scripts" / "score_predictions.py"), "a", "b", flag]
+    return subprocess.run(argv, env=_with_root(), capture_output=True, timeout=60, **kwargs)
+
+
+def test_a_script_s_stderr_names_a_byte_that_is_no_utf8_as_that_byte():
+    # stderr's own handler (backslashreplace) wrote it as "\udce9", a character the name does not hold.
+    proc = _refused_argument()
+    assert proc.returncode == 2
+    assert proc.stderr.endswith(b"error: unrecognized arguments: --caf\\xe9\n"), proc.stderr
+
+
+def test_a_script_started_with_its_stdout_closed_runs():
+    # `python scripts/x.py >&-`: sys.stdout is None, which the startup module must leave alone.
+    proc = _refused_argument(preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 2
+    assert b"error: unrecognized arguments" in proc.stderr and b"Traceback" not in proc.stderr, proc.stderr
+
+
 def test_training_s_start_and_end_lines_name_the_run_on_a_strict_ascii_stdout(tmp_path):
     # The start line raised inside train_ppo's try (UnicodeEncodeError is a ValueError): "error: 'ascii'
     # codec can't encode", exit 2, after the run folder was made.
