@@ -4,6 +4,7 @@ import errno
 import os
 import re
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -29,9 +30,11 @@ def test_force_names_an_old_run_it_cannot_move_aside(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "rename", refused)
     refusal = r"^--force cannot move .*run aside \(.*busy\); remove it yourself"
-    with pytest.raises(runs.RunError, match=refusal):
+    with pytest.raises(runs.RunError, match=refusal) as raised:
         runs.new_run_dir({"env": "snake"}, str(run), True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the old run untouched, in place
+    # Its lock let go at once, not when the error's frames are freed (here kept alive by `raised`).
+    assert raised.value is not None and not runs.training_now(run)
 
 
 def test_force_says_where_the_old_run_waits_when_it_cannot_be_put_back(tmp_path, monkeypatch):
@@ -51,9 +54,11 @@ def test_force_says_where_the_old_run_waits_when_it_cannot_be_put_back(tmp_path,
     monkeypatch.setattr(Path, "mkdir", disk_full)
     monkeypatch.setattr(Path, "rename", only_aside)
     with pytest.raises(runs.RunError, match=r"the run folder cannot be made \(No space left on device\); "
-                                            r"the old run is in .*\.run\.replaced$"):
+                                            r"the old run is in .*\.run\.replaced$") as raised:
         runs.new_run_dir({"env": "snake"}, str(run), True)
     assert (tmp_path / ".run.replaced" / "config.yaml").read_text() == "env: snake\n"
+    # Its lock let go as the call ends, not when the error's frames are freed (kept alive by `raised`).
+    assert raised.value is not None and not runs.training_now(tmp_path / ".run.replaced")
 
 
 def test_another_users_process_counts_as_running(monkeypatch):
@@ -79,6 +84,7 @@ def test_a_folder_that_is_no_run_is_refused_by_name(tmp_path, config, message):
     with pytest.raises(runs.RunError) as e:
         runs.read_run_config(tmp_path)
     assert str(e.value) == f"{tmp_path}: {message}"
+    assert not (tmp_path / ".train.lock").exists()  # the probe for a trainer only reads: it makes no file
 
 
 def test_a_run_config_that_cannot_be_read_is_a_run_error(tmp_path, monkeypatch):
@@ -349,6 +355,13 @@ def test_force_refuses_a_run_being_trained_and_leaves_it_in_place(tmp_path):
     assert (run / "config.yaml").is_file() and not list(tmp_path.glob(".run.replaced*"))
 
 
+def test_a_claim_of_a_run_another_process_trains_into_is_refused_naming_why(tmp_path):
+    run = old_run(tmp_path / "run")
+    with runs.claim_run(run), pytest.raises(runs.RunError) as raised:
+        runs.claim_run(run)  # flock: another open file competes as another process's would
+    assert str(raised.value) == f"{run}: {runs.TRAINING_NOW}"
+
+
 def test_force_keeps_the_old_run_locked_while_it_moves_it_aside(tmp_path, monkeypatch):
     # Two --force runs into one folder at once: the second one claimed the old folder in the moment the
     # first had released it, then moved away the new folder the first had made, and both trained into one.
@@ -504,6 +517,16 @@ def test_claiming_a_run_removes_only_the_temp_files_training_leaves(tmp_path):
     runs.claim_run(run).close()
     assert not [name for name in stale if (run / name).exists()]
     assert all((run / name).exists() for name in kept) and (run / ".config.456.tmp.yaml").is_symlink()
+
+
+def test_without_fcntl_no_lock_is_taken_and_no_temp_file_is_removed(tmp_path, monkeypatch):
+    # Windows has no fcntl: with no lock, the temp files may be another trainer's, being written.
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` raises ImportError
+    run = old_run(tmp_path / "run")
+    (run / ".model.123.tmp.zip").write_text("x")
+    with runs.claim_run(run) as f:
+        assert not runs.exclusive_lock(f) and not runs.shared_lock(f)
+    assert (run / ".model.123.tmp.zip").exists()
 
 
 def test_trained_env_from_the_tag_else_the_run_folder_the_file_sits_in(tmp_path):
@@ -698,6 +721,22 @@ def test_a_file_another_program_puts_at_a_new_run_dir_is_named(tmp_path, monkeyp
     assert run.read_text() == "another program's\n"  # left as it is
 
 
+def test_a_file_another_program_puts_above_a_new_run_dir_is_the_one_named(tmp_path, monkeypatch):
+    # The run folder's missing parent, made a file in the moment before mkdir reached it: that file is named.
+    runs_dir = tmp_path / "runs"
+    mkdir = Path.mkdir
+
+    def file_then_mkdir(self, *args, **kwargs):
+        if self == runs_dir:
+            runs_dir.write_text("another program's\n")
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", file_then_mkdir)
+    with pytest.raises(runs.RunError) as raised:
+        runs.new_run_dir({"env": "snake"}, str(runs_dir / "run"), False)
+    assert str(raised.value).startswith(f"--run-dir {runs_dir / 'run'}: {runs_dir} is a file, made by")
+
+
 def test_force_names_the_old_run_when_a_file_is_put_where_it_was_moved_from(tmp_path, monkeypatch):
     run = old_run(tmp_path / "run")
     rename = Path.rename
@@ -837,3 +876,27 @@ def test_a_set_is_placed_where_its_folder_cannot_be_locked(tmp_path, monkeypatch
             tmp.write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval-best.mp4", "eval.json"]
     assert [f.read_text() for f in files] == ["new", "new"]
+
+
+def test_place_new_without_hard_links_keeps_a_dangling_link_made_there_meanwhile(tmp_path, monkeypatch):
+    # A link is an entry as a file is, though it points nowhere: not replaced, as os.link would not.
+    monkeypatch.setattr(runs.os, "link", no_links)
+    final = tmp_path / "out.json"
+    with pytest.raises(FileExistsError), runs.written_together([final], new=True) as (tmp,):
+        tmp.write_text("mine")
+        final.symlink_to(tmp_path / "nowhere")  # another command's, made while this one worked
+    assert final.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_place_new_leaves_a_file_another_writer_put_there_just_after_the_link(tmp_path, monkeypatch):
+    # Linked, this file is in place: a --force writer that replaces it a moment later wins, as the later one.
+    final, link = tmp_path / "out.json", os.link
+
+    def then_replaced(src, dst):
+        link(src, dst)
+        (tmp_path / "theirs").write_text("theirs")
+        os.replace(tmp_path / "theirs", dst)
+
+    monkeypatch.setattr(runs.os, "link", then_replaced)
+    runs.atomic_write_text(final, "mine", new=True)
+    assert final.read_text() == "theirs" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
