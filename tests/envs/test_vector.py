@@ -253,7 +253,7 @@ def test_step_wait_without_step_async_is_refused(workers):
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-@pytest.mark.parametrize("method", ["step", "set_opponent_actions"])
+@pytest.mark.parametrize("method", ["step", "reset", "observe", "close", "set_opponent_actions"])
 def test_env_method_refuses_a_game_method_of_all_its_boards(workers, method):
     """env_method passes each board's number first: with one board a worker, env_method("step", indices=[0])
     stepped it with action 0 behind the env's back (its episode's end never reported, the board never
