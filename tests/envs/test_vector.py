@@ -799,6 +799,7 @@ def test_a_value_a_worker_cannot_load_is_refused_as_such_not_as_a_worker_death()
     v = make_vec("snake", 4, num_workers=2, seed=0)
     try:
         v.reset()
+        v.step(np.zeros(4, np.int64))  # the last command the workers served before the refused ones
         pids = v.worker_pids()
         unloadable = r"(?s)could not load the values of 'check_attr'.*Can't get attribute"
         with pytest.raises(TypeError, match=unloadable):
@@ -808,6 +809,7 @@ def test_a_value_a_worker_cannot_load_is_refused_as_such_not_as_a_worker_death()
         assert "worker 1 failed on 'call'" in str(raised.value.__cause__)
         assert v.worker_restarts == 0 and v.worker_pids() == pids
         assert v.get_attr("size") == [10] * 4  # the env answers on, each call its own answer
+        assert [s["step"] for s in v.env_method("get_state")] == [1] * 4  # no command served again
         v.step(np.zeros(4, np.int64))
     finally:
         v.close()
