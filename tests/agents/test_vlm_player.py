@@ -739,20 +739,25 @@ def test_results_of_another_model_at_the_same_endpoint_or_a_dangling_link_are_no
     assert evaluate.vlm_stem(tmp_path, here, "")[0] == "eval-vlm-m@h-1"
 
 
-def test_a_stop_while_the_actor_waits_for_an_answer_is_a_keyboard_interrupt():
+@pytest.mark.parametrize("wait", ["the answer's", "its thread's start"])
+def test_a_stop_while_the_actor_waits_is_a_keyboard_interrupt_at_once(wait):
     """Taken inside ``Future.result``'s wait (after its lock was released), the stop's KeyboardInterrupt
     became ``RuntimeError: cannot release un-acquired lock`` as ``result`` left its ``with``: a traceback
-    and status 1 for a Ctrl-C of ``evaluate.py --vlm`` or ``compare.py``."""
+    and status 1 for a Ctrl-C of ``evaluate.py --vlm`` or ``compare.py``. The same in the wait for the
+    pool's thread to start. Taken at the next short wait's end, not once the answer came."""
     from agents.interrupts import stop_signals_interrupt
 
     game = make_game("snake", 1)
     game.reset(np.zeros(1, dtype=np.int64), seeds_from(3, 1))
-    with ChatServer(default=lambda body: good(best_worst("UP"), delay=0.5)) as server:
+    with ChatServer(default=lambda body: good(best_worst("UP"), delay=2.0)) as server:
         vlm = player(server)
-        vlm.pool().submit(time.sleep, 0).result()  # its thread started: the wait is the answer's
+        if wait == "the answer's":
+            vlm.pool().submit(time.sleep, 0).result()  # its thread started: the wait is the answer's
         actor = vlm.make_actor(1)
+        start = time.monotonic()
         with pytest.raises(KeyboardInterrupt), stop_signals_interrupt(), \
                 stop_signal_after_condition_wait_releases_its_lock() as fired:
             actor(np.zeros(1), game)
+        stopped_after = time.monotonic() - start
         vlm.close()
-    assert fired
+    assert fired and stopped_after < 1.0
