@@ -723,10 +723,12 @@ def test_a_stop_while_the_export_waits_for_its_workers_is_a_keyboard_interrupt(r
     try:
         with ex._bar(0, "test", "job", False) as bar:
             runner.map(abs, [(-1,), (-2,)], bar, lambda job: 0)  # workers up: the next waits are wait()'s
+            start = time.monotonic()
             with (pytest.raises(KeyboardInterrupt), stop_signals_interrupt(),
                   stop_signal_after_condition_wait_releases_its_lock() as fired):
-                runner.map(time.sleep, [(0.5,), (0.5,)], bar, lambda job: 0)
-        assert fired
+                runner.map(time.sleep, [(2.0,), (2.0,)], bar, lambda job: 0)
+            stopped_after = time.monotonic() - start
+        assert fired and stopped_after < 1.0  # at the next wait's end, not once the jobs are done
     finally:
         runner.close(stop=True)
 
