@@ -216,13 +216,23 @@ def stop_requested() -> Iterator[Callable[[], bool]]:
     """A stop signal inside the block only sets the flag that the function it yields reads (the block polls
     it), for work inside a library that swallows exceptions raised in its callbacks (PyBoy's ``tick``):
     ``deferred_stop``'s wait, with nothing raised as the block ends, since the block acts on the flag (a
-    play ended and saved, or a ``KeyboardInterrupt`` of its own). Repeats are ignored, as everywhere."""
+    play ended and saved, or a ``KeyboardInterrupt`` of its own). Repeats are ignored, as everywhere.
+
+    For the main thread's outermost stop handling (a script's play loop) only. Nested in a block that
+    raises a stop as it ends (``deferred_stop``, ``stop_at_safe_points``, another ``stop_requested``) it is a
+    ``RuntimeError``: that block would raise again the stop this one took. In another thread the flag is
+    never set, as signals go to the main thread (it read the main thread's pending stop, never cleared)."""
     global _pending
-    own = not _deferring and threading.current_thread() is threading.main_thread()  # else not ours to clear
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    if _deferring or _polled:
+        raise RuntimeError("stop_requested() must not be nested in deferred_stop(), stop_at_safe_points() or "
+                           "stop_requested(): the outer block would raise again the stop this one took. Poll "
+                           "the flag outside them, or use stop_point() inside")
     with deferred_stop():
         yield lambda: _pending
-        if own:
-            _pending = False  # taken by the block: not raised by deferred_stop as it ends
+        _pending = False  # taken by the block: not raised by deferred_stop as it ends
 
 
 @contextlib.contextmanager

@@ -90,6 +90,36 @@ def test_stop_requested_only_sets_a_flag_and_puts_the_handlers_back():
     assert _handlers() == before
 
 
+@pytest.mark.parametrize("outer", [deferred_stop, stop_requested, stop_at_safe_points])
+def test_stop_requested_refuses_a_block_that_would_raise_the_stop_it_took_again(outer):
+    """Inside a block that raises a stop as it ends, the stop that stop_requested's block had taken (the play
+    ended and saved) was raised again there: refused by name, with nothing left pending."""
+    refused = pytest.raises(RuntimeError, match=r"stop_requested\(\) must not be nested")
+    with stop_signals_interrupt(), outer(), refused, stop_requested():
+        pass
+    with stop_requested() as stop:  # alone, as the scripts use it, it still works
+        assert not stop()
+
+
+def test_stop_requested_in_a_thread_reads_no_flag_of_the_main_thread():
+    """A signal goes to the main thread: a block in another thread read the main thread's pending stop, one
+    it would never clear, and took it for its own."""
+    import threading
+
+    seen: list[bool] = []
+
+    def worker() -> None:
+        with stop_requested() as stop:
+            seen.append(stop())
+
+    with pytest.raises(KeyboardInterrupt), deferred_stop():
+        signal.raise_signal(signal.SIGINT)  # pending until the save ends
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    assert seen == [False]
+
+
 def test_a_stop_left_pending_by_a_failed_save_does_not_stop_the_next_command():
     """A signal during a save that then fails (a full disk) ends with the save's error; a later command in
     the same process is not interrupted by that old signal when its own save finishes."""
@@ -505,9 +535,3 @@ def test_a_wait_for_a_future_takes_a_stop_signal_between_its_short_waits_never_i
         interrupts.result_at_stop_points(future)
     assert future.waits_ended == 1
 
-
-def test_a_flag_read_inside_an_outer_deferred_block_leaves_the_stop_to_that_block():
-    # The outer block's stop is not the inner one's to take: cleared, the save ended and the run trained on.
-    with pytest.raises(KeyboardInterrupt), deferred_stop(), stop_requested() as stop:
-        signal.raise_signal(signal.SIGINT)
-        assert stop()
