@@ -251,6 +251,19 @@ def check_state_keys(game: str, state: Any, keys: tuple[str, ...], what: str = "
         raise ValueError(f"not a {game} {what}{note}: it lacks {', '.join(map(repr, missing))}")
 
 
+def check_derived_key(state: Mapping[str, Any], key: str, computed: Any, what: str) -> None:
+    """A ValueError naming ``key``, its value and ``computed`` when ``state`` holds ``key``, a value get_state
+    derives from the state's other keys (``what`` says how), as anything else: a stale one was taken and
+    computed again silently, and came back from get_state as another value. Hand-made states may leave it
+    out. A tuple or array for a list is compared as the list."""
+    if key not in state:
+        return
+    given = state[key]
+    same = given.tolist() if isinstance(given, np.ndarray) else given
+    if (list(same) if isinstance(same, tuple) else same) != computed:
+        raise ValueError(f"state's {key} {given!r} is not {what}, {computed!r}: give that, or leave it out")
+
+
 class Setting:
     """A game option that may change once the game is made (``GameVecEnv.set_attr``, or assigning it):
     every assignment, the constructor's too, goes through ``check(game, name, value)``, which returns the

@@ -51,6 +51,7 @@ from envs.base import (
     MAX_RENDER_SCALE,
     RENDER_SCALE,
     Game,
+    check_derived_key,
     check_state_keys,
     count_setting,
     finite,
@@ -819,6 +820,10 @@ class Rotation(Game):
             raise ValueError(f"state is done but neither solved nor at its step limit (step {steps} of "
                              f"max_steps {max_steps}): unsolved, an episode ends only at that limit")
         d = int(DISTANCE[r, t])
+        check_derived_key(state, "distance", d, "the quarter turns from its rotation to its target_rotation")
+        check_derived_key(state, "score", float(solved), "its solved as a number (1.0 solved, else 0.0)")
+        names = [_color_name(c) for c in colors.tolist()]
+        check_derived_key(state, "color_names", names, "its colors' names")
         # Reset puts a board `turns` away (1..3) and each quarter turn moves it exactly one closer or farther
         # (the 24 orientations form a bipartite graph): other bookkeeping made episode_info's turns, and so
         # "optimal", wrong. A hand-made state at its target may say turns 0 at step 0; one that leaves turns

@@ -72,6 +72,7 @@ from envs.base import (
     RENDER_SCALE,
     Game,
     Setting,
+    check_derived_key,
     check_state_keys,
     check_state_size,
     checked_actions,
@@ -368,6 +369,10 @@ def _bot_actions(player, kind, size, body, head, length, direction, occ, apple, 
     for b in range(out.shape[0]):
         out[b] = _bot_action(b, player, kind, size, body, head, length, direction, occ, apple, rng, dx, dy,
                              opposite, dist, queue, seen, stamp, targets, nbr)
+
+
+# get_state's "result" for _outcome's +1, 0, -1 (snake 0's, the learner's, side).
+RESULT_NAMES: dict[int, str] = {1: "win", 0: "draw", -1: "loss"}
 
 
 @numba.njit(cache=True)
@@ -678,7 +683,7 @@ class SnakeDuel(Game):
             "apples": apples,
             "done": done,
             # From the learner's (snake 0's) side; None while the game runs.
-            "result": {1: "win", 0: "draw", -1: "loss"}[int(self._result[i])] if done else None,
+            "result": RESULT_NAMES[int(self._result[i])] if done else None,
             "rng": int(self._rng[i]),
         }
 
@@ -769,6 +774,10 @@ class SnakeDuel(Game):
         if len(apples) > num_apples or (len(apples) < num_apples and free > 0):
             raise ValueError(f"state holds {len(apples)} apples, its num_apples is {num_apples}: the apples "
                              "are topped up to num_apples while free cells are left")
+        outcome = _outcome(0, np.array([alive]), np.array([[len(b) for b in bodies]])) if done else None
+        check_derived_key(state, "result", RESULT_NAMES.get(outcome), "the outcome its snakes' alive and "
+                          "lengths give (snake 0's, the learner's: the sole survivor wins, else the longer "
+                          "snake; None while the game runs)")
         rng = np.uint64(whole("state's rng", state["rng"], 0, 2**64 - 1))
         occ = np.zeros(size * size, dtype=np.int8)
         for p, body in enumerate(bodies):
@@ -784,7 +793,7 @@ class SnakeDuel(Game):
         self._apple[i, apples] = True
         self._rounds[i] = rounds
         self._done[i] = done
-        self._result[i] = _outcome(i, self._alive, self._length) if done else 0
+        self._result[i] = 0 if outcome is None else outcome
         self._rng[i] = rng
         self._num_apples[i], self._max_rounds[i] = num_apples, max_rounds
         self._opp_fresh = False  # as after a reset: actions given before were computed for the board replaced

@@ -51,6 +51,12 @@ def fresh(num_envs: int = 1, seed: int = 0, **kwargs) -> Rotation:
     return game
 
 
+def hand_made(state: dict) -> dict:
+    """``state`` without the keys get_state derives from the others (set_state refuses stale ones): the
+    start of a hand-made state that changes the keys they come from."""
+    return {k: v for k, v in state.items() if k not in ("distance", "score", "color_names")}
+
+
 def observe(game: Rotation) -> np.ndarray:
     obs = game.new_obs_buffer()
     game.observe(obs)
@@ -411,7 +417,7 @@ def test_rendering_after_a_turn_equals_the_composed_rotation(action):
 def test_views_match_exactly_when_solved():
     game = fresh(1, seed=21)
     # Without its turns, each orientation is the start of its own episode (turns: its distance).
-    s = {k: v for k, v in game.get_state(0).items() if k != "turns"}
+    s = {k: v for k, v in hand_made(game.get_state(0)).items() if k != "turns"}
     for r in range(24):
         at = r == s["target_index"]  # a state at its target is solved
         game.set_state(0, {**s, "rotation": ROTATIONS[r].tolist(), "rotation_index": r, "solved": at,
@@ -723,9 +729,9 @@ def test_set_state_refuses_an_object_the_game_never_makes(cubes, error):
     before = game.get_state(0)
     colors = PALETTE[:3].tolist()
     with pytest.raises(ValueError, match="state's cubes .* " + error):
-        game.set_state(0, {**before, "cubes": cubes, "colors": colors})
+        game.set_state(0, {**hand_made(before), "cubes": cubes, "colors": colors})
     assert game.get_state(0) == before
-    game.set_state(0, {**before, "cubes": [[0, 0, 0], [1, 0, 0], [1, 1, 0]], "colors": colors})
+    game.set_state(0, {**hand_made(before), "cubes": [[0, 0, 0], [1, 0, 0], [1, 1, 0]], "colors": colors})
 
 
 RED, BLUE, GREEN = PALETTE[0].tolist(), PALETTE[1].tolist(), PALETTE[2].tolist()
@@ -760,9 +766,9 @@ def test_set_state_refuses_repeated_colours_and_symmetric_objects(cubes, colors,
     game = fresh(1, seed=31)
     before = game.get_state(0)
     with pytest.raises(ValueError, match=error):
-        game.set_state(0, {**before, "cubes": cubes, "colors": colors})
+        game.set_state(0, {**hand_made(before), "cubes": cubes, "colors": colors})
     assert game.get_state(0) == before
-    game.set_state(0, {**before, "cubes": ELL, "colors": [RED, BLUE, GREEN]})
+    game.set_state(0, {**hand_made(before), "cubes": ELL, "colors": [RED, BLUE, GREEN]})
 
 
 def test_where_a_shape_lies_does_not_change_its_views_and_cubes_past_2_62_are_refused():
@@ -770,7 +776,7 @@ def test_where_a_shape_lies_does_not_change_its_views_and_cubes_past_2_62_are_re
     # state drew cubes misplaced (set_state loads it at the origin, so the board showed another picture),
     # at 2**60 it was a ZeroDivisionError, and past 2**63 set_state raised NumPy's bare OverflowError.
     game = fresh(1, seed=31)
-    state = {**game.get_state(0), "cubes": ELL, "colors": [RED, BLUE, GREEN]}
+    state = {**hand_made(game.get_state(0)), "cubes": ELL, "colors": [RED, BLUE, GREEN]}
     far = {**state, "cubes": [[x + 2**60, y - 10**12, z] for x, y, z in ELL]}
     assert np.array_equal(Rotation.render_state(far, 4), Rotation.render_state(state, 4))
     game.set_state(0, far)
@@ -807,7 +813,7 @@ def test_set_state_names_a_value_of_the_wrong_type_or_shape(change, error):
     # "inhomogeneous shape" error, 300 an OverflowError, and fractions were cut to whole numbers, so a cube
     # at 0.5 or a rotation row [1.5, 0, 0] loaded as another state.
     game = fresh(1, seed=31)
-    game.set_state(0, {**game.get_state(0), "cubes": ELL, "colors": [RED, BLUE, GREEN]})
+    game.set_state(0, {**hand_made(game.get_state(0)), "cubes": ELL, "colors": [RED, BLUE, GREEN]})
     before = game.get_state(0)
     with pytest.raises(ValueError, match=error):
         game.set_state(0, {**before, **change})
@@ -839,10 +845,32 @@ def test_set_state_refuses_episode_bookkeeping_no_game_makes(change, error):
         game.set_state(0, {**before, **change})
     assert game.get_state(0) == before
     game.set_state(0, {**before, "step": 50, "done": True})  # truncated at the limit
-    at_target = {"rotation": before["target_rotation"], "rotation_index": before["target_index"]}
+    at_target = {**hand_made(before), "rotation": before["target_rotation"],
+                 "rotation_index": before["target_index"]}
     with pytest.raises(ValueError, match="state is solved but not done"):  # the solving turn ends it
-        game.set_state(0, {**before, **at_target, "solved": True, "done": False})
-    game.set_state(0, {**before, **at_target, "solved": True, "done": True, "step": before["turns"]})
+        game.set_state(0, {**at_target, "solved": True, "done": False})
+    game.set_state(0, {**at_target, "solved": True, "done": True, "step": before["turns"]})
+
+
+# get_state's keys computed from the others. Seed 31's board: 1 quarter turn away, unsolved, cubes' colours
+# in the palette.
+@pytest.mark.parametrize("key, value, error", [
+    ("distance", 3, "state's distance 3 is not the quarter turns from its rotation to its target_rotation, "
+                    "1: give that, or leave it out"),
+    ("score", 1.0, r"state's score 1.0 is not its solved as a number \(1.0 solved, else 0.0\), 0.0"),
+    ("color_names", ["red"], r"state's color_names \['red'\] is not its colors' names, \["),
+])
+def test_set_state_refuses_a_derived_key_that_disagrees_with_the_keys_it_comes_from(key, value, error):
+    # Taken silently and computed again: a state saying distance 3 or score 1.0 loaded as one 1 turn away,
+    # unsolved, and came back from get_state as another state than the one given.
+    game = fresh(1, seed=31)
+    before = game.get_state(0)
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**before, key: value})
+    assert game.get_state(0) == before
+    game.set_state(0, {**before, key: tuple(before[key]) if key == "color_names" else before[key]})
+    game.set_state(0, hand_made(before))
+    assert game.get_state(0) == before  # left out (a hand-made state), they are computed
 
 
 # Seed 31's board starts 1 quarter turn from its target. Each step changes that distance by exactly one.
@@ -953,7 +981,7 @@ def test_resetting_one_board_keeps_another_boards_state_limit():
 def test_a_colour_off_the_palette_is_named_by_its_rgb():
     game = fresh(1, seed=31)
     colors = [RED, BLUE, [1, 2, 3]]
-    game.set_state(0, {**game.get_state(0), "cubes": ELL, "colors": colors})
+    game.set_state(0, {**hand_made(game.get_state(0)), "cubes": ELL, "colors": colors})
     assert game.get_state(0)["color_names"] == ["red", "blue", "rgb(1, 2, 3)"]
 
 

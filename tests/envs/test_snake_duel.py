@@ -932,6 +932,26 @@ def test_each_board_refills_to_its_own_apple_count():
     assert (s["num_apples"], len(s["apples"])) == (2, 2)
 
 
+@pytest.mark.parametrize("alive0, done, result, error", [
+    (False, True, "win", "state's result 'win' is not the outcome its snakes' alive and lengths give .*, "
+                         "'loss'"),
+    (True, False, "draw", "state's result 'draw' is not the outcome .*, None"),  # none while the game runs
+])
+def test_set_state_refuses_a_result_its_snakes_do_not_give(alive0, done, result, error):
+    # Taken silently and computed again: a state saying its learner won loaded as a loss.
+    game = SnakeDuel(1)
+    game.set_state(0, board(S0, "RIGHT", S1, "LEFT"))
+    before = game.get_state(0)
+    state = board(S0, "RIGHT", S1, "LEFT", rnd=1)
+    state["snakes"][0]["alive"], state["done"] = alive0, done
+    with pytest.raises(ValueError, match=error):
+        game.set_state(0, {**state, "result": result})
+    assert game.get_state(0) == before
+    game.set_state(0, state)  # left out (a hand-made state), it is computed
+    assert game.get_state(0)["result"] == ("loss" if done else None)
+    game.set_state(0, game.get_state(0))
+
+
 def test_result_is_none_while_the_duel_runs():
     game = SnakeDuel(1)
     game.reset(np.array([0]), np.array([3], dtype=np.uint64))

@@ -307,7 +307,8 @@ def test_set_state_reads_done_as_the_game_took_it_and_loads_a_board_never_reset(
         v.reset()
         before = v.env_method("get_state", indices=[3])
         solved = playing | {"rotation": playing["target_rotation"], "rotation_index": playing["target_index"],
-                            "distance": 0, "solved": True, "step": playing["turns"]}  # steps it reaches
+                            "distance": 0, "solved": True, "score": 1.0,
+                            "step": playing["turns"]}  # steps it reaches
         with pytest.raises(ValueError, match="env 3: that episode has ended"):
             v.env_method("set_state", solved, indices=[3])
         assert v.env_method("get_state", indices=[3]) == before
