@@ -326,10 +326,11 @@ def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
 
 
 def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
-    """``frames`` (even sides) as an H.264 MP4, sent to ffmpeg frame by frame with a stop point before each.
-    ffmpeg is started with a stop held (``deferred_stop``) until imageio-ffmpeg's writer has armed its
-    clean-up: a Ctrl-C inside the start (imageio's ``mimsave`` did it unguarded) left ffmpeg running past
-    the stop, and it wrote the temp file after its removal, left in the run folder for good."""
+    """``frames`` (even sides) as an H.264 MP4, sent to ffmpeg frame by frame with a stop point before each
+    but the first. ffmpeg is started, and given that frame, with a stop held (``deferred_stop``): a Ctrl-C
+    inside the start (imageio's ``mimsave`` did it unguarded) left ffmpeg running past the stop, and it wrote
+    the temp file after its removal, left in the run folder for good; and an ffmpeg closed with no frame
+    printed three warnings of an empty video (its own and imageio-ffmpeg's) before the stop's line."""
     import imageio_ffmpeg
 
     h, w = frames.shape[1:3]
@@ -338,7 +339,9 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
     try:
         with deferred_stop():
             writer.send(None)  # starts ffmpeg
-        for frame in frames:
+            for frame in frames[:1]:
+                writer.send(np.ascontiguousarray(frame))
+        for frame in frames[1:]:
             stop_point()
             writer.send(np.ascontiguousarray(frame))
     finally:

@@ -411,11 +411,14 @@ def test_a_stop_while_a_gif_is_encoded_ends_it_at_the_next_frame(tmp_path, monke
     assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.gif", b"the good video")]
 
 
-def test_a_stop_while_ffmpeg_starts_leaves_no_ffmpeg_behind_to_write_the_file(tmp_path, monkeypatch):
+def test_a_stop_while_ffmpeg_starts_leaves_no_ffmpeg_behind_to_write_the_file(tmp_path, monkeypatch, capfd,
+                                                                             caplog):
     """A signal just as ffmpeg started (in imageio-ffmpeg's writer, before it armed its clean-up) left ffmpeg
     running past the stop: it wrote its output, the temp file that write_video had already removed, into the
     folder for good (``..eval-random-best.<pid>.tmp.<pid>.tmp.mp4``, seen after a SIGINT sent during
-    evaluate.py's MP4). The stop now waits for the start, and ffmpeg has ended as write_video stops."""
+    evaluate.py's MP4). The stop now waits for the start, and ffmpeg has ended as write_video stops. Nor is
+    the stop preceded by warnings of an empty video (imageio-ffmpeg's "No frames have been written", then
+    ffmpeg's own two lines), which ffmpeg closed with no frame printed."""
     import os
     import signal
     import subprocess
@@ -440,6 +443,9 @@ def test_a_stop_while_ffmpeg_starts_leaves_no_ffmpeg_behind_to_write_the_file(tm
         (ffmpeg,) = started
         assert ffmpeg.poll() is not None  # ended, not writing on
         assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.mp4", b"the good video")]
+        assert capfd.readouterr().err == ""  # ffmpeg's stderr is the process's: fd 2
+        assert [r.getMessage() for r in caplog.records] == []  # imageio-ffmpeg's warnings (on stderr unless
+        # a handler is set: Python's last resort prints them)
     finally:
         for proc in started:
             proc.kill()
