@@ -108,11 +108,20 @@ def test_an_mp4_that_ffmpeg_could_not_finish_is_an_error_not_a_file(tmp_path, li
 
 
 def test_a_written_mp4_passes_its_completeness_check(tmp_path):
-    from agents.evaluation import write_video
+    """And is the MP4 imageio's writer made before frames were sent to ffmpeg one by one: H.264 in yuv420p
+    (what browsers play), every frame, at RENDER_FPS, its sides padded to even."""
+    import imageio.v2 as imageio
+
+    from agents.evaluation import mp4_complete, write_video
+    from envs.env import RENDER_FPS
 
     frames = np.random.default_rng(0).integers(0, 256, (40, 63, 65, 3), dtype=np.uint8)
     write_video(frames, tmp_path / "best.mp4")
-    assert (tmp_path / "best.mp4").stat().st_size > 4096
+    assert mp4_complete(tmp_path / "best.mp4")
+    with imageio.get_reader(tmp_path / "best.mp4", format="FFMPEG") as video:
+        meta = video.get_meta_data()
+        assert (meta["codec"], meta["pix_fmt"].split("(")[0]) == ("h264", "yuv420p")
+        assert (meta["fps"], meta["size"], video.count_frames()) == (RENDER_FPS, (66, 64), 40)
 
 
 def test_a_gif_the_disk_cannot_take_is_one_error_without_a_second_traceback(tmp_path):
