@@ -321,7 +321,7 @@ def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
             except OSError as e:  # imageio-ffmpeg's message goes on with ffmpeg's whole command line
                 first = (str(e).splitlines() or [type(e).__name__])[0]
                 raise OSError(f"ffmpeg could not write the MP4 ({first})") from None
-            if not mp4_complete(tmp):  # imageio ignores ffmpeg's exit status: a full disk went unsaid
+            if not mp4_complete(tmp):  # imageio-ffmpeg ignores ffmpeg's exit status: a full disk went unsaid
                 raise OSError("ffmpeg could not finish the MP4 (a full disk?)")
 
 
