@@ -305,8 +305,13 @@ def check_mp4_writer() -> None:
 
 
 def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
-    """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix."""
+    """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix, of uint8 RGB
+    ``frames`` (frames, height, width, 3): ffmpeg is sent their raw bytes, so another dtype was garbage."""
     from agents.runs import written_beside
+
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
+        raise ValueError(f"frames must be a uint8 array of shape (frames, height, width, 3), got "
+                         f"{frames.dtype} {frames.shape}")
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with written_beside(path) as tmp:  # an interrupted or failed write never replaces a good video

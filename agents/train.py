@@ -82,10 +82,11 @@ def build_model(cfg: dict[str, Any], venv: Any) -> Any:
 def stop_inside_lstm_steps(policy: Any) -> None:
     """Stop points (``agents.interrupts``) at each call of a recurrent policy's LSTMs, and at each one's
     gradient in the backward pass: a RecurrentPPO minibatch steps its LSTMs once per step of its padded
-    sequences (128 a rollout), and one of 1,024 samples took 20-40 s with the CPU defaults on two busy
-    cores, which a stop between minibatches waited for. Raised there, the stop skips that minibatch's
-    optimizer step: the weights are the last step's. Hooks on the modules, not a copy of sb3-contrib's
-    train loop; a plain PPO policy has no LSTM and gets none."""
+    sequences (128 a rollout) where it holds an episode's start (else once per sequence), and one of 1,024
+    samples took 20-40 s with the CPU defaults on two busy cores, which a stop between minibatches waited
+    for. Raised there, the stop skips that minibatch's optimizer step: the weights are the last step's.
+    Hooks on the modules, not a copy of sb3-contrib's train loop; a plain PPO policy has no LSTM and gets
+    none."""
     for lstm in (getattr(policy, "lstm_actor", None), getattr(policy, "lstm_critic", None)):
         if lstm is not None:
             lstm.register_forward_hook(_stop_point_there_and_back)

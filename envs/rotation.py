@@ -799,9 +799,8 @@ class Rotation(Game):
             raise ValueError(f"state's object (cubes {cubes.tolist()}) has a symmetry: a turn maps it, with "
                              "its colours, onto itself, so two orientations look the same")
         r, t = _orientations(state)
-        for key, idx in (("rotation_index", r), ("target_index", t)):
-            if key in state and state[key] != idx:
-                raise ValueError(f"state {key}={state[key]} does not match its matrix (index {idx})")
+        check_derived_key(state, "rotation_index", r, "the index of its rotation matrix")
+        check_derived_key(state, "target_index", t, "the index of its target matrix")
         # Hand-made states (VLM tasks) may leave out the episode bookkeeping. All is read before board i
         # changes: a refused state leaves it as it was.
         # bool() took "false" for true; the step that reaches max_steps ends the episode, and the turn onto

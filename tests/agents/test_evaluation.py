@@ -107,6 +107,18 @@ def test_an_mp4_that_ffmpeg_could_not_finish_is_an_error_not_a_file(tmp_path, li
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.mp4"]
 
 
+@pytest.mark.parametrize("frames", [np.zeros((3, 4, 4, 3), np.float32), np.zeros((3, 4, 4), np.uint8),
+                                    np.zeros((0, 4, 4, 3), np.uint8)])
+@pytest.mark.parametrize("name", ["best.mp4", "best.gif"])
+def test_frames_that_are_no_uint8_rgb_video_are_refused_and_nothing_is_written(tmp_path, frames, name):
+    # ffmpeg is sent the frames' raw bytes: float32 frames made a video of garbage, four times as long.
+    from agents.evaluation import write_video
+
+    with pytest.raises(ValueError, match=r"^frames must be a uint8 array of shape \(frames, height, width"):
+        write_video(frames, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_written_mp4_passes_its_completeness_check(tmp_path):
     """And is the MP4 imageio's writer made before frames were sent to ffmpeg one by one: H.264 in yuv420p
     (what browsers play), every frame, at RENDER_FPS, its sides padded to even."""

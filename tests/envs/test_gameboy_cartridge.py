@@ -191,6 +191,23 @@ def test_a_rom_the_disk_refuses_keeps_the_out_file_and_names_the_flag(fake_sdcc,
         "assembling", "bin", "x.gb"]
 
 
+def test_a_file_made_at_out_during_the_build_is_kept_without_force(fake_sdcc, monkeypatch, capsys) -> None:
+    # Checked free before the build, --out was then replaced whatever another command put there meanwhile.
+    out, build_rom = fake_sdcc / "x.gb", build.build
+
+    def another_command_writes_out(*args: object, **kwargs: object) -> bytes:
+        out.write_bytes(b"theirs")
+        return build_rom(*args, **kwargs)
+
+    monkeypatch.setattr(build, "build", another_command_writes_out)
+    assert build.main(["--out", str(out)]) == 2
+    said = capsys.readouterr().err
+    assert said == f"error: --out {out} appeared while building; pass --force to overwrite it\n"
+    assert out.read_bytes() == b"theirs" and sorted(p.name for p in fake_sdcc.iterdir()) == [
+        "assembling", "bin", "x.gb"]
+    assert build.main(["--out", str(out), "--force"]) == 0 and len(out.read_bytes()) == 32768
+
+
 def _build_module(fake_sdcc: Path, *argv: str, **env: str) -> subprocess.Popen:
     """``python -m envs.gameboy.cartridge.build`` as a user runs it, its temp folders under ``fake_sdcc``."""
     return subprocess.Popen([sys.executable, "-m", "envs.gameboy.cartridge.build", *argv], cwd=fake_sdcc,

@@ -103,10 +103,10 @@ def build(out: Path | None = None) -> bytes:
     return rom
 
 
-def write_rom(out: Path, rom: bytes, last: bool = False) -> None:
+def write_rom(out: Path, rom: bytes, last: bool = False, new: bool = False) -> None:
     """``rom`` into ``out``, whole or not at all: a full disk or a stop half-way keeps the file there before
-    (the committed ROM, on a rebuild in place). ``last``: as in ``written_beside``."""
-    with written_beside(out, last=last) as tmp:
+    (the committed ROM, on a rebuild in place). ``last`` and ``new``: as in ``written_beside``."""
+    with written_beside(out, last=last, new=new) as tmp:
         tmp.write_bytes(rom)
 
 
@@ -139,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         print("depthfirst_test.gb matches its source" if same else "depthfirst_test.gb is STALE: rebuild it")
         return 0 if same else 1
     try:  # the command's last output: once in place, a stop signal no longer says it was interrupted
-        write_rom(args.out, rom, last=True)
+        # new: without --force, a file another command put at --out during the build is kept, not replaced
+        write_rom(args.out, rom, last=True, new=bool(flag) and not args.force)
+    except FileExistsError:
+        print(f"error: --out {args.out} appeared while building; pass --force to overwrite it",
+              file=sys.stderr)
+        return 2
     except OSError as e:  # a full disk: named with its flag, the file there before unchanged
         print(f"error: {flag}{not_written(args.out, e)}", file=sys.stderr)
         return 2
