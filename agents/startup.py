@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+import itertools
 import os
 import signal
 import sys
@@ -82,11 +83,18 @@ MODULE_PROGRAMS = ("envs.gameboy.cartridge.build",)
 
 def _run_as_script() -> bool:
     main = sys.modules.get("__main__")
+    if getattr(main, "__name__", None) != "__main__":
+        return False
     file = getattr(main, "__file__", None)
-    spec = getattr(main, "__spec__", None)
-    return (getattr(main, "__name__", None) == "__main__" and file is not None
-            and (Path(file).resolve().parent == Path(__file__).resolve().parent.parent / "scripts"
-                 or getattr(spec, "name", None) in MODULE_PROGRAMS))
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    return (file is not None and Path(file).resolve().parent == scripts) or _module_program()
+
+
+def _module_program() -> bool:
+    """Whether this is ``python -m`` of one of ``MODULE_PROGRAMS``, read from the command line: Python
+    imports the module's packages (``envs``, which imports gymnasium) before ``__main__`` names it."""
+    argv = getattr(sys, "orig_argv", [])
+    return any(flag == "-m" and name in MODULE_PROGRAMS for flag, name in itertools.pairwise(argv))
 
 
 if _run_as_script():

@@ -4,6 +4,11 @@ env), ``make_vec`` (the worker-pool VecEnv used for training). Gymnasium ids: ``
 
 from __future__ import annotations
 
+# First: python -m envs.gameboy.cartridge.build imports this package (gymnasium: most of the build's time)
+# before the module's own first line; a stop signal there exits 130 in one line, as one later does.
+import agents.startup  # noqa: F401
+
+# isort: split
 import importlib
 from typing import TYPE_CHECKING, Any
 

@@ -233,6 +233,22 @@ def test_a_stopped_build_exits_130_in_one_line_and_leaves_nothing(fake_sdcc, sig
     assert sorted(p.name for p in fake_sdcc.iterdir()) == ["assembling", "bin"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_build_stopped_while_python_imports_its_packages_exits_130_in_one_line(fake_sdcc, sig) -> None:
+    # python -m imports envs (and gymnasium, ~0.5 s of the build's ~0.6 s) before the module's first line:
+    # a Ctrl-C there was a KeyboardInterrupt traceback, a SIGTERM an exit with no word (timed signals).
+    slow = "import sys, time\nprint('importing', file=sys.stderr, flush=True)\ntime.sleep(60)\n"
+    (fake_sdcc / "gymnasium.py").write_text(slow)
+    proc = _build_module(fake_sdcc, "--out", "x.gb", PYTHONPATH=os.pathsep.join([str(fake_sdcc), str(REPO)]))
+    try:
+        assert proc.stderr.readline() == "importing\n"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert (proc.returncode, out, err.strip()) == (130, "", "interrupted")
+
+
 def test_a_built_rom_is_said_in_any_output_encoding(fake_sdcc) -> None:
     # "wrote café.gb" to an ASCII stdout raised UnicodeEncodeError once the ROM was written: exit 1.
     proc = _build_module(fake_sdcc, "--out", "café.gb", PYTHONIOENCODING="ascii:strict")
