@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -231,16 +231,24 @@ def settle_run_dir(created: Path | None, replaced: Path | None, keep: bool, exis
             print(f"the new run did not finish: {created} holds the old run again", file=sys.stderr)
     elif created is not None and not (created / "tb").exists() and not (created / "model.zip").exists():
         if existed:  # the user's empty folder stays, without our files
-            for f in created.iterdir():
-                if f.is_dir():
-                    shutil.rmtree(f)
-                else:
-                    f.unlink()
+            empty_folder(created)
         else:
             shutil.rmtree(created, ignore_errors=True)
             remove_folders(above)
     elif created is None:  # no run folder of this command's: any it made before failing is empty
         remove_folders(above)
+
+
+def empty_folder(folder: Path, keep: Container[str] = ()) -> None:
+    """Everything in ``folder`` removed but the entries named in ``keep``; a link is removed, never
+    followed (its target's files are not this folder's)."""
+    for entry in folder.iterdir():
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def exclusive_lock(f: IO[Any]) -> bool:

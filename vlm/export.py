@@ -50,6 +50,7 @@ from agents.runs import (
     OS_LITTER,
     RunError,
     check_output_folder,
+    empty_folder,
     exclusive_lock,
     file_sha1,
     foreign_entries,
@@ -949,12 +950,7 @@ def _claim(partial: Path, out: Path) -> Any:
         # Locked after the export that held it moved its folder into place: that owner file is not here.
         if not os.path.samestat(os.fstat(f.fileno()), os.stat(partial / OWNER)):
             raise busy
-        for entry in partial.iterdir():  # a dead export's work
-            if entry.name != OWNER:
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
+        empty_folder(partial, keep={OWNER})  # a dead export's work
         f.truncate(0)
         f.write(str(os.getpid()))
         f.flush()
