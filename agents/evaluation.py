@@ -344,8 +344,7 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
     try:
         with deferred_stop():
             writer.send(None)  # starts ffmpeg
-            for frame in frames[:1]:
-                writer.send(np.ascontiguousarray(frame))
+            writer.send(np.ascontiguousarray(frames[0]))  # write_video refuses no frames
         for frame in frames[1:]:
             stop_point()
             writer.send(np.ascontiguousarray(frame))
