@@ -344,14 +344,19 @@ def test_force_through_a_symlink_replaces_the_run_it_points_to(tmp_path):
     assert (aside / "config.yaml").is_file() and [p.name for p in real.iterdir()] == [".train.lock"]
 
 
-def test_force_refuses_a_run_being_trained_and_leaves_it_in_place(tmp_path):
-    run = old_run(tmp_path / "run")
+def refused_while_trained(run: Path, force: bool) -> None:
+    """``new_run_dir`` at ``run`` while a trainer's claim holds it is refused as in training."""
     lock = runs.claim_run(run)
     try:
         with pytest.raises(runs.RunError, match=r"another train_ppo\.py is training into this run folder"):
-            runs.new_run_dir({"env": "snake"}, str(run), True)
+            runs.new_run_dir({"env": "snake"}, str(run), force)
     finally:
         lock.close()
+
+
+def test_force_refuses_a_run_being_trained_and_leaves_it_in_place(tmp_path):
+    run = old_run(tmp_path / "run")
+    refused_while_trained(run, True)
     assert (run / "config.yaml").is_file() and not list(tmp_path.glob(".run.replaced*"))
 
 
@@ -410,12 +415,7 @@ def test_a_run_being_trained_before_its_config_is_written_is_said_to_be_in_train
     # depthfirst run folder, and a new run offered --resume (which had no checkpoint) or --force.
     run = tmp_path / "run"
     run.mkdir()
-    lock = runs.claim_run(run)
-    try:
-        with pytest.raises(runs.RunError, match=r"another train_ppo\.py is training into this run folder"):
-            runs.new_run_dir({"env": "snake"}, str(run), force)
-    finally:
-        lock.close()
+    refused_while_trained(run, force)
     assert [p.name for p in run.iterdir()] == [".train.lock"] and not list(tmp_path.glob(".run.*"))
 
 
