@@ -98,6 +98,16 @@ def load_yaml(text: str) -> Any:
         raise yaml.YAMLError("nested too deeply to read") from None
 
 
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error on one line: its problem and where (``'ppo' is given twice (line 4, column 1)``).
+    PyYAML's own text names the stream ``"<unicode string>"`` (the loaders read text, not the file) and
+    draws the line with a caret under it, lines that broke the one-line errors they went into."""
+    problem, mark = getattr(e, "problem", None), getattr(e, "problem_mark", None)
+    if not problem:
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    return problem if mark is None else f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+
+
 def unnamed_key(data: dict[Any, Any], where: str = "") -> str | None:
     """The dotted path of the first key in ``data`` or a mapping within it that is not text, else None."""
     for key, value in data.items():
@@ -146,7 +156,9 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
         raise ValueError(f"{what} {file}: no such file")
     try:
         data = load_yaml(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+    except yaml.YAMLError as e:
+        raise ValueError(f"{what} {file} is not valid YAML: {yaml_problem(e)}") from None
+    except UnicodeDecodeError as e:
         raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
     except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
         raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
@@ -225,9 +237,8 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
         try:  # load_yaml: a key twice in a value's mapping is refused, as in a --config file
             node[parts[-1]] = load_yaml(raw)
         except yaml.YAMLError as e:  # no ValueError: its callers printed PyYAML's traceback
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
             shown = raw if len(raw) <= 60 else f"{raw[:60]}..."  # thousands of brackets: not all of them
-            raise ValueError(f"--set {key}: {shown!r} is not a YAML value ({problem})") from None
+            raise ValueError(f"--set {key}: {shown!r} is not a YAML value ({yaml_problem(e)})") from None
     return cfg
 
 

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import yaml
 
-from agents.config import file_kind, load_yaml, not_a_file, unnamed_key
+from agents.config import file_kind, load_yaml, not_a_file, unnamed_key, yaml_problem
 from agents.interrupts import deferred_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
@@ -442,7 +442,8 @@ def read_run_config(path: Path) -> dict[str, Any]:
     try:
         cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read
     except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
-        raise RunError(f"{path}: config.yaml is corrupt (it must be UTF-8 YAML): {e}") from e
+        why = yaml_problem(e) if isinstance(e, yaml.YAMLError) else e
+        raise RunError(f"{path}: config.yaml is corrupt (it must be UTF-8 YAML): {why}") from e
     except OSError as e:  # no permission, an I/O error: evaluate, the export and compare printed a traceback
         raise RunError(f"{path}: config.yaml cannot be read ({e.strerror or e})") from None
     if not isinstance(cfg, dict) or "env" not in cfg:

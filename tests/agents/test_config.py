@@ -324,8 +324,13 @@ def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
     # learning_rate, and the run trained with the preset's.
     own = tmp_path / "mine.yaml"
     own.write_text("ppo:\n  learning_rate: 1.0e-3\nnum_envs: 4\nppo:\n  n_epochs: 2\n")
-    twice = r"(?s)--config .*mine\.yaml is not valid YAML: .*'ppo' is given twice.*line 4"
+    # One line naming the file and where, not PyYAML's "<unicode string>" and a caret drawn under the key
+    twice = r"^--config .*mine\.yaml is not valid YAML: 'ppo' is given twice \(line 4, column 1\)$"
     with pytest.raises(ValueError, match=twice):
+        load_config("snake", own)
+    own.write_text("ppo:\n  n_epochs: [2, 3\n")  # any syntax error so
+    broken = r"^--config .*mine\.yaml is not valid YAML: expected ',' or ']', but got '<stream end>' \(line 3, "
+    with pytest.raises(ValueError, match=broken + r"column 1\)$"):
         load_config("snake", own)
     own.write_text("env_kwargs: {size: 8, size: 12}\n")  # within a section too
     with pytest.raises(ValueError, match="'size' is given twice"):

@@ -77,6 +77,8 @@ def test_another_users_process_counts_as_running(monkeypatch):
     # PyYAML reads nesting by recursion: a RecursionError traceback out of evaluate, export, compare.
     ("env: " + "[" * 100_000 + "\n",
      "config.yaml is corrupt (it must be UTF-8 YAML): nested too deeply to read"),
+    ("env: snake\nseed: 1\nseed: 2\n",  # where, on one line (not PyYAML's "<unicode string>" and a caret)
+     "config.yaml is corrupt (it must be UTF-8 YAML): 'seed' is given twice (line 3, column 1)"),
 ])
 def test_a_folder_that_is_no_run_is_refused_by_name(tmp_path, config, message):
     if config is not None:
