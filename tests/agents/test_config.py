@@ -329,8 +329,8 @@ def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match=twice):
         load_config("snake", own)
     own.write_text("ppo:\n  n_epochs: [2, 3\n")  # any syntax error so
-    broken = r"^--config .*mine\.yaml is not valid YAML: expected ',' or ']', but got '<stream end>' \(line 3, "
-    with pytest.raises(ValueError, match=broken + r"column 1\)$"):
+    broken = r"^--config .*mine\.yaml is not valid YAML: expected ',' or ']', but got '<stream end>' "
+    with pytest.raises(ValueError, match=broken + r"\(line 3, column 1\)$"):
         load_config("snake", own)
     own.write_text("env_kwargs: {size: 8, size: 12}\n")  # within a section too
     with pytest.raises(ValueError, match="'size' is given twice"):
