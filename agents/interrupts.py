@@ -231,8 +231,10 @@ def stop_requested() -> Iterator[Callable[[], bool]]:
                            "stop_requested(): the outer block would raise again the stop this one took. Poll "
                            "the flag outside them, or use stop_point() inside")
     with deferred_stop():
-        yield lambda: _pending
-        _pending = False  # taken by the block: not raised by deferred_stop as it ends
+        try:
+            yield lambda: _pending
+        finally:  # also when the block raises: a later deferred_stop of the command raised it again
+            _pending = False  # taken by the block: not raised by deferred_stop as it ends
 
 
 @contextlib.contextmanager

@@ -130,6 +130,18 @@ def test_a_stop_left_pending_by_a_failed_save_does_not_stop_the_next_command():
         pass  # no KeyboardInterrupt
 
 
+def test_a_stop_taken_by_a_stop_requested_block_that_raises_is_not_raised_again_by_a_later_save():
+    """The block took the stop (its flag) and then failed: the stop stayed pending, and the next deferred
+    block of the same command (a checkpoint save in the error's handling) raised it again as it ended."""
+    with stop_signals_interrupt():
+        with pytest.raises(ValueError), stop_requested() as stop:
+            signal.raise_signal(signal.SIGINT)
+            assert stop()
+            raise ValueError("the play failed")
+        with deferred_stop():
+            pass  # no KeyboardInterrupt
+
+
 def _sleep_when_ready(ready: Any) -> None:
     ready.set()
     time.sleep(60)
