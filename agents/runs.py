@@ -273,7 +273,9 @@ def _flock(f: IO[Any] | int, shared: bool, wait: bool = False) -> bool:
 def _folders_locked(folders: Iterable[Path]) -> Iterator[None]:
     """Each folder locked (exclusive, waiting for it) inside the block, in one order, so two holders never
     wait on each other. No lock where a folder cannot be locked: NFS (flock there needs a file open for
-    writing), Windows; the block runs all the same."""
+    writing), Windows; the block runs all the same. The wait takes a stop signal as the caller's handler
+    does (``KeyboardInterrupt`` out of it): enter it before ``uninterruptible`` or ``deferred_stop``, which
+    would leave a Ctrl-C waiting as long as another writer holds a lock."""
     with contextlib.ExitStack() as stack:
         for folder in sorted({os.path.realpath(f) for f in folders}):  # one folder twice: waits on itself
             try:
@@ -684,14 +686,15 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     tmps = [f.with_name(f".{f.stem}.{tag}.tmp{f.suffix}") for f in finals]
     try:
         yield tmps
-        with (uninterruptible() if last else deferred_stop()) if signals else contextlib.nullcontext():
-            # A set is placed under its folders' locks: two writers of one set (two evaluate.py of one
-            # model) interleaved their renames, leaving one's result beside the other's videos.
-            folders = [p.parent for p in (*finals, *stale)] if len(finals) + len(stale) > 1 else []
-            with _folders_locked(folders):
-                _place_all(tmps, finals, new)
-                for path in stale:
-                    path.unlink(missing_ok=True)
+        # A set is placed under its folders' locks: two writers of one set (two evaluate.py of one model)
+        # interleaved their renames, leaving one's result beside the other's videos. Taken before the
+        # signals are held: a stop during the wait (another writer frozen by Ctrl-Z) ends it, nothing placed.
+        folders = [p.parent for p in (*finals, *stale)] if len(finals) + len(stale) > 1 else []
+        with _folders_locked(folders), (
+                (uninterruptible() if last else deferred_stop()) if signals else contextlib.nullcontext()):
+            _place_all(tmps, finals, new)
+            for path in stale:
+                path.unlink(missing_ok=True)
             if last:
                 settled()
     finally:

@@ -868,6 +868,47 @@ def test_two_writers_of_one_set_place_it_in_turn(tmp_path, monkeypatch, video):
     assert [f.read_text() for f in files if f.exists()] == ["second"] * (3 if video else 1)
 
 
+@pytest.mark.parametrize("last", [True, False], ids=["last", "periodic"])
+def test_a_stop_while_another_writer_holds_the_folder_ends_the_wait_and_places_nothing(tmp_path, last):
+    # The folder's lock was waited for inside the renames' signal block: a Ctrl-C was dropped (last, as
+    # evaluate's results) or held until the set was placed, so a writer frozen with Ctrl-Z while holding
+    # the lock kept the command from stopping at all.
+    import fcntl
+    import subprocess
+    import time
+
+    from tests.conftest import ROOT
+
+    code = ("import sys; from pathlib import Path\n"
+            "from agents.interrupts import stop_signals_interrupt\nfrom agents.runs import written_together\n"
+            "files = [Path(sys.argv[1], n) for n in ('eval.json', 'eval-best.mp4')]\n"
+            "try:\n"
+            "    with stop_signals_interrupt(), written_together(files, last=sys.argv[2] == '1') as tmps:\n"
+            "        for tmp in tmps:\n            tmp.write_text('new')\n"
+            "        print('placing', flush=True)\n"
+            "except KeyboardInterrupt:\n    sys.exit(130)\n")
+    held = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another writer placing its set, frozen
+        proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(int(last))], text=True,
+                                stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            assert proc.stdout.readline() == "placing\n"
+            time.sleep(0.3)  # into the wait for the lock
+            proc.send_signal(signal.SIGINT)
+            start = time.monotonic()
+            status = proc.wait(timeout=3)
+            took = time.monotonic() - start
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+    finally:
+        os.close(held)
+    assert status == 130 and took < 1.0
+    assert list(tmp_path.iterdir()) == []  # no temp file, no file of the set
+
+
 def test_a_set_is_placed_where_its_folder_cannot_be_locked(tmp_path, monkeypatch):
     # On NFS the folder's lock fails (EBADF: a folder opens only to read): the set is placed all the same.
     flock_as_on_nfs(monkeypatch)
