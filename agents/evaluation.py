@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -335,21 +336,44 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
     but the first. ffmpeg is started, and given that frame, with a stop held (``deferred_stop``): a Ctrl-C
     inside the start (imageio's ``mimsave`` did it unguarded) left ffmpeg running past the stop, and it wrote
     the temp file after its removal, left in the run folder for good; and an ffmpeg closed with no frame
-    printed three warnings of an empty video (its own and imageio-ffmpeg's) before the stop's line."""
+    printed three warnings of an empty video (its own and imageio-ffmpeg's) before the stop's line. On a
+    stop or an error ffmpeg is killed and reaped here (``_ended``): the writer, stopped inside a frame's
+    write, kills it without a wait (a zombie until the command exited)."""
     import imageio_ffmpeg
 
     h, w = frames.shape[1:3]
     # imageio's own MP4 writer's arguments (mimsave with macro_block_size=1): the same ffmpeg command.
     writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, quality=None, macro_block_size=1)
+    ffmpeg: subprocess.Popen[bytes] | None = None
     try:
         with deferred_stop():
             writer.send(None)  # starts ffmpeg
+            ffmpeg = _process_of(writer)
             writer.send(np.ascontiguousarray(frames[0]))  # write_video refuses no frames
         for frame in frames[1:]:
             stop_point()
             writer.send(np.ascontiguousarray(frame))
+        writer.close()  # waits for ffmpeg to finish the file
     finally:
-        writer.close()  # waits for ffmpeg to end (it kills ffmpeg itself on a stop inside a frame's write)
+        with deferred_stop():  # each step is at once: ffmpeg ended, or killed first
+            _ended(ffmpeg)  # a stop or an error: the video is not wanted, so not finished either
+            writer.close()  # closed already, or now with ffmpeg gone: nothing to wait for
+
+
+def _process_of(writer: Generator[None, Any, None]) -> subprocess.Popen[bytes] | None:
+    """The process a started imageio-ffmpeg writer holds (a local of its generator, found by its type);
+    None should a version hold none."""
+    frame = writer.gi_frame
+    found = frame.f_locals.values() if frame is not None else ()
+    return next((v for v in found if isinstance(v, subprocess.Popen)), None)
+
+
+def _ended(process: subprocess.Popen[bytes] | None) -> None:
+    """``process`` killed if it still runs, and reaped."""
+    if process is not None:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
 
 
 def mp4_complete(path: Path) -> bool:

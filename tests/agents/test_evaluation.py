@@ -473,6 +473,54 @@ def test_a_stop_while_ffmpeg_starts_leaves_no_ffmpeg_behind_to_write_the_file(tm
             proc.wait()
 
 
+def test_a_stop_inside_ffmpegs_frame_write_leaves_no_ffmpeg_child_running_or_unreaped(tmp_path, monkeypatch):
+    """A signal inside imageio-ffmpeg's write of a frame to ffmpeg's stdin (where it lands when ffmpeg
+    reads slower than frames come): the writer killed ffmpeg and never waited for it, a zombie child of
+    evaluate.py until it exited (seen as state Z in /proc after a SIGINT sent while ffmpeg was held)."""
+    import os
+    import signal
+    import subprocess
+
+    from agents.evaluation import write_video
+    from agents.interrupts import stop_signals_interrupt
+
+    started = []
+
+    class SignalledStdin:
+        def __init__(self, stdin):
+            self.stdin, self.writes = stdin, 0
+
+        def write(self, data):
+            self.writes += 1
+            if self.writes == 3:  # a frame past the first, sent in the writer's own code
+                os.kill(os.getpid(), signal.SIGINT)
+            return self.stdin.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.stdin, name)
+
+    class SignalledPopen(subprocess.Popen):
+        def __init__(self, cmd, *args, **kwargs):
+            super().__init__(cmd, *args, **kwargs)
+            if "rawvideo" in cmd:  # the writer's ffmpeg, not imageio-ffmpeg's probe of its encoders
+                started.append(self)
+                self.stdin = SignalledStdin(self.stdin)
+
+    monkeypatch.setattr(subprocess, "Popen", SignalledPopen)
+    try:
+        with pytest.raises(KeyboardInterrupt) as stopped, stop_signals_interrupt():
+            write_video(np.zeros((20, 16, 16, 3), dtype=np.uint8), tmp_path / "best.mp4")
+        assert "write_frames" in [e.name for e in stopped.traceback]  # in the writer, not at a stop point
+        (ffmpeg,) = started
+        with pytest.raises(ChildProcessError):  # reaped: neither running nor a zombie
+            os.waitpid(ffmpeg.pid, os.WNOHANG)
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
+
+
 def test_an_mp4_of_odd_height_and_even_width_is_padded_to_even_sides(tmp_path):
     import imageio.v2 as imageio
 
