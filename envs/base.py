@@ -401,8 +401,9 @@ class Game(ABC):
     FLOAT32_SPANS: ClassVar[Mapping[str, float]] = {}
     #: Set by ``close()``; a class default, so a game unpickled from before it existed is open.
     _closed: bool = False
-    #: True from the constructor until a step finds a board holding an episode (``_check_boards_started``);
-    #: False as a class default, so a game unpickled from before it existed is not checked.
+    #: True from the constructor until a step or observe finds a board holding an episode
+    #: (``_check_playing``); False as a class default, so a game unpickled from before it existed is not
+    #: checked.
     _unstarted: bool = False
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -520,9 +521,7 @@ class Game(ABC):
         """``step``'s actions as int64 of shape (num_envs,). An integer array of that shape passes as it
         is (the compiled cores refuse out-of-range values themselves, so the hot path scans nothing);
         anything else goes through ``checked_actions``, so a fraction such as 2.7 does not play 2."""
-        self._check_open("step")
-        if self._unstarted:
-            self._check_boards_started()
+        self._check_playing("step")
         a = np.asarray(actions)
         if a.dtype.kind in "iu" and a.shape == (self.num_envs,):
             return a.astype(np.int64, copy=False)
@@ -534,11 +533,12 @@ class Game(ABC):
         ``indices[k]``'s, or board k's when ``indices`` is None (every board). The vector env reads
         the ended boards' last observations this way, straight into the terminal-observation rows."""
 
-    def _boards(self, indices: np.ndarray | None, out: np.ndarray) -> np.ndarray:
-        """``observe``'s boards: ``indices`` as an int64 array, or every board; checks that ``out`` has
-        a row for each (the compiled kernels do not check bounds), is uint8 and can be written."""
-        self._check_open("observe")
-        boards = self._all_boards if indices is None else self._board_indices(indices, "observe")
+    def _boards(self, indices: np.ndarray | None, out: np.ndarray, what: str = "observe") -> np.ndarray:
+        """``observe``'s boards (``what`` names the call): ``indices`` as an int64 array, or every board;
+        checks that a board holds an episode (``_check_playing``) and that ``out`` has a row for each (the
+        compiled kernels do not check bounds), is uint8 and can be written."""
+        self._check_playing(what)
+        boards = self._all_boards if indices is None else self._board_indices(indices, what)
         shape = (len(boards), *self.observation_space.shape)
         if out.shape != shape or out.dtype != np.uint8:  # a float out was filled with floats
             raise ValueError(f"out must be a uint8 array of shape {shape}, got {out.dtype} of shape "
@@ -603,15 +603,24 @@ class Game(ABC):
         if self._closed:
             raise ClosedEnvironmentError(f"{what} on a closed {self.name} game; make a new one")
 
-    def _check_boards_started(self) -> None:
-        """A ``ResetNeeded`` for ``step`` while ``_unstarted`` unless a board holds an episode: a game stepped
-        before any reset stepped its empty boards and returned zero rewards and blank observations without a
-        word. A board never reset among started ones steps as a finished one (0, no flags), as a state set
-        into board 2 of 3 is played. Once a board holds an episode the flag is cleared, so a step reads one
-        flag (inlined by each step: a call more per step cost ~0.1 µs, 1-2% of a one-board Snake step)."""
+    def _check_playing(self, what: str) -> None:
+        """``_check_open``, then ``_check_boards_started`` while ``_unstarted``: ``step``, ``observe`` and the
+        other whole-game reads start with it. Before any reset a game stepped its empty boards and returned
+        zeros, and observe drew boards that never existed (blank, all wall), without a word. One call and two
+        flag reads, as the open check alone cost: ``observe`` runs every step, and a call more per step cost
+        ~0.1 µs, 1-2% of a one-board Snake step."""
+        if self._closed or self._unstarted:
+            self._check_open(what)
+            self._check_boards_started(what)
+
+    def _check_boards_started(self, what: str) -> None:
+        """A ``ResetNeeded`` naming ``what`` unless a board holds an episode; clears ``_unstarted`` once one
+        does. A board never reset among started ones steps as a finished one (0, no flags) and is observed as
+        its game draws an empty board, as a state set into board 2 of 3 is played; its per-board reads
+        (``get_state``, ``render``) refuse it (``_check_started``)."""
         if not any(self._started(i) for i in range(self.num_envs)):
-            raise ResetNeeded(f"step before any reset: none of this {self.name} game's {self.num_envs} "
-                              "boards holds an episode yet; call reset(indices, seeds) (or set_state) first")
+            raise ResetNeeded(f"{what} before any reset: no board of this {self.name} game holds an episode "
+                              "yet; call reset(indices, seeds) (or set_state) first")
         self._unstarted = False
 
     def _check_board(self, i: Any, what: str) -> None:

@@ -603,9 +603,7 @@ class SnakeDuel(Game):
         self._opp_fresh = True
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        self._check_open("step")
-        if self._unstarted:
-            self._check_boards_started()
+        self._check_playing("step")
         actions = checked_actions(actions, self.num_envs, ACTION_NAMES)
         if self._mode == POLICY and not self._opp_fresh:
             raise RuntimeError("opponent='policy': call set_opponent_actions(...) before every step")
@@ -622,7 +620,8 @@ class SnakeDuel(Game):
 
     def observe_opponent(self, out: np.ndarray) -> None:
         """Snake 1's view, (num_envs, 6, N, N): ``observe`` with own and opponent planes swapped."""
-        boards = self._boards(None, out)  # checks out's shape: the kernel wrote a short buffer's rows past it
+        # checks out's shape: the kernel wrote a short buffer's rows past it
+        boards = self._boards(None, out, "observe_opponent")
         _observe(self.size, 1, boards, self._body, self._head, self._length, self._apple, out)
 
     def bot_actions(self, player: int = 0, kind: str = "greedy") -> np.ndarray:
@@ -630,6 +629,7 @@ class SnakeDuel(Game):
 
         ``kind="random"`` draws from the boards' seeded streams, so it changes later apple places.
         """
+        self._check_playing("bot_actions")  # before any reset it moved snakes that never existed
         # ``in (0, 1)`` let True and 1.0 through to the kernel: a Numba TypingError.
         player = whole("player", player, 0, 1)
         if kind not in ("greedy", "random"):

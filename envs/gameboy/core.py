@@ -382,11 +382,16 @@ class GameBoyGame(Game):
             # from the board's next reset, as in the other games, not to the episode under way.
             self._limits: list[int] = [self.max_steps] * n
             self._rngs = [np.random.default_rng(k) for k in range(n)]
+            self._begun: list[bool] = [False] * n  # reset or given a state by the user: ``_started``
             #: Seconds ``step`` has spent driving PyBoy (buttons and frames): the rest of a step is this
             #: env's own cost, measured in the same run (the benchmark's overhead figure).
             self.emulator_seconds = 0.0
             self._init_tracking()
-            self.reset(np.arange(n), seeds_from(0, n))
+            self.reset(np.arange(n), seeds_from(0, n))  # readies each board's frames and bookkeeping
+            # ... but the user's reset starts the episodes, as in every game: until then step skips the
+            # boards (done) and observe, get_state and render refuse them. They played and showed this
+            # seed-0 episode, where the other games' refused or drew boards that never existed.
+            self._begun, self._done = [False] * n, [True] * n
         except BaseException:  # Ctrl-C too
             self.close()
             raise
@@ -504,11 +509,12 @@ class GameBoyGame(Game):
                 self._limits[i] = self.max_steps
                 self._done[i] = False
                 self._returns[i] = 0.0
+                self._begun[i] = True
                 self._grab(i, fill=True)
                 self._after_reset(i)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        self._check_open("step")
+        self._check_playing("step")
         n = self.num_envs
         rewards, terminated, truncated = [0.0] * n, [False] * n, [False] * n
         rest = self.step_frames - self.press_frames
@@ -547,6 +553,9 @@ class GameBoyGame(Game):
     def episode_info(self, i: int) -> dict[str, float]:
         self._check_board(i, "episode_info")
         return {"score": float(self._returns[i]), "steps": float(self._steps[i])}
+
+    def _started(self, i: int) -> bool:
+        return self._begun[i]
 
     def get_state(self, i: int) -> dict[str, Any]:
         self._check_started(i, "get_state")
@@ -606,6 +615,7 @@ class GameBoyGame(Game):
         self._limits[i] = limit
         self._done[i] = done
         self._returns[i] = episode_return
+        self._begun[i] = True
         self._set_state_extra(i, extra)
 
     @classmethod

@@ -527,27 +527,9 @@ def test_a_game_board_never_reset_says_so(name: str) -> None:
         game.get_state(0)
 
 
-@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
-def test_a_game_stepped_before_any_reset_says_so(name: str) -> None:
-    # A bare game stepped before reset stepped its empty boards: zero rewards, blank frames, no error.
-    from gymnasium.error import ResetNeeded
-
-    from envs import make_game
-
-    game = make_game(name, num_envs=3)
-    actions = np.zeros(3, dtype=np.int64)
-    for _ in range(2):  # the flag stays up while no board holds an episode
-        with pytest.raises(ResetNeeded, match=rf"^step before any reset: none of this {name} game's 3 boards "
-                                              r"holds an episode yet; call reset\(indices, seeds\)"):
-            game.step(actions)
-    game.reset(np.array([1]), np.array([7], dtype=np.uint64))  # one board is enough: the others play as ended
-    reward, terminated, truncated = game.step(actions)
-    assert reward[[0, 2]].tolist() == [0, 0] and not (terminated[[0, 2]].any() or truncated[[0, 2]].any())
-    assert not game._unstarted  # checked once: later steps read the flag only
-
-
-def _two_boards(name: str) -> Any:
-    """Game ``name`` with two boards, both reset (the Game Boy's and Pokémon Red's on the test cartridge)."""
+def _new_game(name: str, num_envs: int = 2) -> Any:
+    """Game ``name`` with ``num_envs`` boards, none reset (the Game Boy's and Pokémon Red's on the test
+    cartridge)."""
     from envs import make_game
 
     kwargs: dict[str, Any] = {}
@@ -556,9 +538,51 @@ def _two_boards(name: str) -> Any:
         from envs.gameboy.roms import TEST_CARTRIDGE
 
         kwargs = {"game": "depthfirst_test"} if name == "gameboy" else {"rom": TEST_CARTRIDGE}
-    game = make_game(name, num_envs=2, **kwargs)
+    return make_game(name, num_envs=num_envs, **kwargs)
+
+
+def _two_boards(name: str) -> Any:
+    """``_new_game(name)``, both boards reset."""
+    game = _new_game(name)
     game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
     return game
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
+def test_a_game_stepped_or_read_before_any_reset_says_so(name: str) -> None:
+    # Before any reset a bare game stepped its empty boards (zero rewards, no error), and observe, which
+    # still did after step refused, handed a learner boards that never existed: all zeros (Rotation), all
+    # wall (Sokoban). The Game Boy's boards played and showed the constructor's own seed-0 episode.
+    from gymnasium.error import ResetNeeded
+
+    game = _new_game(name)
+    try:
+        out, actions = game.new_obs_buffer(), np.zeros(2, dtype=np.int64)
+        whole = {"step": lambda: game.step(actions), "observe": lambda: game.observe(out),
+                 "observe ": lambda: game.observe(out[:1], np.array([1]))}  # a subset of boards too
+        if name == "snake_duel":  # its other whole-game reads of the boards
+            whole |= {"observe_opponent": lambda: game.observe_opponent(out),
+                      "bot_actions": lambda: game.bot_actions(1)}
+        for _ in range(2):  # the flag stays up while no board holds an episode
+            for what, call in whole.items():
+                said = rf"^{what.strip()} before any reset: no board of this {name} game holds an episode"
+                with pytest.raises(ResetNeeded, match=said + r" yet; call reset\(indices, seeds\) \(or "
+                                                             r"set_state\) first$"):
+                    call()
+            for call in (game.get_state, game.render):  # the per-board reads name the board
+                with pytest.raises(ResetNeeded, match=rf"^board 1 holds no episode yet: .* before "
+                                                      rf"{call.__name__}$"):
+                    call(1)
+        game.reset(np.array([1]), np.array([7], dtype=np.uint64))  # one is enough: the other plays as ended
+        reward, terminated, truncated = game.step(actions)
+        assert reward[0] == 0 and not (terminated[0] or truncated[0])
+        game.observe(out)
+        game.render(1)
+        assert not game._unstarted  # checked once: later steps read the flag only
+        with pytest.raises(ResetNeeded, match=r"^board 0 holds no episode yet"):
+            game.get_state(0)
+    finally:
+        game.close()
 
 
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
@@ -823,6 +847,7 @@ def test_board_indices_past_int64_are_named_as_given() -> None:
     got = r"board indices must be in 0\.\.1, got \[9223372036854775808, 18446744073709551615\]$"
     with pytest.raises(ValueError, match="^reset's " + got):
         game.reset(given, np.arange(3, dtype=np.uint64))
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))  # observe reads a game under way (or refuses it)
     with pytest.raises(ValueError, match="^observe's " + got):
         game.observe(np.zeros((3, *game.observation_space.shape), np.uint8), given)
     with pytest.raises(ValueError, match="^episode_infos's " + got):
@@ -860,9 +885,6 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
         game.reset([0, 2, 0, 1, 2], [1, 2, 3, 4, 5])
     with pytest.raises(ValueError, match=r"reset's board indices must name each board once, got \[1\]"):
         game.reset([1, 1], [1, 2])  # two boards, both the same
-    # observe words it alike, naming only the indices off the game (it listed them all, as "[0, 4)").
-    with pytest.raises(ValueError, match=r"observe's board indices must be in 0\.\.3, got \[-1, 4\]$"):
-        game.observe(np.zeros((4, *game.observation_space.shape), np.uint8), np.array([0, -1, 2, 4]))
     # A fraction was cut: board 0.7 reset board 0, and seed 1.5 played seed 1.
     # True would reset board 1.
     for indices, seeds, what in (([0.7], [1], "board indices"), ([0], [1.5], "seeds"),
@@ -872,6 +894,9 @@ def test_a_game_reset_needs_one_seed_per_board(name: str) -> None:
     game.reset(np.array([], dtype=np.int64), np.array([], dtype=np.uint64))  # no board: nothing to do
     game.reset([], [])  # empty lists (NumPy makes them float) too
     game.reset([0, 1], [5, 6])  # lists of one seed per board pass
+    # observe words it alike, naming only the indices off the game (it listed them all, as "[0, 4)").
+    with pytest.raises(ValueError, match=r"observe's board indices must be in 0\.\.3, got \[-1, 4\]$"):
+        game.observe(np.zeros((4, *game.observation_space.shape), np.uint8), np.array([0, -1, 2, 4]))
     other = make_game(name, num_envs=2)
     other.reset(np.arange(2), np.array([5, 6], dtype=np.uint64))
     assert [game.get_state(i) for i in range(2)] == [other.get_state(i) for i in range(2)]

@@ -98,5 +98,6 @@ def test_a_setting_read_from_the_class_is_the_setting_itself() -> None:
 def test_observe_of_every_board_hands_the_kernels_int64_indices() -> None:
     # _boards' contract: the compiled kernels are specialised for int64, and another dtype compiles anew.
     game = envs.make_game("snake", num_envs=3)
+    game.reset(np.arange(3), np.arange(3, dtype=np.uint64))  # else observe refuses (ResetNeeded)
     boards = game._boards(None, game.new_obs_buffer())
     assert boards.dtype == np.int64 and boards.tolist() == [0, 1, 2]

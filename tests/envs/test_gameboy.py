@@ -41,6 +41,7 @@ from envs.gameboy.generic import SCORE_CHANGE_MAX, GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
+from envs.rng import seeds_from
 from tests.conftest import path_method_fails
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,7 +64,14 @@ W = REWARD_WEIGHTS
 
 
 def make(num_envs: int = 1, **kwargs) -> PokemonRed:
-    return PokemonRed(num_envs=num_envs, rom=TEST_CARTRIDGE, **kwargs)
+    """Pokémon Red on the test cartridge, every board reset (seeds 0, 1, ...): a game plays from its reset."""
+    return started(PokemonRed(num_envs=num_envs, rom=TEST_CARTRIDGE, **kwargs))
+
+
+def started(game: Any) -> Any:
+    """``game`` with every board reset, seeds 0, 1, ... (as the constructor readies them)."""
+    game.reset(np.arange(game.num_envs), seeds_from(0, game.num_envs))
+    return game
 
 
 def act(game, a: int, board: int = 0) -> tuple[float, bool, bool]:
@@ -563,7 +571,7 @@ def test_truncation_and_ended_board_stays() -> None:
 
 def test_a_step_that_ends_the_game_on_its_last_allowed_step_is_terminated_not_truncated() -> None:
     # Gymnasium's contract, as the other games keep it: an episode the game ended is not also cut.
-    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=1)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", max_steps=1))
     try:
         g.memory(0)[0xD356] = 0b11  # both badges: the game is won on this step, which is also the last
         assert act(g, LEFT) == (20.0, True, False)
@@ -790,7 +798,7 @@ def test_set_state_takes_a_tile_visit_count_of_zero(game: PokemonRed) -> None:
 
 
 def test_a_gameboy_states_last_figures_are_checked_naming_the_key() -> None:
-    g = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE))
     try:
         state = g.get_state(0)
         with pytest.raises(ValueError, match=r"a gameboy state's last must be a dict .*, got int"):
@@ -824,7 +832,7 @@ def test_set_state_refuses_a_negative_best_level(game: PokemonRed) -> None:
 def test_a_gameboy_states_last_score_and_progress_are_bounded() -> None:
     # A step pays score_weight x (score - last score): a last score of 1e300 passed finite() and the next
     # step's reward was -inf (likewise a best_progress of -1e300 with a progress weight).
-    g = GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", rom=TEST_CARTRIDGE))
     try:
         state = g.get_state(0)
         for key, value in (("score", 1e300), ("score", -1e300), ("progress", -1.0),
@@ -874,7 +882,7 @@ def test_set_state_refuses_an_emulator_state_with_bytes_added_or_cut_inside() ->
     does not read to its last byte is refused, and the board is left as it was."""
     from envs.gameboy.core import pack_bytes, unpack_bytes
 
-    g = GameBoy(num_envs=1, game="depthfirst_test")
+    g = started(GameBoy(num_envs=1, game="depthfirst_test"))
     try:
         state = g.get_state(0)
         data = unpack_bytes(state["emulator"])
@@ -1053,7 +1061,7 @@ def test_the_pyboy_preload_never_stops_the_fork_server(monkeypatch) -> None:
 
 
 def test_generic_game_on_the_test_cartridge() -> None:
-    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=100)  # the built cartridge is its default ROM
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", max_steps=100))  # default ROM: the cartridge
     try:
         assert g.observation_space.shape == (1, 72, 80)
         for a in (RIGHT, RIGHT):
@@ -1090,7 +1098,7 @@ def test_generic_game_on_the_test_cartridge() -> None:
 
 def test_a_gameboy_state_given_out_shares_no_figures_with_the_board() -> None:
     # A caller editing the state it was given (its "last" figures) must not change the board's rewards.
-    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=100)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", max_steps=100))
     try:
         g.get_state(0)["last"]["score"] = 100.0
         assert [act(g, RIGHT)[0] for _ in range(3)] == [0.0, 0.0, 1.0]  # item 'a': one event flag
@@ -1124,7 +1132,7 @@ def test_a_game_boy_game_of_the_base_class_hooks_alone_plays_and_round_trips_its
     class Bare(core.GameBoyGame):
         name = "bare_gameboy"
 
-    g = Bare(1, rom=TEST_CARTRIDGE, max_steps=2)
+    g = started(Bare(1, rom=TEST_CARTRIDGE, max_steps=2))
     try:
         assert act(g, RIGHT) == (0.0, False, False)
         assert g.episode_info(0) == {"score": 0.0, "steps": 1.0}
@@ -2487,7 +2495,8 @@ def test_a_damaged_archived_state_is_skipped_not_loaded(tmp_path: Path) -> None:
     code = ("import warnings, numpy as np\nfrom envs.gameboy.pokemon import PokemonRed\n"
             "warnings.simplefilter('always')\n"
             f"g = PokemonRed(1, rom={str(TEST_CARTRIDGE)!r}, archive_dir={str(folder)!r}, swarm=True, "
-            "swarm_prob=1.0)\ng.step(np.zeros(1, np.int64))\n"
+            "swarm_prob=1.0)\ng.reset(np.zeros(1, np.int64), np.zeros(1, np.uint64))\n"
+            "g.step(np.zeros(1, np.int64))\n"
             "print('source', g.get_state(0)['swarm_source'])\n"
             "g.reset(np.zeros(1, np.int64), np.ones(1, np.uint64))\n"
             "print('source', g.get_state(0)['swarm_source'])")
@@ -3170,7 +3179,7 @@ def test_copy_and_pickle_say_what_to_do_instead() -> None:
 
 
 def test_a_step_two_frames_past_the_press_runs_step_frames_frames() -> None:
-    g = GameBoy(num_envs=1, game="depthfirst_test", press_frames=1, step_frames=3)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", press_frames=1, step_frames=3))
     try:
         before = g._pyboys[0].frame_count
         act(g, A)
@@ -3188,7 +3197,7 @@ def test_without_a_start_state_the_rom_boots_boot_frames_frames(frames: int) -> 
         want = save_emulator(booted)
     finally:
         booted.stop(save=False)
-    g = GameBoy(num_envs=1, game="depthfirst_test", boot_frames=frames)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", boot_frames=frames))
     try:
         assert core.unpack_bytes(g.get_state(0)["emulator"]) == want
     finally:
@@ -3209,8 +3218,8 @@ def test_boot_frames_past_an_hour_of_game_time_is_refused_before_booting() -> No
 def test_a_step_runs_step_frames_frames_and_the_return_adds_up() -> None:
     # One step holds the button press_frames frames and runs to step_frames in all; episode_info's
     # episode_return is the sum of the step rewards, back to 0 at a reset.
-    g = GameBoy(num_envs=1, game="depthfirst_test", press_frames=5, step_frames=12, max_steps=100,
-                score_weight=2.0)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", press_frames=5, step_frames=12, max_steps=100,
+                score_weight=2.0))
     try:
         pb = g._pyboys[0]
         rewards = []
@@ -3229,7 +3238,7 @@ def test_a_step_runs_step_frames_frames_and_the_return_adds_up() -> None:
 
 
 def test_observe_of_chosen_boards_gives_those_boards() -> None:
-    g = GameBoy(num_envs=2, game="depthfirst_test", max_steps=100)
+    g = started(GameBoy(num_envs=2, game="depthfirst_test", max_steps=100))
     try:
         g.step(np.array([A, RIGHT]))  # board 1 moves, board 0 does not
         full = g.new_obs_buffer()
@@ -3389,7 +3398,7 @@ def test_screen_and_render_keep_the_emulators_colours_in_rgb_order_and_refuse_a_
     """The DMG's default palette is grey, so a pixel of another colour is drawn into PyBoy's screen buffer
     to see which channel lands where; a scale under 1 or not whole is refused, not drawn at scale 1 (the
     other games' test in tests/envs/test_api.py needs no ROM, so it leaves the Game Boy out)."""
-    game = GameBoy(num_envs=1, game="depthfirst_test")
+    game = started(GameBoy(num_envs=1, game="depthfirst_test"))
     try:
         raw = game._pyboys[0].screen.ndarray  # PyBoy's live RGBA buffer
         raw[0, 0] = (10, 20, 30, 255)
@@ -3450,7 +3459,7 @@ def test_wrapper_rewards_score_and_lost_lives(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_test_cartridge_game_ends_only_with_both_badges() -> None:
-    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=100)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", max_steps=100))
     try:
         g.memory(0)[0xD356] = 0b10  # one badge: 10 points, the game goes on
         assert act(g, A) == (10.0, False, False)
@@ -3530,7 +3539,7 @@ def test_a_restarted_worker_takes_frame_settings_that_fit_only_together() -> Non
 @pytest.fixture
 def five_step_game() -> Iterator[GameBoy]:
     """One board of the test cartridge with a step limit of 5."""
-    g = GameBoy(num_envs=1, game="depthfirst_test", max_steps=5)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", max_steps=5))
     yield g
     g.close()
 

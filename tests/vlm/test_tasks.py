@@ -1626,6 +1626,7 @@ def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
     mod = task_module("pokemon_red")
     game = PokemonRed(1, rom=TEST_CARTRIDGE)
     try:
+        game.reset(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint64))
         kinds = set()
         for t in range(12):
             game.step(np.array([3 if t < 3 else 1]))  # walk right, then down
