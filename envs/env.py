@@ -138,7 +138,9 @@ class GameEnv(gym.Env):
         return self._obs[0].copy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
     def render(self) -> np.ndarray | None:
-        if self.render_mode != "rgb_array":
+        # Refused before the first reset whatever the render_mode, as gym.make's OrderEnforcing refuses it:
+        # without a render_mode it returned None here. A closed env's is None still.
+        if self.render_mode != "rgb_array" and (self._started or self._closed):
             return None
         self._check_started("render()")
         return self.game.render(0, self.render_scale)

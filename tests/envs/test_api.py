@@ -446,10 +446,15 @@ def test_env_used_before_reset_says_to_reset(name: str) -> None:
 
     from envs import make_env
 
-    env = make_env(name, render_mode="rgb_array")
-    for call in (lambda: env.step(0), env.render, env.get_state):
+    env, blind = make_env(name, render_mode="rgb_array"), make_env(name)
+    # blind.render (no render_mode) returned None here, where gym.make's OrderEnforcing refuses it
+    for call in (lambda: env.step(0), env.render, env.get_state, blind.render):
         with pytest.raises(ResetNeeded, match=r"call reset\(\)"):
             call()
+    blind.reset(seed=3)
+    assert blind.render() is None
+    blind.close()
+    assert blind.render() is None  # closed or not
     other = make_env(name)
     other.reset(seed=3)
     env.set_state(other.get_state())  # a state to start from counts as a reset
