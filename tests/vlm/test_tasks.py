@@ -1637,6 +1637,7 @@ def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
                 check_generic(d)
                 # the prompt names the game the screens come from: the cartridge, not Pokémon Red
                 assert "screenshot of depthfirst's Game Boy test cartridge" in d.question
+                assert d.question.count("Game Boy") == 1  # it read "... memory layout) (Game Boy)."
                 want = {"badge_count": facts["badges"], "party_size": facts["party_count"],
                         "map_id": facts["map"], "player_tile": [facts["x"], facts["y"]]}
                 if d.qa_type in want:
@@ -1658,6 +1659,9 @@ def test_pokemon_red_tasks_on_the_test_cartridge() -> None:
         assert mod.context(old) == mod.context(state)
         blue = "d7037c83e1ae5b39bde3c30787637ba1d4c48ce2"
         assert "Pokémon Blue (Game Boy)" in mod.context({"rom_sha1": blue})
+        # an unknown ROM's name says Game Boy itself: "... memory layout (Game Boy)" said it twice
+        assert mod.context({"rom_sha1": "ab" * 20}).startswith(
+            "The image is a screenshot of a Game Boy game in Pokémon Red's memory layout. The questions")
         assert move.extra["scored"] is False and parse_move("<answer>start</answer>", move) == "start"
         assert verify("<think>a</think><answer>b</answer>", move)["overall"] == 1.0
     finally:

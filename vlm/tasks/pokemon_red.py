@@ -35,9 +35,12 @@ ROWS, COLS = 9, 10
 
 
 def context(state: dict[str, Any]) -> str:
-    """The prompt's first line, naming the game (a state from before ``title`` existed: by its ROM)."""
+    """The prompt's first line, naming the game (a state from before ``title`` existed: by its ROM) and the
+    console, unless the name says it: the test cartridge's and an unknown ROM's do, and "(Game Boy)" after
+    them named it twice."""
     title = state.get("title") or pokemon_title(state.get("rom_sha1"))
-    return (f"The image is a screenshot of {title} (Game Boy). The questions are about the game's state "
+    console = "" if "Game Boy" in title else " (Game Boy)"
+    return (f"The image is a screenshot of {title}{console}. The questions are about the game's state "
             "at that moment, as its memory records it.")
 
 
