@@ -78,7 +78,8 @@ PLACEHOLDER = "<dataset>"  # the export folder, in a card rendered without it
 
 # format -> (files, how a trainer reads them). The placeholders are filled by ``_files``: each path in a
 # shell command comes quoted for the shell ({easyr1}, {verl}, {openrlhf}, {swift}, {swift_rl}: that format's
-# file of the first split with records; {rewards}: vlm/rewards.py), {trl} as a Python string literal,
+# file of the first split with records; {easyr1_val}, {verl_val}: its file of the split to validate on, see
+# ``_files``; {rewards}: vlm/rewards.py), {trl} as a Python string literal,
 # {llamafactory} as a YAML value; {name}: the dataset name, {split}: that split, {max_images}: the most
 # images in a record.
 LOADING = {
@@ -87,12 +88,12 @@ LOADING = {
     "trl": ("`trl/` (`datasets` `save_to_disk`)",
             "`datasets.load_from_disk({trl})`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
     "easyr1": ("`easyr1/{train,val,test}.parquet`",
-               "`data.train_files={easyr1} data.prompt_key=problem "
+               "`data.train_files={easyr1} data.val_files={easyr1_val} data.prompt_key=problem "
                "data.format_prompt=null` (the questions carry their own answer format; EasyR1's example "
                "config adds a math one), "
                "`worker.reward.reward_function={rewards}:compute_score`"),
     "verl": ("`verl/{train,val,test}.parquet`",
-             "`data.train_files={verl}`, "
+             "`data.train_files={verl} data.val_files={verl_val}`, "
              "`reward.custom_reward_function.path={rewards}` (verl 0.9 ignores the top-level "
              "`custom_reward_function`)"),
     "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
@@ -248,9 +249,13 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     if formats:
         max_images = max((len(r["images"]) for r in records), default=1)
         first = next((split for split, recs in splits.items() if recs), "train")  # train, unless empty
+        # EasyR1 and verl always load a validation set, by default another dataset's (verl 0.9.1: a gsm8k
+        # file, a missing one stopping the run; EasyR1's example config: math12k): name one of ours.
+        held = next((split for split in ("val", "test") if splits.get(split)), first)
         # Quoted as the shell reads them: an export (or this installation) in a folder with a space or a
         # quote in its name gave commands that split the path when pasted.
         files = {"easyr1": f"easyr1/{first}.parquet", "verl": f"verl/{first}.parquet",
+                 "easyr1_val": f"easyr1/{held}.parquet", "verl_val": f"verl/{held}.parquet",
                  "openrlhf": f"openrlhf/{first}.jsonl", "swift": f"swift/{first}.jsonl",
                  "swift_rl": f"swift/{first}_rl.jsonl"}
         paths = {**{k: _shell(d + f) for k, f in files.items()}, "rewards": _shell(str(REWARDS)),

@@ -128,7 +128,24 @@ def test_trainer_commands_name_the_first_split_with_records():
     only_val = render_card(META, {"train": [], "val": SPLITS["val"], "test": SPLITS["test"]}, CURRICULUM,
                            formats)
     assert "verl/val.parquet`" in only_val and "verl/test.parquet`" not in only_val
-    assert "verl/train.parquet`" in render_card(META, SPLITS, CURRICULUM, formats)
+    assert "data.train_files=<dataset>/verl/train.parquet " in render_card(META, SPLITS, CURRICULUM, formats)
+
+
+def test_easyr1_and_verl_commands_name_a_validation_file_of_the_export():
+    """Both trainers build a validation set whatever the command says: verl 0.9.1 from its default
+    `data.val_files=~/data/rlhf/gsm8k/test.parquet` (a missing file stops the run), EasyR1 from its example
+    config's `hiyouga/math12k@test` (text-only math, scored with our reward). The card names the val split,
+    else test, else train."""
+    def val_files(splits: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+        card = render_card(META, splits, CURRICULUM, ["easyr1", "verl"], root_hint="/d")
+        use = {row[0]: row[2] for row in table(card, "## Files and formats")}
+        return {name: re.findall(r"data\.val_files=([^ `]+)", use[name]) for name in use}
+
+    assert val_files(SPLITS) == {"easyr1": ["/d/easyr1/val.parquet"], "verl": ["/d/verl/val.parquet"]}
+    assert val_files({**SPLITS, "val": []}) == {"easyr1": ["/d/easyr1/test.parquet"],
+                                                "verl": ["/d/verl/test.parquet"]}
+    assert val_files({**SPLITS, "val": [], "test": []}) == {"easyr1": ["/d/easyr1/train.parquet"],
+                                                             "verl": ["/d/verl/train.parquet"]}
 
 
 def test_yaml_header_names_hugging_face_splits_and_the_records_digest():

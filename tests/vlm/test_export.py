@@ -233,7 +233,8 @@ def test_card_commands_work_from_any_folder(exported):
     card = (exported / "README.md").read_text(encoding="utf-8")
     table = card[card.index("| format |"):card.index("Ground truths")]
     assert REWARDS.is_file() and str(REWARDS) in table and not re.search(r"[ =]vlm/rewards\.py", table)
-    for flag in ("--data.prompt_dataset ", "data.train_files=", "--dataset ", "dataset_dir: "):
+    flags = ("--data.prompt_dataset ", "data.train_files=", "data.val_files=", "--dataset ", "dataset_dir: ")
+    for flag in flags:
         paths = re.findall(re.escape(flag) + r"([^ `,]+)", table)
         assert paths and all(Path(p).is_absolute() and Path(p).exists() for p in paths), (flag, paths)
     meta = json.loads((exported / META).read_text())
