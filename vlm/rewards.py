@@ -25,9 +25,10 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   extra_infos)`` by keyword and gets a list of those dicts.
 - OpenRLHF (0.11 ``--reward.remote_url vlm/rewards.py``; ViGaL's OpenRLHF-M ``--remote_rm_url``):
   ``reward_func(queries, prompts, labels)`` returns flat tensors ``{"rewards", "scores",
-  "accuracy_rewards", "format_rewards"}``; the response is the query after its prompt. Flat, as ViGaL
-  moves every value to the GPU (``r[k].to(device)``: a nested ``extra_logs`` dict fails there) and logs
-  ``accuracy_rewards``; OpenRLHF 0.11 reads ``rewards`` and ``scores`` and ignores the rest.
+  "accuracy_rewards", "format_rewards"}``; the response is the query after its prompt (after the prompt's end
+  where image tokens grew in the query). Flat, as ViGaL moves every value to the GPU (``r[k].to(device)``: a
+  nested ``extra_logs`` dict fails there) and logs ``accuracy_rewards``; OpenRLHF 0.11 reads ``rewards`` and
+  ``scores`` and ignores the rest.
 
 - ms-swift GRPO (``--external_plugins vlm/rewards.py --reward_funcs depthfirst``): see
   ``_register_with_swift`` at the end.
@@ -55,9 +56,11 @@ except ImportError:  # loaded by path from outside the repository
 
 REWARD_TYPE = "batch"  # EasyR1 reads it to choose its reward manager: compute_score takes a list
 _GT_COLUMNS = ("ground_truth", "reward_model", "solution", "answer")
-_END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<｜end▁of▁sentence｜>", "</s>", "<|eot_id|>")
+_END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<｜end▁of▁sentence｜>", "</s>", "<|eot_id|>", "<end_of_turn>",
+                "<eos>")
 _ASSISTANT_MARKERS = ("<|im_start|>assistant\n", "<|im_start|>assistant", "<|start_header_id|>assistant"
                       "<|end_header_id|>\n\n", "Assistant:")
+_MIN_PROMPT_END = 32  # characters of the prompt's end a query must hold to be cut there
 
 
 def _ground_truth(value: Any) -> Any:
@@ -162,11 +165,31 @@ def compute_score(*args: Any, **kwargs: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ OpenRLHF
+def _after_prompt_end(query: str, prompt: str) -> int | None:
+    """Where the reply starts in a query that holds the prompt's end but not its start, else None.
+
+    OpenRLHF 0.11 decodes the processor's token ids, where each image placeholder of the prompt stands once
+    per image patch; the text after the last image still matches. The longest suffix of the prompt found in
+    the query ends where the reply begins (binary search: every shorter suffix of a found one is found too).
+    A suffix under _MIN_PROMPT_END characters is too common to be the prompt's."""
+    lo, hi = 0, len(prompt)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if prompt[-mid:] in query:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo < _MIN_PROMPT_END:
+        return None
+    return query.find(prompt[-lo:]) + lo  # the first: a reply that repeats the prompt's end stays whole
+
+
 def response_from_query(query: str, prompt: str) -> str:
-    """The model's reply inside an OpenRLHF query (prompt + response): the text after the prompt, else
-    after the last assistant marker, without end-of-turn tokens."""
-    if prompt and query.startswith(prompt):
-        reply = query[len(prompt):]
+    """The model's reply inside an OpenRLHF query (prompt + response): the text after the prompt (or after
+    its end, where image tokens grew), else after the last assistant marker, without end-of-turn tokens."""
+    start = len(prompt) if prompt and query.startswith(prompt) else _after_prompt_end(query, prompt)
+    if start is not None:
+        reply = query[start:]
     else:
         cut = max((query.rfind(m) + len(m) if m in query else -1) for m in _ASSISTANT_MARKERS)
         reply = query[cut:] if cut >= 0 else query

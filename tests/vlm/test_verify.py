@@ -828,6 +828,28 @@ def test_mutation_gaps_in_the_verifier_are_pinned() -> None:
     assert reference_response(record(SNAKE, tags)) == f"<think>\nReasoning.\n</think>\n{tags}"
 
 
+def test_an_openrlhf_vlm_query_whose_image_tokens_grew_is_cut_after_its_prompt() -> None:
+    """OpenRLHF 0.11 (utils/agent.py) decodes the processor's token ids into the query, where each image
+    placeholder of the prompt stands once per image patch: the query no longer starts with the prompt, and
+    the reply was found only after a known assistant marker. Under a template with another one (Gemma's
+    <start_of_turn>model) the whole query, question and its <answer></answer> instruction included, was
+    scored: a right reply earned 0. The query is called as OpenRLHF calls it, one at a time."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    question = "How many boxes? Think inside <think></think>, answer inside <answer></answer>."
+    for image, patch, head, tail, end in (
+            ("<start_of_image><image_soft_token><end_of_image>", "<image_soft_token>",
+             "<bos><start_of_turn>user\n", "<end_of_turn>\n<start_of_turn>model\n", "<end_of_turn>"),
+            ("<|vision_start|><|image_pad|><|vision_end|>", "<|image_pad|>", "<|im_start|>user\n",
+             "<|im_end|>\n<|im_start|>assistant\n", "<|im_end|>")):
+        prompt = head + image * 2 + question + tail
+        query = prompt.replace(patch, patch * 64) + wrap("5") + end
+        assert rewards.response_from_query(query, prompt) == wrap("5"), head
+        assert rewards.reward_func([query], [prompt], [gt])["rewards"].tolist() == [1.0], head
+    # A prompt the query shares only a few characters with is no prompt: the markers decide, as before.
+    assert rewards.response_from_query("Human: Hi\nAssistant: " + wrap("5"), "xx: " + "q" * 40) == wrap("5")
+
+
 def test_an_openrlhf_reply_after_a_plain_assistant_turn_is_found() -> None:
     """Without a chat template the query is "Human: ... Assistant: reply": the reply follows "Assistant:"."""
     rewards = load_rewards()
