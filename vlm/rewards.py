@@ -20,9 +20,9 @@ from which the verifier rebuilds the rule; a plain string falls back to an exact
   only the ``reward.`` one, the top-level ``custom_reward_function`` is accepted and ignored):
   ``compute_score(data_source, solution_str, ground_truth, extra_info=None)`` returns
   ``{"score", "format", "accuracy"}`` (verl reads ``score`` and logs the rest); ``format_weight`` in
-  ``custom_reward_function.reward_kwargs`` works as in EasyR1. verl's batch reward manager
-  (``reward_manager=batch``) calls ``compute_score(data_sources, solution_strs, ground_truths,
-  extra_infos)`` by keyword and gets a list of those dicts.
+  ``custom_reward_function.reward_kwargs`` works as in EasyR1. The batch reward manager of earlier verl
+  releases (``reward_model.reward_manager=batch``; 0.9.1 has none) calls ``compute_score(data_sources,
+  solution_strs, ground_truths, extra_infos)`` by keyword and gets a list of those dicts.
 - OpenRLHF (0.11 ``--reward.remote_url vlm/rewards.py``; ViGaL's OpenRLHF-M ``--remote_rm_url``):
   ``reward_func(queries, prompts, labels)`` returns flat tensors ``{"rewards", "scores",
   "accuracy_rewards", "format_rewards"}``; the response is the query after its prompt (after the prompt's end
