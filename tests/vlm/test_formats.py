@@ -388,6 +388,77 @@ def test_swift_jsonl_sft_and_rl_files(exported, records):
             assert verify(a["messages"][1]["content"], b["solution"])["overall"] == 1.0
 
 
+WRONG = "<think>x</think><answer>-12345</answer>"  # no answer of the export's
+
+
+def test_each_reward_scores_its_format_s_rows_as_its_trainer_calls_it(exported, records, monkeypatch):
+    """Each entry point of vlm/rewards.py, loaded by path and called with the argument shapes of its
+    trainer's call site, on the rows that trainer reads from this export: the reference reply scores 1, a
+    wrong answer what verify gives it, at most the format's 0.1. Call sites: TRL 1.16
+    GRPOTrainer._calculate_rewards, EasyR1's batch FunctionRewardManager, verl 0.9.1's reward-loop
+    NaiveRewardManager.run_single, OpenRLHF 0.11's SingleTurnAgentExecutor (one query at a time),
+    ms-swift 4.6's compute_rewards_per_func."""
+    from functools import partial
+
+    from tests.vlm.test_verify import load_as_swift_plugin, load_rewards
+
+    rewards = load_rewards()
+    recs = records["train"][:12]
+    refs = [reference_response(r) for r in recs]
+    n = len(refs)
+    expected = [1.0] * n + [verify(WRONG, r)["overall"] for r in recs]
+    assert max(expected[n:]) <= 0.1
+    replies = refs + [WRONG] * n
+
+    def twice(rows: list) -> list:  # each row once for its reference reply, once for the wrong one
+        return rows[:n] * 2
+
+    def jsonl(rel: str) -> list[dict]:
+        return twice([json.loads(x) for x in (exported / rel).read_text(encoding="utf-8").splitlines()])
+
+    if datasets_installed():
+        import datasets
+
+        rows = twice(list(datasets.load_from_disk(str(exported / "trl"))["train"]))
+        skip = ("prompt", "completion", "completion_ids")  # TRL passes every column but these
+        columns = {k: [r[k] for r in rows] for k in rows[0] if k not in skip}
+        got = rewards.trl_reward(prompts=[r["prompt"] for r in rows],
+                                 completions=[[{"role": "assistant", "content": c}] for c in replies],
+                                 completion_ids=[[1, 2]] * len(rows), trainer_state=None,
+                                 log_extra=lambda *a, **k: None, log_metric=lambda *a, **k: None, **columns)
+        assert got == expected
+
+    easyr1 = twice(pq.read_table(exported / "easyr1" / "train.parquet").to_pylist())
+    reward_fn = partial(rewards.compute_score, **{})  # worker.reward.reward_function_kwargs, none given
+    scores = reward_fn([{"response": c, "response_length": 9, "ground_truth": r["answer"]}
+                        for c, r in zip(replies, easyr1, strict=True)])
+    assert [s["overall"] for s in scores] == expected
+    assert all(set(s) == {"overall", "format", "accuracy"} for s in scores)
+
+    verl = twice(pq.read_table(exported / "verl" / "train.parquet").to_pylist())
+    got = [rewards.compute_score(data_source=r["data_source"], solution_str=c,
+                                 ground_truth=r["reward_model"]["ground_truth"],
+                                 extra_info={**r["extra_info"], "num_turns": None,
+                                             "rollout_reward_scores": {}})
+           for c, r in zip(replies, verl, strict=True)]
+    assert [g["score"] for g in got] == expected
+
+    openrlhf = jsonl("openrlhf/train.jsonl")
+    image = "<|vision_start|><|image_pad|><|vision_end|>"
+    got = []
+    for c, r in zip(replies, openrlhf, strict=True):
+        question = r["prompt"].replace("<image>", image)
+        prompt = f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+        query = prompt.replace("<|image_pad|>", "<|image_pad|>" * 16) + c + "<|im_end|>"
+        got.append(rewards.reward_func([query], [prompt], [r["answer"]])["rewards"].item())
+    assert got == pytest.approx(expected)  # float32 tensors
+
+    _, orms = load_as_swift_plugin(monkeypatch)
+    swift = jsonl("swift/train_rl.jsonl")
+    columns = {k: [r[k] for r in swift] for k in swift[0]}
+    assert orms["depthfirst"](args=None)(replies, trainer_state=None, **columns) == expected
+
+
 def test_relative_paths_resolve_where_each_trainer_looks(tmp_path_factory, tmp_path):
     from tests.conftest import load_script
     from tests.vlm.test_trajectories import export_args, tiny_snake_run

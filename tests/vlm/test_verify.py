@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -675,11 +676,9 @@ print(json.dumps({{"untouched": untouched, "out": out}}))
     assert out["depthfirst_accuracy"] == [1.0, 0.0] and out["depthfirst_format"] == [1.0, 1.0]
 
 
-@pytest.mark.parametrize("home", ["swift.rewards", "swift.plugin"])  # ms-swift 4, ms-swift 3
-def test_the_ms_swift_rewards_score_as_the_trl_ones(home: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In this process (so the registration is traced): a stand-in ms-swift 4 (``swift.rewards``) or 3
-    (``swift.plugin``, no ``swift.rewards``) loads the file by path; each registered reward scores a batch
-    as its TRL counterpart does."""
+def load_as_swift_plugin(monkeypatch: pytest.MonkeyPatch, home: str = "swift.rewards") -> tuple[Any, dict]:
+    """The reward file loaded by path under a stand-in ms-swift 4 (``swift.rewards``) or 3 (``swift.plugin``)
+    with its ``ORM`` base and ``orms`` table, in this process; returns the module and the table."""
     import types
 
     orms: dict[str, type] = {}
@@ -691,6 +690,15 @@ def test_the_ms_swift_rewards_score_as_the_trl_ones(home: str, monkeypatch: pyte
     spec = importlib.util.spec_from_file_location("swift_plugin", REWARDS)
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
+    return plugin, orms
+
+
+@pytest.mark.parametrize("home", ["swift.rewards", "swift.plugin"])  # ms-swift 4, ms-swift 3
+def test_the_ms_swift_rewards_score_as_the_trl_ones(home: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process (so the registration is traced): a stand-in ms-swift 4 (``swift.rewards``) or 3
+    (``swift.plugin``, no ``swift.rewards``) loads the file by path; each registered reward scores a batch
+    as its TRL counterpart does."""
+    plugin, orms = load_as_swift_plugin(monkeypatch, home)
     assert sorted(orms) == ["depthfirst", "depthfirst_accuracy", "depthfirst_format"]
     gt = ground_truth_json(record(SNAKE, "x"))
     good = "<think>a</think><best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>"
