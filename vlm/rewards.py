@@ -6,7 +6,8 @@ is ``vlm.verify.ground_truth_json(record)`` (the exported ``ground_truth`` / ``a
 from which the verifier rebuilds the rule; a plain string falls back to an exact-match rule.
 
 - TRL ``GRPOTrainer(reward_funcs=[trl_reward])``: ``trl_reward(completions, **kwargs) -> list[float]``;
-  completions are strings or conversational message lists; the ground truth comes from the dataset
+  completions are strings or conversational message lists (a ``reasoning_content`` or ``thinking`` that
+  TRL's response parser took out is put back in <think> tags); the ground truth comes from the dataset
   column ``ground_truth`` (else ``reward_model["ground_truth"]``, ``solution`` or ``answer``).
   ``trl_accuracy_reward`` / ``trl_format_reward`` log the two parts separately.
 - EasyR1 (``worker.reward.reward_function=vlm/rewards.py:compute_score``):
@@ -60,6 +61,8 @@ _END_MARKERS = ("<|im_end|>", "<|endoftext|>", "<｜end▁of▁sentence｜>", "<
                 "<eos>")
 _ASSISTANT_MARKERS = ("<|im_start|>assistant\n", "<|im_start|>assistant", "<|start_header_id|>assistant"
                       "<|end_header_id|>\n\n", "Assistant:")
+# Where TRL 1.16's parse_response (a tokenizer's response schema) puts the <think> block's text
+_REASONING_KEYS = ("reasoning_content", "thinking")
 _MIN_PROMPT_END = 32  # characters of the prompt's end a query must hold to be cut there
 
 
@@ -71,15 +74,21 @@ def _ground_truth(value: Any) -> Any:
 
 
 def _content_text(completion: Any) -> Any:
-    """The text of a TRL completion: a string, or the last message's content (string or parts)."""
+    """The text of a TRL completion: a string, or the last message's content (string or parts), after its
+    reasoning put back in <think> tags where TRL's response parser took it out."""
     if isinstance(completion, str):
         return completion
     if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        content = completion[-1].get("content", "")
+        message = completion[-1]
+        content = message.get("content", "")
         if isinstance(content, str):
-            return content
-        if isinstance(content, Sequence):
-            return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+            text = content
+        elif isinstance(content, Sequence):
+            text = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+        else:
+            return completion
+        reasoning = next((message[k] for k in _REASONING_KEYS if isinstance(message.get(k), str)), "")
+        return f"<think>\n{reasoning}\n</think>\n{text}" if reasoning.strip() else text
     return completion  # verify scores anything else as 0
 
 

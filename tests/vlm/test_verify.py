@@ -611,6 +611,23 @@ def test_reward_adapters_hold_their_edge_cases() -> None:
     assert {k: str(v.dtype) for k, v in out.items()} == dict.fromkeys(out, "torch.float32")
 
 
+def test_a_trl_completion_parsed_into_reasoning_and_content_is_scored_whole() -> None:
+    """TRL 1.16 parses a completion with the tokenizer's response schema where it has one (tools given, or
+    a tokenizer that ships a response template): the <think> block's text goes to ``reasoning_content``
+    (LFM2.5: ``thinking``), and ``content`` keeps only what follows. A right reply then lost its format
+    share (0.9); the reasoning is put back in its tags. Without it, or empty, the content is all."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    parsed = [[{"role": "assistant", "reasoning_content": "Five boxes.", "content": "<answer>5</answer>"}],
+              [{"role": "assistant", "thinking": "Five boxes.", "content": "<answer>5</answer>"}],
+              [{"role": "assistant", "reasoning_content": "Six?",
+                "content": [{"type": "text", "text": "<answer>6</answer>"}]}]]
+    assert rewards.trl_reward(parsed, ground_truth=[gt] * 3) == [1.0, 1.0, pytest.approx(0.1)]
+    plain = [[{"role": "assistant", "reasoning_content": "", "content": "<answer>5</answer>"}],
+             [{"role": "assistant", "reasoning_content": None, "content": wrap("5")}]]
+    assert rewards.trl_reward(plain, ground_truth=[gt] * 2) == [pytest.approx(0.9), 1.0]
+
+
 def test_reward_file_loads_by_path_from_anywhere(tmp_path: Path) -> None:
     """Trainers import the reward file by path in their own working directory and sys.path."""
     gt = ground_truth_json(record(SNAKE, "x"))
