@@ -399,6 +399,21 @@ def test_minari_dataset_opens_with_load_dataset(exported, monkeypatch):
         assert bool(ep.terminations[-1]) == rows[-1]["terminated"]
     env = dataset.recover_environment()  # the spec carries the exact game settings
     assert env.unwrapped.game.size == 6
+    assert (dataset.observation_space, dataset.action_space) == (env.observation_space, env.action_space)
+    # Every episode replays in the recovered env from the seed Minari keeps: each observation, reward and
+    # flag of the dataset is the one the env gives, and each episode ends on a flag, the last step only.
+    seeds = {m["id"]: m["seed"] for m in dataset.storage.get_episode_metadata([e.id for e in episodes])}
+    for ep in episodes:
+        obs, _ = env.reset(seed=int(seeds[ep.id]))
+        replayed = [obs]
+        for action, reward, terminated, truncated in zip(ep.actions, ep.rewards, ep.terminations,
+                                                         ep.truncations, strict=True):
+            obs, r, term, trunc, _ = env.step(int(action))
+            replayed.append(obs)
+            assert (r, term, trunc) == (reward, terminated, truncated)
+        assert np.array_equal(np.stack(replayed), ep.observations)
+        ended = ep.terminations | ep.truncations
+        assert ended[-1] and not ended[:-1].any()
     env.close()
     assert os.environ["MINARI_DATASETS_PATH"] == str(exported / "minari")
 
