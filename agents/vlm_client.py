@@ -8,11 +8,12 @@ and SGLang's OpenAI-compatible servers implement as well. A reasoning model's se
 ``reasoning_content`` (vLLM, SGLang) is kept too, and so is OpenAI's ``refusal`` (the model's reason for
 declining, sent in place of content).
 
-Failures: HTTP 408, 409, 425, 429 and 5xx, timeouts, dropped connections and unreadable bodies are retried
-with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
-``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
-the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the
-call raises ``ChatError``; the ``GIVE_UPS_TO_STOP``-th such call in a row, with no answer between,
+Failures: HTTP 408, 409, 425, 429 and 5xx (but a 5xx saying the model takes no images, as llama-server's
+without --mmproj: ``ChatConfigError`` at once), timeouts, dropped connections and unreadable bodies are
+retried with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter);
+a ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms``
+replaces the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries``
+retries the call raises ``ChatError``; the ``GIVE_UPS_TO_STOP``-th such call in a row, with no answer between,
 ``ChatConfigError`` (the server has stopped answering), and so does one none of whose attempts connected
 (refused, no route to the host, no connection within the timeout: the server has gone). Any other 4xx (a wrong
 model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it; but a 400/413/422 once
@@ -20,10 +21,10 @@ a chat completion has come (a cached one too) belongs to that one request (too l
 by a filter): a ``ChatError``, and the run goes on. A redirect (3xx, not followed), OpenAI's 429
 ``insufficient_quota`` and, before the server has ever answered, a refused connection, an unknown host, a
 failed TLS handshake or a reply that is not HTTP/1.x (another service's port) raise ``ChatConfigError`` too,
-and so does an HTTP 200 whose body is not a chat
-completion before the server has sent one (a URL that is not a chat-completions endpoint); once it has, such a
-body is a hiccup and retried. A JSON body that stops midway (a connection dropped mid-answer; without
-Content-Length nothing else tells) is retried and said as such, even on the first request.
+and so does an HTTP 200 whose body is not a chat completion before the server has sent one (a URL that is not
+a chat-completions endpoint); once it has, such a body is a hiccup and retried. A JSON body that stops midway
+(a connection dropped mid-answer; without Content-Length nothing else tells) is retried and said as such, even
+on the first request.
 
 A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails its request (before any
 chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
@@ -524,6 +525,12 @@ class ChatClient:
                     raise ChatConfigError(f"{self.endpoint.chat_url} refused the request with HTTP 429: "
                                           f"{_error_message(raw)} (the account is out of quota: add credits "
                                           "or use another key)")
+                elif status >= 500 and _takes_no_images(raw):  # no retry gives the model a vision encoder
+                    raise ChatConfigError(
+                        f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
+                        f"{_error_message(raw)} (the model {self.endpoint.model!r} served there takes no "
+                        "images: serve a vision model; llama-server needs the model's projector file "
+                        "too, --mmproj FILE)")
                 elif status in RETRY_STATUS or status >= 500:
                     last = f"HTTP {status}: {_error_message(raw)}"
                     wait = _retry_wait(headers)
@@ -763,6 +770,18 @@ def _out_of_quota(raw: bytes) -> bool:
     except (ValueError, AttributeError):
         return False
     return isinstance(err, dict) and "insufficient_quota" in (err.get("code"), err.get("type"))
+
+
+# What servers answer, with a 5xx, to an image sent to a model that has no vision encoder: llama-server
+# started without --mmproj (a runtime_error in oaicompat_chat_params_parse, answered 500) and Ollama's runner
+# (model.ErrNoVisionModel). Every request carries an image, so no retry can succeed.
+_NO_IMAGE_INPUT = ("image input is not supported", "missing data required for image input")
+
+
+def _takes_no_images(raw: bytes) -> bool:
+    """Whether an error body says the model takes no image input (``_NO_IMAGE_INPUT``)."""
+    message = _error_message(raw).lower()
+    return any(words in message for words in _NO_IMAGE_INPUT)
 
 
 def _error_in_body(raw: bytes) -> str | None:

@@ -887,6 +887,22 @@ def test_a_temperature_the_server_refuses_is_named_among_the_settings_to_check()
     assert message in str(exc.value) and "--temperature" in str(exc.value)
 
 
+@pytest.mark.parametrize("message", [
+    # llama.cpp's llama-server
+    "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+    "this model is missing data required for image input",  # Ollama
+])
+def test_a_server_error_saying_the_model_takes_no_images_fails_at_once(message):
+    # llama-server started without --mmproj throws a runtime_error in oaicompat_chat_params_parse, which its
+    # ex_wrapper answers as HTTP 500: retried with backoff (~35 s), then blamed on a server still loading.
+    body = json.dumps({"error": {"code": 500, "message": message, "type": "server_error"}}).encode()
+    with (ChatServer(default=lambda b: Reply(status=500, body=body)) as server,
+          pytest.raises(ChatConfigError, match="refused the request with HTTP 500") as exc):
+        client(server, max_retries=3).complete("q", [IMG])
+    assert server.hits == 1
+    assert message in str(exc.value) and "takes no images" in str(exc.value) and "--mmproj" in str(exc.value)
+
+
 @pytest.mark.parametrize("body, message", [
     (b'{"object": "error", "message": "The model `foo` does not exist.", "type": "NotFoundError", '
      b'"param": null, "code": 404}', "HTTP 404: The model `foo` does not exist. (check"),  # older vLLM
