@@ -366,7 +366,8 @@ class ChatClient:
         self.max_retry_after = max_retry_after
         # Request fields besides model and messages; extra_body adds or overrides them, and a None value
         # drops one (OpenAI's reasoning models refuse max_tokens and temperature 0).
-        settings = {"max_tokens": int(max_tokens), "temperature": float(temperature), **(extra_body or {})}
+        self.max_tokens = int(max_tokens)  # --max-tokens, named in the hint for a model refusing the field
+        settings = {"max_tokens": self.max_tokens, "temperature": float(temperature), **(extra_body or {})}
         self.settings = {k: v for k, v in settings.items() if v is not None}
         if image_detail not in IMAGE_DETAILS:
             raise ValueError(f"image_detail must be one of {', '.join(map(str, IMAGE_DETAILS))}, got "
@@ -550,7 +551,7 @@ class ChatClient:
                 else:
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
-                        f"{_error_message(raw)} ({self._what_to_check(status)})")
+                        f"{_error_message(raw)} ({self._what_to_check(status, raw)})")
             if attempt == self.max_retries:
                 break
             if not wait:  # none asked for, or 0 (a date past, "0"): our backoff, as the OpenAI SDK does
@@ -598,10 +599,11 @@ class ChatClient:
         with self._give_ups_lock:
             self._give_ups = 0
 
-    def _what_to_check(self, status: int) -> str:
+    def _what_to_check(self, status: int, raw: bytes = b"") -> str:
         """The setting a refused request points at: the key for 401/403 (naming the variable it is read
-        from, and whether one was sent at all), the request's settings for a malformed request (400, 413,
-        422), else the model name, the URL and the key."""
+        from, and whether one was sent at all), the --extra-body that fixes a field OpenAI's reasoning
+        models refuse, the request's settings for another malformed request (400, 413, 422), else the
+        model name, the URL and the key."""
         if status in (401, 403):
             if not self.api_key:  # _post sends no Authorization header for a missing or empty key
                 if not self.api_key_env:
@@ -610,6 +612,13 @@ class ChatClient:
                         "variable that holds the key with --api-key-env")
             source = f"the key from ${self.api_key_env}" if self.api_key_env else "the API key given"
             return f"{source} was refused: check it, or name another variable with --api-key-env"
+        if status == 400 and _refused_field(raw) in ("max_tokens", "temperature"):
+            # OpenAI's o-series and gpt-5 take max_completion_tokens, and no temperature but their default:
+            # no --max-tokens or --temperature fixes that, only leaving the field out.
+            budget = self.settings.get("max_completion_tokens", self.max_tokens)
+            fix = json.dumps({"max_tokens": None, "max_completion_tokens": budget, "temperature": None})
+            return ("the model takes neither max_tokens nor a temperature but its default, as OpenAI's "
+                    f"reasoning models: pass --extra-body '{fix}'")
         if status in (400, 413, 422):  # the request itself: too long for the context, images refused
             # --temperature has no upper bound here: servers differ (OpenAI's is 2, vLLM has none).
             return (f"check the model name {self.endpoint.model!r} and that it takes images, --max-tokens "
@@ -762,14 +771,29 @@ def _seconds(value: Any) -> float:
     return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
 
 
-def _out_of_quota(raw: bytes) -> bool:
-    """OpenAI's 429 for an account out of credits (``"code"``/``"type": "insufficient_quota"``), which no
-    retry can fix, unlike a rate limit's 429."""
+def _error_object(raw: bytes) -> dict[str, Any]:
+    """The ``"error"`` object of an error body (OpenAI's ``message``, ``type``, ``param``, ``code``); {} for
+    any other body."""
     try:
         err = _json(raw).get("error")
     except (ValueError, AttributeError):
-        return False
-    return isinstance(err, dict) and "insufficient_quota" in (err.get("code"), err.get("type"))
+        return {}
+    return err if isinstance(err, dict) else {}
+
+
+def _out_of_quota(raw: bytes) -> bool:
+    """OpenAI's 429 for an account out of credits (``"code"``/``"type": "insufficient_quota"``), which no
+    retry can fix, unlike a rate limit's 429."""
+    err = _error_object(raw)
+    return "insufficient_quota" in (err.get("code"), err.get("type"))
+
+
+def _refused_field(raw: bytes) -> str | None:
+    """The request field an OpenAI error refuses as unsupported for the model (its ``param``, where the
+    ``code`` is ``unsupported_parameter`` or ``unsupported_value``); None for any other error."""
+    err = _error_object(raw)
+    unsupported = err.get("code") in ("unsupported_parameter", "unsupported_value")
+    return err["param"] if unsupported and isinstance(err.get("param"), str) else None
 
 
 # What servers answer, with a 5xx, to an image sent to a model that has no vision encoder: llama-server

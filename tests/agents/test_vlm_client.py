@@ -887,6 +887,25 @@ def test_a_temperature_the_server_refuses_is_named_among_the_settings_to_check()
     assert message in str(exc.value) and "--temperature" in str(exc.value)
 
 
+@pytest.mark.parametrize("param, message", [
+    ("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                   "'max_completion_tokens' instead."),
+    ("temperature", "Unsupported value: 'temperature' does not support 0 with this model. Only the default "
+                    "(1) value is supported."),
+])
+def test_an_openai_reasoning_model_refusing_a_setting_is_told_the_extra_body_that_fixes_it(param, message):
+    # OpenAI's o-series and gpt-5 answer 400 {"error": {"message", "type", "param", "code"}} naming the field;
+    # the hint said to check --max-tokens, which no value of fixes: the field itself must go.
+    code = "unsupported_parameter" if param == "max_tokens" else "unsupported_value"
+    body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": param,
+                                 "code": code}}).encode()
+    with ChatServer([Reply(status=400, body=body)]) as server, pytest.raises(ChatConfigError) as exc:
+        client(server, max_tokens=2048).complete("q", [IMG])
+    assert message in str(exc.value)
+    assert ("""--extra-body '{"max_tokens": null, "max_completion_tokens": 2048, "temperature": null}'"""
+            in str(exc.value))
+
+
 @pytest.mark.parametrize("message", [
     # llama.cpp's llama-server
     "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
