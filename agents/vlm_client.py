@@ -1,12 +1,13 @@
-"""A small client for any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, LM Studio, OpenAI).
+"""A small client for any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, llama.cpp's
+llama-server, Ollama, LM Studio, OpenAI).
 
 Standard library only (``urllib``). Followed: the OpenAI Chat Completions API reference (``POST
 {base}/chat/completions`` with ``model``, ``messages`` whose user content is a list of ``{"type": "text"}``
 and ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`` parts, ``max_tokens``,
 ``temperature``; the answer in ``choices[0].message.content``, token counts in ``usage``), which vLLM's
-and SGLang's OpenAI-compatible servers implement as well. A reasoning model's separate
-``reasoning_content`` (vLLM, SGLang) is kept too, and so is OpenAI's ``refusal`` (the model's reason for
-declining, sent in place of content).
+and SGLang's OpenAI-compatible servers implement as well. A reasoning model's separate reasoning is kept
+too, as ``reasoning_content`` (SGLang, llama-server, vLLM before ``reasoning``) or ``reasoning`` (vLLM,
+Ollama), and so is OpenAI's ``refusal`` (the model's reason for declining, sent in place of content).
 
 Failures: HTTP 408, 409, 425, 429 and 5xx (but a 5xx saying the model takes no images, as llama-server's
 without --mmproj: ``ChatConfigError`` at once), timeouts, dropped connections and unreadable bodies are

@@ -8,8 +8,9 @@
 Writes report.md (tables, plots, the VLMs' worst decisions with their reasoning), report.json and PNG
 plots into --out (default: <specialist run>/compare-<time>, or runs/<env>/compare-<time> without
 --specialist). Either side may be left out: --specialist alone needs no server. Any OpenAI-compatible
-chat-completions endpoint works (vLLM, SGLang, LM Studio, OpenAI); the API key is read from
---api-key-env. Answers are cached on disk, so re-running the same comparison sends no request.
+chat-completions endpoint works (vLLM, SGLang, llama.cpp's llama-server, Ollama, LM Studio, OpenAI); the
+API key is read from --api-key-env. Answers are cached on disk, so re-running the same comparison sends
+no request.
 """
 
 from __future__ import annotations
