@@ -10,6 +10,7 @@ import errno
 import gc
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import re
@@ -42,7 +43,7 @@ from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
 from envs.rng import seeds_from
-from tests.conftest import path_method_fails
+from tests.conftest import load_script, path_method_fails
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -1215,8 +1216,14 @@ def test_a_rom_of_the_right_title_that_never_shows_the_wrappers_screen_is_refuse
     assert "RomError" in done.stderr and "never showed" in done.stderr, done.stderr[-2000:]
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
+    """``python script args``, run as the script's ``main(args)`` in this process: a process
+    each (PyBoy's import and more, ~0.8 s of CPU) bought nothing here; the scripts as programs (their
+    signals and exit codes) are tested by interrupt_when_ready and tests/scripts/test_startup.py."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # the tests give whole paths
+        rc = load_script(Path(script).stem).main(list(args))
+    return subprocess.CompletedProcess([script, *args], rc, out.getvalue(), err.getvalue())
 
 
 def test_make_state_script_end_to_end(tmp_path: Path) -> None:
