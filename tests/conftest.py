@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+# One torch thread for the tests and the processes they start (set before anything imports torch): their
+# tensors are tiny, and on a 2-core machine, shared with the tests' own worker processes, a second thread
+# only waited, spinning (tests/agents/test_training.py: 67 s of CPU on two threads, 49 s on one; 110 s and
+# 47 s while the box was busy). A count the tester sets stays.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
