@@ -6,7 +6,9 @@ construction fails with a message naming both titles; so it does when the ROM do
 (``pyboy.game_wrapper``) starts the game past its menus (timer DIV 0, so the start is the same every
 time), and each reset returns there with the timer's DIV register set to a byte drawn from the board's
 seed (the first draw of ``numpy.random.default_rng(seed)``, not ``seed % 256``: the game's own
-randomness, e.g. Tetris pieces, then follows the seed). With a ``state`` file, resets load that file instead.
+randomness, e.g. Tetris pieces, then follows the seed). With a ``state`` file, resets load that file
+instead (after the wrapper's reset_game, which clears Kirby's game over: PyBoy's wrapper keeps it in
+itself, not in the emulator state; so does ``set_state``).
 
 Reward per step: ``score_weight`` x the score gained, plus ``progress_weight`` x the level progress
 gained (Super Mario Land's ``level_progress``, the x position in the current level: paid past the
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from envs.base import as_path, check_state_keys, finite, flag_setting, reward_setting
-from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator
+from envs.gameboy.core import WRAM, GameBoyGame, load_emulator, save_emulator, unpack_bytes
 from envs.gameboy.ram import POKEMON_RED, bit_count
 from envs.gameboy.roms import (
     POKEMON_RED_ROMS,
@@ -52,6 +54,7 @@ PROGRESS_GAIN_MAX = 255 * 16 + 15 + 255
 # Frames a wrapped game's ROM gets to show its first screen (``WrappedGame.title_screen``): a minute of
 # game time, about 0.2 s here; the real games show it within seconds.
 TITLE_SCREEN_FRAMES = 3600
+DIV = 0xFF04  # the timer's DIV register, which a wrapper's start_game and reset_game set
 
 
 def default_rom(game: str) -> Path:
@@ -77,6 +80,16 @@ def _cartridge_hint(game: str, title: str, sha1: str) -> str:
         return f"{default}; a Pokémon Red or Blue cartridge is played with --env pokemon_red"
     known = ", ".join(f"{name} {spec.title!r}" for name, spec in GAMES.items())
     return f"{default}; no --game plays this cartridge ({known})"
+
+
+def _mark_started(wrapper: Any, timer_div: int) -> None:
+    """Mark a PyBoy game wrapper started at the state loaded, ``timer_div`` its DIV (left as it is), so that
+    its reset_game runs: that refuses a wrapper never started, and the game's own start_game plays its
+    menus from the boot, so the base class's is called, which only saves the state and sets DIV."""
+    from pyboy.plugins.base_plugin import PyBoyGameWrapper  # PyBoy is imported lazily
+
+    if isinstance(wrapper, PyBoyGameWrapper):  # the compiled method crashes on any other object
+        PyBoyGameWrapper.start_game(wrapper, timer_div=timer_div)
 
 
 class GameBoy(GameBoyGame):
@@ -135,6 +148,8 @@ class GameBoy(GameBoyGame):
             if i == 0:  # every emulator runs the same ROM from the same state
                 self._check_title_screen(pb)
             pb.game_wrapper.start_game(timer_div=0)
+        elif self._wrapped:
+            _mark_started(pb.game_wrapper, pb.memory[DIV])
 
     def _check_title_screen(self, pb: Any) -> None:
         """``RomError`` unless the ROM shows the first screen that PyBoy's ``start_game`` ticks for, without
@@ -159,8 +174,25 @@ class GameBoy(GameBoyGame):
             pb = self._pyboys[i]
             pb.game_wrapper.reset_game(timer_div=int(self._rngs[i].integers(256)))
             pb.tick(1, True)  # some wrappers end their reset on an unrendered frame
+        elif self._wrapped:
+            self._restart_wrapper(i, self._start_state)
         else:
             super()._episode_start(i)
+
+    def _restart_wrapper(self, i: int, emulator: bytes) -> None:
+        """Load ``emulator`` into board ``i`` with its wrapper's memory of the episode cleared. PyBoy 2.8's
+        Kirby wrapper keeps game over in itself, not in the emulator state, and only its reset_game clears
+        it: after a game over, an episode reset from a state file, or a board given an earlier state, ended
+        on its first step. reset_game loads the wrapper's own start, so ``emulator`` is loaded after it."""
+        pb = self._pyboys[i]
+        pb.game_wrapper.reset_game(timer_div=0)
+        load_emulator(pb, emulator)
+        pb.game_wrapper.post_tick()  # its figures (Kirby's health and lives) from the state loaded
+
+    def set_state(self, i: int, state: dict[str, Any]) -> None:
+        super().set_state(i, state)
+        if self._wrapped:
+            self._restart_wrapper(i, unpack_bytes(state["emulator"]))
 
     def _read(self, i: int) -> dict[str, float]:
         if not self._wrapped:

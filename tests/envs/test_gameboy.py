@@ -37,11 +37,12 @@ import envs
 from envs.env import GameEnv
 from envs.gameboy import core
 from envs.gameboy.cartridge import layout
-from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, work_ram
+from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, unpack_bytes, work_ram
 from envs.gameboy.generic import SCORE_CHANGE_MAX, GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
 from envs.gameboy.roms import TEST_CARTRIDGE, RomError
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
+from envs.gameboy.wrapped import GAMES
 from envs.rng import seeds_from
 from tests.conftest import load_script, path_method_fails
 
@@ -1107,6 +1108,67 @@ def test_a_gameboy_state_given_out_shares_no_figures_with_the_board() -> None:
         g.close()
 
 
+def retitled(title: bytes) -> bytes:
+    """The test cartridge under another header title (its checksum fixed): PyBoy then enables the game
+    wrapper of that title on it."""
+    rom = bytearray(TEST_CARTRIDGE.read_bytes())
+    rom[0x134:0x144] = title.ljust(16, b"\0")
+    rom[0x14D] = -sum(b + 1 for b in rom[0x134:0x14D]) & 0xFF  # the header checksum
+    return bytes(rom)
+
+
+KIRBY_HEALTH, KIRBY_LIVES = 0xD086, 0xD089  # what PyBoy 2.8's Kirby wrapper reads (lives_left is LIVES - 1)
+
+
+def test_kirbys_game_over_ends_only_its_own_episode(tmp_path: Path) -> None:
+    """PyBoy's Kirby wrapper keeps game over in itself (health falling to 0 on the last life), not in the
+    emulator, and only its reset_game clears it: after a game over, an episode reset from a start state
+    file, or a board given an earlier state, ended on its first step. Run on the test cartridge titled
+    Kirby's, its RAM set as the wrapper reads it."""
+    (tmp_path / "kirby.gb").write_bytes(retitled(b"KIRBY DREAM LAN"))
+    pb = new_pyboy(retitled(b"KIRBY DREAM LAN"))
+    pb.tick(GameBoy.BOOT_FRAMES, True)
+    pb.memory[KIRBY_LIVES], pb.memory[KIRBY_HEALTH] = 1, 3  # the last life, some health
+    (tmp_path / "last_life.state").write_bytes(save_emulator(pb))
+    pb.stop(save=False)
+    g = started(GameBoy(num_envs=1, game="kirby", rom=tmp_path / "kirby.gb",
+                        state=tmp_path / "last_life.state"))
+    try:
+        assert act(g, A) == (0.0, False, False)
+        alive = g.get_state(0)
+        g.memory(0)[KIRBY_HEALTH] = 0
+        assert act(g, A) == (0.0, True, False)  # the wrapper's game over
+        g.set_state(0, alive)
+        assert act(g, A) == (0.0, False, False)
+        g.reset(np.array([0]), np.array([0], dtype=np.uint64))
+        assert act(g, A) == (0.0, False, False)
+    finally:
+        g.close()
+
+
+@pytest.mark.parametrize("game", ["tetris", "super_mario_land", "kirby"])
+def test_a_wrapped_game_from_a_state_file_plays_the_state_exactly(tmp_path: Path, game: str) -> None:
+    # Resets and set_state clear the wrapper through its reset_game (Tetris's presses start), then load
+    # the state: the emulator must hold the state's bytes alone, the DIV register included.
+    title = GAMES[game].title.encode()
+    (tmp_path / "cart.gb").write_bytes(retitled(title))
+    pb = new_pyboy(retitled(title))
+    pb.tick(GameBoy.BOOT_FRAMES, True)
+    start = save_emulator(pb)
+    pb.stop(save=False)
+    (tmp_path / "start.state").write_bytes(start)
+    g = started(GameBoy(num_envs=1, game=game, rom=tmp_path / "cart.gb", state=tmp_path / "start.state"))
+    try:
+        assert unpack_bytes(g.get_state(0)["emulator"]) == start
+        act(g, RIGHT)
+        state = g.get_state(0)
+        act(g, RIGHT)
+        g.set_state(0, state)
+        assert g.get_state(0) == state
+    finally:
+        g.close()
+
+
 def test_a_game_that_is_no_name_is_an_unknown_game_not_a_type_error() -> None:
     with pytest.raises(ValueError, match=r"unknown game \['tetris'\]; known: tetris"):
         GameBoy(num_envs=1, game=["tetris"])  # a list is unhashable: no dict lookup may see it
@@ -1191,11 +1253,7 @@ def test_a_cartridge_of_another_game_names_the_game_that_fits_it(tmp_path: Path,
                                                                  title: bytes | None, hint: str) -> None:
     # --env gameboy without --game on Super Mario Land said only "expected 'TETRIS'": not that tetris is
     # just the default, nor that --game super_mario_land plays that cartridge.
-    rom = bytearray(TEST_CARTRIDGE.read_bytes())
-    if title is not None:
-        rom[0x134:0x144] = title.ljust(16, b"\0")
-        rom[0x14D] = -sum(b + 1 for b in rom[0x134:0x14D]) & 0xFF  # the header checksum
-    (tmp_path / "cart.gb").write_bytes(rom)
+    (tmp_path / "cart.gb").write_bytes(TEST_CARTRIDGE.read_bytes() if title is None else retitled(title))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a wrapper's work RAM read through the API
         with pytest.raises(RomError) as refused:
@@ -1206,10 +1264,7 @@ def test_a_cartridge_of_another_game_names_the_game_that_fits_it(tmp_path: Path,
 def test_a_rom_of_the_right_title_that_never_shows_the_wrappers_screen_is_refused(tmp_path: Path) -> None:
     # PyBoy's start_game ticks until its game's first screen shows, with no limit and deaf to Ctrl-C: the
     # test cartridge titled TETRIS (a hack or another game under that title) hung construction for ever.
-    rom = bytearray(TEST_CARTRIDGE.read_bytes())
-    rom[0x134:0x144] = b"TETRIS".ljust(16, b"\0")
-    rom[0x14D] = -sum(b + 1 for b in rom[0x134:0x14D]) & 0xFF  # the header checksum
-    (tmp_path / "tetris.gb").write_bytes(rom)
+    (tmp_path / "tetris.gb").write_bytes(retitled(b"TETRIS"))
     code = ("from envs.gameboy.generic import GameBoy\n"
             f"GameBoy(game='tetris', rom={str(tmp_path / 'tetris.gb')!r})")
     done = python_c(code, "GameBoy(game='tetris') on a ROM that is no Tetris did not end")
@@ -2692,8 +2747,10 @@ def test_a_wrapper_game_waits_for_its_first_screen_and_starts_from_where_it_was(
     assert made[0].log == [("tick", 1, False)] * 3600  # a minute of game time (roms/README.md), each frame
 
 
-def test_a_wrapper_game_with_a_start_state_loads_it_and_never_calls_the_wrapper(wrapped_game,
-                                                                                tmp_path: Path) -> None:
+def test_a_wrapper_game_with_a_start_state_loads_it_and_never_starts_the_game(wrapped_game,
+                                                                             tmp_path: Path) -> None:
+    # No start_game (it plays the menus from the boot) and no frame: each reset only clears the wrapper
+    # with its reset_game (Kirby's game over) and then loads the state, DIV and all.
     pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
     pb.tick(120, True)
     state = tmp_path / "start.state"
@@ -2701,7 +2758,8 @@ def test_a_wrapper_game_with_a_start_state_loads_it_and_never_calls_the_wrapper(
     pb.stop(save=False)
     g = wrapped_game(num_envs=1, state=state)
     g.reset(np.array([0]), np.array([5], dtype=np.uint64))
-    assert not [c for c in g._pyboys[0].log if c[0] != "tick"]
+    assert g._pyboys[0].log == [("reset_game", 0)] * 2  # the constructor's reset and this one
+    assert save_emulator(g._pyboys[0]._pb) == state.read_bytes()
 
 
 def test_a_wrapper_game_rewards_from_the_wrapper_and_its_world_is_the_level(wrapped_game) -> None:
