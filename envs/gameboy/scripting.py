@@ -113,6 +113,15 @@ def run_inputs(pyboy: Any, inputs: list[Input], stop: Callable[[], bool] = lambd
     return frames + 1
 
 
+def release_buttons(pyboy: Any) -> None:
+    """Release every button and run the frame that applies it (not counted as played). PyBoy's state holds
+    the joypad: a key the person still held as the session ended was saved held, and every episode from
+    that state pressed it (an env releases only the buttons it presses)."""
+    for button in SCRIPT_BUTTONS:
+        pyboy.button_release(button)
+    pyboy.tick()  # rendered, as every frame of the window is
+
+
 # More than any ROM (8 MiB at most), state or button script: a larger input is the wrong file. Read past it,
 # a device without end (--rom /dev/zero) filled the memory until the process was killed.
 MAX_INPUT_BYTES = 64 << 20
@@ -275,6 +284,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
             if not pb.tick():
                 break
             frames += 1
+        release_buttons(pb)
         data = save_emulator(pb)
     finally:
         pb.stop(save=False)

@@ -2165,7 +2165,39 @@ def test_play_saves_the_session_when_the_person_closes_the_window(tmp_path: Path
     monkeypatch.setattr(scripting, "_open_window", lambda *a: Closed(real(*a)))
     out = tmp_path / "played.state"
     play(TEST_CARTRIDGE, out, window="null", max_frames=1000)
-    assert len(ticks) == 3 and out.is_file()
+    assert len(ticks) == 4 and out.is_file()  # the one after the close releases every button
+
+
+def test_play_saves_no_button_the_person_still_held(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyBoy's state holds the joypad (interaction.py save_state): a session closed, or stopped with Ctrl-C,
+    while the person held an arrow saved it held, and every episode from that state walked on by itself."""
+    from envs.gameboy import scripting
+
+    class Held:  # the window, closed by the person while holding the right arrow
+        def __init__(self, pb: Any) -> None:
+            self.pb, self.frames = pb, 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.pb, name)
+
+        def tick(self, *args: Any) -> bool:
+            self.frames += 1
+            if self.frames == GameBoy.BOOT_FRAMES:
+                self.pb.button_press("right")
+            return self.pb.tick(*args) and self.frames < GameBoy.BOOT_FRAMES + 2
+
+    real = scripting._open_window
+    monkeypatch.setattr(scripting, "_open_window", lambda *a: Held(real(*a)))
+    out = tmp_path / "played.state"
+    play(TEST_CARTRIDGE, out, window="null", max_frames=1000)
+    g = make(1, state=out)
+    try:
+        start = where(g)
+        for _ in range(3):
+            act(g, A)  # a button with no effect on the map: nothing else may move the player
+        assert where(g) == start
+    finally:
+        g.close()
 
 
 def test_out_of_range_action_is_refused(game: PokemonRed) -> None:
