@@ -48,6 +48,7 @@ import math
 import os
 import random
 import re
+import shlex
 import socket
 import ssl
 import threading
@@ -617,9 +618,11 @@ class ChatClient:
             # OpenAI's o-series and gpt-5 take max_completion_tokens, and no temperature but their default:
             # no --max-tokens or --temperature fixes that, only leaving the field out.
             budget = self.settings.get("max_completion_tokens", self.max_tokens)
-            fix = json.dumps({"max_tokens": None, "max_completion_tokens": budget, "temperature": None})
+            fix = {"max_tokens": None, "max_completion_tokens": budget, "temperature": None}
+            # Pasted, it replaces the --extra-body given: that one's other fields (reasoning_effort) go along.
+            fix.update((k, v) for k, v in self.settings.items() if k not in fix)
             return ("the model takes neither max_tokens nor a temperature but its default, as OpenAI's "
-                    f"reasoning models: pass --extra-body '{fix}'")
+                    f"reasoning models: pass --extra-body {shlex.quote(json.dumps(fix))}")
         if status in (400, 413, 422):  # the request itself: too long for the context, images refused
             # --temperature has no upper bound here: servers differ (OpenAI's is 2, vLLM has none).
             return (f"check the model name {self.endpoint.model!r} and that it takes images, --max-tokens "

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shlex
 import socket
 import ssl
 import threading
@@ -904,6 +905,32 @@ def test_an_openai_reasoning_model_refusing_a_setting_is_told_the_extra_body_tha
     assert message in str(exc.value)
     assert ("""--extra-body '{"max_tokens": null, "max_completion_tokens": 2048, "temperature": null}'"""
             in str(exc.value))
+
+
+def test_the_extra_body_hint_keeps_the_users_own_fields_and_budget():
+    # The hint is pasted as --extra-body, which replaces the one given: it dropped a reasoning_effort given
+    # there, and a value with a quote broke its shell quoting. The budget is the max_completion_tokens given.
+    body = json.dumps({"error": {"message": "Unsupported parameter: 'max_tokens'", "param": "max_tokens",
+                                 "type": "invalid_request_error", "code": "unsupported_parameter"}}).encode()
+    extra = {"max_completion_tokens": 4096, "reasoning_effort": "low", "stop": ["don't"]}
+    with ChatServer([Reply(status=400, body=body)]) as server, pytest.raises(ChatConfigError) as exc:
+        client(server, max_tokens=2048, extra_body=extra).complete("q", [IMG])
+    hint = re.search(r"pass --extra-body (.+?)\)?$", str(exc.value)).group(1)
+    assert json.loads(shlex.split(hint)[0]) == {"max_tokens": None, "max_completion_tokens": 4096,
+                                                 "temperature": None, "reasoning_effort": "low",
+                                                 "stop": ["don't"]}
+
+
+def test_a_field_refused_for_its_value_gets_the_settings_hint_not_the_extra_body_one():
+    # OpenAI's max_tokens over the model's limit names the field too, with code invalid_value: a smaller
+    # --max-tokens fixes it, not dropping the field.
+    message = "max_tokens is too large: 200000. This model supports at most 16384 completion tokens."
+    body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": "max_tokens",
+                                 "code": "invalid_value"}}).encode()
+    with ChatServer([Reply(status=400, body=body)]) as server, pytest.raises(ChatConfigError) as exc:
+        client(server, max_tokens=200000).complete("q", [IMG])
+    assert message in str(exc.value) and "--max-tokens" in str(exc.value)
+    assert "--extra-body '" not in str(exc.value)
 
 
 @pytest.mark.parametrize("message", [
