@@ -624,8 +624,9 @@ def test_a_trl_completion_parsed_into_reasoning_and_content_is_scored_whole() ->
                 "content": [{"type": "text", "text": "<answer>6</answer>"}]}]]
     assert rewards.trl_reward(parsed, ground_truth=[gt] * 3) == [1.0, 1.0, pytest.approx(0.1)]
     plain = [[{"role": "assistant", "reasoning_content": "", "content": "<answer>5</answer>"}],
-             [{"role": "assistant", "reasoning_content": None, "content": wrap("5")}]]
-    assert rewards.trl_reward(plain, ground_truth=[gt] * 2) == [pytest.approx(0.9), 1.0]
+             [{"role": "assistant", "reasoning_content": None, "content": wrap("5")}],
+             [{"role": "assistant", "thinking": ["not text"], "content": wrap("5")}]]
+    assert rewards.trl_reward(plain, ground_truth=[gt] * 3) == [pytest.approx(0.9), 1.0, 1.0]
 
 
 def test_reward_file_loads_by_path_from_anywhere(tmp_path: Path) -> None:
@@ -862,15 +863,21 @@ def test_an_openrlhf_vlm_query_whose_image_tokens_grew_is_cut_after_its_prompt()
     rewards = load_rewards()
     gt = ground_truth_json(record(INTEGER, "5"))
     question = "How many boxes? Think inside <think></think>, answer inside <answer></answer>."
+    gemma = ("<start_of_image><image_soft_token><end_of_image>", "<image_soft_token>",
+             "<bos><start_of_turn>user\n", "<end_of_turn>\n<start_of_turn>model\n")
     for image, patch, head, tail, end in (
-            ("<start_of_image><image_soft_token><end_of_image>", "<image_soft_token>",
-             "<bos><start_of_turn>user\n", "<end_of_turn>\n<start_of_turn>model\n", "<end_of_turn>"),
+            (*gemma, "<end_of_turn>"), (*gemma, "<eos>"),  # Gemma 3 it stops at either
             ("<|vision_start|><|image_pad|><|vision_end|>", "<|image_pad|>", "<|im_start|>user\n",
              "<|im_end|>\n<|im_start|>assistant\n", "<|im_end|>")):
         prompt = head + image * 2 + question + tail
         query = prompt.replace(patch, patch * 64) + wrap("5") + end
         assert rewards.response_from_query(query, prompt) == wrap("5"), head
         assert rewards.reward_func([query], [prompt], [gt])["rewards"].tolist() == [1.0], head
+        # A reply run on past its turn (its stop token not a stop) into a turn like the prompt's: the first
+        # of the prompt's ends is where it begins.
+        run_on = prompt + wrap("5") + end + head + image + question + tail + "more"
+        query = run_on.replace(patch, patch * 64)
+        assert rewards.response_from_query(query, prompt).startswith(wrap("5")), head
     # A prompt the query shares only a few characters with is no prompt: the markers decide, as before.
     assert rewards.response_from_query("Human: Hi\nAssistant: " + wrap("5"), "xx: " + "q" * 40) == wrap("5")
 
