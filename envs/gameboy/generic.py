@@ -7,8 +7,8 @@ construction fails with a message naming both titles; so it does when the ROM do
 time), and each reset returns there with the timer's DIV register set to a byte drawn from the board's
 seed (the first draw of ``numpy.random.default_rng(seed)``, not ``seed % 256``: the game's own
 randomness, e.g. Tetris pieces, then follows the seed). With a ``state`` file, resets load that file
-instead (after the wrapper's reset_game, which clears Kirby's game over: PyBoy's wrapper keeps it in
-itself, not in the emulator state; so does ``set_state``).
+instead (Kirby's after its wrapper's reset_game, which clears its game over: PyBoy's wrapper keeps it in
+itself, not in the emulator state; so does its ``set_state``).
 
 Reward per step: ``score_weight`` x the score gained, plus ``progress_weight`` x the level progress
 gained (Super Mario Land's ``level_progress``, the x position in the current level: paid past the
@@ -148,7 +148,7 @@ class GameBoy(GameBoyGame):
             if i == 0:  # every emulator runs the same ROM from the same state
                 self._check_title_screen(pb)
             pb.game_wrapper.start_game(timer_div=0)
-        elif self._wrapped:
+        elif self.spec.keeps_game_over:
             _mark_started(pb.game_wrapper, pb.memory[DIV])
 
     def _check_title_screen(self, pb: Any) -> None:
@@ -174,16 +174,18 @@ class GameBoy(GameBoyGame):
             pb = self._pyboys[i]
             pb.game_wrapper.reset_game(timer_div=int(self._rngs[i].integers(256)))
             pb.tick(1, True)  # some wrappers end their reset on an unrendered frame
-        elif self._wrapped:
+        elif self.spec.keeps_game_over:
             self._restart_wrapper(i, self._start_state)
         else:
             super()._episode_start(i)
 
     def _restart_wrapper(self, i: int, emulator: bytes) -> None:
-        """Load ``emulator`` into board ``i`` with its wrapper's memory of the episode cleared. PyBoy 2.8's
-        Kirby wrapper keeps game over in itself, not in the emulator state, and only its reset_game clears
-        it: after a game over, an episode reset from a state file, or a board given an earlier state, ended
-        on its first step. reset_game loads the wrapper's own start, so ``emulator`` is loaded after it."""
+        """Load ``emulator`` into board ``i`` with its wrapper's memory of the episode cleared (a wrapper
+        that ``keeps_game_over``). PyBoy 2.8's Kirby wrapper keeps game over in itself, not in the emulator
+        state, and only its reset_game clears it: after a game over, an episode reset from a state file, or
+        a board given an earlier state, ended on its first step. reset_game loads the wrapper's own start,
+        so ``emulator`` is loaded after it: twice a plain load's cost, so the other wrappers, which read
+        everything from memory, only load."""
         pb = self._pyboys[i]
         pb.game_wrapper.reset_game(timer_div=0)
         load_emulator(pb, emulator)
@@ -191,7 +193,7 @@ class GameBoy(GameBoyGame):
 
     def set_state(self, i: int, state: dict[str, Any]) -> None:
         super().set_state(i, state)
-        if self._wrapped:
+        if self.spec.keeps_game_over:
             self._restart_wrapper(i, unpack_bytes(state["emulator"]))
 
     def _read(self, i: int) -> dict[str, float]:
