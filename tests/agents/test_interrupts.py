@@ -138,8 +138,11 @@ def test_a_stop_taken_by_a_stop_requested_block_that_raises_is_not_raised_again_
             signal.raise_signal(signal.SIGINT)
             assert stop()
             raise ValueError("the play failed")
-        with deferred_stop():
-            pass  # no KeyboardInterrupt
+        try:  # a KeyboardInterrupt here would abort the whole pytest session, not fail this test
+            with deferred_stop():
+                pass
+        except KeyboardInterrupt:
+            pytest.fail("the stop the failed block took was raised again by the next deferred_stop")
 
 
 def _sleep_when_ready(ready: Any) -> None:
