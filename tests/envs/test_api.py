@@ -511,25 +511,29 @@ def test_stepping_a_state_whose_episode_ended_says_to_reset(name: str) -> None:
     fresh.step(0)
 
 
-@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
 def test_a_game_board_never_reset_says_so(name: str) -> None:
     # Read from the game itself, Snake's get_state and render were an IndexError; the other games gave a
     # state of no episode (an all-wall Sokoban, two duel snakes on cell [0, 0]) that set_state refused.
     from gymnasium.error import ResetNeeded
 
-    from envs import make_game
-
-    game, other = make_game(name, num_envs=2), make_game(name, num_envs=1)
-    for call in (game.get_state, game.render):
-        # named by the call made: render's must not be the get_state it calls
-        with pytest.raises(ResetNeeded, match=rf"board 1 holds no episode yet: .* before {call.__name__}$"):
-            call(1)
-    other.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
-    game.set_state(1, other.get_state(0))  # a state counts as a reset
-    assert game.get_state(1) == other.get_state(0)
-    game.render(1)
-    with pytest.raises(ResetNeeded, match="board 0 holds"):
-        game.get_state(0)
+    game, other = _new_game(name), _new_game(name, num_envs=1)
+    try:
+        for call in (game.get_state, game.render):
+            # named by the call made: render's must not be the get_state it calls
+            with pytest.raises(ResetNeeded, match=rf"board 1 holds no episode yet: .* before "
+                                                  rf"{call.__name__}$"):
+                call(1)
+        other.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+        game.set_state(1, other.get_state(0))  # a state counts as a reset (the Game Boy's too)
+        assert game.get_state(1) == other.get_state(0)
+        game.render(1)
+        game.step(np.zeros(2, dtype=np.int64))  # the game holds an episode: it plays
+        with pytest.raises(ResetNeeded, match="board 0 holds"):
+            game.get_state(0)
+    finally:
+        game.close()
+        other.close()
 
 
 def _new_game(name: str, num_envs: int = 2) -> Any:
