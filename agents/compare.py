@@ -234,7 +234,8 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
         **{k: figures[k] for k in ("episodes", "mean_score", "median_score", "std_score", "min_score",
                                    "max_score")},
         "success_rate": None if None in successes else float(np.mean(successes)),
-        "mean_length": figures["mean_length"], "decisions": run.decisions, "wall_s": run.wall_s,
+        "mean_length": figures["mean_length"], "capped": figures["capped"], "decisions": run.decisions,
+        "wall_s": run.wall_s,
         "decisions_per_s": run.decisions / run.wall_s if run.wall_s > 0 else None,
         "about": run.about,
     }
@@ -649,6 +650,7 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
         "env": env, "env_kwargs": env_kwargs, "episodes": n, "seeds": seeds, "max_steps": max_steps,
         "command": command, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "players": summaries,
         "per_seed_scores": {r.name: [e.score for e in r.episodes] for r in runs},
+        "per_seed_capped": {r.name: [e.capped for e in r.episodes] for r in runs},
         "plots": plots, "worst_decisions": {}, "decision_logs": {},
     }
     sections: list[str] = []
@@ -744,6 +746,18 @@ def failed_requests_hint(summary: dict[str, Any]) -> str:
             f"if the server, not the request, failed, re-run once it is sound ({cache}).")
 
 
+def cut_text(report: dict[str, Any]) -> list[str]:
+    """The report's line on the episodes the step limit cut (none: no line): their scores are where they
+    stood, and a cut episode counts as not won, so a reader must not take them for ended games."""
+    cut = [f"{s['name']} {s['capped']} of {s['episodes']} episode{'s' * (s['episodes'] != 1)}"
+           for s in report["players"] if s["capped"]]
+    if not cut:
+        return []
+    limit = report["max_steps"] or EPISODE_STEP_CAP
+    return ["", f"Cut at {limit:,} steps, still playing (scored as they stood, and not won): "
+            f"{', '.join(cut)}."]
+
+
 def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]) -> str:
     seeds, summaries = report["seeds"], report["players"]
     played = (f"episode (seed {seeds[0]}" if len(seeds) == 1
@@ -768,6 +782,7 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
             f"{s['invalid']} ({s['invalid_rate']:.1%}) | {_fmt(s['best_move_rate'], '.0%', 'n/a')} | "
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
             f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
+    lines += cut_text(report)
     lines += ["", "std: the standard deviation of the episodes' scores. cost/episode: what one episode costs "
               "at the given prices, answers this run took from the cache included (tokens are counted "
               "either way).",
@@ -777,7 +792,8 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
         lines += ["## Scores per seed", "", "| seed | " + " | ".join(r.name for r in runs) + " |",
                   "|---" * (len(runs) + 1) + "|"]
         for k, sd in enumerate(seeds):
-            lines.append(f"| {sd} | " + " | ".join(f"{r.episodes[k].score:g}" for r in runs) + " |")
+            cells = [f"{e.score:g}" + " (cut)" * e.capped for e in (r.episodes[k] for r in runs)]
+            lines.append(f"| {sd} | " + " | ".join(cells) + " |")
         lines.append("")
     vlms = [s for s in summaries if s["kind"] == "vlm"]
     if vlms:

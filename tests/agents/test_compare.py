@@ -1253,9 +1253,11 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
 
     seen = {}
     players = [{"name": "specialist", "mean_score": 12.5, "success_rate": 0.25, "invalid_rate": 0.0,
-                "decisions_per_s": 1234.5, "cut_at_max_tokens": 0, "invalid_by_status": {}},
+                "decisions_per_s": 1234.5, "cut_at_max_tokens": 0, "invalid_by_status": {}, "capped": 0,
+                "episodes": 20},
                {"name": "m-vl-7b", "mean_score": 1.0, "success_rate": None, "invalid_rate": 0.125,
-                "decisions_per_s": None, "cut_at_max_tokens": 0, "invalid_by_status": {"unparseable": 1}}]
+                "decisions_per_s": None, "cut_at_max_tokens": 0, "invalid_by_status": {"unparseable": 1},
+                "capped": 3, "episodes": 20}]
 
     def compare(env, out, episodes, seed, **kwargs):
         seen.update(env=env, out=out, episodes=episodes, seed=seed, **kwargs)
@@ -1272,7 +1274,8 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
     assert seen["overwrite"] is False and seen["show_progress"] is True and seen["players"] == []
     out = capsys.readouterr().out.splitlines()
     assert out == [f"{'specialist':>28}: mean score 12.50, success 25%, invalid 0.0%, 1,234.5 decisions/s",
-                   f"{'m-vl-7b':>28}: mean score 1.00, success n/a, invalid 12.5%, 0.0 decisions/s",
+                   f"{'m-vl-7b':>28}: mean score 1.00, success n/a, invalid 12.5%, 0.0 decisions/s, "
+                   "3 of 20 episodes cut at the step limit (scored as they stood)",
                    f"report: {run / 'compare-20261202-031500' / 'report.md'}"]
 
 
@@ -2007,3 +2010,28 @@ def test_an_overwrite_does_not_look_into_a_frames_link(tmp_path):
     (theirs / "notes.txt").write_text("mine")
     (out / "frames").symlink_to(theirs)
     check_out_dir(out, overwrite=True)
+
+
+def test_episodes_cut_at_max_steps_are_counted_and_marked_as_cut(tmp_path, monkeypatch):
+    # Found running compare --max-steps 3 on a tiny run: 3 of the VLM's 4 episodes were cut, and neither
+    # report.json nor report.md nor the printed lines said so (evaluate does); a cut episode read as ended.
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    spec = [Episode(40, 3.0, 4, 3.0, {"won": 0.0}, [0] * 4, capped=True),
+            Episode(41, 1.0, 2, 1.0, {"won": 0.0}, [0] * 2)]
+    vlm = [Episode(40, 0.0, 4, 0.0, {"won": 0.0}, [0] * 4, [], capped=True),
+           Episode(41, 2.0, 4, 2.0, {"won": 0.0}, [0] * 4, [], capped=True)]
+    runs = [PlayerRun("specialist-tiny", "specialist", 1.5e6, "counted", spec, 1.0),
+            PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", vlm, 1.0,
+                      {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+                       "client": {"http_requests": 0, "retries": 0}})]
+    out = tmp_path / "report"
+    out.mkdir()
+    report = compare.write_report(out, "snake", {"size": 6}, 40, runs, {}, frames_per_vlm=0, max_steps=4)
+    assert [p["capped"] for p in report["players"]] == [1, 2]
+    assert report["per_seed_capped"] == {"specialist-tiny": [True, False], "m-vl-7b": [True, True]}
+    md = (out / "report.md").read_text().splitlines()
+    assert ("Cut at 4 steps, still playing (scored as they stood, and not won): specialist-tiny 1 of 2 "
+            "episodes, m-vl-7b 2 of 2 episodes." in md)
+    assert "| 40 | 3 (cut) | 0 (cut) |" in md and "| 41 | 1 | 2 (cut) |" in md
