@@ -771,8 +771,9 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
                if s["kind"] == "specialist" and "checkpoint" in s["about"]],
              f"Written {report['created']}"
              + (f" by `{report['command']}`" if report["command"] else "") + ".",
-             "", "| player | parameters | mean score ± std | median | success rate | invalid answers | "
-             "best moves | verifier accuracy | decisions/s | tokens/episode | cost/episode |",
+             "", "| player | parameters | mean score ± std | median | success rate | "
+             "invalid answers (fallback played) | best moves | verifier accuracy | decisions/s | "
+             "tokens/episode | cost/episode |",
              "|---" * 11 + "|"]
     for s in summaries:
         cost = "0 (local)" if s["kind"] == "specialist" else _fmt(s["cost_per_episode"], ".4f", "no price")
@@ -783,7 +784,10 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
             f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
     lines += cut_text(report)
-    lines += ["", "std: the standard deviation of the episodes' scores. cost/episode: what one episode costs "
+    lines += ["", "std: the standard deviation of the episodes' scores. invalid answers: unparseable or "
+              "illegal answers and failed requests; each played the fallback move (straight on in Snake and "
+              "duel Snake, the game's first action elsewhere), and the VLM's score includes those moves. "
+              "cost/episode: what one episode costs "
               "at the given prices, answers this run took from the cache included (tokens are counted "
               "either way).",
               "", "![score distribution](scores.png)", "", "![success and invalid answers](rates.png)", "",
@@ -821,8 +825,7 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
                   "apart. The "
                   "specialist states only a move; scripts/score_predictions.py --specialist gives its "
                   "best-move rate on an exported split.", "",
-                  "Invalid answers play a fallback move and count here: straight on in Snake and duel Snake, "
-                  "the game's first action elsewhere. Decisions per second are measured on this run "
+                  "Decisions per second are measured on this run "
                   "(episodes side by side, requests concurrent); answers served from the response cache (a "
                   "re-run's, and a board that comes back within one run, as a snake going round in a loop) "
                   "are fast and free, so compare speed on a run with --no-cache (latency is the one "

@@ -2035,3 +2035,26 @@ def test_episodes_cut_at_max_steps_are_counted_and_marked_as_cut(tmp_path, monke
     assert ("Cut at 4 steps, still playing (scored as they stood, and not won): specialist-tiny 1 of 2 "
             "episodes, m-vl-7b 2 of 2 episodes." in md)
     assert "| 40 | 3 (cut) | 0 (cut) |" in md and "| 41 | 1 | 2 (cut) |" in md
+
+
+def test_the_main_table_says_a_vlms_score_includes_its_fallback_moves(tmp_path, monkeypatch):
+    # The main table's "invalid answers" column did not say that those moves were the fallback's and are in
+    # the VLM's score: only a note under the VLM details, far below, did.
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    vlm = [Episode(40, 1.0, 1, 1.0, {"won": 0.0}, [0], [])]
+    about = {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1", "client": {"http_requests": 0,
+                                                                                 "retries": 0}}
+    out = tmp_path / "report"
+    out.mkdir()
+    compare.write_report(out, "snake", {"size": 6}, 40, [PlayerRun("m-vl-7b", "vlm", 7e9, "given", vlm, 1.0,
+                                                                   about)], {}, frames_per_vlm=0)
+    md = (out / "report.md").read_text()
+    parts = md.split("\n\n")
+    table = next(k for k, part in enumerate(parts) if part.startswith("| player |"))
+    table, footnote = parts[table:table + 2]
+    assert "| invalid answers (fallback played) |" in table.splitlines()[0]
+    assert ("invalid answers: unparseable or illegal answers and failed requests; each played the fallback "
+            "move (straight on in Snake and duel Snake, the game's first action elsewhere), and the VLM's "
+            "score includes those moves.") in footnote
