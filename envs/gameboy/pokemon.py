@@ -194,6 +194,10 @@ class PokemonRed(GameBoyGame):
         self.title = pokemon_title(sha1)
         self.archive: StateArchive | None = None
         super().__init__(num_envs, rom=rom, state=state, max_steps=max_steps, **emulator_kwargs)
+        # The constructor's reset only readied the boards (the user's reset starts them): its start tiles
+        # and figures are no agent's, so they leave the heatmap and the milestones.
+        self._heat.clear()
+        self._best = dict.fromkeys(self._best, 0.0)
 
     # ---- RAM ---------------------------------------------------------------------------------------
     def read_facts(self, i: int) -> dict[str, Any]:

@@ -409,6 +409,21 @@ def test_the_visit_heatmap_counts_every_step_onto_a_tile() -> None:
         g.close()
 
 
+def test_the_constructors_readying_reset_is_no_visit_and_no_milestone() -> None:
+    # The constructor resets every board only to ready it (the user's reset starts it): that reset's start
+    # tiles went into the heatmap, so a game never reset showed a visit, and after the first reset each
+    # board's start tile was counted twice; milestones() gave the start's figures before any board began.
+    g = PokemonRed(num_envs=2, rom=TEST_CARTRIDGE)
+    try:
+        assert not g.visit_heatmap().any()
+        assert set(g.milestones().values()) == {0.0}
+        started(g)
+        assert dict(g._heat) == {WORLD["start"]: 2}  # one visit a board (log scale hides it in the image)
+        assert g.milestones()["tiles_visited"] == 1.0
+    finally:
+        g.close()
+
+
 def test_a_milestones_index_row_holds_the_boards_figures(tmp_path: Path) -> None:
     # The archive's own test gives add its values; this one checks what the game gives it.
     g = make(1, archive_dir=tmp_path)
