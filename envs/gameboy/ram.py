@@ -30,6 +30,9 @@ class Field:
 
 PARTY_STRUCT = 44  # bytes per party_struct in wPartyMons
 PARTY_LENGTH = 6
+# wIsInBattle's -1: set by the overworld loop after a battle ended with no Pokémon standing, until the
+# blackout clears it (a few frames): the battle is over, not on.
+LOST_BATTLE = 0xFF
 
 POKEMON_RED: dict[str, Field] = {
     "battle_type": Field(0xD057, doc="wIsInBattle: 0 none, 1 wild, 2 trainer, 0xFF lost"),

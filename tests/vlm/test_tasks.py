@@ -1767,10 +1767,13 @@ def test_pokemon_plot_level_counts_distinct_8x8_tiles() -> None:
 
 
 def test_pokemon_battle_question_counts_any_battle_type() -> None:
-    """wIsInBattle is 0 outside battle, 1 in a wild one, 2 in a trainer battle: both are battles."""
+    """wIsInBattle is 0 outside battle, 1 in a wild one, 2 in a trainer battle: both are battles. -1 (255)
+    is a lost battle already over: pokered's overworld loop sets it after EndOfBattle cleared the flag,
+    once AnyPartyAlive finds no Pokémon standing, until the blackout resets it (a white or fading
+    screen); it was answered "yes"."""
     mod = task_module("pokemon_red")
     rgb = np.zeros((144, 160, 3), np.uint8)
-    for battle_type, answer in ((0, "no"), (1, "yes"), (2, "yes")):
+    for battle_type, answer in ((0, "no"), (1, "yes"), (2, "yes"), (255, "no")):
         state = pokemon_state(rgb, battle_type=battle_type)
         drafts = [d for seed in range(20) for d in mod.make_tasks(state, np.random.default_rng(seed))
                   if d.qa_type == "in_battle"]

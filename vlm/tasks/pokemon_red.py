@@ -20,6 +20,7 @@ import numpy as np
 
 from envs.gameboy.core import BUTTONS
 from envs.gameboy.pokemon import PokemonRed
+from envs.gameboy.ram import LOST_BATTLE
 from envs.gameboy.roms import pokemon_title
 from envs.png import decode_png, encode_png
 from vlm.prompts import Edit, MakeEdit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
@@ -83,11 +84,14 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     pl, extra, ctx = plot_level(state), {"facts": facts(state)}, context(state)
     kind = int(rng.integers(5))
     if kind == 0:
-        battle = state["battle_type"] != 0
+        lost = state["battle_type"] == LOST_BATTLE
+        battle = state["battle_type"] != 0 and not lost
+        why = ("a battle is on." if battle else "a lost battle, over: the player blacks out." if lost
+               else "no battle.")
         return word_draft("perception", "in_battle", pl, 1, [image], ctx, "Is the player in a battle?",
                           ["yes", "no"], ["yes" if battle else "no"],
-                          [f"The battle flag (wIsInBattle) is {state['battle_type']}: "
-                           + ("a battle is on." if battle else "no battle.")], extra, "Answer yes or no.")
+                          [f"The battle flag (wIsInBattle) is {state['battle_type']}: {why}"], extra,
+                          "Answer yes or no.")
     if kind == 1:
         return integer_draft("perception", "badge_count", pl, 1, [image], ctx,
                              "How many gym badges has the player earned?", state["badges"],
