@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam, Image, TensorBoardOutputFormat
+from stable_baselines3.common.logger import Image, Logger, TensorBoardOutputFormat
 from tensorboard.compat.proto.summary_pb2 import Summary
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from tqdm import tqdm
 
 from agents.cli import bar_size, decimals
@@ -30,6 +32,11 @@ from agents.runs import (
 from envs.env import RENDER_FPS
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
+
+
+def tensorboard_writers(logger: Logger) -> list[SummaryWriter]:
+    """TensorBoard's writers among ``logger``'s outputs: for what SB3's ``record`` cannot write as wanted."""
+    return [out.writer for out in logger.output_formats if isinstance(out, TensorBoardOutputFormat)]
 
 
 def _mean_key(model: Any, key: str) -> float:
@@ -86,8 +93,13 @@ class MetricsCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._t, self._steps = time.perf_counter(), self.model.num_timesteps
-        self.logger.record("hparams", HParam(self.hparams, {"rollout/score_mean": 0.0,
-                                                            "rollout/ep_rew_mean": 0.0}), exclude=_NOT_TEXT)
+        # The run's settings without an experiment summary (SB3's HParam writes one): TensorBoard takes the
+        # first run's experiment as the HPARAMS tab's columns for every run, so another game's settings (or a
+        # --set only one run has) had none. Without it the columns are all runs' settings and scalars.
+        _, start, end = hparams_summaries(self.hparams, {})
+        for writer in tensorboard_writers(self.logger):
+            writer.file_writer.add_summary(start)
+            writer.file_writer.add_summary(end)
 
     def _on_step(self) -> bool:
         return True
@@ -205,11 +217,10 @@ class VideoCallback(PeriodicCallback):
         video = Summary(value=[Summary.Value(tag="rollout/video", image=Summary.Image(
             height=height, width=width, colorspace=3, encoded_image_string=gif))])
         step = self.model.num_timesteps
-        for out in self.logger.output_formats:
-            if isinstance(out, TensorBoardOutputFormat):
-                # At the video's step: the logger's next dump comes a rollout later.
-                out.writer.file_writer.add_summary(video, step)
-                out.writer.add_scalar("rollout/video_score", ep.score, step)
+        for writer in tensorboard_writers(self.logger):
+            # At the video's step: the logger's next dump comes a rollout later.
+            writer.file_writer.add_summary(video, step)
+            writer.add_scalar("rollout/video_score", ep.score, step)
         setattr(self.model, self.MADE, self.model.num_timesteps // self.every * self.every)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stable_baselines3 import PPO
-from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, configure
+from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.save_util import json_to_data
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
@@ -23,6 +23,7 @@ from agents.callbacks import (
     ProgressCallback,
     StopCallback,
     VideoCallback,
+    tensorboard_writers,
 )
 from agents.evaluation import eval_kwargs
 from agents.interrupts import (
@@ -254,11 +255,10 @@ def forget_after(logger: Logger, step: int) -> None:
     or kill -9 the events run on past the last checkpoint, and the resumed run logs those steps again
     (a zigzag). TensorBoard drops earlier events from a session-start step on (torch's ``purge_step``);
     written twice, as the server (unlike ``EventAccumulator``) takes a run's first one for its start."""
-    for out in logger.output_formats:
-        if isinstance(out, TensorBoardOutputFormat):
-            for _ in range(2):
-                start = SessionLog(status=SessionLog.START)
-                out.writer.file_writer.add_event(Event(step=step + 1, session_log=start))
+    for writer in tensorboard_writers(logger):
+        for _ in range(2):
+            start = SessionLog(status=SessionLog.START)
+            writer.file_writer.add_event(Event(step=step + 1, session_log=start))
 
 
 def resume_command(run: Path) -> str:

@@ -108,3 +108,24 @@ def events(run: Path):
         ea = EventAccumulator(folder, size_guidance={"scalars": 0, "images": 0, "tensors": 0})
         ea.Reload()
     return ea
+
+
+def served_hparams(logdir: Path):
+    """The HPARAMS tab's experiment (its columns) and session groups (its rows) for ``logdir``, computed by
+    TensorBoard's own hparams backend over the data provider ``tensorboard --logdir`` serves."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment, list_session_groups
+
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, str(logdir))
+    backend = backend_context.Context(base_plugin.TBContext(logdir=str(logdir), multiplexer=mux,
+                                                            data_provider=provider))
+    ctx = context.RequestContext()
+    experiment = get_experiment.Handler(ctx, backend, "", api_pb2.GetExperimentRequest()).run()
+    request = api_pb2.ListSessionGroupsRequest(allowed_statuses=api_pb2.Status.values(), slice_size=100)
+    groups = list_session_groups.Handler(ctx, backend, "", request).run().session_groups
+    return experiment, groups

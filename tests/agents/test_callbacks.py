@@ -16,6 +16,7 @@ class Logger:
     def __init__(self) -> None:
         self.records: list[tuple[str, Any]] = []
         self.dumps: list[tuple[int, dict[str, Any]]] = []  # (step, what was recorded since the last dump)
+        self.output_formats: list[Any] = []  # no TensorBoard writer
 
     def record(self, key: str, value: Any, exclude: Any = None) -> None:
         self.records.append((key, value))
@@ -33,7 +34,7 @@ def test_sps_counts_this_session_s_steps_over_each_update_s_wall_time(monkeypatc
     callback = MetricsCallback({"lr": 1e-4})
     callback.init_callback(model)
     callback._on_training_start()  # t = 10
-    assert [k for k, _ in logger.records] == ["hparams"]
+    assert logger.records == []  # the settings go to TensorBoard's writers alone
     callback._on_rollout_start()  # t = 10.5: the first rollout starts, no update yet: nothing dumped
     assert logger.dumps == []
     model.num_timesteps = 1256
@@ -132,24 +133,34 @@ def test_next_multiple_is_the_first_multiple_past_the_step(step, every, next_ste
     assert agents.callbacks.next_multiple(step, every) == next_step
 
 
-def test_the_hparams_dashboard_shows_the_run_s_settings_beside_its_mean_score_and_return(tmp_path):
-    # Its metric columns are read from these tags' scalars: a tag no scalar has leaves a column empty.
+def test_the_hparams_dashboard_shows_every_run_s_settings_beside_its_scalars(tmp_path):
+    """Each run wrote its own experiment (SB3's HParam: the columns, its settings and two metrics), but
+    TensorBoard takes the first run's for all of them: `tensorboard --logdir runs` over a Snake and a Sokoban
+    run showed no env_kwargs.difficulty column, whichever run it read first. Without one, the columns are
+    every run's settings and scalars (a metric whose tag had no scalar was an empty column)."""
     from stable_baselines3.common.logger import configure
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-    logger = configure(str(tmp_path), ["tensorboard"])
-    callback = MetricsCallback({"lr": 1e-4, "policy": "tiny"})
-    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
-    callback._on_training_start()
-    logger.dump(0)
-    logger.close()
-    ea = EventAccumulator(str(tmp_path))
-    ea.Reload()
-    content = ea.summary_metadata["_hparams_/experiment"].plugin_data.content
-    experiment = HParamsPluginData.FromString(content).experiment
-    assert [m.name.tag for m in experiment.metric_infos] == ["rollout/score_mean", "rollout/ep_rew_mean"]
-    assert sorted(h.name for h in experiment.hparam_infos) == ["lr", "policy"]
+    from tests.conftest import served_hparams
+
+    for run, game_only in (("snake", {"env_kwargs.size": 10}), ("sokoban", {"env_kwargs.difficulty": 2})):
+        logger = configure(str(tmp_path / run / "tb"), ["tensorboard"])
+        callback = MetricsCallback({"lr": 1e-4, "policy": "tiny", **game_only})
+        callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
+        callback._on_training_start()
+        logger.record("rollout/score_mean", 3.0)
+        logger.dump(256)
+        logger.close()
+    experiment, groups = served_hparams(tmp_path)
+    assert sorted(h.name for h in experiment.hparam_infos) == [
+        "env_kwargs.difficulty", "env_kwargs.size", "lr", "policy"]
+    assert [m.name.tag for m in experiment.metric_infos] == ["rollout/score_mean"]
+    assert sorted(g.name for g in groups) == ["snake/tb", "sokoban/tb"]  # one row per run, each its values
+    for group in groups:
+        assert [(m.name.tag, m.training_step, m.value) for m in group.metric_values] == [
+            ("rollout/score_mean", 256, 3.0)]
+        assert group.hparams["policy"].string_value == "tiny"
+    sokoban = next(g for g in groups if g.name == "sokoban/tb")
+    assert sorted(sokoban.hparams) == ["env_kwargs.difficulty", "lr", "policy"]
 
 
 def test_a_setting_too_large_for_a_float_is_logged_as_its_text(tmp_path):
