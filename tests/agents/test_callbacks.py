@@ -3,6 +3,7 @@ periodic callback fires. tests/agents/test_training.py checks them inside real r
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -161,6 +162,24 @@ def test_the_hparams_dashboard_shows_every_run_s_settings_beside_its_scalars(tmp
         assert group.hparams["policy"].string_value == "tiny"
     sokoban = next(g for g in groups if g.name == "sokoban/tb")
     assert sorted(sokoban.hparams) == ["env_kwargs.difficulty", "lr", "policy"]
+
+
+def test_a_resumed_run_is_one_hparams_row_with_the_values_it_started_with(tmp_path):
+    # What the README says of a --resume (a new --total-timesteps, a ppo value edited in config.yaml): each
+    # command writes its settings into the run's tb/, and TensorBoard keeps the first.
+    from stable_baselines3.common.logger import configure
+
+    from tests.conftest import served_hparams, tb_in_order
+
+    for lr in (3e-4, 1e-4):  # the run, then its --resume into the same folder
+        logger = configure(str(tmp_path / "run" / "tb"), ["tensorboard"])
+        callback = MetricsCallback({"ppo.learning_rate": lr})
+        callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
+        callback._on_training_start()
+        logger.close()
+    with tb_in_order(tmp_path / "run") as folder:  # the resumed file read second, as in a real run
+        _, groups = served_hparams(Path(folder))
+    assert [g.hparams["ppo.learning_rate"].number_value for g in groups] == [3e-4]
 
 
 def test_a_setting_too_large_for_a_float_is_logged_as_its_text(tmp_path):
