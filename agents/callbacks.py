@@ -14,6 +14,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image, Logger, TensorBoardOutputFormat
 from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from tqdm import tqdm
@@ -37,6 +38,20 @@ _NOT_TEXT = ("stdout", "log", "json", "csv")
 def tensorboard_writers(logger: Logger) -> list[SummaryWriter]:
     """TensorBoard's writers among ``logger``'s outputs: for what SB3's ``record`` cannot write as wanted."""
     return [out.writer for out in logger.output_formats if isinstance(out, TensorBoardOutputFormat)]
+
+
+def _session_summaries(hparams: dict[str, Any]) -> tuple[Summary, Summary]:
+    """TensorBoard's session start and end summaries of ``hparams``: torch's, with no experiment summary
+    (see ``MetricsCallback``), and bools as bools (torch writes them as numbers, its bool branch coming after
+    int's: ``recurrent: false`` showed as 0, with a range filter)."""
+    _, start, end = hparams_summaries(hparams, {})
+    value = start.value[0]
+    data = HParamsPluginData.FromString(value.metadata.plugin_data.content)
+    for key, v in hparams.items():
+        if isinstance(v, bool):
+            data.session_start_info.hparams[key].bool_value = v
+    value.metadata.plugin_data.content = data.SerializeToString()
+    return start, end
 
 
 def _mean_key(model: Any, key: str) -> float:
@@ -96,7 +111,7 @@ class MetricsCallback(BaseCallback):
         # The run's settings without an experiment summary (SB3's HParam writes one): TensorBoard takes the
         # first run's experiment as the HPARAMS tab's columns for every run, so another game's settings (or a
         # --set only one run has) had none. Without it the columns are all runs' settings and scalars.
-        _, start, end = hparams_summaries(self.hparams, {})
+        start, end = _session_summaries(self.hparams)
         for writer in tensorboard_writers(self.logger):
             writer.file_writer.add_summary(start)
             writer.file_writer.add_summary(end)

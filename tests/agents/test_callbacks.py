@@ -182,6 +182,29 @@ def test_a_resumed_run_is_one_hparams_row_with_the_values_it_started_with(tmp_pa
     assert [g.hparams["ppo.learning_rate"].number_value for g in groups] == [3e-4]
 
 
+def test_a_yes_or_no_setting_shows_as_true_or_false(tmp_path):
+    # torch's hparams summary writes a bool as a number (its bool branch comes after int's): recurrent: false
+    # showed as 0 in the HPARAMS tab, with a range filter where a true/false one fits.
+    from stable_baselines3.common.logger import configure
+    from tensorboard.plugins.hparams import api_pb2
+
+    from tests.conftest import served_hparams
+
+    logger = configure(str(tmp_path / "run" / "tb"), ["tensorboard"])
+    callback = MetricsCallback({"recurrent": False, "env_kwargs.deadlock_end": True, "seed": 1})
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: None))
+    callback._on_training_start()
+    logger.close()
+    experiment, [group] = served_hparams(tmp_path)
+    assert {h.name: h.type for h in experiment.hparam_infos} == {
+        "recurrent": api_pb2.DATA_TYPE_BOOL, "env_kwargs.deadlock_end": api_pb2.DATA_TYPE_BOOL,
+        "seed": api_pb2.DATA_TYPE_FLOAT64}
+    assert {k: v.WhichOneof("kind") for k, v in group.hparams.items()} == {
+        "recurrent": "bool_value", "env_kwargs.deadlock_end": "bool_value", "seed": "number_value"}
+    assert (group.hparams["recurrent"].bool_value, group.hparams["env_kwargs.deadlock_end"].bool_value) == (
+        False, True)
+
+
 def test_a_setting_too_large_for_a_float_is_logged_as_its_text(tmp_path):
     # TensorBoard's hparams store numbers as floats: train_ppo --save-every with 400 digits trained, then
     # ended in an OverflowError traceback at its first log.
