@@ -57,6 +57,15 @@ RENDER_SCALE = 16
 #: render(0, 10_000) set about drawing a 19 GB picture (80,000 pixels a side), larger ones a MemoryError.
 MAX_RENDER_SCALE = 256
 
+# Keys for gymnasium.utils.play.play (GameEnv.get_keys_to_action). play reads a key as a character or as
+# pygame's key code; the arrows have no character, so they are named by their codes: pygame 2's, which are
+# SDL2's keycodes (PyBoy's window reads the same). pygame is optional: it is not imported to name them.
+KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT = 0x40000052, 0x40000051, 0x40000050, 0x4000004F
+#: A game's keys (``Game.ACTION_KEYS``): for each action in order, the keys that play it.
+ActionKeys = tuple[tuple[str | int, ...], ...]
+#: The four-move games' keys, in their action order (UP, DOWN, LEFT, RIGHT): WASD or the arrows.
+MOVE_KEYS: ActionKeys = (("w", KEY_UP), ("s", KEY_DOWN), ("a", KEY_LEFT), ("d", KEY_RIGHT))
+
 
 def whole(name: str, value: Any, lo: int, hi: int | None = None, note: str = "") -> int:
     """``value`` as an int in [lo, hi] (up to 2**63 - 1 when ``hi`` is None: the games keep their counts in
@@ -381,6 +390,9 @@ class Game(ABC):
 
     name: ClassVar[str]
     ACTION_NAMES: ClassVar[tuple[str, ...]]
+    #: The keyboard keys of each action, in ``ACTION_NAMES`` order; any one of an action's keys plays it. A
+    #: key is a character or a pygame key code (``KEY_UP``...), as gymnasium's ``play`` reads them.
+    ACTION_KEYS: ClassVar[ActionKeys] = ()
     #: True when one batched step costs far less than a process round trip (microseconds per
     #: board): then the default vector env steps it in the training process (no workers).
     cheap: ClassVar[bool] = True
@@ -427,6 +439,17 @@ class Game(ABC):
         self.action_space = spaces.Discrete(len(self.ACTION_NAMES))
         self._all_boards = np.arange(num_envs, dtype=np.int64)
         self._unstarted = True
+
+    @classmethod
+    def keys_to_action(cls) -> dict[tuple[int], int]:
+        """``ACTION_KEYS`` as gymnasium's ``play`` takes them: ``{(key code,): action}``, characters as their
+        code points (pygame's codes for them), so ``PlayableGame`` can use the map as it is too."""
+        if len(cls.ACTION_KEYS) != len(cls.ACTION_NAMES):
+            raise ValueError(f"{cls.__name__} names keys for {len(cls.ACTION_KEYS)} of its "
+                             f"{len(cls.ACTION_NAMES)} actions: give it ACTION_KEYS, one tuple of keys per "
+                             "action, or pass play(env, keys_to_action={...})")
+        return {(ord(key) if isinstance(key, str) else key,): action
+                for action, keys in enumerate(cls.ACTION_KEYS) for key in keys}
 
     @classmethod
     def options(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:

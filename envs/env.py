@@ -151,6 +151,12 @@ class GameEnv(gym.Env):
         self._closed = True
         super().close()
 
+    def get_keys_to_action(self) -> dict[tuple[int], int]:
+        """The game's keys (``Game.ACTION_KEYS``), which ``gymnasium.utils.play.play`` reads when given none.
+        No game has an action that does nothing: play with ``wait_on_player=True``, else every frame
+        without a key plays ``noop`` (action 0)."""
+        return self.game.keys_to_action()
+
     def get_state(self) -> dict[str, Any]:
         self._check_started("get_state()")
         return self.game.get_state(0)

@@ -50,6 +50,7 @@ from gymnasium import spaces
 from envs.base import (
     MAX_RENDER_SCALE,
     RENDER_SCALE,
+    ActionKeys,
     Game,
     check_derived_key,
     check_state_keys,
@@ -658,6 +659,8 @@ class Rotation(Game):
 
     name = "rotation"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
+    #: Columns q/a, w/s, e/d turn about X, Y, Z; the top row +90°, the row below it -90°.
+    ACTION_KEYS: ClassVar[ActionKeys] = (("q",), ("a",), ("w",), ("s",), ("e",), ("d",))
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("cubes", "colors", "rotation", "target_rotation")
     OBS_PANELS: ClassVar[int] = 2
     #: set_attr may change these (checked as the constructor checks them): max_steps from each board's

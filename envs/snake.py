@@ -34,7 +34,9 @@ from gymnasium import spaces
 
 from envs.base import (
     MAX_RENDER_SCALE,
+    MOVE_KEYS,
     RENDER_SCALE,
+    ActionKeys,
     Game,
     check_state_keys,
     check_state_size,
@@ -238,6 +240,7 @@ class Snake(Game):
 
     name = "snake"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
+    ACTION_KEYS: ClassVar[ActionKeys] = MOVE_KEYS  # WASD or the arrows
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "body", "apple", "direction", "step",
                                              "steps_since_apple", "score", "done", "rng")
     #: set_attr may change it (checked as the constructor checks it); each board takes it at its reset

@@ -70,6 +70,7 @@ from gymnasium import spaces
 from envs.base import (
     MAX_RENDER_SCALE,
     RENDER_SCALE,
+    ActionKeys,
     Game,
     Setting,
     check_derived_key,
@@ -518,6 +519,7 @@ class SnakeDuel(Game):
 
     name = "snake_duel"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
+    ACTION_KEYS: ClassVar[ActionKeys] = Snake.ACTION_KEYS  # the learner's snake, as in Snake
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "snakes", "apples", "round", "done", "rng")
     SNAKE_KEYS: ClassVar[tuple[str, ...]] = ("body", "direction", "alive", "score")  # each of "snakes"
     #: set_attr may change these (checked as the constructor checks them); each board takes them at its reset

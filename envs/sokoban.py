@@ -44,7 +44,9 @@ from gymnasium import spaces
 
 from envs.base import (
     MAX_RENDER_SCALE,
+    MOVE_KEYS,
     RENDER_SCALE,
+    ActionKeys,
     Game,
     check_derived_key,
     check_state_keys,
@@ -352,6 +354,7 @@ class Sokoban(Game):
 
     name = "sokoban"
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
+    ACTION_KEYS: ClassVar[ActionKeys] = MOVE_KEYS  # WASD or the arrows
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "walls", "boxes", "targets", "player", "step", "done")
     #: set_attr may change these (checked as the constructor checks them); each board takes them at its reset
     max_steps = count_setting(default=lambda game, name: DIFFICULTIES[game.difficulty][2])  # None: its preset

@@ -46,8 +46,13 @@ from gymnasium import spaces
 
 from agents.config import not_a_file
 from envs.base import (
+    KEY_DOWN,
+    KEY_LEFT,
+    KEY_RIGHT,
+    KEY_UP,
     MAX_RENDER_SCALE,
     RENDER_SCALE,
+    ActionKeys,
     Game,
     Setting,
     as_path,
@@ -65,6 +70,9 @@ from envs.png import decode_png, encode_png
 from envs.rng import seeds_from
 
 BUTTONS: tuple[str, ...] = ("up", "down", "left", "right", "a", "b", "start")
+#: The keys of BUTTONS for gymnasium's play: those of PyBoy's window (scripts/play_gameboy.py), the arrows,
+#: A = a, B = s, Start = Enter ("\r": pygame's code for Enter is its code point, 13).
+BUTTON_KEYS: ActionKeys = ((KEY_UP,), (KEY_DOWN,), (KEY_LEFT,), (KEY_RIGHT,), ("a",), ("s",), ("\r",))
 #: An agent step's default frames: the button held PRESS_FRAMES, the step STEP_FRAMES in all (also what
 #: envs/bench.py's bare-PyBoy yardstick plays)
 PRESS_FRAMES, STEP_FRAMES = 8, 24
@@ -309,6 +317,7 @@ class GameBoyGame(Game):
 
     cheap: ClassVar[bool] = False
     ACTION_NAMES: ClassVar[tuple[str, ...]] = BUTTONS
+    ACTION_KEYS: ClassVar[ActionKeys] = BUTTON_KEYS
     #: observation channels after the frame stack (e.g. Pokémon's visited-tile mask)
     EXTRA_CHANNELS: ClassVar[int] = 0
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("rom_sha1", "emulator", "frames", "step", "done",
