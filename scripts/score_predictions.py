@@ -4,7 +4,9 @@
     python scripts/score_predictions.py datasets/snake/test.jsonl predictions.jsonl \\
         [--specialist runs/snake/<run>] [--json] [--out scores.json]
 
-predictions.jsonl holds one {"id": ..., "response": ...} per line (the model's full reply). Prints
+predictions.jsonl holds one {"id": ..., "response": ...} per line (the model's full reply), or is an OpenAI /
+vLLM Batch output (custom_id), LLaMA-Factory's generated_predictions.jsonl or ms-swift's infer result
+(matched to the split by line: README "Scoring any model's answers"). Prints
 accuracy by game, family, question type and level, format errors and missing ids. With --specialist
 the run's greedy action answers the move questions too, scored by the same verifier, beside the model
 on exactly those questions.
@@ -26,7 +28,9 @@ from agents.cli import path_arg, print_json, run_script, script_parser, speciali
 def main(argv: list[str] | None = None) -> int:
     p = script_parser(__doc__)
     p.add_argument("split", type=path_arg, help="an exported split: JSONL, one task record per line")
-    p.add_argument("predictions", type=path_arg, help='JSONL, one {"id": ..., "response": ...} per line')
+    p.add_argument("predictions", type=path_arg,
+                   help='JSONL, one {"id": ..., "response": ...} per line, or a Batch API, LLaMA-Factory or '
+                   "ms-swift predictions file")
     p.add_argument("--specialist", type=path_arg,
                    help="a run folder: also score its greedy action on the move questions")
     p.add_argument("--checkpoint", type=path_arg,

@@ -1,7 +1,8 @@
 """Score any model's answers on an exported split with the project's verifiers (``vlm.verify.verify``).
 
 Inputs: the split, JSONL with one ``TaskRecord.to_dict()`` per line (as ``vlm/export.py`` writes it),
-and the predictions, JSONL ``{"id": ..., "response": ...}``. Every record counts: a record without a
+and the predictions, JSONL ``{"id": ..., "response": ...}`` or a tool's own predictions file
+(``load_predictions``). Every record counts: a record without a
 prediction, or whose response is null (a failed generation), is a missing id and scores 0; a prediction
 whose id is not in the split is reported and ignored. Figures per game, family, question type and
 GameQA level (plot level, question level): accuracy, format (the ``<think>…</think><answer>…</answer>``
@@ -120,25 +121,99 @@ def load_records(path: Path | str) -> list[TaskRecord]:
     return records
 
 
-def load_predictions(path: Path | str) -> dict[str, str | None]:
-    """``{id: response}`` from JSONL ``{"id": ..., "response": ...}``; an id twice is an error. A null
-    response stays None: it counts as missing, not as a wrong answer."""
+def load_predictions(path: Path | str, records: list[TaskRecord] | None = None) -> dict[str, str | None]:
+    """``{id: response}`` from a predictions file; an id twice is an error. A null response stays None: it
+    counts as missing, not as a wrong answer. Rows are read as their producer writes them (``_row_reply``):
+    ``{"id", "response"}``, an OpenAI / vLLM Batch output (``custom_id``), or a LLaMA-Factory or ms-swift
+    predictions file, whose rows carry no id and are matched to ``records`` (the split) line by line."""
     path = Path(path)
     out: dict[str, str | None] = {}
+    by_line: list[tuple[int, str, Any, Any]] = []  # (line, producer, response, reference label)
     for n, row in _jsonl(path, "predictions"):
-        if not isinstance(row, dict) or "id" not in row or "response" not in row:
-            hint = ("; it is a task record (it has a verifier): give the split first, then the model's "
-                    "predictions") if isinstance(row, dict) and "verifier" in row else ""
-            raise ScoringError(f"predictions {path} line {n}: expected "
-                               f"{{\"id\": ..., \"response\": ...}}{hint}")
-        key = str(row["id"])
+        producer, key, response, label = _row_reply(row, path, n)
+        if key is None:
+            by_line.append((n, producer, response, label))
+            continue
+        if by_line:
+            raise _mixed(path, n, by_line[0][1])
         if key in out:
             raise ScoringError(f"predictions {path} line {n}: id {key!r} appears twice")
-        response = row["response"]
-        # null is what a generation script writes when generation failed: scored as no reply (missing,
-        # 0 accuracy), so the table counts it with the missing ids instead of as a format error.
-        out[key] = response if response is None or isinstance(response, str) else json.dumps(response)
+        out[key] = _reply_text(response)
+    if by_line:
+        if out:
+            raise _mixed(path, by_line[0][0], by_line[0][1])
+        out = _match_lines(path, by_line, records)
     return out
+
+
+def _row_reply(row: Any, path: Path, n: int) -> tuple[str, str | None, Any, Any]:
+    """(producer, id or None where the row is matched by line, reply, reference label) of one row. Rows
+    without ids, read from the producers' own code: LLaMA-Factory's generated_predictions.jsonl (do_predict
+    and scripts/vllm_infer.py: {"prompt", "predict", "label"}) and ms-swift's ``swift infer --result_path``
+    ({"response", "labels", "messages", ...}), both in the dataset's order."""
+    # Before "id": a Batch row holds one (the batch's own); its response is an object, or null on an error.
+    if isinstance(row, dict) and "custom_id" in row and isinstance(row.get("response", ""), dict | None):
+        return "Batch", str(row["custom_id"]), _batch_reply(row, path, n), None
+    if isinstance(row, dict) and "id" in row and "response" in row:
+        return "ours", str(row["id"]), row["response"], None
+    if isinstance(row, dict) and "predict" in row and "prompt" in row:
+        return "LLaMA-Factory", None, row["predict"], row.get("label")
+    if isinstance(row, dict) and "response" in row and "messages" in row:
+        return "ms-swift", None, row["response"], row.get("labels")
+    hint = ("; it is a task record (it has a verifier): give the split first, then the model's predictions"
+            if isinstance(row, dict) and "verifier" in row else
+            ", an OpenAI or vLLM Batch output row, or a LLaMA-Factory or ms-swift predictions row")
+    raise ScoringError(f"predictions {path} line {n}: expected {{\"id\": ..., \"response\": ...}}{hint}")
+
+
+def _batch_reply(row: dict[str, Any], path: Path, n: int) -> Any:
+    """The reply of an OpenAI / ``vllm run-batch`` output row (a chat completion); None for a failed
+    request (its ``error``, or a non-200 status), which counts as missing as a null response does."""
+    response = row["response"]
+    if not isinstance(response, dict) or response.get("status_code") != 200:
+        return None
+    try:
+        return response["body"]["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise ScoringError(f"predictions {path} line {n}: a Batch output row without "
+                           "response.body.choices[0].message.content; give the output of a "
+                           "/v1/chat/completions batch") from None
+
+
+def _reply_text(response: Any) -> str | None:
+    # null is what a generation script writes when generation failed: scored as no reply (missing,
+    # 0 accuracy), so the table counts it with the missing ids instead of as a format error.
+    return response if response is None or isinstance(response, str) else json.dumps(response)
+
+
+def _mixed(path: Path, n: int, producer: str) -> ScoringError:
+    return ScoringError(f"predictions {path} line {n}: rows with ids mixed with {producer} rows, which are "
+                        "matched to the split by line; give one producer's file")
+
+
+def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
+                 records: list[TaskRecord] | None) -> dict[str, str | None]:
+    """Row k of a file without ids answers record k of the split, only where the counts are equal and
+    every row's reference label (when the producer wrote one) is its record's right answer: a file cut
+    short (max_samples), appended to twice, shuffled or made on another split would score wrong replies."""
+    producer = rows[0][1]
+    if records is None:
+        raise ScoringError(f"predictions {path}: {producer} rows carry no id; they are matched to the "
+                           "split's records by line")
+    if len(rows) != len(records):
+        raise ScoringError(
+            f"predictions {path} holds {len(rows)} {producer} rows and the split {len(records)} records: "
+            "rows without ids are matched to records by line only when the counts are equal; generate over "
+            "the whole split of the same export, once (no max_samples / val_dataset_sample; a --result_path "
+            "written twice holds both runs)")
+    for k, ((n, _, _, label), record) in enumerate(zip(rows, records, strict=True)):
+        if isinstance(label, str) and verify(label, record)["accuracy"] < 1:
+            raise ScoringError(
+                f"predictions {path} line {n}: its label is not the right answer to line {k + 1} of the "
+                f"split ({record.id}), so its rows are not in the split's order: generate over this split's "
+                "file of the same export, unshuffled (LLaMA-Factory without --streaming), with a cutoff_len "
+                "that keeps the whole answer")
+    return {record.id: _reply_text(reply) for (_, _, reply, _), record in zip(rows, records, strict=True)}
 
 
 # ---------------------------------------------------------------------- scoring
@@ -455,7 +530,7 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
     """Everything ``scripts/score_predictions.py`` prints: the model's and (optionally) the specialist's
     figures, missing and unknown ids."""
     records = load_records(split)  # refuses an empty split by name
-    preds = load_predictions(predictions)
+    preds = load_predictions(predictions, records)
     if not preds:
         raise ScoringError(f"predictions {predictions} holds no prediction (an empty file?)")
     ids = {r.id for r in records}

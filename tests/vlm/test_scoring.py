@@ -1411,3 +1411,115 @@ def test_a_specialist_s_reverse_action_is_scored_as_the_straight_move_the_engine
 
     replies = specialist_predictions([record], Reverser(), env, {})
     assert replies == {"q": f"<best_answer>{heading}</best_answer>"}
+
+
+# ---------------------------------------------------------------------- other producers' files
+# Each in the shape its producer's own code writes (read in llamafactory 0.9.5, ms-swift 4.6.0 and vLLM's
+# run_batch): a user scores them as they are, without writing ids in with jq.
+def tool_replies(records: list[TaskRecord]) -> list[str]:
+    """The right answer to every other record, a wrong one to the rest."""
+    return [reference_response(r) if k % 2 == 0 else "<think>x</think><answer>pass</answer>"
+            for k, r in enumerate(records)]
+
+
+def llamafactory_rows(records: list[TaskRecord], end: str = "") -> list[dict]:
+    """generated_predictions.jsonl of `llamafactory-cli train --do_predict --predict_with_generate` (and
+    scripts/vllm_infer.py): the decoded prompt, the generated text and the label. ``end``: what
+    skip_special_tokens=False leaves at the end of both (Qwen's <|im_end|>, then do_predict's padding)."""
+    head = "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
+    return [{"prompt": f"{head}{r.question}<|im_end|>\n<|im_start|>assistant\n", "predict": reply + end,
+             "label": reference_response(r) + end}
+            for r, reply in zip(records, tool_replies(records), strict=True)]
+
+
+def swift_rows(records: list[TaskRecord], rl: bool = False) -> list[dict]:
+    """`swift infer --val_dataset swift/test.jsonl --result_path ...`: the reply, the dataset row's own
+    response as labels (None for test_rl.jsonl), then the row with the reply as its last message."""
+    from vlm.formats import swift_example
+
+    rows = []
+    for r, reply in zip(records, tool_replies(records), strict=True):
+        row = swift_example(r.to_dict(), str, with_response=False)
+        row["messages"].append({"role": "assistant", "content": reply})
+        rows.append({"response": reply, "labels": None if rl else reference_response(r), "logprobs": None,
+                     **row})
+    return rows
+
+
+def write_rows(path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def expected_accuracy(records: list[TaskRecord]) -> float:
+    return sum(k % 2 == 0 for k in range(len(records))) / len(records)
+
+
+@pytest.mark.parametrize("rows", [
+    lambda records: llamafactory_rows(records),
+    lambda records: llamafactory_rows(records, end="<|im_end|><|endoftext|><|endoftext|>"),
+    lambda records: swift_rows(records),
+    lambda records: swift_rows(records, rl=True),
+], ids=["llamafactory", "llamafactory-special-tokens", "swift", "swift-rl"])
+def test_a_tool_s_predictions_without_ids_are_scored_line_by_line(rows, dataset, tmp_path, scripts, capsys):
+    # Both were refused ("expected {"id": ..., "response": ...}"): the README left the user to put the ids in.
+    records = load_records(dataset[1])
+    path = tmp_path / "generated_predictions.jsonl"
+    write_rows(path, rows(records))
+    assert scripts.score_predictions.main([str(dataset[1]), str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["missing_ids"] == 0 and result["unknown_ids"] == 0
+    assert result["results"][0]["overall"]["accuracy"] == pytest.approx(expected_accuracy(records))
+
+
+@pytest.mark.parametrize("change", [lambda rows: rows[:-1], lambda rows: rows + rows],
+                         ids=["max_samples", "written-twice"])
+def test_rows_without_ids_are_refused_unless_one_answers_each_record(change, dataset, tmp_path, scripts,
+                                                                     capsys):
+    records = load_records(dataset[1])
+    rows = change(llamafactory_rows(records))
+    path = tmp_path / "generated_predictions.jsonl"
+    write_rows(path, rows)
+    assert scripts.score_predictions.main([str(dataset[1]), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{len(rows)} LLaMA-Factory rows and the split {len(records)} records" in err
+    assert "only when the counts are equal" in err
+
+
+def test_rows_without_ids_out_of_the_split_s_order_are_refused_by_their_labels(dataset, tmp_path, scripts,
+                                                                              capsys):
+    # A shuffled file (LLaMA-Factory's --streaming) or another split's of the same size scored each reply
+    # against another record's answer.
+    records = load_records(dataset[1])
+    path = tmp_path / "result.jsonl"
+    write_rows(path, swift_rows(records)[::-1])
+    assert scripts.score_predictions.main([str(dataset[1]), str(path)]) == 2
+    assert "its label is not the right answer to line" in capsys.readouterr().err
+
+
+def test_a_batch_output_is_scored_by_custom_id(dataset, tmp_path, scripts, capsys):
+    # OpenAI's Batch API and `vllm run-batch` write rows in any order, each with its own "id" and the
+    # request's custom_id: read as they were, every id was "not in the split".
+    records = load_records(dataset[1])
+    rows = [{"id": f"batch_req_{k}", "custom_id": r.id, "error": None,
+             "response": {"status_code": 200, "request_id": f"req_{k}",
+                          "body": {"object": "chat.completion", "choices": [
+                              {"index": 0, "message": {"role": "assistant", "content": reply}}]}}}
+            for k, (r, reply) in enumerate(zip(records, tool_replies(records), strict=True))][::-1]
+    rows[0] = {**rows[0], "response": None, "error": {"code": "timeout", "message": "expired"}}
+    rows[1]["response"] = {"status_code": 500, "request_id": "req", "body": {"error": {"message": "down"}}}
+    path = tmp_path / "batch_output.jsonl"
+    write_rows(path, rows)
+    assert load_predictions(path)[records[-1].id] is None
+    assert scripts.score_predictions.main([str(dataset[1]), str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["missing_examples"] == [records[-2].id, records[-1].id] and result["unknown_ids"] == 0
+    right = sum(k % 2 == 0 for k in range(len(records) - 2))
+    assert result["results"][0]["overall"]["accuracy"] == pytest.approx(right / len(records))
+
+
+def test_rows_with_ids_and_rows_matched_by_line_are_not_mixed(dataset, tmp_path):
+    records = load_records(dataset[1])
+    path = tmp_path / "mixed.jsonl"
+    write_rows(path, [{"id": records[0].id, "response": "x"}, *llamafactory_rows(records)[1:]])
+    with pytest.raises(ScoringError, match="line 2: rows with ids mixed with LLaMA-Factory rows"):
+        load_predictions(path, records)
