@@ -24,6 +24,7 @@ from agents.cli import decimals
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
 from vlm.tasks import TASK_GAMES, drawn_families, plural, task_module
+from vlm.trajectories import EPISODE_FILE, STEP_FILES
 
 # The reward functions the commands below name: this installation's file, so they run from any folder.
 REWARDS = Path(__file__).resolve().with_name("rewards.py")
@@ -277,26 +278,37 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     return lines
 
 
+def _yaml_configs(splits: dict[str, list[dict[str, Any]]], digest: str, traj_digest: str) -> list[str]:
+    """The ``configs:`` that ``datasets.load_dataset(<folder>)`` and the Hub read: the records (splits with
+    rows only: datasets refuses an empty one), else the trajectory store's ``steps`` (the default) and
+    ``episodes``; with no configs, datasets read a trajectories-only export as an image folder of its
+    frames, labelled by their hash folders. Not both: datasets (5.2) reads every config of a folder with
+    the one loader its first config's files call for, so parquet beside the JSONL records failed as JSON.
+    It also caches a folder under a key made from this YAML, not from the files: without the digests, a
+    new export in the same folder (or one of the same name) would load the old rows."""
+    filled = [split for split, recs in splits.items() if recs]
+    if filled:
+        return ["configs:", "- config_name: default", f"  description: depthfirst export, records {digest}",
+                "  data_files:", *(line for split in filled for line in (
+                    f"  - split: {HF_SPLIT[split]}", f"    path: {split}.jsonl"))]
+    described = f"  description: depthfirst export, trajectories {traj_digest}"
+    return ["configs:", "- config_name: steps", "  default: true", described, f"  data_files: {STEP_FILES}",
+            "- config_name: episodes", described, f"  data_files: {EPISODE_FILE}"]
+
+
 def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
                 curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = PLACEHOLDER,
-                digest: str = "") -> str:
-    """The card's text; ``digest`` identifies the records (see ``records_digest``). Without records
-    (``curriculum`` None) it describes the trajectories only."""
+                digest: str = "", traj_digest: str = "") -> str:
+    """The card's text; ``digest`` identifies the records (see ``records_digest``), ``traj_digest`` the
+    trajectory store (``trajectories_digest``). Without records (``curriculum`` None) it describes the
+    trajectories only."""
     env, counts, policy = meta["env"], meta["counts"], meta["policy"]
     total = sum(len(recs) for recs in splits.values())
     title = "expert trajectories and verifiable VLM tasks" if total else "expert trajectories"
     lines = ["---", f"pretty_name: depthfirst {env} — {title}",
              "task_categories:", "- visual-question-answering" if total else "- reinforcement-learning",
              "tags:", "- games", "- reinforcement-learning", "- depthfirst"]
-    filled = [split for split, recs in splits.items() if recs]  # datasets refuses a split with no rows
-    if filled:
-        # datasets (5.2) caches a folder under a key made from this YAML, not from the files: without the
-        # digest, a new export in the same folder (or one of the same name) would load the old rows.
-        lines += ["configs:", "- config_name: default", f"  description: depthfirst export, records {digest}",
-                  "  data_files:"]
-        for split in filled:
-            lines += [f"  - split: {HF_SPLIT[split]}", f"    path: {split}.jsonl"]
-    lines += ["---", "", f"# depthfirst {env}: {title}", ""]
+    lines += [*_yaml_configs(splits, digest, traj_digest), "---", "", f"# depthfirst {env}: {title}", ""]
     if meta.get("rom_sha1"):  # a Game Boy game: screens of the user's ROM
         lines += [_rom_notice(meta), ""]
     made = (f"{plural(counts['episodes_kept'], 'episode')} ({plural(counts['steps'], 'step')}) of a trained "
@@ -325,19 +337,34 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _digest(files: Iterable[tuple[str, Path]]) -> str:
+    """SHA-1 (16 hex digits) of ``(name, file)`` pairs: each name, then its file's bytes, read in chunks
+    (an export's record and step files run to gigabytes)."""
+    h = hashlib.sha1()
+    for name, path in files:
+        h.update(f"{name}\n".encode())
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
 def records_digest(root: Path, splits: Iterable[str]) -> str:
     """SHA-1 (16 hex digits) of the export's record files ``<split>.jsonl``."""
-    h = hashlib.sha1()
-    for split in splits:
-        h.update(f"{split}\n".encode())
-        h.update((root / f"{split}.jsonl").read_bytes())
-    return h.hexdigest()[:16]
+    return _digest((split, root / f"{split}.jsonl") for split in splits)
+
+
+def trajectories_digest(root: Path) -> str:
+    """SHA-1 (16 hex digits) of the trajectory store's step and episode files."""
+    files = [*sorted(root.glob(STEP_FILES)), root / EPISODE_FILE]
+    return _digest((path.relative_to(root).as_posix(), path) for path in files)
 
 
 def write_card(root: Path, meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
                curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = PLACEHOLDER) -> Path:
     path = root / "README.md"
     digest = records_digest(root, splits) if curriculum is not None else ""  # no record files to hash
-    text = render_card(meta, splits, curriculum, formats, root_hint, digest)
+    traj_digest = "" if any(splits.values()) else trajectories_digest(root)  # its configs name records
+    text = render_card(meta, splits, curriculum, formats, root_hint, digest, traj_digest)
     path.write_text(text, encoding="utf-8")
     return path

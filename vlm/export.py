@@ -68,6 +68,8 @@ from vlm.card import write_card
 from vlm.imagestore import IMAGE_DIR, ImageStore, check_image
 from vlm.record import FAMILIES, LEVELS, TaskDraft, record_id
 from vlm.trajectories import (
+    EPISODE_FILE,
+    STEP_FILES,
     TRAJ_DIR,
     EpisodeLog,
     ReplayMismatch,
@@ -99,7 +101,7 @@ EXPORT_ENTRIES = ("README.md", "curriculum.json", IMAGE_DIR, TRAJ_DIR, "minari",
 # trajectories/), and --overwrite refuses to remove it with the old export.
 EXPORT_FILES = (
     f"{IMAGE_DIR}/??/*.png",
-    f"{TRAJ_DIR}/meta.json", f"{TRAJ_DIR}/episodes.parquet", f"{TRAJ_DIR}/steps/part-*.parquet",
+    f"{TRAJ_DIR}/meta.json", EPISODE_FILE, STEP_FILES,
     "llamafactory/dataset_info.json",
     *(f"{folder}/{split}.{ext}" for split in sp.SPLIT_NAMES for folder, ext in (
         ("llamafactory", "json"), ("easyr1", "parquet"), ("verl", "parquet"), ("openrlhf", "jsonl"),
@@ -851,7 +853,7 @@ def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[
 
     opts, run, env = p.opts, p.run, p.run.env
     records = [r for o in outputs for r in o.records]
-    write_episodes(root / TRAJ_DIR / "episodes.parquet", [e for o in outputs for e in o.episodes])
+    write_episodes(root / EPISODE_FILE, [e for o in outputs for e in o.episodes])
 
     t = time.perf_counter()
     assignment = sp.assign_episodes([log.episode for log in kept], p.ratios, opts.seed)

@@ -37,6 +37,8 @@ from envs import GAMES, game_class, make_game
 from envs.rng import seeds_from
 
 TRAJ_DIR = "trajectories"
+STEP_FILES = f"{TRAJ_DIR}/steps/part-*.parquet"  # relative to the dataset root, as a glob
+EPISODE_FILE = f"{TRAJ_DIR}/episodes.parquet"
 MINARI_NAMESPACE = "depthfirst"
 ROW_GROUP = 2048  # steps per Parquet row group: bounded memory for Game Boy states (~300 KB each)
 
@@ -375,7 +377,7 @@ def load_steps(root: str | Path) -> pa.Table:
 
 
 def load_episodes(root: str | Path) -> pa.Table:
-    return pq.read_table(Path(root) / TRAJ_DIR / "episodes.parquet")
+    return pq.read_table(Path(root) / EPISODE_FILE)
 
 
 # --------------------------------------------------------------------------- meta and Minari

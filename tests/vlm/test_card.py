@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import yaml
+
 from vlm.card import render_card
 
 
@@ -162,6 +164,62 @@ def test_yaml_header_names_hugging_face_splits_and_the_records_digest():
     assert "task_categories:\n- reinforcement-learning\n" in head and "visual-question-answering" not in head
 
 
+def yaml_configs(card: str) -> list[dict[str, Any]]:
+    """The card's ``configs:``, checked against the rules of the Hub's card spec (hub-docs
+    ``datasetcard.md``) and of ``datasets`` 5.2 (``utils/metadata.py``, ``load.py``): unique names; one
+    default where there are several (the one named ``default`` or marked ``default: true``, else
+    ``load_dataset(folder)`` asks for a name); ``data_files`` a path or a list of ``{split, path}`` with a
+    word for a split (``\\w+``, dot-separated); ``description`` a string (a ``BuilderConfig`` field); one
+    file format in all (every config is read with the loader its first config's files call for)."""
+    configs = yaml.safe_load(card[4:card.index("\n---\n", 4)]).get("configs", [])
+    names = [c["config_name"] for c in configs]
+    assert len(set(names)) == len(names), names
+    defaults = [c["config_name"] for c in configs if c["config_name"] == "default" or c.get("default")]
+    assert len(defaults) == 1 or len(configs) < 2, defaults
+    for c in configs:
+        assert set(c) <= {"config_name", "description", "data_files", "default"}, c
+        assert isinstance(c.get("description", ""), str)
+        files = c["data_files"]
+        assert isinstance(files, str) or all(
+            set(f) == {"split", "path"} and re.fullmatch(r"\w+(\.\w+)*", f["split"]) for f in files), files
+    assert len({path.rsplit(".", 1)[-1] for c in configs for path in config_paths(c)}) <= 1, configs
+    return configs
+
+
+def config_paths(config: dict[str, Any]) -> list[str]:
+    files = config["data_files"]
+    return [files] if isinstance(files, str) else [f["path"] for f in files]
+
+
+def test_a_trajectories_only_yaml_names_the_steps_and_episodes_as_configs():
+    # A trajectories-only card had no configs: datasets.load_dataset(folder) (and the Hub's viewer) then read
+    # the export as an image folder of its frames, labelled by their hash folders ("06", "08", ...).
+    bare = yaml_configs(render_card(META, {"train": [], "val": [], "test": []}, None, []))
+    assert [(c["config_name"], config_paths(c), c.get("default")) for c in bare] == [
+        ("steps", ["trajectories/steps/part-*.parquet"], True),
+        ("episodes", ["trajectories/episodes.parquet"], None)]
+    no_val = yaml_configs(render_card(META, {**SPLITS, "val": []}, CURRICULUM, []))
+    assert config_paths(no_val[0]) == ["train.jsonl", "test.jsonl"]
+
+
+def test_write_card_keys_the_trajectory_configs_by_their_files(tmp_path):
+    # datasets 5.2 keys a folder's cache on this YAML, not on the files (a steps file cut from 17 rows to 5
+    # still loaded 17): the digest makes a re-export with other trajectories (another --scale) load its own.
+    from vlm.card import trajectories_digest, write_card
+
+    steps = tmp_path / "trajectories" / "steps" / "part-00000.parquet"
+    steps.parent.mkdir(parents=True)
+    steps.write_bytes(b"steps")
+    (tmp_path / "trajectories" / "episodes.parquet").write_bytes(b"episodes")
+    first = trajectories_digest(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{16}", first)
+    card = write_card(tmp_path, META, {"train": [], "val": [], "test": []}, None, [])
+    described = [c["description"] for c in yaml_configs(card.read_text(encoding="utf-8"))]
+    assert described == [f"depthfirst export, trajectories {first}"] * 2
+    steps.write_bytes(b"other steps")
+    assert trajectories_digest(tmp_path) != first
+
+
 def test_records_digest_is_16_hex_digits_of_the_files_and_their_splits(tmp_path):
     from vlm.card import records_digest
 
@@ -219,7 +277,7 @@ def test_a_card_without_records_lists_no_record_files_or_counts():
     card = render_card(META, {"train": [], "val": [], "test": []}, None, [])
     assert ("Trajectories only, no task records: 4 episodes (40 steps) of a trained `snake` specialist (PPO, "
             "`tiny` preset, 12,345 parameters, 67,890 training steps), with 6 distinct PNG frames.") in card
-    assert "train.jsonl" not in card and "curriculum.json" not in card and "configs:" not in card
+    assert "train.jsonl" not in card and "curriculum.json" not in card
     # a curriculum with no records to order has no counts to show either
     assert "## Counts" not in render_card(META, {"train": [], "val": [], "test": []}, CURRICULUM, [])
 

@@ -25,6 +25,7 @@ import yaml
 from PIL import Image
 
 from tests.conftest import ROOT, load_script
+from tests.vlm.test_card import config_paths, yaml_configs
 from tests.vlm.test_trajectories import (
     EPISODES,
     MIX,
@@ -227,6 +228,33 @@ def test_dataset_card_counts_examples_and_provenance(exported):
     assert "Pokémon" not in card and "redistributable" not in card  # no ROM: the warning is for Game Boy
 
 
+def test_card_configs_name_the_exports_files(exported):
+    configs = yaml_configs((exported / "README.md").read_text(encoding="utf-8"))
+    assert [c["config_name"] for c in configs] == ["default"]
+    for config in configs:
+        assert all(sorted(exported.glob(path)) for path in config_paths(config)), config
+
+
+@pytest.mark.skipif(not datasets_installed(), reason="reads the export with datasets (the vlm extra)")
+def test_datasets_loads_every_config_of_the_card_with_the_exports_rows(run, exported, tmp_path):
+    import datasets
+
+    def rows(root: Path, name: str | None = None) -> dict[str, int]:
+        loaded = datasets.load_dataset(str(root), name=name, cache_dir=str(tmp_path / "cache"))
+        return {split: ds.num_rows for split, ds in loaded.items()}
+
+    counts = json.loads((exported / META).read_text())["counts"]
+    assert rows(exported) == {"train": counts["records"]["train"], "validation": counts["records"]["val"],
+                              "test": counts["records"]["test"]}
+    # Without records it read the frames as an image folder (a row per PNG, labelled by its hash folder).
+    out = tmp_path / "traj"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--tasks-per-state", "0",
+                  "--no-progress") == 0
+    counts = json.loads((out / META).read_text())["counts"]
+    assert rows(out) == rows(out, "steps") == {"train": counts["steps"]}
+    assert rows(out, "episodes") == {"train": 2}
+
+
 def test_card_commands_work_from_any_folder(exported):
     """Without --relative-paths every path in the card's commands is absolute: the export's files, the
     reward file of this installation, and the recorded command (run in the folder it was made in)."""
@@ -290,7 +318,10 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
     assert meta["rom_sha1"] is None  # no cartridge: Snake's replay game has none
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "no trainer formats" in card and "| format |" not in card and "## Examples" not in card
-    assert "configs:" not in card  # no split for datasets.load_dataset to find
+    # no records: datasets.load_dataset(out) reads the steps (it read the frames as an image folder)
+    configs = yaml_configs(card)
+    assert [(c["config_name"], c.get("default")) for c in configs] == [("steps", True), ("episodes", None)]
+    assert all(sorted(out.glob(path)) for c in configs for path in config_paths(c)), configs
     files = card[card.index("## Files and formats"):]
     listed = re.findall(r"^- `([^`]+)`", files, flags=re.MULTILINE)
     assert listed and all((out / name).exists() for name in listed), listed
