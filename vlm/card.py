@@ -228,13 +228,26 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     # --relative-paths makes a dataset that moves: its commands then run from its folder, whose path is
     # not known. Otherwise everything is absolute and runs from anywhere, as the image paths do.
     d = "" if meta.get("relative_paths") else f"{root_hint}/"
+    # How datasets reads the YAML's configs (see _yaml_configs), and which split is val.jsonl: the count
+    # tables say "val", datasets "validation". Run from the folder, it needs the folder's name: datasets
+    # 5.2 refuses load_dataset('.') ("dataset_name should be specified but got None").
+    folder = repr(d.rstrip("/")) if d else "os.getcwd()"
     lines = ["## Files and formats", ""]
     if records:
+        names = [f"`{HF_SPLIT[s]}`" + (f" (`{s}.jsonl`)" if HF_SPLIT[s] != s else "")
+                 for s, recs in splits.items() if recs]
+        listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
         lines += ["- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` "
-                  "TaskRecord), image paths relative to this folder"]
+                  "TaskRecord), image paths relative to this folder; "
+                  f"`datasets.load_dataset({folder})` reads them as the split{'s' if len(names) > 1 else ''} "
+                  f"{listed}"]
+        steps = f"`datasets.load_dataset('parquet', data_files={d + STEP_FILES!r})` reads the steps"
+    else:
+        steps = (f"`datasets.load_dataset({folder})` reads the steps, `datasets.load_dataset({folder}, "
+                 "'episodes')` the episodes")
     lines += ["- `images/`: PNGs named by the SHA-1 of their pixels (each distinct image stored once)",
               "- `trajectories/`: the expert's play, one Parquet row per step (`steps/`), "
-              "`episodes.parquet`, `meta.json`"]
+              f"`episodes.parquet`, `meta.json`; {steps}"]
     if records:
         lines.append("- `curriculum.json`: stages easy → hard")
     if meta.get("minari"):

@@ -202,6 +202,20 @@ def test_a_trajectories_only_yaml_names_the_steps_and_episodes_as_configs():
     assert config_paths(no_val[0]) == ["train.jsonl", "test.jsonl"]
 
 
+def test_the_files_say_how_datasets_loads_records_and_steps_and_which_split_is_which():
+    # The count tables say "val" and the YAML "validation": a Hub reader could not tell which split loads
+    # val.jsonl, nor that the image paths are to be joined to the folder, nor how to read the steps.
+    card = render_card(META, {**SPLITS, "test": []}, CURRICULUM, [], root_hint="/data/snake")
+    assert ("- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` TaskRecord), "
+            "image paths relative to this folder; `datasets.load_dataset('/data/snake')` reads them as the "
+            "splits `train` and `validation` (`val.jsonl`)\n") in card
+    assert ("`meta.json`; `datasets.load_dataset('parquet', "
+            "data_files='/data/snake/trajectories/steps/part-*.parquet')` reads the steps\n") in card
+    bare = render_card({**META, "relative_paths": True}, {"train": [], "val": [], "test": []}, None, [])
+    assert ("`meta.json`; `datasets.load_dataset(os.getcwd())` reads the steps, "
+            "`datasets.load_dataset(os.getcwd(), 'episodes')` the episodes\n") in bare
+
+
 def test_write_card_keys_the_trajectory_configs_by_their_files(tmp_path):
     # datasets 5.2 keys a folder's cache on this YAML, not on the files (a steps file cut from 17 rows to 5
     # still loaded 17): the digest makes a re-export with other trajectories (another --scale) load its own.

@@ -36,6 +36,7 @@ from tests.vlm.test_trajectories import (
 )
 from vlm.card import REWARDS, render_card
 from vlm.export import CHUNK, META, OWNER
+from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, TaskRecord
 from vlm.splits import assign_episodes, curriculum, parse_mix, parse_ratios, split_records, state_keys
 from vlm.trajectories import resolve_run
@@ -236,23 +237,37 @@ def test_card_configs_name_the_exports_files(exported):
 
 
 @pytest.mark.skipif(not datasets_installed(), reason="reads the export with datasets (the vlm extra)")
-def test_datasets_loads_every_config_of_the_card_with_the_exports_rows(run, exported, tmp_path):
+def test_the_cards_datasets_calls_load_the_exports_rows(run, exported, tmp_path, monkeypatch):
+    """Each `datasets.load_dataset(...)` the card shows, run as written (a trajectories-only export's read
+    the frames as an image folder: a row per PNG, labelled by its hash folder)."""
     import datasets
 
-    def rows(root: Path, name: str | None = None) -> dict[str, int]:
-        loaded = datasets.load_dataset(str(root), name=name, cache_dir=str(tmp_path / "cache"))
-        return {split: ds.num_rows for split, ds in loaded.items()}
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+
+    def card_loads(root: Path) -> list[dict[str, int]]:
+        card = (root / "README.md").read_text(encoding="utf-8")
+        calls = re.findall(r"`(datasets\.load_dataset\([^`]*\))`", card)
+        loaded = [eval(call, {"datasets": datasets, "os": os}) for call in calls]
+        return [{split: ds.num_rows for split, ds in splits.items()} for splits in loaded]
 
     counts = json.loads((exported / META).read_text())["counts"]
-    assert rows(exported) == {"train": counts["records"]["train"], "validation": counts["records"]["val"],
-                              "test": counts["records"]["test"]}
-    # Without records it read the frames as an image folder (a row per PNG, labelled by its hash folder).
+    assert card_loads(exported) == [
+        {"train": counts["records"]["train"], "validation": counts["records"]["val"],
+         "test": counts["records"]["test"]}, {"train": counts["steps"]}]
     out = tmp_path / "traj"
     assert export(str(run), "--out", str(out), "--episodes", "2", "--tasks-per-state", "0",
                   "--no-progress") == 0
     counts = json.loads((out / META).read_text())["counts"]
-    assert rows(out) == rows(out, "steps") == {"train": counts["steps"]}
-    assert rows(out, "episodes") == {"train": 2}
+    assert card_loads(out) == [{"train": counts["steps"]}, {"train": 2}]
+    # With --relative-paths the card's commands run from the export's folder, where the card said
+    # load_dataset('.'), which datasets 5.2 refuses ("dataset_name should be specified but got None").
+    rel = tmp_path / "rel"
+    assert export(str(run), "--out", str(rel), "--episodes", "4", "--formats", "verl", "--relative-paths",
+                  "--no-progress") == 0
+    monkeypatch.chdir(rel)
+    counts = json.loads((rel / META).read_text())["counts"]
+    assert card_loads(rel) == [{HF_SPLIT[s]: n for s, n in counts["records"].items() if n},
+                               {"train": counts["steps"]}]
 
 
 def test_card_commands_work_from_any_folder(exported):
