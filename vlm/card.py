@@ -245,7 +245,8 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     else:
         steps = (f"`datasets.load_dataset({folder})` reads the steps, `datasets.load_dataset({folder}, "
                  "'episodes')` the episodes")
-    lines += ["- `images/`: PNGs named by the SHA-1 of their pixels (each distinct image stored once)",
+    lines += ["- `images/`: PNGs named by `vlm.imagestore.image_hash` of their decoded pixels (the SHA-1 of "
+              "the array's shape, dtype and bytes), each distinct image stored once",
               "- `trajectories/`: the expert's play, one Parquet row per step (`steps/`), "
               f"`episodes.parquet`, `meta.json`; {steps}"]
     if records:

@@ -229,6 +229,18 @@ def test_dataset_card_counts_examples_and_provenance(exported):
     assert "Pokémon" not in card and "redistributable" not in card  # no ROM: the warning is for Game Boy
 
 
+def test_the_cards_image_names_are_the_hash_it_names_of_the_decoded_pngs(exported):
+    # The card said "the SHA-1 of their pixels": hashlib.sha1 of a decoded PNG's bytes matched no file, as
+    # image_hash hashes the array's shape and dtype first.
+    from vlm.imagestore import image_hash
+
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    assert ("- `images/`: PNGs named by `vlm.imagestore.image_hash` of their decoded pixels (the SHA-1 of "
+            "the array's shape, dtype and bytes), each distinct image stored once") in card
+    for path in sorted((exported / "images").glob("*/*.png"))[:40]:
+        assert image_hash(np.asarray(Image.open(path))) == path.stem
+
+
 def test_card_configs_name_the_exports_files(exported):
     configs = yaml_configs((exported / "README.md").read_text(encoding="utf-8"))
     assert [c["config_name"] for c in configs] == ["default"]
