@@ -112,6 +112,25 @@ def stop_point() -> None:
         _raise_stop()
 
 
+@contextlib.contextmanager
+def safe_to_stop() -> Iterator[None]:
+    """Inside ``stop_at_safe_points``, a block that is a safe place to stop throughout (a wait in this
+    project's own code that holds nothing, a folder lock's): a stop signal raises ``KeyboardInterrupt`` there
+    at once, as outside, and one that came before raises as the block starts. The first signal only marked a
+    stop for the next ``stop_point``, which a wait without end never reaches: it ended on a repeat alone.
+    Elsewhere the block runs as it is."""
+    global _polled
+    if not _polled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stop_point()
+    _polled = False
+    try:
+        yield
+    finally:
+        _polled = not _due  # a stop raised in the block is taken, as _raise_stop leaves it: none again
+
+
 # How often a wait for a future (result_at_stop_points) looks for a stop: the "at once" a user sees.
 FUTURE_POLL_S = 0.05
 

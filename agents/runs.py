@@ -27,7 +27,7 @@ from typing import IO, Any
 import yaml
 
 from agents.config import file_kind, load_yaml, not_a_file, unnamed_key, yaml_problem
-from agents.interrupts import deferred_stop, settled, uninterruptible
+from agents.interrupts import deferred_stop, safe_to_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
 KEEP_CHECKPOINTS = 3
@@ -274,8 +274,9 @@ def _folders_locked(folders: Iterable[Path]) -> Iterator[None]:
     """Each folder locked (exclusive, waiting for it) inside the block, in one order, so two holders never
     wait on each other. No lock where a folder cannot be locked: NFS (flock there needs a file open for
     writing), Windows; the block runs all the same. The wait takes a stop signal as the caller's handler
-    does (``KeyboardInterrupt`` out of it): enter it before ``uninterruptible`` or ``deferred_stop``, which
-    would leave a Ctrl-C waiting as long as another writer holds a lock."""
+    does (``KeyboardInterrupt`` out of it), inside ``stop_at_safe_points`` too (``safe_to_stop``): enter it
+    before ``uninterruptible`` or ``deferred_stop``, which would leave a Ctrl-C waiting as long as another
+    writer holds a lock."""
     with contextlib.ExitStack() as stack:
         for folder in sorted({os.path.realpath(f) for f in folders}):  # one folder twice: waits on itself
             try:
@@ -283,7 +284,7 @@ def _folders_locked(folders: Iterable[Path]) -> Iterator[None]:
             except OSError:
                 continue
             stack.callback(os.close, fd)
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError), safe_to_stop():
                 _flock(fd, shared=False, wait=True)
         yield
 

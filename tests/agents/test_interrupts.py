@@ -18,6 +18,7 @@ import pytest
 from agents import interrupts
 from agents.interrupts import (
     deferred_stop,
+    safe_to_stop,
     settled,
     stop_at_safe_points,
     stop_point,
@@ -290,6 +291,22 @@ def test_inside_safe_points_a_signal_raises_only_at_a_stop_point(capsys):
         with pytest.raises(KeyboardInterrupt):
             stop_point()
         signal.raise_signal(signal.SIGTERM)  # taken: a repeat is ignored, the save goes on
+    assert "stopping: one moment" in capsys.readouterr().err
+
+
+def test_a_safe_to_stop_block_inside_safe_points_takes_a_stop_at_once(capsys):
+    # A folder lock's wait (runs._folders_locked) inside stop_at_safe_points: the first signal only marked a
+    # stop for a stop point the wait never reached. Raised there now; one that came before, as it starts.
+    with stop_signals_interrupt(), stop_at_safe_points():
+        with safe_to_stop():
+            pass
+        signal.raise_signal(signal.SIGINT)  # after it: the block's stop points take it, as before
+        with pytest.raises(KeyboardInterrupt), safe_to_stop():
+            raise AssertionError("a stop that came before the block was not raised as it started")
+    with stop_signals_interrupt(), stop_at_safe_points():
+        with pytest.raises(KeyboardInterrupt), safe_to_stop():
+            signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)  # taken: a repeat is ignored, and the block's end raises nothing
     assert "stopping: one moment" in capsys.readouterr().err
 
 

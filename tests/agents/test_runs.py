@@ -869,28 +869,36 @@ def test_two_writers_of_one_set_place_it_in_turn(tmp_path, monkeypatch, video):
 
 
 @pytest.mark.parametrize("last", [True, False], ids=["last", "periodic"])
-def test_a_stop_while_another_writer_holds_the_folder_ends_the_wait_and_places_nothing(tmp_path, last):
+@pytest.mark.parametrize("safe_points", [False, True], ids=["plain", "safe_points"])
+def test_a_stop_while_another_writer_holds_the_folder_ends_the_wait_and_places_nothing(tmp_path, last,
+                                                                                      safe_points):
     # The folder's lock was waited for inside the renames' signal block: a Ctrl-C was dropped (last, as
     # evaluate's results) or held until the set was placed, so a writer frozen with Ctrl-Z while holding
-    # the lock kept the command from stopping at all.
+    # the lock kept the command from stopping at all. Inside stop_at_safe_points (training's learn(), an
+    # export's pool) the first Ctrl-C only marked a stop for the next stop point, which the wait never
+    # reached: it ended only on a second Ctrl-C.
     import fcntl
     import subprocess
     import time
 
     from tests.conftest import ROOT
 
-    code = ("import sys; from pathlib import Path\n"
-            "from agents.interrupts import stop_signals_interrupt\nfrom agents.runs import written_together\n"
+    code = ("import contextlib, sys; from pathlib import Path\n"
+            "from agents.interrupts import stop_at_safe_points, stop_signals_interrupt\n"
+            "from agents.runs import written_together\n"
             "files = [Path(sys.argv[1], n) for n in ('eval.json', 'eval-best.mp4')]\n"
+            "polled = stop_at_safe_points() if sys.argv[3] == '1' else contextlib.nullcontext()\n"
+            "written = written_together(files, last=sys.argv[2] == '1')\n"
             "try:\n"
-            "    with stop_signals_interrupt(), written_together(files, last=sys.argv[2] == '1') as tmps:\n"
+            "    with stop_signals_interrupt(), polled, written as tmps:\n"
             "        for tmp in tmps:\n            tmp.write_text('new')\n"
             "        print('placing', flush=True)\n"
             "except KeyboardInterrupt:\n    sys.exit(130)\n")
     held = os.open(tmp_path, os.O_RDONLY)
     try:
         fcntl.flock(held, fcntl.LOCK_EX)  # another writer placing its set, frozen
-        proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(int(last))], text=True,
+        proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(int(last)),
+                                 str(int(safe_points))], text=True,
                                 stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
             assert proc.stdout.readline() == "placing\n"
