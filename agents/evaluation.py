@@ -332,13 +332,13 @@ def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
 
 
 def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
-    """``frames`` (even sides) as an H.264 MP4, sent to ffmpeg frame by frame with a stop point before each
-    but the first. ffmpeg is started, and given that frame, with a stop held (``deferred_stop``): a Ctrl-C
-    inside the start (imageio's ``mimsave`` did it unguarded) left ffmpeg running past the stop, and it wrote
-    the temp file after its removal, left in the run folder for good; and an ffmpeg closed with no frame
-    printed three warnings of an empty video (its own and imageio-ffmpeg's) before the stop's line. On a
-    stop or an error ffmpeg is killed and reaped here (``_ended``): the writer, stopped inside a frame's
-    write, kills it without a wait (a zombie until the command exited)."""
+    """``frames`` (even sides) as an H.264 MP4, sent to ffmpeg frame by frame with a stop point before each.
+    ffmpeg is started with a stop held (``deferred_stop``): a Ctrl-C inside the start (imageio's ``mimsave``
+    did it unguarded) left ffmpeg running past the stop, and it wrote the temp file after its removal, left
+    in the run folder for good. The first frame is not sent with the stop held: its write blocks while
+    ffmpeg does not read (stopped, SIGSTOP), and a Ctrl-C waited for it, for good. On a stop or an error
+    ffmpeg is killed and reaped here (``_ended``): the writer, stopped inside a frame's write, kills it
+    without a wait (a zombie until the command exited)."""
     import imageio_ffmpeg
 
     h, w = frames.shape[1:3]
@@ -349,15 +349,14 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
         with deferred_stop():
             writer.send(None)  # starts ffmpeg
             ffmpeg = _process_of(writer)
-            writer.send(np.ascontiguousarray(frames[0]))  # write_video refuses no frames
-        for frame in frames[1:]:
+        for frame in frames:
             stop_point()
             writer.send(np.ascontiguousarray(frame))
         writer.close()  # waits for ffmpeg to finish the file
     finally:
         with deferred_stop():  # each step is at once: ffmpeg ended, or killed first
             _ended(ffmpeg)  # a stop or an error: the video is not wanted, so not finished either
-            writer.close()  # closed already, or now with ffmpeg gone: nothing to wait for
+            _discarded(writer)  # closed already, or now with ffmpeg gone: nothing to wait for
 
 
 def _process_of(writer: Generator[None, Any, None]) -> subprocess.Popen[bytes] | None:
@@ -366,6 +365,18 @@ def _process_of(writer: Generator[None, Any, None]) -> subprocess.Popen[bytes] |
     frame = writer.gi_frame
     found = frame.f_locals.values() if frame is not None else ()
     return next((v for v in found if isinstance(v, subprocess.Popen)), None)
+
+
+class _Discarded(Exception):
+    """Thrown into an imageio-ffmpeg writer to close it without the video (``_discarded``)."""
+
+
+def _discarded(writer: Generator[None, Any, None]) -> None:
+    """``writer`` closed as an error inside its write closes it, not with ``close()``: closed so before its
+    first frame (a stop as ffmpeg started), it logged "No frames have been written; the written video is
+    invalid" before the stop's line. Its ffmpeg has ended (``_ended``), so nothing is waited for."""
+    with contextlib.suppress(_Discarded):
+        writer.throw(_Discarded())
 
 
 def _ended(process: subprocess.Popen[bytes] | None) -> None:

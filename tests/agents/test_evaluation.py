@@ -521,6 +521,54 @@ def test_a_stop_inside_ffmpegs_frame_write_leaves_no_ffmpeg_child_running_or_unr
             proc.wait()
 
 
+def test_a_stop_while_ffmpeg_is_frozen_before_its_first_frame_ends_at_once(tmp_path, monkeypatch):
+    """ffmpeg stopped (SIGSTOP, as a Ctrl-Z of its group or a loaded box) before it read the first frame: that
+    frame's write, larger than the pipe's buffer, blocks. It was sent with the stop held (deferred_stop), so
+    a Ctrl-C waited for ffmpeg to read it, for good while ffmpeg stayed stopped (here until it is let go after
+    3 s), and only then was ffmpeg killed. The stop now ends the write at once, ffmpeg killed and reaped."""
+    import os
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    from agents.evaluation import write_video
+    from agents.interrupts import stop_signals_interrupt
+
+    started, timers = [], []
+
+    class FrozenPopen(subprocess.Popen):
+        def __init__(self, cmd, *args, **kwargs):
+            super().__init__(cmd, *args, **kwargs)
+            if "rawvideo" in cmd:  # the writer's ffmpeg, not imageio-ffmpeg's probe of its encoders
+                started.append(self)
+                os.kill(self.pid, signal.SIGSTOP)
+                timers.extend([threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)),
+                               threading.Timer(3.0, self.send_signal, (signal.SIGCONT,))])  # the test ends
+                for timer in timers:
+                    timer.start()
+
+    monkeypatch.setattr(subprocess, "Popen", FrozenPopen)
+    frames = np.zeros((3, 256, 256, 3), dtype=np.uint8)  # 192 KiB a frame: past a pipe's 64 KiB
+    (tmp_path / "best.mp4").write_bytes(b"the good video")
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
+            write_video(frames, tmp_path / "best.mp4")
+        took = time.monotonic() - start
+        (ffmpeg,) = started
+        with pytest.raises(ChildProcessError):  # killed and reaped: neither running nor a zombie
+            os.waitpid(ffmpeg.pid, os.WNOHANG)
+        assert took < 1.0
+        assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("best.mp4", b"the good video")]
+    finally:
+        for timer in timers:
+            timer.cancel()
+        for proc in started:
+            proc.kill()
+            proc.wait()
+
+
 def test_an_mp4_of_odd_height_and_even_width_is_padded_to_even_sides(tmp_path):
     import imageio.v2 as imageio
 
