@@ -587,16 +587,23 @@ class Game(ABC):
                              f"{given[boards.view(np.uint64) >= self.num_envs].tolist()}")
         return boards
 
-    @abstractmethod
     def episode_info(self, i: int) -> dict[str, float]:
-        """Figures of board ``i``'s current episode; must hold ``score``. Read at episode end. Every
-        episode reports the same keys (the vector env sizes its shared figure rows by them), none in
-        ``RESERVED_FIGURES`` (``figure_names`` refuses such a game). Starts with ``_check_board``."""
+        """Figures of board ``i``'s current episode (``_episode_info``), read at episode end; a board never
+        reset has none (``_check_started``): it gave the constructor's zeros."""
+        self._check_started(i, "episode_info")
+        return self._episode_info(i)
+
+    @abstractmethod
+    def _episode_info(self, i: int) -> dict[str, float]:
+        """``episode_info`` of board ``i``, unchecked; must hold ``score``. Every episode reports the same
+        keys (the vector env sizes its shared figure rows by them), none in ``RESERVED_FIGURES``
+        (``figure_names`` refuses such a game), a board never reset too: the keys of no board are its."""
 
     def figure_names(self) -> tuple[str, ...]:
         """The keys every episode's figures have, else a ValueError for one in ``RESERVED_FIGURES``: SB3's
-        entry of that name would replace it. Both envs call it when made (they read board 0, unplayed)."""
-        names = tuple(self.episode_infos(np.zeros(1, np.int64)))
+        entry of that name would replace it. Both envs call it when made, before any reset (the keys of no
+        board: ``episode_infos`` of none)."""
+        names = tuple(self.episode_infos(np.zeros(0, np.int64)))
         clash = [k for k in names if k in RESERVED_FIGURES]
         if clash:
             raise ValueError(f"{self.name}'s episode figure {clash[0]!r} would replace SB3's episode entry "
@@ -608,10 +615,14 @@ class Game(ABC):
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """``episode_info`` of boards ``indices`` as one float64 array per key (the vector env reads
         every ended episode this way; a game with many short episodes overrides it with array ops, starting
-        with ``_check_open`` and ``_board_indices`` as this does)."""
+        with ``_check_open`` and ``_board_indices`` as this does, and refusing a board never reset with
+        ``_check_started``)."""
         self._check_open("episode_infos")
-        rows = [self.episode_info(int(i)) for i in self._board_indices(indices, "episode_infos")]
-        keys = rows[0] if rows else self.episode_info(0)  # of no board too: every episode has the same keys
+        boards = [int(i) for i in self._board_indices(indices, "episode_infos")]
+        for i in boards:  # each before any is read
+            self._check_started(i, "episode_infos")
+        rows = [self._episode_info(i) for i in boards]
+        keys = rows[0] if rows else self._episode_info(0)  # of no board too: every episode has the same keys
         return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in keys}
 
     def _started(self, i: int) -> bool:
@@ -658,7 +669,8 @@ class Game(ABC):
     def _check_started(self, i: int, what: str) -> None:
         """``_check_board``, then a ``ResetNeeded`` naming board ``i`` unless it holds an episode: a board
         never reset has none to read (Snake's get_state was an IndexError, other games gave a state
-        set_state refuses)."""
+        set_state refuses). Every per-board read of a board's state starts with it (``episode_info``,
+        ``get_state``, ``render``, the Game Boy's ``memory``, ``screen`` and ``read_facts``)."""
         self._check_board(i, what)
         if not self._started(i):
             raise ResetNeeded(f"board {i} holds no episode yet: reset it (or set_state) before {what}")

@@ -741,8 +741,7 @@ class Rotation(Game):
     def observe(self, out: np.ndarray, indices: np.ndarray | None = None) -> None:
         _observe(self._boards(indices, out), self._views, self._rot, self._target, out)
 
-    def episode_info(self, i: int) -> dict[str, float]:
-        self._check_board(i, "episode_info")
+    def _episode_info(self, i: int) -> dict[str, float]:
         solved = bool(self._solved[i])
         # Random play solves most boards within 50 steps; "optimal" tells a specialist from it.
         return {"score": float(solved), "solved": float(solved), "turns": float(self._turns[i]),

@@ -308,13 +308,19 @@ class Snake(Game):
         # Channels first, then columns, then whole rows: ~9x faster than scaling (n, N, N, 3) rows first.
         out[:] = rgb.transpose(0, 3, 1, 2).repeat(s, axis=3).repeat(s, axis=2)
 
-    def episode_info(self, i: int) -> dict[str, float]:
-        self._check_board(i, "episode_info")
-        return {k: float(v[0]) for k, v in self.episode_infos(np.array([i])).items()}
+    def _episode_info(self, i: int) -> dict[str, float]:
+        return {k: float(v[0]) for k, v in self._figures(np.array([i])).items()}
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         self._check_open("episode_infos")  # a closed game gave figures here, where episode_info refused
         boards = self._board_indices(indices, "episode_infos")
+        figures = self._figures(boards)
+        if not figures["snake_length"].all():  # a board never reset (no snake): refused as the others are
+            self._check_started(int(boards[np.argmin(figures["snake_length"])]), "episode_infos")
+        return figures
+
+    def _figures(self, boards: np.ndarray) -> dict[str, np.ndarray]:
+        """The figures of ``boards`` (board numbers in range), unchecked: ``episode_infos`` checks them."""
         length = self._length[boards]
         return {"score": self._score[boards].astype(np.float64), "snake_length": length.astype(np.float64),
                 "won": (length == self.size * self.size).astype(np.float64)}

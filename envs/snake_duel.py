@@ -642,10 +642,10 @@ class SnakeDuel(Game):
         return out
 
     # ------------------------------------------------------------------ per-board views
-    def episode_info(self, i: int) -> dict[str, float]:
-        self._check_board(i, "episode_info")
-        # A board not yet reset is done with result 0 (a draw) only to be skipped by step: it played no game.
-        r = int(self._result[i]) if self._done[i] and self._started(i) else None
+    def _episode_info(self, i: int) -> dict[str, float]:
+        # A board not yet reset (done with result 0, a draw, only to be skipped by step) has no figures:
+        # episode_info refuses it.
+        r = int(self._result[i]) if self._done[i] else None
         return {
             "score": float(self._score[i, 0]),
             "opponent_score": float(self._score[i, 1]),

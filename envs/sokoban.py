@@ -434,8 +434,7 @@ class Sokoban(Game):
         if not np.shares_memory(flat, out):  # ``out`` is not contiguous: reshape made a copy
             out[:] = flat.reshape(out.shape)
 
-    def episode_info(self, i: int) -> dict[str, float]:
-        self._check_board(i, "episode_info")
+    def _episode_info(self, i: int) -> dict[str, float]:
         return {"score": float(self._on_target[i]), "solved": float(self._on_target[i] == self._nbox[i]),
                 "num_boxes": float(self._nbox[i]), "steps": float(self._steps[i]),
                 "deadlocked": float(self._deadlocked[i])}

@@ -475,13 +475,15 @@ class GameBoyGame(Game):
         return data
 
     def memory(self, i: int) -> Any:
-        """Board ``i``'s address space (``pyboy.memory``): ``memory(i)[0xD362]``."""
-        self._check_board(i, "memory")
+        """Board ``i``'s address space (``pyboy.memory``): ``memory(i)[0xD362]``. Not of a board never reset:
+        every emulator boots in the constructor, whose memory was no episode's."""
+        self._check_started(i, "memory")
         return self._pyboys[i].memory
 
     def screen(self, i: int) -> np.ndarray:
-        """Board ``i``'s last observed frame, full size RGB (144, 160, 3) uint8 (a copy)."""
-        self._check_board(i, "screen")
+        """Board ``i``'s last observed frame, full size RGB (144, 160, 3) uint8 (a copy); not of a board never
+        reset (the constructor's boot screen)."""
+        self._check_started(i, "screen")
         raw = self._pyboys[i].screen.ndarray
         return np.ascontiguousarray(raw[:, :, list(self._downsample.rgb)])
 
@@ -559,8 +561,7 @@ class GameBoyGame(Game):
         if self.EXTRA_CHANNELS:
             self._observe_extra(out[:, self.frame_stack:], boards)
 
-    def episode_info(self, i: int) -> dict[str, float]:
-        self._check_board(i, "episode_info")
+    def _episode_info(self, i: int) -> dict[str, float]:
         return {"score": float(self._returns[i]), "steps": float(self._steps[i])}
 
     def _started(self, i: int) -> bool:

@@ -235,8 +235,7 @@ class GameBoy(GameBoyGame):
         self._last[i] = now
         return reward, bool(now["game_over"]) or (self.end_on_life_loss and life_lost)
 
-    def episode_info(self, i: int) -> dict[str, float]:
-        self._check_board(i, "episode_info")
+    def _episode_info(self, i: int) -> dict[str, float]:
         last = self._last[i]
         return {"score": last["score"], "lives": last["lives"], "progress": last["progress"],
                 "episode_return": float(self._returns[i]), "steps": float(self._steps[i])}

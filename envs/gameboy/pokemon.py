@@ -201,8 +201,13 @@ class PokemonRed(GameBoyGame):
 
     # ---- RAM ---------------------------------------------------------------------------------------
     def read_facts(self, i: int) -> dict[str, Any]:
-        """The RAM figures the rewards use, as plain ints (read every step: kept to plain indexing)."""
-        self._check_board(i, "read_facts")
+        """The RAM figures the rewards use, as plain ints; not of a board never reset (the constructor's)."""
+        self._check_started(i, "read_facts")
+        return self._read_facts(i)
+
+    def _read_facts(self, i: int) -> dict[str, Any]:
+        """``read_facts`` unchecked: the step reads them every step, set_state before the board holds its
+        state (kept to plain indexing)."""
         mem = self._wram[i]
         count = min(mem[_PARTY_COUNT], PARTY_LENGTH)
         levels, hp, max_hp = [], [], []
@@ -297,7 +302,7 @@ class PokemonRed(GameBoyGame):
         super()._episode_start(i)
 
     def _after_reset(self, i: int) -> None:
-        facts = self.read_facts(i)
+        facts = self._read_facts(i)
         pos = (facts["map"], facts["x"], facts["y"])
         self._visits[i] = {pos: [1.0, 0]}
         self._grids[i] = {}
@@ -320,7 +325,7 @@ class PokemonRed(GameBoyGame):
         return (f["badges"], f["event_flags"], len(self._maps[i]))
 
     def _update_best(self, i: int) -> None:
-        info = self.episode_info(i)
+        info = self._episode_info(i)
         for k, v in self._best.items():
             self._best[k] = max(v, info[k])
 
@@ -332,7 +337,7 @@ class PokemonRed(GameBoyGame):
         tr = self._track[i]
         terms = tr["terms"]
         prev = tr["facts"]
-        facts = self.read_facts(i)
+        facts = self._read_facts(i)
         step = self._steps[i]
         reward = 0.0
 
@@ -429,8 +434,7 @@ class PokemonRed(GameBoyGame):
         out[:, 0] = self._masks[boards]
 
     # ---- figures -----------------------------------------------------------------------------------
-    def episode_info(self, i: int) -> dict[str, float]:
-        self._check_board(i, "episode_info")
+    def _episode_info(self, i: int) -> dict[str, float]:
         tr = self._track[i]
         f = tr["facts"]
         info = {
@@ -585,7 +589,7 @@ class PokemonRed(GameBoyGame):
     def _loaded_problem(self, i: int, extra: dict[str, Any]) -> str | None:
         """The tracker's facts where the loaded emulator's RAM says otherwise: the board would report (and
         archive, as a milestone) figures its emulator does not hold."""
-        ram, given = self.read_facts(i), extra["track"]["facts"]
+        ram, given = self._read_facts(i), extra["track"]["facts"]
         wrong = [f"{k} {given[k]} (the emulator's RAM holds {ram[k]})"
                  for k in self.FACT_KEYS if given[k] != ram[k]]
         return f"state's tracker facts are not its emulator's: {', '.join(wrong)}" if wrong else None

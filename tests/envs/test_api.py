@@ -519,21 +519,33 @@ def test_a_game_board_never_reset_says_so(name: str) -> None:
 
     game, other = _new_game(name), _new_game(name, num_envs=1)
     try:
-        for call in (game.get_state, game.render):
+        for what, call in _board_reads(game).items():
             # named by the call made: render's must not be the get_state it calls
-            with pytest.raises(ResetNeeded, match=rf"board 1 holds no episode yet: .* before "
-                                                  rf"{call.__name__}$"):
+            with pytest.raises(ResetNeeded, match=rf"board 1 holds no episode yet: .* before {what}$"):
                 call(1)
         other.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
         game.set_state(1, other.get_state(0))  # a state counts as a reset (the Game Boy's too)
         assert game.get_state(1) == other.get_state(0)
-        game.render(1)
+        for call in _board_reads(game).values():
+            call(1)
         game.step(np.zeros(2, dtype=np.int64))  # the game holds an episode: it plays
-        with pytest.raises(ResetNeeded, match="board 0 holds"):
-            game.get_state(0)
+        for what, call in _board_reads(game).items():
+            with pytest.raises(ResetNeeded, match=rf"board 0 holds no episode yet: .* before {what}$"):
+                call(0)
+        with pytest.raises(ResetNeeded, match=r"board 0 holds .* before episode_infos$"):
+            game.episode_infos(np.array([1, 0]))  # one never reset among others
     finally:
         game.close()
         other.close()
+
+
+def _board_reads(game: Any) -> dict[str, Any]:
+    """Every read of one board's state ``game`` offers, by name, each taking the board: before, a board never
+    reset gave the constructor's figures (episode_info, episode_infos) and the Game Boy's its boot memory,
+    screen and facts."""
+    reads = {"get_state": game.get_state, "render": game.render, "episode_info": game.episode_info,
+             "episode_infos": lambda i: game.episode_infos(np.array([i]))}
+    return reads | {k: getattr(game, k) for k in ("memory", "screen", "read_facts") if hasattr(game, k)}
 
 
 def _new_game(name: str, num_envs: int = 2) -> Any:
@@ -578,11 +590,12 @@ def test_a_game_stepped_or_read_before_any_reset_says_so(name: str) -> None:
                 with pytest.raises(ResetNeeded, match=said + r" yet; call reset\(indices, seeds\) \(or "
                                                              r"set_state\) first$"):
                     call()
-            for call in (game.get_state, game.render):  # the per-board reads name the board
-                with pytest.raises(ResetNeeded, match=rf"^board 1 holds no episode yet: .* before "
-                                                      rf"{call.__name__}$"):
+            for what, call in _board_reads(game).items():  # the per-board reads name the board
+                with pytest.raises(ResetNeeded, match=rf"^board 1 holds no episode yet: .* before {what}$"):
                     call(1)
+        names = game.figure_names()  # the figures' names, of no board, are no episode's: still given
         game.reset(np.array([1]), np.array([7], dtype=np.uint64))  # one is enough: the other plays as ended
+        assert tuple(game.episode_info(1)) == names
         reward, terminated, truncated = game.step(actions)
         assert reward[0] == 0 and not (terminated[0] or truncated[0])
         game.observe(out)

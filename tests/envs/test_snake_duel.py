@@ -961,12 +961,15 @@ def test_result_is_none_while_the_duel_runs():
 
 
 def test_a_board_never_played_reports_no_outcome():
-    # Made done with result 0 until its first reset, such a board's figures said it was drawn (draw 1.0),
-    # where every other game's unplayed board reports no win; board 1 of two, only board 0 reset.
+    # Made done with result 0 until its first reset, such a board's figures said it was drawn (draw 1.0);
+    # board 1 of two, only board 0 reset. It has no figures at all now, as no game's unplayed board has.
+    from gymnasium.error import ResetNeeded
+
     game = SnakeDuel(2)
     game.reset(np.array([0]), np.array([3], dtype=np.uint64))
-    info = game.episode_info(1)
-    assert (info["win"], info["draw"], info["loss"]) == (0.0, 0.0, 0.0)
+    with pytest.raises(ResetNeeded, match=r"^board 1 holds no episode yet"):
+        game.episode_info(1)
+    assert game.episode_info(0)["draw"] == 0.0
 
 
 def test_body_planes_cap_at_255_on_a_long_snake():
