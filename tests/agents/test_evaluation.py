@@ -535,7 +535,11 @@ def test_a_stop_while_ffmpeg_is_frozen_before_its_first_frame_ends_at_once(tmp_p
     from agents.evaluation import write_video
     from agents.interrupts import stop_signals_interrupt
 
-    started, timers = [], []
+    started, timers, sent = [], [], []
+
+    def stop() -> None:
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
 
     class FrozenPopen(subprocess.Popen):
         def __init__(self, cmd, *args, **kwargs):
@@ -543,7 +547,7 @@ def test_a_stop_while_ffmpeg_is_frozen_before_its_first_frame_ends_at_once(tmp_p
             if "rawvideo" in cmd:  # the writer's ffmpeg, not imageio-ffmpeg's probe of its encoders
                 started.append(self)
                 os.kill(self.pid, signal.SIGSTOP)
-                timers.extend([threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)),
+                timers.extend([threading.Timer(0.3, stop),
                                threading.Timer(3.0, self.send_signal, (signal.SIGCONT,))])  # the test ends
                 for timer in timers:
                     timer.start()
@@ -551,11 +555,10 @@ def test_a_stop_while_ffmpeg_is_frozen_before_its_first_frame_ends_at_once(tmp_p
     monkeypatch.setattr(subprocess, "Popen", FrozenPopen)
     frames = np.zeros((3, 256, 256, 3), dtype=np.uint8)  # 192 KiB a frame: past a pipe's 64 KiB
     (tmp_path / "best.mp4").write_bytes(b"the good video")
-    start = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
             write_video(frames, tmp_path / "best.mp4")
-        took = time.monotonic() - start
+        took = time.monotonic() - sent[0]
         (ffmpeg,) = started
         with pytest.raises(ChildProcessError):  # killed and reaped: neither running nor a zombie
             os.waitpid(ffmpeg.pid, os.WNOHANG)
