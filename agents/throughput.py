@@ -51,8 +51,13 @@ def sync(device: str) -> None:
 def flops_per_env_step(model: Any, batch: int = 256) -> dict[str, float]:
     """FLOPs one env step costs PPO: a rollout forward + n_epochs × (forward + backward) in the update.
 
-    Counted with ``FlopCounterMode`` on the model's real policy (convolutions and matmuls).
+    Counted with ``FlopCounterMode`` on the model's real policy (convolutions and matmuls). Every epoch is
+    counted whole, so a model with ``target_kl`` (SB3 ends its update early past it) is refused.
     """
+    if getattr(model, "target_kl", None) is not None:
+        raise ValueError(f"target_kl={model.target_kl}: the FLOPs per env step count all n_epochs of each "
+                         "update, which target_kl may cut short (an mfu of work not done); leave target_kl "
+                         "out of the ppo settings measured (configs/snake.yaml for scripts/benchmark.py)")
     policy = model.policy
     shape = model.observation_space.shape
     obs = torch.randint(0, 256, (batch, *shape), dtype=torch.uint8, device=model.device)

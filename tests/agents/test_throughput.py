@@ -270,3 +270,13 @@ def test_training_sps_on_a_gpu_waits_for_the_device_before_and_after_the_timed_r
     # share included; the warm-up's queued work is waited for before the clock starts.
     assert throughput.measure_train_sps(Model(), rollouts=2) == {"sps": 12 / 4.75, "rollout_s": 0.75,
                                                                  "update_s": 1.5}
+
+
+def test_flops_per_env_step_refuses_a_model_whose_update_may_stop_early() -> None:
+    # per_step counts n_epochs full passes; with target_kl SB3 ends the update once the KL passes 1.5×
+    # it, so mfu would divide FLOPs never run by the peak: refused, naming the setting.
+    model, venv = throughput.ours("snake", "tiny", 2, {"n_steps": 4, "batch_size": 8, "n_epochs": 3,
+                                                      "target_kl": 0.01}, "cpu")
+    venv.close()
+    with pytest.raises(ValueError, match=r"target_kl=0\.01.*configs/snake\.yaml"):
+        throughput.flops_per_env_step(model, batch=4)
