@@ -121,8 +121,9 @@ def ours(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str)
 def stock(env: str, preset: str, num_envs: int, ppo: dict[str, Any], device: str) -> tuple[PPO, Any]:
     """The stock pipeline the speed target is set against, as a user assembles it by hand: the same game
     as a plain Gymnasium env, ``make_vec_env`` with ``SubprocVecEnv`` (one process per board, forked: its
-    cheapest start), SB3's default ``RolloutBuffer`` and Adam (per-tensor, not the fused one this project's
-    pipeline uses: part of what the speed-up measures); same net and PPO. For a game this cheap one process
+    cheapest start), SB3's default ``RolloutBuffer`` and Adam (a per-tensor loop on a CPU, torch's ``foreach``
+    on CUDA; not the fused one this project's pipeline uses: part of what the speed-up measures); same net
+    and PPO. For a game this cheap one process
     per board is the slower stock choice (64 of them stepped Snake at 4k steps/s on 2 cores), so
     ``stock_dummy`` is measured too."""
     return _stock(env, preset, num_envs, ppo, device, SubprocVecEnv, {"start_method": "fork"})
