@@ -260,6 +260,42 @@ def test_a_folder_where_a_runs_config_names_its_state_file_is_called_a_folder(sc
                                        f"file itself as env_kwargs.state in {config}\n")
 
 
+def untrained_snake_model(recurrent: bool, seed: int = 0):
+    """A tiny PPO (or RecurrentPPO) model for 6x6 Snake, untrained: enough to play episodes of its own."""
+    from agents.train import build_model
+    from envs import make_vec
+
+    venv = make_vec("snake", 2, num_workers=0, seed=0, size=6)
+    try:
+        return build_model({"env": "snake", "policy": "tiny", "device": "cpu", "seed": seed,
+                            "ppo": {"n_steps": 8, "batch_size": 16}, "recurrent": recurrent}, venv)
+    finally:
+        venv.close()
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["ppo", "recurrent"])
+def test_evaluation_plays_the_episodes_sb3s_evaluate_policy_plays(recurrent):
+    # README: evaluate's episode k is seeded seed + k, its actions are the argmax, and its mean_return is
+    # what SB3's evaluate_policy reports on the same seeds (one board of make_vec seeded seed plays seed + e
+    # as its e-th episode), for RecurrentPPO too (evaluate_policy passes its LSTM state and episode starts).
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from envs import make_vec
+
+    model, seed, n = untrained_snake_model(recurrent, seed=3), 1_000_000, 6
+    ours = run_episodes(model, "snake", {"size": 6}, n, seed=seed, batch=4)
+    venv = make_vec("snake", 1, num_workers=0, seed=seed, size=6)
+    try:
+        returns, lengths = evaluate_policy(model, venv, n_eval_episodes=n, deterministic=True,
+                                           return_episode_rewards=True)
+    finally:
+        venv.close()
+    assert len(set(lengths)) > 1  # the seeds play different games, so an off-by-one seed would show
+    assert [e.length for e in ours] == lengths
+    assert [e.ret for e in ours] == pytest.approx(returns)
+    assert summarize(ours)["mean_return"] == pytest.approx(np.mean(returns))
+
+
 @pytest.mark.parametrize("recurrent", [False, True], ids=["ppo", "recurrent"])
 def test_sampled_and_random_episode_k_is_one_game_however_many_are_played(recurrent):
     """Sampled actions came from torch's global generator and random ones from one stream per batch, so
@@ -267,16 +303,9 @@ def test_sampled_and_random_episode_k_is_one_game_however_many_are_played(recurr
     twice); now each episode has its own stream, the export's: its episode k is the same game too."""
     import torch
 
-    from agents.train import build_model
-    from envs import make_vec
     from vlm.trajectories import play
 
-    venv = make_vec("snake", 2, num_workers=0, seed=0, size=6)
-    try:
-        model = build_model({"env": "snake", "policy": "tiny", "device": "cpu", "seed": 0,
-                             "ppo": {"n_steps": 8, "batch_size": 16}, "recurrent": recurrent}, venv)
-    finally:
-        venv.close()
+    model = untrained_snake_model(recurrent)
     kwargs = {"size": 6}
 
     def games(source, n, batch=128):
