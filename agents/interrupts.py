@@ -123,9 +123,9 @@ def safe_to_stop() -> Iterator[None]:
     if not _polled or threading.current_thread() is not threading.main_thread():
         yield
         return
-    stop_point()
-    _polled = False
+    _polled = False  # before the look for one already come: a signal between the two was only marked
     try:
+        stop_point()
         yield
     finally:
         _polled = not _due  # a stop raised in the block is taken, as _raise_stop leaves it: none again

@@ -310,6 +310,24 @@ def test_a_safe_to_stop_block_inside_safe_points_takes_a_stop_at_once(capsys):
     assert "stopping: one moment" in capsys.readouterr().err
 
 
+def test_a_signal_as_a_safe_to_stop_block_starts_is_raised_not_lost(monkeypatch):
+    # One arriving just after the block's look for a stop already come, before it stopped polling: the
+    # handler only marked it (still polled), the block then waited with none raised (a folder lock's wait,
+    # for as long as it was held; a repeat was ignored, as no longer polled), and stop_at_safe_points' end
+    # raised nothing either: the stop was lost to the next stop point.
+    look = interrupts.stop_point
+
+    def look_then_signal() -> None:
+        look()
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(interrupts, "stop_point", look_then_signal)
+    waited = []
+    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt(), stop_at_safe_points(), safe_to_stop():
+        waited.append("the block's wait")
+    assert waited == []
+
+
 def test_a_stop_point_raises_nothing_without_a_signal_or_once_the_work_settled(monkeypatch):
     monkeypatch.setattr(interrupts, "_REPEAT_S", 0.01)
     with stop_signals_interrupt(), stop_at_safe_points():
