@@ -49,7 +49,15 @@ def snake(args: argparse.Namespace, say: Callable[..., None]) -> int:
     import torch
 
     from agents.config import check_ppo, device_key, load_config
-    from agents.throughput import ours, peak_flops, stock, stock_dummy, train_report, vec_env_sps
+    from agents.throughput import (
+        check_whole_updates,
+        ours,
+        peak_flops,
+        stock,
+        stock_dummy,
+        train_report,
+        vec_env_sps,
+    )
     from envs import GAMES
     from envs.bench import game_sps
 
@@ -62,6 +70,7 @@ def snake(args: argparse.Namespace, say: Callable[..., None]) -> int:
     num_envs = cfg["cpu_num_envs"]
     ppo = dict(cfg["ppo"])
     check_ppo(ppo, num_envs, recurrent=False)  # batch_size auto: its size for these boards
+    check_whole_updates(ppo.get("target_kl"))  # mfu's, refused before minutes of figures, not after them
     boards, seconds = args.boards, args.seconds
     if args.quick:
         ppo.update(n_steps=16, batch_size=64, n_epochs=1)

@@ -48,16 +48,23 @@ def sync(device: str) -> None:
         torch.mps.synchronize()
 
 
+def check_whole_updates(target_kl: float | None) -> None:
+    """A ValueError for a ``target_kl``: the FLOPs per env step count all n_epochs of each update, which SB3
+    ends early once the KL passes 1.5 × target_kl, so an mfu from them would count work not done.
+    scripts/benchmark.py checks its settings with it before it measures anything."""
+    if target_kl is not None:
+        raise ValueError(f"target_kl={target_kl}: the FLOPs per env step count all n_epochs of each update, "
+                         "which target_kl may cut short (an mfu of work not done); leave target_kl out of "
+                         "the ppo settings measured (configs/snake.yaml for scripts/benchmark.py)")
+
+
 def flops_per_env_step(model: Any, batch: int = 256) -> dict[str, float]:
     """FLOPs one env step costs PPO: a rollout forward + n_epochs × (forward + backward) in the update.
 
     Counted with ``FlopCounterMode`` on the model's real policy (convolutions and matmuls). Every epoch is
     counted whole, so a model with ``target_kl`` (SB3 ends its update early past it) is refused.
     """
-    if getattr(model, "target_kl", None) is not None:
-        raise ValueError(f"target_kl={model.target_kl}: the FLOPs per env step count all n_epochs of each "
-                         "update, which target_kl may cut short (an mfu of work not done); leave target_kl "
-                         "out of the ppo settings measured (configs/snake.yaml for scripts/benchmark.py)")
+    check_whole_updates(getattr(model, "target_kl", None))
     policy = model.policy
     shape = model.observation_space.shape
     obs = torch.randint(0, 256, (batch, *shape), dtype=torch.uint8, device=model.device)

@@ -348,3 +348,18 @@ def test_without_pyboy_the_table_leaves_the_cartridge_out_and_gameboy_says_how_t
     assert not any("pokemon_red" in line for line in lines)
     assert scripts.benchmark.main(["--env", "gameboy", "--quick", "--workers", "2"]) == 2
     assert capsys.readouterr().err == "error: --env gameboy needs PyBoy: pip install -e '.[gameboy]'\n"
+
+
+def test_a_target_kl_in_the_measured_settings_is_refused_before_any_figure(scripts, monkeypatch):
+    # mfu's FLOPs count every epoch of each update, which target_kl may cut short: flops_per_env_step refuses
+    # it, but only once the peak matmul, the core, the VecEnv and our training had been timed (minutes).
+    import agents.config
+
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    snake = agents.config.load_config("snake")
+    monkeypatch.setattr(agents.config, "load_config",
+                        lambda env, path=None: {**snake, "ppo": {**snake["ppo"], "target_kl": 0.01}})
+    with pytest.raises(ValueError, match=r"target_kl=0\.01.*configs/snake\.yaml"):
+        scripts.benchmark.main(["--quick", "--json"])
+    assert calls == []
