@@ -372,9 +372,10 @@ class _Discarded(Exception):
 
 
 def _discarded(writer: Generator[None, Any, None]) -> None:
-    """``writer`` closed as an error inside its write closes it, not with ``close()``: closed so before its
-    first frame (a stop as ffmpeg started), it logged "No frames have been written; the written video is
-    invalid" before the stop's line. Its ffmpeg has ended (``_ended``), so nothing is waited for."""
+    """``writer`` closed by an exception thrown into it, as an error inside its write closes it, not by
+    ``close()``: closed so before its first frame (a stop as ffmpeg started), it logged "No frames have been
+    written; the written video is invalid" before the stop's line. Its ffmpeg has ended (``_ended``), so
+    nothing is waited for; a writer already closed (or never started) throws it back, taken here."""
     with contextlib.suppress(_Discarded):
         writer.throw(_Discarded())
 

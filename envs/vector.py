@@ -242,7 +242,7 @@ class GameVecEnv(VecEnv):
         probe = make_game(game, num_envs=1, **self.game_kwargs)
         self.num_envs = num_envs
         self.action_names = probe.ACTION_NAMES
-        # Every episode of a game reports the same figures; the probe's (unplayed) board names them.
+        # Every episode of a game reports the same figures; the probe names them (figure_names: of no board).
         # r, l, t as SB3's Monitor gives them (t: seconds since this env was made), then the game's figures.
         # A figure named r, l or t: dict(zip(keys, row)) kept its value, which ep_rew_mean / ep_len_mean read.
         try:
