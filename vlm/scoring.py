@@ -151,8 +151,8 @@ def _row_reply(row: Any, path: Path, n: int) -> tuple[str, str | None, Any, Any]
     without ids, read from the producers' own code: LLaMA-Factory's generated_predictions.jsonl (do_predict
     and scripts/vllm_infer.py: {"prompt", "predict", "label"}) and ms-swift's ``swift infer --result_path``
     ({"response", "labels", "messages", ...}), both in the dataset's order."""
-    # Before "id": a Batch row holds one (the batch's own); its response is an object, or null on an error.
-    if isinstance(row, dict) and "custom_id" in row and isinstance(row.get("response", ""), dict | None):
+    # Before "id": a Batch row holds one (the batch's own).
+    if isinstance(row, dict) and _is_batch_row(row):
         return "Batch", str(row["custom_id"]), _batch_reply(row, path, n), None
     if isinstance(row, dict) and "id" in row and "response" in row:
         return "ours", str(row["id"]), row["response"], None
@@ -164,6 +164,17 @@ def _row_reply(row: Any, path: Path, n: int) -> tuple[str, str | None, Any, Any]
             if isinstance(row, dict) and "verifier" in row else
             ", an OpenAI or vLLM Batch output row, or a LLaMA-Factory or ms-swift predictions row")
     raise ScoringError(f"predictions {path} line {n}: expected {{\"id\": ..., \"response\": ...}}{hint}")
+
+
+def _is_batch_row(row: dict[str, Any]) -> bool:
+    """Whether ``row`` is an OpenAI / ``vllm run-batch`` output row: a ``custom_id`` and the response object
+    (``status_code``, ``body``) or, for a failed request, a null response and the ``error`` object. A
+    ``custom_id`` alone is not enough: a row of ours may keep its request's beside ``id``, with a null
+    (failed) or object response of its own, and was read by the ``custom_id``, its reply dropped."""
+    response = row.get("response", "")
+    answered = isinstance(response, dict) and "status_code" in response
+    failed = response is None and isinstance(row.get("error"), dict)
+    return "custom_id" in row and (answered or failed)
 
 
 def _batch_reply(row: dict[str, Any], path: Path, n: int) -> Any:

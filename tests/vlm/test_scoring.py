@@ -1523,3 +1523,18 @@ def test_rows_with_ids_and_rows_matched_by_line_are_not_mixed(dataset, tmp_path)
     write_rows(path, [{"id": records[0].id, "response": "x"}, *llamafactory_rows(records)[1:]])
     with pytest.raises(ScoringError, match="line 2: rows with ids mixed with LLaMA-Factory rows"):
         load_predictions(path, records)
+
+
+def test_own_rows_that_carry_a_custom_id_are_read_by_their_id(dataset, tmp_path):
+    # A row of our shape with a custom_id beside (a request's, kept by the user's script) was read as a
+    # Batch output row whenever its response was null or an object: keyed by the custom_id, its reply
+    # dropped, so an answer scored as missing and a failed generation's id was "not in the split".
+    records = load_records(dataset[1])
+    reply = {"text": "<answer>1</answer>"}
+    rows = [{"id": r.id, "custom_id": f"request-{k}", "response": None if k % 2 else reply}
+            for k, r in enumerate(records)]
+    path = tmp_path / "preds.jsonl"
+    write_rows(path, rows)
+    preds = load_predictions(path, records)
+    assert list(preds) == [r.id for r in records]
+    assert preds[records[0].id] == json.dumps(reply) and preds[records[1].id] is None
