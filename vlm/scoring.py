@@ -205,8 +205,9 @@ def _mixed(path: Path, n: int, producer: str) -> ScoringError:
 def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
                  records: list[TaskRecord] | None) -> dict[str, str | None]:
     """Row k of a file without ids answers record k of the split, only where the counts are equal and
-    every row's reference label (when the producer wrote one) is its record's right answer: a file cut
-    short (max_samples), appended to twice, shuffled or made on another split would score wrong replies."""
+    every row's reference label (when the producer wrote one) is text and its record's right answer: a
+    file cut short (max_samples), appended to twice, shuffled or made on another split would score wrong
+    replies."""
     producer = rows[0][1]
     if records is None:
         raise ScoringError(f"predictions {path}: {producer} rows carry no id; they are matched to the "
@@ -218,7 +219,14 @@ def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
             "the whole split of the same export, once (no max_samples / val_dataset_sample; a --result_path "
             "written twice holds both runs)")
     for k, ((n, _, _, label), record) in enumerate(zip(rows, records, strict=True)):
-        if isinstance(label, str) and verify(label, record)["accuracy"] < 1:
+        if label is None:  # none written (ms-swift on a *_rl.jsonl file): the counts alone match them
+            continue
+        if not isinstance(label, str):  # e.g. ms-swift's class labels (task_type seq_cls): nothing to verify
+            raise ScoringError(
+                f"predictions {path} line {n}: its reference label is a {type(label).__name__}, not an "
+                "answer's text, so its rows cannot be checked against the split's order: give the "
+                f"{producer} file of a generation over this split's file of the same export")
+        if verify(label, record)["accuracy"] < 1:
             raise ScoringError(
                 f"predictions {path} line {n}: its label is not the right answer to line {k + 1} of the "
                 f"split ({record.id}), so its rows are not in the split's order: generate over this split's "

@@ -1538,3 +1538,17 @@ def test_own_rows_that_carry_a_custom_id_are_read_by_their_id(dataset, tmp_path)
     preds = load_predictions(path, records)
     assert list(preds) == [r.id for r in records]
     assert preds[records[0].id] == json.dumps(reply) and preds[records[1].id] is None
+
+
+@pytest.mark.parametrize("rows", [
+    lambda records: [{**row, "label": [row["label"]]} for row in llamafactory_rows(records)],
+    lambda records: [{**row, "labels": 1} for row in swift_rows(records)],  # ms-swift's seq_cls labels
+], ids=["llamafactory-list", "swift-int"])
+def test_rows_without_ids_whose_labels_are_not_text_are_refused(rows, dataset, tmp_path):
+    # A label that is no text was not checked at all: a shuffled file of them scored each reply against
+    # another record's answer, without a word.
+    records = load_records(dataset[1])
+    path = tmp_path / "result.jsonl"
+    write_rows(path, rows(records)[::-1])
+    with pytest.raises(ScoringError, match=r"line 1: its reference label is a (list|int), not an answer's"):
+        load_predictions(path, records)
