@@ -202,6 +202,11 @@ def _mixed(path: Path, n: int, producer: str) -> ScoringError:
                         "matched to the split by line; give one producer's file")
 
 
+# The commonest cause of a file without ids that does not match the split: it answers another split.
+_SAME_SPLIT = ("give the split the file was generated from (<split>.jsonl for llamafactory/<split>.json or "
+              "swift/<split>[_rl].jsonl, of the same export)")
+
+
 def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
                  records: list[TaskRecord] | None) -> dict[str, str | None]:
     """Row k of a file without ids answers record k of the split, only where the counts are equal and
@@ -211,12 +216,12 @@ def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
     producer = rows[0][1]
     if records is None:
         raise ScoringError(f"predictions {path}: {producer} rows carry no id; they are matched to the "
-                           "split's records by line")
+                           "split's records by line: pass the split's records (load_records) too")
     if len(rows) != len(records):
         raise ScoringError(
             f"predictions {path} holds {len(rows)} {producer} rows and the split {len(records)} records: "
-            "rows without ids are matched to records by line only when the counts are equal; generate over "
-            "the whole split of the same export, once (no max_samples / val_dataset_sample; a --result_path "
+            f"rows without ids are matched to records by line only when the counts are equal; {_SAME_SPLIT}, "
+            "or generate over the whole split, once (no max_samples / val_dataset_sample; a --result_path "
             "written twice holds both runs)")
     for k, ((n, _, _, label), record) in enumerate(zip(rows, records, strict=True)):
         if label is None:  # none written (ms-swift on a *_rl.jsonl file): the counts alone match them
@@ -229,9 +234,9 @@ def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
         if verify(label, record)["accuracy"] < 1:
             raise ScoringError(
                 f"predictions {path} line {n}: its label is not the right answer to line {k + 1} of the "
-                f"split ({record.id}), so its rows are not in the split's order: generate over this split's "
-                "file of the same export, unshuffled (LLaMA-Factory without --streaming), with a cutoff_len "
-                "that keeps the whole answer")
+                f"split ({record.id}), so its rows are not in the split's order: {_SAME_SPLIT}, or generate "
+                "over it unshuffled (LLaMA-Factory without --streaming), with a cutoff_len that keeps the "
+                "whole answer")
     return {record.id: _reply_text(reply) for (_, _, reply, _), record in zip(rows, records, strict=True)}
 
 

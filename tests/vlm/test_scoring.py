@@ -1483,6 +1483,7 @@ def test_rows_without_ids_are_refused_unless_one_answers_each_record(change, dat
     err = capsys.readouterr().err
     assert f"{len(rows)} LLaMA-Factory rows and the split {len(records)} records" in err
     assert "only when the counts are equal" in err
+    assert "give the split the file was generated from (<split>.jsonl for llamafactory/<split>.json" in err
 
 
 def test_rows_without_ids_out_of_the_split_s_order_are_refused_by_their_labels(dataset, tmp_path, scripts,
@@ -1493,7 +1494,9 @@ def test_rows_without_ids_out_of_the_split_s_order_are_refused_by_their_labels(d
     path = tmp_path / "result.jsonl"
     write_rows(path, swift_rows(records)[::-1])
     assert scripts.score_predictions.main([str(dataset[1]), str(path)]) == 2
-    assert "its label is not the right answer to line" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "its label is not the right answer to line" in err
+    assert "give the split the file was generated from" in err  # the likelier fix than generating again
 
 
 def test_a_batch_output_is_scored_by_custom_id(dataset, tmp_path, scripts, capsys):
@@ -1515,6 +1518,14 @@ def test_a_batch_output_is_scored_by_custom_id(dataset, tmp_path, scripts, capsy
     assert result["missing_examples"] == [records[-2].id, records[-1].id] and result["unknown_ids"] == 0
     right = sum(k % 2 == 0 for k in range(len(records) - 2))
     assert result["results"][0]["overall"]["accuracy"] == pytest.approx(right / len(records))
+
+
+def test_rows_without_ids_read_without_the_split_name_what_to_pass(dataset, tmp_path):
+    path = tmp_path / "generated_predictions.jsonl"
+    write_rows(path, llamafactory_rows(load_records(dataset[1])))
+    with pytest.raises(ScoringError, match=r"matched to the split's records by line: pass the split's "
+                                           r"records \(load_records\) too"):
+        load_predictions(path)
 
 
 def test_rows_with_ids_and_rows_matched_by_line_are_not_mixed(dataset, tmp_path):
