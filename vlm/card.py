@@ -233,6 +233,11 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     # 5.2 refuses load_dataset('.') ("dataset_name should be specified but got None").
     folder = repr(d.rstrip("/")) if d else "os.getcwd()"
     lines = ["## Files and formats", ""]
+    if meta.get("relative_paths"):  # before the first path it concerns: the datasets calls below
+        lines += ["Paths here and in the trainer formats are relative to this folder (`--relative-paths`): "
+                  "run every command from this folder (`os.getcwd()` in a `datasets` call is this folder)."
+                  + (" LLaMA-Factory finds the images by itself; for ms-swift set `ROOT_IMAGE_DIR` to this "
+                     "folder." if formats else ""), ""]
     if records:
         names = [f"`{HF_SPLIT[s]}`" + (f" (`{s}.jsonl`)" if HF_SPLIT[s] != s else "")
                  for s, recs in splits.items() if recs]
@@ -257,10 +262,6 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     lines.append("")
     if not records:
         lines += ["No task records, so no trainer formats: this export holds trajectories only.", ""]
-    if meta.get("relative_paths"):
-        lines += ["Paths in the trainer formats and the commands below are relative to this folder "
-                  "(`--relative-paths`): run every command from this folder. LLaMA-Factory finds the images "
-                  "by itself; for ms-swift set `ROOT_IMAGE_DIR` to this folder.", ""]
     if formats:
         max_images = max((len(r["images"]) for r in records), default=1)
         first = next((split for split, recs in splits.items() if recs), "train")  # train, unless empty

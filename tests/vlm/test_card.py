@@ -272,6 +272,12 @@ def test_relative_paths_drop_the_folder_from_the_commands_and_say_where_to_run_t
                            root_hint="/data/snake")
     assert "data.train_files=easyr1/train.parquet" in relative and "/data/snake" not in relative
     assert "run every command from this folder" in relative and "`ROOT_IMAGE_DIR`" in relative
+    # Said before the first relative path (the datasets calls of the file list), where it came after them.
+    assert relative.index("run every command from this folder") < relative.index("datasets.load_dataset(")
+    # A trajectories-only card has no trainer formats to find images for.
+    bare = render_card({**META, "relative_paths": True}, {"train": [], "val": [], "test": []}, None, [])
+    assert bare.index("run every command from this folder") < bare.index("datasets.load_dataset(")
+    assert "ROOT_IMAGE_DIR" not in bare
 
 
 def test_an_empty_split_is_named_in_the_singular_left_out_of_the_yaml_and_kept_by_trl_only():
