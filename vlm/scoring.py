@@ -588,8 +588,10 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
             out["specialist"]["warning"] = warning
         if not spec_preds:
             if not any(r.game == cfg["env"] for r in records):
+                games = ", ".join(sorted({r.game for r in records}))
                 raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "
-                                   f"{cfg['env']} record")
+                                   f"{cfg['env']} record (its games: {games}): give a --specialist of one of "
+                                   f"those games, or a split with {cfg['env']} records")
             # Pokémon's move question is not scored, so exports leave it out: nothing to compare on.
             out["specialist"]["note"] = f"the split has no scored {cfg['env']} move question to answer"
             out["results"] = results

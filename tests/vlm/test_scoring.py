@@ -1072,6 +1072,7 @@ def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset,
     assert scripts.score_predictions.main(argv) == 2
     err = capsys.readouterr().err
     assert f"--specialist {run} plays 'sokoban', and the split has no sokoban record" in err, err
+    assert "(its games: snake): give a --specialist of one of those games, or a split with sokoban" in err
 
 
 def fresh_snake_move_lines(n: int) -> bytes:
