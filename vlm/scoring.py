@@ -168,12 +168,12 @@ def _row_reply(row: Any, path: Path, n: int) -> tuple[str, str | None, Any, Any]
 
 def _is_batch_row(row: dict[str, Any]) -> bool:
     """Whether ``row`` is an OpenAI / ``vllm run-batch`` output row: a ``custom_id`` and the response object
-    (``status_code``, ``body``) or, for a failed request, a null response and the ``error`` object. A
+    (``status_code``, ``body``) or, for a failed request, a null response beside an ``error``. A
     ``custom_id`` alone is not enough: a row of ours may keep its request's beside ``id``, with a null
     (failed) or object response of its own, and was read by the ``custom_id``, its reply dropped."""
     response = row.get("response", "")
     answered = isinstance(response, dict) and "status_code" in response
-    failed = response is None and isinstance(row.get("error"), dict)
+    failed = response is None and row.get("error") is not None  # OpenAI's an object, vLLM's any value
     return "custom_id" in row and (answered or failed)
 
 

@@ -1564,3 +1564,11 @@ def test_rows_without_ids_whose_labels_are_not_text_are_refused(rows, dataset, t
     write_rows(path, rows(records)[::-1])
     with pytest.raises(ScoringError, match=r"line 1: its reference label is a (list|int), not an answer's"):
         load_predictions(path, records)
+
+
+def test_a_failed_batch_request_with_an_error_message_is_read_by_its_custom_id(dataset, tmp_path):
+    # vLLM's BatchRequestOutput types error as any value: a text error with a null response is Batch's too.
+    records = load_records(dataset[1])
+    path = tmp_path / "batch_output.jsonl"
+    write_rows(path, [{"id": "vllm-1", "custom_id": records[0].id, "response": None, "error": "too long"}])
+    assert load_predictions(path, records) == {records[0].id: None}
