@@ -238,6 +238,7 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
         "wall_s": run.wall_s,
         "decisions_per_s": run.decisions / run.wall_s if run.wall_s > 0 else None,
         "about": run.about,
+        "per_episode": figures["per_episode"],  # evaluate.py's: a specialist's row checks against its JSON
     }
     if run.kind != "vlm":
         out.update(invalid=0, invalid_rate=0.0, invalid_by_status={}, cut_at_max_tokens=0,

@@ -373,6 +373,8 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
                     write_video(frames, tmp)
                 summary.update(video=os.path.abspath(files[1]), gif=os.path.abspath(files[2]),
                                best_episode_seed=best.seed, video_steps=len(frames) - 1)
+            if "per_episode" in summary:  # last (--json prints it so too): the run and files come first
+                summary["per_episode"] = summary.pop("per_episode")
             tmps[0].write_text(json.dumps(summary, indent=2))
     except OSError as e:  # a full disk: the previous results stay, all of them
         if new and isinstance(e, FileExistsError):  # another's file in the way: for the caller to say

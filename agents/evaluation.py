@@ -425,9 +425,30 @@ def figure(x: float) -> str:
     return decimals(x, 3).rstrip("0").rstrip(".")
 
 
+def episode_columns(episodes: list[Episode]) -> dict[str, Any]:
+    """The episodes' own figures in play (seed) order, one list per figure, episode k at index k: ``seed``,
+    ``score``, ``length`` (steps), ``return`` (sum of rewards), ``capped``, and the game's figures (those
+    ``summarize`` averages as ``mean_<name>``) under ``figures``, apart so that none can take another's
+    name. Columns, not a dict per episode: each name is written once, not 10,000 times, and they are the
+    shape SB3's ``evaluate_policy(..., return_episode_rewards=True)`` returns, compare's
+    ``per_seed_scores`` has, and NumPy and pandas take as they are (``pandas.DataFrame(columns)``)."""
+    # Every episode of a game reports the same figures (Game.episode_info's contract).
+    names = sorted(set(episodes[0].info) - {"score"})
+    return {
+        "seed": [int(e.seed) for e in episodes],
+        "score": [float(e.score) for e in episodes],
+        "length": [int(e.length) for e in episodes],
+        "return": [float(e.ret) for e in episodes],
+        "capped": [bool(e.capped) for e in episodes],
+        "figures": {k: [float(e.info[k]) for e in episodes] for k in names},
+    }
+
+
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
-    scores = np.array([e.score for e in episodes], dtype=np.float64)
-    lengths = np.array([e.length for e in episodes], dtype=np.float64)
+    """The figures evaluate.py reports (and compare.py's rows, evaluate --vlm's results), all computed from
+    ``per_episode`` (``episode_columns``), which it holds last: the list cannot be of other episodes."""
+    columns = episode_columns(episodes)
+    scores = np.array(columns["score"], dtype=np.float64)
     out: dict[str, Any] = {
         "episodes": len(episodes),
         "mean_score": float(scores.mean()),
@@ -435,12 +456,12 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
         "max_score": float(scores.max()),
         "min_score": float(scores.min()),
         "std_score": float(scores.std()),
-        "mean_length": float(lengths.mean()),
-        "mean_return": float(np.mean([e.ret for e in episodes])),
+        "mean_length": float(np.mean(columns["length"], dtype=np.float64)),
+        "mean_return": float(np.mean(columns["return"])),
         # Cut by max_steps: a duel cut so is no win, draw nor loss, so those rates sum to less than 1.
-        "capped": sum(e.capped for e in episodes),
+        "capped": sum(columns["capped"]),
     }
-    # Every episode of a game reports the same figures (Game.episode_info's contract).
-    for k in sorted(set(episodes[0].info) - {"score"}):
-        out[f"mean_{k}"] = float(np.mean([e.info[k] for e in episodes]))
+    for k, values in columns["figures"].items():
+        out[f"mean_{k}"] = float(np.mean(values))
+    out["per_episode"] = columns
     return out

@@ -22,7 +22,50 @@ def test_summary_figures_are_the_statistics_of_the_episodes():
     assert summarize(episodes) == {
         "episodes": 3, "mean_score": 3.0, "median_score": 2.0, "max_score": 6.0, "min_score": 1.0,
         "std_score": pytest.approx(float(np.std([1.0, 2.0, 6.0]))), "mean_length": 30.0,
-        "mean_return": pytest.approx(7 / 3), "mean_won": pytest.approx(1 / 3), "capped": 0}
+        "mean_return": pytest.approx(7 / 3), "mean_won": pytest.approx(1 / 3), "capped": 0,
+        "per_episode": {"seed": [0, 0, 0], "score": [1.0, 2.0, 6.0], "length": [10, 20, 60],
+                        "return": [0.5, 1.5, 5.0], "capped": [False, False, False],
+                        "figures": {"won": [0.0, 0.0, 1.0]}}}
+
+
+def test_the_results_list_the_episodes_their_printed_figures_are_of(scripts, tmp_path, capsys):
+    """eval-*.json and --json list each episode (``per_episode``), so the printed figures can be checked, and
+    compared with another tool on the same seeds, without a replay: they are the means of that list."""
+    import json
+
+    from agents.cli import EPISODE_SEED
+    from agents.evaluation import figure, mean_text
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\npolicy: tiny\nenv_kwargs: {size: 6}\n")
+    argv = [str(run), "--random", "--episodes", "12", "--max-steps", "6", "--no-video", "--no-progress"]
+    assert scripts.evaluate.main(argv) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads((run / "eval-random-max6.json").read_text())
+    assert scripts.evaluate.main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == saved
+    table = saved["per_episode"]
+    assert list(saved)[-1] == "per_episode"  # after the figures, the run and its files
+    assert table["seed"] == [EPISODE_SEED + k for k in range(12)]
+    assert [len(v) for v in (*table.values(), *table["figures"].values()) if isinstance(v, list)] == [12] * 7
+    # Each entry is the episode of its seed, as run_episodes plays it.
+    played = run_episodes(RandomPolicy(EPISODE_SEED), "snake", {"size": 6}, 12, seed=EPISODE_SEED,
+                          max_steps=6)
+    assert [table[k] for k in ("score", "length", "return", "capped")] == [
+        [e.score for e in played], [e.length for e in played], [e.ret for e in played],
+        [e.capped for e in played]]
+    assert 0 < sum(table["capped"]) < 12  # both kinds in the list
+    scores = np.array(table["score"])
+    cut = sum(table["capped"])
+    assert (f"mean score {mean_text(scores.mean())}, median {figure(np.median(scores))}, max "
+            f"{figure(scores.max())}, mean length {np.mean(table['length']):.1f} ({cut} cut at --max-steps"
+            ) in printed
+    means = {"mean_length": np.mean(table["length"]), "mean_return": np.mean(table["return"]),
+             **{f"mean_{k}": np.mean(v) for k, v in table["figures"].items()}}
+    assert {k: saved[k] for k in means} == means and set(table["figures"]) == {"snake_length", "won"}
+    game = ", ".join(f"{k} {np.mean(v):.2f}" for k, v in table["figures"].items())
+    assert f"means of the game's figures: {game}\n" in printed
 
 
 def test_the_progress_counts_every_episode_also_those_max_steps_cut():
@@ -291,9 +334,10 @@ def test_evaluation_plays_the_episodes_sb3s_evaluate_policy_plays(recurrent):
     finally:
         venv.close()
     assert len(set(lengths)) > 1  # the seeds play different games, so an off-by-one seed would show
-    assert [e.length for e in ours] == lengths
-    assert [e.ret for e in ours] == pytest.approx(returns)
-    assert summarize(ours)["mean_return"] == pytest.approx(np.mean(returns))
+    listed = summarize(ours)  # its per_episode, as evaluate's JSON lists them, are SB3's lists
+    assert listed["per_episode"]["length"] == [e.length for e in ours] == lengths
+    assert listed["per_episode"]["return"] == [e.ret for e in ours] == pytest.approx(returns)
+    assert listed["mean_return"] == pytest.approx(np.mean(returns))
 
 
 @pytest.mark.parametrize("recurrent", [False, True], ids=["ppo", "recurrent"])
