@@ -1233,6 +1233,7 @@ def test_checkpoint_picks_the_specialists_model_as_evaluate_does(scripts, specia
     evaluated = json.loads(capsys.readouterr().out)
     assert (evaluated["step"], evaluated["mean_score"], evaluated["mean_length"]) == (
         128, row["mean_score"], row["mean_length"])
+    assert evaluated["per_episode"] == row["per_episode"]  # episode for episode, one summarize for both
     assert scripts.compare.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--checkpoint",
                                  str(early), "--out", str(tmp_path / "none"), "--no-progress"]) == 2
     assert "--checkpoint is the specialist's model file: give --specialist RUN too" in capsys.readouterr().err

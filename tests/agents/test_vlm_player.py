@@ -530,6 +530,9 @@ def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, 
     assert (result["max_steps"], result["seed"]) == (2, 9) and result["mean_length"] <= 2
     assert result["cut_at_max_tokens"] > 0 and "raise --max-tokens" in said.err
     assert sorted(p.name for p in out.iterdir()) == ["eval-vlm-toy-vl-3b-max2.json"]
+    episodes = result["per_episode"]  # each episode, last, as a specialist's evaluation lists them
+    assert episodes["seed"] == [9, 10] and list(result)[-1] == "per_episode"
+    assert (result["mean_length"], result["capped"]) == (np.mean(episodes["length"]), sum(episodes["capped"]))
     assert capsys.readouterr().out.splitlines() == [
         f"snake with {result['vlm']}, 2 episodes: mean score {mean_text(result['mean_score'])}, max "
         f"{figure(result['max_score'])}, invalid answers {result['invalid']} "
