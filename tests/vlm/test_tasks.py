@@ -1310,6 +1310,24 @@ def test_sokoban_prediction_says_the_game_ends_when_solved() -> None:
     assert asked
 
 
+def test_sokoban_questions_say_a_move_into_a_wall_does_nothing() -> None:
+    """LEFT from (1, 2) walks into the wall: the engine leaves the player there and plays on. The rules
+    text said only what walking into a box does, so the answer to a sequence with such a move (over
+    half of the prediction questions in random play) rested on a rule the question never stated."""
+    walls = [[1] * 6] + [[1, 0, 0, 0, 0, 1] for _ in range(4)] + [[1] * 6]
+    state = {"game": "sokoban", "size": 6, "walls": walls, "targets": [[4, 4]], "boxes": [[3, 3]],
+             "player": [1, 2], "step": 0, "max_steps": 120, "score": 0, "done": False, "deadlocked": False,
+             "rng": 1}
+    assert sokoban_play(state, ["LEFT"])[0]["player"] == [1, 2]
+    asked = 0
+    for seed in range(20):
+        for d in task_module("sokoban").make_tasks(state, np.random.default_rng(seed)):
+            if d.family in ("state_prediction", "strategy"):
+                assert "A move into a wall does nothing: the player stays where it is." in d.question
+                asked += 1
+    assert asked
+
+
 def test_sokoban_moves_play_on_past_a_cornered_box_whatever_the_runs_deadlock_end() -> None:
     """A state exported from a deadlock_end run keeps that rule for its board; the questions' moves are
     the puzzle's own, so the engine plays them on past a box pushed into a corner, as without it."""

@@ -41,9 +41,9 @@ MOVES: tuple[str, ...] = Sokoban.ACTION_NAMES
 SOLVER_STATES = 300_000
 
 RULES_TEXT = ("Moves: UP (y − 1), DOWN (y + 1), LEFT (x − 1), RIGHT (x + 1) move the player one cell. "
-              "Walking into a box pushes it one cell further if that cell is floor (not a wall, not another "
-              "box); otherwise nothing moves. Boxes are never pulled. The puzzle is solved when every box "
-              "is on a target.")
+              "A move into a wall does nothing: the player stays where it is. Walking into a box pushes it "
+              "one cell further if that cell is floor (not a wall, not another box); otherwise nothing "
+              "moves. Boxes are never pulled. The puzzle is solved when every box is on a target.")
 
 
 def render(state: dict[str, Any]) -> np.ndarray:
