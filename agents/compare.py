@@ -238,14 +238,15 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
         "wall_s": run.wall_s,
         "decisions_per_s": run.decisions / run.wall_s if run.wall_s > 0 else None,
         "about": run.about,
-        "per_episode": figures["per_episode"],  # evaluate.py's: a specialist's row checks against its JSON
     }
+    # evaluate.py's (a specialist's row checks against its JSON), last as in its file: the figures first.
+    episodes = {"per_episode": figures["per_episode"]}
     if run.kind != "vlm":
         out.update(invalid=0, invalid_rate=0.0, invalid_by_status={}, cut_at_max_tokens=0,
                    prompt_tokens_per_episode=0.0,
                    completion_tokens_per_episode=0.0, tokens_per_episode=0.0, cost_per_episode=0.0,
                    verifier_accuracy=None, best_move_rate=None)
-        return out
+        return out | episodes
     decisions = [d for e in run.episodes for d in (e.log or [])]
     by_status = {s: sum(d.status == s for d in decisions) for s in STATUSES if s != "ok"}
     invalid = sum(by_status.values())
@@ -263,7 +264,7 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
                verifier_accuracy=float(np.mean(verdicts)) if verdicts else None,
                best_move_rate=float(np.mean(moves_ok)) if moves_ok else None,
                latency_s=_stats(live), cached_answers=sum(d.cached for d in decisions))
-    return out
+    return out | episodes
 
 
 def _negative_end(e: Episode, d: Decision) -> bool:

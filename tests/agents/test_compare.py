@@ -1830,6 +1830,16 @@ def test_a_specialists_summary_costs_nothing_and_has_no_invalid_answer_or_token(
     assert s["best_move_rate"] is None and s["verifier_accuracy"] is None
 
 
+def test_a_rows_episode_list_comes_after_its_figures():
+    """report.json's rows end with ``per_episode``, as evaluate's results file does: a row's figures (its
+    tokens, cost and latency among them) are read first, not after a list as long as the episodes."""
+    eps = [Episode(500, 3.0, 7, 3.0, {"won": 1.0}, [0] * 7, []),
+           Episode(501, 1.0, 5, 1.0, {"won": 0.0}, [0] * 5, [])]
+    for kind in ("specialist", "vlm"):
+        row = summarize_run(PlayerRun(kind, kind, 1234.0, "counted", eps, 2.0), None)
+        assert list(row)[-1] == "per_episode" and row["per_episode"]["score"] == [3.0, 1.0]
+
+
 def test_an_unusable_answer_ranks_above_a_move_with_a_negative_reward():
     # The module's order: a fatal move, then an answer that could not be used, then a negative reward.
     def d(step, **kw):
