@@ -125,7 +125,9 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(tag)
-    axes[0].legend(loc="upper left")
+    # "best": a falling curve (an episode length, a loss) starts at the upper left, where a pinned legend
+    # hid it.
+    axes[0].legend(loc="best")
     # A lone surrogate (a byte of a --title that is not UTF-8) is drawn as U+FFFD: matplotlib's font code
     # refused it with a TypeError traceback.
     fig.suptitle(safe_text(title or str(run)))

@@ -238,3 +238,24 @@ def test_an_error_naming_a_path_is_written_on_a_strict_ascii_stderr(tmp_path, na
     proc = run_plot_curve(str(tmp_path / f"nowhere {name}"), "--out", str(tmp_path / "x.png"))
     assert proc.returncode == 2
     assert proc.stderr == os.fsencode(f"error: {tmp_path}/nowhere caf\\xe9: no such run folder\n")
+
+
+def test_the_legend_is_placed_off_a_falling_curve(tmp_path, monkeypatch):
+    # Found on docs/rotation_curve.png (rollout/ep_len_mean falls from the top left): the legend, pinned to
+    # the upper left, hid the curve's first points. Where the curve leaves room, the legend covers none.
+    import matplotlib.figure
+
+    from agents.curves import plot_curve
+
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1000.0 + 60 * k, 100_000 * k, 25.0 - k / 2)
+                                                 for k in range(1, 41)])
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, fname, *a, **k: figures.append(self) or Path(fname).write_bytes(b""))
+    plot_curve(tmp_path, tmp_path / "curve.png", TAG, baseline=22.0)
+    fig = figures[0]
+    fig.canvas.draw()  # the legend finds its place when drawn
+    ax = fig.axes[0]
+    box = ax.get_legend().get_window_extent()
+    points = ax.transData.transform(ax.get_lines()[0].get_xydata())
+    assert not box.count_contains(points)
