@@ -26,7 +26,9 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """(steps, values, minutes of training up to each) of one scalar tag, in step order, each event
     file read once (a run's videos make them large). As TensorBoard shows them: the files in name order,
     and a session start (``SessionLog.START``, which ``--resume`` writes) drops the points logged at or
-    past its step before it (a crashed run's, which the resumed run logs again)."""
+    past its step before it (a crashed run's, which the resumed run logs again); so does a point whose
+    step is not past the tag's last one (the server's rule: a run resumed before ``--resume`` wrote
+    session starts)."""
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
     from tensorboard.compat.proto.event_pb2 import SessionLog
     from tensorboard.util.tensor_util import make_ndarray
@@ -53,6 +55,8 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
                     continue
                 scalars.add(value.tag)
                 if value.tag == tag:
+                    if points and event.step <= points[-1][0]:  # points stay in strictly rising steps
+                        points = [p for p in points if p[0] < event.step]
                     number = value.simple_value if simple else float(make_ndarray(value.tensor))
                     points.append((event.step, number, event.wall_time))
         if times:
@@ -60,7 +64,6 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if not points:
         raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events; --tag takes one of: "
                          f"{', '.join(sorted(scalars)) or '(none logged yet)'}")
-    points.sort(key=lambda p: p[0])  # stable: points of one step keep their order
     steps = np.array([p[0] for p in points])
     values = np.array([p[1] for p in points])
     sessions = np.array(sorted(spans), dtype=np.float64).reshape(-1, 2)

@@ -1,6 +1,7 @@
 """agents/curves.py read_scalars on hand-written event files: the tag asked for only, tensor scalars,
-step order, a resume's cut at its own step, files read in name order, and minutes counted by session
-whatever the file names; plot_curve's figure (both panels, baseline, title)."""
+a step going back (a resume, with or without a session start) replacing the points from it on, files
+read in name order, and minutes counted by session whatever the file names; plot_curve's figure (both
+panels, baseline, title, legend)."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def tensor_scalar(wall: float, step: int, value: float, tag: str = TAG) -> Event
     return Event(wall_time=wall, step=step, summary=Summary(value=[value_pb]))
 
 
-def test_only_the_tag_asked_for_in_step_order_with_tensor_scalars(tmp_path):
+def test_only_the_tag_asked_for_with_tensor_scalars(tmp_path):
     write_events(tmp_path, "1000.host", 1000.0, [
-        scalar(1010.0, 200, 2.0), scalar(1010.0, 200, 99.0, tag="time/sps"), scalar(1020.0, 100, 1.0),
+        scalar(1010.0, 100, 1.0), scalar(1010.0, 100, 99.0, tag="time/sps"), scalar(1020.0, 200, 2.0),
         tensor_scalar(1030.0, 300, 3.0), tensor_scalar(1030.0, 300, 77.0, tag="train/value_loss")])
     steps, values, _ = read_scalars(tmp_path, TAG)
     assert steps.tolist() == [100, 200, 300] and values.tolist() == [1.0, 2.0, 3.0]
@@ -64,13 +65,36 @@ def test_a_resume_drops_the_points_at_and_past_its_step(tmp_path):
 
 
 def test_minutes_count_sessions_in_time_order_whatever_the_file_names(tmp_path):
-    # The later session's file sorts first by name. A point logged as a session starts (wall == its start)
-    # counts the earlier sessions' training only.
-    write_events(tmp_path, "a", 5000.0, [scalar(5000.0, 300, 3.0), scalar(5060.0, 400, 4.0)])
-    write_events(tmp_path, "b", 1000.0, [scalar(1060.0, 100, 1.0), scalar(1120.0, 200, 2.0)])
+    # The later session's file sorts first by name (and so is read first: it holds the lower steps, or
+    # the other file's would replace them). A point logged as a session starts (wall == its start) counts
+    # the earlier sessions' training only.
+    write_events(tmp_path, "a", 5000.0, [scalar(5000.0, 100, 1.0), scalar(5060.0, 200, 2.0)])
+    write_events(tmp_path, "b", 1000.0, [scalar(1060.0, 300, 3.0), scalar(1120.0, 400, 4.0)])
     steps, _, minutes = read_scalars(tmp_path, TAG)
     assert steps.tolist() == [100, 200, 300, 400]
-    assert minutes.tolist() == pytest.approx([1.0, 2.0, 2.0, 3.0])
+    assert minutes.tolist() == pytest.approx([2.0, 3.0, 1.0, 2.0])
+
+
+# What `tensorboard --logdir` (its data server) showed for these files: a step that goes back replaces
+# the tag's points from that step on, with or without a session start (runs resumed before 0c9399f wrote
+# none; the curve zigzagged between the two sessions' points).
+@pytest.mark.parametrize("second, shown", [
+    ([(200, 20.0), (300, 30.0)], [(100, 1.0), (200, 20.0), (300, 30.0)]),
+    ([(250, 25.0), (350, 35.0)], [(100, 1.0), (200, 2.0), (250, 25.0), (350, 35.0)]),
+])
+def test_a_step_going_back_replaces_the_points_from_it_on(tmp_path, second, shown):
+    first = [scalar(1000.0 + 60 * k, 100 * k, float(k)) for k in (1, 2, 3, 4)]
+    write_events(tmp_path, "1000.host", 1000.0, first)
+    write_events(tmp_path, "5000.host", 5000.0, [scalar(5060.0 + k, *p) for k, p in enumerate(second)])
+    steps, values, _ = read_scalars(tmp_path, TAG)
+    assert list(zip(steps.tolist(), values.tolist(), strict=True)) == shown
+
+
+def test_a_step_logged_twice_keeps_its_last_value(tmp_path):
+    points = [(100, 1.0), (200, 2.0), (200, 20.0), (300, 3.0)]
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1000.0 + k, *p) for k, p in enumerate(points)])
+    steps, values, _ = read_scalars(tmp_path, TAG)
+    assert steps.tolist() == [100, 200, 300] and values.tolist() == [1.0, 20.0, 3.0]
 
 
 def test_sessions_are_read_in_file_name_order_whatever_the_folder_lists_first(tmp_path):
