@@ -340,6 +340,9 @@ def test_a_recurrent_specialist_answers_each_question_from_a_blank_memory(datase
     ('{"id": "a"}\n', 'expected {"id": ..., "response": ...}'),
     ('5\n', 'expected {"id": ..., "response": ...}'),  # no object at all
     ('{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n', "id 'a' appears twice"),
+    # a tool's row without the keys that name its producer: not matched to the split by line
+    ('{"response": "x"}\n', 'expected {"id": ..., "response": ...}'),
+    ('{"predict": "x"}\n', 'expected {"id": ..., "response": ...}'),
 ])
 def test_bad_prediction_files_name_the_line(content, message, tmp_path, dataset, scripts, capsys):
     bad = tmp_path / "bad.jsonl"
@@ -1535,6 +1538,10 @@ def test_rows_with_ids_and_rows_matched_by_line_are_not_mixed(dataset, tmp_path)
     write_rows(path, [{"id": records[0].id, "response": "x"}, *llamafactory_rows(records)[1:]])
     with pytest.raises(ScoringError, match="line 2: rows with ids mixed with LLaMA-Factory rows"):
         load_predictions(path, records)
+    # the other way round: named by the first row with an id, read after the rows without
+    write_rows(path, [*llamafactory_rows(records)[:2], {"id": records[2].id, "response": "x"}])
+    with pytest.raises(ScoringError, match="line 3: rows with ids mixed with LLaMA-Factory rows"):
+        load_predictions(path, records)
 
 
 def test_own_rows_that_carry_a_custom_id_are_read_by_their_id(dataset, tmp_path):
@@ -1572,3 +1579,30 @@ def test_a_failed_batch_request_with_an_error_message_is_read_by_its_custom_id(d
     path = tmp_path / "batch_output.jsonl"
     write_rows(path, [{"id": "vllm-1", "custom_id": records[0].id, "response": None, "error": "too long"}])
     assert load_predictions(path, records) == {records[0].id: None}
+
+
+@pytest.mark.parametrize("body", [{}, {"choices": []}, {"choices": None}],
+                         ids=["no-choices", "empty", "null"])
+def test_a_batch_row_answered_without_a_message_is_refused_by_line(body, dataset, tmp_path):
+    records = load_records(dataset[1])
+    path = tmp_path / "batch_output.jsonl"
+    write_rows(path, [{"id": "b", "custom_id": records[0].id, "error": None,
+                       "response": {"status_code": 200, "body": body}}])
+    with pytest.raises(ScoringError, match=r"line 1: a Batch output row without "
+                                           r"response\.body\.choices\[0\]\.message\.content"):
+        load_predictions(path, records)
+
+
+def test_every_label_of_rows_without_ids_is_checked_and_their_replies_read_as_ours(dataset, tmp_path):
+    records = load_records(dataset[1])
+    path = tmp_path / "result.jsonl"
+    rows = swift_rows(records)
+    write_rows(path, [*rows[:-2], rows[-1], rows[-2]])  # only the last two swapped: the first rows match
+    with pytest.raises(ScoringError, match=rf"line {len(rows) - 1}: its label is not the right answer"):
+        load_predictions(path, records)
+    write_rows(path, [{**rows[0], "labels": ""}, *rows[1:]])  # a label written empty is no answer either
+    with pytest.raises(ScoringError, match="line 1: its label is not the right answer"):
+        load_predictions(path, records)
+    reply = {"text": "<answer>1</answer>"}  # a reply that is no text: JSON text, as a row with an id's
+    write_rows(path, [{**rows[0], "response": reply}, *rows[1:]])
+    assert load_predictions(path, records)[records[0].id] == json.dumps(reply)
