@@ -211,6 +211,8 @@ def test_the_files_say_how_datasets_loads_records_and_steps_and_which_split_is_w
             "splits `train` and `validation` (`val.jsonl`)\n") in card
     assert ("`meta.json`; `datasets.load_dataset('parquet', "
             "data_files='/data/snake/trajectories/steps/part-*.parquet')` reads the steps\n") in card
+    only_train = render_card(META, {**SPLITS, "val": [], "test": []}, CURRICULUM, [], root_hint="/data/snake")
+    assert "`datasets.load_dataset('/data/snake')` reads them as the split `train`\n" in only_train
     bare = render_card({**META, "relative_paths": True}, {"train": [], "val": [], "test": []}, None, [])
     assert ("`meta.json`; `datasets.load_dataset(os.getcwd())` reads the steps, "
             "`datasets.load_dataset(os.getcwd(), 'episodes')` the episodes\n") in bare
@@ -230,8 +232,12 @@ def test_write_card_keys_the_trajectory_configs_by_their_files(tmp_path):
     card = write_card(tmp_path, META, {"train": [], "val": [], "test": []}, None, [])
     described = [c["description"] for c in yaml_configs(card.read_text(encoding="utf-8"))]
     assert described == [f"depthfirst export, trajectories {first}"] * 2
-    steps.write_bytes(b"other steps")
-    assert trajectories_digest(tmp_path) != first
+    digests = {first}
+    for path, data in ((steps, b"other steps"), (tmp_path / "trajectories" / "episodes.parquet", b"other"),
+                       (steps, b"s" * (1 << 20) + b"a"), (steps, b"s" * (1 << 20) + b"b")):  # past a read
+        path.write_bytes(data)
+        digests.add(trajectories_digest(tmp_path))
+    assert len(digests) == 5  # each change is a new digest
 
 
 def test_records_digest_is_16_hex_digits_of_the_files_and_their_splits(tmp_path):
