@@ -41,14 +41,15 @@ def test_play_finds_the_keys_through_gym_make() -> None:
     env.close()
 
 
-def test_a_game_without_keys_says_what_to_pass() -> None:
+@pytest.mark.parametrize("keys", [(), (("w",), ("s",), ("a",))], ids=["none", "three"])
+def test_a_game_without_keys_says_what_to_pass(keys: tuple) -> None:
     from envs.snake import Snake
 
     class Keyless(Snake):
-        ACTION_KEYS = ()
+        ACTION_KEYS = keys
 
-    with pytest.raises(ValueError, match=r"Keyless names keys for 0 of its 4 actions: give it ACTION_KEYS.*"
-                                         r"play\(env, keys_to_action="):
+    with pytest.raises(ValueError, match=rf"Keyless names keys for {len(keys)} of its 4 actions: give it "
+                                         r"ACTION_KEYS.*play\(env, keys_to_action="):
         Keyless.keys_to_action()
 
 
