@@ -1796,6 +1796,9 @@ def test_pokemon_battle_question_counts_any_battle_type() -> None:
         drafts = [d for seed in range(20) for d in mod.make_tasks(state, np.random.default_rng(seed))
                   if d.qa_type == "in_battle"]
         assert drafts and all(d.verifier["accepted"] == [answer] for d in drafts), battle_type
+        why = {0: "no battle.", 255: "a lost battle, over: the player blacks out."}.get(battle_type,
+                                                                                   "a battle is on.")
+        assert all(f"(wIsInBattle) is {battle_type}: {why}" in d.analysis for d in drafts), battle_type
 
 
 def test_counts_in_analyses_are_pluralised():
