@@ -85,6 +85,12 @@ def positive_int_up_to(high: int, why: str) -> Callable[[str], int]:
     return parse
 
 
+# A --max-steps (evaluate, export, compare) cuts episodes that the games count in int64, as they do their
+# own step limits: a larger one cuts nothing. 1e300 was taken, and once every episode was played,
+# evaluate's eval-step<N>-max<300 digits>.json was "File name too long" to write.
+max_steps_arg = positive_int_up_to(2**63 - 1, "a 64-bit count, as the games' own step limits")
+
+
 def nonneg_int(text: str) -> int:
     return _at_least(text, 0)
 

@@ -26,6 +26,7 @@ from agents.cli import (
     EPISODE_SEED,
     check_episode_seeds,
     game_arg,
+    max_steps_arg,
     nonneg_int,
     path_arg,
     positive_int,
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="episodes each player plays (default 20)")
     p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
                    help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED})")
-    p.add_argument("--max-steps", type=positive_int, help="cut every episode after this many moves "
+    p.add_argument("--max-steps", type=max_steps_arg, help="cut every episode after this many moves "
                    "(both sides alike; default: the game's own limits)")
     p.add_argument("--out", type=path_arg, help="report folder (default <specialist>/compare-<time>, "
                    "or runs/<env>/compare-<time> without --specialist)")

@@ -20,6 +20,7 @@ import argparse
 from agents.cli import (
     EPISODE_SEED,
     game_arg,
+    max_steps_arg,
     nonneg_int,
     path_arg,
     positive_int,
@@ -47,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-video", action="store_true", help="no replay of the best episode (MP4 and GIF)")
     p.add_argument("--video-steps", type=positive_int,
                    help=f"the video shows the best episode's last N steps (default {VIDEO_STEPS})")
-    p.add_argument("--max-steps", type=positive_int,
+    p.add_argument("--max-steps", type=max_steps_arg,
                    help="cut every episode after this many moves, as export_trajectories.py and compare.py "
                    "do (default: the game's own limits); the files get a -max<N> suffix")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -18,6 +18,7 @@ import sys
 from agents.cli import (
     check_episode_seeds,
     finite_float,
+    max_steps_arg,
     nonneg_int,
     path_arg,
     positive_int,
@@ -69,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
                    "view is 8·N pixels a side)")
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
-    p.add_argument("--max-steps", type=positive_int, default=d.max_steps,
+    p.add_argument("--max-steps", type=max_steps_arg, default=d.max_steps,
                    help="cut every episode after this many moves (default: the game's own limits)")
     p.add_argument("--device", default=d.device, help="device for the policy (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -219,3 +219,17 @@ def test_every_flag_in_a_scripts_help_is_named_where_the_readme_documents_the_sc
     assert flags and text
     missing = sorted(f for f in flags if not re.search(re.escape(f) + r"(?![a-z0-9-])", text))
     assert not missing, f"{script}.py: {missing} are in --help but not in the README"
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("evaluate", ["run"]),
+    ("compare", ["--env", "snake"]),
+    ("export_trajectories", ["run", "--out", "out"]),
+])
+def test_max_steps_past_a_64_bit_count_is_refused_by_name(script, argv, scripts, capsys):
+    # 1e300 was taken: every episode was played, then evaluate's eval-step<N>-max<300 digits>.json was
+    # "File name too long" to write. The games count steps in int64, so a longer cut cuts nothing.
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main([*argv, "--max-steps", "1e300"])
+    assert exc.value.code == 2
+    assert "argument --max-steps: must be at most 9,223,372,036,854,775,807" in capsys.readouterr().err
