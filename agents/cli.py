@@ -136,6 +136,14 @@ def api_key_env_arg(text: str) -> str:
     return text
 
 
+def vlm_arg(text: str) -> str:
+    """A ``--vlm MODEL@URL``, not empty: evaluate read ``--vlm ''`` as none and played the run's model. The
+    rest is checked where the endpoint is made (``Endpoint.parse``), with the secrets of a URL hidden."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give MODEL@URL, e.g. qwen2.5-vl-7b@http://localhost:8000/v1")
+    return text
+
+
 def game_arg(text: str) -> str:
     """A game's name (``--env``), one of ``envs.GAMES``. An empty one is named so: the scripts read an
     empty ``--env`` as not given ("--env is required") or as unknown."""

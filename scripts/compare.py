@@ -34,6 +34,7 @@ from agents.cli import (
     run_script,
     script_parser,
     specialist_device,
+    vlm_arg,
 )
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=path_arg,
                    help="the specialist's model file (default: the run's model.zip or newest checkpoint, as "
                    "in evaluate.py and export_trajectories.py)")
-    p.add_argument("--vlm", action="append", default=[], metavar="MODEL@URL",
+    p.add_argument("--vlm", type=vlm_arg, action="append", default=[], metavar="MODEL@URL",
                    help="a VLM endpoint, e.g. qwen2.5-vl-7b@http://localhost:8000/v1 (repeatable)")
     p.add_argument("--episodes", type=positive_int, default=20,
                    help="episodes each player plays (default 20)")

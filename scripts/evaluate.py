@@ -26,6 +26,7 @@ from agents.cli import (
     positive_int,
     run_script,
     script_parser,
+    vlm_arg,
 )
 from agents.evaluate_cli import VIDEO_STEPS, evaluate_command
 
@@ -53,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
                    "do (default: the game's own limits); the files get a -max<N> suffix")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--vlm", metavar="MODEL@URL", help="let a VLM play instead of the run's model")
+    p.add_argument("--vlm", type=vlm_arg, metavar="MODEL@URL",
+                   help="let a VLM play instead of the run's model")
     p.add_argument("--env", type=game_arg, help="the game for --vlm without a run folder")
     p.add_argument("--out", type=path_arg, help="folder for --vlm results without a run folder "
                    "(default runs/<env>/vlm-<model>)")

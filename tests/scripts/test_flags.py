@@ -233,3 +233,12 @@ def test_max_steps_past_a_64_bit_count_is_refused_by_name(script, argv, scripts,
         getattr(scripts, script).main([*argv, "--max-steps", "1e300"])
     assert exc.value.code == 2
     assert "argument --max-steps: must be at most 9,223,372,036,854,775,807" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script, argv", [("evaluate", ["run"]), ("compare", ["--env", "snake"])])
+def test_an_empty_vlm_is_refused_by_name(script, argv, scripts, capsys):
+    # evaluate.py RUN --vlm '' read the empty value as no --vlm and played the run's model instead.
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main([*argv, "--vlm", ""])
+    assert exc.value.code == 2
+    assert "argument --vlm: is empty; give MODEL@URL" in capsys.readouterr().err
