@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
+            except MemoryError as e:  # every episode is a board of one game, all played at once
+                print(f"error: --episodes {args.episodes}: compare plays every episode at once, and their "
+                      f"boards do not fit in this machine's memory ({e}); play fewer", file=sys.stderr)
+                return 2
             except KeyboardInterrupt:
                 print(stopped, file=sys.stderr)  # said at once: the requests on the wire are awaited next
                 return 130
