@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int_up_to(MAX_WORKERS, "worker processes"),
                    default=os.cpu_count() or 1,
                    help=f"workers for vec_env_sps (default: one per core, at most {MAX_WORKERS})")
-    p.add_argument("--seconds", type=measure_seconds, default=3.0,
+    p.add_argument("--seconds", type=measure_seconds,  # 3 where not given, told apart for --quick
                    help="seconds per raw-speed figure (default 3, at least 0.1)")
     p.add_argument("--rollouts", type=positive_int,
                    help="timed PPO iterations per training figure, mfu_10m's too (default 2)")

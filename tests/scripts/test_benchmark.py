@@ -363,3 +363,18 @@ def test_a_target_kl_in_the_measured_settings_is_refused_before_any_figure(scrip
     with pytest.raises(ValueError, match=r"target_kl=0\.01.*configs/snake\.yaml"):
         scripts.benchmark.main(["--quick", "--json"])
     assert calls == []
+
+
+@pytest.mark.parametrize("argv, given", [
+    (["--quick", "--seconds", "1e99"], "--seconds"),
+    (["--quick", "--boards", "64", "--seconds", "5"], "--boards, --seconds"),
+    (["--env", "gameboy", "--quick", "--seconds", "5"], "--seconds"),
+])
+def test_quick_refuses_the_sizes_it_replaces(scripts, capsys, monkeypatch, argv, given):
+    # --quick put its own boards and seconds in place of the given ones without a word: a measured run
+    # ("--quick --seconds 30") was timed for 0.2 s.
+    _fake_figures(monkeypatch, [])
+    with pytest.raises(SystemExit) as exc:
+        scripts.benchmark.main(argv)
+    assert exc.value.code == 2
+    assert f"{given}: --quick replaces" in capsys.readouterr().err
