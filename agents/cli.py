@@ -95,7 +95,14 @@ def nonneg_int(text: str) -> int:
     return _at_least(text, 0)
 
 
+def _refuse_empty_number(text: str) -> None:
+    """An empty value was "must be a whole number, got " with nothing shown after it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a number")
+
+
 def finite_float(text: str) -> float:
+    _refuse_empty_number(text)
     try:
         value = float(text)
     except ValueError:
@@ -114,6 +121,7 @@ def positive_float(text: str) -> float:
 
 def whole_int(text: str) -> int:
     """A whole number (``1e3`` and ``10.0`` too, as in ``--set``); the game or config checks its range."""
+    _refuse_empty_number(text)
     try:
         return whole_number(text, "the value")
     except ValueError:

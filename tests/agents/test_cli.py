@@ -190,3 +190,14 @@ def test_a_recorded_script_in_a_folder_named_with_a_dash_is_not_read_as_an_optio
     command = rerun_command(str(tmp_path / "-x" / "show.py"), ["-y"])
     proc = subprocess.run(command, shell=True, cwd="/", capture_output=True, text=True, timeout=60)
     assert proc.stdout == "['-y']\n", proc.stderr
+
+
+@pytest.mark.parametrize("parse", ["positive_int", "nonneg_int", "whole_int", "finite_float",
+                                   "positive_float"])
+@pytest.mark.parametrize("text", ["", "  "])
+def test_an_empty_number_is_named_empty(parse, text):
+    # "--seed ''" was "must be a whole number, got " (the value shown as nothing at the line's end).
+    from agents import cli
+
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^is empty; give a number$"):
+        getattr(cli, parse)(text)
