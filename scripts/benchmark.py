@@ -40,7 +40,7 @@ import argparse
 import os
 
 from agents.benchmark_cli import benchmark_command
-from agents.cli import positive_float, positive_int, positive_int_up_to, run_script, script_parser
+from agents.cli import positive_float, positive_int_up_to, run_script, script_parser
 from agents.presets import PRESETS
 
 
@@ -48,6 +48,8 @@ def measure_seconds(text: str) -> float:
     value = positive_float(text)
     if value < 0.1:  # shorter timings are noise, and may not complete a single step (a 0 in a ratio)
         raise argparse.ArgumentTypeError(f"must be >= 0.1, got {text}")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS} ({STEADY}), got {text}")
     return value
 
 
@@ -56,6 +58,10 @@ def measure_seconds(text: str) -> float:
 MAX_BOARDS = 2**20  # ~1 GB of observations and step buffers for Snake
 MAX_EMULATORS = 64  # per worker
 MAX_WORKERS = 256
+# And on the time: 1e99 seconds a figure, or 1e99 timed rollouts, was a benchmark without end.
+MAX_SECONDS = 600
+MAX_ROLLOUTS = 1000
+STEADY = "a rate stops changing long before"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,15 +74,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="torch device for the training figures: cpu (default), cuda[:N] or auto")
     p.add_argument("--policy", choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")
-    p.add_argument("--boards", type=positive_int_up_to(MAX_BOARDS, "a rate stops changing long before"),
+    p.add_argument("--boards", type=positive_int_up_to(MAX_BOARDS, STEADY),
                    help=f"boards for env_sps and vec_env_sps (default 4096, at most {MAX_BOARDS:,})")
     p.add_argument("--workers", type=positive_int_up_to(MAX_WORKERS, "worker processes"),
                    default=os.cpu_count() or 1,
                    help=f"workers for vec_env_sps (default: one per core, at most {MAX_WORKERS})")
     p.add_argument("--seconds", type=measure_seconds,  # 3 where not given, told apart for --quick
-                   help="seconds per raw-speed figure (default 3, at least 0.1)")
-    p.add_argument("--rollouts", type=positive_int,
-                   help="timed PPO iterations per training figure, mfu_10m's too (default 2)")
+                   help=f"seconds per raw-speed figure (default 3, at least 0.1, at most {MAX_SECONDS})")
+    p.add_argument("--rollouts", type=positive_int_up_to(MAX_ROLLOUTS, STEADY),
+                   help=f"timed PPO iterations per training figure, mfu_10m's too (default 2, at most "
+                   f"{MAX_ROLLOUTS:,})")
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes (replaces --boards and --seconds): checks the plumbing, not the speed")
     return p

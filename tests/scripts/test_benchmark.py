@@ -75,7 +75,8 @@ def test_help_names_every_bound_the_options_enforce(scripts, capsys):
         scripts.benchmark.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     for bound in ("(default 4, at most 64)", "(default 4096, at most 1,048,576)",
-                  "(default: one per core, at most 256)", "(default 3, at least 0.1)"):
+                  "(default: one per core, at most 256)", "(default 3, at least 0.1, at most 600)",
+                  "(default 2, at most 1,000)"):
         assert bound in text
     assert scripts.benchmark.measure_seconds("0.1") == 0.1  # "at least": the bound itself is taken
 
@@ -366,7 +367,7 @@ def test_a_target_kl_in_the_measured_settings_is_refused_before_any_figure(scrip
 
 
 @pytest.mark.parametrize("argv, given", [
-    (["--quick", "--seconds", "1e99"], "--seconds"),
+    (["--quick", "--seconds", "30"], "--seconds"),
     (["--quick", "--boards", "64", "--seconds", "5"], "--boards, --seconds"),
     (["--env", "gameboy", "--quick", "--seconds", "5"], "--seconds"),
 ])
@@ -378,3 +379,16 @@ def test_quick_refuses_the_sizes_it_replaces(scripts, capsys, monkeypatch, argv,
         scripts.benchmark.main(argv)
     assert exc.value.code == 2
     assert f"{given}: --quick replaces" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seconds", "1e99"], "--seconds: must be at most 600 (a rate stops changing long before), got 1e99"),
+    (["--rollouts", "1e99"],
+     "--rollouts: must be at most 1,000 (a rate stops changing long before), got 1e99"),
+])
+def test_seconds_and_rollouts_past_any_rates_use_are_refused(scripts, capsys, monkeypatch, argv, message):
+    # Both were taken: 1e99 seconds a figure, or 1e99 timed PPO iterations, was a benchmark without end.
+    _fake_figures(monkeypatch, [])
+    with pytest.raises(SystemExit) as exc:
+        scripts.benchmark.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
