@@ -26,8 +26,9 @@ def benchmark_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> i
                 f"{'them' if len(given) > 1 else 'it'} out, or choose the other --env)")
     replaced = [flag for flag in ("--boards", "--seconds") if getattr(args, flag[2:]) is not None]
     if args.quick and replaced:  # a measured "--quick --seconds 30" was timed for QUICK_SECONDS
-        p.error(f"{', '.join(replaced)}: --quick replaces {'them' if len(replaced) > 1 else 'it'} with its "
-                "tiny sizes (drop --quick to measure with them)")
+        them = "them" if len(replaced) > 1 else "it"
+        p.error(f"{', '.join(replaced)}: --quick replaces {them} with its tiny sizes (drop --quick to measure "
+                f"with {them})")
     args.emulators = args.emulators or 4
     args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
     args.boards, args.rollouts = args.boards or 4096, args.rollouts or 2
