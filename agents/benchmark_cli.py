@@ -27,8 +27,8 @@ def benchmark_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> i
     replaced = [flag for flag in ("--boards", "--seconds") if getattr(args, flag[2:]) is not None]
     if args.quick and replaced:  # a measured "--quick --seconds 30" was timed for QUICK_SECONDS
         them = "them" if len(replaced) > 1 else "it"
-        p.error(f"{', '.join(replaced)}: --quick replaces {them} with its tiny sizes (drop --quick to measure "
-                f"with {them})")
+        p.error(f"{', '.join(replaced)}: --quick replaces {them} with its tiny sizes (drop --quick to "
+                f"measure with {them})")
     args.emulators = args.emulators or 4
     args.device = "cpu" if args.device is None else args.device  # an empty --device "" is refused below
     args.boards, args.rollouts = args.boards or 4096, args.rollouts or 2
