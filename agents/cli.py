@@ -95,14 +95,15 @@ def nonneg_int(text: str) -> int:
     return _at_least(text, 0)
 
 
-def _refuse_empty_number(text: str) -> None:
-    """An empty value was "must be a whole number, got " with nothing shown after it."""
+def _refuse_empty(text: str, give: str) -> None:
+    """An empty (or blank) value refused, saying what to ``give``: a number's was "must be a whole number,
+    got " with nothing shown after it, ``--vlm ''`` read as no --vlm, ``--env ''`` as none or unknown."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; give a number")
+        raise argparse.ArgumentTypeError(f"is empty; {give}")
 
 
 def finite_float(text: str) -> float:
-    _refuse_empty_number(text)
+    _refuse_empty(text, "give a number")
     try:
         value = float(text)
     except ValueError:
@@ -121,7 +122,7 @@ def positive_float(text: str) -> float:
 
 def whole_int(text: str) -> int:
     """A whole number (``1e3`` and ``10.0`` too, as in ``--set``); the game or config checks its range."""
-    _refuse_empty_number(text)
+    _refuse_empty(text, "give a number")
     try:
         return whole_number(text, "the value")
     except ValueError:
@@ -147,8 +148,7 @@ def api_key_env_arg(text: str) -> str:
 def vlm_arg(text: str) -> str:
     """A ``--vlm MODEL@URL``, not empty: evaluate read ``--vlm ''`` as none and played the run's model. The
     rest is checked where the endpoint is made (``Endpoint.parse``), with the secrets of a URL hidden."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; give MODEL@URL, e.g. qwen2.5-vl-7b@http://localhost:8000/v1")
+    _refuse_empty(text, "give MODEL@URL, e.g. qwen2.5-vl-7b@http://localhost:8000/v1")
     return text
 
 
@@ -158,8 +158,7 @@ def game_arg(text: str) -> str:
     from envs import GAMES  # here, not at the top: gymnasium loads only for a script given --env
 
     known = ", ".join(sorted(GAMES))
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"is empty; name a game: {known}")
+    _refuse_empty(text, f"name a game: {known}")
     if text not in GAMES:
         raise argparse.ArgumentTypeError(f"unknown env {text!r}; known envs: {known}")
     return text
@@ -168,8 +167,7 @@ def game_arg(text: str) -> str:
 def path_arg(text: str) -> str:
     """A file or folder path, ``~`` expanded: the shell leaves ``--out=~/x`` as it is, and a folder named
     ``~`` would be made in the current one. An empty path is refused (it would mean the current folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; name a file or folder")
+    _refuse_empty(text, "name a file or folder")
     path = os.path.expanduser(text)
     # Path.is_file and is_dir raise on a name too long for the file system (they return False only for a
     # missing path): every script's first check of such a path was an OSError traceback. Refused here.
