@@ -23,7 +23,7 @@ import yaml
 from agents.cli import decimals
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
-from vlm.tasks import TASK_GAMES, drawn_families, plural, task_module
+from vlm.tasks import TASK_GAMES, drawn_families, listed, plural, task_module
 from vlm.trajectories import EPISODE_FILE, STEP_FILES
 
 # The reward functions the commands below name: this installation's file, so they run from any folder.
@@ -241,11 +241,10 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     if records:
         names = [f"`{HF_SPLIT[s]}`" + (f" (`{s}.jsonl`)" if HF_SPLIT[s] != s else "")
                  for s, recs in splits.items() if recs]
-        listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
         lines += ["- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` "
                   "TaskRecord), image paths relative to this folder; "
                   f"`datasets.load_dataset({folder})` reads them as the split{'s' if len(names) > 1 else ''} "
-                  f"{listed}"]
+                  f"{listed(names)}"]
         steps = f"`datasets.load_dataset('parquet', data_files={d + STEP_FILES!r})` reads the steps"
     else:
         steps = (f"`datasets.load_dataset({folder})` reads the steps, `datasets.load_dataset({folder}, "

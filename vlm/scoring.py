@@ -34,6 +34,7 @@ import numpy as np
 
 from agents.config import file_kind
 from vlm.record import TaskRecord
+from vlm.tasks import listed, task_module
 from vlm.verify import parse_move, spec_of, spec_problem, verify
 
 MOVE_RULES = ("word", "snake_best_worst")
@@ -259,8 +260,6 @@ def move_qa_type(game: str, state: dict[str, Any] | None = None) -> str | None:
     if game in _MOVE_QA_TYPES:
         return _MOVE_QA_TYPES[game]
     try:
-        from vlm.tasks import task_module
-
         module = task_module(game)
     except _ASK_ERRORS:
         _MOVE_QA_TYPES[game] = None
@@ -496,7 +495,7 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
         return None
     wanted = [s for s, _ in steps.most_common()]
     named = [f"{s:,}" for s in sorted(wanted)]
-    said = f"step {named[0]}" if len(named) == 1 else f"steps {', '.join(named[:-1])} and {named[-1]}"
+    said = f"step{'s' * (len(named) > 1)} {listed(named)}"
     give = None
     if len(wanted) == 1:  # the run's checkpoint of that step, else the export's model file, if still that
         give = next((f for s, f in checkpoints(specialist) if s == wanted[0]), None)

@@ -36,6 +36,11 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
+def listed(words: list[str]) -> str:
+    """``words`` as a sentence lists them: "a", "a and b", "a, b and c"."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
 def grid_bfs(size: int, start: tuple[int, int], blocked: Collection[tuple[int, int]],
              goals: Collection[tuple[int, int]]) -> tuple[int | None, int]:
     """(moves from ``start`` to the nearest of ``goals`` through unblocked cells of a ``size`` × ``size``
