@@ -670,7 +670,8 @@ class Game(ABC):
         """``_check_board``, then a ``ResetNeeded`` naming board ``i`` unless it holds an episode: a board
         never reset has none to read (Snake's get_state was an IndexError, other games gave a state
         set_state refuses). Every per-board read of a board's state starts with it (``episode_info``,
-        ``get_state``, ``render``, the Game Boy's ``memory``, ``screen`` and ``read_facts``)."""
+        ``get_state``, ``render``, the Game Boy's ``memory``, ``screen`` and ``read_facts``, Pokémon Red's
+        ``milestones`` and ``visit_heatmap``)."""
         self._check_board(i, what)
         if not self._started(i):
             raise ResetNeeded(f"board {i} holds no episode yet: reset it (or set_state) before {what}")

@@ -451,22 +451,34 @@ class PokemonRed(GameBoyGame):
         info.update({f"r_{k}": float(v) for k, v in tr["terms"].items()})
         return info
 
+    def _check_figures(self, board: int | None, what: str) -> None:
+        """The checks of the per-board readers for the process's figures (``milestones``, ``visit_heatmap``):
+        ``_check_started`` of ``board``, else that some board holds an episode. Before it they answered
+        the zeros of no agent's play (the constructor's readying reset counts for neither)."""
+        if board is None:
+            self._check_playing(what)
+        else:
+            self._check_started(board, what)
+
     def milestones(self, board: int | None = None) -> dict[str, float]:
         """Best figures reached by any board of this process since construction (for TensorBoard).
 
-        ``board`` is ignored: it lets ``VecEnv.env_method("milestones", indices=[...])`` call it once
-        per worker (pick one board index per worker and take the max)."""
+        ``board`` only has to hold an episode (``_check_figures``): it lets
+        ``VecEnv.env_method("milestones", indices=[...])`` call it once per worker (pick one board index
+        per worker and take the max)."""
+        self._check_figures(board, "milestones")
         return dict(self._best)
 
     def visit_heatmap(self, board: int | None = None, max_width: int = 512) -> np.ndarray:
         """Where this process's boards have been: uint8 (H, W), brighter = more visits (log scale).
-        ``board`` is ignored (see ``milestones``).
+        ``board`` only has to hold an episode (see ``milestones``).
 
         One panel per visited map (panel size = the largest x, y seen there + 1, one pixel per tile),
         in map-number order, packed left to right in rows at most ``max_width`` wide, a 1-pixel gap
         between panels.
         """
-        if not self._heat:
+        self._check_figures(board, "visit_heatmap")
+        if not self._heat:  # boards only given a state (set_state) have counted no visit
             return np.zeros((1, 1), np.uint8)
         extent: dict[int, list[int]] = {}
         for (m, x, y) in self._heat:

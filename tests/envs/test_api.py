@@ -541,11 +541,12 @@ def test_a_game_board_never_reset_says_so(name: str) -> None:
 
 def _board_reads(game: Any) -> dict[str, Any]:
     """Every read of one board's state ``game`` offers, by name, each taking the board: before, a board never
-    reset gave the constructor's figures (episode_info, episode_infos) and the Game Boy's its boot memory,
-    screen and facts."""
+    reset gave the constructor's figures (episode_info, episode_infos), the Game Boy's its boot memory,
+    screen and facts, and Pokémon Red's milestones and visit heatmap those of no play (zeros)."""
     reads = {"get_state": game.get_state, "render": game.render, "episode_info": game.episode_info,
              "episode_infos": lambda i: game.episode_infos(np.array([i]))}
-    return reads | {k: getattr(game, k) for k in ("memory", "screen", "read_facts") if hasattr(game, k)}
+    own = ("memory", "screen", "read_facts", "milestones", "visit_heatmap")
+    return reads | {k: getattr(game, k) for k in own if hasattr(game, k)}
 
 
 def _new_game(name: str, num_envs: int = 2) -> Any:
@@ -584,6 +585,8 @@ def test_a_game_stepped_or_read_before_any_reset_says_so(name: str) -> None:
         if name == "snake_duel":  # its other whole-game reads of the boards
             whole |= {"observe_opponent": lambda: game.observe_opponent(out),
                       "bot_actions": lambda: game.bot_actions(1)}
+        if name == "pokemon_red":  # its figures of all boards, asked for no board
+            whole |= {"milestones": game.milestones, "visit_heatmap": game.visit_heatmap}
         for _ in range(2):  # the flag stays up while no board holds an episode
             for what, call in whole.items():
                 said = rf"^{what.strip()} before any reset: no board of this {name} game holds an episode"
