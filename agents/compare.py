@@ -651,8 +651,6 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
     report: dict[str, Any] = {
         "env": env, "env_kwargs": env_kwargs, "episodes": n, "seeds": seeds, "max_steps": max_steps,
         "command": command, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "players": summaries,
-        "per_seed_scores": {r.name: [e.score for e in r.episodes] for r in runs},
-        "per_seed_capped": {r.name: [e.capped for e in r.episodes] for r in runs},
         "plots": plots, "worst_decisions": {}, "decision_logs": {},
     }
     sections: list[str] = []
@@ -674,7 +672,7 @@ def write_report(out: Path, env: str, env_kwargs: dict[str, Any], seed: int, run
         sections.append(section)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     # The command's bytes as typed, as command.txt has them (a folder name in no UTF-8, via surrogateescape).
-    (out / "report.md").write_text(_markdown(report, runs, sections), encoding="utf-8",
+    (out / "report.md").write_text(_markdown(report, sections), encoding="utf-8",
                                    errors="surrogateescape")
     return report
 
@@ -760,7 +758,7 @@ def cut_text(report: dict[str, Any]) -> list[str]:
             f"{', '.join(cut)}."]
 
 
-def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]) -> str:
+def _markdown(report: dict[str, Any], sections: list[str]) -> str:
     seeds, summaries = report["seeds"], report["players"]
     played = (f"episode (seed {seeds[0]}" if len(seeds) == 1
               else f"{report['episodes']} episodes (seeds {seeds[0]}–{seeds[-1]}")
@@ -795,10 +793,11 @@ def _markdown(report: dict[str, Any], runs: list[PlayerRun], sections: list[str]
               "", "![score distribution](scores.png)", "", "![success and invalid answers](rates.png)", "",
               "![speed and size](speed.png)", "", "![tokens and cost](cost.png)", ""]
     if len(seeds) <= 50:
-        lines += ["## Scores per seed", "", "| seed | " + " | ".join(r.name for r in runs) + " |",
-                  "|---" * (len(runs) + 1) + "|"]
+        lines += ["## Scores per seed", "", "| seed | " + " | ".join(s["name"] for s in summaries) + " |",
+                  "|---" * (len(summaries) + 1) + "|"]
+        columns = [s["per_episode"] for s in summaries]
         for k, sd in enumerate(seeds):
-            cells = [f"{e.score:g}" + " (cut)" * e.capped for e in (r.episodes[k] for r in runs)]
+            cells = [f"{c['score'][k]:g}" + " (cut)" * c["capped"][k] for c in columns]
             lines.append(f"| {sd} | " + " | ".join(cells) + " |")
         lines.append("")
     vlms = [s for s in summaries if s["kind"] == "vlm"]

@@ -430,8 +430,8 @@ def episode_columns(episodes: list[Episode]) -> dict[str, Any]:
     ``score``, ``length`` (steps), ``return`` (sum of rewards), ``capped``, and the game's figures (those
     ``summarize`` averages as ``mean_<name>``) under ``figures``, apart so that none can take another's
     name. Columns, not a dict per episode: each name is written once, not 10,000 times, and they are the
-    shape SB3's ``evaluate_policy(..., return_episode_rewards=True)`` returns, compare's
-    ``per_seed_scores`` has, and NumPy and pandas take as they are (``pandas.DataFrame(columns)``)."""
+    shape SB3's ``evaluate_policy(..., return_episode_rewards=True)`` returns and NumPy and pandas take as
+    they are (``pandas.DataFrame(columns)``). compare's report.json rows end with them too."""
     # Every episode of a game reports the same figures (Game.episode_info's contract).
     names = sorted(set(episodes[0].info) - {"score"})
     return {

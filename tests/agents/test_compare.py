@@ -98,8 +98,8 @@ def test_every_player_plays_the_same_seeds(compared, specialist):
     expected = run_episodes(model, "snake", cfg["env_kwargs"], EPISODES, seed=SEED)
     players = by_name(report)
     assert set(players) == {"specialist-tiny", "good-vl-7b", "junk-vl-2b"}
-    assert report["per_seed_scores"]["specialist-tiny"] == [e.score for e in expected]
     spec = players["specialist-tiny"]
+    assert spec["per_episode"]["score"] == [e.score for e in expected]
     assert spec["parameters"] == 415_605 and spec["parameters_source"] == "counted"
     assert spec["decisions"] == sum(e.length for e in expected) and spec["decisions_per_s"] > 0
 
@@ -428,7 +428,7 @@ def test_one_model_name_on_two_servers_keeps_both_players_apart(scripts, tmp_pat
         report = json.loads((tmp_path / "out" / "report.json").read_text())
         names = [p["name"] for p in report["players"]]
         assert len(set(names)) == 2 and all(n.startswith("same-vl-7b@127.0.0.1:") for n in names)
-        assert set(report["per_seed_scores"]) == set(names)
+        assert [len(p["per_episode"]["score"]) for p in report["players"]] == [2, 2]
         logs = report["decision_logs"]
         assert len(set(logs.values())) == 2
         for player, hits, answer in zip(report["players"], (one.hits, two.hits), (None, "DOWN"), strict=True):
@@ -1225,7 +1225,7 @@ def test_checkpoint_picks_the_specialists_model_as_evaluate_does(scripts, specia
     row = report["players"][0]
     assert row["about"]["checkpoint"] == os.path.abspath(early) and row["about"]["step"] == 128
     expected = run_episodes(model, "snake", report["env_kwargs"], EPISODES, seed=SEED)
-    assert report["per_seed_scores"][row["name"]] == [e.score for e in expected]
+    assert row["per_episode"]["score"] == [e.score for e in expected]
     assert all(set(e.actions) == {3} for e in expected)  # not the run's own model's play
     capsys.readouterr()
     assert scripts.evaluate.main([str(run), "--checkpoint", str(early), "--episodes", str(EPISODES), "--seed",
@@ -1358,8 +1358,11 @@ def test_the_report_tables_per_seed_rows_and_worst_decision_frames_say_what_each
     report = compare.write_report(out, "snake", env_kwargs, 40, runs, {"m-vl-7b": Price(1.0, 2.0)},
                                   frames_per_vlm=2, max_steps=9)
     assert (report["seeds"], report["max_steps"]) == ([40, 41, 42], 9)
-    assert report["per_seed_scores"] == {"specialist-tiny": [3.0, 1.0, 8.0], "m-vl-7b": [0.0, 2.0, 0.0]}
-    assert json.loads((out / "report.json").read_text())["per_seed_scores"] == report["per_seed_scores"]
+    assert [p["per_episode"]["score"] for p in report["players"]] == [[3.0, 1.0, 8.0], [0.0, 2.0, 0.0]]
+    # Each episode's figures once, in the rows' per_episode: per_seed_scores and per_seed_capped repeated them
+    assert [k for k in report if k.startswith("per_")] == []
+    saved = json.loads((out / "report.json").read_text())["players"]
+    assert [p["per_episode"] for p in saved] == [p["per_episode"] for p in report["players"]]
     md = (out / "report.md").read_text().splitlines()
     assert any(", at most 9 steps each)." in line for line in md)
     p95 = np.percentile([1.0, 2.0, 3.0, 6.0, 4.0], 95)
@@ -1882,8 +1885,8 @@ def test_an_unfinished_report_of_a_killed_comparison_is_removed_and_said(tmp_pat
 
 
 def test_the_scores_per_seed_table_lists_up_to_fifty_seeds(tmp_path, monkeypatch):
-    # A row per seed up to 50 episodes (seed and score, each player's own); longer runs leave it to
-    # report.json's per_seed_scores.
+    # A row per seed up to 50 episodes (seed and score, each player's own); longer runs leave it to the
+    # per_episode of report.json's rows.
     from agents import compare
 
     monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
@@ -2041,7 +2044,7 @@ def test_episodes_cut_at_max_steps_are_counted_and_marked_as_cut(tmp_path, monke
     out.mkdir()
     report = compare.write_report(out, "snake", {"size": 6}, 40, runs, {}, frames_per_vlm=0, max_steps=4)
     assert [p["capped"] for p in report["players"]] == [1, 2]
-    assert report["per_seed_capped"] == {"specialist-tiny": [True, False], "m-vl-7b": [True, True]}
+    assert [p["per_episode"]["capped"] for p in report["players"]] == [[True, False], [True, True]]
     md = (out / "report.md").read_text().splitlines()
     assert ("Cut at 4 steps, still playing (scored as they stood, and not won): specialist-tiny 1 of 2 "
             "episodes, m-vl-7b 2 of 2 episodes." in md)
