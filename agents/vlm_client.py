@@ -775,13 +775,22 @@ def _seconds(value: Any) -> float:
     return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
 
 
+def _error_body(raw: bytes) -> dict[str, Any]:
+    """An error body's JSON object, a list's first item being one (Gemini's OpenAI-compatible endpoint wraps
+    its error so); {} for any other body. The one parse every error reader below starts from."""
+    try:
+        data = _json(raw)
+    except ValueError:
+        return {}
+    if isinstance(data, list) and data:
+        data = data[0]
+    return data if isinstance(data, dict) else {}
+
+
 def _error_object(raw: bytes) -> dict[str, Any]:
     """The ``"error"`` object of an error body (OpenAI's ``message``, ``type``, ``param``, ``code``); {} for
     any other body."""
-    try:
-        err = _json(raw).get("error")
-    except (ValueError, AttributeError):
-        return {}
+    err = _error_body(raw).get("error")
     return err if isinstance(err, dict) else {}
 
 
@@ -834,20 +843,15 @@ def _error_message(raw: bytes) -> str:
     """The message of an error body: OpenAI's ``{"error": {"message"}}``, older vLLM's top-level
     ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``, any of them as a list's first item (Gemini's
     ``[{"error": ...}]``); else the body's start (``_excerpt``)."""
-    try:
-        data = _json(raw)
-        if isinstance(data, list) and data:  # Gemini's OpenAI-compatible endpoint wraps its error so
-            data = data[0]
-        err = data.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return _server_message(str(err["message"]))
-        if isinstance(err, str):
-            return _server_message(err)
-        for key in ("message", "detail"):
-            if isinstance(data.get(key), str) and data[key]:
-                return _server_message(data[key])
-    except (ValueError, AttributeError):
-        pass
+    data = _error_body(raw)
+    err = data.get("error")
+    if isinstance(err, dict) and err.get("message"):
+        return _server_message(str(err["message"]))
+    if isinstance(err, str):
+        return _server_message(err)
+    for key in ("message", "detail"):
+        if isinstance(data.get(key), str) and data[key]:
+            return _server_message(data[key])
     return _excerpt(raw)
 
 

@@ -972,6 +972,19 @@ def test_error_bodies_of_other_servers_give_their_message(body, message):
         client(server).complete("q", [IMG])
 
 
+def test_an_error_wrapped_in_a_list_is_read_for_its_code_as_for_its_message():
+    # One parse of the error body for every reader: the message was read from a list's first item (Gemini's
+    # form), the code that tells an account out of quota (and a refused field) only from a bare object, so
+    # that 429 was retried with backoff, then blamed on a server not up or still loading.
+    body = json.dumps([{"error": {"message": "You exceeded your current quota.",
+                                  "code": "insufficient_quota"}}]).encode()
+    said = r"HTTP 429: You exceeded your current quota\. \(the account is out of quota"
+    with (ChatServer(default=lambda b: Reply(status=429, body=body)) as server,
+          pytest.raises(ChatConfigError, match=said)):
+        client(server, max_retries=1).complete("q", [IMG])
+    assert server.hits == 1
+
+
 @pytest.mark.parametrize("status", [404, 200, 500])
 def test_a_servers_error_message_is_shown_on_one_line_with_its_control_characters_escaped(status):
     # The message of {"error": {"message": ...}} was shown as sent: a server's escape sequences cleared the
