@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,16 @@ from PIL import Image
 
 from agents.vlm_cache import ResponseCache
 from agents.vlm_client import ChatClient, ChatConfigError, ChatError, Endpoint, retry_after_seconds
-from tests.chat_server import ChatServer, Reply, bad_request, good, not_json, rate_limited, server_error
+from tests.chat_server import (
+    ChatServer,
+    Reply,
+    bad_request,
+    good,
+    not_json,
+    rate_limited,
+    server_error,
+    tool_call,
+)
 
 IMG = np.zeros((8, 12, 3), dtype=np.uint8)
 IMG[2, 3] = (255, 0, 0)
@@ -283,6 +293,82 @@ def test_content_parts_give_their_text_only():
     message = {"role": "assistant", "content": [{"type": "text", "text": ""}], "refusal": "I won't."}
     reply = ChatClient._parse(json.dumps({"choices": [{"message": message}]}).encode(), 0.0)
     assert (reply.content, reply.refusal) == ("", "I won't.")
+
+
+def _post_raw(server: ChatServer, raw: bytes, kind: str) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{server.url}/chat/completions", data=raw, method="POST",
+                                     headers={"Content-Type": kind})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, json.loads(e.read())
+
+
+def _png_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def _user(*parts: dict) -> dict:
+    return {"model": "m", "messages": [{"role": "user", "content": list(parts)}]}
+
+
+_TEXT = {"type": "text", "text": "Which move?"}
+
+
+_JSON = "application/json"
+
+
+@pytest.mark.parametrize("body, kind, why", [
+    (b"{not json", _JSON, "JSON decode error"),
+    (b"[]", _JSON, "valid dictionary"),
+    # urllib's default Content-Type, a form: FastAPI reads no JSON from it
+    (json.dumps(_user(_TEXT)).encode(), "application/x-www-form-urlencoded", "valid dictionary"),
+    (json.dumps({"model": "m", "messages": []}).encode(), _JSON, "non-empty list of messages"),
+    (json.dumps(_user({"type": "image_url", "image_url": {"url": "http://x/a.png"}}, _TEXT)).encode(), _JSON,
+     "base64 data URL"),
+    (json.dumps(_user({"type": "image_url", "image_url": {"url": _png_url(b"not a png")}}, _TEXT)).encode(),
+     _JSON, "cannot be read"),
+    (json.dumps(_user({"type": "input_image", "image_url": "x"}, _TEXT)).encode(), _JSON,
+     "unknown content part"),
+    (json.dumps({**_user(_TEXT), "max_tokens": 0}).encode(), _JSON, "max_tokens must be at least 1"),
+    (json.dumps({**_user(_TEXT), "temperature": -1}).encode(), _JSON, "temperature must be non-negative"),
+])
+def test_the_test_server_refuses_what_vllm_refuses_in_its_error_shape(body, kind, why):
+    # The double checks every request as vLLM's server would, so no test passes on a request a real
+    # server answers 400; its error body is vLLM's ErrorResponse ({"error": {message, type, param, code}}).
+    with ChatServer([good("never sent")]) as server:
+        status, error = _post_raw(server, body, kind)
+        assert _post_raw(server, json.dumps(_user(_TEXT)).encode(), _JSON)[0] == 200
+    assert status == 400 and why in error["error"]["message"]
+    assert (error["error"]["type"], error["error"]["param"], error["error"]["code"]) == ("BadRequestError",
+                                                                                         None, 400)
+    assert server.hits == 1  # the refused request reached no scripted reply
+
+
+def test_a_url_without_v1_gets_fastapis_not_found_and_is_told_to_check_the_url():
+    # vLLM's server answers an unknown path as FastAPI does: {"detail": "Not Found"}.
+    why = r"HTTP 404: Not Found \(check the model name 'm', the URL and the API key\)"
+    with ChatServer() as server, pytest.raises(ChatConfigError, match=why):
+        ChatClient(Endpoint("m", server.url.removesuffix("/v1")), api_key_env=None).complete("q", [IMG])
+
+
+def test_a_tool_call_in_place_of_content_is_the_models_empty_answer():
+    # A model that calls a tool (vLLM with --enable-auto-tool-choice, a tools list in --extra-body) sends
+    # content null beside tool_calls: no move, and no failure of the server.
+    with ChatServer([tool_call()]) as server:
+        reply = client(server).complete("q", [IMG])
+    assert (reply.content, reply.finish_reason, reply.refusal) == ("", "tool_calls", None)
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_the_reasoning_is_read_under_either_name_servers_give_it(field):
+    # SGLang and llama-server send reasoning_content; vLLM (since it renamed the field) and Ollama reasoning.
+    with ChatServer([good("<answer>UP</answer>", reasoning="the head is at the top", reasoning_field=field)]
+                    ) as server:
+        reply = client(server).complete("q", [IMG])
+    assert (reply.content, reply.reasoning) == ("<answer>UP</answer>", "the head is at the top")
 
 
 def test_the_first_of_several_choices_is_the_answer():
