@@ -10,7 +10,8 @@ too, as ``reasoning_content`` (SGLang, llama-server, vLLM before ``reasoning``) 
 Ollama), and so is OpenAI's ``refusal`` (the model's reason for declining, sent in place of content).
 
 Failures: HTTP 408, 409, 425, 429 and 5xx (but a 5xx saying the model takes no images, as llama-server's
-without --mmproj: ``ChatConfigError`` at once), timeouts, dropped connections and unreadable bodies are
+without --mmproj: ``ChatConfigError`` at once), timeouts, dropped connections, unreadable bodies and a chat
+completion the server itself ended (``finish_reason`` "abort" or "error", ``SERVER_STOPPED``) are
 retried with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter);
 a ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms``
 replaces the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries``
@@ -66,6 +67,11 @@ from agents.cli import api_key_env_arg, nonneg_int, not_utf8, path_arg, positive
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
+# A chat completion's finish_reason when the server, not the model, ended the answer: vLLM and SGLang send
+# "abort" (HTTP 200) for the requests in flight when shut down or paused (vLLM's default --shutdown-timeout
+# 0, pause_generation's default mode); "error" is vLLM's request-level failure, which it answers 500, but
+# another server may pass it on. Retried as a 5xx is: it is no answer of the model's, and is not cached.
+SERVER_STOPPED = frozenset({"abort", "error"})
 # A socket timeout must fit the platform's clock (2**63 ns, 292 years; 2**31 s with a 32-bit time_t):
 # past it the first request failed with an OverflowError traceback. 1e9 s (32 years) fits both.
 MAX_TIMEOUT_S = 1e9
@@ -522,8 +528,12 @@ class ChatClient:
                                                   "OpenAI-compatible chat-completions URL?)") from None
                     else:
                         self._understood = True
-                        self._answered()
-                        return reply
+                        if reply.finish_reason not in SERVER_STOPPED:
+                            self._answered()
+                            return reply
+                        last = (f"HTTP 200 but the server stopped the answer itself (finish_reason "
+                                f"{reply.finish_reason!r}, as vLLM and SGLang end the requests in flight "
+                                "when shut down or paused)")
                 elif status == 429 and _out_of_quota(raw):  # out of credits: no wait brings them back
                     raise ChatConfigError(f"{self.endpoint.chat_url} refused the request with HTTP 429: "
                                           f"{_error_message(raw)} (the account is out of quota: add credits "

@@ -371,6 +371,26 @@ def test_the_reasoning_is_read_under_either_name_servers_give_it(field):
     assert (reply.content, reply.reasoning) == ("<answer>UP</answer>", "the head is at the top")
 
 
+@pytest.mark.parametrize("reason", ["abort", "error"])
+def test_an_answer_the_server_stopped_itself_is_retried_and_not_cached(reason, tmp_path):
+    # vLLM and SGLang end the requests in flight when shut down (vLLM's --shutdown-timeout 0) or paused
+    # with HTTP 200 and finish_reason "abort", the answer cut wherever it stood: taken as the model's
+    # answer, it was counted as its invalid move and cached, so every re-run replayed it.
+    stopped = good("<think>The head is at", finish_reason=reason)
+    with ChatServer([good("first"), stopped, good("<answer>UP</answer>"), stopped, stopped]) as server:
+        c = client(server, max_retries=1, cache=ResponseCache(tmp_path))
+        assert c.complete("q0", [IMG]).content == "first"
+        assert c.complete("q1", [IMG]).content == "<answer>UP</answer>"
+        with pytest.raises(ChatError, match=f"gave up after 2 attempts; last: HTTP 200 but the server "
+                                            f"stopped the answer itself \\(finish_reason '{reason}'"):
+            c.complete("q2", [IMG])
+        assert client(server, cache=ResponseCache(tmp_path)).complete("q1", [IMG]).cached
+        server.script = [good("<answer>DOWN</answer>")]
+        assert client(server, cache=ResponseCache(tmp_path)).complete("q2", [IMG]).content == (
+            "<answer>DOWN</answer>")  # the stopped answer was not cached: asked again
+    assert server.hits == 6 and c.stats.retries == 2 and c.stats.failures == 1
+
+
 def test_the_first_of_several_choices_is_the_answer():
     # --extra-body '{"n": 2}' asks for several: the answer is choices[0], as the OpenAI API reference has it.
     choices = [{"index": k, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
