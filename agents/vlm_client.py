@@ -7,7 +7,8 @@ and ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``
 ``temperature``; the answer in ``choices[0].message.content``, token counts in ``usage``), which vLLM's
 and SGLang's OpenAI-compatible servers implement as well. A reasoning model's separate reasoning is kept
 too, as ``reasoning_content`` (SGLang, llama-server, vLLM before ``reasoning``) or ``reasoning`` (vLLM,
-Ollama), and so is OpenAI's ``refusal`` (the model's reason for declining, sent in place of content).
+Ollama), or as content parts of type ``thinking`` (Mistral's API), and so is OpenAI's ``refusal`` (the
+model's reason for declining, sent in place of content).
 
 Failures: HTTP 408, 409, 425, 429 and 5xx (but a 5xx saying the model takes no images, as llama-server's
 without --mmproj: ``ChatConfigError`` at once), timeouts, dropped connections, unreadable bodies and a chat
@@ -674,20 +675,29 @@ class ChatClient:
             raise ValueError("choices[0] has no message")
         content = message.get("content")
         refusal = message.get("refusal")
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
         if isinstance(content, list):  # some servers answer in content parts (a refusal as a part of its own)
             parts = [p for p in content if isinstance(p, dict)]
             content = "".join(t for t in (p.get("text") for p in parts) if isinstance(t, str))
             if not refusal:
                 refusal = "".join(p["refusal"] for p in parts if p.get("type") == "refusal"
                                   and isinstance(p.get("refusal"), str))
+            reasoning = reasoning or _thinking_text(parts)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        reasoning = message.get("reasoning_content") or message.get("reasoning")
         finish = choice.get("finish_reason")
         return ChatReply(content=_text(content) or "", reasoning=_text(reasoning),
                          prompt_tokens=_count(usage.get("prompt_tokens")),
                          completion_tokens=_count(usage.get("completion_tokens")),
                          latency_s=latency, cached=False, finish_reason=_text(finish),
                          refusal=_text(refusal) or None)
+
+
+def _thinking_text(parts: list[dict[str, Any]]) -> str | None:
+    """The reasoning in content parts of its own, as Mistral's API sends a Magistral model's: ``{"type":
+    "thinking", "thinking": [{"type": "text", "text": ...}, ...]}``; None where there is none."""
+    chunks = [c for p in parts if p.get("type") == "thinking" and isinstance(p.get("thinking"), list)
+              for c in p["thinking"] if isinstance(c, dict)]
+    return "".join(t for t in (c.get("text") for c in chunks) if isinstance(t, str)) or None
 
 
 def _read_until(resp: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES) -> bytes:

@@ -391,6 +391,19 @@ def test_an_answer_the_server_stopped_itself_is_retried_and_not_cached(reason, t
     assert server.hits == 6 and c.stats.retries == 2 and c.stats.failures == 1
 
 
+def test_reasoning_sent_as_thinking_parts_is_kept_as_the_reasoning():
+    # Mistral's API answers a Magistral model's thinking as a content part of its own, its text in a list:
+    # the answer was read, the reasoning dropped (no reasoning in the decision log or the report's frames).
+    parts = [{"type": "thinking", "thinking": [{"type": "text", "text": "The head is at "},
+                                               {"type": "text", "text": "the top."}]},
+             {"type": "text", "text": "<answer>UP</answer>"}]
+    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": parts},
+                                    "finish_reason": "stop"}]}).encode()
+    with ChatServer([Reply(body=body)]) as server:
+        reply = client(server).complete("q", [IMG])
+    assert (reply.content, reply.reasoning) == ("<answer>UP</answer>", "The head is at the top.")
+
+
 def test_the_first_of_several_choices_is_the_answer():
     # --extra-body '{"n": 2}' asks for several: the answer is choices[0], as the OpenAI API reference has it.
     choices = [{"index": k, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
