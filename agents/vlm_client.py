@@ -10,13 +10,13 @@ too, as ``reasoning_content`` (SGLang, llama-server, vLLM before ``reasoning``) 
 Ollama), or as content parts of type ``thinking`` (Mistral's API), and so is OpenAI's ``refusal`` (the
 model's reason for declining, sent in place of content).
 
-Failures: HTTP 408, 409, 425, 429 and 5xx (but a 5xx saying the model takes no images, as llama-server's
-without --mmproj: ``ChatConfigError`` at once), timeouts, dropped connections, unreadable bodies and a chat
-completion the server itself ended (``finish_reason`` "abort" or "error", ``SERVER_STOPPED``) are
-retried with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter);
-a ``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms``
-replaces the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries``
-retries the call raises ``ChatError``; the ``GIVE_UPS_TO_STOP``-th such call in a row, with no answer between,
+Failures: HTTP 408, 409, 425, 429 and 5xx (but an error saying the model takes no images, as llama-server's
+500 without --mmproj: ``ChatConfigError`` at once), timeouts, dropped connections, unreadable bodies and a
+chat completion the server itself ended (``finish_reason`` "abort" or "error", ``SERVER_STOPPED``) are retried
+with exponential backoff (``backoff · 2^attempt``, capped at ``max_backoff``, plus up to 25% jitter); a
+``Retry-After`` header (seconds or an HTTP date; its name in any case) or OpenAI's ``retry-after-ms`` replaces
+the backoff for that wait (but a wait of 0), capped at ``max_retry_after``. After ``max_retries`` retries the
+call raises ``ChatError``; the ``GIVE_UPS_TO_STOP``-th such call in a row, with no answer between,
 ``ChatConfigError`` (the server has stopped answering), and so does one none of whose attempts connected
 (refused, no route to the host, no connection within the timeout: the server has gone). Any other 4xx (a wrong
 model name, URL or API key) raises ``ChatConfigError`` at once: retrying cannot fix it; but a 400/413/422 once
@@ -539,7 +539,7 @@ class ChatClient:
                     raise ChatConfigError(f"{self.endpoint.chat_url} refused the request with HTTP 429: "
                                           f"{_error_message(raw)} (the account is out of quota: add credits "
                                           "or use another key)")
-                elif status >= 500 and _takes_no_images(raw):  # no retry gives the model a vision encoder
+                elif status >= 400 and _takes_no_images(raw):  # no retry gives the model a vision encoder
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} refused the request with HTTP {status}: "
                         f"{_error_message(raw)} (the model {self.endpoint.model!r} served there takes no "
@@ -829,10 +829,14 @@ def _refused_field(raw: bytes) -> str | None:
     return err["param"] if unsupported and isinstance(err.get("param"), str) else None
 
 
-# What servers answer, with a 5xx, to an image sent to a model that has no vision encoder: llama-server
-# started without --mmproj (a runtime_error in oaicompat_chat_params_parse, answered 500) and Ollama's runner
-# (model.ErrNoVisionModel). Every request carries an image, so no retry can succeed.
-_NO_IMAGE_INPUT = ("image input is not supported", "missing data required for image input")
+# What servers answer (lower case) to an image sent to a model that has no vision encoder: llama-server
+# started without --mmproj (a runtime_error in oaicompat_chat_params_parse, answered 500), Ollama's runner
+# (model.ErrNoVisionModel), mlx_lm.server (text only, answered 404) and vLLM 0.34 serving a text-only model
+# (renderers/base.py and multimodal/registry.py, answered 400). Every request carries an image, so no retry
+# can succeed, and the model name, URL and key may all be right.
+_NO_IMAGE_INPUT = ("image input is not supported", "missing data required for image input",
+                   "only 'text' content type is supported", "not available for text-only models",
+                   "is not a multimodal model")
 
 
 def _takes_no_images(raw: bytes) -> bool:

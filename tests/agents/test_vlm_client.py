@@ -1052,17 +1052,22 @@ def test_a_field_refused_for_its_value_gets_the_settings_hint_not_the_extra_body
     assert "--extra-body '" not in str(exc.value)
 
 
-@pytest.mark.parametrize("message", [
+@pytest.mark.parametrize("status, message", [
     # llama.cpp's llama-server
-    "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
-    "this model is missing data required for image input",  # Ollama
+    (500, "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"),
+    (500, "this model is missing data required for image input"),  # Ollama
+    # A refusal with a 4xx got the hint of a wrong model name, URL or key: mlx_lm.server (text only)
+    # answers 404, vLLM 0.34 serving a text-only model 400 (renderers/base.py, multimodal/registry.py).
+    (404, "Only 'text' content type is supported."),
+    (400, "Multi-modal processor not available for text-only models"),
+    (400, "Qwen/Qwen2.5-7B-Instruct is not a multimodal model"),
 ])
-def test_a_server_error_saying_the_model_takes_no_images_fails_at_once(message):
+def test_a_server_error_saying_the_model_takes_no_images_fails_at_once(status, message):
     # llama-server started without --mmproj throws a runtime_error in oaicompat_chat_params_parse, which its
     # ex_wrapper answers as HTTP 500: retried with backoff (~35 s), then blamed on a server still loading.
-    body = json.dumps({"error": {"code": 500, "message": message, "type": "server_error"}}).encode()
-    with (ChatServer(default=lambda b: Reply(status=500, body=body)) as server,
-          pytest.raises(ChatConfigError, match="refused the request with HTTP 500") as exc):
+    body = json.dumps({"error": {"code": status, "message": message, "type": "server_error"}}).encode()
+    with (ChatServer(default=lambda b: Reply(status=status, body=body)) as server,
+          pytest.raises(ChatConfigError, match=f"refused the request with HTTP {status}") as exc):
         client(server, max_retries=3).complete("q", [IMG])
     assert server.hits == 1
     assert message in str(exc.value) and "takes no images" in str(exc.value) and "--mmproj" in str(exc.value)
