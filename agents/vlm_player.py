@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from agents.interrupts import result_at_stop_points, stop_at_safe_points
-from agents.vlm_client import ChatClient, ChatError
+from agents.vlm_client import ChatClient, ChatError, ChatReply
 from envs import game_class
 from envs.base import Game
 from vlm.tasks import OPPOSITE
@@ -49,7 +49,7 @@ class Decision:
     cached: bool
     correct: float | None = None  # the project's verifier on the whole answer (accuracy 0..1)
     good_move: float | None = None  # 1 if the move named is one the engine calls best (None: no best move)
-    error: str | None = None  # why a request failed, or the model's refusal in place of an answer
+    error: str | None = None  # why a request failed, or why no answer came (a refusal, a content filter)
     reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
@@ -83,6 +83,17 @@ def legal_moves(env: str, state: dict[str, Any]) -> list[str]:
     if heading is not None:
         names.remove(OPPOSITE[heading])
     return names
+
+
+def _no_answer_why(reply: ChatReply, answer: str | None) -> str | None:
+    """Why a reply holds no move, where the server says, so that it is no unexplained empty answer: the
+    model's refusal in place of one (OpenAI's ``message.refusal``), or a content filter that withheld it
+    (OpenAI's and Azure's ``finish_reason`` "content_filter"). None otherwise."""
+    if reply.refusal and not reply.content.strip():
+        return f"the model refused: {reply.refusal}"
+    if answer is None and reply.finish_reason == "content_filter":
+        return "the server's content filter withheld the answer (finish_reason content_filter)"
+    return None
 
 
 def fallback_move(env: str, state: dict[str, Any]) -> str:
@@ -131,8 +142,7 @@ class VLMPlayer:
             return Decision(step, self._index[fallback.upper()], fallback, None, "error", "", None, 0, 0,
                             0.0, False, error=str(e))
         answer = parse_move(reply.content, draft)
-        # A refusal in place of an answer (OpenAI's message.refusal) is said, not an unexplained empty reply.
-        why = f"the model refused: {reply.refusal}" if reply.refusal and not reply.content.strip() else None
+        why = _no_answer_why(reply, answer)
         # A question marked unscored (Pokémon's: any button is legal) yields neither figure.
         scored = draft.extra.get("scored", True)
         correct = verify(reply.content, draft)["accuracy"] if scored else None

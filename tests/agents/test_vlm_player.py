@@ -191,6 +191,21 @@ def test_a_refusal_is_the_reason_logged_for_its_fallback():
     assert (d.status, d.move, d.error) == ("ok", move, None)
 
 
+def test_an_answer_a_content_filter_withheld_is_the_reason_logged_for_its_fallback():
+    # OpenAI and Azure end an answer their content filter flags with HTTP 200, finish_reason
+    # "content_filter" and content null (or cut): it read as an unexplained empty, unparseable answer.
+    state = snake_state()
+    with ChatServer([Reply(content=None, finish_reason="content_filter")]) as server:
+        d = player(server).decide(state)
+    assert (d.status, d.move, d.response) == ("unparseable", fallback_move("snake", state), "")
+    assert d.error == "the server's content filter withheld the answer (finish_reason content_filter)"
+    # Cut by the filter after a readable move: the move is played, as any answer's, and no reason logged.
+    move = next(m for m in legal_moves("snake", state) if m != fallback_move("snake", state))
+    with ChatServer([good(best_worst(move), finish_reason="content_filter")]) as server:
+        d = player(server).decide(state)
+    assert (d.status, d.move, d.error) == ("ok", move, None)
+
+
 def test_a_refusal_beside_a_blank_answer_is_still_the_reason_logged():
     # Whitespace is no answer: the refusal is what the model said, not an unexplained unparseable reply.
     body = json.dumps({"choices": [{"message": {"role": "assistant", "content": " \n",
