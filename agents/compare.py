@@ -243,7 +243,7 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
     episodes = {"per_episode": figures["per_episode"]}
     if run.kind != "vlm":
         out.update(invalid=0, invalid_rate=0.0, invalid_by_status={}, cut_at_max_tokens=0,
-                   prompt_tokens_per_episode=0.0,
+                   cut_short_of_max_tokens=0, prompt_tokens_per_episode=0.0,
                    completion_tokens_per_episode=0.0, tokens_per_episode=0.0, cost_per_episode=0.0,
                    verifier_accuracy=None, best_move_rate=None)
         return out | episodes
@@ -255,8 +255,12 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
     verdicts = [d.correct for d in decisions if d.correct is not None]
     moves_ok = [d.good_move for d in decisions if d.good_move is not None]
     live = [d.latency_s for d in decisions if d.status != "error"]
+    limit = token_limit(run.about.get("settings", {}))
+    # Cut with fewer tokens than asked: the server's context was full (vLLM lowers max_tokens to what the
+    # context leaves after the prompt; llama-server and Ollama stop there), which --max-tokens cannot lift.
+    short = sum(d.cut_short and 0 < d.completion_tokens < limit for d in decisions) if limit else 0
     out.update(invalid=invalid, invalid_rate=invalid / max(1, len(decisions)), invalid_by_status=by_status,
-               cut_at_max_tokens=sum(d.cut_short for d in decisions),
+               cut_at_max_tokens=sum(d.cut_short for d in decisions), cut_short_of_max_tokens=short,
                prompt_tokens_per_episode=prompt, completion_tokens_per_episode=completion,
                tokens_per_episode=prompt + completion,
                cost_per_episode=None if price is None else price.cost(prompt, completion),
@@ -723,16 +727,27 @@ def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun
     return log_file, rows, "\n".join(md)
 
 
+def token_limit(settings: dict[str, Any]) -> int | None:
+    """The answer's token limit a VLM's requests asked for (``max_completion_tokens`` over ``max_tokens``,
+    as servers read them); None where they set none."""
+    limit = next((settings[k] for k in ("max_completion_tokens", "max_tokens") if k in settings), None)
+    return limit if isinstance(limit, int) else None
+
+
 def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
     """What to change when a VLM's answers stopped at max_tokens (a reasoning model's long thinking
-    ends before its move, which then counts as unparseable, blaming the model for the budget). ``bold``
-    marks its first part (``**`` in the report)."""
-    settings = summary["about"].get("settings", {})
-    limit = next((settings[k] for k in ("max_completion_tokens", "max_tokens") if k in settings), None)
+    ends before its move, which then counts as unparseable, blaming the model for the budget), or short of
+    it with the model's context full (``cut_short_of_max_tokens``), which only a longer context lifts.
+    ``bold`` marks its first part (``**`` in the report)."""
+    limit = token_limit(summary["about"].get("settings", {}))
     at = f" ({limit})" if limit is not None else ""
+    short = summary.get("cut_short_of_max_tokens", 0)
+    context = (f" ({short} of them stopped before it, the model's context full: those need a longer context "
+               "on the server, such as vLLM's --max-model-len, llama-server's -c or Ollama's num_ctx)"
+               if short else "")
     return (f"{bold}{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} answers "
             f"stopped at the token limit{at}{bold} (finish_reason `length`), so their move may be missing: "
-            "raise --max-tokens (reasoning models need several thousand) and re-run.")
+            f"raise --max-tokens (reasoning models need several thousand) and re-run{context}.")
 
 
 def failed_requests_hint(summary: dict[str, Any]) -> str:

@@ -214,8 +214,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     summary = summarize(episodes)
     vlm = summarize_run(played, None)
     summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "cut_at_max_tokens",
-                                        "tokens_per_episode", "best_move_rate", "verifier_accuracy",
-                                        "cached_answers", "decisions_per_s", "parameters")},
+                                        "cut_short_of_max_tokens", "tokens_per_episode", "best_move_rate",
+                                        "verifier_accuracy", "cached_answers", "decisions_per_s",
+                                        "parameters")},
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
                    seed=args.seed, client=played.about["client"])
     try:

@@ -37,7 +37,7 @@ class Reply:
     hold: threading.Event | None = None  # answer once the test sets it (slow for exactly as long as needed)
     headers: dict[str, str] = field(default_factory=dict)
     prompt_tokens: int = 100
-    completion_tokens: int = 20
+    completion_tokens: int | None = None  # None: 20, or all the request's max_tokens for a "length" finish
     reasoning: str | None = None
     body: bytes | None = None  # raw body instead of a chat completion (garbage, error JSON)
     finish_reason: str = "stop"  # "length": cut at max_tokens; "tool_calls" with tool_calls
@@ -137,6 +137,14 @@ def not_json() -> Reply:
     return Reply(status=200, body=b"<html>this is not a chat completion</html>")
 
 
+def _completion_tokens(reply: Reply, body: dict[str, Any]) -> int:
+    """The answer's token count in ``usage``: a server that stopped at the token limit used all of it."""
+    if reply.completion_tokens is not None:
+        return reply.completion_tokens
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    return limit if reply.finish_reason == "length" and isinstance(limit, int) else 20
+
+
 class ChatServer:
     """``with ChatServer(default=lambda body: good("...")) as server: ... server.url ...``"""
 
@@ -216,6 +224,7 @@ class ChatServer:
             def _reply(self, reply: Reply, body: dict[str, Any]) -> None:
                 payload = reply.body
                 if payload is None:
+                    tokens = _completion_tokens(reply, body)
                     message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None}
                     if reply.reasoning is not None:
                         message[reply.reasoning_field] = reply.reasoning
@@ -226,8 +235,8 @@ class ChatServer:
                         "created": int(time.time()), "model": body.get("model"),
                         "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
                         "usage": {"prompt_tokens": reply.prompt_tokens,
-                                  "completion_tokens": reply.completion_tokens,
-                                  "total_tokens": reply.prompt_tokens + reply.completion_tokens},
+                                  "completion_tokens": tokens,
+                                  "total_tokens": reply.prompt_tokens + tokens},
                     }).encode()
                 self._send(reply.status, payload, reply.headers)
 

@@ -459,6 +459,7 @@ def test_answers_cut_at_max_tokens_are_counted_and_named_with_the_flag_to_raise(
         n = vlm["decisions"]
         assert n > 0 and vlm["cut_at_max_tokens"] == vlm["invalid_by_status"]["unparseable"] == n
         assert "raise --max-tokens" in err and f"{n} of {n}" in err and "(256)" in err
+        assert vlm["cut_short_of_max_tokens"] == 0 and "context" not in err  # all 256 tokens were used
         md = (tmp_path / "out" / "report.md").read_text()
         assert "raise --max-tokens" in md and "cut at max_tokens" in md
         log = (tmp_path / "out" / "decisions-think-vl-8b.jsonl").read_text().splitlines()
@@ -467,6 +468,27 @@ def test_answers_cut_at_max_tokens_are_counted_and_named_with_the_flag_to_raise(
         assert scripts.compare.main([*argv, "--out", str(tmp_path / "again")]) == 0
         again = json.loads((tmp_path / "again" / "report.json").read_text())["players"][0]
         assert again["cached_answers"] == again["cut_at_max_tokens"] == n
+
+
+def test_answers_cut_short_of_max_tokens_are_said_to_have_filled_the_context(scripts, tmp_path, capsys):
+    # vLLM (0.34: get_max_tokens) lowers max_tokens to what the model's context leaves after the prompt,
+    # and llama-server and Ollama stop where the context is full: finish_reason "length" with fewer
+    # tokens than --max-tokens asked. Told only to raise --max-tokens, which cannot help, the user was not
+    # told the server's context was the limit.
+    def full(body):
+        return Reply(None, reasoning="Let me look at the board. " * 10, finish_reason="length",
+                     completion_tokens=100)
+
+    with ChatServer(default=full) as server:
+        argv = ["--env", "snake", "--vlm", f"small-vl-2b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--max-tokens", "256", "--no-cache", "--no-progress", "--frames", "0"]
+        assert scripts.compare.main([*argv, "--out", str(tmp_path / "out")]) == 0
+        err = capsys.readouterr().err
+    vlm = json.loads((tmp_path / "out" / "report.json").read_text())["players"][0]
+    n = vlm["decisions"]
+    assert n > 0 and vlm["cut_at_max_tokens"] == vlm["cut_short_of_max_tokens"] == n
+    assert f"{n} of them stopped before it, the model's context full" in err
+    assert "--max-model-len" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_frames_0_shows_no_worst_decision_and_does_not_claim_there_was_none(scripts, tmp_path):
