@@ -742,9 +742,9 @@ def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
     limit = token_limit(summary["about"].get("settings", {}))
     at = f" ({limit})" if limit is not None else ""
     short = summary.get("cut_short_of_max_tokens", 0)
-    context = (f" ({short} of them stopped before it, the model's context full: those need a longer context "
-               "on the server, such as vLLM's --max-model-len, llama-server's -c or Ollama's num_ctx)"
-               if short else "")
+    context = (f" ({short} of them stopped with fewer tokens than that, as where the model's context is "
+               "full: those need a longer context on the server, such as vLLM's --max-model-len, "
+               "llama-server's -c or Ollama's num_ctx)" if short else "")
     return (f"{bold}{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} answers "
             f"stopped at the token limit{at}{bold} (finish_reason `length`), so their move may be missing: "
             f"raise --max-tokens (reasoning models need several thousand) and re-run{context}.")

@@ -487,7 +487,7 @@ def test_answers_cut_short_of_max_tokens_are_said_to_have_filled_the_context(scr
     vlm = json.loads((tmp_path / "out" / "report.json").read_text())["players"][0]
     n = vlm["decisions"]
     assert n > 0 and vlm["cut_at_max_tokens"] == vlm["cut_short_of_max_tokens"] == n
-    assert f"{n} of them stopped before it, the model's context full" in err
+    assert f"{n} of them stopped with fewer tokens than that, as where the model's context is full" in err
     assert "--max-model-len" in (tmp_path / "out" / "report.md").read_text()
 
 
