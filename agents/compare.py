@@ -35,14 +35,17 @@ from agents.curves import pyplot
 from agents.evaluation import (
     EPISODE_STEP_CAP,
     Episode,
+    GameSpec,
     check_fits,
     check_game,
     eval_kwargs,
+    forward_bytes,
     mean_text,
     run_episodes,
     summarize,
 )
 from agents.interrupts import settled, uninterruptible
+from agents.preflight import memory_bytes, past_memory
 from agents.runs import (
     RunError,
     check_output_folder,
@@ -871,7 +874,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     about: dict[str, Any] = {}
     if specialist is not None:
         model, cfg, ckpt = load_specialist(specialist, device, checkpoint)
-        check_specialist(specialist, model, cfg, ckpt)
+        spec = check_specialist(specialist, model, cfg, ckpt)
         if cfg["env"] != env:
             raise CompareError(f"--specialist {specialist} was trained on {cfg['env']!r}, not --env {env!r}")
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
@@ -882,7 +885,8 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
     if model is None:  # no specialist built the game: a missing default ROM is said now, not mid-play
-        check_vlm_game(env)
+        spec = check_vlm_game(env)
+    check_play_memory(env, episodes, spec, model)
     labels = player_labels(players)
     try:
         with uninterruptible():
@@ -1033,20 +1037,41 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
     return model, cfg, ckpt
 
 
-def check_vlm_game(env: str) -> None:
-    """CompareError unless ``env`` builds with its default settings (a Game Boy game's ROM where it is
-    looked for), the game a comparison without --specialist plays: before any progress bar or request."""
+def check_vlm_game(env: str) -> GameSpec:
+    """``env``'s ``GameSpec``, or CompareError unless it builds with its default settings (a Game Boy
+    game's ROM where it is looked for), the game a comparison without --specialist plays: before any
+    progress bar or request."""
     try:
-        check_game(env, {})
+        return check_game(env, {})
     except RunError as e:
         raise CompareError(str(e)) from e
 
 
-def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Path) -> None:
-    """CompareError unless the game the run's config.yaml sets up (a Game Boy start state, a board size)
-    plays the model's moves (loaded from ``checkpoint``); it builds the game (boots the emulator of a Game
-    Boy run) once."""
+def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Path) -> GameSpec:
+    """The run's game's ``GameSpec``, or CompareError unless the game the run's config.yaml sets up (a Game
+    Boy start state, a board size) plays the model's moves (loaded from ``checkpoint``); it builds the game
+    (boots the emulator of a Game Boy run) once."""
     try:
-        check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]), checkpoint)
+        return check_fits(model, cfg["env"], eval_kwargs(cfg["env_kwargs"]), checkpoint)
     except RunError as e:
         raise CompareError(f"--specialist {run}: {e}") from e
+
+
+def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> None:
+    """CompareError when ``episodes`` boards, all played at once, outgrow this machine's RAM and swap
+    (``memory_bytes``): a size NumPy could allocate met the out-of-memory killer mid-play, which ends the
+    process with no message. Counted per board: the game's state and observation, and the specialist's
+    forward pass where it runs on the CPU (the players play one after another, the specialist first);
+    the episodes' records come on top, so a comparison refused here could never fit."""
+    limit = memory_bytes()
+    if limit is None:
+        return
+    forward = forward_bytes(model) if model is not None else 0
+    each = spec.board_bytes + math.prod(spec.obs_shape) + forward
+    if each * episodes <= limit:
+        return
+    pass_text = f" and {forward:,} bytes of the specialist's forward pass on the CPU" if forward else ""
+    raise CompareError(f"--episodes {episodes:,}: compare plays every episode at once, one board each "
+                       f"({spec.board_bytes + math.prod(spec.obs_shape):,} bytes of {env}'s state and "
+                       f"observation{pass_text}), which needs {past_memory(each * episodes, limit)}; use "
+                       f"--episodes {limit // each:,} or fewer")

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -199,10 +199,17 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
     return results
 
 
-def check_game(env: str, env_kwargs: dict[str, Any]) -> tuple[tuple[int, ...], int]:
-    """Build ``env`` with a run's ``env_kwargs`` once, before any episode: its observation shape and
-    action count, or ``RunError`` naming what it refuses (a Game Boy ROM or start state, a hand-edited
-    setting)."""
+class GameSpec(NamedTuple):
+    """What one board of a game is: its observation shape, action count and state bytes (``board_bytes``)."""
+
+    obs_shape: tuple[int, ...]
+    actions: int
+    board_bytes: int
+
+
+def check_game(env: str, env_kwargs: dict[str, Any]) -> GameSpec:
+    """Build ``env`` with a run's ``env_kwargs`` once, before any episode: what a board of it is, or
+    ``RunError`` naming what it refuses (a Game Boy ROM or start state, a hand-edited setting)."""
     from agents.runs import RunError
     from envs.gameboy.roms import RomError, StateError  # no emulator imported: hashing and messages only
 
@@ -216,16 +223,17 @@ def check_game(env: str, env_kwargs: dict[str, Any]) -> tuple[tuple[int, ...], i
         raise RunError(f"the run's config.yaml sets env_kwargs {env_kwargs} that {env} refuses: {e}"
                        ) from None
     try:
-        return tuple(game.observation_space.shape), int(game.action_space.n)
+        return GameSpec(tuple(game.observation_space.shape), int(game.action_space.n), game.board_bytes())
     finally:
         game.close()
 
 
-def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Path) -> None:
-    """``RunError`` unless ``model`` (loaded from ``checkpoint``) reads ``env``'s observations and acts in
-    its action space (a checkpoint of another game or board size would otherwise fail deep inside the first
-    step). Every command that plays a run's model (evaluate, export_trajectories, compare, score_predictions)
-    takes it from a run folder or ``--checkpoint``, which the message names."""
+def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Path) -> GameSpec:
+    """``env``'s ``GameSpec``, or ``RunError`` unless ``model`` (loaded from ``checkpoint``) reads its
+    observations and acts in its action space (a checkpoint of another game or board size would otherwise
+    fail deep inside the first step). Every command that plays a run's model (evaluate,
+    export_trajectories, compare, score_predictions) takes it from a run folder or ``--checkpoint``, which
+    the message names."""
     from agents.runs import ENV_ATTR, RunError, trained_env, untagged_note
 
     want = check_game(env, env_kwargs)
@@ -236,13 +244,39 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Pat
                        f"(the env of its config.yaml): give --checkpoint a model trained on {env}, or name "
                        "the run folder it was trained in instead")
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
-    if have != want:
+    if have != want[:2]:
         raise RunError(f"the checkpoint {checkpoint} reads observations {have[0]} with {have[1]} actions, "
                        f"{env} with this run's settings gives {want[0]} with {want[1]}: it was trained on "
                        "another game or settings; give --checkpoint a model trained with this run's "
                        "config.yaml, or name the run folder it was trained in instead")
     if not isinstance(tag, str):  # another game's of the same spaces would play unnoticed
         print(untagged_note(checkpoint, env), file=sys.stderr)
+    return want
+
+
+def forward_bytes(model: Any) -> int:
+    """Memory one more board adds to ``model.predict`` on a batch, at least: the float observation, held
+    through the pass, and the largest layer's input and output together (measured on one zero board); 0
+    where the model runs on a CUDA device, whose memory it then is."""
+    import torch
+
+    if model.device.type != "cpu":
+        return 0
+
+    def size(x: Any) -> int:
+        if isinstance(x, torch.Tensor):
+            return x.nbytes
+        return sum(size(v) for v in x) if isinstance(x, (tuple, list)) else 0
+
+    passes: list[tuple[int, int]] = []
+    leaves = [m for m in model.policy.modules() if next(m.children(), None) is None]
+    hooks = [m.register_forward_hook(lambda _, x, y: passes.append((size(x), size(y)))) for m in leaves]
+    try:
+        model.predict(np.zeros((1, *model.observation_space.shape), np.uint8), deterministic=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return passes[0][0] + max(x + y for x, y in passes) if passes else 0
 
 
 def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],

@@ -164,9 +164,13 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False) ->
         on_gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
                   "and ppo.n_steps)")
         change = on_gpu if host_rollout and not cfg["recurrent"] else "a machine with more memory"
-    raise ValueError(f"{what} need at least {need / 2**30:,.1f} GiB of memory, more than this machine has "
-                     f"({limit / 2**30:,.1f} GiB of RAM and swap): the run does not fit in memory; use "
-                     f"{change}")
+    raise ValueError(f"{what} need {past_memory(need, limit)}: the run does not fit in memory; use {change}")
+
+
+def past_memory(need: int, limit: int) -> str:
+    """How a refusal says that ``need`` bytes outgrow the ``limit`` of ``memory_bytes``."""
+    return (f"at least {need / 2**30:,.1f} GiB of memory, more than this machine has "
+            f"({limit / 2**30:,.1f} GiB of RAM and swap)")
 
 
 def observation_shape(env: str, kwargs: dict, workers: int) -> tuple[int, ...]:

@@ -712,6 +712,15 @@ class Game(ABC):
         too); the game then refuses to be used (``_check_open``)."""
         self._closed = True
 
+    def board_bytes(self) -> int:
+        """Bytes of state each board takes in this game's arrays (those with a row per board): what one more
+        board costs, at least, for the commands that size their play up front. Read on a game of one board
+        (``num_envs`` 3 would count Rotation's 3-colour background too). An override adds what a board
+        holds outside them (the Game Boy's emulator)."""
+        rows = sum(v.nbytes for v in vars(self).values()
+                   if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == self.num_envs)
+        return -(-rows // self.num_envs)
+
     def new_obs_buffer(self) -> np.ndarray:
         """A zeroed ``observe`` buffer for every board (not for a closed game, which cannot fill it)."""
         self._check_open("new_obs_buffer")

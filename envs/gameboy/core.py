@@ -312,6 +312,10 @@ def _frames_setting(game: Any, name: str, value: Any) -> int:
                  note="" if press is None else f" (more than press_frames {press})")
 
 
+#: Resident memory one more emulator adds, at least: benchmark.py --env gameboy measures 0.9-1.1 MB.
+EMULATOR_BYTES = 900 * 2**10
+
+
 class GameBoyGame(Game):
     """Base of the PyBoy games; subclasses add rewards (``_after_step``) and RAM facts."""
 
@@ -501,6 +505,9 @@ class GameBoyGame(Game):
                         "pickled; make another env with the same arguments and give it this one's "
                         "get_state() through set_state() (vector envs pickle a function that makes the "
                         "env, which works)")
+
+    def board_bytes(self) -> int:
+        return super().board_bytes() + EMULATOR_BYTES
 
     def close(self) -> None:
         """Stop every emulator without writing any file."""

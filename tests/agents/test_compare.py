@@ -2094,3 +2094,39 @@ def test_the_main_table_says_a_vlms_score_includes_its_fallback_moves(tmp_path, 
     assert ("invalid answers: unparseable or illegal answers and failed requests; each played the fallback "
             "move (straight on in Snake and duel Snake, the game's first action elsewhere), and the VLM's "
             "score includes those moves.") in footnote
+
+
+def test_episodes_past_this_machines_memory_are_refused_before_any_play(scripts, tmp_path, capsys,
+                                                                        monkeypatch):
+    # Every episode is a board played at once: a size NumPy could allocate but RAM could not hold met the
+    # out-of-memory killer mid-play (no message, no report). A 10×10 Snake board: 995 bytes of state and a
+    # 400-byte observation; the largest --episodes that fits is named.
+    import agents.compare
+
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: 1395 * 1000 + 1394)
+    out = tmp_path / "report"
+    argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--no-cache", "--episodes", "1001",
+            "--out", str(out), "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: --episodes 1,001: compare plays every episode at once, one board each (1,395 "
+                   "bytes of snake's state and observation), which needs at least 0.0 GiB of memory, more "
+                   "than this machine has (0.0 GiB of RAM and swap); use --episodes 1,000 or fewer\n")
+    assert not out.exists()
+
+
+def test_the_memory_check_counts_the_specialists_forward_pass_on_the_cpu(specialist, scripts, tmp_path,
+                                                                         capsys, monkeypatch):
+    # The specialist plays every episode in one batch: its CNN's activations, not the game, are most of
+    # a board's memory (20,000 episodes of the tiny policy took 1.2 GB resident). Tiny on 4×10×10: the float
+    # observation (1,600 bytes) and its last ReLU's input and output (2 × 32 × 100 × 4 bytes).
+    import agents.compare
+
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: (1395 + 27_200) * 10)
+    argv = ["--specialist", str(specialist), "--episodes", "11", "--out", str(tmp_path / "r"),
+            "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("(1,395 bytes of snake's state and observation and 27,200 bytes of the specialist's forward "
+            "pass on the CPU)") in err and err.endswith("use --episodes 10 or fewer\n")
+    assert not (tmp_path / "r").exists()

@@ -721,7 +721,7 @@ def test_a_checkpoint_of_another_action_count_does_not_fit_even_where_the_observ
     from agents.evaluation import check_fits, check_game
     from agents.runs import RunError
 
-    shape, n = check_game("snake", {"size": 6})
+    shape, n, _ = check_game("snake", {"size": 6})
 
     def model(actions: int) -> SimpleNamespace:
         return SimpleNamespace(observation_space=SimpleNamespace(shape=shape),

@@ -1114,3 +1114,21 @@ def test_snake_pixel_observations_too_large_for_memory_are_refused() -> None:
     assert make_game("snake", obs="pixels", pixel_scale=MAX_PIXEL_SCALE).observation_space.shape[1] > 0
     with pytest.raises(ValueError, match=rf"^pixel_scale must be between 1 and {MAX_PIXEL_SCALE}"):
         make_game("snake", obs="pixels", pixel_scale=8_000)
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban", "gameboy", "pokemon_red"])
+def test_board_bytes_is_what_each_more_board_holds(name: str) -> None:
+    # compare sizes its play from a one-board game's bytes: they must be what each more board adds (a table
+    # the boards share counted as a board's would refuse plays that fit), a Game Boy's emulator included.
+    from envs.gameboy.core import EMULATOR_BYTES
+
+    one, three = _new_game(name, 1), _new_game(name, 3)
+    try:
+        each = one.board_bytes()
+        arrays = sum(v.nbytes for v in vars(three).values() if isinstance(v, np.ndarray))
+        emulator = EMULATOR_BYTES if name in ("gameboy", "pokemon_red") else 0
+        assert arrays - sum(v.nbytes for v in vars(one).values() if isinstance(v, np.ndarray)) == 2 * (
+            each - emulator) > 0
+    finally:
+        one.close()
+        three.close()
