@@ -1058,11 +1058,12 @@ def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Pat
 
 
 def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> None:
-    """CompareError when ``episodes`` boards, all played at once, outgrow this machine's RAM and swap
-    (``memory_bytes``): a size NumPy could allocate met the out-of-memory killer mid-play, which ends the
-    process with no message. Counted per board: the game's state and observation, and the specialist's
-    forward pass where it runs on the CPU (the players play one after another, the specialist first);
-    the episodes' records come on top, so a comparison refused here could never fit."""
+    """CompareError when ``episodes`` boards, all played at once (compare's players, ``evaluate.py
+    --vlm``), outgrow this machine's RAM and swap (``memory_bytes``): a size NumPy could allocate met the
+    out-of-memory killer mid-play, which ends the process with no message. Counted per board: the game's
+    state and observation, and the specialist's (``model``) forward pass where it runs on the CPU (the
+    players play one after another, the specialist first); the episodes' records come on top, so a play
+    refused here could never fit."""
     limit = memory_bytes()
     if limit is None:
         return
@@ -1071,7 +1072,7 @@ def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> No
     if each * episodes <= limit:
         return
     pass_text = f" and {forward:,} bytes of the specialist's forward pass on the CPU" if forward else ""
-    raise CompareError(f"--episodes {episodes:,}: compare plays every episode at once, one board each "
+    raise CompareError(f"--episodes {episodes:,}: every episode is played at once, one board each "
                        f"({spec.board_bytes + math.prod(spec.obs_shape):,} bytes of {env}'s state and "
                        f"observation{pass_text}), which needs {past_memory(each * episodes, limit)}; use "
                        f"--episodes {limit // each:,} or fewer")

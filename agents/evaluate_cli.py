@@ -151,6 +151,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
 
     from agents.compare import (
         cached_answers_hint,
+        check_play_memory,
         failed_requests_hint,
         max_tokens_hint,
         play_vlm,
@@ -170,7 +171,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
             env, env_kwargs = args.env, {}
         # First whether a VLM can play the game at all (gameboy cannot, whatever its ROM), then the game.
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
-        check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play, not in it
+        spec = check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play
+        check_play_memory(env, args.episodes, spec, None)  # every episode at once: said before it too
         if not args.no_video:  # before the play, which may be paid for
             check_mp4_writer()
     except (RunError, ValueError, ModuleNotFoundError) as e:

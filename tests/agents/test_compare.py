@@ -2109,7 +2109,7 @@ def test_episodes_past_this_machines_memory_are_refused_before_any_play(scripts,
             "--out", str(out), "--no-progress"]
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
-    assert err == ("error: --episodes 1,001: compare plays every episode at once, one board each (1,395 "
+    assert err == ("error: --episodes 1,001: every episode is played at once, one board each (1,395 "
                    "bytes of snake's state and observation), which needs at least 0.0 GiB of memory, more "
                    "than this machine has (0.0 GiB of RAM and swap); use --episodes 1,000 or fewer\n")
     assert not out.exists()

@@ -841,3 +841,18 @@ def test_a_stop_in_a_training_videos_episode_comes_at_the_next_step(monkeypatch,
     with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt):
         play()
     assert len(steps) == 3  # the step the signal came in was played, and no other
+
+
+def test_a_vlm_evaluation_past_this_machines_memory_is_refused_before_any_play(scripts, tmp_path, capsys,
+                                                                              monkeypatch):
+    # evaluate --vlm plays every episode at once, as compare does: --episodes 1e8 of Snake was a NumPy
+    # traceback ("Unable to allocate 74.5 GiB"), and a size NumPy could allocate met the out-of-memory killer.
+    import agents.compare
+
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: 1395 * 1000)
+    out = tmp_path / "vlm"
+    assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1001",
+                                  "--out", str(out), "--no-progress", "--no-video", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --episodes 1,001: every episode is played at once, one board each")
+    assert err.endswith("; use --episodes 1,000 or fewer\n") and not out.exists()
