@@ -10,9 +10,12 @@ import os
 import re
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.config import DEFAULTS, load_yaml, set_item
+
+if TYPE_CHECKING:
+    from agents.evaluation import GameSpec
 
 # The game options with a flag of their own in train_ppo.py (--size, ...; the rest take --set env_kwargs.KEY)
 ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
@@ -100,7 +103,7 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
-        obs_shape = observation_shape(cfg["env"], kwargs, cfg["num_workers"])
+        spec = probe_game(cfg["env"], kwargs, cfg["num_workers"])
     except TypeError as e:
         raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
@@ -108,7 +111,7 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
                  for flag in flags_named(str(e), key, value, typed)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {cfg['env']}: {e}") from None
-    check_memory(cfg, obs_shape)
+    check_memory(cfg, spec.obs_shape, board_bytes=spec.board_bytes)
     check_swarm_prob(cfg["env"], cfg["env_kwargs"])  # a value the game accepts, but unused
     check_self_play(cfg)
     from agents.selfplay import uses_self_play
@@ -139,26 +142,29 @@ def memory_bytes() -> int | None:
     return ram + swap
 
 
-def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False) -> None:
-    """Refuse a run whose observation buffers alone outgrow this machine's RAM and swap: allocating them
-    took minutes (or ended in a bus error) before failing. Counted: the vector env's step buffers (the
-    observations, the ended episodes' last ones, a copy of the observations) and, unless it lives on a
-    CUDA device, the rollout buffer's ``ppo.n_steps`` observations per board, all uint8; everything
-    else a run holds comes on top, so a run refused here could never fit. ``resume``: a ``--resume``,
-    which keeps the run's --num-envs and ppo.n_steps (a run trained on CUDA resumed with --device cpu
-    brings its rollout buffer into RAM)."""
+def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, board_bytes: int = 0) -> None:
+    """Refuse a run whose observation buffers and boards alone outgrow this machine's RAM and swap:
+    allocating them took minutes (or ended in a bus error) before failing. Counted: the vector env's step
+    buffers (the observations, the ended episodes' last ones, a copy of the observations), unless it
+    lives on a CUDA device the rollout buffer's ``ppo.n_steps`` observations per board, all uint8, and
+    each board's state, ``board_bytes`` (``Game.board_bytes``: a Game Boy's emulator, 0.9 MB, is 13
+    times its step buffers); everything else a run holds comes on top, so a run refused here could never
+    fit. ``resume``: a ``--resume``, which keeps the run's --num-envs and ppo.n_steps (a run trained on
+    CUDA resumed with --device cpu brings its rollout buffer into RAM)."""
     limit = memory_bytes()
     if limit is None:
         return
     per_board = math.prod(obs_shape)
     steps = cfg["ppo"]["n_steps"]
     host_rollout = bool(cfg["recurrent"]) or not str(cfg["device"]).startswith("cuda")
-    need = per_board * cfg["num_envs"] * (3 + (steps if host_rollout else 0))
+    need = cfg["num_envs"] * (per_board * (3 + (steps if host_rollout else 0)) + board_bytes)
     if need <= limit:
         return
+    state = f" and the games' state ({board_bytes:,} bytes a board)" if board_bytes else ""
     what = (f"ppo.n_steps {steps:,} × --num-envs {cfg['num_envs']:,} observations of {per_board:,} bytes "
-            "(the rollout buffer), with the step buffers," if host_rollout else
-            f"the step buffers of --num-envs {cfg['num_envs']:,} boards ({per_board:,} bytes an observation)")
+            f"(the rollout buffer), with the step buffers{state}," if host_rollout else
+            f"the step buffers of --num-envs {cfg['num_envs']:,} boards ({per_board:,} bytes an observation)"
+            f"{state}")
     change = "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs"
     if resume:
         on_gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
@@ -173,9 +179,10 @@ def past_memory(need: int, limit: int) -> str:
             f"({limit / 2**30:,.1f} GiB of RAM and swap)")
 
 
-def observation_shape(env: str, kwargs: dict, workers: int) -> tuple[int, ...]:
-    """The observation shape of ``env`` made with ``kwargs``, from one board (closed again). With ``workers``
-    to come, their fork server is started first: its imports (1-2 s) run while the board is made."""
+def probe_game(env: str, kwargs: dict, workers: int) -> GameSpec:
+    """What a board of ``env`` made with ``kwargs`` is, from one board (closed again). With ``workers`` to
+    come, their fork server is started first: its imports (1-2 s) run while the board is made."""
+    from agents.evaluation import GameSpec
     from envs import make_game
     from envs.vector import prepare_workers
 
@@ -183,7 +190,7 @@ def observation_shape(env: str, kwargs: dict, workers: int) -> tuple[int, ...]:
         prepare_workers(env)
     probe = make_game(env, num_envs=1, **kwargs)
     try:
-        return tuple(probe.observation_space.shape)
+        return GameSpec(tuple(probe.observation_space.shape), int(probe.action_space.n), probe.board_bytes())
     finally:
         probe.close()
 

@@ -28,7 +28,7 @@ from agents.preflight import (
     check_memory,
     check_self_play,
     env_flag,
-    observation_shape,
+    probe_game,
     refuse_blank_paths,
     set_options,
 )
@@ -169,13 +169,13 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
     if probe.get("swarm"):
         probe["swarm"] = False
     try:
-        shape = observation_shape(cfg["env"], probe, cfg["num_workers"])
+        spec = probe_game(cfg["env"], probe, cfg["num_workers"])
     except StateError:  # worded for a run's config.yaml by train_command
         raise
     except ValueError as e:  # a game option of config.yaml (--resume takes no game flag to change)
         raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
                          f"refuses: {e}") from None
-    check_memory(cfg, shape, resume=True)
+    check_memory(cfg, spec.obs_shape, resume=True, board_bytes=spec.board_bytes)
     return cfg
 
 

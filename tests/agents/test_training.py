@@ -1094,8 +1094,8 @@ def test_an_error_names_entries_only_of_a_mapping_option():
     # minutes of filling memory that ended in a bus error with --num-envs 1e8 --set ppo.n_steps=1).
     (["--env", "snake", "--num-envs", "1e12"], "GiB of memory, more than this machine has"),
     (["--env", "snake", "--num-envs", "1e10", "--set", "ppo.n_steps=1", "--set", "ppo.batch_size=64",
-      "--device", "cpu"], "observations of 400 bytes (the rollout buffer), with the step buffers, need at "
-     "least 14,901.2 GiB of memory"),
+      "--device", "cpu"], "observations of 400 bytes (the rollout buffer), with the step buffers and the "
+     "games' state (995 bytes a board), need at least 24,167.8 GiB of memory"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
     (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),

@@ -139,7 +139,7 @@ def test_a_resume_without_a_checkpoint_is_refused_before_the_game_is_built(scrip
     from agents.config import load_config, resolve
 
     built, trained = [], []
-    monkeypatch.setattr(agents.train_cli, "observation_shape", lambda env, *_: built.append(env) or (10, 10))
+    monkeypatch.setattr(agents.train_cli, "probe_game", lambda env, *_: built.append(env))
     monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: trained.append(args))
     run = tmp_path / "run"
     run.mkdir()
@@ -394,3 +394,23 @@ def test_a_file_given_by_set_is_named_by_set_even_with_a_config_file(scripts, tm
     args = scripts.train_ppo.parser().parse_args(argv)
     assert input_name("state", args, {"state"}) == "--set env_kwargs.state"
     assert input_name("rom", args, {"state"}) == f"--config {tmp_path / 'c.yaml'}: env_kwargs.rom ="
+
+
+@pytest.mark.parametrize("env, kwargs, obs", [("rotation", {}, 3 * 24 * 48),
+                                              ("gameboy", {"game": "depthfirst_test"}, 4 * 72 * 80)])
+def test_the_memory_check_counts_each_boards_game_state(env, kwargs, obs, monkeypatch):
+    # On CUDA the rollout buffer is off the host and only the step buffers were counted: a Rotation board's
+    # 24 pre-rendered views (41,760 bytes) are 4 times its step buffers, a Game Boy's emulator (0.9 MB) 13
+    # times, so a --num-envs twice what RAM held passed and met the out-of-memory killer.
+    if env == "gameboy":
+        pytest.importorskip("pyboy")
+    from agents import preflight
+    from agents.config import load_config, resolve
+
+    cfg = resolve({**load_config(env), "device": "cuda", "num_workers": 0}, True)
+    cfg["env_kwargs"].update(kwargs)
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: cfg["num_envs"] * 3 * obs * 2)
+    with pytest.raises(ValueError, match=rf"the step buffers of --num-envs {cfg['num_envs']} boards "
+                       rf"\({obs:,} bytes an observation\) and the games' state \([\d,]+ bytes a board\) "
+                       r"need at least .*; use a smaller --num-envs$"):
+        preflight.check_game(cfg)
