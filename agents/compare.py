@@ -1075,4 +1075,5 @@ def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> No
     raise CompareError(f"--episodes {episodes:,}: every episode is played at once, one board each "
                        f"({spec.board_bytes + math.prod(spec.obs_shape):,} bytes of {env}'s state and "
                        f"observation{pass_text}), which needs {past_memory(each * episodes, limit)}; use "
-                       f"--episodes {limit // each:,} or fewer")
+                       + (f"--episodes {limit // each:,} or fewer" if limit >= each else
+                          "a machine with more memory (one episode does not fit)"))

@@ -2113,6 +2113,9 @@ def test_episodes_past_this_machines_memory_are_refused_before_any_play(scripts,
                    "bytes of snake's state and observation), which needs at least 0.0 GiB of memory, more "
                    "than this machine has (0.0 GiB of RAM and swap); use --episodes 1,000 or fewer\n")
     assert not out.exists()
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: 1394)  # not "use --episodes 0 or fewer"
+    assert scripts.compare.main([*argv[:-4], "1", *argv[-3:]]) == 2
+    assert capsys.readouterr().err.endswith("; use a machine with more memory (one episode does not fit)\n")
 
 
 def test_the_memory_check_counts_the_specialists_forward_pass_on_the_cpu(specialist, scripts, tmp_path,
