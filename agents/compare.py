@@ -1057,6 +1057,14 @@ def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Pat
         raise CompareError(f"--specialist {run}: {e}") from e
 
 
+def boards_past_memory(episodes: int, error: MemoryError) -> str:
+    """What compare and ``evaluate.py --vlm`` say when NumPy cannot allocate the boards of ``episodes``
+    played at once: ``check_play_memory`` passed them (its figure is a floor) or could not run (no memory
+    figure), and an address-space limit (``ulimit -v``) may be lower than the RAM it reads."""
+    return (f"--episodes {episodes:,}: every episode is played at once, one board each, and their boards do "
+            f"not fit in this machine's memory ({error}); play fewer")
+
+
 def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> None:
     """CompareError when ``episodes`` boards, all played at once (compare's players, ``evaluate.py
     --vlm``), outgrow this machine's RAM and swap (``memory_bytes``): a size NumPy could allocate met the

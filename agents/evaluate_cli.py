@@ -150,6 +150,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from agents.compare import (
+        boards_past_memory,
         cached_answers_hint,
         check_play_memory,
         failed_requests_hint,
@@ -208,6 +209,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         remove_folders(made)
         if said and isinstance(e, KeyboardInterrupt):
             return 130
+        if isinstance(e, MemoryError):  # every episode at once, past what check_play_memory could see
+            print(f"error: {boards_past_memory(args.episodes, e)}", file=sys.stderr)
+            return 2
         if not isinstance(e, ChatConfigError):
             raise
         print(f"error: {e}", file=sys.stderr)

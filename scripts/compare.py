@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.compare import (
         CompareError,
+        boards_past_memory,
         compare,
         failed_requests_hint,
         max_tokens_hint,
@@ -141,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
             except MemoryError as e:  # every episode is a board of one game, all played at once
-                print(f"error: --episodes {args.episodes}: compare plays every episode at once, and their "
-                      f"boards do not fit in this machine's memory ({e}); play fewer", file=sys.stderr)
+                print(f"error: {boards_past_memory(args.episodes, e)}", file=sys.stderr)
                 return 2
             except KeyboardInterrupt:
                 print(stopped, file=sys.stderr)  # said at once: the requests on the wire are awaited next

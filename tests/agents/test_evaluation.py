@@ -856,3 +856,21 @@ def test_a_vlm_evaluation_past_this_machines_memory_is_refused_before_any_play(s
     err = capsys.readouterr().err
     assert err.startswith("error: --episodes 1,001: every episode is played at once, one board each")
     assert err.endswith("; use --episodes 1,000 or fewer\n") and not out.exists()
+
+
+def test_a_vlm_evaluation_whose_boards_numpy_cannot_allocate_is_one_line_naming_episodes(scripts, tmp_path,
+                                                                                       capsys, monkeypatch):
+    # The up-front check is a floor and needs the memory figure: where the system cannot say it (or a
+    # ulimit -v under it refuses), --episodes 1e18 was a NumPy MemoryError traceback ("Unable to allocate
+    # 6.94 EiB"), where compare says one line.
+    import agents.compare
+
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: None)
+    out = tmp_path / "vlm"
+    assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1e18",
+                                  "--seed", "0", "--out", str(out), "--no-progress", "--no-video",
+                                  "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --episodes 1,000,000,000,000,000,000: every episode is played at once, "
+                          "one board each, and their boards do not fit in this machine's memory (")
+    assert "Traceback" not in err and err.count("\n") == 1 and not out.exists()

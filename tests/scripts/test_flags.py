@@ -257,5 +257,6 @@ def test_compare_episodes_past_this_machines_memory_is_one_line_naming_episodes(
             "--seed", "0", "--out", str(out), "--no-progress"]
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
-    assert "error: --episodes 1000000000000000000: compare plays every episode at once" in err
+    assert ("error: --episodes 1,000,000,000,000,000,000: every episode is played at once, one board each, "
+            "and their boards do not fit in this machine's memory (") in err
     assert "Traceback" not in err and not out.exists()
