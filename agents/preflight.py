@@ -150,14 +150,16 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
     each board's state, ``board_bytes`` (``Game.board_bytes``: a Game Boy's emulator, 0.9 MB, is 13
     times its step buffers); everything else a run holds comes on top, so a run refused here could never
     fit. ``resume``: a ``--resume``, which keeps the run's --num-envs and ppo.n_steps (a run trained on
-    CUDA resumed with --device cpu brings its rollout buffer into RAM)."""
+    CUDA resumed with --device cpu brings its rollout buffer into RAM; --device cuda is named where what
+    stays in RAM then fits)."""
     limit = memory_bytes()
     if limit is None:
         return
     per_board = math.prod(obs_shape)
     steps = cfg["ppo"]["n_steps"]
     host_rollout = bool(cfg["recurrent"]) or not str(cfg["device"]).startswith("cuda")
-    need = cfg["num_envs"] * (per_board * (3 + (steps if host_rollout else 0)) + board_bytes)
+    in_ram = cfg["num_envs"] * (per_board * 3 + board_bytes)  # on any device: step buffers and boards
+    need = in_ram + (cfg["num_envs"] * per_board * steps if host_rollout else 0)
     if need <= limit:
         return
     state = f" and the games' state ({board_bytes:,} bytes a board)" if board_bytes else ""
@@ -169,7 +171,8 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
     if resume:
         on_gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
                   "and ppo.n_steps)")
-        change = on_gpu if host_rollout and not cfg["recurrent"] else "a machine with more memory"
+        cuda_fits = host_rollout and not cfg["recurrent"] and in_ram <= limit
+        change = on_gpu if cuda_fits else "a machine with more memory"
     raise ValueError(f"{what} need {past_memory(need, limit)}: the run does not fit in memory; use {change}")
 
 

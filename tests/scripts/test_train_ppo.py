@@ -45,11 +45,17 @@ def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch):
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
     from agents import preflight
 
-    monkeypatch.setattr(preflight, "memory_bytes", lambda: 1000)
+    # 10 boards of 100-byte observations: 11,000 bytes on the CPU (8 steps), 3,000 on CUDA (step buffers).
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
     with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
         preflight.check_memory(cfg, (10, 10), resume=True)
-    for other in ({"recurrent": True}, {"recurrent": True, "device": "cuda"}, {"device": "cuda"}):
+    # Where the step buffers (and the games' state: 10 × (300 + 300) bytes) outgrow it on CUDA too,
+    # --device cuda cannot help: it was named all the same.
+    with pytest.raises(ValueError, match=r"use a machine with more memory$"):
+        preflight.check_memory(cfg, (10, 10), resume=True, board_bytes=300)
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 2999)
+    for other in ({}, {"recurrent": True}, {"recurrent": True, "device": "cuda"}, {"device": "cuda"}):
         with pytest.raises(ValueError, match=r"use a machine with more memory$"):
             preflight.check_memory({**cfg, **other}, (10, 10), resume=True)
 
