@@ -846,14 +846,10 @@ def _takes_no_images(raw: bytes) -> bool:
 
 
 def _error_in_body(raw: bytes) -> str | None:
-    """The message of a JSON body that carries ``"error"`` and no ``"choices"``; None for any other body."""
-    try:
-        data = _json(raw)
-    except ValueError:
-        return None
-    if isinstance(data, dict) and data.get("error") and "choices" not in data:
-        return _error_message(raw)
-    return None
+    """The message of a JSON body that carries ``"error"`` and no ``"choices"`` (as ``_error_body`` reads
+    it, a list's first item too); None for any other body."""
+    data = _error_body(raw)
+    return _error_message(raw) if data.get("error") and "choices" not in data else None
 
 
 def _server_message(text: str) -> str:

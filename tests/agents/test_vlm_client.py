@@ -233,9 +233,12 @@ def test_a_rerun_whose_answers_come_from_the_cache_fails_only_the_request_that_f
     assert server.hits == 5
 
 
-def test_a_200_carrying_an_error_names_that_error():
+@pytest.mark.parametrize("wrap", [False, True])
+def test_a_200_carrying_an_error_names_that_error(wrap):
     # Some proxies and routers answer HTTP 200 {"error": ...}: it is not "a URL that is no chat endpoint".
-    body = b'{"error": {"message": "upstream provider failed", "code": 502}}'
+    # Wrapped in a list as Gemini's errors are, it was read so (_error_in_body parsed the body its own way).
+    error = {"error": {"message": "upstream provider failed", "code": 502}}
+    body = json.dumps([error] if wrap else error).encode()
     with ChatServer(default=lambda b: Reply(body=body)) as server:
         c = client(server, max_retries=3)
         with pytest.raises(ChatConfigError, match="answered HTTP 200 carrying an error: upstream provider "
