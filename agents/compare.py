@@ -45,7 +45,7 @@ from agents.evaluation import (
     summarize,
 )
 from agents.interrupts import settled, uninterruptible
-from agents.preflight import memory_bytes, past_memory
+from agents.preflight import memory_bytes, memory_shortfall
 from agents.runs import (
     RunError,
     check_output_folder,
@@ -1057,7 +1057,7 @@ def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Pat
         raise CompareError(f"--specialist {run}: {e}") from e
 
 
-def boards_past_memory(episodes: int, error: MemoryError) -> str:
+def boards_memory_error(episodes: int, error: MemoryError) -> str:
     """What compare and ``evaluate.py --vlm`` say when NumPy cannot allocate the boards of ``episodes``
     played at once: ``check_play_memory`` passed them (its figure is a floor) or could not run (no memory
     figure), and an address-space limit (``ulimit -v``) may be lower than the RAM it reads."""
@@ -1080,8 +1080,9 @@ def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> No
     if each * episodes <= limit:
         return
     pass_text = f" and {forward:,} bytes of the specialist's forward pass on the CPU" if forward else ""
+    fix = (f"--episodes {limit // each:,} or fewer" if limit >= each else
+           "a machine with more memory (one episode does not fit)")
     raise CompareError(f"--episodes {episodes:,}: every episode is played at once, one board each "
                        f"({spec.board_bytes + math.prod(spec.obs_shape):,} bytes of {env}'s state and "
-                       f"observation{pass_text}), which needs {past_memory(each * episodes, limit)}; use "
-                       + (f"--episodes {limit // each:,} or fewer" if limit >= each else
-                          "a machine with more memory (one episode does not fit)"))
+                       f"observation{pass_text}), which needs {memory_shortfall(each * episodes, limit)}; "
+                       f"use {fix}")

@@ -150,7 +150,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from agents.compare import (
-        boards_past_memory,
+        boards_memory_error,
         cached_answers_hint,
         check_play_memory,
         failed_requests_hint,
@@ -210,7 +210,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         if said and isinstance(e, KeyboardInterrupt):
             return 130
         if isinstance(e, MemoryError):  # every episode at once, past what check_play_memory could see
-            print(f"error: {boards_past_memory(args.episodes, e)}", file=sys.stderr)
+            print(f"error: {boards_memory_error(args.episodes, e)}", file=sys.stderr)
             return 2
         if not isinstance(e, ChatConfigError):
             raise

@@ -173,10 +173,11 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
                   "and ppo.n_steps)")
         cuda_fits = host_rollout and not cfg["recurrent"] and in_ram <= limit
         change = on_gpu if cuda_fits else "a machine with more memory"
-    raise ValueError(f"{what} need {past_memory(need, limit)}: the run does not fit in memory; use {change}")
+    raise ValueError(f"{what} need {memory_shortfall(need, limit)}: the run does not fit in memory; "
+                     f"use {change}")
 
 
-def past_memory(need: int, limit: int) -> str:
+def memory_shortfall(need: int, limit: int) -> str:
     """How a refusal says that ``need`` bytes outgrow the ``limit`` of ``memory_bytes``."""
     return (f"at least {need / 2**30:,.1f} GiB of memory, more than this machine has "
             f"({limit / 2**30:,.1f} GiB of RAM and swap)")

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.compare import (
         CompareError,
-        boards_past_memory,
+        boards_memory_error,
         compare,
         failed_requests_hint,
         max_tokens_hint,
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
             except MemoryError as e:  # every episode is a board of one game, all played at once
-                print(f"error: {boards_past_memory(args.episodes, e)}", file=sys.stderr)
+                print(f"error: {boards_memory_error(args.episodes, e)}", file=sys.stderr)
                 return 2
             except KeyboardInterrupt:
                 print(stopped, file=sys.stderr)  # said at once: the requests on the wire are awaited next
