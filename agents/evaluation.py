@@ -206,6 +206,11 @@ class GameSpec(NamedTuple):
     actions: int
     board_bytes: int
 
+    @classmethod
+    def of(cls, game: Any) -> GameSpec:
+        """The spec of a built ``game`` (``Game``), read on one of a single board (``Game.board_bytes``)."""
+        return cls(tuple(game.observation_space.shape), int(game.action_space.n), game.board_bytes())
+
 
 def check_game(env: str, env_kwargs: dict[str, Any]) -> GameSpec:
     """Build ``env`` with a run's ``env_kwargs`` once, before any episode: what a board of it is, or
@@ -223,7 +228,7 @@ def check_game(env: str, env_kwargs: dict[str, Any]) -> GameSpec:
         raise RunError(f"the run's config.yaml sets env_kwargs {env_kwargs} that {env} refuses: {e}"
                        ) from None
     try:
-        return GameSpec(tuple(game.observation_space.shape), int(game.action_space.n), game.board_bytes())
+        return GameSpec.of(game)
     finally:
         game.close()
 

@@ -194,7 +194,7 @@ def probe_game(env: str, kwargs: dict, workers: int) -> GameSpec:
         prepare_workers(env)
     probe = make_game(env, num_envs=1, **kwargs)
     try:
-        return GameSpec(tuple(probe.observation_space.shape), int(probe.action_space.n), probe.board_bytes())
+        return GameSpec.of(probe)
     finally:
         probe.close()
 
