@@ -418,8 +418,10 @@ class ChatClient:
             # models under one name) and the request body exactly as sent, each image by its pixel digest.
             key = cache_key(self.endpoint.chat_url,
                             self._body(prompt, ["sha256:" + image_digest(im) for im in images]))
-            hit = self.cache.get(key)
-            if hit is not None and isinstance(hit.get("content"), str):
+            hit = self.cache.get(key) or {}
+            finish = _text(hit.get("finish_reason"))
+            # An answer the server stopped itself, cached before those were retried, is asked for again.
+            if isinstance(hit.get("content"), str) and finish not in SERVER_STOPPED:
                 self.stats.add(cache_hits=1)
                 # A chat completion this endpoint sent (the key holds its URL and model): on a re-run the
                 # first request sent is one that failed before, and fails only itself again.
@@ -427,7 +429,7 @@ class ChatClient:
                 return ChatReply(safe_text(hit["content"]), _text(hit.get("reasoning")),
                                  _count(hit.get("prompt_tokens")), _count(hit.get("completion_tokens")),
                                  _seconds(hit.get("latency_s")), cached=True,
-                                 finish_reason=_text(hit.get("finish_reason")),
+                                 finish_reason=finish,
                                  refusal=_text(hit.get("refusal")))
         body = self._body(prompt, [png_data_url(im) for im in images])
         try:

@@ -394,6 +394,21 @@ def test_an_answer_the_server_stopped_itself_is_retried_and_not_cached(reason, t
     assert server.hits == 6 and c.stats.retries == 2 and c.stats.failures == 1
 
 
+def test_an_answer_the_server_stopped_cached_before_it_was_retried_is_asked_again(tmp_path):
+    # Caches written before such answers were retried hold them: served as hits, every re-run replayed the
+    # cut answer the retry is there to replace.
+    with ChatServer([good("<think>The head is at")]) as server:
+        client(server, cache=ResponseCache(tmp_path)).complete("q", [IMG])
+        (entry,) = tmp_path.rglob("*.json")
+        entry.write_text(json.dumps({**json.loads(entry.read_text()), "finish_reason": "abort"}))
+        server.script = [good("<answer>UP</answer>")]
+        reply = client(server, cache=ResponseCache(tmp_path)).complete("q", [IMG])
+        assert (reply.content, reply.cached, server.hits) == ("<answer>UP</answer>", False, 2)
+        assert client(server, cache=ResponseCache(tmp_path)).complete("q", [IMG]).cached  # replaced
+        entry.write_text(json.dumps({**json.loads(entry.read_text()), "finish_reason": ["abort"]}))
+        assert client(server, cache=ResponseCache(tmp_path)).complete("q", [IMG]).cached  # no such reason
+
+
 def test_reasoning_sent_as_thinking_parts_is_kept_as_the_reasoning():
     # Mistral's API answers a Magistral model's thinking as a content part of its own, its text in a list:
     # the answer was read, the reasoning dropped (no reasoning in the decision log or the report's frames).
