@@ -1052,3 +1052,36 @@ def test_third_round_of_verifier_mutation_gaps_is_pinned() -> None:
     parts = [[{"role": "assistant", "content": ["stray", {"type": "text", "text": wrap("5")}]}]]
     assert rewards.trl_accuracy_reward(parts, ground_truth=[gt]) == [1.0]
     assert rewards.trl_accuracy_reward([["5"]], ground_truth=[gt]) == [0.0]
+
+
+def test_fourth_round_of_verifier_mutation_gaps_is_pinned() -> None:
+    """Documented behaviours no test held, each found by a mutant of vlm/verify.py that every test passed."""
+    # A tag may hold up to three spaces on each side of its name, as "< answer >" holds one.
+    spaced = "<   think   >a</   think   ><   answer   >5<   /answer   >"
+    assert verify(spaced, record(INTEGER))["overall"] == 1.0
+    # A stray closing answer tag in the reasoning is a second answer tag: it costs the accuracy too.
+    assert verify("<think>a</answer></think><answer>5</answer>", record(INTEGER))["accuracy"] == 0.0
+    # Quotes around the answer are wrapping, as brackets and emphasis are.
+    assert verify(wrap('"Pallet Town"'), "Pallet Town")["accuracy"] == 1.0
+    assert verify(wrap("'5'"), record(CHOICE))["accuracy"] == 1.0
+    # A lowercase button a before a link word, or in quotes or emphasis inside a sentence, names the button.
+    for reply in ("press a twice", "I would press 'a' here", "I would press *a* here"):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "a", reply
+    # The capital A opening a sentence before a verb of the button is the button, not the article.
+    for reply in ("A confirms it", "A talks to him", "A opens the door", "A selects the item"):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "a", reply
+    # Start before a word that says what the button does, or after one that presses it, is the button.
+    for reply in ("Start opens the menu", "Start pauses the game", "Start brings the menu",
+                  "Open the start menu", "Pause using start by the door"):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "start", reply
+    # The pronoun I before a contraction is no option I; I before a verb that fits an option, or after a
+    # word that picks one, is option I.
+    for reply in ("I'll go with B", "I've picked B"):
+        assert verify(wrap(reply), record(NINE_B))["accuracy"] == 1.0, reply
+    for reply in ("I matches the turn", "I pick I because it fits"):
+        assert verify(wrap(reply), record(NINE_I))["accuracy"] == 1.0, reply
+    # Every key a rule reads is checked by name: a malformed record is refused, never a crash mid-training.
+    assert "'axis' must be an axis name" in spec_problem({**ANGLE_FREE, "axis": None})
+    assert "'answer' must be the answer text" in spec_problem({"rule": "exact", "answer": None})
+    assert "'good' must be a list of moves" in spec_problem({**SNAKE, "good": [1]})
+    assert spec_problem({"rule": None}).startswith("verifier rule None is not one of choice, integer")
