@@ -117,7 +117,7 @@ _PRESSES_START = re.compile(r"\b(?:press|pressing|presses|push|pushing|hit|hitti
                             r"use|using)\W{0,3}$", re.IGNORECASE)
 _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|once|twice|is|was|will|would|"
                          r"should|opens|pauses|brings|to\s{1,3}(?:open|pause|bring|access|view|see|check|"
-                         r"save|confirm)|again\s{0,3}(?:[,;:.!?]|$))\b)[a-z]", re.IGNORECASE)
+                         r"save|confirm))\b|again\s{0,3}(?:[,;:.!?]|$))[a-z]", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

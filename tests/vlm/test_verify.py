@@ -1085,3 +1085,13 @@ def test_fourth_round_of_verifier_mutation_gaps_is_pinned() -> None:
     assert "'answer' must be the answer text" in spec_problem({"rule": "exact", "answer": None})
     assert "'good' must be a list of moves" in spec_problem({**SNAKE, "good": [1]})
     assert spec_problem({"rule": None}).startswith("verifier rule None is not one of choice, integer")
+
+
+def test_start_again_before_a_punctuation_mark_is_the_button() -> None:
+    """_VERB_START meant "again" before the end or a punctuation mark to keep start the button, but the word
+    boundary after the group never matched after a punctuation mark: "Start again" was the button and
+    "Start again." the verb, so a full stop scored a right answer 0. Found by a mutant that dropped the
+    punctuation branch and every test passed."""
+    for reply in ("Start again", "Start again.", "start again!", "Start again, then stop"):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "start", reply
+    assert parse_move(wrap("Start again and go up"), record(NEXT_BUTTON)) == "up"  # the verb: "start over"
