@@ -1095,3 +1095,21 @@ def test_start_again_before_a_punctuation_mark_is_the_button() -> None:
     for reply in ("Start again", "Start again.", "start again!", "Start again, then stop"):
         assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "start", reply
     assert parse_move(wrap("Start again and go up"), record(NEXT_BUTTON)) == "up"  # the verb: "start over"
+
+
+def test_reward_adapter_mutation_gaps_are_pinned() -> None:
+    """Documented behaviours of vlm/rewards.py no test held, each found by a mutant that every test passed."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    # A format weight of 1 is a weight (the format alone), as 0 is (the accuracy alone).
+    assert rewards.compute_score(wrap("6"), gt, format_weight=1.0)["overall"] == 1.0
+    # Every end-of-turn token a template ends a reply with goes, so a bare reply is still bare.
+    for end in ("</s>", "<\uff5cend\u2581of\u2581sentence\uff5c>", "<|eot_id|>", "<end_of_turn>", "<eos>"):
+        assert rewards.response_from_query("P5" + end, "P") == "5", end
+    # A suffix of the prompt under 32 characters found in the query is no prompt: "</answer>", which the
+    # prompt's instruction ends with and the reply holds, cut the reply at its own answer tag.
+    query = "Human: How many?\nAssistant: " + wrap("5")
+    assert rewards.response_from_query(query, "q" * 40 + " inside <answer></answer>") == wrap("5")
+    # The assistant marker without its line break marks the reply too.
+    chat = "<|im_start|>user\nHow many?<|im_end|><|im_start|>assistant"
+    assert rewards.response_from_query(chat + wrap("5"), "another prompt") == wrap("5")
