@@ -92,6 +92,7 @@ def test_grid_text_names_the_last_column_and_row_and_the_wall_ring():
     text = grid_text(7)
     assert "7×7 cells. " in text and "from 0 at the left to 6 at the right" in text
     assert "from 0 at the top to 6 at the bottom" in text and "wall" not in text
+    assert "x counts columns from 0 at the left" in text and "y counts rows from 0 at the top" in text
     assert "7×7 cells (the outer ring of cells is wall). " in grid_text(7, wall_ring=True)
 
 
@@ -147,6 +148,11 @@ def test_drafts_hold_plain_copies_of_what_they_are_given():
     xy = coordinate_draft("perception", "c", 1, 1, [], "C", "S", np.array([3, 5]), [])
     assert json.loads(json.dumps([n.verifier, xy.verifier])) == [{"rule": "integer", "value": 4},
                                                                 {"rule": "coordinate", "value": [3, 5]}]
+    w = word_draft("strategy", "m", 1, 1, [], "C", "S", ("UP", "DOWN"), ("DOWN",), [], extra)
+    assert w.verifier == {"rule": "word", "choices": ["UP", "DOWN"], "accepted": ["DOWN"]}
+    drafts = [w, integer_draft("perception", "n", 1, 1, [], "C", "S", 4, [], extra),
+              coordinate_draft("perception", "c", 1, 1, [], "C", "S", (3, 5), [], extra)]
+    assert all(d.extra == extra and d.extra is not extra for d in drafts)
     image = np.zeros((2, 2, 3), np.uint8)
     redraw_cells(image, np.full_like(image, 9), {}, {(0, 0): "apple"}, 1)
     assert not image.any()
