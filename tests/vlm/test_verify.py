@@ -1113,3 +1113,18 @@ def test_reward_adapter_mutation_gaps_are_pinned() -> None:
     # The assistant marker without its line break marks the reply too.
     chat = "<|im_start|>user\nHow many?<|im_end|><|im_start|>assistant"
     assert rewards.response_from_query(chat + wrap("5"), "another prompt") == wrap("5")
+
+
+def test_fifth_round_of_verifier_mutation_gaps_is_pinned() -> None:
+    """Word lists and boundaries in vlm/verify.py's patterns that a mutant changed, every test passing."""
+    # A capital counts as a letter only standing alone: the first letter of "Definitely" is no option D.
+    assert verify(wrap("Definitely B"), record(CHOICE))["accuracy"] == 1.0
+    assert verify(wrap("Having checked, B"), record(NINE_B))["accuracy"] == 1.0
+    # A lowercase option letter before a verb that judges it is the letter.
+    for reply in ("option b seems right", "option b looks right", "option b matches"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 1.0, reply
+    # A lowercase button a after "select" or "choose", start after "hitting" or "tapping", the capital A
+    # before "twice": each is the button.
+    for reply, button in (("select a", "a"), ("choose a.", "a"), ("hitting start by the door", "start"),
+                          ("tapping start by the door", "start"), ("A twice", "a")):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == button, reply
