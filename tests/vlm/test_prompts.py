@@ -170,6 +170,7 @@ def test_each_vision_zero_game_shows_the_edit_where_its_answer_says():
             edited = [i + 1 for i, im in enumerate(d.images) if im.any()]
             assert edited == [int(d.answer)] == [d.extra["spy"]]
             players = d.extra["players"]
+            assert f"{players} players each hold one of the {players} images" in d.question
             assert (f"Player {d.extra['spy']} holds the edited picture; the other {players - 1} players hold "
                     "the original.") in d.analysis.splitlines()
         elif d.qa_type == "difference_cell":
