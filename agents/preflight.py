@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 # The game options with a flag of their own in train_ppo.py (--size, ...; the rest take --set env_kwargs.KEY)
 ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
 PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a file or folder
+MEMINFO = Path("/proc/meminfo")  # the machine's swap
+PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroup in each hierarchy
+CGROUP_ROOT = Path("/sys/fs/cgroup")  # where cgroup v2 is mounted, and v1's controllers each below it
 
 
 def absolute_paths(env: str, env_kwargs: dict) -> None:
@@ -124,8 +127,35 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
 
 
 def memory_bytes() -> int | None:
-    """This machine's RAM plus swap in bytes (more than a run may take, never less); None where the
-    system cannot say."""
+    """The RAM plus swap in bytes that this process may take (more than a run may take, never less): the
+    machine's, as its cgroup caps them (``memory_figures``); None where the system cannot say."""
+    figures = memory_figures()
+    return figures[1] if figures else None
+
+
+def memory_figures() -> tuple[int, int] | None:
+    """This machine's RAM plus swap in bytes, and that as this process's cgroup (a container's or a cluster
+    job's memory limit) caps them: the machine's figures alone overstated what a capped run may take, and
+    the out-of-memory killer ended it with no message. A cgroup limit that cannot be read (no /proc, a
+    garbled file) leaves the machine's figure, never less; None where the system cannot say."""
+    host = host_memory()
+    if host is None:
+        return None
+    ram, swap = host
+    try:
+        ram_cap, swap_cap, both_cap = cgroup_limits()
+    except (OSError, ValueError):  # not Linux, or a file that cannot be read as a limit
+        return ram + swap, ram + swap
+    return ram + swap, at_most(at_most(ram, ram_cap) + at_most(swap, swap_cap), both_cap)
+
+
+def at_most(value: int, cap: int | None) -> int:
+    """``value``, capped by ``cap`` where there is one."""
+    return value if cap is None else min(value, cap)
+
+
+def host_memory() -> tuple[int, int] | None:
+    """This machine's RAM and swap in bytes (swap 0 where it cannot say); None where it cannot say its RAM."""
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
@@ -134,12 +164,55 @@ def memory_bytes() -> int | None:
         return None
     swap = 0
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in MEMINFO.read_text().splitlines():
             if line.startswith("SwapTotal:"):
                 swap = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):  # not Linux
         pass
-    return ram + swap
+    return ram, swap
+
+
+def cgroup_limits() -> tuple[int | None, int | None, int | None]:
+    """The memory limits this process's cgroup sets, in bytes: on RAM, on swap, on both together (None:
+    none). cgroup v1's memory controller where /proc/self/cgroup names one (a hybrid host mounts a v2 tree
+    too, without that controller; v1 caps RAM and RAM plus swap), else v2's (RAM, and swap apart)."""
+    lines = [line.split(":", 2) for line in PROC_CGROUP.read_text().splitlines()]
+    for _, controllers, path in lines:
+        if "memory" in controllers.split(","):
+            root = CGROUP_ROOT / "memory"
+            return (tightest_limit(root, path, "memory.limit_in_bytes"), None,
+                    tightest_limit(root, path, "memory.memsw.limit_in_bytes"))
+    for hierarchy, _, path in lines:
+        if hierarchy == "0":
+            return (tightest_limit(CGROUP_ROOT, path, "memory.max"),
+                    tightest_limit(CGROUP_ROOT, path, "memory.swap.max"), None)
+    return None, None, None
+
+
+def tightest_limit(root: Path, path: str, name: str) -> int | None:
+    """The tightest limit file ``name`` sets on the cgroup at ``path`` (as /proc/self/cgroup names it) of the
+    tree mounted at ``root``, or on one above it: a parent's limit caps its children. A folder that is not
+    there sets none, so a path from outside the process's cgroup namespace (not under this mount) comes to
+    the mount root's, which is then the container's own. None: no limit."""
+    folder = root.joinpath(*Path(path).parts[1:])
+    limits = []
+    while True:
+        limit = limit_in(folder / name)
+        if limit is not None:
+            limits.append(limit)
+        if folder == root or folder == folder.parent:
+            return min(limits, default=None)
+        folder = folder.parent
+
+
+def limit_in(file: Path) -> int | None:
+    """The bytes a cgroup limit file holds; None for no limit: v2's ``max``, or no such file (v2's root
+    cgroup has none; v1's "no limit" is a number near 2**63, more than the machine has, so min() drops it)."""
+    try:
+        text = file.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return None if text == "max" else int(text)
 
 
 def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, board_bytes: int = 0) -> None:
@@ -178,9 +251,13 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
 
 
 def memory_shortfall(need: int, limit: int) -> str:
-    """How a refusal says that ``need`` bytes outgrow the ``limit`` of ``memory_bytes``."""
+    """How a refusal says that ``need`` bytes outgrow the ``limit`` of ``memory_bytes``, naming the cgroup
+    where that limit is its cap (a user who sees the machine's figures in ``free`` would doubt it)."""
+    figures = memory_figures()
+    capped = figures is not None and figures[1] == limit < figures[0]
+    cause = ", as capped by its cgroup: a container's or job's memory limit" if capped else ""
     return (f"at least {need / 2**30:,.1f} GiB of memory, more than this machine has "
-            f"({limit / 2**30:,.1f} GiB of RAM and swap)")
+            f"({limit / 2**30:,.1f} GiB of RAM and swap{cause})")
 
 
 def probe_game(env: str, kwargs: dict, workers: int) -> GameSpec:

@@ -40,6 +40,87 @@ def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(mon
         preflight.check_memory(cfg, (10, 10))
 
 
+GiB = 2**30
+RAM, SWAP = 4 * GiB, 2 * GiB  # the fake host's
+
+
+def fake_cgroup(monkeypatch, tmp_path, proc: str, files: dict[str, str]) -> int | None:
+    """memory_bytes on a host of 4 GiB of RAM and 2 GiB of swap, whose /proc/self/cgroup reads ``proc`` and
+    whose /sys/fs/cgroup holds ``files`` (path: text)."""
+    from agents import preflight
+
+    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": RAM // 4096}.__getitem__)
+    (tmp_path / "meminfo").write_text(f"MemTotal: {RAM // 1024} kB\nSwapTotal: {SWAP // 1024} kB\n")
+    (tmp_path / "cgroup").write_text(proc)
+    for name, text in files.items():
+        (tmp_path / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fs" / name).write_text(text)
+    monkeypatch.setattr(preflight, "MEMINFO", tmp_path / "meminfo")
+    monkeypatch.setattr(preflight, "PROC_CGROUP", tmp_path / "cgroup")
+    monkeypatch.setattr(preflight, "CGROUP_ROOT", tmp_path / "fs")
+    return preflight.memory_bytes()
+
+
+V1_UNLIMITED = str(2**63 - 4096)  # what v1 reads where no limit is set
+
+
+@pytest.mark.parametrize("proc, files, expected", [
+    ("0::/job\n", {"job/memory.max": str(GiB)}, GiB + SWAP),  # v2: RAM capped, swap not
+    ("0::/job\n", {"job/memory.max": "max"}, RAM + SWAP),
+    ("0::/a/b\n", {"a/memory.max": str(GiB), "a/b/memory.max": str(3 * GiB)}, GiB + SWAP),  # the parent's
+    ("0::/job\n", {"job/memory.max": str(GiB), "job/memory.swap.max": "0"}, GiB),  # v2 caps swap apart
+    ("0::/job\n", {"job/memory.max": str(8 * GiB), "job/memory.swap.max": str(GiB)}, RAM + GiB),
+    ("0::/\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a cgroup namespace: the mount root is its own
+    ("0::/not/here\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a path missing under the mount: its root
+    ("0::/not/here\n", {}, RAM + SWAP),  # ... which sets none
+    ("4:memory:/job\n0::/\n", {"memory/job/memory.limit_in_bytes": str(GiB)}, GiB + SWAP),  # v1 (hybrid)
+    ("4:memory:/job\n0::/\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
+    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": str(GiB),  # v1 caps RAM and swap together
+                          "memory/job/memory.memsw.limit_in_bytes": str(GiB + GiB // 2)}, GiB + GiB // 2),
+    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED,
+                          "memory/job/memory.memsw.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
+    ("4:memory:/docker/abc\n", {"memory/memory.limit_in_bytes": str(GiB)}, GiB + SWAP),  # v1 container
+])
+def test_the_memory_figure_is_capped_by_the_process_cgroup(monkeypatch, tmp_path, proc, files, expected):
+    # In a container or a cluster job the host's RAM and swap overstated what a run may take: the memory
+    # checks never fired, and the out-of-memory killer ended the run with no message.
+    assert fake_cgroup(monkeypatch, tmp_path, proc, files) == expected
+
+
+@pytest.mark.parametrize("proc, files", [
+    ("0::/job\n", {"job/memory.max": "lots"}),  # garbled: the host's figure, never less than it may take
+    ("0::/job\n", {"job/memory.max": str(GiB), "memory.max": "1.5G"}),
+    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": ""}),
+    ("no colons here\n", {"memory.max": str(GiB)}),
+])
+def test_a_cgroup_that_cannot_be_read_leaves_the_host_figure(monkeypatch, tmp_path, proc, files):
+    assert fake_cgroup(monkeypatch, tmp_path, proc, files) == RAM + SWAP
+
+
+def test_an_unreadable_cgroup_file_or_none_at_all_leaves_the_host_figure(monkeypatch, tmp_path):
+    from agents import preflight
+
+    denied = PermissionError(errno.EACCES, "Permission denied")
+    path_method_fails(monkeypatch, "read_text", lambda p: p.name == "memory.max", denied)
+    assert fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": str(GiB)}) == RAM + SWAP
+    monkeypatch.setattr(preflight, "PROC_CGROUP", tmp_path / "no such file")  # not Linux
+    assert preflight.memory_bytes() == RAM + SWAP
+
+
+def test_a_refusal_names_the_cgroup_limit_it_met(monkeypatch, tmp_path):
+    from agents import preflight
+
+    fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": str(GiB), "job/memory.swap.max": "0"})
+    cfg = {"num_envs": 2**20, "ppo": {"n_steps": 128}, "recurrent": False, "device": "cpu"}  # 13 GiB
+    with pytest.raises(ValueError, match=r"more than this machine has \(1\.0 GiB of RAM and swap, as "
+                                         r"capped by its cgroup: a container's or job's memory limit\)"):
+        preflight.check_memory(cfg, (10, 10))
+    for name in ("memory.max", "memory.swap.max"):  # no limit: the host's RAM and swap
+        (tmp_path / "fs" / "job" / name).write_text("max")
+    with pytest.raises(ValueError, match=r"more than this machine has \(6\.0 GiB of RAM and swap\): the run"):
+        preflight.check_memory(cfg, (10, 10))
+
+
 def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch):
     # A --resume keeps its --num-envs and ppo.n_steps: only --device cuda moves a PPO rollout out of RAM;
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
