@@ -83,6 +83,10 @@ def test_moving_into_the_body_kills():
     ([[2, 2], [3, 2], [3, 3]], [6, 0], "state's apple .* must be on a free cell"),  # off the 6×6 board
     ([[2, 2], [3, 2], [2, 2]], [0, 0], "covers a cell twice"),
     ([[2, 2], [3, 2], [-1, 2]], [0, 0], "all on the board"),
+    # One past the last row or column: read as a cell of the next row, or past the board's arrays.
+    ([[4, 2], [5, 2], [6, 2]], [0, 0], "all on the board"),
+    ([[2, 6], [3, 6], [4, 6]], [0, 0], "all on the board"),
+    ([[2, 2], [3, 2], [3, 3]], [0, 6], "state's apple .* must be on a free cell"),
     ([], [0, 0], "at least one cell"),
 ])
 def test_set_state_refuses_impossible_boards(body, apple, error):
