@@ -261,6 +261,15 @@ def test_starving_and_states_without_crash_show_no_crash():
         g.set_state(0, {**old, "crash": [5, 5]})  # not next to the head
 
 
+def test_step_returns_arrays_that_a_later_step_leaves_as_they_were():
+    # Callers keep them (a list of transitions, a rollout buffer): they must not be the game's own arrays,
+    # which the next step overwrites.
+    g = game_with([[5, 2], [4, 2], [3, 2]], apple=[0, 0])
+    first = g.step(np.array([RIGHT]))  # into the wall
+    assert step1(g, UP) == (0.0, False, False)  # an ended board reports nothing
+    assert [x.tolist() for x in first] == [[-1.0], [True], [False]]
+
+
 def test_reversing_into_neck_continues_straight():
     g = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5])
     assert step1(g, LEFT) == (0.0, False, False)
