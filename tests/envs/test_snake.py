@@ -534,6 +534,30 @@ def test_render_any_scale():
     assert env.render().shape == (80, 80, 3)
 
 
+@pytest.mark.parametrize("body, direction, action", [
+    ([[5, 2], [4, 2], [3, 2]], "RIGHT", RIGHT),
+    ([[0, 2], [1, 2], [2, 2]], "LEFT", LEFT),
+    ([[2, 0], [2, 1], [2, 2]], "UP", UP),
+    ([[2, 5], [2, 4], [2, 3]], "DOWN", DOWN),
+])
+def test_the_death_frame_is_thick_on_the_side_the_head_ran_into_from_scale_3(body, direction, action):
+    # README: the death shows as a red frame around the head, thick on the side it ran into, from scale 3.
+    g = game_with(body, apple=[4, 4], direction=direction)
+    assert step1(g, action) == (-1.0, True, False)
+    state = g.get_state(0)
+    hx, hy = body[0]
+    s = 10  # the frame 1 pixel thin, 2 thick
+    cell = g.render(0, s)[hy * s:(hy + 1) * s, hx * s:(hx + 1) * s]
+    red = (cell == (255, 0, 0)).all(axis=2)
+    assert red[0].all() and red[-1].all() and red[:, 0].all() and red[:, -1].all()
+    second = {"UP": red[1, 2:-2], "DOWN": red[-2, 2:-2], "LEFT": red[2:-2, 1], "RIGHT": red[2:-2, -2]}
+    assert second[direction].all()
+    assert not any(ring.any() for side, ring in second.items() if side != direction)
+    unmarked = {**state, "crash": None}
+    assert not np.array_equal(g.render(0, 3), Snake.render_state(unmarked, 3))
+    assert np.array_equal(g.render(0, 2), Snake.render_state(unmarked, 2))
+
+
 @pytest.mark.parametrize("change, error", [
     ({"body": 5}, "state's body must be a list"),
     ({"body": "abc"}, "state's body must be a list"),
