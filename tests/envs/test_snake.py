@@ -558,6 +558,45 @@ def test_the_death_frame_is_thick_on_the_side_the_head_ran_into_from_scale_3(bod
     assert np.array_equal(g.render(0, 2), Snake.render_state(unmarked, 2))
 
 
+def test_pictures_add_grid_lines_a_round_apple_and_eyes_from_scale_6():
+    # README: pictures are the cells blown up, with grid lines, eyes and a round apple from scale 6 on.
+    state = {"size": 6, "body": [[2, 2], [1, 2], [0, 2]], "apple": [4, 4], "direction": "RIGHT"}
+    cells = Snake.render_state(state, 1)
+    assert np.array_equal(Snake.render_state(state, 5), cells.repeat(5, 0).repeat(5, 1))
+    assert not np.array_equal(Snake.render_state(state, 6), cells.repeat(6, 0).repeat(6, 1))
+    s = 10
+    img, plain = Snake.render_state(state, s), cells.repeat(s, 0).repeat(s, 1)
+    x, y = 5 * s, 0  # an empty cell: its first row and column are darker than its inside
+    assert (img[y, x + 5] < plain[y, x + 5]).all() and (img[y + 5, x] < plain[y + 5, x]).all()
+    assert (img[y + 5, x + 5] == plain[y + 5, x + 5]).all()
+    apple = img[4 * s:5 * s, 4 * s:5 * s]
+    assert (apple[5, 5] == cells[4, 4]).all() and (apple[1, 1] == cells[0, 0]).all()  # round: board corners
+    with pytest.raises(ValueError, match="state's direction must be one of UP, DOWN, LEFT, RIGHT"):
+        Snake.render_state({**state, "direction": "NORTH"}, 6)
+
+
+def test_pictures_fade_the_body_from_the_neck_to_the_tail_as_the_observation_does():
+    # The pixel observation is these colours: its body must read as the grid's does, the neck brightest.
+    body = [[3, 2], [2, 2], [1, 2], [0, 2]]
+    img = Snake.render_state({"size": 6, "body": body, "apple": [5, 5], "direction": "RIGHT"}, 1).astype(int)
+    brightness = [img[y, x].sum() for x, y in body[1:]]
+    assert brightness == sorted(brightness, reverse=True) and brightness[0] > brightness[-1]
+
+
+@pytest.mark.parametrize("body, direction", [
+    ([[2, 2], [1, 2], [0, 2]], "RIGHT"), ([[2, 2], [3, 2], [4, 2]], "LEFT"),
+    ([[2, 2], [2, 3], [2, 4]], "UP"), ([[2, 2], [2, 1], [2, 0]], "DOWN"),
+])
+def test_the_eyes_look_the_way_the_snake_heads(body, direction):
+    # In the front half of the head, one each side: a picture (the VLM tasks' too) shows the heading.
+    s, (dx, dy) = 10, {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}[direction]
+    img = Snake.render_state({"size": 6, "body": body, "apple": [5, 5], "direction": direction}, s)
+    ys, xs = np.nonzero((img[2 * s:3 * s, 2 * s:3 * s] == 0).all(axis=2))  # black: the eyes
+    ahead, across = (xs - 4.5) * dx + (ys - 4.5) * dy, (xs - 4.5) * dy + (ys - 4.5) * dx
+    assert len(xs) and (ahead > 0).all()  # in the half of the head toward its heading
+    assert (across < 0).any() and (across > 0).any()  # one on each side
+
+
 @pytest.mark.parametrize("change, error", [
     ({"body": 5}, "state's body must be a list"),
     ({"body": "abc"}, "state's body must be a list"),
