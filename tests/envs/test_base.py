@@ -101,3 +101,19 @@ def test_observe_of_every_board_hands_the_kernels_int64_indices() -> None:
     game.reset(np.arange(3), np.arange(3, dtype=np.uint64))  # else observe refuses (ResetNeeded)
     boards = game._boards(None, game.new_obs_buffer())
     assert boards.dtype == np.int64 and boards.tolist() == [0, 1, 2]
+
+
+def test_a_game_that_played_refuses_step_and_observe_once_closed() -> None:
+    # _check_playing skips its checks once a board holds an episode: the closed check must not go with
+    # them (a game that had stepped played on after close()).
+    from gymnasium.error import ClosedEnvironmentError
+
+    game = envs.make_game("snake")
+    game.reset(np.zeros(1, np.int64), np.zeros(1, np.uint64))
+    obs, action = game.new_obs_buffer(), np.zeros(1, np.int64)
+    game.step(action)
+    game.observe(obs)
+    game.close()
+    for what, call in (("step", lambda: game.step(action)), ("observe", lambda: game.observe(obs))):
+        with pytest.raises(ClosedEnvironmentError, match=f"^{what} on a closed snake game"):
+            call()
