@@ -392,6 +392,9 @@ class Snake(Game):
         if crash is not None and (not done or (crash[0] - hx, crash[1] - hy) not in moves):
             raise ValueError(f"state's crash {crash} must be a cell next to the head {[hx, hy]}, in a state "
                              "that is done")
+        if crash is not None and full:  # it won on the move that ate the last apple: no move killed it
+            raise ValueError(f"state's crash {crash} must be None in a state whose snake fills the board: "
+                             "that is a win, not a death")
         on_board = crash is not None and 0 <= crash[0] < n and 0 <= crash[1] < n
         if on_board and crash[1] * n + crash[0] not in body[2:-1]:
             # The head dies only off the board or on its body: never on a free cell or the apple, nor on the

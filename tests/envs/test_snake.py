@@ -376,6 +376,18 @@ def test_set_state_refuses_a_missing_apple_or_a_full_board_that_is_not_a_win(bod
     assert g.episode_info(0)["won"] == 1.0
 
 
+def test_set_state_refuses_a_crash_on_a_won_board():
+    # A snake that fills the board won on the move that ate the last apple: no move killed it. With a crash
+    # kept, episode_info said won while the picture drew a death frame (found by mutation testing).
+    g = game_with([[3, 3], [3, 2], [3, 1]], apple=[0, 0], direction="DOWN", size=4)
+    won = {**g.get_state(0), "body": FULL_4X4, "direction": "RIGHT", "apple": None, "done": True,
+           "score": 13, "step": 13}
+    before = g.get_state(0)
+    with pytest.raises(ValueError, match=r"state's crash .* fills the board"):
+        g.set_state(0, {**won, "crash": [3, 1]})  # next to the head [3, 0], on the body: passed before
+    assert g.get_state(0) == before
+
+
 def test_reset_places_a_straight_three_cell_snake_inside_the_board():
     n, size = 512, 4  # a small board: every head position the reset can draw comes up
     g = Snake(num_envs=n, size=size)
