@@ -526,3 +526,14 @@ def test_a_config_file_may_bring_a_section_the_preset_lacks(tmp_path: Path):
     own = tmp_path / "mine.yaml"
     own.write_text("env_kwargs: {reward: {badge: 2}}\n")  # snake's preset env_kwargs has no reward:
     assert load_config("snake", own)["env_kwargs"]["reward"] == {"badge": 2}
+
+
+def test_every_ppo_number_and_the_run_length_may_be_written_as_1e_text():
+    # YAML reads 5e-1 and 1e6 (no dot) as text. Only learning_rate and target_kl were tried: clip_range,
+    # max_grad_norm or vf_coef left as text was a TypeError traceback at its bound's check, and a text
+    # total_timesteps one in the auto intervals worked out from it.
+    keys = ("learning_rate", "clip_range", "max_grad_norm", "gamma", "gae_lambda", "ent_coef", "vf_coef")
+    ppo = resolved(*(f"ppo.{key}=5e-1" for key in keys))["ppo"]
+    assert {key: ppo[key] for key in keys} == dict.fromkeys(keys, 0.5)
+    cfg = resolved("total_timesteps=1e6")
+    assert (cfg["total_timesteps"], cfg["save_every"], cfg["video_every"]) == (1_000_000, 100_000, 200_000)
