@@ -951,3 +951,28 @@ def test_place_new_leaves_a_file_another_writer_put_there_just_after_the_link(tm
     monkeypatch.setattr(runs.os, "link", then_replaced)
     runs.atomic_write_text(final, "mine", new=True)
     assert final.read_text() == "theirs" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_force_refuses_an_input_anywhere_inside_the_run_it_replaces(tmp_path):
+    # A --state kept in a folder of the run (states/) is moved aside and deleted with the old run as one at
+    # its top is; one beside the run, in a folder whose name only starts as the run's, is no part of it.
+    run = old_run(tmp_path / "run")
+    (run / "states").mkdir()
+    inside = str(run / "states" / "start.state")
+    refused = rf"^--state {re.escape(inside)} is inside --run-dir {re.escape(str(run))}, which --force"
+    with pytest.raises(runs.RunError, match=refused):
+        runs.refuse_inputs_in_replaced_run(run, {"--config": None, "--state": inside})
+    runs.refuse_inputs_in_replaced_run(run, {"--state": str(tmp_path / "run-states" / "start.state"),
+                                             "--config": str(tmp_path / "mine.yaml")})
+
+
+def test_force_names_the_first_five_files_of_the_users_and_says_there_are_more(tmp_path):
+    run = old_run(tmp_path / "run")
+    for name in ("a", "b", "c", "d", "e", "f"):
+        (run / f"{name}.txt").write_text("mine")
+    five = r"a\.txt, b\.txt, c\.txt, d\.txt, e\.txt"
+    with pytest.raises(runs.RunError, match=rf"does not write \({five}, \.\.\.\); move them out first"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    (run / "f.txt").unlink()  # five: all named, with nothing after them
+    with pytest.raises(runs.RunError, match=rf"does not write \({five}\); move them out first"):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
