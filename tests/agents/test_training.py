@@ -281,6 +281,27 @@ def test_each_flag_reaches_the_config_train_is_given(scripts, tmp_path, monkeypa
     assert resume is False and progress is False
 
 
+def test_the_start_line_names_the_device_preset_parameters_boards_and_workers(scripts, tmp_path, monkeypatch,
+                                                                               capsys):
+    # README (Training): the first line names the device, the preset and its parameter count, the boards, the
+    # workers and the run folder; no test read it, so a line naming cpu_policy's preset, the preset's 64
+    # boards or another count passed. Here each figure differs from the one such a mistake would show.
+    import agents.train
+    from tests.agents.test_policies_buffers import README_PARAMS
+
+    def stop(*args, **kwargs):  # TensorBoard's logger is made just after the line: nothing trains
+        raise ValueError("stopped after the start line")
+
+    monkeypatch.setattr(agents.train, "configure", stop)
+    run = tmp_path / "run"
+    argv = ["--env", "snake", "--device", "cpu", "--policy", "tiny", "--set", "cpu_policy=small",
+            "--num-envs", "8", "--no-progress", "--run-dir", str(run)]
+    assert scripts.train_ppo.main(argv) == 2
+    line = (f"depthfirst: env=snake device=cpu policy=tiny ({README_PARAMS['tiny']:,} parameters) envs=8 "
+            f"workers=0 -> {run}\n")
+    assert line in capsys.readouterr().out
+
+
 def test_resume_takes_the_flags_it_may_change_and_refuses_the_others(scripts, tmp_path, monkeypatch, capsys):
     # Only --policy and --set were tried against --resume, and nothing a --resume may change was checked to
     # reach the run: --env of another game was dropped without a word by a resume that forgot to compare it.
