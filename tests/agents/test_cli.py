@@ -201,3 +201,12 @@ def test_an_empty_number_is_named_empty(parse, text):
 
     with pytest.raises(argparse.ArgumentTypeError, match=r"^is empty; give a number$"):
         getattr(cli, parse)(text)
+
+
+def test_a_path_is_shown_whole_up_to_80_characters_and_cut_past_them():
+    # README (Bad values): a path too long for the file system is named cut to 80 characters.
+    from agents.cli import shown_path
+
+    assert shown_path("a" * 80) == "a" * 80  # the bound itself: whole, no count after it
+    assert shown_path("a" * 81) == f"{'a' * 80}... (81 characters)"
+    assert shown_path("a" * 2000) == f"{'a' * 80}... (2,000 characters)"
