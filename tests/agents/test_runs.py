@@ -615,6 +615,18 @@ def test_a_run_config_names_a_missing_folder_a_bad_recurrent_and_a_rom_of_none(t
         runs.read_run_config(run)
 
 
+def test_a_hand_written_run_config_may_leave_its_game_options_out_or_empty(tmp_path):
+    # read_run_config: "a hand-written config may leave the game's defaults implicit": an env_kwargs: with
+    # nothing after it (YAML's null) is the game's defaults, as a missing one is, not "not a mapping".
+    run = old_run(tmp_path / "run")
+    for text in ("env: snake\n", "env: snake\nenv_kwargs:\n"):
+        (run / "config.yaml").write_text(text)
+        assert runs.read_run_config(run)["env_kwargs"] == {}, text
+    (run / "config.yaml").write_text("env: snake\nenv_kwargs: 5\n")
+    with pytest.raises(runs.RunError, match=r"config\.yaml is corrupt \(env_kwargs is not a mapping\)"):
+        runs.read_run_config(run)
+
+
 class StoppedWhileSaving(FakeModel):
     """A Ctrl-C that arrives as the checkpoint is being written."""
 
