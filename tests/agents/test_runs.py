@@ -615,6 +615,16 @@ def test_a_run_config_names_a_missing_folder_a_bad_recurrent_and_a_rom_of_none(t
         runs.read_run_config(run)
 
 
+def test_a_run_config_whose_rom_or_state_is_a_folder_says_so_not_that_it_is_missing(tmp_path):
+    # The folder is there: "is not there (moved ...?)" sent the user looking for a file that had not moved.
+    run = old_run(tmp_path / "run")
+    for key in ("rom", "state"):
+        (run / "config.yaml").write_text(f"env: gameboy\nenv_kwargs: {{{key}: {tmp_path}}}\n")
+        folder = rf"the run's {key} file {re.escape(str(tmp_path))} is a folder"
+        with pytest.raises(runs.RunError, match=rf"{folder}; write the file itself as env_kwargs\.{key} in "):
+            runs.read_run_config(run)
+
+
 def test_a_hand_written_run_config_may_leave_its_game_options_out_or_empty(tmp_path):
     # read_run_config: "a hand-written config may leave the game's defaults implicit": an env_kwargs: with
     # nothing after it (YAML's null) is the game's defaults, as a missing one is, not "not a mapping".
