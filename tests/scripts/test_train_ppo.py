@@ -237,6 +237,30 @@ def test_a_resume_without_a_checkpoint_is_refused_before_the_game_is_built(scrip
     assert built == [] and trained == []
 
 
+def test_a_resumes_memory_check_makes_its_board_without_the_swarm_archive(scripts, tmp_path, monkeypatch):
+    # The board a --resume's memory check makes opens no archive: with the run's archive_dir it would open
+    # one (a damaged one refused there, as "give a folder", before train() says what a --resume can do).
+    import agents.train
+    import agents.train_cli
+    from agents.config import load_config, resolve
+
+    probed = []
+    monkeypatch.setattr(agents.train_cli, "observation_shape",
+                        lambda env, kwargs, workers: probed.append(kwargs) or (10, 10))
+    monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: None)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # loaded by train(), faked here
+    (tmp_path / "red.gb").write_bytes(b"a ROM")  # read by the game, which the check's stand-in never makes
+    cfg = resolve({**load_config("pokemon_red"), "policy": "tiny", "device": "cpu"}, False)
+    cfg["env_kwargs"].update(rom=str(tmp_path / "red.gb"), state=None, swarm=True,
+                             archive_dir=str(tmp_path / "archive"))
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
+    assert probed[0]["swarm"] is False and "archive_dir" not in probed[0]
+    assert probed[0]["rom"] == str(tmp_path / "red.gb")  # the rest of the run's options, as they are
+
+
 def test_a_config_inside_an_existing_run_without_force_is_told_of_the_run_not_of_force(scripts, tmp_path,
                                                                                      capsys):
     # The check for inputs inside the run --force replaces is for --force: without it the folder is kept,
