@@ -255,13 +255,15 @@ class FakeModel:
 def test_pruning_keeps_a_users_file_named_step_something_step_n(tmp_path):
     # checkpoints() searched for step_<N>.zip at the end of a name: a user's step_best_step_2.zip counted as
     # checkpoint 2, which pruning deleted and --resume loaded; --force's check already took it for the user's.
+    # So too a name that only starts as one (a copy kept as step_2.zip-keep.zip): a whole name, matched whole.
     run = old_run(tmp_path / "run")
     (run / "checkpoints").mkdir()
-    mine = run / "checkpoints" / "step_best_step_2.zip"
-    mine.write_text("mine")
+    mine = [run / "checkpoints" / name for name in ("step_best_step_2.zip", "step_2.zip-keep.zip")]
+    for file in mine:
+        file.write_text("mine")
     for steps in (10, 20, 30, 40):
         runs.save_checkpoint(FakeModel(steps), run)
-    assert mine.read_text() == "mine"
+    assert [file.read_text() for file in mine] == ["mine", "mine"]
     assert [step for step, _ in runs.checkpoints(run)] == [20, 30, 40]
 
 
