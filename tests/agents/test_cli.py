@@ -210,3 +210,14 @@ def test_a_path_is_shown_whole_up_to_80_characters_and_cut_past_them():
     assert shown_path("a" * 80) == "a" * 80  # the bound itself: whole, no count after it
     assert shown_path("a" * 81) == f"{'a' * 80}... (81 characters)"
     assert shown_path("a" * 2000) == f"{'a' * 80}... (2,000 characters)"
+
+
+def test_a_game_not_in_the_list_is_refused_by_the_parser_naming_the_games():
+    # train_ppo, evaluate and compare learn of an unknown --env from their parser, before a preset is read or
+    # a game played: a typo is named with the known games.
+    from agents.cli import game_arg
+
+    assert game_arg("snake") == "snake"
+    known = "gameboy, pokemon_red, rotation, snake, snake_duel, sokoban"
+    with pytest.raises(argparse.ArgumentTypeError, match=rf"^unknown env 'snak'; known envs: {known}$"):
+        game_arg("snak")
