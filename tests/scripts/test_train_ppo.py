@@ -243,10 +243,11 @@ def test_a_resumes_memory_check_makes_its_board_without_the_swarm_archive(script
     import agents.train
     import agents.train_cli
     from agents.config import load_config, resolve
+    from agents.evaluation import GameSpec
 
     probed = []
-    monkeypatch.setattr(agents.train_cli, "observation_shape",
-                        lambda env, kwargs, workers: probed.append(kwargs) or (10, 10))
+    monkeypatch.setattr(agents.train_cli, "probe_game",
+                        lambda env, kwargs, workers: probed.append(kwargs) or GameSpec((10, 10), 4, 0))
     monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: None)
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
