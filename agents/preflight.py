@@ -9,7 +9,7 @@ import math
 import os
 import re
 from collections.abc import Collection
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from agents.config import DEFAULTS, load_yaml, set_item
@@ -22,7 +22,7 @@ ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "a
 PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a file or folder
 MEMINFO = Path("/proc/meminfo")  # the machine's swap
 PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroup in each hierarchy
-CGROUP_ROOT = Path("/sys/fs/cgroup")  # where cgroup v2 is mounted, and v1's controllers each below it
+MOUNTINFO = Path("/proc/self/mountinfo")  # where each cgroup tree is mounted, and which cgroup it shows there
 
 
 def absolute_paths(env: str, env_kwargs: dict) -> None:
@@ -179,30 +179,43 @@ def cgroup_limits() -> tuple[int | None, int | None, int | None]:
     lines = [line.split(":", 2) for line in PROC_CGROUP.read_text().splitlines()]
     for _, controllers, path in lines:
         if "memory" in controllers.split(","):
-            root = CGROUP_ROOT / "memory"
-            return (tightest_limit(root, path, "memory.limit_in_bytes"), None,
-                    tightest_limit(root, path, "memory.memsw.limit_in_bytes"))
+            folders = cgroup_folders(path, "cgroup")
+            return (tightest_limit(folders, "memory.limit_in_bytes"), None,
+                    tightest_limit(folders, "memory.memsw.limit_in_bytes"))
     for hierarchy, _, path in lines:
         if hierarchy == "0":
-            return (tightest_limit(CGROUP_ROOT, path, "memory.max"),
-                    tightest_limit(CGROUP_ROOT, path, "memory.swap.max"), None)
+            folders = cgroup_folders(path, "cgroup2")
+            return tightest_limit(folders, "memory.max"), tightest_limit(folders, "memory.swap.max"), None
     return None, None, None
 
 
-def tightest_limit(root: Path, path: str, name: str) -> int | None:
-    """The tightest limit file ``name`` sets on the cgroup at ``path`` (as /proc/self/cgroup names it) of the
-    tree mounted at ``root``, or on one above it: a parent's limit caps its children. A folder that is not
-    there sets none, so a path from outside the process's cgroup namespace (not under this mount) comes to
-    the mount root's, which is then the container's own. None: no limit."""
-    folder = root.joinpath(*Path(path).parts[1:])
-    limits = []
-    while True:
-        limit = limit_in(folder / name)
-        if limit is not None:
-            limits.append(limit)
-        if folder == root or folder == folder.parent:
-            return min(limits, default=None)
-        folder = folder.parent
+def cgroup_folders(path: str, fs_type: str) -> list[Path]:
+    """The folders of the cgroup at ``path`` (as /proc/self/cgroup names it) and of those above it, up to
+    the mount of its tree (v1's memory controller: ``cgroup``; v2: ``cgroup2``) that /proc/self/mountinfo
+    names: a parent's limit caps its children. The path is taken relative to the cgroup that mount shows
+    (a container's own without a cgroup namespace: /docker/ID shown at /sys/fs/cgroup/memory): joined to
+    the mount point whole it read another cgroup's limit where that path was there too (Docker in
+    Docker), less than this process may take. None ([]) where no mount shows this cgroup or one above it."""
+    for line in MOUNTINFO.read_text().splitlines():
+        fields, _, fs = line.partition(" - ")
+        fields, fs = fields.split(), fs.split()
+        if len(fs) < 3 or fs[0] != fs_type or (fs_type == "cgroup" and "memory" not in fs[2].split(",")):
+            continue
+        root, mount = (re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), f) for f in fields[3:5])
+        try:
+            inside = PurePosixPath(path).relative_to(root)
+        except ValueError:  # this mount shows another cgroup
+            continue
+        folder = Path(mount).joinpath(*inside.parts)
+        return [folder, *list(folder.parents)[:len(inside.parts)]]
+    return []
+
+
+def tightest_limit(folders: list[Path], name: str) -> int | None:
+    """The tightest limit that file ``name`` sets in ``folders``; None: no limit (a folder not there sets
+    none)."""
+    limits = (limit_in(folder / name) for folder in folders)
+    return min((limit for limit in limits if limit is not None), default=None)
 
 
 def limit_in(file: Path) -> int | None:

@@ -44,20 +44,25 @@ GiB = 2**30
 RAM, SWAP = 4 * GiB, 2 * GiB  # the fake host's
 
 
-def fake_cgroup(monkeypatch, tmp_path, proc: str, files: dict[str, str]) -> int | None:
+def fake_cgroup(monkeypatch, tmp_path, proc: str, files: dict[str, str], shown: str = "/") -> int | None:
     """memory_bytes on a host of 4 GiB of RAM and 2 GiB of swap, whose /proc/self/cgroup reads ``proc`` and
-    whose /sys/fs/cgroup holds ``files`` (path: text)."""
+    whose /sys/fs/cgroup holds ``files`` (path: text): v2 mounted there, v1's memory controller at memory/,
+    each showing the cgroup ``shown`` (a container's own without a cgroup namespace)."""
     from agents import preflight
 
     monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": RAM // 4096}.__getitem__)
     (tmp_path / "meminfo").write_text(f"MemTotal: {RAM // 1024} kB\nSwapTotal: {SWAP // 1024} kB\n")
     (tmp_path / "cgroup").write_text(proc)
+    fs = str(tmp_path / "fs").replace(" ", "\\040")  # as mountinfo escapes a space
+    (tmp_path / "mountinfo").write_text(f"30 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                                        f"31 30 0:26 {shown} {fs} rw - cgroup2 cgroup2 rw\n"
+                                        f"35 30 0:32 {shown} {fs}/memory rw - cgroup cgroup rw,memory\n")
     for name, text in files.items():
         (tmp_path / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "fs" / name).write_text(text)
     monkeypatch.setattr(preflight, "MEMINFO", tmp_path / "meminfo")
     monkeypatch.setattr(preflight, "PROC_CGROUP", tmp_path / "cgroup")
-    monkeypatch.setattr(preflight, "CGROUP_ROOT", tmp_path / "fs")
+    monkeypatch.setattr(preflight, "MOUNTINFO", tmp_path / "mountinfo")
     return preflight.memory_bytes()
 
 
@@ -79,12 +84,27 @@ V1_UNLIMITED = str(2**63 - 4096)  # what v1 reads where no limit is set
                           "memory/job/memory.memsw.limit_in_bytes": str(GiB + GiB // 2)}, GiB + GiB // 2),
     ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED,
                           "memory/job/memory.memsw.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
-    ("4:memory:/docker/abc\n", {"memory/memory.limit_in_bytes": str(GiB)}, GiB + SWAP),  # v1 container
 ])
 def test_the_memory_figure_is_capped_by_the_process_cgroup(monkeypatch, tmp_path, proc, files, expected):
     # In a container or a cluster job the host's RAM and swap overstated what a run may take: the memory
     # checks never fired, and the out-of-memory killer ended the run with no message.
     assert fake_cgroup(monkeypatch, tmp_path, proc, files) == expected
+
+
+@pytest.mark.parametrize("proc, shown, files, expected", [
+    ("4:memory:/docker/abc\n", "/docker/abc", {"memory/memory.limit_in_bytes": str(3 * GiB)},
+     3 * GiB + SWAP),  # a v1 container without a cgroup namespace: its mount shows its own cgroup
+    ("4:memory:/docker/abc\n", "/docker/abc", {"memory/memory.limit_in_bytes": str(3 * GiB),  # Docker in
+                                                "memory/docker/memory.limit_in_bytes": str(GiB)},  # Docker:
+     3 * GiB + SWAP),  # its inner daemon's cgroup docker/ is a child's, whose limit caps not this process
+    ("0::/job/a\n", "/job", {"memory.max": str(3 * GiB), "job/memory.max": str(GiB)}, 3 * GiB + SWAP),
+    ("0::/job\n", "/other", {"memory.max": str(GiB)}, RAM + SWAP),  # the mount shows another cgroup
+])
+def test_the_cgroup_path_is_read_under_the_cgroup_its_mount_shows(monkeypatch, tmp_path, proc, shown, files,
+                                                                   expected):
+    # /proc/self/cgroup's path joined to the mount point whole read another cgroup's limit where that path
+    # was there too, less than the process may take: runs that fit were refused.
+    assert fake_cgroup(monkeypatch, tmp_path, proc, files, shown) == expected
 
 
 @pytest.mark.parametrize("proc, files", [
