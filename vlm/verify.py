@@ -111,13 +111,15 @@ _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|
 # "Start moving up", "from the start of the path") named a second button. It counts as the button after a
 # word that presses one ("press start by the door"), or before the end, a punctuation mark, a word that
 # names a button or a link ("the start button", "Start, then up", "start to open the menu"); elsewhere a
-# word after it makes it the verb or the noun ("Start by", "start with up", "start to walk up").
+# word after it makes it the verb or the noun ("Start by", "start with up", "start to walk up"); "again" does
+# not, before the end, a punctuation mark or a closing quote, bracket or emphasis ("**Start again**").
 _START = re.compile(r"\bstart\b", re.IGNORECASE)
 _PRESSES_START = re.compile(r"\b(?:press|pressing|presses|push|pushing|hit|hitting|tap|tapping|select|"
                             r"use|using)\W{0,3}$", re.IGNORECASE)
 _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|once|twice|is|was|will|would|"
                          r"should|opens|pauses|brings|to\s{1,3}(?:open|pause|bring|access|view|see|check|"
-                         r"save|confirm))\b|again\s{0,3}(?:[,;:.!?]|$))[a-z]", re.IGNORECASE)
+                         r"save|confirm))\b|again\s{0,3}(?:[,;:.!?]|[)\]\"'`*](?!\w)|$))[a-z]",
+                         re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

@@ -1128,3 +1128,13 @@ def test_fifth_round_of_verifier_mutation_gaps_is_pinned() -> None:
     for reply, button in (("select a", "a"), ("choose a.", "a"), ("hitting start by the door", "start"),
                           ("tapping start by the door", "start"), ("A twice", "a")):
         assert parse_move(wrap(reply), record(NEXT_BUTTON)) == button, reply
+
+
+def test_start_again_closed_by_a_quote_bracket_or_emphasis_is_the_button() -> None:
+    """"Start again" before the end is the button, but quoted, bracketed or in Markdown emphasis the mark
+    that closes it was no punctuation mark of _VERB_START's: the verb, a right answer scored 0. The marks
+    are those that close a one-letter option (_LETTER); a word after them still makes start the verb."""
+    for reply in ('"Start again"', "'Start again'", "**Start again**", "(Start again)", "`Start again`",
+                  "[Start again]", "Start again*"):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "start", reply
+    assert parse_move(wrap('Start again "up"'), record(NEXT_BUTTON)) == "up"
