@@ -207,8 +207,21 @@ def cgroup_folders(path: str, fs_type: str) -> list[Path]:
         except ValueError:  # this mount shows another cgroup
             continue
         folder = Path(mount).joinpath(*inside.parts)
-        return [folder, *list(folder.parents)[:len(inside.parts)]]
+        return charged([folder, *list(folder.parents)[:len(inside.parts)]])
     return []
+
+
+def charged(folders: list[Path]) -> list[Path]:
+    """``folders`` (a cgroup's, then its parents') up to the first parent that counts not its children's
+    memory: a v1 cgroup whose ``memory.use_hierarchy`` reads 0 (older kernels' default), whose limit, and
+    its parents', then caps this process not at all."""
+    for k, folder in enumerate(folders[1:], 1):
+        try:
+            if (folder / "memory.use_hierarchy").read_text().strip() == "0":
+                return folders[:k]
+        except FileNotFoundError:  # v2, or a folder not there: every parent counts its children
+            pass
+    return folders
 
 
 def tightest_limit(folders: list[Path], name: str) -> int | None:

@@ -84,6 +84,12 @@ V1_UNLIMITED = str(2**63 - 4096)  # what v1 reads where no limit is set
                           "memory/job/memory.memsw.limit_in_bytes": str(GiB + GiB // 2)}, GiB + GiB // 2),
     ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED,
                           "memory/job/memory.memsw.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
+    ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB),  # v1's parent a counts not its
+                            "memory/a/memory.use_hierarchy": "0"}, RAM + SWAP),  # children's memory: no cap
+    ("4:memory:/a/b/job\n", {"memory/a/memory.limit_in_bytes": str(GiB), "memory/a/memory.use_hierarchy": "1",
+                              "memory/a/b/memory.use_hierarchy": "0"}, RAM + SWAP),  # nor above such a one
+    ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB), "memory/a/memory.use_hierarchy": "1"},
+     GiB + SWAP),
 ])
 def test_the_memory_figure_is_capped_by_the_process_cgroup(monkeypatch, tmp_path, proc, files, expected):
     # In a container or a cluster job the host's RAM and swap overstated what a run may take: the memory
