@@ -195,7 +195,7 @@ def cgroup_folders(path: str, fs_type: str) -> list[Path]:
     names: a parent's limit caps its children. The path is taken relative to the cgroup that mount shows
     (a container's own without a cgroup namespace: /docker/ID shown at /sys/fs/cgroup/memory): joined to
     the mount point whole it read another cgroup's limit where that path was there too (Docker in
-    Docker), less than this process may take. None ([]) where no mount shows this cgroup or one above it."""
+    Docker), less than this process may take. No folder where no mount shows this cgroup or one above it."""
     for line in MOUNTINFO.read_text().splitlines():
         fields, _, fs = line.partition(" - ")
         fields, fs = fields.split(), fs.split()

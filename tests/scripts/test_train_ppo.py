@@ -113,6 +113,12 @@ def test_the_cgroup_path_is_read_under_the_cgroup_its_mount_shows(monkeypatch, t
     assert fake_cgroup(monkeypatch, tmp_path, proc, files, shown) == expected
 
 
+def test_a_cgroup_mount_point_with_a_space_is_read_as_mountinfo_escapes_it(monkeypatch, tmp_path):
+    spaced = tmp_path / "a b"  # mountinfo writes it a\040b
+    spaced.mkdir()
+    assert fake_cgroup(monkeypatch, spaced, "0::/job\n", {"job/memory.max": str(GiB)}) == GiB + SWAP
+
+
 @pytest.mark.parametrize("proc, files", [
     ("0::/job\n", {"job/memory.max": "lots"}),  # garbled: the host's figure, never less than it may take
     ("0::/job\n", {"job/memory.max": str(GiB), "memory.max": "1.5G"}),
