@@ -1066,6 +1066,19 @@ def test_a_hung_worker_is_killed_and_treated_as_dead(mode):
         v.close()
 
 
+def test_a_command_longer_than_a_poll_is_waited_for_with_the_watchdog_off():
+    """hang_timeout_s=None turns the watchdog off: a command answered after several quarter-second polls is
+    waited for, with no timeout to count the silent polls against."""
+    v = GameVecEnv("snake", 4, num_workers=2, seed=0, hang_timeout_s=None)
+    try:
+        v.reset()
+        v.set_attr("step", slow_step, indices=[2, 3])  # half a second: two polls without an answer
+        _, _, dones, _ = v.step(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
+        assert not dones.any() and v.worker_restarts == 0
+    finally:
+        v.close()
+
+
 def test_a_worker_that_does_not_start_in_time_is_killed_and_named(monkeypatch):
     """A worker that never answers its start (an emulator stuck booting) is killed, and the error names it;
     the constructor leaves no process behind. Spawned, a worker needs far more than 10 ms to import."""
