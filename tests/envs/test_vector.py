@@ -1,5 +1,6 @@
 import contextlib
 import functools
+import logging
 import os
 import signal
 import subprocess
@@ -344,19 +345,25 @@ def test_a_worker_that_exits_names_its_exit_code():
         v.close()
 
 
-def test_killed_worker_is_restarted():
+def test_killed_worker_is_restarted(caplog):
     v = make_vec("snake", 8, num_workers=2, seed=0)
     try:
         v.reset()
         for _ in range(3):  # the killed worker's boards are three steps into their episodes
             v.step_async(np.zeros(8, np.int64))
             v.step_wait()
-        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        pid = v.worker_pids()[1]
+        os.kill(pid, signal.SIGKILL)
         t = time.perf_counter()
         v.step_async(np.zeros(8, np.int64))
-        _, _, d, infos = v.step_wait()
+        with caplog.at_level(logging.WARNING, logger="envs.vector"):
+            _, _, d, infos = v.step_wait()
         assert time.perf_counter() - t < 60
         assert v.worker_restarts == 1
+        # A warning names the worker, its boards and how it died (the counter alone says none of it).
+        assert [r.getMessage() for r in caplog.records if r.name == "envs.vector"] == [
+            f"worker 1 (pid {pid}, envs 4-7) died with exit code -9; restarting it, its boards start new "
+            "episodes"]
         assert d[4:].all() and all(infos[k]["worker_restarted"] for k in range(4, 8))
         assert all(infos[k]["TimeLimit.truncated"] for k in range(4, 8))
         assert all(infos[k]["terminal_observation"].shape == v.observation_space.shape for k in range(4, 8))
