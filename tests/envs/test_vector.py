@@ -910,6 +910,20 @@ def test_a_worker_dead_again_in_a_retried_call_has_its_cut_episodes_reported_onc
         v.close()
 
 
+def test_a_worker_restarted_before_the_first_reset_leaves_that_reset_its_seeds():
+    """A worker found dead before any reset() is restarted with its boards started (their episodes counted):
+    the first reset() still gives board k's first episode seed + k, as a GameEnv.reset(seed=seed + k)."""
+    v = make_vec("snake", 4, num_workers=2, seed=7)
+    try:
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        assert v.get_attr("size") == [10] * 4 and v.worker_restarts == 1
+        obs = v.reset()
+        for k in range(4):
+            assert np.array_equal(obs[k], GameEnv("snake").reset(seed=7 + k)[0])
+    finally:
+        v.close()
+
+
 def test_a_worker_dead_at_reset_is_restarted_and_resets_as_the_lost_one_would_have():
     killed = make_vec("snake", 4, num_workers=2, seed=5)
     twin = make_vec("snake", 4, num_workers=2, seed=5)
