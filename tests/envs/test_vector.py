@@ -737,6 +737,22 @@ def test_seed_applies_at_the_next_reset(workers):
         plain.close()
 
 
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), MemoryError()])
+def test_shared_buffers_too_large_for_the_machine_name_their_size_and_the_fix(error):
+    """The shared-memory file (/dev/shm) or the address space running out is refused naming the size the
+    step buffers need and what to change; nothing is allocated here (the context's RawArray fails)."""
+    from envs.worker import Shared
+
+    class Full:
+        def RawArray(self, code, length):
+            raise error
+
+    # Two 3 GiB observation buffers (obs and terminal_obs) and a few KiB of the rest.
+    with pytest.raises(ValueError, match=r"^num_envs 1,024: the step buffers need 6\.0 GiB of shared memory, "
+                                         r"more than this machine gives; use a smaller --num-envs$"):
+        Shared(Full(), 1024, (3, 1024, 1024), ("score",))
+
+
 def test_a_workers_error_leaves_no_reply_unread():
     """Worker 0 fails a step at once, worker 1 answers later: its reply was left in its pipe and taken for
     the answer to the next command (get_attr("size") answered worker 1's count of ended episodes, 0)."""
