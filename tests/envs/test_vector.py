@@ -1116,6 +1116,33 @@ def test_a_command_longer_than_a_poll_is_waited_for_with_the_watchdog_off():
         v.close()
 
 
+def test_a_worker_shows_no_warning_its_game_gave_the_parent_already(monkeypatch, tmp_path):
+    """The parent makes the game first (the probe) and shows its warnings (an unknown ROM allowed...): each
+    worker making the same game, at its start and at every restart, would show them again."""
+    import warnings
+
+    import envs.worker
+
+    real, shown = envs.worker.make_game, tmp_path / "shown"
+
+    def warning_make_game(*args, **kwargs):
+        warnings.warn("an unknown ROM, as --allow-unknown-rom asks", UserWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    # Seen however it is shown (pytest records the test's own warnings: a worker's would vanish there).
+    monkeypatch.setattr(warnings, "showwarning", lambda *args, **kwargs: touch(shown))
+    monkeypatch.setattr(envs.worker, "make_game", warning_make_game)  # the workers' alone; "fork" carries it
+    v = GameVecEnv("snake", 2, num_workers=1, seed=0, start_method="fork")
+    try:
+        v.reset()
+        os.kill(v.worker_pids()[0], signal.SIGKILL)
+        v.step(np.zeros(2, np.int64))
+        assert v.worker_restarts == 1  # the new worker made its game again
+    finally:
+        v.close()
+    assert not shown.exists()
+
+
 def test_a_worker_that_does_not_start_in_time_is_killed_and_named(monkeypatch):
     """A worker that never answers its start (an emulator stuck booting) is killed, and the error names it;
     the constructor leaves no process behind. Spawned, a worker needs far more than 10 ms to import."""
