@@ -1006,11 +1006,14 @@ def test_seed_without_a_seed_draws_one_as_sb3_does():
 
 
 def test_a_worker_dying_while_starting_names_its_exit_code(monkeypatch):
-    """The message was built before the process was reaped: 'died while starting (exit code None)'."""
+    """The message was built before the process was reaped: 'died while starting (exit code None)'. The
+    worker closes its pipe 0.3 s before it exits, so the parent always reads the closed pipe first."""
     import envs.vector
     from envs.vector import GameVecEnv
+    from tests.envs.worker_calls import exit_after_closing_the_pipe
 
-    monkeypatch.setattr(envs.vector, "worker_main", exit_at_once)  # "fork" carries the patch into the child
+    # "fork" carries the patch into the child
+    monkeypatch.setattr(envs.vector, "worker_main", exit_after_closing_the_pipe)
     with pytest.raises(WorkerDiedError, match=r"worker 0 died while starting \(exit code 3\)"):
         GameVecEnv("snake", num_envs=4, num_workers=2, start_method="fork")
 

@@ -54,3 +54,11 @@ class LoadsNowhere:
 
     def __reduce__(self) -> tuple:
         return _refuse_to_load, ()
+
+
+def exit_after_closing_the_pipe(conn, *args) -> None:
+    """A worker (in place of worker_main) that dies while starting, its pipe closed a moment before it exits,
+    as a dying process's is: the parent reads the closed pipe before the process can be reaped."""
+    conn.close()
+    time.sleep(0.3)
+    os._exit(3)
