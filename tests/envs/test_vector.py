@@ -1146,6 +1146,25 @@ def test_a_worker_shows_no_warning_its_game_gave_the_parent_already(monkeypatch,
     assert not shown.exists()
 
 
+def test_a_game_that_fails_to_start_in_a_worker_raises_its_error_naming_the_worker(monkeypatch):
+    """A worker whose game fails to start (a ROM or an archive the worker cannot open) has the constructor
+    raise the game's error as itself, naming the worker, and leave no worker running."""
+    import multiprocessing
+
+    import envs.worker
+
+    def refuse(*args, **kwargs):
+        raise ValueError("no such cartridge")
+
+    # The workers' make_game only: the parent's probe game is envs.vector's. "fork" carries the patch over.
+    monkeypatch.setattr(envs.worker, "make_game", refuse)
+    before = set(multiprocessing.active_children())
+    with pytest.raises(ValueError, match=r"^no such cartridge$") as raised:
+        GameVecEnv("snake", 4, num_workers=2, seed=0, start_method="fork")
+    assert str(raised.value.__cause__).startswith("worker 0 failed to start 'snake':\nTraceback")
+    assert set(multiprocessing.active_children()) == before
+
+
 def test_a_worker_that_does_not_start_in_time_is_killed_and_named(monkeypatch):
     """A worker that never answers its start (an emulator stuck booting) is killed, and the error names it;
     the constructor leaves no process behind. Spawned, a worker needs far more than 10 ms to import."""
