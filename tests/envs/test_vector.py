@@ -1549,7 +1549,7 @@ def test_a_dead_worker_whose_pipe_a_child_still_holds_is_noticed(monkeypatch, tm
         with pytest.raises(WorkerDiedError, match=r"worker 1 \(pid \d+, envs 2-3\) died with exit code -9"):
             v.step_async(np.zeros(4, np.int64))
             v.step_wait()
-        assert time.perf_counter() - t < 5.0
+        assert time.perf_counter() - t < 1.5  # within a second, as promised: polled every quarter second
     finally:
         v.close()
         for pid in _GRANDCHILDREN.read_text().split():
