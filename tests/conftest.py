@@ -1,6 +1,7 @@
 import contextlib
 import importlib.util
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -13,6 +14,13 @@ import pytest
 # only waited, spinning (tests/agents/test_training.py: 67 s of CPU on two threads, 49 s on one; 110 s and
 # 47 s while the box was busy). A count the tester sets stays.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# The tests send SIGINT to themselves (and their children) to stand for a Ctrl-C. A suite started as a
+# background job of a script (`pytest &`) inherits SIGINT ignored, and Python then installs no handler of
+# its own: those signals did nothing and the interrupt tests failed ("DID NOT RAISE KeyboardInterrupt").
+# Python's own Ctrl-C handler, as in a terminal; the tests that need a signal ignored set that themselves.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 
