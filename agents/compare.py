@@ -1057,12 +1057,25 @@ def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Pat
         raise CompareError(f"--specialist {run}: {e}") from e
 
 
-def boards_memory_error(episodes: int, error: MemoryError) -> str:
-    """What compare and ``evaluate.py --vlm`` say when NumPy cannot allocate the boards of ``episodes``
-    played at once: ``check_play_memory`` passed them (its figure is a floor) or could not run (no memory
-    figure), and an address-space limit (``ulimit -v``) may be lower than the RAM it reads."""
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation refused to the boards played at once: NumPy's ``MemoryError``, or
+    torch's ``OutOfMemoryError`` (a RuntimeError) on a CUDA device, where the specialist's forward pass of
+    every board runs and ``check_play_memory`` counts none. torch is loaded wherever that can happen."""
+    torch = sys.modules.get("torch")
+    return isinstance(error, MemoryError) or (torch is not None
+                                              and isinstance(error, torch.cuda.OutOfMemoryError))
+
+
+def boards_memory_error(episodes: int, error: BaseException) -> str:
+    """What compare and ``evaluate.py --vlm`` say when the boards of ``episodes`` played at once cannot be
+    allocated (``out_of_memory``): ``check_play_memory`` passed them (its figure is a floor) or could not run
+    (no memory figure), an address-space limit (``ulimit -v``) may be lower than the RAM it reads, and it
+    does not count a GPU's memory."""
+    if isinstance(error, MemoryError):
+        return (f"--episodes {episodes:,}: every episode is played at once, one board each, and their boards "
+                f"do not fit in this machine's memory ({error}); play fewer")
     return (f"--episodes {episodes:,}: every episode is played at once, one board each, and their boards do "
-            f"not fit in this machine's memory ({error}); play fewer")
+            f"not fit in the GPU's memory ({error}); play fewer, or with --device cpu")
 
 
 def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> None:

@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         compare,
         failed_requests_hint,
         max_tokens_hint,
+        out_of_memory,
         parse_params,
         parse_prices,
         reserve_default_out,
@@ -141,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
-            except MemoryError as e:  # every episode is a board of one game, all played at once
+            except (MemoryError, RuntimeError) as e:  # every episode is a board, all played at once
+                if not out_of_memory(e):
+                    raise
                 print(f"error: {boards_memory_error(args.episodes, e)}", file=sys.stderr)
                 return 2
             except KeyboardInterrupt:

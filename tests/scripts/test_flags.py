@@ -260,3 +260,34 @@ def test_compare_episodes_past_this_machines_memory_is_one_line_naming_episodes(
     assert ("error: --episodes 1,000,000,000,000,000,000: every episode is played at once, one board each, "
             "and their boards do not fit in this machine's memory (") in err
     assert "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("device_error", [True, False])
+def test_compare_boards_past_the_gpus_memory_are_one_line_and_other_runtime_errors_pass(
+        scripts, tmp_path, capsys, monkeypatch, device_error):
+    # On CUDA the specialist's forward pass of every board runs on the GPU, which check_play_memory counts
+    # as 0: torch's OutOfMemoryError (a RuntimeError) was a traceback. It is one line naming --episodes and
+    # --device cpu now; any other RuntimeError is a bug, its traceback kept.
+    import torch
+
+    import agents.compare
+
+    error = (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB") if device_error
+             else RuntimeError("a torch bug"))
+
+    def refused(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(agents.compare, "compare", refused)
+    argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--no-cache", "--episodes", "5000",
+            "--seed", "0", "--out", str(tmp_path / "report"), "--no-progress"]
+    if not device_error:
+        with pytest.raises(RuntimeError, match="a torch bug"):
+            scripts.compare.main(argv)
+        return
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("error: --episodes 5,000: every episode is played at once, one board each, and their boards do "
+            "not fit in the GPU's memory (CUDA out of memory. Tried to allocate 2.00 GiB); play fewer, or "
+            "with --device cpu") in err, err
+    assert "Traceback" not in err
