@@ -183,7 +183,7 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
     try:
         load_pyboy_class()  # its SDL2 notice silenced, as the env does
     except ImportError:
-        print("error: --env gameboy needs PyBoy: pip install -e '.[gameboy]'", file=sys.stderr)
+        print('error: --env gameboy needs PyBoy: pip install -e ".[gameboy]"', file=sys.stderr)
         return 2
     from agents.throughput import vec_env_sps
     from envs import make_game

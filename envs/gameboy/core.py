@@ -90,8 +90,8 @@ def load_pyboy_class() -> type:
             warnings.simplefilter("ignore")
             from pyboy import PyBoy
     except ImportError as exc:
-        raise PyBoyMissingError("the Game Boy games need PyBoy: pip install -e '.[gameboy]' "
-                                "(or pip install 'pyboy>=2.8,<3')") from exc
+        raise PyBoyMissingError('the Game Boy games need PyBoy: pip install -e ".[gameboy]" '
+                                '(or pip install "pyboy>=2.8,<3")') from exc
     return PyBoy
 
 

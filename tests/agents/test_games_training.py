@@ -413,14 +413,14 @@ def test_game_boy_commands_without_pyboy_say_which_extra_to_install(scripts, tmp
     assert scripts.train_ppo.main(["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none",
                                    "--run-dir", str(run), *TINY]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "pip install -e '.[gameboy]'" in err and "Traceback" not in err
+    assert err.startswith("error: ") and 'pip install -e ".[gameboy]"' in err and "Traceback" not in err
     assert not run.exists()
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
     state = tmp_path / "out.state"
     assert scripts.make_state.main(["--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
                                     "--out", str(state)]) == 2
-    assert "pip install -e '.[gameboy]'" in capsys.readouterr().err and not state.exists()
+    assert 'pip install -e ".[gameboy]"' in capsys.readouterr().err and not state.exists()
 
     def play_without_pyboy(*args, **kwargs):  # as compare's specialist fails when it makes its game
         return load_pyboy_class()
@@ -428,7 +428,7 @@ def test_game_boy_commands_without_pyboy_say_which_extra_to_install(scripts, tmp
     monkeypatch.setattr(agents.compare, "compare", play_without_pyboy)
     assert scripts.compare.main(["--env", "pokemon_red", "--episodes", "1", "--out", str(tmp_path / "c"),
                                  "--no-progress"]) == 2
-    assert "pip install -e '.[gameboy]'" in capsys.readouterr().err
+    assert 'pip install -e ".[gameboy]"' in capsys.readouterr().err
 
 
 def test_gameboy_games_default_to_their_own_rom(scripts, tmp_path, capsys):

@@ -348,7 +348,7 @@ def test_without_pyboy_the_table_leaves_the_cartridge_out_and_gameboy_says_how_t
     assert any(line.startswith("rotation core ") for line in lines)
     assert not any("pokemon_red" in line for line in lines)
     assert scripts.benchmark.main(["--env", "gameboy", "--quick", "--workers", "2"]) == 2
-    assert capsys.readouterr().err == "error: --env gameboy needs PyBoy: pip install -e '.[gameboy]'\n"
+    assert capsys.readouterr().err == 'error: --env gameboy needs PyBoy: pip install -e ".[gameboy]"\n'
 
 
 def test_a_target_kl_in_the_measured_settings_is_refused_before_any_figure(scripts, monkeypatch):
