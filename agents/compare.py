@@ -1089,13 +1089,14 @@ def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> No
     if limit is None:
         return
     forward = forward_bytes(model) if model is not None else 0
-    each = spec.board_bytes + math.prod(spec.obs_shape) + forward
+    board = spec.board_bytes + math.prod(spec.obs_shape)
+    each = board + forward
     if each * episodes <= limit:
         return
     pass_text = f" and {forward:,} bytes of the specialist's forward pass on the CPU" if forward else ""
     fix = (f"--episodes {limit // each:,} or fewer" if limit >= each else
            "a machine with more memory (one episode does not fit)")
     raise CompareError(f"--episodes {episodes:,}: every episode is played at once, one board each "
-                       f"({spec.board_bytes + math.prod(spec.obs_shape):,} bytes of {env}'s state and "
+                       f"({board:,} bytes of {env}'s state and "
                        f"observation{pass_text}), which needs {memory_shortfall(each * episodes, limit)}; "
                        f"use {fix}")

@@ -155,6 +155,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         check_play_memory,
         failed_requests_hint,
         max_tokens_hint,
+        out_of_memory,
         play_vlm,
         summarize_run,
     )
@@ -209,7 +210,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         remove_folders(made)
         if said and isinstance(e, KeyboardInterrupt):
             return 130
-        if isinstance(e, MemoryError):  # every episode at once, past what check_play_memory could see
+        if out_of_memory(e):  # every episode at once, past what check_play_memory could see
             print(f"error: {boards_memory_error(args.episodes, e)}", file=sys.stderr)
             return 2
         if not isinstance(e, ChatConfigError):

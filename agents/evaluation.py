@@ -249,11 +249,11 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Pat
                        f"(the env of its config.yaml): give --checkpoint a model trained on {env}, or name "
                        "the run folder it was trained in instead")
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
-    if have != want[:2]:
+    if have != (want.obs_shape, want.actions):
         raise RunError(f"the checkpoint {checkpoint} reads observations {have[0]} with {have[1]} actions, "
-                       f"{env} with this run's settings gives {want[0]} with {want[1]}: it was trained on "
-                       "another game or settings; give --checkpoint a model trained with this run's "
-                       "config.yaml, or name the run folder it was trained in instead")
+                       f"{env} with this run's settings gives {want.obs_shape} with {want.actions}: it was "
+                       "trained on another game or settings; give --checkpoint a model trained with this "
+                       "run's config.yaml, or name the run folder it was trained in instead")
     if not isinstance(tag, str):  # another game's of the same spaces would play unnoticed
         print(untagged_note(checkpoint, env), file=sys.stderr)
     return want
