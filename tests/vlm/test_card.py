@@ -87,6 +87,11 @@ def test_the_headline_and_provenance_say_what_was_played_and_kept():
     assert ("- episodes: 7 played from seed 100 (episode k: seed + k), 4 kept (score ≥ 2); greedy "
             "actions") in card
     assert "- scores of kept episodes: mean 3.25, max 6" in card
+    # the command to make it again, and what it was made from
+    assert "## How it was produced\n\n```bash\npython export\n```\n" in card
+    assert "- run: `/runs/snake/a`, checkpoint `/runs/snake/a/model.zip` (SHA-1 `c0ffee`)" in card
+    assert '- env `snake` (`depthfirst/Snake-v0`) with `{"size": 10}`' in card
+    assert "- packages: depthfirst 0.1\n" in card
     assert "- up to 3 tasks per state, from `vlm/tasks/snake.py`" in card
     # Snake draws one record per family, 4 a state: a card said "up to 5" for --tasks-per-state 5.
     assert "- up to 4 tasks per state, from `vlm/tasks/snake.py`" in render_card(
@@ -111,6 +116,9 @@ def test_examples_show_each_family_once_from_train_and_commands_fit_every_record
     # the first record of each family, from train only
     assert shown == [("strategy", "r0", "3", "1"), ("perception", "r1", "1", "2")]
     assert "![image 1](images/0_0.png)" in card and "**Answer:** `answer 0`" in card
+    # the record's own question and analysis, each in a text block
+    assert "**Question**\n\n```text\nquestion 0?\n```\n" in card
+    assert "**Analysis**\n\n```text\nanalysis 0\n```\n" in card
     # The val record's three images: OpenRLHF must be told to take that many per prompt.
     assert "≥ 3" in card and "≥ 1" not in card
     assert "openrlhf/train.jsonl" in card
@@ -300,10 +308,12 @@ def test_an_empty_split_is_named_in_the_singular_left_out_of_the_yaml_and_kept_b
 
 
 def test_a_card_without_records_lists_no_record_files_or_counts():
-    card = render_card(META, {"train": [], "val": [], "test": []}, None, [])
+    card = render_card({**META, "tasks_per_state": 0}, {"train": [], "val": [], "test": []}, None, [])
     assert ("Trajectories only, no task records: 4 episodes (40 steps) of a trained `snake` specialist (PPO, "
             "`tiny` preset, 12,345 parameters, 67,890 training steps), with 6 distinct PNG frames.") in card
     assert "train.jsonl" not in card and "curriculum.json" not in card
+    assert "- trajectories only (`--tasks-per-state 0`): no task records" in card
+    assert "No task records, so no trainer formats: this export holds trajectories only." in card
     # a curriculum with no records to order has no counts to show either
     assert "## Counts" not in render_card(META, {"train": [], "val": [], "test": []}, CURRICULUM, [])
 
