@@ -425,3 +425,20 @@ def test_a_pokemon_red_cards_frames_are_its_screen_magnified_as_any_game_boy_gam
     meta = {**META, "env": "pokemon_red", "rom_sha1": "ab" * 20, "scale": 32}
     card = render_card(meta, SPLITS, CURRICULUM, [])
     assert "- trajectory frames: `--scale 32`, the 160×144 screen at 4× (640×576 pixels)\n" in card
+
+
+def test_a_game_boy_card_warns_that_its_screens_are_the_users_rom_unless_the_test_cartridge_made_them():
+    # What the README promises of every Game Boy export's card; tests/vlm/test_export.py checks it too, on
+    # a real export (slowly).
+    from envs.gameboy.roms import test_cartridge_sha1
+
+    pokemon = render_card({**META, "env": "pokemon_red", "rom_sha1": "ab" * 20}, SPLITS, CURRICULUM, [])
+    assert ("> **Warning: not redistributable.** The frames and images in this dataset are screens of "
+            "Pokémon Red, a commercial Game Boy game") in pokemon
+    assert f"rendered from the user's own ROM (SHA-1 `{'ab' * 20}`)" in pokemon
+    for env, kwargs in (("pokemon_red", {}), ("gameboy", {"game": "depthfirst_test"})):
+        own = render_card({**META, "env": env, "env_kwargs": kwargs, "rom_sha1": test_cartridge_sha1()},
+                          SPLITS, CURRICULUM, [])
+        assert "not redistributable" not in own, env
+        assert (f"> The frames come from depthfirst's own test cartridge (SHA-1 `{test_cartridge_sha1()}`"
+                in own and "the images may be shared" in own), env
