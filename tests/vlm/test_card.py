@@ -134,7 +134,8 @@ def test_trainer_commands_name_the_first_split_with_records():
     assert use["llamafactory"].endswith("`dataset: depthfirst_snake_test`")
     for name in ("easyr1", "verl", "openrlhf", "swift"):
         assert f"{name}/test." in use[name] and "/train." not in use[name], (name, use[name])
-    assert "The train and val splits are empty" in card
+    assert ("The train and val splits are empty, so the file formats have no train or val file (trainers "
+            "cannot load an empty one).") in card
     only_val = render_card(META, {"train": [], "val": SPLITS["val"], "test": SPLITS["test"]}, CURRICULUM,
                            formats)
     assert "verl/val.parquet`" in only_val and "verl/test.parquet`" not in only_val
@@ -370,6 +371,10 @@ def test_a_llamafactory_folder_yaml_would_misread_is_quoted():
         card = render_card(META, SPLITS, CURRICULUM, ["llamafactory"], root_hint=root)
         entry = re.search(r"`(dataset_dir: [^`]*)`", card)
         assert entry and yaml.safe_load(entry.group(1)) == {"dataset_dir": f"{root}/llamafactory"}, root
+    # A folder YAML reads as it is stays plain, as typed into a LLaMA-Factory config.
+    plain = render_card(META, SPLITS, CURRICULUM, ["llamafactory", "trl"], root_hint="/data/snake")
+    assert "`dataset_dir: /data/snake/llamafactory`, `dataset: depthfirst_snake_train`" in plain
+    assert "`datasets.load_from_disk('/data/snake/trl')`" in plain  # a Python string, not a shell word
 
 
 def test_a_rom_warning_names_the_wrapper_games_cartridge_title():
