@@ -120,6 +120,9 @@ def test_the_progress_bar_shows_a_mean_score_just_below_zero_as_0_00():
     shown: dict[str, Any] = {}
     callback = ProgressCallback(1000)
     callback.bar = SimpleNamespace(set_postfix=lambda refresh=False, **fields: shown.update(fields))
+    callback.model = SimpleNamespace(ep_info_buffer=[{"r": 1.0}])  # no episode with a score yet
+    callback._on_rollout_end()
+    assert shown == {"score": "-"}  # not "nan", nor a 0.00 no episode scored
     callback.model = SimpleNamespace(ep_info_buffer=[{"score": -0.001}, {"score": -0.003}])
     callback._on_rollout_end()
     assert shown == {"score": "0.00"}
@@ -239,19 +242,22 @@ def test_the_hparams_stay_out_of_a_logger_s_text_outputs(tmp_path, capsys):
     assert "sps" in out and "time/sps" in csv and "hparams" not in out + csv
 
 
+class Filmed(agents.callbacks.VideoCallback):
+    """A video callback that notes the steps it films at instead of playing an episode."""
+
+    def __init__(self, every: int = 300) -> None:
+        super().__init__("snake", {}, every=every)
+        self.fired: list[int] = []
+
+    def fire(self) -> None:
+        self.fired.append(self.model.num_timesteps)
+
+
 def test_a_video_long_overdue_comes_once_then_one_per_multiple():
     # A run whose last video was made at step 0 (a --video-every too large for it), resumed at 5000 with
     # --video-every 300: the overdue video comes after the first update, then one at the first rollout
     # boundary past each later multiple (5400, 5700, 6000, 6300, 6600), not one per rollout until the
     # schedule, counted up 300 at a time from 0, caught up with the step.
-    class Filmed(agents.callbacks.VideoCallback):
-        def __init__(self) -> None:
-            super().__init__("snake", {}, every=300)
-            self.fired: list[int] = []
-
-        def fire(self) -> None:
-            self.fired.append(self.model.num_timesteps)
-
     callback = Filmed()
     callback.model = SimpleNamespace(num_timesteps=5000, **{Filmed.MADE: 0})
     callback._on_training_start()
@@ -259,3 +265,79 @@ def test_a_video_long_overdue_comes_once_then_one_per_multiple():
         callback.model.num_timesteps = step
         callback._on_rollout_start()
     assert callback.fired == [5256, 5512, 5768, 6024, 6536, 6792]
+
+
+def test_the_last_video_comes_as_training_ends_once_its_multiple_is_reached():
+    # No rollout starts after the last update: the video of a run that ends past a multiple of --video-every
+    # is made as training ends (the README's "after the update on the rollout that reached its step").
+    callback = Filmed(every=300)
+    callback.model = SimpleNamespace(num_timesteps=0)
+    callback._on_training_start()
+    callback._on_rollout_start()
+    callback.model.num_timesteps = 256
+    callback._on_training_end()  # short of 300: no video
+    assert callback.fired == []
+    callback._on_training_start()  # a --resume from 256
+    callback.model.num_timesteps = 512
+    callback._on_training_end()
+    callback._on_training_end()
+    assert callback.fired == [512]
+
+
+def test_a_checkpoint_is_saved_after_the_update_past_each_multiple_of_save_every(tmp_path):
+    # README "The run folder": checkpoints/step_<N>.zip at each --save-every, and model.zip beside them.
+    from agents.callbacks import CheckpointCallback
+    from agents.runs import checkpoints
+
+    callback = CheckpointCallback(tmp_path, every=300)
+    model = SimpleNamespace(num_timesteps=0, save=lambda f: f.write(str(model.num_timesteps).encode()))
+    callback.model = model
+    callback._on_training_start()
+    for step in (0, 256, 512, 768, 1024):
+        model.num_timesteps = step
+        callback._on_rollout_start()
+    assert [s for s, _ in checkpoints(tmp_path)] == [512, 768, 1024]
+    assert (tmp_path / "model.zip").read_bytes() == b"1024"
+
+
+def test_a_stop_signal_stops_training_at_the_next_env_step():
+    # The stop point of a rollout (README "Stopping and resuming"): a Ctrl-C or SIGTERM during training is
+    # taken at the next env step, not left until the rollout, or the run, is done.
+    import signal
+
+    from agents.callbacks import StopCallback
+    from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
+
+    callback = StopCallback()
+    with stop_signals_interrupt(), stop_at_safe_points():
+        assert callback._on_step() is True  # no signal: training goes on
+        signal.raise_signal(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):
+            callback._on_step()
+
+
+def test_the_visit_heatmap_stays_out_of_a_logger_s_text_outputs(tmp_path, monkeypatch, capsys):
+    # SB3's stdout and log formats refuse an image, as they do the hparams: recorded for them too, the
+    # heatmap would stop a script's own logger with text outputs at its first dump.
+    import numpy as np
+    from stable_baselines3.common.logger import configure
+
+    import envs
+    from agents.callbacks import GameStatsCallback
+
+    class Game:  # a Game Boy game with a heatmap and no milestones
+        def visit_heatmap(self) -> np.ndarray:
+            return np.zeros((1, 1))
+
+    monkeypatch.setattr(envs, "game_class", lambda name: Game)
+    venv = SimpleNamespace(_slices=[(0, 2)], get_attr=lambda name, indices=None: ["game"],
+                           env_method=lambda name, indices=None: [np.ones((2, 3))])
+    logger = configure(str(tmp_path), ["stdout", "log", "csv", "json", "tensorboard"])
+    callback = GameStatsCallback(image_every=500, run=tmp_path)
+    callback.init_callback(SimpleNamespace(num_timesteps=0, logger=logger, get_env=lambda: venv))
+    callback._on_training_start()
+    callback._on_rollout_end()
+    logger.record("time/sps", 100.0)
+    logger.dump(256)
+    logger.close()
+    assert "sps" in capsys.readouterr().out and "visit_heatmap" not in (tmp_path / "progress.csv").read_text()
