@@ -2979,7 +2979,9 @@ def test_a_video_films_one_deterministic_capped_episode_at_its_step(tmp_path, mo
 
     def replay_frames(env, env_kwargs, seed, actions, scale=16):
         assert (seed, actions, scale) == (77, [1, 2], 4)
-        return np.zeros((len(actions) + 1, 12, 20, 3), dtype=np.uint8)  # 12 high, 20 wide
+        frames = np.zeros((len(actions) + 1, 12, 20, 3), dtype=np.uint8)  # 12 high, 20 wide
+        frames[:] = np.arange(len(frames))[:, None, None, None] * 80  # each its own: Pillow merges repeats
+        return frames
 
     monkeypatch.setattr(agents.callbacks, "run_episodes", run_episodes)
     monkeypatch.setattr(agents.callbacks, "replay_frames", replay_frames)
@@ -2999,6 +3001,14 @@ def test_a_video_films_one_deterministic_capped_episode_at_its_step(tmp_path, mo
     ea.Reload()
     [video] = ea.Images("rollout/video")
     assert (video.step, video.height, video.width) == (768, 12, 20)
+    from PIL import Image
+
+    gif = Image.open(io.BytesIO(video.encoded_image_string))
+    durations = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        durations.append(gif.info["duration"])
+    assert durations == [1000 / RENDER_FPS, 1000 / RENDER_FPS, 1000]  # evaluate.py's rate, the end held 1 s
     assert [(e.step, e.value) for e in ea.Scalars("rollout/video_score")] == [(768, 3.0)]
 
 
