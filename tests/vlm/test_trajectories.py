@@ -383,6 +383,15 @@ def test_max_steps_cuts_long_episodes_and_marks_them_truncated(run, tmp_path):
         assert e["capped"] == (not last["terminated"] and not json.loads(e["final_state"])["done"])
 
 
+def test_max_steps_one_marks_each_single_step_episode_truncated(model):
+    """--max-steps 1 (the least the export takes): an episode the game did not end at its one step is cut
+    there, and that step, being its last, is marked truncated like any cut episode's (it ends on a flag)."""
+    logs = play(model, "snake", {"size": 6, "obs": "grid"}, [0, 1, 2], seed=3, max_steps=1)
+    assert all(log.length == 1 for log in logs) and any(log.capped for log in logs)
+    for log in logs:  # a board that died at once is not cut, but ended by the game
+        assert log.capped == (not log.terminated[0]) and log.truncated[0] == log.capped
+
+
 def test_minari_dataset_opens_with_load_dataset(exported, monkeypatch):
     minari = pytest.importorskip("minari")
     meta = json.loads((exported / "trajectories" / "meta.json").read_text())
