@@ -522,8 +522,8 @@ def test_replayed_observations_are_each_steps_own(model):
 
 
 def test_stochastic_play_samples_each_episode_from_its_own_stream(model, monkeypatch):
-    # One generator per episode, keyed by its index: episodes sharing one stream drew the same numbers
-    # at every step, so a stochastic export's episodes were correlated.
+    # One generator per episode, keyed by the export's seed and the episode's index: episodes sharing one
+    # stream drew the same numbers at every step, so a stochastic export's episodes were correlated.
     import vlm.trajectories
 
     probes: list[PolicyProbe] = []
@@ -537,8 +537,10 @@ def test_stochastic_play_samples_each_episode_from_its_own_stream(model, monkeyp
     kwargs = {"size": 6, "obs": "grid"}
     play(model, "snake", kwargs, [0, 1, 2], seed=5, max_steps=1, deterministic=False)
     play(model, "snake", kwargs, [2], seed=5, max_steps=1, deterministic=False)
+    play(model, "snake", kwargs, [2], seed=6, max_steps=1, deterministic=False)
     draws = [[rng.random() for rng in probe.rngs] for probe in probes]
     assert len(set(draws[0])) == 3 and draws[1] == draws[0][2:]  # episode 2's stream, whatever its batch
+    assert draws[2] != draws[1]  # ... and the export's: another --seed samples afresh
 
 
 def test_a_run_config_without_a_policy_name_exports_as_preset_unknown(tmp_path):
