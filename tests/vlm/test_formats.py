@@ -215,7 +215,7 @@ def test_a_question_holding_an_image_token_is_refused(sample):
         fmt.prompt_text({**sample, "question": "Look at <image> here"})
 
 
-def test_image_paths_absolute_by_default_or_relative(tmp_path):
+def test_image_paths_absolute_by_default_or_relative(tmp_path, monkeypatch):
     abs_paths = fmt.ImagePaths(tmp_path / "ds", relative=False)
     assert abs_paths.path("images/ab/x.png") == str(tmp_path / "ds" / "images/ab/x.png")
     assert abs_paths.uri("images/ab/x.png") == "file://" + str(tmp_path / "ds" / "images/ab/x.png")
@@ -223,6 +223,10 @@ def test_image_paths_absolute_by_default_or_relative(tmp_path):
     assert rel.path("images/ab/x.png") == "images/ab/x.png" == rel.uri("images/ab/x.png")
     # LLaMA-Factory resolves images against its media_dir, the folder of dataset_info.json.
     assert rel.path("images/ab/x.png", "llamafactory") == "../images/ab/x.png"
+    # A root given relative to the folder we are in is still written absolute: a trainer runs elsewhere.
+    monkeypatch.chdir(tmp_path)
+    here = fmt.ImagePaths(Path("ds"), relative=False)
+    assert here.path("images/ab/x.png") == str(tmp_path / "ds" / "images/ab/x.png")
 
 
 def test_file_uris_open_the_way_qwen_vl_utils_opens_them(tmp_path):
