@@ -291,6 +291,36 @@ def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_facto
     assert recounted["train"] > counts["train"] and rows(out) == {"train": recounted["train"]}
 
 
+def test_an_unknown_format_name_is_refused_not_skipped(sample, tmp_path):
+    """write_format is called with parse_formats' names; another name wrote nothing, without a word."""
+    split = tmp_path / "train.jsonl"
+    split.write_text(json.dumps(sample) + "\n")
+    with pytest.raises(ValueError, match=r"unknown format 'parquet'; known: llamafactory, trl"):
+        fmt.write_format("parquet", tmp_path, {"train": split}, {"train": [sample], "val": [], "test": []},
+                         "ds", fmt.ImagePaths(tmp_path, relative=False))
+
+
+def test_a_full_disk_under_trl_is_the_os_error_not_datasets_wrapper(sample, tmp_path, monkeypatch):
+    """datasets wraps an OSError raised while it writes (a full disk) in DatasetGenerationError: the export
+    raises the OSError itself, which it reports as one line, as it does for every other write."""
+    datasets = needs_datasets()
+    from datasets.exceptions import DatasetGenerationError
+
+    def full_disk(*args, **kwargs):
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError as e:
+            raise DatasetGenerationError("An error occurred while generating the dataset") from e
+
+    monkeypatch.setattr(datasets.Dataset, "from_generator", full_disk)
+    split = tmp_path / "train.jsonl"
+    split.write_text(json.dumps(sample) + "\n")
+    with pytest.raises(OSError, match="No space left on device") as raised:
+        fmt.write_format("trl", tmp_path, {"train": split}, {"train": [sample], "val": [], "test": []}, "ds",
+                         fmt.ImagePaths(tmp_path, relative=False))
+    assert not isinstance(raised.value, DatasetGenerationError) and not (tmp_path / ".hf-cache").exists()
+
+
 def test_llamafactory_json_and_dataset_info(exported, records):
     info = json.loads((exported / "llamafactory" / "dataset_info.json").read_text())
     assert set(info) == {f"depthfirst_snake_{s}" for s in SPLITS}
