@@ -637,6 +637,12 @@ def test_bad_action_is_refused():
         game.step(np.array([0, 1]))
 
 
+def test_keys_turn_about_x_y_z_by_columns_top_row_plus():
+    # README: columns q/a, w/s, e/d turn about X, Y, Z; the top row +90°, the row below it -90°.
+    keys = {chr(code): ACTION_NAMES[a] for (code,), a in Rotation.keys_to_action().items()}
+    assert keys == {"q": "X+", "a": "X-", "w": "Y+", "s": "Y-", "e": "Z+", "d": "Z-"}
+
+
 def test_refused_batch_leaves_every_board_unchanged():
     # The range check used to run inside the stepping loop: board 0 turned before board 1's bad action.
     game = fresh(2)
