@@ -380,7 +380,7 @@ def test_reset_difficulty_knobs():
 
 @pytest.mark.parametrize("kwargs", [dict(min_cubes=2), dict(max_cubes=9), dict(min_cubes=5, max_cubes=4),
                                     dict(min_turns=0), dict(max_turns=4), dict(max_steps=0),
-                                    dict(view_size=8)])
+                                    dict(view_size=8), dict(view_size=129)])
 def test_bad_knobs_fail_early(kwargs):
     with pytest.raises(ValueError):
         Rotation(**kwargs)
