@@ -715,8 +715,9 @@ def test_state_round_trip_json():
     r1 = game.step(np.array([0, 3]))
     r2 = other.step(np.array([0, 0, 3]))
     assert r1[0][1] == r2[0][2] and other.get_state(2) == game.get_state(1)
-    with pytest.raises(ValueError):
-        other.set_state(0, {**s, "rotation_index": (s["rotation_index"] + 1) % 24})
+    for key in ("rotation_index", "target_index"):
+        with pytest.raises(ValueError, match=f"state's {key}"):
+            other.set_state(0, {**s, key: (s[key] + 1) % 24})
     with pytest.raises(ValueError):
         other.set_state(0, {**s, "rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]]})
     with pytest.raises(ValueError):
