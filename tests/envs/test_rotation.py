@@ -376,6 +376,9 @@ def test_reset_difficulty_knobs():
         assert s["turns"] == 3 and len(s["cubes"]) == 5
     # Targets vary: all 24 orientations occur over 300 boards.
     assert len({game.get_state(i)["target_index"] for i in range(game.num_envs)}) == 24
+    # Each cube's colour is drawn from all 8 of the palette's, the first cube's too (not only an 8th cube's).
+    firsts = {tuple(game.get_state(i)["colors"][0]) for i in range(game.num_envs)}
+    assert firsts == set(map(tuple, PALETTE.tolist()))
 
 
 @pytest.mark.parametrize("kwargs", [dict(min_cubes=2), dict(max_cubes=9), dict(min_cubes=5, max_cubes=4),
