@@ -322,6 +322,10 @@ def test_symmetry_rule():
     # Colours that differ in any channel are different: green and cyan share their red.
     cyan = PALETTE[COLOR_NAMES.index("cyan")].tolist()
     assert green[0] == cyan[0] and is_asymmetric(ell, [red, green, cyan])
+    for channel in range(3):  # off-palette colours (set_state takes them) that differ in one channel only
+        other = list(blue)
+        other[channel] += 1
+        assert is_asymmetric(ell, [red, blue, other]), channel
 
 
 def test_every_placement_of_the_three_cube_shape_comes_up():
