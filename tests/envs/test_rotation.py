@@ -487,6 +487,21 @@ def test_camera_sees_top_left_x_and_right_y_faces():
     assert (flipped == red_top).all(axis=2).any() and not (flipped == blue_top).all(axis=2).any()
 
 
+def test_the_camera_shows_the_axes_as_the_docstring_and_the_questions_say():
+    # Module docstring (and the VLM questions' frame text): +x points down-left, 35° below the horizontal,
+    # +y right and slightly down, 19° below, +z straight up.
+    from envs.rotation import camera_array
+
+    cam = camera_array(DEFAULT_CAMERA)
+    right, up = cam[3:6], cam[6:9]  # the screen's right and up, in world coordinates
+
+    def below_horizontal(axis: int) -> float:
+        return float(np.degrees(np.arctan2(-up[axis], abs(right[axis]))))
+
+    assert right[0] < 0 < right[1] and right[2] == 0 < up[2]  # +x left, +y right, +z up
+    assert below_horizontal(0) == pytest.approx(35, abs=1) and below_horizontal(1) == pytest.approx(19, abs=1)
+
+
 def test_render_view_draws_from_the_shapes_own_camera():
     """A shape's "camera" is where the view is drawn from, not only checked: seen from the opposite azimuth,
     one cube shows its -x and -y faces (ambient shade only) instead of the lit +x and +y ones."""
