@@ -746,6 +746,17 @@ def test_state_round_trip_json():
         other.set_state(0, {**s, "camera": {**s["camera"], "distance": 5.0}})
 
 
+def test_a_saved_state_keeps_its_orientation_numbers():
+    # States in files (saved boards, exported tasks) carry rotation_index and target_index, which set_state
+    # checks against the matrices: another numbering of the 24 rotations refused every saved state.
+    saved = {"cubes": ELL, "colors": [RED, BLUE, GREEN], "rotation": [[0, 1, 0], [0, 0, -1], [-1, 0, 0]],
+             "rotation_index": 8, "target_rotation": [[-1, 0, 0], [0, 0, 1], [0, 1, 0]], "target_index": 23}
+    game = Rotation(1)
+    game.set_state(0, saved)
+    state = game.get_state(0)
+    assert (state["rotation_index"], state["target_index"], state["distance"]) == (8, 23, 3)
+
+
 @pytest.mark.parametrize("cubes, error", [
     ([[0, 0, 0], [0, 0, 0], [5, 5, 5]], r"hold \[0, 0, 0\] twice"),
     ([[0, 0, 0], [1, 0, 0], [5, 5, 5]], r"not one connected object: \[\[5, 5, 5\]\] share no face"),
