@@ -574,6 +574,15 @@ def test_finished_board_stays_unchanged():
     assert game.get_state(0) == done_state
 
 
+def test_step_returns_arrays_that_a_later_step_leaves_as_they_were():
+    # Callers keep them (a list of transitions, a rollout buffer): they must not be the game's own arrays,
+    # which the next step overwrites.
+    game = fresh(1, seed=14, min_turns=1, max_turns=1)
+    first = game.step(np.array([optimal_action(game.get_state(0))]))  # the solving turn
+    assert step1(game, 0) == (0.0, False, False)  # an ended board reports nothing
+    assert [x.tolist() for x in first] == [[1.0], [True], [False]]
+
+
 def test_detour_solves_but_is_not_optimal():
     game = fresh(1, seed=14)
     s = game.get_state(0)
