@@ -1029,9 +1029,9 @@ def test_resetting_one_board_keeps_another_boards_state_limit():
 
 def test_a_colour_off_the_palette_is_named_by_its_rgb():
     game = fresh(1, seed=31)
-    colors = [RED, BLUE, [1, 2, 3]]
+    colors = [RED, BLUE, [0, 2, 255]]  # any RGB, both ends of 0..255 included
     game.set_state(0, {**hand_made(game.get_state(0)), "cubes": ELL, "colors": colors})
-    assert game.get_state(0)["color_names"] == ["red", "blue", "rgb(1, 2, 3)"]
+    assert game.get_state(0)["color_names"] == ["red", "blue", "rgb(0, 2, 255)"]
 
 
 def test_solving_on_the_last_allowed_step_terminates_without_truncation():
