@@ -408,6 +408,15 @@ def test_observation_is_target_and_current_view():
     assert (current != target).any()
 
 
+def test_observing_some_boards_gives_those_boards_views():
+    # The vector env reads the ended boards' last observations this way, straight into their rows.
+    game = fresh(3, seed=3)
+    every = observe(game)
+    some = np.zeros((2, *game.observation_space.shape), np.uint8)
+    game.observe(some, np.array([2, 0]))
+    assert (some[0] == every[2]).all() and (some[1] == every[0]).all() and (every[2] != every[0]).any()
+
+
 @pytest.mark.parametrize("action", range(6))
 def test_rendering_after_a_turn_equals_the_composed_rotation(action):
     game = fresh(1, seed=11)
