@@ -383,6 +383,10 @@ def test_reset_difficulty_knobs():
     # Each cube's colour is drawn from all 8 of the palette's, the first cube's too (not only an 8th cube's).
     firsts = {tuple(game.get_state(i)["colors"][0]) for i in range(game.num_envs)}
     assert firsts == set(map(tuple, PALETTE.tolist()))
+    # The start is any orientation `turns` away: the turn from it to the target takes all 23 other values.
+    starts = [game.get_state(i) for i in range(game.num_envs)]
+    turned = {rotation_index(np.array(s["target_rotation"]) @ np.array(s["rotation"]).T) for s in starts}
+    assert len(turned) == 23 and 0 not in turned
 
 
 @pytest.mark.parametrize("kwargs", [dict(min_cubes=2), dict(max_cubes=9), dict(min_cubes=5, max_cubes=4),
