@@ -2247,17 +2247,19 @@ def test_an_old_meta_nested_past_json_s_depth_leaves_the_names_to_decide(tmp_pat
     assert _unwritten(tmp_path) == []
 
 
-def test_a_task_module_that_draws_nothing_writes_no_trainer_formats(run, tmp_path, monkeypatch):
+def test_a_task_module_that_draws_nothing_writes_no_trainer_formats(run, tmp_path, monkeypatch, capsys):
     # No records (a module that finds nothing to ask): as with --tasks-per-state 0, no empty trainer folders
-    # that a trainer could not load, and meta.json says no format was written.
+    # that a trainer could not load, and meta.json and --json's summary say no format was written (the
+    # summary listed the formats asked for).
     from vlm.tasks import snake
 
     monkeypatch.setattr(snake, "make_tasks", lambda state, rng, source: [])
     out = tmp_path / "out"
     assert export(str(run), "--out", str(out), "--episodes", "1",
-                  "--formats", "llamafactory,swift", "--no-progress") == 0
+                  "--formats", "llamafactory,swift", "--no-progress", "--json") == 0
     assert not (out / "llamafactory").exists() and not (out / "swift").exists()
     assert json.loads((out / META).read_text())["formats"] == {}
+    assert json.loads(capsys.readouterr().out)["formats"] == []
 
 
 def test_the_drafts_a_state_keeps_stay_in_the_modules_order(tmp_path):
