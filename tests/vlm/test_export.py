@@ -1074,6 +1074,40 @@ def test_of_two_exports_claiming_one_folder_at_once_one_is_refused(tmp_path, mon
             f.close()
 
 
+def test_an_owner_file_moved_away_before_it_is_locked_is_not_claimed(tmp_path, monkeypatch):
+    # Between opening .owner and locking it, the export holding it moved its folder into place (unlinking
+    # that .owner) and a third export claimed a new folder of that name. The stale file then locks at once,
+    # but it is no longer the folder's: taking it emptied the third export's work and both wrote there.
+    import vlm.export
+
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    partial.mkdir()
+    held = open(partial / OWNER, "w")  # noqa: SIM115 (closed in the gap, as the finishing export does)
+    lock, third = vlm.export.exclusive_lock, []
+
+    def finished_and_claimed_again_in_the_gap(f):
+        if not third:
+            third.append(None)
+            os.rename(partial, out)  # _swap_into_place: the folder moves, its owner file goes, the lock too
+            (out / OWNER).unlink()
+            held.close()
+            third[0] = vlm.export._claim(partial, out)
+            (partial / "work.png").write_bytes(b"x")
+        return lock(f)
+
+    monkeypatch.setattr(vlm.export, "exclusive_lock", finished_and_claimed_again_in_the_gap)
+    lock(held)
+    try:
+        with pytest.raises(vlm.export.ExportError, match=r"another export into .*out is running"):
+            vlm.export._claim(partial, out)
+        assert (partial / "work.png").is_file() and (partial / OWNER).read_text() == str(os.getpid())
+        assert os.path.samestat(os.fstat(third[0].fileno()), (partial / OWNER).stat())
+    finally:
+        held.close()
+        if third and third[0] is not None:
+            third[0].close()
+
+
 def test_an_export_folder_removed_as_it_is_claimed_is_another_exports(tmp_path, monkeypatch):
     # A failed export removing its folder (or a finished one moving it into place) just after this one found
     # it there: opening its owner file raised "No such file", said as "--out could not be written".
@@ -2323,3 +2357,4 @@ def test_no_progress_turns_the_bars_off_and_only_it(tmp_path, monkeypatch, flags
     monkeypatch.setattr(vlm.export, "export", fake_export)
     assert load_script("export_trajectories").main([str(tmp_path), "--out", str(tmp_path / "o"), *flags]) == 2
     assert seen == [progress]
+
