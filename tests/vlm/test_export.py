@@ -2358,3 +2358,34 @@ def test_no_progress_turns_the_bars_off_and_only_it(tmp_path, monkeypatch, flags
     assert load_script("export_trajectories").main([str(tmp_path), "--out", str(tmp_path / "o"), *flags]) == 2
     assert seen == [progress]
 
+
+def test_a_record_holds_its_drafts_fields_each_under_its_own_name(tmp_path):
+    # README "Task families": a record is id, game, family, qa_type, plot_level, qa_level, images,
+    # question, options, answer, analysis, verifier, source{...}, extra. Each draft's field lands under its
+    # own name (the levels and the answer and analysis are easily swapped), the source names the play.
+    from dataclasses import fields
+    from types import SimpleNamespace
+
+    from vlm import export
+    from vlm.imagestore import ImageStore
+    from vlm.record import TaskDraft, record_id
+
+    pictures = [np.zeros((4, 4, 3), np.uint8), np.full((4, 4, 3), 9, np.uint8)]
+    drafts = [TaskDraft("strategy", f"kind{k}", 1 + k, 3 - k, [pictures[k]], f"Which {k}?", f"B{k}",
+                        f"Because {k}.", {"rule": "exact", "answer": f"B{k}"}, options=[f"A{k}", f"B{k}"],
+                        extra={"state": {"k": k}}) for k in range(2)]
+    source = {"env": "snake", "run": "r", "checkpoint": "c.zip", "policy": "PPO/tiny@5"}
+    settings = export.ReplaySettings("snake", {}, str(tmp_path), 16, 2, 7, "m", source, False)
+    view = SimpleNamespace(log=SimpleNamespace(seed=12, episode=5), t=3, state={})
+    records = export._state_records(SimpleNamespace(make_tasks=lambda state, rng, src: drafts), view, "f.png",
+                                    ImageStore(tmp_path), settings)
+    assert [list(r) for r in records] == [[f.name for f in fields(TaskRecord)]] * 2
+    for k, (r, d) in enumerate(zip(records, drafts, strict=True)):
+        assert (tmp_path / r["images"][0]).is_file()
+        assert r == {"id": record_id("snake", 5, 3, k, d.question, d.options, r["images"]), "game": "snake",
+                     "family": d.family, "qa_type": d.qa_type, "plot_level": d.plot_level,
+                     "qa_level": d.qa_level, "images": r["images"], "question": d.question,
+                     "options": d.options, "answer": d.answer, "analysis": d.analysis, "verifier": d.verifier,
+                     "source": {**source, "seed": 12, "episode": 5, "step": 3, "frame": "f.png"},
+                     "extra": d.extra}
+    assert records[0]["images"] != records[1]["images"]
