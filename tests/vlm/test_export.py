@@ -966,6 +966,7 @@ def test_an_out_that_is_a_link_exports_where_it_points(run, exported, tmp_path, 
     assert export(str(run), "--out", str(dangling), "--episodes", "2", "--formats", "none",
                   "--no-progress") == 0
     assert dangling.is_symlink() and (tmp_path / "datasets" / "snake" / META).is_file()
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'datasets' / 'snake'}: ")  # where it went
     copy = tmp_path / "copy"
     shutil.copytree(exported, copy)
     link = tmp_path / "current"
