@@ -1633,6 +1633,23 @@ def test_min_score_deals_only_the_kept_episodes_to_the_splits(run, tmp_path):
         assert all(dealt[r["source"]["episode"]] == split for r in read_split(out, split)), split
 
 
+def test_no_episode_reaching_min_score_names_the_best_score_played(run, tmp_path, capsys):
+    # The refusal says how far off --min-score is: the best score of the episodes played.
+    from agents.evaluation import EPISODE_STEP_CAP, eval_kwargs
+    from vlm.trajectories import load_policy, play
+
+    info = resolve_run(run)
+    scores = [log.score for log in play(load_policy(info), "snake", eval_kwargs(info.cfg["env_kwargs"]),
+                                        list(range(24)), 1_000_000, EPISODE_STEP_CAP, deterministic=False)]
+    assert min(scores) < max(scores)  # so naming another score shows
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "24", "--stochastic", "--min-score", "1000",
+                  "--formats", "none", "--no-progress") == 2
+    assert (f"no episode reached --min-score 1000.0 (the best of 24 scored {max(scores):g}); "
+            in capsys.readouterr().err)
+    assert not out.exists()
+
+
 def test_image_store_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypatch):
     """A full disk mid-write: the error reaches the caller, and neither the image nor its temp file stays."""
     import errno
