@@ -581,6 +581,19 @@ def test_splits_emptied_by_repeated_states_say_so():
                             "if --max-steps cut them short")
 
 
+def test_a_stochastic_export_whose_splits_repeat_is_not_told_to_play_stochastic(run, tmp_path, capsys,
+                                                                                  monkeypatch):
+    # The script passes --stochastic on to the note (the test above calls the note itself).
+    import vlm.splits
+
+    monkeypatch.setattr(vlm.splits, "state_keys", lambda rec: {0})  # every record repeats train's state
+    assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "10", "--stochastic",
+                  "--tasks-per-state", "1", "--formats", "none", "--no-progress") == 0
+    err = capsys.readouterr().err
+    assert "note: no records in val and test: " in err and "play from varied start states" in err
+    assert "--stochastic" not in err
+
+
 @default_formats
 def test_a_checkpoint_of_other_settings_is_refused_before_play(run, tmp_path, capsys):
     other = tmp_path / "other"
