@@ -1986,6 +1986,15 @@ def test_the_printed_summary_counts_the_records_of_each_split(run, tmp_path, cap
             f"test {records['test']:,}), {counts['images']:,} images, formats: verl, swift in ") in said
 
 
+def test_the_printed_summary_of_a_single_record_counts_it(run, tmp_path, capsys):
+    # One step, one record: the summary counts it, not "trajectories only".
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "1", "--max-steps", "1", "--tasks-per-state",
+                  "1", "--formats", "none", "--no-progress") == 0
+    assert sum(json.loads((out / META).read_text())["counts"]["records"].values()) == 1
+    assert " records (train 1, val 0, test 0), " in capsys.readouterr().out
+
+
 def test_a_game_that_does_not_replay_is_an_error_and_leaves_nothing(run, tmp_path, capsys, monkeypatch):
     import vlm.export
     from vlm.trajectories import ReplayMismatch
