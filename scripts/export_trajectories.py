@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     command = rerun_command(__file__, argv)
     from agents.interrupts import stop_signals_interrupt
     from vlm.export import ExportError, ExportOptions, export
+    from vlm.tasks import plural
 
     opts = ExportOptions(
         run=args.run_dir, out=args.out, episodes=args.episodes, formats=args.formats, workers=args.workers,
@@ -108,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         print_json(summary)
     else:
         recs = summary["records"]
-        made = (f"{sum(recs.values()):,} records (train {recs['train']:,}, val {recs['val']:,}, test "
-                f"{recs['test']:,}), {summary['images']:,} images, formats: "
-                f"{', '.join(summary['formats']) or 'none'}"
+        images = plural(summary["images"], "image")
+        made = (f"{plural(sum(recs.values()), 'record')} (train {recs['train']:,}, val {recs['val']:,}, "
+                f"test {recs['test']:,}), {images}, formats: {', '.join(summary['formats']) or 'none'}"
                 if any(recs.values()) else
-                f"{summary['images']:,} images, trajectories only (no task records, so no trainer formats)")
+                f"{images}, trajectories only (no task records, so no trainer formats)")
         print(f"{summary['out']}: {summary['episodes_kept']}/{summary['episodes_played']} episodes of "
               f"{summary['checkpoint']} (step {summary['step']:,}), "
-              f"{summary['steps']:,} steps, {made}"
+              f"{plural(summary['steps'], 'step')}, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")
     from vlm.splits import DEFAULT_SPLIT, parse_ratios
