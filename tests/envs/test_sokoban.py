@@ -577,6 +577,7 @@ def test_set_state_names_a_value_of_the_wrong_type_or_shape(change: dict, error:
     ({"targets": [[3, 3], [1, 1]], "boxes": [[2, 2], [2, 2]]}, r"boxes \[\[2, 2\], \[2, 2\]\] cover"),
     ({"targets": [[3, 3], [1, 1]], "boxes": [[2, 2], [0, 3]]}, r"box \[0, 3\] must be on a floor cell"),
     ({"targets": [], "boxes": []}, "as many boxes as targets, at least one"),  # every step would finish it
+    ({"targets": [[3, 3], [1, 1]]}, "as many boxes as targets"),  # one box short: never solved
     # A gap in the ring was closed (the kernels read one cell past the player unchecked): now refused.
     ({"walls": [[1] * 6, [1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 1], [1] * 6, [1] * 6],
       "player": [0, 2]}, r"state's walls have floor at \[0, 2\] on the outer ring"),
@@ -591,6 +592,15 @@ def test_set_state_refuses_things_off_the_floor(change: dict, error: str):
         game.set_state(0, {**state, **change})
     # The board is left as it was (the hand-made level took the game's limit and deadlock rule).
     assert game.get_state(0) == {**state, "max_steps": game.max_steps, "deadlock_end": False}
+
+
+def test_a_state_without_its_limit_or_deadlock_rule_takes_the_games():
+    # README: a state saved before states kept them takes the game's settings (not the preset's 120).
+    state = level(*ONE_BOX)
+    del state["max_steps"]
+    game = Sokoban(num_envs=1, size=6, num_boxes=1, max_steps=7, deadlock_end=True)
+    game.set_state(0, state)
+    assert (game.get_state(0)["max_steps"], game.get_state(0)["deadlock_end"]) == (7, True)
 
 
 def test_set_state_refuses_a_gap_in_the_wall_ring():
