@@ -164,6 +164,17 @@ def test_cannot_push_two_boxes_or_into_wall():
     assert s["boxes"] == [[3, 1]] and s["player"] == [2, 1]
 
 
+def test_step_returns_arrays_that_a_later_step_leaves_as_they_were():
+    # Callers keep them (a list of transitions, a rollout buffer): they must not be the game's own arrays,
+    # which the next step overwrites.
+    game = game_with(level("######",
+                           "#@ $.#",
+                           "######"))
+    reward, terminated, truncated = game.step(np.array([RIGHT]))
+    assert act(game, RIGHT) == pytest.approx((10.9, True, False))  # the box onto its target
+    assert reward.tolist() == [pytest.approx(-0.1)] and terminated.tolist() == truncated.tolist() == [False]
+
+
 def test_truncation_at_step_limit():
     game = game_with(level("#####",
                            "#@ $.",
