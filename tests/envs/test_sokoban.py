@@ -457,6 +457,7 @@ def test_solver_unsolvable_and_solved():
                      "#####")
     assert solve(cornered) is None
     assert solve(level("#####", "#@* #", "#####")) == []
+    assert solve(level("#######", "#*@ $.#", "#######")) == [RIGHT, RIGHT]  # one box placed is not solved
     assert solve_status(level("#########", "#.$ @ $.#", "#########"), max_states=3)[0] == BUDGET
 
 
