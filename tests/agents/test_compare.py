@@ -2133,3 +2133,26 @@ def test_the_memory_check_counts_the_specialists_forward_pass_on_the_cpu(special
     assert ("(1,395 bytes of snake's state and observation and 27,200 bytes of the specialist's forward "
             "pass on the CPU)") in err and err.endswith("use --episodes 10 or fewer\n")
     assert not (tmp_path / "r").exists()
+
+
+def test_the_speed_and_cost_plots_say_which_size_and_price_are_unknown(tmp_path, monkeypatch):
+    # A VLM with no size in its name and no --price-per-1k-tokens draws a bar of 0 in each plot: the plots
+    # say "unknown" and "no price given" there, as the table says "unknown" and "no price", not a 0.
+    import agents.compare
+    from agents.curves import pyplot
+
+    labels: dict[str, list[str]] = {}
+
+    def save(fig, path):
+        labels[path.name] = [t.get_text() for ax in fig.axes for t in ax.texts]
+        pyplot().close(fig)
+        return path.name
+
+    monkeypatch.setattr(agents.compare, "_save", save)
+    log = [Decision(0, 0, "UP", "UP", "ok", "", None, 100, 10, 0.1, False)]
+    runs = [PlayerRun("specialist", "specialist", 1e5, "counted", [Episode(1, 2.0, 1, 2.0, {}, [0])], 1.0),
+            PlayerRun("gpt-4o", "vlm", None, "unknown", [Episode(1, 0.0, 1, 0.0, {}, [0], log)], 1.0)]
+    summaries = [summarize_run(r, None) for r in runs]
+    agents.compare.write_plots(tmp_path, summaries, runs)
+    assert "unknown" in labels["speed.png"] and "100K" in labels["speed.png"]
+    assert labels["cost.png"].count("no price given") == 1  # the specialist's cost is 0, not unknown
