@@ -719,6 +719,7 @@ def test_summary_rates_count_what_each_figure_names():
     assert s["best_move_rate"] == pytest.approx(2 / 4)
     assert s["tokens_per_episode"] == pytest.approx(6 * 110 / 3)
     assert s["cost_per_episode"] == pytest.approx((6 * 100 * 1.0 + 6 * 10 * 3.0) / 1000 / 3)
+    assert s["price_per_1k"] == {"prompt": 1.0, "completion": 3.0}  # the prices the cost is at, as given
     assert s["mean_score"] == pytest.approx(4 / 3) and s["decisions"] == 6
 
 
