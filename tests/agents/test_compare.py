@@ -2157,3 +2157,28 @@ def test_the_speed_and_cost_plots_say_which_size_and_price_are_unknown(tmp_path,
     agents.compare.write_plots(tmp_path, summaries, runs)
     assert "unknown" in labels["speed.png"] and "100K" in labels["speed.png"]
     assert labels["cost.png"].count("no price given") == 1  # the specialist's cost is 0, not unknown
+
+
+def test_a_self_play_duel_specialist_is_compared_against_the_greedy_bot(tmp_path, monkeypatch):
+    # A duel run trained by self-play (opponent "policy": snake 1's moves come from outside) is scored
+    # against the greedy bot, as evaluate and the export score it, and as the report says in its settings.
+    import agents.compare
+
+    class Model:
+        num_timesteps = 256
+
+    cfg = {"env": "snake_duel", "env_kwargs": {"size": 8, "opponent": "policy"}, "policy": "tiny"}
+    monkeypatch.setattr(agents.compare, "load_specialist", lambda run, *args: (Model(), cfg, run / "m.zip"))
+    monkeypatch.setattr(agents.compare, "check_specialist", lambda *args: None)
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: None)
+    seen = {}
+
+    def play_all(env, env_kwargs, *args):
+        seen.update(env_kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.compare, "play_all", play_all)
+    with pytest.raises(KeyboardInterrupt):
+        agents.compare.compare("snake_duel", tmp_path / "out", 1, SEED, specialist=tmp_path / "run",
+                               show_progress=False)
+    assert seen == {"size": 8, "opponent": "greedy"} and not (tmp_path / "out").exists()
