@@ -2182,3 +2182,17 @@ def test_a_self_play_duel_specialist_is_compared_against_the_greedy_bot(tmp_path
         agents.compare.compare("snake_duel", tmp_path / "out", 1, SEED, specialist=tmp_path / "run",
                                show_progress=False)
     assert seen == {"size": 8, "opponent": "greedy"} and not (tmp_path / "out").exists()
+
+
+def test_the_memory_check_lets_through_exactly_what_fits_and_names_one_episode_that_does(monkeypatch):
+    # At the edge: boards that need exactly the memory there is are played; where one board fits but two
+    # do not, the fix is --episodes 1, not another machine. A 10×10 Snake board is 1,395 bytes (as above).
+    import agents.compare
+    from agents.compare import CompareError, check_play_memory, check_vlm_game
+
+    spec = check_vlm_game("snake")
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: 1395 * 3)
+    check_play_memory("snake", 3, spec, None)
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: 1395)
+    with pytest.raises(CompareError, match=r"^--episodes 2: .*; use --episodes 1 or fewer$"):
+        check_play_memory("snake", 2, spec, None)
