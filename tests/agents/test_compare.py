@@ -2146,17 +2146,22 @@ def test_the_speed_and_cost_plots_say_which_size_and_price_are_unknown(tmp_path,
 
     def save(fig, path):
         labels[path.name] = [t.get_text() for ax in fig.axes for t in ax.texts]
+        heights[path.name] = [bar.get_height() for ax in fig.axes for bar in ax.patches]
         pyplot().close(fig)
         return path.name
 
+    heights: dict[str, list[float]] = {}
     monkeypatch.setattr(agents.compare, "_save", save)
     log = [Decision(0, 0, "UP", "UP", "ok", "", None, 100, 10, 0.1, False)]
-    runs = [PlayerRun("specialist", "specialist", 1e5, "counted", [Episode(1, 2.0, 1, 2.0, {}, [0])], 1.0),
-            PlayerRun("gpt-4o", "vlm", None, "unknown", [Episode(1, 0.0, 1, 0.0, {}, [0], log)], 1.0)]
+    runs = [PlayerRun("specialist", "specialist", 1e5, "counted",
+                      [Episode(1, 2.0, 1, 2.0, {"won": 1.0}, [0])], 1.0),
+            PlayerRun("gpt-4o", "vlm", None, "unknown",
+                      [Episode(1, 0.0, 1, 0.0, {"won": 0.0}, [0], log)], 1.0)]
     summaries = [summarize_run(r, None) for r in runs]
     agents.compare.write_plots(tmp_path, summaries, runs)
     assert "unknown" in labels["speed.png"] and "100K" in labels["speed.png"]
     assert labels["cost.png"].count("no price given") == 1  # the specialist's cost is 0, not unknown
+    assert heights["rates.png"][:2] == [1.0, 0.0]  # the success bars: won, then lost (invalid bars after)
 
 
 def test_a_self_play_duel_specialist_is_compared_against_the_greedy_bot(tmp_path, monkeypatch):
