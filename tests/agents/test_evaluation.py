@@ -151,7 +151,8 @@ def test_an_mp4_that_ffmpeg_could_not_finish_is_an_error_not_a_file(tmp_path, li
 
 
 @pytest.mark.parametrize("frames", [np.zeros((3, 4, 4, 3), np.float32), np.zeros((3, 4, 4), np.uint8),
-                                    np.zeros((0, 4, 4, 3), np.uint8)])
+                                    np.zeros((0, 4, 4, 3), np.uint8),
+                                    np.zeros((3, 4, 4, 4), np.uint8)])  # RGBA: a third more bytes a frame
 @pytest.mark.parametrize("name", ["best.mp4", "best.gif"])
 def test_frames_that_are_no_uint8_rgb_video_are_refused_and_nothing_is_written(tmp_path, frames, name):
     # ffmpeg is sent the frames' raw bytes: float32 frames made a video of garbage, four times as long.
