@@ -875,3 +875,28 @@ def test_a_vlm_evaluation_whose_boards_numpy_cannot_allocate_is_one_line_naming_
     assert err.startswith("error: --episodes 1,000,000,000,000,000,000: every episode is played at once, "
                           "one board each, and their boards do not fit in this machine's memory (")
     assert "Traceback" not in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_a_batch_is_stepped_until_its_last_episode_ends_and_no_further(monkeypatch):
+    # Once every board of a batch has ended, playing on to max_steps (100,000 moves without --max-steps)
+    # changes no figure, only the time: each further move steps the game and asks the policy again.
+    import agents.evaluation
+
+    steps: list[int] = []
+    real = agents.evaluation.make_game
+
+    def counting_game(*args, **kwargs):
+        game = real(*args, **kwargs)
+        step, batch = game.step, len(steps)
+        steps.append(0)
+
+        def counted(action):
+            steps[batch] += 1
+            return step(action)
+
+        game.step = counted
+        return game
+
+    monkeypatch.setattr(agents.evaluation, "make_game", counting_game)
+    episodes = run_episodes(RandomPolicy(0), "snake", {"size": 6}, 5, seed=3, batch=3)
+    assert steps == [max(e.length for e in episodes[:3]), max(e.length for e in episodes[3:])]
