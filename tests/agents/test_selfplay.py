@@ -111,6 +111,18 @@ def test_the_callback_refuses_a_pool_size_or_snapshot_gap_below_one(snapshot_eve
         SelfPlayCallback(snapshot_every, pool_size)
 
 
+@pytest.mark.parametrize("env_kwargs, self_play", [
+    ({"opponent": "policy"}, True), ({"opponent": "greedy"}, False), ({"opponent": "random"}, False),
+    ({}, False),
+])
+def test_only_the_policy_opponent_is_self_play(env_kwargs, self_play):
+    # A scripted opponent taken for self-play got the callback, whose set_opponent_actions the game refuses
+    # outside opponent='policy' (and preflight's self-play checks refused its --num-workers).
+    from agents.selfplay import uses_self_play
+
+    assert uses_self_play({"env_kwargs": env_kwargs}) is self_play
+
+
 @pytest.mark.parametrize("total, snapshot_every, advice", [
     (512, 256, None), (5_000_000, 200_000, None), (513, 300, None),
     # Rollouts of 256 start at 0 and 256 only: a snapshot due at 300 would come at 512, past the run.
