@@ -664,7 +664,10 @@ def test_render_shape_and_content():
     assert (game.render(0, 12) == img).all()
     dead = SnakeDuel.render_state({**state, "snakes": [{**state["snakes"][0], "alive": False},
                                                         state["snakes"][1]]}, scale=12)
-    assert (dead != img).any()  # a dead snake is marked
+    # The dead snake's head (its cell's centre lies on the cross) is marked; the living opponent is not.
+    assert tuple(dead[2 * 12 + 6, 2 * 12 + 6]) == (0, 0, 0)
+    assert (dead[7 * 12:8 * 12, 7 * 12:8 * 12] == img[7 * 12:8 * 12, 7 * 12:8 * 12]).all()
+    assert tuple(img[7 * 12 + 6, 7 * 12 + 6]) == (120, 230, 255)  # the opponent's head: cyan, not yellow
     assert SnakeDuel.render_state(state, scale=1).shape == (10, 10, 3)
 
 
