@@ -86,6 +86,18 @@ def test_wall_kills_and_board_freezes():
     assert (info["win"], info["draw"], info["loss"]) == (0.0, 0.0, 1.0)
 
 
+def test_step_returns_arrays_that_a_later_step_leaves_as_they_were():
+    # Callers keep them (a list of transitions, a rollout buffer): they must not be the game's own arrays,
+    # which the next step overwrites.
+    game = SnakeDuel(1, opponent="policy")
+    game.set_state(0, board([[9, 2], [8, 2], [7, 2]], "RIGHT", S1, "LEFT"))
+    game.set_opponent_actions(np.array([LEFT]))
+    first = game.step(np.array([RIGHT]))  # into the wall: -1 death, -1 loss
+    game.set_opponent_actions(np.array([LEFT]))
+    assert [x.tolist() for x in game.step(np.array([RIGHT]))] == [[0.0], [False], [False]]  # ended board
+    assert [x.tolist() for x in first] == [[-2.0], [True], [False]]
+
+
 def test_opponent_wall_death_is_a_win():
     game, reward, term, s = play(board(S0, "RIGHT", [[9, 7], [8, 7], [7, 7]], "RIGHT"), RIGHT, RIGHT)
     assert term and alive(s) == [True, False]
@@ -933,6 +945,16 @@ def test_each_board_refills_to_its_own_apple_count():
     s = game.get_state(1)
     assert reward[1] == 1.0 and s["snakes"][0]["score"] == 1
     assert (s["num_apples"], len(s["apples"])) == (2, 2)
+
+
+def test_each_board_ends_at_its_own_round_limit():
+    # Board 1 holds a 30-round state at round 29 beside board 0's default 100: it ends next round, alone.
+    game = SnakeDuel(2, opponent="policy")
+    game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    game.set_state(1, {**board(S0, "RIGHT", S1, "LEFT", rnd=29), "max_rounds": 30})
+    game.set_opponent_actions(game.bot_actions(1))
+    _, term, _ = game.step(game.bot_actions(0))
+    assert term.tolist() == [False, True] and game.get_state(1)["result"] == "draw"
 
 
 @pytest.mark.parametrize("alive0, done, result, error", [
