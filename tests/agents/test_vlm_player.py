@@ -52,6 +52,17 @@ def test_the_prompt_is_the_task_records_move_question():
     assert (d.prompt_tokens, d.completion_tokens) == (900, 40)
 
 
+def test_a_reasoning_models_reasoning_is_kept_in_the_decision_log():
+    # The README: reasoning sent apart from the answer is kept in the decision log (shown with the worst
+    # decisions); only the answer is parsed.
+    state = snake_state()
+    draft = task_module("snake").move_task(state)
+    with ChatServer([good(reference_response(draft), reasoning="The apple is to the left.")]) as server:
+        d = player(server).decide(state)
+    assert (d.status, d.reasoning) == ("ok", "The apple is to the left.")
+    assert d.to_dict()["reasoning"] == "The apple is to the left."
+
+
 def test_an_unscored_move_question_gives_no_accuracy_figures():
     import dataclasses
     from types import SimpleNamespace
