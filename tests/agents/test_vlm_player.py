@@ -63,6 +63,23 @@ def test_a_reasoning_models_reasoning_is_kept_in_the_decision_log():
     assert d.to_dict()["reasoning"] == "The apple is to the left."
 
 
+def test_every_image_of_the_move_question_is_sent():
+    # The question's images all go with the prompt, in order (the games' move questions have one today).
+    import dataclasses
+    from types import SimpleNamespace
+
+    state = snake_state()
+    move_task = task_module("snake").move_task
+    draft = move_task(state)
+    two = [draft.images[0], np.zeros((8, 8, 3), np.uint8)]
+    with ChatServer([good(reference_response(draft))]) as server:
+        p = player(server)
+        p.tasks = SimpleNamespace(move_task=lambda s: dataclasses.replace(move_task(s), images=two))
+        p.decide(state)
+    parts = server.requests[0]["messages"][0]["content"]
+    assert [p["type"] for p in parts] == ["image_url", "image_url", "text"]
+
+
 def test_an_unscored_move_question_gives_no_accuracy_figures():
     import dataclasses
     from types import SimpleNamespace
