@@ -114,6 +114,7 @@ def test_unparseable_illegal_and_failed_answers_play_the_counted_fallback():
     assert [d.action for d in decisions] == [p.action_names.index(heading)] * 4
     assert decisions[2].answer == back
     assert "gave up after 2 attempts" in decisions[3].error
+    assert not decisions[3].cached  # no answer came: none is counted among the report's cached_answers
     assert decisions[0].correct == 0.0
 
 
