@@ -200,6 +200,8 @@ def test_after_step_records_each_live_board_s_reward_and_end():
     actor.after_step(np.array([1.0, -1.0, 0.5]), terminated, truncated, live=np.array([True, True, False]))
     assert [(d.reward, d.terminated, d.truncated) for d in (log[-1] for log in actor.logs)] == [
         (1.0, False, True), (-1.0, True, False), (0.0, False, False)]  # board 2 was not live
+    # Python's own types, not NumPy's: compare writes each decision with json.dumps (a numpy bool fails it).
+    assert json.loads(json.dumps([log[-1].to_dict() for log in actor.logs]))[1]["terminated"] is True
 
 
 def test_a_refusal_is_the_reason_logged_for_its_fallback():
