@@ -348,6 +348,20 @@ def test_a_signal_no_stop_point_took_is_raised_as_the_block_ends():
     assert reached
 
 
+def test_a_stop_already_taken_is_not_raised_again_as_a_later_safe_points_block_ends():
+    """The stop's own work after it (a wait for a future, a save) in a new block runs to its end: only a
+    signal that came inside a block is that block's to raise as it ends."""
+    with stop_signals_interrupt():
+        with pytest.raises(KeyboardInterrupt), stop_at_safe_points():
+            signal.raise_signal(signal.SIGINT)
+            stop_point()
+        try:
+            with stop_at_safe_points():
+                pass
+        except KeyboardInterrupt:
+            pytest.fail("the stop taken before the block was raised again as the block ended")
+
+
 def test_a_repeat_a_second_after_the_first_stops_at_once_where_no_stop_point_came(monkeypatch, capsys):
     """``timeout`` sends its signal twice within milliseconds: ignored; a user pressing Ctrl-C again
     because nothing happened (a step that hangs) is not."""
