@@ -206,6 +206,8 @@ def test_an_option_of_another_game_is_named_by_its_flag_as_typed(scripts, tmp_pa
     run = tmp_path / "run"
     assert scripts.train_ppo.main(["--env", "snake", "--allow-unknown-rom", "--run-dir", str(run)]) == 2
     assert "error: --allow-unknown-rom does not apply to --env snake" in capsys.readouterr().err
+    assert scripts.train_ppo.main(["--env", "snake", "--swarm", "--run-dir", str(run)]) == 2
+    assert "error: --swarm does not apply to --env snake" in capsys.readouterr().err
     assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.allow_unknown_rom=true",
                                    "--run-dir", str(run)]) == 2
     assert "error: --set env_kwargs.allow_unknown_rom does not apply" in capsys.readouterr().err
