@@ -237,6 +237,16 @@ def test_paths_from_set_or_a_config_file_expand_the_tilde_too(tmp_path, monkeypa
                       "archive_dir": str(tmp_path / "archive"), "swarm": True}
 
 
+def test_a_blank_path_from_a_config_file_is_not_made_the_current_folder():
+    # Left as it is for the game's own refusal naming the option; made absolute it named the folder training
+    # started in: a state path that is a folder, or a swarm archive written among the user's files.
+    from agents.preflight import absolute_paths
+
+    kwargs = {"rom": "red.gb", "state": "", "archive_dir": "  "}
+    absolute_paths("pokemon_red", kwargs)
+    assert kwargs == {"rom": os.path.abspath("red.gb"), "state": "", "archive_dir": "  "}
+
+
 def test_a_command_line_run_records_the_python_and_script_it_ran(scripts, tmp_path, monkeypatch):
     # command.txt holds the command as run, to run again from any folder: back to the one it ran in, then
     # the interpreter, the script (by its own path, wherever argv[0] pointed) and its arguments as typed.
