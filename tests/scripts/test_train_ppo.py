@@ -225,6 +225,16 @@ def test_an_error_names_each_entry_of_a_mapping_option_once():
     assert named == ["--set env_kwargs.reward.bdge", "--set env_kwargs.reward.badge"]
 
 
+def test_an_error_names_an_option_only_by_its_whole_name():
+    # swarm_prob's refusal is not --swarm's to fix, nor allow_unknown_rom's --rom's.
+    from agents.preflight import flags_named
+
+    message = "swarm_prob must be between 0 and 1, got 2"
+    assert flags_named(message, "swarm", True) == []
+    assert flags_named(message, "swarm_prob", 2) == ["--set env_kwargs.swarm_prob"]
+    assert flags_named("unknown ROM: pass allow_unknown_rom", "rom", "red.gb") == []
+
+
 def test_paths_from_set_or_a_config_file_expand_the_tilde_too(tmp_path, monkeypatch):
     # A path flag expands ~ itself; --set env_kwargs.rom=~/red.gb or a --config file's rom: ~/red.gb
     # reach config.yaml only through absolute_paths.
