@@ -121,7 +121,7 @@ def test_the_run_s_settings_reach_its_training_callbacks(scripts, tmp_path, monk
 
 def test_self_play_refuses_worker_processes(scripts, tmp_path, capsys):
     run = tmp_path / "x"
-    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--num-workers", "2",
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--num-workers", "1",
                                    "--total-timesteps", "256", "--run-dir", str(run), *TINY]) == 2
     assert "--num-workers 0" in capsys.readouterr().err
     assert not run.exists()  # refused before the run folder is made, not as training starts
