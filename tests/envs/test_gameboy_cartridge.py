@@ -688,6 +688,15 @@ def test_a_frame_count_past_a_float_is_refused_as_too_long(zeros: int) -> None:
         parse_inputs(f"wait {count}", "f.txt")
 
 
+def test_a_frame_count_of_exactly_an_hour_is_taken_and_one_more_is_refused() -> None:
+    # README: FRAMES and N run 1 to 216,000 (an hour of game time); the refusal's boundary is inclusive.
+    assert parse_inputs("wait 216000\na 216000") == [Input(None, 216_000), Input("a", 216_000),
+                                                       Input(None, 1)]
+    for line in ("wait 216001", "a 216001"):
+        with pytest.raises(ValueError, match=r"216,001 frames is 1\.0 hours .*at most 216,000 frames"):
+            parse_inputs(line)
+
+
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   # another\n", "\r\n"])
 def test_inputs_without_a_command_are_refused(text: str) -> None:
     # an empty or unsaved file would otherwise save the boot screen as a start state
