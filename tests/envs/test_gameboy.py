@@ -1123,6 +1123,23 @@ def test_a_gameboy_state_given_out_shares_no_figures_with_the_board() -> None:
         g.close()
 
 
+def test_each_boards_state_holds_its_own_emulator() -> None:
+    # get_state(i)'s emulator is board i's: set on a fresh board it plays on from where board i was.
+    g = make(2)
+    fresh = make(1)
+    try:
+        for _ in range(3):
+            act(g, RIGHT, board=1)  # board 1 walks right (picks up item 'a'); board 0 presses A
+        state = g.get_state(1)
+        assert unpack_bytes(state["emulator"]) == save_emulator(g._pyboys[1])
+        assert unpack_bytes(state["emulator"]) != save_emulator(g._pyboys[0])
+        fresh.set_state(0, state)
+        assert fresh.read_facts(0) == g.read_facts(1) != g.read_facts(0)
+    finally:
+        g.close()
+        fresh.close()
+
+
 def retitled(title: bytes) -> bytes:
     """The test cartridge under another header title (its checksum fixed): PyBoy then enables the game
     wrapper of that title on it."""
