@@ -29,7 +29,14 @@ from envs.gameboy.roms import (
     check_rom,
     not_a_rom,
 )
-from envs.gameboy.scripting import CHECK_FRAMES, Input, parse_inputs, run_inputs
+from envs.gameboy.scripting import (
+    CHECK_FRAMES,
+    SCRIPT_BUTTONS,
+    Input,
+    parse_inputs,
+    release_buttons,
+    run_inputs,
+)
 from tests.scripts.test_startup import in_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -665,6 +672,16 @@ def test_run_inputs_holds_each_button_its_frames_in_chunks_and_renders_the_last_
                         ("tick", CHECK_FRAMES, False), ("tick", CHECK_FRAMES, False), ("tick", 5, False),
                         ("tick", 1, True)]  # the state's screen is drawn
     assert frames == 3 + 1 + 2 * CHECK_FRAMES + 5 + 1 and len(stops) == 5  # a stop is looked for each chunk
+
+
+def test_release_buttons_releases_all_eight_then_runs_a_frame() -> None:
+    # A session ended holding A or Start saved it held (PyBoy's state keeps the joypad), not only arrows.
+    calls: list[tuple] = []
+    pb = type("Recorder", (), {"button_release": lambda self, b: calls.append(("release", b)),
+                               "tick": lambda self: calls.append(("tick",))})()
+    release_buttons(pb)
+    assert calls == [*(("release", b) for b in SCRIPT_BUTTONS), ("tick",)]
+    assert set(SCRIPT_BUTTONS) == {"up", "down", "left", "right", "a", "b", "start", "select"}
 
 
 def test_frame_counts_are_read_as_the_scripts_number_flags_read_them() -> None:
