@@ -51,6 +51,10 @@ def test_the_seed_deals_the_episodes():
     # An episode's split depends on the seed and the episodes, not the order they are listed in.
     dealt = assign_episodes(kept, (0.5, 0.25, 0.25), 5)
     assert assign_episodes(kept[::-1] + kept[:2], (0.5, 0.25, 0.25), 5) == dealt
+    # Episodes whose set order hangs on the listing (0, 8, 16 share a hash slot) deal the same either way.
+    colliding = [16, 8, 0, 3]
+    ratios = (0.5, 0.25, 0.25)
+    assert assign_episodes(colliding, ratios, 5) == assign_episodes(colliding[::-1], ratios, 5)
 
 
 def test_split_ratios_may_be_zero_but_not_all_zero():
@@ -81,6 +85,10 @@ def test_mix_ratios_are_normalised_to_six_digits_and_an_item_without_a_ratio_is_
     assert parse_mix("perception=1, strategy=2") == {"perception": 0.333333, "strategy": 0.666667}
     with pytest.raises(ValueError, match=r"--mix expects FAMILY=RATIO items .* got 'perception'"):
         parse_mix("perception,strategy=1")
+    # A family the exporter does not draw (a typo, or GameQA's other names) is refused by name, not mixed.
+    with pytest.raises(ValueError, match=r"--mix expects FAMILY=RATIO items with families from "
+                                         r"perception, .* got 'tactics=0.5'"):
+        parse_mix("perception=0.5,tactics=0.5")
 
 
 def test_mix_ratios_that_overflow_or_round_away_are_not_lost():
