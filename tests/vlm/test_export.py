@@ -2220,6 +2220,10 @@ def test_a_record_id_tells_apart_every_part_of_what_the_model_is_shown() -> None
     args = ("snake", 3, 7, 1, "Which move?", ["UP", "DOWN"], ["images/ab.png"])
     base = record_id(*args)
     assert base.startswith("snake-000003-00007-01-") and record_id(*args) == base
+    # 8 hex digits (the README's), pinned: a tag computed otherwise would re-id every earlier export, and
+    # predictions made for it would all be unknown ids.
+    assert base == "snake-000003-00007-01-a5b5084b"
+    assert record_id("pokemon_red", 3, 7, 1, "Which Pokémon?", None, ["images/ab.png"]).endswith("-38ea09dc")
     assert record_id("snake", 3, 7, 1, "Which move now?", ["UP", "DOWN"], ["images/ab.png"]) != base
     assert record_id("snake", 3, 7, 1, "Which move?", ["UP", "LEFT"], ["images/ab.png"]) != base
     assert record_id("snake", 3, 7, 1, "Which move?", None, ["images/ab.png"]) != base
