@@ -226,3 +226,15 @@ def test_the_records_a_mix_leaves_out_are_a_seeded_draw_not_the_first_ones():
         drawn.add(tuple(sorted(i for i in easy["schedule"] if i.startswith("strategy"))))
     assert all(len(d) == 2 for d in drawn)
     assert len(drawn) > 1
+
+
+def test_each_level_sum_is_in_one_stage_and_a_schedule_is_shuffled():
+    """Stages by plot_level + qa_level: 2-3 easy, 4 medium, 5-6 hard, each record in exactly one; a stage's
+    schedule interleaves its records (a seeded shuffle), not listed in the records' order."""
+    records = [{"id": f"{p}{q}", "family": "perception", "plot_level": p, "qa_level": q}
+               for p in (1, 2, 3) for q in (1, 2, 3)]
+    stages = curriculum(records, None, seed=0)["stages"]
+    assert {s["name"]: s["ids"] for s in stages} == {"easy": ["11", "12", "21"], "medium": ["13", "22", "31"],
+                                                     "hard": ["23", "32", "33"]}
+    many = [{"id": str(k), "family": "perception", "plot_level": 1, "qa_level": 1} for k in range(20)]
+    assert curriculum(many, None, seed=0)["stages"][0]["schedule"] != ids(many)
