@@ -326,6 +326,9 @@ def test_symmetry_rule():
         other = list(blue)
         other[channel] += 1
         assert is_asymmetric(ell, [red, blue, other]), channel
+    # Where a shape lies does not matter: the line and the ell moved off the origin keep their verdicts.
+    assert not is_asymmetric([[x + 5, y - 3, z + 7] for x, y, z in line], [red, blue, green])
+    assert is_asymmetric([[x - 4, y + 2, z] for x, y, z in ell], [red, blue, green])
 
 
 def test_every_placement_of_the_three_cube_shape_comes_up():
@@ -390,8 +393,8 @@ def test_reset_difficulty_knobs():
 
 
 @pytest.mark.parametrize("kwargs", [dict(min_cubes=2), dict(max_cubes=9), dict(min_cubes=5, max_cubes=4),
-                                    dict(min_turns=0), dict(max_turns=4), dict(max_steps=0),
-                                    dict(view_size=8), dict(view_size=129)])
+                                    dict(min_turns=0), dict(max_turns=4), dict(min_turns=3, max_turns=2),
+                                    dict(max_steps=0), dict(view_size=8), dict(view_size=129)])
 def test_bad_knobs_fail_early(kwargs):
     with pytest.raises(ValueError):
         Rotation(**kwargs)
@@ -451,8 +454,9 @@ def test_render_shapes_and_dtypes():
     for scale in (1, 6, 16):
         img = Rotation.render_state(s, scale)
         assert img.dtype == np.uint8 and img.shape == (8 * scale, 16 * scale + max(1, scale // 4), 3)
-    left = Rotation.render_state(s, S // 8)[:, :S]
-    assert (left == render_view(s, s["target_rotation"], S)).all()
+    pair = Rotation.render_state(s, S // 8)
+    assert (pair[:, :S] == render_view(s, s["target_rotation"], S)).all()
+    assert (pair[:, S] == 150).all()  # a grey divider, neither the background nor the black edges
     view = render_view({"cubes": s["cubes"], "colors": s["colors"]}, 5, 100)
     assert view.shape == (100, 100, 3) and view.dtype == np.uint8
     assert (view == render_view(s, ROTATIONS[5], 100)).all()
@@ -608,6 +612,7 @@ def test_detour_solves_but_is_not_optimal():
     info = game.episode_info(0)
     assert term and reward == 1.0 and info["score"] == 1.0
     assert info["steps"] == s["turns"] + 2 and info["optimal"] == 0.0
+    assert info["turns"] == s["turns"]  # the start distance, not the steps taken
 
 
 def test_as_many_steps_as_turns_without_solving_is_not_optimal():
