@@ -560,6 +560,9 @@ def test_a_file_given_by_set_is_named_by_set_even_with_a_config_file(scripts, tm
     args = scripts.train_ppo.parser().parse_args(argv)
     assert input_name("state", args, {"state"}) == "--set env_kwargs.state"
     assert input_name("rom", args, {"state"}) == f"--config {tmp_path / 'c.yaml'}: env_kwargs.rom ="
+    # A path given by its flag beside a --config file is the flag's, not the file's entry.
+    args = scripts.train_ppo.parser().parse_args(["--config", str(tmp_path / "c.yaml"), "--state", "s"])
+    assert input_name("state", args, set()) == "--state"
 
 
 @pytest.mark.parametrize("env, kwargs, obs", [("rotation", {}, 3 * 24 * 48),
