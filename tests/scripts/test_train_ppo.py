@@ -119,6 +119,18 @@ def test_a_cgroup_mount_point_with_a_space_is_read_as_mountinfo_escapes_it(monke
     assert fake_cgroup(monkeypatch, spaced, "0::/job\n", {"job/memory.max": str(GiB)}) == GiB + SWAP
 
 
+def test_a_v1_memory_limit_is_read_under_the_memory_controllers_mount_not_anothers(monkeypatch, tmp_path):
+    # cgroup v1 mounts each controller apart: the job's folder under the first v1 mount (cpu's, here) holds
+    # no memory limit, and a job capped at 1 GiB would be taken for the whole host.
+    from agents import preflight
+
+    fake_cgroup(monkeypatch, tmp_path, "4:memory:/job\n", {"memory/job/memory.limit_in_bytes": str(GiB)})
+    lines = (tmp_path / "mountinfo").read_text().splitlines(keepends=True)
+    lines.insert(1, f"33 30 0:30 / {tmp_path / 'fs' / 'cpu'} rw - cgroup cgroup rw,cpu,cpuacct\n")
+    (tmp_path / "mountinfo").write_text("".join(lines))
+    assert preflight.memory_bytes() == GiB + SWAP
+
+
 @pytest.mark.parametrize("proc, files", [
     ("0::/job\n", {"job/memory.max": "lots"}),  # garbled: the host's figure, never less than it may take
     ("0::/job\n", {"job/memory.max": str(GiB), "memory.max": "1.5G"}),
