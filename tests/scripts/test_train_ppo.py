@@ -113,6 +113,13 @@ def test_the_cgroup_path_is_read_under_the_cgroup_its_mount_shows(monkeypatch, t
     assert fake_cgroup(monkeypatch, tmp_path, proc, files, shown) == expected
 
 
+def test_no_limit_is_read_above_the_mount_of_the_cgroup_tree(monkeypatch, tmp_path):
+    # The folder holding the mount point is no cgroup of this tree (here: a cgroup2 tree mounted inside
+    # another's folder), so a memory.max there caps nothing.
+    (tmp_path / "memory.max").write_text(str(GiB))
+    assert fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": "max"}) == RAM + SWAP
+
+
 def test_a_cgroup_mount_point_with_a_space_is_read_as_mountinfo_escapes_it(monkeypatch, tmp_path):
     spaced = tmp_path / "a b"  # mountinfo writes it a\040b
     spaced.mkdir()
