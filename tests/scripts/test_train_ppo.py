@@ -172,6 +172,18 @@ def test_a_refusal_names_the_cgroup_limit_it_met(monkeypatch, tmp_path):
         preflight.check_memory(cfg, (10, 10))
 
 
+def test_a_refusal_names_each_figure_by_its_own_flag_and_any_cuda_device_holds_the_rollout(monkeypatch):
+    from agents import preflight
+
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}  # 11,000 bytes
+    with pytest.raises(ValueError, match=r"^ppo\.n_steps 8 × --num-envs 10 observations of 100 bytes \(the "
+                                         r"rollout buffer\), with the step buffers, need at least"):
+        preflight.check_memory(cfg, (10, 10))
+    # --device cuda:1 puts the rollout buffer on that GPU as --device cuda does: 3,000 bytes in RAM fit.
+    preflight.check_memory({**cfg, "device": "cuda:1"}, (10, 10))
+
+
 def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch):
     # A --resume keeps its --num-envs and ppo.n_steps: only --device cuda moves a PPO rollout out of RAM;
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
