@@ -198,6 +198,12 @@ def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch):
     # --device cuda cannot help: it was named all the same.
     with pytest.raises(ValueError, match=r"use a machine with more memory$"):
         preflight.check_memory(cfg, (10, 10), resume=True, board_bytes=300)
+    # RecurrentPPO keeps its rollout buffer in host memory on any device: --device cuda cannot help it.
+    with pytest.raises(ValueError, match=r"use a machine with more memory$"):
+        preflight.check_memory({**cfg, "recurrent": True}, (10, 10), resume=True)
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 3000)  # the step buffers just fit on CUDA
+    with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
+        preflight.check_memory(cfg, (10, 10), resume=True)
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 2999)
     for other in ({}, {"recurrent": True}, {"recurrent": True, "device": "cuda"}, {"device": "cuda"}):
         with pytest.raises(ValueError, match=r"use a machine with more memory$"):
