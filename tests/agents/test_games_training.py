@@ -163,6 +163,8 @@ def test_a_swarm_prob_without_swarm_is_refused(scripts, tmp_path, capsys):
 
     check("pokemon_red", {"swarm": True, "swarm_prob": 0.9})  # with --swarm: used
     check("pokemon_red", {"swarm": False, "swarm_prob": 0.5})  # the preset's default: nothing dropped
+    with pytest.raises(ValueError, match=r"swarm_prob=0.2 applies to swarm restarts only"):
+        check("pokemon_red", {"swarm": False, "swarm_prob": 0.2})  # below the default, as above it
     run = tmp_path / "pokemon"
     argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none",
             "--set", "env_kwargs.swarm_prob=0.9", "--run-dir", str(run), "--total-timesteps", "64",
