@@ -490,6 +490,22 @@ def test_force_into_a_run_dir_not_there_yet_trains_there(scripts, tmp_path, monk
     assert trained == [run]
 
 
+def test_force_refuses_a_start_state_inside_the_run_it_replaces(scripts, tmp_path, monkeypatch, capsys):
+    # The state would be moved aside with the old run as the new one starts, then deleted with it.
+    import agents.train_cli
+
+    monkeypatch.setattr(agents.train_cli, "check_game", lambda cfg, typed=(): None)  # no ROM is read
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "start.state").write_bytes(b"a state")
+    argv = ["--env", "gameboy", "--state", str(run / "start.state"), "--run-dir", str(run), "--force",
+            "--device", "cpu", "--policy", "tiny"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--state {run / 'start.state'} is inside --run-dir {run}, which --force replaces" in err
+    assert (run / "start.state").read_bytes() == b"a state"
+
+
 def test_a_run_that_fails_before_training_leaves_no_folder_it_made_above_its_run_dir(scripts, tmp_path,
                                                                                     monkeypatch, capsys):
     # Its run folder went, but the folders above it that --run-dir a/b/run had made stayed, empty.
