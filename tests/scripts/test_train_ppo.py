@@ -618,6 +618,25 @@ def test_a_file_given_by_set_is_named_by_set_even_with_a_config_file(scripts, tm
     assert input_name("state", args, set()) == "--state"
 
 
+def test_a_flag_given_as_0_wins_over_a_config_file_as_any_other_value(scripts, tmp_path, monkeypatch):
+    # README (Options): flags win over --config. A 0 (--seed 0, --num-workers 0) is a value given too.
+    import agents.train_cli
+    from agents.runs import RunError
+
+    seen = []
+
+    def stop(cfg, run_dir, force):  # the config the run folder would be made with
+        seen.append(cfg)
+        raise RunError("stop here")
+
+    monkeypatch.setattr(agents.train_cli, "new_run_dir", stop)
+    (tmp_path / "c.yaml").write_text("env: snake\nseed: 5\nnum_workers: 2\n")
+    argv = ["--config", str(tmp_path / "c.yaml"), "--seed", "0", "--num-workers", "0", "--device", "cpu",
+            "--policy", "tiny", "--run-dir", str(tmp_path / "run")]
+    assert scripts.train_ppo.main(argv) == 2
+    assert (seen[0]["seed"], seen[0]["num_workers"]) == (0, 0)
+
+
 @pytest.mark.parametrize("env, kwargs, obs", [("rotation", {}, 3 * 24 * 48),
                                               ("gameboy", {"game": "depthfirst_test"}, 4 * 72 * 80)])
 def test_the_memory_check_counts_each_boards_game_state(env, kwargs, obs, monkeypatch):
