@@ -1768,7 +1768,8 @@ def test_interrupt_before_training_leaves_no_run_folder(scripts, tmp_path, capsy
     monkeypatch.setattr(agents.train, where, interrupted)
     run = tmp_path / "run"
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *TINY]) == 130
-    assert "before training started" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "before training started: nothing saved" in err and "keeps" not in err, err  # a new run: gone
     assert not run.exists()
 
 
