@@ -190,6 +190,18 @@ def test_the_startup_handler_replaces_only_the_default_handlers_of_a_script(sigi
     assert proc.stdout.strip() == expected
 
 
+def test_a_module_programs_name_as_an_argument_is_no_python_m_of_it(tmp_path):
+    # Only `python -m envs.gameboy.cartridge.build` is that program: a process given its name as an argument
+    # (a user's own tool, `python -c ... NAME`) keeps Python's handlers.
+    code = ("import signal, agents.startup\n"
+            "name = lambda h: getattr(h, '__name__', None) or h.name\n"
+            "print(name(signal.getsignal(signal.SIGINT)), name(signal.getsignal(signal.SIGTERM)))\n")
+    proc = subprocess.run([sys.executable, "-c", code, "envs.gameboy.cartridge.build"], cwd=tmp_path,
+                          env=_with_root(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "default_int_handler SIG_DFL"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_a_signal_after_settled_work_left_its_block_is_ignored(sig, tmp_path):
     # export_trajectories.py: its output in place (settled), the script prints its summary after the
