@@ -190,6 +190,18 @@ def test_the_startup_handler_replaces_only_the_default_handlers_of_a_script(sigi
     assert proc.stdout.strip() == expected
 
 
+def test_a_ctrl_c_handler_installed_before_the_script_starts_is_kept(tmp_path):
+    # Python's own handler is replaced, not one a sitecustomize (a debugger, a job runner) put in place.
+    code = (f"import signal, sys; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
+            "def mine(signum, frame): pass\n"
+            "signal.signal(signal.SIGINT, mine)\n"
+            "import agents.startup\n"
+            "print(signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGTERM).__name__)\n")
+    proc = _run_python(code, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "mine _interrupted"
+
+
 def test_a_module_programs_name_as_an_argument_is_no_python_m_of_it(tmp_path):
     # Only `python -m envs.gameboy.cartridge.build` is that program: a process given its name as an argument
     # (a user's own tool, `python -c ... NAME`) keeps Python's handlers.
