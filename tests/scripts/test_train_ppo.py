@@ -637,6 +637,29 @@ def test_a_flag_given_as_0_wins_over_a_config_file_as_any_other_value(scripts, t
     assert (seen[0]["seed"], seen[0]["num_workers"]) == (0, 0)
 
 
+def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_for_a_new_run_and_a_resume(scripts, tmp_path,
+                                                                                  monkeypatch):
+    # README (--device): auto is CUDA when available. Either command read as if it were, on a machine
+    # without one, chose cuda (and the CUDA presets) for a run that then could not start.
+    import torch
+
+    import agents.train
+    from agents.config import load_config, resolve
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    given = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, run, *args, **kwargs: given.append(cfg))
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(tmp_path / "new"), "--no-progress"
+                                   ]) == 0
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # loaded by train(), stubbed here
+    own = resolve({**load_config("snake"), "device": "cpu"}, False)
+    (run / "config.yaml").write_text(yaml.safe_dump(own))
+    assert scripts.train_ppo.main(["--resume", str(run), "--device", "auto", "--no-progress"]) == 0
+    assert [(cfg["device"], cfg["policy"]) for cfg in given] == [("cpu", "tiny"), ("cpu", "tiny")]
+
+
 @pytest.mark.parametrize("env, kwargs, obs", [("rotation", {}, 3 * 24 * 48),
                                               ("gameboy", {"game": "depthfirst_test"}, 4 * 72 * 80)])
 def test_the_memory_check_counts_each_boards_game_state(env, kwargs, obs, monkeypatch):
