@@ -486,6 +486,19 @@ def test_every_orientation_of_the_largest_objects_fits_the_view():
     assert (border == np.array(BACKGROUND, np.uint8)[:, None]).all()
 
 
+def test_views_are_drawn_in_perspective_from_close_by():
+    # Three cubes in a row toward the camera (+x): the nearest cube's top face looks over twice as large as
+    # the farthest one's (about 2.3× at the default distance of 3.2 object radii; about 1.1× from 30 radii,
+    # nearly orthographic, which the other rendering tests let pass).
+    from envs.rotation import _SHADES
+
+    row = {"cubes": [[0, 0, 0], [1, 0, 0], [2, 0, 0]], "colors": PALETTE[:3].tolist()}
+    img = render_view(row, 0, 96)
+    far, _, near = ((img == np.floor(PALETTE[k] * _SHADES[4] + 0.5).astype(np.uint8)).all(axis=2).sum()
+                    for k in range(3))
+    assert near > 2 * far > 0
+
+
 def test_camera_sees_top_left_x_and_right_y_faces():
     """One cube: the +z face (brightest) on top, +x on the left, +y on the right; a turn moves them."""
     from envs.rotation import _SHADES
