@@ -499,6 +499,20 @@ def test_views_are_drawn_in_perspective_from_close_by():
     assert near > 2 * far > 0
 
 
+def test_a_cube_behind_others_is_hidden():
+    # z-buffered, the nearest face wins: from the default camera (above, on the +x, +y side) the red cube
+    # at the origin lies behind the cubes at (1, 0, 0), (1, 0, 1) and (1, 1, 1), so none of its faces show
+    # (one pixel of its edge line peeks out at a seam). Keeping the farthest face instead drew 71 pixels of
+    # red faces over them.
+    from envs.rotation import _SHADES
+
+    shape = {"cubes": [[0, 0, 0], [1, 0, 0], [1, 0, 1], [1, 1, 1]], "colors": PALETTE[:4].tolist()}
+    img = render_view(shape, 0, 48)
+    for shade in _SHADES:
+        assert not (img == np.floor(PALETTE[0] * shade + 0.5).astype(np.uint8)).all(axis=2).any(), shade
+    assert len({tuple(p) for p in img.reshape(-1, 3)}) > 6  # the three cubes in front are drawn
+
+
 def test_camera_sees_top_left_x_and_right_y_faces():
     """One cube: the +z face (brightest) on top, +x on the left, +y on the right; a turn moves them."""
     from envs.rotation import _SHADES
