@@ -447,6 +447,7 @@ def test_views_match_exactly_when_solved():
                            "done": at})
         target, current = halves(observe(game)[0])
         assert (target == current).all() == (r == s["target_index"])
+        assert (current == render_view(s, r, S)).all()  # each of the 24 views, the identity's too
 
 
 def test_render_shapes_and_dtypes():
