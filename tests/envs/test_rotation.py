@@ -514,6 +514,15 @@ def test_a_cube_behind_others_is_hidden():
     assert len({tuple(p) for p in img.reshape(-1, 3)}) > 6  # the three cubes in front are drawn
 
 
+def test_the_camera_looks_at_the_objects_centre():
+    # A column of four cubes (z up) is drawn down the middle of the view, top to bottom. Aimed at the
+    # origin (a corner cube's centre) instead of the centroid, it filled rows 1-28 of 48, half as large.
+    column = {"cubes": [[0, 0, z] for z in range(4)], "colors": PALETTE[:4].tolist()}
+    ys, xs = np.nonzero((render_view(column, 0, 48) != np.array(BACKGROUND, np.uint8)).any(axis=2))
+    assert ys.min() <= 2 and ys.max() >= 41  # rows 1-43 of 48
+    assert abs((xs.min() + xs.max()) / 2 - 23.5) <= 1
+
+
 def test_camera_sees_top_left_x_and_right_y_faces():
     """One cube: the +z face (brightest) on top, +x on the left, +y on the right; a turn moves them."""
     from envs.rotation import _SHADES
