@@ -523,6 +523,17 @@ def test_the_camera_looks_at_the_objects_centre():
     assert abs((xs.min() + xs.max()) / 2 - 23.5) <= 1
 
 
+def test_a_cube_seen_face_on_is_a_square():
+    # From straight along -x (azimuth 0, elevation 0) one cube shows its +x face only: a square of pixels.
+    # Its side edges are then parallel to the rows; dropping the kernel's check for a row wholly outside
+    # such an edge drew the face one row too far up and down (16 by 18 pixels).
+    camera = {**DEFAULT_CAMERA, "azimuth_deg": 0.0, "elevation_deg": 0.0}
+    img = render_view({"cubes": [[0, 0, 0]], "colors": [RED], "camera": camera}, 0, 24)
+    ys, xs = np.nonzero((img != np.array(BACKGROUND, np.uint8)).any(axis=2))
+    height, width = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+    assert height == width == 16 and len(ys) == height * width
+
+
 def test_camera_sees_top_left_x_and_right_y_faces():
     """One cube: the +z face (brightest) on top, +x on the left, +y on the right; a turn moves them."""
     from envs.rotation import _SHADES
