@@ -390,6 +390,10 @@ def test_reset_difficulty_knobs():
     starts = [game.get_state(i) for i in range(game.num_envs)]
     turned = {rotation_index(np.array(s["target_rotation"]) @ np.array(s["rotation"]).T) for s in starts}
     assert len(turned) == 23 and 0 not in turned
+    # Cubes grow along x, y and z alike: each axis' mean extent is about 1.1 cube over these boards (growing
+    # y+ as x+ instead made them 1.5, 0.6 and 1.1, objects lying along x).
+    extents = np.array([np.ptp(np.array(s["cubes"]), axis=0) for s in starts]).mean(axis=0)
+    assert extents.max() - extents.min() < 0.25, extents
 
 
 @pytest.mark.parametrize("kwargs", [dict(min_cubes=2), dict(max_cubes=9), dict(min_cubes=5, max_cubes=4),
