@@ -319,6 +319,11 @@ def test_symmetry_rule():
     assert is_asymmetric(ell, [red, blue, green])
     assert not is_asymmetric(ell, [red, blue, blue])  # the half turn swapping the two arms
     assert not is_asymmetric(ell, [red, red, red])
+    # A symmetry that moves the shape: the S of four cubes coloured red, blue, blue, red is itself after a
+    # half turn about z, once shifted back onto its cells.
+    s_shape = [[0, 0, 0], [1, 0, 0], [1, 1, 0], [2, 1, 0]]
+    assert not is_asymmetric(s_shape, [red, blue, blue, red])
+    assert is_asymmetric(s_shape, [red, blue, green, red])
     # Colours that differ in any channel are different: green and cyan share their red.
     cyan = PALETTE[COLOR_NAMES.index("cyan")].tolist()
     assert green[0] == cyan[0] and is_asymmetric(ell, [red, green, cyan])
