@@ -140,6 +140,30 @@ def test_no_key_no_authorization_header(monkeypatch):
     with ChatServer([good("x")]) as server:
         client(server, api_key_env="OPENAI_API_KEY").complete("q", [IMG])
     assert "Authorization" not in server.headers[0]
+    # An empty --api-key-env sends none either, $OPENAI_API_KEY set or not: a local server is not sent the
+    # OpenAI key.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    with ChatServer([good("x")]) as server:
+        client(server, api_key_env="").complete("q", [IMG])
+    assert "Authorization" not in server.headers[0]
+
+
+def test_the_key_is_read_from_the_variable_named_as_it_is_written(monkeypatch):
+    # Variable names are case-sensitive: --api-key-env my_vlm_key reads $my_vlm_key, not $MY_VLM_KEY.
+    monkeypatch.setenv("my_vlm_key", "sk-lower")
+    monkeypatch.setenv("MY_VLM_KEY", "sk-upper")
+    with ChatServer([good("x")]) as server:
+        client(server, api_key_env="my_vlm_key").complete("q", [IMG])
+    assert server.headers[0]["Authorization"] == "Bearer sk-lower"
+
+
+def test_the_api_key_is_written_into_no_cache_file(tmp_path, monkeypatch):
+    # The cache outlives the run and may be shared or copied: the key goes in the request header only.
+    monkeypatch.setenv("MY_VLM_KEY", "sk-secret-123")
+    with ChatServer([good("ok")]) as server:
+        client(server, api_key_env="MY_VLM_KEY", cache=ResponseCache(tmp_path)).complete("q", [IMG])
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files and not any("sk-secret-123" in str(p) + p.read_text() for p in files)
 
 
 def test_500_and_garbage_bodies_are_retried_then_succeed():
