@@ -148,6 +148,16 @@ def test_no_key_no_authorization_header(monkeypatch):
     assert "Authorization" not in server.headers[0]
 
 
+def test_a_fractional_temperature_and_a_prompt_outside_ascii_are_sent_as_given():
+    # A temperature of 0.7 sent as a whole number would sample at 0 (greedy) with no error anywhere; a
+    # prompt's arrows and accents must reach the server as the same text.
+    prompt = "Which move? é → ↑ 🐍"
+    with ChatServer([good("ok")]) as server:
+        client(server, temperature=0.7).complete(prompt, [IMG])
+    body = server.requests[0]
+    assert body["temperature"] == 0.7 and body["messages"][0]["content"][-1]["text"] == prompt
+
+
 def test_the_key_is_read_from_the_variable_named_as_it_is_written(monkeypatch):
     # Variable names are case-sensitive: --api-key-env my_vlm_key reads $my_vlm_key, not $MY_VLM_KEY.
     monkeypatch.setenv("my_vlm_key", "sk-lower")
@@ -1237,6 +1247,18 @@ def test_cache_answers_repeat_questions_without_a_request(tmp_path):
     entry = next((tmp_path / "cache").glob("*/*.json"))
     (entry.parent / f".{entry.stem}.1.tmp.json").write_text("{")  # a put killed mid-write: no entry
     assert len(cache) == 5
+
+
+def test_the_cache_keys_a_request_by_every_image_not_only_the_first(tmp_path):
+    # Two frames with the same first image are two questions: keyed on the first alone, the second would be
+    # answered from the cache with the first one's answer.
+    other = IMG.copy()
+    other[0, 0] = (0, 0, 255)
+    with ChatServer([good("same"), good("other")]) as server:
+        c = client(server, cache=ResponseCache(tmp_path))
+        assert c.complete("q", [IMG, IMG]).content == "same"
+        reply = c.complete("q", [IMG, other])
+    assert (reply.content, reply.cached, server.hits) == ("other", False, 2)
 
 
 @pytest.mark.parametrize("latency", [None, "slow", "nan", "inf", -1.0])
