@@ -92,7 +92,8 @@ def test_a_model_name_that_is_not_utf8_is_refused_naming_the_flag(tmp_path):
     ("m@http://h/modèle/v1", "a path that is not ASCII: give it percent-encoded, http://h/mod%C3%A8le/v1"),
     # What is percent-encoded already is kept as it is, not encoded a second time (%20 -> %2520).
     ("m@http://h/a%20b/modèle/v1", "give it percent-encoded, http://h/a%20b/mod%C3%A8le/v1"),
-    ("m@https://user:sk-secret@h/v1", "holds a user name or password: give the API key in an environment"),
+    ("m@https://user:sk-secret@h/v1", "holds a user name or password: give the API key in an environment "
+     "variable (--api-key-env, default OPENAI_API_KEY) instead"),
     # A key in the query (Gemini's ?key=) or beside a bad port was repeated in the message, which logs keep.
     ("m@https://h/v1?key=sk-secret", "the --vlm URL 'https://h/v1?…' has a query or fragment"),
     ("m@https://h/modèle/v1?key=sk-secret", "give it percent-encoded, https://h/mod%C3%A8le/v1?…"),
@@ -1046,7 +1047,7 @@ def test_a_request_refused_as_too_long_points_at_the_request_settings_not_the_ke
                "(1024 in the messages, 4096 in the completion).")
     with ChatServer([bad_request(status, message)]) as server, pytest.raises(ChatConfigError) as exc:
         client(server).complete("q", [IMG])
-    assert message in str(exc.value) and "--max-tokens" in str(exc.value)
+    assert message in str(exc.value) and "--max-tokens" in str(exc.value) and "--extra-body" in str(exc.value)
     assert "API key" not in str(exc.value)
 
 
@@ -1341,6 +1342,7 @@ def test_extra_body_adds_overrides_and_drops_request_fields(tmp_path):
     assert "max_tokens" not in body and body["max_completion_tokens"] == 64 and body["top_k"] == 1
     # "stream": true made the first (paid) answer a stream of events, refused as a wrong URL.
     for bad, message in (("[1]", "JSON object"), ("{", "not JSON"), ('{"model": "x"}', "cannot set model"),
+                         ('{"messages": []}', "cannot set model or messages"),
                          ('{"stream": true}', "cannot set stream: each answer is read whole"),
                          ("[" * 100_000, "nests too deeply")):  # was json's RecursionError, a traceback
         with pytest.raises(ValueError, match=message):
@@ -1401,6 +1403,20 @@ def test_bad_numbers_are_refused_naming_the_flag(argv, message):
 
     with pytest.raises(ValueError, match=message):
         client_from_args("m@http://127.0.0.1:9/v1", _client_args(*argv, "--no-cache"))
+
+
+def test_the_command_lines_temperature_and_key_variable_reach_the_request(monkeypatch):
+    # --temperature and --api-key-env are read where the client is made from the command line: dropped
+    # there, every request went out at temperature 0 with the key from $OPENAI_API_KEY.
+    from agents.vlm_client import client_from_args
+
+    monkeypatch.setenv("MY_VLM_KEY", "sk-mine")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-default")
+    with ChatServer([good("ok")]) as server:
+        args = _client_args("--temperature", "0.7", "--api-key-env", "MY_VLM_KEY", "--no-cache")
+        client_from_args(f"m@{server.url}", args).complete("q", [IMG])
+    assert server.requests[0]["temperature"] == 0.7
+    assert server.headers[0]["Authorization"] == "Bearer sk-mine"
 
 
 def test_the_smallest_settings_are_taken_and_a_client_refuses_negative_ones():
