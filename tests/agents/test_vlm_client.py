@@ -657,7 +657,8 @@ def test_the_timeout_bounds_the_whole_answer_not_each_read():
     t0 = time.perf_counter()
     with pytest.raises(ChatError, match=r"no answer within 0\.5 s"):
         c.complete("q", [IMG])
-    assert time.perf_counter() - t0 < 2.0 and c.stats.timeouts == 1
+    # The README: given up within twice --timeout at most (here the headers came at once).
+    assert time.perf_counter() - t0 < 2 * 0.5 and c.stats.timeouts == 1
     listener.close()
 
 
@@ -1175,6 +1176,20 @@ def test_a_servers_error_message_is_shown_on_one_line_with_its_control_character
     assert "\n" not in shown and all(c.isprintable() for c in shown)
 
 
+def test_a_servers_error_message_is_cut_at_1000_characters():
+    # The README: a server's error message is shown cut at 1,000 characters, which a validation error's long
+    # message fits: one of 1,000 is shown whole, a longer one cut and marked.
+    whole, long = "w" * 996 + " end", "v" * 1500
+    shown = []
+    with ChatServer([bad_request(404, whole), bad_request(404, long)]) as server:
+        for _ in range(2):
+            with pytest.raises(ChatConfigError) as exc:
+                client(server).complete("q", [IMG])
+            shown.append(str(exc.value))
+    assert f"HTTP 404: {whole} (check" in shown[0]
+    assert f"HTTP 404: {'v' * 1000} … (check" in shown[1]
+
+
 def test_a_body_nested_too_deeply_for_the_json_reader_is_no_chat_completion_not_a_crash():
     # json.loads raises RecursionError, no ValueError, past ~1,000 levels: it escaped complete() and ended
     # the run with a traceback, where any other body that is no chat completion is a ChatError.
@@ -1364,6 +1379,7 @@ def test_the_endpoint_flags_and_a_clients_own_defaults_are_the_documented_ones()
         args.retries, args.timeout, args.api_key_env, {"max_tokens": 1024, "temperature": 0.0})
     # The backoff: 1 s doubling, at most 60 s, and a Retry-After honoured up to 300 s.
     assert (c.backoff, c.max_backoff, c.max_retry_after) == (1.0, 60.0, 300.0)
+    assert c.max_response_bytes == 4 << 20  # a response is read up to 4 MiB
 
 
 def _client_args(*argv):
