@@ -4,6 +4,7 @@ import base64
 import contextlib
 import email.utils
 import errno
+import http.client
 import io
 import json
 import os
@@ -2003,6 +2004,16 @@ def test_a_broken_pipe_or_an_aborted_connection_is_said_as_a_dropped_one(error):
 
     said = _connection_failure("https://h/v1", error, first=True)
     assert said.startswith("https://h/v1 dropped the connection ([Errno ") and "cannot reach" not in said
+
+
+def test_the_https_hint_for_a_dropped_connection_comes_only_before_any_answer():
+    # A close or reset over http:// before anything answered may be a TLS server's; once the server has
+    # answered it is a hiccup, and the hint would send the user to change a URL that works.
+    from agents.vlm_client import _connection_failure
+
+    for error in (http.client.RemoteDisconnected("closed"), ConnectionResetError(errno.ECONNRESET, "reset")):
+        assert "https:// server given an http:// URL" in _connection_failure("http://h/v1", error, first=True)
+        assert "https://" not in _connection_failure("http://h/v1", error, first=False)
 
 
 def test_a_redirects_location_is_shown_on_one_line_with_its_control_characters_escaped():
