@@ -217,13 +217,17 @@ def test_reasoning_odd_token_counts_and_calls_are_read_as_documented():
     # Infinity, which Python's json reads, counts 0 too: int() of it raises OverflowError, not ValueError.
     endless = json.dumps({"choices": [{"message": {"content": "x"}}],
                           "usage": {"prompt_tokens": float("inf"), "completion_tokens": 3}}).encode()
-    with ChatServer([Reply(body=body), Reply(body=endless)]) as server:
+    # A usage that is no object (a list) counts 0 too, rather than an AttributeError losing the answer.
+    listed = json.dumps({"choices": [{"message": {"content": "y"}}], "usage": [10, 3]}).encode()
+    with ChatServer([Reply(body=body), Reply(body=endless), Reply(body=listed)]) as server:
         c = client(server)
         reply = c.complete("q", [IMG])
         second = c.complete("q2", [IMG])
+        third = c.complete("q3", [IMG])
     assert (reply.reasoning, reply.prompt_tokens, reply.completion_tokens) == ("think", 0, 7)
     assert (second.content, second.prompt_tokens, second.completion_tokens) == ("x", 0, 3)
-    assert c.stats.as_dict()["calls"] == 2
+    assert (third.content, third.prompt_tokens, third.completion_tokens) == ("y", 0, 0)
+    assert c.stats.as_dict()["calls"] == 3
 
 
 @pytest.mark.parametrize("field", ["type", "code"])
@@ -483,6 +487,15 @@ def test_a_refusal_is_kept_and_cached(tmp_path):
     assert again.cached and again.refusal == first.refusal
     assert (part.content, part.refusal) == ("", "Not this one.")
     assert server.hits == 2
+
+
+def test_an_answer_cut_at_max_tokens_is_still_said_so_from_the_cache(tmp_path):
+    # compare and evaluate count answers cut at --max-tokens (finish_reason "length") and warn to raise it:
+    # a re-run served from the cache must count them too, not read them as whole answers.
+    with ChatServer([good("<think>still going", finish_reason="length")]) as server:
+        client(server, cache=ResponseCache(tmp_path)).complete("q", [IMG])
+        again = client(server, cache=ResponseCache(tmp_path)).complete("q", [IMG])
+    assert (again.cached, again.finish_reason, server.hits) == (True, "length", 1)
 
 
 def test_lone_surrogates_in_a_reply_become_replacement_characters_and_are_cached(tmp_path):
