@@ -2284,6 +2284,22 @@ def test_an_unusable_archive_folder_is_named(tmp_path: Path) -> None:
         make(1, archive_dir=alien)
 
 
+def test_an_index_that_cannot_be_made_on_opening_is_named_by_sqlites_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index SQLite cannot make where none was (a folder it may not write, a full disk) is refused with
+    SQLite's reason, not as an index "deleted or moved while in use": none was in use."""
+    from envs.gameboy import archive as archive_module
+    from envs.gameboy.archive import ArchiveError, StateArchive
+
+    def refused(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(archive_module.sqlite3, "connect", refused)
+    with pytest.raises(ArchiveError, match=r"\(index.sqlite: unable to open database file\)") as caught:
+        StateArchive(tmp_path / "archive", "sha")
+    assert caught.value.reason == "index.sqlite: unable to open database file"
+
+
 def test_an_archive_index_deleted_or_damaged_in_use_is_an_archive_error(tmp_path: Path) -> None:
     """Deleted while the archive was in use, index.sqlite was made again empty by the next connection, and
     the read or write failed with a bare sqlite3 "no such table: states"; a damaged one likewise."""
@@ -3133,6 +3149,26 @@ def test_a_state_whose_index_row_cannot_be_written_leaves_no_file(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", kept.name])
 
 
+def test_a_ctrl_c_while_an_archive_writes_its_index_row_leaves_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C (or the SIGTERM the scripts turn into one) after the state file was renamed into place,
+    before its index row was written, left the file unlisted for good, which the README says only a killed
+    writer does: the interrupt goes on and the file goes, the index as it was."""
+    from envs.gameboy.archive import StateArchive
+
+    archive = StateArchive(tmp_path, "sha")
+    kept = archive.add(b"kept", "pokemon_red", (0, 1, 1), 1, 5, 0, 0.0)
+
+    def interrupted(db: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(archive, "_check_same_index", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        archive.add(b"lost", "pokemon_red", (0, 2, 1), 1, 5, 0, 0.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["index.sqlite", kept.name])
+    assert [e["file"] for e in archive.entries()] == [kept.name]
+
+
 def test_an_archive_index_locked_on_opening_stays_sqlites_error(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """An index locked past the timeout when the archive was opened was an ArchiveError, whose advice (move
@@ -3262,6 +3298,7 @@ def test_remove_stale_temps_skips_a_folder_it_cannot_list_and_a_temp_file_gone_m
 
     monkeypatch.setattr(archive_module.os, "scandir", listed_then_renamed)
     assert archive.remove_stale_temps() == [dead] and not dead.exists()
+    assert not renamed.exists()  # only read: not made again, empty (a mode that creates left it for an hour)
 
 
 def test_remove_stale_temps_returns_the_files_it_removed(tmp_path: Path) -> None:
