@@ -623,6 +623,39 @@ def test_swarm_archive_and_restore(tmp_path: Path) -> None:
         make(1, swarm=True)
 
 
+def test_swarm_prob_is_the_share_of_resets_from_the_archive_and_each_picks_one_of_the_files(
+        tmp_path: Path) -> None:
+    """Every test gave swarm_prob 1.0, and every milestone one file: restarts on each reset whatever
+    swarm_prob, or always from a milestone's first (or last) file, passed. A reset restarts from the
+    archive when its seed's first draw is below swarm_prob, from a file drawn among the milestone's."""
+    from envs.gameboy.archive import StateArchive
+
+    folder = tmp_path / "archive"
+    g = make(1, archive_dir=folder)
+    try:
+        walk(g, WORLD["by_char"]["a"])  # archives milestone (0, 1, 1)
+        (first,) = [folder / e["file"] for e in g.archive.entries()]
+        second = StateArchive(folder, g.rom_sha1).add(first.read_bytes(), g.name, (0, 1, 1), 1, 5, 0, 0.0)
+    finally:
+        g.close()
+    s = make(1, archive_dir=folder, swarm=True, swarm_prob=0.5)
+    try:
+        seeds = range(12)
+        sources = []
+        for seed in seeds:
+            s.reset(np.zeros(1, np.int64), np.array([seed], np.uint64))
+            sources.append(s.get_state(0)["swarm_source"])
+        drawn = [np.random.default_rng(seed).random() < 0.5 for seed in seeds]
+        assert [source is not None for source in sources] == drawn and 0 < sum(drawn) < len(drawn)
+        assert {source for source in sources if source is not None} == {first.name, second.name}
+        s.swarm_prob = 0.0  # what set_attr does: from the next reset, no restart from the archive
+        for seed in (2, 3):  # seeds that restarted from the archive at 0.5
+            s.reset(np.zeros(1, np.int64), np.array([seed], np.uint64))
+            assert s.get_state(0)["swarm_source"] is None and where(s) == WORLD["start"]
+    finally:
+        s.close()
+
+
 def test_a_state_of_another_frame_stack_is_refused_before_loading(game: PokemonRed) -> None:
     fresh(game)
     other = make(1, frame_stack=3)
