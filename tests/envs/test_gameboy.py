@@ -1237,6 +1237,10 @@ def test_a_wrapped_game_from_a_state_file_plays_the_state_exactly(tmp_path: Path
 def test_a_game_that_is_no_name_is_an_unknown_game_not_a_type_error() -> None:
     with pytest.raises(ValueError, match=r"unknown game \['tetris'\]; known: tetris"):
         GameBoy(num_envs=1, game=["tetris"])  # a list is unhashable: no dict lookup may see it
+    # A name no wrapper plays: without the check, a bare KeyError 'zelda' from the GAMES lookup.
+    with pytest.raises(ValueError, match=r"^unknown game 'zelda'; known: tetris, super_mario_land, kirby, "
+                                         r"depthfirst_test$"):
+        GameBoy(num_envs=1, game="zelda")
 
 
 class StopLoggedPyBoy:
