@@ -3000,6 +3000,33 @@ def test_a_swarm_archives_again_a_milestone_whose_file_stops_loading_in_the_run(
         s.close()
 
 
+def test_a_swarm_file_deleted_after_the_listing_is_skipped_not_a_crash(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state file deleted (by hand, by another run's user) between the index listing it and the reset
+    reading it was a FileNotFoundError that stopped training: it is skipped with the warning of a file that
+    cannot be loaded, and the reset restarts from the next milestone down."""
+    folder = tmp_path / "archive"
+    entries = archive_three_milestones(folder)
+    s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    try:
+        listed = s.archive.restart_files
+
+        def listed_then_deleted(*args: Any, **kwargs: Any) -> Any:
+            choice = listed(*args, **kwargs)
+            if choice is not None and choice[0] == (0, 2, 2):
+                for path in choice[1]:
+                    path.unlink()
+            return choice
+
+        monkeypatch.setattr(s.archive, "restart_files", listed_then_deleted)
+        best = entries[2]["file"]
+        with pytest.warns(UserWarning, match=f"state file {best} cannot be loaded"):
+            s.reset(np.array([0]), np.array([1], dtype=np.uint64))
+        assert s.get_state(0)["swarm_source"] == entries[1]["file"]
+    finally:
+        s.close()
+
+
 def test_the_missing_files_warning_names_at_most_three_milestones(tmp_path: Path) -> None:
     """It named every milestone with missing files: tens of KB for a long run's archive."""
     from envs.gameboy.archive import StateArchive
