@@ -87,10 +87,16 @@ def greedy_move_accuracy(run, moves: list[TaskRecord]) -> float:
     return float(np.mean(hits))
 
 
-def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts, capsys):
+def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts, capsys, tmp_path):
     path, records, kinds = predictions
     assert scripts.score_predictions.main([str(dataset[1]), str(path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
+    # --out holds the object --json prints, every key (a dropped key passed: only "records" was read back)
+    out = tmp_path / "scores.json"
+    assert scripts.score_predictions.main([str(dataset[1]), str(path), "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == result
+    assert (result["split"], result["predictions"]) == (str(dataset[1]), str(path))
+    assert result["results"][0]["scope"] == "all records"
     n = len(records)
     count = {k: sum(v == k for v in kinds.values()) for k in ("right", "wrong", "missing")}
     assert result["records"] == n and result["missing_ids"] == count["missing"] and result["unknown_ids"] == 1
@@ -983,9 +989,13 @@ def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predict
     assert {f: f.read_bytes() for f in before} == before
 
 
+_RESULT = {"split": "s", "predictions": "p", "records": 1, "results": []}  # the keys of every result
+
+
 @pytest.mark.parametrize("theirs", [b"PK\x03\x04 a checkpoint", b'{"notes": "mine"}', b"\xff{", b"{not json",
                                     # all of a result's keys but one: not taken for a result
-                                    b'{"split": "s", "predictions": "p", "records": 1}',
+                                    *[pytest.param(json.dumps({k: v for k, v in _RESULT.items() if k != key})
+                                                   .encode(), id=f"no-{key}") for key in _RESULT],
                                     # nested past json's depth: no result either
                                     pytest.param(b'{"a":' * 100_000, id="nested-too-deep")])
 def test_force_replaces_an_earlier_result_only(scripts, capsys, tmp_path, theirs):
