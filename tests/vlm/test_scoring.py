@@ -274,7 +274,8 @@ def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(pred
     assert scripts.score_predictions.main([str(tmp_path / "no-moves.jsonl"), str(path), "--specialist",
                                            str(run)]) == 0
     out = capsys.readouterr().out
-    assert "no scored snake move question to answer" in out and "| **all** |" in out
+    assert f"specialist {os.path.abspath(run)}: the split has no scored snake move question to answer" in out
+    assert "| **all** |" in out
     assert built == []
     assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run)]) == 0
     assert "snake" in built  # with move questions, the game is built to check and play the specialist
@@ -452,13 +453,37 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
         assert scripts.score_predictions.main([str(a) for a in argv]) == 2
         assert message in capsys.readouterr().err
     other = tmp_path / "other.jsonl"
-    other.write_text('{"id": "snake-from-another-split", "response": "UP"}\n')
+    other.write_text('{"id": "snake-from-another-split", "response": "UP"}\n{"id": "b", "response": "UP"}\n')
     assert scripts.score_predictions.main([str(dataset[1]), str(other)]) == 2
-    assert "are they for another split?" in capsys.readouterr().err
+    assert f"none of the 2 predictions in {other} answers a record of {dataset[1]} (ids such as " \
+           "'snake-from-another-split'): are they for another split?" in capsys.readouterr().err
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('{"question": "hi"}\n')
     with pytest.raises(ScoringError, match="not a task record"):
         load_records(foreign)
+
+
+def test_missing_ids_and_ids_not_in_the_split_are_named_in_their_files_order(dataset, tmp_path, scripts,
+                                                                           capsys) -> None:
+    # One id not in the split was all any test gave, and the split's ids were in sorted order: the JSON's
+    # ten examples of each (the first, in the file's order) and the three printed were never checked.
+    lines = dataset[1].read_text(encoding="utf-8").splitlines()
+    split = tmp_path / "test.jsonl"
+    split.write_text("\n".join(lines[::-1]) + "\n", encoding="utf-8")  # its ids out of sorted order
+    records = load_records(split)
+    unknown = [f"z-{k}" for k in range(12, 0, -1)]  # z-12 ... z-1: not in sorted order either
+    path = tmp_path / "preds.jsonl"
+    write_rows(path, [{"id": records[0].id, "response": reference_response(records[0])},
+                      *({"id": i, "response": "x"} for i in unknown)])
+    assert scripts.score_predictions.main([str(split), str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["missing_examples"] == [r.id for r in records[1:11]]
+    assert result["unknown_ids"] == 12 and result["unknown_examples"] == unknown[:10]
+    assert scripts.score_predictions.main([str(split), str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{len(records)} records in {split}; {len(records) - 1} without a prediction (e.g. "
+        f"{', '.join(r.id for r in records[1:4])}); 12 predictions for ids not in the split (e.g. z-12, "
+        "z-11, z-10)")
 
 
 def test_predictions_for_another_export_of_the_same_seeds_score_only_the_same_questions(
@@ -1267,6 +1292,13 @@ def test_the_printed_table_says_what_a_format_error_is(scripts, capsys, monkeypa
     cell.update(format=1.0, format_errors=0)  # well-formed replies: no legend for errors there are none of
     assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl"]) == 0
     assert "format errors:" not in capsys.readouterr().out
+    # With --specialist the legend is the first table's, over every record, not the move questions' table's
+    # (where the model made none): the last result's count passed the suite.
+    scored.update(results=[{"name": "preds", "overall": {**cell, "format": 0.0, "format_errors": 4}},
+                           {"name": "specialist", "overall": cell}, {"name": "preds", "overall": cell}],
+                  specialist={"run": "/r", "checkpoint": "/r/model.zip", "step": 4096, "move_questions": 4})
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+    assert "\nformat errors: replies not written as <think>" in capsys.readouterr().out
 
 
 def test_counts_of_one_are_said_in_the_singular(scripts, capsys, monkeypatch):
