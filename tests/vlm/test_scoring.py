@@ -1096,6 +1096,22 @@ def test_a_response_that_is_not_a_string_is_scored_as_its_json_text(tmp_path) ->
     assert load_predictions(preds) == {"a": "4", "b": '["UP"]', "c": None}
 
 
+def test_an_id_that_is_no_text_is_read_as_its_text(tmp_path) -> None:
+    # A list id would be hashed as it is (a TypeError traceback); as text it is an id not in the split.
+    path = tmp_path / "preds.jsonl"
+    write_rows(path, [{"id": ["a"], "response": "x"}, {"id": 7, "response": "y"},
+                      {"id": "batch_req_1", "custom_id": 8, "response": None, "error": "expired"}])
+    assert load_predictions(path) == {"['a']": "x", "7": "y", "8": None}
+
+
+def test_a_failed_generation_of_ours_beside_an_error_is_read_by_its_id(tmp_path) -> None:
+    # A Batch output row is told by its custom_id too: without that, a row of ours with a null response
+    # beside the generation script's error would be read as one, a KeyError traceback (no custom_id).
+    path = tmp_path / "preds.jsonl"
+    write_rows(path, [{"id": "a", "response": None, "error": "timeout"}])
+    assert load_predictions(path) == {"a": None}
+
+
 def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset, scripts, capsys, tmp_path):
     # Not "no scored move question to answer": the split holds no record of its game at all.
     import shutil
@@ -1640,7 +1656,9 @@ def test_every_label_of_rows_without_ids_is_checked_and_their_replies_read_as_ou
     path = tmp_path / "result.jsonl"
     rows = swift_rows(records)
     write_rows(path, [*rows[:-2], rows[-1], rows[-2]])  # only the last two swapped: the first rows match
-    with pytest.raises(ScoringError, match=rf"line {len(rows) - 1}: its label is not the right answer"):
+    # the split's line and record it was checked against are named: the last but one
+    message = rf"line {len(rows) - 1}: its label is not the right answer to line {len(rows) - 1} of the split"
+    with pytest.raises(ScoringError, match=rf"{message} \({records[-2].id}\)"):
         load_predictions(path, records)
     write_rows(path, [{**rows[0], "labels": ""}, *rows[1:]])  # a label written empty is no answer either
     with pytest.raises(ScoringError, match="line 1: its label is not the right answer"):
