@@ -65,19 +65,15 @@ def _jsonl_rows(path: Path, what: str) -> Iterable[tuple[int, Any]]:
     # line it yields, so counting the lines read before the error names an earlier one).
     errors = "replace" if what == "predictions" else "strict"
     with open(path, "rb") as f:
-        n = 0
+        n, text_seen = 0, False
         for raw in f:
             for piece in raw.splitlines():  # \n, \r\n and a lone \r end a line, as in a text file
                 n += 1
                 if n == 1:  # a byte order mark at the start (Windows tools write one) is not text
                     piece = piece.removeprefix(codecs.BOM_UTF8)
-                    # UTF-16/32 with its BOM (PowerShell 5's `>` writes it): else read as "not JSON" replies.
-                    # UTF-32 LE's BOM starts with UTF-16 LE's; UTF-32 BE's (00 00 FE FF) needs its own.
-                    # Without a BOM, a line's opening brace beside NUL bytes tells it (not a parquet's NULs).
-                    if piece.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE,
-                                         b"{\0", b"\0{", b"\0\0\0{")):
-                        raise ScoringError(f"{what} {path}: UTF-16 or UTF-32 text; save it as UTF-8 (JSON "
-                                           "Lines files are UTF-8)")
+                if not text_seen and _wide_text(piece, first=n == 1):
+                    raise ScoringError(f"{what} {path}: UTF-16 or UTF-32 text; save it as UTF-8 (JSON "
+                                       "Lines files are UTF-8)")
                 try:
                     line = piece.decode("utf-8", errors)
                 except UnicodeDecodeError as e:
@@ -85,6 +81,7 @@ def _jsonl_rows(path: Path, what: str) -> Iterable[tuple[int, Any]]:
                                        "line; is it a JSONL file?)") from None
                 if not line.strip():
                     continue
+                text_seen = True
                 try:
                     row = json.loads(line)
                 except ValueError as e:
@@ -92,6 +89,16 @@ def _jsonl_rows(path: Path, what: str) -> Iterable[tuple[int, Any]]:
                 except RecursionError:  # "[" nested past json's depth: no row of ours either
                     raise ScoringError(f"{what} {path} line {n}: not JSON (nested too deeply)") from None
                 yield n, row
+
+
+def _wide_text(piece: bytes, first: bool) -> bool:
+    """Whether a line before the first with text is UTF-16 or UTF-32, cut at its newline's 0A byte."""
+    # With its BOM (PowerShell 5's `>` writes it): else read as "not JSON" replies. UTF-32 LE's BOM starts
+    # with UTF-16 LE's; UTF-32 BE's (00 00 FE FF) needs its own. Without a BOM, a line's opening brace
+    # beside NUL bytes tells it (not a parquet's or an MP4's NULs), and so does a blank line's residue of
+    # NULs (a big-endian newline's): else "line 1: not JSON".
+    boms = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE) if first else ()
+    return piece.startswith((*boms, b"{\0", b"\0{", b"\0\0\0{")) or (piece != b"" and not piece.strip(b"\0"))
 
 
 def load_records(path: Path | str) -> list[TaskRecord]:

@@ -174,15 +174,18 @@ def test_a_byte_order_mark_at_the_start_is_not_a_json_error(dataset, tmp_path, s
     assert result["results"][0]["overall"]["accuracy"] == pytest.approx(2 / len(records))
 
 
-@pytest.mark.parametrize("bom", ["\ufeff", ""])
+@pytest.mark.parametrize(("bom", "blank"), [("\ufeff", ""), ("", ""), ("", "\n"), ("", "\r\n")],
+                         ids=["bom", "no-bom", "no-bom-blank-first", "no-bom-crlf-first"])
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
-def test_a_utf16_predictions_file_is_named_as_such(encoding, bom, dataset, tmp_path, scripts, capsys):
+def test_a_utf16_predictions_file_is_named_as_such(encoding, bom, blank, dataset, tmp_path, scripts, capsys):
     # PowerShell 5's `>` writes UTF-16 with a BOM; its bytes replaced as stray ones read as "not JSON".
     # UTF-32 big-endian's BOM (00 00 FE FF) was read as "not JSON": only the others start with FF FE / FE FF.
-    # Without a BOM (other tools' UTF-16) it was "not JSON" too: its NUL bytes tell it.
+    # Without a BOM (other tools' UTF-16) it was "not JSON" too: its NUL bytes tell it, in the first line
+    # with text (a blank line first, a big-endian one a lone NUL once cut at its 0A byte, was "line 1: not
+    # JSON", found by mutation testing, h54d).
     records = load_records(dataset[1])
     lines = [json.dumps({"id": r.id, "response": reference_response(r)}) for r in records[:2]]
-    (tmp_path / "u16.jsonl").write_bytes((bom + "\n".join(lines) + "\n").encode(encoding))
+    (tmp_path / "u16.jsonl").write_bytes((bom + blank + "\n".join(lines) + "\n").encode(encoding))
     assert scripts.score_predictions.main([str(dataset[1]), str(tmp_path / "u16.jsonl")]) == 2
     assert "UTF-16 or UTF-32 text; save it as UTF-8" in capsys.readouterr().err
 
