@@ -43,7 +43,7 @@ def sync(device: str) -> None:
     """Wait for the work a GPU has queued: it runs behind the host, so a clock read earlier times launches."""
     kind = torch.device(device).type
     if kind == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)  # with no device, torch waits for the current one: cuda:0, not cuda:1
     elif kind == "mps":  # an Apple GPU, which --device accepts too
         torch.mps.synchronize()
 

@@ -108,10 +108,12 @@ def test_peak_flops_defaults_to_a_2048_matmul_on_the_given_device_and_waits_for_
 
     monkeypatch.setattr(torch, "randn", randn)
     monkeypatch.setattr(torch, "mm", mm)
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda: synced.append(clock.now))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: synced.append(device))
     assert throughput.peak_flops("cuda:1", seconds=3.0) == 4 * 2 * 2048**3 / 1.0
     assert made == [((2048, 2048), "cuda:1")] * 2
-    assert len(synced) == 2 * 3  # before and after each round of four matmuls
+    # Before and after each round of four matmuls, on the matmuls' GPU: with no device, torch waits for the
+    # current one (cuda:0), and cuda:1's queued matmuls went untimed.
+    assert synced == ["cuda:1"] * 2 * 3
     throughput.sync("cpu")
     assert len(synced) == 6  # no CUDA call for the host
 
@@ -231,9 +233,10 @@ def test_the_stock_pipeline_folds_a_paired_observation_as_ours_does() -> None:
     assert [p.shape for p in dummy.policy.parameters()] == [p.shape for p in mine.policy.parameters()]
 
 
-@pytest.mark.parametrize("device, backend", [("cuda:0", torch.cuda), ("mps", torch.mps)])
+@pytest.mark.parametrize("device, backend, waited_for", [("cuda:1", torch.cuda, ("cuda:1",)),
+                                                         ("mps", torch.mps, ())])  # one Apple GPU: no index
 def test_training_sps_on_a_gpu_waits_for_the_device_before_and_after_the_timed_rollouts(
-        clock: Clock, monkeypatch: pytest.MonkeyPatch, device: str, backend: Any) -> None:
+        clock: Clock, monkeypatch: pytest.MonkeyPatch, device: str, backend: Any, waited_for: tuple) -> None:
     # A GPU runs behind the host: the warm-up's queued work must finish before the clock starts, and the timed
     # rollouts' before it stops, else the figure counts other work or only the kernel launches. (An Apple GPU,
     # which --device accepts, was never waited for.)
@@ -260,7 +263,10 @@ def test_training_sps_on_a_gpu_waits_for_the_device_before_and_after_the_timed_r
                 queued.append(0.125)  # bookkeeping's device work between the two: in neither part
                 self.train()
 
-    def synchronize() -> None:
+    waits = set()
+
+    def synchronize(*device: str) -> None:
+        waits.add(device)  # the model's GPU, not torch's current one (cuda:0)
         clock.advance(sum(queued))
         queued.clear()
 
@@ -270,6 +276,7 @@ def test_training_sps_on_a_gpu_waits_for_the_device_before_and_after_the_timed_r
     # share included; the warm-up's queued work is waited for before the clock starts.
     assert throughput.measure_train_sps(Model(), rollouts=2) == {"sps": 12 / 4.75, "rollout_s": 0.75,
                                                                  "update_s": 1.5}
+    assert waits == {waited_for}
 
 
 def test_flops_per_env_step_refuses_a_model_whose_update_may_stop_early() -> None:
