@@ -61,7 +61,11 @@ def test_gameboy_benchmark_json():
     (["--env", "gameboy", "--emulators", "1e12"], "--emulators: must be at most 64 (emulators per worker)"),
     (["--env", "gameboy", "--workers", "1e12"], "--workers: must be at most 256 (worker processes)"),
     (["--env", "gameboy", "--policy", "10m", "--boards", "64"],
-     "--policy, --boards: not used with --env gameboy"),
+     "--policy, --boards: not used with --env gameboy (leave them out, or choose the other --env)"),
+    # Every Snake-only flag, one at a time: each was ignored silently by the Game Boy figures.
+    (["--env", "gameboy", "--device", "cpu"],
+     "--device: not used with --env gameboy (leave it out, or choose the other --env)"),
+    (["--env", "gameboy", "--rollouts", "3"], "--rollouts: not used with --env gameboy"),
 ])
 def test_bad_options_name_the_flag(scripts, capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
@@ -79,6 +83,7 @@ def test_help_names_every_bound_the_options_enforce(scripts, capsys):
                   "(default 2, at most 1,000)"):
         assert bound in text
     assert scripts.benchmark.measure_seconds("0.1") == 0.1  # "at least": the bound itself is taken
+    assert scripts.benchmark.measure_seconds("600") == 600  # and "at most"
 
 
 def test_every_training_figure_times_the_given_rollouts(scripts, capsys, monkeypatch):
@@ -366,19 +371,20 @@ def test_a_target_kl_in_the_measured_settings_is_refused_before_any_figure(scrip
     assert calls == []
 
 
-@pytest.mark.parametrize("argv, given", [
-    (["--quick", "--seconds", "30"], "--seconds"),
-    (["--quick", "--boards", "64", "--seconds", "5"], "--boards, --seconds"),
-    (["--env", "gameboy", "--quick", "--seconds", "5"], "--seconds"),
+@pytest.mark.parametrize("argv, given, them", [
+    (["--quick", "--seconds", "30"], "--seconds", "it"),
+    (["--quick", "--boards", "64", "--seconds", "5"], "--boards, --seconds", "them"),
+    (["--env", "gameboy", "--quick", "--seconds", "5"], "--seconds", "it"),
 ])
-def test_quick_refuses_the_sizes_it_replaces(scripts, capsys, monkeypatch, argv, given):
+def test_quick_refuses_the_sizes_it_replaces(scripts, capsys, monkeypatch, argv, given, them):
     # --quick put its own boards and seconds in place of the given ones without a word: a measured run
-    # ("--quick --seconds 30") was timed for 0.2 s.
+    # ("--quick --seconds 30") was timed for 0.2 s. One flag is "it" (c27f4e1), two are "them".
     _fake_figures(monkeypatch, [])
     with pytest.raises(SystemExit) as exc:
         scripts.benchmark.main(argv)
     assert exc.value.code == 2
-    assert f"{given}: --quick replaces" in capsys.readouterr().err
+    assert (f"{given}: --quick replaces {them} with its tiny sizes (drop --quick to measure with {them})"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("argv, message", [
