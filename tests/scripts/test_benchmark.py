@@ -136,13 +136,18 @@ def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, 
     others = {c[1]: c[3] for c in calls[9:]}
     assert {k: others[k] for k in ("rotation", "snake_duel", "sokoban")} == dict.fromkeys(
         ("rotation", "snake_duel", "sokoban"), 1024)
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
+    assert captured.err.startswith("peak matmul ...\nraw Snake core ...\n")  # progress, off the table
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in table.splitlines())
+    # One column of values: each name padded to the longest.
+    starts = {line.index(value) for line, value in zip(table.splitlines(), rows.values(), strict=True)}
+    assert starts == {max(map(len, rows)) + 2}
     assert {name: rows[name] for name in list(rows)[:12]} == {
         "peak matmul": "3.0 GFLOP/s",  # the better of the two
         "env_sps (Snake core, 1 core)": "1,000",
         "vec_env_sps (3 workers)": "1,500  (50% of env_sps × workers)",
-        "vec_env_sps (in process)": "500  (50% of env_sps)",
+        "vec_env_sps (in process)": "600  (60% of env_sps)",  # not the 50% above: each its own ratio
         "train_sps (ours, tiny)": "400",
         "sb3_train_sps (stock, SubprocVecEnv, tiny)": "100",
         "train_speedup": "4.00×",
@@ -232,7 +237,7 @@ def _fake_figures(monkeypatch, calls):
 
     def vec_env_sps(env, num_envs, num_workers, seconds=0.0, **kwargs):
         calls.append(("vec", env, num_envs, num_workers, seconds))
-        return 1500.0 if num_workers else 500.0
+        return 1500.0 if num_workers else 600.0
 
     def train_report(pipeline, env, preset, num_envs, ppo, device, rollouts=0, flops=True):
         calls.append(("train", pipeline.__name__, env, preset, num_envs, ppo, device, rollouts))
@@ -278,11 +283,13 @@ def test_a_cuda_run_takes_every_figure_on_its_device_with_the_cuda_policy(script
                      ("game", "rotation", 0.5, 512, {}), ("game", "snake_duel", 0.5, 512, {}),
                      ("game", "sokoban", 0.5, 512, {}),
                      ("game", "pokemon_red", 0.5, 4, {"rom": TEST_CARTRIDGE})]
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert captured.err == ""  # --json: the object alone, no progress lines
+    out = json.loads(captured.out)
     assert out == {
         "device": "cuda:1", "policy": "10m", "torch_threads": torch.get_num_threads(), "quick": False,
         "env_sps": 1000.0, "vec_env_workers": 2, "vec_env_sps": 1500.0, "vec_env_efficiency": 0.75,
-        "vec_env_sps_in_process": 500.0, "peak_flops": 3e9,
+        "vec_env_sps_in_process": 600.0, "peak_flops": 3e9,
         "train_sps": 50.0, "sb3_train_sps": 25.0, "train_speedup": 2.0, "sb3_dummy_train_sps": 40.0,
         "train_speedup_dummy": 1.25, "rollout_s": 0.25, "update_s": 2.0, "sb3_rollout_s": 1.5,
         "sb3_update_s": 2.0, "sb3_dummy_rollout_s": 0.75, "sb3_dummy_update_s": 2.0,
