@@ -405,3 +405,38 @@ def test_seconds_and_rollouts_past_any_rates_use_are_refused(scripts, capsys, mo
     with pytest.raises(SystemExit) as exc:
         scripts.benchmark.main(argv)
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cuda_on_a_machine_without_it_is_refused_before_any_figure(scripts, capsys, monkeypatch):
+    # README: --device cpu|cuda[:N]|auto. On a host without CUDA, --device cuda is an error naming the way
+    # out, given before any figure; taking it failed in the peak matmul with torch's traceback.
+    import torch
+
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exc:
+        scripts.benchmark.main(["--device", "cuda", "--quick", "--json"])
+    assert exc.value.code == 2 and calls == []
+    err = capsys.readouterr().err
+    assert "--device cuda: CUDA is not available on this machine (use --device cpu)" in err
+
+
+@pytest.mark.parametrize("argv, device, policy", [
+    ([], "cpu", "tiny"),  # README: cpu by default, with a GPU there too
+    (["--device", "auto"], "cuda", "10m"),  # auto takes the GPU, and the GPU's default policy
+])
+def test_the_default_device_is_the_cpu_and_auto_takes_cuda_where_there_is_one(
+        scripts, capsys, monkeypatch, argv, device, policy):
+    import torch
+
+    import agents.benchmark_cli
+
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(agents.benchmark_cli, "check_device", lambda device: None)  # no GPU here
+    assert scripts.benchmark.main([*argv, "--json", "--workers", "2", "--quick"]) == 0
+    assert {c[1] for c in calls if c[0] == "peak"} == {c[6] for c in calls if c[0] == "train"} == {device}
+    out = json.loads(capsys.readouterr().out)
+    assert (out["device"], out["policy"]) == (device, policy)
