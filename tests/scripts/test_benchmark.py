@@ -309,6 +309,9 @@ def test_a_cpu_runs_json_keeps_its_policys_figures_apart_from_the_10m_ones(scrip
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert scripts.benchmark.main(["--device", "auto", "--json", "--workers", "2", "--quick"]) == 0
     assert {c[1] for c in calls if c[0] == "peak"} == {c[6] for c in calls if c[0] == "train"} == {"cpu"}
+    # --quick's training: 8 boards, 16 steps, one epoch (README: a minute), not the 64 boards' processes
+    sizes = {(c[4], c[5]["n_steps"], c[5]["batch_size"], c[5]["n_epochs"]) for c in calls if c[0] == "train"}
+    assert sizes == {(8, 16, 64, 1)}
     out = json.loads(capsys.readouterr().out)
     assert {k: out[k] for k in ("device", "policy", "quick", "train_sps", "sb3_train_sps", "train_speedup",
                                 "flops_per_step", "parameters", "train_sps_10m", "parameters_10m")} == {
