@@ -169,7 +169,7 @@ def test_the_gameboy_figures_from_the_readmes_defaults_and_their_table(scripts, 
     _fake_gameboy_figures(monkeypatch, calls)
     assert scripts.benchmark.main(["--env", "gameboy", "--workers", "2"]) == 0
     assert calls == [("bare", 3.0), ("make", "pokemon_red", 4), ("play", 1.0), ("play", 3.0), ("close",),
-                     ("vec", 4, 1, 3.0), ("vec", 8, 2, 3.0)]
+                     ("vec", 4, 1, 3.0), ("vec", 8, 2, 3.0), ("memory", 8)]
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in capsys.readouterr().out.splitlines())
     assert rows == {"bare PyBoy (1 core)": "250 steps/s (6,000 frames/s)",
                     "full env (1 core)": "200 steps/s, overhead 25.0%",
@@ -184,12 +184,37 @@ def test_gameboy_quick_times_each_figure_as_long_as_snakes_quick(scripts, capsys
     _fake_gameboy_figures(monkeypatch, calls)
     assert scripts.benchmark.main(["--env", "gameboy", "--workers", "2", "--quick", "--json"]) == 0
     assert calls == [("bare", 0.2), ("make", "pokemon_red", 4), ("play", 0.2), ("play", 0.2), ("close",),
-                     ("vec", 4, 1, 0.2), ("vec", 8, 2, 0.2)]
+                     ("vec", 4, 1, 0.2), ("vec", 8, 2, 0.2), ("memory", 8)]
     assert json.loads(capsys.readouterr().out)["quick"] is True
 
 
-def _fake_gameboy_figures(monkeypatch, calls):
-    """benchmark.py's --env gameboy measurements replaced by fixed figures, each call in ``calls``."""
+def test_the_gameboy_json_has_every_figure_on_the_test_cartridge(scripts, capsys, monkeypatch):
+    # Only test_gameboy_benchmark_json read this JSON, for five keys > 0: its other keys (the env measured,
+    # the emulators per worker, the frames/s, the overhead) went unchecked, and so did the cartridge each
+    # figure's game was made with.
+    import envs.bench
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    calls, roms = [], []
+    _fake_gameboy_figures(monkeypatch, calls, roms)
+    argv = ["--env", "gameboy", "--workers", "2", "--emulators", "3", "--json"]
+    assert scripts.benchmark.main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "env": "pokemon_red on the test cartridge", "emulators_per_worker": 3, "quick": False,
+        "pyboy_sps": 250.0, "pyboy_fps": 6000.0, "env_sps": 200.0, "env_overhead": pytest.approx(0.25),
+        "vec_env_sps_w1": 100.0, "vec_env_sps_w2": 200.0, "memory_per_emulator_mb": 3.0}
+    assert roms == [str(TEST_CARTRIDGE)] * 4  # the env, both VecEnv figures and the memory
+    # Where resident memory cannot be read (no /proc): null in the JSON, "n/a" in the table.
+    monkeypatch.setattr(envs.bench, "memory_per_emulator", lambda name, count, **kwargs: None)
+    assert scripts.benchmark.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["memory_per_emulator_mb"] is None
+    assert scripts.benchmark.main(argv[:-1]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["memory", "per", "emulator", "n/a"]
+
+
+def _fake_gameboy_figures(monkeypatch, calls, roms=None):
+    """benchmark.py's --env gameboy measurements replaced by fixed figures, each call in ``calls`` (and the
+    ``rom`` each game was made with in ``roms``, where given)."""
     import agents.throughput
     import envs
     import envs.bench
@@ -203,6 +228,7 @@ def _fake_gameboy_figures(monkeypatch, calls):
 
     def make_game(name, num_envs=0, **kwargs):
         calls.append(("make", name, num_envs))
+        roms is None or roms.append(kwargs.get("rom"))
         return Game()
 
     def random_play(game, seconds):
@@ -212,14 +238,20 @@ def _fake_gameboy_figures(monkeypatch, calls):
 
     def vec_env_sps(env, num_envs, num_workers, seconds=0.0, **kwargs):
         calls.append(("vec", num_envs, num_workers, seconds))
+        roms is None or roms.append(kwargs.get("rom"))
         return 100.0 * num_workers
+
+    def memory_per_emulator(name, count, **kwargs):
+        calls.append(("memory", count))  # README: the memory 8 more emulators add, over 8
+        roms is None or roms.append(kwargs.get("rom"))
+        return 3 * 2**20
 
     monkeypatch.setattr(envs.gameboy.core, "load_pyboy_class", lambda: None)
     monkeypatch.setattr(envs, "make_game", make_game)
     monkeypatch.setattr(envs.bench, "random_play", random_play)
     monkeypatch.setattr(envs.bench, "pyboy_bare_sps",
                         lambda rom, seconds: calls.append(("bare", seconds)) or 250.0)
-    monkeypatch.setattr(envs.bench, "memory_per_emulator", lambda name, count, **kwargs: 3 * 2**20)
+    monkeypatch.setattr(envs.bench, "memory_per_emulator", memory_per_emulator)
     monkeypatch.setattr(agents.throughput, "vec_env_sps", vec_env_sps)
 
 
