@@ -76,6 +76,7 @@ def test_training_sps_and_flops_per_env_step(clock: Clock) -> None:
         assert report == {"sps": 2.0, "rollout_s": 4.0, "update_s": 0.0}
         assert model.num_timesteps == 3 * 4 * 2
         assert "train" not in vars(model) and "collect_rollouts" not in vars(model)  # the timers removed
+        assert model.logger.get_dir() is None  # SB3's default logger makes an SB3-<time> folder a figure
         small = throughput.flops_per_env_step(model, batch=4)
         large = throughput.flops_per_env_step(model, batch=8)
         assert all(p.grad is None for p in model.policy.parameters())  # counting left no gradients behind
@@ -287,3 +288,5 @@ def test_flops_per_env_step_refuses_a_model_whose_update_may_stop_early() -> Non
     venv.close()
     with pytest.raises(ValueError, match=r"target_kl=0\.01.*configs/snake\.yaml"):
         throughput.flops_per_env_step(model, batch=4)
+    with pytest.raises(ValueError, match=r"target_kl=0\.0:"):  # a zero stops after the first minibatch
+        throughput.check_whole_updates(0.0)
