@@ -155,6 +155,20 @@ def test_vec_env_sps_uses_the_workers_and_game_options_given(clock: Clock,
     assert venvs[0].played == {0, 1, 2, 3} and venvs[0].closed  # uniformly random actions, every one
 
 
+def test_vec_env_sps_leaves_the_first_step_out(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A VecEnv's first step after reset is a cold one (workers waking, caches empty): timed, a slow one
+    # lowered vec_env_sps, a steady-state rate.
+    class Cold(_FakeVenv):
+        waited = 0
+
+        def step_wait(self) -> None:
+            self.waited += 1
+            self.clock.advance(100.0 if self.waited == 1 else 1.0)
+
+    monkeypatch.setattr(throughput, "make_vec", lambda *a, **k: Cold(clock, [], *a, **k))
+    assert throughput.vec_env_sps("snake", 4, 0, seconds=40.0) == 4.0
+
+
 def test_train_report_returns_the_per_step_flops_of_the_rollouts_asked(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The per-step FLOPs (forward + n_epochs updates) are mfu's numerator, not the forward or one update;
