@@ -373,6 +373,17 @@ def test_generated_levels_are_well_formed(difficulty: str):
     assert counts == set(range(lo, hi + 1))
 
 
+def test_a_seed_gives_the_same_level_whatever_the_board_held_before():
+    """Levels come from the seed alone: a room carved over the last level's floor rather than over solid
+    wall would give a used board a roomier level than a fresh board gets from the same seed."""
+    fresh = Sokoban(num_envs=1, difficulty="medium")
+    fresh.reset(np.arange(1), np.array([7], dtype=np.uint64))
+    used = Sokoban(num_envs=1, difficulty="medium")
+    for seed in (3, 7):
+        used.reset(np.arange(1), np.array([seed], dtype=np.uint64))
+    assert used.get_state(0) == fresh.get_state(0)
+
+
 @pytest.mark.parametrize("difficulty,mean_moves", [("easy", 4), ("medium", 14)])
 def test_generated_levels_are_as_hard_as_documented(difficulty: str, mean_moves: float):
     """The docstring's figures: shortest solutions average about 4 moves on easy and 14 on medium (the
