@@ -384,16 +384,19 @@ def test_a_seed_gives_the_same_level_whatever_the_board_held_before():
     assert used.get_state(0) == fresh.get_state(0)
 
 
-@pytest.mark.parametrize("difficulty,mean_moves", [("easy", 4), ("medium", 14)])
+@pytest.mark.parametrize("difficulty,mean_moves", [("easy", 4.6), ("medium", 14.3)])
 def test_generated_levels_are_as_hard_as_documented(difficulty: str, mean_moves: float):
-    """The docstring's figures: shortest solutions average about 4 moves on easy and 14 on medium (the
-    backward game keeps the state whose boxes travelled furthest), and the player starts on a random cell
-    it can reach, not where the backward game left it (always beside the box it last pulled)."""
+    """The README's figures: shortest solutions average 4.6 moves on easy and 14.3 on medium over seeds
+    0-99 (the backward game keeps the state whose boxes travelled furthest), and the player starts on a
+    random cell it can reach, not where the backward game left it (always beside the box it last pulled).
+    The figures are pinned to their rounding: pulling a box on every backward step (4.66, 14.36), never
+    widening the corridors (4.77, 13.3) or keeping the later of two equal backward runs (4.31, 14.4)
+    each passed a 20% tolerance."""
     n = 100
     game = Sokoban(num_envs=n, difficulty=difficulty)
     game.reset(np.arange(n), np.arange(n, dtype=np.uint64))
     states = [game.get_state(i) for i in range(n)]
-    assert np.mean([len(solve(s)) for s in states]) == pytest.approx(mean_moves, rel=0.2)
+    assert np.mean([len(solve(s)) for s in states]) == pytest.approx(mean_moves, abs=0.05)
     beside = sum(any(abs(s["player"][0] - x) + abs(s["player"][1] - y) == 1 for x, y in s["boxes"])
                  for s in states)
     assert beside < 0.7 * n
