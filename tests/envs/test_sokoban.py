@@ -860,6 +860,23 @@ def test_the_solver_keeps_to_its_state_budget_and_solve_answers_none_past_it():
     assert len(solve(long_one)) == 6
 
 
+def test_the_solver_searches_past_its_first_hash_table():
+    """The search's hash table starts with 8192 slots and doubles when half full. Growing it only when
+    over full hangs the search once 8192 states fill it (a Numba loop, which pytest's timeout cannot
+    interrupt): only the hard replay test, whose seeds happened to need that many states, caught it."""
+    state = level("##########",
+                  "#@       #",
+                  "#  $     #",
+                  "#        #",
+                  "#     $  #",
+                  "#        #",
+                  "#       .#",
+                  "#.       #",
+                  "##########")
+    assert solve_status(state, max_states=20000)[0] == BUDGET
+    assert len(solve(state)) == 23
+
+
 @pytest.mark.parametrize("budget", ["1000", None, 1.5, 0, -5, True])
 def test_the_solver_refuses_a_state_budget_that_is_no_whole_number_of_at_least_one(budget):
     # "1000" and None were Numba's TypingError from inside the search (after compiling it anew), 1.5 a
