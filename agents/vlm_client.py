@@ -946,6 +946,7 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
             raise ValueError("--extra-body cannot set model or messages")
         if extra.get("stream"):  # a server streams server-sent events, which read as no chat completion
             raise ValueError("--extra-body cannot set stream: each answer is read whole; drop \"stream\"")
+    endpoint = Endpoint.parse(spec)  # before the cache folder is made: a refused command leaves none
     cache = None
     if not args.no_cache:  # checked now, not at the first answer (already sent and paid for)
         if args.cache_dir is not None:
@@ -956,6 +957,6 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
                     else f"the default response cache {root}")
         check_cache_dir(root, name)
         cache = ResponseCache(root)
-    return ChatClient(Endpoint.parse(spec), api_key_env=args.api_key_env, timeout=args.timeout,
+    return ChatClient(endpoint, api_key_env=args.api_key_env, timeout=args.timeout,
                       max_retries=args.retries, max_tokens=args.max_tokens, temperature=args.temperature,
                       extra_body=extra, cache=cache, image_detail=args.image_detail)

@@ -1492,6 +1492,22 @@ def test_the_cache_dir_is_checked_before_any_request(tmp_path, monkeypatch):
     assert (tmp_path / "deep" / "er").is_dir()
 
 
+def test_a_malformed_endpoint_is_refused_before_the_cache_folder_is_made(tmp_path, monkeypatch):
+    # `evaluate.py --env snake --vlm just-a-name` made ~/.cache/depthfirst/vlm and only then refused the
+    # endpoint: found by the parallel-test audit, as test_evaluate_script_rejects_bad_vlm_input left that
+    # folder in the tester's home.
+    from agents.vlm_client import client_from_args
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(cache))
+    for spec in ("just-a-name", "m@http://127.0.0.1:99999/v1"):
+        with pytest.raises(ValueError, match=r"MODEL@URL|Port out of range"):
+            client_from_args(spec, _client_args())
+        with pytest.raises(ValueError):
+            client_from_args(spec, _client_args("--cache-dir", str(tmp_path / "flag")))
+    assert not cache.exists() and not (tmp_path / "flag").exists()
+
+
 def test_the_cache_dir_expands_a_tilde_and_refuses_an_empty_path(tmp_path, monkeypatch, capsys):
     # --cache-dir=~/x (bash expands no ~ after "=") made a folder named "~" in the current one, and an
     # empty --cache-dir silently fell back to the default cache, unlike every other path flag.
