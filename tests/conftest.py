@@ -34,18 +34,33 @@ def load_script(name: str):
     return module
 
 
+@contextlib.contextmanager
+def env_set(name: str, value: str) -> Iterator[None]:
+    """``$name`` is ``value`` inside the block and as it was after it (unset if it was)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 @pytest.fixture(scope="session", autouse=True)
-def sb3_logs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """SB3 gives a model learning without a logger of its own a new ``SB3-<time>`` folder in the system's
-    temp folder; tests that call ``model.learn`` directly left dozens there. The project's own training sets
-    its logger; here SB3's folder goes under the tests' temp folder instead."""
-    before = os.environ.get("SB3_LOGDIR")
-    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
-    yield
-    if before is None:
-        os.environ.pop("SB3_LOGDIR", None)
-    else:
-        os.environ["SB3_LOGDIR"] = before
+def default_outputs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Folders a command makes by default go under the tests' temp folder, not one the test processes
+    share (up to four at once, pytest-xdist) with each other and the tester.
+
+    SB3 gives a model learning without a logger of its own a new ``SB3-<time>`` folder in the system's
+    temp folder; tests that call ``model.learn`` directly left dozens there. The VLM response cache
+    (``~/.cache/depthfirst/vlm``) is made up front by every ``--vlm`` command not given ``--cache-dir`` or
+    ``--no-cache``: test_evaluation.py's missing-MP4-writer test made it in the tester's home. A test of
+    the defaults themselves sets ``HOME`` and these variables with monkeypatch."""
+    with (env_set("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3-logs"))),
+          env_set("DEPTHFIRST_VLM_CACHE", str(tmp_path_factory.mktemp("vlm-cache")))):
+        yield
 
 
 @pytest.fixture(scope="session")
