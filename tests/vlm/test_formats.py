@@ -356,7 +356,7 @@ def test_trl_dataset_loads_from_disk_with_pil_images(exported, records):
             assert verify(completion, row["ground_truth"])["overall"] == 1.0
 
 
-def test_easyr1_parquet_has_images_problem_answer(exported, records):
+def test_easyr1_parquet_has_images_problem_answer(exported, records, tmp_path):
     for split in SPLITS:
         table = pq.read_table(exported / "easyr1" / f"{split}.parquet")
         assert table.column_names == ["images", "problem", "answer"]
@@ -369,8 +369,9 @@ def test_easyr1_parquet_has_images_problem_answer(exported, records):
             assert verify(reference_response(rec), row["answer"])["overall"] == 1.0
             assert verify("<think>x</think><answer>-12345</answer>", row["answer"])["accuracy"] == 0.0
     datasets = needs_datasets()
+    # Its cache under tmp_path, not ~/.cache/huggingface that every test process and the tester share.
     loaded = datasets.load_dataset("parquet", data_files=str(exported / "easyr1" / "train.parquet"),
-                                   split="train")
+                                   split="train", cache_dir=str(tmp_path / "hf-cache"))
     assert loaded.column_names == ["images", "problem", "answer"] and len(loaded) == len(records["train"])
 
 
