@@ -34,20 +34,6 @@ def load_script(name: str):
     return module
 
 
-@contextlib.contextmanager
-def env_set(name: str, value: str) -> Iterator[None]:
-    """``$name`` is ``value`` inside the block and as it was after it (unset if it was)."""
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
 @pytest.fixture(scope="session", autouse=True)
 def default_outputs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Folders a command makes by default go under the tests' temp folder, not one the test processes
@@ -58,8 +44,9 @@ def default_outputs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     (``~/.cache/depthfirst/vlm``) is made up front by every ``--vlm`` command not given ``--cache-dir`` or
     ``--no-cache``: test_evaluation.py's missing-MP4-writer test made it in the tester's home. A test of
     the defaults themselves sets ``HOME`` and these variables with monkeypatch."""
-    with (env_set("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3-logs"))),
-          env_set("DEPTHFIRST_VLM_CACHE", str(tmp_path_factory.mktemp("vlm-cache")))):
+    with pytest.MonkeyPatch.context() as mp:  # the session's own monkeypatch: both put back at the end
+        mp.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3-logs")))
+        mp.setenv("DEPTHFIRST_VLM_CACHE", str(tmp_path_factory.mktemp("vlm-cache")))
         yield
 
 
