@@ -1,0 +1,58 @@
+"""The suite's own settings (pyproject.toml's [tool.pytest.ini_options]) do what they promise."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import ROOT
+
+
+def test_a_test_stuck_outside_the_interpreter_fails_and_the_suite_runs_on(tmp_path):
+    # pytest-timeout's SIGALRM waits for the interpreter, which a Numba loop never gives back (a mutant of
+    # the Sokoban solver's table growth spun there for as long as CI lets a run last, 90 minutes).
+    # faulthandler's watchdog ends the stuck test process; pytest-xdist, as the README's test command
+    # runs the suite, reports that test as failed and runs the rest.
+    (tmp_path / "test_spin.py").write_text(textwrap.dedent("""
+        import numba
+        import numpy as np
+
+
+        @numba.njit
+        def spin(flag):
+            n = 0
+            while flag[0] == 0:
+                flag[1] = n
+                n += 1
+            return n
+
+
+        spin(np.ones(2, np.int64))  # compiled while collecting, outside the tests' clocks
+
+
+        def test_spins():
+            spin(np.zeros(2, np.int64))
+
+
+        def test_after():
+            pass
+    """))
+    # The project's settings, with both clocks short: pytest-timeout's (1 s) must fail to stop the loop.
+    # In a session of its own: should the watchdog not end the worker, the test kills it, not leaves it.
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
+                             str(tmp_path), "-p", "no:cacheprovider", "-o", "timeout=1", "-o",
+                             "faulthandler_timeout=3", "-n", "1", "test_spin.py"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # all ended, as they should
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == 1, out + err
+    assert "worker 'gw0' crashed while running 'test_spin.py::test_spins'" in out
+    assert "1 failed, 1 passed" in out
+    assert "Timeout (0:00:03)!" in err and "in test_spins" in err  # where it was stuck
