@@ -12,7 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_benchmark_json_has_every_figure(scripts, capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SB3's default logger would write
+    # Where SB3's default logger would write: conftest's SB3_LOGDIR, which it reads first, unset.
+    monkeypatch.delenv("SB3_LOGDIR")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     # One timed rollout a training figure, not the default two: the figures' plumbing is the same.
     assert scripts.benchmark.main(["--quick", "--json", "--workers", "2", "--rollouts", "1"]) == 0
     assert not list(tmp_path.glob("SB3-*"))  # no empty log folder left per training figure
