@@ -850,6 +850,9 @@ def test_reset_refuses_options_it_would_ignore() -> None:
     with pytest.raises(ValueError, match=r"no options, got \['difficulty'\].*keyword arguments of gym.make"):
         env.reset(seed=0, options={"difficulty": "hard"})
     first = env.reset(seed=0)[0]
+    # The env plays on: Gymnasium's passive checker, had the id kept it, took the refused reset for its
+    # first and failed this step with a TypeError of its own (Gymnasium 1.4).
+    assert env.step(0)[0].shape == first.shape
     for empty in (None, {}):  # SB3's DummyVecEnv passes {} by default
         assert np.array_equal(env.reset(seed=0, options=empty)[0], first)
     env.close()
