@@ -430,7 +430,8 @@ class GameVecEnv(VecEnv):
         proc = self._procs[w]
         proc.join(timeout=1.0)
         lo, hi = self._slices[w]
-        what = f"worker {w} (pid {proc.pid}, envs {lo}-{hi - 1})"
+        boards = f"env {lo}" if hi - lo == 1 else f"envs {lo}-{hi - 1}"  # the Game Boy: one a worker
+        what = f"worker {w} (pid {proc.pid}, {boards})"
         if hung_s is None:
             what += f" died with exit code {proc.exitcode}"
             if cmd != "step":

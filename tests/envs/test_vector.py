@@ -345,6 +345,22 @@ def test_a_worker_that_exits_names_its_exit_code():
         v.close()
 
 
+def test_a_worker_of_one_board_is_named_with_it(caplog):
+    # It read "envs 1-1" (one emulator a worker is the Game Boy's default).
+    v = make_vec("snake", 2, num_workers=2, seed=0)
+    try:
+        v.reset()
+        pid = v.worker_pids()[1]
+        os.kill(pid, signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="envs.vector"):
+            v.step(np.zeros(2, np.int64))
+        assert [r.getMessage() for r in caplog.records if r.name == "envs.vector"] == [
+            f"worker 1 (pid {pid}, env 1) died with exit code -9; restarting it, its boards start new "
+            "episodes"]
+    finally:
+        v.close()
+
+
 def test_killed_worker_is_restarted(caplog):
     v = make_vec("snake", 8, num_workers=2, seed=0)
     try:
