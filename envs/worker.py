@@ -23,6 +23,8 @@ from envs import make_game
 from envs.base import Game
 
 FIGURES = ("r", "l")  # the figures of every ended episode ahead of its game's own (see Shared)
+# The commands that errors name by the VecEnv method a user called (the rest share its name).
+METHOD_OF = {"call": "env_method", "check_attr": "set_attr"}
 
 
 class Shared:
@@ -257,10 +259,11 @@ def _unreadable(message: bytes, e: Exception) -> tuple[Any, str, Any]:
              and arg is not None)  # PROTO's and FRAME's are the pickle's own; MEMOIZE has none
     call, cmd = next(items), next(items)
     try:
-        raise TypeError(f"the worker could not load the values of {cmd!r} ({type(e).__name__}: {e}): a "
-                        "value sent to workers must unpickle there, so its class must be importable in a new "
-                        "process (one defined in a notebook, an interactive session or `python -c` is not); "
-                        "define it in a module, or use num_workers=0") from None
+        raise TypeError(f"the worker could not load the values of {METHOD_OF.get(cmd, cmd)!r} "
+                        f"({type(e).__name__}: {e}): a value sent to workers must unpickle there, so its "
+                        "class must be importable in a new process (one defined in a notebook, an "
+                        "interactive session or `python -c` is not); define it in a module, or use "
+                        "num_workers=0") from None
     except TypeError as error:
         return (call, *_error_reply(error))
 

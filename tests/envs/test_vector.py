@@ -469,7 +469,7 @@ def test_killed_worker_raises_when_asked():
             v.step_wait()
         assert time.perf_counter() - t < 1.5  # noticed within a second, never hangs
         # Outside a step too: the call that finds it dead names it.
-        with pytest.raises(WorkerDiedError, match=r"worker 0 .* during 'call'"):
+        with pytest.raises(WorkerDiedError, match=r"worker 0 .* during 'env_method'"):
             v.env_method("get_state", indices=[0])
         with pytest.raises(WorkerDiedError, match=r"worker 0 .* during 'reset'"):
             v.reset()
@@ -811,7 +811,7 @@ def test_a_games_error_in_a_worker_is_raised_as_itself():
         v.reset()
         with pytest.raises(ValueError, match="not a snake state") as raised:
             v.env_method("set_state", {}, indices=[3])
-        assert "worker 1 failed on 'call'" in str(raised.value.__cause__)  # with the worker's traceback
+        assert "worker 1 failed on 'env_method'" in str(raised.value.__cause__)  # with the worker's traceback
         assert "Traceback" in str(raised.value.__cause__)
         assert v.env_method("get_state", indices=[3])[0]["size"] == 10  # the env answers on
     finally:
@@ -841,12 +841,12 @@ def test_a_value_a_worker_cannot_load_is_refused_as_such_not_as_a_worker_death()
         v.reset()
         v.step(np.zeros(4, np.int64))  # the last command the workers served before the refused ones
         pids = v.worker_pids()
-        unloadable = r"(?s)could not load the values of 'check_attr'.*Can't get attribute"
+        unloadable = r"(?s)could not load the values of 'set_attr'.*Can't get attribute"
         with pytest.raises(TypeError, match=unloadable):
             v.set_attr("note", LoadsNowhere())
-        with pytest.raises(TypeError, match="could not load the values of 'call'") as raised:
+        with pytest.raises(TypeError, match="could not load the values of 'env_method'") as raised:
             v.env_method("set_state", LoadsNowhere(), indices=[3])
-        assert "worker 1 failed on 'call'" in str(raised.value.__cause__)
+        assert "worker 1 failed on 'env_method'" in str(raised.value.__cause__)
         assert v.worker_restarts == 0 and v.worker_pids() == pids
         assert v.get_attr("size") == [10] * 4  # the env answers on, each call its own answer
         assert [s["step"] for s in v.env_method("get_state")] == [1] * 4  # no command served again
