@@ -39,6 +39,7 @@ from agents.evaluation import (
     check_fits,
     check_game,
     eval_kwargs,
+    figure,
     forward_bytes,
     mean_text,
     run_episodes,
@@ -797,7 +798,7 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
         cost = "0 (local)" if s["kind"] == "specialist" else _fmt(s["cost_per_episode"], ".4f", "no price")
         lines.append(
             f"| {s['name']} ({s['kind']}) | {_count(s['parameters'])} | {mean_text(s['mean_score'])} ± "
-            f"{s['std_score']:.2f} | {s['median_score']:g} | {_fmt(s['success_rate'], '.0%', 'n/a')} | "
+            f"{s['std_score']:.2f} | {figure(s['median_score'])} | {_fmt(s['success_rate'], '.0%', 'n/a')} | "
             f"{s['invalid']} ({s['invalid_rate']:.1%}) | {_fmt(s['best_move_rate'], '.0%', 'n/a')} | "
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
             f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
@@ -815,7 +816,7 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
                   "|---" * (len(summaries) + 1) + "|"]
         columns = [s["per_episode"] for s in summaries]
         for k, sd in enumerate(seeds):
-            cells = [f"{c['score'][k]:g}" + " (cut)" * c["capped"][k] for c in columns]
+            cells = [figure(c['score'][k]) + " (cut)" * c["capped"][k] for c in columns]
             lines.append(f"| {sd} | " + " | ".join(cells) + " |")
         lines.append("")
     vlms = [s for s in summaries if s["kind"] == "vlm"]

@@ -153,6 +153,23 @@ def test_report_files_plots_and_worst_decisions(compared):
     assert "Sorry, I cannot see the board." in md
 
 
+def test_the_report_writes_the_median_and_each_seeds_score_as_evaluate_does(tmp_path, monkeypatch):
+    # Pokémon scores count 0.001 a tile: a median of 0.103 and 0.104 read 0.1035 beside its mean printed
+    # 0.103, the same value; and a score past 1,000 lost its last decimal (1003.512 read 1003.51).
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    players = [PlayerRun(name, "specialist", 10.0, "counted",
+                         [Episode(100 + k, x, 3, 0.0, {}, [0] * 3, None) for k, x in enumerate(scores)], 1.0)
+               for name, scores in (("tiles", [0.103, 0.104]), ("badges", [1003.512, 1003.512]))]
+    compare.write_report(tmp_path, "pokemon_red", {}, 100, players, {})
+    md = (tmp_path / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| tiles (specialist)"))
+    mean, median = re.search(r"\| ([\d.]+) ± [\d.]+ \| ([\d.]+) \|", row).groups()
+    assert mean == median == "0.103", row  # one value, printed alike (0.1035 is 0.10349... as a float)
+    assert "| 100 | 0.103 | 1003.512 |" in md, md
+
+
 def test_a_rerun_costs_nothing_and_gives_the_same_figures(compared):
     assert compared["rerun_hits"] == 0
     first, again = by_name(compared["report"]), by_name(compared["again"])
