@@ -640,6 +640,11 @@ class ChatClient:
             # --temperature has no upper bound here: servers differ (OpenAI's is 2, vLLM has none).
             return (f"check the model name {self.endpoint.model!r} and that it takes images, --max-tokens "
                     "(prompt and answer must fit its context), --temperature and --extra-body")
+        if status == 404 and not urllib.parse.urlsplit(self.endpoint.base_url).path:
+            # vLLM, SGLang, llama-server, Ollama, LM Studio and OpenAI all answer under /v1: a bare
+            # host:port is the usual slip, which "check the URL" left to be found.
+            return (f"the URL has no path; give {self.endpoint.base_url}/v1, where OpenAI-compatible servers "
+                    f"answer, else check the model name {self.endpoint.model!r} and the API key")
         return f"check the model name {self.endpoint.model!r}, the URL and the API key"
 
     def _post(self, data: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -392,9 +392,15 @@ def test_the_test_server_refuses_what_vllm_refuses_in_its_error_shape(body, kind
 
 def test_a_url_without_v1_gets_fastapis_not_found_and_is_told_to_check_the_url():
     # vLLM's server answers an unknown path as FastAPI does: {"detail": "Not Found"}.
+    # A bare host:port is the usual slip (vLLM's own examples end in /v1): the message gives the URL to try.
+    with ChatServer() as server, pytest.raises(ChatConfigError) as exc:
+        ChatClient(Endpoint("m", server.url.removesuffix("/v1")), api_key_env=None).complete("q", [IMG])
+    assert f"HTTP 404: Not Found (the URL has no path; give {server.url}" in str(exc.value), exc.value
+    assert "check the model name 'm' and the API key)" in str(exc.value)
+    # With a path of its own, a 404 may be the model or the key as well as the URL: all three are named.
     why = r"HTTP 404: Not Found \(check the model name 'm', the URL and the API key\)"
     with ChatServer() as server, pytest.raises(ChatConfigError, match=why):
-        ChatClient(Endpoint("m", server.url.removesuffix("/v1")), api_key_env=None).complete("q", [IMG])
+        ChatClient(Endpoint("m", server.url.replace("/v1", "/api")), api_key_env=None).complete("q", [IMG])
 
 
 def test_a_tool_call_in_place_of_content_is_the_models_empty_answer():
