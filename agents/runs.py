@@ -648,7 +648,15 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
         return ckpt
     if (run / "model.zip").is_file():
         return run / "model.zip"
-    return latest_checkpoint(run, instead)
+    try:
+        return latest_checkpoint(run, instead)
+    except RunError:
+        # Not a run that stopped early: its advice, start it again with --force, is refused while it trains.
+        if training_now(run):
+            raise RunError(f"{run}: a train_ppo.py is training into this run folder and has saved no "
+                           "checkpoint yet (the first comes at its save_every steps, or when Ctrl-C stops "
+                           f"it); try again then, or {instead}") from None
+        raise
 
 
 @contextlib.contextmanager

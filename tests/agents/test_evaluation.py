@@ -254,6 +254,21 @@ def test_a_run_without_a_checkpoint_says_what_to_do_in_every_command(scripts, tm
     assert not (tmp_path / "out").exists()
 
 
+def test_a_run_still_before_its_first_checkpoint_is_not_told_to_start_again(scripts, tmp_path, capsys):
+    # Found evaluating a default run in its first minutes: the advice was to start it again with --force.
+    from agents.runs import claim_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\npolicy: tiny\n")
+    (run / "command.txt").write_text("train_ppo.py --env snake\n")
+    with claim_run(run):  # as train_ppo.py holds it while it trains
+        assert scripts.evaluate.main([str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is training into this run folder and has saved no checkpoint yet" in err, err
+    assert "--force" not in err and err.rstrip().endswith("or give a model file with --checkpoint"), err
+
+
 def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(tmp_path, monkeypatch):
     import argparse
     import errno
