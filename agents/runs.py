@@ -441,7 +441,7 @@ def read_run_config(path: Path) -> dict[str, Any]:
         if training_now(path):  # a run in its first seconds (evaluate or --resume started with it)
             raise RunError(f"{path}: a train_ppo.py is training into this run folder and has not written its "
                            "config.yaml yet; try again in a moment")
-        raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){_runs_inside(path)}")
+        raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){_run_hint(path)}")
     try:
         cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read
     except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
@@ -487,12 +487,23 @@ def read_run_config(path: Path) -> dict[str, Any]:
     return cfg
 
 
-def _runs_inside(path: Path) -> str:
-    """For a folder of runs (``runs/snake``, ``runs``) given in place of one: the run to give instead, the
-    one trained into last (its config.yaml, which a --resume rewrites, is the newest); else ""."""
+def _is_run(folder: Path) -> bool:
+    """Whether ``folder`` looks like a run folder: what train_ppo.py writes into it first."""
+    return (folder / "config.yaml").is_file() and (folder / "command.txt").is_file()
+
+
+def _run_hint(path: Path) -> str:
+    """For a folder given in place of a run: the run to give instead. The run it sits in (its
+    ``checkpoints/`` or ``tb/``, where tab completion goes on to), else, for a folder of runs
+    (``runs/snake``, ``runs``), the one trained into last (its config.yaml, which a --resume rewrites, is the
+    newest); else ""."""
+    # Named absolute where the run is the current folder ("checkpoints" given from inside it), not as ".".
+    parent = Path(os.path.abspath(path)).parent if path.parent == Path(".") else path.parent
+    if _is_run(parent):
+        return f"; it is inside the run folder {parent}: give that"
     try:
         configs = (*path.glob("*/config.yaml"), *path.glob("*/*/config.yaml"))
-        found = [(f.stat().st_mtime, f.parent) for f in configs if (f.parent / "command.txt").is_file()]
+        found = [(f.stat().st_mtime, f.parent) for f in configs if _is_run(f.parent)]
     except OSError:  # an unreadable folder: no suggestion, the refusal stands
         return ""
     return f"; it holds run folders: give one, e.g. the newest, {max(found)[1]}" if found else ""

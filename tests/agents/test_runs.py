@@ -138,6 +138,18 @@ def test_a_folder_of_runs_names_its_newest_run(tmp_path):
                                 f"folders: give one, e.g. the newest, {newer}")
 
 
+def test_a_folder_inside_a_run_names_the_run(tmp_path):
+    # `--resume runs/snake/<run>/checkpoints/` (tab completion goes on into the run) was refused as "not a
+    # depthfirst run folder", naming no run to give.
+    run = old_run(tmp_path / "run")
+    for name in ("checkpoints", "tb"):
+        (run / name).mkdir(exist_ok=True)
+        with pytest.raises(runs.RunError) as e:
+            runs.read_run_config(run / name)
+        assert str(e.value) == (f"{run / name}: not a depthfirst run folder (no config.yaml); it is inside "
+                                f"the run folder {run}: give that")
+
+
 def test_force_refuses_a_run_that_holds_another_run(tmp_path):
     # A run trained into a folder named as a run's own entries (a compare report's, tb/) passed the check
     # for foreign files, and was deleted with the run --force replaced.
