@@ -217,6 +217,20 @@ def set_item(item: str) -> tuple[list[str], str]:
     return parts, raw
 
 
+def _section_hint(parts: list[str], raw: str, env: str | None) -> str:
+    """For a ``--set NAME=VALUE`` whose NAME is a section's setting (``learning_rate``): the KEY to give."""
+    from agents.runs import game_options  # agents.runs imports this module
+
+    if len(parts) > 1:
+        return ""
+    sections = {"ppo": ppo_settings(recurrent=False), "self_play": DEFAULTS["self_play"],
+                "env_kwargs": (game_options(env) if env else None) or ()}
+    for section, names in sections.items():
+        if parts[0] in names:
+            return f"; {parts[0]} is a setting of {section}: --set {section}.{parts[0]}={raw}"
+    return ""
+
+
 def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
     """Apply ``key.sub=value`` overrides (value parsed as YAML: numbers, bools, lists...)."""
     cfg = copy.deepcopy(cfg)
@@ -224,7 +238,8 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
         parts, raw = set_item(item)
         key = ".".join(parts)
         if parts[0] not in DEFAULTS:
-            raise ValueError(f"--set {key}: unknown key {parts[0]!r}; known: {sorted(DEFAULTS)}")
+            raise ValueError(f"--set {key}: unknown key {parts[0]!r}; known: {sorted(DEFAULTS)}"
+                             f"{_section_hint(parts, raw, cfg.get('env'))}")
         if parts[0] == "env":
             raise ValueError("--set env: choose the game with --env")
         if len(parts) == 1 and isinstance(DEFAULTS[key], dict):

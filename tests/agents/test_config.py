@@ -274,6 +274,12 @@ def test_resolve_refuses_a_setting_it_does_not_know():
     ("snake", "", ["ppo.n_steps"], r"^--set expects KEY=VALUE \(e.g. ppo.learning_rate=1e-4\), got 'ppo.n_"),
     ("snake", "", ["ppo_.n_steps=8"], r"^--set ppo_.n_steps: unknown key 'ppo_'; known: \["),
     ("snake", "", ["ppo.gamma=high"], r"^--set ppo.gamma must be a number, got 'high'$"),
+    # A section's setting given bare (found trying `--set learning_rate=1e-4`): the full KEY is named.
+    ("snake", "", ["learning_rate=1e-4"], r"^--set learning_rate: unknown key .*; learning_rate is a setting "
+                                          r"of ppo: --set ppo.learning_rate=1e-4$"),
+    ("snake", "", ["pool_size=8"], r"; pool_size is a setting of self_play: --set self_play.pool_size=8$"),
+    ("sokoban", "", ["difficulty=hard"], r"; difficulty is a setting of env_kwargs: --set "
+                                         r"env_kwargs.difficulty=hard$"),
 ])
 def test_a_config_or_set_that_names_no_setting_is_refused_by_its_flag(tmp_path: Path, env, text, sets,
                                                                      message):
