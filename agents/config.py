@@ -171,7 +171,10 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
                          "number, a switch or null): correct it, or quote it")
     unknown = set(data) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"{what} {file}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        env = data.get("env") if isinstance(data.get("env"), str) else None
+        hints = "".join(f"; {key} is a setting of {section}: put it under {section}:"
+                        for key in sorted(unknown) if (section := section_of(key, env)))
+        raise ValueError(f"{what} {file}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}{hints}")
     for key in (k for k, v in DEFAULTS.items() if isinstance(v, dict) and k in data):
         data[key] = {} if data[key] is None else data[key]  # every value of it commented out
         if not isinstance(data[key], dict):
@@ -217,18 +220,20 @@ def set_item(item: str) -> tuple[list[str], str]:
     return parts, raw
 
 
-def _section_hint(parts: list[str], raw: str, env: str | None) -> str:
-    """For a ``--set NAME=VALUE`` whose NAME is a section's setting (``learning_rate``): the KEY to give."""
+def section_of(name: str, env: str | None) -> str | None:
+    """The section (ppo, self_play, the game's env_kwargs) that has a setting ``name``, for one given at the
+    top level (``learning_rate``); None if none has."""
     from agents.runs import game_options  # agents.runs imports this module
 
-    if len(parts) > 1:
-        return ""
     sections = {"ppo": ppo_settings(recurrent=False), "self_play": DEFAULTS["self_play"],
                 "env_kwargs": (game_options(env) if env else None) or ()}
-    for section, names in sections.items():
-        if parts[0] in names:
-            return f"; {parts[0]} is a setting of {section}: --set {section}.{parts[0]}={raw}"
-    return ""
+    return next((section for section, names in sections.items() if name in names), None)
+
+
+def _section_hint(parts: list[str], raw: str, env: str | None) -> str:
+    """For a ``--set NAME=VALUE`` whose NAME is a section's setting (``learning_rate``): the KEY to give."""
+    section = section_of(parts[0], env) if len(parts) == 1 else None
+    return f"; {parts[0]} is a setting of {section}: --set {section}.{parts[0]}={raw}" if section else ""
 
 
 def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:

@@ -126,6 +126,10 @@ def test_a_config_file_with_an_unknown_top_level_key_is_refused(tmp_path: Path):
     own.write_text("sed: 5\n")  # seed, mistyped: would train with seed 0 without a word
     with pytest.raises(ValueError, match=r"--config .*mine.yaml: unknown keys \['sed'\]"):
         load_config("snake", own)
+    own.write_text("learning_rate: 1.0e-4\n")  # a ppo setting at the top level: named with its section
+    with pytest.raises(ValueError, match=r"unknown keys \['learning_rate'\]; known: \[.*\]; learning_rate "
+                                         r"is a setting of ppo: put it under ppo:$"):
+        load_config("snake", own)
 
 
 def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
