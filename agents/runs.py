@@ -127,7 +127,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not force:
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
                                f"continue it with --resume {path}, or pass --force to replace it")
-            if not ((path / "config.yaml").is_file() and (path / "command.txt").is_file()):
+            if not _is_run(path):
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
                                "(no config.yaml and command.txt)")
             foreign = not_run_files(path)
