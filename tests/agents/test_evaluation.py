@@ -398,13 +398,17 @@ def test_a_missing_mp4_writer_is_named_before_the_episodes_are_played(scripts, t
     # episode was played, and the results went with the traceback.
     import sys
 
+    import agents.compare
     import agents.evaluation
 
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("env: snake\npolicy: tiny\nenv_kwargs: {size: 6}\n")
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # an import of it raises ImportError
-    monkeypatch.setattr(agents.evaluation, "run_episodes", lambda *a, **k: pytest.fail("episodes played"))
+    # Both names: agents.compare (--vlm) has its own. Imported above, not first by --vlm below, where it
+    # kept this stand-in for the test process's later tests (one failed after it under pytest-xdist).
+    for module in (agents.evaluation, agents.compare):
+        monkeypatch.setattr(module, "run_episodes", lambda *a, **k: pytest.fail("episodes played"))
     assert scripts.evaluate.main([str(run), "--random", "--episodes", "2", "--no-progress"]) == 2
     err = capsys.readouterr().err
     said = "error: no MP4 writer for the best episode's video: imageio-ffmpeg does not import ("
