@@ -50,6 +50,31 @@ def default_outputs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield
 
 
+def defined_in_tests(value: object) -> bool:
+    """Whether ``value`` is a function of tests/ or of any test file (``test_*.py``)."""
+    file = getattr(getattr(value, "__code__", None), "co_filename", "")
+    return file.startswith(str(ROOT / "tests") + os.sep) or os.path.basename(file).startswith("test_")
+
+
+def project_names_bound_to_tests() -> list[str]:
+    """The names in the project's loaded modules (and the scripts' ``script_<name>``) bound to a function
+    that a test defines: a test's stand-in left in the code."""
+    return [f"{name}.{attr}" for name, module in list(sys.modules.items())
+            if module is not None and (name.partition(".")[0] in ("agents", "envs", "vlm")
+                                       or name.startswith("script_"))
+            for attr, value in list(vars(module).items()) if defined_in_tests(value)]
+
+
+@pytest.fixture(autouse=True)
+def no_stand_in_outlives_its_test() -> Iterator[None]:
+    """monkeypatch puts a patched name back, but a module first imported while it was patched (``from
+    agents.evaluation import run_episodes``) keeps the stand-in: a later test in that process, whichever
+    pytest-xdist sent there, failed for it. Named at the test that left it (~1 ms a test)."""
+    yield
+    left = project_names_bound_to_tests()
+    assert not left, f"a test's stand-in stayed in the project's code after the test: {left}"
+
+
 @pytest.fixture(scope="session")
 def scripts():
     class Scripts:

@@ -56,3 +56,27 @@ def test_a_test_stuck_outside_the_interpreter_fails_and_the_suite_runs_on(tmp_pa
     assert "worker 'gw0' crashed while running 'test_spin.py::test_spins'" in out
     assert "1 failed, 1 passed" in out
     assert "Timeout (0:00:03)!" in err and "in test_spins" in err  # where it was stuck
+
+
+def test_a_stand_in_left_in_the_code_fails_the_test_that_left_it(tmp_path):
+    # conftest's guard, as a plugin of a session of two tests: the first leaves a function of its file
+    # bound in a project module (as a module first imported under monkeypatch keeps one), the second not.
+    (tmp_path / "test_leak.py").write_text(textwrap.dedent("""
+        import envs
+
+
+        def test_leaves_one():
+            envs.stand_in = lambda: None
+
+
+        def test_after():
+            del envs.stand_in
+    """))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
+                           str(tmp_path), "-p", "no:cacheprovider", "-p", "tests.conftest", "-n", "0",
+                           str(tmp_path / "test_leak.py")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ERROR at teardown of test_leaves_one" in done.stdout
+    assert "stayed in the project's code after the test: ['envs.stand_in']" in done.stdout
+    assert "2 passed, 1 error" in done.stdout

@@ -398,6 +398,7 @@ def test_a_missing_mp4_writer_is_named_before_the_episodes_are_played(scripts, t
     # episode was played, and the results went with the traceback.
     import sys
 
+    import agents.callbacks  # noqa: F401 (see below)
     import agents.compare
     import agents.evaluation
 
@@ -405,8 +406,9 @@ def test_a_missing_mp4_writer_is_named_before_the_episodes_are_played(scripts, t
     run.mkdir()
     (run / "config.yaml").write_text("env: snake\npolicy: tiny\nenv_kwargs: {size: 6}\n")
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # an import of it raises ImportError
-    # Both names: agents.compare (--vlm) has its own. Imported above, not first by --vlm below, where it
-    # kept this stand-in for the test process's later tests (one failed after it under pytest-xdist).
+    # agents.compare (--vlm) and agents.callbacks have names of their own for it: imported above, not first
+    # by the calls below, where they kept this stand-in for the test process's later tests (one failed for
+    # it under pytest-xdist). compare's is the one --vlm plays with.
     for module in (agents.evaluation, agents.compare):
         monkeypatch.setattr(module, "run_episodes", lambda *a, **k: pytest.fail("episodes played"))
     assert scripts.evaluate.main([str(run), "--random", "--episodes", "2", "--no-progress"]) == 2

@@ -1108,6 +1108,8 @@ def test_the_pyboy_preload_never_stops_the_fork_server(monkeypatch) -> None:
     monkeypatch.setattr(core, "load_pyboy_class", broken)
     importlib.reload(pyboy_preload)
     assert calls == [1]
+    monkeypatch.undo()
+    importlib.reload(pyboy_preload)  # its own name for the loader back from the stand-in
 
 
 def test_generic_game_on_the_test_cartridge() -> None:
