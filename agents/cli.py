@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from agents.config import whole_number
+from agents.config import set_item, whole_number
 from agents.interrupts import exit_ignoring_stop_signals
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -149,6 +149,16 @@ def vlm_arg(text: str) -> str:
     """A ``--vlm MODEL@URL``, not empty: evaluate read ``--vlm ''`` as none and played the run's model. The
     rest is checked where the endpoint is made (``Endpoint.parse``), with the secrets of a URL hidden."""
     _refuse_empty(text, "give MODEL@URL, e.g. qwen2.5-vl-7b@http://localhost:8000/v1")
+    return text
+
+
+def set_arg(text: str) -> str:
+    """A ``--set KEY=VALUE``, its form checked as argparse reads it (``set_item``): ``--set
+    ppo.learning_rate 1e-4`` was refused as "unrecognized arguments: 1e-4", naming neither --set nor the =."""
+    try:
+        set_item(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--set ")) from None
     return text
 
 

@@ -22,6 +22,7 @@ from agents.cli import (
     run_folder_arg,
     run_script,
     script_parser,
+    set_arg,
     whole_int,
 )
 from agents.interrupts import stop_signals_interrupt
@@ -59,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--recurrent", action="store_true", default=None, help="RecurrentPPO (CNN + LSTM)")
     p.add_argument("--force", action="store_true", help="replace an existing --run-dir")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", type=set_arg,
                    help="override any config value, e.g. --set ppo.learning_rate=1e-4")
     # Per-env options, shortcuts for --set env_kwargs.<name>=...
     p.add_argument("--size", type=whole_int, help="snake, snake_duel, sokoban: board size")

@@ -1150,6 +1150,12 @@ def test_an_error_names_entries_only_of_a_mapping_option():
      "self_play: unknown settings ['pool_sise'] (from --set self_play.KEY or the config file); "
      "known: ['pool_size', 'snapshot_every']"),
     (["--env", "snake", "--set", "video_max_steps=abc"], "video_max_steps must be a whole number"),
+    # A space for the =: argparse said only "unrecognized arguments: 1e-4".
+    (["--env", "snake", "--set", "ppo.learning_rate", "1e-4"],
+     "argument --set: expects KEY=VALUE (e.g. ppo.learning_rate=1e-4), got 'ppo.learning_rate'"),
+    # A key of spaces was "unknown key ' '", a name with spaces after it "not one of its options".
+    (["--env", "snake", "--set", " =3"], "argument --set: ' =3': no KEY before the =; give KEY=VALUE"),
+    (["--env", "snake", "--set", "ppo. =3"], "argument --set: 'ppo. =3': an empty name in KEY 'ppo. '"),
     (["--env", "snake", "--set", "recurrent=maybe"], "recurrent must be true or false"),
     (["--env", "snake", "--set", "ppo=1"], "--set ppo: a section"),
     (["--env", "snake", "--set", "env_kwargs=5"], "--set env_kwargs: a section"),
