@@ -23,6 +23,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS_FOLDER = str(ROOT / "tests") + os.sep
 
 
 def load_script(name: str):
@@ -52,8 +53,9 @@ def default_outputs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def defined_in_tests(value: object) -> bool:
     """Whether ``value`` is a function of tests/ or of any test file (``test_*.py``)."""
-    file = getattr(getattr(value, "__code__", None), "co_filename", "")
-    return file.startswith(str(ROOT / "tests") + os.sep) or os.path.basename(file).startswith("test_")
+    code = getattr(value, "__code__", None)
+    return code is not None and (code.co_filename.startswith(TESTS_FOLDER)
+                                 or os.path.basename(code.co_filename).startswith("test_"))
 
 
 def project_names_bound_to_tests() -> list[str]:
@@ -69,7 +71,7 @@ def project_names_bound_to_tests() -> list[str]:
 def no_stand_in_outlives_its_test() -> Iterator[None]:
     """monkeypatch puts a patched name back, but a module first imported while it was patched (``from
     agents.evaluation import run_episodes``) keeps the stand-in: a later test in that process, whichever
-    pytest-xdist sent there, failed for it. Named at the test that left it (~1 ms a test)."""
+    pytest-xdist sent there, failed for it. Named at the test that left it (~3 ms a test)."""
     yield
     left = project_names_bound_to_tests()
     assert not left, f"a test's stand-in stayed in the project's code after the test: {left}"
