@@ -816,7 +816,7 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
                   "|---" * (len(summaries) + 1) + "|"]
         columns = [s["per_episode"] for s in summaries]
         for k, sd in enumerate(seeds):
-            cells = [figure(c['score'][k]) + " (cut)" * c["capped"][k] for c in columns]
+            cells = [figure(c["score"][k]) + " (cut)" * c["capped"][k] for c in columns]
             lines.append(f"| {sd} | " + " | ".join(cells) + " |")
         lines.append("")
     vlms = [s for s in summaries if s["kind"] == "vlm"]

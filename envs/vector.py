@@ -56,7 +56,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 from envs import game_class, make_game
 from envs.base import checked_actions, finite, whole
 from envs.env import GameEnv
-from envs.worker import FIGURES, METHOD_OF, Boards, Shared, worker_main
+from envs.worker import FIGURES, Boards, Shared, method_name, worker_main
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
@@ -417,7 +417,7 @@ class GameVecEnv(VecEnv):
         its result after a restart, or raise."""
         if status in ("died", "hung"):
             return self._worker_died(w, cmd, data, retry, hung_s=payload)
-        _raise(f"worker {w} failed on {METHOD_OF.get(cmd, cmd)!r}", status, payload)
+        _raise(f"worker {w} failed on {method_name(cmd)!r}", status, payload)
 
     def _worker_died(self, w: int, cmd: str, data: Any, retry: bool, hung_s: float | None = None) -> Any:
         """Raise, or restart worker ``w`` (dead, or killed after ``hung_s`` seconds' silence) and answer
@@ -432,7 +432,7 @@ class GameVecEnv(VecEnv):
         lo, hi = self._slices[w]
         boards = f"env {lo}" if hi - lo == 1 else f"envs {lo}-{hi - 1}"  # the Game Boy: one a worker
         what = f"worker {w} (pid {proc.pid}, {boards})"
-        method = METHOD_OF.get(cmd, cmd)
+        method = method_name(cmd)
         if hung_s is None:
             what += f" died with exit code {proc.exitcode}"
             if cmd != "step":

@@ -23,8 +23,12 @@ from envs import make_game
 from envs.base import Game
 
 FIGURES = ("r", "l")  # the figures of every ended episode ahead of its game's own (see Shared)
-# The commands that errors name by the VecEnv method a user called (the rest share its name).
-METHOD_OF = {"call": "env_method", "check_attr": "set_attr"}
+_METHOD_OF = {"call": "env_method", "check_attr": "set_attr"}
+
+
+def method_name(cmd: str) -> str:
+    """The VecEnv method a user called that sent worker command ``cmd``: what errors name."""
+    return _METHOD_OF.get(cmd, cmd)
 
 
 class Shared:
@@ -259,7 +263,7 @@ def _unreadable(message: bytes, e: Exception) -> tuple[Any, str, Any]:
              and arg is not None)  # PROTO's and FRAME's are the pickle's own; MEMOIZE has none
     call, cmd = next(items), next(items)
     try:
-        raise TypeError(f"the worker could not load the values of {METHOD_OF.get(cmd, cmd)!r} "
+        raise TypeError(f"the worker could not load the values of {method_name(cmd)!r} "
                         f"({type(e).__name__}: {e}): a value sent to workers must unpickle there, so its "
                         "class must be importable in a new process (one defined in a notebook, an "
                         "interactive session or `python -c` is not); define it in a module, or use "
