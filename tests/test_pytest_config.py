@@ -10,6 +10,12 @@ import textwrap
 from tests.conftest import ROOT
 
 
+def pytest_command(folder, *args: str) -> list[str]:
+    """pytest on the test files in ``folder`` with this project's settings (pyproject.toml) and ``args``."""
+    return [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(folder),
+            "-p", "no:cacheprovider", *args]
+
+
 def test_a_test_stuck_outside_the_interpreter_fails_and_the_suite_runs_on(tmp_path):
     # pytest-timeout's SIGALRM waits for the interpreter, which a Numba loop never gives back (a mutant of
     # the Sokoban solver's table growth spun there for as long as CI lets a run last, 90 minutes).
@@ -41,10 +47,9 @@ def test_a_test_stuck_outside_the_interpreter_fails_and_the_suite_runs_on(tmp_pa
     """))
     # The project's settings, with both clocks short: pytest-timeout's (1 s) must fail to stop the loop.
     # In a session of its own: should the watchdog not end the worker, the test kills it, not leaves it.
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
-                             str(tmp_path), "-p", "no:cacheprovider", "-o", "timeout=1", "-o",
-                             "faulthandler_timeout=3", "-n", "1", "test_spin.py"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    command = pytest_command(tmp_path, "-o", "timeout=1", "-o", "faulthandler_timeout=3", "-n", "1",
+                             "test_spin.py")
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=120)
@@ -72,10 +77,8 @@ def test_a_stand_in_left_in_the_code_fails_the_test_that_left_it(tmp_path):
         def test_after():
             del envs.stand_in
     """))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
-                           str(tmp_path), "-p", "no:cacheprovider", "-p", "tests.conftest", "-n", "0",
-                           str(tmp_path / "test_leak.py")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    command = pytest_command(tmp_path, "-p", "tests.conftest", "-n", "0", str(tmp_path / "test_leak.py"))
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "ERROR at teardown of test_leaves_one" in done.stdout
     assert "stayed in the project's code after the test: ['envs.stand_in']" in done.stdout

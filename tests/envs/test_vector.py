@@ -1151,7 +1151,7 @@ def test_a_worker_shows_no_warning_its_game_gave_the_parent_already(monkeypatch,
 
     def show(message: Warning | str, *args, **kwargs) -> None:
         # The game's warning alone: from Python 3.12 the parent's own fork (the restart) warns that the
-        # process is multi-threaded (pytest's faulthandler watchdog is a thread).
+        # process is multi-threaded (a test process has pytest-xdist's I/O thread or faulthandler's watchdog).
         if str(message) == said:
             touch(shown)
 
