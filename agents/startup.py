@@ -4,6 +4,11 @@ torch and the rest, parsing its flags) exits with status 130 and one line, as on
 handling (``agents.interrupts``), that takes over; after its block, a signal once the work has settled (or
 stopped) is ignored, as there. Stdlib only, so it is in place within milliseconds.
 
+A closed terminal (an SSH session that dropped, a window shut) sends SIGHUP, which killed a script on the
+spot: a training run lost every step since its last checkpoint. It now stops the script as SIGTERM does
+(training saves a checkpoint), its output going to ``os.devnull`` once the terminal is gone; ``nohup``,
+which starts the script with SIGHUP ignored, still keeps it running.
+
 Its stdout and stderr write what their encoding lacks escaped (``caf\\xe9``), not raise: a path printed
 under ``PYTHONIOENCODING=ascii:strict``, or a Latin-1 name on strict UTF-8, failed a script after its work
 was done (a traceback, or exit 2 as an "error:").
@@ -21,6 +26,7 @@ import io
 import itertools
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,31 @@ def _interrupted(signum: int, frame: Any) -> None:
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, signal.SIG_IGN)
     raise SystemExit(130)
+
+
+def _hung_up(signum: int, frame: Any) -> None:
+    # What SIGTERM does now: stop (training saves first), or nothing where SIGTERM is ignored (a last step
+    # that must finish, the exit of a script whose work is done, a parent that ignores SIGTERM).
+    leave_hung_up_terminal()
+    handler = signal.getsignal(signal.SIGTERM)
+    if callable(handler):
+        handler(signum, frame)
+
+
+def leave_hung_up_terminal() -> None:
+    """Points stdout and stderr at ``os.devnull`` where they are a terminal that has hung up: it is still a
+    character device but no longer a tty, and each write to it fails with EIO, which would end a stopping
+    run in a traceback before its checkpoint is saved. Elsewhere (a working terminal, a file, a pipe) they
+    stay as they are."""
+    for fd in (1, 2):
+        try:
+            hung_up = stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd)
+        except OSError:  # closed
+            continue
+        if hung_up:  # os.devnull itself passes this test: pointing it at itself changes nothing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
 
 
 #: The error handler of a script's stdout and stderr (see ``_escape_unwritable``).
@@ -104,3 +135,6 @@ if _run_as_script():
         signal.signal(signal.SIGINT, _interrupted)
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # would kill the script with no word
         signal.signal(signal.SIGTERM, _interrupted)
+    # Not on Windows, which has no SIGHUP. Ignored (``nohup``): the script is to outlive its terminal.
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+        signal.signal(signal.SIGHUP, _hung_up)

@@ -56,7 +56,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 from envs import game_class, make_game
 from envs.base import checked_actions, finite, whole
 from envs.env import GameEnv
-from envs.worker import FIGURES, Boards, Shared, method_name, worker_main
+from envs.worker import FIGURES, JOB_STOP_SIGNALS, Boards, Shared, method_name, worker_main
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
@@ -146,20 +146,22 @@ def _unrunnable_main_hidden() -> Iterator[None]:
 
 
 def start_forkserver() -> None:
-    """Start multiprocessing's fork server (if it is not running) with SIGINT ignored, which it keeps
-    (Python leaves an inherited ignored SIGINT alone): a Ctrl-C while it imports its preload modules (a
-    second or two with PyBoy) stopped it with a traceback beside the script's own clean message. The
+    """Start multiprocessing's fork server (if it is not running) with ``JOB_STOP_SIGNALS`` ignored, which it
+    keeps (Python leaves an inherited ignored SIGINT alone): a Ctrl-C while it imports its preload modules
+    (a second or two with PyBoy) stopped it with a traceback beside the script's own clean message, and a
+    closed terminal's SIGHUP killed it (and a worker forked from it before the worker ignores it). The
     server's start takes milliseconds (it imports in the background); a Ctrl-C then is dropped."""
     from multiprocessing import forkserver
 
     if threading.current_thread() is not threading.main_thread():  # only it may set handlers
         forkserver.ensure_running()
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in JOB_STOP_SIGNALS}
     try:
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def prepare_workers(game: str, modules: Sequence[str] = ("envs.worker",)) -> bool:

@@ -22,6 +22,11 @@ from gymnasium.error import ResetNeeded
 from envs import make_game
 from envs.base import Game
 
+#: What a terminal sends to every process of its job: Ctrl-C's SIGINT, and the SIGHUP a shell passes on when
+#: the terminal closes (none on Windows). The training process, or export, decides what to save and when to
+#: stop its workers, which ignore them.
+JOB_STOP_SIGNALS = (signal.SIGINT, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+
 FIGURES = ("r", "l")  # the figures of every ended episode ahead of its game's own (see Shared)
 _METHOD_OF = {"call": "env_method", "check_attr": "set_attr"}
 
@@ -183,8 +188,8 @@ def worker_main(conn: Connection, game: str, game_kwargs: dict[str, Any], attrs:
     """``cwd``: the folder the env was made in, where relative paths (a ROM, a start state) are read. A
     worker starts in the parent's current folder: one restarted after the parent changed folder (os.chdir,
     a notebook's %cd) looked for them there and failed to start."""
-    # Ctrl-C goes to the whole process group; the parent decides what to save and when to stop us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for s in JOB_STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
     with contextlib.suppress(OSError):  # a folder removed since: its relative paths fail, named, below
         os.chdir(cwd)
     # A parent that stopped (a Ctrl-C while this worker started) reads no answer: leave without a traceback.

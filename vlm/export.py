@@ -62,6 +62,7 @@ from agents.runs import (
 )
 from envs import GAMES, game_class, make_game
 from envs.vector import prepare_workers
+from envs.worker import JOB_STOP_SIGNALS
 from vlm import formats as fmt
 from vlm import splits as sp
 from vlm.card import write_card
@@ -427,9 +428,10 @@ def _exit_when_gone(pid: int) -> None:
 
 
 def _init_worker(run: RunInfo, device: str, queue: Any, parent: int) -> None:
-    # A Ctrl-C reaches only the parent, which stops the workers (close). Set here, not only inherited: the
-    # fork server ignores SIGINT alone (envs.vector.start_forkserver).
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # A Ctrl-C (or a closed terminal's SIGHUP) is the parent's to act on: it stops the workers (close). Set
+    # here, not only inherited: the fork server ignores JOB_STOP_SIGNALS alone (envs.vector.start_forkserver),
+    # and a server another module started, or a spawned worker, ignores none.
+    for sig in (*JOB_STOP_SIGNALS, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     # An export killed outright (SIGKILL, the out-of-memory killer) cannot stop its pool, and a worker
     # (ignoring SIGTERM, a child of the fork server, which outlives the export) would wait on the pool's

@@ -2147,6 +2147,41 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, sig, start):
     assert ckpts[0].name != "step_0.zip"  # stopped inside learn(), past its first rollout
 
 
+def test_a_closed_terminal_saves_a_checkpoint(tmp_path):
+    """An SSH session that drops, a terminal window shut: the terminal hangs up, the kernel sends SIGHUP to
+    the session's leader, and a shell passes it on to its jobs' process groups. It killed the run on the
+    spot, every step since its last checkpoint lost; it now stops as Ctrl-C does, though its terminal is gone:
+    each write to it fails (EIO), the progress bar's and the "interrupted" lines' too."""
+    import fcntl
+    import select
+    import termios
+
+    master, terminal = os.openpty()
+    run = tmp_path / "run"
+    args = [a for a in TINY if a != "--no-progress"]  # the bar goes on writing to the terminal as it hangs up
+    try:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
+                                 "--total-timesteps", "10000000", "--run-dir", str(run), "--num-workers", "1",
+                                 *args], stdin=terminal, stdout=terminal, stderr=terminal,
+                                start_new_session=True,  # the leader of a session whose terminal this is
+                                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    finally:
+        os.close(terminal)
+    try:
+        deadline = time.time() + 120
+        while proc.poll() is None and time.time() < deadline and not (
+                (run / "tb").exists() and events(run).Tags()["scalars"]):
+            if select.select([master], [], [], 0.1)[0]:  # read, or the bar stops the run once the pty is full
+                os.read(master, 65536)
+    finally:
+        os.close(master)  # the terminal hangs up
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGHUP)  # as a shell passes it on: to the worker and fork server too
+    assert proc.wait(timeout=120) == 0  # as after a Ctrl-C: stopped and saved (it was -SIGHUP)
+    ckpts = list((run / "checkpoints").glob("step_*.zip"))
+    assert len(ckpts) == 1 and ckpts[0].name != "step_0.zip" and (run / "model.zip").is_file()
+
+
 def _signal_inside(monkeypatch, owner: object, name: str, at_call: int = 1) -> dict[str, int]:
     """Patch ``owner.name`` to send this process SIGTERM inside its ``at_call``-th call; counts the calls,
     and those that ran to their end after the signal (a KeyboardInterrupt raised inside cuts them)."""

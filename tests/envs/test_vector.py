@@ -570,9 +570,11 @@ def test_observe_a_subset_of_boards(name, kwargs):
     game.close()
 
 
-def test_the_fork_server_ignores_a_ctrl_c_while_it_imports(tmp_path):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGHUP"], ids=["ctrl-c", "closed-terminal"])
+def test_the_fork_server_ignores_a_ctrl_c_while_it_imports(tmp_path, sig):
     """A Ctrl-C to the whole process group while the fork server imports its preload modules (PyBoy takes
-    a second or two) printed a KeyboardInterrupt traceback from the server."""
+    a second or two) printed a KeyboardInterrupt traceback from the server; a closed terminal's SIGHUP,
+    which a shell passes on to the group, killed it."""
     # The import says when it has begun and waits for "go": the signal lands inside it, with no fixed sleep.
     (tmp_path / "slow_import.py").write_text(
         "import time\nfrom pathlib import Path\nhere = Path(__file__).parent\n(here / 'importing').touch()\n"
@@ -586,6 +588,7 @@ from types import MappingProxyType
 from envs.vector import start_forkserver
 here = Path({str(tmp_path)!r})
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job ignores it)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal (nohup ignores it)
 mp.set_forkserver_preload(["slow_import"])
 start_forkserver()
 server, died = forkserver._forkserver._forkserver_pid, False
@@ -596,7 +599,7 @@ def wait_for(name):  # or for the server's death
         died = os.waitpid(server, os.WNOHANG)[0] != 0
         time.sleep(0.01)
 wait_for("importing")
-os.kill(server, signal.SIGINT)
+os.kill(server, signal.{sig})
 (here / "go").touch()
 wait_for("imported")  # the import ran on past the signal, or the server died of it
 died = died or os.waitpid(server, os.WNOHANG)[0] != 0
@@ -1467,23 +1470,25 @@ def test_an_in_process_env_starts_no_process():
     assert out.stdout.strip() == "[]"
 
 
-def test_a_ctrl_c_to_the_process_group_leaves_the_workers_running():
-    """A Ctrl-C reaches every process of the terminal's group; the training process decides what to save and
-    when to stop. A worker that took it as a KeyboardInterrupt left its loop and exited: restarted, its
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "closed-terminal"])
+def test_a_stop_signal_to_the_process_group_leaves_the_workers_running(sig):
+    """A Ctrl-C reaches every process of the terminal's group, as does the SIGHUP a shell passes on to its
+    jobs when its terminal closes; the training process decides what to save and when to stop. A worker
+    that took the Ctrl-C as a KeyboardInterrupt left its loop and exited (SIGHUP killed it): restarted, its
     boards' episodes cut. (The fork server ignores SIGINT, so its workers inherit that; forked straight
-    from this process, they inherit its handler: the worker itself must ignore it.)"""
-    # Forked with SIGINT ignored here (pytest run as a background job or by a runner that ignores it) the
-    # workers would pass without ignoring it themselves: they fork with Python's handler, as in a terminal.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    from this process, they inherit its handler: the worker itself must ignore them.)"""
+    # Forked with the signal ignored here (pytest run as a background job, or under nohup) the workers would
+    # pass without ignoring it themselves: they fork with the handler a terminal's program has.
+    previous = signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
     try:
         v = GameVecEnv("snake", 4, num_workers=2, seed=0, start_method="fork")
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(sig, previous)
     try:
         v.reset()
         pids = v.worker_pids()
         for pid in pids:
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, sig)
         time.sleep(0.3)  # delivered while the workers wait for a command
         v.step_async(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
         _, _, dones, _ = v.step_wait()

@@ -168,23 +168,28 @@ def test_a_process_forked_by_a_script_stops_without_a_line_of_its_own(tmp_path):
     assert proc.returncode == 130 and err == "\ninterrupted\n", repr(err)  # one line, after the ^C
 
 
-@pytest.mark.parametrize(("sigint", "sigterm", "as_script", "expected"), [
-    ("SIG_DFL", "SIG_DFL", True, "_interrupted _interrupted"),  # not SIG_DFL: Python's own KeyboardInterrupt
-    ("SIG_IGN", "SIG_DFL", True, "SIG_IGN _interrupted"),  # a background job: Ctrl-C stays ignored
-    ("SIG_DFL", "SIG_IGN", True, "_interrupted SIG_IGN"),  # a SIGTERM the parent told it to ignore, too
-    ("SIG_DFL", "SIG_DFL", False, "default_int_handler SIG_DFL"),  # not a script of scripts/: untouched
-], ids=["terminal", "background-job", "sigterm-ignored", "not-a-script"])
-def test_the_startup_handler_replaces_only_the_default_handlers_of_a_script(sigint, sigterm, as_script,
-                                                                             expected, tmp_path):
+@pytest.mark.parametrize(("sigint", "sigterm", "sighup", "as_script", "expected"), [
+    # terminal: not SIG_DFL, Python's own KeyboardInterrupt; a closed terminal stops it as SIGTERM does.
+    # background-job: Ctrl-C stays ignored; sigterm-ignored: as the parent asked; nohup: outlives its
+    # terminal; not-a-script (not of scripts/): untouched
+    ("SIG_DFL", "SIG_DFL", "SIG_DFL", True, "_interrupted _interrupted _hung_up"),
+    ("SIG_IGN", "SIG_DFL", "SIG_DFL", True, "SIG_IGN _interrupted _hung_up"),
+    ("SIG_DFL", "SIG_IGN", "SIG_DFL", True, "_interrupted SIG_IGN _hung_up"),
+    ("SIG_DFL", "SIG_DFL", "SIG_IGN", True, "_interrupted _interrupted SIG_IGN"),
+    ("SIG_DFL", "SIG_DFL", "SIG_DFL", False, "default_int_handler SIG_DFL SIG_DFL"),
+], ids=["terminal", "background-job", "sigterm-ignored", "nohup", "not-a-script"])
+def test_the_startup_handler_replaces_only_the_default_handlers_of_a_script(sigint, sigterm, sighup,
+                                                                             as_script, expected, tmp_path):
     main = ROOT / "scripts" / "x.py" if as_script else tmp_path / "x.py"
     code = (f"import signal, sys; sys.modules['__main__'].__file__ = {str(main)!r}\n"
             f"signal.signal(signal.SIGINT, signal.{sigint})\n"
             "if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:\n"
             "    signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python starts a program\n"
             f"signal.signal(signal.SIGTERM, signal.{sigterm})\n"
+            f"signal.signal(signal.SIGHUP, signal.{sighup})\n"
             "import agents.startup\n"
             "name = lambda h: getattr(h, '__name__', None) or h.name\n"
-            "print(name(signal.getsignal(signal.SIGINT)), name(signal.getsignal(signal.SIGTERM)))\n")
+            "print(*(name(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)))\n")
     proc = _run_python(code, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == expected
