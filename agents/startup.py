@@ -48,8 +48,9 @@ def _interrupted(signum: int, frame: Any) -> None:
         return
     os.write(2, b"\ninterrupted\n")  # no buffer: safe inside a handler
     # The stop is taken: a repeat while Python exits (atexit callbacks, then the handlers' teardown) said
-    # "interrupted" again with an "Exception ignored in atexit callback" traceback, or killed it (143).
-    for s in (signal.SIGINT, signal.SIGTERM):
+    # "interrupted" again with an "Exception ignored in atexit callback" traceback, or killed it (143; 129 for
+    # a SIGHUP once Python has put _hung_up back to SIG_DFL, early in its shutdown).
+    for s in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
         signal.signal(s, signal.SIG_IGN)
     raise SystemExit(130)
 

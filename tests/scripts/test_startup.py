@@ -238,6 +238,27 @@ def test_a_signal_after_settled_work_left_its_block_is_ignored(sig, tmp_path):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "summary\n", "")
 
 
+@pytest.mark.parametrize(("stop", "status"), [("", 0), ("os.kill(os.getpid(), signal.SIGTERM)", 130)],
+                         ids=["finished", "stopped"])
+def test_a_closed_terminal_while_a_script_shuts_down_is_ignored(stop, status, tmp_path):
+    """A SIGHUP late in Python's shutdown, where Python has put its handler back to SIG_DFL (module teardown,
+    after atexit): it killed a finished evaluate.py (129, seen through a real bash on a pty) that SIGTERM
+    leaves with 0, and a stopped one with 129, not 130."""
+    code = (f"import os, signal, sys; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
+            "import agents.startup\n"
+            "from agents.cli import run_script\n"
+            "class HangUpAtTeardown:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGHUP)\n"
+            "teardown = HangUpAtTeardown()\n"
+            "def main():\n"
+            f"    {stop or 'pass'}\n"
+            "    return 0\n"
+            "run_script(main)\n")
+    proc = _run_python(code, tmp_path, preexec_fn=in_a_terminal)
+    assert proc.returncode == status, proc.stderr
+
+
 @pytest.mark.parametrize("target", ["pid", "group"])
 def test_a_signal_while_the_stock_peer_forks_its_workers_stops_the_benchmark(target, tmp_path):
     # benchmark.py's stock SB3 pipeline (SubprocVecEnv, forked) with only the startup handler. Python runs
