@@ -162,9 +162,25 @@ def train_report(pipeline: Any, env: str, preset: str, num_envs: int, ppo: dict[
         if flops:
             report |= {"flops_per_step": flops_per_env_step(model)["per_step"],
                        "parameters": float(count_params(model.policy))}
-    finally:
-        venv.close()
+    except BaseException:
+        _close_after_stop(venv)
+        raise
+    venv.close()
     return report
+
+
+def _close_after_stop(venv: Any) -> None:
+    """``venv`` closed as the measurement stops (a Ctrl-C, a closed terminal's SIGHUP, an error). The stock
+    peer's ``SubprocVecEnv`` workers get the signal too, as the terminal's whole job does, and end at once;
+    this process, inside a torch call of an update, takes it after them, and SB3's ``close`` then failed on
+    their closed pipes (BrokenPipeError, or EOFError inside a step) in place of the stop: a traceback and
+    status 1. Those that still run are stopped and every one is reaped."""
+    try:
+        venv.close()
+    except (EOFError, OSError):  # a pipe whose worker has ended (BrokenPipeError, ConnectionResetError)
+        for process in getattr(venv, "processes", ()):
+            process.terminate()
+            process.join()
 
 
 def vec_env_sps(env: str, num_envs: int, num_workers: int, seconds: float = 3.0, **game_kwargs: Any) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -304,3 +305,29 @@ def test_flops_per_env_step_refuses_a_model_whose_update_may_stop_early() -> Non
         throughput.flops_per_env_step(model, batch=4)
     with pytest.raises(ValueError, match=r"target_kl=0\.0:"):  # a zero stops after the first minibatch
         throughput.check_whole_updates(0.0)
+
+
+@pytest.mark.parametrize("waiting", [False, True], ids=["in-an-update", "in-a-step"])
+def test_a_stop_that_ended_the_stock_workers_first_stops_the_benchmark(
+        waiting: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C, or the SIGHUP of a terminal that closes, reaches the stock peer's SubprocVecEnv workers too,
+    which end at once; the benchmark, inside a torch call of an update, took it after them, and SB3's
+    ``close`` then wrote to their closed pipes: a BrokenPipeError traceback and status 1, not the stop
+    (one of four Ctrl-Cs of ``benchmark.py --quick`` there). Inside a step it read EOFError."""
+    ended: list[Any] = []
+
+    def stopped(model: Any, rollouts: int) -> dict[str, float]:
+        venv = model.get_env().unwrapped
+        if waiting:
+            venv.reset()
+            venv.step_async(np.zeros(venv.num_envs, dtype=np.int64))
+        for process in venv.processes:  # ended by the same signal, before this process took it
+            process.kill()
+            process.join()
+        ended.extend(venv.processes)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(throughput, "measure_train_sps", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        throughput.train_report(throughput.stock, "snake", "tiny", 2, {"n_steps": 8, "batch_size": 16}, "cpu")
+    assert len(ended) == 2 and not any(p.is_alive() for p in ended)
