@@ -14,13 +14,15 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, NoReturn, TypeVar
 
+from agents.startup import HANGUP
+
 _T = TypeVar("_T")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Ignored through the shutdown, SIGHUP too: agents.startup's handler for it only runs SIGTERM's, but Python
 # puts its own handlers back to SIG_DFL early in the shutdown (before the modules' teardown), where a closed
 # terminal's SIGHUP killed a finished script (129).
-_EXIT_SIGNALS = (*_SIGNALS, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+_EXIT_SIGNALS = (*_SIGNALS, *HANGUP)
 _active = False  # one handler for the whole process, however deeply the contexts nest
 _received = 0
 _deferring = False  # inside deferred_stop(): the first signal waits for the block's end

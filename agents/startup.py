@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 _PID = os.getpid()
+#: SIGHUP, a closed terminal's signal, where the system has one (Windows has none).
+HANGUP: tuple[signal.Signals, ...] = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
 
 
 def _interrupted(signum: int, frame: Any) -> None:
@@ -52,7 +54,7 @@ def _interrupted(signum: int, frame: Any) -> None:
     # The stop is taken: a repeat while Python exits (atexit callbacks, then the handlers' teardown) said
     # "interrupted" again with an "Exception ignored in atexit callback" traceback, or killed it (143; 129 for
     # a SIGHUP once Python has put _hung_up back to SIG_DFL, early in its shutdown).
-    for s in (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())):
+    for s in (signal.SIGINT, signal.SIGTERM, *HANGUP):
         signal.signal(s, signal.SIG_IGN)
     raise SystemExit(130)
 
@@ -172,6 +174,6 @@ if _run_as_script():
         signal.signal(signal.SIGINT, _interrupted)
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # would kill the script with no word
         signal.signal(signal.SIGTERM, _interrupted)
-    # Not on Windows, which has no SIGHUP. Ignored (``nohup``): the script is to outlive its terminal.
-    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+    # Ignored (``nohup``): the script is to outlive its terminal.
+    if HANGUP and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
         signal.signal(signal.SIGHUP, _hung_up)

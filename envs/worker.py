@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from agents.startup import HANGUP
 from envs import make_game
 from envs.base import Game
 
 #: What a terminal sends to every process of its job: Ctrl-C's SIGINT, and the SIGHUP a shell passes on when
 #: the terminal closes (none on Windows). The training process, or export, decides what to save and when to
 #: stop its workers, which ignore them.
-JOB_STOP_SIGNALS = (signal.SIGINT, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+JOB_STOP_SIGNALS = (signal.SIGINT, *HANGUP)
 
 FIGURES = ("r", "l")  # the figures of every ended episode ahead of its game's own (see Shared)
 _METHOD_OF = {"call": "env_method", "check_attr": "set_attr"}

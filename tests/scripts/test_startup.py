@@ -40,6 +40,7 @@ SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
 
 def in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored, as it is in a background job
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # nor as under nohup
 
 
 # A module that takes its time holds the signal inside the script's imports, whatever the machine's speed:
