@@ -200,7 +200,11 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
         where = f"--config {path}: " if own.get("env") == env else "--env: "
         raise ValueError(f"{where}unknown env {env!r}; known envs: {', '.join(sorted(GAMES))}")
     preset_file = CONFIG_DIR / f"{env}.yaml"
-    preset = read_yaml(preset_file, "preset") if preset_file.is_file() else {}
+    if not preset_file.is_file():  # every game has one: a copy of the packages trained without it, silently
+        raise RuntimeError(f"no preset {preset_file} for {env}: this copy of depthfirst lacks its checkout's "
+                           "configs/ (pip install . copies the packages alone); install the checkout "
+                           "editable, pip install -e CHECKOUT")
+    preset = read_yaml(preset_file, "preset")
     cfg = deep_merge(deep_merge(DEFAULTS, preset), own)
     cfg["env"] = env
     return cfg

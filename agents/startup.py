@@ -150,13 +150,41 @@ def escape_unwritable(stream: object) -> None:
 MODULE_PROGRAMS = ("envs.gameboy.cartridge.build",)
 
 
-def _run_as_script() -> bool:
+#: The checkout this package is imported from (a site-packages folder for ``pip install .``).
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _script_checkout() -> Path | None:
+    """The checkout whose ``scripts/`` holds the program being run, if it is this project's script (one of
+    any checkout: a folder ``scripts`` beside an ``agents/startup.py``); None for any other program."""
     main = sys.modules.get("__main__")
-    if getattr(main, "__name__", None) != "__main__":
-        return False
     file = getattr(main, "__file__", None)
-    scripts = Path(__file__).resolve().parent.parent / "scripts"
-    return (file is not None and Path(file).resolve().parent == scripts) or _module_program()
+    if getattr(main, "__name__", None) != "__main__" or file is None:
+        return None
+    scripts = Path(file).resolve().parent
+    return scripts.parent if scripts.name == "scripts" and (scripts.parent / "agents" / "startup.py"
+                                                            ).is_file() else None
+
+
+def _check_checkout(checkout: Path) -> None:
+    """A script runs with the package of its own checkout. Another one (``pip install .``, which copies
+    the packages alone, or ``pip install -e`` of another clone) ran silently: its code, not the one beside
+    the script, and, for a copy, without the checkout's ``configs/``, so each game trained without its
+    preset (Snake at half its learning rate)."""
+    if checkout == CHECKOUT:
+        return
+    if not (CHECKOUT / "configs").is_dir():
+        raise SystemExit(f"depthfirst: Python imports this project's packages from {CHECKOUT}, a copy that "
+                         "pip install . made without the checkout's configs/ (each game would train without "
+                         f"its preset), not from {checkout}, whose script this is: install the checkout "
+                         f"editable, pip install -e {checkout}")
+    raise SystemExit(f"depthfirst: this script is {checkout}'s, but Python imports the project's packages "
+                     f"from another checkout, {CHECKOUT} (installed editable there, or on PYTHONPATH), whose "
+                     f"code would run: run that checkout's scripts, or pip install -e {checkout}")
+
+
+def _run_as_script() -> bool:
+    return _script_checkout() == CHECKOUT or _module_program()
 
 
 def _module_program() -> bool:
@@ -166,6 +194,8 @@ def _module_program() -> bool:
     return any(flag == "-m" and name in MODULE_PROGRAMS for flag, name in itertools.pairwise(argv))
 
 
+if (_checkout := _script_checkout()) is not None:
+    _check_checkout(_checkout)
 if _run_as_script():
     sys.stdout, sys.stderr = hang_up_proof(sys.stdout), hang_up_proof(sys.stderr)
     escape_unwritable(sys.stdout)

@@ -547,3 +547,13 @@ def test_every_ppo_number_and_the_run_length_may_be_written_as_1e_text():
     assert {key: ppo[key] for key in keys} == dict.fromkeys(keys, 0.5)
     cfg = resolved("total_timesteps=1e6")
     assert (cfg["total_timesteps"], cfg["save_every"], cfg["video_every"]) == (1_000_000, 100_000, 200_000)
+
+
+def test_a_copy_of_the_packages_without_the_presets_is_refused(monkeypatch, tmp_path):
+    """``pip install .`` copies the packages, not configs/: every game trained on the defaults alone (Snake
+    at half its learning rate, 64 boards on CUDA), without a word."""
+    import agents.config
+
+    monkeypatch.setattr(agents.config, "CONFIG_DIR", tmp_path / "site-packages" / "configs")
+    with pytest.raises(RuntimeError, match=r"no preset .*snake\.yaml for snake: .*pip install -e"):
+        agents.config.load_config("snake")

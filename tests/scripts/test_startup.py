@@ -2,6 +2,7 @@
 does: status 130, one line, no traceback."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -206,6 +207,31 @@ def test_a_ctrl_c_handler_installed_before_the_script_starts_is_kept(tmp_path):
     proc = _run_python(code, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "mine _interrupted"
+
+
+@pytest.mark.parametrize("imported", ["other-checkout", "pip-install-copy"])
+def test_a_script_run_with_the_packages_of_another_checkout_is_refused(imported, tmp_path):
+    """``python scripts/x.py`` of one checkout imports ``agents`` from wherever Python finds it: a copy that
+    ``pip install .`` made (no configs/: each game trained without its preset, Snake at half its learning
+    rate, silently) or another clone installed editable (its code ran, not the one beside the script)."""
+    checkout = tmp_path / "mine"  # a checkout: scripts/ beside agents/startup.py
+    (checkout / "scripts").mkdir(parents=True)
+    (checkout / "agents").mkdir()
+    (checkout / "agents" / "startup.py").touch()
+    (checkout / "scripts" / "x.py").write_text("import agents.startup\nprint('ran')\n")
+    if imported == "other-checkout":
+        packages, message = ROOT, f"from another checkout, {ROOT.resolve()}"
+    else:  # the package alone, as site-packages holds it
+        packages = tmp_path / "site-packages"
+        (packages / "agents").mkdir(parents=True)
+        for name in ("__init__.py", "startup.py"):
+            shutil.copy(ROOT / "agents" / name, packages / "agents" / name)
+        message = f"from {packages.resolve()}, a copy that pip install . made without the checkout's configs/"
+    proc = subprocess.run([sys.executable, str(checkout / "scripts" / "x.py")], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(packages)}, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1 and proc.stdout == "", proc.stdout + proc.stderr
+    assert message in proc.stderr and f"pip install -e {checkout.resolve()}" in proc.stderr
 
 
 def test_a_module_programs_name_as_an_argument_is_no_python_m_of_it(tmp_path):
