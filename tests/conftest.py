@@ -77,6 +77,23 @@ def no_stand_in_outlives_its_test() -> Iterator[None]:
     assert not left, f"a test's stand-in stayed in the project's code after the test: {left}"
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture(autouse=True)
+def no_signal_handler_outlives_its_test() -> Iterator[None]:
+    """A stop signal's handler a test set (or code it ran, as ``exit_ignoring_stop_signals`` does) is put
+    back by that test: a SIGHUP left ignored by one passed on to every process a later test of the same
+    pytest-xdist worker started, and the closed-terminal training test, its child taking that for nohup,
+    trained on past its hang-up until its 120 s wait failed. Put back here and named at the test."""
+    before = {s: signal.getsignal(s) for s in _STOP_SIGNALS}
+    yield
+    changed = [s.name for s, handler in before.items() if signal.getsignal(s) != handler]
+    for s, handler in before.items():
+        signal.signal(s, handler)
+    assert not changed, f"the test left these signals' handlers changed: {', '.join(changed)}"
+
+
 @pytest.fixture(scope="session")
 def scripts():
     class Scripts:

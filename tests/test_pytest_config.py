@@ -83,3 +83,27 @@ def test_a_stand_in_left_in_the_code_fails_the_test_that_left_it(tmp_path):
     assert "ERROR at teardown of test_leaves_one" in done.stdout
     assert "stayed in the project's code after the test: ['envs.stand_in']" in done.stdout
     assert "2 passed, 1 error" in done.stdout
+
+
+def test_a_signal_handler_left_changed_fails_the_test_that_left_it(tmp_path):
+    # conftest's guard, on a session of two tests: the first leaves SIGHUP ignored (as a call of
+    # exit_ignoring_stop_signals did), the second finds it as it was, put back.
+    (tmp_path / "test_leak.py").write_text(textwrap.dedent("""
+        import signal
+
+
+        def test_leaves_one():
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+        def test_after():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    """))
+    command = pytest_command(tmp_path, "-p", "tests.conftest", "-n", "0", str(tmp_path / "test_leak.py"))
+    # SIGHUP not ignored in it, as nohup leaves it: test_leaves_one then changes it
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ERROR at teardown of test_leaves_one" in done.stdout
+    assert "the test left these signals' handlers changed: SIGHUP" in done.stdout
+    assert "2 passed, 1 error" in done.stdout

@@ -2066,7 +2066,7 @@ def test_a_stop_as_training_starts_saves_a_resumable_run(scripts, tmp_path, monk
 def test_a_finished_command_ignores_stop_signals_while_python_shuts_down():
     from agents.interrupts import exit_ignoring_stop_signals
 
-    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         with pytest.raises(SystemExit) as exc:
             exit_ignoring_stop_signals(3)
@@ -2156,6 +2156,10 @@ def test_a_closed_terminal_saves_a_checkpoint(tmp_path):
     import select
     import termios
 
+    def leading_a_terminal() -> None:  # in the child, a session's leader: this terminal is its own
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal: not ignored, as under nohup
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
     master, terminal = os.openpty()
     run = tmp_path / "run"
     args = [a for a in TINY if a != "--no-progress"]  # the bar goes on writing to the terminal as it hangs up
@@ -2164,7 +2168,7 @@ def test_a_closed_terminal_saves_a_checkpoint(tmp_path):
                                  "--total-timesteps", "10000000", "--run-dir", str(run), "--num-workers", "1",
                                  *args], stdin=terminal, stdout=terminal, stderr=terminal,
                                 start_new_session=True,  # the leader of a session whose terminal this is
-                                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+                                preexec_fn=leading_a_terminal)
     finally:
         os.close(terminal)
     try:
