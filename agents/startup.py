@@ -113,7 +113,10 @@ def hang_up_proof(stream: Any) -> Any:
     except (OSError, ValueError):  # closed, or no file descriptor
         return stream
     raw = _HangUpProofFile(stream.fileno(), "w", closefd=False)
-    return io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding, errors=stream.errors,
+    # Unbuffered (python -u, PYTHONUNBUFFERED): Python gives the stream its FileIO alone; a BufferedWriter
+    # there held every line until 8 KB or the exit.
+    buffer = raw if isinstance(stream.buffer, io.RawIOBase) else io.BufferedWriter(raw)
+    return io.TextIOWrapper(buffer, encoding=stream.encoding, errors=stream.errors,
                             line_buffering=stream.line_buffering, write_through=stream.write_through)
 
 

@@ -321,6 +321,37 @@ def test_a_line_printed_between_the_hang_up_and_its_sighup_is_dropped(tmp_path):
     assert b"ready" in seen and status.read_text().strip() == "0"
 
 
+@pytest.mark.parametrize("unbuffered", [["-u"], []], ids=["python-u", "pythonunbuffered"])
+def test_an_unbuffered_script_on_a_terminal_writes_each_line_at_once(unbuffered, tmp_path):
+    """``python -u`` or PYTHONUNBUFFERED (common in containers): the streams startup puts over the terminal
+    kept an 8 KB buffer under them, so a training run's lines showed only at its exit."""
+    import select
+
+    code = (f"import sys, time; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
+            "import agents.startup\n"
+            "sys.stdout.write('no newline yet')\n"
+            "time.sleep(60)\n")
+    env = _with_root()
+    env.pop("PYTHONUNBUFFERED", None)
+    if not unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    master, terminal = os.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, *unbuffered, "-c", code], cwd=tmp_path, env=env,
+                                stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True)
+    finally:
+        os.close(terminal)
+    try:
+        seen = b""
+        while b"no newline yet" not in seen and select.select([master], [], [], 10)[0]:
+            seen += os.read(master, 1024)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+        os.close(master)
+    assert seen == b"no newline yet"
+
+
 @pytest.mark.parametrize("target", ["pid", "group"])
 def test_a_signal_while_the_stock_peer_forks_its_workers_stops_the_benchmark(target, tmp_path):
     # benchmark.py's stock SB3 pipeline (SubprocVecEnv, forked) with only the startup handler. Python runs
