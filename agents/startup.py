@@ -103,8 +103,9 @@ class _HangUpProofFile(io.FileIO):
 
 def hang_up_proof(stream: Any) -> Any:
     """``stream`` anew over a ``_HangUpProofFile`` of its file descriptor where it is a terminal's text
-    stream, with its encoding, errors and buffering; anything else (a file, a pipe, None) as it is."""
-    if not isinstance(stream, io.TextIOWrapper):
+    stream, with its encoding, errors and buffering; anything else (a file, a pipe, None) as it is. Where
+    no terminal hangs up (Windows: no SIGHUP), kept as it is: a console's stream is no FileIO there."""
+    if not HANGUP or not isinstance(stream, io.TextIOWrapper):
         return stream
     try:
         if not os.isatty(stream.fileno()):

@@ -430,6 +430,24 @@ def test_a_script_s_stderr_names_a_byte_that_is_no_utf8_as_that_byte():
     assert proc.stderr.endswith(b"error: unrecognized arguments: --caf\\xe9\n"), proc.stderr
 
 
+@pytest.mark.parametrize("system", ["posix", "windows"])
+def test_a_terminal_stream_is_replaced_only_where_a_terminal_can_hang_up(system, monkeypatch):
+    """Windows has no SIGHUP, and its console streams are no FileIO (_WindowsConsoleIO writes UTF-16 to the
+    console): a FileIO in their place wrote UTF-8 bytes to a console's code page (tqdm's bar, any é)."""
+    from agents import startup
+
+    if system == "windows":
+        monkeypatch.setattr(startup, "HANGUP", ())
+    master, terminal = os.openpty()
+    try:
+        with open(terminal, "w", encoding="utf-8", buffering=1) as stream:
+            proofed = startup.hang_up_proof(stream)
+            assert (proofed is stream) == (system == "windows")
+            assert (proofed.encoding, proofed.line_buffering) == ("utf-8", True)
+    finally:
+        os.close(master)
+
+
 def test_a_script_started_with_its_stdout_closed_runs():
     # `python scripts/x.py >&-`: sys.stdout is None, which the startup module must leave alone.
     proc = _refused_argument(preexec_fn=lambda: os.close(1))
