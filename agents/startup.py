@@ -175,7 +175,7 @@ def _check_checkout(checkout: Path) -> None:
     the packages alone, or ``pip install -e`` of another clone) ran silently: its code, not the one beside
     the script, and, for a copy, without the checkout's ``configs/``, so each game trained without its
     preset (Snake at half its learning rate)."""
-    if checkout == CHECKOUT:
+    if _same_folder(checkout, CHECKOUT):
         return
     if not (CHECKOUT / "configs").is_dir():
         raise SystemExit(f"depthfirst: Python imports this project's packages from {CHECKOUT}, a copy that "
@@ -187,8 +187,15 @@ def _check_checkout(checkout: Path) -> None:
                      f"code would run: run that checkout's scripts, or pip install -e {checkout}")
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    """One folder, also where resolve() leaves two spellings of it: a bind mount, a network share's two
+    mount points, a case-insensitive disk's other case (macOS resolves no case)."""
+    return a == b or os.path.samefile(a, b)
+
+
 def _run_as_script() -> bool:
-    return _script_checkout() == CHECKOUT or _module_program()
+    checkout = _script_checkout()
+    return (checkout is not None and _same_folder(checkout, CHECKOUT)) or _module_program()
 
 
 def _module_program() -> bool:

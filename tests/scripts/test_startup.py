@@ -234,6 +234,25 @@ def test_a_script_run_with_the_packages_of_another_checkout_is_refused(imported,
     assert message in proc.stderr and f"pip install -e {checkout.resolve()}" in proc.stderr
 
 
+def test_a_checkout_reached_by_another_path_than_its_packages_runs(tmp_path):
+    """One checkout by two paths that resolve() keeps apart (here a bind mount; a case-insensitive disk's
+    other case on macOS): its script and its packages are the same checkout's, not refused as another's."""
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare")
+    (tmp_path / "bind").mkdir()
+    script = tmp_path / "bind" / "scripts" / "x.py"
+    code = (f"import signal, sys; sys.modules['__main__'].__file__ = {str(script)!r}\n"
+            "import agents.startup\n"
+            "print(signal.getsignal(signal.SIGTERM).__name__)\n")
+    mounted = 'mount --bind "$1" "$2" 2>/dev/null || exit 77; exec "$3" -c "$4"'
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", mounted, "sh", str(ROOT), str(tmp_path / "bind"),
+                           sys.executable, code], cwd=tmp_path, env=_with_root(), capture_output=True,
+                          text=True, timeout=60)
+    if proc.returncode == 77 or proc.stderr.startswith("unshare:"):  # no user namespaces (a container)
+        pytest.skip(f"no bind mount here: {proc.stderr.strip()}")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "_interrupted\n", "")
+
+
 def test_a_module_programs_name_as_an_argument_is_no_python_m_of_it(tmp_path):
     # Only `python -m envs.gameboy.cartridge.build` is that program: a process given its name as an argument
     # (a user's own tool, `python -c ... NAME`) keeps Python's handlers.
