@@ -201,6 +201,9 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
         raise ValueError(f"{where}unknown env {env!r}; known envs: {', '.join(sorted(GAMES))}")
     preset_file = CONFIG_DIR / f"{env}.yaml"
     if not preset_file.is_file():  # every game has one: a copy of the packages trained without it, silently
+        if CONFIG_DIR.is_dir():  # a checkout: a game added without its preset, not a copy
+            raise RuntimeError(f"no preset {preset_file} for {env}: every game needs one; add it beside the "
+                               "other games' presets")
         raise RuntimeError(f"no preset {preset_file} for {env}: this copy of depthfirst lacks its checkout's "
                            "configs/ (pip install . copies the packages alone); install the checkout "
                            "editable, pip install -e CHECKOUT")

@@ -557,3 +557,13 @@ def test_a_copy_of_the_packages_without_the_presets_is_refused(monkeypatch, tmp_
     monkeypatch.setattr(agents.config, "CONFIG_DIR", tmp_path / "site-packages" / "configs")
     with pytest.raises(RuntimeError, match=r"no preset .*snake\.yaml for snake: .*pip install -e"):
         agents.config.load_config("snake")
+
+
+def test_a_game_without_its_preset_in_a_checkout_is_named_so(monkeypatch, tmp_path):
+    # A checkout's configs/ lacking one game's preset (one added to GAMES alone): not told to reinstall.
+    import agents.config
+
+    monkeypatch.setattr(agents.config, "CONFIG_DIR", tmp_path)
+    with pytest.raises(RuntimeError, match=r"no preset .*snake\.yaml for snake: every game needs one") as e:
+        agents.config.load_config("snake")
+    assert "pip install" not in str(e.value)
