@@ -206,7 +206,7 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
                                "other games' presets")
         raise RuntimeError(f"no preset {preset_file} for {env}: this copy of depthfirst lacks its checkout's "
                            "configs/ (pip install . copies the packages alone); install the checkout "
-                           "editable, pip install -e CHECKOUT")
+                           "editable: pip install -e <the checkout's folder>")
     preset = read_yaml(preset_file, "preset")
     cfg = deep_merge(deep_merge(DEFAULTS, preset), own)
     cfg["env"] = env

@@ -184,7 +184,8 @@ def _check_checkout(checkout: Path) -> None:
                          f"editable, pip install -e {checkout}")
     raise SystemExit(f"depthfirst: this script is {checkout}'s, but Python imports the project's packages "
                      f"from another checkout, {CHECKOUT} (installed editable there, or on PYTHONPATH), whose "
-                     f"code would run: run that checkout's scripts, or pip install -e {checkout}")
+                     f"code would run: run that checkout's scripts, or set PYTHONPATH={checkout}, or pip "
+                     f"install -e {checkout}")
 
 
 def _same_folder(a: Path, b: Path) -> bool:
