@@ -1,11 +1,13 @@
 """A stop signal delivered at a chosen bytecode of the standard library's waits, for tests of where a
-Ctrl-C may land."""
+Ctrl-C may land; a program run on a terminal that can be hung up."""
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -35,3 +37,26 @@ def stop_signal_after_condition_wait_releases_its_lock() -> Iterator[list[bool]]
     finally:
         sys.settrace(previous)
 
+
+def on_a_terminal(args: list[str], **kwargs: Any) -> tuple[subprocess.Popen, int]:
+    """``args`` started on a new pseudo-terminal (its stdin, stdout and stderr) as the leader of a session
+    whose controlling terminal it is, SIGHUP at its default (not ignored, as under nohup); returned with the
+    terminal's master end, to read from (a full terminal blocks the program's writes) and to close: the
+    terminal then hangs up, and the kernel sends the leader SIGHUP."""
+    import fcntl
+    import termios
+
+    def leading() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    master, terminal = os.openpty()
+    try:
+        proc = subprocess.Popen(args, stdin=terminal, stdout=terminal, stderr=terminal,
+                                start_new_session=True, preexec_fn=leading, **kwargs)
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(terminal)
+    return proc, master

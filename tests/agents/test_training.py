@@ -2152,25 +2152,15 @@ def test_a_closed_terminal_saves_a_checkpoint(tmp_path):
     the session's leader, and a shell passes it on to its jobs' process groups. It killed the run on the
     spot, every step since its last checkpoint lost; it now stops as Ctrl-C does, though its terminal is gone:
     each write to it fails (EIO), the progress bar's and the "interrupted" lines' too."""
-    import fcntl
     import select
-    import termios
 
-    def leading_a_terminal() -> None:  # in the child, a session's leader: this terminal is its own
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal: not ignored, as under nohup
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    from tests.signals import on_a_terminal
 
-    master, terminal = os.openpty()
     run = tmp_path / "run"
     args = [a for a in TINY if a != "--no-progress"]  # the bar goes on writing to the terminal as it hangs up
-    try:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
-                                 "--total-timesteps", "10000000", "--run-dir", str(run), "--num-workers", "1",
-                                 *args], stdin=terminal, stdout=terminal, stderr=terminal,
-                                start_new_session=True,  # the leader of a session whose terminal this is
-                                preexec_fn=leading_a_terminal)
-    finally:
-        os.close(terminal)
+    proc, master = on_a_terminal([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
+                                  "--total-timesteps", "10000000", "--run-dir", str(run),
+                                  "--num-workers", "1", *args])
     try:
         deadline = time.time() + 120
         while proc.poll() is None and time.time() < deadline and not (

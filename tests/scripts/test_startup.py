@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.signals import on_a_terminal
 
 
 def _with_root() -> dict[str, str]:
@@ -310,9 +311,7 @@ def test_a_line_printed_between_the_hang_up_and_its_sighup_is_dropped(tmp_path):
     moment later (0.3 ms here, more on a busy machine); a line printed in between failed with EIO, status 1
     with its traceback unwritable: benchmark.py's phase line, once in fifteen hang-ups. It now goes to
     os.devnull, as once the SIGHUP has come. Here the leader, a sh that traps SIGHUP, never passes it on."""
-    import fcntl
     import select
-    import termios
 
     code = (f"import os, sys, time; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
             "import agents.startup\n"
@@ -322,14 +321,8 @@ def test_a_line_printed_between_the_hang_up_and_its_sighup_is_dropped(tmp_path):
             "print('gone', flush=True)\n"
             "print('gone too', file=sys.stderr)\n")
     status = tmp_path / "status"
-    master, terminal = os.openpty()
-    try:
-        proc = subprocess.Popen(["sh", "-c", f'trap : HUP; "$0" -c "$1"; echo $? > {status}', sys.executable,
-                                 code], cwd=tmp_path, env=_with_root(), stdin=terminal, stdout=terminal,
-                                stderr=terminal, start_new_session=True,  # the sh leads the session
-                                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
-    finally:
-        os.close(terminal)
+    proc, master = on_a_terminal(["sh", "-c", f'trap : HUP; "$0" -c "$1"; echo $? > {status}', sys.executable,
+                                  code], cwd=tmp_path, env=_with_root())  # the sh leads the session
     try:
         seen = b""
         while b"ready" not in seen and select.select([master], [], [], 60)[0]:
@@ -354,12 +347,7 @@ def test_an_unbuffered_script_on_a_terminal_writes_each_line_at_once(unbuffered,
     env.pop("PYTHONUNBUFFERED", None)
     if not unbuffered:
         env["PYTHONUNBUFFERED"] = "1"
-    master, terminal = os.openpty()
-    try:
-        proc = subprocess.Popen([sys.executable, *unbuffered, "-c", code], cwd=tmp_path, env=env,
-                                stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True)
-    finally:
-        os.close(terminal)
+    proc, master = on_a_terminal([sys.executable, *unbuffered, "-c", code], cwd=tmp_path, env=env)
     try:
         seen = b""
         while b"no newline yet" not in seen and select.select([master], [], [], 10)[0]:
