@@ -194,11 +194,6 @@ def _same_folder(a: Path, b: Path) -> bool:
     return a == b or os.path.samefile(a, b)
 
 
-def _run_as_script() -> bool:
-    checkout = _script_checkout()
-    return (checkout is not None and _same_folder(checkout, CHECKOUT)) or _module_program()
-
-
 def _module_program() -> bool:
     """Whether this is ``python -m`` of one of ``MODULE_PROGRAMS``, read from the command line: Python
     imports the module's packages (``envs``, which imports gymnasium) before ``__main__`` names it."""
@@ -206,9 +201,10 @@ def _module_program() -> bool:
     return any(flag == "-m" and name in MODULE_PROGRAMS for flag, name in itertools.pairwise(argv))
 
 
-if (_checkout := _script_checkout()) is not None:
-    _check_checkout(_checkout)
-if _run_as_script():
+_checkout = _script_checkout()
+if _checkout is not None:
+    _check_checkout(_checkout)  # exits unless it is this package's checkout
+if _checkout is not None or _module_program():
     sys.stdout, sys.stderr = hang_up_proof(sys.stdout), hang_up_proof(sys.stderr)
     escape_unwritable(sys.stdout)
     escape_unwritable(sys.stderr)
