@@ -14,15 +14,11 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, NoReturn, TypeVar
 
-from agents.startup import HANGUP
+from agents.startup import STOP_SIGNALS
 
 _T = TypeVar("_T")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# Ignored through the shutdown, SIGHUP too: agents.startup's handler for it only runs SIGTERM's, but Python
-# puts its own handlers back to SIG_DFL early in the shutdown (before the modules' teardown), where a closed
-# terminal's SIGHUP killed a finished script (129).
-_EXIT_SIGNALS = (*_SIGNALS, *HANGUP)
 _active = False  # one handler for the whole process, however deeply the contexts nest
 _received = 0
 _deferring = False  # inside deferred_stop(): the first signal waits for the block's end
@@ -174,7 +170,10 @@ def exit_ignoring_stop_signals(code: int) -> NoReturn:
     with torch loaded): a signal then would end a command whose work is done with status 130 or 143 (129 for
     a closed terminal's SIGHUP)."""
     if threading.current_thread() is threading.main_thread():
-        for s in _EXIT_SIGNALS:
+        # SIGHUP too (STOP_SIGNALS): agents.startup's handler only runs SIGTERM's, but Python puts its own
+        # handlers back to SIG_DFL early in the shutdown, where a closed terminal's SIGHUP killed a finished
+        # script (129).
+        for s in STOP_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
     sys.exit(code)
 

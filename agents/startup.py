@@ -36,6 +36,8 @@ from typing import Any
 _PID = os.getpid()
 #: SIGHUP, a closed terminal's signal, where the system has one (Windows has none).
 HANGUP: tuple[signal.Signals, ...] = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+#: Every signal that stops a script: ignored once its stop is taken or its work done, while Python exits.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *HANGUP)
 
 
 def _interrupted(signum: int, frame: Any) -> None:
@@ -54,7 +56,7 @@ def _interrupted(signum: int, frame: Any) -> None:
     # The stop is taken: a repeat while Python exits (atexit callbacks, then the handlers' teardown) said
     # "interrupted" again with an "Exception ignored in atexit callback" traceback, or killed it (143; 129 for
     # a SIGHUP once Python has put _hung_up back to SIG_DFL, early in its shutdown).
-    for s in (signal.SIGINT, signal.SIGTERM, *HANGUP):
+    for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
     raise SystemExit(130)
 
