@@ -46,7 +46,8 @@ from agents.evaluation import (
     summarize,
 )
 from agents.interrupts import settled, uninterruptible
-from agents.preflight import memory_bytes, memory_shortfall
+from agents.machine import memory_bytes
+from agents.preflight import memory_shortfall
 from agents.runs import (
     RunError,
     check_output_folder,

@@ -9,10 +9,10 @@ import math
 import os
 import re
 from collections.abc import Collection
-from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from agents.config import DEFAULTS, load_yaml, set_item
+from agents.machine import memory_bytes, memory_figures
 
 if TYPE_CHECKING:
     from agents.evaluation import GameSpec
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 # The game options with a flag of their own in train_ppo.py (--size, ...; the rest take --set env_kwargs.KEY)
 ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
 PATH_OPTIONS = ("rom", "state", "archive_dir")  # the game options that name a file or folder
-MEMINFO = Path("/proc/meminfo")  # the machine's swap
-PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroup in each hierarchy
-MOUNTINFO = Path("/proc/self/mountinfo")  # where each cgroup tree is mounted, and which cgroup it shows there
 
 
 def absolute_paths(env: str, env_kwargs: dict) -> None:
@@ -124,121 +121,6 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
         raise ValueError(f"{', '.join(f'self_play.{k}' for k in changed)} (--set or --config) applies to "
                          "self-play only (--env snake_duel --opponent policy), which this run does not use: "
                          "drop it, or train duel Snake with --opponent policy")
-
-
-def memory_bytes() -> int | None:
-    """The RAM plus swap in bytes that this process may take (more than a run may take, never less): the
-    machine's, as its cgroup caps them (``memory_figures``); None where the system cannot say."""
-    figures = memory_figures()
-    return figures[1] if figures else None
-
-
-def memory_figures() -> tuple[int, int] | None:
-    """This machine's RAM plus swap in bytes, and that as this process's cgroup (a container's or a cluster
-    job's memory limit) caps them: the machine's figures alone overstated what a capped run may take, and
-    the out-of-memory killer ended it with no message. A cgroup limit that cannot be read (no /proc, a
-    garbled file) leaves the machine's figure, never less; None where the system cannot say."""
-    host = host_memory()
-    if host is None:
-        return None
-    ram, swap = host
-    try:
-        ram_cap, swap_cap, both_cap = cgroup_limits()
-    except (OSError, ValueError):  # not Linux, or a file that cannot be read as a limit
-        return ram + swap, ram + swap
-    return ram + swap, at_most(at_most(ram, ram_cap) + at_most(swap, swap_cap), both_cap)
-
-
-def at_most(value: int, cap: int | None) -> int:
-    """``value``, capped by ``cap`` where there is one."""
-    return value if cap is None else min(value, cap)
-
-
-def host_memory() -> tuple[int, int] | None:
-    """This machine's RAM and swap in bytes (swap 0 where it cannot say); None where it cannot say its RAM."""
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
-        return None
-    if ram <= 0:
-        return None
-    swap = 0
-    try:
-        for line in MEMINFO.read_text().splitlines():
-            if line.startswith("SwapTotal:"):
-                swap = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):  # not Linux
-        pass
-    return ram, swap
-
-
-def cgroup_limits() -> tuple[int | None, int | None, int | None]:
-    """The memory limits this process's cgroup sets, in bytes: on RAM, on swap, on both together (None:
-    none). cgroup v1's memory controller where /proc/self/cgroup names one (a hybrid host mounts a v2 tree
-    too, without that controller; v1 caps RAM and RAM plus swap), else v2's (RAM, and swap apart)."""
-    lines = [line.split(":", 2) for line in PROC_CGROUP.read_text().splitlines()]
-    for _, controllers, path in lines:
-        if "memory" in controllers.split(","):
-            folders = cgroup_folders(path, "cgroup")
-            return (tightest_limit(folders, "memory.limit_in_bytes"), None,
-                    tightest_limit(folders, "memory.memsw.limit_in_bytes"))
-    for hierarchy, _, path in lines:
-        if hierarchy == "0":
-            folders = cgroup_folders(path, "cgroup2")
-            return tightest_limit(folders, "memory.max"), tightest_limit(folders, "memory.swap.max"), None
-    return None, None, None
-
-
-def cgroup_folders(path: str, fs_type: str) -> list[Path]:
-    """The folders of the cgroup at ``path`` (as /proc/self/cgroup names it) and of those above it, up to
-    the mount of its tree (v1's memory controller: ``cgroup``; v2: ``cgroup2``) that /proc/self/mountinfo
-    names: a parent's limit caps its children. The path is taken relative to the cgroup that mount shows
-    (a container's own without a cgroup namespace: /docker/ID shown at /sys/fs/cgroup/memory): joined to
-    the mount point whole it read another cgroup's limit where that path was there too (Docker in
-    Docker), less than this process may take. No folder where no mount shows this cgroup or one above it."""
-    for line in MOUNTINFO.read_text().splitlines():
-        fields, _, fs = line.partition(" - ")
-        fields, fs = fields.split(), fs.split()
-        if len(fs) < 3 or fs[0] != fs_type or (fs_type == "cgroup" and "memory" not in fs[2].split(",")):
-            continue
-        root, mount = (re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), f) for f in fields[3:5])
-        try:
-            inside = PurePosixPath(path).relative_to(root)
-        except ValueError:  # this mount shows another cgroup
-            continue
-        folder = Path(mount).joinpath(*inside.parts)
-        return charged([folder, *list(folder.parents)[:len(inside.parts)]])
-    return []
-
-
-def charged(folders: list[Path]) -> list[Path]:
-    """``folders`` (a cgroup's, then its parents') up to the first parent that counts not its children's
-    memory: a v1 cgroup whose ``memory.use_hierarchy`` reads 0 (older kernels' default), whose limit, and
-    its parents', then caps this process not at all."""
-    for k, folder in enumerate(folders[1:], 1):
-        try:
-            if (folder / "memory.use_hierarchy").read_text().strip() == "0":
-                return folders[:k]
-        except FileNotFoundError:  # v2, or a folder not there: every parent counts its children
-            pass
-    return folders
-
-
-def tightest_limit(folders: list[Path], name: str) -> int | None:
-    """The tightest limit that file ``name`` sets in ``folders``; None: no limit (a folder not there sets
-    none)."""
-    limits = (limit_in(folder / name) for folder in folders)
-    return min((limit for limit in limits if limit is not None), default=None)
-
-
-def limit_in(file: Path) -> int | None:
-    """The bytes a cgroup limit file holds; None for no limit: v2's ``max``, or no such file (v2's root
-    cgroup has none; v1's "no limit" is a number near 2**63, more than the machine has, so min() drops it)."""
-    try:
-        text = file.read_text().strip()
-    except FileNotFoundError:
-        return None
-    return None if text == "max" else int(text)
 
 
 def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, board_bytes: int = 0) -> None:

@@ -2,7 +2,10 @@
 torch and the rest, parsing its flags) exits with status 130 and one line, as one later does, not with a
 ``KeyboardInterrupt`` traceback (or, for SIGTERM, no word at all). Once the script installs its own
 handling (``agents.interrupts``), that takes over; after its block, a signal once the work has settled (or
-stopped) is ignored, as there. Stdlib only, so it is in place within milliseconds.
+stopped) is ignored, as there. Stdlib only (``agents.machine`` is too), so it is in place within milliseconds.
+
+It also fits torch's thread pool to a container's CPU quota (``agents.machine.cap_thread_pools``), before
+the script imports torch.
 
 A closed terminal (an SSH session that dropped, a window shut) sends SIGHUP, which killed a script on the
 spot: a training run lost every step since its last checkpoint. It now stops the script as SIGTERM does
@@ -32,6 +35,8 @@ import stat
 import sys
 from pathlib import Path
 from typing import Any
+
+from agents.machine import cap_thread_pools
 
 _PID = os.getpid()
 #: SIGHUP, a closed terminal's signal, where the system has one (Windows has none).
@@ -217,3 +222,4 @@ if _checkout is not None or _module_program():
     # Ignored (``nohup``): the script is to outlive its terminal.
     if HANGUP and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
         signal.signal(signal.SIGHUP, _hung_up)
+    cap_thread_pools(os.environ)  # before any script imports torch

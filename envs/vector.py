@@ -53,6 +53,7 @@ import numpy as np
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from agents.machine import usable_cores
 from envs import game_class, make_game
 from envs.base import checked_actions, finite, whole
 from envs.env import GameEnv
@@ -80,10 +81,11 @@ _UNGUARDED_MAIN_ADVICE = (
 
 
 def default_workers(game: str, num_envs: int) -> int:
-    """0 (in process) for cheap batched cores; otherwise one worker per core, at most one per env."""
+    """0 (in process) for cheap batched cores; otherwise one worker per core this process may use, at most
+    one per env."""
     if game_class(game).cheap:
         return 0
-    return max(1, min(os.cpu_count() or 1, num_envs))
+    return max(1, min(usable_cores(), num_envs))
 
 
 # Game methods that act on all of a game's boards at once: env_method would pass a board's number as their

@@ -37,10 +37,10 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 
 # isort: split
 import argparse
-import os
 
 from agents.benchmark_cli import benchmark_command
 from agents.cli import positive_float, positive_int_up_to, run_script, script_parser
+from agents.machine import usable_cores
 from agents.presets import PRESETS
 
 
@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--boards", type=positive_int_up_to(MAX_BOARDS, STEADY),
                    help=f"boards for env_sps and vec_env_sps (default 4096, at most {MAX_BOARDS:,})")
     p.add_argument("--workers", type=positive_int_up_to(MAX_WORKERS, "worker processes"),
-                   default=os.cpu_count() or 1,
+                   default=min(usable_cores(), MAX_WORKERS),
                    help=f"workers for vec_env_sps (default: one per core, at most {MAX_WORKERS})")
     p.add_argument("--seconds", type=measure_seconds,  # 3 where not given, told apart for --quick
                    help=f"seconds per raw-speed figure (default 3, at least 0.1, at most {MAX_SECONDS})")

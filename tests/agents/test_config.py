@@ -108,9 +108,9 @@ def test_a_one_sample_last_minibatch_is_refused_only_where_recurrent_ppo_normali
 
 
 def test_auto_workers_run_batched_cores_in_process_and_emulators_one_per_core(monkeypatch):
-    import os
+    import envs.vector
 
-    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(envs.vector, "usable_cores", lambda: 6)
     assert resolved()["num_workers"] == 0  # Snake's batched core
     gameboy = resolve(load_config("gameboy"), cuda_available=False)
     assert gameboy["num_workers"] == min(6, gameboy["num_envs"]) > 0

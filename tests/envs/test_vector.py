@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from numba.core.errors import TypingError
 
+import envs.vector
 from envs import make_game, make_vec
 from envs.env import GameEnv
 from envs.vector import GameVecEnv, WorkerDiedError, default_workers
@@ -323,7 +324,7 @@ def test_default_workers():
 
 def test_default_workers_of_a_costly_game_are_one_per_core_and_never_more_than_its_envs(monkeypatch):
     # More workers than envs would leave some with no board at all.
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(envs.vector, "usable_cores", lambda: 8)
     assert [default_workers("gameboy", n) for n in (1, 3, 8, 64)] == [1, 3, 8, 8]
 
 

@@ -118,8 +118,9 @@ def test_the_figures_from_the_readmes_defaults_and_their_table(scripts, capsys, 
     # from the figures and the table printed without --json went unchecked.
     calls = []
     _fake_figures(monkeypatch, calls)
-    monkeypatch.setattr(os, "cpu_count", lambda: 3)
-    assert scripts.benchmark.main(["--policy", "tiny"]) == 0
+    benchmark = scripts.benchmark
+    monkeypatch.setattr(benchmark, "usable_cores", lambda: 3)
+    assert benchmark.main(["--policy", "tiny"]) == 0
     n_steps = 128  # configs/snake.yaml's
 
     def brief(c: tuple) -> tuple:  # what this test pins of a call: no game options, PPO's n_steps only

@@ -2,7 +2,6 @@
 agents/train_cli.py): the memory check's figures, the flags its errors name, the paths it stores, the command
 it records, and a --resume's first check."""
 
-import errno
 import os
 import pathlib
 import re
@@ -12,7 +11,8 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import ROOT, path_method_fails
+from tests.agents.test_machine import GiB, fake_cgroup
+from tests.conftest import ROOT
 
 
 def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(monkeypatch):
@@ -38,124 +38,6 @@ def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(mon
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 10_999)
     with pytest.raises(ValueError, match=r"does not fit in memory; use a smaller --num-envs or --set ppo"):
         preflight.check_memory(cfg, (10, 10))
-
-
-GiB = 2**30
-RAM, SWAP = 4 * GiB, 2 * GiB  # the fake host's
-
-
-def fake_cgroup(monkeypatch, tmp_path, proc: str, files: dict[str, str], shown: str = "/") -> int | None:
-    """memory_bytes on a host of 4 GiB of RAM and 2 GiB of swap, whose /proc/self/cgroup reads ``proc`` and
-    whose /sys/fs/cgroup holds ``files`` (path: text): v2 mounted there, v1's memory controller at memory/,
-    each showing the cgroup ``shown`` (a container's own without a cgroup namespace)."""
-    from agents import preflight
-
-    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": RAM // 4096}.__getitem__)
-    (tmp_path / "meminfo").write_text(f"MemTotal: {RAM // 1024} kB\nSwapTotal: {SWAP // 1024} kB\n")
-    (tmp_path / "cgroup").write_text(proc)
-    fs = str(tmp_path / "fs").replace(" ", "\\040")  # as mountinfo escapes a space
-    (tmp_path / "mountinfo").write_text(f"30 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
-                                        f"31 30 0:26 {shown} {fs} rw - cgroup2 cgroup2 rw\n"
-                                        f"35 30 0:32 {shown} {fs}/memory rw - cgroup cgroup rw,memory\n")
-    for name, text in files.items():
-        (tmp_path / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "fs" / name).write_text(text)
-    monkeypatch.setattr(preflight, "MEMINFO", tmp_path / "meminfo")
-    monkeypatch.setattr(preflight, "PROC_CGROUP", tmp_path / "cgroup")
-    monkeypatch.setattr(preflight, "MOUNTINFO", tmp_path / "mountinfo")
-    return preflight.memory_bytes()
-
-
-V1_UNLIMITED = str(2**63 - 4096)  # what v1 reads where no limit is set
-
-
-@pytest.mark.parametrize("proc, files, expected", [
-    ("0::/job\n", {"job/memory.max": str(GiB)}, GiB + SWAP),  # v2: RAM capped, swap not
-    ("0::/job\n", {"job/memory.max": "max"}, RAM + SWAP),
-    ("0::/a/b\n", {"a/memory.max": str(GiB), "a/b/memory.max": str(3 * GiB)}, GiB + SWAP),  # the parent's
-    ("0::/job\n", {"job/memory.max": str(GiB), "job/memory.swap.max": "0"}, GiB),  # v2 caps swap apart
-    ("0::/job\n", {"job/memory.max": str(8 * GiB), "job/memory.swap.max": str(GiB)}, RAM + GiB),
-    ("0::/\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a cgroup namespace: the mount root is its own
-    ("0::/not/here\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a path missing under the mount: its root
-    ("0::/not/here\n", {}, RAM + SWAP),  # ... which sets none
-    ("4:memory:/job\n0::/\n", {"memory/job/memory.limit_in_bytes": str(GiB)}, GiB + SWAP),  # v1 (hybrid)
-    ("4:memory:/job\n0::/\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
-    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": str(GiB),  # v1 caps RAM and swap together
-                          "memory/job/memory.memsw.limit_in_bytes": str(GiB + GiB // 2)}, GiB + GiB // 2),
-    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED,
-                          "memory/job/memory.memsw.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
-    ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB),  # v1's parent a counts not its
-                            "memory/a/memory.use_hierarchy": "0"}, RAM + SWAP),  # children's memory: no cap
-    ("4:memory:/a/b/job\n", {"memory/a/memory.limit_in_bytes": str(GiB), "memory/a/memory.use_hierarchy": "1",
-                              "memory/a/b/memory.use_hierarchy": "0"}, RAM + SWAP),  # nor above such a one
-    ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB), "memory/a/memory.use_hierarchy": "1"},
-     GiB + SWAP),
-])
-def test_the_memory_figure_is_capped_by_the_process_cgroup(monkeypatch, tmp_path, proc, files, expected):
-    # In a container or a cluster job the host's RAM and swap overstated what a run may take: the memory
-    # checks never fired, and the out-of-memory killer ended the run with no message.
-    assert fake_cgroup(monkeypatch, tmp_path, proc, files) == expected
-
-
-@pytest.mark.parametrize("proc, shown, files, expected", [
-    ("4:memory:/docker/abc\n", "/docker/abc", {"memory/memory.limit_in_bytes": str(3 * GiB)},
-     3 * GiB + SWAP),  # a v1 container without a cgroup namespace: its mount shows its own cgroup
-    ("4:memory:/docker/abc\n", "/docker/abc", {"memory/memory.limit_in_bytes": str(3 * GiB),  # Docker in
-                                                "memory/docker/memory.limit_in_bytes": str(GiB)},  # Docker:
-     3 * GiB + SWAP),  # its inner daemon's cgroup docker/ is a child's, whose limit caps not this process
-    ("0::/job/a\n", "/job", {"memory.max": str(3 * GiB), "job/memory.max": str(GiB)}, 3 * GiB + SWAP),
-    ("0::/job\n", "/other", {"memory.max": str(GiB)}, RAM + SWAP),  # the mount shows another cgroup
-])
-def test_the_cgroup_path_is_read_under_the_cgroup_its_mount_shows(monkeypatch, tmp_path, proc, shown, files,
-                                                                   expected):
-    # /proc/self/cgroup's path joined to the mount point whole read another cgroup's limit where that path
-    # was there too, less than the process may take: runs that fit were refused.
-    assert fake_cgroup(monkeypatch, tmp_path, proc, files, shown) == expected
-
-
-def test_no_limit_is_read_above_the_mount_of_the_cgroup_tree(monkeypatch, tmp_path):
-    # The folder holding the mount point is no cgroup of this tree (here: a cgroup2 tree mounted inside
-    # another's folder), so a memory.max there caps nothing.
-    (tmp_path / "memory.max").write_text(str(GiB))
-    assert fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": "max"}) == RAM + SWAP
-
-
-def test_a_cgroup_mount_point_with_a_space_is_read_as_mountinfo_escapes_it(monkeypatch, tmp_path):
-    spaced = tmp_path / "a b"  # mountinfo writes it a\040b
-    spaced.mkdir()
-    assert fake_cgroup(monkeypatch, spaced, "0::/job\n", {"job/memory.max": str(GiB)}) == GiB + SWAP
-
-
-def test_a_v1_memory_limit_is_read_under_the_memory_controllers_mount_not_anothers(monkeypatch, tmp_path):
-    # cgroup v1 mounts each controller apart: the job's folder under the first v1 mount (cpu's, here) holds
-    # no memory limit, and a job capped at 1 GiB would be taken for the whole host.
-    from agents import preflight
-
-    fake_cgroup(monkeypatch, tmp_path, "4:memory:/job\n", {"memory/job/memory.limit_in_bytes": str(GiB)})
-    lines = (tmp_path / "mountinfo").read_text().splitlines(keepends=True)
-    lines.insert(1, f"33 30 0:30 / {tmp_path / 'fs' / 'cpu'} rw - cgroup cgroup rw,cpu,cpuacct\n")
-    (tmp_path / "mountinfo").write_text("".join(lines))
-    assert preflight.memory_bytes() == GiB + SWAP
-
-
-@pytest.mark.parametrize("proc, files", [
-    ("0::/job\n", {"job/memory.max": "lots"}),  # garbled: the host's figure, never less than it may take
-    ("0::/job\n", {"job/memory.max": str(GiB), "memory.max": "1.5G"}),
-    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": ""}),
-    ("no colons here\n", {"memory.max": str(GiB)}),
-])
-def test_a_cgroup_that_cannot_be_read_leaves_the_host_figure(monkeypatch, tmp_path, proc, files):
-    assert fake_cgroup(monkeypatch, tmp_path, proc, files) == RAM + SWAP
-
-
-def test_an_unreadable_cgroup_file_or_none_at_all_leaves_the_host_figure(monkeypatch, tmp_path):
-    from agents import preflight
-
-    denied = PermissionError(errno.EACCES, "Permission denied")
-    path_method_fails(monkeypatch, "read_text", lambda p: p.name == "memory.max", denied)
-    assert fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": str(GiB)}) == RAM + SWAP
-    monkeypatch.setattr(preflight, "PROC_CGROUP", tmp_path / "no such file")  # not Linux
-    assert preflight.memory_bytes() == RAM + SWAP
 
 
 def test_a_refusal_names_the_cgroup_limit_it_met(monkeypatch, tmp_path):
@@ -437,20 +319,6 @@ def test_help_gives_the_defaults_and_bounds_the_readme_gives(scripts):
                    "(default: a tenth of the run, at most 1M)", "(default: a fifth of the run)",
                    "(default: the env's preset, configs/<env>.yaml)"):
         assert phrase in text
-
-
-def test_memory_is_unknown_without_sysconf_and_ram_alone_without_meminfo(monkeypatch):
-    from agents import preflight
-
-    def no_such_name(name):
-        raise ValueError(f"unrecognized configuration name {name!r}")
-
-    monkeypatch.setattr(os, "sysconf", no_such_name)
-    assert preflight.memory_bytes() is None  # so check_memory checks nothing
-    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}.__getitem__)
-    not_linux = FileNotFoundError(errno.ENOENT, "No such file or directory", "/proc/meminfo")
-    path_method_fails(monkeypatch, "read_text", lambda p: str(p) == "/proc/meminfo", not_linux)
-    assert preflight.memory_bytes() == 4096 * 1000  # no swap figure: RAM alone
 
 
 def test_a_game_that_cannot_list_its_options_has_an_unknown_one_named(scripts, monkeypatch, capsys):

@@ -1,0 +1,230 @@
+"""agents/machine.py: the RAM, swap and cores this machine gives the process, as its cgroup caps them."""
+
+import errno
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, path_method_fails
+
+GiB = 2**30
+RAM, SWAP = 4 * GiB, 2 * GiB  # the fake host's
+
+
+def fake_cgroup(monkeypatch, tmp_path, proc: str, files: dict[str, str], shown: str = "/") -> int | None:
+    """memory_bytes on a host of 4 GiB of RAM and 2 GiB of swap, whose /proc/self/cgroup reads ``proc`` and
+    whose /sys/fs/cgroup holds ``files`` (path: text): v2 mounted there, v1's memory controller at memory/
+    and its cpu controller at cpu/, each showing the cgroup ``shown`` (a container's own without a cgroup
+    namespace)."""
+    from agents import machine
+
+    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": RAM // 4096}.__getitem__)
+    (tmp_path / "meminfo").write_text(f"MemTotal: {RAM // 1024} kB\nSwapTotal: {SWAP // 1024} kB\n")
+    (tmp_path / "cgroup").write_text(proc)
+    fs = str(tmp_path / "fs").replace(" ", "\\040")  # as mountinfo escapes a space
+    (tmp_path / "mountinfo").write_text(f"30 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                                        f"31 30 0:26 {shown} {fs} rw - cgroup2 cgroup2 rw\n"
+                                        f"35 30 0:32 {shown} {fs}/memory rw - cgroup cgroup rw,memory\n"
+                                        f"36 30 0:33 {shown} {fs}/cpu rw - cgroup cgroup rw,cpu,cpuacct\n")
+    for name, text in files.items():
+        (tmp_path / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fs" / name).write_text(text)
+    monkeypatch.setattr(machine, "MEMINFO", tmp_path / "meminfo")
+    monkeypatch.setattr(machine, "PROC_CGROUP", tmp_path / "cgroup")
+    monkeypatch.setattr(machine, "MOUNTINFO", tmp_path / "mountinfo")
+    return machine.memory_bytes()
+
+
+V1_UNLIMITED = str(2**63 - 4096)  # what v1 reads where no limit is set
+
+
+@pytest.mark.parametrize("proc, files, expected", [
+    ("0::/job\n", {"job/memory.max": str(GiB)}, GiB + SWAP),  # v2: RAM capped, swap not
+    ("0::/job\n", {"job/memory.max": "max"}, RAM + SWAP),
+    ("0::/a/b\n", {"a/memory.max": str(GiB), "a/b/memory.max": str(3 * GiB)}, GiB + SWAP),  # the parent's
+    ("0::/job\n", {"job/memory.max": str(GiB), "job/memory.swap.max": "0"}, GiB),  # v2 caps swap apart
+    ("0::/job\n", {"job/memory.max": str(8 * GiB), "job/memory.swap.max": str(GiB)}, RAM + GiB),
+    ("0::/\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a cgroup namespace: the mount root is its own
+    ("0::/not/here\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a path missing under the mount: its root
+    ("0::/not/here\n", {}, RAM + SWAP),  # ... which sets none
+    ("4:memory:/job\n0::/\n", {"memory/job/memory.limit_in_bytes": str(GiB)}, GiB + SWAP),  # v1 (hybrid)
+    ("4:memory:/job\n0::/\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
+    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": str(GiB),  # v1 caps RAM and swap together
+                          "memory/job/memory.memsw.limit_in_bytes": str(GiB + GiB // 2)}, GiB + GiB // 2),
+    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": V1_UNLIMITED,
+                          "memory/job/memory.memsw.limit_in_bytes": V1_UNLIMITED}, RAM + SWAP),
+    ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB),  # v1's parent a counts not its
+                            "memory/a/memory.use_hierarchy": "0"}, RAM + SWAP),  # children's memory: no cap
+    ("4:memory:/a/b/job\n", {"memory/a/memory.limit_in_bytes": str(GiB), "memory/a/memory.use_hierarchy": "1",
+                              "memory/a/b/memory.use_hierarchy": "0"}, RAM + SWAP),  # nor above such a one
+    ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB), "memory/a/memory.use_hierarchy": "1"},
+     GiB + SWAP),
+])
+def test_the_memory_figure_is_capped_by_the_process_cgroup(monkeypatch, tmp_path, proc, files, expected):
+    # In a container or a cluster job the host's RAM and swap overstated what a run may take: the memory
+    # checks never fired, and the out-of-memory killer ended the run with no message.
+    assert fake_cgroup(monkeypatch, tmp_path, proc, files) == expected
+
+
+@pytest.mark.parametrize("proc, shown, files, expected", [
+    ("4:memory:/docker/abc\n", "/docker/abc", {"memory/memory.limit_in_bytes": str(3 * GiB)},
+     3 * GiB + SWAP),  # a v1 container without a cgroup namespace: its mount shows its own cgroup
+    ("4:memory:/docker/abc\n", "/docker/abc", {"memory/memory.limit_in_bytes": str(3 * GiB),  # Docker in
+                                                "memory/docker/memory.limit_in_bytes": str(GiB)},  # Docker:
+     3 * GiB + SWAP),  # its inner daemon's cgroup docker/ is a child's, whose limit caps not this process
+    ("0::/job/a\n", "/job", {"memory.max": str(3 * GiB), "job/memory.max": str(GiB)}, 3 * GiB + SWAP),
+    ("0::/job\n", "/other", {"memory.max": str(GiB)}, RAM + SWAP),  # the mount shows another cgroup
+])
+def test_the_cgroup_path_is_read_under_the_cgroup_its_mount_shows(monkeypatch, tmp_path, proc, shown, files,
+                                                                   expected):
+    # /proc/self/cgroup's path joined to the mount point whole read another cgroup's limit where that path
+    # was there too, less than the process may take: runs that fit were refused.
+    assert fake_cgroup(monkeypatch, tmp_path, proc, files, shown) == expected
+
+
+def test_no_limit_is_read_above_the_mount_of_the_cgroup_tree(monkeypatch, tmp_path):
+    # The folder holding the mount point is no cgroup of this tree (here: a cgroup2 tree mounted inside
+    # another's folder), so a memory.max there caps nothing.
+    (tmp_path / "memory.max").write_text(str(GiB))
+    assert fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": "max"}) == RAM + SWAP
+
+
+def test_a_cgroup_mount_point_with_a_space_is_read_as_mountinfo_escapes_it(monkeypatch, tmp_path):
+    spaced = tmp_path / "a b"  # mountinfo writes it a\040b
+    spaced.mkdir()
+    assert fake_cgroup(monkeypatch, spaced, "0::/job\n", {"job/memory.max": str(GiB)}) == GiB + SWAP
+
+
+def test_a_v1_memory_limit_is_read_under_the_memory_controllers_mount_not_anothers(monkeypatch, tmp_path):
+    # cgroup v1 mounts each controller apart: the job's folder under the first v1 mount (cpu's, here) holds
+    # no memory limit, and a job capped at 1 GiB would be taken for the whole host.
+    from agents import machine
+
+    fake_cgroup(monkeypatch, tmp_path, "4:memory:/job\n", {"memory/job/memory.limit_in_bytes": str(GiB)})
+    lines = (tmp_path / "mountinfo").read_text().splitlines(keepends=True)
+    lines.insert(1, f"33 30 0:30 / {tmp_path / 'fs' / 'cpu'} rw - cgroup cgroup rw,cpu,cpuacct\n")
+    (tmp_path / "mountinfo").write_text("".join(lines))
+    assert machine.memory_bytes() == GiB + SWAP
+
+
+@pytest.mark.parametrize("proc, files", [
+    ("0::/job\n", {"job/memory.max": "lots"}),  # garbled: the host's figure, never less than it may take
+    ("0::/job\n", {"job/memory.max": str(GiB), "memory.max": "1.5G"}),
+    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": ""}),
+    ("no colons here\n", {"memory.max": str(GiB)}),
+])
+def test_a_cgroup_that_cannot_be_read_leaves_the_host_figure(monkeypatch, tmp_path, proc, files):
+    assert fake_cgroup(monkeypatch, tmp_path, proc, files) == RAM + SWAP
+
+
+def test_an_unreadable_cgroup_file_or_none_at_all_leaves_the_host_figure(monkeypatch, tmp_path):
+    from agents import machine
+
+    denied = PermissionError(errno.EACCES, "Permission denied")
+    path_method_fails(monkeypatch, "read_text", lambda p: p.name == "memory.max", denied)
+    assert fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": str(GiB)}) == RAM + SWAP
+    monkeypatch.setattr(machine, "PROC_CGROUP", tmp_path / "no such file")  # not Linux
+    assert machine.memory_bytes() == RAM + SWAP
+
+
+def v1_quota(quota: str) -> dict[str, str]:
+    """A v1 cgroup /job's CPU quota files: ``quota`` microseconds per 100 ms."""
+    return {"cpu/job/cpu.cfs_quota_us": quota, "cpu/job/cpu.cfs_period_us": "100000"}
+
+
+@pytest.mark.parametrize("proc, files, expected", [
+    ("0::/job\n", {}, 8),  # no cgroup limit: the cores the affinity allows
+    ("0::/job\n", {"job/cpu.max": "max 100000"}, 8),
+    ("0::/job\n", {"job/cpu.max": "200000 100000"}, 2),  # docker --cpus 2
+    ("0::/job\n", {"job/cpu.max": "150000 100000"}, 2),  # 1.5 cores' time: two kept partly busy
+    ("0::/job\n", {"job/cpu.max": "10000 100000"}, 1),  # a tenth of a core: still one
+    ("0::/job\n", {"job/cpu.max": "3200000 100000"}, 8),  # a quota above the affinity's cores
+    ("0::/a/job\n", {"a/cpu.max": "300000 100000", "a/job/cpu.max": "max 100000"}, 3),  # the parent's
+    ("3:cpu,cpuacct:/job\n0::/\n", v1_quota("400000"), 4),  # v1
+    ("3:cpu,cpuacct:/job\n0::/\n", v1_quota("-1"), 8),  # v1's "none"
+    ("2:cpuacct:/job\n0::/job\n", {"job/cpu.max": "200000 100000"}, 2),  # cpuacct is not v1's cpu controller
+    ("0::/job\n", {"job/cpu.max": "lots"}, 8),  # garbled: the affinity's count
+])
+def test_the_usable_cores_are_the_affinitys_as_the_cgroup_quota_caps_them(monkeypatch, tmp_path, proc, files,
+                                                                           expected):
+    # os.cpu_count() counts the machine's cores: a Game Boy run in a 4-core Slurm job on a 128-core node, or
+    # in a container given 2 CPUs' time, started a worker per machine core (32 emulators' processes).
+    from agents import machine
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    fake_cgroup(monkeypatch, tmp_path, proc, files)
+    assert machine.usable_cores() == expected
+
+
+def test_without_affinity_or_cgroup_the_usable_cores_are_the_machines(monkeypatch, tmp_path):
+    from agents import machine
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as on macOS and Windows
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(machine, "PROC_CGROUP", tmp_path / "no such file")
+    assert machine.usable_cores() == 6
+
+
+def test_the_default_workers_follow_the_cores_this_process_may_use():
+    # A real affinity, set in a child process: one core of this machine's.
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from envs.vector import default_workers; import scripts.benchmark as b; "
+            "print(default_workers('pokemon_red', 32), default_workers('snake', 32), "
+            "b.parser().parse_args([]).workers)")
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "0", "1"]
+
+
+def test_memory_is_unknown_without_sysconf_and_ram_alone_without_meminfo(monkeypatch):
+    from agents import machine
+
+    def no_such_name(name):
+        raise ValueError(f"unrecognized configuration name {name!r}")
+
+    monkeypatch.setattr(os, "sysconf", no_such_name)
+    assert machine.memory_bytes() is None  # so check_memory checks nothing
+    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}.__getitem__)
+    not_linux = FileNotFoundError(errno.ENOENT, "No such file or directory", "/proc/meminfo")
+    path_method_fails(monkeypatch, "read_text", lambda p: str(p) == "/proc/meminfo", not_linux)
+    assert machine.memory_bytes() == 4096 * 1000  # no swap figure: RAM alone
+
+
+@pytest.mark.parametrize("affinity, quota, environ, expected", [
+    (16, "200000 100000", {}, "2"),  # docker --cpus 2 on a 16-core machine: torch would start 16 threads
+    (16, "max 100000", {}, None),  # no quota: torch's own count, the affinity's, is right
+    (2, "200000 100000", {}, None),  # a quota the affinity already meets
+    (16, "200000 100000", {"OMP_NUM_THREADS": "8"}, "8"),  # the user's own setting stays
+])
+def test_thread_pools_fit_a_cgroup_cpu_quota(monkeypatch, tmp_path, affinity, quota, environ, expected):
+    from agents import machine
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(affinity)), raising=False)
+    fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/cpu.max": quota})
+    machine.cap_thread_pools(environ)
+    assert environ.get("OMP_NUM_THREADS") == expected
+
+
+def test_every_script_fits_its_thread_pools_before_it_imports_torch():
+    # The script run as the program (runpy puts it in __main__, as python scripts/x.py does), in a process
+    # whose quota leaves 1 of 4 cores: startup, imported first, sets OMP_NUM_THREADS, which torch then reads.
+    code = ("import os, runpy, sys\n"
+            "import agents.machine as m\n"
+            "m.usable_cores, m.affinity_cores = (lambda: 1), (lambda: 4)\n"
+            "sys.argv = ['scripts/evaluate.py', '--help']\n"
+            "try:\n"
+            "    runpy.run_path('scripts/evaluate.py', run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "import torch\n"
+            "print(os.environ.get('OMP_NUM_THREADS'), torch.get_num_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == ["1", "1"]
+
