@@ -46,9 +46,11 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if len(values) != 3 or any(v < 0 or not math.isfinite(v) for v in values) or sum(values) <= 0:
+    if len(values) != 3 or any(v < 0 or not math.isfinite(v) for v in values):
         raise ValueError(f"--split expects three non-negative fractions train,val,test (e.g. 0.8,0.1,0.1), "
                          f"got {text!r}")
+    if sum(values) <= 0:  # three valid fractions, all 0: say so, as --mix does
+        raise ValueError(f"--split {text!r}: at least one fraction needs to be above 0")
     shares = _shares(values)
     for name, asked, share in zip(SPLIT_NAMES, values, shares, strict=True):
         if asked > 0 and share == 0:  # underflowed: the split would silently get no episode

@@ -59,9 +59,12 @@ def test_the_seed_deals_the_episodes():
 
 def test_split_ratios_may_be_zero_but_not_all_zero():
     assert parse_ratios("1,0,0") == (1.0, 0.0, 0.0)  # a train-only export (the README's --split 1,0,0)
-    for text in ("0,0,0", "1,-1,1", "0.8,0.1", "a,b,c"):
+    for text in ("1,-1,1", "0.8,0.1", "a,b,c"):
         with pytest.raises(ValueError, match="--split expects three non-negative fractions"):
             parse_ratios(text)
+    # Three non-negative fractions all 0 were refused as not being three non-negative fractions.
+    with pytest.raises(ValueError, match=r"^--split '0,0,0': at least one fraction needs to be above 0"):
+        parse_ratios("0,0,0")
 
 
 def test_huge_or_tiny_split_ratios_still_deal_every_episode():
