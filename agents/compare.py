@@ -1059,13 +1059,25 @@ def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Pat
         raise CompareError(f"--specialist {run}: {e}") from e
 
 
+# torch's CPU allocator refuses with a plain RuntimeError, told apart only by its message (c10's
+# DefaultCPUAllocator): under a ``ulimit -v`` below the RAM check_play_memory reads, the specialist's forward
+# pass of every board failed there, a traceback.
+_TORCH_CPU_ALLOC_FAILED = "DefaultCPUAllocator: can't allocate memory"
+
+
 def out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is an allocation refused to the boards played at once: NumPy's ``MemoryError``, or
-    torch's ``OutOfMemoryError`` (a RuntimeError) on a CUDA device, where the specialist's forward pass of
-    every board runs and ``check_play_memory`` counts none. torch is loaded wherever that can happen."""
+    """Whether ``error`` is an allocation refused to the boards played at once: NumPy's ``MemoryError``,
+    torch's CPU allocator's refusal, or torch's ``OutOfMemoryError`` (a RuntimeError) on a CUDA device, where
+    the specialist's forward pass of every board runs and ``check_play_memory`` counts none. torch is loaded
+    wherever that can happen."""
     torch = sys.modules.get("torch")
-    return isinstance(error, MemoryError) or (torch is not None
-                                              and isinstance(error, torch.cuda.OutOfMemoryError))
+    return (isinstance(error, MemoryError) or cpu_alloc_failed(error)
+            or (torch is not None and isinstance(error, torch.cuda.OutOfMemoryError)))
+
+
+def cpu_alloc_failed(error: BaseException) -> bool:
+    """Whether ``error`` is torch's CPU allocator refusing memory (a RuntimeError of its own wording)."""
+    return isinstance(error, RuntimeError) and _TORCH_CPU_ALLOC_FAILED in str(error)
 
 
 def boards_memory_error(episodes: int, error: BaseException) -> str:
@@ -1073,7 +1085,7 @@ def boards_memory_error(episodes: int, error: BaseException) -> str:
     allocated (``out_of_memory``): ``check_play_memory`` passed them (its figure is a floor) or could not run
     (no memory figure), an address-space limit (``ulimit -v``) may be lower than the RAM it reads, and it
     does not count a GPU's memory."""
-    if isinstance(error, MemoryError):
+    if isinstance(error, MemoryError) or cpu_alloc_failed(error):
         return (f"--episodes {episodes:,}: every episode is played at once, one board each, and their boards "
                 f"do not fit in this machine's memory ({error}); play fewer")
     return (f"--episodes {episodes:,}: every episode is played at once, one board each, and their boards do "

@@ -291,3 +291,32 @@ def test_compare_boards_past_the_gpus_memory_are_one_line_and_other_runtime_erro
             "not fit in the GPU's memory (CUDA out of memory. Tried to allocate 2.00 GiB); play fewer, or "
             "with --device cpu") in err, err
     assert "Traceback" not in err
+
+
+def test_compare_boards_past_an_address_space_limit_on_the_cpu_are_one_line(scripts, tmp_path, capsys,
+                                                                           monkeypatch):
+    # Under a `ulimit -v` below the RAM check_play_memory reads, the specialist's forward pass of every board
+    # on the CPU failed in torch's allocator, a plain RuntimeError: compare ended in its traceback. The
+    # error is torch's own, from an allocation no machine can give.
+    import torch
+
+    import agents.compare
+
+    try:
+        torch.empty(2**62, dtype=torch.uint8)
+    except RuntimeError as e:
+        error = e
+    else:
+        pytest.skip("this machine allocated 4 EiB")
+
+    def refused(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(agents.compare, "compare", refused)
+    argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--no-cache", "--episodes", "5000",
+            "--seed", "0", "--out", str(tmp_path / "report"), "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("error: --episodes 5,000: every episode is played at once, one board each, and their boards do "
+            "not fit in this machine's memory (") in err, err
+    assert "play fewer" in err and "--device cpu" not in err and "Traceback" not in err
