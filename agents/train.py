@@ -262,9 +262,12 @@ def forget_after(logger: Logger, step: int) -> None:
 
 
 def resume_command(run: Path) -> str:
-    """The command that continues ``run``, runnable as printed (quoted, from the folder it was started in)."""
+    """The command that continues ``run``, runnable as printed (quoted, from the folder it was started in),
+    with the interpreter named as it was typed: a bare ``python`` was none on Debian and Ubuntu, which have
+    only ``python3``, and another one, without the packages, where a venv's was run by its path."""
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith("train_ppo.py") else "scripts/train_ppo.py"
-    return shlex.join(["python", script, "--resume", str(run)])
+    typed = sys.orig_argv[0] if sys.orig_argv else ""
+    return shlex.join([typed or "python", script, "--resume", str(run)])
 
 
 def _unusable_archive(e: ArchiveError) -> str:

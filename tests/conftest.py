@@ -1,6 +1,7 @@
 import contextlib
 import importlib.util
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -116,6 +117,9 @@ def path_method_fails(monkeypatch: pytest.MonkeyPatch, method: str, which: Calla
 
     monkeypatch.setattr(Path, method, failing)
 
+
+#: The interpreter a printed ``--resume`` names: this process's, as it was typed (``train.resume_command``).
+PYTHON = shlex.quote(sys.orig_argv[0])
 
 # A training budget that exercises every part of the pipeline in seconds.
 TINY = ["--num-envs", "8", "--policy", "tiny", "--no-progress", "--set", "ppo.n_steps=32",

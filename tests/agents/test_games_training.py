@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import TINY, events
+from tests.conftest import PYTHON, TINY, events
 
 
 @pytest.mark.parametrize("env, extra", [
@@ -327,7 +327,7 @@ def test_an_archive_index_deleted_while_training_stops_it_with_advice_and_a_chec
     archive = run / "archive"
     assert (f"error: training stopped at step 0 (saved {run / 'checkpoints' / 'step_0.zip'}): its archive "
             f"of milestone states {archive} cannot be used (its index.sqlite was deleted or moved while in "
-            f"use): move it aside (mv {archive} {archive}.damaged) and continue with: python ") in err, err
+            f"use): move it aside (mv {archive} {archive}.damaged) and continue with: {PYTHON} ") in err, err
     assert "Traceback" not in err and (run / "checkpoints" / "step_0.zip").is_file()
     assert not (archive / "index.sqlite").exists()
 
@@ -359,7 +359,8 @@ def test_a_full_disk_for_milestones_json_stops_training_with_a_checkpoint_or_say
     err = capsys.readouterr().err
     file, milestones = run / "checkpoints" / "step_32.zip", run / "milestones.json"
     assert (f"error: training stopped at step 32 (saved {file}): {milestones} could not be written (No "
-            "space left on device); any file there before is unchanged; continue with: python ") in err, err
+            "space left on device); any file there before is unchanged; continue with: "
+            f"{PYTHON} ") in err, err
     assert "Traceback" not in err and file.is_file() and (run / "model.zip").is_file()
     monkeypatch.setattr(PPO, "save", disk_full)  # the disk refuses the checkpoint too
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "64", "--no-progress"]) == 2
@@ -368,7 +369,7 @@ def test_a_full_disk_for_milestones_json_stops_training_with_a_checkpoint_or_say
     assert (f"error: training stopped at step 64 (not saved: {refused} could not be written (No space left "
             f"on device); any file there before is unchanged): {milestones} could not be written (No space "
             "left on device); any file there before is unchanged; continue from its newest checkpoint with: "
-            "python ") in err, err
+            f"{PYTHON} ") in err, err
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_32.zip"]
 
 

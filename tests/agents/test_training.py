@@ -22,7 +22,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from envs.env import RENDER_FPS
-from tests.conftest import ROOT, TINY, events, tb_in_order
+from tests.conftest import PYTHON, ROOT, TINY, events, tb_in_order
 
 # A refused command's budget: should its refusal regress, it trains for seconds and fails on an assertion,
 # not the preset's millions of steps until the suite times out.
@@ -1422,7 +1422,7 @@ def test_a_checkpoint_the_disk_refuses_stops_the_run_resumable_from_its_newest(t
     stop = "interrupted" if when == "interrupted" else "training stopped"
     assert (f"error: {stop} at step {step}: {run / 'checkpoints' / f'step_{step}.zip'} could not be written "
             "(No space left on device); any file there before is unchanged; continue from its newest "
-            f"checkpoint with: python scripts/train_ppo.py --resume {run}") in err, err
+            f"checkpoint with: {PYTHON} scripts/train_ppo.py --resume {run}") in err, err
     assert "holds the old run again" not in err and "Traceback" not in err, err
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [f"step_{newest}.zip"]  # the new run's
     monkeypatch.undo()
@@ -1505,7 +1505,8 @@ def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained
     assert scripts.train_ppo.main(argv) == 2
     err = capsys.readouterr().err
     if case == "model_zip_only":
-        assert f"continue from its newest checkpoint with: python scripts/train_ppo.py --resume {run}" in err
+        resume = f"{PYTHON} scripts/train_ppo.py --resume {run}"
+        assert f"continue from its newest checkpoint with: {resume}" in err, err
     else:  # the archive's own advice (move it aside), then no --resume
         script = str(ROOT / "scripts" / "train_ppo.py")  # the recorded command, made to start over
         again = shlex.join([sys.executable, script, *argv, "--force"])
@@ -1995,7 +1996,7 @@ def test_a_worker_dead_again_after_its_restart_stops_training_with_a_checkpoint(
     err = capsys.readouterr().err
     saved = run / "checkpoints" / "step_512.zip"
     assert f"error: training stopped at step 512 (saved {saved}): worker 0 (pid 1" in err, err
-    assert "right after a restart; continue with: python scripts/train_ppo.py --resume" in err
+    assert f"right after a restart; continue with: {PYTHON} scripts/train_ppo.py --resume" in err
     assert saved.is_file()
 
 
@@ -3490,3 +3491,19 @@ def test_a_checkpoint_loads_on_a_cpu_named_with_an_index(tmp_path):
         venv.close()
     played = load_model({**cfg, "device": "cpu"}, tmp_path / "model.zip", device="cpu:0")  # --device cpu:0
     assert resumed.device.type == played.device.type == "cpu"
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("python3", "python3"),  # Debian and Ubuntu have no python: the hint named a command that was not there
+    (".venv/bin/python", ".venv/bin/python"),  # a venv not activated: python was another one
+    ("/opt/my env/bin/python", "'/opt/my env/bin/python'"),
+    ("", "python"),  # an embedding program that gave none
+])
+def test_the_resume_hint_names_the_interpreter_as_it_was_typed(monkeypatch, typed, expected):
+    from agents.train import resume_command
+
+    monkeypatch.setattr(sys, "orig_argv", [typed, "scripts/train_ppo.py", "--env", "snake"])
+    monkeypatch.setattr(sys, "argv", ["scripts/train_ppo.py", "--env", "snake"])
+    expected_command = f"{expected} scripts/train_ppo.py --resume 'runs/snake/a b'"
+    assert resume_command(Path("runs/snake/a b")) == expected_command
+
