@@ -129,9 +129,9 @@ def test_an_unreadable_cgroup_file_or_none_at_all_leaves_the_host_figure(monkeyp
     assert machine.memory_bytes() == RAM + SWAP
 
 
-def v1_quota(quota: str) -> dict[str, str]:
-    """A v1 cgroup /job's CPU quota files: ``quota`` microseconds per 100 ms."""
-    return {"cpu/job/cpu.cfs_quota_us": quota, "cpu/job/cpu.cfs_period_us": "100000"}
+def v1_quota(quota: str, period: str = "100000", job: str = "job") -> dict[str, str]:
+    """A v1 cgroup /``job``'s CPU quota files: ``quota`` microseconds per ``period``."""
+    return {f"cpu/{job}/cpu.cfs_quota_us": quota, f"cpu/{job}/cpu.cfs_period_us": period}
 
 
 @pytest.mark.parametrize("proc, files, expected", [
@@ -142,8 +142,14 @@ def v1_quota(quota: str) -> dict[str, str]:
     ("0::/job\n", {"job/cpu.max": "10000 100000"}, 1),  # a tenth of a core: still one
     ("0::/job\n", {"job/cpu.max": "3200000 100000"}, 8),  # a quota above the affinity's cores
     ("0::/a/job\n", {"a/cpu.max": "300000 100000", "a/job/cpu.max": "max 100000"}, 3),  # the parent's
+    ("0::/a/job\n", {"a/cpu.max": "300000 100000", "a/job/cpu.max": "500000 100000"}, 3),  # the tighter
+    ("0::/job\n", {"job/cpu.max": "100000 50000"}, 2),  # a period other than 100 ms (docker --cpu-period)
     ("3:cpu,cpuacct:/job\n0::/\n", v1_quota("400000"), 4),  # v1
     ("3:cpu,cpuacct:/job\n0::/\n", v1_quota("-1"), 8),  # v1's "none"
+    ("3:cpu,cpuacct:/job\n0::/\n", v1_quota("150000"), 2),  # v1's 1.5 cores: two kept partly busy
+    ("3:cpu,cpuacct:/job\n0::/\n", v1_quota("100000", period="50000"), 2),
+    ("3:cpu,cpuacct:/a/job\n0::/\n", {**v1_quota("300000", job="a"), **v1_quota("500000", job="a/job")},
+     3),  # v1's parent's quota, the tighter, caps its children too
     ("2:cpuacct:/job\n0::/job\n", {"job/cpu.max": "200000 100000"}, 2),  # cpuacct is not v1's cpu controller
     ("0::/job\n", {"job/cpu.max": "lots"}, 8),  # garbled: the affinity's count
 ])
@@ -156,6 +162,21 @@ def test_the_usable_cores_are_the_affinitys_as_the_cgroup_quota_caps_them(monkey
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     fake_cgroup(monkeypatch, tmp_path, proc, files)
     assert machine.usable_cores() == expected
+
+
+def test_a_v1_cpu_quota_is_read_under_the_cpu_controllers_mount_not_cpusets(monkeypatch, tmp_path):
+    # "cpu" is a part of "cpuset" and "cpuacct", v1 controllers mounted apart (cpuacct alone on older
+    # systems): the job's folder under their mounts holds no quota, and a job of 2 cores' time on 8 would
+    # start 8 workers.
+    from agents import machine
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    fake_cgroup(monkeypatch, tmp_path, "3:cpu,cpuacct:/job\n0::/\n", v1_quota("200000"))
+    lines = (tmp_path / "mountinfo").read_text().splitlines(keepends=True)
+    lines[1:1] = [f"33 30 0:30 / {tmp_path / 'fs' / 'cpuset'} rw - cgroup cgroup rw,cpuset\n",
+                  f"34 30 0:31 / {tmp_path / 'fs' / 'cpuacct'} rw - cgroup cgroup rw,cpuacct\n"]
+    (tmp_path / "mountinfo").write_text("".join(lines))
+    assert machine.usable_cores() == 2
 
 
 def test_without_affinity_or_cgroup_the_usable_cores_are_the_machines(monkeypatch, tmp_path):
