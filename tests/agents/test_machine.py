@@ -61,6 +61,14 @@ V1_UNLIMITED = str(2**63 - 4096)  # what v1 reads where no limit is set
                               "memory/a/b/memory.use_hierarchy": "0"}, RAM + SWAP),  # nor above such a one
     ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB), "memory/a/memory.use_hierarchy": "1"},
      GiB + SWAP),
+    ("4:memory:/a/job\n", {"memory/a/memory.limit_in_bytes": str(GiB),  # as the kernel writes it
+                            "memory/a/memory.use_hierarchy": "0\n"}, RAM + SWAP),
+    ("4:memory:/job\n", {"memory/job/memory.limit_in_bytes": str(GiB),  # its own limit caps its own memory,
+                          "memory/job/memory.use_hierarchy": "0"}, GiB + SWAP),  # hierarchy or not
+    ("4:memory:/a/b/job\n", {"memory/a/b/memory.limit_in_bytes": str(GiB),  # b counts its children, below
+                              "memory/a/b/memory.use_hierarchy": "1",  # an a that does not
+                              "memory/a/memory.use_hierarchy": "0"}, GiB + SWAP),
+    ("4:memory:/not/here\n", {"memory/memory.limit_in_bytes": str(GiB)}, GiB + SWAP),  # v1's root, as v2's
 ])
 def test_the_memory_figure_is_capped_by_the_process_cgroup(monkeypatch, tmp_path, proc, files, expected):
     # In a container or a cluster job the host's RAM and swap overstated what a run may take: the memory
