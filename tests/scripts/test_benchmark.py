@@ -380,6 +380,13 @@ def test_as_many_workers_as_boards_are_taken(scripts, capsys, monkeypatch):
     assert scripts.benchmark.main(["--quick", "--json", "--workers", str(most)]) == 0
     assert ("vec", "snake", 256, most, 0.2) in calls
     assert json.loads(capsys.readouterr().out)["vec_env_workers"] == most
+    # The default, one per core, stops there too: on a 300-core machine a plain --quick was refused for
+    # more workers than its boards, a --workers the user never gave.
+    _fake_figures(monkeypatch, calls)
+    benchmark = scripts.benchmark  # each scripts.benchmark is the script loaded afresh
+    monkeypatch.setattr(benchmark, "usable_cores", lambda: most + 44)
+    assert benchmark.main(["--quick", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["vec_env_workers"] == most
 
 
 def test_without_pyboy_the_table_leaves_the_cartridge_out_and_gameboy_says_how_to_install_it(
