@@ -1061,8 +1061,10 @@ def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Pat
 
 # torch's CPU allocator refuses with a plain RuntimeError, told apart only by its message (c10's
 # DefaultCPUAllocator): under a ``ulimit -v`` below the RAM check_play_memory reads, the specialist's forward
-# pass of every board failed there, a traceback.
-_TORCH_CPU_ALLOC_FAILED = "DefaultCPUAllocator: can't allocate memory"
+# pass of every board failed there, a traceback. Its wording is the build's: posix_memalign's (Linux, macOS),
+# then Windows', Android's and mimalloc's.
+_TORCH_CPU_ALLOC_FAILED = ("DefaultCPUAllocator: can't allocate memory",
+                           "DefaultCPUAllocator: not enough memory")
 
 
 def out_of_memory(error: BaseException) -> bool:
@@ -1077,7 +1079,7 @@ def out_of_memory(error: BaseException) -> bool:
 
 def cpu_alloc_failed(error: BaseException) -> bool:
     """Whether ``error`` is torch's CPU allocator refusing memory (a RuntimeError of its own wording)."""
-    return isinstance(error, RuntimeError) and _TORCH_CPU_ALLOC_FAILED in str(error)
+    return isinstance(error, RuntimeError) and any(words in str(error) for words in _TORCH_CPU_ALLOC_FAILED)
 
 
 def boards_memory_error(episodes: int, error: BaseException) -> str:

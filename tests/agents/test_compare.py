@@ -2225,3 +2225,17 @@ def test_the_memory_check_lets_through_exactly_what_fits_and_names_one_episode_t
     monkeypatch.setattr(agents.compare, "memory_bytes", lambda: 1395)
     with pytest.raises(CompareError, match=r"^--episodes 2: .*; use --episodes 1 or fewer$"):
         check_play_memory("snake", 2, spec, None)
+
+
+@pytest.mark.parametrize("wording", ["can't allocate memory", "not enough memory"])
+def test_torch_cpu_allocator_refusals_of_every_build_are_out_of_memory(wording):
+    # torch words the refusal by build: posix_memalign's (Linux, macOS) "can't allocate memory", Windows'
+    # (_aligned_malloc), Android's and mimalloc's "not enough memory". Only the first was matched: on Windows,
+    # where no memory figure lets check_play_memory run, too many boards ended compare in a traceback.
+    from agents.compare import boards_memory_error, out_of_memory
+
+    error = RuntimeError(f"[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: {wording}: you "
+                         "tried to allocate 911360 bytes.")
+    assert out_of_memory(error)
+    assert "do not fit in this machine's memory (" in boards_memory_error(5000, error)
+    assert not out_of_memory(RuntimeError("a torch bug"))
