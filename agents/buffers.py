@@ -32,14 +32,23 @@ class DeviceRolloutBuffer(RolloutBuffer):
             raise TypeError(f"DeviceRolloutBuffer supports Discrete actions; got {action_space}")
         super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
 
-    def reset(self) -> None:
-        def zeros(dtype: torch.dtype = torch.float32, *extra: int) -> torch.Tensor:
-            return torch.zeros((self.buffer_size, self.n_envs, *extra), dtype=dtype, device=self.device)
+    _TENSORS = ("observations", "actions", "rewards", "returns_t", "episode_starts", "values_t", "log_probs",
+                "advantages")
 
-        self.observations = zeros(torch.uint8, *self.obs_shape)
-        self.actions = zeros(torch.int64)
-        self.rewards, self.returns_t, self.episode_starts = zeros(), zeros(), zeros()
-        self.values_t, self.log_probs, self.advantages = zeros(), zeros(), zeros()
+    def reset(self) -> None:
+        """Zeros the buffer, in place after the first: new tensors, made each rollout while the old ones were
+        still held, doubled the buffer's peak memory (a run whose buffer fit failed at its second rollout)."""
+        if isinstance(getattr(self, "observations", None), torch.Tensor):
+            for name in self._TENSORS:
+                getattr(self, name).zero_()
+        else:
+            def zeros(dtype: torch.dtype = torch.float32, *extra: int) -> torch.Tensor:
+                return torch.zeros((self.buffer_size, self.n_envs, *extra), dtype=dtype, device=self.device)
+
+            self.observations = zeros(torch.uint8, *self.obs_shape)
+            self.actions = zeros(torch.int64)
+            self.rewards, self.returns_t, self.episode_starts = zeros(), zeros(), zeros()
+            self.values_t, self.log_probs, self.advantages = zeros(), zeros(), zeros()
         self.pos, self.full = 0, False
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, episode_start: np.ndarray,
@@ -65,7 +74,7 @@ class DeviceRolloutBuffer(RolloutBuffer):
             self.advantages[step] = last_gae
             next_values = self.values_t[step]
             next_non_terminal = 1.0 - self.episode_starts[step]
-        self.returns_t = self.advantages + self.values_t
+        torch.add(self.advantages, self.values_t, out=self.returns_t)
 
     # PPO.train reads these two as NumPy arrays (explained variance), once per update.
     @property

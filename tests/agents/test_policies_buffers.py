@@ -206,6 +206,30 @@ def test_device_buffer_keeps_uint8_and_matches_sb3_advantages():
     assert torch.equal(seen, ours.log_probs.flatten().sort().values)  # every sample once per epoch
 
 
+def test_device_buffer_resets_in_place_and_a_second_rollout_matches_sb3():
+    # reset() made new tensors each rollout while the old ones were still held: the buffer's peak memory
+    # doubled, and a run under a ulimit -v that its buffer fitted once failed at its second rollout.
+    n_steps, n_envs = 8, 4
+    ours = DeviceRolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.95, gamma=0.99,
+                               n_envs=n_envs)
+    ref = RolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.95, gamma=0.99,
+                        n_envs=n_envs)
+    names = DeviceRolloutBuffer._TENSORS
+    storage = {name: getattr(ours, name).data_ptr() for name in names}
+    last, dones = torch.ones(n_envs, 1), np.zeros(n_envs, dtype=bool)
+    for seed in (0, 1):  # two rollouts, the second into the reset buffer
+        ours.reset()
+        ref.reset()
+        fill(ours, np.random.default_rng(seed), n_steps, n_envs)
+        fill(ref, np.random.default_rng(seed), n_steps, n_envs)
+        ours.compute_returns_and_advantage(last, dones)
+        ref.compute_returns_and_advantage(last, dones)
+        np.testing.assert_allclose(ours.returns, ref.returns, rtol=1e-5, atol=1e-5)
+    assert {name: getattr(ours, name).data_ptr() for name in names} == storage
+    ours.reset()
+    assert all(not getattr(ours, name).any() for name in names) and ours.pos == 0 and not ours.full
+
+
 def test_device_buffer_refuses_float_observations():
     with pytest.raises(TypeError, match="uint8"):
         DeviceRolloutBuffer(4, spaces.Box(0, 1, (3,), np.float32), spaces.Discrete(2), "cpu")
