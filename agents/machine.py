@@ -11,15 +11,36 @@ from collections.abc import MutableMapping
 from pathlib import Path, PurePosixPath
 
 MEMINFO = Path("/proc/meminfo")  # the machine's swap
+STATM = Path("/proc/self/statm")  # this process's mapped size, in pages first
 PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroup in each hierarchy
 MOUNTINFO = Path("/proc/self/mountinfo")  # where each cgroup tree is mounted, and which cgroup it shows there
 
 
 def memory_bytes() -> int | None:
     """The RAM plus swap in bytes that this process may take (more than a run may take, never less): the
-    machine's, as its cgroup caps them (``memory_figures``); None where the system cannot say."""
-    figures = memory_figures()
-    return figures[1] if figures else None
+    machine's, as its cgroup caps them (``memory_figures``), and no more than its address-space limit leaves
+    (``address_space``); None where the system cannot say."""
+    figures, space = memory_figures(), address_space()
+    limits = [limit for limit in (figures[1] if figures else None, space[1] if space else None)
+              if limit is not None]
+    return min(limits, default=None)
+
+
+def address_space() -> tuple[int, int] | None:
+    """This process's address-space limit (``ulimit -v``; a cluster's ``h_vmem``) and the bytes it leaves,
+    the limit less what the process maps now; None where there is none or the system cannot say. The
+    memory checks read RAM and swap alone, and a run under such a limit passed them, then failed to
+    allocate its rollout buffer: a traceback, after its run folder was made."""
+    try:
+        import resource  # not on Windows
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        mapped = int(STATM.read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (ImportError, OSError, ValueError, IndexError):  # no such limit, or no /proc to read the mapped
+        return None
+    return limit, max(0, limit - mapped)
 
 
 def memory_figures() -> tuple[int, int] | None:

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from agents.config import DEFAULTS, load_yaml, set_item
-from agents.machine import memory_bytes, memory_figures
+from agents.machine import address_space, memory_bytes, memory_figures
 
 if TYPE_CHECKING:
     from agents.evaluation import GameSpec
@@ -160,7 +160,13 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
 
 def memory_shortfall(need: int, limit: int) -> str:
     """How a refusal says that ``need`` bytes outgrow the ``limit`` of ``memory_bytes``, naming the cgroup
-    where that limit is its cap (a user who sees the machine's figures in ``free`` would doubt it)."""
+    or the address-space limit where that is its cap (a user who sees the machine's figures in ``free``
+    would doubt it)."""
+    space = address_space()
+    if space is not None and space[1] <= limit:  # the process maps more since; RAM and swap leave more
+        return (f"at least {need / 2**30:,.1f} GiB of memory, more than this process may take "
+                f"({space[1] / 2**30:,.1f} GiB of address space left under its limit of "
+                f"{space[0] / 2**30:,.1f} GiB: ulimit -v)")
     figures = memory_figures()
     capped = figures is not None and figures[1] == limit < figures[0]
     cause = ", as capped by its cgroup: a container's or job's memory limit" if capped else ""

@@ -257,3 +257,39 @@ def test_every_script_fits_its_thread_pools_before_it_imports_torch():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == ["1", "1"]
 
+
+def test_the_memory_figure_is_capped_by_the_address_space_left_under_ulimit_v(monkeypatch, tmp_path):
+    # A cluster's h_vmem (ulimit -v) caps what a process maps, torch's own libraries included: the checks
+    # read RAM and swap alone, passed a run whose buffers could never be mapped, and it failed in a traceback.
+    import resource
+
+    from agents import machine
+
+    statm = tmp_path / "statm"
+    statm.write_text(f"{GiB // 4096} 1000 0 0 0 0 0\n")  # 1 GiB mapped now
+    monkeypatch.setattr(machine, "STATM", statm)
+    limits = {"as": (3 * GiB, resource.RLIM_INFINITY)}
+    monkeypatch.setattr(resource, "getrlimit", lambda which: limits["as"])
+    assert fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {}) == 2 * GiB  # the limit less what is mapped
+    assert machine.address_space() == (3 * GiB, 2 * GiB)
+    limits["as"] = (16 * GiB, 16 * GiB)
+    assert machine.memory_bytes() == RAM + SWAP  # RAM and swap are the tighter
+    limits["as"] = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    assert machine.address_space() is None and machine.memory_bytes() == RAM + SWAP
+    statm.unlink()  # no /proc to say what is mapped: no figure from the limit
+    limits["as"] = (3 * GiB, 3 * GiB)
+    assert machine.address_space() is None
+
+
+def test_a_run_that_outgrows_its_ulimit_v_is_refused_in_one_line_before_its_folder(tmp_path):
+    # A real RLIMIT_AS of 6 GB on the training process; --num-envs 200,000 needs 9.9 GiB of buffers.
+    code = ("import resource, runpy, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (6 * 10**9, 6 * 10**9))\n"
+            f"sys.argv = ['{ROOT / 'scripts' / 'train_ppo.py'}', '--env', 'snake', '--num-envs', '200000', "
+            "'--total-timesteps', '1000', '--no-progress', '--run-dir', 'run']\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert "GiB of address space left under its limit of 5.6 GiB: ulimit -v)" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
