@@ -183,18 +183,25 @@ def fill(buf, rng, n_steps, n_envs):
                 torch.tensor(rng.normal(size=n_envs), dtype=torch.float32))
 
 
+def buffer_pair(n_steps: int, n_envs: int) -> tuple[DeviceRolloutBuffer, RolloutBuffer]:
+    """Ours and SB3's rollout buffer for Snake's observations, with the same settings."""
+    return tuple(cls(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.95, gamma=0.99,
+                     n_envs=n_envs) for cls in (DeviceRolloutBuffer, RolloutBuffer))
+
+
+def rollout_into(buffers: tuple[RolloutBuffer, ...], seed: int, last: torch.Tensor, dones: np.ndarray
+                 ) -> None:
+    """The same rollout of ``seed`` into each of ``buffers``, then its returns and advantages."""
+    for buf in buffers:
+        fill(buf, np.random.default_rng(seed), buf.buffer_size, buf.n_envs)
+        buf.compute_returns_and_advantage(last, dones)
+
+
 def test_device_buffer_keeps_uint8_and_matches_sb3_advantages():
     n_steps, n_envs = 16, 8
-    ours = DeviceRolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.95, gamma=0.99,
-                               n_envs=n_envs)
-    ref = RolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.95, gamma=0.99,
-                        n_envs=n_envs)
-    fill(ours, np.random.default_rng(0), n_steps, n_envs)
-    fill(ref, np.random.default_rng(0), n_steps, n_envs)
+    ours, ref = buffer_pair(n_steps, n_envs)
     last = torch.tensor(np.random.default_rng(1).normal(size=(n_envs, 1)), dtype=torch.float32)
-    dones = np.random.default_rng(2).random(n_envs) < 0.5
-    ours.compute_returns_and_advantage(last, dones)
-    ref.compute_returns_and_advantage(last, dones)
+    rollout_into((ours, ref), 0, last, np.random.default_rng(2).random(n_envs) < 0.5)
     assert ours.observations.dtype == torch.uint8
     assert ours.observations.nbytes == n_steps * n_envs * 4 * 10 * 10  # one byte per pixel, no float copy
     np.testing.assert_allclose(ours.advantages.numpy(), ref.advantages, rtol=1e-5, atol=1e-5)
@@ -209,21 +216,13 @@ def test_device_buffer_keeps_uint8_and_matches_sb3_advantages():
 def test_device_buffer_resets_in_place_and_a_second_rollout_matches_sb3():
     # reset() made new tensors each rollout while the old ones were still held: the buffer's peak memory
     # doubled, and a run under a ulimit -v that its buffer fitted once failed at its second rollout.
-    n_steps, n_envs = 8, 4
-    ours = DeviceRolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.95, gamma=0.99,
-                               n_envs=n_envs)
-    ref = RolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "cpu", gae_lambda=0.95, gamma=0.99,
-                        n_envs=n_envs)
+    ours, ref = buffer_pair(8, 4)
     names = DeviceRolloutBuffer._TENSORS
     storage = {name: getattr(ours, name).data_ptr() for name in names}
-    last, dones = torch.ones(n_envs, 1), np.zeros(n_envs, dtype=bool)
     for seed in (0, 1):  # two rollouts, the second into the reset buffer
         ours.reset()
         ref.reset()
-        fill(ours, np.random.default_rng(seed), n_steps, n_envs)
-        fill(ref, np.random.default_rng(seed), n_steps, n_envs)
-        ours.compute_returns_and_advantage(last, dones)
-        ref.compute_returns_and_advantage(last, dones)
+        rollout_into((ours, ref), seed, torch.ones(4, 1), np.zeros(4, dtype=bool))
         np.testing.assert_allclose(ours.returns, ref.returns, rtol=1e-5, atol=1e-5)
     assert {name: getattr(ours, name).data_ptr() for name in names} == storage
     ours.reset()
