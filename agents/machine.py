@@ -7,8 +7,11 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
+
+_Limit = TypeVar("_Limit", int, float)
 
 MEMINFO = Path("/proc/meminfo")  # the machine's swap
 STATM = Path("/proc/self/statm")  # this process's mapped size, in pages first
@@ -21,9 +24,7 @@ def memory_bytes() -> int | None:
     machine's, as its cgroup caps them (``memory_figures``), and no more than its address-space limit leaves
     (``address_space``); None where the system cannot say."""
     figures, space = memory_figures(), address_space()
-    limits = [limit for limit in (figures[1] if figures else None, space[1] if space else None)
-              if limit is not None]
-    return min(limits, default=None)
+    return tightest((figures[1] if figures else None, space[1] if space else None))
 
 
 def address_space() -> tuple[int, int] | None:
@@ -86,17 +87,15 @@ def cgroup_limits() -> tuple[int | None, int | None, int | None]:
     """The memory limits this process's cgroup sets, in bytes: on RAM, on swap, on both together (None:
     none). cgroup v1's memory controller where /proc/self/cgroup names one (a hybrid host mounts a v2 tree
     too, without that controller; v1 caps RAM and RAM plus swap), else v2's (RAM, and swap apart)."""
-    lines = [line.split(":", 2) for line in PROC_CGROUP.read_text().splitlines()]
-    for _, controllers, path in lines:
-        if "memory" in controllers.split(","):
-            folders = charged(cgroup_folders(path, "cgroup"))
-            return (tightest_limit(folders, "memory.limit_in_bytes"), None,
-                    tightest_limit(folders, "memory.memsw.limit_in_bytes"))
-    for hierarchy, _, path in lines:
-        if hierarchy == "0":
-            folders = cgroup_folders(path, "cgroup2")
-            return tightest_limit(folders, "memory.max"), tightest_limit(folders, "memory.swap.max"), None
-    return None, None, None
+    found = cgroup("memory")
+    if found is None:
+        return None, None, None
+    version, folders = found
+    if version == 1:
+        folders = charged(folders)
+        return (tightest_limit(folders, "memory.limit_in_bytes"), None,
+                tightest_limit(folders, "memory.memsw.limit_in_bytes"))
+    return tightest_limit(folders, "memory.max"), tightest_limit(folders, "memory.swap.max"), None
 
 
 def affinity_cores() -> int:
@@ -133,16 +132,11 @@ def usable_cores() -> int:
 def cgroup_cpu_quota() -> float | None:
     """The cores' worth of CPU time this process's cgroup, or one above it, allows (None: no quota):
     cgroup v1's cpu controller where /proc/self/cgroup names one, else v2's ``cpu.max``."""
-    lines = [line.split(":", 2) for line in PROC_CGROUP.read_text().splitlines()]
-    for _, controllers, path in lines:
-        if "cpu" in controllers.split(","):
-            quotas = [_v1_quota(folder) for folder in cgroup_folders(path, "cgroup", "cpu")]
-            return min((q for q in quotas if q is not None), default=None)
-    for hierarchy, _, path in lines:
-        if hierarchy == "0":
-            quotas = [_v2_quota(folder / "cpu.max") for folder in cgroup_folders(path, "cgroup2")]
-            return min((q for q in quotas if q is not None), default=None)
-    return None
+    found = cgroup("cpu")
+    if found is None:
+        return None
+    version, folders = found
+    return tightest(map(_v1_quota if version == 1 else _v2_quota, folders))
 
 
 def _v1_quota(folder: Path) -> float | None:
@@ -155,16 +149,30 @@ def _v1_quota(folder: Path) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
-def _v2_quota(file: Path) -> float | None:
-    """A v2 ``cpu.max``'s quota in cores: "QUOTA PERIOD" in microseconds, "max PERIOD" for none."""
+def _v2_quota(folder: Path) -> float | None:
+    """A v2 cgroup's quota in cores (``cpu.max``: "QUOTA PERIOD" in microseconds; "max PERIOD": none)."""
     try:
-        quota, period = file.read_text().split()
+        quota, period = (folder / "cpu.max").read_text().split()
     except FileNotFoundError:
         return None
     return None if quota == "max" else int(quota) / int(period)
 
 
-def cgroup_folders(path: str, fs_type: str, controller: str = "memory") -> list[Path]:
+def cgroup(controller: str) -> tuple[int, list[Path]] | None:
+    """The cgroup version (1 or 2) that holds ``controller`` for this process, and the folders of its
+    cgroup and of those above it (``cgroup_folders``): v1's where /proc/self/cgroup names the controller
+    (a hybrid host mounts a v2 tree too, without it), else v2's; None where neither is named."""
+    lines = [line.split(":", 2) for line in PROC_CGROUP.read_text().splitlines()]
+    for _, controllers, path in lines:
+        if controller in controllers.split(","):
+            return 1, cgroup_folders(path, "cgroup", controller)
+    for hierarchy, _, path in lines:
+        if hierarchy == "0":
+            return 2, cgroup_folders(path, "cgroup2", controller)
+    return None
+
+
+def cgroup_folders(path: str, fs_type: str, controller: str) -> list[Path]:
     """The folders of the cgroup at ``path`` (as /proc/self/cgroup names it) and of those above it, up to
     the mount of its tree (v1's ``controller``: ``cgroup``; v2: ``cgroup2``) that /proc/self/mountinfo
     names: a parent's limit caps its children. The path is taken relative to the cgroup that mount shows
@@ -202,7 +210,11 @@ def charged(folders: list[Path]) -> list[Path]:
 def tightest_limit(folders: list[Path], name: str) -> int | None:
     """The tightest limit that file ``name`` sets in ``folders``; None: no limit (a folder not there sets
     none)."""
-    limits = (limit_in(folder / name) for folder in folders)
+    return tightest(limit_in(folder / name) for folder in folders)
+
+
+def tightest(limits: Iterable[_Limit | None]) -> _Limit | None:
+    """The smallest of ``limits`` that are set (None: no limit); None where none is."""
     return min((limit for limit in limits if limit is not None), default=None)
 
 
