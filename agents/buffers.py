@@ -10,7 +10,7 @@ by indexing on the device. A plug-in through SB3's ``rollout_buffer_class``; ``P
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -32,23 +32,23 @@ class DeviceRolloutBuffer(RolloutBuffer):
             raise TypeError(f"DeviceRolloutBuffer supports Discrete actions; got {action_space}")
         super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
 
-    _TENSORS = ("observations", "actions", "rewards", "returns_t", "episode_starts", "values_t", "log_probs",
-                "advantages")
+    #: Each tensor, (step, env) first, and its dtype; observations also carry the observation's shape.
+    _TENSORS: ClassVar[dict[str, torch.dtype]] = {
+        "observations": torch.uint8, "actions": torch.int64, "rewards": torch.float32,
+        "returns_t": torch.float32, "episode_starts": torch.float32, "values_t": torch.float32,
+        "log_probs": torch.float32, "advantages": torch.float32}
 
     def reset(self) -> None:
         """Zeros the buffer, in place after the first: new tensors, made each rollout while the old ones were
         still held, doubled the buffer's peak memory (a run whose buffer fit failed at its second rollout)."""
-        if isinstance(getattr(self, "observations", None), torch.Tensor):
-            for name in self._TENSORS:
-                getattr(self, name).zero_()
-        else:
-            def zeros(dtype: torch.dtype = torch.float32, *extra: int) -> torch.Tensor:
-                return torch.zeros((self.buffer_size, self.n_envs, *extra), dtype=dtype, device=self.device)
-
-            self.observations = zeros(torch.uint8, *self.obs_shape)
-            self.actions = zeros(torch.int64)
-            self.rewards, self.returns_t, self.episode_starts = zeros(), zeros(), zeros()
-            self.values_t, self.log_probs, self.advantages = zeros(), zeros(), zeros()
+        for name, dtype in self._TENSORS.items():
+            tensor = getattr(self, name, None)
+            if isinstance(tensor, torch.Tensor):
+                tensor.zero_()
+            else:  # the first reset (SB3's __init__ calls it)
+                extra = self.obs_shape if name == "observations" else ()
+                setattr(self, name, torch.zeros((self.buffer_size, self.n_envs, *extra), dtype=dtype,
+                                                device=self.device))
         self.pos, self.full = 0, False
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, episode_start: np.ndarray,
