@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, NoReturn, TypeVar
 
-from agents.startup import STOP_SIGNALS
+from agents.startup import ignore_stop_signals
 
 _T = TypeVar("_T")
 
@@ -173,8 +173,7 @@ def exit_ignoring_stop_signals(code: int) -> NoReturn:
         # SIGHUP too (STOP_SIGNALS): agents.startup's handler only runs SIGTERM's, but Python puts its own
         # handlers back to SIG_DFL early in the shutdown, where a closed terminal's SIGHUP killed a finished
         # script (129).
-        for s in STOP_SIGNALS:
-            signal.signal(s, signal.SIG_IGN)
+        ignore_stop_signals()
     sys.exit(code)
 
 

@@ -61,9 +61,14 @@ def _interrupted(signum: int, frame: Any) -> None:
     # The stop is taken: a repeat while Python exits (atexit callbacks, then the handlers' teardown) said
     # "interrupted" again with an "Exception ignored in atexit callback" traceback, or killed it (143; 129 for
     # a SIGHUP once Python has put _hung_up back to SIG_DFL, early in its shutdown).
+    ignore_stop_signals()
+    raise SystemExit(130)
+
+
+def ignore_stop_signals() -> None:
+    """Ignores every ``STOP_SIGNALS`` from now on: a stopped or finished script's exit."""
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
-    raise SystemExit(130)
 
 
 def _hung_up(signum: int, frame: Any) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.startup import STOP_SIGNALS
+
 # One torch thread for the tests and the processes they start (set before anything imports torch): their
 # tensors are tiny, and on a 2-core machine, shared with the tests' own worker processes, a second thread
 # only waited, spinning (tests/agents/test_training.py: 67 s of CPU on two threads, 49 s on one; 110 s and
@@ -78,16 +80,13 @@ def no_stand_in_outlives_its_test() -> Iterator[None]:
     assert not left, f"a test's stand-in stayed in the project's code after the test: {left}"
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 @pytest.fixture(autouse=True)
 def no_signal_handler_outlives_its_test() -> Iterator[None]:
     """A stop signal's handler a test set (or code it ran, as ``exit_ignoring_stop_signals`` does) is put
     back by that test: a SIGHUP left ignored by one passed on to every process a later test of the same
     pytest-xdist worker started, and the closed-terminal training test, its child taking that for nohup,
     trained on past its hang-up until its 120 s wait failed. Put back here and named at the test."""
-    before = {s: signal.getsignal(s) for s in _STOP_SIGNALS}
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
     yield
     changed = [s.name for s, handler in before.items() if signal.getsignal(s) != handler]
     for s, handler in before.items():
