@@ -46,7 +46,7 @@ from agents.evaluation import (
     summarize,
 )
 from agents.interrupts import settled, uninterruptible
-from agents.machine import memory_bytes
+from agents.machine import gpu_alloc_failed, memory_bytes, memory_refused
 from agents.preflight import memory_shortfall
 from agents.runs import (
     RunError,
@@ -1059,39 +1059,14 @@ def check_specialist(run: Path, model: Any, cfg: dict[str, Any], checkpoint: Pat
         raise CompareError(f"--specialist {run}: {e}") from e
 
 
-# torch's CPU allocator refuses with a plain RuntimeError, told apart only by its message (c10's
-# DefaultCPUAllocator): under a ``ulimit -v`` below the RAM check_play_memory reads, the specialist's forward
-# pass of every board failed there, a traceback. Its wording is the build's: posix_memalign's (Linux, macOS),
-# then Windows', Android's and mimalloc's.
-_TORCH_CPU_ALLOC_FAILED = ("DefaultCPUAllocator: can't allocate memory",
-                           "DefaultCPUAllocator: not enough memory")
-
-
-def out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is an allocation refused to the boards played at once: NumPy's ``MemoryError``,
-    torch's CPU allocator's refusal, or torch's ``OutOfMemoryError`` (a RuntimeError) on a CUDA device, where
-    the specialist's forward pass of every board runs and ``check_play_memory`` counts none. torch is loaded
-    wherever that can happen."""
-    torch = sys.modules.get("torch")
-    return (isinstance(error, MemoryError) or cpu_alloc_failed(error)
-            or (torch is not None and isinstance(error, torch.cuda.OutOfMemoryError)))
-
-
-def cpu_alloc_failed(error: BaseException) -> bool:
-    """Whether ``error`` is torch's CPU allocator refusing memory (a RuntimeError of its own wording)."""
-    return isinstance(error, RuntimeError) and any(words in str(error) for words in _TORCH_CPU_ALLOC_FAILED)
-
-
 def boards_memory_error(episodes: int, error: BaseException) -> str:
     """What compare and ``evaluate.py --vlm`` say when the boards of ``episodes`` played at once cannot be
     allocated (``out_of_memory``): ``check_play_memory`` passed them (its figure is a floor) or could not run
     (no memory figure), an address-space limit (``ulimit -v``) may be lower than the RAM it reads, and it
     does not count a GPU's memory."""
-    if isinstance(error, MemoryError) or cpu_alloc_failed(error):
-        return (f"--episodes {episodes:,}: every episode is played at once, one board each, and their boards "
-                f"do not fit in this machine's memory ({error}); play fewer")
+    cpu = ", or with --device cpu" if gpu_alloc_failed(error) else ""
     return (f"--episodes {episodes:,}: every episode is played at once, one board each, and their boards do "
-            f"not fit in the GPU's memory ({error}); play fewer, or with --device cpu")
+            f"not fit in {memory_refused(error)}; play fewer{cpu}")
 
 
 def check_play_memory(env: str, episodes: int, spec: GameSpec, model: Any) -> None:

@@ -155,11 +155,11 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         check_play_memory,
         failed_requests_hint,
         max_tokens_hint,
-        out_of_memory,
         play_vlm,
         summarize_run,
     )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, figure, mean_text, summarize
+    from agents.machine import out_of_memory
     from agents.runs import RUNS_DIR, RunError, file_slug, make_output_folder, read_run_config, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer

@@ -1,12 +1,14 @@
 """What this machine gives this process: its RAM and swap, and the cores it may keep busy, each as the
-process's cgroup (a container's or a cluster job's limits) caps the machine's figure. Stdlib only: every
-script reads its cores at start (``agents.startup``), before torch is imported."""
+process's cgroup (a container's or a cluster job's limits) caps the machine's figure; and whether an error
+is its memory running out. Stdlib only: every script reads its cores at start (``agents.startup``), before
+torch is imported."""
 
 from __future__ import annotations
 
 import math
 import os
 import re
+import sys
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
@@ -226,3 +228,56 @@ def limit_in(file: Path) -> int | None:
     except FileNotFoundError:
         return None
     return None if text == "max" else int(text)
+
+
+# torch's CPU allocator refuses with a plain RuntimeError, told apart only by its message (c10's
+# DefaultCPUAllocator). Its wording is the build's: posix_memalign's (Linux, macOS), then Windows', Android's
+# and mimalloc's.
+_TORCH_CPU_ALLOC_FAILED = ("DefaultCPUAllocator: can't allocate memory",
+                           "DefaultCPUAllocator: not enough memory")
+# The size each allocator names: torch's CPU one in bytes ("you tried to allocate 512000000 bytes"), its CUDA
+# one ("Tried to allocate 2.00 GiB") and NumPy ("Unable to allocate 3.00 GiB for an array", "909. TiB") in
+# units.
+_ASKED = re.compile(r"to allocate (?:(\d+) bytes|(\d+(?:\.\d*)?) ([KMGTPE]i?B)\b)", re.IGNORECASE)
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation the machine refused: NumPy's ``MemoryError``, torch's CPU
+    allocator's refusal (RAM and swap, or ``ulimit -v``, spent), or torch's ``OutOfMemoryError`` (a
+    RuntimeError) on a CUDA device. Never imports torch: where it is not loaded, no error is torch's."""
+    return isinstance(error, MemoryError) or cpu_alloc_failed(error) or gpu_alloc_failed(error)
+
+
+def gpu_alloc_failed(error: BaseException) -> bool:
+    """Whether ``error`` is torch's ``OutOfMemoryError``, a CUDA device's memory spent."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(error, torch.cuda.OutOfMemoryError)
+
+
+def cpu_alloc_failed(error: BaseException) -> bool:
+    """Whether ``error`` is torch's CPU allocator refusing memory (a RuntimeError of its own wording)."""
+    return isinstance(error, RuntimeError) and any(words in str(error) for words in _TORCH_CPU_ALLOC_FAILED)
+
+
+def memory_refused(error: BaseException) -> str:
+    """Which memory ``error`` (``out_of_memory``) found spent, with the size refused where its message names
+    it, for a one-line error: "the GPU's memory (2.00 GiB more refused)"."""
+    place = "the GPU's memory" if gpu_alloc_failed(error) else "this machine's memory"
+    size = refused_size(error)
+    return f"{place} ({size} more refused)" if size else place
+
+
+def refused_size(error: BaseException) -> str | None:
+    """The size of the allocation ``error`` (``out_of_memory``) refused, as a person reads it ("488 MiB",
+    "2.00 GiB"); None where the message names none. torch's messages run to several lines (CUDA's to a
+    paragraph of allocator statistics): a one-line error quotes this instead."""
+    found = _ASKED.search(str(error))
+    if found is None:
+        return None
+    if found[1] is None:
+        return f"{found[2].rstrip('.')} {found[3]}"
+    size, units = int(found[1]) / 2**20, ["MiB", "GiB", "TiB", "PiB", "EiB"]
+    while size >= 1024 and len(units) > 1:
+        size /= 1024
+        units.pop(0)
+    return f"{size:,.0f} MiB" if units[0] == "MiB" else f"{size:,.2f} {units[0]}"

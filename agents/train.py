@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import traceback
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from agents.interrupts import (
     stop_signals_interrupt,
     uninterruptible,
 )
+from agents.machine import memory_refused, out_of_memory
 from agents.policies import count_params, policy_kwargs
 from agents.runs import (
     CHECKPOINT_ERRORS,
@@ -202,6 +204,8 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     except EnvMismatch:  # a RunError, which CHECKPOINT_ERRORS (RuntimeError) would call damaged
         raise
     except CHECKPOINT_ERRORS as e:
+        if out_of_memory(e):  # the model and its rollout buffer, not the file: for the caller to say
+            raise
         # SB3's check of the spaces against venv's (a --resume): the game settings, not the file, may be off.
         if "spaces do not match" in str(e):
             raise SpaceMismatch(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
@@ -283,12 +287,12 @@ def _start_again(run: Path, lacking: str) -> str:
 
 
 def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError,
-             stop: str = "training stopped") -> TrainingStopped:
+             stop: str = "training stopped", save: bool = True) -> TrainingStopped:
     """The error for a run stopped by ``e``, a failure training handles: the checkpoint saved now (not
-    tried again where ``e`` is the disk refusing one), and the ``--resume`` that continues the run, or, with
-    no checkpoint at all, to start it again."""
+    tried again where ``e`` is the disk refusing one, nor without ``save``: nothing trained since the
+    start), and the ``--resume`` that continues the run, or, with no checkpoint at all, to start it again."""
     saved, older = "", True  # older: the --resume continues from a checkpoint saved before this stop
-    if not isinstance(e, CheckpointNotWritten):
+    if save and not isinstance(e, CheckpointNotWritten):
         try:  # the model is sound: as on Ctrl-C, nothing trained is lost
             saved, older = f" (saved {save_checkpoint(model, run)})", False
         except CheckpointNotWritten as refused:  # the disk that refused milestones.json likely refuses this
@@ -301,6 +305,41 @@ def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError
     why = (f"{_unusable_archive(e)} and {then}{new_archive}" if isinstance(e, ArchiveError) else
            f"{e}; {then}")
     return TrainingStopped(f"{stop} at step {model.num_timesteps:,}{saved}: {why}", resumable)
+
+
+def _no_room(cfg: dict[str, Any], e: BaseException, resume: bool) -> RunError:
+    """The error for a rollout buffer (``ppo.n_steps × --num-envs`` observations) that the memory refused as
+    the model was built, or loaded for a ``--resume``, which keeps both."""
+    fix = ("a --resume keeps both: free the memory other programs hold, or resume with another --device"
+           if resume else "use a smaller --set ppo.n_steps or --num-envs")
+    return RunError(f"the rollout buffer (ppo.n_steps {cfg['ppo']['n_steps']:,} × --num-envs "
+                    f"{cfg['num_envs']:,} observations) does not fit in {memory_refused(e)}; {fix}")
+
+
+def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
+                   trained: bool) -> TrainingStopped:
+    """The error for training that ran out of memory (``e``) past the checks before it, which count the
+    buffers, not the network's passes: which pass, the setting that sizes it, and, if an update was
+    ``trained`` since the start, the checkpoint saved now (a --resume keeps the setting). The failed step's
+    tensors, which the traceback's frames hold, are freed before that save."""
+    # The model's own methods it failed in: SB3's, or sb3-contrib's for --recurrent.
+    stage = next((name for frame, _ in traceback.walk_tb(e.__traceback__)
+                  if (name := frame.f_code.co_name) in ("collect_rollouts", "train")
+                  and frame.f_locals.get("self") is model), None)
+    if stage == "collect_rollouts":
+        where, setting = (f" in a rollout step, which passes all --num-envs {cfg['num_envs']:,} boards "
+                          "through the network at once"), "--num-envs"
+    elif stage == "train":
+        where, setting = (f" in an update step, which passes ppo.batch_size {cfg['ppo']['batch_size']:,} "
+                          "observations through the network and back"), "--set ppo.batch_size"
+    else:
+        where, setting = "", "--num-envs or --set ppo.batch_size"
+    fix = f"use a smaller {setting} or --policy"
+    if trained:
+        fix += " in a new run, or free the memory other programs hold: a --resume keeps them"
+    message = f"out of {memory_refused(e)}{where}: {fix}"
+    e.__traceback__ = None
+    return _stopped(model, run, RunError(message), save=trained)
 
 
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
@@ -356,6 +395,10 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
                     move = f"move it out of the way to resume from {run / 'model.zip'}"
                 raise RunError(f"{e}; {move or _start_again(run, 'other model file')}") from e
+            except (RuntimeError, MemoryError) as e:
+                if not out_of_memory(e):
+                    raise
+                raise _no_room(cfg, e, resume=True) from None
             if model.num_timesteps >= int(cfg["total_timesteps"]):
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
                                f"pass --total-timesteps above that to train it further")
@@ -372,15 +415,14 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 model = build_model(cfg, venv)
             except AssertionError as e:  # SB3 asserts on settings config.resolve does not know of
                 raise ValueError(f"PPO refused the settings: {e}") from None
-            except (RuntimeError, MemoryError) as e:  # torch's allocator on a rollout buffer too large
-                if not isinstance(e, MemoryError) and "alloc" not in str(e).lower():
+            except (RuntimeError, MemoryError) as e:
+                if not out_of_memory(e):
                     raise
-                raise ValueError(f"the rollout buffer (ppo.n_steps {cfg['ppo']['n_steps']:,} × --num-envs "
-                                 f"{cfg['num_envs']:,} observations) does not fit in memory; use a smaller "
-                                 "--set ppo.n_steps or --num-envs") from None
+                raise _no_room(cfg, e, resume=False) from None
         write_run_files(run, cfg, command)
         n_params = count_params(model.policy)
         bar: ProgressCallback | None = None
+        updates = model._n_updates  # an update since: a checkpoint worth saving should memory run out
         try:  # from the start line on (a run folder with tb/ is kept), a stop saves a checkpoint
             print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
@@ -428,6 +470,13 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             if bar is not None:
                 bar.close()
             raise _stopped(model, run, e) from None
+        except (RuntimeError, MemoryError) as e:
+            if not out_of_memory(e):
+                raise
+            settled()
+            if bar is not None:
+                bar.close()
+            raise _out_of_memory(model, run, cfg, e, trained=model._n_updates > updates) from None
         except BrokenPipeError:
             # The output's reader left mid-run (`| head`): nothing more can be said, but the steps taken are
             # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).

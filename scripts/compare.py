@@ -82,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
         compare,
         failed_requests_hint,
         max_tokens_hint,
-        out_of_memory,
         parse_params,
         parse_prices,
         reserve_default_out,
@@ -90,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.config import check_device
     from agents.evaluation import mean_text
     from agents.interrupts import stop_signals_interrupt
+    from agents.machine import out_of_memory
     from agents.runs import RUNS_DIR, remove_folders
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer

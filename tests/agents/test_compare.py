@@ -2232,7 +2232,8 @@ def test_torch_cpu_allocator_refusals_of_every_build_are_out_of_memory(wording):
     # torch words the refusal by build: posix_memalign's (Linux, macOS) "can't allocate memory", Windows'
     # (_aligned_malloc), Android's and mimalloc's "not enough memory". Only the first was matched: on Windows,
     # where no memory figure lets check_play_memory run, too many boards ended compare in a traceback.
-    from agents.compare import boards_memory_error, out_of_memory
+    from agents.compare import boards_memory_error
+    from agents.machine import out_of_memory
 
     error = RuntimeError(f"[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: {wording}: you "
                          "tried to allocate 911360 bytes.")

@@ -293,3 +293,23 @@ def test_a_run_that_outgrows_its_ulimit_v_is_refused_in_one_line_before_its_fold
     assert out.returncode == 2, out.stderr
     assert "GiB of address space left under its limit of 5.6 GiB: ulimit -v)" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
+
+
+def test_the_size_an_allocator_refused_is_read_from_each_ones_wording():
+    import numpy as np
+    import torch
+
+    from agents.machine import out_of_memory, refused_size
+
+    cpu = RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                       "memory: you tried to allocate 512000000 bytes. Error code 12 (Cannot allocate "
+                       "memory)")
+    cuda = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total "
+                                       "capacity of 79.11 GiB of which 1.06 GiB is free.")
+    with pytest.raises(MemoryError) as numpy_error:  # NumPy's own wording: "Unable to allocate 909. TiB ..."
+        np.empty(10**15, np.uint8)
+    assert [refused_size(e) for e in (cpu, cuda, numpy_error.value)] == ["488 MiB", "2.00 GiB", "909 TiB"]
+    assert refused_size(RuntimeError("... you tried to allocate 3221225472 bytes.")) == "3.00 GiB"
+    assert refused_size(RuntimeError(f"... you tried to allocate {2**62} bytes.")) == "4.00 EiB"
+    assert all(out_of_memory(e) for e in (cpu, cuda, numpy_error.value))
+    assert refused_size(MemoryError()) is None and not out_of_memory(RuntimeError("a torch bug"))

@@ -3325,9 +3325,125 @@ def test_a_rollout_buffer_torch_cannot_allocate_is_named_and_other_errors_pass(s
             scripts.train_ppo.main(argv)
     else:
         assert scripts.train_ppo.main(argv) == 2
-        assert ("error: the rollout buffer (ppo.n_steps 32 × --num-envs 8 observations) does not fit in "
-                "memory; use a smaller --set ppo.n_steps or --num-envs") in capsys.readouterr().err
+        assert ("error: the rollout buffer (ppo.n_steps 32 × --num-envs 8 observations) does not fit in this "
+                "machine's memory; use a smaller --set ppo.n_steps or --num-envs") in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # the run never started
+
+
+# torch's CPU allocator's refusal, as a run under ulimit -v met it in the first rollout's forward pass.
+CPU_ALLOC = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+             "tried to allocate 512000000 bytes. Error code 12 (Cannot allocate memory)")
+
+
+def test_a_resume_whose_rollout_buffer_torch_cannot_allocate_is_not_called_a_damaged_checkpoint(
+        trained, scripts, tmp_path, capsys, monkeypatch):
+    # SB3's load allocates the rollout buffer: torch's refusal there, a RuntimeError, read as a damaged
+    # checkpoint, with advice to move a sound file out of the way.
+    from agents.buffers import DeviceRolloutBuffer
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {f: f.read_bytes() for f in run.rglob("*.zip")}
+
+    def refused(self):
+        raise RuntimeError(CPU_ALLOC)
+
+    monkeypatch.setattr(DeviceRolloutBuffer, "reset", refused)
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: the rollout buffer (ppo.n_steps 32 × --num-envs 8 observations) does not fit in "
+                   "this machine's memory (488 MiB more refused); a --resume keeps both: free the memory "
+                   "other programs hold, or resume with another --device\n"), err
+    assert {f: f.read_bytes() for f in run.rglob("*.zip")} == before
+
+
+def test_memory_running_out_in_a_rollout_after_an_update_saves_a_checkpoint_that_resumes(
+        scripts, tmp_path, capsys, monkeypatch):
+    # The checks count buffers, not the network's passes over them: torch's refusal in a rollout's forward
+    # pass of every board (60,000 Snake boards under ulimit -v 6000000) was a traceback, all training lost.
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    forward, calls = ActorCriticPolicy.forward, []
+
+    def running_out(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 41:  # the second rollout's ninth step (32 a rollout), after the first update
+            raise RuntimeError(CPU_ALLOC)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(ActorCriticPolicy, "forward", running_out)
+    run = tmp_path / "run"
+    argv = ["--env", "snake", "--total-timesteps", "512", "--save-every", "100000", "--video-every", "100000",
+            "--run-dir", str(run), *TINY]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    saved = run / "checkpoints" / "step_320.zip"
+    assert err.startswith(
+        f"error: training stopped at step 320 (saved {saved}): out of this machine's memory (488 MiB more "
+        "refused) in a rollout step, which passes all --num-envs 8 boards through the network at once: use a "
+        "smaller --num-envs or --policy in a new run, or free the memory other programs hold: a --resume "
+        f"keeps them; continue with: {PYTHON} scripts/train_ppo.py --resume"), err
+    assert "Traceback" not in err
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0  # memory free again
+    out = capsys.readouterr().out
+    assert "from step_320.zip at step 320" in out and "done: 576 steps" in out, out  # a new whole rollout
+
+
+def test_memory_running_out_in_the_first_update_saves_nothing_and_names_the_batch_size(scripts, tmp_path,
+                                                                                      capsys, monkeypatch):
+    # Nothing trained: a checkpoint of the untrained network would be offered as a --resume that runs out
+    # again. The same on a GPU, whose refusal is torch's OutOfMemoryError.
+    import torch
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    def running_out(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total "
+                                          "capacity of 79.11 GiB of which 1.06 GiB is free.")
+
+    monkeypatch.setattr(ActorCriticPolicy, "evaluate_actions", running_out)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "512", "--run-dir", str(run),
+                                   *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: training stopped at step 256: out of the GPU's memory (2.00 GiB more refused) in an update "
+        "step, which passes ppo.batch_size 128 observations through the network and back: use a smaller "
+        "--set ppo.batch_size or --policy; start the run again, as it has no checkpoint to continue "
+        "from: "), err
+    assert f"--run-dir {run} " in err and err.endswith(" --force\n") and "Traceback" not in err
+    assert not (run / "checkpoints").exists() and not (run / "model.zip").exists()
+
+
+def test_an_error_in_training_that_is_not_memory_keeps_its_traceback(scripts, tmp_path, monkeypatch):
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    def bug(self, *args, **kwargs):
+        raise RuntimeError("a torch bug")
+
+    monkeypatch.setattr(ActorCriticPolicy, "forward", bug)
+    with pytest.raises(RuntimeError, match="a torch bug"):
+        scripts.train_ppo.main(["--env", "snake", "--run-dir", str(tmp_path / "run"), *REFUSED])
+
+
+def test_a_rollout_past_a_real_address_space_limit_stops_in_one_line(tmp_path):
+    # A real RLIMIT_AS 0.8 GB above what torch and SB3 map: the buffers of 40,000 Snake boards pass the
+    # memory check (they fit with 0.6 GB), their rollout's forward pass does not (it needs more than 1 GB).
+    code = ("import resource, runpy, sys\n"
+            "import agents.train\n"
+            "from agents.machine import STATM\n"
+            "limit = int(STATM.read_text().split()[0]) * resource.getpagesize() + int(0.8 * 2**30)\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+            f"sys.argv = ['{ROOT / 'scripts' / 'train_ppo.py'}', '--env', 'snake', '--num-envs', '40000', "
+            "'--set', 'ppo.n_steps=8', '--total-timesteps', '1000000', '--no-progress', '--run-dir', 'run']\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: training stopped at step 0: out of this machine's memory ("), \
+        out.stderr
+    assert ("in a rollout step, which passes all --num-envs 40,000 boards through the network at once: use a "
+            "smaller --num-envs or --policy; start the run again") in out.stderr, out.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_an_unusable_archive_of_a_new_run_is_named_with_the_folder_to_give_instead(scripts, tmp_path, capsys,

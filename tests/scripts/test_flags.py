@@ -288,8 +288,8 @@ def test_compare_boards_past_the_gpus_memory_are_one_line_and_other_runtime_erro
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
     assert ("error: --episodes 5,000: every episode is played at once, one board each, and their boards do "
-            "not fit in the GPU's memory (CUDA out of memory. Tried to allocate 2.00 GiB); play fewer, or "
-            "with --device cpu") in err, err
+            "not fit in the GPU's memory (2.00 GiB more refused); play fewer, or with --device "
+            "cpu") in err, err
     assert "Traceback" not in err
 
 
