@@ -123,11 +123,31 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
                          "drop it, or train duel Snake with --opponent policy")
 
 
+# What the rollout buffer keeps a board each step besides its observation: the action (int64 in
+# DeviceRolloutBuffer, float32 in SB3's) and six float32s (reward, return, episode start, value, log-prob,
+# advantage).
+STEP_SCALARS = 32
+
+
+def lstm_state_bytes() -> int:
+    """What sb3-contrib's ``RecurrentRolloutBuffer`` keeps a board each step for a ``--recurrent`` run: the
+    hidden and cell states of the policy's LSTM and the value's (four float32 arrays, kept even for a shared
+    one), of the policy's defaults, which the presets keep (256 units, one layer: 4,096 bytes, ten times a
+    Snake observation)."""
+    import inspect
+
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+
+    params = inspect.signature(RecurrentActorCriticPolicy).parameters
+    return 4 * params["n_lstm_layers"].default * params["lstm_hidden_size"].default * 4
+
+
 def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, board_bytes: int = 0) -> None:
     """Refuse a run whose observation buffers and boards alone outgrow this machine's RAM and swap:
     allocating them took minutes (or ended in a bus error) before failing. Counted: the vector env's step
     buffers (the observations, the ended episodes' last ones, a copy of the observations), unless it
-    lives on a CUDA device the rollout buffer's ``ppo.n_steps`` observations per board, all uint8, and
+    lives on a CUDA device the rollout buffer's ``ppo.n_steps`` steps per board (a uint8 observation, its
+    ``STEP_SCALARS``, and a ``--recurrent`` run's LSTM states, ``lstm_state_bytes``, always in RAM), and
     each board's state, ``board_bytes`` (``Game.board_bytes``: a Game Boy's emulator, 0.9 MB, is 13
     times its step buffers); everything else a run holds comes on top, so a run refused here could never
     fit. ``resume``: a ``--resume``, which keeps the run's --num-envs and ppo.n_steps (a run trained on
@@ -137,15 +157,19 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
     if limit is None:
         return
     per_board = math.prod(obs_shape)
+    lstm = lstm_state_bytes() if cfg["recurrent"] else 0
+    per_step = per_board + STEP_SCALARS + lstm
     steps = cfg["ppo"]["n_steps"]
     host_rollout = bool(cfg["recurrent"]) or not str(cfg["device"]).startswith("cuda")
     in_ram = cfg["num_envs"] * (per_board * 3 + board_bytes)  # on any device: step buffers and boards
-    need = in_ram + (cfg["num_envs"] * per_board * steps if host_rollout else 0)
+    need = in_ram + (cfg["num_envs"] * per_step * steps if host_rollout else 0)
     if need <= limit:
         return
     state = f" and the games' state ({board_bytes:,} bytes a board)" if board_bytes else ""
-    what = (f"ppo.n_steps {steps:,} × --num-envs {cfg['num_envs']:,} observations of {per_board:,} bytes "
-            f"(the rollout buffer), with the step buffers{state}," if host_rollout else
+    lstm_text = f", {lstm:,} of LSTM state" if lstm else ""
+    what = (f"ppo.n_steps {steps:,} × --num-envs {cfg['num_envs']:,} steps of {per_step:,} bytes (the "
+            f"rollout buffer: an observation of {per_board:,}{lstm_text}, and the action, reward and value), "
+            f"with the step buffers{state}," if host_rollout else
             f"the step buffers of --num-envs {cfg['num_envs']:,} boards ({per_board:,} bytes an observation)"
             f"{state}")
     change = "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs"

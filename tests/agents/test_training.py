@@ -1014,9 +1014,9 @@ def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts, capsys):
 def test_the_memory_check_counts_the_buffers_that_live_in_ram(monkeypatch):
     from agents import preflight
 
-    monkeypatch.setattr(preflight, "memory_bytes", lambda: 12_000)
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 13_560)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
-    preflight.check_memory(cfg, (10, 10))  # (3 + 8) × 10 boards × 100 bytes = 11,000 fit
+    preflight.check_memory(cfg, (10, 10))  # 10 boards × (3 × 100 + 8 steps × (100 + 32)) = 13,560 fit
     with pytest.raises(ValueError, match=r"use a smaller --num-envs or --set ppo\.n_steps"):
         preflight.check_memory({**cfg, "num_envs": 20}, (10, 10))
     cuda = {**cfg, "num_envs": 20, "device": "cuda"}  # on a GPU the rollout buffer is not in RAM
@@ -1027,6 +1027,37 @@ def test_the_memory_check_counts_the_buffers_that_live_in_ram(monkeypatch):
         preflight.check_memory({**cuda, "recurrent": True}, (10, 10))
     monkeypatch.setattr(preflight, "memory_bytes", lambda: None)  # the system cannot say
     preflight.check_memory({**cfg, "num_envs": 10**12}, (10, 10))
+
+
+def test_the_memory_check_counts_a_recurrent_runs_lstm_states_as_its_buffer_holds_them(monkeypatch):
+    # sb3-contrib's RecurrentRolloutBuffer keeps four float32 LSTM states of 256 a board each step, ten times
+    # a Snake observation, which the check did not count: a --recurrent run it passed could fill the RAM as
+    # its first rollout wrote them (NumPy's zeros are mapped as they are written).
+    import torch
+
+    from agents import preflight
+    from agents.config import load_config, resolve
+    from agents.train import build_model
+    from envs import make_vec
+
+    for recurrent in (False, True):
+        cfg = resolve(load_config("snake"), False)
+        cfg.update(recurrent=recurrent, num_envs=4, policy="tiny")
+        cfg["ppo"].update(n_steps=8, batch_size=32)
+        with contextlib.closing(make_vec("snake", 4, num_workers=0, seed=0)) as venv:
+            buffer = build_model(cfg, venv).rollout_buffer
+            per_board = int(np.prod(venv.observation_space.shape))
+        held = sum(v.nbytes for v in vars(buffer).values()
+                   if isinstance(v, np.ndarray | torch.Tensor) and v.shape[:1] == (8,))
+        lstm = preflight.lstm_state_bytes() if recurrent else 0
+        assert held == 8 * 4 * (per_board + preflight.STEP_SCALARS + lstm)
+    assert preflight.lstm_state_bytes() == 4 * 256 * 4
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 10 * (3 * 100 + 8 * 132))
+    preflight.check_memory(cfg, (10, 10))
+    with pytest.raises(ValueError, match=r"steps of 4,228 bytes \(the rollout buffer: an observation of 100, "
+                                         r"4,096 of LSTM state, and the action, reward and value\)"):
+        preflight.check_memory({**cfg, "recurrent": True}, (10, 10))
 
 
 def test_a_cuda_run_resumed_on_the_cpu_gets_the_memory_check(trained, scripts, tmp_path, monkeypatch, capsys):
@@ -1115,8 +1146,9 @@ def test_an_error_names_entries_only_of_a_mapping_option():
     # minutes of filling memory that ended in a bus error with --num-envs 1e8 --set ppo.n_steps=1).
     (["--env", "snake", "--num-envs", "1e12"], "GiB of memory, more than this machine has"),
     (["--env", "snake", "--num-envs", "1e10", "--set", "ppo.n_steps=1", "--set", "ppo.batch_size=64",
-      "--device", "cpu"], "observations of 400 bytes (the rollout buffer), with the step buffers and the "
-     "games' state (995 bytes a board), need at least 24,167.8 GiB of memory"),
+      "--device", "cpu"], "steps of 432 bytes (the rollout buffer: an observation of 400, and the action, "
+     "reward and value), with the step buffers and the "
+     "games' state (995 bytes a board), need at least 24,465.8 GiB of memory"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
     (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),

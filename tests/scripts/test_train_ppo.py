@@ -31,11 +31,11 @@ def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(mon
     assert preflight.memory_bytes() == 4096 * 1000 + 2000 * 1024  # RAM plus swap, swap in kB
     pages["SC_PHYS_PAGES"] = 0
     assert preflight.memory_bytes() is None  # the system cannot say
-    # (3 + 8) × 10 boards × 100 bytes = 11,000: exactly the machine's memory still fits.
-    monkeypatch.setattr(preflight, "memory_bytes", lambda: 11_000)
+    # 10 boards × (3 × 100 + 8 steps × (100 + 32)) = 13,560: exactly the machine's memory still fits.
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 13_560)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
     preflight.check_memory(cfg, (10, 10))
-    monkeypatch.setattr(preflight, "memory_bytes", lambda: 10_999)
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 13_559)
     with pytest.raises(ValueError, match=r"does not fit in memory; use a smaller --num-envs or --set ppo"):
         preflight.check_memory(cfg, (10, 10))
 
