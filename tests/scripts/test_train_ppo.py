@@ -58,9 +58,10 @@ def test_a_refusal_names_each_figure_by_its_own_flag_and_any_cuda_device_holds_t
     from agents import preflight
 
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
-    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}  # 11,000 bytes
-    with pytest.raises(ValueError, match=r"^ppo\.n_steps 8 × --num-envs 10 observations of 100 bytes \(the "
-                                         r"rollout buffer\), with the step buffers, need at least"):
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}  # 13,560 bytes
+    with pytest.raises(ValueError, match=r"^ppo\.n_steps 8 × --num-envs 10 steps of 132 bytes \(the rollout "
+                                         r"buffer: an observation of 100, and the action, reward and value\), "
+                                         r"with the step buffers, need at least"):
         preflight.check_memory(cfg, (10, 10))
     # --device cuda:1 puts the rollout buffer on that GPU as --device cuda does: 3,000 bytes in RAM fit.
     preflight.check_memory({**cfg, "device": "cuda:1"}, (10, 10))
@@ -71,7 +72,7 @@ def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch):
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
     from agents import preflight
 
-    # 10 boards of 100-byte observations: 11,000 bytes on the CPU (8 steps), 3,000 on CUDA (step buffers).
+    # 10 boards of 100-byte observations: 13,560 bytes on the CPU (8 steps), 3,000 on CUDA (step buffers).
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
     with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
