@@ -59,9 +59,9 @@ def test_a_refusal_names_each_figure_by_its_own_flag_and_any_cuda_device_holds_t
 
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}  # 13,560 bytes
-    with pytest.raises(ValueError, match=r"^ppo\.n_steps 8 × --num-envs 10 steps of 132 bytes \(the rollout "
-                                         r"buffer: an observation of 100, and the action, reward and value\), "
-                                         r"with the step buffers, need at least"):
+    with pytest.raises(ValueError, match=r"^ppo\.n_steps 8 × --num-envs 10 steps of 132 bytes \(the "
+                                         r"rollout buffer: an observation of 100, and the action, reward and "
+                                         r"value\), with the step buffers, need at least"):
         preflight.check_memory(cfg, (10, 10))
     # --device cuda:1 puts the rollout buffer on that GPU as --device cuda does: 3,000 bytes in RAM fit.
     preflight.check_memory({**cfg, "device": "cuda:1"}, (10, 10))
