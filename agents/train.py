@@ -34,7 +34,7 @@ from agents.interrupts import (
     stop_signals_interrupt,
     uninterruptible,
 )
-from agents.machine import memory_refused, out_of_memory
+from agents.machine import gpu_alloc_failed, memory_refused, out_of_memory
 from agents.policies import count_params, policy_kwargs
 from agents.runs import (
     CHECKPOINT_ERRORS,
@@ -204,8 +204,12 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     except EnvMismatch:  # a RunError, which CHECKPOINT_ERRORS (RuntimeError) would call damaged
         raise
     except CHECKPOINT_ERRORS as e:
-        if out_of_memory(e):  # the model and its rollout buffer, not the file: for the caller to say
+        if out_of_memory(e) and venv is not None:  # the rollout buffer, not the file: _train says so
             raise
+        if out_of_memory(e):  # to play, on a GPU that another process (a training run) fills, say
+            other = "; free it, or use --device cpu" if gpu_alloc_failed(e) else ""
+            raise RunError(f"cannot load checkpoint {path} onto {device or cfg['device']}: it does not fit "
+                           f"in {memory_refused(e)}{other}") from None
         # SB3's check of the spaces against venv's (a --resume): the game settings, not the file, may be off.
         if "spaces do not match" in str(e):
             raise SpaceMismatch(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e

@@ -3389,6 +3389,33 @@ def test_a_resume_whose_rollout_buffer_torch_cannot_allocate_is_not_called_a_dam
     assert {f: f.read_bytes() for f in run.rglob("*.zip")} == before
 
 
+def test_a_model_to_play_that_memory_cannot_hold_is_not_called_a_damaged_checkpoint(trained, scripts, capsys,
+                                                                                    monkeypatch):
+    # evaluate.py --device cuda on a GPU a training run fills: torch's OutOfMemoryError (a RuntimeError) in
+    # the load was read as a damaged checkpoint, with another model file offered in its place.
+    import torch
+    from stable_baselines3 import PPO
+
+    from agents.runs import RunError, read_run_config
+    from agents.train import load_model
+
+    refusal: list[BaseException] = [RuntimeError(CPU_ALLOC)]
+
+    def full(*args, **kwargs):
+        raise refusal[0]
+
+    monkeypatch.setattr(PPO, "load", full)
+    assert scripts.evaluate.main([str(trained), "--episodes", "2"]) == 2
+    assert capsys.readouterr().err == (f"error: cannot load checkpoint {trained / 'model.zip'} onto cpu: it "
+                                       "does not fit in this machine's memory (488 MiB more refused)\n")
+    refusal[0] = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a "
+                                             "total capacity of 79.11 GiB of which 3.06 MiB is free.")
+    with pytest.raises(RunError) as e:
+        load_model(read_run_config(trained), trained / "model.zip", device="cuda:0", run=trained)
+    assert str(e.value) == (f"cannot load checkpoint {trained / 'model.zip'} onto cuda:0: it does not fit in "
+                            "the GPU's memory (20.00 MiB more refused); free it, or use --device cpu")
+
+
 def test_memory_running_out_in_a_rollout_after_an_update_saves_a_checkpoint_that_resumes(
         scripts, tmp_path, capsys, monkeypatch):
     # The checks count buffers, not the network's passes over them: torch's refusal in a rollout's forward
