@@ -4,6 +4,7 @@ import errno
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -281,15 +282,25 @@ def test_the_memory_figure_is_capped_by_the_address_space_left_under_ulimit_v(mo
     assert machine.address_space() is None
 
 
+def train_in_address_space(cwd: Path, limit: str, *args: str) -> subprocess.CompletedProcess:
+    """``scripts/train_ppo.py args`` in a child process in ``cwd`` under a real RLIMIT_AS of ``limit``, a
+    Python expression read once torch and SB3 are mapped (``agents.train`` imported), which may use
+    ``mapped``, the bytes the process maps then."""
+    code = ("import resource, runpy, sys\n"
+            "import agents.train\n"
+            "from agents.machine import STATM\n"
+            "mapped = int(STATM.read_text().split()[0]) * resource.getpagesize()\n"
+            f"limit = {limit}\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+            f"sys.argv = {[str(ROOT / 'scripts' / 'train_ppo.py'), *args]!r}\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
 def test_a_run_that_outgrows_its_ulimit_v_is_refused_in_one_line_before_its_folder(tmp_path):
     # A real RLIMIT_AS of 6 GB on the training process; --num-envs 200,000 needs 9.9 GiB of buffers.
-    code = ("import resource, runpy, sys\n"
-            "resource.setrlimit(resource.RLIMIT_AS, (6 * 10**9, 6 * 10**9))\n"
-            f"sys.argv = ['{ROOT / 'scripts' / 'train_ppo.py'}', '--env', 'snake', '--num-envs', '200000', "
-            "'--total-timesteps', '1000', '--no-progress', '--run-dir', 'run']\n"
-            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    out = train_in_address_space(tmp_path, "6 * 10**9", "--env", "snake", "--num-envs", "200000",
+                                 "--total-timesteps", "1000", "--no-progress", "--run-dir", "run")
     assert out.returncode == 2, out.stderr
     assert "GiB of address space left under its limit of 5.6 GiB: ulimit -v)" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()

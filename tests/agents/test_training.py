@@ -22,6 +22,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from envs.env import RENDER_FPS
+from tests.agents.test_machine import train_in_address_space
 from tests.conftest import PYTHON, ROOT, TINY, events, tb_in_order
 
 # A refused command's budget: should its refusal regress, it trains for seconds and fails on an assertion,
@@ -3487,16 +3488,9 @@ def test_an_error_in_training_that_is_not_memory_keeps_its_traceback(scripts, tm
 def test_a_rollout_past_a_real_address_space_limit_stops_in_one_line(tmp_path):
     # A real RLIMIT_AS 0.8 GB above what torch and SB3 map: the buffers of 40,000 Snake boards pass the
     # memory check (they fit with 0.6 GB), their rollout's forward pass does not (it needs more than 1 GB).
-    code = ("import resource, runpy, sys\n"
-            "import agents.train\n"
-            "from agents.machine import STATM\n"
-            "limit = int(STATM.read_text().split()[0]) * resource.getpagesize() + int(0.8 * 2**30)\n"
-            "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
-            f"sys.argv = ['{ROOT / 'scripts' / 'train_ppo.py'}', '--env', 'snake', '--num-envs', '40000', "
-            "'--set', 'ppo.n_steps=8', '--total-timesteps', '1000000', '--no-progress', '--run-dir', 'run']\n"
-            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300)
+    out = train_in_address_space(tmp_path, "mapped + int(0.8 * 2**30)", "--env", "snake", "--num-envs",
+                                 "40000", "--set", "ppo.n_steps=8", "--total-timesteps", "1000000",
+                                 "--no-progress", "--run-dir", "run")
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("error: training stopped at step 0: out of this machine's memory ("), \
         out.stderr
