@@ -3340,26 +3340,32 @@ def test_a_damaged_only_checkpoint_names_the_runs_model_zip_to_resume_from(scrip
     assert err.rstrip().endswith("move it out of the way to resume from " + str(run / "model.zip")), err
 
 
-@pytest.mark.parametrize("error", [MemoryError(), RuntimeError("DefaultCPUAllocator: not enough memory"),
-                                   RuntimeError("a torch bug")])
+@pytest.mark.parametrize("kind", ["numpy", "cpu", "cuda", "bug"])
 def test_a_rollout_buffer_torch_cannot_allocate_is_named_and_other_errors_pass(scripts, tmp_path, capsys,
-                                                                               monkeypatch, error):
-    # The memory check counts what a rollout takes; torch's allocator may still refuse it (other processes'
-    # memory). Any other RuntimeError is a bug: its traceback is kept.
+                                                                               monkeypatch, kind):
+    # The memory check counts what a rollout takes in RAM, not a GPU's; torch's allocator may still refuse
+    # it (other processes' memory). Any other RuntimeError is a bug: its traceback is kept.
+    import torch
+
     import agents.train
+
+    error = {"numpy": MemoryError(), "cpu": RuntimeError("DefaultCPUAllocator: not enough memory"),
+             "cuda": torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 ..."),
+             "bug": RuntimeError("a torch bug")}[kind]
 
     def refused(*args, **kwargs):
         raise error
 
     monkeypatch.setattr(agents.train, "build_model", refused)
     argv = ["--env", "snake", "--run-dir", str(tmp_path / "run"), *REFUSED]
-    if str(error) == "a torch bug":
+    if kind == "bug":
         with pytest.raises(RuntimeError, match="a torch bug"):
             scripts.train_ppo.main(argv)
     else:
         assert scripts.train_ppo.main(argv) == 2
-        assert ("error: the rollout buffer (ppo.n_steps 32 × --num-envs 8 observations) does not fit in this "
-                "machine's memory; use a smaller --set ppo.n_steps or --num-envs") in capsys.readouterr().err
+        memory = "the GPU's memory (2.00 GiB more refused)" if kind == "cuda" else "this machine's memory"
+        assert (f"error: the rollout buffer (ppo.n_steps 32 × --num-envs 8 observations) does not fit in "
+                f"{memory}; use a smaller --set ppo.n_steps or --num-envs") in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # the run never started
 
 
