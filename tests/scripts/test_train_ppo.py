@@ -268,6 +268,7 @@ def test_a_run_folder_name_that_is_not_utf8_is_refused_before_anything_is_made(s
 
 def record_starts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The workers' fork server and the games train_ppo starts, in order; the first game stops the command."""
+    import agents.evaluation  # noqa: F401 (imported here, not first by main() below, where it kept the stand-in)
     import envs
     import envs.vector
 
