@@ -257,6 +257,7 @@ def test_a_split_without_a_scored_move_question_notes_it_for_the_specialist(pred
                                                                            capsys, tmp_path, monkeypatch):
     # ... without building the specialist's game: a Pokémon run's emulator was booted to check the
     # specialist even where the split had no move question for it to answer.
+    import agents.compare  # noqa: F401 (imported here, not first by the command, where it kept the stand-in)
     import agents.evaluation
     import envs
 
@@ -1169,6 +1170,7 @@ def test_a_duel_specialist_plays_its_run_s_board_against_the_evaluation_opponent
     # Its game is rebuilt from the run's env_kwargs through eval_kwargs, as evaluate, export and compare do:
     # on its 6×6 board (the default 10×10 game refuses the split's states) and against the greedy bot, not
     # the self-play opponent it trained against (a game of opponent "policy" refuses to step unprompted).
+    import agents.compare  # noqa: F401 (imported here, not first by the command, where it kept the stand-in)
     import envs
 
     built, make_game = [], envs.make_game
