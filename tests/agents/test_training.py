@@ -665,6 +665,7 @@ def test_evaluate_refuses_seeds_that_wrap_and_flags_it_would_ignore(trained, scr
 def test_evaluate_defaults_are_the_ones_the_readme_states(scripts, tmp_path, capsys, monkeypatch):
     # 100 episodes seeded from 1000000 (the seeds the export and compare play by default), the game's own
     # step limits and a video of the last 1,000 steps: no test played evaluate without these flags.
+    import agents.callbacks  # noqa: F401 (imported here, not first by the command, where it kept the stand-ins)
     import agents.evaluation
 
     run = tmp_path / "run"
