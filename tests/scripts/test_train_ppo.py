@@ -409,6 +409,7 @@ def test_a_run_folder_made_but_not_claimed_goes_with_the_folders_above_it(script
     # new_run_dir made a/b/run and then failed (the lock file refused: a full disk): the command never
     # learned of the folder, and a/b/run stayed, empty.
     import agents.runs
+    import agents.train_cli  # noqa: F401 (imported here, not first by main() below, where it kept the stand-in)
 
     def refused(path):
         raise agents.runs.RunError(f"{path}: cannot write in the run folder (stood in for)")
