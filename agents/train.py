@@ -204,9 +204,10 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     except EnvMismatch:  # a RunError, which CHECKPOINT_ERRORS (RuntimeError) would call damaged
         raise
     except CHECKPOINT_ERRORS as e:
-        if out_of_memory(e) and venv is not None:  # the rollout buffer, not the file: _train says so
-            raise
-        if out_of_memory(e):  # to play, on a GPU that another process (a training run) fills, say
+        if out_of_memory(e):  # not the file
+            if venv is not None:  # a --resume's rollout buffer: _train says so
+                raise
+            # To play: on a GPU that another process (a training run) fills, say.
             other = "; free it, or use --device cpu" if gpu_alloc_failed(e) else ""
             raise RunError(f"cannot load checkpoint {path} onto {device or cfg['device']}: it does not fit "
                            f"in {memory_refused(e)}{other}") from None
