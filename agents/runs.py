@@ -140,7 +140,10 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                 raise RunError(f"--force refuses to clear {path}: it holds another run folder ({nested[0]}), "
                                "which would be deleted with it; move that run out first, or choose another "
                                "--run-dir")
-            path = path.resolve()  # a symlinked run: the folder it points to is replaced, in place
+            # A symlinked run: the folder it points to is replaced, in place; "." and ".." have no name to
+            # move aside by. Otherwise kept as typed, as the lines that name the run print it.
+            if path.is_symlink() or path.name in ("", ".."):
+                path = path.resolve()
             # Not while another process trains into it; and held until the new folder's own lock is: a
             # second --force that claimed the old folder in between moved away the folder this one had
             # just made, and both trained into the one made after it.

@@ -360,6 +360,27 @@ def test_force_through_a_symlink_replaces_the_run_it_points_to(tmp_path):
     assert (aside / "config.yaml").is_file() and [p.name for p in real.iterdir()] == [".train.lock"]
 
 
+def test_force_keeps_a_relative_run_dir_as_typed(tmp_path, monkeypatch, capsys):
+    # The start and done lines of a --force run named /abs/path/run where a plain run says run: the path
+    # was resolved for a symlinked run even where no symlink was involved.
+    monkeypatch.chdir(tmp_path)
+    old_run(tmp_path / "run")
+    path, aside, lock = runs.new_run_dir({"env": "snake"}, "run", True)
+    lock.close()
+    assert (path, aside) == (Path("run"), Path(".run.replaced"))
+    assert "--force: the old run waits in .run.replaced until" in capsys.readouterr().out
+    inner = tmp_path / "run" / "inner"
+    inner.mkdir()
+    monkeypatch.chdir(inner)
+    for typed in (".", "../inner"):  # "." has no name to move it aside by
+        (inner / "config.yaml").write_text("env: snake\n")  # a run there again
+        (inner / "command.txt").write_text("python scripts/train_ppo.py --env snake\n")
+        (inner / ".train.lock").unlink(missing_ok=True)
+        path, aside, lock = runs.new_run_dir({"env": "snake"}, typed, True)
+        lock.close()
+        assert path == (inner if typed == "." else Path(typed)) and path.is_dir()
+
+
 def refused_while_trained(run: Path, force: bool) -> None:
     """``new_run_dir`` at ``run`` while a trainer's claim holds it is refused as in training."""
     lock = runs.claim_run(run)
