@@ -420,11 +420,16 @@ def _discarded(writer: Generator[None, Any, None]) -> None:
 
 
 def _ended(process: subprocess.Popen[bytes] | None) -> None:
-    """``process`` killed if it still runs, and reaped."""
+    """``process`` killed if it still runs, and reaped, and its stdin closed: imageio-ffmpeg's writer closes
+    it only while ffmpeg runs, so an ffmpeg stopped here, or dead already, left the pipe open (a
+    ResourceWarning under ``python -X dev``)."""
     if process is not None:
         if process.poll() is None:
             process.kill()
         process.wait()
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):  # frames still buffered for the ended ffmpeg: a broken pipe
+                process.stdin.close()
 
 
 def mp4_complete(path: Path) -> bool:

@@ -616,6 +616,49 @@ def test_a_stop_inside_ffmpegs_frame_write_leaves_no_ffmpeg_child_running_or_unr
             proc.wait()
 
 
+@pytest.mark.parametrize("end", ["stop", "ffmpeg died"])
+def test_an_mp4_cut_short_leaves_no_pipe_to_ffmpeg_open(tmp_path, monkeypatch, end):
+    """A stop between frames (a Ctrl-C during evaluate.py's MP4 that lands outside imageio-ffmpeg's write), or
+    an ffmpeg that died while the frames sent since sat in the pipe's buffer (frames under its 8 KiB): ffmpeg
+    was reaped before imageio-ffmpeg's writer closed, and the writer closes ffmpeg's stdin only while ffmpeg
+    runs, so the pipe stayed open: a ResourceWarning under ``python -X dev``, with "Exception ignored ...
+    BrokenPipeError" for the frames still buffered, once it was collected."""
+    import subprocess
+
+    import agents.evaluation as evaluation
+
+    started: list[subprocess.Popen] = []
+
+    class RecordedPopen(subprocess.Popen):
+        def __init__(self, cmd, *args, **kwargs):
+            super().__init__(cmd, *args, **kwargs)
+            if "rawvideo" in cmd:  # the writer's ffmpeg, not imageio-ffmpeg's probe of its encoders
+                started.append(self)
+
+    frames = 0
+
+    def third_frame_ends_it() -> None:
+        nonlocal frames
+        frames += 1
+        if frames == 3:
+            if end == "stop":
+                raise KeyboardInterrupt
+            started[0].kill()
+            started[0].wait()
+
+    monkeypatch.setattr(subprocess, "Popen", RecordedPopen)
+    monkeypatch.setattr(evaluation, "stop_point", third_frame_ends_it)
+    try:
+        with pytest.raises(KeyboardInterrupt if end == "stop" else OSError):
+            evaluation.write_video(np.zeros((20, 16, 16, 3), dtype=np.uint8), tmp_path / "best.mp4")
+        (ffmpeg,) = started
+        assert (ffmpeg.stdin.closed, ffmpeg.stdout.closed) == (True, True)  # nothing left to warn of
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
+
+
 def test_a_stop_while_ffmpeg_is_frozen_before_its_first_frame_ends_at_once(tmp_path, monkeypatch):
     """ffmpeg stopped (SIGSTOP, as a Ctrl-Z of its group or a loaded box) before it read the first frame: that
     frame's write, larger than the pipe's buffer, blocks. It was sent with the stop held (deferred_stop), so
