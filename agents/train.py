@@ -329,16 +329,19 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     tensors, which the traceback's frames hold, are freed before that save."""
     # The model's own methods it failed in: SB3's, or sb3-contrib's for --recurrent.
     stage = next((name for frame, _ in traceback.walk_tb(e.__traceback__)
-                  if (name := frame.f_code.co_name) in ("collect_rollouts", "train")
+                  if (name := frame.f_code.co_name) in ("_setup_learn", "collect_rollouts", "train")
                   and frame.f_locals.get("self") is model), None)
-    if stage == "collect_rollouts":
-        where, setting = (f" in a rollout step, which passes all --num-envs {cfg['num_envs']:,} boards "
-                          "through the network at once"), "--num-envs"
+    boards = f"all --num-envs {cfg['num_envs']:,} boards"
+    if stage == "_setup_learn":  # learn()'s first reset of the envs
+        where, setting = f" as {boards} were first reset", "--num-envs"
+    elif stage == "collect_rollouts":
+        where, setting = (f" in a rollout step, which passes {boards} through the network at once",
+                          "--num-envs")
     elif stage == "train":
         where, setting = (f" in an update step, which passes ppo.batch_size {cfg['ppo']['batch_size']:,} "
                           "observations through the network and back"), "--set ppo.batch_size"
     else:
-        where, setting = "", "--num-envs or --set ppo.batch_size"
+        where, setting = "", "--num-envs, --set ppo.batch_size"
     fix = f"use a smaller {setting} or --policy"
     if trained:
         fix += " in a new run, or free the memory other programs hold: a --resume keeps them"

@@ -3481,6 +3481,23 @@ def test_memory_running_out_in_the_first_update_saves_nothing_and_names_the_batc
     assert not (run / "checkpoints").exists() and not (run / "model.zip").exists()
 
 
+def test_memory_running_out_as_learn_first_resets_the_boards_names_num_envs(scripts, tmp_path, capsys,
+                                                                           monkeypatch):
+    # SB3's learn() resets every board before its first rollout (under a limit 0.4 GB above what torch maps,
+    # 40,000 Snake boards ran out there): the line named no step and both settings.
+    from envs.vector import GameVecEnv
+
+    def refused(self):
+        raise RuntimeError(CPU_ALLOC)
+
+    monkeypatch.setattr(GameVecEnv, "reset", refused)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *REFUSED]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: training stopped at step 0: out of this machine's memory (488 MiB more refused) as all "
+        "--num-envs 8 boards were first reset: use a smaller --num-envs or --policy; start the run again")
+
+
 def test_an_error_in_training_that_is_not_memory_keeps_its_traceback(scripts, tmp_path, monkeypatch):
     from stable_baselines3.common.policies import ActorCriticPolicy
 
