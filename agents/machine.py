@@ -118,6 +118,33 @@ def cap_thread_pools(environ: MutableMapping[str, str]) -> None:
         environ["OMP_NUM_THREADS"] = str(cores)
 
 
+# macOS's cap on a process's open files (OPEN_MAX), where its hard limit reads unlimited and the system
+# refuses a soft limit above that cap.
+_MACOS_OPEN_MAX = 10240
+
+
+def lift_open_files_limit() -> None:
+    """Raise this process's soft limit of open files to its hard limit. Each vector-env worker holds about
+    three of the parent's files: Linux's usual soft limit of 1,024 stopped a run of about 330 workers (macOS'
+    256, about 80) in multiprocessing's "Too many open files" traceback, where the hard limit allowed more.
+    Where the system refuses the raise, the limit stays as it was; worker processes inherit it."""
+    try:
+        import resource  # not on Windows, which has no such limit
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft in (hard, resource.RLIM_INFINITY):
+        return
+    for target in (hard, _MACOS_OPEN_MAX):
+        if target != resource.RLIM_INFINITY and target <= soft:
+            continue
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return
+        except (ValueError, OSError):  # above what the system allows (macOS' cap): try the next
+            continue
+
+
 def usable_cores() -> int:
     """The cores this process may keep busy: those its CPU affinity allows (a Slurm job's, ``taskset``'s,
     ``docker --cpuset-cpus``), as its cgroup's CPU quota (``docker --cpus``, a Kubernetes limit) caps them,

@@ -5,7 +5,8 @@ handling (``agents.interrupts``), that takes over; after its block, a signal onc
 stopped) is ignored, as there. Stdlib only (``agents.machine`` is too), so it is in place within milliseconds.
 
 It also fits torch's thread pool to a container's CPU quota (``agents.machine.cap_thread_pools``), before
-the script imports torch.
+the script imports torch, and lifts the soft limit of open files to the hard one (``lift_open_files_limit``)
+for the workers to come.
 
 A closed terminal (an SSH session that dropped, a window shut) sends SIGHUP, which killed a script on the
 spot: a training run lost every step since its last checkpoint. It now stops the script as SIGTERM does
@@ -36,7 +37,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.machine import cap_thread_pools
+from agents.machine import cap_thread_pools, lift_open_files_limit
 
 _PID = os.getpid()
 #: SIGHUP, a closed terminal's signal, where the system has one (Windows has none).
@@ -228,3 +229,4 @@ if _checkout is not None or _module_program():
     if HANGUP and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
         signal.signal(signal.SIGHUP, _hung_up)
     cap_thread_pools(os.environ)  # before any script imports torch
+    lift_open_files_limit()  # before any worker starts

@@ -259,6 +259,49 @@ def test_every_script_fits_its_thread_pools_before_it_imports_torch():
     assert out.stdout.split()[-2:] == ["1", "1"]
 
 
+@pytest.mark.parametrize("soft, hard, refused, expected", [
+    (1024, 524288, (), 524288),  # Linux's usual pair: lifted to the hard limit
+    (256, "inf", ("inf",), 10240),  # macOS: an unlimited hard limit it refuses as a soft one, OPEN_MAX taken
+    (256, 512, (512, 10240), 256),  # refused every raise: left as it was
+    (4096, 4096, (), 4096),  # already at the hard limit
+])
+def test_the_open_files_limit_is_lifted_to_the_hard_one(monkeypatch, soft, hard, refused, expected):
+    import resource
+
+    from agents import machine
+
+    inf = resource.RLIM_INFINITY
+    hard, refused = (inf if hard == "inf" else hard), {inf if r == "inf" else r for r in refused}
+    limits = {resource.RLIMIT_NOFILE: (soft, hard)}
+
+    def setrlimit(which, pair):
+        if pair[0] in refused:
+            raise ValueError("not allowed to raise maximum limit")
+        limits[which] = pair
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: limits[which])
+    monkeypatch.setattr(resource, "setrlimit", setrlimit)
+    machine.lift_open_files_limit()
+    assert limits[resource.RLIMIT_NOFILE] == (expected, hard)
+
+
+def test_workers_start_under_a_low_soft_limit_of_open_files(tmp_path):
+    # ulimit -n 24 (a hard limit of 4,096): 4 workers, about 3 of the parent's files each, failed to start
+    # in multiprocessing's "Too many open files" traceback; every script lifts the soft limit first.
+    import resource
+
+    def low_soft_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (24, 4096))
+
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--env", "snake",
+                          "--num-workers", "4", "--num-envs", "8", "--total-timesteps", "256",
+                          "--no-progress", "--policy", "tiny", "--set", "ppo.n_steps=32", "--set",
+                          "ppo.batch_size=128", "--run-dir", "run"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, preexec_fn=low_soft_limit)
+    assert out.returncode == 0, out.stderr
+    assert "done: 256 steps" in out.stdout
+
+
 def test_the_memory_figure_is_capped_by_the_address_space_left_under_ulimit_v(monkeypatch, tmp_path):
     # A cluster's h_vmem (ulimit -v) caps what a process maps, torch's own libraries included: the checks
     # read RAM and swap alone, passed a run whose buffers could never be mapped, and it failed in a traceback.
