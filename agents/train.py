@@ -15,6 +15,7 @@ from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.save_util import json_to_data
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
+import envs
 from agents.buffers import DeviceRolloutBuffer, stop_between_minibatches
 from agents.callbacks import (
     CheckpointCallback,
@@ -54,6 +55,8 @@ from agents.selfplay import SelfPlayCallback, no_snapshot_warning, uses_self_pla
 from envs import make_vec
 from envs.gameboy.archive import ArchiveError
 from envs.vector import WorkerDiedError
+
+_ENVS = Path(envs.__file__).parent  # where a game's own frames lie, in a traceback
 
 
 def algorithm(cfg: dict[str, Any]) -> type:
@@ -327,13 +330,21 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     buffers, not the network's passes: which pass, the setting that sizes it, and, if an update was
     ``trained`` since the start, the checkpoint saved now (a --resume keeps the setting). The failed step's
     tensors, which the traceback's frames hold, are freed before that save."""
-    # The model's own methods it failed in: SB3's, or sb3-contrib's for --recurrent.
-    stage = next((name for frame, _ in traceback.walk_tb(e.__traceback__)
-                  if (name := frame.f_code.co_name) in ("_setup_learn", "collect_rollouts", "train")
-                  and frame.f_locals.get("self") is model), None)
+    # The model's own method it failed in (SB3's, or sb3-contrib's for --recurrent), and whether below it the
+    # envs were stepping (this package's envs: in process, or a worker's error raised again in the parent).
+    frames = [frame for frame, _ in traceback.walk_tb(e.__traceback__)]
+    at = next((i for i, frame in enumerate(frames)
+               if frame.f_code.co_name in ("_setup_learn", "collect_rollouts", "train")
+               and frame.f_locals.get("self") is model), None)
+    stage = None if at is None else frames[at].f_code.co_name
+    in_envs = at is not None and any(Path(frame.f_code.co_filename).is_relative_to(_ENVS)
+                                     for frame in frames[at + 1:])
     boards = f"all --num-envs {cfg['num_envs']:,} boards"
+    network = True  # whether the policy's size counts too
     if stage == "_setup_learn":  # learn()'s first reset of the envs
-        where, setting = f" as {boards} were first reset", "--num-envs"
+        where, setting, network = f" as {boards} were first reset", "--num-envs", False
+    elif stage == "collect_rollouts" and in_envs:
+        where, setting, network = f" in a rollout step, as the games stepped {boards}", "--num-envs", False
     elif stage == "collect_rollouts":
         where, setting = (f" in a rollout step, which passes {boards} through the network at once",
                           "--num-envs")
@@ -342,7 +353,7 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
                           "observations through the network and back"), "--set ppo.batch_size"
     else:
         where, setting = "", "--num-envs, --set ppo.batch_size"
-    fix = f"use a smaller {setting} or --policy"
+    fix = f"use a smaller {setting}" + (" or --policy" if network else "")
     if trained:
         fix += " in a new run, or free the memory other programs hold: a --resume keeps them"
     message = f"out of {memory_refused(e)}{where}: {fix}"

@@ -3495,7 +3495,52 @@ def test_memory_running_out_as_learn_first_resets_the_boards_names_num_envs(scri
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *REFUSED]) == 2
     assert capsys.readouterr().err.startswith(
         "error: training stopped at step 0: out of this machine's memory (488 MiB more refused) as all "
-        "--num-envs 8 boards were first reset: use a smaller --num-envs or --policy; start the run again")
+        "--num-envs 8 boards were first reset: use a smaller --num-envs; start the run again")
+
+
+NUMPY_REFUSAL = "Unable to allocate 1.53 MiB for an array with shape (40000, 4, 10, 10) and data type uint8"
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_memory_running_out_in_the_games_step_names_num_envs_not_the_network(scripts, tmp_path, capsys,
+                                                                            monkeypatch, workers):
+    # NumPy refusing an array in the games' step was described as the network's pass over every board, with
+    # --policy to change. In process the game's own step raises; a worker's error is raised again in the
+    # parent by the vector env (envs.vector._raise), as a worker's MemoryError is.
+    import envs.vector
+    from envs.snake import Snake
+
+    steps = []
+
+    def count(*args) -> bool:
+        steps.append(1)
+        return len(steps) == 3
+
+    if workers:
+        call_all = envs.vector.GameVecEnv._call_all
+
+        def failing(self, cmd, *args, **kwargs):
+            if cmd == "step" and count():
+                envs.vector._raise("worker 0 failed on 'step'", "raise", (MemoryError(NUMPY_REFUSAL), "tb"))
+            return call_all(self, cmd, *args, **kwargs)
+
+        monkeypatch.setattr(envs.vector.GameVecEnv, "_call_all", failing)
+    else:
+        step = Snake.step
+
+        def running_out(self, *args, **kwargs):
+            if count():
+                raise MemoryError(NUMPY_REFUSAL)
+            return step(self, *args, **kwargs)
+
+        monkeypatch.setattr(Snake, "step", running_out)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *REFUSED, "--num-workers",
+                                   str(workers)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: training stopped at step 16: out of this machine's memory (1.53 MiB more refused) in a "
+        "rollout step, as the games stepped all --num-envs 8 boards: use a smaller --num-envs; start the "
+        "run again")
 
 
 def test_an_error_in_training_that_is_not_memory_keeps_its_traceback(scripts, tmp_path, monkeypatch):
