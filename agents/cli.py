@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import itertools
 import json
 import math
 import os
@@ -262,7 +263,8 @@ def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
     """The command line that runs ``script`` (its ``__file__``) with ``args`` (default: this process's, as
     ``main(argv=None)`` parses them) again, from any folder: it goes back to this folder first, as the
     arguments (and a run's config) name files relative to it, then runs this interpreter (the one with the
-    packages) on the script, named relative to the folder where it lies inside it, else absolute."""
+    packages), with its options, on the script, named relative to the folder where it lies inside it, else
+    absolute."""
     cwd = os.getcwd()
     path = os.path.abspath(script)
     if path.startswith(os.path.join(cwd, "")):
@@ -270,7 +272,19 @@ def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
         if path.startswith("-"):  # python would read "-x/show.py" as its options
             path = os.path.join(".", path)
     given = sys.argv[1:] if args is None else args
-    return f"cd {shlex.quote(cwd)} && {shlex.join([sys.executable, path, *given])}"
+    command = [sys.executable, *interpreter_options(script), path, *given]
+    return f"cd {shlex.quote(cwd)} && {shlex.join(command)}"
+
+
+def interpreter_options(script: str) -> list[str]:
+    """The options typed to the interpreter before ``script`` (``-X dev``, ``-W error``, ``-u``), where this
+    process runs it (``python [options] script``, or ``-m`` its module), which a command that runs it again
+    keeps: ``-X dev`` shows warnings a plain run hides. None where another program runs it (pytest)."""
+    if not sys.argv or os.path.abspath(sys.argv[0]) != os.path.abspath(script):
+        return []
+    typed = sys.orig_argv[1:len(sys.orig_argv) - len(sys.argv)]
+    # The options end at the program: a script path is not among them, -m (its module) is.
+    return list(itertools.takewhile(lambda option: not option.startswith("-m"), typed))
 
 
 def print_json(obj: Any) -> None:

@@ -27,6 +27,7 @@ from agents.callbacks import (
     VideoCallback,
     tensorboard_writers,
 )
+from agents.cli import interpreter_options
 from agents.evaluation import eval_kwargs
 from agents.interrupts import (
     settled,
@@ -275,11 +276,12 @@ def forget_after(logger: Logger, step: int) -> None:
 
 def resume_command(run: Path) -> str:
     """The command that continues ``run``, runnable as printed (quoted, from the folder it was started in),
-    with the interpreter named as it was typed: a bare ``python`` was none on Debian and Ubuntu, which have
-    only ``python3``, and another one, without the packages, where a venv's was run by its path."""
+    with the interpreter named as it was typed, and its options: a bare ``python`` was none on Debian and
+    Ubuntu, which have only ``python3``, and another one, without the packages, where a venv's was run by its
+    path."""
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith("train_ppo.py") else "scripts/train_ppo.py"
     typed = sys.orig_argv[0] if sys.orig_argv else ""
-    return shlex.join([typed or "python", script, "--resume", str(run)])
+    return shlex.join([typed or "python", *interpreter_options(script), script, "--resume", str(run)])
 
 
 def _unusable_archive(e: ArchiveError) -> str:

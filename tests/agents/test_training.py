@@ -3744,4 +3744,9 @@ def test_the_resume_hint_names_the_interpreter_as_it_was_typed(monkeypatch, type
     monkeypatch.setattr(sys, "argv", ["scripts/train_ppo.py", "--env", "snake"])
     expected_command = f"{expected} scripts/train_ppo.py --resume 'runs/snake/a b'"
     assert resume_command(Path("runs/snake/a b")) == expected_command
+    # The interpreter's options too: a --resume of python -X dev ran without its warnings.
+    monkeypatch.setattr(sys, "orig_argv", [typed, "-X", "dev", "-W", "error", "scripts/train_ppo.py", "--env",
+                                           "snake"])
+    expected_command = f"{expected} -X dev -W error scripts/train_ppo.py --resume 'runs/snake/a b'"
+    assert resume_command(Path("runs/snake/a b")) == expected_command
 
