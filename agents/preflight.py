@@ -143,41 +143,62 @@ def lstm_state_bytes() -> int:
 
 
 def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, board_bytes: int = 0) -> None:
-    """Refuse a run whose observation buffers and boards alone outgrow this machine's RAM and swap:
-    allocating them took minutes (or ended in a bus error) before failing. Counted: the vector env's step
-    buffers (the observations, the ended episodes' last ones, a copy of the observations), unless it
-    lives on a CUDA device the rollout buffer's ``ppo.n_steps`` steps per board (a uint8 observation, its
-    ``STEP_SCALARS``, and a ``--recurrent`` run's LSTM states, ``lstm_state_bytes``, always in RAM), and
-    each board's state, ``board_bytes`` (``Game.board_bytes``: a Game Boy's emulator, 0.9 MB, is 13
-    times its step buffers); everything else a run holds comes on top, so a run refused here could never
-    fit. ``resume``: a ``--resume``, which keeps the run's --num-envs and ppo.n_steps (a run trained on
-    CUDA resumed with --device cpu brings its rollout buffer into RAM; --device cuda is named where what
-    stays in RAM then fits)."""
+    """Refuse a run whose buffers, boards and network passes alone outgrow this machine's RAM and swap:
+    allocating them took minutes (or ended in a bus error) before failing, or failed once training started.
+    Counted: the vector env's step buffers (the observations, the ended episodes' last ones, a copy of the
+    observations), unless it lives on a CUDA device the rollout buffer's ``ppo.n_steps`` steps per board (a
+    uint8 observation, its ``STEP_SCALARS``, and a ``--recurrent`` run's LSTM states, ``lstm_state_bytes``,
+    always in RAM), each board's state, ``board_bytes`` (``Game.board_bytes``: a Game Boy's emulator, 0.9
+    MB, is 13 times its step buffers), and, unless the network runs on a CUDA device, the larger of its
+    passes (``activation_bytes``: a rollout step over every board, an update step over ``ppo.batch_size``
+    observations); everything else a run holds comes on top, so a run refused here could never fit.
+    ``resume``: a ``--resume``, which keeps the run's --num-envs, ppo.n_steps, ppo.batch_size and --policy
+    (a run trained on CUDA resumed with --device cpu brings its rollout buffer and network passes into RAM;
+    --device cuda is named where what stays in RAM then fits)."""
     limit = memory_bytes()
     if limit is None:
         return
+    boards, steps = cfg["num_envs"], cfg["ppo"]["n_steps"]
     per_board = math.prod(obs_shape)
     lstm = lstm_state_bytes() if cfg["recurrent"] else 0
     per_step = per_board + STEP_SCALARS + lstm
-    steps = cfg["ppo"]["n_steps"]
-    host_rollout = bool(cfg["recurrent"]) or not str(cfg["device"]).startswith("cuda")
-    in_ram = cfg["num_envs"] * (per_board * 3 + board_bytes)  # on any device: step buffers and boards
-    need = in_ram + (cfg["num_envs"] * per_step * steps if host_rollout else 0)
+    on_gpu = str(cfg["device"]).startswith("cuda")
+    host_rollout = bool(cfg["recurrent"]) or not on_gpu
+    in_ram = boards * (per_board * 3 + board_bytes)  # on any device: step buffers and boards
+    buffers = in_ram + (boards * per_step * steps if host_rollout else 0)
+    network, net_text, net_change = 0, "", ""
+    if not on_gpu:
+        from agents.policies import activation_bytes
+
+        rollout, update = activation_bytes(cfg["policy"], cfg["env"], obs_shape)
+        batch = cfg["ppo"]["batch_size"]
+        if rollout * boards >= update * batch:
+            network = rollout * boards
+            net_text = (f", and the network's rollout step, which passes all {boards:,} boards through the "
+                        f"{cfg['policy']} policy at once ({rollout:,} bytes a board)")
+            net_change = "a smaller --num-envs or --policy"
+        else:
+            network = update * batch
+            net_text = (f", and the network's update step over ppo.batch_size {batch:,} observations "
+                        f"({update:,} bytes each, before its gradients)")
+            net_change = "a smaller --set ppo.batch_size or --policy"
+    need = buffers + network
     if need <= limit:
         return
     state = f" and the games' state ({board_bytes:,} bytes a board)" if board_bytes else ""
     lstm_text = f", {lstm:,} of LSTM state" if lstm else ""
-    what = (f"ppo.n_steps {steps:,} × --num-envs {cfg['num_envs']:,} steps of {per_step:,} bytes (the "
-            f"rollout buffer: an observation of {per_board:,}{lstm_text}, and the action, reward and value), "
-            f"with the step buffers{state}," if host_rollout else
-            f"the step buffers of --num-envs {cfg['num_envs']:,} boards ({per_board:,} bytes an observation)"
-            f"{state}")
-    change = "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs"
+    what = (f"ppo.n_steps {steps:,} × --num-envs {boards:,} steps of {per_step:,} bytes (the rollout buffer: "
+            f"an observation of {per_board:,}{lstm_text}, and the action, reward and value), with the step "
+            f"buffers{state}{net_text}," if host_rollout else
+            f"the step buffers of --num-envs {boards:,} boards ({per_board:,} bytes an observation){state}")
+    # The settings that size the larger part.
+    change = net_change if network > buffers else (
+        "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs")
     if resume:
-        on_gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
-                  "and ppo.n_steps)")
+        gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
+               "and ppo.n_steps)")
         cuda_fits = host_rollout and not cfg["recurrent"] and in_ram <= limit
-        change = on_gpu if cuda_fits else "a machine with more memory"
+        change = gpu if cuda_fits else "a machine with more memory"
     raise ValueError(f"{what} need {memory_shortfall(need, limit)}: the run does not fit in memory; "
                      f"use {change}")
 

@@ -15,12 +15,14 @@ import time
 import zipfile
 from pathlib import Path
 
+import gymnasium
 import imageio.v2 as imageio
 import numpy as np
 import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from agents.presets import PRESETS
 from envs.env import RENDER_FPS
 from tests.agents.test_machine import train_in_address_space
 from tests.conftest import PYTHON, ROOT, TINY, events, tb_in_order
@@ -1015,20 +1017,66 @@ def test_a_whole_option_given_as_a_float_is_stored_as_an_int(scripts, capsys):
 
 def test_the_memory_check_counts_the_buffers_that_live_in_ram(monkeypatch):
     from agents import preflight
+    from agents.policies import activation_bytes
 
-    monkeypatch.setattr(preflight, "memory_bytes", lambda: 13_560)
-    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
-    preflight.check_memory(cfg, (10, 10))  # 10 boards × (3 × 100 + 8 steps × (100 + 32)) = 13,560 fit
-    with pytest.raises(ValueError, match=r"use a smaller --num-envs or --set ppo\.n_steps"):
-        preflight.check_memory({**cfg, "num_envs": 20}, (10, 10))
-    cuda = {**cfg, "num_envs": 20, "device": "cuda"}  # on a GPU the rollout buffer is not in RAM
-    preflight.check_memory(cuda, (10, 10))
+    rollout, update = activation_bytes("tiny", "snake", (1, 10, 10))
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8, "batch_size": 2}, "recurrent": False, "device": "cpu",
+           "policy": "tiny", "env": "snake"}
+    fit = 10 * (3 * 100 + 8 * (100 + 32)) + 10 * rollout  # step buffers, rollout buffer, the rollout's pass
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: fit)
+    preflight.check_memory(cfg, (1, 10, 10))
+    with pytest.raises(ValueError, match=r"use a smaller --num-envs or --policy"):  # the network's the most
+        preflight.check_memory({**cfg, "num_envs": 11}, (1, 10, 10))
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: fit - 10 * rollout)
+    cuda = {**cfg, "device": "cuda"}  # on a GPU neither the rollout buffer nor the network is in RAM
+    preflight.check_memory({**cuda, "num_envs": 20}, (1, 10, 10))
     with pytest.raises(ValueError, match=r"the step buffers of --num-envs 50 boards"):
-        preflight.check_memory({**cuda, "num_envs": 50}, (10, 10))
+        preflight.check_memory({**cuda, "num_envs": 50}, (1, 10, 10))
     with pytest.raises(ValueError, match=r"ppo\.n_steps"):  # RecurrentPPO keeps its buffer on the host
-        preflight.check_memory({**cuda, "recurrent": True}, (10, 10))
+        preflight.check_memory({**cuda, "recurrent": True}, (1, 10, 10))
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 10 * 10**6)  # the buffers the most
+    with pytest.raises(ValueError, match=r"use a smaller --num-envs or --set ppo\.n_steps$"):
+        preflight.check_memory({**cfg, "ppo": {"n_steps": 10**4, "batch_size": 2}}, (1, 10, 10))
+    with pytest.raises(ValueError, match=r"the network's update step over ppo\.batch_size 1,000 observations "
+                                         rf"\({update:,} bytes each, before its gradients\).* use a smaller "
+                                         r"--set ppo\.batch_size or --policy"):
+        preflight.check_memory({**cfg, "ppo": {"n_steps": 8, "batch_size": 1000}}, (1, 10, 10))
     monkeypatch.setattr(preflight, "memory_bytes", lambda: None)  # the system cannot say
-    preflight.check_memory({**cfg, "num_envs": 10**12}, (10, 10))
+    preflight.check_memory({**cfg, "num_envs": 10**12}, (1, 10, 10))
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_the_network_bytes_the_memory_check_counts_are_held_by_the_real_passes(preset):
+    # What autograd keeps for the update's backward pass (its saved tensors, the parameters apart: exactly
+    # the trunk's), and the largest layer's input and output in a rollout step, with the real network.
+    import torch
+
+    from agents.policies import activation_bytes, policy_kwargs
+
+    kwargs = policy_kwargs(preset, "snake")
+    net = kwargs["features_extractor_class"](gymnasium.spaces.Box(0, 255, (4, 10, 10), np.uint8),
+                                             **kwargs["features_extractor_kwargs"])
+    params = {p.untyped_storage().data_ptr() for p in net.parameters()}
+    rollout, update = activation_bytes(preset, "snake", (4, 10, 10))
+    saved: dict[int, int] = {}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in params:
+            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    x = torch.rand(8, 4, 10, 10, requires_grad=False)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        net(x).sum().backward()
+    assert 8 * update == sum(saved.values()), (update, saved)
+    pairs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: pairs.append(i[0].nbytes + o.nbytes))
+             for m in net.modules() if not any(m.children()) and not isinstance(m, torch.nn.Flatten)]
+    with torch.no_grad():
+        net(x)
+    for hook in hooks:
+        hook.remove()
+    assert 8 * rollout == max(pairs)
 
 
 def test_the_memory_check_counts_a_recurrent_runs_lstm_states_as_its_buffer_holds_them(monkeypatch):
@@ -1054,12 +1102,17 @@ def test_the_memory_check_counts_a_recurrent_runs_lstm_states_as_its_buffer_hold
         lstm = preflight.lstm_state_bytes() if recurrent else 0
         assert held == 8 * 4 * (per_board + preflight.STEP_SCALARS + lstm)
     assert preflight.lstm_state_bytes() == 4 * 256 * 4
-    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
-    monkeypatch.setattr(preflight, "memory_bytes", lambda: 10 * (3 * 100 + 8 * 132))
-    preflight.check_memory(cfg, (10, 10))
+    from agents.policies import activation_bytes
+
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8, "batch_size": 2}, "recurrent": False, "device": "cpu",
+           "policy": "tiny", "env": "snake"}
+    rollout = activation_bytes("tiny", "snake", (1, 10, 10))[0]
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 10 * (3 * 100 + 8 * 132) + 10 * rollout)
+    preflight.check_memory(cfg, (1, 10, 10))
+    # On a GPU, where the network's passes are not in RAM, the buffer still is.
     with pytest.raises(ValueError, match=r"steps of 4,228 bytes \(the rollout buffer: an observation of 100, "
                                          r"4,096 of LSTM state, and the action, reward and value\)"):
-        preflight.check_memory({**cfg, "recurrent": True}, (10, 10))
+        preflight.check_memory({**cfg, "recurrent": True, "device": "cuda"}, (1, 10, 10))
 
 
 def test_a_cuda_run_resumed_on_the_cpu_gets_the_memory_check(trained, scripts, tmp_path, monkeypatch, capsys):
@@ -1149,8 +1202,9 @@ def test_an_error_names_entries_only_of_a_mapping_option():
     (["--env", "snake", "--num-envs", "1e12"], "GiB of memory, more than this machine has"),
     (["--env", "snake", "--num-envs", "1e10", "--set", "ppo.n_steps=1", "--set", "ppo.batch_size=64",
       "--device", "cpu"], "steps of 432 bytes (the rollout buffer: an observation of 400, and the action, "
-     "reward and value), with the step buffers and the "
-     "games' state (995 bytes a board), need at least 24,465.8 GiB of memory"),
+     "reward and value), with the step buffers and the games' state (995 bytes a board), and the network's "
+     "rollout step, which passes all 10,000,000,000 boards through the tiny policy at once (25,600 bytes a "
+     "board), need at least 262,884.4 GiB of memory"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
     (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),
@@ -3554,10 +3608,28 @@ def test_an_error_in_training_that_is_not_memory_keeps_its_traceback(scripts, tm
         scripts.train_ppo.main(["--env", "snake", "--run-dir", str(tmp_path / "run"), *REFUSED])
 
 
-def test_a_rollout_past_a_real_address_space_limit_stops_in_one_line(tmp_path):
-    # A real RLIMIT_AS 0.8 GB above what torch and SB3 map: the buffers of 40,000 Snake boards pass the
-    # memory check (they fit with 0.6 GB), their rollout's forward pass does not (it needs more than 1 GB).
+def test_a_rollout_too_big_for_a_real_address_space_limit_is_refused_before_its_folder(tmp_path):
+    # A real RLIMIT_AS 0.8 GiB above what torch and SB3 map: the buffers of 40,000 Snake boards fit, their
+    # rollout's pass through the network (1 GB: 25,600 bytes a board) does not. The check counted the buffers
+    # alone, so the run started, made its folder, and stopped at step 0.
     out = train_in_address_space(tmp_path, "mapped + int(0.8 * 2**30)", "--env", "snake", "--num-envs",
+                                 "40000", "--set", "ppo.n_steps=8", "--total-timesteps", "1000000",
+                                 "--no-progress", "--run-dir", "run")
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: ppo.n_steps 8 × --num-envs 40,000 steps of 432 bytes"), out.stderr
+    assert ("and the network's rollout step, which passes all 40,000 boards through the tiny policy at once "
+            "(25,600 bytes a board), need at least 1.2 GiB of memory, more than this process may take"
+            in out.stderr), out.stderr
+    assert out.stderr.endswith("use a smaller --num-envs or --policy\n"), out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
+
+
+def test_a_rollout_past_a_real_address_space_limit_stops_in_one_line(tmp_path):
+    # A real RLIMIT_AS 1.5 GiB above what torch and SB3 map: 40,000 Snake boards pass the memory check, which
+    # counts what the network's pass holds at least (1.2 GiB in all), and the pass itself runs out: with torch's
+    # and the allocator's overhead it took more than 1.8 GiB of room. Measured: the check refused them with
+    # 1.0 GiB of room, the rollout ran out with 1.2, 1.3, 1.6 and 1.8, the first update with 2.0.
+    out = train_in_address_space(tmp_path, "mapped + int(1.5 * 2**30)", "--env", "snake", "--num-envs",
                                  "40000", "--set", "ppo.n_steps=8", "--total-timesteps", "1000000",
                                  "--no-progress", "--run-dir", "run")
     assert out.returncode == 2, out.stderr
