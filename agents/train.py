@@ -328,10 +328,11 @@ def _no_room(cfg: dict[str, Any], e: BaseException, resume: bool) -> RunError:
 
 def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
                    trained: bool) -> TrainingStopped:
-    """The error for training that ran out of memory (``e``) past the checks before it, which count the
-    buffers, not the network's passes: which pass, the setting that sizes it, and, if an update was
-    ``trained`` since the start, the checkpoint saved now (a --resume keeps the setting). The failed step's
-    tensors, which the traceback's frames hold, are freed before that save."""
+    """The error for training that ran out of memory (``e``) past the checks before it, which count what
+    the buffers and the network's passes hold at least, not torch's working memory: which pass, the setting
+    that sizes it, and, if an update was ``trained`` since the start, the checkpoint saved now (a --resume
+    keeps the setting). The failed step's tensors, which the traceback's frames hold, are freed before that
+    save."""
     # The model's own method it failed in (SB3's, or sb3-contrib's for --recurrent), and whether below it the
     # envs were stepping (this package's envs: in process, or a worker's error raised again in the parent).
     frames = [frame for frame, _ in traceback.walk_tb(e.__traceback__)]

@@ -184,8 +184,8 @@ def test_a_recorded_command_reruns_its_script_from_any_folder(tmp_path, monkeypa
 
 @pytest.mark.parametrize("as_module", [False, True])
 def test_a_recorded_command_keeps_the_interpreters_options(tmp_path, as_module):
-    # python -X dev -W error ... was recorded (and its restart and --resume hints given) as a plain python run,
-    # which hides the warnings the user asked to see. Run by pytest, the options are pytest's own: none kept.
+    # python -X dev -W error ... was recorded (and its restart and --resume hints given) as a plain python
+    # run, which hides the warnings the user asked to see. Run by pytest, the options are pytest's: none kept.
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
     (tmp_path / "pkg" / "show.py").write_text(

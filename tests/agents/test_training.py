@@ -3626,9 +3626,9 @@ def test_a_rollout_too_big_for_a_real_address_space_limit_is_refused_before_its_
 
 def test_a_rollout_past_a_real_address_space_limit_stops_in_one_line(tmp_path):
     # A real RLIMIT_AS 1.5 GiB above what torch and SB3 map: 40,000 Snake boards pass the memory check, which
-    # counts what the network's pass holds at least (1.2 GiB in all), and the pass itself runs out: with torch's
-    # and the allocator's overhead it took more than 1.8 GiB of room. Measured: the check refused them with
-    # 1.0 GiB of room, the rollout ran out with 1.2, 1.3, 1.6 and 1.8, the first update with 2.0.
+    # counts what the network's pass holds at least (1.2 GiB in all), and the pass itself runs out: with
+    # torch's and the allocator's overhead it took more than 1.8 GiB of room. Measured: the check refused
+    # them with 1.0 GiB of room, the rollout ran out with 1.2, 1.3, 1.6 and 1.8, the first update with 2.0.
     out = train_in_address_space(tmp_path, "mapped + int(1.5 * 2**30)", "--env", "snake", "--num-envs",
                                  "40000", "--set", "ppo.n_steps=8", "--total-timesteps", "1000000",
                                  "--no-progress", "--run-dir", "run")
