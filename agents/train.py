@@ -445,6 +445,15 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         n_params = count_params(model.policy)
         bar: ProgressCallback | None = None
         updates = model._n_updates  # an update since: a checkpoint worth saving should memory run out
+
+        def stopping() -> None:
+            """The run stops here whatever comes (a failure, or the output's reader gone): a signal from now
+            on is ignored, not a KeyboardInterrupt out of the handler (its siblings do not catch it), which
+            skipped the save; and the bar's last line comes now, before the error."""
+            settled()
+            if bar is not None:
+                bar.close()
+
         try:  # from the start line on (a run folder with tb/ is kept), a stop saves a checkpoint
             print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
@@ -485,26 +494,18 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         except (ArchiveError, WorkerDiedError, MilestonesNotWritten, CheckpointNotWritten) as e:
             # The envs failed: an archive damaged or deleted while training (a restarted worker reopens it
             # too), or a worker dead again right after its restart (out of memory, say); or the disk refused
-            # the run's milestones.json or a periodic checkpoint (full). The run stops here whatever comes: a
-            # signal from now on is ignored, not a KeyboardInterrupt out of this handler (the sibling one
-            # below does not catch it), which skipped the save.
-            settled()
-            if bar is not None:
-                bar.close()
+            # the run's milestones.json or a periodic checkpoint (full).
+            stopping()
             raise _stopped(model, run, e) from None
         except (RuntimeError, MemoryError) as e:
             if not out_of_memory(e):
                 raise
-            settled()
-            if bar is not None:
-                bar.close()
+            stopping()
             raise _out_of_memory(model, run, cfg, e, trained=model._n_updates > updates) from None
         except BrokenPipeError:
             # The output's reader left mid-run (`| head`): nothing more can be said, but the steps taken are
             # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).
-            settled()
-            if bar is not None:
-                bar.close()
+            stopping()
             if model.num_timesteps < int(cfg["total_timesteps"]):
                 save_checkpoint(model, run)
             raise

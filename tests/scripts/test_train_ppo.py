@@ -14,8 +14,19 @@ import yaml
 from tests.agents.test_machine import GiB, fake_cgroup
 from tests.conftest import ROOT
 
+TINY_SNAKE = {"policy": "tiny", "env": "snake"}  # the network a check's configuration names
 
-def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(monkeypatch):
+
+@pytest.fixture
+def buffers_only(monkeypatch):
+    """The network's passes counted as nothing: these tests count the buffers' bytes (the network's:
+    tests/agents/test_training.py)."""
+    import agents.policies
+
+    monkeypatch.setattr(agents.policies, "activation_bytes", lambda *args: (0, 0))
+
+
+def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(monkeypatch, buffers_only):
     from agents import preflight
 
     pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1000}
@@ -33,18 +44,20 @@ def test_the_memory_limit_is_ram_plus_swap_and_a_run_that_just_fits_is_taken(mon
     assert preflight.memory_bytes() is None  # the system cannot say
     # 10 boards × (3 × 100 + 8 steps × (100 + 32)) = 13,560: exactly the machine's memory still fits.
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 13_560)
-    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8, "batch_size": 2}, "recurrent": False, "device": "cpu",
+           **TINY_SNAKE}
     preflight.check_memory(cfg, (10, 10))
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 13_559)
     with pytest.raises(ValueError, match=r"does not fit in memory; use a smaller --num-envs or --set ppo"):
         preflight.check_memory(cfg, (10, 10))
 
 
-def test_a_refusal_names_the_cgroup_limit_it_met(monkeypatch, tmp_path):
+def test_a_refusal_names_the_cgroup_limit_it_met(monkeypatch, buffers_only, tmp_path):
     from agents import preflight
 
     fake_cgroup(monkeypatch, tmp_path, "0::/job\n", {"job/memory.max": str(GiB), "job/memory.swap.max": "0"})
-    cfg = {"num_envs": 2**20, "ppo": {"n_steps": 128}, "recurrent": False, "device": "cpu"}  # 13 GiB
+    cfg = {"num_envs": 2**20, "ppo": {"n_steps": 128, "batch_size": 2}, "recurrent": False,
+           "device": "cpu", **TINY_SNAKE}  # 13 GiB
     with pytest.raises(ValueError, match=r"more than this machine has \(1\.0 GiB of RAM and swap, as "
                                          r"capped by its cgroup: a container's or job's memory limit\)"):
         preflight.check_memory(cfg, (10, 10))
@@ -54,27 +67,30 @@ def test_a_refusal_names_the_cgroup_limit_it_met(monkeypatch, tmp_path):
         preflight.check_memory(cfg, (10, 10))
 
 
-def test_a_refusal_names_each_figure_by_its_own_flag_and_any_cuda_device_holds_the_rollout(monkeypatch):
+def test_a_refusal_names_each_figure_by_its_own_flag_and_any_cuda_device_holds_the_rollout(monkeypatch,
+                                                                                          buffers_only):
     from agents import preflight
 
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
-    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}  # 13,560 bytes
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8, "batch_size": 2}, "recurrent": False, "device": "cpu",
+           **TINY_SNAKE}  # 13,560 bytes
     with pytest.raises(ValueError, match=r"^ppo\.n_steps 8 × --num-envs 10 steps of 132 bytes \(the "
                                          r"rollout buffer: an observation of 100, and the action, reward and "
-                                         r"value\), with the step buffers, need at least"):
+                                         r"value\), with the step buffers, (and the network's .*)?need at least"):
         preflight.check_memory(cfg, (10, 10))
     # --device cuda:1 puts the rollout buffer on that GPU as --device cuda does: 3,000 bytes in RAM fit.
     preflight.check_memory({**cfg, "device": "cuda:1"}, (10, 10))
 
 
-def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch):
+def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch, buffers_only):
     # A --resume keeps its --num-envs and ppo.n_steps: only --device cuda moves a PPO rollout out of RAM;
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
     from agents import preflight
 
     # 10 boards of 100-byte observations: 13,560 bytes on the CPU (8 steps), 3,000 on CUDA (step buffers).
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
-    cfg = {"num_envs": 10, "ppo": {"n_steps": 8}, "recurrent": False, "device": "cpu"}
+    cfg = {"num_envs": 10, "ppo": {"n_steps": 8, "batch_size": 2}, "recurrent": False, "device": "cpu",
+           **TINY_SNAKE}
     with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
         preflight.check_memory(cfg, (10, 10), resume=True)
     # Where the step buffers (and the games' state: 10 × (300 + 300) bytes) outgrow it on CUDA too,
@@ -219,7 +235,7 @@ def test_a_resumes_memory_check_makes_its_board_without_the_swarm_archive(script
 
     probed = []
     monkeypatch.setattr(agents.train_cli, "probe_game",
-                        lambda env, kwargs, workers: probed.append(kwargs) or GameSpec((10, 10), 4, 0))
+                        lambda env, kwargs, workers: probed.append(kwargs) or GameSpec((1, 10, 10), 4, 0))
     monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: None)
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
