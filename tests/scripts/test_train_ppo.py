@@ -76,7 +76,8 @@ def test_a_refusal_names_each_figure_by_its_own_flag_and_any_cuda_device_holds_t
            **TINY_SNAKE}  # 13,560 bytes
     with pytest.raises(ValueError, match=r"^ppo\.n_steps 8 × --num-envs 10 steps of 132 bytes \(the "
                                          r"rollout buffer: an observation of 100, and the action, reward and "
-                                         r"value\), with the step buffers, (and the network's .*)?need at least"):
+                                         r"value\), with the step buffers, (and the network's .*)?need at "
+                                         r"least"):
         preflight.check_memory(cfg, (10, 10))
     # --device cuda:1 puts the rollout buffer on that GPU as --device cuda does: 3,000 bytes in RAM fit.
     preflight.check_memory({**cfg, "device": "cuda:1"}, (10, 10))
