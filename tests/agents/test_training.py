@@ -1041,7 +1041,7 @@ def test_the_memory_check_counts_the_buffers_that_live_in_ram(monkeypatch):
                                          rf"\({update:,} bytes each, before its gradients\).* use a smaller "
                                          r"--set ppo\.batch_size or --policy"):
         preflight.check_memory({**cfg, "ppo": {"n_steps": 8, "batch_size": 1000}}, (1, 10, 10))
-    # ppo.batch_size auto (Snake's), which --num-envs sizes too: 100,000 boards, the first update 34 GB.
+    # ppo.batch_size auto (Snake's), which --num-envs sizes too: 100,000 boards, the first update 31.8 GiB.
     with pytest.raises(ValueError, match=r"use a smaller --set ppo\.batch_size \(auto: ppo\.n_steps × "
                                          r"--num-envs / 8\), --num-envs or --policy$"):
         preflight.check_memory({**cfg, "ppo": {"n_steps": 8000, "batch_size": 10_000}}, (1, 10, 10))
