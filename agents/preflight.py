@@ -197,8 +197,8 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
     change = net_change if network > buffers else (
         "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs")
     if resume:
-        gpu = ("--device cuda, where the rollout buffer is not in RAM (the run keeps its --num-envs "
-               "and ppo.n_steps)")
+        gpu = ("--device cuda, where the rollout buffer and the network's passes are not in RAM (the run "
+               "keeps its --num-envs, ppo.n_steps, ppo.batch_size and --policy)")
         cuda_fits = host_rollout and not cfg["recurrent"] and in_ram <= limit
         change = gpu if cuda_fits else "a machine with more memory"
     raise ValueError(f"{what} need {memory_shortfall(need, limit)}: the run does not fit in memory; "

@@ -83,6 +83,9 @@ def test_a_refusal_names_each_figure_by_its_own_flag_and_any_cuda_device_holds_t
     preflight.check_memory({**cfg, "device": "cuda:1"}, (10, 10))
 
 
+ON_GPU = r"use --device cuda, where the rollout buffer and the network's passes are not in RAM"
+
+
 def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch, buffers_only):
     # A --resume keeps its --num-envs and ppo.n_steps: only --device cuda moves a PPO rollout out of RAM;
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
@@ -92,7 +95,7 @@ def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch, buff
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8, "batch_size": 2}, "recurrent": False, "device": "cpu",
            **TINY_SNAKE}
-    with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
+    with pytest.raises(ValueError, match=ON_GPU):
         preflight.check_memory(cfg, (10, 10), resume=True)
     # Where the step buffers (and the games' state: 10 × (300 + 300) bytes) outgrow it on CUDA too,
     # --device cuda cannot help: it was named all the same.
@@ -102,7 +105,7 @@ def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch, buff
     with pytest.raises(ValueError, match=r"use a machine with more memory$"):
         preflight.check_memory({**cfg, "recurrent": True}, (10, 10), resume=True)
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 3000)  # the step buffers just fit on CUDA
-    with pytest.raises(ValueError, match=r"use --device cuda, where the rollout buffer is not in RAM"):
+    with pytest.raises(ValueError, match=ON_GPU):
         preflight.check_memory(cfg, (10, 10), resume=True)
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 2999)
     for other in ({}, {"recurrent": True}, {"recurrent": True, "device": "cuda"}, {"device": "cuda"}):
