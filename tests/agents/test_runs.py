@@ -371,14 +371,27 @@ def test_force_keeps_a_relative_run_dir_as_typed(tmp_path, monkeypatch, capsys):
     assert "--force: the old run waits in .run.replaced until" in capsys.readouterr().out
     inner = tmp_path / "run" / "inner"
     inner.mkdir()
-    monkeypatch.chdir(inner)
-    for typed in (".", "../inner"):  # "." has no name to move it aside by
-        (inner / "config.yaml").write_text("env: snake\n")  # a run there again
+
+    def replaced(typed: str) -> tuple[Path, Path]:
+        """``--run-dir typed --force`` over a run at ``inner`` again: the new run's path and the old one's."""
+        (inner / "config.yaml").write_text("env: snake\n")
         (inner / "command.txt").write_text("python scripts/train_ppo.py --env snake\n")
         (inner / ".train.lock").unlink(missing_ok=True)
         path, aside, lock = runs.new_run_dir({"env": "snake"}, typed, True)
         lock.close()
-        assert path == (inner if typed == "." else Path(typed)) and path.is_dir()
+        assert path.is_dir()
+        return path, aside
+
+    monkeypatch.chdir(inner)
+    assert replaced(".")[0] == inner  # "." has no name to move it aside by
+    assert replaced("../inner")[0] == Path("../inner")
+    (inner / "checkpoints").mkdir()  # nor has "..", typed in the run's checkpoints/
+    monkeypatch.chdir(inner / "checkpoints")
+    assert replaced("..") == (inner, tmp_path / "run" / ".inner.replaced-3")
+    # An absolute path through a symlinked folder is kept as typed too: only the run itself is followed.
+    (tmp_path / "link").symlink_to(tmp_path / "run")
+    assert replaced(str(tmp_path / "link" / "inner")) == (tmp_path / "link" / "inner",
+                                                            tmp_path / "link" / ".inner.replaced-4")
 
 
 def refused_while_trained(run: Path, force: bool) -> None:
