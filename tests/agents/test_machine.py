@@ -364,6 +364,8 @@ def test_the_size_an_allocator_refused_is_read_from_each_ones_wording():
         np.empty(10**15, np.uint8)
     assert [refused_size(e) for e in (cpu, cuda, numpy_error.value)] == ["488 MiB", "2.00 GiB", "909 TiB"]
     assert refused_size(RuntimeError("... you tried to allocate 3221225472 bytes.")) == "3.00 GiB"
+    # A whole GiB is named in GiB, not as 1,024 MiB.
+    assert refused_size(RuntimeError(f"... you tried to allocate {2**30} bytes.")) == "1.00 GiB"
     assert refused_size(RuntimeError(f"... you tried to allocate {2**62} bytes.")) == "4.00 EiB"
     assert all(out_of_memory(e) for e in (cpu, cuda, numpy_error.value))
     assert refused_size(MemoryError()) is None and not out_of_memory(RuntimeError("a torch bug"))
