@@ -3433,10 +3433,15 @@ CPU_ALLOC = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator:
              "tried to allocate 512000000 bytes. Error code 12 (Cannot allocate memory)")
 
 
+# NumPy's refusal, a MemoryError (a --recurrent run's rollout buffer, a board's arrays), in its own wording.
+NUMPY_ALLOC = "Unable to allocate 3.00 GiB for an array with shape (3221225472,) and data type uint8"
+
+
+@pytest.mark.parametrize("error, size", [(RuntimeError, "488 MiB"), (MemoryError, "3.00 GiB")])
 def test_a_resume_whose_rollout_buffer_torch_cannot_allocate_is_not_called_a_damaged_checkpoint(
-        trained, scripts, tmp_path, capsys, monkeypatch):
+        trained, scripts, tmp_path, capsys, monkeypatch, error, size):
     # SB3's load allocates the rollout buffer: torch's refusal there, a RuntimeError, read as a damaged
-    # checkpoint, with advice to move a sound file out of the way.
+    # checkpoint, with advice to move a sound file out of the way. NumPy's, a MemoryError, is said alike.
     from agents.buffers import DeviceRolloutBuffer
 
     run = tmp_path / "run"
@@ -3444,13 +3449,13 @@ def test_a_resume_whose_rollout_buffer_torch_cannot_allocate_is_not_called_a_dam
     before = {f: f.read_bytes() for f in run.rglob("*.zip")}
 
     def refused(self):
-        raise RuntimeError(CPU_ALLOC)
+        raise error(CPU_ALLOC if error is RuntimeError else NUMPY_ALLOC)
 
     monkeypatch.setattr(DeviceRolloutBuffer, "reset", refused)
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err == ("error: the rollout buffer (ppo.n_steps 32 × --num-envs 8 observations) does not fit in "
-                   "this machine's memory (488 MiB more refused); a --resume keeps both: free the memory "
+                   f"this machine's memory ({size} more refused); a --resume keeps both: free the memory "
                    "other programs hold, or resume with another --device\n"), err
     assert {f: f.read_bytes() for f in run.rglob("*.zip")} == before
 
@@ -3486,17 +3491,37 @@ def test_memory_running_out_in_a_rollout_after_an_update_saves_a_checkpoint_that
         scripts, tmp_path, capsys, monkeypatch):
     # The checks count buffers, not the network's passes over them: torch's refusal in a rollout's forward
     # pass of every board (60,000 Snake boards under ulimit -v 6000000) was a traceback, all training lost.
+    # The failed step's tensors, which the traceback's frames hold, are freed before the save that needs
+    # memory of its own.
+    import gc
+    import weakref
+
     from stable_baselines3.common.policies import ActorCriticPolicy
 
-    forward, calls = ActorCriticPolicy.forward, []
+    import agents.train
+
+    forward, calls, held = ActorCriticPolicy.forward, [], []
+
+    class Activations:  # what the failed forward pass had allocated
+        pass
 
     def running_out(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 41:  # the second rollout's ninth step (32 a rollout), after the first update
+            activations = Activations()
+            held.append(weakref.ref(activations))
             raise RuntimeError(CPU_ALLOC)
         return forward(self, *args, **kwargs)
 
+    save, freed = agents.train.save_checkpoint, []
+
+    def saving(model, run):
+        gc.collect()
+        freed.append(held[0]() is None)
+        return save(model, run)
+
     monkeypatch.setattr(ActorCriticPolicy, "forward", running_out)
+    monkeypatch.setattr(agents.train, "save_checkpoint", saving)
     run = tmp_path / "run"
     argv = ["--env", "snake", "--total-timesteps", "512", "--save-every", "100000", "--video-every", "100000",
             "--run-dir", str(run), *TINY]
@@ -3508,7 +3533,7 @@ def test_memory_running_out_in_a_rollout_after_an_update_saves_a_checkpoint_that
         "refused) in a rollout step, which passes all --num-envs 8 boards through the network at once: use a "
         "smaller --num-envs or --policy in a new run, or free the memory other programs hold: a --resume "
         f"keeps them; continue with: {PYTHON} scripts/train_ppo.py --resume"), err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and freed == [True]
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0  # memory free again
     out = capsys.readouterr().out
     assert "from step_320.zip at step 320" in out and "done: 576 steps" in out, out  # a new whole rollout
@@ -3539,20 +3564,22 @@ def test_memory_running_out_in_the_first_update_saves_nothing_and_names_the_batc
     assert not (run / "checkpoints").exists() and not (run / "model.zip").exists()
 
 
+@pytest.mark.parametrize("error, size", [(RuntimeError, "488 MiB"), (MemoryError, "3.00 GiB")])
 def test_memory_running_out_as_learn_first_resets_the_boards_names_num_envs(scripts, tmp_path, capsys,
-                                                                           monkeypatch):
+                                                                           monkeypatch, error, size):
     # SB3's learn() resets every board before its first rollout (under a limit 0.4 GB above what torch maps,
-    # 40,000 Snake boards ran out there): the line named no step and both settings.
+    # 40,000 Snake boards ran out there): the line named no step and both settings. The boards' arrays are
+    # NumPy's, whose refusal is a MemoryError.
     from envs.vector import GameVecEnv
 
     def refused(self):
-        raise RuntimeError(CPU_ALLOC)
+        raise error(CPU_ALLOC if error is RuntimeError else NUMPY_ALLOC)
 
     monkeypatch.setattr(GameVecEnv, "reset", refused)
     run = tmp_path / "run"
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *REFUSED]) == 2
     assert capsys.readouterr().err.startswith(
-        "error: training stopped at step 0: out of this machine's memory (488 MiB more refused) as all "
+        f"error: training stopped at step 0: out of this machine's memory ({size} more refused) as all "
         "--num-envs 8 boards were first reset: use a smaller --num-envs; start the run again")
 
 
@@ -3599,6 +3626,24 @@ def test_memory_running_out_in_the_games_step_names_num_envs_not_the_network(scr
         "error: training stopped at step 16: out of this machine's memory (1.53 MiB more refused) in a "
         "rollout step, as the games stepped all --num-envs 8 boards: use a smaller --num-envs; start the "
         "run again")
+
+
+def test_memory_running_out_outside_the_passes_it_names_names_both_settings(scripts, tmp_path, capsys,
+                                                                            monkeypatch):
+    # Neither learn()'s first reset, a rollout nor an update (a callback's start, say): the line names no
+    # pass, and both settings that size the passes.
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    def refused(self, *args, **kwargs):
+        raise RuntimeError(CPU_ALLOC)
+
+    monkeypatch.setattr(BaseCallback, "on_training_start", refused)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *REFUSED]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: training stopped at step 0: out of this machine's memory (488 MiB more refused): use a "
+        "smaller --num-envs, --set ppo.batch_size or --policy; start the run again")
+    assert not (run / "checkpoints").exists()
 
 
 def test_an_error_in_training_that_is_not_memory_keeps_its_traceback(scripts, tmp_path, monkeypatch):
