@@ -3539,6 +3539,29 @@ def test_memory_running_out_in_a_rollout_after_an_update_saves_a_checkpoint_that
     assert "from step_320.zip at step 320" in out and "done: 576 steps" in out, out  # a new whole rollout
 
 
+def test_memory_running_out_before_a_resumed_runs_first_update_saves_nothing_and_resumes_it(
+        trained, scripts, tmp_path, capsys, monkeypatch):
+    # No update since the --resume: nothing is saved (the checkpoint it continued from holds all it
+    # trained), and the --resume from that checkpoint is offered again.
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    def running_out(self, *args, **kwargs):
+        raise RuntimeError(CPU_ALLOC)
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    before = {f: f.read_bytes() for f in run.rglob("*.zip")}
+    monkeypatch.setattr(ActorCriticPolicy, "forward", running_out)
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: training stopped at step 512: out of this machine's memory (488 MiB more "
+                          "refused) in a rollout step, which passes all --num-envs 8 boards through the "
+                          "network at once: use a smaller --num-envs or --policy"), err
+    assert err.endswith(f"; continue from its newest checkpoint with: {PYTHON} scripts/train_ppo.py --resume "
+                        f"{run}\n"), err
+    assert {f: f.read_bytes() for f in run.rglob("*.zip")} == before
+
+
 def test_memory_running_out_in_the_first_update_saves_nothing_and_names_the_batch_size(scripts, tmp_path,
                                                                                       capsys, monkeypatch):
     # Nothing trained: a checkpoint of the untrained network would be offered as a --resume that runs out
