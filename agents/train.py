@@ -327,12 +327,13 @@ def _no_room(cfg: dict[str, Any], e: BaseException, resume: bool) -> RunError:
 
 
 def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
-                   trained: bool) -> TrainingStopped:
+                   trained: bool, resume: bool) -> TrainingStopped:
     """The error for training that ran out of memory (``e``) past the checks before it, which count what
     the buffers and the network's passes hold at least, not torch's working memory: which pass, the setting
-    that sizes it, and, if an update was ``trained`` since the start, the checkpoint saved now (a --resume
-    keeps the setting). The failed step's tensors, which the traceback's frames hold, are freed before that
-    save."""
+    that sizes it, and, if an update was ``trained`` since the start, the checkpoint saved now. Where the
+    line offers a --resume (after such an update, or in a ``resume``d run, from the checkpoint it continued),
+    that it keeps the setting. The failed step's tensors, which the traceback's frames hold, are freed before
+    that save."""
     # The model's own method it failed in (SB3's, or sb3-contrib's for --recurrent), and whether below it the
     # envs were stepping (this package's envs: in process, or a worker's error raised again in the parent).
     frames = [frame for frame, _ in traceback.walk_tb(e.__traceback__)]
@@ -357,7 +358,7 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     else:
         where, setting = "", "--num-envs, --set ppo.batch_size"
     fix = f"use a smaller {setting}" + (" or --policy" if network else "")
-    if trained:
+    if trained or resume:
         fix += " in a new run, or free the memory other programs hold: a --resume keeps them"
     message = f"out of {memory_refused(e)}{where}: {fix}"
     e.__traceback__ = None
@@ -501,7 +502,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             if not out_of_memory(e):
                 raise
             stopping()
-            raise _out_of_memory(model, run, cfg, e, trained=model._n_updates > updates) from None
+            raise _out_of_memory(model, run, cfg, e, trained=model._n_updates > updates,
+                                 resume=resume) from None
         except BrokenPipeError:
             # The output's reader left mid-run (`| head`): nothing more can be said, but the steps taken are
             # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).

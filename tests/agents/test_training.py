@@ -3554,11 +3554,13 @@ def test_memory_running_out_before_a_resumed_runs_first_update_saves_nothing_and
     monkeypatch.setattr(ActorCriticPolicy, "forward", running_out)
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: training stopped at step 512: out of this machine's memory (488 MiB more "
-                          "refused) in a rollout step, which passes all --num-envs 8 boards through the "
-                          "network at once: use a smaller --num-envs or --policy"), err
-    assert err.endswith(f"; continue from its newest checkpoint with: {PYTHON} scripts/train_ppo.py --resume "
-                        f"{run}\n"), err
+    # The --resume keeps --num-envs and --policy: said, as after an update (it named them alone, beside a
+    # --resume that refuses both).
+    assert err == ("error: training stopped at step 512: out of this machine's memory (488 MiB more "
+                   "refused) in a rollout step, which passes all --num-envs 8 boards through the network at "
+                   "once: use a smaller --num-envs or --policy in a new run, or free the memory other "
+                   "programs hold: a --resume keeps them; continue from its newest checkpoint with: "
+                   f"{PYTHON} scripts/train_ppo.py --resume {run}\n"), err
     assert {f: f.read_bytes() for f in run.rglob("*.zip")} == before
 
 
