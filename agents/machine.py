@@ -303,8 +303,9 @@ def refused_size(error: BaseException) -> str | None:
         return None
     if found[1] is None:
         return f"{found[2].rstrip('.')} {found[3]}"
-    size, units = int(found[1]) / 2**20, ["MiB", "GiB", "TiB", "PiB", "EiB"]
+    # Counted up from bytes: under a ulimit -v the allocation refused may be a small one ("0 MiB" from MiB).
+    size, units = float(found[1]), ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
     while size >= 1024 and len(units) > 1:
         size /= 1024
         units.pop(0)
-    return f"{size:,.0f} MiB" if units[0] == "MiB" else f"{size:,.2f} {units[0]}"
+    return f"{size:,.0f} {units[0]}" if units[0] in ("bytes", "KiB", "MiB") else f"{size:,.2f} {units[0]}"

@@ -367,5 +367,8 @@ def test_the_size_an_allocator_refused_is_read_from_each_ones_wording():
     # A whole GiB is named in GiB, not as 1,024 MiB.
     assert refused_size(RuntimeError(f"... you tried to allocate {2**30} bytes.")) == "1.00 GiB"
     assert refused_size(RuntimeError(f"... you tried to allocate {2**62} bytes.")) == "4.00 EiB"
+    # Under a ulimit -v the allocation refused may be a small one: it read "0 MiB more refused".
+    assert [refused_size(RuntimeError(f"... you tried to allocate {n} bytes.")) for n in (100, 300_000)] == [
+        "100 bytes", "293 KiB"]
     assert all(out_of_memory(e) for e in (cpu, cuda, numpy_error.value))
     assert refused_size(MemoryError()) is None and not out_of_memory(RuntimeError("a torch bug"))
