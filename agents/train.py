@@ -326,6 +326,20 @@ def _no_room(cfg: dict[str, Any], e: BaseException, resume: bool) -> RunError:
                     f"{cfg['num_envs']:,} observations) does not fit in {memory_refused(e)}; {fix}")
 
 
+def _failed_in(model: Any, e: BaseException) -> tuple[str | None, bool]:
+    """The model's own method ``e`` was raised in (SB3's, or sb3-contrib's for --recurrent), and whether
+    below it the envs were stepping (this package's envs: in process, or a worker's error raised again in
+    the parent). Its own function: the frames it reads hold the failed step's tensors until it returns."""
+    frames = [frame for frame, _ in traceback.walk_tb(e.__traceback__)]
+    at = next((i for i, frame in enumerate(frames)
+               if frame.f_code.co_name in ("_setup_learn", "collect_rollouts", "train")
+               and frame.f_locals.get("self") is model), None)
+    if at is None:
+        return None, False
+    return frames[at].f_code.co_name, any(Path(frame.f_code.co_filename).is_relative_to(_ENVS)
+                                          for frame in frames[at + 1:])
+
+
 def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
                    trained: bool, resume: bool) -> TrainingStopped:
     """The error for training that ran out of memory (``e``) past the checks before it, which count what
@@ -334,15 +348,7 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     line offers a --resume (after such an update, or in a ``resume``d run, from the checkpoint it continued),
     that it keeps the setting. The failed step's tensors, which the traceback's frames hold, are freed before
     that save."""
-    # The model's own method it failed in (SB3's, or sb3-contrib's for --recurrent), and whether below it the
-    # envs were stepping (this package's envs: in process, or a worker's error raised again in the parent).
-    frames = [frame for frame, _ in traceback.walk_tb(e.__traceback__)]
-    at = next((i for i, frame in enumerate(frames)
-               if frame.f_code.co_name in ("_setup_learn", "collect_rollouts", "train")
-               and frame.f_locals.get("self") is model), None)
-    stage = None if at is None else frames[at].f_code.co_name
-    in_envs = at is not None and any(Path(frame.f_code.co_filename).is_relative_to(_ENVS)
-                                     for frame in frames[at + 1:])
+    stage, in_envs = _failed_in(model, e)
     boards = f"all --num-envs {cfg['num_envs']:,} boards"
     network = True  # whether the policy's size counts too
     if stage == "_setup_learn":  # learn()'s first reset of the envs

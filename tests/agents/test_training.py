@@ -3608,9 +3608,6 @@ def test_memory_running_out_as_learn_first_resets_the_boards_names_num_envs(scri
         "--num-envs 8 boards were first reset: use a smaller --num-envs; start the run again")
 
 
-NUMPY_REFUSAL = "Unable to allocate 1.53 MiB for an array with shape (40000, 4, 10, 10) and data type uint8"
-
-
 @pytest.mark.parametrize("workers", [0, 1])
 def test_memory_running_out_in_the_games_step_names_num_envs_not_the_network(scripts, tmp_path, capsys,
                                                                             monkeypatch, workers):
@@ -3631,7 +3628,7 @@ def test_memory_running_out_in_the_games_step_names_num_envs_not_the_network(scr
 
         def failing(self, cmd, *args, **kwargs):
             if cmd == "step" and count():
-                envs.vector._raise("worker 0 failed on 'step'", "raise", (MemoryError(NUMPY_REFUSAL), "tb"))
+                envs.vector._raise("worker 0 failed on 'step'", "raise", (MemoryError(NUMPY_ALLOC), "tb"))
             return call_all(self, cmd, *args, **kwargs)
 
         monkeypatch.setattr(envs.vector.GameVecEnv, "_call_all", failing)
@@ -3640,7 +3637,7 @@ def test_memory_running_out_in_the_games_step_names_num_envs_not_the_network(scr
 
         def running_out(self, *args, **kwargs):
             if count():
-                raise MemoryError(NUMPY_REFUSAL)
+                raise MemoryError(NUMPY_ALLOC)
             return step(self, *args, **kwargs)
 
         monkeypatch.setattr(Snake, "step", running_out)
@@ -3648,7 +3645,7 @@ def test_memory_running_out_in_the_games_step_names_num_envs_not_the_network(scr
     assert scripts.train_ppo.main(["--env", "snake", "--run-dir", str(run), *REFUSED, "--num-workers",
                                    str(workers)]) == 2
     assert capsys.readouterr().err.startswith(
-        "error: training stopped at step 16: out of this machine's memory (1.53 MiB more refused) in a "
+        "error: training stopped at step 16: out of this machine's memory (3.00 GiB more refused) in a "
         "rollout step, as the games stepped all --num-envs 8 boards: use a smaller --num-envs; start the "
         "run again")
 
