@@ -56,6 +56,12 @@ DEFAULTS: dict[str, Any] = {
 MINIBATCHES = 8
 
 
+def auto_batch_size(n_steps: int, num_envs: int) -> int:
+    """``ppo.batch_size`` auto: each rollout split into ``MINIBATCHES`` (at least 2, as SB3 normalises
+    advantages over each minibatch)."""
+    return max(2, n_steps * num_envs // MINIBATCHES)
+
+
 def device_key(name: str, device: str) -> str:
     """The setting an ``auto`` ``name`` (policy, num_envs) takes on ``device``: cuda_NAME or cpu_NAME."""
     return f"{'cuda' if device.startswith('cuda') else 'cpu'}_{name}"
@@ -439,7 +445,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
         raise ValueError(f"{_unknown_settings('ppo', unknown, known)}{hints}")
     for key in ("n_steps", "batch_size", "n_epochs"):
         if key == "batch_size" and ppo[key] == "auto":  # n_steps is a number by now
-            ppo[key] = max(2, ppo["n_steps"] * num_envs // MINIBATCHES)
+            ppo[key] = auto_batch_size(ppo["n_steps"], num_envs)
         least = 2 if key == "batch_size" else 1  # SB3 normalises advantages over each minibatch
         ppo[key] = whole_at_least(ppo[key], f"--set ppo.{key}", least)
     from envs.base import yaml_number

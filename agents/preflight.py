@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from agents.config import DEFAULTS, MINIBATCHES, load_yaml, set_item
+from agents.config import DEFAULTS, MINIBATCHES, auto_batch_size, load_yaml, set_item
 from agents.machine import address_space, memory_bytes, memory_figures
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
             network = update * batch
             net_text = (f", and the network's update step over ppo.batch_size {batch:,} observations "
                         f"({update:,} bytes each, before its gradients)")
-            auto = batch == max(2, steps * boards // MINIBATCHES)  # likely auto's: --num-envs sizes it too
+            auto = batch == auto_batch_size(steps, boards)  # likely auto's: --num-envs sizes it too
             net_change = (f"a smaller --set ppo.batch_size (auto: ppo.n_steps × --num-envs / {MINIBATCHES}), "
                           "--num-envs or --policy" if auto else "a smaller --set ppo.batch_size or --policy")
     need = buffers + network
