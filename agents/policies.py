@@ -30,12 +30,13 @@ MAX_SIDE = 12
 # PPO's gradient noise. No effect on a CPU. Measured gain: README, "On a GPU".
 torch.backends.cuda.matmul.allow_tf32 = True
 
-# oneDNN's AVX-512 convolutions run faster on channels-last input once they are wide: a PPO iteration
-# (rollout + update) on 10×10 Snake took 1.28× (small), 1.33–1.38× (medium) and 1.25× (10m) less time
-# so on an AVX-512 Xeon (2 cores, interleaved A/B), tiny's 16 and 32 channels the same (0.96×). AVX2's
-# were measured only narrow (tiny: slower on the AMD EPYC), so they, and other CPUs, keep the default.
-WIDE_CHANNELS = 64
-WIDE_CHANNELS_LAST_ON_CPU = torch.backends.cpu.get_cpu_capability() == "AVX512"
+# oneDNN's convolutions run faster on channels-last input once they are wide, from a width that depends on
+# the CPU's vector unit. A PPO iteration (rollout + update) on 10×10 Snake took 1.28× (small), 1.33–1.38×
+# (medium) and 1.25× (10m) less time so on an AVX-512 Xeon, tiny's 16 and 32 channels the same (0.96×). On
+# an AVX2 AMD EPYC only 10m's 128 channels gained (139 against 118 steps/s, 1.17×; five of six alternated
+# pairs faster), small lost (0.86×), medium was even (1.04×) and tiny slower. Other CPUs: not measured,
+# so the default layout.
+WIDE_CHANNELS_ON_CPU = {"AVX512": 64, "AVX2": 128}.get(torch.backends.cpu.get_cpu_capability())
 
 
 class GridCNN(BaseFeaturesExtractor):
@@ -68,10 +69,10 @@ class GridCNN(BaseFeaturesExtractor):
         self.trunk = nn.Sequential(*layers, nn.Flatten())
         # Strided convolutions over few-channel images run ~2x faster (forward and backward, oneDNN on
         # CPU) on channels-last input; full-resolution grids are a little faster as they are, unless
-        # wide on an AVX-512 CPU (WIDE_CHANNELS_LAST_ON_CPU).
+        # wide enough for this CPU (WIDE_CHANNELS_ON_CPU).
         self.channels_last = bool(strides) and strides[0] == 2
-        self.cpu_channels_last = self.channels_last or (max(widths) >= WIDE_CHANNELS
-                                                        and WIDE_CHANNELS_LAST_ON_CPU)
+        self.cpu_channels_last = self.channels_last or (WIDE_CHANNELS_ON_CPU is not None
+                                                        and max(widths) >= WIDE_CHANNELS_ON_CPU)
         with torch.no_grad():
             n_flat = self.trunk(torch.zeros(1, c_in, h, w)).shape[1]
         self.head = nn.Sequential(nn.Linear(n_flat, hidden), nn.ReLU())
@@ -102,31 +103,39 @@ def policy_kwargs(preset: str, env: str | None = None) -> dict:
 
 
 def activation_bytes(preset: str, env: str, obs_shape: tuple[int, ...]) -> tuple[int, int]:
-    """Bytes a board the network's passes hold at least, on the device it runs on: in a rollout step (no
-    gradients: a layer's input and output at once, the largest such pair) and in an update step (the input
-    and every activation's output, which autograd keeps for the backward pass, whose gradients come on top).
-    The trunk's layers only: the heads are a few hundred bytes. Traced with one observation on the CPU (0.3 s
-    for the 10m preset's weights; the meta device would not allocate them, but its shape rules import sympy,
-    5 s)."""
+    """Bytes a board the network's passes hold at least, on the device it runs on, the float input the
+    caller holds through them included: in a rollout step (no gradients: the input's copy in the trunk's
+    layout, if one is made, and the largest layer's input and output at once) and in an update step (what
+    autograd keeps for the backward pass: each convolution's and dense layer's input, each ReLU's output;
+    the gradients come on top). The trunk's layers only: the heads are a few hundred bytes. Traced with one
+    observation on the CPU, whose input layout it takes (0.3 s for the 10m preset's weights; the meta device
+    would not allocate them, but its shape rules import sympy, 5 s)."""
     kwargs = policy_kwargs(preset, env)
     net = kwargs["features_extractor_class"](spaces.Box(0, 255, obs_shape, "uint8"),
                                              **kwargs["features_extractor_kwargs"])
     x = torch.zeros((1, *obs_shape))  # as SB3's preprocessing hands it over: float32
-    pairs, kept = [], x.nbytes
+    held: list[torch.Tensor] = [x]  # through the whole pass: the input, then its copy in the trunk's layout
+    kept: list[torch.Tensor] = []  # alive till the end, so no two share an address
+    rollout = 0
 
-    def held(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        nonlocal kept
-        if isinstance(module, nn.Flatten):  # a view: no memory of its own
-            return
-        pairs.append(inputs[0].nbytes + out.nbytes)
-        if isinstance(module, nn.ReLU):  # its output, kept for its backward and read by the next layer's
-            kept += out.nbytes
+    def size(*tensors: torch.Tensor) -> int:  # a view shares its tensor's memory
+        return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal rollout
+        if len(held) == 1:  # the first layer's input, which forward() holds (x itself, or its copy)
+            held.append(inputs[0])
+        rollout = max(rollout, size(*held, inputs[0], out))
+        if isinstance(module, nn.ReLU):  # what autograd saves for the backward pass
+            kept.append(out)
+        elif isinstance(module, nn.Conv2d | nn.Linear):
+            kept.append(inputs[0])
 
     for module in net.modules():
         if not any(module.children()):
-            module.register_forward_hook(held)
+            module.register_forward_hook(hook)
     net(x)
-    return max(pairs), kept
+    return rollout, size(x, *kept)
 
 
 def count_params(module: nn.Module) -> int:

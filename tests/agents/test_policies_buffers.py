@@ -104,32 +104,37 @@ def _first_conv_input_channels_last(net: GridCNN, x: torch.Tensor) -> bool:
     return seen[0]
 
 
-@pytest.mark.parametrize("wide_on_this_cpu", [False, True])
-def test_which_trunks_take_channels_last_input_on_a_cpu(monkeypatch, wide_on_this_cpu):
-    # Strided trunks everywhere; full-resolution ones only wide (>= 64 channels) on a CPU whose
-    # convolutions measured faster so (AVX-512), else as they are.
+@pytest.mark.parametrize("wide_from", [None, 64, 128])
+def test_which_trunks_take_channels_last_input_on_a_cpu(monkeypatch, wide_from):
+    # Strided trunks everywhere; full-resolution ones only from the width at which this CPU's convolutions
+    # measured faster so (64 channels with AVX-512, 128 with AVX2; never on others), else as they are.
     import agents.policies
 
-    monkeypatch.setattr(agents.policies, "WIDE_CHANNELS_LAST_ON_CPU", wide_on_this_cpu)
+    monkeypatch.setattr(agents.policies, "WIDE_CHANNELS_ON_CPU", wide_from)
     strided = GridCNN(spaces.Box(0, 255, (3, 48, 96), np.uint8), (16, 32), 64)
     assert strided.channels_last and strided.cpu_channels_last
     assert _first_conv_input_channels_last(strided, torch.rand(2, 3, 48, 96))
-    narrow, wide = GridCNN(SNAKE_OBS, (16, 32), 64), GridCNN(SNAKE_OBS, (32, 64), 64)
-    assert not narrow.channels_last and not narrow.cpu_channels_last
-    assert not wide.channels_last and wide.cpu_channels_last == wide_on_this_cpu
     x = torch.rand(2, 4, 10, 10)
-    assert not _first_conv_input_channels_last(narrow, x)
-    assert _first_conv_input_channels_last(wide, x) == wide_on_this_cpu
+    for widths in ((16, 32), (32, 64), (64, 127), (64, 128, 128)):
+        net = GridCNN(SNAKE_OBS, widths, 64)
+        wide = wide_from is not None and max(widths) >= wide_from
+        assert not net.channels_last and net.cpu_channels_last == wide, widths
+        assert _first_conv_input_channels_last(net, x) == wide, widths
+
+
+def test_the_cpus_vector_unit_sets_the_width_from_which_trunks_take_channels_last():
+    import agents.policies
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert {"AVX512": 64, "AVX2": 128}.get(capability) == agents.policies.WIDE_CHANNELS_ON_CPU, capability
 
 
 def test_off_the_cpu_only_strided_trunks_take_channels_last_input(monkeypatch):
-    # Wide trunks' channels-last is an AVX-512 CPU's finding (oneDNN's convolutions), this CPU's as it is;
-    # on another device (a GPU: "meta" stands in) a full-resolution trunk keeps the default layout.
+    # Wide trunks' channels-last is a CPU's finding (oneDNN's convolutions); on another device (a GPU:
+    # "meta" stands in) a full-resolution trunk keeps the default layout.
     import agents.policies
 
-    wide = GridCNN(SNAKE_OBS, (32, 64), 64)
-    assert wide.cpu_channels_last == (torch.backends.cpu.get_cpu_capability() == "AVX512")
-    monkeypatch.setattr(agents.policies, "WIDE_CHANNELS_LAST_ON_CPU", True)
+    monkeypatch.setattr(agents.policies, "WIDE_CHANNELS_ON_CPU", 64)
     wide = GridCNN(SNAKE_OBS, (32, 64), 64).to("meta")
     strided = GridCNN(spaces.Box(0, 255, (3, 48, 96), np.uint8), (16, 32), 64).to("meta")
     assert wide.cpu_channels_last

@@ -1049,38 +1049,78 @@ def test_the_memory_check_counts_the_buffers_that_live_in_ram(monkeypatch):
     preflight.check_memory({**cfg, "num_envs": 10**12}, (1, 10, 10))
 
 
+def _allocated_peak(fn, trace: Path) -> int:
+    """The most bytes torch's own allocator held at once while ``fn`` ran, from its profiler's trace."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    prof.export_chrome_trace(str(trace))
+    held = peak = 0
+    for event in json.loads(trace.read_text())["traceEvents"]:
+        if event.get("name") == "[memory]":
+            held += event["args"]["Bytes"]
+            peak = max(peak, held)
+    return peak
+
+
+# Snake's cell grid, its rendered pixels (strided convolutions, channels-last input) and Rotation's two panels
+# (folded into channels, a copy).
+OBSERVATIONS = [("snake", (4, 10, 10)), ("snake", (3, 40, 40)), ("rotation", (3, 24, 48))]
+
+
+@pytest.mark.parametrize("env, obs", OBSERVATIONS)
 @pytest.mark.parametrize("preset", list(PRESETS))
-def test_the_network_bytes_the_memory_check_counts_are_held_by_the_real_passes(preset):
-    # What autograd keeps for the update's backward pass (its saved tensors, the parameters apart: exactly
-    # the trunk's), and the largest layer's input and output in a rollout step, with the real network.
+def test_the_network_bytes_the_memory_check_counts_are_held_by_the_real_passes(preset, env, obs, tmp_path):
+    # An update keeps what autograd saves for the backward pass (the parameters apart: exactly the trunk's)
+    # beside the input the caller holds; a rollout step holds at least the figure torch's allocator shows.
     import torch
 
     from agents.policies import activation_bytes, policy_kwargs
 
-    kwargs = policy_kwargs(preset, "snake")
-    net = kwargs["features_extractor_class"](gymnasium.spaces.Box(0, 255, (4, 10, 10), np.uint8),
+    kwargs = policy_kwargs(preset, env)
+    net = kwargs["features_extractor_class"](gymnasium.spaces.Box(0, 255, obs, np.uint8),
                                              **kwargs["features_extractor_kwargs"])
     params = {p.untyped_storage().data_ptr() for p in net.parameters()}
-    rollout, update = activation_bytes(preset, "snake", (4, 10, 10))
-    saved: dict[int, int] = {}
+    rollout, update = activation_bytes(preset, env, obs)
+    x = torch.rand(8, *obs)
+    saved = {x.untyped_storage().data_ptr(): x.nbytes}
 
     def pack(t):
         if t.untyped_storage().data_ptr() not in params:
             saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
         return t
 
-    x = torch.rand(8, 4, 10, 10, requires_grad=False)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         net(x).sum().backward()
     assert 8 * update == sum(saved.values()), (update, saved)
-    pairs = []
-    hooks = [m.register_forward_hook(lambda m, i, o: pairs.append(i[0].nbytes + o.nbytes))
-             for m in net.modules() if not any(m.children()) and not isinstance(m, torch.nn.Flatten)]
+    # The rollout step's bytes a board: the growth of the allocator's peak from 8 boards to 40 (which leaves
+    # out what a pass allocates whatever its size), beside the input, made before the pass. Equal where the
+    # trunk takes channels-last input (this AMD EPYC: the pixels, Rotation, 10m); in the default layout,
+    # oneDNN's convolutions hold working copies on top (here 6,400 to 27,200 bytes a board), not counted.
     with torch.no_grad():
-        net(x)
-    for hook in hooks:
-        hook.remove()
-    assert 8 * rollout == max(pairs)
+        grown = (_allocated_peak(lambda: net(torch.rand(40, *obs)), tmp_path / "40.json")
+                 - _allocated_peak(lambda: net(torch.rand(8, *obs)), tmp_path / "8.json")) // 32
+    assert rollout <= grown + x[0].nbytes, (rollout, grown)
+
+
+def test_the_network_bytes_the_memory_check_counts_by_hand():
+    # tiny (16, 32 channels, 128 features): on Snake's grid (never channels-last: under 64 channels) and on
+    # its 40×40 pixels (stride 2 to 10×10, channels-last: a copy of the input held through the pass).
+    from agents.policies import activation_bytes
+
+    grid, cells = 4 * 100 * 4, 100 * 4  # the float input; one channel's map
+    # Rollout: the input beside the second ReLU's input and output; update: the input (the first
+    # convolution's) and each ReLU's output, the flattened map being a view of the last.
+    assert activation_bytes("tiny", "snake", (4, 10, 10)) == (grid + 2 * 32 * cells,
+                                                              grid + 16 * cells + 32 * cells + 128 * 4)
+    pixels = 3 * 1600 * 4
+    # Rollout: the input and its channels-last copy beside the first ReLU's input and output (16 × 20 × 20);
+    # update: the input, its copy (the first convolution's), each ReLU's output and the flattened map, a copy
+    # in the default layout of the channels-last one (the dense layer's input).
+    assert activation_bytes("tiny", "snake", (3, 40, 40)) == (2 * pixels + 2 * 16 * 4 * cells,
+                                                              2 * pixels + 16 * 4 * cells + 32 * cells
+                                                              + 32 * cells + 128 * 4)
 
 
 def test_the_memory_check_counts_a_recurrent_runs_lstm_states_as_its_buffer_holds_them(monkeypatch):
@@ -1207,8 +1247,8 @@ def test_an_error_names_entries_only_of_a_mapping_option():
     (["--env", "snake", "--num-envs", "1e10", "--set", "ppo.n_steps=1", "--set", "ppo.batch_size=64",
       "--device", "cpu"], "steps of 432 bytes (the rollout buffer: an observation of 400, and the action, "
      "reward and value), with the step buffers and the games' state (995 bytes a board), and the network's "
-     "rollout step, which passes all 10,000,000,000 boards through the tiny policy at once (25,600 bytes a "
-     "board), need at least 262,884.4 GiB of memory"),
+     "rollout step, which passes all 10,000,000,000 boards through the tiny policy at once (27,200 bytes a "
+     "board), need at least 277,785.6 GiB of memory"),
     (["--env", "snake", "--size", "3"], "(change --size)"),
     # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
     (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),
@@ -3681,15 +3721,15 @@ def test_an_error_in_training_that_is_not_memory_keeps_its_traceback(scripts, tm
 
 def test_a_rollout_too_big_for_a_real_address_space_limit_is_refused_before_its_folder(tmp_path):
     # A real RLIMIT_AS 0.8 GiB above what torch and SB3 map: the buffers of 40,000 Snake boards fit, their
-    # rollout's pass through the network (1 GB: 25,600 bytes a board) does not. The check counted the buffers
-    # alone, so the run started, made its folder, and stopped at step 0.
+    # rollout's pass through the network (1.1 GB: 27,200 bytes a board) does not. The check counted the
+    # buffers alone, so the run started, made its folder, and stopped at step 0.
     out = train_in_address_space(tmp_path, "mapped + int(0.8 * 2**30)", "--env", "snake", "--num-envs",
                                  "40000", "--set", "ppo.n_steps=8", "--total-timesteps", "1000000",
                                  "--no-progress", "--run-dir", "run")
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("error: ppo.n_steps 8 × --num-envs 40,000 steps of 432 bytes"), out.stderr
     assert ("and the network's rollout step, which passes all 40,000 boards through the tiny policy at once "
-            "(25,600 bytes a board), need at least 1.2 GiB of memory, more than this process may take"
+            "(27,200 bytes a board), need at least 1.2 GiB of memory, more than this process may take"
             in out.stderr), out.stderr
     assert out.stderr.endswith("use a smaller --num-envs or --policy\n"), out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
