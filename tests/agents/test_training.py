@@ -3690,6 +3690,31 @@ def test_memory_running_out_in_the_games_step_names_num_envs_not_the_network(scr
         "run again")
 
 
+def test_memory_running_out_in_the_self_play_opponents_pass_names_the_policy(scripts, tmp_path, capsys,
+                                                                            monkeypatch):
+    # The opponent, a frozen copy of the learner, acts for every board between the game's steps (a callback
+    # inside the rollout): its pass is the learner's size, so the line names --policy as well as
+    # --num-envs, not the games' step.
+    import agents.selfplay
+
+    act, calls = agents.selfplay.SelfPlayCallback._act, []
+
+    def running_out(self):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError(CPU_ALLOC)
+        return act(self)
+
+    monkeypatch.setattr(agents.selfplay.SelfPlayCallback, "_act", running_out)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--size", "6", "--opponent", "policy", "--run-dir",
+                                   str(run), *REFUSED]) == 2
+    err = capsys.readouterr().err  # after the warning that this short run takes no snapshot
+    assert ("\nerror: training stopped at step 16: out of this machine's memory (488 MiB more refused) in a "
+            "rollout step, which passes all --num-envs 8 boards through the network at once: use a smaller "
+            "--num-envs or --policy; start the run again") in err, err
+
+
 def test_memory_running_out_outside_the_passes_it_names_names_both_settings(scripts, tmp_path, capsys,
                                                                             monkeypatch):
     # Neither learn()'s first reset, a rollout nor an update (a callback's start, say): the line names no
