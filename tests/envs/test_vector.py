@@ -64,6 +64,20 @@ def test_in_process_equals_workers():
             v.close()
 
 
+def test_each_reset_gives_fresh_empty_reset_infos():
+    # SB3's VecEnv.reset returns observations alone and keeps the boards' reset infos in reset_infos: one
+    # empty dict a board (the games report nothing at a reset), new at every reset, so what a caller wrote
+    # into one reset's dicts is not read back as the next reset's.
+    with contextlib.closing(make_vec("snake", 3, num_workers=0, seed=0)) as venv:
+        venv.reset()
+        first = venv.reset_infos
+        assert first == [{}, {}, {}] and len({id(info) for info in first}) == 3
+        first[0]["note"] = 1
+        venv.step(np.zeros(3, dtype=np.int64))
+        venv.reset()
+        assert venv.reset_infos == [{}, {}, {}] and venv.reset_infos is not first
+
+
 def test_autoreset_infos_and_seeds():
     v = make_vec("snake", 6, num_workers=0, seed=10, starvation=5)
     obs = v.reset()
