@@ -169,6 +169,9 @@ def test_side_by_side_panels_are_stacked_as_channels():
     stacked.load_state_dict(paired.state_dict())
     x = torch.rand(3, 3, 24, 48)
     torch.testing.assert_close(paired(x), stacked(torch.cat([x[..., :24], x[..., 24:]], dim=1)))
+    # Folded first, then made channels-last: the other way round the fold's copy is in the default layout,
+    # and Rotation's strided trunk loses its faster input.
+    assert _first_conv_input_channels_last(paired, x)
     with pytest.raises(ValueError, match="5 equal panels"):
         GridCNN(spaces.Box(0, 255, (3, 24, 48), np.uint8), (16, 32), 64, panels=5)
     with pytest.raises(ValueError, match="0 equal panels"):
