@@ -179,6 +179,21 @@ def test_episode_infos_carry_monitors_entries():
     v.close()
 
 
+@pytest.mark.parametrize("keys", [
+    ("r", "l", "t"),
+    ("r", "l", "t", "score", "snake_length", "won"),
+    ("r", "l", "t", "r"),  # a game's figure named r: the later value is the episode's
+    ("it's", 'say "hi"', "back\\slash", "ünï", "v0", "lambda", ""),  # keys go into code as literals
+])
+def test_record_maker_gives_the_dict_of_its_keys(keys):
+    values = [object() for _ in keys]
+    expected = dict(zip(keys, values, strict=True))
+    record = envs.vector.record_maker(keys)(*values)
+    assert record == expected and list(record) == list(expected)
+    with pytest.raises(TypeError):
+        envs.vector.record_maker(keys)(*values[:-1])
+
+
 def test_episode_return_is_rounded_as_monitors():
     # SB3's Monitor gives r rounded to 6 places: Rotation's step costs (0.01) summed to -0.4999999888 here
     # against Monitor's -0.5, so evaluate_policy and ep_rew_mean differed from a DummyVecEnv of Monitors.
