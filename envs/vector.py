@@ -593,7 +593,7 @@ class GameVecEnv(VecEnv):
             # an ulp) in one call: Python's, per episode, cost 0.1 ms a step at 391 ended boards of 4,096.
             columns = [r.round(6).tolist(), length.astype(np.int64).tolist(),
                        [round(time.time() - self._t_start, 6)] * n, *(f.tolist() for f in figures)]
-            episodes = map(self._episode_record, *columns)  # their lengths: checked by the zip below
+            episodes = map(self._episode_record, *columns)  # a short column: the strict zip refuses
             for gj, obs, truncated, episode in zip(g.tolist(), terminal, timeout, episodes, strict=True):
                 infos[gj] = {"terminal_observation": obs, "TimeLimit.truncated": truncated,
                              "episode": episode}
