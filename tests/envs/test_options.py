@@ -351,6 +351,21 @@ def test_the_single_board_env_refuses_num_envs(make: Callable[[], object]) -> No
         make()
 
 
+def test_a_game_passed_in_refuses_game_options_it_would_ignore() -> None:
+    # GameEnv(make_game("snake"), size=6) played the game's size 10: the options were dropped unannounced.
+    from envs.env import GameEnv
+
+    game = envs.make_game("snake")
+    with pytest.raises(ValueError, match=re.escape(
+            "GameEnv got a Game and the game options ['size']: a Game's options are set when it is made "
+            "(envs.make_game('snake', size=...)); give GameEnv the game's name to make it here")):
+        GameEnv(game, size=6)
+    assert game.new_obs_buffer().shape == (1, 4, 10, 10)  # the caller's game, refused, stays open
+    env = GameEnv(game, render_mode="rgb_array", render_scale=2)  # the env's own options still pass
+    assert env.game is game and env.reset(seed=0)[0].shape == (4, 10, 10)
+    env.close()
+
+
 def test_the_game_may_be_given_by_keyword() -> None:
     from stable_baselines3.common.env_util import make_vec_env
 
