@@ -1,7 +1,8 @@
 """Shortest-move Sokoban solver: breadth-first search over (player, boxes) states in Numba.
 
 ``solve(state)`` takes a state dict (as ``Sokoban.get_state`` returns: ``walls[y][x]``, ``targets``,
-``boxes`` and ``player`` as ``[x, y]``, checked as ``set_state`` checks them) and returns a list of
+``boxes`` and ``player`` as ``[x, y]``, checked as ``set_state`` checks them, but for the board: any
+rectangle, its outer wall ring optional since the solver adds its own) and returns a list of
 action ids (UP 0, DOWN 1, LEFT 2, RIGHT 3) of the fewest possible MOVES (every step counts, not just
 pushes) that puts every box on a target, or None when there is none. Breadth-first search over moves is
 exact; it only skips states that provably cannot be finished, so optimality is kept:
