@@ -335,9 +335,10 @@ def test_resume_takes_the_flags_it_may_change_and_refuses_the_others(scripts, tm
     assert len(calls) == 1
 
 
-def test_intervals_the_old_total_chose_follow_a_resumes_new_total(scripts, tmp_path, monkeypatch):
+def test_intervals_the_old_total_chose_follow_a_resumes_new_total(scripts, tmp_path, monkeypatch, capsys):
     # A 30k-step trial resumed to 4M steps kept its save_every 3,000 and video_every 6,000: a checkpoint and a
-    # video every rollout or two for the rest of the run. Intervals a user set are kept.
+    # video every rollout or two for the rest of the run. Intervals a user set are kept. config.yaml cannot
+    # tell a hand-set value equal to the automatic one, so a change is said, with the flag that keeps it.
     from agents.config import load_config, resolve
 
     calls = fake_train(monkeypatch)
@@ -345,16 +346,27 @@ def test_intervals_the_old_total_chose_follow_a_resumes_new_total(scripts, tmp_p
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # loaded by train(), faked here
     base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "total_timesteps": 30_000}
-    for own, argv, expected in (
-            ({}, ["--total-timesteps", "4000000"], (400_000, 800_000)),  # both auto: both follow
-            ({"save_every": 5_000}, ["--total-timesteps", "4000000"], (5_000, 800_000)),  # a user's is kept
-            ({}, ["--total-timesteps", "4000000", "--save-every", "777"], (777, 800_000)),  # a flag wins
-            ({}, ["--total-timesteps", "100000000"], (1_000_000, 20_000_000)),  # save_every's 1M cap holds
-            ({}, ["--num-workers", "0"], (3_000, 6_000))):  # the same total: nothing to follow
+    save = ("note: save_every follows the new --total-timesteps, 3,000 -> {} steps (the automatic value; "
+            "give --save-every 3000 to keep 3,000)")
+    video = ("note: video_every follows the new --total-timesteps, 6,000 -> {} steps (the automatic value; "
+             "give --video-every 6000 to keep 6,000)")
+    for own, argv, expected, notes in (
+            ({}, ["--total-timesteps", "4000000"], (400_000, 800_000),  # both auto: both follow, said
+             [save.format("400,000"), video.format("800,000")]),
+            ({"save_every": 5_000}, ["--total-timesteps", "4000000"], (5_000, 800_000),  # a user's is kept
+             [video.format("800,000")]),
+            ({}, ["--total-timesteps", "4000000", "--save-every", "777"], (777, 800_000),  # a flag wins
+             [video.format("800,000")]),
+            ({}, ["--total-timesteps", "100000000"], (1_000_000, 20_000_000),  # save_every's 1M cap holds
+             [save.format("1,000,000"), video.format("20,000,000")]),
+            ({}, ["--total-timesteps", "30000"], (3_000, 6_000), []),  # the same total: nothing follows
+            ({}, ["--num-workers", "0"], (3_000, 6_000), [])):  # no new total
         (run / "config.yaml").write_text(yaml.safe_dump(resolve({**base, **own}, False)))
         assert scripts.train_ppo.main(["--resume", str(run), "--device", "cpu", *argv]) == 0
         given = calls.pop()[0]
         assert (given["save_every"], given["video_every"]) == expected, (own, argv)
+        err = capsys.readouterr().err
+        assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
 
 
 def test_a_ppo_seed_in_a_resumed_runs_config_yaml_is_not_told_to_give_seed(scripts, tmp_path, monkeypatch,
