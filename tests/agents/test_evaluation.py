@@ -381,14 +381,19 @@ def test_sampled_and_random_episode_k_is_one_game_however_many_are_played(recurr
     assert [log.actions.tolist() for log in exported] == [a for _, a in games(model, 3)]
 
 
-def test_a_random_agent_on_a_game_the_runs_config_sets_up_wrongly_is_one_error(scripts, tmp_path, capsys):
+# A value the game refuses (ValueError), and num_envs, which passes the config's check of the game's options
+# but is make_game's own argument (a TypeError).
+@pytest.mark.parametrize("kwargs, shown", [("{size: 3}", "{'size': 3}"),
+                                           ("{num_envs: 4}", "{'num_envs': 4}")])
+def test_a_random_agent_on_a_game_the_runs_config_sets_up_wrongly_is_one_error(scripts, tmp_path, capsys,
+                                                                               kwargs, shown):
     # --random loads no model, so nothing built the game before the play: a traceback from inside it.
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.yaml").write_text("env: snake\npolicy: tiny\nenv_kwargs: {size: 3}\n")
+    (run / "config.yaml").write_text(f"env: snake\npolicy: tiny\nenv_kwargs: {kwargs}\n")
     assert scripts.evaluate.main([str(run), "--random", "--episodes", "1", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    said = "error: the run's config.yaml sets env_kwargs {'size': 3} that snake refuses: "
+    said = f"error: the run's config.yaml sets env_kwargs {shown} that snake refuses: "
     assert err.startswith(said), err
     assert "Traceback" not in err and sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
