@@ -514,7 +514,9 @@ def _run_hint(path: Path) -> str:
 
 def game_options(env: str) -> set[str] | None:
     """The keyword options ``env``'s game class takes (with those its ``**kwargs`` pass on to the base
-    classes' ``__init__``); None when it cannot say (an unknown env, an uninstalled extra)."""
+    classes' ``__init__``); None when it cannot say (an unknown env, an uninstalled extra). Neither ``self``
+    nor ``num_envs`` is one: the trainer passes the boards (``--num-envs``), and in ``env_kwargs`` either
+    passed config checks and then failed with Python's "got multiple values for argument"."""
     import inspect
 
     from envs import game_class
@@ -525,9 +527,9 @@ def game_options(env: str) -> set[str] | None:
         return None
     options: set[str] = set()
     for cls in classes:
-        params = inspect.signature(cls.__init__).parameters
-        options |= {name for name, p in params.items() if p.kind is not p.VAR_KEYWORD}
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # past self
+        options |= {p.name for p in params if p.kind is not p.VAR_KEYWORD and p.name != "num_envs"}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
             return options
     return None
 

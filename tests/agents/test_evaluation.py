@@ -381,13 +381,18 @@ def test_sampled_and_random_episode_k_is_one_game_however_many_are_played(recurr
     assert [log.actions.tolist() for log in exported] == [a for _, a in games(model, 3)]
 
 
-# A value the game refuses (ValueError), and num_envs, which passes the config's check of the game's options
-# but is make_game's own argument (a TypeError).
-@pytest.mark.parametrize("kwargs, shown", [("{size: 3}", "{'size': 3}"),
-                                           ("{num_envs: 4}", "{'num_envs': 4}")])
+# A value the game refuses (ValueError), and an option the game lacks where the check of a config's options
+# cannot list them (a game whose **kwargs go to object: None), so make_game raises a TypeError.
+@pytest.mark.parametrize("kwargs, shown, listed", [("{size: 3}", "{'size': 3}", True),
+                                                   ("{sise: 4}", "{'sise': 4}", False)])
 def test_a_random_agent_on_a_game_the_runs_config_sets_up_wrongly_is_one_error(scripts, tmp_path, capsys,
-                                                                               kwargs, shown):
+                                                                               monkeypatch, kwargs, shown,
+                                                                               listed):
     # --random loads no model, so nothing built the game before the play: a traceback from inside it.
+    import agents.runs
+
+    if not listed:
+        monkeypatch.setattr(agents.runs, "game_options", lambda env: None)
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(f"env: snake\npolicy: tiny\nenv_kwargs: {kwargs}\n")

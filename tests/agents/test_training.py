@@ -1265,6 +1265,9 @@ def test_an_error_names_entries_only_of_a_mapping_option():
     # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
     (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),
     (["--env", "rotation", "--set", "env_kwargs.size=8"], "--set env_kwargs.size does not apply to --env"),
+    # Arguments of the game's __init__ but no options: they passed and failed with Python's wording.
+    (["--env", "snake", "--set", "env_kwargs.num_envs=4"], "env_kwargs.num_envs does not apply"),
+    (["--env", "snake", "--set", "env_kwargs.self=4"], "--set env_kwargs.self does not apply to --env"),
     (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "got 9 (change --set env_kwargs.max_cubes)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
