@@ -77,6 +77,18 @@ def test_a_datasets_folder_is_not_taken_for_the_library(tmp_path, monkeypatch):
     assert not datasets_installed()
 
 
+def test_readme_counts_the_tests_that_skip_without_datasets():
+    # README's Tests list counts tests as pytest does, each parameter one (the six play tests are one
+    # function); it said 14 here, the functions, where pytest without `datasets` skipped 19.
+    skipped = 0
+    for value in list(globals().values()):
+        marks = getattr(value, "pytestmark", [])
+        if callable(value) and default_formats.mark in marks:
+            skipped += np.prod([len(m.args[1]) for m in marks if m.name == "parametrize"], dtype=int)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"`datasets` the {skipped} export tests that export the default" in readme
+
+
 def export(*argv: str) -> int:
     return load_script("export_trajectories").main(list(argv))
 
