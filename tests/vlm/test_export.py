@@ -1199,7 +1199,8 @@ def test_a_failed_export_holds_its_folder_until_it_is_removed(run, tmp_path, cap
 
     monkeypatch.setattr(vlm.export, "_play_and_replay", failed)
     monkeypatch.setattr(vlm.export.shutil, "rmtree", second_export_first)
-    assert export(str(run), "--out", str(out), "--episodes", "2", "--no-progress") == 130
+    # --formats none: the default's trl needs `datasets` (the vlm extra), and the export refused it first
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 130
     if not isinstance(second[0], vlm.export.ExportError):
         second[0].close()
     assert isinstance(second[0], vlm.export.ExportError) and "is running" in str(second[0])
@@ -1372,6 +1373,7 @@ def test_the_workers_end_when_an_export_is_killed_outright(run, tmp_path):
     # ignore SIGINT and SIGTERM, each holding a model, stayed blocked on the pool's queue for good.
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "export_trajectories.py"), str(run),
                              "--episodes", "400", "--workers", "2", "--out", str(tmp_path / "out"),
+                             "--formats", "none",  # the default's trl needs `datasets` (the vlm extra)
                              "--no-progress"], stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while len(forked_by_a_child(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
@@ -2400,7 +2402,8 @@ def test_an_interrupted_export_kills_its_workers_and_a_finished_one_lets_them_en
         raise KeyboardInterrupt
 
     monkeypatch.setattr(vlm.export, "_play_and_replay", interrupted)
-    assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "2", "--no-progress") == 130
+    assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "2", "--formats", "none",
+                  "--no-progress") == 130
     assert stops == [False, True] and not (tmp_path / "out").exists()
 
 
