@@ -19,6 +19,12 @@ CART = {"game": "depthfirst_test", "rom": str(TEST_CARTRIDGE)}  # GameBoy checks
 POKEMON = {"rom": str(TEST_CARTRIDGE), "allow_unknown_rom": True}
 
 
+def needs_pyboy(name: str) -> None:
+    """Skip unless PyBoy (the gameboy extra) is installed, for a made Game Boy game: it runs the emulator."""
+    if name in ("gameboy", "pokemon_red"):
+        pytest.importorskip("pyboy")
+
+
 @pytest.mark.parametrize("name, kwargs, message", [
     # what YAML makes of `size=ten`, `size=10.5` and `size=`
     ("snake", {"size": "ten"}, "snake size must be a whole number between 4 and 32, got 'ten'"),
@@ -139,6 +145,7 @@ def test_set_attr_refuses_a_bad_setting_as_the_constructor_does(name: str, kwarg
     # step_frames broke the next steps, a str failed inside a kernel.
     with pytest.raises(ValueError, match=re.escape(message)):
         envs.make_game(name, **{**kwargs, attr: value})
+    needs_pyboy(name)  # the constructor refused before emulating; the vector env's game plays
     v = envs.make_vec(name, 2, num_workers=0, **kwargs)
     try:
         before = v.get_attr(attr)
@@ -182,6 +189,7 @@ def test_set_attr_refuses_an_option_fixed_at_construction(name: str, kwargs: dic
                                                           value: object) -> None:
     # set_attr("size", 12) was taken: the next step indexed arrays made for 10x10 boards, and "obs" or
     # "frame_stack" changed nothing the game read. It is refused, naming the option and how to change it.
+    needs_pyboy(name)
     v = envs.make_vec(name, 2, num_workers=0, **kwargs)
     try:
         before = v.get_attr("__dict__")[0].get(attr, "unset")
@@ -219,6 +227,7 @@ def test_set_attr_checks_reward_options_and_refuses_fixed_ones_on_every_game(wor
 
 def test_set_attr_of_a_game_boy_weight_none_is_the_games_own_weight() -> None:
     # None means the wrapped game's weight in the constructor; set_attr reads it the same way.
+    needs_pyboy("gameboy")
     v = envs.make_vec("gameboy", 1, num_workers=0, **CART, score_weight=2.0)
     try:
         v.set_attr("score_weight", None)
@@ -257,6 +266,7 @@ def test_finite_takes_the_ends_of_its_ranges() -> None:
 
 def test_level_damping_takes_both_ends_of_its_range() -> None:
     # [0, 1]: 0 counts no level past the cap, 1 counts each in full; only values outside are refused.
+    needs_pyboy("pokemon_red")
     for damping in (0.0, 1.0):
         game = envs.make_game("pokemon_red", num_envs=1, level_damping=damping, **POKEMON)
         try:
@@ -548,6 +558,7 @@ def test_set_attr_of_pokemon_reward_is_the_defaults_with_the_terms_given() -> No
     # As in the constructor: a term left out takes its REWARD_WEIGHTS weight, not the one set before.
     from envs.gameboy.pokemon import REWARD_WEIGHTS
 
+    needs_pyboy("pokemon_red")
     v = envs.make_vec("pokemon_red", 1, num_workers=0, **POKEMON, reward={"badge": 5.0})
     try:
         v.set_attr("reward", {"event": 2.0})
@@ -576,6 +587,7 @@ def test_assigning_a_fixed_option_on_a_made_game_is_refused_naming_it(name: str,
     # arrays sized for 10×10 boards past their end (num_envs = 8 on 4 boards stepped 8); others, such as
     # the Game Boy's frame_stack, changed nothing the game read. Every one is refused as set_attr refuses
     # it, while the constructor sets them and the live settings stay assignable.
+    needs_pyboy(name)
     game = envs.make_game(name, 2, **kwargs)
     try:
         fixed, live = game.options()
