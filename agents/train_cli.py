@@ -152,7 +152,7 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
                 "given; only --total-timesteps, --num-workers, --device, --save-every and "
                 "--video-every may change (and --no-progress be given)")
     overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
-    followed: dict[str, Any] = {}  # interval: its value in config.yaml
+    followed: dict[str, int] = {}  # interval: its value in config.yaml
     if "total_timesteps" in overrides and isinstance(cfg["total_timesteps"], int):
         # Intervals the old total chose (auto) follow the new one: a short trial resumed to millions
         # of steps checkpointed and recorded as often as the trial. A value set by hand is kept.
@@ -164,11 +164,6 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
     except ValueError as e:  # a value of the run's own config.yaml, unless a flag given set it
         raise ValueError(f"--resume {run}: {e} (from its config.yaml, unless given as a flag)"
                          ) from None
-    for key, old in followed.items():
-        if cfg[key] != old:  # said: config.yaml cannot tell a hand-set value equal to the automatic one
-            flag = f"--{key.replace('_', '-')}"
-            print(f"note: {key} follows the new --total-timesteps, {old:,} -> {cfg[key]:,} steps (the "
-                  f"automatic value; give {flag} {old} to keep {old:,})", file=sys.stderr)
     check_self_play(cfg)  # else refused once training starts, with the run's config.yaml rewritten
     # As for a new run: a run trained on CUDA, resumed with --device cpu, brings its rollout into RAM.
     # The probe restarts from no archive and archives nothing.
@@ -183,6 +178,11 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
         raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
                          f"refuses: {e}") from None
     check_memory(cfg, spec.obs_shape, resume=True, board_bytes=spec.board_bytes)
+    for key, old in followed.items():  # once the resume is accepted
+        if cfg[key] != old:  # said: config.yaml cannot tell a hand-set value equal to the automatic one
+            flag = f"--{key.replace('_', '-')}"
+            print(f"note: {key} follows the new --total-timesteps, {old:,} -> {cfg[key]:,} steps (the "
+                  f"automatic value; give {flag} {old} to keep {old:,})", file=sys.stderr)
     return cfg
 
 

@@ -367,6 +367,12 @@ def test_intervals_the_old_total_chose_follow_a_resumes_new_total(scripts, tmp_p
         assert (given["save_every"], given["video_every"]) == expected, (own, argv)
         err = capsys.readouterr().err
         assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
+    # A resume refused after its config is resolved (the game refuses size 3) says no note.
+    (run / "config.yaml").write_text(yaml.safe_dump(resolve({**base, "env_kwargs": {"size": 3}}, False)))
+    argv = ["--resume", str(run), "--device", "cpu", "--total-timesteps", "4000000"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "size" in err and "note:" not in err, err
 
 
 def test_a_ppo_seed_in_a_resumed_runs_config_yaml_is_not_told_to_give_seed(scripts, tmp_path, monkeypatch,
