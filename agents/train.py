@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 import traceback
@@ -222,6 +223,10 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         # do not say so; kept on one line (a torch error may span several) as the cause.
         what = "it cannot be read" if isinstance(e, OSError) else "it is damaged or cut short"
         cause = " ".join(str(e).split())
+        # torch's weights-only refusal of a damaged member wraps the fault ("WeightsUnpickler error:
+        # Unsupported operand 103") in advice to load it with weights_only=False, which no damaged file obeys.
+        cause = re.sub(r"^Weights only load failed\..*(WeightsUnpickler error: .*?)"
+                       r"( Check the documentation of torch\.load.*)?$", r"\1", cause)
         raise RunError(f"cannot load checkpoint {path}: {what} ({type(e).__name__}: {cause})"
                        f"{_other_model(path, run)}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM

@@ -3371,19 +3371,25 @@ def test_a_damaged_checkpoint_names_the_newest_older_one_to_resume_from(scripts,
     assert err.rstrip().endswith("to resume from " + str(run / "checkpoints" / "step_2000.zip"))
 
 
-@pytest.mark.parametrize("damage", ["cut_short", "member_corrupt"])
+@pytest.mark.parametrize("damage", ["cut_short", "member_corrupt", "member_garbage"])
 def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_another(trained, scripts, tmp_path,
                                                                                   capsys, damage):
     """A checkpoint zip cut short (its first 60%) or with a corrupt member (its central directory intact)
     passes the "is not a checkpoint" check: each command that loads one said only zipfile's or SB3's own
     words ("File is not a zip file", "wasn't a zip-file"), with no file to use instead, and --resume on two
     lines. Now: one line naming the file, saying it is damaged or cut short, and the file to use instead;
-    nothing written."""
+    nothing written. A member of garbage in a sound zip: torch's refusal advised weights_only=False."""
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     good = (run / "checkpoints" / "step_512.zip").read_bytes()
     if damage == "cut_short":
         bad = good[:len(good) * 6 // 10]
+    elif damage == "member_garbage":
+        rewritten = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(good)) as z, zipfile.ZipFile(rewritten, "w") as out:
+            for item in z.infolist():
+                out.writestr(item, b"garbage" * 100 if item.filename == "policy.pth" else z.read(item))
+        bad = rewritten.getvalue()
     else:
         with zipfile.ZipFile(run / "checkpoints" / "step_512.zip") as z:
             at = z.getinfo("policy.pth").header_offset + 200
@@ -3402,6 +3408,9 @@ def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_anothe
         assert err.count("\n") == 1, err
         assert err.startswith(f"error: cannot load checkpoint {given}: it is damaged or cut short ("), err
         assert err.endswith(f"; the run's model.zip may load: --checkpoint {run / 'model.zip'}\n"), err
+        assert "weights_only" not in err, err
+        if damage == "member_garbage":
+            assert "(UnpicklingError: WeightsUnpickler error: Unsupported operand 103); " in err, err
     (run / "checkpoints" / "step_512.zip").write_bytes(bad)  # the newest, which --resume takes
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
     err = capsys.readouterr().err
