@@ -156,6 +156,18 @@ def test_every_field_of_the_trl_and_verl_examples_is_the_records_own(sample):
                     "plot_level": 1, "qa_level": 3, "answer": rec["answer"], "question": rec["question"]}
 
 
+def test_every_user_turn_is_the_images_tags_and_the_question_alone(sample):
+    """The user turn a model is shown in LLaMA-Factory, EasyR1 and ms-swift (SFT and GRPO files): an answer
+    or reply leaked into it still loads and scores, and trains a model to copy it out of the prompt."""
+    ref = {"images/aa/a.png": "A", "images/bb/b.png": "B"}.__getitem__
+    prompt = fmt.prompt_text(sample)
+    assert prompt == "<image><image>" + sample["question"]
+    assert fmt.llamafactory_example(sample, ref)["messages"][0]["content"] == prompt
+    assert fmt.easyr1_example(sample, ref)["problem"] == prompt
+    for with_response in (True, False):
+        assert fmt.swift_example(sample, ref, with_response)["messages"][0]["content"] == prompt
+
+
 def test_llamafactory_info_maps_every_role_and_column_of_the_messages():
     """LLaMA-Factory reads sharegpt ``messages`` through the entry's tags: a wrong assistant or content tag
     still loads the file, with every reply dropped or empty."""
