@@ -78,7 +78,7 @@ def snake_reply(best: str, worst: str) -> str:
      ["A", "D", "C. A box is in a different place", "B. A target is in a different place", "A. B", "A, B"]),
     (INTEGER, ["5", "five", "\\boxed{5}", "5 boxes", " 5 "], ["4", "5 or 6", "(5, 6)", "", "fifty"]),
     (COORD, ["(3, 4)", "[3,4]", "x=3, y=4", "3 4", '{"x":3,"y":4}'],  # braces without \boxed
-     ["(4, 3)", "(3, 4) or (4, 5)", "3", "(3, 4, 5)"]),
+     ["(4, 3)", "(3, 4) or (4, 5)", "(4, 5) or (3, 4)", "3", "(3, 4, 5)"]),
     (WORD, ["UP", "up", "Left", "**LEFT**", "I move UP."], ["DOWN", "UP or LEFT", "UP, DOWN", "none", ""]),
     (TURN, ["X-", "x-", "Turn X- now", "X\u2212", "X\u2013"], ["X+", "X- or Y+", "X", "-", "X\u2212 or Y+"]),
     (ANGLE_FREE, ["270 about Z", "Z, 270°", "-90 degrees about the z axis", "270° around Z",
