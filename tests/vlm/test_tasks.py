@@ -1180,6 +1180,7 @@ def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
                 elif d.qa_type == "absent_colour":
                     answer = d.options[ord(d.answer) - 65]
                     assert all(shown[names.index(o)] for o in d.options if o != answer), d.options
+                    assert answer not in names, (answer, names)  # a hidden cube's colour still appears
                 elif d.family == "vision_zero" and d.extra["edit"]:
                     edited = d.extra["edited_state"]["colors"]
                     changed = [i for i, (a, b) in enumerate(zip(s["colors"], edited, strict=True)) if a != b]
