@@ -551,6 +551,37 @@ def test_a_run_config_without_a_policy_name_exports_as_preset_unknown(tmp_path):
     assert RunInfo(tmp_path, {"env": "snake", "policy": "tiny"}, tmp_path / "model.zip").preset == "tiny"
 
 
+def test_each_step_row_pairs_its_state_and_frame_with_that_steps_own_action_and_outcome(tmp_path):
+    """Row t holds step t's action (its name), reward, ends, score, probabilities and value beside state t
+    and its frame: the exported model's actions barely vary, so the export tests alone passed a writer that
+    paired a state with the next step's action."""
+    import pyarrow.parquet as pq
+
+    from vlm.trajectories import StepView, StepWriter
+
+    n = 4
+    actions = np.array([2, 0, 3, 1], np.int64)  # every step a different action
+    probs = np.eye(4, dtype=np.float32)[actions]
+    log = EpisodeLog(0, 7, actions, probs, np.arange(n, dtype=np.float32) / 10,
+                     np.arange(1, n + 1, dtype=np.float32), np.array([0, 0, 0, 1], bool), np.zeros(n, bool),
+                     np.arange(10, 10 + n, dtype=np.float64))
+    path = tmp_path / "part-00000.parquet"
+    writer = StepWriter(path, ("UP", "DOWN", "LEFT", "RIGHT"))
+    for t in range(n):
+        writer.add(StepView(log, t, {"step": t}, None), f"images/{t}.png")
+    writer.close()
+    rows = pq.read_table(path).to_pylist()
+    assert [(r["t"], json.loads(r["state"])["step"], r["frame"]) for r in rows] == [
+        (t, t, f"images/{t}.png") for t in range(n)]
+    assert [r["action"] for r in rows] == [2, 0, 3, 1]
+    assert [r["action_name"] for r in rows] == ["LEFT", "UP", "RIGHT", "DOWN"]
+    assert [r["reward"] for r in rows] == [1.0, 2.0, 3.0, 4.0]
+    assert [r["terminated"] for r in rows] == [False, False, False, True]
+    assert [r["score"] for r in rows] == [10.0, 11.0, 12.0, 13.0]
+    assert [r["probs"] for r in rows] == probs.tolist()
+    assert [r["value"] for r in rows] == pytest.approx([0.0, 0.1, 0.2, 0.3])
+
+
 def test_an_episodes_score_without_one_in_its_info_is_the_last_steps():
     log = EpisodeLog(0, 1, np.zeros(3, np.int64), np.full((3, 4), 0.25, np.float32), np.zeros(3, np.float32),
                      np.zeros(3, np.float32), np.zeros(3, bool), np.zeros(3, bool), np.array([0.0, 2.0, 5.0]))
