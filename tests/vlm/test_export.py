@@ -120,16 +120,21 @@ def test_the_export_folder_holds_store_records_images_formats_card(exported):
     records = [TaskRecord.from_dict(r) for s in SPLITS for r in read_split(exported, s)]
     assert {r.family for r in records} == set(FAMILIES)
     assert len({r.id for r in records}) == len(records)
+    meta = json.loads((exported / "trajectories/meta.json").read_text())
+    policy = meta["policy"]
     for r in records:
         assert r.game == "snake" and 1 <= r.plot_level <= 3 and 1 <= r.qa_level <= 3
         assert set(r.source) >= {"env", "run", "checkpoint", "seed", "episode", "step", "policy", "frame"}
         assert r.source["run"] == "snake-tiny" and r.source["seed"] == 1_000_000 + r.source["episode"]
+        # The model file played, not the run's folder again (the run's name passed as the checkpoint's)
+        assert r.source["env"] == "snake" and r.source["checkpoint"] == "model.zip" == Path(
+            meta["run"]["checkpoint"]).name
+        assert r.source["policy"] == f"{policy['algorithm']}/{policy['preset']}@{policy['num_timesteps']}"
         assert all((exported / p).is_file() for p in r.images)
     # Identical images are written once: file names are the SHA-1 of the pixels, every file is used.
     files = {str(p.relative_to(exported)) for p in (exported / "images").rglob("*.png")}
     used = {p for r in records for p in r.images} | {r.source["frame"] for r in records}
-    assert used <= files and len(files) == json.loads((exported / "trajectories/meta.json").read_text()
-                                                      )["counts"]["images"]
+    assert used <= files and len(files) == meta["counts"]["images"]
 
 
 def test_a_records_source_names_the_step_it_was_asked_about(exported):
