@@ -130,6 +130,11 @@ def test_a_config_file_with_an_unknown_top_level_key_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match=r"unknown keys \['learning_rate'\]; known: \[.*\]; learning_rate "
                                          r"is a setting of ppo: put it under ppo:$"):
         load_config("snake", own)
+    # A game's option at the top level of a file naming its game: named with env_kwargs, the game's section.
+    own.write_text("env: sokoban\ndifficulty: hard\n")
+    with pytest.raises(ValueError, match=r"unknown keys \['difficulty'\]; known: \[.*\]; difficulty is a "
+                                         r"setting of env_kwargs: put it under env_kwargs:$"):
+        load_config(None, own)
 
 
 def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
