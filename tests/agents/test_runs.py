@@ -138,7 +138,7 @@ def test_a_folder_of_runs_names_its_newest_run(tmp_path):
                                 f"folders: give one, e.g. the newest, {newer}")
 
 
-def test_a_folder_inside_a_run_names_the_run(tmp_path):
+def test_a_folder_inside_a_run_names_the_run(tmp_path, monkeypatch):
     # `--resume runs/snake/<run>/checkpoints/` (tab completion goes on into the run) was refused as "not a
     # depthfirst run folder", naming no run to give.
     run = old_run(tmp_path / "run")
@@ -148,6 +148,11 @@ def test_a_folder_inside_a_run_names_the_run(tmp_path):
             runs.read_run_config(run / name)
         assert str(e.value) == (f"{run / name}: not a depthfirst run folder (no config.yaml); it is inside "
                                 f"the run folder {run}: give that")
+    # Given from inside the run ("checkpoints"): the run is named by its path, not as ".".
+    monkeypatch.chdir(run)
+    with pytest.raises(runs.RunError) as e:
+        runs.read_run_config(Path("checkpoints"))
+    assert str(e.value).endswith(f"it is inside the run folder {run}: give that")
 
 
 def test_force_refuses_a_run_that_holds_another_run(tmp_path):
