@@ -37,9 +37,10 @@ class GameEnv(gym.Env):
             raise ValueError("GameEnv is one board and takes no num_envs; for many boards use "
                              "envs.make_vec (or envs.make_game)")
         if not isinstance(game, str) and game_kwargs:  # they were dropped: the game played its own options
-            raise ValueError(f"GameEnv got a Game and the game options {sorted(game_kwargs)}: a Game's "
-                             f"options are set when it is made (envs.make_game({game.name!r}, "
-                             f"{sorted(game_kwargs)[0]}=...)); give GameEnv the game's name to make it here")
+            names = sorted(game_kwargs)
+            raise ValueError(f"GameEnv got a Game and the game options {names}: a Game's options are set "
+                             f"when it is made (envs.make_game({game.name!r}, {names[0]}=...)); give GameEnv "
+                             "the game's name to make it here")
         # Checked before the game is made: a typo here booted a Game Boy emulator for nothing.
         if render_mode not in (None, "rgb_array"):
             raise ValueError("render_mode must be None or 'rgb_array' (through gym.make also "

@@ -188,9 +188,9 @@ def record_maker(keys: Sequence[str]) -> Callable[..., dict[str, Any]]:
     against 0.85 µs for ``dict(zip(keys, values))``, which grows its dict as it goes. A step of 4,096
     random boards ends about 400 episodes, each reported in a dict of these, in the parent process.
     Generated as ``dataclasses`` generates its methods; each key (a string) goes in as its ``repr``."""
-    values = [f"v{i}" for i in range(len(keys))]
-    items = ", ".join(f"{key!r}: {value}" for key, value in zip(keys, values, strict=True))
-    return eval(f"lambda {', '.join(values)}: {{{items}}}", {})
+    params = ", ".join(f"v{i}" for i in range(len(keys)))
+    items = ", ".join(f"{key!r}: v{i}" for i, key in enumerate(keys))
+    return eval(f"lambda {params}: {{{items}}}", {})
 
 
 def _seed(seed: Any) -> int:
