@@ -149,8 +149,9 @@ def not_a_file(path: Path, again: str) -> str | None:
     return None if kind is None else f"is {kind}, not a file"
 
 
-def read_yaml(file: Path, what: str) -> dict[str, Any]:
-    """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise."""
+def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
+    """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise. ``env``
+    (``--env``) names the game whose options an unknown key is looked up in when the file names none."""
     if file.is_dir():
         raise ValueError(f"{what} {file} is a folder; give a YAML file")
     # A pipe (bash's <(sed ... configs/snake.yaml)) is read once, as a file is: load_config reads the
@@ -177,7 +178,7 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
                          "number, a switch or null): correct it, or quote it")
     unknown = set(data) - set(DEFAULTS)
     if unknown:
-        env = data.get("env") if isinstance(data.get("env"), str) else None
+        env = data["env"] if isinstance(data.get("env"), str) else env
         hints = "".join(f"; {key} is a setting of {section}: put it under {section}:"
                         for key in sorted(unknown) if (section := section_of(key, env)))
         raise ValueError(f"{what} {file}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}{hints}")
@@ -191,7 +192,7 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
 def load_config(env: str | None, path: str | Path | None = None) -> dict[str, Any]:
     """Defaults < the env's preset ``configs/<env>.yaml`` < the user's ``--config`` file (any part of a
     config; its ``env`` names the game when ``env`` is None)."""
-    own = read_yaml(Path(path), "--config") if path else {}
+    own = read_yaml(Path(path), "--config", env) if path else {}
     if env is None:
         env = own.get("env")
         if env is None:

@@ -135,6 +135,9 @@ def test_a_config_file_with_an_unknown_top_level_key_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match=r"unknown keys \['difficulty'\]; known: \[.*\]; difficulty is a "
                                          r"setting of env_kwargs: put it under env_kwargs:$"):
         load_config(None, own)
+    own.write_text("difficulty: hard\n")  # no env: in the file, the game named by --env
+    with pytest.raises(ValueError, match=r"difficulty is a setting of env_kwargs: put it under env_kwargs:$"):
+        load_config("sokoban", own)
 
 
 def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
