@@ -47,6 +47,10 @@ V1_UNLIMITED = str(2**63 - 4096)  # what v1 reads where no limit is set
     ("0::/a/b\n", {"a/memory.max": str(GiB), "a/b/memory.max": str(3 * GiB)}, GiB + SWAP),  # the parent's
     ("0::/job\n", {"job/memory.max": str(GiB), "job/memory.swap.max": "0"}, GiB),  # v2 caps swap apart
     ("0::/job\n", {"job/memory.max": str(8 * GiB), "job/memory.swap.max": str(GiB)}, RAM + GiB),
+    # v2 writes "max" where it sets none, the swap's by default: read as no limit, not as a garbled file
+    # that left the host's figure, the parent's 1 GiB lost
+    ("0::/a/job\n", {"a/memory.max": str(GiB), "a/job/memory.max": "max", "a/job/memory.swap.max": "max"},
+     GiB + SWAP),
     ("0::/\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a cgroup namespace: the mount root is its own
     ("0::/not/here\n", {"memory.max": str(GiB)}, GiB + SWAP),  # a path missing under the mount: its root
     ("0::/not/here\n", {}, RAM + SWAP),  # ... which sets none
