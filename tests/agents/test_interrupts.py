@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -384,6 +385,23 @@ def test_timeouts_two_signals_at_the_default_repeat_window_are_one_stop_taken_at
         signal.raise_signal(signal.SIGTERM)
         with pytest.raises(KeyboardInterrupt):
             stop_point()
+
+
+def test_a_repeat_a_second_after_the_first_stops_at_once_with_the_default_window(monkeypatch):
+    """The window as shipped (README: a second Ctrl-C a second or more after the first stops a step that
+    hangs), on a clock of the test's: a window ten times as long left a user's repeats ignored."""
+    now = 100.0
+    monkeypatch.setattr(interrupts, "time", SimpleNamespace(monotonic=lambda: now))
+    with stop_signals_interrupt(), stop_at_safe_points():
+        signal.raise_signal(signal.SIGINT)
+        now = 100.9
+        try:  # a KeyboardInterrupt here would abort the whole pytest session, not fail this test
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pytest.fail("a repeat 0.9 s after the first stopped at once")
+        now = 101.0
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
 
 
 def test_a_signal_in_a_deferred_block_inside_safe_points_raises_at_the_deferred_end():
