@@ -451,6 +451,10 @@ def test_safe_points_outside_a_stop_block_leave_signals_as_they_are():
         assert _handlers() == before
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)  # Python's own handler: raised at once
+        # Nor does it hold back the stop of a stop block begun inside it: taken for its own, the signal was
+        # only marked, that block's end cleared the mark, and the stop was lost.
+        with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
 
 
 def test_a_stop_taken_does_not_stop_the_next_work_outside_a_block():
