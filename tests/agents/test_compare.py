@@ -771,6 +771,15 @@ def test_summary_score_length_latency_and_cache_figures():
     assert s["latency_s"]["p95"] == pytest.approx(np.percentile([*range(1, 21), 10.0], 95))
 
 
+def test_the_latency_median_of_an_even_count_is_the_mean_of_the_two_middle_ones():
+    # report.json's latency median: with an even count of answers it is halfway between the middle two,
+    # not the lower one (no test had an even count).
+    answers = [Decision(k, 0, "UP", "UP", "ok", "", None, 0, 0, latency, False)
+               for k, latency in enumerate([1.0, 2.0, 3.0, 10.0])]
+    run = PlayerRun("vlm", "vlm", None, "unknown", [Episode(1, 0.0, 4, 0.0, {}, [0] * 4, answers)], 1.0)
+    assert summarize_run(run, None)["latency_s"]["median"] == pytest.approx(2.5)
+
+
 def test_a_vlm_whose_every_request_failed_has_no_latency_and_its_summary_is_strict_json():
     # Its latency figures were NaN, which report.json then held as NaN: not JSON to jq or JavaScript.
     failed = Decision(0, 0, "UP", None, "error", "", None, 0, 0, 0.0, False, error="gave up")
