@@ -1336,6 +1336,21 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
                    f"report: {run / 'compare-20261202-031500' / 'report.md'}"]
 
 
+def test_a_player_that_never_won_is_printed_with_success_0_percent_not_n_a(scripts, tmp_path, monkeypatch,
+                                                                           capsys):
+    # n/a is for a game with no won/solved; a success rate of 0 is a figure (no test printed one).
+    import agents.compare
+
+    player = {"name": "m-vl-7b", "mean_score": 0.0, "success_rate": 0.0, "invalid_rate": 0.0,
+              "decisions_per_s": 2.0, "cut_at_max_tokens": 0, "invalid_by_status": {}, "capped": 0,
+              "episodes": 20}
+    monkeypatch.setattr(agents.compare, "compare", lambda *args, **kwargs: {"players": [player]})
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(tmp_path / "run"), "--out",
+                                 str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{'m-vl-7b':>28}: mean score 0.00, success 0%, invalid 0.0%, 2.0 decisions/s")
+
+
 def test_every_flag_reaches_the_comparison_with_the_command_to_run_it_again(scripts, tmp_path, monkeypatch,
                                                                             capsys):
     # --max-steps, --concurrency and the command the report names were passed on by no checked path: the
