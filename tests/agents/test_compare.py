@@ -1845,6 +1845,34 @@ def test_the_rates_plot_says_n_a_for_a_game_with_no_success_not_0_percent(tmp_pa
     assert "n/a" in labels["rates.png"] and "0%" in labels["rates.png"]  # success n/a, invalid 0%
 
 
+def _drawn_plots(tmp_path, monkeypatch, runs):
+    """The figures ``write_plots`` draws for ``runs``, by file name (kept open: the caller reads them)."""
+    import agents.compare
+
+    figures = {}
+
+    def save(fig, path):
+        figures[path.name] = fig
+        return path.name
+
+    monkeypatch.setattr(agents.compare, "_save", save)
+    agents.compare.write_plots(tmp_path, [summarize_run(r, None) for r in runs], runs)
+    return figures
+
+
+def test_the_rates_plot_says_0_percent_for_a_player_that_never_won(tmp_path, monkeypatch):
+    # n/a is for a game with no won/solved only: a lost game's 0% is a figure (no test drew one).
+    from agents.curves import pyplot
+
+    log = [Decision(0, 0, "UP", None, "unparseable", "", None, 1, 1, 0.1, False),
+           Decision(1, 0, "UP", "UP", "ok", "", None, 1, 1, 0.1, False)]
+    lost = Episode(1, 0.0, 2, 0.0, {"won": 0.0}, [0, 0], log)
+    runs = [PlayerRun("m-vl-7b", "vlm", 7e9, "given", [lost], 1.0)]
+    fig = _drawn_plots(tmp_path, monkeypatch, runs)["rates.png"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0%", "50%"]  # success, then invalid answers
+    pyplot().close("all")
+
+
 def test_an_out_filled_by_another_program_during_the_play_says_give_another_out(scripts, tmp_path, capsys):
     # Two comparisons given one --out (or a user saving a file there) while the first plays: it failed
     # after its play telling the user to "free some space", which was never the problem.
