@@ -1873,6 +1873,20 @@ def test_the_rates_plot_says_0_percent_for_a_player_that_never_won(tmp_path, mon
     pyplot().close("all")
 
 
+def test_the_scores_plot_draws_each_players_episode_scores(tmp_path, monkeypatch):
+    # The score distribution's points, per player in the table's order: nothing but the plot's look was
+    # tested (a plot of the episodes' lengths passed).
+    from agents.curves import pyplot
+
+    runs = [PlayerRun(name, "specialist", 1e5, "counted",
+                      [Episode(k, x, 10 * (k + 1), x, {}, [0], None) for k, x in enumerate(scores)], 1.0)
+            for name, scores in (("a", [2.0, 5.0, 1.0]), ("b", [0.0, 3.0, 4.0]))]
+    (ax,) = _drawn_plots(tmp_path, monkeypatch, runs)["scores.png"].axes
+    drawn = [points.get_offsets()[:, 1].tolist() for points in ax.collections]
+    assert drawn == [[2.0, 5.0, 1.0], [0.0, 3.0, 4.0]]
+    pyplot().close("all")
+
+
 def test_an_out_filled_by_another_program_during_the_play_says_give_another_out(scripts, tmp_path, capsys):
     # Two comparisons given one --out (or a user saving a file there) while the first plays: it failed
     # after its play telling the user to "free some space", which was never the problem.
