@@ -113,9 +113,12 @@ def test_a_damaged_png_is_a_value_error_at_any_cut() -> None:
         decode_png(damaged)
 
 
-def test_pixels_longer_than_the_header_says_are_refused_by_name() -> None:
-    # More decompressed bytes than H rows of 1 + W*C: NumPy's reshape error, not the codec's ValueError.
+@pytest.mark.parametrize(("extra", "size"), [(7, 28), (-7, 14)])
+def test_pixels_longer_or_shorter_than_the_header_says_are_refused_by_name(extra: int, size: int) -> None:
+    # More (or fewer) decompressed bytes than H rows of 1 + W*C: NumPy's reshape error, not the codec's
+    # ValueError.
     (ihdr, (_, idat), iend) = _chunks(encode_png(np.zeros((3, 2, 3), np.uint8)))
-    longer = zlib.compress(zlib.decompress(idat) + bytes(7))
-    with pytest.raises(ValueError, match=r"damaged PNG \(28 bytes of pixels for 2x3x3\)"):
-        decode_png(_png([ihdr, (b"IDAT", longer), iend]))
+    pixels = zlib.decompress(idat)
+    changed = zlib.compress(pixels + bytes(extra) if extra > 0 else pixels[:extra])
+    with pytest.raises(ValueError, match=rf"damaged PNG \({size} bytes of pixels for 2x3x3\)"):
+        decode_png(_png([ihdr, (b"IDAT", changed), iend]))
