@@ -327,6 +327,7 @@ def test_a_path_goes_round_void_tall_grass_and_pick_ups(monkeypatch: pytest.Monk
     (("#@I#",), "unknown cell 'I'"),  # goals are A-H: one bit each of the badge byte
     (("#@aa#",), "cell 'a' appears twice"),
     (("#@1#",), "door '1' must appear in exactly two places, found 1"),
+    (("#1@11#",), "door '1' must appear in exactly two places, found 3"),  # not "too many values to unpack"
     (("#.#",), "no start cell '@'"),
 ])
 def test_a_layout_that_breaks_the_legend_is_refused(monkeypatch: pytest.MonkeyPatch, room, error) -> None:
