@@ -110,17 +110,18 @@ def test_build_without_sdcc_is_a_clear_error_not_a_traceback(monkeypatch, capsys
 
 
 @pytest.mark.skipif(shutil.which("sdasgb") is None, reason="SDCC (sdasgb) not installed")
-def test_a_build_whose_rom_is_not_32_kib_is_refused_and_writes_nothing(monkeypatch, tmp_path) -> None:
+@pytest.mark.parametrize("size", [0x4000, 0x10000])  # cut short, or code grown past 32 KiB
+def test_a_build_whose_rom_is_not_32_kib_is_refused_and_writes_nothing(monkeypatch, tmp_path, size) -> None:
     run = subprocess.run
 
-    def short_makebin(cmd, cwd, **kwargs):  # the tools' output is checked, not taken on trust
+    def other_makebin(cmd, cwd, **kwargs):  # the tools' output is checked, not taken on trust
         if cmd[0] == "makebin":
-            (Path(cwd) / "game.gb").write_bytes(bytes(0x4000))
+            (Path(cwd) / "game.gb").write_bytes(bytes(size))
             return subprocess.CompletedProcess(cmd, 0, "", "")
         return run(cmd, cwd=cwd, **kwargs)
 
-    monkeypatch.setattr(build.subprocess, "run", short_makebin)
-    with pytest.raises(RuntimeError, match="expected a 32 KiB ROM, got 16384 bytes"):
+    monkeypatch.setattr(build.subprocess, "run", other_makebin)
+    with pytest.raises(RuntimeError, match=f"expected a 32 KiB ROM, got {size} bytes"):
         build.build(tmp_path / "x.gb")
     assert not (tmp_path / "x.gb").exists()
 
