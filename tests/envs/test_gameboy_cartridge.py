@@ -75,15 +75,19 @@ def test_build_keeps_an_existing_out_file_unless_forced(capsys, tmp_path) -> Non
     assert mine.read_bytes() == TEST_CARTRIDGE.read_bytes()
 
 
-def test_build_refuses_an_out_that_is_one_of_its_sources_even_forced(monkeypatch, capsys, tmp_path) -> None:
+@pytest.mark.parametrize(("name", "module", "attr"), [
+    ("game.s", build, "SOURCE"), ("layout.py", layout, "__file__"), ("build.py", build, "__file__")],
+    ids=["game.s", "layout.py", "build.py"])
+def test_build_refuses_an_out_that_is_one_of_its_sources_even_forced(monkeypatch, capsys, tmp_path, name,
+                                                                      module, attr) -> None:
     # `--out envs/gameboy/cartridge/game.s --force` wrote the ROM over the assembler source it builds from.
-    source = tmp_path / "game.s"  # a copy stands in for game.s: a failing test must not destroy the real one
-    source.write_text(build.SOURCE.read_text())
-    monkeypatch.setattr(build, "SOURCE", source)
+    source = tmp_path / name  # a copy stands in for the source: a failing test must not destroy the real one
+    source.write_text(Path(getattr(module, attr)).read_text())
+    monkeypatch.setattr(module, attr, source if attr == "SOURCE" else str(source))
     text = source.read_text()
     assert build.main(["--out", str(source), "--force"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: --out {source} is the game.s file") and "Traceback" not in err
+    assert err.startswith(f"error: --out {source} is the {name} file") and "Traceback" not in err
     assert source.read_text() == text
 
 
