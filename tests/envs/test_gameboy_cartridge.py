@@ -220,6 +220,16 @@ def test_a_file_made_at_out_during_the_build_is_kept_without_force(fake_sdcc, mo
     assert build.main(["--out", str(out), "--force"]) == 0 and len(out.read_bytes()) == 32768
 
 
+def test_a_rebuild_in_place_replaces_the_committed_rom_without_force(fake_sdcc, monkeypatch, capsys) -> None:
+    # No --out: the committed ROM is always rebuilt in place; it is there, and that is no "appeared while
+    # building" (a copy stands in for it: a failing test must not touch the real one).
+    committed = fake_sdcc / "depthfirst_test.gb"
+    committed.write_bytes(TEST_CARTRIDGE.read_bytes())
+    monkeypatch.setattr(build, "ROM_PATH", committed)
+    assert build.main([]) == 0
+    assert capsys.readouterr().out == f"wrote {committed}\n" and committed.read_bytes() == bytes(32768)
+
+
 def _build_module(fake_sdcc: Path, *argv: str, **env: str) -> subprocess.Popen:
     """``python -m envs.gameboy.cartridge.build`` as a user runs it, its temp folders under ``fake_sdcc``."""
     return subprocess.Popen([sys.executable, "-m", "envs.gameboy.cartridge.build", *argv], cwd=fake_sdcc,
