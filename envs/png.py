@@ -60,6 +60,9 @@ def _decode(data: bytes) -> np.ndarray:
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos:pos + 4])
         kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])  # cut short: struct.error
+        if zlib.crc32(kind + body) != crc:  # damage that leaves the chunk readable, a header byte flipped
+            raise ValueError(f"damaged PNG ({kind.decode('latin-1')} fails its CRC)")
         pos += 12 + length
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)

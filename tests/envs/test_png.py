@@ -113,6 +113,16 @@ def test_a_damaged_png_is_a_value_error_at_any_cut() -> None:
         decode_png(damaged)
 
 
+def test_a_chunk_that_fails_its_crc_is_refused() -> None:
+    """Damage that leaves a chunk readable (a header byte the decoder does not use, a CRC byte) read as if
+    nothing were wrong: only the CRC tells."""
+    data = encode_png(np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3))
+    at = data.index(b"IHDR") + 4 + 11  # IHDR's filter method, unused past the check that rows are Up or None
+    for damaged in (data[:at] + b"\x01" + data[at + 1:], data[:-1] + bytes([data[-1] ^ 1])):  # + IEND's CRC
+        with pytest.raises(ValueError, match=r"damaged PNG \((IHDR|IEND) fails its CRC\)"):
+            decode_png(damaged)
+
+
 @pytest.mark.parametrize(("extra", "size"), [(7, 28), (-7, 14)])
 def test_pixels_longer_or_shorter_than_the_header_says_are_refused_by_name(extra: int, size: int) -> None:
     # More (or fewer) decompressed bytes than H rows of 1 + W*C: NumPy's reshape error, not the codec's
