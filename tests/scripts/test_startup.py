@@ -220,8 +220,11 @@ def test_a_script_run_with_the_packages_of_another_checkout_is_refused(imported,
     (checkout / "agents").mkdir()
     (checkout / "agents" / "startup.py").touch()
     (checkout / "scripts" / "x.py").write_text("import agents.startup\nprint('ran')\n")
-    if imported == "other-checkout":
-        packages, message = ROOT, f"from another checkout, {ROOT.resolve()}"
+    if imported == "other-checkout":  # PYTHONPATH named as the fix is this script's checkout, not the other
+        packages = ROOT
+        message = (f"from another checkout, {ROOT.resolve()} (installed editable there, or on PYTHONPATH), "
+                   "whose code would run: run that checkout's scripts, or set "
+                   f"PYTHONPATH={checkout.resolve()},")
     else:  # the package alone, as site-packages holds it
         packages = tmp_path / "site-packages"
         (packages / "agents").mkdir(parents=True)
