@@ -257,6 +257,20 @@ def test_a_checkout_reached_by_another_path_than_its_packages_runs(tmp_path):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "_interrupted\n", "")
 
 
+def test_a_script_run_through_a_symlink_is_its_checkout_s_script(tmp_path):
+    # A script linked into a folder on PATH (~/bin/train_ppo.py, run by its shebang) is still the
+    # checkout's: its checkout is checked and its stop signals handled, as for scripts/train_ppo.py.
+    link = tmp_path / "bin" / "train_ppo.py"
+    link.parent.mkdir()
+    link.symlink_to(ROOT / "scripts" / "train_ppo.py")
+    code = (f"import signal, sys; sys.modules['__main__'].__file__ = {str(link)!r}\n"
+            "import agents.startup\n"
+            "name = lambda h: getattr(h, '__name__', None) or h.name\n"
+            "print(name(signal.getsignal(signal.SIGTERM)))\n")
+    proc = _run_python(code, tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "_interrupted\n", "")
+
+
 def test_a_module_programs_name_as_an_argument_is_no_python_m_of_it(tmp_path):
     # Only `python -m envs.gameboy.cartridge.build` is that program: a process given its name as an argument
     # (a user's own tool, `python -c ... NAME`) keeps Python's handlers.
