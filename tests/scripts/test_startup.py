@@ -210,6 +210,18 @@ def test_a_ctrl_c_handler_installed_before_the_script_starts_is_kept(tmp_path):
     assert proc.stdout.strip() == "mine _interrupted"
 
 
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_stop_handler_installed_before_the_script_starts_is_kept(sig, tmp_path):
+    # As for Ctrl-C: a job runner's SIGTERM (or SIGHUP) handler, put in place by a sitecustomize, is kept.
+    code = (f"import signal, sys; sys.modules['__main__'].__file__ = {str(ROOT / 'scripts' / 'x.py')!r}\n"
+            "def mine(signum, frame): pass\n"
+            f"signal.signal(signal.{sig}, mine)\n"
+            "import agents.startup\n"
+            f"print(signal.getsignal(signal.{sig}).__name__)\n")
+    proc = _run_python(code, tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "mine\n", "")
+
+
 @pytest.mark.parametrize("imported", ["other-checkout", "pip-install-copy"])
 def test_a_script_run_with_the_packages_of_another_checkout_is_refused(imported, tmp_path):
     """``python scripts/x.py`` of one checkout imports ``agents`` from wherever Python finds it: a copy that
