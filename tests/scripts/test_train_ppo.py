@@ -526,6 +526,27 @@ def test_a_flag_given_as_0_wins_over_a_config_file_as_any_other_value(scripts, t
     assert (seen[0]["seed"], seen[0]["num_workers"]) == (0, 0)
 
 
+def test_a_runs_config_yaml_given_as_config_trains_again(scripts, tmp_path, monkeypatch):
+    # README (--config): "--config RUN/config.yaml trains it again". Its self_play section restates the
+    # defaults (a run without self-play has them too), read anew from YAML: the same values, not settings.
+    import agents.train_cli
+    from agents.config import load_config, resolve
+    from agents.runs import RunError
+
+    seen = []
+
+    def stop(cfg, run_dir, force):  # the run folder would be made: every check passed
+        seen.append(cfg)
+        raise RunError("stop here")
+
+    monkeypatch.setattr(agents.train_cli, "new_run_dir", stop)
+    cfg = resolve({**load_config("snake"), "policy": "tiny", "device": "cpu"}, False)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    argv = ["--config", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / "run")]
+    assert scripts.train_ppo.main(argv) == 2
+    assert seen and seen[0]["self_play"] == cfg["self_play"]
+
+
 def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_for_a_new_run_and_a_resume(scripts, tmp_path,
                                                                                   monkeypatch):
     # README (--device): auto is CUDA when available. Either command read as if it were, on a machine
