@@ -197,8 +197,12 @@ def check_memory(cfg: dict, obs_shape: tuple[int, ...], resume: bool = False, bo
     change = net_change if network > buffers else (
         "a smaller --num-envs or --set ppo.n_steps" if host_rollout else "a smaller --num-envs")
     if resume:
-        gpu = ("--device cuda, where the rollout buffer and the network's passes are not in RAM (the run "
-               "keeps its --num-envs, ppo.n_steps, ppo.batch_size and --policy)")
+        import torch
+
+        # Said where it applies: a CPU-only box told "--device cuda" got torch's "no CUDA" next.
+        where = "" if torch.cuda.is_available() else " on a machine with a CUDA GPU (this one has none)"
+        gpu = (f"--device cuda{where}, where the rollout buffer and the network's passes are not in RAM (the "
+               "run keeps its --num-envs, ppo.n_steps, ppo.batch_size and --policy)")
         cuda_fits = host_rollout and not cfg["recurrent"] and in_ram <= limit
         change = gpu if cuda_fits else "a machine with more memory"
     raise ValueError(f"{what} need {memory_shortfall(need, limit)}: the run does not fit in memory; "

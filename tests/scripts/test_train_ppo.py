@@ -89,8 +89,11 @@ ON_GPU = r"use --device cuda, where the rollout buffer and the network's passes 
 def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch, buffers_only):
     # A --resume keeps its --num-envs and ppo.n_steps: only --device cuda moves a PPO rollout out of RAM;
     # RecurrentPPO's stays in host memory on any device, and the step buffers are in RAM anyway.
+    import torch
+
     from agents import preflight
 
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA box; without one, see below
     # 10 boards of 100-byte observations: 13,560 bytes on the CPU (8 steps), 3,000 on CUDA (step buffers).
     monkeypatch.setattr(preflight, "memory_bytes", lambda: 5000)
     cfg = {"num_envs": 10, "ppo": {"n_steps": 8, "batch_size": 2}, "recurrent": False, "device": "cpu",
@@ -111,6 +114,12 @@ def test_a_resume_that_does_not_fit_says_what_can_still_change(monkeypatch, buff
     for other in ({}, {"recurrent": True}, {"recurrent": True, "device": "cuda"}, {"device": "cuda"}):
         with pytest.raises(ValueError, match=r"use a machine with more memory$"):
             preflight.check_memory({**cfg, **other}, (10, 10), resume=True)
+    # On a box without CUDA the advice says where --device cuda applies.
+    monkeypatch.setattr(preflight, "memory_bytes", lambda: 3000)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"use --device cuda on a machine with a CUDA GPU \(this one has "
+                                         r"none\), where the rollout buffer"):
+        preflight.check_memory(cfg, (10, 10), resume=True)
 
 
 def test_a_bad_value_without_a_config_file_mentions_none(scripts, tmp_path, capsys):
