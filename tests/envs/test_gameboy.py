@@ -337,6 +337,24 @@ def test_a_badge_lost_and_got_again_pays_nothing(game: PokemonRed) -> None:
     assert game.episode_info(0)["r_badge"] == pytest.approx(2 * W["badge"])
 
 
+def test_an_event_or_badge_count_that_drops_then_passes_its_best_pays_only_past_the_best(
+        game: PokemonRed) -> None:
+    # Paid from the episode's best, not from the last step's count: 3 flags, 2 after one is cleared,
+    # then 4 pays one flag (and badges alike), not the two the last step's count is short of.
+    fresh(game)
+    mem = game.memory(0)
+    flags = 0xD747 + 10  # event flags 80..87: no item or goal of the cartridge sets them
+    for addr, weight in ((flags, W["event"]), (0xD356, W["badge"])):
+        mem[addr] = 0b0111
+        assert act(game, A)[0] == pytest.approx(3 * weight)
+        mem[addr] = 0b0011
+        assert act(game, A)[0] == 0.0
+        mem[addr] = 0b1111
+        assert act(game, A)[0] == pytest.approx(weight)
+    info = game.episode_info(0)
+    assert (info["r_event"], info["r_badge"]) == pytest.approx((4 * W["event"], 4 * W["badge"]))
+
+
 def test_a_tile_visit_count_decays_from_its_last_visit(game: PokemonRed) -> None:
     # The count of a tile decays by visit_decay per step since it was last stepped on, not since its
     # first visit: the start tile (step 0), left at step 1, is back at steps 2 and 4.
