@@ -513,6 +513,25 @@ def test_visited_mask(game: PokemonRed) -> None:
     no_mask.close()
 
 
+def test_the_visited_mask_shows_tiles_on_the_maps_first_and_last_rows_and_columns(game: PokemonRed) -> None:
+    # x and y are bytes: a tile at 0 or 255 is as much a tile as any, and shows where visited (the
+    # cells past the map's edge show none).
+    fresh(game)
+    obs = game.new_obs_buffer()
+    mem = game.memory(0)
+    # each tile put on, with the cells that must show visited tiles: it and the tiles put on before it
+    walk_on = {(1, 0): [(4, 4)], (0, 0): [(4, 4), (4, 5)], (0, 1): [(4, 4), (3, 4), (3, 5)],
+               (254, 255): [(4, 4)], (255, 255): [(4, 4), (4, 3)], (255, 254): [(4, 4), (5, 4), (5, 3)]}
+    for (x, y), lit in walk_on.items():
+        mem[0xD362], mem[0xD361] = x, y  # wXCoord, wYCoord: the player put on the tile
+        act(game, A)
+        assert where(game)[1:] == (x, y)
+        game.observe(obs)
+        cells = reference_cells(game.get_state(0)["tracker"])
+        assert all(cells[rc] == 255 for rc in lit), (x, y)
+        assert np.array_equal(obs[0, -1], np.repeat(np.repeat(cells, 8, 0), 8, 1)), (x, y)
+
+
 def test_state_round_trip(game: PokemonRed) -> None:
     fresh(game)
     walk(game, WORLD["by_char"]["a"])
