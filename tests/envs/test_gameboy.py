@@ -4014,3 +4014,15 @@ def test_visit_decay_0_is_refused_and_level_cap_0_damps_every_level() -> None:
         assert game._level_value([8, 4]) == pytest.approx(12 * game.level_damping)
     finally:
         game.close()
+
+
+def test_max_level_is_the_highest_party_level_whatever_its_slot(game: PokemonRed) -> None:
+    # The highest level of the party, not the first slot's: a strong second Pokémon is the max_level of
+    # episode_info, the state and the milestones.
+    fresh(game)
+    mem = game.memory(0)
+    mem[0xD163], mem[0xD18C + 44], mem[0xD16D + 44], mem[0xD18E + 44] = 2, 30, 20, 20  # slot 2: level 30
+    act(game, A)
+    assert game.read_facts(0)["levels"][0] < 30
+    assert game.episode_info(0)["max_level"] == 30 == game.get_state(0)["max_level"]
+    assert game.milestones()["max_level"] == 30
