@@ -4026,3 +4026,13 @@ def test_max_level_is_the_highest_party_level_whatever_its_slot(game: PokemonRed
     assert game.read_facts(0)["levels"][0] < 30
     assert game.episode_info(0)["max_level"] == 30 == game.get_state(0)["max_level"]
     assert game.milestones()["max_level"] == 30
+
+
+def test_a_level_up_alone_pays_on_its_step(game: PokemonRed) -> None:
+    # A step is looked at for the progress terms when any figure they read changes: a level byte that
+    # changes with no HP, badge or event change (the game writes the level before the stats) pays at once.
+    fresh(game)
+    mem = game.memory(0)
+    mem[0xD18C] += 1  # wPartyMon1Level
+    assert act(game, A)[0] == pytest.approx(W["level"])
+    assert game.episode_info(0)["r_level"] == pytest.approx(W["level"])
