@@ -4036,3 +4036,23 @@ def test_a_level_up_alone_pays_on_its_step(game: PokemonRed) -> None:
     mem[0xD18C] += 1  # wPartyMon1Level
     assert act(game, A)[0] == pytest.approx(W["level"])
     assert game.episode_info(0)["r_level"] == pytest.approx(W["level"])
+
+
+def test_an_episode_from_a_start_state_with_flags_and_badges_pays_only_what_it_adds(
+        game: PokemonRed, tmp_path: Path) -> None:
+    # A start state past the intro (or a swarm restart) already holds event flags and badges: the
+    # episode's bests start at them, so the first flag or badge more pays one, not all of them again.
+    fresh(game)
+    mem = game.memory(0)
+    mem[0xD747 + 10], mem[0xD356] = 0b111, 0b1  # event flags 80..82 and a badge
+    (tmp_path / "progressed.state").write_bytes(save_emulator(game._pyboys[0]))
+    other = make(1, state=tmp_path / "progressed.state")
+    try:
+        facts = other.read_facts(0)
+        assert facts["event_flags"] >= 3 and facts["badges"] == 1
+        other.memory(0)[0xD747 + 10] = 0b1111
+        assert act(other, A)[0] == pytest.approx(W["event"])
+        other.memory(0)[0xD356] = 0b11
+        assert act(other, A)[0] == pytest.approx(W["badge"])
+    finally:
+        other.close()
