@@ -4056,3 +4056,14 @@ def test_an_episode_from_a_start_state_with_flags_and_badges_pays_only_what_it_a
         assert act(other, A)[0] == pytest.approx(W["badge"])
     finally:
         other.close()
+
+
+def test_a_states_party_figures_are_the_rams(game: PokemonRed) -> None:
+    # The state's hp, max_hp and levels (read by people and exports) are each its own figure.
+    fresh(game)
+    mem = game.memory(0)
+    mem[0xD16D] = layout.START_HP - 3  # hurt: hp below max_hp
+    act(game, A)
+    state, facts = game.get_state(0), game.read_facts(0)
+    assert facts["hp"] == [layout.START_HP - 3] and facts["max_hp"] == [layout.START_HP]
+    assert [state[k] for k in ("levels", "hp", "max_hp")] == [facts[k] for k in ("levels", "hp", "max_hp")]
