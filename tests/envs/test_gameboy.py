@@ -2765,9 +2765,9 @@ def test_level_progress_pays_only_new_ground_of_the_current_level(monkeypatch: p
     """Super Mario Land's level_progress is the x position in the current level: it falls back to the
     level's start at a new level and after a death. The reward paid 0.1 x that fall (minus hundreds
     for finishing a level); now only progress past the level's furthest point pays."""
-    g = GameBoy(num_envs=1, game="depthfirst_test", progress_weight=0.1)
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", progress_weight=0.1))
     try:
-        reads = iter([(100, 17), (300, 17), (250, 17), (320, 17), (251, 18), (300, 18)])
+        reads = iter([(100, 17), (300, 17), (250, 17), (320, 17), (251, 18), (300, 18), (280, 18)])
 
         def read(i: int) -> dict[str, float]:
             progress, level = next(reads)
@@ -2776,8 +2776,10 @@ def test_level_progress_pays_only_new_ground_of_the_current_level(monkeypatch: p
 
         monkeypatch.setattr(g, "_read", read)
         g._after_reset(0)
-        rewards = [g._after_step(0)[0] for _ in range(5)]
-        assert rewards == pytest.approx([20.0, 0.0, 2.0, 0.0, 4.9])
+        rewards = [g._after_step(0)[0] for _ in range(6)]
+        assert rewards == pytest.approx([20.0, 0.0, 2.0, 0.0, 4.9, 0.0])
+        # episode_info's progress is the last step's (README), not the furthest point paid for (300)
+        assert g.episode_info(0)["progress"] == 280.0
     finally:
         g.close()
 
