@@ -1367,6 +1367,8 @@ def test_a_cartridge_of_another_game_names_the_game_that_fits_it(tmp_path: Path,
         with pytest.raises(RomError) as refused:
             GameBoy(num_envs=1, game=game, rom=tmp_path / "cart.gb")
     assert hint in str(refused.value) and str(refused.value).endswith("; see roms/README.md")
+    # it names the ROM file refused (not the start state, which is None here)
+    assert str(refused.value).startswith(f"gameboy/{game}: {tmp_path / 'cart.gb'} is cartridge ")
 
 
 def test_a_rom_of_the_right_title_that_never_shows_the_wrappers_screen_is_refused(tmp_path: Path) -> None:
