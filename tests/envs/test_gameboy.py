@@ -2159,6 +2159,24 @@ def test_a_session_that_cannot_be_saved_where_asked_is_kept_beside(tmp_path: Pat
     g.close()
 
 
+def test_a_session_kept_beside_never_takes_the_name_of_one_kept_by_an_earlier_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An earlier play_gameboy run's session kept beside is still there: a name without the process id
+    # was taken, and the next session that could not be saved was lost with the first refusal.
+    out = tmp_path / "played.state"
+    kept = []
+    for pid in (1, None):  # an earlier process, then this one
+        out.unlink(missing_ok=True)
+        with monkeypatch.context() as m:
+            if pid is not None:
+                m.setattr(os, "getpid", lambda pid=pid: pid)
+            with pytest.raises(OSError, match=r"the session was saved to .*unsaved") as exc:
+                play(TEST_CARTRIDGE, out, window="null", max_frames=30,
+                     started=lambda: out.write_bytes(b"another state"))
+        kept.append(Path(str(exc.value).rsplit(" saved to ", 1)[1].removesuffix(" instead")))
+    assert kept[0] != kept[1] and kept[0].is_file() and kept[1].is_file()
+
+
 def test_make_state_stopped_during_the_save_writes_nothing(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     # Ctrl-C after the last input (while the state is saved): still nothing written, as the docstring says
