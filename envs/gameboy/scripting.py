@@ -163,6 +163,22 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
         raise OSError(f"{flag} {not_written(out, e)}") from None
 
 
+def _keep_beside(out: Path, data: bytes) -> Path | None:
+    """Where a session that could not be saved at ``out`` was kept: ``<stem>.unsaved-<pid>``, numbered on
+    past one there already (a second play in one process, or a process id used again, lost the play with
+    the first refusal); None if none could be written."""
+    for n in range(1, 100):
+        kept = out.with_name(f"{out.stem}.unsaved-{os.getpid()}{f'-{n}' if n > 1 else ''}{out.suffix}")
+        try:
+            _write_state(kept, data, "--save-state", False)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return kept
+    return None
+
+
 def _check_display(window: str) -> None:
     """PyBoy's SDL2 window on a Linux machine without a display shows nothing and never closes."""
     shown = any(os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
@@ -291,10 +307,8 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     try:
         _write_state(out, data, "--save-state", force)
     except OSError as e:  # a person's play is not thrown away: kept beside, under a name of its own
-        kept = out.with_name(f"{out.stem}.unsaved-{os.getpid()}{out.suffix}")
-        try:
-            _write_state(kept, data, "--save-state", False)
-        except OSError:
+        kept = _keep_beside(out, data)
+        if kept is None:
             raise e from None
         raise OSError(f"{e}; the session was saved to {kept} instead") from None
     return {"out": str(out), "frames": frames, "rom_sha1": hashlib.sha1(rom_bytes).hexdigest()}
