@@ -396,6 +396,8 @@ def test_evaluate_script_plays_a_vlm_and_writes_a_video(scripts, tmp_path, capsy
     assert first["env_kwargs"] == {}  # the game's defaults, named as evaluate's own JSON names a run's
     # the episodes --seed names (the default 1000000 on), not those from 0: the film is one of them
     assert first["seed"] == 1_000_000 and first["best_episode_seed"] in (1_000_000, 1_000_001)
+    # No --max-steps: null, as a specialist's evaluation says it (README), not the game's step cap played.
+    assert first["max_steps"] is None
     assert first["client"]["http_requests"] == hits and again["client"]["http_requests"] == 0
     assert again["cached_answers"] == hits
     # The VLM's figures compare.py reports, each in evaluate's JSON too (best_move_rate was droppable).
