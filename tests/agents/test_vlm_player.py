@@ -633,6 +633,9 @@ def test_evaluate_script_on_a_full_disk_is_one_error_naming_out(scripts, tmp_pat
             "--cache-dir", str(tmp_path / "cache")]
     full = OSError(errno.ENOSPC, "No space left on device")
     mkdir = Path.mkdir
+    run = tmp_path / "run"  # a run folder's evaluation: its results go there, --out is refused
+    run.mkdir()
+    (run / "config.yaml").write_text(json.dumps({"env": "snake", "env_kwargs": {}}))  # YAML reads JSON
 
     def full_mkdir(self, *args, **kwargs):
         if str(self).startswith(str(tmp_path / "full")):
@@ -654,8 +657,14 @@ def test_evaluate_script_on_a_full_disk_is_one_error_naming_out(scripts, tmp_pat
         assert scripts.evaluate.main(argv) == 2
         err = capsys.readouterr().err
         assert f"error: --out {out}: " in err and "No space left on device" in err
-        assert f"the VLM's answers are in the response cache {tmp_path / 'cache'}" in err
+        # --out is this command's own folder: another one is a way out (a run folder's evaluation has none)
+        assert (f"the VLM's answers are in the response cache {tmp_path / 'cache'}: free some space (or give "
+                "another --out) and run the same command again") in err
         assert "Traceback" not in err and not (tmp_path / "full").exists()  # no empty folders left behind
+        assert scripts.evaluate.main([str(run), *argv[2:7], *argv[9:]]) == 2
+        err = capsys.readouterr().err
+        assert f"error: the run folder {run}: " in err and "free some space and run the same command" in err
+        assert "--out" not in err
         monkeypatch.undo()
         hits = server.hits
         assert scripts.evaluate.main(argv) == 0 and server.hits == hits  # as the message says
