@@ -2768,7 +2768,9 @@ def test_a_failed_video_write_keeps_the_old_video(tmp_path, monkeypatch):
 
 def test_evaluate_refuses_a_read_only_run_before_playing(trained, scripts, tmp_path, capsys, monkeypatch):
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == trained else real_access(p, mode))
+    # Only writing is refused (readable, as a read-only folder is): a check of another mode must not pass.
+    monkeypatch.setattr(os, "access", lambda p, mode: real_access(p, mode) and not (
+        Path(p) == trained and mode & os.W_OK))
     assert scripts.evaluate.main([str(trained), "--episodes", "2"]) == 2
     assert "not writable" in capsys.readouterr().err
 
