@@ -263,6 +263,35 @@ def test_a_resumes_memory_check_makes_its_board_without_the_swarm_archive(script
     assert probed[0]["rom"] == str(tmp_path / "red.gb")  # the rest of the run's options, as they are
 
 
+def test_a_resumes_start_state_the_game_refuses_is_named_as_config_yamls_not_as_state(scripts, tmp_path,
+                                                                                      monkeypatch, capsys):
+    # --resume takes no --state: a start state its config.yaml names and the game refuses is said so, not as
+    # "--state PATH", a flag the resume would refuse.
+    import agents.train
+    import agents.train_cli
+    from agents.config import load_config, resolve
+    from envs.gameboy.roms import StateError
+
+    state = tmp_path / "damaged.state"
+    state.write_bytes(b"not a state")
+
+    def refuse(env, kwargs, workers):  # the game's refusal of the state, without booting PyBoy
+        raise StateError(kwargs["state"], "cannot be loaded (damaged)")
+
+    monkeypatch.setattr(agents.train_cli, "probe_game", refuse)
+    monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")
+    (tmp_path / "red.gb").write_bytes(b"a ROM")  # read by the game, which the stand-in never makes
+    cfg = resolve({**load_config("pokemon_red"), "policy": "tiny", "device": "cpu"}, False)
+    cfg["env_kwargs"].update(rom=str(tmp_path / "red.gb"), state=str(state))
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"error: --resume {run}: the run's start state {state} "
+                                       "(env_kwargs.state in its config.yaml) cannot be loaded (damaged)\n")
+
+
 def test_a_config_inside_an_existing_run_without_force_is_told_of_the_run_not_of_force(scripts, tmp_path,
                                                                                      capsys):
     # The check for inputs inside the run --force replaces is for --force: without it the folder is kept,
