@@ -609,6 +609,29 @@ def test_evaluate_script_rejects_bad_vlm_input(scripts, capsys):
     assert "--vlm needs a run folder or --env" in capsys.readouterr().err
 
 
+def test_evaluate_script_refuses_vlm_episodes_past_this_machines_memory_before_any_request(
+        scripts, tmp_path, capsys, monkeypatch):
+    # Every episode is played at once, a board each: --episodes whose boards outgrow the memory is refused
+    # before the play (which may be paid for), with the most that fit.
+    import math
+
+    import agents.compare
+    from agents.evaluation import check_game
+
+    spec = check_game("snake", {})
+    board = spec.board_bytes + math.prod(spec.obs_shape)
+    monkeypatch.setattr(agents.compare, "memory_bytes", lambda: 2 * board)  # two boards fit
+    out = tmp_path / "vlm"
+    argv = ["--env", "snake", "--episodes", "3", "--no-video", "--out", str(out),
+            "--cache-dir", str(tmp_path / "cache")]
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        assert scripts.evaluate.main([*argv, "--vlm", f"m@{server.url}"]) == 2
+    err = capsys.readouterr().err
+    assert server.hits == 0 and not out.exists()
+    assert err.startswith("error: --episodes 3: every episode is played at once")
+    assert "use --episodes 2 or fewer" in err
+
+
 def test_evaluate_script_leaves_no_folder_when_the_vlm_cannot_be_reached(scripts, tmp_path, capsys):
     out = tmp_path / "vlm"
     assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
