@@ -92,6 +92,11 @@ def test_a_self_play_run_too_short_for_a_snapshot_says_its_opponent_stays_the_st
                                    "--run-dir", str(run), *TINY]) == 0
     err = capsys.readouterr().err
     assert "self-play takes no snapshot" in err and "untrained starting policy" in err
+    # Resumed, its opponents are the trained policy and its checkpoints (the pool refills from them), not the
+    # untrained one: no such warning, however few snapshots the steps left take.
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "512", "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "at step 256" in out and "no snapshot" not in err and "untrained" not in err
 
 
 def test_the_run_s_settings_reach_its_training_callbacks(scripts, tmp_path, monkeypatch):
