@@ -2466,6 +2466,38 @@ def test_a_stop_inside_a_recurrent_minibatch_ends_it_at_the_next_lstm_step(tmp_p
     assert seen.get("forward", 0) <= (1 if phase == "forward" else 0) and "step" not in seen, seen
 
 
+def test_each_lstm_of_a_recurrent_policy_is_a_stop_point_forward_and_back(monkeypatch):
+    """Both of RecurrentPPO's LSTMs, the critic's too: the update runs the critic's after the actor's, and
+    its backward first, so a stop with the actor's alone hooked waited through the critic's steps."""
+    import torch
+
+    import agents.interrupts
+    from agents.train import build_model, stop_inside_lstm_steps
+    from envs import make_vec
+
+    cfg = {"env": "snake", "policy": "tiny", "device": "cpu", "seed": 0, "recurrent": True,
+           "ppo": {"n_steps": 4, "batch_size": 4, "n_epochs": 1}}
+    venv = make_vec("snake", 1, num_workers=0, seed=0)
+    try:
+        policy = build_model(cfg, venv).policy
+    finally:
+        venv.close()
+    stop_inside_lstm_steps(policy)
+    lstms = {"actor": policy.lstm_actor, "critic": policy.lstm_critic}
+    assert all(lstm is not None for lstm in lstms.values())  # sb3-contrib's default: one LSTM each
+    for name, lstm in lstms.items():
+        x = torch.zeros(1, 1, lstm.input_size, requires_grad=True)
+        monkeypatch.setattr(agents.interrupts, "_due", True)  # a stop signal came
+        with pytest.raises(KeyboardInterrupt):
+            lstm(x)
+        monkeypatch.setattr(agents.interrupts, "_due", False)
+        out = lstm(x)[0].sum()
+        monkeypatch.setattr(agents.interrupts, "_due", True)  # came during the forward: the backward stops
+        with pytest.raises(KeyboardInterrupt):
+            out.backward()
+        assert x.grad is None, name  # stopped before the gradient reached the input
+
+
 def _piped_training(run: Path) -> subprocess.Popen:
     """A long training run whose output (the progress bar too) goes to a pipe, once it logged its first
     figures."""
