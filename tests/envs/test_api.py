@@ -318,8 +318,11 @@ def test_a_games_own_step_refuses_a_fraction_before_any_board_moves(name: str) -
     game = make_game(name, 2)
     game.reset(np.arange(2), np.arange(2, dtype=np.uint64))
     before = [game.get_state(i) for i in range(2)]
+    # A whole float past the last action takes checked_actions' path (an int array, the compiled step's):
+    # refused, not clipped to the last action.
     for bad, message in (([0, 2.7], "whole numbers"), ([0], "expected 2 actions"),
-                         ([0, -1], r"must be in 0\.\.|out of range 0\.\.")):
+                         ([0, -1], r"must be in 0\.\.|out of range 0\.\."),
+                         ([0.0, len(game.ACTION_NAMES)], r"must be in 0\.\.")):
         with pytest.raises(ValueError, match=message):
             game.step(np.array(bad))
     assert [game.get_state(i) for i in range(2)] == before
