@@ -252,6 +252,13 @@ def test_set_attr_of_a_step_limit_none_is_the_constructors_default(name: str, kw
         v.close()
 
 
+def test_a_step_limit_default_is_computed_for_each_game() -> None:
+    # None stands for a default read from the game it is set on (Snake's 2·N², Sokoban's preset): each game
+    # made gets its own, not the value computed for the first game of its class.
+    assert [envs.make_game("snake", size=n).starvation for n in (6, 8)] == [72, 128]
+    assert [envs.make_game("sokoban", difficulty=d).max_steps for d in ("hard", "easy")] == [200, 120]
+
+
 def test_finite_takes_the_ends_of_its_ranges() -> None:
     # float32's own largest value is a reward the games can hold; float64's, an option that is not one.
     from envs.base import finite
