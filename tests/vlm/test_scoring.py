@@ -565,6 +565,21 @@ def test_a_null_response_counts_as_missing_not_as_a_wrong_answer(dataset, tmp_pa
     assert overall["accuracy"] == pytest.approx(1 / len(records))
 
 
+def test_a_null_response_for_an_id_not_in_the_split_counts_as_unknown(dataset, tmp_path, scripts, capsys):
+    # A failed request (a null response) is still a prediction for its id: one the split lacks is counted
+    # and named as such, and a file of only those is refused as another split's, not scored as all missing.
+    records = load_records(dataset[1])
+    preds = tmp_path / "preds.jsonl"
+    write_rows(preds, [{"id": records[0].id, "response": reference_response(records[0])},
+                       {"id": "z-1", "response": None}])
+    assert scripts.score_predictions.main([str(dataset[1]), str(preds), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["unknown_ids"] == 1 and result["unknown_examples"] == ["z-1"]
+    write_rows(preds, [{"id": "z-1", "response": None}])
+    assert scripts.score_predictions.main([str(dataset[1]), str(preds), "--json"]) == 2
+    assert "none of the 1 predictions" in capsys.readouterr().err
+
+
 def test_ctrl_c_while_scoring_writes_nothing(predictions, dataset, scripts, capsys, monkeypatch, tmp_path):
     import vlm.scoring
 
