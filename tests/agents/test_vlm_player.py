@@ -17,7 +17,7 @@ from envs.rng import seeds_from
 from tests.chat_server import ChatServer, Reply, bad_request, good, server_error
 from tests.signals import stop_signal_after_condition_wait_releases_its_lock
 from vlm.tasks import task_module
-from vlm.verify import reference_response
+from vlm.verify import parse_move, reference_response
 
 OPPOSITE = {"UP": "DOWN", "DOWN": "UP", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 
@@ -61,6 +61,21 @@ def test_a_reasoning_models_reasoning_is_kept_in_the_decision_log():
         d = player(server).decide(state)
     assert (d.status, d.reasoning) == ("ok", "The apple is to the left.")
     assert d.to_dict()["reasoning"] == "The apple is to the left."
+
+
+def test_the_move_is_read_from_the_answer_not_from_the_reasoning():
+    # A reasoning model's thinking weighs moves it does not choose: a legal move the reasoning alone names
+    # (and that the parser would read there) is not the one played, the answer's is.
+    state = snake_state()
+    draft = task_module("snake").move_task(state)
+    best = draft.verifier["good"][0]
+    other = next(m for m in legal_moves("snake", state) if m != best)
+    thinking = f"{other} is safe."
+    assert parse_move(thinking, draft) == other  # the reasoning on its own would read as that move
+    with ChatServer([good(best_worst(best), reasoning=thinking)]) as server:
+        d = player(server).decide(state)
+    assert (d.status, d.answer, d.move, d.good_move) == ("ok", best, best, 1.0)
+    assert d.reasoning == thinking
 
 
 def test_every_image_of_the_move_question_is_sent():
