@@ -2547,6 +2547,20 @@ def test_ctrl_c_while_plotting_leaves_the_old_png(trained, scripts, tmp_path, ca
     assert "is as it was" in capsys.readouterr().err and out.read_bytes() == b"my figure"
 
 
+def test_ctrl_c_while_plotting_a_name_without_a_suffix_names_the_png_at_stake(scripts, tmp_path, capsys,
+                                                                              monkeypatch):
+    # --out bare writes bare.png: the line must name that file, not "bare", which was never in question.
+    import agents.curves
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.curves, "plot_curve", interrupted)
+    (tmp_path / "bare.png").write_bytes(b"my figure")
+    assert scripts.plot_curve.main(["RUN", "--out", str(tmp_path / "bare"), "--force"]) == 130
+    assert capsys.readouterr().err == f"\ninterrupted: {tmp_path / 'bare.png'} is as it was\n"
+
+
 def test_a_signal_just_after_the_png_is_in_place_is_ignored(trained, scripts, tmp_path, capsys, monkeypatch):
     """A Ctrl-C in the moment after the PNG was renamed into place printed "interrupted: <out> is as it was"
     beside the new PNG."""
