@@ -2016,7 +2016,9 @@ def test_the_printed_summary_of_a_single_record_counts_it(run, tmp_path, capsys)
     assert export(str(run), "--out", str(out), "--episodes", "1", "--max-steps", "1", "--tasks-per-state",
                   "1", "--formats", "none", "--no-progress") == 0
     assert sum(json.loads((out / META).read_text())["counts"]["records"].values()) == 1
-    assert ", 1 step, 1 record (train 1, val 0, test 0), " in capsys.readouterr().out  # "1 records" before
+    said = capsys.readouterr().out
+    assert ", 1 step, 1 record (train 1, val 0, test 0), " in said  # "1 records" before
+    assert ", formats: none in " in said  # --formats none is said, not left blank
 
 
 def test_a_game_that_does_not_replay_is_an_error_and_leaves_nothing(run, tmp_path, capsys, monkeypatch):
