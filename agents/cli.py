@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import itertools
 import json
 import math
 import os
@@ -283,8 +282,20 @@ def interpreter_options(script: str) -> list[str]:
     if not sys.argv or os.path.abspath(sys.argv[0]) != os.path.abspath(script):
         return []
     typed = sys.orig_argv[1:len(sys.orig_argv) - len(sys.argv)]
-    # The options end at the program: a script path is not among them, -m (its module) is.
-    return list(itertools.takewhile(lambda option: not option.startswith("-m"), typed))
+    # The options end at the program: a script path is not among them, -m (its module) is, alone or after
+    # flags in one word (python -um MODULE), whose flags (-u) are kept: the whole word ran the script as a
+    # module. Only flags taking no value lead it: in -Wmodule or -Xm the m is a value.
+    kept: list[str] = []
+    for option in typed:
+        joined = _MODULE_OPTION.fullmatch(option)
+        if joined:
+            return kept + ([f"-{joined[1]}"] if joined[1] else [])
+        kept.append(option)
+    return kept
+
+
+# -m, alone or after python's flags that take no value (bBdEiIOPqRsStuvx), with its module or not.
+_MODULE_OPTION = re.compile(r"-([bBdEiIOPqRsStuvx]*)m.*")
 
 
 def print_json(obj: Any) -> None:

@@ -182,23 +182,24 @@ def test_a_recorded_command_reruns_its_script_from_any_folder(tmp_path, monkeypa
     assert proc.stdout == f"{ran} ['data/a b.txt', '--x=$HOME'] found\n", proc.stderr
 
 
-@pytest.mark.parametrize("as_module", [False, True])
-def test_a_recorded_command_keeps_the_interpreters_options(tmp_path, as_module):
+@pytest.mark.parametrize("program, kept", [(["pkg/show.py"], ""), (["-m", "pkg.show"], ""),
+                                           (["-um", "pkg.show"], " -u")])
+def test_a_recorded_command_keeps_the_interpreters_options(tmp_path, program, kept):
     # python -X dev -W error ... was recorded (and its restart and --resume hints given) as a plain python
     # run, which hides the warnings the user asked to see. Run by pytest, the options are pytest's: none kept.
+    # A -m joined to other flags (python -um MODULE) was kept whole: the command ran the script as a module.
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
     (tmp_path / "pkg" / "show.py").write_text(
         "import sys\nfrom agents.cli import rerun_command\n"
         "print(sys.flags.dev_mode, sys.warnoptions[-1:], sys.argv[1:])\n"
         "if sys.argv[1:] == ['first']:\n    print(rerun_command(__file__, ['again']))\n")
-    program = ["-m", "pkg.show"] if as_module else ["pkg/show.py"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()])}
     first = subprocess.run([sys.executable, "-X", "dev", "-W", "error", *program, "first"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60, env=env)
     shown, command = first.stdout.splitlines()
     assert shown == "True ['error'] ['first']", first.stderr
-    assert command.endswith(" -X dev -W error pkg/show.py again"), command
+    assert command.endswith(f" -X dev -W error{kept} pkg/show.py again"), command
     again = subprocess.run(command, shell=True, cwd="/", capture_output=True, text=True, timeout=60, env=env)
     assert again.stdout == "True ['error'] ['again']\n", again.stderr
     script = str(tmp_path / "pkg" / "show.py")
