@@ -245,3 +245,17 @@ def test_a_game_not_in_the_list_is_refused_by_the_parser_naming_the_games():
     known = "gameboy, pokemon_red, rotation, snake, snake_duel, sokoban"
     with pytest.raises(argparse.ArgumentTypeError, match=rf"^unknown env 'snak'; known envs: {known}$"):
         game_arg("snak")
+
+
+@pytest.mark.parametrize("columns, lines", [(0, 0), (0, 24), (80, 0)])
+def test_a_progress_bar_is_fixed_where_the_terminal_reports_either_size_as_0(monkeypatch, columns, lines):
+    # A pty whose size was set in part (`stty rows 24` only) reports the other as 0: tqdm's dynamic size read
+    # that as no room and printed blank lines. A fixed size ($COLUMNS, $LINES) is used where either is 0.
+    from agents.cli import bar_size
+
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((columns, lines)))
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("LINES", "30")
+    assert bar_size() == {"ncols": 100, "nrows": 30}
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((120, 40)))
+    assert bar_size() == {"dynamic_ncols": True}
