@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from agents.config import set_item, whole_number
 from agents.interrupts import exit_ignoring_stop_signals
+from agents.startup import MODULE_OPTION
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -287,15 +288,11 @@ def interpreter_options(script: str) -> list[str]:
     # module. Only flags taking no value lead it: in -Wmodule or -Xm the m is a value.
     kept: list[str] = []
     for option in typed:
-        joined = _MODULE_OPTION.fullmatch(option)
+        joined = MODULE_OPTION.fullmatch(option)
         if joined:
             return kept + ([f"-{joined[1]}"] if joined[1] else [])
         kept.append(option)
     return kept
-
-
-# -m, alone or after python's flags that take no value (bBdEiIOPqRsStuvx), with its module or not.
-_MODULE_OPTION = re.compile(r"-([bBdEiIOPqRsStuvx]*)m.*")
 
 
 def print_json(obj: Any) -> None:

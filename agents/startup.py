@@ -29,8 +29,8 @@ import codecs
 import contextlib
 import errno
 import io
-import itertools
 import os
+import re
 import signal
 import stat
 import sys
@@ -207,11 +207,26 @@ def _same_folder(a: Path, b: Path) -> bool:
     return a == b or os.path.samefile(a, b)
 
 
+#: ``-m``, alone or after Python's flags that take no value in one word (``-um``), its module joined or not
+#: (``-mNAME``); in ``-Wmodule`` or ``-Xm`` the m is a value.
+MODULE_OPTION = re.compile(r"-([bBdEiIOPqRsStuvx]*)m(.*)")
+_VALUE_OPTIONS = ("-W", "-X", "--check-hash-based-pycs")  # their value is the next word
+
+
 def _module_program() -> bool:
     """Whether this is ``python -m`` of one of ``MODULE_PROGRAMS``, read from the command line: Python
-    imports the module's packages (``envs``, which imports gymnasium) before ``__main__`` names it."""
-    argv = getattr(sys, "orig_argv", [])
-    return any(flag == "-m" and name in MODULE_PROGRAMS for flag, name in itertools.pairwise(argv))
+    imports the module's packages (``envs``, which imports gymnasium) before ``__main__`` names it. The
+    interpreter's options end at -m, ``-c`` or a script: words after those are the program's."""
+    words = iter(getattr(sys, "orig_argv", [])[1:])
+    for word in words:
+        module = MODULE_OPTION.fullmatch(word)
+        if module:
+            return (module[2] or next(words, "")) in MODULE_PROGRAMS
+        if not word.startswith("-") or word == "-c":
+            return False
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+    return False
 
 
 _checkout = _script_checkout()

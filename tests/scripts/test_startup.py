@@ -283,6 +283,23 @@ def test_a_script_run_through_a_symlink_is_its_checkout_s_script(tmp_path):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "_interrupted\n", "")
 
 
+BUILD = "envs.gameboy.cartridge.build"
+
+
+@pytest.mark.parametrize(("argv", "module_program"), [
+    (["-m", BUILD, "--check"], True), (["-um", BUILD], True), ([f"-m{BUILD}"], True),
+    (["-X", "dev", "-Bm", BUILD], True), ([f"-OOm{BUILD}", "--check"], True),
+    (["-c", "code", BUILD], False), (["-c", "code", "-m", BUILD], False),
+    (["-W", "ignore", "-m", "x.y"], False), (["scripts/x.py", "-m", BUILD], False), (["-Wm", BUILD], False)])
+def test_python_m_is_read_with_flags_before_it_or_the_module_joined(monkeypatch, argv, module_program):
+    # python -um NAME (or -mNAME) runs NAME as -m does; read as -m alone, the build got none of its handling
+    # (a Ctrl-C during its imports a traceback). Words after -c's code or a script are their arguments.
+    import agents.startup
+
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, *argv])
+    assert agents.startup._module_program() is module_program
+
+
 def test_a_module_programs_name_as_an_argument_is_no_python_m_of_it(tmp_path):
     # Only `python -m envs.gameboy.cartridge.build` is that program: a process given its name as an argument
     # (a user's own tool, `python -c ... NAME`) keeps Python's handlers.
