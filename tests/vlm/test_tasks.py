@@ -1988,6 +1988,22 @@ def test_edit_makers_give_none_where_no_edit_fits(monkeypatch: pytest.MonkeyPatc
     assert edits(rotation._make_edit(rotation_state(0), 0)) == [None] * 40
 
 
+def test_an_apple_edit_puts_the_apple_on_a_cell_that_was_free() -> None:
+    """A moved or extra apple lands on a cell nothing held: never under a snake (a picture the game can
+    never show, whose snake the text calls unchanged) nor on another apple."""
+    for game in ("snake", "snake_duel"):
+        mod, kinds = task_module(game), set()
+        for s in STATES[game]():
+            bodies = [s["body"]] if game == "snake" else [p["body"] for p in s["snakes"]]
+            apples = [s["apple"]] if game == "snake" else s["apples"]
+            taken = {tuple(c) for b in bodies for c in b} | {tuple(a) for a in apples if a is not None}
+            for e in edits(mod._make_edit(s), 20):
+                if e is not None and e.kind in ("apple_moved", "extra_apple"):
+                    assert tuple(e.appeared) not in taken, (game, e.kind, e.appeared)
+                    kinds.add(e.kind)
+        assert kinds == {k for k in mod.EDIT_KINDS if "apple" in k}, (game, kinds)
+
+
 def test_sokoban_an_edited_state_loads_back_with_its_score_counted_again() -> None:
     """A box moved off its target by a Vision-Zero edit kept the original's score: ``set_state`` refuses a
     score other than the boxes on targets, so the exported ``edited_state`` could not be loaded back."""
