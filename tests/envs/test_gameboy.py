@@ -839,21 +839,25 @@ def test_set_state_refuses_tracker_fields_that_contradict_each_other(game: Pokem
         game.set_state(0, state)
 
 
-def test_set_state_names_every_tracker_fact_its_emulator_disagrees_with(game: PokemonRed) -> None:
+@pytest.mark.parametrize("board", [0, 1])
+def test_set_state_names_every_tracker_fact_its_emulator_disagrees_with(game: PokemonRed, board: int) -> None:
     # Each fact is compared, the last (battle_type) too, and each one wrong is named, not just the first.
+    # The refused state's board is loaded back and no other board is touched (board 1 too: a load back
+    # into board 0 left board 1 holding the refused emulator and board 0 board 1's).
     from envs.gameboy.core import unpack_bytes
 
     fresh(game)
+    act(game, RIGHT, board=1)  # the boards' emulators differ, so a load into the wrong one shows
     state = copy.deepcopy(game.get_state(1))
-    before = unpack_bytes(game.get_state(0)["emulator"])
+    before = [unpack_bytes(game.get_state(i)["emulator"]) for i in range(2)]
     state["tracker"]["facts"].update(badges=1, levels=[9], hp=[7], max_hp=[9], battle_type=1)
     state["tracker"]["best_badges"] = 1
     ram = r" \(the emulator's RAM holds "
     with pytest.raises(ValueError, match=rf"not its emulator's: badges 1{ram}0\), levels \[9\]{ram}\[5\]\), "
                                          rf"hp \[7\]{ram}\[20\]\), max_hp \[9\]{ram}\[20\]\), "
                                          rf"battle_type 1{ram}0\)$"):
-        game.set_state(0, state)
-    assert unpack_bytes(game.get_state(0)["emulator"]) == before  # the board is left as it was
+        game.set_state(board, state)
+    assert [unpack_bytes(game.get_state(i)["emulator"]) for i in range(2)] == before  # left as they were
 
 
 @pytest.mark.parametrize("key, error", [
