@@ -3499,6 +3499,44 @@ def test_a_step_two_frames_past_the_press_runs_step_frames_frames() -> None:
         g.close()
 
 
+class FrameLog:
+    """A PyBoy that logs each frame it runs: the buttons held through it, and whether the screen it leaves
+    was rendered (a tick renders its last frame only)."""
+
+    def __init__(self, pb) -> None:
+        self._pb, self.held, self.frames = pb, frozenset(), []
+
+    def button_press(self, button: str) -> None:
+        self.held |= {button}
+        self._pb.button_press(button)
+
+    def button_release(self, button: str) -> None:
+        self.held -= {button}
+        self._pb.button_release(button)
+
+    def tick(self, count: int = 1, render: bool = True) -> bool:
+        self.frames += [(self.held, render and k == count - 1) for k in range(count)]
+        return self._pb.tick(count, render)
+
+    def __getattr__(self, name: str):
+        return getattr(self._pb, name)
+
+
+@pytest.mark.parametrize("press, frames", [(8, 24), (1, 3)])
+def test_a_step_holds_the_button_press_frames_and_observes_its_last_frame(press: int, frames: int) -> None:
+    # Logged frame by frame: neither a press one frame short with the step's length kept nor a screen
+    # rendered before the step's last frames changed what the test cartridge did or showed in other tests.
+    g = started(GameBoy(num_envs=1, game="depthfirst_test", press_frames=press, step_frames=frames))
+    try:
+        log = g._pyboys[0] = FrameLog(g._pyboys[0])
+        act(g, RIGHT)
+        button = g.ACTION_NAMES[RIGHT]
+        assert [held for held, _ in log.frames] == [{button}] * press + [set()] * (frames - press)
+        assert log.frames[-1][1]  # the observed screen is the step's last frame
+    finally:
+        g.close()
+
+
 @pytest.mark.parametrize("frames", [1, 30])
 def test_without_a_start_state_the_rom_boots_boot_frames_frames(frames: int) -> None:
     # Reset then starts every episode from the ROM booted exactly boot_frames frames, the last rendered.
