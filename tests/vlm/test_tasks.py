@@ -1158,6 +1158,19 @@ def test_rotation_prediction_asks_one_to_three_turns_at_that_level() -> None:
     assert asked.keys() == {1, 2, 3} and moves == set(TURNS), (asked, moves)
 
 
+def test_rotation_asks_each_of_its_three_turn_questions_of_an_unsolved_state() -> None:
+    """make_tasks draws one of the angle, fewest-turns and next-turn questions for an unsolved state: a draw
+    that never reached one (next_turn) dropped that family from every export while each check passed."""
+    mod = task_module("rotation")
+    s = rotation_state(0)
+    t = rotation_index(s["target_rotation"])
+    near = rotation_state(0, int(TURN[t, 0]))  # one turn away: a next-turn question has one answer
+    asked = set()
+    for seed in range(20):
+        asked |= {d.qa_type for d in mod.make_tasks(near, np.random.default_rng(seed))}
+    assert {"rotation_angle", "min_turns", "next_turn"} <= asked, asked
+
+
 def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
     """A cube counts as shown when it covers MIN_VISIBLE of either view: the cube count is asked only when
     every cube is shown, an absent-colour question offers only shown colours, and an edit recolours only
