@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
 MINIBATCHES = 8
 
 
+def flag_of(key: str) -> str:
+    """The command-line flag of a config key: ``num_envs`` is ``--num-envs``."""
+    return f"--{key.replace('_', '-')}"
+
+
 def auto_batch_size(n_steps: int, num_envs: int) -> int:
     """``ppo.batch_size`` auto: each rollout split into ``MINIBATCHES`` (at least 2, as SB3 normalises
     advantages over each minibatch)."""
@@ -301,7 +306,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     num_envs, flag = by_device(cfg, "num_envs", "--num-envs")
     cfg["num_envs"] = whole_at_least(num_envs, flag)
     for key in ("total_timesteps", "seed"):
-        cfg[key] = whole_number(cfg[key], f"--{key.replace('_', '-')}")
+        cfg[key] = whole_number(cfg[key], flag_of(key))
     if not 0 <= cfg["seed"] < 2**32:
         raise ValueError(f"--seed must be between 0 and 2**32 - 1, got {cfg['seed']}")
     if cfg["num_workers"] == "auto":
@@ -311,7 +316,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
         if cfg[key] == "auto":
             cfg[key] = value
     for key in ("total_timesteps", "save_every", "video_every"):
-        cfg[key] = whole_at_least(cfg[key], f"--{key.replace('_', '-')}")
+        cfg[key] = whole_at_least(cfg[key], flag_of(key))
     for node, key, flag in ((cfg, "video_max_steps", "--set video_max_steps"),
                             (cfg["self_play"], "snapshot_every", "--set self_play.snapshot_every"),
                             (cfg["self_play"], "pool_size", "--set self_play.pool_size")):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from agents.config import DEFAULTS, MINIBATCHES, auto_batch_size, load_yaml, set_item
+from agents.config import DEFAULTS, MINIBATCHES, auto_batch_size, flag_of, load_yaml, set_item
 from agents.machine import address_space, memory_bytes, memory_figures
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def env_flag(key: str, typed: Collection[str]) -> str:
     """The flag that sets game option ``key``: ``--set env_kwargs.<key>`` where the user typed that
     (``typed``: the game options given by ``--set``), or where the option has no flag of its own."""
     own = key in ENV_FLAGS and key not in typed
-    return f"--{key.replace('_', '-')}" if own else f"--set env_kwargs.{key}"
+    return flag_of(key) if own else f"--set env_kwargs.{key}"
 
 
 def set_options(assignments: list[str]) -> set[str]:

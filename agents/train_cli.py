@@ -16,6 +16,7 @@ from agents.config import (
     auto_intervals,
     check_device_defaults,
     deep_merge,
+    flag_of,
     load_config,
     resolve,
     set_item,
@@ -64,7 +65,7 @@ def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) ->
     for item in args.set:
         flag = flags.get(".".join(set_item(item)[0]))
         if flag is not None and getattr(args, flag) is not None:
-            p.error(f"--{flag.replace('_', '-')} and --set {item} set the same value; give one of them")
+            p.error(f"{flag_of(flag)} and --set {item} set the same value; give one of them")
 
 
 def model_mtime(run: Path) -> int:
@@ -144,7 +145,7 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
     bad = [f for f in (*FLAGS, *ENV_FLAGS) if getattr(args, f) is not None and f not in RESUME_FLAGS]
     if args.env and args.env != cfg["env"]:
         p.error(f"--env {args.env} does not match the run being resumed ({cfg['env']})")
-    refused = [f"--{f.replace('_', '-')}" for f in bad] + [
+    refused = [flag_of(f) for f in bad] + [
         flag for flag, given in (("--set", args.set), ("--config", args.config),
                                  ("--run-dir", args.run_dir), ("--force", args.force)) if given]
     if refused:
@@ -180,9 +181,8 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
     check_memory(cfg, spec.obs_shape, resume=True, board_bytes=spec.board_bytes)
     for key, old in followed.items():  # once the resume is accepted
         if cfg[key] != old:  # said: config.yaml cannot tell a hand-set value equal to the automatic one
-            flag = f"--{key.replace('_', '-')}"
             print(f"note: {key} follows the new --total-timesteps, {old:,} -> {cfg[key]:,} steps (the "
-                  f"automatic value; give {flag} {old} to keep {old:,})", file=sys.stderr)
+                  f"automatic value; give {flag_of(key)} {old} to keep {old:,})", file=sys.stderr)
     return cfg
 
 

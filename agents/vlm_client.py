@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 
 from agents.cli import api_key_env_arg, nonneg_int, not_utf8, path_arg, positive_int, safe_text
+from agents.config import flag_of
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
@@ -921,7 +922,7 @@ def refuse_unused_client_flags(parser: Any, args: Any) -> None:
 
     p = argparse.ArgumentParser(add_help=False)
     add_client_arguments(p)
-    unused = [f"--{k.replace('_', '-')}" for k, v in vars(p.parse_args([])).items() if getattr(args, k) != v]
+    unused = [flag_of(k) for k, v in vars(p.parse_args([])).items() if getattr(args, k) != v]
     if unused:
         one = len(unused) == 1
         parser.error(f"{', '.join(unused)} {'is' if one else 'are'} for --vlm (the VLM endpoint): "
