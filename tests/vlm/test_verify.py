@@ -1138,3 +1138,15 @@ def test_start_again_closed_by_a_quote_bracket_or_emphasis_is_the_button() -> No
                   "[Start again]", "Start again*"):
         assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "start", reply
     assert parse_move(wrap('Start again "up"'), record(NEXT_BUTTON)) == "up"
+
+
+def test_a_boxed_answer_is_read_after_the_reasoning_whatever_the_reasoning_boxed() -> None:
+    """Without an answer tag the single \\boxed{} after </think> is the answer: math-tuned models box
+    intermediate results while they reason, and counting those too made a right boxed answer two
+    answers, scored 0. A box only inside the reasoning is still no answer."""
+    boxed_twice = "<think>Two rows: \\boxed{4} boxes, plus one.</think>\n\\boxed{5}"
+    assert verify(boxed_twice, record(INTEGER))["accuracy"] == 1.0
+    guessed = "<think>First guess \\boxed{(4, 3)}, but x comes first.</think>\nSo \\boxed{(3, 4)}"
+    assert verify(guessed, record(COORD))["accuracy"] == 1.0
+    assert verify("<think>Maybe \\boxed{5}.</think>\n\\boxed{4}", record(INTEGER))["accuracy"] == 0.0
+    assert verify("<think>It is \\boxed{5}.</think>\nDone.", record(INTEGER))["accuracy"] == 0.0
