@@ -1150,3 +1150,12 @@ def test_a_boxed_answer_is_read_after_the_reasoning_whatever_the_reasoning_boxed
     assert verify(guessed, record(COORD))["accuracy"] == 1.0
     assert verify("<think>Maybe \\boxed{5}.</think>\n\\boxed{4}", record(INTEGER))["accuracy"] == 0.0
     assert verify("<think>It is \\boxed{5}.</think>\nDone.", record(INTEGER))["accuracy"] == 0.0
+
+
+def test_a_bare_reply_after_the_reasoning_is_read_from_just_after_its_end() -> None:
+    """A short reply with no answer tag after </think> is the answer, all of it and nothing of the tag:
+    an option's own text or an exact answer must match whole (a stray ">" of the tag was no option)."""
+    for reply in ("<think>Counted.</think>5", "<think>Counted.</think>\n5 "):
+        assert verify(reply, record(CHOICE))["accuracy"] == 1.0, reply
+    assert verify("<think>Checked.</think>ok", {"rule": "exact", "answer": "ok"})["accuracy"] == 1.0
+    assert verify("<think>Counted.</think>7", record(CHOICE))["accuracy"] == 0.0
