@@ -1159,3 +1159,14 @@ def test_a_bare_reply_after_the_reasoning_is_read_from_just_after_its_end() -> N
         assert verify(reply, record(CHOICE))["accuracy"] == 1.0, reply
     assert verify("<think>Checked.</think>ok", {"rule": "exact", "answer": "ok"})["accuracy"] == 1.0
     assert verify("<think>Counted.</think>7", record(CHOICE))["accuracy"] == 0.0
+
+
+def test_easyr1_s_batch_given_by_keyword_is_scored_as_given_by_position() -> None:
+    """compute_score takes current EasyR1's batch by its parameter's name, reward_inputs, as well as by
+    position: a keyword call read only reward_input, found None and failed iterating it."""
+    rewards = load_rewards()
+    gt = ground_truth_json(record(INTEGER, "5"))
+    batch = [{"response": wrap("5"), "response_length": 9, "ground_truth": gt},
+             {"response": wrap("6"), "response_length": 9, "ground_truth": gt}]
+    assert rewards.compute_score(reward_inputs=batch) == rewards.compute_score(batch)
+    assert [s["overall"] for s in rewards.compute_score(reward_inputs=batch, format_weight=0.5)] == [1.0, 0.5]
