@@ -1170,3 +1170,18 @@ def test_easyr1_s_batch_given_by_keyword_is_scored_as_given_by_position() -> Non
              {"response": wrap("6"), "response_length": 9, "ground_truth": gt}]
     assert rewards.compute_score(reward_inputs=batch) == rewards.compute_score(batch)
     assert [s["overall"] for s in rewards.compute_score(reward_inputs=batch, format_weight=0.5)] == [1.0, 0.5]
+
+
+def test_answer_tags_inside_the_reasoning_are_never_read_as_the_answer() -> None:
+    """Tags are read after </think> only: Snake's two tags written only in the reasoning, or an answer
+    opened in the reasoning and closed after it, earn no accuracy and name no move (ADVERSARIAL held only
+    <answer> wholly inside the reasoning, so reading the tags from the whole reply passed)."""
+    hidden = ("<think>Maybe <best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer></think>"
+              "I am not sure.")
+    assert verify(hidden, record(SNAKE))["accuracy"] == 0.0
+    every_fatal = {**SNAKE, "good": [], "fatal": MOVES}
+    none = ("<think>Maybe <best_answer>None</best_answer><worst_answer>UP, DOWN, LEFT, RIGHT</worst_answer>"
+            "</think>Not sure.")
+    assert verify(none, record(every_fatal))["accuracy"] == 0.0
+    assert not names_no_move(none, record(every_fatal))
+    assert verify("<think>Count <answer>5</think> boxes</answer>", record(INTEGER))["accuracy"] == 0.0
