@@ -1185,3 +1185,14 @@ def test_answer_tags_inside_the_reasoning_are_never_read_as_the_answer() -> None
     assert verify(none, record(every_fatal))["accuracy"] == 0.0
     assert not names_no_move(none, record(every_fatal))
     assert verify("<think>Count <answer>5</think> boxes</answer>", record(INTEGER))["accuracy"] == 0.0
+
+
+def test_a_reply_whose_think_block_the_template_opened_is_read_after_its_close() -> None:
+    """Chat templates that open <think> in the prompt (Qwen3, DeepSeek-R1) leave the reply only its
+    </think>: the answer is still what follows it, a bare one included, and tags in the reasoning before
+    it are no answer."""
+    reasoning = "Four boxes, then one more.\n</think>\n"
+    assert verify(reasoning + "5", record(INTEGER))["accuracy"] == 1.0
+    assert verify(reasoning + "<answer>5</answer>", record(INTEGER))["overall"] == 1.0
+    hidden = "Maybe <best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>\n</think>\nUnsure."
+    assert verify(hidden, record(SNAKE))["accuracy"] == 0.0
