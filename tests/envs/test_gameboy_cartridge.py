@@ -230,6 +230,18 @@ def test_a_rebuild_in_place_replaces_the_committed_rom_without_force(fake_sdcc, 
     assert capsys.readouterr().out == f"wrote {committed}\n" and committed.read_bytes() == bytes(32768)
 
 
+def test_an_out_naming_the_committed_rom_rebuilds_it_in_place(fake_sdcc, monkeypatch, capsys) -> None:
+    # --out naming the committed ROM (by any path) skipped the existing-file check, as a rebuild in place
+    # should, but then was written as a new file: "appeared while building; pass --force", though nothing
+    # appeared, and nothing was rebuilt.
+    committed = fake_sdcc / "depthfirst_test.gb"
+    committed.write_bytes(TEST_CARTRIDGE.read_bytes())
+    monkeypatch.setattr(build, "ROM_PATH", committed)
+    monkeypatch.chdir(fake_sdcc)
+    assert build.main(["--out", "depthfirst_test.gb"]) == 0
+    assert capsys.readouterr().out == "wrote depthfirst_test.gb\n" and committed.read_bytes() == bytes(32768)
+
+
 def _build_module(fake_sdcc: Path, *argv: str, **env: str) -> subprocess.Popen:
     """``python -m envs.gameboy.cartridge.build`` as a user runs it, its temp folders under ``fake_sdcc``."""
     return subprocess.Popen([sys.executable, "-m", "envs.gameboy.cartridge.build", *argv], cwd=fake_sdcc,

@@ -124,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     flag = "" if args.out is None else "--out "
     if args.out is None:
         args.out = ROM_PATH
+    in_place = same_file(args.out, ROM_PATH)  # --out naming the committed ROM too: always rebuilt in place
     try:  # no SDCC, a tool that failed, an --out that cannot be written: said in one line, not a traceback
-        if not args.check and not same_file(args.out, ROM_PATH):
+        if not args.check and not in_place:
             # Checked before building: an --out naming an existing file (a ROM of the user's) is kept.
             # The sources are refused even with --force: writing the ROM there would destroy them.
             sources = {"game.s": SOURCE, "layout.py": Path(layout.__file__), "build.py": Path(__file__)}
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if same else 1
     try:  # the command's last output: once in place, a stop signal no longer says it was interrupted
         # new: without --force, a file another command put at --out during the build is kept, not replaced
-        write_rom(args.out, rom, last=True, new=bool(flag) and not args.force)
+        write_rom(args.out, rom, last=True, new=not in_place and not args.force)
     except FileExistsError:
         print(f"error: --out {args.out} appeared while building; pass --force to overwrite it",
               file=sys.stderr)
