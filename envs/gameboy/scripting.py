@@ -243,8 +243,9 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
         # otherwise glue itself to the first command ('\ufeffboot': unknown command).
         steps = parse_inputs(text.decode("utf-8-sig"), str(inputs))
     except UnicodeDecodeError as e:
-        raise ValueError(f"--inputs {inputs} is not a text file (byte {e.start} is not UTF-8); give the "
-                         "button script") from None
+        # A Latin-1 comment (é) is text all the same: what to change is its encoding, or the file given.
+        raise ValueError(f"--inputs {inputs} is not UTF-8 (byte {e.start} is not): save the button script as "
+                         "UTF-8, or give it in place of this file") from None
     state_bytes = None if state is None else _read_input(state, "--state")
     pb = new_pyboy(rom_bytes, name=rom)
     try:

@@ -2071,7 +2071,10 @@ def test_scripts_name_the_flag_of_a_bad_file(tmp_path: Path, capsys: pytest.Capt
         (["--rom", rom, "--inputs", str(folder), "--out", out], f"--inputs {folder} is a folder"),
         (["--rom", rom, "--inputs", str(inputs), "--state", str(folder), "--out", out],
          f"--state {folder} is a folder"),
-        (["--rom", rom, "--inputs", str(latin1), "--out", out], f"--inputs {latin1} is not a text file"),
+        # A Latin-1 comment was "not a text file; give the button script": it is the button script, and
+        # the change is its encoding.
+        (["--rom", rom, "--inputs", str(latin1), "--out", out],
+         f"--inputs {latin1} is not UTF-8 (byte 11 is not): save the button script as UTF-8"),
         (["--rom", rom, "--inputs", str(inputs), "--out", str(afile / "x.state")],
          f"{afile} is not a folder"),
     ]
