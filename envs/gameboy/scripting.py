@@ -245,7 +245,7 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     except UnicodeDecodeError as e:
         # A Latin-1 comment (é) is text all the same: what to change is its encoding, or the file given.
         raise ValueError(f"--inputs {inputs} is not UTF-8 (byte {e.start} is not): save the button script as "
-                         "UTF-8, or give it in place of this file") from None
+                         "UTF-8 (or, if this file is another, give the button script)") from None
     state_bytes = None if state is None else _read_input(state, "--state")
     pb = new_pyboy(rom_bytes, name=rom)
     try:
