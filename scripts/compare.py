@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     p = script_parser(__doc__)
     p.add_argument("--env", type=game_arg,
                    help="the game (as in envs.GAMES), e.g. snake (default: the --specialist run's)")
-    p.add_argument("--specialist", type=path_arg, help="a run folder written by scripts/train_ppo.py")
+    # Appended to be counted: a second --specialist (two runs to compare) replaced the first unsaid.
+    p.add_argument("--specialist", type=path_arg, action="append",
+                   help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--checkpoint", type=path_arg,
                    help="the specialist's model file (default: the run's model.zip or newest checkpoint, as "
                    "in evaluate.py and export_trajectories.py)")
@@ -70,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
     args = p.parse_args(argv)
+    if args.specialist and len(args.specialist) > 1:
+        p.error(f"--specialist is given {len(args.specialist)} times: compare.py plays one run against "
+                "the --vlm models; to compare runs, evaluate each (evaluate.py RUN --json) with the same "
+                "--seed and --episodes")
+    args.specialist = args.specialist[0] if args.specialist else None
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:

@@ -247,6 +247,9 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--concurrency", "0"], "--concurrency"),
     (["--env", "sokoban", "--specialist", "SPECIALIST"], "trained on 'snake'"),
     (["--env", "snake", "--specialist", "/nonexistent/run"], "no such run folder"),
+    # Two runs to compare: argparse kept the last --specialist, and the report showed it alone, silently.
+    (["--specialist", "/other/run", "--specialist", "SPECIALIST"],
+     "--specialist is given 2 times: compare.py plays one run"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--device", "banana"], "--device: unknown device"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--seed", "-5"], "--seed"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--seed", str(2**64 - 1)], "must stay below 2**64"),
