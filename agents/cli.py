@@ -250,10 +250,21 @@ def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: in
         parser.error(f"--seed {seed}: the last episode seed, seed + --episodes - 1, must stay below 2**64")
 
 
-def specialist_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """``--device`` of a script that plays a ``--specialist`` only if given one (compare, score_predictions):
+def add_specialist_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--specialist RUN`` of compare and score_predictions, appended so that ``specialist_device`` can
+    refuse one given twice: argparse kept the last, and the first run was dropped unsaid."""
+    parser.add_argument("--specialist", type=path_arg, action="append", help=help)
+
+
+def specialist_device(parser: argparse.ArgumentParser, args: argparse.Namespace, twice: str) -> None:
+    """The one ``--specialist`` (a second is refused, ``twice`` saying why and what to do instead) and its
+    ``--device``, of a script that plays a specialist only if given one (compare, score_predictions):
     refused without it (it moved nothing), else ``cpu`` where not given. Its default is None in the parser,
     so that an empty ``--device ""`` is still told apart from none and refused by ``check_device``."""
+    runs = args.specialist or []
+    if len(runs) > 1:
+        parser.error(f"--specialist is given {len(runs)} times: {twice}")
+    args.specialist = runs[0] if runs else None
     if args.device is not None and not args.specialist:
         parser.error("--device is the specialist's torch device: give --specialist RUN too")
     args.device = "cpu" if args.device is None else args.device

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from agents.cli import (
     EPISODE_SEED,
+    add_specialist_argument,
     check_episode_seeds,
     game_arg,
     max_steps_arg,
@@ -44,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p = script_parser(__doc__)
     p.add_argument("--env", type=game_arg,
                    help="the game (as in envs.GAMES), e.g. snake (default: the --specialist run's)")
-    # Appended to be counted: a second --specialist (two runs to compare) replaced the first unsaid.
-    p.add_argument("--specialist", type=path_arg, action="append",
-                   help="a run folder written by scripts/train_ppo.py")
+    add_specialist_argument(p, "a run folder written by scripts/train_ppo.py")
     p.add_argument("--checkpoint", type=path_arg,
                    help="the specialist's model file (default: the run's model.zip or newest checkpoint, as "
                    "in evaluate.py and export_trajectories.py)")
@@ -72,16 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
     args = p.parse_args(argv)
-    if args.specialist and len(args.specialist) > 1:
-        p.error(f"--specialist is given {len(args.specialist)} times: compare.py plays one run against "
-                "the --vlm models; to compare runs, evaluate each (evaluate.py RUN --json) with the same "
-                "--seed and --episodes")
-    args.specialist = args.specialist[0] if args.specialist else None
+    specialist_device(p, args, "compare.py plays one run; to compare runs, evaluate each (evaluate.py RUN "
+                      "--json) with the same --seed and --episodes")
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")
-    specialist_device(p, args)
 
     from agents.compare import (
         CompareError,

@@ -22,7 +22,14 @@ import json
 import sys
 from pathlib import Path
 
-from agents.cli import path_arg, print_json, run_script, script_parser, specialist_device
+from agents.cli import (
+    add_specialist_argument,
+    path_arg,
+    print_json,
+    run_script,
+    script_parser,
+    specialist_device,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("predictions", type=path_arg,
                    help='JSONL, one {"id": ..., "response": ...} per line, or a Batch API, LLaMA-Factory or '
                    "ms-swift predictions file")
-    p.add_argument("--specialist", type=path_arg,
-                   help="a run folder: also score its greedy action on the move questions")
+    add_specialist_argument(p, "a run folder: also score its greedy action on the move questions")
     p.add_argument("--checkpoint", type=path_arg,
                    help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
                    "as in evaluate.py and export_trajectories.py)")
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.checkpoint and not args.specialist:
         p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
-    specialist_device(p, args)
+    specialist_device(p, args, "score_predictions.py plays one run; score each run with its own command")
 
     from agents.compare import CompareError
     from agents.config import check_device

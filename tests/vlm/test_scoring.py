@@ -716,6 +716,12 @@ def test_checkpoint_picks_the_specialists_model(predictions, dataset, scripts, c
     assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--device",
                                            ""]) == 2
     assert "--device: unknown device ''" in capsys.readouterr().err
+    # Two runs: argparse kept the last --specialist and scored it alone, the first dropped unsaid.
+    with pytest.raises(SystemExit):
+        scripts.score_predictions.main([str(split), str(path), "--specialist", str(tmp_path), "--specialist",
+                                        str(run)])
+    assert ("--specialist is given 2 times: score_predictions.py plays one run; score each run with its own "
+            "command") in capsys.readouterr().err
 
 
 def test_a_specialist_at_another_step_than_the_split_s_is_warned_of_naming_the_checkpoint_to_give(
