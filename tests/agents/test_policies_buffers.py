@@ -404,3 +404,15 @@ def test_every_game_plays_through_the_trainers_policy(env, sets):
             assert torch.isfinite(logits).all(), preset
     finally:
         venv.close()
+
+
+def test_the_buffer_makes_every_tensor_on_its_own_device():
+    # A CUDA run's rollout: one tensor of the GAE made on the CPU fails the first update there, which no
+    # CPU test saw. The meta device stands in for CUDA here: no data, but a tensor of another device raises.
+    n_steps, n_envs = 4, 2
+    buf = DeviceRolloutBuffer(n_steps, SNAKE_OBS, spaces.Discrete(4), "meta", n_envs=n_envs)
+    fill(buf, np.random.default_rng(0), n_steps, n_envs)
+    buf.compute_returns_and_advantage(torch.zeros(n_envs, 1, device="meta"), np.zeros(n_envs, bool))
+    [batch] = buf.get()
+    assert {t.device.type for t in batch} == {"meta"}
+    assert {getattr(buf, name).device.type for name in DeviceRolloutBuffer._TENSORS} == {"meta"}
