@@ -856,6 +856,15 @@ def test_summary_max_and_min_are_of_all_episodes_whatever_their_order():
     assert (figures["max_score"], figures["min_score"], figures["median_score"]) == (6.0, 1.0, 2.0)
 
 
+def test_the_median_of_an_even_count_is_halfway_between_the_middle_two_and_ties_count_each():
+    # README: evaluate prints the median score; of 4 episodes it is the mean of the 2nd and 3rd scores
+    # (np.median), not either one, and tied scores count once per episode.
+    even = summarize([episode(s, 10, 0.0) for s in (10.0, 1.0, 4.0, 2.0)])
+    assert even["median_score"] == 3.0
+    tied = summarize([episode(s, 10, 0.0) for s in (5.0, 2.0, 2.0, 9.0, 2.0, 7.0)])
+    assert tied["median_score"] == 3.5  # 2, 2, 2, 5, 7, 9
+
+
 def test_without_max_steps_an_episode_lasts_as_long_as_the_games_own_limit():
     # README: --max-steps defaults to "the game's own limits"; a level allowed 1,200 moves plays them all.
     (e,) = run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 1200}, 1, seed=1)
