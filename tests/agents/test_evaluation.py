@@ -769,6 +769,16 @@ def test_episodes_the_game_itself_truncates_end_there_and_are_not_capped():
     assert ticks == [5]
 
 
+def test_an_episode_that_ends_on_the_last_move_max_steps_allows_is_not_capped():
+    # Ended by the game on the very move --max-steps allows: a whole episode, not one of the "N cut at
+    # --max-steps" evaluate prints (capped), though its length is the cap.
+    episodes = run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 3}, 3, seed=1, max_steps=3)
+    assert [e.length for e in episodes] == [3] * 3 and not any(e.capped for e in episodes)
+    assert summarize(episodes)["capped"] == 0
+    cut = run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 3}, 3, seed=1, max_steps=2)
+    assert all(e.capped for e in cut)
+
+
 def test_a_policy_source_gets_the_play_mode_and_each_boards_stream():
     # A policy source's make_actor (a VLM, the random agent) is told whether to sample and each board's
     # stream, [seed, k] for episode k however the episodes are batched.
