@@ -104,6 +104,32 @@ def _wide_text(piece: bytes, first: bool) -> bool:
 def load_records(path: Path | str) -> list[TaskRecord]:
     """The task records of an exported split (JSONL of ``TaskRecord.to_dict()``)."""
     path = Path(path)
+    try:
+        return _load_records(path)
+    except ScoringError:
+        own = _export_split(path)
+        if own is None:
+            raise
+        raise ScoringError(f"split {path} is a trainer format's file or folder of the export {own.parent}, "
+                           f"not its task records: give the export's split, {own}") from None
+
+
+def _export_split(path: Path) -> Path | None:
+    """The export's own split file where ``path`` is in one of its trainer formats' folders
+    (llamafactory/test.json, swift/test_rl.jsonl, verl/val.parquet, trl/, trl/validation/): those hold
+    the trainer's layout, which names no verifier; the file's split, else test. None elsewhere."""
+    from vlm.formats import FORMATS, HF_SPLIT  # pyarrow: only on this error's path
+
+    splits = {**{hf: ours for ours, hf in HF_SPLIT.items()}, **{ours: ours for ours in HF_SPLIT}}
+    for root in (path.parent, path.parent.parent):
+        top = path.relative_to(root).parts[:1]  # none for / itself
+        if top and top[0] in FORMATS and (root / "trajectories" / "meta.json").is_file():
+            own = root / f"{splits.get(path.name.split('.')[0].removesuffix('_rl'), 'test')}.jsonl"
+            return own if own.is_file() else None
+    return None
+
+
+def _load_records(path: Path) -> list[TaskRecord]:
     records, seen = [], set()
     for n, row in _jsonl(path, "split"):
         try:

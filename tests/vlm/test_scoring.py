@@ -420,6 +420,22 @@ def test_a_split_and_predictions_given_through_pipes_are_scored_as_files(dataset
     assert "split /dev/zero is a character device, not a file" in capsys.readouterr().err
 
 
+def test_a_trainer_format_given_as_the_split_names_the_exports_own_split(dataset, tmp_path, scripts, capsys,
+                                                                         predictions):
+    # The trainer's files hold its layout, not task records: each was refused for what it was not ("not
+    # JSON", "not a task record"), and trl/ was pointed at a trl/test.jsonl that no export writes.
+    out = tmp_path / "data"
+    assert scripts.export_trajectories.main([str(dataset[0]), "--episodes", "2", "--out", str(out), "--split",
+                                             "0,0,1", "--formats", "llamafactory,trl,verl,swift",
+                                             "--no-progress", "--json"]) == 0
+    capsys.readouterr()
+    for given in ("llamafactory/test.json", "swift/test_rl.jsonl", "verl/test.parquet", "trl", "trl/test"):
+        assert scripts.score_predictions.main([str(out / given), str(predictions[0])]) == 2
+        err = capsys.readouterr().err
+        assert (f"split {out / given} is a trainer format's file or folder of the export {out}, not its task "
+                f"records: give the export's split, {out / 'test.jsonl'}") in err, (given, err)
+
+
 def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset, predictions):
     assert scripts.score_predictions.main([str(tmp_path / "none.jsonl"), str(tmp_path / "p.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
