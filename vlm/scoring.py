@@ -55,7 +55,10 @@ def _jsonl(path: Path, what: str) -> Iterable[tuple[int, Any]]:
 
 def _jsonl_rows(path: Path, what: str) -> Iterable[tuple[int, Any]]:
     if path.is_dir():
-        raise ScoringError(f"{what} {path} is a folder; give its JSONL file (e.g. {path / 'test.jsonl'})")
+        # An export's split, or LLaMA-Factory's predictions in its --output_dir (no file name to guess else)
+        example = path / ("test.jsonl" if what == "split" else "generated_predictions.jsonl")
+        raise ScoringError(f"{what} {path} is a folder; give its JSONL file"
+                           + (f" (e.g. {example})" if what == "split" or example.is_file() else ""))
     if not path.is_file() and not path.is_fifo():  # a pipe (bash's <(...)) is read once, as a file is
         kind = file_kind(path)  # a device: /dev/zero has no line end to stop a read at
         raise ScoringError(f"{what} {path} is {kind}, not a file" if kind else f"{what} {path}: no such file")

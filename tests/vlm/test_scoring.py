@@ -436,6 +436,20 @@ def test_a_trainer_format_given_as_the_split_names_the_exports_own_split(dataset
                 f"records: give the export's split, {out / 'test.jsonl'}") in err, (given, err)
 
 
+def test_a_predictions_folder_names_the_file_in_it(dataset, tmp_path, scripts, capsys):
+    # LLaMA-Factory's --output_dir holds generated_predictions.jsonl: the hint named a test.jsonl there,
+    # a split's name that no tool writes among predictions.
+    folder = tmp_path / "predict"
+    folder.mkdir()
+    assert scripts.score_predictions.main([str(dataset[1]), str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"predictions {folder} is a folder; give its JSONL file\n" in err and "test.jsonl" not in err
+    (folder / "generated_predictions.jsonl").write_text("")
+    assert scripts.score_predictions.main([str(dataset[1]), str(folder)]) == 2
+    assert (f"predictions {folder} is a folder; give its JSONL file (e.g. "
+            f"{folder / 'generated_predictions.jsonl'})") in capsys.readouterr().err
+
+
 def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, capsys, dataset, predictions):
     assert scripts.score_predictions.main([str(tmp_path / "none.jsonl"), str(tmp_path / "p.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
