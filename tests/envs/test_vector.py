@@ -1033,6 +1033,28 @@ def test_a_worker_dead_halfway_through_a_reset_resets_as_the_lost_one_would_have
         twin.close()
 
 
+def test_a_worker_dead_at_a_reseeded_reset_after_ended_episodes_resets_as_the_lost_one_would_have():
+    """seed() then reset() once boards had ended episodes: a worker found dead at that reset must reset its
+    boards from the counts the reset zeroed (seed + k), not from the episode counts before it."""
+    killed = make_vec("snake", 4, num_workers=2, seed=5, starvation=3)
+    twin = make_vec("snake", 4, num_workers=0, seed=5, starvation=3)
+    try:
+        for v in (killed, twin):
+            v.reset()
+            for _ in range(8):  # starvation=3: each board ends episodes, so its count of them grows
+                v.step(np.zeros(4, np.int64))
+            v.seed(9)
+        os.kill(killed.worker_pids()[1], signal.SIGKILL)
+        obs = killed.reset()
+        assert killed.worker_restarts == 1
+        assert np.array_equal(obs, twin.reset())
+        for k in range(4):
+            assert np.array_equal(obs[k], GameEnv("snake", starvation=3).reset(seed=9 + k)[0])
+    finally:
+        killed.close()
+        twin.close()
+
+
 def test_seed_without_a_seed_draws_one_as_sb3_does():
     """seed() returned [None, ...] and changed nothing, where SB3's VecEnv.seed(None) draws a seed."""
     v = make_vec("snake", 3, num_workers=0)
