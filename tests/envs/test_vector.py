@@ -1055,6 +1055,20 @@ def test_a_worker_dead_at_a_reseeded_reset_after_ended_episodes_resets_as_the_lo
         twin.close()
 
 
+def test_a_worker_that_dies_again_in_its_retried_reset_raises_naming_it():
+    """A worker found dead at reset() is restarted and the reset sent again; one that dies again there
+    raises (as every retried command does) instead of being restarted for ever."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.set_attr("reset", exit_at_once, indices=[2, 3])  # the restarted worker's game gets it too
+        with pytest.raises(WorkerDiedError, match=r"^worker 1 \(pid \d+, envs 2-3\) died with exit code 3 "
+                                                  r"during 'reset' right after a restart$"):
+            v.reset()
+        assert v.worker_restarts == 1
+    finally:
+        v.close()
+
+
 def test_seed_without_a_seed_draws_one_as_sb3_does():
     """seed() returned [None, ...] and changed nothing, where SB3's VecEnv.seed(None) draws a seed."""
     v = make_vec("snake", 3, num_workers=0)
