@@ -786,6 +786,25 @@ def test_seed_applies_at_the_next_reset(workers):
         plain.close()
 
 
+def test_a_worker_restarted_between_seed_and_reset_seeds_its_boards_from_the_current_seed():
+    """seed() applies at the next reset(), as SB3's VecEnvs do: a worker restarted before that reset seeds
+    its new boards as the lost one would have (the current seed), not from the seed still to come."""
+    v = make_vec("snake", 4, num_workers=2, seed=0)
+    try:
+        v.reset()
+        v.seed(50)
+        os.kill(v.worker_pids()[1], signal.SIGKILL)
+        obs, _, dones, _ = v.step(np.zeros(4, np.int64))  # UP: no board's episode ends in this first step
+        assert v.worker_restarts == 1 and dones.tolist() == [False, False, True, True]
+        for k in (2, 3):  # the new worker's boards: episode 1, seed 0 + k + 4
+            assert np.array_equal(obs[k], GameEnv("snake").reset(seed=k + 4)[0])
+        obs = v.reset()
+        for k in range(4):  # the seed took effect at this reset
+            assert np.array_equal(obs[k], GameEnv("snake").reset(seed=50 + k)[0])
+    finally:
+        v.close()
+
+
 @pytest.mark.parametrize("error", [OSError(28, "No space left on device"), MemoryError()])
 def test_shared_buffers_too_large_for_the_machine_name_their_size_and_the_fix(error):
     """The shared-memory file (/dev/shm) or the address space running out is refused naming the size the
