@@ -98,8 +98,9 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
     for key in kwargs:
         if known is not None and key not in known:
-            raise ValueError(f"{env_flag(key, typed)} does not apply to --env {cfg['env']} (env_kwargs.{key} "
-                             "is not one of its options; see the per-env flags in --help)")
+            # Its options named: --help lists flags for a few of them only (none of Rotation's)
+            raise ValueError(f"{env_flag(key, typed)} does not apply to --env {cfg['env']} ({cfg['env']}'s "
+                             f"options: {', '.join(sorted(known))})")
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:

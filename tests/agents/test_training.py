@@ -1271,6 +1271,11 @@ def test_an_error_names_entries_only_of_a_mapping_option():
     # The option as the user gave it: --set named as --set, not as the flag --size they did not type.
     (["--env", "snake", "--set", "env_kwargs.size=10.5"], "got 10.5 (change --set env_kwargs.size)"),
     (["--env", "rotation", "--set", "env_kwargs.size=8"], "--set env_kwargs.size does not apply to --env"),
+    # A mistyped option is named with the game's own: --help, which the message pointed to, lists no
+    # Rotation option (min_cubes, view_size, ...), so the user had nothing to correct it from.
+    (["--env", "rotation", "--set", "env_kwargs.max_cube=4"], "--set env_kwargs.max_cube does not apply to "
+     "--env rotation (rotation's options: max_cubes, max_steps, max_turns, min_cubes, min_turns, "
+     "progress_reward, step_cost, view_size)"),
     # Arguments of the game's __init__ but no options: they passed and failed with Python's wording.
     (["--env", "snake", "--set", "env_kwargs.num_envs=4"], "env_kwargs.num_envs does not apply"),
     (["--env", "snake", "--set", "env_kwargs.self=4"], "--set env_kwargs.self does not apply to --env"),
