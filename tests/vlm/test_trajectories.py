@@ -455,6 +455,8 @@ def test_play_and_replay_close_the_games_they_make(model, monkeypatch):
 
 
 def test_a_board_the_game_truncates_stops_there(model):
+    from vlm.trajectories import episode_row
+
     # Starving after 3 moves without an apple: a truncated board plays no further step in the batch.
     calls: list[tuple[int, int]] = []
     logs = play(model, "snake", {"size": 6, "obs": "grid", "starvation": 3}, list(range(8)), seed=3,
@@ -468,8 +470,13 @@ def test_a_board_the_game_truncates_stops_there(model):
         assert not (log.terminated[:-1] | log.truncated[:-1]).any() and not log.capped
         # The episode's info is read when it ended, not after the batch played on past it.
         assert log.info["score"] == log.scores[-1]
-        final = list(replay("snake", {"size": 6, "obs": "grid", "starvation": 3}, log))[-1].state
-        assert log.info["snake_length"] == len(final["body"])
+        final = list(replay("snake", {"size": 6, "obs": "grid", "starvation": 3}, log))[-1]
+        assert log.info["snake_length"] == len(final.state["body"])
+        # Its episodes.parquet row says how the game ended it: a starved board is truncated there, though
+        # --max-steps did not cut it (capped).
+        row = episode_row(final, "images/x.png")
+        ends = (log.terminated[-1], log.truncated[-1], False)
+        assert (row["terminated"], row["truncated"], row["capped"]) == ends
 
 
 def test_step_rows_fill_each_row_group_once_and_load_in_episode_order(tmp_path, monkeypatch):
