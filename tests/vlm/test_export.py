@@ -917,6 +917,14 @@ def test_existing_data_is_never_overwritten_without_overwrite(run, exported, tmp
     assert "not a depthfirst export" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "my notes"
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    # Nor a folder laid out as an export's whose meta.json is gone: an export's names alone make none.
+    unmarked = tmp_path / "unmarked"
+    shutil.copytree(exported, unmarked)
+    (unmarked / META).unlink()
+    before = digest_tree(unmarked)
+    assert export(str(run), "--out", str(unmarked), "--episodes", "2", "--overwrite", "--no-progress") == 2
+    assert f"not a depthfirst export (no {META})" in capsys.readouterr().err
+    assert digest_tree(unmarked) == before
     # An export is kept intact until a replacement has fully succeeded.
     copy = tmp_path / "copy"
     shutil.copytree(exported, copy)
