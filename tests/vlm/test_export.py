@@ -714,6 +714,28 @@ def test_the_pool_starts_a_process_a_chunk_at_most_and_none_for_one_chunk(run):
     assert sizes == [None, 2]
 
 
+@pytest.mark.parametrize(("episodes", "chunks"), [(1, 1), (CHUNK, 1), (CHUNK + 1, 2), (2 * CHUNK, 2)])
+def test_an_export_sizes_its_pool_by_its_chunks_of_episodes(run, tmp_path, monkeypatch, episodes, chunks):
+    # --episodes 32 is one chunk, played in this process: a count of episodes // CHUNK + 1 started a pool
+    # (a process loading the model) whenever --episodes was a multiple of CHUNK.
+    from vlm import export as ex
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def runner(run_info: object, workers: int, device: str, model: object, jobs: int) -> None:
+        seen.append(jobs)
+        raise Stop
+
+    monkeypatch.setattr(ex, "_Runner", runner)
+    with pytest.raises(Stop):
+        ex.export(ex.ExportOptions(run=str(run), out=str(tmp_path / "out"), episodes=episodes, workers=8,
+                                   formats="none", progress=False))
+    assert seen == [chunks] and not (tmp_path / "out").exists()
+
+
 _PARENTS_OF_TWO_WORKERS = """
 import os, sys
 from pathlib import Path
