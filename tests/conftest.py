@@ -186,3 +186,22 @@ def served_hparams(logdir: Path):
     request = api_pb2.ListSessionGroupsRequest(allowed_statuses=api_pb2.Status.values(), slice_size=100)
     groups = list_session_groups.Handler(ctx, backend, "", request).run().session_groups
     return experiment, groups
+
+
+def load_steps(root: Path):
+    """Every step row of an exported trajectory store, ordered by episode and step."""
+    import pyarrow.parquet as pq
+
+    from vlm.trajectories import TRAJ_DIR
+
+    table = pq.ParquetDataset(root / TRAJ_DIR / "steps").read()
+    return table.sort_by([("episode", "ascending"), ("t", "ascending")])
+
+
+def load_episodes(root: Path):
+    """The episodes.parquet table of an exported trajectory store."""
+    import pyarrow.parquet as pq
+
+    from vlm.trajectories import EPISODE_FILE
+
+    return pq.read_table(root / EPISODE_FILE)

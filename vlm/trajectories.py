@@ -370,16 +370,6 @@ def write_episodes(path: Path, rows: list[dict[str, Any]]) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def load_steps(root: str | Path) -> pa.Table:
-    """Every step row of an exported trajectory store, ordered by episode and step."""
-    table = pq.ParquetDataset(Path(root) / TRAJ_DIR / "steps").read()
-    return table.sort_by([("episode", "ascending"), ("t", "ascending")])
-
-
-def load_episodes(root: str | Path) -> pa.Table:
-    return pq.read_table(Path(root) / EPISODE_FILE)
-
-
 # --------------------------------------------------------------------------- meta and Minari
 
 VERSIONED = ("numpy", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", "numba", "pillow", "pyarrow",

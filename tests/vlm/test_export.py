@@ -138,7 +138,7 @@ def test_the_export_folder_holds_store_records_images_formats_card(exported):
 
 
 def test_a_records_source_names_the_step_it_was_asked_about(exported):
-    from vlm.trajectories import load_steps
+    from tests.conftest import load_steps
 
     rows = {(r["episode"], r["t"]): r for r in load_steps(exported).to_pylist()}
     records = [TaskRecord.from_dict(r) for s in SPLITS for r in read_split(exported, s)]
@@ -1759,7 +1759,8 @@ def test_the_summary_and_meta_count_what_the_export_wrote(run, tmp_path, capsys,
     from kept."""
     import vlm.splits
     from envs.snake import Snake
-    from vlm.trajectories import load_episodes, load_policy, load_steps, play, resolve_run
+    from tests.conftest import load_episodes, load_steps
+    from vlm.trajectories import load_policy, play, resolve_run
 
     # Records of the same step number count as the same state, so val and test records are dropped.
     monkeypatch.setattr(vlm.splits, "state_keys", lambda rec: {rec["source"]["step"]})

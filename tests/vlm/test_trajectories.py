@@ -16,13 +16,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import TINY, load_script
+from tests.conftest import TINY, load_episodes, load_script, load_steps
 from vlm.trajectories import (
     EpisodeLog,
     PolicyProbe,
-    load_episodes,
     load_policy,
-    load_steps,
     play,
     replay,
     resolve_run,
