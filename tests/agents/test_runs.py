@@ -6,6 +6,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,10 @@ def test_a_folder_of_runs_names_its_newest_run(tmp_path):
     (tmp_path / "snake").mkdir()
     older, newer = old_run(tmp_path / "snake" / "tiny-s0-1"), old_run(tmp_path / "snake" / "tiny-s0-2")
     os.utime(older / "config.yaml", (1_000_000, 1_000_000))
+    # A folder with a config.yaml alone (a --config file of the user's) is no run, however new.
+    (tmp_path / "snake" / "mine").mkdir()
+    (tmp_path / "snake" / "mine" / "config.yaml").write_text("env: snake\n")
+    os.utime(tmp_path / "snake" / "mine" / "config.yaml", (4_000_000_000, 4_000_000_000))
     for folder in (tmp_path / "snake", tmp_path):
         with pytest.raises(runs.RunError) as e:
             runs.read_run_config(folder)
@@ -324,6 +329,17 @@ def test_auto_named_runs_started_in_one_second_get_numbered_folders(tmp_path, mo
         names.append(path.name)
         assert aside is None
     assert names == ["tiny-s0-20260101-120000", "tiny-s0-20260101-120000-2", "tiny-s0-20260101-120000-3"]
+
+
+def test_an_auto_named_run_is_named_by_its_start_to_the_second(tmp_path, monkeypatch):
+    # README: runs/<env>/<policy>-s<seed>-<time>; a coarser time numbered every run of the same minute.
+    monkeypatch.setattr(runs, "RUNS_DIR", tmp_path)
+    before = time.strftime("%Y%m%d-%H%M%S")
+    path, _, lock = runs.new_run_dir({"env": "snake", "policy": "tiny", "seed": 3}, None, False)
+    lock.close()
+    after = time.strftime("%Y%m%d-%H%M%S")
+    assert path.parent == tmp_path / "snake" and path.name.startswith("tiny-s3-")
+    assert before <= path.name.removeprefix("tiny-s3-") <= after
 
 
 def test_an_empty_run_dir_is_used_without_force_and_a_file_there_is_refused(tmp_path):
@@ -560,7 +576,7 @@ def test_no_process_runs_as_pid_0_or_as_this_one():
     assert not runs.process_running(os.getpid())
 
 
-def test_claiming_a_run_removes_only_the_temp_files_training_leaves(tmp_path):
+def test_claiming_a_run_removes_only_the_temp_files_training_leaves(tmp_path, capsys):
     run = old_run(tmp_path / "run")
     (run / "checkpoints").mkdir()
     stale = [".model.123.tmp.zip", ".config.123.tmp.yaml", ".milestones.123.tmp.json",
@@ -572,6 +588,10 @@ def test_claiming_a_run_removes_only_the_temp_files_training_leaves(tmp_path):
     runs.claim_run(run).close()
     assert not [name for name in stale if (run / name).exists()]
     assert all((run / name).exists() for name in kept) and (run / ".config.456.tmp.yaml").is_symlink()
+    # runs/README.md: the next training command removes them "and says so", naming each one.
+    assert capsys.readouterr().out == (f"{run}: removed 4 temp file(s) an interrupted save left behind "
+                                       "(.config.123.tmp.yaml, .milestones.123.tmp.json, .model.123.tmp.zip, "
+                                       "checkpoints/.step_64.123.tmp.zip)\n")
 
 
 def test_without_fcntl_no_lock_is_taken_and_no_temp_file_is_removed(tmp_path, monkeypatch):
