@@ -124,6 +124,9 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             # called it "not a depthfirst run folder", and a new run offered --resume or --force.
             if training_now(path):
                 raise RunError(f"{path}: {TRAINING_NOW}")
+            if not force and not _is_run(path):  # neither --resume nor --force would take it
+                raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
+                               "config.yaml and command.txt); choose another --run-dir")
             if not force:
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
                                f"continue it with --resume {path}, or pass --force to replace it")

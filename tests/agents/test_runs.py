@@ -362,6 +362,23 @@ def test_force_refuses_a_folder_with_only_one_of_a_runs_two_files(tmp_path, only
     assert (folder / only).is_file()
 
 
+def test_a_folder_holding_no_run_is_refused_without_force_offering_neither_resume_nor_force(tmp_path):
+    """Without --force, a folder of the user's files was told "continue it with --resume, or pass --force to
+    replace it": both then refused it (not a run). A run folder is still offered both."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(runs.RunError) as e:
+        runs.new_run_dir({"env": "snake"}, str(folder), False)
+    assert str(e.value) == (f"--run-dir {folder} already exists and holds files but no depthfirst run (no "
+                            "config.yaml and command.txt); choose another --run-dir")
+    for name in ("config.yaml", "command.txt"):
+        (folder / name).write_text("x")
+    with pytest.raises(runs.RunError, match=r"continue it with --resume .*, or pass --force to replace it$"):
+        runs.new_run_dir({"env": "snake"}, str(folder), False)
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
 def test_force_refuses_a_users_hidden_file_and_a_checkpoint_name_with_more_after_it(tmp_path):
     run = old_run(tmp_path / "run")
     (run / ".notes").write_text("mine")
