@@ -545,8 +545,10 @@ class GameVecEnv(VecEnv):
 
     def _refuse_step(self) -> NoReturn:
         self._check_open()
+        # Boards given states by env_method("set_state") still wait for it: it said they held no episode.
         raise ResetNeeded(f"call reset() before step(): this GameVecEnv ({self.game_name!r}) was never "
-                          "reset, so its boards hold no episode yet")
+                          "reset; reset() starts every board anew, so give states by env_method('set_state', "
+                          "state, indices=[i]) after it")
 
     def step_wait(self):
         # One check per step (step_async sets it only after a reset): called alone, step_wait stepped every

@@ -824,6 +824,36 @@ def test_vec_env_stepped_before_reset_says_so(workers: int) -> None:
         v.step(np.zeros(4, np.int64))
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_vec_env_stepped_after_set_state_alone_says_to_set_states_after_reset(workers: int) -> None:
+    # Every board given a state but the env never reset: the step's refusal said the boards "hold no
+    # episode yet", which they did (get_state showed them), and named reset() alone, which starts every
+    # board anew: the states given were lost unless set again after it.
+    from gymnasium.error import ResetNeeded
+
+    from envs import make_vec
+
+    source = make_vec("sokoban", 2, seed=3)  # one step ends no Sokoban episode: its state steps on
+    v = make_vec("sokoban", 2, num_workers=workers, seed=0)
+    try:
+        source.reset()
+        states = source.env_method("get_state")
+        for i, state in enumerate(states):
+            v.env_method("set_state", state, indices=[i])
+        with pytest.raises(ResetNeeded, match=r"call reset\(\) before step\(\)") as refused:
+            v.step(np.zeros(2, np.int64))
+        assert "hold no episode" not in str(refused.value)
+        assert "set_state" in str(refused.value) and "after" in str(refused.value)
+        v.reset()  # as the message says: reset, then the states, then step from them
+        for i, state in enumerate(states):
+            v.env_method("set_state", state, indices=[i])
+        v.step(np.zeros(2, np.int64))
+        assert [s["step"] for s in v.env_method("get_state")] == [state["step"] + 1 for state in states]
+    finally:
+        source.close()
+        v.close()
+
+
 @pytest.mark.parametrize("name", ["snake", "pokemon_red"])
 def test_a_closed_env_says_so(name: str) -> None:
     # A closed Game Boy env has no emulators: step and reset raised "IndexError: list index out of range".
