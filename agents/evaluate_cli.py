@@ -115,14 +115,19 @@ def evaluate(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         who = "random agent" if args.random else f"step {model.num_timesteps:,}"
-        cut = f" ({summary['capped']} cut at --max-steps, scored as they stood)" if summary["capped"] else ""
         print(f"{cfg['env']} {who}, {episodes_text(summary['episodes'])}: "
               f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
-              f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}{cut}")
+              f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}"
+              + cut_note(summary))
         print_game_figures(summary)
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     return 0
+
+
+def cut_note(summary: dict[str, Any]) -> str:
+    """The printed line's note of the episodes --max-steps cut (a model's or a VLM's), else nothing."""
+    return f" ({summary['capped']} cut at --max-steps, scored as they stood)" if summary["capped"] else ""
 
 
 def print_game_figures(summary: dict[str, Any]) -> None:
@@ -239,7 +244,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print(f"{env} with {player.client.endpoint}, {episodes_text(summary['episodes'])}: mean score "
               f"{mean_text(summary['mean_score'])}, max {figure(summary['max_score'])}, invalid answers "
               f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
-              "tokens per episode")
+              f"tokens per episode{cut_note(summary)}")
         print_game_figures(summary)
         if "video" in summary:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")

@@ -596,10 +596,12 @@ def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, 
     episodes = result["per_episode"]  # each episode, last, as a specialist's evaluation lists them
     assert episodes["seed"] == [9, 10] and list(result)[-1] == "per_episode"
     assert (result["mean_length"], result["capped"]) == (np.mean(episodes["length"]), sum(episodes["capped"]))
+    assert result["capped"] > 0  # the line names the episodes cut, as a specialist's does (it did not)
     assert capsys.readouterr().out.splitlines() == [
         f"snake with {result['vlm']}, 2 episodes: mean score {mean_text(result['mean_score'])}, max "
         f"{figure(result['max_score'])}, invalid answers {result['invalid']} "
-        f"({result['invalid_rate']:.1%}), {result['tokens_per_episode']:,.0f} tokens per episode",
+        f"({result['invalid_rate']:.1%}), {result['tokens_per_episode']:,.0f} tokens per episode "
+        f"({result['capped']} cut at --max-steps, scored as they stood)",
         # as for a specialist (duel Snake's win/draw/loss were in the JSON only)
         f"means of the game's figures: snake_length {result['mean_snake_length']:.2f}, won "
         f"{result['mean_won']:.2f}"]
