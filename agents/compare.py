@@ -899,12 +899,8 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
                            f"({e.strerror or e}); move the .report-* folders out (one may hold the previous "
                            "report)") from None
     for p in players:
-        root = p.client.cache.root if p.client.cache is not None else None
-        if root is not None and Path(os.path.abspath(root)).is_relative_to(os.path.abspath(out)):
-            # --out holds the report alone: a cache there was refused as a folder in use, after the whole
-            # (perhaps paid) play with --overwrite, and otherwise as "not empty", naming the wrong thing.
-            raise CompareError(f"--cache-dir {root} is inside --out {out}, which holds the report alone: "
-                               "give a --cache-dir outside it (or leave it out for the default)")
+        if p.client.cache is not None:
+            check_cache_outside(p.client.cache.root, out)
     check_out_dir(out, overwrite)  # an old report is replaced only once there is a new one
     try:
         pyplot()  # the report's plots need it: say so before any episode is played
@@ -933,6 +929,15 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     except BaseException:  # a failed play or report (or Ctrl-C) leaves no empty folder made for it
         remove_folders(made)
         raise
+
+
+def check_cache_outside(root: Path, out: Path) -> None:
+    """CompareError if the response cache ``root`` is inside ``out``."""
+    if Path(os.path.abspath(root)).is_relative_to(os.path.abspath(out)):
+        # --out holds the report alone: a cache there was refused as a folder in use, after the whole
+        # (perhaps paid) play with --overwrite, and otherwise as "not empty", naming the wrong thing.
+        raise CompareError(f"--cache-dir {root} is inside --out {out}, which holds the report alone: "
+                           "give a --cache-dir outside it (or leave it out for the default)")
 
 
 def play_all(env: str, env_kwargs: dict[str, Any], episodes: int, seed: int, steps: int, model: Any,

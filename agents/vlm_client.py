@@ -929,10 +929,22 @@ def refuse_unused_client_flags(parser: Any, args: Any) -> None:
                      f"drop {'it' if one else 'them'}")
 
 
-def client_from_args(spec: str, args: Any) -> ChatClient:
-    """A ``ChatClient`` for ``MODEL@URL`` with ``add_client_arguments``' flags; ValueError on bad input."""
+def cache_root(args: Any) -> tuple[Path, str] | None:
+    """The response cache folder the VLM endpoint's flags name, and how to name it in a message (the flag
+    or the variable that gave it); None with ``--no-cache``."""
     from agents.vlm_cache import default_cache_dir
 
+    if args.no_cache:
+        return None
+    if args.cache_dir is not None:
+        return Path(args.cache_dir), f"--cache-dir {args.cache_dir}"
+    root = default_cache_dir()
+    return root, (f"$DEPTHFIRST_VLM_CACHE {root}" if os.environ.get("DEPTHFIRST_VLM_CACHE")
+                  else f"the default response cache {root}")
+
+
+def client_from_args(spec: str, args: Any) -> ChatClient:
+    """A ``ChatClient`` for ``MODEL@URL`` with ``add_client_arguments``' flags; ValueError on bad input."""
     if not 0 < args.timeout <= MAX_TIMEOUT_S:  # NaN fails the comparison too
         raise ValueError(f"--timeout must be a finite number of seconds > 0, at most {MAX_TIMEOUT_S:g} "
                          f"seconds (what a socket timeout can hold), got {args.timeout:g}")
@@ -954,15 +966,9 @@ def client_from_args(spec: str, args: Any) -> ChatClient:
             raise ValueError("--extra-body cannot set stream: each answer is read whole; drop \"stream\"")
     endpoint = Endpoint.parse(spec)  # before the cache folder is made: a refused command leaves none
     cache = None
-    if not args.no_cache:  # checked now, not at the first answer (already sent and paid for)
-        if args.cache_dir is not None:
-            root, name = Path(args.cache_dir), f"--cache-dir {args.cache_dir}"
-        else:
-            root = default_cache_dir()
-            name = (f"$DEPTHFIRST_VLM_CACHE {root}" if os.environ.get("DEPTHFIRST_VLM_CACHE")
-                    else f"the default response cache {root}")
-        check_cache_dir(root, name)
-        cache = ResponseCache(root)
+    if (where := cache_root(args)) is not None:  # checked now, not at the first answer (already paid for)
+        check_cache_dir(*where)
+        cache = ResponseCache(where[0])
     return ChatClient(endpoint, api_key_env=args.api_key_env, timeout=args.timeout,
                       max_retries=args.retries, max_tokens=args.max_tokens, temperature=args.temperature,
                       extra_body=extra, cache=cache, image_detail=args.image_detail)

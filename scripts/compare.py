@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.compare import (
         CompareError,
         boards_memory_error,
+        check_cache_outside,
         compare,
         failed_requests_hint,
         max_tokens_hint,
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.interrupts import stop_signals_interrupt
     from agents.machine import out_of_memory
     from agents.runs import RUNS_DIR, remove_folders
-    from agents.vlm_client import ChatConfigError, client_from_args
+    from agents.vlm_client import ChatConfigError, cache_root, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs.gameboy.roms import RomError
 
@@ -119,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                 check_device(args.device)
                 prices = parse_prices(args.price_per_1k_tokens)
                 params = parse_params(args.vlm_params)
+                if args.out and args.vlm and (cache := cache_root(args)) is not None:
+                    # before the clients make the cache folder: a refused one left it in --out, which then
+                    # refused the corrected command as not empty
+                    check_cache_outside(cache[0], Path(args.out))
                 for spec in args.vlm:
                     players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency))
                 if args.out:

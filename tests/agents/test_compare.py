@@ -1823,6 +1823,9 @@ def test_a_cache_dir_inside_out_is_refused_before_any_request(scripts, tmp_path,
         assert scripts.compare.main(argv) == 2
         assert server.hits == 0
     assert f"--cache-dir {out / 'cache'} is inside --out {out}" in capsys.readouterr().err
+    # Refused before the cache folder is made: an out/cache left behind had the corrected command refused
+    # ("--out ... is not empty", and with --overwrite "holds no report.json") until it was deleted by hand.
+    assert not out.exists()
 
 
 def test_the_rates_plot_says_n_a_for_a_game_with_no_success_not_0_percent(tmp_path, monkeypatch):
