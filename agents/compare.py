@@ -155,8 +155,16 @@ def parse_prices(items: list[str] | None) -> dict[str, Price]:
                                f"(non-negative numbers up to {MAX_PRICE_PER_1K:g} per 1,000 tokens), got "
                                f"{item!r}") from None
         _check_model_name(model, "--price-per-1k-tokens")
+        _check_once(prices, model or "*", "--price-per-1k-tokens")
         prices[model or "*"] = Price(parts[0], parts[-1])
     return prices
+
+
+def _check_once(given: dict[str, Any], model: str, flag: str) -> None:
+    """Refuse a model given ``flag`` twice: the last one was taken, the first dropped unsaid."""
+    if model in given:
+        who = "every VLM (no MODEL=)" if model == "*" else f"model {model!r}"
+        raise CompareError(f"{flag} is given twice for {who}; give it once")
 
 
 def parse_params(items: list[str] | None) -> dict[str, float]:
@@ -166,11 +174,13 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
         try:
             if not sep or not model:
                 raise ValueError
-            out[model] = parse_count(value)
+            count = parse_count(value)
         except ValueError:
             raise CompareError(f"--vlm-params expects MODEL=COUNT (e.g. qwen2.5-vl-7b=8.3B), got {item!r}"
                                ) from None
         _check_model_name(model, "--vlm-params")
+        _check_once(out, model, "--vlm-params")
+        out[model] = count
     return out
 
 

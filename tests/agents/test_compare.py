@@ -718,6 +718,30 @@ def test_a_price_is_bounded_so_that_every_cost_stays_finite():
             parse_prices([price])
 
 
+@pytest.mark.parametrize("items, message", [
+    (["m-vl-7b=0.1", "m-vl-7b=0.2"],
+     "--price-per-1k-tokens is given twice for model 'm-vl-7b'; give it once"),
+    (["0.1", "0.2"], "--price-per-1k-tokens is given twice for every VLM (no MODEL=); give it once"),
+])
+def test_a_price_given_twice_for_one_model_is_refused(items, message):
+    """The last was taken and the first dropped unsaid, as a second --specialist was."""
+    from agents.compare import CompareError
+
+    with pytest.raises(CompareError) as e:
+        parse_prices(items)
+    assert str(e.value) == message
+    assert parse_prices(["m-vl-7b=0.1", "0.2"]) == {"m-vl-7b": Price(0.1, 0.1), "*": Price(0.2, 0.2)}
+
+
+def test_a_parameter_count_given_twice_for_one_model_is_refused():
+    from agents.compare import CompareError, parse_params
+
+    with pytest.raises(CompareError) as e:
+        parse_params(["m-vl-7b=7B", "m-vl-7b=8B"])
+    assert str(e.value) == "--vlm-params is given twice for model 'm-vl-7b'; give it once"
+    assert parse_params(["m-vl-7b=7B", "n-vl-3b=3B"]) == {"m-vl-7b": 7e9, "n-vl-3b": 3e9}
+
+
 def test_summary_rates_count_what_each_figure_names():
     """Success rate over episodes; invalid, verifier and best-move rates over the decisions that have one."""
     def d(step, **kw):
