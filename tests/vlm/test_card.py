@@ -220,6 +220,9 @@ def test_the_files_say_how_datasets_loads_records_and_steps_and_which_split_is_w
             "splits `train` and `validation` (`val.jsonl`)\n") in card
     assert ("`meta.json`; `datasets.load_dataset('parquet', "
             "data_files='/data/snake/trajectories/steps/part-*.parquet')` reads the steps\n") in card
+    # A default export has all three splits: "and" before the last only.
+    assert ("reads them as the splits `train`, `validation` (`val.jsonl`) and `test`\n"
+            in render_card(META, SPLITS, CURRICULUM, [], root_hint="/data/snake"))
     only_train = render_card(META, {**SPLITS, "val": [], "test": []}, CURRICULUM, [], root_hint="/data/snake")
     assert "`datasets.load_dataset('/data/snake')` reads them as the split `train`\n" in only_train
     bare = render_card({**META, "relative_paths": True}, {"train": [], "val": [], "test": []}, None, [])

@@ -1588,12 +1588,15 @@ def test_registry_lists_modules_and_explains_missing_ones() -> None:
 
 
 def test_plural_and_grid_bfs_as_documented() -> None:
-    """plural: "1 move", "0 moves", thousands with commas, an irregular plural when given. grid_bfs: the
-    moves to the nearest goal and the cells reachable from the start, against a plain flood fill."""
-    from vlm.tasks import grid_bfs, plural
+    """plural: "1 move", "0 moves", thousands with commas, an irregular plural when given; listed: "a, b and
+    c". grid_bfs: the moves to the nearest goal and the cells reachable from the start, against a plain
+    flood fill."""
+    from vlm.tasks import grid_bfs, listed, plural
 
     assert [plural(n, "move") for n in (0, 1, 2)] == ["0 moves", "1 move", "2 moves"]
     assert plural(1000, "box", "boxes") == "1,000 boxes" and plural(1, "box", "boxes") == "1 box"
+    # listed: "and" before the last word only (the card lists an export's three splits this way).
+    assert [listed(["a", "b", "c"][:n]) for n in range(4)] == ["", "a", "a and b", "a, b and c"]
     rng = np.random.default_rng(0)
     for _ in range(40):
         size = int(rng.integers(2, 7))
