@@ -63,7 +63,8 @@ def test_an_edit_redraws_only_the_cells_whose_content_changed():
     assert changed == {(1, 0), (2, 0)}  # the apple's cell stays as it was
 
 
-def _game(seed: int, edited_pixels: int = 255, appeared: tuple[int, int] | None = (0, 0)) -> Any:
+def _game(seed: int, edited_pixels: int = 255, appeared: tuple[int, int] | None = (0, 0),
+          plot_level: int = 1) -> Any:
     image = np.zeros((4, 4, 3), np.uint8)
 
     def render(state: dict[str, Any]) -> np.ndarray:
@@ -75,17 +76,19 @@ def _game(seed: int, edited_pixels: int = 255, appeared: tuple[int, int] | None 
         return Edit("moved", {"v": edited_pixels}, appeared and list(appeared), ["It moved."])
 
     return vision_zero_drafts(np.random.default_rng(seed), image, render, make_edit, {"moved": "It moved"},
-                              "Context.", 1, "Cells are (x, y).")
+                              "Context.", plot_level, "Cells are (x, y).")
 
 
 def test_vision_zero_skips_an_invisible_edit_and_levels_the_spy_game_by_players():
+    """qa levels (the curriculum's stages are built on them): naming the edit 1, locating it 2, the spy game
+    2 with three players, else 3; the plot level is the game module's."""
     assert _game(0, edited_pixels=0) is None  # the edited picture is the original: no fair question
-    levels = {}
+    levels = set()
     for seed in range(60):
-        d = _game(seed)
-        if d.qa_type == "spy_game":
-            levels[d.extra["players"]] = d.qa_level
-    assert levels == {3: 2, 4: 3, 5: 3}
+        d = _game(seed, plot_level=3)
+        levels.add((d.qa_type, d.extra.get("players"), d.plot_level, d.qa_level))
+    assert levels == {("spot_difference", None, 3, 1), ("difference_cell", None, 3, 2),
+                      ("spy_game", 3, 3, 2), ("spy_game", 4, 3, 3), ("spy_game", 5, 3, 3)}
 
 
 def test_grid_text_names_the_last_column_and_row_and_the_wall_ring():
