@@ -72,6 +72,8 @@ def algorithm(cfg: dict[str, Any]) -> type:
 # SB3's Adam (eps 1e-5, its PPO default) as one fused kernel: on a CPU its per-tensor loop took 60 ms a step
 # for the 10m policy's 10M parameters, 7 ms fused (1.3 vs 0.5 ms for tiny); the same update, one pass.
 FUSED_ADAM = {"eps": 1e-5, "fused": True}
+#: A model attribute (saved with it) set on a checkpoint saved at a stop inside a rollout: see _save_stop
+ROLLOUT_CUT = "depthfirst_rollout_cut"
 
 
 def build_model(cfg: dict[str, Any], venv: Any) -> Any:
@@ -309,7 +311,7 @@ def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError
     saved, older = "", True  # older: the --resume continues from a checkpoint saved before this stop
     if save and not isinstance(e, CheckpointNotWritten):
         try:  # the model is sound: as on Ctrl-C, nothing trained is lost
-            saved, older = f" (saved {save_checkpoint(model, run)})", False
+            saved, older = f" (saved {_save_stop(model, run)})", False
         except CheckpointNotWritten as refused:  # the disk that refused milestones.json likely refuses this
             saved = f" (not saved: {refused})"
     resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
@@ -320,6 +322,23 @@ def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError
     why = (f"{_unusable_archive(e)} and {then}{new_archive}" if isinstance(e, ArchiveError) else
            f"{e}; {then}")
     return TrainingStopped(f"{stop} at step {model.num_timesteps:,}{saved}: {why}", resumable)
+
+
+def _finished(model: Any, total: int) -> bool:
+    """Whether a stop finds the run's work done: its steps taken and its last rollout whole, so learned
+    from (a stop in that update, or as learn() returns). The steps pass ``total`` within the last
+    rollout, which PPO learns from only once it is whole: a stop there was "done" with it unlearned."""
+    return model.num_timesteps >= total and model.rollout_buffer.full
+
+
+def _save_stop(model: Any, run: Path) -> Path:
+    """``save_checkpoint`` at a stop, the checkpoint saying whether a rollout was cut (``ROLLOUT_CUT``):
+    one that passed --total-timesteps leaves the run unfinished, and its --resume learns one more."""
+    setattr(model, ROLLOUT_CUT, not model.rollout_buffer.full)
+    try:
+        return save_checkpoint(model, run)
+    finally:
+        setattr(model, ROLLOUT_CUT, False)  # a later save (the run's own) holds no cut rollout
 
 
 def _no_room(cfg: dict[str, Any], e: BaseException, resume: bool) -> RunError:
@@ -404,6 +423,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                        "empty archive there (the run's model and checkpoints are kept), or start a new run"
                        ) from None
     logger = None
+    cut = False  # a resumed checkpoint's last rollout cut by a stop
     try:
         if resume:
             ckpt = latest_checkpoint(run)
@@ -433,7 +453,10 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 if not out_of_memory(e):
                     raise
                 raise _no_room(cfg, e, resume=True) from None
-            if model.num_timesteps >= int(cfg["total_timesteps"]):
+            # A stop in the last rollout (its steps past the total, the rollout unlearned): one more.
+            cut = bool(getattr(model, ROLLOUT_CUT, False))
+            setattr(model, ROLLOUT_CUT, False)
+            if model.num_timesteps >= int(cfg["total_timesteps"]) and not cut:
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
                                f"pass --total-timesteps above that to train it further")
             # SB3's load re-seeds torch, NumPy and random with the run's seed, which would replay the draws
@@ -494,6 +517,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     bar = ProgressCallback(int(cfg["total_timesteps"]))
                     callbacks.insert(0, bar)
                 remaining = int(cfg["total_timesteps"]) - model.num_timesteps
+                if cut:  # learn() collects whole rollouts: one step asks for one more
+                    remaining = max(remaining, 1)
                 if remaining > 0:
                     stop_between_minibatches(model.rollout_buffer)
                     stop_inside_lstm_steps(model.policy)
@@ -519,15 +544,15 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # The output's reader left mid-run (`| head`): nothing more can be said, but the steps taken are
             # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).
             stopping()
-            if model.num_timesteps < int(cfg["total_timesteps"]):
-                save_checkpoint(model, run)
+            if not _finished(model, int(cfg["total_timesteps"])):
+                _save_stop(model, run)
             raise
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()
-            if model.num_timesteps < int(cfg["total_timesteps"]):
+            if not _finished(model, int(cfg["total_timesteps"])):
                 try:
-                    file = save_checkpoint(model, run)
+                    file = _save_stop(model, run)
                 except CheckpointNotWritten as refused:
                     raise _stopped(model, run, refused, "interrupted") from None
                 print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
