@@ -3475,16 +3475,20 @@ def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_anothe
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before and not out.exists()
 
 
+@pytest.mark.parametrize("recurrent", [False, True])
 def test_a_stop_in_the_last_rollout_past_the_total_is_resumed_by_learning_a_whole_one(scripts, tmp_path,
-                                                                                       monkeypatch, capsys):
+                                                                                       monkeypatch, capsys,
+                                                                                       recurrent):
     """Steps pass --total-timesteps within the last rollout, which PPO learns from only once whole: a Ctrl-C
     there (step 400 of 300, rollouts of 256) said "done: 400 steps" with that rollout unlearned, and --resume
     refused the run as already at its total. It is now a stop like any other, and --resume learns one more
     whole rollout. A run stopped in its last update is still done."""
+    from sb3_contrib import RecurrentPPO
     from stable_baselines3 import PPO
 
     from agents.callbacks import StopCallback
 
+    algo = RecurrentPPO if recurrent else PPO
     on_step = StopCallback._on_step
 
     def interrupt_at_400(self):
@@ -3495,15 +3499,15 @@ def test_a_stop_in_the_last_rollout_past_the_total_is_resumed_by_learning_a_whol
     monkeypatch.setattr(StopCallback, "_on_step", interrupt_at_400)
     run = tmp_path / "run"
     assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "300", "--run-dir", str(run),
-                                   *TINY]) == 0
+                                   *TINY, *(["--recurrent"] if recurrent else [])]) == 0
     err = capsys.readouterr().err
     assert f"interrupted at step 400: saved {run / 'checkpoints' / 'step_400.zip'}" in err, err
-    stopped = PPO.load(run / "model.zip")
+    stopped = algo.load(run / "model.zip")
     assert stopped.num_timesteps == 400 and stopped._n_updates == 1  # the first rollout's update only
     monkeypatch.undo()
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
     assert "done: 656 steps" in capsys.readouterr().out
-    resumed = PPO.load(run / "model.zip")
+    resumed = algo.load(run / "model.zip")
     assert resumed.num_timesteps == 656 and resumed._n_updates == 2
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2  # now finished
     assert "already at step 656" in capsys.readouterr().err
