@@ -251,12 +251,12 @@ def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: in
 
 
 def add_specialist_argument(parser: argparse.ArgumentParser, help: str) -> None:
-    """``--specialist RUN`` of compare and score_predictions, appended so that ``specialist_device`` can
+    """``--specialist RUN`` of compare and score_predictions, appended so that ``specialist_args`` can
     refuse one given twice: argparse kept the last, and the first run was dropped unsaid."""
     parser.add_argument("--specialist", type=path_arg, action="append", help=help)
 
 
-def specialist_device(parser: argparse.ArgumentParser, args: argparse.Namespace, twice: str) -> None:
+def specialist_args(parser: argparse.ArgumentParser, args: argparse.Namespace, twice: str) -> None:
     """The one ``--specialist`` (a second is refused, ``twice`` saying why and what to do instead) and its
     ``--device``, of a script that plays a specialist only if given one (compare, score_predictions):
     refused without it (it moved nothing), else ``cpu`` where not given. Its default is None in the parser,

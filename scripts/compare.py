@@ -34,7 +34,7 @@ from agents.cli import (
     rerun_command,
     run_script,
     script_parser,
-    specialist_device,
+    specialist_args,
     vlm_arg,
 )
 
@@ -66,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vlm-params", action="append", metavar="MODEL=COUNT",
                    help="a VLM's parameter count (e.g. gpt-4o=200B); default: read from the model name")
     p.add_argument("--frames", type=nonneg_int, default=6, help="worst decisions shown per VLM (default 6)")
-    # None until parsed: see specialist_device.
+    # None until parsed: see specialist_args.
     p.add_argument("--device", help="torch device for the specialist (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
     args = p.parse_args(argv)
-    specialist_device(p, args, "compare.py plays one run; to compare runs, evaluate each (evaluate.py RUN "
+    specialist_args(p, args, "compare.py plays one run; to compare runs, evaluate each (evaluate.py RUN "
                       "--json) with the same --seed and --episodes")
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)

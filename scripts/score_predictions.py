@@ -28,7 +28,7 @@ from agents.cli import (
     print_json,
     run_script,
     script_parser,
-    specialist_device,
+    specialist_args,
 )
 
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=path_arg,
                    help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
                    "as in evaluate.py and export_trajectories.py)")
-    # None until parsed: see specialist_device.
+    # None until parsed: see specialist_args.
     p.add_argument("--device", help="torch device for --specialist (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.checkpoint and not args.specialist:
         p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
-    specialist_device(p, args, "score_predictions.py plays one run; score each run with its own command")
+    specialist_args(p, args, "score_predictions.py plays one run; score each run with its own command")
 
     from agents.compare import CompareError
     from agents.config import check_device
