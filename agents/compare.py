@@ -465,10 +465,13 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     except ValueError as e:
         raise CompareError(str(e)) from None
     if out.exists() and any(out.iterdir()):
+        report = (out / "report.json").is_file()
         if not overwrite:
-            raise CompareError(f"--out {out} already exists and is not empty; choose another folder or pass "
-                               "--overwrite to replace its report")
-        if not (out / "report.json").is_file():
+            # --overwrite is offered only where it would be taken: it replaces a report, nothing else.
+            fix = ("or pass --overwrite to replace its report" if report else
+                   "(it holds no report.json, so --overwrite would not replace it either)")
+            raise CompareError(f"--out {out} already exists and is not empty; choose another folder {fix}")
+        if not report:
             raise CompareError(f"--overwrite refuses to touch {out}: it holds no report.json, so it is not "
                                "a comparison folder")
         # The old report's frames/ goes whole: a user's file put there went with it, silently.

@@ -2156,6 +2156,23 @@ def test_an_overwrite_takes_in_frames_only_files_named_as_its_pictures(tmp_path,
             check_out_dir(out, overwrite=True)
 
 
+def test_a_full_out_without_a_report_is_not_told_to_use_overwrite(tmp_path):
+    # --overwrite replaces a report only: for a folder of the user's files the advice to pass it was refused
+    # at once ("holds no report.json"), a second try for nothing.
+    from agents.compare import CompareError, check_out_dir
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(CompareError) as e:
+        check_out_dir(out, overwrite=False)
+    assert f"--out {out} already exists and is not empty" in str(e.value)
+    assert "pass --overwrite" not in str(e.value) and "holds no report.json" in str(e.value)
+    (out / "report.json").write_text("{}")  # a comparison's folder: --overwrite is the way
+    with pytest.raises(CompareError, match=r"or pass --overwrite to replace its report$"):
+        check_out_dir(out, overwrite=False)
+
+
 def test_an_overwrite_does_not_look_into_a_frames_link(tmp_path):
     # A frames/ that is a link: replacing the report removes the link, never what it points at.
     from agents.compare import check_out_dir
