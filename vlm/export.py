@@ -303,10 +303,13 @@ def _out_problem(out: Path, overwrite: bool) -> str | None:
         return f"--out {out} is a file; give a folder"
     if not out.exists() or not any(out.iterdir()):
         return None
+    export = (out / META).is_file()
     if not overwrite:
-        return (f"--out {out} already has data; choose another folder, or pass --overwrite to replace that "
-                "export")
-    if not (out / META).is_file():
+        # --overwrite is offered only where it would be taken: it replaces an export, nothing else.
+        fix = (", or pass --overwrite to replace that export" if export else
+               f" (it is not a depthfirst export, no {META}, so --overwrite would not replace it either)")
+        return f"--out {out} already has data; choose another folder{fix}"
+    if not export:
         return f"--overwrite refuses to replace {out}: it is not a depthfirst export (no {META})"
     foreign = _foreign(out)
     if foreign:  # e.g. a predictions file put beside the splits: the export replaces the folder whole

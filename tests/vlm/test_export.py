@@ -2331,6 +2331,23 @@ def test_a_game_without_a_task_module_exports_its_trajectories(run, tmp_path, mo
     assert plan.task_module is None and plan.formats == []
 
 
+def test_a_full_out_that_is_no_export_is_not_told_to_use_overwrite(tmp_path):
+    # --overwrite replaces an export only: for a folder of the user's files the advice to pass it was
+    # refused at once ("not a depthfirst export"), a second try for nothing.
+    from vlm import export as ex
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    problem = ex._out_problem(mine, overwrite=False)
+    assert problem is not None and problem.startswith(f"--out {mine} already has data; choose another folder")
+    assert "pass --overwrite" not in problem and f"no {META}" in problem
+    (mine / "notes.txt").unlink()
+    (mine / META).parent.mkdir()
+    (mine / META).write_text("{}")  # an export's folder: --overwrite is the way
+    assert ex._out_problem(mine, overwrite=False).endswith("or pass --overwrite to replace that export")
+
+
 def test_the_run_folder_itself_as_out_is_refused_as_the_run_folder(run):
     # Not "already has data ... pass --overwrite", which --overwrite would not get past either.
     from vlm import export as ex
