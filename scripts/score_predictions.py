@@ -63,16 +63,19 @@ def main(argv: list[str] | None = None) -> int:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, --out written whole or not
             check_device(args.device)
             if args.out:  # checked before the scoring, not after it
-                check_output_file(Path(args.out), "--out", args.force,
-                                  {"split": Path(args.split), "predictions": Path(args.predictions),
-                                   "specialist's model": specialist_model(args),
-                                   # read for the specialist's game: the run would not load again
-                                   "specialist's config": Path(args.specialist) / "config.yaml"
-                                   if args.specialist else None})
-                if Path(args.out).exists() and not earlier_result(Path(args.out)):  # with --force, as above
+                inputs = {"split": Path(args.split), "predictions": Path(args.predictions),
+                          "specialist's model": specialist_model(args),
+                          # read for the specialist's game: the run would not load again
+                          "specialist's config": Path(args.specialist) / "config.yaml"
+                          if args.specialist else None}
+                # Whatever --force cannot get past first (a folder, an input), then another file, which it
+                # would not replace either: "pass --force" is said only for an earlier result.
+                check_output_file(Path(args.out), "--out", True, inputs)
+                if Path(args.out).exists() and not earlier_result(Path(args.out)):
                     raise ValueError(f"--out {args.out} exists and is no earlier result of this script; "
                                      "--force replaces only those (a JSON file it wrote): choose another "
                                      "name, or move that file away first")
+                check_output_file(Path(args.out), "--out", args.force, inputs)
             result = score_files(Path(args.split), Path(args.predictions),
                                  Path(args.specialist) if args.specialist else None, args.device,
                                  Path(args.checkpoint) if args.checkpoint else None)

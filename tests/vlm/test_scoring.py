@@ -1072,6 +1072,21 @@ def test_an_out_that_is_the_specialists_model_is_refused_even_with_force(predict
 _RESULT = {"split": "s", "predictions": "p", "records": 1, "results": []}  # the keys of every result
 
 
+def test_a_file_that_is_no_result_is_not_told_to_use_force(scripts, capsys, tmp_path):
+    # --force replaces an earlier result only: for another file the advice to pass it was refused at once
+    # ("is no earlier result of this script"), a second try for nothing.
+    out = tmp_path / "notes.json"
+    out.write_text('{"notes": "mine"}')
+    argv = [str(tmp_path / "split.jsonl"), str(tmp_path / "preds.jsonl"), "--out", str(out)]
+    assert scripts.score_predictions.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {out} exists and is no earlier result of this script" in err
+    assert "pass --force" not in err and out.read_text() == '{"notes": "mine"}'
+    out.write_text(json.dumps(_RESULT))  # an earlier result: --force is the way
+    assert scripts.score_predictions.main(argv) == 2
+    assert f"error: --out {out} exists; pass --force to replace it" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("theirs", [b"PK\x03\x04 a checkpoint", b'{"notes": "mine"}', b"\xff{", b"{not json",
                                     # all of a result's keys but one: not taken for a result
                                     *[pytest.param(json.dumps({k: v for k, v in _RESULT.items() if k != key})
