@@ -185,9 +185,13 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
         f"  silently give wrong rewards. Read {README}"
     )
     if not allow_unknown:
+        # Without a run there is no config.yaml to set: a VLM then plays the game's defaults, known ROMs.
         raise RomError(message + "; to proceed anyway pass --allow-unknown-rom to train_ppo.py\n"
                        "  (for a run's --resume, evaluate, export or compare, which take no such flag: "
-                       "env_kwargs.allow_unknown_rom: true in its config.yaml).")
+                       "env_kwargs.allow_unknown_rom: true in its config.yaml;\n"
+                       "  a VLM played without a run (compare without --specialist, evaluate.py --vlm with "
+                       "--env) plays known ROMs only: give it such a run, compare --specialist RUN, "
+                       "evaluate.py RUN --vlm).")
     if (game, digest) not in _WARNED:  # once: a training command builds the game several times
         _WARNED.add((game, digest))
         warnings.warn(message + ".\n  Proceeding, as --allow-unknown-rom asks.", stacklevel=2)

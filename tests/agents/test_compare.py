@@ -2326,6 +2326,25 @@ def test_a_self_play_duel_specialist_is_compared_against_the_greedy_bot(tmp_path
     assert seen == {"size": 8, "opponent": "greedy"} and not (tmp_path / "out").exists()
 
 
+def test_an_unknown_rom_without_a_run_is_told_the_way_a_vlm_can_play_it(tmp_path, monkeypatch):
+    # A VLM played without a run plays the default ROM with no options: the unknown ROM's advice, a run's
+    # config.yaml setting env_kwargs.allow_unknown_rom, named a file such a comparison does not have.
+    from agents.compare import CompareError, check_vlm_game
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    hack = bytearray(TEST_CARTRIDGE.read_bytes())
+    hack[0x5000] ^= 0xFF  # outside the header: a revision or a hack, not a broken file
+    (tmp_path / "roms").mkdir()
+    (tmp_path / "roms" / "pokemon_red.gb").write_bytes(bytes(hack))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CompareError) as e:
+        check_vlm_game("pokemon_red")
+    assert "unknown ROM" in str(e.value)
+    assert ("a VLM played without a run (compare without --specialist, evaluate.py --vlm with --env) plays "
+            "known ROMs only") in str(e.value)
+    assert "compare --specialist RUN, evaluate.py RUN --vlm" in str(e.value)
+
+
 def test_the_memory_check_lets_through_exactly_what_fits_and_names_one_episode_that_does(monkeypatch):
     # At the edge: boards that need exactly the memory there is are played; where one board fits but two
     # do not, the fix is --episodes 1, not another machine. A 10×10 Snake board is 1,395 bytes (as above).
