@@ -165,6 +165,23 @@ def start_forkserver() -> None:
             signal.signal(s, handler)
 
 
+def stop_forkserver() -> None:
+    """Kill this process's fork server, if one runs, and reap it: one left while it still imported its
+    preload (torch and the game: seconds, 30 s on a busy 2-core box) imported on to the end after the
+    script had exited, as it looks for its parent's exit only then. It ignores the stop signals, hence
+    SIGKILL. A later pool or env starts a new one."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver  # no public way to stop it
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):  # reaped already
+        server._stop()
+
+
 def prepare_workers(game: str, modules: Sequence[str] = ("envs.worker",)) -> bool:
     """Start the fork server that ``game``'s workers are forked from, unless one runs (a process's first
     server, with its preload, serves all its envs and exports); False where there is no fork server. It

@@ -61,7 +61,7 @@ from agents.runs import (
     remove_folders,
 )
 from envs import GAMES, game_class, make_game
-from envs.vector import prepare_workers
+from envs.vector import prepare_workers, stop_forkserver
 from envs.worker import JOB_STOP_SIGNALS
 from vlm import formats as fmt
 from vlm import splits as sp
@@ -646,8 +646,12 @@ def _pool_context(env: str) -> Any:
     # The pool's first start would wait for the server's imports (seconds) inside uninterruptible(), where
     # a Ctrl-C is dropped: this no-op process waits for them out here instead.
     probe = ctx.Process(target=int)
-    probe.start()
-    probe.join()
+    try:
+        probe.start()
+        probe.join()
+    except BaseException:  # a Ctrl-C while the server imports: it would import on after this exits
+        stop_forkserver()
+        raise
     return ctx
 
 

@@ -1403,6 +1403,69 @@ def test_ctrl_c_with_workers_prints_one_line(run, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the fork server in /proc")
+def test_ctrl_c_while_the_fork_server_imports_leaves_it_not_running(run, tmp_path):
+    # The export waits for the server's imports (torch, the game) before its workers start; a Ctrl-C then
+    # ended the export at once, but left the server importing on (30 s of CPU on a busy 2-core box).
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform: the workers are spawned")
+    # The server's imports held up: a busy box's, made certain to outlast the export.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import time\nfrom pathlib import Path\n"
+        "if b'multiprocessing.forkserver' in Path('/proc/self/cmdline').read_bytes():\n"
+        "    time.sleep(60)\n")
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "out"
+    with (tmp_path / "err.txt").open("w+") as err:  # not a pipe: the server holds it open as it runs
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "export_trajectories.py"), str(run),
+                                 "--episodes", "400", "--workers", "2", "--out", str(out),
+                                 "--formats", "none", "--no-progress"],
+                                env=env, stderr=err, start_new_session=True)
+        deadline = time.monotonic() + 120
+        server = None
+        while server is None and proc.poll() is None and time.monotonic() < deadline:
+            server = next(iter(fork_servers_of(proc.pid)), None)
+            time.sleep(0.01)
+        assert server is not None, "no fork server started"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+        left = is_fork_server(server)
+        if left:  # not to leave it running after a failure
+            os.kill(server, signal.SIGKILL)
+        err.seek(0)
+        assert proc.returncode == 130, err.read()
+    assert not left
+    (tmp_path / "err.txt").unlink()
+    shutil.rmtree(site)
+    assert list(tmp_path.iterdir()) == []
+
+
+def is_fork_server(pid: int) -> bool:
+    """Whether process ``pid`` runs and is a multiprocessing fork server."""
+    try:
+        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no such process
+        return False
+
+
+def fork_servers_of(parent: int) -> list[int]:
+    """The multiprocessing fork servers whose parent is ``parent``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
+                    and is_fork_server(int(entry.name))):
+                found.append(int(entry.name))
+        except (ValueError, OSError):  # not a process, or one that has just exited
+            continue
+    return found
+
+
 def test_the_workers_end_when_an_export_is_killed_outright(run, tmp_path):
     # SIGKILL (the out-of-memory killer) gives the export no time to stop its pool: its workers, which
     # ignore SIGINT and SIGTERM, each holding a model, stayed blocked on the pool's queue for good.
