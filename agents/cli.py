@@ -332,6 +332,11 @@ def run_script(main: Callable[[], int]) -> NoReturn:
         # 141 = 128 + SIGPIPE, what a shell reports for `cat` or `grep` whose reader left: the output was
         # not all read, which 0 would deny (`set -o pipefail` sees it as those tools' early end).
         code = 141
+    # The workers' fork server, stopped: one a stop left importing (torch, the game) imported on after the
+    # exit. Looked up, not imported: a script that never imported envs.vector started none.
+    vector = sys.modules.get("envs.vector")
+    if vector is not None:
+        vector.stop_forkserver()
     exit_ignoring_stop_signals(code)
 
 

@@ -2,9 +2,12 @@ import contextlib
 import importlib.util
 import os
 import shlex
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -205,3 +208,57 @@ def load_episodes(root: Path):
     from vlm.trajectories import EPISODE_FILE
 
     return pq.read_table(root / EPISODE_FILE)
+
+
+def is_fork_server(pid: int) -> bool:
+    """Whether process ``pid`` runs and is a multiprocessing fork server."""
+    try:
+        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no such process
+        return False
+
+
+def fork_servers_of(parent: int) -> list[int]:
+    """The multiprocessing fork servers whose parent is ``parent``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
+                    and is_fork_server(int(entry.name))):
+                found.append(int(entry.name))
+        except (ValueError, OSError):  # not a process, or one that has just exited
+            continue
+    return found
+
+
+def interrupted_while_fork_server_imports(argv: list[str], scratch: Path) -> tuple[int, str, bool]:
+    """Runs ``python ARGV`` (a script's path from the project root first) with its fork server's imports
+    held up for a minute (a busy box's, made certain to outlast the script), sends Ctrl-C to its process
+    group once that server has started, and returns its exit status, its stderr and whether the server
+    still ran once it had exited (killed then: no server left running after a test). ``scratch`` is made
+    and removed."""
+    scratch.mkdir()
+    (scratch / "sitecustomize.py").write_text(
+        "import time\nfrom pathlib import Path\n"
+        "if b'multiprocessing.forkserver' in Path('/proc/self/cmdline').read_bytes():\n"
+        "    time.sleep(60)\n")
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(scratch), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    with (scratch / "err.txt").open("w+") as err:  # not a pipe: the server holds it open as it runs
+        proc = subprocess.Popen([sys.executable, str(ROOT / argv[0]), *argv[1:]], env=env, stderr=err,
+                                stdout=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        server = None
+        while server is None and proc.poll() is None and time.monotonic() < deadline:
+            server = next(iter(fork_servers_of(proc.pid)), None)
+            time.sleep(0.01)
+        if server is not None:
+            os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=120)
+        left = server is not None and is_fork_server(server)
+        if left:
+            os.kill(server, signal.SIGKILL)
+        err.seek(0)
+        text = err.read() if server is not None else "no fork server started\n" + err.read()
+    shutil.rmtree(scratch)
+    return proc.returncode, text, left

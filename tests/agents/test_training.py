@@ -25,7 +25,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from agents.presets import PRESETS
 from envs.env import RENDER_FPS
 from tests.agents.test_machine import train_in_address_space
-from tests.conftest import PYTHON, ROOT, TINY, events, tb_in_order
+from tests.conftest import PYTHON, ROOT, TINY, events, interrupted_while_fork_server_imports, tb_in_order
 
 # A refused command's budget: should its refusal regress, it trains for seconds and fails on an assertion,
 # not the preset's millions of steps until the suite times out.
@@ -2515,6 +2515,23 @@ def _piped_training(run: Path) -> subprocess.Popen:
             (run / "tb").exists() and events(run).Tags()["scalars"]):
         time.sleep(0.1)
     return proc
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the fork server in /proc")
+def test_ctrl_c_while_the_fork_server_imports_leaves_it_not_running(tmp_path):
+    # train_ppo.py starts its workers' fork server first, to import while the run is set up: a Ctrl-C
+    # before training started left it importing on (torch, the game) after the script had exited.
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform: the workers are spawned")
+    run = tmp_path / "run"
+    code, err, left = interrupted_while_fork_server_imports(
+        ["scripts/train_ppo.py", "--env", "snake", "--num-workers", "2", "--total-timesteps", "512",
+         "--run-dir", str(run), *TINY], tmp_path / "scratch")
+    assert code == 130 and "interrupted before training started" in err, err
+    assert not left
+    assert not run.exists()
 
 
 def test_ctrl_c_of_a_run_piped_to_tee_still_saves_a_checkpoint(tmp_path):

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import ROOT, load_script
+from tests.conftest import ROOT, interrupted_while_fork_server_imports, load_script
 from tests.vlm.test_card import config_paths, yaml_configs
 from tests.vlm.test_trajectories import (
     EPISODES,
@@ -1411,59 +1411,13 @@ def test_ctrl_c_while_the_fork_server_imports_leaves_it_not_running(run, tmp_pat
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork server on this platform: the workers are spawned")
-    # The server's imports held up: a busy box's, made certain to outlast the export.
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(
-        "import time\nfrom pathlib import Path\n"
-        "if b'multiprocessing.forkserver' in Path('/proc/self/cmdline').read_bytes():\n"
-        "    time.sleep(60)\n")
-    env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     out = tmp_path / "out"
-    with (tmp_path / "err.txt").open("w+") as err:  # not a pipe: the server holds it open as it runs
-        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "export_trajectories.py"), str(run),
-                                 "--episodes", "400", "--workers", "2", "--out", str(out),
-                                 "--formats", "none", "--no-progress"],
-                                env=env, stderr=err, start_new_session=True)
-        deadline = time.monotonic() + 120
-        server = None
-        while server is None and proc.poll() is None and time.monotonic() < deadline:
-            server = next(iter(fork_servers_of(proc.pid)), None)
-            time.sleep(0.01)
-        assert server is not None, "no fork server started"
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=120)
-        left = is_fork_server(server)
-        if left:  # not to leave it running after a failure
-            os.kill(server, signal.SIGKILL)
-        err.seek(0)
-        assert proc.returncode == 130, err.read()
+    code, err, left = interrupted_while_fork_server_imports(
+        ["scripts/export_trajectories.py", str(run), "--episodes", "400", "--workers", "2", "--out", str(out),
+         "--formats", "none", "--no-progress"], tmp_path / "scratch")
+    assert code == 130, err
     assert not left
-    (tmp_path / "err.txt").unlink()
-    shutil.rmtree(site)
     assert list(tmp_path.iterdir()) == []
-
-
-def is_fork_server(pid: int) -> bool:
-    """Whether process ``pid`` runs and is a multiprocessing fork server."""
-    try:
-        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:  # no such process
-        return False
-
-
-def fork_servers_of(parent: int) -> list[int]:
-    """The multiprocessing fork servers whose parent is ``parent``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
-                    and is_fork_server(int(entry.name))):
-                found.append(int(entry.name))
-        except (ValueError, OSError):  # not a process, or one that has just exited
-            continue
-    return found
 
 
 def test_the_workers_end_when_an_export_is_killed_outright(run, tmp_path):
