@@ -281,6 +281,14 @@ def forget_after(logger: Logger, step: int) -> None:
             writer.file_writer.add_event(Event(step=step + 1, session_log=start))
 
 
+def mark_session_end(logger: Logger, step: int) -> None:
+    """Write the session's end into its TensorBoard events (a ``SessionLog.STOP``, which TensorBoard passes
+    over): plot_curve counts a session's training time up to its last event, and a stopped session's last
+    point came a rollout or an update before its Ctrl-C (minutes left out of every later point)."""
+    for writer in tensorboard_writers(logger):
+        writer.file_writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.STOP)))
+
+
 def resume_command(run: Path) -> str:
     """The command that continues ``run``, runnable as printed (quoted, from the folder it was started in),
     with the interpreter named as it was typed, and its options: a bare ``python`` was none on Debian and
@@ -572,4 +580,5 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         with uninterruptible():
             venv.close()
         if logger is not None:
+            mark_session_end(logger, model.num_timesteps)
             logger.close()

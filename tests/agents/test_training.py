@@ -2762,6 +2762,44 @@ def test_curve_minutes_leave_out_the_time_between_a_stop_and_its_resume(tmp_path
     assert minutes.tolist() == pytest.approx([1.0, 2.0, 3.0])
 
 
+def test_curve_minutes_count_a_stopped_session_up_to_its_stop_not_its_last_point(scripts, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """A session's training time ended at its last event: the time from its last logged rollout to the
+    Ctrl-C (a rollout, or an update: 3 of a stopped --recurrent run's 4.5 minutes) was left out of every
+    later point's wall-clock minutes."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    from agents.callbacks import StopCallback
+    from agents.curves import read_scalars
+
+    real = StopCallback._on_step
+    sent = []
+
+    def stop_late(self):  # Ctrl-C well into the second rollout, seconds after the first one's points
+        if self.model.num_timesteps >= 384 and not sent:
+            time.sleep(1.5)
+            sent.append(time.time())
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+        return real(self)
+
+    monkeypatch.setattr(StopCallback, "_on_step", stop_late)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "1024", "--run-dir", str(run),
+                                   *TINY]) == 0
+    assert "interrupted at step" in capsys.readouterr().err and sent
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
+    files = sorted(run.glob("tb/*tfevents*"))  # made seconds apart: their names sort in time order
+    first, second = (list(LegacyEventFileLoader(str(f)).Load()) for f in files)
+    assert max(e.wall_time for e in first) >= sent[0]  # the stop is in the first session's events
+    # The resumed session's first point: the first session's whole training, then its own so far.
+    point = next(e.wall_time for e in second if any(v.tag == "rollout/ep_len_mean" for v in e.summary.value))
+    trained = (sent[0] - first[0].wall_time) + (point - second[0].wall_time)
+    steps, _, minutes = read_scalars(run, "rollout/ep_len_mean")
+    assert steps[0] <= 256 < 384 < steps[1] and minutes[1] * 60 >= trained - 0.01
+
+
 def test_curve_events_are_read_once_and_a_resume_hides_the_points_it_logs_again(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing import event_file_loader
     from tensorboard.compat.proto.event_pb2 import Event, SessionLog
