@@ -47,10 +47,11 @@ def main(argv: list[str] | None = None) -> int:
                                  f".{only_suffix}")
             if not (suffix or out.is_dir()):
                 out, suffix = out.with_suffix(".png"), ".png"  # what is written; the path printed is true
-            check_output_file(out, "--out", args.force, make_folders=True)
-            if suffix[1:].lower() not in formats:
+            # Before the file's own checks: an existing model.zip was told to pass --force, then refused.
+            if not out.is_dir() and suffix[1:].lower() not in formats:  # a folder: check_output_file says so
                 raise ValueError(f"--out {out}: matplotlib writes no {suffix} file; end the name in .png "
                                  f"(or .{', .'.join(sorted(formats - {'png'}))})")
+            check_output_file(out, "--out", args.force, make_folders=True)
             # last=True: once the PNG is in place a signal is ignored (it said the file was as it was).
             print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True))
     except FolderError as e:

@@ -2699,6 +2699,21 @@ def test_an_out_that_is_only_a_suffix_is_refused(scripts, tmp_path, capsys, monk
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_existing_out_of_a_suffix_matplotlib_cannot_write_is_refused_for_its_suffix(scripts, tmp_path,
+                                                                                      capsys, monkeypatch):
+    # --out run/model.zip (a slip for curve.png) said "exists; pass --force to replace it", and with --force
+    # then "matplotlib writes no .zip file": the first advice could never work.
+    import agents.curves
+
+    monkeypatch.setattr(agents.curves, "plot_curve", lambda *args, **kwargs: pytest.fail("the run was read"))
+    out = tmp_path / "model.zip"
+    out.write_bytes(b"my model")
+    assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --out {out}: matplotlib writes no .zip file; end the name in .png" in err
+    assert "--force" not in err and out.read_bytes() == b"my model"
+
+
 def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     out = tmp_path / "curve.png"
     assert scripts.plot_curve.main([str(trained), "--out", str(out), "--baseline", "0.1"]) == 0
