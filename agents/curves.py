@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from agents.cli import not_utf8, safe_text
-from agents.runs import not_written, written_beside
+from agents.runs import not_written, run_hint, written_beside
 
 
 class FolderError(OSError):
@@ -37,9 +37,9 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise ValueError(f"{run}: no such run folder" if not run.exists() else
                          f"{run} is not a folder (give a run folder written by scripts/train_ppo.py)")
     tb = run / "tb"
-    if not tb.is_dir():
-        raise ValueError(f"{run}: no TensorBoard folder tb/ (give a run folder written by "
-                         "scripts/train_ppo.py)")
+    if not tb.is_dir():  # the run to give where it is plain: tb/ itself (as for --logdir), a folder of runs
+        raise ValueError(f"{run}: no TensorBoard folder tb/"
+                         f"{run_hint(run) or ' (give a run folder written by scripts/train_ppo.py)'}")
     points: list[tuple[int, float, float]] = []  # (step, value, wall time)
     spans = []
     scalars: set[str] = set()  # every scalar tag seen, named should --tag be none of them

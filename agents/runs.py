@@ -447,7 +447,7 @@ def read_run_config(path: Path) -> dict[str, Any]:
         if training_now(path):  # a run in its first seconds (evaluate or --resume started with it)
             raise RunError(f"{path}: a train_ppo.py is training into this run folder and has not written its "
                            "config.yaml yet; try again in a moment")
-        raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){_run_hint(path)}")
+        raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){run_hint(path)}")
     try:
         cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read
     except (yaml.YAMLError, UnicodeDecodeError) as e:  # e.g. saved as UTF-16 by an editor
@@ -498,7 +498,7 @@ def _is_run(folder: Path) -> bool:
     return (folder / "config.yaml").is_file() and (folder / "command.txt").is_file()
 
 
-def _run_hint(path: Path) -> str:
+def run_hint(path: Path) -> str:
     """For a folder given in place of a run: the run to give instead. The run it sits in (its
     ``checkpoints/`` or ``tb/``, where tab completion goes on to), else, for a folder of runs
     (``runs/snake``, ``runs``), the one trained into last (its config.yaml, which a --resume rewrites, is the

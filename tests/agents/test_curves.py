@@ -6,6 +6,7 @@ panels, baseline, title, legend)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -185,6 +186,20 @@ def test_read_scalars_says_what_is_wrong_with_the_run_folder(tmp_path):
         read_scalars(tmp_path, TAG)
     (tmp_path / "tb").write_bytes(b"")
     with pytest.raises(ValueError, match="no TensorBoard folder tb/"):  # tb a file, not a folder
+        read_scalars(tmp_path, TAG)
+
+
+def test_a_folder_in_or_above_a_run_is_refused_naming_the_run_to_give(tmp_path):
+    # The TensorBoard folder given as for `tensorboard --logdir` ("a/tb: no TensorBoard folder tb/"), or the
+    # folder of runs: the other scripts name the run to give, plot_curve named none.
+    run = tmp_path / "snake" / "tiny-s0"
+    (run / "tb").mkdir(parents=True)
+    (run / "config.yaml").write_text("env: snake\n")
+    (run / "command.txt").write_text("cd . && python scripts/train_ppo.py --env snake\n")
+    with pytest.raises(ValueError, match=re.escape(f"; it is inside the run folder {run}: give that")):
+        read_scalars(run / "tb", TAG)
+    newest = re.escape(f"; it holds run folders: give one, e.g. the newest, {run}")
+    with pytest.raises(ValueError, match=newest):
         read_scalars(tmp_path, TAG)
 
 
