@@ -137,8 +137,10 @@ def _load_records(path: Path) -> list[TaskRecord]:
     for n, row in _jsonl(path, "split"):
         try:
             record = TaskRecord.from_dict(row)
-        except TypeError as e:
-            raise ScoringError(f"split {path} line {n}: not a task record ({e})") from None
+        except TypeError as e:  # a model's predictions given first: named, as the other way round is
+            raise ScoringError(f"split {path} line {n}: not a task record; it is a predictions row: give the "
+                               "split first, then the model's predictions" if _is_prediction(row, path, n)
+                               else f"split {path} line {n}: not a task record ({e})") from None
         # Keys of the figures' groups and of the predictions: a number or list there was a TypeError
         # traceback (sorting the groups, hashing the id), or an id the predictions' strings never match.
         odd = next((k for k in ("id", "game", "family", "qa_type")
@@ -201,6 +203,15 @@ def _row_reply(row: Any, path: Path, n: int) -> tuple[str, str | None, Any, Any]
             if isinstance(row, dict) and "verifier" in row else
             ", an OpenAI or vLLM Batch output row, or a LLaMA-Factory or ms-swift predictions row")
     raise ScoringError(f"predictions {path} line {n}: expected {{\"id\": ..., \"response\": ...}}{hint}")
+
+
+def _is_prediction(row: Any, path: Path, n: int) -> bool:
+    """Whether ``row`` is a row of predictions that ``load_predictions`` reads."""
+    try:
+        _row_reply(row, path, n)
+    except ScoringError:
+        return False
+    return True
 
 
 def _is_batch_row(row: dict[str, Any]) -> bool:

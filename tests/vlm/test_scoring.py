@@ -436,6 +436,20 @@ def test_a_trainer_format_given_as_the_split_names_the_exports_own_split(dataset
                 f"records: give the export's split, {out / 'test.jsonl'}") in err, (given, err)
 
 
+def test_predictions_given_as_the_split_are_told_to_swap(dataset, tmp_path, scripts, capsys, predictions):
+    # The other way round is named (a task record as the predictions); this way said "not a task record
+    # (TaskRecord.__init__() got an unexpected keyword argument 'response')", Python's words, no fix.
+    rows = {"ours": predictions[0], "llamafactory": tmp_path / "generated_predictions.jsonl"}
+    row = {"prompt": "p", "predict": "<answer>1</answer>", "label": "1"}
+    rows["llamafactory"].write_text(json.dumps(row) + "\n")
+    for path in rows.values():
+        assert scripts.score_predictions.main([str(path), str(dataset[1])]) == 2
+        err = capsys.readouterr().err
+        assert (f"split {path} line 1: not a task record; it is a predictions row: give the split first, "
+                "then the model's predictions") in err, err
+        assert "TaskRecord.__init__" not in err
+
+
 def test_a_predictions_folder_names_the_file_in_it(dataset, tmp_path, scripts, capsys):
     # LLaMA-Factory's --output_dir holds generated_predictions.jsonl: the hint named a test.jsonl there,
     # a split's name that no tool writes among predictions.
@@ -470,13 +484,13 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
         assert message in capsys.readouterr().err
     # an existing --out is replaced only with --force; a link to it stays a link
     kept = tmp_path / "kept.json"
-    kept.write_text("mine")
+    earlier = json.dumps({"split": "s", "predictions": "p", "records": 0, "results": []})
+    kept.write_text(earlier)
     link = tmp_path / "link.json"
     link.symlink_to(kept)
     argv = [str(dataset[1]), str(predictions[0]), "--out", str(link)]
     assert scripts.score_predictions.main(argv) == 2
-    assert "exists; pass --force" in capsys.readouterr().err and kept.read_text() == "mine"
-    kept.write_text(json.dumps({"split": "s", "predictions": "p", "records": 0, "results": []}))  # earlier
+    assert "exists; pass --force" in capsys.readouterr().err and kept.read_text() == earlier
     assert scripts.score_predictions.main([*argv, "--force"]) == 0
     assert link.is_symlink() and json.loads(kept.read_text())["records"] > 0
     capsys.readouterr()
