@@ -521,12 +521,12 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     sp = cfg["self_play"]
                     callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
                                                       cfg["seed"], run))
-                if progress:
-                    bar = ProgressCallback(int(cfg["total_timesteps"]))
-                    callbacks.insert(0, bar)
                 remaining = int(cfg["total_timesteps"]) - model.num_timesteps
                 if cut:  # learn() collects whole rollouts: one step asks for one more
                     remaining = max(remaining, 1)
+                if progress:  # to that rollout's end, past the total (at the total, it read 656/400)
+                    bar = ProgressCallback(model.num_timesteps + remaining)
+                    callbacks.insert(0, bar)
                 if remaining > 0:
                     stop_between_minibatches(model.rollout_buffer)
                     stop_inside_lstm_steps(model.policy)

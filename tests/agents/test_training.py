@@ -3556,7 +3556,7 @@ def test_a_stop_in_the_last_rollout_past_the_total_is_resumed_by_learning_a_whol
     from sb3_contrib import RecurrentPPO
     from stable_baselines3 import PPO
 
-    from agents.callbacks import StopCallback
+    from agents.callbacks import ProgressCallback, StopCallback
 
     algo = RecurrentPPO if recurrent else PPO
     on_step = StopCallback._on_step
@@ -3575,8 +3575,17 @@ def test_a_stop_in_the_last_rollout_past_the_total_is_resumed_by_learning_a_whol
     stopped = algo.load(run / "model.zip")
     assert stopped.num_timesteps == 400 and stopped._n_updates == 1  # the first rollout's update only
     monkeypatch.undo()
-    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
+    bars = []  # the bar's steps and end as it closes: it ended at step 400, the run's stop, and read 656/400
+    close = ProgressCallback.close
+
+    def close_noting_the_bar(self):
+        bars.append((self.bar.n, self.bar.total))
+        close(self)
+
+    monkeypatch.setattr(ProgressCallback, "close", close_noting_the_bar)
+    assert scripts.train_ppo.main(["--resume", str(run)]) == 0
     assert "done: 656 steps" in capsys.readouterr().out
+    assert bars == [(656, 656)]
     resumed = algo.load(run / "model.zip")
     assert resumed.num_timesteps == 656 and resumed._n_updates == 2
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2  # now finished
