@@ -319,7 +319,7 @@ def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError
     saved, older = "", True  # older: the --resume continues from a checkpoint saved before this stop
     if save and not isinstance(e, CheckpointNotWritten):
         try:  # the model is sound: as on Ctrl-C, nothing trained is lost
-            saved, older = f" (saved {_save_stop(model, run)})", False
+            saved, older = f" (saved {_save_stop(model, run, unlearned=True)})", False
         except CheckpointNotWritten as refused:  # the disk that refused milestones.json likely refuses this
             saved = f" (not saved: {refused})"
     resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
@@ -339,10 +339,11 @@ def _finished(model: Any, total: int) -> bool:
     return model.num_timesteps >= total and model.rollout_buffer.full
 
 
-def _save_stop(model: Any, run: Path) -> Path:
+def _save_stop(model: Any, run: Path, unlearned: bool = False) -> Path:
     """``save_checkpoint`` at a stop, the checkpoint saying whether a rollout was cut (``ROLLOUT_CUT``):
-    one that passed --total-timesteps leaves the run unfinished, and its --resume learns one more."""
-    setattr(model, ROLLOUT_CUT, not model.rollout_buffer.full)
+    one that passed --total-timesteps leaves the run unfinished, and its --resume learns one more. A whole
+    rollout is ``unlearned`` where a failure stopped its update (or came as it ended): its buffer is full."""
+    setattr(model, ROLLOUT_CUT, unlearned or not model.rollout_buffer.full)
     try:
         return save_checkpoint(model, run)
     finally:

@@ -4159,3 +4159,30 @@ def test_the_resume_hint_names_the_interpreter_as_it_was_typed(monkeypatch, type
     expected_command = f"{expected} -X dev -W error scripts/train_ppo.py --resume 'runs/snake/a b'"
     assert resume_command(Path("runs/snake/a b")) == expected_command
 
+
+def test_memory_running_out_in_the_last_update_saves_a_checkpoint_whose_resume_learns_it(scripts, tmp_path,
+                                                                                         monkeypatch, capsys):
+    """A failure in the last update (its rollout whole, so the buffer full, but unlearned) saved a checkpoint
+    not marked as cut: the stop said "continue with: ... --resume", and that --resume refused the run as
+    already at its total (step 512 of 300, rollouts of 256)."""
+    from stable_baselines3 import PPO
+
+    update, calls = PPO.train, []
+
+    def running_out_in_the_second(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError(CPU_ALLOC)
+        return update(self)
+
+    monkeypatch.setattr(PPO, "train", running_out_in_the_second)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "300", "--run-dir", str(run),
+                                   *TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"training stopped at step 512 (saved {run / 'checkpoints' / 'step_512.zip'})" in err, err
+    assert "--resume" in err
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0, capsys.readouterr().err
+    assert "done: 768 steps" in capsys.readouterr().out
+    assert PPO.load(run / "model.zip")._n_updates == 2  # the first update, and the resumed rollout's
