@@ -4186,3 +4186,23 @@ def test_memory_running_out_in_the_last_update_saves_a_checkpoint_whose_resume_l
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0, capsys.readouterr().err
     assert "done: 768 steps" in capsys.readouterr().out
     assert PPO.load(run / "model.zip")._n_updates == 2  # the first update, and the resumed rollout's
+
+
+def test_a_reader_leaving_in_the_last_rollout_marks_its_checkpoint_cut(scripts, tmp_path, monkeypatch):
+    """`| head` whose reader leaves in the last rollout (step 400 of 300, rollouts of 256) saves a checkpoint
+    whose --resume learns that rollout, as a Ctrl-C's does, not one refused as already at its total."""
+    from stable_baselines3 import PPO
+
+    import agents.train
+    from agents.callbacks import StopCallback
+
+    def reader_gone_at_400(self):
+        if self.model.num_timesteps == 400:
+            raise BrokenPipeError
+        return True
+
+    monkeypatch.setattr(StopCallback, "_on_step", reader_gone_at_400)
+    run = tmp_path / "run"
+    with pytest.raises(BrokenPipeError):
+        scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "300", "--run-dir", str(run), *TINY])
+    assert getattr(PPO.load(run / "checkpoints" / "step_400.zip"), agents.train.ROLLOUT_CUT) is True
