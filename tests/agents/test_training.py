@@ -4206,3 +4206,15 @@ def test_a_reader_leaving_in_the_last_rollout_marks_its_checkpoint_cut(scripts, 
     with pytest.raises(BrokenPipeError):
         scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "300", "--run-dir", str(run), *TINY])
     assert getattr(PPO.load(run / "checkpoints" / "step_400.zip"), agents.train.ROLLOUT_CUT) is True
+
+
+def test_a_run_never_stopped_ends_on_the_whole_rollout_past_its_total_and_refuses_a_resume(scripts, tmp_path,
+                                                                                          capsys):
+    """One step past a rollout (257 of rollouts of 256) takes a second whole rollout; and the finished run,
+    its checkpoints saved without the cut-rollout mark (never stopped, never resumed), is at its total."""
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "257", "--run-dir", str(run),
+                                   "--no-progress", *TINY]) == 0
+    assert "done: 512 steps" in capsys.readouterr().out
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert "already at step 512" in capsys.readouterr().err
