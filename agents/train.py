@@ -528,11 +528,11 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 if progress:  # to that rollout's end, past the total (at the total, it read 656/400)
                     bar = ProgressCallback(model.num_timesteps + remaining)
                     callbacks.insert(0, bar)
-                if remaining > 0:
-                    stop_between_minibatches(model.rollout_buffer)
-                    stop_inside_lstm_steps(model.policy)
-                    stop_point()  # one during the setup above: at step 0, not a step into learn()
-                    model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
+                # remaining ≥ 1: a total ≥ 1 is checked, and a --resume at its total is refused above
+                stop_between_minibatches(model.rollout_buffer)
+                stop_inside_lstm_steps(model.policy)
+                stop_point()  # one during the setup above: at step 0, not a step into learn()
+                model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
             # Finished: a signal from here on is ignored. Raised after the final save, it would count the run
             # as unfinished (and --force would put the old run back over it). Inside the try: a signal just
             # before this line is a stop at the last step, saved below, not a run lost.
