@@ -749,7 +749,8 @@ def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, P
     if make_folders:
         folder = _made_in(path.parent, flag, path)
     elif not path.parent.is_dir():
-        raise ValueError(f"{flag} {path}: no folder {path.parent}")
+        raise ValueError(f"{flag} {path}: {path.parent} is a file, not a folder" if path.parent.exists() else
+                         f"{flag} {path}: no folder {path.parent}")
     else:
         folder = Path(os.path.realpath(path)).parent
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -276,7 +276,7 @@ def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
             continue
         if not isinstance(label, str):  # e.g. ms-swift's class labels (task_type seq_cls): nothing to verify
             raise ScoringError(
-                f"predictions {path} line {n}: its reference label is a {type(label).__name__}, not an "
+                f"predictions {path} line {n}: its reference label is of type {type(label).__name__}, not an "
                 "answer's text, so its rows cannot be checked against the split's order: give the "
                 f"{producer} file of a generation over this split's file of the same export")
         if verify(label, record)["accuracy"] < 1:

@@ -478,7 +478,9 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     video.write_bytes(b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom\xff\xfe")
     assert scripts.score_predictions.main([str(video), str(tmp_path / "p.jsonl")]) == 2
     assert "not UTF-8 text" in capsys.readouterr().err
+    # a file where the folder should be was called "no folder", though it exists (as a file)
     for out, message in ((tmp_path, "is a folder"), (tmp_path / "no" / "s.json", "no folder"),
+                         (dataset[1] / "s.json", f"{dataset[1]} is a file, not a folder"),
                          (dataset[1], "is the split file")):
         assert scripts.score_predictions.main([str(dataset[1]), str(dataset[1]), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
@@ -1712,7 +1714,7 @@ def test_rows_without_ids_whose_labels_are_not_text_are_refused(rows, dataset, t
     records = load_records(dataset[1])
     path = tmp_path / "result.jsonl"
     write_rows(path, rows(records)[::-1])
-    with pytest.raises(ScoringError, match=r"line 1: its reference label is a (list|int), not an answer's"):
+    with pytest.raises(ScoringError, match=r"line 1: its reference label is of type (list|int), not an "):
         load_predictions(path, records)
 
 
