@@ -2815,6 +2815,16 @@ def test_curve_minutes_count_a_stopped_session_up_to_its_stop_not_its_last_point
     assert steps[0] <= 256 < 384 < steps[1] and minutes[1] * 60 >= trained - 0.01
 
 
+def test_a_finished_runs_curve_keeps_its_last_rollout(trained):
+    """The session's end mark (agents.train.mark_session_end) is written at the run's last step, where its
+    last rollout's point is: a mark that purged (a SessionLog.START) dropped that point from the curve, in
+    plot_curve as in TensorBoard, and every test still passed."""
+    from agents.curves import read_scalars
+
+    steps, _, _ = read_scalars(trained, "rollout/score_mean")
+    assert steps[-1] == 512  # --total-timesteps 512: its last rollout ends there
+
+
 def test_curve_events_are_read_once_and_a_resume_hides_the_points_it_logs_again(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing import event_file_loader
     from tensorboard.compat.proto.event_pb2 import Event, SessionLog
