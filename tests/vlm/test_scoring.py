@@ -509,8 +509,10 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
            "'snake-from-another-split'): are they for another split?" in capsys.readouterr().err
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('{"question": "hi"}\n')
-    with pytest.raises(ScoringError, match="not a task record"):
+    # Python's words, not the swapped-files hint: that is only for a row the predictions reader takes.
+    with pytest.raises(ScoringError, match=r"line 1: not a task record \(TaskRecord") as refused:
         load_records(foreign)
+    assert "predictions row" not in str(refused.value)
 
 
 def test_missing_ids_and_ids_not_in_the_split_are_named_in_their_files_order(dataset, tmp_path, scripts,
