@@ -435,6 +435,13 @@ def test_a_trainer_format_given_as_the_split_names_the_exports_own_split(dataset
         assert (f"split {out / given} is a trainer format's file or folder of the export {out}, not its task "
                 f"records: give the export's split, {out / 'test.jsonl'}") in err, (given, err)
 
+    # Each file names its own split: swift's *_rl files too, not the test split every other file falls to.
+    val = tmp_path / "val_data"
+    assert scripts.export_trajectories.main([str(dataset[0]), "--episodes", "2", "--out", str(val), "--split",
+                                             "0,1,1", "--formats", "swift", "--no-progress", "--json"]) == 0
+    assert scripts.score_predictions.main([str(val / "swift" / "val_rl.jsonl"), str(predictions[0])]) == 2
+    assert f"give the export's split, {val / 'val.jsonl'}\n" in capsys.readouterr().err
+
 
 def test_predictions_given_as_the_split_are_told_to_swap(dataset, tmp_path, scripts, capsys, predictions):
     # The other way round is named (a task record as the predictions); this way said "not a task record
