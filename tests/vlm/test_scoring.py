@@ -441,6 +441,11 @@ def test_a_trainer_format_given_as_the_split_names_the_exports_own_split(dataset
                                              "0,1,1", "--formats", "swift", "--no-progress", "--json"]) == 0
     assert scripts.score_predictions.main([str(val / "swift" / "val_rl.jsonl"), str(predictions[0])]) == 2
     assert f"give the export's split, {val / 'val.jsonl'}\n" in capsys.readouterr().err
+    # Only in an export (its trajectories/meta.json): elsewhere a folder named trl is just a folder.
+    (tmp_path / "mine" / "trl").mkdir(parents=True)
+    (tmp_path / "mine" / "test.jsonl").write_text(dataset[1].read_text())
+    assert scripts.score_predictions.main([str(tmp_path / "mine" / "trl"), str(predictions[0])]) == 2
+    assert f"split {tmp_path / 'mine' / 'trl'} is a folder; give its JSONL file" in capsys.readouterr().err
 
 
 def test_predictions_given_as_the_split_are_told_to_swap(dataset, tmp_path, scripts, capsys, predictions):
