@@ -1210,6 +1210,10 @@ def test_a_failed_generation_of_ours_beside_an_error_is_read_by_its_id(tmp_path)
     path = tmp_path / "preds.jsonl"
     write_rows(path, [{"id": "a", "response": None, "error": "timeout"}])
     assert load_predictions(path) == {"a": None}
+    # A failed Batch request has an error; a null one (vLLM writes "error": null on success) is no failure,
+    # so a row of ours that kept its request's custom_id is still read by its own id.
+    write_rows(path, [{"id": "a", "response": None, "custom_id": "req-1", "error": None}])
+    assert load_predictions(path) == {"a": None}
 
 
 def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset, scripts, capsys, tmp_path):
