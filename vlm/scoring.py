@@ -110,7 +110,8 @@ def load_records(path: Path | str) -> list[TaskRecord]:
     try:
         return _load_records(path)
     except ScoringError:
-        own = _export_split(path)
+        # A trainer file that is not there is only missing (its split was not exported): "no such file".
+        own = _export_split(path) if path.exists() else None
         if own is None:
             raise
         raise ScoringError(f"split {path} is a trainer format's file or folder of the export {own.parent}, "

@@ -441,6 +441,11 @@ def test_a_trainer_format_given_as_the_split_names_the_exports_own_split(dataset
                                              "0,1,1", "--formats", "swift", "--no-progress", "--json"]) == 0
     assert scripts.score_predictions.main([str(val / "swift" / "val_rl.jsonl"), str(predictions[0])]) == 2
     assert f"give the export's split, {val / 'val.jsonl'}\n" in capsys.readouterr().err
+    # A trainer file that is not there (no val split was exported, --split 0,0,1) is named missing, not
+    # called a trainer format's file and pointed at the export's empty val.jsonl.
+    assert scripts.score_predictions.main([str(out / "swift" / "val_rl.jsonl"), str(predictions[0])]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err and "trainer format" not in err, err
     # Only in an export (its trajectories/meta.json): elsewhere a folder named trl is just a folder.
     (tmp_path / "mine" / "trl").mkdir(parents=True)
     (tmp_path / "mine" / "test.jsonl").write_text(dataset[1].read_text())
