@@ -26,8 +26,8 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
-    if args.random and (args.checkpoint or args.stochastic or args.vlm):
-        p.error("--random plays no model: drop --checkpoint, --stochastic and --vlm")
+    if args.random and (given := _given(args, "checkpoint", "stochastic", "vlm")):
+        p.error(f"--random plays no model: drop {given}")
     if args.vlm and not (args.run_dir or args.env):
         p.error("--vlm needs a run folder or --env (the game to play)")
     if not (args.run_dir or args.vlm):
@@ -35,8 +35,8 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
     if args.run_dir and (args.env or args.out):  # a run folder names its game and holds its results
         p.error("--env and --out are for --vlm without a run folder: the run folder names the game and "
                 "holds the results; drop them")
-    if args.vlm and (args.checkpoint or args.stochastic):
-        p.error("--vlm plays no checkpoint: drop --checkpoint and --stochastic")
+    if args.vlm and (given := _given(args, "checkpoint", "stochastic")):
+        p.error(f"--vlm plays no checkpoint: drop {given}")
     if args.no_video and args.video_steps:
         p.error("--video-steps sets the length of the video --no-video turns off: drop one of them")
     args.video_steps = args.video_steps or VIDEO_STEPS
@@ -46,6 +46,13 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except KeyboardInterrupt:
         print(STOPPED, file=sys.stderr)
         return 130
+
+
+def _given(args: argparse.Namespace, *names: str) -> str:
+    """The flags among ``names`` that were given, as "--a, --b and --c" ("" for none): a refusal
+    names only what the user typed."""
+    flags = [f"--{name}" for name in names if getattr(args, name)]
+    return " and ".join(filter(None, (", ".join(flags[:-1]), flags[-1]))) if flags else ""
 
 
 def evaluate(args: argparse.Namespace) -> int:

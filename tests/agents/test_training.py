@@ -663,13 +663,18 @@ def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, caps
 @pytest.mark.parametrize("argv, message", [
     (["--seed", "-5"], "--seed"),
     (["--seed", str(2**64 - 1)], "the last episode seed, seed + --episodes - 1, must stay below 2**64"),
-    (["--random", "--checkpoint", "x.zip"], "--random plays no model"),
-    (["--random", "--stochastic"], "--random plays no model"),
-    (["--random", "--vlm", "m@http://127.0.0.1:9"], "--random plays no model"),
+    # Each refusal names only the flags given (it named all three whatever was typed).
+    (["--random", "--checkpoint", "x.zip"], "--random plays no model: drop --checkpoint\n"),
+    (["--random", "--stochastic"], "--random plays no model: drop --stochastic\n"),
+    (["--random", "--vlm", "m@http://127.0.0.1:9"], "--random plays no model: drop --vlm\n"),
+    (["--random", "--stochastic", "--vlm", "m@http://127.0.0.1:9"], "drop --stochastic and --vlm\n"),
+    (["--random", "--checkpoint", "x.zip", "--stochastic", "--vlm", "m@http://127.0.0.1:9"],
+     "drop --checkpoint, --stochastic and --vlm\n"),
     (["--env", "sokoban"], "--env and --out are for --vlm without a run folder"),
     (["--out", "elsewhere"], "--env and --out are for --vlm without a run folder"),
-    (["--vlm", "m@http://127.0.0.1:9", "--checkpoint", "x.zip"], "--vlm plays no checkpoint"),
-    (["--vlm", "m@http://127.0.0.1:9", "--stochastic"], "--vlm plays no checkpoint"),
+    (["--vlm", "m@http://127.0.0.1:9", "--checkpoint", "x.zip"],
+     "--vlm plays no checkpoint: drop --checkpoint\n"),
+    (["--vlm", "m@http://127.0.0.1:9", "--stochastic"], "--vlm plays no checkpoint: drop --stochastic\n"),
     (["--no-video", "--video-steps", "5"], "--video-steps sets the length of the video --no-video turns off"),
     # The VLM endpoint's flags were ignored without --vlm: --temperature 0.7 still played the argmax.
     (["--temperature", "0.7"], "--temperature is for --vlm (the VLM endpoint): drop it"),
