@@ -38,6 +38,8 @@ from agents.cli import (
     vlm_arg,
 )
 
+FRAMES = 6  # --frames' default, the worst decisions shown per VLM
+
 
 def main(argv: list[str] | None = None) -> int:
     from agents.vlm_client import add_client_arguments, refuse_unused_client_flags
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                    "completion, or both; without MODEL= it applies to every VLM; repeatable)")
     p.add_argument("--vlm-params", action="append", metavar="MODEL=COUNT",
                    help="a VLM's parameter count (e.g. gpt-4o=200B); default: read from the model name")
-    p.add_argument("--frames", type=nonneg_int, default=6, help="worst decisions shown per VLM (default 6)")
+    # None until parsed: given without --vlm, it is refused (it would do nothing)
+    p.add_argument("--frames", type=nonneg_int, help=f"worst decisions shown per VLM (default {FRAMES})")
     # None until parsed: see specialist_args.
     p.add_argument("--device", help="torch device for the specialist (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -74,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     specialist_args(p, args, "compare.py plays one run; to compare runs, evaluate each (evaluate.py RUN "
                       "--json) with the same --seed and --episodes")
     refuse_unused_client_flags(p, args)
+    if args.frames is not None and not args.vlm:
+        p.error("--frames is for the --vlm models (their worst decisions), and no --vlm is given: drop it or "
+                "add a --vlm")
+    args.frames = FRAMES if args.frames is None else args.frames
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")

@@ -255,6 +255,10 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--specialist", "SPECIALIST", "--seed", "-5"], "--seed"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--seed", str(2**64 - 1)], "must stay below 2**64"),
     (["--env", "snake", "--specialist", "SPECIALIST", "--frames", "-1"], "--frames"),
+    # Frames are of the VLMs' decisions: with no --vlm, --frames 20 was accepted and did nothing.
+    (["--env", "snake", "--specialist", "SPECIALIST", "--frames", "20"],
+     "--frames is for the --vlm models (their worst decisions), and no --vlm is given: drop it or add a "
+     "--vlm"),
     # The VLM endpoint's flags with no --vlm were ignored, the specialist played alone.
     (["--env", "snake", "--specialist", "SPECIALIST", "--temperature", "0.7", "--no-cache"],
      "--temperature, --no-cache are for --vlm (the VLM endpoint): drop them"),
@@ -1808,7 +1812,7 @@ def test_two_comparisons_started_in_the_same_second_get_a_default_folder_each(sc
     monkeypatch.setattr(time, "strftime", lambda fmt: "20261204-120000")
     taken = run / "compare-20261204-120000"
     taken.mkdir()  # made by the other comparison, which is still playing
-    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--frames", "0", "--no-progress"]
+    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--no-progress"]
     assert scripts.compare.main(argv) == 0
     assert list(taken.iterdir()) == []  # the other comparison's folder is left to it
     mine = run / "compare-20261204-120000-2"
