@@ -262,7 +262,8 @@ def apply_set(cfg: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
         parts, raw = set_item(item)
         key = ".".join(parts)
         if parts[0] not in DEFAULTS:
-            raise ValueError(f"--set {key}: unknown key {parts[0]!r}; known: {sorted(DEFAULTS)}"
+            known = sorted(set(DEFAULTS) - {"env"})  # refused below: --env chooses the game
+            raise ValueError(f"--set {key}: unknown key {parts[0]!r}; known: {known}"
                              f"{_section_hint(parts, raw, cfg.get('env'))}")
         if parts[0] == "env":
             raise ValueError("--set env: choose the game with --env")

@@ -285,6 +285,9 @@ def test_resolve_refuses_a_setting_it_does_not_know():
     (None, "seed: 1\n", [], r"^--env is required \(or an env: key in the --config file\)$"),
     ("snake", "", ["ppo.n_steps"], r"^--set expects KEY=VALUE \(e.g. ppo.learning_rate=1e-4\), got 'ppo.n_"),
     ("snake", "", ["ppo_.n_steps=8"], r"^--set ppo_.n_steps: unknown key 'ppo_'; known: \["),
+    # The known list leaves out env, which --set refuses (--env chooses the game).
+    ("snake", "", ["nv=8"], r"^--set nv: unknown key 'nv'; known: \['cpu_num_envs', 'cpu_policy', "
+                            r"'cuda_num_envs', 'cuda_policy', 'device', 'env_kwargs', "),
     ("snake", "", ["ppo.gamma=high"], r"^--set ppo.gamma must be a number, got 'high'$"),
     # A section's setting given bare (found trying `--set learning_rate=1e-4`): the full KEY is named.
     ("snake", "", ["learning_rate=1e-4"], r"^--set learning_rate: unknown key .*; learning_rate is a setting "
