@@ -713,22 +713,26 @@ def _read_until(resp: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES) -> 
     each read only, so a server (or proxy) that trickles keep-alive whitespace before a slow answer
     would otherwise hold a request far past --timeout. ``read1`` returns what has come, not a full
     buffer, so the deadline is checked as bytes arrive. ``_TooLarge`` once the body (or its announced
-    Content-Length) passes ``limit`` bytes: a fast server could otherwise fill memory before the deadline."""
+    Content-Length) passes ``limit`` bytes: a fast server could otherwise fill memory before the deadline.
+    ``IncompleteRead`` for a body cut short, by a close or a reset (no TLS server: an HTTP reply came)."""
     read = getattr(resp, "read1", None) or resp.read
     length = getattr(resp, "length", None)
     if isinstance(length, int) and length > limit:
         raise _TooLarge
     chunks = []
     size = 0
-    while chunk := read(1 << 16):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        if getattr(resp, "length", None) == 0:  # all of a Content-Length body is in: it came in time
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError("timed out (the whole answer took longer than --timeout)")
+    try:
+        while chunk := read(1 << 16):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge
+            if getattr(resp, "length", None) == 0:  # all of a Content-Length body is in: it came in time
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("timed out (the whole answer took longer than --timeout)")
+    except ConnectionError as e:  # a reset after the status line came: an answer cut short, as a close is
+        raise http.client.IncompleteRead(b"".join(chunks)) from e
     missing = getattr(resp, "length", None)
     if isinstance(missing, int) and missing > 0:  # read1 returns b"" where read would raise
         raise http.client.IncompleteRead(b"".join(chunks), missing)

@@ -12,6 +12,7 @@ import re
 import shlex
 import socket
 import ssl
+import struct
 import threading
 import time
 import urllib.error
@@ -783,6 +784,31 @@ def test_a_chunked_body_cut_short_says_so_not_cannot_reach():
     c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
     with pytest.raises(ChatError, match=r"last: the answer from .* was cut short \(the connection closed"):
         c.complete("q", [IMG])
+
+
+def test_a_connection_reset_mid_body_is_said_cut_short_not_a_tls_server():
+    # The status line and headers came, then a reset (a server killed mid-answer): this was "dropped the
+    # connection (...; an https:// server given an http:// URL does so too)", though an HTTP reply came.
+    body = b'{"choices": [{"message": {"content": "whole"}}]}'
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def reset_mid_body():
+        conn, _ = listener.accept()
+        _read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:20])
+        time.sleep(0.2)  # the client is reading the body now
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close as a reset
+        conn.close()
+
+    threading.Thread(target=reset_mid_body, daemon=True).start()
+    c = ChatClient(Endpoint("m", f"http://127.0.0.1:{listener.getsockname()[1]}/v1"), api_key_env=None,
+                   timeout=2.0, max_retries=0)
+    with pytest.raises(ChatConfigError, match=r"last: the answer from .* was cut short \(the connection "
+                       r"closed mid-body\)") as exc:
+        c.complete("q", [IMG])
+    assert "https://" not in str(exc.value)
+    listener.close()
 
 
 @pytest.mark.parametrize("reply", [b"garbage\r\n\r\n", b"HTTP/1.1 2\x1b[31m00 OK\r\n\r\n",
