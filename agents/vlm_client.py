@@ -45,6 +45,7 @@ import email.utils
 import errno
 import http.client
 import io
+import ipaddress
 import json
 import math
 import os
@@ -209,6 +210,31 @@ def _without_secrets(url: str) -> str:
     cut = re.search(r"[?#]", url)
     base = re.sub(r"^([^/]*//)[^/]*@", r"\1…@", url[:cut.start()] if cut else url)
     return base + (f"{cut.group()}…" if cut else "")
+
+
+def _proxy_note(url: str) -> str:
+    """For an error message, where urllib sends ``url``'s requests through a proxy (``$http_proxy`` or
+    ``$https_proxy``, unless ``$no_proxy`` names the host): that proxy, and the ``$no_proxy`` entry that
+    bypasses it as urllib matches entries (no CIDR range; an IPv6 host in brackets). A cluster's proxy
+    cannot reach a server on this machine's own 127.0.0.1, and its refusal or error page was said as the
+    server's. "" where no proxy is used."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.netloc):  # as urllib's ProxyHandler decides
+        return ""
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    names = [f"{parts.scheme}_proxy", "no_proxy"]  # the variables read, lower case first as urllib does
+    var, no = (n if n in os.environ else next((k for k in os.environ if k.lower() == n), n) for n in names)
+    shown = re.sub(r"^([^/]*//)?[^/]*@", r"\1…@", proxy)  # its password cut, "user:pw@host:3128" too
+    via = f"(sent through the proxy {_one_line(_without_secrets(shown))} that ${var} names"
+    try:
+        loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:  # a host name
+        loopback = False
+    if loopback:
+        return (f"{via}, which cannot reach this machine's own {host} unless it runs here: "
+                f"add {host} to ${no})")
+    return f"{via}: if the server is not reached through it, add {host} to ${no})"
 
 
 def _check_url(url: str) -> None:
@@ -437,8 +463,10 @@ class ChatClient:
             reply = self._post_with_retries(json.dumps(body).encode("utf-8"))
         except ChatCancelled:  # not sent at all: no failed call
             raise
-        except ChatError:
+        except ChatError as e:
             self.stats.add(failures=1)
+            if isinstance(e, ChatConfigError) and (note := _proxy_note(self.endpoint.chat_url)):
+                raise ChatConfigError(f"{e} {note}") from None  # the proxy's failure reads as the server's
             raise
         if self.cache is not None and key is not None:
             self.cache.put(key, {"model": self.endpoint.model, "content": reply.content,

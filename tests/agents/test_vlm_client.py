@@ -170,6 +170,52 @@ def test_the_key_is_read_from_the_variable_named_as_it_is_written(monkeypatch):
     assert server.headers[0]["Authorization"] == "Bearer sk-lower"
 
 
+def _proxied(monkeypatch, **env: str) -> None:
+    """Proxy variables as a cluster sets them (and no other): urllib's opener reads them when built."""
+    import agents.vlm_client
+
+    for name in [k for k in os.environ if k.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(agents.vlm_client, "_OPENER",
+                        urllib.request.build_opener(agents.vlm_client._NoRedirect))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+def test_an_error_through_a_proxy_names_it_and_the_no_proxy_entry_that_bypasses_it(monkeypatch, host):
+    # A cluster's $http_proxy took the request for this machine's own server, which that proxy cannot
+    # reach: its refusal read "cannot reach http://127.0.0.1:.../chat/completions: Connection refused (is
+    # the server running? check the URL)", with the server running, and a proxy's 403 page "no API key was
+    # sent". Python reads no CIDR range in $no_proxy, and an IPv6 host only in brackets: the entry is given.
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]  # nothing listens there once closed
+    _proxied(monkeypatch, http_proxy=f"http://user:pw@127.0.0.1:{port}")
+    with ChatServer([good("through")]) as server:
+        url = server.url if host == "127.0.0.1" else "http://[::1]:9/v1"
+        c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+        with pytest.raises(ChatConfigError) as exc:
+            c.complete("q", [IMG])
+        said = str(exc.value)
+        assert f"through the proxy http://…@127.0.0.1:{port} that $http_proxy names" in said
+        assert f"add {host} to $no_proxy" in said and "pw" not in said
+        _proxied(monkeypatch, HTTP_PROXY=f"user:pw@127.0.0.1:{port}")  # no scheme, as urllib takes it too
+        c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+        with pytest.raises(ChatConfigError) as exc:
+            c.complete("q", [IMG])
+        said = str(exc.value)
+        assert f"proxy …@127.0.0.1:{port} that $HTTP_PROXY names" in said and "pw" not in said
+        # The entry named bypasses it: the request goes to the server itself.
+        _proxied(monkeypatch, http_proxy=f"http://127.0.0.1:{port}", NO_PROXY=f"localhost,{host}")
+        c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+        if host == "127.0.0.1":
+            assert c.complete("q", [IMG]).content == "through"
+        else:  # nothing listens at [::1]:9, which is now said with no proxy
+            with pytest.raises(ChatConfigError) as exc:
+                c.complete("q", [IMG])
+            assert "proxy" not in str(exc.value) and "refused" in str(exc.value)
+
+
 def test_the_api_key_is_written_into_no_cache_file(tmp_path, monkeypatch):
     # The cache outlives the run and may be shared or copied: the key goes in the request header only.
     monkeypatch.setenv("MY_VLM_KEY", "sk-secret-123")
