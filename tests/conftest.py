@@ -21,6 +21,12 @@ from agents.startup import STOP_SIGNALS
 # 47 s while the box was busy). A count the tester sets stays.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# The tests' servers listen on this machine's loopback, which a proxy the tester's $http_proxy names (as
+# clusters set it) cannot reach: every request to them failed through it. Loopback bypasses any proxy, in
+# $no_proxy as urllib reads it (lower case first, an IPv6 host in brackets); the tester's entries stay.
+os.environ["no_proxy"] = ",".join(filter(None, [os.environ.get("no_proxy", os.environ.get("NO_PROXY")),
+                                                "localhost", "127.0.0.1", "[::1]"]))
+
 # The tests send SIGINT to themselves (and their children) to stand for a Ctrl-C. A suite started as a
 # background job of a script (`pytest &`) inherits SIGINT ignored, and Python then installs no handler of
 # its own: those signals did nothing and the interrupt tests failed ("DID NOT RAISE KeyboardInterrupt").

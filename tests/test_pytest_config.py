@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import urllib.request
 
 from tests.conftest import ROOT
 
@@ -107,3 +108,11 @@ def test_a_signal_handler_left_changed_fails_the_test_that_left_it(tmp_path):
     assert "ERROR at teardown of test_leaves_one" in done.stdout
     assert "the test left these signals' handlers changed: SIGHUP" in done.stdout
     assert "2 passed, 1 error" in done.stdout
+
+
+def test_the_tests_own_servers_are_reached_past_a_proxy_the_tester_set(monkeypatch):
+    # A cluster's $http_proxy, with no $no_proxy, sent every request to the tests' servers on this machine's
+    # loopback through the proxy, which cannot reach them: test_vlm_client.py failed from its first test.
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000"):
+        assert urllib.request.proxy_bypass(host), host
