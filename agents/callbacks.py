@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image, Logger, TensorBoardOutputFormat
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+from tensorboard.summary.writer.event_file_writer import EventFileWriter, _AsyncWriterThread
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from tqdm import tqdm
@@ -38,6 +40,64 @@ _NOT_TEXT = ("stdout", "log", "json", "csv")
 def tensorboard_writers(logger: Logger) -> list[SummaryWriter]:
     """TensorBoard's writers among ``logger``'s outputs: for what SB3's ``record`` cannot write as wanted."""
     return [out.writer for out in logger.output_formats if isinstance(out, TensorBoardOutputFormat)]
+
+
+class EventsNotWritten(RunError):
+    """TensorBoard's events file could not be written (a full disk): training stops, saving what it can."""
+
+
+def events_not_written(where: Path | str, e: OSError) -> EventsNotWritten:
+    return EventsNotWritten(f"TensorBoard's events {where} could not be written ({e.strerror or e})")
+
+
+class _GuardedEvents:
+    """A TensorBoard writer's events file whose write the disk refuses (raised by its writer thread at the
+    next write or flush, from inside SB3's ``learn``) is an ``EventsNotWritten`` naming the file, once: a
+    run it stops writes nothing more there (its session end, the close), which would fail again."""
+
+    def __init__(self, events: EventFileWriter) -> None:
+        self._events = events
+        self._failed = False
+
+    def __getattr__(self, name: str) -> Any:  # get_logdir, reopen: as the writer's own
+        return getattr(self._events, name)
+
+    def _guarded(self, write: Any, *args: Any) -> None:
+        if self._failed:
+            return
+        try:
+            write(*args)
+        except OSError as e:
+            self._failed = True
+            # The file's name is kept only privately: else its folder, tb/, is named.
+            file = getattr(self._events, "_file_name", self._events.get_logdir())
+            raise events_not_written(file, e) from None
+
+    def add_event(self, event: Any) -> None:
+        self._guarded(self._events.add_event, event)
+
+    def flush(self) -> None:
+        self._guarded(self._events.flush)
+
+    def close(self) -> None:
+        self._guarded(self._events.close)
+
+
+def _writer_thread_failed(previous: Any) -> Any:
+    def hook(args: Any) -> None:
+        # A writer thread's OSError surfaces in the training thread as EventsNotWritten: no traceback too.
+        if not (isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError)):
+            previous(args)
+    hook.quiets_event_writers = True  # type: ignore[attr-defined]
+    return hook
+
+
+def guard_events(logger: Logger) -> None:
+    """``logger``'s TensorBoard writers raise ``EventsNotWritten`` where the disk refuses their events."""
+    for writer in tensorboard_writers(logger):
+        writer.file_writer.event_writer = _GuardedEvents(writer.file_writer.event_writer)
+    if not getattr(threading.excepthook, "quiets_event_writers", False):
+        threading.excepthook = _writer_thread_failed(threading.excepthook)
 
 
 def _session_summaries(hparams: dict[str, Any]) -> tuple[Summary, Summary]:

@@ -20,12 +20,15 @@ import envs
 from agents.buffers import DeviceRolloutBuffer, stop_between_minibatches
 from agents.callbacks import (
     CheckpointCallback,
+    EventsNotWritten,
     GameStatsCallback,
     MetricsCallback,
     MilestonesNotWritten,
     ProgressCallback,
     StopCallback,
     VideoCallback,
+    events_not_written,
+    guard_events,
     tensorboard_writers,
 )
 from agents.cli import interpreter_options
@@ -509,7 +512,11 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # From the logger on, TensorBoard's writer runs (and learn()), which a stop must not cut: it waits
             # for the next stop point (agents.interrupts).
             with stop_at_safe_points():
-                logger = configure(str(run / "tb"), ["tensorboard"])
+                try:  # its first event is written and flushed here
+                    logger = configure(str(run / "tb"), ["tensorboard"])
+                except OSError as e:
+                    raise events_not_written(run / "tb", e) from None
+                guard_events(logger)
                 if resume:
                     forget_after(logger, model.num_timesteps)
                 model.set_logger(logger)
@@ -537,10 +544,11 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # as unfinished (and --force would put the old run back over it). Inside the try: a signal just
             # before this line is a stop at the last step, saved below, not a run lost.
             settled()
-        except (ArchiveError, WorkerDiedError, MilestonesNotWritten, CheckpointNotWritten) as e:
+        except (ArchiveError, WorkerDiedError, MilestonesNotWritten, CheckpointNotWritten,
+                EventsNotWritten) as e:
             # The envs failed: an archive damaged or deleted while training (a restarted worker reopens it
             # too), or a worker dead again right after its restart (out of memory, say); or the disk refused
-            # the run's milestones.json or a periodic checkpoint (full).
+            # the run's milestones.json, a periodic checkpoint or TensorBoard's events (full).
             stopping()
             raise _stopped(model, run, e) from None
         except (RuntimeError, MemoryError) as e:
@@ -581,5 +589,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         with uninterruptible():
             venv.close()
         if logger is not None:
-            mark_session_end(logger, model.num_timesteps)
-            logger.close()
+            try:
+                mark_session_end(logger, model.num_timesteps)
+                logger.close()
+            except EventsNotWritten as e:  # after the run's end was saved (or its stop said): no traceback
+                print(f"warning: {e}; its last points are missing", file=sys.stderr)

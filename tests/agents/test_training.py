@@ -4233,3 +4233,63 @@ def test_a_run_never_stopped_ends_on_the_whole_rollout_past_its_total_and_refuse
     assert "done: 512 steps" in capsys.readouterr().out
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
     assert "already at step 512" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the writer thread's
+def test_tensorboard_events_the_disk_refuses_stop_the_run_resumable(trained, scripts, tmp_path, monkeypatch,
+                                                                     capsys):
+    """A full disk refusing TensorBoard's events file (written every rollout, so often the first file to
+    meet a full disk) ended the run in a traceback from the writer's thread and again from SB3's flush,
+    status 1, saving no checkpoint: the steps since the last one were lost. It stops as a checkpoint the
+    disk refuses does: one line naming the events file, a checkpoint saved, and the --resume."""
+    import errno
+
+    from tensorboard.compat.tensorflow_stub.io.gfile import LocalFileSystem
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    append = LocalFileSystem.append
+
+    def full_after_step_768(self, filename, file_content, binary_mode=False):
+        if "tfevents" in str(filename) and (run / "checkpoints" / "step_768.zip").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        append(self, filename, file_content, binary_mode)
+
+    monkeypatch.setattr(LocalFileSystem, "append", full_after_step_768)
+    capsys.readouterr()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--save-every", "256",
+                                   "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    events = max((run / "tb").glob("events.out.tfevents.*"), key=lambda f: f.stat().st_mtime)
+    assert f"TensorBoard's events {events} could not be written (No space left on device)" in err, err
+    assert f"continue with: {PYTHON} scripts/train_ppo.py --resume {run}" in err, err
+    saved = run / "checkpoints" / "step_1024.zip"
+    assert f"error: training stopped at step 1,024 (saved {saved}): " in err, err
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--no-progress"]) == 0
+
+
+def test_a_tensorboard_events_file_the_disk_refuses_from_the_start_is_one_clear_error(scripts, tmp_path,
+                                                                                     monkeypatch, capsys):
+    """config.yaml fitting on the disk, the events file did not: a traceback (status 1) from TensorBoard's
+    writer as SB3's logger was made, leaving the run folder a rerun refuses without --force."""
+    import errno
+
+    from tensorboard.compat.tensorflow_stub.io.gfile import LocalFileSystem
+
+    def full(self, filename, file_content, binary_mode=False):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalFileSystem, "write", full)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "512", "--run-dir", str(run),
+                                   *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    saved = run / "checkpoints" / "step_0.zip"
+    assert (f"error: training stopped at step 0 (saved {saved}): TensorBoard's events {run / 'tb'} could not "
+            "be written (No space left on device); continue with: ") in err, err
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
+    assert "from step_0.zip at step 0" in capsys.readouterr().out
