@@ -956,16 +956,20 @@ def _claim(partial: Path, out: Path) -> Any:
         f = open(partial / OWNER, "a")  # noqa: SIM115 (held open for the whole export; "a": made if missing)
     except FileNotFoundError:  # removed since the mkdir: by an export that failed, or put in place
         raise busy from None
+    owned = False
     try:
         exclusive_lock(f)
         # Locked after the export that held it moved its folder into place: that owner file is not here.
         if not os.path.samestat(os.fstat(f.fileno()), os.stat(partial / OWNER)):
             raise busy
+        owned = True
         empty_folder(partial, keep={OWNER})  # a dead export's work
         f.truncate(0)
         f.write(str(os.getpid()))
         f.flush()
     except BaseException as e:
+        if owned:  # ours (a full disk refused the pid): removed as a failed export's, before the lock goes
+            shutil.rmtree(partial, ignore_errors=True)
         f.close()
         if isinstance(e, (BlockingIOError, FileNotFoundError)):  # FileNotFoundError: moved since the open
             raise busy from None

@@ -1603,6 +1603,36 @@ def test_an_export_folder_the_full_disk_cannot_make_is_one_clear_error(run, tmp_
     assert list(tmp_path.iterdir()) == []  # nor the folders made for it
 
 
+def test_an_owner_file_the_full_disk_refuses_leaves_no_partial_folder(run, tmp_path, capsys, monkeypatch):
+    """A disk with room for the folder but not for a byte in it (a full tmpfs): the export said so, and left
+    its hidden .out.partial (holding an empty .owner) beside --out, and the folders made for it."""
+    import errno
+
+    import vlm.export
+
+    class FullDisk:
+        def __init__(self, f):
+            self.f = f
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(file, *args, **kwargs):
+        f = open(file, *args, **kwargs)  # noqa: SIM115 (the export closes it)
+        return FullDisk(f) if Path(file).name == OWNER else f
+
+    monkeypatch.setattr(vlm.export, "open", full_open, raising=False)
+    out = tmp_path / "new" / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: --out {out} could not be written (No space left on device)" in err, err
+    assert list(tmp_path.iterdir()) == []  # nor the folders made for it
+
+
 # Runs export_trajectories.py and dies (os._exit, as a SIGKILL: no cleanup) while it replaces an export:
 # between moving the old one aside and moving the new one in, or as it deletes the old one.
 KILLED = """
