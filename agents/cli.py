@@ -195,6 +195,16 @@ def path_arg(text: str) -> str:
     return path
 
 
+def out_file_arg(text: str) -> str:
+    """``path_arg`` for a file a script writes. A name that ends in a slash is a folder's, which ``Path``
+    drops: ``--out states/`` wrote a file named ``states`` where a folder was meant."""
+    path = path_arg(text)
+    if path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        raise argparse.ArgumentTypeError(f"{shown_path(path)} ends in {path[-1]}, a folder's name; "
+                                         "give a file name")
+    return path
+
+
 def name_too_long(path: str) -> bool:
     """Whether a name in ``path`` below its nearest existing folder is longer than that folder's file
     system takes (``PC_NAME_MAX``, in bytes). Asked of that file system, not a fixed 255: some take

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below exits 130)
 
 # isort: split
-from agents.cli import path_arg, run_script, script_parser
+from agents.cli import out_file_arg, path_arg, run_script, script_parser
 from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import make_state
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = script_parser(__doc__)
     parser.add_argument("--rom", type=path_arg, required=True, help="the Game Boy ROM (.gb)")
     parser.add_argument("--inputs", type=path_arg, required=True, help="the button script (see above)")
-    parser.add_argument("--out", type=path_arg, required=True, help="where to write the state")
+    parser.add_argument("--out", type=out_file_arg, required=True, help="where to write the state")
     parser.add_argument("--state", type=path_arg, default=None,
                         help="start from this state instead of booting (none: boot, the default)")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")

@@ -21,7 +21,7 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 # isort: split
 import argparse
 
-from agents.cli import nonneg_int, path_arg, positive_int_up_to, run_script, script_parser
+from agents.cli import nonneg_int, out_file_arg, path_arg, positive_int_up_to, run_script, script_parser
 from agents.interrupts import stop_requested
 from envs.gameboy.roms import RomError
 from envs.gameboy.scripting import play
@@ -34,7 +34,7 @@ MAX_SCALE = 30
 def main(argv: list[str] | None = None) -> int:
     parser = script_parser(__doc__)
     parser.add_argument("--rom", type=path_arg, required=True, help="the Game Boy ROM (.gb)")
-    parser.add_argument("--save-state", type=path_arg, required=True,
+    parser.add_argument("--save-state", type=out_file_arg, required=True,
                         help="where to save the state on exit")
     parser.add_argument("--state", type=path_arg, default=None,
                         help="start from this state instead of booting (none: boot, the default)")

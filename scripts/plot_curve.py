@@ -14,13 +14,13 @@ import os
 import sys
 from pathlib import Path
 
-from agents.cli import finite_float, path_arg, run_script, script_parser
+from agents.cli import finite_float, out_file_arg, path_arg, run_script, script_parser
 
 
 def main(argv: list[str] | None = None) -> int:
     p = script_parser(__doc__)
     p.add_argument("run_dir", type=path_arg, help="a run folder written by scripts/train_ppo.py")
-    p.add_argument("--out", type=path_arg, required=True,
+    p.add_argument("--out", type=out_file_arg, required=True,
                    help="image file to write: .png, or another suffix matplotlib writes (.svg, .pdf, ...); "
                         "a name without one gets .png")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from agents.cli import (
     add_specialist_argument,
+    out_file_arg,
     path_arg,
     print_json,
     run_script,
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     # None until parsed: see specialist_args.
     p.add_argument("--device", help="torch device for --specialist (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    p.add_argument("--out", type=path_arg, help="also write the figures as JSON to this file")
+    p.add_argument("--out", type=out_file_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true",
                    help="replace an existing --out file that holds an earlier result of this script")
     args = p.parse_args(argv)

@@ -259,3 +259,21 @@ def test_a_progress_bar_is_fixed_where_the_terminal_reports_either_size_as_0(mon
     assert bar_size() == {"ncols": 100, "nrows": 30}
     monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((120, 40)))
     assert bar_size() == {"dynamic_ncols": True}
+
+
+@pytest.mark.parametrize("script, args, flag", [
+    ("plot_curve", ["RUN"], "--out"),
+    ("score_predictions", ["split.jsonl", "p.jsonl"], "--out"),
+    ("make_state", ["--rom", "x.gb", "--inputs", "i.txt"], "--out"),
+    ("play_gameboy", ["--rom", "x.gb"], "--save-state"),
+])
+def test_an_output_file_named_with_a_trailing_slash_is_refused_as_a_folder(script, args, flag, tmp_path,
+                                                                          scripts, capsys):
+    # Path() drops the slash: `--out states/` wrote a file named `states` where a folder was meant.
+    out = f"{tmp_path / 'states'}/"
+    with pytest.raises(SystemExit) as exit_:
+        getattr(scripts, script).main([*args, flag, out])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert f"argument {flag}: {out} ends in /, a folder's name; give a file name" in err
+    assert not (tmp_path / "states").exists()
