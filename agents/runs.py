@@ -437,7 +437,11 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
 def read_run_config(path: Path) -> dict[str, Any]:
     file = path / "config.yaml"
     if path.is_file():
-        raise RunError(f"{path} is a file; give the run folder ({path.parent})")
+        # A checkpoint (RUN/checkpoints/step_N.zip) is named with its run, not its checkpoints/ folder.
+        folder = path.parent
+        if not _is_run(folder) and _is_run(folder.parent):
+            folder = folder.parent
+        raise RunError(f"{path} is a file; give the run folder ({folder})")
     kind = file_kind(path)
     if kind is not None:  # --resume <(...): "no such run folder" named a path that is there
         raise RunError(f"{path} is {kind}, not a run folder; give the folder a run was written to")

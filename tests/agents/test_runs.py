@@ -158,6 +158,13 @@ def test_a_folder_inside_a_run_names_the_run(tmp_path, monkeypatch):
     with pytest.raises(runs.RunError) as e:
         runs.read_run_config(Path("checkpoints"))
     assert str(e.value).endswith(f"it is inside the run folder {run}: give that")
+    # A checkpoint file given as the run named its checkpoints/ folder as the run folder to give, which
+    # was then refused in turn.
+    (run / "checkpoints" / "step_8.zip").write_bytes(b"PK")
+    for file, folder in ((run / "checkpoints" / "step_8.zip", run), (run / "config.yaml", run)):
+        with pytest.raises(runs.RunError) as e:
+            runs.read_run_config(file)
+        assert str(e.value) == f"{file} is a file; give the run folder ({folder})"
 
 
 def test_force_refuses_a_run_that_holds_another_run(tmp_path):
