@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import itertools
 import json
 import math
 import os
@@ -69,7 +70,20 @@ class _ScriptParser(argparse.ArgumentParser):
                 out[-1] = f"{out[-1]}={word}"
             else:
                 out.append(word)
+        self._words = out
         return super().parse_known_args(out, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        """argparse's refusal, and for a value that begins with a minus (``--out -data``, read as a flag:
+        "expected one argument") how to give it, which argparse's own message left to guess."""
+        flags = re.fullmatch(r"argument (\S+): expected one argument", message)
+        words = getattr(self, "_words", [])
+        for flag, value in itertools.pairwise(words):
+            if (flags and flag in flags[1].split("/") and value.startswith("-")
+                    and value.split("=")[0] not in self._option_string_actions):
+                message += f" ({value} reads as a flag: give a value that begins with - as {flag}={value})"
+                break
+        super().error(message)
 
 
 def positive_int(text: str) -> int:

@@ -320,3 +320,25 @@ def test_compare_boards_past_an_address_space_limit_on_the_cpu_are_one_line(scri
     assert ("error: --episodes 5,000: every episode is played at once, one board each, and their boards do "
             "not fit in this machine's memory (") in err, err
     assert "play fewer" in err and "--device cpu" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("export_trajectories", ["RUN", "--out", "-data"]),
+    ("plot_curve", ["RUN", "--out", "-curve.png"]),
+    ("compare", ["--specialist", "-run"]),
+])
+def test_a_value_led_by_a_minus_says_how_to_give_it(script, argv, scripts, capsys):
+    # argparse read `--out -data` as two flags and said only "expected one argument", naming no fix.
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main(argv)
+    flag, value = argv[-2:]
+    assert exc.value.code == 2
+    assert (f"argument {flag}: expected one argument ({value} reads as a flag: give a value that begins "
+            f"with - as {flag}={value})") in capsys.readouterr().err
+
+
+def test_a_flag_given_last_without_its_value_gets_no_minus_hint(scripts, capsys):
+    with pytest.raises(SystemExit):
+        scripts.plot_curve.main(["RUN", "--out"])
+    err = capsys.readouterr().err
+    assert "argument --out: expected one argument" in err and "reads as a flag" not in err
