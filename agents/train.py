@@ -299,7 +299,9 @@ def resume_command(run: Path) -> str:
     path."""
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith("train_ppo.py") else "scripts/train_ppo.py"
     typed = sys.orig_argv[0] if sys.orig_argv else ""
-    return shlex.join([typed or "python", *interpreter_options(script), script, "--resume", str(run)])
+    # A run named with a leading minus (--run-dir=-x) reads as a flag after --resume: ./-x does not.
+    folder = os.path.join(".", run) if str(run).startswith("-") else str(run)
+    return shlex.join([typed or "python", *interpreter_options(script), script, "--resume", folder])
 
 
 def _unusable_archive(e: ArchiveError) -> str:

@@ -4175,6 +4175,18 @@ def test_the_resume_hint_names_the_interpreter_as_it_was_typed(monkeypatch, type
     assert resume_command(Path("runs/snake/a b")) == expected_command
 
 
+def test_the_resume_hint_of_a_run_named_with_a_leading_minus_runs(monkeypatch, scripts, capsys):
+    # `--run-dir=-x` printed "continue with: ... --resume -x", which argparse reads as two flags.
+    from agents.train import resume_command
+
+    monkeypatch.setattr(sys, "orig_argv", ["python", "scripts/train_ppo.py", "--run-dir=-x"])
+    monkeypatch.setattr(sys, "argv", ["scripts/train_ppo.py", "--run-dir=-x"])
+    command = resume_command(Path("-x"))
+    assert command == "python scripts/train_ppo.py --resume ./-x"
+    assert scripts.train_ppo.main(shlex.split(command)[2:]) == 2  # parsed: the run itself is then looked for
+    assert "-x: no such run folder" in capsys.readouterr().err
+
+
 def test_memory_running_out_in_the_last_update_saves_a_checkpoint_whose_resume_learns_it(scripts, tmp_path,
                                                                                          monkeypatch, capsys):
     """A failure in the last update (its rollout whole, so the buffer full, but unlearned) saved a checkpoint
