@@ -423,7 +423,9 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
     could not take."""
     name = "config.yaml"
     try:
-        atomic_write_text(path / name, yaml.safe_dump(cfg, sort_keys=False))
+        # allow_unicode: a ROM or state under "gb ü/" shows as named there, not as "gb \xFC/" (the README
+        # has the user edit those paths in config.yaml, which is read as UTF-8).
+        atomic_write_text(path / name, yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
         name = "command.txt"
         # The command's own bytes in any locale: an argument that is not UTF-8 text here (a --config name in
         # an ASCII locale) comes back from surrogateescape as typed; strict encoding raised after the
@@ -864,7 +866,7 @@ def _place_all(tmps: list[Path], finals: list[Path], new: bool) -> None:
 def atomic_write_text(path: Path, text: str, last: bool = False, new: bool = False) -> None:
     """``text`` into ``path``, whole or not at all (``last`` and ``new``: as in ``written_together``)."""
     with written_together([path], last=last, new=new) as (tmp,):
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")  # as every reader reads it, whatever the locale
 
 
 def json_object(path: Path) -> dict[str, Any] | None:

@@ -1982,6 +1982,18 @@ def test_command_txt_holds_the_commands_bytes_as_typed_in_any_locale(tmp_path):
     assert (tmp_path / "command.txt").read_bytes() == typed + "\ntrain_ppo.py --resume ré\n".encode()
 
 
+def test_config_yaml_writes_a_non_ascii_path_as_it_is_named(tmp_path):
+    # yaml.safe_dump escaped it: the ROM the README says to fix in config.yaml read "/runs/gb \xFC/c.gb".
+    from agents.runs import read_run_config, write_run_files
+
+    rom = tmp_path / "gb ü" / "c.gb"
+    rom.parent.mkdir()
+    rom.write_bytes(b"")
+    write_run_files(tmp_path, {"env": "gameboy", "env_kwargs": {"rom": str(rom)}}, "train_ppo.py")
+    assert f"rom: {rom}\n" in (tmp_path / "config.yaml").read_text(encoding="utf-8")
+    assert read_run_config(tmp_path)["env_kwargs"]["rom"] == str(rom)
+
+
 @pytest.mark.parametrize("where", ["make_vec", "count_params"])
 def test_a_resume_interrupted_before_training_says_nothing_was_saved(trained, scripts, tmp_path, capsys,
                                                                      monkeypatch, where):
