@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from agents.cli import not_utf8, safe_text
-from agents.runs import not_written, run_hint, written_beside
+from agents.runs import given_a_file, not_written, run_hint, written_beside
 
 
 class FolderError(OSError):
@@ -34,6 +34,8 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     from tensorboard.util.tensor_util import make_ndarray
 
     if not run.is_dir():
+        if run.is_file():  # its model or a checkpoint: the run it belongs to is named
+            raise ValueError(given_a_file(run))
         raise ValueError(f"{run}: no such run folder" if not run.exists() else
                          f"{run} is not a folder (give a run folder written by scripts/train_ppo.py)")
     tb = run / "tb"

@@ -439,11 +439,7 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
 def read_run_config(path: Path) -> dict[str, Any]:
     file = path / "config.yaml"
     if path.is_file():
-        # A checkpoint (RUN/checkpoints/step_N.zip) is named with its run, not its checkpoints/ folder.
-        folder = path.parent
-        if not _is_run(folder) and _is_run(folder.parent):
-            folder = folder.parent
-        raise RunError(f"{path} is a file; give the run folder ({folder})")
+        raise RunError(given_a_file(path))
     kind = file_kind(path)
     if kind is not None:  # --resume <(...): "no such run folder" named a path that is there
         raise RunError(f"{path} is {kind}, not a run folder; give the folder a run was written to")
@@ -497,6 +493,15 @@ def read_run_config(path: Path) -> dict[str, Any]:
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
                            f"in {file}")
     return cfg
+
+
+def given_a_file(path: Path) -> str:
+    """The refusal of file ``path`` given as a run folder, naming the run it belongs to: its folder, or for a
+    checkpoint (RUN/checkpoints/step_N.zip) the run, not its checkpoints/ folder."""
+    folder = path.parent
+    if not _is_run(folder) and _is_run(folder.parent):
+        folder = folder.parent
+    return f"{path} is a file; give the run folder ({folder})"
 
 
 def _is_run(folder: Path) -> bool:

@@ -180,7 +180,7 @@ def test_read_scalars_says_what_is_wrong_with_the_run_folder(tmp_path):
     with pytest.raises(ValueError, match="no such run folder"):
         read_scalars(tmp_path / "nope", TAG)
     (tmp_path / "model.zip").write_bytes(b"x")
-    with pytest.raises(ValueError, match="is not a folder"):
+    with pytest.raises(ValueError, match=re.escape(f"model.zip is a file; give the run folder ({tmp_path})")):
         read_scalars(tmp_path / "model.zip", TAG)
     with pytest.raises(ValueError, match="no TensorBoard folder tb/"):  # no tb/ at all
         read_scalars(tmp_path, TAG)
@@ -201,6 +201,12 @@ def test_a_folder_in_or_above_a_run_is_refused_naming_the_run_to_give(tmp_path):
     newest = re.escape(f"; it holds run folders: give one, e.g. the newest, {run}")
     with pytest.raises(ValueError, match=newest):
         read_scalars(tmp_path, TAG)
+    # A file of the run (its model, a checkpoint) was "not a folder (give a run folder ...)", naming none.
+    (run / "checkpoints").mkdir()
+    for file in (run / "model.zip", run / "checkpoints" / "step_8.zip"):
+        file.write_bytes(b"PK")
+        with pytest.raises(ValueError, match=re.escape(f"{file} is a file; give the run folder ({run})")):
+            read_scalars(file, TAG)
 
 
 def test_a_tag_not_logged_names_the_tags_that_were(tmp_path):
