@@ -498,9 +498,12 @@ def read_run_config(path: Path) -> dict[str, Any]:
 def given_a_file(path: Path) -> str:
     """The refusal of file ``path`` given as a run folder, naming the run it belongs to: its folder, or for a
     checkpoint (RUN/checkpoints/step_N.zip) the run, not its checkpoints/ folder."""
-    folder = path.parent
+    # Named absolute where that is the current folder (a file given from inside the run or its
+    # checkpoints/), not as ".", which named checkpoints/ itself.
+    here = Path(".")
+    folder = Path(os.path.abspath(path)).parent if path.parent == here else path.parent
     if not _is_run(folder) and _is_run(folder.parent):
-        folder = folder.parent
+        folder = Path(os.path.abspath(folder)).parent if folder.parent == here else folder.parent
     return f"{path} is a file; give the run folder ({folder})"
 
 

@@ -165,6 +165,14 @@ def test_a_folder_inside_a_run_names_the_run(tmp_path, monkeypatch):
         with pytest.raises(runs.RunError) as e:
             runs.read_run_config(file)
         assert str(e.value) == f"{file} is a file; give the run folder ({folder})"
+    # Given from inside the run or its checkpoints/: the run by its path, not as "." (checkpoints/ itself).
+    (run / "model.zip").write_bytes(b"PK")
+    for where, file in ((run / "checkpoints", "step_8.zip"), (run, "checkpoints/step_8.zip"),
+                        (run, "model.zip")):
+        monkeypatch.chdir(where)
+        with pytest.raises(runs.RunError) as e:
+            runs.read_run_config(Path(file))
+        assert str(e.value) == f"{file} is a file; give the run folder ({run})"
 
 
 def test_force_refuses_a_run_that_holds_another_run(tmp_path):
