@@ -128,8 +128,9 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                 raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
                                "config.yaml and command.txt); choose another --run-dir")
             if not force:
+                resume = shlex.quote(not_a_flag(path))  # as typed in a shell: "my runs/a" is two words
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
-                               f"continue it with --resume {path}, or pass --force to replace it")
+                               f"continue it with --resume {resume}, or pass --force to replace it")
             if not _is_run(path):
                 raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
                                "(no config.yaml and command.txt)")
@@ -493,6 +494,11 @@ def read_run_config(path: Path) -> dict[str, Any]:
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
                            f"in {file}")
     return cfg
+
+
+def not_a_flag(path: Path | str) -> str:
+    """``path`` as a command's argument that no parser reads as a flag: ``./-x`` for a folder named ``-x``."""
+    return os.path.join(".", path) if str(path).startswith("-") else str(path)
 
 
 def given_a_file(path: Path) -> str:

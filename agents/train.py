@@ -49,6 +49,7 @@ from agents.runs import (
     RunError,
     checkpoints,
     latest_checkpoint,
+    not_a_flag,
     restart_command,
     same_file,
     save_checkpoint,
@@ -300,8 +301,7 @@ def resume_command(run: Path) -> str:
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith("train_ppo.py") else "scripts/train_ppo.py"
     typed = sys.orig_argv[0] if sys.orig_argv else ""
     # A run named with a leading minus (--run-dir=-x) reads as a flag after --resume: ./-x does not.
-    folder = os.path.join(".", run) if str(run).startswith("-") else str(run)
-    return shlex.join([typed or "python", *interpreter_options(script), script, "--resume", folder])
+    return shlex.join([typed or "python", *interpreter_options(script), script, "--resume", not_a_flag(run)])
 
 
 def _unusable_archive(e: ArchiveError) -> str:

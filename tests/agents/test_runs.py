@@ -394,6 +394,16 @@ def test_a_folder_holding_no_run_is_refused_without_force_offering_neither_resum
     assert (folder / "notes.txt").read_text() == "mine"
 
 
+def test_the_resume_offered_for_an_existing_run_runs_as_written(tmp_path, monkeypatch):
+    # "continue it with --resume my runs/a" (unquoted: two words) or "--resume -x" (read as a flag).
+    monkeypatch.chdir(tmp_path)
+    for name, word in (("my runs", f"'{tmp_path}/my runs'"), ("-x", "./-x")):
+        run = old_run(tmp_path / name)
+        with pytest.raises(runs.RunError) as e:
+            runs.new_run_dir({"env": "snake"}, name if name.startswith("-") else str(run), False)
+        assert f"continue it with --resume {word}, or pass --force" in str(e.value)
+
+
 def test_force_refuses_a_users_hidden_file_and_a_checkpoint_name_with_more_after_it(tmp_path):
     run = old_run(tmp_path / "run")
     (run / ".notes").write_text("mine")
