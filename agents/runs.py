@@ -480,8 +480,13 @@ def read_run_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise RunError(f"{path}: config.yaml sets env_kwargs {unknown}, which {cfg['env']} in this "
                        "version of depthfirst does not take (a run from a newer version?)")
+    from agents.preflight import PATH_OPTIONS
     from envs.gameboy.roms import no_start_state  # no PyBoy import
 
+    for key in PATH_OPTIONS:  # "~/roms/x.gb" written in by hand, as a --config takes it (not a folder "~")
+        value = cfg["env_kwargs"].get(key)
+        if isinstance(value, str) and value.startswith("~"):
+            cfg["env_kwargs"][key] = os.path.expanduser(value)
     for key in ("rom", "state"):  # files the run was trained with, which evaluation needs again
         value = cfg["env_kwargs"].get(key)
         if key == "state" and no_start_state(value):  # `state: none` boots the ROM, as everywhere else

@@ -740,6 +740,19 @@ def test_a_run_config_whose_rom_or_state_is_a_folder_says_so_not_that_it_is_miss
             runs.read_run_config(run)
 
 
+def test_a_run_config_edited_to_a_path_under_home_reads_it_there(tmp_path, monkeypatch):
+    # A moved run's ROM written back as "~/roms/c.gb" (as a --config takes it) was "not there", though it
+    # was; an archive_dir so written would have been made as a folder named "~" in the current one.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "c.gb").write_bytes(b"")
+    run = old_run(tmp_path / "run")
+    (run / "config.yaml").write_text("env: pokemon_red\n"
+                                     "env_kwargs: {rom: ~/c.gb, state: none, archive_dir: ~/a}\n")
+    kwargs = runs.read_run_config(run)["env_kwargs"]
+    assert (kwargs["rom"], kwargs["archive_dir"]) == (f"{tmp_path}/c.gb", f"{tmp_path}/a")
+    assert kwargs["state"] == "none"
+
+
 def test_a_hand_written_run_config_may_leave_its_game_options_out_or_empty(tmp_path):
     # read_run_config: "a hand-written config may leave the game's defaults implicit": an env_kwargs: with
     # nothing after it (YAML's null) is the game's defaults, as a missing one is, not "not a mapping".
