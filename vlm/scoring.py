@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from agents.config import file_kind
-from vlm.record import TaskRecord
+from vlm.record import ID_TAG_CHARS, TaskRecord
 from vlm.tasks import listed, task_module
 from vlm.verify import parse_move, spec_of, spec_problem, verify
 
@@ -596,6 +596,30 @@ def format_table(results: list[dict[str, Any]], metrics: tuple[str, ...] = tuple
     return "\n".join(lines)
 
 
+def _untag(record_id: str) -> str:
+    """``record_id`` without the question tag that ends ids since 2026-12-04 (unchanged if it has none)."""
+    head, _, tag = record_id.rpartition("-")
+    is_tag = len(tag) == ID_TAG_CHARS and all(c in "0123456789abcdef" for c in tag)
+    return head if head and is_tag else record_id
+
+
+def _untagged_ids(unknown: list[str], ids: set[str]) -> str | None:
+    """Why no prediction answers the split where one side's ids lack the question tag the other's end in
+    (an export by a version before 2026-12-04) at the same positions; None otherwise. Only "another
+    split?" was asked, of the same seeds' positions, and the ids looked alike but for the tag."""
+    untagged = {_untag(i): i for i in ids}
+    for pred in unknown:
+        if pred in untagged and untagged[pred] != pred:  # the split's ids have the tag, these do not
+            return (f"their ids lack the question tag that this split's end in ({untagged[pred]!r}): they "
+                    "were made for an export by a version before 2026-12-04; score them on the split they "
+                    "were made for")
+        if _untag(pred) != pred and _untag(pred) in ids:  # the split is an older version's
+            return (f"this split's ids ({_untag(pred)!r}) lack the question tag that theirs end in: the "
+                    "split was exported by a version before 2026-12-04; score them on the split they were "
+                    "made for")
+    return None
+
+
 def score_files(split: Path, predictions: Path, specialist: Path | None = None, device: str = "cpu",
                 checkpoint: Path | None = None) -> dict[str, Any]:
     """Everything ``scripts/score_predictions.py`` prints: the model's and (optionally) the specialist's
@@ -609,7 +633,8 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
     unknown = [k for k in preds if k not in ids]
     if len(unknown) == len(preds):
         raise ScoringError(f"none of the {len(preds)} predictions in {predictions} answers a record of "
-                           f"{split} (ids such as {unknown[0]!r}): are they for another split?")
+                           f"{split} (ids such as {unknown[0]!r}): "
+                           f"{_untagged_ids(unknown, ids) or 'are they for another split?'}")
     results = [{**score_predictions(records, preds, predictions.stem).as_dict(), "scope": "all records"}]
     out: dict[str, Any] = {"split": str(split), "predictions": str(predictions), "records": len(records),
                            "missing_ids": len(missing), "missing_examples": missing[:10],

@@ -585,6 +585,31 @@ def test_predictions_for_another_export_of_the_same_seeds_score_only_the_same_qu
     assert result["results"][0]["overall"]["accuracy"] == pytest.approx(len(same) / len(b))
 
 
+def test_predictions_for_an_export_without_id_tags_name_the_older_version(dataset, tmp_path, scripts, capsys):
+    """Exports by versions before 2026-12-04 gave ids without the question's tag. Predictions made for such
+    an export, scored on a re-export by this version (the same seeds, the same positions), were asked only
+    whether they were "for another split?": the cause and the fix (the split they were made for) are
+    named; so are the other way round, this version's predictions on an older export's split."""
+    records = load_records(dataset[1])
+    untagged = [{"id": r.id.rsplit("-", 1)[0], "response": reference_response(r)} for r in records]
+    old_preds = tmp_path / "old-preds.jsonl"
+    write_rows(old_preds, untagged)
+    assert scripts.score_predictions.main([str(dataset[1]), str(old_preds)]) == 2
+    err = capsys.readouterr().err
+    assert f"none of the {len(records)} predictions in {old_preds} answers a record of {dataset[1]}" in err
+    assert (f"(ids such as {untagged[0]['id']!r}): their ids lack the question tag that this split's end in "
+            f"({records[0].id!r}): they were made for an export by a version before 2026-12-04; score them "
+            "on the split they were made for") in err
+    old_split = tmp_path / "test.jsonl"
+    write_rows(old_split, [{**r.to_dict(), "id": row["id"]}
+                           for r, row in zip(records, untagged, strict=True)])
+    reference_predictions(records, tmp_path / "new-preds.jsonl")
+    assert scripts.score_predictions.main([str(old_split), str(tmp_path / "new-preds.jsonl")]) == 2
+    assert (f"(ids such as {records[0].id!r}): this split's ids ({untagged[0]['id']!r}) lack the question "
+            "tag that theirs end in: the split was exported by a version before 2026-12-04; score them on "
+            "the split they were made for") in capsys.readouterr().err
+
+
 def test_a_record_written_through_to_dict_loads_back_whole(tmp_path) -> None:
     # The split's rows are TaskRecord.to_dict(); their source and extra (the states asked about) come back.
     record = TaskRecord(id="snake-000001-00002-00-3b8e2a51", game="snake", family="strategy", qa_type="count",
