@@ -572,6 +572,35 @@ def test_the_fork_server_starts_from_a_thread_other_than_the_main_one():
     assert errors == [] and forkserver._forkserver._forkserver_pid is not None
 
 
+def test_a_stopped_fork_server_is_reaped_and_the_next_start_makes_a_new_one():
+    """stop_forkserver (a Ctrl-C while the server imports) kills the server and reaps it: killed only, it
+    stayed a zombie with its pipe open; reaped behind multiprocessing's back, the next env or export of the
+    same process (a notebook's) failed with a ChildProcessError as it looked for the old server."""
+    from multiprocessing import get_all_start_methods
+
+    if "forkserver" not in get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    code = """
+import os
+from multiprocessing import forkserver
+from envs.vector import start_forkserver, stop_forkserver
+start_forkserver()
+first = forkserver._forkserver._forkserver_pid
+stop_forkserver()
+try:
+    os.waitpid(first, os.WNOHANG)
+    print("not reaped")
+except ChildProcessError:
+    print("reaped")
+start_forkserver()
+second = forkserver._forkserver._forkserver_pid
+print("new server" if second not in (None, first) and os.waitpid(second, os.WNOHANG)[0] == 0 else "none")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.split("\n")[:2] == ["reaped", "new server"], done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("name,kwargs", [("snake", {}), ("snake", {"obs": "pixels"}), ("snake_duel", {}),
                                          ("rotation", {}), ("sokoban", {}), ("pokemon_red", None)])
 def test_observe_a_subset_of_boards(name, kwargs):
