@@ -247,12 +247,13 @@ def _ignores_sigint(pid: int) -> bool:
     return bool(int(mask, 16) >> (signal.SIGINT - 1) & 1)
 
 
-def interrupted_while_fork_server_imports(argv: list[str], scratch: Path) -> tuple[int, str, bool]:
+def interrupted_while_fork_server_imports(argv: list[str], scratch: Path) -> tuple[int, str, bool, float]:
     """Runs ``python ARGV`` (a script's path from the project root first) with its fork server's imports
     held up for a minute (a busy box's, made certain to outlast the script), sends Ctrl-C to its process
-    group once that server has started, and returns its exit status, its stderr and whether the server
-    still ran once it had exited (killed then: no server left running after a test). ``scratch`` is made
-    and removed."""
+    group once that server has started, and returns its exit status, its stderr, whether the server
+    still ran once it had exited (killed then: no server left running after a test) and the seconds from
+    the Ctrl-C to its exit (a script that waited for the server to end waited out its imports' minute).
+    ``scratch`` is made and removed."""
     scratch.mkdir()
     (scratch / "sitecustomize.py").write_text(
         "import time\nfrom pathlib import Path\n"
@@ -274,11 +275,13 @@ def interrupted_while_fork_server_imports(argv: list[str], scratch: Path) -> tup
             time.sleep(0.01)
         if server is not None:
             os.killpg(proc.pid, signal.SIGINT)
+        sent = time.monotonic()
         proc.wait(timeout=120)
+        seconds = time.monotonic() - sent
         left = server is not None and is_fork_server(server)
         if left:
             os.kill(server, signal.SIGKILL)
         err.seek(0)
         text = err.read() if server is not None else "no fork server started\n" + err.read()
     shutil.rmtree(scratch)
-    return proc.returncode, text, left
+    return proc.returncode, text, left, seconds

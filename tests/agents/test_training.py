@@ -2543,11 +2543,12 @@ def test_ctrl_c_while_the_fork_server_imports_leaves_it_not_running(tmp_path):
     if "forkserver" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork server on this platform: the workers are spawned")
     run = tmp_path / "run"
-    code, err, left = interrupted_while_fork_server_imports(
+    code, err, left, seconds = interrupted_while_fork_server_imports(
         ["scripts/train_ppo.py", "--env", "snake", "--num-workers", "2", "--total-timesteps", "512",
          "--run-dir", str(run), *TINY], tmp_path / "scratch")
     assert code == 130 and "interrupted before training started" in err, err
     assert not left
+    assert seconds < 30  # not waiting out the server's held-up imports (60 s): killed, not asked to end
     assert not run.exists()
 
 
