@@ -2800,10 +2800,7 @@ def test_curve_minutes_count_a_stopped_session_up_to_its_stop_not_its_last_point
     """A session's training time ended at its last event: the time from its last logged rollout to the
     Ctrl-C (a rollout, or an update: 3 of a stopped --recurrent run's 4.5 minutes) was left out of every
     later point's wall-clock minutes."""
-    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
-
     from agents.callbacks import StopCallback
-    from agents.curves import read_scalars
 
     real = StopCallback._on_step
     sent = []
@@ -2823,14 +2820,54 @@ def test_curve_minutes_count_a_stopped_session_up_to_its_stop_not_its_last_point
     assert "interrupted at step" in capsys.readouterr().err and sent
     monkeypatch.undo()
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
+    steps, counted, trained = _resumed_sessions_first_point(run, sent[0])
+    assert steps[0] <= 256 < 384 < steps[1] and counted >= trained - 0.01
+
+
+def test_curve_minutes_count_a_session_a_failure_stopped_up_to_the_failure(scripts, tmp_path, monkeypatch,
+                                                                          capsys):
+    """Not only a Ctrl-C: memory running out in an update (or a worker dead in a rollout) also stops a
+    session an update or a rollout after its last point, time that its end mark keeps in the later points'
+    minutes; a mark written only at a Ctrl-C passed every test."""
+    from stable_baselines3 import PPO
+
+    update, failed = PPO.train, []
+
+    def running_out_late_in_the_second(self):  # seconds after the second rollout's points
+        if self.num_timesteps >= 512 and not failed:
+            time.sleep(1.5)
+            failed.append(time.time())
+            raise RuntimeError(CPU_ALLOC)
+        return update(self)
+
+    monkeypatch.setattr(PPO, "train", running_out_late_in_the_second)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "1024", "--run-dir", str(run),
+                                   *TINY]) == 2
+    assert "training stopped at step 512" in capsys.readouterr().err and failed
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
+    steps, counted, trained = _resumed_sessions_first_point(run, failed[0])
+    assert steps[-2] <= 512 < steps[-1] and counted >= trained - 0.01
+
+
+def _resumed_sessions_first_point(run: Path, stopped: float) -> tuple[np.ndarray, float, float]:
+    """For a run of two sessions, the first stopped at wall time ``stopped``: the ``rollout/ep_len_mean``
+    steps up to the resumed session's first point, that point's training seconds as plot_curve counts them,
+    and as they were (the first session's whole training, then the second's so far)."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    from agents.curves import read_scalars
+
     files = sorted(run.glob("tb/*tfevents*"))  # made seconds apart: their names sort in time order
     first, second = (list(LegacyEventFileLoader(str(f)).Load()) for f in files)
-    assert max(e.wall_time for e in first) >= sent[0]  # the stop is in the first session's events
-    # The resumed session's first point: the first session's whole training, then its own so far.
-    point = next(e.wall_time for e in second if any(v.tag == "rollout/ep_len_mean" for v in e.summary.value))
-    trained = (sent[0] - first[0].wall_time) + (point - second[0].wall_time)
+    assert max(e.wall_time for e in first) >= stopped  # the stop is in the first session's events
+    point = next(e for e in second if any(v.tag == "rollout/ep_len_mean" for v in e.summary.value))
+    trained = (stopped - first[0].wall_time) + (point.wall_time - second[0].wall_time)
     steps, _, minutes = read_scalars(run, "rollout/ep_len_mean")
-    assert steps[0] <= 256 < 384 < steps[1] and minutes[1] * 60 >= trained - 0.01
+    k = int(np.searchsorted(steps, point.step))
+    assert steps[k] == point.step
+    return steps[:k + 1], float(minutes[k] * 60), trained
 
 
 def test_a_finished_runs_curve_keeps_its_last_rollout(trained):
