@@ -8,6 +8,8 @@ import sys
 import textwrap
 import urllib.request
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -116,3 +118,35 @@ def test_the_tests_own_servers_are_reached_past_a_proxy_the_tester_set(monkeypat
     monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
     for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000"):
         assert urllib.request.proxy_bypass(host), host
+
+
+def test_the_fork_server_ctrl_c_helper_sends_it_once_the_script_heeds_it(tmp_path):
+    # interrupted_while_fork_server_imports waits, once the server has started, for the script to stop
+    # ignoring SIGINT, as it does while it starts the server (envs.vector.start_forkserver: milliseconds,
+    # by design): sent as soon as the server appeared, on a busy box the Ctrl-C landed there and the run
+    # trained to its end. Here that window lasts a second.
+    import multiprocessing
+
+    from tests.conftest import interrupted_while_fork_server_imports
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    script = tmp_path / "slow_to_heed.py"
+    script.write_text(textwrap.dedent("""
+        import signal
+        import sys
+        import time
+
+        from envs.vector import start_forkserver
+
+        heeded = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        start_forkserver()
+        time.sleep(1)  # a Ctrl-C now is dropped
+        signal.signal(signal.SIGINT, heeded)
+        try:
+            time.sleep(30)
+        except KeyboardInterrupt:
+            sys.exit(130)
+    """))
+    code, err, _, _ = interrupted_while_fork_server_imports([str(script)], tmp_path / "scratch")
+    assert code == 130, err
