@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -120,6 +121,7 @@ def test_the_tests_own_servers_are_reached_past_a_proxy_the_tester_set(monkeypat
         assert urllib.request.proxy_bypass(host), host
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the fork server in /proc")
 def test_the_fork_server_ctrl_c_helper_sends_it_once_the_script_heeds_it(tmp_path):
     # interrupted_while_fork_server_imports waits, once the server has started, for the script to stop
     # ignoring SIGINT, as it does while it starts the server (envs.vector.start_forkserver: milliseconds,
