@@ -211,11 +211,17 @@ class MetricsCallback(BaseCallback):
 
 class StopCallback(BaseCallback):
     """Stops training at the next env step once a stop signal came: the rollout's stop point (see
-    ``stop_at_safe_points``, around ``learn()``)."""
+    ``stop_at_safe_points``, around ``learn()``). ``ended``: learn() has run its last update and is ending
+    (a failure from then on, in a later callback's end, leaves nothing to learn)."""
+
+    ended = False
 
     def _on_step(self) -> bool:
         stop_point()
         return True
+
+    def _on_training_end(self) -> None:
+        self.ended = True
 
 
 def next_multiple(step: int, every: int) -> int:

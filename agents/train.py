@@ -347,12 +347,21 @@ def _finished(model: Any, total: int) -> bool:
 def _save_stop(model: Any, run: Path, unlearned: bool = False) -> Path:
     """``save_checkpoint`` at a stop, the checkpoint saying whether a rollout was cut (``ROLLOUT_CUT``):
     one that passed --total-timesteps leaves the run unfinished, and its --resume learns one more. A whole
-    rollout is ``unlearned`` where a failure stopped its update (or came as it ended): its buffer is full."""
+    rollout is ``unlearned`` where a failure stopped its update (or came as it ended): its buffer is full.
+    (A failure after the last update is no stop: see ``_failed_as_it_ended``.)"""
     setattr(model, ROLLOUT_CUT, unlearned or not model.rollout_buffer.full)
     try:
         return save_checkpoint(model, run)
     finally:
         setattr(model, ROLLOUT_CUT, False)  # a later save (the run's own) holds no cut rollout
+
+
+def _failed_as_it_ended(failure: str) -> None:
+    """Say ``failure``, which came as learn() ended, after the last update (the final video or TensorBoard
+    event): the run's steps are all learned, so it is finished and saved as such. Stopped and resumed, the
+    --resume learned one rollout past the total, or was refused as already there."""
+    print(f"warning: {failure}, as training ended (after its last update); the run is finished",
+          file=sys.stderr)
 
 
 def _no_room(cfg: dict[str, Any], e: BaseException, resume: bool) -> RunError:
@@ -493,6 +502,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
         write_run_files(run, cfg, command)
         n_params = count_params(model.policy)
         bar: ProgressCallback | None = None
+        stop = StopCallback()  # before the callbacks whose end can fail (TensorBoard, the video): see ended
         updates = model._n_updates  # an update since: a checkpoint worth saving should memory run out
 
         def stopping() -> None:
@@ -522,7 +532,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 if resume:
                     forget_after(logger, model.num_timesteps)
                 model.set_logger(logger)
-                callbacks = [StopCallback(), MetricsCallback(hparams({**cfg, "parameters": n_params})),
+                callbacks = [stop, MetricsCallback(hparams({**cfg, "parameters": n_params})),
                              VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]),
                                            int(cfg["video_every"]), max_steps=int(cfg["video_max_steps"])),
                              GameStatsCallback(int(cfg["video_every"]), run),
@@ -552,13 +562,17 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # too), or a worker dead again right after its restart (out of memory, say); or the disk refused
             # the run's milestones.json, a periodic checkpoint or TensorBoard's events (full).
             stopping()
-            raise _stopped(model, run, e) from None
+            if not stop.ended:
+                raise _stopped(model, run, e) from None
+            _failed_as_it_ended(str(e))
         except (RuntimeError, MemoryError) as e:
             if not out_of_memory(e):
                 raise
             stopping()
-            raise _out_of_memory(model, run, cfg, e, trained=model._n_updates > updates,
-                                 resume=resume) from None
+            if not stop.ended:
+                raise _out_of_memory(model, run, cfg, e, trained=model._n_updates > updates,
+                                     resume=resume) from None
+            _failed_as_it_ended(f"out of {memory_refused(e)}")
         except BrokenPipeError:
             # The output's reader left mid-run (`| head`): nothing more can be said, but the steps taken are
             # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).

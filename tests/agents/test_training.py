@@ -4355,3 +4355,29 @@ def test_a_tensorboard_events_file_the_disk_refuses_from_the_start_is_one_clear_
     monkeypatch.undo()
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
     assert "from step_0.zip at step 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("failure", ["memory", "events"])
+def test_a_failure_after_the_last_update_finishes_the_run(failure, scripts, tmp_path, monkeypatch, capsys):
+    """A failure as learn() ended, after its last update (memory running out for the final video, the disk
+    refusing TensorBoard's end summary), saved a checkpoint marked unlearned: the stop offered a --resume,
+    which learned one rollout past the total (768 steps of 300, rollouts of 256). The run is finished."""
+    from agents import callbacks
+
+    def failing(self):
+        if failure == "memory":
+            raise RuntimeError(CPU_ALLOC)
+        raise callbacks.EventsNotWritten("TensorBoard's events tb/x could not be written (No space left)")
+
+    target = callbacks.VideoCallback if failure == "memory" else callbacks.MetricsCallback
+    monkeypatch.setattr(target, "_on_training_end", failing)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "300", "--run-dir", str(run),
+                                   *TINY]) == 0
+    out, err = capsys.readouterr()
+    assert f"done: 512 steps; model at {run / 'model.zip'}" in out, err
+    assert "as training ended (after its last update); the run is finished" in err
+    assert "--resume" not in err
+    monkeypatch.undo()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert "the run is already at step 512" in capsys.readouterr().err
