@@ -425,8 +425,10 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
     name = "config.yaml"
     try:
         # allow_unicode: a ROM or state under "gb ü/" shows as named there, not as "gb \xFC/" (the README
-        # has the user edit those paths in config.yaml, which is read as UTF-8).
-        atomic_write_text(path / name, yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+        # has the user edit those paths in config.yaml, which is read as UTF-8); and a long one on one line,
+        # not folded at a space past 80 characters.
+        text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=1 << 30)
+        atomic_write_text(path / name, text)
         name = "command.txt"
         # The command's own bytes in any locale: an argument that is not UTF-8 text here (a --config name in
         # an ASCII locale) comes back from surrogateescape as typed; strict encoding raised after the

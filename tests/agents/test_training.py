@@ -1986,8 +1986,8 @@ def test_config_yaml_writes_a_non_ascii_path_as_it_is_named(tmp_path):
     # yaml.safe_dump escaped it: the ROM the README says to fix in config.yaml read "/runs/gb \xFC/c.gb".
     from agents.runs import read_run_config, write_run_files
 
-    rom = tmp_path / "gb ü" / "c.gb"
-    rom.parent.mkdir()
+    rom = tmp_path / ("a long folder name " * 4) / "gb ü" / "c.gb"  # folded past 80 characters: not so
+    rom.parent.mkdir(parents=True)
     rom.write_bytes(b"")
     write_run_files(tmp_path, {"env": "gameboy", "env_kwargs": {"rom": str(rom)}}, "train_ppo.py")
     assert f"rom: {rom}\n" in (tmp_path / "config.yaml").read_text(encoding="utf-8")
@@ -2745,7 +2745,7 @@ def test_plot_curve_writes_a_png(trained, scripts, tmp_path, capsys):
     assert scripts.plot_curve.main([str(tmp_path / "nowhere"), "--out", str(out), "--force"]) == 2
     assert "nowhere: no such run folder" in capsys.readouterr().err
     assert scripts.plot_curve.main([str(trained / "config.yaml"), "--out", str(out), "--force"]) == 2
-    assert "config.yaml is not a folder" in capsys.readouterr().err
+    assert f"config.yaml is a file; give the run folder ({trained})" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert scripts.plot_curve.main([str(tmp_path / "empty"), "--out", str(out), "--force"]) == 2
     assert "no TensorBoard folder" in capsys.readouterr().err
