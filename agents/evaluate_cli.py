@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,20 @@ def evaluate(args: argparse.Namespace) -> int:
         run_episodes,
         summarize,
     )
-    from agents.runs import RunError, model_file, read_run_config
+    from agents.runs import RunError, folder_identity, model_file, read_run_config
     from agents.train import load_model
 
     run = Path(args.run_dir)
+    identity = folder_identity(run)
+
+    def same_run() -> None:
+        # A train_ppo.py --force in another terminal, while the episodes played, moved the run aside and
+        # made a new one at its name: its results went there, as eval-step<N> of a model it never trained.
+        if folder_identity(run) != identity:
+            raise RunError(f"{run} was replaced while this evaluation played (a train_ppo.py --force moved "
+                           "the run aside and trains a new one there): the results, of the replaced run's "
+                           "model, are not written into the new run")
+
     try:
         check_device(args.device)
     except ValueError as e:
@@ -114,7 +125,8 @@ def evaluate(args: argparse.Namespace) -> int:
     step = f"eval-step{model.num_timesteps}{'' if args.random else foreign_label(run, ckpt)}"
     tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
     try:
-        write_results(summary, run / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args)
+        write_results(summary, run / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args,
+                      check=same_run)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -370,11 +382,13 @@ def result_files(stem: Path) -> list[Path]:
 
 
 def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],
-                  episodes: list[Any], args: argparse.Namespace, new: bool = False) -> None:
+                  episodes: list[Any], args: argparse.Namespace, new: bool = False,
+                  check: Callable[[], None] | None = None) -> None:
     """``<stem>.json`` and, unless --no-video, the best episode replayed into ``<stem>-best.mp4``/``.gif``
     (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
     With --no-video an older evaluation's videos at this stem go with its JSON. ``new``: written only where
-    none of the files is, ``FileExistsError`` otherwise (``written_together``)."""
+    none of the files is, ``FileExistsError`` otherwise (``written_together``). ``check``: called last, before
+    the files are put in place; what it raises leaves none of them."""
     from agents.evaluation import best_episode, replay_frames, write_video
     from agents.runs import RunError, not_written, written_together
 
@@ -396,6 +410,8 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
             if "per_episode" in summary:  # last (--json prints it so too): the run and files come first
                 summary["per_episode"] = summary.pop("per_episode")
             tmps[0].write_text(json.dumps(summary, indent=2))
+            if check is not None:
+                check()
     except OSError as e:  # a full disk: the previous results stay, all of them
         if new and isinstance(e, FileExistsError):  # another's file in the way: for the caller to say
             raise

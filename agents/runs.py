@@ -831,6 +831,16 @@ def _made_in(folder: Path, flag: str, path: Path) -> Path:
     return found
 
 
+def folder_identity(path: Path) -> tuple[int, int] | None:
+    """Folder ``path``'s identity on its file system (device, inode); None where there is none. A folder
+    renamed keeps it; one made at its name since (a ``train_ppo.py --force`` moved it aside) has another."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether writing ``a`` would write ``b``: the same path once resolved (as ``sub/../b`` is once
     ``sub`` is made), or a hard link."""

@@ -588,6 +588,37 @@ def test_another_runs_model_never_replaces_the_runs_own_evaluation(trained, scri
     capsys.readouterr()
 
 
+def test_an_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_run(trained, scripts, tmp_path,
+                                                                                 capsys, monkeypatch):
+    """A train_ppo.py --force in another terminal moved the run aside while it was evaluated: the results of
+    the old run's model went into the new run's folder, as eval-step<N> of a model it never trained."""
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+    play = agents.evaluation.run_episodes
+
+    def played_while_forced(*a, **kw):  # what --force does: the old run aside, a new run in its place
+        episodes = play(*a, **kw)
+        run.rename(tmp_path / ".run.replaced")
+        shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*", "model.zip", "checkpoints"))
+        return episodes
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", played_while_forced)
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{run} was replaced while this evaluation played" in err and "--force" in err
+    assert not list(run.glob("eval-*")) and not list(run.glob(".eval-*"))
+    # The run put back (a --force whose new run crashed): the results are written, as the run is the same.
+    shutil.rmtree(run)
+    (tmp_path / ".run.replaced").rename(run)
+    monkeypatch.setattr(agents.evaluation, "run_episodes", play)
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--no-video"]) == 0
+    assert (run / "eval-step512.json").is_file()
+    capsys.readouterr()
+
+
 def test_the_runs_own_checkpoint_by_a_relative_path_keeps_the_plain_name(trained, scripts, tmp_path, capsys,
                                                                         monkeypatch):
     # foreign_label compares resolved paths: "checkpoints/step_512.zip" from inside the run is the run's own
