@@ -469,6 +469,14 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     except ValueError as e:
         raise CompareError(str(e)) from None
     if out.exists() and any(out.iterdir()):
+        # Another comparison's report half written (two started with one --out): not "no report.json",
+        # which a moment later it held.
+        writers = sorted({m.group(3) for m in map(_STAGED.match, os.listdir(out))
+                          if m and process_running(int(m.group(3)))})
+        if writers:
+            raise CompareError(f"--out {out}: another comparison (process {writers[0]}) is writing its "
+                               "report there now; choose another folder, or wait for it to end (--overwrite "
+                               "then replaces its report)")
         report = (out / "report.json").is_file()
         if not overwrite:
             # --overwrite is offered only where it would be taken: it replaces a report, nothing else.

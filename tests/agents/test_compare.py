@@ -2207,6 +2207,31 @@ def test_a_full_out_without_a_report_is_not_told_to_use_overwrite(tmp_path):
         check_out_dir(out, overwrite=False)
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_out_another_comparison_is_writing_now_is_said_to_be_so(tmp_path, overwrite):
+    # Two comparisons with one --out: the second, after its whole play, found the first's report half
+    # written and was told the folder "holds no report.json, so --overwrite would not replace it either"
+    # (with --overwrite: "it is not a comparison folder"), when a moment later it held the first's report.
+    import subprocess
+    import sys
+
+    from agents.compare import CompareError, check_out_dir
+
+    out = tmp_path / "report"
+    out.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / f".report-new-{other.pid}-x1y2").mkdir()
+        with pytest.raises(CompareError) as e:
+            check_out_dir(out, overwrite=overwrite)
+    finally:
+        other.kill()
+        other.wait()
+    assert (f"--out {out}: another comparison (process {other.pid}) is writing its report there now; "
+            "choose another folder") in str(e.value)
+    assert "report.json" not in str(e.value)
+
+
 def test_an_overwrite_does_not_look_into_a_frames_link(tmp_path):
     # A frames/ that is a link: replacing the report removes the link, never what it points at.
     from agents.compare import check_out_dir
