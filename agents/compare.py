@@ -53,6 +53,7 @@ from agents.runs import (
     RunError,
     check_output_folder,
     file_slug,
+    folder_identity,
     make_output_folder,
     missing_folders,
     model_file,
@@ -933,9 +934,16 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         made = make_output_folder(out, "--out")
     except ValueError as e:
         raise CompareError(str(e)) from None
+    identity = folder_identity(out)
     try:
         runs = play_all(env, env_kwargs, episodes, seed, max_steps or EPISODE_STEP_CAP, model, about, players,
                         labels, vlm_params, show_progress)
+        # A train_ppo.py --force moved the run aside with its compare-<time> in it: the report was made again
+        # in the new run, of the model it replaced.
+        if folder_identity(out) != identity:
+            raise CompareError(f"--out {out} was moved or replaced while the comparison played (a "
+                               "train_ppo.py --force of the run it is in?): no report written"
+                               f"{cached_answers_hint(players, fix='give another --out')}")
         try:
             check_out_dir(out, overwrite)  # again: something may have been put there during the play
         except CompareError as e:  # not a full disk: the folder is in use (another comparison's --out)

@@ -1823,6 +1823,30 @@ def test_two_comparisons_started_in_the_same_second_get_a_default_folder_each(sc
     assert sorted(run.glob("compare-*")) == [taken, mine]
 
 
+def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_the_new_run(
+        scripts, specialist, tmp_path, monkeypatch, capsys):
+    # A train_ppo.py --force in another terminal moved the run aside, with the comparison's default folder
+    # <run>/compare-<time> in it, while the comparison played: its report was written into the new run.
+    import agents.compare
+
+    run = tmp_path / "run"
+    shutil.copytree(specialist, run)
+    play = agents.compare.play_all
+
+    def played_while_forced(*a, **kw):  # what --force does: the old run aside, a new run in its place
+        runs = play(*a, **kw)
+        run.rename(tmp_path / ".run.replaced")
+        shutil.copytree(specialist, run)
+        return runs
+
+    monkeypatch.setattr(agents.compare, "play_all", played_while_forced)
+    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--frames", "0", "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "was moved or replaced while the comparison played" in err and "--force" in err
+    assert not list(run.glob("compare-*"))
+
+
 @pytest.mark.parametrize("script", ["compare", "evaluate"])
 def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys, script):
     # A server that went down (or kept failing) mid-run: its requests played the fallback, and the only
