@@ -1744,11 +1744,14 @@ def test_an_interrupted_step_leaves_the_next_episodes_r_and_l_their_own(monkeypa
 
     def interrupt_once_restarted(m: pytest.MonkeyPatch, before: np.ndarray) -> None:
         if workers:  # where the parent waits, once the workers have stepped
-            def wait(*args, **kwargs):
-                time.sleep(0.3)  # the workers finish the step
+            def wait(conns, timeout=None):
+                # Every worker has stepped (its reply is in its pipe), not a fixed 0.3 s: a worker starved
+                # longer on a busy box went on stepping after the interrupt, past the counts read below.
+                for conn in conns:
+                    real_wait([conn])
                 if (v._shared.episodes != before).any():
                     raise KeyboardInterrupt
-                return real_wait(*args, **kwargs)
+                return real_wait(conns, timeout)
             m.setattr(envs.vector, "wait", wait)
         else:  # in the game's drawing after the ended boards restarted, or at the end of their reset
             game = v._local.game
