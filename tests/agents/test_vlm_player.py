@@ -304,12 +304,23 @@ def test_episodes_follow_the_models_moves_and_log_every_decision():
         assert len(replay_frames("snake", {}, e.seed, e.actions, scale=2)) == e.length + 1
 
 
-@pytest.mark.parametrize("concurrency, expect", [(1, 1), (4, 4)])
-def test_requests_of_parallel_episodes_go_out_concurrently(concurrency, expect):
-    with ChatServer(default=lambda body: good(best_worst("UP"), delay=0.1)) as server, \
-            player(server, concurrency) as p:
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_requests_of_parallel_episodes_go_out_concurrently(concurrency):
+    # The answers wait until `concurrency` requests are on the wire, and 0.1 s for one more to come: with
+    # the 0.1 s alone, a busy box sent the fourth after the first was answered (3 at once, not 4). The
+    # client's timeout outlasts the wait: a request retried while held would count twice.
+    released = threading.Event()
+    with ChatServer(default=lambda body: good(best_worst("UP"), delay=0.1, hold=released)) as server, \
+            player(server, concurrency, timeout=60.0) as p:
+        def release_once_on_the_wire() -> None:  # or after 30 s, as requests sent fewer at once stay
+            deadline = time.monotonic() + 30
+            while server.in_flight < concurrency and time.monotonic() < deadline:
+                time.sleep(0.01)
+            released.set()
+
+        threading.Thread(target=release_once_on_the_wire, daemon=True).start()
         run_episodes(p, "snake", {}, 4, seed=0, batch=4, max_steps=2)
-    assert server.max_in_flight == expect
+    assert server.max_in_flight == concurrency
 
 
 def test_a_stopped_run_sends_no_queued_request_and_keeps_the_answers_on_the_wire(tmp_path):
