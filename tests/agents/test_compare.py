@@ -1842,7 +1842,7 @@ def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_
         return runs
 
     monkeypatch.setattr(agents.compare, "play_all", played_while_forced)
-    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--frames", "0", "--no-progress"]
+    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--no-progress"]
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
     assert "was moved or replaced while the comparison played" in err and "--force" in err
