@@ -67,8 +67,6 @@ def evaluate(args: argparse.Namespace) -> int:
         check_game,
         check_mp4_writer,
         eval_kwargs,
-        figure,
-        mean_text,
         run_episodes,
         summarize,
     )
@@ -124,24 +122,35 @@ def evaluate(args: argparse.Namespace) -> int:
     # does another run's model at the same step replace this run's own (its files are named after it).
     step = f"eval-step{model.num_timesteps}{'' if args.random else foreign_label(run, ckpt)}"
     tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
+    who = "random agent" if args.random else f"step {model.num_timesteps:,}"
     try:
         write_results(summary, run / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args,
                       check=same_run)
     except RunError as e:
-        print(f"error: {e}", file=sys.stderr)
+        # The figures still, without the videos that were not written: a full disk cost the files, not the
+        # episodes (a long Game Boy evaluation played again for them).
+        for key in ("video", "gif", "best_episode_seed", "video_steps"):
+            summary.pop(key, None)
+        print_results(summary, f"{cfg['env']} {who}", args.json)
+        print(f"error: {e}; the figures above are not saved", file=sys.stderr)
         return 2
-    if args.json:
-        print_json(summary)
-    else:
-        who = "random agent" if args.random else f"step {model.num_timesteps:,}"
-        print(f"{cfg['env']} {who}, {episodes_text(summary['episodes'])}: "
-              f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
-              f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}"
-              + cut_note(summary))
-        print_game_figures(summary)
-        if "video" in summary:
-            print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
+    print_results(summary, f"{cfg['env']} {who}", args.json)
     return 0
+
+
+def print_results(summary: dict[str, Any], who: str, as_json: bool) -> None:
+    """An evaluation's figures, on standard output: one JSON object, or its lines for ``who`` played."""
+    from agents.evaluation import figure, mean_text
+
+    if as_json:
+        print_json(summary)
+        return
+    print(f"{who}, {episodes_text(summary['episodes'])}: "
+          f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
+          f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}" + cut_note(summary))
+    print_game_figures(summary)
+    if "video" in summary:
+        print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
 
 
 def cut_note(summary: dict[str, Any]) -> str:

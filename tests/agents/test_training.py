@@ -607,7 +607,7 @@ def test_an_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_r
     monkeypatch.setattr(agents.evaluation, "run_episodes", played_while_forced)
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--json"]) == 2
     out, err = capsys.readouterr()
-    assert out == ""
+    assert json.loads(out)["episodes"] == 2  # shown, not written
     assert f"{run} was replaced while this evaluation played" in err and "--force" in err
     assert not list(run.glob("eval-*")) and not list(run.glob(".eval-*"))
     # The run put back (a --force whose new run crashed): the results are written, as the run is the same.
@@ -3229,10 +3229,16 @@ def test_a_full_disk_during_an_evaluation_is_one_clear_error(trained, scripts, t
     monkeypatch.setattr(agents.evaluation, "animated_gif", disk_full)
     capsys.readouterr()
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "900"]) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "Traceback" not in err
     assert f"error: {run / 'eval-step512.json'} and its videos could not be written (No space left" in err
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # all old, none new
+    # The figures are still shown (they were lost with the files), without the videos not written.
+    assert err.rstrip().endswith("; the figures above are not saved")
+    assert out.startswith("snake step 512, 2 episodes: mean score ") and "best episode" not in out
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "900", "--json"]) == 2
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["seed"] == 900 and shown["episodes"] == 2 and "video" not in shown and "gif" not in shown
 
 
 def test_a_full_disk_when_a_resume_rewrites_its_config_is_one_clear_error(trained, scripts, tmp_path,
