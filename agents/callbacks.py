@@ -92,12 +92,19 @@ def _writer_thread_failed(previous: Any) -> Any:
     return hook
 
 
+def quiet_event_writer_threads() -> None:
+    """A TensorBoard writer thread's ``OSError`` prints no traceback of its own: the training thread says it
+    (``guard_events``, or the writer's start). Called before the first writer is made: its start writes and
+    flushes the file's first event, whose refusal came with the thread's traceback too."""
+    if not getattr(threading.excepthook, "quiets_event_writers", False):
+        threading.excepthook = _writer_thread_failed(threading.excepthook)
+
+
 def guard_events(logger: Logger) -> None:
     """``logger``'s TensorBoard writers raise ``EventsNotWritten`` where the disk refuses their events."""
     for writer in tensorboard_writers(logger):
         writer.file_writer.event_writer = _GuardedEvents(writer.file_writer.event_writer)
-    if not getattr(threading.excepthook, "quiets_event_writers", False):
-        threading.excepthook = _writer_thread_failed(threading.excepthook)
+    quiet_event_writer_threads()
 
 
 def _session_summaries(hparams: dict[str, Any]) -> tuple[Summary, Summary]:

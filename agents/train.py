@@ -29,6 +29,7 @@ from agents.callbacks import (
     VideoCallback,
     events_not_written,
     guard_events,
+    quiet_event_writer_threads,
     tensorboard_writers,
 )
 from agents.cli import interpreter_options
@@ -524,6 +525,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # From the logger on, TensorBoard's writer runs (and learn()), which a stop must not cut: it waits
             # for the next stop point (agents.interrupts).
             with stop_at_safe_points():
+                quiet_event_writer_threads()  # before the writer: its start's event is its thread's too
                 try:  # its first event is written and flushed here
                     logger = configure(str(run / "tb"), ["tensorboard"])
                 except OSError as e:
