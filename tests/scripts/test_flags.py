@@ -337,8 +337,13 @@ def test_a_value_led_by_a_minus_says_how_to_give_it(script, argv, scripts, capsy
             f"with - as {flag}={value})") in capsys.readouterr().err
 
 
-def test_a_flag_given_last_without_its_value_gets_no_minus_hint(scripts, capsys):
+@pytest.mark.parametrize("argv", [
+    ["RUN", "--out"],
+    ["RUN", "--out", "--force"],  # a flag of the script's own after it: not a value to give as --out=--force
+    ["RUN", "--title", "-my run", "--out"],  # another flag's minus-led value (taken: it has a space)
+])
+def test_a_flag_given_without_its_value_gets_no_minus_hint(argv, scripts, capsys):
     with pytest.raises(SystemExit):
-        scripts.plot_curve.main(["RUN", "--out"])
+        scripts.plot_curve.main(argv)
     err = capsys.readouterr().err
-    assert "argument --out: expected one argument" in err and "reads as a flag" not in err
+    assert "argument --out: expected one argument" in err and "reads as a flag" not in err, err
