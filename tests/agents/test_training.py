@@ -4362,6 +4362,7 @@ def test_tensorboard_events_the_disk_refuses_stop_the_run_resumable(trained, scr
     assert "Traceback" not in err and "Exception in thread" not in err, err
     events = max((run / "tb").glob("events.out.tfevents.*"), key=lambda f: f.stat().st_mtime)
     assert f"TensorBoard's events {events} could not be written (No space left on device)" in err, err
+    assert err.count("could not be written") == 1, err  # said once: not again at the session end, the close
     assert f"continue with: {PYTHON} scripts/train_ppo.py --resume {run}" in err, err
     saved = run / "checkpoints" / "step_1024.zip"
     assert f"error: training stopped at step 1,024 (saved {saved}): " in err, err
@@ -4396,6 +4397,33 @@ def test_a_tensorboard_events_file_the_disk_refuses_from_the_start_is_one_clear_
     monkeypatch.undo()
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0
     assert "from step_0.zip at step 0" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the writer thread's
+def test_tensorboard_events_the_disk_refuses_after_the_final_save_are_a_warning(scripts, tmp_path,
+                                                                              monkeypatch, capsys):
+    """The disk refusing only the events written after the run's model was saved (its session end, the
+    close): the run is done, and the missing points are one warning, not a traceback."""
+    import errno
+
+    from tensorboard.compat.tensorflow_stub.io.gfile import LocalFileSystem
+
+    run = tmp_path / "run"
+    append = LocalFileSystem.append
+
+    def full_after_the_model(self, filename, file_content, binary_mode=False):
+        if "tfevents" in str(filename) and (run / "model.zip").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        append(self, filename, file_content, binary_mode)
+
+    monkeypatch.setattr(LocalFileSystem, "append", full_after_the_model)
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--run-dir", str(run),
+                                   *TINY]) == 0
+    out, err = capsys.readouterr()
+    assert f"done: 256 steps; model at {run / 'model.zip'}" in out, err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    assert "could not be written (No space left on device); its last points are missing" in err, err
+    assert err.count("could not be written") == 1, err
 
 
 @pytest.mark.parametrize("failure", ["memory", "events"])
