@@ -341,3 +341,22 @@ def test_the_visit_heatmap_stays_out_of_a_logger_s_text_outputs(tmp_path, monkey
     logger.dump(256)
     logger.close()
     assert "sps" in capsys.readouterr().out and "visit_heatmap" not in (tmp_path / "progress.csv").read_text()
+
+
+def test_only_a_tensorboard_writer_thread_s_os_error_is_kept_from_the_previous_excepthook():
+    # That one surfaces in the training thread as EventsNotWritten; any other thread's failure, an OSError
+    # too, is still shown (by the hook that was there before).
+    import queue
+    import threading
+
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    shown: list[Any] = []
+    hook = agents.callbacks._writer_thread_failed(shown.append)
+    writer = _AsyncWriterThread(queue.Queue(), None, 120)  # not started: only its class is asked
+    quiet = SimpleNamespace(thread=writer, exc_type=OSError)
+    others = [SimpleNamespace(thread=writer, exc_type=ValueError),
+              SimpleNamespace(thread=threading.Thread(), exc_type=OSError)]
+    for args in [quiet, *others]:
+        hook(args)
+    assert shown == others
