@@ -2256,6 +2256,13 @@ def test_an_out_another_comparison_is_writing_now_is_said_to_be_so(tmp_path, ove
     assert (f"--out {out}: another comparison (process {other.pid}) is writing its report there now; "
             "choose another folder") in str(e.value)
     assert "report.json" not in str(e.value)
+    # Its writer gone (killed mid-write): what it left is recover_report's, not a comparison writing now.
+    (out / "report.json").write_text("{}")
+    if overwrite:
+        check_out_dir(out, overwrite=True)
+    else:
+        with pytest.raises(CompareError, match=r"or pass --overwrite to replace its report$"):
+            check_out_dir(out, overwrite=False)
 
 
 def test_an_overwrite_does_not_look_into_a_frames_link(tmp_path):
