@@ -216,6 +216,24 @@ def test_an_error_through_a_proxy_names_it_and_the_no_proxy_entry_that_bypasses_
             assert "proxy" not in str(exc.value) and "refused" in str(exc.value)
 
 
+@pytest.mark.parametrize("host, note", [
+    ("localhost", "which cannot reach this machine's own localhost unless it runs here: add localhost to "
+                  "$no_proxy"),
+    # Another machine's server may well be reached through the proxy: not said to be this machine's.
+    ("vlm.example", ": if the server is not reached through it, add vlm.example to $no_proxy"),
+])
+def test_an_error_through_a_proxy_says_whether_the_server_is_this_machine_s(monkeypatch, host, note):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]  # nothing listens there once closed
+    _proxied(monkeypatch, http_proxy=f"http://127.0.0.1:{port}")
+    c = ChatClient(Endpoint("m", f"http://{host}:8000/v1"), api_key_env=None, timeout=2.0, max_retries=0)
+    with pytest.raises(ChatConfigError) as exc:
+        c.complete("q", [IMG])
+    assert f"(sent through the proxy http://127.0.0.1:{port} that $http_proxy names" in str(exc.value)
+    assert note in str(exc.value), str(exc.value)
+    assert ("this machine's own" in str(exc.value)) == (host == "localhost")
+
+
 def test_the_api_key_is_written_into_no_cache_file(tmp_path, monkeypatch):
     # The cache outlives the run and may be shared or copied: the key goes in the request header only.
     monkeypatch.setenv("MY_VLM_KEY", "sk-secret-123")
