@@ -259,6 +259,7 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
     (["--env", "snake", "--specialist", "SPECIALIST", "--frames", "20"],
      "--frames is for the --vlm models (their worst decisions), and no --vlm is given: drop it or add a "
      "--vlm"),
+    (["--env", "snake", "--specialist", "SPECIALIST", "--frames", "0"], "--frames is for the --vlm models"),
     # The VLM endpoint's flags with no --vlm were ignored, the specialist played alone.
     (["--env", "snake", "--specialist", "SPECIALIST", "--temperature", "0.7", "--no-cache"],
      "--temperature, --no-cache are for --vlm (the VLM endpoint): drop them"),
