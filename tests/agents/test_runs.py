@@ -751,6 +751,13 @@ def test_a_run_config_edited_to_a_path_under_home_reads_it_there(tmp_path, monke
     kwargs = runs.read_run_config(run)["env_kwargs"]
     assert (kwargs["rom"], kwargs["archive_dir"]) == (f"{tmp_path}/c.gb", f"{tmp_path}/a")
     assert kwargs["state"] == "none"
+    # ~name/: that user's home folder, as a --config and the shell take it
+    import pwd
+
+    user = pwd.getpwuid(os.getuid())
+    (run / "config.yaml").write_text("env: pokemon_red\nenv_kwargs: {rom: ~/c.gb, state: none, "
+                                     f"archive_dir: ~{user.pw_name}/a}}\n")
+    assert runs.read_run_config(run)["env_kwargs"]["archive_dir"] == os.path.join(user.pw_dir, "a")
 
 
 def test_a_hand_written_run_config_may_leave_its_game_options_out_or_empty(tmp_path):
