@@ -234,6 +234,20 @@ def test_an_error_through_a_proxy_says_whether_the_server_is_this_machine_s(monk
     assert ("this machine's own" in str(exc.value)) == (host == "localhost")
 
 
+def test_a_passing_failure_through_a_proxy_stays_one(monkeypatch):
+    # The proxy's note goes with an error no retry fixes (ChatConfigError) only: a 503 after the server has
+    # answered is a failed decision the run goes on from, not a stop.
+    body = b'{"choices": [{"message": {"content": "ok"}}]}'
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    busy = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    _proxied(monkeypatch, http_proxy=_serve_raw([ok, busy]).removesuffix("/v1"))  # the proxy answers all
+    c = ChatClient(Endpoint("m", "http://vlm.example:8000/v1"), api_key_env=None, timeout=2.0, max_retries=0)
+    assert c.complete("q", [IMG]).content == "ok"
+    with pytest.raises(ChatError) as exc:
+        c.complete("q2", [IMG])
+    assert type(exc.value) is ChatError and "HTTP 503" in str(exc.value) and "proxy" not in str(exc.value)
+
+
 def test_the_api_key_is_written_into_no_cache_file(tmp_path, monkeypatch):
     # The cache outlives the run and may be shared or copied: the key goes in the request header only.
     monkeypatch.setenv("MY_VLM_KEY", "sk-secret-123")
