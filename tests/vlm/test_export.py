@@ -1629,11 +1629,27 @@ def test_an_owner_file_the_full_disk_refuses_leaves_no_partial_folder(run, tmp_p
 
     monkeypatch.setattr(vlm.export, "open", full_open, raising=False)
     out = tmp_path / "new" / "out"
+    # Removed under its lock: unlocked first, another export could claim the folder that is then removed.
+    locked_while_removed, rmtree = [], shutil.rmtree
+
+    def removing(path, *args, **kwargs):
+        if Path(path).name.endswith(".partial") and (Path(path) / OWNER).exists():
+            with open(Path(path) / OWNER) as other:
+                try:
+                    vlm.export.exclusive_lock(other)
+                except BlockingIOError:
+                    locked_while_removed.append(True)
+                else:
+                    locked_while_removed.append(False)
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(vlm.export.shutil, "rmtree", removing)
     assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert f"error: --out {out} could not be written (No space left on device)" in err, err
     assert list(tmp_path.iterdir()) == []  # nor the folders made for it
+    assert locked_while_removed == [True]
 
 
 # Runs export_trajectories.py and dies (os._exit, as a SIGKILL: no cleanup) while it replaces an export:
