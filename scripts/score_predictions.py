@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from agents.cli import (
     add_specialist_argument,
@@ -58,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
     from agents.runs import atomic_write_text, check_output_file, not_written
-    from vlm.scoring import ScoringError, format_table, score_files
+    from vlm.scoring import ScoringError, score_files
 
+    unsaved = ""  # why --out was not written, if it was not
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: a clean exit, --out written whole or not
             check_device(args.device)
@@ -89,11 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                     atomic_write_text(Path(args.out), json.dumps(result, indent=2), last=True,
                                       new=not args.force)
                 except FileExistsError:
-                    raise ValueError(f"--out {args.out} appeared while scoring (another command wrote it); "
-                                     "it is left as it is: pass --force to replace it, or give a new file "
-                                     "name") from None
+                    unsaved = (f"--out {args.out} appeared while scoring (another command wrote it); it is "
+                               "left as it is: pass --force to replace it, or give a new file name")
                 except OSError as e:  # a full disk
-                    raise ValueError(f"--out {not_written(args.out, e)}") from None
+                    unsaved = f"--out {not_written(args.out, e)}"
     except (ScoringError, CompareError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -102,9 +103,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     if "warning" in result.get("specialist", {}):  # stderr: --json's object stays alone on stdout
         print(f"warning: {result['specialist']['warning']}", file=sys.stderr)
+    # Shown even where --out was not written: the scoring (a specialist's play too) is not done again for it.
+    show(result, args)
+    if unsaved:
+        print(f"error: {unsaved}; the figures above are not saved", file=sys.stderr)
+        return 2
+    return 0
+
+
+def show(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """The scores on standard output: ``--json``'s one object, or the tables."""
+    from vlm.scoring import format_table
+
     if args.json:
         print_json(result)
-        return 0
+        return
 
     def examples(kind: str) -> str:  # the first few ids of a count, so a wrong id can be found
         return f" (e.g. {', '.join(result[f'{kind}_examples'][:3])})" if result[f"{kind}_ids"] else ""
@@ -132,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         model, specialist = result["results"][2], result["results"][1]
         print(format_table([model, specialist], ("accuracy", "move_accuracy"),
                            ("game", "plot_level", "qa_level")))
-    return 0
 
 
 # Keys every result of this script holds (vlm.scoring.score_files): how --force knows a file as its own.

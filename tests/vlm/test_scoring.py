@@ -716,7 +716,8 @@ def test_an_out_file_written_by_another_command_while_scoring_is_kept_without_fo
 
     monkeypatch.setattr(vlm.scoring, "score_files", another_writes_out)
     assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--out", str(out)]) == 2
-    assert "appeared while scoring" in capsys.readouterr().err
+    shown, err = capsys.readouterr()
+    assert "appeared while scoring" in err and "accuracy" in shown  # the scores shown, not written
     assert json.loads(out.read_text()) == {"another": "command"} and [p.name for p in tmp_path.iterdir()
                                                                       if p.name.startswith(".")] == []
 
@@ -750,10 +751,14 @@ def test_a_full_disk_writing_out_is_one_clear_error(predictions, dataset, script
 
     monkeypatch.setattr(Path, "write_text", disk_full)
     argv = [str(dataset[1]), str(predictions[0]), "--out", str(out), "--force"]
-    assert scripts.score_predictions.main(argv) == 2
-    err = capsys.readouterr().err
+    assert scripts.score_predictions.main([*argv, "--json"]) == 2
+    shown, err = capsys.readouterr()
     assert f"error: --out {out} could not be written (No space left on device)" in err
-    assert "Traceback" not in err
+    assert err.rstrip().endswith("; the figures above are not saved") and "Traceback" not in err
+    # The scores are still shown: they were lost with the file, and the scoring done again for them.
+    assert json.loads(shown)["records"] > 0
+    assert scripts.score_predictions.main(argv) == 2
+    assert "accuracy" in capsys.readouterr().out
     assert out.read_text() == earlier and sorted(p.name for p in tmp_path.iterdir()) == [
         "preds.jsonl", "scores.json"]
 
