@@ -193,7 +193,15 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, figure, mean_text, summarize
     from agents.machine import out_of_memory
-    from agents.runs import RUNS_DIR, RunError, file_slug, make_output_folder, read_run_config, remove_folders
+    from agents.runs import (
+        RUNS_DIR,
+        RunError,
+        file_slug,
+        folder_identity,
+        make_output_folder,
+        read_run_config,
+        remove_folders,
+    )
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
 
@@ -227,6 +235,14 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    identity = folder_identity(out)
+
+    def same_out() -> None:
+        # A train_ppo.py --force in another terminal moved the run aside and made a new one at its name
+        # (maybe of another game): these results, of the old run's game settings, are not for it.
+        if folder_identity(out) != identity:
+            raise RunError("was replaced while this evaluation played (a train_ppo.py --force of the run?): "
+                           "the results are not written into the folder now there")
     said = False  # the stop's message is printed at once, before the requests on the wire are awaited
     try:
         with player:
@@ -260,10 +276,12 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
                    seed=args.seed, client=played.about["client"])
     try:
-        stem, why = write_vlm_results(summary, out, player.client.endpoint, env, env_kwargs, episodes, args)
-    except RunError as e:  # a disk that filled up during the play, or every name taken meanwhile
+        stem, why = write_vlm_results(summary, out, player.client.endpoint, env, env_kwargs, episodes, args,
+                                      same_out)
+    except RunError as e:  # a disk that filled up during the play, every name taken, the folder replaced
+        fix = "see what is there now" if folder_identity(out) != identity else "free some space"
         remove_folders(made)  # nothing was written into them
-        kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)")
+        kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)", fix)
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
         return 2
     if args.json:
@@ -286,7 +304,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
 
 
 def write_vlm_results(summary: dict[str, Any], out: Path, endpoint: Any, env: str, env_kwargs: dict[str, Any],
-                      episodes: list[Any], args: argparse.Namespace) -> tuple[str, str]:
+                      episodes: list[Any], args: argparse.Namespace,
+                      check: Callable[[], None] | None = None) -> tuple[str, str]:
     """``write_results`` in ``out`` under ``vlm_stem``'s name, chosen again now that the play is over, and
     a free name taken only where no file is (``new``): another endpoint's evaluation that chose the same
     free name and wrote first (in the play, or while the videos were made) keeps its results, and this one
@@ -296,7 +315,7 @@ def write_vlm_results(summary: dict[str, Any], out: Path, endpoint: Any, env: st
     for _ in range(NAME_TRIES):
         stem, why, free = vlm_stem(out, endpoint, cap_label(args))
         try:
-            write_results(summary, out / stem, env, env_kwargs, episodes, args, new=free)
+            write_results(summary, out / stem, env, env_kwargs, episodes, args, new=free, check=check)
             return stem, why
         except FileExistsError:  # taken since vlm_stem looked: now another's, or this endpoint's own
             continue

@@ -576,7 +576,7 @@ def test_a_vlms_results_name_taken_at_every_write_is_one_error_after_a_bound(tmp
 
     tries: list[str] = []
 
-    def taken(summary, stem, *args, new=False):
+    def taken(summary, stem, *args, new=False, check=None):
         tries.append(stem.name)
         raise FileExistsError(stem)
 
@@ -872,3 +872,32 @@ def test_a_stop_while_the_actor_waits_is_a_keyboard_interrupt_at_once(wait):
         stopped_after = time.monotonic() - start
         vlm.close()
     assert fired and stopped_after < 1.0
+
+
+def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_run(scripts, tmp_path,
+                                                                                     capsys, monkeypatch):
+    """A train_ppo.py --force in another terminal moved the run aside while a VLM played it: the results, of
+    the old run's game settings, went into the new run's folder (which may be another game's)."""
+    import agents.compare
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(json.dumps({"env": "snake", "env_kwargs": {}}))  # YAML reads JSON
+    play = agents.compare.play_vlm
+
+    def played_while_forced(*args, **kwargs):  # what --force does: the old run aside, a new run in its place
+        played = play(*args, **kwargs)
+        run.rename(tmp_path / ".run.replaced")
+        run.mkdir()
+        (run / "config.yaml").write_text(json.dumps({"env": "sokoban", "env_kwargs": {}}))
+        return played
+
+    monkeypatch.setattr(agents.compare, "play_vlm", played_while_forced)
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        argv = [str(run), "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1", "--max-steps", "3",
+                "--no-video", "--cache-dir", str(tmp_path / "cache")]
+        assert scripts.evaluate.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: the run folder {run}: was replaced while this evaluation played" in err
+    assert "see what is there now and run the same command again" in err and "free some space" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
