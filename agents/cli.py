@@ -76,10 +76,10 @@ class _ScriptParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """argparse's refusal, and for a value that begins with a minus (``--out -data``, read as a flag:
         "expected one argument") how to give it, which argparse's own message left to guess."""
-        flags = re.fullmatch(r"argument (\S+): expected one argument", message)
-        words = getattr(self, "_words", [])
-        for flag, value in itertools.pairwise(words):
-            if (flags and flag in flags[1].split("/") and value.startswith("-")
+        missing = re.fullmatch(r"argument (\S+): expected one argument", message)
+        flags = missing[1].split("/") if missing else []
+        for flag, value in itertools.pairwise(getattr(self, "_words", [])):
+            if (flag in flags and value.startswith("-")
                     and value.split("=")[0] not in self._option_string_actions):
                 message += f" ({value} reads as a flag: give a value that begins with - as {flag}={value})"
                 break

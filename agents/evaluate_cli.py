@@ -52,8 +52,9 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
 def _given(args: argparse.Namespace, *names: str) -> str:
     """The flags among ``names`` that were given, as "--a, --b and --c" ("" for none): a refusal
     names only what the user typed."""
-    flags = [f"--{name}" for name in names if getattr(args, name)]
-    return " and ".join(filter(None, (", ".join(flags[:-1]), flags[-1]))) if flags else ""
+    from vlm.tasks import listed
+
+    return listed([f"--{name}" for name in names if getattr(args, name)])
 
 
 def evaluate(args: argparse.Namespace) -> int:

@@ -511,12 +511,12 @@ def not_a_flag(path: Path | str) -> str:
 def given_a_file(path: Path) -> str:
     """The refusal of file ``path`` given as a run folder, naming the run it belongs to: its folder, or for a
     checkpoint (RUN/checkpoints/step_N.zip) the run, not its checkpoints/ folder."""
-    # Named absolute where that is the current folder (a file given from inside the run or its
-    # checkpoints/), not as ".", which named checkpoints/ itself.
-    here = Path(".")
-    folder = Path(os.path.abspath(path)).parent if path.parent == here else path.parent
+    def parent(p: Path) -> Path:  # absolute where it is the current folder: "." named checkpoints/ itself
+        return Path(os.path.abspath(p)).parent if p.parent == Path(".") else p.parent
+
+    folder = parent(path)
     if not _is_run(folder) and _is_run(folder.parent):
-        folder = Path(os.path.abspath(folder)).parent if folder.parent == here else folder.parent
+        folder = parent(folder)
     return f"{path} is a file; give the run folder ({folder})"
 
 
