@@ -67,6 +67,8 @@ from envs import make_game
 from envs.rng import seeds_from
 
 SUCCESS_KEYS = ("won", "win", "solved")  # episode_info keys that mean "the game was won"
+# The default report folder (<run>/compare-<time>) named in errors: no --out gave it.
+DEFAULT_OUT = "the report folder"
 REPORT_FILES = ("report.md", "report.json", "scores.png", "rates.png", "speed.png", "cost.png")
 # The worst-decision pictures a report writes into frames/ (``_vlm_section``): anything else there is not its.
 _FRAME = re.compile(r".+-seed[0-9]+-step[0-9]+\.png")
@@ -462,11 +464,12 @@ def _save(fig: Any, path: Path) -> str:
 
 
 # ---------------------------------------------------------------------- report
-def check_out_dir(out: Path, overwrite: bool) -> None:
+def check_out_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:
     """Refuse a file, a folder that cannot be made or written, or an existing non-empty folder unless
-    ``overwrite`` and it holds a report."""
+    ``overwrite`` and it holds a report. ``flag`` names ``out`` in the errors (``DEFAULT_OUT`` for the
+    default folder, which no --out gave)."""
     try:
-        check_output_folder(out, "--out")
+        check_output_folder(out, flag)
     except ValueError as e:
         raise CompareError(str(e)) from None
     if out.exists() and any(out.iterdir()):
@@ -475,7 +478,7 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
         writers = sorted({m.group(3) for m in map(_STAGED.match, os.listdir(out))
                           if m and process_running(int(m.group(3)))})
         if writers:
-            raise CompareError(f"--out {out}: another comparison (process {writers[0]}) is writing its "
+            raise CompareError(f"{flag} {out}: another comparison (process {writers[0]}) is writing its "
                                "report there now; choose another folder, or wait for it to end (--overwrite "
                                "then replaces its report)")
         report = (out / "report.json").is_file()
@@ -483,7 +486,7 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
             # --overwrite is offered only where it would be taken: it replaces a report, nothing else.
             fix = ("or pass --overwrite to replace its report" if report else
                    "(it holds no report.json, so --overwrite would not replace it either)")
-            raise CompareError(f"--out {out} already exists and is not empty; choose another folder {fix}")
+            raise CompareError(f"{flag} {out} already exists and is not empty; choose another folder {fix}")
         if not report:
             raise CompareError(f"--overwrite refuses to touch {out}: it holds no report.json, so it is not "
                                "a comparison folder")
@@ -503,7 +506,8 @@ def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
     name is claimed by ``mkdir`` itself, so two processes never both get it. Returns the folder and the
     folders made (``remove_folders`` them should the comparison fail)."""
     try:
-        above = make_output_folder(base.parent, "--out")  # runs/<env>, for a comparison without --specialist
+        # runs/<env>, for a comparison without --specialist
+        above = make_output_folder(base.parent, DEFAULT_OUT)
     except ValueError as e:
         raise CompareError(str(e)) from None
     for k in range(1, 10_000):
@@ -514,11 +518,11 @@ def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
             continue
         except OSError as e:
             remove_folders(above)
-            raise CompareError(f"--out {out}: the folder cannot be made ({e.strerror or e}); free some space "
-                               "or give --out") from None
+            raise CompareError(f"{DEFAULT_OUT} {out}: the folder cannot be made ({e.strerror or e}); free "
+                               "some space or give --out") from None
         return out, [out, *above]
     remove_folders(above)
-    raise CompareError(f"--out: {base} and 9,998 numbered folders beside it are taken; give --out")
+    raise CompareError(f"{DEFAULT_OUT} {base} and 9,998 numbered folders beside it are taken; give --out")
 
 
 def _report_entries(folder: Path) -> list[Path]:
@@ -527,7 +531,8 @@ def _report_entries(folder: Path) -> list[Path]:
     return [folder / n for n in names if (folder / n).exists()] + sorted(folder.glob("decisions-*.jsonl"))
 
 
-def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[str, Any]:
+def write_report_safely(out: Path, overwrite: bool, flag: str = "--out",
+                        **report_args: Any) -> dict[str, Any]:
     """``write_report`` into a hidden folder inside ``out`` (same file system: renames are atomic), then
     swap the finished report in: an old report is moved aside and deleted only once every new file is in
     place. A failure before that leaves ``out`` as it was (and removes it again, with the folders above
@@ -536,7 +541,7 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
     ``recover_report`` can put things right after a kill (SIGKILL, a power cut) that no cleanup ran for.
     ``.report-old-ID`` beside ``.report-new-ID`` says the report files in ``out`` are the new one's, so a swap
     that fails renames its old folder back to ``.report-moving-ID`` before the old report goes back."""
-    check_out_dir(out, overwrite)
+    check_out_dir(out, overwrite, flag)
     made = missing_folders(out)  # removed again if the report fails
     new: Path | None = None
     old: Path | None = None
@@ -576,7 +581,7 @@ def write_report_safely(out: Path, overwrite: bool, **report_args: Any) -> dict[
             shutil.rmtree(new, ignore_errors=True)
         remove_folders(made)
         if isinstance(e, OSError):  # a full disk: the report is all or nothing
-            raise CompareError(f"--out {not_written(out, e)}") from None
+            raise CompareError(f"{flag} {not_written(out, e)}") from None
         raise
     new.rmdir()  # first: an old report aside with no new folder beside it is one that was replaced
     shutil.rmtree(old)
@@ -886,9 +891,11 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             players: list[VLMPlayer] | None = None, prices: dict[str, Price] | None = None,
             vlm_params: dict[str, float] | None = None, max_steps: int | None = None, device: str = "cpu",
             frames_per_vlm: int = 6, command: str = "", overwrite: bool = False,
-            show_progress: bool = True, checkpoint: Path | None = None) -> dict[str, Any]:
+            show_progress: bool = True, checkpoint: Path | None = None,
+            flag: str = "--out") -> dict[str, Any]:
     """Play the specialist (a run folder; its model file ``checkpoint`` if given) and each VLM player on
-    the same seeds; write the report."""
+    the same seeds; write the report. ``flag`` names ``out`` in the errors (``DEFAULT_OUT`` for the
+    default folder)."""
     players, prices, vlm_params = players or [], prices or {}, vlm_params or {}
     if checkpoint is not None and specialist is None:  # first: "nothing to compare" would not name the fix
         raise CompareError("--checkpoint is the specialist's model file: give --specialist RUN too")
@@ -921,17 +928,17 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             for note in recover_report(out):
                 print(f"{out}: {note}", file=sys.stderr)
     except OSError as e:  # a folder that cannot be written
-        raise CompareError(f"--out {out}: the folders a killed comparison left there cannot be put right "
+        raise CompareError(f"{flag} {out}: the folders a killed comparison left there cannot be put right "
                            f"({e.strerror or e}); move the .report-* folders out (one may hold the previous "
                            "report)") from None
     for p in players:
         if p.client.cache is not None:
             check_cache_outside(p.client.cache.root, out)
-    check_out_dir(out, overwrite)  # an old report is replaced only once there is a new one
+    check_out_dir(out, overwrite, flag)  # an old report is replaced only once there is a new one
     try:
         pyplot()  # the report's plots need it: say so before any episode is played
         # Made now, before the play (which may be paid for): a full disk is found before the money is spent.
-        made = make_output_folder(out, "--out")
+        made = make_output_folder(out, flag)
     except ValueError as e:
         raise CompareError(str(e)) from None
     identity = folder_identity(out)
@@ -941,16 +948,16 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         # A train_ppo.py --force moved the run aside with its compare-<time> in it: the report was made again
         # in the new run, of the model it replaced.
         if folder_identity(out) != identity:
-            raise CompareError(f"--out {out} was moved or replaced while the comparison played (a "
+            raise CompareError(f"{flag} {out} was moved or replaced while the comparison played (a "
                                "train_ppo.py --force of the run it is in?): no report written"
                                f"{cached_answers_hint(players, fix='give another --out')}")
         try:
-            check_out_dir(out, overwrite)  # again: something may have been put there during the play
+            check_out_dir(out, overwrite, flag)  # again: something may have been put there during the play
         except CompareError as e:  # not a full disk: the folder is in use (another comparison's --out)
             raise CompareError(f"{e}{cached_answers_hint(players, fix='give another --out')}") from None
         try:
             with uninterruptible():  # the new report is written and swapped in with no signal in between
-                report = write_report_safely(out, overwrite, env=env, env_kwargs=env_kwargs, seed=seed,
+                report = write_report_safely(out, overwrite, flag, env=env, env_kwargs=env_kwargs, seed=seed,
                                              runs=runs, prices=prices, frames_per_vlm=frames_per_vlm,
                                              command=command, max_steps=max_steps)
                 # The report is in place: a stop signal from now on is ignored (one in the moment after this

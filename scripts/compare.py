@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--env is required without --specialist (a run folder names its game)")
 
     from agents.compare import (
+        DEFAULT_OUT,
         CompareError,
         boards_memory_error,
         check_cache_outside,
@@ -148,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                                      max_steps=args.max_steps, device=args.device, frames_per_vlm=args.frames,
                                      command=command, overwrite=args.overwrite,
                                      show_progress=not args.no_progress,
-                                     checkpoint=Path(args.checkpoint) if args.checkpoint else None)
+                                     checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+                                     flag="--out" if args.out else DEFAULT_OUT)
                 except BaseException:
                     remove_folders(reserved)  # the default folder made above, still empty: no report
                     raise

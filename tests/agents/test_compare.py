@@ -2465,3 +2465,35 @@ def test_torch_cpu_allocator_refusals_of_every_build_are_out_of_memory(wording):
     assert out_of_memory(error)
     assert "do not fit in this machine's memory (" in boards_memory_error(5000, error)
     assert not out_of_memory(RuntimeError("a torch bug"))
+
+
+@pytest.mark.parametrize("fails", ["mkdir", "report"])
+def test_a_default_report_folder_the_full_disk_refuses_is_not_named_as_out(scripts, specialist, tmp_path,
+                                                                          monkeypatch, capsys, fails):
+    # <run>/compare-<time> on a full disk: the error called it "--out <folder>", a flag the user never gave.
+    import errno
+    import pathlib
+
+    import agents.compare
+
+    run = tmp_path / "run"
+    shutil.copytree(specialist, run)
+    monkeypatch.setattr(time, "strftime", lambda fmt: "20261207-020000")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if fails == "mkdir":
+        real = pathlib.Path.mkdir
+        monkeypatch.setattr(pathlib.Path, "mkdir",
+                            lambda self, *a, **kw: disk_full() if self.name.startswith("compare-")
+                            else real(self, *a, **kw))
+        said = ": the folder cannot be made (No space left on device); free some space or give --out"
+    else:
+        monkeypatch.setattr(agents.compare, "_markdown", disk_full)  # the last file a report writes
+        said = " could not be written (No space left on device); any file there before is unchanged"
+    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--no-progress"]
+    assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"error: the report folder {run / 'compare-20261207-020000'}{said}"
+    assert "--out " + str(run) not in err and not list(run.glob("compare-*"))
