@@ -241,6 +241,27 @@ def test_a_folder_that_cannot_be_made_closes_the_figure(tmp_path):
     assert plt.get_fignums() == before
 
 
+def test_a_curve_the_full_disk_refuses_leaves_no_folder_made_for_it(tmp_path, monkeypatch):
+    # --out new/deep/curve.png on a full disk: the error said nothing was written, and new/deep stayed.
+    import errno
+
+    from matplotlib.figure import Figure
+
+    from agents.curves import OutputError, plot_curve
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0)])
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    with pytest.raises(OutputError, match=r"new/deep/curve.png could not be written \(No space left"):
+        plot_curve(run, tmp_path / "new" / "deep" / "curve.png", TAG)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_a_run_folder_whose_name_is_not_utf8_is_read(tmp_path):
     # TensorBoard's reader encodes the path as UTF-8: a Latin-1 folder name (a lone surrogate to Python)
     # ended plot_curve with exit 2 and "'utf-8' codec can't encode character '\udce9'".
