@@ -1866,6 +1866,23 @@ def test_a_full_disk_keeps_the_old_state_and_leaves_no_temp_file(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
 
 
+def test_a_state_the_full_disk_refuses_leaves_no_folder_made_for_it(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # --out new/deep/start.state on a full disk: the error said nothing was written, and new/deep stayed.
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+
+    def full_disk(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match=r"--out .*start.state could not be written \(No space left"):
+        make_state(TEST_CARTRIDGE, inputs, tmp_path / "new" / "deep" / "start.state")
+    with pytest.raises(OSError, match=r"--save-state .*start.state could not be written \(No space left"):
+        play(TEST_CARTRIDGE, tmp_path / "new" / "start.state", window="null", max_frames=10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
+
+
 def test_make_state_leaves_other_files_alone(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
