@@ -91,7 +91,8 @@ def evaluate(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        cfg = read_run_config(run)
+        # A model file given as the run: said to go with --checkpoint, where one would be read.
+        cfg = read_run_config(run, None if args.random or args.checkpoint else "--checkpoint")
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
         if not os.access(run, os.W_OK):  # said before the episodes are played, not after
             raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")

@@ -439,10 +439,11 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
         raise RunError(f"{path}: the run's {name} could not be written ({e.strerror or e})") from None
 
 
-def read_run_config(path: Path) -> dict[str, Any]:
+def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]:
+    """The run's config.yaml; ``model_flag`` as in ``given_a_file``."""
     file = path / "config.yaml"
     if path.is_file():
-        raise RunError(given_a_file(path))
+        raise RunError(given_a_file(path, model_flag))
     kind = file_kind(path)
     if kind is not None:  # --resume <(...): "no such run folder" named a path that is there
         raise RunError(f"{path} is {kind}, not a run folder; give the folder a run was written to")
@@ -508,16 +509,19 @@ def not_a_flag(path: Path | str) -> str:
     return os.path.join(".", path) if str(path).startswith("-") else str(path)
 
 
-def given_a_file(path: Path) -> str:
+def given_a_file(path: Path, model_flag: str | None = None) -> str:
     """The refusal of file ``path`` given as a run folder, naming the run it belongs to: its folder, or for a
-    checkpoint (RUN/checkpoints/step_N.zip) the run, not its checkpoints/ folder."""
+    checkpoint (RUN/checkpoints/step_N.zip) the run, not its checkpoints/ folder. ``model_flag``: the
+    command's flag for a model file (evaluate's --checkpoint), named for a .zip given as the run."""
     def parent(p: Path) -> Path:  # absolute where it is the current folder: "." named checkpoints/ itself
         return Path(os.path.abspath(p)).parent if p.parent == Path(".") else p.parent
 
     folder = parent(path)
     if not _is_run(folder) and _is_run(folder.parent):
         folder = parent(folder)
-    return f"{path} is a file; give the run folder ({folder})"
+    model = (f", and the model file as {model_flag} {path}" if model_flag and path.suffix.lower() == ".zip"
+             else "")
+    return f"{path} is a file; give the run folder ({folder}){model}"
 
 
 def _is_run(folder: Path) -> bool:

@@ -993,3 +993,21 @@ def test_a_batch_is_stepped_until_its_last_episode_ends_and_no_further(monkeypat
     monkeypatch.setattr(agents.evaluation, "make_game", counting_game)
     episodes = run_episodes(RandomPolicy(0), "snake", {"size": 6}, 5, seed=3, batch=3)
     assert steps == [max(e.length for e in episodes[:3]), max(e.length for e in episodes[3:])]
+
+
+def test_a_model_file_given_as_the_run_points_to_checkpoint(scripts, tmp_path, capsys):
+    # evaluate.py RUN/checkpoints/step_8.zip was told to give the run folder, and not how to name the model
+    # file it meant: with --checkpoint.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("env: snake\n")
+    (run / "command.txt").write_text("python scripts/train_ppo.py --env snake\n")
+    step = run / "checkpoints" / "step_8.zip"
+    step.write_bytes(b"PK")
+    assert scripts.evaluate.main([str(step)]) == 2
+    assert capsys.readouterr().err == (f"error: {step} is a file; give the run folder ({run}), and the model "
+                                       f"file as --checkpoint {step}\n")
+    # A file that is no model (or one given with --checkpoint already, or --random's): the run folder alone.
+    for argv in ([str(run / "config.yaml")], [str(step), "--checkpoint", str(step)], [str(step), "--random"]):
+        assert scripts.evaluate.main(argv) == 2
+        assert capsys.readouterr().err == f"error: {argv[0]} is a file; give the run folder ({run})\n"
