@@ -89,6 +89,9 @@ _UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN
 IMAGE_DETAILS = (None, "low", "high", "auto")  # OpenAI's image_url.detail; None: the part carries none
 
 
+_CHAT_PATH = "/chat/completions"  # added to a --vlm base URL
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Follow no redirect: urllib would resend a POST as a body-less GET (answered 405, or a web page)
     and forward the Authorization header to any host; the 3xx comes back as the status instead."""
@@ -289,7 +292,10 @@ class Endpoint:
                     raise ValueError(f"the --vlm model name {safe_text(spec[:k])!r} is not valid UTF-8 "
                                      "(\ufffd marks each byte that is not): give the name the server lists")
                 # A scheme is case-insensitive (RFC 3986); written lowercase, one server has one cache key.
-                url = (scheme[1:] + spec[k + len(scheme):]).rstrip("/")
+                url = scheme[1:] + spec[k + len(scheme):]
+                # A base URL's slash is cut; the chat URL's own kept: a server that redirects to it
+                # (FastAPI's redirect_slashes) is reached there only, and redirected again without it.
+                url = url if url.endswith(_CHAT_PATH + "/") else url.rstrip("/")
                 _check_url(url)
                 return cls(spec[:k], url)
         raise ValueError(f"--vlm expects MODEL@URL (e.g. qwen2.5-vl-7b@http://localhost:8000/v1), "
@@ -297,9 +303,9 @@ class Endpoint:
 
     @property
     def chat_url(self) -> str:
-        if self.base_url.endswith("/chat/completions"):
+        if self.base_url.endswith((_CHAT_PATH, _CHAT_PATH + "/")):
             return self.base_url
-        return f"{self.base_url}/chat/completions"
+        return f"{self.base_url}{_CHAT_PATH}"
 
     def __str__(self) -> str:
         return f"{self.model}@{self.base_url}"
@@ -582,6 +588,8 @@ class ChatClient:
                 elif 300 <= status < 400:
                     # Its query and user name may hold a key, as the --vlm URL's own may: cut the same way.
                     where = headers.get("location")
+                    if where:  # a relative one ("/v1/chat/completions/") as the URL --vlm takes
+                        where = urllib.parse.urljoin(self.endpoint.chat_url, where)
                     shown = _one_line(_without_secrets(where)) if where else "no address"
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} redirects (HTTP {status}) to {shown}: give the URL it "

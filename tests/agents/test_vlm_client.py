@@ -380,6 +380,23 @@ def test_a_redirect_is_not_followed_and_names_where_it_points(status):
     assert server.hits == 1 and target.hits == 0 and target.headers == [] and c.stats.failures == 1
 
 
+def test_a_redirect_that_adds_a_slash_or_is_relative_names_a_url_that_then_works():
+    # A server (FastAPI's redirect_slashes, a proxy) answering 307 "Location: /v1/chat/completions/": the
+    # error named the relative path, which --vlm cannot take, and the URL it redirects to, given with --vlm,
+    # lost its slash (a base URL's is cut), so the same redirect came again, whatever the user gave.
+    moved = Reply(status=307, headers={"Location": "/v1/chat/completions/"}, body=b"")
+    with ChatServer([moved], default=lambda b: good("DOWN")) as server:
+        with pytest.raises(ChatConfigError) as exc:
+            client(server).complete("q", [IMG])
+        target = f"{server.url}/chat/completions/"
+        assert f"redirects (HTTP 307) to {target}: give the URL it redirects to with --vlm" in str(exc.value)
+        endpoint = Endpoint.parse(f"test-vl-7b@{target}")
+        assert endpoint.chat_url == target
+        c = ChatClient(endpoint, backoff=0.001, timeout=2.0, api_key_env=None)
+        assert c.complete("q", [IMG]).content == "DOWN"
+    assert Endpoint.parse(f"m@{server.url}/").chat_url == f"{server.url}/chat/completions"  # a base's slash
+
+
 def test_a_redirects_query_and_user_name_are_hidden_as_the_users_own_urls_are():
     # The Location was printed as the server sent it: a redirect to "...?key=..." put the key into
     # terminals' and CI's logs, which the --vlm URL's own query never reaches (_without_secrets).
