@@ -59,6 +59,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -695,12 +696,13 @@ class ChatClient:
         deadline = time.monotonic() + self.timeout
         try:
             with _OPENER.open(req, timeout=self.timeout) as resp:
-                return (resp.status, _lower_keys(resp.headers.items()),
-                        _read_until(resp, deadline, self.max_response_bytes))
+                status, got = resp.status, _lower_keys(resp.headers.items())
+                raw = _read_until(resp, deadline, self.max_response_bytes)
         except urllib.error.HTTPError as e:
             with e:
-                return (e.code, _lower_keys(e.headers.items()) if e.headers else {},
-                        _read_until(e, deadline, self.max_response_bytes))
+                status, got = e.code, _lower_keys(e.headers.items()) if e.headers else {}
+                raw = _read_until(e, deadline, self.max_response_bytes)
+        return status, got, _unzipped(raw, got.get("content-encoding"), self.max_response_bytes)
 
     @staticmethod
     def _parse(raw: bytes, latency: float) -> ChatReply:
@@ -773,6 +775,21 @@ def _read_until(resp: Any, deadline: float, limit: int = MAX_RESPONSE_BYTES) -> 
     if isinstance(missing, int) and missing > 0:  # read1 returns b"" where read would raise
         raise http.client.IncompleteRead(b"".join(chunks), missing)
     return b"".join(chunks)
+
+
+def _unzipped(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    """The body a proxy gzipped though the request asked for no encoding, unpacked (``_TooLarge`` past
+    ``limit``, as a plain body: a small gzip can unpack to gigabytes); any other as it came. One that is
+    no gzip after all stays as it came, and is shown as no chat completion."""
+    if (encoding or "").strip().lower() not in ("gzip", "x-gzip"):
+        return raw
+    try:
+        body = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, limit + 1)
+    except zlib.error:
+        return raw
+    if len(body) > limit:
+        raise _TooLarge
+    return body
 
 
 def _json(raw: bytes) -> Any:

@@ -408,6 +408,27 @@ def test_a_redirects_query_and_user_name_are_hidden_as_the_users_own_urls_are():
     assert "sk-secret" not in str(exc.value) and "pw" not in str(exc.value)
 
 
+def test_a_gzip_encoded_answer_from_a_proxy_is_read():
+    # A proxy gzipping the answer though no Accept-Encoding asked for it: the compressed bytes were read as
+    # the body, "not JSON", and the endpoint refused as no chat-completions URL.
+    import gzip
+
+    completion = {"choices": [{"message": {"role": "assistant", "content": "DOWN"}, "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": 100, "completion_tokens": 3}}
+    zipped = gzip.compress(json.dumps(completion).encode())
+    with ChatServer(default=lambda b: Reply(body=zipped, headers={"Content-Encoding": "gzip"})) as server:
+        reply = client(server).complete("q", [IMG])
+        assert (reply.content, reply.prompt_tokens, reply.completion_tokens) == ("DOWN", 100, 3)
+        # Unpacked no further than a body is read: a small gzip that unpacks past the cap is one too long.
+        big = gzip.compress(json.dumps({**completion, "pad": " " * 5000}).encode())
+        with ChatServer(default=lambda b: Reply(body=big, headers={"Content-Encoding": "gzip"})) as huge:
+            assert len(big) < 4000
+            c = client(huge)
+            c.max_response_bytes = 4000
+            with pytest.raises(ChatConfigError, match="sent a response over 4,000 bytes, not read further"):
+                c.complete("q", [IMG])
+
+
 def test_a_replys_latency_is_that_of_its_request():
     with ChatServer([good("slow", delay=0.3)]) as server:
         reply = client(server).complete("q", [IMG])
