@@ -123,7 +123,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             # A run in training is said to be one first: until its config.yaml is written a second --force
             # called it "not a depthfirst run folder", and a new run offered --resume or --force.
             if training_now(path):
-                raise RunError(f"{path}: {TRAINING_NOW}")
+                raise RunError(training_now_refused(path))
             if not force and not _is_run(path):  # neither --resume nor --force would take it
                 raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
                                "config.yaml and command.txt); choose another --run-dir")
@@ -310,8 +310,21 @@ def process_running(pid: int) -> bool:
     return True
 
 
-TRAINING_NOW = ("another train_ppo.py is training into this run folder right now; wait for it to finish (or, "
-                "for a new run, choose another --run-dir)")
+def trainer(path: Path) -> str:
+    """"train_ppo.py (process N)": the trainer holding run folder ``path``'s lock, by the process id
+    ``claim_run`` wrote into it, so the user can find the terminal (or ``kill`` it); without the id if
+    the file holds none (written by an older version, or the disk refused it)."""
+    try:
+        pid = int((path / ".train.lock").read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return "train_ppo.py"
+    return f"train_ppo.py (process {pid})"
+
+
+def training_now_refused(path: Path) -> str:
+    """The refusal of a second trainer into run folder ``path`` while ``training_now(path)``."""
+    return (f"{path}: another {trainer(path)} is training into this run folder right now; "
+            "wait for it to finish (or, for a new run, choose another --run-dir)")
 
 
 def shared_lock(f: IO[Any]) -> bool:
@@ -357,9 +370,14 @@ def claim_run(path: Path) -> IO[str]:
             locked = exclusive_lock(f)
     except BlockingIOError:
         f.close()
-        raise RunError(f"{path}: {TRAINING_NOW}") from None
+        raise RunError(training_now_refused(path)) from None
     if locked:  # no other trainer can be writing them (without a lock, one might)
         remove_stale_temps(path)
+    try:  # for `trainer`, unbuffered: a full disk refusing these few bytes leaves the refusal without them
+        os.ftruncate(f.fileno(), 0)
+        os.write(f.fileno(), f"{os.getpid()}\n".encode())
+    except OSError:
+        pass
     return f
 
 
@@ -451,8 +469,8 @@ def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]
         raise RunError(f"{path}: no such run folder")
     if not file.is_file():
         if training_now(path):  # a run in its first seconds (evaluate or --resume started with it)
-            raise RunError(f"{path}: a train_ppo.py is training into this run folder and has not written its "
-                           "config.yaml yet; try again in a moment")
+            raise RunError(f"{path}: a {trainer(path)} is training into this run folder and has not written "
+                           "its config.yaml yet; try again in a moment")
         raise RunError(f"{path}: not a depthfirst run folder (no config.yaml){run_hint(path)}")
     try:
         cfg = load_yaml(file.read_text(encoding="utf-8"))  # a key edited in twice is named, not half-read
@@ -703,7 +721,7 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
     except RunError:
         # Not a run that stopped early: its advice, start it again with --force, is refused while it trains.
         if training_now(run):
-            raise RunError(f"{run}: a train_ppo.py is training into this run folder and has saved no "
+            raise RunError(f"{run}: a {trainer(run)} is training into this run folder and has saved no "
                            "checkpoint yet (the first comes at its save_every steps, or when Ctrl-C stops "
                            f"it); try again then, or {instead}") from None
         raise

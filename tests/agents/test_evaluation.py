@@ -1,6 +1,7 @@
 """agents.evaluation's figures on hand-made and replayed episodes, without a trained model."""
 
 import contextlib
+import os
 import shlex
 from pathlib import Path
 
@@ -265,7 +266,8 @@ def test_a_run_still_before_its_first_checkpoint_is_not_told_to_start_again(scri
     with claim_run(run):  # as train_ppo.py holds it while it trains
         assert scripts.evaluate.main([str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "is training into this run folder and has saved no checkpoint yet" in err, err
+    assert (f"a train_ppo.py (process {os.getpid()}) is training into this run folder and has saved no "
+            "checkpoint yet") in err, err
     assert "--force" not in err and err.rstrip().endswith("or give a model file with --checkpoint"), err
 
 

@@ -461,7 +461,8 @@ def refused_while_trained(run: Path, force: bool) -> None:
     """``new_run_dir`` at ``run`` while a trainer's claim holds it is refused as in training."""
     lock = runs.claim_run(run)
     try:
-        with pytest.raises(runs.RunError, match=r"another train_ppo\.py is training into this run folder"):
+        with pytest.raises(runs.RunError, match=rf"another train_ppo\.py \(process {os.getpid()}\) is "
+                                                 "training into this run folder"):
             runs.new_run_dir({"env": "snake"}, str(run), force)
     finally:
         lock.close()
@@ -477,7 +478,20 @@ def test_a_claim_of_a_run_another_process_trains_into_is_refused_naming_why(tmp_
     run = old_run(tmp_path / "run")
     with runs.claim_run(run), pytest.raises(runs.RunError) as raised:
         runs.claim_run(run)  # flock: another open file competes as another process's would
-    assert str(raised.value) == f"{run}: {runs.TRAINING_NOW}"
+    assert str(raised.value) == (f"{run}: another train_ppo.py (process {os.getpid()}) is training into this "
+                                 "run folder right now; wait for it to finish (or, for a new run, choose "
+                                 "another --run-dir)")
+
+
+def test_a_lock_without_a_process_id_is_still_refused_naming_no_process(tmp_path):
+    # A lock taken by an older version (left empty) or on a disk that refused the id's bytes.
+    run = old_run(tmp_path / "run")
+    with open(run / ".train.lock", "a") as held:
+        runs.exclusive_lock(held)
+        with pytest.raises(runs.RunError, match=r": another train_ppo\.py is training into this run folder"):
+            runs.claim_run(run)
+        with pytest.raises(runs.RunError, match=r": another train_ppo\.py is training into this run folder"):
+            runs.new_run_dir({"env": "snake"}, str(run), True)
 
 
 def test_force_keeps_the_old_run_locked_while_it_moves_it_aside(tmp_path, monkeypatch):
@@ -538,7 +552,8 @@ def test_a_run_in_training_without_its_config_yet_is_not_called_no_run_folder(tm
     run.mkdir()
     lock = runs.claim_run(run)
     try:
-        with pytest.raises(runs.RunError, match=r"is training into this run folder and has not written its "
+        with pytest.raises(runs.RunError, match=rf": a train_ppo\.py \(process {os.getpid()}\) is training "
+                                                 r"into this run folder and has not written its "
                                                  r"config\.yaml yet; try again in a moment$"):
             runs.read_run_config(run)
     finally:

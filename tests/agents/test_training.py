@@ -178,15 +178,20 @@ def test_resume_continues_step_count_and_tensorboard(trained, scripts, tmp_path,
     assert max(steps) == 1024 and min(steps) <= 512  # one TensorBoard run, old and new points
     assert [e.step for e in ea.Scalars("train/value_loss")] == [256, 512, 768, 1024]  # each chunk's last too
     assert (run / "command.txt").read_text().count("\n") == 2
-    # Nothing left to do: refused, and nothing in the run is rewritten.
-    before = {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()}
+    # Nothing left to do: refused, and nothing in the run is rewritten (but the lock, where each claim
+    # writes its process id).
+
+    def written() -> dict[Path, int]:
+        return {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file() and f.name != ".train.lock"}
+
+    before = written()
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
     assert "already at step 1,024" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a setting of the run's own: the refused flags are named
         scripts.train_ppo.main(["--resume", str(run), "--policy", "small", "--set", "ppo.n_epochs=2"])
     err = capsys.readouterr().err
     assert "so --policy, --set cannot be given" in err and "--no-progress" in err  # the accepted ones named
-    assert {f: f.stat().st_mtime_ns for f in run.rglob("*") if f.is_file()} == before
+    assert written() == before
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "num_envs": -3}))  # edited by hand
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--no-progress"]) == 2
@@ -1721,13 +1726,16 @@ def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, sc
                      ["--env", "snake", "--run-dir", str(run), "--force", *REFUSED]):
             assert scripts.train_ppo.main(argv) == 2
             err = capsys.readouterr().err
-            assert "another train_ppo.py is training into this run folder" in err
+            # Named by its process id, which the lock holds, so the user can find its terminal.
+            pid = os.getpid()
+            assert f"another train_ppo.py (process {pid}) is training into this run folder" in err, err
             # Another --run-dir is no way out for a --resume, which refuses the flag.
             assert "wait for it to finish (or, for a new run, choose another --run-dir" in err
     finally:
         lock.close()
     after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    assert after == {**before, Path(".train.lock"): b""} and [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert after == {**before, Path(".train.lock"): f"{os.getpid()}\n".encode()}
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
 
 
