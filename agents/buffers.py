@@ -26,8 +26,10 @@ class DeviceRolloutBuffer(RolloutBuffer):
                  device: torch.device | str = "auto", gae_lambda: float = 1, gamma: float = 0.99,
                  n_envs: int = 1) -> None:
         if not isinstance(observation_space, spaces.Box) or observation_space.dtype != np.uint8:
-            raise TypeError("DeviceRolloutBuffer stores uint8 Box observations; got "
-                            f"{observation_space}")
+            # The common cause is VecNormalize's float32 observations: say what to change.
+            raise TypeError("DeviceRolloutBuffer stores uint8 Box observations (images); got "
+                            f"{observation_space}: keep VecNormalize's norm_obs=False, or leave "
+                            "rollout_buffer_class out for SB3's own RolloutBuffer")
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"DeviceRolloutBuffer supports Discrete actions; got {action_space}")
         super().__init__(buffer_size, observation_space, action_space, device, gae_lambda, gamma, n_envs)
