@@ -253,6 +253,9 @@ class GameVecEnv(VecEnv):
         num_envs = whole("num_envs", num_envs, 1)
         if on_worker_death not in ("restart", "raise"):
             raise ValueError(f"on_worker_death must be 'restart' or 'raise', got {on_worker_death!r}")
+        methods = mp.get_all_start_methods()
+        if start_method is not None and start_method not in methods:  # mp's error named neither it nor these
+            raise ValueError(f"start_method must be None or one of {methods}, got {start_method!r}")
         # finite: no NaN or inf, nor a bool (True was 1 s) or a string (a bare TypeError from the comparison)
         if hang_timeout_s is not None and finite("hang_timeout_s", hang_timeout_s) <= 0:
             raise ValueError(f"hang_timeout_s must be seconds > 0 or None, got {hang_timeout_s!r}")
@@ -267,7 +270,6 @@ class GameVecEnv(VecEnv):
         self.on_worker_death = on_worker_death
         self.worker_restarts = 0
         self.base_seed = seed = _seed(seed)
-        methods = mp.get_all_start_methods()
         self._ctx = mp.get_context(start_method or ("forkserver" if "forkserver" in methods else "spawn"))
         if self._ctx.get_start_method() == "forkserver" and self.num_workers > 0:  # W=0: no process
             prepare_workers(game)  # before the probe game: the server imports while the probe is made

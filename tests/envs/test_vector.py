@@ -514,6 +514,10 @@ def test_bad_arguments():
         make_vec("tetris3d", 2)
     with pytest.raises(ValueError, match="on_worker_death must be 'restart' or 'raise', got 'ignore'"):
         GameVecEnv("snake", num_envs=2, num_workers=0, on_worker_death="ignore")
+    # multiprocessing's "cannot find context for 'fork-server'" named neither the argument nor the choices.
+    with pytest.raises(ValueError, match=r"^start_method must be None or one of .*'spawn'.*, "
+                                         r"got 'fork-server'$"):
+        GameVecEnv("snake", num_envs=2, num_workers=1, start_method="fork-server")
 
 
 def test_game_kwargs_that_is_no_dict_of_option_names_says_what_it_must_be():
