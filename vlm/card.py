@@ -101,7 +101,9 @@ LOADING = {
                  "OpenRLHF 0.11: `--data.prompt_dataset {openrlhf} "
                  "--data.input_key prompt --data.apply_chat_template --data.label_key answer "
                  "--reward.remote_url {rewards}` "
-                 "(`--data.max_images_per_prompt` ≥ {max_images}); ViGaL's OpenRLHF-M (lmm-r1): "
+                 "(`--data.max_images_per_prompt` ≥ {max_images}, and an `--algo.advantage.estimator` "
+                 "other than its default `gae`, e.g. `group_norm` with `--rollout.n_samples_per_prompt` ≥ 2: "
+                 "it trains no critic on images); ViGaL's OpenRLHF-M (lmm-r1): "
                  "`--prompt_data "
                  "{openrlhf} --input_key message --label_key answer "
                  "--remote_rm_url {rewards}` (`--limit_mm_per_prompt` ≥ {max_images})"),

@@ -122,6 +122,9 @@ def test_examples_show_each_family_once_from_train_and_commands_fit_every_record
     # The val record's three images: OpenRLHF must be told to take that many per prompt.
     assert "≥ 3" in card and "≥ 1" not in card
     assert "openrlhf/train.jsonl" in card
+    # OpenRLHF 0.11 asserts a critic-free estimator with images (its message names an old flag).
+    assert ("an `--algo.advantage.estimator` other than its default `gae`, e.g. `group_norm` with "
+            "`--rollout.n_samples_per_prompt` ≥ 2") in card
 
 
 def test_trainer_commands_name_the_first_split_with_records():
