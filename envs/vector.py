@@ -52,6 +52,7 @@ import numpy as np
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from agents.interrupts import stop_point
 from agents.machine import usable_cores
 from envs import game_class, make_game
 from envs.base import checked_actions, finite, whole
@@ -461,7 +462,13 @@ class GameVecEnv(VecEnv):
         A step reports its boards' episodes as cut. A reset is sent again to the new worker, which
         resets its boards as the lost one would have. Any other command (``env_method``, ``get_attr``,
         ``set_attr``) is sent again too and answers for the new boards, whose cut episodes the next
-        step reports. A worker that dies again while retrying raises."""
+        step reports. A worker that dies again while retrying raises.
+
+        Not once a stop signal came (``agents.interrupts``): ``timeout``, Slurm's time limit and ``kill -TERM
+        -- -PGID`` send SIGTERM to every process of the job, so the workers (and their fork server) die of the
+        signal that stops the run, and their restart failed in a traceback before the stop saved a
+        checkpoint. The stop is raised here instead, as at any stop point."""
+        stop_point()
         proc = self._procs[w]
         proc.join(timeout=1.0)
         lo, hi = self._slices[w]

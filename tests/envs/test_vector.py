@@ -1973,3 +1973,25 @@ def test_reset_options_as_a_tuple_of_empty_dicts_are_none_too():
         assert v.reset().shape == (2, *v.observation_space.shape)
     finally:
         v.close()
+
+
+def test_workers_dead_of_the_stop_signal_that_stops_the_run_are_not_restarted(caplog):
+    # `timeout`, Slurm's time limit and `kill -TERM -- -PGID` send SIGTERM to every process of the job: the
+    # workers died of it as the training process marked its stop, and the step restarted them from a fork
+    # server dead of it too, ending the run in an EOFError traceback with no checkpoint saved.
+    from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
+
+    v = make_vec("snake", 8, num_workers=2, seed=0)
+    try:
+        v.reset()
+        pids = v.worker_pids()
+        with stop_signals_interrupt(), stop_at_safe_points():
+            signal.raise_signal(signal.SIGTERM)  # marked for the next stop point, as in training
+            for pid in pids:
+                os.kill(pid, signal.SIGTERM)
+            v.step_async(np.zeros(8, np.int64))
+            with caplog.at_level(logging.WARNING, logger="envs.vector"), pytest.raises(KeyboardInterrupt):
+                v.step_wait()
+        assert v.worker_restarts == 0 and not caplog.records
+    finally:
+        v.close()
