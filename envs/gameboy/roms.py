@@ -94,9 +94,28 @@ def supported_pokemon_roms() -> dict[str, str]:
 POKEMON_TITLES = ("POKEMON RED", "POKEMON BLUE", "DEPTHFIRST")
 
 
+# The magic numbers of the archives ROMs are shared in: a ROM given still packed is told to be extracted.
+_ARCHIVES = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"),
+             (b"\x1f\x8b", "gzip"), (b"Rar!\x1a\x07", "RAR"))
+
+
 def not_a_rom(data: bytes) -> str | None:
     """Why ``data`` cannot be a Game Boy ROM PyBoy runs (what PyBoy itself checks, and a file shorter
-    than its header's ROM size), or None."""
+    than its header's ROM size), or None. An archive is named as one: "not a whole number of 16 KiB banks"
+    sent its user to copy it again."""
+    problem = _not_rom_bytes(data)
+    kind = packed_in(data)
+    if problem is None or kind is None:  # judged by the checks alone: a ROM's first bytes may be anything
+        return problem
+    return f"a {kind} archive, not the ROM in it: extract the .gb file from it and give that"
+
+
+def packed_in(data: bytes) -> str | None:
+    """The archive format (zip, 7z, ...) whose magic number ``data`` starts with, or None."""
+    return next((name for magic, name in _ARCHIVES if data.startswith(magic)), None)
+
+
+def _not_rom_bytes(data: bytes) -> str | None:
     if not data:
         return "the file is empty"
     if len(data) % 0x4000:
@@ -172,8 +191,9 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
     if problem:
         # Not a revision or a hack but a broken file (empty, cut short, text): --allow-unknown-rom
         # cannot help, as PyBoy refuses it next, so do not suggest it.
-        raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}"
-                       f"  Copy your dump again (a failed copy or download?); where ROMs go: {README}")
+        advice = (f"Where ROMs go: {README}" if packed_in(data)  # intact: extracting it is the fix
+                  else f"Copy your dump again (a failed copy or download?); where ROMs go: {README}")
+        raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}  {advice}")
     # Another game (Tetris given by mistake) is told by its header title, not offered as a "revision".
     title = data[0x134:0x144].split(b"\0", 1)[0].decode("ascii", "replace")
     other_game = "" if title in POKEMON_TITLES else (

@@ -3,6 +3,7 @@ RAM helpers, the PNG codec and the inputs-script parser."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import numba
@@ -544,6 +546,30 @@ def test_rom_check_names_a_folder_or_a_file_that_is_no_rom(tmp_path: Path) -> No
             text = str(err.value)
             assert f"{rom} is not a Game Boy ROM: {why}" in text and file_sha1(rom) in text
             assert "allow-unknown-rom" not in text
+
+
+def test_a_rom_still_in_its_archive_is_told_to_be_extracted(tmp_path: Path) -> None:
+    # ROMs are shared zipped (or 7z, gzip, RAR): the archive given as --rom was "not a whole number of 16 KiB
+    # banks" with "Copy your dump again (a failed copy or download?)", which another copy cannot help.
+    rom = TEST_CARTRIDGE.read_bytes()
+    packed = tmp_path / "pokemon_red.zip"
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("pokemon_red.gb", rom)
+    sevenzip = b"7z\xbc\xaf\x27\x1c" + bytes(0x8000 - 6)  # a whole number of banks: the magic tells it
+    cases = ((packed, "zip"), (tmp_path / "rom.gb.gz", "gzip"), (tmp_path / "rom.7z", "7z"),
+             (tmp_path / "rom.rar", "RAR"))
+    cases[1][0].write_bytes(gzip.compress(rom))
+    cases[2][0].write_bytes(sevenzip)
+    cases[3][0].write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(100))
+    for path, kind in cases:
+        why = f"a {kind} archive, not the ROM in it: extract the .gb file from it and give that"
+        assert not_a_rom(path.read_bytes()) == why
+        with pytest.raises(RomError) as err:
+            check_rom(path)
+        text = str(err.value)
+        assert f"{path} is not a Game Boy ROM: {why}" in text
+        assert "Copy your dump again" not in text and "roms/README.md" in text
+    assert not_a_rom(rom) is None  # a ROM's own bytes are never taken for an archive's
 
 
 def test_a_rom_that_is_a_device_is_named_as_one_with_where_roms_go() -> None:
