@@ -215,6 +215,8 @@ def load_checked(pb: Any, data: bytes, version: int) -> bytes:
     as another layout, load, and then spin forever inside its compiled frame loop, where no Ctrl-C
     reaches. Every state file or archived state goes through this check first."""
     if data and data[0] != version:
+        if not_a_rom(data) is None:  # --rom and --state swapped: no state to remake
+            raise ValueError("it is a Game Boy ROM, not a saved state (the --rom, given as --state?)")
         raise ValueError(f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes "
                          f"{version}): damaged, or saved by another PyBoy version")
     before = save_emulator(pb)

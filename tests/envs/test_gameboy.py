@@ -1830,6 +1830,18 @@ def test_a_state_of_another_format_version_is_refused_not_hung(tmp_path: Path) -
     make(1, state=good).close()
 
 
+def test_a_rom_given_as_the_state_is_named_as_a_rom_not_as_a_damaged_state(tmp_path: Path) -> None:
+    # --rom and --state swapped: the cartridge was "no state of this PyBoy (state format 0, ...): damaged,
+    # or saved by another PyBoy version", which sent its user to remake a state that was never one.
+    rom = tmp_path / "pokemon_red.gb"
+    rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    with pytest.raises(ValueError) as err:
+        make(1, state=rom)
+    text = str(err.value)
+    assert f"--state {rom} cannot be loaded: it is a Game Boy ROM, not a saved state (the --rom" in text
+    assert "another PyBoy version" not in text
+
+
 def script_module(name: str):
     """``scripts/<name>.py`` imported as a module of its own."""
     spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
