@@ -499,8 +499,11 @@ def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]
     known = game_options(cfg["env"])
     unknown = [] if known is None else sorted(set(cfg["env_kwargs"]) - known)
     if unknown:
+        # Named with the game's options: a typo edited in (sise:) was put down to a newer version alone
         raise RunError(f"{path}: config.yaml sets env_kwargs {unknown}, which {cfg['env']} in this "
-                       "version of depthfirst does not take (a run from a newer version?)")
+                       f"version of depthfirst does not take ({cfg['env']}'s options: "
+                       f"{', '.join(sorted(known))}): correct a typo in {file}, or, for a run from a newer "
+                       "version of depthfirst, use that version")
     from agents.preflight import PATH_OPTIONS
     from envs.gameboy.roms import no_start_state  # no PyBoy import
 

@@ -493,6 +493,12 @@ def test_a_game_option_this_version_lacks_is_named(tmp_path, scripts, capsys):
         read_run_config(tmp_path)
     assert scripts.evaluate.main([str(tmp_path), "--episodes", "1", "--random"]) == 2
     assert "wrap_walls" in capsys.readouterr().err
+    # A hand-edited typo (the README invites edits to config.yaml) gets the game's options to correct it
+    # with, not only "a run from a newer version?"
+    (tmp_path / "config.yaml").write_text("env: snake\nenv_kwargs: {sise: 8}\n")
+    with pytest.raises(RunError, match=r"env_kwargs \['sise'\].*\(snake's options: obs, pixel_scale, size, "
+                       r"starvation\): correct a typo in .*config\.yaml"):
+        read_run_config(tmp_path)
 
 
 def test_a_rom_no_longer_where_the_run_says_is_named(tmp_path, scripts, capsys):
