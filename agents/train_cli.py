@@ -104,12 +104,13 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 raise RunError(f"--resume {e}") from None
             cfg = resumed_config(p, args, run, cfg)
         else:
-            cfg = new_config(p, args)
+            cfg, followed = new_config(p, args)
             # A stop while --force moves the old run aside waits until the caller knows where it went (it
             # would stay hidden there), and then puts it back.
             with deferred_stop():
                 run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
                 created = run
+            note_followed(cfg, followed)  # once the run folder is claimed
         model_before = model_mtime(run)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
         keep = True
@@ -153,15 +154,10 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
                 "given; only --total-timesteps, --num-workers, --device, --save-every and "
                 "--video-every may change (and --no-progress be given)")
     overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
-    followed: dict[str, int] = {}  # interval: its value in config.yaml
-    if "total_timesteps" in overrides and isinstance(cfg["total_timesteps"], int):
-        # Intervals the old total chose (auto) follow the new one: a short trial resumed to millions
-        # of steps checkpointed and recorded as often as the trial. A value set by hand is kept.
-        followed = {key: value for key, value in auto_intervals(cfg["total_timesteps"]).items()
-                    if key not in overrides and cfg[key] == value}
-        cfg.update(dict.fromkeys(followed, "auto"))
+    old_total, cfg = cfg["total_timesteps"], {**cfg, **overrides}
+    followed = follow_new_total(cfg, old_total, overrides)  # interval: its value in config.yaml
     try:
-        cfg = resolve({**cfg, **overrides}, torch.cuda.is_available())
+        cfg = resolve(cfg, torch.cuda.is_available())
     except ValueError as e:  # a value of the run's own config.yaml, unless a flag given set it
         raise ValueError(f"--resume {run}: {e} (from its config.yaml, unless given as a flag)"
                          ) from None
@@ -179,16 +175,36 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
         raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
                          f"refuses: {e}") from None
     check_memory(cfg, spec.obs_shape, resume=True, board_bytes=spec.board_bytes)
-    for key, old in followed.items():  # once the resume is accepted
-        if cfg[key] != old:  # said: config.yaml cannot tell a hand-set value equal to the automatic one
-            print(f"note: {key} follows the new --total-timesteps, {old:,} -> {cfg[key]:,} steps (the "
-                  f"automatic value; give {flag_of(key)} {old} to keep {old:,})", file=sys.stderr)
+    note_followed(cfg, followed)  # once the resume is accepted
     return cfg
 
 
-def new_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+def follow_new_total(cfg: dict[str, Any], old_total: Any, given: Collection[str]) -> dict[str, int]:
+    """Intervals the old total chose (auto) follow ``cfg``'s new ``total_timesteps``: a short trial resumed
+    to millions of steps, or its config.yaml given as ``--config`` for them, checkpointed and recorded as
+    often as the trial. A value set by hand (a key in ``given``, the settings given now) is kept. Those that
+    follow are set to auto in ``cfg``; returned with their old values."""
+    if "total_timesteps" not in given or not isinstance(old_total, int):
+        return {}
+    followed = {key: value for key, value in auto_intervals(old_total).items()
+                if key not in given and cfg[key] == value}
+    cfg.update(dict.fromkeys(followed, "auto"))
+    return followed
+
+
+def note_followed(cfg: dict[str, Any], followed: dict[str, int]) -> None:
+    """Says each interval ``follow_new_total`` changed: a config cannot tell a value set by hand that equals
+    the automatic one, so the flag that keeps it is named."""
+    for key, old in followed.items():
+        if cfg[key] != old:
+            print(f"note: {key} follows the new --total-timesteps, {old:,} -> {cfg[key]:,} steps (the "
+                  f"automatic value; give {flag_of(key)} {old} to keep {old:,})", file=sys.stderr)
+
+
+def new_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
     """A new run's config: the env's preset, ``--config``, the flags and ``--set`` over it; checked (the game
-    built once) before anything is written, and refused where ``--force`` would delete one of its inputs."""
+    built once) before anything is written, and refused where ``--force`` would delete one of its inputs.
+    Returned with the intervals that follow a new total (``follow_new_total``), said once the run starts."""
     import torch
 
     from envs.gameboy.roms import no_start_state
@@ -197,8 +213,11 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str
         p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
     cfg = load_config(args.env, args.config)
     refuse_flag_and_set(p, args)
+    old_total = cfg["total_timesteps"]  # the preset's, or the --config file's (a run's config.yaml)
+    given = {f for f in FLAGS if getattr(args, f) is not None} | {".".join(set_item(i)[0]) for i in args.set}
     cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
     cfg = apply_set(cfg, args.set)
+    followed = follow_new_total(cfg, old_total, given)
     refuse_blank_paths(args.set, cfg["env"])
     cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
     state = cfg["env_kwargs"].get("state")
@@ -221,4 +240,4 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str
         refuse_inputs_in_replaced_run(Path(args.run_dir), {
             "--config": args.config,
             **{input_name(key, args, typed): cfg["env_kwargs"].get(key) for key in ("rom", "state")}})
-    return cfg
+    return cfg, followed

@@ -585,6 +585,43 @@ def test_a_runs_config_yaml_given_as_config_trains_again(scripts, tmp_path, monk
     assert seen and seen[0]["self_play"] == cfg["self_play"]
 
 
+def test_intervals_a_config_files_total_chose_follow_a_new_total(scripts, tmp_path, monkeypatch, capsys):
+    # A 30k-step trial's config.yaml given as --config for a 4M-step run kept its save_every 3,000 and
+    # video_every 6,000: a checkpoint and a 1,000-step video every rollout or two, for 4M steps. As for a
+    # --resume, intervals the file's total chose follow the new one, said with the flag that keeps them.
+    import agents.train
+    from agents.config import load_config, resolve
+
+    seen = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, *args, **kwargs: seen.append(cfg))
+    base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "total_timesteps": 30_000}
+    save = ("note: save_every follows the new --total-timesteps, 3,000 -> 400,000 steps (the automatic "
+            "value; give --save-every 3000 to keep 3,000)")
+    video = ("note: video_every follows the new --total-timesteps, 6,000 -> 800,000 steps (the automatic "
+             "value; give --video-every 6000 to keep 6,000)")
+    for i, (own, argv, expected, notes) in enumerate((
+            ({}, ["--total-timesteps", "4000000"], (400_000, 800_000), [save, video]),
+            ({}, ["--set", "total_timesteps=4000000"], (400_000, 800_000), [save, video]),
+            ({"save_every": 5_000}, ["--total-timesteps", "4000000"], (5_000, 800_000), [video]),  # kept
+            ({}, ["--total-timesteps", "4000000", "--save-every", "777"], (777, 800_000), [video]),
+            ({}, ["--total-timesteps", "4000000", "--set", "save_every=3000"], (3_000, 800_000), [video]),
+            ({}, ["--seed", "1"], (3_000, 6_000), []))):  # the file's own total: trained again as it was
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(resolve({**base, **own}, False)))
+        argv = ["--config", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / f"run{i}"), *argv]
+        assert scripts.train_ppo.main(argv) == 0
+        assert (seen[-1]["save_every"], seen[-1]["video_every"]) == expected, (own, argv)
+        err = capsys.readouterr().err
+        assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
+    # A run refused (its --run-dir is taken) says no note: nothing follows anything.
+    (tmp_path / "run0").mkdir(exist_ok=True)
+    (tmp_path / "run0" / "mine.txt").write_text("a file of the user's")
+    argv = ["--config", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / "run0"),
+            "--total-timesteps", "4000000"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "note:" not in err, err
+
+
 def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_for_a_new_run_and_a_resume(scripts, tmp_path,
                                                                                   monkeypatch):
     # README (--device): auto is CUDA when available. Either command read as if it were, on a machine
