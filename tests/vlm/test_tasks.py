@@ -558,6 +558,18 @@ def test_snake_dead_end_is_not_best() -> None:
     assert d.qa_level == 3
 
 
+def test_snake_best_move_that_eats_the_apple_is_0_moves_from_it_in_the_analysis() -> None:
+    # The question says eating the apple is 0 moves; an analysis reading 1 would contradict it while the
+    # best move stayed the same (a neighbour of the head is never 1 move from another neighbour).
+    state = {"game": "snake", "size": 6, "apple": [2, 1], "direction": "UP", "step": 3,
+             "steps_since_apple": 3, "starvation": 72, "score": 0, "done": False, "rng": 1,
+             "body": [[2, 2], [2, 3], [2, 4]]}
+    d = task_module("snake").move_task(state)
+    assert d.verifier["good"] == ["UP"]
+    assert "Best: UP (safe, no dead end, apple 0 moves away)." in d.analysis.splitlines()
+    assert d.qa_level == 1
+
+
 def test_snake_tasks_for_a_state_without_starvation_use_the_games_default() -> None:
     # Snake.set_state accepts a state without "starvation" (2·size², here 72 as TRAP's); the task module
     # read it as a key and raised KeyError.
