@@ -176,6 +176,9 @@ def check_vision_zero(d: TaskDraft, render: Any) -> None:
             assert d.options[ord(d.answer) - 65].endswith("identical")
             return
         assert np.array_equal(d.images[1], render(edited)) and not np.array_equal(d.images[0], d.images[1])
+        # The answer names the edit made (its game's text for that kind), not another option
+        said = d.options[ord(d.answer) - 65]
+        assert said in {task_module(g).EDIT_KINDS.get(d.extra["edit"]) for g in TASK_GAMES}, (said, d.extra)
     elif d.qa_type == "difference_cell":
         assert np.array_equal(d.images[1], render(edited)) and not np.array_equal(d.images[0], d.images[1])
     else:
