@@ -430,6 +430,9 @@ def test_ground_truth_json_round_trip() -> None:
     reordered = record(dict(reversed(list(SNAKE.items()))), answer=rec.answer)
     assert ground_truth_json(reordered) == gt  # keys sorted: the same record, the same bytes
     assert verify(wrap("42"), "42")["overall"] == 1.0 and verify(wrap("41"), "42")["accuracy"] == 0.0
+    # The whole answer equals the label: one that only holds it is another answer
+    for reply, label in (("142", "42"), ("42 or 43", "42"), ("Not Pallet Town", "Pallet Town")):
+        assert verify(wrap(reply), label)["accuracy"] == 0.0, reply
     with pytest.raises(ValueError, match="verifier rule 'telepathy' is not one of"):
         verify("x", {"rule": "telepathy"})
     # RULES is read from the spec table; a rule JSON made a list is refused by name, not a TypeError.
