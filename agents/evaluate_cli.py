@@ -226,7 +226,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     slug = file_slug(player.name, "vlm")
     if not args.run_dir:
         out = Path(args.out) if args.out else RUNS_DIR / env / f"vlm-{slug}"
-    flag = "--out" if not args.run_dir else "the run folder"
+    flag = "the run folder" if args.run_dir else "--out" if args.out else "the results folder"
     try:  # before the play: a folder whose every name is another endpoint's is said before any request
         vlm_stem(out, player.client.endpoint, cap_label(args))
     except RunError as e:

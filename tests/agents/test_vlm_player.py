@@ -743,6 +743,30 @@ def test_evaluate_script_on_a_full_disk_leaves_no_folder_made_for_out(scripts, t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_evaluate_scripts_default_folder_on_a_full_disk_is_not_named_as_out(scripts, tmp_path, capsys,
+                                                                              monkeypatch):
+    # The default runs/<env>/vlm-<model> folder was named "--out" in its errors, a flag the user never gave.
+    import errno
+    from pathlib import Path
+
+    mkdir = Path.mkdir
+
+    def full_mkdir(self, *args, **kwargs):
+        if "vlm-" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(Path, "mkdir", full_mkdir)
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
+                                      "--no-video", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    out = Path("runs") / "snake" / "vlm-toy-vl-3b"
+    assert server.hits == 0 and f"error: the results folder {out}: the folder cannot be made" in err, err
+    assert "--out" not in err, err
+
+
 def test_evaluate_script_survives_a_reply_with_a_lone_surrogate(scripts, tmp_path, capsys):
     with ChatServer(default=lambda body: good(best_worst("DOWN") + " \ud83d")) as server:  # half an emoji
         assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
