@@ -5,6 +5,7 @@ and trained into; and, should training never start, the folders put back as they
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from collections.abc import Collection
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import IO, Any
 
 from agents.config import (
     DEFAULTS,
+    MINIBATCHES,
     apply_set,
+    auto_batch_size,
     auto_intervals,
     check_device_defaults,
     deep_merge,
@@ -154,8 +157,8 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
                 "given; only --total-timesteps, --num-workers, --device, --save-every and "
                 "--video-every may change (and --no-progress be given)")
     overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
-    old_total, cfg = cfg["total_timesteps"], {**cfg, **overrides}
-    followed = follow_new_total(cfg, old_total, overrides)  # interval: its value in config.yaml
+    old, cfg = cfg, {**cfg, **overrides}
+    followed = follow_new_settings(cfg, old, overrides)  # intervals: their values in config.yaml
     try:
         cfg = resolve(cfg, torch.cuda.is_available())
     except ValueError as e:  # a value of the run's own config.yaml, unless a flag given set it
@@ -179,32 +182,50 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
     return cfg
 
 
-def follow_new_total(cfg: dict[str, Any], old_total: Any, given: Collection[str]) -> dict[str, int]:
-    """Intervals the old total chose (auto) follow ``cfg``'s new ``total_timesteps``: a short trial resumed
-    to millions of steps, or its config.yaml given as ``--config`` for them, checkpointed and recorded as
-    often as the trial. A value set by hand (a key in ``given``, the settings given now) is kept. Those that
-    follow are set to auto in ``cfg``; returned with their old values."""
-    if "total_timesteps" not in given or not isinstance(old_total, int):
-        return {}
-    followed = {key: value for key, value in auto_intervals(old_total).items()
-                if key not in given and cfg[key] == value}
-    cfg.update(dict.fromkeys(followed, "auto"))
+def follow_new_settings(cfg: dict[str, Any], old: dict[str, Any], given: Collection[str]
+                        ) -> dict[str, tuple[int, str]]:
+    """Values the old settings chose (auto) follow the new ones in ``cfg``. Intervals follow a new
+    ``total_timesteps``: a short trial resumed to millions of steps, or its config.yaml given as ``--config``
+    for them, checkpointed and recorded as often as the trial. ``ppo.batch_size`` follows a new ``num_envs``
+    or ``ppo.n_steps``: a 16-board run's config.yaml given with --num-envs 64 split each rollout into 32
+    minibatches, not auto's 8. ``old`` is the config before the settings given now (``given``, named as
+    ``--set`` names them); a value given is set by hand and kept. Those that follow are set to auto in
+    ``cfg``; returned with their old values and the new settings they follow."""
+    followed: dict[str, tuple[int, str]] = {}
+    if "total_timesteps" in given and isinstance(old["total_timesteps"], int):
+        for key, value in auto_intervals(old["total_timesteps"]).items():
+            if key not in given and cfg[key] == value:
+                cfg[key] = "auto"
+                followed[key] = (value, "--total-timesteps")
+    new = [name for key, name in (("num_envs", "--num-envs"), ("ppo.n_steps", "ppo.n_steps")) if key in given]
+    ppo = old["ppo"]
+    if (new and "ppo.batch_size" not in given and isinstance(ppo, dict)
+            and isinstance(old["num_envs"], int) and isinstance(ppo.get("n_steps"), int)
+            and ppo.get("batch_size") == auto_batch_size(ppo["n_steps"], old["num_envs"])):
+        cfg["ppo"]["batch_size"] = "auto"
+        followed["ppo.batch_size"] = (ppo["batch_size"], " and ".join(new))
     return followed
 
 
-def note_followed(cfg: dict[str, Any], followed: dict[str, int]) -> None:
-    """Says each interval ``follow_new_total`` changed: a config cannot tell a value set by hand that equals
-    the automatic one, so the flag that keeps it is named."""
-    for key, old in followed.items():
-        if cfg[key] != old:
-            print(f"note: {key} follows the new --total-timesteps, {old:,} -> {cfg[key]:,} steps (the "
+def note_followed(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> None:
+    """Says each value ``follow_new_settings`` changed: a config cannot tell a value set by hand that equals
+    the automatic one, so the flag (or --set) that keeps it is named."""
+    for key, (old, by) in followed.items():
+        if key == "ppo.batch_size":
+            if cfg["ppo"]["batch_size"] != old:
+                print(f"note: {key} follows the new {by}, {old:,} -> {cfg['ppo']['batch_size']:,} (the "
+                      f"automatic value, each rollout in {MINIBATCHES} minibatches; give --set {key}={old} "
+                      f"to keep {old:,})", file=sys.stderr)
+        elif cfg[key] != old:
+            print(f"note: {key} follows the new {by}, {old:,} -> {cfg[key]:,} steps (the "
                   f"automatic value; give {flag_of(key)} {old} to keep {old:,})", file=sys.stderr)
 
 
-def new_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
+def new_config(p: argparse.ArgumentParser, args: argparse.Namespace
+               ) -> tuple[dict[str, Any], dict[str, tuple[int, str]]]:
     """A new run's config: the env's preset, ``--config``, the flags and ``--set`` over it; checked (the game
     built once) before anything is written, and refused where ``--force`` would delete one of its inputs.
-    Returned with the intervals that follow a new total (``follow_new_total``), said once the run starts."""
+    Returned with the values that follow new settings (``follow_new_settings``), said once the run starts."""
     import torch
 
     from envs.gameboy.roms import no_start_state
@@ -213,11 +234,11 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[di
         p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
     cfg = load_config(args.env, args.config)
     refuse_flag_and_set(p, args)
-    old_total = cfg["total_timesteps"]  # the preset's, or the --config file's (a run's config.yaml)
+    old = copy.deepcopy(cfg)  # the preset's, or the --config file's (a run's config.yaml)
     given = {f for f in FLAGS if getattr(args, f) is not None} | {".".join(set_item(i)[0]) for i in args.set}
     cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
     cfg = apply_set(cfg, args.set)
-    followed = follow_new_total(cfg, old_total, given)
+    followed = follow_new_settings(cfg, old, given)
     refuse_blank_paths(args.set, cfg["env"])
     cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
     state = cfg["env_kwargs"].get("state")

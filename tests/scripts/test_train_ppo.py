@@ -622,6 +622,38 @@ def test_intervals_a_config_files_total_chose_follow_a_new_total(scripts, tmp_pa
     assert "already exists" in err and "note:" not in err, err
 
 
+def test_a_batch_size_a_config_files_boards_chose_follows_new_boards(scripts, tmp_path, monkeypatch, capsys):
+    # A 16-board run's config.yaml given as --config with --num-envs 64 kept its ppo.batch_size 256, auto's
+    # for 16 boards: 32 minibatches an epoch, not auto's 8 (1,024). As for intervals and a new total, a
+    # batch size the file's boards and n_steps chose follows new ones, said with the --set that keeps it.
+    import agents.train
+    from agents.config import load_config, resolve
+
+    seen = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, *args, **kwargs: seen.append(cfg))
+    base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "num_envs": 16}
+    boards = ("note: ppo.batch_size follows the new --num-envs, 256 -> 1,024 (the automatic value, each "
+              "rollout in 8 minibatches; give --set ppo.batch_size=256 to keep 256)")
+    steps = ("note: ppo.batch_size follows the new ppo.n_steps, 256 -> 512 (the automatic value, each "
+             "rollout in 8 minibatches; give --set ppo.batch_size=256 to keep 256)")
+    for i, (own, argv, expected, notes) in enumerate((
+            ({}, ["--num-envs", "64"], 1_024, [boards]),
+            ({}, ["--set", "num_envs=64"], 1_024, [boards]),
+            ({}, ["--set", "ppo.n_steps=256"], 512, [steps]),
+            ({}, ["--num-envs", "64", "--set", "ppo.n_steps=256"], 2_048, [boards.replace(
+                "--num-envs", "--num-envs and ppo.n_steps").replace("1,024", "2,048")]),
+            ({"batch_size": 512}, ["--num-envs", "64"], 512, []),  # set by hand: kept
+            ({}, ["--num-envs", "64", "--set", "ppo.batch_size=256"], 256, []),
+            ({}, ["--seed", "1"], 256, []))):  # the file's own boards: trained again as it was
+        cfg = resolve({**base, "ppo": {**base["ppo"], **own}}, False)
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+        argv = ["--config", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / f"run{i}"), *argv]
+        assert scripts.train_ppo.main(argv) == 0
+        assert seen[-1]["ppo"]["batch_size"] == expected, (own, argv)
+        err = capsys.readouterr().err
+        assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
+
+
 def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_for_a_new_run_and_a_resume(scripts, tmp_path,
                                                                                   monkeypatch):
     # README (--device): auto is CUDA when available. Either command read as if it were, on a machine
