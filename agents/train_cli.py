@@ -153,9 +153,13 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
         flag for flag, given in (("--set", args.set), ("--config", args.config),
                                  ("--run-dir", args.run_dir), ("--force", args.force)) if given]
     if refused:
+        # A PPO value is changed where the resumed run reads it (README, Stopping and resuming): a --set or
+        # --config refused said only what may not change.
+        edit = (f"; to change a PPO setting (ppo.learning_rate, say) for the rest of the run, edit it in "
+                f"{run / 'config.yaml'} and resume" if args.set or args.config else "")
         p.error(f"--resume continues a run with its own config, so {', '.join(refused)} cannot be "
                 "given; only --total-timesteps, --num-workers, --device, --save-every and "
-                "--video-every may change (and --no-progress be given)")
+                f"--video-every may change (and --no-progress be given){edit}")
     overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
     old, cfg = cfg, {**cfg, **overrides}
     followed = follow_new_settings(cfg, old, overrides)  # intervals: their values in config.yaml

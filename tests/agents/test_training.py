@@ -337,6 +337,15 @@ def test_resume_takes_the_flags_it_may_change_and_refuses_the_others(scripts, tm
         with pytest.raises(SystemExit) as exc:
             scripts.train_ppo.main(["--resume", str(run), *argv])
         assert exc.value.code == 2 and message in capsys.readouterr().err, argv
+    # A --set or --config refused named no way to change a PPO value of the run, which editing its
+    # config.yaml does (README, Stopping and resuming; test_a_resume_trains_with_the_ppo_settings_...).
+    edit = (f"; to change a PPO setting (ppo.learning_rate, say) for the rest of the run, edit it in "
+            f"{run / 'config.yaml'} and resume\n")
+    for argv, hinted in ((["--set", "ppo.learning_rate=1e-4"], True),
+                         (["--config", str(run / "config.yaml")], True), (["--seed", "4"], False)):
+        with pytest.raises(SystemExit):
+            scripts.train_ppo.main(["--resume", str(run), *argv])
+        assert capsys.readouterr().err.endswith(edit) == hinted, argv
     assert len(calls) == 1
 
 
