@@ -442,6 +442,24 @@ def test_gymnasium_set_wrapper_attr_reaches_the_game_through_wrappers() -> None:
         env.close()
 
 
+def test_set_wrapper_attr_on_the_env_itself_sets_the_game() -> None:
+    # Called on GameEnv unwrapped (as SB3's DummyVecEnv holds it): gymnasium 1.0's Env.set_wrapper_attr
+    # took no `force`, so GameEnv's override raised a TypeError there (pyproject's gymnasium floor).
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from envs.env import GameEnv
+
+    env = GameEnv("snake")
+    assert env.set_wrapper_attr("starvation", 7) is True
+    assert env.game.starvation == 7
+    venv = DummyVecEnv([lambda: GameEnv("snake")])
+    try:
+        venv.env_method("set_wrapper_attr", "starvation", 4)
+        assert venv.envs[0].game.starvation == 4
+    finally:
+        venv.close()
+
+
 def test_a_closed_or_copied_single_board_env_keeps_its_game_settings() -> None:
     import copy
     import pickle
