@@ -3653,7 +3653,9 @@ def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_anothe
         assert err.endswith(f"; the run's model.zip may load: --checkpoint {run / 'model.zip'}\n"), err
         assert "weights_only" not in err, err
         if damage == "member_garbage":
-            assert "(UnpicklingError: WeightsUnpickler error: Unsupported operand 103); " in err, err
+            # SB3 2.7.1 (its floor) unpickles the member without weights_only: the plain unpickler's words.
+            assert ("(UnpicklingError: WeightsUnpickler error: Unsupported operand 103); " in err
+                    or "(UnpicklingError: pickle data was truncated); " in err), err
     (run / "checkpoints" / "step_512.zip").write_bytes(bad)  # the newest, which --resume takes
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
     err = capsys.readouterr().err
