@@ -415,6 +415,9 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     if trained or resume:
         fix += " in a new run, or free the memory other programs hold: a --resume keeps them"
     message = f"out of {memory_refused(e)}{where}: {fix}"
+    # Cleared, not only dropped: until the caller's except block ends, Python 3.10 keeps the handled
+    # exception's traceback (sys.exc_info) apart from e, so its frames' tensors lived through the save.
+    traceback.clear_frames(e.__traceback__)
     e.__traceback__ = None
     return _stopped(model, run, RunError(message), save=trained)
 
