@@ -326,8 +326,15 @@ class GameVecEnv(VecEnv):
 
     # -- workers -------------------------------------------------------------------------------
     def _start_worker(self, w: int, fresh_start: bool) -> None:
-        self._launch_worker(w, fresh_start)
-        self._await_start(w)
+        """Restart worker ``w`` (``_worker_died``). A failure is the stop where a stop signal came meanwhile:
+        the job's SIGTERM reaches its processes one by one, so a worker (and the fork server) dead of it may
+        be noticed before this process's own signal comes, and the restart fail after it."""
+        try:
+            self._launch_worker(w, fresh_start)
+            self._await_start(w)
+        except Exception:
+            stop_point()
+            raise
 
     def _launch_worker(self, w: int, fresh_start: bool) -> None:
         lo, hi = self._slices[w]

@@ -1995,3 +1995,29 @@ def test_workers_dead_of_the_stop_signal_that_stops_the_run_are_not_restarted(ca
         assert v.worker_restarts == 0 and not caplog.records
     finally:
         v.close()
+
+
+def test_a_stop_signal_that_comes_while_a_dead_worker_restarts_is_the_stop(monkeypatch):
+    # The job's SIGTERM reaches its processes one by one (Slurm signals each process of the step): a worker
+    # dead of it was noticed before the training process's own signal came, and the restart from the fork
+    # server, dead of it too, failed after that signal, as an error in place of the stop's checkpoint.
+    from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
+
+    v = make_vec("snake", 8, num_workers=2, seed=0)
+    try:
+        v.reset()
+        pid = v.worker_pids()[0]
+
+        def dead_server(w: int, fresh_start: bool) -> None:
+            signal.raise_signal(signal.SIGTERM)  # this process's signal, a moment after the worker's
+            raise EOFError  # what proc.start() raises with the fork server gone
+
+        monkeypatch.setattr(v, "_launch_worker", dead_server)
+        with stop_signals_interrupt(), stop_at_safe_points():
+            os.kill(pid, signal.SIGKILL)
+            v.step_async(np.zeros(8, np.int64))
+            with pytest.raises(KeyboardInterrupt):
+                v.step_wait()
+    finally:
+        monkeypatch.undo()
+        v.close()
