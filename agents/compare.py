@@ -1073,7 +1073,7 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
     from agents.train import load_model
 
     try:
-        cfg = read_run_config(run)
+        cfg = read_run_config(run, None if checkpoint else "--checkpoint")  # a model file given as the run
     except RunError as e:
         raise CompareError(f"--specialist {e}") from e
     try:

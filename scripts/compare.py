@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         from agents.runs import RunError, read_run_config
 
         try:
-            args.env = read_run_config(Path(args.specialist))["env"]
+            # A model file given as the run: said to go with --checkpoint, where one would be read.
+            args.env = read_run_config(Path(args.specialist), None if args.checkpoint else "--checkpoint"
+                                       )["env"]
         except RunError as e:
             print(f"error: --specialist {e}", file=sys.stderr)
             return 2

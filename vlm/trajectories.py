@@ -96,7 +96,9 @@ class RunInfo:
 def resolve_run(run_dir: str | Path, checkpoint: str | Path | None = None) -> RunInfo:
     """The run's config and the model file to load; ``RunError`` says what is missing."""
     path = Path(run_dir)
-    cfg = read_run_config(path)  # a file, no folder, no config.yaml, an env this depthfirst does not know
+    # A file, no folder, no config.yaml, an env this depthfirst does not know; a model file given as the
+    # run is said to go with --checkpoint, where one would be read.
+    cfg = read_run_config(path, None if checkpoint else "--checkpoint")
     return RunInfo(path, cfg, model_file(path, checkpoint, "give a model file with --checkpoint"))
 
 

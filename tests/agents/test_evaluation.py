@@ -1013,3 +1013,30 @@ def test_a_model_file_given_as_the_run_points_to_checkpoint(scripts, tmp_path, c
     for argv in ([str(run / "config.yaml")], [str(step), "--checkpoint", str(step)], [str(step), "--random"]):
         assert scripts.evaluate.main(argv) == 2
         assert capsys.readouterr().err == f"error: {argv[0]} is a file; give the run folder ({run})\n"
+
+
+def test_a_model_file_given_as_the_run_of_an_export_or_comparison_points_to_checkpoint(scripts, tmp_path,
+                                                                                      capsys):
+    # export_trajectories.py and compare.py --specialist take --checkpoint as evaluate.py does, but a model
+    # file given as the run was told only to give the run folder, whose model.zip is not the one meant.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("env: snake\n")
+    (run / "command.txt").write_text("python scripts/train_ppo.py --env snake\n")
+    step = run / "checkpoints" / "step_8.zip"
+    step.write_bytes(b"PK")
+    told = f"{step} is a file; give the run folder ({run}), and the model file as --checkpoint {step}\n"
+    out = ["--out", str(tmp_path / "out"), "--no-progress"]
+    assert scripts.export_trajectories.main([str(step), *out]) == 2
+    assert capsys.readouterr().err == f"error: {told}"
+    for env in ([], ["--env", "snake"]):  # the run read for its game, or for its model
+        assert scripts.compare.main(["--specialist", str(step), *env, *out]) == 2
+        assert capsys.readouterr().err == f"error: --specialist {told}", env
+    # Given with --checkpoint already: the run folder alone.
+    assert scripts.export_trajectories.main([str(step), "--checkpoint", str(step), *out]) == 2
+    assert capsys.readouterr().err == f"error: {step} is a file; give the run folder ({run})\n"
+    for env in ([], ["--env", "snake"]):
+        assert scripts.compare.main(["--specialist", str(step), "--checkpoint", str(step), *env, *out]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: --specialist {step} is a file; give the run folder ({run})\n", env
+    assert not (tmp_path / "out").exists()
