@@ -261,6 +261,14 @@ def test_a_curve_the_full_disk_refuses_leaves_no_folder_made_for_it(tmp_path, mo
         plot_curve(run, tmp_path / "new" / "deep" / "curve.png", TAG)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
+    def stopped(*args, **kwargs):  # a stop signal during the write: the stop, and no folder left either
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        plot_curve(run, tmp_path / "new" / "deep" / "curve.png", TAG)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
 
 def test_a_run_folder_whose_name_is_not_utf8_is_read(tmp_path):
     # TensorBoard's reader encodes the path as UTF-8: a Latin-1 folder name (a lone surrogate to Python)

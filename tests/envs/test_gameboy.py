@@ -1894,6 +1894,14 @@ def test_a_state_the_full_disk_refuses_leaves_no_folder_made_for_it(tmp_path: Pa
         play(TEST_CARTRIDGE, tmp_path / "new" / "start.state", window="null", max_frames=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
 
+    def stopped(self: Path, data: bytes) -> int:  # a stop signal during the write: the stop, no folder left
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        make_state(TEST_CARTRIDGE, inputs, tmp_path / "new" / "deep" / "start.state")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
+
 
 def test_make_state_leaves_other_files_alone(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     inputs = tmp_path / "inputs.txt"
