@@ -371,13 +371,15 @@ def claim_run(path: Path) -> IO[str]:
     except BlockingIOError:
         f.close()
         raise RunError(training_now_refused(path)) from None
-    if locked:  # no other trainer can be writing them (without a lock, one might)
-        remove_stale_temps(path)
-    try:  # for `trainer`, unbuffered: a full disk refusing these few bytes leaves the refusal without them
+    # For `trainer`, unbuffered: a full disk refusing these few bytes leaves the refusal without them. First:
+    # a trainer refused while the stale temps are removed was named the last one's ended process.
+    try:
         os.ftruncate(f.fileno(), 0)
         os.write(f.fileno(), f"{os.getpid()}\n".encode())
     except OSError:
         pass
+    if locked:  # no other trainer can be writing them (without a lock, one might)
+        remove_stale_temps(path)
     return f
 
 

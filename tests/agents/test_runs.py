@@ -494,6 +494,23 @@ def test_a_lock_without_a_process_id_is_still_refused_naming_no_process(tmp_path
             runs.new_run_dir({"env": "snake"}, str(run), True)
 
 
+def test_a_claim_names_its_own_process_while_it_removes_stale_temps(tmp_path, monkeypatch):
+    # The id was written after the stale temp files were removed (a listing of checkpoints/, slow on NFS):
+    # a second trainer refused meanwhile was named the last trainer's process, ended long ago.
+    run = old_run(tmp_path / "run")
+    (run / ".train.lock").write_text("999999999\n")  # the last trainer's, which has ended
+    refusals = []
+
+    def second_trainer(path: Path) -> None:
+        with pytest.raises(runs.RunError) as refused:
+            runs.claim_run(path)
+        refusals.append(str(refused.value))
+
+    monkeypatch.setattr(runs, "remove_stale_temps", second_trainer)
+    runs.claim_run(run).close()
+    assert len(refusals) == 1 and f"another train_ppo.py (process {os.getpid()})" in refusals[0], refusals
+
+
 def test_force_keeps_the_old_run_locked_while_it_moves_it_aside(tmp_path, monkeypatch):
     # Two --force runs into one folder at once: the second one claimed the old folder in the moment the
     # first had released it, then moved away the new folder the first had made, and both trained into one.
