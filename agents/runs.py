@@ -16,6 +16,7 @@ import pickle
 import re
 import shlex
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -313,12 +314,15 @@ def process_running(pid: int) -> bool:
 def trainer(path: Path) -> str:
     """"train_ppo.py (process N)": the trainer holding run folder ``path``'s lock, by the process id
     ``claim_run`` wrote into it, so the user can find the terminal (or ``kill`` it); without the id if
-    the file holds none (written by an older version, or the disk refused it)."""
+    the file holds none (written by an older version, or the disk refused it). A trainer on another
+    machine (a run folder on NFS) is named with its host: its process id means nothing here."""
     try:
-        pid = int((path / ".train.lock").read_text(encoding="ascii").strip())
+        pid, *host = (path / ".train.lock").read_text(encoding="utf-8").split(maxsplit=1)
+        pid = str(int(pid))
     except (OSError, ValueError):
         return "train_ppo.py"
-    return f"train_ppo.py (process {pid})"
+    elsewhere = f" on {host[0].strip()}" if host and host[0].strip() != socket.gethostname() else ""
+    return f"train_ppo.py (process {pid}{elsewhere})"
 
 
 def training_now_refused(path: Path) -> str:
@@ -375,7 +379,7 @@ def claim_run(path: Path) -> IO[str]:
     # a trainer refused while the stale temps are removed was named the last one's ended process.
     try:
         os.ftruncate(f.fileno(), 0)
-        os.write(f.fileno(), f"{os.getpid()}\n".encode())
+        os.write(f.fileno(), f"{os.getpid()} {socket.gethostname()}\n".encode())
     except OSError:
         pass
     if locked:  # no other trainer can be writing them (without a lock, one might)

@@ -494,6 +494,21 @@ def test_a_lock_without_a_process_id_is_still_refused_naming_no_process(tmp_path
             runs.new_run_dir({"env": "snake"}, str(run), True)
 
 
+def test_a_trainer_on_another_machine_is_named_with_its_host(tmp_path):
+    # A run folder on a shared disk (NFS, a cluster's): a job trains on a compute node, and a second trainer
+    # (or evaluate.py) on the login node was told "process 4242", a process of that node's, or another one.
+    import socket
+
+    run = old_run(tmp_path / "run")
+    with runs.claim_run(run):
+        assert (run / ".train.lock").read_text() == f"{os.getpid()} {socket.gethostname()}\n"
+    (run / ".train.lock").write_text("4242 node17\n")
+    with open(run / ".train.lock", "a") as held:
+        runs.exclusive_lock(held)
+        with pytest.raises(runs.RunError, match=r": another train_ppo\.py \(process 4242 on node17\) is "):
+            runs.claim_run(run)
+
+
 def test_a_claim_names_its_own_process_while_it_removes_stale_temps(tmp_path, monkeypatch):
     # The id was written after the stale temp files were removed (a listing of checkpoints/, slow on NFS):
     # a second trainer refused meanwhile was named the last trainer's process, ended long ago.

@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -1743,7 +1744,7 @@ def test_a_run_being_trained_is_not_trained_into_by_a_second_command(trained, sc
     finally:
         lock.close()
     after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    assert after == {**before, Path(".train.lock"): f"{os.getpid()}\n".encode()}
+    assert after == {**before, Path(".train.lock"): f"{os.getpid()} {socket.gethostname()}\n".encode()}
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
 
