@@ -205,6 +205,10 @@ def load_emulator(pb: Any, data: bytes) -> None:
     pb.load_state(io.BytesIO(data))
 
 
+class RomNotState(ValueError):
+    """``load_checked``'s refusal of a Game Boy ROM given as the state: no state to make again."""
+
+
 def load_checked(pb: Any, data: bytes, version: int) -> bytes:
     """Load the state bytes ``data`` into ``pb``, whose states are of format ``version`` (the first byte
     of any state it saves), and return the state it held before; a ``ValueError`` saying what is wrong
@@ -216,7 +220,7 @@ def load_checked(pb: Any, data: bytes, version: int) -> bytes:
     reaches. Every state file or archived state goes through this check first."""
     if data and data[0] != version:
         if not_a_rom(data) is None:  # --rom and --state swapped: no state to remake
-            raise ValueError("it is a Game Boy ROM, not a saved state (the --rom, given as --state?)")
+            raise RomNotState("it is a Game Boy ROM, not a saved state (the --rom, given as --state?)")
         raise ValueError(f"it is no state of this PyBoy (state format {data[0]}, this PyBoy writes "
                          f"{version}): damaged, or saved by another PyBoy version")
     before = save_emulator(pb)
@@ -247,7 +251,8 @@ def load_state_file(pb: Any, path: Path, data: bytes | None = None) -> bytes:
     try:
         load_checked(pb, data, save_emulator(pb)[0])
     except ValueError as e:
-        raise StateError(path, f"cannot be loaded: {e}; make it again with scripts/make_state.py") from None
+        remake = "" if isinstance(e, RomNotState) else "; make it again with scripts/make_state.py"
+        raise StateError(path, f"cannot be loaded: {e}{remake}") from None
     return data
 
 

@@ -1840,6 +1840,7 @@ def test_a_rom_given_as_the_state_is_named_as_a_rom_not_as_a_damaged_state(tmp_p
     text = str(err.value)
     assert f"--state {rom} cannot be loaded: it is a Game Boy ROM, not a saved state (the --rom" in text
     assert "another PyBoy version" not in text
+    assert "make it again" not in text  # a ROM was never a state to remake
 
 
 def script_module(name: str):
