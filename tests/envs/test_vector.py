@@ -1975,13 +1975,15 @@ def test_reset_options_as_a_tuple_of_empty_dicts_are_none_too():
         v.close()
 
 
-def test_workers_dead_of_the_stop_signal_that_stops_the_run_are_not_restarted(caplog):
+@pytest.mark.parametrize("on_worker_death", ["restart", "raise"])
+def test_workers_dead_of_the_stop_signal_that_stops_the_run_are_not_restarted(caplog, on_worker_death):
     # `timeout`, Slurm's time limit and `kill -TERM -- -PGID` send SIGTERM to every process of the job: the
     # workers died of it as the training process marked its stop, and the step restarted them from a fork
-    # server dead of it too, ending the run in an EOFError traceback with no checkpoint saved.
+    # server dead of it too, ending the run in an EOFError traceback with no checkpoint saved. With
+    # on_worker_death="raise" too the stop is raised, not a WorkerDiedError that would skip its checkpoint.
     from agents.interrupts import stop_at_safe_points, stop_signals_interrupt
 
-    v = make_vec("snake", 8, num_workers=2, seed=0)
+    v = GameVecEnv("snake", num_envs=8, num_workers=2, seed=0, on_worker_death=on_worker_death)
     try:
         v.reset()
         pids = v.worker_pids()
