@@ -526,6 +526,36 @@ def test_a_claim_names_its_own_process_while_it_removes_stale_temps(tmp_path, mo
     assert len(refusals) == 1 and f"another train_ppo.py (process {os.getpid()})" in refusals[0], refusals
 
 
+def test_a_refused_claim_leaves_the_trainers_process_id_in_the_lock(tmp_path, monkeypatch):
+    # The id is written once the lock is taken: a second trainer writing its own first would have the
+    # refusal name itself, and the running trainer's id lost for good.
+    import socket
+
+    run = old_run(tmp_path / "run")
+    trainer = os.getpid()
+    with runs.claim_run(run):
+        with monkeypatch.context() as m, pytest.raises(runs.RunError, match=rf"\(process {trainer}\) is"):
+            m.setattr(os, "getpid", lambda: trainer + 1)  # the second trainer's
+            runs.claim_run(run)
+        assert (run / ".train.lock").read_text() == f"{trainer} {socket.gethostname()}\n"
+
+
+def test_a_disk_that_refuses_the_process_id_still_gives_the_claim(tmp_path, monkeypatch):
+    # A full disk refusing the id's few bytes must not stop the training: the lock is held without it.
+    import errno
+
+    run = old_run(tmp_path / "run")
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", disk_full)
+        lock = runs.claim_run(run)
+    with lock, pytest.raises(runs.RunError, match=r": another train_ppo\.py is training into this run"):
+        runs.claim_run(run)
+
+
 def test_force_keeps_the_old_run_locked_while_it_moves_it_aside(tmp_path, monkeypatch):
     # Two --force runs into one folder at once: the second one claimed the old folder in the moment the
     # first had released it, then moved away the new folder the first had made, and both trained into one.
