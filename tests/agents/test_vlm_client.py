@@ -29,6 +29,7 @@ from tests.chat_server import (
     ChatServer,
     Reply,
     bad_request,
+    error_body,
     good,
     not_json,
     rate_limited,
@@ -427,6 +428,42 @@ def test_a_gzip_encoded_answer_from_a_proxy_is_read():
             c.max_response_bytes = 4000
             with pytest.raises(ChatConfigError, match="sent a response over 4,000 bytes, not read further"):
                 c.complete("q", [IMG])
+
+
+def test_a_gzip_answer_is_unpacked_by_any_spelling_of_its_encoding_up_to_the_cap_itself():
+    # Content codings are case-insensitive and x-gzip is gzip (RFC 9110): each was read compressed, "not
+    # JSON". A body unpacking to exactly the cap is read, as a plain body of that size is; a byte more not.
+    import gzip
+
+    completion = {"choices": [{"message": {"role": "assistant", "content": "DOWN"}, "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": 100, "completion_tokens": 3}}
+    plain = json.dumps(completion).encode()
+    for encoding in ("x-gzip", "GZip", " gzip "):
+        with ChatServer(default=lambda b, e=encoding: Reply(body=gzip.compress(plain), headers={
+                "Content-Encoding": e})) as server:
+            assert client(server).complete("q", [IMG]).content == "DOWN", encoding
+    with ChatServer(default=lambda b: Reply(body=gzip.compress(plain), headers={"Content-Encoding": "gzip"})
+                    ) as server:
+        c = client(server)
+        c.max_response_bytes = len(plain)
+        assert c.complete("q", [IMG]).content == "DOWN"
+        c.max_response_bytes = len(plain) - 1
+        with pytest.raises(ChatError, match=f"sent a response over {len(plain) - 1:,} bytes"):
+            c.complete("q", [IMG])
+    # Said to be gzip but sent plain (a proxy that labels what it passes on): read as it came.
+    with ChatServer(default=lambda b: Reply(body=plain, headers={"Content-Encoding": "gzip"})) as server:
+        assert client(server).complete("q", [IMG]).content == "DOWN"
+
+
+def test_a_gzipped_error_body_is_unpacked_for_its_message():
+    # A proxy gzips error bodies as well: the server's reason was shown as compressed bytes.
+    import gzip
+
+    zipped = Reply(status=404, body=gzip.compress(error_body(404, "model 'x' does not exist")),
+                   headers={"Content-Encoding": "gzip"})
+    with ChatServer(default=lambda b: zipped) as server, pytest.raises(
+            ChatConfigError, match="refused the request with HTTP 404: model 'x' does not exist"):
+        client(server).complete("q", [IMG])
 
 
 def test_a_replys_latency_is_that_of_its_request():
