@@ -398,6 +398,18 @@ def test_a_redirect_that_adds_a_slash_or_is_relative_names_a_url_that_then_works
     assert Endpoint.parse(f"m@{server.url}/").chat_url == f"{server.url}/chat/completions"  # a base's slash
 
 
+def test_a_redirect_relative_to_the_requested_path_or_with_no_location_is_named_as_it_points():
+    # A path-relative Location resolves against the URL requested (RFC 3986), .../v1/chat/completions, not
+    # against the --vlm base URL; a redirect without a Location points nowhere, and is said so.
+    with ChatServer(default=lambda b: Reply(status=307, headers={"Location": "completions/"}, body=b"")
+                    ) as server, pytest.raises(ChatConfigError) as exc:
+        client(server).complete("q", [IMG])
+    assert f"redirects (HTTP 307) to {server.url}/chat/completions/: give" in str(exc.value)
+    with ChatServer(default=lambda b: Reply(status=302, body=b"")) as server, pytest.raises(
+            ChatConfigError, match=r"redirects \(HTTP 302\) to no address: give"):
+        client(server).complete("q", [IMG])
+
+
 def test_a_redirects_query_and_user_name_are_hidden_as_the_users_own_urls_are():
     # The Location was printed as the server sent it: a redirect to "...?key=..." put the key into
     # terminals' and CI's logs, which the --vlm URL's own query never reaches (_without_secrets).
