@@ -570,9 +570,12 @@ def test_a_rom_still_in_its_archive_is_told_to_be_extracted(tmp_path: Path) -> N
         assert f"{path} is not a Game Boy ROM: {why}" in text
         assert "Copy your dump again" not in text and "roms/README.md" in text
     assert not_a_rom(rom) is None  # a ROM's own bytes are never taken for an archive's
-    # Judged only where the ROM checks fail: a ROM's first bytes (its RST vectors' code) may be anything.
-    for magic in (b"\x1f\x8b", b"PK\x03\x04"):
+    # Nor where they start as an archive does (bank 0 opens with RST code, any bytes): the ROM checks judge.
+    for magic in (b"PK\x03\x04", b"\x1f\x8b", b"Rar!\x1a\x07"):
         assert not_a_rom(magic + rom[len(magic):]) is None, magic
+    # An empty zip is its end record alone: a zip too.
+    assert not_a_rom(b"PK\x05\x06" + bytes(18)) == (
+        "a zip archive, not the ROM in it: extract the .gb file from it and give that")
 
 
 def test_a_rom_that_is_a_device_is_named_as_one_with_where_roms_go() -> None:
