@@ -270,6 +270,45 @@ def test_a_curve_the_full_disk_refuses_leaves_no_folder_made_for_it(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+def test_a_curve_not_written_removes_only_the_folders_it_made(tmp_path, monkeypatch):
+    # A stop during the save, and a disk full half-way through making the folders, left them behind too;
+    # an empty folder the user gave was there before, and stays.
+    import errno
+    import pathlib
+
+    from matplotlib.figure import Figure
+
+    from agents.curves import FolderError, plot_curve
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_events(run, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0)])
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Figure, "savefig", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            plot_curve(run, tmp_path / "new" / "deep" / "curve.png", TAG)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+        (tmp_path / "mine").mkdir()
+        with pytest.raises(KeyboardInterrupt):
+            plot_curve(run, tmp_path / "mine" / "curve.png", TAG)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "run"]
+    real = pathlib.Path.mkdir
+
+    def full_at_deep(self, *args, **kwargs):  # once new/ is made: full half-way
+        if self.name == "deep" and self.parent.exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", full_at_deep)
+    with pytest.raises(FolderError, match=r"its folder .*deep cannot be made \(No space left"):
+        plot_curve(run, tmp_path / "new" / "deep" / "curve.png", TAG)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "run"]
+
+
 def test_a_run_folder_whose_name_is_not_utf8_is_read(tmp_path):
     # TensorBoard's reader encodes the path as UTF-8: a Latin-1 folder name (a lone surrogate to Python)
     # ended plot_curve with exit 2 and "'utf-8' codec can't encode character '\udce9'".
