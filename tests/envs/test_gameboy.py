@@ -1904,6 +1904,26 @@ def test_a_state_the_full_disk_refuses_leaves_no_folder_made_for_it(tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
 
 
+def test_a_state_not_written_removes_only_the_folders_it_made(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stop during the write left the folders made for the state too; an empty folder the user gave was
+    # there before, and stays.
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+
+    def stopped(self: Path, data: bytes) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        make_state(TEST_CARTRIDGE, inputs, tmp_path / "new" / "deep" / "start.state")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt"]
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        make_state(TEST_CARTRIDGE, inputs, tmp_path / "mine" / "start.state")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "mine"]
+
+
 def test_make_state_leaves_other_files_alone(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
