@@ -592,8 +592,13 @@ def test_intervals_a_config_files_total_chose_follow_a_new_total(scripts, tmp_pa
     import agents.train
     from agents.config import load_config, resolve
 
-    seen = []
-    monkeypatch.setattr(agents.train, "train", lambda cfg, *args, **kwargs: seen.append(cfg))
+    seen, said = [], []
+
+    def fake_train(cfg, *args, **kwargs):  # what was said as training starts: a note after it is late
+        seen.append(cfg)
+        said.append(capsys.readouterr().err)
+
+    monkeypatch.setattr(agents.train, "train", fake_train)
     base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "total_timesteps": 30_000}
     save = ("note: save_every follows the new --total-timesteps, 3,000 -> 400,000 steps (the automatic "
             "value; give --save-every 3000 to keep 3,000)")
@@ -610,8 +615,8 @@ def test_intervals_a_config_files_total_chose_follow_a_new_total(scripts, tmp_pa
         argv = ["--config", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / f"run{i}"), *argv]
         assert scripts.train_ppo.main(argv) == 0
         assert (seen[-1]["save_every"], seen[-1]["video_every"]) == expected, (own, argv)
-        err = capsys.readouterr().err
-        assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
+        assert [line for line in said[-1].splitlines() if line.startswith("note: ")] == notes, (own, argv)
+        assert "note: " not in capsys.readouterr().err, (own, argv)
     # A run refused (its --run-dir is taken) says no note: nothing follows anything.
     (tmp_path / "run0").mkdir(exist_ok=True)
     (tmp_path / "run0" / "mine.txt").write_text("a file of the user's")
