@@ -508,6 +508,8 @@ def test_killed_worker_raises_when_asked():
 
 
 def test_bad_arguments():
+    import multiprocessing as mp
+
     with pytest.raises(ValueError, match="num_workers"):
         make_vec("snake", 2, num_workers=3)
     with pytest.raises(ValueError, match="known envs"):
@@ -516,8 +518,9 @@ def test_bad_arguments():
         GameVecEnv("snake", num_envs=2, num_workers=0, on_worker_death="ignore")
     # multiprocessing's "cannot find context for 'fork-server'" named neither the argument nor the choices.
     with pytest.raises(ValueError, match=r"^start_method must be None or one of .*'spawn'.*, "
-                                         r"got 'fork-server'$"):
+                                         r"got 'fork-server'$") as exc:
         GameVecEnv("snake", num_envs=2, num_workers=1, start_method="fork-server")
+    assert str(mp.get_all_start_methods()) in str(exc.value)  # this system's, each of them
 
 
 def test_game_kwargs_that_is_no_dict_of_option_names_says_what_it_must_be():
