@@ -1843,10 +1843,13 @@ def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_
         return runs
 
     monkeypatch.setattr(agents.compare, "play_all", played_while_forced)
+    monkeypatch.setattr(time, "strftime", lambda fmt: "20261207-020000")
     argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--no-progress"]
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
-    assert "was moved or replaced while the comparison played" in err and "--force" in err
+    # Named as the default folder it is, not as an --out the user never gave.
+    assert (f"error: the report folder {run / 'compare-20261207-020000'} was moved or replaced while the "
+            "comparison played") in err and "--force" in err, err
     assert not list(run.glob("compare-*"))
 
 
