@@ -997,15 +997,21 @@ def test_a_batch_is_stepped_until_its_last_episode_ends_and_no_further(monkeypat
     assert steps == [max(e.length for e in episodes[:3]), max(e.length for e in episodes[3:])]
 
 
-def test_a_model_file_given_as_the_run_points_to_checkpoint(scripts, tmp_path, capsys):
-    # evaluate.py RUN/checkpoints/step_8.zip was told to give the run folder, and not how to name the model
-    # file it meant: with --checkpoint.
+def run_with_a_checkpoint(tmp_path: Path) -> tuple[Path, Path]:
+    """A run folder (its files' names alone) and a checkpoint file in it."""
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text("env: snake\n")
     (run / "command.txt").write_text("python scripts/train_ppo.py --env snake\n")
     step = run / "checkpoints" / "step_8.zip"
     step.write_bytes(b"PK")
+    return run, step
+
+
+def test_a_model_file_given_as_the_run_points_to_checkpoint(scripts, tmp_path, capsys):
+    # evaluate.py RUN/checkpoints/step_8.zip was told to give the run folder, and not how to name the model
+    # file it meant: with --checkpoint.
+    run, step = run_with_a_checkpoint(tmp_path)
     assert scripts.evaluate.main([str(step)]) == 2
     assert capsys.readouterr().err == (f"error: {step} is a file; give the run folder ({run}), and the model "
                                        f"file as --checkpoint {step}\n")
@@ -1019,12 +1025,7 @@ def test_a_model_file_given_as_the_run_of_an_export_or_comparison_points_to_chec
                                                                                       capsys):
     # export_trajectories.py and compare.py --specialist take --checkpoint as evaluate.py does, but a model
     # file given as the run was told only to give the run folder, whose model.zip is not the one meant.
-    run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text("env: snake\n")
-    (run / "command.txt").write_text("python scripts/train_ppo.py --env snake\n")
-    step = run / "checkpoints" / "step_8.zip"
-    step.write_bytes(b"PK")
+    run, step = run_with_a_checkpoint(tmp_path)
     told = f"{step} is a file; give the run folder ({run}), and the model file as --checkpoint {step}\n"
     out = ["--out", str(tmp_path / "out"), "--no-progress"]
     assert scripts.export_trajectories.main([str(step), *out]) == 2
