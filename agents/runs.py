@@ -311,6 +311,12 @@ def process_running(pid: int) -> bool:
     return True
 
 
+def _this_host() -> str:
+    """This machine's name as ``claim_run`` writes it: one the kernel holds in bytes that are not UTF-8
+    comes from Python with surrogates, which no strict encoding writes (nor a terminal shows); escaped."""
+    return socket.gethostname().encode(errors="backslashreplace").decode()
+
+
 def trainer(path: Path) -> str:
     """"train_ppo.py (process N)": the trainer holding run folder ``path``'s lock, by the process id
     ``claim_run`` wrote into it, so the user can find the terminal (or ``kill`` it); without the id if
@@ -321,7 +327,7 @@ def trainer(path: Path) -> str:
         pid = str(int(pid))
     except (OSError, ValueError):
         return "train_ppo.py"
-    elsewhere = f" on {host[0].strip()}" if host and host[0].strip() != socket.gethostname() else ""
+    elsewhere = f" on {host[0].strip()}" if host and host[0].strip() != _this_host() else ""
     return f"train_ppo.py (process {pid}{elsewhere})"
 
 
@@ -379,7 +385,7 @@ def claim_run(path: Path) -> IO[str]:
     # a trainer refused while the stale temps are removed was named the last one's ended process.
     try:
         os.ftruncate(f.fileno(), 0)
-        os.write(f.fileno(), f"{os.getpid()} {socket.gethostname()}\n".encode())
+        os.write(f.fileno(), f"{os.getpid()} {_this_host()}\n".encode())
     except OSError:
         pass
     if locked:  # no other trainer can be writing them (without a lock, one might)

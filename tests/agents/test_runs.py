@@ -509,6 +509,22 @@ def test_a_trainer_on_another_machine_is_named_with_its_host(tmp_path):
             runs.claim_run(run)
 
 
+def test_a_host_named_in_bytes_not_utf8_is_claimed_and_named_printably(tmp_path, monkeypatch):
+    # The kernel takes any bytes as the host name (sethostname), which Python gives with surrogates: the
+    # lock's write, encoded strictly, raised UnicodeEncodeError, a traceback in place of training.
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "h\udce9te")  # b"h\xe9te"
+    run = old_run(tmp_path / "run")
+    with runs.claim_run(run):
+        assert (run / ".train.lock").read_text(encoding="ascii") == f"{os.getpid()} h\\udce9te\n"
+        with pytest.raises(runs.RunError, match=rf"\(process {os.getpid()}\) is"):  # this host: not named
+            runs.claim_run(run)
+        monkeypatch.setattr(socket, "gethostname", lambda: "login")
+        with pytest.raises(runs.RunError, match=rf"\(process {os.getpid()} on h\\udce9te\) is"):
+            runs.claim_run(run)
+
+
 def test_a_claim_names_its_own_process_while_it_removes_stale_temps(tmp_path, monkeypatch):
     # The id was written after the stale temp files were removed (a listing of checkpoints/, slow on NFS):
     # a second trainer refused meanwhile was named the last trainer's process, ended long ago.
