@@ -323,9 +323,11 @@ def trainer(path: Path) -> str:
     the file holds none (written by an older version, or the disk refused it). A trainer on another
     machine (a run folder on NFS) is named with its host: its process id means nothing here."""
     try:
-        pid, *host = (path / ".train.lock").read_text(encoding="utf-8").split(maxsplit=1)
-        pid = str(int(pid))
+        first, *host = (path / ".train.lock").read_text(encoding="utf-8").split(maxsplit=1)
+        pid = int(first)
     except (OSError, ValueError):
+        return "train_ppo.py"
+    if pid <= 0:  # no process's (a hand-edited lock): `kill 0` would stop the user's own process group
         return "train_ppo.py"
     elsewhere = f" on {host[0].strip()}" if host and host[0].strip() != _this_host() else ""
     return f"train_ppo.py (process {pid}{elsewhere})"

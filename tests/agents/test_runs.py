@@ -483,9 +483,12 @@ def test_a_claim_of_a_run_another_process_trains_into_is_refused_naming_why(tmp_
                                  "another --run-dir)")
 
 
-def test_a_lock_without_a_process_id_is_still_refused_naming_no_process(tmp_path):
-    # A lock taken by an older version (left empty) or on a disk that refused the id's bytes.
+@pytest.mark.parametrize("held_lock", ["", "0 node17\n", "-5\n"])
+def test_a_lock_without_a_process_id_is_still_refused_naming_no_process(tmp_path, held_lock):
+    # A lock taken by an older version (left empty), on a disk that refused the id's bytes, or edited by
+    # hand to no process's id ("kill 0" would stop the user's own process group).
     run = old_run(tmp_path / "run")
+    (run / ".train.lock").write_text(held_lock)
     with open(run / ".train.lock", "a") as held:
         runs.exclusive_lock(held)
         with pytest.raises(runs.RunError, match=r": another train_ppo\.py is training into this run folder"):
