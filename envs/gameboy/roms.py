@@ -104,10 +104,26 @@ def not_a_rom(data: bytes) -> str | None:
     than its header's ROM size), or None. An archive is named as one: "not a whole number of 16 KiB banks"
     sent its user to copy it again."""
     problem = _not_rom_bytes(data)
-    kind = packed_in(data)
-    if problem is None or kind is None:  # judged by the checks alone: a ROM's first bytes may be anything
+    if problem is None:  # judged by the checks alone: a ROM's first bytes may be anything
         return problem
-    return f"a {kind} archive, not the ROM in it: extract the .gb file from it and give that"
+    kind = packed_in(data)
+    if kind is not None:
+        return f"a {kind} archive, not the ROM in it: extract the .gb file from it and give that"
+    if saved_state(data):  # --rom and --state swapped: "copy your dump again" would not help
+        return "a saved PyBoy state, not a ROM (the --state, given as --rom?)"
+    return problem
+
+
+def saved_state(data: bytes) -> bool:
+    """Whether ``data`` begins as the states this PyBoy saves do: its state format, then the boot ROM,
+    double-speed and CGB flags (0 or 1). False without PyBoy."""
+    try:
+        with warnings.catch_warnings():  # its SDL2 notice: no window is opened here
+            warnings.simplefilter("ignore")
+            from pyboy.utils import STATE_VERSION
+    except ImportError:
+        return False
+    return len(data) > 5 and data[0] == STATE_VERSION and all(data[i] in (0, 1) for i in (1, 4, 5))
 
 
 def packed_in(data: bytes) -> str | None:
@@ -191,7 +207,8 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
     if problem:
         # Not a revision or a hack but a broken file (empty, cut short, text): --allow-unknown-rom
         # cannot help, as PyBoy refuses it next, so do not suggest it.
-        advice = (f"Where ROMs go: {README}" if packed_in(data)  # intact: extracting it is the fix
+        # intact: extracting the ROM, or giving it in the state's place, is the fix
+        advice = (f"Where ROMs go: {README}" if packed_in(data) or saved_state(data)
                   else f"Copy your dump again (a failed copy or download?); where ROMs go: {README}")
         raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}  {advice}")
     # Another game (Tetris given by mistake) is told by its header title, not offered as a "revision".

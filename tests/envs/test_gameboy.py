@@ -40,7 +40,7 @@ from envs.gameboy.cartridge import layout
 from envs.gameboy.core import WRAM, load_emulator, new_pyboy, save_emulator, unpack_bytes, work_ram
 from envs.gameboy.generic import SCORE_CHANGE_MAX, GameBoy
 from envs.gameboy.pokemon import REWARD_WEIGHTS, PokemonRed
-from envs.gameboy.roms import TEST_CARTRIDGE, RomError
+from envs.gameboy.roms import TEST_CARTRIDGE, RomError, check_rom, not_a_rom
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
 from envs.gameboy.wrapped import GAMES
 from envs.rng import seeds_from
@@ -1841,6 +1841,26 @@ def test_a_rom_given_as_the_state_is_named_as_a_rom_not_as_a_damaged_state(tmp_p
     assert f"--state {rom} cannot be loaded: it is a Game Boy ROM, not a saved state (the --rom" in text
     assert "another PyBoy version" not in text
     assert "make it again" not in text  # a ROM was never a state to remake
+
+
+def test_a_state_given_as_the_rom_is_named_as_a_state_not_as_a_bad_copy(tmp_path: Path) -> None:
+    # --rom and --state swapped the other way: the state was "not a whole number of 16 KiB banks ... Copy
+    # your dump again", which sent its user to copy a ROM that was never given.
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    try:
+        state = tmp_path / "start.state"
+        state.write_bytes(save_emulator(pb))
+    finally:
+        pb.stop(save=False)
+    why = "a saved PyBoy state, not a ROM (the --state, given as --rom?)"
+    with pytest.raises(RomError) as err:  # --env pokemon_red
+        check_rom(state)
+    assert f"pokemon_red: {state} is not a Game Boy ROM: {why}." in str(err.value)
+    assert "Copy your dump again" not in str(err.value) and "roms/README.md" in str(err.value)
+    with pytest.raises(RomError, match=re.escape(f"{state} is not a Game Boy ROM: {why}")):
+        GameBoy(num_envs=1, game="depthfirst_test", rom=state)  # --env gameboy
+    # Junk that starts with the state format byte is still judged as a bad copy.
+    assert not_a_rom(state.read_bytes()[:1] + b"\xff" * 99) == "100 bytes, not a whole number of 16 KiB banks"
 
 
 def script_module(name: str):
