@@ -65,7 +65,7 @@ from envs.base import (
     whole,
 )
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
-from envs.gameboy.roms import RomError, StateError, no_start_state, not_a_rom, read_rom
+from envs.gameboy.roms import RomError, StateError, no_start_state, not_a_rom, read_rom, refuse_non_rom
 from envs.png import decode_png, encode_png
 from envs.rng import seeds_from
 
@@ -342,6 +342,11 @@ class GameBoyGame(Game):
     step_frames = Setting(_frames_setting)
     max_steps = count_setting()
 
+    @property
+    def rom_owner(self) -> str:
+        """The game a ROM message names first (``pokemon_red``, ``gameboy/tetris``)."""
+        return self.name
+
     def __init__(self, num_envs: int = 1, *, rom: str | Path, state: str | Path | None = None,
                  press_frames: int = PRESS_FRAMES, step_frames: int = STEP_FRAMES,
                  obs_size: tuple[int, int] | list[int] = (72, 80),
@@ -371,7 +376,8 @@ class GameBoyGame(Game):
                              "raise obs_size or lower frame_stack")
         self.state_path = None if state is None else as_path("state", state)
         self.rom_path = as_path("rom", rom)
-        self.rom_bytes = read_rom(self.rom_path, self.name)
+        self.rom_bytes = read_rom(self.rom_path, self.rom_owner)
+        refuse_non_rom(self.rom_path, self.rom_bytes, self.rom_owner)  # named as check_rom names it
         self.rom_sha1 = hashlib.sha1(self.rom_bytes).hexdigest()
         self.observation_space = spaces.Box(0, 255, (self.frame_stack + self.EXTRA_CHANNELS, h, w), np.uint8)
         self._pyboys: list[Any] = []

@@ -109,6 +109,10 @@ class GameBoy(GameBoyGame):
     FLOAT32_SPANS: ClassVar[Mapping[str, float]] = {"score_weight": SCORE_CHANGE_MAX,
                                                     "progress_weight": PROGRESS_GAIN_MAX}
 
+    @property
+    def rom_owner(self) -> str:
+        return f"gameboy/{self.game}"
+
     def __init__(self, num_envs: int = 1, game: str = "tetris", rom: str | Path | None = None,
                  state: str | Path | None = None, score_weight: float | None = None,
                  progress_weight: float | None = None, death_penalty: float | None = None,

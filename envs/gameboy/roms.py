@@ -177,6 +177,17 @@ def refuse_non_file(rom: Path, game: str) -> None:
         raise RomError(f"{game}: {rom} {why}.\n  Where ROMs go: {README}")
 
 
+def refuse_non_rom(rom: Path, data: bytes, game: str, hashes: str = "") -> None:
+    """``RomError`` naming ``game`` and where ROMs go when ``data``, read from ``rom``, is no Game Boy ROM
+    (``not_a_rom``); ``hashes``: lines to give between the two (the SHA-1s, where a game checks them)."""
+    problem = not_a_rom(data)
+    if problem:
+        # intact: extracting the ROM, or giving it in the state's place, is the fix
+        advice = (f"Where ROMs go: {README}" if packed_in(data) or saved_state(data)
+                  else f"Copy your dump again (a failed copy or download?); where ROMs go: {README}")
+        raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}  {advice}")
+
+
 def shown(path: Path) -> str:
     """``path`` as a missing file's message names it: a relative one with its absolute form beside it
     (which folder it was looked for in is what the user needs to know)."""
@@ -203,14 +214,9 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
     if digest in table:
         return digest
     hashes = f"  SHA-1 found:    {digest}\n  SHA-1 expected (one of):\n{_expected_lines(table)}\n"
-    problem = not_a_rom(data)
-    if problem:
-        # Not a revision or a hack but a broken file (empty, cut short, text): --allow-unknown-rom
-        # cannot help, as PyBoy refuses it next, so do not suggest it.
-        # intact: extracting the ROM, or giving it in the state's place, is the fix
-        advice = (f"Where ROMs go: {README}" if packed_in(data) or saved_state(data)
-                  else f"Copy your dump again (a failed copy or download?); where ROMs go: {README}")
-        raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}  {advice}")
+    # Not a revision or a hack but a broken file (empty, cut short, text): --allow-unknown-rom
+    # cannot help, as PyBoy refuses it next, so it is not suggested.
+    refuse_non_rom(rom, data, game, hashes)
     # Another game (Tetris given by mistake) is told by its header title, not offered as a "revision".
     title = data[0x134:0x144].split(b"\0", 1)[0].decode("ascii", "replace")
     other_game = "" if title in POKEMON_TITLES else (

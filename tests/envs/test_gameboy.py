@@ -1331,6 +1331,18 @@ def test_a_rom_pyboy_refuses_past_the_header_checks_is_a_rom_error() -> None:
         new_pyboy(bytes(rom), "camera.gb")
 
 
+def test_gameboy_names_its_game_and_where_roms_go_for_a_file_that_is_no_rom(tmp_path: Path) -> None:
+    # --env gameboy said only "--rom junk.gb is not a Game Boy ROM: ...", where --env pokemon_red names its
+    # game and where ROMs go (and the fix: copy the dump again).
+    junk = tmp_path / "junk.gb"
+    junk.write_bytes(b"\xff" * 1000)
+    with pytest.raises(RomError) as err:
+        GameBoy(num_envs=1, game="kirby", rom=junk)
+    assert str(err.value) == (f"gameboy/kirby: {junk} is not a Game Boy ROM: 1,000 bytes, not a whole number "
+                              "of 16 KiB banks.\n  Copy your dump again (a failed copy or download?); where "
+                              "ROMs go: roms/README.md")
+
+
 def test_a_game_boy_game_that_fails_to_start_stops_its_emulators(monkeypatch: pytest.MonkeyPatch,
                                                                   tmp_path: Path) -> None:
     # The emulators start before the checks that need them (the cartridge title, the start state): a
@@ -1758,7 +1770,8 @@ def test_an_unreadable_rom_or_state_is_named_not_a_traceback(tmp_path: Path, scr
                       PermissionError(errno.EACCES, "Permission denied"))
     with pytest.raises(RomError, match=f"pokemon_red: the ROM {rom} cannot be read \\(Permission denied\\)"):
         PokemonRed(1, rom=rom)
-    with pytest.raises(RomError, match=f"gameboy: the ROM {rom} cannot be read \\(Permission denied\\)"):
+    with pytest.raises(RomError, match=f"gameboy/depthfirst_test: the ROM {rom} cannot be read "
+                                       "\\(Permission denied\\)"):
         GameBoy(1, game="depthfirst_test", rom=rom)
     with pytest.raises(ValueError, match=f"--state {state} cannot be read \\(Permission denied\\)"):
         make(1, state=state)
