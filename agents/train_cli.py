@@ -82,6 +82,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     is recorded in the run folder. Returns the exit status: 0, 2 for an error said in one line, 130 for a
     Ctrl-C before training started."""
     from agents.train import TrainingStopped, train
+    from envs.gameboy.generic import TETRIS_DEFAULT_NOTE
     from envs.gameboy.roms import RomError, StateError
     from envs.vector import WorkerDiedError
 
@@ -122,7 +123,10 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
         return 2
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         keep = isinstance(e, TrainingStopped) and e.resumable
-        print(f"error: {e}", file=sys.stderr)
+        message = str(e)
+        if args.game is not None or "game" in set_options(args.set):  # tetris was asked for, not defaulted
+            message = message.replace(TETRIS_DEFAULT_NOTE, "")
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before training started: from its start line on, train() saves and returns
         # Saved only if this command wrote model.zip: a resumed run's is there from before.

@@ -68,11 +68,15 @@ def _spec_value(game: GameBoy, name: str) -> Any:
     return getattr(game.spec, name)
 
 
+#: said of a ROM refused as no Tetris cartridge; left out where the user gave --game (train_command)
+TETRIS_DEFAULT_NOTE = " (tetris is --game's default)"
+
+
 def _cartridge_hint(game: str, title: str, sha1: str) -> str:
     """What to give instead for a cartridge whose ``title`` is not ``game``'s: the game whose title it has,
     if any (tetris being the default, a ROM given without --game was read as Tetris and refused as such).
     Said as what the cartridge is, not as a flag to add: evaluate and export read the game in config.yaml."""
-    default = " (tetris is --game's default)" if game == "tetris" else ""
+    default = TETRIS_DEFAULT_NOTE if game == "tetris" else ""
     fits = [name for name, spec in GAMES.items() if spec.title == title]
     if fits:
         return f"{default}; this cartridge is --game {fits[0]}'s"

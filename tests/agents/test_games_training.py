@@ -451,6 +451,20 @@ def test_gameboy_games_default_to_their_own_rom(scripts, tmp_path, capsys):
     assert f"no ROM file at {Path.cwd() / 'roms' / 'kirby.gb'}." in err  # stored absolute: said once
 
 
+def test_tetris_is_called_the_default_game_only_where_game_was_not_given(scripts, tmp_path, capsys):
+    # "(tetris is --game's default)" was said to a user who had typed --game tetris.
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    base = ["--env", "gameboy", "--rom", str(TEST_CARTRIDGE), "--run-dir", str(tmp_path / "r"), *TINY]
+    given_by = (["--game", "tetris"], ["--set", "env_kwargs.game=tetris"])
+    for given, extra in ((False, []), *((True, flags) for flags in given_by)):
+        assert scripts.train_ppo.main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "this cartridge is --game depthfirst_test's" in err
+        assert ("expected 'TETRIS' (tetris is --game's default); " in err) is not given, err
+
+
 def test_bad_env_option_names_it(scripts, tmp_path, capsys):
     assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.colour=red",
                                    "--run-dir", str(tmp_path / "x"), *TINY]) == 2
