@@ -20,6 +20,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter, _Async
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from agents.cli import bar_size, decimals
 from agents.evaluation import animated_gif, replay_frames, run_episodes
@@ -133,6 +134,7 @@ class ProgressCallback(BaseCallback):
         super().__init__()
         self.total = total_timesteps
         self.bar: tqdm | None = None
+        self._logs_above = contextlib.ExitStack()  # log lines printed above the bar while it runs
 
     def _on_training_start(self) -> None:
         # PPO stops after a whole rollout (n_steps × n_envs), so the run ends on the next multiple.
@@ -141,6 +143,8 @@ class ProgressCallback(BaseCallback):
         self.bar = tqdm(total=end, initial=start, unit="step", unit_scale=True, mininterval=0.5,
                         smoothing=0.05, **bar_size())
         self.bar.set_postfix(score="-", refresh=False)  # from the start: no score field until a rollout ended
+        # A warning logged meanwhile (envs.vector's worker restarts) was printed onto the bar's line.
+        self._logs_above.enter_context(logging_redirect_tqdm())
 
     def _on_step(self) -> bool:
         assert self.bar is not None
@@ -157,6 +161,7 @@ class ProgressCallback(BaseCallback):
 
     def close(self) -> None:
         """End the bar's line (also on a stop, where SB3 calls no ``_on_training_end``)."""
+        self._logs_above.close()
         if self.bar is not None:
             # The terminal's reader may have gone (`| tee log` ends with the same Ctrl-C): the stop must still
             # save its checkpoint. tqdm marks the bar closed before it writes, so nothing is left open.

@@ -3,6 +3,7 @@ periodic callback fires. tests/agents/test_training.py checks them inside real r
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -129,6 +130,23 @@ def test_the_progress_bar_shows_a_mean_score_just_below_zero_as_0_00():
     callback.model.ep_info_buffer = [{"score": -0.01}]
     callback._on_rollout_end()
     assert shown == {"score": "-0.01"}
+
+
+def test_a_warning_logged_while_the_bar_runs_gets_a_line_of_its_own(capsys, monkeypatch):
+    # A worker's death, logged by envs.vector while training, was printed onto the bar's line:
+    # "... score=-]worker 0 (pid 7, env 0) died with exit code -9; restarting it ...".
+    from agents.callbacks import ProgressCallback
+
+    monkeypatch.setattr(logging.root, "handlers", [])  # as the scripts run: pytest's capture handler off
+    callback = ProgressCallback(1000)
+    callback.model = SimpleNamespace(num_timesteps=0, n_steps=100, n_envs=1)
+    callback._on_training_start()
+    logging.getLogger("envs.vector").warning("worker 0 died; restarting it")
+    callback.close()
+    logging.getLogger("envs.vector").warning("after the bar")  # said as before once the bar closed
+    err = capsys.readouterr().err
+    lines = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]
+    assert "worker 0 died; restarting it" in lines and "after the bar" in lines, err
 
 
 @pytest.mark.parametrize("step, every, next_step", [(0, 300, 300), (299, 300, 300), (300, 300, 600),
