@@ -235,7 +235,8 @@ def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: 
                                if v > old.get(k, 0)}
     about = {"model": player.name, "endpoint": str(client.endpoint), "concurrency": player.concurrency,
              "settings": client.settings, "client": counts,
-             "cache": str(client.cache.root) if client.cache is not None else None}
+             # absolute: a relative --cache-dir is the command's folder's, not the report folder's
+             "cache": str(client.cache.root.absolute()) if client.cache is not None else None}
     return PlayerRun(name or player.name, "vlm", parameters, source, eps, wall, about)
 
 

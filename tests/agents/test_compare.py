@@ -2500,3 +2500,15 @@ def test_a_default_report_folder_the_full_disk_refuses_is_not_named_as_out(scrip
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"error: the report folder {run / 'compare-20261207-020000'}{said}"
     assert "--out " + str(run) not in err and not list(run.glob("compare-*"))
+
+
+def test_report_json_names_a_relative_cache_dir_absolute(scripts, tmp_path, monkeypatch):
+    # report.json's other relative paths (frames, decision logs) are the report folder's: a relative
+    # --cache-dir, taken from the folder the command ran in, read as the report's own "c" elsewhere.
+    monkeypatch.chdir(tmp_path)
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"good-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--out", "out", "--cache-dir", "c", "--frames", "0", "--no-progress"]
+        assert scripts.compare.main(argv) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert by_name(report)["good-vl-7b"]["about"]["cache"] == str(tmp_path / "c")
