@@ -330,11 +330,24 @@ def interpreter_options(script: str) -> list[str]:
     return kept
 
 
+class StdoutRefused(Exception):
+    """stdout refused the output (``--json > out.json`` on a full disk): run_script says it in one line."""
+
+
+def _refused(e: OSError) -> StdoutRefused:
+    return StdoutRefused(f"stdout refused the output ({e.strerror or e})")
+
+
 def print_json(obj: Any) -> None:
     """Prints ``obj`` as one line of JSON in a single write: on an unbuffered stdout (``python -u``,
     ``PYTHONUNBUFFERED``) print() wrote the newline apart, after a reader that stopped at the object
     (``--json | head -c 100``) may have left, so a finished script exited 141, not 0."""
-    sys.stdout.write(json.dumps(obj) + "\n")
+    try:
+        sys.stdout.write(json.dumps(obj) + "\n")
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise _refused(e) from None
 
 
 def run_script(main: Callable[[], int]) -> NoReturn:
@@ -344,7 +357,17 @@ def run_script(main: Callable[[], int]) -> NoReturn:
     ignored" and status 120)."""
     try:
         code = main()
-        sys.stdout.flush()  # the buffered rest now, where a closed pipe is caught, not at the shutdown
+        try:
+            sys.stdout.flush()  # the buffered rest now, where a closed pipe is caught, not at the shutdown
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _refused(e) from None
+    except StdoutRefused as e:
+        print(f"error: {e}", file=sys.stderr)
+        # The unwritten rest goes to devnull, or the shutdown's flush fails again ("Exception ignored").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 2
     except BrokenPipeError:
         # Python ignores SIGPIPE, so the write raised. Restoring SIGPIPE's default instead would also kill
         # the process at its own closed pipes and sockets (a dead worker's, the VLM server's), which the

@@ -127,6 +127,33 @@ def test_a_script_whose_stdout_socket_reader_closed_ends_quietly_with_141():
     assert (proc.returncode, proc.stderr.decode()) == (141, "")
 
 
+# `--json > out.json` on a full disk: stdout refusing the output was a traceback (status 1) after the work
+# was done. A file's buffer takes the JSON and the end's flush is refused; /dev/full refuses the write.
+FULL_FILE = """import errno, io, os, sys
+class Full(io.RawIOBase):  # a file on a full disk: refused until run_script points fd 1 at devnull
+    def writable(self): return True
+    def fileno(self): return 1
+    def write(self, b):
+        if os.path.samestat(os.fstat(1), os.stat(os.devnull)): return len(b)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+sys.stdout = io.TextIOWrapper(io.BufferedWriter(Full()))
+"""
+
+
+@pytest.mark.parametrize("stdout", ["full disk file", "/dev/full"])
+def test_a_script_whose_stdout_the_disk_refuses_says_so_in_one_line(stdout):
+    if stdout == "/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    script = "from agents.cli import print_json, run_script\nrun_script(lambda: print_json({'x': 1}) or 0)\n"
+    code = (FULL_FILE if stdout == "full disk file" else "") + script
+    with open("/dev/full" if stdout == "/dev/full" else os.devnull, "w") as full:
+        out = full if stdout == "/dev/full" else subprocess.PIPE
+        proc = subprocess.run([sys.executable, "-c", code], stdout=out, stderr=subprocess.PIPE, text=True,
+                              timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2
+    assert proc.stderr == "error: stdout refused the output (No space left on device)\n"
+
+
 # Only stdout's reader leaving is a quiet end: a pipe of the script's own (a dead worker's, the VLM
 # server's socket) that nothing handled is a bug to see, not a silent 141 with stdout thrown away.
 def test_a_broken_pipe_that_is_not_stdouts_keeps_its_traceback():
