@@ -723,7 +723,14 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
     """The model file a command plays: ``checkpoint`` (``--checkpoint``) if given, else the run's
     model.zip, else its newest checkpoint; else ``RunError``, which ends with ``instead``."""
     if checkpoint is not None:
-        ckpt = given_checkpoint(checkpoint)
+        try:
+            ckpt = given_checkpoint(checkpoint)
+        except RunError as e:
+            inside = run / checkpoint  # given as `ls RUN/checkpoints` shows it, relative to the run
+            if Path(checkpoint).is_absolute() or Path(checkpoint).exists() or not inside.is_file():
+                raise
+            raise RunError(f"{e} (paths are read from the folder the command runs in: the run's is "
+                           f"{inside})") from None
         # Not a zip at all (config.yaml given by mistake, say): SB3's load said only zipfile's "BadZipFile:
         # File is not a zip file". A zip cut short or damaged starts as one and load_model names its error.
         with contextlib.suppress(OSError), open(ckpt, "rb") as f:  # unreadable: load_model says so

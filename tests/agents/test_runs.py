@@ -333,6 +333,22 @@ def test_a_checkpoint_given_must_be_a_zip_file(tmp_path):
         runs.model_file(tmp_path, empty_zip, "")
 
 
+def test_a_checkpoint_given_relative_to_the_run_is_pointed_to(tmp_path, monkeypatch):
+    # evaluate.py run1 --checkpoint checkpoints/step_8.zip, as `ls run1/checkpoints` shows it: "no such file",
+    # with no word that paths are read from the current folder, where the run's file is another path.
+    run = old_run(tmp_path / "run1")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "step_8.zip").write_bytes(b"PK\x03\x04")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runs.RunError) as missing:
+        runs.model_file(Path("run1"), "checkpoints/step_8.zip", "")
+    assert str(missing.value) == ("--checkpoint checkpoints/step_8.zip: no such file (paths are read from "
+                                  "the folder the command runs in: the run's is run1/checkpoints/step_8.zip)")
+    with pytest.raises(runs.RunError) as missing:  # in neither place: no hint
+        runs.model_file(Path("run1"), "checkpoints/step_9.zip", "")
+    assert str(missing.value) == "--checkpoint checkpoints/step_9.zip: no such file"
+
+
 def test_auto_named_runs_started_in_one_second_get_numbered_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "RUNS_DIR", tmp_path)
     monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20260101-120000")
