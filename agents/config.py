@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import stat
 import sys
 from collections.abc import Collection
@@ -384,6 +385,20 @@ def whole_number(value: Any, flag: str) -> int:
     return int(number)
 
 
+def _why_no_cuda() -> str:
+    """Why torch has no CUDA here, as the user can mend it: "not on this machine" was said to a GPU node's
+    user whose torch is a CPU build (this project's CPU install), or whose job set CUDA_VISIBLE_DEVICES."""
+    import torch
+
+    if torch.version.cuda is None and torch.version.hip is None:
+        return f"this torch ({torch.__version__}) is a CPU build; for a GPU, install a CUDA build of torch"
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None:
+        return (f"CUDA is not available to this process (CUDA_VISIBLE_DEVICES={hidden!r}: it sees only the "
+                "GPUs named there)")
+    return "CUDA is not available on this machine"
+
+
 def check_device(device: str, cuda_available: bool | None = None) -> None:
     """A ValueError naming ``--device`` unless torch knows ``device`` and (for CUDA) this machine has it."""
     import torch
@@ -408,7 +423,7 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
                              f"cuda:{dev.index} for a GPU")
         return
     if not (torch.cuda.is_available() if cuda_available is None else cuda_available):
-        raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+        raise ValueError(f"--device {device}: {_why_no_cuda()} (use --device cpu)")
     # Given cuda_available too (resolve): a run on a missing index failed only in SB3, its run folder made.
     if dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")

@@ -251,7 +251,20 @@ def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypa
     check_device("mps")
     with pytest.raises(ValueError, match="--device meta: not available with this torch build"):
         check_device("meta")  # a device torch names but no run can train on
-    with pytest.raises(ValueError, match=r"^--device cuda: CUDA is not available on this machine"):
+    # Why, as the user can mend it: a CPU build of torch (this project's CPU install on a GPU node), a job's
+    # CUDA_VISIBLE_DEVICES, or no GPU at all; "not on this machine" was said for all three.
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(ValueError, match=r"^--device cuda: this torch \(.+\) is a CPU build; for a GPU, "
+                                         r"install a CUDA build of torch \(use --device cpu\)$"):
+        check_device("cuda", cuda_available=False)
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    with pytest.raises(ValueError, match=r"^--device cuda: CUDA is not available on this machine "
+                                         r"\(use --device cpu\)$"):
+        check_device("cuda", cuda_available=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(ValueError, match=r"^--device cuda: CUDA is not available to this process "
+                                         r"\(CUDA_VISIBLE_DEVICES='': it sees only the GPUs named there\)"):
         check_device("cuda", cuda_available=False)
 
 

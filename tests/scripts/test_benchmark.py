@@ -464,7 +464,7 @@ def test_cuda_on_a_machine_without_it_is_refused_before_any_figure(scripts, caps
         scripts.benchmark.main(["--device", "cuda", "--quick", "--json"])
     assert exc.value.code == 2 and calls == []
     err = capsys.readouterr().err
-    assert "--device cuda: CUDA is not available on this machine (use --device cpu)" in err
+    assert "--device cuda: " in err and "(use --device cpu)" in err, err
 
 
 @pytest.mark.parametrize("argv, device, policy", [
