@@ -250,6 +250,18 @@ def section_of(name: str, env: str | None) -> str | None:
     return next((section for section, names in sections.items() if name in names), None)
 
 
+def misplaced(keys: Collection[str], section: str, env: str | None) -> str:
+    """Hints for unknown ``keys`` of ``section`` that belong elsewhere (``ppo: {size: 12}``): a top-level
+    setting, or another section's; a config file nested one level wrong got the section's list alone."""
+    hints = []
+    for key in sorted(keys):
+        if key in DEFAULTS and not isinstance(DEFAULTS[key], dict):
+            hints.append(f"; {key} is a top-level setting, not one of {section}")
+        elif (other := section_of(key, env)) not in (None, section):
+            hints.append(f"; {key} is a setting of {other} ({other}.{key})")
+    return "".join(hints)
+
+
 def _section_hint(parts: list[str], raw: str, env: str | None) -> str:
     """For a ``--set NAME=VALUE`` whose NAME is a section's setting (``learning_rate``): the KEY to give."""
     section = section_of(parts[0], env) if len(parts) == 1 else None
@@ -297,7 +309,8 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
             raise ValueError(f"{key} must be a mapping of settings, got {cfg[key]!r}")
     unknown = sorted(set(cfg["self_play"]) - set(DEFAULTS["self_play"]))
     if unknown:  # a mistyped key (self_play.pool_sise) would otherwise be ignored without a word
-        raise _unknown_settings("self_play", unknown, DEFAULTS["self_play"])
+        raise ValueError(f"{_unknown_settings('self_play', unknown, DEFAULTS['self_play'])}"
+                         f"{misplaced(unknown, 'self_play', cfg['env'])}")
     if not isinstance(cfg["recurrent"], bool):
         raise ValueError(f"--set recurrent must be true or false, got {cfg['recurrent']!r}")
     if cfg["device"] == "auto":
@@ -326,7 +339,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
     if cfg["num_workers"] < 0 or cfg["num_workers"] > cfg["num_envs"]:
         raise ValueError(f"--num-workers must be between 0 and --num-envs ({cfg['num_envs']}), "
                          f"got {cfg['num_workers']}")
-    check_ppo(cfg["ppo"], cfg["num_envs"], cfg["recurrent"])
+    check_ppo(cfg["ppo"], cfg["num_envs"], cfg["recurrent"], cfg["env"])
     return cfg
 
 
@@ -455,8 +468,9 @@ def _unknown_settings(section: str, unknown: list[str], known: Collection[str]) 
 PPO_KEYWORD_FLAGS = {"seed": "--seed", "policy": "--policy", "device": "--device"}
 
 
-def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
-    """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists."""
+def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool, env: str | None = None) -> None:
+    """The PPO settings SB3 would reject late (or divide by): checked before a run folder exists. ``env``
+    names the game whose options a misplaced key may be."""
     known = ppo_settings(recurrent)
     unknown = sorted(set(ppo) - known)
     if unknown:
@@ -464,6 +478,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool) -> None:
         # refuses --seed), only its own top-level seed:.
         hints = "".join(f"; ppo.{k} is the run's {flag} (top-level {k}: in a config file): set that instead"
                         for k, flag in PPO_KEYWORD_FLAGS.items() if k in unknown)
+        hints += misplaced(set(unknown) - set(PPO_KEYWORD_FLAGS), "ppo", env)
         raise ValueError(f"{_unknown_settings('ppo', unknown, known)}{hints}")
     for key in ("n_steps", "batch_size", "n_epochs"):
         if key == "batch_size" and ppo[key] == "auto":  # n_steps is a number by now

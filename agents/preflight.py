@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from agents.config import DEFAULTS, MINIBATCHES, auto_batch_size, flag_of, load_yaml, set_item
+from agents.config import DEFAULTS, MINIBATCHES, auto_batch_size, flag_of, load_yaml, misplaced, set_item
 from agents.machine import address_space, memory_bytes, memory_figures
 
 if TYPE_CHECKING:
@@ -99,8 +99,9 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     for key in kwargs:
         if known is not None and key not in known:
             # Its options named: --help lists flags for a few of them only (none of Rotation's)
+            elsewhere = misplaced([key], "env_kwargs", cfg["env"])  # ppo's n_epochs, the top-level seed
             raise ValueError(f"{env_flag(key, typed)} does not apply to --env {cfg['env']} ({cfg['env']}'s "
-                             f"options: {', '.join(sorted(known))})")
+                             f"options: {', '.join(sorted(known))}){elsewhere}")
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:

@@ -140,6 +140,28 @@ def test_a_config_file_with_an_unknown_top_level_key_is_refused(tmp_path: Path):
         load_config("sokoban", own)
 
 
+def test_a_key_nested_in_the_wrong_section_is_named_with_its_own(scripts, tmp_path: Path, capsys):
+    # ppo: {size: 12} in a config file got ppo's list alone, not where size goes (a top-level key did).
+    from agents.config import resolve
+
+    base = load_config("snake_duel")
+    with pytest.raises(ValueError, match=r"^ppo: unknown settings \['size'\] .*; size is a setting of "
+                                         r"env_kwargs \(env_kwargs\.size\)$"):
+        resolve({**base, "ppo": {**base["ppo"], "size": 12}}, False)
+    with pytest.raises(ValueError, match=r"^self_play: unknown settings \['seed', 'size'\] .*; seed is a "
+                                         r"top-level setting, not one of self_play; size is a setting of "
+                                         r"env_kwargs \(env_kwargs\.size\)$"):
+        resolve({**base, "self_play": {**base["self_play"], "seed": 3, "size": 12}}, False)
+    with pytest.raises(ValueError, match=r"ppo\.seed is the run's --seed .*: set that instead$"):  # said once
+        resolve({**base, "ppo": {**base["ppo"], "seed": 3}}, False)
+    own = tmp_path / "mine.yaml"
+    own.write_text("env_kwargs:\n  n_epochs: 2\n")
+    argv = ["--env", "snake", "--config", str(own), "--run-dir", str(tmp_path / "r")]
+    assert scripts.train_ppo.main(argv) == 2
+    assert ("snake's options: obs, pixel_scale, size, starvation); n_epochs is a setting of ppo "
+            "(ppo.n_epochs)") in capsys.readouterr().err
+
+
 def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
     """README: a --config file is any part of a config; one whose every line is commented out is none."""
     empty = tmp_path / "empty.yaml"
