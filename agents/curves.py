@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from agents.cli import not_utf8, safe_text
-from agents.runs import given_a_file, missing_folders, not_written, remove_folders, run_hint, written_beside
+from agents.runs import folders_made_for, given_a_file, not_written, run_hint, written_beside
 
 
 class FolderError(OSError):
@@ -137,22 +137,18 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
     # refused it with a TypeError traceback.
     fig.suptitle(safe_text(title or str(run)))
     fig.tight_layout()
-    made = missing_folders(out.parent)  # removed again if the curve is not written
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # a full disk, a read-only place
-        plt.close(fig)
-        remove_folders(made)  # those made before the disk was full
-        raise FolderError(f"its folder {out.parent} cannot be made ({e.strerror or e}); choose another "
-                          "place") from None
-    try:
-        with written_beside(out, last) as tmp:  # never half a PNG in place of a good one
-            fig.savefig(tmp, dpi=110)
-    except BaseException as e:  # a full disk or a stop: no empty folder is left for a file not written
-        remove_folders(made)
-        if isinstance(e, OSError):  # say which file, not only the errno
+    with folders_made_for(out.parent):
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a full disk, a read-only place
+            plt.close(fig)
+            raise FolderError(f"its folder {out.parent} cannot be made ({e.strerror or e}); choose another "
+                              "place") from None
+        try:
+            with written_beside(out, last) as tmp:  # never half a PNG in place of a good one
+                fig.savefig(tmp, dpi=110)
+        except OSError as e:  # a full disk: say which file, not only the errno
             raise OutputError(not_written(out, e)) from None
-        raise
-    finally:
-        plt.close(fig)
+        finally:
+            plt.close(fig)
     return out

@@ -869,6 +869,19 @@ def remove_folders(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+@contextlib.contextmanager
+def folders_made_for(folder: Path) -> Iterator[None]:
+    """Around making ``folder`` (``mkdir(parents=True)``) and writing an output in it: should either fail, a
+    stop included, the folders made for it are removed again (``remove_folders``), so no empty folder is
+    left for an output not written."""
+    made = missing_folders(folder)
+    try:
+        yield
+    except BaseException:
+        remove_folders(made)
+        raise
+
+
 def _made_in(folder: Path, flag: str, path: Path) -> Path:
     """The nearest existing folder at or above ``folder`` (where missing ones would be made)."""
     found = next(p for p in (folder.absolute(), *folder.absolute().parents) if os.path.lexists(p))

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import whole_number
-from agents.runs import check_output_file, missing_folders, not_written, remove_folders, written_beside
+from agents.runs import check_output_file, folders_made_for, not_written, written_beside
 from envs.gameboy.core import MAX_BOOT_FRAMES, load_pyboy_class, load_state_file, new_pyboy, save_emulator
 from envs.gameboy.roms import no_start_state
 
@@ -151,15 +151,12 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
     (``last``): a signal during the rename is dropped, not raised after it, which had the command say it
     wrote nothing. Without ``force``, a file another run wrote at ``out`` since the first check is kept
     (``new``: a check before the rename let one written between the two be replaced)."""
-    made = missing_folders(out.parent)  # removed again if the state is not written
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with written_beside(out, last=True, new=not force) as tmp:
-            tmp.write_bytes(data)
-    except BaseException as e:  # a full disk or a stop: no empty folder is left for a state not written
-        remove_folders(made)
-        if not isinstance(e, OSError):
-            raise
+        with folders_made_for(out.parent):  # a full disk or a stop leaves no empty folder for it
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with written_beside(out, last=True, new=not force) as tmp:
+                tmp.write_bytes(data)
+    except OSError as e:
         # new's refusal leaves a file at out; the mkdir's FileExistsError (a file in the folder's way) not
         if isinstance(e, FileExistsError) and not force and os.path.lexists(out):
             raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it"
