@@ -6,6 +6,7 @@ each records for its output; ``safe_text`` and ``not_utf8`` for text that may ho
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import itertools
 import json
@@ -16,7 +17,7 @@ import select
 import shlex
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from agents.config import set_item, whole_number
@@ -334,20 +335,23 @@ class StdoutRefused(Exception):
     """stdout refused the output (``--json > out.json`` on a full disk): run_script says it in one line."""
 
 
-def _refused(e: OSError) -> StdoutRefused:
-    return StdoutRefused(f"stdout refused the output ({e.strerror or e})")
+@contextlib.contextmanager
+def _stdout_refusals() -> Iterator[None]:
+    """A write to stdout the disk refuses, as ``StdoutRefused``; a closed pipe's ``BrokenPipeError`` stays."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise StdoutRefused(f"stdout refused the output ({e.strerror or e})") from None
 
 
 def print_json(obj: Any) -> None:
     """Prints ``obj`` as one line of JSON in a single write: on an unbuffered stdout (``python -u``,
     ``PYTHONUNBUFFERED``) print() wrote the newline apart, after a reader that stopped at the object
     (``--json | head -c 100``) may have left, so a finished script exited 141, not 0."""
-    try:
+    with _stdout_refusals():
         sys.stdout.write(json.dumps(obj) + "\n")
-    except BrokenPipeError:
-        raise
-    except OSError as e:
-        raise _refused(e) from None
 
 
 def run_script(main: Callable[[], int]) -> NoReturn:
@@ -357,12 +361,8 @@ def run_script(main: Callable[[], int]) -> NoReturn:
     ignored" and status 120)."""
     try:
         code = main()
-        try:
+        with _stdout_refusals():
             sys.stdout.flush()  # the buffered rest now, where a closed pipe is caught, not at the shutdown
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise _refused(e) from None
     except StdoutRefused as e:
         print(f"error: {e}", file=sys.stderr)
         # The unwritten rest goes to devnull, or the shutdown's flush fails again ("Exception ignored").
