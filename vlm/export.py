@@ -406,6 +406,9 @@ _STEP_FILE = re.compile(rf"{TRAJ_DIR}/steps/part-[0-9]{{5,}}\.parquet")  # part-
 # ------------------------------------------------------------------------------------ worker side
 
 _MODEL: Any = None
+# A pool worker's failed load of the checkpoint, raised by its jobs: raised in its initializer, it printed a
+# traceback and broke the pool, which the export took for a worker killed (out of memory).
+_MODEL_ERROR: RunError | None = None
 # The running job's progress(episodes ended, steps played): the parent's bar, directly (jobs run in this
 # process) or through _PROGRESS_QUEUE (a pool); None outside a job.
 _PROGRESS: Callable[[int, int], Any] | None = None
@@ -442,10 +445,13 @@ def _init_worker(run: RunInfo, device: str, queue: Any, parent: int) -> None:
     threading.Thread(target=_exit_when_gone, args=(parent,), daemon=True, name="export-watch").start()
     import torch
 
-    global _MODEL, _PROGRESS_QUEUE
+    global _MODEL, _MODEL_ERROR, _PROGRESS_QUEUE
     torch.set_num_threads(1)  # one core per worker process: N workers use N cores, not N²
-    _MODEL = load_policy(run, device)
     _PROGRESS_QUEUE = queue
+    try:  # the file may be gone since the export loaded it: a run still training deletes its older ones
+        _MODEL = load_policy(run, device)
+    except RunError as e:
+        _MODEL_ERROR = e
 
 
 def _progress(episodes: int, steps: int) -> None:
@@ -457,6 +463,8 @@ def _pooled_job(key: int, fn: Callable[..., Any], *job: Any) -> Any:
     """In a pool's worker: ``fn(*job)``, its progress sent to the parent as ``(key, episodes, steps)``,
     at each episode's end and otherwise at most every ``REFRESH_S`` (a long Game Boy episode's steps)."""
     global _PROGRESS
+    if _MODEL_ERROR is not None:
+        raise _MODEL_ERROR
     last, steps = time.monotonic(), 0
 
     def report(episodes: int, played: int) -> None:
@@ -787,17 +795,9 @@ def export(opts: ExportOptions) -> dict[str, Any]:
                 runner.close(stop=stopped)  # workers are done (or killed) before the partial folder goes
         finally:
             torch.set_num_threads(threads)
-        try:  # the workers may have loaded another policy
-            now_sha1: str | None = file_sha1(run.checkpoint)
-        except FileNotFoundError:
-            now_sha1 = None
-        if now_sha1 != played_sha1:
-            # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
-            how = "changed" if now_sha1 else "was removed"
-            raise ExportError(
-                f"{run.checkpoint} {how} during the export (is the run still training? it rewrites model.zip "
-                f"and keeps only its {KEEP_CHECKPOINTS} newest checkpoints); copy the checkpoint out of the "
-                "run folder and give the copy as --checkpoint")
+        changed = _checkpoint_changed(run.checkpoint, played_sha1)  # the workers may have loaded another
+        if changed is not None:
+            raise changed
         summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
     except BaseException as e:
         shutil.rmtree(partial, ignore_errors=True)
@@ -805,6 +805,8 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         remove_folders(made)
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
+        if isinstance(e, RunError):  # a worker's load of the checkpoint: one gone since, most often
+            raise _checkpoint_changed(run.checkpoint, played_sha1) or ExportError(str(e)) from None
         if isinstance(e, BrokenProcessPool):  # killed from outside: most often by the out-of-memory killer
             raise ExportError(f"an export worker process died ({str(e).rstrip('.')}); if the machine ran "
                               "out of memory, export with fewer --workers") from None
@@ -820,6 +822,22 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         lock.close()
     summary["out"] = str(out)
     return summary
+
+
+def _checkpoint_changed(checkpoint: Path, played_sha1: str) -> ExportError | None:
+    """The refusal of an export whose ``checkpoint`` no longer holds the model it loaded (of SHA-1
+    ``played_sha1``), else None."""
+    try:
+        now_sha1: str | None = file_sha1(checkpoint)
+    except FileNotFoundError:
+        now_sha1 = None
+    if now_sha1 == played_sha1:
+        return None
+    # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
+    how = "changed" if now_sha1 else "was removed"
+    return ExportError(f"{checkpoint} {how} during the export (is the run still training? it rewrites "
+                       f"model.zip and keeps only its {KEEP_CHECKPOINTS} newest checkpoints); copy the "
+                       "checkpoint out of the run folder and give the copy as --checkpoint")
 
 
 def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,

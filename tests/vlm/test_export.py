@@ -1348,6 +1348,33 @@ def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_di
     assert "could not be written" not in err and not out.exists()
 
 
+def test_a_checkpoint_removed_before_the_workers_load_it_is_named_not_taken_for_a_dead_worker(
+        run, tmp_path, capfd, monkeypatch):
+    # A training run deletes all but its newest checkpoints: the one exported may go between the export's
+    # own load and its workers'. Each worker printed "Exception in initializer:" and a traceback, then the
+    # export blamed the memory: "an export worker process died ...; export with fewer --workers".
+    import vlm.export
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    real = vlm.export.load_policy
+
+    def training_deletes_it_meanwhile(*args, **kwargs):  # the export's own load: the workers load theirs
+        model = real(*args, **kwargs)
+        (mine / "model.zip").unlink()
+        return model
+
+    monkeypatch.setattr(vlm.export, "load_policy", training_deletes_it_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--out", str(out), "--episodes", str(CHUNK + 1), "--workers", "2",
+                  "--tasks-per-state", "0", "--no-progress") == 2
+    err = capfd.readouterr().err
+    assert "error: " + str(mine / "model.zip") + " was removed during the export" in err
+    assert "give the copy as --checkpoint" in err
+    assert "worker process died" not in err and "Traceback" not in err and "initializer" not in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_a_worker_killed_during_the_export_is_one_clear_error(run, tmp_path, capsys, monkeypatch):
     # The out-of-memory killer, say: the pool broke, and the script printed BrokenProcessPool's traceback.
     import vlm.export
