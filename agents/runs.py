@@ -727,10 +727,12 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
             ckpt = given_checkpoint(checkpoint)
         except RunError as e:
             inside = run / checkpoint  # given as `ls RUN/checkpoints` shows it, relative to the run
-            if Path(checkpoint).is_absolute() or Path(checkpoint).exists() or not inside.is_file():
-                raise
-            raise RunError(f"{e} (paths are read from the folder the command runs in: the run's is "
-                           f"{inside})") from None
+            if not (Path(checkpoint).is_absolute() or Path(checkpoint).exists()) and inside.is_file():
+                raise RunError(f"{e} (paths are read from the folder the command runs in: the run's is "
+                               f"{inside})") from None
+            if not os.path.lexists(checkpoint):
+                raise RunError(f"{e}{_pruned_note(run, Path(checkpoint))}") from None
+            raise
         # Not a zip at all (config.yaml given by mistake, say): SB3's load said only zipfile's "BadZipFile:
         # File is not a zip file". A zip cut short or damaged starts as one and load_model names its error.
         with contextlib.suppress(OSError), open(ckpt, "rb") as f:  # unreadable: load_model says so
@@ -749,6 +751,20 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
                            "checkpoint yet (the first comes at its save_every steps, or when Ctrl-C stops "
                            f"it); try again then, or {instead}") from None
         raise
+
+
+def _pruned_note(run: Path, given: Path) -> str:
+    """For a missing ``given`` named as one of ``run``'s checkpoints/step_<N>.zip (from here or from the
+    run): that training deletes all but the newest, and which those are; "" otherwise."""
+    kept = checkpoints(run)
+    home = os.path.realpath(run / "checkpoints")
+    if not (kept and _STEP.fullmatch(given.name)) or \
+            home not in (os.path.realpath(given.parent), os.path.realpath(run / given.parent)):
+        return ""
+    from vlm.tasks import listed
+
+    return (f" (training keeps a run's newest {KEEP_CHECKPOINTS} checkpoints, deleting older ones as it "
+            f"saves; {run} holds {listed([str(f) for _, f in kept])})")
 
 
 @contextlib.contextmanager

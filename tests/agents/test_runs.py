@@ -344,9 +344,29 @@ def test_a_checkpoint_given_relative_to_the_run_is_pointed_to(tmp_path, monkeypa
         runs.model_file(Path("run1"), "checkpoints/step_8.zip", "")
     assert str(missing.value) == ("--checkpoint checkpoints/step_8.zip: no such file (paths are read from "
                                   "the folder the command runs in: the run's is run1/checkpoints/step_8.zip)")
-    with pytest.raises(runs.RunError) as missing:  # in neither place: no hint
-        runs.model_file(Path("run1"), "checkpoints/step_9.zip", "")
-    assert str(missing.value) == "--checkpoint checkpoints/step_9.zip: no such file"
+    with pytest.raises(runs.RunError) as missing:  # in neither place, and no name of the run's: no hint
+        runs.model_file(Path("run1"), "checkpoints/best.zip", "")
+    assert str(missing.value) == "--checkpoint checkpoints/best.zip: no such file"
+
+
+def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monkeypatch):
+    # evaluate.py run1 --checkpoint run1/checkpoints/step_8.zip, as `ls` showed it a minute ago: a run still
+    # training keeps its newest 3 and deletes the older ones as it saves. It was "no such file", no more.
+    run = old_run(tmp_path / "run1")
+    (run / "checkpoints").mkdir()
+    for step in (16, 24, 32):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"PK\x03\x04")
+    monkeypatch.chdir(tmp_path)
+    kept = "run1/checkpoints/step_16.zip, run1/checkpoints/step_24.zip and run1/checkpoints/step_32.zip"
+    for given in ("run1/checkpoints/step_8.zip", "checkpoints/step_8.zip",
+                  f"{tmp_path}/run1/checkpoints/step_8.zip"):
+        with pytest.raises(runs.RunError) as missing:
+            runs.model_file(Path("run1"), given, "")
+        assert str(missing.value) == (f"--checkpoint {given}: no such file (training keeps a run's newest 3 "
+                                      f"checkpoints, deleting older ones as it saves; run1 holds {kept})")
+    with pytest.raises(runs.RunError) as missing:  # another run's name: nothing said of this run's
+        runs.model_file(Path("run1"), "run2/checkpoints/step_8.zip", "")
+    assert str(missing.value) == "--checkpoint run2/checkpoints/step_8.zip: no such file"
 
 
 def test_auto_named_runs_started_in_one_second_get_numbered_folders(tmp_path, monkeypatch):
