@@ -114,9 +114,10 @@ def image_formats() -> set[str]:
 
 
 def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str | None = None,
-               baseline: float | None = None, last: bool = False) -> Path:
+               baseline: float | None = None, last: bool = False, new: bool = False) -> Path:
     """Scalar ``tag`` (by default the score) against env steps and against wall-clock minutes, side by
-    side (``last``: the command's last output, see ``runs.written_together``)."""
+    side (``last``: the command's last output; ``new``: written only where no file is, see
+    ``runs.written_together``)."""
     plt = pyplot()
     steps, values, minutes = read_scalars(run, tag)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
@@ -145,8 +146,11 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
             raise FolderError(f"its folder {out.parent} cannot be made ({e.strerror or e}); choose another "
                               "place") from None
         try:
-            with written_beside(out, last) as tmp:  # never half a PNG in place of a good one
+            with written_beside(out, last, new) as tmp:  # never half a PNG in place of a good one
                 fig.savefig(tmp, dpi=110)
+        except FileExistsError:  # new: checked before the drawing, by the caller
+            raise OutputError(f"{out} appeared while the curve was drawn (another command wrote it); pass "
+                              "--force to replace it, or choose another --out") from None
         except OSError as e:  # a full disk: say which file, not only the errno
             raise OutputError(not_written(out, e)) from None
         finally:

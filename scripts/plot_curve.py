@@ -52,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--out {out}: matplotlib writes no {suffix} file; end the name in .png "
                                  f"(or .{', .'.join(sorted(formats - {'png'}))})")
             check_output_file(out, "--out", args.force, make_folders=True)
-            # last=True: once the PNG is in place a signal is ignored (it said the file was as it was).
-            print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True))
+            # last=True: once the PNG is in place a signal is ignored (it said the file was as it was). new:
+            # a file another command wrote at --out meanwhile (a plot of another run) is not replaced unasked.
+            print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True,
+                             new=not args.force))
     except FolderError as e:
         print(f"error: --out {out}: {e}", file=sys.stderr)
         return 2

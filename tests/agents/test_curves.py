@@ -376,3 +376,32 @@ def test_the_legend_is_placed_off_a_falling_curve(tmp_path, monkeypatch):
     box = ax.get_legend().get_window_extent()
     points = ax.transData.transform(ax.get_lines()[0].get_xydata())
     assert not box.count_contains(points)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_an_out_another_command_wrote_while_the_curve_was_drawn_is_kept_without_force(tmp_path, monkeypatch,
+                                                                                      capsys, force):
+    # Two plot_curve.py of two runs at once, both --out curve.png without --force: each checked that no file
+    # was there, then the later one replaced the other's PNG, and both said they wrote it.
+    from matplotlib.figure import Figure
+
+    from tests.conftest import load_script
+
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0)])
+    out = tmp_path / "curve.png"
+    savefig = Figure.savefig
+
+    def and_another_command_writes_out(*args, **kwargs):
+        out.write_bytes(b"the other run's curve")
+        return savefig(*args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", and_another_command_writes_out)
+    code = load_script("plot_curve").main([str(tmp_path), "--out", str(out), *(["--force"] if force else [])])
+    err = capsys.readouterr().err
+    if force:  # asked to replace whatever is there
+        assert code == 0 and out.read_bytes().startswith(b"\x89PNG")
+        return
+    assert code == 2 and out.read_bytes() == b"the other run's curve"
+    assert err == (f"error: --out {out} appeared while the curve was drawn (another command wrote it); pass "
+                   "--force to replace it, or choose another --out\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "tb"]  # no temp file left
