@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import sys
+import tempfile
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
@@ -143,6 +145,43 @@ def lift_open_files_limit() -> None:
             return
         except (ValueError, OSError):  # above what the system allows (macOS' cap): try the next
             continue
+
+
+def choose_numba_cache(sources: Iterable[Path]) -> None:
+    """Sets ``NUMBA_CACHE_DIR`` (unless set) to a folder of this user's in the temporary one where Numba has
+    nowhere else to cache the games' jitted cores (``cache=True``): neither ``__pycache__`` beside their
+    sources (in ``sources``, their folders) nor the user's cache (``$XDG_CACHE_HOME/numba``, else
+    ``~/.cache/numba``) writable, as a read-only install and an unusable ``$HOME`` leave them on a
+    cluster. Every import of a game failed there in Numba's "no locator available" traceback. Called before
+    numba is imported, which reads it once; worker processes inherit it."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "numba"  # Numba's
+    if all(_writable_folder(folder / "__pycache__") for folder in sources) or _writable_folder(user_cache):
+        return
+    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: its temporary folder is the user's own
+    folder = Path(tempfile.gettempdir()) / f"depthfirst-numba-{uid if uid is not None else 'cache'}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        found = folder.lstat()
+        # Numba unpickles what it finds there: a folder another user made (or may write in) could hand this
+        # process code to run. Then a fresh one of its own, compiled anew each run.
+        others = (uid is not None and found.st_uid != uid) or found.st_mode & 0o022
+        if others or not stat.S_ISDIR(found.st_mode):
+            folder = Path(tempfile.mkdtemp(prefix="depthfirst-numba-"))
+    except OSError:  # no writable temporary folder either: Numba's own error says it
+        return
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+
+
+def _writable_folder(folder: Path) -> bool:
+    """Whether ``folder`` can be made and written in, tried as Numba tries a cache folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
 
 
 def usable_cores() -> int:

@@ -10,9 +10,15 @@ import agents.startup  # noqa: F401
 
 # isort: split
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
+
+from agents.machine import choose_numba_cache
+
+# Before any game imports numba: the folders of the jitted cores (cache=True).
+choose_numba_cache([Path(__file__).parent, Path(__file__).parent / "gameboy"])
 
 if TYPE_CHECKING:
     from envs.base import Game

@@ -376,3 +376,62 @@ def test_the_size_an_allocator_refused_is_read_from_each_ones_wording():
         "100 bytes", "293 KiB"]
     assert all(out_of_memory(e) for e in (cpu, cuda, numpy_error.value))
     assert refused_size(MemoryError()) is None and not out_of_memory(RuntimeError("a torch bug"))
+
+
+def unwritable_caches(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the packages whose __pycache__ folders cannot be made (a file is in the way, as a read-only
+    install is to a user who is not root), and an environment whose $HOME is a file (no ~/.cache/numba)
+    and whose temporary folder is under ``tmp_path``."""
+    import shutil
+
+    copy = tmp_path / "install"
+    for package in ("agents", "envs"):
+        shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("envs", "envs/gameboy"):
+        (copy / folder / "__pycache__").write_text("")
+    (tmp_path / "home").write_text("")
+    (tmp_path / "tmp").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path / "tmp"), PYTHONPATH=str(copy))
+    return copy, env
+
+
+def test_a_game_imports_where_neither_its_pycache_nor_home_takes_numbas_cache(tmp_path):
+    # A read-only install and an unusable $HOME (a cluster's): every import of a game failed in Numba's
+    # "cannot cache function 'next_u64': no locator available" traceback. The cache goes to a folder of
+    # this user's in the temporary one, which a second import (a worker's, the next run's) reuses.
+    _, env = unwritable_caches(tmp_path)
+    code = "import os, envs.snake; print(os.environ['NUMBA_CACHE_DIR'])"
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == str(tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}")
+    assert (tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}").stat().st_mode & 0o777 == 0o700
+
+
+def test_numbas_cache_folder_is_chosen_only_where_it_has_none(monkeypatch, tmp_path):
+    from agents import machine
+
+    copy, env = unwritable_caches(tmp_path)
+    for name in ("HOME", "TMPDIR"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/the/users/own")
+    machine.choose_numba_cache([copy / "envs"])
+    assert os.environ["NUMBA_CACHE_DIR"] == "/the/users/own"  # the user's own setting stays
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    machine.choose_numba_cache([tmp_path])  # __pycache__ can be made there: Numba's own choice
+    assert "NUMBA_CACHE_DIR" not in os.environ
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    machine.choose_numba_cache([copy / "envs"])  # the user's cache folder takes it
+    assert "NUMBA_CACHE_DIR" not in os.environ
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    # Another user's folder of that name (Numba unpickles what it finds there): a fresh one of its own.
+    theirs = tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}"
+    theirs.mkdir()
+    os.chown(theirs, os.getuid() + 1, -1)
+    machine.choose_numba_cache([copy / "envs"])
+    chosen = Path(os.environ["NUMBA_CACHE_DIR"])
+    assert chosen.parent == tmp_path / "tmp" and chosen != theirs and chosen.stat().st_uid == os.getuid()
