@@ -354,11 +354,34 @@ def print_json(obj: Any) -> None:
         sys.stdout.write(json.dumps(obj) + "\n")
 
 
+class _RefusalsReported:
+    """stdout, each write and flush the disk refuses raised as ``StdoutRefused``: on an unbuffered stdout
+    (``python -u``, ``PYTHONUNBUFFERED``) a line printed to a full disk (``> /dev/full``) failed where it
+    was printed, as evaluate's traceback or plot_curve's "error: [Errno 28] ...", which did not say it was
+    stdout."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with _stdout_refusals():
+            return self._stream.write(text)
+
+    def flush(self) -> None:
+        with _stdout_refusals():
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def run_script(main: Callable[[], int]) -> NoReturn:
     """Runs a script's ``main`` and exits with its status through ``exit_ignoring_stop_signals``. A reader
     that stops early (``--json | head -c 100``) closes the script's stdout: the script then ends quietly,
     not with a ``BrokenPipeError`` traceback (or, for output still buffered at exit, Python's "Exception
-    ignored" and status 120)."""
+    ignored" and status 120). A disk that refuses stdout is said in one line (``StdoutRefused``)."""
+    if sys.stdout is not None and not isinstance(sys.stdout, _RefusalsReported):
+        sys.stdout = _RefusalsReported(sys.stdout)
     try:
         code = main()
         with _stdout_refusals():

@@ -154,6 +154,18 @@ def test_a_script_whose_stdout_the_disk_refuses_says_so_in_one_line(stdout):
     assert proc.stderr == "error: stdout refused the output (No space left on device)\n"
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_a_line_printed_to_an_unbuffered_stdout_the_disk_refuses_is_said_in_one_line():
+    # python -u or PYTHONUNBUFFERED: print() writes at once, so the refusal came where the line was printed,
+    # evaluate's traceback, or plot_curve's "error: [Errno 28] No space left on device" (its own catch).
+    code = "from agents.cli import run_script\nrun_script(lambda: print('done: model.zip') or 0)\n"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-u", "-c", code], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2
+    assert proc.stderr == "error: stdout refused the output (No space left on device)\n"
+
+
 # Only stdout's reader leaving is a quiet end: a pipe of the script's own (a dead worker's, the VLM
 # server's socket) that nothing handled is a bug to see, not a silent 141 with stdout thrown away.
 def test_a_broken_pipe_that_is_not_stdouts_keeps_its_traceback():
