@@ -84,7 +84,7 @@ class PlayerRun:
 
     name: str
     kind: str  # "specialist" or "vlm"
-    parameters: float | None
+    parameters: int | None
     parameters_source: str
     episodes: list[Episode]
     wall_s: float
@@ -111,16 +111,17 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:[eE]\d+)?)\s*([kKmMbBtT]?)\s*$")
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
 
-def parse_count(text: str) -> float:
-    """``7.6B``, ``256M``, ``7e9`` -> a number (finite and > 0: the report's size axis is logarithmic)."""
+def parse_count(text: str) -> int:
+    """``7.6B``, ``256M``, ``7e9`` -> a whole number (> 0: the report's size axis is logarithmic), rounded:
+    8.3B is 8300000000.000001 as a float, which report.json wrote."""
     m = _SIZE.match(text)
     count = float(m.group(1)) * _SUFFIX[m.group(2).lower()] if m else 0.0
-    if not 0 < count < math.inf:
+    if not 0.5 <= count < math.inf:  # under a half rounds to no parameter
         raise ValueError(f"expected a count such as 7B, 256M or 7e9, got {text!r}")
-    return count
+    return round(count)
 
 
-def params_from_name(model: str) -> float | None:
+def params_from_name(model: str) -> int | None:
     """The parameter count a model name states (``qwen2.5-vl-7b`` -> 7e9), or None.
 
     The first size counts: one after it names something else (``Qwen2.5-7B-Instruct-1M``'s context)."""
@@ -128,7 +129,7 @@ def params_from_name(model: str) -> float | None:
     if found is None:
         return None
     number, unit = found.groups()
-    return float(number) * _SUFFIX[unit.lower()]
+    return round(float(number) * _SUFFIX[unit.lower()])
 
 
 # The highest price per 1,000 tokens taken: above any API's in any currency (the dearest, under a dollar,
@@ -171,8 +172,8 @@ def _check_once(given: dict[str, Any], model: str, flag: str) -> None:
         raise CompareError(f"{flag} is given twice for {who}; give it once")
 
 
-def parse_params(items: list[str] | None) -> dict[str, float]:
-    out: dict[str, float] = {}
+def parse_params(items: list[str] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
     for item in items or []:
         model, sep, value = item.rpartition("=")
         try:
@@ -207,11 +208,11 @@ def play_specialist(model: Any, name: str, env: str, env_kwargs: dict[str, Any],
     eps = run_episodes(model, env, env_kwargs, episodes, seed=seed, batch=episodes, max_steps=max_steps,
                        deterministic=True, progress=progress)
     wall = time.perf_counter() - t0
-    return PlayerRun(name, "specialist", float(count_params(model.policy)), "counted", eps, wall, dict(about))
+    return PlayerRun(name, "specialist", count_params(model.policy), "counted", eps, wall, dict(about))
 
 
 def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: int, seed: int,
-             max_steps: int, parameters: float | None = None, progress: Any = None,
+             max_steps: int, parameters: int | None = None, progress: Any = None,
              name: str | None = None) -> PlayerRun:
     """The VLM on the same seeds; every episode runs at once, ``player.concurrency`` requests in flight.
     ``name`` labels it in the report (default: the model name)."""
@@ -890,7 +891,7 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
 # ---------------------------------------------------------------------- the whole comparison
 def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | None = None,
             players: list[VLMPlayer] | None = None, prices: dict[str, Price] | None = None,
-            vlm_params: dict[str, float] | None = None, max_steps: int | None = None, device: str = "cpu",
+            vlm_params: dict[str, int] | None = None, max_steps: int | None = None, device: str = "cpu",
             frames_per_vlm: int = 6, command: str = "", overwrite: bool = False,
             show_progress: bool = True, checkpoint: Path | None = None,
             flag: str = "--out") -> dict[str, Any]:
@@ -983,7 +984,7 @@ def check_cache_outside(root: Path, out: Path) -> None:
 
 def play_all(env: str, env_kwargs: dict[str, Any], episodes: int, seed: int, steps: int, model: Any,
              about: dict[str, Any], players: list[VLMPlayer], labels: list[str],
-             vlm_params: dict[str, float], show_progress: bool) -> list[PlayerRun]:
+             vlm_params: dict[str, int], show_progress: bool) -> list[PlayerRun]:
     """The specialist (``model``, unless None) and every VLM player, each on the same seeds."""
     from tqdm import tqdm
 
@@ -1025,7 +1026,7 @@ def cached_answers_hint(players: list[VLMPlayer], other: str = "", fix: str = "f
             "run the same command again, which sends no request for them")
 
 
-def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_params: dict[str, float]
+def check_model_names(players: list[VLMPlayer], prices: dict[str, Price], vlm_params: dict[str, int]
                       ) -> None:
     """Refuse a ``MODEL=`` price or parameter count that names no ``--vlm`` model: it would be silently
     ignored (a typo leaves the report with "no price" or the count read from the name)."""

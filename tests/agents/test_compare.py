@@ -102,6 +102,7 @@ def test_every_player_plays_the_same_seeds(compared, specialist):
     spec = players["specialist-tiny"]
     assert spec["per_episode"]["score"] == [e.score for e in expected]
     assert spec["parameters"] == 415_605 and spec["parameters_source"] == "counted"
+    assert isinstance(spec["parameters"], int)  # a count: it was 415605.0
     assert spec["decisions"] == sum(e.length for e in expected) and spec["decisions_per_s"] > 0
 
 
@@ -706,6 +707,15 @@ def test_parameter_counts_and_prices_parse():
     assert parse_count("8.3B") == pytest.approx(8.3e9) and parse_count("7e9") == parse_count("7E9") == 7e9
     assert parse_prices(["gpt-4o=2.5,10", "1"]) == {"gpt-4o": Price(2.5, 10), "*": Price(1, 1)}
     assert parse_prices(["local=0"]) == {"local": Price(0, 0)}  # a model served for free
+
+
+def test_a_parameter_count_is_a_whole_number():
+    # A count: --vlm-params m-vl-7b=8.3B was 8300000000.000001 in report.json, a specialist's 415605.0.
+    assert parse_count("8.3B") == 8_300_000_000 and isinstance(parse_count("8.3B"), int)
+    assert isinstance(params_from_name("qwen2.5-vl-7b"), int)
+    assert params_from_name("Qwen2-VL-2.2B") == 2_200_000_000
+    with pytest.raises(ValueError, match="7B, 256M or 7e9"):  # rounds to no parameter at all
+        parse_count("0.4")
 
 
 def test_a_price_is_bounded_so_that_every_cost_stays_finite():
