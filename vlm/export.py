@@ -820,7 +820,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         raise
     finally:
         lock.close()
-    summary["out"] = str(out)
+    summary["out"] = os.path.abspath(out)  # as the checkpoint's: the JSON is read from anywhere
     return summary
 
 

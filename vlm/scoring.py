@@ -636,7 +636,9 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                            f"{split} (ids such as {unknown[0]!r}): "
                            f"{_untagged_ids(unknown, ids) or 'are they for another split?'}")
     results = [{**score_predictions(records, preds, predictions.stem).as_dict(), "scope": "all records"}]
-    out: dict[str, Any] = {"split": str(split), "predictions": str(predictions), "records": len(records),
+    # Absolute, as the specialist's run and checkpoint below: --out's file is read later, from anywhere.
+    out: dict[str, Any] = {"split": os.path.abspath(split), "predictions": os.path.abspath(predictions),
+                           "records": len(records),
                            "missing_ids": len(missing), "missing_examples": missing[:10],
                            "unknown_ids": len(unknown), "unknown_examples": unknown[:10]}
     if specialist is not None:

@@ -316,13 +316,16 @@ def test_card_commands_work_from_any_folder(exported):
     assert f"```bash\n{meta['command']}\n```" in card
 
 
-def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch):
+def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(run.parent)
     out = tmp_path / "rel"
     assert export(run.name, "--out", os.path.relpath(out), "--episodes", "2", "--formats", "none",
-                  "--no-progress") == 0
+                  "--no-progress", "--json") == 0
     meta = json.loads((out / META).read_text())
     assert meta["run"]["path"] == str(run) and meta["run"]["checkpoint"] == str(run / "model.zip")
+    # --json's out, as its checkpoint beside it: it was "../rel", as typed, read from no folder it names.
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["out"] == str(out) and printed["checkpoint"] == str(run / "model.zip")
     # Re-runnable from anywhere: it goes back to the folder whose relative paths it names.
     assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && {shlex.quote(sys.executable)} ")
 

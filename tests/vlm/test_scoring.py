@@ -87,7 +87,8 @@ def greedy_move_accuracy(run, moves: list[TaskRecord]) -> float:
     return float(np.mean(hits))
 
 
-def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts, capsys, tmp_path):
+def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts, capsys, tmp_path,
+                                                  monkeypatch):
     path, records, kinds = predictions
     assert scripts.score_predictions.main([str(dataset[1]), str(path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -96,6 +97,12 @@ def test_accuracy_format_and_missing_ids_by_group(predictions, dataset, scripts,
     assert scripts.score_predictions.main([str(dataset[1]), str(path), "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == result
     assert (result["split"], result["predictions"]) == (str(dataset[1]), str(path))
+    # Absolute, as the specialist's run and checkpoint: they were as typed, read from no folder --out names.
+    monkeypatch.chdir(path.parent)
+    capsys.readouterr()  # the --out run's tables
+    assert scripts.score_predictions.main([os.path.relpath(dataset[1]), path.name, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["split"], again["predictions"]) == (str(dataset[1]), str(path))
     assert result["results"][0]["scope"] == "all records"
     n = len(records)
     count = {k: sum(v == k for v in kinds.values()) for k in ("right", "wrong", "missing")}
