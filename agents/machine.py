@@ -114,7 +114,11 @@ def cap_thread_pools(environ: MutableMapping[str, str]) -> None:
     """Sets ``OMP_NUM_THREADS`` (unless set) to the usable cores where a cgroup CPU quota leaves fewer than
     the affinity allows: torch's pool (OpenMP's) starts a thread per core of the affinity, which a quota
     does not narrow, and 16 threads sharing 2 cores' time wait out most of each period throttled. Called
-    before torch is imported, which reads it once; worker processes inherit it."""
+    before torch is imported, which reads it once; worker processes inherit it. An empty (or blank) one
+    (``export OMP_NUM_THREADS=$UNSET``) sets nothing, and is dropped: libgomp printed "Invalid value for
+    environment variable OMP_NUM_THREADS" at every start."""
+    if not environ.get("OMP_NUM_THREADS", "x").strip():
+        del environ["OMP_NUM_THREADS"]
     cores = usable_cores()
     if "OMP_NUM_THREADS" not in environ and cores < affinity_cores():
         environ["OMP_NUM_THREADS"] = str(cores)

@@ -233,6 +233,9 @@ def test_memory_is_unknown_without_sysconf_and_ram_alone_without_meminfo(monkeyp
     (16, "max 100000", {}, None),  # no quota: torch's own count, the affinity's, is right
     (2, "200000 100000", {}, None),  # a quota the affinity already meets
     (16, "200000 100000", {"OMP_NUM_THREADS": "8"}, "8"),  # the user's own setting stays
+    # An empty one (export OMP_NUM_THREADS=$UNSET_VAR) sets nothing: libgomp warned of it on every run.
+    (16, "200000 100000", {"OMP_NUM_THREADS": ""}, "2"),
+    (16, "max 100000", {"OMP_NUM_THREADS": " "}, None),
 ])
 def test_thread_pools_fit_a_cgroup_cpu_quota(monkeypatch, tmp_path, affinity, quota, environ, expected):
     from agents import machine
@@ -261,6 +264,14 @@ def test_every_script_fits_its_thread_pools_before_it_imports_torch():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == ["1", "1"]
+
+
+def test_an_empty_omp_num_threads_draws_no_libgomp_warning(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": ""}
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(tmp_path / "no-run")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    # It was "\nlibgomp: Invalid value for environment variable OMP_NUM_THREADS" first.
+    assert (out.returncode, out.stderr) == (2, f"error: {tmp_path / 'no-run'}: no such run folder\n")
 
 
 @pytest.mark.parametrize("soft, hard, refused, expected", [
