@@ -242,7 +242,27 @@ def plan(opts: ExportOptions) -> Plan:
     except ValueError as e:
         raise ExportError(str(e)) from None
     out = _checked_out(opts, run)
+    if not opts.relative_paths:
+        notes += _split_path_notes(out, formats)
     return Plan(opts, run, out, formats, mix, ratios, module, notes)
+
+
+# Format -> the character its trainer splits its dataset argument on before it opens a file, the trainer,
+# and what it reads there: EasyR1's RLHFDataset takes DATASET@SPLIT, OpenRLHF's (and lmm-r1's)
+# blending_datasets a comma list of datasets.
+_SPLIT_BY = {"easyr1": ("@", "EasyR1", "DATASET@SPLIT"), "openrlhf": (",", "OpenRLHF", "a list of datasets")}
+
+
+def _split_path_notes(out: Path, formats: list[str]) -> list[str]:
+    """A note for each of ``formats`` whose trainer would split the export's absolute path (``out``) as the
+    card's command gives it: a folder ``a@b`` made EasyR1 look for the dataset ``.../a`` split ``b...``.
+    Noted, not refused: the export is whole, its other formats read it, and with ``--relative-paths`` the
+    card's commands name the files relative to the folder, where no such character is."""
+    path = os.path.abspath(out)
+    return [f"note: --out {path} holds {char!r}, which {trainer} reads as {what} in its dataset path: the "
+            f"card's {name} command will fail in {trainer}; export to a folder without {char!r}, or with "
+            "--relative-paths (then run the commands from the export's folder)"
+            for name, (char, trainer, what) in _SPLIT_BY.items() if name in formats and char in path]
 
 
 def _checked_out(opts: ExportOptions, run: RunInfo) -> Path:

@@ -476,6 +476,22 @@ def test_mix_naming_a_family_twice_or_only_families_the_game_never_draws_is_refu
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
+@pytest.mark.parametrize("name, formats, relative, noted", [
+    ("a@b", "easyr1,openrlhf", False, ["easyr1"]),  # EasyR1 reads DATASET@SPLIT
+    ("a,b", "easyr1,openrlhf", False, ["openrlhf"]),  # OpenRLHF a comma list of datasets
+    ("a,b@c", "verl,llamafactory", False, []),  # formats whose trainers split no path
+    ("a,b@c", "easyr1,openrlhf", True, []),  # the card's commands name the files relative to the folder
+])
+def test_an_out_a_trainer_would_split_is_noted_before_the_export(run, tmp_path, name, formats, relative,
+                                                                  noted):
+    import vlm.export as ex
+
+    out = tmp_path / name
+    notes = ex.plan(ex.ExportOptions(str(run), str(out), formats=formats, relative_paths=relative)).notes
+    assert [n.split("card's ")[1].split()[0] for n in notes] == noted
+    assert all(n.startswith(f"note: --out {out} holds ") and "--relative-paths" in n for n in notes)
+
+
 def test_more_tasks_per_state_than_the_game_draws_is_noted_once(run, tmp_path, capsys):
     # Snake draws one task per family (4 a state): --tasks-per-state 5 gave at most 4, silently.
     assert export(str(run), "--out", str(tmp_path / "five"), "--episodes", "1", "--tasks-per-state", "5",
