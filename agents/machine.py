@@ -160,7 +160,8 @@ def choose_numba_cache(sources: Iterable[Path]) -> None:
     numba is imported, which reads it once; worker processes inherit it."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
-    user_cache = Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "numba"  # Numba's
+    # Numba's on Linux (elsewhere another folder: at worst the temporary one is chosen where it would do)
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "numba"
     if all(_writable_folder(folder / "__pycache__") for folder in sources) or _writable_folder(user_cache):
         return
     uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: its temporary folder is the user's own
@@ -170,7 +171,7 @@ def choose_numba_cache(sources: Iterable[Path]) -> None:
         found = folder.lstat()
         # Numba unpickles what it finds there: a folder another user made (or may write in) could hand this
         # process code to run. Then a fresh one of its own, compiled anew each run.
-        others = (uid is not None and found.st_uid != uid) or found.st_mode & 0o022
+        others = uid is not None and (found.st_uid != uid or found.st_mode & 0o022)  # Windows: no owners
         if others or not stat.S_ISDIR(found.st_mode):
             folder = Path(tempfile.mkdtemp(prefix="depthfirst-numba-"))
     except OSError:  # no writable temporary folder either: Numba's own error says it
