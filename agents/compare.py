@@ -116,9 +116,10 @@ def parse_count(text: str) -> int:
     8.3B is 8300000000.000001 as a float, which report.json wrote."""
     m = _SIZE.match(text)
     count = float(m.group(1)) * _SUFFIX[m.group(2).lower()] if m else 0.0
-    if not 0.5 <= count < math.inf:  # under a half rounds to no parameter
+    whole = round(count) if count < math.inf else 0
+    if whole < 1:  # 0.4 (or 0.5, rounded to even) is no parameter at all
         raise ValueError(f"expected a count such as 7B, 256M or 7e9, got {text!r}")
-    return round(count)
+    return whole
 
 
 def params_from_name(model: str) -> int | None:
