@@ -196,8 +196,8 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
 
 
 def load_config(env: str | None, path: str | Path | None = None) -> dict[str, Any]:
-    """Defaults < the env's preset ``configs/<env>.yaml`` < the user's ``--config`` file (any part of a
-    config; its ``env`` names the game when ``env`` is None)."""
+    """Defaults < the env's preset ``configs/<env>.yaml`` (a built-in game's) < the user's ``--config`` file
+    (any part of a config; its ``env`` names the game when ``env`` is None)."""
     own = read_yaml(Path(path), "--config", env) if path else {}
     if env is None:
         env = own.get("env")
@@ -207,11 +207,13 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
             raise ValueError(f"--config {path}: env must be a game's name, got {env!r}")
     elif own.get("env") not in (None, env):
         raise ValueError(f"--config {path} is for env {own['env']!r}, not --env {env}")
-    from envs import GAMES
+    from envs import BUILTIN_GAMES, GAMES
 
     if env not in GAMES:  # before a preset path is built from it: env: ../x read configs/../x.yaml
         where = f"--config {path}: " if own.get("env") == env else "--env: "
         raise ValueError(f"{where}unknown env {env!r}; known envs: {', '.join(sorted(GAMES))}")
+    if env not in BUILTIN_GAMES:  # a game of another package has no preset here: its settings are --config's
+        return {**deep_merge(DEFAULTS, own), "env": env}
     preset_file = CONFIG_DIR / f"{env}.yaml"
     if not preset_file.is_file():  # every game has one: a copy of the packages trained without it, silently
         if CONFIG_DIR.is_dir():  # a checkout: a game added without its preset, not a copy

@@ -10,6 +10,9 @@ import agents.startup  # noqa: F401
 
 # isort: split
 import importlib
+import importlib.metadata
+import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,8 @@ if TYPE_CHECKING:
     from envs.env import GameEnv
     from envs.vector import GameVecEnv
 
-# name -> ("module:Class", Gymnasium id). A new game is one line here.
+# name -> ("module:Class", Gymnasium id). A new built-in game is one line here; a game of your own package
+# comes in through PLUGIN_GROUP (below), without editing this project.
 GAMES: dict[str, tuple[str, str]] = {
     "gameboy": ("envs.gameboy.generic:GameBoy", "depthfirst/GameBoy-v0"),
     "pokemon_red": ("envs.gameboy.pokemon:PokemonRed", "depthfirst/PokemonRed-v0"),
@@ -34,13 +38,61 @@ GAMES: dict[str, tuple[str, str]] = {
     "rotation": ("envs.rotation:Rotation", "depthfirst/Rotation-v0"),
     "sokoban": ("envs.sokoban:Sokoban", "depthfirst/Sokoban-v0"),
 }
+#: The built-in games; the others in GAMES came from installed packages (``PLUGIN_GROUP``).
+BUILTIN_GAMES: frozenset[str] = frozenset(GAMES)
+#: The entry-point group through which an installed package adds a game of its own: each entry point is
+#: ``name = "package.module:GameClass"`` (README "Adding your own game"). Read when ``envs`` is imported,
+#: so every process (the scripts, the vector env's workers) knows the same games.
+PLUGIN_GROUP = "depthfirst.games"
+
+
+def _plugin_games() -> dict[str, tuple[str, str]]:
+    """The games of ``PLUGIN_GROUP``'s entry points, as ``GAMES`` entries (the id ``depthfirst/<Class>-v0``).
+    One that cannot be added is skipped with a warning naming its package and what to change: raising here
+    would stop every game, the built-in ones too, and every script with a traceback."""
+    games: dict[str, tuple[str, str]] = {}
+    ids = {gym_id for _, gym_id in GAMES.values()}
+    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        where = f"entry point {ep.name} = {ep.value!r} of group {PLUGIN_GROUP}"
+        if ep.dist is not None:
+            where += f" (package {ep.dist.name})"
+        gym_id = f"depthfirst/{ep.attr}-v0"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", ep.name):  # it names run folders and configs/<name>.yaml
+            problem = "its name must be lower-case letters, digits and _, starting with a letter"
+        elif ep.name in GAMES or ep.name in games:
+            problem = f"the game {ep.name!r} exists already: give yours another name"
+        elif not re.fullmatch(r"[\w.]+:\w+", ep.value):
+            problem = "its value must name the game's class as 'package.module:GameClass'"
+        elif gym_id in ids:
+            problem = f"its Gymnasium id {gym_id} is another game's: rename the class"
+        else:
+            games[ep.name] = (ep.value, gym_id)
+            ids.add(gym_id)
+            continue
+        warnings.warn(f"{where} is not added: {problem}", stacklevel=2)
+    return games
+
+
+GAMES.update(_plugin_games())
 
 
 def game_class(name: str) -> type[Game]:
     if not isinstance(name, str) or name not in GAMES:  # a list is unhashable: a bare TypeError
         raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(GAMES))}")
     module, cls = GAMES[name][0].split(":")
-    return getattr(importlib.import_module(module), cls)
+    if name in BUILTIN_GAMES:
+        return getattr(importlib.import_module(module), cls)
+    # A game of another package: a failure names its entry point, the one place that tells where it came from.
+    from envs.base import Game
+
+    where = f"game {name!r} ({GAMES[name][0]}, an entry point of group {PLUGIN_GROUP})"
+    try:
+        found = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"{where} cannot be loaded: {e}") from e
+    if not (isinstance(found, type) and issubclass(found, Game)):
+        raise ValueError(f"{where} is {found!r}, not a subclass of envs.base.Game")
+    return found
 
 
 def make_game(name: str, num_envs: int = 1, **kwargs: Any) -> Game:

@@ -1,0 +1,105 @@
+"""A game of another package, added through the ``depthfirst.games`` entry-point group (README "Adding
+your own game"): the scripts take it by name, in every process, without an edit to this project."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import envs
+from agents.config import DEFAULTS, load_config
+from tests.conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def forget_the_package():
+    """Each test's ``catchplug`` is its own: one imported by an earlier test would be found again."""
+    yield
+    for name in [m for m in sys.modules if m.split(".")[0] == "catchplug"]:
+        del sys.modules[name]
+
+
+# The user's game: Snake under another name is enough to check the plumbing, and keeps the test fast.
+GAME_MODULE = "from envs.snake import Snake\n\n\nclass Catch(Snake):\n    name = 'catch'\n"
+
+
+def installed(site: Path, entry_points: str, module: str = GAME_MODULE) -> Path:
+    """``site`` holding the package ``catchplug`` as pip installs it: its module and a dist-info folder
+    whose ``entry_points.txt`` is ``entry_points`` (the lines of group depthfirst.games)."""
+    (site / "catchplug").mkdir(parents=True)
+    (site / "catchplug" / "__init__.py").write_text("")
+    (site / "catchplug" / "game.py").write_text(module)
+    info = site / "catchplug-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: catchplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[depthfirst.games]\n{entry_points}\n")
+    return site
+
+
+def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tmp_path):
+    site = installed(tmp_path / "site", "catch = catchplug.game:Catch")
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(site)])}
+    run = tmp_path / "run"
+    config = tmp_path / "catch.yaml"  # its settings: a game of another package has no preset in configs/
+    config.write_text("env: catch\nenv_kwargs: {size: 5}\nppo: {n_steps: 16, batch_size: 32, n_epochs: 1}\n")
+    # One worker: the worker process finds the game through the entry point, as the parent does.
+    train = [sys.executable, str(ROOT / "scripts" / "train_ppo.py"), "--config", str(config),
+             "--total-timesteps", "32", "--num-envs", "2", "--num-workers", "1",
+             "--run-dir", str(run), "--no-progress"]
+    proc = subprocess.run(train, env=environ, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "env=catch" in proc.stdout
+    evaluate = [sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(run), "--episodes", "1",
+                "--no-video", "--max-steps", "20", "--json", "--no-progress"]
+    proc = subprocess.run(evaluate, env=environ, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["env"] == "catch"
+
+
+def test_an_entry_points_game_is_made_by_name_and_by_its_gymnasium_id(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch")))
+    found = envs._plugin_games()
+    assert found == {"catch": ("catchplug.game:Catch", "depthfirst/Catch-v0")}
+    monkeypatch.setitem(envs.GAMES, "catch", found["catch"])
+    game = envs.make_game("catch", num_envs=2, size=5)
+    assert type(game).__name__ == "Catch" and game.size == 5
+    assert envs.make_env("catch").game.name == "catch"
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("Catch = catchplug.game:Catch", "lower-case letters"),
+    ("snake = catchplug.game:Catch", "the game 'snake' exists already"),
+    ("catch = catchplug.game", "'package.module:GameClass'"),
+    ("catch = catchplug.game:Snake", "its Gymnasium id depthfirst/Snake-v0 is another game's"),
+])
+def test_an_entry_point_that_cannot_be_a_game_is_skipped_with_a_warning_naming_its_package(
+        tmp_path, monkeypatch, line, problem):
+    monkeypatch.syspath_prepend(str(installed(tmp_path, line)))
+    with pytest.warns(UserWarning, match=problem) as caught:
+        assert envs._plugin_games() == {}
+    assert "(package catchplug)" in str(caught[0].message)
+
+
+@pytest.mark.parametrize(("module", "problem"), [
+    ("", "cannot be loaded: module 'catchplug.game' has no attribute 'Catch'"),
+    ("Catch = 5\n", "is 5, not a subclass of envs.base.Game"),
+])
+def test_an_entry_point_whose_class_is_no_game_is_refused_naming_it(tmp_path, monkeypatch, module, problem):
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    with pytest.raises(ValueError, match="game 'catch' \\(catchplug.game:Catch, an entry point of group "
+                                         f"depthfirst.games\\) {problem}"):
+        envs.game_class("catch")
+
+
+def test_a_plugin_games_config_is_the_defaults_and_the_config_files(tmp_path, monkeypatch):
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    assert load_config("catch") == {**DEFAULTS, "env": "catch"}  # no preset: not "every game needs one"
+    own = tmp_path / "catch.yaml"
+    own.write_text("env: catch\nenv_kwargs: {size: 5}\nppo: {n_steps: 16}\n")
+    cfg = load_config(None, own)
+    assert cfg["env_kwargs"] == {"size": 5} and cfg["ppo"]["n_steps"] == 16
+    assert cfg["ppo"]["n_epochs"] == DEFAULTS["ppo"]["n_epochs"]
