@@ -23,7 +23,7 @@ import numpy as np
 from agents.cli import decimals
 from agents.interrupts import deferred_stop, stop_point
 from envs import make_game
-from envs.base import RENDER_SCALE, Game
+from envs.base import RENDER_SCALE, Game, GameDefinitionError
 from envs.env import RENDER_FPS
 from envs.rng import seeds_from
 
@@ -224,6 +224,8 @@ def check_game(env: str, env_kwargs: dict[str, Any]) -> GameSpec:
         raise RunError(str(e)) from None
     except StateError as e:  # named by the run's config.yaml, not by a --state flag of this command
         raise RunError(e.in_run()) from None
+    except GameDefinitionError as e:  # the game's code at fault, not the run's config.yaml
+        raise RunError(str(e)) from None
     except (TypeError, ValueError) as e:  # a hand-edited config.yaml: size: "ten", size: 3, ...
         raise RunError(f"the run's config.yaml sets env_kwargs {env_kwargs} that {env} refuses: {e}"
                        ) from None

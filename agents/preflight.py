@@ -90,7 +90,7 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     names each option's flag, or ``--set env_kwargs.<key>`` for the options in ``typed`` (given so)."""
     from agents.runs import game_options
     from envs import game_class
-    from envs.base import whole_options
+    from envs.base import GameDefinitionError, whole_options
 
     # As the game reads them (--set env_kwargs.size=10.0 is size 10 in config.yaml too; 1e-2 a number)
     cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
@@ -106,6 +106,8 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
         kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
     try:
         spec = probe_game(cfg["env"], kwargs, cfg["num_workers"])
+    except GameDefinitionError:  # the game's code at fault, not an option: reported as it is
+        raise
     except TypeError as e:
         raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names

@@ -47,6 +47,7 @@ from agents.runs import (
     settle_run_dir,
 )
 from envs import GAMES
+from envs.base import GameDefinitionError
 
 FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed", "save_every",
          "video_every", "recurrent")
@@ -180,7 +181,7 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
         probe["swarm"] = False
     try:
         spec = probe_game(cfg["env"], probe, cfg["num_workers"])
-    except StateError:  # worded for a run's config.yaml by train_command
+    except (StateError, GameDefinitionError):  # worded by train_command; the game's code, not an option
         raise
     except ValueError as e:  # a game option of config.yaml (--resume takes no game flag to change)
         raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
@@ -261,7 +262,7 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace
         cfg = resolve(cfg, torch.cuda.is_available())
         check_game(cfg, typed)
     except ValueError as e:  # the message names a flag; the value may be the user's file's
-        if not args.config:
+        if not args.config or isinstance(e, GameDefinitionError):
             raise
         raise ValueError(f"{e} (a value in --config {args.config} counts as that flag or "
                          "--set key)") from None

@@ -83,15 +83,15 @@ def game_class(name: str) -> type[Game]:
     if name in BUILTIN_GAMES:
         return getattr(importlib.import_module(module), cls)
     # A game of another package: a failure names its entry point, the one place that tells where it came from.
-    from envs.base import Game
+    from envs.base import Game, GameDefinitionError
 
     where = f"game {name!r} ({GAMES[name][0]}, an entry point of group {PLUGIN_GROUP})"
     try:
         found = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as e:
-        raise ValueError(f"{where} cannot be loaded: {e}") from e
+        raise GameDefinitionError(f"{where} cannot be loaded: {e}") from e
     if not (isinstance(found, type) and issubclass(found, Game)):
-        raise ValueError(f"{where} is {found!r}, not a subclass of envs.base.Game")
+        raise GameDefinitionError(f"{where} is {found!r}, not a subclass of envs.base.Game")
     return found
 
 

@@ -359,13 +359,46 @@ def _making(init: Callable[..., None]) -> Callable[..., None]:
         if _MAKING in vars(self):
             init(self, *args, **kwargs)
             return
+        _check_game_class(type(self))
         vars(self)[_MAKING] = True
         try:
             init(self, *args, **kwargs)
         finally:
             del vars(self)[_MAKING]
+        _check_observation_space(self)
 
     return run
+
+
+class GameDefinitionError(ValueError):
+    """A game's class breaks the contract above (``name``, ``ACTION_NAMES``, ``observation_space``): a fault
+    of the game's code, which the scripts report as it is, not as a refused option of the run."""
+
+
+def _check_game_class(cls: type) -> None:
+    """A ``GameDefinitionError`` naming what a game class lacks of ``name`` and ``ACTION_NAMES``, before it is
+    made: a game of one's own without them failed later, far from the fix (an AttributeError inside
+    ``Game.__init__``)."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise GameDefinitionError(f"{cls.__name__}.name must be the game's name, a str (its name in "
+                                  f"envs.GAMES or its entry point's), got {name!r}")
+    actions = getattr(cls, "ACTION_NAMES", None)
+    if not isinstance(actions, tuple) or not actions or not all(isinstance(a, str) for a in actions):
+        raise GameDefinitionError(f"{cls.__name__}.ACTION_NAMES must be a tuple of the actions' names (str), "
+                                  "one per action, as the action space is Discrete(len(ACTION_NAMES)); got "
+                                  f"{actions!r}")
+
+
+def _check_observation_space(game: Any) -> None:
+    """A ``GameDefinitionError`` unless the made ``game``'s ``observation_space`` is a uint8 Box (C, H, W):
+    ``observe`` writes into a uint8 buffer of that shape, so a float space's observations were cut to whole
+    numbers without a word (and SB3, reading the float space, did not divide them by 255)."""
+    space = getattr(game, "observation_space", None)
+    if not (isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3):
+        raise GameDefinitionError(f"{type(game).__name__}.observation_space must be a uint8 Box of shape "
+                                  "(channels, height, width), set in its constructor: observations stay "
+                                  f"uint8 and channels-first (the policy divides them by 255); got {space!r}")
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gymnasium import spaces
 
 import envs
 from envs.base import (
@@ -16,6 +17,7 @@ from envs.base import (
     state_on_board,
     whole_options,
 )
+from envs.snake import Snake
 
 
 def test_state_list_takes_an_array_as_get_state_would_list_it() -> None:
@@ -117,3 +119,44 @@ def test_a_game_that_played_refuses_step_and_observe_once_closed() -> None:
     for what, call in (("step", lambda: game.step(action)), ("observe", lambda: game.observe(obs))):
         with pytest.raises(ClosedEnvironmentError, match=f"^{what} on a closed snake game"):
             call()
+
+
+class _Catch(Snake):
+    """A game of one's own (README "Adding your own game"), here Snake under another name."""
+
+    name = "catch"
+
+
+def test_a_game_class_without_its_name_or_action_names_is_refused_naming_the_missing_one(monkeypatch) -> None:
+    monkeypatch.delattr(Snake, "name")
+    with pytest.raises(ValueError, match=r"_Catch\.name must be the game's name"):
+        type("_Catch", (Snake,), {})()
+    monkeypatch.undo()
+    monkeypatch.delattr(Snake, "ACTION_NAMES")  # was: AttributeError inside Game.__init__
+    with pytest.raises(ValueError, match=r"_Catch\.ACTION_NAMES must be a tuple of the actions' names"):
+        _Catch()
+    monkeypatch.setattr(Snake, "ACTION_NAMES", ["UP", "DOWN"], raising=False)
+    with pytest.raises(ValueError, match=r"ACTION_NAMES .*got \['UP', 'DOWN'\]"):
+        _Catch()
+
+
+@pytest.mark.parametrize("space", [
+    spaces.Box(0.0, 1.0, (4, 10, 10), dtype=np.float32),  # observe's uint8 buffer cut 0.5 to 0
+    spaces.Box(0, 255, (10, 10), dtype=np.uint8),  # no channel axis: GridCNN refused it at training
+    spaces.Discrete(3),
+    None,  # never set: an AttributeError wherever it was first read
+])
+def test_an_observation_space_that_is_no_uint8_channels_first_box_is_refused_when_the_game_is_made(
+        monkeypatch, space) -> None:
+    class Odd(_Catch):
+        def __init__(self, num_envs: int = 1) -> None:
+            super().__init__(num_envs)
+            if space is None:
+                del self.observation_space
+            else:
+                self.observation_space = space
+
+    with pytest.raises(ValueError, match=r"Odd.observation_space must be a uint8 Box of shape \(channels, "
+                                         r"height, width\), set in its constructor"):
+        Odd()
+    assert _Catch().observation_space.shape == (4, 10, 10)

@@ -3,6 +3,7 @@ your own game"): the scripts take it by name, in every process, without an edit 
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 import envs
 from agents.config import DEFAULTS, load_config
+from agents.evaluation import check_game
+from agents.runs import RunError
 from tests.conftest import ROOT
 
 
@@ -103,3 +106,37 @@ def test_a_plugin_games_config_is_the_defaults_and_the_config_files(tmp_path, mo
     cfg = load_config(None, own)
     assert cfg["env_kwargs"] == {"size": 5} and cfg["ppo"]["n_steps"] == 16
     assert cfg["ppo"]["n_epochs"] == DEFAULTS["ppo"]["n_epochs"]
+
+
+FLOAT_OBS = GAME_MODULE + """
+    def __init__(self, num_envs=1, size=10):
+        super().__init__(num_envs, size)
+        import numpy as np
+        from gymnasium import spaces
+        self.observation_space = spaces.Box(0.0, 1.0, (4, size, size), dtype=np.float32)
+"""
+CONTRACT = r"^error: Catch\.observation_space must be a uint8 Box of shape \(channels, height, width\)"
+
+
+def test_a_game_that_breaks_the_contract_is_named_so_not_as_an_option_the_run_set(tmp_path, monkeypatch,
+                                                                                  scripts, capsys):
+    # It read "env_kwargs for catch: ... (a value in --config catch.yaml counts as that flag or --set key)"
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", FLOAT_OBS)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    config = tmp_path / "catch.yaml"
+    config.write_text("env: catch\nenv_kwargs: {size: 5}\n")
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--config", str(config), "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(CONTRACT, err, re.M) and "env_kwargs" not in err and "--config" not in err
+    assert not run.exists()
+
+
+def test_a_runs_game_that_breaks_the_contract_is_not_blamed_on_its_config_yaml(tmp_path, monkeypatch):
+    # It read "the run's config.yaml sets env_kwargs {...} that catch refuses: ..." (evaluate, export, resume)
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", FLOAT_OBS)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    with pytest.raises(RunError) as caught:
+        check_game("catch", {"size": 5})
+    message = str(caught.value)
+    assert re.search(CONTRACT.removeprefix("^error: "), message) and "config" not in message
