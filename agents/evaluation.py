@@ -209,6 +209,7 @@ class GameSpec(NamedTuple):
     @classmethod
     def of(cls, game: Any) -> GameSpec:
         """The spec of a built ``game`` (``Game``), read on one of a single board (``Game.board_bytes``)."""
+        game.figure_names()  # a game whose figures its envs refuse, refused here, before any run folder
         return cls(tuple(game.observation_space.shape), int(game.action_space.n), game.board_bytes())
 
 
@@ -231,6 +232,8 @@ def check_game(env: str, env_kwargs: dict[str, Any]) -> GameSpec:
                        ) from None
     try:
         return GameSpec.of(game)
+    except GameDefinitionError as e:  # its figures
+        raise RunError(str(e)) from None
     finally:
         game.close()
 

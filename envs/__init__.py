@@ -11,6 +11,7 @@ import agents.startup  # noqa: F401
 # isort: split
 import importlib
 import importlib.metadata
+import inspect
 import re
 import warnings
 from pathlib import Path
@@ -92,6 +93,9 @@ def game_class(name: str) -> type[Game]:
         raise GameDefinitionError(f"{where} cannot be loaded: {e}") from e
     if not (isinstance(found, type) and issubclass(found, Game)):
         raise GameDefinitionError(f"{where} is {found!r}, not a subclass of envs.base.Game")
+    if inspect.isabstract(found):  # else Python's TypeError when made, reported as an option the run set
+        raise GameDefinitionError(f"{where} lacks {', '.join(sorted(found.__abstractmethods__))} of the game "
+                                  "contract (envs/base.py): implement them")
     return found
 
 

@@ -371,14 +371,15 @@ def _making(init: Callable[..., None]) -> Callable[..., None]:
 
 
 class GameDefinitionError(ValueError):
-    """A game's class breaks the contract above (``name``, ``ACTION_NAMES``, ``observation_space``): a fault
-    of the game's code, which the scripts report as it is, not as a refused option of the run."""
+    """A game's class breaks the contract (its methods, ``name``, ``ACTION_NAMES``, ``observation_space``, the
+    figures of ``figure_names``): a fault of the game's code, which the scripts report as it is, not as a
+    refused option of the run."""
 
 
 def _check_game_class(cls: type) -> None:
-    """A ``GameDefinitionError`` naming what a game class lacks of ``name`` and ``ACTION_NAMES``, before it is
-    made: a game of one's own without them failed later, far from the fix (an AttributeError inside
-    ``Game.__init__``)."""
+    """A ``GameDefinitionError`` naming what a game class lacks of ``name`` and ``ACTION_NAMES``, before it
+    is made: a game of one's own without them failed later, far from the fix (an
+    AttributeError inside ``Game.__init__``)."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
         raise GameDefinitionError(f"{cls.__name__}.name must be the game's name, a str (its name in "
@@ -633,16 +634,23 @@ class Game(ABC):
         (``figure_names`` refuses such a game), a board never reset too: the keys of no board are its."""
 
     def figure_names(self) -> tuple[str, ...]:
-        """The keys every episode's figures have, else a ValueError for one in ``RESERVED_FIGURES``: SB3's
-        entry of that name would replace it. Both envs call it when made, before any reset (the keys of no
-        board: ``episode_infos`` of none)."""
+        """The keys every episode's figures have, else a ``GameDefinitionError`` for one in
+        ``RESERVED_FIGURES`` (SB3's entry of that name would replace it) or for no ``score`` (evaluation, the
+        rollout figures and the export read it: a run lacking it trained to its end, then failed with a
+        KeyError and was lost).
+        Both envs call it when made, before any reset (the keys of no board: ``episode_infos`` of none), as
+        does ``agents.evaluation.GameSpec.of``, before a run folder is made."""
         names = tuple(self.episode_infos(np.zeros(0, np.int64)))
+        if "score" not in names:
+            raise GameDefinitionError(f"{self.name}'s episode figures ({', '.join(names) or 'none'}) lack "
+                                      "'score', which every game reports: add it to _episode_info")
         clash = [k for k in names if k in RESERVED_FIGURES]
         if clash:
-            raise ValueError(f"{self.name}'s episode figure {clash[0]!r} would replace SB3's episode entry "
-                             "of that name (r, l, t: its return, length and time beside the figures in the "
-                             "vector env's info['episode']; episode, terminal_observation, "
-                             "TimeLimit.truncated: beside them in GameEnv's last info): rename the figure")
+            raise GameDefinitionError(f"{self.name}'s episode figure {clash[0]!r} would replace SB3's "
+                                      "episode entry of that name (r, l, t: its return, length and time "
+                                      "beside the figures in the vector env's info['episode']; episode, "
+                                      "terminal_observation, TimeLimit.truncated: beside them in GameEnv's "
+                                      "last info): rename the figure")
         return names
 
     def episode_infos(self, indices: np.ndarray) -> dict[str, np.ndarray]:

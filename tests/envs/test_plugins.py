@@ -89,6 +89,9 @@ def test_an_entry_point_that_cannot_be_a_game_is_skipped_with_a_warning_naming_i
 @pytest.mark.parametrize(("module", "problem"), [
     ("", "cannot be loaded: module 'catchplug.game' has no attribute 'Catch'"),
     ("Catch = 5\n", "is 5, not a subclass of envs.base.Game"),
+    # Python's "Can't instantiate abstract class" TypeError was reported as an option the run set
+    ("from envs.base import Game\n\n\nclass Catch(Game):\n    name = 'catch'\n", "lacks _episode_info, "
+     "get_state, observe, render_state, reset, set_state, step of the game contract \\(envs/base.py\\)"),
 ])
 def test_an_entry_point_whose_class_is_no_game_is_refused_naming_it(tmp_path, monkeypatch, module, problem):
     monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
@@ -140,3 +143,25 @@ def test_a_runs_game_that_breaks_the_contract_is_not_blamed_on_its_config_yaml(t
         check_game("catch", {"size": 5})
     message = str(caught.value)
     assert re.search(CONTRACT.removeprefix("^error: "), message) and "config" not in message
+
+
+NO_SCORE = GAME_MODULE + """
+    def _figures(self, boards):
+        figures = super()._figures(boards)
+        figures["caught"] = figures.pop("score")
+        return figures
+"""
+
+
+def test_a_game_without_a_score_figure_is_refused_before_the_run_is_made(tmp_path, monkeypatch, scripts,
+                                                                          capsys):
+    # It trained to the end, then the final evaluation's KeyError: 'score' lost the run.
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", NO_SCORE)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "64", "--num-envs", "2",
+            "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=64", "--run-dir", str(run), "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 2
+    assert capsys.readouterr().err == ("error: catch's episode figures (snake_length, won, caught) lack "
+                                       "'score', which every game reports: add it to _episode_info\n")
+    assert not run.exists()
