@@ -509,6 +509,8 @@ def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
     name is claimed by ``mkdir`` itself, so two processes never both get it. Returns the folder and the
     folders made (``remove_folders`` them should the comparison fail)."""
     try:
+        # A read-only specialist run (a colleague's) is told of --out, which no other words name.
+        check_output_folder(base, DEFAULT_OUT, "give --out DIR, a folder you can write, for the report")
         # runs/<env>, for a comparison without --specialist
         above = make_output_folder(base.parent, DEFAULT_OUT)
     except ValueError as e:

@@ -846,14 +846,15 @@ def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, P
         raise ValueError(f"{flag} {path}: not writable here; choose another place")
 
 
-def check_output_folder(path: Path, flag: str) -> None:
+def check_output_folder(path: Path, flag: str, fix: str = "choose another place") -> None:
     """Refuse, before any work, a results folder that cannot be made or written (``ValueError`` naming
-    ``flag``): a file in the way, or missing folders that could not be made there."""
+    ``flag``): a file in the way, or missing folders that could not be made there. ``fix``: what to do
+    about a folder not writable, where ``flag`` is no flag (a default folder: the flag that moves it)."""
     if path.exists() and not path.is_dir():
         raise ValueError(f"{flag} {path} is a file; give a folder")
     folder = _made_in(path, flag, path)
     if not os.access(folder, os.W_OK):
-        raise ValueError(f"{flag} {path}: {folder} is not writable; choose another place")
+        raise ValueError(f"{flag} {path}: {folder} is not writable; {fix}")
 
 
 def make_output_folder(path: Path, flag: str) -> list[Path]:

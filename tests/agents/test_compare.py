@@ -2171,6 +2171,22 @@ def test_a_default_folder_the_disk_refuses_leaves_no_folder_made_above_it(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_read_only_specialist_run_is_told_to_give_out(tmp_path, monkeypatch):
+    # A colleague's run (read-only) has no room for the default <run>/compare-<time>: the refusal said
+    # "choose another place" without naming the flag that chooses it.
+    from agents.compare import CompareError, reserve_default_out
+
+    run = tmp_path / "run"
+    run.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: real_access(p, mode) and not (
+        Path(p) == run and mode & os.W_OK))
+    base = run / "compare-20261207-000000"
+    with pytest.raises(CompareError, match=rf"^the report folder {base}: {run} is not writable; give --out "):
+        reserve_default_out(base)
+    assert list(run.iterdir()) == []
+
+
 def test_a_swap_killed_while_putting_the_old_report_back_loses_none_of_it(tmp_path, monkeypatch):
     # Moving the new report in failed (a full disk), and the comparison was killed after one old file had
     # gone back: the old folder must be named .report-moving-ID by then, or the next comparison reads the
