@@ -17,6 +17,7 @@ from agents.interrupts import stop_signals_interrupt
 
 STOPPED = "\ninterrupted: no new results written"
 VIDEO_STEPS = 1000  # --video-steps' default: no flag default, so --no-video can tell it was given
+GIVE_OUT = "give --out DIR to write the results elsewhere"  # a run folder one cannot write in
 NAME_TRIES = 5  # --vlm's choices of a results name, each taken by another evaluation before it wrote
 
 
@@ -33,9 +34,8 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
         p.error("--vlm needs a run folder or --env (the game to play)")
     if not (args.run_dir or args.vlm):
         p.error("give a run folder (or --vlm MODEL@URL with --env)")
-    if args.run_dir and (args.env or args.out):  # a run folder names its game and holds its results
-        p.error("--env and --out are for --vlm without a run folder: the run folder names the game and "
-                "holds the results; drop them")
+    if args.run_dir and args.env:  # a run folder names its game
+        p.error("--env is for --vlm without a run folder: the run folder names the game; drop it")
     if args.vlm and (given := _given(args, "checkpoint", "stochastic")):
         p.error(f"--vlm plays no checkpoint: drop {given}")
     if args.no_video and args.video_steps:
@@ -71,16 +71,25 @@ def evaluate(args: argparse.Namespace) -> int:
         run_episodes,
         summarize,
     )
-    from agents.runs import RunError, folder_identity, model_file, read_run_config
+    from agents.runs import (
+        RunError,
+        check_output_folder,
+        folder_identity,
+        folders_made_for,
+        model_file,
+        not_written,
+        read_run_config,
+    )
     from agents.train import load_model
 
     run = Path(args.run_dir)
+    out = Path(args.out) if args.out else run  # --out: a run one cannot write in (a colleague's) too
     identity = folder_identity(run)
 
     def same_run() -> None:
         # A train_ppo.py --force in another terminal, while the episodes played, moved the run aside and
         # made a new one at its name: its results went there, as eval-step<N> of a model it never trained.
-        if folder_identity(run) != identity:
+        if not args.out and folder_identity(run) != identity:
             raise RunError(f"{run} was replaced while this evaluation played (a train_ppo.py --force moved "
                            "the run aside and trains a new one there): the results, of the replaced run's "
                            "model, are not written into the new run")
@@ -94,8 +103,15 @@ def evaluate(args: argparse.Namespace) -> int:
         # A model file given as the run: said to go with --checkpoint, where one would be read.
         cfg = read_run_config(run, None if args.random or args.checkpoint else "--checkpoint")
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
-        if not os.access(run, os.W_OK):  # said before the episodes are played, not after
-            raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there")
+        # Said before the episodes are played, not after.
+        if args.out:
+            try:
+                check_output_folder(out, "--out")
+            except ValueError as e:
+                raise RunError(str(e)) from None
+        elif not os.access(run, os.W_OK):
+            raise RunError(f"{run}: the run folder is not writable, and evaluate writes its results there; "
+                           f"{GIVE_OUT}")
         if not args.no_video:
             check_mp4_writer()
         if args.random:
@@ -122,12 +138,18 @@ def evaluate(args: argparse.Namespace) -> int:
                    step=int(model.num_timesteps), seed=args.seed, actions=actions, max_steps=args.max_steps)
     # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one; nor
     # does another run's model at the same step replace this run's own (its files are named after it).
-    step = f"eval-step{model.num_timesteps}{'' if args.random else foreign_label(run, ckpt)}"
+    label = "" if args.random else foreign_label(None if args.out else run, ckpt)
+    step = f"eval-step{model.num_timesteps}{label}"
     tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
     who = "random agent" if args.random else f"step {model.num_timesteps:,}"
     try:
-        write_results(summary, run / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args,
-                      check=same_run)
+        with folders_made_for(out):  # none left empty should the results not be written
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise RunError(f"--out {not_written(out, e)}") from None
+            write_results(summary, out / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args,
+                          check=same_run)
     except RunError as e:
         # The figures still, without the videos that were not written: a full disk cost the files, not the
         # episodes (a long Game Boy evaluation played again for them).
@@ -168,14 +190,16 @@ def print_game_figures(summary: dict[str, Any]) -> None:
         print("means of the game's figures: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
 
 
-def foreign_label(run: Path, ckpt: Path) -> str:
+def foreign_label(run: Path | None, ckpt: Path) -> str:
     """``""`` for the run's own model.zip or checkpoints/ file; for any other model file ``-<its name>-<the
     first 8 hex digits of its SHA-1>``: two models with one step count never share result files, and
-    evaluating the same file again replaces its own results."""
+    evaluating the same file again replaces its own results. ``run`` None (results in an ``--out`` folder,
+    which several runs' evaluations may share): every model file is labelled."""
     from agents.runs import file_sha1, file_slug
 
-    file, home = ckpt.resolve(), run.resolve()
-    if file == home / "model.zip" or file.parent == home / "checkpoints":
+    file = ckpt.resolve()
+    home = run.resolve() if run is not None else None
+    if home is not None and (file == home / "model.zip" or file.parent == home / "checkpoints"):
         return ""
     return f"-{file_slug(ckpt.stem, 'model')}-{file_sha1(file)[:8]}"
 
@@ -224,16 +248,18 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     slug = file_slug(player.name, "vlm")
-    if not args.run_dir:
+    if args.out or not args.run_dir:
         out = Path(args.out) if args.out else RUNS_DIR / env / f"vlm-{slug}"
-    flag = "the run folder" if args.run_dir else "--out" if args.out else "the results folder"
+    in_run = args.run_dir and not args.out
+    flag = "the run folder" if in_run else "--out" if args.out else "the results folder"
     try:  # before the play: a folder whose every name is another endpoint's is said before any request
         vlm_stem(out, player.client.endpoint, cap_label(args))
     except RunError as e:
         print(f"error: {flag} {out}: {e}", file=sys.stderr)
         return 2
     try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
-        made = make_output_folder(out, flag)  # removed again if the play fails
+        # removed again if the play fails; a run one cannot write in (a colleague's) is told of --out
+        made = make_output_folder(out, flag, GIVE_OUT if in_run else "choose another place")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -283,7 +309,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     except RunError as e:  # a disk that filled up during the play, every name taken, the folder replaced
         fix = "see what is there now" if folder_identity(out) != identity else "free some space"
         remove_folders(made)  # nothing was written into them
-        kept = cached_answers_hint([player], "" if args.run_dir else " (or give another --out)", fix)
+        kept = cached_answers_hint([player], "" if in_run else " (or give another --out)", fix)
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
         return 2
     if args.json:

@@ -857,11 +857,11 @@ def check_output_folder(path: Path, flag: str, fix: str = "choose another place"
         raise ValueError(f"{flag} {path}: {folder} is not writable; {fix}")
 
 
-def make_output_folder(path: Path, flag: str) -> list[Path]:
-    """``check_output_folder``, then make ``path`` now, before the work (a paid VLM play): a full disk
-    is found before the money is spent. Returns the folders it made (``missing_folders``), for
+def make_output_folder(path: Path, flag: str, fix: str = "choose another place") -> list[Path]:
+    """``check_output_folder`` (with ``fix``), then make ``path`` now, before the work (a paid VLM play): a
+    full disk is found before the money is spent. Returns the folders it made (``missing_folders``), for
     ``remove_folders`` should the work fail; ``ValueError`` naming ``flag`` when it cannot be made."""
-    check_output_folder(path, flag)
+    check_output_folder(path, flag, fix)
     made = missing_folders(path)
     try:
         path.mkdir(parents=True, exist_ok=True)

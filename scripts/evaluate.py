@@ -57,8 +57,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--vlm", type=vlm_arg, metavar="MODEL@URL",
                    help="let a VLM play instead of the run's model")
     p.add_argument("--env", type=game_arg, help="the game for --vlm without a run folder")
-    p.add_argument("--out", type=path_arg, help="folder for --vlm results without a run folder "
-                   "(default runs/<env>/vlm-<model>)")
+    p.add_argument("--out", type=path_arg, help="folder for the results instead of the run folder (one you "
+                   "cannot write in); for --vlm without a run folder default runs/<env>/vlm-<model>")
     from agents.vlm_client import add_client_arguments
 
     add_client_arguments(p)

@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -716,8 +717,7 @@ def test_stochastic_evaluation_plays_the_sampled_episodes(trained, scripts, caps
     (["--random", "--stochastic", "--vlm", "m@http://127.0.0.1:9"], "drop --stochastic and --vlm\n"),
     (["--random", "--checkpoint", "x.zip", "--stochastic", "--vlm", "m@http://127.0.0.1:9"],
      "drop --checkpoint, --stochastic and --vlm\n"),
-    (["--env", "sokoban"], "--env and --out are for --vlm without a run folder"),
-    (["--out", "elsewhere"], "--env and --out are for --vlm without a run folder"),
+    (["--env", "sokoban"], "--env is for --vlm without a run folder"),
     (["--vlm", "m@http://127.0.0.1:9", "--checkpoint", "x.zip"],
      "--vlm plays no checkpoint: drop --checkpoint\n"),
     (["--vlm", "m@http://127.0.0.1:9", "--stochastic"], "--vlm plays no checkpoint: drop --stochastic\n"),
@@ -3009,6 +3009,25 @@ def test_evaluate_refuses_a_read_only_run_before_playing(trained, scripts, tmp_p
         Path(p) == trained and mode & os.W_OK))
     assert scripts.evaluate.main([str(trained), "--episodes", "2"]) == 2
     assert "not writable" in capsys.readouterr().err
+
+
+def test_a_read_only_run_is_evaluated_into_out(trained, scripts, tmp_path, capsys, monkeypatch):
+    # A colleague's run (read-only) could not be evaluated at all: --out was refused with a run folder, and
+    # the refusal of the folder named no other place to write.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: real_access(p, mode) and not (
+        Path(p) == trained and mode & os.W_OK))
+    before = sorted(p.name for p in trained.iterdir())
+    assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-progress"]) == 2
+    assert "give --out DIR" in capsys.readouterr().err
+    out = tmp_path / "mine" / "evals"
+    assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-progress", "--out", str(out)]) == 0
+    # Named after the model file, as one from outside a run: two runs' evaluations in one --out keep theirs.
+    stem = f"eval-step512-model-{hashlib.sha1((trained / 'model.zip').read_bytes()).hexdigest()[:8]}"
+    result = json.loads((out / f"{stem}.json").read_text())
+    assert result["checkpoint"] == str((trained / "model.zip").absolute()) and result["episodes"] == 2
+    assert result["video"] == str((out / f"{stem}-best.mp4").absolute())
+    assert (out / f"{stem}-best.gif").is_file() and sorted(p.name for p in trained.iterdir()) == before
 
 
 def test_rollout_figures_are_the_mean_and_max_of_the_recent_episodes():

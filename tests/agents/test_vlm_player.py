@@ -5,6 +5,7 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -924,4 +925,25 @@ def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_ne
     err = capsys.readouterr().err
     assert f"error: the run folder {run}: was replaced while this evaluation played" in err
     assert "see what is there now and run the same command again" in err and "free some space" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+
+
+def test_a_vlm_evaluation_of_a_read_only_run_goes_to_out(scripts, tmp_path, capsys, monkeypatch):
+    """A colleague's run (read-only): --out was refused with a run folder, and the refusal of the folder
+    said "choose another place" without naming the flag that chooses it."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(json.dumps({"env": "snake", "env_kwargs": {"size": 6}}))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: real_access(p, mode) and not (
+        Path(p) == run and mode & os.W_OK))
+    out = tmp_path / "mine"
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        argv = [str(run), "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1", "--max-steps", "3",
+                "--no-video", "--no-progress", "--cache-dir", str(tmp_path / "cache")]
+        assert scripts.evaluate.main(argv) == 2
+        assert "is not writable; give --out DIR" in capsys.readouterr().err
+        assert scripts.evaluate.main([*argv, "--out", str(out)]) == 0
+    result = json.loads((out / "eval-vlm-toy-vl-3b-max3.json").read_text())
+    assert result["env_kwargs"]["size"] == 6 and result["episodes"] == 1
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
