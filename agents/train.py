@@ -125,6 +125,11 @@ class SpaceMismatch(RunError):
     undo = "if the game settings (env_kwargs) in {config} were changed since the run started, put them back"
 
 
+class PickledElsewhere(RunError):
+    """A checkpoint whose pickled objects this installation cannot unpickle: another Python, NumPy, SB3,
+    gymnasium or depthfirst version saved it."""
+
+
 class EnvMismatch(RunError):
     """A checkpoint trained on another env than the run's config.yaml names (gameboy for pokemon_red)."""
 
@@ -187,7 +192,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     ``--resume``) only SB3's orthogonal initialisation of the weights the checkpoint replaces is skipped."""
     try:
         with zipfile.ZipFile(path) as z:
-            data = json_to_data(z.read("data").decode())
+            data = saved_data(z, path)
         saved = data["policy_kwargs"]
         # To train: refused before SB3's check of the spaces, which would blame edited env_kwargs. To play,
         # check_fits says it, once the game is checked (a bad start state is the run's to fix first).
@@ -213,7 +218,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         if venv is not None:  # the run's own settings, which its next checkpoints save for a stock PPO.load
             model.policy_kwargs = saved
             setattr(model, ENV_ATTR, cfg["env"])  # a checkpoint from before: its next ones name the env
-    except EnvMismatch:  # a RunError, which CHECKPOINT_ERRORS (RuntimeError) would call damaged
+    except (EnvMismatch, PickledElsewhere):  # RunErrors, which CHECKPOINT_ERRORS calls damaged
         raise
     except CHECKPOINT_ERRORS as e:
         if out_of_memory(e):  # not the file
@@ -251,6 +256,47 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         print(f"{untagged_note(path, cfg['env'])}, which the checkpoints resumed from it will name",
               file=sys.stderr)
     return model
+
+
+# What SB3 cannot build a model without: one of these it could not unpickle, it read the file as damaged.
+NEEDED_OBJECTS = ("policy_class", "policy_kwargs", "observation_space", "action_space")
+
+
+def saved_data(z: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    """The SB3 data of checkpoint ``z`` (at ``path``). ``PickledElsewhere`` where an object SB3 needs cannot
+    be unpickled here: a run moved from a machine with other versions (NumPy 2 pickles name ``numpy._core``,
+    which NumPy 1 lacks) was called damaged (SB3 drops the object with a warning), or ended in a traceback
+    (a module it cannot import); the message names the versions that differ, from its system_info.txt."""
+    import warnings
+
+    cause = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            data = json_to_data(z.read("data").decode())
+        except ImportError as e:
+            cause = f"an object it pickled cannot be unpickled here ({type(e).__name__}: {e})"
+    for w in caught:
+        m = re.match(r"Could not deserialize object (\w+)\..*Exception: (.*)", str(w.message), re.S)
+        if m and m.group(1) in NEEDED_OBJECTS:
+            cause = f"its {m.group(1)} cannot be unpickled here ({' '.join(m.group(2).split())})"
+            break
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)  # SB3's others, as they were
+    if cause is None:
+        return data
+    from stable_baselines3.common.utils import get_system_info
+
+    here = get_system_info(print_info=False)[0]
+    try:
+        there = dict(re.findall(r"^- ([^:]+): (.*?)\s*$", z.read("system_info.txt").decode(), re.M))
+    except (KeyError, UnicodeDecodeError):
+        there = {}
+    differ = [f"{k} {v} (here {here[k]})" for k, v in there.items()
+              if k in here and k not in ("OS", "GPU Enabled") and v != here[k]]
+    saved_with = (f"it was saved with {', '.join(differ)}: load it with those versions" if differ else
+                  "its Python, NumPy, SB3 and gymnasium are this one's, so another depthfirst version saved "
+                  "it: load it with that one")
+    raise PickledElsewhere(f"cannot load checkpoint {path}: {cause}; {saved_with}")
 
 
 def hparams(cfg: dict[str, Any]) -> dict[str, Any]:

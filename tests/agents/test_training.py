@@ -217,6 +217,42 @@ def drop_env_tag(checkpoint: Path) -> None:
             z.writestr(name, content)
 
 
+def saved_elsewhere(checkpoint: Path, old: bytes, new: bytes, versions: str) -> None:
+    """Rewrite ``checkpoint`` as one another installation saved: ``old`` in its pickled policy_kwargs
+    replaced by ``new`` (a name this one lacks), and its system_info.txt listing ``versions``."""
+    import base64
+
+    with zipfile.ZipFile(checkpoint) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    data = json.loads(members["data"])
+    raw = base64.b64decode(data["policy_kwargs"][":serialized:"]).replace(old, new)
+    data["policy_kwargs"][":serialized:"] = base64.b64encode(raw).decode()
+    members["data"] = json.dumps(data).encode()
+    members["system_info.txt"] = versions.encode()
+    with zipfile.ZipFile(checkpoint, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+
+
+@pytest.mark.parametrize("old, new", [(b"GridCNN", b"GridCNX"), (b"agents.policies", b"agents.policiez")])
+def test_a_checkpoint_pickled_by_other_versions_is_named_so_not_damaged(trained, scripts, tmp_path, capsys,
+                                                                        old, new):
+    # A run from another machine (NumPy 2 pickles name numpy._core, unknown to NumPy 1; a newer depthfirst's
+    # class): SB3 dropped the object it could not unpickle, read as "damaged or cut short (KeyError:
+    # 'policy_kwargs')", or a module it could not import ended in a ModuleNotFoundError traceback.
+    copy = tmp_path / "theirs.zip"
+    shutil.copy(trained / "model.zip", copy)
+    saved_elsewhere(copy, old, new, "- OS: Linux\n- Python: 3.99.1\n- Stable-Baselines3: 2.9.2\n")
+    assert scripts.evaluate.main([str(trained), "--checkpoint", str(copy), "--episodes", "1", "--no-video",
+                                  "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    what = "its policy_kwargs" if new == b"GridCNX" else "an object it pickled"  # a module: SB3 does not say
+    assert f"error: cannot load checkpoint {copy}: {what} cannot be unpickled here (" in err, err
+    assert new.decode() in err and "damaged" not in err
+    assert "it was saved with Python 3.99.1 (here " in err and "Stable-Baselines3" not in err
+    assert "Traceback" not in err
+
+
 def test_a_resume_or_evaluation_of_an_untagged_checkpoint_says_it_is_taken_as_the_runs_env(
         trained, scripts, tmp_path, capsys):
     # Resumed without a word, its next checkpoints were tagged with the run's env: one copied from another
