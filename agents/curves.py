@@ -45,7 +45,11 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     points: list[tuple[int, float, float]] = []  # (step, value, wall time)
     spans = []
     scalars: set[str] = set()  # every scalar tag seen, named should --tag be none of them
-    for file in sorted(f for f in tb.iterdir() if "tfevents" in f.name and f.is_file()):
+    files = sorted(f for f in tb.iterdir() if "tfevents" in f.name and f.is_file())
+    if not files:  # training writes one at its start: a run copied without them
+        raise ValueError(f"{run}: tb/ holds no TensorBoard events file (events.out.tfevents.*): was the run "
+                         "copied without it?")
+    for file in files:
         times = []
         for event in _events(LegacyEventFileLoader, file):
             times.append(event.wall_time)

@@ -187,6 +187,12 @@ def test_read_scalars_says_what_is_wrong_with_the_run_folder(tmp_path):
     (tmp_path / "tb").write_bytes(b"")
     with pytest.raises(ValueError, match="no TensorBoard folder tb/"):  # tb a file, not a folder
         read_scalars(tmp_path, TAG)
+    (tmp_path / "tb").unlink()
+    (tmp_path / "tb").mkdir()
+    # A run copied without its events (a partial copy, a sync that skipped them) was told "(none logged yet)".
+    said = f"{tmp_path}: tb/ holds no TensorBoard events file (events.out.tfevents.*): was the run copied"
+    with pytest.raises(ValueError, match=re.escape(said)):
+        read_scalars(tmp_path, TAG)
 
 
 def test_a_folder_in_or_above_a_run_is_refused_naming_the_run_to_give(tmp_path):
