@@ -166,7 +166,9 @@ def _other_model(path: Path, run: Path | None) -> str:
     if run is None:
         return ""
     found = [f for _, f in reversed(checkpoints(run))]
-    others = [f for f in (run / "model.zip", *found) if f.is_file() and not same_file(f, path)]
+    # Whole zips only: a copy cut short (the zero-byte file of an interrupted copy) would not load either.
+    others = [f for f in (run / "model.zip", *found)
+              if f.is_file() and not same_file(f, path) and zipfile.is_zipfile(f)]
     if not others:
         return "; the run has no other model file: give one with --checkpoint, or train the run again"
     what = ("model.zip" if others[0].name == "model.zip" else

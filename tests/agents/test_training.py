@@ -4237,6 +4237,12 @@ def test_a_model_file_that_cannot_be_loaded_to_play_names_the_runs_other_one(tra
     (run / "checkpoints" / "step_900.zip").mkdir()
     with pytest.raises(RunError, match=r"step_900.zip: it cannot be read \(IsADirectoryError: "):
         load_model(cfg, run / "checkpoints" / "step_900.zip", run=run)
+    # A copy cut short (a zero-byte file an interrupted copy left) is not offered as the one that may load.
+    (run / "model.zip").write_bytes(b"")
+    with pytest.raises(RunError, match=rf"; the run's older checkpoint may load: --checkpoint "
+                                       rf"{re.escape(str(older))}$"):
+        load_model(cfg, newest, run=run)
+    (run / "model.zip").unlink()
     older.unlink()
     with pytest.raises(RunError, match=r"; the run has no other model file: give one with --checkpoint, or "
                                        r"train the run again$"):
