@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 from types import ModuleType
 
@@ -544,3 +545,90 @@ def test_every_alias_names_its_format_and_only_a_lone_keyword_is_one():
     assert fmt.parse_formats("vigal,lmm-r1,llama_factory,datasets") == ["openrlhf", "llamafactory", "trl"]
     assert fmt.keyword("ALL,") == "all" and fmt.keyword("none,none") == "none"
     assert fmt.keyword("all,none") is None and fmt.keyword("trl") is None
+
+
+def readme_python_after(heading: str) -> str:
+    """The first ```python block of README.md after the paragraph that starts with ``heading``."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = text[text.index(heading):]
+    return after[after.index("```python\n") + len("```python\n"):after.index("\n```\n")]
+
+
+def jsonl_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_exports_of_several_games_put_together_as_the_readme_says(tmp_path_factory, tmp_path, monkeypatch):
+    """README's "Several games in one dataset", followed literally on a Snake and a Sokoban export (each
+    with --relative-paths), the folder then moved: every file format loads with its reader, its images
+    resolve where its trainer looks, each game's records keep their own questions, and the records score
+    as one split."""
+    from tests.conftest import TINY, load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+    from vlm.scoring import score_files
+
+    runs = {"snake": tiny_snake_run(tmp_path_factory), "sokoban": tmp_path / "sokoban-run"}
+    assert load_script("train_ppo").main(["--env", "sokoban", "--total-timesteps", "256", "--video-every",
+                                          "100000", "--save-every", "256", "--run-dir",
+                                          str(runs["sokoban"]), *TINY]) == 0
+    exports = {game: tmp_path / "datasets" / game for game in runs}
+    for game, run in runs.items():
+        args = export_args(run, exports[game], "--relative-paths", "--episodes", "4", "--max-steps", "6")
+        assert load_script("export_trajectories").main(args) == 0
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    moved = tmp_path / "elsewhere" / "mixed"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "datasets" / "mixed", moved)
+    monkeypatch.chdir(moved)  # where OpenRLHF must start, and ms-swift's ROOT_IMAGE_DIR
+
+    games = set()
+    for split in SPLITS:
+        records = jsonl_rows(moved / f"{split}.jsonl")
+        assert records == [r for game in runs for r in jsonl_rows(exports[game] / f"{split}.jsonl")]
+        assert len({r["id"] for r in records}) == len(records)
+        for rec in records:  # each question its own game's, its images the exported pictures
+            other = "Sokoban" if rec["game"] == "snake" else "Snake"
+            assert rec["id"].startswith(f"{rec['game']}-") and other not in rec["question"]
+            for rel in rec["images"]:
+                assert (moved / rel).read_bytes() == (exports[rec["game"]] / rel).read_bytes()
+        for name in ("openrlhf", "swift"):
+            rows = jsonl_rows(moved / name / f"{split}.jsonl")
+            assert len(rows) == len(records) and all(Path(p).is_file() for r in rows for p in r["images"])
+        for name in ("easyr1", "verl"):
+            rows = pq.read_table(moved / name / f"{split}.parquet").to_pylist()
+            assert len(rows) == len(records)
+            for row, rec in list(zip(rows, records, strict=True))[::5]:  # the images decoded: a few
+                truth = row["answer"] if name == "easyr1" else row["reward_model"]["ground_truth"]
+                assert verify(reference_response(rec), truth)["overall"] == 1.0
+                assert [pixels(i["bytes"]).tobytes() for i in row["images"]] == [
+                    pixels(moved / rel).tobytes() for rel in rec["images"]]
+        games |= {r["game"] for r in records}
+    assert games == set(runs)
+
+    info = json.loads((moved / "llamafactory" / "dataset_info.json").read_text())
+    assert set(info) == {f"depthfirst_{game}_{split}" for game in runs for split in SPLITS
+                         if (exports[game] / "llamafactory" / f"{split}.json").is_file()}
+    for name, entry in info.items():  # image paths against dataset_dir, as LLaMA-Factory resolves them
+        _, game, split = name.split("_")
+        rows = json.loads((moved / "llamafactory" / entry["file_name"]).read_text())
+        assert rows == json.loads((exports[game] / "llamafactory" / f"{split}.json").read_text())
+        assert all((moved / "llamafactory" / p).is_file() for row in rows for p in row["images"])
+
+    datasets = needs_datasets()
+    loaded = datasets.load_dataset("json", data_files={"train": "train.jsonl"}, split="train",
+                                   cache_dir=str(tmp_path / "hf-cache"))
+    assert loaded["id"] == [r["id"] for r in jsonl_rows(moved / "train.jsonl")]
+    trl = datasets.concatenate_datasets([datasets.load_from_disk(f"{tmp_path}/datasets/{game}/trl")["train"]
+                                         for game in ("snake", "sokoban")])
+    assert trl["id"] == loaded["id"]
+
+    test = jsonl_rows(moved / "test.jsonl")
+    (tmp_path / "preds.jsonl").write_text("".join(
+        json.dumps({"id": r["id"], "response": reference_response(r)}) + "\n" for r in test))
+    scores = score_files(moved / "test.jsonl", tmp_path / "preds.jsonl")
+    assert scores["records"] == len(test) and scores["missing_ids"] == scores["unknown_ids"] == 0
+    by_game = scores["results"][0]["by_game"]
+    assert set(by_game) == set(runs) and all(g["accuracy"] == 1.0 for g in by_game.values()), by_game
