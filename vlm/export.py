@@ -302,7 +302,7 @@ def _checked_out(opts: ExportOptions, run: RunInfo) -> Path:
         check_output_folder(out, "--out")
     except ValueError as e:
         raise ExportError(str(e)) from None
-    problem = _out_problem(out, opts.overwrite)
+    problem = _out_problem(out, opts.overwrite, run.env)
     if problem:
         raise ExportError(problem)
     return out
@@ -316,15 +316,23 @@ def _installed(package: str) -> bool:
     return spec is not None and spec.has_location
 
 
-def _out_problem(out: Path, overwrite: bool) -> str | None:
-    """Why the export may not replace the folder ``out`` (None: it is missing, empty, or an export that
-    ``--overwrite`` replaces). Checked before any work and again when the finished export moves in."""
+def _out_problem(out: Path, overwrite: bool, env: str | None = None) -> str | None:
+    """Why the export (of game ``env``, if given) may not replace the folder ``out`` (None: it is missing,
+    empty, or an export that ``--overwrite`` replaces). Checked before any work and again when the finished
+    export moves in."""
     if out.exists() and not out.is_dir():
         return f"--out {out} is a file; give a folder"
     if not out.exists() or not any(out.iterdir()):
         return None
     export = (out / META).is_file()
     if not overwrite:
+        game = _exported_game(out) if export else None
+        if env is not None and game not in (None, env):
+            # Most likely a dataset of several games built in one folder, where --overwrite alone would
+            # replace the first game's export.
+            return (f"--out {out} already has data, a {game} export, and an export holds one game: "
+                    f"export {env} into a folder of its own, then put the games together as README.md's "
+                    "\"Several games in one dataset\" shows; or pass --overwrite to replace that export")
         # --overwrite is offered only where it would be taken: it replaces an export, nothing else.
         fix = (", or pass --overwrite to replace that export" if export else
                f" (it is not a depthfirst export, no {META}, so --overwrite would not replace it either)")
@@ -336,6 +344,15 @@ def _out_problem(out: Path, overwrite: bool) -> str | None:
         return (f"--overwrite refuses to replace {out}: it holds files an export does not write "
                 f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move them out first")
     return None
+
+
+def _exported_game(out: Path) -> str | None:
+    """The game of the export in ``out``, by its meta.json; None where that cannot be read."""
+    try:
+        game = json.loads((out / META).read_text(encoding="utf-8")).get("env")
+    except (OSError, ValueError, AttributeError):  # unreadable, not JSON, or not an object
+        return None
+    return game if isinstance(game, str) else None
 
 
 def _foreign(out: Path) -> list[str]:

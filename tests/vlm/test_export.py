@@ -2460,6 +2460,27 @@ def test_a_full_out_that_is_no_export_is_not_told_to_use_overwrite(tmp_path):
     assert ex._out_problem(mine, overwrite=False).endswith("or pass --overwrite to replace that export")
 
 
+def test_another_games_export_at_out_is_named_with_how_games_go_together(tmp_path):
+    # A user building one dataset of several games exported the second game into the first one's folder
+    # and was offered only --overwrite, which replaces the first game's export.
+    from vlm import export as ex
+
+    other = tmp_path / "sokoban"
+    (other / META).parent.mkdir(parents=True)
+    (other / META).write_text(json.dumps({"env": "sokoban"}))
+    problem = ex._out_problem(other, overwrite=False, env="snake")
+    assert problem == (f"--out {other} already has data, a sokoban export, and an export holds one game: "
+                       "export snake into a folder of its own, then put the games together as README.md's "
+                       "\"Several games in one dataset\" shows; or pass --overwrite to replace that export")
+    for env in ("sokoban", None):  # the same game, or a game not known: a new export of it, as before
+        assert ex._out_problem(other, overwrite=False, env=env).endswith(
+            "choose another folder, or pass --overwrite to replace that export")
+    (other / META).write_text("not json")  # a broken meta.json is still an export --overwrite replaces
+    assert ex._out_problem(other, overwrite=False, env="snake").endswith(
+        "choose another folder, or pass --overwrite to replace that export")
+    assert ex._out_problem(other, overwrite=True, env="snake") is None
+
+
 def test_the_run_folder_itself_as_out_is_refused_as_the_run_folder(run):
     # Not "already has data ... pass --overwrite", which --overwrite would not get past either.
     from vlm import export as ex
