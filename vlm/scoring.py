@@ -134,7 +134,8 @@ def _export_split(path: Path) -> Path | None:
 
 
 def _load_records(path: Path) -> list[TaskRecord]:
-    records, seen = [], set()
+    records: list[TaskRecord] = []
+    seen: dict[str, int] = {}  # id -> its line
     for n, row in _jsonl(path, "split"):
         try:
             record = TaskRecord.from_dict(row)
@@ -153,8 +154,13 @@ def _load_records(path: Path) -> list[TaskRecord]:
         if problem:
             raise ScoringError(f"split {path} line {n}: record {record.id!r}: {problem}")
         if record.id in seen:
-            raise ScoringError(f"split {path} line {n}: id {record.id!r} appears twice")
-        seen.add(record.id)
+            # An id is a digest of the question: twice, most likely splits put together (README's "Several
+            # games in one dataset") from two exports that share it.
+            raise ScoringError(f"split {path} line {n}: id {record.id!r} appears twice (first on line "
+                               f"{seen[record.id]}); an id is one question, asked twice where splits of "
+                               "exports made from the same seeds were put together: keep each id once, or "
+                               "export the second with another --seed")
+        seen[record.id] = n
         records.append(record)
     if not records:
         raise ScoringError(f"split {path} holds no task record")

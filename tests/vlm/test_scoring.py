@@ -1211,6 +1211,24 @@ def test_a_split_with_an_id_twice_is_refused_by_line(tmp_path) -> None:
         load_records(split)
 
 
+def test_a_split_put_together_that_repeats_a_question_says_how_to_keep_it_once(tmp_path) -> None:
+    # Test splits of two exports from the same seeds (two checkpoints of a run), put together for one
+    # dataset of several games, ask their shared questions twice under one id: the refusal named the id
+    # alone, not where it first was nor what to do.
+    row = json.dumps(TaskRecord("r1", "snake", "perception", "count", 1, 1, [], "How many?", None, "4", "",
+                                {"rule": "integer", "value": 4}, {}, {}).to_dict())
+    other = json.dumps(TaskRecord("r2", "sokoban", "perception", "count", 1, 1, [], "How many?", None, "4",
+                                  "", {"rule": "integer", "value": 4}, {}, {}).to_dict())
+    split = tmp_path / "test.jsonl"
+    split.write_text(f"{row}\n{other}\n{row}\n")
+    with pytest.raises(ScoringError) as raised:
+        load_records(split)
+    assert str(raised.value) == (
+        f"split {split} line 3: id 'r1' appears twice (first on line 1); an id is one question, asked twice "
+        "where splits of exports made from the same seeds were put together: keep each id once, or export "
+        "the second with another --seed")
+
+
 @pytest.mark.parametrize("key, value", [("id", 1.0), ("id", ["r1"]), ("game", None), ("family", 3),
                                         ("qa_type", {"a": 1})])
 def test_a_split_record_whose_id_or_group_is_no_string_is_refused_by_line(key, value, tmp_path, scripts,
