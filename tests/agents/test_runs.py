@@ -315,6 +315,26 @@ def test_pruning_keeps_the_newest_checkpoints_by_step_and_model_zip_is_the_last(
     assert (run / "model.zip").read_bytes() == b"PK\x03\x04 step 1000"
 
 
+def test_no_checkpoint_left_says_they_were_removed_or_names_the_renamed_copies(tmp_path):
+    # rm RUN/checkpoints/*.zip RUN/model.zip, then --resume: "the run stopped before its first checkpoint",
+    # of a run that saved many; a copy kept as best.zip, the only model left, went unnamed the same way.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()  # made by the first save: a run killed before it has none
+    with pytest.raises(runs.RunError) as e:
+        runs.latest_checkpoint(run)
+    assert "stopped before its first checkpoint" not in str(e.value)
+    assert f"{run / 'checkpoints'} holds no step_<N>.zip" in str(e.value)
+    assert f"plus --force --run-dir {run}, or start a new run" in str(e.value)
+    for name in ("best.zip", "step_1024 (copy).zip", ".step_2048.77.tmp.zip"):
+        (run / "checkpoints" / name).write_text("x")
+    with pytest.raises(runs.RunError) as e:
+        runs.latest_checkpoint(run, "give a model file with --checkpoint")
+    # A killed save's temp file is not named: it is no model.
+    assert "holds no step_<N>.zip but best.zip, step_1024 (copy).zip (" in str(e.value)
+    assert "--force" not in str(e.value)  # which refuses a user's file in checkpoints/
+    assert str(e.value).endswith("or give a model file with --checkpoint")
+
+
 def test_a_checkpoint_is_resumed_before_model_zip_and_model_zip_is_played_before_a_checkpoint(tmp_path):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
