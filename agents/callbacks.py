@@ -320,12 +320,13 @@ class VideoCallback(PeriodicCallback):
 class CheckpointCallback(PeriodicCallback):
     """Atomic checkpoint every ``every`` env steps (the trainer also saves at the end and on Ctrl-C)."""
 
-    def __init__(self, run: Path, every: int) -> None:
+    def __init__(self, run: Path, every: int, keep: int) -> None:
         super().__init__(every)
         self.run = run
+        self.keep = keep
 
     def fire(self) -> None:
-        save_checkpoint(self.model, self.run)
+        save_checkpoint(self.model, self.run, self.keep)
 
 
 class MilestonesNotWritten(RunError):

@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "total_timesteps": 1_000_000,
     "save_every": "auto",  # env steps between checkpoints; auto: a tenth of the run, at most 1M
+    "keep_checkpoints": 3,  # newest checkpoints/step_<N>.zip kept (older ones deleted); 0 keeps every one
     "video_every": "auto",  # env steps between TensorBoard rollout videos; auto: a fifth of the run
     "video_max_steps": 1000,  # cap on a recorded episode's length
     "recurrent": False,  # sb3-contrib RecurrentPPO with an LSTM after the CNN
@@ -334,6 +335,7 @@ def resolve(cfg: dict[str, Any], cuda_available: bool) -> dict[str, Any]:
             cfg[key] = value
     for key in ("total_timesteps", "save_every", "video_every"):
         cfg[key] = whole_at_least(cfg[key], flag_of(key))
+    cfg["keep_checkpoints"] = whole_at_least(cfg["keep_checkpoints"], "--keep-checkpoints", 0)
     for node, key, flag in ((cfg, "video_max_steps", "--set video_max_steps"),
                             (cfg["self_play"], "snapshot_every", "--set self_play.snapshot_every"),
                             (cfg["self_play"], "pool_size", "--set self_play.pool_size")):

@@ -27,11 +27,10 @@ from typing import IO, Any
 
 import yaml
 
-from agents.config import file_kind, load_yaml, not_a_file, unnamed_key, yaml_problem
+from agents.config import DEFAULTS, file_kind, load_yaml, not_a_file, unnamed_key, yaml_problem
 from agents.interrupts import deferred_stop, safe_to_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
-KEEP_CHECKPOINTS = 3
 # Whole names only: a search took a user's step_best_step_2.zip for checkpoint 2, which pruning deleted.
 _STEP = re.compile(r"step_(\d+)\.zip")
 # What SB3 raises on a checkpoint that is cut short, damaged or not one: AssertionError on a zip without its
@@ -774,8 +773,8 @@ def _pruned_note(run: Path, given: Path) -> str:
         return ""
     from vlm.tasks import listed
 
-    return (f" (training keeps a run's newest {KEEP_CHECKPOINTS} checkpoints, deleting older ones as it "
-            f"saves; {run} holds {listed([str(f) for _, f in kept])})")
+    return (" (training keeps a run's newest checkpoints, its config.yaml's keep_checkpoints, deleting older "
+            f"ones as it saves; {run} holds {listed([str(f) for _, f in kept])})")
 
 
 @contextlib.contextmanager
@@ -1015,13 +1014,13 @@ def save_model(model: Any, path: Path) -> None:
         raise CheckpointNotWritten(not_written(path, e)) from None
 
 
-def save_checkpoint(model: Any, run: Path) -> Path:
-    """Write checkpoints/step_<N>.zip and model.zip; keep the newest ``KEEP_CHECKPOINTS``. A stop
+def save_checkpoint(model: Any, run: Path, keep: int = DEFAULTS["keep_checkpoints"]) -> Path:
+    """Write checkpoints/step_<N>.zip and model.zip; keep the newest ``keep`` (0: every one). A stop
     signal during the save takes effect once both files are written."""
     file = run / "checkpoints" / f"step_{model.num_timesteps}.zip"
     with deferred_stop():
         save_model(model, file)
         save_model(model, run / "model.zip")
-        for _, old in checkpoints(run)[:-KEEP_CHECKPOINTS]:
+        for _, old in checkpoints(run)[:-keep] if keep else []:
             old.unlink(missing_ok=True)
     return file

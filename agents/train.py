@@ -365,7 +365,7 @@ def _start_again(run: Path, lacking: str) -> str:
     return f"start the run again, as it has no {lacking}" + (f": {restart}" if restart else "")
 
 
-def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError,
+def _stopped(model: Any, run: Path, keep: int, e: RunError | ArchiveError | WorkerDiedError,
              stop: str = "training stopped", save: bool = True) -> TrainingStopped:
     """The error for a run stopped by ``e``, a failure training handles: the checkpoint saved now (not
     tried again where ``e`` is the disk refusing one, nor without ``save``: nothing trained since the
@@ -373,7 +373,7 @@ def _stopped(model: Any, run: Path, e: RunError | ArchiveError | WorkerDiedError
     saved, older = "", True  # older: the --resume continues from a checkpoint saved before this stop
     if save and not isinstance(e, CheckpointNotWritten):
         try:  # the model is sound: as on Ctrl-C, nothing trained is lost
-            saved, older = f" (saved {_save_stop(model, run, unlearned=True)})", False
+            saved, older = f" (saved {_save_stop(model, run, keep, unlearned=True)})", False
         except CheckpointNotWritten as refused:  # the disk that refused milestones.json likely refuses this
             saved = f" (not saved: {refused})"
     resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
@@ -393,14 +393,14 @@ def _finished(model: Any, total: int) -> bool:
     return model.num_timesteps >= total and model.rollout_buffer.full
 
 
-def _save_stop(model: Any, run: Path, unlearned: bool = False) -> Path:
+def _save_stop(model: Any, run: Path, keep: int, unlearned: bool = False) -> Path:
     """``save_checkpoint`` at a stop, the checkpoint saying whether a rollout was cut (``ROLLOUT_CUT``):
     one that passed --total-timesteps leaves the run unfinished, and its --resume learns one more. A whole
     rollout is ``unlearned`` where a failure stopped its update (or came as it ended): its buffer is full.
     (A failure after the last update is no stop: see ``_failed_as_it_ended``.)"""
     setattr(model, ROLLOUT_CUT, unlearned or not model.rollout_buffer.full)
     try:
-        return save_checkpoint(model, run)
+        return save_checkpoint(model, run, keep)
     finally:
         setattr(model, ROLLOUT_CUT, False)  # a later save (the run's own) holds no cut rollout
 
@@ -467,7 +467,7 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     # exception's traceback (sys.exc_info) apart from e, so its frames' tensors lived through the save.
     traceback.clear_frames(e.__traceback__)
     e.__traceback__ = None
-    return _stopped(model, run, RunError(message), save=trained)
+    return _stopped(model, run, int(cfg["keep_checkpoints"]), RunError(message), save=trained)
 
 
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
@@ -483,6 +483,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
     # links) was a FileExistsError traceback.
     if resume and os.path.lexists(run / "tb") and not (run / "tb").is_dir():
         raise RunError(f"--resume {run}: its tb is not a folder (TensorBoard's logs go there); move it away")
+    keep = int(cfg["keep_checkpoints"])  # newest checkpoints every save keeps (0: all)
     kwargs = dict(cfg["env_kwargs"])
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         # Game Boy milestone states live in the run's archive/, wherever the run folder is now: kept out of
@@ -589,7 +590,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                              VideoCallback(cfg["env"], eval_kwargs(cfg["env_kwargs"]),
                                            int(cfg["video_every"]), max_steps=int(cfg["video_max_steps"])),
                              GameStatsCallback(int(cfg["video_every"]), run),
-                             CheckpointCallback(run, int(cfg["save_every"]))]
+                             CheckpointCallback(run, int(cfg["save_every"]), keep)]
                 if uses_self_play(cfg):
                     sp = cfg["self_play"]
                     callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
@@ -616,7 +617,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # the run's milestones.json, a periodic checkpoint or TensorBoard's events (full).
             stopping()
             if not stop.ended:
-                raise _stopped(model, run, e) from None
+                raise _stopped(model, run, keep, e) from None
             _failed_as_it_ended(str(e))
         except (RuntimeError, MemoryError) as e:
             if not out_of_memory(e):
@@ -631,25 +632,25 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).
             stopping()
             if not _finished(model, int(cfg["total_timesteps"])):
-                _save_stop(model, run)
+                _save_stop(model, run, keep)
             raise
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()
             if not _finished(model, int(cfg["total_timesteps"])):
                 try:
-                    file = _save_stop(model, run)
+                    file = _save_stop(model, run, keep)
                 except CheckpointNotWritten as refused:
-                    raise _stopped(model, run, refused, "interrupted") from None
+                    raise _stopped(model, run, keep, refused, "interrupted") from None
                 print(f"\ninterrupted at step {model.num_timesteps:,}: saved {file}\n"
                       f"continue with: {resume_command(run)}", file=sys.stderr)
                 return model
             # All its steps taken (the signal came as learn() returned, or in the last update): the run is
             # finished, saved and reported below, not "interrupted" with a --resume that would be refused.
         try:
-            save_checkpoint(model, run)
+            save_checkpoint(model, run, keep)
         except CheckpointNotWritten as refused:
-            raise _stopped(model, run, refused) from None
+            raise _stopped(model, run, keep, refused) from None
         print(f"done: {model.num_timesteps:,} steps; model at {run / 'model.zip'}")
         return model
     finally:

@@ -50,8 +50,8 @@ from envs import GAMES
 from envs.base import GameDefinitionError
 
 FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed", "save_every",
-         "video_every", "recurrent")
-RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "video_every"}
+         "keep_checkpoints", "video_every", "recurrent")
+RESUME_FLAGS = {"total_timesteps", "num_workers", "device", "save_every", "keep_checkpoints", "video_every"}
 
 
 def input_name(key: str, args: argparse.Namespace, typed: Collection[str]) -> str:
@@ -163,8 +163,8 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
         edit = (f"; to change a PPO setting (ppo.learning_rate, say) for the rest of the run, edit it in "
                 f"{run / 'config.yaml'} and resume" if args.set or args.config else "")
         p.error(f"--resume continues a run with its own config, so {', '.join(refused)} cannot be "
-                "given; only --total-timesteps, --num-workers, --device, --save-every and "
-                f"--video-every may change (and --no-progress be given){edit}")
+                "given; only --total-timesteps, --num-workers, --device, --save-every, "
+                f"--keep-checkpoints and --video-every may change (and --no-progress be given){edit}")
     overrides = {f: getattr(args, f) for f in RESUME_FLAGS if getattr(args, f) is not None}
     old, cfg = cfg, {**cfg, **overrides}
     followed = follow_new_settings(cfg, old, overrides)  # intervals: their values in config.yaml

@@ -55,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
                    help="continue a run from its latest checkpoint")
     p.add_argument("--save-every", type=positive_int,
                    help="env steps between checkpoints (default: a tenth of the run, at most 1M)")
+    p.add_argument("--keep-checkpoints", type=nonneg_int, metavar="K",
+                   help="keep the newest K checkpoints, deleting older ones (0: keep every one; default 3)")
     p.add_argument("--video-every", type=positive_int,
                    help="env steps between TensorBoard videos (default: a fifth of the run)")
     p.add_argument("--recurrent", action="store_true", default=None, help="RecurrentPPO (CNN + LSTM)")

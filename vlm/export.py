@@ -46,7 +46,6 @@ from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
 from agents.runs import (
-    KEEP_CHECKPOINTS,
     OS_LITTER,
     RunError,
     check_output_folder,
@@ -873,7 +872,7 @@ def _checkpoint_changed(checkpoint: Path, played_sha1: str) -> ExportError | Non
     # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
     how = "changed" if now_sha1 else "was removed"
     return ExportError(f"{checkpoint} {how} during the export (is the run still training? it rewrites "
-                       f"model.zip and keeps only its {KEEP_CHECKPOINTS} newest checkpoints); copy the "
+                       "model.zip and keeps only its newest checkpoints, keep_checkpoints); copy the "
                        "checkpoint out of the run folder and give the copy as --checkpoint")
 
 

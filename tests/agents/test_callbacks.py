@@ -307,7 +307,7 @@ def test_a_checkpoint_is_saved_after_the_update_past_each_multiple_of_save_every
     from agents.callbacks import CheckpointCallback
     from agents.runs import checkpoints
 
-    callback = CheckpointCallback(tmp_path, every=300)
+    callback = CheckpointCallback(tmp_path, every=300, keep=3)
     model = SimpleNamespace(num_timesteps=0, save=lambda f: f.write(str(model.num_timesteps).encode()))
     callback.model = model
     callback._on_training_start()

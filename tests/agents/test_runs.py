@@ -382,8 +382,9 @@ def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monke
                   f"{tmp_path}/run1/checkpoints/step_8.zip"):
         with pytest.raises(runs.RunError) as missing:
             runs.model_file(Path("run1"), given, "")
-        assert str(missing.value) == (f"--checkpoint {given}: no such file (training keeps a run's newest 3 "
-                                      f"checkpoints, deleting older ones as it saves; run1 holds {kept})")
+        assert str(missing.value) == (f"--checkpoint {given}: no such file (training keeps a run's newest "
+                                      "checkpoints, its config.yaml's keep_checkpoints, deleting older ones "
+                                      f"as it saves; run1 holds {kept})")
     with pytest.raises(runs.RunError) as missing:  # another run's name: nothing said of this run's
         runs.model_file(Path("run1"), "run2/checkpoints/step_8.zip", "")
     assert str(missing.value) == "--checkpoint run2/checkpoints/step_8.zip: no such file"

@@ -25,6 +25,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents.presets import PRESETS
+from agents.runs import checkpoints
 from envs.env import RENDER_FPS
 from tests.agents.test_machine import train_in_address_space
 from tests.conftest import PYTHON, ROOT, TINY, events, interrupted_while_fork_server_imports, tb_in_order
@@ -78,6 +79,20 @@ def test_a_periodic_checkpoint_holds_the_weights_updated_on_its_steps(tmp_path, 
     for step in (256, 512):  # periodic (768 is the final save, after learn() returned)
         saved = PPO.load(run / "checkpoints" / f"step_{step}.zip", device="cpu").policy.state_dict()
         assert all(torch.equal(saved[k], v) for k, v in after[step].items()), step
+
+
+def test_keep_checkpoints_keeps_every_one_or_the_newest_k_and_a_resume_may_change_it(tmp_path, scripts):
+    # A run kept its newest 3 checkpoints, whatever --save-every: a curve of evaluations over a run's
+    # checkpoints found 3 of the many it had asked for, the rest deleted as it trained.
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "1280", "--save-every", "256",
+                                   "--video-every", "100000", "--keep-checkpoints", "0",
+                                   "--run-dir", str(run), *TINY]) == 0
+    assert [step for step, _ in checkpoints(run)] == [256, 512, 768, 1024, 1280]
+    assert yaml.safe_load((run / "config.yaml").read_text())["keep_checkpoints"] == 0
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1792", "--keep-checkpoints",
+                                   "2", "--no-progress"]) == 0
+    assert [step for step, _ in checkpoints(run)] == [1536, 1792]
 
 
 def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
@@ -1594,7 +1609,7 @@ def test_force_keeps_the_new_run_once_it_stopped_with_a_checkpoint_to_resume(tra
             raise WorkerDiedError("worker 0 (pid 1, envs 0-7) died with exit code -9 right after a restart")
         return True
 
-    def refused(model, run):
+    def refused(model, run, keep):
         if save == "model_zip_refused":  # the checkpoint written, then the disk full: no model.zip
             save_model(model, run / "checkpoints" / f"step_{model.num_timesteps}.zip")
         raise CheckpointNotWritten("disk full")
@@ -1719,7 +1734,7 @@ def _stop_at_512_with_saves_refused(monkeypatch, error) -> None:
             raise error()
         return True
 
-    def refused(model, run):
+    def refused(model, run, keep):
         raise CheckpointNotWritten("disk full")
 
     monkeypatch.setattr(StopCallback, "_on_step", failing)
@@ -2284,8 +2299,8 @@ def test_a_stop_during_the_final_save_keeps_the_finished_run(trained, scripts, t
 
     real_save = agents.train.save_checkpoint
 
-    def save_then_stop(model, run):
-        file = real_save(model, run)
+    def save_then_stop(model, run, keep):
+        file = real_save(model, run, keep)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the run finishes
         time.sleep(0.2)
         return file
@@ -3933,10 +3948,10 @@ def test_memory_running_out_in_a_rollout_after_an_update_saves_a_checkpoint_that
 
     save, freed = agents.train.save_checkpoint, []
 
-    def saving(model, run):
+    def saving(model, run, keep):
         gc.collect()
         freed.append(held[0]() is None)
-        return save(model, run)
+        return save(model, run, keep)
 
     monkeypatch.setattr(ActorCriticPolicy, "forward", running_out)
     monkeypatch.setattr(agents.train, "save_checkpoint", saving)
