@@ -668,7 +668,7 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
     how = (f"start it again with its command (in {command}) plus --force --run-dir "
            f"{shlex.quote(os.path.abspath(path))}"  # it cds to its folder
            if command.is_file() else "train it first (scripts/train_ppo.py)")
-    # The first save makes checkpoints/: with it there, the run saved and its files were removed or renamed
+    # The first save makes checkpoints/: with it there, the run's files were most likely deleted or renamed
     # since (a copy kept as best.zip is not looked for), not "stopped before its first checkpoint".
     folder = path / "checkpoints"
     renamed = sorted(f.name for f in folder.glob("*.zip") if not CHECKPOINT_NAME.fullmatch(f.name))
@@ -676,7 +676,7 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
         how = (f"{folder} holds no step_<N>.zip but {', '.join(renamed)} (a copy under another name is not "
                "looked for): rename the one to load step_<N>.zip, N the step it was saved at")
     elif folder.is_dir():
-        how = f"{folder} holds no step_<N>.zip (removed since they were saved): {how}"
+        how = f"{folder} holds no step_<N>.zip (deleted since saved, or the first save failed): {how}"
     elif command.is_file():
         how = f"the run stopped before its first checkpoint: {how}"
     raise RunError(f"{path}: no checkpoint to load (checkpoints/step_*.zip or model.zip); {how}, or "
