@@ -656,6 +656,33 @@ def file_slug(text: str, fallback: str) -> str:
     return re.sub(rf"[^{_SLUG_CHARS}]+", "-", text).strip("-")[:60] or fallback
 
 
+def saved_step(file: Path) -> int | None:
+    """The step a model file holds (SB3's ``num_timesteps`` in its "data" member); None where it cannot
+    be read (a damaged file is reported by whatever loads it)."""
+    try:
+        with zipfile.ZipFile(file) as z:
+            step = json.loads(z.read("data"))["num_timesteps"]
+    except (*CHECKPOINT_ERRORS, TypeError):
+        return None
+    return step if isinstance(step, int) else None
+
+
+def resume_point(path: Path) -> Path:
+    """``latest_checkpoint`` for a ``--resume``, refused (``RunError``) where the run's model.zip holds a
+    later step: the newer checkpoints were deleted by hand, and the resume's first save would replace
+    model.zip, its steps lost without a word. The user chooses: continue from it, or go back."""
+    ckpt = latest_checkpoint(path)
+    step = _STEP.fullmatch(ckpt.name)
+    ahead = saved_step(path / "model.zip") if step else None
+    if step and ahead is not None and ahead > int(step.group(1)):
+        copy = path / "checkpoints" / f"step_{ahead}.zip"
+        raise RunError(f"{path}: its model.zip holds step {ahead:,}, past its newest checkpoint {ckpt} (were "
+                       "newer ones deleted?), and a resume from that checkpoint would replace it: to "
+                       f"continue from model.zip, copy it to {copy}; to go back to step "
+                       f"{int(step.group(1)):,}, move model.zip out of the run folder")
+    return ckpt
+
+
 def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
     """The run's newest checkpoint, else its model.zip; else ``RunError`` saying what to do: start the
     run again or, as the command allows, ``instead`` (e.g. "give --checkpoint FILE")."""

@@ -39,11 +39,11 @@ from agents.preflight import (
 from agents.runs import (
     RunError,
     claim_run,
-    latest_checkpoint,
     missing_folders,
     new_run_dir,
     read_run_config,
     refuse_inputs_in_replaced_run,
+    resume_point,
     settle_run_dir,
 )
 from envs import GAMES
@@ -104,7 +104,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 cfg = deep_merge(DEFAULTS, read_run_config(run))
                 lock = claim_run(run)
                 # Before the game is built: a run killed (SIGKILL, a crash) before its first save has none.
-                latest_checkpoint(run)
+                resume_point(run)
             except RunError as e:
                 raise RunError(f"--resume {e}") from None
             cfg = resumed_config(p, args, run, cfg)

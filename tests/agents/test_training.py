@@ -95,6 +95,26 @@ def test_keep_checkpoints_keeps_every_one_or_the_newest_k_and_a_resume_may_chang
     assert [step for step, _ in checkpoints(run)] == [1536, 1792]
 
 
+def test_a_resume_past_which_model_zip_went_on_is_refused_until_one_is_chosen(trained, scripts, tmp_path,
+                                                                              capsys):
+    # The newest checkpoint deleted by hand (model.zip holds the same weights, or so it seemed): --resume
+    # went back to the older one and its first save replaced model.zip, the run's steps since lost unsaid.
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "checkpoints" / "step_512.zip").unlink()
+    model = (run / "model.zip").read_bytes()
+    argv = ["--resume", str(run), "--total-timesteps", "768", "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    newest = run / "checkpoints" / "step_256.zip"
+    assert f"its model.zip holds step 512, past its newest checkpoint {newest}" in err
+    assert f"copy it to {run / 'checkpoints' / 'step_512.zip'}" in err and "move model.zip out of" in err
+    assert (run / "model.zip").read_bytes() == model
+    shutil.copy(run / "model.zip", run / "checkpoints" / "step_512.zip")  # continue from model.zip
+    assert scripts.train_ppo.main(argv) == 0
+    assert "from step_512.zip at step 512" in capsys.readouterr().out
+
+
 def test_tensorboard_has_scalars_hparams_and_an_animated_video(trained):
     ea = events(trained)
     scalars = set(ea.Tags()["scalars"])
@@ -467,8 +487,10 @@ def test_a_ppo_seed_in_a_resumed_runs_config_yaml_is_not_told_to_give_seed(scrip
 def test_resume_after_a_crash_hides_the_steps_logged_past_its_checkpoint(trained, scripts, tmp_path):
     run = tmp_path / "crashed"
     shutil.copytree(trained, run)
-    # Killed (kill -9, out of memory) after logging step 512 but before checkpointing it.
+    # Killed (kill -9, out of memory) after logging step 512 but before checkpointing it: model.zip too is
+    # the one saved with step 256.
     (run / "checkpoints" / "step_512.zip").unlink()
+    shutil.copy(run / "checkpoints" / "step_256.zip", run / "model.zip")
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "768", "--no-progress"]) == 0
     ea = events(run)
     # Step 512 once, the resumed run's: not the crashed run's 512 followed by a second one.
