@@ -2,6 +2,11 @@
 
 Each board owns one uint64 word; drawing from it is a few integer operations, needs no Python
 object, and is identical in every process, so seeded episodes replay exactly everywhere.
+
+Numba's cache (``cache=True``) checks only the file that defines each kernel: the games' kernels inline
+these functions, so a change here must come with a change to each game module that uses them (snake,
+snake_duel, rotation, sokoban), or the kernels compiled before it, in every user's cache after a git
+pull too, keep the old stream. The same holds for a constant of envs/base.py that a kernel reads.
 """
 
 from __future__ import annotations
