@@ -390,6 +390,34 @@ def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monke
     assert str(missing.value) == "--checkpoint run2/checkpoints/step_8.zip: no such file"
 
 
+def test_the_run_relative_checkpoint_hint_names_only_a_run_file_that_is_not_here(tmp_path, monkeypatch):
+    # The hint is for a path given as `ls RUN/checkpoints` shows it: where the path is there in the folder the
+    # command runs in (a folder of that name, refused as such), or the run holds no file at it (a folder),
+    # "the run's is ..." would point at the wrong thing.
+    run = old_run(tmp_path / "run1")
+    (run / "checkpoints" / "step_8.zip").mkdir(parents=True)  # the run's is a folder, not a model file
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runs.RunError) as missing:
+        runs.model_file(Path("run1"), "checkpoints/step_8.zip", "")
+    assert str(missing.value) == "--checkpoint checkpoints/step_8.zip: no such file"
+    (run / "checkpoints" / "step_8.zip").rmdir()
+    (run / "checkpoints" / "step_8.zip").write_bytes(b"PK\x03\x04")
+    (tmp_path / "checkpoints" / "step_8.zip").mkdir(parents=True)  # here, a folder of that name
+    with pytest.raises(runs.RunError) as here:
+        runs.model_file(Path("run1"), "checkpoints/step_8.zip", "")
+    assert str(here.value) == "--checkpoint checkpoints/step_8.zip is a folder; give a model file (.zip)"
+
+
+def test_a_model_file_given_as_the_run_is_pointed_to_its_flag_whatever_the_case_of_its_suffix(tmp_path):
+    # A checkpoint copied from a system that names files in capitals (STEP_8.ZIP) is a model file as well.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    step = run / "checkpoints" / "STEP_8.ZIP"
+    step.write_bytes(b"PK\x03\x04")
+    assert runs.given_a_file(step, "--checkpoint") == (f"{step} is a file; give the run folder ({run}), and "
+                                                        f"the model file as --checkpoint {step}")
+
+
 def test_auto_named_runs_started_in_one_second_get_numbered_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "RUNS_DIR", tmp_path)
     monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20260101-120000")
@@ -582,6 +610,22 @@ def test_a_host_named_in_bytes_not_utf8_is_claimed_and_named_printably(tmp_path,
             runs.claim_run(run)
         monkeypatch.setattr(socket, "gethostname", lambda: "login")
         with pytest.raises(runs.RunError, match=rf"\(process {os.getpid()} on h\\udce9te\) is"):
+            runs.claim_run(run)
+
+
+def test_a_host_name_with_a_space_is_read_whole_from_the_lock(tmp_path, monkeypatch):
+    # sethostname takes any bytes, a space too: the lock's host is the rest of its line, not its first word,
+    # or this machine's own trainer was named as on another machine ("process N on my").
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "my host")
+    run = old_run(tmp_path / "run")
+    with runs.claim_run(run), pytest.raises(runs.RunError, match=rf"\(process {os.getpid()}\) is"):
+        runs.claim_run(run)
+    (run / ".train.lock").write_text("4242 other host\n")
+    with open(run / ".train.lock", "a") as held:
+        runs.exclusive_lock(held)
+        with pytest.raises(runs.RunError, match=r"\(process 4242 on other host\) is"):
             runs.claim_run(run)
 
 
