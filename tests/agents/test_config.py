@@ -162,6 +162,38 @@ def test_a_key_nested_in_the_wrong_section_is_named_with_its_own(scripts, tmp_pa
             "(ppo.n_epochs)") in capsys.readouterr().err
 
 
+def test_keys_nested_in_the_wrong_section_are_named_in_the_order_of_the_unknown_list():
+    # The hints follow the refusal's sorted list of unknown keys, not the order of a set (which changes with
+    # each process's hash seed): the same config file gets the same message every time.
+    base = load_config("snake")
+    keys = ("total_timesteps", "starvation", "pool_size", "size", "num_envs")
+    with pytest.raises(ValueError) as refused:
+        resolve({**base, "ppo": {**base["ppo"], **dict.fromkeys(keys, 1)}}, False)
+    assert str(refused.value).endswith(
+        "; num_envs is a top-level setting, not one of ppo; pool_size is a setting of self_play "
+        "(self_play.pool_size); size is a setting of env_kwargs (env_kwargs.size); starvation is a setting "
+        "of env_kwargs (env_kwargs.starvation); total_timesteps is a top-level setting, not one of ppo")
+
+
+def test_a_rocm_build_of_torch_is_not_called_a_cpu_build_and_a_cpu_build_is_named_first(monkeypatch):
+    # A ROCm (HIP) torch has no torch.version.cuda but drives AMD GPUs through torch.cuda: "a CPU build" would
+    # send its user to install another torch. A CPU build is the cause whatever CUDA_VISIBLE_DEVICES hides.
+    import torch
+
+    from agents.config import check_device
+
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", "6.2.41133")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with pytest.raises(ValueError, match=r"^--device cuda: CUDA is not available on this machine "
+                                         r"\(use --device cpu\)$"):
+        check_device("cuda", cuda_available=False)
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(ValueError, match=r"^--device cuda: this torch \(.+\) is a CPU build"):
+        check_device("cuda", cuda_available=False)
+
+
 def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
     """README: a --config file is any part of a config; one whose every line is commented out is none."""
     empty = tmp_path / "empty.yaml"
