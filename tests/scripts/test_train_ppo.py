@@ -659,6 +659,32 @@ def test_a_batch_size_a_config_files_boards_chose_follows_new_boards(scripts, tm
         assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
 
 
+def test_settings_given_anew_with_a_config_file_that_chose_nothing_else_say_no_note(scripts, tmp_path,
+                                                                                    monkeypatch, capsys):
+    # The same --num-envs as the file's (its batch size stays auto's own: no "256 -> 256" note), and a
+    # hand-written file whose total and n_steps YAML reads as text (1e6, no dot): resolved as numbers later,
+    # nothing follows from them (auto's arithmetic on text was a TypeError traceback in place of training).
+    import agents.train
+    from agents.config import load_config, resolve
+
+    seen = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, *args, **kwargs: seen.append(cfg))
+    base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "num_envs": 16}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(resolve(base, False)))
+    argv = ["--config", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / "run0"), "--num-envs",
+            "16"]
+    assert scripts.train_ppo.main(argv) == 0
+    assert seen[-1]["ppo"]["batch_size"] == 256
+    assert "note: " not in capsys.readouterr().err
+    text = "total_timesteps: 1e6\nnum_envs: 16\nppo: {n_steps: 1e2, batch_size: 200}\n"
+    (tmp_path / "text.yaml").write_text(text)
+    argv = ["--env", "snake", "--config", str(tmp_path / "text.yaml"), "--run-dir", str(tmp_path / "run1"),
+            "--total-timesteps", "4000", "--num-envs", "8", "--policy", "tiny", "--device", "cpu"]
+    assert scripts.train_ppo.main(argv) == 0
+    assert (seen[-1]["total_timesteps"], seen[-1]["ppo"]["n_steps"], seen[-1]["ppo"]["batch_size"]) == (
+        4000, 100, 200)
+
+
 def test_device_auto_is_the_cpu_where_torch_sees_no_gpu_for_a_new_run_and_a_resume(scripts, tmp_path,
                                                                                   monkeypatch):
     # README (--device): auto is CUDA when available. Either command read as if it were, on a machine
