@@ -143,6 +143,7 @@ def test_a_warning_logged_while_the_bar_runs_gets_a_line_of_its_own(capsys, monk
     callback._on_training_start()
     logging.getLogger("envs.vector").warning("worker 0 died; restarting it")
     callback.close()
+    assert logging.root.handlers == []  # the handlers given back with the bar: no tqdm one left behind
     logging.getLogger("envs.vector").warning("after the bar")  # said as before once the bar closed
     err = capsys.readouterr().err
     lines = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]
