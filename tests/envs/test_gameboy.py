@@ -1876,6 +1876,22 @@ def test_a_state_given_as_the_rom_is_named_as_a_state_not_as_a_bad_copy(tmp_path
     assert not_a_rom(state.read_bytes()[:1] + b"\xff" * 99) == "100 bytes, not a whole number of 16 KiB banks"
 
 
+def test_a_saved_state_is_told_by_each_of_its_flag_bytes_and_a_file_too_short_for_them_is_none() -> None:
+    # The state format first, then the boot ROM flag (1), two bytes not judged, double speed (4), CGB (5),
+    # each 0 or 1 in any state this PyBoy saves. A 5-byte file (the format byte first) holds no CGB flag.
+    from pyboy.utils import STATE_VERSION
+
+    from envs.gameboy.roms import saved_state
+
+    head = bytes([STATE_VERSION, 0, 0x7F, 0x7F, 1, 0])
+    assert saved_state(head)
+    for i in (1, 4, 5):
+        assert not saved_state(head[:i] + b"\x02" + head[i + 1:]), i
+    assert not saved_state(bytes([(STATE_VERSION + 1) % 256]) + head[1:])  # another format: no state of this
+    assert not saved_state(head[:5])
+    assert not_a_rom(head[:5]) == "5 bytes, not a whole number of 16 KiB banks"
+
+
 def script_module(name: str):
     """``scripts/<name>.py`` imported as a module of its own."""
     spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO / "scripts" / f"{name}.py")
