@@ -255,11 +255,13 @@ def section_of(name: str, env: str | None) -> str | None:
 
 def misplaced(keys: Collection[str], section: str, env: str | None) -> str:
     """Hints for unknown ``keys`` of ``section`` that belong elsewhere (``ppo: {size: 12}``): a top-level
-    setting, or another section's; a config file nested one level wrong got the section's list alone."""
+    setting or section, or another section's; a config file nested one level wrong got the section's list
+    alone."""
     hints = []
     for key in sorted(keys):
-        if key in DEFAULTS and not isinstance(DEFAULTS[key], dict):
-            hints.append(f"; {key} is a top-level setting, not one of {section}")
+        if key in DEFAULTS:  # a whole section too: a file indented one level too far (env_kwargs: under ppo:)
+            kind = "section" if isinstance(DEFAULTS[key], dict) else "setting"
+            hints.append(f"; {key} is a top-level {kind}, not one of {section}")
         elif (other := section_of(key, env)) not in (None, section):
             hints.append(f"; {key} is a setting of {other} ({other}.{key})")
     return "".join(hints)

@@ -162,6 +162,17 @@ def test_a_key_nested_in_the_wrong_section_is_named_with_its_own(scripts, tmp_pa
             "(ppo.n_epochs)") in capsys.readouterr().err
 
 
+def test_a_whole_section_nested_in_another_is_named_as_a_top_level_section():
+    # A config file indented one level too far (env_kwargs: under ppo:) got ppo's list of keys alone: a
+    # misplaced key was told where it goes, a misplaced section was not.
+    base = load_config("snake")
+    with pytest.raises(ValueError, match=r"^ppo: unknown settings \['env_kwargs'\] .*; env_kwargs is a "
+                                         r"top-level section, not one of ppo$"):
+        resolve({**base, "ppo": {**base["ppo"], "env_kwargs": {"size": 12}}}, False)
+    with pytest.raises(ValueError, match=r"; ppo is a top-level section, not one of self_play$"):
+        resolve({**base, "self_play": {**base["self_play"], "ppo": {"n_epochs": 2}}}, False)
+
+
 def test_keys_nested_in_the_wrong_section_are_named_in_the_order_of_the_unknown_list():
     # The hints follow the refusal's sorted list of unknown keys, not the order of a set (which changes with
     # each process's hash seed): the same config file gets the same message every time.
