@@ -22,8 +22,8 @@ import numpy as np
 
 from agents.cli import decimals
 from agents.interrupts import deferred_stop, stop_point
-from envs import make_game
-from envs.base import RENDER_SCALE, Game, GameDefinitionError
+from envs import is_builtin, make_game
+from envs.base import RENDER_SCALE, Game, GameDefinitionError, check_contract
 from envs.env import RENDER_FPS
 from envs.rng import seeds_from
 
@@ -208,8 +208,11 @@ class GameSpec(NamedTuple):
 
     @classmethod
     def of(cls, game: Any) -> GameSpec:
-        """The spec of a built ``game`` (``Game``), read on one of a single board (``Game.board_bytes``)."""
+        """The spec of a built ``game`` (``Game``), read on one of a single board (``Game.board_bytes``); a
+        game of another package is also reset and its state and picture checked (``check_contract``)."""
         game.figure_names()  # a game whose figures its envs refuse, refused here, before any run folder
+        if not is_builtin(type(game)):  # a state or picture the export and videos cannot take: refused too
+            check_contract(game)
         return cls(tuple(game.observation_space.shape), int(game.action_space.n), game.board_bytes())
 
 

@@ -99,6 +99,11 @@ def game_class(name: str) -> type[Game]:
     return found
 
 
+def is_builtin(cls: type) -> bool:
+    """Whether ``cls`` is a built-in game's class (not one of another package, nor a subclass of one)."""
+    return any(GAMES[name][0] == f"{cls.__module__}:{cls.__qualname__}" for name in BUILTIN_GAMES)
+
+
 def make_game(name: str, num_envs: int = 1, **kwargs: Any) -> Game:
     if "game_kwargs" in kwargs:  # GameVecEnv's argument given to make_vec, make_env or gym.make
         raise TypeError(f"game_kwargs={kwargs['game_kwargs']!r}: make_game, make_env, make_vec and gym.make "

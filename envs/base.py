@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import json
 import math
 import os
 import sys
@@ -400,6 +401,31 @@ def _check_observation_space(game: Any) -> None:
         raise GameDefinitionError(f"{type(game).__name__}.observation_space must be a uint8 Box of shape "
                                   "(channels, height, width), set in its constructor: observations stay "
                                   f"uint8 and channels-first (the policy divides them by 255); got {space!r}")
+
+
+def check_contract(game: Game) -> None:
+    """A ``GameDefinitionError`` naming the method of ``game`` (one board, not yet played) whose result breaks
+    what the scripts read from it: ``get_state``'s JSON (the export writes it) and ``render_state``'s RGB
+    uint8 (H, W, 3) picture (videos, PNGs), each read once after a reset. A game of another package that
+    broke them played every episode, then failed in a traceback; the built-in games' are the suite's to test.
+    Resets board 0."""
+    game.reset(np.zeros(1, np.int64), np.zeros(1, np.uint64))
+    cls, state = type(game).__name__, game.get_state(0)
+    try:
+        if not isinstance(state, dict):
+            raise TypeError(f"a {type(state).__name__}")
+        json.dumps(state)
+    except (TypeError, ValueError) as e:
+        raise GameDefinitionError(f"{cls}.get_state must return a dict that JSON can hold (plain Python "
+                                  "numbers, lists, str, bool, None: int(), .tolist()), as the export writes "
+                                  f"it; got {e}") from None
+    picture = game.render_state(state, 1)
+    if not (isinstance(picture, np.ndarray) and picture.dtype == np.uint8 and picture.ndim == 3
+            and picture.shape[2] == 3):
+        got = (f"{picture.dtype} {picture.shape}" if isinstance(picture, np.ndarray)
+               else type(picture).__name__)
+        raise GameDefinitionError(f"{cls}.render_state must return an RGB picture, a uint8 array of shape "
+                                  f"(height, width, 3); got {got} for a state get_state returned")
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import agents.evaluation
 import envs
 from agents.config import DEFAULTS, load_config
 from agents.evaluation import check_game
@@ -165,3 +166,62 @@ def test_a_game_without_a_score_figure_is_refused_before_the_run_is_made(tmp_pat
     assert capsys.readouterr().err == ("error: catch's episode figures (snake_length, won, caught) lack "
                                        "'score', which every game reports: add it to _episode_info\n")
     assert not run.exists()
+
+
+# A game whose get_state or render_state breaks what evaluate's videos and the export read: it played every
+# episode, then ended in a traceback (write_video's "frames must be a uint8 array", encode_png's, json's
+# "Object of type int64 is not JSON serializable").
+FLOAT_PICTURE = GAME_MODULE + """
+    @classmethod
+    def render_state(cls, state, scale=16):
+        return super().render_state(state, scale) / 255.0
+"""
+GRAY_PICTURE = GAME_MODULE + """
+    @classmethod
+    def render_state(cls, state, scale=16):
+        return super().render_state(state, scale)[:, :, 0]
+"""
+NUMPY_STATE = GAME_MODULE + """
+    def get_state(self, i):
+        import numpy as np
+        return {**super().get_state(i), "score": np.int64(self._score[i])}
+"""
+PICTURE = (r"Catch\.render_state must return an RGB picture, a uint8 array of shape \(height, width, 3\); "
+           r"got {} for a state get_state returned")
+
+
+@pytest.mark.parametrize(("module", "problem"), [
+    (FLOAT_PICTURE, PICTURE.format(r"float64 \(5, 5, 3\)")),
+    (GRAY_PICTURE, PICTURE.format(r"uint8 \(5, 5\)")),
+    (NUMPY_STATE, r"Catch\.get_state must return a dict that JSON can hold \(plain Python numbers, lists, "
+                  r"str, bool, None: int\(\), \.tolist\(\)\), as the export writes it; got Object of type "
+                  r"int64 is not JSON serializable"),
+], ids=["float-picture", "gray-picture", "numpy-state"])
+def test_a_game_whose_state_or_picture_breaks_the_contract_is_refused_before_any_play(
+        tmp_path, monkeypatch, module, problem):
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    with pytest.raises(RunError, match=f"^{problem}$"):  # evaluate's, export's and compare's check
+        check_game("catch", {"size": 5})
+
+
+def test_a_game_whose_picture_breaks_the_contract_is_refused_before_the_run_is_made(tmp_path, monkeypatch,
+                                                                                     scripts, capsys):
+    # It trained to the end, then its TensorBoard video failed in Pillow's TypeError.
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch",
+                                              FLOAT_PICTURE)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--run-dir", str(run)]
+    assert scripts.train_ppo.main(argv) == 2
+    assert re.fullmatch("error: " + PICTURE.format(r"float64 \(5, 5, 3\)") + "\n", capsys.readouterr().err)
+    assert not run.exists()
+
+
+def test_the_built_in_games_skip_the_contract_check(monkeypatch):
+    # The suite tests theirs: their start-up cost stays as it was.
+    def refuse(game):
+        raise AssertionError(f"{game.name}'s contract checked")
+
+    monkeypatch.setattr(agents.evaluation, "check_contract", refuse)
+    assert check_game("snake", {"size": 5}).obs_shape == (4, 5, 5)
