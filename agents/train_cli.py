@@ -46,7 +46,7 @@ from agents.runs import (
     resume_point,
     settle_run_dir,
 )
-from envs import GAMES
+from envs import GAMES, game_class
 from envs.base import GameDefinitionError
 
 FLAGS = ("total_timesteps", "num_envs", "num_workers", "policy", "device", "seed", "save_every",
@@ -197,7 +197,9 @@ def follow_new_settings(cfg: dict[str, Any], old: dict[str, Any], given: Collect
     ``total_timesteps``: a short trial resumed to millions of steps, or its config.yaml given as ``--config``
     for them, checkpointed and recorded as often as the trial. ``ppo.batch_size`` follows a new ``num_envs``
     or ``ppo.n_steps``: a 16-board run's config.yaml given with --num-envs 64 split each rollout into 32
-    minibatches, not auto's 8. ``old`` is the config before the settings given now (``given``, named as
+    minibatches, not auto's 8. ``num_workers`` above this machine's usable cores follows its automatic count,
+    for a game with one worker per core: a 16-core node's config.yaml resumed on a 4-core laptop kept 16
+    worker processes. ``old`` is the config before the settings given now (``given``, named as
     ``--set`` names them); a value given is set by hand and kept. Those that follow are set to auto in
     ``cfg``; returned with their old values and the new settings they follow."""
     followed: dict[str, tuple[int, str]] = {}
@@ -213,7 +215,26 @@ def follow_new_settings(cfg: dict[str, Any], old: dict[str, Any], given: Collect
             and ppo.get("batch_size") == auto_batch_size(ppo["n_steps"], old["num_envs"])):
         cfg["ppo"]["batch_size"] = "auto"
         followed["ppo.batch_size"] = (ppo["batch_size"], " and ".join(new))
+    # config.yaml cannot tell whether num_workers was another machine's automatic count; more than this
+    # machine's cores is never its own, and the count changes no result, only speed and memory: it follows.
+    workers = old["num_workers"]
+    if "num_workers" not in given and type(workers) is int and workers > 1 and workers_by_core(old["env"]):
+        from envs.vector import usable_cores
+
+        cores = usable_cores()
+        if workers > cores:
+            cfg["num_workers"] = "auto"
+            followed["num_workers"] = (workers, f"this machine's {cores} usable core{'s' * (cores != 1)}")
     return followed
+
+
+def workers_by_core(env: Any) -> bool:
+    """Whether ``env``'s automatic worker count is one per core: a game stepped in process has 0 on every
+    machine, so a count in its config was set by hand."""
+    try:
+        return not game_class(env).cheap
+    except ValueError:  # an unknown game, or one that breaks the contract: refused later, by its own check
+        return False
 
 
 def note_followed(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> None:
@@ -225,6 +246,9 @@ def note_followed(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> 
                 print(f"note: {key} follows the new {by}, {old:,} -> {cfg['ppo']['batch_size']:,} (the "
                       f"automatic value, each rollout in {MINIBATCHES} minibatches; give --set {key}={old} "
                       f"to keep {old:,})", file=sys.stderr)
+        elif key == "num_workers":
+            print(f"note: {key} follows {by}, {old} -> {cfg[key]} worker processes (the automatic value; "
+                  f"give --num-workers {old} to keep {old})", file=sys.stderr)
         elif cfg[key] != old:
             print(f"note: {key} follows the new {by}, {old:,} -> {cfg[key]:,} steps (the "
                   f"automatic value; give {flag_of(key)} {old} to keep {old:,})", file=sys.stderr)

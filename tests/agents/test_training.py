@@ -462,6 +462,51 @@ def test_intervals_the_old_total_chose_follow_a_resumes_new_total(scripts, tmp_p
     assert "size" in err and "note:" not in err, err
 
 
+def test_workers_above_this_machines_cores_follow_its_automatic_count(scripts, tmp_path, monkeypatch, capsys):
+    # A Game Boy run from a 16-core node, resumed (or its config.yaml given as --config) on a 4-core laptop,
+    # kept its 16 worker processes without a word. config.yaml cannot tell whether 16 was the automatic
+    # count there; more than this machine's cores is never its automatic count, and the count changes no
+    # result (README, Seeds and reproducibility): it follows this machine's, said with the flag that keeps it.
+    import envs.vector
+    from agents.config import load_config, resolve
+    from envs.snake import Snake
+
+    calls = fake_train(monkeypatch)
+    monkeypatch.setattr(envs.vector, "usable_cores", lambda: 16)
+    monkeypatch.setattr(envs.vector, "prepare_workers", lambda *args, **kwargs: False)  # no fork server
+    monkeypatch.setattr(Snake, "cheap", False)  # a game with workers by default, as the Game Boy's
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # loaded by train(), faked here
+    base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "num_envs": 16}
+    auto = resolve(base, False)
+    assert auto["num_workers"] == 16  # the 16-core node's automatic count
+    monkeypatch.setattr(envs.vector, "usable_cores", lambda: 4)  # the laptop
+    note = ("note: num_workers follows this machine's 4 usable cores, {} -> 4 worker processes (the "
+            "automatic value; give --num-workers {} to keep {})")
+    for own, argv, expected, notes in (
+            ({}, [], 4, [note.format(16, 16, 16)]),
+            ({"num_workers": 6}, [], 4, [note.format(6, 6, 6)]),
+            ({}, ["--num-workers", "16"], 16, []),  # a flag wins
+            ({"num_workers": 3}, [], 3, []),  # within this machine's cores: kept
+            ({"num_workers": 0}, [], 0, [])):  # in process
+        (run / "config.yaml").write_text(yaml.safe_dump({**auto, **own}))
+        assert scripts.train_ppo.main(["--resume", str(run), *argv]) == 0
+        assert calls.pop()[0]["num_workers"] == expected, (own, argv)
+        err = capsys.readouterr().err
+        assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
+    (run / "config.yaml").write_text(yaml.safe_dump(auto))
+    argv = ["--config", str(run / "config.yaml"), "--run-dir", str(tmp_path / "again")]
+    assert scripts.train_ppo.main(argv) == 0
+    assert calls.pop()[0]["num_workers"] == 4
+    assert note.format(16, 16, 16) in capsys.readouterr().err
+    # A game stepped in process by default (auto: 0 workers on every machine) was given its 16 by hand: kept.
+    monkeypatch.setattr(Snake, "cheap", True)
+    assert scripts.train_ppo.main(["--resume", str(run)]) == 0
+    assert calls.pop()[0]["num_workers"] == 16
+    assert "note: " not in capsys.readouterr().err
+
+
 def test_a_ppo_seed_in_a_resumed_runs_config_yaml_is_not_told_to_give_seed(scripts, tmp_path, monkeypatch,
                                                                            capsys):
     # The hint for ppo.seed said "give --seed instead", which --resume refuses: the run's own seed is the
