@@ -5,6 +5,7 @@ torch is imported."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -167,7 +168,9 @@ def choose_numba_cache(sources: Iterable[Path]) -> None:
     uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: its temporary folder is the user's own
     folder = Path(tempfile.gettempdir()) / f"depthfirst-numba-{uid if uid is not None else 'cache'}"
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
+        # There already: a folder, else a file or a dangling link (another user's), refused just below.
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
         found = folder.lstat()
         # Numba unpickles what it finds there: a folder another user made (or may write in) could hand this
         # process code to run. Then a fresh one of its own, compiled anew each run.

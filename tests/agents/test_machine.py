@@ -446,3 +446,27 @@ def test_numbas_cache_folder_is_chosen_only_where_it_has_none(monkeypatch, tmp_p
     machine.choose_numba_cache([copy / "envs"])
     chosen = Path(os.environ["NUMBA_CACHE_DIR"])
     assert chosen.parent == tmp_path / "tmp" and chosen != theirs and chosen.stat().st_uid == os.getuid()
+
+
+@pytest.mark.parametrize("left", ["file", "dangling link"])
+def test_numbas_cache_name_taken_by_no_folder_still_gets_a_folder_of_its_own(monkeypatch, tmp_path, left):
+    # A file or a dangling symlink at depthfirst-numba-UID (another user's, or left over) made mkdir's
+    # FileExistsError read as "no writable temporary folder": NUMBA_CACHE_DIR stayed unset, and every import
+    # of a game failed in Numba's "no locator available" traceback.
+    from agents import machine
+
+    copy, env = unwritable_caches(tmp_path)
+    for name in ("HOME", "TMPDIR"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    taken = tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}"
+    if left == "file":
+        taken.write_text("")
+    else:
+        taken.symlink_to(tmp_path / "nowhere")
+    machine.choose_numba_cache([copy / "envs"])
+    chosen = Path(os.environ["NUMBA_CACHE_DIR"])
+    assert chosen.parent == tmp_path / "tmp" and chosen != taken and chosen.is_dir()
+    assert not (tmp_path / "nowhere").exists()  # nothing made through the link
