@@ -122,6 +122,8 @@ def evaluate(args: argparse.Namespace) -> int:
             ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
             model = load_model(cfg, ckpt, device=args.device, run=run)
             check_fits(model, cfg["env"], env_kwargs, ckpt)
+        # Named now, as loaded: a run still training deletes its older checkpoints while the episodes play.
+        label = "" if args.random else foreign_label(None if args.out else run, ckpt)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -138,7 +140,6 @@ def evaluate(args: argparse.Namespace) -> int:
                    step=int(model.num_timesteps), seed=args.seed, actions=actions, max_steps=args.max_steps)
     # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one; nor
     # does another run's model at the same step replace this run's own (its files are named after it).
-    label = "" if args.random else foreign_label(None if args.out else run, ckpt)
     step = f"eval-step{model.num_timesteps}{label}"
     tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
     who = "random agent" if args.random else f"step {model.num_timesteps:,}"

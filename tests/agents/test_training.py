@@ -3148,6 +3148,33 @@ def test_a_read_only_run_is_evaluated_into_out(trained, scripts, tmp_path, capsy
     assert (out / f"{stem}-best.gif").is_file() and sorted(p.name for p in trained.iterdir()) == before
 
 
+def test_a_checkpoint_training_deletes_during_the_play_is_evaluated_into_out(trained, scripts, tmp_path,
+                                                                            monkeypatch):
+    # evaluate.py RUN --checkpoint RUN/checkpoints/step_N.zip --out DIR while RUN trains (it keeps the newest
+    # 3): the results' name hashed the file after the play, by then deleted, a FileNotFoundError traceback
+    # that lost the episodes played.
+    import shutil
+
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    ckpt = run / "checkpoints" / "step_256.zip"
+    sha = hashlib.sha1(ckpt.read_bytes()).hexdigest()[:8]
+    real = agents.evaluation.run_episodes
+
+    def played(*args, **kwargs):
+        episodes = real(*args, **kwargs)
+        ckpt.unlink()  # the training's newer checkpoints replaced it
+        return episodes
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", played)
+    out = tmp_path / "evals"
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(ckpt), "--episodes", "2", "--no-progress",
+                                  "--no-video", "--out", str(out)]) == 0
+    assert json.loads((out / f"eval-step256-step_256-{sha}.json").read_text())["episodes"] == 2
+
+
 def test_rollout_figures_are_the_mean_and_max_of_the_recent_episodes():
     from types import SimpleNamespace
 
