@@ -792,16 +792,26 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
 
 def _pruned_note(run: Path, given: Path) -> str:
     """For a missing ``given`` named as one of ``run``'s checkpoints/step_<N>.zip (from here or from the
-    run): that training deletes all but the newest, and which those are; "" otherwise."""
+    run): which checkpoints the run holds, and that training deletes all but the newest where it may have
+    deleted this one; "" otherwise."""
     kept = checkpoints(run)
     home = os.path.realpath(run / "checkpoints")
-    if not (kept and _STEP.fullmatch(given.name)) or \
+    step = _STEP.fullmatch(given.name)
+    if not (kept and step) or \
             home not in (os.path.realpath(given.parent), os.path.realpath(run / given.parent)):
         return ""
     from vlm.tasks import listed
 
-    return (" (training keeps a run's newest checkpoints, its config.yaml's keep_checkpoints, deleting older "
-            f"ones as it saves; {run} holds {listed([str(f) for _, f in kept])})")
+    held = f"{run} holds {listed([str(f) for _, f in kept])}"
+    try:
+        keep = int(read_run_config(run).get("keep_checkpoints", DEFAULTS["keep_checkpoints"]))
+    except (RunError, TypeError, ValueError):  # no readable config: the default
+        keep = DEFAULTS["keep_checkpoints"]
+    # Said deleted only where it can have been: older than those kept, of a run that holds all it keeps (a
+    # later step is a typo or not saved yet; a run keeping every one deletes none).
+    if not keep or len(kept) < keep or int(step.group(1)) > kept[0][0]:
+        return f" ({held})"
+    return f" (training keeps a run's newest {keep} checkpoints, deleting older ones as it saves; {held})"
 
 
 @contextlib.contextmanager

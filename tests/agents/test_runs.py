@@ -382,9 +382,8 @@ def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monke
                   f"{tmp_path}/run1/checkpoints/step_8.zip"):
         with pytest.raises(runs.RunError) as missing:
             runs.model_file(Path("run1"), given, "")
-        assert str(missing.value) == (f"--checkpoint {given}: no such file (training keeps a run's newest "
-                                      "checkpoints, its config.yaml's keep_checkpoints, deleting older ones "
-                                      f"as it saves; run1 holds {kept})")
+        assert str(missing.value) == (f"--checkpoint {given}: no such file (training keeps a run's newest 3 "
+                                      f"checkpoints, deleting older ones as it saves; run1 holds {kept})")
     with pytest.raises(runs.RunError) as missing:  # another run's name: nothing said of this run's
         runs.model_file(Path("run1"), "run2/checkpoints/step_8.zip", "")
     assert str(missing.value) == "--checkpoint run2/checkpoints/step_8.zip: no such file"
@@ -416,6 +415,31 @@ def test_a_model_file_given_as_the_run_is_pointed_to_its_flag_whatever_the_case_
     step.write_bytes(b"PK\x03\x04")
     assert runs.given_a_file(step, "--checkpoint") == (f"{step} is a file; give the run folder ({run}), and "
                                                         f"the model file as --checkpoint {step}")
+
+
+def test_a_checkpoint_training_never_saved_is_not_said_deleted(tmp_path, monkeypatch):
+    # A step past the newest (a typo, one not saved yet) or a run that holds fewer than the 3 it keeps (it
+    # deleted none): the refusal said training had deleted it. The run's checkpoints are still named.
+    run = old_run(tmp_path / "run1")
+    (run / "checkpoints").mkdir()
+    for step in (16, 24):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"PK\x03\x04")
+    monkeypatch.chdir(tmp_path)
+    for given in ("run1/checkpoints/step_8.zip", "run1/checkpoints/step_99.zip"):
+        with pytest.raises(runs.RunError) as missing:
+            runs.model_file(Path("run1"), given, "")
+        assert str(missing.value) == (f"--checkpoint {given}: no such file (run1 holds "
+                                      "run1/checkpoints/step_16.zip and run1/checkpoints/step_24.zip)")
+    (run / "checkpoints" / "step_32.zip").write_bytes(b"PK\x03\x04")
+    with pytest.raises(runs.RunError) as missing:
+        runs.model_file(Path("run1"), "run1/checkpoints/step_40.zip", "")
+    assert "training keeps" not in str(missing.value)
+    # The run's own keep_checkpoints counts: 2 kept means step_8 may have been deleted; 0 deletes none.
+    for keep, said in ((2, "training keeps a run's newest 2 checkpoints"), (0, None)):
+        (run / "config.yaml").write_text(f"env: snake\nkeep_checkpoints: {keep}\n")
+        with pytest.raises(runs.RunError) as missing:
+            runs.model_file(Path("run1"), "run1/checkpoints/step_8.zip", "")
+        assert (said in str(missing.value)) if said else ("training keeps" not in str(missing.value))
 
 
 def test_auto_named_runs_started_in_one_second_get_numbered_folders(tmp_path, monkeypatch):
