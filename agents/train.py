@@ -295,9 +295,14 @@ def saved_data(z: zipfile.ZipFile, path: Path) -> dict[str, Any]:
         there = {}
     differ = [f"{k} {v} (here {here[k]})" for k, v in there.items()
               if k in here and k not in ("OS", "GPU Enabled") and v != here[k]]
-    saved_with = (f"it was saved with {', '.join(differ)}: load it with those versions" if differ else
-                  "its Python, NumPy, SB3 and gymnasium are this one's, so another depthfirst version saved "
-                  "it: load it with that one")
+    if differ:
+        saved_with = f"it was saved with {', '.join(differ)}: load it with those versions"
+    elif there:
+        saved_with = ("its Python, NumPy, SB3 and gymnasium are this one's, so another depthfirst version "
+                      "saved it: load it with that one")
+    else:  # nothing says what saved it: no versions claimed
+        saved_with = ("it has no system_info.txt naming the versions that saved it: load it with the Python, "
+                      "NumPy, SB3, gymnasium and depthfirst versions that did")
     raise PickledElsewhere(f"cannot load checkpoint {path}: {cause}; {saved_with}")
 
 

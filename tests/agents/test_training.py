@@ -288,6 +288,25 @@ def test_a_checkpoint_pickled_by_other_versions_is_named_so_not_damaged(trained,
     assert "Traceback" not in err
 
 
+def test_a_checkpoint_without_system_info_is_not_said_saved_with_these_versions(trained, scripts, tmp_path,
+                                                                               capsys):
+    # One that cannot be unpickled and has no system_info.txt (an older SB3's, one rezipped by hand): the
+    # refusal said its Python, NumPy, SB3 and gymnasium were this machine's, which nothing had told it.
+    copy = tmp_path / "theirs.zip"
+    shutil.copy(trained / "model.zip", copy)
+    saved_elsewhere(copy, b"GridCNN", b"GridCNX", "")
+    with zipfile.ZipFile(copy) as z:
+        members = {name: z.read(name) for name in z.namelist() if name != "system_info.txt"}
+    with zipfile.ZipFile(copy, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    assert scripts.evaluate.main([str(trained), "--checkpoint", str(copy), "--episodes", "1", "--no-video",
+                                  "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "its policy_kwargs cannot be unpickled here" in err and "are this one's" not in err, err
+    assert "no system_info.txt" in err
+
+
 def test_a_resume_or_evaluation_of_an_untagged_checkpoint_says_it_is_taken_as_the_runs_env(
         trained, scripts, tmp_path, capsys):
     # Resumed without a word, its next checkpoints were tagged with the run's env: one copied from another
