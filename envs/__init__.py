@@ -57,7 +57,8 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
         where = f"entry point {ep.name} = {ep.value!r} of group {PLUGIN_GROUP}"
         if ep.dist is not None:
             where += f" (package {ep.dist.name})"
-        gym_id = f"depthfirst/{ep.attr}-v0"
+        # Used once the value is checked below (ep.attr raised AttributeError on one importlib cannot parse).
+        gym_id = f"depthfirst/{ep.value.partition(':')[2]}-v0"
         if not re.fullmatch(r"[a-z][a-z0-9_]*", ep.name):  # it names run folders and configs/<name>.yaml
             problem = "its name must be lower-case letters, digits and _, starting with a letter"
         elif ep.name in GAMES or ep.name in games:

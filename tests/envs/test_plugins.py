@@ -77,6 +77,9 @@ def test_an_entry_points_game_is_made_by_name_and_by_its_gymnasium_id(tmp_path, 
     ("Catch = catchplug.game:Catch", "lower-case letters"),
     ("snake = catchplug.game:Catch", "the game 'snake' exists already"),
     ("catch = catchplug.game", "'package.module:GameClass'"),
+    # No entry point at all to importlib (its attr raised AttributeError): every import of envs, so every
+    # script, ended in that traceback
+    ("catch = catch-plug.game:Catch", "'package.module:GameClass'"),
     ("catch = catchplug.game:Snake", "its Gymnasium id depthfirst/Snake-v0 is another game's"),
 ])
 def test_an_entry_point_that_cannot_be_a_game_is_skipped_with_a_warning_naming_its_package(
