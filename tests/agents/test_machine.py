@@ -439,13 +439,15 @@ def test_numbas_cache_folder_is_chosen_only_where_it_has_none(monkeypatch, tmp_p
     machine.choose_numba_cache([copy / "envs"])  # the user's cache folder takes it
     assert "NUMBA_CACHE_DIR" not in os.environ
     monkeypatch.delenv("XDG_CACHE_HOME")
-    # Another user's folder of that name (Numba unpickles what it finds there): a fresh one of its own.
-    theirs = tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}"
+    # Another user's folder of that name (Numba unpickles what it finds there): a fresh one of its own. This
+    # process plays that other user (its uid + 1): a chown to another owner needs root, which failed the test.
+    mine = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: mine + 1)
+    theirs = tmp_path / "tmp" / f"depthfirst-numba-{mine + 1}"
     theirs.mkdir()
-    os.chown(theirs, os.getuid() + 1, -1)
     machine.choose_numba_cache([copy / "envs"])
     chosen = Path(os.environ["NUMBA_CACHE_DIR"])
-    assert chosen.parent == tmp_path / "tmp" and chosen != theirs and chosen.stat().st_uid == os.getuid()
+    assert chosen.parent == tmp_path / "tmp" and chosen != theirs and chosen.stat().st_uid == mine
 
 
 @pytest.mark.parametrize("left", ["file", "dangling link"])
