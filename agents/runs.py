@@ -797,7 +797,8 @@ def _pruned_note(run: Path, given: Path) -> str:
     kept = checkpoints(run)
     home = os.path.realpath(run / "checkpoints")
     step = _STEP.fullmatch(given.name)
-    if not (kept and step) or \
+    # The run holding that name (as a folder, say) is another matter: its hint is model_file's.
+    if not (kept and step) or given.name in {f.name for _, f in kept} or \
             home not in (os.path.realpath(given.parent), os.path.realpath(run / given.parent)):
         return ""
     from vlm.tasks import listed
