@@ -418,6 +418,17 @@ def _why_no_cuda() -> str:
     return "CUDA is not available on this machine"
 
 
+def _why_no_mps() -> str:
+    """Why torch has no MPS here: a Mac whose torch has it (but a macOS before 12.3, or no Metal GPU) was told
+    the torch build lacked it and offered cuda, which no Mac has."""
+    import torch
+
+    if torch.backends.mps.is_built():
+        return ("this torch has MPS, but this machine cannot use it (it needs macOS 12.3 or later on Apple "
+                "silicon or an AMD GPU)")
+    return "this torch build has no MPS (Apple GPUs, macOS only)"
+
+
 def check_device(device: str, cuda_available: bool | None = None) -> None:
     """A ValueError naming ``--device`` unless torch knows ``device`` and (for CUDA) this machine has it."""
     import torch
@@ -428,7 +439,12 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
         dev = torch.device(device)
     except RuntimeError:
         raise ValueError(f"--device: unknown device {device!r} (use auto, cpu or cuda[:N])") from None
-    if dev.type == "mps" and torch.backends.mps.is_available():  # Apple GPUs, where torch has them
+    if dev.type == "mps":  # Apple GPUs
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"--device {device}: {_why_no_mps()}; use --device cpu")
+        # torch has one MPS device; mps:1 passed here and names none (cuda:N past the last is refused too).
+        if dev.index not in (None, 0):
+            raise ValueError(f"--device {device}: torch has one MPS device (mps or mps:0); use --device mps")
         return
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"--device {device}: not available with this torch build "

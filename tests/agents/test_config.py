@@ -310,7 +310,8 @@ def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypa
     check_device("auto")
     check_device("auto", cuda_available=False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.raises(ValueError, match="--device mps: not available with this torch build"):
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: False)  # a torch without MPS (Linux's)
+    with pytest.raises(ValueError, match="--device mps: this torch build has no MPS"):
         check_device("mps")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)  # an Apple GPU
     check_device("mps")
@@ -656,3 +657,34 @@ def test_a_game_without_its_preset_in_a_checkout_is_named_so(monkeypatch, tmp_pa
     with pytest.raises(RuntimeError, match=r"no preset .*snake\.yaml for snake: every game needs one") as e:
         agents.config.load_config("snake")
     assert "pip install" not in str(e.value)
+
+
+def test_an_mps_device_index_past_the_one_apple_gpu_is_refused(monkeypatch):
+    """torch has one MPS device: mps:1 passed the check, as cuda:N past the last one does not."""
+    import torch
+
+    from agents.config import check_device
+
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    check_device("mps:0")
+    with pytest.raises(ValueError, match=r"--device mps:1: torch has one MPS device \(mps or mps:0\)"):
+        check_device("mps:1")
+
+
+def test_mps_where_torch_has_it_but_this_mac_cannot_use_it_says_so(monkeypatch):
+    """A Mac whose torch has MPS (is_built) but cannot use it (macOS before 12.3, no Metal GPU) was told the
+    torch build lacks it and offered cuda, which no Mac has."""
+    import torch
+
+    from agents.config import check_device
+
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    with pytest.raises(ValueError, match=r"^--device mps: this torch has MPS, but this machine cannot use "
+                                         r"it \(it needs macOS 12.3 or later on Apple silicon or an AMD "
+                                         r"GPU\); use --device cpu$"):
+        check_device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: False)  # Linux's and Windows' torch
+    with pytest.raises(ValueError, match=r"^--device mps: this torch build has no MPS \(Apple GPUs, macOS "
+                                         r"only\); use --device cpu$"):
+        check_device("mps")
