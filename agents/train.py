@@ -54,6 +54,7 @@ from agents.runs import (
     restart_command,
     same_file,
     save_checkpoint,
+    saved_step,
     trained_env,
     untagged_note,
     write_run_files,
@@ -529,6 +530,12 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 # Damaged: with it moved away, --resume takes the next newest checkpoint, else model.zip.
                 if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
                     move = f"move it out of the way to resume from {run / 'model.zip'}"
+                step = checkpoints(run)[-1][0] if checkpoints(run) and ckpt.name != "model.zip" else None
+                if older and step is not None and saved_step(run / "model.zip") == step:
+                    # model.zip is the same save: with the checkpoint moved away, resume_point would refuse
+                    # the older one (model.zip ahead of it), so going back moves both.
+                    move = (f"{run / 'model.zip'} holds the same step: copy it over {ckpt.name} to resume "
+                            f"from there, or move both out of the way to go back to {older[-1]}")
                 raise RunError(f"{e}; {move or _start_again(run, 'other model file')}") from e
             except (RuntimeError, MemoryError) as e:
                 if not out_of_memory(e):

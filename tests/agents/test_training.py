@@ -3846,8 +3846,12 @@ def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_anothe
     assert err.count("\n") == 1, err
     assert err.startswith(f"error: cannot load checkpoint {run / 'checkpoints' / 'step_512.zip'}: it is "
                           "damaged or cut short (") and err.endswith(
-        f"; move it out of the way to resume from {run / 'checkpoints' / 'step_256.zip'}\n"), err
+        f"; {run / 'model.zip'} holds the same step: copy it over step_512.zip to resume from there, or "
+        f"move both out of the way to go back to {run / 'checkpoints' / 'step_256.zip'}\n"), err
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before and not out.exists()
+    # Each way on works: model.zip copied over the damaged one resumes at its step.
+    shutil.copy(run / "model.zip", run / "checkpoints" / "step_512.zip")
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "768", "--no-progress"]) == 0
 
 
 @pytest.mark.parametrize("recurrent", [False, True])
