@@ -658,7 +658,10 @@ def file_slug(text: str, fallback: str) -> str:
 
 def saved_step(file: Path) -> int | None:
     """The step a model file holds (SB3's ``num_timesteps`` in its "data" member); None where it cannot
-    be read (a damaged file is reported by whatever loads it)."""
+    be read (a damaged file is reported by whatever loads it), or is no regular file (a FIFO's open waits for
+    a writer)."""
+    if not file.is_file():
+        return None
     try:
         with zipfile.ZipFile(file) as z:
             step = json.loads(z.read("data"))["num_timesteps"]

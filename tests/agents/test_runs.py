@@ -389,6 +389,29 @@ def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monke
     assert str(missing.value) == "--checkpoint run2/checkpoints/step_8.zip: no such file"
 
 
+def test_a_resume_point_does_not_open_a_model_zip_that_is_no_file(tmp_path):
+    # A model.zip that is a FIFO hung --resume, opened for its step before the game was built; the resume
+    # replaces it with its first save, as it did before that check.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_256.zip").write_bytes(b"PK\x03\x04")
+    os.mkfifo(run / "model.zip")
+
+    class Hung(Exception):  # none of the errors a damaged model.zip raises, which saved_step takes as such
+        pass
+
+    def hung(signum, frame):
+        raise Hung
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        assert runs.resume_point(run) == run / "checkpoints" / "step_256.zip"
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def test_the_run_relative_checkpoint_hint_names_only_a_run_file_that_is_not_here(tmp_path, monkeypatch):
     # The hint is for a path given as `ls RUN/checkpoints` shows it: where the path is there in the folder the
     # command runs in (a folder of that name, refused as such), or the run holds no file at it (a folder),
