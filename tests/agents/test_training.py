@@ -95,6 +95,27 @@ def test_keep_checkpoints_keeps_every_one_or_the_newest_k_and_a_resume_may_chang
     assert [step for step, _ in checkpoints(run)] == [1536, 1792]
 
 
+@pytest.mark.parametrize("stop", ["ctrl_c", "failure"])
+def test_the_save_at_a_stop_keeps_the_runs_keep_checkpoints(trained, scripts, tmp_path, monkeypatch, stop):
+    # The saves at Ctrl-C and at a failure training handles delete as the periodic ones do: keep 1 there
+    # leaves the stop's checkpoint alone (a save keeping the default 3 left the older two as well).
+    from agents.callbacks import StopCallback
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+
+    def stopping(self):
+        if self.model.num_timesteps >= 768:
+            raise KeyboardInterrupt if stop == "ctrl_c" else _worker_died()
+        return True
+
+    monkeypatch.setattr(StopCallback, "_on_step", stopping)
+    rc = scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--save-every", "100000",
+                                 "--keep-checkpoints", "1", "--no-progress"])
+    assert rc == (0 if stop == "ctrl_c" else 2)
+    assert [step for step, _ in checkpoints(run)] == [768]
+
+
 def test_a_resume_past_which_model_zip_went_on_is_refused_until_one_is_chosen(trained, scripts, tmp_path,
                                                                               capsys):
     # The newest checkpoint deleted by hand (model.zip holds the same weights, or so it seemed): --resume
