@@ -872,7 +872,7 @@ def _checkpoint_changed(checkpoint: Path, played_sha1: str) -> ExportError | Non
     # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
     how = "changed" if now_sha1 else "was removed"
     return ExportError(f"{checkpoint} {how} during the export (is the run still training? it rewrites "
-                       "model.zip and keeps only its newest checkpoints, keep_checkpoints); copy the "
+                       "model.zip and deletes older checkpoints as it saves, --keep-checkpoints); copy the "
                        "checkpoint out of the run folder and give the copy as --checkpoint")
 
 
