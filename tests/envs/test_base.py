@@ -138,6 +138,13 @@ def test_a_game_class_without_its_name_or_action_names_is_refused_naming_the_mis
     monkeypatch.setattr(Snake, "ACTION_NAMES", ["UP", "DOWN"], raising=False)
     with pytest.raises(ValueError, match=r"ACTION_NAMES .*got \['UP', 'DOWN'\]"):
         _Catch()
+    monkeypatch.setattr(Snake, "ACTION_NAMES", ())  # no action at all: a Discrete(0) action space
+    with pytest.raises(ValueError, match=r"ACTION_NAMES .*got \(\)"):
+        _Catch()
+    monkeypatch.undo()
+    monkeypatch.setattr(_Catch, "name", "")  # names no game: its run folders and messages would name none
+    with pytest.raises(ValueError, match=r"_Catch\.name must be the game's name, a str .*got ''"):
+        _Catch()
 
 
 @pytest.mark.parametrize("space", [
@@ -160,3 +167,11 @@ def test_an_observation_space_that_is_no_uint8_channels_first_box_is_refused_whe
                                          r"height, width\), set in its constructor"):
         Odd()
     assert _Catch().observation_space.shape == (4, 10, 10)
+
+
+def test_a_game_without_any_figure_is_told_it_lacks_score(monkeypatch) -> None:
+    from envs.base import GameDefinitionError
+
+    monkeypatch.setattr(Snake, "episode_infos", lambda self, indices: {})
+    with pytest.raises(GameDefinitionError, match=r"^snake's episode figures \(none\) lack 'score', which "):
+        Snake().figure_names()

@@ -90,9 +90,20 @@ def test_an_entry_point_that_cannot_be_a_game_is_skipped_with_a_warning_naming_i
     assert "(package catchplug)" in str(caught[0].message)
 
 
+def test_a_second_entry_point_of_a_class_already_added_is_skipped(tmp_path, monkeypatch):
+    # Two names for one class would both be depthfirst/Catch-v0: Gymnasium's id names one game only.
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch\n"
+                                                        "catch2 = catchplug.game:Catch")))
+    with pytest.warns(UserWarning, match="entry point catch2 = .* its Gymnasium id depthfirst/Catch-v0 is "
+                                         "another game's: rename the class"):
+        assert envs._plugin_games() == {"catch": ("catchplug.game:Catch", "depthfirst/Catch-v0")}
+
+
 @pytest.mark.parametrize(("module", "problem"), [
     ("", "cannot be loaded: module 'catchplug.game' has no attribute 'Catch'"),
     ("Catch = 5\n", "is 5, not a subclass of envs.base.Game"),
+    ("class Catch:\n    name = 'catch'\n",
+     "is <class 'catchplug.game.Catch'>, not a subclass of envs.base.Game"),
     # Python's "Can't instantiate abstract class" TypeError was reported as an option the run set
     ("from envs.base import Game\n\n\nclass Catch(Game):\n    name = 'catch'\n", "lacks _episode_info, "
      "get_state, observe, render_state, reset, set_state, step of the game contract \\(envs/base.py\\)"),

@@ -227,6 +227,12 @@ def test_a_game_figure_named_like_monitors_entries_is_refused(monkeypatch: pytes
                         lambda self, idx: {name: np.ones(len(idx)), **figures(self, idx)})
     with pytest.raises(ValueError, match=rf"snake's episode figure '{name}' would replace SB3's episode"):
         make_vec("snake", 1, num_workers=0)
+    # Before a run is made (evaluate, export, --resume): the game's fault in one line, not a traceback.
+    from agents.evaluation import check_game
+    from agents.runs import RunError
+
+    with pytest.raises(RunError, match=rf"^snake's episode figure '{name}' would replace SB3's episode"):
+        check_game("snake", {})
 
 
 def test_seed_then_reset_reproduces():
