@@ -166,6 +166,18 @@ def test_a_line_printed_to_an_unbuffered_stdout_the_disk_refuses_is_said_in_one_
     assert proc.stderr == "error: stdout refused the output (No space left on device)\n"
 
 
+def test_a_flush_of_a_buffered_stdout_the_disk_refuses_is_said_in_one_line():
+    # print(..., flush=True) mid-run on a buffered stdout: the disk refuses the flush, not the write.
+    code = ("from agents.cli import run_script\n"
+            "run_script(lambda: print('episode 1 of 2', flush=True) or 0)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-c", code], stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=60, env={**env, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2
+    assert proc.stderr == "error: stdout refused the output (No space left on device)\n"
+
+
 # Only stdout's reader leaving is a quiet end: a pipe of the script's own (a dead worker's, the VLM
 # server's socket) that nothing handled is a bug to see, not a silent 141 with stdout thrown away.
 def test_a_broken_pipe_that_is_not_stdouts_keeps_its_traceback():

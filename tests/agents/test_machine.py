@@ -472,3 +472,72 @@ def test_numbas_cache_name_taken_by_no_folder_still_gets_a_folder_of_its_own(mon
     chosen = Path(os.environ["NUMBA_CACHE_DIR"])
     assert chosen.parent == tmp_path / "tmp" and chosen != taken and chosen.is_dir()
     assert not (tmp_path / "nowhere").exists()  # nothing made through the link
+
+
+@pytest.mark.parametrize("planted", ["writable by others", "a link"])
+def test_numbas_cache_folder_is_not_one_others_may_change(monkeypatch, tmp_path, planted):
+    # Numba unpickles what it finds there: a folder any user may write in, or a link whoever made it may
+    # point elsewhere, could hand this process code to run. A fresh folder of its own is taken instead.
+    from agents import machine
+
+    copy, env = unwritable_caches(tmp_path)
+    for name in ("HOME", "TMPDIR"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    named = tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}"
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    if planted == "a link":
+        named.symlink_to(mine)  # to a folder of this user's: the link is what may change
+    else:
+        named.mkdir()
+        named.chmod(0o777)
+    machine.choose_numba_cache([copy / "envs"])
+    chosen = Path(os.environ["NUMBA_CACHE_DIR"])
+    assert chosen.parent == tmp_path / "tmp" and chosen not in (named, mine)
+    assert chosen.lstat().st_mode & 0o777 == 0o700 and chosen.is_dir() and not chosen.is_symlink()
+
+
+def test_numbas_cache_folder_is_chosen_where_one_games_pycache_cannot_take_it(monkeypatch, tmp_path):
+    # envs/__pycache__ writable but envs/gameboy/__pycache__ not: the Game Boy cores would have no cache.
+    from agents import machine
+
+    copy, env = unwritable_caches(tmp_path)
+    (copy / "envs" / "__pycache__").unlink()
+    for name in ("HOME", "TMPDIR"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    machine.choose_numba_cache([copy / "envs", copy / "envs" / "gameboy"])
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}")
+
+
+def test_numbas_cache_folder_is_chosen_where_the_pycache_folders_take_no_file(monkeypatch, tmp_path):
+    # The usual read-only install: pip made __pycache__ (its .pyc files), which the user cannot write in.
+    import tempfile
+
+    from agents import machine
+
+    copy, env = unwritable_caches(tmp_path)
+    read_only = [copy / folder / "__pycache__" for folder in ("envs", "envs/gameboy")]
+    for folder in read_only:
+        folder.unlink()
+        folder.mkdir(mode=0o555)
+    real = tempfile.TemporaryFile
+
+    def refused_there(*args, dir=None, **kwargs):  # root writes in any folder: refused as to a user
+        if dir is not None and Path(dir) in read_only:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused_there)
+    for name in ("HOME", "TMPDIR"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    machine.choose_numba_cache([copy / "envs", copy / "envs" / "gameboy"])
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}")
