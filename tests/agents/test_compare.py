@@ -714,6 +714,8 @@ def test_a_parameter_count_is_a_whole_number():
     assert parse_count("8.3B") == 8_300_000_000 and isinstance(parse_count("8.3B"), int)
     assert isinstance(params_from_name("qwen2.5-vl-7b"), int)
     assert params_from_name("Qwen2-VL-2.2B") == 2_200_000_000
+    # Rounded, not cut: 8.2B is 8199999999.999999 as a float, and 1.6 is nearer 2 than 1.
+    assert parse_count("8.2B") == params_from_name("m-vl-8.2b") == 8_200_000_000 and parse_count("1.6") == 2
     for none in ("0.4", "0.5", "1e400"):  # rounds to no parameter at all (0.5 to even), or is no number
         with pytest.raises(ValueError, match="7B, 256M or 7e9"):
             parse_count(none)

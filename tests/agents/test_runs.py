@@ -387,6 +387,11 @@ def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monke
     with pytest.raises(runs.RunError) as missing:  # another run's name: nothing said of this run's
         runs.model_file(Path("run1"), "run2/checkpoints/step_8.zip", "")
     assert str(missing.value) == "--checkpoint run2/checkpoints/step_8.zip: no such file"
+    for step in (16, 24, 32):  # a run that holds none: no list of them to give
+        (run / "checkpoints" / f"step_{step}.zip").unlink()
+    with pytest.raises(runs.RunError) as missing:
+        runs.model_file(Path("run1"), "run1/checkpoints/step_8.zip", "")
+    assert str(missing.value) == "--checkpoint run1/checkpoints/step_8.zip: no such file"
 
 
 def test_a_resume_point_does_not_open_a_model_zip_that_is_no_file(tmp_path):
