@@ -122,7 +122,8 @@ def evaluate(args: argparse.Namespace) -> int:
             ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
             model = load_model(cfg, ckpt, device=args.device, run=run)
             check_fits(model, cfg["env"], env_kwargs, ckpt)
-        # Named now, as loaded: a run still training deletes its older checkpoints while the episodes play.
+        # Read now, as it was loaded: after the play the file may be gone or another (a --force, a training
+        # run rewriting model.zip), and reading it then ended in a traceback.
         label = "" if args.random else foreign_label(None if args.out else run, ckpt)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -762,6 +762,32 @@ def test_another_runs_model_never_replaces_the_runs_own_evaluation(trained, scri
     capsys.readouterr()
 
 
+def test_an_evaluation_into_out_of_a_run_replaced_meanwhile_is_named_after_the_model_it_played(
+        trained, scripts, tmp_path, capsys, monkeypatch):
+    # evaluate.py RUN --out DIR while a train_ppo.py --force replaced the run: its results go to --out, not
+    # into the run, yet the model file was read again after the play to name them, and its
+    # FileNotFoundError ended the evaluation in a traceback.
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+    play = agents.evaluation.run_episodes
+
+    def played_while_forced(*a, **kw):  # what --force does: the old run aside, a new run in its place
+        episodes = play(*a, **kw)
+        run.rename(tmp_path / ".run.replaced")
+        shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*", "model.zip", "checkpoints"))
+        return episodes
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", played_while_forced)
+    out = tmp_path / "evals"
+    assert scripts.evaluate.main([str(run), "--episodes", "2", "--no-video", "--out", str(out)]) == 0
+    stem = f"eval-step512-model-{hashlib.sha1((trained / 'model.zip').read_bytes()).hexdigest()[:8]}"
+    assert json.loads((out / f"{stem}.json").read_text())["episodes"] == 2
+    assert not list(run.glob("eval-*"))
+    capsys.readouterr()
+
+
 def test_an_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_run(trained, scripts, tmp_path,
                                                                                  capsys, monkeypatch):
     """A train_ppo.py --force in another terminal moved the run aside while it was evaluated: the results of
