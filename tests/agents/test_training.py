@@ -273,16 +273,18 @@ def drop_env_tag(checkpoint: Path) -> None:
             z.writestr(name, content)
 
 
-def saved_elsewhere(checkpoint: Path, old: bytes, new: bytes, versions: str) -> None:
+def saved_elsewhere(checkpoint: Path, old: bytes, new: bytes, versions: str, key: str = "policy_kwargs"
+                    ) -> None:
     """Rewrite ``checkpoint`` as one another installation saved: ``old`` in its pickled policy_kwargs
-    replaced by ``new`` (a name this one lacks), and its system_info.txt listing ``versions``."""
+    replaced by ``new`` (a name this one lacks; in ``key``'s object), and its system_info.txt listing
+    ``versions``."""
     import base64
 
     with zipfile.ZipFile(checkpoint) as z:
         members = {name: z.read(name) for name in z.namelist()}
     data = json.loads(members["data"])
-    raw = base64.b64decode(data["policy_kwargs"][":serialized:"]).replace(old, new)
-    data["policy_kwargs"][":serialized:"] = base64.b64encode(raw).decode()
+    raw = base64.b64decode(data[key][":serialized:"]).replace(old, new)
+    data[key][":serialized:"] = base64.b64encode(raw).decode()
     members["data"] = json.dumps(data).encode()
     members["system_info.txt"] = versions.encode()
     with zipfile.ZipFile(checkpoint, "w") as z:
@@ -326,6 +328,35 @@ def test_a_checkpoint_without_system_info_is_not_said_saved_with_these_versions(
     err = capsys.readouterr().err
     assert "its policy_kwargs cannot be unpickled here" in err and "are this one's" not in err, err
     assert "no system_info.txt" in err
+
+
+def test_a_checkpoint_naming_a_module_that_fails_to_import_here_is_named_so(trained, scripts, tmp_path,
+                                                                            capsys, monkeypatch):
+    # Not only a module missing here: one that exists but fails to import (an ImportError that is no
+    # ModuleNotFoundError, as a NumPy built for another version raises) is another installation's too.
+    (tmp_path / "tbrokn").mkdir()
+    (tmp_path / "tbrokn" / "__init__.py").write_text("raise ImportError('built for another NumPy')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    copy = tmp_path / "theirs.zip"
+    shutil.copy(trained / "model.zip", copy)
+    saved_elsewhere(copy, b"agents.policies", b"tbrokn.policies", "- Python: 3.99.1\n")
+    assert scripts.evaluate.main([str(trained), "--checkpoint", str(copy), "--episodes", "1", "--no-video",
+                                  "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert (f"error: cannot load checkpoint {copy}: an object it pickled cannot be unpickled here "
+            "(ImportError: built for another NumPy); it was saved with Python 3.99.1 (here ") in err, err
+
+
+def test_a_checkpoint_whose_other_objects_cannot_be_unpickled_still_plays(trained, scripts, tmp_path, capsys):
+    # Only what SB3 cannot build a model without is refused: its clip_range (a schedule of training) is
+    # dropped with SB3's warning, as before, and the model plays.
+    copy = tmp_path / "theirs.zip"
+    shutil.copy(trained / "model.zip", copy)
+    saved_elsewhere(copy, b"FloatSchedule", b"FloatSchedulX", "- Python: 3.99.1\n", key="clip_range")
+    with pytest.warns(UserWarning, match="Could not deserialize object clip_range"):
+        assert scripts.evaluate.main([str(trained), "--checkpoint", str(copy), "--episodes", "1",
+                                      "--no-video", "--no-progress", "--out", str(tmp_path / "evals")]) == 0
+    assert "cannot load" not in capsys.readouterr().err
 
 
 def test_a_resume_or_evaluation_of_an_untagged_checkpoint_says_it_is_taken_as_the_runs_env(
