@@ -2923,8 +2923,8 @@ def test_plot_curves_flags_reach_the_plot(scripts, tmp_path, capsys, monkeypatch
 
     drawn = []
 
-    def plot_curve(run, out, tag, title, baseline, last=False):
-        drawn.append((run, out, tag, title, baseline, last))
+    def plot_curve(run, out, tag, title, baseline, last=False, new=False):
+        drawn.append((run, out, tag, title, baseline, last, new))
         return out
 
     monkeypatch.setattr(agents.curves, "plot_curve", plot_curve)
@@ -2933,10 +2933,11 @@ def test_plot_curves_flags_reach_the_plot(scripts, tmp_path, capsys, monkeypatch
                                     "--tag", "rollout/ep_rew_mean"]) == 0
     assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 0
     # argparse read -1e3 as a flag ("expected one argument"); -0.5 it takes as a number itself.
-    assert scripts.plot_curve.main(["RUN", "--out", str(out), "--baseline", "-1e3"]) == 0
-    assert drawn == [(Path("RUN"), out, "rollout/ep_rew_mean", "Snake 10x10", 0.5, True),
-                     (Path("RUN"), out, "rollout/score_mean", None, None, True),
-                     (Path("RUN"), out, "rollout/score_mean", None, -1000.0, True)]
+    assert scripts.plot_curve.main(["RUN", "--out", str(out), "--baseline", "-1e3", "--force"]) == 0
+    # Without --force the PNG goes only where no file is (new=True): another command's is not replaced.
+    assert drawn == [(Path("RUN"), out, "rollout/ep_rew_mean", "Snake 10x10", 0.5, True, True),
+                     (Path("RUN"), out, "rollout/score_mean", None, None, True, True),
+                     (Path("RUN"), out, "rollout/score_mean", None, -1000.0, True, False)]
     assert capsys.readouterr().out == f"{out}\n{out}\n{out}\n"
 
 
