@@ -319,20 +319,77 @@ def test_no_checkpoint_left_says_they_were_removed_or_names_the_renamed_copies(t
     # rm RUN/checkpoints/*.zip RUN/model.zip, then --resume: "the run stopped before its first checkpoint",
     # of a run that saved many; a copy kept as best.zip, the only model left, went unnamed the same way.
     run = old_run(tmp_path / "run")
+    with pytest.raises(runs.RunError) as e:  # killed before its first save
+        runs.latest_checkpoint(run)
+    assert (f"; the run stopped before its first checkpoint: start it again with its command (in "
+            f"{run / 'command.txt'}) plus --force --run-dir {run}, or start a new run") in str(e.value)
     (run / "checkpoints").mkdir()  # made by the first save: a run killed before it has none
     with pytest.raises(runs.RunError) as e:
         runs.latest_checkpoint(run)
     assert "stopped before its first checkpoint" not in str(e.value)
     assert f"{run / 'checkpoints'} holds no step_<N>.zip" in str(e.value)
     assert f"plus --force --run-dir {run}, or start a new run" in str(e.value)
-    for name in ("best.zip", "step_1024 (copy).zip", ".step_2048.77.tmp.zip"):
+    # Written out of order, with a note beside them: the names come sorted, model files (.zip) alone.
+    for name in ("z.zip", "step_1024 (copy).zip", "best.zip", ".step_2048.77.tmp.zip", "notes.txt", "a.zip"):
         (run / "checkpoints" / name).write_text("x")
     with pytest.raises(runs.RunError) as e:
         runs.latest_checkpoint(run, "give a model file with --checkpoint")
     # A killed save's temp file is not named: it is no model.
-    assert "holds no step_<N>.zip but best.zip, step_1024 (copy).zip (" in str(e.value)
+    assert "holds no step_<N>.zip but a.zip, best.zip, step_1024 (copy).zip, z.zip (" in str(e.value)
     assert "--force" not in str(e.value)  # which refuses a user's file in checkpoints/
     assert str(e.value).endswith("or give a model file with --checkpoint")
+    never = tmp_path / "never"  # no command.txt, no checkpoints/: not a run that training started
+    never.mkdir()
+    with pytest.raises(runs.RunError) as e:
+        runs.latest_checkpoint(never)
+    assert str(e.value) == (f"{never}: no checkpoint to load (checkpoints/step_*.zip or model.zip); train it "
+                            "first (scripts/train_ppo.py), or start a new run")
+
+
+def test_saved_step_reads_model_zips_step_and_none_where_it_cannot(tmp_path):
+    # resume_point compares it with the newest checkpoint's: a file it cannot read is left to the loader.
+    import json
+    import zipfile
+
+    model = tmp_path / "model.zip"
+    for data, step in ((json.dumps({"num_timesteps": 512}), 512), (json.dumps({"num_timesteps": 0}), 0),
+                       ("[512]", None), ("not json", None), (json.dumps({"num_timesteps": "512"}), None),
+                       (json.dumps({}), None)):
+        with zipfile.ZipFile(model, "w") as z:
+            z.writestr("data", data)
+        assert runs.saved_step(model) == step, data
+    model.write_bytes(b"PK\x03\x04 cut short")
+    assert runs.saved_step(model) is None
+
+
+def test_a_resume_point_is_refused_only_where_model_zip_holds_a_later_step(tmp_path):
+    # The newest checkpoint deleted by hand: a resume from the one before would replace model.zip.
+    import json
+    import zipfile
+
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    newest = run / "checkpoints" / "step_256.zip"
+    newest.write_bytes(b"PK\x03\x04")
+
+    def model_zip(data: str) -> None:
+        with zipfile.ZipFile(run / "model.zip", "w") as z:
+            z.writestr("data", data)
+
+    # The same step (the usual case), an older one (the disk refused model.zip) or unreadable: resumed.
+    for data in (json.dumps({"num_timesteps": 256}), json.dumps({"num_timesteps": 128}), "[1]", "{"):
+        model_zip(data)
+        assert runs.resume_point(run) == newest, data
+    model_zip(json.dumps({"num_timesteps": 1024}))
+    with pytest.raises(runs.RunError) as refused:
+        runs.resume_point(run)
+    assert str(refused.value) == (
+        f"{run}: its model.zip holds step 1,024, past its newest checkpoint {newest} (were newer ones "
+        "deleted?), and a resume from that checkpoint would replace it: to continue from model.zip, copy it "
+        f"to {run / 'checkpoints' / 'step_1024.zip'}; to go back to step 256, move model.zip out of the run "
+        "folder")
+    newest.unlink()  # model.zip alone: resumed from, nothing to compare it with
+    assert runs.resume_point(run) == run / "model.zip"
 
 
 def test_a_checkpoint_is_resumed_before_model_zip_and_model_zip_is_played_before_a_checkpoint(tmp_path):
