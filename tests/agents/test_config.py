@@ -408,6 +408,15 @@ def test_the_lowest_accepted_run_and_ppo_values():
             resolved(f"{key}=0")
 
 
+def test_keep_checkpoints_in_a_config_file_is_a_whole_number_of_at_least_0():
+    # The flag's own check (nonneg_int) does not see a config file's value: -1 there would prune with
+    # [:1], deleting every checkpoint but the oldest at each save.
+    assert resolved("keep_checkpoints=0")["keep_checkpoints"] == 0
+    assert resolved("keep_checkpoints=1e1")["keep_checkpoints"] == 10
+    with pytest.raises(ValueError, match=r"^--keep-checkpoints must be >= 0, got -1$"):
+        resolved("keep_checkpoints=-1")
+
+
 def test_ppo_keywords_the_run_sets_itself_are_refused():
     for key in ("verbose", "tensorboard_log", "seed"):
         with pytest.raises(ValueError, match=rf"^ppo: unknown settings \['{key}'\]"):

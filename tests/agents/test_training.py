@@ -95,25 +95,28 @@ def test_keep_checkpoints_keeps_every_one_or_the_newest_k_and_a_resume_may_chang
     assert [step for step, _ in checkpoints(run)] == [1536, 1792]
 
 
-@pytest.mark.parametrize("stop", ["ctrl_c", "failure"])
-def test_the_save_at_a_stop_keeps_the_runs_keep_checkpoints(trained, scripts, tmp_path, monkeypatch, stop):
-    # The saves at Ctrl-C and at a failure training handles delete as the periodic ones do: keep 1 there
-    # leaves the stop's checkpoint alone (a save keeping the default 3 left the older two as well).
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, BrokenPipeError, MemoryError, "worker_died"])
+def test_keep_checkpoints_holds_at_a_stop_and_a_failure_too(tmp_path, scripts, monkeypatch, stop):
+    # Each save passes the run's keep_checkpoints: one at a stop that pruned to the default 3 deleted the
+    # checkpoints --keep-checkpoints 0 asked to keep.
     from agents.callbacks import StopCallback
 
-    run = tmp_path / "run"
-    shutil.copytree(trained, run)
-
     def stopping(self):
-        if self.model.num_timesteps >= 768:
-            raise KeyboardInterrupt if stop == "ctrl_c" else _worker_died()
+        if self.model.num_timesteps >= 1024:
+            raise _worker_died() if stop == "worker_died" else stop()
         return True
 
     monkeypatch.setattr(StopCallback, "_on_step", stopping)
-    rc = scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "2048", "--save-every", "100000",
-                                 "--keep-checkpoints", "1", "--no-progress"])
-    assert rc == (0 if stop == "ctrl_c" else 2)
-    assert [step for step, _ in checkpoints(run)] == [768]
+    run = tmp_path / "run"
+    argv = ["--env", "snake", "--total-timesteps", "2048", "--save-every", "256", "--video-every", "100000",
+            "--keep-checkpoints", "0", "--run-dir", str(run), *TINY]
+    if stop is BrokenPipeError:  # the reader left: the script's caller ends it (status 141)
+        with pytest.raises(BrokenPipeError):
+            scripts.train_ppo.main(argv)
+    else:
+        assert scripts.train_ppo.main(argv) == (0 if stop is KeyboardInterrupt else 2)
+    steps = [step for step, _ in checkpoints(run)]
+    assert steps[:3] == [256, 512, 768] and len(steps) == 4, steps
 
 
 def test_a_resume_past_which_model_zip_went_on_is_refused_until_one_is_chosen(trained, scripts, tmp_path,
