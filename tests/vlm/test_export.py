@@ -2479,6 +2479,26 @@ def test_another_games_export_at_out_is_named_with_how_games_go_together(tmp_pat
     assert ex._out_problem(other, overwrite=False, env="snake").endswith(
         "choose another folder, or pass --overwrite to replace that export")
     assert ex._out_problem(other, overwrite=True, env="snake") is None
+    for meta in ("[]", json.dumps({"env": 5})):  # a meta.json that names no game: an export, as before
+        (other / META).write_text(meta)
+        assert ex._out_problem(other, overwrite=False, env="snake").endswith(
+            "choose another folder, or pass --overwrite to replace that export")
+
+
+def test_the_export_checks_out_against_the_game_of_its_run(tmp_path, monkeypatch):
+    # The run's game reaches the check of --out, or its refusal is the one that offers --overwrite alone.
+    from types import SimpleNamespace
+
+    from vlm import export as ex
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "ex" / META).parent.mkdir(parents=True)
+    (tmp_path / "ex" / META).write_text(json.dumps({"env": "snake"}))
+    monkeypatch.chdir(tmp_path)
+    opts = SimpleNamespace(out=str(tmp_path / "ex"), overwrite=False)
+    with pytest.raises(ex.ExportError, match=r"already has data, a snake export, and an export holds one "
+                                             r"game: export sokoban into a folder of its own"):
+        ex._checked_out(opts, SimpleNamespace(path=tmp_path / "run", env="sokoban"))
 
 
 def test_the_run_folder_itself_as_out_is_refused_as_the_run_folder(run):
