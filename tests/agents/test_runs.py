@@ -315,6 +315,15 @@ def test_pruning_keeps_the_newest_checkpoints_by_step_and_model_zip_is_the_last(
     assert (run / "model.zip").read_bytes() == b"PK\x03\x04 step 1000"
 
 
+@pytest.mark.parametrize("keep, kept", [(1, [40]), (2, [30, 40]), (0, [10, 20, 30, 40])])
+def test_pruning_keeps_the_newest_keep_checkpoints_and_0_keeps_every_one(tmp_path, keep, kept):
+    run = tmp_path / "run"
+    run.mkdir()
+    for steps in (10, 20, 30, 40):
+        runs.save_checkpoint(FakeModel(steps), run, keep)
+    assert [step for step, _ in runs.checkpoints(run)] == kept
+
+
 def test_no_checkpoint_left_says_they_were_removed_or_names_the_renamed_copies(tmp_path):
     # rm RUN/checkpoints/*.zip RUN/model.zip, then --resume: "the run stopped before its first checkpoint",
     # of a run that saved many; a copy kept as best.zip, the only model left, went unnamed the same way.
@@ -388,6 +397,9 @@ def test_a_resume_point_is_refused_only_where_model_zip_holds_a_later_step(tmp_p
         "deleted?), and a resume from that checkpoint would replace it: to continue from model.zip, copy it "
         f"to {run / 'checkpoints' / 'step_1024.zip'}; to go back to step 256, move model.zip out of the run "
         "folder")
+    model_zip(json.dumps({"num_timesteps": 257}))  # a step past it is past it
+    with pytest.raises(runs.RunError, match=r"its model.zip holds step 257, past its newest checkpoint"):
+        runs.resume_point(run)
     newest.unlink()  # model.zip alone: resumed from, nothing to compare it with
     assert runs.resume_point(run) == run / "model.zip"
 
