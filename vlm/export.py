@@ -58,6 +58,8 @@ from agents.runs import (
     not_written,
     process_running,
     remove_folders,
+    trainer,
+    training_now,
 )
 from envs import GAMES, game_class, make_game
 from envs.vector import prepare_workers, stop_forkserver
@@ -243,7 +245,20 @@ def plan(opts: ExportOptions) -> Plan:
     out = _checked_out(opts, run)
     if not opts.relative_paths:
         notes += _split_path_notes(out, formats)
+    notes += _training_now_note(run)
     return Plan(opts, run, out, formats, mix, ratios, module, notes)
+
+
+def _training_now_note(run: RunInfo) -> list[str]:
+    """A note where ``run`` is being trained and the checkpoint played is one of its own files: each save
+    rewrites model.zip and deletes older checkpoints, and the export, refused at its end if the file changed
+    (meta.json names it), said so only after the whole play, minutes in."""
+    own = {os.path.realpath(run.path), os.path.realpath(run.path / "checkpoints")}
+    if os.path.realpath(run.checkpoint.parent) not in own or not training_now(run.path):
+        return []
+    return [f"note: {run.path} is being trained now by {trainer(run.path)}: its saves rewrite model.zip and "
+            f"delete older checkpoints, and the export is refused at its end if {run.checkpoint} changed; to "
+            "be sure of it, copy the checkpoint out of the run folder and give the copy as --checkpoint"]
 
 
 # Format -> the character its trainer splits its dataset argument on before it opens a file, the trainer,

@@ -1343,6 +1343,33 @@ def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, caps
     assert not out.exists()
 
 
+def test_an_export_of_a_run_being_trained_says_so_before_it_plays(run, tmp_path, capsys):
+    # Such an export was refused only at its end, minutes in, once a save had rewritten model.zip: the note
+    # comes first, and an export of a copy (or of a run no trainer holds) gets none.
+    from agents.runs import claim_run
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    copy = tmp_path / "copy.zip"
+    shutil.copy(mine / "model.zip", copy)
+    lock = claim_run(mine)  # as a train_ppo.py training into it does
+    try:
+        assert export(str(mine), "--out", str(tmp_path / "out"), "--episodes", "2", "--no-progress",
+                      "--formats", "none", "--tasks-per-state", "0") == 0
+        err = capsys.readouterr().err
+        assert (f"note: {mine} is being trained now by train_ppo.py (process {os.getpid()}): its saves "
+                f"rewrite model.zip and delete older checkpoints, and the export is refused at its end if "
+                f"{mine / 'model.zip'} changed") in err, err
+        assert export(str(mine), "--checkpoint", str(copy), "--out", str(tmp_path / "out2"), "--episodes",
+                      "2", "--no-progress", "--formats", "none", "--tasks-per-state", "0") == 0
+        assert "is being trained now" not in capsys.readouterr().err
+    finally:
+        lock.close()
+    assert export(str(mine), "--out", str(tmp_path / "out3"), "--episodes", "2", "--no-progress",
+                  "--formats", "none", "--tasks-per-state", "0") == 0
+    assert "is being trained now" not in capsys.readouterr().err
+
+
 @default_formats
 def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
                                                                                    monkeypatch):
