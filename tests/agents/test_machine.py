@@ -407,6 +407,18 @@ def unwritable_caches(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return copy, env
 
 
+def in_unwritable_caches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """``unwritable_caches``'s environment set for this process (no NUMBA_CACHE_DIR, no XDG_CACHE_HOME, the
+    temporary folder read again); its copy of the packages."""
+    copy, env = unwritable_caches(tmp_path)
+    for name in ("HOME", "TMPDIR"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    return copy
+
+
 def test_a_game_imports_where_neither_its_pycache_nor_home_takes_numbas_cache(tmp_path):
     # A read-only install and an unusable $HOME (a cluster's): every import of a game failed in Numba's
     # "cannot cache function 'next_u64': no locator available" traceback. The cache goes to a folder of
@@ -457,12 +469,7 @@ def test_numbas_cache_name_taken_by_no_folder_still_gets_a_folder_of_its_own(mon
     # of a game failed in Numba's "no locator available" traceback.
     from agents import machine
 
-    copy, env = unwritable_caches(tmp_path)
-    for name in ("HOME", "TMPDIR"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    copy = in_unwritable_caches(monkeypatch, tmp_path)
     taken = tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}"
     if left == "file":
         taken.write_text("")
@@ -480,12 +487,7 @@ def test_numbas_cache_folder_is_not_one_others_may_change(monkeypatch, tmp_path,
     # point elsewhere, could hand this process code to run. A fresh folder of its own is taken instead.
     from agents import machine
 
-    copy, env = unwritable_caches(tmp_path)
-    for name in ("HOME", "TMPDIR"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
+    copy = in_unwritable_caches(monkeypatch, tmp_path)
     named = tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}"
     mine = tmp_path / "mine"
     mine.mkdir(mode=0o700)
@@ -504,13 +506,8 @@ def test_numbas_cache_folder_is_chosen_where_one_games_pycache_cannot_take_it(mo
     # envs/__pycache__ writable but envs/gameboy/__pycache__ not: the Game Boy cores would have no cache.
     from agents import machine
 
-    copy, env = unwritable_caches(tmp_path)
+    copy = in_unwritable_caches(monkeypatch, tmp_path)
     (copy / "envs" / "__pycache__").unlink()
-    for name in ("HOME", "TMPDIR"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
     machine.choose_numba_cache([copy / "envs", copy / "envs" / "gameboy"])
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}")
 
@@ -521,7 +518,7 @@ def test_numbas_cache_folder_is_chosen_where_the_pycache_folders_take_no_file(mo
 
     from agents import machine
 
-    copy, env = unwritable_caches(tmp_path)
+    copy = in_unwritable_caches(monkeypatch, tmp_path)
     read_only = [copy / folder / "__pycache__" for folder in ("envs", "envs/gameboy")]
     for folder in read_only:
         folder.unlink()
@@ -534,10 +531,5 @@ def test_numbas_cache_folder_is_chosen_where_the_pycache_folders_take_no_file(mo
         return real(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(tempfile, "TemporaryFile", refused_there)
-    for name in ("HOME", "TMPDIR"):
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-    monkeypatch.setattr("tempfile.tempdir", None)  # re-read from $TMPDIR
     machine.choose_numba_cache([copy / "envs", copy / "envs" / "gameboy"])
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}")

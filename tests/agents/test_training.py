@@ -796,24 +796,31 @@ def test_another_runs_model_never_replaces_the_runs_own_evaluation(trained, scri
     capsys.readouterr()
 
 
-def test_an_evaluation_into_out_of_a_run_replaced_meanwhile_is_named_after_the_model_it_played(
-        trained, scripts, tmp_path, capsys, monkeypatch):
-    # evaluate.py RUN --out DIR while a train_ppo.py --force replaced the run: its results go to --out, not
-    # into the run, yet the model file was read again after the play to name them, and its
-    # FileNotFoundError ended the evaluation in a traceback.
+def replaced_while_played(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of ``trained`` that a train_ppo.py --force in another terminal replaces once the episodes of
+    an evaluation have played: the old run aside, a new run (no model yet) in its place."""
     import agents.evaluation
 
     run = tmp_path / "run"
     shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
     play = agents.evaluation.run_episodes
 
-    def played_while_forced(*a, **kw):  # what --force does: the old run aside, a new run in its place
+    def played_while_forced(*a, **kw):
         episodes = play(*a, **kw)
         run.rename(tmp_path / ".run.replaced")
         shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*", "model.zip", "checkpoints"))
         return episodes
 
     monkeypatch.setattr(agents.evaluation, "run_episodes", played_while_forced)
+    return run
+
+
+def test_an_evaluation_into_out_of_a_run_replaced_meanwhile_is_named_after_the_model_it_played(
+        trained, scripts, tmp_path, capsys, monkeypatch):
+    # evaluate.py RUN --out DIR while a train_ppo.py --force replaced the run: its results go to --out, not
+    # into the run, yet the model file was read again after the play to name them, and its
+    # FileNotFoundError ended the evaluation in a traceback.
+    run = replaced_while_played(trained, tmp_path, monkeypatch)
     out = tmp_path / "evals"
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--no-video", "--out", str(out)]) == 0
     stem = f"eval-step512-model-{hashlib.sha1((trained / 'model.zip').read_bytes()).hexdigest()[:8]}"
@@ -828,17 +835,8 @@ def test_an_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_r
     the old run's model went into the new run's folder, as eval-step<N> of a model it never trained."""
     import agents.evaluation
 
-    run = tmp_path / "run"
-    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
     play = agents.evaluation.run_episodes
-
-    def played_while_forced(*a, **kw):  # what --force does: the old run aside, a new run in its place
-        episodes = play(*a, **kw)
-        run.rename(tmp_path / ".run.replaced")
-        shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*", "model.zip", "checkpoints"))
-        return episodes
-
-    monkeypatch.setattr(agents.evaluation, "run_episodes", played_while_forced)
+    run = replaced_while_played(trained, tmp_path, monkeypatch)
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--json"]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["episodes"] == 2  # shown, not written
