@@ -865,7 +865,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
             raise _not_written(out, e) from None
         raise
     try:  # locked until the export is in place: a second export sees this one until then
-        _swap_into_place(partial, out, opts.overwrite)
+        _swap_into_place(partial, out, opts.overwrite, run.env)
     except ExportError:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -1079,13 +1079,13 @@ def _put_right(out: Path) -> None:
                           "previous export)") from None
 
 
-def _swap_into_place(partial: Path, out: Path, overwrite: bool) -> None:
-    """Move the finished export to ``out`` (without its owner file); an existing export there is
-    replaced only now. Not interruptible: a signal between the renames would leave no ``out``, one
+def _swap_into_place(partial: Path, out: Path, overwrite: bool, env: str) -> None:
+    """Move the finished export (of game ``env``) to ``out`` (without its owner file); an existing export
+    there is replaced only now. Not interruptible: a signal between the renames would leave no ``out``, one
     during the old export's removal a stray copy. Once the export is in place, stop signals are ignored
     (``settled``): one in the moment after made the script say that nothing was written."""
     with uninterruptible():
-        problem = _out_problem(out, overwrite)  # a folder made or filled at --out while the export ran
+        problem = _out_problem(out, overwrite, env)  # a folder made or filled at --out while it ran
         if problem:
             raise ExportError(f"{problem}. It appeared while this export ran, so the export was discarded "
                               f"and {out} left as it is")

@@ -1126,6 +1126,28 @@ def test_an_export_stays_locked_until_it_is_in_place(run, tmp_path, capsys, monk
     assert (out / META).is_file() and not (out / OWNER).exists() and not partial.exists()
 
 
+def test_another_games_export_made_at_out_meanwhile_is_named_as_such(run, tmp_path, capsys, monkeypatch):
+    # Checked again as the finished export moves in: a Sokoban export made at --out meanwhile was told to
+    # pass --overwrite, which would replace it, where an export holds one game.
+    import vlm.export
+
+    out = tmp_path / "out"
+    swap = vlm.export._swap_into_place
+
+    def sokoban_exported_meanwhile(*args):
+        out.mkdir()
+        (out / META).parent.mkdir(parents=True, exist_ok=True)
+        (out / META).write_text(json.dumps({"env": "sokoban"}))
+        swap(*args)
+
+    monkeypatch.setattr(vlm.export, "_swap_into_place", sokoban_exported_meanwhile)
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} already has data, a sokoban export, and an export holds one game" in err, err
+    assert "It appeared while this export ran" in err
+    assert json.loads((out / META).read_text()) == {"env": "sokoban"}
+
+
 @pytest.mark.parametrize("dead", [False, True])
 def test_of_two_exports_claiming_one_folder_at_once_one_is_refused(tmp_path, monkeypatch, dead):
     # Between making .out.partial and locking its owner file, a second export took the folder for a dead
