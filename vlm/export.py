@@ -253,8 +253,7 @@ def _training_now_note(run: RunInfo) -> list[str]:
     """A note where ``run`` is being trained and the checkpoint played is one of its own files: each save
     rewrites model.zip and deletes older checkpoints, and the export, refused at its end if the file changed
     (meta.json names it), said so only after the whole play, minutes in."""
-    own = {os.path.realpath(run.path), os.path.realpath(run.path / "checkpoints")}
-    if os.path.realpath(run.checkpoint.parent) not in own or not training_now(run.path):
+    if not (_runs_own_file(run) and training_now(run.path)):
         return []
     return [f"note: {run.path} is being trained now by {trainer(run.path)}: its saves rewrite model.zip and "
             f"delete older checkpoints, and the export is refused at its end if {run.checkpoint} changed; to "
@@ -846,7 +845,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
                 runner.close(stop=stopped)  # workers are done (or killed) before the partial folder goes
         finally:
             torch.set_num_threads(threads)
-        changed = _checkpoint_changed(run.checkpoint, played_sha1)  # the workers may have loaded another
+        changed = _checkpoint_changed(run, played_sha1)  # the workers may have loaded another
         if changed is not None:
             raise changed
         summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
@@ -857,7 +856,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         if isinstance(e, RunError):  # a worker's load of the checkpoint: one gone since, most often
-            raise _checkpoint_changed(run.checkpoint, played_sha1) or ExportError(str(e)) from None
+            raise _checkpoint_changed(run, played_sha1) or ExportError(str(e)) from None
         if isinstance(e, BrokenProcessPool):  # killed from outside: most often by the out-of-memory killer
             raise ExportError(f"an export worker process died ({str(e).rstrip('.')}); if the machine ran "
                               "out of memory, export with fewer --workers") from None
@@ -875,20 +874,31 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     return summary
 
 
-def _checkpoint_changed(checkpoint: Path, played_sha1: str) -> ExportError | None:
-    """The refusal of an export whose ``checkpoint`` no longer holds the model it loaded (of SHA-1
+def _checkpoint_changed(run: RunInfo, played_sha1: str) -> ExportError | None:
+    """The refusal of an export whose checkpoint no longer holds the model it loaded (of SHA-1
     ``played_sha1``), else None."""
+    checkpoint = run.checkpoint
     try:
         now_sha1: str | None = file_sha1(checkpoint)
     except FileNotFoundError:
         now_sha1 = None
     if now_sha1 == played_sha1:
         return None
-    # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
     how = "changed" if now_sha1 else "was removed"
+    if not _runs_own_file(run):  # a copy of the user's: nothing of the run's training explains it
+        return ExportError(f"{checkpoint} {how} during the export; give a checkpoint that stays as it is "
+                           "until the export ends")
+    # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
     return ExportError(f"{checkpoint} {how} during the export (is the run still training? it rewrites "
                        "model.zip and deletes older checkpoints as it saves, --keep-checkpoints); copy the "
                        "checkpoint out of the run folder and give the copy as --checkpoint")
+
+
+def _runs_own_file(run: RunInfo) -> bool:
+    """Whether the checkpoint played is the run's own model.zip or one of its checkpoints/, which its
+    training rewrites or deletes."""
+    own = {os.path.realpath(run.path), os.path.realpath(run.path / "checkpoints")}
+    return os.path.realpath(run.checkpoint.parent) in own
 
 
 def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,

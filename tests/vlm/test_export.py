@@ -1365,6 +1365,30 @@ def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, caps
     assert not out.exists()
 
 
+def test_a_copy_of_a_checkpoint_changed_during_the_export_is_not_blamed_on_training(run, tmp_path, capsys,
+                                                                                   monkeypatch):
+    # The refusal asked "is the run still training?" and said to copy the checkpoint out of the run folder,
+    # also of a copy that was never in it.
+    import vlm.export
+
+    copy = tmp_path / "mine.zip"
+    shutil.copy(run / "model.zip", copy)
+    real = vlm.export._play_and_replay
+
+    def replaced_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        copy.write_bytes(copy.read_bytes() + b"newer")
+        return result
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", replaced_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(run), "--checkpoint", str(copy), "--out", str(out), "--episodes", "2",
+                  "--no-progress", "--formats", "none", "--tasks-per-state", "0") == 2
+    assert capsys.readouterr().err == (f"error: {copy} changed during the export; give a checkpoint that "
+                                       "stays as it is until the export ends\n")
+    assert not out.exists()
+
+
 def test_an_export_of_a_run_being_trained_says_so_before_it_plays(run, tmp_path, capsys):
     # Such an export was refused only at its end, minutes in, once a save had rewritten model.zip: the note
     # comes first, and an export of a copy (or of a run no trainer holds) gets none.
