@@ -350,8 +350,7 @@ def print_json(obj: Any) -> None:
     """Prints ``obj`` as one line of JSON in a single write: on an unbuffered stdout (``python -u``,
     ``PYTHONUNBUFFERED``) print() wrote the newline apart, after a reader that stopped at the object
     (``--json | head -c 100``) may have left, so a finished script exited 141, not 0."""
-    with _stdout_refusals():
-        sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.write(json.dumps(obj) + "\n")  # a refusal: run_script's stdout raises StdoutRefused
 
 
 class _RefusalsReported:
@@ -384,8 +383,7 @@ def run_script(main: Callable[[], int]) -> NoReturn:
         sys.stdout = _RefusalsReported(sys.stdout)
     try:
         code = main()
-        with _stdout_refusals():
-            sys.stdout.flush()  # the buffered rest now, where a closed pipe is caught, not at the shutdown
+        sys.stdout.flush()  # the buffered rest now, where a closed pipe is caught, not at the shutdown
     except StdoutRefused as e:
         print(f"error: {e}", file=sys.stderr)
         # The unwritten rest goes to devnull, or the shutdown's flush fails again ("Exception ignored").
