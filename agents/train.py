@@ -512,7 +512,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             try:
                 model = load_model(cfg, ckpt, venv)
             except RunError as e:
-                older = [f for _, f in checkpoints(run) if f != ckpt]
+                kept = checkpoints(run)
+                older = [f for _, f in kept if f != ckpt]
                 # Never deleted for the user: the file may be worth a look.
                 move = f"move it out of the way to resume from {older[-1]}" if older else None
                 if isinstance(e, AlgorithmMismatch):  # --resume takes no --recurrent: say what to change
@@ -530,8 +531,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 # Damaged: with it moved away, --resume takes the next newest checkpoint, else model.zip.
                 if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
                     move = f"move it out of the way to resume from {run / 'model.zip'}"
-                step = checkpoints(run)[-1][0] if checkpoints(run) and ckpt.name != "model.zip" else None
-                if older and step is not None and saved_step(run / "model.zip") == step:
+                if older and saved_step(run / "model.zip") == kept[-1][0]:  # ckpt is kept[-1]
                     # model.zip is the same save: with the checkpoint moved away, resume_point would refuse
                     # the older one (model.zip ahead of it), so going back moves both.
                     move = (f"{run / 'model.zip'} holds the same step: copy it over {ckpt.name} to resume "
