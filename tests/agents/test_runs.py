@@ -703,6 +703,16 @@ def test_a_lock_without_a_process_id_is_still_refused_naming_no_process(tmp_path
             runs.new_run_dir({"env": "snake"}, str(run), True)
 
 
+def refused_while_held(run: Path, lock: str, match: str) -> None:
+    """``claim_run(run)`` refused, ``match`` in its message, while another trainer holds the lock, which
+    holds ``lock``."""
+    (run / ".train.lock").write_text(lock)
+    with open(run / ".train.lock", "a") as held:
+        runs.exclusive_lock(held)
+        with pytest.raises(runs.RunError, match=match):
+            runs.claim_run(run)
+
+
 def test_a_trainer_on_another_machine_is_named_with_its_host(tmp_path):
     # A run folder on a shared disk (NFS, a cluster's): a job trains on a compute node, and a second trainer
     # (or evaluate.py) on the login node was told "process 4242", a process of that node's, or another one.
@@ -711,11 +721,7 @@ def test_a_trainer_on_another_machine_is_named_with_its_host(tmp_path):
     run = old_run(tmp_path / "run")
     with runs.claim_run(run):
         assert (run / ".train.lock").read_text() == f"{os.getpid()} {socket.gethostname()}\n"
-    (run / ".train.lock").write_text("4242 node17\n")
-    with open(run / ".train.lock", "a") as held:
-        runs.exclusive_lock(held)
-        with pytest.raises(runs.RunError, match=r": another train_ppo\.py \(process 4242 on node17\) is "):
-            runs.claim_run(run)
+    refused_while_held(run, "4242 node17\n", r": another train_ppo\.py \(process 4242 on node17\) is ")
 
 
 def test_a_host_named_in_bytes_not_utf8_is_claimed_and_named_printably(tmp_path, monkeypatch):
@@ -743,11 +749,7 @@ def test_a_host_name_with_a_space_is_read_whole_from_the_lock(tmp_path, monkeypa
     run = old_run(tmp_path / "run")
     with runs.claim_run(run), pytest.raises(runs.RunError, match=rf"\(process {os.getpid()}\) is"):
         runs.claim_run(run)
-    (run / ".train.lock").write_text("4242 other host\n")
-    with open(run / ".train.lock", "a") as held:
-        runs.exclusive_lock(held)
-        with pytest.raises(runs.RunError, match=r"\(process 4242 on other host\) is"):
-            runs.claim_run(run)
+    refused_while_held(run, "4242 other host\n", r"\(process 4242 on other host\) is")
 
 
 def test_a_claim_names_its_own_process_while_it_removes_stale_temps(tmp_path, monkeypatch):
