@@ -409,8 +409,18 @@ def check_contract(game: Game) -> None:
     uint8 (H, W, 3) picture (videos, PNGs), each read once after a reset. A game of another package that
     broke them played every episode, then failed in a traceback; the built-in games' are the suite's to test.
     Resets board 0."""
-    game.reset(np.zeros(1, np.int64), np.zeros(1, np.uint64))
-    cls, state = type(game).__name__, game.get_state(0)
+    cls = type(game).__name__
+
+    def called(call: str, method: Callable[..., Any], *args: Any) -> Any:
+        # Its own fault, on fixed arguments (no option of the run's): train read a TypeError or ValueError
+        # as a refused option (render_state without scale), the other scripts ended in its traceback.
+        try:
+            return method(*args)
+        except Exception as e:
+            raise GameDefinitionError(f"{cls}.{call} raised {type(e).__name__}: {e}") from e
+
+    called("reset(indices, seeds)", game.reset, np.zeros(1, np.int64), np.zeros(1, np.uint64))
+    state = called("get_state(0)", game.get_state, 0)
     try:
         if not isinstance(state, dict):
             raise TypeError(f"a {type(state).__name__}")
@@ -419,7 +429,7 @@ def check_contract(game: Game) -> None:
         raise GameDefinitionError(f"{cls}.get_state must return a dict that JSON can hold (plain Python "
                                   "numbers, lists, str, bool, None: int(), .tolist()), as the export writes "
                                   f"it; got {e}") from None
-    picture = game.render_state(state, 1)
+    picture = called("render_state(state, 1)", game.render_state, state, 1)
     if not (isinstance(picture, np.ndarray) and picture.dtype == np.uint8 and picture.ndim == 3
             and picture.shape[2] == 3):
         got = (f"{picture.dtype} {picture.shape}" if isinstance(picture, np.ndarray)

@@ -219,6 +219,43 @@ def test_a_game_whose_state_or_picture_breaks_the_contract_is_refused_before_any
         check_game("catch", {"size": 5})
 
 
+# A method that raises on the check's fixed arguments: a scale it refuses, a signature without scale.
+SCALE_REFUSED = GAME_MODULE + """
+    @classmethod
+    def render_state(cls, state, scale=16):
+        if scale < 2:
+            raise ValueError(f"scale must be at least 2, got {scale}")
+        return super().render_state(state, scale)
+"""
+NO_SCALE = GAME_MODULE + """
+    @classmethod
+    def render_state(cls, state):
+        return super().render_state(state)
+"""
+
+
+@pytest.mark.parametrize(("module", "problem"), [
+    (SCALE_REFUSED, "ValueError: scale must be at least 2, got 1"),
+    (NO_SCALE, "TypeError: Catch.render_state\\(\\) takes 2 positional arguments but 3 were given"),
+], ids=["scale-refused", "no-scale"])
+def test_a_game_method_that_raises_in_the_contract_check_is_named_not_blamed_on_the_options(
+        tmp_path, monkeypatch, scripts, capsys, module, problem):
+    # Training said "env_kwargs for catch: ... (a value in --config catch.yaml counts as that flag or --set
+    # key)", though render_state takes no option; evaluate, export and --resume ended in a traceback.
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    expected = f"Catch\\.render_state\\(state, 1\\) raised {problem}"
+    with pytest.raises(RunError, match=f"^{expected}"):
+        check_game("catch", {"size": 5})
+    config = tmp_path / "catch.yaml"
+    config.write_text("env: catch\nenv_kwargs: {size: 5}\n")
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--config", str(config), "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert re.match(f"error: {expected}", err) and "env_kwargs" not in err and "--config" not in err, err
+    assert not run.exists()
+
+
 def test_a_game_whose_picture_breaks_the_contract_is_refused_before_the_run_is_made(tmp_path, monkeypatch,
                                                                                      scripts, capsys):
     # It trained to the end, then its TensorBoard video failed in Pillow's TypeError.
