@@ -511,6 +511,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             ckpt = latest_checkpoint(run)
             try:
                 model = load_model(cfg, ckpt, venv)
+            except PickledElsewhere:  # the run's other files came with it, from those versions: none loads
+                raise
             except RunError as e:
                 kept = checkpoints(run)
                 older = [f for _, f in kept if f != ckpt]

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -348,6 +349,24 @@ def test_a_checkpoint_naming_a_module_that_fails_to_import_here_is_named_so(trai
     err = capsys.readouterr().err
     assert (f"error: cannot load checkpoint {copy}: an object it pickled cannot be unpickled here "
             "(ImportError: built for another NumPy); it was saved with Python 3.99.1 (here ") in err, err
+
+
+def test_a_resume_of_a_run_pickled_by_other_versions_is_not_told_to_move_its_files(trained, scripts, tmp_path,
+                                                                                   capsys):
+    # A run from another machine: every file of it saved with those versions, none loads here. Its --resume
+    # was told "model.zip holds the same step: copy it over step_512.zip to resume from there, or move both
+    # out of the way to go back to step_256.zip", each as unloadable as the first.
+    run = tmp_path / "theirs"
+    shutil.copytree(trained, run)
+    for file in (run / "model.zip", *(run / "checkpoints").glob("*.zip")):
+        saved_elsewhere(file, b"GridCNN", b"GridCNX", "- OS: Linux\n- Python: 3.99.1\n")
+    capsys.readouterr()
+    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot load checkpoint {run / 'checkpoints' / 'step_512.zip'}: its "
+                          "policy_kwargs cannot be unpickled here ("), err
+    assert err.endswith("it was saved with Python 3.99.1 (here "
+                        f"{platform.python_version()}): load it with those versions\n"), err
 
 
 def test_a_checkpoint_whose_other_objects_cannot_be_unpickled_still_plays(trained, scripts, tmp_path, capsys):
