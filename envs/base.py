@@ -406,9 +406,9 @@ def _check_observation_space(game: Any) -> None:
 def check_contract(game: Game) -> None:
     """A ``GameDefinitionError`` naming the method of ``game`` (one board, not yet played) whose result breaks
     what the scripts read from it: ``get_state``'s JSON (the export writes it) and ``render_state``'s RGB
-    uint8 (H, W, 3) picture (videos, PNGs), each read once after a reset. A game of another package that
-    broke them played every episode, then failed in a traceback; the built-in games' are the suite's to test.
-    Resets board 0."""
+    uint8 (H, W, 3) picture (videos, PNGs; a classmethod), each read once after a reset. A game of another
+    package that broke them played every episode, then failed in a traceback; the built-in games' are the
+    suite's to test. Resets board 0."""
     cls = type(game).__name__
 
     def called(call: str, method: Callable[..., Any], *args: Any) -> Any:
@@ -429,7 +429,11 @@ def check_contract(game: Game) -> None:
         raise GameDefinitionError(f"{cls}.get_state must return a dict that JSON can hold (plain Python "
                                   "numbers, lists, str, bool, None: int(), .tolist()), as the export writes "
                                   f"it; got {e}") from None
-    picture = called("render_state(state, 1)", game.render_state, state, 1)
+    # Called through the class, as the export draws a state (no game made): a plain method took it as self.
+    if not isinstance(inspect.getattr_static(type(game), "render_state"), (classmethod, staticmethod)):
+        raise GameDefinitionError(f"{cls}.render_state must be a classmethod (@classmethod), as the export "
+                                  f"draws a state without a game: {cls}.render_state(state, scale)")
+    picture = called("render_state(state, 1)", type(game).render_state, state, 1)
     if not (isinstance(picture, np.ndarray) and picture.dtype == np.uint8 and picture.ndim == 3
             and picture.shape[2] == 3):
         got = (f"{picture.dtype} {picture.shape}" if isinstance(picture, np.ndarray)

@@ -219,6 +219,21 @@ def test_a_game_whose_state_or_picture_breaks_the_contract_is_refused_before_any
         check_game("catch", {"size": 5})
 
 
+# render_state as a plain method: evaluate's videos (drawn through the game) worked, but the export, which
+# draws each state through the class (no game), played every episode, then failed in its traceback.
+INSTANCE_PICTURE = GAME_MODULE + """
+    def render_state(self, state, scale=16):
+        return Snake.render_state(state, scale)
+"""
+
+
+def test_a_render_state_that_is_no_classmethod_is_refused_before_any_play(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", INSTANCE_PICTURE)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    with pytest.raises(RunError, match=r"^Catch\.render_state must be a classmethod \(@classmethod\)"):
+        check_game("catch", {"size": 5})
+
+
 # A method that raises on the check's fixed arguments: a scale it refuses, a signature without scale.
 SCALE_REFUSED = GAME_MODULE + """
     @classmethod
