@@ -498,11 +498,13 @@ def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]
     if odd is not None:  # sorting it with the named keys for a message was a TypeError traceback
         raise RunError(f"{path}: config.yaml is corrupt: the key {odd} is not a name (YAML reads 1, on or "
                        "null as a number, a switch or null)")
-    from envs import GAMES
+    from envs import GAMES, PLUGIN_GROUP
 
     if not isinstance(cfg["env"], str) or cfg["env"] not in GAMES:
+        # A run of a game that an installed package added, read where that package is not installed.
         raise RunError(f"{path}: config.yaml names env {cfg['env']!r}, which this depthfirst does not know "
-                       f"(known: {', '.join(sorted(GAMES))})")
+                       f"(known: {', '.join(sorted(GAMES))}); a game of another package is known once that "
+                       f"package is installed here (entry point group {PLUGIN_GROUP})")
     if not isinstance(cfg.get("recurrent", False), bool):  # it picks the algorithm that loads the model
         raise RunError(f"{path}: config.yaml sets recurrent: {cfg['recurrent']!r}; write true or false")
     if cfg.get("env_kwargs") is None:  # a hand-written config may leave the game's defaults implicit

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import agents.evaluation
 import envs
 from agents.config import DEFAULTS, load_config
 from agents.evaluation import check_game
-from agents.runs import RunError
+from agents.runs import RunError, read_run_config
 from tests.conftest import ROOT
 
 
@@ -124,6 +125,19 @@ def test_a_plugin_games_config_is_the_defaults_and_the_config_files(tmp_path, mo
     cfg = load_config(None, own)
     assert cfg["env_kwargs"] == {"size": 5} and cfg["ppo"]["n_steps"] == 16
     assert cfg["ppo"]["n_epochs"] == DEFAULTS["ppo"]["n_epochs"]
+
+
+def test_a_run_of_a_game_whose_package_is_not_installed_says_so(tmp_path):
+    # A run of an installed package's game, evaluated or resumed where that package is not installed (a
+    # colleague's run, another environment) was said to name an env "which this depthfirst does not know",
+    # as if the project were another version, without a word of the package that adds the game.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({**DEFAULTS, "env": "catch"}))
+    with pytest.raises(RunError, match="config.yaml names env 'catch', which this depthfirst does not know "
+                                       r"\(known: .*\); a game of another package is known once that "
+                                       "package is installed here \\(entry point group depthfirst.games\\)"):
+        read_run_config(run)
 
 
 FLOAT_OBS = GAME_MODULE + """
