@@ -97,6 +97,13 @@ def game_class(name: str) -> type[Game]:
     if inspect.isabstract(found):  # else Python's TypeError when made, reported as an option the run set
         raise GameDefinitionError(f"{where} lacks {', '.join(sorted(found.__abstractmethods__))} of the game "
                                   "contract (envs/base.py): implement them")
+    # make_game passes num_envs: its TypeError was reported as an option the run set (env_kwargs).
+    params = inspect.signature(found).parameters.values()
+    if not any((p.name == "num_envs" and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD
+               for p in params):
+        raise GameDefinitionError(f"{where}: its constructor takes no num_envs, which every game is made "
+                                  f"with ({cls}(num_envs=N, **options)): def __init__(self, num_envs=1, ...) "
+                                  "and pass it to super().__init__")
     return found
 
 

@@ -117,6 +117,25 @@ def test_an_entry_point_whose_class_is_no_game_is_refused_naming_it(tmp_path, mo
         envs.game_class("catch")
 
 
+def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_path, monkeypatch, scripts,
+                                                                           capsys):
+    # Every game is made as Class(num_envs=N, **env_kwargs): one without it was refused as "env_kwargs for
+    # catch: Catch.__init__() got an unexpected keyword argument 'num_envs' (a value in --config catch.yaml
+    # counts as that flag or --set key)", and evaluate blamed "the run's config.yaml sets env_kwargs".
+    module = GAME_MODULE + "\n    def __init__(self, size=10):\n        super().__init__(1, size)\n"
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    problem = (r"game 'catch' \(catchplug.game:Catch, an entry point of group depthfirst.games\): its "
+               r"constructor takes no num_envs")
+    with pytest.raises(RunError, match=f"^{problem}"):
+        check_game("catch", {"size": 5})
+    config = tmp_path / "catch.yaml"
+    config.write_text("env: catch\nenv_kwargs: {size: 5}\n")
+    assert scripts.train_ppo.main(["--config", str(config), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert re.match(f"error: {problem}", err) and "env_kwargs" not in err and "--config" not in err, err
+
+
 def test_a_plugin_games_config_is_the_defaults_and_the_config_files(tmp_path, monkeypatch):
     monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
     assert load_config("catch") == {**DEFAULTS, "env": "catch"}  # no preset: not "every game needs one"
