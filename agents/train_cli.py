@@ -247,7 +247,8 @@ def note_followed(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> 
                       f"automatic value, each rollout in {MINIBATCHES} minibatches; give --set {key}={old} "
                       f"to keep {old:,})", file=sys.stderr)
         elif key == "num_workers":
-            print(f"note: {key} follows {by}, {old} -> {cfg[key]} worker processes (the automatic value; "
+            print(f"note: {key} follows {by}, {old} -> {cfg[key]} worker "
+                  f"process{'es' * (cfg[key] != 1)} (the automatic value; "
                   f"give --num-workers {old} to keep {old})", file=sys.stderr)
         elif cfg[key] != old:
             print(f"note: {key} follows the new {by}, {old:,} -> {cfg[key]:,} steps (the "

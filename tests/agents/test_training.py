@@ -593,6 +593,11 @@ def test_workers_above_this_machines_cores_follow_its_automatic_count(scripts, t
     assert scripts.train_ppo.main(argv) == 0
     assert calls.pop()[0]["num_workers"] == 4
     assert note.format(16, 16, 16) in capsys.readouterr().err
+    monkeypatch.setattr(envs.vector, "usable_cores", lambda: 1)  # one core: one process, said so
+    assert scripts.train_ppo.main(["--resume", str(run)]) == 0
+    assert calls.pop()[0]["num_workers"] == 1
+    assert ("num_workers follows this machine's 1 usable core, 16 -> 1 worker process (the automatic value"
+            in capsys.readouterr().err)
     # A game stepped in process by default (auto: 0 workers on every machine) was given its 16 by hand: kept.
     monkeypatch.setattr(Snake, "cheap", True)
     assert scripts.train_ppo.main(["--resume", str(run)]) == 0
