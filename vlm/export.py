@@ -46,6 +46,7 @@ from agents.config import check_device
 from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
 from agents.runs import (
+    CHECKPOINT_NAME,
     OS_LITTER,
     RunError,
     check_output_folder,
@@ -895,10 +896,15 @@ def _checkpoint_changed(run: RunInfo, played_sha1: str) -> ExportError | None:
 
 
 def _runs_own_file(run: RunInfo) -> bool:
-    """Whether the checkpoint played is the run's own model.zip or one of its checkpoints/, which its
-    training rewrites or deletes."""
-    own = {os.path.realpath(run.path), os.path.realpath(run.path / "checkpoints")}
-    return os.path.realpath(run.checkpoint.parent) in own
+    """Whether the checkpoint played is a file the run's training rewrites or deletes: its model.zip (a save
+    replaces what that name resolves to) or one of its checkpoints/step_<N>.zip (pruning deletes the name),
+    given by any path or link. Another file kept there (a copy as best.zip) is never touched."""
+    given = run.checkpoint
+    model, saved = os.path.realpath(run.path / "model.zip"), os.path.realpath(run.path / "checkpoints")
+    for path in (Path(os.path.realpath(given.parent), given.name), Path(os.path.realpath(given))):
+        if str(path) == model or (str(path.parent) == saved and CHECKPOINT_NAME.fullmatch(path.name)):
+            return True
+    return False
 
 
 def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,

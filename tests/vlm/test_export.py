@@ -1416,6 +1416,39 @@ def test_an_export_of_a_run_being_trained_says_so_before_it_plays(run, tmp_path,
     assert "is being trained now" not in capsys.readouterr().err
 
 
+def test_only_the_files_training_rewrites_or_deletes_are_blamed_on_it(run, tmp_path, capsys, monkeypatch):
+    # A copy kept in checkpoints/ under another name (README: `cp` to another name there is kept) was told
+    # the run's training rewrites it and to copy it out of the run folder, before the play and at its end;
+    # a link from outside to the run's model.zip, which training does rewrite, got no note.
+    import vlm.export
+    from agents.runs import claim_run
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    best = mine / "checkpoints" / "best.zip"
+    shutil.copy(mine / "model.zip", best)
+    link = tmp_path / "latest.zip"
+    link.symlink_to(mine / "model.zip")
+    args = ("--episodes", "2", "--no-progress", "--formats", "none", "--tasks-per-state", "0")
+    lock = claim_run(mine)  # as a train_ppo.py training into it does
+    try:
+        assert export(str(mine), "--checkpoint", str(link), "--out", str(tmp_path / "out"), *args) == 0
+        assert f"note: {mine} is being trained now by" in capsys.readouterr().err
+        real = vlm.export._play_and_replay
+
+        def changed_meanwhile(*args, **kwargs):  # by the user: training never writes best.zip
+            result = real(*args, **kwargs)
+            best.write_bytes(best.read_bytes() + b"newer")
+            return result
+
+        monkeypatch.setattr(vlm.export, "_play_and_replay", changed_meanwhile)
+        assert export(str(mine), "--checkpoint", str(best), "--out", str(tmp_path / "out2"), *args) == 2
+    finally:
+        lock.close()
+    assert capsys.readouterr().err == (f"error: {best} changed during the export; give a checkpoint that "
+                                       "stays as it is until the export ends\n")
+
+
 @default_formats
 def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
                                                                                    monkeypatch):
