@@ -795,6 +795,15 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
         raise
 
 
+def kept_checkpoints(cfg: Mapping[str, Any]) -> int:
+    """The newest checkpoints the run of config ``cfg`` keeps (0: every one); the default where it names
+    none (an older run) or no count (a hand-edited config.yaml)."""
+    try:
+        return int(cfg.get("keep_checkpoints", DEFAULTS["keep_checkpoints"]))
+    except (TypeError, ValueError):
+        return DEFAULTS["keep_checkpoints"]
+
+
 def _pruned_note(run: Path, given: Path) -> str:
     """For a missing ``given`` named as one of ``run``'s checkpoints/step_<N>.zip (from here or from the
     run): which checkpoints the run holds, and that training deletes all but the newest where it may have
@@ -810,8 +819,8 @@ def _pruned_note(run: Path, given: Path) -> str:
 
     held = f"{run} holds {listed([str(f) for _, f in kept])}"
     try:
-        keep = int(read_run_config(run).get("keep_checkpoints", DEFAULTS["keep_checkpoints"]))
-    except (RunError, TypeError, ValueError):  # no readable config: the default
+        keep = kept_checkpoints(read_run_config(run))
+    except RunError:  # no readable config: the default
         keep = DEFAULTS["keep_checkpoints"]
     # Said deleted only where it can have been: older than those kept, of a run that holds all it keeps (a
     # later step is a typo or not saved yet; a run keeping every one deletes none).

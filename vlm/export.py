@@ -55,6 +55,7 @@ from agents.runs import (
     file_sha1,
     foreign_entries,
     json_object,
+    kept_checkpoints,
     missing_folders,
     not_written,
     process_running,
@@ -254,11 +255,14 @@ def _training_now_note(run: RunInfo) -> list[str]:
     """A note where ``run`` is being trained and the checkpoint played is one of its own files: each save
     rewrites model.zip and deletes older checkpoints, and the export, refused at its end if the file changed
     (meta.json names it), said so only after the whole play, minutes in."""
-    if not (_runs_own_file(run) and training_now(run.path)):
+    own = _training_file(run)
+    keeps_all = kept_checkpoints(run.cfg) == 0  # deletes no checkpoint: only model.zip changes
+    if own is None or (own == "checkpoint" and keeps_all) or not training_now(run.path):
         return []
-    return [f"note: {run.path} is being trained now by {trainer(run.path)}: its saves rewrite model.zip and "
-            f"delete older checkpoints, and the export is refused at its end if {run.checkpoint} changed; to "
-            "be sure of it, copy the checkpoint out of the run folder and give the copy as --checkpoint"]
+    saves = "its saves rewrite model.zip" + ("" if keeps_all else " and delete older checkpoints")
+    return [f"note: {run.path} is being trained now by {trainer(run.path)}: {saves}, and the export is "
+            f"refused at its end if {run.checkpoint} changed; to be sure of it, copy the checkpoint out of "
+            "the run folder and give the copy as --checkpoint"]
 
 
 # Format -> the character its trainer splits its dataset argument on before it opens a file, the trainer,
@@ -886,7 +890,7 @@ def _checkpoint_changed(run: RunInfo, played_sha1: str) -> ExportError | None:
     if now_sha1 == played_sha1:
         return None
     how = "changed" if now_sha1 else "was removed"
-    if not _runs_own_file(run):  # a copy of the user's: nothing of the run's training explains it
+    if _training_file(run) is None:  # a copy of the user's: nothing of the run's training explains it
         return ExportError(f"{checkpoint} {how} during the export; give a checkpoint that stays as it is "
                            "until the export ends")
     # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
@@ -895,16 +899,18 @@ def _checkpoint_changed(run: RunInfo, played_sha1: str) -> ExportError | None:
                        "checkpoint out of the run folder and give the copy as --checkpoint")
 
 
-def _runs_own_file(run: RunInfo) -> bool:
-    """Whether the checkpoint played is a file the run's training rewrites or deletes: its model.zip (a save
-    replaces what that name resolves to) or one of its checkpoints/step_<N>.zip (pruning deletes the name),
-    given by any path or link. Another file kept there (a copy as best.zip) is never touched."""
+def _training_file(run: RunInfo) -> str | None:
+    """Which file the run's training rewrites or deletes the checkpoint played is, given by any path or link:
+    "model" for its model.zip (a save replaces what that name resolves to), "checkpoint" for one of its
+    checkpoints/step_<N>.zip (pruning deletes the name); None for any other (a copy kept as best.zip)."""
     given = run.checkpoint
     model, saved = os.path.realpath(run.path / "model.zip"), os.path.realpath(run.path / "checkpoints")
-    for path in (Path(os.path.realpath(given.parent), given.name), Path(os.path.realpath(given))):
-        if str(path) == model or (str(path.parent) == saved and CHECKPOINT_NAME.fullmatch(path.name)):
-            return True
-    return False
+    paths = (Path(os.path.realpath(given.parent), given.name), Path(os.path.realpath(given)))
+    if any(str(path) == model for path in paths):
+        return "model"
+    if any(str(path.parent) == saved and CHECKPOINT_NAME.fullmatch(path.name) for path in paths):
+        return "checkpoint"
+    return None
 
 
 def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,

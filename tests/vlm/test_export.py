@@ -1449,6 +1449,32 @@ def test_only_the_files_training_rewrites_or_deletes_are_blamed_on_it(run, tmp_p
                                        "stays as it is until the export ends\n")
 
 
+def test_a_checkpoint_of_a_run_keeping_every_one_gets_no_note_while_it_trains(run, tmp_path, capsys):
+    # A run trained with --keep-checkpoints 0 (README's "Evaluating every checkpoint") deletes none, yet an
+    # export of its checkpoints/step_<N>.zip was told that its saves delete older checkpoints and to copy
+    # it out of the run folder; its model.zip, rewritten by each save, keeps a note, without the deletion.
+    from agents.runs import claim_run
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    config = mine / "config.yaml"
+    text = config.read_text()
+    assert "keep_checkpoints: 3\n" in text
+    config.write_text(text.replace("keep_checkpoints: 3\n", "keep_checkpoints: 0\n"))
+    step = next((mine / "checkpoints").glob("step_*.zip"))
+    args = ("--episodes", "2", "--no-progress", "--formats", "none", "--tasks-per-state", "0")
+    lock = claim_run(mine)  # as a train_ppo.py training into it does
+    try:
+        assert export(str(mine), "--checkpoint", str(step), "--out", str(tmp_path / "out"), *args) == 0
+        assert "note:" not in capsys.readouterr().err
+        assert export(str(mine), "--out", str(tmp_path / "out2"), *args) == 0
+    finally:
+        lock.close()
+    assert (f"note: {mine} is being trained now by train_ppo.py (process {os.getpid()}): its saves rewrite "
+            f"model.zip, and the export is refused at its end if {mine / 'model.zip'} changed") in \
+        capsys.readouterr().err
+
+
 @default_formats
 def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
                                                                                    monkeypatch):
