@@ -632,3 +632,33 @@ def test_exports_of_several_games_put_together_as_the_readme_says(tmp_path_facto
     assert scores["records"] == len(test) and scores["missing_ids"] == scores["unknown_ids"] == 0
     by_game = scores["results"][0]["by_game"]
     assert set(by_game) == set(runs) and all(g["accuracy"] == 1.0 for g in by_game.values()), by_game
+
+
+def test_two_exports_of_one_game_put_together_as_the_readme_says(tmp_path_factory, tmp_path, monkeypatch):
+    """README's "Several games in one dataset" says to export a game's second export with another --seed;
+    its block, run on two such Snake exports, stopped with "a second depthfirst_snake_train; rename one
+    export's entries" (both exports name their LLaMA-Factory entries alike), leaving half a folder."""
+    from tests.conftest import load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+
+    run = tiny_snake_run(tmp_path_factory)
+    # Two Snake exports at the folders the block names (the block is run as written).
+    exports = [tmp_path / "datasets" / "snake", tmp_path / "datasets" / "sokoban"]
+    for seed, out in zip(("1000000", "2000000"), exports, strict=True):
+        args = export_args(run, out, "--relative-paths", "--episodes", "4", "--max-steps", "6", "--seed",
+                           seed, "--formats", "llamafactory")
+        assert load_script("export_trajectories").main(args) == 0
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    mixed = tmp_path / "datasets" / "mixed"
+    info = json.loads((mixed / "llamafactory" / "dataset_info.json").read_text())
+    rows = {name: json.loads((mixed / "llamafactory" / entry["file_name"]).read_text())
+            for name, entry in info.items()}
+    for split in SPLITS:  # each export's entry, rows and images, none replacing the other's
+        theirs = [json.loads((src / "llamafactory" / f"{split}.json").read_text()) for src in exports
+                  if (src / "llamafactory" / f"{split}.json").is_file()]
+        assert sorted(map(json.dumps, theirs)) == sorted(
+            json.dumps(r) for name, r in rows.items() if name.startswith(f"depthfirst_snake_{split}"))
+    assert all((mixed / "llamafactory" / p).is_file()
+               for entry in rows.values() for row in entry for p in row["images"])
+    assert (mixed / "test.jsonl").read_text() == "".join((src / "test.jsonl").read_text() for src in exports)
