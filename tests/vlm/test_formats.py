@@ -662,3 +662,28 @@ def test_two_exports_of_one_game_put_together_as_the_readme_says(tmp_path_factor
     assert all((mixed / "llamafactory" / p).is_file()
                for entry in rows.values() for row in entry for p in row["images"])
     assert (mixed / "test.jsonl").read_text() == "".join((src / "test.jsonl").read_text() for src in exports)
+
+
+def test_exports_without_llamafactory_put_together_as_the_readme_says(tmp_path_factory, tmp_path,
+                                                                       monkeypatch):
+    """The README's block skipped a format file an export lacks, but not LLaMA-Factory's: exports made with
+    --formats easyr1 (an RL trainer's alone) stopped it in a FileNotFoundError on dataset_info.json."""
+    from tests.conftest import load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+
+    run = tiny_snake_run(tmp_path_factory)
+    # Two Snake exports at the folders the block names (the block is run as written).
+    exports = [tmp_path / "datasets" / "snake", tmp_path / "datasets" / "sokoban"]
+    for seed, out in zip(("1000000", "2000000"), exports, strict=True):
+        args = export_args(run, out, "--relative-paths", "--episodes", "4", "--max-steps", "6", "--seed",
+                           seed, "--formats", "easyr1")
+        assert load_script("export_trajectories").main(args) == 0
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    mixed = tmp_path / "datasets" / "mixed"
+    assert sorted(p.name for p in mixed.iterdir()) == ["easyr1", "images", "test.jsonl", "train.jsonl",
+                                                       "val.jsonl"]
+    for split in SPLITS:
+        parts = [src / "easyr1" / f"{split}.parquet" for src in exports]
+        rows = [r for p in parts if p.is_file() for r in pq.read_table(p).to_pylist()]
+        assert pq.read_table(mixed / "easyr1" / f"{split}.parquet").to_pylist() == rows and rows
