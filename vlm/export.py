@@ -870,8 +870,9 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         raise
     try:  # locked until the export is in place: a second export sees this one until then
         _swap_into_place(partial, out, opts.overwrite, run.env)
-    except ExportError:
+    except BaseException:  # refused, or a stop that came before the swap held the signals
         shutil.rmtree(partial, ignore_errors=True)
+        remove_folders(made)
         raise
     finally:
         lock.close()

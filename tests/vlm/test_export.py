@@ -1296,6 +1296,21 @@ def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
 
 
+def test_a_stop_just_before_the_swap_leaves_nothing(run, tmp_path, capsys, monkeypatch):
+    # A stop after the export was built, before _swap_into_place held the signals: the finished export was
+    # left in a hidden .out.partial (and the folders made for it) while the script said nothing was written.
+    import vlm.export
+
+    def stopped_before_the_swap(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vlm.export, "_swap_into_place", stopped_before_the_swap)
+    out = tmp_path / "new" / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 130
+    assert "interrupted: nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @default_formats
 def test_workers_that_fail_to_start_leave_the_callers_torch_threads_and_nothing_written(run, tmp_path,
                                                                                       monkeypatch):
