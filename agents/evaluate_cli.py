@@ -314,6 +314,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         kept = cached_answers_hint([player], "" if in_run else " (or give another --out)", fix)
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
         return 2
+    except BaseException:  # a stop while the best episode is replayed or encoded: nothing written either
+        remove_folders(made)
+        raise
     if args.json:
         print_json(summary)
     else:

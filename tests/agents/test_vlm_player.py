@@ -458,6 +458,24 @@ def test_evaluate_script_puts_a_vlms_results_where_the_readme_says(scripts, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run", "runs"]
 
 
+def test_a_stop_after_a_vlms_play_leaves_no_folder_made_for_it(scripts, tmp_path, capsys, monkeypatch):
+    # The play over, a Ctrl-C while the best episode was replayed for its video (seconds for a long one) said
+    # "no new results written" (130) but left the --out folder made before the play, empty.
+    import agents.evaluation
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.evaluation, "replay_frames", stopped)
+    out = tmp_path / "new" / "vlm"
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
+                                      "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+                                      "--no-progress"]) == 130
+    assert "interrupted: no new results written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
 def test_evaluate_script_keeps_one_model_name_at_two_endpoints_apart(scripts, tmp_path, capsys):
     # One model name behind two servers (two quantisations) wrote eval-vlm-<model>.json both times: the
     # second silently replaced the first's results, where compare.py reports MODEL@host:port each.
