@@ -26,10 +26,18 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents.presets import PRESETS
-from agents.runs import checkpoints
+from agents.runs import checkpoints, file_sha1
 from envs.env import RENDER_FPS
 from tests.agents.test_machine import train_in_address_space
-from tests.conftest import PYTHON, ROOT, TINY, events, interrupted_while_fork_server_imports, tb_in_order
+from tests.conftest import (
+    PYTHON,
+    ROOT,
+    TINY,
+    always_right_checkpoint,
+    events,
+    interrupted_while_fork_server_imports,
+    tb_in_order,
+)
 
 # A refused command's budget: should its refusal regress, it trains for seconds and fails on an assertion,
 # not the preset's millions of steps until the suite times out.
@@ -94,6 +102,47 @@ def test_keep_checkpoints_keeps_every_one_or_the_newest_k_and_a_resume_may_chang
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1792", "--keep-checkpoints",
                                    "2", "--no-progress"]) == 0
     assert [step for step, _ in checkpoints(run)] == [1536, 1792]
+
+
+def readme_curve_lister() -> str:
+    """The Python code of README's "Evaluating every checkpoint" that lists a run's results by step."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### Evaluating every checkpoint")[1]
+    code = re.search(r"\npython -c '(.*?)' runs/snake/curve\n", section, re.S)
+    assert code, "README: no python -c '...' runs/snake/curve in 'Evaluating every checkpoint'"
+    return code.group(1)
+
+
+def test_the_readmes_checkpoint_curve_lists_a_runs_results_in_its_folder_and_in_an_out_folder(
+        trained, scripts, tmp_path):
+    # The README's lister picked eval-step<N>.json by name: results written to an --out DIR (a run one cannot
+    # write in), named eval-step<N>-step_<N>-<sha1>.json there, listed nothing, without a word.
+    run, out = tmp_path / "run", tmp_path / "evals"
+    shutil.copytree(trained, run)  # the module's run stays as it was
+    other = tmp_path / "other"  # another run, evaluated into the same --out
+    shutil.copytree(trained, other)
+    always_right_checkpoint(other, other / "checkpoints" / "step_768.zip", 768)
+    # model.zip is step 512's weights: in --out its results are a file of their own, not a second point.
+    plays = [[str(run), "--checkpoint", str(c)] for _, c in checkpoints(run)] + [[str(run)]]
+    # Not on the curve: a sampled play, a capped one and another run's checkpoint.
+    plays += [[str(run), "--checkpoint", str(run / "checkpoints" / "step_256.zip"), "--stochastic"],
+              [str(run), "--max-steps", "3"],
+              [str(other), "--checkpoint", str(other / "checkpoints" / "step_768.zip")]]
+    quick = ["--episodes", "2", "--no-video", "--no-progress"]
+    for argv in plays:
+        for out_flag in ([], ["--out", str(out)]):
+            assert scripts.evaluate.main([*argv, *out_flag, *quick]) == 0
+    code = readme_curve_lister()
+
+    def results(step: int, folder: Path) -> dict:
+        sha1 = file_sha1(run / "checkpoints" / f"step_{step}.zip")[:8]
+        name = f"eval-step{step}" if folder == run else f"eval-step{step}-step_{step}-{sha1}"
+        return json.loads((folder / f"{name}.json").read_text())
+
+    for folders in ([run], [run, out]):  # RUN [the --out DIR]
+        listed = subprocess.run([sys.executable, "-c", code, *map(str, folders)], capture_output=True,
+                                text=True, check=True).stdout.splitlines()
+        assert listed == [f"{step} {results(step, folders[-1])['mean_score']} 2 1000000"
+                          for step in (256, 512)]
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, BrokenPipeError, MemoryError, "worker_died"])
