@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from gymnasium import spaces
@@ -9,6 +11,7 @@ from gymnasium import spaces
 import envs
 from envs.base import (
     Game,
+    GameDefinitionError,
     Setting,
     check_state_size,
     flag,
@@ -167,6 +170,24 @@ def test_an_observation_space_that_is_no_uint8_channels_first_box_is_refused_whe
                                          r"height, width\), set in its constructor"):
         Odd()
     assert _Catch().observation_space.shape == (4, 10, 10)
+
+
+@pytest.mark.parametrize("shape", [
+    (10, 10, 4),  # channels-last, (height, width, channels)
+    (8, 5, 5),  # channels first, but more of them than rows: SB3 reads it the same way
+])
+def test_an_observation_space_sb3_reads_as_channels_last_is_refused_when_the_game_is_made(shape) -> None:
+    # It was taken: SB3 transposed it for training (its smallest side taken for the channels), and then
+    # evaluate.py refused the run's own model as "trained on another game or settings".
+    class Odd(_Catch):
+        def __init__(self, num_envs: int = 1) -> None:
+            super().__init__(num_envs)
+            self.observation_space = spaces.Box(0, 255, shape, dtype=np.uint8)
+
+    with pytest.raises(GameDefinitionError, match=r"^Odd.observation_space must be a uint8 Box of shape "
+                                                  r"\(channels, height, width\) .*SB3 .*got shape "
+                                                  + re.escape(str(shape))):
+        Odd()
 
 
 def test_a_game_without_any_figure_is_told_it_lacks_score(monkeypatch) -> None:
