@@ -324,6 +324,14 @@ class GameVecEnv(VecEnv):
         # SB3's VecVideoRecorder reads the frame rate here (30 fps when missing): the single env's one.
         self.metadata["render_fps"] = GameEnv.metadata["render_fps"]
 
+    def __getstate__(self) -> NoReturn:
+        # Pickle named a lambda of the env's own "on __main__", deepcopy its shared memory (mmap), and a
+        # shallow copy shared the workers that either copy's close() stopped.
+        raise TypeError(f"a GameVecEnv ({self.game_name!r}) cannot be pickled or copied: it holds worker "
+                        "processes and shared memory; make another with envs.make_vec (same game, options "
+                        "and seed) and, after its reset(), give its boards these ones' "
+                        "env_method('get_state') through env_method('set_state', ...)")
+
     # -- workers -------------------------------------------------------------------------------
     def _start_worker(self, w: int, fresh_start: bool) -> None:
         """Restart worker ``w`` (``_worker_died``). A failure is the stop where a stop signal came meanwhile:

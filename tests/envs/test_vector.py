@@ -1,7 +1,9 @@
 import contextlib
+import copy
 import functools
 import logging
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -1415,6 +1417,22 @@ def test_close_releases_the_workers_descriptors_while_the_env_is_still_reference
     # What may grow: multiprocessing's shared-memory arenas (two descriptors each, in doubling sizes) for the
     # step buffers the kept envs still hold. The workers' pipes and handles took about six an env.
     assert open_fds() - before < 2 * len(kept)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("copy_env", [pickle.dumps, copy.deepcopy, copy.copy])
+def test_pickling_or_copying_the_env_is_refused_saying_what_to_do_instead(workers, copy_env):
+    """Pickle named an object of the env's own ('Can't pickle <function <lambda>>: attribute lookup <lambda>
+    on __main__ failed', a lambda no user wrote), deepcopy its shared memory ('cannot pickle mmap.mmap'), and
+    copy.copy gave a second env sharing the workers that either one's close() stopped."""
+    venv = make_vec("snake", 2, num_workers=workers, seed=0)
+    try:
+        refused = r"^a GameVecEnv \('snake'\) cannot be pickled or copied: .*make_vec"
+        with pytest.raises(TypeError, match=refused):
+            copy_env(venv)
+        venv.reset()  # still whole
+    finally:
+        venv.close()
 
 
 def test_a_worker_restarted_after_the_parent_changed_folder_works_in_the_envs_folder(tmp_path, monkeypatch):
