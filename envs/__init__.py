@@ -130,6 +130,13 @@ def make_vec(name: str, num_envs: int, num_workers: int | None = None, seed: int
              **kwargs: Any) -> GameVecEnv:
     from envs.vector import GameVecEnv
 
+    # GameVecEnv's other arguments went on to the game: "Snake.__init__() got an unexpected keyword argument".
+    # Not game (the Game Boy's option too) nor game_kwargs (make_game's own message).
+    own = sorted(set(kwargs) & (set(inspect.signature(GameVecEnv).parameters) - {"game", "game_kwargs"}))
+    if own:
+        raise TypeError(f"{own[0]} is an argument of envs.vector.GameVecEnv, not a {name} option: make_vec "
+                        f"passes its keywords to the game; make the env as GameVecEnv({name!r}, {num_envs}, "
+                        f"num_workers=..., seed=..., game_kwargs={{...}}, {own[0]}=...)")
     return GameVecEnv(name, num_envs=num_envs, num_workers=num_workers, seed=seed, game_kwargs=kwargs)
 
 

@@ -566,6 +566,15 @@ def test_game_kwargs_given_to_a_make_function_says_it_takes_keywords():
             make()
 
 
+@pytest.mark.parametrize("argument", ["start_method", "hang_timeout_s", "on_worker_death"])
+def test_a_gamevecenv_argument_given_to_make_vec_names_gamevecenv(argument):
+    # make_vec passed it on to the game: "Snake.__init__() got an unexpected keyword argument 'start_method'".
+    with pytest.raises(TypeError, match=rf"^{argument} is an argument of envs\.vector\.GameVecEnv, not a "
+                                        r"snake option: make_vec passes its keywords to the game; make the "
+                                        rf"env as GameVecEnv\('snake', 2, .*{argument}=.*\)$"):
+        make_vec("snake", 2, **{argument: None})
+
+
 def test_the_fork_server_starts_from_a_thread_other_than_the_main_one():
     # Only the main thread may set signal handlers: from another, the server starts without SIGINT ignored.
     import threading
