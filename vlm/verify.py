@@ -107,6 +107,10 @@ _WORD_LETTERS = frozenset({"a", "i"})
 # names no button A; "A to talk", "A then up" do).
 _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|or|now|again|first|once|"
                         r"twice|button|key|is|was|will|would|should|confirms|talks|opens|selects)\b)[a-z])")
+# The determiner no before a word on its line ("no idea", "I have no clue", "there is no wall") is no answer
+# to a yes/no question: read as one, a reply that knew nothing scored as no. Before a link ("no or yes") it
+# is the word still.
+_DETERMINER_NO = re.compile(r"\bno(?=[ \t]{1,3}(?!(?:or|and|nor|but)\b)[a-z])", re.IGNORECASE)
 # Pokémon's button start read where the word is the verb or the noun in running text ("Start by going up",
 # "Start moving up", "from the start of the path") named a second button. It counts as the button after a
 # word that presses one ("press start by the door"), or before the end, a punctuation mark, a word that
@@ -264,6 +268,8 @@ def _one_choice(text: str, choices: list[str]) -> str | None:
     letters = {c for c in canon if c in _WORD_LETTERS}
     if "start" in canon:
         text = _START.sub(lambda m: m.group() if _start_button(text, m) else " ", text)
+    if "no" in canon:
+        text = _DETERMINER_NO.sub(" ", text)
     found = {canon[w] for w in _words(text, signed) if w in canon and w not in letters}
     if letters:
         found |= {canon[c] for c in _named_letters(text) & letters}

@@ -1005,6 +1005,25 @@ def test_a_number_word_beside_digits_is_a_second_number() -> None:
         assert verify(wrap(right), record(INTEGER))["accuracy"] == 1.0, right
 
 
+def test_no_before_a_noun_is_no_answer_no() -> None:
+    """A yes/no question's "no" was read wherever the word stood: "no idea" and "I have no clue" scored as
+    the answer no, and "Yes, there is no wall in the way" as both words, so no answer. A "no" that a word
+    follows is the determiner ("no idea", "no wall"), not the answer, as "No idea" names no fatal move."""
+    alive = record({"rule": "word", "choices": ["yes", "no"], "accepted": ["no"]})
+    for wrong in ("no idea", "I have no idea", "No clue, sorry", "there is no way to tell", "no one knows",
+                  "no or yes"):
+        assert verify(wrap(wrong), alive)["accuracy"] == 0.0, wrong
+        assert verify(wrong, alive)["accuracy"] == 0.0, wrong  # a bare reply alike
+    for right in ("no", "No.", "**No**", "No, it hits the wall", "no: the body blocks it", "No (it dies)",
+                  "no\nIt dies", "No - it dies"):
+        assert verify(wrap(right), alive)["accuracy"] == 1.0, right
+    dead = record({"rule": "word", "choices": ["yes", "no"], "accepted": ["yes"]})
+    for right in ("Yes, there is no wall in the way", "yes (no collision)"):
+        assert verify(wrap(right), dead)["accuracy"] == 1.0, right
+    for wrong in ("yes or no", "no or yes", "yes and no"):
+        assert verify(wrap(wrong), dead)["accuracy"] == 0.0, wrong
+
+
 def test_the_pronoun_one_beside_digits_is_no_second_number() -> None:
     """Beside digits "one" is the pronoun ("5 boxes, one on each target"), as "I" is mostly no option: read
     as the number 1 since number words counted beside digits, such a right count scored 0."""
