@@ -177,6 +177,21 @@ def yaml_number(value: Any) -> Any:
     return value
 
 
+def _init_hints(init: Callable[..., None]) -> dict[str, Any]:
+    """The annotations of a constructor ``init`` that evaluate. A game of another package may name a type
+    imported under ``TYPE_CHECKING`` only (ruff's TC rules put it there): ``get_type_hints`` of the whole
+    signature was a NameError that stopped train_ppo.py; such an option is read as unannotated."""
+    try:
+        return typing.get_type_hints(init)
+    except NameError:
+        init = inspect.unwrap(init)
+        hints: dict[str, Any] = {}
+        for name, hint in inspect.get_annotations(init).items():
+            with contextlib.suppress(NameError):
+                hints[name] = eval(hint, init.__globals__) if isinstance(hint, str) else hint
+        return hints
+
+
 def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` for game class ``cls`` with numbers YAML left as strings (``1e-2``) read as numbers and
     whole-number options given as integral floats (YAML's ``size: 10.0``, ``--set env_kwargs.size=10.0``)
@@ -186,8 +201,8 @@ def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     the game still refuses 10.5 or ``ten``)."""
     hints: dict[str, Any] = {}
     for c in reversed(cls.__mro__):
-        if "__init__" in vars(c):  # every game's annotations evaluate (a test checks each registered game)
-            hints.update(typing.get_type_hints(c.__init__))
+        if "__init__" in vars(c):
+            hints.update(_init_hints(c.__init__))
     out = dict(kwargs)
     for key, value in kwargs.items():
         leaves = _leaf_types(hints.get(key))

@@ -16,6 +16,7 @@ import envs
 from agents.config import DEFAULTS, load_config
 from agents.evaluation import check_game
 from agents.runs import RunError, read_run_config
+from envs.base import whole_options
 from tests.conftest import ROOT
 
 
@@ -324,3 +325,39 @@ def test_the_built_in_games_skip_the_contract_check(monkeypatch):
 
     monkeypatch.setattr(agents.evaluation, "check_contract", refuse)
     assert check_game("snake", {"size": 5}).obs_shape == (4, 5, 5)
+
+
+# A constructor annotated with a name imported for type checkers only (ruff's TC rules move such imports
+# under TYPE_CHECKING): train_ppo.py read the annotations to take size 5.0 as 5 and ended in a NameError.
+CHECKER_ONLY_HINT = """from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from envs.snake import Snake
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class Catch(Snake):
+    name = 'catch'
+
+    def __init__(self, num_envs: int = 1, size: int = 10, colours: Sequence[int] | None = None) -> None:
+        super().__init__(num_envs, size)
+"""
+
+
+def test_a_constructor_annotation_of_a_type_checking_import_does_not_stop_the_scripts(tmp_path, monkeypatch,
+                                                                                      scripts, capsys):
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch",
+                                              CHECKER_ONLY_HINT)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    # The annotations that evaluate are still read: size is whole, colours passes as given.
+    assert whole_options(envs.game_class("catch"), {"size": 5.0, "colours": [1.0]}) == {
+        "size": 5, "colours": [1.0]}
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5.0", "--set", "env_kwargs.sise=5", "--run-dir",
+            str(run)]
+    assert scripts.train_ppo.main(argv) == 2
+    assert capsys.readouterr().err.startswith("error: --set env_kwargs.sise does not apply to --env catch")
+    assert not run.exists()
