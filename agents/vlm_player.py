@@ -107,14 +107,14 @@ class VLMPlayer:
 
     def __init__(self, client: ChatClient, env: str, concurrency: int = 8) -> None:
         from envs import GAMES
-        from vlm.tasks import TASK_GAMES, task_module
+        from vlm.tasks import TASK_GAMES, missing_module, task_module
 
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if env in GAMES and env not in TASK_GAMES:  # gameboy: task_module's advice (write one) is a project
-            raise ValueError(f"a VLM cannot play {env!r}: it has no task module (vlm/tasks/{env}.py) to ask "
-                             f"for its moves; games a VLM plays: {', '.join(TASK_GAMES)}. Its specialist "
-                             "plays alone: leave out --vlm")
+            raise ValueError(f"a VLM cannot play {env!r}: it has no task module to ask for its moves; "
+                             f"{missing_module(env)}. Games a VLM plays: {', '.join(TASK_GAMES)}. Its "
+                             "specialist plays alone: leave out --vlm")
         self.client = client
         self.env = env
         self.action_names = tuple(game_class(env).ACTION_NAMES)

@@ -204,13 +204,13 @@ def plan(opts: ExportOptions) -> Plan:
     module = None
     notes: list[str] = []
     if opts.tasks_per_state > 0:
-        from vlm.tasks import TASK_GAMES, drawn_families, task_module
+        from vlm.tasks import TASK_GAMES, drawn_families, missing_module, task_module
 
         if run.env not in TASK_GAMES:
             raise ExportError(
-                f"env {run.env!r} has no task module: add vlm/tasks/{run.env}.py (GAME, make_tasks, "
-                f"move_task; see vlm/record.py), or export only its trajectories with --tasks-per-state 0. "
-                f"Envs with task modules: {', '.join(TASK_GAMES) or 'none'}")
+                f"env {run.env!r} has no task module: {missing_module(run.env)}; export only its "
+                "trajectories with --tasks-per-state 0. Envs with task modules: "
+                f"{', '.join(TASK_GAMES) or 'none'}")
         try:
             games_module = task_module(run.env)  # imports it and checks the contract, before any play
         except (ImportError, TypeError, ValueError) as e:

@@ -361,3 +361,27 @@ def test_a_constructor_annotation_of_a_type_checking_import_does_not_stop_the_sc
     assert scripts.train_ppo.main(argv) == 2
     assert capsys.readouterr().err.startswith("error: --set env_kwargs.sise does not apply to --env catch")
     assert not run.exists()
+
+
+def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_project(tmp_path, monkeypatch,
+                                                                                       scripts, capsys):
+    # The export said "add vlm/tasks/catch.py", evaluate --vlm and compare named that file too: a file of
+    # this project, which an outside game's author cannot add from their package (task modules are found
+    # there only).
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch")))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
+            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert scripts.export_trajectories.main([str(run), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: env 'catch' has no task module: ") and "--tasks-per-state 0" in err
+    assert "vlm/tasks/catch.py" not in err and "a game of another package" in err
+    assert not out.exists()
+    assert scripts.evaluate.main([str(run), "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a VLM cannot play 'catch'") and "leave out --vlm" in err
+    assert "vlm/tasks/catch.py" not in err and "a game of another package" in err

@@ -85,6 +85,19 @@ def play_moves(game: Game, state: dict[str, Any], moves: Sequence[str]) -> list[
     return out
 
 
+def missing_module(game: str) -> str:
+    """Where ``game``'s task module would come from, for a message about its having none: a file to add
+    here for a game of this project; none for a game of another package (an entry point of
+    ``depthfirst.games``), whose author cannot add a file to this folder: naming one sent them to edit
+    this project."""
+    from envs import BUILTIN_GAMES, GAMES
+
+    if game in GAMES and game not in BUILTIN_GAMES:
+        return ("task modules are this project's own (vlm/tasks/), and a game of another package cannot "
+                "add one")
+    return f"add vlm/tasks/{game}.py (GAME, make_tasks, move_task; see vlm/record.py)"
+
+
 def task_module(game: str) -> ModuleType:
     """The task module of ``game``; ValueError naming the games that have one if it has none."""
     if game not in TASK_GAMES:
@@ -92,7 +105,7 @@ def task_module(game: str) -> ModuleType:
 
         known = "a known env" if game in GAMES else f"not an env (envs: {', '.join(sorted(GAMES))})"
         raise ValueError(f"no VLM task module for {game!r} ({known}); games with task modules: "
-                         f"{', '.join(TASK_GAMES)}. Add vlm/tasks/{game}.py to support it.")
+                         f"{', '.join(TASK_GAMES)}; {missing_module(game)}.")
     module = importlib.import_module(f"vlm.tasks.{game}")
     for name in ("GAME", "make_tasks", "move_task"):
         if not hasattr(module, name):
@@ -107,5 +120,5 @@ def drawn_families(module: ModuleType) -> tuple[str, ...]:
     return tuple(getattr(module, "FAMILIES", FAMILIES))
 
 
-__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "drawn_families", "grid_bfs", "play_moves", "plural",
-           "scratch_game", "task_module"]
+__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "drawn_families", "grid_bfs", "missing_module", "play_moves",
+           "plural", "scratch_game", "task_module"]
