@@ -501,10 +501,12 @@ def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]
     from envs import GAMES, PLUGIN_GROUP
 
     if not isinstance(cfg["env"], str) or cfg["env"] not in GAMES:
-        # A run of a game that an installed package added, read where that package is not installed.
+        # A game of another package's run, read by a Python without that package (another venv): named so,
+        # as "this depthfirst does not know" alone sent its author looking for a fault in the project.
         raise RunError(f"{path}: config.yaml names env {cfg['env']!r}, which this depthfirst does not know "
-                       f"(known: {', '.join(sorted(GAMES))}); a game of another package is known once that "
-                       f"package is installed here (entry point group {PLUGIN_GROUP})")
+                       f"(known: {', '.join(sorted(GAMES))}); a game of another package is known where its "
+                       f"package is installed in the Python running this ({sys.executable}), through entry "
+                       f"point group {PLUGIN_GROUP}: the run's command.txt names the one that trained it")
     if not isinstance(cfg.get("recurrent", False), bool):  # it picks the algorithm that loads the model
         raise RunError(f"{path}: config.yaml sets recurrent: {cfg['recurrent']!r}; write true or false")
     if cfg.get("env_kwargs") is None:  # a hand-written config may leave the game's defaults implicit

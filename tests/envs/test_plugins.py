@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 import agents.evaluation
 import envs
@@ -145,19 +144,6 @@ def test_a_plugin_games_config_is_the_defaults_and_the_config_files(tmp_path, mo
     cfg = load_config(None, own)
     assert cfg["env_kwargs"] == {"size": 5} and cfg["ppo"]["n_steps"] == 16
     assert cfg["ppo"]["n_epochs"] == DEFAULTS["ppo"]["n_epochs"]
-
-
-def test_a_run_of_a_game_whose_package_is_not_installed_says_so(tmp_path):
-    # A run of an installed package's game, evaluated or resumed where that package is not installed (a
-    # colleague's run, another environment) was said to name an env "which this depthfirst does not know",
-    # as if the project were another version, without a word of the package that adds the game.
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "config.yaml").write_text(yaml.safe_dump({**DEFAULTS, "env": "catch"}))
-    with pytest.raises(RunError, match="config.yaml names env 'catch', which this depthfirst does not know "
-                                       r"\(known: .*\); a game of another package is known once that "
-                                       "package is installed here \\(entry point group depthfirst.games\\)"):
-        read_run_config(run)
 
 
 FLOAT_OBS = GAME_MODULE + """
@@ -385,3 +371,19 @@ def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_p
     err = capsys.readouterr().err
     assert err.startswith("error: a VLM cannot play 'catch'") and "leave out --vlm" in err
     assert "vlm/tasks/catch.py" not in err and "a game of another package" in err
+
+
+def test_a_run_of_a_game_whose_package_is_not_installed_here_says_where_the_game_comes_from(tmp_path):
+    # A catch run trained in a venv holding the game's package, then evaluated (or resumed, exported) with
+    # another Python: "config.yaml names env 'catch', which this depthfirst does not know" blamed the project.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: catch\nenv_kwargs: {size: 5}\n")
+    (run / "command.txt").write_text("cd /x && /x/venv/bin/python scripts/train_ppo.py --env catch\n")
+    assert "catch" not in envs.GAMES
+    with pytest.raises(RunError) as caught:
+        read_run_config(run)
+    message = str(caught.value)
+    assert "names env 'catch'" in message and "command.txt" in message
+    assert f"installed in the Python running this ({sys.executable}), through entry point group " \
+           "depthfirst.games" in message
