@@ -78,6 +78,17 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
 GAMES.update(_plugin_games())
 
 
+def game_package(name: str) -> tuple[str, str] | None:
+    """(name, version) of the installed package whose entry point added game ``name``, for the records that
+    name the code behind their data (an export's versions); None for a built-in game."""
+    if name in BUILTIN_GAMES:
+        return None
+    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP, name=name):
+        if ep.dist is not None:
+            return ep.dist.name, ep.dist.version
+    return None
+
+
 def game_class(name: str) -> type[Game]:
     if not isinstance(name, str) or name not in GAMES:  # a list is unhashable: a bare TypeError
         raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(GAMES))}")

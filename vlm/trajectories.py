@@ -378,11 +378,18 @@ VERSIONED = ("numpy", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", 
              "datasets", "minari", "pyboy")
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(env: str) -> dict[str, str]:
+    """Python's and the packages' versions, with the package of ``env`` where it is a game of another
+    package (its code made the states and frames)."""
+    from envs import game_package
+
     out = {"python": platform.python_version()}
     for name in (*VERSIONED, "depthfirst"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
+    own = game_package(env)
+    if own is not None:
+        out[own[0]] = own[1]
     return out
 
 

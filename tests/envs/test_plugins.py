@@ -387,3 +387,14 @@ def test_a_run_of_a_game_whose_package_is_not_installed_here_says_where_the_game
     assert "names env 'catch'" in message and "command.txt" in message
     assert f"installed in the Python running this ({sys.executable}), through entry point group " \
            "depthfirst.games" in message
+
+
+def test_an_exports_package_versions_name_the_package_of_a_plugin_game(tmp_path, monkeypatch):
+    # meta.json and the dataset card listed depthfirst's and the libraries' versions, not the game's own
+    # package, whose code made every state and frame of the export.
+    from vlm.trajectories import package_versions
+
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch")))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    assert package_versions("catch")["catchplug"] == "0.1"
+    assert "catchplug" not in package_versions("snake")
