@@ -103,6 +103,8 @@ def game_class(name: str) -> type[Game]:
         found = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as e:
         raise GameDefinitionError(f"{where} cannot be loaded: {e}") from e
+    except SyntaxError as e:  # its own str names the file without its folder; a traceback, importlib's frames
+        raise GameDefinitionError(f"{where} cannot be loaded: {e.msg} ({e.filename}, line {e.lineno})") from e
     if not (isinstance(found, type) and issubclass(found, Game)):
         raise GameDefinitionError(f"{where} is {found!r}, not a subclass of envs.base.Game")
     if inspect.isabstract(found):  # else Python's TypeError when made, reported as an option the run set
