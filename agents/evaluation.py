@@ -199,6 +199,11 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
     return results
 
 
+#: What ``summarize`` reports of every episode as ``mean_<name>``, beside ``mean_<figure>`` of each game
+#: figure: a figure of such a name replaced the episodes' mean length or return, without a word.
+SUMMARY_MEANS = {"length": "moves", "return": "summed reward"}
+
+
 class GameSpec(NamedTuple):
     """What one board of a game is: its observation shape, action count and state bytes (``board_bytes``)."""
 
@@ -210,7 +215,13 @@ class GameSpec(NamedTuple):
     def of(cls, game: Any) -> GameSpec:
         """The spec of a built ``game`` (``Game``), read on one of a single board (``Game.board_bytes``); a
         game of another package is also reset and its state and picture checked (``check_contract``)."""
-        game.figure_names()  # a game whose figures its envs refuse, refused here, before any run folder
+        # A game whose figures its envs refuse, refused here, before any run folder; and those evaluate's own.
+        clash = [k for k in game.figure_names() if k in SUMMARY_MEANS]
+        if clash:
+            raise GameDefinitionError(
+                f"{game.name}'s episode figure {clash[0]!r} would replace evaluate.py's mean_{clash[0]} (the "
+                f"episodes' mean {SUMMARY_MEANS[clash[0]]}) in its results and compare.py's report: rename "
+                "the figure")
         if not is_builtin(type(game)):  # a state or picture the export and videos cannot take: refused too
             check_contract(game)
         return cls(tuple(game.observation_space.shape), int(game.action_space.n), game.board_bytes())

@@ -401,3 +401,28 @@ def test_an_exports_package_versions_name_the_package_of_a_plugin_game(tmp_path,
     monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
     assert package_versions("catch")["catchplug"] == "0.1"
     assert "catchplug" not in package_versions("snake")
+
+
+LENGTH_FIGURE = GAME_MODULE + """
+    def _figures(self, boards):
+        figures = super()._figures(boards)
+        figures["length"] = figures["snake_length"]
+        return figures
+"""
+
+
+def test_a_figure_named_as_evaluates_own_means_is_refused_before_the_run_is_made(tmp_path, monkeypatch,
+                                                                                 scripts, capsys):
+    # evaluate.py's JSON and compare.py's report took the figure's mean for mean_length, the episodes' mean
+    # length, without a word (a figure "return" would replace mean_return so).
+    site = installed(tmp_path / "site", "catch = catchplug.game:Catch", LENGTH_FIGURE)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    with pytest.raises(RunError, match=r"^catch's episode figure 'length' would replace evaluate\.py's "
+                                       "mean_length"):
+        check_game("catch", {"size": 5})
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--run-dir", str(run)]
+    assert scripts.train_ppo.main(argv) == 2
+    assert capsys.readouterr().err.startswith("error: catch's episode figure 'length' would replace")
+    assert not run.exists()
