@@ -117,6 +117,10 @@ def game_class(name: str) -> type[Game]:
         raise GameDefinitionError(f"{where}: its constructor takes no num_envs, which every game is made "
                                   f"with ({cls}(num_envs=N, **options)): def __init__(self, num_envs=1, ...) "
                                   "and pass it to super().__init__")
+    own = getattr(found, "name", None)
+    if isinstance(own, str) and own != name:  # a run trained as one, then looked the game up as the other
+        raise GameDefinitionError(f"{where} is named {own!r} ({found.__name__}.name): give the class and the "
+                                  "entry point the same name")
     return found
 
 

@@ -108,6 +108,10 @@ def test_a_second_entry_point_of_a_class_already_added_is_skipped(tmp_path, monk
     # Python's "Can't instantiate abstract class" TypeError was reported as an option the run set
     ("from envs.base import Game\n\n\nclass Catch(Game):\n    name = 'catch'\n", "lacks _episode_info, "
      "get_state, observe, render_state, reset, set_state, step of the game contract \\(envs/base.py\\)"),
+    # It trained under the entry point's name, made the run folder, then failed as "unknown env 'catcher'"
+    # (the game's name, which the run's checkpoints and states carry), leaving a run with no checkpoint.
+    ("from envs.snake import Snake\n\n\nclass Catch(Snake):\n    name = 'catcher'\n",
+     "is named 'catcher' \\(Catch\\.name\\): give the class and the entry point the same name"),
     # A traceback through importlib's frames, where ImportError's was one line. Python's wording varies by
     # version (3.13: "parameter without a default follows ..."): the file and line are what count.
     ("def make(size=5, balls):\n    pass\n", "cannot be loaded: .+ \\(.*catchplug.game\\.py, line 1\\)$"),
