@@ -199,9 +199,16 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
     return results
 
 
-#: What ``summarize`` reports of every episode as ``mean_<name>``, beside ``mean_<figure>`` of each game
-#: figure: a figure of such a name replaced the episodes' mean length or return, without a word.
-SUMMARY_MEANS = {"length": "moves", "return": "summed reward"}
+#: Figure names whose means replaced another figure of the same name, without a word: what each replaced.
+#: ``summarize`` reports ``mean_<figure>`` beside its own means; the rollout callback logs
+#: ``rollout/<figure>_mean``, and SB3 then logs its own curves of those tags.
+FIGURE_CLASHES = {
+    "length": "evaluate.py's mean_length (the episodes' mean moves) in its results and compare.py's report",
+    "return": "evaluate.py's mean_return (the episodes' mean summed reward) in its results and compare.py's "
+              "report",
+    "ep_len": "SB3's TensorBoard curve rollout/ep_len_mean (the episodes' mean moves)",
+    "ep_rew": "SB3's TensorBoard curve rollout/ep_rew_mean (the episodes' mean summed reward)",
+}
 
 
 class GameSpec(NamedTuple):
@@ -215,13 +222,11 @@ class GameSpec(NamedTuple):
     def of(cls, game: Any) -> GameSpec:
         """The spec of a built ``game`` (``Game``), read on one of a single board (``Game.board_bytes``); a
         game of another package is also reset and its state and picture checked (``check_contract``)."""
-        # A game whose figures its envs refuse, refused here, before any run folder; and those evaluate's own.
-        clash = [k for k in game.figure_names() if k in SUMMARY_MEANS]
+        # A game whose figures its envs refuse, refused here, before any run folder; and FIGURE_CLASHES.
+        clash = [k for k in game.figure_names() if k in FIGURE_CLASHES]
         if clash:
-            raise GameDefinitionError(
-                f"{game.name}'s episode figure {clash[0]!r} would replace evaluate.py's mean_{clash[0]} (the "
-                f"episodes' mean {SUMMARY_MEANS[clash[0]]}) in its results and compare.py's report: rename "
-                "the figure")
+            raise GameDefinitionError(f"{game.name}'s episode figure {clash[0]!r} would replace "
+                                      f"{FIGURE_CLASHES[clash[0]]}: rename the figure")
         if not is_builtin(type(game)):  # a state or picture the export and videos cannot take: refused too
             check_contract(game)
         return cls(tuple(game.observation_space.shape), int(game.action_space.n), game.board_bytes())

@@ -430,3 +430,17 @@ def test_a_figure_named_as_evaluates_own_means_is_refused_before_the_run_is_made
     assert scripts.train_ppo.main(argv) == 2
     assert capsys.readouterr().err.startswith("error: catch's episode figure 'length' would replace")
     assert not run.exists()
+
+
+def test_a_figure_named_as_sb3s_rollout_curves_is_refused(tmp_path, monkeypatch):
+    # Its rollout/ep_len_mean was written, then replaced by SB3's own curve of that tag (the episodes'
+    # lengths), so TensorBoard never showed the figure.
+    module = GAME_MODULE + """
+    def _figures(self, boards):
+        return {**super()._figures(boards), "ep_len": self._score[boards] * 0.0}
+"""
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    with pytest.raises(RunError, match=r"^catch's episode figure 'ep_len' would replace SB3's TensorBoard "
+                                       r"curve rollout/ep_len_mean"):
+        check_game("catch", {"size": 5})
