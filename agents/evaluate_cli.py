@@ -28,6 +28,9 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
+    if not args.run_dir and (run := next((c for c in args.checkpoint or [] if os.path.isdir(c)), None)):
+        # --checkpoint takes every path after it: `--checkpoint FILE RUN` took the run folder as a model file.
+        p.error(f"--checkpoint takes each path after it, {run} too: give the run folder before --checkpoint")
     if args.random and (given := _given(args, "checkpoint", "stochastic", "vlm")):
         p.error(f"--random plays no model: drop {given}")
     if args.vlm and not (args.run_dir or args.env):
@@ -81,6 +84,7 @@ def evaluate(args: argparse.Namespace) -> int:
         read_run_config,
     )
     from agents.train import load_model
+    from vlm.tasks import listed
 
     run = Path(args.run_dir)
     out = Path(args.out) if args.out else run  # --out: a run one cannot write in (a colleague's) too
@@ -115,52 +119,81 @@ def evaluate(args: argparse.Namespace) -> int:
         if not args.no_video:
             check_mp4_writer()
         if args.random:
-            ckpt, model = Path("random"), RandomPolicy(args.seed)
             # The game alone: a start state or setting it refuses is named here, not in a traceback.
             check_game(cfg["env"], env_kwargs)
+            ckpts: list[Path | None] = [None]
         else:
-            ckpt = model_file(run, args.checkpoint, "give a model file with --checkpoint")
+            # Every file before any play: a typo among many checkpoints is said before the long work.
+            ckpts = [model_file(run, c, "give a model file with --checkpoint")
+                     for c in args.checkpoint or [None]]
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    def play_and_write(ckpt: Path | None, last: bool) -> None:
+        """Play ``ckpt`` (None: the random agent), then write its results (added to ``written`` once in
+        place) and print them; ``RunError`` names what failed. ``last``: the command's last output."""
+        if ckpt is None:
+            ckpt, model = Path("random"), RandomPolicy(args.seed)
+        else:
             model = load_model(cfg, ckpt, device=args.device, run=run)
             check_fits(model, cfg["env"], env_kwargs, ckpt)
         # Read now, as it was loaded: after the play the file may be gone or another (a --force, a training
         # run rewriting model.zip), and reading it then ended in a traceback.
         label = "" if args.random else foreign_label(None if args.out else run, ckpt)
-    except RunError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    quiet = args.json or args.no_progress
-    with tqdm(total=args.episodes, unit="ep", disable=quiet, **bar_size()) as bar:
-        episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
-                                max_steps=max_steps(args), deterministic=not args.stochastic,
-                                progress=bar.update)
-    summary = summarize(episodes)
-    actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
-    # Absolute, as the export's meta.json: the JSON stays in the run folder, read from anywhere later.
-    summary.update(env=cfg["env"], env_kwargs=env_kwargs,
-                   checkpoint="random" if args.random else os.path.abspath(ckpt),
-                   step=int(model.num_timesteps), seed=args.seed, actions=actions, max_steps=args.max_steps)
-    # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one; nor
-    # does another run's model at the same step replace this run's own (its files are named after it).
-    step = f"eval-step{model.num_timesteps}{label}"
-    tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
-    who = "random agent" if args.random else f"step {model.num_timesteps:,}"
-    try:
-        with folders_made_for(out):  # none left empty should the results not be written
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise RunError(f"--out {not_written(out, e)}") from None
-            write_results(summary, out / (tag + cap_label(args)), cfg["env"], env_kwargs, episodes, args,
-                          check=same_run)
-    except RunError as e:
-        # The figures still, without the videos that were not written: a full disk cost the files, not the
-        # episodes (a long Game Boy evaluation played again for them).
-        for key in ("video", "gif", "best_episode_seed", "video_steps"):
-            summary.pop(key, None)
+        quiet = args.json or args.no_progress
+        with tqdm(total=args.episodes, unit="ep", disable=quiet, **bar_size()) as bar:
+            episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
+                                    max_steps=max_steps(args), deterministic=not args.stochastic,
+                                    progress=bar.update)
+        summary = summarize(episodes)
+        actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
+        # Absolute, as the export's meta.json: the JSON stays in the run folder, read from anywhere later.
+        summary.update(env=cfg["env"], env_kwargs=env_kwargs,
+                       checkpoint="random" if args.random else os.path.abspath(ckpt),
+                       step=int(model.num_timesteps), seed=args.seed, actions=actions,
+                       max_steps=args.max_steps)
+        # Each way of choosing actions keeps its own files: a sampled run never replaces the greedy one; nor
+        # does another run's model at the same step replace this run's own (its files are named after it).
+        step = f"eval-step{model.num_timesteps}{label}"
+        tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
+        who = "random agent" if args.random else f"step {model.num_timesteps:,}"
+        stem = out / (tag + cap_label(args))
+        try:
+            with folders_made_for(out):  # none left empty should the results not be written
+                try:
+                    out.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise RunError(f"--out {not_written(out, e)}") from None
+                write_results(summary, stem, cfg["env"], env_kwargs, episodes, args, check=same_run,
+                              last=last, placed=lambda: written.append(result_files(stem)[0]))
+        except RunError as e:
+            # The figures still, without the videos that were not written: a full disk cost the files, not
+            # the episodes (a long Game Boy evaluation played again for them).
+            for key in ("video", "gif", "best_episode_seed", "video_steps"):
+                summary.pop(key, None)
+            print_results(summary, f"{cfg['env']} {who}", args.json)
+            raise RunError(f"{e}; the figures above are not saved") from None
         print_results(summary, f"{cfg['env']} {who}", args.json)
-        print(f"error: {e}; the figures above are not saved", file=sys.stderr)
-        return 2
-    print_results(summary, f"{cfg['env']} {who}", args.json)
+
+    def kept() -> str:
+        # Several checkpoints, stopped part-way: the results in place stay, and are named.
+        rest = listed([str(c) for c in ckpts[len(written):]])
+        return (f"results written for {len(written)} of {len(ckpts)} checkpoints "
+                f"({', '.join(map(str, written))}), none for {rest}")
+
+    written: list[Path] = []  # the results files in place, one a checkpoint, in turn
+    for i, ckpt in enumerate(ckpts):
+        try:
+            play_and_write(ckpt, i == len(ckpts) - 1)
+        except RunError as e:
+            print(f"error: {e}" + (f"; {kept()}" if written else ""), file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            if not written:
+                raise  # as for one checkpoint: no new results written
+            print(f"\ninterrupted: {kept()}", file=sys.stderr)
+            return 130
     return 0
 
 
@@ -444,12 +477,14 @@ def result_files(stem: Path) -> list[Path]:
 
 def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dict[str, Any],
                   episodes: list[Any], args: argparse.Namespace, new: bool = False,
-                  check: Callable[[], None] | None = None) -> None:
+                  check: Callable[[], None] | None = None, last: bool = True,
+                  placed: Callable[[], None] | None = None) -> None:
     """``<stem>.json`` and, unless --no-video, the best episode replayed into ``<stem>-best.mp4``/``.gif``
     (its last --video-steps steps), all replaced together or not at all; the summary names the videos.
     With --no-video an older evaluation's videos at this stem go with its JSON. ``new``: written only where
     none of the files is, ``FileExistsError`` otherwise (``written_together``). ``check``: called last, before
-    the files are put in place; what it raises leaves none of them."""
+    the files are put in place; what it raises leaves none of them. ``last``: the command's last output
+    (once in place, a stop is ignored); else a stop in the renames comes after them and ``placed``."""
     from agents.evaluation import best_episode, replay_frames, write_video
     from agents.runs import RunError, not_written, written_together
 
@@ -459,8 +494,9 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     else:
         stale = []
     try:
-        # The command's last output: once in place, a signal is ignored (it said no new results were written).
-        with written_together(files, stale, last=True, new=new) as tmps:
+        # The command's last output (of several checkpoints', the last's): once in place, a signal is ignored
+        # (it said no new results were written).
+        with written_together(files, stale, last=last, new=new, placed=placed) as tmps:
             if not args.no_video:
                 best = best_episode(episodes)
                 frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)

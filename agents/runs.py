@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -846,7 +846,7 @@ def written_beside(path: Path, last: bool = False, new: bool = False, signals: b
 
 @contextlib.contextmanager
 def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool = False, new: bool = False,
-                     signals: bool = True) -> Iterator[list[Path]]:
+                     signals: bool = True, placed: Callable[[], None] | None = None) -> Iterator[list[Path]]:
     """``written_beside`` for files that belong together (a result and its videos): all of them are
     replaced, with no signal between the renames, once the block completes; none if it does not. The
     ``stale`` files (an older result's parts that this one lacks) are removed with the same step.
@@ -855,7 +855,8 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     during the renames takes effect after them (a training run's periodic checkpoint): ignored, it was
     lost, and the run trained on. ``signals=False``: the renames leave signals as the caller set them (an
     export worker ignores them: its export stops it). ``new``: each file only where none is,
-    ``FileExistsError`` otherwise (``place``), and then none of them.
+    ``FileExistsError`` otherwise (``place``), and then none of them. ``placed``: called once they are in
+    place, before a stop deferred during the renames is raised, so the caller can tell them written.
 
     The temp files are ``.<stem>.<pid>.tmp<suffix>`` (``RUN_TEMP``), ``.<stem>.<pid>-<thread>.tmp<suffix>``
     from a thread other than the main one: two threads writing one file (a cache entry asked for twice at
@@ -876,6 +877,8 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
             _place_all(tmps, finals, new)
             for path in stale:
                 path.unlink(missing_ok=True)
+            if placed is not None:
+                placed()
             if last:
                 settled()
     finally:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a trained run: scores over N seeded episodes, and an MP4 + GIF of the best episode.
 
-    python scripts/evaluate.py runs/snake/<run> --episodes 100 [--json] [--checkpoint PATH]
+    python scripts/evaluate.py runs/snake/<run> --episodes 100 [--json] [--checkpoint PATH ...]
 
 A VLM (any OpenAI-compatible chat-completions endpoint) plays instead of the run's model with
 ``--vlm MODEL@URL``: on the run's env and settings, or on ``--env NAME`` without a run folder (files
@@ -35,9 +35,11 @@ def parser() -> argparse.ArgumentParser:
     p = script_parser(__doc__)
     p.add_argument("run_dir", type=path_arg, nargs="?", help="a run folder written by scripts/train_ppo.py")
     p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
-    p.add_argument("--checkpoint", type=path_arg,
+    p.add_argument("--checkpoint", type=path_arg, action="extend", nargs="+", metavar="PATH",
                    help="model file (default: the run's model.zip or newest checkpoint); one from outside "
-                   "the run writes eval-step<N>-<name>-<sha1>* files, never the run's own")
+                   "the run writes eval-step<N>-<name>-<sha1>* files, never the run's own. Several "
+                   "(RUN/checkpoints/step_*.zip) are evaluated in turn in one process, each writing its own "
+                   "files; with --json, one line each")
     p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
                    help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED}: away from the "
                    "seeds of a run with --seed 0 unless it played about a million episodes or was resumed "
@@ -52,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=max_steps_arg,
                    help="cut every episode after this many moves, as export_trajectories.py and compare.py "
                    "do (default: the game's own limits); the files get a -max<N> suffix")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table (one a line "
+                   "with several --checkpoint)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--vlm", type=vlm_arg, metavar="MODEL@URL",
                    help="let a VLM play instead of the run's model")

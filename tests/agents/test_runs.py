@@ -1017,6 +1017,26 @@ def test_written_together_replaces_the_target_of_a_link_removes_stale_and_temps(
     assert calls == ["settled"]
 
 
+def test_written_together_says_its_files_are_placed_before_a_stop_deferred_in_the_renames(tmp_path,
+                                                                                          monkeypatch):
+    # evaluate.py with several checkpoints: a Ctrl-C during one's renames comes after them, and the command
+    # must tell that its results were written (placed) from a stop before them.
+    from agents.interrupts import stop_signals_interrupt
+
+    real, placed = runs._place_all, []
+
+    def stopped_while_placing(*args):
+        os.kill(os.getpid(), signal.SIGINT)  # deferred: the files are placed all the same
+        real(*args)
+
+    monkeypatch.setattr(runs, "_place_all", stopped_while_placing)
+    final = tmp_path / "eval-step5.json"
+    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt(), runs.written_together(
+            [final], placed=lambda: placed.append(final.read_text())) as (tmp,):
+        tmp.write_text("new")
+    assert placed == ["new"]
+
+
 def test_an_output_file_refusals(tmp_path):
     with pytest.raises(ValueError, match=r"is a folder; give a file name"):
         runs.check_output_file(tmp_path, "--out", force=True)

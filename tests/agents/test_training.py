@@ -145,6 +145,84 @@ def test_the_readmes_checkpoint_curve_lists_a_runs_results_in_its_folder_and_in_
                           for step in (256, 512)]
 
 
+def test_several_checkpoints_in_one_command_write_and_print_what_one_command_each_does(
+        trained, scripts, tmp_path, capsys):
+    # A curve over a run's checkpoints took one evaluate.py each, 3 s of start-up apiece: --checkpoint now
+    # takes several, evaluated in turn in one process, each as its own command would.
+    ckpts = [str(c) for _, c in checkpoints(trained)]
+    quick = ["--episodes", "2", "--no-progress", "--video-steps", "3"]
+    for as_json in ([], ["--json"]):
+        apart, together = tmp_path / f"apart{len(as_json)}", tmp_path / f"together{len(as_json)}"
+        printed = []
+        for c in ckpts:
+            assert scripts.evaluate.main([str(trained), "--checkpoint", c, "--out", str(apart), *quick,
+                                          *as_json]) == 0
+            printed.append(capsys.readouterr().out)
+        assert scripts.evaluate.main([str(trained), "--checkpoint", *ckpts, "--out", str(together), *quick,
+                                      *as_json]) == 0
+        # --json: one object a line, each the one its own command prints (but for the folder named).
+        assert capsys.readouterr().out == "".join(printed).replace(str(apart), str(together))
+        names = sorted(f.name for f in apart.iterdir())
+        assert len(names) == 3 * len(ckpts) and names == sorted(f.name for f in together.iterdir())
+        for name in names:
+            if name.endswith(".json"):
+                a, t = (json.loads((d / name).read_text()) for d in (apart, together))
+                assert (a.pop("video"), a.pop("gif")) != (t.pop("video"), t.pop("gif")) and a == t
+            else:
+                assert (apart / name).read_bytes() == (together / name).read_bytes()
+
+
+def test_a_bad_path_among_several_checkpoints_is_refused_before_any_play(trained, scripts, tmp_path, capsys,
+                                                                         monkeypatch):
+    import agents.evaluation
+
+    def no_play(*args, **kwargs):
+        raise AssertionError("played before every checkpoint was checked")
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", no_play)
+    good, typo = trained / "checkpoints" / "step_256.zip", trained / "checkpoints" / "step_265.zip"
+    out = tmp_path / "out"
+    assert scripts.evaluate.main([str(trained), "--checkpoint", str(good), str(typo), "--out", str(out),
+                                  "--no-video"]) == 2
+    assert f"--checkpoint {typo}: no such file" in capsys.readouterr().err
+    assert not out.exists()
+    # The run folder after --checkpoint's paths was taken as one of them: said, not "give a run folder".
+    with pytest.raises(SystemExit):
+        scripts.evaluate.main(["--checkpoint", str(good), str(trained)])
+    assert f"{trained} too: give the run folder before --checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "damaged"])
+def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so(
+        trained, scripts, tmp_path, capsys, monkeypatch, stop):
+    # A Ctrl-C (130) or a checkpoint that cannot be loaded (2) after the first: the first's results stay,
+    # named, and the message does not say that no new results were written.
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    if stop == "damaged":
+        second.write_bytes(first.read_bytes()[:100])  # a copy cut short: a zip's start, and no model
+    else:
+        real, plays = agents.evaluation.run_episodes, []
+
+        def stopped_second(*args, **kwargs):
+            plays.append(1)
+            if len(plays) == 2:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(agents.evaluation, "run_episodes", stopped_second)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
+                                  "--no-video", "--no-progress"]) == (130 if stop == "ctrl-c" else 2)
+    err = capsys.readouterr().err
+    assert (run / "eval-step256.json").is_file() and not (run / "eval-step512.json").exists()
+    assert "no new results written" not in err
+    assert f"results written for 1 of 2 checkpoints ({run / 'eval-step256.json'}), none for {second}" in err
+    assert err.strip().splitlines()[-1].startswith("interrupted: " if stop == "ctrl-c" else "error: ")
+
+
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, BrokenPipeError, MemoryError, "worker_died"])
 def test_keep_checkpoints_holds_at_a_stop_and_a_failure_too(tmp_path, scripts, monkeypatch, stop):
     # Each save passes the run's keep_checkpoints: one at a stop that pruned to the default 3 deleted the
