@@ -12,6 +12,7 @@ import agents.startup  # noqa: F401
 import importlib
 import importlib.metadata
 import inspect
+import os
 import re
 import warnings
 from pathlib import Path
@@ -47,6 +48,30 @@ BUILTIN_GAMES: frozenset[str] = frozenset(GAMES)
 PLUGIN_GROUP = "depthfirst.games"
 
 
+#: Set in the fork server's environment (envs.vector.start_forkserver): it imports this package again, and
+#: would repeat each warning of ``_plugin_games`` that the script starting it has printed already.
+PLUGIN_WARNINGS_SHOWN = "DEPTHFIRST_PLUGIN_WARNINGS_SHOWN"
+
+
+def _entry_point_line(ep: importlib.metadata.EntryPoint) -> tuple[str, int] | None:
+    """The installed ``entry_points.txt`` of ``ep``'s package and the line that holds ``ep``, where its
+    record (RECORD) lists the file: the place a warning of it points at."""
+    files = ep.dist.files if ep.dist is not None else None
+    for file in files or ():
+        if file.name == "entry_points.txt":
+            path = Path(file.locate())
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                return None
+            for number, line in enumerate(lines, 1):
+                name, _, value = line.partition("=")
+                if (name.strip(), value.strip()) == (ep.name, ep.value):
+                    return str(path), number
+            return str(path), 1
+    return None
+
+
 def _plugin_games() -> dict[str, tuple[str, str]]:
     """The games of ``PLUGIN_GROUP``'s entry points, as ``GAMES`` entries (the id ``depthfirst/<Class>-v0``).
     One that cannot be added is skipped with a warning naming its package and what to change: raising here
@@ -71,7 +96,11 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
             games[ep.name] = (ep.value, gym_id)
             ids.add(gym_id)
             continue
-        warnings.warn(f"{where} is not added: {problem}", stacklevel=2)
+        if os.environ.get(PLUGIN_WARNINGS_SHOWN):
+            continue
+        # Pointed at the package's entry point (its file and line), not at this module's line that reads them.
+        place = _entry_point_line(ep) or (f"<{PLUGIN_GROUP}>", 0)
+        warnings.warn_explicit(f"{where} is not added: {problem}", UserWarning, *place, module="envs")
     return games
 
 

@@ -54,7 +54,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from agents.interrupts import stop_point
 from agents.machine import usable_cores
-from envs import game_class, make_game
+from envs import PLUGIN_WARNINGS_SHOWN, game_class, make_game
 from envs.base import checked_actions, finite, whole
 from envs.env import GameEnv
 from envs.worker import FIGURES, JOB_STOP_SIGNALS, Boards, Shared, method_name, worker_main
@@ -156,14 +156,31 @@ def start_forkserver() -> None:
     from multiprocessing import forkserver
 
     if threading.current_thread() is not threading.main_thread():  # only it may set handlers
-        forkserver.ensure_running()
+        with _plugin_warnings_shown():
+            forkserver.ensure_running()
         return
     previous = {s: signal.signal(s, signal.SIG_IGN) for s in JOB_STOP_SIGNALS}
     try:
-        forkserver.ensure_running()
+        with _plugin_warnings_shown():
+            forkserver.ensure_running()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def _plugin_warnings_shown() -> Iterator[None]:
+    """The fork server started inside inherits ``PLUGIN_WARNINGS_SHOWN``: this process has printed the
+    warnings of skipped entry points (on importing ``envs``), which the server's import would repeat."""
+    previous = os.environ.get(PLUGIN_WARNINGS_SHOWN)
+    os.environ[PLUGIN_WARNINGS_SHOWN] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[PLUGIN_WARNINGS_SHOWN]
+        else:
+            os.environ[PLUGIN_WARNINGS_SHOWN] = previous
 
 
 def stop_forkserver() -> None:

@@ -41,11 +41,17 @@ def installed(site: Path, entry_points: str, module: str = GAME_MODULE) -> Path:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: catchplug\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(f"[depthfirst.games]\n{entry_points}\n")
+    files = ["catchplug/__init__.py", "catchplug/game.py", *(f"{info.name}/{f}" for f in ("METADATA",
+                                                                                         "entry_points.txt"))]
+    (info / "RECORD").write_text("".join(f"{f},,\n" for f in files))  # pip's list of what it installed
     return site
 
 
 def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tmp_path):
-    site = installed(tmp_path / "site", "catch = catchplug.game:Catch")
+    # With a second entry point that is skipped (a built-in's name): its warning was printed twice, by the
+    # script and by the fork server that imports envs again, and pointed at envs/__init__.py's
+    # "GAMES.update(_plugin_games())", not at the entry point.
+    site = installed(tmp_path / "site", "catch = catchplug.game:Catch\nsnake = catchplug.game:Catch")
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(site)])}
     run = tmp_path / "run"
     config = tmp_path / "catch.yaml"  # its settings: a game of another package has no preset in configs/
@@ -57,6 +63,10 @@ def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tm
     proc = subprocess.run(train, env=environ, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "env=catch" in proc.stdout
+    skipped = (f"{site / 'catchplug-0.1.dist-info' / 'entry_points.txt'}:3: UserWarning: entry point snake = "
+               "'catchplug.game:Catch' of group depthfirst.games (package catchplug) is not added: the game "
+               "'snake' exists already")
+    assert proc.stderr.count("UserWarning") == 1 and skipped in proc.stderr, proc.stderr
     evaluate = [sys.executable, str(ROOT / "scripts" / "evaluate.py"), str(run), "--episodes", "1",
                 "--no-video", "--max-steps", "20", "--json", "--no-progress"]
     proc = subprocess.run(evaluate, env=environ, capture_output=True, text=True, timeout=600)
