@@ -77,6 +77,7 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
     One that cannot be added is skipped with a warning naming its package and what to change: raising here
     would stop every game, the built-in ones too, and every script with a traceback."""
     games: dict[str, tuple[str, str]] = {}
+    holders: dict[str, str] = {}  # name -> the package whose entry point added it (the first on sys.path)
     ids = {gym_id for _, gym_id in GAMES.values()}
     for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
         where = f"entry point {ep.name} = {ep.value!r} of group {PLUGIN_GROUP}"
@@ -86,14 +87,19 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
         gym_id = f"depthfirst/{ep.value.partition(':')[2]}-v0"
         if not re.fullmatch(r"[a-z][a-z0-9_]*", ep.name):  # it names run folders and configs/<name>.yaml
             problem = "its name must be lower-case letters, digits and _, starting with a letter"
-        elif ep.name in GAMES or ep.name in games:
-            problem = f"the game {ep.name!r} exists already: give yours another name"
+        elif ep.name in games:  # importlib lists the packages in sys.path's order
+            problem = (f"the game {ep.name!r} exists already, package {holders[ep.name]}'s (earlier on "
+                       "sys.path): give yours another name")
+        elif ep.name in GAMES:
+            built_in = " (a built-in game)" if ep.name in BUILTIN_GAMES else ""
+            problem = f"the game {ep.name!r} exists already{built_in}: give yours another name"
         elif not re.fullmatch(r"[\w.]+:\w+", ep.value):
             problem = "its value must name the game's class as 'package.module:GameClass'"
         elif gym_id in ids:
             problem = f"its Gymnasium id {gym_id} is another game's: rename the class"
         else:
             games[ep.name] = (ep.value, gym_id)
+            holders[ep.name] = ep.dist.name if ep.dist is not None else "(unknown)"
             ids.add(gym_id)
             continue
         if os.environ.get(PLUGIN_WARNINGS_SHOWN):

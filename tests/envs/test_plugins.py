@@ -86,7 +86,7 @@ def test_an_entry_points_game_is_made_by_name_and_by_its_gymnasium_id(tmp_path, 
 
 @pytest.mark.parametrize(("line", "problem"), [
     ("Catch = catchplug.game:Catch", "lower-case letters"),
-    ("snake = catchplug.game:Catch", "the game 'snake' exists already"),
+    ("snake = catchplug.game:Catch", "the game 'snake' exists already \\(a built-in game\\)"),
     ("catch = catchplug.game", "'package.module:GameClass'"),
     # No entry point at all to importlib (its attr raised AttributeError): every import of envs, so every
     # script, ended in that traceback
@@ -108,6 +108,22 @@ def test_a_second_entry_point_of_a_class_already_added_is_skipped(tmp_path, monk
     with pytest.warns(UserWarning, match="entry point catch2 = .* its Gymnasium id depthfirst/Catch-v0 is "
                                          "another game's: rename the class"):
         assert envs._plugin_games() == {"catch": ("catchplug.game:Catch", "depthfirst/Catch-v0")}
+
+
+def test_a_name_two_packages_register_is_the_first_ones_and_the_warning_names_both(tmp_path, monkeypatch):
+    # It named only the skipped package: which one held 'catch' was left to guess.
+    first = tmp_path / "first"
+    info = first / "otherplug-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: otherplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[depthfirst.games]\ncatch = otherplug.game:Catch\n")
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "second", "catch = catchplug.game:Catch")))
+    monkeypatch.syspath_prepend(str(first))  # earlier on sys.path
+    skipped = (r"^entry point catch = 'catchplug.game:Catch' of group depthfirst.games \(package catchplug\) "
+               r"is not added: the game 'catch' exists already, package otherplug's \(earlier on sys.path\): "
+               "give yours another name")
+    with pytest.warns(UserWarning, match=skipped):
+        assert envs._plugin_games() == {"catch": ("otherplug.game:Catch", "depthfirst/Catch-v0")}
 
 
 @pytest.mark.parametrize(("module", "problem"), [
