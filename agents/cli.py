@@ -17,7 +17,7 @@ import select
 import shlex
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from agents.config import set_item, whole_number
@@ -357,7 +357,7 @@ class _RefusalsReported:
     """stdout, each write and flush the disk refuses raised as ``StdoutRefused``: on an unbuffered stdout
     (``python -u``, ``PYTHONUNBUFFERED``) a line printed to a full disk (``> /dev/full``) failed where it
     was printed, as evaluate's traceback or plot_curve's "error: [Errno 28] ...", which did not say it was
-    stdout."""
+    stdout. Writes through its ``buffer`` (bytes) pass by it: nothing in the project makes them."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -365,6 +365,10 @@ class _RefusalsReported:
     def write(self, text: str) -> int:
         with _stdout_refusals():
             return self._stream.write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:  # the stream's own would pass this wrapper by
+        with _stdout_refusals():
+            self._stream.writelines(lines)
 
     def flush(self) -> None:
         with _stdout_refusals():

@@ -155,10 +155,13 @@ def test_a_script_whose_stdout_the_disk_refuses_says_so_in_one_line(stdout):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
-def test_a_line_printed_to_an_unbuffered_stdout_the_disk_refuses_is_said_in_one_line():
+@pytest.mark.parametrize("call", ["print('done: model.zip')",
+                                  "sys.stdout.writelines(['done: ', 'model.zip\\n'])"])
+def test_a_line_printed_to_an_unbuffered_stdout_the_disk_refuses_is_said_in_one_line(call):
     # python -u or PYTHONUNBUFFERED: print() writes at once, so the refusal came where the line was printed,
     # evaluate's traceback, or plot_curve's "error: [Errno 28] No space left on device" (its own catch).
-    code = "from agents.cli import run_script\nrun_script(lambda: print('done: model.zip') or 0)\n"
+    # writelines passed the wrapper by: OSError's traceback.
+    code = f"import sys\nfrom agents.cli import run_script\nrun_script(lambda: {call} or 0)\n"
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-u", "-c", code], stdout=full, stderr=subprocess.PIPE,
                               text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
