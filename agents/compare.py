@@ -115,10 +115,15 @@ def parse_count(text: str) -> int:
     """``7.6B``, ``256M``, ``7e9`` -> a whole number (> 0: the report's size axis is logarithmic), rounded:
     8.3B is 8300000000.000001 as a float, which report.json wrote."""
     m = _SIZE.match(text)
-    count = float(m.group(1)) * _SUFFIX[m.group(2).lower()] if m else 0.0
-    whole = round(count) if count < math.inf else 0
-    if whole < 1:  # 0.4 (or 0.5, rounded to even) is no parameter at all
+    if m is None:
         raise ValueError(f"expected a count such as 7B, 256M or 7e9, got {text!r}")
+    count = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
+    if count == math.inf:  # 1e400 has the form, but is beyond a float
+        raise ValueError(f"{text.strip()} is too large a count; give one such as 7B, 256M or 7e9")
+    whole = round(count)
+    if whole < 1:  # 0.4 (or 0.5, rounded to even) is no parameter at all
+        raise ValueError(f"{text.strip()} rounds to 0 parameters; give a count of at least 1, such as 7B, "
+                         "256M or 7e9")
     return whole
 
 
@@ -181,7 +186,9 @@ def parse_params(items: list[str] | None) -> dict[str, int]:
             if not sep or not model:
                 raise ValueError
             count = parse_count(value)
-        except ValueError:
+        except ValueError as e:
+            if sep and model and _SIZE.match(value):  # a count's form, but none: parse_count says why
+                raise CompareError(f"--vlm-params {item!r}: {e}") from None
             raise CompareError(f"--vlm-params expects MODEL=COUNT (e.g. qwen2.5-vl-7b=8.3B), got {item!r}"
                                ) from None
         _check_model_name(model, "--vlm-params")

@@ -227,6 +227,10 @@ def test_an_existing_report_is_never_overwritten_without_the_flag(compared, scri
       for count in ("1e400", "0", "0.0B", "seven")],
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", "=7B"],
      "--vlm-params expects MODEL=COUNT"),  # no model: not "names model '', which no --vlm plays"
+    # It has the form of a count: "expects MODEL=COUNT (e.g. qwen2.5-vl-7b=8.3B)" did not say what was wrong.
+    *[(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--vlm-params", f"m={count}"],
+       f"--vlm-params 'm={count}': {count} rounds to 0 parameters; give a count of at least 1, such as 7B, "
+       "256M or 7e9") for count in ("0.4", "0.0B")],
     # A model the --vlm flags do not name (a typo) would be silently ignored.
     (["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--price-per-1k-tokens", "n=0.5"],
      "--price-per-1k-tokens names model 'n', which no --vlm plays (the --vlm models are m)"),
