@@ -26,6 +26,7 @@ _pending = False
 _held: dict[int, Any] | None = None  # inside stop_signals_held(): the handlers it replaced
 _polled = False  # inside stop_at_safe_points(): the first signal waits for a stop_point()
 _due = False  # a stop signal came in this block (not settled(), which only ignores later ones)
+_finished = False  # settled() with the work done, no stop received: a signal then is no stop to announce
 _first_at = 0.0  # time.monotonic() of the first
 _REPEAT_S = 1.0  # a repeat this long after the first, still waiting for a stop point, stops at once
 
@@ -42,7 +43,8 @@ def _interrupt(signum: int, frame: Any) -> None:
         return
     if _polled and _due and not _deferring and time.monotonic() - _first_at >= _REPEAT_S:
         _raise_stop()  # pressed again: no stop point came (a step that hangs), so here, whatever it cuts
-    _say("stopping: one moment")  # a repeat (``timeout`` signals twice) is ignored
+    # A repeat (``timeout`` signals twice) is ignored, as is any signal once the work is done.
+    _say("finishing: the work is done; the signal is ignored" if _finished else "stopping: one moment")
 
 
 def _say(text: str) -> None:
@@ -64,18 +66,18 @@ def stop_signals_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt`` once; later ones, while the program cleans up or
     saves, are ignored. Needed because a background job of a shell without job control starts with
     SIGINT ignored, and ``timeout``, ``kill`` and job schedulers send SIGTERM."""
-    global _active, _received, _pending, _due
+    global _active, _received, _pending, _due, _finished
     if _active or threading.current_thread() is not threading.main_thread():
         yield
         return
     _active, _received = True, 0
-    _pending = _due = False
+    _pending = _due = _finished = False
     try:
         with _handled_by(_interrupt):
             yield
     finally:
         # The stop was this block's: a stop_point() after it (a video played once train() returned) has none
-        _active = _due = False
+        _active = _due = _finished = False
 
 
 def stop_signalled() -> bool:
@@ -159,9 +161,11 @@ def _raise_stop() -> NoReturn:
     raise KeyboardInterrupt
 
 
-def settled() -> None:
-    """The work is done or being saved for the last time: from now on stop signals are ignored."""
-    global _received
+def settled(finished: bool = True) -> None:
+    """The work is done or being saved for the last time: from now on stop signals are ignored. A signal
+    then says so; with ``finished`` False (the work ends on a failure, saved as a stop) it says it stops."""
+    global _received, _finished
+    _finished = finished and _received == 0
     _received = max(_received, 1)
 
 

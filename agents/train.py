@@ -576,7 +576,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             """The run stops here whatever comes (a failure, or the output's reader gone): a signal from now
             on is ignored, not a KeyboardInterrupt out of the handler (its siblings do not catch it), which
             skipped the save; and the bar's last line comes now, before the error."""
-            settled()
+            settled(finished=False)
             if bar is not None:
                 bar.close()
 

@@ -59,10 +59,20 @@ def test_a_new_block_starts_with_no_stop_received():
             signal.raise_signal(signal.SIGINT)
 
 
-def test_settled_work_ignores_a_stop_signal():
+def test_settled_work_ignores_a_stop_signal(capsys):
     with stop_signals_interrupt():
         settled()
         signal.raise_signal(signal.SIGTERM)  # no KeyboardInterrupt: the work is done
+    # It said "stopping: one moment" (a Ctrl-C in train_ppo.py's final save), then "done: ..." and status 0:
+    # the work was not stopped, and the line said it would be.
+    assert capsys.readouterr().err.strip() == "finishing: the work is done; the signal is ignored"
+
+
+def test_a_signal_once_a_failed_run_stops_says_it_stops(capsys):
+    with stop_signals_interrupt():
+        settled(finished=False)  # train's stopping(): a failure ends the run, saved as a stop
+        signal.raise_signal(signal.SIGTERM)
+    assert capsys.readouterr().err.strip() == "stopping: one moment"
 
 
 def test_a_signal_inside_a_deferred_block_raises_once_the_block_is_done():
