@@ -251,15 +251,23 @@ def plan(opts: ExportOptions) -> Plan:
     return Plan(opts, run, out, formats, mix, ratios, module, notes)
 
 
+def _training_saves(run: RunInfo) -> str | None:
+    """What the run's training does to the checkpoint played, as said to the user; None where it leaves it
+    as it is (a copy of the user's, or a step_<N>.zip of a run that deletes none: --keep-checkpoints 0)."""
+    own = _training_file(run)
+    keeps_all = kept_checkpoints(run.cfg) == 0
+    if own is None or (own == "checkpoint" and keeps_all):
+        return None
+    return "its saves rewrite model.zip" + ("" if keeps_all else " and delete older checkpoints")
+
+
 def _training_now_note(run: RunInfo) -> list[str]:
     """A note where ``run`` is being trained and the checkpoint played is one of its own files: each save
     rewrites model.zip and deletes older checkpoints, and the export, refused at its end if the file changed
     (meta.json names it), said so only after the whole play, minutes in."""
-    own = _training_file(run)
-    keeps_all = kept_checkpoints(run.cfg) == 0  # deletes no checkpoint: only model.zip changes
-    if own is None or (own == "checkpoint" and keeps_all) or not training_now(run.path):
+    saves = _training_saves(run)
+    if saves is None or not training_now(run.path):
         return []
-    saves = "its saves rewrite model.zip" + ("" if keeps_all else " and delete older checkpoints")
     return [f"note: {run.path} is being trained now by {trainer(run.path)}: {saves}, and the export is "
             f"refused at its end if {run.checkpoint} changed; to be sure of it, copy the checkpoint out of "
             "the run folder and give the copy as --checkpoint"]
@@ -891,13 +899,13 @@ def _checkpoint_changed(run: RunInfo, played_sha1: str) -> ExportError | None:
     if now_sha1 == played_sha1:
         return None
     how = "changed" if now_sha1 else "was removed"
-    if _training_file(run) is None:  # a copy of the user's: nothing of the run's training explains it
+    saves = _training_saves(run)
+    if saves is None:  # nothing of the run's training explains it
         return ExportError(f"{checkpoint} {how} during the export; give a checkpoint that stays as it is "
                            "until the export ends")
     # Only a copy stays: a training run rewrites model.zip and deletes its older step_<N>.zip.
-    return ExportError(f"{checkpoint} {how} during the export (is the run still training? it rewrites "
-                       "model.zip and deletes older checkpoints as it saves, --keep-checkpoints); copy the "
-                       "checkpoint out of the run folder and give the copy as --checkpoint")
+    return ExportError(f"{checkpoint} {how} during the export (is the run still training? {saves}); "
+                       "copy the checkpoint out of the run folder and give the copy as --checkpoint")
 
 
 def _training_file(run: RunInfo) -> str | None:

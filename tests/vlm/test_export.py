@@ -1490,6 +1490,31 @@ def test_a_checkpoint_of_a_run_keeping_every_one_gets_no_note_while_it_trains(ru
         capsys.readouterr().err
 
 
+def test_a_checkpoint_of_a_run_keeping_every_one_that_changed_is_not_blamed_on_training(run, tmp_path, capsys,
+                                                                                         monkeypatch):
+    # Its refusal said "is the run still training? it rewrites model.zip and deletes older checkpoints as
+    # it saves", though such a run (--keep-checkpoints 0) neither rewrites nor deletes a step_<N>.zip.
+    import vlm.export
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    config = mine / "config.yaml"
+    config.write_text(config.read_text().replace("keep_checkpoints: 3\n", "keep_checkpoints: 0\n"))
+    step = next((mine / "checkpoints").glob("step_*.zip"))
+    real = vlm.export._play_and_replay
+
+    def changed_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        step.write_bytes(step.read_bytes() + b"newer")
+        return result
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", changed_meanwhile)
+    assert export(str(mine), "--checkpoint", str(step), "--out", str(tmp_path / "out"), "--episodes", "2",
+                  "--no-progress", "--formats", "none", "--tasks-per-state", "0") == 2
+    assert capsys.readouterr().err == (f"error: {step} changed during the export; give a checkpoint that "
+                                       "stays as it is until the export ends\n")
+
+
 @default_formats
 def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
                                                                                    monkeypatch):
