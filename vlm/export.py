@@ -342,8 +342,8 @@ def _installed(package: str) -> bool:
     return spec is not None and spec.has_location
 
 
-def _out_problem(out: Path, overwrite: bool, env: str | None = None) -> str | None:
-    """Why the export (of game ``env``, if given) may not replace the folder ``out`` (None: it is missing,
+def _out_problem(out: Path, overwrite: bool, env: str) -> str | None:
+    """Why the export of game ``env`` may not replace the folder ``out`` (None: it is missing,
     empty, or an export that ``--overwrite`` replaces). Checked before any work and again when the finished
     export moves in."""
     if out.exists() and not out.is_dir():
@@ -353,7 +353,7 @@ def _out_problem(out: Path, overwrite: bool, env: str | None = None) -> str | No
     export = (out / META).is_file()
     if not overwrite:
         game = _exported_game(out) if export else None
-        if env is not None and game not in (None, env):
+        if game not in (None, env):
             # Most likely a dataset of several games built in one folder, where --overwrite alone would
             # replace the first game's export.
             return (f"--out {out} already has data, a {game} export, and an export holds one game: "

@@ -2125,9 +2125,10 @@ def test_overwrite_names_five_of_the_users_files_and_marks_only_more(tmp_path):
     for name in names[:5]:
         (tmp_path / name).write_text("")
     listed = ", ".join(names[:5])
-    assert _out_problem(tmp_path, True).endswith(f"does not write ({listed}); move them out first")
+    assert _out_problem(tmp_path, True, "snake").endswith(f"does not write ({listed}); move them out first")
     (tmp_path / names[5]).write_text("")
-    assert _out_problem(tmp_path, True).endswith(f"does not write ({listed}, ...); move them out first")
+    assert _out_problem(tmp_path, True, "snake").endswith(
+        f"does not write ({listed}, ...); move them out first")
 
 
 def test_overwrite_tells_a_file_named_as_an_exports_from_one_the_old_export_wrote(tmp_path):
@@ -2513,7 +2514,7 @@ def test_the_export_api_checks_what_the_command_line_checks(run, tmp_path, monke
         ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none"))
     a_file = tmp_path / "taken"
     a_file.write_text("mine")
-    assert ex._out_problem(a_file, overwrite=True) == f"--out {a_file} is a file; give a folder"
+    assert ex._out_problem(a_file, overwrite=True, env="snake") == f"--out {a_file} is a file; give a folder"
 
 
 def test_make_tasks_must_return_a_list(run, tmp_path, capsys, monkeypatch):
@@ -2623,13 +2624,14 @@ def test_a_full_out_that_is_no_export_is_not_told_to_use_overwrite(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("my notes")
-    problem = ex._out_problem(mine, overwrite=False)
+    problem = ex._out_problem(mine, overwrite=False, env="snake")
     assert problem is not None and problem.startswith(f"--out {mine} already has data; choose another folder")
     assert "pass --overwrite" not in problem and f"no {META}" in problem
     (mine / "notes.txt").unlink()
     (mine / META).parent.mkdir()
     (mine / META).write_text("{}")  # an export's folder: --overwrite is the way
-    assert ex._out_problem(mine, overwrite=False).endswith("or pass --overwrite to replace that export")
+    assert ex._out_problem(mine, overwrite=False, env="snake").endswith(
+        "or pass --overwrite to replace that export")
 
 
 def test_another_games_export_at_out_is_named_with_how_games_go_together(tmp_path):
@@ -2644,9 +2646,8 @@ def test_another_games_export_at_out_is_named_with_how_games_go_together(tmp_pat
     assert problem == (f"--out {other} already has data, a sokoban export, and an export holds one game: "
                        "export snake into a folder of its own, then put the games together as README.md's "
                        "\"Several games in one dataset\" shows; or pass --overwrite to replace that export")
-    for env in ("sokoban", None):  # the same game, or a game not known: a new export of it, as before
-        assert ex._out_problem(other, overwrite=False, env=env).endswith(
-            "choose another folder, or pass --overwrite to replace that export")
+    assert ex._out_problem(other, overwrite=False, env="sokoban").endswith(  # the same game: a new export
+        "choose another folder, or pass --overwrite to replace that export")
     (other / META).write_text("not json")  # a broken meta.json is still an export --overwrite replaces
     assert ex._out_problem(other, overwrite=False, env="snake").endswith(
         "choose another folder, or pass --overwrite to replace that export")
