@@ -37,9 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=positive_int, default=100, help="episodes to play (default 100)")
     p.add_argument("--checkpoint", type=path_arg, action="extend", nargs="+", metavar="PATH",
                    help="model file (default: the run's model.zip or newest checkpoint); one from outside "
-                   "the run writes eval-step<N>-<name>-<sha1>* files, never the run's own. Several "
-                   "(RUN/checkpoints/step_*.zip) are evaluated in turn in one process, each writing its own "
-                   "files; with --json, one line each")
+                   "the run, or any with --out, writes eval-step<N>-<name>-<sha1>* files, so it never "
+                   "replaces the run's own results. Several (RUN/checkpoints/step_*.zip) are evaluated in "
+                   "turn in one process, each writing its own files; with --json, one line each")
     p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
                    help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED}: away from the "
                    "seeds of a run with --seed 0 unless it played about a million episodes or was resumed "

@@ -1002,6 +1002,23 @@ def test_an_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_r
     capsys.readouterr()
 
 
+def test_the_runs_own_model_evaluated_into_out_is_labelled_as_the_help_says(trained, scripts, tmp_path,
+                                                                          capsys, monkeypatch):
+    # --checkpoint's --help said only a model from outside the run gets eval-step<N>-<name>-<sha1>* files,
+    # "never the run's own"; with --out (README "Results file"), the run's own model's are named so too.
+    out = tmp_path / "evals"
+    assert scripts.evaluate.main([str(trained), "--episodes", "1", "--no-video", "--out", str(out)]) == 0
+    stem = f"eval-step512-model-{hashlib.sha1((trained / 'model.zip').read_bytes()).hexdigest()[:8]}"
+    assert sorted(p.name for p in out.glob("eval-*")) == [f"{stem}.json"]
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "1000")  # no line breaks in the help (argparse breaks "eval-" too)
+    with pytest.raises(SystemExit):
+        scripts.evaluate.main(["--help"])
+    shown = capsys.readouterr().out
+    assert ("one from outside the run, or any with --out, writes eval-step<N>-<name>-<sha1>* files, so it "
+            "never replaces the run's own results") in shown, shown
+
+
 def test_the_runs_own_checkpoint_by_a_relative_path_keeps_the_plain_name(trained, scripts, tmp_path, capsys,
                                                                         monkeypatch):
     # foreign_label compares resolved paths: "checkpoints/step_512.zip" from inside the run is the run's own
