@@ -108,9 +108,11 @@ _WORD_LETTERS = frozenset({"a", "i"})
 _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|or|now|again|first|once|"
                         r"twice|button|key|is|was|will|would|should|confirms|talks|opens|selects)\b)[a-z])")
 # The determiner no before a word on its line ("no idea", "I have no clue", "there is no wall") is no answer
-# to a yes/no question: read as one, a reply that knew nothing scored as no. Before a link ("no or yes") it
-# is the word still.
-_DETERMINER_NO = re.compile(r"\bno(?=[ \t]{1,3}(?!(?:or|and|nor|but)\b)[a-z])", re.IGNORECASE)
+# to a yes/no question: read as one, a reply that knew nothing scored as no. Before a word no determiner
+# takes, a link, pronoun or article ("no or yes", "No because it dies", "No it dies", "No the wall"), it is
+# the word still.
+_DETERMINER_NO = re.compile(r"\bno(?=[ \t]{1,3}(?!(?:or|and|nor|but|because|since|as|so|then|it|i|he|she|"
+                            r"we|you|they|there|this|that|the|a|an)\b)[a-z])", re.IGNORECASE)
 # Pokémon's button start read where the word is the verb or the noun in running text ("Start by going up",
 # "Start moving up", "from the start of the path") named a second button. It counts as the button after a
 # word that presses one ("press start by the door"), or before the end, a punctuation mark, a word that

@@ -1024,6 +1024,20 @@ def test_no_before_a_noun_is_no_answer_no() -> None:
         assert verify(wrap(wrong), dead)["accuracy"] == 0.0, wrong
 
 
+def test_no_before_a_word_no_noun_follows_is_the_answer_no() -> None:
+    """The determiner rule read every "no" that a word followed as "no idea": "No because it hits the wall",
+    "No it dies" and "No the snake would crash" (a pronoun, an article or a conjunction, which no determiner
+    takes) scored as no answer, where they had scored as no."""
+    alive = record({"rule": "word", "choices": ["yes", "no"], "accepted": ["no"]})
+    for right in ("No because it hits the wall", "no since the body is there", "No it dies",
+                  "No it would not", "No the snake would crash", "No I think it dies",
+                  "No as the wall is there", "No so it dies", "No there is a wall", "No that kills it"):
+        assert verify(wrap(right), alive)["accuracy"] == 1.0, right
+        assert verify(right, alive)["accuracy"] == 1.0, right  # a bare reply alike
+    for wrong in ("no idea", "no one knows", "there is no way to tell", "no clue because it is dark"):
+        assert verify(wrap(wrong), alive)["accuracy"] == 0.0, wrong
+
+
 def test_the_pronoun_one_beside_digits_is_no_second_number() -> None:
     """Beside digits "one" is the pronoun ("5 boxes, one on each target"), as "I" is mostly no option: read
     as the number 1 since number words counted beside digits, such a right count scored 0."""
