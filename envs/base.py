@@ -409,23 +409,27 @@ def _check_game_class(cls: type) -> None:
 
 def _check_observation_space(game: Any) -> None:
     """A ``GameDefinitionError`` unless the made ``game``'s ``observation_space`` is a uint8 Box (C, H, W),
-    C at most H and W (SB3 reads it so): ``observe`` writes into a uint8 buffer of that shape, so a float
-    space's observations were cut to whole numbers without a word (and SB3, reading the float space, did not
-    divide them by 255)."""
+    C at most H and W where its bounds are 0 and 255 (SB3 reads such an image so): ``observe`` writes into a
+    uint8 buffer of that shape, so a float space's observations were cut to whole numbers without a word (and
+    SB3, reading the float space, did not divide them by 255)."""
     space = getattr(game, "observation_space", None)
     if not (isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3):
         raise GameDefinitionError(f"{type(game).__name__}.observation_space must be a uint8 Box of shape "
                                   "(channels, height, width), set in its constructor: observations stay "
                                   f"uint8 and channels-first (the policy divides them by 255); got {space!r}")
-    # SB3 takes the smallest side for the channels and transposes the rest: a (H, W, C) space trained so, and
-    # evaluate.py then refused the run's model as another game's. The Game Boy refuses its own (obs_size).
+    # SB3 takes the smallest side of an image (bounds 0 and 255) for the channels and transposes the rest: a
+    # (H, W, C) space trained so, and evaluate.py then refused the run's model as another game's. Other
+    # bounds (one-hot planes of 0 and 1) are no image to SB3, which transposes none. The Game Boy refuses its
+    # own (obs_size).
     channels, height, width = space.shape
-    if channels > min(height, width):
+    image = bool(np.all(space.low == 0) and np.all(space.high == 255))
+    if image and channels > min(height, width):
         raise GameDefinitionError(f"{type(game).__name__}.observation_space must be a uint8 Box of shape "
                                   "(channels, height, width) with no more channels than rows or columns: "
-                                  "SB3 takes the smallest side for the channels and would transpose the "
-                                  f"observations; got shape {space.shape}: give the channels first (in "
-                                  "observe too), at most as many as the rows and the columns")
+                                  "SB3 takes the smallest side of an image (bounds 0 and 255) for the "
+                                  f"channels and would transpose the observations; got shape {space.shape}: "
+                                  "give the channels first (in observe too), at most as many as the rows "
+                                  "and the columns")
 
 
 def check_contract(game: Game) -> None:

@@ -190,6 +190,20 @@ def test_an_observation_space_sb3_reads_as_channels_last_is_refused_when_the_gam
         Odd()
 
 
+def test_more_channels_than_rows_are_taken_where_sb3_reads_no_image() -> None:
+    # Bounds other than 0-255 (one-hot planes of 0 and 1) are no image to SB3, which transposes none of
+    # them: 8 such planes of a 5x5 board train as they are, yet were refused as channels-last.
+    from stable_baselines3.common.preprocessing import is_image_space
+
+    class Planes(_Catch):
+        def __init__(self, num_envs: int = 1) -> None:
+            super().__init__(num_envs)
+            self.observation_space = spaces.Box(0, 1, (8, 5, 5), dtype=np.uint8)
+
+    space = Planes().observation_space
+    assert space.shape == (8, 5, 5) and not is_image_space(space)
+
+
 def test_a_game_without_any_figure_is_told_it_lacks_score(monkeypatch) -> None:
     from envs.base import GameDefinitionError
 
