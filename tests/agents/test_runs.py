@@ -539,6 +539,37 @@ def test_a_checkpoint_training_never_saved_is_not_said_deleted(tmp_path, monkeyp
         assert (said in str(missing.value)) if said else ("training keeps" not in str(missing.value))
 
 
+@pytest.mark.parametrize(("line", "keep"), [
+    ("", 3), ("keep_checkpoints: null\n", 3), ("keep_checkpoints: all\n", 3), ("keep_checkpoints: [2]\n", 3),
+    ("keep_checkpoints: 2.0\n", 2), ("keep_checkpoints: 0\n", 0),
+], ids=["older-run", "null", "word", "list", "float", "every-one"])
+def test_a_runs_kept_checkpoints_is_its_count_or_the_default(tmp_path, monkeypatch, line, keep):
+    # A hand-edited config.yaml with no count in keep_checkpoints is read as the default (3), not as a
+    # ValueError traceback of the refusal it explains, nor as "keeps every one".
+    run = old_run(tmp_path / "run1")
+    (run / "config.yaml").write_text(f"env: snake\n{line}")
+    assert runs.kept_checkpoints(runs.read_run_config(run)) == keep
+    (run / "checkpoints").mkdir()
+    for step in (16, 24, 32):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"PK\x03\x04")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runs.RunError) as missing:
+        runs.model_file(Path("run1"), "run1/checkpoints/step_8.zip", "")
+    said = f"(training keeps a run's newest {keep} checkpoints, deleting older ones as it saves; run1 holds "
+    assert (said in str(missing.value)) == (keep != 0), missing.value
+
+
+def test_a_run_whose_config_cannot_be_read_is_taken_to_keep_the_default_checkpoints(tmp_path, monkeypatch):
+    run = old_run(tmp_path / "run1")
+    (run / "config.yaml").write_text("env: [snake\n")  # corrupt: read_run_config refuses it
+    (run / "checkpoints").mkdir()
+    for step in (16, 24, 32):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"PK\x03\x04")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(runs.RunError, match=r"\(training keeps a run's newest 3 checkpoints, deleting older"):
+        runs.model_file(Path("run1"), "run1/checkpoints/step_8.zip", "")
+
+
 def test_auto_named_runs_started_in_one_second_get_numbered_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "RUNS_DIR", tmp_path)
     monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20260101-120000")
