@@ -169,6 +169,28 @@ def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_p
     assert re.match(f"error: {problem}", err) and "env_kwargs" not in err and "--config" not in err, err
 
 
+# make_game passes num_envs by name: a constructor taking it by keyword, or through **kwargs, is a game; one
+# taking it only by position (def __init__(self, num_envs, /, ...)) fails as the one without it did.
+@pytest.mark.parametrize(("init", "problem"), [
+    ("self, *, num_envs=1, size=10):\n        super().__init__(num_envs, size)", None),
+    ("self, **kwargs):\n        super().__init__(**kwargs)", None),
+    ("self, num_envs=1, /, size=10):\n        super().__init__(num_envs, size)", "takes no num_envs"),
+], ids=["keyword-only", "kwargs", "positional-only"])
+def test_a_constructor_is_a_game_where_num_envs_can_be_passed_by_name(tmp_path, monkeypatch, init, problem):
+    module = GAME_MODULE + f"\n    def __init__({init}\n"
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    if problem is None:
+        assert check_game("catch", {"size": 5}).obs_shape == (4, 5, 5)
+    else:
+        with pytest.raises(RunError) as refused:
+            check_game("catch", {"size": 5})
+        assert str(refused.value) == (f"game 'catch' (catchplug.game:Catch, an entry point of group "
+                                      f"depthfirst.games): its constructor {problem}, which every game is "
+                                      "made with (Catch(num_envs=N, **options)): def __init__(self, "
+                                      "num_envs=1, ...) and pass it to super().__init__")
+
+
 def test_a_plugin_games_config_is_the_defaults_and_the_config_files(tmp_path, monkeypatch):
     monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
     assert load_config("catch") == {**DEFAULTS, "env": "catch"}  # no preset: not "every game needs one"
@@ -322,6 +344,43 @@ def test_a_game_method_that_raises_in_the_contract_check_is_named_not_blamed_on_
     err = capsys.readouterr().err
     assert re.match(f"error: {expected}", err) and "env_kwargs" not in err and "--config" not in err, err
     assert not run.exists()
+
+
+# reset and get_state, called first, are named too: an exception of theirs ended evaluate in its traceback.
+RESET_RAISES = GAME_MODULE + """
+    def reset(self, indices, seeds):
+        raise RuntimeError("no level file")
+"""
+STATE_RAISES = GAME_MODULE + """
+    def get_state(self, i):
+        raise KeyError(i)
+"""
+
+
+@pytest.mark.parametrize(("module", "problem"), [
+    (RESET_RAISES, r"Catch\.reset\(indices, seeds\) raised RuntimeError: no level file"),
+    (STATE_RAISES, r"Catch\.get_state\(0\) raised KeyError: 0"),
+], ids=["reset", "get-state"])
+def test_a_reset_or_get_state_that_raises_in_the_contract_check_is_named(tmp_path, monkeypatch, module,
+                                                                          problem):
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    with pytest.raises(RunError, match=f"^{problem}$"):
+        check_game("catch", {"size": 5})
+
+
+# A staticmethod is drawn through the class as the export draws it: kept, as a classmethod is.
+STATIC_PICTURE = GAME_MODULE + """
+    @staticmethod
+    def render_state(state, scale=16):
+        return Snake.render_state(state, scale)
+"""
+
+
+def test_a_render_state_that_is_a_staticmethod_passes_the_contract_check(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", STATIC_PICTURE)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    assert check_game("catch", {"size": 5}).obs_shape == (4, 5, 5)
 
 
 def test_a_game_whose_picture_breaks_the_contract_is_refused_before_the_run_is_made(tmp_path, monkeypatch,
