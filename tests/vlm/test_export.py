@@ -1515,6 +1515,72 @@ def test_a_checkpoint_of_a_run_keeping_every_one_that_changed_is_not_blamed_on_t
                                        "stays as it is until the export ends\n")
 
 
+def test_a_runs_checkpoint_removed_during_the_export_is_put_down_to_its_training(run, tmp_path, capsys,
+                                                                                  monkeypatch):
+    # Pruning deletes a run's older checkpoints/step_<N>.zip as it saves: the refusal says so, as of its
+    # model.zip, and does not read as if the user had removed a copy of theirs.
+    import vlm.export
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    step = next((mine / "checkpoints").glob("step_*.zip"))
+    real = vlm.export._play_and_replay
+
+    def pruned_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        step.unlink()
+        return result
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", pruned_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--checkpoint", str(step), "--out", str(out), "--episodes", "2", "--no-progress",
+                  "--formats", "none", "--tasks-per-state", "0") == 2
+    assert capsys.readouterr().err.startswith(f"error: {step} was removed during the export (is the run "
+                                              "still training? ")
+    assert not out.exists()
+
+
+def test_a_link_named_as_a_runs_checkpoint_is_blamed_on_its_training(run, tmp_path, capsys):
+    # Pruning deletes the name checkpoints/step_<N>.zip, whatever it links to: a link there to a file
+    # outside the run is the run's to delete.
+    from agents.runs import claim_run
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    step = next((mine / "checkpoints").glob("step_*.zip"))
+    outside = tmp_path / "outside.zip"
+    step.rename(outside)
+    step.symlink_to(outside)
+    lock = claim_run(mine)  # as a train_ppo.py training into it does
+    try:
+        assert export(str(mine), "--checkpoint", str(step), "--out", str(tmp_path / "out"), "--episodes", "2",
+                      "--no-progress", "--formats", "none", "--tasks-per-state", "0") == 0
+    finally:
+        lock.close()
+    assert f"note: {mine} is being trained now by" in capsys.readouterr().err
+
+
+def test_a_runs_checkpoint_given_by_a_relative_path_is_blamed_on_training_and_a_backup_is_not(
+        run, tmp_path, capsys, monkeypatch):
+    # The run and its checkpoint named from the folder above (runs/x, runs/x/checkpoints/step_<N>.zip) are
+    # the run's files as by full paths; step_<N>.zip.bak beside them is a copy no save touches.
+    from agents.runs import claim_run
+
+    shutil.copytree(run, tmp_path / "run")
+    step = next((tmp_path / "run" / "checkpoints").glob("step_*.zip")).name
+    shutil.copy(tmp_path / "run" / "checkpoints" / step, tmp_path / "run" / "checkpoints" / f"{step}.bak")
+    monkeypatch.chdir(tmp_path)
+    args = ("--episodes", "2", "--no-progress", "--formats", "none", "--tasks-per-state", "0")
+    lock = claim_run(tmp_path / "run")  # as a train_ppo.py training into it does
+    try:
+        for given, noted in (("run/model.zip", True), (f"run/checkpoints/{step}", True),
+                             (f"run/checkpoints/{step}.bak", False)):
+            assert export("run", "--checkpoint", given, "--out", f"out-{noted}-{len(given)}", *args) == 0
+            assert ("note: run is being trained now by" in capsys.readouterr().err) == noted, given
+    finally:
+        lock.close()
+
+
 @default_formats
 def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
                                                                                    monkeypatch):
