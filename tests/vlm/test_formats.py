@@ -654,6 +654,12 @@ def test_two_exports_of_one_game_put_together_as_the_readme_says(tmp_path_factor
     info = json.loads((mixed / "llamafactory" / "dataset_info.json").read_text())
     rows = {name: json.loads((mixed / "llamafactory" / entry["file_name"]).read_text())
             for name, entry in info.items()}
+    # The second export's entries get its folder's name after theirs, as the README says.
+    first = {f"depthfirst_snake_{split}" for split in SPLITS
+             if (exports[0] / "llamafactory" / f"{split}.json").is_file()}
+    second = {f"depthfirst_snake_{split}" for split in SPLITS
+              if (exports[1] / "llamafactory" / f"{split}.json").is_file()}
+    assert set(info) == first | {f"{name}_sokoban" if name in first else name for name in second}
     for split in SPLITS:  # each export's entry, rows and images, none replacing the other's
         theirs = [json.loads((src / "llamafactory" / f"{split}.json").read_text()) for src in exports
                   if (src / "llamafactory" / f"{split}.json").is_file()]
