@@ -275,6 +275,28 @@ NUMPY_STATE = GAME_MODULE + """
         import numpy as np
         return {**super().get_state(i), "score": np.int64(self._score[i])}
 """
+LIST_STATE = GAME_MODULE + """
+    def get_state(self, i):
+        return sorted(super().get_state(i).items())
+"""
+CYCLIC_STATE = GAME_MODULE + """
+    def get_state(self, i):
+        state = super().get_state(i)
+        state["self"] = state
+        return state
+"""
+RGBA_PICTURE = GAME_MODULE + """
+    @classmethod
+    def render_state(cls, state, scale=16):
+        import numpy as np
+        picture = super().render_state(state, scale)
+        return np.concatenate([picture, picture[:, :, :1]], axis=2)
+"""
+BATCHED_PICTURE = GAME_MODULE + """
+    @classmethod
+    def render_state(cls, state, scale=16):
+        return super().render_state(state, scale)[None]
+"""
 PICTURE = (r"Catch\.render_state must return an RGB picture, a uint8 array of shape \(height, width, 3\); "
            r"got {} for a state get_state returned")
 
@@ -285,7 +307,15 @@ PICTURE = (r"Catch\.render_state must return an RGB picture, a uint8 array of sh
     (NUMPY_STATE, r"Catch\.get_state must return a dict that JSON can hold \(plain Python numbers, lists, "
                   r"str, bool, None: int\(\), \.tolist\(\)\), as the export writes it; got Object of type "
                   r"int64 is not JSON serializable"),
-], ids=["float-picture", "gray-picture", "numpy-state"])
+    # A JSON-able state that is no dict, a dict JSON cannot hold for another reason than a type, an RGBA
+    # picture and one of several pictures.
+    (LIST_STATE, r"Catch\.get_state must return a dict that JSON can hold .*; got a list"),
+    (CYCLIC_STATE, r"Catch\.get_state must return a dict that JSON can hold .*; got Circular reference "
+                   r"detected"),
+    (RGBA_PICTURE, PICTURE.format(r"uint8 \(5, 5, 4\)")),
+    (BATCHED_PICTURE, PICTURE.format(r"uint8 \(1, 5, 5, 3\)")),
+], ids=["float-picture", "gray-picture", "numpy-state", "list-state", "cyclic-state", "rgba-picture",
+        "batched-picture"])
 def test_a_game_whose_state_or_picture_breaks_the_contract_is_refused_before_any_play(
         tmp_path, monkeypatch, module, problem):
     monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
