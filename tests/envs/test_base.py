@@ -144,6 +144,9 @@ def test_a_game_class_without_its_name_or_action_names_is_refused_naming_the_mis
     monkeypatch.setattr(Snake, "ACTION_NAMES", ())  # no action at all: a Discrete(0) action space
     with pytest.raises(ValueError, match=r"ACTION_NAMES .*got \(\)"):
         _Catch()
+    monkeypatch.setattr(Snake, "ACTION_NAMES", ("UP", 1))  # a name that is no str: messages print them
+    with pytest.raises(ValueError, match=r"ACTION_NAMES .*got \('UP', 1\)"):
+        _Catch()
     monkeypatch.undo()
     monkeypatch.setattr(_Catch, "name", "")  # names no game: its run folders and messages would name none
     with pytest.raises(ValueError, match=r"_Catch\.name must be the game's name, a str .*got ''"):
