@@ -481,7 +481,7 @@ def test_numbas_cache_name_taken_by_no_folder_still_gets_a_folder_of_its_own(mon
     assert not (tmp_path / "nowhere").exists()  # nothing made through the link
 
 
-@pytest.mark.parametrize("planted", ["writable by others", "a link"])
+@pytest.mark.parametrize("planted", ["writable by others", "writable by its group", "a link"])
 def test_numbas_cache_folder_is_not_one_others_may_change(monkeypatch, tmp_path, planted):
     # Numba unpickles what it finds there: a folder any user may write in, or a link whoever made it may
     # point elsewhere, could hand this process code to run. A fresh folder of its own is taken instead.
@@ -495,7 +495,7 @@ def test_numbas_cache_folder_is_not_one_others_may_change(monkeypatch, tmp_path,
         named.symlink_to(mine)  # to a folder of this user's: the link is what may change
     else:
         named.mkdir()
-        named.chmod(0o777)
+        named.chmod(0o777 if planted == "writable by others" else 0o770)
     machine.choose_numba_cache([copy / "envs"])
     chosen = Path(os.environ["NUMBA_CACHE_DIR"])
     assert chosen.parent == tmp_path / "tmp" and chosen not in (named, mine)
