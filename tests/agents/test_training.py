@@ -4046,6 +4046,37 @@ def test_a_damaged_checkpoint_names_the_newest_older_one_to_resume_from(scripts,
     assert err.rstrip().endswith("to resume from " + str(run / "checkpoints" / "step_2000.zip"))
 
 
+def test_a_damaged_checkpoint_beside_a_model_zip_names_the_newest_older_one(scripts, tmp_path, capsys):
+    # With model.zip the same save, going back moves both away: --resume then takes the next newest
+    # checkpoint, the one to name (not the oldest kept).
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
+                                                     "policy": "tiny"}))
+    for step in (100, 2000, 30000):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"not a zip")
+    with zipfile.ZipFile(run / "model.zip", "w") as z:  # as far as saved_step reads it
+        z.writestr("data", json.dumps({"num_timesteps": 30000}))
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(f"; {run / 'model.zip'} holds the same step: copy it over step_30000.zip to "
+                                 "resume from there, or move both out of the way to go back to "
+                                 f"{run / 'checkpoints' / 'step_2000.zip'}"), err
+    # A model.zip of an older save (a stop's, before the newer checkpoints): the damaged one moved away,
+    # --resume takes the next newest checkpoint, not model.zip.
+    with zipfile.ZipFile(run / "model.zip", "w") as z:
+        z.writestr("data", json.dumps({"num_timesteps": 2000}))
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("; move it out of the way to resume from "
+                                 f"{run / 'checkpoints' / 'step_2000.zip'}"), err
+    # Nothing else to resume from: no model.zip is named, which is not there.
+    for gone in ("model.zip", "checkpoints/step_100.zip", "checkpoints/step_2000.zip"):
+        (run / gone).unlink()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("; start the run again, as it has no other model file")
+
+
 @pytest.mark.parametrize("damage", ["cut_short", "member_corrupt", "member_garbage"])
 def test_a_damaged_zip_checkpoint_ends_every_command_with_one_line_naming_another(trained, scripts, tmp_path,
                                                                                   capsys, damage):
