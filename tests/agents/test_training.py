@@ -4031,15 +4031,21 @@ def test_hparams_flattens_sections_and_writes_other_values_as_text():
                             "env_kwargs.difficulty": "hard"}
 
 
-def test_a_damaged_checkpoint_names_the_newest_older_one_to_resume_from(scripts, tmp_path, capsys):
-    """--resume loads the newest checkpoint; once the damaged one is moved away it takes the next newest, so
-    that is the one the message offers (not the oldest kept)."""
+def three_damaged_checkpoints(tmp_path: Path) -> Path:
+    """A Snake run holding checkpoints of steps 100, 2,000 and 30,000, none of them a zip."""
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
                                                      "policy": "tiny"}))
     for step in (100, 2000, 30000):
         (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"not a zip")
+    return run
+
+
+def test_a_damaged_checkpoint_names_the_newest_older_one_to_resume_from(scripts, tmp_path, capsys):
+    """--resume loads the newest checkpoint; once the damaged one is moved away it takes the next newest, so
+    that is the one the message offers (not the oldest kept)."""
+    run = three_damaged_checkpoints(tmp_path)
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "cannot load checkpoint " + str(run / "checkpoints" / "step_30000.zip") in err
@@ -4049,12 +4055,7 @@ def test_a_damaged_checkpoint_names_the_newest_older_one_to_resume_from(scripts,
 def test_a_damaged_checkpoint_beside_a_model_zip_names_the_newest_older_one(scripts, tmp_path, capsys):
     # With model.zip the same save, going back moves both away: --resume then takes the next newest
     # checkpoint, the one to name (not the oldest kept).
-    run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump({"env": "snake", "recurrent": False, "device": "cpu",
-                                                     "policy": "tiny"}))
-    for step in (100, 2000, 30000):
-        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"not a zip")
+    run = three_damaged_checkpoints(tmp_path)
     with zipfile.ZipFile(run / "model.zip", "w") as z:  # as far as saved_step reads it
         z.writestr("data", json.dumps({"num_timesteps": 30000}))
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2

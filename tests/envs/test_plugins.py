@@ -47,6 +47,13 @@ def installed(site: Path, entry_points: str, module: str = GAME_MODULE) -> Path:
     return site
 
 
+def use_catch(site: Path, monkeypatch: pytest.MonkeyPatch, module: str = GAME_MODULE) -> None:
+    """Game ``catch`` of ``module`` installed into ``site`` and known to this process, as a package's entry
+    point makes it when envs is imported."""
+    monkeypatch.syspath_prepend(str(installed(site, "catch = catchplug.game:Catch", module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+
+
 def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tmp_path):
     # With a second entry point that is skipped (a built-in's name): its warning was printed twice, by the
     # script and by the fork server that imports envs again, and pointed at envs/__init__.py's
@@ -144,8 +151,7 @@ def test_a_name_two_packages_register_is_the_first_ones_and_the_warning_names_bo
     ("def make(size=5, balls):\n    pass\n", "cannot be loaded: .+ \\(.*catchplug.game\\.py, line 1\\)$"),
 ])
 def test_an_entry_point_whose_class_is_no_game_is_refused_naming_it(tmp_path, monkeypatch, module, problem):
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, module)
     with pytest.raises(ValueError, match="game 'catch' \\(catchplug.game:Catch, an entry point of group "
                                          f"depthfirst.games\\) {problem}"):
         envs.game_class("catch")
@@ -157,8 +163,7 @@ def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_p
     # catch: Catch.__init__() got an unexpected keyword argument 'num_envs' (a value in --config catch.yaml
     # counts as that flag or --set key)", and evaluate blamed "the run's config.yaml sets env_kwargs".
     module = GAME_MODULE + "\n    def __init__(self, size=10):\n        super().__init__(1, size)\n"
-    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", module)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path / "site", monkeypatch, module)
     problem = (r"game 'catch' \(catchplug.game:Catch, an entry point of group depthfirst.games\): its "
                r"constructor takes no num_envs")
     with pytest.raises(RunError, match=f"^{problem}"):
@@ -179,8 +184,7 @@ def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_p
 ], ids=["keyword-only", "kwargs", "positional-only"])
 def test_a_constructor_is_a_game_where_num_envs_can_be_passed_by_name(tmp_path, monkeypatch, init, problem):
     module = GAME_MODULE + f"\n    def __init__({init}\n"
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, module)
     if problem is None:
         assert check_game("catch", {"size": 5}).obs_shape == (4, 5, 5)
     else:
@@ -215,8 +219,7 @@ CONTRACT = r"^error: Catch\.observation_space must be a uint8 Box of shape \(cha
 def test_a_game_that_breaks_the_contract_is_named_so_not_as_an_option_the_run_set(tmp_path, monkeypatch,
                                                                                   scripts, capsys):
     # It read "env_kwargs for catch: ... (a value in --config catch.yaml counts as that flag or --set key)"
-    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", FLOAT_OBS)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path / "site", monkeypatch, FLOAT_OBS)
     config = tmp_path / "catch.yaml"
     config.write_text("env: catch\nenv_kwargs: {size: 5}\n")
     run = tmp_path / "run"
@@ -228,8 +231,7 @@ def test_a_game_that_breaks_the_contract_is_named_so_not_as_an_option_the_run_se
 
 def test_a_runs_game_that_breaks_the_contract_is_not_blamed_on_its_config_yaml(tmp_path, monkeypatch):
     # It read "the run's config.yaml sets env_kwargs {...} that catch refuses: ..." (evaluate, export, resume)
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", FLOAT_OBS)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, FLOAT_OBS)
     with pytest.raises(RunError) as caught:
         check_game("catch", {"size": 5})
     message = str(caught.value)
@@ -247,8 +249,7 @@ NO_SCORE = GAME_MODULE + """
 def test_a_game_without_a_score_figure_is_refused_before_the_run_is_made(tmp_path, monkeypatch, scripts,
                                                                           capsys):
     # It trained to the end, then the final evaluation's KeyError: 'score' lost the run.
-    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", NO_SCORE)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path / "site", monkeypatch, NO_SCORE)
     run = tmp_path / "run"
     argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "64", "--num-envs", "2",
             "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=64", "--run-dir", str(run), "--no-progress"]
@@ -319,8 +320,7 @@ PICTURE = (r"Catch\.render_state must return an RGB picture, a uint8 array of sh
         "batched-picture"])
 def test_a_game_whose_state_or_picture_breaks_the_contract_is_refused_before_any_play(
         tmp_path, monkeypatch, module, problem):
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, module)
     with pytest.raises(RunError, match=f"^{problem}$"):  # evaluate's, export's and compare's check
         check_game("catch", {"size": 5})
 
@@ -334,8 +334,7 @@ INSTANCE_PICTURE = GAME_MODULE + """
 
 
 def test_a_render_state_that_is_no_classmethod_is_refused_before_any_play(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", INSTANCE_PICTURE)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, INSTANCE_PICTURE)
     with pytest.raises(RunError, match=r"^Catch\.render_state must be a classmethod \(@classmethod\)"):
         check_game("catch", {"size": 5})
 
@@ -363,8 +362,7 @@ def test_a_game_method_that_raises_in_the_contract_check_is_named_not_blamed_on_
         tmp_path, monkeypatch, scripts, capsys, module, problem):
     # Training said "env_kwargs for catch: ... (a value in --config catch.yaml counts as that flag or --set
     # key)", though render_state takes no option; evaluate, export and --resume ended in a traceback.
-    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", module)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path / "site", monkeypatch, module)
     expected = f"Catch\\.render_state\\(state, 1\\) raised {problem}"
     with pytest.raises(RunError, match=f"^{expected}"):
         check_game("catch", {"size": 5})
@@ -394,8 +392,7 @@ STATE_RAISES = GAME_MODULE + """
 ], ids=["reset", "get-state"])
 def test_a_reset_or_get_state_that_raises_in_the_contract_check_is_named(tmp_path, monkeypatch, module,
                                                                           problem):
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, module)
     with pytest.raises(RunError, match=f"^{problem}$"):
         check_game("catch", {"size": 5})
 
@@ -409,8 +406,7 @@ STATIC_PICTURE = GAME_MODULE + """
 
 
 def test_a_render_state_that_is_a_staticmethod_passes_the_contract_check(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", STATIC_PICTURE)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, STATIC_PICTURE)
     assert check_game("catch", {"size": 5}).obs_shape == (4, 5, 5)
 
 
@@ -477,8 +473,7 @@ def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_p
     # The export said "add vlm/tasks/catch.py", evaluate --vlm and compare named that file too: a file of
     # this project, which an outside game's author cannot add from their package (task modules are found
     # there only).
-    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch")))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path / "site", monkeypatch)
     run = tmp_path / "run"
     argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
             "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
@@ -517,8 +512,7 @@ def test_an_exports_package_versions_name_the_package_of_a_plugin_game(tmp_path,
     # package, whose code made every state and frame of the export.
     from vlm.trajectories import package_versions
 
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch")))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch)
     assert package_versions("catch")["catchplug"] == "0.1"
     assert "catchplug" not in package_versions("snake")
 
@@ -555,8 +549,7 @@ def test_a_figure_named_as_sb3s_rollout_curves_is_refused(tmp_path, monkeypatch)
     def _figures(self, boards):
         return {**super()._figures(boards), "ep_len": self._score[boards] * 0.0}
 """
-    monkeypatch.syspath_prepend(str(installed(tmp_path, "catch = catchplug.game:Catch", module)))
-    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    use_catch(tmp_path, monkeypatch, module)
     with pytest.raises(RunError, match=r"^catch's episode figure 'ep_len' would replace SB3's TensorBoard "
                                        r"curve rollout/ep_len_mean"):
         check_game("catch", {"size": 5})

@@ -634,23 +634,29 @@ def test_exports_of_several_games_put_together_as_the_readme_says(tmp_path_facto
     assert set(by_game) == set(runs) and all(g["accuracy"] == 1.0 for g in by_game.values()), by_game
 
 
-def test_two_exports_of_one_game_put_together_as_the_readme_says(tmp_path_factory, tmp_path, monkeypatch):
-    """README's "Several games in one dataset" says to export a game's second export with another --seed;
-    its block, run on two such Snake exports, stopped with "a second depthfirst_snake_train; rename one
-    export's entries" (both exports name their LLaMA-Factory entries alike), leaving half a folder."""
+def two_snake_exports_merged(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch, formats: str) -> tuple[list[Path], Path]:
+    """Two Snake exports of other seeds (``--formats formats``) at the folders README's "Several games in one
+    dataset" names, put together by its block run as written: the exports and the merged folder."""
     from tests.conftest import load_script
     from tests.vlm.test_trajectories import export_args, tiny_snake_run
 
     run = tiny_snake_run(tmp_path_factory)
-    # Two Snake exports at the folders the block names (the block is run as written).
     exports = [tmp_path / "datasets" / "snake", tmp_path / "datasets" / "sokoban"]
     for seed, out in zip(("1000000", "2000000"), exports, strict=True):
         args = export_args(run, out, "--relative-paths", "--episodes", "4", "--max-steps", "6", "--seed",
-                           seed, "--formats", "llamafactory")
+                           seed, "--formats", formats)
         assert load_script("export_trajectories").main(args) == 0
     monkeypatch.chdir(tmp_path)
     exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
-    mixed = tmp_path / "datasets" / "mixed"
+    return exports, tmp_path / "datasets" / "mixed"
+
+
+def test_two_exports_of_one_game_put_together_as_the_readme_says(tmp_path_factory, tmp_path, monkeypatch):
+    """README's "Several games in one dataset" says to export a game's second export with another --seed;
+    its block, run on two such Snake exports, stopped with "a second depthfirst_snake_train; rename one
+    export's entries" (both exports name their LLaMA-Factory entries alike), leaving half a folder."""
+    exports, mixed = two_snake_exports_merged(tmp_path_factory, tmp_path, monkeypatch, "llamafactory")
     info = json.loads((mixed / "llamafactory" / "dataset_info.json").read_text())
     rows = {name: json.loads((mixed / "llamafactory" / entry["file_name"]).read_text())
             for name, entry in info.items()}
@@ -674,19 +680,7 @@ def test_exports_without_llamafactory_put_together_as_the_readme_says(tmp_path_f
                                                                        monkeypatch):
     """The README's block skipped a format file an export lacks, but not LLaMA-Factory's: exports made with
     --formats easyr1 (an RL trainer's alone) stopped it in a FileNotFoundError on dataset_info.json."""
-    from tests.conftest import load_script
-    from tests.vlm.test_trajectories import export_args, tiny_snake_run
-
-    run = tiny_snake_run(tmp_path_factory)
-    # Two Snake exports at the folders the block names (the block is run as written).
-    exports = [tmp_path / "datasets" / "snake", tmp_path / "datasets" / "sokoban"]
-    for seed, out in zip(("1000000", "2000000"), exports, strict=True):
-        args = export_args(run, out, "--relative-paths", "--episodes", "4", "--max-steps", "6", "--seed",
-                           seed, "--formats", "easyr1")
-        assert load_script("export_trajectories").main(args) == 0
-    monkeypatch.chdir(tmp_path)
-    exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
-    mixed = tmp_path / "datasets" / "mixed"
+    exports, mixed = two_snake_exports_merged(tmp_path_factory, tmp_path, monkeypatch, "easyr1")
     assert sorted(p.name for p in mixed.iterdir()) == ["easyr1", "images", "test.jsonl", "train.jsonl",
                                                        "val.jsonl"]
     for split in SPLITS:
