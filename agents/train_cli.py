@@ -83,7 +83,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     is recorded in the run folder. Returns the exit status: 0, 2 for an error said in one line, 130 for a
     Ctrl-C before training started."""
     from agents.train import TrainingStopped, train
-    from envs.gameboy.generic import TETRIS_DEFAULT_NOTE
+    from envs.gameboy.generic import said_tetris_defaulted
     from envs.gameboy.roms import RomError, StateError
     from envs.vector import WorkerDiedError
 
@@ -125,8 +125,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     except (RunError, ValueError, FileNotFoundError, RomError, WorkerDiedError) as e:
         keep = isinstance(e, TrainingStopped) and e.resumable
         message = str(e)
-        if args.game is not None or "game" in set_options(args.set):  # tetris was asked for, not defaulted
-            message = message.replace(TETRIS_DEFAULT_NOTE, "")
+        if not (args.resume or args.config or args.game is not None or "game" in set_options(args.set)):
+            message = said_tetris_defaulted(message)  # the preset's game: no file or flag chose it
         print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before training started: from its start line on, train() saves and returns

@@ -68,22 +68,27 @@ def _spec_value(game: GameBoy, name: str) -> Any:
     return getattr(game.spec, name)
 
 
-#: said of a ROM refused as no Tetris cartridge; left out where the user gave --game (train_command)
-TETRIS_DEFAULT_NOTE = " (tetris is --game's default)"
+def said_tetris_defaulted(message: str) -> str:
+    """``message``, a refusal of a cartridge as no Tetris, saying that tetris was --game's default: only
+    train_ppo.py knows that no --game, --set env_kwargs.game or --config chose it (a run's config.yaml
+    always names its game), so the game leaves it out and train_command adds it."""
+    expected = f"expected {GAMES['tetris'].title!r}"
+    if not message.startswith("gameboy/tetris: "):
+        return message
+    return message.replace(expected, f"{expected} (tetris is --game's default)", 1)
 
 
-def _cartridge_hint(game: str, title: str, sha1: str) -> str:
-    """What to give instead for a cartridge whose ``title`` is not ``game``'s: the game whose title it has,
-    if any (tetris being the default, a ROM given without --game was read as Tetris and refused as such).
-    Said as what the cartridge is, not as a flag to add: evaluate and export read the game in config.yaml."""
-    default = TETRIS_DEFAULT_NOTE if game == "tetris" else ""
+def _cartridge_hint(title: str, sha1: str) -> str:
+    """What to give instead for a cartridge whose ``title`` is not the game's: the game whose title it has,
+    if any. Said as what the cartridge is, not as a flag to add: evaluate and export read the game in
+    config.yaml."""
     fits = [name for name, spec in GAMES.items() if spec.title == title]
     if fits:
-        return f"{default}; this cartridge is --game {fits[0]}'s"
+        return f"; this cartridge is --game {fits[0]}'s"
     if title in POKEMON_TITLES or sha1 in POKEMON_RED_ROMS:  # the test cartridge's title is in GAMES
-        return f"{default}; a Pokémon Red or Blue cartridge is played with --env pokemon_red"
+        return "; a Pokémon Red or Blue cartridge is played with --env pokemon_red"
     known = ", ".join(f"{name} {spec.title!r}" for name, spec in GAMES.items())
-    return f"{default}; no --game plays this cartridge ({known})"
+    return f"; no --game plays this cartridge ({known})"
 
 
 def _mark_started(wrapper: Any, timer_div: int) -> None:
@@ -151,7 +156,7 @@ class GameBoy(GameBoyGame):
         if title != self.spec.title:
             raise RomError(f"gameboy/{self.game}: {self.rom_path} is cartridge {title!r} (SHA-1 "
                            f"{self.rom_sha1}), expected {self.spec.title!r}"
-                           f"{_cartridge_hint(self.game, title, self.rom_sha1)}; see {README}")
+                           f"{_cartridge_hint(title, self.rom_sha1)}; see {README}")
         if self._wrapped and self.state_path is None:
             if i == 0:  # every emulator runs the same ROM from the same state
                 self._check_title_screen(pb)

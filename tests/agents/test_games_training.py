@@ -465,6 +465,28 @@ def test_tetris_is_called_the_default_game_only_where_game_was_not_given(scripts
         assert ("expected 'TETRIS' (tetris is --game's default); " in err) is not given, err
 
 
+def test_tetris_is_not_called_the_default_game_where_a_file_names_it(scripts, tmp_path, capsys):
+    # A run's config.yaml (evaluate, --resume) and a --config file name the game, but a non-Tetris
+    # cartridge there was still refused with "(tetris is --game's default)", a flag none of them took.
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"PK")  # the game is built before it is read
+    settings = {"env": "gameboy", "env_kwargs": {"game": "tetris", "rom": str(TEST_CARTRIDGE)}}
+    (run / "config.yaml").write_text(yaml.safe_dump({**settings, "policy": "tiny", "num_envs": 16,
+                                                     "num_workers": 0, "total_timesteps": 1000}))
+    (tmp_path / "tetris.yaml").write_text(yaml.safe_dump(settings))
+    for main, args in ((scripts.evaluate.main, [str(run), "--episodes", "1", "--random", "--no-video"]),
+                       (scripts.train_ppo.main, ["--resume", str(run), "--no-progress"]),
+                       (scripts.train_ppo.main, ["--config", str(tmp_path / "tetris.yaml"),
+                                                 "--run-dir", str(tmp_path / "new"), *TINY])):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "expected 'TETRIS'; this cartridge is --game depthfirst_test's" in err, err
+
+
 def test_bad_env_option_names_it(scripts, tmp_path, capsys):
     assert scripts.train_ppo.main(["--env", "snake", "--set", "env_kwargs.colour=red",
                                    "--run-dir", str(tmp_path / "x"), *TINY]) == 2
