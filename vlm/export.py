@@ -181,26 +181,34 @@ def plan(opts: ExportOptions) -> Plan:
     # "all" or "none" as parse_formats reads them ("ALL,", "all,all"): not the raw text, which named them
     # formats the user never typed.
     keyword = fmt.keyword(opts.formats)
+    refused = None  # a flag that needs task records, which --tasks-per-state 0 draws none of
     if opts.tasks_per_state == 0:  # trajectories only: no task records, so nothing for a trainer format
         if keyword is None:
-            raise ExportError(f"--formats {opts.formats}: trainer formats hold task records, and "
-                              "--tasks-per-state 0 draws none; drop --formats (or raise --tasks-per-state)")
-        if mix is not None:
-            raise ExportError(f"--mix {opts.mix}: the mix orders task records in the curriculum, and "
-                              "--tasks-per-state 0 draws none; drop --mix (or raise --tasks-per-state)")
-        if opts.split is not None:
-            raise ExportError(f"--split {opts.split}: the split deals the task records' episodes to train, "
-                              "val and test, and --tasks-per-state 0 draws none; drop --split (or raise "
-                              "--tasks-per-state)")
-        if opts.relative_paths and not opts.minari:  # with --minari it makes the card's Minari path relative
-            raise ExportError("--relative-paths: it makes the trainer formats' image paths relative, and "
-                              "--tasks-per-state 0 writes no trainer format; drop --relative-paths (or raise "
-                              "--tasks-per-state)")
+            refused = (f"--formats {opts.formats}: trainer formats hold task records, and "
+                       "--tasks-per-state 0 draws none; drop --formats")
+        elif mix is not None:
+            refused = (f"--mix {opts.mix}: the mix orders task records in the curriculum, and "
+                       "--tasks-per-state 0 draws none; drop --mix")
+        elif opts.split is not None:
+            refused = (f"--split {opts.split}: the split deals the task records' episodes to train, val and "
+                       "test, and --tasks-per-state 0 draws none; drop --split")
+        elif opts.relative_paths and not opts.minari:  # with --minari: the card's Minari path made relative
+            refused = ("--relative-paths: it makes the trainer formats' image paths relative, and "
+                       "--tasks-per-state 0 writes no trainer format; drop --relative-paths")
         formats = []
+    raise_tasks = " (or raise --tasks-per-state)"
     try:
         run = resolve_run(opts.run, opts.checkpoint)
     except RunError as e:
+        if refused:  # the flags are told first, as before the run is read
+            raise ExportError(refused + raise_tasks) from None
         raise ExportError(str(e)) from None
+    if refused:
+        from vlm.tasks import TASK_GAMES
+
+        # A game without a task module refused a raised --tasks-per-state in turn: it is told so at once.
+        raise ExportError(refused + (raise_tasks if run.env in TASK_GAMES else
+                                     f"; {run.env} has no task module: its exports are trajectories only"))
     module = None
     notes: list[str] = []
     if opts.tasks_per_state > 0:

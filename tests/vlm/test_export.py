@@ -405,6 +405,26 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
                   "--no-progress") == 0
 
 
+def test_a_trajectories_only_export_of_a_game_without_tasks_is_not_told_to_raise_tasks_per_state(tmp_path):
+    """--formats, --mix or --split with --tasks-per-state 0 on a gameboy run was told "(or raise
+    --tasks-per-state)", which its game then refused as having no task module: it is told that instead."""
+    from vlm.export import ExportError, ExportOptions, plan
+
+    run = tmp_path / "run"
+    run.mkdir()
+    settings = {"env": "gameboy", "env_kwargs": {"game": "depthfirst_test"}}
+    (run / "config.yaml").write_text(yaml.safe_dump(settings))
+    (run / "model.zip").write_bytes(b"PK")
+    for flag, given in (("--formats", {"formats": "trl"}), ("--mix", {"mix": "perception=1"}),
+                        ("--split", {"split": "0.8,0.1,0.1"})):
+        opts = ExportOptions(run=str(run), out=str(tmp_path / "out"), tasks_per_state=0, **given)
+        with pytest.raises(ExportError) as refused:
+            plan(opts)
+        said = str(refused.value)
+        assert f"drop {flag}" in said and "raise --tasks-per-state" not in said, said
+        assert "gameboy has no task module: its exports are trajectories only" in said, said
+
+
 def test_a_trajectories_only_export_takes_all_or_none_however_written(tmp_path):
     """--formats is read as parse_formats reads it: "ALL," and "all,all" are all (the default), which a
     trajectories-only export takes, where the raw text compared with "all" refused them as named formats.
