@@ -20,7 +20,7 @@ rollout_s, update_s (sb3_*, sb3_dummy_*)   seconds one PPO iteration of each pip
               bounds the speed-up a faster env and buffer can give
 mfu, mfu_10m  FLOPs per env step (FlopCounterMode) × training SPS / peak matmul FLOP/s (peak_flops,
               the best of one measurement before and one after the training figures)
-games         raw core steps/s of every other game (one core)
+games         raw core steps/s of every other built-in game (one core; not an installed package's)
 
 --env gameboy (Pokémon reward and observation code on the project's test cartridge):
 pyboy_sps       bare PyBoy: the env's frames per step (24, the last rendered), random buttons, nothing else

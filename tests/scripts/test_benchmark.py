@@ -485,3 +485,18 @@ def test_the_default_device_is_the_cpu_and_auto_takes_cuda_where_there_is_one(
     assert {c[1] for c in calls if c[0] == "peak"} == {c[6] for c in calls if c[0] == "train"} == {device}
     out = json.loads(capsys.readouterr().out)
     assert (out["device"], out["policy"]) == (device, policy)
+
+
+def test_the_games_figures_time_the_built_in_cores_only(scripts, capsys, monkeypatch):
+    # The games section looped over all of envs.GAMES: an installed package's game was timed too, with
+    # default options, and one that failed ended the benchmark after the other figures.
+    import envs
+
+    calls = []
+    _fake_figures(monkeypatch, calls)
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    assert scripts.benchmark.main(["--quick", "--json", "--workers", "2"]) == 0
+    timed = {c[1] for c in calls if c[0] == "game"}
+    assert timed == {"snake", "rotation", "snake_duel", "sokoban", "pokemon_red"}
+    assert set(json.loads(capsys.readouterr().out)["games"]) == {
+        "rotation", "snake_duel", "sokoban", "pokemon_red (test cartridge, 1 core)"}
