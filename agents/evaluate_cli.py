@@ -274,7 +274,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         else:
             env, env_kwargs = args.env, {}
         # First whether a VLM can play the game at all (gameboy cannot, whatever its ROM), then the game.
-        player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency)
+        alone = "leave out --vlm" if args.run_dir else (
+            f"give its run folder (a run trained on {env!r}) in place of --vlm and --env")
+        player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency, alone)
         spec = check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play
         check_play_memory(env, args.episodes, spec, None)  # every episode at once: said before it too
         if not args.no_video:  # before the play, which may be paid for

@@ -105,7 +105,10 @@ def fallback_move(env: str, state: dict[str, Any]) -> str:
 class VLMPlayer:
     """Plays ``env`` with the model behind ``client``; usable by ``run_episodes`` (``make_actor``)."""
 
-    def __init__(self, client: ChatClient, env: str, concurrency: int = 8) -> None:
+    def __init__(self, client: ChatClient, env: str, concurrency: int = 8,
+                 alone: str = "leave out --vlm") -> None:
+        """``alone`` ends the refusal of a game a VLM cannot play: how the caller's script plays the game's
+        specialist alone instead (the default holds where a specialist is given beside --vlm)."""
         from envs import GAMES
         from vlm.tasks import TASK_GAMES, missing_module, task_module
 
@@ -114,7 +117,7 @@ class VLMPlayer:
         if env in GAMES and env not in TASK_GAMES:  # gameboy: task_module's advice (write one) is a project
             raise ValueError(f"a VLM cannot play {env!r}: it has no task module to ask for its moves; "
                              f"{missing_module(env)}. Games a VLM plays: {', '.join(TASK_GAMES)}. Its "
-                             "specialist plays alone: leave out --vlm")
+                             f"specialist plays alone: {alone}")
         self.client = client
         self.env = env
         self.action_names = tuple(game_class(env).ACTION_NAMES)

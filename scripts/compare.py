@@ -134,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
                     # before the clients make the cache folder: a refused one left it in --out, which then
                     # refused the corrected command as not empty
                     check_cache_outside(cache[0], Path(args.out))
+                # Leaving out --vlm plays the specialist alone only where one is given.
+                alone = "leave out --vlm" if args.specialist else (
+                    f"give --specialist RUN (a run trained on {env!r}) and leave out --vlm")
                 for spec in args.vlm:
-                    players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency))
+                    players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency, alone))
                 if args.out:
                     out = Path(args.out)
                 else:

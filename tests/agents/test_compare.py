@@ -919,14 +919,19 @@ def test_a_vlm_on_a_game_it_cannot_play_is_told_so_before_the_games_rom_is_looke
             "--no-progress", "--out", str(tmp_path / "out")]
     assert scripts.evaluate.main(argv) == 2
     err = capsys.readouterr().err
-    # It says what to do now (play the specialist alone), not only how to write a task module.
-    assert err.startswith("error: a VLM cannot play 'gameboy'") and "leave out --vlm" in err, err
+    # It says what to do now (play the specialist alone), not only how to write a task module. Without a
+    # run it said only "leave out --vlm", which left nothing to evaluate or compare.
+    assert err.startswith("error: a VLM cannot play 'gameboy'"), err
+    assert err.rstrip().endswith("Its specialist plays alone: give its run folder (a run trained on "
+                                 "'gameboy') in place of --vlm and --env"), err
     assert "ROM" not in err and not (tmp_path / "out").exists()
     argv = ["--env", "gameboy", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1", "--no-progress",
             "--out", str(tmp_path / "cmp")]
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: a VLM cannot play 'gameboy'") and "leave out --vlm" in err, err
+    assert err.startswith("error: a VLM cannot play 'gameboy'"), err
+    assert err.rstrip().endswith("Its specialist plays alone: give --specialist RUN (a run trained on "
+                                 "'gameboy') and leave out --vlm"), err
     assert not (tmp_path / "cmp").exists()
 
 

@@ -489,6 +489,12 @@ def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_p
     err = capsys.readouterr().err
     assert err.startswith("error: a VLM cannot play 'catch'") and "leave out --vlm" in err
     assert "vlm/tasks/catch.py" not in err and "a game of another package" in err
+    # Without a specialist, "leave out --vlm" left nothing to compare: it names the run to give instead.
+    assert scripts.compare.main(["--env", "catch", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
+                                 "--no-progress", "--out", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a VLM cannot play 'catch'") and "leave out --vlm" in err
+    assert "give --specialist RUN (a run trained on 'catch')" in err and not (tmp_path / "cmp").exists()
 
 
 def test_a_run_of_a_game_whose_package_is_not_installed_here_says_where_the_game_comes_from(tmp_path):
