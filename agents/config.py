@@ -429,6 +429,10 @@ def _why_no_mps() -> str:
     return "this torch build has no MPS (Apple GPUs, macOS only)"
 
 
+#: The devices ``check_device`` takes, as the scripts' --device help and its refusals name them.
+DEVICES = "auto, cpu, cuda[:N] or mps"
+
+
 def check_device(device: str, cuda_available: bool | None = None) -> None:
     """A ValueError naming ``--device`` unless torch knows ``device`` and (for CUDA) this machine has it."""
     import torch
@@ -438,7 +442,7 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"--device: unknown device {device!r} (use auto, cpu or cuda[:N])") from None
+        raise ValueError(f"--device: unknown device {device!r} (use {DEVICES})") from None
     if dev.type == "mps":  # Apple GPUs
         if not torch.backends.mps.is_available():
             raise ValueError(f"--device {device}: {_why_no_mps()}; use --device cpu")
@@ -447,8 +451,7 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
             raise ValueError(f"--device {device}: torch has one MPS device (mps or mps:0); use --device mps")
         return
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device {device}: not available with this torch build "
-                         "(use auto, cpu or cuda[:N])")
+        raise ValueError(f"--device {device}: not available with this torch build (use {DEVICES})")
     if dev.type == "cpu":
         # torch puts cpu:N's tensors on its one CPU device whatever N: an index pins no core, and a run
         # recorded it as though it had (cpu:0 is torch's own name for that device, kept).

@@ -40,6 +40,7 @@ import argparse
 
 from agents.benchmark_cli import benchmark_command
 from agents.cli import positive_float, positive_int_up_to, run_script, script_parser
+from agents.config import DEVICES
 from agents.machine import usable_cores
 from agents.presets import PRESETS
 
@@ -71,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
     p.add_argument("--emulators", type=positive_int_up_to(MAX_EMULATORS, "emulators per worker"),
                    help=f"emulators per worker for --env gameboy (default 4, at most {MAX_EMULATORS})")
-    p.add_argument("--device", help="torch device for the training figures: cpu (default), cuda[:N] or auto")
+    p.add_argument("--device", help=f"torch device for the training figures: {DEVICES} (default cpu)")
     p.add_argument("--policy", choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")
     p.add_argument("--boards", type=positive_int_up_to(MAX_BOARDS, STEADY),

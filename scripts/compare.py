@@ -37,6 +37,7 @@ from agents.cli import (
     specialist_args,
     vlm_arg,
 )
+from agents.config import DEVICES
 
 FRAMES = 6  # --frames' default, the worst decisions shown per VLM
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     # None until parsed: given without --vlm, it is refused (it would do nothing)
     p.add_argument("--frames", type=nonneg_int, help=f"worst decisions shown per VLM (default {FRAMES})")
     # None until parsed: see specialist_args.
-    p.add_argument("--device", help="torch device for the specialist (default cpu)")
+    p.add_argument("--device", help=f"torch device for the specialist: {DEVICES} (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_client_arguments(p)
     args = p.parse_args(argv)

@@ -28,6 +28,7 @@ from agents.cli import (
     run_script,
     script_parser,
 )
+from agents.config import DEVICES
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,7 +73,8 @@ def parser() -> argparse.ArgumentParser:
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
     p.add_argument("--max-steps", type=max_steps_arg, default=d.max_steps,
                    help="cut every episode after this many moves (default: the game's own limits)")
-    p.add_argument("--device", default=d.device, help="device for the policy (default %(default)s)")
+    p.add_argument("--device", default=d.device,
+                   help=f"torch device for the policy: {DEVICES} (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     return p

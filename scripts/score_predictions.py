@@ -32,6 +32,7 @@ from agents.cli import (
     script_parser,
     specialist_args,
 )
+from agents.config import DEVICES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
                    "as in evaluate.py and export_trajectories.py)")
     # None until parsed: see specialist_args.
-    p.add_argument("--device", help="torch device for --specialist (default cpu)")
+    p.add_argument("--device", help=f"torch device for --specialist: {DEVICES} (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=out_file_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true",

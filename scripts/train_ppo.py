@@ -25,6 +25,7 @@ from agents.cli import (
     set_arg,
     whole_int,
 )
+from agents.config import DEVICES
 from agents.interrupts import stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.train_cli import train_command
@@ -46,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=nonneg_int, help="worker processes, at most --num-envs (0: in this "
                    "process; default: 0 for the batched games, one per core for the Game Boy ones)")
     p.add_argument("--policy", choices=sorted(PRESETS), help="network preset (default: by device)")
-    p.add_argument("--device", help="auto (default: CUDA when available), cpu or cuda[:N]")
+    p.add_argument("--device", help=f"{DEVICES} (default auto: CUDA when available; mps only when given)")
     p.add_argument("--seed", type=whole_int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
                    "torch and PPO too (0 to 2**32 - 1, default 0)")
     p.add_argument("--run-dir", type=run_folder_arg,

@@ -302,6 +302,30 @@ def test_whole_numbers_given_as_text_stay_exact_and_workers_are_whole():
         resolved("num_workers=abc")
 
 
+@pytest.mark.parametrize("script", ["train_ppo", "evaluate", "compare", "score_predictions",
+                                    "export_trajectories", "benchmark"])
+def test_every_device_the_check_takes_is_named_by_the_help_and_the_refusal(script, scripts, capsys):
+    # --help of train_ppo.py and benchmark.py listed auto, cpu and cuda[:N], not mps, which check_device
+    # takes and the README documents; the others named no device at all, and an unknown one was told to
+    # use auto, cpu or cuda[:N].
+    from agents.config import check_device
+
+    with pytest.raises(SystemExit):
+        getattr(scripts, script).main(["--help"])
+    lines = capsys.readouterr().out.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.lstrip().startswith("--device DEVICE"))
+    entry = lines[start]
+    for line in lines[start + 1:]:  # its help's wrapped lines, indented past the option column
+        if not line.startswith(" " * 10):
+            break
+        entry += line
+    entry = " ".join(entry.split())
+    assert "auto, cpu, cuda[:N] or mps" in entry, (script, entry)
+    with pytest.raises(ValueError, match=r"^--device: unknown device 'banana' \(use auto, cpu, cuda\[:N\] "
+                                         r"or mps\)$"):
+        check_device("banana")
+
+
 def test_device_auto_is_always_possible_and_mps_only_where_torch_has_it(monkeypatch):
     import torch
 
