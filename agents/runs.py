@@ -27,7 +27,15 @@ from typing import IO, Any
 
 import yaml
 
-from agents.config import DEFAULTS, file_kind, load_yaml, not_a_file, unnamed_key, yaml_problem
+from agents.config import (
+    DEFAULTS,
+    file_kind,
+    load_yaml,
+    not_a_file,
+    unnamed_key,
+    whole_at_least,
+    yaml_problem,
+)
 from agents.interrupts import deferred_stop, safe_to_stop, settled, uninterruptible
 
 RUNS_DIR = Path("runs")
@@ -799,11 +807,13 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
 
 def kept_checkpoints(cfg: Mapping[str, Any]) -> int:
     """The newest checkpoints the run of config ``cfg`` keeps (0: every one); the default where it names
-    none (an older run) or no count (a hand-edited config.yaml)."""
+    none (an older run) or no count training takes (a hand-edited config.yaml: -1, 2.5, true, all). Only
+    notes read it (evaluate's, the export's), so such a run is not refused here; ``--resume`` refuses it."""
+    default = DEFAULTS["keep_checkpoints"]
     try:
-        return int(cfg.get("keep_checkpoints", DEFAULTS["keep_checkpoints"]))
-    except (TypeError, ValueError):
-        return DEFAULTS["keep_checkpoints"]
+        return whole_at_least(cfg.get("keep_checkpoints", default), "keep_checkpoints", 0)
+    except ValueError:
+        return default
 
 
 def _pruned_note(run: Path, given: Path) -> str:

@@ -541,11 +541,14 @@ def test_a_checkpoint_training_never_saved_is_not_said_deleted(tmp_path, monkeyp
 
 @pytest.mark.parametrize(("line", "keep"), [
     ("", 3), ("keep_checkpoints: null\n", 3), ("keep_checkpoints: all\n", 3), ("keep_checkpoints: [2]\n", 3),
-    ("keep_checkpoints: 2.0\n", 2), ("keep_checkpoints: 0\n", 0),
-], ids=["older-run", "null", "word", "list", "float", "every-one"])
+    ("keep_checkpoints: 2.0\n", 2), ("keep_checkpoints: 0\n", 0), ("keep_checkpoints: -1\n", 3),
+    ("keep_checkpoints: 2.5\n", 3), ("keep_checkpoints: true\n", 3),
+], ids=["older-run", "null", "word", "list", "float", "every-one", "negative", "fraction", "switch"])
 def test_a_runs_kept_checkpoints_is_its_count_or_the_default(tmp_path, monkeypatch, line, keep):
     # A hand-edited config.yaml with no count in keep_checkpoints is read as the default (3), not as a
-    # ValueError traceback of the refusal it explains, nor as "keeps every one".
+    # ValueError traceback of the refusal it explains, nor as "keeps every one". A count training refuses
+    # (--keep-checkpoints -1, 2.5, true) is none either: -1 had evaluate say "training keeps a run's newest
+    # -1 checkpoints", 2.5 and true were read as 2 and 1.
     run = old_run(tmp_path / "run1")
     (run / "config.yaml").write_text(f"env: snake\n{line}")
     assert runs.kept_checkpoints(runs.read_run_config(run)) == keep
