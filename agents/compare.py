@@ -130,12 +130,13 @@ def parse_count(text: str) -> int:
 def params_from_name(model: str) -> int | None:
     """The parameter count a model name states (``qwen2.5-vl-7b`` -> 7e9), or None.
 
-    The first size counts: one after it names something else (``Qwen2.5-7B-Instruct-1M``'s context)."""
+    The first size counts: one after it names something else (``Qwen2.5-7B-Instruct-1M``'s context). One
+    that rounds to 0 (``m-0b``) states none, as ``parse_count`` refuses it."""
     found = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)([bBmM])(?![a-zA-Z0-9])", model)
     if found is None:
         return None
     number, unit = found.groups()
-    return round(float(number) * _SUFFIX[unit.lower()])
+    return round(float(number) * _SUFFIX[unit.lower()]) or None
 
 
 # The highest price per 1,000 tokens taken: above any API's in any currency (the dearest, under a dollar,

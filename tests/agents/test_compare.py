@@ -723,6 +723,10 @@ def test_a_parameter_count_is_a_whole_number():
     for none in ("0.4", "0.5", "1e400"):  # rounds to no parameter at all (0.5 to even), or is no number
         with pytest.raises(ValueError, match="7B, 256M or 7e9"):
             parse_count(none)
+    # Nor from a name: m-0b gave 0, which report.json wrote as 0 parameters "from the model name" where the
+    # table and the size plot said "unknown"; a size that rounds to none is no size, as parse_count's.
+    for name in ("m-0b", "m-0.0000000001b"):
+        assert params_from_name(name) is None, name
 
 
 def test_a_price_is_bounded_so_that_every_cost_stays_finite():
