@@ -122,7 +122,10 @@ class VLMPlayer:
         self.env = env
         self.action_names = tuple(game_class(env).ACTION_NAMES)
         self._index = {name.upper(): k for k, name in enumerate(self.action_names)}
-        self.tasks = task_module(env)
+        try:
+            self.tasks = task_module(env)
+        except (ImportError, TypeError) as e:  # a package's module that cannot be used: one error line
+            raise ValueError(f"a VLM cannot play {env!r}: {e}") from e
         self.concurrency = concurrency
         self.on_decision: Any = None  # called with every Decision (progress bars)
         self._pool: ThreadPoolExecutor | None = None

@@ -23,7 +23,7 @@ import yaml
 from agents.cli import decimals
 from vlm.formats import HF_SPLIT
 from vlm.record import FAMILIES, LEVELS
-from vlm.tasks import TASK_GAMES, drawn_families, listed, plural, task_module
+from vlm.tasks import TASK_GAMES, drawn_families, listed, module_place, plural, task_module
 from vlm.trajectories import EPISODE_FILE, STEP_FILES
 
 # The reward functions the commands below name: this installation's file, so they run from any folder.
@@ -48,6 +48,12 @@ CARTRIDGE_NOTICE = (
     "`envs/gameboy/cartridge/`), which keeps its state at Pokémon Red's RAM addresses: no commercial ROM "
     "was used, and the images may be shared."
 )
+
+
+def _module_named(env: str) -> str:
+    """``env``'s task module as the card names it: its file here, or a package's module and entry point."""
+    place = module_place(env)
+    return f"`{place}`" if place.endswith(".py") else place
 
 
 def _most_tasks(env: str, asked: int) -> int:
@@ -176,7 +182,7 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"- scores of kept episodes: mean {decimals(scores['kept_mean'], 2)}, "
              f"max {scores['kept_max'] + 0.0:g}",
              (f"- up to {plural(_most_tasks(meta['env'], meta['tasks_per_state']), 'task')} per state, from "
-              f"`vlm/tasks/{meta['env']}.py`"
+              + _module_named(meta["env"])
               if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),
              *_frames(meta),
              f"- packages: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}"]

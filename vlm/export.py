@@ -71,6 +71,7 @@ from vlm import splits as sp
 from vlm.card import write_card
 from vlm.imagestore import IMAGE_DIR, ImageStore, check_image
 from vlm.record import FAMILIES, LEVELS, TaskDraft, record_id
+from vlm.tasks import module_place
 from vlm.trajectories import (
     EPISODE_FILE,
     STEP_FILES,
@@ -222,7 +223,7 @@ def plan(opts: ExportOptions) -> Plan:
         try:
             games_module = task_module(run.env)  # imports it and checks the contract, before any play
         except (ImportError, TypeError, ValueError) as e:
-            raise ExportError(f"vlm/tasks/{run.env}.py cannot be used: {e}") from None
+            raise ExportError(f"{module_place(run.env)} cannot be used: {e}") from None
         # A module may say which families it draws (FAMILIES; all of them when it does not): a --mix of
         # only families it never draws gave every curriculum stage an empty schedule, silently.
         drawn = drawn_families(games_module)
@@ -624,7 +625,7 @@ def _check_draft(d: Any, where: str) -> TaskDraft:
 def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: ReplaySettings) -> list[dict]:
     log, t = view.log, view.t
     source = {**s.source, "seed": log.seed, "episode": log.episode, "step": t, "frame": frame}
-    where = f"vlm/tasks/{s.env}.py make_tasks (episode {log.episode}, step {t})"
+    where = f"{module_place(s.env)} make_tasks (episode {log.episode}, step {t})"
     drafts = module.make_tasks(view.state, np.random.default_rng([s.seed, log.episode, t]), dict(source))
     if not isinstance(drafts, list):
         raise ExportError(f"{where}: must return a list of TaskDraft, got {type(drafts).__name__}")

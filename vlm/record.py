@@ -2,7 +2,8 @@
 of this record (``vlm/formats.py``); every answer and analysis is computed by the game engine.
 
 Contract between the parts of ``vlm/``:
-- A task module ``vlm/tasks/<game>.py`` (``<game>`` as in ``envs.GAMES``) defines
+- A task module ``vlm/tasks/<game>.py`` (``<game>`` as in ``envs.GAMES``; for a game of another package, the
+  module its entry point of group ``depthfirst.tasks`` names) defines
   ``GAME: str`` and ``make_tasks(state, rng, source) -> list[TaskDraft]`` (drafts for one game state,
   ``rng`` a ``numpy.random.Generator`` seeded by the exporter, so exports are reproducible), and
   ``move_task(state) -> TaskDraft``: the "which move now?" question for the state (ViGaL best-move

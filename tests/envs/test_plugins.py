@@ -12,11 +12,14 @@ import pytest
 
 import agents.evaluation
 import envs
+import vlm.tasks
 from agents.config import DEFAULTS, load_config
 from agents.evaluation import check_game
 from agents.runs import RunError, read_run_config
 from envs.base import whole_options
+from tests.chat_server import ChatServer, good
 from tests.conftest import ROOT
+from vlm.verify import reference_response
 
 
 @pytest.fixture(autouse=True)
@@ -31,26 +34,64 @@ def forget_the_package():
 GAME_MODULE = "from envs.snake import Snake\n\n\nclass Catch(Snake):\n    name = 'catch'\n"
 
 
-def installed(site: Path, entry_points: str, module: str = GAME_MODULE) -> Path:
+# Its task module: Snake's questions, asked of the catch state shown as a Snake one (Snake's scratch game
+# refuses a state of another game), the states in the records a catch game's again (score_predictions'
+# --specialist plays them).
+TASK_MODULE = """import dataclasses
+
+from vlm.tasks import snake
+
+GAME = "catch"
+
+
+def _as(game, value):
+    if isinstance(value, dict):
+        return {k: game if k == "game" and v in ("snake", "catch") else _as(game, v)
+                for k, v in value.items()}
+    return [_as(game, v) for v in value] if isinstance(value, list) else value
+
+
+def _catch(draft):
+    return dataclasses.replace(draft, extra=_as("catch", draft.extra))
+
+
+def make_tasks(state, rng, source=None):
+    return [_catch(d) for d in snake.make_tasks(_as("snake", state), rng, source)]
+
+
+def move_task(state):
+    return _catch(snake.move_task(_as("snake", state)))
+"""
+
+
+def installed(site: Path, entry_points: str, module: str = GAME_MODULE, tasks: str | None = None,
+              task_module: str = TASK_MODULE) -> Path:
     """``site`` holding the package ``catchplug`` as pip installs it: its module and a dist-info folder
-    whose ``entry_points.txt`` is ``entry_points`` (the lines of group depthfirst.games)."""
+    whose ``entry_points.txt`` is ``entry_points`` (the lines of group depthfirst.games), then ``tasks``
+    (those of group depthfirst.tasks, with ``task_module`` as catchplug/tasks.py) where given."""
     (site / "catchplug").mkdir(parents=True)
     (site / "catchplug" / "__init__.py").write_text("")
     (site / "catchplug" / "game.py").write_text(module)
+    files = ["catchplug/__init__.py", "catchplug/game.py"]
+    groups = f"[depthfirst.games]\n{entry_points}\n"
+    if tasks is not None:
+        (site / "catchplug" / "tasks.py").write_text(task_module)
+        files.append("catchplug/tasks.py")
+        groups += f"\n[depthfirst.tasks]\n{tasks}\n"
     info = site / "catchplug-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: catchplug\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[depthfirst.games]\n{entry_points}\n")
-    files = ["catchplug/__init__.py", "catchplug/game.py", *(f"{info.name}/{f}" for f in ("METADATA",
-                                                                                         "entry_points.txt"))]
+    (info / "entry_points.txt").write_text(groups)
+    files += [f"{info.name}/{f}" for f in ("METADATA", "entry_points.txt")]
     (info / "RECORD").write_text("".join(f"{f},,\n" for f in files))  # pip's list of what it installed
     return site
 
 
-def use_catch(site: Path, monkeypatch: pytest.MonkeyPatch, module: str = GAME_MODULE) -> None:
+def use_catch(site: Path, monkeypatch: pytest.MonkeyPatch, module: str = GAME_MODULE,
+              tasks: str | None = None) -> None:
     """Game ``catch`` of ``module`` installed into ``site`` and known to this process, as a package's entry
-    point makes it when envs is imported."""
-    monkeypatch.syspath_prepend(str(installed(site, "catch = catchplug.game:Catch", module)))
+    point makes it when envs is imported (``tasks``: the package's lines of group depthfirst.tasks)."""
+    monkeypatch.syspath_prepend(str(installed(site, "catch = catchplug.game:Catch", module, tasks)))
     monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
 
 
@@ -58,7 +99,8 @@ def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tm
     # With a second entry point that is skipped (a built-in's name): its warning was printed twice, by the
     # script and by the fork server that imports envs again, and pointed at envs/__init__.py's
     # "GAMES.update(_plugin_games())", not at the entry point.
-    site = installed(tmp_path / "site", "catch = catchplug.game:Catch\nsnake = catchplug.game:Catch")
+    site = installed(tmp_path / "site", "catch = catchplug.game:Catch\nsnake = catchplug.game:Catch",
+                     tasks="catch = catchplug.tasks")
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(site)])}
     run = tmp_path / "run"
     config = tmp_path / "catch.yaml"  # its settings: a game of another package has no preset in configs/
@@ -79,6 +121,13 @@ def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tm
     proc = subprocess.run(evaluate, env=environ, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["env"] == "catch"
+    # Its task module, found through group depthfirst.tasks by the export and by its worker processes.
+    export = [sys.executable, str(ROOT / "scripts" / "export_trajectories.py"), str(run), "--out",
+              str(tmp_path / "export"), "--episodes", "2", "--max-steps", "4", "--workers", "2", "--formats",
+              "none", "--json", "--no-progress"]
+    proc = subprocess.run(export, env=environ, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert sum(json.loads(proc.stdout)["records"].values()) > 0
 
 
 def test_an_entry_points_game_is_made_by_name_and_by_its_gymnasium_id(tmp_path, monkeypatch):
@@ -482,13 +531,14 @@ def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_p
     out = tmp_path / "out"
     assert scripts.export_trajectories.main([str(run), "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err
+    # It said a package cannot add one: its entry point of group depthfirst.tasks gives it one.
     assert err.startswith("error: env 'catch' has no task module: ") and "--tasks-per-state 0" in err
-    assert "vlm/tasks/catch.py" not in err and "a game of another package" in err
+    assert "vlm/tasks/catch.py" not in err and "entry point of group depthfirst.tasks: catch = " in err
     assert not out.exists()
     assert scripts.evaluate.main([str(run), "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: a VLM cannot play 'catch'") and "leave out --vlm" in err
-    assert "vlm/tasks/catch.py" not in err and "a game of another package" in err
+    assert "vlm/tasks/catch.py" not in err and "entry point of group depthfirst.tasks: catch = " in err
     # Without a specialist, "leave out --vlm" left nothing to compare: it names the run to give instead.
     assert scripts.compare.main(["--env", "catch", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
                                  "--no-progress", "--out", str(tmp_path / "cmp")]) == 2
@@ -559,3 +609,89 @@ def test_a_figure_named_as_sb3s_rollout_curves_is_refused(tmp_path, monkeypatch)
     with pytest.raises(RunError, match=r"^catch's episode figure 'ep_len' would replace SB3's TensorBoard "
                                        r"curve rollout/ep_len_mean"):
         check_game("catch", {"size": 5})
+
+
+def use_catch_tasks(site: Path, monkeypatch: pytest.MonkeyPatch, task_module: str = TASK_MODULE,
+                    line: str = "catch = catchplug.tasks") -> None:
+    """Game ``catch`` and its task module (entry point ``line`` of group depthfirst.tasks) installed into
+    ``site`` and known to this process, as the entry points make them when envs and vlm.tasks are imported."""
+    monkeypatch.syspath_prepend(str(installed(site, "catch = catchplug.game:Catch", tasks=line,
+                                              task_module=task_module)))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    found = vlm.tasks._plugin_tasks()
+    for game, module in found.items():
+        monkeypatch.setitem(vlm.tasks.TASK_MODULES, game, module)
+    monkeypatch.setattr(vlm.tasks, "TASK_GAMES", tuple(sorted(vlm.tasks.TASK_MODULES)))
+
+
+def test_a_packages_task_module_gives_its_game_task_records_scores_and_a_vlms_play(tmp_path, monkeypatch,
+                                                                                   scripts, capsys):
+    # Task modules were found in vlm/tasks/ only: a game of another package exported trajectories alone,
+    # and evaluate --vlm and compare --vlm refused it.
+    use_catch_tasks(tmp_path / "site", monkeypatch)
+    assert vlm.tasks.TASK_MODULES["catch"] == "catchplug.tasks"
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
+            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 0
+    out = tmp_path / "export"
+    argv = [str(run), "--out", str(out), "--episodes", "4", "--max-steps", "6", "--split", "0.5,0,0.5",
+            "--formats", "openrlhf", "--no-progress"]
+    assert scripts.export_trajectories.main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    test = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+    assert test and {r["game"] for r in test} == {"catch"}
+    assert (out / "openrlhf" / "test.jsonl").is_file()
+    assert "catchplug.tasks (entry point catch of group depthfirst.tasks)" in (out / "README.md").read_text()
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text("".join(json.dumps({"id": r["id"], "response": reference_response(r)}) + "\n"
+                                   for r in test))
+    # --specialist: the run's greedy moves answer the move questions, which the task module names.
+    argv = [str(out / "test.jsonl"), str(predictions), "--specialist", str(run), "--json"]
+    assert scripts.score_predictions.main(argv) == 0, capsys.readouterr().err
+    scores = json.loads(capsys.readouterr().out)
+    model, specialist = scores["results"][:2]
+    assert model["overall"]["n"] == len(test) and model["overall"]["accuracy"] == 1.0, scores
+    assert specialist["name"] == "specialist" and specialist["overall"]["answered"] >= 1, scores
+    best = "<think>looking</think><best_answer>UP</best_answer><worst_answer>None</worst_answer>"
+    with ChatServer(default=lambda body: good(best)) as server:
+        argv = [str(run), "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "3", "--no-video",
+                "--json", "--no-progress", "--out", str(tmp_path / "vlm")]
+        assert scripts.evaluate.main(argv) == 0, capsys.readouterr().err
+    assert server.hits >= 1
+    assert json.loads(capsys.readouterr().out)["env"] == "catch"
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("fetch = catchplug.tasks", "'fetch' is no game \\(an entry point of group depthfirst.games adds one\\)"),
+    ("snake = catchplug.tasks", "'snake' is a built-in game, whose task module is this project's"),
+    ("catch = catchplug.tasks:make_tasks", "its value must name the task module as 'package.module'"),
+])
+def test_a_task_entry_point_that_cannot_be_used_is_skipped_with_a_warning_naming_its_package(
+        tmp_path, monkeypatch, line, problem):
+    use_catch(tmp_path, monkeypatch, tasks=line)
+    name = line.split(" = ")[0]
+    with pytest.warns(UserWarning, match=f"^entry point {name} = .* of group depthfirst.tasks \\(package "
+                                         f"catchplug\\) is not added: {problem}"):
+        assert vlm.tasks._plugin_tasks() == {}
+
+
+@pytest.mark.parametrize(("line", "module", "problem"), [
+    ("catch = catchplug.nothing", TASK_MODULE, "cannot be imported: No module named 'catchplug.nothing'"),
+    ("catch = catchplug.tasks", TASK_MODULE.replace("def move_task", "def move_tasks"), "lacks move_task"),
+    ("catch = catchplug.tasks", TASK_MODULE.replace('GAME = "catch"', 'GAME = "snake"'),
+     "has GAME = 'snake', not 'catch': set GAME = 'catch'"),
+    ("catch = catchplug.tasks", "def make_tasks(\n",
+     "cannot be imported: .+ \\(.*catchplug.tasks\\.py, line 1\\)"),
+], ids=["no-module", "no-move_task", "another-GAME", "syntax-error"])
+def test_a_task_module_that_cannot_be_used_is_refused_naming_its_entry_point(tmp_path, monkeypatch, scripts,
+                                                                              capsys, line, module, problem):
+    use_catch_tasks(tmp_path / "site", monkeypatch, module, line)
+    where = (f"task module {line.split(' = ')[1]} \\(entry point catch of group depthfirst.tasks\\) "
+             f"{problem}")
+    with pytest.raises((ImportError, TypeError), match=f"^{where}"):
+        vlm.tasks.task_module("catch")
+    # Before any request: one error line, not a traceback.
+    argv = ["--env", "catch", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1"]
+    assert scripts.evaluate.main(argv) == 2
+    assert re.match(f"error: a VLM cannot play 'catch': {where}", capsys.readouterr().err)

@@ -1,15 +1,20 @@
-"""Per-game task modules: ``vlm/tasks/<game>.py`` for each game of ``envs.GAMES`` that has one.
+"""Per-game task modules: ``vlm/tasks/<game>.py`` for each built-in game of ``envs.GAMES`` that has one,
+and for a game of another package the module its entry point of ``TASK_PLUGIN_GROUP`` names.
 
 A task module defines ``GAME``, ``make_tasks(state, rng, source) -> list[TaskDraft]`` and
 ``move_task(state) -> TaskDraft`` (the contract in ``vlm/record.py``). A game added later plugs in by
-adding its file here: ``TASK_GAMES`` lists the modules found, ``task_module(game)`` imports one.
+adding its file here: ``TASK_GAMES`` lists the games with one, ``task_module(game)`` imports it.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import os
 import pkgutil
+import re
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Sequence
 from pathlib import Path
@@ -23,8 +28,48 @@ if TYPE_CHECKING:
 
 G = TypeVar("G")
 
-TASK_GAMES: tuple[str, ...] = tuple(sorted(
-    m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_")))
+#: The entry-point group through which an installed package gives its game (one of ``envs.PLUGIN_GROUP``'s)
+#: a task module: ``name = "package.module"``, name the game's (README "Adding your own game").
+TASK_PLUGIN_GROUP = "depthfirst.tasks"
+_BUILTIN_TASKS = tuple(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+                       if not m.name.startswith("_"))
+
+
+def _plugin_tasks() -> dict[str, str]:
+    """game -> module of ``TASK_PLUGIN_GROUP``'s entry points. One that cannot be used is skipped with a
+    warning naming its package and what to change, as ``envs._plugin_games`` does a game's: raising here
+    would stop every script. Whether the module imports and keeps the contract is checked when it is used
+    (``task_module``): importing every installed one here would slow every script down."""
+    from envs import BUILTIN_GAMES, GAMES, PLUGIN_GROUP, PLUGIN_WARNINGS_SHOWN, _entry_point_line
+
+    found: dict[str, str] = {}
+    for ep in importlib.metadata.entry_points(group=TASK_PLUGIN_GROUP):
+        where = f"entry point {ep.name} = {ep.value!r} of group {TASK_PLUGIN_GROUP}"
+        if ep.dist is not None:
+            where += f" (package {ep.dist.name})"
+        if ep.name in found:  # importlib lists the packages in sys.path's order
+            problem = (f"the game {ep.name!r} has a task module already, {found[ep.name]} (earlier on "
+                       "sys.path)")
+        elif ep.name in BUILTIN_GAMES:
+            problem = f"{ep.name!r} is a built-in game, whose task module is this project's (vlm/tasks/)"
+        elif ep.name not in GAMES:
+            problem = (f"{ep.name!r} is no game (an entry point of group {PLUGIN_GROUP} adds one): name the "
+                       f"entry point as the game's; games: {', '.join(sorted(GAMES))}")
+        elif not re.fullmatch(r"\w+(\.\w+)*", ep.value):
+            problem = "its value must name the task module as 'package.module'"
+        else:
+            found[ep.name] = ep.value
+            continue
+        if os.environ.get(PLUGIN_WARNINGS_SHOWN):  # a fork server: the script starting it has warned
+            continue
+        place = _entry_point_line(ep) or (f"<{TASK_PLUGIN_GROUP}>", 0)
+        warnings.warn_explicit(f"{where} is not added: {problem}", UserWarning, *place, module="vlm.tasks")
+    return found
+
+
+#: game -> its task module's import name: the built-in ones' files, then the entry points'.
+TASK_MODULES: dict[str, str] = {**{name: f"vlm.tasks.{name}" for name in _BUILTIN_TASKS}, **_plugin_tasks()}
+TASK_GAMES: tuple[str, ...] = tuple(sorted(TASK_MODULES))
 #: Each grid move's (dx, dy), x to the right and y down (Snake, Duel Snake and Sokoban move this way).
 STEP: dict[str, tuple[int, int]] = {"UP": (0, -1), "DOWN": (0, 1), "LEFT": (-1, 0), "RIGHT": (1, 0)}
 #: The move that goes back the way ``move`` came: OPPOSITE[move].
@@ -87,29 +132,49 @@ def play_moves(game: Game, state: dict[str, Any], moves: Sequence[str]) -> list[
 
 def missing_module(game: str) -> str:
     """Where ``game``'s task module would come from, for a message about its having none: a file to add
-    here for a game of this project; none for a game of another package (an entry point of
-    ``depthfirst.games``), whose author cannot add a file to this folder: naming one sent them to edit
-    this project."""
+    here for a game of this project; an entry point of ``TASK_PLUGIN_GROUP`` for a game of another package
+    (one of ``depthfirst.games``), whose author cannot add a file to this folder."""
     from envs import BUILTIN_GAMES, GAMES
 
     if game in GAMES and game not in BUILTIN_GAMES:
-        return ("task modules are this project's own (vlm/tasks/), and a game of another package cannot "
-                "add one")
+        return (f"a package gives it one by an entry point of group {TASK_PLUGIN_GROUP}: {game} = "
+                "'package.module' (GAME, make_tasks, move_task; see vlm/record.py and README 'Adding your "
+                "own game')")
     return f"add vlm/tasks/{game}.py (GAME, make_tasks, move_task; see vlm/record.py)"
 
 
+def module_place(game: str) -> str:
+    """Where ``game``'s task module is, for a message about it: its file here, or its entry point."""
+    module = TASK_MODULES.get(game, f"vlm.tasks.{game}")
+    if module == f"vlm.tasks.{game}":
+        return f"vlm/tasks/{game}.py"
+    return f"task module {module} (entry point {game} of group {TASK_PLUGIN_GROUP})"
+
+
 def task_module(game: str) -> ModuleType:
-    """The task module of ``game``; ValueError naming the games that have one if it has none."""
+    """The task module of ``game``; ValueError naming the games that have one if it has none, ImportError
+    or TypeError naming the module if it cannot be imported or lacks part of the contract."""
     if game not in TASK_GAMES:
         from envs import GAMES
 
         known = "a known env" if game in GAMES else f"not an env (envs: {', '.join(sorted(GAMES))})"
         raise ValueError(f"no VLM task module for {game!r} ({known}); games with task modules: "
                          f"{', '.join(TASK_GAMES)}; {missing_module(game)}.")
-    module = importlib.import_module(f"vlm.tasks.{game}")
-    for name in ("GAME", "make_tasks", "move_task"):
-        if not hasattr(module, name):
-            raise TypeError(f"vlm/tasks/{game}.py lacks {name} (see the contract in vlm/record.py)")
+    name = TASK_MODULES.get(game, f"vlm.tasks.{game}")
+    place = module_place(game)
+    try:
+        module = importlib.import_module(name)
+    except SyntaxError as e:  # its own str names the file without its folder
+        raise ImportError(f"{place} cannot be imported: {e.msg} ({e.filename}, line {e.lineno})") from e
+    except ImportError as e:
+        if name.startswith("vlm.tasks."):
+            raise
+        raise ImportError(f"{place} cannot be imported: {e}") from e
+    for attr in ("GAME", "make_tasks", "move_task"):
+        if not hasattr(module, attr):
+            raise TypeError(f"{place} lacks {attr} (see the contract in vlm/record.py)")
+    if game != module.GAME:  # a module of another game's questions, or a copy left unrenamed
+        raise TypeError(f"{place} has GAME = {module.GAME!r}, not {game!r}: set GAME = {game!r}")
     return module
 
 
@@ -120,5 +185,6 @@ def drawn_families(module: ModuleType) -> tuple[str, ...]:
     return tuple(getattr(module, "FAMILIES", FAMILIES))
 
 
-__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "drawn_families", "grid_bfs", "missing_module", "play_moves",
-           "plural", "scratch_game", "task_module"]
+__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP", "drawn_families",
+           "grid_bfs", "missing_module", "module_place", "play_moves", "plural", "scratch_game",
+           "task_module"]
