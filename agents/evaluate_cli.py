@@ -126,6 +126,13 @@ def evaluate(args: argparse.Namespace) -> int:
             # Every file before any play: a typo among many checkpoints is said before the long work.
             ckpts = [model_file(run, c, "give a model file with --checkpoint")
                      for c in args.checkpoint or [None]]
+            # One file twice (a glob and one of its files again) played it twice, and a stop in the second
+            # play said none of its results were written.
+            first: dict[str, Path] = {}
+            for c in ckpts:
+                if (same := first.setdefault(os.path.realpath(c), c)) is not c:
+                    also = f" (also as {same})" if str(same) != str(c) else ""
+                    raise RunError(f"--checkpoint {c} is given twice{also}: give each model file once")
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

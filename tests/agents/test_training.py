@@ -192,6 +192,28 @@ def test_a_bad_path_among_several_checkpoints_is_refused_before_any_play(trained
     assert f"{trained} too: give the run folder before --checkpoint" in capsys.readouterr().err
 
 
+def test_a_checkpoint_given_twice_is_refused_before_any_play(trained, scripts, tmp_path, capsys, monkeypatch):
+    # A glob and one of its files named again (or one file by two paths) played the file twice, printed it
+    # twice, and a Ctrl-C in its second play said "results written for 1 of 2 checkpoints (...), none for"
+    # it, though its results were written.
+    import agents.evaluation
+
+    def no_play(*args, **kwargs):
+        raise AssertionError("played before every checkpoint was checked")
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", no_play)
+    ckpt = trained / "checkpoints" / "step_256.zip"
+    link = tmp_path / "link.zip"
+    link.symlink_to(ckpt)
+    for again, said in ((ckpt, f"--checkpoint {ckpt} is given twice: "),
+                        (link, f"--checkpoint {link} is given twice (also as {ckpt}): ")):
+        out = tmp_path / "out"
+        assert scripts.evaluate.main([str(trained), "--checkpoint", str(ckpt), str(trained / "model.zip"),
+                                      str(again), "--out", str(out), "--no-video"]) == 2
+        assert capsys.readouterr().err == f"error: {said}give each model file once\n"
+        assert not out.exists()
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "damaged"])
 def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so(
         trained, scripts, tmp_path, capsys, monkeypatch, stop):
