@@ -140,6 +140,7 @@ def evaluate(args: argparse.Namespace) -> int:
     def play_and_write(ckpt: Path | None, last: bool) -> None:
         """Play ``ckpt`` (None: the random agent), then write its results (added to ``written`` once in
         place) and print them; ``RunError`` names what failed. ``last``: the command's last output."""
+        same_run()  # replaced since the last checkpoint's write: its next one is the new run's, not to play
         if ckpt is None:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
         else:
@@ -186,8 +187,13 @@ def evaluate(args: argparse.Namespace) -> int:
     def kept() -> str:
         # Several checkpoints, stopped part-way: the results in place stay, and are named.
         rest = listed([str(c) for c in ckpts[len(written):]])
-        return (f"results written for {len(written)} of {len(ckpts)} checkpoints "
-                f"({', '.join(map(str, written))}), none for {rest}")
+        done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
+        if not args.out and folder_identity(run) != identity:  # the paths now name the new run's files
+            names, aside = ", ".join(f.name for f in written), f".{run.resolve().name}.replaced*"
+            return (f"{done} went with the replaced run ({names}: train_ppo.py --force moved it aside as "
+                    f"{aside}, and deletes it once the new run finishes or stops with a checkpoint), "
+                    f"none for {rest}")
+        return f"{done} ({', '.join(map(str, written))}), none for {rest}"
 
     written: list[Path] = []  # the results files in place, one a checkpoint, in turn
     for i, ckpt in enumerate(ckpts):

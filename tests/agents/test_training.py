@@ -214,6 +214,52 @@ def test_a_checkpoint_given_twice_is_refused_before_any_play(trained, scripts, t
         assert not out.exists()
 
 
+@pytest.mark.parametrize("when", ["play", "between"])
+def test_several_checkpoints_of_a_run_replaced_after_the_first_say_where_its_results_went(
+        trained, scripts, tmp_path, capsys, monkeypatch, when):
+    # A train_ppo.py --force after the first checkpoint's write moved the run aside with its results: the
+    # error said "results written for 1 of 2 checkpoints (RUN/eval-step256.json)", a file not there (the new
+    # run's place); and the second checkpoint, of the new run by then, was loaded and played for nothing.
+    import agents.evaluate_cli
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    aside = tmp_path / ".run.replaced"
+
+    def replace_run():
+        run.rename(aside)
+        shutil.copytree(trained, run)
+
+    real_play, real_print, plays = agents.evaluation.run_episodes, agents.evaluate_cli.print_results, []
+
+    def play(*args, **kwargs):
+        plays.append(1)
+        episodes = real_play(*args, **kwargs)
+        if when == "play" and len(plays) == 2:
+            replace_run()
+        return episodes
+
+    def printed(*args, **kwargs):  # the first checkpoint's results, written
+        real_print(*args, **kwargs)
+        if when == "between" and not aside.exists():
+            replace_run()
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", play)
+    monkeypatch.setattr(agents.evaluate_cli, "print_results", printed)
+    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
+                                  "--no-video", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert (aside / "eval-step256.json").is_file() and not list(run.glob("eval-*"))
+    assert f"{run} was replaced while this evaluation played" in err
+    went = ("results written for 1 of 2 checkpoints went with the replaced run (eval-step256.json: "
+            "train_ppo.py --force moved it aside as .run.replaced*, and deletes it once the new run finishes "
+            "or stops with a checkpoint)")
+    assert err.endswith(f"; {went}, none for {second}\n")
+    assert len(plays) == (2 if when == "play" else 1)
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "damaged"])
 def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so(
         trained, scripts, tmp_path, capsys, monkeypatch, stop):
