@@ -260,11 +260,12 @@ def test_several_checkpoints_of_a_run_replaced_after_the_first_say_where_its_res
     assert len(plays) == (2 if when == "play" else 1)
 
 
-@pytest.mark.parametrize("stop", ["ctrl-c", "damaged"])
+@pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-c in the renames", "damaged"])
 def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so(
         trained, scripts, tmp_path, capsys, monkeypatch, stop):
     # A Ctrl-C (130) or a checkpoint that cannot be loaded (2) after the first: the first's results stay,
-    # named, and the message does not say that no new results were written.
+    # named, and the message does not say that no new results were written. One in the first's renames comes
+    # once they are done: its results are in place.
     import agents.evaluation
 
     run = tmp_path / "run"
@@ -272,23 +273,33 @@ def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so
     first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
     if stop == "damaged":
         second.write_bytes(first.read_bytes()[:100])  # a copy cut short: a zip's start, and no model
+    elif stop == "ctrl-c in the renames":
+        import agents.runs
+
+        real_place = agents.runs._place_all
+
+        def stopped_placing(*args):
+            os.kill(os.getpid(), signal.SIGINT)
+            real_place(*args)
+
+        monkeypatch.setattr(agents.runs, "_place_all", stopped_placing)
     else:
         real, plays = agents.evaluation.run_episodes, []
 
         def stopped_second(*args, **kwargs):
             plays.append(1)
-            if len(plays) == 2:
-                raise KeyboardInterrupt
+            if len(plays) == 2:  # a real signal: the first's write must not have left them ignored
+                os.kill(os.getpid(), signal.SIGINT)
             return real(*args, **kwargs)
 
         monkeypatch.setattr(agents.evaluation, "run_episodes", stopped_second)
     assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
-                                  "--no-video", "--no-progress"]) == (130 if stop == "ctrl-c" else 2)
+                                  "--no-video", "--no-progress"]) == (2 if stop == "damaged" else 130)
     err = capsys.readouterr().err
     assert (run / "eval-step256.json").is_file() and not (run / "eval-step512.json").exists()
     assert "no new results written" not in err
     assert f"results written for 1 of 2 checkpoints ({run / 'eval-step256.json'}), none for {second}" in err
-    assert err.strip().splitlines()[-1].startswith("interrupted: " if stop == "ctrl-c" else "error: ")
+    assert err.strip().splitlines()[-1].startswith("error: " if stop == "damaged" else "interrupted: ")
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, BrokenPipeError, MemoryError, "worker_died"])
