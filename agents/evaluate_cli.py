@@ -167,6 +167,7 @@ def evaluate(args: argparse.Namespace) -> int:
         tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
         who = "random agent" if args.random else f"step {model.num_timesteps:,}"
         stem = out / (tag + cap_label(args))
+        before = len(written)
         try:
             with folders_made_for(out):  # none left empty should the results not be written
                 try:
@@ -182,6 +183,10 @@ def evaluate(args: argparse.Namespace) -> int:
                 summary.pop(key, None)
             print_results(summary, f"{cfg['env']} {who}", args.json)
             raise RunError(f"{e}; the figures above are not saved") from None
+        except KeyboardInterrupt:
+            if len(written) > before:  # a stop in the renames comes after them: written, so printed too
+                print_results(summary, f"{cfg['env']} {who}", args.json)
+            raise
         print_results(summary, f"{cfg['env']} {who}", args.json)
 
     def kept() -> str:

@@ -295,7 +295,8 @@ def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so
         monkeypatch.setattr(agents.evaluation, "run_episodes", stopped_second)
     assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
                                   "--no-video", "--no-progress"]) == (2 if stop == "damaged" else 130)
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out.startswith("snake step 256, 2 episodes: ")  # its figures, as for every result written
     assert (run / "eval-step256.json").is_file() and not (run / "eval-step512.json").exists()
     assert "no new results written" not in err
     assert f"results written for 1 of 2 checkpoints ({run / 'eval-step256.json'}), none for {second}" in err
