@@ -193,12 +193,13 @@ def evaluate(args: argparse.Namespace) -> int:
         # Several checkpoints, stopped part-way: the results in place stay, and are named.
         rest = listed([str(c) for c in ckpts[len(written):]])
         done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
+        files = list(dict.fromkeys(written))  # each once: model.zip writes its step's checkpoint's file
         if not args.out and folder_identity(run) != identity:  # the paths now name the new run's files
-            names, aside = ", ".join(f.name for f in written), f".{run.resolve().name}.replaced*"
+            names, aside = ", ".join(f.name for f in files), f".{run.resolve().name}.replaced*"
             return (f"{done} went with the replaced run ({names}: train_ppo.py --force moved it aside as "
                     f"{aside}, and deletes it once the new run finishes or stops with a checkpoint), "
                     f"none for {rest}")
-        return f"{done} ({', '.join(map(str, written))}), none for {rest}"
+        return f"{done} ({', '.join(map(str, files))}), none for {rest}"
 
     written: list[Path] = []  # the results files in place, one a checkpoint, in turn
     for i, ckpt in enumerate(ckpts):

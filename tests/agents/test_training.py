@@ -214,6 +214,32 @@ def test_a_checkpoint_given_twice_is_refused_before_any_play(trained, scripts, t
         assert not out.exists()
 
 
+def test_several_checkpoints_writing_one_results_file_name_it_once_when_stopped(trained, scripts, tmp_path,
+                                                                               capsys, monkeypatch):
+    # model.zip and the newest checkpoint (README: it writes the same file as it) both write
+    # eval-step512.json: a Ctrl-C after them listed "(RUN/eval-step512.json, RUN/eval-step512.json)", one
+    # file as two.
+    import agents.evaluation
+
+    real, plays = agents.evaluation.run_episodes, []
+
+    def stopped_third(*args, **kwargs):
+        plays.append(1)
+        if len(plays) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", stopped_third)
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    older = run / "checkpoints" / "step_256.zip"
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(run / "model.zip"),
+                                  str(run / "checkpoints" / "step_512.zip"), str(older), "--episodes", "2",
+                                  "--no-video", "--no-progress"]) == 130
+    assert capsys.readouterr().err.endswith(
+        f"results written for 2 of 3 checkpoints ({run / 'eval-step512.json'}), none for {older}\n")
+
+
 @pytest.mark.parametrize("when", ["play", "between"])
 def test_several_checkpoints_of_a_run_replaced_after_the_first_say_where_its_results_went(
         trained, scripts, tmp_path, capsys, monkeypatch, when):
