@@ -70,6 +70,7 @@ def evaluate(args: argparse.Namespace) -> int:
         check_fits,
         check_game,
         check_mp4_writer,
+        check_trained_on,
         eval_kwargs,
         run_episodes,
         summarize,
@@ -82,6 +83,8 @@ def evaluate(args: argparse.Namespace) -> int:
         model_file,
         not_written,
         read_run_config,
+        saved_env_tag,
+        trained_env,
     )
     from agents.train import load_model
     from vlm.tasks import listed
@@ -133,6 +136,8 @@ def evaluate(args: argparse.Namespace) -> int:
                 if (same := first.setdefault(os.path.realpath(c), c)) is not c:
                     also = f" (also as {same})" if str(same) != str(c) else ""
                     raise RunError(f"--checkpoint {c} is given twice{also}: give each model file once")
+                # Another game's model: refused now, not at its turn, after the others' long plays.
+                check_trained_on(trained_env(saved_env_tag(c), c), cfg["env"], c)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

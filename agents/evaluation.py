@@ -257,6 +257,17 @@ def check_game(env: str, env_kwargs: dict[str, Any]) -> GameSpec:
         game.close()
 
 
+def check_trained_on(trained_on: str | None, env: str, checkpoint: Path) -> None:
+    """``RunError`` where ``checkpoint`` was trained on a game (``trained_on``, None: unknown) other than
+    the run's ``env``."""
+    from agents.runs import RunError
+
+    if trained_on is not None and trained_on != env:  # gameboy and pokemon_red: the same spaces
+        raise RunError(f"the checkpoint {checkpoint} was trained on {trained_on}, and this run plays {env} "
+                       f"(the env of its config.yaml): give --checkpoint a model trained on {env}, or name "
+                       "the run folder it was trained in instead")
+
+
 def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Path) -> GameSpec:
     """``env``'s ``GameSpec``, or ``RunError`` unless ``model`` (loaded from ``checkpoint``) reads its
     observations and acts in its action space (a checkpoint of another game or board size would otherwise
@@ -267,11 +278,7 @@ def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Pat
 
     want = check_game(env, env_kwargs)
     tag = getattr(model, ENV_ATTR, None)  # load restored it
-    trained_on = trained_env(tag, checkpoint)
-    if trained_on is not None and trained_on != env:  # gameboy and pokemon_red: the same spaces
-        raise RunError(f"the checkpoint {checkpoint} was trained on {trained_on}, and this run plays {env} "
-                       f"(the env of its config.yaml): give --checkpoint a model trained on {env}, or name "
-                       "the run folder it was trained in instead")
+    check_trained_on(trained_env(tag, checkpoint), env, checkpoint)
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
     if have != (want.obs_shape, want.actions):
         raise RunError(f"the checkpoint {checkpoint} reads observations {have[0]} with {have[1]} actions, "

@@ -646,6 +646,17 @@ def trained_env(tag: object, checkpoint: Path) -> str | None:
     return env if isinstance(env, str) else None
 
 
+def saved_env_tag(checkpoint: Path) -> object:
+    """``checkpoint``'s ``ENV_ATTR`` as SB3 saved it (plain JSON in its data member), read without loading
+    the model; None where it cannot be read (its load says why)."""
+    try:
+        with zipfile.ZipFile(checkpoint) as z:
+            data = json.loads(z.read("data"))
+    except (OSError, EOFError, KeyError, ValueError, NotImplementedError, zipfile.BadZipFile):
+        return None
+    return data.get(ENV_ATTR) if isinstance(data, dict) else None
+
+
 def untagged_note(checkpoint: Path, env: str) -> str:
     """The line told for a checkpoint with no ``ENV_ATTR`` tag (saved before checkpoints named their env):
     nothing tells it from a checkpoint of another game with the same spaces (gameboy, pokemon_red), so the

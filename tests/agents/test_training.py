@@ -186,6 +186,17 @@ def test_a_bad_path_among_several_checkpoints_is_refused_before_any_play(trained
                                   "--no-video"]) == 2
     assert f"--checkpoint {typo}: no such file" in capsys.readouterr().err
     assert not out.exists()
+    # Another game's model among them was refused only at its turn, after the others' long plays.
+    rotation = tmp_path / "rotation.zip"
+    with zipfile.ZipFile(good) as z, zipfile.ZipFile(rotation, "w") as copy:
+        for name in z.namelist():
+            data = json.loads(z.read(name)) if name == "data" else None
+            copy.writestr(name, json.dumps({**data, "depthfirst_env": "rotation"}) if data else z.read(name))
+    assert scripts.evaluate.main([str(trained), "--checkpoint", str(good), str(rotation), "--out", str(out),
+                                  "--no-video"]) == 2
+    assert f"error: the checkpoint {rotation} was trained on rotation, and this run plays snake" in (
+        capsys.readouterr().err)
+    assert not out.exists()
     # The run folder after --checkpoint's paths was taken as one of them: said, not "give a run folder".
     with pytest.raises(SystemExit):
         scripts.evaluate.main(["--checkpoint", str(good), str(trained)])
