@@ -45,6 +45,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.config import not_a_file
+from agents.interrupts import stop_at_safe_points
 from envs.base import (
     KEY_DOWN,
     KEY_LEFT,
@@ -265,7 +266,10 @@ def interrupts_kept() -> Iterator[None]:
     compiled code, which hands it to ``sys.unraisablehook`` (an "Exception ignored" traceback) and
     carries on. The scripts' handlers act on the first signal only, so the stop was lost: an
     evaluation or export ran to its end and wrote its results. Inside this block such an exception is
-    kept (Cython has printed its traceback already) and raised again when the block ends."""
+    kept (Cython has printed its traceback already) and raised again when the block ends. Under the
+    scripts' handler (``agents.interrupts``) none is raised inside the block at all: the signal waits
+    for its end (``stop_at_safe_points``), since Cython printed the kept one's traceback before the
+    script's own "interrupted" line."""
     caught: list[BaseException] = []
     previous = sys.unraisablehook
 
@@ -277,7 +281,8 @@ def interrupts_kept() -> Iterator[None]:
 
     sys.unraisablehook = keep
     try:
-        yield
+        with stop_at_safe_points():
+            yield
     finally:
         sys.unraisablehook = previous
     if caught:

@@ -4241,3 +4241,38 @@ def test_a_states_party_figures_are_the_rams(game: PokemonRed) -> None:
     state, facts = game.get_state(0), game.read_facts(0)
     assert facts["hp"] == [layout.START_HP - 3] and facts["max_hp"] == [layout.START_HP]
     assert [state[k] for k in ("levels", "hp", "max_hp")] == [facts[k] for k in ("levels", "hp", "max_hp")]
+
+
+@contextlib.contextmanager
+def stop_signal_in_post_tick(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """A SIGINT sent from the first read of a Pillow image's ``readonly``, which PyBoy's compiled
+    ``_post_tick`` makes after every tick: where a signal that came while the emulator ran is handled,
+    inside code that swallows exceptions. Yields the list that says it was sent."""
+    from PIL import Image
+
+    real = Image.Image.readonly
+    sent: list[bool] = []
+
+    def readonly(image: Any) -> int:
+        if not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGINT)
+        return real.fget(image)
+
+    monkeypatch.setattr(Image.Image, "readonly", property(readonly, real.fset))
+    yield sent
+
+
+def test_a_stop_signal_inside_a_tick_stops_the_step_with_no_traceback(
+        game: PokemonRed, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the scripts' handler a Ctrl-C handled inside PyBoy's tick stops the step when it ends, and
+    prints nothing: raised there, Cython printed its traceback ("PIL/Image.py ... readonly", then the
+    handler) before export_trajectories.py's own "interrupted: nothing written" line."""
+    from agents.interrupts import stop_signals_interrupt
+
+    fresh(game)
+    with stop_signal_in_post_tick(monkeypatch) as sent, pytest.raises(KeyboardInterrupt), \
+            stop_signals_interrupt():
+        act(game, UP)
+    assert sent and "Traceback" not in capfd.readouterr().err
+
