@@ -485,9 +485,10 @@ class GameBoyGame(Game):
         else:
             pb = self._pyboys[0]
             if self.boot_frames:  # render the last boot frame: it is the first observation
-                if self.boot_frames > 1:
-                    pb.tick(self.boot_frames - 1, False)
-                pb.tick(1, True)
+                with interrupts_kept():  # a Ctrl-C inside the boot's ticks stops the constructor, not lost
+                    if self.boot_frames > 1:
+                        pb.tick(self.boot_frames - 1, False)
+                    pb.tick(1, True)
             data = save_emulator(pb)
         #: the state format of this PyBoy, which states are checked against before loading
         self.state_version = data[0]  # a state it saved, or a file checked against one it saved

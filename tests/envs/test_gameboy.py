@@ -4276,3 +4276,13 @@ def test_a_stop_signal_inside_a_tick_stops_the_step_with_no_traceback(
         act(game, UP)
     assert sent and "Traceback" not in capfd.readouterr().err
 
+
+def test_a_stop_signal_inside_the_boot_stops_the_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C handled inside the ticks that boot the ROM (a game made with no start state, as an export's
+    replay makes one) stops the constructor: it was swallowed there, and the export ran to its end."""
+    from agents.interrupts import stop_signals_interrupt
+
+    with stop_signal_in_post_tick(monkeypatch) as sent, pytest.raises(KeyboardInterrupt), \
+            stop_signals_interrupt():
+        PokemonRed(num_envs=1, rom=TEST_CARTRIDGE).close()
+    assert sent
