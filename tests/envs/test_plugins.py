@@ -496,19 +496,27 @@ if TYPE_CHECKING:
 class Catch(Snake):
     name = 'catch'
 
-    def __init__(self, num_envs: int = 1, size: int = 10, colours: Sequence[int] | None = None) -> None:
+    def __init__(self, num_envs: int = 1, size: int = 10, colours: Sequence[int] | None = None,
+                 lives: int = 3) -> None:
         super().__init__(num_envs, size)
 """
 
 
-def test_a_constructor_annotation_of_a_type_checking_import_does_not_stop_the_scripts(tmp_path, monkeypatch,
-                                                                                      scripts, capsys):
-    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch",
-                                              CHECKER_ONLY_HINT)))
+# Without the __future__ import only that annotation is a string; the others are the types themselves.
+QUOTED_HINT = CHECKER_ONLY_HINT.replace("from __future__ import annotations\n", "").replace(
+    "colours: Sequence[int] | None", "colours: 'Sequence[int] | None'")
+
+
+@pytest.mark.parametrize("module", [CHECKER_ONLY_HINT, QUOTED_HINT], ids=["future", "quoted"])
+def test_a_constructor_annotation_of_a_type_checking_import_does_not_stop_the_scripts(
+        tmp_path, monkeypatch, scripts, capsys, module):
+    monkeypatch.syspath_prepend(str(installed(tmp_path / "site", "catch = catchplug.game:Catch", module)))
     monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
     # The annotations that evaluate are still read: size is whole, colours passes as given.
-    assert whole_options(envs.game_class("catch"), {"size": 5.0, "colours": [1.0]}) == {
-        "size": 5, "colours": [1.0]}
+    # lives is annotated by Catch alone (size by Snake too); 2.0 == 2, so the types are compared.
+    options = whole_options(envs.game_class("catch"), {"size": 5.0, "colours": [1.0], "lives": 2.0})
+    assert {k: (v, type(v)) for k, v in options.items()} == {
+        "size": (5, int), "colours": ([1.0], list), "lives": (2, int)}
     run = tmp_path / "run"
     argv = ["--env", "catch", "--set", "env_kwargs.size=5.0", "--set", "env_kwargs.sise=5", "--run-dir",
             str(run)]
@@ -695,3 +703,56 @@ def test_a_task_module_that_cannot_be_used_is_refused_naming_its_entry_point(tmp
     argv = ["--env", "catch", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1"]
     assert scripts.evaluate.main(argv) == 2
     assert re.match(f"error: a VLM cannot play 'catch': {where}", capsys.readouterr().err)
+
+
+def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, monkeypatch):
+    # A second package's game, and a package's entry point of a built-in's name (skipped with a warning):
+    # each game is traced to its own package, a built-in to none.
+    from vlm.trajectories import package_versions
+
+    use_catch(tmp_path / "a", monkeypatch)
+    other = tmp_path / "b" / "otherplug"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    info = tmp_path / "b" / "otherplug-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: otherplug\nVersion: 2.0\n")
+    (info / "entry_points.txt").write_text("[depthfirst.games]\nsnake = otherplug:Snake\n"
+                                           "dodge = otherplug:Dodge\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "b"))
+    monkeypatch.setitem(envs.GAMES, "dodge", ("otherplug:Dodge", "depthfirst/Dodge-v0"))
+    assert envs.game_package("dodge") == ("otherplug", "2.0")
+    assert envs.game_package("catch") == ("catchplug", "0.1")
+    versions = package_versions("snake")
+    assert "otherplug" not in versions and "catchplug" not in versions and "depthfirst" in versions
+    assert package_versions("catch")["depthfirst"] == versions["depthfirst"]
+
+
+def test_a_game_class_without_a_name_is_told_to_set_it_not_to_match_its_entry_point(tmp_path, monkeypatch):
+    module = "from envs.snake import Snake\n\n\nclass Catch(Snake):\n    name = None\n"
+    use_catch(tmp_path, monkeypatch, module)
+    with pytest.raises(ValueError, match=r"^Catch\.name must be the game's name, a str .*got None$"):
+        envs.make_game("catch")
+
+
+@pytest.mark.parametrize(("figures", "replaced"), [
+    (("length",), "evaluate.py's mean_length (the episodes' mean moves) in its results and compare.py's "
+                  "report"),
+    (("return",), "evaluate.py's mean_return (the episodes' mean summed reward) in its results and "
+                  "compare.py's report"),
+    (("ep_len",), "SB3's TensorBoard curve rollout/ep_len_mean (the episodes' mean moves)"),
+    (("ep_rew",), "SB3's TensorBoard curve rollout/ep_rew_mean (the episodes' mean summed reward)"),
+    # Two: the first is named, with what it (not the other) would replace.
+    (("ep_rew", "length"), "SB3's TensorBoard curve rollout/ep_rew_mean (the episodes' mean summed reward)"),
+])
+def test_each_figure_name_that_would_replace_a_mean_or_curve_is_refused_naming_what(tmp_path, monkeypatch,
+                                                                                    figures, replaced):
+    module = GAME_MODULE + f"""
+    def _figures(self, boards):
+        return {{**super()._figures(boards), **dict.fromkeys({figures!r}, self._score[boards] * 0.0)}}
+"""
+    use_catch(tmp_path, monkeypatch, module)
+    with pytest.raises(RunError) as refused:
+        check_game("catch", {"size": 5})
+    assert str(refused.value) == (f"catch's episode figure {figures[0]!r} would replace {replaced}: rename "
+                                  "the figure")
