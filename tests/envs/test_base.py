@@ -77,6 +77,16 @@ def test_whole_options_follows_each_annotation_it_documents() -> None:
     assert out["weights"] == {"a": 100.0}
 
 
+class _Derived(_Options):
+    def __init__(self, count: float = 1, **kwargs: object) -> None: ...
+
+
+def test_whole_options_reads_a_subclass_annotation_over_its_bases_and_the_bases_for_the_rest() -> None:
+    # count is the subclass's float (2.0 stays a float), weights the base's mapping of numbers.
+    out = whole_options(_Derived, {"count": 2.0, "weights": {"a": "1e2"}})
+    assert out == {"count": 2.0, "weights": {"a": 100.0}} and type(out["count"]) is float
+
+
 class _Helper:
     def __init__(self, helper: int = 1) -> None: ...
 
@@ -156,6 +166,7 @@ def test_a_game_class_without_its_name_or_action_names_is_refused_naming_the_mis
 @pytest.mark.parametrize("space", [
     spaces.Box(0.0, 1.0, (4, 10, 10), dtype=np.float32),  # observe's uint8 buffer cut 0.5 to 0
     spaces.Box(0, 255, (10, 10), dtype=np.uint8),  # no channel axis: GridCNN refused it at training
+    spaces.Box(0, 255, (1, 4, 10, 10), dtype=np.uint8),  # a batch axis too
     spaces.Discrete(3),
     None,  # never set: an AttributeError wherever it was first read
 ])
@@ -178,6 +189,7 @@ def test_an_observation_space_that_is_no_uint8_channels_first_box_is_refused_whe
 @pytest.mark.parametrize("shape", [
     (10, 10, 4),  # channels-last, (height, width, channels)
     (8, 5, 5),  # channels first, but more of them than rows: SB3 reads it the same way
+    (8, 5, 10),  # more channels than rows, fewer than columns: SB3 takes the rows for the channels
 ])
 def test_an_observation_space_sb3_reads_as_channels_last_is_refused_when_the_game_is_made(shape) -> None:
     # It was taken: SB3 transposed it for training (its smallest side taken for the channels), and then
@@ -205,6 +217,27 @@ def test_more_channels_than_rows_are_taken_where_sb3_reads_no_image() -> None:
 
     space = Planes().observation_space
     assert space.shape == (8, 5, 5) and not is_image_space(space)
+
+
+_ONE_LOW = np.zeros((8, 5, 5), np.uint8)
+_ONE_LOW[0, 0, 0] = 1
+
+
+@pytest.mark.parametrize("space", [
+    spaces.Box(0, 255, (4, 4, 10), dtype=np.uint8),  # as many channels as rows: SB3 takes the first side
+    spaces.Box(1, 255, (8, 5, 5), dtype=np.uint8),  # low is not 0: no image to SB3
+    spaces.Box(_ONE_LOW, 255, dtype=np.uint8),  # one low bound not 0: no image either
+], ids=["channels-as-rows", "low-1", "one-low-1"])
+def test_a_space_sb3_keeps_channels_first_is_taken(space: spaces.Box) -> None:
+    from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
+
+    class Odd(_Catch):
+        def __init__(self, num_envs: int = 1) -> None:
+            super().__init__(num_envs)
+            self.observation_space = space
+
+    assert Odd().observation_space is space
+    assert not is_image_space(space) or is_image_space_channels_first(space)
 
 
 def test_a_game_without_any_figure_is_told_it_lacks_score(monkeypatch) -> None:
