@@ -1598,7 +1598,8 @@ def test_registry_lists_modules_and_explains_missing_ones() -> None:
         assert game == task_module(game).GAME
     with pytest.raises(ValueError, match=r"no VLM task module for 'gameboy' \(a known env\).*snake"):
         task_module("gameboy")
-    with pytest.raises(ValueError, match="not an env"):
+    # A name no package registers is not taken for another package's game: the file to add is named.
+    with pytest.raises(ValueError, match=r"not an env .*; add vlm/tasks/tetris\.py \(GAME, make_tasks"):
         task_module("tetris")
 
 
