@@ -525,6 +525,42 @@ def test_a_constructor_annotation_of_a_type_checking_import_does_not_stop_the_sc
     assert not run.exists()
 
 
+# A constructor wrapped by a decorator of another module (functools.wraps): its annotations are read in
+# the module of the constructor itself, where Lives is defined, not the decorator's.
+WRAPPED_HINT = """from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from catchplug.deco import logged
+from envs.snake import Snake
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+Lives = int
+
+
+class Catch(Snake):
+    name = 'catch'
+
+    @logged
+    def __init__(self, num_envs: int = 1, size: int = 10, colours: Sequence[int] | None = None,
+                 lives: Lives = 3) -> None:
+        super().__init__(num_envs, size)
+"""
+
+
+def test_a_decorated_constructors_annotations_are_read_in_its_own_module(tmp_path, monkeypatch):
+    site = installed(tmp_path, "catch = catchplug.game:Catch", WRAPPED_HINT)
+    (site / "catchplug" / "deco.py").write_text(
+        "import functools\n\n\ndef logged(init):\n    @functools.wraps(init)\n"
+        "    def wrapper(*args, **kwargs):\n        return init(*args, **kwargs)\n    return wrapper\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    options = whole_options(envs.game_class("catch"), {"lives": 2.0})
+    assert options == {"lives": 2} and type(options["lives"]) is int
+
+
 def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_project(tmp_path, monkeypatch,
                                                                                        scripts, capsys):
     # The export said "add vlm/tasks/catch.py", evaluate --vlm and compare named that file too: a file of
