@@ -201,7 +201,9 @@ def test_an_observation_space_sb3_reads_as_channels_last_is_refused_when_the_gam
 
     with pytest.raises(GameDefinitionError, match=r"^Odd.observation_space must be a uint8 Box of shape "
                                                   r"\(channels, height, width\) .*SB3 .*got shape "
-                                                  + re.escape(str(shape))):
+                                                  + re.escape(str(shape)) + r": give the channels first "
+                                                  r"\(in observe too\), at most as many as the rows and the "
+                                                  r"columns$"):
         Odd()
 
 

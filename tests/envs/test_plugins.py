@@ -603,6 +603,7 @@ def test_a_run_of_a_game_whose_package_is_not_installed_here_says_where_the_game
         read_run_config(run)
     message = str(caught.value)
     assert "names env 'catch'" in message and "command.txt" in message
+    assert f"(known: {', '.join(sorted(envs.GAMES))}); " in message
     assert f"installed in the Python running this ({sys.executable}), through entry point group " \
            "depthfirst.games" in message
 

@@ -575,6 +575,12 @@ def test_a_gamevecenv_argument_given_to_make_vec_names_gamevecenv(argument):
         make_vec("snake", 2, **{argument: None})
 
 
+def test_two_gamevecenv_arguments_given_to_make_vec_name_one_throughout():
+    with pytest.raises(TypeError, match=r"^hang_timeout_s is an argument of envs\.vector\.GameVecEnv, .*, "
+                                        r"hang_timeout_s=\.\.\.\)$"):
+        make_vec("snake", 2, start_method=None, hang_timeout_s=None)
+
+
 def test_the_fork_server_starts_from_a_thread_other_than_the_main_one():
     # Only the main thread may set signal handlers: from another, the server starts without SIGINT ignored.
     import threading
