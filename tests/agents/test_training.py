@@ -5060,3 +5060,68 @@ def test_a_failure_after_the_last_update_finishes_the_run(failure, scripts, tmp_
     monkeypatch.undo()
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
     assert "the run is already at step 512" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("at", ["second play", "last print"])
+def test_a_ctrl_c_among_several_checkpoints_stops_before_the_last_write_and_is_ignored_after_it(
+        trained, scripts, tmp_path, capsys, monkeypatch, at):
+    # Only the last checkpoint's write settles the command: a Ctrl-C in a later checkpoint's play stops it
+    # (the first's results kept and named), one once every result is in place is ignored.
+    import agents.evaluate_cli
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    module, name = (agents.evaluation, "run_episodes") if at == "second play" else (agents.evaluate_cli,
+                                                                                     "print_results")
+    real, calls = getattr(module, name), []
+
+    def stopped_second(*args, **kwargs):
+        calls.append(1)
+        if at == "last print":
+            real(*args, **kwargs)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        return None if at == "last print" else real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, stopped_second)
+    status = scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
+                                    "--no-video", "--no-progress"])
+    err = capsys.readouterr().err
+    if at == "second play":
+        assert status == 130 and not (run / "eval-step512.json").exists()
+        written = run / "eval-step256.json"
+        assert f"results written for 1 of 2 checkpoints ({written}), none for {second}" in err
+    else:
+        assert status == 0 and (run / "eval-step512.json").is_file()
+        assert "finishing: the work is done; the signal is ignored" in err
+
+
+def test_a_folder_among_the_checkpoints_after_the_run_folder_is_refused_as_no_model_file(trained, scripts,
+                                                                                         capsys):
+    # The run folder given first: a folder after --checkpoint is no misplaced run folder, but no model file.
+    ckpts = trained / "checkpoints"
+    assert scripts.evaluate.main([str(trained), "--checkpoint", str(ckpts / "step_256.zip"), str(ckpts)]) == 2
+    err = capsys.readouterr().err
+    assert f"--checkpoint {ckpts} is a folder; give a model file (.zip)" in err
+    assert "before --checkpoint" not in err
+
+
+def test_a_signal_while_a_failed_run_saves_says_it_stops(tmp_path, scripts, monkeypatch, capsys):
+    # A failure (out of memory) ends the run, saved as a stop: a Ctrl-C then is no signal after finished work.
+    import agents.train
+    from agents.callbacks import StopCallback
+
+    def out_of_memory(self):
+        if self.model.num_timesteps >= 512:
+            raise MemoryError
+        return True
+
+    monkeypatch.setattr(StopCallback, "_on_step", out_of_memory)
+    monkeypatch.setattr(agents.train, "_stopped", stop_before(agents.train._stopped))
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "2048", "--run-dir",
+                                   str(tmp_path / "run"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "stopping: one moment" in err and "finishing" not in err
