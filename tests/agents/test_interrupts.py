@@ -631,3 +631,23 @@ def test_a_wait_for_a_future_takes_a_stop_signal_between_its_short_waits_never_i
         interrupts.result_at_stop_points(future)
     assert future.waits_ended == 1
 
+
+def test_a_signal_after_a_stop_is_saved_says_it_stops(capsys):
+    # A stop received, then its save settled: a repeat is the stop's, not a signal after finished work.
+    with stop_signals_interrupt():
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        settled()
+        signal.raise_signal(signal.SIGTERM)
+    assert capsys.readouterr().err.strip() == "stopping: one moment"
+
+
+def test_work_settled_outside_a_stop_block_leaves_the_next_block_stoppable(capsys):
+    with stop_signals_interrupt():
+        pass  # no signal received, as in a fresh process
+    settled()  # written_together(last=True) outside any block: the next block's repeat is no "finishing"
+    with stop_signals_interrupt():
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGTERM)
+    assert capsys.readouterr().err.strip() == "stopping: one moment"
