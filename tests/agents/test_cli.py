@@ -333,3 +333,13 @@ def test_an_output_file_named_with_a_trailing_slash_is_refused_as_a_folder(scrip
     assert exit_.value.code == 2
     assert f"argument {flag}: {out} ends in /, a folder's name; give a file name" in err
     assert not (tmp_path / "states").exists()
+
+
+def test_writelines_through_the_stdout_wrapper_writes_every_line():
+    import io
+
+    from agents.cli import _RefusalsReported
+
+    stream = io.StringIO()
+    _RefusalsReported(stream).writelines(iter(["done: ", "model.zip\n", "next\n"]))
+    assert stream.getvalue() == "done: model.zip\nnext\n"

@@ -2554,3 +2554,24 @@ def test_report_json_names_a_relative_cache_dir_absolute(scripts, tmp_path, monk
         assert scripts.compare.main(argv) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert by_name(report)["good-vl-7b"]["about"]["cache"] == str(tmp_path / "c")
+
+
+def test_only_a_count_beyond_a_float_is_too_large():
+    # The largest counts a float holds are counts still; 1e400, beyond it, is said to be too large.
+    assert parse_count("1e308") == round(1e308) and parse_count("1.7e299B") == round(1.7e299 * 1e9)
+    with pytest.raises(ValueError, match=r"^1e400 is too large a count; give one such as 7B, 256M or 7e9$"):
+        parse_count("1e400")
+
+
+def test_a_count_under_one_that_rounds_to_one_is_one():
+    # The count is refused for rounding to 0, not for being under 1: 0.6 is 1 parameter.
+    assert parse_count("0.6") == 1 and parse_count("0.0000000006B") == 1
+
+
+def test_a_vlm_params_value_of_no_count_form_is_told_the_form():
+    # Only a value with a count's form is told why it is no count; 'seven' is told what --vlm-params takes.
+    from agents.compare import CompareError, parse_params
+
+    with pytest.raises(CompareError, match=r"^--vlm-params expects MODEL=COUNT \(e.g. qwen2.5-vl-7b=8.3B\), "
+                                           r"got 'm=seven'$"):
+        parse_params(["m=seven"])
