@@ -2920,3 +2920,16 @@ def test_a_record_holds_its_drafts_fields_each_under_its_own_name(tmp_path):
                      "source": {**source, "seed": 12, "episode": 5, "step": 3, "frame": "f.png"},
                      "extra": d.extra}
     assert records[0]["images"] != records[1]["images"]
+
+
+def test_a_trajectories_only_refusal_names_its_first_flag_before_a_run_that_cannot_be_read(tmp_path):
+    """The flag that needs task records is told before the run is read (a missing run cannot say whether its
+    game has a task module), and of two such flags the first checked, --formats, as before either was read."""
+    from vlm.export import ExportError, ExportOptions, plan
+
+    opts = ExportOptions(run=str(tmp_path / "nowhere"), out=str(tmp_path / "out"), tasks_per_state=0,
+                         formats="trl", mix="perception=1")
+    with pytest.raises(ExportError, match=r"^--formats trl: trainer formats hold task records, and "
+                                          r"--tasks-per-state 0 draws none; drop --formats \(or raise "
+                                          r"--tasks-per-state\)$"):
+        plan(opts)
