@@ -793,3 +793,14 @@ def test_each_figure_name_that_would_replace_a_mean_or_curve_is_refused_naming_w
         check_game("catch", {"size": 5})
     assert str(refused.value) == (f"catch's episode figure {figures[0]!r} would replace {replaced}: rename "
                                   "the figure")
+
+
+def test_a_skipped_entry_points_warning_points_at_its_line_in_its_group(tmp_path, monkeypatch):
+    # A console script of the same name earlier in entry_points.txt is another entry point: not the line.
+    site = installed(tmp_path, "snake = catchplug.game:Catch")
+    info = site / "catchplug-0.1.dist-info" / "entry_points.txt"
+    info.write_text("[console_scripts]\nsnake = catchplug.cli:main\n\n" + info.read_text())
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.warns(UserWarning, match="the game 'snake' exists already") as caught:
+        assert envs._plugin_games() == {}
+    assert (caught[0].filename, caught[0].lineno) == (str(info), 5)
