@@ -804,3 +804,30 @@ def test_a_skipped_entry_points_warning_points_at_its_line_in_its_group(tmp_path
     with pytest.warns(UserWarning, match="the game 'snake' exists already") as caught:
         assert envs._plugin_games() == {}
     assert (caught[0].filename, caught[0].lineno) == (str(info), 5)
+
+
+def test_a_warning_points_at_entry_points_txt_not_at_another_text_file_of_the_package(tmp_path, monkeypatch):
+    # pip's RECORD lists the package's own files first: a notes.txt there is not the entry points' file.
+    site = installed(tmp_path, "snake = catchplug.game:Catch")
+    (site / "catchplug" / "notes.txt").write_text("snake = catchplug.game:Catch\n")
+    record = site / "catchplug-0.1.dist-info" / "RECORD"
+    record.write_text("catchplug/notes.txt,,\n" + record.read_text())
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.warns(UserWarning, match="the game 'snake' exists already") as caught:
+        assert envs._plugin_games() == {}
+    info = site / "catchplug-0.1.dist-info" / "entry_points.txt"
+    assert (caught[0].filename, caught[0].lineno) == (str(info), 2)
+
+
+@pytest.mark.parametrize("before", [None, "", "1"])
+def test_the_fork_servers_quiet_warnings_leave_this_processs_environment_as_it_was(monkeypatch, before):
+    # Set for the fork server's start only: this process's own later imports (a plugin's) still warn.
+    from envs.vector import _plugin_warnings_shown
+
+    if before is None:
+        monkeypatch.delenv(envs.PLUGIN_WARNINGS_SHOWN, raising=False)
+    else:
+        monkeypatch.setenv(envs.PLUGIN_WARNINGS_SHOWN, before)
+    with _plugin_warnings_shown():
+        assert os.environ[envs.PLUGIN_WARNINGS_SHOWN] == "1"
+    assert os.environ.get(envs.PLUGIN_WARNINGS_SHOWN) == before
