@@ -121,9 +121,10 @@ def evaluate(args: argparse.Namespace) -> int:
                            f"{GIVE_OUT}")
         if not args.no_video:
             check_mp4_writer()
+        # The game alone, before any checkpoint: a start state or setting of the run's config.yaml that it
+        # refuses is named here, not in a traceback, nor behind another game's checkpoint among several.
+        check_game(cfg["env"], env_kwargs)
         if args.random:
-            # The game alone: a start state or setting it refuses is named here, not in a traceback.
-            check_game(cfg["env"], env_kwargs)
             ckpts: list[Path | None] = [None]
         else:
             # Every file before any play: a typo among many checkpoints is said before the long work.
