@@ -826,12 +826,21 @@ def test_workers_above_this_machines_cores_follow_its_automatic_count(scripts, t
             ({"num_workers": 6}, [], 4, [note.format(6, 6, 6)]),
             ({}, ["--num-workers", "16"], 16, []),  # a flag wins
             ({"num_workers": 3}, [], 3, []),  # within this machine's cores: kept
+            ({"num_workers": 4}, [], 4, []),  # as many as its cores: kept, no note of "4 -> 4"
             ({"num_workers": 0}, [], 0, [])):  # in process
         (run / "config.yaml").write_text(yaml.safe_dump({**auto, **own}))
         assert scripts.train_ppo.main(["--resume", str(run), *argv]) == 0
         assert calls.pop()[0]["num_workers"] == expected, (own, argv)
         err = capsys.readouterr().err
         assert [line for line in err.splitlines() if line.startswith("note: ")] == notes, (own, argv)
+    monkeypatch.setattr(envs.vector, "usable_cores", lambda: 1)  # one core: two workers are one too many
+    (run / "config.yaml").write_text(yaml.safe_dump({**auto, "num_workers": 2}))
+    assert scripts.train_ppo.main(["--resume", str(run)]) == 0
+    assert calls.pop()[0]["num_workers"] == 1
+    assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")] == [
+        "note: num_workers follows this machine's 1 usable core, 2 -> 1 worker process (the automatic "
+        "value; give --num-workers 2 to keep 2)"]
+    monkeypatch.setattr(envs.vector, "usable_cores", lambda: 4)
     (run / "config.yaml").write_text(yaml.safe_dump(auto))
     argv = ["--config", str(run / "config.yaml"), "--run-dir", str(tmp_path / "again")]
     assert scripts.train_ppo.main(argv) == 0
