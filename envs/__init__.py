@@ -72,6 +72,19 @@ def _entry_point_line(ep: importlib.metadata.EntryPoint) -> tuple[str, int] | No
     return None
 
 
+def skip_entry_point(ep: importlib.metadata.EntryPoint, group: str, problem: str, module: str) -> None:
+    """Warn that entry point ``ep`` of ``group`` is not added, for ``problem``, naming its package and
+    pointing at its line of the package's ``entry_points.txt`` (not at the line of ``module`` that reads
+    it); once a command: not again in the fork server (``PLUGIN_WARNINGS_SHOWN``)."""
+    if os.environ.get(PLUGIN_WARNINGS_SHOWN):
+        return
+    where = f"entry point {ep.name} = {ep.value!r} of group {group}"
+    if ep.dist is not None:
+        where += f" (package {ep.dist.name})"
+    place = _entry_point_line(ep) or (f"<{group}>", 0)
+    warnings.warn_explicit(f"{where} is not added: {problem}", UserWarning, *place, module=module)
+
+
 def _plugin_games() -> dict[str, tuple[str, str]]:
     """The games of ``PLUGIN_GROUP``'s entry points, as ``GAMES`` entries (the id ``depthfirst/<Class>-v0``).
     One that cannot be added is skipped with a warning naming its package and what to change: raising here
@@ -80,9 +93,6 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
     holders: dict[str, str] = {}  # name -> the package whose entry point added it (the first on sys.path)
     ids = {gym_id for _, gym_id in GAMES.values()}
     for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
-        where = f"entry point {ep.name} = {ep.value!r} of group {PLUGIN_GROUP}"
-        if ep.dist is not None:
-            where += f" (package {ep.dist.name})"
         # Used once the value is checked below (ep.attr raised AttributeError on one importlib cannot parse).
         gym_id = f"depthfirst/{ep.value.partition(':')[2]}-v0"
         if not re.fullmatch(r"[a-z][a-z0-9_]*", ep.name):  # it names run folders and configs/<name>.yaml
@@ -102,11 +112,7 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
             holders[ep.name] = ep.dist.name if ep.dist is not None else "(unknown)"
             ids.add(gym_id)
             continue
-        if os.environ.get(PLUGIN_WARNINGS_SHOWN):
-            continue
-        # Pointed at the package's entry point (its file and line), not at this module's line that reads them.
-        place = _entry_point_line(ep) or (f"<{PLUGIN_GROUP}>", 0)
-        warnings.warn_explicit(f"{where} is not added: {problem}", UserWarning, *place, module="envs")
+        skip_entry_point(ep, PLUGIN_GROUP, problem, "envs")
     return games
 
 

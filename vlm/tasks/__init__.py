@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import os
 import pkgutil
 import re
 import threading
-import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Sequence
 from pathlib import Path
@@ -40,13 +38,10 @@ def _plugin_tasks() -> dict[str, str]:
     warning naming its package and what to change, as ``envs._plugin_games`` does a game's: raising here
     would stop every script. Whether the module imports and keeps the contract is checked when it is used
     (``task_module``): importing every installed one here would slow every script down."""
-    from envs import BUILTIN_GAMES, GAMES, PLUGIN_GROUP, PLUGIN_WARNINGS_SHOWN, _entry_point_line
+    from envs import BUILTIN_GAMES, GAMES, PLUGIN_GROUP, skip_entry_point
 
     found: dict[str, str] = {}
     for ep in importlib.metadata.entry_points(group=TASK_PLUGIN_GROUP):
-        where = f"entry point {ep.name} = {ep.value!r} of group {TASK_PLUGIN_GROUP}"
-        if ep.dist is not None:
-            where += f" (package {ep.dist.name})"
         if ep.name in found:  # importlib lists the packages in sys.path's order
             problem = (f"the game {ep.name!r} has a task module already, {found[ep.name]} (earlier on "
                        "sys.path)")
@@ -60,10 +55,7 @@ def _plugin_tasks() -> dict[str, str]:
         else:
             found[ep.name] = ep.value
             continue
-        if os.environ.get(PLUGIN_WARNINGS_SHOWN):  # a fork server: the script starting it has warned
-            continue
-        place = _entry_point_line(ep) or (f"<{TASK_PLUGIN_GROUP}>", 0)
-        warnings.warn_explicit(f"{where} is not added: {problem}", UserWarning, *place, module="vlm.tasks")
+        skip_entry_point(ep, TASK_PLUGIN_GROUP, problem, "vlm.tasks")
     return found
 
 
