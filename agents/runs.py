@@ -647,14 +647,23 @@ def trained_env(tag: object, checkpoint: Path) -> str | None:
 
 
 def saved_env_tag(checkpoint: Path) -> object:
-    """``checkpoint``'s ``ENV_ATTR`` as SB3 saved it (plain JSON in its data member), read without loading
-    the model; None where it cannot be read (its load says why)."""
+    """``checkpoint``'s ``ENV_ATTR`` as SB3 saved it, read without loading the model; None where it cannot
+    be read (its load says why)."""
+    return _saved_data(checkpoint).get(ENV_ATTR)
+
+
+def _saved_data(file: Path) -> dict[str, Any]:
+    """The JSON "data" member of SB3 model file ``file``, read without loading the model; empty where it
+    cannot be read (a damaged file is reported by whatever loads it), or ``file`` is no regular file (a
+    FIFO's open waits for a writer)."""
+    if not file.is_file():
+        return {}
     try:
-        with zipfile.ZipFile(checkpoint) as z:
+        with zipfile.ZipFile(file) as z:
             data = json.loads(z.read("data"))
-    except (OSError, EOFError, KeyError, ValueError, NotImplementedError, zipfile.BadZipFile):
-        return None
-    return data.get(ENV_ATTR) if isinstance(data, dict) else None
+    except CHECKPOINT_ERRORS:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def untagged_note(checkpoint: Path, env: str) -> str:
@@ -680,16 +689,8 @@ def file_slug(text: str, fallback: str) -> str:
 
 
 def saved_step(file: Path) -> int | None:
-    """The step a model file holds (SB3's ``num_timesteps`` in its "data" member); None where it cannot
-    be read (a damaged file is reported by whatever loads it), or is no regular file (a FIFO's open waits for
-    a writer)."""
-    if not file.is_file():
-        return None
-    try:
-        with zipfile.ZipFile(file) as z:
-            step = json.loads(z.read("data"))["num_timesteps"]
-    except (*CHECKPOINT_ERRORS, TypeError):
-        return None
+    """The step a model file holds (SB3's ``num_timesteps``); None where it cannot be read."""
+    step = _saved_data(file).get("num_timesteps")
     return step if isinstance(step, int) else None
 
 
