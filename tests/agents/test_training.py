@@ -5080,7 +5080,7 @@ def test_a_ctrl_c_among_several_checkpoints_stops_before_the_last_write_and_is_i
     import agents.evaluation
 
     run = tmp_path / "run"
-    shutil.copytree(trained, run)
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
     first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
     module, name = (agents.evaluation, "run_episodes") if at == "second play" else (agents.evaluate_cli,
                                                                                      "print_results")
