@@ -123,7 +123,7 @@ def evaluate(args: argparse.Namespace) -> int:
             check_mp4_writer()
         # The game alone, before any checkpoint: a start state or setting of the run's config.yaml that it
         # refuses is named here, not in a traceback, nor behind another game's checkpoint among several.
-        check_game(cfg["env"], env_kwargs)
+        spec = check_game(cfg["env"], env_kwargs)
         if args.random:
             ckpts: list[Path | None] = [None]
         else:
@@ -151,7 +151,7 @@ def evaluate(args: argparse.Namespace) -> int:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
         else:
             model = load_model(cfg, ckpt, device=args.device, run=run)
-            check_fits(model, cfg["env"], env_kwargs, ckpt)
+            check_fits(model, cfg["env"], env_kwargs, ckpt, spec)
         # Read now, as it was loaded: after the play the file may be gone or another (a --force, a training
         # run rewriting model.zip), and reading it then ended in a traceback.
         label = "" if args.random else foreign_label(None if args.out else run, ckpt)

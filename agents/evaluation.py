@@ -268,15 +268,17 @@ def check_trained_on(trained_on: str | None, env: str, checkpoint: Path) -> None
                        "the run folder it was trained in instead")
 
 
-def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Path) -> GameSpec:
+def check_fits(model: Any, env: str, env_kwargs: dict[str, Any], checkpoint: Path,
+               spec: GameSpec | None = None) -> GameSpec:
     """``env``'s ``GameSpec``, or ``RunError`` unless ``model`` (loaded from ``checkpoint``) reads its
     observations and acts in its action space (a checkpoint of another game or board size would otherwise
     fail deep inside the first step). Every command that plays a run's model (evaluate,
     export_trajectories, compare, score_predictions) takes it from a run folder or ``--checkpoint``, which
-    the message names."""
+    the message names. ``spec``: ``check_game``'s of these settings where the caller has it (evaluate's
+    several checkpoints: the game built once, not once more for each)."""
     from agents.runs import ENV_ATTR, RunError, trained_env, untagged_note
 
-    want = check_game(env, env_kwargs)
+    want = spec or check_game(env, env_kwargs)
     tag = getattr(model, ENV_ATTR, None)  # load restored it
     check_trained_on(trained_env(tag, checkpoint), env, checkpoint)
     have = (tuple(model.observation_space.shape), int(model.action_space.n))
