@@ -306,7 +306,7 @@ def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so
     import agents.evaluation
 
     run = tmp_path / "run"
-    shutil.copytree(trained, run)
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
     first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
     if stop == "damaged":
         second.write_bytes(first.read_bytes()[:100])  # a copy cut short: a zip's start, and no model
