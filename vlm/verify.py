@@ -25,6 +25,11 @@
 - ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths);
                   a blank one is matched by no reply, an empty one included.
 
+A negation (not, n't, never, except, avoid, instead of, ...) takes back what follows it up to the next
+punctuation mark, line end or "is" (``_NEGATION``): a reply is credited only where its answer stays the
+same without that ("Not RIGHT", "B, not C" are none; "No, it is not alive" is no). An option's own text
+and an ``exact`` answer are compared whole.
+
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
 counts, and without either a short bare reply with no tags (e.g. "UP"). ``format`` is 1 when the reply
@@ -126,6 +131,14 @@ _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|on
                          r"should|opens|pauses|brings|to\s{1,3}(?:open|pause|bring|access|view|see|check|"
                          r"save|confirm))\b|again\s{0,3}(?:[,;:.!?]|[)\]\"'`*](?!\w)|$))[a-z]",
                          re.IGNORECASE)
+# A negation takes back what follows it, up to the next punctuation mark, line end or "is" (a bracketed pair
+# whole): a reply whose answer it covers names none ("Not RIGHT", "All except RIGHT", "Don't go UP", "Not
+# (3, 4)"; "B, not C" names two), where a negation of anything else changes nothing ("No, it is not alive",
+# "The colour that does not appear is B"). Read as any other words, the negated answer was credited.
+_NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\s{1,3}of|rather\s{1,3}than|"
+                       r"other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)\b|n['’]t\b)"
+                       r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"
+                       r"(?=[,;:.!?](?:\s|$)|\n|\b(?:is|are|was|were)\b|$)", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -256,15 +269,27 @@ def _normalised(text: str) -> str:
     return " ".join(_strip_wrapping(text).split()).casefold()
 
 
+def _affirmed(text: str) -> str:
+    """``text`` without what its negations take back (``_NEGATION``): a reply names an answer only where
+    this reads the same answer from it as ``text`` does."""
+    return _NEGATION.sub(" ", text)
+
+
 def _words(text: str, signed: bool) -> list[str]:
     return (_SIGNED_WORDS if signed else _WORDS).findall(text.lower())
 
 
 def _one_choice(text: str, choices: list[str]) -> str | None:
-    """The single distinct choice word named in ``text`` (canonical spelling), else None. A one-letter
-    choice that is also a word (Pokémon's button a) counts only where it stands as an answer
-    (``_named_letters``): the article in "Walk up a bit" is no button a; button b counts as any word. The
-    word start counts only as the button (``_VERB_START``): the verb in "Start by going up" is none."""
+    """The single distinct choice word named in ``text`` (canonical spelling), else None; a negated one
+    ("Not UP") is none (``_affirmed``). A one-letter choice that is also a word (Pokémon's button a)
+    counts only where it stands as an answer (``_named_letters``): the article in "Walk up a bit" is no
+    button a; button b counts as any word. The word start counts only as the button (``_VERB_START``):
+    the verb in "Start by going up" is none."""
+    named = _choice_named(text, choices)
+    return named if named == _choice_named(_affirmed(text), choices) else None
+
+
+def _choice_named(text: str, choices: list[str]) -> str | None:
     canon = {c.lower(): c for c in choices}
     signed = any(c[-1] in "+-" for c in canon)
     letters = {c for c in canon if c in _WORD_LETTERS}
@@ -363,6 +388,13 @@ def _option_letter(text: str, options: list[str]) -> str | None:
     if lead := _lettered_text(text, texts):
         named, after = lead
         return named if after == texts[ord(named) - 65] else None
+    found = _letters(text, valid)
+    # A negated letter ("Not B", "B, not C") is none given (``_affirmed``).
+    return found.pop() if len(found) == 1 and found == _letters(_affirmed(text), valid) else None
+
+
+def _letters(text: str, valid: set[str]) -> set[str]:
+    """The valid option letters ``text`` names (see ``_option_letter``)."""
     found = {m for m in _LETTER.findall(text) if m in valid}
     if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
         found.discard("I")  # every I is the pronoun: "I think so" names no option
@@ -370,7 +402,7 @@ def _option_letter(text: str, options: list[str]) -> str | None:
         letter = next(g for g in m.groups() if g).upper()
         if letter in valid:
             found.add(letter)
-    return found.pop() if len(found) == 1 else None
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- rules
@@ -383,15 +415,17 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
     if rule == "integer":
         # One distinct number: a reply restating its answer ("5, so the answer is 5") gives one answer,
         # where "5 or 6" gives two (5.0 and 5 are one: the decimal with a zero fraction is its integer).
+        # A negated number ("Not 5") is none given.
         numbers = set(_integers(content))
-        return len(numbers) == 1 and numbers == {int(spec["value"])}
+        return numbers == {int(spec["value"])} and numbers == set(_integers(_affirmed(content)))
     if rule == "coordinate":
-        return _one_pair(_numbers(content)) == [int(v) for v in spec["value"]]
+        pair = _one_pair(_numbers(content))
+        return pair == [int(v) for v in spec["value"]] and pair == _one_pair(_numbers(_affirmed(content)))
     if rule == "word":
         word = _one_choice(content, list(spec["choices"]))
         return word is not None and word in spec["accepted"]
-    if rule == "rotation_angle":
-        return _rotation_ok(content, spec)
+    if rule == "rotation_angle":  # "Not 270 about Z" is no angle given
+        return _rotation_ok(content, spec) and _rotation_ok(_affirmed(content), spec)
     if rule == "exact":  # a blank label (a trainer's missing label column) is matched by no reply
         expected = _normalised(str(spec["answer"]))
         return bool(expected) and _normalised(content) == expected
@@ -430,10 +464,15 @@ def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
 
 
 def _snake_moves(content: str | None, moves: list[str]) -> set[str] | None:
-    """The set of moves a ``<worst_answer>`` names; empty for "None" ("no", or nothing); None if both, or
-    if it names neither ("I don't know" is no answer)."""
+    """The set of moves a ``<worst_answer>`` names; empty for "None" ("no", or nothing); None if both, if
+    it names neither ("I don't know" is no answer) or if it negates a move ("DOWN, not UP")."""
     if content is None or len(content) > MAX_ANSWER_CHARS:
         return None
+    named = _moves_named(content, moves)
+    return named if named == _moves_named(_affirmed(content), moves) else None
+
+
+def _moves_named(content: str, moves: list[str]) -> set[str] | None:
     canon = {m.lower(): m for m in moves}
     words = _words(content, False)
     named = {canon[w] for w in words if w in canon}

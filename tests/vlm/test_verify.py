@@ -1232,3 +1232,37 @@ def test_a_reply_whose_think_block_the_template_opened_is_read_after_its_close()
     assert verify(reasoning + "<answer>5</answer>", record(INTEGER))["overall"] == 1.0
     hidden = "Maybe <best_answer>UP</best_answer><worst_answer>DOWN, RIGHT</worst_answer>\n</think>\nUnsure."
     assert verify(hidden, record(SNAKE))["accuracy"] == 0.0
+
+
+YES_NO = {"rule": "word", "choices": ["yes", "no"], "accepted": ["no"]}  # Snake's alive, Pokémon's in battle
+
+
+def test_a_negated_answer_is_not_credited() -> None:
+    """Every rule read the answer a reply negated as the one it gave: "Not RIGHT", "All except RIGHT",
+    "Don't go RIGHT", "Not yes", "Not (3, 4)", "Not 5", "Not B" scored 1 where that was the answer. A
+    negation takes back what follows it up to the next punctuation mark or "is": a reply whose answer it
+    covers names none, where a negation of anything else changes nothing."""
+    yes = {**YES_NO, "accepted": ["yes"]}
+    for reply, spec in (("Not RIGHT", WORD | {"accepted": ["RIGHT"]}), ("All except UP", WORD),
+                        ("Anything but LEFT", WORD), ("Don't go UP", WORD), ("I would never move UP", WORD),
+                        ("Avoid LEFT", WORD), ("LEFT instead of DOWN", WORD), ("Not yes", yes),
+                        ("Not (3, 4)", COORD), ("not (3,4)", COORD), ("Not 5", INTEGER),
+                        ("It is not 5.0", INTEGER), ("The answer is not 5", INTEGER), ("Not B", CHOICE),
+                        ("not option b", CHOICE), ("Not X-", TURN), ("Not 270 about Z", ANGLE_FREE),
+                        ("Don't press a", NEXT_BUTTON | {"accepted": ["a"]}),
+                        # the negated answer is a second one beside the answer given: none is credited
+                        ("Not RIGHT, LEFT", WORD), ("UP, not DOWN", WORD), ("I would not go DOWN; UP", WORD),
+                        ("(3, 4), not (4, 3)", COORD), ("B, not C", CHOICE),
+                        ("Not 90: 270 about Z", ANGLE_FREE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply in ("Not RIGHT", "All except RIGHT", "Not RIGHT, LEFT"):
+        assert parse_move(wrap(reply), record(WORD)) is None, reply
+    assert verify(snake_reply("Not UP", "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 0
+    assert verify(snake_reply("UP", "DOWN, RIGHT, not LEFT"), record(SNAKE))["accuracy"] == 0
+    # A negation of anything but an answer changes nothing.
+    for reply, spec in (("No, it is not alive", YES_NO), ("It doesn't survive, so no", YES_NO),
+                        ("5 (not counting the head)", INTEGER), ("Not sure, but B", CHOICE),
+                        ("The colour that does not appear is B", CHOICE), ("Yes, it does not die", yes),
+                        ("(3, 4), not the apple", COORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    assert verify(snake_reply("UP (not fatal)", "DOWN, RIGHT (not safe)"), record(SNAKE))["accuracy"] == 1.0
