@@ -67,8 +67,9 @@ _TAG_SPACES = re.compile(r"<\s{0,3}(/?)\s{0,3}(" + _TAG_NAMES + r")\s{0,3}>", re
 # 4,300-digit limit): cut at 12 digits, the rest of a fraction was another number ("3.0000000000001" the
 # coordinate (3, 1)) and the rest of a whole part was dropped ("1234567890123" the count 123456789012).
 # Digits right after a point or a digit start no number: ".5" is no 5 but the decimal 0.5 (read as no
-# number, it was left out: "5 or .5" was the count 5).
-_NUMBER = re.compile(r"-?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)")
+# number, it was left out: "5 or .5" was the count 5). Digits with a second point ("1.0.5", a version or a
+# date) are no number: read as their first decimal, "1.0.5" was the count 1.
+_NUMBER = re.compile(r"-?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)(?!\d|\.\d)")
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}

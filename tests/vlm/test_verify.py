@@ -1266,3 +1266,15 @@ def test_a_negated_answer_is_not_credited() -> None:
                         ("(3, 4), not the apple", COORD)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
     assert verify(snake_reply("UP (not fatal)", "DOWN, RIGHT (not safe)"), record(SNAKE))["accuracy"] == 1.0
+
+
+def test_digits_with_two_points_are_no_number() -> None:
+    """A run of digits with two points (a version, a date, "1.0.5") was read as its first decimal: "1.0.5"
+    scored as the count 1 and "(1.0.3, 4)" as the cell (1, 4). It is no number at all now."""
+    for reply, spec in (("1.0.5", {**INTEGER, "value": 1}), ("v1.0.5", {**INTEGER, "value": 1}),
+                        ("12.0.5", {**INTEGER, "value": 12}), ("12.0.5", {**INTEGER, "value": 1}),
+                        ("5.1.2024", INTEGER), ("(1.0.3, 4)", {**COORD, "value": [1, 4]}),
+                        ("3.0.0 about Z", {**ANGLE_FREE, "angle": 3})):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply in ("5.", "5.0.", "It is 5. Then it grows.", "5.0"):  # a full stop after a number ends it
+        assert verify(wrap(reply), record(INTEGER))["accuracy"] == 1.0, reply
