@@ -10,10 +10,10 @@
                   word up to twenty; restated, "5, so the answer is 5", it is still one).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
-                  (moves such as UP or X+, yes/no, Pokémon's buttons; "X-axis" names no turn X-). Case
-                  does not matter; a one-letter choice that is also a word (button a) counts only where it
-                  stands as an answer ("Press A", "press a to talk", "(a)"), not as the article in "Walk
-                  up a bit".
+                  (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
+                  buttons; "X-axis" names no turn X-). Case does not matter; a one-letter choice that is
+                  also a word (button a) counts only where it stands as an answer ("Press A", "press a to
+                  talk", "(a)"), not as the article in "Walk up a bit".
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
                   the set of ``fatal`` moves ("None" when there is none).
@@ -116,9 +116,11 @@ _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|
 # The determiner no before a word on its line ("no idea", "I have no clue", "there is no wall") is no answer
 # to a yes/no question: read as one, a reply that knew nothing scored as no. Before a word no determiner
 # takes, a link, pronoun or article ("no or yes", "No because it dies", "No it dies", "No the wall"), it is
-# the word still.
+# the word still, as before the adverb longer ("It is no longer alive" is no).
 _DETERMINER_NO = re.compile(r"\bno(?=[ \t]{1,3}(?!(?:or|and|nor|but|because|since|as|so|then|it|i|he|she|"
-                            r"we|you|they|there|this|that|the|a|an)\b)[a-z])", re.IGNORECASE)
+                            r"we|you|they|there|this|that|the|a|an|longer)\b)[a-z])", re.IGNORECASE)
+# The spoken forms of yes and no, which a yes/no question's choices read as those words ("Nope" is no).
+_SPOKEN_YES_NO = {"yep": "yes", "yup": "yes", "yeah": "yes", "nope": "no", "nah": "no"}
 # Pokémon's button start read where the word is the verb or the noun in running text ("Start by going up",
 # "Start moving up", "from the start of the path") named a second button. It counts as the button after a
 # word that presses one ("press start by the door"), or before the end, a punctuation mark, a word that
@@ -298,7 +300,10 @@ def _choice_named(text: str, choices: list[str]) -> str | None:
         text = _START.sub(lambda m: m.group() if _start_button(text, m) else " ", text)
     if "no" in canon:
         text = _DETERMINER_NO.sub(" ", text)
-    found = {canon[w] for w in _words(text, signed) if w in canon and w not in letters}
+    words = _words(text, signed)
+    if "yes" in canon and "no" in canon:
+        words = [_SPOKEN_YES_NO.get(w, w) for w in words]
+    found = {canon[w] for w in words if w in canon and w not in letters}
     if letters:
         found |= {canon[c] for c in _named_letters(text) & letters}
     return found.pop() if len(found) == 1 else None

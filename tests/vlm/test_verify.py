@@ -1278,3 +1278,20 @@ def test_digits_with_two_points_are_no_number() -> None:
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
     for reply in ("5.", "5.0.", "It is 5. Then it grows.", "5.0"):  # a full stop after a number ends it
         assert verify(wrap(reply), record(INTEGER))["accuracy"] == 1.0, reply
+
+
+def test_spoken_yes_and_no_and_no_longer_answer_a_yes_no_question() -> None:
+    """"Nope", "Nah", "Yep", "Yeah", "Yup" and "It is no longer alive" (Snake's alive question) named
+    neither yes nor no, so a plain answer scored 0; they are that answer now, and two of them still none."""
+    yes = record({**YES_NO, "accepted": ["yes"]})
+    for reply in ("Nope", "nope.", "**Nope**", "Nah", "Nope, it hits the wall", "It is no longer alive",
+                  "no longer in a battle"):
+        assert verify(wrap(reply), record(YES_NO))["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), yes)["accuracy"] == 0.0, reply
+    for reply in ("Yep", "Yeah.", "Yup, it survives"):
+        assert verify(wrap(reply), yes)["accuracy"] == 1.0, reply
+    for reply in ("Yeah, no", "Nope, yes", "Yes, but it is no longer growing"):
+        assert verify(wrap(reply), yes)["accuracy"] == 0.0, reply
+        assert verify(wrap(reply), record(YES_NO))["accuracy"] == 0.0, reply
+    # Other questions' words are read as before: "nah" names no move.
+    assert verify(wrap("Nah, UP"), record(WORD))["accuracy"] == 1.0
