@@ -1295,3 +1295,45 @@ def test_spoken_yes_and_no_and_no_longer_answer_a_yes_no_question() -> None:
         assert verify(wrap(reply), record(YES_NO))["accuracy"] == 0.0, reply
     # Other questions' words are read as before: "nah" names no move.
     assert verify(wrap("Nah, UP"), record(WORD))["accuracy"] == 1.0
+
+
+# Free-form replies of each question kind, right, wrong, hedged, negated, doubled; every trainer's reward
+# must score each as score_predictions.py does.
+FREE_FORM = [
+    (YES_NO, ["No", "Nope", "No battle", "It is no longer alive", "Not yes", "Yes or no? No.", "**No**",
+              "The snake hits its own body on move 3.\nAnswer: No", "I don't think so", "no idea"]),
+    (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six"]),
+    (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
+    (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN"]),
+    (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5"]),
+    (NEXT_BUTTON, ["Press A", "Walk up a bit", "Not A"]),
+    (ANGLE_FREE, ["270 about Z", "Not 270 about Z", "-90 degrees about the z axis"]),
+]
+
+
+def test_the_trainers_rewards_score_a_reply_as_score_predictions_does() -> None:
+    """score_predictions.py (vlm.scoring.score_predictions) and the reward functions every trainer loads
+    from vlm/rewards.py, given the ground truth the export writes, agree on each free-form reply."""
+    from vlm.scoring import score_predictions
+
+    rewards = load_rewards()
+    prompt = "<|im_start|>user\nHow many? Answer in <answer></answer>.<|im_end|>\n<|im_start|>assistant\n"
+    seen = set()
+    for spec, answers in FREE_FORM:
+        rec = record(spec)
+        gt = ground_truth_json(rec)
+        for answer in answers:
+            for reply in (answer, wrap(answer)):
+                got = score_predictions([rec], {rec.id: reply}).as_dict()["overall"]
+                want = [got["accuracy"], got["format"]]
+                seen.add(got["accuracy"])
+                assert [rewards.trl_accuracy_reward([reply], ground_truth=[gt])[0],
+                        rewards.trl_format_reward([reply], ground_truth=[gt])[0]] == want, reply
+                # EasyR1 (batch and older), verl
+                for s in (rewards.compute_score([{"response": reply, "ground_truth": gt}])[0],
+                          rewards.compute_score(reply, gt),
+                          rewards.compute_score(data_source="d", solution_str=reply, ground_truth=gt)):
+                    assert [s["accuracy"], s["format"]] == want, reply
+                out = rewards.reward_func([prompt + reply + "<|im_end|>"], [prompt], [gt])  # OpenRLHF
+                assert [out["accuracy_rewards"][0], out["format_rewards"][0]] == want, reply
+    assert seen == {0.0, 1.0}  # right and wrong replies both met
