@@ -1337,3 +1337,17 @@ def test_the_trainers_rewards_score_a_reply_as_score_predictions_does() -> None:
                 out = rewards.reward_func([prompt + reply + "<|im_end|>"], [prompt], [gt])  # OpenRLHF
                 assert [out["accuracy_rewards"][0], out["format_rewards"][0]] == want, reply
     assert seen == {0.0, 1.0}  # right and wrong replies both met
+
+
+def test_an_option_text_or_exact_answer_holding_a_negation_is_compared_whole() -> None:
+    """A negation takes back an answer it covers, but an option's own text and an exact ground truth are
+    the answer as written: "The box is not on a target" names its option, "Not Pallet Town" matches."""
+    spec = record({"rule": "choice", "answer": "B",
+                   "options": ["The box is on a target", "The box is not on a target", "No box moved"]})
+    for right in ("The box is not on a target", "B. The box is not on a target",
+                  "(b) the box is not on a target"):
+        assert verify(wrap(right), spec)["accuracy"] == 1.0, right
+    for wrong in ("A. The box is not on a target", "Not B", "Not A"):
+        assert verify(wrap(wrong), spec)["accuracy"] == 0.0, wrong
+    exact = record({"rule": "exact", "answer": "Not Pallet Town"})
+    assert verify(wrap("Not Pallet Town"), exact)["accuracy"] == 1.0
