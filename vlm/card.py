@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 from collections import Counter
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from typing import Any
 import yaml
 
 from agents.cli import decimals
-from vlm.formats import HF_SPLIT
+from vlm.formats import EASYR1_PIXELS, HF_SPLIT, VERL_PIXELS, png_size, prompt_tokens
 from vlm.record import FAMILIES, LEVELS
 from vlm.tasks import TASK_GAMES, drawn_families, listed, module_place, plural, task_module
 from vlm.trajectories import EPISODE_FILE, STEP_FILES
@@ -88,7 +89,7 @@ PLACEHOLDER = "<dataset>"  # the export folder, in a card rendered without it
 # file of the first split with records; {easyr1_val}, {verl_val}: its file of the split to validate on, see
 # ``_files``; {rewards}: vlm/rewards.py), {trl} as a Python string literal,
 # {llamafactory} as a YAML value; {name}: the dataset name, {split}: that split, {max_images}: the most
-# images in a record.
+# images in a record; {easyr1_length}, {verl_length}: the data.max_prompt_length setting (see ``_files``).
 LOADING = {
     "llamafactory": ("`llamafactory/{train,val,test}.json` + `dataset_info.json`",
                      "`dataset_dir: {llamafactory}`, `dataset: {name}_{split}`"),
@@ -96,11 +97,11 @@ LOADING = {
             "`datasets.load_from_disk({trl})`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
     "easyr1": ("`easyr1/{train,val,test}.parquet`",
                "`data.train_files={easyr1} data.val_files={easyr1_val} data.prompt_key=problem "
-               "data.format_prompt=null` (the questions carry their own answer format; EasyR1's example "
-               "config adds a math one), "
+               "data.format_prompt=null{easyr1_length}` (the questions carry their own answer format; "
+               "EasyR1's example config adds a math one), "
                "`worker.reward.reward_function={rewards}:compute_score`"),
     "verl": ("`verl/{train,val,test}.parquet`",
-             "`data.train_files={verl} data.val_files={verl_val}`, "
+             "`data.train_files={verl} data.val_files={verl_val}{verl_length}`, "
              "`reward.custom_reward_function.path={rewards}` (verl 0.9 ignores the top-level "
              "`custom_reward_function`)"),
     "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
@@ -230,8 +231,8 @@ def _curriculum(curriculum: dict[str, Any]) -> list[str]:
             f"{ratios}.", "", *_table(["stage", "levels", "records", "scheduled", "mix"], rows), ""]
 
 
-def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], formats: list[str], root_hint: str
-           ) -> list[str]:
+def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], formats: list[str], root_hint: str,
+           prompt_lengths: dict[str, int] | None = None) -> list[str]:
     records = [r for recs in splits.values() for r in recs]
     # --relative-paths makes a dataset that moves: its commands then run from its folder, whose path is
     # not known. Otherwise everything is absolute and runs from anywhere, as the image paths do.
@@ -283,14 +284,29 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                  "swift_rl": f"swift/{first}_rl.jsonl"}
         paths = {**{k: _shell(d + f) for k, f in files.items()}, "rewards": _shell(str(REWARDS)),
                  "trl": repr(f"{d}trl"), "llamafactory": _yaml_value(f"{d}llamafactory")}
+        lengths = prompt_lengths or {}  # absent from a card rendered without the images
+        setting = {name: -(-lengths[name] // 64) * 64 for name in ("easyr1", "verl") if name in lengths}
         rows = [[name, LOADING[name][0], LOADING[name][1].format(
-                    **paths, name=meta["dataset_name"], max_images=max_images, split=first)]
+                    **paths, name=meta["dataset_name"], max_images=max_images, split=first,
+                    **{f"{k}_length": f" data.max_prompt_length={setting[k]}" if k in setting else ""
+                       for k in ("easyr1", "verl")})]
                 for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
                   "`ground_truth`, ms-swift `solution`) are `vlm.verify.ground_truth_json(record)`; the "
                   f"reward functions in `{REWARDS}` (depthfirst's `vlm/rewards.py` where this export was "
                   "made) score responses against them.", ""]
+        labels = {"verl": "verl", "easyr1": "EasyR1"}
+        counted = [f"{lengths[k]:,} tokens in {label}" for k, label in labels.items()
+                   if k in formats and k in setting]
+        if counted:
+            lines += [f"The longest prompt takes about {listed(counted)} for Qwen2-VL and Qwen2.5-VL (each "
+                      "image one token per 28×28 pixels once the trainer has resized it, EasyR1 to at least "
+                      "512×512; the text at 3 characters a token, which errs long), hence "
+                      "`data.max_prompt_length` in the commands: verl's default, 512, stops the run at a "
+                      "longer prompt, and EasyR1's example config's 2048 drops longer ones (a release whose "
+                      "filter counts the text alone stops at them). For another model, count with its "
+                      "processor.", ""]
         empty = [s for s, recs in splits.items() if not recs]  # at most two: formats need records
         if empty:
             many, names = len(empty) > 1, " and ".join(empty)
@@ -320,10 +336,10 @@ def _yaml_configs(splits: dict[str, list[dict[str, Any]]], digest: str, traj_dig
 
 def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
                 curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = PLACEHOLDER,
-                digest: str = "", traj_digest: str = "") -> str:
+                digest: str = "", traj_digest: str = "", prompt_lengths: dict[str, int] | None = None) -> str:
     """The card's text; ``digest`` identifies the records (see ``records_digest``), ``traj_digest`` the
-    trajectory store (``trajectories_digest``). Without records (``curriculum`` None) it describes the
-    trajectories only."""
+    trajectory store (``trajectories_digest``), ``prompt_lengths`` the longest prompt's tokens by format
+    (``longest_prompts``). Without records (``curriculum`` None) it describes the trajectories only."""
     env, counts, policy = meta["env"], meta["counts"], meta["policy"]
     total = sum(len(recs) for recs in splits.values())
     title = "expert trajectories and verifiable VLM tasks" if total else "expert trajectories"
@@ -347,7 +363,7 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
     lines += _provenance(meta)
     if curriculum is not None and total:
         lines += [*_counts(meta, splits), *_curriculum(curriculum)]
-    lines += _files(meta, splits, formats, root_hint)
+    lines += _files(meta, splits, formats, root_hint, prompt_lengths)
     if splits.get("train"):
         lines += ["## Examples", ""]
     shown: set[str] = set()
@@ -382,11 +398,28 @@ def trajectories_digest(root: Path) -> str:
     return _digest((path.relative_to(root).as_posix(), path) for path in files)
 
 
+def longest_prompts(root: Path, splits: dict[str, list[dict[str, Any]]], formats: list[str]
+                    ) -> dict[str, int]:
+    """The most tokens a record's prompt takes in EasyR1 and verl, those of ``formats`` (see
+    ``vlm.formats.prompt_tokens``); each image's size read once, from its PNG header."""
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def size(rel: str) -> tuple[int, int]:
+        if rel not in sizes:
+            sizes[rel] = png_size(os.path.join(root, rel))
+        return sizes[rel]
+
+    pixels = {"easyr1": EASYR1_PIXELS, "verl": VERL_PIXELS}
+    return {name: max(prompt_tokens(r, size, pixels[name]) for recs in splits.values() for r in recs)
+            for name in pixels if name in formats and any(splits.values())}
+
+
 def write_card(root: Path, meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
                curriculum: dict[str, Any] | None, formats: list[str], root_hint: str = PLACEHOLDER) -> Path:
     path = root / "README.md"
     digest = records_digest(root, splits) if curriculum is not None else ""  # no record files to hash
     traj_digest = "" if any(splits.values()) else trajectories_digest(root)  # its configs name records
-    text = render_card(meta, splits, curriculum, formats, root_hint, digest, traj_digest)
+    text = render_card(meta, splits, curriculum, formats, root_hint, digest, traj_digest,
+                       longest_prompts(root, splits, formats))
     path.write_text(text, encoding="utf-8")
     return path

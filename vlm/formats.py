@@ -34,6 +34,7 @@ every reward function in ``vlm/rewards.py`` reads back.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -101,6 +102,54 @@ def prompt_text(rec: Record) -> str:
         raise ValueError(f"record {rec['id']}: the question contains {IMAGE_TOKEN!r}, which trainers read "
                          "as an image placeholder")
     return IMAGE_TOKEN * len(rec["images"]) + rec["question"]
+
+
+# Prompt lengths in tokens, for the RL trainers' data.max_prompt_length: verl's default (512, truncation
+# 'error') stops the run at a longer prompt, EasyR1's example config drops one. Counted for Qwen2-VL and
+# Qwen2.5-VL, the models of their examples: an image takes one token per 28×28-pixel tile (14-pixel patches
+# merged 2×2) once resized into the trainer's pixel range; text is counted at 3 characters a token (Qwen's
+# BPE gave 3.08 to 3.95 on Snake, Sokoban and Rotation prompts: every prompt's count here came out 20 or
+# more tokens above its real one), plus the chat template's.
+TILE = 28
+VERL_PIXELS = (56 * 56, 28 * 28 * 16384)  # the processor's own range (verl passes images on unresized)
+EASYR1_PIXELS = (512 * 512, 2048 * 2048)  # EasyR1's example config: data.min_pixels, data.max_pixels
+TEMPLATE_TOKENS = 32  # Qwen2-VL's system, user and assistant turns' markers (about 21)
+IMAGE_MARK_TOKENS = 2  # <|vision_start|> and <|vision_end|> around each image's tiles
+
+
+@lru_cache(maxsize=256)  # an export's images come in a few sizes
+def image_tokens(width: int, height: int, pixels: tuple[int, int]) -> int:
+    """Tokens of one ``width``×``height`` image: scaled into ``pixels`` (min, max; aspect kept), then
+    rounded to whole tiles within Qwen2-VL's own range as its processor's ``smart_resize`` does."""
+    area, (low, high) = width * height, pixels
+    if not low <= area <= high:
+        scale = math.sqrt((low if area < low else high) / area)
+        width, height = int(width * scale), int(height * scale)
+    h, w = max(TILE, round(height / TILE) * TILE), max(TILE, round(width / TILE) * TILE)
+    low, high = VERL_PIXELS
+    if h * w > high:
+        beta = math.sqrt(height * width / high)
+        h, w = math.floor(height / beta / TILE) * TILE, math.floor(width / beta / TILE) * TILE
+    elif h * w < low:
+        beta = math.sqrt(low / (height * width))
+        h, w = math.ceil(height * beta / TILE) * TILE, math.ceil(width * beta / TILE) * TILE
+    return (h // TILE) * (w // TILE)
+
+
+def prompt_tokens(rec: Record, sizes: Callable[[str], tuple[int, int]], pixels: tuple[int, int]) -> int:
+    """About how many tokens the user turn of ``rec`` takes (see ``TILE``), ``sizes`` giving an image
+    path's (width, height)."""
+    images = sum(image_tokens(*sizes(p), pixels) + IMAGE_MARK_TOKENS for p in rec["images"])
+    return TEMPLATE_TOKENS + images + math.ceil(len(rec["question"]) / 3)
+
+
+def png_size(path: str) -> tuple[int, int]:
+    """(width, height) from a PNG's header, without decoding it."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise ValueError(f"{path}: not a PNG")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def llamafactory_example(rec: Record, image_ref: ImageRef) -> Record:

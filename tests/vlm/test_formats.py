@@ -281,7 +281,8 @@ def test_empty_splits_get_no_file_where_a_trainer_cannot_read_one(tmp_path_facto
     args[args.index("--formats") + 1] = "verl,llamafactory"
     assert load_script("export_trajectories").main(args) == 0
     card = (only_test / "README.md").read_text()
-    assert "verl/test.parquet`" in card and "depthfirst_snake_test`" in card and "train.parquet" not in card
+    assert "verl/test.parquet data.max_prompt_length=" in card and "depthfirst_snake_test`" in card
+    assert "train.parquet" not in card
     assert "The train and val splits are empty" in card and "trl/" not in card
     datasets = needs_datasets()
     dd = datasets.load_from_disk(str(out / "trl"))
@@ -402,6 +403,38 @@ def test_verl_parquet_follows_the_documented_columns(exported, records):
             assert verify(reference_response(rec), row["reward_model"]["ground_truth"])["overall"] == 1.0
         if rows:
             assert pixels(rows[0]["images"][0]["bytes"]).shape[2] == 3
+
+
+def test_image_tokens_follow_the_qwen_vl_resize():
+    """One token per 28×28 tile after Qwen2-VL's resize: worked by hand from its smart_resize, and from
+    EasyR1's upscale of an image below its example config's min_pixels (512×512) before the processor."""
+    assert fmt.image_tokens(380, 380, fmt.VERL_PIXELS) == 14 * 14  # 380 -> 392 = 14 tiles a side
+    assert fmt.image_tokens(640, 576, fmt.VERL_PIXELS) == 23 * 21  # a Game Boy screen magnified 4×
+    assert fmt.image_tokens(40, 20, fmt.VERL_PIXELS) == 3 * 2  # raised to min_pixels: 84×56
+    assert fmt.image_tokens(380, 380, fmt.EASYR1_PIXELS) == 18 * 18  # 380 -> 511 (512×512 px) -> 504
+    assert fmt.image_tokens(8000, 8000, fmt.EASYR1_PIXELS) == 73 * 73  # 2048 px a side -> 2044
+
+
+def test_the_card_sets_a_max_prompt_length_every_verl_and_easyr1_prompt_fits(exported):
+    """verl's data.max_prompt_length defaults to 512 and its truncation to 'error': a longer prompt stops the
+    run, and a one-image Snake best-move prompt is about 650 tokens. EasyR1's example config drops longer
+    prompts (filter_overlong_prompts). The card's commands name a length every row of every split fits,
+    counted from the rows' own decoded images and text."""
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    for name, column, pixels_range in (("verl", "prompt", fmt.VERL_PIXELS),
+                                       ("easyr1", "problem", fmt.EASYR1_PIXELS)):
+        row = next(line for line in card.splitlines() if line.startswith(f"| {name} |"))
+        found = re.findall(r"data\.max_prompt_length=(\d+)", row)
+        assert len(found) == 1, row
+        longest = 0
+        for split in SPLITS:
+            for r in pq.read_table(exported / name / f"{split}.parquet").to_pylist():
+                text = r[column][0]["content"] if name == "verl" else r[column]
+                sizes = [Image.open(io.BytesIO(i["bytes"])).size for i in r["images"]]
+                images = sum(fmt.image_tokens(w, h, pixels_range) for w, h in sizes)
+                longest = max(longest, images + len(text.replace("<image>", "")) // 3)
+        assert longest < int(found[0]) <= longest + 256, (name, longest, found)
+    assert int(re.findall(r"data\.max_prompt_length=(\d+)", card)[0]) > 512  # verl's default is too short
 
 
 def test_openrlhf_jsonl_serves_openrlhf_and_the_vigal_fork(exported, records):
