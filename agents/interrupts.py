@@ -93,9 +93,10 @@ def stop_at_safe_points() -> Iterator[None]:
     raised at any bytecode leaves broken. Raised in TensorBoard's event writer between a lock's release
     and its re-acquisition (queue.Queue.join), it left the queue's lock held, and closing the writer
     after the checkpoint save hung the stopped run for good. A repeat a second or more later, with no stop
-    point reached yet, raises at once."""
+    point reached yet, raises at once. Inside ``deferred_stop`` (``stop_requested``) it is a plain block: the
+    stop is that block's, for its end or its flag (raised here, it cut a save or a play half-way)."""
     global _polled
-    if _polled or not _active or threading.current_thread() is not threading.main_thread():
+    if _polled or _deferring or not _active or threading.current_thread() is not threading.main_thread():
         yield
         return
     before = _due

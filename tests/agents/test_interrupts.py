@@ -651,3 +651,23 @@ def test_work_settled_outside_a_stop_block_leaves_the_next_block_stoppable(capsy
             signal.raise_signal(signal.SIGINT)
         signal.raise_signal(signal.SIGTERM)
     assert capsys.readouterr().err.strip() == "stopping: one moment"
+
+
+@pytest.mark.parametrize("outer", ["deferred_stop", "stop_requested"])
+def test_a_safe_points_block_inside_a_block_that_holds_the_stop_leaves_it_held(outer):
+    """A Game Boy step (``interrupts_kept``) inside ``stop_requested`` or ``deferred_stop``: the stop is
+    the outer block's, for its flag or its end. Raised as the inner block ended, it cut the outer one's
+    work half-way (a play ended unsaved, a save left half done)."""
+    done = []
+    if outer == "stop_requested":
+        with stop_requested() as stop:
+            with stop_at_safe_points():
+                signal.raise_signal(signal.SIGINT)
+            done.append("played on")
+            assert stop()
+    else:
+        with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt), deferred_stop():
+            with stop_at_safe_points():
+                signal.raise_signal(signal.SIGINT)
+            done.append("saved")
+    assert done and not interrupts._polled and not interrupts._pending
