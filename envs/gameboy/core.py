@@ -492,9 +492,12 @@ class GameBoyGame(Game):
             data = save_emulator(pb)
         #: the state format of this PyBoy, which states are checked against before loading
         self.state_version = data[0]  # a state it saved, or a file checked against one it saved
-        for i in range(self.num_envs):
-            load_emulator(self._pyboys[i], data)
-            self._prepare(i)
+        # A subclass's _prepare may tick (a wrapper game's title-screen check and start_game): a Ctrl-C in
+        # those ticks stops the constructor, as in the boot's
+        with interrupts_kept():
+            for i in range(self.num_envs):
+                load_emulator(self._pyboys[i], data)
+                self._prepare(i)
         return data
 
     def memory(self, i: int) -> Any:

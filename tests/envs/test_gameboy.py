@@ -3039,6 +3039,23 @@ def test_a_wrapper_game_waits_for_its_first_screen_and_starts_from_where_it_was(
     assert made[0].log == [("tick", 1, False)] * 3600  # a minute of game time (roms/README.md), each frame
 
 
+def test_a_stop_signal_inside_the_title_screen_check_stops_the_constructor(
+        wrapped_game, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C handled inside a tick of a wrapper game's title-screen check (a Tetris run built by train,
+    evaluate or export) stops the constructor with no traceback: it was printed and lost inside PyBoy's
+    tick, and the command ran on."""
+    from dataclasses import replace
+
+    from agents.interrupts import stop_signals_interrupt
+
+    shown = replace(GAMES["wrapped_test"], title_screen=(8, 13, 9, (2, 3, 4, 5, 3)))  # at frame 5
+    monkeypatch.setitem(GAMES, "wrapped_test", shown)
+    with stop_signal_in_post_tick(monkeypatch) as sent, pytest.raises(KeyboardInterrupt), \
+            stop_signals_interrupt():
+        wrapped_game(num_envs=1)
+    assert sent and "Traceback" not in capfd.readouterr().err
+
+
 @pytest.mark.parametrize("keeps_game_over", [False, True])
 def test_a_wrapper_game_with_a_start_state_loads_it_and_never_starts_the_game(
         wrapped_game, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keeps_game_over: bool) -> None:
