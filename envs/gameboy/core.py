@@ -533,9 +533,11 @@ class GameBoyGame(Game):
 
     def close(self) -> None:
         """Stop every emulator without writing any file."""
-        self._stop_emulators()  # once: a second close() finds the finalizer spent
-        self._pyboys, self._words, self._wram = [], [], []
-        super().close()
+        # PyBoy's stop() is compiled noexcept, as its tick: a Ctrl-C taken inside it is raised as close() ends
+        with interrupts_kept():
+            self._stop_emulators()  # once: a second close() finds the finalizer spent
+            self._pyboys, self._words, self._wram = [], [], []
+            super().close()
 
     # ---- the Game contract ------------------------------------------------------------------------
     def reset(self, indices: np.ndarray, seeds: np.ndarray) -> None:

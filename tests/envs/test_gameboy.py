@@ -4294,6 +4294,36 @@ def test_a_stop_signal_inside_a_tick_stops_the_step_with_no_traceback(
     assert sent and "Traceback" not in capfd.readouterr().err
 
 
+def test_a_stop_signal_inside_an_emulators_stop_stops_close_once_every_emulator_stopped(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C handled inside PyBoy's ``stop()`` (compiled ``noexcept``, as ``_post_tick``), which
+    ``close()`` runs for each emulator, stops the command once every emulator is stopped, with no traceback:
+    raised there, it was printed as "Exception ignored in" and lost. Sent here from its first Python call,
+    the log-level look-up of its ``logger.debug`` line."""
+    import pyboy.logging.logging as pyboy_logging
+
+    from agents.interrupts import stop_signals_interrupt
+
+    g = make(2)
+    emulators = list(g._pyboys)
+    real = pyboy_logging.get_log_level
+    sent: list[bool] = []
+
+    def get_log_level() -> int:
+        if not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGINT)
+        return real()
+
+    monkeypatch.setattr(pyboy_logging, "get_log_level", get_log_level)
+    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
+        g.close()
+    assert sent and "Traceback" not in capfd.readouterr().err
+    for pb in emulators:  # each one stopped, not left running with the finalizer spent
+        with pytest.raises(Exception, match="stopped"):
+            pb.tick(1, False)
+
+
 def test_a_stop_signal_inside_the_boot_stops_the_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C handled inside the ticks that boot the ROM (a game made with no start state, as an export's
     replay makes one) stops the constructor: it was swallowed there, and the export ran to its end."""
