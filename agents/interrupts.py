@@ -112,8 +112,10 @@ def stop_at_safe_points() -> Iterator[None]:
 def stop_point() -> None:
     """Raise ``KeyboardInterrupt`` if a stop signal came: a safe place to stop (no library mid-call). Also
     where it was raised before and swallowed by a library's bare ``except:`` (moviepy, which the
-    TensorBoard videos once went through, importing scipy): every later signal is ignored."""
-    if _due:
+    TensorBoard videos once went through, importing scipy): every later signal is ignored. Not inside
+    ``deferred_stop`` (``stop_requested``), whose stop waits for that block's end (or its flag): raised here,
+    it cut a save or a play half-way."""
+    if _due and not _deferring:
         _raise_stop()
 
 

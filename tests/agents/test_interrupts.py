@@ -671,3 +671,25 @@ def test_a_safe_points_block_inside_a_block_that_holds_the_stop_leaves_it_held(o
                 signal.raise_signal(signal.SIGINT)
             done.append("saved")
     assert done and not interrupts._polled and not interrupts._pending
+
+
+@pytest.mark.parametrize("outer", ["deferred_stop", "stop_requested"])
+def test_a_stop_point_inside_a_block_that_holds_the_stop_leaves_it_held(outer):
+    """A stop point (a vector env's, a folder lock's wait: ``safe_to_stop``) reached inside a save
+    (``deferred_stop``, here inside training's ``stop_at_safe_points``) or a play (``stop_requested``)
+    raised the stop there, half-way through the work those blocks finish first."""
+    done = []
+    if outer == "stop_requested":
+        with stop_requested() as stop:
+            signal.raise_signal(signal.SIGINT)
+            stop_point()
+            done.append("played on")
+            assert stop()
+    else:
+        with stop_signals_interrupt(), stop_at_safe_points(), pytest.raises(KeyboardInterrupt), \
+                deferred_stop():
+            signal.raise_signal(signal.SIGINT)
+            stop_point()
+            with safe_to_stop():
+                done.append("saved")
+    assert done
