@@ -222,8 +222,8 @@ def plan(opts: ExportOptions) -> Plan:
                 f"{', '.join(TASK_GAMES) or 'none'}")
         try:
             games_module = task_module(run.env)  # imports it and checks the contract, before any play
-        except (ImportError, TypeError, ValueError) as e:
-            raise ExportError(f"{module_place(run.env)} cannot be used: {e}") from None
+        except (ImportError, TypeError) as e:  # its message names the module (module_place) already
+            raise ExportError(str(e)) from None
         # A module may say which families it draws (FAMILIES; all of them when it does not): a --mix of
         # only families it never draws gave every curriculum stage an empty schedule, silently.
         drawn = drawn_families(games_module)

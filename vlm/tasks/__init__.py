@@ -159,8 +159,6 @@ def task_module(game: str) -> ModuleType:
     except SyntaxError as e:  # its own str names the file without its folder
         raise ImportError(f"{place} cannot be imported: {e.msg} ({e.filename}, line {e.lineno})") from e
     except ImportError as e:
-        if name.startswith("vlm.tasks."):
-            raise
         raise ImportError(f"{place} cannot be imported: {e}") from e
     for attr in ("GAME", "make_tasks", "move_task"):
         if not hasattr(module, attr):
