@@ -14,6 +14,7 @@ import importlib.metadata
 import inspect
 import os
 import re
+import traceback
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,19 @@ def _entry_point_line(ep: importlib.metadata.EntryPoint) -> tuple[str, int] | No
                     return str(path), number
             return str(path), 1
     return None
+
+
+def import_problem(e: Exception) -> str:
+    """Why a package's module (a game's, a task module) could not be imported, in one line for an error:
+    message: a syntax error's file and line (its own str names the file without its folder); another
+    exception of the module's code named with its type and the line that raised it (the str of a KeyError
+    is its key alone), not its traceback."""
+    if isinstance(e, SyntaxError):
+        return f"{e.msg} ({e.filename}, line {e.lineno})"
+    if isinstance(e, ImportError):
+        return str(e)
+    frame = traceback.extract_tb(e.__traceback__)[-1]
+    return f"{type(e).__name__}: {e} ({frame.filename}, line {frame.lineno})"
 
 
 def skip_entry_point(ep: importlib.metadata.EntryPoint, group: str, problem: str, module: str) -> None:

@@ -728,7 +728,13 @@ def test_a_task_entry_point_that_cannot_be_used_is_skipped_with_a_warning_naming
      "has GAME = 'snake', not 'catch': set GAME = 'catch'"),
     ("catch = catchplug.tasks", "def make_tasks(\n",
      "cannot be imported: .+ \\(.*catchplug.tasks\\.py, line 1\\)"),
-], ids=["no-module", "no-move_task", "another-GAME", "syntax-error"])
+    # An exception of the module's own code as it is imported, and a function that is none: a traceback, the
+    # second's only once the play or the export's replay called it.
+    ("catch = catchplug.tasks", 'GAME = "catch"\nLEVELS = {}["hard"]\n',
+     "cannot be imported: KeyError: 'hard' \\(.*catchplug.tasks\\.py, line 2\\)$"),
+    ("catch = catchplug.tasks", TASK_MODULE + "move_task = None\n",
+     "has move_task = None, not a function \\(see the contract in vlm/record.py\\)$"),
+], ids=["no-module", "no-move_task", "another-GAME", "syntax-error", "raises-at-import", "not-a-function"])
 def test_a_task_module_that_cannot_be_used_is_refused_naming_its_entry_point(tmp_path, monkeypatch, scripts,
                                                                               capsys, line, module, problem):
     use_catch_tasks(tmp_path / "site", monkeypatch, module, line)

@@ -156,13 +156,16 @@ def task_module(game: str) -> ModuleType:
     place = module_place(game)
     try:
         module = importlib.import_module(name)
-    except SyntaxError as e:  # its own str names the file without its folder
-        raise ImportError(f"{place} cannot be imported: {e.msg} ({e.filename}, line {e.lineno})") from e
-    except ImportError as e:
-        raise ImportError(f"{place} cannot be imported: {e}") from e
+    except Exception as e:  # a package's code, run as it is imported: one error line, not its traceback
+        from envs import import_problem
+
+        raise ImportError(f"{place} cannot be imported: {import_problem(e)}") from e
     for attr in ("GAME", "make_tasks", "move_task"):
         if not hasattr(module, attr):
             raise TypeError(f"{place} lacks {attr} (see the contract in vlm/record.py)")
+        if attr != "GAME" and not callable(getattr(module, attr)):  # else a TypeError mid-play
+            raise TypeError(f"{place} has {attr} = {getattr(module, attr)!r}, not a function (see the "
+                            "contract in vlm/record.py)")
     if game != module.GAME:  # a module of another game's questions, or a copy left unrenamed
         raise TypeError(f"{place} has GAME = {module.GAME!r}, not {game!r}: set GAME = {game!r}")
     return module
