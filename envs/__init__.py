@@ -11,6 +11,7 @@ import agents.startup  # noqa: F401
 # isort: split
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 import os
 import re
@@ -73,16 +74,21 @@ def _entry_point_line(ep: importlib.metadata.EntryPoint) -> tuple[str, int] | No
     return None
 
 
-def import_problem(e: Exception) -> str:
-    """Why a package's module (a game's, a task module) could not be imported, in one line for an error:
-    message: a syntax error's file and line (its own str names the file without its folder); another
-    exception of the module's code named with its type and the line that raised it (the str of a KeyError
-    is its key alone), not its traceback."""
+def import_problem(e: Exception, module: str) -> str:
+    """Why a package's ``module`` (a game's, a task module) could not be imported, in one line for an
+    error: message: a syntax error's file and line (its own str names the file without its folder); another
+    exception of the module's code named with its type and the package's line that raised it (the str of a
+    KeyError is its key alone; os.environ's own line would name os.py), not its traceback."""
     if isinstance(e, SyntaxError):
         return f"{e.msg} ({e.filename}, line {e.lineno})"
     if isinstance(e, ImportError):
         return str(e)
-    frame = traceback.extract_tb(e.__traceback__)[-1]
+    spec = importlib.util.find_spec(module.partition(".")[0])
+    places = [*(spec.submodule_search_locations or ()), spec.origin] if spec is not None else []
+    frames = traceback.extract_tb(e.__traceback__)
+    own = [f for f in frames if any(p and (f.filename == p or f.filename.startswith(os.path.join(p, "")))
+                                    for p in places)]
+    frame = (own or frames)[-1]
     return f"{type(e).__name__}: {e} ({frame.filename}, line {frame.lineno})"
 
 
@@ -155,11 +161,13 @@ def game_class(name: str) -> type[Game]:
 
     where = f"game {name!r} ({GAMES[name][0]}, an entry point of group {PLUGIN_GROUP})"
     try:
-        found = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError) as e:
+        imported = importlib.import_module(module)
+    except Exception as e:  # the package's code, run as it is imported: one error line, not its traceback
+        raise GameDefinitionError(f"{where} cannot be loaded: {import_problem(e, module)}") from e
+    try:
+        found = getattr(imported, cls)
+    except AttributeError as e:
         raise GameDefinitionError(f"{where} cannot be loaded: {e}") from e
-    except SyntaxError as e:  # its own str names the file without its folder; a traceback, importlib's frames
-        raise GameDefinitionError(f"{where} cannot be loaded: {e.msg} ({e.filename}, line {e.lineno})") from e
     if not (isinstance(found, type) and issubclass(found, Game)):
         raise GameDefinitionError(f"{where} is {found!r}, not a subclass of envs.base.Game")
     if inspect.isabstract(found):  # else Python's TypeError when made, reported as an option the run set

@@ -198,6 +198,9 @@ def test_a_name_two_packages_register_is_the_first_ones_and_the_warning_names_bo
     # A traceback through importlib's frames, where ImportError's was one line. Python's wording varies by
     # version (3.13: "parameter without a default follows ..."): the file and line are what count.
     ("def make(size=5, balls):\n    pass\n", "cannot be loaded: .+ \\(.*catchplug.game\\.py, line 1\\)$"),
+    # An exception of the module's own code as it is imported: its traceback ended every script naming it.
+    ("import os\nLEVELS = os.environ['CATCH_LEVELS']\n",
+     "cannot be loaded: KeyError: 'CATCH_LEVELS' \\(.*catchplug.game\\.py, line 2\\)$"),
 ])
 def test_an_entry_point_whose_class_is_no_game_is_refused_naming_it(tmp_path, monkeypatch, module, problem):
     use_catch(tmp_path, monkeypatch, module)

@@ -159,7 +159,7 @@ def task_module(game: str) -> ModuleType:
     except Exception as e:  # a package's code, run as it is imported: one error line, not its traceback
         from envs import import_problem
 
-        raise ImportError(f"{place} cannot be imported: {import_problem(e)}") from e
+        raise ImportError(f"{place} cannot be imported: {import_problem(e, name)}") from e
     for attr in ("GAME", "make_tasks", "move_task"):
         if not hasattr(module, attr):
             raise TypeError(f"{place} lacks {attr} (see the contract in vlm/record.py)")
