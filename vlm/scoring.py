@@ -672,6 +672,12 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                 raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "
                                    f"{cfg['env']} record (its games: {games}): give a --specialist of one of "
                                    f"those games, or a split with {cfg['env']} records")
+            try:  # it tells a move question: one that cannot be used found none, where the split has some
+                task_module(cfg["env"])
+            except (ImportError, TypeError, ValueError) as e:
+                raise ScoringError(f"--specialist {specialist}: the {cfg['env']} move questions it answers "
+                                   f"are found by the game's task module, which cannot be used: {e}"
+                                   ) from None
             # Pokémon's move question is not scored, so exports leave it out: nothing to compare on.
             out["specialist"]["note"] = f"the split has no scored {cfg['env']} move question to answer"
             out["results"] = results

@@ -1276,6 +1276,24 @@ def test_a_failed_generation_of_ours_beside_an_error_is_read_by_its_id(tmp_path)
     assert load_predictions(path) == {"a": None}
 
 
+def test_a_specialist_whose_games_task_module_cannot_be_used_is_refused_naming_it(
+        predictions, dataset, scripts, capsys, monkeypatch):
+    # "the split has no scored snake move question to answer", of a split that holds them: the task module
+    # that tells a move question (a package's not installed, broken or left out) could not be used, which
+    # is_move_question took for "no move question"; the model's move accuracy was "—" too.
+    import vlm.scoring
+    import vlm.tasks.snake
+
+    monkeypatch.setattr(vlm.scoring, "_MOVE_QA_TYPES", {})
+    monkeypatch.delattr(vlm.tasks.snake, "move_task")
+    run, split = dataset
+    assert scripts.score_predictions.main([str(split), str(predictions[0]), "--specialist", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --specialist {run}: the snake move questions it answers are found by "
+                          "the game's task module, which cannot be used: vlm/tasks/snake.py lacks "
+                          "move_task "), err
+
+
 def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset, scripts, capsys, tmp_path):
     # Not "no scored move question to answer": the split holds no record of its game at all.
     import shutil
