@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: nothing written", file=sys.stderr)
         return 130
+    if "warning" in result:  # stderr, as the specialist's: --json's object stays alone on stdout
+        print(f"warning: {result['warning']}", file=sys.stderr)
     if "warning" in result.get("specialist", {}):  # stderr: --json's object stays alone on stdout
         print(f"warning: {result['specialist']['warning']}", file=sys.stderr)
     # Shown even where --out was not written: the scoring (a specialist's play too) is not done again for it.

@@ -626,6 +626,23 @@ def _untagged_ids(unknown: list[str], ids: set[str]) -> str | None:
     return None
 
 
+def _unscored_moves(games: set[str]) -> str | None:
+    """Why some of ``games``' move questions are scored as any other question (no move accuracy): the
+    game's task module, which tells them apart (``is_move_question``), cannot be used here (a package's
+    game or task module not installed in this Python, or broken); None where every game's can be."""
+    from envs import GAMES
+
+    problems = []
+    for game in sorted(games):
+        try:
+            task_module(game)
+        except (ImportError, TypeError, ValueError) as e:
+            why = e if game in GAMES else f"no game {game!r} is installed (a package's: install its package)"
+            problems.append(f"the {game} move questions are scored as any other question, with no move "
+                            f"accuracy: the game's task module, which finds them, cannot be used here: {why}")
+    return "; ".join(problems) or None
+
+
 def score_files(split: Path, predictions: Path, specialist: Path | None = None, device: str = "cpu",
                 checkpoint: Path | None = None) -> dict[str, Any]:
     """Everything ``scripts/score_predictions.py`` prints: the model's and (optionally) the specialist's
@@ -642,11 +659,14 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                            f"{split} (ids such as {unknown[0]!r}): "
                            f"{_untagged_ids(unknown, ids) or 'are they for another split?'}")
     results = [{**score_predictions(records, preds, predictions.stem).as_dict(), "scope": "all records"}]
+    unscored = _unscored_moves({r.game for r in records})
     # Absolute, as the specialist's run and checkpoint below: --out's file is read later, from anywhere.
     out: dict[str, Any] = {"split": os.path.abspath(split), "predictions": os.path.abspath(predictions),
                            "records": len(records),
                            "missing_ids": len(missing), "missing_examples": missing[:10],
                            "unknown_ids": len(unknown), "unknown_examples": unknown[:10]}
+    if unscored:
+        out["warning"] = unscored
     if specialist is not None:
         from agents.compare import check_specialist, load_specialist
         from agents.evaluation import eval_kwargs

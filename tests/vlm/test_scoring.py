@@ -1294,6 +1294,22 @@ def test_a_specialist_whose_games_task_module_cannot_be_used_is_refused_naming_i
                           "move_task "), err
 
 
+def test_a_split_whose_games_task_module_cannot_be_used_warns_that_its_move_accuracy_is_not_scored(
+        predictions, dataset, scripts, capsys, monkeypatch):
+    # The model's move acc. was "—" for every group, without a word: nothing told the move questions apart.
+    import vlm.scoring
+    import vlm.tasks.snake
+
+    monkeypatch.setattr(vlm.scoring, "_MOVE_QA_TYPES", {})
+    monkeypatch.delattr(vlm.tasks.snake, "move_task")
+    assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--json"]) == 0
+    captured = capsys.readouterr()
+    warning = ("the snake move questions are scored as any other question, with no move accuracy: the game's "
+               "task module, which finds them, cannot be used here: vlm/tasks/snake.py lacks move_task ")
+    assert captured.err.startswith(f"warning: {warning}"), captured.err
+    assert json.loads(captured.out)["warning"].startswith(warning)
+
+
 def test_a_specialist_of_a_game_the_split_lacks_is_refused(predictions, dataset, scripts, capsys, tmp_path):
     # Not "no scored move question to answer": the split holds no record of its game at all.
     import shutil
