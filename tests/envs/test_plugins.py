@@ -711,7 +711,9 @@ def test_a_packages_task_module_gives_its_game_task_records_scores_and_a_vlms_pl
 
 
 @pytest.mark.parametrize(("line", "problem"), [
-    ("fetch = catchplug.tasks", "'fetch' is no game \\(an entry point of group depthfirst.games adds one\\)"),
+    # The built-in games, each refused as the next case is, were listed too: only the others can be named.
+    ("fetch = catchplug.tasks", "'fetch' is no game \\(an entry point of group depthfirst.games adds one\\): "
+     "name the entry point as the game's; games of installed packages: catch$"),
     ("snake = catchplug.tasks", "'snake' is a built-in game, whose task module is this project's"),
     ("catch = catchplug.tasks:make_tasks", "its value must name the task module as 'package.module'"),
 ])

@@ -47,9 +47,10 @@ def _plugin_tasks() -> dict[str, str]:
                        "sys.path)")
         elif ep.name in BUILTIN_GAMES:
             problem = f"{ep.name!r} is a built-in game, whose task module is this project's (vlm/tasks/)"
-        elif ep.name not in GAMES:
+        elif ep.name not in GAMES:  # the built-in games are refused above: only the others can be named
+            others = ", ".join(sorted(set(GAMES) - BUILTIN_GAMES)) or "none"
             problem = (f"{ep.name!r} is no game (an entry point of group {PLUGIN_GROUP} adds one): name the "
-                       f"entry point as the game's; games: {', '.join(sorted(GAMES))}")
+                       f"entry point as the game's; games of installed packages: {others}")
         elif not re.fullmatch(r"\w+(\.\w+)*", ep.value):
             problem = "its value must name the task module as 'package.module'"
         else:
