@@ -739,7 +739,14 @@ def test_a_task_entry_point_that_cannot_be_used_is_skipped_with_a_warning_naming
      "cannot be imported: KeyError: 'hard' \\(.*catchplug.tasks\\.py, line 2\\)$"),
     ("catch = catchplug.tasks", TASK_MODULE + "move_task = None\n",
      "has move_task = None, not a function \\(see the contract in vlm/record.py\\)$"),
-], ids=["no-module", "no-move_task", "another-GAME", "syntax-error", "raises-at-import", "not-a-function"])
+    # The families it says it draws: a str was taken letter by letter, a misspelt family taken (the export's
+    # --mix check and its card count them), a number ended the export in a traceback.
+    *(("catch = catchplug.tasks", TASK_MODULE + f"FAMILIES = {families}\n",
+       f"has FAMILIES = {re.escape(families)}: give the families it draws as a tuple of perception, "
+       "state_prediction, strategy, vision_zero$")
+      for families in ("'strategy'", "('strategy', 'stratgy')", "5")),
+], ids=["no-module", "no-move_task", "another-GAME", "syntax-error", "raises-at-import", "not-a-function",
+        "families-str", "families-misspelt", "families-number"])
 def test_a_task_module_that_cannot_be_used_is_refused_naming_its_entry_point(tmp_path, monkeypatch, scripts,
                                                                               capsys, line, module, problem):
     use_catch_tasks(tmp_path / "site", monkeypatch, module, line)

@@ -169,6 +169,12 @@ def task_module(game: str) -> ModuleType:
                             "contract in vlm/record.py)")
     if game != module.GAME:  # a module of another game's questions, or a copy left unrenamed
         raise TypeError(f"{place} has GAME = {module.GAME!r}, not {game!r}: set GAME = {game!r}")
+    from vlm.record import FAMILIES
+
+    families = getattr(module, "FAMILIES", FAMILIES)  # drawn_families: a str was read letter by letter
+    if not (isinstance(families, (tuple, list)) and families and all(f in FAMILIES for f in families)):
+        raise TypeError(f"{place} has FAMILIES = {families!r}: give the families it draws as a tuple of "
+                        f"{', '.join(FAMILIES)}")
     return module
 
 
