@@ -110,7 +110,7 @@ class VLMPlayer:
         """``alone`` ends the refusal of a game a VLM cannot play: how the caller's script plays the game's
         specialist alone instead (the default holds where a specialist is given beside --vlm)."""
         from envs import GAMES
-        from vlm.tasks import TASK_GAMES, missing_module, task_module
+        from vlm.tasks import TASK_GAMES, check_move_task, missing_module, task_module
 
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -124,6 +124,7 @@ class VLMPlayer:
         self._index = {name.upper(): k for k, name in enumerate(self.action_names)}
         try:
             self.tasks = task_module(env)
+            check_move_task(env)  # before any request: a question no move can be read from
         except (ImportError, TypeError) as e:  # a package's module that cannot be used: one error line
             raise ValueError(f"a VLM cannot play {env!r}: {e}") from e
         self.concurrency = concurrency

@@ -34,10 +34,9 @@ import numpy as np
 
 from agents.config import file_kind
 from vlm.record import ID_TAG_CHARS, TaskRecord
-from vlm.tasks import listed, task_module
+from vlm.tasks import MOVE_RULES, check_move_task, listed, task_module
 from vlm.verify import parse_move, spec_of, spec_problem, verify
 
-MOVE_RULES = ("word", "snake_best_worst")
 FULL_RULE_NEEDS_MORE_THAN_A_MOVE = ("snake_best_worst",)
 
 
@@ -699,7 +698,12 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                                    f"are found by the game's task module, which cannot be used: {e}"
                                    ) from None
             # Pokémon's move question is not scored, so exports leave it out: nothing to compare on.
-            out["specialist"]["note"] = f"the split has no scored {cfg['env']} move question to answer"
+            note = f"the split has no scored {cfg['env']} move question to answer"
+            try:  # a package's move_task that asks no move (lettered options): said, not taken for none
+                check_move_task(cfg["env"])
+            except (ImportError, TypeError) as e:
+                note += f": {e}"
+            out["specialist"]["note"] = note
             out["results"] = results
             return out
         scope = {"scope": "move questions"}

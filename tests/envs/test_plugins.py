@@ -760,6 +760,79 @@ def test_a_task_module_that_cannot_be_used_is_refused_naming_its_entry_point(tmp
     assert re.match(f"error: a VLM cannot play 'catch': {where}", capsys.readouterr().err)
 
 
+# A move question the player cannot read a move from: lettered options (rule choice), or words that name no
+# action of the game.
+CHOICE_MOVE = """
+
+def move_task(state):
+    from vlm.prompts import choice_draft
+
+    return choice_draft("strategy", "best_move", 1, 1, [snake.render(_as("snake", state))], "Catch.",
+                        "Which move?", ["UP", "DOWN", "LEFT", "RIGHT"], 0, ["Up is best."], {"state": state})
+"""
+WORDS_MOVE = """
+
+def move_task(state):
+    from vlm.prompts import word_draft
+
+    return word_draft("strategy", "best_move", 1, 1, [snake.render(_as("snake", state))], "Catch.",
+                      "Which way?", ["NORTH", "SOUTH", "WEST", "EAST"], ["NORTH"], ["North is best."],
+                      {"state": state})
+"""
+
+
+@pytest.mark.parametrize(("module", "problem"), [
+    (TASK_MODULE + CHOICE_MOVE, "its verifier's rule is 'choice'"),
+    (TASK_MODULE + WORDS_MOVE, "its choices NORTH, SOUTH, WEST, EAST are not all actions of catch"),
+], ids=["choice", "other-words"])
+def test_a_move_task_that_asks_no_move_of_the_games_actions_is_refused_before_any_request(
+        tmp_path, monkeypatch, scripts, capsys, module, problem):
+    # evaluate.py --vlm sent the question, then failed in a traceback from parse_move ("parse_move needs a
+    # move question (rule word or snake_best_worst), not rule 'choice'"), and compare.py said that line,
+    # naming neither the task module nor what to change; with other words every answer was illegal.
+    use_catch_tasks(tmp_path / "site", monkeypatch, module)
+    where = ("task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\): move_task must "
+             f"ask which of catch's actions to play, .*; {problem}")
+    with ChatServer(default=lambda body: good("<answer>A</answer>")) as server:
+        argv = ["--env", "catch", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--no-video", "--no-progress", "--out", str(tmp_path / "vlm")]
+        assert scripts.evaluate.main(argv) == 2
+        assert re.match(f"error: a VLM cannot play 'catch': {where}", capsys.readouterr().err)
+        argv = ["--env", "catch", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--no-progress", "--out", str(tmp_path / "compare")]
+        assert scripts.compare.main(argv) == 2
+        assert re.match(f"error: a VLM cannot play 'catch': {where}", capsys.readouterr().err)
+    assert server.hits == 0
+
+
+def test_a_specialists_score_says_why_a_move_task_asked_no_move(tmp_path, monkeypatch, scripts, capsys):
+    # score_predictions.py --specialist said only "the split has no scored catch move question to answer" of
+    # a split holding the move_task's lettered questions, as if the module had none.
+    asked = ("\n\ndef make_tasks(state, rng, source=None):\n"
+             "    return [] if state['done'] else [move_task(state)]\n")
+    use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + CHOICE_MOVE + asked)
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
+            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 0
+    out = tmp_path / "export"
+    argv = [str(run), "--out", str(out), "--episodes", "4", "--max-steps", "6", "--split", "0.5,0,0.5",
+            "--formats", "none", "--no-progress"]
+    assert scripts.export_trajectories.main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    test = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+    assert any(r["qa_type"] == "best_move" for r in test)
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text("".join(json.dumps({"id": r["id"], "response": reference_response(r)}) + "\n"
+                                   for r in test))
+    argv = [str(out / "test.jsonl"), str(predictions), "--specialist", str(run), "--json"]
+    assert scripts.score_predictions.main(argv) == 0, capsys.readouterr().err
+    note = json.loads(capsys.readouterr().out)["specialist"]["note"]
+    assert re.match("the split has no scored catch move question to answer: task module catchplug.tasks "
+                    "\\(entry point catch of group depthfirst.tasks\\): move_task must ask which of catch's "
+                    "actions to play, .*; its verifier's rule is 'choice'", note), note
+
+
 def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, monkeypatch):
     # A second package's game, and a package's entry point of a built-in's name (skipped with a warning):
     # each game is traced to its own package, a built-in to none.

@@ -8,6 +8,7 @@ adding its file here: ``TASK_GAMES`` lists the games with one, ``task_module(gam
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import pkgutil
@@ -178,6 +179,50 @@ def task_module(game: str) -> ModuleType:
     return module
 
 
+#: The verifier rules of a move question (``move_task``'s): those ``vlm.verify.parse_move`` reads a move from.
+MOVE_RULES = ("word", "snake_best_worst")
+
+
+def check_move_task(game: str) -> None:
+    """A TypeError naming the task module of ``game``, a game of another package, unless its ``move_task`` of
+    a start state (board 0 of the game with its default options, seed 0) asks which of the game's actions to
+    play: a draft whose verifier is rule ``word`` with actions of the game as its ``choices``
+    (``vlm.prompts.word_draft``) or ``snake_best_worst`` with them as its ``moves``. A VLM's play asked
+    another (lettered options: ``choice``) and failed in a traceback at the first answer; with other words
+    every answer was illegal. The built-in modules skip it (the tests check theirs), as does a game that
+    cannot be made so: the play's own check of the game names its fault."""
+    module_name = TASK_MODULES.get(game)
+    if module_name is None or module_name == f"vlm.tasks.{game}":
+        return
+    from envs import make_game
+
+    try:
+        with contextlib.closing(make_game(game, 1)) as made:
+            made.reset(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint64))
+            state, actions = made.get_state(0), made.ACTION_NAMES
+    except Exception:
+        return
+    place = module_place(game)
+    try:
+        draft = task_module(game).move_task(state)
+    except Exception as e:
+        raise TypeError(f"{place}: move_task(state) of a start state raised {type(e).__name__}: {e}") from e
+    spec = getattr(draft, "verifier", None)
+    rule = spec.get("rule") if isinstance(spec, dict) else None
+    named = spec.get({"word": "choices", "snake_best_worst": "moves"}.get(rule, "")) if rule else None
+    names = {a.upper() for a in actions}
+    if rule not in MOVE_RULES:
+        problem = f"its verifier's rule is {rule!r}"
+    elif not isinstance(named, list) or not all(isinstance(n, str) and n.upper() in names for n in named):
+        shown = ", ".join(map(str, named)) if isinstance(named, list) else repr(named)
+        problem = f"its choices {shown} are not all actions of {game} ({', '.join(actions)})"
+    else:
+        return
+    raise TypeError(f"{place}: move_task must ask which of {game}'s actions to play, a draft whose verifier "
+                    "is rule 'word' with the actions as its choices and the good moves as accepted "
+                    f"(vlm.prompts.word_draft), or 'snake_best_worst'; {problem}")
+
+
 def drawn_families(module: ModuleType) -> tuple[str, ...]:
     """The families a task module draws, one task each a state at most: its ``FAMILIES``, else them all."""
     from vlm.record import FAMILIES
@@ -185,6 +230,6 @@ def drawn_families(module: ModuleType) -> tuple[str, ...]:
     return tuple(getattr(module, "FAMILIES", FAMILIES))
 
 
-__all__ = ["OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP", "drawn_families",
-           "grid_bfs", "missing_module", "module_place", "play_moves", "plural", "scratch_game",
-           "task_module"]
+__all__ = ["MOVE_RULES", "OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP",
+           "check_move_task", "drawn_families", "grid_bfs", "missing_module", "module_place", "play_moves",
+           "plural", "scratch_game", "task_module"]
