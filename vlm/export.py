@@ -213,7 +213,7 @@ def plan(opts: ExportOptions) -> Plan:
     module = None
     notes: list[str] = []
     if opts.tasks_per_state > 0:
-        from vlm.tasks import TASK_GAMES, drawn_families, missing_module, task_module
+        from vlm.tasks import TASK_GAMES, drawn_families, listed, missing_module, task_module
 
         if run.env not in TASK_GAMES:
             raise ExportError(
@@ -231,6 +231,12 @@ def plan(opts: ExportOptions) -> Plan:
             raise ExportError(f"--mix {opts.mix}: {run.env} has no records of "
                               f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "
                               f"{', '.join(drawn)}")
+        undrawn = [f for f, r in mix.items() if r > 0 and f not in drawn] if mix else []
+        if undrawn and mix:  # their share went to the others, while the card named the ratios given
+            kept = [f for f, r in mix.items() if r > 0 and f in drawn]
+            notes.append(f"note: --mix {opts.mix}: {run.env} draws no {listed(undrawn)} records (its "
+                         f"families: {', '.join(drawn)}), so the curriculum mixes {listed(kept)}"
+                         + (" alone" if len(kept) == 1 else ""))
         module = games_module.__name__
         # make_tasks draws at most one task per family a state: more asked gave fewer, silently.
         if opts.tasks_per_state > len(drawn):

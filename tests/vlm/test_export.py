@@ -2692,6 +2692,23 @@ def test_a_mix_whose_only_drawn_family_has_ratio_0_is_refused(run, tmp_path, mon
                                                                               "perception": 0.333333}
 
 
+def test_a_mix_naming_a_family_the_game_never_draws_says_its_share_goes_to_the_others(run, tmp_path,
+                                                                                       monkeypatch):
+    # --mix perception=0.5,vision_zero=0.5 of a game (a package's task module with FAMILIES) that draws no
+    # vision_zero was taken without a word: the dataset card named those ratios, and every stage mixed
+    # perception alone.
+    from vlm import export as ex
+    from vlm.tasks import snake
+
+    monkeypatch.setattr(snake, "FAMILIES", ("perception", "strategy"), raising=False)
+    planned = ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none",
+                                       mix="perception=0.5,vision_zero=0.5"))
+    assert ("note: --mix perception=0.5,vision_zero=0.5: snake draws no vision_zero records (its families: "
+            "perception, strategy), so the curriculum mixes perception alone") in planned.notes, planned.notes
+    assert not any("--mix" in n for n in ex.plan(ex.ExportOptions(
+        str(run), str(tmp_path / "out"), formats="none", mix="perception=0.5,strategy=0.5")).notes)
+
+
 def test_a_game_without_a_task_module_exports_its_trajectories(run, tmp_path, monkeypatch):
     # The refusal for such a game says to use --tasks-per-state 0: that export must then be planned, without
     # the task module it does not use.
