@@ -511,10 +511,14 @@ def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]
     if not isinstance(cfg["env"], str) or cfg["env"] not in GAMES:
         # A game of another package's run, read by a Python without that package (another venv): named so,
         # as "this depthfirst does not know" alone sent its author looking for a fault in the project.
+        # Its PYTHONPATH too: a package put in a folder by pip install --target is found through it, and the
+        # Python alone was the very one command.txt names.
+        now = os.environ.get("PYTHONPATH") or "unset here"
         raise RunError(f"{path}: config.yaml names env {cfg['env']!r}, which this depthfirst does not know "
                        f"(known: {', '.join(sorted(GAMES))}); a game of another package is known where its "
-                       f"package is installed in the Python running this ({sys.executable}), through entry "
-                       f"point group {PLUGIN_GROUP}: the run's command.txt names the one that trained it")
+                       f"package is installed in the Python running this ({sys.executable}) or in a folder "
+                       f"on its PYTHONPATH ({now}; pip install --target DIR puts it in DIR), through entry "
+                       f"point group {PLUGIN_GROUP}: the run's command.txt names the Python that trained it")
     if not isinstance(cfg.get("recurrent", False), bool):  # it picks the algorithm that loads the model
         raise RunError(f"{path}: config.yaml sets recurrent: {cfg['recurrent']!r}; write true or false")
     if cfg.get("env_kwargs") is None:  # a hand-written config may leave the game's defaults implicit

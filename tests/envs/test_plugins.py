@@ -607,8 +607,29 @@ def test_a_run_of_a_game_whose_package_is_not_installed_here_says_where_the_game
     message = str(caught.value)
     assert "names env 'catch'" in message and "command.txt" in message
     assert f"(known: {', '.join(sorted(envs.GAMES))}); " in message
-    assert f"installed in the Python running this ({sys.executable}), through entry point group " \
-           "depthfirst.games" in message
+    assert f"installed in the Python running this ({sys.executable}) or in a folder on its PYTHONPATH " \
+           in message and "through entry point group depthfirst.games" in message
+
+
+@pytest.mark.parametrize("pythonpath", ["/x/depthfirst", None])
+def test_a_run_of_a_game_not_known_here_names_the_pythonpath_its_package_may_be_on(tmp_path, monkeypatch,
+                                                                                  pythonpath):
+    # A package installed with pip install --target DIR is found through PYTHONPATH: a shell without DIR on
+    # it was told of the Python alone, the very one command.txt names, so nothing seemed to differ.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: catch\nenv_kwargs: {size: 5}\n")
+    (run / "command.txt").write_text(f"cd /x && {sys.executable} scripts/train_ppo.py --env catch\n")
+    if pythonpath is None:
+        monkeypatch.delenv("PYTHONPATH", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONPATH", pythonpath)
+    with pytest.raises(RunError) as caught:
+        read_run_config(run)
+    now = pythonpath or "unset here"
+    assert (f"installed in the Python running this ({sys.executable}) or in a folder on its PYTHONPATH "
+            f"({now}; pip install --target DIR puts it in DIR), through entry point group depthfirst.games") \
+        in str(caught.value)
 
 
 def test_an_exports_package_versions_name_the_package_of_a_plugin_game(tmp_path, monkeypatch):
