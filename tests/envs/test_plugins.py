@@ -735,7 +735,12 @@ def test_a_packages_task_module_gives_its_game_task_records_scores_and_a_vlms_pl
     # The built-in games, each refused as the next case is, were listed too: only the others can be named.
     ("fetch = catchplug.tasks", "'fetch' is no game \\(an entry point of group depthfirst.games adds one\\): "
      "name the entry point as the game's; games of installed packages: catch$"),
-    ("snake = catchplug.tasks", "'snake' is a built-in game, whose task module is this project's"),
+    ("snake = catchplug.tasks", "'snake' is a built-in game, whose task module is this project's "
+     "vlm/tasks/snake.py: a package's is for a game it adds \\(group depthfirst.games\\)"),
+    # It said "whose task module is this project's (vlm/tasks/)", of a game that has none.
+    ("gameboy = catchplug.tasks", "'gameboy' is a built-in game, which has no task module: a package's is "
+     "for a game it adds \\(group depthfirst.games\\): add yours under a name of its own and name this "
+     "entry point as it$"),
     ("catch = catchplug.tasks:make_tasks", "its value must name the task module as 'package.module'"),
 ])
 def test_a_task_entry_point_that_cannot_be_used_is_skipped_with_a_warning_naming_its_package(

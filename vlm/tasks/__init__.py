@@ -47,7 +47,12 @@ def _plugin_tasks() -> dict[str, str]:
             problem = (f"the game {ep.name!r} has a task module already, {found[ep.name]} (earlier on "
                        "sys.path)")
         elif ep.name in BUILTIN_GAMES:
-            problem = f"{ep.name!r} is a built-in game, whose task module is this project's (vlm/tasks/)"
+            # Refused even where the game has none (gameboy): a built-in's questions are this project's file,
+            # and gameboy's would fit one cartridge of the several its runs play.
+            has = (f"whose task module is this project's vlm/tasks/{ep.name}.py" if ep.name in _BUILTIN_TASKS
+                   else "which has no task module")
+            problem = (f"{ep.name!r} is a built-in game, {has}: a package's is for a game it adds (group "
+                       f"{PLUGIN_GROUP}): add yours under a name of its own and name this entry point as it")
         elif ep.name not in GAMES:  # the built-in games are refused above: only the others can be named
             others = ", ".join(sorted(set(GAMES) - BUILTIN_GAMES)) or "none"
             problem = (f"{ep.name!r} is no game (an entry point of group {PLUGIN_GROUP} adds one): name the "
