@@ -105,21 +105,27 @@ def skip_entry_point(ep: importlib.metadata.EntryPoint, group: str, problem: str
     warnings.warn_explicit(f"{where} is not added: {problem}", UserWarning, *place, module=module)
 
 
+def first_holder(first: importlib.metadata.EntryPoint) -> str:
+    """Whose ``first`` is, the entry point that took a name before another of its group, for the warning
+    that skips the other: importlib lists the packages in sys.path's order."""
+    return f"package {first.dist.name if first.dist is not None else '(unknown)'}'s (earlier on sys.path)"
+
+
 def _plugin_games() -> dict[str, tuple[str, str]]:
     """The games of ``PLUGIN_GROUP``'s entry points, as ``GAMES`` entries (the id ``depthfirst/<Class>-v0``).
     One that cannot be added is skipped with a warning naming its package and what to change: raising here
     would stop every game, the built-in ones too, and every script with a traceback."""
     games: dict[str, tuple[str, str]] = {}
-    holders: dict[str, str] = {}  # name -> the package whose entry point added it (the first on sys.path)
+    firsts: dict[str, importlib.metadata.EntryPoint] = {}  # name -> the entry point that added it
     ids = {gym_id for _, gym_id in GAMES.values()}
     for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
         # Used once the value is checked below (ep.attr raised AttributeError on one importlib cannot parse).
         gym_id = f"depthfirst/{ep.value.partition(':')[2]}-v0"
         if not re.fullmatch(r"[a-z][a-z0-9_]*", ep.name):  # it names run folders and configs/<name>.yaml
             problem = "its name must be lower-case letters, digits and _, starting with a letter"
-        elif ep.name in games:  # importlib lists the packages in sys.path's order
-            problem = (f"the game {ep.name!r} exists already, package {holders[ep.name]}'s (earlier on "
-                       "sys.path): give yours another name")
+        elif ep.name in games:
+            problem = (f"the game {ep.name!r} exists already, {first_holder(firsts[ep.name])}: give yours "
+                       "another name")
         elif ep.name in GAMES:
             built_in = " (a built-in game)" if ep.name in BUILTIN_GAMES else ""
             problem = f"the game {ep.name!r} exists already{built_in}: give yours another name"
@@ -129,7 +135,7 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
             problem = f"its Gymnasium id {gym_id} is another game's: rename the class"
         else:
             games[ep.name] = (ep.value, gym_id)
-            holders[ep.name] = ep.dist.name if ep.dist is not None else "(unknown)"
+            firsts[ep.name] = ep
             ids.add(gym_id)
             continue
         skip_entry_point(ep, PLUGIN_GROUP, problem, "envs")

@@ -87,6 +87,16 @@ def installed(site: Path, entry_points: str, module: str = GAME_MODULE, tasks: s
     return site
 
 
+def packaged(site: Path, name: str, entry_points: str) -> Path:
+    """``site`` holding the dist-info folder of package ``name`` 0.1 whose ``entry_points.txt`` is
+    ``entry_points`` (its groups' lines): another package than ``installed``'s catchplug."""
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return site
+
+
 def use_catch(site: Path, monkeypatch: pytest.MonkeyPatch, module: str = GAME_MODULE,
               tasks: str | None = None) -> None:
     """Game ``catch`` of ``module`` installed into ``site`` and known to this process, as a package's entry
@@ -169,12 +179,8 @@ def test_a_second_entry_point_of_a_class_already_added_is_skipped(tmp_path, monk
 
 def test_a_name_two_packages_register_is_the_first_ones_and_the_warning_names_both(tmp_path, monkeypatch):
     # It named only the skipped package: which one held 'catch' was left to guess.
-    first = tmp_path / "first"
-    info = first / "otherplug-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: otherplug\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[depthfirst.games]\ncatch = otherplug.game:Catch\n")
     monkeypatch.syspath_prepend(str(installed(tmp_path / "second", "catch = catchplug.game:Catch")))
+    first = packaged(tmp_path / "first", "otherplug", "[depthfirst.games]\ncatch = otherplug.game:Catch\n")
     monkeypatch.syspath_prepend(str(first))  # earlier on sys.path
     skipped = (r"^entry point catch = 'catchplug.game:Catch' of group depthfirst.games \(package catchplug\) "
                r"is not added: the game 'catch' exists already, package otherplug's \(earlier on sys.path\): "
@@ -750,6 +756,20 @@ def test_a_task_entry_point_that_cannot_be_used_is_skipped_with_a_warning_naming
     with pytest.warns(UserWarning, match=f"^entry point {name} = .* of group depthfirst.tasks \\(package "
                                          f"catchplug\\) is not added: {problem}"):
         assert vlm.tasks._plugin_tasks() == {}
+
+
+def test_a_game_two_packages_give_a_task_module_keeps_the_first_and_the_warning_names_its_package(
+        tmp_path, monkeypatch):
+    # It named the first's module alone, not its package, nor what to do (the games' group names both).
+    use_catch(tmp_path / "second", monkeypatch, tasks="catch = catchplug.tasks")
+    monkeypatch.syspath_prepend(str(packaged(tmp_path / "first", "otherplug",
+                                             "[depthfirst.tasks]\ncatch = otherplug.tasks\n")))
+    skipped = (r"^entry point catch = 'catchplug.tasks' of group depthfirst.tasks \(package catchplug\) is "
+               r"not added: the game 'catch' has a task module already, otherplug.tasks, package otherplug's "
+               r"\(earlier on sys.path\): a game takes one: remove one of the two entry points, or uninstall "
+               "its package$")
+    with pytest.warns(UserWarning, match=skipped):
+        assert vlm.tasks._plugin_tasks() == {"catch": "otherplug.tasks"}
 
 
 @pytest.mark.parametrize(("line", "module", "problem"), [

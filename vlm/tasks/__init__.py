@@ -39,13 +39,15 @@ def _plugin_tasks() -> dict[str, str]:
     warning naming its package and what to change, as ``envs._plugin_games`` does a game's: raising here
     would stop every script. Whether the module imports and keeps the contract is checked when it is used
     (``task_module``): importing every installed one here would slow every script down."""
-    from envs import BUILTIN_GAMES, GAMES, PLUGIN_GROUP, skip_entry_point
+    from envs import BUILTIN_GAMES, GAMES, PLUGIN_GROUP, first_holder, skip_entry_point
 
-    found: dict[str, str] = {}
+    firsts: dict[str, importlib.metadata.EntryPoint] = {}  # game -> the entry point that gave its module
     for ep in importlib.metadata.entry_points(group=TASK_PLUGIN_GROUP):
-        if ep.name in found:  # importlib lists the packages in sys.path's order
-            problem = (f"the game {ep.name!r} has a task module already, {found[ep.name]} (earlier on "
-                       "sys.path)")
+        if ep.name in firsts:
+            first = firsts[ep.name]
+            problem = (f"the game {ep.name!r} has a task module already, {first.value}, "
+                       f"{first_holder(first)}: a game takes one: remove one of the two entry points, or "
+                       "uninstall its package")
         elif ep.name in BUILTIN_GAMES:
             # Refused even where the game has none (gameboy): a built-in's questions are this project's file,
             # and gameboy's would fit one cartridge of the several its runs play.
@@ -60,10 +62,10 @@ def _plugin_tasks() -> dict[str, str]:
         elif not re.fullmatch(r"\w+(\.\w+)*", ep.value):
             problem = "its value must name the task module as 'package.module'"
         else:
-            found[ep.name] = ep.value
+            firsts[ep.name] = ep
             continue
         skip_entry_point(ep, TASK_PLUGIN_GROUP, problem, "vlm.tasks")
-    return found
+    return {game: ep.value for game, ep in firsts.items()}
 
 
 #: game -> its task module's import name: the built-in ones' files, then the entry points'.
