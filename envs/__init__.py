@@ -105,10 +105,14 @@ def skip_entry_point(ep: importlib.metadata.EntryPoint, group: str, problem: str
     warnings.warn_explicit(f"{where} is not added: {problem}", UserWarning, *place, module=module)
 
 
-def first_holder(first: importlib.metadata.EntryPoint) -> str:
-    """Whose ``first`` is, the entry point that took a name before another of its group, for the warning
-    that skips the other: importlib lists the packages in sys.path's order."""
-    return f"package {first.dist.name if first.dist is not None else '(unknown)'}'s (earlier on sys.path)"
+def first_holder(first: importlib.metadata.EntryPoint, ep: importlib.metadata.EntryPoint) -> str:
+    """Whose ``first`` is, the entry point that took ``ep``'s name in its group, for the warning that skips
+    ``ep``: another package's (importlib lists the packages in sys.path's order), or ``ep``'s own, one name
+    on two lines of its entry_points.txt."""
+    package = first.dist.name if first.dist is not None else "(unknown)"
+    if ep.dist is not None and package == ep.dist.name:
+        return "this package's own (an earlier line of its entry_points.txt)"
+    return f"package {package}'s (earlier on sys.path)"
 
 
 def _plugin_games() -> dict[str, tuple[str, str]]:
@@ -124,8 +128,8 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", ep.name):  # it names run folders and configs/<name>.yaml
             problem = "its name must be lower-case letters, digits and _, starting with a letter"
         elif ep.name in games:
-            problem = (f"the game {ep.name!r} exists already, {first_holder(firsts[ep.name])}: give yours "
-                       "another name")
+            problem = (f"the game {ep.name!r} exists already, {first_holder(firsts[ep.name], ep)}: give this "
+                       "one another name")
         elif ep.name in GAMES:
             built_in = " (a built-in game)" if ep.name in BUILTIN_GAMES else ""
             problem = f"the game {ep.name!r} exists already{built_in}: give yours another name"

@@ -184,7 +184,7 @@ def test_a_name_two_packages_register_is_the_first_ones_and_the_warning_names_bo
     monkeypatch.syspath_prepend(str(first))  # earlier on sys.path
     skipped = (r"^entry point catch = 'catchplug.game:Catch' of group depthfirst.games \(package catchplug\) "
                r"is not added: the game 'catch' exists already, package otherplug's \(earlier on sys.path\): "
-               "give yours another name")
+               "give this one another name")
     with pytest.warns(UserWarning, match=skipped):
         assert envs._plugin_games() == {"catch": ("otherplug.game:Catch", "depthfirst/Catch-v0")}
 
@@ -766,10 +766,36 @@ def test_a_game_two_packages_give_a_task_module_keeps_the_first_and_the_warning_
                                              "[depthfirst.tasks]\ncatch = otherplug.tasks\n")))
     skipped = (r"^entry point catch = 'catchplug.tasks' of group depthfirst.tasks \(package catchplug\) is "
                r"not added: the game 'catch' has a task module already, otherplug.tasks, package otherplug's "
-               r"\(earlier on sys.path\): a game takes one: remove one of the two entry points, or uninstall "
-               "its package$")
+               r"\(earlier on sys.path\): a game takes one: remove one of the two entry points$")
     with pytest.warns(UserWarning, match=skipped):
         assert vlm.tasks._plugin_tasks() == {"catch": "otherplug.tasks"}
+
+
+@pytest.mark.parametrize(("group", "lines", "problem"), [
+    ("depthfirst.games", "catch = catchplug.game:Catch\ncatch = catchplug.game:Catch2",
+     "the game 'catch' exists already, this package's own \\(an earlier line of its entry_points.txt\\): "
+     "give this one another name$"),
+    ("depthfirst.tasks", "catch = catchplug.tasks\ncatch = catchplug.tasks2",
+     "the game 'catch' has a task module already, catchplug.tasks, this package's own \\(an earlier line of "
+     "its entry_points.txt\\): a game takes one: remove one of the two entry points$"),
+])
+def test_a_name_twice_in_one_packages_entry_points_is_skipped_naming_the_earlier_line(tmp_path, monkeypatch,
+                                                                                       group, lines, problem):
+    # The second was said to lose to one "earlier on sys.path": both are the one package's.
+    if group == "depthfirst.games":
+        site = installed(tmp_path, lines)
+    else:
+        site = installed(tmp_path, "catch = catchplug.game:Catch", tasks=lines)
+        monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    monkeypatch.syspath_prepend(str(site))
+    read = envs._plugin_games if group == "depthfirst.games" else vlm.tasks._plugin_tasks
+    second = lines.splitlines()[1].replace(" = ", " = '") + "'"
+    with pytest.warns(UserWarning, match=f"^entry point {second} of group {group} \\(package catchplug\\) is "
+                                         f"not added: {problem}") as caught:
+        assert list(read()) == ["catch"]
+    info = site / "catchplug-0.1.dist-info" / "entry_points.txt"
+    assert (caught[0].filename, caught[0].lineno) == (str(info), info.read_text().splitlines().index(
+        lines.splitlines()[1]) + 1)
 
 
 @pytest.mark.parametrize(("line", "module", "problem"), [

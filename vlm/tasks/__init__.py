@@ -46,8 +46,7 @@ def _plugin_tasks() -> dict[str, str]:
         if ep.name in firsts:
             first = firsts[ep.name]
             problem = (f"the game {ep.name!r} has a task module already, {first.value}, "
-                       f"{first_holder(first)}: a game takes one: remove one of the two entry points, or "
-                       "uninstall its package")
+                       f"{first_holder(first, ep)}: a game takes one: remove one of the two entry points")
         elif ep.name in BUILTIN_GAMES:
             # Refused even where the game has none (gameboy): a built-in's questions are this project's file,
             # and gameboy's would fit one cartridge of the several its runs play.
