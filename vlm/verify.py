@@ -62,13 +62,10 @@ GROUND_TRUTH_VERSION = 1
 _TAG_NAMES = "think|answer|best_answer|worst_answer"
 # Bounded whitespace only (Qwen2.5-VL-32B writes "< answer >"): no nested quantifiers, linear time.
 _TAG_SPACES = re.compile(r"<\s{0,3}(/?)\s{0,3}(" + _TAG_NAMES + r")\s{0,3}>", re.IGNORECASE)
-# An integer or a decimal: "3.0" is the integer 3, not the two integers 3 and 0 (``_numbers``). The
-# fraction and the whole part are read whole (an answer is at most MAX_ANSWER_CHARS, far below int()'s
-# 4,300-digit limit): cut at 12 digits, the rest of a fraction was another number ("3.0000000000001" the
-# coordinate (3, 1)) and the rest of a whole part was dropped ("1234567890123" the count 123456789012).
-# Digits right after a point or a digit start no number: ".5" is no 5 but the decimal 0.5 (read as no
-# number, it was left out: "5 or .5" was the count 5). Digits with a second point ("1.0.5", a version or a
-# date) are no number: read as their first decimal, "1.0.5" was the count 1.
+# A number as written: a minus or none, then digits with at most one fraction, or a bare fraction (".5" is
+# 0.5, not 5), read whole (``_numbers``: "3.0" is the integer 3, not 3 and 0; an answer's MAX_ANSWER_CHARS
+# are far below int()'s digit limit, so no cut). Never from the middle of one (no digit or point just
+# before), nor part of a version or date ("1.0.5": no digit or ".digit" just after).
 _NUMBER = re.compile(r"-?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)(?!\d|\.\d)")
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
