@@ -290,6 +290,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     )
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
+    from vlm.tasks import TaskModuleError
 
     try:
         if args.run_dir:
@@ -352,7 +353,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         if out_of_memory(e):  # every episode at once, past what check_play_memory could see
             print(f"error: {boards_memory_error(args.episodes, e)}", file=sys.stderr)
             return 2
-        if not isinstance(e, ChatConfigError):
+        if not isinstance(e, (ChatConfigError, TaskModuleError)):  # the package's line, not a traceback
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ from agents.interrupts import result_at_stop_points, stop_at_safe_points
 from agents.vlm_client import ChatClient, ChatError, ChatReply
 from envs import game_class
 from envs.base import Game
-from vlm.tasks import OPPOSITE
+from vlm.tasks import OPPOSITE, TaskModuleError, module_place, raised_problem
 
 STATUSES = ("ok", "unparseable", "illegal", "error")
 
@@ -141,7 +141,12 @@ class VLMPlayer:
         from vlm.scoring import good_moves
         from vlm.verify import names_no_move, parse_move, verify
 
-        draft = self.tasks.move_task(state)
+        try:
+            draft = self.tasks.move_task(state)
+        except Exception as e:
+            if (problem := raised_problem(self.env, e)) is None:
+                raise
+            raise TaskModuleError(f"{module_place(self.env)} move_task (step {step}) raised {problem}") from e
         legal = legal_moves(self.env, state)
         fallback = fallback_move(self.env, state)
         try:

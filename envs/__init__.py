@@ -77,12 +77,18 @@ def _entry_point_line(ep: importlib.metadata.EntryPoint) -> tuple[str, int] | No
 def import_problem(e: Exception, module: str) -> str:
     """Why a package's ``module`` (a game's, a task module) could not be imported, in one line for an
     error: message: a syntax error's file and line (its own str names the file without its folder); another
-    exception of the module's code named with its type and the package's line that raised it (the str of a
-    KeyError is its key alone; os.environ's own line would name os.py), not its traceback."""
+    exception of the module's code as ``raised_at`` names it."""
     if isinstance(e, SyntaxError):
         return f"{e.msg} ({e.filename}, line {e.lineno})"
     if isinstance(e, ImportError):
         return str(e)
+    return raised_at(e, module)
+
+
+def raised_at(e: Exception, module: str) -> str:
+    """An exception of a package's ``module`` in one line for an error: message, not its traceback: its type
+    (the str of a KeyError is its key alone) and the package's line that raised it (os.environ's own line
+    would name os.py), where its author starts."""
     spec = importlib.util.find_spec(module.partition(".")[0])
     places = [*(spec.submodule_search_locations or ()), spec.origin] if spec is not None else []
     frames = traceback.extract_tb(e.__traceback__)

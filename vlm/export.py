@@ -71,7 +71,7 @@ from vlm import splits as sp
 from vlm.card import write_card
 from vlm.imagestore import IMAGE_DIR, ImageStore, check_image
 from vlm.record import FAMILIES, LEVELS, TaskDraft, record_id
-from vlm.tasks import module_place
+from vlm.tasks import module_place, raised_problem
 from vlm.trajectories import (
     EPISODE_FILE,
     STEP_FILES,
@@ -632,7 +632,12 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
     log, t = view.log, view.t
     source = {**s.source, "seed": log.seed, "episode": log.episode, "step": t, "frame": frame}
     where = f"{module_place(s.env)} make_tasks (episode {log.episode}, step {t})"
-    drafts = module.make_tasks(view.state, np.random.default_rng([s.seed, log.episode, t]), dict(source))
+    try:
+        drafts = module.make_tasks(view.state, np.random.default_rng([s.seed, log.episode, t]), dict(source))
+    except Exception as e:
+        if (problem := raised_problem(s.env, e)) is None:
+            raise
+        raise ExportError(f"{where} raised {problem}") from e
     if not isinstance(drafts, list):
         raise ExportError(f"{where}: must return a list of TaskDraft, got {type(drafts).__name__}")
     chosen = range(len(drafts))

@@ -905,6 +905,48 @@ def test_a_specialists_score_says_why_a_move_task_asked_no_move(tmp_path, monkey
                     "actions to play, .*; its verifier's rule is 'choice'", note), note
 
 
+# Its functions raise, called through a helper of the package (not the line the export or the play calls).
+RAISING = TASK_MODULE + """
+
+def _levels(state):
+    raise RuntimeError("no levels")
+
+
+def NAME(*args):
+    return _levels(args[0])
+"""
+
+
+@pytest.mark.parametrize("name", ["make_tasks", "move_task"])
+def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_traceback(tmp_path, monkeypatch,
+                                                                                      scripts, capsys, name):
+    # The export (make_tasks) and evaluate --vlm (move_task) ended in a traceback through this project's
+    # frames, which read as its failure; now one error: line naming the module and the package's line.
+    use_catch_tasks(tmp_path / "site", monkeypatch, RAISING.replace("def NAME", f"def {name}"))
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
+            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    # The line of the package that raised (in the helper), where its author starts.
+    raised = RAISING.splitlines().index('    raise RuntimeError("no levels")') + 1
+    path = re.escape(str(tmp_path / "site" / "catchplug" / "tasks.py"))
+    line = f"raised RuntimeError: no levels \\({path}, line {raised}\\)\n$"
+    if name == "make_tasks":
+        argv = [str(run), "--out", str(out), "--episodes", "1", "--max-steps", "3", "--no-progress"]
+        assert scripts.export_trajectories.main(argv) == 2
+        assert re.match(f"^error: {where} make_tasks \\(episode 0, step 0\\) {line}", capsys.readouterr().err)
+    else:
+        with ChatServer(default=lambda body: good("<answer>UP</answer>")) as server:
+            argv = [str(run), "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "3", "--no-video",
+                    "--no-progress", "--out", str(out)]
+            assert scripts.evaluate.main(argv) == 2
+        assert re.match(f"^error: {where} move_task \\(step 0\\) {line}", capsys.readouterr().err)
+    assert not out.exists()
+
+
 def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, monkeypatch):
     # A second package's game, and a package's entry point of a built-in's name (skipped with a warning):
     # each game is traced to its own package, a built-in to none.

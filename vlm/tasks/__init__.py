@@ -151,6 +151,22 @@ def module_place(game: str) -> str:
     return f"task module {module} (entry point {game} of group {TASK_PLUGIN_GROUP})"
 
 
+class TaskModuleError(ValueError):
+    """A package's task module raised as it ran (``raised_problem``): said in one error: line."""
+
+
+def raised_problem(game: str, e: Exception) -> str | None:
+    """Exception ``e`` that ``game``'s task module raised as it ran, in one line naming the package's line
+    that raised it (``envs.raised_at``): its traceback through this project's frames read as this project's
+    failure. None for a built-in module's, a bug of this project, which its traceback reports best."""
+    name = TASK_MODULES.get(game, f"vlm.tasks.{game}")
+    if name == f"vlm.tasks.{game}":
+        return None
+    from envs import raised_at
+
+    return raised_at(e, name)
+
+
 def task_module(game: str) -> ModuleType:
     """The task module of ``game``; ValueError naming the games that have one if it has none, ImportError
     or TypeError naming the module if it cannot be imported or lacks part of the contract."""
@@ -236,6 +252,6 @@ def drawn_families(module: ModuleType) -> tuple[str, ...]:
     return tuple(getattr(module, "FAMILIES", FAMILIES))
 
 
-__all__ = ["MOVE_RULES", "OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP",
+__all__ = ["MOVE_RULES", "OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP", "TaskModuleError",
            "check_move_task", "drawn_families", "grid_bfs", "missing_module", "module_place", "play_moves",
-           "plural", "scratch_game", "task_module"]
+           "plural", "raised_problem", "scratch_game", "task_module"]
