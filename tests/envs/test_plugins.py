@@ -105,6 +105,15 @@ def use_catch(site: Path, monkeypatch: pytest.MonkeyPatch, module: str = GAME_MO
     monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
 
 
+def trained_catch(tmp_path: Path, scripts) -> Path:
+    """A run of the installed catch game (5x5), the least training the scripts take: tmp_path/run."""
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
+            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 0
+    return run
+
+
 def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tmp_path):
     # With a second entry point that is skipped (a built-in's name): its warning was printed twice, by the
     # script and by the fork server that imports envs again, and pointed at envs/__init__.py's
@@ -576,10 +585,7 @@ def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_p
     # this project, which an outside game's author cannot add from their package (task modules are found
     # there only).
     use_catch(tmp_path / "site", monkeypatch)
-    run = tmp_path / "run"
-    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
-            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
-    assert scripts.train_ppo.main(argv) == 0
+    run = trained_catch(tmp_path, scripts)
     capsys.readouterr()
     out = tmp_path / "out"
     assert scripts.export_trajectories.main([str(run), "--out", str(out), "--no-progress"]) == 2
@@ -705,10 +711,7 @@ def test_a_packages_task_module_gives_its_game_task_records_scores_and_a_vlms_pl
     # and evaluate --vlm and compare --vlm refused it.
     use_catch_tasks(tmp_path / "site", monkeypatch)
     assert vlm.tasks.TASK_MODULES["catch"] == "catchplug.tasks"
-    run = tmp_path / "run"
-    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
-            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
-    assert scripts.train_ppo.main(argv) == 0
+    run = trained_catch(tmp_path, scripts)
     out = tmp_path / "export"
     argv = [str(run), "--out", str(out), "--episodes", "4", "--max-steps", "6", "--split", "0.5,0,0.5",
             "--formats", "openrlhf", "--no-progress"]
@@ -883,10 +886,7 @@ def test_a_specialists_score_says_why_a_move_task_asked_no_move(tmp_path, monkey
     asked = ("\n\ndef make_tasks(state, rng, source=None):\n"
              "    return [] if state['done'] else [move_task(state)]\n")
     use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + CHOICE_MOVE + asked)
-    run = tmp_path / "run"
-    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
-            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
-    assert scripts.train_ppo.main(argv) == 0
+    run = trained_catch(tmp_path, scripts)
     out = tmp_path / "export"
     argv = [str(run), "--out", str(out), "--episodes", "4", "--max-steps", "6", "--split", "0.5,0,0.5",
             "--formats", "none", "--no-progress"]
@@ -910,23 +910,22 @@ RAISING = TASK_MODULE + """
 
 def _levels(state):
     raise RuntimeError("no levels")
-
-
-def NAME(*args):
-    return _levels(args[0])
 """
 
 
-@pytest.mark.parametrize("name", ["make_tasks", "move_task"])
-def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_traceback(tmp_path, monkeypatch,
-                                                                                      scripts, capsys, name):
+@pytest.mark.parametrize("defined", [
+    "def make_tasks(state, rng, source=None):\n    return _levels(state)",
+    "def move_task(state):\n    return _levels(state)",
+    "def move_task(state):\n"
+    "    return _catch(snake.move_task(_as('snake', state))) if state['step'] < 1 else _levels(state)",
+], ids=["make_tasks", "move_task", "move_task-later"])
+def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_traceback(
+        tmp_path, monkeypatch, scripts, capsys, defined):
     # The export (make_tasks) and evaluate --vlm (move_task) ended in a traceback through this project's
-    # frames, which read as its failure; now one error: line naming the module and the package's line.
-    use_catch_tasks(tmp_path / "site", monkeypatch, RAISING.replace("def NAME", f"def {name}"))
-    run = tmp_path / "run"
-    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--total-timesteps", "32", "--num-envs", "2",
-            "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run), "--no-progress"]
-    assert scripts.train_ppo.main(argv) == 0
+    # frames, which read as its failure; now one error: line naming the module and the package's line. A
+    # move_task raising at the start state is refused by the check before any request (check_move_task).
+    use_catch_tasks(tmp_path / "site", monkeypatch, RAISING + "\n\n" + defined + "\n")
+    run = trained_catch(tmp_path, scripts)
     capsys.readouterr()
     out = tmp_path / "out"
     where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
@@ -934,7 +933,7 @@ def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_trace
     raised = RAISING.splitlines().index('    raise RuntimeError("no levels")') + 1
     path = re.escape(str(tmp_path / "site" / "catchplug" / "tasks.py"))
     line = f"raised RuntimeError: no levels \\({path}, line {raised}\\)\n$"
-    if name == "make_tasks":
+    if defined.startswith("def make_tasks"):
         argv = [str(run), "--out", str(out), "--episodes", "1", "--max-steps", "3", "--no-progress"]
         assert scripts.export_trajectories.main(argv) == 2
         assert re.match(f"^error: {where} make_tasks \\(episode 0, step 0\\) {line}", capsys.readouterr().err)
@@ -943,7 +942,11 @@ def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_trace
             argv = [str(run), "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "3", "--no-video",
                     "--no-progress", "--out", str(out)]
             assert scripts.evaluate.main(argv) == 2
-        assert re.match(f"^error: {where} move_task \\(step 0\\) {line}", capsys.readouterr().err)
+        later = "step" in defined
+        expected = (f"{where} move_task \\(step 1\\) {line}" if later else
+                    f"a VLM cannot play 'catch': {where}: move_task\\(state\\) of a start state {line}")
+        assert re.match(f"^error: {expected}", capsys.readouterr().err)
+        assert server.hits == (1 if later else 0)
     assert not out.exists()
 
 

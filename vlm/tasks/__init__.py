@@ -228,7 +228,7 @@ def check_move_task(game: str) -> None:
     try:
         draft = task_module(game).move_task(state)
     except Exception as e:
-        raise TypeError(f"{place}: move_task(state) of a start state raised {type(e).__name__}: {e}") from e
+        raise TypeError(f"{place}: move_task(state) of a start state raised {raised_problem(game, e)}") from e
     spec = getattr(draft, "verifier", None)
     rule = spec.get("rule") if isinstance(spec, dict) else None
     named = spec.get({"word": "choices", "snake_best_worst": "moves"}.get(rule, "")) if rule else None
@@ -252,6 +252,6 @@ def drawn_families(module: ModuleType) -> tuple[str, ...]:
     return tuple(getattr(module, "FAMILIES", FAMILIES))
 
 
-__all__ = ["MOVE_RULES", "OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP", "TaskModuleError",
-           "check_move_task", "drawn_families", "grid_bfs", "missing_module", "module_place", "play_moves",
-           "plural", "raised_problem", "scratch_game", "task_module"]
+__all__ = ["MOVE_RULES", "OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP",
+           "TaskModuleError", "check_move_task", "drawn_families", "grid_bfs", "missing_module",
+           "module_place", "play_moves", "plural", "raised_problem", "scratch_game", "task_module"]
