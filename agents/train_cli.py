@@ -218,11 +218,11 @@ def follow_new_settings(cfg: dict[str, Any], old: dict[str, Any], given: Collect
     # config.yaml cannot tell whether num_workers was another machine's automatic count; more than this
     # machine's cores is never its own, and the count changes no result, only speed and memory: it follows.
     workers = old["num_workers"]
-    if "num_workers" not in given and type(workers) is int and workers > 1 and workers_by_core(old["env"]):
+    if "num_workers" not in given and type(workers) is int and workers_by_core(old["env"]):
         from envs.vector import usable_cores
 
         cores = usable_cores()
-        if workers > cores:
+        if workers > cores:  # at least 1: a count of 0 or 1 never follows
             cfg["num_workers"] = "auto"
             followed["num_workers"] = (workers, f"this machine's {cores} usable core{'s' * (cores != 1)}")
     return followed
