@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.compare import (
         DEFAULT_OUT,
-        CompareError,
         boards_memory_error,
         check_cache_outside,
         compare,
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                     remove_folders(reserved)  # the default folder made above, still empty: no report
                     raise
                 # The report is in place, and compare() ignores stop signals from then on (settled).
-            except (CompareError, ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:
+            except (ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:  # CompareError too
                 print(f"error: {e}", file=sys.stderr)
                 return 2
             except (MemoryError, RuntimeError) as e:  # every episode is a board, all played at once

@@ -56,11 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--checkpoint is the specialist's model file: give --specialist RUN too")
     specialist_args(p, args, "score_predictions.py plays one run; score each run with its own command")
 
-    from agents.compare import CompareError
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
     from agents.runs import atomic_write_text, check_output_file, not_written
-    from vlm.scoring import ScoringError, score_files
+    from vlm.scoring import score_files
 
     unsaved = ""  # why --out was not written, if it was not
     try:
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                                "left as it is: pass --force to replace it, or give a new file name")
                 except OSError as e:  # a full disk
                     unsaved = f"--out {not_written(args.out, e)}"
-    except (ScoringError, CompareError, ValueError) as e:
+    except ValueError as e:  # ScoringError and CompareError (bad input, the message names it) are ValueErrors
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
