@@ -284,10 +284,10 @@ class VideoCallback(PeriodicCallback):
     MADE = "depthfirst_video_made"  # the model attribute, saved by SB3 with the model's other data
 
     def __init__(self, env: str, env_kwargs: dict[str, Any], every: int, max_steps: int = 1000,
-                 seed: int = 12345, fps: int = RENDER_FPS, scale: int = 8) -> None:
+                 seed: int = 12345, scale: int = 8) -> None:
         super().__init__(every)
         self.env, self.env_kwargs = env, env_kwargs
-        self.max_steps, self.seed, self.fps, self.scale = max_steps, seed, fps, scale
+        self.max_steps, self.seed, self.scale = max_steps, seed, scale
 
     def _on_training_start(self) -> None:
         made = getattr(self.model, self.MADE, None)
@@ -305,7 +305,7 @@ class VideoCallback(PeriodicCallback):
         ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,
                           max_steps=self.max_steps)[0]
         frames = replay_frames(self.env, self.env_kwargs, ep.seed, ep.actions, scale=self.scale)
-        gif = animated_gif(frames, self.fps)
+        gif = animated_gif(frames, RENDER_FPS)
         height, width = frames.shape[1:3]
         video = Summary(value=[Summary.Value(tag="rollout/video", image=Summary.Image(
             height=height, width=width, colorspace=3, encoded_image_string=gif))])

@@ -377,9 +377,10 @@ def check_mp4_writer() -> None:
                        "pip install 'imageio-ffmpeg>=0.5', or add --no-video") from None
 
 
-def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
+def write_video(frames: np.ndarray, path: Path) -> None:
     """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix, of uint8 RGB
-    ``frames`` (frames, height, width, 3): ffmpeg is sent their raw bytes, so another dtype was garbage."""
+    ``frames`` (frames, height, width, 3) at ``RENDER_FPS``: ffmpeg is sent their raw bytes, so another dtype
+    was garbage."""
     from agents.runs import written_beside
 
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
@@ -390,12 +391,12 @@ def write_video(frames: np.ndarray, path: Path, fps: int = RENDER_FPS) -> None:
     with written_beside(path) as tmp:  # an interrupted or failed write never replaces a good video
         if path.suffix == ".gif":  # encoded in memory: Pillow's writer, failing on a full disk, was flushed
             # again by imageio's __del__, which printed a second traceback after the error
-            tmp.write_bytes(animated_gif(frames, fps))
+            tmp.write_bytes(animated_gif(frames, RENDER_FPS))
         else:  # H.264 wants even sides; pad by repeating the last row/column.
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             try:
-                _write_mp4(frames, tmp, fps)
+                _write_mp4(frames, tmp, RENDER_FPS)
             except OSError as e:  # imageio-ffmpeg's message goes on with ffmpeg's whole command line
                 first = (str(e).splitlines() or [type(e).__name__])[0]
                 raise OSError(f"ffmpeg could not write the MP4 ({first})") from None
