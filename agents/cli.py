@@ -267,6 +267,9 @@ def run_folder_arg(text: str) -> str:
 
 #: The default --seed of evaluate.py, compare.py and the export: so their episode k is the same episode.
 EPISODE_SEED = 1_000_000
+#: The moves an episode may last when no --max-steps is given (evaluate, export, compare): far past the
+#: games' own limits, a guard against a policy that never ends its episode.
+EPISODE_STEP_CAP = 100_000
 
 
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:

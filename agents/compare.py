@@ -30,10 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import bar_size, not_utf8, safe_text
+from agents.cli import EPISODE_STEP_CAP, bar_size, not_utf8, safe_text
 from agents.curves import pyplot
 from agents.evaluation import (
-    EPISODE_STEP_CAP,
     Episode,
     GameSpec,
     RandomPolicy,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agents.cli import bar_size, check_episode_seeds, print_json
+from agents.cli import EPISODE_STEP_CAP, bar_size, check_episode_seeds, print_json
 from agents.interrupts import stop_signals_interrupt
 
 STOPPED = "\ninterrupted: no new results written"
@@ -486,9 +486,7 @@ def episodes_text(n: int) -> str:
 
 
 def max_steps(args: argparse.Namespace) -> int:
-    """Moves an episode may last: ``--max-steps``, else as many as the game's own limits allow."""
-    from agents.evaluation import EPISODE_STEP_CAP
-
+    """Moves an episode may last: ``--max-steps``, else the game's own limits, at most EPISODE_STEP_CAP."""
     return args.max_steps or EPISODE_STEP_CAP
 
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.cli import decimals
+from agents.cli import EPISODE_STEP_CAP, decimals
 from agents.interrupts import deferred_stop, stop_point
 from envs import is_builtin, make_game
 from envs.base import RENDER_SCALE, Game, GameDefinitionError, check_contract
@@ -28,9 +28,6 @@ from envs.env import RENDER_FPS
 from envs.rng import seeds_from
 
 EVAL_OPPONENT = "greedy"  # evaluation, videos, exports and compare play every two-player run against it
-# The moves an episode may last when no --max-steps is given (evaluate, export, compare): far past the
-# games' own limits, a guard against a policy that never ends its episode.
-EPISODE_STEP_CAP = 100_000
 
 
 def eval_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:

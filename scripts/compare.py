@@ -24,6 +24,7 @@ from pathlib import Path
 
 from agents.cli import (
     EPISODE_SEED,
+    EPISODE_STEP_CAP,
     add_specialist_argument,
     check_episode_seeds,
     game_arg,
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=nonneg_int, default=EPISODE_SEED,
                    help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED})")
     p.add_argument("--max-steps", type=max_steps_arg, help="cut every episode after this many moves "
-                   "(both sides alike; default: the game's own limits)")
+                   f"(both sides alike; default: the game's own limits, at most {EPISODE_STEP_CAP:,})")
     p.add_argument("--out", type=path_arg, help="report folder (default <specialist>/compare-<time>, "
                    "or runs/<env>/compare-<time> without --specialist)")
     p.add_argument("--overwrite", action="store_true", help="replace the report in an existing --out")

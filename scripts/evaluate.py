@@ -19,6 +19,7 @@ import argparse
 
 from agents.cli import (
     EPISODE_SEED,
+    EPISODE_STEP_CAP,
     game_arg,
     max_steps_arg,
     nonneg_int,
@@ -54,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"the video shows the best episode's last N steps (default {VIDEO_STEPS})")
     p.add_argument("--max-steps", type=max_steps_arg,
                    help="cut every episode after this many moves, as export_trajectories.py and compare.py "
-                   "do (default: the game's own limits); the files get a -max<N> suffix")
+                   f"do (default: the game's own limits, at most {EPISODE_STEP_CAP:,}); the files get a "
+                   "-max<N> suffix")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table (one a line "
                    "with several --checkpoint)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

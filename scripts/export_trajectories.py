@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from agents.cli import (
+    EPISODE_STEP_CAP,
     check_episode_seeds,
     finite_float,
     max_steps_arg,
@@ -72,7 +73,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--relative-paths", action="store_true",
                    help="write image paths relative to the dataset (default: absolute, as trainers prefer)")
     p.add_argument("--max-steps", type=max_steps_arg, default=d.max_steps,
-                   help="cut every episode after this many moves (default: the game's own limits)")
+                   help=f"cut every episode after this many moves (default: the game's own limits, at most "
+                   f"{EPISODE_STEP_CAP:,})")
     p.add_argument("--device", default=d.device,
                    help=f"torch device for the policy: {DEVICES} (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_SEED, bar_size
+from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, bar_size
 from agents.config import check_device
-from agents.evaluation import EPISODE_STEP_CAP, check_fits, eval_kwargs
+from agents.evaluation import check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
 from agents.runs import (
     CHECKPOINT_NAME,

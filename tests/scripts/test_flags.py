@@ -347,3 +347,18 @@ def test_a_flag_given_without_its_value_gets_no_minus_hint(argv, scripts, capsys
         scripts.plot_curve.main(argv)
     err = capsys.readouterr().err
     assert "argument --out: expected one argument" in err and "reads as a flag" not in err, err
+
+
+@pytest.mark.parametrize("script", ["evaluate", "compare", "export_trajectories"])
+def test_max_steps_help_states_the_cap_an_episode_has_without_it(script, scripts, capsys):
+    # Without --max-steps an episode is cut at EPISODE_STEP_CAP moves (a guard against a policy that never
+    # ends one); --help said "default: the game's own limits" only, though a game's own may be longer.
+    import re
+
+    from agents.cli import EPISODE_STEP_CAP
+
+    with pytest.raises(SystemExit):
+        getattr(scripts, script).main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    help_ = re.search(r"--max-steps MAX_STEPS (.*?) --", text).group(1)
+    assert f"at most {EPISODE_STEP_CAP:,}" in help_, help_
