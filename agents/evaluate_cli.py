@@ -238,8 +238,13 @@ def print_results(summary: dict[str, Any], who: str, as_json: bool) -> None:
 
 
 def cut_note(summary: dict[str, Any]) -> str:
-    """The printed line's note of the episodes --max-steps cut (a model's or a VLM's), else nothing."""
-    return f" ({summary['capped']} cut at --max-steps, scored as they stood)" if summary["capped"] else ""
+    """The printed line's note of the episodes --max-steps, or without it EPISODE_STEP_CAP, cut (a model's or
+    a VLM's), else nothing."""
+    if not summary["capped"]:
+        return ""
+    at = ("--max-steps," if summary["max_steps"]
+          else f"{EPISODE_STEP_CAP:,} moves, as no --max-steps was given;")
+    return f" ({summary['capped']} cut at {at} scored as they stood)"
 
 
 def print_game_figures(summary: dict[str, Any]) -> None:

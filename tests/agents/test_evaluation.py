@@ -29,6 +29,24 @@ def test_summary_figures_are_the_statistics_of_the_episodes():
                         "figures": {"won": [0.0, 0.0, 1.0]}}}
 
 
+def test_episodes_cut_without_max_steps_are_said_to_be_cut_at_the_cap(scripts, tmp_path, capsys, monkeypatch):
+    # With no --max-steps every episode still stops at EPISODE_STEP_CAP moves; the line said "cut at
+    # --max-steps", a flag the user never gave.
+    import json
+
+    import agents.evaluate_cli
+
+    monkeypatch.setattr(agents.evaluate_cli, "EPISODE_STEP_CAP", 6)  # a Snake episode outlasts 6 moves
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\npolicy: tiny\nenv_kwargs: {size: 6}\n")
+    argv = [str(run), "--random", "--episodes", "12", "--no-video", "--no-progress"]
+    assert scripts.evaluate.main(argv) == 0
+    printed = capsys.readouterr().out
+    cut = json.loads((run / "eval-random.json").read_text())["capped"]
+    assert cut > 0 and f"({cut} cut at 6 moves, as no --max-steps was given; scored as they stood)" in printed
+
+
 def test_the_results_list_the_episodes_their_printed_figures_are_of(scripts, tmp_path, capsys):
     """eval-*.json and --json list each episode (``per_episode``), so the printed figures can be checked, and
     compared with another tool on the same seeds, without a replay: they are the means of that list."""
