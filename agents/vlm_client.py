@@ -112,11 +112,11 @@ def _excerpt(raw: bytes, limit: int = 160) -> str:
     return text + (" …" if len(raw) > limit else "")
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    """Text a server or the socket layer gave (a status line, a header) as an error message may show it: on
-    one line, any other character that does not print escaped (an escape sequence would drive the
-    terminal, a lone surrogate fail a UTF-8 log), cut at ``limit`` characters. The cut falls between whole
-    characters' escapes: a split one ('\\x1' of '\\x1b') would read as another character."""
+def one_line(text: str, limit: int = 300) -> str:
+    """Text from outside (a status line or header a server gave, a package's exception) as an error message
+    may show it: on one line, any other character that does not print escaped (an escape sequence would
+    drive the terminal, a lone surrogate fail a UTF-8 log), cut at ``limit`` characters. The cut falls between
+    whole characters' escapes: a split one ('\\x1' of '\\x1b') would read as another character."""
     pieces = [c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split())]
     kept, length = 0, 0
     for piece in pieces:
@@ -202,10 +202,10 @@ def _connection_failure(url: str, reason: BaseException, first: bool) -> str:
         shown = _excerpt(line) if line.strip() else "a blank line"
         return f"{url} answered with no HTTP status line ({shown})"
     if isinstance(reason, http.client.UnknownProtocol):
-        return f"{url} answered in a protocol that is not HTTP/1.x ({_one_line(str(reason))})"
+        return f"{url} answered in a protocol that is not HTTP/1.x ({one_line(str(reason))})"
     if isinstance(reason, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return f"{url} dropped the connection ({_one_line(str(reason))}" + (f"; {tls})" if tls else ")")
-    return f"cannot reach {url}: {_one_line(str(reason))}"
+        return f"{url} dropped the connection ({one_line(str(reason))}" + (f"; {tls})" if tls else ")")
+    return f"cannot reach {url}: {one_line(str(reason))}"
 
 
 def _without_secrets(url: str) -> str:
@@ -230,7 +230,7 @@ def _proxy_note(url: str) -> str:
     names = [f"{parts.scheme}_proxy", "no_proxy"]  # the variables read, lower case first as urllib does
     var, no = (n if n in os.environ else next((k for k in os.environ if k.lower() == n), n) for n in names)
     shown = re.sub(r"^([^/]*//)?[^/]*@", r"\1…@", proxy)  # its password cut, "user:pw@host:3128" too
-    via = f"(sent through the proxy {_one_line(_without_secrets(shown))} that ${var} names"
+    via = f"(sent through the proxy {one_line(_without_secrets(shown))} that ${var} names"
     try:
         loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
     except ValueError:  # a host name
@@ -591,7 +591,7 @@ class ChatClient:
                     where = headers.get("location")
                     if where:  # a relative one ("/v1/chat/completions/") as the URL --vlm takes
                         where = urllib.parse.urljoin(self.endpoint.chat_url, where)
-                    shown = _one_line(_without_secrets(where)) if where else "no address"
+                    shown = one_line(_without_secrets(where)) if where else "no address"
                     raise ChatConfigError(
                         f"{self.endpoint.chat_url} redirects (HTTP {status}) to {shown}: give the URL it "
                         "redirects to with --vlm (a redirected request is not followed: it would arrive "
@@ -918,10 +918,10 @@ def _error_in_body(raw: bytes) -> str | None:
 
 
 def _server_message(text: str) -> str:
-    """A server's error message as ``_one_line`` shows it (its escape sequences would drive the terminal,
+    """A server's error message as ``one_line`` shows it (its escape sequences would drive the terminal,
     its newlines forge lines of their own in the one-line error around it), a lone surrogate as U+FFFD;
     cut at 1,000 characters, which a validation error's long message fits."""
-    return _one_line(safe_text(text), limit=1000)
+    return one_line(safe_text(text), limit=1000)
 
 
 def _error_message(raw: bytes) -> str:

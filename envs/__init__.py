@@ -76,26 +76,43 @@ def _entry_point_line(ep: importlib.metadata.EntryPoint) -> tuple[str, int] | No
 
 def import_problem(e: Exception, module: str) -> str:
     """Why a package's ``module`` (a game's, a task module) could not be imported, in one line for an
-    error: message: a syntax error's file and line (its own str names the file without its folder); another
-    exception of the module's code as ``raised_at`` names it."""
-    if isinstance(e, SyntaxError):
-        return f"{e.msg} ({e.filename}, line {e.lineno})"
-    if isinstance(e, ImportError):
-        return str(e)
+    error: message: the compiler's syntax error with its file and line (its own str names the file without
+    its folder), an ImportError's text ("No module named ..." says it all), another exception (one raised by
+    the module's code) as ``raised_at`` names it."""
+    # The compiler's syntax error names its file (one raised by code, or 3.10/3.11's of a null byte, none)
+    if isinstance(e, SyntaxError) and e.filename is not None:
+        return f"{_one_line(e.msg)} ({e.filename}, line {e.lineno})"
+    if isinstance(e, ImportError) and (text := _one_line(e)):
+        return text
     return raised_at(e, module)
+
+
+def _one_line(said: object) -> str:
+    """``str(said)`` in one line of at most 300 characters: a package's message may be any length, hold
+    newlines, or fail to convert (its own ``__str__``), whose traceback would replace the error line."""
+    from agents.vlm_client import one_line  # the error path only: not among the imports of every game
+
+    try:
+        return one_line(str(said))
+    except Exception:
+        return "<exception str() failed>"
 
 
 def raised_at(e: Exception, module: str) -> str:
     """An exception of a package's ``module`` in one line for an error: message, not its traceback: its type
     (the str of a KeyError is its key alone) and the package's line that raised it (os.environ's own line
-    would name os.py), where its author starts."""
-    spec = importlib.util.find_spec(module.partition(".")[0])
+    would name os.py), where its author starts. With no such line (raised in importlib, reading a damaged
+    .pyc) none is named: the caller names the module."""
+    try:
+        spec = importlib.util.find_spec(module.partition(".")[0])
+    except ValueError:  # its __init__ put a module with no __spec__ in sys.modules (lazy loading): no place
+        spec = None
     places = [*(spec.submodule_search_locations or ()), spec.origin] if spec is not None else []
-    frames = traceback.extract_tb(e.__traceback__)
-    own = [f for f in frames if any(p and (f.filename == p or f.filename.startswith(os.path.join(p, "")))
-                                    for p in places)]
-    frame = (own or frames)[-1]
-    return f"{type(e).__name__}: {e} ({frame.filename}, line {frame.lineno})"
+    own = [f for f in traceback.extract_tb(e.__traceback__)
+           if any(p and (f.filename == p or f.filename.startswith(os.path.join(p, ""))) for p in places)]
+    text = _one_line(e)
+    said = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    return f"{said} ({own[-1].filename}, line {own[-1].lineno})" if own else said
 
 
 def skip_entry_point(ep: importlib.metadata.EntryPoint, group: str, problem: str, module: str) -> None:

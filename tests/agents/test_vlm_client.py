@@ -1442,11 +1442,11 @@ def test_a_bodys_start_is_quoted_on_one_line_and_says_when_it_goes_on():
 
 def test_a_cut_one_line_text_never_splits_an_escape():
     # Cut after escaping, '\x1b' came out as '\x1', which reads as some other character.
-    from agents.vlm_client import _one_line
-    assert _one_line("ab\x1bcd", 5) == "ab …"  # the escape would end past 5: left out whole
-    assert _one_line("ab\x1bcd", 6) == "ab\\x1b …"
-    assert _one_line("ab\x1bcd", 8) == "ab\\x1bcd"  # all of it fits: no ellipsis
-    assert _one_line("abcdef", 3) == "abc …"
+    from agents.vlm_client import one_line
+    assert one_line("ab\x1bcd", 5) == "ab …"  # the escape would end past 5: left out whole
+    assert one_line("ab\x1bcd", 6) == "ab\\x1b …"
+    assert one_line("ab\x1bcd", 8) == "ab\\x1bcd"  # all of it fits: no ellipsis
+    assert one_line("abcdef", 3) == "abc …"
 
 
 def test_cache_answers_repeat_questions_without_a_request(tmp_path):
@@ -2187,10 +2187,10 @@ def test_a_connect_that_timed_out_is_no_connection_not_a_request_the_server_neve
 
 
 def test_one_line_marks_a_cut_only_past_its_limit():
-    from agents.vlm_client import _one_line
+    from agents.vlm_client import one_line
 
-    assert _one_line("x" * 300) == "x" * 300  # exactly the limit: nothing was cut
-    assert _one_line("x" * 301) == "x" * 300 + " …"
+    assert one_line("x" * 300) == "x" * 300  # exactly the limit: nothing was cut
+    assert one_line("x" * 301) == "x" * 300 + " …"
 
 
 def test_a_status_line_that_is_blank_is_said_as_one():

@@ -224,6 +224,45 @@ def test_an_entry_point_whose_class_is_no_game_is_refused_naming_it(tmp_path, mo
         envs.game_class("catch")
 
 
+# A message of several lines split the error: line (the place after its last line), one of thousands of
+# characters filled the screen, and one whose str() raised ended the script in that second exception's
+# traceback. A sourceless module that cannot be read was placed at importlib's own frame
+# ("<frozen importlib._bootstrap_external>, line ..."), and Python 3.10/3.11's syntax error for a null byte
+# has no file nor line ("(None, line None)"): the entry point named before the message is the place then.
+@pytest.mark.parametrize(("module", "problem"), [
+    ("raise RuntimeError('first\\n  second ' + 'x' * 5000)\n",
+     "RuntimeError: first second x+ … \\(.*catchplug.game\\.py, line 1\\)"),
+    ("class Failed(Exception):\n    def __str__(self):\n        raise ValueError\n\n\nraise Failed\n",
+     "Failed: <exception str\\(\\) failed> \\(.*catchplug.game\\.py, line 6\\)"),
+    ("raise RuntimeError\n", "RuntimeError \\(.*catchplug.game\\.py, line 1\\)"),
+    ("X = 1\0\n", "source code (string )?cannot contain null bytes( \\(.*catchplug.game\\.py, line 1\\))?"),
+    (None, "(EOFError|ValueError): [^(]*"),
+], ids=["long-lines", "str-raises", "no-message", "null-byte", "damaged-pyc"])
+def test_a_game_module_that_raises_as_it_is_imported_is_said_in_one_line(tmp_path, monkeypatch, module,
+                                                                         problem):
+    use_catch(tmp_path, monkeypatch, module or "")
+    if module is None:  # a sourceless module (game.pyc alone) whose code is cut short
+        import importlib.util
+
+        (tmp_path / "catchplug" / "game.py").unlink()
+        (tmp_path / "catchplug" / "game.pyc").write_bytes(importlib.util.MAGIC_NUMBER + bytes(12) + b"\xe3")
+    with pytest.raises(ValueError) as raised:
+        envs.game_class("catch")
+    assert re.fullmatch(f"game 'catch' \\(catchplug.game:Catch, an entry point of group depthfirst.games\\) "
+                        f"cannot be loaded: {problem}", str(raised.value)), str(raised.value)
+    assert len(str(raised.value)) < 300 + len(str(tmp_path)) + 200  # the message cut at 300 characters
+
+
+@pytest.mark.parametrize("stop", ["raise KeyboardInterrupt", "raise SystemExit(3)"])
+def test_a_stop_or_exit_as_a_game_module_is_imported_is_no_error_line(tmp_path, monkeypatch, stop):
+    # A Ctrl-C while the package's module is imported stops the script as anywhere (130), and its sys.exit()
+    # exits: neither is the package's error to report.
+    use_catch(tmp_path, monkeypatch, f"{stop}\n")
+    with pytest.raises((KeyboardInterrupt, SystemExit)) as raised:
+        envs.game_class("catch")
+    assert type(raised.value) is (KeyboardInterrupt if "Keyboard" in stop else SystemExit)
+
+
 def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_path, monkeypatch, scripts,
                                                                            capsys):
     # Every game is made as Class(num_envs=N, **env_kwargs): one without it was refused as "env_kwargs for
