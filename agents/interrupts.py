@@ -125,9 +125,10 @@ def safe_to_stop() -> Iterator[None]:
     project's own code that holds nothing, a folder lock's): a stop signal raises ``KeyboardInterrupt`` there
     at once, as outside, and one that came before raises as the block starts. The first signal only marked a
     stop for the next ``stop_point``, which a wait without end never reaches: it ended on a repeat alone.
-    Elsewhere the block runs as it is."""
+    Elsewhere the block runs as it is, inside ``deferred_stop`` too, whose stop waits for its end: a stop due
+    from before stays the outer block's (taken here, unraised, its end and a repeat's raise lost it)."""
     global _polled
-    if not _polled or threading.current_thread() is not threading.main_thread():
+    if not _polled or _deferring or threading.current_thread() is not threading.main_thread():
         yield
         return
     _polled = False  # before the look for one already come: a signal between the two was only marked

@@ -693,3 +693,24 @@ def test_a_stop_point_inside_a_block_that_holds_the_stop_leaves_it_held(outer):
             with safe_to_stop():
                 done.append("saved")
     assert done
+
+
+def test_a_stop_due_before_a_save_that_waits_for_a_lock_is_still_raised_and_a_repeat_still_stops(monkeypatch):
+    """A folder lock's wait (``safe_to_stop``) inside a save (``deferred_stop``) inside training's
+    ``stop_at_safe_points``, with a stop due from before the save: the wait, which may no longer raise it
+    there, left the outer block no longer polling, so its end raised nothing (the stop lost to the next stop
+    point, which a step that hangs never reaches) and a repeat a second later was ignored."""
+    monkeypatch.setattr(interrupts, "_REPEAT_S", 0.01)
+    saved = []
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt), stop_at_safe_points():
+        signal.raise_signal(signal.SIGINT)
+        with deferred_stop(), safe_to_stop():
+            saved.append("saved")
+    assert saved == ["saved"]
+    with stop_signals_interrupt(), stop_at_safe_points():
+        signal.raise_signal(signal.SIGINT)
+        with deferred_stop(), safe_to_stop():
+            pass
+        time.sleep(0.05)
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)  # pressed again: the step hangs, so here
