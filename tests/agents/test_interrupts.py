@@ -714,3 +714,20 @@ def test_a_stop_due_before_a_save_that_waits_for_a_lock_is_still_raised_and_a_re
         time.sleep(0.05)
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)  # pressed again: the step hangs, so here
+
+
+def test_a_stop_due_before_a_save_is_raised_at_the_first_stop_point_after_it_not_inside():
+    """ae2717c7's other half: a stop marked before a save began (no stop point reached yet) is not taken by a
+    stop point inside the save (``deferred_stop``), which would cut it half-way, but by the next one after."""
+    done = []
+    with stop_signals_interrupt(), stop_at_safe_points():
+        signal.raise_signal(signal.SIGINT)
+        with deferred_stop():
+            try:  # a KeyboardInterrupt here would abort the whole pytest session, not fail this test
+                stop_point()
+            except KeyboardInterrupt:
+                pytest.fail("a stop point inside the save raised the stop due from before it")
+            done.append("saved")
+        with pytest.raises(KeyboardInterrupt):
+            stop_point()
+    assert done == ["saved"]
