@@ -24,9 +24,10 @@ from vlm.verify import reference_response
 
 @pytest.fixture(autouse=True)
 def forget_the_package():
-    """Each test's ``catchplug`` is its own: one imported by an earlier test would be found again."""
+    """Each test's ``catchplug`` (and the other packages a test makes) is its own: one imported by an earlier
+    test would be found again."""
     yield
-    for name in [m for m in sys.modules if m.split(".")[0] == "catchplug"]:
+    for name in [m for m in sys.modules if m.split(".")[0] in ("catchplug", "catchplugx", "catchgame")]:
         del sys.modules[name]
 
 
@@ -254,13 +255,35 @@ def test_a_game_module_that_raises_as_it_is_imported_is_said_in_one_line(tmp_pat
 
 
 @pytest.mark.parametrize("stop", ["raise KeyboardInterrupt", "raise SystemExit(3)"])
-def test_a_stop_or_exit_as_a_game_module_is_imported_is_no_error_line(tmp_path, monkeypatch, stop):
+@pytest.mark.parametrize("module", ["game", "tasks"])
+def test_a_stop_or_exit_as_a_packages_module_is_imported_is_no_error_line(tmp_path, monkeypatch, stop,
+                                                                         module):
     # A Ctrl-C while the package's module is imported stops the script as anywhere (130), and its sys.exit()
     # exits: neither is the package's error to report.
-    use_catch(tmp_path, monkeypatch, f"{stop}\n")
+    if module == "game":
+        use_catch(tmp_path, monkeypatch, f"{stop}\n")
+    else:
+        use_catch_tasks(tmp_path, monkeypatch, f"{stop}\n")
     with pytest.raises((KeyboardInterrupt, SystemExit)) as raised:
-        envs.game_class("catch")
+        envs.game_class("catch") if module == "game" else vlm.tasks.task_module("catch")
     assert type(raised.value) is (KeyboardInterrupt if "Keyboard" in stop else SystemExit)
+
+
+def test_the_line_named_is_the_packages_last_own_not_a_package_of_a_longer_name(tmp_path, monkeypatch):
+    # The exception comes from catchplugx (a package whose folder name starts with catchplug's), called from
+    # catchplug/levels.py, imported by catchplug/game.py: the line to fix is levels.py's, the package's last.
+    use_catch(tmp_path, monkeypatch, "from catchplug.levels import LEVELS\n")
+    (tmp_path / "catchplug" / "levels.py").write_text("from catchplugx import hard\nLEVELS = hard()\n")
+    (tmp_path / "catchplugx").mkdir()
+    (tmp_path / "catchplugx" / "__init__.py").write_text("def hard():\n    return {}['hard']\n")
+    with pytest.raises(ValueError, match=r"KeyError: 'hard' \(.*catchplug.levels\.py, line 2\)$"):
+        envs.game_class("catch")
+    # A package that is one module (catchgame.py): its own file is the place.
+    (tmp_path / "catchgame.py").write_text("import os\nLEVELS = os.environ['CATCH_LEVELS']\n")
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchgame:Catch", "depthfirst/Catch-v0"))
+    monkeypatch.delenv("CATCH_LEVELS", raising=False)
+    with pytest.raises(ValueError, match=r"loaded: KeyError: 'CATCH_LEVELS' \(.*catchgame\.py, line 2\)$"):
+        envs.game_class("catch")
 
 
 def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_path, monkeypatch, scripts,
