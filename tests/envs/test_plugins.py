@@ -254,6 +254,19 @@ def test_a_game_module_that_raises_as_it_is_imported_is_said_in_one_line(tmp_pat
     assert len(str(raised.value)) < 300 + len(str(tmp_path)) + 200  # the message cut at 300 characters
 
 
+def test_a_package_that_puts_another_module_in_its_place_is_named_with_its_own_error(tmp_path, monkeypatch):
+    # Its __init__ puts a module of its own making in sys.modules (a lazy-loading pattern), whose __spec__ is
+    # None: looking the package's folder up for the place raised "ValueError: catchplug.__spec__ is None",
+    # reported in place of the KeyError.
+    use_catch(tmp_path, monkeypatch, "import os\nLEVELS = os.environ['CATCH_LEVELS']\n")
+    (tmp_path / "catchplug" / "__init__.py").write_text(
+        "import sys\nimport types\n\nlazy = types.ModuleType(__name__)\nlazy.__path__ = __path__\n"
+        "sys.modules[__name__] = lazy\n")
+    monkeypatch.delenv("CATCH_LEVELS", raising=False)
+    with pytest.raises(ValueError, match=r"cannot be loaded: KeyError: 'CATCH_LEVELS'"):
+        envs.game_class("catch")
+
+
 @pytest.mark.parametrize("stop", ["raise KeyboardInterrupt", "raise SystemExit(3)"])
 @pytest.mark.parametrize("module", ["game", "tasks"])
 def test_a_stop_or_exit_as_a_packages_module_is_imported_is_no_error_line(tmp_path, monkeypatch, stop,
