@@ -236,9 +236,13 @@ def test_an_entry_point_whose_class_is_no_game_is_refused_naming_it(tmp_path, mo
     ("class Failed(Exception):\n    def __str__(self):\n        raise ValueError\n\n\nraise Failed\n",
      "Failed: <exception str\\(\\) failed> \\(.*catchplug.game\\.py, line 6\\)"),
     ("raise RuntimeError\n", "RuntimeError \\(.*catchplug.game\\.py, line 1\\)"),
-    ("X = 1\0\n", "source code (string )?cannot contain null bytes( \\(.*catchplug.game\\.py, line 1\\))?"),
+    ("X = 1\0\n", "(SyntaxError: )?source code (string )?cannot contain null bytes( \\(.*\\.py, line 1\\))?"),
     (None, "(EOFError|ValueError): [^(]*"),
-], ids=["long-lines", "str-raises", "no-message", "null-byte", "damaged-pyc"])
+    # Raised by the module's code, not the compiler's: no file of their own; the bare ImportError said nothing
+    ("raise SyntaxError('bad levels')\n", "SyntaxError: bad levels \\(.*catchplug.game\\.py, line 1\\)"),
+    ("raise ImportError\n", "ImportError \\(.*catchplug.game\\.py, line 1\\)"),
+], ids=["long-lines", "str-raises", "no-message", "null-byte", "damaged-pyc", "syntax-error-raised",
+        "bare-import-error"])
 def test_a_game_module_that_raises_as_it_is_imported_is_said_in_one_line(tmp_path, monkeypatch, module,
                                                                          problem):
     use_catch(tmp_path, monkeypatch, module or "")
