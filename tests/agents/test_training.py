@@ -5118,6 +5118,106 @@ def test_a_folder_among_the_checkpoints_after_the_run_folder_is_refused_as_no_mo
     assert "before --checkpoint" not in err
 
 
+@pytest.mark.parametrize("which", ["first", "second"])
+def test_a_ctrl_c_in_a_checkpoints_video_prints_its_figures_only_once_written(trained, scripts, tmp_path,
+                                                                              capsys, monkeypatch, which):
+    # A stop before a checkpoint's files are in place (its best episode replayed for the video) writes none of
+    # them: its figures are not printed as if written, whether or not an earlier checkpoint's were.
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
+    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    real, replays = agents.evaluation.replay_frames, []
+
+    def stopped_replay(*args, **kwargs):
+        replays.append(1)
+        if len(replays) == (1 if which == "first" else 2):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agents.evaluation, "replay_frames", stopped_replay)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
+                                  "--video-steps", "3", "--no-progress"]) == 130
+    out, err = capsys.readouterr()
+    assert not (run / "eval-step512.json").exists() and "snake step 512" not in out
+    if which == "first":
+        assert out == "" and not list(run.glob("eval-*"))
+        assert err.endswith("interrupted: no new results written\n")
+    else:
+        assert out.startswith("snake step 256, 2 episodes: ")
+        assert err.endswith(f"results written for 1 of 2 checkpoints ({run / 'eval-step256.json'}), none for "
+                            f"{second}\n")
+
+
+@pytest.mark.parametrize("fails", ["first's load", "first's renames"])
+def test_a_first_checkpoint_that_fails_among_several_names_no_results_written(trained, scripts, tmp_path,
+                                                                              capsys, monkeypatch, fails):
+    # Nothing in place yet: the error is the one a single checkpoint gets, with no "results written for 0".
+    import agents.runs
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
+    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    if fails == "first's load":
+        first.write_bytes(second.read_bytes()[:100])  # a copy cut short: a zip's start, and no model
+    else:
+        def refused(*args):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(agents.runs, "_place_all", refused)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
+                                  "--no-video", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "results written" not in err, err
+    assert not list(run.glob("eval-*"))
+
+
+def test_several_checkpoints_into_out_of_a_run_replaced_meanwhile_name_the_results_in_out(
+        trained, scripts, tmp_path, capsys, monkeypatch):
+    # --out: the results are not the run folder's, so a train_ppo.py --force of the run after the first
+    # checkpoint's write took none of them aside: a stop then names them where they are, in --out.
+    import agents.evaluation
+
+    run, out = tmp_path / "run", tmp_path / "out"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
+    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    real, plays = agents.evaluation.run_episodes, []
+
+    def replaced_then_stopped(*args, **kwargs):
+        plays.append(1)
+        if len(plays) == 2:
+            run.rename(tmp_path / ".run.replaced")
+            shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", replaced_then_stopped)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--out", str(out),
+                                  "--episodes", "2", "--no-video", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    (written,) = out.glob("eval-step256-*.json")
+    assert err.endswith(f"results written for 1 of 2 checkpoints ({written}), none for {second}\n"), err
+
+
+def test_several_checkpoints_build_the_runs_game_once(trained, scripts, tmp_path, monkeypatch):
+    # check_fits took the game check_game built before the loop: one more build for each checkpoint booted an
+    # emulator per checkpoint of a Game Boy run.
+    import agents.evaluation
+
+    real, built = agents.evaluation.check_game, []
+
+    def counted(*args, **kwargs):
+        built.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agents.evaluation, "check_game", counted)
+    ckpts = [str(c) for _, c in checkpoints(trained)]
+    assert scripts.evaluate.main([str(trained), "--checkpoint", *ckpts, "--out", str(tmp_path / "out"),
+                                  "--episodes", "1", "--no-video", "--no-progress"]) == 0
+    assert built == ["snake"]
+
+
 def test_a_signal_while_a_failed_run_saves_says_it_stops(tmp_path, scripts, monkeypatch, capsys):
     # A failure (out of memory) ends the run, saved as a stop: a Ctrl-C then is no signal after finished work.
     import agents.train
