@@ -880,6 +880,17 @@ def test_a_name_twice_in_one_packages_entry_points_is_skipped_naming_the_earlier
         lines.splitlines()[1]) + 1)
 
 
+def test_a_task_module_of_a_top_level_module_is_used(tmp_path, monkeypatch):
+    # 'package.module' also takes a module of its own, outside any package (py-modules = ["catchtasks"]).
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "catchtasks.py").write_text(TASK_MODULE)
+    use_catch_tasks(site, monkeypatch, line="catch = catchtasks")
+    assert vlm.tasks.task_module("catch").GAME == "catch"
+    place = "task module catchtasks (entry point catch of group depthfirst.tasks)"
+    assert vlm.tasks.module_place("catch") == place
+
+
 @pytest.mark.parametrize(("line", "module", "problem"), [
     ("catch = catchplug.nothing", TASK_MODULE, "cannot be imported: No module named 'catchplug.nothing'"),
     ("catch = catchplug.tasks", TASK_MODULE.replace("def move_task", "def move_tasks"), "lacks move_task"),
