@@ -894,6 +894,8 @@ def test_a_task_module_of_a_top_level_module_is_used(tmp_path, monkeypatch):
 @pytest.mark.parametrize(("line", "module", "problem"), [
     ("catch = catchplug.nothing", TASK_MODULE, "cannot be imported: No module named 'catchplug.nothing'"),
     ("catch = catchplug.tasks", TASK_MODULE.replace("def move_task", "def move_tasks"), "lacks move_task"),
+    ("catch = catchplug.tasks", TASK_MODULE.replace("def make_tasks", "def make_task"), "lacks make_tasks"),
+    ("catch = catchplug.tasks", TASK_MODULE.replace('GAME = "catch"', 'GAMES = ["catch"]'), "lacks GAME"),
     ("catch = catchplug.tasks", TASK_MODULE.replace('GAME = "catch"', 'GAME = "snake"'),
      "has GAME = 'snake', not 'catch': set GAME = 'catch'"),
     ("catch = catchplug.tasks", "def make_tasks(\n",
@@ -910,8 +912,8 @@ def test_a_task_module_of_a_top_level_module_is_used(tmp_path, monkeypatch):
        f"has FAMILIES = {re.escape(families)}: give the families it draws as a tuple of perception, "
        "state_prediction, strategy, vision_zero$")
       for families in ("'strategy'", "('strategy', 'stratgy')", "5")),
-], ids=["no-module", "no-move_task", "another-GAME", "syntax-error", "raises-at-import", "not-a-function",
-        "families-str", "families-misspelt", "families-number"])
+], ids=["no-module", "no-move_task", "no-make_tasks", "no-GAME", "another-GAME", "syntax-error",
+        "raises-at-import", "not-a-function", "families-str", "families-misspelt", "families-number"])
 def test_a_task_module_that_cannot_be_used_is_refused_naming_its_entry_point(tmp_path, monkeypatch, scripts,
                                                                               capsys, line, module, problem):
     use_catch_tasks(tmp_path / "site", monkeypatch, module, line)
