@@ -223,6 +223,11 @@ def test_a_checkpoint_given_twice_is_refused_before_any_play(trained, scripts, t
                                       str(again), "--out", str(out), "--no-video"]) == 2
         assert capsys.readouterr().err == f"error: {said}give each model file once\n"
         assert not out.exists()
+    # --checkpoint given twice adds to its paths (argparse's extend), as one --checkpoint with both would.
+    assert scripts.evaluate.main([str(trained), "--checkpoint", str(ckpt), "--checkpoint", str(ckpt), "--out",
+                                  str(tmp_path / "out"), "--no-video"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --checkpoint {ckpt} is given twice: give each model file once\n")
 
 
 def test_several_checkpoints_writing_one_results_file_name_it_once_when_stopped(trained, scripts, tmp_path,
