@@ -880,6 +880,19 @@ def test_a_name_twice_in_one_packages_entry_points_is_skipped_naming_the_earlier
         lines.splitlines()[1]) + 1)
 
 
+def test_an_installed_task_module_is_found_when_vlm_tasks_is_imported_and_listed_in_order(tmp_path):
+    # The other tests add the entry point's module by hand (use_catch_tasks): here the import itself finds it,
+    # and TASK_GAMES (the lists messages give) stays sorted with it among the built-in games.
+    site = installed(tmp_path / "site", "catch = catchplug.game:Catch", tasks="catch = catchplug.tasks")
+    code = "import vlm.tasks as t; print(t.TASK_MODULES['catch']); print(*t.TASK_GAMES)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(site)])})
+    assert proc.returncode == 0, proc.stderr
+    module, games = proc.stdout.splitlines()
+    assert module == "catchplug.tasks"
+    assert "catch" in games.split() and games.split() == sorted(games.split()), games
+
+
 def test_a_task_module_of_a_top_level_module_is_used(tmp_path, monkeypatch):
     # 'package.module' also takes a module of its own, outside any package (py-modules = ["catchtasks"]).
     site = tmp_path / "site"
