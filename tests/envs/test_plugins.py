@@ -836,8 +836,10 @@ def test_a_task_entry_point_that_cannot_be_used_is_skipped_with_a_warning_naming
     use_catch(tmp_path, monkeypatch, tasks=line)
     name = line.split(" = ")[0]
     with pytest.warns(UserWarning, match=f"^entry point {name} = .* of group depthfirst.tasks \\(package "
-                                         f"catchplug\\) is not added: {problem}"):
+                                         f"catchplug\\) is not added: {problem}") as caught:
         assert vlm.tasks._plugin_tasks() == {}
+    if name == "fetch":  # the games it may name, in order
+        assert str(caught[0].message).endswith(f"; games: {', '.join(sorted(envs.GAMES))}")
 
 
 def test_a_game_two_packages_give_a_task_module_keeps_the_first_and_the_warning_names_its_package(
