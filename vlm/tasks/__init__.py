@@ -176,7 +176,7 @@ def task_module(game: str) -> ModuleType:
         known = "a known env" if game in GAMES else f"not an env (envs: {', '.join(sorted(GAMES))})"
         raise ValueError(f"no VLM task module for {game!r} ({known}); games with task modules: "
                          f"{', '.join(TASK_GAMES)}; {missing_module(game)}.")
-    name = TASK_MODULES.get(game, f"vlm.tasks.{game}")
+    name = TASK_MODULES[game]  # TASK_GAMES lists its games
     place = module_place(game)
     try:
         module = importlib.import_module(name)
