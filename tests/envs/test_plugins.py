@@ -836,10 +836,17 @@ def test_a_task_entry_point_that_cannot_be_used_is_skipped_with_a_warning_naming
     use_catch(tmp_path, monkeypatch, tasks=line)
     name = line.split(" = ")[0]
     with pytest.warns(UserWarning, match=f"^entry point {name} = .* of group depthfirst.tasks \\(package "
-                                         f"catchplug\\) is not added: {problem}") as caught:
+                                         f"catchplug\\) is not added: {problem}"):
         assert vlm.tasks._plugin_tasks() == {}
-    if name == "fetch":  # the games it may name, in order
-        assert str(caught[0].message).endswith(f"; games: {', '.join(sorted(envs.GAMES))}")
+
+
+def test_a_task_entry_point_named_after_no_game_lists_the_installed_games_in_order(tmp_path, monkeypatch):
+    # The games it may be named after: those of installed packages, sorted (one added after catch goes first).
+    use_catch(tmp_path, monkeypatch, tasks="fetch = catchplug.tasks")
+    monkeypatch.setitem(envs.GAMES, "aardvark", ("catchplug.game:Catch", "depthfirst/Aardvark-v0"))
+    listed = "'fetch' is no game .*; games of installed packages: aardvark, catch$"
+    with pytest.warns(UserWarning, match=listed):
+        assert vlm.tasks._plugin_tasks() == {}
 
 
 def test_a_game_two_packages_give_a_task_module_keeps_the_first_and_the_warning_names_its_package(
