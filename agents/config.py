@@ -169,13 +169,19 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
             raise ValueError(f"{what} {file} is {kind}, not a file; give a YAML file")
         raise ValueError(f"{what} {file}: no such file")
     try:
-        data = load_yaml(file.read_text(encoding="utf-8"))  # not the locale's: the presets hold "×"
+        text = file.read_text(encoding="utf-8")  # not the locale's: the presets hold "×"
+        data = load_yaml(text)
     except yaml.YAMLError as e:
         raise ValueError(f"{what} {file} is not valid YAML: {yaml_problem(e)}") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
     except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
         raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
+    if not text.strip():  # a file saved before it was written, or a <(...) whose command failed: the
+        # preset alone trained, as if its settings were there (a commented-out line still changes nothing)
+        hint = "; did the command in <(...) fail?" if file.is_fifo() else ""
+        raise ValueError(f"{what} {file} is empty: write your settings in it (ppo: {{learning_rate: "
+                         f"1.0e-4}}), or leave {what} out{hint}")
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ValueError(f"{what} {file}: expected a mapping at the top level")

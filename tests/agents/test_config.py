@@ -214,6 +214,25 @@ def test_an_empty_config_file_or_section_changes_nothing(tmp_path: Path):
     assert load_config("snake", empty) == load_config("snake")
 
 
+def test_a_config_file_with_nothing_in_it_is_refused(tmp_path: Path):
+    """README: an empty --config (0 bytes or blank lines: a file saved before it was written, a <(...) whose
+    command failed) is refused; it trained the preset without a word, as if its settings were there."""
+    empty = tmp_path / "mine.yaml"
+    for text in ("", "\n  \n"):
+        empty.write_text(text)
+        with pytest.raises(ValueError, match=rf"^--config {re.escape(str(empty))} is empty: write your "
+                                             r"settings in it \(ppo: \{learning_rate: 1.0e-4\}\), or leave "
+                                             r"--config out$"):
+            load_config("snake", empty)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: open(fifo, "w").close())  # bash's <(false): nothing comes
+    writer.start()
+    with pytest.raises(ValueError, match=r"is empty: .* did the command in <\(\.\.\.\) fail\?"):
+        load_config("snake", fifo)
+    writer.join()
+
+
 def test_values_at_zero_and_booleans_are_refused_where_the_readme_says():
     with pytest.raises(ValueError, match=r"--num-workers must be between 0 and --num-envs \(64\), got -1"):
         resolved("num_workers=-1")  # --set passes no argparse type: resolve is the only check
@@ -404,8 +423,8 @@ def test_a_config_or_set_that_names_no_setting_is_refused_by_its_flag(tmp_path: 
     file = tmp_path / ("missing.yaml" if text is None else "mine.yaml")
     if text is not None:
         file.write_text(text)
-    with pytest.raises(ValueError, match=message):
-        resolve(apply_set(load_config(env, file), sets), cuda_available=False)
+    with pytest.raises(ValueError, match=message):  # text "": no --config (an empty one is refused)
+        resolve(apply_set(load_config(env, file if text != "" else None), sets), cuda_available=False)
 
 
 def test_ppo_numbers_written_without_a_dot_are_numbers_and_booleans_are_not():
