@@ -682,9 +682,13 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         # Absolute, with its training step, as evaluate's JSON and compare's report name their model.
         out["specialist"] = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
                              "step": int(model.num_timesteps), "move_questions": len(spec_preds)}
-        warning = step_warning(questions, cfg["env"], specialist, ckpt, int(model.num_timesteps), split)
-        if warning:
-            out["specialist"]["warning"] = warning
+        warnings = [step_warning(questions, cfg["env"], specialist, ckpt, int(model.num_timesteps), split)]
+        if spec_preds and hasattr(model.policy, "lstm_actor"):  # a memory no state of its play starts from
+            warnings.append(f"--specialist {specialist} is --recurrent: it answers each move question from a "
+                            "blank LSTM memory, as if the question's state began an episode, so its move "
+                            "accuracy is not that of its play (evaluate.py scores its play)")
+        if any(warnings):
+            out["specialist"]["warning"] = "; ".join(w for w in warnings if w)
         if not spec_preds:
             if not any(r.game == cfg["env"] for r in records):
                 games = ", ".join(sorted({r.game for r in records}))

@@ -353,6 +353,47 @@ def test_a_recurrent_specialist_answers_each_question_from_a_blank_memory(datase
     assert calls[0]["episode_start"].tolist() == [True] * 3
 
 
+def test_a_recurrent_specialist_s_blank_memory_is_said_not_silent(predictions, dataset, scripts, capsys,
+                                                                    monkeypatch):
+    # Its move accuracy came from a blank LSTM memory (README), which play never has past an episode's
+    # first step, yet the output read as that of the policy's play: nothing said so.
+    import agents.compare
+    from agents.compare import load_specialist
+
+    path, _, _ = predictions
+    run, split = dataset
+
+    class Policy:  # RecurrentPPO's policy has lstm_actor; the rest is the trained feed-forward one's
+        def __init__(self, real):
+            self.real, self.lstm_actor = real, None
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    class Recurrent:
+        def __init__(self, real):
+            self.real, self.policy = real, Policy(real.policy)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def predict(self, obs, state=None, episode_start=None, deterministic=False):
+            return self.real.predict(obs, deterministic=deterministic)
+
+    def load_recurrent(*args, **kwargs):
+        model, cfg, ckpt = load_specialist(*args, **kwargs)
+        return Recurrent(model), cfg, ckpt
+
+    monkeypatch.setattr(agents.compare, "load_specialist", load_recurrent)
+    assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--json"]) == 0
+    said = capsys.readouterr()
+    warning = (f"warning: --specialist {run} is --recurrent: it answers each move question from a blank LSTM "
+               "memory, as if the question's state began an episode, so its move accuracy is not that of its "
+               "play (evaluate.py scores its play)")
+    assert said.err.splitlines() == [warning]
+    assert json.loads(said.out)["specialist"]["warning"] == warning.removeprefix("warning: ")
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json\n", "line 1: not JSON"),
     ('{"id": "a"}\n', 'expected {"id": ..., "response": ...}'),
