@@ -159,8 +159,10 @@ def not_a_file(path: Path, again: str) -> str | None:
 def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
     """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise. ``env``
     (``--env``) names the game whose options an unknown key is looked up in when the file names none."""
-    if file.is_dir():
-        raise ValueError(f"{what} {file} is a folder; give a YAML file")
+    if file.is_dir():  # a run folder, to train it again: its config.yaml is the file
+        own = file / "config.yaml"
+        run = f" (a run's is its config.yaml: {what} {own})" if own.is_file() else ""
+        raise ValueError(f"{what} {file} is a folder; give a YAML file{run}")
     # A pipe (bash's <(sed ... configs/snake.yaml)) is read once, as a file is: load_config reads the
     # path only here. A device is still refused: /dev/zero has no end to stop the read at.
     if not file.is_file() and not file.is_fifo():
@@ -183,8 +185,11 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
         raise ValueError(f"{what} {file} is empty: write your settings in it (ppo: {{learning_rate: "
                          f"1.0e-4}}), or leave {what} out{hint}")
     data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise ValueError(f"{what} {file}: expected a mapping at the top level")
+    if not isinstance(data, dict):  # what it holds and what to write: "expected a mapping" said neither
+        text = repr(data) if len(repr(data)) <= 60 else f"{repr(data)[:56]}..."  # one line, not a whole file
+        held = "a list" if isinstance(data, list) else f"the value {text}"
+        raise ValueError(f"{what} {file} holds {held}, not a mapping of settings: write one key: value a "
+                         "line (seed: 7, or ppo: {n_epochs: 2})")
     odd = unnamed_key(data)
     if odd is not None:  # beside named keys, sorting them for a message was a TypeError traceback
         raise ValueError(f"{what} {file}: the key {odd} is not a name (YAML reads 1, on, yes or null as a "

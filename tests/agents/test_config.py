@@ -246,8 +246,12 @@ def test_values_at_zero_and_booleans_are_refused_where_the_readme_says():
 
 @pytest.mark.parametrize("text, message", [
     ("ppo: 5\n", r"--config .*mine.yaml: ppo must be a mapping of settings, got 5"),
-    ("- seed\n", r"--config .*mine.yaml: expected a mapping at the top level"),
-    ("seed\n", r"--config .*mine.yaml: expected a mapping at the top level"),
+    # What the file holds and what to write instead: "expected a mapping" named neither.
+    ("- seed\n", r"^--config .*mine.yaml holds a list, not a mapping of settings: write one key: value a "
+                 r"line \(seed: 7, or ppo: \{n_epochs: 2\}\)$"),
+    ("seed\n", r"^--config .*mine.yaml holds the value 'seed', not a mapping of settings: write one key: "
+               r"value a line"),
+    ("cd /x && python a.py --env snake\n", r"holds the value 'cd /x && python a.py --env snake', not a "),
 ])
 def test_a_config_file_of_the_wrong_shape_is_named(tmp_path: Path, text: str, message: str):
     own = tmp_path / "mine.yaml"
@@ -545,7 +549,12 @@ def test_config_file_env_key_names_the_game_and_must_agree_with_env(tmp_path: Pa
 
 
 def test_a_config_path_that_is_a_folder_is_named_as_one(tmp_path: Path):
-    with pytest.raises(ValueError, match=r"--config .* is a folder; give a YAML file"):
+    with pytest.raises(ValueError, match=r"--config .* is a folder; give a YAML file$"):
+        load_config("snake", tmp_path)
+    # A run folder (to train it again): its config.yaml is named, the file that does so.
+    (tmp_path / "config.yaml").write_text("env: snake\n")
+    with pytest.raises(ValueError, match=rf"is a folder; give a YAML file \(a run's is its config.yaml: "
+                                         rf"--config {re.escape(str(tmp_path / 'config.yaml'))}\)$"):
         load_config("snake", tmp_path)
 
 
