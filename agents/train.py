@@ -581,7 +581,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 bar.close()
 
         try:  # from the start line on (a run folder with tb/ is kept), a stop saves a checkpoint
-            print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']} "
+            lstm = "+LSTM" if cfg.get("recurrent") else ""  # the count holds the LSTMs, not the preset alone
+            print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']}{lstm} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
             if uses_self_play(cfg) and not resume:  # a resumed run's pool holds its checkpoints too
                 note = no_snapshot_warning(int(cfg["total_timesteps"]), model.n_steps * model.n_envs,

@@ -501,7 +501,10 @@ def test_recurrent_ppo_trains_loads_and_evaluates(scripts, tmp_path, capsys):
 
     lstm = RecurrentPPO.load(run / "model.zip")
     assert lstm.num_timesteps == 256 and lstm.policy.optimizer.param_groups[0]["fused"]
-    capsys.readouterr()
+    # The start line says the LSTMs are there: "policy=tiny (1,206,773 parameters)" read as the tiny CNN,
+    # whose README count is 415,605.
+    params = sum(p.numel() for p in lstm.policy.parameters())
+    assert f" policy=tiny+LSTM ({params:,} parameters) " in capsys.readouterr().out
     assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
     assert json.loads(capsys.readouterr().out)["episodes"] == 3
 
