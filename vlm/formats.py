@@ -111,22 +111,26 @@ def prompt_text(rec: Record) -> str:
 # BPE gave 3.08 to 3.95 on Snake, Sokoban and Rotation prompts: every prompt's count here came out 20 or
 # more tokens above its real one), plus the chat template's.
 TILE = 28
-VERL_PIXELS = (56 * 56, 28 * 28 * 16384)  # the processor's own range (verl passes images on unresized)
+# The processor's own range (the models' preprocessor_config.json), which qwen_vl_utils' defaults match.
+QWEN_PIXELS = (56 * 56, 28 * 28 * 16384)
+VERL_PIXELS = None  # verl opens each image with qwen_vl_utils.fetch_image: smart_resize alone, in those
 EASYR1_PIXELS = (512 * 512, 2048 * 2048)  # EasyR1's example config: data.min_pixels, data.max_pixels
 TEMPLATE_TOKENS = 32  # Qwen2-VL's system, user and assistant turns' markers (about 21)
 IMAGE_MARK_TOKENS = 2  # <|vision_start|> and <|vision_end|> around each image's tiles
 
 
 @lru_cache(maxsize=256)  # an export's images come in a few sizes
-def image_tokens(width: int, height: int, pixels: tuple[int, int]) -> int:
-    """Tokens of one ``width``×``height`` image: scaled into ``pixels`` (min, max; aspect kept), then
-    rounded to whole tiles within Qwen2-VL's own range as its processor's ``smart_resize`` does."""
-    area, (low, high) = width * height, pixels
-    if not low <= area <= high:
-        scale = math.sqrt((low if area < low else high) / area)
-        width, height = int(width * scale), int(height * scale)
+def image_tokens(width: int, height: int, pixels: tuple[int, int] | None) -> int:
+    """Tokens of one ``width``×``height`` image: scaled into ``pixels`` (min, max; aspect kept) where the
+    trainer resizes it first (None: it does not), then rounded to whole tiles within Qwen2-VL's own range as
+    its processor's ``smart_resize`` does."""
+    if pixels is not None:
+        area, (low, high) = width * height, pixels
+        if not low <= area <= high:
+            scale = math.sqrt((low if area < low else high) / area)
+            width, height = int(width * scale), int(height * scale)
     h, w = max(TILE, round(height / TILE) * TILE), max(TILE, round(width / TILE) * TILE)
-    low, high = VERL_PIXELS
+    low, high = QWEN_PIXELS
     if h * w > high:
         beta = math.sqrt(height * width / high)
         h, w = math.floor(height / beta / TILE) * TILE, math.floor(width / beta / TILE) * TILE
@@ -136,7 +140,8 @@ def image_tokens(width: int, height: int, pixels: tuple[int, int]) -> int:
     return (h // TILE) * (w // TILE)
 
 
-def prompt_tokens(rec: Record, sizes: Callable[[str], tuple[int, int]], pixels: tuple[int, int]) -> int:
+def prompt_tokens(rec: Record, sizes: Callable[[str], tuple[int, int]], pixels: tuple[int, int] | None
+                  ) -> int:
     """About how many tokens the user turn of ``rec`` takes (see ``TILE``), ``sizes`` giving an image
     path's (width, height)."""
     images = sum(image_tokens(*sizes(p), pixels) + IMAGE_MARK_TOKENS for p in rec["images"])

@@ -415,6 +415,17 @@ def test_image_tokens_follow_the_qwen_vl_resize():
     assert fmt.image_tokens(8000, 8000, fmt.EASYR1_PIXELS) == 73 * 73  # 2048 px a side -> 2044
 
 
+def test_verl_image_tokens_take_the_image_as_it_is_not_scaled_first():
+    """verl opens each image with qwen_vl_utils.fetch_image, whose smart_resize rounds the image's own size:
+    nothing scales it into the pixel range first, as EasyR1 does. A 10×31 image is 28×28 by rounding, below
+    min_pixels (56×56), so it grows by sqrt(3136 / 310) ≈ 3.18 to ceil(1.14)×ceil(3.52) tiles: 2×4. Scaled
+    first to 17×55 (int of 3136 px), it rounded to 1×2 tiles, then grew to 2×2: 4, half the real count.
+    Above max_pixels, smart_resize floors the image's own size over beta, not a scaled copy's rounded."""
+    assert fmt.image_tokens(10, 31, fmt.VERL_PIXELS) == 2 * 4
+    # beta = sqrt(5000 × 4096 / (28 × 28 × 16384)): floor(4096 / beta / 28) × floor(5000 / beta / 28)
+    assert fmt.image_tokens(5000, 4096, fmt.VERL_PIXELS) == 115 * 141
+
+
 def test_the_card_sets_a_max_prompt_length_every_verl_and_easyr1_prompt_fits(exported):
     """verl's data.max_prompt_length defaults to 512 and its truncation to 'error': a longer prompt stops the
     run, and a one-image Snake best-move prompt is about 650 tokens. EasyR1's example config drops longer
