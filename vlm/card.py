@@ -22,7 +22,16 @@ from typing import Any
 import yaml
 
 from agents.cli import decimals
-from vlm.formats import EASYR1_PIXELS, HF_SPLIT, VERL_PIXELS, png_size, prompt_tokens
+from vlm.formats import (
+    EASYR1_PIXELS,
+    HF_SPLIT,
+    LLAMAFACTORY_PIXELS,
+    TRL_PIXELS,
+    VERL_PIXELS,
+    png_size,
+    prompt_tokens,
+    sequence_tokens,
+)
 from vlm.record import FAMILIES, LEVELS
 from vlm.tasks import TASK_GAMES, drawn_families, listed, module_place, plural, task_module
 from vlm.trajectories import EPISODE_FILE, STEP_FILES
@@ -89,12 +98,13 @@ PLACEHOLDER = "<dataset>"  # the export folder, in a card rendered without it
 # file of the first split with records; {easyr1_val}, {verl_val}: its file of the split to validate on, see
 # ``_files``; {rewards}: vlm/rewards.py), {trl} as a Python string literal,
 # {llamafactory} as a YAML value; {name}: the dataset name, {split}: that split, {max_images}: the most
-# images in a record; {easyr1_length}, {verl_length}: the data.max_prompt_length setting (see ``_files``).
+# images in a record; {easyr1_length}, {verl_length}: the data.max_prompt_length setting,
+# {llamafactory_length}, {trl_length}: the SFT length setting (see ``_files``).
 LOADING = {
     "llamafactory": ("`llamafactory/{train,val,test}.json` + `dataset_info.json`",
-                     "`dataset_dir: {llamafactory}`, `dataset: {name}_{split}`"),
+                     "`dataset_dir: {llamafactory}`, `dataset: {name}_{split}`{llamafactory_length}"),
     "trl": ("`trl/` (`datasets` `save_to_disk`)",
-            "`datasets.load_from_disk({trl})`; GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
+            "`datasets.load_from_disk({trl})`;{trl_length} GRPO `reward_funcs=[vlm.rewards.trl_reward]`"),
     "easyr1": ("`easyr1/{train,val,test}.parquet`",
                "`data.train_files={easyr1} data.val_files={easyr1_val} data.prompt_key=problem "
                "data.format_prompt=null{easyr1_length}` (the questions carry their own answer format; "
@@ -285,11 +295,13 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
         paths = {**{k: _shell(d + f) for k, f in files.items()}, "rewards": _shell(str(REWARDS)),
                  "trl": repr(f"{d}trl"), "llamafactory": _yaml_value(f"{d}llamafactory")}
         lengths = prompt_lengths or {}  # absent from a card rendered without the images
-        setting = {name: -(-lengths[name] // 64) * 64 for name in ("easyr1", "verl") if name in lengths}
+        setting = {name: -(-tokens // 64) * 64 for name, tokens in lengths.items()}
+        written = {"easyr1": " data.max_prompt_length={}", "verl": " data.max_prompt_length={}",
+                   "llamafactory": ", `cutoff_len: {}`", "trl": " SFT `SFTConfig(max_length={})`;"}
         rows = [[name, LOADING[name][0], LOADING[name][1].format(
                     **paths, name=meta["dataset_name"], max_images=max_images, split=first,
-                    **{f"{k}_length": f" data.max_prompt_length={setting[k]}" if k in setting else ""
-                       for k in ("easyr1", "verl")})]
+                    **{f"{k}_length": text.format(setting[k]) if k in setting else ""
+                       for k, text in written.items()})]
                 for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
@@ -307,6 +319,15 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                       "longer prompt, and EasyR1's example config's 2048 drops longer ones (a release whose "
                       "filter counts the text alone stops at them). For another model, count with its "
                       "processor.", ""]
+        sft = {"llamafactory": ("LLaMA-Factory (images above 768×768 pixels scaled down first)",
+                                "LLaMA-Factory's `cutoff_len` (default 2048)"),
+               "trl": ("TRL", "TRL's SFT `max_length` (default 1024)")}
+        shown = [k for k in sft if k in setting]
+        if shown:
+            lines += [f"The longest example, prompt and reference reply, takes about "
+                      f"{listed([f'{lengths[k]:,} tokens in {sft[k][0]}' for k in shown])}, counted the same "
+                      f"way, hence {listed([sft[k][1] for k in shown])} above: a shorter one cuts a longer "
+                      "example, its image tokens too.", ""]
         empty = [s for s, recs in splits.items() if not recs]  # at most two: formats need records
         if empty:
             many, names = len(empty) > 1, " and ".join(empty)
@@ -400,8 +421,9 @@ def trajectories_digest(root: Path) -> str:
 
 def longest_prompts(root: Path, splits: dict[str, list[dict[str, Any]]], formats: list[str]
                     ) -> dict[str, int]:
-    """The most tokens a record's prompt takes in EasyR1 and verl, those of ``formats`` (see
-    ``vlm.formats.prompt_tokens``); each image's size read once, from its PNG header."""
+    """The most tokens a record takes in each of ``formats`` that has a length limit: its prompt in EasyR1
+    and verl (``vlm.formats.prompt_tokens``), its whole example, reply included, in the SFT formats
+    LLaMA-Factory and TRL (``sequence_tokens``); each image's size read once, from its PNG header."""
     sizes: dict[str, tuple[int, int]] = {}
 
     def size(rel: str) -> tuple[int, int]:
@@ -409,9 +431,10 @@ def longest_prompts(root: Path, splits: dict[str, list[dict[str, Any]]], formats
             sizes[rel] = png_size(os.path.join(root, rel))
         return sizes[rel]
 
-    pixels = {"easyr1": EASYR1_PIXELS, "verl": VERL_PIXELS}
-    return {name: max(prompt_tokens(r, size, pixels[name]) for recs in splits.values() for r in recs)
-            for name in pixels if name in formats and any(splits.values())}
+    counts = {"easyr1": (prompt_tokens, EASYR1_PIXELS), "verl": (prompt_tokens, VERL_PIXELS),
+              "llamafactory": (sequence_tokens, LLAMAFACTORY_PIXELS), "trl": (sequence_tokens, TRL_PIXELS)}
+    return {name: max(count(r, size, pixels) for recs in splits.values() for r in recs)
+            for name, (count, pixels) in counts.items() if name in formats and any(splits.values())}
 
 
 def write_card(root: Path, meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -446,6 +447,42 @@ def test_the_card_sets_a_max_prompt_length_every_verl_and_easyr1_prompt_fits(exp
                 longest = max(longest, images + len(text.replace("<image>", "")) // 3)
         assert longest < int(found[0]) <= longest + 256, (name, longest, found)
     assert int(re.findall(r"data\.max_prompt_length=(\d+)", card)[0]) > 512  # verl's default is too short
+
+
+def test_a_five_screen_spy_game_is_longer_than_the_sft_trainers_cut_by_default(sample):
+    """LLaMA-Factory's cutoff_len (2048) and TRL's SFT max_length (1024) cut a longer example, its image
+    tokens too. A Pokémon Red spy game of five 640×576 screens (483 tokens each, under LLaMA-Factory's
+    768×768 image_max_pixels) takes more than 2048 with its reply; its prompt alone counts less."""
+    rec = {**sample, "images": [f"images/{k}.png" for k in range(5)]}
+    screens = fmt.sequence_tokens(rec, lambda path: (640, 576), fmt.LLAMAFACTORY_PIXELS)
+    reply = math.ceil(len(reference_response(rec)) / 2)  # digits, a token each, weigh more than in a question
+    assert screens == fmt.prompt_tokens(rec, lambda path: (640, 576), fmt.LLAMAFACTORY_PIXELS) + reply + 2
+    assert screens > 5 * 23 * 21 > 2048
+    # LLaMA-Factory scales a larger picture down to 768×768 pixels first (--scale 64's screen: 809×728,
+    # rounded to 29×26 tiles), where TRL's processor takes it whole (46×41).
+    assert fmt.image_tokens(1280, 1152, fmt.LLAMAFACTORY_PIXELS) == 29 * 26
+    assert fmt.image_tokens(1280, 1152, fmt.TRL_PIXELS) == 46 * 41
+
+
+def test_the_card_sets_a_length_every_sft_example_fits(exported):
+    """The card's LLaMA-Factory cutoff_len and TRL SFT max_length, each above the longest example of the
+    format's own files (prompt, images as that trainer resizes them, and reply)."""
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in card.splitlines() if line.startswith("| llamafactory |"))
+    found = re.findall(r"`cutoff_len: (\d+)`", row)
+    assert len(found) == 1, row
+    longest = 0
+    for split in SPLITS:
+        for r in json.loads((exported / "llamafactory" / f"{split}.json").read_text(encoding="utf-8")):
+            question, reply = (m["content"] for m in r["messages"])
+            images = sum(fmt.image_tokens(*Image.open(exported / "llamafactory" / p).size,
+                                          fmt.LLAMAFACTORY_PIXELS) + 2 for p in r["images"])
+            text = math.ceil(len(question.replace("<image>", "")) / 3) + math.ceil(len(reply) / 2)
+            longest = max(longest, fmt.TEMPLATE_TOKENS + images + text + 2)
+    assert longest < int(found[0]) <= longest + 64, (longest, found)
+    if "| trl |" in card:  # with the datasets library: the same records, each image as the processor takes it
+        row = next(line for line in card.splitlines() if line.startswith("| trl |"))
+        assert re.findall(r"SFTConfig\(max_length=(\d+)\)", row) == [found[0]], row  # images under 768×768
 
 
 def test_openrlhf_jsonl_serves_openrlhf_and_the_vigal_fork(exported, records):
