@@ -637,6 +637,20 @@ def readme_python_after(heading: str) -> str:
     return after[after.index("```python\n") + len("```python\n"):after.index("\n```\n")]
 
 
+def test_the_readme_names_the_lengths_a_folder_of_several_exports_needs():
+    """The cards' data.max_prompt_length (verl, EasyR1), cutoff_len (LLaMA-Factory) and SFT max_length (TRL)
+    each fit one export: a folder of Snake and Sokoban put together, run with the Snake card's verl command,
+    stops at the first Sokoban prompt longer than it (1,088 against about 1,200 on one pair). README's recipe
+    says to take the largest of the exports' cards."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("**Several games in one dataset.**"):]
+    section = " ".join(section[:section.index("\n## ")].split())  # its lines joined
+    for setting in ("data.max_prompt_length", "cutoff_len", "max_length"):
+        assert re.search(rf"`{re.escape(setting)}`[^.]*largest of the exports' cards", section), setting
+
+
 def jsonl_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
