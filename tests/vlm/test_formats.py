@@ -427,6 +427,53 @@ def test_verl_image_tokens_take_the_image_as_it_is_not_scaled_first():
     assert fmt.image_tokens(5000, 4096, fmt.VERL_PIXELS) == 115 * 141
 
 
+def test_image_tokens_at_the_edges_of_smart_resize():
+    """Where a mutant of image_tokens passed the tests above: a side under 14 pixels still rounds to one
+    tile (qwen_vl_utils' max(factor, ...)), a size that rounds to exactly min_pixels or max_pixels is kept
+    (smart_resize's strict < and >), and EasyR1 truncates its scaled size (int(), not round())."""
+    assert fmt.image_tokens(10, 200, fmt.VERL_PIXELS) == 1 * 7
+    assert fmt.image_tokens(60, 50, fmt.VERL_PIXELS) == 2 * 2  # 56×56: min_pixels itself
+    assert fmt.image_tokens(3590, 3580, fmt.VERL_PIXELS) == 128 * 128  # 3584×3584: max_pixels itself
+    # 100×226 scaled to 512×512 pixels: 340.6×769.7, truncated to 340×769 (27.46 rows); 770 rounds to 28
+    assert fmt.image_tokens(100, 226, fmt.EASYR1_PIXELS) == 12 * 27
+
+
+def test_prompt_tokens_count_the_chat_template_and_each_images_markers(sample):
+    """Qwen2-VL's template around the user turn (system prompt, turn markers, the assistant's start) is 19
+    tokens by Qwen's BPE, and each image's tiles sit between <|vision_start|> and <|vision_end|>: counted
+    beside the tiles and the text, for any number of images."""
+    rec = {**sample, "images": [f"images/{k}.png" for k in range(10)]}
+    tiles = fmt.image_tokens(380, 380, fmt.VERL_PIXELS)
+    rest = (fmt.prompt_tokens(rec, lambda path: (380, 380), fmt.VERL_PIXELS) - 10 * tiles
+            - math.ceil(len(rec["question"]) / 3))
+    assert rest >= 19 + 10 * 2
+
+
+def test_longest_prompts_reads_every_split_and_each_trainers_resize(tmp_path, sample):
+    """The longest record of any split (verl and EasyR1 validate on val or test), counted with each format's
+    own resize: a Game Boy screen at --scale 64 (1280×1152) is 46×41 tiles for TRL's processor, 29×26 once
+    LLaMA-Factory has scaled it under 768×768. Each size is read from its PNG header, width first."""
+    from vlm.card import longest_prompts
+
+    (tmp_path / "images").mkdir()
+    for name, size in (("small", (100, 100)), ("screen", (1280, 1152)), ("tall", (20, 300))):
+        Image.new("RGB", size).save(tmp_path / "images" / f"{name}.png")
+    assert fmt.png_size(str(tmp_path / "images" / "tall.png")) == (20, 300)
+    small, screen = ({**sample, "images": [f"images/{name}.png"]} for name in ("small", "screen"))
+    got = longest_prompts(tmp_path, {"train": [small], "val": [], "test": [screen]},
+                          ["verl", "easyr1", "llamafactory", "trl"])
+
+    def size(rel: str) -> tuple[int, int]:
+        return Image.open(tmp_path / rel).size
+
+    assert got == {"verl": fmt.prompt_tokens(screen, size, fmt.VERL_PIXELS),
+                   "easyr1": fmt.prompt_tokens(screen, size, fmt.EASYR1_PIXELS),
+                   "llamafactory": fmt.sequence_tokens(screen, size, fmt.LLAMAFACTORY_PIXELS),
+                   "trl": fmt.sequence_tokens(screen, size, fmt.TRL_PIXELS)}
+    assert got["trl"] - got["llamafactory"] == 46 * 41 - 29 * 26
+    assert longest_prompts(tmp_path, {"train": [small], "val": [], "test": [screen]}, ["swift"]) == {}
+
+
 def test_the_card_sets_a_max_prompt_length_every_verl_and_easyr1_prompt_fits(exported):
     """verl's data.max_prompt_length defaults to 512 and its truncation to 'error': a longer prompt stops the
     run, and a one-image Snake best-move prompt is about 650 tokens. EasyR1's example config drops longer
