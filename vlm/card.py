@@ -98,8 +98,8 @@ PLACEHOLDER = "<dataset>"  # the export folder, in a card rendered without it
 # file of the first split with records; {easyr1_val}, {verl_val}: its file of the split to validate on, see
 # ``_files``; {rewards}: vlm/rewards.py), {trl} as a Python string literal,
 # {llamafactory} as a YAML value; {name}: the dataset name, {split}: that split, {max_images}: the most
-# images in a record; {easyr1_length}, {verl_length}: the data.max_prompt_length setting,
-# {llamafactory_length}, {trl_length}: the SFT length setting (see ``_files``).
+# images in a record; {easyr1_length}, {verl_length}, {openrlhf_length}, {vigal_length}: the prompt length
+# setting, {llamafactory_length}, {trl_length}: the SFT length setting (see ``_files``).
 LOADING = {
     "llamafactory": ("`llamafactory/{train,val,test}.json` + `dataset_info.json`",
                      "`dataset_dir: {llamafactory}`, `dataset: {name}_{split}`{llamafactory_length}"),
@@ -116,13 +116,13 @@ LOADING = {
              "`custom_reward_function`)"),
     "openrlhf": ("`openrlhf/{train,val,test}.jsonl`",
                  "OpenRLHF 0.11: `--data.prompt_dataset {openrlhf} "
-                 "--data.input_key prompt --data.apply_chat_template --data.label_key answer "
-                 "--reward.remote_url {rewards}` "
+                 "--data.input_key prompt --data.apply_chat_template "
+                 "--data.label_key answer{openrlhf_length} --reward.remote_url {rewards}` "
                  "(`--data.max_images_per_prompt` ≥ {max_images}, and an `--algo.advantage.estimator` "
                  "other than its default `gae`, e.g. `group_norm` with `--rollout.n_samples_per_prompt` ≥ 2: "
                  "it trains no critic on images); ViGaL's OpenRLHF-M (lmm-r1): "
                  "`--prompt_data "
-                 "{openrlhf} --input_key message --label_key answer "
+                 "{openrlhf} --input_key message --label_key answer{vigal_length} "
                  "--remote_rm_url {rewards}` (`--limit_mm_per_prompt` ≥ {max_images})"),
     "swift": ("`swift/{train,val,test}.jsonl` (SFT), `swift/*_rl.jsonl` (GRPO)",
               "`swift sft --dataset {swift}`; GRPO: `swift rlhf --rlhf_type grpo --dataset "
@@ -296,12 +296,17 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                  "trl": repr(f"{d}trl"), "llamafactory": _yaml_value(f"{d}llamafactory")}
         lengths = prompt_lengths or {}  # absent from a card rendered without the images
         setting = {name: -(-tokens // 64) * 64 for name, tokens in lengths.items()}
-        written = {"easyr1": " data.max_prompt_length={}", "verl": " data.max_prompt_length={}",
-                   "llamafactory": ", `cutoff_len: {}`", "trl": " SFT `SFTConfig(max_length={})`;"}
+        # placeholder -> (the format whose count it writes, how)
+        written = {"easyr1": ("easyr1", " data.max_prompt_length={}"),
+                   "verl": ("verl", " data.max_prompt_length={}"),
+                   "openrlhf": ("openrlhf", " --data.prompt_max_len {}"),
+                   "vigal": ("openrlhf", " --prompt_max_len {}"),
+                   "llamafactory": ("llamafactory", ", `cutoff_len: {}`"),
+                   "trl": ("trl", " SFT `SFTConfig(max_length={})`;")}
         rows = [[name, LOADING[name][0], LOADING[name][1].format(
                     **paths, name=meta["dataset_name"], max_images=max_images, split=first,
-                    **{f"{k}_length": text.format(setting[k]) if k in setting else ""
-                       for k, text in written.items()})]
+                    **{f"{k}_length": text.format(setting[of]) if of in setting else ""
+                       for k, (of, text) in written.items()})]
                 for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
@@ -319,6 +324,9 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                       "longer prompt, and EasyR1's example config's 2048 drops longer ones (a release whose "
                       "filter counts the text alone stops at them). For another model, count with its "
                       "processor.", ""]
+        if "openrlhf" in setting:
+            lines += [f"OpenRLHF's prompt length is counted as verl's ({lengths['openrlhf']:,} tokens): its "
+                      "default, 1024, plus the 1024 it generates, makes its vLLM engines' context.", ""]
         sft = {"llamafactory": ("LLaMA-Factory (images above 768×768 pixels scaled down first)",
                                 "LLaMA-Factory's `cutoff_len` (default 2048)"),
                "trl": ("TRL", "TRL's SFT `max_length` (default 1024)")}
@@ -432,6 +440,7 @@ def longest_prompts(root: Path, splits: dict[str, list[dict[str, Any]]], formats
         return sizes[rel]
 
     counts = {"easyr1": (prompt_tokens, EASYR1_PIXELS), "verl": (prompt_tokens, VERL_PIXELS),
+              "openrlhf": (prompt_tokens, VERL_PIXELS),
               "llamafactory": (sequence_tokens, LLAMAFACTORY_PIXELS), "trl": (sequence_tokens, TRL_PIXELS)}
     return {name: max(count(r, size, pixels) for recs in splits.values() for r in recs)
             for name, (count, pixels) in counts.items() if name in formats and any(splits.values())}

@@ -532,6 +532,19 @@ def test_the_card_sets_a_length_every_sft_example_fits(exported):
         assert re.findall(r"SFTConfig\(max_length=(\d+)\)", row) == [found[0]], row  # images under 768×768
 
 
+def test_the_card_sets_openrlhfs_prompt_length_as_verls(exported):
+    """OpenRLHF's prompt_max_len (default 1024) with its generate length (1024) sizes vLLM's context: a
+    Sokoban prompt (about 1,200 tokens) is over it, a five-screen Pokémon Red one (about 2,600) over the
+    whole context. The card names it in both commands (OpenRLHF 0.11's --data.prompt_max_len, the ViGaL
+    fork's --prompt_max_len), counted as verl's (each image as the processor takes it)."""
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in card.splitlines() if line.startswith("| openrlhf |"))
+    verl = re.findall(r"data\.max_prompt_length=(\d+)", next(
+        line for line in card.splitlines() if line.startswith("| verl |")))
+    assert re.findall(r"--data\.prompt_max_len (\d+)", row) == verl, row
+    assert re.findall(r" --prompt_max_len (\d+)", row) == verl, row
+
+
 def test_openrlhf_jsonl_serves_openrlhf_and_the_vigal_fork(exported, records):
     for split in SPLITS:
         lines = (exported / "openrlhf" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
@@ -694,7 +707,7 @@ def test_the_readme_names_the_lengths_a_folder_of_several_exports_needs():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text[text.index("**Several games in one dataset.**"):]
     section = " ".join(section[:section.index("\n## ")].split())  # its lines joined
-    for setting in ("data.max_prompt_length", "cutoff_len", "max_length"):
+    for setting in ("data.max_prompt_length", "prompt_max_len", "cutoff_len", "max_length"):
         assert re.search(rf"`{re.escape(setting)}`[^.]*largest of the exports' cards", section), setting
 
 
