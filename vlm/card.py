@@ -333,9 +333,10 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
         shown = [k for k in sft if k in setting]
         if shown:
             lines += [f"The longest example, prompt and reference reply, takes about "
-                      f"{listed([f'{lengths[k]:,} tokens in {sft[k][0]}' for k in shown])}, counted the same "
-                      f"way, hence {listed([sft[k][1] for k in shown])} above: a shorter one cuts a longer "
-                      "example, its image tokens too.", ""]
+                      f"{listed([f'{lengths[k]:,} tokens in {sft[k][0]}' for k in shown])}, counted as "
+                      "above with the reply at 2 characters a token (its digits are a token each), hence "
+                      f"{listed([sft[k][1] for k in shown])} above: a shorter one cuts a longer example, its "
+                      "image tokens too.", ""]
         empty = [s for s, recs in splits.items() if not recs]  # at most two: formats need records
         if empty:
             many, names = len(empty) > 1, " and ".join(empty)
