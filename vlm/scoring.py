@@ -34,7 +34,15 @@ import numpy as np
 
 from agents.config import file_kind
 from vlm.record import ID_TAG_CHARS, TaskRecord
-from vlm.tasks import MOVE_RULES, check_move_task, listed, task_module
+from vlm.tasks import (
+    MOVE_RULES,
+    TaskModuleError,
+    check_move_task,
+    listed,
+    module_place,
+    raised_problem,
+    task_module,
+)
 from vlm.verify import parse_move, spec_of, spec_problem, verify
 
 FULL_RULE_NEEDS_MORE_THAN_A_MOVE = ("snake_best_worst",)
@@ -309,7 +317,9 @@ _ASK_ERRORS = (ImportError, ValueError, TypeError, KeyError, IndexError, OSError
 
 def move_qa_type(game: str, state: dict[str, Any] | None = None) -> str | None:
     """The ``qa_type`` of ``game``'s move question, asked of its task module once: on ``state`` (a
-    running position from the split) or else on a fresh board; None for a game without one."""
+    running position from the split) or else on a fresh board; None for a game without one. A package's
+    move_task that raises is a TaskModuleError naming its line: taken for "none", its move questions were
+    scored as any other question without a word (or its traceback read as this project's)."""
     if game in _MOVE_QA_TYPES:
         return _MOVE_QA_TYPES[game]
     try:
@@ -329,11 +339,15 @@ def move_qa_type(game: str, state: dict[str, Any] | None = None) -> str | None:
         except _ASK_ERRORS:
             return None
     try:
-        qa_type = module.move_task(state).qa_type
-    except _ASK_ERRORS:
+        draft = module.move_task(state)
+    except Exception as e:
+        if (problem := raised_problem(game, e)) is not None:  # a package's: its line, not a traceback
+            raise TaskModuleError(f"{module_place(game)} move_task raised {problem}") from e
+        if not isinstance(e, _ASK_ERRORS):
+            raise
         return None
-    _MOVE_QA_TYPES[game] = qa_type
-    return qa_type
+    _MOVE_QA_TYPES[game] = draft.qa_type
+    return draft.qa_type
 
 
 def good_moves(record: Any) -> list[str] | None:

@@ -12,6 +12,7 @@ import pytest
 
 import agents.evaluation
 import envs
+import vlm.scoring
 import vlm.tasks
 from agents.config import DEFAULTS, load_config
 from agents.evaluation import check_game
@@ -782,6 +783,8 @@ def use_catch_tasks(site: Path, monkeypatch: pytest.MonkeyPatch, task_module: st
     for game, module in found.items():
         monkeypatch.setitem(vlm.tasks.TASK_MODULES, game, module)
     monkeypatch.setattr(vlm.tasks, "TASK_GAMES", tuple(sorted(vlm.tasks.TASK_MODULES)))
+    # Each test's module is its own: the qa_type of the move question an earlier one asked is not this one's.
+    monkeypatch.setattr(vlm.scoring, "_MOVE_QA_TYPES", {})
 
 
 def test_a_packages_task_module_gives_its_game_task_records_scores_and_a_vlms_play(tmp_path, monkeypatch,
@@ -1062,6 +1065,40 @@ def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_trace
         assert re.match(f"^error: {expected}", capsys.readouterr().err)
         assert server.hits == (1 if later else 0)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("specialist", "error", "said"), [
+    (False, 'RuntimeError("no levels")', "RuntimeError: no levels"),
+    (True, 'RuntimeError("no levels")', "RuntimeError: no levels"),
+    # One of the errors move_qa_type took for "no move question" of a built-in game: the move questions
+    # were scored as any other question, without a word.
+    (False, 'KeyError("walls")', "KeyError: 'walls'"),
+], ids=["alone", "specialist", "key-error"])
+def test_a_move_task_that_raises_as_the_split_is_scored_is_named_with_its_line_not_a_traceback(
+        tmp_path, monkeypatch, scripts, capsys, specialist, error, said):
+    # score_predictions.py asks move_task which records are move questions (vlm.scoring.move_qa_type): a
+    # RuntimeError there ended it in a traceback through vlm/scoring.py, with and without --specialist.
+    module = (RAISING.replace('RuntimeError("no levels")', error)
+              + "\n\ndef move_task(state):\n    return _levels(state)\n")
+    use_catch_tasks(tmp_path / "site", monkeypatch, module)
+    run = trained_catch(tmp_path, scripts)
+    out = tmp_path / "export"
+    argv = [str(run), "--out", str(out), "--episodes", "2", "--max-steps", "4", "--split", "0.5,0,0.5",
+            "--formats", "none", "--no-progress"]
+    assert scripts.export_trajectories.main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    test = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text("".join(json.dumps({"id": r["id"], "response": reference_response(r)}) + "\n"
+                                   for r in test))
+    argv = [str(out / "test.jsonl"), str(predictions), "--json", "--out", str(tmp_path / "scores.json")]
+    assert scripts.score_predictions.main(argv + ["--specialist", str(run)] * specialist) == 2
+    raised = module.splitlines().index(f"    raise {error}") + 1
+    path = re.escape(str(tmp_path / "site" / "catchplug" / "tasks.py"))
+    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    assert re.fullmatch(f"error: {where} move_task raised {re.escape(said)} \\({path}, line {raised}\\)\n",
+                        capsys.readouterr().err)
+    assert not (tmp_path / "scores.json").exists()
 
 
 def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, monkeypatch):
