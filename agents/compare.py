@@ -64,6 +64,7 @@ from agents.runs import (
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import make_game
 from envs.rng import seeds_from
+from vlm.tasks import TaskModuleError, module_place, raised_problem, task_module
 
 SUCCESS_KEYS = ("won", "win", "solved")  # episode_info keys that mean "the game was won"
 # The default report folder (<run>/compare-<time>) named in errors: no --out gave it.
@@ -735,8 +736,6 @@ def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun
     worst decisions. Returns the log's name, a row per worst decision and the report's section."""
     from PIL import Image
 
-    from vlm.tasks import task_module
-
     log_file = f"decisions-{stem}.jsonl"
     with open(out / log_file, "w", encoding="utf-8") as f:
         for e in run.episodes:
@@ -751,7 +750,13 @@ def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun
         md.append("No fatal, invalid or wrong answer in these episodes.")
     for e, d, reason in worst:
         state = state_at(env, env_kwargs, e.seed, e.actions, d.step)
-        draft = task_module(env).move_task(state)
+        try:  # the play asked it of this state already; a package's that raises now is named as there
+            draft = task_module(env).move_task(state)
+        except Exception as ex:
+            if (problem := raised_problem(env, ex)) is None:
+                raise
+            raise TaskModuleError(f"{module_place(env)} move_task (seed {e.seed}, step {d.step}: the "
+                                  f"report's worst decision) raised {problem}") from ex
         rel = f"frames/{stem}-seed{e.seed}-step{d.step}.png"
         (out / "frames").mkdir(exist_ok=True)
         caption = f"seed {e.seed}, step {d.step}: played {d.move} ({reason})"
@@ -978,6 +983,9 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             return report
         except CompareError as e:  # the report is lost, not the answers it was made of
             raise CompareError(f"{e}{cached_answers_hint(players, ' (or give another --out)')}") from None
+        except TaskModuleError as e:  # a package's move_task, asked again for the worst decisions' frames
+            hint = cached_answers_hint(players, fix="fix it")
+            raise CompareError(f"{e}: no report written{hint}") from None
     except BaseException:  # a failed play or report (or Ctrl-C) leaves no empty folder made for it
         remove_folders(made)
         raise

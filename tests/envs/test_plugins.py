@@ -14,6 +14,7 @@ import agents.evaluation
 import envs
 import vlm.scoring
 import vlm.tasks
+from agents.cli import EPISODE_SEED
 from agents.config import DEFAULTS, load_config
 from agents.evaluation import check_game
 from agents.runs import RunError, read_run_config
@@ -1099,6 +1100,34 @@ def test_a_move_task_that_raises_as_the_split_is_scored_is_named_with_its_line_n
     assert re.fullmatch(f"error: {where} move_task raised {re.escape(said)} \\({path}, line {raised}\\)\n",
                         capsys.readouterr().err)
     assert not (tmp_path / "scores.json").exists()
+
+
+def test_a_move_task_that_raises_only_as_the_report_draws_a_worst_decision_is_named_with_its_line(
+        tmp_path, monkeypatch, scripts, capsys):
+    # compare.py asks move_task again for each worst decision's frame, in its own thread: one that answered
+    # the play (the VLM player's threads) and raised there ended the comparison in a traceback.
+    raises_here = ("\n\ndef move_task(state, _calls=[]):\n"
+                   "    import threading\n\n"
+                   "    _calls.append(threading.current_thread() is threading.main_thread())\n"
+                   "    if sum(_calls) > 1:  # the first is the check before any request\n"
+                   "        _levels(state)\n"
+                   "    return _catch(snake.move_task(_as('snake', state)))\n")
+    use_catch_tasks(tmp_path / "site", monkeypatch, RAISING + raises_here)
+    out = tmp_path / "compare"
+    with ChatServer(default=lambda body: good("<answer>A</answer>")) as server:  # no move: a worst decision
+        argv = ["--env", "catch", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--no-progress", "--out", str(out)]
+        assert scripts.compare.main(argv) == 2
+    assert server.hits >= 1
+    raised = RAISING.splitlines().index('    raise RuntimeError("no levels")') + 1
+    path = re.escape(str(tmp_path / "site" / "catchplug" / "tasks.py"))
+    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    said = (f"move_task \\(seed {EPISODE_SEED}, step 0: the report's worst decision\\) raised RuntimeError: "
+            f"no levels \\({path}, line {raised}\\)")
+    assert re.match(f"error: {where} {said}: no report written; the VLM's answers are in the response cache "
+                    ".*: fix it and run the same command again",
+                    capsys.readouterr().err)
+    assert not out.exists()
 
 
 def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, monkeypatch):
