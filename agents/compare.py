@@ -958,13 +958,14 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         made = make_output_folder(out, flag)
     except ValueError as e:
         raise CompareError(str(e)) from None
-    identity = folder_identity(out)
+    home = Path(os.path.abspath(out))  # "." read later would be the working folder, moved aside with the run
+    identity = folder_identity(home)
     try:
         runs = play_all(env, env_kwargs, episodes, seed, max_steps or EPISODE_STEP_CAP, model, about, players,
                         labels, vlm_params, show_progress)
         # A train_ppo.py --force moved the run aside with its compare-<time> in it: the report was made again
         # in the new run, of the model it replaced.
-        if folder_identity(out) != identity:
+        if folder_identity(home) != identity:
             raise CompareError(f"{flag} {out} was moved or replaced while the comparison played (a "
                                "train_ppo.py --force of the run it is in?): no report written"
                                f"{cached_answers_hint(players, fix='give another --out')}")

@@ -91,12 +91,15 @@ def evaluate(args: argparse.Namespace) -> int:
 
     run = Path(args.run_dir)
     out = Path(args.out) if args.out else run  # --out: a run one cannot write in (a colleague's) too
-    identity = folder_identity(run)
+    # Where the run is now, made absolute: "." read later would be the working folder, which a --force moves
+    # aside with the old run, so the new run at its name went unseen.
+    home = Path(os.path.abspath(run))
+    identity = folder_identity(home)
 
     def same_run() -> None:
         # A train_ppo.py --force in another terminal, while the episodes played, moved the run aside and
         # made a new one at its name: its results went there, as eval-step<N> of a model it never trained.
-        if not args.out and folder_identity(run) != identity:
+        if not args.out and folder_identity(home) != identity:
             raise RunError(f"{run} was replaced while this evaluation played (a train_ppo.py --force moved "
                            "the run aside and trains a new one there): the results, of the replaced run's "
                            "model, are not written into the new run")
@@ -200,8 +203,8 @@ def evaluate(args: argparse.Namespace) -> int:
         rest = listed([str(c) for c in ckpts[len(written):]])
         done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
         files = list(dict.fromkeys(written))  # each once: model.zip writes its step's checkpoint's file
-        if not args.out and folder_identity(run) != identity:  # the paths now name the new run's files
-            names, aside = ", ".join(f.name for f in files), f".{run.resolve().name}.replaced*"
+        if not args.out and folder_identity(home) != identity:  # the paths now name the new run's files
+            names, aside = ", ".join(f.name for f in files), f".{home.resolve().name}.replaced*"
             return (f"{done} went with the replaced run ({names}: train_ppo.py --force moved it aside as "
                     f"{aside}, and deletes it once the new run finishes or stops with a checkpoint), "
                     f"none for {rest}")
@@ -331,12 +334,13 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    identity = folder_identity(out)
+    home = Path(os.path.abspath(out))  # "." read later would be the working folder, moved aside with the run
+    identity = folder_identity(home)
 
     def same_out() -> None:
         # A train_ppo.py --force in another terminal moved the run aside and made a new one at its name
         # (maybe of another game): these results, of the old run's game settings, are not for it.
-        if folder_identity(out) != identity:
+        if folder_identity(home) != identity:
             raise RunError("was replaced while this evaluation played (a train_ppo.py --force of the run?): "
                            "the results are not written into the folder now there")
     said = False  # the stop's message is printed at once, before the requests on the wire are awaited
@@ -375,7 +379,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         stem, why = write_vlm_results(summary, out, player.client.endpoint, env, env_kwargs, episodes, args,
                                       same_out)
     except RunError as e:  # a disk that filled up during the play, every name taken, the folder replaced
-        fix = "see what is there now" if folder_identity(out) != identity else "free some space"
+        fix = "see what is there now" if folder_identity(home) != identity else "free some space"
         remove_folders(made)  # nothing was written into them
         kept = cached_answers_hint([player], "" if in_run else " (or give another --out)", fix)
         print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)

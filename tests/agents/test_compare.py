@@ -1852,10 +1852,13 @@ def test_two_comparisons_started_in_the_same_second_get_a_default_folder_each(sc
     assert sorted(run.glob("compare-*")) == [taken, mine]
 
 
+@pytest.mark.parametrize("given", ["path", "dot"])
 def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_the_new_run(
-        scripts, specialist, tmp_path, monkeypatch, capsys):
+        scripts, specialist, tmp_path, monkeypatch, capsys, given):
     # A train_ppo.py --force in another terminal moved the run aside, with the comparison's default folder
-    # <run>/compare-<time> in it, while the comparison played: its report was written into the new run.
+    # <run>/compare-<time> in it, while the comparison played: its report was written into the new run. The
+    # run given as "." from inside it: the move went unseen (the working folder moved aside with the old run)
+    # and the report was written into the old run, which --force deletes.
     import agents.compare
 
     run = tmp_path / "run"
@@ -1870,13 +1873,17 @@ def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_
 
     monkeypatch.setattr(agents.compare, "play_all", played_while_forced)
     monkeypatch.setattr(time, "strftime", lambda fmt: "20261207-020000")
-    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--no-progress"]
+    if given == "dot":
+        monkeypatch.chdir(run)
+    arg = str(run) if given == "path" else "."
+    argv = ["--specialist", arg, "--episodes", "1", "--max-steps", "3", "--no-progress"]
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
     # Named as the default folder it is, not as an --out the user never gave.
-    assert (f"error: the report folder {run / 'compare-20261207-020000'} was moved or replaced while the "
-            "comparison played") in err and "--force" in err, err
+    assert (f"error: the report folder {Path(arg) / 'compare-20261207-020000'} was moved or replaced while "
+            "the comparison played") in err and "--force" in err, err
     assert not list(run.glob("compare-*"))
+    assert not list((tmp_path / ".run.replaced").glob("compare-*/report.*"))  # nor into the old run
 
 
 @pytest.mark.parametrize("script", ["compare", "evaluate"])

@@ -302,6 +302,45 @@ def test_several_checkpoints_of_a_run_replaced_after_the_first_say_where_its_res
     assert len(plays) == (2 if when == "play" else 1)
 
 
+@pytest.mark.parametrize("given", ["symlink", "dot"])
+def test_several_checkpoints_of_a_run_replaced_after_the_first_through_a_symlink_or_dot_say_so(
+        trained, scripts, tmp_path, capsys, monkeypatch, given):
+    # The run given as "." from inside it: folder_identity(".") read the working folder, which moved aside
+    # with the old run, so the replacement went unseen and the second checkpoint's results were written into
+    # the old run, which --force deletes. Given as a symlink, the aside is named after the folder it names.
+    import agents.evaluate_cli
+
+    run = tmp_path / "runs" / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+    aside = run.with_name(".run.replaced")
+    real_print = agents.evaluate_cli.print_results
+
+    def printed(*args, **kwargs):  # the first checkpoint's results, written: then a train_ppo.py --force
+        real_print(*args, **kwargs)
+        if not aside.exists():
+            run.rename(aside)
+            shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+
+    monkeypatch.setattr(agents.evaluate_cli, "print_results", printed)
+    if given == "symlink":
+        (tmp_path / "latest").symlink_to(run)
+        arg = str(tmp_path / "latest")
+    else:
+        monkeypatch.chdir(run)
+        arg = "."
+    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    assert scripts.evaluate.main([arg, "--checkpoint", str(first), str(second), "--episodes", "2",
+                                  "--no-video", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert sorted(f.name for f in aside.glob("eval-*")) == ["eval-step256.json"]
+    assert not list(run.glob("eval-*"))
+    assert f"{arg} was replaced while this evaluation played" in err
+    went = ("results written for 1 of 2 checkpoints went with the replaced run (eval-step256.json: "
+            "train_ppo.py --force moved it aside as .run.replaced*, and deletes it once the new run finishes "
+            "or stops with a checkpoint)")
+    assert err.endswith(f"; {went}, none for {second}\n"), err
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-c in the renames", "damaged"])
 def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so(
         trained, scripts, tmp_path, capsys, monkeypatch, stop):

@@ -917,10 +917,13 @@ def test_a_stop_while_the_actor_waits_is_a_keyboard_interrupt_at_once(wait):
     assert fired and stopped_after < 1.0
 
 
-def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_run(scripts, tmp_path,
-                                                                                     capsys, monkeypatch):
+@pytest.mark.parametrize("given", ["path", "dot"])
+def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_run(
+        scripts, tmp_path, capsys, monkeypatch, given):
     """A train_ppo.py --force in another terminal moved the run aside while a VLM played it: the results, of
-    the old run's game settings, went into the new run's folder (which may be another game's)."""
+    the old run's game settings, went into the new run's folder (which may be another game's). Given as "."
+    from inside the run, the replacement went unseen (the working folder moved aside with the old run) and
+    the results were written into the old run, which --force deletes."""
     import agents.compare
 
     run = tmp_path / "run"
@@ -937,13 +940,17 @@ def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_ne
 
     monkeypatch.setattr(agents.compare, "play_vlm", played_while_forced)
     with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
-        argv = [str(run), "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1", "--max-steps", "3",
+        if given == "dot":
+            monkeypatch.chdir(run)
+        arg = str(run) if given == "path" else "."
+        argv = [arg, "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1", "--max-steps", "3",
                 "--no-video", "--cache-dir", str(tmp_path / "cache")]
         assert scripts.evaluate.main(argv) == 2
     err = capsys.readouterr().err
-    assert f"error: the run folder {run}: was replaced while this evaluation played" in err
+    assert f"error: the run folder {arg}: was replaced while this evaluation played" in err
     assert "see what is there now and run the same command again" in err and "free some space" not in err
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+    assert sorted(p.name for p in (tmp_path / ".run.replaced").iterdir()) == ["config.yaml"]
 
 
 def test_a_vlm_evaluation_of_a_read_only_run_goes_to_out(scripts, tmp_path, capsys, monkeypatch):
