@@ -119,7 +119,8 @@ def scratch_game(key: Hashable, make: Callable[[], G]) -> G:
 
 def play_moves(game: Game, state: dict[str, Any], moves: Sequence[str]) -> list[dict[str, Any]]:
     """Board 0 of ``game`` (a task module's scratch game) put into ``state``, then ``moves`` (action names)
-    played on it: the state after each move, stopping once the episode has ended (``done``)."""
+    played on it: the state after each move, stopping once the episode has ended: the state's ``done``,
+    which a game of another package must have for it (README "Adding your own game" step 4)."""
     game.set_state(0, state)
     out = []
     for m in moves:
