@@ -324,14 +324,21 @@ def crash_test(env: str, env_kwargs: dict[str, Any]) -> Callable[[Episode, Decis
     return snake_0_died
 
 
+#: What ``crash_test``'s move is called in the report: a death in Snake and duel Snake; in another game (a
+#: package's too) a last move with a negative reward may be a lost round or a penalty, with nothing killed.
+FATAL = {"snake": "fatal move", "snake_duel": "fatal move"}
+NEGATIVE_END = "move that ended the episode with a negative reward"
+
+
 def worst_decisions(episodes: list[Episode], k: int,
-                    crashed: Callable[[Episode, Decision], bool] = _negative_end
+                    crashed: Callable[[Episode, Decision], bool] = _negative_end, fatal: str = "fatal move"
                     ) -> list[tuple[Episode, Decision, str]]:
     """Up to ``k`` of the worst decisions (see the module docstring), spread over episodes. ``crashed``
-    tells a move that killed the player (``crash_test``); by default a last move with a negative reward."""
+    tells a move that killed the player (``crash_test``), named ``fatal``; by default a last move with a
+    negative reward."""
     def why(e: Episode, d: Decision) -> tuple[int, str] | None:
         if crashed(e, d):
-            return 0, "fatal move"
+            return 0, fatal
         if not d.valid:
             cut = ", cut at max_tokens" if d.cut_short else ""
             return 1, f"{d.status} answer (fallback played{cut})"
@@ -743,11 +750,13 @@ def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun
                 f.write(json.dumps({"seed": e.seed, **d.to_dict()}, ensure_ascii=False) + "\n")
     rows = []
     md = [f"### {run.name}", f"Every decision (answer, move, tokens, outcome): [{log_file}]({log_file}).", ""]
-    worst = worst_decisions(run.episodes, frames, crash_test(env, env_kwargs))
+    fatal = FATAL.get(env, NEGATIVE_END)
+    worst = worst_decisions(run.episodes, frames, crash_test(env, env_kwargs), fatal)
     if not frames:  # none asked for: say so, not that there was no bad answer
         md.append("No worst decisions shown (--frames 0).")
     elif not worst:
-        md.append("No fatal, invalid or wrong answer in these episodes.")
+        md.append("No fatal, invalid or wrong answer in these episodes." if env in FATAL else
+                  f"No {NEGATIVE_END}, and no invalid or wrong answer, in these episodes.")
     for e, d, reason in worst:
         state = state_at(env, env_kwargs, e.seed, e.actions, d.step)
         try:  # the play asked it of this state already; a package's that raises now is named as there
@@ -886,10 +895,16 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
         for s in vlms:
             if s["cut_at_max_tokens"]:
                 lines += ["", max_tokens_hint(s, bold="**")]
+        # Snake's best move and ViGaL's rule; another game's are what its task module's move question says.
+        best = ("Best moves: how often the move a VLM named is one the engine calls best (safe, no dead "
+                "end, closest to the goal); verifier accuracy: its whole answer scored by the project's "
+                "verifier (for Snake, ViGaL's rule: a best move and exactly the fatal moves)."
+                if report["env"] in FATAL else
+                "Best moves: how often the move a VLM named is one the game's move question accepts as "
+                "best (its task module's good moves); verifier accuracy: its whole answer scored by the "
+                "project's verifier.")
         lines += ["",
-                  "Best moves: how often the move a VLM named is one the engine calls best (safe, no dead "
-                  "end, closest to the goal); verifier accuracy: its whole answer scored by the project's "
-                  "verifier (for Snake, ViGaL's rule: a best move and exactly the fatal moves). Both are "
+                  f"{best} Both are "
                   "over the answers that came (an unparseable one scores 0); failed requests are counted "
                   "apart. The "
                   "specialist states only a move; scripts/score_predictions.py --specialist gives its "

@@ -1130,6 +1130,38 @@ def test_a_move_task_that_raises_only_as_the_report_draws_a_worst_decision_is_na
     assert not out.exists()
 
 
+@pytest.mark.parametrize("ended", [True, False], ids=["a-worst-decision", "none"])
+def test_a_packages_compare_report_says_what_holds_for_any_game_not_snakes_words(tmp_path, monkeypatch,
+                                                                                  ended):
+    # A game of another package was reported in Snake's words: its best moves "safe, no dead end, closest to
+    # the goal", and a last move with a negative reward a "fatal move", though nothing may have died.
+    from agents import compare
+    from agents.evaluation import Episode
+    from agents.vlm_player import Decision
+
+    use_catch_tasks(tmp_path / "site", monkeypatch)
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    last = Decision(step=0, action=0, move="UP", answer="UP", status="ok", response="<answer>UP</answer>",
+                    reasoning=None, prompt_tokens=100, completion_tokens=1, latency_s=0.0, cached=False,
+                    reward=-1.0 if ended else 0.0, terminated=ended)
+    runs = [compare.PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name",
+                              [Episode(42, 0.0, 1, last.reward, {}, [0], [last])], 1.0,
+                              {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+                               "client": {"http_requests": 1, "retries": 0}})]
+    out = tmp_path / "report"
+    out.mkdir()
+    report = compare.write_report(out, "catch", {"size": 5}, 42, runs, {}, frames_per_vlm=1, max_steps=9)
+    text = (out / "report.md").read_text()
+    assert "closest to the goal" not in text and "fatal" not in text, text
+    assert "Best moves: how often the move a VLM named is one the game's move question accepts" in text
+    reason = "move that ended the episode with a negative reward"
+    if ended:
+        assert [r["reason"] for r in report["worst_decisions"]["m-vl-7b"]] == [reason]
+        assert f"#### Seed 42, step 0: {reason}" in text
+    else:
+        assert f"No {reason}, and no invalid or wrong answer, in these episodes." in text
+
+
 def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, monkeypatch):
     # A second package's game, and a package's entry point of a built-in's name (skipped with a warning):
     # each game is traced to its own package, a built-in to none.
