@@ -77,8 +77,8 @@ def _entry_point_line(ep: importlib.metadata.EntryPoint) -> tuple[str, int] | No
 def import_problem(e: Exception, module: str) -> str:
     """Why a package's ``module`` (a game's, a task module) could not be imported, in one line for an
     error: message: the compiler's syntax error with its file and line (its own str names the file without
-    its folder), an ImportError's text ("No module named ..." says it all), another exception (one raised by
-    the module's code) as ``raised_at`` names it."""
+    its folder), an ImportError's text ("No module named ..." says it all), and any other exception (one the
+    module's code raised, a SyntaxError too, or an ImportError with no text) as ``raised_at`` names it."""
     # The compiler's syntax error names its file (one raised by code, or 3.10/3.11's of a null byte, none)
     if isinstance(e, SyntaxError) and e.filename is not None:
         return f"{_one_line(e.msg)} ({e.filename}, line {e.lineno})"

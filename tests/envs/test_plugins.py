@@ -1062,7 +1062,7 @@ def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_trace
             assert scripts.evaluate.main(argv) == 2
         later = "step" in defined
         expected = (f"{where} move_task \\(step 1\\) {line}" if later else
-                    f"a VLM cannot play 'catch': {where}: move_task\\(state\\) of a start state {line}")
+                    f"a VLM cannot play 'catch': {where} move_task \\(a start state\\) {line}")
         assert re.match(f"^error: {expected}", capsys.readouterr().err)
         assert server.hits == (1 if later else 0)
     assert not out.exists()

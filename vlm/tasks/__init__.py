@@ -2,8 +2,9 @@
 and for a game of another package the module its entry point of ``TASK_PLUGIN_GROUP`` names.
 
 A task module defines ``GAME``, ``make_tasks(state, rng, source) -> list[TaskDraft]`` and
-``move_task(state) -> TaskDraft`` (the contract in ``vlm/record.py``). A game added later plugs in by
-adding its file here: ``TASK_GAMES`` lists the games with one, ``task_module(game)`` imports it.
+``move_task(state) -> TaskDraft`` (the contract in ``vlm/record.py``). A built-in game added later plugs
+in by adding its file here, a package's game by its entry point: ``TASK_GAMES`` lists the games with one,
+``task_module(game)`` imports it and checks the contract.
 """
 
 from __future__ import annotations
@@ -144,10 +145,16 @@ def missing_module(game: str) -> str:
     return f"add vlm/tasks/{game}.py (GAME, make_tasks, move_task; see vlm/record.py)"
 
 
+def package_module(game: str) -> str | None:
+    """The import name of ``game``'s task module where a package gives it (its entry point); None for a
+    built-in module (this project's file, whose faults are this project's bugs) or none."""
+    module = TASK_MODULES.get(game)
+    return None if module is None or module == f"vlm.tasks.{game}" else module
+
+
 def module_place(game: str) -> str:
     """Where ``game``'s task module is, for a message about it: its file here, or its entry point."""
-    module = TASK_MODULES.get(game, f"vlm.tasks.{game}")
-    if module == f"vlm.tasks.{game}":
+    if (module := package_module(game)) is None:
         return f"vlm/tasks/{game}.py"
     return f"task module {module} (entry point {game} of group {TASK_PLUGIN_GROUP})"
 
@@ -160,8 +167,7 @@ def raised_problem(game: str, e: Exception) -> str | None:
     """Exception ``e`` that ``game``'s task module raised as it ran, in one line naming the package's line
     that raised it (``envs.raised_at``): its traceback through this project's frames read as this project's
     failure. None for a built-in module's, a bug of this project, which its traceback reports best."""
-    name = TASK_MODULES.get(game, f"vlm.tasks.{game}")
-    if name == f"vlm.tasks.{game}":
+    if (name := package_module(game)) is None:
         return None
     from envs import raised_at
 
@@ -170,7 +176,9 @@ def raised_problem(game: str, e: Exception) -> str | None:
 
 def task_module(game: str) -> ModuleType:
     """The task module of ``game``; ValueError naming the games that have one if it has none, ImportError
-    or TypeError naming the module if it cannot be imported or lacks part of the contract."""
+    naming the module if it cannot be imported (``envs.import_problem`` says why in one line), TypeError if it
+    breaks the contract (lacks ``GAME``, ``make_tasks`` or ``move_task``, has a function that is none, another
+    game's ``GAME``, ``FAMILIES`` other than a tuple of families)."""
     if game not in TASK_GAMES:
         from envs import GAMES
 
@@ -214,8 +222,7 @@ def check_move_task(game: str) -> None:
     another (lettered options: ``choice``) and failed in a traceback at the first answer; with other words
     every answer was illegal. The built-in modules skip it (the tests check theirs), as does a game that
     cannot be made so: the play's own check of the game names its fault."""
-    module_name = TASK_MODULES.get(game)
-    if module_name is None or module_name == f"vlm.tasks.{game}":
+    if package_module(game) is None:
         return
     from envs import make_game
 
@@ -229,7 +236,8 @@ def check_move_task(game: str) -> None:
     try:
         draft = task_module(game).move_task(state)
     except Exception as e:
-        raise TypeError(f"{place}: move_task(state) of a start state raised {raised_problem(game, e)}") from e
+        # Worded as the play's own (agents/vlm_player.py), which names the step: here no step is played yet.
+        raise TypeError(f"{place} move_task (a start state) raised {raised_problem(game, e)}") from e
     spec = getattr(draft, "verifier", None)
     rule = spec.get("rule") if isinstance(spec, dict) else None
     named = spec.get({"word": "choices", "snake_best_worst": "moves"}.get(rule, "")) if rule else None
@@ -255,4 +263,5 @@ def drawn_families(module: ModuleType) -> tuple[str, ...]:
 
 __all__ = ["MOVE_RULES", "OPPOSITE", "STEP", "TASK_GAMES", "TASK_MODULES", "TASK_PLUGIN_GROUP",
            "TaskModuleError", "check_move_task", "drawn_families", "grid_bfs", "missing_module",
-           "module_place", "play_moves", "plural", "raised_problem", "scratch_game", "task_module"]
+           "module_place", "package_module", "play_moves", "plural", "raised_problem", "scratch_game",
+           "task_module"]
