@@ -24,6 +24,7 @@ import codecs
 import contextlib
 import json
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from vlm.tasks import (
     TaskModuleError,
     check_move_task,
     listed,
+    missing_module,
     module_place,
     raised_problem,
     task_module,
@@ -639,20 +641,32 @@ def _untagged_ids(unknown: list[str], ids: set[str]) -> str | None:
     return None
 
 
+def _module_problem(game: str) -> str | None:
+    """Why ``game``'s task module, which tells its move questions apart, cannot be used here, worded as the
+    other scripts word it (a package's game not installed in this Python, no task module, a broken one);
+    None where it can."""
+    from envs import GAMES
+    from vlm.tasks import TASK_GAMES  # as it is now: the tests add a package's module to it
+
+    if game not in GAMES:  # as read_run_config says it of a run's game
+        return (f"no game {game!r} is known to the Python running this ({sys.executable}): a game of another "
+                "package is known where its package is installed")
+    if game not in TASK_GAMES:  # as the export says it, not task_module's list of the games with one
+        return f"{game!r} has no task module: {missing_module(game)}"
+    try:
+        task_module(game)
+    except (ImportError, TypeError) as e:  # its message names the module (module_place)
+        return str(e)
+    return None
+
+
 def _unscored_moves(games: set[str]) -> str | None:
     """Why some of ``games``' move questions are scored as any other question (no move accuracy): the
-    game's task module, which tells them apart (``is_move_question``), cannot be used here (a package's
-    game or task module not installed in this Python, or broken); None where every game's can be."""
-    from envs import GAMES
-
-    problems = []
-    for game in sorted(games):
-        try:
-            task_module(game)
-        except (ImportError, TypeError, ValueError) as e:
-            why = e if game in GAMES else f"no game {game!r} is installed (a package's: install its package)"
-            problems.append(f"the {game} move questions are scored as any other question, with no move "
-                            f"accuracy: the game's task module, which finds them, cannot be used here: {why}")
+    game's task module, which tells them apart (``is_move_question``), cannot be used here; None where every
+    game's can be."""
+    problems = [f"the {game} move questions are scored as any other question, with no move accuracy: the "
+                f"game's task module, which finds them, cannot be used here: {why}"
+                for game in sorted(games) if (why := _module_problem(game)) is not None]
     return "; ".join(problems) or None
 
 
@@ -709,12 +723,11 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
                 raise ScoringError(f"--specialist {specialist} plays {cfg['env']!r}, and the split has no "
                                    f"{cfg['env']} record (its games: {games}): give a --specialist of one of "
                                    f"those games, or a split with {cfg['env']} records")
-            try:  # it tells a move question: one that cannot be used found none, where the split has some
-                task_module(cfg["env"])
-            except (ImportError, TypeError, ValueError) as e:
+            # The task module tells a move question: one that cannot be used found none, where the split has
+            # some.
+            if (why := _module_problem(cfg["env"])) is not None:
                 raise ScoringError(f"--specialist {specialist}: the {cfg['env']} move questions it answers "
-                                   f"are found by the game's task module, which cannot be used: {e}"
-                                   ) from None
+                                   f"are found by the game's task module, which cannot be used: {why}")
             # Pokémon's move question is not scored, so exports leave it out: nothing to compare on.
             note = f"the split has no scored {cfg['env']} move question to answer"
             try:  # a package's move_task that asks no move (lettered options): said, not taken for none

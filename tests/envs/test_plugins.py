@@ -687,6 +687,24 @@ def test_a_plugin_games_missing_task_module_is_not_asked_of_its_author_in_this_p
     assert "give --specialist RUN (a run trained on 'catch')" in err and not (tmp_path / "cmp").exists()
 
 
+def test_score_predictions_says_a_games_missing_task_module_as_the_other_scripts_do(tmp_path, monkeypatch):
+    # Its move questions go unscored as moves: the reason read "cannot be used here: no VLM task module for
+    # 'catch' (a known env); games with task modules: pokemon_red, ..." (task_module's own words for a caller
+    # asking the wrong game), and of a game not installed named neither the Python nor what to do.
+    from vlm.scoring import _unscored_moves
+
+    use_catch(tmp_path / "site", monkeypatch)  # the game, without its package's task module
+    said = _unscored_moves({"catch"})
+    assert said is not None and said.endswith(
+        "cannot be used here: 'catch' has no task module: a package gives it one by an entry point of group "
+        "depthfirst.tasks: catch = 'package.module' (GAME, make_tasks, move_task; see vlm/record.py and "
+        "README 'Adding your own game')"), said
+    said = _unscored_moves({"fetch"})
+    assert said is not None and said.endswith(
+        f"cannot be used here: no game 'fetch' is known to the Python running this ({sys.executable}): a "
+        "game of another package is known where its package is installed"), said
+
+
 def test_a_run_of_a_game_whose_package_is_not_installed_here_says_where_the_game_comes_from(tmp_path):
     # A catch run trained in a venv holding the game's package, then evaluated (or resumed, exported) with
     # another Python: "config.yaml names env 'catch', which this depthfirst does not know" blamed the project.
