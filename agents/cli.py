@@ -1,7 +1,8 @@
 """argparse types the scripts share: whole numbers (``1e6`` accepted) with a lower bound, finite and
 positive numbers, paths; ``script_parser``, each script's parser, which takes minus-led numbers as values;
 ``run_script``, the way each script runs its ``main`` and exits; and ``rerun_command``, the command line
-each records for its output; ``safe_text`` and ``not_utf8`` for text that may hold a byte that is no UTF-8."""
+each records for its output; ``safe_text`` and ``not_utf8`` for text that may hold a byte that is no UTF-8,
+and ``one_line`` for text from outside shown in an error message."""
 
 from __future__ import annotations
 
@@ -31,6 +32,20 @@ def safe_text(text: str) -> str:
     """``text`` with every lone surrogate (JSON's ``"\\ud800"``; valid pairs are already joined by the JSON
     decoder) replaced by U+FFFD: such a string cannot be encoded as UTF-8, so no file could hold it."""
     return _SURROGATE.sub("\ufffd", text)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Text from outside (a status line or header a server gave, a package's exception) as an error message
+    may show it: on one line, any other character that does not print escaped (an escape sequence would
+    drive the terminal, a lone surrogate fail a UTF-8 log), cut at ``limit`` characters. The cut falls between
+    whole characters' escapes: a split one ('\\x1' of '\\x1b') would read as another character."""
+    pieces = [c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split())]
+    kept, length = 0, 0
+    for piece in pieces:
+        if length + len(piece) > limit:
+            break
+        kept, length = kept + 1, length + len(piece)
+    return "".join(pieces[:kept]) + (" …" if kept < len(pieces) else "")
 
 
 def not_utf8(text: str) -> bool:

@@ -66,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import api_key_env_arg, nonneg_int, not_utf8, path_arg, positive_int, safe_text
+from agents.cli import api_key_env_arg, nonneg_int, not_utf8, one_line, path_arg, positive_int, safe_text
 from agents.config import flag_of
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
@@ -110,20 +110,6 @@ def _excerpt(raw: bytes, limit: int = 160) -> str:
         return "an empty body"
     text = repr(" ".join(raw[:limit].decode("utf-8", "replace").split()))  # "replace" leaves no surrogate
     return text + (" …" if len(raw) > limit else "")
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Text from outside (a status line or header a server gave, a package's exception) as an error message
-    may show it: on one line, any other character that does not print escaped (an escape sequence would
-    drive the terminal, a lone surrogate fail a UTF-8 log), cut at ``limit`` characters. The cut falls between
-    whole characters' escapes: a split one ('\\x1' of '\\x1b') would read as another character."""
-    pieces = [c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split())]
-    kept, length = 0, 0
-    for piece in pieces:
-        if length + len(piece) > limit:
-            break
-        kept, length = kept + 1, length + len(piece)
-    return "".join(pieces[:kept]) + (" …" if kept < len(pieces) else "")
 
 
 class ChatError(RuntimeError):

@@ -90,7 +90,7 @@ def import_problem(e: Exception, module: str) -> str:
 def _one_line(said: object) -> str:
     """``str(said)`` in one line of at most 300 characters: a package's message may be any length, hold
     newlines, or fail to convert (its own ``__str__``), whose traceback would replace the error line."""
-    from agents.vlm_client import one_line  # the error path only: not among the imports of every game
+    from agents.cli import one_line  # the error path only: not among the imports of every game
 
     try:
         return one_line(str(said))
