@@ -37,6 +37,7 @@ from agents.config import file_kind
 from vlm.record import ID_TAG_CHARS, TaskRecord
 from vlm.tasks import (
     MOVE_RULES,
+    TASK_MODULES,
     TaskModuleError,
     check_move_task,
     listed,
@@ -646,12 +647,11 @@ def _module_problem(game: str) -> str | None:
     other scripts word it (a package's game not installed in this Python, no task module, a broken one);
     None where it can."""
     from envs import GAMES
-    from vlm.tasks import TASK_GAMES  # as it is now: the tests add a package's module to it
 
     if game not in GAMES:  # as read_run_config says it of a run's game
         return (f"no game {game!r} is known to the Python running this ({sys.executable}): a game of another "
                 "package is known where its package is installed")
-    if game not in TASK_GAMES:  # as the export says it, not task_module's list of the games with one
+    if game not in TASK_MODULES:  # as the export says it, not task_module's list of the games with one
         return f"{game!r} has no task module: {missing_module(game)}"
     try:
         task_module(game)
