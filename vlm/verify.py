@@ -26,9 +26,10 @@
                   a blank one is matched by no reply, an empty one included.
 
 A negation (not, n't, never, except, avoid, instead of, ...) takes back what follows it up to the next
-punctuation mark, line end or "is" (``_NEGATION``): a reply is credited only where its answer stays the
-same without that ("Not RIGHT", "B, not C" are none; "No, it is not alive" is no). An option's own text
-and an ``exact`` answer are compared whole.
+punctuation mark, dash, line end, "is" or conjunction "but", "so", "and" (``_NEGATION``): a reply is
+credited only where its answer stays the same without that ("Not RIGHT", "B, not C" are none; "No, it is
+not alive" is no, "I cannot see a wall so UP" is UP). An option's own text and an ``exact`` answer are
+compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -131,14 +132,16 @@ _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|on
                          r"should|opens|pauses|brings|to\s{1,3}(?:open|pause|bring|access|view|see|check|"
                          r"save|confirm))\b|again\s{0,3}(?:[,;:.!?]|[)\]\"'`*](?!\w)|$))[a-z]",
                          re.IGNORECASE)
-# A negation takes back what follows it, up to the next punctuation mark, line end or "is" (a bracketed pair
-# whole): a reply whose answer it covers names none ("Not RIGHT", "All except RIGHT", "Don't go UP", "Not
-# (3, 4)"; "B, not C" names two), where a negation of anything else changes nothing ("No, it is not alive",
-# "The colour that does not appear is B"). Read as any other words, the negated answer was credited.
+# A negation takes back what follows it, up to the next punctuation mark, dash, line end, "is" or conjunction
+# "but", "so" or "and" (a bracketed pair whole): a reply whose answer it covers names none ("Not RIGHT", "All
+# except RIGHT", "Don't go UP", "Not (3, 4)"; "B, not C" names two), where a negation of anything else changes
+# nothing ("No, it is not alive", "The colour that does not appear is B", "I cannot see a wall so UP"). Read
+# as any other words, the negated answer was credited. The "so" of "not so sure" is no conjunction.
 _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\s{1,3}of|rather\s{1,3}than|"
                        r"other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)\b|n['’]t\b)"
                        r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"
-                       r"(?=[,;:.!?](?:\s|$)|\n|\b(?:is|are|was|were)\b|$)", re.IGNORECASE)
+                       r"(?=[,;:.!?](?:\s|$)|\s-\s|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
+                       re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

@@ -1302,9 +1302,11 @@ def test_spoken_yes_and_no_and_no_longer_answer_a_yes_no_question() -> None:
 FREE_FORM = [
     (YES_NO, ["No", "Nope", "No battle", "It is no longer alive", "Not yes", "Yes or no? No.", "**No**",
               "The snake hits its own body on move 3.\nAnswer: No", "I don't think so", "no idea"]),
-    (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six"]),
+    (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six",
+               "Not sure but I think 5"]),
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
-    (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN"]),
+    (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
+            "I cannot see a wall so UP", "Don't go UP so it lives"]),
     (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5"]),
     (NEXT_BUTTON, ["Press A", "Walk up a bit", "Not A"]),
     (ANGLE_FREE, ["270 about Z", "Not 270 about Z", "-90 degrees about the z axis"]),
@@ -1351,3 +1353,21 @@ def test_an_option_text_or_exact_answer_holding_a_negation_is_compared_whole() -
         assert verify(wrap(wrong), spec)["accuracy"] == 0.0, wrong
     exact = record({"rule": "exact", "answer": "Not Pallet Town"})
     assert verify(wrap("Not Pallet Town"), exact)["accuracy"] == 1.0
+
+
+def test_a_negation_ends_at_a_conjunction_or_a_dash() -> None:
+    """A negation took back everything up to a punctuation mark, so a right answer after a hedge joined by
+    a conjunction or a dash scored 0 where it had scored 1 before negations were read: "I cannot see a
+    wall so UP", "Not sure but I think 5", "It won't die - yes". It ends at "but", "so", "and" and a
+    dash too; the answer it covers before them is still none."""
+    yes = {**YES_NO, "accepted": ["yes"]}
+    for reply, spec in (("I cannot see a wall so UP", WORD), ("Not sure but I think 5", INTEGER),
+                        ("Avoid the wall and go UP", WORD), ("I can't be sure - B", CHOICE),
+                        ("It won't die - yes", yes), ("Not alive — no", YES_NO), ("Not alive—no", YES_NO),
+                        ("I don't see a wall so (3, 4)", COORD), ("Never mind and turn X-", TURN),
+                        ("I'm not so sure, but UP", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    for reply, spec in (("Don't go UP so the snake lives", WORD), ("Not 5 - 6", INTEGER),
+                        ("Not B but C", CHOICE), ("I'm not so sure about UP", WORD), ("Not X- and", TURN),
+                        ("Never (3, 4) and", COORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
