@@ -28,8 +28,9 @@
 A negation (not, n't, never, except, avoid, instead of, ...) takes back what follows it up to the next
 punctuation mark, dash, line end, "is" or conjunction "but", "so", "and" (``_NEGATION``): a reply is
 credited only where its answer stays the same without that ("Not RIGHT", "B, not C" are none; "No, it is
-not alive" is no, "I cannot see a wall so UP" is UP). An option's own text and an ``exact`` answer are
-compared whole.
+not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't, was not, wasn't) with correct,
+right, true, valid or the answer takes back the word before it (``_DENIED``: "Option B is not correct" is
+none). An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -142,6 +143,12 @@ _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\
                        r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"
                        r"(?=[,;:.!?](?:\s|$)|\s-\s|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
                        re.IGNORECASE)
+# A negation after the answer that says it is wrong ("Option B is not correct", "5 isn't right", "(3, 4) is
+# not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
+# blocked" keeps UP, and an option's text may say "B is not on a target".
+_DENIED = re.compile(r"(?<!\S)(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|\S{1,40})\s{1,3}"
+                     r"(?=(?:is|was)(?:\s{1,3}not|n['’]t)\s{1,3}(?:correct|right|true|valid|"
+                     r"(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b)", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -273,9 +280,9 @@ def _normalised(text: str) -> str:
 
 
 def _affirmed(text: str) -> str:
-    """``text`` without what its negations take back (``_NEGATION``): a reply names an answer only where
-    this reads the same answer from it as ``text`` does."""
-    return _NEGATION.sub(" ", text)
+    """``text`` without what its negations take back (``_NEGATION``, ``_DENIED``): a reply names an answer
+    only where this reads the same answer from it as ``text`` does."""
+    return _NEGATION.sub(" ", _DENIED.sub(" ", text))
 
 
 def _words(text: str, signed: bool) -> list[str]:

@@ -1303,11 +1303,11 @@ FREE_FORM = [
     (YES_NO, ["No", "Nope", "No battle", "It is no longer alive", "Not yes", "Yes or no? No.", "**No**",
               "The snake hits its own body on move 3.\nAnswer: No", "I don't think so", "no idea"]),
     (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six",
-               "Not sure but I think 5"]),
+               "Not sure but I think 5", "5 isn't right"]),
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
             "I cannot see a wall so UP", "Don't go UP so it lives"]),
-    (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5"]),
+    (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5", "Option B is not correct"]),
     (NEXT_BUTTON, ["Press A", "Walk up a bit", "Not A"]),
     (ANGLE_FREE, ["270 about Z", "Not 270 about Z", "-90 degrees about the z axis"]),
 ]
@@ -1371,3 +1371,26 @@ def test_a_negation_ends_at_a_conjunction_or_a_dash() -> None:
                         ("Not B but C", CHOICE), ("I'm not so sure about UP", WORD), ("Not X- and", TURN),
                         ("Never (3, 4) and", COORD)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+
+
+def test_an_answer_said_to_be_wrong_is_not_credited() -> None:
+    """A negation after the answer ("Option B is not correct", "5 isn't right") took back nothing before
+    it, so the reply was credited with the answer it rejects. The word (or bracketed pair) before "is
+    not"/"isn't"/"was not"/"wasn't" with correct, right, true, valid or the answer is taken back; other
+    predicates keep it, as an option's text may say ("B is not on a target", "UP is not blocked")."""
+    for reply, spec in (("Option B is not correct", CHOICE), ("B is not correct", CHOICE),
+                        ("**B** isn't right", CHOICE), ("b is not the answer", CHOICE),
+                        ("5 is not right", INTEGER), ("(3, 4) is not the correct answer", COORD),
+                        ("UP is not correct", WORD),
+                        ("Yes is not the answer", YES_NO | {"accepted": ["yes"]}),
+                        ("X- wasn't valid", TURN), ("270 about Z is not true", ANGLE_FREE),
+                        ("A is not correct; B is", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply, spec in (("B: the rest is not correct", CHOICE), ("No, that is not right", YES_NO),
+                        ("UP is not blocked", WORD),
+                        ("B is the answer", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    target = record({"rule": "choice", "answer": "B",
+                     "options": ["B is on a target", "B is not on a target", "No box moved"]})
+    for right in ("B is not on a target", "B. B is not on a target", "Option B"):
+        assert verify(wrap(right), target)["accuracy"] == 1.0, right
