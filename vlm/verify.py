@@ -7,7 +7,7 @@
 - ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text; a
                   letter set before an option's text ("Option B: text") counts only when the two agree.
 - ``integer``     ``value``: exactly one distinct integer in the answer (digits, "3.0" as 3, or a number
-                  word up to twenty; restated, "5, so the answer is 5", it is still one).
+                  word up to twenty, "none" as 0; restated, "5, so the answer is 5", it is still one).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -72,6 +72,7 @@ _NUMBER = re.compile(r"-?(?<![\d.])(?:\d+(?:\.\d+)?|\.\d+)(?!\d|\.\d)")
 _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+_NUMBER_WORDS["none"] = 0  # a count of zero ("None yet": Pokémon's badges at the start), as "zero" is
 _WORDS = re.compile(r"[a-z0-9_]+")
 # A sign ends a word only where no word goes on: "x-" is the turn, "x-axis" the axis (no turn).
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+(?:[+\-](?![a-z0-9_]))?")
@@ -347,13 +348,13 @@ def _numbers(text: str) -> list[int | float]:
 
 def _integers(text: str) -> list[int | float]:
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
-    # not "one", which beside digits is the pronoun ("5 boxes, one on each target"), as "I" is no option,
-    # unless "or" joins it to another number: "5 or one" and "one or 5" name two, as "5 or 6" does; "one or
-    # more" is the pronoun still.
+    # not "one" (nor "none", the count 0), which beside digits is the pronoun ("5 boxes, one on each
+    # target", "5 boxes, none on a target"), as "I" is no option, unless "or" joins it to another number:
+    # "5 or one" and "one or 5" name two, as "5 or 6" does; "one or more" is the pronoun still.
     numbers = _numbers(text)
     words = _words(text, False)
     return numbers + [_NUMBER_WORDS[w] for k, w in enumerate(words) if w in _NUMBER_WORDS
-                      and not (numbers and w == "one" and not _or_number(words, k))]
+                      and not (numbers and w in ("one", "none") and not _or_number(words, k))]
 
 
 def _or_number(words: list[str], k: int) -> bool:

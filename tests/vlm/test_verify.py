@@ -1303,7 +1303,8 @@ FREE_FORM = [
     (YES_NO, ["No", "Nope", "No battle", "It is no longer alive", "Not yes", "Yes or no? No.", "**No**",
               "The snake hits its own body on move 3.\nAnswer: No", "I don't think so", "no idea"]),
     (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six",
-               "Not sure but I think 5", "5 isn't right"]),
+               "Not sure but I think 5", "5 isn't right", "None", "5 boxes, none on a target"]),
+    ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none"]),  # Pokémon's badges
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
             "I cannot see a wall so UP", "Don't go UP so it lives"]),
@@ -1394,3 +1395,18 @@ def test_an_answer_said_to_be_wrong_is_not_credited() -> None:
                      "options": ["B is on a target", "B is not on a target", "No box moved"]})
     for right in ("B is not on a target", "B. B is not on a target", "Option B"):
         assert verify(wrap(right), target)["accuracy"] == 1.0, right
+
+
+def test_none_is_the_count_zero() -> None:
+    """A count of zero written "None" (Pokémon's badges at the start, Sokoban's boxes on targets) named no
+    number, so the right answer scored 0; "none" is the number 0 now, as "zero" is. Beside digits it is
+    the pronoun, as "one" is ("5 boxes, none on a target" is 5), unless "or" joins it to them; "No
+    badges" stays no answer, as "no idea" is."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("None", "none.", "**None**", "None yet", "None of the boxes", "I see none", "zero", "0"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), record(INTEGER))["accuracy"] == 0.0, reply
+    for reply in ("None or 1", "1 or none", "None, two", "Not none", "No badges", "no idea"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    assert verify(wrap("5 boxes, none on a target"), record(INTEGER))["accuracy"] == 1.0
+    assert verify(wrap("5 or none"), record(INTEGER))["accuracy"] == 0.0
