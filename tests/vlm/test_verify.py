@@ -1410,3 +1410,38 @@ def test_none_is_the_count_zero() -> None:
         assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
     assert verify(wrap("5 boxes, none on a target"), record(INTEGER))["accuracy"] == 1.0
     assert verify(wrap("5 or none"), record(INTEGER))["accuracy"] == 0.0
+
+
+def test_the_negation_rule_s_mutation_gaps_are_pinned() -> None:
+    """Mutants of _NEGATION that every test passed: a negation word, the curly n’t or the word boundary
+    dropped, a bracket read piece by piece, a terminator (punctuation, comma, line end, are/was/were, the
+    word boundary before "is", the space after a punctuation mark) dropped. Each reply below tells the
+    mutant from the rule (the body's "any character but a line break" written "." is the same pattern)."""
+    right = {**WORD, "accepted": ["RIGHT"]}
+    for reply, spec in (("Cannot go UP", WORD), ("Avoiding UP", WORD), ("Instead of UP", WORD),
+                        ("Rather than UP", WORD), ("Anything other than UP", WORD),
+                        ("Everything but UP", WORD), ("All but UP", WORD), ("Don’t go UP", WORD),
+                        ("Never go (it is fatal) RIGHT", right), ("Never go [it is fatal] RIGHT", right),
+                        ("Not 5\n(I counted twice)", INTEGER), ("Avoid this UP move", WORD),
+                        ("It is not 0.0", {**INTEGER, "value": 0})):  # a point inside a number ends nothing
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply, spec in (("Nothing blocks UP", WORD), ("Note that UP is free", WORD),
+                        ("Never mind: RIGHT", right), ("Not sure. B", CHOICE), ("I can't tell; 5", INTEGER),
+                        ("Not sure! UP", WORD), ("Not sure, UP", WORD),
+                        ("Those that are not fatal are UP", WORD),
+                        ("The move that was not blocked was UP", WORD),
+                        ("The cells that were not walls were (3, 4)", COORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_the_denial_rule_s_mutation_gaps_are_pinned() -> None:
+    """Mutants that every test passed: _DENIED's brackets read piece by piece, "my answer", the word
+    boundary after its predicate or its case folding dropped, and _snake_moves no longer reading a
+    negated fatal move as none (the only such test named a third move besides)."""
+    for reply, spec in (("(5 boxes) is not right", INTEGER), ("[5 boxes] is not right", INTEGER),
+                        ("B is not my answer", CHOICE), ("Option B Is Not Correct", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    assert verify(wrap("UP is not rightmost"), record(WORD))["accuracy"] == 1.0
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "Not DOWN"), one_fatal)["accuracy"] == 0.0
