@@ -53,6 +53,13 @@ def trained(tmp_path_factory, scripts):
     return run
 
 
+def trained_copy(trained: Path, run: Path) -> tuple[Path, Path]:
+    """A copy of ``trained`` at ``run``, less the eval-* results other tests write into it (a test's "no
+    eval-step512.json" holds in any order); its two checkpoints, step 256 and step 512."""
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+    return run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+
+
 def test_run_folder_is_self_describing(trained):
     cfg = yaml.safe_load((trained / "config.yaml").read_text())
     assert cfg["env"] == "snake" and cfg["policy"] == "tiny" and cfg["num_workers"] == 0
@@ -350,8 +357,7 @@ def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so
     import agents.evaluation
 
     run = tmp_path / "run"
-    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
-    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    first, second = trained_copy(trained, run)
     if stop == "damaged":
         second.write_bytes(first.read_bytes()[:100])  # a copy cut short: a zip's start, and no model
     elif stop == "ctrl-c in the renames":
@@ -5124,8 +5130,7 @@ def test_a_ctrl_c_among_several_checkpoints_stops_before_the_last_write_and_is_i
     import agents.evaluation
 
     run = tmp_path / "run"
-    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
-    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    first, second = trained_copy(trained, run)
     module, name = (agents.evaluation, "run_episodes") if at == "second play" else (agents.evaluate_cli,
                                                                                      "print_results")
     real, calls = getattr(module, name), []
@@ -5170,8 +5175,7 @@ def test_a_ctrl_c_in_a_checkpoints_video_prints_its_figures_only_once_written(tr
     import agents.evaluation
 
     run = tmp_path / "run"
-    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
-    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    first, second = trained_copy(trained, run)
     real, replays = agents.evaluation.replay_frames, []
 
     def stopped_replay(*args, **kwargs):
@@ -5201,8 +5205,7 @@ def test_a_first_checkpoint_that_fails_among_several_names_no_results_written(tr
     import agents.runs
 
     run = tmp_path / "run"
-    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
-    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    first, second = trained_copy(trained, run)
     if fails == "first's load":
         first.write_bytes(second.read_bytes()[:100])  # a copy cut short: a zip's start, and no model
     else:
@@ -5224,8 +5227,7 @@ def test_several_checkpoints_into_out_of_a_run_replaced_meanwhile_name_the_resul
     import agents.evaluation
 
     run, out = tmp_path / "run", tmp_path / "out"
-    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))  # results other tests wrote there
-    first, second = run / "checkpoints" / "step_256.zip", run / "checkpoints" / "step_512.zip"
+    first, second = trained_copy(trained, run)
     real, plays = agents.evaluation.run_episodes, []
 
     def replaced_then_stopped(*args, **kwargs):

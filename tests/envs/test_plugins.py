@@ -117,6 +117,16 @@ def trained_catch(tmp_path: Path, scripts) -> Path:
     return run
 
 
+def exported_test_split(run: Path, out: Path, scripts, capsys, formats: str) -> list[dict]:
+    """The test split's records of an export of ``run`` into ``out`` (4 episodes of 6 moves, half of them
+    the test split), in ``formats``."""
+    argv = [str(run), "--out", str(out), "--episodes", "4", "--max-steps", "6", "--split", "0.5,0,0.5",
+            "--formats", formats, "--no-progress"]
+    assert scripts.export_trajectories.main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    return [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+
+
 def test_an_installed_packages_game_trains_and_evaluates_by_name_with_workers(tmp_path):
     # With a second entry point that is skipped (a built-in's name): its warning was printed twice, by the
     # script and by the fork server that imports envs again, and pointed at envs/__init__.py's
@@ -814,11 +824,7 @@ def test_a_packages_task_module_gives_its_game_task_records_scores_and_a_vlms_pl
     assert vlm.tasks.TASK_MODULES["catch"] == "catchplug.tasks"
     run = trained_catch(tmp_path, scripts)
     out = tmp_path / "export"
-    argv = [str(run), "--out", str(out), "--episodes", "4", "--max-steps", "6", "--split", "0.5,0,0.5",
-            "--formats", "openrlhf", "--no-progress"]
-    assert scripts.export_trajectories.main(argv) == 0, capsys.readouterr().err
-    capsys.readouterr()
-    test = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+    test = exported_test_split(run, out, scripts, capsys, "openrlhf")
     assert test and {r["game"] for r in test} == {"catch"}
     assert (out / "openrlhf" / "test.jsonl").is_file()
     assert "catchplug.tasks (entry point catch of group depthfirst.tasks)" in (out / "README.md").read_text()
@@ -1024,11 +1030,7 @@ def test_a_specialists_score_says_why_a_move_task_asked_no_move(tmp_path, monkey
     use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + CHOICE_MOVE + asked)
     run = trained_catch(tmp_path, scripts)
     out = tmp_path / "export"
-    argv = [str(run), "--out", str(out), "--episodes", "4", "--max-steps", "6", "--split", "0.5,0,0.5",
-            "--formats", "none", "--no-progress"]
-    assert scripts.export_trajectories.main(argv) == 0, capsys.readouterr().err
-    capsys.readouterr()
-    test = [json.loads(line) for line in (out / "test.jsonl").read_text().splitlines()]
+    test = exported_test_split(run, out, scripts, capsys, "none")
     assert any(r["qa_type"] == "best_move" for r in test)
     predictions = tmp_path / "predictions.jsonl"
     predictions.write_text("".join(json.dumps({"id": r["id"], "response": reference_response(r)}) + "\n"
