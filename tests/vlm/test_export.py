@@ -2705,8 +2705,15 @@ def test_a_mix_naming_a_family_the_game_never_draws_says_its_share_goes_to_the_o
                                        mix="perception=0.5,vision_zero=0.5"))
     assert ("note: --mix perception=0.5,vision_zero=0.5: snake draws no vision_zero records (its families: "
             "perception, strategy), so the curriculum mixes perception alone") in planned.notes, planned.notes
-    assert not any("--mix" in n for n in ex.plan(ex.ExportOptions(
-        str(run), str(tmp_path / "out"), formats="none", mix="perception=0.5,strategy=0.5")).notes)
+    # The families it mixes are those given a share it draws (one at 0 gets none), "alone" where one is left.
+    for mix, mixes in (("perception=0.4,strategy=0.4,vision_zero=0.2", "perception and strategy"),
+                       ("perception=0.5,strategy=0,vision_zero=0.5", "perception alone")):
+        notes = ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), formats="none", mix=mix)).notes
+        assert any(n.startswith(f"note: --mix {mix}: ") and n.endswith(f" {mixes}") for n in notes), notes
+    # None of one given a share of 0: it asked for none of those records, so no share went elsewhere.
+    for mix in ("perception=0.5,strategy=0.5", "perception=0.5,strategy=0.5,vision_zero=0"):
+        assert not any("--mix" in n for n in ex.plan(ex.ExportOptions(
+            str(run), str(tmp_path / "out"), formats="none", mix=mix)).notes), mix
 
 
 def test_a_game_without_a_task_module_exports_its_trajectories(run, tmp_path, monkeypatch):
