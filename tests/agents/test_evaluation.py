@@ -47,6 +47,14 @@ def test_episodes_cut_without_max_steps_are_said_to_be_cut_at_the_cap(scripts, t
     assert cut > 0 and f"({cut} cut at 6 moves, as no --max-steps was given; scored as they stood)" in printed
 
 
+def test_the_printed_cut_note_is_there_only_where_an_episode_was_cut():
+    # The line's "(N cut at ...)" names the --max-steps given, else the cap; none where no episode was cut.
+    from agents.evaluate_cli import cut_note
+
+    assert cut_note({"capped": 0, "max_steps": None}) == cut_note({"capped": 0, "max_steps": 50}) == ""
+    assert cut_note({"capped": 2, "max_steps": 50}) == " (2 cut at --max-steps, scored as they stood)"
+
+
 def test_the_results_list_the_episodes_their_printed_figures_are_of(scripts, tmp_path, capsys):
     """eval-*.json and --json list each episode (``per_episode``), so the printed figures can be checked, and
     compared with another tool on the same seeds, without a replay: they are the means of that list."""
