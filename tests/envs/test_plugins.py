@@ -1022,6 +1022,25 @@ def test_a_move_task_that_asks_no_move_of_the_games_actions_is_refused_before_an
     assert server.hits == 0
 
 
+@pytest.mark.parametrize(("choices", "problem"), [
+    (["up", "down", "left", "right"], None),
+    (["UP", "DOWN", "LEFT", "RIGHT", "JUMP"],
+     "its choices UP, DOWN, LEFT, RIGHT, JUMP are not all actions of catch \\(UP, DOWN, LEFT, RIGHT\\)$"),
+], ids=["the-actions-in-lower-case", "one-word-more"])
+def test_a_word_move_task_is_taken_only_where_each_choice_is_an_action_of_the_game(tmp_path, monkeypatch,
+                                                                                   choices, problem):
+    # README step 4's word_draft of the game's actions is a move question, whatever their case (parse_move and
+    # the player read them so); one choice more that is no action (JUMP) is an answer the player cannot play.
+    drafted = WORDS_MOVE.replace('["NORTH", "SOUTH", "WEST", "EAST"], ["NORTH"]',
+                                 f"{choices!r}, {choices[:1]!r}")
+    use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + drafted)
+    if problem is None:
+        assert vlm.tasks.check_move_task("catch") is None
+    else:
+        with pytest.raises(TypeError, match=f"must ask which of catch's actions to play, .*; {problem}"):
+            vlm.tasks.check_move_task("catch")
+
+
 def test_a_specialists_score_says_why_a_move_task_asked_no_move(tmp_path, monkeypatch, scripts, capsys):
     # score_predictions.py --specialist said only "the split has no scored catch move question to answer" of
     # a split holding the move_task's lettered questions, as if the module had none.
