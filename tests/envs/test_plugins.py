@@ -315,6 +315,16 @@ def test_the_line_named_is_the_packages_last_own_not_a_package_of_a_longer_name(
         envs.game_class("catch")
 
 
+def test_the_line_named_of_a_namespace_package_is_in_its_folder(tmp_path, monkeypatch):
+    # A package without __init__.py (PEP 420) has a folder and no file of its own (origin None): the line
+    # named is still its module's, and looking the place up raises no TypeError in place of its error.
+    use_catch(tmp_path, monkeypatch, "import os\nLEVELS = os.environ['CATCH_LEVELS']\n")
+    (tmp_path / "catchplug" / "__init__.py").unlink()
+    monkeypatch.delenv("CATCH_LEVELS", raising=False)
+    with pytest.raises(ValueError, match=r"KeyError: 'CATCH_LEVELS' \(.*catchplug.game\.py, line 2\)$"):
+        envs.game_class("catch")
+
+
 def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_path, monkeypatch, scripts,
                                                                            capsys):
     # Every game is made as Class(num_envs=N, **env_kwargs): one without it was refused as "env_kwargs for
