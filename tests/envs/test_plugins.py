@@ -1051,6 +1051,19 @@ def test_a_word_move_task_is_taken_only_where_each_choice_is_an_action_of_the_ga
             vlm.tasks.check_move_task("catch")
 
 
+def test_a_game_its_defaults_cannot_make_is_left_to_the_plays_own_check(tmp_path, monkeypatch):
+    # A game that needs an option its run sets (a ROM's path, here a size): the check, made with the game's
+    # defaults, cannot ask its move_task and lets the play go on (its own check names any fault with the
+    # run's options), not stop a run that plays in a ValueError of options it never used.
+    use_catch_tasks(tmp_path / "site", monkeypatch)
+    (tmp_path / "site" / "catchplug" / "game.py").write_text(
+        GAME_MODULE + "\n    def __init__(self, num_envs=1, size=None, **kw):\n        if size is None:\n"
+        "            raise ValueError('give the size')\n"
+        "        super().__init__(num_envs, size=size, **kw)\n")
+    assert vlm.tasks.check_move_task("catch") is None
+    assert envs.make_game("catch", 1, size=5).num_envs == 1
+
+
 def test_a_specialists_score_says_why_a_move_task_asked_no_move(tmp_path, monkeypatch, scripts, capsys):
     # score_predictions.py --specialist said only "the split has no scored catch move question to answer" of
     # a split holding the move_task's lettered questions, as if the module had none.
