@@ -742,11 +742,12 @@ def test_a_run_of_a_game_whose_package_is_not_installed_here_says_where_the_game
            in message and "through entry point group depthfirst.games" in message
 
 
-@pytest.mark.parametrize("pythonpath", ["/x/depthfirst", None])
+@pytest.mark.parametrize("pythonpath", ["/x/depthfirst", None, ""])
 def test_a_run_of_a_game_not_known_here_names_the_pythonpath_its_package_may_be_on(tmp_path, monkeypatch,
                                                                                   pythonpath):
     # A package installed with pip install --target DIR is found through PYTHONPATH: a shell without DIR on
-    # it was told of the Python alone, the very one command.txt names, so nothing seemed to differ.
+    # it was told of the Python alone, the very one command.txt names, so nothing seemed to differ. One set
+    # empty (PYTHONPATH= python ...) names no folder either: said as unset, not as "()".
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("env: catch\nenv_kwargs: {size: 5}\n")
