@@ -1012,7 +1012,9 @@ def move_task(state):
 @pytest.mark.parametrize(("module", "problem"), [
     (TASK_MODULE + CHOICE_MOVE, "its verifier's rule is 'choice'"),
     (TASK_MODULE + WORDS_MOVE, "its choices NORTH, SOUTH, WEST, EAST are not all actions of catch"),
-], ids=["choice", "other-words"])
+    # No draft at all (a return forgotten): refused as one with no rule, not an AttributeError's traceback.
+    (TASK_MODULE + "\n\ndef move_task(state):\n    pass\n", "its verifier's rule is None"),
+], ids=["choice", "other-words", "no-draft"])
 def test_a_move_task_that_asks_no_move_of_the_games_actions_is_refused_before_any_request(
         tmp_path, monkeypatch, scripts, capsys, module, problem):
     # evaluate.py --vlm sent the question, then failed in a traceback from parse_move ("parse_move needs a
