@@ -53,6 +53,21 @@ def test_the_prompt_is_the_task_records_move_question():
     assert (d.prompt_tokens, d.completion_tokens) == (900, 40)
 
 
+def test_a_built_in_move_tasks_exception_keeps_its_own_type_and_message(monkeypatch):
+    # A package's move_task that raises is said as a TaskModuleError naming its line; a built-in module's is
+    # a bug of this project, which its own exception and traceback report best.
+    def move_task(state):
+        raise RuntimeError("a bug")
+
+    with ChatServer(default=lambda body: good("<answer>UP</answer>")) as server:
+        p = player(server)
+        monkeypatch.setattr(p.tasks, "move_task", move_task)
+        with pytest.raises(RuntimeError) as raised:
+            p.decide(snake_state())
+    assert (type(raised.value), str(raised.value)) == (RuntimeError, "a bug")
+    assert server.hits == 0
+
+
 def test_a_reasoning_models_reasoning_is_kept_in_the_decision_log():
     # The README: reasoning sent apart from the answer is kept in the decision log (shown with the worst
     # decisions); only the answer is parsed.

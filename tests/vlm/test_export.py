@@ -2876,6 +2876,25 @@ def test_the_drafts_a_state_keeps_stay_in_the_modules_order(tmp_path):
         assert [r["qa_type"] for r in records] == [f"q{k}" for k in drafts]
 
 
+def test_a_built_in_task_modules_exception_keeps_its_own_type_and_message(tmp_path):
+    # A package's make_tasks that raises is said as an ExportError naming its line; a built-in module's is a
+    # bug of this project, which its own exception and traceback report best.
+    from types import SimpleNamespace
+
+    from vlm import export
+    from vlm.imagestore import ImageStore
+
+    def make_tasks(state, rng, source):
+        raise RuntimeError("a bug")
+
+    settings = export.ReplaySettings("snake", {}, str(tmp_path), 16, 3, 7, "m", {"env": "snake"}, False)
+    view = SimpleNamespace(log=SimpleNamespace(seed=5, episode=0), t=0, state={})
+    with pytest.raises(RuntimeError) as raised:
+        export._state_records(SimpleNamespace(make_tasks=make_tasks), view, "f.png", ImageStore(tmp_path),
+                              settings)
+    assert (type(raised.value), str(raised.value)) == (RuntimeError, "a bug")
+
+
 def test_an_interrupted_export_kills_its_workers_and_a_finished_one_lets_them_end(run, tmp_path, capsys,
                                                                                  monkeypatch):
     # The workers ignore Ctrl-C: the export kills them (close(stop=True)) rather than wait for their jobs,
