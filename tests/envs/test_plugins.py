@@ -888,6 +888,15 @@ def test_a_task_entry_point_named_after_no_game_lists_the_installed_games_in_ord
         assert vlm.tasks._plugin_tasks() == {}
 
 
+def test_a_task_entry_point_named_after_no_game_where_no_package_adds_one_is_told_none(tmp_path, monkeypatch):
+    # The package's game entry point is not known here (GAMES without catch): no game a package adds to name.
+    site = installed(tmp_path, "catch = catchplug.game:Catch", tasks="fetch = catchplug.tasks")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(envs, "GAMES", {g: v for g, v in envs.GAMES.items() if g in envs.BUILTIN_GAMES})
+    with pytest.warns(UserWarning, match="'fetch' is no game .*; games of installed packages: none$"):
+        assert vlm.tasks._plugin_tasks() == {}
+
+
 def test_a_game_two_packages_give_a_task_module_keeps_the_first_and_the_warning_names_its_package(
         tmp_path, monkeypatch):
     # It named the first's module alone, not its package, nor what to do (the games' group names both).
@@ -972,9 +981,10 @@ def test_a_task_module_of_a_top_level_module_is_used(tmp_path, monkeypatch):
     *(("catch = catchplug.tasks", TASK_MODULE + f"FAMILIES = {families}\n",
        f"has FAMILIES = {re.escape(families)}: give the families it draws as a tuple of perception, "
        "state_prediction, strategy, vision_zero$")
-      for families in ("'strategy'", "('strategy', 'stratgy')", "5")),
+      for families in ("'strategy'", "('strategy', 'stratgy')", "5", "()")),
 ], ids=["no-module", "no-move_task", "no-make_tasks", "no-GAME", "another-GAME", "syntax-error",
-        "raises-at-import", "not-a-function", "families-str", "families-misspelt", "families-number"])
+        "raises-at-import", "not-a-function", "families-str", "families-misspelt", "families-number",
+        "families-none"])
 def test_a_task_module_that_cannot_be_used_is_refused_naming_its_entry_point(tmp_path, monkeypatch, scripts,
                                                                               capsys, line, module, problem):
     use_catch_tasks(tmp_path / "site", monkeypatch, module, line)
