@@ -1237,6 +1237,23 @@ def test_a_packages_compare_report_says_what_holds_for_any_game_not_snakes_words
         assert f"No {reason}, and no invalid or wrong answer, in these episodes." in text
 
 
+def test_compare_says_a_task_module_that_raises_mid_play_in_one_line(tmp_path, monkeypatch, scripts, capsys):
+    # compare.py --vlm (no specialist) plays in the VLM player's thread pool: a package's move_task raising
+    # there is the package's error line, as evaluate.py --vlm says it (TaskModuleError is a ValueError, which
+    # compare.py's refusals are), not a traceback.
+    later = ("def move_task(s):\n"
+             "    return _catch(snake.move_task(_as('snake', s))) if s['step'] < 1 else _levels(s)")
+    use_catch_tasks(tmp_path / "site", monkeypatch, RAISING + "\n\n" + later + "\n")
+    with ChatServer(default=lambda body: good("<answer>UP</answer>")) as server:
+        argv = ["--env", "catch", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "3",
+                "--no-progress", "--out", str(tmp_path / "out")]
+        assert scripts.compare.main(argv) == 2
+    err = capsys.readouterr().err
+    said = (r"error: .*task module catchplug.tasks \(entry point catch of group depthfirst.tasks\) move_task "
+            r"\(step 1\) raised RuntimeError: no levels \(.*tasks\.py, line \d+\)\n")
+    assert re.fullmatch(said, err), err
+
+
 def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, monkeypatch):
     # A second package's game, and a package's entry point of a built-in's name (skipped with a warning):
     # each game is traced to its own package, a built-in to none.
