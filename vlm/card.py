@@ -109,7 +109,9 @@ LOADING = {
                "`data.train_files={easyr1} data.val_files={easyr1_val} data.prompt_key=problem "
                "data.format_prompt=null{easyr1_length}` (the questions carry their own answer format; "
                "EasyR1's example config adds a math one), "
-               "`worker.reward.reward_function={rewards}:compute_score`"),
+               "`worker.reward.reward_function={rewards}:compute_score "
+               "worker.rollout.limit_images={max_images}` (its default, 0, leaves vLLM's own limit: one "
+               "image per prompt on its V0 engine)"),
     "verl": ("`verl/{train,val,test}.parquet`",
              "`data.train_files={verl} data.val_files={verl_val}{verl_length}`, "
              "`reward.custom_reward_function.path={rewards}` (verl 0.9 ignores the top-level "

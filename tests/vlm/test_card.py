@@ -162,6 +162,18 @@ def test_easyr1_and_verl_commands_name_a_validation_file_of_the_export():
                                                              "verl": ["/d/verl/train.parquet"]}
 
 
+def test_easyr1_command_lets_vllm_take_the_most_images_in_a_record():
+    """EasyR1's `worker.rollout.limit_images`, 0 in its example config, passes vLLM no limit, and vLLM's
+    own is one image per prompt on its V0 engine (an EasyR1 release on an older vLLM): a record of more
+    images stops the rollout with a ValueError. The command sets it to the most images in a record."""
+    def limits(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
+        card = render_card(META, splits, CURRICULUM, ["easyr1"], root_hint="/d")
+        return re.findall(r"worker\.rollout\.limit_images=(\d+)", table(card, "## Files and formats")[0][2])
+
+    assert limits(SPLITS) == ["3"]  # the val record's three images
+    assert limits({**SPLITS, "val": SPLITS["val"][1:]}) == ["1"]
+
+
 def test_yaml_header_names_hugging_face_splits_and_the_records_digest():
     # datasets.load_dataset reads these lines: val is Hugging Face's "validation" (as trl/ names it), and
     # the digest keys its cache, so a new export in the same folder loads its own rows.
