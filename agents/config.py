@@ -156,13 +156,17 @@ def not_a_file(path: Path, again: str) -> str | None:
     return None if kind is None else f"is {kind}, not a file"
 
 
+def _run_config(folder: Path, what: str) -> str:
+    """The hint naming ``folder``'s config.yaml where it holds one (a run's), else ""."""
+    own = folder / "config.yaml"
+    return f" (a run's is its config.yaml: {what} {own})" if own.is_file() else ""
+
+
 def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
     """A config file's top-level mapping; a ``ValueError`` naming ``what`` (the flag) otherwise. ``env``
     (``--env``) names the game whose options an unknown key is looked up in when the file names none."""
     if file.is_dir():  # a run folder, to train it again: its config.yaml is the file
-        own = file / "config.yaml"
-        run = f" (a run's is its config.yaml: {what} {own})" if own.is_file() else ""
-        raise ValueError(f"{what} {file} is a folder; give a YAML file{run}")
+        raise ValueError(f"{what} {file} is a folder; give a YAML file{_run_config(file, what)}")
     # A pipe (bash's <(sed ... configs/snake.yaml)) is read once, as a file is: load_config reads the
     # path only here. A device is still refused: /dev/zero has no end to stop the read at.
     if not file.is_file() and not file.is_fifo():
@@ -170,13 +174,20 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
         if kind is not None:  # it exists: "no such file" sent the user looking for a missing one
             raise ValueError(f"{what} {file} is {kind}, not a file; give a YAML file")
         raise ValueError(f"{what} {file}: no such file")
+    # A run's model.zip given for its config.yaml was "not valid YAML: 'utf-8' codec can't decode byte
+    # 0x..": what the file is, and which to give, say more than the codec's words.
+    beside = "" if file.name == "config.yaml" else _run_config(file.parent, what)  # not itself
+    no_text = (f"{what} {file} is no YAML text (a binary file, such as a model zip, or text not saved as "
+               f"UTF-8); give a YAML file{beside}")
     try:
         text = file.read_text(encoding="utf-8")  # not the locale's: the presets hold "×"
+        if "\0" in text:  # UTF-8 yet binary (a zip of stored files): YAML's "#x0000" named no file kind
+            raise ValueError(no_text)
         data = load_yaml(text)
     except yaml.YAMLError as e:
         raise ValueError(f"{what} {file} is not valid YAML: {yaml_problem(e)}") from None
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{what} {file} is not valid YAML: {e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(no_text) from None
     except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
         raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
     if not text.strip():  # a file saved before it was written, or a <(...) whose command failed: the

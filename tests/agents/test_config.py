@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -263,8 +264,33 @@ def test_a_config_file_of_the_wrong_shape_is_named(tmp_path: Path, text: str, me
 def test_a_config_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path):
     own = tmp_path / "mine.yaml"
     own.write_bytes("seed: 5\n".encode("utf-16"))
-    with pytest.raises(ValueError, match=r"--config .*mine.yaml is not valid YAML"):
+    # Text in another encoding is told apart from a binary file only by its user: both are named.
+    with pytest.raises(ValueError, match=r"mine.yaml is no YAML text \(.* text not saved as UTF-8"):
         load_config("snake", own)
+
+
+def test_a_binary_config_file_is_named_as_no_yaml_text(tmp_path: Path):
+    """A run's model.zip given for its config.yaml was "not valid YAML: 'utf-8' codec can't decode byte
+    0x..": a codec's words, naming neither what the file is nor what to give."""
+    run = tmp_path / "run"
+    run.mkdir()
+    model = run / "model.zip"
+    with zipfile.ZipFile(model, "w") as z:  # a real zip: its bytes are no UTF-8
+        z.writestr("data", bytes(range(256)) * 4)
+    no_text = (rf"^--config {re.escape(str(model))} is no YAML text \(a binary file, such as a model zip, or "
+               r"text not saved as UTF-8\); give a YAML file")
+    with pytest.raises(ValueError, match=no_text + "$"):
+        load_config("snake", model)
+    # Beside a run's config.yaml, that file is named, as for a run folder; UTF-8 bytes holding NULs too.
+    (run / "config.yaml").write_text("env: snake\n")
+    model.write_bytes(b"PK\x03\x04\x00\x00seed: 5\n")
+    with pytest.raises(ValueError, match=no_text + rf" \(a run's is its config.yaml: --config "
+                                         rf"{re.escape(str(run / 'config.yaml'))}\)$"):
+        load_config("snake", model)
+    # A run's config.yaml that is itself no text is not named as the one to give.
+    (run / "config.yaml").write_bytes(model.read_bytes())
+    with pytest.raises(ValueError, match=r"config.yaml is no YAML text .*; give a YAML file$"):
+        load_config("snake", run / "config.yaml")
 
 
 def test_config_files_are_read_as_utf8_whatever_the_locale(tmp_path: Path):
