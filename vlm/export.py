@@ -53,6 +53,7 @@ from agents.runs import (
     empty_folder,
     exclusive_lock,
     file_sha1,
+    folder_identity,
     foreign_entries,
     json_object,
     kept_checkpoints,
@@ -841,6 +842,8 @@ def _not_written(out: Path, e: OSError) -> ExportError:
 def export(opts: ExportOptions) -> dict[str, Any]:
     """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
     _put_right(Path(opts.out))  # first: it may put back the --out that plan checks
+    # Before plan reads the run: a train_ppo.py --force moving it aside later gives its name another folder.
+    identity = folder_identity(Path(os.path.abspath(opts.run)))
     p = plan(opts)
     for note in p.notes:
         print(note, file=sys.stderr, flush=True)
@@ -878,7 +881,8 @@ def export(opts: ExportOptions) -> dict[str, Any]:
                 runner.close(stop=stopped)  # workers are done (or killed) before the partial folder goes
         finally:
             torch.set_num_threads(threads)
-        changed = _checkpoint_changed(run, played_sha1)  # the workers may have loaded another
+        # The workers may have loaded another; a replaced run's folder holds another run's config.
+        changed = _replaced(run, identity) or _checkpoint_changed(run, played_sha1)
         if changed is not None:
             raise changed
         summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
@@ -889,7 +893,8 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         if isinstance(e, RunError):  # a worker's load of the checkpoint: one gone since, most often
-            raise _checkpoint_changed(run, played_sha1) or ExportError(str(e)) from None
+            raise (_replaced(run, identity) or _checkpoint_changed(run, played_sha1)
+                   or ExportError(str(e))) from None
         if isinstance(e, BrokenProcessPool):  # killed from outside: most often by the out-of-memory killer
             raise ExportError(f"an export worker process died ({str(e).rstrip('.')}); if the machine ran "
                               "out of memory, export with fewer --workers") from None
@@ -906,6 +911,18 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         lock.close()
     summary["out"] = os.path.abspath(out)  # as the checkpoint's: the JSON is read from anywhere
     return summary
+
+
+def _replaced(run: RunInfo, identity: tuple[int, int] | None) -> ExportError | None:
+    """The refusal of an export whose run folder is no longer the one of ``identity`` (a train_ppo.py --force
+    moved it aside and made a new run at its name), else None: meta.json would name the new run as its run,
+    and the run's model.zip, another model now, was blamed on the run's training."""
+    if folder_identity(Path(os.path.abspath(run.path))) == identity:
+        return None
+    return ExportError(f"{run.path} was replaced during the export (a train_ppo.py --force moved the run "
+                       "aside and trains a new one there): nothing is written, as the export would name the "
+                       "new run; export the new run once it is trained, or a copy of the old run's "
+                       "checkpoint from where --force moved it")
 
 
 def _checkpoint_changed(run: RunInfo, played_sha1: str) -> ExportError | None:

@@ -1400,6 +1400,40 @@ def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, caps
     assert not out.exists()
 
 
+def test_a_run_replaced_during_the_export_is_named_as_replaced(run, tmp_path, capsys, monkeypatch):
+    """A train_ppo.py --force in another terminal moved the run aside and made another in its place while it
+    was exported: of its own model.zip the refusal asked "is the run still training?", and with a copy as
+    --checkpoint the export was written, its meta.json naming as its run the folder now holding another."""
+    import vlm.export
+
+    mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
+    shutil.copytree(run, mine)
+    copy = tmp_path / "mine.zip"
+    shutil.copy(run / "model.zip", copy)
+    real = vlm.export._play_and_replay
+
+    def forced_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        mine.rename(aside)
+        shutil.copytree(run, mine)  # another run: its own config and model
+        (mine / "config.yaml").write_text((mine / "config.yaml").read_text() + "seed: 99\n")
+        (mine / "model.zip").write_bytes((mine / "model.zip").read_bytes() + b"other")
+        return result
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", forced_meanwhile)
+    for given in ([], ["--checkpoint", str(copy)]):
+        out = tmp_path / "out"
+        assert export(str(mine), *given, "--out", str(out), "--episodes", "2", "--no-progress", "--formats",
+                      "none", "--tasks-per-state", "0") == 2
+        assert capsys.readouterr().err == (
+            f"error: {mine} was replaced during the export (a train_ppo.py --force moved the run aside and "
+            "trains a new one there): nothing is written, as the export would name the new run; export the "
+            "new run once it is trained, or a copy of the old run's checkpoint from where --force moved it\n")
+        assert not out.exists()
+        shutil.rmtree(mine)
+        aside.rename(mine)
+
+
 def test_a_copy_of_a_checkpoint_changed_during_the_export_is_not_blamed_on_training(run, tmp_path, capsys,
                                                                                    monkeypatch):
     # The refusal asked "is the run still training?" and said to copy the checkpoint out of the run folder,
