@@ -190,8 +190,9 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
         raise ValueError(no_text) from None
     except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
         raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
-    if not text.strip():  # a file saved before it was written, or a <(...) whose command failed: the
-        # preset alone trained, as if its settings were there (a commented-out line still changes nothing)
+    if not text.lstrip("\ufeff").strip():  # a file saved before it was written (a BOM alone: Notepad's), or
+        # a <(...) whose command failed: the preset alone trained, as if its settings were there (a
+        # commented-out line still changes nothing)
         hint = "; did the command in <(...) fail?" if file.is_fifo() else ""
         raise ValueError(f"{what} {file} is empty: write your settings in it (ppo: {{learning_rate: "
                          f"1.0e-4}}), or leave {what} out{hint}")
