@@ -778,9 +778,12 @@ def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun
         else:  # valid: "None" where every move is fatal, as the prompt asks
             said = "Named no move, rightly: every move is fatal" if d.valid else "Named no readable move"
         said += "" if d.valid else f" ({d.status}: the fallback was played)"
+        # Pokémon's move question accepts any button (extra scored false): its answer is no engine's choice
+        ref = (f"The engine's reference answer: `{draft.answer}`." if draft.extra.get("scored", True) else
+               "The game's move question has no reference answer here: it scores no move.")
         md += [f"#### Seed {e.seed}, step {d.step}: {reason}",
-               f"{said}; played **{d.move}** (reward {d.reward:+g}). The engine's reference answer: "
-               f"`{draft.answer}`.", "", f"![seed {e.seed} step {d.step}]({rel})", ""]
+               f"{said}; played **{d.move}** (reward {d.reward:+g}). {ref}", "",
+               f"![seed {e.seed} step {d.step}]({rel})", ""]
         if d.reasoning:
             md += ["The model's reasoning (its separate reasoning channel):", _fence(d.reasoning)]
         md += ["The model's answer:", _fence(d.response or d.error or "(empty)"),
