@@ -196,6 +196,14 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
         hint = "; did the command in <(...) fail?" if file.is_fifo() else ""
         raise ValueError(f"{what} {file} is empty: write your settings in it (ppo: {{learning_rate: "
                          f"1.0e-4}}), or leave {what} out{hint}")
+    # null (~) or {} alone is refused too: it is what a tool that found nothing writes (yq of a missing
+    # key, yaml.dump of None or {}), as a <(...) whose command failed writes nothing, and no one writes it
+    # by hand to mean "no settings" (leaving --config out says that). Comments alone, after a --- too, are
+    # a template's and change nothing: YAML composes no node for them, or a null written as nothing.
+    if data == {} or (data is None and getattr(yaml.compose(text, Loader=yaml.SafeLoader), "value", "")):
+        held = "null" if data is None else "an empty mapping ({})"
+        raise ValueError(f"{what} {file} holds only {held}, no settings: write your settings in it (ppo: "
+                         f"{{learning_rate: 1.0e-4}}), or leave {what} out")
     data = {} if data is None else data
     if not isinstance(data, dict):  # what it holds and what to write: "expected a mapping" said neither
         text = repr(data) if len(repr(data)) <= 60 else f"{repr(data)[:56]}..."  # one line, not a whole file

@@ -234,6 +234,23 @@ def test_a_config_file_with_nothing_in_it_is_refused(tmp_path: Path):
     writer.join()
 
 
+def test_a_config_file_holding_only_null_or_an_empty_mapping_is_refused(tmp_path: Path):
+    """README: a --config holding only null (or ~) or {} is refused, as an empty one is: what a tool writes
+    that found nothing (yq of a missing key, yaml.dump of None or {}); it trained the preset silently. A
+    template whose every line is commented out, after --- too, stays accepted (it changes nothing)."""
+    mine = tmp_path / "mine.yaml"
+    for text, held in (("null\n", "null"), ("~", "null"), ("---\nnull\n", "null"), ("null\n...\n", "null"),
+                       ("{}\n", "an empty mapping ({})"), ("--- {}", "an empty mapping ({})")):
+        mine.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match=rf"^--config {re.escape(str(mine))} holds only "
+                                             rf"{re.escape(held)}, no settings: write your settings in it "
+                                             r"\(ppo: \{learning_rate: 1.0e-4\}\), or leave --config out$"):
+            load_config("snake", mine)
+    for text in ("---\n# ppo: {learning_rate: 1.0e-4}\n", "---\n", "# seed: 7\n"):
+        mine.write_text(text, encoding="utf-8")
+        assert load_config("snake", mine) == load_config("snake")
+
+
 def test_values_at_zero_and_booleans_are_refused_where_the_readme_says():
     with pytest.raises(ValueError, match=r"--num-workers must be between 0 and --num-envs \(64\), got -1"):
         resolved("num_workers=-1")  # --set passes no argparse type: resolve is the only check
