@@ -201,6 +201,18 @@ def _check_checkout(checkout: Path) -> None:
                      f"install -e {checkout}")
 
 
+def _refuse_a_deleted_current_folder() -> None:
+    """Exits with one ``error:`` line (status 2) where the current folder was deleted after the shell went
+    into it (``cd d; rm -rf ../d``): os.getcwd() fails there, and each script ended in a FileNotFoundError
+    traceback wherever it first asked (a recorded command, an absolute path), or in torch's "oneMKL FATAL
+    ERROR" at its import. Checked here, before any import, as every script asks sooner or later."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        print("error: the current folder was deleted: cd to an existing folder", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _same_folder(a: Path, b: Path) -> bool:
     """One folder, also where resolve() leaves two spellings of it: a bind mount, a network share's two
     mount points, a case-insensitive disk's other case (macOS resolves no case)."""
@@ -233,6 +245,7 @@ _checkout = _script_checkout()
 if _checkout is not None:
     _check_checkout(_checkout)  # exits unless it is this package's checkout
 if _checkout is not None or _module_program():
+    _refuse_a_deleted_current_folder()
     sys.stdout, sys.stderr = hang_up_proof(sys.stdout), hang_up_proof(sys.stderr)
     escape_unwritable(sys.stdout)
     escape_unwritable(sys.stderr)

@@ -519,3 +519,27 @@ def test_training_s_start_and_end_lines_name_the_run_on_a_strict_ascii_stdout(tm
     assert proc.returncode == 0, proc.stderr
     assert "-> caf\\xe9\n" in proc.stdout
     assert "model at caf\\xe9/model.zip\n" in proc.stdout
+
+
+# The commands of the report, each failing at its own place (compare's and train_ppo's rerun_command,
+# evaluate's and compare --specialist's absolute paths); the others' first flags alone.
+IN_A_DELETED_FOLDER = [("compare.py", ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--out", "."]),
+                       ("compare.py", ["--specialist", "."]), ("evaluate.py", ["."]),
+                       ("train_ppo.py", ["--env", "snake", "--total-timesteps", "2048", "--num-envs", "8"]),
+                       *((script, ["--help"]) for script in SCRIPTS
+                         if script not in ("compare.py", "evaluate.py", "train_ppo.py"))]
+
+
+@pytest.mark.parametrize(("script", "args"), IN_A_DELETED_FOLDER,
+                         ids=[" ".join([script, *args]) for script, args in IN_A_DELETED_FOLDER])
+def test_a_script_run_in_a_folder_deleted_meanwhile_says_so_in_one_line(script, args, tmp_path):
+    """``mkdir d; cd d; rm -rf ../d; python scripts/x.py``: os.getcwd() fails, and each script ended in a
+    FileNotFoundError traceback (or torch's "oneMKL FATAL ERROR" at its import) where it first asked."""
+    gone = tmp_path / "d"
+    gone.mkdir()
+    # Removed in the child once it is in the folder (subprocess's chdir comes before preexec_fn).
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=gone, env=_with_root(),
+                          capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.rmdir(gone))
+    assert not gone.exists()
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", "error: the current folder was deleted: cd to an existing folder\n")
