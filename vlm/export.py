@@ -886,6 +886,10 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         if changed is not None:
             raise changed
         summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
+        # Again before the swap: a --force while the formats, Minari and the card were written (minutes).
+        changed = _replaced(run, identity)
+        if changed is not None:
+            raise changed
     except BaseException as e:
         shutil.rmtree(partial, ignore_errors=True)
         lock.close()  # only now: another export that took the folder in between had it removed under it

@@ -1434,6 +1434,38 @@ def test_a_run_replaced_during_the_export_is_named_as_replaced(run, tmp_path, ca
         aside.rename(mine)
 
 
+def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tmp_path, capsys, monkeypatch):
+    # Checked once the play ended only: a train_ppo.py --force while the formats, meta.json and card were
+    # written put the export in place, its meta.json naming as its run the folder now holding another.
+    import vlm.export
+
+    mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
+    shutil.copytree(run, mine)
+    out = tmp_path / "out"
+    args = (str(mine), "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
+            "--tasks-per-state", "0", "--overwrite")
+    assert export(*args) == 0  # the user's earlier export, which the refused one must leave as it is
+    before = digest_tree(out)
+    real = vlm.export.write_card
+
+    def forced_meanwhile(*card_args, **kwargs):  # the last thing _finish writes
+        real(*card_args, **kwargs)
+        mine.rename(aside)
+        shutil.copytree(run, mine)
+        (mine / "config.yaml").write_text((mine / "config.yaml").read_text() + "seed: 99\n")
+
+    monkeypatch.setattr(vlm.export, "write_card", forced_meanwhile)
+    capsys.readouterr()
+    assert export(*args) == 2
+    assert capsys.readouterr().err == (
+        f"error: {mine} was replaced during the export (a train_ppo.py --force moved the run aside and "
+        "trains a new one there): nothing is written, as the export would name the new run; export the "
+        "new run once it is trained, or a copy of the old run's checkpoint from where --force moved it\n")
+    assert digest_tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "out", "run"]
+    assert digest_tree(aside) == digest_tree(run)
+
+
 def test_a_copy_of_a_checkpoint_changed_during_the_export_is_not_blamed_on_training(run, tmp_path, capsys,
                                                                                    monkeypatch):
     # The refusal asked "is the run still training?" and said to copy the checkpoint out of the run folder,
