@@ -1466,6 +1466,34 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
     assert digest_tree(aside) == digest_tree(run)
 
 
+def test_a_run_replaced_before_the_workers_load_is_named_as_replaced(run, tmp_path, capfd, monkeypatch):
+    # A --force's new run has no model.zip yet: the workers' load fails. Without the check of the run's folder
+    # on that path the refusal said the old run's model.zip "was removed during the export (is the run still
+    # training? ...)".
+    import vlm.export
+
+    mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
+    shutil.copytree(run, mine)
+    real = vlm.export.load_policy
+
+    def forced_meanwhile(*args, **kwargs):  # the export's own load: the workers load theirs
+        model = real(*args, **kwargs)
+        mine.rename(aside)
+        mine.mkdir()
+        shutil.copy(aside / "config.yaml", mine / "config.yaml")
+        return model
+
+    monkeypatch.setattr(vlm.export, "load_policy", forced_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--out", str(out), "--episodes", str(CHUNK + 1), "--workers", "2",
+                  "--tasks-per-state", "0", "--no-progress") == 2
+    err = capfd.readouterr().err
+    assert f"error: {mine} was replaced during the export" in err
+    assert "worker process died" not in err and "Traceback" not in err and "still training" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "run"]
+    assert digest_tree(aside) == digest_tree(run)
+
+
 def test_a_copy_of_a_checkpoint_changed_during_the_export_is_not_blamed_on_training(run, tmp_path, capsys,
                                                                                    monkeypatch):
     # The refusal asked "is the run still training?" and said to copy the checkpoint out of the run folder,
