@@ -921,8 +921,13 @@ def _replaced(run: RunInfo, identity: tuple[int, int] | None) -> ExportError | N
     """The refusal of an export whose run folder is no longer the one of ``identity`` (a train_ppo.py --force
     moved it aside and made a new run at its name), else None: meta.json would name the new run as its run,
     and the run's model.zip, another model now, was blamed on the run's training."""
-    if folder_identity(Path(os.path.abspath(run.path))) == identity:
+    now = folder_identity(Path(os.path.abspath(run.path)))
+    if now == identity:
         return None
+    if now is None:  # moved or deleted, not (yet) replaced: nothing trains there
+        return ExportError(f"{run.path} was moved or removed during the export: nothing is written, as the "
+                           "export's meta.json would name a run folder that is not there; export the run "
+                           "from where it is now")
     return ExportError(f"{run.path} was replaced during the export (a train_ppo.py --force moved the run "
                        "aside and trains a new one there): nothing is written, as the export would name the "
                        "new run; export the new run once it is trained, or a copy of the old run's "

@@ -1466,6 +1466,30 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
     assert digest_tree(aside) == digest_tree(run)
 
 
+def test_a_run_moved_away_during_the_export_is_not_said_to_be_replaced(run, tmp_path, capsys, monkeypatch):
+    # Renamed by its user (nothing at its name since): the refusal said a train_ppo.py --force "trains a new
+    # one there" and to export the new run.
+    import vlm.export
+
+    mine, moved = tmp_path / "run", tmp_path / "renamed"
+    shutil.copytree(run, mine)
+    real = vlm.export.write_card
+
+    def renamed_meanwhile(*args, **kwargs):
+        real(*args, **kwargs)
+        mine.rename(moved)
+
+    monkeypatch.setattr(vlm.export, "write_card", renamed_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
+                  "--tasks-per-state", "0") == 2
+    assert capsys.readouterr().err == (
+        f"error: {mine} was moved or removed during the export: nothing is written, as the export's "
+        "meta.json would name a run folder that is not there; export the run from where it is now\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["renamed"]
+    assert digest_tree(moved) == digest_tree(run)
+
+
 def test_a_run_replaced_before_the_workers_load_is_named_as_replaced(run, tmp_path, capfd, monkeypatch):
     # A --force's new run has no model.zip yet: the workers' load fails. Without the check of the run's folder
     # on that path the refusal said the old run's model.zip "was removed during the export (is the run still
