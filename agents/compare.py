@@ -62,7 +62,7 @@ from agents.runs import (
     remove_folders,
 )
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
-from envs import make_game
+from envs import game_class, make_game
 from envs.rng import seeds_from
 from vlm.tasks import TaskModuleError, module_place, raised_problem, task_module
 
@@ -328,6 +328,14 @@ def crash_test(env: str, env_kwargs: dict[str, Any]) -> Callable[[Episode, Decis
 #: package's too) a last move with a negative reward may be a lost round or a penalty, with nothing killed.
 FATAL = {"snake": "fatal move", "snake_duel": "fatal move"}
 NEGATIVE_END = "move that ended the episode with a negative reward"
+# The report's example of an answer the cache serves within one run: a state the play comes back to.
+COMES_BACK = {"snake": "a board that comes back within one run, as a snake going round in a loop",
+              "rotation": "a view that comes back within one run, as the object turned one way and back",
+              "sokoban": "a board that comes back within one run, as the player stepping back and forth "
+                         "without pushing a box",
+              "pokemon_red": "a screen that comes back within one run, as the player walking back and forth "
+                             "between two tiles"}
+COMES_BACK["snake_duel"] = COMES_BACK["snake"]
 
 
 def worst_decisions(episodes: list[Episode], k: int,
@@ -779,15 +787,17 @@ def _vlm_section(out: Path, env: str, env_kwargs: dict[str, Any], run: PlayerRun
             said = "Named no move, rightly: every move is fatal" if d.valid else "Named no readable move"
         said += "" if d.valid else f" ({d.status}: the fallback was played)"
         # Pokémon's move question accepts any button (extra scored false): its answer is no engine's choice
-        ref = (f"The engine's reference answer: `{draft.answer}`." if draft.extra.get("scored", True) else
+        scored = draft.extra.get("scored", True)
+        ref = (f"The engine's reference answer: `{draft.answer}`." if scored else
                "The game's move question has no reference answer here: it scores no move.")
+        whose = "The engine's" if scored else "The move question's"
         md += [f"#### Seed {e.seed}, step {d.step}: {reason}",
                f"{said}; played **{d.move}** (reward {d.reward:+g}). {ref}", "",
                f"![seed {e.seed} step {d.step}]({rel})", ""]
         if d.reasoning:
             md += ["The model's reasoning (its separate reasoning channel):", _fence(d.reasoning)]
         md += ["The model's answer:", _fence(d.response or d.error or "(empty)"),
-               "<details><summary>The engine's analysis of this state</summary>", "",
+               f"<details><summary>{whose} analysis of this state</summary>", "",
                _fence(draft.analysis), "", "</details>", ""]
     return log_file, rows, "\n".join(md)
 
@@ -834,8 +844,9 @@ def cut_text(report: dict[str, Any]) -> list[str]:
     if not cut:
         return []
     limit = report["max_steps"] or EPISODE_STEP_CAP
-    return ["", f"Cut at {limit:,} steps, still playing (scored as they stood, and not won): "
-            f"{', '.join(cut)}."]
+    # A game with no win (Pokémon: success rate n/a) has none to lose.
+    lost = "" if all(s["success_rate"] is None for s in report["players"]) else ", and not won"
+    return ["", f"Cut at {limit:,} steps, still playing (scored as they stood{lost}): {', '.join(cut)}."]
 
 
 def _markdown(report: dict[str, Any], sections: list[str]) -> str:
@@ -864,10 +875,13 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
             f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
     lines += cut_text(report)
+    env = report["env"]
+    fallback = ("the fallback move (straight on in Snake and duel Snake, the game's first action elsewhere)"
+                if env in FATAL else
+                f"the fallback move, `{game_class(env).ACTION_NAMES[0]}` (the game's first action)")
     lines += ["", "std: the standard deviation of the episodes' scores. invalid answers: unparseable or "
-              "illegal answers and failed requests; each played the fallback move (straight on in Snake and "
-              "duel Snake, the game's first action elsewhere), and the VLM's score includes those moves. "
-              "cost/episode: what one episode costs "
+              f"illegal answers and failed requests; each played {fallback}, and the VLM's score includes "
+              "those moves. cost/episode: what one episode costs "
               "at the given prices, answers this run took from the cache included (tokens are counted "
               "either way).",
               "", "![score distribution](scores.png)", "", "![success and invalid answers](rates.png)", "",
@@ -901,23 +915,29 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
         # Snake's best move and ViGaL's rule; another game's are what its task module's move question says.
         best = ("Best moves: how often the move a VLM named is one the engine calls best (safe, no dead "
                 "end, closest to the goal); verifier accuracy: its whole answer scored by the project's "
-                "verifier (for Snake, ViGaL's rule: a best move and exactly the fatal moves)."
-                if report["env"] in FATAL else
+                "verifier (for Snake, ViGaL's rule: a best move and exactly the fatal moves). Both are over "
+                "the answers that came"
+                if env in FATAL else
                 "Best moves: how often the move a VLM named is one the game's move question accepts as "
                 "best (its task module's good moves); verifier accuracy: its whole answer scored by the "
-                "project's verifier.")
-        lines += ["",
-                  f"{best} Both are "
-                  "over the answers that came (an unparseable one scores 0); failed requests are counted "
-                  "apart. The "
-                  "specialist states only a move; scripts/score_predictions.py --specialist gives its "
-                  "best-move rate on an exported split.", "",
+                "project's verifier. Both are over the answers that came to a scored move question")
+        best += (" (an unparseable one scores 0); failed requests are counted apart. The specialist states "
+                 "only a move; scripts/score_predictions.py --specialist gives its best-move rate on an "
+                 "exported split.")
+        # An answer came, yet none was scored: a move question with no best move (Pokémon's, every button).
+        came = any(s["decisions"] > s["invalid_by_status"]["error"] for s in vlms)
+        if came and all(s["best_move_rate"] is None and s["verifier_accuracy"] is None for s in vlms):
+            best = ("Best moves and verifier accuracy are n/a: the game's move question scored none of these "
+                    "answers, as it accepts every move where it has no best one to name. Failed requests are "
+                    "counted apart.")
+        back = COMES_BACK.get(env, "a state that comes back within one run")
+        lines += ["", best, "",
                   "Decisions per second are measured on this run "
                   "(episodes side by side, requests concurrent); answers served from the response cache (a "
-                  "re-run's, and a board that comes back within one run, as a snake going round in a loop) "
-                  "are fast and free, so compare speed on a run with --no-cache (latency is the one "
-                  "measured when each answer was first requested). Parameters of a VLM come from its "
-                  "name unless given with --vlm-params.", "", "## Worst decisions", "", *sections]
+                  f"re-run's, and {back}) are fast and free, so compare speed on a run with --no-cache "
+                  "(latency is the one measured when each answer was first requested). Parameters of a VLM "
+                  "come from its name unless given with --vlm-params.", "", "## Worst decisions", "",
+                  *sections]
     return "\n".join(lines) + "\n"
 
 

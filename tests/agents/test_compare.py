@@ -194,6 +194,9 @@ def test_a_pokemon_worst_decision_names_no_engine_reference_answer(tmp_path, mon
     assert "The engine's reference answer" not in md, md
     assert "played **up** (reward +0). The game's move question has no reference answer here: it scores " \
            "no move." in md, md
+    # ... and its analysis ("The game has no engine-computed best move") was headed "The engine's analysis".
+    assert "engine's" not in md, md
+    assert "<summary>The move question's analysis of this state</summary>" in md, md
 
 
 def test_a_rerun_costs_nothing_and_gives_the_same_figures(compared):
@@ -2606,3 +2609,118 @@ def test_a_vlm_params_value_of_no_count_form_is_told_the_form():
     with pytest.raises(CompareError, match=r"^--vlm-params expects MODEL=COUNT \(e.g. qwen2.5-vl-7b=8.3B\), "
                                            r"got 'm=seven'$"):
         parse_params(["m=seven"])
+
+
+def _notes_report(tmp_path: Path, monkeypatch, env: str, info: dict[str, float], scored: bool) -> str:
+    """report.md of one VLM's two episodes of ``env``, both cut at the step limit (no frames: no replay)."""
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    monkeypatch.setattr(compare.time, "strftime", lambda *a: "2026-01-01 00:00:00")
+    grade = {"correct": 1.0, "good_move": 1.0} if scored else {}
+    decision = Decision(step=0, action=0, move="m", answer="m", status="ok", response="<answer>m</answer>",
+                        reasoning=None, prompt_tokens=100, completion_tokens=5, latency_s=0.1, cached=False,
+                        **grade)
+    episodes = [Episode(seed, 1.0, 3, 1.0, info, [0] * 3, [decision] * 3, capped=True) for seed in (7, 8)]
+    about = {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+             "client": {"http_requests": 6, "retries": 0}}
+    run = compare.PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", episodes, 1.0, about)
+    out = tmp_path / env
+    out.mkdir()
+    compare.write_report(out, env, {}, 7, [run], {}, frames_per_vlm=0, max_steps=3)
+    return (out / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("env", ["snake", "snake_duel"])
+def test_the_snake_games_reports_keep_their_wording(env, tmp_path, monkeypatch):
+    # The other games' reports were made to speak of their own game: Snake's and duel Snake's stay as they
+    # were, byte for byte.
+    md = _notes_report(tmp_path, monkeypatch, env, {"won": 0.0}, scored=True)
+    assert md == f"""# Depth versus breadth: {env}
+
+Every player played the same 2 episodes (seeds 7–8, env settings `{{}}`, at most 3 steps each).
+Written 2026-01-01 00:00:00.
+
+| player | parameters | mean score ± std | median | success rate | invalid answers (fallback played) | \
+best moves | verifier accuracy | decisions/s | tokens/episode | cost/episode |
+|---|---|---|---|---|---|---|---|---|---|---|
+| m-vl-7b (vlm) | 7B | 1.00 ± 0.00 | 1 | 0% | 0 (0.0%) | 100% | 100% | 6.0 | 315 | no price |
+
+Cut at 3 steps, still playing (scored as they stood, and not won): m-vl-7b 2 of 2 episodes.
+
+std: the standard deviation of the episodes' scores. invalid answers: unparseable or illegal answers and \
+failed requests; each played the fallback move (straight on in Snake and duel Snake, the game's first action \
+elsewhere), and the VLM's score includes those moves. cost/episode: what one episode costs at the given \
+prices, answers this run took from the cache included (tokens are counted either way).
+
+![score distribution](scores.png)
+
+![success and invalid answers](rates.png)
+
+![speed and size](speed.png)
+
+![tokens and cost](cost.png)
+
+## Scores per seed
+
+| seed | m-vl-7b |
+|---|---|
+| 7 | 1 (cut) |
+| 8 | 1 (cut) |
+
+## VLM details
+
+| player | endpoint | decisions | unparseable | illegal | failed requests | cut at max_tokens | answers from \
+cache | HTTP requests | retries | latency mean / p95 (s) |
+|---|---|---|---|---|---|---|---|---|---|---|
+| m-vl-7b | m-vl-7b@http://h:1/v1 | 6 | 0 | 0 | 0 | 0 | 0 | 6 | 0 | 0.10 / 0.10 |
+
+Best moves: how often the move a VLM named is one the engine calls best (safe, no dead end, closest to the \
+goal); verifier accuracy: its whole answer scored by the project's verifier (for Snake, ViGaL's rule: a best \
+move and exactly the fatal moves). Both are over the answers that came (an unparseable one scores 0); failed \
+requests are counted apart. The specialist states only a move; scripts/score_predictions.py --specialist \
+gives its best-move rate on an exported split.
+
+Decisions per second are measured on this run (episodes side by side, requests concurrent); answers served \
+from the response cache (a re-run's, and a board that comes back within one run, as a snake going round in a \
+loop) are fast and free, so compare speed on a run with --no-cache (latency is the one measured when each \
+answer was first requested). Parameters of a VLM come from its name unless given with --vlm-params.
+
+## Worst decisions
+
+### m-vl-7b
+Every decision (answer, move, tokens, outcome): [decisions-m-vl-7b.jsonl](decisions-m-vl-7b.jsonl).
+
+No worst decisions shown (--frames 0).
+"""
+
+
+@pytest.mark.parametrize("env, info, fallback, back", [
+    ("rotation", {"solved": 0.0}, "`X+`",
+     "a view that comes back within one run, as the object turned one way and back"),
+    ("sokoban", {"solved": 0.0}, "`UP`",
+     "a board that comes back within one run, as the player stepping back and forth without pushing a box"),
+    ("pokemon_red", {}, "`up`",
+     "a screen that comes back within one run, as the player walking back and forth between two tiles"),
+])
+def test_another_games_report_speaks_of_that_game(env, info, fallback, back, tmp_path, monkeypatch):
+    # Every report said the fallback was "straight on in Snake and duel Snake" and gave "a snake going round
+    # in a loop" as a board seen again, whatever the game.
+    md = _notes_report(tmp_path, monkeypatch, env, info, scored=env != "pokemon_red")
+    assert "snake" not in md.lower(), md
+    assert f"each played the fallback move, {fallback} (the game's first action), and" in md, md
+    assert f"(a re-run's, and {back}) are fast and free" in md, md
+
+
+def test_a_pokemon_report_says_why_best_moves_are_n_a_and_no_cut_episode_was_won(tmp_path, monkeypatch):
+    # Pokémon's report said its cut episodes were "not won" (a game with no win), and explained the best-move
+    # and verifier figures its table shows as n/a only as if they were measured, and pointed to
+    # score_predictions.py --specialist for a best-move rate its export has no move question for.
+    md = _notes_report(tmp_path, monkeypatch, "pokemon_red", {}, scored=False)
+    assert "| n/a | 0 (0.0%) | n/a | n/a |" in md, md
+    assert "\nCut at 3 steps, still playing (scored as they stood): m-vl-7b 2 of 2 episodes.\n" in md, md
+    assert "won" not in md, md
+    assert ("\nBest moves and verifier accuracy are n/a: the game's move question scored none of these "
+            "answers, as it accepts every move where it has no best one to name. Failed requests are counted "
+            "apart.\n" in md), md
+    assert "score_predictions" not in md, md
