@@ -1494,24 +1494,15 @@ def test_a_run_replaced_before_the_workers_load_is_named_as_replaced(run, tmp_pa
     # A --force's new run has no model.zip yet: the workers' load fails. Without the check of the run's folder
     # on that path the refusal said the old run's model.zip "was removed during the export (is the run still
     # training? ...)".
-    import vlm.export
-
     mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
     shutil.copytree(run, mine)
-    real = vlm.export.load_policy
 
-    def forced_meanwhile(*args, **kwargs):  # the export's own load: the workers load theirs
-        model = real(*args, **kwargs)
+    def forced_meanwhile():
         mine.rename(aside)
         mine.mkdir()
         shutil.copy(aside / "config.yaml", mine / "config.yaml")
-        return model
 
-    monkeypatch.setattr(vlm.export, "load_policy", forced_meanwhile)
-    out = tmp_path / "out"
-    assert export(str(mine), "--out", str(out), "--episodes", str(CHUNK + 1), "--workers", "2",
-                  "--tasks-per-state", "0", "--no-progress") == 2
-    err = capfd.readouterr().err
+    err = refused_with_workers_after_own_load(mine, tmp_path / "out", monkeypatch, capfd, forced_meanwhile)
     assert f"error: {mine} was replaced during the export" in err
     assert "worker process died" not in err and "Traceback" not in err and "still training" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "run"]
@@ -1743,27 +1734,32 @@ def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_di
     assert "could not be written" not in err and not out.exists()
 
 
+def refused_with_workers_after_own_load(run: Path, out: Path, monkeypatch, capfd, meanwhile) -> str:
+    """The stderr of an export of ``run`` with two workers, refused (status 2), where ``meanwhile`` ran after
+    the export's own load of the model and before its workers load theirs."""
+    import vlm.export
+
+    real = vlm.export.load_policy
+
+    def load(*args, **kwargs):
+        model = real(*args, **kwargs)
+        meanwhile()
+        return model
+
+    monkeypatch.setattr(vlm.export, "load_policy", load)
+    assert export(str(run), "--out", str(out), "--episodes", str(CHUNK + 1), "--workers", "2",
+                  "--tasks-per-state", "0", "--no-progress") == 2
+    return capfd.readouterr().err
+
+
 def test_a_checkpoint_removed_before_the_workers_load_it_is_named_not_taken_for_a_dead_worker(
         run, tmp_path, capfd, monkeypatch):
     # A training run deletes all but its newest checkpoints: the one exported may go between the export's
     # own load and its workers'. Each worker printed "Exception in initializer:" and a traceback, then the
     # export blamed the memory: "an export worker process died ...; export with fewer --workers".
-    import vlm.export
-
-    mine = tmp_path / "run"
+    mine, out = tmp_path / "run", tmp_path / "out"
     shutil.copytree(run, mine)
-    real = vlm.export.load_policy
-
-    def training_deletes_it_meanwhile(*args, **kwargs):  # the export's own load: the workers load theirs
-        model = real(*args, **kwargs)
-        (mine / "model.zip").unlink()
-        return model
-
-    monkeypatch.setattr(vlm.export, "load_policy", training_deletes_it_meanwhile)
-    out = tmp_path / "out"
-    assert export(str(mine), "--out", str(out), "--episodes", str(CHUNK + 1), "--workers", "2",
-                  "--tasks-per-state", "0", "--no-progress") == 2
-    err = capfd.readouterr().err
+    err = refused_with_workers_after_own_load(mine, out, monkeypatch, capfd, (mine / "model.zip").unlink)
     assert "error: " + str(mine / "model.zip") + " was removed during the export" in err
     assert "give the copy as --checkpoint" in err
     assert "worker process died" not in err and "Traceback" not in err and "initializer" not in err
