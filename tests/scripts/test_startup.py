@@ -538,8 +538,12 @@ def test_a_script_run_in_a_folder_deleted_meanwhile_says_so_in_one_line(script, 
     gone = tmp_path / "d"
     gone.mkdir()
     # Removed in the child once it is in the folder (subprocess's chdir comes before preexec_fn).
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=gone, env=_with_root(),
-                          capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.rmdir(gone))
+    # No empty entry in PYTHONPATH (_with_root's where it was unset): Python would take it for the deleted
+    # folder and stop before any script code ("Fatal Python error: error evaluating path").
+    path = os.pathsep.join(p for p in _with_root()["PYTHONPATH"].split(os.pathsep) if p)
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=gone,
+                          env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: os.rmdir(gone))
     assert not gone.exists()
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         2, "", "error: the current folder was deleted: cd to an existing folder\n")
