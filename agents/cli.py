@@ -313,6 +313,31 @@ def specialist_args(parser: argparse.ArgumentParser, args: argparse.Namespace, t
     args.device = "cpu" if args.device is None else args.device
 
 
+def add_game_arguments(parser: argparse.ArgumentParser, training: bool = True) -> None:
+    """The game options that have a flag of their own (``--size``, ``--rom``, ...; ``ENV_FLAGS`` in
+    agents/preflight.py), as train_ppo.py takes them and compare.py for a game played without a run.
+    ``training=False`` leaves out those evaluation overrides (``eval_kwargs``: the greedy opponent, no
+    swarm restarts), which would do nothing."""
+    from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN_DIFFICULTIES  # stdlib
+
+    add = parser.add_argument
+    add("--size", type=whole_int, help="snake, snake_duel, sokoban: board size")
+    add("--obs", choices=SNAKE_OBS, help="snake: observation kind")
+    add("--difficulty", choices=list(SOKOBAN_DIFFICULTIES), help="sokoban: level preset")
+    if training:
+        add("--opponent", choices=SNAKE_DUEL_OPPONENTS,
+            help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
+    add("--rom", type=path_arg, help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
+    add("--state", type=path_arg, help="pokemon_red, gameboy: start state (.state) to reset to "
+        "(none: boot the ROM)")
+    add("--game", choices=GAMEBOY_GAMES, help="gameboy: which PyBoy game wrapper gives reward and game over")
+    add("--allow-unknown-rom", action="store_const", const=True,
+        help="pokemon_red: run a ROM whose SHA-1 is not in roms/README.md's table")
+    if training:
+        add("--swarm", action="store_const", const=True,
+            help="pokemon_red: archive milestone states in the run and restart resets from them")
+
+
 def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
     """The command line that runs ``script`` (its ``__file__``) with ``args`` (default: this process's, as
     ``main(argv=None)`` parses them) again, from any folder: it goes back to this folder first, as the

@@ -947,10 +947,10 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             vlm_params: dict[str, int] | None = None, max_steps: int | None = None, device: str = "cpu",
             frames_per_vlm: int = 6, command: str = "", overwrite: bool = False,
             show_progress: bool = True, checkpoint: Path | None = None,
-            flag: str = "--out") -> dict[str, Any]:
+            flag: str = "--out", env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Play the specialist (a run folder; its model file ``checkpoint`` if given) and each VLM player on
     the same seeds; write the report. ``flag`` names ``out`` in the errors (``DEFAULT_OUT`` for the
-    default folder)."""
+    default folder). ``env_kwargs``: the game's options without a specialist (its run's config sets them)."""
     players, prices, vlm_params = players or [], prices or {}, vlm_params or {}
     if checkpoint is not None and specialist is None:  # first: "nothing to compare" would not name the fix
         raise CompareError("--checkpoint is the specialist's model file: give --specialist RUN too")
@@ -959,7 +959,9 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     if episodes < 1:
         raise CompareError(f"--episodes must be >= 1, got {episodes}")
     check_model_names(players, prices, vlm_params)
-    env_kwargs: dict[str, Any] = {}
+    if env_kwargs and specialist is not None:
+        raise CompareError("the game's options come from the --specialist run's config.yaml: give none")
+    env_kwargs = eval_kwargs(env_kwargs or {})  # as a run's: the greedy opponent, no swarm restarts
     model = None
     about: dict[str, Any] = {}
     if specialist is not None:
@@ -975,7 +977,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
     if model is None:  # no specialist built the game: a missing default ROM is said now, not mid-play
-        spec = check_vlm_game(env)
+        spec = check_vlm_game(env, env_kwargs)
     check_play_memory(env, episodes, spec, model)
     labels = player_labels(players)
     try:
@@ -1143,12 +1145,12 @@ def load_specialist(run: Path, device: str = "cpu", checkpoint: Path | None = No
     return model, cfg, ckpt
 
 
-def check_vlm_game(env: str) -> GameSpec:
-    """``env``'s ``GameSpec``, or CompareError unless it builds with its default settings (a Game Boy
-    game's ROM where it is looked for), the game a comparison without --specialist plays: before any
-    progress bar or request."""
+def check_vlm_game(env: str, env_kwargs: dict[str, Any] | None = None) -> GameSpec:
+    """``env``'s ``GameSpec``, or CompareError unless it builds with ``env_kwargs`` (the game flags; none:
+    its default settings, a Game Boy game's ROM where it is looked for), the game a comparison without
+    --specialist plays: before any progress bar or request."""
     try:
-        return check_game(env, {})
+        return check_game(env, env_kwargs or {})
     except RunError as e:
         raise CompareError(str(e)) from e
 

@@ -5,6 +5,7 @@ and ROM, state and archive paths are stored absolute."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -88,33 +89,7 @@ def flags_named(message: str, key: str, value: Any, typed: Collection[str] = ())
 def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
     """Build one board before anything is written, so a bad option or a missing ROM fails first. An error
     names each option's flag, or ``--set env_kwargs.<key>`` for the options in ``typed`` (given so)."""
-    from agents.runs import game_options
-    from envs import game_class
-    from envs.base import GameDefinitionError, whole_options
-
-    # As the game reads them (--set env_kwargs.size=10.0 is size 10 in config.yaml too; 1e-2 a number)
-    cfg["env_kwargs"] = whole_options(game_class(cfg["env"]), cfg["env_kwargs"])
-    kwargs = dict(cfg["env_kwargs"])
-    known = game_options(cfg["env"])  # checked before the game is built: a Game Boy game checks its ROM first
-    for key in kwargs:
-        if known is not None and key not in known:
-            # Its options named: --help lists flags for a few of them only (none of Rotation's)
-            elsewhere = misplaced([key], "env_kwargs", cfg["env"])  # ppo's n_epochs, the top-level seed
-            raise ValueError(f"{env_flag(key, typed)} does not apply to --env {cfg['env']} ({cfg['env']}'s "
-                             f"options: {', '.join(sorted(known))}){elsewhere}")
-    if kwargs.get("swarm") and not kwargs.get("archive_dir"):
-        kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
-    try:
-        spec = probe_game(cfg["env"], kwargs, cfg["num_workers"])
-    except GameDefinitionError:  # the game's code at fault, not an option: reported as it is
-        raise
-    except TypeError as e:
-        raise ValueError(f"env_kwargs for {cfg['env']}: {e}") from e
-    except ValueError as e:  # a value the game refuses: name the flags whose options the message names
-        named = [flag for key, value in cfg["env_kwargs"].items()
-                 for flag in flags_named(str(e), key, value, typed)]
-        raise ValueError(f"{e} (change {' or '.join(named)})" if named else
-                         f"env_kwargs for {cfg['env']}: {e}") from None
+    cfg["env_kwargs"], spec = check_options(cfg["env"], cfg["env_kwargs"], typed, cfg["num_workers"])
     check_memory(cfg, spec.obs_shape, board_bytes=spec.board_bytes)
     check_swarm_prob(cfg["env"], cfg["env_kwargs"])  # a value the game accepts, but unused
     check_self_play(cfg)
@@ -125,6 +100,60 @@ def check_game(cfg: dict, typed: Collection[str] = ()) -> None:
         raise ValueError(f"{', '.join(f'self_play.{k}' for k in changed)} (--set or --config) applies to "
                          "self-play only (--env snake_duel --opponent policy), which this run does not use: "
                          "drop it, or train duel Snake with --opponent policy")
+
+
+def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), workers: int = 0
+                  ) -> tuple[dict, GameSpec]:
+    """``env_kwargs`` as the game reads them, and what a board of ``env`` made with them is, from one board:
+    a value the game refuses is a ``ValueError`` naming the flag, or ``--set env_kwargs.<key>`` for the
+    options in ``typed`` (given so)."""
+    from agents.runs import game_options
+    from envs import game_class
+    from envs.base import GameDefinitionError, whole_options
+
+    # As the game reads them (--set env_kwargs.size=10.0 is size 10 in config.yaml too; 1e-2 a number)
+    env_kwargs = whole_options(game_class(env), env_kwargs)
+    kwargs = dict(env_kwargs)
+    known = game_options(env)  # checked before the game is built: a Game Boy game checks its ROM first
+    for key in kwargs:
+        if known is not None and key not in known:
+            # Its options named: --help lists flags for a few of them only (none of Rotation's)
+            elsewhere = misplaced([key], "env_kwargs", env)  # ppo's n_epochs, the top-level seed
+            raise ValueError(f"{env_flag(key, typed)} does not apply to --env {env} ({env}'s "
+                             f"options: {', '.join(sorted(known))}){elsewhere}")
+    if kwargs.get("swarm") and not kwargs.get("archive_dir"):
+        kwargs["swarm"] = False  # its archive folder comes with the run folder, made next
+    try:
+        spec = probe_game(env, kwargs, workers)
+    except GameDefinitionError:  # the game's code at fault, not an option: reported as it is
+        raise
+    except TypeError as e:
+        raise ValueError(f"env_kwargs for {env}: {e}") from e
+    except ValueError as e:  # a value the game refuses: name the flags whose options the message names
+        named = [flag for key, value in env_kwargs.items() for flag in flags_named(str(e), key, value, typed)]
+        raise ValueError(f"{e} (change {' or '.join(named)})" if named else
+                         f"env_kwargs for {env}: {e}") from None
+    return env_kwargs, spec
+
+
+def flag_options(env: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The game options a script that plays ``env`` without a run folder (compare.py) was given: its game
+    flags (``add_game_arguments``) and ``--set env_kwargs.KEY=VALUE``, over the game's own defaults, read as
+    train_ppo.py reads them and checked by building one board; a bad one is a ``ValueError`` naming its
+    flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option: ``refuse_flag_and_set``."""
+    from agents.config import apply_set
+    from envs.gameboy.roms import no_start_state
+
+    for item in args.set:
+        if set_item(item)[0][0] != "env_kwargs":
+            raise ValueError(f"--set {item}: only the game's options (--set env_kwargs.KEY=VALUE) apply here")
+    kwargs = apply_set({"env_kwargs": {}}, args.set)["env_kwargs"]
+    refuse_blank_paths(args.set, env)
+    kwargs.update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f, None) is not None})
+    if kwargs.get("state") is not None and no_start_state(kwargs["state"]):
+        kwargs["state"] = None
+    absolute_paths(env, kwargs)  # as in a run's config.yaml: the report is read from anywhere later
+    return check_options(env, kwargs, set_options(args.set))[0]
 
 
 # What the rollout buffer keeps a board each step besides its observation: the action (int64 in

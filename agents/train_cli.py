@@ -68,7 +68,7 @@ def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) ->
     flags = {f: f for f in FLAGS} | {f"env_kwargs.{f}": f for f in ENV_FLAGS}
     for item in args.set:
         flag = flags.get(".".join(set_item(item)[0]))
-        if flag is not None and getattr(args, flag) is not None:
+        if flag is not None and getattr(args, flag, None) is not None:  # compare.py has no training flags
             p.error(f"{flag_of(flag)} and --set {item} set the same value; give one of them")
 
 

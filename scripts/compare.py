@@ -25,6 +25,7 @@ from pathlib import Path
 from agents.cli import (
     EPISODE_SEED,
     EPISODE_STEP_CAP,
+    add_game_arguments,
     add_specialist_argument,
     check_episode_seeds,
     game_arg,
@@ -35,10 +36,11 @@ from agents.cli import (
     rerun_command,
     run_script,
     script_parser,
+    set_arg,
     specialist_args,
     vlm_arg,
 )
-from agents.config import DEVICES
+from agents.config import DEVICES, flag_of
 
 FRAMES = 6  # --frames' default, the worst decisions shown per VLM
 
@@ -74,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     # None until parsed: see specialist_args.
     p.add_argument("--device", help=f"torch device for the specialist: {DEVICES} (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # The game's options where no --specialist run's config.yaml gives them (the VLMs alone), as train_ppo.py
+    # takes them
+    add_game_arguments(p, training=False)
+    p.add_argument("--set", action="append", default=[], metavar="env_kwargs.KEY=VALUE", type=set_arg,
+                   help="any other game option, without --specialist, e.g. --set env_kwargs.max_steps=500")
     add_client_arguments(p)
     args = p.parse_args(argv)
     specialist_args(p, args, "compare.py plays one run; to compare runs, evaluate each (evaluate.py RUN "
@@ -86,6 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")
+    from agents.preflight import ENV_FLAGS
+    from agents.train_cli import refuse_flag_and_set
+
+    game_flags = [flag_of(f) for f in ENV_FLAGS if getattr(args, f, None) is not None]
+    if args.specialist and (game_flags or args.set):
+        # The model was trained on its run's board (size, ROM, start state): it plays that one only.
+        given = " and ".join(game_flags + [f"--set {item}" for item in args.set])
+        p.error(f"{given}: the --specialist run's config.yaml sets the game's options, which its model was "
+                "trained for; drop it (or compare the VLMs alone, without --specialist)")
+    refuse_flag_and_set(p, args)
 
     from agents.compare import (
         DEFAULT_OUT,
@@ -102,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.evaluation import mean_text
     from agents.interrupts import stop_signals_interrupt
     from agents.machine import out_of_memory
+    from agents.preflight import flag_options
     from agents.runs import RUNS_DIR, remove_folders
     from agents.vlm_client import ChatConfigError, cache_root, client_from_args
     from agents.vlm_player import VLMPlayer
@@ -140,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"give --specialist RUN (a run trained on {env!r}) and leave out --vlm")
                 for spec in args.vlm:
                     players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency, alone))
+                # Once a VLM is known to play the game, and before any request: a ROM or board size it refuses
+                env_kwargs = flag_options(env, args) if game_flags or args.set else {}
                 if args.out:
                     out = Path(args.out)
                 else:
@@ -156,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                                      command=command, overwrite=args.overwrite,
                                      show_progress=not args.no_progress,
                                      checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+                                     env_kwargs=env_kwargs,
                                      flag="--out" if args.out else DEFAULT_OUT)
                 except BaseException:
                     remove_folders(reserved)  # the default folder made above, still empty: no report

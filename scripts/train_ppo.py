@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from agents.cli import (
+    add_game_arguments,
     game_arg,
     nonneg_int,
     path_arg,
@@ -30,7 +31,6 @@ from agents.interrupts import stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.train_cli import train_command
 from envs import GAMES
-from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN_DIFFICULTIES  # stdlib only
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,21 +65,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", type=set_arg,
                    help="override any config value, e.g. --set ppo.learning_rate=1e-4")
-    # Per-env options, shortcuts for --set env_kwargs.<name>=...
-    p.add_argument("--size", type=whole_int, help="snake, snake_duel, sokoban: board size")
-    p.add_argument("--obs", choices=SNAKE_OBS, help="snake: observation kind")
-    p.add_argument("--difficulty", choices=list(SOKOBAN_DIFFICULTIES), help="sokoban: level preset")
-    p.add_argument("--opponent", choices=SNAKE_DUEL_OPPONENTS,
-                   help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
-    p.add_argument("--rom", type=path_arg, help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
-    p.add_argument("--state", type=path_arg, help="pokemon_red, gameboy: start state (.state) to reset to "
-                   "(none: boot the ROM)")
-    p.add_argument("--game", choices=GAMEBOY_GAMES,
-                   help="gameboy: which PyBoy game wrapper gives reward and game over")
-    p.add_argument("--allow-unknown-rom", action="store_const", const=True,
-                   help="pokemon_red: run a ROM whose SHA-1 is not in roms/README.md's table")
-    p.add_argument("--swarm", action="store_const", const=True,
-                   help="pokemon_red: archive milestone states in the run and restart resets from them")
+    add_game_arguments(p)  # per-env options, shortcuts for --set env_kwargs.<name>=...
     return p
 
 

@@ -2724,3 +2724,40 @@ def test_a_pokemon_report_says_why_best_moves_are_n_a_and_no_cut_episode_was_won
             "answers, as it accepts every move where it has no best one to name. Failed requests are counted "
             "apart.\n" in md), md
     assert "score_predictions" not in md, md
+
+
+def test_a_vlm_only_comparison_takes_the_games_options_as_train_ppo_does(scripts, tmp_path, capsys):
+    # `--env pokemon_red --rom ROM --state none` was "unrecognized arguments": without a specialist run's
+    # config.yaml a VLM could play a game only with its defaults (roms/pokemon_red.gb and its start state).
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    out = tmp_path / "out"
+    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
+        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--vlm",
+                f"m@{server.url}", "--episodes", "1", "--max-steps", "2", "--frames", "0", "--no-cache",
+                "--no-progress", "--out", str(out)]
+        assert scripts.compare.main(argv) == 0, capsys.readouterr().err
+    assert server.hits == 2
+    report = json.loads((out / "report.json").read_text())
+    assert report["env_kwargs"]["rom"] == str(TEST_CARTRIDGE) and report["env_kwargs"]["state"] is None
+
+
+def test_a_game_option_the_game_refuses_names_its_flag_before_any_request(scripts, tmp_path, capsys):
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache"]
+        assert scripts.compare.main([*argv, "--size", "3"]) == 2
+        err = capsys.readouterr().err
+        assert err == "error: snake size must be between 4 and 32, got 3 (change --size)\n", err
+        assert scripts.compare.main([*argv, "--set", "env_kwargs.size=3"]) == 2
+        assert "(change --set env_kwargs.size)" in capsys.readouterr().err
+    assert server.hits == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_game_options_beside_a_specialist_are_refused(scripts, tmp_path, capsys):
+    # The specialist's model was trained for its run's board: the run's config.yaml sets the game's options.
+    with pytest.raises(SystemExit) as stop:
+        scripts.compare.main(["--specialist", str(tmp_path / "run"), "--size", "8"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: --size: the --specialist run's config.yaml sets the game's options" in err, err
