@@ -183,19 +183,21 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")  # not the locale's: the presets hold "×"
         if "\0" in text:  # UTF-8 yet binary (a zip of stored files): YAML's "#x0000" named no file kind
             raise ValueError(no_text)
-        data = load_yaml(text)
-    except yaml.YAMLError as e:
-        raise ValueError(f"{what} {file} is not valid YAML: {yaml_problem(e)}") from None
     except UnicodeDecodeError:
         raise ValueError(no_text) from None
     except OSError as e:  # no permission to read it: no ValueError, so its callers printed a traceback
         raise ValueError(f"{what} {file} cannot be read ({e.strerror or e})") from None
+    # Before the YAML is read: a blank file holding a tab was "not valid YAML: found character '\t'".
     if not text.lstrip("\ufeff").strip():  # a file saved before it was written (a BOM alone: Notepad's), or
         # a <(...) whose command failed: the preset alone trained, as if its settings were there (a
         # commented-out line still changes nothing)
         hint = "; did the command in <(...) fail?" if file.is_fifo() else ""
         raise ValueError(f"{what} {file} is empty: write your settings in it (ppo: {{learning_rate: "
                          f"1.0e-4}}), or leave {what} out{hint}")
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{what} {file} is not valid YAML: {yaml_problem(e)}") from None
     # null (~) or {} alone is refused too: it is what a tool that found nothing writes (yq of a missing
     # key, yaml.dump of None or {}), as a <(...) whose command failed writes nothing, and no one writes it
     # by hand to mean "no settings" (leaving --config out says that). Comments alone, after a --- too, are

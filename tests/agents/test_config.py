@@ -219,7 +219,9 @@ def test_a_config_file_with_nothing_in_it_is_refused(tmp_path: Path):
     """README: an empty --config (0 bytes or blank lines: a file saved before it was written, a <(...) whose
     command failed) is refused; it trained the preset without a word, as if its settings were there."""
     empty = tmp_path / "mine.yaml"
-    for text in ("", "\n  \n", "\ufeff", "\ufeff\n"):  # a BOM alone: Notepad's empty UTF-8 file
+    # A BOM alone: Notepad's empty UTF-8 file; a tab (an editor's indent) was "not valid YAML: found
+    # character '\t' that cannot start any token" for a file that looks blank.
+    for text in ("", "\n  \n", "\ufeff", "\ufeff\n", "\t\n", "  \n\t\n", "\ufeff\t"):
         empty.write_text(text, encoding="utf-8")
         with pytest.raises(ValueError, match=rf"^--config {re.escape(str(empty))} is empty: write your "
                                              r"settings in it \(ppo: \{learning_rate: 1.0e-4\}\), or leave "
