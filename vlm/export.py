@@ -928,10 +928,18 @@ def _replaced(run: RunInfo, identity: tuple[int, int] | None) -> ExportError | N
         return ExportError(f"{run.path} was moved or removed during the export: nothing is written, as the "
                            "export's meta.json would name a run folder that is not there; export the run "
                            "from where it is now")
+    # The old run where --force moved it (agents.runs.new_run_dir's .NAME.replaced[-k]), found by its
+    # identity: --force deletes it once the new run finishes, often before a long export ends.
+    home = Path(os.path.realpath(run.path))
+    old = next((p for p in sorted(home.parent.glob(f".{glob.escape(home.name)}.replaced*"))
+                if folder_identity(p) == identity), None)
+    where = (f", or copy the old run out of {old}, where --force moved it (it deletes it once the new run "
+             "finishes), and export the copy" if old is not None else
+             f" (the old run is no longer beside it as {home.parent / f'.{home.name}.replaced*'}: --force "
+             "deletes it once the new run finishes)")
     return ExportError(f"{run.path} was replaced during the export (a train_ppo.py --force moved the run "
                        "aside and trains a new one there): nothing is written, as the export would name the "
-                       "new run; export the new run once it is trained, or a copy of the old run's "
-                       "checkpoint from where --force moved it")
+                       f"new run; export the new run once it is trained{where}")
 
 
 def _checkpoint_changed(run: RunInfo, played_sha1: str) -> ExportError | None:

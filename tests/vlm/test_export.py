@@ -1425,13 +1425,44 @@ def test_a_run_replaced_during_the_export_is_named_as_replaced(run, tmp_path, ca
         out = tmp_path / "out"
         assert export(str(mine), *given, "--out", str(out), "--episodes", "2", "--no-progress", "--formats",
                       "none", "--tasks-per-state", "0") == 2
+        # Where --force moved it, named: "from where --force moved it" named no folder.
         assert capsys.readouterr().err == (
             f"error: {mine} was replaced during the export (a train_ppo.py --force moved the run aside and "
             "trains a new one there): nothing is written, as the export would name the new run; export the "
-            "new run once it is trained, or a copy of the old run's checkpoint from where --force moved it\n")
+            f"new run once it is trained, or copy the old run out of {aside}, where --force moved it (it "
+            "deletes it once the new run finishes), and export the copy\n")
         assert not out.exists()
         shutil.rmtree(mine)
         aside.rename(mine)
+
+
+def test_a_run_replaced_during_the_export_whose_old_run_is_deleted_says_it_is_gone(run, tmp_path, capsys,
+                                                                                  monkeypatch):
+    # --force deletes the old run once the new one finishes, which a quick training run does before a long
+    # export ends: the refusal said to take the old run's checkpoint "from where --force moved it", gone.
+    import vlm.export
+
+    mine = tmp_path / "run"
+    shutil.copytree(run, mine)
+    real = vlm.export._play_and_replay
+
+    def forced_and_finished_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        mine.rename(tmp_path / ".run.replaced")
+        shutil.copytree(run, mine)
+        shutil.rmtree(tmp_path / ".run.replaced")  # the new run finished
+        return result
+
+    monkeypatch.setattr(vlm.export, "_play_and_replay", forced_and_finished_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
+                  "--tasks-per-state", "0") == 2
+    assert capsys.readouterr().err == (
+        f"error: {mine} was replaced during the export (a train_ppo.py --force moved the run aside and "
+        "trains a new one there): nothing is written, as the export would name the new run; export the new "
+        f"run once it is trained (the old run is no longer beside it as {tmp_path / '.run.replaced*'}: "
+        "--force deletes it once the new run finishes)\n")
+    assert not out.exists()
 
 
 def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tmp_path, capsys, monkeypatch):
@@ -1460,7 +1491,8 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
     assert capsys.readouterr().err == (
         f"error: {mine} was replaced during the export (a train_ppo.py --force moved the run aside and "
         "trains a new one there): nothing is written, as the export would name the new run; export the "
-        "new run once it is trained, or a copy of the old run's checkpoint from where --force moved it\n")
+        f"new run once it is trained, or copy the old run out of {aside}, where --force moved it (it "
+        "deletes it once the new run finishes), and export the copy\n")
     assert digest_tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "out", "run"]
     assert digest_tree(aside) == digest_tree(run)
