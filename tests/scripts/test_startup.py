@@ -535,13 +535,23 @@ IN_A_DELETED_FOLDER = [("compare.py", ["--env", "snake", "--vlm", "m@http://127.
 def test_a_script_run_in_a_folder_deleted_meanwhile_says_so_in_one_line(script, args, tmp_path):
     """``mkdir d; cd d; rm -rf ../d; python scripts/x.py``: os.getcwd() fails, and each script ended in a
     FileNotFoundError traceback (or torch's "oneMKL FATAL ERROR" at its import) where it first asked."""
+    _refused_in_a_deleted_folder([str(ROOT / "scripts" / script), *args], tmp_path)
+
+
+def test_the_cartridge_build_run_in_a_folder_deleted_meanwhile_says_so_in_one_line(tmp_path):
+    # python -m of a MODULE_PROGRAMS is no script of scripts/: the refusal is its too. Without it, its
+    # relative --out ended in os.path.abspath's FileNotFoundError traceback.
+    _refused_in_a_deleted_folder(["-m", BUILD, "--out", "rom.gb"], tmp_path)
+
+
+def _refused_in_a_deleted_folder(argv: list[str], tmp_path) -> None:
     gone = tmp_path / "d"
     gone.mkdir()
     # Removed in the child once it is in the folder (subprocess's chdir comes before preexec_fn).
     # No empty entry in PYTHONPATH (_with_root's where it was unset): Python would take it for the deleted
     # folder and stop before any script code ("Fatal Python error: error evaluating path").
     path = os.pathsep.join(p for p in _with_root()["PYTHONPATH"].split(os.pathsep) if p)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], cwd=gone,
+    proc = subprocess.run([sys.executable, *argv], cwd=gone,
                           env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=120,
                           preexec_fn=lambda: os.rmdir(gone))
     assert not gone.exists()
