@@ -1498,6 +1498,31 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
     assert digest_tree(aside) == digest_tree(run)
 
 
+def test_a_run_replaced_while_the_export_reads_it_is_named_as_replaced(run, tmp_path, capsys, monkeypatch):
+    # The folder's identity is taken before plan reads the run's config: taken after, a --force in between
+    # went unseen and the export was written, its meta.json naming the new run's folder.
+    import vlm.export
+
+    mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
+    shutil.copytree(run, mine)
+    real = vlm.export.plan
+
+    def forced_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        mine.rename(aside)
+        shutil.copytree(run, mine)
+        (mine / "config.yaml").write_text((mine / "config.yaml").read_text() + "seed: 99\n")
+        return result
+
+    monkeypatch.setattr(vlm.export, "plan", forced_meanwhile)
+    out = tmp_path / "out"
+    assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
+                  "--tasks-per-state", "0") == 2
+    assert capsys.readouterr().err.startswith(f"error: {mine} was replaced during the export (")
+    assert not out.exists()
+    assert digest_tree(aside) == digest_tree(run)
+
+
 def test_a_run_moved_away_during_the_export_is_not_said_to_be_replaced(run, tmp_path, capsys, monkeypatch):
     # Renamed by its user (nothing at its name since): the refusal said a train_ppo.py --force "trains a new
     # one there" and to export the new run.
