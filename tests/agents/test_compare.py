@@ -199,6 +199,24 @@ def test_a_pokemon_worst_decision_names_no_engine_reference_answer(tmp_path, mon
     assert "<summary>The move question's analysis of this state</summary>" in md, md
 
 
+def test_a_snake_worst_decision_keeps_the_engines_reference_answer_and_analysis(tmp_path, monkeypatch):
+    # Only Pokémon's unscored move question has no engine behind it: Snake's analysis is the engine's.
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    bad = Decision(step=0, action=0, move="up", answer=None, status="unparseable", response="no idea",
+                   reasoning=None, prompt_tokens=100, completion_tokens=2, latency_s=0.0, cached=False,
+                   reward=0.0, terminated=False)
+    episode = Episode(42, 0.0, 1, 0.0, {}, [0], [bad])
+    about = {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+             "client": {"http_requests": 1, "retries": 0}}
+    runs = [PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", [episode], 1.0, about)]
+    compare.write_report(tmp_path, "snake", {}, 42, runs, {}, frames_per_vlm=1)
+    md = (tmp_path / "report.md").read_text()
+    assert "The engine's reference answer: `" in md, md
+    assert "<summary>The engine's analysis of this state</summary>" in md, md
+
+
 def test_a_rerun_costs_nothing_and_gives_the_same_figures(compared):
     assert compared["rerun_hits"] == 0
     first, again = by_name(compared["report"]), by_name(compared["again"])
