@@ -2649,6 +2649,25 @@ def _notes_report(tmp_path: Path, monkeypatch, env: str, info: dict[str, float],
     return (out / "report.md").read_text(encoding="utf-8")
 
 
+def test_a_snake_report_whose_requests_all_failed_does_not_say_its_move_question_accepts_every_move(
+        tmp_path, monkeypatch):
+    # No answer came, so none was scored: the n/a note of an unscored move question (Pokémon's) is not this.
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    failed = Decision(step=0, action=0, move="up", answer=None, status="error", response=None, reasoning=None,
+                      prompt_tokens=0, completion_tokens=0, latency_s=0.1, cached=False)
+    episodes = [Episode(seed, 1.0, 3, 1.0, {"won": 0.0}, [0] * 3, [failed] * 3, capped=True)
+                for seed in (7, 8)]
+    about = {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
+             "client": {"http_requests": 6, "retries": 0}}
+    run = compare.PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", episodes, 1.0, about)
+    compare.write_report(tmp_path, "snake", {}, 7, [run], {}, frames_per_vlm=0, max_steps=3)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "accepts every move" not in md, md
+    assert "Both are over the answers that came (an unparseable one scores 0)" in md, md
+
+
 @pytest.mark.parametrize("env", ["snake", "snake_duel"])
 def test_the_snake_games_reports_keep_their_wording(env, tmp_path, monkeypatch):
     # The other games' reports were made to speak of their own game: Snake's and duel Snake's stay as they
