@@ -2668,6 +2668,28 @@ def test_a_snake_report_whose_requests_all_failed_does_not_say_its_move_question
     assert "Both are over the answers that came (an unparseable one scores 0)" in md, md
 
 
+def test_a_pokemon_report_with_one_vlm_answering_says_why_best_moves_are_n_a(tmp_path, monkeypatch):
+    # One VLM's answers came (none scored: the move question accepts every button), another's requests all
+    # failed: the n/a note is still the one that says why, not the scored games' "Both are over ...".
+    from agents import compare
+
+    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
+    answered = Decision(step=0, action=0, move="up", answer="up", status="ok", response="<answer>up</answer>",
+                        reasoning=None, prompt_tokens=100, completion_tokens=5, latency_s=0.1, cached=False)
+    failed = Decision(step=0, action=0, move="up", answer=None, status="error", response=None, reasoning=None,
+                      prompt_tokens=0, completion_tokens=0, latency_s=0.1, cached=False)
+    runs = []
+    for name, decision in (("a-vl-7b", answered), ("b-vl-7b", failed)):
+        episodes = [Episode(seed, 1.0, 3, 1.0, {}, [0] * 3, [decision] * 3, capped=True) for seed in (7, 8)]
+        about = {"model": name, "endpoint": f"{name}@http://h:1/v1",
+                 "client": {"http_requests": 6, "retries": 0}}
+        runs.append(compare.PlayerRun(name, "vlm", 7e9, "from the model name", episodes, 1.0, about))
+    compare.write_report(tmp_path, "pokemon_red", {}, 7, runs, {}, frames_per_vlm=0, max_steps=3)
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "\nBest moves and verifier accuracy are n/a: the game's move question scored none" in md, md
+    assert "Both are over" not in md, md
+
+
 @pytest.mark.parametrize("env", ["snake", "snake_duel"])
 def test_the_snake_games_reports_keep_their_wording(env, tmp_path, monkeypatch):
     # The other games' reports were made to speak of their own game: Snake's and duel Snake's stay as they
