@@ -172,11 +172,10 @@ def test_the_report_writes_the_median_and_each_seeds_score_as_evaluate_does(tmp_
     assert "| 100 | 0.103 | 1003.512 |" in md, md
 
 
-def test_a_pokemon_worst_decision_names_no_engine_reference_answer(tmp_path, monkeypatch):
-    # Pokémon's move question scores no button (any is legal), yet its worst decision read "The engine's
-    # reference answer: `up`" above an analysis saying the game has no engine-computed best move.
+def unparseable_first_move_report(tmp_path, monkeypatch, env: str, env_kwargs: dict) -> tuple[dict, str]:
+    """report.json's dict and report.md of one VLM whose only answer, at seed 42's first step, was
+    unparseable (the fallback "up" played): its one worst decision."""
     from agents import compare
-    from envs.gameboy.roms import TEST_CARTRIDGE
 
     monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
     bad = Decision(step=0, action=0, move="up", answer=None, status="unparseable", response="no idea",
@@ -186,9 +185,17 @@ def test_a_pokemon_worst_decision_names_no_engine_reference_answer(tmp_path, mon
     about = {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
              "client": {"http_requests": 1, "retries": 0}}
     runs = [PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", [episode], 1.0, about)]
+    report = compare.write_report(tmp_path, env, env_kwargs, 42, runs, {}, frames_per_vlm=1)
+    return report, (tmp_path / "report.md").read_text()
+
+
+def test_a_pokemon_worst_decision_names_no_engine_reference_answer(tmp_path, monkeypatch):
+    # Pokémon's move question scores no button (any is legal), yet its worst decision read "The engine's
+    # reference answer: `up`" above an analysis saying the game has no engine-computed best move.
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
     env_kwargs = {"rom": str(TEST_CARTRIDGE), "state": None, "max_steps": 8}
-    report = compare.write_report(tmp_path, "pokemon_red", env_kwargs, 42, runs, {}, frames_per_vlm=1)
-    md = (tmp_path / "report.md").read_text()
+    report, md = unparseable_first_move_report(tmp_path, monkeypatch, "pokemon_red", env_kwargs)
     reasons = [r["reason"] for r in report["worst_decisions"]["m-vl-7b"]]
     assert reasons == ["unparseable answer (fallback played)"]
     assert "The engine's reference answer" not in md, md
@@ -201,18 +208,7 @@ def test_a_pokemon_worst_decision_names_no_engine_reference_answer(tmp_path, mon
 
 def test_a_snake_worst_decision_keeps_the_engines_reference_answer_and_analysis(tmp_path, monkeypatch):
     # Only Pokémon's unscored move question has no engine behind it: Snake's analysis is the engine's.
-    from agents import compare
-
-    monkeypatch.setattr(compare, "write_plots", lambda out, summaries, runs: [])
-    bad = Decision(step=0, action=0, move="up", answer=None, status="unparseable", response="no idea",
-                   reasoning=None, prompt_tokens=100, completion_tokens=2, latency_s=0.0, cached=False,
-                   reward=0.0, terminated=False)
-    episode = Episode(42, 0.0, 1, 0.0, {}, [0], [bad])
-    about = {"model": "m-vl-7b", "endpoint": "m-vl-7b@http://h:1/v1",
-             "client": {"http_requests": 1, "retries": 0}}
-    runs = [PlayerRun("m-vl-7b", "vlm", 7e9, "from the model name", [episode], 1.0, about)]
-    compare.write_report(tmp_path, "snake", {}, 42, runs, {}, frames_per_vlm=1)
-    md = (tmp_path / "report.md").read_text()
+    md = unparseable_first_move_report(tmp_path, monkeypatch, "snake", {})[1]
     assert "The engine's reference answer: `" in md, md
     assert "<summary>The engine's analysis of this state</summary>" in md, md
 

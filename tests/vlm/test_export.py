@@ -1404,23 +1404,16 @@ def test_a_run_replaced_during_the_export_is_named_as_replaced(run, tmp_path, ca
     """A train_ppo.py --force in another terminal moved the run aside and made another in its place while it
     was exported: of its own model.zip the refusal asked "is the run still training?", and with a copy as
     --checkpoint the export was written, its meta.json naming as its run the folder now holding another."""
-    import vlm.export
-
     mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
     shutil.copytree(run, mine)
     copy = tmp_path / "mine.zip"
     shutil.copy(run / "model.zip", copy)
-    real = vlm.export._play_and_replay
 
-    def forced_meanwhile(*args, **kwargs):
-        result = real(*args, **kwargs)
-        mine.rename(aside)
-        shutil.copytree(run, mine)  # another run: its own config and model
-        (mine / "config.yaml").write_text((mine / "config.yaml").read_text() + "seed: 99\n")
+    def forced_meanwhile():
+        forced(mine, aside, run)  # another run: its own config and model
         (mine / "model.zip").write_bytes((mine / "model.zip").read_bytes() + b"other")
-        return result
 
-    monkeypatch.setattr(vlm.export, "_play_and_replay", forced_meanwhile)
+    then_meanwhile(monkeypatch, "_play_and_replay", forced_meanwhile)
     for given in ([], ["--checkpoint", str(copy)]):
         out = tmp_path / "out"
         assert export(str(mine), *given, "--out", str(out), "--episodes", "2", "--no-progress", "--formats",
@@ -1440,20 +1433,14 @@ def test_a_run_replaced_during_the_export_whose_old_run_is_deleted_says_it_is_go
                                                                                   monkeypatch):
     # --force deletes the old run once the new one finishes, which a quick training run does before a long
     # export ends: the refusal said to take the old run's checkpoint "from where --force moved it", gone.
-    import vlm.export
-
-    mine = tmp_path / "run"
+    mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
     shutil.copytree(run, mine)
-    real = vlm.export._play_and_replay
 
-    def forced_and_finished_meanwhile(*args, **kwargs):
-        result = real(*args, **kwargs)
-        mine.rename(tmp_path / ".run.replaced")
-        shutil.copytree(run, mine)
-        shutil.rmtree(tmp_path / ".run.replaced")  # the new run finished
-        return result
+    def forced_and_finished_meanwhile():
+        forced(mine, aside, run)
+        shutil.rmtree(aside)  # the new run finished
 
-    monkeypatch.setattr(vlm.export, "_play_and_replay", forced_and_finished_meanwhile)
+    then_meanwhile(monkeypatch, "_play_and_replay", forced_and_finished_meanwhile)
     out = tmp_path / "out"
     assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
                   "--tasks-per-state", "0") == 2
@@ -1463,6 +1450,29 @@ def test_a_run_replaced_during_the_export_whose_old_run_is_deleted_says_it_is_go
         f"run once it is trained (the old run is no longer beside it as {tmp_path / '.run.replaced*'}: "
         "--force deletes it once the new run finishes)\n")
     assert not out.exists()
+
+
+def then_meanwhile(monkeypatch, name: str, meanwhile) -> None:
+    """``vlm.export``'s function ``name`` patched to run ``meanwhile()`` each time it has returned: what
+    happens to the run while the export is at that point."""
+    import vlm.export
+
+    real = getattr(vlm.export, name)
+
+    def then(*args, **kwargs):
+        result = real(*args, **kwargs)
+        meanwhile()
+        return result
+
+    monkeypatch.setattr(vlm.export, name, then)
+
+
+def forced(mine: Path, aside: Path, run: Path) -> None:
+    """What a train_ppo.py --force does to the run folder ``mine``: moves it to ``aside`` and starts another
+    run there (a copy of ``run`` with another seed)."""
+    mine.rename(aside)
+    shutil.copytree(run, mine)
+    (mine / "config.yaml").write_text((mine / "config.yaml").read_text() + "seed: 99\n")
 
 
 def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tmp_path, capsys, monkeypatch):
@@ -1481,9 +1491,7 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
 
     def forced_meanwhile(*card_args, **kwargs):  # the last thing _finish writes
         real(*card_args, **kwargs)
-        mine.rename(aside)
-        shutil.copytree(run, mine)
-        (mine / "config.yaml").write_text((mine / "config.yaml").read_text() + "seed: 99\n")
+        forced(mine, aside, run)
 
     monkeypatch.setattr(vlm.export, "write_card", forced_meanwhile)
     capsys.readouterr()
@@ -1501,20 +1509,9 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
 def test_a_run_replaced_while_the_export_reads_it_is_named_as_replaced(run, tmp_path, capsys, monkeypatch):
     # The folder's identity is taken before plan reads the run's config: taken after, a --force in between
     # went unseen and the export was written, its meta.json naming the new run's folder.
-    import vlm.export
-
     mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
     shutil.copytree(run, mine)
-    real = vlm.export.plan
-
-    def forced_meanwhile(*args, **kwargs):
-        result = real(*args, **kwargs)
-        mine.rename(aside)
-        shutil.copytree(run, mine)
-        (mine / "config.yaml").write_text((mine / "config.yaml").read_text() + "seed: 99\n")
-        return result
-
-    monkeypatch.setattr(vlm.export, "plan", forced_meanwhile)
+    then_meanwhile(monkeypatch, "plan", lambda: forced(mine, aside, run))
     out = tmp_path / "out"
     assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
                   "--tasks-per-state", "0") == 2
@@ -1526,17 +1523,9 @@ def test_a_run_replaced_while_the_export_reads_it_is_named_as_replaced(run, tmp_
 def test_a_run_moved_away_during_the_export_is_not_said_to_be_replaced(run, tmp_path, capsys, monkeypatch):
     # Renamed by its user (nothing at its name since): the refusal said a train_ppo.py --force "trains a new
     # one there" and to export the new run.
-    import vlm.export
-
     mine, moved = tmp_path / "run", tmp_path / "renamed"
     shutil.copytree(run, mine)
-    real = vlm.export.write_card
-
-    def renamed_meanwhile(*args, **kwargs):
-        real(*args, **kwargs)
-        mine.rename(moved)
-
-    monkeypatch.setattr(vlm.export, "write_card", renamed_meanwhile)
+    then_meanwhile(monkeypatch, "write_card", lambda: mine.rename(moved))
     out = tmp_path / "out"
     assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
                   "--tasks-per-state", "0") == 2
@@ -1794,16 +1783,7 @@ def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_di
 def refused_with_workers_after_own_load(run: Path, out: Path, monkeypatch, capfd, meanwhile) -> str:
     """The stderr of an export of ``run`` with two workers, refused (status 2), where ``meanwhile`` ran after
     the export's own load of the model and before its workers load theirs."""
-    import vlm.export
-
-    real = vlm.export.load_policy
-
-    def load(*args, **kwargs):
-        model = real(*args, **kwargs)
-        meanwhile()
-        return model
-
-    monkeypatch.setattr(vlm.export, "load_policy", load)
+    then_meanwhile(monkeypatch, "load_policy", meanwhile)
     assert export(str(run), "--out", str(out), "--episodes", str(CHUNK + 1), "--workers", "2",
                   "--tasks-per-state", "0", "--no-progress") == 2
     return capfd.readouterr().err
