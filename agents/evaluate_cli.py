@@ -39,6 +39,15 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
         p.error("give a run folder (or --vlm MODEL@URL with --env)")
     if args.run_dir and args.env:  # a run folder names its game
         p.error("--env is for --vlm without a run folder: the run folder names the game; drop it")
+    from agents.preflight import game_options_given
+    from agents.train_cli import refuse_flag_and_set
+
+    if args.run_dir and (game_options := game_options_given(args)):
+        # The model was trained on its run's board (size, ROM, start state), and --vlm plays that one too.
+        p.error(f"{' and '.join(game_options)}: the run folder's config.yaml sets the game's options, which "
+                "its model was trained for; drop it (or let a VLM play without a run folder: --vlm with "
+                "--env)")
+    refuse_flag_and_set(p, args)
     if args.vlm and (given := _given(args, "checkpoint", "stochastic")):
         p.error(f"--vlm plays no checkpoint: drop {given}")
     if args.no_video and args.video_steps:
@@ -287,6 +296,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, figure, mean_text, summarize
     from agents.machine import out_of_memory
+    from agents.preflight import flag_options, game_options_given
     from agents.runs import (
         RUNS_DIR,
         RunError,
@@ -311,6 +321,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         alone = "leave out --vlm" if args.run_dir else (
             f"give its run folder (a run trained on {env!r}) in place of --vlm and --env")
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency, alone)
+        if not args.run_dir and game_options_given(args):  # a ROM or board size it refuses names its flag
+            env_kwargs = flag_options(env, args)
         spec = check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play
         check_play_memory(env, args.episodes, spec, None)  # every episode at once: said before it too
         if not args.no_video:  # before the play, which may be paid for

@@ -136,6 +136,13 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
     return env_kwargs, spec
 
 
+def game_options_given(args: argparse.Namespace) -> list[str]:
+    """The game's options a script parsed with ``add_game_arguments`` and ``--set`` was given, as typed
+    (``--size``, ``--set env_kwargs.size=8``): refused where a run folder's config.yaml sets them."""
+    return [flag_of(f) for f in ENV_FLAGS if getattr(args, f, None) is not None] + [
+        f"--set {item}" for item in args.set]
+
+
 def flag_options(env: str, args: argparse.Namespace) -> dict[str, Any]:
     """The game options a script that plays ``env`` without a run folder (compare.py) was given: its game
     flags (``add_game_arguments``) and ``--set env_kwargs.KEY=VALUE``, over the game's own defaults, read as

@@ -40,7 +40,7 @@ from agents.cli import (
     specialist_args,
     vlm_arg,
 )
-from agents.config import DEVICES, flag_of
+from agents.config import DEVICES
 
 FRAMES = 6  # --frames' default, the worst decisions shown per VLM
 
@@ -93,15 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")
-    from agents.preflight import ENV_FLAGS
+    from agents.preflight import game_options_given
     from agents.train_cli import refuse_flag_and_set
 
-    game_flags = [flag_of(f) for f in ENV_FLAGS if getattr(args, f, None) is not None]
-    if args.specialist and (game_flags or args.set):
+    game_options = game_options_given(args)
+    if args.specialist and game_options:
         # The model was trained on its run's board (size, ROM, start state): it plays that one only.
-        given = " and ".join(game_flags + [f"--set {item}" for item in args.set])
-        p.error(f"{given}: the --specialist run's config.yaml sets the game's options, which its model was "
-                "trained for; drop it (or compare the VLMs alone, without --specialist)")
+        p.error(f"{' and '.join(game_options)}: the --specialist run's config.yaml sets the game's options, "
+                "which its model was trained for; drop it (or compare the VLMs alone, without --specialist)")
     refuse_flag_and_set(p, args)
 
     from agents.compare import (
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 for spec in args.vlm:
                     players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency, alone))
                 # Once a VLM is known to play the game, and before any request: a ROM or board size it refuses
-                env_kwargs = flag_options(env, args) if game_flags or args.set else {}
+                env_kwargs = flag_options(env, args) if game_options else {}
                 if args.out:
                     out = Path(args.out)
                 else:

@@ -20,6 +20,7 @@ import argparse
 from agents.cli import (
     EPISODE_SEED,
     EPISODE_STEP_CAP,
+    add_game_arguments,
     game_arg,
     max_steps_arg,
     nonneg_int,
@@ -27,6 +28,7 @@ from agents.cli import (
     positive_int,
     run_script,
     script_parser,
+    set_arg,
     vlm_arg,
 )
 from agents.config import DEVICES
@@ -65,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--env", type=game_arg, help="the game for --vlm without a run folder")
     p.add_argument("--out", type=path_arg, help="folder for the results instead of the run folder (one you "
                    "cannot write in); for --vlm without a run folder default runs/<env>/vlm-<model>")
+    # The game's options for --vlm --env, where no run folder's config.yaml gives them, as train_ppo.py
+    # takes them
+    add_game_arguments(p, training=False)
+    p.add_argument("--set", action="append", default=[], metavar="env_kwargs.KEY=VALUE", type=set_arg,
+                   help="any other game option, for --vlm with --env, e.g. --set env_kwargs.max_steps=500")
     from agents.vlm_client import add_client_arguments
 
     add_client_arguments(p)

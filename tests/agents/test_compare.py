@@ -2818,3 +2818,43 @@ def test_game_options_beside_a_specialist_are_refused(scripts, tmp_path, capsys)
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "error: --size: the --specialist run's config.yaml sets the game's options" in err, err
+
+
+def test_evaluate_vlm_without_a_run_takes_the_games_options_as_train_ppo_does(scripts, tmp_path, capsys):
+    # `evaluate.py --env pokemon_red --rom ROM --state none --vlm ...` was "unrecognized arguments", as
+    # compare.py's was: without a run folder a VLM could play a game only with its defaults.
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    out = tmp_path / "out"
+    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
+        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--vlm",
+                f"m@{server.url}", "--episodes", "1", "--max-steps", "2", "--no-video", "--no-cache",
+                "--no-progress", "--json", "--out", str(out)]
+        assert scripts.evaluate.main(argv) == 0, capsys.readouterr().err
+    assert server.hits == 2
+    result = json.loads(capsys.readouterr().out)
+    kwargs = result["env_kwargs"]
+    assert kwargs["rom"] == str(TEST_CARTRIDGE) and kwargs["state"] is None, result
+
+
+def test_evaluate_vlm_a_game_option_the_game_refuses_names_its_flag_before_any_request(scripts, tmp_path,
+                                                                                        capsys):
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache"]
+        assert scripts.evaluate.main([*argv, "--size", "3"]) == 2
+        err = capsys.readouterr().err
+        assert err == "error: snake size must be between 4 and 32, got 3 (change --size)\n", err
+        assert scripts.evaluate.main([*argv, "--set", "env_kwargs.size=3"]) == 2
+        assert "(change --set env_kwargs.size)" in capsys.readouterr().err
+    assert server.hits == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_game_options_beside_a_run_folder_are_refused(scripts, tmp_path, capsys):
+    # The run's config.yaml sets the game's options: its model was trained for that board.
+    for vlm in ([], ["--vlm", "m@http://127.0.0.1:9/v1"]):
+        with pytest.raises(SystemExit) as stop:
+            scripts.evaluate.main([str(tmp_path / "run"), *vlm, "--size", "8"])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert "error: --size: the run folder's config.yaml sets the game's options" in err, err
