@@ -336,7 +336,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     in_run = args.run_dir and not args.out
     flag = "the run folder" if in_run else "--out" if args.out else "the results folder"
     try:  # before the play: a folder whose every name is another endpoint's is said before any request
-        vlm_stem(out, player.client.endpoint, cap_label(args))
+        vlm_stem(out, player.client.endpoint, cap_label(args, env_kwargs))
     except RunError as e:
         print(f"error: {flag} {out}: {e}", file=sys.stderr)
         return 2
@@ -428,7 +428,7 @@ def write_vlm_results(summary: dict[str, Any], out: Path, endpoint: Any, env: st
     from agents.runs import RunError
 
     for _ in range(NAME_TRIES):
-        stem, why, free = vlm_stem(out, endpoint, cap_label(args))
+        stem, why, free = vlm_stem(out, endpoint, cap_label(args, env_kwargs))
         try:
             write_results(summary, out / stem, env, env_kwargs, episodes, args, new=free, check=check)
             return stem, why
@@ -511,9 +511,17 @@ def max_steps(args: argparse.Namespace) -> int:
     return args.max_steps or EPISODE_STEP_CAP
 
 
-def cap_label(args: argparse.Namespace) -> str:
-    """A capped evaluation keeps its own files: it never replaces the full one of the same model."""
-    return f"-max{args.max_steps}" if args.max_steps else ""
+def cap_label(args: argparse.Namespace, env_kwargs: dict[str, Any] | None = None) -> str:
+    """A capped evaluation keeps its own files: it never replaces the full one of the same model. So does a
+    VLM's play of a game given options without a run folder (``--size 12``): its files never replace those
+    of the defaults or of other options (``-opts`` and a digest of the options read)."""
+    label = f"-max{args.max_steps}" if args.max_steps else ""
+    if env_kwargs and not args.run_dir:
+        import hashlib
+
+        digest = hashlib.sha1(json.dumps(env_kwargs, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        label += f"-opts{digest}"
+    return label
 
 
 def result_files(stem: Path) -> list[Path]:

@@ -2850,6 +2850,21 @@ def test_evaluate_vlm_a_game_option_the_game_refuses_names_its_flag_before_any_r
     assert not (tmp_path / "out").exists()
 
 
+def test_evaluate_vlm_with_other_game_options_keeps_the_results_of_each(scripts, tmp_path, capsys):
+    # Named by the model, the endpoint and --max-steps only: a play at --size 12 replaced that at --size 8
+    # (and the defaults') in the same folder. The defaults keep their plain name.
+    out = tmp_path / "out"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--no-video", "--no-cache", "--no-progress", "--out", str(out)]
+        for options in ([], ["--size", "8"], ["--size", "12"], ["--size", "12"]):
+            assert scripts.evaluate.main([*argv, *options]) == 0, capsys.readouterr().err
+    names = sorted(p.name for p in out.glob("eval-vlm-*.json"))
+    assert len(names) == 3 and "eval-vlm-m-max2.json" in names, names  # --size 12 twice: its own replaced
+    sizes = sorted(json.loads((out / name).read_text())["env_kwargs"].get("size", 10) for name in names)
+    assert sizes == [8, 10, 12], sizes
+
+
 def test_evaluate_game_options_beside_a_run_folder_are_refused(scripts, tmp_path, capsys):
     # The run's config.yaml sets the game's options: its model was trained for that board.
     for vlm in ([], ["--vlm", "m@http://127.0.0.1:9/v1"]):
