@@ -1377,18 +1377,13 @@ def test_a_signal_just_after_the_export_is_in_place_does_not_say_nothing_was_wri
 
 @default_formats
 def test_a_checkpoint_rewritten_during_the_export_is_refused(run, tmp_path, capsys, monkeypatch):
-    import vlm.export
-
     mine = tmp_path / "run"
     shutil.copytree(run, mine)
-    real = vlm.export._play_and_replay
 
-    def training_saves_meanwhile(*args, **kwargs):  # the run is still training: model.zip is replaced
-        result = real(*args, **kwargs)
+    def training_saves_meanwhile():  # the run is still training: model.zip is replaced
         (mine / "model.zip").write_bytes((mine / "model.zip").read_bytes() + b"newer")
-        return result
 
-    monkeypatch.setattr(vlm.export, "_play_and_replay", training_saves_meanwhile)
+    then_meanwhile(monkeypatch, "_play_and_replay", training_saves_meanwhile)
     out = tmp_path / "out"
     assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress") == 2
     err = capsys.readouterr().err
@@ -1478,8 +1473,6 @@ def forced(mine: Path, aside: Path, run: Path) -> None:
 def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tmp_path, capsys, monkeypatch):
     # Checked once the play ended only: a train_ppo.py --force while the formats, meta.json and card were
     # written put the export in place, its meta.json naming as its run the folder now holding another.
-    import vlm.export
-
     mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
     shutil.copytree(run, mine)
     out = tmp_path / "out"
@@ -1487,13 +1480,11 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
             "--tasks-per-state", "0", "--overwrite")
     assert export(*args) == 0  # the user's earlier export, which the refused one must leave as it is
     before = digest_tree(out)
-    real = vlm.export.write_card
 
-    def forced_meanwhile(*card_args, **kwargs):  # the last thing _finish writes
-        real(*card_args, **kwargs)
+    def forced_meanwhile():  # the last thing _finish writes
         forced(mine, aside, run)
 
-    monkeypatch.setattr(vlm.export, "write_card", forced_meanwhile)
+    then_meanwhile(monkeypatch, "write_card", forced_meanwhile)
     capsys.readouterr()
     assert export(*args) == 2
     assert capsys.readouterr().err == (
@@ -1559,18 +1550,13 @@ def test_a_copy_of_a_checkpoint_changed_during_the_export_is_not_blamed_on_train
                                                                                    monkeypatch):
     # The refusal asked "is the run still training?" and said to copy the checkpoint out of the run folder,
     # also of a copy that was never in it.
-    import vlm.export
-
     copy = tmp_path / "mine.zip"
     shutil.copy(run / "model.zip", copy)
-    real = vlm.export._play_and_replay
 
-    def replaced_meanwhile(*args, **kwargs):
-        result = real(*args, **kwargs)
+    def replaced_meanwhile():
         copy.write_bytes(copy.read_bytes() + b"newer")
-        return result
 
-    monkeypatch.setattr(vlm.export, "_play_and_replay", replaced_meanwhile)
+    then_meanwhile(monkeypatch, "_play_and_replay", replaced_meanwhile)
     out = tmp_path / "out"
     assert export(str(run), "--checkpoint", str(copy), "--out", str(out), "--episodes", "2",
                   "--no-progress", "--formats", "none", "--tasks-per-state", "0") == 2
@@ -1610,7 +1596,6 @@ def test_only_the_files_training_rewrites_or_deletes_are_blamed_on_it(run, tmp_p
     # A copy kept in checkpoints/ under another name (README: `cp` to another name there is kept) was told
     # the run's training rewrites it and to copy it out of the run folder, before the play and at its end;
     # a link from outside to the run's model.zip, which training does rewrite, got no note.
-    import vlm.export
     from agents.runs import claim_run
 
     mine = tmp_path / "run"
@@ -1624,14 +1609,11 @@ def test_only_the_files_training_rewrites_or_deletes_are_blamed_on_it(run, tmp_p
     try:
         assert export(str(mine), "--checkpoint", str(link), "--out", str(tmp_path / "out"), *args) == 0
         assert f"note: {mine} is being trained now by" in capsys.readouterr().err
-        real = vlm.export._play_and_replay
 
-        def changed_meanwhile(*args, **kwargs):  # by the user: training never writes best.zip
-            result = real(*args, **kwargs)
+        def changed_meanwhile():  # by the user: training never writes best.zip
             best.write_bytes(best.read_bytes() + b"newer")
-            return result
 
-        monkeypatch.setattr(vlm.export, "_play_and_replay", changed_meanwhile)
+        then_meanwhile(monkeypatch, "_play_and_replay", changed_meanwhile)
         assert export(str(mine), "--checkpoint", str(best), "--out", str(tmp_path / "out2"), *args) == 2
     finally:
         lock.close()
@@ -1669,21 +1651,16 @@ def test_a_checkpoint_of_a_run_keeping_every_one_that_changed_is_not_blamed_on_t
                                                                                          monkeypatch):
     # Its refusal said "is the run still training? it rewrites model.zip and deletes older checkpoints as
     # it saves", though such a run (--keep-checkpoints 0) neither rewrites nor deletes a step_<N>.zip.
-    import vlm.export
-
     mine = tmp_path / "run"
     shutil.copytree(run, mine)
     config = mine / "config.yaml"
     config.write_text(config.read_text().replace("keep_checkpoints: 3\n", "keep_checkpoints: 0\n"))
     step = next((mine / "checkpoints").glob("step_*.zip"))
-    real = vlm.export._play_and_replay
 
-    def changed_meanwhile(*args, **kwargs):
-        result = real(*args, **kwargs)
+    def changed_meanwhile():
         step.write_bytes(step.read_bytes() + b"newer")
-        return result
 
-    monkeypatch.setattr(vlm.export, "_play_and_replay", changed_meanwhile)
+    then_meanwhile(monkeypatch, "_play_and_replay", changed_meanwhile)
     assert export(str(mine), "--checkpoint", str(step), "--out", str(tmp_path / "out"), "--episodes", "2",
                   "--no-progress", "--formats", "none", "--tasks-per-state", "0") == 2
     assert capsys.readouterr().err == (f"error: {step} changed during the export; give a checkpoint that "
@@ -1694,19 +1671,14 @@ def test_a_runs_checkpoint_removed_during_the_export_is_put_down_to_its_training
                                                                                   monkeypatch):
     # Pruning deletes a run's older checkpoints/step_<N>.zip as it saves: the refusal says so, as of its
     # model.zip, and does not read as if the user had removed a copy of theirs.
-    import vlm.export
-
     mine = tmp_path / "run"
     shutil.copytree(run, mine)
     step = next((mine / "checkpoints").glob("step_*.zip"))
-    real = vlm.export._play_and_replay
 
-    def pruned_meanwhile(*args, **kwargs):
-        result = real(*args, **kwargs)
+    def pruned_meanwhile():
         step.unlink()
-        return result
 
-    monkeypatch.setattr(vlm.export, "_play_and_replay", pruned_meanwhile)
+    then_meanwhile(monkeypatch, "_play_and_replay", pruned_meanwhile)
     out = tmp_path / "out"
     assert export(str(mine), "--checkpoint", str(step), "--out", str(out), "--episodes", "2", "--no-progress",
                   "--formats", "none", "--tasks-per-state", "0") == 2
@@ -1760,18 +1732,13 @@ def test_a_runs_checkpoint_given_by_a_relative_path_is_blamed_on_training_and_a_
 def test_a_checkpoint_removed_during_the_export_is_named_not_taken_for_a_full_disk(run, tmp_path, capsys,
                                                                                    monkeypatch):
     # A training run deletes all but its newest checkpoints: the one exported may go while it plays.
-    import vlm.export
-
     mine = tmp_path / "run"
     shutil.copytree(run, mine)
-    real = vlm.export._play_and_replay
 
-    def training_deletes_it_meanwhile(*args, **kwargs):
-        result = real(*args, **kwargs)
+    def training_deletes_it_meanwhile():
         (mine / "model.zip").unlink()
-        return result
 
-    monkeypatch.setattr(vlm.export, "_play_and_replay", training_deletes_it_meanwhile)
+    then_meanwhile(monkeypatch, "_play_and_replay", training_deletes_it_meanwhile)
     out = tmp_path / "out"
     assert export(str(mine), "--out", str(out), "--episodes", "2", "--no-progress") == 2
     err = capsys.readouterr().err
