@@ -149,18 +149,27 @@ def flag_options(env: str, args: argparse.Namespace) -> dict[str, Any]:
     train_ppo.py reads them and checked by building one board; a bad one is a ``ValueError`` naming its
     flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option: ``refuse_flag_and_set``."""
     from agents.config import apply_set
-    from envs.gameboy.roms import no_start_state
 
     for item in args.set:
         if set_item(item)[0][0] != "env_kwargs":
             raise ValueError(f"--set {item}: only the game's options (--set env_kwargs.KEY=VALUE) apply here")
     kwargs = apply_set({"env_kwargs": {}}, args.set)["env_kwargs"]
-    refuse_blank_paths(args.set, env)
-    kwargs.update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f, None) is not None})
-    if kwargs.get("state") is not None and no_start_state(kwargs["state"]):
-        kwargs["state"] = None
-    absolute_paths(env, kwargs)  # as in a run's config.yaml: the report is read from anywhere later
+    add_game_flags(env, kwargs, args)  # as in a run's config.yaml: the report is read from anywhere later
     return check_options(env, kwargs, set_options(args.set))[0]
+
+
+def add_game_flags(env: str, env_kwargs: dict, args: argparse.Namespace) -> None:
+    """The game flags given (``add_game_arguments``) set over ``env_kwargs``, which ``--set`` has set:
+    blank paths refused, ``--state none`` (the word, from a flag, ``--set`` or a --config file, where YAML
+    reads it as text) stored as null, to boot the ROM rather than look for a file named none, and paths
+    stored absolute (``absolute_paths``)."""
+    from envs.gameboy.roms import no_start_state
+
+    refuse_blank_paths(args.set, env)
+    env_kwargs.update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f, None) is not None})
+    if env_kwargs.get("state") is not None and no_start_state(env_kwargs["state"]):
+        env_kwargs["state"] = None
+    absolute_paths(env, env_kwargs)
 
 
 # What the rollout buffer keeps a board each step besides its observation: the action (int64 in

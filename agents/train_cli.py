@@ -27,13 +27,12 @@ from agents.config import (
 from agents.interrupts import deferred_stop
 from agents.preflight import (
     ENV_FLAGS,
-    absolute_paths,
+    add_game_flags,
     check_game,
     check_memory,
     check_self_play,
     env_flag,
     probe_game,
-    refuse_blank_paths,
     set_options,
 )
 from agents.runs import (
@@ -262,8 +261,6 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace
     Returned with the values that follow new settings (``follow_new_settings``), said once the run starts."""
     import torch
 
-    from envs.gameboy.roms import no_start_state
-
     if not args.env and not args.config:
         p.error(f"--env is required (one of: {', '.join(sorted(GAMES))})")
     cfg = load_config(args.env, args.config)
@@ -273,14 +270,7 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace
     cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
     cfg = apply_set(cfg, args.set)
     followed = follow_new_settings(cfg, old, given)
-    refuse_blank_paths(args.set, cfg["env"])
-    cfg["env_kwargs"].update({f: getattr(args, f) for f in ENV_FLAGS if getattr(args, f) is not None})
-    state = cfg["env_kwargs"].get("state")
-    if state is not None and no_start_state(state):  # the word: stored as null in config.yaml
-        # --state none: boot the ROM instead of loading a state; so too from --set or a --config
-        # file (YAML reads `none` and `None` as text), which looked for a file named none
-        cfg["env_kwargs"]["state"] = None
-    absolute_paths(cfg["env"], cfg["env_kwargs"])
+    add_game_flags(cfg["env"], cfg["env_kwargs"], args)
     typed = set_options(args.set)  # errors name --set env_kwargs.KEY for these, as typed
     try:
         check_device_defaults(cfg)
