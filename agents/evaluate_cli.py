@@ -92,6 +92,7 @@ def evaluate(args: argparse.Namespace) -> int:
         model_file,
         not_written,
         read_run_config,
+        replaced_aside,
         saved_env_tag,
         trained_env,
     )
@@ -213,7 +214,7 @@ def evaluate(args: argparse.Namespace) -> int:
         done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
         files = list(dict.fromkeys(written))  # each once: model.zip writes its step's checkpoint's file
         if not args.out and folder_identity(home) != identity:  # the paths now name the new run's files
-            names, aside = ", ".join(f.name for f in files), f".{home.resolve().name}.replaced*"
+            names, aside = ", ".join(f.name for f in files), replaced_aside(home.resolve().name)
             return (f"{done} went with the replaced run ({names}: train_ppo.py --force moved it aside as "
                     f"{aside}, and deletes it once the new run finishes or stops with a checkpoint), "
                     f"none for {rest}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fnmatch
+import glob
 import hashlib
 import json
 import os
@@ -1008,6 +1009,20 @@ def folder_identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
+
+
+def replaced_aside(name: str) -> str:
+    """Where ``train_ppo.py --force`` moves the run folder ``name`` aside (``new_run_dir``), as a glob:
+    ``.NAME.replaced``, or ``.NAME.replaced-k`` where that is taken."""
+    return f".{name}.replaced*"
+
+
+def moved_aside(path: Path, identity: tuple[int, int] | None) -> Path | None:
+    """The folder of ``identity`` (``folder_identity``) that ``--force`` moved aside from run ``path``
+    (resolved), if it is still there: ``--force`` deletes it once the new run finishes."""
+    home = Path(os.path.realpath(path))
+    return next((p for p in sorted(home.parent.glob(replaced_aside(glob.escape(home.name))))
+                 if folder_identity(p) == identity), None)
 
 
 def same_file(a: Path, b: Path) -> bool:

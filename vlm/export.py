@@ -58,9 +58,11 @@ from agents.runs import (
     json_object,
     kept_checkpoints,
     missing_folders,
+    moved_aside,
     not_written,
     process_running,
     remove_folders,
+    replaced_aside,
     trainer,
     training_now,
 )
@@ -930,12 +932,10 @@ def _replaced(run: RunInfo, identity: tuple[int, int] | None) -> ExportError | N
                            "from where it is now")
     # The old run where --force moved it (agents.runs.new_run_dir's .NAME.replaced[-k]), found by its
     # identity: --force deletes it once the new run finishes, often before a long export ends.
-    home = Path(os.path.realpath(run.path))
-    old = next((p for p in sorted(home.parent.glob(f".{glob.escape(home.name)}.replaced*"))
-                if folder_identity(p) == identity), None)
+    home, old = Path(os.path.realpath(run.path)), moved_aside(run.path, identity)
     where = (f", or copy the old run out of {old}, where --force moved it (it deletes it once the new run "
              "finishes), and export the copy" if old is not None else
-             f" (the old run is no longer beside it as {home.parent / f'.{home.name}.replaced*'}: --force "
+             f" (the old run is no longer beside it as {home.parent / replaced_aside(home.name)}: --force "
              "deletes it once the new run finishes)")
     return ExportError(f"{run.path} was replaced during the export (a train_ppo.py --force moved the run "
                        "aside and trains a new one there): nothing is written, as the export would name the "
