@@ -323,8 +323,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
             f"give its run folder (a run trained on {env!r}) in place of --vlm and --env")
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency, alone)
         if not args.run_dir and game_options_given(args):  # a ROM or board size it refuses names its flag
-            env_kwargs = flag_options(env, args)
-        spec = check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play
+            env_kwargs, spec = flag_options(env, args)  # its one build: no second (a Game Boy boot) below
+        else:
+            spec = check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play
         check_play_memory(env, args.episodes, spec, None)  # every episode at once: said before it too
         if not args.no_video:  # before the play, which may be paid for
             check_mp4_writer()

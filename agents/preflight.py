@@ -143,11 +143,12 @@ def game_options_given(args: argparse.Namespace) -> list[str]:
         f"--set {item}" for item in args.set]
 
 
-def flag_options(env: str, args: argparse.Namespace) -> dict[str, Any]:
+def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], GameSpec]:
     """The game options a script that plays ``env`` without a run folder (compare.py) was given: its game
     flags (``add_game_arguments``) and ``--set env_kwargs.KEY=VALUE``, over the game's own defaults, read as
     train_ppo.py reads them and checked by building one board; a bad one is a ``ValueError`` naming its
-    flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option: ``refuse_flag_and_set``."""
+    flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option: ``refuse_flag_and_set``.
+    With the options, what a board of the game is (``check_options``'s one build)."""
     from agents.config import apply_set
 
     for item in args.set:
@@ -155,7 +156,7 @@ def flag_options(env: str, args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"--set {item}: only the game's options (--set env_kwargs.KEY=VALUE) apply here")
     kwargs = apply_set({"env_kwargs": {}}, args.set)["env_kwargs"]
     add_game_flags(env, kwargs, args)  # as in a run's config.yaml: the report is read from anywhere later
-    return check_options(env, kwargs, set_options(args.set))[0]
+    return check_options(env, kwargs, set_options(args.set))
 
 
 def add_game_flags(env: str, env_kwargs: dict, args: argparse.Namespace) -> None:

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 for spec in args.vlm:
                     players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency, alone))
                 # Once a VLM is known to play the game, and before any request: a ROM or board size it refuses
-                env_kwargs = flag_options(env, args) if game_options else {}
+                env_kwargs = flag_options(env, args)[0] if game_options else {}
                 if args.out:
                     out = Path(args.out)
                 else:
