@@ -25,12 +25,12 @@
 - ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths);
                   a blank one is matched by no reply, an empty one included.
 
-A negation (not, n't, never, except, avoid, instead of, ...) takes back what follows it up to the next
-punctuation mark, dash, line end, "is" or conjunction "but", "so", "and" (``_NEGATION``): a reply is
-credited only where its answer stays the same without that ("Not RIGHT", "B, not C" are none; "No, it is
-not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't, was not, wasn't) with correct,
-right, true, valid or the answer takes back the word before it (``_DENIED``: "Option B is not correct" is
-none). An option's own text and an ``exact`` answer are compared whole.
+A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...) takes back what follows
+it up to the next punctuation mark, dash, line end, "is" or conjunction "but", "so", "and" (``_NEGATION``):
+a reply is credited only where its answer stays the same without that ("Not RIGHT", "B, not C" are none;
+"No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't, isnt, was not, wasn't)
+with correct, right, true, valid or the answer takes back the word before it (``_DENIED``: "Option B is
+not correct" is none). An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -138,9 +138,12 @@ _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|on
 # "but", "so" or "and" (a bracketed pair whole): a reply whose answer it covers names none ("Not RIGHT", "All
 # except RIGHT", "Don't go UP", "Not (3, 4)"; "B, not C" names two), where a negation of anything else changes
 # nothing ("No, it is not alive", "The colour that does not appear is B", "I cannot see a wall so UP"). Read
-# as any other words, the negated answer was credited. The "so" of "not so sure" is no conjunction.
+# as any other words, the negated answer was credited. The "so" of "not so sure" is no conjunction. A
+# contraction without its apostrophe ("Dont go UP", "isnt"), as models often write it, is one too
+# (``_NT``: an auxiliary then "nt"; "cant" and "wont" are nouns too rarely to matter).
+_NT = r"(?:n['’]|\b(?:do|does|did|is|are|was|were|has|have|had|ca|wo|would|could|should|must|need)n)t\b"
 _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\s{1,3}of|rather\s{1,3}than|"
-                       r"other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)\b|n['’]t\b)"
+                       r"other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)\b|" + _NT + ")"
                        r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"
                        r"(?=[,;:.!?](?:\s|$)|\s-\s|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
                        re.IGNORECASE)
@@ -148,7 +151,7 @@ _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
 _DENIED = re.compile(r"(?<!\S)(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|\S{1,40})\s{1,3}"
-                     r"(?=(?:is|was)(?:\s{1,3}not|n['’]t)\s{1,3}(?:correct|right|true|valid|"
+                     r"(?=(?:is|was)(?:\s{1,3}not|n['’]?t)\s{1,3}(?:correct|right|true|valid|"
                      r"(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b)", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)

@@ -1307,7 +1307,7 @@ FREE_FORM = [
     ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none"]),  # Pokémon's badges
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
-            "I cannot see a wall so UP", "Don't go UP so it lives"]),
+            "I cannot see a wall so UP", "Don't go UP so it lives", "Dont go UP"]),
     (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5", "Option B is not correct"]),
     (NEXT_BUTTON, ["Press A", "Walk up a bit", "Not A"]),
     (ANGLE_FREE, ["270 about Z", "Not 270 about Z", "-90 degrees about the z axis"]),
@@ -1445,3 +1445,21 @@ def test_the_denial_rule_s_mutation_gaps_are_pinned() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     assert verify(snake_reply("UP", "DOWN"), one_fatal)["accuracy"] == 1.0
     assert verify(snake_reply("UP", "Not DOWN"), one_fatal)["accuracy"] == 0.0
+
+
+def test_a_negation_written_without_its_apostrophe_takes_back_the_answer() -> None:
+    """"Dont go UP", "It isnt yes", "Cant be 5": a contraction without its apostrophe, as models often write
+    it, negated nothing, so the answer it took back was credited. It is a negation as "don't" is; a
+    negation of anything else still changes nothing."""
+    yes = {**YES_NO, "accepted": ["yes"]}
+    for reply, spec in (("Dont go UP", WORD), ("dont UP", WORD), ("I wont go UP", WORD), ("Cant go UP", WORD),
+                        ("You shouldnt go UP", WORD), ("It isnt yes", yes), ("It doesnt say yes", yes),
+                        ("It didnt reach 5", INTEGER), ("The answer isnt 5", INTEGER),
+                        ("Dont pick B", CHOICE), ("Dont go UP so it lives", WORD), ("5 isnt right", INTEGER),
+                        ("B wasnt correct", CHOICE),
+                        ("Don’t go UP", WORD), ("It isn’t 5", INTEGER)):  # the curly apostrophe as before
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply, spec in (("It doesnt survive, so no", YES_NO), ("I cant see a wall so UP", WORD),
+                        ("Dont know, but B", CHOICE), ("5 (dont count the head)", INTEGER),
+                        ("UP isnt blocked", WORD), ("It wont die - yes", yes), ("I cant tell; 5", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
