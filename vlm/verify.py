@@ -28,9 +28,13 @@
 A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...) takes back what follows
 it up to the next punctuation mark, dash, line end, "is" or conjunction "but", "so", "and" (``_NEGATION``):
 a reply is credited only where its answer stays the same without that ("Not RIGHT", "B, not C" are none;
-"No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't, isnt, was not, wasn't)
-with correct, right, true, valid or the answer takes back the word before it (``_DENIED``: "Option B is
-not correct" is none). An option's own text and an ``exact`` answer are compared whole.
+"No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't, isnt, was not, wasn't,
+would not be) with correct, right, true, valid or the answer takes back the word before it (``_DENIED``:
+"Option B is not correct" is none), as does "is" (was, would be) with wrong, incorrect, false, invalid,
+unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice/answer, or "is not" with safe or a good
+move/idea/choice/answer (``_REJECTED``: "B is wrong", "Moving UP would be a mistake" are none), except in
+a worst answer, which asks for the bad moves; "UP is not blocked" and "UP is not wrong" are UP. An
+option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -150,9 +154,20 @@ _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\
 # A negation after the answer that says it is wrong ("Option B is not correct", "5 isn't right", "(3, 4) is
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
-_DENIED = re.compile(r"(?<!\S)(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|\S{1,40})\s{1,3}"
-                     r"(?=(?:is|was)(?:\s{1,3}not|n['’]?t)\s{1,3}(?:correct|right|true|valid|"
+# (A word's opening bracket stays: "(it is fatal)" stays a bracketed group that a negation before it takes.)
+_SUBJECT = r"(?<![^\s(\[])(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})\s{1,3}"
+_IS = r"(?:is|was|would\s{1,3}be)"
+_IS_NOT = r"(?:(?:is|was)(?:\s{1,3}not|n['’]?t)|would(?:\s{1,3}not|n['’]?t)\s{1,3}be)"
+_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}(?:correct|right|true|valid|"
                      r"(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b)", re.IGNORECASE)
+# The same for a verdict that it is wrong or bad ("B is wrong", "UP is not safe", "Moving UP would be a
+# mistake"): read as any other words, the answer rejected was credited. Not in a worst answer, which asks
+# for the bad moves ("DOWN is fatal" names DOWN there); "UP is not wrong" keeps UP.
+_REJECTED = re.compile(_SUBJECT + r"(?=(?:" + _IS + r"\s{1,3}(?:wrong|incorrect|false|invalid|unsafe|fatal|"
+                       r"deadly|an?\s{1,3}(?:mistake|error|bad\s{1,3}(?:move|idea|choice|answer))|"
+                       r"the\s{1,3}wrong\s{1,3}(?:move|answer|choice|option))|" + _IS_NOT
+                       + r"\s{1,3}(?:safe|an?\s{1,3}good\s{1,3}(?:move|idea|choice|answer)))\b)",
+                       re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -283,10 +298,12 @@ def _normalised(text: str) -> str:
     return " ".join(_strip_wrapping(text).split()).casefold()
 
 
-def _affirmed(text: str) -> str:
-    """``text`` without what its negations take back (``_NEGATION``, ``_DENIED``): a reply names an answer
-    only where this reads the same answer from it as ``text`` does."""
-    return _NEGATION.sub(" ", _DENIED.sub(" ", text))
+def _affirmed(text: str, asks_bad: bool = False) -> str:
+    """``text`` without what its negations take back (``_NEGATION``, ``_DENIED``, and ``_REJECTED`` unless
+    the question ``asks_bad``): a reply names an answer only where this reads the same answer from it as
+    ``text`` does."""
+    text = _DENIED.sub(" ", text if asks_bad else _REJECTED.sub(" ", text))
+    return _NEGATION.sub(" ", text)
 
 
 def _words(text: str, signed: bool) -> list[str]:
@@ -480,13 +497,13 @@ def _rotation_ok(content: str, spec: Mapping[str, Any]) -> bool:
     return axes == {spec["axis"].lower()}
 
 
-def _snake_moves(content: str | None, moves: list[str]) -> set[str] | None:
-    """The set of moves a ``<worst_answer>`` names; empty for "None" ("no", or nothing); None if both, if
-    it names neither ("I don't know" is no answer) or if it negates a move ("DOWN, not UP")."""
+def _snake_moves(content: str | None, moves: list[str], worst: bool = False) -> set[str] | None:
+    """The set of moves a ``<worst_answer>`` (``worst``) names; empty for "None" ("no", or nothing); None if
+    both, if it names neither ("I don't know" is no answer) or if it negates a move ("DOWN, not UP")."""
     if content is None or len(content) > MAX_ANSWER_CHARS:
         return None
     named = _moves_named(content, moves)
-    return named if named == _moves_named(_affirmed(content), moves) else None
+    return named if named == _moves_named(_affirmed(content, worst), moves) else None
 
 
 def _moves_named(content: str, moves: list[str]) -> set[str] | None:
@@ -506,7 +523,7 @@ def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
     best_text, worst_text = p.tag("best_answer"), p.tag("worst_answer")
     if best_text is None or worst_text is None or len(best_text) > MAX_ANSWER_CHARS:
         return False
-    worst = _snake_moves(worst_text, moves)
+    worst = _snake_moves(worst_text, moves, worst=True)
     if worst is None or worst != set(spec["fatal"]):
         return False
     good = list(spec["good"])

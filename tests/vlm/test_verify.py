@@ -1307,8 +1307,9 @@ FREE_FORM = [
     ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none"]),  # Pokémon's badges
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
-            "I cannot see a wall so UP", "Don't go UP so it lives", "Dont go UP"]),
-    (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5", "Option B is not correct"]),
+            "I cannot see a wall so UP", "Don't go UP so it lives", "Dont go UP",
+            "UP is not safe", "Moving UP would be a mistake"]),
+    (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5", "Option B is not correct", "B is wrong"]),
     (NEXT_BUTTON, ["Press A", "Walk up a bit", "Not A"]),
     (ANGLE_FREE, ["270 about Z", "Not 270 about Z", "-90 degrees about the z axis"]),
 ]
@@ -1463,3 +1464,31 @@ def test_a_negation_written_without_its_apostrophe_takes_back_the_answer() -> No
                         ("Dont know, but B", CHOICE), ("5 (dont count the head)", INTEGER),
                         ("UP isnt blocked", WORD), ("It wont die - yes", yes), ("I cant tell; 5", INTEGER)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_an_answer_the_reply_calls_wrong_or_bad_is_not_credited() -> None:
+    """"B is wrong", "UP is incorrect", "(3, 4) is wrong", "UP is not safe", "UP is a bad move", "Moving UP
+    would be a mistake": a reply that rejects an answer in its own words was credited with it. The word
+    (or bracketed pair) before is/was/would be with wrong, incorrect, false, invalid, unsafe, fatal, deadly,
+    a mistake, an error, a bad move/idea/choice/answer, or before is not/would not be with safe or a good
+    move/idea/choice/answer is taken back; a worst answer, which asks for the bad moves, keeps them."""
+    yes = {**YES_NO, "accepted": ["yes"]}
+    for reply, spec in (("B is wrong", CHOICE), ("Option B is incorrect", CHOICE), ("UP is incorrect", WORD),
+                        ("(3, 4) is wrong", COORD), ("UP is not safe", WORD), ("UP isn't safe", WORD),
+                        ("UP is unsafe", WORD), ("UP is a bad move", WORD), ("UP was a bad idea", WORD),
+                        ("Moving UP would be a mistake", WORD), ("Going UP is fatal", WORD),
+                        ("5 is false", INTEGER), ("Yes is wrong", yes), ("X- would be an error", TURN),
+                        ("UP would not be safe", WORD), ("UP is not a good move", WORD),
+                        ("270 about Z is wrong", ANGLE_FREE), ("UP is the wrong move", WORD),
+                        ("B would not be correct", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    assert verify(snake_reply("UP is unsafe", "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 0.0
+    # Other predicates, or a negated verdict, keep the answer; so does a worst answer calling a move bad.
+    for reply, spec in (("UP is not blocked", WORD), ("UP is safe", WORD), ("UP is not wrong", WORD),
+                        ("B is right", CHOICE), ("No, that would be a mistake", YES_NO),
+                        ("DOWN is fatal, so UP", WORD | {"choices": ["UP", "LEFT"]}),
+                        ("The wrong move is DOWN; UP", WORD | {"choices": ["UP", "LEFT"]})):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    for worst in ("DOWN is fatal, RIGHT is fatal", "DOWN would be a mistake, RIGHT too",
+                  "DOWN, RIGHT (both are unsafe)", "DOWN is unsafe, RIGHT is unsafe"):
+        assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
