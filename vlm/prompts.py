@@ -78,11 +78,14 @@ def choice_draft(family: str, qa_type: str, plot_level: int, qa_level: int, imag
 
 def integer_draft(family: str, qa_type: str, plot_level: int, qa_level: int, images: list[np.ndarray],
                   context: str, stem: str, value: int, steps: Sequence[str],
-                  extra: dict[str, Any] | None = None) -> TaskDraft:
+                  extra: dict[str, Any] | None = None, count: bool = True) -> TaskDraft:
+    """One integer; ``count=False`` for an id (a map, a player's number), where "None" is no answer 0."""
     question = f"{context}\n\n{stem}\n\n{THINK_ANSWER} Answer with a single integer."
+    spec: dict[str, Any] = {"rule": "integer", "value": int(value)}
+    if not count:  # a count's spec stays as before: older exports read the same
+        spec["count"] = False
     return TaskDraft(family, qa_type, plot_level, qa_level, images, question, str(int(value)),
-                     _finish(steps, f"So the answer is {int(value)}."),
-                     {"rule": "integer", "value": int(value)}, None, dict(extra or {}))
+                     _finish(steps, f"So the answer is {int(value)}."), spec, None, dict(extra or {}))
 
 
 def coordinate_draft(family: str, qa_type: str, plot_level: int, qa_level: int, images: list[np.ndarray],
@@ -173,7 +176,7 @@ def vision_zero_drafts(rng: np.random.Generator, image: np.ndarray,
             f"Who is the spy? {players} players each hold one of the {players} images, in order (player 1 "
             "holds the first image). All players but one hold the same picture; the spy's picture differs "
             "in one small detail. Which player is the spy? Give the player's number.",
-            spy + 1, steps, {**extra, "players": players, "spy": spy + 1})
+            spy + 1, steps, {**extra, "players": players, "spy": spy + 1}, count=False)
     pair = ["The first image is the original; the second is an edited copy.", *edit.steps]
     if game == 1 and edit.appeared is not None:
         return coordinate_draft(

@@ -6,8 +6,10 @@
 
 - ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text; a
                   letter set before an option's text ("Option B: text") counts only when the two agree.
-- ``integer``     ``value``: exactly one distinct integer in the answer (digits, "3.0" as 3, or a number
-                  word up to twenty, "none" as 0; restated, "5, so the answer is 5", it is still one).
+- ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
+                  answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
+                  is 5", it is still one); "none" is 0 only where the value is a count, not an id
+                  (``count`` false: a map, a player's number).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -366,7 +368,8 @@ def _numbers(text: str) -> list[int | float]:
     return out
 
 
-def _integers(text: str) -> list[int | float]:
+def _integers(text: str, count: bool = True) -> list[int | float]:
+    # "none" is the count 0 ("None yet": no badge), but no id: "None" is no map 0 (``count`` false).
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
     # not "one" (nor "none", the count 0), which beside digits is the pronoun ("5 boxes, one on each
     # target", "5 boxes, none on a target"), as "I" is no option, unless "or" joins it to another number:
@@ -374,7 +377,8 @@ def _integers(text: str) -> list[int | float]:
     numbers = _numbers(text)
     words = _words(text, False)
     return numbers + [_NUMBER_WORDS[w] for k, w in enumerate(words) if w in _NUMBER_WORDS
-                      and not (numbers and w in ("one", "none") and not _or_number(words, k))]
+                      and not (numbers and w in ("one", "none") and not _or_number(words, k))
+                      and (count or w != "none")]
 
 
 def _or_number(words: list[str], k: int) -> bool:
@@ -450,8 +454,9 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
         # One distinct number: a reply restating its answer ("5, so the answer is 5") gives one answer,
         # where "5 or 6" gives two (5.0 and 5 are one: the decimal with a zero fraction is its integer).
         # A negated number ("Not 5") is none given.
-        numbers = set(_integers(content))
-        return numbers == {int(spec["value"])} and numbers == set(_integers(_affirmed(content)))
+        count = spec.get("count") is not False
+        numbers = set(_integers(content, count))
+        return numbers == {int(spec["value"])} and numbers == set(_integers(_affirmed(content), count))
     if rule == "coordinate":
         pair = _one_pair(_numbers(content))
         return pair == [int(v) for v in spec["value"]] and pair == _one_pair(_numbers(_affirmed(content)))
@@ -575,6 +580,7 @@ _SPEC_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
 RULES = tuple(_SPEC_KEYS)  # a tuple: `in` takes an unhashable rule (a JSON list) too
 # rule -> keys it may leave out or null, checked as _SPEC_KEYS's where given.
 _OPTIONAL_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
+    "integer": (("count", lambda v: v is None or isinstance(v, bool), "true, false or null"),),
     "rotation_angle": (("options", lambda v: v is None or _is_texts(v), "null or a list of option texts"),),
 }
 

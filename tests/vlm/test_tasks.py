@@ -1750,6 +1750,25 @@ def pokemon_state(rgb: np.ndarray, **facts: Any) -> dict[str, Any]:
                "battle_type": 0, **facts}}
 
 
+def test_pokemon_s_map_id_and_the_spy_s_number_are_no_counts() -> None:
+    """A map id and a player's number are marked "count": false, so "None" is no map 0 (Pallet Town);
+    the badge count and the party size stay counts, where "None" is 0."""
+    mod = task_module("pokemon_red")
+    state = pokemon_state(np.random.default_rng(0).integers(0, 256, (144, 160, 3), dtype=np.uint8))
+    seen = {}
+    for seed in range(40):
+        for d in mod.make_tasks(state, np.random.default_rng(seed), {}):
+            if d.verifier["rule"] == "integer":
+                seen[d.qa_type] = d
+    assert set(seen) == {"badge_count", "party_size", "map_id", "spy_game"}, set(seen)
+    assert seen["map_id"].verifier == {"rule": "integer", "value": 0, "count": False}
+    assert seen["spy_game"].verifier["count"] is False
+    assert "count" not in seen["badge_count"].verifier  # a count's spec is as before
+    assert verify("<think>a</think><answer>None</answer>", seen["map_id"])["accuracy"] == 0.0
+    assert verify("<think>a</think><answer>0</answer>", seen["map_id"])["accuracy"] == 1.0
+    assert verify("<think>a</think><answer>None</answer>", seen["badge_count"])["accuracy"] == 1.0
+
+
 def test_pokemon_edit_turns_the_square_the_way_its_kind_says() -> None:
     """"Mirrored" is left to right and "flipped" upside down, in the answer's square, nothing else: the
     spot-the-difference answer is the kind's text."""

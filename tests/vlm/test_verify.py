@@ -1305,6 +1305,7 @@ FREE_FORM = [
     (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six",
                "Not sure but I think 5", "5 isn't right", "None", "5 boxes, none on a target"]),
     ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none"]),  # Pokémon's badges
+    ({**INTEGER, "value": 0, "count": False}, ["None", "0", "Map 0"]),  # Pokémon's map id
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
             "I cannot see a wall so UP", "Don't go UP so it lives", "Dont go UP",
@@ -1492,3 +1493,18 @@ def test_an_answer_the_reply_calls_wrong_or_bad_is_not_credited() -> None:
     for worst in ("DOWN is fatal, RIGHT is fatal", "DOWN would be a mistake, RIGHT too",
                   "DOWN, RIGHT (both are unsafe)", "DOWN is unsafe, RIGHT is unsafe"):
         assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
+
+
+def test_none_is_no_number_where_the_integer_is_no_count() -> None:
+    """"None" read as 0 for every integer question, so a reply that named no map scored as Pokémon's map 0
+    (Pallet Town). An integer spec with "count": false (an id: a map, a player's number) reads "none" as
+    no number; a count, marked or not (older exports), still reads it as 0, and "zero" is 0 for both."""
+    map_zero = record({**INTEGER, "value": 0, "count": False})
+    for reply in ("None", "none.", "None yet", "I see none"):
+        assert verify(wrap(reply), map_zero)["accuracy"] == 0.0, reply
+        assert verify(wrap(reply), record({**INTEGER, "value": 0, "count": True}))["accuracy"] == 1.0, reply
+    for reply in ("0", "zero", "Map 0", "0, none other"):
+        assert verify(wrap(reply), map_zero)["accuracy"] == 1.0, reply
+    assert verify(wrap("5 or none"), record({**INTEGER, "count": False}))["accuracy"] == 1.0
+    assert spec_problem({**INTEGER, "count": None}) is None
+    assert "'count' must be true, false or null" in spec_problem({**INTEGER, "count": "no"})

@@ -105,7 +105,7 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
         return integer_draft("perception", "map_id", pl, 1, [image], ctx,
                              "What is the number of the map the player is on (the game's map id)?",
                              state["map"],
-                             [f"The current map byte (wCurMap) is {state['map']}."], extra)
+                             [f"The current map byte (wCurMap) is {state['map']}."], extra, count=False)
     return coordinate_draft("perception", "player_tile", pl, 1, [image], ctx,
                             "On which tile of the current map does the player stand? Give (x, y) in map "
                             "steps.",
