@@ -8,8 +8,9 @@
                   letter set before an option's text ("Option B: text") counts only when the two agree.
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
-                  is 5", it is still one); "none" is 0 only where the value is a count, not an id
-                  (``count`` false: a map, a player's number).
+                  is 5", it is still one); "none", and "no" before a plural noun ("No badges yet"),
+                  are 0 only where the value is a count, not an id (``count`` false: a map, a player's
+                  number).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -79,6 +80,8 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 _NUMBER_WORDS["none"] = 0  # a count of zero ("None yet": Pokémon's badges at the start), as "zero" is
+# "no" before a word on its line, read as the count 0 where that word is a plural noun (``_no_count``).
+_NO_WORD = re.compile(r"\bno[ \t]{1,3}([a-z]{1,30})\b", re.IGNORECASE)
 _WORDS = re.compile(r"[a-z0-9_]+")
 # A sign ends a word only where no word goes on: "x-" is the turn, "x-axis" the axis (no turn).
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+(?:[+\-](?![a-z0-9_]))?")
@@ -368,8 +371,20 @@ def _numbers(text: str) -> list[int | float]:
     return out
 
 
+def _no_count(m: re.Match[str]) -> str:
+    """"no" before a plural noun as "none", the count 0: the question asks "How many <noun>s?", and "No
+    badges yet", "There are no boxes on targets" answer 0. Not before a singular ("No idea", "No clue") or
+    a word that only ends in s ("No less than 3", "no bonus", "no this")."""
+    noun = m.group(1).lower()
+    plural = len(noun) > 3 and noun.endswith("s") and not noun.endswith(("ss", "us", "is"))
+    return "none" if plural else m.group()
+
+
 def _integers(text: str, count: bool = True) -> list[int | float]:
-    # "none" is the count 0 ("None yet": no badge), but no id: "None" is no map 0 (``count`` false).
+    # "none" is the count 0 ("None yet": no badge), as "no" before a plural noun is ("No badges yet"), but
+    # no id: "None" is no map 0 (``count`` false).
+    if count:
+        text = _NO_WORD.sub(_no_count, text)
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
     # not "one" (nor "none", the count 0), which beside digits is the pronoun ("5 boxes, one on each
     # target", "5 boxes, none on a target"), as "I" is no option, unless "or" joins it to another number:

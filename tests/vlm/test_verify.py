@@ -1304,7 +1304,7 @@ FREE_FORM = [
               "The snake hits its own body on move 3.\nAnswer: No", "I don't think so", "no idea"]),
     (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six",
                "Not sure but I think 5", "5 isn't right", "None", "5 boxes, none on a target"]),
-    ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none"]),  # Pokémon's badges
+    ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none", "No idea"]),  # badges
     ({**INTEGER, "value": 0, "count": False}, ["None", "0", "Map 0"]),  # Pokémon's map id
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
@@ -1402,13 +1402,13 @@ def test_an_answer_said_to_be_wrong_is_not_credited() -> None:
 def test_none_is_the_count_zero() -> None:
     """A count of zero written "None" (Pokémon's badges at the start, Sokoban's boxes on targets) named no
     number, so the right answer scored 0; "none" is the number 0 now, as "zero" is. Beside digits it is
-    the pronoun, as "one" is ("5 boxes, none on a target" is 5), unless "or" joins it to them; "No
-    badges" stays no answer, as "no idea" is."""
+    the pronoun, as "one" is ("5 boxes, none on a target" is 5), unless "or" joins it to them; "no
+    idea" stays no answer ("No badges", no before a plural noun, is 0 too: see below)."""
     zero = record({**INTEGER, "value": 0})
     for reply in ("None", "none.", "**None**", "None yet", "None of the boxes", "I see none", "zero", "0"):
         assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
         assert verify(wrap(reply), record(INTEGER))["accuracy"] == 0.0, reply
-    for reply in ("None or 1", "1 or none", "None, two", "Not none", "No badges", "no idea"):
+    for reply in ("None or 1", "1 or none", "None, two", "Not none", "no idea"):
         assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
     assert verify(wrap("5 boxes, none on a target"), record(INTEGER))["accuracy"] == 1.0
     assert verify(wrap("5 or none"), record(INTEGER))["accuracy"] == 0.0
@@ -1508,3 +1508,23 @@ def test_none_is_no_number_where_the_integer_is_no_count() -> None:
     assert verify(wrap("5 or none"), record({**INTEGER, "count": False}))["accuracy"] == 1.0
     assert spec_problem({**INTEGER, "count": None}) is None
     assert "'count' must be true, false or null" in spec_problem({**INTEGER, "count": "no"})
+
+
+def test_no_before_a_plural_noun_is_the_count_zero() -> None:
+    """"No badges yet", "No boxes on targets", "There are no apples": a count of zero said with the
+    question's plural noun named no number, so the right answer scored 0. "no" before a plural noun is the
+    count 0 now, as "none" is (beside other numbers a determiner: "No walls, so 5" is 5), where the
+    integer is a count; "No idea", "No clue", "No, 5" and "No less than 3" are no 0."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No badges yet", "No boxes on targets", "There are no apples", "NO MOVES NEEDED",
+                  "**No cubes**", "I see no turns left"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), record({**zero.verifier, "count": False}))["accuracy"] == 0.0, reply
+    for reply, spec in (("No, 5", INTEGER), ("No walls in the way, so 5 moves", INTEGER),
+                        ("5 moves, no walls in the way", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    for reply in ("No idea", "No clue", "no answer", "No, 5", "No less than 3",
+                  "No boxes or 1", "1 or no boxes", "Not no boxes", "No badges, not 1", "no matter"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    for reply in ("No boxes or 1", "1 or no boxes"):  # two answers, as "1 or none"
+        assert verify(wrap(reply), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, reply
