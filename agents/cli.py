@@ -343,7 +343,8 @@ def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
     ``main(argv=None)`` parses them) again, from any folder: it goes back to this folder first, as the
     arguments (and a run's config) name files relative to it, then runs this interpreter (the one with the
     packages), with its options, on the script, named relative to the folder where it lies inside it, else
-    absolute."""
+    absolute. A ``PYTHONPATH`` set (non-empty) goes before the interpreter: a game from a folder on it
+    (README "Adding your own game") was unknown to the command run again from a shell without it."""
     cwd = os.getcwd()
     path = os.path.abspath(script)
     if path.startswith(os.path.join(cwd, "")):
@@ -352,7 +353,9 @@ def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
             path = os.path.join(".", path)
     given = sys.argv[1:] if args is None else args
     command = [sys.executable, *interpreter_options(script), path, *given]
-    return f"cd {shlex.quote(cwd)} && {shlex.join(command)}"
+    found = os.environ.get("PYTHONPATH")
+    env = f"PYTHONPATH={shlex.quote(found)} " if found else ""  # relative entries: the folder cd goes to
+    return f"cd {shlex.quote(cwd)} && {env}{shlex.join(command)}"
 
 
 def interpreter_options(script: str) -> list[str]:

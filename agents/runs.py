@@ -742,12 +742,16 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
                    f"{instead}")
 
 
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")  # a variable a command line sets: PYTHONPATH=...
+
+
 def restart_command(run: Path) -> str | None:
     """The command that started ``run`` (command.txt's first line), made to start it over in its own folder,
     which is not empty: with --force, and --run-dir ``run`` (an auto-named run had none; a moved or copied
     run's, or a relative one read from elsewhere, named another folder, which --force replaced); None
     without one. A command recorded with the folder it ran in (``cd DIR && ...``, ``rerun_command``) keeps
-    it, and names ``run`` absolute, as it runs there; a hand-edited ``cd`` of another form gives None."""
+    it, and names ``run`` absolute, as it runs there, and its ``PYTHONPATH=...`` before the interpreter; a
+    hand-edited ``cd`` of another form gives None."""
     try:
         with open(run / "command.txt", encoding="utf-8", errors="surrogateescape") as f:
             args = shlex.split(f.readline())
@@ -757,6 +761,10 @@ def restart_command(run: Path) -> str | None:
     if cd and cd[2:] != ["&&"]:  # hand-edited: a cd that leads to no command
         return None
     args = args[len(cd):]  # kept apart: shlex.join would quote the "&&"
+    env = ""  # kept apart too (rerun_command's PYTHONPATH): quoted whole, the shell ran it as a command
+    while args and _ASSIGNMENT.match(args[0]):
+        name, value = args.pop(0).split("=", 1)
+        env += f"{name}={shlex.quote(value)} "
     if not args:
         return None
     if cd:
@@ -772,7 +780,7 @@ def restart_command(run: Path) -> str | None:
         args += ["--run-dir", str(run)]
     if "--force" not in args:
         args.append("--force")
-    return (f"cd {shlex.quote(cd[1])} && " if cd else "") + shlex.join(args)
+    return (f"cd {shlex.quote(cd[1])} && " if cd else "") + env + shlex.join(args)
 
 
 def given_checkpoint(file: str | Path) -> Path:

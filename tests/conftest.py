@@ -129,6 +129,10 @@ def path_method_fails(monkeypatch: pytest.MonkeyPatch, method: str, which: Calla
 #: The interpreter a printed ``--resume`` names: this process's, as it was typed (``train.resume_command``).
 PYTHON = shlex.quote(sys.orig_argv[0])
 
+#: What a recorded command (``cli.rerun_command``) sets before the interpreter: the PYTHONPATH these tests
+#: run with, if any (a clone's checkout tested in place of an installed one).
+RECORDED_ENV = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if os.environ.get("PYTHONPATH") else ""
+
 # A training budget that exercises every part of the pipeline in seconds.
 TINY = ["--num-envs", "8", "--policy", "tiny", "--no-progress", "--set", "ppo.n_steps=32",
         "--set", "ppo.batch_size=128", "--set", "ppo.n_epochs=1"]

@@ -24,7 +24,7 @@ from agents.cli import (
     whole_int,
 )
 from agents.cli import run_folder_arg as run_folder
-from tests.conftest import ROOT
+from tests.conftest import RECORDED_ENV, ROOT
 
 
 def test_whole_numbers_take_exponents_and_whole_floats_and_keep_their_bounds():
@@ -257,7 +257,28 @@ def test_a_recorded_command_keeps_the_interpreters_options(tmp_path, program, ke
     again = subprocess.run(command, shell=True, cwd="/", capture_output=True, text=True, timeout=60, env=env)
     assert again.stdout == "True ['error'] ['again']\n", again.stderr
     script = str(tmp_path / "pkg" / "show.py")
-    assert rerun_command(script, []).endswith(f" && {shlex.join([sys.executable, script])}")
+    assert rerun_command(script, []).endswith(f" && {RECORDED_ENV}{shlex.join([sys.executable, script])}")
+
+
+def test_a_recorded_command_keeps_the_pythonpath_that_found_its_packages(tmp_path, monkeypatch):
+    # A game from a folder on PYTHONPATH (README "Adding your own game"): command.txt left it out, so its
+    # command, run again from a shell without it, did not know the game. Relative entries are the folder's.
+    (tmp_path / "lib dir").mkdir()
+    (tmp_path / "lib dir" / "onpath.py").write_text("WHERE = 'found'\n")
+    script = tmp_path / "show.py"
+    script.write_text("import sys, onpath\nprint(onpath.WHERE, sys.argv[1:])\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", "lib dir")
+    command = rerun_command(str(script), ["a"])
+    assert f" && PYTHONPATH='lib dir' {shlex.quote(sys.executable)} " in command, command
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(command, shell=True, cwd="/", capture_output=True, text=True, timeout=60, env=env)
+    assert proc.stdout == "found ['a']\n", proc.stderr
+    # Unset or empty: the command as before, no PYTHONPATH= of its own.
+    for unset in (monkeypatch.delenv, lambda name: monkeypatch.setenv(name, "")):
+        unset("PYTHONPATH")
+        assert rerun_command(str(script), ["a"]) == f"cd {shlex.quote(str(tmp_path))} && " + shlex.join(
+            [sys.executable, "show.py", "a"])
 
 
 def test_a_recorded_script_in_a_folder_named_with_a_dash_is_not_read_as_an_option(tmp_path, monkeypatch):

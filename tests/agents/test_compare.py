@@ -25,7 +25,7 @@ from agents.compare import (
 from agents.evaluation import Episode, run_episodes
 from agents.vlm_player import Decision
 from tests.chat_server import ChatServer, Reply
-from tests.conftest import ROOT, TINY, always_right_checkpoint
+from tests.conftest import RECORDED_ENV, ROOT, TINY, always_right_checkpoint
 
 
 def _killed_comparisons_folder(out: Path, kind: str) -> Path:
@@ -1483,7 +1483,7 @@ def test_every_flag_reaches_the_comparison_with_the_command_to_run_it_again(scri
     assert [(p.env, p.concurrency) for p in seen["players"]] == [("snake", 3)]
     assert seen["prices"] == agents.compare.parse_prices(["m-vl-7b=0.5"]) and seen["prices"]
     assert seen["vlm_params"] == agents.compare.parse_params(["m-vl-7b=8B"]) and seen["vlm_params"]
-    assert seen["command"] == (f"cd {shlex.quote(str(tmp_path))} && "
+    assert seen["command"] == (f"cd {shlex.quote(str(tmp_path))} && {RECORDED_ENV}"
                                + shlex.join([sys.executable, str(ROOT / "scripts" / "compare.py"), *argv]))
     assert capsys.readouterr().out == f"report: {out / 'report.md'}\n"
 

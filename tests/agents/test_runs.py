@@ -1021,6 +1021,8 @@ def test_trained_env_from_the_tag_else_the_run_folder_the_file_sits_in(tmp_path)
     ("python t.py --run-dir old --force --env snake", "python t.py --run-dir R --force --env snake"),
     ("python t.py --run-dir=old", "python t.py --run-dir=R --force"),
     ("cd /home/u && python t.py", "cd /home/u && python t.py --run-dir ABS --force"),
+    # rerun_command's PYTHONPATH: quoted whole, 'PYTHONPATH=a b' was a command the shell did not find.
+    ("cd /u && PYTHONPATH='a b' python t.py", "cd /u && PYTHONPATH='a b' python t.py --run-dir ABS --force"),
     ("cd /home/u ; python t.py", None),
     ("cd /home/u &&", None),
 ])

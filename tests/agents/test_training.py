@@ -31,6 +31,7 @@ from envs.env import RENDER_FPS
 from tests.agents.test_machine import train_in_address_space
 from tests.conftest import (
     PYTHON,
+    RECORDED_ENV,
     ROOT,
     TINY,
     always_right_checkpoint,
@@ -744,7 +745,8 @@ def test_each_flag_reaches_the_config_train_is_given(scripts, tmp_path, monkeypa
     assert cfg["ppo"]["n_steps"] == 16 and cfg["env"] == "snake"
     # Recorded to re-run from anywhere: back to the folder it ran in, this interpreter, the script.
     script = str(ROOT / "scripts" / "train_ppo.py")
-    assert command == f"cd {shlex.quote(str(tmp_path))} && " + shlex.join([sys.executable, script, *argv])
+    assert command == (f"cd {shlex.quote(str(tmp_path))} && {RECORDED_ENV}"
+                       + shlex.join([sys.executable, script, *argv]))
     assert run == tmp_path / "run"
     assert resume is False and progress is False
 
@@ -2280,7 +2282,7 @@ def test_a_stopped_run_names_its_resume_only_with_a_model_to_resume_from(trained
         script = str(ROOT / "scripts" / "train_ppo.py")  # the recorded command, made to start over
         again = shlex.join([sys.executable, script, *argv, "--force"])
         assert (".damaged) and start the run again, as it has no checkpoint to continue from: "
-                f"cd {shlex.quote(str(tmp_path))} && {again}") in err, err
+                f"cd {shlex.quote(str(tmp_path))} && {RECORDED_ENV}{again}") in err, err
         assert "archive there" not in err and "--resume" not in err, err
 
 
@@ -4373,6 +4375,9 @@ def test_a_run_stopped_with_no_checkpoint_names_a_command_that_starts_it_again(s
     assert scripts.train_ppo.main(argv) == 2  # the same command: refused
     assert "already exists and is not empty" in capsys.readouterr().err
     command = shlex.split(err.rsplit("no checkpoint to continue from: ", 1)[1])
+    env = shlex.split(RECORDED_ENV)  # the tests' PYTHONPATH, if any, before the interpreter
+    assert command[3:3 + len(env)] == env
+    del command[3:3 + len(env)]
     assert command[:4] == ["cd", os.getcwd(), "&&", sys.executable] and "--force" in command
     assert command[4].endswith("train_ppo.py")
     assert scripts.train_ppo.main(command[5:]) == 0

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.agents.test_machine import GiB, fake_cgroup
-from tests.conftest import ROOT
+from tests.conftest import RECORDED_ENV, ROOT
 
 TINY_SNAKE = {"policy": "tiny", "env": "snake"}  # the network a check's configuration names
 
@@ -216,7 +216,8 @@ def test_a_command_line_run_records_the_python_and_script_it_ran(scripts, tmp_pa
     monkeypatch.chdir(tmp_path)
     assert scripts.train_ppo.main() == 0
     script = str(ROOT / "scripts" / "train_ppo.py")
-    assert calls == [f"cd {shlex.quote(str(tmp_path))} && {shlex.join([sys.executable, script, *args])}"]
+    assert calls == [f"cd {shlex.quote(str(tmp_path))} && {RECORDED_ENV}"
+                     + shlex.join([sys.executable, script, *args])]
 
 
 def test_a_resume_without_a_checkpoint_is_refused_before_the_game_is_built(scripts, tmp_path, monkeypatch,

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import ROOT, interrupted_while_fork_server_imports, load_script
+from tests.conftest import RECORDED_ENV, ROOT, interrupted_while_fork_server_imports, load_script
 from tests.vlm.test_card import config_paths, yaml_configs
 from tests.vlm.test_trajectories import (
     EPISODES,
@@ -311,7 +311,10 @@ def test_card_commands_work_from_any_folder(exported):
         assert paths and all(Path(p).is_absolute() and Path(p).exists() for p in paths), (flag, paths)
     meta = json.loads((exported / META).read_text())
     words = shlex.split(meta["command"])
-    assert words[0] == "cd" and words[2] == "&&" and words[3] == sys.executable
+    env = shlex.split(RECORDED_ENV)  # the tests' PYTHONPATH, if any, before the interpreter
+    assert words[0] == "cd" and words[2] == "&&" and words[3:3 + len(env)] == env
+    del words[3:3 + len(env)]
+    assert words[3] == sys.executable
     assert (Path(words[1]) / words[4]).resolve() == ROOT / "scripts" / "export_trajectories.py"
     assert f"```bash\n{meta['command']}\n```" in card
 
@@ -327,7 +330,8 @@ def test_the_run_path_is_recorded_absolute(run, tmp_path, monkeypatch, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["out"] == str(out) and printed["checkpoint"] == str(run / "model.zip")
     # Re-runnable from anywhere: it goes back to the folder whose relative paths it names.
-    assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && {shlex.quote(sys.executable)} ")
+    assert meta["command"].startswith(f"cd {shlex.quote(str(run.parent))} && {RECORDED_ENV}"
+                                      f"{shlex.quote(sys.executable)} ")
 
 
 @default_formats
