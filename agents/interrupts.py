@@ -165,11 +165,13 @@ def _raise_stop() -> NoReturn:
     raise KeyboardInterrupt
 
 
-def settled(finished: bool = True) -> None:
+def settled(finished: bool = True, over_a_stop: bool = False) -> None:
     """The work is done or being saved for the last time: from now on stop signals are ignored. A signal
-    then says so; with ``finished`` False (the work ends on a failure, saved as a stop) it says it stops."""
+    then says so; with ``finished`` False (the work ends on a failure, saved as a stop) it says it stops,
+    and so it does after a stop received, the command ending as stopped, unless ``over_a_stop``: that stop
+    found the work done (train's, in its last update), and the command ends as done."""
     global _received, _finished
-    _finished = finished and _received == 0
+    _finished = finished and (_received == 0 or over_a_stop)
     _received = max(_received, 1)
 
 

@@ -661,7 +661,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                       f"continue with: {resume_command(run)}", file=sys.stderr)
                 return model
             # All its steps taken (the signal came as learn() returned, or in the last update): the run is
-            # finished, saved and reported below, not "interrupted" with a --resume that would be refused.
+            # finished, saved and reported below, not "interrupted" with a --resume that would be refused. A
+            # repeat says so: "stopping" announced a stop that did not come.
+            settled(over_a_stop=True)
         try:
             save_checkpoint(model, run, keep)
         except CheckpointNotWritten as refused:

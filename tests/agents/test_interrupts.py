@@ -642,6 +642,16 @@ def test_a_signal_after_a_stop_is_saved_says_it_stops(capsys):
     assert capsys.readouterr().err.strip() == "stopping: one moment"
 
 
+def test_a_signal_after_a_stop_that_found_the_work_done_says_it_finishes(capsys):
+    # train's stop in its last update: the run ends as done, so a repeat is no stop to announce.
+    with stop_signals_interrupt():
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        settled(over_a_stop=True)
+        signal.raise_signal(signal.SIGTERM)
+    assert capsys.readouterr().err.strip() == "finishing: the work is done; the signal is ignored"
+
+
 def test_work_settled_outside_a_stop_block_leaves_the_next_block_stoppable(capsys):
     with stop_signals_interrupt():
         pass  # no signal received, as in a fresh process

@@ -5126,6 +5126,34 @@ def test_a_failure_after_the_last_update_finishes_the_run(failure, scripts, tmp_
     assert "the run is already at step 512" in capsys.readouterr().err
 
 
+def test_a_repeat_signal_once_a_stop_found_the_run_finished_says_it_finishes(scripts, tmp_path, monkeypatch,
+                                                                            capsys):
+    """A stop held for a stop point that learn() ended first (here as its last update's callbacks ended):
+    the run is finished, saved and reported as done. A repeat during that save said "stopping: one moment",
+    a stop that did not come (README: a signal once the steps are learned ends the run as finished)."""
+    from agents import callbacks, train
+
+    def signalled_as_it_ends(self):
+        os.kill(os.getpid(), signal.SIGINT)  # held: no stop point left in learn()
+        time.sleep(0.05)
+
+    def repeated(model, run, keep):
+        os.kill(os.getpid(), signal.SIGTERM)  # a repeat: ignored, the save goes on
+        time.sleep(0.05)
+        return save_checkpoint(model, run, keep)
+
+    save_checkpoint = train.save_checkpoint
+    monkeypatch.setattr(callbacks.MetricsCallback, "_on_training_end", signalled_as_it_ends)
+    monkeypatch.setattr(train, "save_checkpoint", repeated)
+    run = tmp_path / "run"
+    assert scripts.train_ppo.main(["--env", "snake", "--total-timesteps", "256", "--run-dir", str(run),
+                                   *TINY]) == 0
+    out, err = capsys.readouterr()
+    assert f"done: 256 steps; model at {run / 'model.zip'}" in out, err
+    assert "stopping" not in err and "--resume" not in err, err
+    assert "finishing: the work is done; the signal is ignored" in err, err
+
+
 @pytest.mark.parametrize("at", ["second play", "last print"])
 def test_a_ctrl_c_among_several_checkpoints_stops_before_the_last_write_and_is_ignored_after_it(
         trained, scripts, tmp_path, capsys, monkeypatch, at):
