@@ -28,9 +28,15 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
     refuse_unused_client_flags(p, args)
     check_episode_seeds(p, args.seed, args.episodes)
-    if not args.run_dir and (run := next((c for c in args.checkpoint or [] if os.path.isdir(c)), None)):
+    folders = [c for c in args.checkpoint or [] if os.path.isdir(c)]
+    if not args.run_dir and folders:
         # --checkpoint takes every path after it: `--checkpoint FILE RUN` took the run folder as a model file.
-        p.error(f"--checkpoint takes each path after it, {run} too: give the run folder before --checkpoint")
+        # A folder is none, so one among model files is the run; two, or one alone, say no more.
+        if len(folders) > 1 or len(args.checkpoint) == 1:
+            p.error(f"--checkpoint takes each path after it, {folders[0]} too: give the run folder before "
+                    "--checkpoint")
+        args.run_dir = folders[0]
+        args.checkpoint.remove(folders[0])
     if args.random and (given := _given(args, "checkpoint", "stochastic", "vlm")):
         p.error(f"--random plays no model: drop {given}")
     if args.vlm and not (args.run_dir or args.env):

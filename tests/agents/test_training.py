@@ -205,10 +205,26 @@ def test_a_bad_path_among_several_checkpoints_is_refused_before_any_play(trained
     assert f"error: the checkpoint {rotation} was trained on rotation, and this run plays snake" in (
         capsys.readouterr().err)
     assert not out.exists()
-    # The run folder after --checkpoint's paths was taken as one of them: said, not "give a run folder".
-    with pytest.raises(SystemExit):
-        scripts.evaluate.main(["--checkpoint", str(good), str(trained)])
-    assert f"{trained} too: give the run folder before --checkpoint" in capsys.readouterr().err
+    # Two folders after --checkpoint's paths, or a folder alone: which is the run (and which checkpoints
+    # to play) is not said; refused as such, not "give a run folder".
+    for paths in ([good, trained, tmp_path], [trained]):
+        with pytest.raises(SystemExit):
+            scripts.evaluate.main(["--checkpoint", *map(str, paths)])
+        assert f"{trained} too: give the run folder before --checkpoint" in capsys.readouterr().err
+
+
+def test_the_run_folder_after_the_checkpoints_is_taken_as_the_run(trained, scripts, tmp_path, capsys):
+    # `evaluate.py --checkpoint FILE RUN` was refused: --checkpoint takes every path after it, the run folder
+    # too. A folder is no model file, so the one folder among them, with a checkpoint beside it, is the run.
+    good = trained / "checkpoints" / "step_256.zip"
+    played = []
+    for argv in (["--checkpoint", str(good), str(trained)], [str(trained), "--checkpoint", str(good)]):
+        out = tmp_path / f"out{len(played)}"
+        assert scripts.evaluate.main([*argv, "--episodes", "2", "--no-video", "--no-progress", "--json",
+                                      "--out", str(out)]) == 0, capsys.readouterr().err
+        played.append(json.loads(capsys.readouterr().out))
+        assert len(list(out.glob("eval-step256*.json"))) == 1
+    assert played[0] == played[1] and played[0]["checkpoint"] == str(good)
 
 
 def test_a_checkpoint_given_twice_is_refused_before_any_play(trained, scripts, tmp_path, capsys, monkeypatch):
