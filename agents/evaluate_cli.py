@@ -330,6 +330,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         player = VLMPlayer(client_from_args(args.vlm, args), env, args.concurrency, alone)
         if not args.run_dir and game_options_given(args):  # a ROM or board size it refuses names its flag
             env_kwargs, spec = flag_options(env, args)  # its one build: no second (a Game Boy boot) below
+            # As compare plays them: the greedy opponent, no swarm restarts; the -opts name follows these
+            env_kwargs = eval_kwargs(env_kwargs)
         else:
             spec = check_game(env, env_kwargs)  # a ROM or start state it cannot load: said before the play
         check_play_memory(env, args.episodes, spec, None)  # every episode at once: said before it too
@@ -522,7 +524,7 @@ def max_steps(args: argparse.Namespace) -> int:
 def cap_label(args: argparse.Namespace, env_kwargs: dict[str, Any] | None = None) -> str:
     """A capped evaluation keeps its own files: it never replaces the full one of the same model. So does a
     VLM's play of a game given options without a run folder (``--size 12``): its files never replace those
-    of the defaults or of other options (``-opts`` and a digest of the options read)."""
+    of the defaults or of other options (``-opts`` and a digest of the options played, ``eval_kwargs``'s)."""
     label = f"-max{args.max_steps}" if args.max_steps else ""
     if env_kwargs and not args.run_dir:
         import hashlib

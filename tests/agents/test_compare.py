@@ -2873,3 +2873,35 @@ def test_evaluate_game_options_beside_a_run_folder_are_refused(scripts, tmp_path
         assert stop.value.code == 2
         err = capsys.readouterr().err
         assert "error: --size: the run folder's config.yaml sets the game's options" in err, err
+
+
+def test_evaluate_vlm_plays_a_duel_against_the_greedy_bot_as_compare_does(scripts, tmp_path, capsys):
+    # `evaluate.py --env snake_duel --vlm ... --set env_kwargs.opponent=random` played the random bot, where
+    # compare.py plays every duel against the greedy one (eval_kwargs): the two measured a VLM apart. Its
+    # files are named by what it played, so a re-run given opponent=greedy replaces them.
+    out, report = tmp_path / "out", tmp_path / "report"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake_duel", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--no-cache", "--no-progress"]
+        for opponent in ("random", "greedy"):
+            assert scripts.evaluate.main([*argv, "--set", f"env_kwargs.opponent={opponent}", "--no-video",
+                                          "--json", "--out", str(out)]) == 0, capsys.readouterr().err
+            assert json.loads(capsys.readouterr().out)["env_kwargs"] == {"opponent": "greedy"}
+        assert scripts.compare.main([*argv, "--set", "env_kwargs.opponent=random", "--frames", "0", "--out",
+                                     str(report)]) == 0, capsys.readouterr().err
+    assert json.loads((report / "report.json").read_text())["env_kwargs"] == {"opponent": "greedy"}
+    names = [p.name for p in out.glob("eval-vlm-*.json")]
+    assert len(names) == 1 and "-opts" in names[0], names
+
+
+def test_evaluate_vlm_plays_pokemon_without_swarm_restarts_as_compare_does(scripts, tmp_path, capsys):
+    # `--set env_kwargs.swarm=true` (or an archive_dir) reached evaluate's play, which stopped with a
+    # traceback ("swarm=True needs archive_dir"), where compare.py plays from the start state alone.
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
+        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--vlm",
+                f"m@{server.url}", "--episodes", "1", "--max-steps", "2", "--no-video", "--no-cache",
+                "--no-progress", "--json", "--out", str(tmp_path / "out")]
+        assert scripts.evaluate.main([*argv, "--set", "env_kwargs.swarm=true"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["env_kwargs"]["swarm"] is False
