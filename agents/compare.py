@@ -947,10 +947,13 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
             vlm_params: dict[str, int] | None = None, max_steps: int | None = None, device: str = "cpu",
             frames_per_vlm: int = 6, command: str = "", overwrite: bool = False,
             show_progress: bool = True, checkpoint: Path | None = None,
-            flag: str = "--out", env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+            flag: str = "--out", env_kwargs: dict[str, Any] | None = None,
+            game_spec: GameSpec | None = None) -> dict[str, Any]:
     """Play the specialist (a run folder; its model file ``checkpoint`` if given) and each VLM player on
     the same seeds; write the report. ``flag`` names ``out`` in the errors (``DEFAULT_OUT`` for the
-    default folder). ``env_kwargs``: the game's options without a specialist (its run's config sets them)."""
+    default folder). ``env_kwargs``: the game's options without a specialist (its run's config sets them);
+    ``game_spec``: what a board of the game with them is, where the caller built one (``flag_options``),
+    so it is not built again (a Game Boy game's second emulator boot)."""
     players, prices, vlm_params = players or [], prices or {}, vlm_params or {}
     if checkpoint is not None and specialist is None:  # first: "nothing to compare" would not name the fix
         raise CompareError("--checkpoint is the specialist's model file: give --specialist RUN too")
@@ -977,7 +980,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")
     if model is None:  # no specialist built the game: a missing default ROM is said now, not mid-play
-        spec = check_vlm_game(env, env_kwargs)
+        spec = game_spec or check_vlm_game(env, env_kwargs)
     check_play_memory(env, episodes, spec, model)
     labels = player_labels(players)
     try:

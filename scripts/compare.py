@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 for spec in args.vlm:
                     players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency, alone))
                 # Once a VLM is known to play the game, and before any request: a ROM or board size it refuses
-                env_kwargs = flag_options(env, args)[0] if game_options else {}
+                # its one build, which compare() takes as the game's: no second (a Game Boy boot)
+                env_kwargs, game_spec = flag_options(env, args) if game_options else ({}, None)
                 if args.out:
                     out = Path(args.out)
                 else:
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                                      command=command, overwrite=args.overwrite,
                                      show_progress=not args.no_progress,
                                      checkpoint=Path(args.checkpoint) if args.checkpoint else None,
-                                     env_kwargs=env_kwargs,
+                                     env_kwargs=env_kwargs, game_spec=game_spec,
                                      flag="--out" if args.out else DEFAULT_OUT)
                 except BaseException:
                     remove_folders(reserved)  # the default folder made above, still empty: no report

@@ -2905,3 +2905,27 @@ def test_evaluate_vlm_plays_pokemon_without_swarm_restarts_as_compare_does(scrip
                 "--no-progress", "--json", "--out", str(tmp_path / "out")]
         assert scripts.evaluate.main([*argv, "--set", "env_kwargs.swarm=true"]) == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["env_kwargs"]["swarm"] is False
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_vlm_alone_given_game_options_builds_the_game_once_before_the_play(script, scripts, tmp_path,
+                                                                              capsys, monkeypatch):
+    # compare.py checked the options on one board (flag_options) and then the game again (check_vlm_game):
+    # for a Game Boy game a second emulator boot, about 1 s, before any request.
+    from agents.evaluation import GameSpec
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    built, of = [], GameSpec.of.__func__
+
+    def counted(cls, game):
+        built.append(game.name)
+        return of(cls, game)
+
+    monkeypatch.setattr(GameSpec, "of", classmethod(counted))
+    out = ["--frames", "0"] if script == "compare" else ["--no-video"]
+    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
+        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--vlm",
+                f"m@{server.url}", "--episodes", "1", "--max-steps", "1", "--no-cache", "--no-progress",
+                "--out", str(tmp_path / "out"), *out]
+        assert getattr(scripts, script).main(argv) == 0, capsys.readouterr().err
+    assert built == ["pokemon_red"], built
