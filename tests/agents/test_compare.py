@@ -2929,3 +2929,28 @@ def test_a_vlm_alone_given_game_options_builds_the_game_once_before_the_play(scr
                 "--out", str(tmp_path / "out"), *out]
         assert getattr(scripts, script).main(argv) == 0, capsys.readouterr().err
     assert built == ["pokemon_red"], built
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_vlm_alone_given_a_rom_or_state_it_cannot_use_is_told_in_an_error_line(script, scripts, tmp_path,
+                                                                                capsys):
+    # A missing --state was a FileNotFoundError traceback in both scripts, and evaluate's --rom of a missing
+    # file, a folder or not a ROM a RomError traceback, where train_ppo.py says each in an error line.
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    junk = tmp_path / "junk.gb"
+    junk.write_bytes(b"not a ROM")
+    given = {"--rom": [str(tmp_path / "missing.gb"), str(tmp_path), str(junk)],
+             "--state": [str(tmp_path / "missing.state")]}
+    out = tmp_path / "out"
+    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
+        for flag, paths in given.items():
+            for path in paths:
+                options = {"--rom": str(TEST_CARTRIDGE), "--state": "none", flag: path}
+                argv = ["--env", "pokemon_red", *(x for item in options.items() for x in item), "--vlm",
+                        f"m@{server.url}", "--no-cache", "--no-progress", "--out", str(out)]
+                assert getattr(scripts, script).main(argv) == 2
+                err = capsys.readouterr().err
+                assert err.startswith("error: ") and path in err and "Traceback" not in err, err
+    assert server.hits == 0
+    assert not out.exists()
