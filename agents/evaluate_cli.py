@@ -53,7 +53,7 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
         p.error(f"{' and '.join(game_options)}: the run folder's config.yaml sets the game's options, which "
                 "its model was trained for; drop it (or let a VLM play without a run folder: --vlm with "
                 "--env)")
-    refuse_flag_and_set(p, args)
+    refuse_flag_and_set(p, args, training=False)
     if args.vlm and (given := _given(args, "checkpoint", "stochastic")):
         p.error(f"--vlm plays no checkpoint: drop {given}")
     if args.no_video and args.video_steps:

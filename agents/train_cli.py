@@ -61,13 +61,15 @@ def input_name(key: str, args: argparse.Namespace, typed: Collection[str]) -> st
     return env_flag(key, typed)
 
 
-def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def refuse_flag_and_set(p: argparse.ArgumentParser, args: argparse.Namespace, training: bool = True) -> None:
     """A value given both as a flag and as ``--set`` (``--size 12 --set env_kwargs.size=8``): one of them
-    would be dropped without a word, so neither is guessed."""
-    flags = {f: f for f in FLAGS} | {f"env_kwargs.{f}": f for f in ENV_FLAGS}
+    would be dropped without a word, so neither is guessed. ``training=False``: the game flags only, for a
+    script whose --set takes the game's options alone (compare, evaluate), and whose own --seed or --device,
+    set by default, is no training flag (``flag_options`` refuses ``--set seed=3`` there)."""
+    flags = ({f: f for f in FLAGS} if training else {}) | {f"env_kwargs.{f}": f for f in ENV_FLAGS}
     for item in args.set:
         flag = flags.get(".".join(set_item(item)[0]))
-        if flag is not None and getattr(args, flag, None) is not None:  # compare.py has no training flags
+        if flag is not None and getattr(args, flag, None) is not None:
             p.error(f"{flag_of(flag)} and --set {item} set the same value; give one of them")
 
 

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         # The model was trained on its run's board (size, ROM, start state): it plays that one only.
         p.error(f"{' and '.join(game_options)}: the --specialist run's config.yaml sets the game's options, "
                 "which its model was trained for; drop it (or compare the VLMs alone, without --specialist)")
-    refuse_flag_and_set(p, args)
+    refuse_flag_and_set(p, args, training=False)
 
     from agents.compare import (
         DEFAULT_OUT,

@@ -2954,3 +2954,18 @@ def test_a_vlm_alone_given_a_rom_or_state_it_cannot_use_is_told_in_an_error_line
                 assert err.startswith("error: ") and path in err and "Traceback" not in err, err
     assert server.hits == 0
     assert not out.exists()
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_vlm_alone_given_a_set_of_no_game_option_is_told_only_those_apply(script, scripts, tmp_path,
+                                                                            capsys):
+    # `--set seed=3` was "--seed and --set seed=3 set the same value; give one of them" where no --seed was
+    # given: the check of train_ppo.py's flags took the script's own --seed default for one given.
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--no-cache", "--out", str(tmp_path / "out")]
+        for item in ("seed=3", "device=cpu"):
+            assert getattr(scripts, script).main([*argv, "--set", item]) == 2
+            err = capsys.readouterr().err
+            only = "only the game's options (--set env_kwargs.KEY=VALUE) apply here"
+            assert err == f"error: --set {item}: {only}\n", err
+    assert server.hits == 0
