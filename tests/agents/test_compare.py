@@ -2969,3 +2969,17 @@ def test_a_vlm_alone_given_a_set_of_no_game_option_is_told_only_those_apply(scri
             only = "only the game's options (--set env_kwargs.KEY=VALUE) apply here"
             assert err == f"error: --set {item}: {only}\n", err
     assert server.hits == 0
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_vlm_alone_given_an_option_its_game_has_not_is_told_its_options(script, scripts, tmp_path, capsys):
+    options = "snake's options: obs, pixel_scale, size, starvation"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--no-cache", "--out", str(tmp_path / "out")]
+        for given, named in ((["--set", "env_kwargs.nonsense=1"], "--set env_kwargs.nonsense"),
+                             (["--difficulty", "easy"], "--difficulty")):
+            assert getattr(scripts, script).main([*argv, *given]) == 2
+            err = capsys.readouterr().err
+            assert err == f"error: {named} does not apply to --env snake ({options})\n", err
+    assert server.hits == 0
+    assert not (tmp_path / "out").exists()
