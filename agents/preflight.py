@@ -150,6 +150,7 @@ def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], Ga
     flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option: ``refuse_flag_and_set``.
     With the options, what a board of the game is (``check_options``'s one build)."""
     from agents.config import apply_set
+    from agents.runs import game_options
     from envs.gameboy.roms import RomError  # no emulator imported: hashing and messages only
 
     for item in args.set:
@@ -157,6 +158,8 @@ def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], Ga
             raise ValueError(f"--set {item}: only the game's options (--set env_kwargs.KEY=VALUE) apply here")
     kwargs = apply_set({"env_kwargs": {}}, args.set)["env_kwargs"]
     add_game_flags(env, kwargs, args)  # as in a run's config.yaml: the report is read from anywhere later
+    if "archive_dir" in (game_options(env) or ()):  # played without one (eval_kwargs): the check makes none
+        kwargs.pop("archive_dir", None)
     try:
         return check_options(env, kwargs, set_options(args.set))
     except (RomError, FileNotFoundError) as e:  # a --rom or --state it cannot use, said as train_ppo.py does

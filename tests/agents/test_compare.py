@@ -2983,3 +2983,22 @@ def test_a_vlm_alone_given_an_option_its_game_has_not_is_told_its_options(script
             assert err == f"error: {named} does not apply to --env snake ({options})\n", err
     assert server.hits == 0
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_vlm_alone_given_an_archive_dir_makes_no_archive_there(script, scripts, tmp_path, capsys):
+    # Played without swarm restarts or an archive (eval_kwargs), the game was still built with the archive
+    # folder to check the options: it was made, with an empty index.sqlite, for a play that never used it.
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    archive = tmp_path / "archive"
+    out = ["--frames", "0"] if script == "compare" else ["--no-video"]
+    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
+        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--set",
+                f"env_kwargs.archive_dir={archive}", "--vlm", f"m@{server.url}", "--episodes", "1",
+                "--max-steps", "1", "--no-cache", "--no-progress", "--out", str(tmp_path / "out"), *out]
+        assert getattr(scripts, script).main(argv) == 0, capsys.readouterr().err
+        # A game without archives still refuses it
+        assert getattr(scripts, script).main(["--env", "snake", *argv[6:]]) == 2
+        assert "error: --set env_kwargs.archive_dir does not apply to --env snake" in capsys.readouterr().err
+    assert not archive.exists()
