@@ -490,14 +490,22 @@ def _trajectory_state(root: Path, episode: int, step: int) -> dict[str, Any]:
 
 
 def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
-                           root: Path | None = None, batch: int = 256) -> dict[str, str]:
-    """The specialist's greedy move on each of ``questions`` (move questions of ``env``), as replies."""
+                           root: Path | None = None, batch: int = 256, blank: list[str] | None = None
+                           ) -> dict[str, str]:
+    """The specialist's greedy move on each of ``questions`` (move questions of ``env``), as replies. A
+    recurrent model answers with the memory of the question's episode where the trajectory store under
+    ``root`` rebuilds it (``remembered_predictions``), else from a blank memory: the ids of those past an
+    episode's first step go in ``blank``."""
     from agents.evaluation import Actor
     from envs import make_game
 
-    out: dict[str, str] = {}
-    for start in range(0, len(questions), batch):
-        chunk = questions[start:start + batch]
+    recurrent = hasattr(model.policy, "lstm_actor")
+    out = remembered_predictions(questions, model, env, env_kwargs, root, batch) if recurrent and root else {}
+    rest = [r for r in questions if r.id not in out]
+    if recurrent and blank is not None:  # play answers an episode's first state from a blank memory too
+        blank.extend(r.id for r in rest if not (isinstance(r.source, dict) and r.source.get("step") == 0))
+    for start in range(0, len(rest), batch):
+        chunk = rest[start:start + batch]
         states = [record_state(r, root) for r in chunk]
         # Closed however it ends, as run_episodes' games: a Game Boy game's emulators run until then.
         with contextlib.closing(make_game(env, len(chunk), **env_kwargs)) as game:
@@ -509,6 +517,65 @@ def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, en
         actions = Actor(model, len(chunk))(obs)
         for r, state, a in zip(chunk, states, actions, strict=True):
             out[r.id] = move_reply(played_move(env, state, game.ACTION_NAMES[int(a)]), r)
+    return {r.id: out[r.id] for r in questions}
+
+
+def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
+                           root: Path, batch: int = 256) -> dict[str, str]:
+    """A recurrent ``model``'s replies to those of ``questions`` whose episode the trajectory store under
+    ``root`` holds up to the question's step: the episode is replayed from its seed and recorded actions,
+    its observations fed to the policy from the first, as its play fed them, so the LSTM state at the
+    question's step is the one play carries there. A question whose replayed state is not its own (a split
+    beside another export's store, a game of other settings) is left out, as is one the store lacks."""
+    import pyarrow.parquet as pq
+
+    from agents.evaluation import Actor
+    from agents.runs import json_object
+    from envs import make_game
+    from vlm.trajectories import TRAJ_DIR, state_json
+
+    # Another game's store (a split of two games' test files) holds actions this game may not have.
+    store = root / TRAJ_DIR
+    if not (store / "steps").is_dir() or (json_object(store / "meta.json") or {}).get("env") != env:
+        return {}
+    # (episode, seed) -> its (step, question) pairs
+    wanted: dict[tuple[int, int], list[tuple[int, TaskRecord]]] = defaultdict(list)
+    for r in questions:
+        src = r.source if isinstance(r.source, dict) else {}
+        try:
+            wanted[(int(src["episode"]), int(src["seed"]))].append((int(src["step"]), r))
+        except (KeyError, TypeError, ValueError):  # another exporter's record: no episode to replay
+            continue
+    cols = pq.read_table(store / "steps", columns=["episode", "seed", "t", "action"]).to_pydict()
+    played: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)  # (episode, seed) -> {t: action}
+    for e, seed, t, a in zip(cols["episode"], cols["seed"], cols["t"], cols["action"], strict=True):
+        if (e, seed) in wanted:
+            played[(e, seed)][t] = a
+    asked: dict[tuple[int, int], list[tuple[int, TaskRecord]]] = {}  # those whose earlier actions it holds
+    for key in played:
+        asked[key] = [(step, r) for step, r in wanted[key] if all(t in played[key] for t in range(step))]
+    out: dict[str, str] = {}
+    episodes = [key for key, pairs in asked.items() if pairs]
+    for start in range(0, len(episodes), batch):
+        chunk = episodes[start:start + batch]
+        at: dict[int, list[tuple[int, TaskRecord]]] = defaultdict(list)  # step -> (board, question) pairs
+        for i, key in enumerate(chunk):
+            for step, r in asked[key]:
+                at[step].append((i, r))
+        with contextlib.closing(make_game(env, len(chunk), **env_kwargs)) as game:
+            game.reset(np.arange(len(chunk)), np.array([seed for _, seed in chunk], dtype=np.uint64))
+            obs = game.new_obs_buffer()
+            actor = Actor(model, len(chunk))  # carries each board's LSTM state from its first step
+            last = max(at)
+            for t in range(last + 1):
+                game.observe(obs)
+                actions = actor(obs)
+                for i, r in at.get(t, []):
+                    state = record_state(r, root)
+                    if json.loads(state_json(game.get_state(i))) == state:
+                        out[r.id] = move_reply(played_move(env, state, game.ACTION_NAMES[int(actions[i])]), r)
+                if t < last:  # a board past its recorded actions has no question left (or has ended)
+                    game.step(np.array([played[key].get(t, 0) for key in chunk], dtype=np.int64))
     return out
 
 
@@ -703,18 +770,26 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         env_kwargs = eval_kwargs(cfg.get("env_kwargs") or {})  # as evaluate, export and compare build it
         questions = [r for r in records if r.game == cfg["env"] and is_move_question(r)]
         spec_preds: dict[str, str] = {}
+        blank: list[str] = []  # a recurrent specialist's answers from a blank memory
         if questions:
             check_specialist(specialist, model, cfg, ckpt)
             check_board_size(questions, cfg["env"], env_kwargs, split.parent, specialist)
-            spec_preds = specialist_predictions(questions, model, cfg["env"], env_kwargs, root=split.parent)
+            spec_preds = specialist_predictions(questions, model, cfg["env"], env_kwargs, root=split.parent,
+                                                blank=blank)
         # Absolute, with its training step, as evaluate's JSON and compare's report name their model.
         out["specialist"] = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
                              "step": int(model.num_timesteps), "move_questions": len(spec_preds)}
         warnings = [step_warning(questions, cfg["env"], specialist, ckpt, int(model.num_timesteps), split)]
-        if spec_preds and hasattr(model.policy, "lstm_actor"):  # a memory no state of its play starts from
-            warnings.append(f"--specialist {specialist} is --recurrent: it answers each move question from a "
-                            "blank LSTM memory, as if the question's state began an episode, so its move "
-                            "accuracy is not that of its play (evaluate.py scores its play)")
+        if blank:  # a memory play has at an episode's first state only
+            from vlm.trajectories import TRAJ_DIR
+
+            store = split.parent / TRAJ_DIR
+            n = f"{len(blank)} of its {len(spec_preds)}"
+            warnings.append(f"--specialist {specialist} is --recurrent: {n} move questions are answered from "
+                            "a blank LSTM memory, as if the question's state began an episode, so its move "
+                            "accuracy on them is not that of its play (evaluate.py scores its play): their "
+                            f"episode's earlier steps are not in {store} or do not replay to the question's "
+                            "state; score the split beside the trajectories/ of the export that wrote it")
         if any(warnings):
             out["specialist"]["warning"] = "; ".join(w for w in warnings if w)
         if not spec_preds:

@@ -353,43 +353,117 @@ def test_a_recurrent_specialist_answers_each_question_from_a_blank_memory(datase
     assert calls[0]["episode_start"].tolist() == [True] * 3
 
 
-def test_a_recurrent_specialist_s_blank_memory_is_said_not_silent(predictions, dataset, scripts, capsys,
-                                                                    monkeypatch):
-    # Its move accuracy came from a blank LSTM memory (README), which play never has past an episode's
-    # first step, yet the output read as that of the policy's play: nothing said so.
-    import agents.compare
+@pytest.fixture(scope="module")
+def recurrent_dataset(tmp_path_factory, scripts):
+    """A tiny --recurrent Snake run, a model of it whose moves depend on its memory, and the test split of
+    that model's export (every episode's move questions)."""
+    import torch
+    from sb3_contrib import RecurrentPPO
+
+    tmp = tmp_path_factory.mktemp("recurrent")
+    run, out, memory = tmp / "run", tmp / "data", tmp / "memory.zip"
+    # RecurrentPPO's update with the preset's batches takes minutes on two cores: small ones, one epoch.
+    assert scripts.train_ppo.main(["--env", "snake", "--recurrent", "--total-timesteps", "1024", "--num-envs",
+                                   "4", "--policy", "tiny", "--no-progress", "--video-every", "100000",
+                                   "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=64", "--set",
+                                   "ppo.n_epochs=1", "--run-dir", str(run)]) == 0
+    # So few steps leave an LSTM whose memory hardly ever changes the greedy move (here it played LEFT
+    # throughout): its recurrent weights and action head redrawn (seeded) make one whose moves depend on it.
+    model = RecurrentPPO.load(run / "model.zip", device="cpu")
+    draw = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for weight in (model.policy.lstm_actor.weight_hh_l0, model.policy.action_net.weight):
+            weight.copy_(torch.randn(weight.shape, generator=draw))
+    model.save(memory)
+    assert scripts.export_trajectories.main([str(run), "--checkpoint", str(memory), "--episodes", "6",
+                                             "--out", str(out), "--formats", "none", "--split", "0,0,1",
+                                             "--tasks-per-state", "4", "--no-progress", "--json"]) == 0
+    return run, memory, out / "test.jsonl"
+
+
+def test_a_recurrent_specialist_answers_with_the_memory_of_the_question_s_episode(recurrent_dataset):
+    # It answered every move question from a blank LSTM memory, as if each state began an episode: not the
+    # move its play makes there, with the memory of the episode's earlier steps.
+    import pandas as pd
+
     from agents.compare import load_specialist
+    from vlm.scoring import played_move, specialist_predictions
+    from vlm.trajectories import TRAJ_DIR
 
-    path, _, _ = predictions
-    run, split = dataset
+    run, memory, split = recurrent_dataset
+    model, cfg, _ = load_specialist(run, "cpu", memory)
+    questions = [r for r in load_records(split) if is_move_question(r)]
+    steps = pd.read_parquet(split.parent / TRAJ_DIR / "steps").set_index(["episode", "t"])
 
-    class Policy:  # RecurrentPPO's policy has lstm_actor; the rest is the trained feed-forward one's
-        def __init__(self, real):
-            self.real, self.lstm_actor = real, None
+    # The export's play is the model's greedy play of each episode from its start (the LSTM state carried).
+    def played(r: TaskRecord) -> str:
+        action = steps.loc[(r.source["episode"], r.source["step"]), "action_name"]
+        return move_reply(played_move("snake", r.extra["state"], action), r)
 
-        def __getattr__(self, name):
-            return getattr(self.real, name)
+    assert len({r.source["episode"] for r in questions}) > 1 and max(r.source["step"] for r in questions) > 5
+    replies = specialist_predictions(questions, model, "snake", cfg["env_kwargs"], root=split.parent, batch=2)
+    assert replies == {r.id: played(r) for r in questions}
+    # ... where a blank memory answers otherwise, as it did: the memory is what makes them agree.
+    blank = specialist_predictions(questions, model, "snake", cfg["env_kwargs"])
+    assert any(blank[r.id] != played(r) for r in questions)
 
-    class Recurrent:
-        def __init__(self, real):
-            self.real, self.policy = real, Policy(real.policy)
 
-        def __getattr__(self, name):
-            return getattr(self.real, name)
+def test_a_recurrent_specialist_beside_another_game_s_store_answers_from_a_blank_memory(recurrent_dataset,
+                                                                                        tmp_path):
+    # Snake questions put in another game's export (two games' test files together): both exported with
+    # --seed 0 share their episodes' seeds, but that store's actions are the other game's, here Rotation's
+    # move 5, which a Snake game refuses to step.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        def predict(self, obs, state=None, episode_start=None, deterministic=False):
-            return self.real.predict(obs, deterministic=deterministic)
+    from agents.compare import load_specialist
+    from vlm.scoring import specialist_predictions
 
-    def load_recurrent(*args, **kwargs):
-        model, cfg, ckpt = load_specialist(*args, **kwargs)
-        return Recurrent(model), cfg, ckpt
+    run, memory, split = recurrent_dataset
+    store = tmp_path / "trajectories"
+    shutil.copytree(split.parent / "trajectories", store)
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "env": "rotation"}))
+    for part in (store / "steps").glob("*.parquet"):
+        table = pq.read_table(part)
+        moves = pa.array([5] * len(table), pa.int16())
+        pq.write_table(table.set_column(table.schema.get_field_index("action"), "action", moves), part)
+    model, cfg, _ = load_specialist(run, "cpu", memory)
+    questions = [r for r in load_records(split) if is_move_question(r)]
+    blank: list[str] = []
+    replies = specialist_predictions(questions, model, "snake", cfg["env_kwargs"], root=tmp_path, blank=blank)
+    assert replies == specialist_predictions(questions, model, "snake", cfg["env_kwargs"])
+    assert blank == [r.id for r in questions if r.source["step"] > 0] != []
 
-    monkeypatch.setattr(agents.compare, "load_specialist", load_recurrent)
-    assert scripts.score_predictions.main([str(split), str(path), "--specialist", str(run), "--json"]) == 0
+
+def test_a_recurrent_specialist_says_how_many_questions_it_answers_from_a_blank_memory(
+        recurrent_dataset, scripts, capsys):
+    run, memory, split = recurrent_dataset
+    records = load_records(split)
+    preds = split.parent / "preds.jsonl"
+    reference_predictions(records, preds)
+    flags = ["--specialist", str(run), "--checkpoint", str(memory), "--json"]
+    assert scripts.score_predictions.main([str(split), str(preds), *flags]) == 0
     said = capsys.readouterr()
-    warning = (f"warning: --specialist {run} is --recurrent: it answers each move question from a blank LSTM "
-               "memory, as if the question's state began an episode, so its move accuracy is not that of its "
-               "play (evaluate.py scores its play)")
+    assert said.err == "" and "warning" not in json.loads(said.out)["specialist"]  # every memory rebuilt
+
+    # Questions whose episode the store beside the split lacks, or does not reach their state, are answered
+    # from a blank memory (a question at an episode's first step is answered so in play too, and not counted).
+    moves = [k for k, r in enumerate(records) if is_move_question(r) and r.source["step"] > 0]
+    assert len(moves) >= 3
+    changes = ({"episode": 999}, {"step": records[moves[1]].source["step"] + 1}, {"episode": 999, "step": 0})
+    for k, change in zip(moves[:3], changes, strict=True):
+        records[k] = TaskRecord.from_dict({**records[k].to_dict(), "source": {**records[k].source, **change}})
+    mixed = split.parent / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records))
+    assert scripts.score_predictions.main([str(mixed), str(preds), *flags]) == 0
+    said = capsys.readouterr()
+    n = sum(map(is_move_question, records))
+    warning = (f"warning: --specialist {run} is --recurrent: 2 of its {n} move questions are answered from a "
+               "blank LSTM memory, as if the question's state began an episode, so its move accuracy on them "
+               "is not that of its play (evaluate.py scores its play): their episode's earlier steps are not "
+               f"in {split.parent / 'trajectories'} or do not replay to the question's state; score the "
+               "split beside the trajectories/ of the export that wrote it")
     assert said.err.splitlines() == [warning]
     assert json.loads(said.out)["specialist"]["warning"] == warning.removeprefix("warning: ")
 
