@@ -842,3 +842,29 @@ def test_exports_without_llamafactory_put_together_as_the_readme_says(tmp_path_f
         parts = [src / "easyr1" / f"{split}.parquet" for src in exports]
         rows = [r for p in parts if p.is_file() for r in pq.read_table(p).to_pylist()]
         assert pq.read_table(mixed / "easyr1" / f"{split}.parquet").to_pylist() == rows and rows
+
+
+def row_groups(path: Path) -> list[int]:
+    meta = pq.ParquetFile(path).metadata
+    return [meta.row_group(k).num_rows for k in range(meta.num_row_groups)]
+
+
+def test_parquet_put_together_as_the_readme_says_keeps_the_exports_row_groups(tmp_path_factory, tmp_path,
+                                                                            monkeypatch):
+    """pyarrow, and through it datasets (verl's and EasyR1's loader), reads a row group's nested images
+    column as one array, which holds at most 2 GB: README's block wrote each merged parquet as one row group
+    of every row, so a merged split whose images passed 2 GB (2,400 rows of 1 MB: "Nested data conversions
+    not implemented for chunked array outputs") loaded nowhere, though each export's did. It now copies
+    the exports' row groups (at most 512 rows each, as the export writes them) one by one."""
+    exports, mixed = two_snake_exports_merged(tmp_path_factory, tmp_path, monkeypatch, "easyr1,verl")
+    merged = 0
+    for name in ("easyr1", "verl"):
+        for split in SPLITS:
+            parts = [p for p in (src / name / f"{split}.parquet" for src in exports) if p.is_file()]
+            if not parts:
+                continue
+            assert row_groups(mixed / name / f"{split}.parquet") == [n for p in parts for n in row_groups(p)]
+            rows = [r for p in parts for r in pq.read_table(p).to_pylist()]
+            assert pq.read_table(mixed / name / f"{split}.parquet").to_pylist() == rows
+            merged += len(parts) > 1
+    assert merged  # some split had a file from both exports
