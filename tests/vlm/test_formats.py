@@ -711,6 +711,26 @@ def test_the_readme_names_the_lengths_a_folder_of_several_exports_needs():
         assert re.search(rf"`{re.escape(setting)}`[^.]*largest of the exports' cards", section), setting
 
 
+def test_the_readme_names_the_image_limits_a_folder_of_several_exports_needs():
+    """Each card's image limits (EasyR1's limit_images, OpenRLHF's max_images_per_prompt, lmm-r1's
+    limit_mm_per_prompt) are its own export's most images in a record: a Snake export's card said 4 where a
+    Sokoban one said 5 (spy games show 3 to 5 players), and a folder of both, run with the Snake card's
+    limit, stops vLLM at the first 5-image prompt. README's recipe named only the lengths to take the
+    largest of; it names these too, as the cards write them."""
+    from tests.conftest import ROOT
+    from vlm.card import LOADING
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("**Several games in one dataset.**"):]
+    section = " ".join(section[:section.index("\n## ")].split())  # its lines joined
+    written = {"easyr1": "worker.rollout.limit_images=", "openrlhf": "--data.max_images_per_prompt"}
+    for name, setting in (*written.items(), ("openrlhf", "--limit_mm_per_prompt")):
+        assert setting in LOADING[name][1], setting  # the card's own words
+        setting = setting.rstrip("=")
+        sentence = r"(?:[^.]|\.(?=\S))*"  # up to the sentence's end: a point before a space
+        assert re.search(rf"`{re.escape(setting)}`{sentence}largest of the exports' cards", section), setting
+
+
 def jsonl_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
