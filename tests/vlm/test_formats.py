@@ -888,3 +888,25 @@ def test_parquet_put_together_as_the_readme_says_keeps_the_exports_row_groups(tm
             assert pq.read_table(mixed / name / f"{split}.parquet").to_pylist() == rows
             merged += len(parts) > 1
     assert merged  # some split had a file from both exports
+
+
+def test_the_readme_block_refuses_an_export_made_without_relative_paths(tmp_path_factory, tmp_path,
+                                                                         monkeypatch):
+    """README's block says each export is made with --relative-paths, but put one made without it together
+    all the same: the merged LLaMA-Factory, OpenRLHF and ms-swift files named that export's images by
+    absolute path, which a move of the merged folder, or the export deleted once merged, left dangling
+    (found only by the trainer). It now stops first, naming the export and the flag, and writes nothing."""
+    from tests.conftest import load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+
+    run = tiny_snake_run(tmp_path_factory)
+    exports = [tmp_path / "datasets" / "snake", tmp_path / "datasets" / "sokoban"]
+    for seed, out, extra in zip(("1000000", "2000000"), exports, (["--relative-paths"], []), strict=True):
+        args = export_args(run, out, "--episodes", "4", "--max-steps", "6", "--seed", seed, "--formats",
+                           "openrlhf", *extra)
+        assert load_script("export_trajectories").main(args) == 0
+    monkeypatch.chdir(tmp_path)
+    refused = r"^datasets/sokoban was exported without --relative-paths: export it again with it\b"
+    with pytest.raises(SystemExit, match=refused):
+        exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    assert not (tmp_path / "datasets" / "mixed").exists()
