@@ -910,3 +910,15 @@ def test_the_readme_block_refuses_an_export_made_without_relative_paths(tmp_path
     with pytest.raises(SystemExit, match=refused):
         exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
     assert not (tmp_path / "datasets" / "mixed").exists()
+
+
+def test_the_readme_block_refuses_a_folder_it_already_wrote(tmp_path_factory, tmp_path, monkeypatch):
+    """Run again into the same folder (the exports made anew, one without verl, or with no val split),
+    README's block rewrote the files the new exports have and left the others as the first run wrote them:
+    a verl/ or val.jsonl of the games put together before, beside records of the new ones, read by the
+    trainer as the set. It now stops before writing, naming the folder, and leaves the first run's files."""
+    _, mixed = two_snake_exports_merged(tmp_path_factory, tmp_path, monkeypatch, "easyr1")
+    before = {p: p.read_bytes() for p in mixed.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit, match=r"^datasets/mixed exists: put the exports together in a new folder"):
+        exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    assert {p: p.read_bytes() for p in mixed.rglob("*") if p.is_file()} == before
