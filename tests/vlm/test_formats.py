@@ -922,3 +922,31 @@ def test_the_readme_block_refuses_a_folder_it_already_wrote(tmp_path_factory, tm
     with pytest.raises(SystemExit, match=r"^datasets/mixed exists: put the exports together in a new folder"):
         exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
     assert {p: p.read_bytes() for p in mixed.rglob("*") if p.is_file()} == before
+
+
+def test_the_readme_block_refuses_a_third_export_of_a_game_in_a_folder_named_as_the_second(
+        tmp_path_factory, tmp_path, monkeypatch):
+    """README's block names a second export's LLaMA-Factory entries after its folder; three Snake exports in
+    folders all named ``export`` (runs/<seed>/export) gave the third the second's names, so its files
+    replaced the second's and dataset_info.json listed two exports of three, without a word. It now stops,
+    naming the export and its folder's name, before writing anything."""
+    from tests.conftest import load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+
+    run = tiny_snake_run(tmp_path_factory)
+    exports = [tmp_path / "datasets" / seed / "export" for seed in ("1000000", "2000000", "3000000")]
+    for out in exports:
+        args = export_args(run, out, "--relative-paths", "--episodes", "4", "--max-steps", "6", "--seed",
+                           out.parent.name, "--formats", "llamafactory")
+        assert load_script("export_trajectories").main(args) == 0
+    monkeypatch.chdir(tmp_path)
+    block = readme_python_after("**Several games in one dataset.**")
+    named = 'exports = [Path("datasets/snake"), Path("datasets/sokoban")]'
+    assert named in block
+    block = block.replace(named, f"exports = {[str(out.relative_to(tmp_path)) for out in exports]!r}\n"
+                                 "exports = [Path(src) for src in exports]")
+    refused = (r"^datasets/3000000/export: its LLaMA-Factory entries would take the names of another export's"
+               r" \(depthfirst_snake_\w+_export\): rename its folder\b")
+    with pytest.raises(SystemExit, match=refused):
+        exec(compile(block, "README.md", "exec"), {})
+    assert not (tmp_path / "datasets" / "mixed").exists()
