@@ -261,6 +261,13 @@ def decimals(x: float, places: int) -> str:
     return f"{round(x, places) + 0.0:.{places}f}"
 
 
+def mean_text(x: float) -> str:
+    """A mean score as printed: two decimals, or three where two would round it off the scores' own
+    three (Pokémon's 1.105 in every episode read "mean 1.10", below its median and max of 1.105)."""
+    places = 2 if round(x, 2) == round(x, 3) else 3
+    return decimals(x, places)
+
+
 def run_folder_arg(text: str) -> str:
     """``path_arg`` for a training run's folder, whose name must be valid UTF-8: TensorBoard's event writer
     cannot encode one that is not (a Latin-1 name from an old disk), and failed after the folder was made."""

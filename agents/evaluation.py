@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.cli import EPISODE_STEP_CAP, decimals
+from agents.cli import EPISODE_STEP_CAP, decimals, mean_text  # noqa: F401 - mean_text: imported from here too
 from agents.interrupts import deferred_stop, stop_point
 from envs import is_builtin, make_game
 from envs.base import RENDER_SCALE, Game, GameDefinitionError, check_contract
@@ -485,13 +485,6 @@ def best_episode(episodes: list[Episode]) -> Episode:
     """The episode a video shows: the highest score, then the highest return (of two duel games with
     the same apples, the win, not the quick loss), then the fewest steps."""
     return max(episodes, key=lambda e: (e.score, e.ret, -e.length))
-
-
-def mean_text(x: float) -> str:
-    """A mean score as printed: two decimals, or three where two would round it off the scores' own
-    three (Pokémon's 1.105 in every episode read "mean 1.10", below its median and max of 1.105)."""
-    places = 2 if round(x, 2) == round(x, 3) else 3
-    return decimals(x, places)
 
 
 def figure(x: float) -> str:

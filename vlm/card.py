@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from agents.cli import decimals
+from agents.cli import mean_text
 from vlm.formats import (
     EASYR1_PIXELS,
     HF_SPLIT,
@@ -192,7 +192,7 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"(episode k: seed + k), "
              f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",
              # + 0.0: a max of exactly -0.0 read "max -0" (:g keeps the sign), beside the mean's 0.00
-             f"- scores of kept episodes: mean {decimals(scores['kept_mean'], 2)}, "
+             f"- scores of kept episodes: mean {mean_text(scores['kept_mean'])}, "
              f"max {scores['kept_max'] + 0.0:g}",
              (f"- up to {plural(_most_tasks(meta['env'], meta['tasks_per_state']), 'task')} per state, from "
               + _module_named(meta["env"])

@@ -106,8 +106,12 @@ def test_the_headline_and_provenance_say_what_was_played_and_kept():
             "minari`)") in other
     assert "(score ≥" not in render_card({**META, "min_score": None}, SPLITS, CURRICULUM, [])
     # A Game Boy score is a sum of float rewards: a mean just below zero read "mean -0.00".
-    below = render_card({**META, "scores": {"kept_mean": -0.001, "kept_max": 0.0}}, SPLITS, CURRICULUM, [])
+    below = render_card({**META, "scores": {"kept_mean": -0.0001, "kept_max": 0.0}}, SPLITS, CURRICULUM, [])
     assert "- scores of kept episodes: mean 0.00, max 0" in below
+    # Pokémon's score counts a tile as 0.001: four episodes of 0.101 read "mean 0.10, max 0.101", a mean
+    # below every episode. Three decimals where two would round off the scores' own, as evaluate prints it.
+    tiles = render_card({**META, "scores": {"kept_mean": 0.101, "kept_max": 0.101}}, SPLITS, CURRICULUM, [])
+    assert "- scores of kept episodes: mean 0.101, max 0.101\n" in tiles
 
 
 def test_examples_show_each_family_once_from_train_and_commands_fit_every_record():
