@@ -197,6 +197,22 @@ def test_state_none_boots_the_rom_from_set_and_config_as_from_the_flag(scripts, 
         assert yaml.safe_load((run / "config.yaml").read_text())["env_kwargs"]["state"] is None
 
 
+def test_the_rom_given_as_state_names_state_alone_to_change(scripts, tmp_path, capsys):
+    """--state ROM (the ROM's path given to both flags) said "(change --rom or --state)": the message's own
+    hint "(the --rom, given as --state?)" named --rom too, the one flag that was right."""
+    pytest.importorskip("pyboy")
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    run = tmp_path / "run"
+    for state in (["--state", str(TEST_CARTRIDGE)], ["--set", f"env_kwargs.state={TEST_CARTRIDGE}"]):
+        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), *state, "--run-dir", str(run), *TINY]
+        assert scripts.train_ppo.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "it is a Game Boy ROM, not a saved state" in err, err
+        assert err.endswith(f"(change {state[0]}{' env_kwargs.state' if state[0] == '--set' else ''})\n"), err
+    assert not run.exists()
+
+
 def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
