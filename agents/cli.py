@@ -193,16 +193,33 @@ def set_arg(text: str) -> str:
     return text
 
 
+def any_case(choices: Iterable[str]) -> Callable[[str], str]:
+    """An argparse type for a flag with ``choices``: the choice ``text`` names in any case (``--policy 10M``
+    was "invalid choice"), else ``text`` as given, which argparse refuses naming the choices."""
+    canonical = {choice.lower(): choice for choice in choices}
+
+    def parse(text: str) -> str:
+        return canonical.get(text.lower(), text)
+    return parse
+
+
+def device_arg(text: str) -> str:
+    """A ``--device`` in lower case, as torch names every device (``CPU`` was "unknown device");
+    ``check_device`` checks it where it is used."""
+    return text.lower()
+
+
 def game_arg(text: str) -> str:
-    """A game's name (``--env``), one of ``envs.GAMES``. An empty one is named so: the scripts read an
-    empty ``--env`` as not given ("--env is required") or as unknown."""
+    """A game's name (``--env``), one of ``envs.GAMES``, in any case (as ``any_case``). An empty one is
+    named so: the scripts read an empty ``--env`` as not given ("--env is required") or as unknown."""
     from envs import GAMES  # here, not at the top: gymnasium loads only for a script given --env
 
     known = ", ".join(sorted(GAMES))
     _refuse_empty(text, f"name a game: {known}")
-    if text not in GAMES:
+    name = any_case(GAMES)(text)
+    if name not in GAMES:
         raise argparse.ArgumentTypeError(f"unknown env {text!r}; known envs: {known}")
-    return text
+    return name
 
 
 def path_arg(text: str) -> str:
@@ -329,15 +346,17 @@ def add_game_arguments(parser: argparse.ArgumentParser, training: bool = True) -
 
     add = parser.add_argument
     add("--size", type=whole_int, help="snake, snake_duel, sokoban: board size")
-    add("--obs", choices=SNAKE_OBS, help="snake: observation kind")
-    add("--difficulty", choices=list(SOKOBAN_DIFFICULTIES), help="sokoban: level preset")
+    add("--obs", type=any_case(SNAKE_OBS), choices=SNAKE_OBS, help="snake: observation kind")
+    add("--difficulty", type=any_case(SOKOBAN_DIFFICULTIES), choices=list(SOKOBAN_DIFFICULTIES),
+        help="sokoban: level preset")
     if training:
-        add("--opponent", choices=SNAKE_DUEL_OPPONENTS,
+        add("--opponent", type=any_case(SNAKE_DUEL_OPPONENTS), choices=SNAKE_DUEL_OPPONENTS,
             help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
     add("--rom", type=path_arg, help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
     add("--state", type=path_arg, help="pokemon_red, gameboy: start state (.state) to reset to "
         "(none: boot the ROM)")
-    add("--game", choices=GAMEBOY_GAMES, help="gameboy: which PyBoy game wrapper gives reward and game over")
+    add("--game", type=any_case(GAMEBOY_GAMES), choices=GAMEBOY_GAMES,
+        help="gameboy: which PyBoy game wrapper gives reward and game over")
     add("--allow-unknown-rom", action="store_const", const=True,
         help="pokemon_red: run a ROM whose SHA-1 is not in roms/README.md's table")
     if training:

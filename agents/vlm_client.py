@@ -66,7 +66,16 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import api_key_env_arg, nonneg_int, not_utf8, one_line, path_arg, positive_int, safe_text
+from agents.cli import (
+    any_case,
+    api_key_env_arg,
+    nonneg_int,
+    not_utf8,
+    one_line,
+    path_arg,
+    positive_int,
+    safe_text,
+)
 from agents.config import flag_of
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
@@ -945,7 +954,7 @@ def add_client_arguments(p: Any) -> None:
     g.add_argument("--extra-body", metavar="JSON", help="fields added to every request, overriding the "
                    "defaults; null drops one, e.g. '{\"max_tokens\": null, \"max_completion_tokens\": 4096, "
                    "\"temperature\": null}' for OpenAI reasoning models")
-    g.add_argument("--image-detail", choices=IMAGE_DETAILS[1:],
+    g.add_argument("--image-detail", type=any_case(IMAGE_DETAILS[1:]), choices=IMAGE_DETAILS[1:],
                    help="the detail of every image part (OpenAI's image_url.detail: low is a fixed small "
                    "number of tokens an image; default: not sent, the server's choice)")
     g.add_argument("--cache-dir", type=path_arg,

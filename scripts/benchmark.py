@@ -39,7 +39,7 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 import argparse
 
 from agents.benchmark_cli import benchmark_command
-from agents.cli import positive_float, positive_int_up_to, run_script, script_parser
+from agents.cli import any_case, device_arg, positive_float, positive_int_up_to, run_script, script_parser
 from agents.config import DEVICES
 from agents.machine import usable_cores
 from agents.presets import PRESETS
@@ -62,18 +62,20 @@ MAX_WORKERS = 256
 # And on the time: 1e99 seconds a figure, or 1e99 timed rollouts, was a benchmark without end.
 MAX_SECONDS = 600
 MAX_ROLLOUTS = 1000
+BENCHMARK_ENVS = ("snake", "gameboy")  # --env: the batched-core figures, or the emulator path
 STEADY = "a rate stops changing long before"
 
 
 def parser() -> argparse.ArgumentParser:
     p = script_parser(__doc__)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--env", choices=("snake", "gameboy"), default="snake",
+    p.add_argument("--env", type=any_case(BENCHMARK_ENVS), choices=BENCHMARK_ENVS, default="snake",
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
     p.add_argument("--emulators", type=positive_int_up_to(MAX_EMULATORS, "emulators per worker"),
                    help=f"emulators per worker for --env gameboy (default 4, at most {MAX_EMULATORS})")
-    p.add_argument("--device", help=f"torch device for the training figures: {DEVICES} (default cpu)")
-    p.add_argument("--policy", choices=sorted(PRESETS),
+    p.add_argument("--device", type=device_arg,
+                   help=f"torch device for the training figures: {DEVICES} (default cpu)")
+    p.add_argument("--policy", type=any_case(PRESETS), choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")
     p.add_argument("--boards", type=positive_int_up_to(MAX_BOARDS, STEADY),
                    help=f"boards for env_sps and vec_env_sps (default 4096, at most {MAX_BOARDS:,})")

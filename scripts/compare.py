@@ -28,6 +28,7 @@ from agents.cli import (
     add_game_arguments,
     add_specialist_argument,
     check_episode_seeds,
+    device_arg,
     game_arg,
     max_steps_arg,
     nonneg_int,
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     # None until parsed: given without --vlm, it is refused (it would do nothing)
     p.add_argument("--frames", type=nonneg_int, help=f"worst decisions shown per VLM (default {FRAMES})")
     # None until parsed: see specialist_args.
-    p.add_argument("--device", help=f"torch device for the specialist: {DEVICES} (default cpu)")
+    p.add_argument("--device", type=device_arg,
+                   help=f"torch device for the specialist: {DEVICES} (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # The game's options where no --specialist run's config.yaml gives them (the VLMs alone), as train_ppo.py
     # takes them

@@ -21,6 +21,7 @@ from agents.cli import (
     EPISODE_SEED,
     EPISODE_STEP_CAP,
     add_game_arguments,
+    device_arg,
     game_arg,
     max_steps_arg,
     nonneg_int,
@@ -48,7 +49,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED}: away from the "
                    "seeds of a run with --seed 0 unless it played about a million episodes or was resumed "
                    f"near step {EPISODE_SEED}; README, Evaluation)")
-    p.add_argument("--device", default="cpu", help=f"torch device for the policy: {DEVICES} (default cpu)")
+    p.add_argument("--device", type=device_arg, default="cpu",
+                   help=f"torch device for the policy: {DEVICES} (default cpu)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     p.add_argument("--random", action="store_true",
                    help="a uniformly random agent on the run's game and settings (the baseline)")

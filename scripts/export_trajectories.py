@@ -18,6 +18,7 @@ import sys
 from agents.cli import (
     EPISODE_STEP_CAP,
     check_episode_seeds,
+    device_arg,
     finite_float,
     max_steps_arg,
     nonneg_int,
@@ -75,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=max_steps_arg, default=d.max_steps,
                    help=f"cut every episode after this many moves (default: the game's own limits, at most "
                    f"{EPISODE_STEP_CAP:,})")
-    p.add_argument("--device", default=d.device,
+    p.add_argument("--device", type=device_arg, default=d.device,
                    help=f"torch device for the policy: {DEVICES} (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")

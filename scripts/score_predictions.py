@@ -25,6 +25,7 @@ from typing import Any
 
 from agents.cli import (
     add_specialist_argument,
+    device_arg,
     out_file_arg,
     path_arg,
     print_json,
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
                    "as in evaluate.py and export_trajectories.py)")
     # None until parsed: see specialist_args.
-    p.add_argument("--device", help=f"torch device for --specialist: {DEVICES} (default cpu)")
+    p.add_argument("--device", type=device_arg,
+                   help=f"torch device for --specialist: {DEVICES} (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=out_file_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true",

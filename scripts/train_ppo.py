@@ -15,6 +15,8 @@ import sys
 
 from agents.cli import (
     add_game_arguments,
+    any_case,
+    device_arg,
     game_arg,
     nonneg_int,
     path_arg,
@@ -46,8 +48,10 @@ def parser() -> argparse.ArgumentParser:
                    "256 on CUDA and 64 on a CPU)")
     p.add_argument("--num-workers", type=nonneg_int, help="worker processes, at most --num-envs (0: in this "
                    "process; default: 0 for the batched games, one per core for the Game Boy ones)")
-    p.add_argument("--policy", choices=sorted(PRESETS), help="network preset (default: by device)")
-    p.add_argument("--device", help=f"{DEVICES} (default auto: CUDA when available; mps only when given)")
+    p.add_argument("--policy", type=any_case(PRESETS), choices=sorted(PRESETS),
+                   help="network preset (default: by device)")
+    p.add_argument("--device", type=device_arg,
+                   help=f"{DEVICES} (default auto: CUDA when available; mps only when given)")
     p.add_argument("--seed", type=whole_int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
                    "torch and PPO too (0 to 2**32 - 1, default 0)")
     p.add_argument("--run-dir", type=run_folder_arg,

@@ -362,3 +362,44 @@ def test_max_steps_help_states_the_cap_an_episode_has_without_it(script, scripts
     text = " ".join(capsys.readouterr().out.split())
     help_ = re.search(r"--max-steps MAX_STEPS (.*?) --", text).group(1)
     assert f"at most {EPISODE_STEP_CAP:,}" in help_, help_
+
+
+class _Parsed(Exception):
+    """Raised with a script's parsed arguments, so the test stops before the script does any work."""
+
+
+@pytest.mark.parametrize("script, argv, expected", [
+    ("train_ppo", ["--env", "Snake", "--policy", "10M", "--device", "CPU", "--obs", "Grid", "--difficulty",
+                   "EASY", "--opponent", "Greedy", "--game", "Tetris"],
+     {"env": "snake", "policy": "10m", "device": "cpu", "obs": "grid", "difficulty": "easy",
+      "opponent": "greedy", "game": "tetris"}),
+    ("compare", ["--env", "SNAKE", "--device", "CUDA:0", "--image-detail", "LOW"],
+     {"env": "snake", "device": "cuda:0", "image_detail": "low"}),
+    ("evaluate", ["run", "--env", "Rotation", "--device", "CPU"], {"env": "rotation", "device": "cpu"}),
+    ("export_trajectories", ["run", "--out", "out", "--device", "MPS"], {"device": "mps"}),
+    ("score_predictions", ["split.jsonl", "p.jsonl", "--device", "Auto"], {"device": "auto"}),
+    ("benchmark", ["--env", "GameBoy", "--policy", "Tiny", "--device", "CPU"],
+     {"env": "gameboy", "policy": "tiny", "device": "cpu"}),
+])
+def test_a_named_choice_is_taken_in_any_case(script, argv, expected, scripts, monkeypatch):
+    # --policy 10M got argparse's usage and "invalid choice", --env Snake "unknown env", --device CPU
+    # "unknown device": each takes the name as the help and the README spell it (lower case) in any case.
+    from agents.cli import _ScriptParser
+
+    real = _ScriptParser.parse_args
+
+    def stop(self, args=None, namespace=None):
+        raise _Parsed(real(self, args, namespace))
+
+    monkeypatch.setattr(_ScriptParser, "parse_args", stop)
+    with pytest.raises(_Parsed) as exc:
+        getattr(scripts, script).main(argv)
+    args = vars(exc.value.args[0])
+    assert {key: args[key] for key in expected} == expected
+
+
+def test_a_choice_in_no_case_is_still_refused_naming_the_choices(scripts, capsys):
+    with pytest.raises(SystemExit) as exc:
+        scripts.train_ppo.main(["--env", "snake", "--policy", "10X"])
+    assert exc.value.code == 2
+    assert "argument --policy: invalid choice: '10X' (choose from " in capsys.readouterr().err
