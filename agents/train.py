@@ -33,6 +33,7 @@ from agents.callbacks import (
     tensorboard_writers,
 )
 from agents.cli import interpreter_options
+from agents.config import DEFAULTS
 from agents.evaluation import eval_kwargs
 from agents.interrupts import (
     settled,
@@ -476,6 +477,16 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     return _stopped(model, run, int(cfg["keep_checkpoints"]), RunError(message), save=trained)
 
 
+def slow_preset_warning(policy: str, device_type: str) -> str | None:
+    """The warning for a new run of the ``10m`` preset on a CPU, else None: it trains there at a twentieth
+    or less of the CPU default's rate (README, Policies and PPO), which the bar alone showed."""
+    if policy != "10m" or device_type != "cpu":
+        return None
+    default = DEFAULTS["cpu_policy"]
+    return (f"warning: the 10m preset trains at about 150 steps/s on a CPU (on 10×10 Snake, 2 cores), "
+            f"{default}, the CPU default, at thousands: give --policy {default}, or train 10m on CUDA")
+
+
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
           progress: bool = True) -> Any:
     """Train (or continue training) into ``run``. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and
@@ -584,6 +595,9 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             lstm = "+LSTM" if cfg.get("recurrent") else ""  # the count holds the LSTMs, not the preset alone
             print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']}{lstm} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
+            note = None if resume else slow_preset_warning(cfg["policy"], model.device.type)  # said at start
+            if note:
+                print(note, file=sys.stderr)
             if uses_self_play(cfg) and not resume:  # a resumed run's pool holds its checkpoints too
                 note = no_snapshot_warning(int(cfg["total_timesteps"]), model.n_steps * model.n_envs,
                                            int(cfg["self_play"]["snapshot_every"]))

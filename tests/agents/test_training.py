@@ -5329,3 +5329,47 @@ def test_a_signal_while_a_failed_run_saves_says_it_stops(tmp_path, scripts, monk
                                    str(tmp_path / "run"), *TINY]) == 2
     err = capsys.readouterr().err
     assert "stopping: one moment" in err and "finishing" not in err
+
+
+@pytest.mark.parametrize("policy, warned", [("10m", True), ("tiny", False)])
+def test_a_new_run_of_10m_on_a_cpu_is_warned_of_its_speed_after_the_start_line(scripts, tmp_path, monkeypatch,
+                                                                                 capsys, policy, warned):
+    # --policy 10m on a CPU trained at about 150 steps/s, the CPU default tiny at thousands, without a word:
+    # the user learnt it from the bar, or from a run that had not finished by morning.
+    import agents.train
+
+    def stop(*args, **kwargs):  # TensorBoard's logger is made just after the line: nothing trains
+        raise ValueError("stopped after the start line")
+
+    monkeypatch.setattr(agents.train, "configure", stop)
+    argv = ["--env", "snake", "--device", "cpu", "--policy", policy, "--num-envs", "8", "--no-progress",
+            "--run-dir", str(tmp_path / "run")]
+    assert scripts.train_ppo.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(f"depthfirst: env=snake device=cpu policy={policy} (")  # the start line as before
+    warning = ("warning: the 10m preset trains at about 150 steps/s on a CPU (on 10×10 Snake, 2 cores), "
+               "tiny, the CPU default, at thousands: give --policy tiny, or train 10m on CUDA\n")
+    assert (warning in err) is warned
+    if warned:  # once, as the run starts
+        assert err.count("warning:") == 1
+
+
+def test_a_resumed_10m_run_on_a_cpu_is_not_warned_again(tmp_path, monkeypatch, capsys):
+    # The warning came as the run started; its preset is fixed for a --resume, which says nothing more.
+    import agents.train
+    from agents.config import load_config, resolve
+
+    def stop(*args, **kwargs):
+        raise ValueError("stopped after the start line")
+
+    monkeypatch.setattr(agents.train, "configure", stop)
+    monkeypatch.setattr(agents.train, "load_model",
+                        lambda cfg, path, venv: agents.train.build_model(cfg, venv))
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # load_model is faked
+    cfg = resolve({**load_config("snake"), "policy": "10m", "num_envs": 8, "device": "cpu"}, False)
+    with pytest.raises(ValueError, match="stopped after the start line"):
+        agents.train.train(cfg, run, "cmd", resume=True, progress=False)
+    out, err = capsys.readouterr()
+    assert "policy=10m" in out and "warning" not in err
