@@ -267,6 +267,14 @@ def name_too_long(path: str) -> bool:
     return any(len(os.fsencode(name)) > limit for name in names)
 
 
+def given_path(given: str | os.PathLike[str], absolute: str | os.PathLike[str]) -> str:
+    """A folder as a message names it: as given, and where that is relative, ``absolute`` too (its absolute
+    form, taken as the command started). A relative name is read from the working folder, which may have
+    moved since: "." inside a run that a train_ppo.py --force moved aside named the old run, not the folder
+    the message was about."""
+    return str(given) if os.path.isabs(given) else f"{given} ({absolute})"
+
+
 def shown_path(path: str, limit: int = 80) -> str:
     """``path`` cut to ``limit`` characters for a message (a name too long for the disk is thousands)."""
     return path if len(path) <= limit else f"{path[:limit]}... ({len(path):,} characters)"

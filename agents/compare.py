@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_STEP_CAP, bar_size, not_utf8, safe_text
+from agents.cli import EPISODE_STEP_CAP, bar_size, given_path, not_utf8, safe_text
 from agents.curves import pyplot
 from agents.evaluation import (
     Episode,
@@ -1009,8 +1009,8 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         # A train_ppo.py --force moved the run aside with its compare-<time> in it: the report was made again
         # in the new run, of the model it replaced.
         if folder_identity(home) != identity:
-            raise CompareError(f"{flag} {out} was moved or replaced while the comparison played (a "
-                               "train_ppo.py --force of the run it is in?): no report written"
+            raise CompareError(f"{flag} {given_path(out, home)} was moved or replaced while the comparison "
+                               "played (a train_ppo.py --force of the run it is in?): no report written"
                                f"{cached_answers_hint(players, fix='give another --out')}")
         try:
             check_out_dir(out, overwrite, flag)  # again: something may have been put there during the play

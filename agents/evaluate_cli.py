@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agents.cli import EPISODE_STEP_CAP, bar_size, check_episode_seeds, print_json
+from agents.cli import EPISODE_STEP_CAP, bar_size, check_episode_seeds, given_path, print_json
 from agents.interrupts import stop_signals_interrupt
 
 STOPPED = "\ninterrupted: no new results written"
@@ -116,9 +116,9 @@ def evaluate(args: argparse.Namespace) -> int:
         # A train_ppo.py --force in another terminal, while the episodes played, moved the run aside and
         # made a new one at its name: its results went there, as eval-step<N> of a model it never trained.
         if not args.out and folder_identity(home) != identity:
-            raise RunError(f"{run} was replaced while this evaluation played (a train_ppo.py --force moved "
-                           "the run aside and trains a new one there): the results, of the replaced run's "
-                           "model, are not written into the new run")
+            raise RunError(f"{given_path(run, home)} was replaced while this evaluation played (a "
+                           "train_ppo.py --force moved the run aside and trains a new one there): the "
+                           "results, of the replaced run's model, are not written into the new run")
 
     try:
         check_device(args.device)
@@ -220,7 +220,8 @@ def evaluate(args: argparse.Namespace) -> int:
         done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
         files = list(dict.fromkeys(written))  # each once: model.zip writes its step's checkpoint's file
         if not args.out and folder_identity(home) != identity:  # the paths now name the new run's files
-            names, aside = ", ".join(f.name for f in files), replaced_aside(home.resolve().name)
+            real = home.resolve()
+            names, aside = ", ".join(f.name for f in files), real.parent / replaced_aside(real.name)
             return (f"{done} went with the replaced run ({names}: train_ppo.py --force moved it aside as "
                     f"{aside}, and deletes it once the new run finishes or stops with a checkpoint), "
                     f"none for {rest}")
@@ -404,7 +405,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         fix = "see what is there now" if folder_identity(home) != identity else "free some space"
         remove_folders(made)  # nothing was written into them
         kept = cached_answers_hint([player], "" if in_run else " (or give another --out)", fix)
-        print(f"error: {flag} {out}: {e}{kept}", file=sys.stderr)
+        print(f"error: {flag} {given_path(out, home)}: {e}{kept}", file=sys.stderr)
         return 2
     except BaseException:  # a stop while the best episode is replayed or encoded: nothing written either
         remove_folders(made)

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, bar_size
+from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, bar_size, given_path
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
@@ -845,7 +845,9 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     """Run the whole export; returns a summary (counts, seconds per phase, output folder)."""
     _put_right(Path(opts.out))  # first: it may put back the --out that plan checks
     # Before plan reads the run: a train_ppo.py --force moving it aside later gives its name another folder.
-    identity = folder_identity(Path(os.path.abspath(opts.run)))
+    # Absolute now: "." read later would be the working folder, which a --force moves aside with the run.
+    home = Path(os.path.abspath(opts.run))
+    identity = folder_identity(home)
     p = plan(opts)
     for note in p.notes:
         print(note, file=sys.stderr, flush=True)
@@ -884,12 +886,12 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         finally:
             torch.set_num_threads(threads)
         # The workers may have loaded another; a replaced run's folder holds another run's config.
-        changed = _replaced(run, identity) or _checkpoint_changed(run, played_sha1)
+        changed = _replaced(run, home, identity) or _checkpoint_changed(run, played_sha1)
         if changed is not None:
             raise changed
         summary = _finish(p, partial, model, logs, kept, outputs, times, t0, env_kwargs, played_sha1)
         # Again before the swap: a --force while the formats, Minari and the card were written (minutes).
-        changed = _replaced(run, identity)
+        changed = _replaced(run, home, identity)
         if changed is not None:
             raise changed
     except BaseException as e:
@@ -899,7 +901,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
         if isinstance(e, ReplayMismatch):
             raise ExportError(str(e)) from None
         if isinstance(e, RunError):  # a worker's load of the checkpoint: one gone since, most often
-            raise (_replaced(run, identity) or _checkpoint_changed(run, played_sha1)
+            raise (_replaced(run, home, identity) or _checkpoint_changed(run, played_sha1)
                    or ExportError(str(e))) from None
         if isinstance(e, BrokenProcessPool):  # killed from outside: most often by the out-of-memory killer
             raise ExportError(f"an export worker process died ({str(e).rstrip('.')}); if the machine ran "
@@ -919,25 +921,27 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     return summary
 
 
-def _replaced(run: RunInfo, identity: tuple[int, int] | None) -> ExportError | None:
-    """The refusal of an export whose run folder is no longer the one of ``identity`` (a train_ppo.py --force
-    moved it aside and made a new run at its name), else None: meta.json would name the new run as its run,
-    and the run's model.zip, another model now, was blamed on the run's training."""
-    now = folder_identity(Path(os.path.abspath(run.path)))
+def _replaced(run: RunInfo, home: Path, identity: tuple[int, int] | None) -> ExportError | None:
+    """The refusal of an export whose run folder, at ``home`` (absolute, as the export started), is no longer
+    the one of ``identity`` (a train_ppo.py --force moved it aside and made a new run at its name), else None:
+    meta.json would name the new run as its run, and the run's model.zip, another model now, was blamed on
+    the run's training."""
+    now = folder_identity(home)
+    shown = given_path(run.path, home)
     if now == identity:
         return None
     if now is None:  # moved or deleted, not (yet) replaced: nothing trains there
-        return ExportError(f"{run.path} was moved or removed during the export: nothing is written, as the "
+        return ExportError(f"{shown} was moved or removed during the export: nothing is written, as the "
                            "export's meta.json would name a run folder that is not there; export the run "
                            "from where it is now")
     # The old run where --force moved it (agents.runs.new_run_dir's .NAME.replaced[-k]), found by its
     # identity: --force deletes it once the new run finishes, often before a long export ends.
-    home, old = Path(os.path.realpath(run.path)), moved_aside(run.path, identity)
+    real, old = Path(os.path.realpath(home)), moved_aside(home, identity)
     where = (f", or copy the old run out of {old}, where --force moved it (it deletes it once the new run "
              "finishes), and export the copy" if old is not None else
-             f" (the old run is no longer beside it as {home.parent / replaced_aside(home.name)}: --force "
+             f" (the old run is no longer beside it as {real.parent / replaced_aside(real.name)}: --force "
              "deletes it once the new run finishes)")
-    return ExportError(f"{run.path} was replaced during the export (a train_ppo.py --force moved the run "
+    return ExportError(f"{shown} was replaced during the export (a train_ppo.py --force moved the run "
                        "aside and trains a new one there): nothing is written, as the export would name the "
                        f"new run; export the new run once it is trained{where}")
 

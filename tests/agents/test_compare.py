@@ -1921,8 +1921,10 @@ def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_
     assert scripts.compare.main(argv) == 2
     err = capsys.readouterr().err
     # Named as the default folder it is, not as an --out the user never gave.
-    assert (f"error: the report folder {Path(arg) / 'compare-20261207-020000'} was moved or replaced while "
-            "the comparison played") in err and "--force" in err, err
+    report = "compare-20261207-020000"
+    shown = run / report if given == "path" else f"{report} ({run / report})"  # findable: not in "." now
+    assert (f"error: the report folder {shown} was moved or replaced while the comparison played") in err
+    assert "--force" in err, err
     assert not list(run.glob("compare-*"))
     assert not list((tmp_path / ".run.replaced").glob("compare-*/report.*"))  # nor into the old run
 

@@ -320,8 +320,8 @@ def test_several_checkpoints_of_a_run_replaced_after_the_first_say_where_its_res
     assert (aside / "eval-step256.json").is_file() and not list(run.glob("eval-*"))
     assert f"{run} was replaced while this evaluation played" in err
     went = ("results written for 1 of 2 checkpoints went with the replaced run (eval-step256.json: "
-            "train_ppo.py --force moved it aside as .run.replaced*, and deletes it once the new run finishes "
-            "or stops with a checkpoint)")
+            f"train_ppo.py --force moved it aside as {tmp_path / '.run.replaced*'}, and deletes it once the "
+            "new run finishes or stops with a checkpoint)")
     assert err.endswith(f"; {went}, none for {second}\n")
     assert len(plays) == (2 if when == "play" else 1)
 
@@ -358,10 +358,12 @@ def test_several_checkpoints_of_a_run_replaced_after_the_first_through_a_symlink
     err = capsys.readouterr().err
     assert sorted(f.name for f in aside.glob("eval-*")) == ["eval-step256.json"]
     assert not list(run.glob("eval-*"))
-    assert f"{arg} was replaced while this evaluation played" in err
+    # "." is named with the folder it was when the evaluation started: the shell's "." is the old run now.
+    shown = arg if given == "symlink" else f". ({run})"
+    assert f"{shown} was replaced while this evaluation played" in err
     went = ("results written for 1 of 2 checkpoints went with the replaced run (eval-step256.json: "
-            "train_ppo.py --force moved it aside as .run.replaced*, and deletes it once the new run finishes "
-            "or stops with a checkpoint)")
+            f"train_ppo.py --force moved it aside as {run.parent / '.run.replaced*'}, and deletes it once "
+            "the new run finishes or stops with a checkpoint)")
     assert err.endswith(f"; {went}, none for {second}\n"), err
 
 

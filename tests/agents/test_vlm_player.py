@@ -962,7 +962,8 @@ def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_ne
                 "--no-video", "--cache-dir", str(tmp_path / "cache")]
         assert scripts.evaluate.main(argv) == 2
     err = capsys.readouterr().err
-    assert f"error: the run folder {arg}: was replaced while this evaluation played" in err
+    shown = arg if given == "path" else f". ({run})"  # "." is the old run now, where the shell is
+    assert f"error: the run folder {shown}: was replaced while this evaluation played" in err
     assert "see what is there now and run the same command again" in err and "free some space" not in err
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
     assert sorted(p.name for p in (tmp_path / ".run.replaced").iterdir()) == ["config.yaml"]

@@ -3099,3 +3099,23 @@ def test_a_trajectories_only_refusal_names_its_first_flag_before_a_run_that_cann
                                           r"--tasks-per-state 0 draws none; drop --formats \(or raise "
                                           r"--tasks-per-state\)$"):
         plan(opts)
+
+
+def test_a_run_given_as_dot_and_replaced_during_the_export_is_named_where_it_was(run, tmp_path, capsys,
+                                                                                 monkeypatch):
+    # Given as "." from inside it: the check read the working folder, which moved aside with the old run, so
+    # the replacement went unseen and the export was written naming the folder --force deletes; and "."
+    # named no folder the user could find once the shell's "." was the old run.
+    mine, aside = tmp_path / "run", tmp_path / ".run.replaced"
+    shutil.copytree(run, mine)
+    then_meanwhile(monkeypatch, "_play_and_replay", lambda: forced(mine, aside, run))
+    monkeypatch.chdir(mine)
+    out = tmp_path / "out"
+    assert export(".", "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
+                  "--tasks-per-state", "0") == 2
+    assert capsys.readouterr().err == (
+        f"error: . ({mine}) was replaced during the export (a train_ppo.py --force moved the run aside and "
+        "trains a new one there): nothing is written, as the export would name the new run; export the new "
+        f"run once it is trained, or copy the old run out of {aside}, where --force moved it (it deletes it "
+        "once the new run finishes), and export the copy\n")
+    assert not out.exists()
