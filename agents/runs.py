@@ -988,6 +988,36 @@ def remove_folders(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+class MadeFolders:
+    """The folders an output made (``missing_folders``' list, innermost first), removed again (``remove``,
+    those still empty) where they are then: through a handle on the folder above them, held until ``close``.
+    A train_ppo.py --force moves a run aside with the ``compare-<time>`` made in it, and ``remove_folders``
+    looked at the old name, in the new run, leaving it empty in the old one. Where no handle can be had:
+    ``remove_folders``."""
+
+    def __init__(self, made: list[Path]) -> None:
+        self.made = made
+        above = os.path.dirname(os.path.abspath(made[-1])) if made else ""
+        self.names = [os.path.relpath(os.path.abspath(folder), above) for folder in made]  # now: "." may move
+        self.handle: int | None = None
+        if made and os.rmdir in os.supports_dir_fd:
+            with contextlib.suppress(OSError):  # a folder one may write in but not read
+                self.handle = os.open(above, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
+
+    def remove(self) -> None:
+        if self.handle is None:
+            remove_folders(self.made)
+            return
+        for name in self.names:  # innermost first
+            with contextlib.suppress(OSError):  # not made after all, or not empty: left as it is
+                os.rmdir(name, dir_fd=self.handle)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            os.close(self.handle)
+            self.handle = None
+
+
 @contextlib.contextmanager
 def folders_made_for(folder: Path) -> Iterator[None]:
     """Around making ``folder`` (``mkdir(parents=True)``) and writing an output in it: should either fail, a

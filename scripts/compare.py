@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.interrupts import stop_signals_interrupt
     from agents.machine import out_of_memory
     from agents.preflight import flag_options
-    from agents.runs import RUNS_DIR, remove_folders
+    from agents.runs import RUNS_DIR, MadeFolders
     from agents.vlm_client import ChatConfigError, cache_root, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs.gameboy.roms import RomError
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     env = args.env or ""  # none only with nothing to compare, which compare() says before any use
     players = []
-    reserved: list[Path] = []  # the default folder, made here (and removed again if the comparison fails)
+    reserved = MadeFolders([])  # the default folder, made here (and removed again if the comparison fails)
     command = rerun_command(__file__, argv)
     stopped = "\ninterrupted: no report written" + (
         " (the VLM answers so far are cached for a re-run)" if args.vlm and not args.no_cache else "")
@@ -169,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                     parent = Path(args.specialist) if args.specialist else RUNS_DIR / env
                     out = parent / f"compare-{stamp}"
                     if not args.specialist or parent.is_dir():  # a missing run: compare() names it
-                        out, reserved = reserve_default_out(out)
+                        out, made = reserve_default_out(out)
+                        # Held: a train_ppo.py --force moving the run aside takes the folder with it.
+                        reserved = MadeFolders(made)
                 try:
                     report = compare(env, out, args.episodes, args.seed,
                                      specialist=Path(args.specialist) if args.specialist else None,
@@ -181,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                                      env_kwargs=env_kwargs, game_spec=game_spec,
                                      flag="--out" if args.out else DEFAULT_OUT)
                 except BaseException:
-                    remove_folders(reserved)  # the default folder made above, still empty: no report
+                    reserved.remove()  # the default folder made above, still empty: no report
                     raise
+                finally:
+                    reserved.close()
                 # The report is in place, and compare() ignores stop signals from then on (settled).
             except (ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:  # CompareError too
                 print(f"error: {e}", file=sys.stderr)
