@@ -204,8 +204,9 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
     # a template's and change nothing: YAML composes no node for them, or a null written as nothing.
     if data == {} or (data is None and getattr(yaml.compose(text, Loader=yaml.SafeLoader), "value", "")):
         held = "null" if data is None else "an empty mapping ({})"
+        hint = "; did the command in <(...) find nothing?" if file.is_fifo() else ""  # yq of a missing key
         raise ValueError(f"{what} {file} holds only {held}, no settings: write your settings in it (ppo: "
-                         f"{{learning_rate: 1.0e-4}}), or leave {what} out")
+                         f"{{learning_rate: 1.0e-4}}), or leave {what} out{hint}")
     data = {} if data is None else data
     if not isinstance(data, dict):  # what it holds and what to write: "expected a mapping" said neither
         text = repr(data) if len(repr(data)) <= 60 else f"{repr(data)[:56]}..."  # one line, not a whole file

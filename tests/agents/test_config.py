@@ -251,6 +251,16 @@ def test_a_config_file_holding_only_null_or_an_empty_mapping_is_refused(tmp_path
     for text in ("---\n# ppo: {learning_rate: 1.0e-4}\n", "---\n", "# seed: 7\n"):
         mine.write_text(text, encoding="utf-8")
         assert load_config("snake", mine) == load_config("snake")
+    # Through a pipe, <(yq .missing x.yaml): the hint an empty pipe gets, what its command found.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for text, held in (("null\n", "null"), ("{}\n", r"an empty mapping \(\{\}\)")):
+        writer = threading.Thread(target=lambda text=text: Path(fifo).write_text(text))
+        writer.start()
+        with pytest.raises(ValueError, match=rf"holds only {held}, no settings: .* or leave --config out; "
+                                             r"did the command in <\(\.\.\.\) find nothing\?$"):
+            load_config("snake", fifo)
+        writer.join()
 
 
 def test_values_at_zero_and_booleans_are_refused_where_the_readme_says():
