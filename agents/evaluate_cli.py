@@ -31,10 +31,16 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
     folders = [c for c in args.checkpoint or [] if os.path.isdir(c)]
     if not args.run_dir and folders:
         # --checkpoint takes every path after it: `--checkpoint FILE RUN` took the run folder as a model file.
-        # A folder is none, so one among model files is the run; two, or one alone, say no more.
-        if len(folders) > 1 or len(args.checkpoint) == 1:
-            p.error(f"--checkpoint takes each path after it, {folders[0]} too: give the run folder before "
-                    "--checkpoint")
+        # A folder is none, so one among model files is the run; two say no more.
+        if len(args.checkpoint) == 1:  # "before --checkpoint" left it no file: argparse's usage error
+            p.error(f"--checkpoint {folders[0]} is a folder, not a model file: give the run folder without "
+                    "--checkpoint to play its model.zip, or model files after --checkpoint")
+        if len(folders) > 1:
+            p.error(f"--checkpoint takes each path after it, {' and '.join(folders)} too: give the run "
+                    "folder before --checkpoint")
+        if not os.path.isfile(os.path.join(folders[0], "config.yaml")):  # no run either: 'not a run folder'
+            p.error(f"--checkpoint {folders[0]} is a folder, not a model file, nor a run folder (no "
+                    "config.yaml): give model files after --checkpoint, and the run folder before it")
         args.run_dir = folders[0]
         args.checkpoint.remove(folders[0])
     if args.random and (given := _given(args, "checkpoint", "stochastic", "vlm")):

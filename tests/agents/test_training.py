@@ -205,12 +205,28 @@ def test_a_bad_path_among_several_checkpoints_is_refused_before_any_play(trained
     assert f"error: the checkpoint {rotation} was trained on rotation, and this run plays snake" in (
         capsys.readouterr().err)
     assert not out.exists()
-    # Two folders after --checkpoint's paths, or a folder alone: which is the run (and which checkpoints
-    # to play) is not said; refused as such, not "give a run folder".
-    for paths in ([good, trained, tmp_path], [trained]):
-        with pytest.raises(SystemExit):
-            scripts.evaluate.main(["--checkpoint", *map(str, paths)])
-        assert f"{trained} too: give the run folder before --checkpoint" in capsys.readouterr().err
+    # Two folders after --checkpoint's paths: which is the run is not said; refused as such, naming both.
+    with pytest.raises(SystemExit):
+        scripts.evaluate.main(["--checkpoint", str(good), str(trained), str(tmp_path)])
+    assert f"{trained} and {tmp_path} too: give the run folder before --checkpoint" in capsys.readouterr().err
+
+
+def test_a_folder_after_checkpoint_that_is_no_run_is_said_to_be_a_folder(trained, scripts, tmp_path, capsys):
+    # `--checkpoint RUN` alone was told to give the run folder before --checkpoint, which left --checkpoint
+    # no file (argparse's usage error); a folder beside model files that is no run (an unzipped `x.zip/`)
+    # was 'x.zip: not a depthfirst run folder', though it was given as a checkpoint.
+    good, unzipped = trained / "checkpoints" / "step_256.zip", tmp_path / "x.zip"
+    unzipped.mkdir()
+    said = {(str(trained),): f"--checkpoint {trained} is a folder, not a model file: give the run folder "
+                             "without --checkpoint to play its model.zip, or model files after --checkpoint",
+            (str(good), str(unzipped)): f"--checkpoint {unzipped} is a folder, not a model file, nor a run "
+                                        "folder (no config.yaml): give model files after --checkpoint, and "
+                                        "the run folder before it"}
+    for paths, message in said.items():
+        with pytest.raises(SystemExit) as stop:
+            scripts.evaluate.main(["--checkpoint", *paths, "--no-video"])
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith(f": error: {message}")  # the usage's prog
 
 
 def test_the_run_folder_after_the_checkpoints_is_taken_as_the_run(trained, scripts, tmp_path, capsys):
