@@ -1023,6 +1023,9 @@ def test_trained_env_from_the_tag_else_the_run_folder_the_file_sits_in(tmp_path)
     ("cd /home/u && python t.py", "cd /home/u && python t.py --run-dir ABS --force"),
     # rerun_command's PYTHONPATH: quoted whole, 'PYTHONPATH=a b' was a command the shell did not find.
     ("cd /u && PYTHONPATH='a b' python t.py", "cd /u && PYTHONPATH='a b' python t.py --run-dir ABS --force"),
+    # Every assignment before the interpreter (one added by hand too), each value requoted alone.
+    ("cd /u && A='x y' PYTHONPATH='b c' python t.py",
+     "cd /u && A='x y' PYTHONPATH='b c' python t.py --run-dir ABS --force"),
     ("cd /home/u ; python t.py", None),
     ("cd /home/u &&", None),
 ])
