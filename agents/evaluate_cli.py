@@ -531,13 +531,22 @@ def max_steps(args: argparse.Namespace) -> int:
 def cap_label(args: argparse.Namespace, env_kwargs: dict[str, Any] | None = None) -> str:
     """A capped evaluation keeps its own files: it never replaces the full one of the same model. So does a
     VLM's play of a game given options without a run folder (``--size 12``): its files never replace those
-    of the defaults or of other options (``-opts`` and a digest of the options played, ``eval_kwargs``'s)."""
+    of the defaults or of other options (``-opts`` and a digest of the options played, ``eval_kwargs``'s).
+    Options at the game's defaults (``--size 10`` for snake) are left out of it: the same play, the same
+    files, those of the defaults where none other is given."""
     label = f"-max{args.max_steps}" if args.max_steps else ""
     if env_kwargs and not args.run_dir:
         import hashlib
 
-        digest = hashlib.sha1(json.dumps(env_kwargs, sort_keys=True, default=str).encode()).hexdigest()[:8]
-        label += f"-opts{digest}"
+        from agents.preflight import absolute_paths
+        from agents.runs import game_defaults
+
+        defaults = game_defaults(args.env)
+        absolute_paths(args.env, defaults)  # as the given paths are stored (add_game_flags)
+        changed = {k: v for k, v in env_kwargs.items() if k not in defaults or v != defaults[k]}
+        if changed:
+            digest = hashlib.sha1(json.dumps(changed, sort_keys=True, default=str).encode()).hexdigest()[:8]
+            label += f"-opts{digest}"
     return label
 
 

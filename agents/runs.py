@@ -619,6 +619,24 @@ def game_options(env: str) -> set[str] | None:
     return None
 
 
+def game_defaults(env: str) -> dict[str, Any]:
+    """The default of each of ``env``'s game options that has one (a subclass's over its bases'); none
+    where the game cannot be read (``game_options``)."""
+    import inspect
+
+    from envs import game_class
+
+    try:
+        classes = [c for c in game_class(env).__mro__ if "__init__" in vars(c)]
+    except (ImportError, ValueError):
+        return {}
+    defaults: dict[str, Any] = {}
+    for cls in reversed(classes):
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # past self
+        defaults |= {p.name: p.default for p in params if p.default is not p.empty and p.name != "num_envs"}
+    return defaults
+
+
 def checkpoints(path: Path) -> list[tuple[int, Path]]:
     """(step, file) of every checkpoint in the run, oldest first."""
     found = []

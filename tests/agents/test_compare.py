@@ -2870,6 +2870,24 @@ def test_evaluate_vlm_with_other_game_options_keeps_the_results_of_each(scripts,
     assert sizes == [8, 10, 12], sizes
 
 
+def test_evaluate_vlm_given_the_games_own_defaults_shares_the_defaults_files(scripts, tmp_path, capsys):
+    # `--size 10` (snake's default) or a duel's `--set env_kwargs.opponent=random` (played against the greedy
+    # bot, the default) played what the defaults play, and was filed apart from them under -opts<digest>.
+    out = tmp_path / "out"
+    played = {"snake": {"size": 10}, "snake_duel": {"opponent": "greedy"}}
+    with ChatServer(default=scripted) as server:
+        for env, options in (("snake", []), ("snake", ["--size", "10"]),
+                             ("snake", ["--set", "env_kwargs.size=10.0"]), ("snake_duel", []),
+                             ("snake_duel", ["--set", "env_kwargs.opponent=random"])):
+            argv = ["--env", env, "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
+                    "--no-video", "--no-cache", "--no-progress", "--json", "--out", str(out / env), *options]
+            assert scripts.evaluate.main(argv) == 0, capsys.readouterr().err
+            kwargs = json.loads(capsys.readouterr().out)["env_kwargs"]  # what was played, as given
+            assert kwargs == (played[env] if options else {}), kwargs
+    names = sorted(str(p.relative_to(out)) for p in out.glob("*/eval-vlm-*.json"))
+    assert names == ["snake/eval-vlm-m-max2.json", "snake_duel/eval-vlm-m-max2.json"], names
+
+
 def test_evaluate_game_options_beside_a_run_folder_are_refused(scripts, tmp_path, capsys):
     # The run's config.yaml sets the game's options: its model was trained for that board.
     for vlm in ([], ["--vlm", "m@http://127.0.0.1:9/v1"]):
@@ -2883,7 +2901,7 @@ def test_evaluate_game_options_beside_a_run_folder_are_refused(scripts, tmp_path
 def test_evaluate_vlm_plays_a_duel_against_the_greedy_bot_as_compare_does(scripts, tmp_path, capsys):
     # `evaluate.py --env snake_duel --vlm ... --set env_kwargs.opponent=random` played the random bot, where
     # compare.py plays every duel against the greedy one (eval_kwargs): the two measured a VLM apart. Its
-    # files are named by what it played, so a re-run given opponent=greedy replaces them.
+    # files are named by what it played, the default opponent: a re-run given opponent=greedy replaces them.
     out, report = tmp_path / "out", tmp_path / "report"
     with ChatServer(default=scripted) as server:
         argv = ["--env", "snake_duel", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
@@ -2896,7 +2914,7 @@ def test_evaluate_vlm_plays_a_duel_against_the_greedy_bot_as_compare_does(script
                                      str(report)]) == 0, capsys.readouterr().err
     assert json.loads((report / "report.json").read_text())["env_kwargs"] == {"opponent": "greedy"}
     names = [p.name for p in out.glob("eval-vlm-*.json")]
-    assert len(names) == 1 and "-opts" in names[0], names
+    assert names == ["eval-vlm-m-max2.json"], names
 
 
 def test_evaluate_vlm_plays_pokemon_without_swarm_restarts_as_compare_does(scripts, tmp_path, capsys):
