@@ -2888,6 +2888,26 @@ def test_evaluate_vlm_given_the_games_own_defaults_shares_the_defaults_files(scr
     assert names == ["snake/eval-vlm-m-max2.json", "snake_duel/eval-vlm-m-max2.json"], names
 
 
+def test_evaluate_vlm_given_pokemons_default_rom_shares_the_defaults_files(scripts, tmp_path, capsys,
+                                                                          monkeypatch):
+    # The default ROM is looked for relative to the working folder and stored absolute when given: given so,
+    # with --state none (the default, booting it), the play is the defaults' and keeps their files.
+    import shutil
+
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    (tmp_path / "roms").mkdir()
+    shutil.copy(TEST_CARTRIDGE, tmp_path / "roms" / "pokemon_red.gb")  # a known SHA-1: Pokémon Red's layout
+    monkeypatch.chdir(tmp_path)
+    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
+        argv = ["--env", "pokemon_red", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "1",
+                "--no-video", "--no-cache", "--no-progress", "--out", "out"]
+        for options in ([], ["--rom", "roms/pokemon_red.gb", "--state", "none"], ["--state", "none"]):
+            assert scripts.evaluate.main([*argv, *options]) == 0, capsys.readouterr().err
+    names = [p.name for p in (tmp_path / "out").glob("eval-vlm-*.json")]
+    assert names == ["eval-vlm-m-max1.json"], names
+
+
 def test_evaluate_game_options_beside_a_run_folder_are_refused(scripts, tmp_path, capsys):
     # The run's config.yaml sets the game's options: its model was trained for that board.
     for vlm in ([], ["--vlm", "m@http://127.0.0.1:9/v1"]):
