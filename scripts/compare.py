@@ -160,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                 for spec in args.vlm:
                     players.append(VLMPlayer(client_from_args(spec, args), env, args.concurrency, alone))
                 # Once a VLM is known to play the game, and before any request: a ROM or board size it refuses
-                # its one build, which compare() takes as the game's: no second (a Game Boy boot)
-                env_kwargs, game_spec = flag_options(env, args) if game_options else ({}, None)
+                # its one build, which compare() takes as the game's: no second (a Game Boy boot). With no
+                # player, compare() says there is nothing to compare (no game to check options on, maybe)
+                env_kwargs, game_spec = flag_options(env, args) if game_options and players else ({}, None)
                 if args.out:
                     out = Path(args.out)
                 else:

@@ -2816,6 +2816,17 @@ def test_a_game_option_the_game_refuses_names_its_flag_before_any_request(script
     assert not (tmp_path / "out").exists()
 
 
+def test_game_options_with_no_player_are_told_there_is_nothing_to_compare(scripts, tmp_path, capsys):
+    # The options were checked before compare() found no player: `--size 8` alone was "unknown env ''", an
+    # --env the user never gave, and a bad value or a missing ROM (after booting it) was said first.
+    for argv in (["--size", "8"], ["--set", "env_kwargs.size=8"], ["--env", "snake", "--size", "3"],
+                 ["--env", "pokemon_red", "--rom", str(tmp_path / "missing.gb")]):
+        assert scripts.compare.main([*argv, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err == "error: nothing to compare: give --specialist RUN and/or --vlm MODEL@URL\n", err
+    assert not (tmp_path / "out").exists()
+
+
 def test_game_options_beside_a_specialist_are_refused(scripts, tmp_path, capsys):
     # The specialist's model was trained for its run's board: the run's config.yaml sets the game's options.
     with pytest.raises(SystemExit) as stop:
