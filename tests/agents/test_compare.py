@@ -2899,6 +2899,21 @@ def test_evaluate_vlm_given_the_games_own_defaults_shares_the_defaults_files(scr
     assert names == ["snake/eval-vlm-m-max2.json", "snake_duel/eval-vlm-m-max2.json"], names
 
 
+def test_evaluate_vlm_given_the_same_options_in_any_form_or_order_shares_their_files(scripts, tmp_path,
+                                                                                     capsys):
+    out = tmp_path / "out"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--no-video", "--no-cache", "--no-progress", "--out", str(out)]
+        for options in (["--set", "env_kwargs.size=8", "--set", "env_kwargs.obs=pixels"],
+                        ["--set", "env_kwargs.obs=pixels", "--set", "env_kwargs.size=8"],
+                        ["--obs", "pixels", "--set", "env_kwargs.size=8.0"],
+                        ["--size", "8", "--obs", "pixels"]):
+            assert scripts.evaluate.main([*argv, *options]) == 0, capsys.readouterr().err
+    names = [p.name for p in out.glob("eval-vlm-*.json")]
+    assert len(names) == 1 and "-opts" in names[0], names
+
+
 def test_evaluate_vlm_given_pokemons_default_rom_shares_the_defaults_files(scripts, tmp_path, capsys,
                                                                           monkeypatch):
     # The default ROM is looked for relative to the working folder and stored absolute when given: given so,
