@@ -2866,6 +2866,33 @@ def test_evaluate_vlm_a_game_option_the_game_refuses_names_its_flag_before_any_r
     assert not (tmp_path / "out").exists()
 
 
+def test_a_vlm_play_without_a_run_refuses_a_set_of_anything_but_the_games_options(scripts, tmp_path, capsys):
+    # Without a run folder only the game's options apply: a PPO setting would be dropped without a word.
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache",
+                "--episodes", "1", "--max-steps", "2", "--no-progress", "--set", "ppo.n_steps=5"]
+        for script in (scripts.evaluate, scripts.compare):
+            assert script.main(argv) == 2
+            err = capsys.readouterr().err
+            assert err == ("error: --set ppo.n_steps=5: only the game's options (--set env_kwargs.KEY=VALUE) "
+                           "apply here\n"), err
+    assert server.hits == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_game_option_given_as_0_is_given_and_refused_by_the_game(scripts, tmp_path, capsys):
+    # --size 0 is a game option given (as --size 3 is): not the default board played in its place.
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache",
+                "--episodes", "1", "--max-steps", "2", "--no-progress", "--size", "0"]
+        for script in (scripts.evaluate, scripts.compare):
+            assert script.main(argv) == 2
+            err = capsys.readouterr().err
+            assert err == "error: snake size must be between 4 and 32, got 0 (change --size)\n", err
+    assert server.hits == 0
+    assert not (tmp_path / "out").exists()
+
+
 def test_evaluate_vlm_with_other_game_options_keeps_the_results_of_each(scripts, tmp_path, capsys):
     # Named by the model, the endpoint and --max-steps only: a play at --size 12 replaced that at --size 8
     # (and the defaults') in the same folder. The defaults keep their plain name.

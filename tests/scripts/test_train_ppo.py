@@ -565,6 +565,26 @@ def test_a_flag_given_as_0_wins_over_a_config_file_as_any_other_value(scripts, t
     assert (seen[0]["seed"], seen[0]["num_workers"]) == (0, 0)
 
 
+def test_a_game_flag_given_as_0_wins_over_a_config_file_and_is_refused_by_the_game(scripts, tmp_path, capsys,
+                                                                                    monkeypatch):
+    # --size 0 is a value given, as --seed 0 is: the game refuses it, naming the flag, rather than the
+    # config file's size training in its place.
+    import agents.train_cli
+    from agents.runs import RunError
+
+    def stop(cfg, run_dir, force):  # the game's check comes first: a run made with size 8 is the defect
+        raise RunError(f"made with size {cfg['env_kwargs']['size']}")
+
+    monkeypatch.setattr(agents.train_cli, "new_run_dir", stop)
+    (tmp_path / "c.yaml").write_text("env: snake\nenv_kwargs: {size: 8}\n")
+    run = tmp_path / "run"
+    argv = ["--config", str(tmp_path / "c.yaml"), "--size", "0", "--run-dir", str(run)]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: snake size must be between 4 and 32, got 0 (change --size)"), err
+    assert not run.exists()
+
+
 def test_a_runs_config_yaml_given_as_config_trains_again(scripts, tmp_path, monkeypatch):
     # README (--config): "--config RUN/config.yaml trains it again". Its self_play section restates the
     # defaults (a run without self-play has them too), read anew from YAML: the same values, not settings.
