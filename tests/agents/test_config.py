@@ -282,6 +282,9 @@ def test_values_at_zero_and_booleans_are_refused_where_the_readme_says():
     ("seed\n", r"^--config .*mine.yaml holds the value 'seed', not a mapping of settings: write one key: "
                r"value a line"),
     ("cd /x && python a.py --env snake\n", r"holds the value 'cd /x && python a.py --env snake', not a "),
+    # The bound of the cut: a value shown in 60 characters is shown whole, one of 61 cut to 56 and "...".
+    ("a" * 58 + "\n", rf"holds the value '{'a' * 58}', not a "),
+    ("a" * 59 + "\n", rf"holds the value '{'a' * 55}\.\.\., not a "),
 ])
 def test_a_config_file_of_the_wrong_shape_is_named(tmp_path: Path, text: str, message: str):
     own = tmp_path / "mine.yaml"

@@ -1512,3 +1512,22 @@ def test_force_names_the_first_five_files_of_the_users_and_says_there_are_more(t
     (run / "f.txt").unlink()  # five: all named, with nothing after them
     with pytest.raises(runs.RunError, match=rf"does not write \({five}\); move them out first"):
         runs.new_run_dir({"env": "snake"}, str(run), True)
+
+
+def test_the_run_force_moved_aside_is_found_under_a_name_glob_would_read_as_a_pattern(tmp_path):
+    # .run[1].replaced, not .run1.replaced (what the pattern run[1] matches), is where --force moved run[1].
+    (tmp_path / ".run1.replaced").mkdir()
+    aside = tmp_path / ".run[1].replaced"
+    aside.mkdir()
+    identity = runs.folder_identity(aside)
+    assert runs.moved_aside(tmp_path / "run[1]", identity) == aside
+
+
+def test_the_run_force_moved_aside_is_found_beside_the_run_a_link_to_it_names(tmp_path):
+    # --force moves store/run aside as store/.run.replaced: not .link.replaced beside the link given.
+    (tmp_path / "store" / "run").mkdir(parents=True)
+    aside = tmp_path / "store" / ".run.replaced"
+    aside.mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "store" / "run")
+    found = runs.moved_aside(tmp_path / "link", runs.folder_identity(aside))
+    assert found is not None and os.path.samefile(found, aside)

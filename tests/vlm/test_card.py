@@ -131,6 +131,12 @@ def test_examples_show_each_family_once_from_train_and_commands_fit_every_record
             "`--rollout.n_samples_per_prompt` ≥ 2") in card
 
 
+def test_an_openrlhf_export_without_verl_names_its_prompt_length_in_both_commands():
+    # The ViGaL fork's --prompt_max_len is OpenRLHF's own count, which stands without a verl export too.
+    card = render_card(META, SPLITS, CURRICULUM, ["openrlhf"], prompt_lengths={"openrlhf": 1000})
+    assert "--data.prompt_max_len 1024 " in card and " --prompt_max_len 1024 " in card, card
+
+
 def test_trainer_commands_name_the_first_split_with_records():
     # The commands load the first split that has records: a test-only export has no train file to load
     # (tests/vlm/test_formats.py checks a real export the same way, slowly).
