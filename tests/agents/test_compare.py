@@ -2938,7 +2938,8 @@ def test_evaluate_vlm_given_the_same_options_in_any_form_or_order_shares_their_f
                         ["--size", "8", "--obs", "pixels"]):
             assert scripts.evaluate.main([*argv, *options]) == 0, capsys.readouterr().err
     names = [p.name for p in out.glob("eval-vlm-*.json")]
-    assert len(names) == 1 and "-opts" in names[0], names
+    # --max-steps's label kept too: a capped play never replaces the full one of the same options.
+    assert len(names) == 1 and names[0].startswith("eval-vlm-m-max2-opts"), names
 
 
 def test_evaluate_vlm_given_pokemons_default_rom_shares_the_defaults_files(scripts, tmp_path, capsys,
