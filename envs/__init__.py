@@ -172,12 +172,13 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
 GAMES.update(_plugin_games())
 
 
-def game_package(name: str) -> tuple[str, str] | None:
-    """(name, version) of the installed package whose entry point added game ``name``, for the records that
-    name the code behind their data (an export's versions); None for a built-in game."""
+def game_package(name: str, group: str = PLUGIN_GROUP) -> tuple[str, str] | None:
+    """(name, version) of the installed package whose entry point of ``group`` (a game's; a task module's,
+    ``vlm.tasks.TASK_PLUGIN_GROUP``) serves game ``name``, for the records that name the code behind their
+    data (an export's versions); None for a built-in game."""
     if name in BUILTIN_GAMES:
         return None
-    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP, name=name):
+    for ep in importlib.metadata.entry_points(group=group, name=name):
         if ep.dist is not None:
             return ep.dist.name, ep.dist.version
     return None

@@ -1081,7 +1081,7 @@ def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[
                    "played_min": float(scores.min()), "kept_mean": float(kept_scores.mean()),
                    "kept_max": float(kept_scores.max())},
         "rom_sha1": outputs[0].rom_sha1,  # kept episodes are replayed, so there is a chunk
-        "versions": package_versions(env),
+        "versions": package_versions(env, tasks=p.task_module is not None),
         "formats": written, "minari": minari_id, "dataset_name": dataset_name,
         "command": opts.command,
     }

@@ -378,18 +378,20 @@ VERSIONED = ("numpy", "torch", "stable-baselines3", "sb3-contrib", "gymnasium", 
              "datasets", "minari", "pyboy")
 
 
-def package_versions(env: str) -> dict[str, str]:
+def package_versions(env: str, tasks: bool = False) -> dict[str, str]:
     """Python's and the packages' versions, with the package of ``env`` where it is a game of another
-    package (its code made the states and frames)."""
-    from envs import game_package
+    package (its code made the states and frames) and, with ``tasks`` (an export's task records), the
+    package of its task module, which may be another one (its code wrote the questions and answers)."""
+    from envs import PLUGIN_GROUP, game_package
+    from vlm.tasks import TASK_PLUGIN_GROUP
 
     out = {"python": platform.python_version()}
     for name in (*VERSIONED, "depthfirst"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-    own = game_package(env)
-    if own is not None:
-        out[own[0]] = own[1]
+    for group in (PLUGIN_GROUP, TASK_PLUGIN_GROUP) if tasks else (PLUGIN_GROUP,):
+        if (own := game_package(env, group)) is not None:
+            out[own[0]] = own[1]
     return out
 
 

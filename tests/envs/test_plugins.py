@@ -1280,6 +1280,25 @@ def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, 
     assert package_versions("catch")["depthfirst"] == versions["depthfirst"]
 
 
+def test_an_exports_package_versions_name_a_task_modules_own_package_where_it_is_used(tmp_path, monkeypatch):
+    # A task module of another package than the game's wrote every question and answer, while meta.json and
+    # the card named the game's package alone; an export without task records (--tasks-per-state 0) used none.
+    from vlm.trajectories import package_versions
+
+    use_catch(tmp_path / "a", monkeypatch)
+    qa = tmp_path / "b"
+    (qa / "catchqa").mkdir(parents=True)
+    (qa / "catchqa" / "__init__.py").write_text("")
+    (qa / "catchqa" / "tasks.py").write_text(TASK_MODULE)
+    packaged(qa, "catchqa", "[depthfirst.tasks]\ncatch = catchqa.tasks\n")
+    monkeypatch.syspath_prepend(str(qa))
+    monkeypatch.setitem(vlm.tasks.TASK_MODULES, "catch", "catchqa.tasks")
+    versions = package_versions("catch", tasks=True)
+    assert versions["catchqa"] == "0.1" and versions["catchplug"] == "0.1"
+    assert "catchqa" not in package_versions("catch", tasks=False)
+    assert package_versions("snake", tasks=True) == package_versions("snake", tasks=False)
+
+
 def test_a_game_class_without_a_name_is_told_to_set_it_not_to_match_its_entry_point(tmp_path, monkeypatch):
     module = "from envs.snake import Snake\n\n\nclass Catch(Snake):\n    name = None\n"
     use_catch(tmp_path, monkeypatch, module)
