@@ -61,10 +61,18 @@ def _finish(steps: Sequence[str], conclusion: str) -> str:
     return "\n".join([*steps, conclusion])
 
 
+def _check_words(helper: str, name: str, words: Any, what: str) -> None:
+    """A ValueError naming ``helper``'s argument ``name`` unless it is a list (or tuple) of str: a task module
+    of another package builds drafts by hand, and a None read "'NoneType' object is not iterable"."""
+    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
+        raise ValueError(f"{helper}'s {name} must be a list of {what}, got {words!r}")
+
+
 def choice_draft(family: str, qa_type: str, plot_level: int, qa_level: int, images: list[np.ndarray],
                  context: str, stem: str, options: Sequence[str], correct: int, steps: Sequence[str],
                  extra: dict[str, Any] | None = None) -> TaskDraft:
     """A multiple-choice draft: ``options[correct]`` is right; the answer is its letter."""
+    _check_words("choice_draft", "options", options, "option texts")
     if not 0 <= correct < len(options) or len(set(options)) != len(options):
         raise ValueError(f"need distinct options and a correct index in range, got {options}, {correct}")
     options = list(options)
@@ -102,6 +110,9 @@ def word_draft(family: str, qa_type: str, plot_level: int, qa_level: int, images
                context: str, stem: str, choices: Sequence[str], accepted: Sequence[str], steps: Sequence[str],
                extra: dict[str, Any] | None = None, how: str = "") -> TaskDraft:
     """One word out of ``choices``; any of ``accepted`` is right (the answer names the first)."""
+    _check_words("word_draft", "choices", choices,
+                 "words (the answers it takes; a move question's: the game's ACTION_NAMES)")
+    _check_words("word_draft", "accepted", accepted, "words (the right ones among its choices)")
     if not accepted or not set(accepted) <= set(choices):
         raise ValueError(f"accepted {list(accepted)} must be a non-empty subset of {list(choices)}")
     how = how or f"Answer with exactly one of: {', '.join(choices)}."

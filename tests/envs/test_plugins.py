@@ -1064,6 +1064,32 @@ def test_a_word_move_task_is_taken_only_where_each_choice_is_an_action_of_the_ga
             vlm.tasks.check_move_task("catch")
 
 
+@pytest.mark.parametrize(("call", "problem"), [
+    ('word_draft(*head, None, ["UP"], [])', "word_draft's choices must be a list of words \\(the answers it "
+     "takes; a move question's: the game's ACTION_NAMES\\), got None"),
+    ('word_draft(*head, ["UP", "DOWN"], None, [])', "word_draft's accepted must be a list of words \\(the "
+     "right ones among its choices\\), got None"),
+    ('choice_draft(*head, None, 0, [])', "choice_draft's options must be a list of option texts, got None"),
+], ids=["word-no-choices", "word-no-accepted", "choice-no-options"])
+def test_a_hand_built_draft_missing_its_words_is_named_not_a_nonetype_error(tmp_path, monkeypatch, call,
+                                                                              problem):
+    # It read "raised TypeError: 'NoneType' object is not iterable" (word_draft) or "object of type
+    # 'NoneType' has no len()" (choice_draft), naming neither the helper nor what it lacked.
+    module = TASK_MODULE + f"""
+
+def move_task(state):
+    from vlm.prompts import choice_draft, word_draft
+
+    head = ("strategy", "best_move", 1, 1, [snake.render(_as("snake", state))], "Catch.", "Which way?")
+    return {call}
+"""
+    use_catch_tasks(tmp_path / "site", monkeypatch, module)
+    with pytest.raises(TypeError, match="^task module catchplug.tasks \\(entry point catch of group "
+                                        "depthfirst.tasks\\) move_task \\(a start state\\) raised "
+                                        f"ValueError: {problem} \\(.*tasks\\.py, line 31\\)$"):
+        vlm.tasks.check_move_task("catch")
+
+
 def test_a_game_its_defaults_cannot_make_is_left_to_the_plays_own_check(tmp_path, monkeypatch):
     # A game that needs an option its run sets (a ROM's path, here a size): the check, made with the game's
     # defaults, cannot ask its move_task and lets the play go on (its own check names any fault with the
