@@ -950,6 +950,12 @@ def test_an_installed_task_module_is_found_when_vlm_tasks_is_imported_and_listed
     assert "catch" in games.split() and games.split() == sorted(games.split()), games
 
 
+def test_a_task_modules_families_may_be_a_tuple_or_a_list(tmp_path, monkeypatch):
+    # README said a tuple while a list was taken: both are, and the refusal of anything else says so.
+    use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + 'FAMILIES = ["strategy", "perception"]\n')
+    assert vlm.tasks.drawn_families(vlm.tasks.task_module("catch")) == ("strategy", "perception")
+
+
 def test_a_task_module_of_a_top_level_module_is_used(tmp_path, monkeypatch):
     # 'package.module' also takes a module of its own, outside any package (py-modules = ["catchtasks"]).
     site = tmp_path / "site"
@@ -979,7 +985,7 @@ def test_a_task_module_of_a_top_level_module_is_used(tmp_path, monkeypatch):
     # The families it says it draws: a str was taken letter by letter, a misspelt family taken (the export's
     # --mix check and its card count them), a number ended the export in a traceback.
     *(("catch = catchplug.tasks", TASK_MODULE + f"FAMILIES = {families}\n",
-       f"has FAMILIES = {re.escape(families)}: give the families it draws as a tuple of perception, "
+       f"has FAMILIES = {re.escape(families)}: give the families it draws as a tuple or list of perception, "
        "state_prediction, strategy, vision_zero$")
       for families in ("'strategy'", "('strategy', 'stratgy')", "5", "()")),
 ], ids=["no-module", "no-move_task", "no-make_tasks", "no-GAME", "another-GAME", "syntax-error",

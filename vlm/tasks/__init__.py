@@ -178,7 +178,7 @@ def task_module(game: str) -> ModuleType:
     """The task module of ``game``; ValueError naming the games that have one if it has none, ImportError
     naming the module if it cannot be imported (``envs.import_problem`` says why in one line), TypeError if it
     breaks the contract (lacks ``GAME``, ``make_tasks`` or ``move_task``, has a function that is none, another
-    game's ``GAME``, ``FAMILIES`` other than a tuple of families)."""
+    game's ``GAME``, ``FAMILIES`` other than a tuple or list of families)."""
     if game not in TASK_GAMES:
         from envs import GAMES
 
@@ -205,8 +205,8 @@ def task_module(game: str) -> ModuleType:
 
     families = getattr(module, "FAMILIES", FAMILIES)  # drawn_families: a str was read letter by letter
     if not (isinstance(families, (tuple, list)) and families and all(f in FAMILIES for f in families)):
-        raise TypeError(f"{place} has FAMILIES = {families!r}: give the families it draws as a tuple of "
-                        f"{', '.join(FAMILIES)}")
+        raise TypeError(f"{place} has FAMILIES = {families!r}: give the families it draws as a tuple or list "
+                        f"of {', '.join(FAMILIES)}")
     return module
 
 
