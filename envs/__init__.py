@@ -155,7 +155,7 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
                        "one another name")
         elif ep.name in GAMES:
             built_in = " (a built-in game)" if ep.name in BUILTIN_GAMES else ""
-            problem = f"the game {ep.name!r} exists already{built_in}: give yours another name"
+            problem = f"the game {ep.name!r} exists already{built_in}: give this one another name"
         elif not re.fullmatch(r"[\w.]+:\w+", ep.value):
             problem = "its value must name the game's class as 'package.module:GameClass'"
         elif gym_id in ids:

@@ -175,7 +175,9 @@ def test_an_entry_points_game_is_made_by_name_and_by_its_gymnasium_id(tmp_path, 
 @pytest.mark.parametrize(("line", "problem"), [
     ("Catch = catchplug.game:Catch", "lower-case letters"),
     ("_catch = catchplug.game:Catch", "starting with a letter"),
-    ("snake = catchplug.game:Catch", "the game 'snake' exists already \\(a built-in game\\)"),
+    # Said "give yours another name", where a second package's was "give this one another name": one wording.
+    ("snake = catchplug.game:Catch", "the game 'snake' exists already \\(a built-in game\\): give this one "
+     "another name$"),
     ("catch = catchplug.game", "'package.module:GameClass'"),
     # No entry point at all to importlib (its attr raised AttributeError): every import of envs, so every
     # script, ended in that traceback
