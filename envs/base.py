@@ -179,15 +179,17 @@ def yaml_number(value: Any) -> Any:
 
 def _init_hints(init: Callable[..., None]) -> dict[str, Any]:
     """The annotations of a constructor ``init`` that evaluate. A game of another package may name a type
-    imported under ``TYPE_CHECKING`` only (ruff's TC rules put it there): ``get_type_hints`` of the whole
-    signature was a NameError that stopped train_ppo.py; such an option is read as unannotated."""
+    imported under ``TYPE_CHECKING`` only (ruff's TC rules put it there: a NameError, or an AttributeError
+    where its package is imported), words for a type (a SyntaxError), or an attribute of a lazy module that
+    imports a missing package: ``get_type_hints`` of the whole signature raised and stopped train_ppo.py in
+    a traceback. Such an option is read as unannotated; its value passes as given."""
     try:
         return typing.get_type_hints(init)
-    except NameError:
+    except Exception:
         init = inspect.unwrap(init)
         hints: dict[str, Any] = {}
         for name, hint in inspect.get_annotations(init).items():
-            with contextlib.suppress(NameError):
+            with contextlib.suppress(Exception):  # whatever the package's annotation raises as it evaluates
                 hints[name] = eval(hint, init.__globals__) if isinstance(hint, str) else hint
         return hints
 

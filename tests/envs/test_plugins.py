@@ -646,6 +646,70 @@ def test_a_constructor_annotation_of_a_type_checking_import_does_not_stop_the_sc
     assert not run.exists()
 
 
+# Annotations that fail to evaluate in other ways than a NameError, each a traceback of train_ppo.py: a module
+# imported under TYPE_CHECKING only whose package is imported (AttributeError), words for a type
+# (SyntaxError), and a lazy module whose attribute imports an optional package that is missing.
+UNEVALUATED_HINTS = {
+    "attribute": """from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import catchplug
+from envs.snake import Snake
+
+if TYPE_CHECKING:
+    import catchplug.colours
+
+
+class Catch(Snake):
+    name = 'catch'
+
+    def __init__(self, num_envs: int = 1, size: int = 10, colours: catchplug.colours.Palette | None = None,
+                 lives: int = 3) -> None:
+        super().__init__(num_envs, size)
+""",
+    "words": """from envs.snake import Snake
+
+
+class Catch(Snake):
+    name = 'catch'
+
+    def __init__(self, num_envs: int = 1, size: int = 10, colours: "a list of colours" = None,
+                 lives: int = 3) -> None:
+        super().__init__(num_envs, size)
+""",
+    "lazy-module": """from __future__ import annotations
+
+import catchplug.lazy as lazy
+from envs.snake import Snake
+
+
+class Catch(Snake):
+    name = 'catch'
+
+    def __init__(self, num_envs: int = 1, size: int = 10, colours: lazy.Palette | None = None,
+                 lives: int = 3) -> None:
+        super().__init__(num_envs, size)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", list(UNEVALUATED_HINTS))
+def test_a_constructor_annotation_that_does_not_evaluate_is_read_as_none_not_a_traceback(
+        tmp_path, monkeypatch, scripts, capsys, kind):
+    site = installed(tmp_path / "site", "catch = catchplug.game:Catch", UNEVALUATED_HINTS[kind])
+    (site / "catchplug" / "lazy.py").write_text("def __getattr__(name):\n    import catchplug_backend\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setitem(envs.GAMES, "catch", ("catchplug.game:Catch", "depthfirst/Catch-v0"))
+    options = whole_options(envs.game_class("catch"), {"size": 5.0, "colours": [1.0], "lives": 2.0})
+    assert {k: (v, type(v)) for k, v in options.items()} == {
+        "size": (5, int), "colours": ([1.0], list), "lives": (2, int)}
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5.0", "--set", "env_kwargs.sise=5", "--run-dir",
+            str(tmp_path / "run")]
+    assert scripts.train_ppo.main(argv) == 2
+    assert capsys.readouterr().err.startswith("error: --set env_kwargs.sise does not apply to --env catch")
+
+
 # A constructor wrapped by a decorator of another module (functools.wraps): its annotations are read in
 # the module of the constructor itself, where Lives is defined, not the decorator's.
 WRAPPED_HINT = """from __future__ import annotations
