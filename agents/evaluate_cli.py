@@ -21,6 +21,10 @@ GIVE_OUT = "give --out DIR to write the results elsewhere"  # a run folder one c
 NAME_TRIES = 5  # --vlm's choices of a results name, each taken by another evaluation before it wrote
 
 
+class Gone(Exception):
+    """A --checkpoint file deleted between the start's check and its turn."""
+
+
 def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Evaluate as the parsed flags ``args`` of parser ``p`` say (flags that do not go together are
     ``p.error``). Returns the exit status: 0, 2 for an error said in one line, 130 for a stop."""
@@ -175,7 +179,12 @@ def evaluate(args: argparse.Namespace) -> int:
         if ckpt is None:
             ckpt, model = Path("random"), RandomPolicy(args.seed)
         else:
-            model = load_model(cfg, ckpt, device=args.device, run=run)
+            try:
+                model = load_model(cfg, ckpt, device=args.device, run=run)
+            except RunError:
+                if not os.path.lexists(ckpt):  # checked at the start: deleted since by a run still training
+                    raise Gone from None
+                raise
             check_fits(model, cfg["env"], env_kwargs, ckpt, spec)
         # Read now, as it was loaded: after the play the file may be gone or another (a --force, a training
         # run rewriting model.zip), and reading it then ended in a traceback.
@@ -222,7 +231,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     def kept() -> str:
         # Several checkpoints, stopped part-way: the results in place stay, and are named.
-        rest = listed([str(c) for c in ckpts[len(written):]])
+        rest = listed([str(c) for c in skipped + ckpts[len(written) + len(skipped):]])
         done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
         files = list(dict.fromkeys(written))  # each once: model.zip writes its step's checkpoint's file
         if not args.out and folder_identity(home) != identity:  # the paths now name the new run's files
@@ -231,12 +240,18 @@ def evaluate(args: argparse.Namespace) -> int:
             return (f"{done} went with the replaced run ({names}: train_ppo.py --force moved it aside as "
                     f"{aside}, and deletes it once the new run finishes or stops with a checkpoint), "
                     f"none for {rest}")
-        return f"{done} ({', '.join(map(str, files))}), none for {rest}"
+        listing = f" ({', '.join(map(str, files))})" if files else ""
+        return f"{done}{listing}, none for {rest}"
 
     written: list[Path] = []  # the results files in place, one a checkpoint, in turn
+    skipped: list[Path] = []  # those deleted before their turn: the rest are still played
     for i, ckpt in enumerate(ckpts):
         try:
             play_and_write(ckpt, i == len(ckpts) - 1)
+        except Gone:
+            print(f"warning: --checkpoint {ckpt} was deleted before its turn (a run still training deletes "
+                  "all but its newest --keep-checkpoints as it saves); skipped", file=sys.stderr, flush=True)
+            skipped.append(ckpt)  # type: ignore[arg-type]  (never the random agent's None)
         except RunError as e:
             print(f"error: {e}" + (f"; {kept()}" if written else ""), file=sys.stderr)
             return 2
@@ -245,6 +260,9 @@ def evaluate(args: argparse.Namespace) -> int:
                 raise  # as for one checkpoint: no new results written
             print(f"\ninterrupted: {kept()}", file=sys.stderr)
             return 130
+    if skipped:  # not every checkpoint asked for was evaluated
+        print(f"error: {kept()}", file=sys.stderr)
+        return 2
     return 0
 
 

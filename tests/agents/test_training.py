@@ -270,6 +270,34 @@ def test_a_checkpoint_given_twice_is_refused_before_any_play(trained, scripts, t
         f"error: --checkpoint {ckpt} is given twice: give each model file once\n")
 
 
+def test_a_checkpoint_training_deletes_before_its_turn_is_skipped_and_the_rest_evaluated(
+        trained, scripts, tmp_path, capsys, monkeypatch):
+    # A run still training deletes all but its newest --keep-checkpoints as it saves: one listed checkpoint
+    # gone at its turn stopped the command there ("cannot load checkpoint"), the later ones never played.
+    import agents.evaluation
+
+    run = tmp_path / "run"
+    first, second = trained_copy(trained, run)
+    real, plays = agents.evaluation.run_episodes, []
+
+    def deleting_the_second(*args, **kwargs):
+        plays.append(1)
+        if len(plays) == 1:
+            second.unlink()  # a save of the training run, while the first checkpoint plays
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agents.evaluation, "run_episodes", deleting_the_second)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), str(run / "model.zip"),
+                                  "--episodes", "2", "--no-video", "--no-progress"]) == 2
+    out, err = capsys.readouterr()
+    assert len(plays) == 2 and out.startswith("snake step 256, ") and "\nsnake step 512, " in out
+    assert err == (f"warning: --checkpoint {second} was deleted before its turn (a run still training "
+                   "deletes all but its newest --keep-checkpoints as it saves); skipped\n"
+                   f"error: results written for 2 of 3 checkpoints ({run / 'eval-step256.json'}, "
+                   f"{run / 'eval-step512.json'}), none for {second}\n")
+    assert json.loads((run / "eval-step512.json").read_text())["checkpoint"] == str(run / "model.zip")
+
+
 def test_several_checkpoints_writing_one_results_file_name_it_once_when_stopped(trained, scripts, tmp_path,
                                                                                capsys, monkeypatch):
     # model.zip and the newest checkpoint (README: it writes the same file as it) both write
