@@ -153,6 +153,27 @@ def test_the_readmes_checkpoint_curve_lists_a_runs_results_in_its_folder_and_in_
                           for step in (256, 512)]
 
 
+def test_the_readmes_checkpoint_curve_names_the_results_files_written_before_actions_were_recorded(
+        trained, scripts, tmp_path):
+    # Until 2026-11-30 evaluate.py wrote eval-step<N>.json without "actions" (a --stochastic play wrote that
+    # same name): the lister left such files out without a word, so an older run's curve lost those points.
+    run = tmp_path / "run"
+    first, _ = trained_copy(trained, run)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), "--episodes", "2", "--no-video",
+                                  "--no-progress"]) == 0
+    # As that version wrote it: the checkpoint's path as given, from the folder the command ran in.
+    older = {"episodes": 3, "mean_score": 1.0, "median_score": 1.0, "max_score": 1.0, "min_score": 1.0,
+             "std_score": 0.0, "mean_length": 9.0, "mean_return": 0.5, "env": "snake",
+             "checkpoint": "run/model.zip", "step": 512, "seed": 1000000}
+    (run / "eval-step512.json").write_text(json.dumps(older, indent=2))
+    listed = subprocess.run([sys.executable, "-c", readme_curve_lister(), str(run)], capture_output=True,
+                            text=True, check=True, cwd=tmp_path)
+    mean = json.loads((run / "eval-step256.json").read_text())["mean_score"]
+    assert listed.stdout == f"256 {mean} 2 1000000\n"
+    assert listed.stderr == ("left out, written before 2026-11-30 without saying whether their actions were "
+                             "the argmax: eval-step512.json (evaluate those checkpoints again)\n")
+
+
 def test_several_checkpoints_in_one_command_write_and_print_what_one_command_each_does(
         trained, scripts, tmp_path, capsys):
     # A curve over a run's checkpoints took one evaluate.py each, 3 s of start-up apiece: --checkpoint now
