@@ -249,10 +249,18 @@ def load_state_file(pb: Any, path: Path, data: bytes | None = None) -> bytes:
     except OSError as e:  # no permission, an I/O error: named by flag, not a traceback
         raise StateError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions"
                          ) from None
+    version = save_emulator(pb)[0]
     try:
-        load_checked(pb, data, save_emulator(pb)[0])
+        load_checked(pb, data, version)
     except ValueError as e:
-        remake = "" if isinstance(e, RomNotState) else "; make it again with scripts/make_state.py"
+        if isinstance(e, RomNotState):
+            remake = ""
+        elif data[:1] == bytes([version]):  # this PyBoy's format, not loaded: damaged, or another ROM's
+            remake = ("; or made on another cartridge (a state records no title or checksum of its ROM, and "
+                      "loads only on a cartridge of its memory layout): make it again on this ROM with "
+                      "scripts/make_state.py")
+        else:
+            remake = "; make it again with scripts/make_state.py"
         raise StateError(path, f"cannot be loaded: {e}{remake}") from None
     return data
 

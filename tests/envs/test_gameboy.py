@@ -1464,6 +1464,25 @@ def test_make_state_and_play_go_on_from_the_start_state_given(tmp_path: Path) ->
             g.close()
 
 
+def test_a_start_state_made_on_a_cartridge_of_another_kind_is_refused_as_maybe_another_cartridges(
+        tmp_path: Path) -> None:
+    # A PyBoy state records no title or checksum of its ROM: one made on a cartridge with battery RAM
+    # (another memory controller) was refused as "damaged ...; make it again", not a word of the ROM.
+    rom = bytearray(TEST_CARTRIDGE.read_bytes())
+    rom[0x147], rom[0x149] = 0x03, 0x02  # MBC1 with 8 KiB of battery RAM; title and code as they were
+    rom[0x14D] = -sum(b + 1 for b in rom[0x134:0x14D]) & 0xFF  # the header checksum
+    other, boot, state = tmp_path / "other.gb", tmp_path / "boot.txt", tmp_path / "other.state"
+    other.write_bytes(bytes(rom))
+    boot.write_text("boot 120\n")
+    make_state(other, boot, state)
+    with pytest.raises(ValueError) as refused:
+        make(1, state=state)
+    assert str(refused.value).startswith(f"--state {state} cannot be loaded: it is damaged: PyBoy read ")
+    assert str(refused.value).endswith(
+        "; or made on another cartridge (a state records no title or checksum of its ROM, and loads only "
+        "on a cartridge of its memory layout): make it again on this ROM with scripts/make_state.py")
+
+
 def test_make_state_and_play_take_a_start_state_through_a_pipe(tmp_path: Path) -> None:
     # bash's <(...) gives a pipe, read once: the state was read to check it, then again (empty) to load
     # it, and refused as "damaged or not a PyBoy state (... No data)".
