@@ -867,9 +867,11 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         lock = _claim(partial, out)
-    except OSError as e:  # a full disk
+    except BaseException as e:  # a full disk, a stop, another export's folder: none made for it is left
         remove_folders(made)
-        raise _not_written(out, e) from None
+        if isinstance(e, OSError):
+            raise _not_written(out, e) from None
+        raise
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
@@ -1101,36 +1103,40 @@ def _claim(partial: Path, out: Path) -> Any:
     taken over. The folder is never removed to be made again: whoever locks its owner file first owns it.
     A check of the lock then a new folder let a second export, in the moment between another's making
     the folder and locking it, take it for a dead one's and claim a new one: both held a lock."""
-    try:
-        partial.mkdir()
-    except FileExistsError:
-        # A file or a link (the user's) at that name: no export's (a link's folder was emptied as a dead
-        # export's); the caller names --out.
-        if partial.is_symlink() or not partial.is_dir():
-            raise
     busy = ExportError(f"another export into {out} is running (its work is in {partial}); wait for it to "
                        "finish or choose another --out")
+    f, owned = None, False
     try:
-        f = open(partial / OWNER, "a")  # noqa: SIM115 (held open for the whole export; "a": made if missing)
-    except FileNotFoundError:  # removed since the mkdir: by an export that failed, or put in place
-        raise busy from None
-    owned = False
-    try:
-        exclusive_lock(f)
-        # Locked after the export that held it moved its folder into place: that owner file is not here.
-        if not os.path.samestat(os.fstat(f.fileno()), os.stat(partial / OWNER)):
-            raise busy
-        owned = True
+        # A Ctrl-C between the mkdir and the lock left the folder, owned by no export, after "nothing
+        # written": held until the folder is locked (then removed below as ours) or refused.
+        with stop_signals_held():
+            try:
+                partial.mkdir()
+            except FileExistsError:
+                # A file or a link (the user's) at that name: no export's (a link's folder was emptied as a
+                # dead export's); the caller names --out.
+                if partial.is_symlink() or not partial.is_dir():
+                    raise
+            try:
+                f = open(partial / OWNER, "a")  # noqa: SIM115 (held for the whole export; "a": made if missing)
+            except FileNotFoundError:  # removed since the mkdir: by an export that failed, or put in place
+                raise busy from None
+            exclusive_lock(f)
+            # Locked after the export that held it moved its folder into place: that owner file is not here.
+            if not os.path.samestat(os.fstat(f.fileno()), os.stat(partial / OWNER)):
+                raise busy
+            owned = True
         empty_folder(partial, keep={OWNER})  # a dead export's work
         f.truncate(0)
         f.write(str(os.getpid()))
         f.flush()
     except BaseException as e:
-        if owned:  # ours (a full disk refused the pid): removed as a failed export's, before the lock goes
+        if owned:  # ours (a full disk refused the pid, a stop): removed as a failed export's, lock held
             shutil.rmtree(partial, ignore_errors=True)
-        f.close()
-        if isinstance(e, (BlockingIOError, FileNotFoundError)):  # FileNotFoundError: moved since the open
-            raise busy from None
+        if f is not None:
+            f.close()
+            if isinstance(e, (BlockingIOError, FileNotFoundError)):  # FileNotFoundError: moved since the open
+                raise busy from None
         raise
     return f
 

@@ -1320,6 +1320,25 @@ def test_an_interrupted_export_leaves_nothing(run, tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []  # neither the partial export nor the folders made for it
 
 
+def test_a_ctrl_c_between_making_the_partial_folder_and_locking_it_leaves_nothing(run, tmp_path, capsys,
+                                                                                 monkeypatch):
+    # A Ctrl-C after .out.partial (and its .owner) was made, before the lock: "interrupted: nothing
+    # written", and the hidden .out.partial and the folders made for it stayed (no export owned them).
+    import vlm.export
+
+    real = vlm.export.exclusive_lock
+
+    def ctrl_c_then_lock(f):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(f)
+
+    monkeypatch.setattr(vlm.export, "exclusive_lock", ctrl_c_then_lock)
+    out = tmp_path / "new" / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 130
+    assert "interrupted: nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the partial folder nor the folder made for it
+
+
 def test_a_stop_just_before_the_swap_leaves_nothing(run, tmp_path, capsys, monkeypatch):
     # A stop after the export was built, before _swap_into_place held the signals: the finished export was
     # left in a hidden .out.partial (and the folders made for it) while the script said nothing was written.
