@@ -244,14 +244,14 @@ def evaluate(args: argparse.Namespace) -> int:
         return f"{done}{listing}, none for {rest}"
 
     written: list[Path] = []  # the results files in place, one a checkpoint, in turn
-    skipped: list[Path] = []  # those deleted before their turn: the rest are still played
+    skipped: list[Path | None] = []  # those deleted before their turn: the rest are still played
     for i, ckpt in enumerate(ckpts):
         try:
             play_and_write(ckpt, i == len(ckpts) - 1)
         except Gone:
             print(f"warning: --checkpoint {ckpt} was deleted before its turn (a run still training deletes "
                   "all but its newest --keep-checkpoints as it saves); skipped", file=sys.stderr, flush=True)
-            skipped.append(ckpt)  # type: ignore[arg-type]  (never the random agent's None)
+            skipped.append(ckpt)
         except RunError as e:
             print(f"error: {e}" + (f"; {kept()}" if written else ""), file=sys.stderr)
             return 2
