@@ -386,13 +386,16 @@ def _integers(text: str, count: bool = True) -> list[int | float]:
     if count:
         text = _NO_WORD.sub(_no_count, text)
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
-    # not "one" (nor "none", the count 0), which beside digits is the pronoun ("5 boxes, one on each
-    # target", "5 boxes, none on a target"), as "I" is no option, unless "or" joins it to another number:
-    # "5 or one" and "one or 5" name two, as "5 or 6" does; "one or more" is the pronoun still.
+    # not "one", which beside digits is the pronoun ("5 boxes, one on each target"), as "I" is no option,
+    # nor "none" beside any other number, digits or a word ("No walls, so five", "5 boxes, none on a
+    # target"), unless "or" joins it to another number: "5 or one" and "one or 5" name two, as "5 or 6"
+    # does; "one or more" is the pronoun still.
     numbers = _numbers(text)
     words = _words(text, False)
+    other_word = any(w in _NUMBER_WORDS and w != "none" for w in words)
     return numbers + [_NUMBER_WORDS[w] for k, w in enumerate(words) if w in _NUMBER_WORDS
-                      and not (numbers and w in ("one", "none") and not _or_number(words, k))
+                      and not (w == "one" and numbers and not _or_number(words, k))
+                      and not (w == "none" and (numbers or other_word) and not _or_number(words, k))
                       and (count or w != "none")]
 
 

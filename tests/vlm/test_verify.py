@@ -1528,3 +1528,18 @@ def test_no_before_a_plural_noun_is_the_count_zero() -> None:
         assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
     for reply in ("No boxes or 1", "1 or no boxes"):  # two answers, as "1 or none"
         assert verify(wrap(reply), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, reply
+
+
+def test_no_before_a_plural_noun_is_a_determiner_beside_a_number_word_too() -> None:
+    """"No walls, so five" and "No apples are eaten, so it stays three cells long" scored 0 (before "no"
+    before a plural noun read as 0 they scored 1): "none" was a determiner beside digits only, so the
+    number word made two answers. Beside any other number it is the determiner ("five boxes, none on a
+    target" is 5, as "5 boxes, none on a target" is); "or" still joins it to one ("No boxes or one")."""
+    for reply, value in (("No walls, so five", 5), ("No apples are eaten, so it stays three cells long", 3),
+                         ("five boxes, none on a target", 5), ("one box, no targets", 1),
+                         ("No walls, so 5", 5)):
+        assert verify(wrap(reply), record({**INTEGER, "value": value}))["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), record({**INTEGER, "value": 0}))["accuracy"] == 0.0, reply
+    for reply in ("No boxes or one", "one or none", "none or five", "No walls, not five"):
+        for value in (0, 1, 5):
+            assert verify(wrap(reply), record({**INTEGER, "value": value}))["accuracy"] == 0.0, (reply, value)
