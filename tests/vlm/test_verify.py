@@ -1543,3 +1543,16 @@ def test_no_before_a_plural_noun_is_a_determiner_beside_a_number_word_too() -> N
     for reply in ("No boxes or one", "one or none", "none or five", "No walls, not five"):
         for value in (0, 1, 5):
             assert verify(wrap(reply), record({**INTEGER, "value": value}))["accuracy"] == 0.0, (reply, value)
+
+
+def test_no_before_a_plural_of_knowing_or_replying_is_no_count() -> None:
+    """"No ideas", "No clues", "No answers", "No comments", "No thanks" scored 1 where the count is 0 (each
+    plural noun read as the question's, as "No badges" is), though "No idea" and "No clue" say the reply
+    knows nothing and score 0. Such nouns are no count's; the question's own still are."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No ideas", "no clues", "No answers", "No comments", "No thanks", "No guesses",
+                  "No thoughts", "No hints", "No details", "No means to tell", "NO CLUES"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    for reply in ("No badges yet", "No boxes on targets", "No ideas, 0", "No clues needed: no apples"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+    assert verify(wrap("No ideas, so 5"), record(INTEGER))["accuracy"] == 1.0
