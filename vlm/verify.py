@@ -82,9 +82,11 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
 _NUMBER_WORDS["none"] = 0  # a count of zero ("None yet": Pokémon's badges at the start), as "zero" is
 # "no" before a word on its line, read as the count 0 where that word is a plural noun (``_no_count``).
 _NO_WORD = re.compile(r"\bno[ \t]{1,3}([a-z]{1,30})\b", re.IGNORECASE)
-# Plurals of knowing or replying, never a count's noun: "No ideas", "No clues" know nothing, as "No idea".
+# Plurals of knowing or replying, never a count's noun: "No ideas", "No clues" know nothing, as "No idea";
+# nor the reply's own materials: "No images were provided" is a model that saw nothing.
 _NO_COUNT_NOUNS = frozenset({"ideas", "clues", "answers", "guesses", "thoughts", "comments", "thanks",
-                             "hints", "details", "means", "words", "opinions", "worries"})
+                             "hints", "details", "means", "words", "opinions", "worries", "images",
+                             "pictures", "screenshots", "photos"})
 _WORDS = re.compile(r"[a-z0-9_]+")
 # A sign ends a word only where no word goes on: "x-" is the turn, "x-axis" the axis (no turn).
 _SIGNED_WORDS = re.compile(r"[a-z0-9_]+(?:[+\-](?![a-z0-9_]))?")
@@ -377,8 +379,8 @@ def _numbers(text: str) -> list[int | float]:
 def _no_count(m: re.Match[str]) -> str:
     """"no" before a plural noun as "none", the count 0: the question asks "How many <noun>s?", and "No
     badges yet", "There are no boxes on targets" answer 0. Not before a singular ("No idea", "No clue") or
-    a word that only ends in s ("No less than 3", "no bonus", "no this"), nor one of knowing or replying
-    ("No ideas", "No clues": ``_NO_COUNT_NOUNS``)."""
+    a word that only ends in s ("No less than 3", "no bonus", "no this"), nor one of knowing, replying or
+    the reply's images ("No ideas", "No clues", "No images": ``_NO_COUNT_NOUNS``)."""
     noun = m.group(1).lower()
     plural = (len(noun) > 3 and noun.endswith("s") and not noun.endswith(("ss", "us", "is"))
               and noun not in _NO_COUNT_NOUNS)

@@ -1556,3 +1556,14 @@ def test_no_before_a_plural_of_knowing_or_replying_is_no_count() -> None:
     for reply in ("No badges yet", "No boxes on targets", "No ideas, 0", "No clues needed: no apples"):
         assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
     assert verify(wrap("No ideas, so 5"), record(INTEGER))["accuracy"] == 1.0
+
+
+def test_no_images_is_no_count() -> None:
+    """A model that got no image ("No images were provided", "I see no images", "No pictures attached")
+    scored 1 on every count whose answer is 0, "images" read as the question's plural noun. The reply's
+    own materials (images, pictures, screenshots, photos) are no count's noun."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No images were provided", "I see no images", "No pictures attached", "No screenshots",
+                  "No photos given"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    assert verify(wrap("No images, but none of the boxes"), zero)["accuracy"] == 1.0
