@@ -81,7 +81,7 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 _NUMBER_WORDS["none"] = 0  # a count of zero ("None yet": Pokémon's badges at the start), as "zero" is
 # "no" before a word on its line, read as the count 0 where that word is a plural noun (``_no_count``).
-_NO_WORD = re.compile(r"\bno[ \t]{1,3}([a-z]{1,30})\b", re.IGNORECASE)
+_NO_WORD = re.compile(r"\bno[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)  # any letters: "no Pokémon"
 # Plurals of knowing or replying, never a count's noun: "No ideas", "No clues" know nothing, as "No idea";
 # nor the reply's own materials: "No images were provided" is a model that saw nothing.
 _NO_COUNT_NOUNS = frozenset({"ideas", "clues", "answers", "guesses", "thoughts", "comments", "thanks",
@@ -378,12 +378,13 @@ def _numbers(text: str) -> list[int | float]:
 
 def _no_count(m: re.Match[str]) -> str:
     """"no" before a plural noun as "none", the count 0: the question asks "How many <noun>s?", and "No
-    badges yet", "There are no boxes on targets" answer 0. Not before a singular ("No idea", "No clue") or
-    a word that only ends in s ("No less than 3", "no bonus", "no this"), nor one of knowing, replying or
-    the reply's images ("No ideas", "No clues", "No images": ``_NO_COUNT_NOUNS``)."""
+    badges yet", "There are no boxes on targets", "No Pokémon yet" (a plural without an s) answer 0. Not
+    before a singular ("No idea", "No clue") or a word that only ends in s ("No less than 3", "no bonus",
+    "no this"), nor one of knowing, replying or the reply's images ("No ideas", "No clues", "No images":
+    ``_NO_COUNT_NOUNS``)."""
     noun = m.group(1).lower()
     plural = (len(noun) > 3 and noun.endswith("s") and not noun.endswith(("ss", "us", "is"))
-              and noun not in _NO_COUNT_NOUNS)
+              and noun not in _NO_COUNT_NOUNS) or noun in ("pokémon", "pokemon")  # the party's count
     return "none" if plural else m.group()
 
 

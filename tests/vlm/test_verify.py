@@ -1567,3 +1567,15 @@ def test_no_images_is_no_count() -> None:
                   "No photos given"):
         assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
     assert verify(wrap("No images, but none of the boxes"), zero)["accuracy"] == 1.0
+
+
+def test_no_pokemon_is_the_count_zero() -> None:
+    """Pokémon's party size at the start is 0, and "No Pokémon yet" (the question's own noun, a plural
+    without an s, and with an é the reading of "no" skipped) scored 0 where "No badges yet" scores 1."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No Pokémon yet", "The player has no Pokémon", "no pokemon", "NO POKÉMON"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), record({**INTEGER, "value": 0, "count": False}))["accuracy"] == 0.0, reply
+    for reply in ("No Pokémon yet", "No café"):
+        assert verify(wrap(reply), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, reply
+    assert verify(wrap("No café"), zero)["accuracy"] == 0.0
