@@ -8,9 +8,9 @@
                   letter set before an option's text ("Option B: text") counts only when the two agree.
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
-                  is 5", it is still one); "none", and "no" before a plural noun ("No badges yet"),
-                  are 0 only where the value is a count, not an id (``count`` false: a map, a player's
-                  number).
+                  is 5", it is still one); "none" ("no one" too, never 1), and "no" before a plural
+                  noun ("No badges yet"), are 0 only where the value is a count, not an id (``count``
+                  false: a map, a player's number, where they are no number).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -80,6 +80,8 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 _NUMBER_WORDS["none"] = 0  # a count of zero ("None yet": Pokémon's badges at the start), as "zero" is
+# "No one" is nobody, never the number 1 ("No one is the spy" named player 1): read as "none".
+_NO_ONE = re.compile(r"\bno[ \t-]{1,3}one\b", re.IGNORECASE)
 # "no" before a word on its line, read as the count 0 where that word is a plural noun (``_no_count``).
 _NO_WORD = re.compile(r"\bno[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)  # any letters: "no Pokémon"
 # Plurals of knowing or replying, never a count's noun: "No ideas", "No clues" know nothing, as "No idea";
@@ -391,6 +393,7 @@ def _no_count(m: re.Match[str]) -> str:
 def _integers(text: str, count: bool = True) -> list[int | float]:
     # "none" is the count 0 ("None yet": no badge), as "no" before a plural noun is ("No badges yet"), but
     # no id: "None" is no map 0 (``count`` false).
+    text = _NO_ONE.sub("none", text)
     if count:
         text = _NO_WORD.sub(_no_count, text)
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But

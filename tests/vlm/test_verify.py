@@ -1579,3 +1579,16 @@ def test_no_pokemon_is_the_count_zero() -> None:
     for reply in ("No Pokémon yet", "No café"):
         assert verify(wrap(reply), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, reply
     assert verify(wrap("No café"), zero)["accuracy"] == 0.0
+
+
+def test_no_one_is_nobody_not_the_number_one() -> None:
+    """"No one" and "No one is the spy" read "one" as the number 1: the spy game's answer "player 1"
+    (an id) and a count of 1 were credited to a reply that names nobody. "No one" (or "no-one") is
+    "none" now: the count 0, and no number at all for an id."""
+    spy = record({**INTEGER, "value": 1, "count": False})
+    for reply in ("No one", "No one is the spy", "no-one", "NO ONE"):
+        assert verify(wrap(reply), spy)["accuracy"] == 0.0, reply
+        assert verify(wrap(reply), record({**INTEGER, "value": 1}))["accuracy"] == 0.0, reply
+        assert verify(wrap(reply), record({**INTEGER, "value": 0}))["accuracy"] == 1.0, reply
+    for reply in ("Player one", "One", "5, no one else"):
+        assert verify(wrap(reply), record({**INTEGER, "value": 5 if "5" in reply else 1}))["accuracy"] == 1.0
