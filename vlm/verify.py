@@ -34,10 +34,11 @@ a reply is credited only where its answer stays the same without that ("Not RIGH
 "No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't, isnt, was not, wasn't,
 would not be) with correct, right, true, valid or the answer takes back the word before it (``_DENIED``:
 "Option B is not correct" is none), as does "is" (was, would be) with wrong, incorrect, false, invalid,
-unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice/answer, or "is not" with safe or a good
-move/idea/choice/answer (``_REJECTED``: "B is wrong", "Moving UP would be a mistake" are none), except in
-a worst answer, which asks for the bad moves; "UP is not blocked" and "UP is not wrong" are UP. An
-option's own text and an ``exact`` answer are compared whole.
+unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice/answer, the wrong
+move/answer/choice/option, or "is not" with safe or a good move/idea/choice/answer (``_REJECTED``: "B is
+wrong", "Moving UP would be a mistake" are none), except in a worst answer, which asks for the bad moves;
+"UP is not blocked" and "UP is not wrong" are UP. An option's own text and an ``exact`` answer are
+compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
