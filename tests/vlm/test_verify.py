@@ -1581,6 +1581,28 @@ def test_no_pokemon_is_the_count_zero() -> None:
     assert verify(wrap("No café"), zero)["accuracy"] == 0.0
 
 
+def test_the_new_negations_read_whole_words_only() -> None:
+    """Mutation survivors of the apostrophe-less contractions and the verdicts: a word that only holds the
+    letters of one ("Cantor", "vacant", "scant"; "wrongly") negates nothing, where the words themselves
+    ("deadly", "UP" opening a bracket) do."""
+    for reply, spec in (("Cantor would say UP", WORD), ("Move UP into the vacant cell", WORD),
+                        ("The head moves into the vacant cell (3, 4)", COORD), ("Scant room: 5", INTEGER),
+                        ("UP is wrongly drawn as blocked", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    for reply in ("UP is deadly", "(UP is a bad move)", "[UP is fatal]"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_no_before_a_word_that_only_ends_in_s_is_no_count() -> None:
+    """Mutation survivors of the plural test: a short word ("its"), or one ending in ss, us or is ("No
+    guess", "No bonus", "No analysis"), is no plural noun, so "no" before it is no count 0."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No its hard to say", "No guess", "No bonus", "No analysis", "no this"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    # Nor is "no" at a line's end before the next line's word.
+    assert verify(wrap("I see no\nboxes"), zero)["accuracy"] == 0.0
+
+
 def test_no_one_is_nobody_not_the_number_one() -> None:
     """"No one" and "No one is the spy" read "one" as the number 1: the spy game's answer "player 1"
     (an id) and a count of 1 were credited to a reply that names nobody. "No one" (or "no-one") is
