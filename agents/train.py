@@ -477,25 +477,29 @@ def _out_of_memory(model: Any, run: Path, cfg: dict[str, Any], e: BaseException,
     return _stopped(model, run, int(cfg["keep_checkpoints"]), RunError(message), save=trained)
 
 
-def slow_preset_warning(policy: str, device_type: str) -> str | None:
-    """The warning for a new run of the ``10m`` preset on a CPU, else None: it trains there at a twentieth
-    or less of the CPU default's rate (README, Policies and PPO), which the bar alone showed."""
+def slow_preset_warning(policy: str, device_type: str, resume: bool = False) -> str | None:
+    """The warning for the ``10m`` preset trained on a CPU, else None: it trains there at a twentieth or less
+    of the CPU default's rate (README, Policies and PPO), which the bar alone showed. ``resume``: a resumed
+    run, whose preset --resume cannot change."""
     if policy != "10m" or device_type != "cpu":
         return None
     default = DEFAULTS["cpu_policy"]
+    fix = (f"resume this run on CUDA, or train a new one with --policy {default}" if resume else
+           f"give --policy {default}, or train 10m on CUDA")
     return (f"warning: the 10m preset trains at about 150 steps/s on a CPU (on 10×10 Snake, 2 cores), "
-            f"{default}, the CPU default, at thousands: give --policy {default}, or train 10m on CUDA")
+            f"{default}, the CPU default, at thousands: {fix}")
 
 
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
-          progress: bool = True) -> Any:
+          progress: bool = True, trained_on: str | None = None) -> Any:
     """Train (or continue training) into ``run``. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and
-    returns cleanly."""
+    returns cleanly. ``trained_on``: the device a resumed run's config.yaml recorded."""
     with stop_signals_interrupt():
-        return _train(cfg, run, command, resume, progress)
+        return _train(cfg, run, command, resume, progress, trained_on)
 
 
-def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool) -> Any:
+def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool,
+           trained_on: str | None) -> Any:
     # SB3's logger makes tb/ with exist_ok: a file or a dangling link there (lexists: exists() follows
     # links) was a FileExistsError traceback.
     if resume and os.path.lexists(run / "tb") and not (run / "tb").is_dir():
@@ -595,7 +599,10 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             lstm = "+LSTM" if cfg.get("recurrent") else ""  # the count holds the LSTMs, not the preset alone
             print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']}{lstm} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
-            note = None if resume else slow_preset_warning(cfg["policy"], model.device.type)  # said at start
+            # Said as a run starts, and as a --resume moves it onto a CPU: it was not said then.
+            moved = trained_on is not None and trained_on.partition(":")[0] != "cpu"
+            note = (slow_preset_warning(cfg["policy"], model.device.type, resume) if moved or not resume
+                    else None)
             if note:
                 print(note, file=sys.stderr)
             if uses_self_play(cfg) and not resume:  # a resumed run's pool holds its checkpoints too

@@ -98,11 +98,13 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     keep = False  # the new run stays, not the one --force moved aside (see settle_run_dir)
     lock: IO[str] | None = None  # held on the run folder while this command trains into it
     model_before: int | None = None  # model.zip's mtime (0: none) when train() was called
+    trained_on: str | None = None  # the device a resumed run last trained on
     try:
         if args.resume:
             run = Path(args.resume)
             try:
                 cfg = deep_merge(DEFAULTS, read_run_config(run))
+                trained_on = str(cfg["device"])  # before a --device given now
                 lock = claim_run(run)
                 # Before the game is built: a run killed (SIGKILL, a crash) before its first save has none.
                 resume_point(run)
@@ -118,7 +120,8 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 created = run
             note_followed(cfg, followed)  # once the run folder is claimed
         model_before = model_mtime(run)
-        train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress)
+        train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress,
+              trained_on=trained_on)
         keep = True
     except StateError as e:  # --resume takes no --state: the run's config.yaml named the state
         print(f"error: --resume {run}: {e.in_run()}" if args.resume else f"error: {e}", file=sys.stderr)

@@ -5421,10 +5421,15 @@ def test_a_new_run_of_10m_on_a_cpu_is_warned_of_its_speed_after_the_start_line(s
         assert err.count("warning:") == 1
 
 
-def test_a_resumed_10m_run_on_a_cpu_is_not_warned_again(tmp_path, monkeypatch, capsys):
-    # The warning came as the run started; its preset is fixed for a --resume, which says nothing more.
+@pytest.mark.parametrize("trained_on, warned", [("cpu", False), ("cuda", True), ("cuda:1", True)])
+def test_a_resumed_10m_run_is_warned_only_when_it_moves_onto_a_cpu(scripts, tmp_path, monkeypatch, capsys,
+                                                                   trained_on, warned):
+    # A run started on a CPU was warned as it started; its preset is fixed for a --resume, which says nothing
+    # more. One trained on CUDA and resumed with --device cpu was never warned, and went on at a twentieth
+    # of its speed without a word.
     import agents.train
     from agents.config import load_config, resolve
+    from agents.runs import write_run_files
 
     def stop(*args, **kwargs):
         raise ValueError("stopped after the start line")
@@ -5436,7 +5441,12 @@ def test_a_resumed_10m_run_on_a_cpu_is_not_warned_again(tmp_path, monkeypatch, c
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")  # load_model is faked
     cfg = resolve({**load_config("snake"), "policy": "10m", "num_envs": 8, "device": "cpu"}, False)
-    with pytest.raises(ValueError, match="stopped after the start line"):
-        agents.train.train(cfg, run, "cmd", resume=True, progress=False)
+    write_run_files(run, {**cfg, "device": trained_on}, "cmd")  # config.yaml as that device recorded it
+    assert scripts.train_ppo.main(["--resume", str(run), "--device", "cpu", "--no-progress"]) == 2
     out, err = capsys.readouterr()
-    assert "policy=10m" in out and "warning" not in err
+    assert "device=cpu policy=10m" in out, out
+    warning = ("warning: the 10m preset trains at about 150 steps/s on a CPU (on 10×10 Snake, 2 cores), "
+               "tiny, the CPU default, at thousands: resume this run on CUDA, or train a new one with "
+               "--policy tiny\n")
+    assert (warning in err) is warned, err
+    assert err.count("warning:") == warned
