@@ -138,6 +138,17 @@ TINY = ["--num-envs", "8", "--policy", "tiny", "--no-progress", "--set", "ppo.n_
         "--set", "ppo.batch_size=128", "--set", "ppo.n_epochs=1"]
 
 
+def open_paths() -> set[str]:
+    """Where this process's open files are (Linux's /proc/self/fd), to find a handle left open; empty
+    elsewhere."""
+    paths = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own, closed by now
+                paths.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return paths
+
+
 def always_right_checkpoint(run: Path, out: Path, step: int = 128):
     """A Snake run's model turned into another policy, whose action head always says RIGHT, saved at ``out``
     as a checkpoint of training step ``step`` and returned: a model a tool picked by ``--checkpoint`` shows

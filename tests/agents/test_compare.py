@@ -25,7 +25,7 @@ from agents.compare import (
 from agents.evaluation import Episode, run_episodes
 from agents.vlm_player import Decision
 from tests.chat_server import ChatServer, Reply
-from tests.conftest import RECORDED_ENV, ROOT, TINY, always_right_checkpoint
+from tests.conftest import RECORDED_ENV, ROOT, TINY, always_right_checkpoint, open_paths
 
 
 def _killed_comparisons_folder(out: Path, kind: str) -> Path:
@@ -1930,6 +1930,8 @@ def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_
     # was looked for at its old name, in the new run, and left empty in the old one (put back in place
     # should the new run fail to start).
     assert not list((tmp_path / ".run.replaced").glob("compare-*"))
+    # The handle on the run the folder was removed through is closed: one open file a comparison otherwise.
+    assert os.path.realpath(tmp_path / ".run.replaced") not in open_paths()
 
 
 @pytest.mark.parametrize("script", ["compare", "evaluate"])

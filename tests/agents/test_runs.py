@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agents import runs
-from tests.conftest import path_method_fails
+from tests.conftest import open_paths, path_method_fails
 
 
 def old_run(folder: Path) -> Path:
@@ -1531,3 +1531,48 @@ def test_the_run_force_moved_aside_is_found_beside_the_run_a_link_to_it_names(tm
     (tmp_path / "link").symlink_to(tmp_path / "store" / "run")
     found = runs.moved_aside(tmp_path / "link", runs.folder_identity(aside))
     assert found is not None and os.path.samefile(found, aside)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or os.rmdir not in os.supports_dir_fd,
+                    reason="reads the open files in Linux's /proc; removes through a folder's handle")
+def test_made_folders_are_removed_where_their_run_went_and_the_handle_is_closed(tmp_path, monkeypatch):
+    # compare.py --specialist . made a/compare-<time> in the run, then a train_ppo.py --force moved the run
+    # aside and made a new one at its name: the folders are removed in the old run, the new run's alike
+    # names are left, and the handle on the run is closed again.
+    run, aside = tmp_path / "run", tmp_path / ".run.replaced"
+    (run / "a" / "compare-1").mkdir(parents=True)
+    monkeypatch.chdir(run)  # "." is the old run once it moves: the names are read as the output started
+    made = runs.MadeFolders([Path("a/compare-1"), run / "a"])  # missing_folders' list, innermost first
+    assert os.path.realpath(run) in open_paths()
+    run.rename(aside)
+    (run / "a" / "compare-1").mkdir(parents=True)
+    made.remove()
+    assert not (aside / "a").exists()
+    assert (run / "a" / "compare-1").is_dir()
+    made.close()
+    made.close()  # twice: nothing more to close
+    assert os.path.realpath(aside) not in open_paths()
+
+
+@pytest.mark.parametrize("dir_fd", [True, False])
+def test_made_folders_holding_something_stay_and_the_empty_ones_go(tmp_path, monkeypatch, dir_fd):
+    # Without a handle (os.rmdir takes no dir_fd: Windows) the folders are removed by name.
+    if not dir_fd:
+        monkeypatch.setattr(os, "supports_dir_fd", set())
+    elif os.rmdir not in os.supports_dir_fd:
+        pytest.skip("os.rmdir takes no dir_fd here")
+    out, kept = tmp_path / "a" / "b" / "compare-1", tmp_path / "c" / "compare-2"
+    out.mkdir(parents=True)
+    kept.mkdir(parents=True)
+    (kept / "report.md").write_text("a report")
+    made = runs.MadeFolders([out, out.parent, out.parent.parent])
+    other = runs.MadeFolders([kept, kept.parent])
+    assert (made.handle is not None) is dir_fd
+    try:
+        made.remove()
+        other.remove()
+    finally:
+        made.close()
+        other.close()
+    assert not (tmp_path / "a").exists()
+    assert (kept / "report.md").is_file()

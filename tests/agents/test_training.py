@@ -5421,6 +5421,16 @@ def test_a_new_run_of_10m_on_a_cpu_is_warned_of_its_speed_after_the_start_line(s
         assert err.count("warning:") == 1
 
 
+@pytest.mark.parametrize("device_type", ["cuda", "mps"])
+def test_the_10m_warning_is_for_a_cpu_alone(device_type):
+    # 10m is the CUDA default: a GPU trains it at its own rate, new or resumed.
+    from agents.train import slow_preset_warning
+
+    assert slow_preset_warning("10m", device_type) is None
+    assert slow_preset_warning("10m", device_type, resume=True) is None
+    assert slow_preset_warning("10m", "cpu", resume=True).startswith("warning: the 10m preset")
+
+
 @pytest.mark.parametrize("trained_on, warned", [("cpu", False), ("cuda", True), ("cuda:1", True)])
 def test_a_resumed_10m_run_is_warned_only_when_it_moves_onto_a_cpu(scripts, tmp_path, monkeypatch, capsys,
                                                                    trained_on, warned):
