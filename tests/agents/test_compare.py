@@ -2868,20 +2868,6 @@ def test_evaluate_vlm_a_game_option_the_game_refuses_names_its_flag_before_any_r
     assert not (tmp_path / "out").exists()
 
 
-def test_a_vlm_play_without_a_run_refuses_a_set_of_anything_but_the_games_options(scripts, tmp_path, capsys):
-    # Without a run folder only the game's options apply: a PPO setting would be dropped without a word.
-    with ChatServer(default=scripted) as server:
-        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache",
-                "--episodes", "1", "--max-steps", "2", "--no-progress", "--set", "ppo.n_steps=5"]
-        for script in (scripts.evaluate, scripts.compare):
-            assert script.main(argv) == 2
-            err = capsys.readouterr().err
-            assert err == ("error: --set ppo.n_steps=5: only the game's options (--set env_kwargs.KEY=VALUE) "
-                           "apply here\n"), err
-    assert server.hits == 0
-    assert not (tmp_path / "out").exists()
-
-
 def test_a_game_option_given_as_0_is_given_and_refused_by_the_game(scripts, tmp_path, capsys):
     # --size 0 is a game option given (as --size 3 is): not the default board played in its place.
     with ChatServer(default=scripted) as server:
@@ -3059,15 +3045,17 @@ def test_a_vlm_alone_given_a_rom_or_state_it_cannot_use_is_told_in_an_error_line
 def test_a_vlm_alone_given_a_set_of_no_game_option_is_told_only_those_apply(script, scripts, tmp_path,
                                                                             capsys):
     # `--set seed=3` was "--seed and --set seed=3 set the same value; give one of them" where no --seed was
-    # given: the check of train_ppo.py's flags took the script's own --seed default for one given.
+    # given: the check of train_ppo.py's flags took the script's own --seed default for one given. A PPO
+    # setting would be dropped without a word.
     with ChatServer(default=scripted) as server:
         argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--no-cache", "--out", str(tmp_path / "out")]
-        for item in ("seed=3", "device=cpu"):
+        for item in ("seed=3", "device=cpu", "ppo.n_steps=5"):
             assert getattr(scripts, script).main([*argv, "--set", item]) == 2
             err = capsys.readouterr().err
             only = "only the game's options (--set env_kwargs.KEY=VALUE) apply here"
             assert err == f"error: --set {item}: {only}\n", err
     assert server.hits == 0
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("script", ["compare", "evaluate"])
