@@ -1437,11 +1437,7 @@ def test_a_run_replaced_during_the_export_is_named_as_replaced(run, tmp_path, ca
         assert export(str(mine), *given, "--out", str(out), "--episodes", "2", "--no-progress", "--formats",
                       "none", "--tasks-per-state", "0") == 2
         # Where --force moved it, named: "from where --force moved it" named no folder.
-        assert capsys.readouterr().err == (
-            f"error: {mine} was replaced during the export (a train_ppo.py --force moved the run aside and "
-            "trains a new one there): nothing is written, as the export would name the new run; export the "
-            f"new run once it is trained, or copy the old run out of {aside}, where --force moved it (it "
-            "deletes it once the new run finishes), and export the copy\n")
+        assert capsys.readouterr().err == replaced_error(mine, aside)
         assert not out.exists()
         shutil.rmtree(mine)
         aside.rename(mine)
@@ -1468,6 +1464,15 @@ def test_a_run_replaced_during_the_export_whose_old_run_is_deleted_says_it_is_go
         f"run once it is trained (the old run is no longer beside it as {tmp_path / '.run.replaced*'}: "
         "--force deletes it once the new run finishes)\n")
     assert not out.exists()
+
+
+def replaced_error(named, aside) -> str:
+    """The export's refusal of the run ``named`` that a train_ppo.py --force replaced meanwhile, its old run
+    moved to ``aside``."""
+    return (f"error: {named} was replaced during the export (a train_ppo.py --force moved the run aside and "
+            "trains a new one there): nothing is written, as the export would name the new run; export the "
+            f"new run once it is trained, or copy the old run out of {aside}, where --force moved it (it "
+            "deletes it once the new run finishes), and export the copy\n")
 
 
 def then_meanwhile(monkeypatch, name: str, meanwhile) -> None:
@@ -1510,11 +1515,7 @@ def test_a_run_replaced_while_the_export_is_written_is_named_as_replaced(run, tm
     then_meanwhile(monkeypatch, "write_card", forced_meanwhile)
     capsys.readouterr()
     assert export(*args) == 2
-    assert capsys.readouterr().err == (
-        f"error: {mine} was replaced during the export (a train_ppo.py --force moved the run aside and "
-        "trains a new one there): nothing is written, as the export would name the new run; export the "
-        f"new run once it is trained, or copy the old run out of {aside}, where --force moved it (it "
-        "deletes it once the new run finishes), and export the copy\n")
+    assert capsys.readouterr().err == replaced_error(mine, aside)
     assert digest_tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run.replaced", "out", "run"]
     assert digest_tree(aside) == digest_tree(run)
@@ -3132,9 +3133,5 @@ def test_a_run_given_as_dot_and_replaced_during_the_export_is_named_where_it_was
     out = tmp_path / "out"
     assert export(".", "--out", str(out), "--episodes", "2", "--no-progress", "--formats", "none",
                   "--tasks-per-state", "0") == 2
-    assert capsys.readouterr().err == (
-        f"error: . ({mine}) was replaced during the export (a train_ppo.py --force moved the run aside and "
-        "trains a new one there): nothing is written, as the export would name the new run; export the new "
-        f"run once it is trained, or copy the old run out of {aside}, where --force moved it (it deletes it "
-        "once the new run finishes), and export the copy\n")
+    assert capsys.readouterr().err == replaced_error(f". ({mine})", aside)
     assert not out.exists()
