@@ -597,11 +597,9 @@ def run_hint(path: Path) -> str:
     return f"; it holds run folders: give one, e.g. the newest, {max(found)[1]}" if found else ""
 
 
-def game_options(env: str) -> set[str] | None:
-    """The keyword options ``env``'s game class takes (with those its ``**kwargs`` pass on to the base
-    classes' ``__init__``); None when it cannot say (an unknown env, an uninstalled extra). Neither ``self``
-    nor ``num_envs`` is one: the trainer passes the boards (``--num-envs``), and in ``env_kwargs`` either
-    passed config checks and then failed with Python's "got multiple values for argument"."""
+def _init_params(env: str) -> list[list[Any]] | None:
+    """The parameters past ``self`` of each ``__init__`` on ``env``'s game class's MRO, the class first;
+    None when the game cannot be read (an unknown env, an uninstalled extra)."""
     import inspect
 
     from envs import game_class
@@ -610,9 +608,16 @@ def game_options(env: str) -> set[str] | None:
         classes = [c for c in game_class(env).__mro__ if "__init__" in vars(c)]
     except (ImportError, ValueError):
         return None
+    return [list(inspect.signature(cls.__init__).parameters.values())[1:] for cls in classes]
+
+
+def game_options(env: str) -> set[str] | None:
+    """The keyword options ``env``'s game class takes (with those its ``**kwargs`` pass on to the base
+    classes' ``__init__``); None when it cannot say (an unknown env, an uninstalled extra). Neither ``self``
+    nor ``num_envs`` is one: the trainer passes the boards (``--num-envs``), and in ``env_kwargs`` either
+    passed config checks and then failed with Python's "got multiple values for argument"."""
     options: set[str] = set()
-    for cls in classes:
-        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # past self
+    for params in _init_params(env) or ():
         options |= {p.name for p in params if p.kind is not p.VAR_KEYWORD and p.name != "num_envs"}
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             return options
@@ -622,17 +627,8 @@ def game_options(env: str) -> set[str] | None:
 def game_defaults(env: str) -> dict[str, Any]:
     """The default of each of ``env``'s game options that has one (a subclass's over its bases'); none
     where the game cannot be read (``game_options``)."""
-    import inspect
-
-    from envs import game_class
-
-    try:
-        classes = [c for c in game_class(env).__mro__ if "__init__" in vars(c)]
-    except (ImportError, ValueError):
-        return {}
     defaults: dict[str, Any] = {}
-    for cls in reversed(classes):
-        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # past self
+    for params in reversed(_init_params(env) or []):
         defaults |= {p.name: p.default for p in params if p.default is not p.empty and p.name != "num_envs"}
     return defaults
 
