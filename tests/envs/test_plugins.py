@@ -1338,6 +1338,36 @@ def test_a_packages_compare_report_says_what_holds_for_any_game_not_snakes_words
         assert f"No {reason}, and no invalid or wrong answer, in these episodes." in text
 
 
+# A move question with no good move (every move a trap), as Snake's where every move is fatal: scored by the
+# verifier (name none as best, every move as fatal), yet good_moves has no best move to check.
+NO_GOOD_MOVE = """
+
+def move_task(state):
+    draft = _catch(snake.move_task(_as("snake", state)))
+    moves = draft.verifier["moves"]
+    return dataclasses.replace(draft, verifier={**draft.verifier, "good": [], "fatal": list(moves)})
+"""
+
+
+def test_a_packages_report_of_verified_answers_with_no_best_move_does_not_call_both_n_a(
+        tmp_path, monkeypatch, scripts, capsys):
+    # A package's move question that the verifier scores and good_moves finds no best move in: the report's
+    # table gives a verifier accuracy, so the note must not say both figures are n/a (the note's condition
+    # with 'or' for 'and', a mutant no other test killed, said so).
+    use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + NO_GOOD_MOVE)
+    out = tmp_path / "compare"
+    answer = "<best_answer>None</best_answer><worst_answer>UP, DOWN, LEFT, RIGHT</worst_answer>"
+    with ChatServer(default=lambda body: good(answer)) as server:
+        argv = ["--env", "catch", "--vlm", f"m-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--frames", "0", "--no-progress", "--out", str(out)]
+        assert scripts.compare.main(argv) == 0, capsys.readouterr().err
+    [vlm] = [s for s in json.loads((out / "report.json").read_text())["players"] if s["kind"] == "vlm"]
+    assert (vlm["verifier_accuracy"], vlm["best_move_rate"]) == (1.0, None)
+    text = (out / "report.md").read_text()
+    assert "are n/a" not in text, text
+    assert "verifier accuracy: its whole answer scored by the project's verifier. Both are over" in text, text
+
+
 def test_compare_says_a_task_module_that_raises_mid_play_in_one_line(tmp_path, monkeypatch, scripts, capsys):
     # compare.py --vlm (no specialist) plays in the VLM player's thread pool: a package's move_task raising
     # there is the package's error line, as evaluate.py --vlm says it (TaskModuleError is a ValueError, which
