@@ -146,6 +146,26 @@ def game_options_given(args: argparse.Namespace) -> list[str]:
         f"--set {item}" for item in args.set]
 
 
+def settings_beside_run(args: argparse.Namespace, config: str) -> str | None:
+    """Why the ``--set`` items that set no game option (``seed=3``, ``ppo.n_steps=5``) are refused beside a
+    run, whose ``config`` (its config.yaml) sets the game's options; None where there is none. Refused as
+    game options, they were said to be set by the run's config.yaml; a script's own flag (``--seed``,
+    ``--device``) is named in place of its ``--set``."""
+    import shlex
+
+    other = [item for item in args.set if set_item(item)[0][0] != "env_kwargs"]
+    if not other:
+        return None
+    fixes = []
+    for item in other:
+        parts, raw = set_item(item)
+        own = len(parts) == 1 and parts[0] in ("seed", "device") and hasattr(args, parts[0])
+        fixes.append(f"give --{parts[0]} {shlex.quote(raw.strip())} in place of --set {item}" if own else
+                     f"drop --set {item}")
+    return (f"{' and '.join(f'--set {item}' for item in other)}: --set takes only the game's options "
+            f"(env_kwargs.KEY=VALUE) here, which {config} sets; {', '.join(fixes)}")
+
+
 def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], GameSpec]:
     """The game options a script that plays ``env`` without a run folder (compare.py) was given: its game
     flags (``add_game_arguments``) and ``--set env_kwargs.KEY=VALUE``, over the game's own defaults, read as

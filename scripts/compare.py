@@ -95,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")
-    from agents.preflight import game_options_given
+    from agents.preflight import game_options_given, settings_beside_run
     from agents.train_cli import refuse_flag_and_set
 
+    if args.specialist and (why := settings_beside_run(args, "the --specialist run's config.yaml")):
+        p.error(why)
     game_options = game_options_given(args)
     if args.specialist and game_options:
         # The model was trained on its run's board (size, ROM, start state): it plays that one only.

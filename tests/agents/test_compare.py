@@ -2838,6 +2838,24 @@ def test_game_options_beside_a_specialist_are_refused(scripts, tmp_path, capsys)
     assert "error: --size: the --specialist run's config.yaml sets the game's options" in err, err
 
 
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_set_of_no_game_option_beside_a_run_is_not_called_one(script, scripts, tmp_path, capsys):
+    # `compare.py --specialist RUN --set seed=3` and `evaluate.py RUN --set device=cpu` said "the run's
+    # config.yaml sets the game's options ... drop it": neither is a game option, and both scripts have
+    # --seed and --device.
+    run = ["--specialist", str(tmp_path / "run")] if script == "compare" else [str(tmp_path / "run")]
+    config = "the --specialist run's" if script == "compare" else "the run folder's"
+    only = f"--set takes only the game's options (env_kwargs.KEY=VALUE) here, which {config} config.yaml sets"
+    for given, fix in ((["seed=3"], "give --seed 3 in place of --set seed=3"),
+                       (["device = CPU"], "give --device CPU in place of --set device = CPU"),
+                       (["ppo.n_steps=5", "env_kwargs.size=8"], "drop --set ppo.n_steps=5")):
+        with pytest.raises(SystemExit) as stop:
+            getattr(scripts, script).main([*run, *(a for item in given for a in ("--set", item))])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.splitlines()[-1]  # after argparse's usage
+        assert err.endswith(f" error: --set {given[0]}: {only}; {fix}"), err
+
+
 def test_evaluate_vlm_without_a_run_takes_the_games_options_as_train_ppo_does(scripts, tmp_path, capsys):
     # `evaluate.py --env pokemon_red --rom ROM --state none --vlm ...` was "unrecognized arguments", as
     # compare.py's was: without a run folder a VLM could play a game only with its defaults.
