@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,6 +520,27 @@ def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, en
     return {r.id: out[r.id] for r in questions}
 
 
+def _played_actions(steps: Path, wanted: Collection[tuple[int, int]]
+                    ) -> dict[tuple[int, int], dict[int, int]]:
+    """(episode, seed) -> {t: action} of the ``wanted`` episodes in the store's ``steps`` folder. Only their
+    rows are read (a filter on the episode column, which skips the row groups of other episodes): the whole
+    store's columns as Python lists took seconds and hundreds of MB for a store of millions of steps."""
+    import pyarrow.parquet as pq
+
+    # An episode index outside the int32 column (another exporter's record) is in no store: kept out of the
+    # filter, whose values are compared as the column's type.
+    episodes = sorted({e for e, _ in wanted if -(2**31) <= e < 2**31})
+    played: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
+    if not episodes:
+        return played
+    cols = pq.read_table(steps, columns=["episode", "seed", "t", "action"],
+                         filters=[("episode", "in", episodes)]).to_pydict()
+    for e, seed, t, a in zip(cols["episode"], cols["seed"], cols["t"], cols["action"], strict=True):
+        if (e, seed) in wanted:
+            played[(e, seed)][t] = a
+    return played
+
+
 def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
                            root: Path, batch: int = 256) -> dict[str, str]:
     """A recurrent ``model``'s replies to those of ``questions`` whose episode the trajectory store under
@@ -527,8 +548,6 @@ def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, en
     its observations fed to the policy from the first, as its play fed them, so the LSTM state at the
     question's step is the one play carries there. A question whose replayed state is not its own (a split
     beside another export's store, a game of other settings) is left out, as is one the store lacks."""
-    import pyarrow.parquet as pq
-
     from agents.evaluation import Actor
     from agents.runs import json_object
     from envs import make_game
@@ -546,11 +565,7 @@ def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, en
             wanted[(int(src["episode"]), int(src["seed"]))].append((int(src["step"]), r))
         except (KeyError, TypeError, ValueError):  # another exporter's record: no episode to replay
             continue
-    cols = pq.read_table(store / "steps", columns=["episode", "seed", "t", "action"]).to_pydict()
-    played: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)  # (episode, seed) -> {t: action}
-    for e, seed, t, a in zip(cols["episode"], cols["seed"], cols["t"], cols["action"], strict=True):
-        if (e, seed) in wanted:
-            played[(e, seed)][t] = a
+    played = _played_actions(store / "steps", wanted)
     asked: dict[tuple[int, int], list[tuple[int, TaskRecord]]] = {}  # those whose earlier actions it holds
     for key in played:
         asked[key] = [(step, r) for step, r in wanted[key] if all(t in played[key] for t in range(step))]

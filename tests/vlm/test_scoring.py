@@ -408,6 +408,28 @@ def test_a_recurrent_specialist_answers_with_the_memory_of_the_question_s_episod
     assert any(blank[r.id] != played(r) for r in questions)
 
 
+def test_a_recurrent_specialist_reads_the_actions_of_its_questions_episodes_alone(tmp_path):
+    # The store's rows are read for the questions' episodes only (a filter, not the whole store as Python
+    # lists): each wanted (episode, seed) gets its own actions, an episode of another seed none, and an index
+    # beyond the int32 column (another exporter's record) none rather than an error.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vlm.scoring import _played_actions
+
+    (tmp_path / "steps").mkdir()
+    for part, episodes in enumerate(([0, 1], [2, 3])):
+        table = pa.table({"episode": pa.array([e for e in episodes for _ in range(3)], pa.int32()),
+                          "t": pa.array([0, 1, 2] * 2, pa.int32()),
+                          "seed": pa.array([100 + e for e in episodes for _ in range(3)], pa.uint64()),
+                          "action": pa.array([10 * e + t for e in episodes for t in range(3)], pa.int16())})
+        pq.write_table(table, tmp_path / "steps" / f"part-{part:05d}.parquet", row_group_size=3)
+    wanted = {(1, 101): [], (3, 103): [], (2, 999): [], (2**40, 100): []}
+    assert _played_actions(tmp_path / "steps", wanted) == {(1, 101): {0: 10, 1: 11, 2: 12},
+                                                           (3, 103): {0: 30, 1: 31, 2: 32}}
+    assert _played_actions(tmp_path / "steps", {}) == {}
+
+
 def test_a_recurrent_specialist_beside_another_game_s_store_answers_from_a_blank_memory(recurrent_dataset,
                                                                                         tmp_path):
     # Snake questions put in another game's export (two games' test files together): both exported with
