@@ -912,6 +912,29 @@ def test_the_readme_block_refuses_an_export_made_without_relative_paths(tmp_path
     assert not (tmp_path / "datasets" / "mixed").exists()
 
 
+def test_the_readme_block_refuses_two_exports_asking_the_same_questions(tmp_path_factory, tmp_path,
+                                                                        monkeypatch):
+    """README says to export a game's second export with another --seed, as two from the same seeds ask the
+    same questions (one id each); its block put two such exports together all the same: every question twice
+    in the merged splits (a LLaMA-Factory entry of each), found only when score_predictions.py refused the
+    merged test.jsonl ("appears twice"). It now stops first, naming both exports and the flag."""
+    from tests.conftest import load_script
+    from tests.vlm.test_trajectories import export_args, tiny_snake_run
+
+    run = tiny_snake_run(tmp_path_factory)
+    exports = [tmp_path / "datasets" / "snake", tmp_path / "datasets" / "sokoban"]
+    for out in exports:  # the same seed: the second export forgot --seed
+        args = export_args(run, out, "--relative-paths", "--episodes", "4", "--max-steps", "6", "--seed",
+                           "1000000", "--formats", "llamafactory")
+        assert load_script("export_trajectories").main(args) == 0
+    monkeypatch.chdir(tmp_path)
+    refused = (r"^datasets/sokoban asks questions datasets/snake asks too: export one again with another"
+               r" --seed\Z")
+    with pytest.raises(SystemExit, match=refused):
+        exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    assert not (tmp_path / "datasets" / "mixed").exists()
+
+
 def test_the_readme_block_refuses_a_folder_it_already_wrote(tmp_path_factory, tmp_path, monkeypatch):
     """Run again into the same folder (the exports made anew, one without verl, or with no val split),
     README's block rewrote the files the new exports have and left the others as the first run wrote them:
