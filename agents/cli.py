@@ -293,6 +293,12 @@ def mean_text(x: float) -> str:
     return decimals(x, places)
 
 
+def figure(x: float) -> str:
+    """A score as printed: up to three decimals, no trailing zeros (34, 34.5, and Pokémon's 1.105, which
+    a rounding to a whole number showed as 1, below a mean of 1.10)."""
+    return decimals(x, 3).rstrip("0").rstrip(".")
+
+
 def run_folder_arg(text: str) -> str:
     """``path_arg`` for a training run's folder, whose name must be valid UTF-8: TensorBoard's event writer
     cannot encode one that is not (a Latin-1 name from an old disk), and failed after the folder was made."""

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.cli import EPISODE_STEP_CAP, decimals, mean_text  # noqa: F401 - mean_text: imported from here too
+from agents.cli import EPISODE_STEP_CAP, figure, mean_text  # noqa: F401 - figure, mean_text: imported from here
 from agents.interrupts import deferred_stop, stop_point
 from envs import is_builtin, make_game
 from envs.base import RENDER_SCALE, Game, GameDefinitionError, check_contract
@@ -485,12 +485,6 @@ def best_episode(episodes: list[Episode]) -> Episode:
     """The episode a video shows: the highest score, then the highest return (of two duel games with
     the same apples, the win, not the quick loss), then the fewest steps."""
     return max(episodes, key=lambda e: (e.score, e.ret, -e.length))
-
-
-def figure(x: float) -> str:
-    """A score as printed: up to three decimals, no trailing zeros (34, 34.5, and Pokémon's 1.105, which
-    a rounding to a whole number showed as 1, below a mean of 1.10)."""
-    return decimals(x, 3).rstrip("0").rstrip(".")
 
 
 def episode_columns(episodes: list[Episode]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from agents.cli import mean_text
+from agents.cli import figure, mean_text
 from vlm.formats import (
     EASYR1_PIXELS,
     HF_SPLIT,
@@ -191,9 +191,9 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"- episodes: {counts['episodes_played']:,} played from seed {seeds['base']} "
              f"(episode k: seed + k), "
              f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",
-             # + 0.0: a max of exactly -0.0 read "max -0" (:g keeps the sign), beside the mean's 0.00
+             # As evaluate prints them: :g's six digits read a max of 1208.456 "1208.46", below the mean
              f"- scores of kept episodes: mean {mean_text(scores['kept_mean'])}, "
-             f"max {scores['kept_max'] + 0.0:g}",
+             f"max {figure(scores['kept_max'])}",
              (f"- up to {plural(_most_tasks(meta['env'], meta['tasks_per_state']), 'task')} per state, from "
               + _module_named(meta["env"])
               if meta["tasks_per_state"] else "- trajectories only (`--tasks-per-state 0`): no task records"),

@@ -112,6 +112,11 @@ def test_the_headline_and_provenance_say_what_was_played_and_kept():
     # below every episode. Three decimals where two would round off the scores' own, as evaluate prints it.
     tiles = render_card({**META, "scores": {"kept_mean": 0.101, "kept_max": 0.101}}, SPLITS, CURRICULUM, [])
     assert "- scores of kept episodes: mean 0.101, max 0.101\n" in tiles
+    # Its max was printed with :g, six digits: a late run's 1208.456 read "max 1208.46" beside "mean
+    # 1208.456", a max below the mean. Up to three decimals, as evaluate prints a max (figure).
+    late = {"kept_mean": 1208.456, "kept_max": 1208.456}
+    late = render_card({**META, "scores": late}, SPLITS, CURRICULUM, [])
+    assert "- scores of kept episodes: mean 1208.456, max 1208.456\n" in late
 
 
 def test_examples_show_each_family_once_from_train_and_commands_fit_every_record():
