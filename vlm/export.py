@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, bar_size, given_path
+from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, bar_size, figure, given_path
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
@@ -996,7 +996,7 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
     if not kept:
         best = max(log.score for log in logs)
         raise ExportError(f"no episode reached --min-score {opts.min_score} (the best of {len(logs)} "
-                          f"scored {best:g}); lower --min-score, play more --episodes or train the run "
+                          f"scored {figure(best)}); lower --min-score, play more --episodes or train the run "
                           "longer")
     times["play"] = time.perf_counter() - t0
 

@@ -2229,6 +2229,29 @@ def test_no_episode_reaching_min_score_names_the_best_score_played(run, tmp_path
     assert not out.exists()
 
 
+def test_no_episode_reaching_min_score_names_the_best_score_to_three_decimals(run, tmp_path, capsys,
+                                                                              monkeypatch):
+    # A Pokémon score counts a tile as 0.001: a best of 1208.456 was named with :g, "scored 1208.46", and
+    # --min-score 1208.46, taken from it, was refused again. Named as evaluate prints a score (figure).
+    import vlm.export
+
+    real = vlm.export._play_job
+
+    def late(*args):
+        logs = real(*args)
+        for log in logs:
+            log.info["score"] = 1208.456
+        return logs
+
+    monkeypatch.setattr(vlm.export, "_play_job", late)
+    out = tmp_path / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--min-score", "1300", "--formats", "none",
+                  "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "no episode reached --min-score 1300.0 (the best of 2 scored 1208.456); " in err, err
+    assert not out.exists()
+
+
 def test_image_store_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypatch):
     """A full disk mid-write: the error reaches the caller, and neither the image nor its temp file stays."""
     import errno
