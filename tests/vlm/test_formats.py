@@ -769,8 +769,8 @@ def test_exports_of_several_games_put_together_as_the_readme_says(tmp_path_facto
             assert rec["id"].startswith(f"{rec['game']}-") and other not in rec["question"]
             for rel in rec["images"]:
                 assert (moved / rel).read_bytes() == (exports[rec["game"]] / rel).read_bytes()
-        for name in ("openrlhf", "swift"):
-            rows = jsonl_rows(moved / name / f"{split}.jsonl")
+        for rel in (f"openrlhf/{split}.jsonl", f"swift/{split}.jsonl", f"swift/{split}_rl.jsonl"):
+            rows = jsonl_rows(moved / rel)
             assert len(rows) == len(records) and all(Path(p).is_file() for r in rows for p in r["images"])
         for name in ("easyr1", "verl"):
             rows = pq.read_table(moved / name / f"{split}.parquet").to_pylist()
