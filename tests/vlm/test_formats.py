@@ -864,9 +864,11 @@ def test_exports_without_llamafactory_put_together_as_the_readme_says(tmp_path_f
         assert pq.read_table(mixed / "easyr1" / f"{split}.parquet").to_pylist() == rows and rows
 
 
-def row_groups(path: Path) -> list[int]:
+def row_groups(path: Path) -> list[tuple[int, set[str]]]:
+    """Each row group's rows and its columns' compressions."""
     meta = pq.ParquetFile(path).metadata
-    return [meta.row_group(k).num_rows for k in range(meta.num_row_groups)]
+    return [(group.num_rows, {group.column(c).compression for c in range(group.num_columns)})
+            for group in map(meta.row_group, range(meta.num_row_groups))]
 
 
 def test_parquet_put_together_as_the_readme_says_keeps_the_exports_row_groups(tmp_path_factory, tmp_path,
@@ -875,7 +877,8 @@ def test_parquet_put_together_as_the_readme_says_keeps_the_exports_row_groups(tm
     column as one array, which holds at most 2 GB: README's block wrote each merged parquet as one row group
     of every row, so a merged split whose images passed 2 GB (2,400 rows of 1 MB: "Nested data conversions
     not implemented for chunked array outputs") loaded nowhere, though each export's did. It now copies
-    the exports' row groups (at most 512 rows each, as the export writes them) one by one."""
+    the exports' row groups (at most 512 rows each, as the export writes them) one by one, compressed as the
+    export compresses them (zstd), not with pyarrow's default (snappy)."""
     exports, mixed = two_snake_exports_merged(tmp_path_factory, tmp_path, monkeypatch, "easyr1,verl")
     merged = 0
     for name in ("easyr1", "verl"):
