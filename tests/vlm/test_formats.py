@@ -893,6 +893,28 @@ def test_parquet_put_together_as_the_readme_says_keeps_the_exports_row_groups(tm
     assert merged  # some split had a file from both exports
 
 
+def test_parquet_put_together_as_the_readme_says_copies_every_row_group(tmp_path, monkeypatch):
+    """An export's split past 512 rows is several row groups: the block copies each (a test export's splits,
+    one row group each, passed a block that copied only the first). Two parquet parts written by hand, in
+    row groups of 2 rows, beside the export files the block reads."""
+    import pyarrow as pa
+
+    tables = [pa.table({"problem": [f"{game} {k}" for k in range(5)], "answer": ["UP"] * 5})
+              for game in ("snake", "sokoban")]
+    for game, table in zip(("snake", "sokoban"), tables, strict=True):
+        src = tmp_path / "datasets" / game
+        (src / "trajectories").mkdir(parents=True)
+        (src / "trajectories" / "meta.json").write_text(json.dumps({"relative_paths": True}))
+        (src / "images").mkdir()
+        (src / "easyr1").mkdir()
+        pq.write_table(table, src / "easyr1" / "train.parquet", row_group_size=2, compression="zstd")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    merged = tmp_path / "datasets" / "mixed" / "easyr1" / "train.parquet"
+    assert [rows for rows, _ in row_groups(merged)] == [2, 2, 1, 2, 2, 1]
+    assert pq.read_table(merged).to_pylist() == [r for table in tables for r in table.to_pylist()]
+
+
 def test_the_readme_block_refuses_an_export_made_without_relative_paths(tmp_path_factory, tmp_path,
                                                                          monkeypatch):
     """README's block says each export is made with --relative-paths, but put one made without it together
