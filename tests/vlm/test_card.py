@@ -86,7 +86,7 @@ def test_the_headline_and_provenance_say_what_was_played_and_kept():
             "records' pictures and the episodes' frames).") in card
     assert ("- episodes: 7 played from seed 100 (episode k: seed + k), 4 kept (score ≥ 2); greedy "
             "actions") in card
-    assert "- scores of kept episodes: mean 3.25, max 6" in card
+    assert "- scores of kept episodes: mean 3.25, max 6\n" in card
     # the command to make it again, and what it was made from
     assert "## How it was produced\n\n```bash\npython export\n```\n" in card
     assert "- run: `/runs/snake/a`, checkpoint `/runs/snake/a/model.zip` (SHA-1 `c0ffee`)" in card
@@ -107,7 +107,7 @@ def test_the_headline_and_provenance_say_what_was_played_and_kept():
     assert "(score ≥" not in render_card({**META, "min_score": None}, SPLITS, CURRICULUM, [])
     # A Game Boy score is a sum of float rewards: a mean just below zero read "mean -0.00".
     below = render_card({**META, "scores": {"kept_mean": -0.0001, "kept_max": 0.0}}, SPLITS, CURRICULUM, [])
-    assert "- scores of kept episodes: mean 0.00, max 0" in below
+    assert "- scores of kept episodes: mean 0.00, max 0\n" in below
     # Pokémon's score counts a tile as 0.001: four episodes of 0.101 read "mean 0.10, max 0.101", a mean
     # below every episode. Three decimals where two would round off the scores' own, as evaluate prints it.
     tiles = render_card({**META, "scores": {"kept_mean": 0.101, "kept_max": 0.101}}, SPLITS, CURRICULUM, [])
