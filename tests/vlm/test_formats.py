@@ -960,6 +960,22 @@ def test_the_readme_block_refuses_two_exports_asking_the_same_questions(tmp_path
     assert not (tmp_path / "datasets" / "mixed").exists()
 
 
+def test_the_readme_block_refuses_a_question_two_exports_ask_in_any_split(tmp_path, monkeypatch):
+    """The shared question may be in any split, here test alone (hand-written exports, no training)."""
+    splits = {"snake": {"train": "snake-a", "test": "snake-t"},
+              "sokoban": {"train": "sokoban-b", "val": "sokoban-v", "test": "snake-t"}}  # test: both ask it
+    for game, ids in splits.items():
+        src = tmp_path / "datasets" / game
+        (src / "trajectories").mkdir(parents=True)
+        (src / "trajectories" / "meta.json").write_text(json.dumps({"relative_paths": True}))
+        for split, rid in ids.items():
+            (src / f"{split}.jsonl").write_text(json.dumps({"id": rid}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"^datasets/sokoban asks questions datasets/snake asks too: "):
+        exec(compile(readme_python_after("**Several games in one dataset.**"), "README.md", "exec"), {})
+    assert not (tmp_path / "datasets" / "mixed").exists()
+
+
 def test_the_readme_block_refuses_a_folder_it_already_wrote(tmp_path_factory, tmp_path, monkeypatch):
     """Run again into the same folder (the exports made anew, one without verl, or with no val split),
     README's block rewrote the files the new exports have and left the others as the first run wrote them:
