@@ -12,7 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agents.cli import EPISODE_STEP_CAP, bar_size, check_episode_seeds, given_path, print_json
+from agents.cli import (
+    EPISODE_STEP_CAP,
+    bar_size,
+    check_episode_seeds,
+    figure,
+    given_path,
+    mean_text,
+    print_json,
+)
 from agents.interrupts import stop_signals_interrupt
 
 STOPPED = "\ninterrupted: no new results written"
@@ -270,7 +278,6 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def print_results(summary: dict[str, Any], who: str, as_json: bool) -> None:
     """An evaluation's figures, on standard output: one JSON object, or its lines for ``who`` played."""
-    from agents.evaluation import figure, mean_text
 
     if as_json:
         print_json(summary)
@@ -328,7 +335,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         play_vlm,
         summarize_run,
     )
-    from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, figure, mean_text, summarize
+    from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, summarize
     from agents.machine import out_of_memory
     from agents.preflight import flag_options, game_options_given
     from agents.runs import (

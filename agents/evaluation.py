@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agents.cli import EPISODE_STEP_CAP, figure, mean_text  # noqa: F401 - figure, mean_text: imported from here
+from agents.cli import EPISODE_STEP_CAP
 from agents.interrupts import deferred_stop, stop_point
 from envs import is_builtin, make_game
 from envs.base import RENDER_SCALE, Game, GameDefinitionError, check_contract

@@ -31,6 +31,7 @@ from agents.cli import (
     device_arg,
     game_arg,
     max_steps_arg,
+    mean_text,
     nonneg_int,
     path_arg,
     positive_int,
@@ -119,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         reserve_default_out,
     )
     from agents.config import check_device
-    from agents.evaluation import mean_text
     from agents.interrupts import stop_signals_interrupt
     from agents.machine import out_of_memory
     from agents.preflight import flag_options

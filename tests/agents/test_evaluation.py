@@ -60,8 +60,7 @@ def test_the_results_list_the_episodes_their_printed_figures_are_of(scripts, tmp
     compared with another tool on the same seeds, without a replay: they are the means of that list."""
     import json
 
-    from agents.cli import EPISODE_SEED
-    from agents.evaluation import figure, mean_text
+    from agents.cli import EPISODE_SEED, figure, mean_text
 
     run = tmp_path / "run"
     run.mkdir()

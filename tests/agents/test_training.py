@@ -1159,13 +1159,13 @@ def test_evaluate_prints_fractional_scores_as_they_are(trained, scripts, capsys,
     monkeypatch.setattr(agents.evaluation, "summarize", fractional)
     assert scripts.evaluate.main([str(trained), "--episodes", "2", "--no-video"]) == 0
     assert line in capsys.readouterr().out
-    assert [agents.evaluation.mean_text(x) for x in (0.0, 31.99, 1.1, 32.905)] == ["0.00", "31.99", "1.10",
+    assert [agents.cli.mean_text(x) for x in (0.0, 31.99, 1.1, 32.905)] == ["0.00", "31.99", "1.10",
                                                                                   "32.905"]
 
 
 def test_evaluate_prints_a_score_that_rounds_to_zero_as_0_not_minus_0():
     # A Game Boy score is a sum of float rewards: -0.0004 printed as "max -0", a mean of -0.004 "-0.00".
-    from agents.evaluation import figure, mean_text
+    from agents.cli import figure, mean_text
 
     assert [figure(x) for x in (-0.0004, -0.0, 0.0004, -0.0006, -1.5)] == ["0", "0", "0", "-0.001", "-1.5"]
     assert [mean_text(x) for x in (-0.0004, -0.0, -0.004, -0.0101, -1.5)] == ["0.00", "0.00", "-0.004",
@@ -1415,7 +1415,7 @@ def test_evaluate_prints_each_figure_it_names(scripts, tmp_path, capsys):
     # Only the line's start and "mean length" were read: the length printed as another figure, the mean
     # return among the game's figures, the video and GIF swapped, or a progress bar beside --json's
     # object on stderr all passed the suite.
-    from agents.evaluation import figure, mean_text
+    from agents.cli import figure, mean_text
 
     run = tmp_path / "run"
     run.mkdir()

@@ -625,7 +625,7 @@ def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, 
     # --vlm with --max-steps or --seed was never played, nor its line read: the cap left out of the play,
     # the JSON or the file name, the seed left out of the JSON, the --max-tokens warning dropped, and the
     # line's invalid answers or tokens printed as another figure all passed the suite.
-    from agents.evaluation import figure, mean_text
+    from agents.cli import figure, mean_text
 
     out = tmp_path / "vlm"
     with ChatServer(default=lambda body: good(best_worst("DOWN"), finish_reason="length")) as server:
