@@ -46,7 +46,7 @@ from vlm.tasks import (
     raised_problem,
     task_module,
 )
-from vlm.verify import parse_move, spec_of, spec_problem, verify
+from vlm.verify import parse_move, reference_response, spec_of, spec_problem, verify
 
 FULL_RULE_NEEDS_MORE_THAN_A_MOVE = ("snake_best_worst",)
 
@@ -297,6 +297,17 @@ def _match_lines(path: Path, rows: list[tuple[int, str, Any, Any]],
                 "answer's text, so its rows cannot be checked against the split's order: give the "
                 f"{producer} file of a generation over this split's file of the same export")
         if verify(label, record)["accuracy"] < 1:
+            # The split's own rows in another order: "give the split it was generated from" would send the
+            # user looking for another file, where the order is what to fix.
+            j = next((j for j, other in enumerate(records)
+                      if label.strip().startswith(reference_response(other))), None)
+            if j is not None:
+                raise ScoringError(
+                    f"predictions {path} line {n}: its label is the right answer to line {j + 1} of the "
+                    f"split ({records[j].id}), not to line {k + 1} ({record.id}): rows without ids are "
+                    "matched to the split's records by line, so their order matters: generate over the split "
+                    "unshuffled (LLaMA-Factory without --streaming) and leave the file's rows in the order "
+                    "written")
             raise ScoringError(
                 f"predictions {path} line {n}: its label is not the right answer to line {k + 1} of the "
                 f"split ({record.id}), so its rows are not in the split's order: {_SAME_SPLIT}, or generate "

@@ -1890,11 +1890,29 @@ def test_rows_without_ids_out_of_the_split_s_order_are_refused_by_their_labels(d
     # against another record's answer.
     records = load_records(dataset[1])
     path = tmp_path / "result.jsonl"
-    write_rows(path, swift_rows(records)[::-1])
+    other = "<think>\nanother split's\n</think>\n<answer>9</answer>"  # no record's of this split
+    write_rows(path, [{**row, "labels": other} for row in swift_rows(records)])
     assert scripts.score_predictions.main([str(dataset[1]), str(path)]) == 2
     err = capsys.readouterr().err
     assert "its label is not the right answer to line" in err
     assert "give the split the file was generated from" in err  # the likelier fix than generating again
+
+
+@pytest.mark.parametrize("rows", [llamafactory_rows, swift_rows], ids=["llamafactory", "swift"])
+def test_rows_without_ids_of_the_split_in_another_order_are_told_the_order_matters(rows, dataset, tmp_path,
+                                                                                   scripts, capsys):
+    # The split's own rows, reversed (LLaMA-Factory's --streaming shuffles): told "not the right answer to
+    # line 1 ...: give the split the file was generated from", the file that it was generated from.
+    records = load_records(dataset[1])
+    path = tmp_path / "result.jsonl"
+    write_rows(path, rows(records)[::-1])
+    assert scripts.score_predictions.main([str(dataset[1]), str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (f"line 1: its label is the right answer to line {len(records)} of the split ({records[-1].id}), "
+            f"not to line 1 ({records[0].id}): rows without ids are matched to the split's records by line, "
+            "so their order matters") in err
+    assert "unshuffled (LLaMA-Factory without --streaming)" in err
+    assert "give the split the file was generated from" not in err  # it was
 
 
 def test_a_batch_output_is_scored_by_custom_id(dataset, tmp_path, scripts, capsys):
@@ -1992,9 +2010,10 @@ def test_every_label_of_rows_without_ids_is_checked_and_their_replies_read_as_ou
     path = tmp_path / "result.jsonl"
     rows = swift_rows(records)
     write_rows(path, [*rows[:-2], rows[-1], rows[-2]])  # only the last two swapped: the first rows match
-    # the split's line and record it was checked against are named: the last but one
-    message = rf"line {len(rows) - 1}: its label is not the right answer to line {len(rows) - 1} of the split"
-    with pytest.raises(ScoringError, match=rf"{message} \({records[-2].id}\)"):
+    # the split's line and record it was checked against are named: the last but one, and the one it answers
+    message = (rf"line {len(rows) - 1}: its label is the right answer to line {len(rows)} of the split "
+               rf"\({records[-1].id}\), not to line {len(rows) - 1} \({records[-2].id}\)")
+    with pytest.raises(ScoringError, match=message):
         load_predictions(path, records)
     write_rows(path, [{**rows[0], "labels": ""}, *rows[1:]])  # a label written empty is no answer either
     with pytest.raises(ScoringError, match="line 1: its label is not the right answer"):
