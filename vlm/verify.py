@@ -37,8 +37,11 @@ would not be) with correct, right, true, valid or the answer takes back the word
 unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice/answer, the wrong
 move/answer/choice/option, or "is not" with safe or a good move/idea/choice/answer (``_REJECTED``: "B is
 wrong", "Moving UP would be a mistake" are none), except in a worst answer, which asks for the bad moves;
-"UP is not blocked" and "UP is not wrong" are UP. An option's own text and an ``exact`` answer are
-compared whole.
+"UP is not blocked" and "UP is not wrong" are UP. Either verdict said of which, that or this right after
+the word or bracketed pair, past a punctuation mark, dash or opening bracket, takes it back too ("UP, which
+is wrong", "UP - that is wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which
+is safe" and "UP, which is not wrong" are UP), never after yes or no, whose "that" is the question's ("No,
+that would be a mistake" is no). An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -168,19 +171,30 @@ _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
 # (A word's opening bracket stays: "(it is fatal)" stays a bracketed group that a negation before it takes.)
-_SUBJECT = r"(?<![^\s(\[])(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})\s{1,3}"
+_WORD_BEFORE = r"(?<![^\s(\[])(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
+_SUBJECT = _WORD_BEFORE + r"\s{1,3}"
 _IS = r"(?:is|was|would\s{1,3}be)"
 _IS_NOT = r"(?:(?:is|was)(?:\s{1,3}not|n['’]?t)|would(?:\s{1,3}not|n['’]?t)\s{1,3}be)"
-_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}(?:correct|right|true|valid|"
-                     r"(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b)", re.IGNORECASE)
+# The same verdict said of which, that or this right after the answer's word, past a punctuation mark, dash
+# or opening bracket ("UP, which is wrong", "UP - that's not correct", "UP. That is a mistake", "UP (that
+# would be fatal)"): it can only be the answer just named. Not after yes or no, whose "that" is the
+# question's ("Should it go UP? No, that would be a mistake" is no).
+_POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
+_POINTER = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}—\s{0,3}|\s{1,3}\(\s{0,3})(?:which|that|this)"
+_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s)"
+_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
+_RIGHT = r"(?:correct|right|true|valid|(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b"
+_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + r")|"
+                     + _POINTED + r"(?=" + _POINTER_IS_NOT + r"\s{1,3}" + _RIGHT + r")", re.IGNORECASE)
 # The same for a verdict that it is wrong or bad ("B is wrong", "UP is not safe", "Moving UP would be a
-# mistake"): read as any other words, the answer rejected was credited. Not in a worst answer, which asks
-# for the bad moves ("DOWN is fatal" names DOWN there); "UP is not wrong" keeps UP.
-_REJECTED = re.compile(_SUBJECT + r"(?=(?:" + _IS + r"\s{1,3}(?:wrong|incorrect|false|invalid|unsafe|fatal|"
-                       r"deadly|an?\s{1,3}(?:mistake|error|bad\s{1,3}(?:move|idea|choice|answer))|"
-                       r"the\s{1,3}wrong\s{1,3}(?:move|answer|choice|option))|" + _IS_NOT
-                       + r"\s{1,3}(?:safe|an?\s{1,3}good\s{1,3}(?:move|idea|choice|answer)))\b)",
-                       re.IGNORECASE)
+# mistake", "UP, which is fatal"): read as any other words, the answer rejected was credited. Not in a
+# worst answer, which asks for the bad moves ("DOWN is fatal" names DOWN there); "UP is not wrong" keeps UP.
+_WRONG = (r"(?:wrong|incorrect|false|invalid|unsafe|fatal|deadly|an?\s{1,3}(?:mistake|error|bad\s{1,3}"
+          r"(?:move|idea|choice|answer))|the\s{1,3}wrong\s{1,3}(?:move|answer|choice|option))\b")
+_NOT_GOOD = r"(?:safe|an?\s{1,3}good\s{1,3}(?:move|idea|choice|answer))\b"
+_REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + r"\s{1,3}" + _WRONG + "|" + _IS_NOT + r"\s{1,3}" + _NOT_GOOD
+                       + r")|" + _POINTED + r"(?=" + _POINTER_IS + r"\s{1,3}" + _WRONG + "|" + _POINTER_IS_NOT
+                       + r"\s{1,3}" + _NOT_GOOD + ")", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

@@ -1309,7 +1309,8 @@ FREE_FORM = [
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
             "I cannot see a wall so UP", "Don't go UP so it lives", "Dont go UP",
-            "UP is not safe", "Moving UP would be a mistake"]),
+            "UP is not safe", "Moving UP would be a mistake", "UP, which is wrong",
+            "UP (that would be fatal)"]),
     (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5", "Option B is not correct", "B is wrong"]),
     (NEXT_BUTTON, ["Press A", "Walk up a bit", "Not A"]),
     (ANGLE_FREE, ["270 about Z", "Not 270 about Z", "-90 degrees about the z axis"]),
@@ -1614,3 +1615,36 @@ def test_no_one_is_nobody_not_the_number_one() -> None:
         assert verify(wrap(reply), record({**INTEGER, "value": 0}))["accuracy"] == 1.0, reply
     for reply in ("Player one", "One", "5, no one else"):
         assert verify(wrap(reply), record({**INTEGER, "value": 5 if "5" in reply else 1}))["accuracy"] == 1.0
+
+
+def test_a_verdict_pointing_back_at_the_answer_takes_it_back() -> None:
+    """"UP, which is wrong", "UP - that is wrong", "UP. That is a mistake", "UP (that would be fatal)": a
+    reply that names the answer and then rejects it with which/that/this was credited with it, as "UP is
+    wrong" no longer is. The same verdicts (and "is not" with _DENIED's correct, right, ...) after which,
+    that or this right after the word or bracketed pair take it back; another predicate, a negated verdict,
+    yes or no before it (the "that" is the question's: "No, that would be a mistake") and a worst answer,
+    which asks for the bad moves, keep it."""
+    yes = {**YES_NO, "accepted": ["yes"]}
+    two = WORD | {"choices": ["UP", "LEFT"]}
+    for reply, spec in (("UP, which is wrong", WORD), ("UP - that is wrong", WORD),
+                        ("UP. That is a mistake", WORD), ("UP (that would be fatal)", WORD),
+                        ("UP, which is not safe", WORD), ("UP; that's fatal", WORD),
+                        ("UP \u2014 that would be a bad move", WORD), ("UP, which isn't a good move", WORD),
+                        ("UP: this is wrong", WORD), ("B, which is wrong", CHOICE),
+                        ("5, which isn't right", INTEGER), ("(3, 4), which is wrong", COORD),
+                        ("X-, that was a mistake", TURN), ("LEFT? That is fatal.", WORD),
+                        ("**UP**, which is deadly", WORD), ("UP (which is the wrong move)", WORD),
+                        ("UP, that's not correct", WORD), ("UP, WHICH IS WRONG", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    assert verify(snake_reply("UP, which is fatal", "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 0.0
+    for reply, spec in (("UP, which is safe", WORD), ("UP, which is not wrong", WORD),
+                        ("UP - that is free", WORD), ("UP (that is not fatal)", WORD),
+                        ("No, that would be a mistake", YES_NO), ("No. That is wrong", YES_NO),
+                        ("Yes, that is wrong", yes), ("**No**, which is fatal", YES_NO),
+                        ("DOWN, which is fatal; so UP", two), ("5, which is right", INTEGER),
+                        ("UP, which is wrongly drawn as blocked", WORD), ("UP, as that is safe", WORD),
+                        ("UP. It is wrong to go DOWN", two), ("UP, which is not a mistake", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    for worst in ("DOWN, which is fatal, RIGHT, which is fatal", "DOWN, RIGHT - that is deadly",
+                  "DOWN (that would be fatal), RIGHT (that too)"):
+        assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
