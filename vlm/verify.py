@@ -8,9 +8,10 @@
                   letter set before an option's text ("Option B: text") counts only when the two agree.
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
-                  is 5", it is still one); "none" ("no one" too, never 1), and "no" before a plural
-                  noun ("No badges yet"), are 0 only where the value is a count, not an id (``count``
-                  false: a map, a player's number, where they are no number).
+                  is 5", it is still one); "none" ("no one" too, never 1), and "no" or "not any"
+                  ("n't any") before a plural noun ("No badges yet", "There aren't any apples"), are 0
+                  only where the value is a count, not an id (``count`` false: a map, a player's
+                  number, where they are no number).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -167,6 +168,9 @@ _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\
                        r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"
                        r"(?=[,;:.!?](?:\s|$)|\s-\s|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
                        re.IGNORECASE)
+# "not any" (n't any) before a word, read as the count 0 where that word is a plural noun, as "no" is: the
+# negation would take back "any apples" of "There aren't any apples" (``_not_any``).
+_NOT_ANY = re.compile(r"(?:\bnot|" + _NT + r")[ \t]{1,3}any[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)
 # A negation after the answer that says it is wrong ("Option B is not correct", "5 isn't right", "(3, 4) is
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
@@ -393,16 +397,26 @@ def _numbers(text: str) -> list[int | float]:
     return out
 
 
-def _no_count(m: re.Match[str]) -> str:
-    """"no" before a plural noun as "none", the count 0: the question asks "How many <noun>s?", and "No
-    badges yet", "There are no boxes on targets", "No Pokémon yet" (a plural without an s) answer 0. Not
-    before a singular ("No idea", "No clue") or a word that only ends in s ("No less than 3", "no bonus",
-    "no this"), nor one of knowing, replying or the reply's images ("No ideas", "No clues", "No images":
+def _count_noun(word: str) -> bool:
+    """Whether ``word`` is a plural noun that a count question asks about ("How many <noun>s?"): "No
+    badges yet", "There are no boxes on targets", "No Pokémon yet" (a plural without an s) answer 0. Not a
+    singular ("No idea", "No clue") or a word that only ends in s ("No less than 3", "no bonus", "no this"),
+    nor one of knowing, replying or the reply's images ("No ideas", "No clues", "No images":
     ``_NO_COUNT_NOUNS``)."""
-    noun = m.group(1).lower()
-    plural = (len(noun) > 3 and noun.endswith("s") and not noun.endswith(("ss", "us", "is"))
-              and noun not in _NO_COUNT_NOUNS) or noun in ("pokémon", "pokemon")  # the party's count
-    return "none" if plural else m.group()
+    noun = word.lower()
+    return (len(noun) > 3 and noun.endswith("s") and not noun.endswith(("ss", "us", "is"))
+            and noun not in _NO_COUNT_NOUNS) or noun in ("pokémon", "pokemon")  # the party's count
+
+
+def _no_count(m: re.Match[str]) -> str:
+    """"no" before a plural noun as "none", the count 0 (``_count_noun``)."""
+    return "none" if _count_noun(m.group(1)) else m.group()
+
+
+def _not_any(text: str) -> str:
+    """``text`` with "not any" (n't any) before a plural noun as "none", the count 0 (``_count_noun``):
+    "There aren't any apples" is "There are none". Read before the negations, which would take it back."""
+    return _NOT_ANY.sub(lambda m: " none" if _count_noun(m.group(1)) else m.group(), text)
 
 
 def _integers(text: str, count: bool = True) -> list[int | float]:
@@ -499,6 +513,7 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
         # where "5 or 6" gives two (5.0 and 5 are one: the decimal with a zero fraction is its integer).
         # A negated number ("Not 5") is none given.
         count = spec.get("count") is not False
+        content = _not_any(content) if count else content
         numbers = set(_integers(content, count))
         return numbers == {int(spec["value"])} and numbers == set(_integers(_affirmed(content), count))
     if rule == "coordinate":

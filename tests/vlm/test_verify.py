@@ -1304,7 +1304,8 @@ FREE_FORM = [
               "The snake hits its own body on move 3.\nAnswer: No", "I don't think so", "no idea"]),
     (INTEGER, ["5", "five", "5 cells", "Not 5", "1.0.5", "5 or 6", "$5$", "\\boxed{5}", "5, not six",
                "Not sure but I think 5", "5 isn't right", "None", "5 boxes, none on a target"]),
-    ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none", "No idea"]),  # badges
+    ({**INTEGER, "value": 0}, ["None", "None yet", "No badges", "zero", "0 or none", "No idea",
+                               "There aren't any apples", "Not any of them"]),  # badges
     ({**INTEGER, "value": 0, "count": False}, ["None", "0", "Map 0"]),  # Pokémon's map id
     (COORD, ["(3, 4)", "Not (3, 4)", "(3, 4) or (4, 3)", "x=3, y=4", "(1.0.3, 4)"]),
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
@@ -1648,3 +1649,26 @@ def test_a_verdict_pointing_back_at_the_answer_takes_it_back() -> None:
     for worst in ("DOWN, which is fatal, RIGHT, which is fatal", "DOWN, RIGHT - that is deadly",
                   "DOWN (that would be fatal), RIGHT (that too)"):
         assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
+
+
+def test_not_any_before_a_plural_noun_is_the_count_zero() -> None:
+    """"There aren't any apples", "There are not any boxes on targets": a count of zero said so scored 0,
+    the negation taking back "any apples". "not any" (n't any, nt any) before a plural noun is "none", the
+    count 0, as "no" before one is; not for an id, nor before a singular or another word ("Not any of UP"
+    names nothing, "Not any of them: 5" is 5)."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("There aren't any apples", "There are not any boxes on targets", "Not any badges yet",
+                  "There arent any apples", "There weren\u2019t any boxes", "**Not any cubes**",
+                  "there are NOT ANY turns left", "The player hasn't any Pok\u00e9mon"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), record({**zero.verifier, "count": False}))["accuracy"] == 0.0, reply
+        assert verify(wrap(reply), record(INTEGER))["accuracy"] == 0.0, reply
+    for reply in ("Not any", "There isn't any apple", "Not any ideas", "Not any of them",
+                  "Not any more apples", "There aren't any apples, not 1", "Not any apples or 5"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    for reply, value in (("There aren't any apples, so 5", 5), ("Not any of them: 5", 5)):
+        assert verify(wrap(reply), record({**INTEGER, "value": value}))["accuracy"] == 1.0, reply
+    assert verify(wrap("Not any apples or 5"), record(INTEGER))["accuracy"] == 0.0  # as "none or 5"
+    for spec in (WORD, YES_NO, CHOICE):
+        for reply in ("Not any of UP", "Not any UP", "Not any of B", "Not any yes", "Not any apples"):
+            assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, (reply, spec)
