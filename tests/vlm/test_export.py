@@ -1239,6 +1239,34 @@ def test_an_owner_file_moved_away_before_it_is_locked_is_not_claimed(tmp_path, m
             third[0].close()
 
 
+def test_an_owner_file_moved_away_with_no_new_folder_before_it_is_locked_is_another_exports(tmp_path,
+                                                                                           monkeypatch):
+    # As above with no third export: the stale file locks, and the folder's owner file is gone (the stat
+    # after the lock: "No such file"). Said as the other export's, as the stat found another file is, not
+    # as "--out could not be written".
+    import vlm.export
+
+    out, partial = tmp_path / "out", tmp_path / ".out.partial"
+    partial.mkdir()
+    held = open(partial / OWNER, "w")  # noqa: SIM115 (closed in the gap, as the finishing export does)
+    lock = vlm.export.exclusive_lock
+
+    def finished_in_the_gap(f):
+        os.rename(partial, out)  # _swap_into_place: the folder moves, its owner file goes, the lock too
+        (out / OWNER).unlink()
+        held.close()
+        return lock(f)
+
+    monkeypatch.setattr(vlm.export, "exclusive_lock", finished_in_the_gap)
+    lock(held)
+    try:
+        with pytest.raises(vlm.export.ExportError, match=r"another export into .*out is running"):
+            vlm.export._claim(partial, out)
+        assert not partial.exists()
+    finally:
+        held.close()
+
+
 def test_an_export_folder_removed_as_it_is_claimed_is_another_exports(tmp_path, monkeypatch):
     # A failed export removing its folder (or a finished one moving it into place) just after this one found
     # it there: opening its owner file raised "No such file", said as "--out could not be written".
