@@ -319,6 +319,59 @@ def test_a_checkpoint_training_deletes_before_its_turn_is_skipped_and_the_rest_e
     assert json.loads((run / "eval-step512.json").read_text())["checkpoint"] == str(run / "model.zip")
 
 
+def test_every_checkpoint_deleted_before_its_turn_names_none_written_without_an_empty_list(
+        trained, scripts, tmp_path, capsys, monkeypatch):
+    # None written: the closing line lists no results files, not "()".
+    import agents.train
+
+    run = tmp_path / "run"
+    first, second = trained_copy(trained, run)
+    real = agents.train.load_model
+
+    def deleted_at_its_turn(cfg, ckpt, **kwargs):
+        Path(ckpt).unlink()  # a save of the training run, just before this checkpoint's turn
+        return real(cfg, ckpt, **kwargs)
+
+    monkeypatch.setattr(agents.train, "load_model", deleted_at_its_turn)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
+                                  "--no-video", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith(f"error: results written for 0 of 2 checkpoints, none for {first} and "
+                                      f"{second}\n")
+
+
+def test_a_damaged_checkpoint_after_a_deleted_one_still_stops_with_its_own_error(trained, scripts, tmp_path,
+                                                                              capsys, monkeypatch):
+    # Only a file gone is skipped: one damaged at its turn is the load's own error, and the checkpoints after
+    # it would not be played. --json: one object a line for those played, none for the skipped one.
+    import agents.train
+
+    run = tmp_path / "run"
+    first, second = trained_copy(trained, run)
+    real, loaded = agents.train.load_model, []
+
+    def deleted_then_damaged(cfg, ckpt, **kwargs):
+        loaded.append(Path(ckpt))
+        if Path(ckpt) == first:
+            first.unlink()
+        elif Path(ckpt) == second:
+            second.write_bytes(b"not a zip")
+        return real(cfg, ckpt, **kwargs)
+
+    monkeypatch.setattr(agents.train, "load_model", deleted_then_damaged)
+    model = run / "model.zip"
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(model), str(first), str(second), "--episodes",
+                                  "2", "--no-video", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["checkpoint"] for line in out.splitlines()] == [str(model)]
+    warning, error = err.splitlines()
+    assert warning.startswith(f"warning: --checkpoint {first} was deleted before its turn")
+    assert error.startswith(f"error: cannot load checkpoint {second}: ") and "deleted" not in error
+    assert error.endswith(f"; results written for 1 of 3 checkpoints ({run / 'eval-step512.json'}), none for "
+                          f"{first} and {second}")
+    assert loaded == [model, first, second]
+
+
 def test_several_checkpoints_writing_one_results_file_name_it_once_when_stopped(trained, scripts, tmp_path,
                                                                                capsys, monkeypatch):
     # model.zip and the newest checkpoint (README: it writes the same file as it) both write
