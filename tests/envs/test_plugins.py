@@ -1142,7 +1142,12 @@ def test_a_word_move_task_is_taken_only_where_each_choice_is_an_action_of_the_ga
     ('word_draft(*head, ["UP", "DOWN"], None, [])', "word_draft's accepted must be a list of words \\(the "
      "right ones among its choices\\), got None"),
     ('choice_draft(*head, None, 0, [])', "choice_draft's options must be a list of option texts, got None"),
-], ids=["word-no-choices", "word-no-accepted", "choice-no-options"])
+    # One word, not a list of them (read letter by letter), and a list holding a number.
+    ('word_draft(*head, "UP", ["UP"], [])', "word_draft's choices must be a list of words \\(the answers it "
+     "takes; a move question's: the game's ACTION_NAMES\\), got 'UP'"),
+    ('choice_draft(*head, ["left", 2], 0, [])', "choice_draft's options must be a list of option texts, got "
+     "\\['left', 2\\]"),
+], ids=["word-no-choices", "word-no-accepted", "choice-no-options", "word-a-str", "choice-a-number"])
 def test_a_hand_built_draft_missing_its_words_is_named_not_a_nonetype_error(tmp_path, monkeypatch, call,
                                                                               problem):
     # It read "raised TypeError: 'NoneType' object is not iterable" (word_draft) or "object of type
