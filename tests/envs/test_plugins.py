@@ -1432,6 +1432,31 @@ def test_an_exports_package_versions_name_a_task_modules_own_package_where_it_is
     assert package_versions("snake", tasks=True) == package_versions("snake", tasks=False)
 
 
+def test_an_exports_meta_json_names_the_task_modules_package_only_with_task_records(tmp_path, monkeypatch,
+                                                                                   scripts, capsys):
+    # The export's own call: package_versions(tasks=...) tested alone let its argument be dropped (the task
+    # package never named) or always given (named by an export with --tasks-per-state 0, which used none).
+    use_catch(tmp_path / "a", monkeypatch)
+    qa = tmp_path / "b"
+    (qa / "catchqa").mkdir(parents=True)
+    (qa / "catchqa" / "__init__.py").write_text("")
+    (qa / "catchqa" / "tasks.py").write_text(TASK_MODULE)
+    packaged(qa, "catchqa", "[depthfirst.tasks]\ncatch = catchqa.tasks\n")
+    monkeypatch.syspath_prepend(str(qa))
+    monkeypatch.setitem(vlm.tasks.TASK_MODULES, "catch", "catchqa.tasks")
+    monkeypatch.setattr(vlm.tasks, "TASK_GAMES", tuple(sorted(vlm.tasks.TASK_MODULES)))
+    run = trained_catch(tmp_path, scripts)
+    for name, more in (("qa", []), ("none", ["--tasks-per-state", "0"])):
+        argv = [str(run), "--out", str(tmp_path / name), "--episodes", "1", "--max-steps", "4", "--formats",
+                "none", "--no-progress", *more]
+        assert scripts.export_trajectories.main(argv) == 0, capsys.readouterr().err
+    from vlm.export import META
+
+    versions = {name: json.loads((tmp_path / name / META).read_text())["versions"] for name in ("qa", "none")}
+    assert versions["qa"]["catchqa"] == "0.1" and versions["qa"]["catchplug"] == "0.1"
+    assert "catchqa" not in versions["none"] and versions["none"]["catchplug"] == "0.1"
+
+
 def test_a_game_class_without_a_name_is_told_to_set_it_not_to_match_its_entry_point(tmp_path, monkeypatch):
     module = "from envs.snake import Snake\n\n\nclass Catch(Snake):\n    name = None\n"
     use_catch(tmp_path, monkeypatch, module)
