@@ -192,7 +192,8 @@ def evaluate(args: argparse.Namespace) -> int:
             try:
                 model = load_model(cfg, ckpt, device=args.device, run=run)
             except RunError:
-                if not os.path.lexists(ckpt):  # checked at the start: deleted since by a run still training
+                # Checked at the start: deleted since by a run still training (or the file a link names).
+                if not os.path.exists(ckpt):
                     raise Gone from None
                 raise
             check_fits(model, cfg["env"], env_kwargs, ckpt, spec)

@@ -340,6 +340,32 @@ def test_every_checkpoint_deleted_before_its_turn_names_none_written_without_an_
                                       f"{second}\n")
 
 
+def test_a_checkpoint_given_by_a_link_whose_file_training_deletes_is_skipped_too(trained, scripts, tmp_path,
+                                                                                 capsys, monkeypatch):
+    # A link to a checkpoint (latest.zip -> checkpoints/step_256.zip) whose file was deleted before its turn
+    # was no deletion (the link is still there): "cannot load checkpoint", and the later ones not played.
+    import agents.train
+
+    run = tmp_path / "run"
+    first, _ = trained_copy(trained, run)
+    link = tmp_path / "latest.zip"
+    link.symlink_to(first)
+    real = agents.train.load_model
+
+    def target_deleted(cfg, ckpt, **kwargs):
+        if Path(ckpt) == link:
+            first.unlink()
+        return real(cfg, ckpt, **kwargs)
+
+    monkeypatch.setattr(agents.train, "load_model", target_deleted)
+    model = run / "model.zip"
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(link), str(model), "--episodes", "2",
+                                  "--no-video", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"warning: --checkpoint {link} was deleted before its turn"), err
+    assert [json.loads(line)["checkpoint"] for line in out.splitlines()] == [str(model)]
+
+
 def test_a_damaged_checkpoint_after_a_deleted_one_still_stops_with_its_own_error(trained, scripts, tmp_path,
                                                                               capsys, monkeypatch):
     # Only a file gone is skipped: one damaged at its turn is the load's own error, and the checkpoints after
