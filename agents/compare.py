@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_STEP_CAP, bar_size, given_path, not_utf8, safe_text
+from agents.cli import EPISODE_STEP_CAP, bar_size, figure, given_path, mean_text, not_utf8, safe_text
 from agents.curves import pyplot
 from agents.evaluation import (
     Episode,
@@ -39,9 +39,7 @@ from agents.evaluation import (
     check_fits,
     check_game,
     eval_kwargs,
-    figure,
     forward_bytes,
-    mean_text,
     run_episodes,
     summarize,
 )
