@@ -882,8 +882,8 @@ def fake_train(monkeypatch) -> list:
     import agents.train
 
     calls = []
-    monkeypatch.setattr(agents.train, "train", lambda cfg, run, command, resume=False, progress=True:
-                        calls.append((cfg, run, command, resume, progress)))
+    monkeypatch.setattr(agents.train, "train", lambda cfg, run, command, resume=False, progress=True,
+                        trained_on=None: calls.append((cfg, run, command, resume, progress)))
     return calls
 
 
