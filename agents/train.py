@@ -486,7 +486,7 @@ def slow_preset_warning(policy: str, device_type: str, resume: bool = False) -> 
     default = DEFAULTS["cpu_policy"]
     fix = (f"resume this run on CUDA, or train a new one with --policy {default}" if resume else
            f"give --policy {default}, or train 10m on CUDA")
-    return (f"warning: the 10m preset trains at about 150 steps/s on a CPU (on 10×10 Snake, 2 cores), "
+    return (f"warning: the 10m preset trains at about 100–280 steps/s on a CPU (on 10×10 Snake, 2 cores), "
             f"{default}, the CPU default, at thousands: {fix}")
 
 

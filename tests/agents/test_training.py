@@ -5480,8 +5480,8 @@ def test_a_signal_while_a_failed_run_saves_says_it_stops(tmp_path, scripts, monk
 @pytest.mark.parametrize("policy, warned", [("10m", True), ("tiny", False)])
 def test_a_new_run_of_10m_on_a_cpu_is_warned_of_its_speed_after_the_start_line(scripts, tmp_path, monkeypatch,
                                                                                  capsys, policy, warned):
-    # --policy 10m on a CPU trained at about 150 steps/s, the CPU default tiny at thousands, without a word:
-    # the user learnt it from the bar, or from a run that had not finished by morning.
+    # --policy 10m on a CPU trained at about 100–280 steps/s, the CPU default tiny at thousands, without a
+    # word: the user learnt it from the bar, or from a run that had not finished by morning.
     import agents.train
 
     def stop(*args, **kwargs):  # TensorBoard's logger is made just after the line: nothing trains
@@ -5493,7 +5493,7 @@ def test_a_new_run_of_10m_on_a_cpu_is_warned_of_its_speed_after_the_start_line(s
     assert scripts.train_ppo.main(argv) == 2
     out, err = capsys.readouterr()
     assert out.startswith(f"depthfirst: env=snake device=cpu policy={policy} (")  # the start line as before
-    warning = ("warning: the 10m preset trains at about 150 steps/s on a CPU (on 10×10 Snake, 2 cores), "
+    warning = ("warning: the 10m preset trains at about 100–280 steps/s on a CPU (on 10×10 Snake, 2 cores), "
                "tiny, the CPU default, at thousands: give --policy tiny, or train 10m on CUDA\n")
     assert (warning in err) is warned
     if warned:  # once, as the run starts
@@ -5534,7 +5534,7 @@ def test_a_resumed_10m_run_is_warned_only_when_it_moves_onto_a_cpu(scripts, tmp_
     assert scripts.train_ppo.main(["--resume", str(run), "--device", "cpu", "--no-progress"]) == 2
     out, err = capsys.readouterr()
     assert "device=cpu policy=10m" in out, out
-    warning = ("warning: the 10m preset trains at about 150 steps/s on a CPU (on 10×10 Snake, 2 cores), "
+    warning = ("warning: the 10m preset trains at about 100–280 steps/s on a CPU (on 10×10 Snake, 2 cores), "
                "tiny, the CPU default, at thousands: resume this run on CUDA, or train a new one with "
                "--policy tiny\n")
     assert (warning in err) is warned, err
