@@ -279,7 +279,6 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def print_results(summary: dict[str, Any], who: str, as_json: bool) -> None:
     """An evaluation's figures, on standard output: one JSON object, or its lines for ``who`` played."""
-
     if as_json:
         print_json(summary)
         return
