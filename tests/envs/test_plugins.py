@@ -1413,11 +1413,8 @@ def test_an_exports_package_versions_name_each_games_own_package_only(tmp_path, 
     assert package_versions("catch")["depthfirst"] == versions["depthfirst"]
 
 
-def test_an_exports_package_versions_name_a_task_modules_own_package_where_it_is_used(tmp_path, monkeypatch):
-    # A task module of another package than the game's wrote every question and answer, while meta.json and
-    # the card named the game's package alone; an export without task records (--tasks-per-state 0) used none.
-    from vlm.trajectories import package_versions
-
+def use_catch_and_tasks_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Game ``catch`` of package catchplug, and its task module from another package, catchqa 0.1."""
     use_catch(tmp_path / "a", monkeypatch)
     qa = tmp_path / "b"
     (qa / "catchqa").mkdir(parents=True)
@@ -1426,6 +1423,15 @@ def test_an_exports_package_versions_name_a_task_modules_own_package_where_it_is
     packaged(qa, "catchqa", "[depthfirst.tasks]\ncatch = catchqa.tasks\n")
     monkeypatch.syspath_prepend(str(qa))
     monkeypatch.setitem(vlm.tasks.TASK_MODULES, "catch", "catchqa.tasks")
+    monkeypatch.setattr(vlm.tasks, "TASK_GAMES", tuple(sorted(vlm.tasks.TASK_MODULES)))
+
+
+def test_an_exports_package_versions_name_a_task_modules_own_package_where_it_is_used(tmp_path, monkeypatch):
+    # A task module of another package than the game's wrote every question and answer, while meta.json and
+    # the card named the game's package alone; an export without task records (--tasks-per-state 0) used none.
+    from vlm.trajectories import package_versions
+
+    use_catch_and_tasks_apart(tmp_path, monkeypatch)
     versions = package_versions("catch", tasks=True)
     assert versions["catchqa"] == "0.1" and versions["catchplug"] == "0.1"
     assert "catchqa" not in package_versions("catch", tasks=False)
@@ -1436,15 +1442,7 @@ def test_an_exports_meta_json_names_the_task_modules_package_only_with_task_reco
                                                                                    scripts, capsys):
     # The export's own call: package_versions(tasks=...) tested alone let its argument be dropped (the task
     # package never named) or always given (named by an export with --tasks-per-state 0, which used none).
-    use_catch(tmp_path / "a", monkeypatch)
-    qa = tmp_path / "b"
-    (qa / "catchqa").mkdir(parents=True)
-    (qa / "catchqa" / "__init__.py").write_text("")
-    (qa / "catchqa" / "tasks.py").write_text(TASK_MODULE)
-    packaged(qa, "catchqa", "[depthfirst.tasks]\ncatch = catchqa.tasks\n")
-    monkeypatch.syspath_prepend(str(qa))
-    monkeypatch.setitem(vlm.tasks.TASK_MODULES, "catch", "catchqa.tasks")
-    monkeypatch.setattr(vlm.tasks, "TASK_GAMES", tuple(sorted(vlm.tasks.TASK_MODULES)))
+    use_catch_and_tasks_apart(tmp_path, monkeypatch)
     run = trained_catch(tmp_path, scripts)
     for name, more in (("qa", []), ("none", ["--tasks-per-state", "0"])):
         argv = [str(run), "--out", str(tmp_path / name), "--episodes", "1", "--max-steps", "4", "--formats",
