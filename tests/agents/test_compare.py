@@ -2806,13 +2806,17 @@ def test_a_vlm_only_comparison_takes_the_games_options_as_train_ppo_does(scripts
     assert report["env_kwargs"]["rom"] == str(TEST_CARTRIDGE) and report["env_kwargs"]["state"] is None
 
 
-def test_a_game_option_the_game_refuses_names_its_flag_before_any_request(scripts, tmp_path, capsys):
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_game_option_the_game_refuses_names_its_flag_before_any_request(script, scripts, tmp_path, capsys):
+    # --size 0 is a game option given (as --size 3 is): not the default board played in its place.
+    main = getattr(scripts, script).main
     with ChatServer(default=scripted) as server:
         argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache"]
-        assert scripts.compare.main([*argv, "--size", "3"]) == 2
-        err = capsys.readouterr().err
-        assert err == "error: snake size must be between 4 and 32, got 3 (change --size)\n", err
-        assert scripts.compare.main([*argv, "--set", "env_kwargs.size=3"]) == 2
+        for size in ("3", "0"):
+            assert main([*argv, "--size", size]) == 2
+            err = capsys.readouterr().err
+            assert err == f"error: snake size must be between 4 and 32, got {size} (change --size)\n", err
+        assert main([*argv, "--set", "env_kwargs.size=3"]) == 2
         assert "(change --set env_kwargs.size)" in capsys.readouterr().err
     assert server.hits == 0
     assert not (tmp_path / "out").exists()
@@ -2871,32 +2875,6 @@ def test_evaluate_vlm_without_a_run_takes_the_games_options_as_train_ppo_does(sc
     result = json.loads(capsys.readouterr().out)
     kwargs = result["env_kwargs"]
     assert kwargs["rom"] == str(TEST_CARTRIDGE) and kwargs["state"] is None, result
-
-
-def test_evaluate_vlm_a_game_option_the_game_refuses_names_its_flag_before_any_request(scripts, tmp_path,
-                                                                                        capsys):
-    with ChatServer(default=scripted) as server:
-        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache"]
-        assert scripts.evaluate.main([*argv, "--size", "3"]) == 2
-        err = capsys.readouterr().err
-        assert err == "error: snake size must be between 4 and 32, got 3 (change --size)\n", err
-        assert scripts.evaluate.main([*argv, "--set", "env_kwargs.size=3"]) == 2
-        assert "(change --set env_kwargs.size)" in capsys.readouterr().err
-    assert server.hits == 0
-    assert not (tmp_path / "out").exists()
-
-
-def test_a_game_option_given_as_0_is_given_and_refused_by_the_game(scripts, tmp_path, capsys):
-    # --size 0 is a game option given (as --size 3 is): not the default board played in its place.
-    with ChatServer(default=scripted) as server:
-        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache",
-                "--episodes", "1", "--max-steps", "2", "--no-progress", "--size", "0"]
-        for script in (scripts.evaluate, scripts.compare):
-            assert script.main(argv) == 2
-            err = capsys.readouterr().err
-            assert err == "error: snake size must be between 4 and 32, got 0 (change --size)\n", err
-    assert server.hits == 0
-    assert not (tmp_path / "out").exists()
 
 
 def test_evaluate_vlm_with_other_game_options_keeps_the_results_of_each(scripts, tmp_path, capsys):
