@@ -593,6 +593,12 @@ def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, en
             obs = game.new_obs_buffer()
             actor = Actor(model, len(chunk))  # carries each board's LSTM state from its first step
             last = max(at)
+            # The boards' recorded actions, one row a step (0 past a board's own: no question left there)
+            moves = np.zeros((last, len(chunk)), dtype=np.int64)
+            for i, key in enumerate(chunk):
+                for t, a in played[key].items():
+                    if t < last:
+                        moves[t, i] = a
             for t in range(last + 1):
                 game.observe(obs)
                 actions = actor(obs)
@@ -600,8 +606,8 @@ def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, en
                     state = record_state(r, root)
                     if json.loads(state_json(game.get_state(i))) == state:
                         out[r.id] = move_reply(played_move(env, state, game.ACTION_NAMES[int(actions[i])]), r)
-                if t < last:  # a board past its recorded actions has no question left (or has ended)
-                    game.step(np.array([played[key].get(t, 0) for key in chunk], dtype=np.int64))
+                if t < last:
+                    game.step(moves[t])
     return out
 
 
