@@ -167,11 +167,12 @@ def settings_beside_run(args: argparse.Namespace, config: str) -> str | None:
 
 
 def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], GameSpec]:
-    """The game options a script that plays ``env`` without a run folder (compare.py) was given: its game
-    flags (``add_game_arguments``) and ``--set env_kwargs.KEY=VALUE``, over the game's own defaults, read as
-    train_ppo.py reads them and checked by building one board; a bad one is a ``ValueError`` naming its
-    flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option: ``refuse_flag_and_set``.
-    With the options, what a board of the game is (``check_options``'s one build)."""
+    """The game options a script that plays ``env`` without a run folder (compare.py, evaluate.py --vlm) was
+    given: its game flags (``add_game_arguments``) and ``--set env_kwargs.KEY=VALUE``, over the game's own
+    defaults, read as train_ppo.py reads them and checked by building one board; a bad one is a
+    ``ValueError`` naming its flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option:
+    ``refuse_flag_and_set``. With the options, what a board of the game is (``check_options``'s one build).
+    The callers play them through ``eval_kwargs``, after this check of the values as given."""
     from agents.config import apply_set
     from agents.runs import game_options
     from envs.gameboy.roms import RomError  # no emulator imported: hashing and messages only
