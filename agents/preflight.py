@@ -110,7 +110,7 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
     from agents.runs import game_options
     from envs import game_class
     from envs.base import GameDefinitionError, whole_options
-    from envs.gameboy.roms import StateError  # no emulator imported: hashing and messages only
+    from envs.gameboy.roms import StateError, StateOfAnotherRom  # no emulator imported: messages only
 
     # As the game reads them (--set env_kwargs.size=10.0 is size 10 in config.yaml too; 1e-2 a number)
     env_kwargs = whole_options(game_class(env), env_kwargs)
@@ -131,8 +131,14 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
     except TypeError as e:
         raise ValueError(f"env_kwargs for {env}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
-        # A start state's refusal is --state's alone, whatever it says ("the --rom, given as --state?")
-        options = {"state": env_kwargs.get("state")} if isinstance(e, StateError) else env_kwargs
+        # A start state's refusal is --state's alone, whatever it says ("the --rom, given as --state?"),
+        # but one made on another ROM is as much the ROM's
+        if isinstance(e, StateOfAnotherRom):
+            options = {"state": env_kwargs.get("state"), "rom": env_kwargs.get("rom")}
+        elif isinstance(e, StateError):
+            options = {"state": env_kwargs.get("state")}
+        else:
+            options = env_kwargs
         named = [flag for key, value in options.items() for flag in flags_named(str(e), key, value, typed)]
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {env}: {e}") from None

@@ -4,8 +4,9 @@
         --out roms/pokemon_red_start.state
 
 The inputs format (one ``BUTTON [frames]`` per line, ``wait N``, ``#`` comments) is documented in
-envs/gameboy/scripting.py. A state made from a commercial ROM is as private as the ROM: never commit
-or share it (roms/README.md).
+envs/gameboy/scripting.py. The ROM's SHA-1 and title are recorded beside the state (``OUT.json``), so
+the state is refused on another ROM rather than played there. A state made from a commercial ROM is as
+private as the ROM: never commit or share it (roms/README.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 # isort: split
 from agents.cli import out_file_arg, path_arg, run_script, script_parser
 from agents.interrupts import stop_requested
-from envs.gameboy.roms import RomError
+from envs.gameboy.roms import RomError, state_record
 from envs.gameboy.scripting import make_state
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted: {args.out} not written", file=sys.stderr)
         return 130
     print(f"wrote {summary['out']} ({summary['bytes']} bytes) after {summary['frames']} frames; "
-          f"ROM SHA-1 {summary['rom_sha1']}")
+          f"ROM SHA-1 {summary['rom_sha1']}, recorded in {state_record(Path(args.out))}")
     return 0
 
 

@@ -2,11 +2,11 @@
 
     python scripts/play_gameboy.py --rom roms/pokemon_red.gb --save-state roms/pokemon_red_start.state
 
-Keys: arrows, A = a, B = s, Start = Enter, Select = Backspace, Escape quits (and saves; so does
-Ctrl-C). An existing file is never overwritten without --force (checked before the window opens). Use
-it to play past a game's intro and hand the state to an env (``state: ...`` in
-configs/pokemon_red.yaml). A state made from a commercial ROM is as private as the ROM: never commit
-or share it (roms/README.md).
+Keys: arrows, A = a, B = s, Start = Enter, Select = Backspace, Escape quits (and saves; so does Ctrl-C),
+with the ROM's SHA-1 and title recorded beside it (``STATE.json``: the state is refused on another ROM).
+An existing file is never overwritten without --force (checked before the window opens). Use it to play
+past a game's intro and hand the state to an env (``state: ...`` in configs/pokemon_red.yaml). A state
+made from a commercial ROM is as private as the ROM: never commit or share it (roms/README.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import argparse
 
 from agents.cli import nonneg_int, out_file_arg, path_arg, positive_int_up_to, run_script, script_parser
 from agents.interrupts import stop_requested
-from envs.gameboy.roms import RomError
+from envs.gameboy.roms import RomError, state_record
 from envs.gameboy.scripting import play
 
 # The window is 160x144 pixels times --scale: 30 fills an 8K screen's 4,320 rows. A larger one is a typo,
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted before play began: {args.save_state} not written", file=sys.stderr)
         return 130
-    print(f"saved {summary['out']} after {summary['frames']} frames; ROM SHA-1 {summary['rom_sha1']}")
+    print(f"saved {summary['out']} after {summary['frames']} frames; ROM SHA-1 {summary['rom_sha1']}, "
+          f"recorded in {state_record(Path(args.save_state))}")
     return 0
 
 

@@ -66,7 +66,15 @@ from envs.base import (
     whole,
 )
 from envs.gameboy.imaging import SCREEN_H, SCREEN_W, Downsampler
-from envs.gameboy.roms import RomError, StateError, no_start_state, not_a_rom, read_rom, refuse_non_rom
+from envs.gameboy.roms import (
+    RomError,
+    StateError,
+    check_state_record,
+    no_start_state,
+    not_a_rom,
+    read_rom,
+    refuse_non_rom,
+)
 from envs.png import decode_png, encode_png
 from envs.rng import seeds_from
 
@@ -240,15 +248,18 @@ def load_checked(pb: Any, data: bytes, version: int) -> bytes:
     return before
 
 
-def load_state_file(pb: Any, path: Path, data: bytes | None = None) -> bytes:
-    """Load the state file ``path`` into ``pb`` (``load_checked``); its bytes. One it refuses raises
-    ``StateError`` naming ``--state``. ``data``: the file's bytes where the caller has read them already
-    (a pipe, bash's ``<(...)``, gives them once: read again, it was "damaged or not a PyBoy state")."""
+def load_state_file(pb: Any, path: Path, rom: Path, rom_bytes: bytes, data: bytes | None = None) -> bytes:
+    """Load the state file ``path`` into ``pb``, which runs the ROM ``rom`` (its bytes ``rom_bytes``), after
+    ``check_state_record`` and ``load_checked``; its bytes. One it refuses raises ``StateError`` naming
+    ``--state``. ``data``: the file's bytes where the caller has read them already (a pipe, bash's
+    ``<(...)``, gives them once: read again, it was "damaged or not a PyBoy state")."""
     try:
         data = Path(path).read_bytes() if data is None else data
     except OSError as e:  # no permission, an I/O error: named by flag, not a traceback
         raise StateError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions"
                          ) from None
+    # First: a state of another cartridge of this memory layout loads below without a word
+    check_state_record(Path(path), rom, rom_bytes)
     version = save_emulator(pb)[0]
     try:
         load_checked(pb, data, version)
@@ -489,7 +500,7 @@ class GameBoyGame(Game):
                     f"scripts/play_gameboy.py --save-state (see roms/README.md), or boot the ROM instead "
                     f"with --state none (env kwarg state=None or \"none\")"
                 )
-            data = load_state_file(self._pyboys[0], self.state_path)
+            data = load_state_file(self._pyboys[0], self.state_path, self.rom_path, self.rom_bytes)
         else:
             pb = self._pyboys[0]
             if self.boot_frames:  # render the last boot frame: it is the first observation

@@ -7,7 +7,10 @@ it keeps its state at Pokémon Red's RAM addresses.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import importlib.metadata
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,28 @@ class StateError(ValueError):
         return f"the run's start state {self.path} (env_kwargs.state in its config.yaml) {self.problem}"
 
 
+class StateOfAnotherRom(StateError):
+    """A start state whose ROM record (``state_record``) names another ROM than the one given: PyBoy loads
+    a state on any cartridge of its memory layout, which then plays garbage. Worded by ``--state`` and
+    ``--rom``, or by the run's config.yaml keys (``in_run``)."""
+
+    def __init__(self, path: str | Path, record: Path, made: dict[str, Any], rom: Path, rom_sha1: str,
+                 rom_title: str) -> None:
+        self.made_on = (f"was made on the cartridge {made['rom_title']!r} (SHA-1 {made['rom_sha1']}, as "
+                        f"{record.name} beside it records)")
+        self.given = f"{rom} ({rom_title!r}, SHA-1 {rom_sha1})"
+        super().__init__(path, f"{self.made_on}, not on --rom {self.given}{self._advice('the --rom')}")
+
+    @staticmethod
+    def _advice(rom: str) -> str:
+        return (f": a state loads on any cartridge of its memory layout and plays garbage on another; give "
+                f"{rom} it was made on, or make the state again on this ROM with scripts/make_state.py")
+
+    def in_run(self) -> str:
+        return (f"the run's start state {self.path} (env_kwargs.state in its config.yaml) {self.made_on}, "
+                f"not on the run's ROM {self.given} (env_kwargs.rom){self._advice('the ROM')}")
+
+
 def test_cartridge_sha1() -> str:
     return file_sha1(TEST_CARTRIDGE)
 
@@ -87,6 +112,48 @@ def supported_pokemon_roms() -> dict[str, str]:
     if TEST_CARTRIDGE.exists():
         table[test_cartridge_sha1()] = "depthfirst test cartridge (Pokémon Red RAM layout)"
     return table
+
+
+def cartridge_title(data: bytes) -> str:
+    """The title in a ROM's cartridge header (up to its first NUL)."""
+    return data[0x134:0x144].split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def state_record(state: Path) -> Path:
+    """Where the ROM record of the start state ``state`` is kept: ``<state>.json`` beside it."""
+    return state.with_name(state.name + ".json")
+
+
+def rom_record(rom_bytes: bytes) -> dict[str, str]:
+    """What a state's record holds: the ROM it was made on (a PyBoy state names none) and the PyBoy."""
+    try:
+        version = importlib.metadata.version("pyboy")
+    except importlib.metadata.PackageNotFoundError:  # a PyBoy run from its source: the state still written
+        version = "unknown"
+    return {"rom_sha1": hashlib.sha1(rom_bytes).hexdigest(), "rom_title": cartridge_title(rom_bytes),
+            "pyboy_version": version}
+
+
+def check_state_record(state: Path, rom: Path, rom_bytes: bytes) -> None:
+    """Refuse (``StateError``) the start state ``state`` for the ROM ``rom`` (its bytes ``rom_bytes``) where
+    the state's record (``state_record``, written by make_state.py and play_gameboy.py) names another ROM,
+    or cannot be read. A state without one (made before records were, or elsewhere) is not checked."""
+    record = state_record(Path(state))
+    try:
+        made = json.loads(record.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as e:  # a folder, no permission, not JSON or not UTF-8
+        if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:  # a state's name at the limit: none
+            return
+        made = f"{type(e).__name__}: {e}"
+    if not (isinstance(made, dict) and all(isinstance(made.get(k), str) for k in ("rom_sha1", "rom_title"))):
+        why = made if isinstance(made, str) else "no rom_sha1 and rom_title in it"
+        raise StateError(state, f"has a ROM record {record} that cannot be read ({why}): delete it to load "
+                         "the state unchecked, or make the state again with scripts/make_state.py")
+    sha1 = hashlib.sha1(rom_bytes).hexdigest()
+    if made["rom_sha1"].strip().lower() != sha1:  # as written, or copied by hand from sha1sum
+        raise StateOfAnotherRom(state, record, made, rom, sha1, cartridge_title(rom_bytes))
 
 
 # Header titles of the games check_rom accepts: Pokémon Red and Blue, and the test cartridge (an older
@@ -218,7 +285,7 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
     # cannot help, as PyBoy refuses it next, so it is not suggested.
     refuse_non_rom(rom, data, game, hashes)
     # Another game (Tetris given by mistake) is told by its header title, not offered as a "revision".
-    title = data[0x134:0x144].split(b"\0", 1)[0].decode("ascii", "replace")
+    title = cartridge_title(data)
     other_game = "" if title in POKEMON_TITLES else (
         f"  Its cartridge title is {title!r}, not Pokémon Red's 'POKEMON RED' (or Blue's 'POKEMON BLUE'):\n"
         "  another game? Give your Pokémon Red ROM as --rom.\n")

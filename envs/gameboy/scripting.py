@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -32,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import whole_number
-from agents.runs import check_output_file, folders_made_for, not_written, written_beside
+from agents.runs import check_output_file, folders_made_for, not_written, written_together
 from envs.gameboy.core import MAX_BOOT_FRAMES, load_pyboy_class, load_state_file, new_pyboy, save_emulator
-from envs.gameboy.roms import no_start_state
+from envs.gameboy.roms import no_start_state, rom_record, state_record
 
 SCRIPT_BUTTONS = ("up", "down", "left", "right", "a", "b", "start", "select")
 DEFAULT_PRESS_FRAMES = 8
@@ -145,17 +146,32 @@ def _read_input(path: Path, flag: str) -> bytes:
     return data
 
 
-def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
-    """Write ``data`` to a temp file beside ``out`` and rename it over ``out``: a full disk or a stop
-    never leaves half a state in place of a good one, nor the temp file. The command's last output
-    (``last``): a signal during the rename is dropped, not raised after it, which had the command say it
-    wrote nothing. Without ``force``, a file another run wrote at ``out`` since the first check is kept
-    (``new``: a check before the rename let one written between the two be replaced)."""
+def check_state_output(out: Path, flag: str, force: bool, inputs: dict[str, Path | None]) -> None:
+    """``check_output_file`` for the state ``out`` and its ROM record (``state_record``), before any play:
+    the record must not be one of the ``inputs`` either, nor be left there (from a state deleted since)
+    without ``force``."""
+    check_output_file(out, flag, force, inputs, make_folders=True)
+    record = state_record(out)
+    check_output_file(record, f"{flag} {out}: its ROM record", True, inputs, make_folders=True)
+    if os.path.lexists(record) and not force:
+        raise ValueError(f"{flag} {out}: its ROM record {record} exists (left from a state deleted since?); "
+                         "pass --force to replace it, or give a new file name")
+
+
+def _write_state(out: Path, data: bytes, flag: str, force: bool, rom_bytes: bytes) -> None:
+    """Write ``data`` to a temp file beside ``out``, and the ROM record of ``rom_bytes`` (``rom_record``)
+    beside it at ``state_record(out)``, and rename both into place together: a full disk or a stop never
+    leaves half a state in place of a good one, nor a state beside an older one's record, nor the temp
+    files. The command's last output (``last``): a signal during the renames is dropped, not raised after
+    them, which had the command say it wrote nothing. Without ``force``, a file another run wrote at
+    ``out`` since the first check is kept (``new``: a check before the rename let one written between the
+    two be replaced)."""
     try:
         with folders_made_for(out.parent):  # a full disk or a stop leaves no empty folder for it
             out.parent.mkdir(parents=True, exist_ok=True)
-            with written_beside(out, last=True, new=not force) as tmp:
+            with written_together([out, state_record(out)], last=True, new=not force) as (tmp, record):
                 tmp.write_bytes(data)
+                record.write_text(json.dumps(rom_record(rom_bytes), indent=2) + "\n", encoding="utf-8")
     except OSError as e:
         # new's refusal leaves a file at out; the mkdir's FileExistsError (a file in the folder's way) not
         if isinstance(e, FileExistsError) and not force and os.path.lexists(out):
@@ -164,14 +180,14 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool) -> None:
         raise OSError(f"{flag} {not_written(out, e)}") from None
 
 
-def _keep_beside(out: Path, data: bytes) -> Path | None:
+def _keep_beside(out: Path, data: bytes, rom_bytes: bytes) -> Path | None:
     """Where a session that could not be saved at ``out`` was kept: ``<stem>.unsaved-<pid>``, numbered on
     past one there already (a second play in one process, or a process id used again, lost the play with
     the first refusal); None if none could be written."""
     for n in range(1, 100):
         kept = out.with_name(f"{out.stem}.unsaved-{os.getpid()}{f'-{n}' if n > 1 else ''}{out.suffix}")
         try:
-            _write_state(kept, data, "--save-state", False)
+            _write_state(kept, data, "--save-state", False, rom_bytes)
         except FileExistsError:
             continue
         except OSError:
@@ -227,7 +243,8 @@ def _open_window(pyboy_cls: type, rom_bytes: bytes, window: str, scale: int) -> 
 def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool = False,
                state: str | Path | None = None, stop: Callable[[], bool] = lambda: False,
                started: Callable[[], None] = lambda: None) -> dict[str, Any]:
-    """Boot ``rom`` (or load ``state``), play the inputs file headless, save the emulator state to ``out``.
+    """Boot ``rom`` (or load ``state``), play the inputs file headless, save the emulator state to ``out``
+    and its ROM record beside it (``state_record``).
 
     Returns a summary (frames run, ROM SHA-1, output path, state size). Bad files raise before
     ``started()`` is called; ``stop()`` turning true raises ``KeyboardInterrupt`` before anything is
@@ -235,8 +252,7 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     """
     rom, inputs, out = Path(rom), Path(inputs), Path(out)
     state = None if no_start_state(state) else Path(state)  # --state none boots, as in train_ppo
-    check_output_file(out, "--out", force, {"--rom": rom, "--inputs": inputs, "--state": state},
-                      make_folders=True)
+    check_state_output(out, "--out", force, {"--rom": rom, "--inputs": inputs, "--state": state})
     rom_bytes = _read_input(rom, "--rom")
     text = _read_input(inputs, "--inputs")
     try:
@@ -251,7 +267,7 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
     pb = new_pyboy(rom_bytes, name=rom)
     try:
         if state is not None:
-            load_state_file(pb, state, state_bytes)
+            load_state_file(pb, state, rom, rom_bytes, state_bytes)
         started()
         frames = run_inputs(pb, steps, stop)
         data = save_emulator(pb)
@@ -259,7 +275,7 @@ def make_state(rom: str | Path, inputs: str | Path, out: str | Path, force: bool
         pb.stop(save=False)
     if stop():  # during the last frames or the save: still nothing written
         raise KeyboardInterrupt
-    _write_state(out, data, "--out", force)
+    _write_state(out, data, "--out", force, rom_bytes)
     return {"out": str(out), "frames": frames, "rom_sha1": hashlib.sha1(rom_bytes).hexdigest(),
             "bytes": len(data)}
 
@@ -268,9 +284,9 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
          window: str = "SDL2", scale: int = 3, max_frames: int | None = None,
          stop: Callable[[], bool] = lambda: False, started: Callable[[], None] = lambda: None
          ) -> dict[str, Any]:
-    """Open a PyBoy window for a person; when it closes (or ``stop()`` turns true: Ctrl-C), save the
-    emulator state to ``save_state``: the play is kept. A stop before play begins (``started()`` is
-    called then) raises ``KeyboardInterrupt`` and writes nothing.
+    """Open a PyBoy window for a person; when it closes (or ``stop()`` turns true: Ctrl-C), save the emulator
+    state to ``save_state``, with its ROM record (``state_record``): the play is kept. A stop before play
+    begins (``started()`` is called then) raises ``KeyboardInterrupt`` and writes nothing.
 
     Keys (PyBoy's defaults): arrows, A = a, B = s, Start = Enter, Select = Backspace; Escape quits.
     ``max_frames`` (with ``window="null"``) lets tests run it headless.
@@ -279,13 +295,13 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     state = None if no_start_state(state) else Path(state)  # --state none boots, as in train_ppo
     # Everything that can fail fails before the person plays, not after.
     _check_display(window)
-    check_output_file(out, "--save-state", force, {"--rom": rom, "--state": state}, make_folders=True)
+    check_state_output(out, "--save-state", force, {"--rom": rom, "--state": state})
     rom_bytes = _read_input(rom, "--rom")
     state_bytes = None if state is None else _read_input(state, "--state")
     check = new_pyboy(rom_bytes, name=rom)  # PyBoy's ROM check and its --rom error, windowless
     try:
         if state is not None:  # a state it refuses, named before a window opens
-            load_state_file(check, state, state_bytes)
+            load_state_file(check, state, rom, rom_bytes, state_bytes)
     finally:
         check.stop(save=False)
     pb = _open_window(load_pyboy_class(), rom_bytes, window, scale)
@@ -294,7 +310,7 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     frames = 0
     try:
         if state is not None:
-            load_state_file(pb, state, state_bytes)
+            load_state_file(pb, state, rom, rom_bytes, state_bytes)
         if stop():  # nothing played yet: a saved state would only replace the old one with a blank
             raise KeyboardInterrupt
         started()
@@ -307,9 +323,9 @@ def play(rom: str | Path, save_state: str | Path, force: bool = False, state: st
     finally:
         pb.stop(save=False)
     try:
-        _write_state(out, data, "--save-state", force)
+        _write_state(out, data, "--save-state", force, rom_bytes)
     except OSError as e:  # a person's play is not thrown away: kept beside, under a name of its own
-        kept = _keep_beside(out, data)
+        kept = _keep_beside(out, data, rom_bytes)
         if kept is None:
             raise e from None
         raise OSError(f"{e}; the session was saved to {kept} instead") from None

@@ -9,6 +9,7 @@ import copy
 import errno
 import gc
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -1475,12 +1476,140 @@ def test_a_start_state_made_on_a_cartridge_of_another_kind_is_refused_as_maybe_a
     other.write_bytes(bytes(rom))
     boot.write_text("boot 120\n")
     make_state(other, boot, state)
+    (tmp_path / "other.state.json").unlink()  # its ROM record would refuse it first, for naming another ROM
     with pytest.raises(ValueError) as refused:
         make(1, state=state)
     assert str(refused.value).startswith(f"--state {state} cannot be loaded: it is damaged: PyBoy read ")
     assert str(refused.value).endswith(
         "; or made on another cartridge (a state records no title or checksum of its ROM, and loads only "
         "on a cartridge of its memory layout): make it again on this ROM with scripts/make_state.py")
+
+
+def other_build(tmp_path: Path) -> tuple[Path, Path]:
+    """Another cartridge of the test cartridge's memory layout (retitled: another build of a game, as
+    far as PyBoy can tell), and a start state made on it with make_state.py: (rom, state)."""
+    rom, boot, state = tmp_path / "other.gb", tmp_path / "boot.txt", tmp_path / "other.state"
+    rom.write_bytes(retitled(b"OTHER BUILD"))
+    boot.write_text("boot 120\n")
+    make_state(rom, boot, state)
+    return rom, state
+
+
+def test_a_start_state_of_another_cartridge_of_the_same_layout_is_refused_naming_both(
+        tmp_path: Path, scripts, capsys: pytest.CaptureFixture) -> None:
+    # A PyBoy state records no title or checksum of its ROM: one made on another cartridge of the same
+    # memory layout loaded without a word, and the env played garbage. make_state.py records the ROM.
+    rom, state = other_build(tmp_path)
+    theirs = hashlib.sha1(rom.read_bytes()).hexdigest()
+    mine = hashlib.sha1(TEST_CARTRIDGE.read_bytes()).hexdigest()
+    assert json.loads((tmp_path / "other.state.json").read_text()) == {
+        "rom_sha1": theirs, "rom_title": "OTHER BUILD", "pyboy_version": importlib.metadata.version("pyboy")}
+    made_on = (f"was made on the cartridge 'OTHER BUILD' (SHA-1 {theirs}, as other.state.json beside it "
+               "records), not on ")
+    advice = (": a state loads on any cartridge of its memory layout and plays garbage on another; give the "
+              "{} it was made on, or make the state again on this ROM with scripts/make_state.py")
+    refusal = f"--state {state} {made_on}--rom {TEST_CARTRIDGE} ('DEPTHFIRST', SHA-1 {mine})" + advice.format(
+        "--rom")
+    boot = tmp_path / "boot.txt"
+    for build in (lambda: make(1, state=state), lambda: GameBoy(1, game="depthfirst_test", state=state),
+                  lambda: make_state(TEST_CARTRIDGE, boot, tmp_path / "a.state", state=state),
+                  lambda: play(TEST_CARTRIDGE, tmp_path / "b.state", state=state, window="null",
+                               max_frames=5)):
+        with pytest.raises(ValueError) as refused:
+            build()
+        assert str(refused.value) == refusal
+    run = tmp_path / "run"
+    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--run-dir", str(run)]
+    assert scripts.train_ppo.main([*argv, "--state", str(state)]) == 2
+    assert capsys.readouterr().err == f"error: {refusal} (change --state or --rom)\n"
+    assert scripts.train_ppo.main([*argv, "--set", f"env_kwargs.state={state}"]) == 2
+    assert capsys.readouterr().err == f"error: {refusal} (change --set env_kwargs.state or --rom)\n"
+    assert not run.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "boot.txt", "other.gb", "other.state", "other.state.json"]
+    # A run's config.yaml names it (evaluate, export, compare, --resume): worded by its keys
+    from agents.evaluation import check_game
+    from agents.runs import RunError
+
+    with pytest.raises(RunError) as refused:
+        check_game("pokemon_red", {"rom": str(TEST_CARTRIDGE), "state": str(state)})
+    assert str(refused.value) == (
+        f"the run's start state {state} (env_kwargs.state in its config.yaml) {made_on}the run's ROM "
+        f"{TEST_CARTRIDGE} ('DEPTHFIRST', SHA-1 {mine}) (env_kwargs.rom)" + advice.format("ROM"))
+    with pytest.warns(UserWarning, match="unknown ROM"):  # on its own cartridge it loads
+        PokemonRed(1, rom=rom, state=state, allow_unknown_rom=True).close()
+
+
+def test_a_resume_whose_start_state_was_made_on_another_rom_names_the_run_config_keys(
+        tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import yaml
+
+    import agents.train
+    from agents.config import load_config, resolve
+
+    _, state = other_build(tmp_path)
+    monkeypatch.setattr(agents.train, "train", lambda *args, **kwargs: pytest.fail("trained"))
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")
+    cfg = resolve({**load_config("pokemon_red"), "policy": "tiny", "device": "cpu"}, False)
+    cfg["env_kwargs"].update(rom=str(TEST_CARTRIDGE), state=str(state))
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --resume {run}: the run's start state {state} (env_kwargs.state in its "
+                          "config.yaml) was made on the cartridge 'OTHER BUILD' ")
+    assert f"not on the run's ROM {TEST_CARTRIDGE} ('DEPTHFIRST', SHA-1 " in err and err.count("\n") == 1
+
+
+def test_a_start_state_without_a_rom_record_loads_unchecked_as_before(tmp_path: Path) -> None:
+    # States made before make_state.py recorded their ROM, or elsewhere, keep working: nothing to check.
+    _, state = other_build(tmp_path)
+    (tmp_path / "other.state.json").unlink()
+    g = make(1, state=state)
+    try:
+        assert where(g) == WORLD["start"]
+    finally:
+        g.close()
+
+
+@pytest.mark.parametrize("record", ["not json", "[]", '{"rom_sha1": 1}', None])
+def test_a_rom_record_that_cannot_be_read_is_refused_naming_it(tmp_path: Path, record: str | None) -> None:
+    _, state = other_build(tmp_path)
+    path = tmp_path / "other.state.json"
+    path.unlink()
+    if record is None:
+        path.mkdir()
+    else:
+        path.write_text(record)
+    with pytest.raises(ValueError) as refused:
+        make(1, state=state)
+    assert str(refused.value).startswith(f"--state {state} has a ROM record {path} that cannot be read (")
+    assert str(refused.value).endswith("): delete it to load the state unchecked, or make the state again "
+                                       "with scripts/make_state.py")
+
+
+def test_the_scripts_write_a_states_rom_record_beside_it_and_mind_one_there(tmp_path: Path) -> None:
+    rom, inputs = tmp_path / "game.gb", tmp_path / "inputs.txt"
+    rom.write_bytes(TEST_CARTRIDGE.read_bytes())
+    inputs.write_text("wait 10\n")
+    sha1 = hashlib.sha1(TEST_CARTRIDGE.read_bytes()).hexdigest()
+    for name, write in (("made", lambda out, **kw: make_state(rom, inputs, out, **kw)),
+                        ("played", lambda out, **kw: play(rom, out, window="null", max_frames=5, **kw))):
+        out, record = tmp_path / f"{name}.state", tmp_path / f"{name}.state.json"
+        record.write_text("left from a state deleted")
+        with pytest.raises(ValueError, match=f"its ROM record {re.escape(str(record))} exists .*--force"):
+            write(out)
+        assert not out.exists() and record.read_text() == "left from a state deleted"
+        write(out, force=True)
+        assert json.loads(record.read_text())["rom_sha1"] == sha1
+        # A record that would be an input: refused even with --force
+        with pytest.raises(ValueError, match=r"its ROM record .* is the --state file"):
+            write(tmp_path / "x", state=tmp_path / "x.json", force=True)
+    script = tmp_path / "moves.json"  # a button script of any name
+    script.write_text("wait 10\n")
+    with pytest.raises(ValueError, match=r"its ROM record .* is the --inputs file"):
+        make_state(rom, script, tmp_path / "moves", force=True)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "moves").exists()
 
 
 def test_make_state_and_play_take_a_start_state_through_a_pipe(tmp_path: Path) -> None:
@@ -1999,7 +2128,8 @@ def test_make_state_leaves_other_files_alone(tmp_path: Path, capsys: pytest.Capt
     mine.write_bytes(b"mine")
     make_state(TEST_CARTRIDGE, inputs, tmp_path / "start.state")
     assert mine.read_bytes() == b"mine"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state", "start.state.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state", "start.state.json",
+                                                          "start.state.tmp"]
     # --out a folder: refused before the play, nothing left beside it
     folder = tmp_path / "d"
     folder.mkdir()
@@ -2007,7 +2137,8 @@ def test_make_state_leaves_other_files_alone(tmp_path: Path, capsys: pytest.Capt
     rc = script_main("make_state")(argv)
     err = capsys.readouterr().err
     assert rc == 2 and f"--out {folder} is a folder" in err and "playing" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "inputs.txt", "start.state", "start.state.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "inputs.txt", "start.state",
+                                                          "start.state.json", "start.state.tmp"]
     assert not any(folder.iterdir())
 
 
@@ -2083,9 +2214,10 @@ def test_make_state_does_not_replace_a_state_written_as_it_renames(tmp_path: Pat
     monkeypatch.setattr(runs, "place", other_run_writes_first)
     with pytest.raises(FileExistsError, match="appeared while playing; pass --force") if not force else (
             contextlib.nullcontext()):
-        scripting._write_state(out, b"mine", "--out", force)
+        scripting._write_state(out, b"mine", "--out", force, TEST_CARTRIDGE.read_bytes())
     assert out.read_bytes() == (b"mine" if force else b"the other run's state")
-    assert [p.name for p in tmp_path.iterdir()] == ["start.state"]
+    # its ROM record with it, or neither
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["start.state", *["start.state.json"] * force]
 
 
 @pytest.mark.parametrize("force", [False, True])
@@ -2098,7 +2230,7 @@ def test_make_state_names_a_file_in_the_way_of_its_folder_not_a_state_that_appea
     (tmp_path / "states").write_text("a file, not a folder")
     out = tmp_path / "states" / "start.state"
     with pytest.raises(OSError) as e:
-        scripting._write_state(out, b"mine", "--out", force)
+        scripting._write_state(out, b"mine", "--out", force, TEST_CARTRIDGE.read_bytes())
     assert str(e.value) == (f"--out {out} could not be written (File exists: {tmp_path / 'states'}); any "
                             "file there before is unchanged")
     assert [p.name for p in tmp_path.iterdir()] == ["states"]
@@ -2115,13 +2247,14 @@ def test_the_scripts_say_what_they_wrote(tmp_path: Path, capsys: pytest.CaptureF
                                       "--out", str(out)]) == 0
     said = capsys.readouterr()
     assert said.out == (f"wrote {out} ({out.stat().st_size} bytes) after {frames} frames; "
-                        f"ROM SHA-1 {sha1}\n")
+                        f"ROM SHA-1 {sha1}, recorded in {out}.json\n")
     assert f"playing {inputs} on {TEST_CARTRIDGE}" in said.err
     saved = tmp_path / "saved.state"
     assert script_main("play_gameboy")(["--rom", str(TEST_CARTRIDGE), "--save-state", str(saved),
                                         "--window", "null", "--max-frames", "6"]) == 0
     said = capsys.readouterr()
-    assert said.out == f"saved {saved} after 6 frames; ROM SHA-1 {sha1}\n" and saved.is_file()
+    assert said.out == f"saved {saved} after 6 frames; ROM SHA-1 {sha1}, recorded in {saved}.json\n"
+    assert saved.is_file() and json.loads((tmp_path / "saved.state.json").read_text())["rom_sha1"] == sha1
     assert f"save the state to {saved}" in said.err
 
 
@@ -2288,6 +2421,8 @@ def test_a_session_that_cannot_be_saved_where_asked_is_kept_beside(tmp_path: Pat
         play(TEST_CARTRIDGE, out, window="null", max_frames=30, started=someone_else_writes)
     kept = Path(str(exc.value).rsplit(" saved to ", 1)[1].removesuffix(" instead"))
     assert out.read_bytes() == b"another state" and kept.parent == tmp_path
+    record = json.loads(Path(f"{kept}.json").read_text())  # with its ROM record
+    assert record["rom_sha1"] == hashlib.sha1(TEST_CARTRIDGE.read_bytes()).hexdigest()
     g = make(1, state=kept)  # the play is there, and loads
     g.close()
 
