@@ -30,19 +30,20 @@
                   a blank one is matched by no reply, an empty one included.
 
 A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...) takes back what follows
-it up to the next punctuation mark, dash, line end, "is" or conjunction "but", "so", "and" (``_NEGATION``):
-a reply is credited only where its answer stays the same without that ("Not RIGHT", "B, not C" are none;
-"No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't, isnt, was not, wasn't,
-would not be) with correct, right, true, valid or the answer takes back the word before it (``_DENIED``:
-"Option B is not correct" is none), as does "is" (was, would be) with wrong, incorrect, false, invalid,
-unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice/answer, the wrong
-move/answer/choice/option, or "is not" with safe or a good move/idea/choice/answer (``_REJECTED``: "B is
-wrong", "Moving UP would be a mistake" are none), except in a worst answer, which asks for the bad moves;
-"UP is not blocked" and "UP is not wrong" are UP. Either verdict said of which, that or this right after
-the word or bracketed pair, past a punctuation mark, dash or opening bracket, takes it back too ("UP, which
-is wrong", "UP - that is wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which
-is safe" and "UP, which is not wrong" are UP), never after yes or no, whose "that" is the question's ("No,
-that would be a mistake" is no). An option's own text and an ``exact`` answer are compared whole.
+it up to the next punctuation mark, dash (" - ", "--", "—"), line end, "is" or conjunction "but", "so",
+"and" (``_NEGATION``): a reply is credited only where its answer stays the same without that ("Not RIGHT",
+"B, not C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't,
+isnt, was not, wasn't, would not be) with correct, right, true, valid or the answer takes back the word
+before it (``_DENIED``: "Option B is not correct" is none), as does "is" (was, would be) with wrong,
+incorrect, false, invalid, unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice/answer, the
+wrong move/answer/choice/option, or "is not" with safe or a good move/idea/choice/answer (``_REJECTED``: "B
+is wrong", "Moving UP would be a mistake" are none), except in a worst answer, which asks for the bad
+moves; "UP is not blocked" and "UP is not wrong" are UP. Either verdict said of which, that or this right
+after the word or bracketed pair, past a punctuation mark, dash or opening bracket, takes it back too ("UP,
+which is wrong", "UP - that is wrong", "UP -- that is wrong", "UP. That is a mistake", "UP (that would be
+fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no, whose
+"that" is the question's ("No, that would be a mistake" is no). An option's own text and an ``exact``
+answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -159,14 +160,15 @@ _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|on
 # "but", "so" or "and" (a bracketed pair whole): a reply whose answer it covers names none ("Not RIGHT", "All
 # except RIGHT", "Don't go UP", "Not (3, 4)"; "B, not C" names two), where a negation of anything else changes
 # nothing ("No, it is not alive", "The colour that does not appear is B", "I cannot see a wall so UP"). Read
-# as any other words, the negated answer was credited. The "so" of "not so sure" is no conjunction. A
+# as any other words, the negated answer was credited. The "so" of "not so sure" is no conjunction; "--"
+# ("---") is plain text's em dash, a dash as "—" is (the en dash is read as a hyphen in ``parse``). A
 # contraction without its apostrophe ("Dont go UP", "isnt"), as models often write it, is one too
 # (``_NT``: an auxiliary then "nt"; "cant" and "wont" are nouns too rarely to matter).
 _NT = r"(?:n['’]|\b(?:do|does|did|is|are|was|were|has|have|had|ca|wo|would|could|should|must|need)n)t\b"
 _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\s{1,3}of|rather\s{1,3}than|"
                        r"other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)\b|" + _NT + ")"
                        r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"
-                       r"(?=[,;:.!?](?:\s|$)|\s-\s|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
+                       r"(?=[,;:.!?](?:\s|$)|\s-\s|--|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
                        re.IGNORECASE)
 # "not any" (n't any) before a word, read as the count 0 where that word is a plural noun, as "no" is: the
 # negation would take back "any apples" of "There aren't any apples" (``_not_any``).
@@ -180,11 +182,12 @@ _SUBJECT = _WORD_BEFORE + r"\s{1,3}"
 _IS = r"(?:is|was|would\s{1,3}be)"
 _IS_NOT = r"(?:(?:is|was)(?:\s{1,3}not|n['’]?t)|would(?:\s{1,3}not|n['’]?t)\s{1,3}be)"
 # The same verdict said of which, that or this right after the answer's word, past a punctuation mark, dash
-# or opening bracket ("UP, which is wrong", "UP - that's not correct", "UP. That is a mistake", "UP (that
-# would be fatal)"): it can only be the answer just named. Not after yes or no, whose "that" is the
-# question's ("Should it go UP? No, that would be a mistake" is no).
+# (" - ", "—", or "--"/"---", plain text's em dash) or opening bracket ("UP, which is wrong", "UP - that's
+# not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
+# Not after yes or no, whose "that" is the question's ("Should it go UP? No, that would be a mistake" is no).
 _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
-_POINTER = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}—\s{0,3}|\s{1,3}\(\s{0,3})(?:which|that|this)"
+_POINTER = (r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s{1,3}\(\s{0,3})"
+            r"(?:which|that|this)")
 _POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s)"
 _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
 _RIGHT = r"(?:correct|right|true|valid|(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b"

@@ -1311,7 +1311,7 @@ FREE_FORM = [
     (WORD, ["UP", "All except UP", "Don't go LEFT", "UP or LEFT", "**LEFT**", "Move UP, not DOWN",
             "I cannot see a wall so UP", "Don't go UP so it lives", "Dont go UP",
             "UP is not safe", "Moving UP would be a mistake", "UP, which is wrong",
-            "UP (that would be fatal)"]),
+            "UP (that would be fatal)", "UP -- that is wrong"]),
     (CHOICE, ["B", "Not B", "B, not C", "The answer is B.", "B. 5", "Option B is not correct", "B is wrong"]),
     (NEXT_BUTTON, ["Press A", "Walk up a bit", "Not A"]),
     (ANGLE_FREE, ["270 about Z", "Not 270 about Z", "-90 degrees about the z axis"]),
@@ -1672,3 +1672,18 @@ def test_not_any_before_a_plural_noun_is_the_count_zero() -> None:
     for spec in (WORD, YES_NO, CHOICE):
         for reply in ("Not any of UP", "Not any UP", "Not any of B", "Not any yes", "Not any apples"):
             assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, (reply, spec)
+
+
+def test_a_dash_written_as_two_or_three_hyphens_is_a_dash() -> None:
+    """"UP -- that is wrong" scored 1 where "UP - that is wrong" scores 0, and "I can't be sure -- B" scored
+    0 where "I can't be sure - B" scores 1: a dash typed as two or three hyphens (plain text's em dash)
+    was no dash, so neither the pointer back at the answer nor the negation's end read it. It is one now;
+    the en and em dash were read already."""
+    for reply, spec in (("UP -- that is wrong", WORD), ("UP --- that would be fatal", WORD),
+                        ("UP \u2013 that is wrong", WORD), ("UP\u2014that is wrong", WORD),
+                        ("5 -- which isn't right", INTEGER), ("Not 5 -- 6", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply, spec in (("I can't be sure -- B", CHOICE), ("Not alive --- no", YES_NO),
+                        ("UP -- that is safe", WORD), ("No -- that would be a mistake", YES_NO),
+                        ("Not sure --- 5", INTEGER), ("UP-- that is free", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
