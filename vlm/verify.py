@@ -34,16 +34,17 @@ it up to the next punctuation mark, dash (" - ", "--", "—"), line end, "is" or
 "and" (``_NEGATION``): a reply is credited only where its answer stays the same without that ("Not RIGHT",
 "B, not C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't,
 isnt, was not, wasn't, would not be) with correct, right, true, valid or the answer takes back the word
-before it (``_DENIED``: "Option B is not correct" is none), as does "is" (was, would be) with wrong,
-incorrect, false, invalid, unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice/answer, the
-wrong move/answer/choice/option, or "is not" with safe or a good move/idea/choice/answer (``_REJECTED``: "B
-is wrong", "Moving UP would be a mistake" are none), except in a worst answer, which asks for the bad
-moves; "UP is not blocked" and "UP is not wrong" are UP. Either verdict said of which, that or this right
-after the word or bracketed pair, past a punctuation mark, dash or opening bracket, takes it back too ("UP,
-which is wrong", "UP - that is wrong", "UP -- that is wrong", "UP. That is a mistake", "UP (that would be
-fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no, whose
-"that" is the question's ("No, that would be a mistake" is no). An option's own text and an ``exact``
-answer are compared whole.
+before it, and a number just before that word with it ("5 apples"; ``_DENIED``: "Option B is not correct"
+is none), as does "is" (was, would be) with wrong, incorrect, false, invalid, unsafe, fatal, deadly, a
+mistake, an error, a bad move/idea/choice/answer, the wrong move/answer/choice/option, or "is not" with
+safe or a good move/idea/choice/answer (``_REJECTED``: "B is wrong", "Moving UP would be a mistake" are
+none), except in a worst answer, which asks for the bad moves; "UP is not blocked" and "UP is not wrong"
+are UP. Either verdict said of which, that or this right after the word or bracketed pair, past a
+punctuation mark, dash or opening bracket, takes it back too ("UP, which is wrong", "UP - that is wrong",
+"UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are
+none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no, whose "that" is the
+question's ("No, that would be a mistake" is no). An option's own text and an ``exact`` answer are compared
+whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -177,7 +178,12 @@ _NOT_ANY = re.compile(r"(?:\bnot|" + _NT + r")[ \t]{1,3}any[ \t]{1,3}([^\W\d_]{1
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
 # (A word's opening bracket stays: "(it is fatal)" stays a bracketed group that a negation before it takes.)
-_WORD_BEFORE = r"(?<![^\s(\[])(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
+# A count before its noun ("5 apples", "**five** boxes") is taken back with the noun: "5 apples, which is
+# wrong" rejects the 5, where the noun alone left it credited.
+_COUNTED = (r"[*_`]{0,3}(?:-?\d+(?:\.\d+)?|"
+            + "|".join(sorted((w for w in _NUMBER_WORDS if w != "none"), key=len, reverse=True))
+            + r")[*_`]{0,3}\s{1,3}[^\W\d_]{1,30}\b")
+_WORD_BEFORE = r"(?<![^\s(\[])(?:" + _COUNTED + r"|\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
 _SUBJECT = _WORD_BEFORE + r"\s{1,3}"
 _IS = r"(?:is|was|would\s{1,3}be)"
 _IS_NOT = r"(?:(?:is|was)(?:\s{1,3}not|n['’]?t)|would(?:\s{1,3}not|n['’]?t)\s{1,3}be)"

@@ -1687,3 +1687,21 @@ def test_a_dash_written_as_two_or_three_hyphens_is_a_dash() -> None:
                         ("UP -- that is safe", WORD), ("No -- that would be a mistake", YES_NO),
                         ("Not sure --- 5", INTEGER), ("UP-- that is free", WORD)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_a_verdict_on_a_count_and_its_noun_takes_back_the_count() -> None:
+    """"5 apples, which is wrong", "5 apples - that is wrong", "5 apples would be wrong": the verdict took
+    back only the word before it ("apples"), so the count it rejects was credited. A number (digits or a
+    word up to twenty) right before that one word is taken back with it; the count stays where the
+    verdict is another's or says it is right."""
+    for reply in ("5 apples, which is wrong", "5 apples - that is wrong", "5 apples would be wrong",
+                  "five apples, which isn't right", "5 apples, which is not correct",
+                  "5 cells (that is wrong)", "**5** apples, which is incorrect",
+                  "5 Pok\u00e9mon, which is wrong", "5.0 apples is false"):
+        assert verify(wrap(reply), record(INTEGER))["accuracy"] == 0.0, reply
+    for reply in ("5 apples, which is right", "5 apples, which is not wrong", "5 apples; going UP is wrong",
+                  "5 apples, which is safe", "5 apples, but 6 would be wrong", "5, so 6 apples is wrong"):
+        assert verify(wrap(reply), record(INTEGER))["accuracy"] == (0.0 if "6" in reply else 1.0), reply
+    for reply, spec in (("2 cells UP, which is safe", WORD), ("Move 2 cells UP", WORD),
+                        ("3 boxes is wrong, B", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
