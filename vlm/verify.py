@@ -9,9 +9,10 @@
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
                   is 5", it is still one); "none" ("no one" too, never 1), and "no" or "not any"
-                  ("n't any") before a plural noun ("No badges yet", "There aren't any apples"), are 0
-                  only where the value is a count, not an id (``count`` false: a map, a player's
-                  number, where they are no number).
+                  ("n't any") before a plural noun ("No badges yet", "There aren't any apples"), with
+                  at most one word between (an adjective after "no", "No gym badges"; a verb of seeing
+                  or having before "any", "I don't see any apples"), are 0 only where the value is a
+                  count, not an id (``count`` false: a map, a player's number, where they are no number).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -89,8 +90,17 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
 _NUMBER_WORDS["none"] = 0  # a count of zero ("None yet": Pokémon's badges at the start), as "zero" is
 # "No one" is nobody, never the number 1 ("No one is the spy" named player 1): read as "none".
 _NO_ONE = re.compile(r"\bno[ \t-]{1,3}one\b", re.IGNORECASE)
-# "no" before a word on its line, read as the count 0 where that word is a plural noun (``_no_count``).
-_NO_WORD = re.compile(r"\bno[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)  # any letters: "no Pokémon"
+# "no" before a word on its line, read as the count 0 where that word is a plural noun, or where one word
+# comes between ("No gym badges"; ``_no_count``). The next word is looked at, not taken: "no gym no badges".
+_NO_WORD = re.compile(r"\bno[ \t]{1,3}([^\W\d_]{1,30})\b(?:(?=[ \t]{1,3}([^\W\d_]{1,30})\b))?",
+                      re.IGNORECASE)  # any letters: "no Pokémon"
+# Words after which "no" is no determiner: a link, pronoun or article ("No because", "No it dies", "No the
+# wall"), or the adverb longer ("no longer alive"); shared by ``_DETERMINER_NO`` and ``_no_count``.
+_AFTER_NO = ("or", "and", "nor", "but", "because", "since", "as", "so", "then", "it", "i", "he", "she", "we",
+             "you", "they", "there", "this", "that", "the", "a", "an", "longer")
+# Nor is a word one between "no" and a plural noun where it compares ("No more apples than boxes", "No other
+# apples" say nothing of zero) or is a number ("No five apples").
+_NO_ADJECTIVE_NOT = frozenset(_AFTER_NO) | {"more", "fewer", "less", "other"}
 # Plurals of knowing or replying, never a count's noun: "No ideas", "No clues" know nothing, as "No idea";
 # nor the reply's own materials: "No images were provided" is a model that saw nothing.
 _NO_COUNT_NOUNS = frozenset({"ideas", "clues", "answers", "guesses", "thoughts", "comments", "thanks",
@@ -140,8 +150,7 @@ _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|
 # to a yes/no question: read as one, a reply that knew nothing scored as no. Before a word no determiner
 # takes, a link, pronoun or article ("no or yes", "No because it dies", "No it dies", "No the wall"), it is
 # the word still, as before the adverb longer ("It is no longer alive" is no).
-_DETERMINER_NO = re.compile(r"\bno(?=[ \t]{1,3}(?!(?:or|and|nor|but|because|since|as|so|then|it|i|he|she|"
-                            r"we|you|they|there|this|that|the|a|an|longer)\b)[a-z])", re.IGNORECASE)
+_DETERMINER_NO = re.compile(r"\bno(?=[ \t]{1,3}(?!(?:" + "|".join(_AFTER_NO) + r")\b)[a-z])", re.IGNORECASE)
 # The spoken forms of yes and no, which a yes/no question's choices read as those words ("Nope" is no).
 _SPOKEN_YES_NO = {"yep": "yes", "yup": "yes", "yeah": "yes", "nope": "no", "nah": "no"}
 # Pokémon's button start read where the word is the verb or the noun in running text ("Start by going up",
@@ -172,8 +181,14 @@ _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\
                        r"(?=[,;:.!?](?:\s|$)|\s-\s|--|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
                        re.IGNORECASE)
 # "not any" (n't any) before a word, read as the count 0 where that word is a plural noun, as "no" is: the
-# negation would take back "any apples" of "There aren't any apples" (``_not_any``).
-_NOT_ANY = re.compile(r"(?:\bnot|" + _NT + r")[ \t]{1,3}any[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)
+# negation would take back "any apples" of "There aren't any apples" (``_not_any``). A verb of seeing,
+# finding, counting or having may come between ("I don't see any apples", "doesn't have any Pokémon"); any
+# other word leaves it a negation ("I'm not sure any boxes are on targets" says no count).
+_ANY_VERBS = (r"(?:see|seen|find|found|spot|spotted|count|counted|notice|noticed|detect|detected|observe|"
+              r"observed|have|has|had|hold|holds|held|contain|contains|contained|show|shows|showed|shown|own|"
+              r"owned|need|needed|carry|carried)")
+_NOT_ANY = re.compile(r"(?:\bnot|" + _NT + r")[ \t]{1,3}(?:" + _ANY_VERBS + r"[ \t]{1,3})?any[ \t]{1,3}"
+                      r"([^\W\d_]{1,30})\b", re.IGNORECASE)
 # A negation after the answer that says it is wrong ("Option B is not correct", "5 isn't right", "(3, 4) is
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
@@ -418,8 +433,13 @@ def _count_noun(word: str) -> bool:
 
 
 def _no_count(m: re.Match[str]) -> str:
-    """"no" before a plural noun as "none", the count 0 (``_count_noun``)."""
-    return "none" if _count_noun(m.group(1)) else m.group()
+    """"no" before a plural noun as "none", the count 0 (``_count_noun``), also with one word between that
+    is no link, pronoun, article, comparative or number ("No gym badges"; ``_NO_ADJECTIVE_NOT``)."""
+    first, second = m.group(1), m.group(2)
+    if _count_noun(first):
+        return "none"
+    between = first.lower() not in _NO_ADJECTIVE_NOT and first.lower() not in _NUMBER_WORDS
+    return "none" if second and between and _count_noun(second) else m.group()
 
 
 def _not_any(text: str) -> str:

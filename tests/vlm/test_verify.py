@@ -1705,3 +1705,27 @@ def test_a_verdict_on_a_count_and_its_noun_takes_back_the_count() -> None:
     for reply, spec in (("2 cells UP, which is safe", WORD), ("Move 2 cells UP", WORD),
                         ("3 boxes is wrong, B", CHOICE)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_a_count_of_zero_said_with_a_word_between_is_the_count_zero() -> None:
+    """"No gym badges yet" (an adjective between "no" and the plural noun), "I don't see any apples" and "I
+    do not see any boxes on targets" (a verb of seeing or having between the negation and "any") scored 0
+    where the count is 0, as "No badges yet" and "There aren't any apples" score 1. One word may stand
+    between: before "any" a verb of seeing, finding, counting or having, after "no" any word but a link,
+    pronoun, article, comparative or number; before a singular, another word or a number it is as before."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No gym badges yet", "There are no red cubes", "I see no visible apples",
+                  "I don't see any apples", "I do not see any boxes on targets", "I can't find any apples",
+                  "The player doesn't have any Pok\u00e9mon", "I dont count any boxes on targets"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), record({**zero.verifier, "count": False}))["accuracy"] == 0.0, reply
+        assert verify(wrap(reply), record(INTEGER))["accuracy"] == 0.0, reply
+    for reply in ("I don't see any wall so 3", "No gym badges, so 3", "No, 3", "I don't see any apples, so 3",
+                  "No more than 3 apples", "No gym badges; 3 apples"):
+        assert verify(wrap(reply), record({**INTEGER, "value": 3}))["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    for reply in ("No more apples than boxes", "No other apples", "No because walls block it", "No the boxes",
+                  "I'm not sure any boxes are on targets", "I don't think any apples", "No good ideas",
+                  "I don't see any wall", "No gym badge", "I don't really see any apples", "No five apples",
+                  "No gym leader badges"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
