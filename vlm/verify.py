@@ -33,14 +33,17 @@
 A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...) takes back what follows
 it up to the next punctuation mark, dash (" - ", "--", "—"), line end, "is" or conjunction "but", "so",
 "and" (``_NEGATION``): a reply is credited only where its answer stays the same without that ("Not RIGHT",
-"B, not C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). "is not" (isn't,
-isnt, was not, wasn't, would not be) with correct, right, true, valid or the answer takes back the word
-before it, and a number just before that word with it ("5 apples"; ``_DENIED``: "Option B is not correct"
-is none), as does "is" (was, would be) with wrong, incorrect, false, invalid, unsafe, fatal, deadly, a
-mistake, an error, a bad move/idea/choice/answer, the wrong move/answer/choice/option, or "is not" with
-safe or a good move/idea/choice/answer (``_REJECTED``: "B is wrong", "Moving UP would be a mistake" are
-none), except in a worst answer, which asks for the bad moves; "UP is not blocked" and "UP is not wrong"
-are UP. Either verdict said of which, that or this right after the word or bracketed pair, past a
+"B, not C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). A verdict on the
+answer takes back the word before it, and a number just before that word with it ("5 apples"): "is not"
+(isn't, isnt, was not, wasn't, would not be) with correct, right, true, valid, a good answer or the answer,
+or "is" (was, would be) with wrong, incorrect, false, invalid, a bad answer or the wrong
+answer/choice/option (``_DENIED``: "Option B is not correct", "B is wrong" are none), in every answer, a
+Snake worst answer too ("DOWN is incorrect" names no move there, as "DOWN is not correct" does not: read as
+the move, it could credit a move the reply took back). So does a verdict on the move, "is" with unsafe,
+fatal, deadly, a mistake, an error, a bad move/idea/choice or the wrong move, or "is not" with safe or a
+good move/idea/choice (``_REJECTED``: "Moving UP would be a mistake" is none), except in a worst answer,
+which asks for the fatal moves ("DOWN is fatal" names DOWN there); "UP is not blocked" and "UP is not
+wrong" are UP. Either verdict said of which, that or this right after the word or bracketed pair, past a
 punctuation mark, dash or opening bracket, takes it back too ("UP, which is wrong", "UP - that is wrong",
 "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are
 none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no, whose "that" is the
@@ -211,17 +214,25 @@ _POINTER = (r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s
             r"(?:which|that|this)")
 _POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s)"
 _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
-_RIGHT = r"(?:correct|right|true|valid|(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b"
-_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + r")|"
-                     + _POINTED + r"(?=" + _POINTER_IS_NOT + r"\s{1,3}" + _RIGHT + r")", re.IGNORECASE)
-# The same for a verdict that it is wrong or bad ("B is wrong", "UP is not safe", "Moving UP would be a
-# mistake", "UP, which is fatal"): read as any other words, the answer rejected was credited. Not in a
-# worst answer, which asks for the bad moves ("DOWN is fatal" names DOWN there); "UP is not wrong" keeps UP.
-_WRONG = (r"(?:wrong|incorrect|false|invalid|unsafe|fatal|deadly|an?\s{1,3}(?:mistake|error|bad\s{1,3}"
-          r"(?:move|idea|choice|answer))|the\s{1,3}wrong\s{1,3}(?:move|answer|choice|option))\b")
-_NOT_GOOD = r"(?:safe|an?\s{1,3}good\s{1,3}(?:move|idea|choice|answer))\b"
-_REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + r"\s{1,3}" + _WRONG + "|" + _IS_NOT + r"\s{1,3}" + _NOT_GOOD
-                       + r")|" + _POINTED + r"(?=" + _POINTER_IS + r"\s{1,3}" + _WRONG + "|" + _POINTER_IS_NOT
+# A verdict on the answer: it is not right ("is not" with _RIGHT) or it is false ("is" with _FALSE). It
+# takes the answer back in every answer, a Snake worst answer too, where "DOWN is incorrect" may say that
+# DOWN is no fatal move as "DOWN is not correct" may: read as the move named, it could credit a move the
+# reply took back.
+_RIGHT = (r"(?:correct|right|true|valid|an?\s{1,3}good\s{1,3}answer|"
+          r"(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b")
+_FALSE = (r"(?:wrong|incorrect|false|invalid|an?\s{1,3}bad\s{1,3}answer|"
+          r"the\s{1,3}wrong\s{1,3}(?:answer|choice|option))\b")
+_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _IS + r"\s{1,3}" + _FALSE
+                     + r")|" + _POINTED + r"(?=" + _POINTER_IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _POINTER_IS
+                     + r"\s{1,3}" + _FALSE + r")", re.IGNORECASE)
+# The same for a verdict that the move is bad ("UP is not safe", "Moving UP would be a mistake", "UP, which
+# is fatal"): read as any other words, the answer rejected was credited. Not in a worst answer, which asks
+# for the bad moves ("DOWN is fatal" names DOWN there); "UP is not fatal" keeps UP.
+_BAD = (r"(?:unsafe|fatal|deadly|an?\s{1,3}(?:mistake|error|bad\s{1,3}(?:move|idea|choice))|"
+        r"the\s{1,3}wrong\s{1,3}move)\b")
+_NOT_GOOD = r"(?:safe|an?\s{1,3}good\s{1,3}(?:move|idea|choice))\b"
+_REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + r"\s{1,3}" + _BAD + "|" + _IS_NOT + r"\s{1,3}" + _NOT_GOOD
+                       + r")|" + _POINTED + r"(?=" + _POINTER_IS + r"\s{1,3}" + _BAD + "|" + _POINTER_IS_NOT
                        + r"\s{1,3}" + _NOT_GOOD + ")", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)

@@ -1729,3 +1729,24 @@ def test_a_count_of_zero_said_with_a_word_between_is_the_count_zero() -> None:
                   "I don't see any wall", "No gym badge", "I don't really see any apples", "No five apples",
                   "No gym leader badges"):
         assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+
+
+def test_a_worst_answer_reads_a_verdict_on_the_answer_as_every_answer_does() -> None:
+    """In a Snake <worst_answer> "DOWN is incorrect" named DOWN while "DOWN is not correct" named none: the
+    worst answer skipped _REJECTED (wrong, incorrect, false, invalid with fatal, unsafe, ...) but not
+    _DENIED (not correct, right, ...). A verdict on the answer (wrong, incorrect, false, invalid, the wrong
+    answer, not a good answer; not correct, right, true, valid) takes it back in every answer, a worst one
+    too, where it may say the move is no fatal one; a verdict on the move (fatal, unsafe, deadly, a
+    mistake, a bad move, the wrong move, not safe) names it there, as the worst answer asks."""
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is incorrect", "DOWN is wrong", "DOWN is false", "DOWN is invalid",
+                  "DOWN, which is incorrect", "DOWN is the wrong answer", "DOWN is not a good answer",
+                  "DOWN is not correct", "DOWN isn't right", "DOWN -- that is wrong"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+    for worst in ("DOWN", "DOWN is fatal", "DOWN is unsafe", "DOWN would be a mistake",
+                  "DOWN is the wrong move", "DOWN is a bad move", "DOWN is not safe",
+                  "DOWN is not a good move", "DOWN, which is deadly", "DOWN (that would be an error)"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    for reply, spec in (("UP is incorrect", WORD), ("UP is the wrong answer", WORD), ("B is wrong", CHOICE),
+                        ("UP is not a good answer", WORD), ("UP is fatal", WORD), ("UP is not safe", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
