@@ -249,7 +249,7 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     # --relative-paths makes a dataset that moves: its commands then run from its folder, whose path is
     # not known. Otherwise everything is absolute and runs from anywhere, as the image paths do.
     d = "" if meta.get("relative_paths") else f"{root_hint}/"
-    # How datasets reads the YAML's configs (see _yaml_configs), and which split is val.jsonl: the count
+    # How datasets reads the YAML's configs (see yaml_configs), and which split is val.jsonl: the count
     # tables say "val", datasets "validation". Run from the folder, it needs the folder's name: datasets
     # 5.2 refuses load_dataset('.') ("dataset_name should be specified but got None").
     folder = repr(d.rstrip("/")) if d else "os.getcwd()"
@@ -297,7 +297,7 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
         paths = {**{k: _shell(d + f) for k, f in files.items()}, "rewards": _shell(str(REWARDS)),
                  "trl": repr(f"{d}trl"), "llamafactory": _yaml_value(f"{d}llamafactory")}
         lengths = prompt_lengths or {}  # absent from a card rendered without the images
-        setting = {name: -(-tokens // 64) * 64 for name, tokens in lengths.items()}
+        setting = {name: length_setting(tokens) for name, tokens in lengths.items()}
         # placeholder -> (the format whose count it writes, how)
         written = {"easyr1": ("easyr1", " data.max_prompt_length={}"),
                    "verl": ("verl", " data.max_prompt_length={}"),
@@ -348,12 +348,18 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     return lines
 
 
-def _yaml_configs(splits: dict[str, list[dict[str, Any]]], digest: str, traj_digest: str) -> list[str]:
+def length_setting(tokens: int) -> int:
+    """The length setting a card names for a count of ``tokens``: rounded up to a multiple of 64."""
+    return -(-tokens // 64) * 64
+
+
+def yaml_configs(splits: dict[str, Any], digest: str, traj_digest: str) -> list[str]:
     """The ``configs:`` that ``datasets.load_dataset(<folder>)`` and the Hub read: the records (splits with
-    rows only: datasets refuses an empty one), else the trajectory store's ``steps`` (the default) and
-    ``episodes``; with no configs, datasets read a trajectories-only export as an image folder of its
-    frames, labelled by their hash folders. Not both: datasets (5.2) reads every config of a folder with
-    the one loader its first config's files call for, so parquet beside the JSONL records failed as JSON.
+    rows only, ``splits`` giving each split's records or their count: datasets refuses an empty one), else
+    the trajectory store's ``steps`` (the default) and ``episodes``; with no configs, datasets read a
+    trajectories-only export as an image folder of its frames, labelled by their hash folders. Not both:
+    datasets (5.2) reads every config of a folder with the one loader its first config's files call for, so
+    parquet beside the JSONL records failed as JSON.
     It also caches a folder under a key made from this YAML, not from the files: without the digests, a
     new export in the same folder (or one of the same name) would load the old rows."""
     filled = [split for split, recs in splits.items() if recs]
@@ -378,7 +384,7 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
     lines = ["---", f"pretty_name: depthfirst {env} — {title}",
              "task_categories:", "- visual-question-answering" if total else "- reinforcement-learning",
              "tags:", "- games", "- reinforcement-learning", "- depthfirst"]
-    lines += [*_yaml_configs(splits, digest, traj_digest), "---", "", f"# depthfirst {env}: {title}", ""]
+    lines += [*yaml_configs(splits, digest, traj_digest), "---", "", f"# depthfirst {env}: {title}", ""]
     if meta.get("rom_sha1"):  # a Game Boy game: screens of the user's ROM
         lines += [_rom_notice(meta), ""]
     made = (f"{plural(counts['episodes_kept'], 'episode')} ({plural(counts['steps'], 'step')}) of a trained "

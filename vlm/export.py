@@ -375,8 +375,9 @@ def _out_problem(out: Path, overwrite: bool, env: str) -> str | None:
             # Most likely a dataset of several games built in one folder, where --overwrite alone would
             # replace the first game's export.
             return (f"--out {out} already has data, a {game} export, and an export holds one game: "
-                    f"export {env} into a folder of its own, then put the games together as README.md's "
-                    "\"Several games in one dataset\" shows; or pass --overwrite to replace that export")
+                    f"export {env} into a folder of its own, then put the games together with "
+                    "scripts/merge_exports.py (README.md's \"Several games in one dataset\"); or pass "
+                    "--overwrite to replace that export")
         # --overwrite is offered only where it would be taken: it replaces an export, nothing else.
         fix = (", or pass --overwrite to replace that export" if export else
                f" (it is not a depthfirst export, no {META}, so --overwrite would not replace it either)")

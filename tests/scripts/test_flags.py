@@ -146,6 +146,7 @@ def test_api_key_env_takes_a_variable_name_or_nothing():
     ("evaluate", ["--api-key", "sk-secret"], "--api-key"),  # was --api-key-env: the key read as a name
     ("compare", ["--env", "snake", "--epi", "0"], "--epi"),
     ("export_trajectories", ["run", "--out", "out", "--epi", "0"], "--epi"),
+    ("merge_exports", ["a", "b", "--out", "out", "--no-prog"], "--no-prog"),
     ("score_predictions", ["split.jsonl", "predictions.jsonl", "--spec", ""], "--spec"),
     ("plot_curve", ["run", "--out", "x.png", "--base", "nan"], "--base"),
     ("play_gameboy", ["--rom", "r.gb", "--save-state", "s.state", "--sta", ""], "--sta"),
@@ -162,7 +163,7 @@ def test_every_script_refuses_an_abbreviated_flag(script, argv, abbreviation, sc
 
 
 @pytest.mark.parametrize("script", [
-    "train_ppo", "evaluate", "compare", "export_trajectories", "score_predictions",
+    "train_ppo", "evaluate", "compare", "export_trajectories", "merge_exports", "score_predictions",
     "plot_curve", "play_gameboy", "make_state", "benchmark"])
 def test_every_scripts_help_is_its_docstring_as_written(script, scripts, capsys):
     # script_parser's description and raw formatter: argparse's default refills the docstring's lines, which
@@ -193,6 +194,7 @@ README_SECTIONS = {
     "train_ppo": ["Training"],
     "evaluate": ["Evaluation", "Depth versus breadth"],
     "export_trajectories": ["VLM training data"],
+    "merge_exports": ["VLM training data"],
     "compare": ["Depth versus breadth", "Evaluation"],
     "score_predictions": ["Depth versus breadth"],
     "plot_curve": ["Games"],

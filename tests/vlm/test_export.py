@@ -2948,8 +2948,9 @@ def test_another_games_export_at_out_is_named_with_how_games_go_together(tmp_pat
     (other / META).write_text(json.dumps({"env": "sokoban"}))
     problem = ex._out_problem(other, overwrite=False, env="snake")
     assert problem == (f"--out {other} already has data, a sokoban export, and an export holds one game: "
-                       "export snake into a folder of its own, then put the games together as README.md's "
-                       "\"Several games in one dataset\" shows; or pass --overwrite to replace that export")
+                       "export snake into a folder of its own, then put the games together with "
+                       "scripts/merge_exports.py (README.md's \"Several games in one dataset\"); or pass "
+                       "--overwrite to replace that export")
     assert ex._out_problem(other, overwrite=False, env="sokoban").endswith(  # the same game: a new export
         "choose another folder, or pass --overwrite to replace that export")
     (other / META).write_text("not json")  # a broken meta.json is still an export --overwrite replaces

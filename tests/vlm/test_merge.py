@@ -1,0 +1,390 @@
+"""scripts/merge_exports.py (vlm/merge.py): several exports put together in one new folder, through the
+command as README's "Several games in one dataset" gives it, on real tiny exports; each refusal, before
+anything is written; and no half folder after a failure."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import ROOT, TINY, load_script
+from tests.vlm.test_formats import SPLITS, needs_datasets, pixels
+from tests.vlm.test_trajectories import export_args, tiny_snake_run
+from vlm.verify import reference_response, verify
+
+
+def merge(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """merge_exports.py run with ``argv``: its status, stdout and stderr."""
+    code = load_script("merge_exports").main([*argv, "--no-progress"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(argv: list[str], capsys: pytest.CaptureFixture[str], message: str, out: Path) -> None:
+    """The command refuses with one ``error:`` line matching ``message`` (a regex), status 2, and leaves no
+    ``out``, nor its hidden folder beside it."""
+    code, printed, err = merge([*argv, "--out", str(out)], capsys)
+    assert (code, printed) == (2, "")
+    assert err.count("\n") == 1 and re.match(rf"error: {message}", err), err
+    assert not out.exists() and not list(out.parent.glob(f".{out.name}*"))
+
+
+def export(run: Path, out: Path, *extra: str) -> Path:
+    args = export_args(run, out, "--episodes", "4", "--max-steps", "6", *extra)
+    assert load_script("export_trajectories").main(args) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def games(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A Snake and a Sokoban export, each with --relative-paths, every format (trl where datasets is in)."""
+    runs = {"snake": tiny_snake_run(tmp_path_factory), "sokoban": tmp_path_factory.mktemp("sokoban") / "run"}
+    assert load_script("train_ppo").main(["--env", "sokoban", "--total-timesteps", "256", "--video-every",
+                                          "100000", "--save-every", "256", "--run-dir", str(runs["sokoban"]),
+                                          *TINY]) == 0
+    root = tmp_path_factory.mktemp("games")
+    return {game: export(run, root / game, "--relative-paths") for game, run in runs.items()}
+
+
+@pytest.fixture(scope="module")
+def snakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small Snake exports for the refusals: two of other seeds (LLaMA-Factory and EasyR1 only), one of the
+    first's seed, one without --relative-paths, one trajectories only."""
+    run = tiny_snake_run(tmp_path_factory)
+    root = tmp_path_factory.mktemp("snakes")
+    formats = ("--formats", "llamafactory,easyr1")
+    return {"a": export(run, root / "a", "--relative-paths", *formats),
+            "b": export(run, root / "b", "--relative-paths", "--seed", "2000000", *formats),
+            "same_seed": export(run, root / "same_seed", "--relative-paths", *formats),
+            "absolute": export(run, root / "absolute", "--seed", "3000000", *formats),
+            "trajectories": trajectories_only(run, root / "trajectories")}
+
+
+def trajectories_only(run: Path, out: Path) -> Path:
+    args = [str(run), "--episodes", "2", "--max-steps", "6", "--out", str(out), "--tasks-per-state", "0",
+            "--formats", "none", "--no-progress", "--json"]
+    assert load_script("export_trajectories").main(args) == 0
+    return out
+
+
+def jsonl_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def card_figure(export: Path, pattern: str) -> int | None:
+    """A figure an export's card (README.md) gives, by the regex ``pattern`` with one group."""
+    found = re.search(pattern, (export / "README.md").read_text(encoding="utf-8"))
+    return int(found[1]) if found else None
+
+
+def readme_command() -> str:
+    """The merge_exports.py command in README's "Several games in one dataset"."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = text[text.index("**Several games in one dataset.**"):]
+    block = after[after.index("```bash\n") + len("```bash\n"):after.index("\n```\n")]
+    return re.sub(r" \[[^]]*\]", "", block)  # the optional flags left out
+
+
+def test_exports_of_several_games_put_together_with_the_readme_command(games, tmp_path, monkeypatch, capsys):
+    """README's command, run as written on a Snake and a Sokoban export, the folder then moved: every file
+    format loads with its reader, its images resolve where its trainer looks, each game's records keep
+    their own questions, the records score as one split and load through the folder's card, and the
+    settings printed (and written to its card) are the largest of the exports' cards'."""
+    from vlm.scoring import score_files
+
+    for game, src in games.items():
+        shutil.copytree(src, tmp_path / "datasets" / game)
+    exports = {game: tmp_path / "datasets" / game for game in games}
+    monkeypatch.chdir(tmp_path)
+    words = shlex.split(readme_command())
+    assert words[:2] == ["python", "scripts/merge_exports.py"]
+    code, printed, err = merge(words[2:], capsys)
+    assert (code, err) == (0, "")
+    moved = tmp_path / "elsewhere" / "mixed"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "datasets" / "mixed", moved)
+    monkeypatch.chdir(moved)  # where OpenRLHF must start, and ms-swift's ROOT_IMAGE_DIR
+
+    seen = set()
+    for split in SPLITS:
+        records = jsonl_rows(moved / f"{split}.jsonl")
+        assert records == [r for game in games for r in jsonl_rows(exports[game] / f"{split}.jsonl")]
+        assert len({r["id"] for r in records}) == len(records)
+        for rec in records:  # each question its own game's, its images the exported pictures
+            other = "Sokoban" if rec["game"] == "snake" else "Snake"
+            assert rec["id"].startswith(f"{rec['game']}-") and other not in rec["question"]
+            for rel in rec["images"]:
+                assert (moved / rel).read_bytes() == (exports[rec["game"]] / rel).read_bytes()
+        for rel in (f"openrlhf/{split}.jsonl", f"swift/{split}.jsonl", f"swift/{split}_rl.jsonl"):
+            rows = jsonl_rows(moved / rel)
+            assert len(rows) == len(records) and all(Path(p).is_file() for r in rows for p in r["images"])
+        for name in ("easyr1", "verl"):
+            rows = pq.read_table(moved / name / f"{split}.parquet").to_pylist()
+            assert len(rows) == len(records)
+            for row, rec in list(zip(rows, records, strict=True))[::5]:  # the images decoded: a few
+                truth = row["answer"] if name == "easyr1" else row["reward_model"]["ground_truth"]
+                assert verify(reference_response(rec), truth)["overall"] == 1.0
+                assert [pixels(i["bytes"]).tobytes() for i in row["images"]] == [
+                    pixels(moved / rel).tobytes() for rel in rec["images"]]
+        seen |= {r["game"] for r in records}
+    assert seen == set(games)
+    assert sorted(p.name for p in (moved / "images").rglob("*.png")) == sorted(
+        {p.name for src in exports.values() for p in (src / "images").rglob("*.png")})
+
+    info = json.loads((moved / "llamafactory" / "dataset_info.json").read_text())
+    assert set(info) == {f"depthfirst_{game}_{split}" for game in games for split in SPLITS
+                         if (exports[game] / "llamafactory" / f"{split}.json").is_file()}
+    for name, entry in info.items():  # image paths against dataset_dir, as LLaMA-Factory resolves them
+        _, game, split = name.split("_")
+        rows = json.loads((moved / "llamafactory" / entry["file_name"]).read_text())
+        assert rows == json.loads((exports[game] / "llamafactory" / f"{split}.json").read_text())
+        assert all((moved / "llamafactory" / p).is_file() for row in rows for p in row["images"])
+
+    # The settings: the largest of the exports' cards, printed and in the folder's card.
+    card = (moved / "README.md").read_text(encoding="utf-8")
+    figures = {"verl": r"data\.val_files=verl/\S+ data\.max_prompt_length=(\d+)",
+               "easyr1": r"data\.format_prompt=null data\.max_prompt_length=(\d+)",
+               "openrlhf": r"--data\.prompt_max_len (\d+)", "images": r"worker\.rollout\.limit_images=(\d+)",
+               "llamafactory": r"cutoff_len: (\d+)", "trl": r"SFTConfig\(max_length=(\d+)\)"}
+    for name, pattern in figures.items():
+        largest = max(card_figure(src, pattern) or 0 for src in exports.values())
+        assert largest or name == "trl", name  # trl: where datasets is installed
+        assert card_figure(moved, pattern) == (largest or None), name
+        assert (re.search(pattern, printed) or [None, None])[1] == (str(largest) if largest else None), name
+    assert len(set(map(str, map(lambda src: card_figure(src, figures["verl"]), exports.values())))) == 2
+    assert f"dataset: {','.join(f'depthfirst_{game}_train' for game in games)}" in printed
+    assert "data.train_files=verl/train.parquet data.val_files=verl/val.parquet" in card
+    lines = printed.splitlines()
+    assert all(line[2:] in card.replace("`", "") for line in lines[2:])
+
+    datasets = needs_datasets()
+    loaded = datasets.load_dataset(str(moved), cache_dir=str(tmp_path / "hf-cache"))
+    assert loaded["train"]["id"] == [r["id"] for r in jsonl_rows(moved / "train.jsonl")]
+    assert loaded["validation"].num_rows == len(jsonl_rows(moved / "val.jsonl"))
+    trl = datasets.concatenate_datasets([datasets.load_from_disk(f"{tmp_path}/datasets/{game}/trl")["train"]
+                                         for game in ("snake", "sokoban")])
+    assert trl["id"] == loaded["train"]["id"]
+
+    test = jsonl_rows(moved / "test.jsonl")
+    (tmp_path / "preds.jsonl").write_text("".join(
+        json.dumps({"id": r["id"], "response": reference_response(r)}) + "\n" for r in test))
+    scores = score_files(moved / "test.jsonl", tmp_path / "preds.jsonl")
+    assert scores["records"] == len(test) and scores["missing_ids"] == scores["unknown_ids"] == 0
+    by_game = scores["results"][0]["by_game"]
+    assert set(by_game) == set(games) and all(g["accuracy"] == 1.0 for g in by_game.values()), by_game
+
+
+def row_groups(path: Path) -> list[tuple[int, set[str]]]:
+    """Each row group's rows and its columns' compressions."""
+    meta = pq.ParquetFile(path).metadata
+    return [(group.num_rows, {group.column(c).compression for c in range(group.num_columns)})
+            for group in map(meta.row_group, range(meta.num_row_groups))]
+
+
+def test_two_exports_of_one_game_keep_their_llamafactory_entries_and_row_groups(snakes, tmp_path, capsys):
+    """Two Snake exports of other seeds: the second's LLaMA-Factory entries get its folder's name after
+    theirs, none replacing the other's; the parquet files keep the exports' row groups, zstd-compressed
+    (one row group of every row failed to load past 2 GB of images); --json gives the summary."""
+    exports, out = [snakes["a"], snakes["b"]], tmp_path / "mixed"
+    code, printed, err = merge([*map(str, exports), "--out", str(out), "--json"], capsys)
+    assert (code, err) == (0, "") and not list(tmp_path.glob(".mixed*"))  # its hidden folder is the --out
+    summary = json.loads(printed)
+    assert summary["out"] == str(out) and summary["formats"] == ["easyr1", "llamafactory"]
+    assert summary["records"] == {s: sum(len(jsonl_rows(src / f"{s}.jsonl")) if (src / f"{s}.jsonl").is_file()
+                                         else 0 for src in exports) for s in SPLITS}
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    first, second = ({f"depthfirst_snake_{s}" for s in SPLITS
+                      if (src / "llamafactory" / f"{s}.json").is_file()} for src in exports)
+    assert set(info) == first | {f"{name}_b" for name in second}
+    assert summary["settings"]["llamafactory"]["dataset"] == ["depthfirst_snake_train",
+                                                              "depthfirst_snake_train_b"]
+    for name, entry in info.items():
+        src = exports[1] if name.endswith("_b") else exports[0]
+        split = name.split("_")[2]
+        assert (out / "llamafactory" / entry["file_name"]).read_text() == (
+            src / "llamafactory" / f"{split}.json").read_text()
+    merged = 0
+    for split in SPLITS:
+        parts = [p for p in (src / "easyr1" / f"{split}.parquet" for src in exports) if p.is_file()]
+        if parts:
+            groups = [g for p in parts for g in row_groups(p)]
+            assert row_groups(out / "easyr1" / f"{split}.parquet") == groups
+            assert pq.read_table(out / "easyr1" / f"{split}.parquet").to_pylist() == [
+                r for p in parts for r in pq.read_table(p).to_pylist()]
+            merged += len(parts) > 1
+    assert merged
+    assert not (out / "verl").exists() and not (out / "openrlhf").exists()  # the exports have none
+
+
+def hand_export(root: Path, game: str, ids: dict[str, list[str]], parquet: pa.Table | None = None) -> Path:
+    """An export written by hand (no training): ``meta.json``, records of ``ids`` per split, an image
+    folder and, given ``parquet``, an EasyR1 train file of it in row groups of 2 rows."""
+    (root / "trajectories").mkdir(parents=True)
+    (root / "images").mkdir()
+    counts = {"records": {s: len(ids.get(s, [])) for s in SPLITS}}
+    meta = {"env": game, "relative_paths": True, "counts": counts}
+    (root / "trajectories" / "meta.json").write_text(json.dumps(meta))
+    for split, names in ids.items():
+        records = [json.dumps({"id": i, "images": []}) + "\n" for i in names]
+        (root / f"{split}.jsonl").write_text("".join(records))
+    if parquet is not None:
+        (root / "easyr1").mkdir()
+        pq.write_table(parquet, root / "easyr1" / "train.parquet", row_group_size=2, compression="zstd")
+    return root
+
+
+def test_every_row_group_of_a_split_is_copied(tmp_path, capsys):
+    """An export's split past 512 rows is several row groups: each is copied (a test export's splits, one
+    row group each, passed a copy of the first alone)."""
+    tables = [pa.table({"problem": [f"{game} {k}" for k in range(5)], "answer": ["UP"] * 5})
+              for game in ("snake", "sokoban")]
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}, table)
+               for game, table in zip(("snake", "sokoban"), tables, strict=True)]
+    assert merge([*map(str, exports), "--out", str(tmp_path / "mixed")], capsys)[0] == 0
+    merged = tmp_path / "mixed" / "easyr1" / "train.parquet"
+    assert [rows for rows, _ in row_groups(merged)] == [2, 2, 1, 2, 2, 1]
+    assert pq.read_table(merged).to_pylist() == [r for table in tables for r in table.to_pylist()]
+
+
+def test_parquet_files_of_other_columns_are_refused_before_writing(tmp_path, capsys):
+    """Exports of two depthfirst versions whose parquet columns differ: refused, naming the files, before
+    anything is written (pyarrow's writer failed half-way through)."""
+    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]}, pa.table({"problem": ["a"]}))
+    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]}, pa.table({"prompt": ["b"]}))
+    refused([str(one), str(two)], capsys, re.escape(f"{two}/easyr1/train.parquet has other columns than "
+                                                    f"{one}/easyr1/train.parquet"), tmp_path / "mixed")
+
+
+def test_a_parquet_file_pyarrow_cannot_read_is_refused_before_writing(tmp_path, capsys):
+    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]}, pa.table({"problem": ["a"]}))
+    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]}, pa.table({"problem": ["b"]}))
+    (two / "easyr1" / "train.parquet").write_bytes(b"cut short")
+    refused([str(one), str(two)], capsys, re.escape(f"{two}/easyr1/train.parquet is no parquet file pyarrow "
+                                                    "reads: export it again") + "$", tmp_path / "mixed")
+
+
+def test_a_question_two_exports_ask_in_any_split_is_refused(tmp_path, capsys):
+    """The shared question may be in any split, here test alone."""
+    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-a"], "test": ["snake-t"]})
+    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-b"], "test": ["snake-t"]})
+    refused([str(one), str(two)], capsys, re.escape(f"{two} asks questions {one} asks too: export one again "
+                                                    "with another --seed") + "$", tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("given, message", [
+    (["a", "missing"], r"{root}/missing: no such folder$"),  # a misspelled name was a FileNotFoundError
+    (["a", "a/train.jsonl"], r"{root}/a/train.jsonl is a file, not an export folder$"),
+    (["a", "a/llamafactory"], r"{root}/a/llamafactory is no export \(.*meta.json is missing or unreadable\)"),
+    (["a", "absolute"], r"{root}/absolute was exported without --relative-paths: export it again with it$"),
+    (["a", "trajectories"], r"{root}/trajectories holds trajectories only \(--tasks-per-state 0\): it has no "
+                            "records to add; leave it out$"),
+    (["a", "same_seed"], r"{root}/same_seed asks questions {root}/a asks too: export one again with another "
+                         r"--seed$"),
+    (["a"], r"give two exports or more to put together"),
+    (["a", "b", "a"], r"{root}/a is given twice: name each export once$"),
+])
+def test_a_wrong_export_is_refused_before_anything_is_written(given, message, snakes, tmp_path, capsys):
+    root = snakes["a"].parent
+    out = tmp_path / "new" / "mixed"  # its parent is not made either
+    refused([str(root / name) for name in given], capsys, message.format(root=re.escape(str(root))), out)
+    assert not out.parent.exists()
+
+
+def test_an_out_inside_an_export_is_refused(snakes, capsys):
+    """The export would hold a folder it did not write (which its --overwrite refuses to replace)."""
+    out = snakes["b"] / "mixed"
+    message = re.escape(f"--out {out} lies inside the export {snakes['b']}: choose a folder outside it")
+    refused([str(snakes["a"]), str(snakes["b"])], capsys, message + "$", out)
+
+
+def test_an_existing_out_is_refused_and_kept(snakes, tmp_path, capsys):
+    """A second merge into the same folder (the exports made anew, one without a format or split) would
+    leave the first's files beside the new ones: refused, naming --out, its files as they were."""
+    out = tmp_path / "mixed"
+    assert merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)[0] == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, _, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert code == 2 and err == f"error: --out {out} exists: put the exports together in a new folder (or " \
+                                "delete it first)\n"
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_third_export_of_a_game_in_a_folder_named_as_the_second_is_refused(snakes, tmp_path, capsys):
+    """A second export's LLaMA-Factory entries are named after its folder; a third in a folder of that name
+    (runs/<seed>/export each) would take the second's names: refused, naming it, before writing."""
+    exports = []
+    for k, name in enumerate(("a", "b", "same_seed")):  # same_seed shares a's questions: not merged here
+        exports.append(tmp_path / str(k) / "export")
+        shutil.copytree(snakes[name], exports[-1])
+    for rec_file in exports[2].glob("*.jsonl"):  # its ids made its own
+        rows = [json.dumps({**r, "id": f"{r['id']}-3"}) + "\n" for r in jsonl_rows(rec_file)]
+        rec_file.write_text("".join(rows))
+    message = re.escape(f"{exports[2]}: its LLaMA-Factory entries would take the names of another export's "
+                        "(depthfirst_snake_") + r"\w+_export\): rename its folder$"
+    refused(list(map(str, exports)), capsys, message, tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()])
+def test_a_failure_part_way_leaves_no_out(failure, snakes, tmp_path, capsys, monkeypatch):
+    """A full disk or a Ctrl-C once the images are copied: no --out, no hidden folder, no folder made for
+    it; the disk's error in one line naming --out."""
+    from vlm import merge as m
+
+    def fail(*args: object) -> None:
+        raise failure
+    monkeypatch.setattr(m, "_write_files", fail)
+    out = tmp_path / "new" / "mixed"
+    code, printed, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert printed == ""
+    if isinstance(failure, OSError):
+        assert code == 2 and err == (f"error: --out {out} could not be written (No space left on device); "
+                                     "any file there before is unchanged\n")
+    else:
+        assert code == 130 and err == f"\ninterrupted: nothing written ({out} not made)\n"
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_out_made_meanwhile_is_left_alone(snakes, tmp_path, capsys, monkeypatch):
+    from vlm import merge as m
+
+    out = tmp_path / "mixed"
+    real = m._write_files
+
+    def write_then_appear(*args: object) -> None:
+        real(*args)
+        out.mkdir()
+        (out / "theirs.txt").write_text("kept")
+    monkeypatch.setattr(m, "_write_files", write_then_appear)
+    code, _, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert code == 2 and "appeared while the exports were put together" in err
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"] and not list(tmp_path.glob(".mixed*"))
+
+
+def test_a_killed_merges_hidden_folder_is_removed_by_the_next(snakes, tmp_path, capsys):
+    dead = tmp_path / ".mixed.999999999.partial"  # no process has that id
+    (dead / "images").mkdir(parents=True)
+    assert merge([str(snakes["a"]), str(snakes["b"]), "--out", str(tmp_path / "mixed")], capsys)[0] == 0
+    assert not dead.exists() and (tmp_path / "mixed" / "train.jsonl").is_file()
+    assert not list(tmp_path.glob(".mixed*"))
+
+
+def test_the_command_refuses_in_one_line_with_status_2(tmp_path):
+    """As a user runs it: one error line, no traceback (a misspelled export was a FileNotFoundError)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    script = ROOT / "scripts" / "merge_exports.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "snake"), str(tmp_path / "sokoban"),
+                           "--out", str(tmp_path / "mixed")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"error: {tmp_path / 'snake'}: no such folder\n"

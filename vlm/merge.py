@@ -1,0 +1,348 @@
+"""Several exports (``scripts/export_trajectories.py --relative-paths``, one game each) put together in one
+new folder: the task records, the images, LLaMA-Factory's entries and the file formats (OpenRLHF, ms-swift,
+EasyR1, verl), with a short card naming the settings that fit every game in it.
+
+Everything is checked before anything is written, and the folder is built in a hidden sibling folder that
+is renamed into place once complete: an error or a stop leaves no half folder. ``trajectories/``,
+``curriculum.json``, ``trl/`` (which embeds its images: ``datasets.concatenate_datasets`` puts those
+together as they load) and the exports' cards describe one export and stay with it.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from agents.cli import bar_size
+from agents.interrupts import settled, uninterruptible
+from agents.runs import check_output_folder, missing_folders, not_written, process_running, remove_folders
+from vlm.card import length_setting, longest_prompts, records_digest, yaml_configs
+from vlm.formats import HF_SPLIT
+from vlm.imagestore import IMAGE_DIR
+from vlm.tasks import listed, plural
+
+SPLITS = ("train", "val", "test")
+# Each split's files put together: JSONL concatenated, parquet copied a row group at a time (pyarrow reads a
+# row group's images as one array of at most 2 GB: one group of every row failed to load past that).
+SPLIT_FILES = ("{split}.jsonl", "openrlhf/{split}.jsonl", "swift/{split}.jsonl", "swift/{split}_rl.jsonl",
+               "easyr1/{split}.parquet", "verl/{split}.parquet")
+
+
+class MergeError(ValueError):
+    """Something the user gave that the merge refuses, said in one line naming what to change."""
+
+
+@dataclass
+class Source:
+    """One export to put together: its folder as given, its ``meta.json`` and records per split."""
+
+    path: Path
+    meta: dict[str, Any]
+    records: dict[str, int]  # split -> records
+    images: int  # most images in a record
+
+
+@dataclass
+class Plan:
+    out: Path
+    sources: list[Source]
+    lf_entries: dict[str, tuple[dict[str, Any], Path]]  # LLaMA-Factory name -> (its entry, its file)
+    parts: dict[str, list[Path]]  # a merged split file -> the exports' files, in order
+    lengths: dict[str, int] = field(default_factory=dict)  # format -> longest prompt (example) in tokens
+    images: int = 0  # most images in a record
+    trl: list[Path] = field(default_factory=list)  # the exports with a trl/ folder
+
+
+def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, list[dict[str, Any]]]]:
+    """``path``'s meta and records, checked; each record's id is added to ``asked`` (id -> export)."""
+    if not path.is_dir():
+        raise MergeError(f"{path}: no such folder" if not path.exists() else
+                         f"{path} is a file, not an export folder")
+    meta_file = path / "trajectories" / "meta.json"
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise MergeError(f"{path} is no export ({meta_file} is missing or unreadable): give folders that "
+                         "scripts/export_trajectories.py wrote") from None
+    if not any(meta.get("counts", {}).get("records", {}).values()):  # first: it needs no --relative-paths
+        raise MergeError(f"{path} holds trajectories only (--tasks-per-state 0): it has no records to add; "
+                         "leave it out")
+    if not meta.get("relative_paths"):  # else its images are named by absolute paths into it, left dangling
+        raise MergeError(f"{path} was exported without --relative-paths: export it again with it")
+    splits: dict[str, list[dict[str, Any]]] = {}
+    for split in SPLITS:
+        file = path / f"{split}.jsonl"
+        splits[split] = []
+        if not file.is_file():  # an empty split has no file
+            continue
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                rec = json.loads(line)
+                rid = rec["id"]
+            except (ValueError, KeyError, TypeError):
+                raise MergeError(f"{file} line {n} is no task record: export {path} again") from None
+            first = asked.setdefault(rid, path)
+            if first != path:  # two exports of one game from one seed ask the same questions
+                raise MergeError(f"{path} asks questions {first} asks too: export one again with another "
+                                 "--seed")
+            splits[split].append(rec)
+    most = max((len(r["images"]) for recs in splits.values() for r in recs), default=0)
+    counts = {split: len(recs) for split, recs in splits.items()}
+    return Source(path, meta, counts, most), splits
+
+
+def plan(out: Path, exports: list[Path]) -> Plan:
+    """Every check, before anything is written; ``MergeError`` names what to change."""
+    if len(exports) < 2:  # one export's folder is already the dataset; a copy of it would be a stale twin
+        raise MergeError("give two exports or more to put together (one export is a dataset as it is)")
+    seen: dict[str, Path] = {}
+    for path in exports:
+        first = seen.setdefault(os.path.realpath(path), path)
+        if first is not path:
+            raise MergeError(f"{path} is given twice: name each export once" if str(first) == str(path) else
+                             f"{first} and {path} are the same export: name each export once")
+    if os.path.lexists(out):  # a run's files beside an earlier one's: a format these exports lack goes stale
+        raise MergeError(f"--out {out} exists: put the exports together in a new folder (or delete it first)")
+    for path in exports:  # the export would hold a folder it did not write, which its --overwrite refuses
+        if Path(os.path.realpath(out)).is_relative_to(os.path.realpath(path)):
+            raise MergeError(f"--out {out} lies inside the export {path}: choose a folder outside it")
+    try:
+        check_output_folder(out, "--out")
+    except ValueError as e:
+        raise MergeError(str(e)) from None
+    asked: dict[str, Path] = {}
+    sources, lengths = [], {}
+    for path in exports:
+        source, splits = _read_source(path, asked)
+        sources.append(source)
+        formats = list(source.meta.get("formats", {}))
+        try:  # the figures the export's own card gives: a record's count does not depend on the others
+            counted = longest_prompts(path, splits, formats)
+        except (OSError, ValueError) as e:
+            raise MergeError(f"{path}: an image of its records cannot be read ({e}): export it again"
+                             ) from None
+        for name, tokens in counted.items():
+            lengths[name] = max(lengths.get(name, 0), tokens)
+    entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
+    for path in exports:
+        listed_file = path / "llamafactory" / "dataset_info.json"  # none in an export without that format
+        try:
+            info = json.loads(listed_file.read_text(encoding="utf-8")) if listed_file.is_file() else {}
+        except (OSError, ValueError):
+            raise MergeError(f"{listed_file} is unreadable: export {path} again") from None
+        for name, entry in info.items():
+            if name in entries:  # a second export of one game: its entries get its folder's name too
+                name = f"{name}_{path.name}"
+            if name in entries:  # a third, in a folder named as the second's
+                raise MergeError(f"{path}: its LLaMA-Factory entries would take the names of another "
+                                 f"export's ({name}): rename its folder")
+            entries[name] = (entry, path / "llamafactory" / entry["file_name"])
+    parts: dict[str, list[Path]] = {}
+    for split in SPLITS:
+        for pattern in SPLIT_FILES:
+            rel = pattern.format(split=split)
+            found = [path / rel for path in exports if (path / rel).is_file()]
+            if found:
+                parts[rel] = found
+            if rel.endswith(".parquet") and found:  # checked now, not half-way through the writing
+                schemas = []
+                for file in found:
+                    try:
+                        schemas.append(pq.read_schema(file))
+                    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+                        raise MergeError(f"{file} is no parquet file pyarrow reads: export it again"
+                                         ) from None
+                for other, schema in zip(found[1:], schemas[1:], strict=True):
+                    if not schema.equals(schemas[0], check_metadata=False):
+                        raise MergeError(f"{other} has other columns than {found[0]}: export both with the "
+                                         "same version of depthfirst")
+    return Plan(out, sources, entries, parts, lengths, max(s.images for s in sources),
+                [path for path in exports if (path / "trl").is_dir()])
+
+
+def _bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False, **bar_size())
+
+
+def _copy_images(p: Plan, root: Path, progress: bool) -> int:
+    """Every export's images into ``root``/images; one name is one picture, so a name already there is
+    skipped. Returns the images in the folder."""
+    files = [(s.path / IMAGE_DIR, Path(folder, name).relative_to(s.path / IMAGE_DIR))
+             for s in p.sources for folder, _, names in os.walk(s.path / IMAGE_DIR) for name in names]
+    copied = 0
+    with _bar(len(files), "images", "img", progress) as bar:
+        for images, rel in files:
+            dest = root / IMAGE_DIR / rel
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(images / rel, dest)
+                copied += 1
+            bar.update()
+    return copied
+
+
+def _write_files(p: Plan, root: Path, progress: bool) -> None:
+    """LLaMA-Factory's entries and files, then each split's files, into ``root``."""
+    if p.lf_entries:
+        (root / "llamafactory").mkdir()
+        for name, (_, file) in p.lf_entries.items():
+            shutil.copy(file, root / "llamafactory" / f"{name}.json")
+        info = {name: {**entry, "file_name": f"{name}.json"} for name, (entry, _) in p.lf_entries.items()}
+        (root / "llamafactory" / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    with _bar(sum(map(len, p.parts.values())), "files", "file", progress) as bar:
+        for rel, parts in p.parts.items():
+            (root / rel).parent.mkdir(exist_ok=True)
+            if rel.endswith(".parquet"):  # row group by row group, compressed as the export compresses
+                with pq.ParquetWriter(root / rel, pq.read_schema(parts[0]), compression="zstd") as out:
+                    for part in parts:
+                        f = pq.ParquetFile(part)
+                        for group in range(f.num_row_groups):
+                            out.write_table(f.read_row_group(group))
+                        bar.update()
+            else:
+                with open(root / rel, "wb") as out:
+                    for part in parts:
+                        with open(part, "rb") as f:
+                            shutil.copyfileobj(f, out)
+                        bar.update()
+
+
+def settings(p: Plan) -> dict[str, Any]:
+    """What the trainers need for the merged folder, paths relative to it: the largest of the exports'
+    cards' length settings (rounded up to 64 tokens, as a card rounds them) and image limit, each format's
+    files, LLaMA-Factory's dataset names."""
+    have = {rel.partition("/")[0] for rel in p.parts if "/" in rel}
+    filled = [split for split in SPLITS if f"{split}.jsonl" in p.parts]
+    first = filled[0]
+    held = next((split for split in ("val", "test") if split in filled), first)  # the split to validate on
+    out: dict[str, Any] = {"lengths": {name: length_setting(tokens) for name, tokens in p.lengths.items()},
+                           "max_images": p.images, "splits": filled}
+    for name in ("easyr1", "verl"):
+        if name in have:
+            out[name] = {"train_files": f"{name}/{first}.parquet", "val_files": f"{name}/{held}.parquet"}
+    if "openrlhf" in have:
+        out["openrlhf"] = {"prompt_data": f"openrlhf/{first}.jsonl"}
+    if "swift" in have:
+        out["swift"] = {"dataset": f"swift/{first}.jsonl", "rl_dataset": f"swift/{first}_rl.jsonl"}
+    if p.lf_entries:
+        def named(split: str) -> list[str]:  # the entries of that split, one an export
+            return [name for name, (entry, _) in p.lf_entries.items()
+                    if entry["file_name"] == f"{split}.json"]
+        out["llamafactory"] = {"dataset_dir": "llamafactory", "dataset": named(first),
+                               "eval_dataset": named(held) if held != first else []}
+    if p.trl:
+        out["trl"] = [os.path.abspath(path / "trl") for path in p.trl]  # not moved with the folder
+    return out
+
+
+def setting_lines(s: dict[str, Any]) -> list[str]:
+    """``settings`` as lines, one a trainer, with paths relative to the merged folder."""
+    length, images = s["lengths"], s["max_images"]
+
+    def given(name: str, text: str) -> str:  # a length only where an export's card counted it
+        return text.format(length[name]) if name in length else ""
+
+    lines = []
+    if "verl" in s:
+        lines.append(f"verl: data.train_files={s['verl']['train_files']} "
+                     f"data.val_files={s['verl']['val_files']}" + given("verl", " data.max_prompt_length={}"))
+    if "easyr1" in s:
+        lines.append(f"EasyR1: data.train_files={s['easyr1']['train_files']} "
+                     f"data.val_files={s['easyr1']['val_files']} data.prompt_key=problem "
+                     "data.format_prompt=null"
+                     + given("easyr1", " data.max_prompt_length={}")
+                     + f" worker.rollout.limit_images={images}")
+    if "openrlhf" in s:
+        data = s["openrlhf"]["prompt_data"]
+        lines.append(f"OpenRLHF: --data.prompt_dataset {data}"
+                     + given("openrlhf", " --data.prompt_max_len {}")
+                     + f" --data.max_images_per_prompt {images}; lmm-r1: --prompt_data {data}"
+                     + given("openrlhf", " --prompt_max_len {}") + f" --limit_mm_per_prompt {images}")
+    if "swift" in s:
+        lines.append(f"ms-swift: ROOT_IMAGE_DIR=<this folder>, --dataset {s['swift']['dataset']} "
+                     f"(GRPO: {s['swift']['rl_dataset']})")
+    if "llamafactory" in s:
+        lf = s["llamafactory"]
+        lines.append(f"LLaMA-Factory: dataset_dir: {lf['dataset_dir']}, dataset: {','.join(lf['dataset'])}"
+                     + (f", eval_dataset: {','.join(lf['eval_dataset'])}" if lf["eval_dataset"] else "")
+                     + given("llamafactory", ", cutoff_len: {}"))
+    if "trl" in s:
+        lines.append(f"TRL: datasets.concatenate_datasets([datasets.load_from_disk(f)['train'] for f in "
+                     f"{s['trl']!r}])" + given("trl", ", SFT SFTConfig(max_length={})"))
+    return lines
+
+
+def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
+    """The merged folder's README.md: what it holds and the settings for every game in it."""
+    games = listed(sorted({src.meta["env"] for src in p.sources}))
+    counts = {split: sum(src.records[split] for src in p.sources) for split in SPLITS}
+    rows = [f"| `{os.path.abspath(src.path)}` | {src.meta['env']} | "
+            + " | ".join(f"{src.records[x]:,}" for x in SPLITS) + " |" for src in p.sources]
+    lines = ["---", f"pretty_name: depthfirst — {games} put together", "task_categories:",
+             "- visual-question-answering", "tags:", "- games", "- depthfirst",
+             *yaml_configs(counts, digest, ""), "---", "",
+             f"# depthfirst: {games} put together", "",
+             f"{plural(sum(counts.values()), 'task record')} of {plural(len(p.sources), 'export')}, put "
+             "together by `scripts/merge_exports.py`; each export's own card (`README.md` in its folder) "
+             "says how it was made. `datasets.load_dataset(<this folder>)` reads the records as the splits "
+             + listed([f"`{HF_SPLIT[x]}`" for x in s["splits"]]) + ".", "",
+             "| export | game | train | val | test |", "|---|---|---|---|---|", *rows, "",
+             "## Settings for every game in it", "",
+             "Each export's card counts its own longest prompt and most images in a record; these are the "
+             "largest of them (lengths rounded up to 64 tokens, for Qwen2-VL and Qwen2.5-VL), so no game's "
+             "prompt is cut or stopped. Paths are relative to this folder: run the trainers from it.", "",
+             *(f"- {name}: `{text}`" for name, text in (line.split(": ", 1) for line in setting_lines(s)))]
+    return "\n".join(lines) + "\n"
+
+
+def _remove_dead_partials(out: Path) -> None:
+    """What a merge killed outright (SIGKILL, a power cut) left beside ``out``: its hidden folder."""
+    for folder in out.parent.glob(f".{glob.escape(out.name)}.*.partial"):
+        pid = folder.name[len(out.name) + 2:-len(".partial")]
+        if pid.isdigit() and not process_running(int(pid)) and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
+    """Put the planned exports together in ``p.out``, built in a hidden sibling folder and renamed into
+    place once complete; returns a summary (``settings`` and counts)."""
+    out = p.out
+    made = missing_folders(out.parent)  # removed again if the merge fails
+    partial = out.parent / f".{out.name}.{os.getpid()}.partial"
+    try:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _remove_dead_partials(out)
+            partial.mkdir()
+            images = _copy_images(p, partial, progress)
+            _write_files(p, partial, progress)
+            s = settings(p)
+            digest = records_digest(partial, s["splits"])
+            (partial / "README.md").write_text(render_card(p, s, digest), encoding="utf-8")
+        except OSError as e:  # a full disk
+            raise MergeError(f"--out {not_written(out, e)}") from None
+        with uninterruptible():
+            if os.path.lexists(out):
+                raise MergeError(f"--out {out} appeared while the exports were put together: nothing "
+                                 f"written, {out} left as it is")
+            os.rename(partial, out)
+            settled()  # in place: a stop now must not say that nothing was written
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        remove_folders(made)
+        raise
+    records = {split: sum(src.records[split] for src in p.sources) for split in SPLITS}
+    return {"out": os.path.abspath(out), "exports": [os.path.abspath(src.path) for src in p.sources],
+            "games": [src.meta["env"] for src in p.sources], "records": records, "images": images,
+            "formats": sorted({rel.partition("/")[0] for rel in p.parts if "/" in rel}
+                              | ({"llamafactory"} if p.lf_entries else set())),
+            "settings": s, "settings_lines": setting_lines(s)}
