@@ -18,6 +18,7 @@ curriculum and no trainer formats.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import importlib
@@ -1106,13 +1107,14 @@ def _claim(partial: Path, out: Path) -> Any:
     the folder and locking it, take it for a dead one's and claim a new one: both held a lock."""
     busy = ExportError(f"another export into {out} is running (its work is in {partial}); wait for it to "
                        "finish or choose another --out")
-    f, owned = None, False
+    f, made, owned = None, False, False
     try:
         # A Ctrl-C between the mkdir and the lock left the folder, owned by no export, after "nothing
         # written": held until the folder is locked (then removed below as ours) or refused.
         with stop_signals_held():
             try:
                 partial.mkdir()
+                made = True
             except FileExistsError:
                 # A file or a link (the user's) at that name: no export's (a link's folder was emptied as a
                 # dead export's); the caller names --out.
@@ -1138,6 +1140,9 @@ def _claim(partial: Path, out: Path) -> Any:
             f.close()
             if isinstance(e, (BlockingIOError, FileNotFoundError)):  # FileNotFoundError: moved since the open
                 raise busy from None
+        elif made:  # made for this export, but no owner file in it (a full disk): removed only while empty
+            with contextlib.suppress(OSError):
+                partial.rmdir()
         raise
     return f
 

@@ -2126,6 +2126,34 @@ def test_an_owner_file_the_full_disk_refuses_leaves_no_partial_folder(run, tmp_p
     assert locked_while_removed == [True]
 
 
+def test_an_owner_file_the_full_disk_cannot_make_leaves_no_partial_folder(run, tmp_path, capsys, monkeypatch):
+    """A disk with room for the folder but no inode left for a file in it: making .owner failed, and the
+    export left its empty hidden .out.partial beside --out, and the folders made for it."""
+    import errno
+
+    import vlm.export
+
+    def full_open(file, *args, **kwargs):
+        if Path(file).name == OWNER:
+            raise OSError(errno.ENOSPC, "No space left on device", str(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(vlm.export, "open", full_open, raising=False)
+    out = tmp_path / "new" / "out"
+    assert export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"error: --out {out} could not be written (No space left on device: " in err, err
+    assert list(tmp_path.iterdir()) == []  # nor the folders made for it
+    # A dead export's folder (not this one's to remove) is left as it was, its work for the next export.
+    partial = tmp_path / ".out.partial"
+    partial.mkdir()
+    (partial / "half-written.png").write_bytes(b"x")
+    assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "2", "--formats", "none",
+                  "--no-progress") == 2
+    assert [p.name for p in partial.iterdir()] == ["half-written.png"]
+
+
 # Runs export_trajectories.py and dies (os._exit, as a SIGKILL: no cleanup) while it replaces an export:
 # between moving the old one aside and moving the new one in, or as it deletes the old one.
 KILLED = """
