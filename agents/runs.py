@@ -24,7 +24,7 @@ import time
 import zipfile
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import yaml
 
@@ -39,6 +39,7 @@ from agents.config import (
 )
 from agents.interrupts import deferred_stop, safe_to_stop, settled, uninterruptible
 
+_T = TypeVar("_T")
 RUNS_DIR = Path("runs")
 # Whole names only: a search took a user's step_best_step_2.zip for checkpoint 2, which pruning deleted.
 _STEP = re.compile(r"step_(\d+)\.zip")
@@ -1000,6 +1001,22 @@ def remove_folders(folders: list[Path]) -> None:
     for folder in folders:
         with contextlib.suppress(OSError):  # not made after all, or not empty: left as it is
             folder.rmdir()
+
+
+def made_in(folder: Path, make: Callable[[], _T], tries: int = 10) -> _T:
+    """``make()``, which makes this output's own entry in ``folder``, once ``folder`` and the folders above
+    it are made (those there already are taken as they are: another output may make them at the same
+    moment). Another output that found them missing too and failed removes them again (``remove_folders``:
+    empty until an entry is made in them), and ``make`` or the ``mkdir`` then finds no folder
+    (``FileNotFoundError``): they are made again, up to ``tries`` times."""
+    while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return make()
+        except FileNotFoundError:
+            tries -= 1
+            if tries <= 0 or folder.is_dir():  # not the folder removed: another file missing
+                raise
 
 
 class MadeFolders:

@@ -58,6 +58,7 @@ from agents.runs import (
     foreign_entries,
     json_object,
     kept_checkpoints,
+    made_in,
     missing_folders,
     moved_aside,
     not_written,
@@ -867,8 +868,7 @@ def export(opts: ExportOptions) -> dict[str, Any]:
     made = missing_folders(out.parent)  # removed again if the export fails
     partial = out.parent / f".{out.name}.partial"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        lock = _claim(partial, out)
+        lock = made_in(out.parent, lambda: _claim(partial, out))  # a parent another export removes: again
     except BaseException as e:  # a full disk, a stop, another export's folder: none made for it is left
         remove_folders(made)
         if isinstance(e, OSError):

@@ -2154,6 +2154,32 @@ def test_an_owner_file_the_full_disk_cannot_make_leaves_no_partial_folder(run, t
     assert [p.name for p in partial.iterdir()] == ["half-written.png"]
 
 
+def test_an_export_whose_new_parent_another_failed_export_removed_makes_it_again(run, tmp_path, capsys,
+                                                                                monkeypatch):
+    """Two exports started together into one new parent (--out new/a, --out new/b) both found new/ missing:
+    the one that failed removed it (the folders made for it) just after the other had made it, and the other
+    then said "--out new/b could not be written (No such file or directory)"."""
+    import vlm.export
+    from agents.runs import missing_folders, remove_folders
+
+    parent = tmp_path / "new"
+    other_made = missing_folders(parent / "a")  # the failing export's, found as this one's was
+    claim, gaps = vlm.export._claim, []
+
+    def other_failed_in_the_gap(partial, out):
+        if not gaps:
+            gaps.append(True)
+            remove_folders(other_made)  # the failed export's cleanup: new/ is empty, so it goes
+            assert not parent.exists()
+        return claim(partial, out)
+
+    monkeypatch.setattr(vlm.export, "_claim", other_failed_in_the_gap)
+    out = parent / "b"
+    code = export(str(run), "--out", str(out), "--episodes", "2", "--formats", "none", "--no-progress")
+    assert code == 0, capsys.readouterr().err
+    assert gaps and (out / META).is_file() and [p.name for p in parent.iterdir()] == ["b"]
+
+
 # Runs export_trajectories.py and dies (os._exit, as a SIGKILL: no cleanup) while it replaces an export:
 # between moving the old one aside and moving the new one in, or as it deletes the old one.
 KILLED = """
