@@ -241,8 +241,12 @@ def evaluate(args: argparse.Namespace) -> int:
         print_results(summary, f"{cfg['env']} {who}", args.json)
 
     def kept() -> str:
-        # Several checkpoints, stopped part-way: the results in place stay, and are named.
-        rest = listed([str(c) for c in skipped + ckpts[len(written) + len(skipped):]])
+        # Several checkpoints, stopped part-way: the results in place stay, and are named, and so are those
+        # not evaluated, the skipped ones said as such (a failure's own error names only itself).
+        rest = listed([f"{c} (deleted before its turn)" for c in skipped]
+                      + [str(c) for c in ckpts[len(written) + len(skipped):]])
+        if not written:
+            return f"no results written for {rest}"
         done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
         files = list(dict.fromkeys(written))  # each once: model.zip writes its step's checkpoint's file
         if not args.out and folder_identity(home) != identity:  # the paths now name the new run's files
@@ -256,18 +260,24 @@ def evaluate(args: argparse.Namespace) -> int:
 
     written: list[Path] = []  # the results files in place, one a checkpoint, in turn
     skipped: list[Path | None] = []  # those deleted before their turn: the rest are still played
+    why = "a run still training deletes all but its newest --keep-checkpoints as it saves"
     for i, ckpt in enumerate(ckpts):
         try:
             play_and_write(ckpt, i == len(ckpts) - 1)
         except Gone:
-            print(f"warning: --checkpoint {ckpt} was deleted before its turn (a run still training deletes "
-                  "all but its newest --keep-checkpoints as it saves); skipped", file=sys.stderr, flush=True)
+            if len(ckpts) == 1:  # no other to go on with: its error alone ("0 of 1 checkpoints" was none)
+                said = f"--checkpoint {ckpt}" if args.checkpoint else ckpt  # without: the run's own model
+                print(f"error: {said} was deleted after the start's check, before it was loaded"
+                      f"{f' ({why})' if args.checkpoint else ''}; no results written", file=sys.stderr)
+                return 2
+            print(f"warning: --checkpoint {ckpt} was deleted before its turn ({why}); skipped",
+                  file=sys.stderr, flush=True)
             skipped.append(ckpt)
         except RunError as e:
-            print(f"error: {e}" + (f"; {kept()}" if written else ""), file=sys.stderr)
+            print(f"error: {e}" + (f"; {kept()}" if written or skipped else ""), file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            if not written:
+            if not (written or skipped):
                 raise  # as for one checkpoint: no new results written
             print(f"\ninterrupted: {kept()}", file=sys.stderr)
             return 130

@@ -315,7 +315,7 @@ def test_a_checkpoint_training_deletes_before_its_turn_is_skipped_and_the_rest_e
     assert err == (f"warning: --checkpoint {second} was deleted before its turn (a run still training "
                    "deletes all but its newest --keep-checkpoints as it saves); skipped\n"
                    f"error: results written for 2 of 3 checkpoints ({run / 'eval-step256.json'}, "
-                   f"{run / 'eval-step512.json'}), none for {second}\n")
+                   f"{run / 'eval-step512.json'}), none for {second} (deleted before its turn)\n")
     assert json.loads((run / "eval-step512.json").read_text())["checkpoint"] == str(run / "model.zip")
 
 
@@ -336,8 +336,8 @@ def test_every_checkpoint_deleted_before_its_turn_names_none_written_without_an_
     assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
                                   "--no-video", "--json"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.endswith(f"error: results written for 0 of 2 checkpoints, none for {first} and "
-                                      f"{second}\n")
+    assert out == "" and err.endswith(f"error: no results written for {first} (deleted before its turn) and "
+                                      f"{second} (deleted before its turn)\n")
 
 
 def test_a_checkpoint_given_by_a_link_whose_file_training_deletes_is_skipped_too(trained, scripts, tmp_path,
@@ -392,10 +392,64 @@ def test_a_damaged_checkpoint_after_a_deleted_one_still_stops_with_its_own_error
     assert [json.loads(line)["checkpoint"] for line in out.splitlines()] == [str(model)]
     warning, error = err.splitlines()
     assert warning.startswith(f"warning: --checkpoint {first} was deleted before its turn")
-    assert error.startswith(f"error: cannot load checkpoint {second}: ") and "deleted" not in error
+    assert error.startswith(f"error: cannot load checkpoint {second}: ") and f"{second} (deleted" not in error
     assert error.endswith(f"; results written for 1 of 3 checkpoints ({run / 'eval-step512.json'}), none for "
-                          f"{first} and {second}")
+                          f"{first} (deleted before its turn) and {second}")
     assert loaded == [model, first, second]
+
+
+def test_a_checkpoint_that_fails_after_a_deleted_one_names_both_with_none_written(trained, scripts, tmp_path,
+                                                                                  capsys, monkeypatch):
+    # None written yet: the failure's own error ended the run without naming the checkpoint skipped before it
+    # (only the warning line above did), as if that one had been evaluated.
+    import agents.train
+
+    run = tmp_path / "run"
+    first, second = trained_copy(trained, run)
+    real = agents.train.load_model
+
+    def deleted_then_damaged(cfg, ckpt, **kwargs):
+        if Path(ckpt) == first:
+            first.unlink()
+        else:
+            second.write_bytes(b"not a zip")
+        return real(cfg, ckpt, **kwargs)
+
+    monkeypatch.setattr(agents.train, "load_model", deleted_then_damaged)
+    later = run / "model.zip"
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), str(later), "--episodes",
+                                  "2", "--no-video", "--json"]) == 2
+    out, err = capsys.readouterr()
+    warning, error = err.splitlines()
+    assert out == "" and warning.startswith(f"warning: --checkpoint {first} was deleted before its turn")
+    assert error.startswith(f"error: cannot load checkpoint {second}: ")
+    assert error.endswith(f"; no results written for {first} (deleted before its turn), {second} and {later}")
+    assert not list(run.glob("eval-*"))
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_a_lone_checkpoint_deleted_before_its_load_is_one_error(trained, scripts, tmp_path, capsys,
+                                                                monkeypatch, given):
+    # It said "warning: ... skipped", then "error: results written for 0 of 1 checkpoints, none for" it.
+    import agents.train
+
+    run = tmp_path / "run"
+    first, _ = trained_copy(trained, run)
+    ckpt = first if given else run / "model.zip"
+    real = agents.train.load_model
+
+    def deleted(cfg, path, **kwargs):
+        Path(path).unlink()  # a save of the training run, between the start's check and the load
+        return real(cfg, path, **kwargs)
+
+    monkeypatch.setattr(agents.train, "load_model", deleted)
+    flags = ["--checkpoint", str(ckpt)] if given else []
+    assert scripts.evaluate.main([str(run), *flags, "--episodes", "2", "--no-video"]) == 2
+    out, err = capsys.readouterr()
+    flag, hint = ("--checkpoint ", " (a run still training deletes all but its newest --keep-checkpoints "
+                                   "as it saves)") if given else ("", "")
+    assert out == "" and err == (f"error: {flag}{ckpt} was deleted after the start's check, before it was "
+                                 f"loaded{hint}; no results written\n")
 
 
 def test_several_checkpoints_writing_one_results_file_name_it_once_when_stopped(trained, scripts, tmp_path,
