@@ -5,6 +5,7 @@ episode, into result files named so that no other model's or endpoint's results 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -441,6 +442,12 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                                         "parameters")},
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
                    seed=args.seed, client=played.about["client"])
+    if made and folder_identity(home) is None:
+        # Made for this command and gone: another evaluation that found it missing too (two endpoints' into
+        # one new vlm-<model>/) failed and removed it, empty. Made again, not taken for a folder replaced.
+        with contextlib.suppress(OSError):  # not made: the write below says why
+            out.mkdir(parents=True, exist_ok=True)
+            identity = folder_identity(home)
     try:
         stem, why = write_vlm_results(summary, out, player.client.endpoint, env, env_kwargs, episodes, args,
                                       same_out)

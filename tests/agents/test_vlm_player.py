@@ -491,6 +491,33 @@ def test_a_stop_after_a_vlms_play_leaves_no_folder_made_for_it(scripts, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
 
 
+def test_a_vlms_results_folder_another_failed_evaluation_removed_is_made_again(scripts, tmp_path, capsys,
+                                                                               monkeypatch):
+    # Two endpoints' evaluations started together into one new folder (README's default vlm-<model>/ is the
+    # same for both) each made it before the play: the one that failed removed it, empty, while this one
+    # played, which then said "--out ... could not be written (No such file or directory ...); free some
+    # space" after its whole (paid) play.
+    import agents.compare
+    from agents.runs import missing_folders, remove_folders
+
+    out = tmp_path / "new" / "vlm"
+    other_made, play = missing_folders(out), agents.compare.play_vlm
+
+    def other_failed_meanwhile(*args, **kwargs):
+        played = play(*args, **kwargs)
+        remove_folders(other_made)  # the failed evaluation's cleanup: the folders it found missing, if empty
+        assert not (tmp_path / "new").exists()
+        return played
+
+    monkeypatch.setattr(agents.compare, "play_vlm", other_failed_meanwhile)
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        code = scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
+                                      "--max-steps", "3", "--out", str(out), "--no-progress", "--no-video",
+                                      "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((out / "eval-vlm-toy-vl-3b-max3.json").read_text())["episodes"] == 1
+
+
 def test_evaluate_script_keeps_one_model_name_at_two_endpoints_apart(scripts, tmp_path, capsys):
     # One model name behind two servers (two quantisations) wrote eval-vlm-<model>.json both times: the
     # second silently replaced the first's results, where compare.py reports MODEL@host:port each.
