@@ -50,7 +50,9 @@ from agents.runs import (
     RunError,
     check_output_folder,
     file_slug,
+    folder_chain,
     folder_identity,
+    make_again,
     make_output_folder,
     missing_folders,
     model_file,
@@ -1000,10 +1002,14 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     except ValueError as e:
         raise CompareError(str(e)) from None
     home = Path(os.path.abspath(out))  # "." read later would be the working folder, moved aside with the run
-    identity = folder_identity(home)
+    identity, chain = folder_identity(home), folder_chain(home)
     try:
         runs = play_all(env, env_kwargs, episodes, seed, max_steps or EPISODE_STEP_CAP, model, about, players,
                         labels, vlm_params, show_progress)
+        # Gone: another comparison into it failed and removed it, empty. Made again, not taken for a folder
+        # moved or replaced.
+        if make_again(home, chain):
+            identity = folder_identity(home)
         # A train_ppo.py --force moved the run aside with its compare-<time> in it: the report was made again
         # in the new run, of the model it replaced.
         if folder_identity(home) != identity:

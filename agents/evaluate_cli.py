@@ -5,7 +5,6 @@ episode, into result files named so that no other model's or endpoint's results 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -353,7 +352,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         RUNS_DIR,
         RunError,
         file_slug,
+        folder_chain,
         folder_identity,
+        make_again,
         make_output_folder,
         read_run_config,
         remove_folders,
@@ -402,7 +403,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     home = Path(os.path.abspath(out))  # "." read later would be the working folder, moved aside with the run
-    identity = folder_identity(home)
+    identity, chain = folder_identity(home), folder_chain(home)
 
     def same_out() -> None:
         # A train_ppo.py --force in another terminal moved the run aside and made a new one at its name
@@ -442,13 +443,12 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                                         "parameters")},
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
                    seed=args.seed, client=played.about["client"])
-    if made and folder_identity(home) is None:
-        # Made for this command and gone: another evaluation that found it missing too (two endpoints' into
-        # one new vlm-<model>/) failed and removed it, empty. Made again, not taken for a folder replaced.
-        with contextlib.suppress(OSError):  # not made: the write below says why
-            out.mkdir(parents=True, exist_ok=True)
-            identity = folder_identity(home)
+    # Gone: another evaluation into it (two endpoints' into one new vlm-<model>/) failed and removed it,
+    # empty. Made again, not taken for a folder replaced; a run folder never is (no results folder).
+    if not in_run and make_again(home, chain):
+        identity = folder_identity(home)
     try:
+        same_out()  # gone with the folder above it: said so now, not as a file that could not be written
         stem, why = write_vlm_results(summary, out, player.client.endpoint, env, env_kwargs, episodes, args,
                                       same_out)
     except RunError as e:  # a disk that filled up during the play, every name taken, the folder replaced

@@ -1019,6 +1019,37 @@ def made_in(folder: Path, make: Callable[[], _T], tries: int = 10) -> _T:
                 raise
 
 
+def folder_chain(path: Path) -> list[tuple[int, int] | None]:
+    """The identities (``folder_identity``) of folder ``path`` and of each folder above it, for
+    ``make_again``."""
+    path = Path(os.path.abspath(path))
+    return [folder_identity(p) for p in (path, *path.parents)]
+
+
+def make_again(path: Path, chain: list[tuple[int, int] | None]) -> bool:
+    """Make output folder ``path`` again where it is gone, with those above it gone too, while the nearest
+    folder above them left is still the one it was (``chain``: ``folder_chain`` of ``path`` once made):
+    another output that found it missing too (or made it first) failed and removed it, empty
+    (``remove_folders``), while this one worked. Not where a folder above it is another now (a
+    train_ppo.py --force moved the run it was in aside): the output is not for the folder now there.
+    Returns whether it was made again."""
+    path = Path(os.path.abspath(path))
+    for folder, was in zip((path, *path.parents), chain, strict=True):
+        now = folder_identity(folder)
+        if now is None:  # gone: removed, or moved away with a folder above it (seen there)
+            continue
+        if now != was or folder == path:  # another folder now, or not gone at all
+            return False
+        break
+    else:
+        return False
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a full disk: the write that follows says so
+        return False
+    return True
+
+
 class MadeFolders:
     """The folders an output made (``missing_folders``' list, innermost first), removed again (``remove``,
     those still empty) where they are then: through a handle on the folder above them, held until ``close``.

@@ -1934,6 +1934,45 @@ def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_
     assert os.path.realpath(tmp_path / ".run.replaced") not in open_paths()
 
 
+@pytest.mark.parametrize("how", ["removed", "made first by the other", "moved with the folder above"])
+def test_a_report_folder_another_failed_comparison_removed_is_made_again(scripts, specialist, tmp_path,
+                                                                          monkeypatch, capsys, how):
+    # Two comparisons started together into one new --out each made it before the play; the one that failed
+    # removed it, empty, while the other played, which then ended "--out ... was moved or replaced while the
+    # comparison played (a train_ppo.py --force of the run it is in?)" after its whole (paid) play. Made
+    # again only there: gone with the folder above it (a --force moving the run aside), it is still refused.
+    import agents.compare
+    from agents.runs import missing_folders, remove_folders
+
+    base = tmp_path / "base"
+    base.mkdir()
+    out = base / "new" / "cmp"
+    other_made, play = missing_folders(out), agents.compare.play_all
+    if how == "made first by the other":  # this one found it there, as made for nothing of its own
+        out.mkdir(parents=True)
+
+    def gone_meanwhile(*a, **kw):
+        runs = play(*a, **kw)
+        if how != "moved with the folder above":
+            remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
+        else:
+            base.rename(tmp_path / ".base.replaced")
+            base.mkdir()
+        assert not (base / "new").exists()
+        return runs
+
+    monkeypatch.setattr(agents.compare, "play_all", gone_meanwhile)
+    code = scripts.compare.main(["--specialist", str(specialist), "--episodes", "1", "--max-steps", "3",
+                                 "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    if how != "moved with the folder above":
+        assert code == 0, err
+        assert (out / "report.json").is_file()
+    else:
+        assert code == 2 and f"--out {out} was moved or replaced while the comparison played" in err, err
+        assert list(base.iterdir()) == [] and not list((tmp_path / ".base.replaced").rglob("report.json"))
+
+
 @pytest.mark.parametrize("script", ["compare", "evaluate"])
 def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys, script):
     # A server that went down (or kept failing) mid-run: its requests played the fallback, and the only

@@ -491,31 +491,46 @@ def test_a_stop_after_a_vlms_play_leaves_no_folder_made_for_it(scripts, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
 
 
+@pytest.mark.parametrize("how", ["removed", "made first by the other", "moved with the folder above"])
 def test_a_vlms_results_folder_another_failed_evaluation_removed_is_made_again(scripts, tmp_path, capsys,
-                                                                               monkeypatch):
+                                                                               monkeypatch, how):
     # Two endpoints' evaluations started together into one new folder (README's default vlm-<model>/ is the
     # same for both) each made it before the play: the one that failed removed it, empty, while this one
-    # played, which then said "--out ... could not be written (No such file or directory ...); free some
-    # space" after its whole (paid) play.
+    # played, which then said "--out ... could not be written (No such file or directory ...)" after its
+    # whole (paid) play. Made again only there: gone with the folder above it (a train_ppo.py --force of a
+    # run it was in), it is still refused.
     import agents.compare
     from agents.runs import missing_folders, remove_folders
 
-    out = tmp_path / "new" / "vlm"
+    base = tmp_path / "base"
+    base.mkdir()
+    out = base / "new" / "vlm"
     other_made, play = missing_folders(out), agents.compare.play_vlm
+    if how == "made first by the other":  # this one found it there, as made for nothing of its own
+        out.mkdir(parents=True)
 
-    def other_failed_meanwhile(*args, **kwargs):
+    def gone_meanwhile(*args, **kwargs):
         played = play(*args, **kwargs)
-        remove_folders(other_made)  # the failed evaluation's cleanup: the folders it found missing, if empty
-        assert not (tmp_path / "new").exists()
+        if how != "moved with the folder above":
+            remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
+        else:
+            base.rename(tmp_path / ".base.replaced")
+            base.mkdir()
+        assert not (base / "new").exists()
         return played
 
-    monkeypatch.setattr(agents.compare, "play_vlm", other_failed_meanwhile)
+    monkeypatch.setattr(agents.compare, "play_vlm", gone_meanwhile)
     with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
         code = scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
                                       "--max-steps", "3", "--out", str(out), "--no-progress", "--no-video",
                                       "--cache-dir", str(tmp_path / "cache")])
-    assert code == 0, capsys.readouterr().err
-    assert json.loads((out / "eval-vlm-toy-vl-3b-max3.json").read_text())["episodes"] == 1
+    err = capsys.readouterr().err
+    if how != "moved with the folder above":
+        assert code == 0, err
+        assert json.loads((out / "eval-vlm-toy-vl-3b-max3.json").read_text())["episodes"] == 1
+    else:
+        assert code == 2 and f"--out {out}: was replaced while this evaluation played" in err, err
+        assert list(base.iterdir()) == [] and not list((tmp_path / ".base.replaced").rglob("*.json"))
 
 
 def test_evaluate_script_keeps_one_model_name_at_two_endpoints_apart(scripts, tmp_path, capsys):
