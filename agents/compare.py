@@ -52,6 +52,7 @@ from agents.runs import (
     file_slug,
     folder_chain,
     folder_identity,
+    made_in,
     make_again,
     make_output_folder,
     missing_folders,
@@ -574,8 +575,8 @@ def write_report_safely(out: Path, overwrite: bool, flag: str = "--out",
     new: Path | None = None
     old: Path | None = None
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        new = Path(tempfile.mkdtemp(prefix=f".report-new-{os.getpid()}-", dir=out))
+        # made again where another comparison into it removes it in between (it found it missing too)
+        new = Path(made_in(out, lambda: tempfile.mkdtemp(prefix=f".report-new-{os.getpid()}-", dir=out)))
         report = write_report(new, **report_args)
         swap = new.name.removeprefix(".report-new-")
         moving = old = out / f".report-moving-{swap}"

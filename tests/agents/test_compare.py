@@ -1777,6 +1777,33 @@ def test_a_stop_while_the_report_is_written_leaves_out_as_it_was_and_stays_a_sto
     assert not (tmp_path / "made").exists()
 
 
+def test_a_report_folder_removed_as_the_report_starts_is_made_again(tmp_path, monkeypatch):
+    # Between making --out and its hidden folder for the new report, another comparison into it that had
+    # found it missing too failed and removed it, empty: "--out ... could not be written (No such file or
+    # directory)", the play's report lost.
+    import agents.compare as c
+    from agents.runs import missing_folders, remove_folders
+
+    out = tmp_path / "new" / "report"
+    other_made, mkdtemp, gaps = missing_folders(out), c.tempfile.mkdtemp, []
+
+    def other_failed_in_the_gap(*args, **kwargs):
+        if not gaps:
+            gaps.append(True)
+            remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
+        return mkdtemp(*args, **kwargs)
+
+    monkeypatch.setattr(c.tempfile, "mkdtemp", other_failed_in_the_gap)
+
+    def written(folder, **_):
+        _report_in(folder, "new")
+        return {}
+
+    monkeypatch.setattr(c, "write_report", written)
+    c.write_report_safely(out, False)
+    assert gaps and sorted(p.name for p in out.iterdir()) == ["frames", "report.json", "report.md"]
+
+
 def test_a_report_set_aside_whose_names_are_taken_again_is_kept_and_named(tmp_path):
     # A killed comparison's moved-aside report goes back only where out has no file of that name: one the
     # user made since stays, and so does the rest of the old report, in its folder, named.
