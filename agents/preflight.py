@@ -180,7 +180,6 @@ def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], Ga
     ``refuse_flag_and_set``. With the options, what a board of the game is (``check_options``'s one build).
     The callers play them through ``eval_kwargs``, after this check of the values as given."""
     from agents.config import apply_set
-    from agents.runs import game_options
     from envs.gameboy.roms import RomError  # no emulator imported: hashing and messages only
 
     for item in args.set:
@@ -188,12 +187,39 @@ def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], Ga
             raise ValueError(f"--set {item}: only the game's options (--set env_kwargs.KEY=VALUE) apply here")
     kwargs = apply_set({"env_kwargs": {}}, args.set)["env_kwargs"]
     add_game_flags(env, kwargs, args)  # as in a run's config.yaml: the report is read from anywhere later
-    if "archive_dir" in (game_options(env) or ()):  # played without one (eval_kwargs): the check makes none
-        kwargs.pop("archive_dir", None)
+    refuse_fixed_options(env, kwargs, set_options(args.set))
     try:
         return check_options(env, kwargs, set_options(args.set))
     except (RomError, FileNotFoundError) as e:  # a --rom or --state it cannot use, said as train_ppo.py does
         raise ValueError(str(e)) from None
+
+
+def refuse_fixed_options(env: str, env_kwargs: dict, typed: Collection[str]) -> None:
+    """Refuse the game options that evaluation sets itself (``eval_kwargs``), given another value to a game
+    played without a run: they were accepted and then never used (a duel's ``opponent=random`` played the
+    greedy bot). An option ``env`` lacks is left to ``check_options``, which names the game's options."""
+    import inspect
+
+    from agents.evaluation import EVAL_OPPONENT
+    from agents.runs import game_options
+    from envs import game_class
+    from envs.base import whole_options
+
+    known = game_options(env)
+    given = whole_options(game_class(env), env_kwargs)  # swarm_prob=5e-1 is the default's 0.5
+    default_prob = inspect.signature(game_class(env)).parameters.get("swarm_prob")
+    why = {
+        "opponent": (given.get("opponent", EVAL_OPPONENT) != EVAL_OPPONENT,
+                     f"evaluation plays every duel against the {EVAL_OPPONENT} bot (one yardstick for all)"),
+        "swarm": (bool(given.get("swarm")), "evaluation starts every episode from the start state"),
+        "swarm_prob": (default_prob is not None and given.get("swarm_prob", default_prob.default)
+                       != default_prob.default, "it weighs swarm restarts, which evaluation never plays"),
+        "archive_dir": ("archive_dir" in given, "evaluation archives no state"),
+    }
+    for key, (refused, reason) in why.items():
+        if refused and (known is None or key in known):
+            raise ValueError(f"{env_flag(key, typed)}={given[key]}: {reason}, so the value is never used; "
+                             "drop it")
 
 
 def add_game_flags(env: str, env_kwargs: dict, args: argparse.Namespace) -> None:

@@ -2959,14 +2959,14 @@ def test_evaluate_vlm_with_other_game_options_keeps_the_results_of_each(scripts,
 
 
 def test_evaluate_vlm_given_the_games_own_defaults_shares_the_defaults_files(scripts, tmp_path, capsys):
-    # `--size 10` (snake's default) or a duel's `--set env_kwargs.opponent=random` (played against the greedy
-    # bot, the default) played what the defaults play, and was filed apart from them under -opts<digest>.
+    # `--size 10` (snake's default) or a duel's `--set env_kwargs.opponent=greedy` (the default) played what
+    # the defaults play, and was filed apart from them under -opts<digest>.
     out = tmp_path / "out"
     played = {"snake": {"size": 10}, "snake_duel": {"opponent": "greedy"}}
     with ChatServer(default=scripted) as server:
         for env, options in (("snake", []), ("snake", ["--size", "10"]),
                              ("snake", ["--set", "env_kwargs.size=10.0"]), ("snake_duel", []),
-                             ("snake_duel", ["--set", "env_kwargs.opponent=random"])):
+                             ("snake_duel", ["--set", "env_kwargs.opponent=greedy"])):
             argv = ["--env", env, "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
                     "--no-video", "--no-cache", "--no-progress", "--json", "--out", str(out / env), *options]
             assert scripts.evaluate.main(argv) == 0, capsys.readouterr().err
@@ -3022,38 +3022,6 @@ def test_evaluate_game_options_beside_a_run_folder_are_refused(scripts, tmp_path
         assert "error: --size: the run folder's config.yaml sets the game's options" in err, err
 
 
-def test_evaluate_vlm_plays_a_duel_against_the_greedy_bot_as_compare_does(scripts, tmp_path, capsys):
-    # `evaluate.py --env snake_duel --vlm ... --set env_kwargs.opponent=random` played the random bot, where
-    # compare.py plays every duel against the greedy one (eval_kwargs): the two measured a VLM apart. Its
-    # files are named by what it played, the default opponent: a re-run given opponent=greedy replaces them.
-    out, report = tmp_path / "out", tmp_path / "report"
-    with ChatServer(default=scripted) as server:
-        argv = ["--env", "snake_duel", "--vlm", f"m@{server.url}", "--episodes", "1", "--max-steps", "2",
-                "--no-cache", "--no-progress"]
-        for opponent in ("random", "greedy"):
-            assert scripts.evaluate.main([*argv, "--set", f"env_kwargs.opponent={opponent}", "--no-video",
-                                          "--json", "--out", str(out)]) == 0, capsys.readouterr().err
-            assert json.loads(capsys.readouterr().out)["env_kwargs"] == {"opponent": "greedy"}
-        assert scripts.compare.main([*argv, "--set", "env_kwargs.opponent=random", "--frames", "0", "--out",
-                                     str(report)]) == 0, capsys.readouterr().err
-    assert json.loads((report / "report.json").read_text())["env_kwargs"] == {"opponent": "greedy"}
-    names = [p.name for p in out.glob("eval-vlm-*.json")]
-    assert names == ["eval-vlm-m-max2.json"], names
-
-
-def test_evaluate_vlm_plays_pokemon_without_swarm_restarts_as_compare_does(scripts, tmp_path, capsys):
-    # `--set env_kwargs.swarm=true` (or an archive_dir) reached evaluate's play, which stopped with a
-    # traceback ("swarm=True needs archive_dir"), where compare.py plays from the start state alone.
-    from envs.gameboy.roms import TEST_CARTRIDGE
-
-    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
-        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--vlm",
-                f"m@{server.url}", "--episodes", "1", "--max-steps", "2", "--no-video", "--no-cache",
-                "--no-progress", "--json", "--out", str(tmp_path / "out")]
-        assert scripts.evaluate.main([*argv, "--set", "env_kwargs.swarm=true"]) == 0, capsys.readouterr().err
-    assert json.loads(capsys.readouterr().out)["env_kwargs"]["swarm"] is False
-
-
 @pytest.mark.parametrize("script", ["compare", "evaluate"])
 def test_a_vlm_alone_given_game_options_builds_the_game_once_before_the_play(script, scripts, tmp_path,
                                                                               capsys, monkeypatch):
@@ -3076,6 +3044,35 @@ def test_a_vlm_alone_given_game_options_builds_the_game_once_before_the_play(scr
                 "--out", str(tmp_path / "out"), *out]
         assert getattr(scripts, script).main(argv) == 0, capsys.readouterr().err
     assert built == ["pokemon_red"], built
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_vlm_alone_given_an_option_evaluation_sets_itself_is_refused(script, scripts, tmp_path, capsys):
+    # A duel's opponent=random, Pokémon's swarm=true, swarm_prob=0.9 or archive_dir were accepted and then
+    # replaced by evaluation's own (eval_kwargs: the greedy bot, no swarm restarts, no archive) unsaid: the
+    # JSON and report said opponent greedy, swarm false, unnoticed. None makes the archive folder.
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    pokemon = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none"]
+    archive = tmp_path / "archive"
+    refused = (
+        (["--env", "snake_duel"], "opponent=random", "evaluation plays every duel against the greedy bot"),
+        (pokemon, "swarm=true", "evaluation starts every episode from the start state"),
+        (pokemon, "swarm_prob=0.9", "it weighs swarm restarts, which evaluation never plays"),
+        (pokemon, f"archive_dir={archive}", "evaluation archives no state"),
+        (["--env", "snake"], f"archive_dir={archive}", "does not apply to --env snake"),  # the game has none
+    )
+    out = tmp_path / "out"
+    with ChatServer(default=scripted) as server:
+        for game, item, reason in refused:
+            argv = [*game, "--set", f"env_kwargs.{item}", "--vlm", f"m@{server.url}", "--episodes", "1",
+                    "--max-steps", "1", "--no-cache", "--no-progress", "--out", str(out)]
+            assert getattr(scripts, script).main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: --set env_kwargs.{item.split('=')[0]}") and reason in err, err
+            assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert server.hits == 0
+    assert not out.exists() and not archive.exists()
 
 
 @pytest.mark.parametrize("script", ["compare", "evaluate"])
@@ -3132,22 +3129,3 @@ def test_a_vlm_alone_given_an_option_its_game_has_not_is_told_its_options(script
             assert err == f"error: {named} does not apply to --env snake ({options})\n", err
     assert server.hits == 0
     assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize("script", ["compare", "evaluate"])
-def test_a_vlm_alone_given_an_archive_dir_makes_no_archive_there(script, scripts, tmp_path, capsys):
-    # Played without swarm restarts or an archive (eval_kwargs), the game was still built with the archive
-    # folder to check the options: it was made, with an empty index.sqlite, for a play that never used it.
-    from envs.gameboy.roms import TEST_CARTRIDGE
-
-    archive = tmp_path / "archive"
-    out = ["--frames", "0"] if script == "compare" else ["--no-video"]
-    with ChatServer(default=lambda body: Reply("<best_answer>up</best_answer>")) as server:
-        argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--state", "none", "--set",
-                f"env_kwargs.archive_dir={archive}", "--vlm", f"m@{server.url}", "--episodes", "1",
-                "--max-steps", "1", "--no-cache", "--no-progress", "--out", str(tmp_path / "out"), *out]
-        assert getattr(scripts, script).main(argv) == 0, capsys.readouterr().err
-        # A game without archives still refuses it
-        assert getattr(scripts, script).main(["--env", "snake", *argv[6:]]) == 2
-        assert "error: --set env_kwargs.archive_dir does not apply to --env snake" in capsys.readouterr().err
-    assert not archive.exists()
