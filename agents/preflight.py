@@ -17,6 +17,7 @@ from agents.machine import address_space, memory_bytes, memory_figures
 
 if TYPE_CHECKING:
     from agents.evaluation import GameSpec
+    from envs.gameboy.roms import RomError
 
 # The game options with a flag of their own in train_ppo.py (--size, ...; the rest take --set env_kwargs.KEY)
 ENV_FLAGS = ("size", "obs", "difficulty", "opponent", "rom", "state", "game", "allow_unknown_rom", "swarm")
@@ -110,7 +111,7 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
     from agents.runs import game_options
     from envs import game_class
     from envs.base import GameDefinitionError, whole_options
-    from envs.gameboy.roms import StateError, StateOfAnotherRom  # no emulator imported: messages only
+    from envs.gameboy.roms import RomError, StateError, StateOfAnotherRom  # no emulator: messages only
 
     # As the game reads them (--set env_kwargs.size=10.0 is size 10 in config.yaml too; 1e-2 a number)
     env_kwargs = whole_options(game_class(env), env_kwargs)
@@ -128,6 +129,8 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
         spec = probe_game(env, kwargs, workers)
     except GameDefinitionError:  # the game's code at fault, not an option: reported as it is
         raise
+    except RomError as e:
+        raise rom_flag_named(e, env_flag("rom", typed)) from None
     except TypeError as e:
         raise ValueError(f"env_kwargs for {env}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
@@ -143,6 +146,18 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
         raise ValueError(f"{e} (change {' or '.join(named)})" if named else
                          f"env_kwargs for {env}: {e}") from None
     return env_kwargs, spec
+
+
+def rom_flag_named(error: RomError, flag: str) -> Exception:
+    """``error``, a ROM refused (not a Game Boy ROM, cut short, missing), as a ``ValueError`` whose first
+    line, the one that starts ``error:``, names ``flag`` (``--rom``) to change, its explanation kept below:
+    the game names the file only. Left as it is where that line names a flag already (``--game``, ``--rom``)
+    or PyBoy is missing (``PyBoyMissingError``: no ROM fixes that)."""
+    first, newline, rest = str(error).partition("\n")
+    if isinstance(error, ImportError) or "--" in first:
+        return error
+    end = "." if first.endswith(".") else ""
+    return ValueError(f"{first.removesuffix('.')} (change {flag}){end}{newline}{rest}")
 
 
 def game_options_given(args: argparse.Namespace) -> list[str]:

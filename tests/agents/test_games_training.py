@@ -425,6 +425,30 @@ def test_unknown_rom_error_before_anything_is_written(scripts, tmp_path, capsys)
     assert not run.exists()
 
 
+@pytest.mark.parametrize("env", ["pokemon_red", "gameboy"])
+def test_a_file_that_is_no_rom_is_told_with_the_flag_to_change(env, scripts, tmp_path, capsys):
+    # The error line named the file only ("error: pokemon_red: zeros.gb is not a Game Boy ROM: ..."), not
+    # --rom (or the --set that gave it), as a refused --size names its flag.
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    zeros, cut = tmp_path / "zeros.gb", tmp_path / "cut.gb"
+    zeros.write_bytes(b"\0" * 32768)
+    cut.write_bytes(TEST_CARTRIDGE.read_bytes()[:0x4000])  # the first of its two 16 KiB banks
+    run = tmp_path / "never"
+    for rom, problem in ((zeros, "its cartridge header checksum does not match (byte 0x14D)"),
+                         (cut, "cut short: its header gives 32 KiB, the file holds 16 KiB")):
+        for given, flag in ((["--rom", str(rom)], "--rom"), (["--set", f"env_kwargs.rom={rom}"],
+                                                             "--set env_kwargs.rom")):
+            assert scripts.train_ppo.main(["--env", env, *given, "--state", "none", "--run-dir", str(run),
+                                           *TINY]) == 2
+            first, *explained = capsys.readouterr().err.splitlines()
+            assert first.startswith("error: ") and first.endswith(f"{rom} is not a Game Boy ROM: {problem} "
+                                                                  f"(change {flag})."), first
+            assert explained[-1] == "  Copy your dump again (a failed copy or download?); where ROMs go: " \
+                                    "roms/README.md", explained
+    assert not run.exists()
+
+
 def test_game_boy_commands_without_pyboy_say_which_extra_to_install(scripts, tmp_path, capsys, monkeypatch):
     # `pip install -e .` leaves PyBoy (the gameboy extra) out: each command says so in one line, where a
     # traceback came before, and writes nothing.
