@@ -50,14 +50,20 @@ def cache_key(url: str, request: dict[str, Any]) -> str:
 
 
 def check_cache_dir(root: Path, name: str) -> None:
-    """Make sure ``root`` is a writable folder, creating it and any missing parents; ValueError naming
-    it (``name``, e.g. the flag) and what to change otherwise (a file in the way, no permission)."""
+    """Make sure ``root`` can be the cache folder: a folder, or one that can be made, in which a file can be
+    written; ValueError naming it (``name``, e.g. the flag) and what to change otherwise (a file in the
+    way, no permission). Nothing is made: the first answer cached makes it, so a command refused after
+    this check (a bad game option, a full ``--out``) leaves no empty folder behind."""
     hint = "give another folder with --cache-dir, or pass --no-cache"
     if root.exists() and not root.is_dir():
         raise ValueError(f"{name} is a file, not a folder; {hint}")
+    existing = root.absolute()
+    while not existing.exists():  # the nearest folder that is, where the missing ones would be made
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{name} cannot be used: {existing} is a file, not a folder; {hint}")
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=root)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:

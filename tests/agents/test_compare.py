@@ -2063,6 +2063,20 @@ def test_a_cache_dir_inside_out_is_refused_before_any_request(scripts, tmp_path,
     assert not out.exists()
 
 
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_refused_command_leaves_no_empty_cache_folder(script, scripts, tmp_path, capsys):
+    # `compare.py --cache-dir DIR --set env_kwargs.size=3` made DIR (checked with the VLM's client) before
+    # the board size was refused, leaving an empty folder behind; evaluate.py --vlm did the same.
+    cache = tmp_path / "deep" / "cache"
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--cache-dir", str(cache), "--set",
+                "env_kwargs.size=3", "--out", str(tmp_path / "out")]
+        assert getattr(scripts, script).main(argv) == 2
+    assert "error: snake size must be between 4 and 32, got 3" in capsys.readouterr().err
+    assert server.hits == 0
+    assert not (tmp_path / "deep").exists() and not (tmp_path / "out").exists()
+
+
 def test_the_rates_plot_says_n_a_for_a_game_with_no_success_not_0_percent(tmp_path, monkeypatch):
     # A game with no won/solved (Pokémon) has no success rate: the table says n/a, but the plot drew a
     # bar labelled 0%, as if every episode had been lost.

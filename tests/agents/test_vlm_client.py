@@ -1679,14 +1679,15 @@ def test_the_cache_dir_is_checked_before_any_request(tmp_path, monkeypatch):
         with pytest.raises(ValueError, match=message):
             client_from_args(spec, _client_args("--cache-dir", str(where)))
     assert file.read_text() == "mine"
-    c = client_from_args(spec, _client_args("--cache-dir", str(tmp_path / "new" / "vlm")))  # folders made
-    assert c.cache is not None and (tmp_path / "new" / "vlm").is_dir()
+    c = client_from_args(spec, _client_args("--cache-dir", str(tmp_path / "new" / "vlm")))
+    assert c.cache is not None and not (tmp_path / "new").exists()  # made by the first answer cached
+    c.cache.put("ab" * 32, {"content": "x"})
+    assert c.cache.get("ab" * 32) == {"content": "x"}
     monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(file))
     with pytest.raises(ValueError, match=r"\$DEPTHFIRST_VLM_CACHE .* is a file.*--no-cache"):
         client_from_args(spec, _client_args())
-    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(tmp_path / "deep" / "er"))  # the default: parents made
+    monkeypatch.setenv("DEPTHFIRST_VLM_CACHE", str(tmp_path / "deep" / "er"))  # the default: parents later
     assert client_from_args(spec, _client_args()).cache.root == tmp_path / "deep" / "er"
-    assert (tmp_path / "deep" / "er").is_dir()
 
 
 def test_a_malformed_endpoint_is_refused_before_the_cache_folder_is_made(tmp_path, monkeypatch):
@@ -1713,7 +1714,7 @@ def test_the_cache_dir_expands_a_tilde_and_refuses_an_empty_path(tmp_path, monke
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     c = client_from_args("m@http://127.0.0.1:9/v1", _client_args("--cache-dir=~/vlm"))
-    assert c.cache.root == tmp_path / "home" / "vlm" and (tmp_path / "home" / "vlm").is_dir()
+    assert c.cache.root == tmp_path / "home" / "vlm"
     assert not (tmp_path / "~").exists()
     with pytest.raises(SystemExit):
         _client_args("--cache-dir=")
@@ -1974,6 +1975,9 @@ def test_a_cache_dir_that_exists_but_takes_no_file_is_refused_before_any_request
 def test_checking_the_cache_dir_leaves_no_file_in_it(tmp_path):
     from agents.vlm_cache import check_cache_dir
 
+    check_cache_dir(tmp_path / "cache", "--cache-dir")
+    assert list(tmp_path.iterdir()) == []  # not made either: the first answer cached makes it
+    (tmp_path / "cache").mkdir()
     check_cache_dir(tmp_path / "cache", "--cache-dir")
     check_cache_dir(tmp_path / "cache", "--cache-dir")  # every run checks it: no probe file piles up
     assert list((tmp_path / "cache").iterdir()) == []
