@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
-from agents.config import set_item, whole_number
+from agents.config import any_case, named_choices, set_item, whole_number
 from agents.interrupts import exit_ignoring_stop_signals
 from agents.startup import MODULE_OPTION
 
@@ -193,16 +193,6 @@ def set_arg(text: str) -> str:
     return text
 
 
-def any_case(choices: Iterable[str]) -> Callable[[str], str]:
-    """An argparse type for a flag with ``choices``: the choice ``text`` names in any case (``--policy 10M``
-    was "invalid choice"), else ``text`` as given, which argparse refuses naming the choices."""
-    canonical = {choice.lower(): choice for choice in choices}
-
-    def parse(text: str) -> str:
-        return canonical.get(text.lower(), text)
-    return parse
-
-
 def device_arg(text: str) -> str:
     """A ``--device`` in lower case, as torch names every device (``CPU`` was "unknown device");
     ``check_device`` checks it where it is used."""
@@ -356,20 +346,19 @@ def add_game_arguments(parser: argparse.ArgumentParser, training: bool = True) -
     agents/preflight.py), as train_ppo.py takes them and compare.py for a game played without a run.
     ``training=False`` leaves out those evaluation overrides (``eval_kwargs``: the greedy opponent, no
     swarm restarts), which would do nothing."""
-    from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN_DIFFICULTIES  # stdlib
-
+    choices = {key.removeprefix("env_kwargs."): names for key, names in named_choices().items()}
     add = parser.add_argument
     add("--size", type=whole_int, help="snake, snake_duel, sokoban: board size")
-    add("--obs", type=any_case(SNAKE_OBS), choices=SNAKE_OBS, help="snake: observation kind")
-    add("--difficulty", type=any_case(SOKOBAN_DIFFICULTIES), choices=list(SOKOBAN_DIFFICULTIES),
+    add("--obs", type=any_case(choices["obs"]), choices=choices["obs"], help="snake: observation kind")
+    add("--difficulty", type=any_case(choices["difficulty"]), choices=choices["difficulty"],
         help="sokoban: level preset")
     if training:
-        add("--opponent", type=any_case(SNAKE_DUEL_OPPONENTS), choices=SNAKE_DUEL_OPPONENTS,
+        add("--opponent", type=any_case(choices["opponent"]), choices=choices["opponent"],
             help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
     add("--rom", type=path_arg, help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
     add("--state", type=path_arg, help="pokemon_red, gameboy: start state (.state) to reset to "
         "(none: boot the ROM)")
-    add("--game", type=any_case(GAMEBOY_GAMES), choices=GAMEBOY_GAMES,
+    add("--game", type=any_case(choices["game"]), choices=choices["game"],
         help="gameboy: which PyBoy game wrapper gives reward and game over")
     add("--allow-unknown-rom", action="store_const", const=True,
         help="pokemon_red: run a ROM whose SHA-1 is not in roms/README.md's table")

@@ -12,7 +12,7 @@ import copy
 import os
 import stat
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +230,43 @@ def read_yaml(file: Path, what: str, env: str | None = None) -> dict[str, Any]:
     return data
 
 
+def any_case(choices: Iterable[str]) -> Callable[[str], str]:
+    """An argparse type for a flag with ``choices``: the choice ``text`` names in any case (``--policy 10M``
+    was "invalid choice"), else ``text`` as given, which argparse refuses naming the choices."""
+    canonical = {choice.lower(): choice for choice in choices}
+
+    def parse(text: str) -> str:
+        return canonical.get(text.lower(), text)
+    return parse
+
+
+def named_choices() -> dict[str, list[str]]:
+    """The settings whose value is a named choice, with the choices; a --config file's or a --set's value
+    is read in any case (``read_choices``), as the flags' are. Imported when called: ``envs`` loads
+    gymnasium (``envs.choices`` itself is stdlib only)."""
+    from agents.presets import PRESETS
+    from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN_DIFFICULTIES
+
+    policies = ["auto", *PRESETS]  # auto: the device's cpu_policy or cuda_policy, a config's default
+    return {"policy": policies, "cpu_policy": policies, "cuda_policy": policies,
+            "env_kwargs.obs": list(SNAKE_OBS), "env_kwargs.difficulty": list(SOKOBAN_DIFFICULTIES),
+            "env_kwargs.opponent": list(SNAKE_DUEL_OPPONENTS), "env_kwargs.game": list(GAMEBOY_GAMES)}
+
+
+def read_choices(cfg: dict[str, Any]) -> None:
+    """A config's named choices (``named_choices``) as their flags read them: ``policy: 10M`` is the ``10m``
+    that ``--policy 10M`` gives (it was refused as an unknown preset), and ``device: CPU`` is ``cpu``, as
+    ``--device`` takes it (torch names devices in lower case). A value that names no choice is left to be
+    refused where it is checked, naming the choices."""
+    if isinstance(cfg.get("device"), str):
+        cfg["device"] = cfg["device"].lower()
+    for key, names in named_choices().items():
+        *section, name = key.split(".")
+        node = cfg.get(section[0]) if section else cfg
+        if isinstance(node, dict) and isinstance(node.get(name), str):
+            node[name] = any_case(names)(node[name])
+
+
 def load_config(env: str | None, path: str | Path | None = None) -> dict[str, Any]:
     """Defaults < the env's preset ``configs/<env>.yaml`` (a built-in game's) < the user's ``--config`` file
     (any part of a config; its ``env`` names the game when ``env`` is None)."""
@@ -244,6 +281,7 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
         raise ValueError(f"--config {path} is for env {own['env']!r}, not --env {env}")
     from envs import BUILTIN_GAMES, GAMES
 
+    env = any_case(GAMES)(env)  # in any case, as --env takes it
     if env not in GAMES:  # before a preset path is built from it: env: ../x read configs/../x.yaml
         where = f"--config {path}: " if own.get("env") == env else "--env: "
         raise ValueError(f"{where}unknown env {env!r}; known envs: {', '.join(sorted(GAMES))}")

@@ -194,13 +194,15 @@ def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], Ga
     ``ValueError`` naming its flag. ``--state none`` boots the ROM. A flag and a ``--set`` of one option:
     ``refuse_flag_and_set``. With the options, what a board of the game is (``check_options``'s one build).
     The callers play them through ``eval_kwargs``, after this check of the values as given."""
-    from agents.config import apply_set
+    from agents.config import apply_set, read_choices
     from envs.gameboy.roms import RomError  # no emulator imported: hashing and messages only
 
     for item in args.set:
         if set_item(item)[0][0] != "env_kwargs":
             raise ValueError(f"--set {item}: only the game's options (--set env_kwargs.KEY=VALUE) apply here")
-    kwargs = apply_set({"env_kwargs": {}}, args.set)["env_kwargs"]
+    given = apply_set({"env_kwargs": {}}, args.set)
+    read_choices(given)  # --set env_kwargs.obs=PIXELS, as --obs PIXELS
+    kwargs = given["env_kwargs"]
     add_game_flags(env, kwargs, args)  # as in a run's config.yaml: the report is read from anywhere later
     refuse_fixed_options(env, kwargs, set_options(args.set))
     try:

@@ -21,6 +21,7 @@ from agents.config import (
     deep_merge,
     flag_of,
     load_config,
+    read_choices,
     resolve,
     set_item,
 )
@@ -274,6 +275,7 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace
     given = {f for f in FLAGS if getattr(args, f) is not None} | {".".join(set_item(i)[0]) for i in args.set}
     cfg.update({f: getattr(args, f) for f in FLAGS if getattr(args, f) is not None})
     cfg = apply_set(cfg, args.set)
+    read_choices(cfg)  # the --config file's and --set's, in any case as the flags take them
     followed = follow_new_settings(cfg, old, given)
     add_game_flags(cfg["env"], cfg["env_kwargs"], args)
     typed = set_options(args.set)  # errors name --set env_kwargs.KEY for these, as typed

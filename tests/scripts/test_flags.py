@@ -1,5 +1,7 @@
 """The scripts' shared flags, as a user types them: the game's name and the VLM client's counts."""
 
+import json
+
 import pytest
 
 
@@ -405,3 +407,32 @@ def test_a_choice_in_no_case_is_still_refused_naming_the_choices(scripts, capsys
         scripts.train_ppo.main(["--env", "snake", "--policy", "10X"])
     assert exc.value.code == 2
     assert "argument --policy: invalid choice: '10X' (choose from " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env, key, given, expected", [
+    ("snake", "policy", "10M", "10m"),
+    ("snake", "cpu_policy", "TINY", "tiny"),
+    ("snake", "device", "CPU", "cpu"),
+    ("snake", "env_kwargs.obs", "PIXELS", "pixels"),
+    ("sokoban", "env_kwargs.difficulty", "Easy", "easy"),
+    ("snake_duel", "env_kwargs.opponent", "RANDOM", "random"),
+    ("gameboy", "env_kwargs.game", "DepthFirst_Test", "depthfirst_test"),
+])
+def test_a_named_choice_in_a_config_file_or_a_set_is_taken_in_any_case(env, key, given, expected, scripts,
+                                                                         tmp_path):
+    # `policy: 10M` in a --config file (or --set policy=10M) was "unknown preset '10M'" where --policy 10M
+    # was taken: the file's choices are read as the flag's (any_case), --device's in lower case.
+    from agents.train_cli import new_config
+
+    p = scripts.train_ppo.parser()
+    *section, name = key.split(".")
+    boot = {"state": "none"} if env == "gameboy" else {}  # no start state: the cartridge boots
+    mine = {name: given} if not section else {"env_kwargs": {name: given, **boot}}
+    file = tmp_path / "mine.yaml"
+    file.write_text(json.dumps({"env": env.title(), **mine}))  # YAML reads JSON; Snake_Duel as --env takes it
+    forms = (["--config", str(file)],
+             ["--env", env, "--set", f"{key}={given}", *(["--state", "none"] if boot else [])])
+    for argv in forms:
+        cfg, _ = new_config(p, p.parse_args([*argv, "--num-envs", "16"]))
+        assert cfg["env"] == env
+        assert (cfg[section[0]] if section else cfg)[name] == expected, argv
