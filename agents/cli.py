@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
-from agents.config import any_case, named_choices, set_item, whole_number
+from agents.config import any_case, device_name, named_choices, set_item, whole_number
 from agents.interrupts import exit_ignoring_stop_signals
 from agents.startup import MODULE_OPTION
 
@@ -194,9 +194,9 @@ def set_arg(text: str) -> str:
 
 
 def device_arg(text: str) -> str:
-    """A ``--device`` in lower case, as torch names every device (``CPU`` was "unknown device");
+    """A ``--device`` as ``device_name`` reads it (``CPU`` is ``cpu``; ``GPU`` is kept for its error);
     ``check_device`` checks it where it is used."""
-    return text.lower()
+    return device_name(text)
 
 
 def game_arg(text: str) -> str:

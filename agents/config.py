@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable, Collection, Iterable
@@ -259,7 +260,7 @@ def read_choices(cfg: dict[str, Any]) -> None:
     ``--device`` takes it (torch names devices in lower case). A value that names no choice is left to be
     refused where it is checked, naming the choices."""
     if isinstance(cfg.get("device"), str):
-        cfg["device"] = cfg["device"].lower()
+        cfg["device"] = device_name(cfg["device"])
     for key, names in named_choices().items():
         *section, name = key.split(".")
         node = cfg.get(section[0]) if section else cfg
@@ -503,6 +504,14 @@ def _why_no_mps() -> str:
 
 #: The devices ``check_device`` takes, as the scripts' --device help and its refusals name them.
 DEVICES = "auto, cpu, cuda[:N] or mps"
+_DEVICE_NAME = re.compile(r"(auto|cpu|cuda|mps)(:\d+)?", re.IGNORECASE)  # DEVICES' forms, any case
+
+
+def device_name(text: str) -> str:
+    """A device as torch names it (lower case: ``CPU`` was "unknown device") where ``text`` has one of the
+    ``DEVICES`` forms in any case, else ``text`` as given: its error names what the user typed (``GPU``
+    was told as 'gpu')."""
+    return text.lower() if _DEVICE_NAME.fullmatch(text) else text
 
 
 def check_device(device: str, cuda_available: bool | None = None) -> None:

@@ -436,3 +436,23 @@ def test_a_named_choice_in_a_config_file_or_a_set_is_taken_in_any_case(env, key,
         cfg, _ = new_config(p, p.parse_args([*argv, "--num-envs", "16"]))
         assert cfg["env"] == env
         assert (cfg[section[0]] if section else cfg)[name] == expected, argv
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("train_ppo", ["--env", "snake", "--run-dir", "RUN"]),
+    ("evaluate", ["RUN"]),
+    ("compare", ["--env", "snake", "--specialist", "RUN"]),
+    ("score_predictions", ["split.jsonl", "p.jsonl", "--specialist", "RUN"]),
+])
+def test_an_unknown_device_is_named_as_typed(script, argv, scripts, tmp_path, capsys):
+    # `--device GPU` was "unknown device 'gpu'", a name the user never typed: a device torch names is read
+    # in lower case (the start line and config.yaml say cpu), any other is kept as given for its error.
+    argv = [str(tmp_path / "run") if a == "RUN" else a for a in argv]
+    try:
+        status = getattr(scripts, script).main([*argv, "--device", "GPU"])
+    except SystemExit as e:
+        status = e.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "--device: unknown device 'GPU' (use auto, cpu, cuda[:N] or mps)" in err, err
+    assert not (tmp_path / "run").exists()
