@@ -821,7 +821,8 @@ def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
     context = (f" ({short} of them stopped with fewer tokens than that, as where the model's context is "
                "full: those need a longer context on the server, such as vLLM's --max-model-len, "
                "llama-server's -c or Ollama's num_ctx)" if short else "")
-    return (f"{bold}{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} answers "
+    answers = f"answer{'s' * (summary['decisions'] != 1)}"
+    return (f"{bold}{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} {answers} "
             f"stopped at the token limit{at}{bold} (finish_reason `length`), so their move may be missing: "
             f"raise --max-tokens (reasoning models need several thousand) and re-run{context}.")
 
@@ -832,7 +833,8 @@ def failed_requests_hint(summary: dict[str, Any]) -> str:
     failed = summary["invalid_by_status"].get("error", 0)
     cache = ("answers already cached are not asked again" if summary["about"].get("cache") else
              "with --no-cache every answer is asked again")
-    return (f"{summary['name']}: {failed} of {summary['decisions']} requests failed after every retry (the "
+    requests = f"request{'s' * (summary['decisions'] != 1)}"
+    return (f"{summary['name']}: {failed} of {summary['decisions']} {requests} failed after every retry (the "
             "decision log's error field says why), so the fallback move was played and counted as invalid: "
             f"if the server, not the request, failed, re-run once it is sound ({cache}).")
 
@@ -857,7 +859,8 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
     lines = [f"# Depth versus breadth: {report['env']}", "",
              f"Every player played the same {played}, "
              f"env settings `{json.dumps(report['env_kwargs'])}`"
-             + (f", at most {report['max_steps']} steps each" if report["max_steps"] else "") + ").",
+             + (f", at most {report['max_steps']} step{'s' * (report['max_steps'] != 1)} each"
+                if report["max_steps"] else "") + ").",
              *[f"The specialist {s['name']} is the model `{s['about']['checkpoint']}` at training step "
                f"{s['about']['step']:,}." for s in summaries
                if s["kind"] == "specialist" and "checkpoint" in s["about"]],

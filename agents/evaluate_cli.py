@@ -247,7 +247,7 @@ def evaluate(args: argparse.Namespace) -> int:
                       + [str(c) for c in ckpts[len(written) + len(skipped):]])
         if not written:
             return f"no results written for {rest}"
-        done = f"results written for {len(written)} of {len(ckpts)} checkpoints"
+        done = f"results written for {len(written)} of {len(ckpts)} checkpoint{'s' * (len(ckpts) != 1)}"
         files = list(dict.fromkeys(written))  # each once: model.zip writes its step's checkpoint's file
         if not args.out and folder_identity(home) != identity:  # the paths now name the new run's files
             real = home.resolve()

@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     player.close()
             for s in report["players"]:  # said with stop signals ignored: the report is in place
                 rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
-                cut = (f", {s['capped']} of {s['episodes']} episodes cut at the step limit (scored as they "
+                episodes = f"episode{'s' * (s['episodes'] != 1)}"
+                cut = (f", {s['capped']} of {s['episodes']} {episodes} cut at the step limit (scored as they "
                        "stood)" if s["capped"] else "")
                 print(f"{s['name']:>28}: mean score {mean_text(s['mean_score'])}, success {rate}, "
                       f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s{cut}")

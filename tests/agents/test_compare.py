@@ -1401,6 +1401,30 @@ def test_checkpoint_picks_the_specialists_model_as_evaluate_does(scripts, specia
     assert f"error: --checkpoint {tmp_path / 'missing.zip'}: no such file" in capsys.readouterr().err
 
 
+def test_a_count_of_one_names_its_thing_in_the_singular(scripts, tmp_path, monkeypatch, capsys):
+    # compare printed "1 of 1 episodes cut", and warned "1 of 1 answers stopped at the token limit" and
+    # "1 of 1 requests failed"; the report said "at most 1 steps each".
+    import agents.compare
+    from agents.compare import _markdown, failed_requests_hint, max_tokens_hint
+
+    vlm = {"name": "m", "kind": "vlm", "mean_score": 1.0, "success_rate": None, "invalid_rate": 1.0,
+           "decisions_per_s": None, "cut_at_max_tokens": 1, "invalid_by_status": {"error": 1}, "capped": 1,
+           "episodes": 1, "decisions": 1, "about": {"cache": None, "settings": {"max_tokens": 8}}}
+    assert max_tokens_hint(vlm).startswith("m: 1 of 1 answer stopped at the token limit (8)")
+    assert failed_requests_hint(vlm).startswith("m: 1 of 1 request failed after every retry")
+    assert max_tokens_hint(dict(vlm, decisions=2)).startswith("m: 1 of 2 answers stopped")
+    report = {"env": "snake", "env_kwargs": {}, "episodes": 1, "seeds": [5], "max_steps": 1, "players": [],
+              "created": "now", "command": None}
+    assert "at most 1 step each)." in _markdown(report, [])
+    assert "at most 2 steps each)." in _markdown(dict(report, max_steps=2), [])
+    monkeypatch.setattr(agents.compare, "compare", lambda *a, **k: {"players": [vlm]})
+    assert scripts.compare.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--no-cache",
+                                 "--out", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    assert ", 1 of 1 episode cut at the step limit (scored as they stood)" in out, out
+    assert "1 of 1 answer stopped" in err and "1 of 1 request failed" in err, err
+
+
 def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts, tmp_path, monkeypatch,
                                                                         capsys):
     # The defaults (20 episodes from seed 1000000, as evaluate and the export seed theirs; 6 worst decisions;
