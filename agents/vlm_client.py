@@ -27,7 +27,8 @@ failed TLS handshake or a reply that is not HTTP/1.x (another service's port) ra
 and so does an HTTP 200 whose body is not a chat completion before the server has sent one (a URL that is not
 a chat-completions endpoint); once it has, such a body is a hiccup and retried. A JSON body that stops midway
 (a connection dropped mid-answer; without Content-Length nothing else tells) is retried and said as such, even
-on the first request.
+on the first request; one that came whole (its Content-Length, or its last chunk) is broken as sent, no chat
+completion.
 
 A response body is read up to ``MAX_RESPONSE_BYTES`` (4 MiB): a longer one fails its request (before any
 chat completion has come, ``ChatConfigError``: not a chat-completions URL), unread beyond the cap.
@@ -550,7 +551,9 @@ class ChatClient:
                         error = _error_in_body(raw)  # some proxies and routers answer 200 {"error": ...}
                         last = (f"HTTP 200 carrying an error: {error}" if error is not None else
                                 f"HTTP 200 but not a chat completion ({e}): {_excerpt(raw)}")
-                        if _cut_short(raw):  # a dropped connection (no Content-Length told), not a wrong URL
+                        # Read to the close, a body that stops midway was dropped, not a wrong URL; one that
+                        # came whole (its Content-Length, or its last chunk) is broken JSON as sent.
+                        if _cut_short(raw) and not _framed(headers):
                             last = (f"HTTP 200 cut short: the connection closed after {len(raw)} bytes, "
                                     f"mid-answer: {_excerpt(raw)}")
                         elif not self._understood and error is not None:
@@ -813,6 +816,12 @@ def _cut_short(raw: bytes) -> bool:
         return (e.pos >= len(text) or e.msg.startswith("Unterminated string")
                 or any(word.startswith(rest) for word in ("true", "false", "null")))
     return False
+
+
+def _framed(headers: dict[str, str]) -> bool:
+    """Whether a body's end is told by its headers (a Content-Length, or chunks): one read whole is then
+    all the server sent; a cut one raised ``IncompleteRead``. Only a body read to the close is not."""
+    return "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower()
 
 
 def _lower_keys(items: Any) -> dict[str, str]:

@@ -942,6 +942,33 @@ def test_a_body_cut_short_without_content_length_is_retried_and_said(cut):
     assert type(exc.value) is ChatError  # after an answer: this request's failure, the run goes on
 
 
+def test_a_whole_body_of_its_content_length_that_stops_midway_is_no_chat_completion_not_cut_short():
+    # All of the Content-Length came, so nothing was dropped: the server (or a proxy) sent broken JSON. It
+    # was said "cut short: the connection closed after 26 bytes, mid-answer" and retried with backoff (~30 s
+    # at the defaults), the first request's wrong URL or broken proxy then named only after every retry.
+    body = b'{"choices": [ {"message": '
+    sleeps = []
+    said = r"answered HTTP 200 but not a chat completion \(not JSON\)"
+    with ChatServer([Reply(body=body)]) as server, pytest.raises(ChatConfigError, match=said) as exc:
+        client(server, max_retries=5, sleep=sleeps.append).complete("q", [IMG])
+    assert "cut short" not in str(exc.value) and sleeps == [] and server.hits == 1
+    with ChatServer([good("ok"), Reply(body=body), good("again")]) as server:
+        c = client(server, max_retries=1, sleep=lambda s: None)
+        assert c.complete("q0", [IMG]).content == "ok"
+        assert c.complete("q1", [IMG]).content == "again"  # after an answer: a hiccup, retried
+        assert c.stats.retries == 1
+
+
+def test_a_whole_chunked_body_that_stops_midway_as_json_is_no_chat_completion_not_cut_short():
+    # Its last chunk came (a connection dropped mid-chunk is an IncompleteRead): broken as sent, as above.
+    body = b'{"choices": [ {"message": '
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    url = _serve_raw([head + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"])
+    c = ChatClient(Endpoint("m", url), api_key_env=None, timeout=2.0, max_retries=0)
+    with pytest.raises(ChatConfigError, match=r"answered HTTP 200 but not a chat completion \(not JSON\)"):
+        c.complete("q", [IMG])
+
+
 def test_a_chunked_body_cut_short_says_so_not_cannot_reach():
     body = b'{"choices": [{"message": {"content": "whole"}}]}'
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
