@@ -176,6 +176,14 @@ def api_key_env_arg(text: str) -> str:
     return text
 
 
+def api_key_arg(text: str) -> str:
+    """``--api-key``, a flag that is not taken: the key never goes on the command line, which reports and
+    run folders record. Refused without showing the value (argparse's "unrecognized arguments" printed it)."""
+    raise argparse.ArgumentTypeError("the key goes in an environment variable, never on the command line "
+                                     "(reports record the command): export it, e.g. as OPENAI_API_KEY, and "
+                                     "name that variable with --api-key-env (the value given is not shown)")
+
+
 def vlm_arg(text: str) -> str:
     """A ``--vlm MODEL@URL``, not empty: evaluate read ``--vlm ''`` as none and played the run's model. The
     rest is checked where the endpoint is made (``Endpoint.parse``), with the secrets of a URL hidden."""

@@ -40,6 +40,7 @@ cache, decision logs and reports can always be written as UTF-8.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import datetime
 import email.utils
@@ -69,6 +70,7 @@ import numpy as np
 
 from agents.cli import (
     any_case,
+    api_key_arg,
     api_key_env_arg,
     nonneg_int,
     not_utf8,
@@ -950,6 +952,7 @@ def add_client_arguments(p: Any) -> None:
     g.add_argument("--api-key-env", type=api_key_env_arg, default="OPENAI_API_KEY", metavar="VAR",
                    help="the name of the environment variable holding the API key, not the key (default "
                    "OPENAI_API_KEY; unset, or an empty name: no key sent)")
+    g.add_argument("--api-key", type=api_key_arg, help=argparse.SUPPRESS)  # refused: the key is not shown
     g.add_argument("--timeout", type=float, default=120.0,
                    help="seconds to wait for one whole answer, headers to last byte (default 120)")
     codes = "/".join(map(str, sorted(RETRY_STATUS)))
@@ -979,8 +982,6 @@ def refuse_unused_client_flags(parser: Any, args: Any) -> None:
     like a setting of the policy's sampling, and played the argmax)."""
     if args.vlm:
         return
-    import argparse
-
     p = argparse.ArgumentParser(add_help=False)
     add_client_arguments(p)
     unused = [flag_of(k) for k, v in vars(p.parse_args([])).items() if getattr(args, k) != v]

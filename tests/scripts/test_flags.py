@@ -131,6 +131,22 @@ def test_an_api_key_given_as_api_key_env_is_refused_without_showing_it(script, s
         assert key not in err
 
 
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_key_given_as_api_key_is_refused_without_showing_it_naming_api_key_env(script, scripts, tmp_path,
+                                                                                  capsys):
+    # No such flag: argparse's "unrecognized arguments: --api-key sk-..." printed the key (into a CI log) and
+    # left --api-key-env to be found in the help.
+    for given in (["--api-key", "sk-proj-Secret123"], ["--api-key=sk-proj-Secret123"]):
+        argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", *given, "--no-cache", "--out",
+                str(tmp_path)]
+        with pytest.raises(SystemExit) as exc:
+            getattr(scripts, script).main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --api-key: the key goes in an environment variable" in err and "--api-key-env" in err
+        assert "Secret123" not in err
+
+
 def test_api_key_env_takes_a_variable_name_or_nothing():
     import argparse
 
@@ -145,7 +161,7 @@ def test_api_key_env_takes_a_variable_name_or_nothing():
 
 @pytest.mark.parametrize("script, argv, abbreviation", [
     ("train_ppo", ["--tot", "0"], "--tot"),
-    ("evaluate", ["--api-key", "sk-secret"], "--api-key"),  # was --api-key-env: the key read as a name
+    ("evaluate", ["--api-key-e", "MY_KEY"], "--api-key-e"),  # was --api-key-env
     ("compare", ["--env", "snake", "--epi", "0"], "--epi"),
     ("export_trajectories", ["run", "--out", "out", "--epi", "0"], "--epi"),
     ("merge_exports", ["a", "b", "--out", "out", "--no-prog"], "--no-prog"),
