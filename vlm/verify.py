@@ -9,10 +9,11 @@
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
                   is 5", it is still one); "none" ("no one" too, never 1), and "no" or "not any"
-                  ("n't any") before a plural noun ("No badges yet", "There aren't any apples"), with
-                  at most one word between (an adjective after "no", "No gym badges"; a verb of seeing
-                  or having before "any", "I don't see any apples"), are 0 only where the value is a
-                  count, not an id (``count`` false: a map, a player's number, where they are no number).
+                  ("n't any", "cannot any") before a plural noun ("No badges yet", "There aren't any
+                  apples"), with at most one word between (an adjective after "no", "No gym badges"; a
+                  verb of seeing, having or earning before "any", "I cannot see any apples", "hasn't
+                  earned any badges"), are 0 only where the value is a count, not an id (``count``
+                  false: a map, a player's number, where they are no number).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -185,13 +186,15 @@ _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\
                        re.IGNORECASE)
 # "not any" (n't any) before a word, read as the count 0 where that word is a plural noun, as "no" is: the
 # negation would take back "any apples" of "There aren't any apples" (``_not_any``). A verb of seeing,
-# finding, counting or having may come between ("I don't see any apples", "doesn't have any Pokémon"); any
-# other word leaves it a negation ("I'm not sure any boxes are on targets" says no count).
+# finding, counting, having or earning may come between ("I cannot see any apples", "doesn't have any
+# Pokémon", "hasn't earned any badges"); any other word leaves it a negation ("I'm not sure any boxes are on
+# targets" says no count).
 _ANY_VERBS = (r"(?:see|seen|find|found|spot|spotted|count|counted|notice|noticed|detect|detected|observe|"
               r"observed|have|has|had|hold|holds|held|contain|contains|contained|show|shows|showed|shown|own|"
-              r"owned|need|needed|carry|carried)")
-_NOT_ANY = re.compile(r"(?:\bnot|" + _NT + r")[ \t]{1,3}(?:" + _ANY_VERBS + r"[ \t]{1,3})?any[ \t]{1,3}"
-                      r"([^\W\d_]{1,30})\b", re.IGNORECASE)
+              r"owned|need|needed|carry|carried|earn|earned|get|got|gotten|collect|collected|obtain|obtained|"
+              r"win|won)")
+_NOT_ANY = re.compile(r"(?:\b(?:can)?not|" + _NT + r")[ \t]{1,3}(?:" + _ANY_VERBS + r"[ \t]{1,3})?"
+                      r"any[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)
 # A negation after the answer that says it is wrong ("Option B is not correct", "5 isn't right", "(3, 4) is
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".

@@ -1750,3 +1750,19 @@ def test_a_worst_answer_reads_a_verdict_on_the_answer_as_every_answer_does() -> 
     for reply, spec in (("UP is incorrect", WORD), ("UP is the wrong answer", WORD), ("B is wrong", CHOICE),
                         ("UP is not a good answer", WORD), ("UP is fatal", WORD), ("UP is not safe", WORD)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+
+
+def test_cannot_and_a_verb_of_earning_before_any_are_the_count_zero() -> None:
+    """"I cannot see any apples" and "The player hasn't earned any badges" (Pokémon's badge question) scored
+    0 where the count is 0, as "I can't see any apples" scores 1: "cannot" was no negation before "any", and
+    earning, getting, collecting, obtaining or winning was no verb that may stand before it."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("I cannot see any apples", "The player hasn't earned any badges",
+                  "He hasn't got any badges", "The player has not collected any badges yet",
+                  "The player hasn't obtained any badges", "The player has not won any badges",
+                  "I cannot find any boxes on targets"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), record({**zero.verifier, "count": False}))["accuracy"] == 0.0, reply
+    for reply in ("I cannot see any walls, so 5", "The player hasn't earned any badges, 5 Pok\u00e9mon"):
+        assert verify(wrap(reply), record(INTEGER))["accuracy"] == 1.0, reply
+    assert verify(wrap("I cannot say any apples"), zero)["accuracy"] == 0.0
