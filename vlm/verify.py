@@ -31,21 +31,21 @@
 - ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths);
                   a blank one is matched by no reply, an empty one included.
 
-A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...) takes back what follows
-it up to the next punctuation mark, dash (" - ", "--", "—"), line end, "is" or conjunction "but", "so",
-"and" (``_NEGATION``): a reply is credited only where its answer stays the same without that ("Not RIGHT",
-"B, not C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). A verdict on the
-answer takes back the word before it, and a number just before that word with it ("5 apples"): "is not"
-(isn't, isnt, was not, wasn't, would not be) with correct, right, true, valid, a good answer or the answer,
-or "is" (was, would be) with wrong, incorrect, false, invalid, a bad answer or the wrong
-answer/choice/option (``_DENIED``: "Option B is not correct", "B is wrong" are none), in every answer, a
-Snake worst answer too ("DOWN is incorrect" names no move there, as "DOWN is not correct" does not: read as
-the move, it could credit a move the reply took back). So does a verdict on the move, "is" with unsafe,
-fatal, deadly, a mistake, an error, a bad move/idea/choice or the wrong move, or "is not" with safe or a
-good move/idea/choice (``_REJECTED``: "Moving UP would be a mistake" is none), except in a worst answer,
-which asks for the fatal moves ("DOWN is fatal" names DOWN there); "UP is not blocked" and "UP is not
-wrong" are UP. Either verdict said of which, that or this right after the word or bracketed pair, past a
-punctuation mark, dash or opening bracket, takes it back too ("UP, which is wrong", "UP - that is wrong",
+A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...) takes back what follows it
+up to the next punctuation mark, dash (" - ", "--", "—"), line end, "is" or conjunction "but", "so", "and"
+(``_NEGATION``): a reply is credited only where its answer stays the same without that ("Not RIGHT", "B, not
+C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). A verdict on the answer takes
+back the word before it, and a number just before that word, or before it and one word more, with it ("5
+apples", "3 red cubes", "None yet"): "is not" (isn't, isnt, was not, wasn't, would not be) with correct,
+right, true, valid, a good answer or the answer, or "is" (was, would be) with wrong, incorrect, false,
+invalid, a bad answer or the wrong answer/choice/option (``_DENIED``: "Option B is not correct", "B is wrong"
+are none), in every answer, a Snake worst answer too ("DOWN is incorrect" names no move there, as "DOWN is not
+correct" does not: read as the move, it could credit a move the reply took back). So does a verdict on the
+move, "is" with unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice or the wrong move, or "is
+not" with safe or a good move/idea/choice (``_REJECTED``: "Moving UP would be a mistake" is none), except in a
+worst answer, which asks for the fatal moves ("DOWN is fatal" names DOWN there); "UP is not blocked" and "UP
+is not wrong" are UP. Either verdict said of which, that or this right after the word or bracketed pair, past
+a punctuation mark, dash or opening bracket, takes it back too ("UP, which is wrong", "UP - that is wrong",
 "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are
 none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no, whose "that" is the
 question's ("No, that would be a mistake" is no). An option's own text and an ``exact`` answer are compared
@@ -199,11 +199,11 @@ _NOT_ANY = re.compile(r"(?:\b(?:can)?not|" + _NT + r")[ \t]{1,3}(?:" + _ANY_VERB
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
 # (A word's opening bracket stays: "(it is fatal)" stays a bracketed group that a negation before it takes.)
-# A count before its noun ("5 apples", "**five** boxes") is taken back with the noun: "5 apples, which is
-# wrong" rejects the 5, where the noun alone left it credited.
-_COUNTED = (r"[*_`]{0,3}(?:-?\d+(?:\.\d+)?|"
-            + "|".join(sorted((w for w in _NUMBER_WORDS if w != "none"), key=len, reverse=True))
-            + r")[*_`]{0,3}\s{1,3}[^\W\d_]{1,30}\b")
+# A count before its noun ("5 apples", "**five** boxes", "None yet"), one word between allowed ("3 red cubes",
+# as "No gym badges"), is taken back with the noun: "5 apples, which is wrong" rejects the 5, where the noun
+# alone left it credited. (The number words' order does not matter: a space or emphasis must follow one.)
+_COUNTED = (r"[*_`]{0,3}(?:-?\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")[*_`]{0,3}"
+            r"(?:\s{1,3}[^\W\d_]{1,30}){1,2}\b")
 _WORD_BEFORE = r"(?<![^\s(\[])(?:" + _COUNTED + r"|\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
 _SUBJECT = _WORD_BEFORE + r"\s{1,3}"
 _IS = r"(?:is|was|would\s{1,3}be)"

@@ -1766,3 +1766,24 @@ def test_cannot_and_a_verb_of_earning_before_any_are_the_count_zero() -> None:
     for reply in ("I cannot see any walls, so 5", "The player hasn't earned any badges, 5 Pok\u00e9mon"):
         assert verify(wrap(reply), record(INTEGER))["accuracy"] == 1.0, reply
     assert verify(wrap("I cannot say any apples"), zero)["accuracy"] == 0.0
+
+
+def test_a_verdict_on_a_count_with_an_adjective_or_none_takes_back_the_count() -> None:
+    """"3 red cubes, which is wrong" and "None yet, which is wrong" scored 1 on a count of 3 and 0: a count
+    was taken back with its noun only where the noun came right after it, never with an adjective between
+    (as "No gym badges" allows one after "no"), and "none" was no count there. One word may stand between
+    now, and "none" is a count; the count stays where the verdict says it is right or is another's."""
+    three, zero = record({**INTEGER, "value": 3}), record({**INTEGER, "value": 0})
+    for reply in ("3 red cubes, which is wrong", "3 red cubes is incorrect",
+                  "three red boxes - that is wrong", "3 boxes total, which is not correct"):
+        assert verify(wrap(reply), three)["accuracy"] == 0.0, reply
+    for reply in ("None yet, which is wrong", "None yet is wrong", "none here, which isn't right"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+    for reply in ("3 red cubes, which is right", "3 red cubes, which is not wrong",
+                  "3 red cubes; UP is wrong", "3 cubes in all, which is right"):
+        assert verify(wrap(reply), three)["accuracy"] == 1.0, reply
+    for reply in ("None yet, which is right", "None yet"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+    for reply, spec in (("2 cells UP, which is safe", WORD), ("Move 2 cells UP", WORD),
+                        ("3 red boxes is wrong, B", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
