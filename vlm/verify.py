@@ -38,18 +38,18 @@ C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). A 
 back the word before it, and a number just before that word, or before it and one word more, with it ("5
 apples", "3 red cubes", "None yet"): "is not" (isn't, isnt, was not, wasn't, would not be) with correct,
 right, true, valid, a good answer or the answer, or "is" (was, would be) with wrong, incorrect, false,
-invalid, a bad answer or the wrong answer/choice/option (``_DENIED``: "Option B is not correct", "B is wrong"
-are none), in every answer, a Snake worst answer too ("DOWN is incorrect" names no move there, as "DOWN is not
+invalid, a bad answer or the wrong answer/option (``_DENIED``: "Option B is not correct", "B is wrong" are
+none), in every answer, a Snake worst answer too ("DOWN is incorrect" names no move there, as "DOWN is not
 correct" does not: read as the move, it could credit a move the reply took back). So does a verdict on the
-move, "is" with unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice or the wrong move, or "is
-not" with safe or a good move/idea/choice (``_REJECTED``: "Moving UP would be a mistake" is none), except in a
-worst answer, which asks for the fatal moves ("DOWN is fatal" names DOWN there); "UP is not blocked" and "UP
-is not wrong" are UP. Either verdict said of which, that or this right after the word or bracketed pair, past
-a punctuation mark, dash or opening bracket, takes it back too ("UP, which is wrong", "UP - that is wrong",
-"UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are
-none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no, whose "that" is the
-question's ("No, that would be a mistake" is no). An option's own text and an ``exact`` answer are compared
-whole.
+move, "is" with unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice or the wrong move/choice,
+or "is not" with safe or a good move/idea/choice (``_REJECTED``: "Moving UP would be a mistake" is none),
+except in a worst answer, which asks for the fatal moves ("DOWN is fatal" names DOWN there); "UP is not
+blocked" and "UP is not wrong" are UP. Either verdict said of which, that or this right after the word or
+bracketed pair, past a punctuation mark, dash or opening bracket, takes it back too ("UP, which is wrong",
+"UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that
+would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no,
+whose "that" is the question's ("No, that would be a mistake" is no). An option's own text and an ``exact``
+answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``
@@ -224,7 +224,7 @@ _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
 _RIGHT = (r"(?:correct|right|true|valid|an?\s{1,3}good\s{1,3}answer|"
           r"(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b")
 _FALSE = (r"(?:wrong|incorrect|false|invalid|an?\s{1,3}bad\s{1,3}answer|"
-          r"the\s{1,3}wrong\s{1,3}(?:answer|choice|option))\b")
+          r"the\s{1,3}wrong\s{1,3}(?:answer|option))\b")
 _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _IS + r"\s{1,3}" + _FALSE
                      + r")|" + _POINTED + r"(?=" + _POINTER_IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _POINTER_IS
                      + r"\s{1,3}" + _FALSE + r")", re.IGNORECASE)
@@ -232,7 +232,7 @@ _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _
 # is fatal"): read as any other words, the answer rejected was credited. Not in a worst answer, which asks
 # for the bad moves ("DOWN is fatal" names DOWN there); "UP is not fatal" keeps UP.
 _BAD = (r"(?:unsafe|fatal|deadly|an?\s{1,3}(?:mistake|error|bad\s{1,3}(?:move|idea|choice))|"
-        r"the\s{1,3}wrong\s{1,3}move)\b")
+        r"the\s{1,3}wrong\s{1,3}(?:move|choice))\b")
 _NOT_GOOD = r"(?:safe|an?\s{1,3}good\s{1,3}(?:move|idea|choice))\b"
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + r"\s{1,3}" + _BAD + "|" + _IS_NOT + r"\s{1,3}" + _NOT_GOOD
                        + r")|" + _POINTED + r"(?=" + _POINTER_IS + r"\s{1,3}" + _BAD + "|" + _POINTER_IS_NOT

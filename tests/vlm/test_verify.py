@@ -1787,3 +1787,21 @@ def test_a_verdict_on_a_count_with_an_adjective_or_none_takes_back_the_count() -
     for reply, spec in (("2 cells UP, which is safe", WORD), ("Move 2 cells UP", WORD),
                         ("3 red boxes is wrong, B", CHOICE)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_a_worst_answer_reads_every_verdict_on_a_choice_as_one_on_the_move() -> None:
+    """In a Snake <worst_answer> "DOWN is a bad choice" and "DOWN is not a good choice" named DOWN while "DOWN
+    is the wrong choice" named no move: "choice" stood with the verdicts on the move (a bad move/idea/choice)
+    and with those on the answer (the wrong answer/choice/option) both. It is the move's in all three; a
+    verdict that names the answer or an option still takes the move back there, and outside a worst answer
+    each takes the answer back as before."""
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is the wrong choice", "DOWN is a bad choice", "DOWN is not a good choice",
+                  "DOWN, which is the wrong choice"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    for worst in ("DOWN is a bad answer", "DOWN is the wrong option", "DOWN is the wrong answer"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+    for reply, spec in (("UP is the wrong choice", WORD), ("B is the wrong choice", CHOICE),
+                        ("B is the wrong option", CHOICE), ("UP is a bad choice", WORD),
+                        ("UP is not a good choice", WORD), ("B is a bad answer", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
