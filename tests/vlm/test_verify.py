@@ -1681,7 +1681,8 @@ def test_a_dash_written_as_two_or_three_hyphens_is_a_dash() -> None:
     the en and em dash were read already."""
     for reply, spec in (("UP -- that is wrong", WORD), ("UP --- that would be fatal", WORD),
                         ("UP \u2013 that is wrong", WORD), ("UP\u2014that is wrong", WORD),
-                        ("5 -- which isn't right", INTEGER), ("Not 5 -- 6", INTEGER)):
+                        ("5 -- which isn't right", INTEGER), ("Not 5 -- 6", INTEGER),
+                        ("UP--that is wrong", WORD), ("5 apples---which is wrong", INTEGER)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
     for reply, spec in (("I can't be sure -- B", CHOICE), ("Not alive --- no", YES_NO),
                         ("UP -- that is safe", WORD), ("No -- that would be a mistake", YES_NO),
@@ -1727,7 +1728,7 @@ def test_a_count_of_zero_said_with_a_word_between_is_the_count_zero() -> None:
     for reply in ("No more apples than boxes", "No other apples", "No because walls block it", "No the boxes",
                   "I'm not sure any boxes are on targets", "I don't think any apples", "No good ideas",
                   "I don't see any wall", "No gym badge", "I don't really see any apples", "No five apples",
-                  "No gym leader badges"):
+                  "No gym leader badges", "No fewer apples than boxes", "No less apples than boxes"):
         assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
 
 
