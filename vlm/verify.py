@@ -39,17 +39,18 @@ back the word before it, and a number just before that word, or before it and on
 apples", "3 red cubes", "None yet"): "is not" (isn't, isnt, was not, wasn't, would not be) with correct,
 right, true, valid, a good answer or the answer, or "is" (was, would be) with wrong, incorrect, false,
 invalid, a bad answer or the wrong answer/option (``_DENIED``: "Option B is not correct", "B is wrong" are
-none), in every answer, a Snake worst answer too ("DOWN is incorrect" names no move there, as "DOWN is not
-correct" does not: read as the move, it could credit a move the reply took back). So does a verdict on the
-move, "is" with unsafe, fatal, deadly, a mistake, an error, a bad move/idea/choice or the wrong move/choice,
-or "is not" with safe or a good move/idea/choice (``_REJECTED``: "Moving UP would be a mistake" is none),
-except in a worst answer, which asks for the fatal moves ("DOWN is fatal" names DOWN there); "UP is not
-blocked" and "UP is not wrong" are UP. Either verdict said of which, that or this right after the word or
-bracketed pair, past a punctuation mark, dash or opening bracket, takes it back too ("UP, which is wrong",
-"UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that
-would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP), never after yes or no,
-whose "that" is the question's ("No, that would be a mistake" is no). An option's own text and an ``exact``
-answer are compared whole.
+none), in every answer, a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall",
+"DOWN is not correct" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict that
+says it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for
+the moves alone). So does a verdict on the move, "is" with unsafe, fatal, deadly, a mistake, an error, a bad
+move/idea/choice or the wrong move/choice, or "is not" with safe or a good move/idea/choice (``_REJECTED``:
+"Moving UP would be a mistake" is none), except in a worst answer, which asks for the fatal moves ("DOWN is
+fatal" names DOWN there); "UP is not blocked" and "UP is not wrong" are UP. Either verdict said of which,
+that or this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, takes
+it back too ("UP, which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong",
+"UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not
+wrong" are UP), never after yes or no, whose "that" is the question's ("No, that would be a mistake" is no).
+An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
 the reasoning; inside it a single ``\\boxed{}`` is unwrapped. Without an answer tag a single ``\\boxed{}``

@@ -1742,12 +1742,16 @@ def test_a_worst_answer_reads_a_verdict_on_the_answer_as_every_answer_does() -> 
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is incorrect", "DOWN is wrong", "DOWN is false", "DOWN is invalid",
                   "DOWN, which is incorrect", "DOWN is the wrong answer", "DOWN is not a good answer",
-                  "DOWN is not correct", "DOWN isn't right", "DOWN -- that is wrong"):
+                  "DOWN is not correct", "DOWN isn't right", "DOWN -- that is wrong",
+                  "DOWN is wrong because it hits the wall"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
     for worst in ("DOWN", "DOWN is fatal", "DOWN is unsafe", "DOWN would be a mistake",
                   "DOWN is the wrong move", "DOWN is a bad move", "DOWN is not safe",
                   "DOWN is not a good move", "DOWN, which is deadly", "DOWN (that would be an error)"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    # A verdict on the answer may correct it: "DOWN is wrong, LEFT" names no set, not both moves.
+    two_fatal = record({**SNAKE, "good": ["UP", "RIGHT"], "fatal": ["DOWN", "LEFT"]})
+    assert verify(snake_reply("UP", "DOWN is wrong, LEFT"), two_fatal)["accuracy"] == 0.0
     for reply, spec in (("UP is incorrect", WORD), ("UP is the wrong answer", WORD), ("B is wrong", CHOICE),
                         ("UP is not a good answer", WORD), ("UP is fatal", WORD), ("UP is not safe", WORD)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
