@@ -86,12 +86,16 @@ def choice_draft(family: str, qa_type: str, plot_level: int, qa_level: int, imag
 
 def integer_draft(family: str, qa_type: str, plot_level: int, qa_level: int, images: list[np.ndarray],
                   context: str, stem: str, value: int, steps: Sequence[str],
-                  extra: dict[str, Any] | None = None, count: bool = True) -> TaskDraft:
-    """One integer; ``count=False`` for an id (a map, a player's number), where "None" is no answer 0."""
+                  extra: dict[str, Any] | None = None, count: bool = True,
+                  noun: str | None = None) -> TaskDraft:
+    """One integer; ``count=False`` for an id (a map, a player's number), where "None" is no answer 0;
+    ``noun``: the plural a count asks about ("apples"), so that "No apples, 3 walls" reads 0."""
     question = f"{context}\n\n{stem}\n\n{THINK_ANSWER} Answer with a single integer."
     spec: dict[str, Any] = {"rule": "integer", "value": int(value)}
     if not count:  # a count's spec stays as before: older exports read the same
         spec["count"] = False
+    if noun:
+        spec["noun"] = noun
     return TaskDraft(family, qa_type, plot_level, qa_level, images, question, str(int(value)),
                      _finish(steps, f"So the answer is {int(value)}."), spec, None, dict(extra or {}))
 

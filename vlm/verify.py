@@ -13,7 +13,10 @@
                   apples"), with at most one word between (an adjective after "no", "No gym badges"; a
                   verb of seeing, having or earning before "any", "I cannot see any apples", "hasn't
                   earned any badges"), are 0 only where the value is a count, not an id (``count``
-                  false: a map, a player's number, where they are no number).
+                  false: a map, a player's number, where they are no number). ``noun`` (optional): the
+                  plural a count asks about ("apples"): where a reply says "no <noun>", a number before
+                  another plural noun is that noun's, not the count ("No apples, 3 walls" is 0; without
+                  the key, 3).
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
@@ -196,6 +199,10 @@ _ANY_VERBS = (r"(?:see|seen|find|found|spot|spotted|count|counted|notice|noticed
               r"win|won)")
 _NOT_ANY = re.compile(r"(?:\b(?:can)?not|" + _NT + r")[ \t]{1,3}(?:" + _ANY_VERBS + r"[ \t]{1,3})?"
                       r"any[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)
+# A number right before a word ("3 walls", "two snakes"): with a count's noun, a reply that says "no <noun>"
+# counts other nouns with it (``_about_noun``).
+_OTHER_COUNT = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|" + "|".join(w for w in _NUMBER_WORDS if w != "none")
+                          + r")[ \t]{1,3}([^\W\d_]{1,30})\b", re.IGNORECASE)
 # A negation after the answer that says it is wrong ("Option B is not correct", "5 isn't right", "(3, 4) is
 # not the answer") takes back the word or bracketed pair before it. Only these predicates: "UP is not
 # blocked" keeps UP, and an option's text may say "B is not on a target".
@@ -463,6 +470,30 @@ def _not_any(text: str) -> str:
     return _NOT_ANY.sub(lambda m: " none" if _count_noun(m.group(1)) else m.group(), text)
 
 
+def _noun_key(word: str) -> str:
+    return word.casefold().replace("é", "e")  # "Pokemon" is "Pokémon"
+
+
+def _about_noun(text: str, noun: str) -> str:
+    """``text`` read for a count of ``noun`` (the spec's): where it says "no <noun>" (``_no_count``'s forms,
+    "No gym badges") or "not any <noun>" (``_NOT_ANY``'s), that is "none", and a number right before another
+    plural noun ("3 walls") is about that noun, not the count, so it is dropped; elsewhere ``text`` as is."""
+    own = _noun_key(noun)
+
+    def no(m: re.Match[str]) -> str:
+        if _no_count(m) == m.group():
+            return m.group()
+        named = m.group(1) if _count_noun(m.group(1)) else m.group(2)
+        return "none" if _noun_key(named) == own else m.group()
+
+    said = _NO_WORD.sub(no, text)
+    said = _NOT_ANY.sub(lambda m: " none" if _noun_key(m.group(1)) == own else m.group(), said)
+    if said == text:
+        return text
+    return _OTHER_COUNT.sub(lambda m: " " if _count_noun(m.group(1)) and _noun_key(m.group(1)) != own
+                            else m.group(), said)
+
+
 def _integers(text: str, count: bool = True) -> list[int | float]:
     # "none" is the count 0 ("None yet": no badge), as "no" before a plural noun is ("No badges yet"), but
     # no id: "None" is no map 0 (``count`` false).
@@ -557,6 +588,8 @@ def _score_answer(content: str | None, spec: Mapping[str, Any]) -> bool:
         # where "5 or 6" gives two (5.0 and 5 are one: the decimal with a zero fraction is its integer).
         # A negated number ("Not 5") is none given.
         count = spec.get("count") is not False
+        if count and spec.get("noun"):
+            content = _about_noun(content, spec["noun"])
         content = _not_any(content) if count else content
         numbers = set(_integers(content, count))
         return numbers == {int(spec["value"])} and numbers == set(_integers(_affirmed(content), count))
@@ -683,7 +716,9 @@ _SPEC_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
 RULES = tuple(_SPEC_KEYS)  # a tuple: `in` takes an unhashable rule (a JSON list) too
 # rule -> keys it may leave out or null, checked as _SPEC_KEYS's where given.
 _OPTIONAL_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
-    "integer": (("count", lambda v: v is None or isinstance(v, bool), "true, false or null"),),
+    "integer": (("count", lambda v: v is None or isinstance(v, bool), "true, false or null"),
+                ("noun", lambda v: v is None or (isinstance(v, str) and bool(v.strip())),
+                 "null or the count's plural noun, e.g. \"apples\"")),
     "rotation_angle": (("options", lambda v: v is None or _is_texts(v), "null or a list of option texts"),),
 }
 

@@ -1769,6 +1769,32 @@ def test_pokemon_s_map_id_and_the_spy_s_number_are_no_counts() -> None:
     assert verify("<think>a</think><answer>None</answer>", seen["badge_count"])["accuracy"] == 1.0
 
 
+NOUNS = {"apple_count": "apples", "cube_count": "cubes", "box_count": "boxes", "badge_count": "badges",
+         "party_size": "Pok\u00e9mon"}
+
+
+@pytest.mark.parametrize("game", [*GRID_GAMES, "pokemon_red"])
+def test_a_count_that_asks_how_many_of_a_noun_names_it_in_its_spec(drafts: dict, game: str) -> None:
+    """"No apples, 3 walls" read 3 on the apple count: the spec named no noun. The perception counts that ask
+    "How many <noun>?" now name it ("noun"), so "No <noun>, 7 walls" is 0; other integers carry none."""
+    if game == "pokemon_red":
+        mod = task_module("pokemon_red")
+        state = pokemon_state(np.random.default_rng(0).integers(0, 256, (144, 160, 3), dtype=np.uint8))
+        pairs = [(None, d) for seed in range(40)
+                 for d in mod.make_tasks(state, np.random.default_rng(seed), {})]
+    else:
+        pairs = drafts[game]
+    integers = [d for _, d in pairs if d.verifier["rule"] == "integer"]
+    assert integers
+    for d in integers:
+        noun = NOUNS.get(d.qa_type)
+        assert d.verifier.get("noun") == noun, d.qa_type
+        assert verify(reference_response(d), d)["accuracy"] == 1.0
+        if noun:
+            zero = float(d.verifier["value"] == 0)
+            assert verify(f"<answer>No {noun}, 7 walls</answer>", d)["accuracy"] == zero, d.qa_type
+
+
 def test_pokemon_edit_turns_the_square_the_way_its_kind_says() -> None:
     """"Mirrored" is left to right and "flipped" upside down, in the answer's square, nothing else: the
     spot-the-difference answer is the kind's text."""

@@ -1810,3 +1810,37 @@ def test_a_worst_answer_reads_every_verdict_on_a_choice_as_one_on_the_move() -> 
                         ("B is the wrong option", CHOICE), ("UP is a bad choice", WORD),
                         ("UP is not a good choice", WORD), ("B is a bad answer", CHOICE)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+
+
+def test_a_count_with_its_noun_reads_no_noun_as_zero_over_other_nouns_counts() -> None:
+    """"No apples, 3 walls" scored 1 on an apple count of 3 and 0 on one of 0: the spec had no noun, so "no
+    apples" beside "3 walls" read as the determiner and the walls' 3 as the count. A count spec may name its
+    noun ("noun": "apples", written by exports since): a reply that says "no <noun>" (one word between
+    allowed, "not any <noun>" too) then reads 0 over the numbers right before another plural noun, which are
+    not the count; any other number reads as before. Without the key a spec reads as before."""
+    apples = {**INTEGER, "noun": "apples"}
+    badges = {**INTEGER, "noun": "badges"}
+    for reply, spec, value in (("No apples, 3 walls", apples, 0),
+                               ("No gym badges, 3 Pok\u00e9mon", badges, 0),
+                               ("The player hasn't earned any badges, 3 Pok\u00e9mon", badges, 0),
+                               ("There are no apples; two walls and 3 snakes", apples, 0),
+                               ("No walls, so 3 apples", apples, 3), ("No walls, so 3", apples, 3),
+                               ("No Apples left, 3 walls", apples, 0),
+                               ("No apples... wait, 3 apples", apples, 3),
+                               ("No red apples, 2 green apples", apples, 2), ("No apples, 3", apples, 3)):
+        assert verify(wrap(reply), record({**spec, "value": value}))["accuracy"] == 1.0, reply
+    for reply, spec, value in (("No apples, 3 walls", apples, 3),
+                               ("No gym badges, 3 Pok\u00e9mon", badges, 3),
+                               ("No apples, 3", apples, 0), ("No apples, 3 walls", apples, 1),
+                               ("3 apples, 2 walls", apples, 3)):  # without "no apples" every number counts
+        assert verify(wrap(reply), record({**spec, "value": value}))["accuracy"] == 0.0, reply
+    # Without the noun (every export before it) the reading is as before.
+    assert verify(wrap("No apples, 3 walls"), record({**INTEGER, "value": 3}))["accuracy"] == 1.0
+    assert verify(wrap("No apples, 3 walls"), record({**INTEGER, "value": 0}))["accuracy"] == 0.0
+    party = {**INTEGER, "value": 0, "noun": "Pok\u00e9mon"}
+    for reply in ("No Pokemon, 2 badges", "The player doesn't have any Pok\u00e9mon, 2 badges"):
+        assert verify(wrap(reply), record(party))["accuracy"] == 1.0, reply
+    for noun in (5, "", ["apples"]):
+        problem = spec_problem({**INTEGER, "noun": noun})
+        assert problem is not None and "'noun'" in problem, noun
+    assert spec_problem({**INTEGER, "noun": None}) is None and spec_problem(apples) is None

@@ -95,12 +95,13 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     if kind == 1:
         return integer_draft("perception", "badge_count", pl, 1, [image], ctx,
                              "How many gym badges has the player earned?", state["badges"],
-                             [f"The badge byte (wObtainedBadges) has {state['badges']} bits set."], extra)
+                             [f"The badge byte (wObtainedBadges) has {state['badges']} bits set."], extra,
+                             noun="badges")
     if kind == 2:
         return integer_draft("perception", "party_size", pl, 1, [image], ctx,
                              "How many Pokémon are in the player's party?", state["party_count"],
                              [f"The party count (wPartyCount) is {state['party_count']}; levels "
-                              f"{', '.join(map(str, state['levels'])) or 'none'}."], extra)
+                              f"{', '.join(map(str, state['levels'])) or 'none'}."], extra, noun="Pokémon")
     if kind == 3:
         return integer_draft("perception", "map_id", pl, 1, [image], ctx,
                              "What is the number of the map the player is on (the game's map id)?",

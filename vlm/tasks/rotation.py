@@ -225,7 +225,7 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
                              context(state), "How many cubes is the object made of?", n,
                              ["Every cube is visible in at least one view; the colours are "
                               f"{', '.join(names)}.",
-                              f"One cube per colour: {n} cubes."], extra)
+                              f"One cube per colour: {n} cubes."], extra, noun="cubes")
     present = [names[i] for i in range(n) if shown[i]]
     absent = [c for c in _COLOR_NAMES if c not in names]
     if len(present) < 3 or not absent:

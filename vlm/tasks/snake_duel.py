@@ -280,7 +280,7 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
         return integer_draft("perception", "apple_count", pl, level(n, (3, 6)), [image], ctx,
                              "How many apples are on the board?", n,
                              [f"Red apples lie at {', '.join(map(cell, state['apples'])) or 'no cell'}."],
-                             extra)
+                             extra, noun="apples")
     p = kind - 2
     who = ("your snake's", "the blue snake's")[p]
     head = state["snakes"][p]["body"][0]

@@ -202,7 +202,8 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
                              "How many boxes are on targets?", len(on), [f"The boxes are at {listing}."],
                              extra)
     return integer_draft("perception", "box_count", pl, level(len(boxes), (2, 4)), [image], ctx,
-                         "How many boxes are there?", len(boxes), [f"The boxes are at {listing}."], extra)
+                         "How many boxes are there?", len(boxes), [f"The boxes are at {listing}."], extra,
+                         noun="boxes")
 
 
 EDIT_KINDS = {"box_moved": "A box is in a different place", "player_moved": "The player is in a different "
