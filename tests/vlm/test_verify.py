@@ -1469,6 +1469,17 @@ def test_a_negation_written_without_its_apostrophe_takes_back_the_answer() -> No
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
 
 
+def test_every_auxiliary_without_its_apostrophe_negates() -> None:
+    """Mutation survivors of the apostrophe-less contractions: the test above names dont, doesnt, didnt,
+    isnt, cant, wont and shouldnt alone, so "wasnt", "werent", "hasnt", "havent", "hadnt", "wouldnt",
+    "couldnt" and "mustnt" could each be dropped from the list with every test passing, and a reply with
+    it credited the move it took back ("It wasnt UP" scored 1 where UP was right)."""
+    for aux in ("do", "does", "did", "is", "are", "was", "were", "has", "have", "had", "ca", "wo", "would",
+                "could", "should", "must", "need"):
+        assert verify(wrap(f"It {aux}nt go UP"), record(WORD))["accuracy"] == 0.0, aux
+    assert verify(wrap("It will go UP"), record(WORD))["accuracy"] == 1.0  # UP, not negated
+
+
 def test_an_answer_the_reply_calls_wrong_or_bad_is_not_credited() -> None:
     """"B is wrong", "UP is incorrect", "(3, 4) is wrong", "UP is not safe", "UP is a bad move", "Moving UP
     would be a mistake": a reply that rejects an answer in its own words was credited with it. The word
