@@ -1571,6 +1571,32 @@ def test_no_before_a_plural_of_knowing_or_replying_is_no_count() -> None:
     assert verify(wrap("No ideas, so 5"), record(INTEGER))["accuracy"] == 1.0
 
 
+def test_no_words_opinions_or_worries_are_no_count() -> None:
+    """Mutation survivors of _NO_COUNT_NOUNS: "words", "opinions" and "worries" could each be dropped from
+    it with every test passing, and then "No worries, I think", "No words for it" or "No opinions here",
+    a reply that names no number, scored 1 on every count whose answer is 0."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No worries, I think", "No words for it", "No opinions here"):
+        assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
+
+
+def test_a_count_marked_null_reads_none_and_no_as_zero() -> None:
+    """A mutation survivor of the integer spec's "count": a spec with "count": null (spec_problem allows
+    it, and a parquet of specs with and without the key gives null to those without) could be read as an
+    id, so "None", "No badges" and "There aren't any apples" scored 0 where the count is 0. Null is a count,
+    as the key left out is."""
+    for reply in ("None", "No badges yet", "There aren't any apples"):
+        assert verify(wrap(reply), record({**INTEGER, "value": 0, "count": None}))["accuracy"] == 1.0, reply
+
+
+def test_no_before_a_long_plural_is_the_count_zero() -> None:
+    """A mutation survivor of "no" before a plural noun: the length its noun may have had no test past
+    seven letters, so "No obstacles in the way" could be read as no number."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No obstacles in the way", "No checkpoints reached"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+
+
 def test_no_images_is_no_count() -> None:
     """A model that got no image ("No images were provided", "I see no images", "No pictures attached")
     scored 1 on every count whose answer is 0, "images" read as the question's plural noun. The reply's
@@ -1614,6 +1640,23 @@ def test_no_before_a_word_that_only_ends_in_s_is_no_count() -> None:
         assert verify(wrap(reply), zero)["accuracy"] == 0.0, reply
     # Nor is "no" at a line's end before the next line's word.
     assert verify(wrap("I see no\nboxes"), zero)["accuracy"] == 0.0
+
+
+def test_no_before_a_plural_of_four_letters_is_the_count_zero() -> None:
+    """A mutation survivor of the plural test: its length bound ("over three letters") had no test on its
+    near side, so "No keys" and "not any gems" could be read as no number, though a plural noun of four
+    letters is a count's noun as any longer one is; three letters ("its") is not (the test above)."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("No keys", "No gems yet", "There aren't any keys"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
+
+
+def test_not_any_spaced_apart_is_the_count_zero_as_no_is() -> None:
+    """A mutation survivor of "not any": its spaces between the words ("not  any", as "no  apples" reads)
+    had no test beyond one, so "There aren't  any apples" could be taken back whole by the negation."""
+    zero = record({**INTEGER, "value": 0})
+    for reply in ("There aren't  any apples", "There are not\t any boxes on targets", "No  apples"):
+        assert verify(wrap(reply), zero)["accuracy"] == 1.0, reply
 
 
 def test_no_one_is_nobody_not_the_number_one() -> None:
