@@ -1705,6 +1705,31 @@ def test_a_verdict_pointing_back_at_the_answer_takes_it_back() -> None:
         assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
 
 
+def test_a_verdict_after_a_spoken_yes_or_no_is_the_questions() -> None:
+    """Mutation survivors of the verdict pointing back: the spoken forms of yes and no (yep, yup, yeah, nope,
+    nah) could each be dropped from the words it never points back to, so "Nope, that would be a mistake"
+    took back its own no, as "No, that would be a mistake" does not; and a word that only begins with one
+    ("NORTH, which is wrong", a package game's move) must still be taken back."""
+    yes = {**YES_NO, "accepted": ["yes"]}
+    for reply, spec in (("Nope, that would be a mistake", YES_NO), ("Nah, that is wrong", YES_NO),
+                        ("Yep, that is fatal", yes), ("Yup, which is wrong", yes),
+                        ("Yeah, that would be a mistake", yes)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    compass = WORD | {"choices": ["NORTH", "SOUTH"], "accepted": ["NORTH"]}
+    for reply in ("NORTH, which is wrong", "NORTH - that is a mistake"):
+        assert verify(wrap(reply), record(compass))["accuracy"] == 0.0, reply
+    assert verify(wrap("NORTH, which is safe"), record(compass))["accuracy"] == 1.0
+
+
+def test_a_verdict_pointing_back_with_a_curly_apostrophe_or_a_dash_spaced_on_one_side() -> None:
+    """Mutation survivors of the pointer: "that\u2019s" with the curly apostrophe (as "that's" is) and an em
+    dash with a space on one side only ("UP\u2014 that is wrong") had no test, so either could be dropped and
+    such a reply credited with the move it rejects."""
+    for reply in ("UP; that\u2019s fatal", "UP, that\u2019s not correct", "UP\u2014 that is wrong",
+                  "UP \u2014that is wrong"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
 def test_not_any_before_a_plural_noun_is_the_count_zero() -> None:
     """"There aren't any apples", "There are not any boxes on targets": a count of zero said so scored 0,
     the negation taking back "any apples". "not any" (n't any, nt any) before a plural noun is "none", the
