@@ -2956,7 +2956,8 @@ def test_a_set_of_no_game_option_beside_a_run_is_not_called_one(script, scripts,
     only = f"--set takes only the game's options (env_kwargs.KEY=VALUE) here, which {config} config.yaml sets"
     for given, fix in ((["seed=3"], "give --seed 3 in place of --set seed=3"),
                        (["device = CPU"], "give --device CPU in place of --set device = CPU"),
-                       (["ppo.n_steps=5", "env_kwargs.size=8"], "drop --set ppo.n_steps=5")):
+                       (["ppo.n_steps=5", "env_kwargs.size=8"], "drop --set ppo.n_steps=5"),
+                       (["seed.x=3"], "drop --set seed.x=3")):  # no value --seed takes
         with pytest.raises(SystemExit) as stop:
             getattr(scripts, script).main([*run, *(a for item in given for a in ("--set", item))])
         assert stop.value.code == 2

@@ -113,6 +113,25 @@ def test_game_options_are_unknown_for_a_game_that_passes_every_option_on(monkeyp
     assert runs.game_options("snake") is None  # object takes **kwargs too: no list to check a config against
 
 
+def test_a_games_defaults_are_its_own_over_its_bases(monkeypatch):
+    # Hand mutants of game_defaults passed every test (no built-in game redefines a default): the bases'
+    # defaults read over the subclass's (then evaluate.py --env GAME --vlm --set env_kwargs.size=10, the
+    # base's size, shared the files of the defaults' play at the subclass's 12), and num_envs or a
+    # parameter without a default (**kwargs) taken for a default.
+    import envs
+
+    class Base:
+        def __init__(self, num_envs: int = 1, size: int = 10, obs: str = "grid") -> None:
+            pass
+
+    class Sub(Base):
+        def __init__(self, num_envs: int = 1, size: int = 12, **kwargs: object) -> None:
+            super().__init__(num_envs, size, **kwargs)
+
+    monkeypatch.setattr(envs, "game_class", lambda name: Sub)
+    assert runs.game_defaults("sub") == {"size": 12, "obs": "grid"}  # not num_envs, nor the base's size
+
+
 def test_an_output_file_in_place_of_a_device_or_in_a_read_only_folder_is_refused(tmp_path, monkeypatch):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
