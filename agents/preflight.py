@@ -180,7 +180,7 @@ def settings_beside_run(args: argparse.Namespace, config: str) -> str | None:
     fixes = []
     for item in other:
         parts, raw = set_item(item)
-        own = len(parts) == 1 and parts[0] in ("seed", "device") and hasattr(args, parts[0])
+        own = len(parts) == 1 and parts[0] in ("seed", "device")  # both callers have --seed and --device
         fixes.append(f"give --{parts[0]} {shlex.quote(raw.strip())} in place of --set {item}" if own else
                      f"drop --set {item}")
     return (f"{' and '.join(f'--set {item}' for item in other)}: --set takes only the game's options "
