@@ -496,10 +496,8 @@ def _about_noun(text: str, noun: str) -> str:
 
 def _integers(text: str, count: bool = True) -> list[int | float]:
     # "none" is the count 0 ("None yet": no badge), as "no" before a plural noun is ("No badges yet"), but
-    # no id: "None" is no map 0 (``count`` false).
-    text = _NO_ONE.sub("none", text)
-    if count:
-        text = _NO_WORD.sub(_no_count, text)
+    # no id: "None" is no map 0 (``count`` false, where the none read below is left out).
+    text = _NO_WORD.sub(_no_count, _NO_ONE.sub("none", text))
     # Number words count beside digits too: read only where no digit was, "5 or six" was the count 5. But
     # not "one", which beside digits is the pronoun ("5 boxes, one on each target"), as "I" is no option,
     # nor "none" beside any other number, digits or a word ("No walls, so five", "5 boxes, none on a
