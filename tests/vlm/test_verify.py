@@ -1508,6 +1508,16 @@ def test_an_answer_the_reply_calls_wrong_or_bad_is_not_credited() -> None:
         assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
 
 
+def test_each_verdict_word_takes_the_answer_back() -> None:
+    """Hand-mutation survivors of _WRONG: "invalid", "a bad choice", "a bad answer" and "the wrong option"
+    had no test, so each could be dropped with every test passing, and "B is invalid", "B was a bad choice",
+    "5 is a bad answer" or "B is the wrong option" credited the answer it rejects."""
+    for reply, spec in (("B is invalid", CHOICE), ("B was a bad choice", CHOICE),
+                        ("5 is a bad answer", INTEGER), ("B is the wrong option", CHOICE),
+                        ("UP, which is invalid", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+
+
 def test_none_is_no_number_where_the_integer_is_no_count() -> None:
     """"None" read as 0 for every integer question, so a reply that named no map scored as Pokémon's map 0
     (Pallet Town). An integer spec with "count": false (an id: a map, a player's number) reads "none" as
