@@ -5023,6 +5023,22 @@ def test_a_runs_first_command_is_made_to_start_it_over_in_its_folder(tmp_path, m
     assert restart_command(Path(run.name)) == f"cd '/a b' && {again}"
 
 
+def test_a_runs_first_command_keeps_the_pythonpath_it_recorded(tmp_path):
+    # Hand mutants of restart_command's PYTHONPATH (kept apart from the command, requoted alone) passed
+    # every test: the PYTHONPATH dropped (the command to start over no longer found a game from a folder on
+    # it), its value unquoted ("PYTHONPATH=lib dir": the shell ran "dir" as the command), a second
+    # assignment joined to the command quoted whole, and a value holding "=" a ValueError.
+    from agents.runs import restart_command
+
+    run = tmp_path / "run"
+    run.mkdir()
+    start = ["python", "train_ppo.py", "--env", "mygame"]
+    again = shlex.join([*start, "--run-dir", str(run), "--force"])
+    for env in ("PYTHONPATH='lib dir'", "PYTHONPATH=/a=b", "LANG=C PYTHONPATH='lib dir'"):
+        (run / "command.txt").write_text(f"cd /x && {env} {shlex.join(start)}\n")
+        assert restart_command(run) == f"cd /x && {env} {again}", env
+
+
 def test_a_model_file_that_cannot_be_loaded_to_play_names_the_runs_other_one(trained, scripts, tmp_path,
                                                                               capsys):
     # Another of the run's files, labelled for what it is: model.zip first, else the newest checkpoint
