@@ -1518,6 +1518,15 @@ def test_each_verdict_word_takes_the_answer_back() -> None:
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
 
 
+def test_wouldnt_be_with_a_verdict_takes_the_answer_back() -> None:
+    """A hand-mutation survivor of _IS_NOT: "wouldn't be" (and "wouldnt be") had no test beside "would not
+    be", so it could be dropped with every test passing, and "UP wouldn't be safe" or "B wouldnt be correct"
+    credited the answer it rejects."""
+    for reply, spec in (("UP wouldn't be safe", WORD), ("B wouldnt be correct", CHOICE),
+                        ("UP wouldn\u2019t be a good move", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+
+
 def test_none_is_no_number_where_the_integer_is_no_count() -> None:
     """"None" read as 0 for every integer question, so a reply that named no map scored as Pokémon's map 0
     (Pallet Town). An integer spec with "count": false (an id: a map, a player's number) reads "none" as
