@@ -181,8 +181,8 @@ _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|on
 # as any other words, the negated answer was credited. The "so" of "not so sure" is no conjunction; "--"
 # ("---") is plain text's em dash, a dash as "—" is (the en dash is read as a hyphen in ``parse``). A
 # contraction without its apostrophe ("Dont go UP", "isnt"), as models often write it, is one too
-# (``_NT``: an auxiliary then "nt"; "cant" and "wont" are nouns too rarely to matter).
-_NT = r"(?:n['’]|\b(?:do|does|did|is|are|was|were|has|have|had|ca|wo|would|could|should|must|need)n)t\b"
+# (``_NT``: an auxiliary then "nt", "aint" too; "cant" and "wont" are nouns too rarely to matter).
+_NT = r"(?:n['’]|\b(?:do|does|did|is|are|was|were|has|have|had|ca|wo|ai|would|could|should|must|need)n)t\b"
 _NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\s{1,3}of|rather\s{1,3}than|"
                        r"other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)\b|" + _NT + ")"
                        r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"

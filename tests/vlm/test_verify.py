@@ -1480,6 +1480,14 @@ def test_every_auxiliary_without_its_apostrophe_negates() -> None:
     assert verify(wrap("It will go UP"), record(WORD))["accuracy"] == 1.0  # UP, not negated
 
 
+def test_aint_without_its_apostrophe_negates() -> None:
+    """"I aint going UP", "It aint 5": "ain't" negated as every contraction with n't does, but written
+    without its apostrophe it was no auxiliary of _NT's, so the move or count it takes back was credited."""
+    for reply, spec in (("I aint going UP", WORD), ("It aint 5", INTEGER), ("Aint B", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+        assert verify(wrap(reply.replace("aint", "ain't")), record(spec))["accuracy"] == 0.0, reply
+
+
 def test_an_answer_the_reply_calls_wrong_or_bad_is_not_credited() -> None:
     """"B is wrong", "UP is incorrect", "(3, 4) is wrong", "UP is not safe", "UP is a bad move", "Moving UP
     would be a mistake": a reply that rejects an answer in its own words was credited with it. The word
