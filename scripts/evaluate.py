@@ -61,8 +61,8 @@ def parser() -> argparse.ArgumentParser:
                    help="cut every episode after this many moves, as export_trajectories.py and compare.py "
                    f"do (default: the game's own limits, at most {EPISODE_STEP_CAP:,}); the files get a "
                    "-max<N> suffix")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table (one a line "
-                   "with several --checkpoint)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the result lines "
+                   "(one a line with several --checkpoint)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--vlm", type=vlm_arg, metavar="MODEL@URL",
                    help="let a VLM play instead of the run's model")
