@@ -1034,15 +1034,13 @@ def make_again(path: Path, chain: list[tuple[int, int] | None]) -> bool:
     train_ppo.py --force moved the run it was in aside): the output is not for the folder now there.
     Returns whether it was made again."""
     path = Path(os.path.abspath(path))
-    for folder, was in zip((path, *path.parents), chain, strict=True):
+    for folder, was in zip((path, *path.parents), chain, strict=True):  # the root at least is there
         now = folder_identity(folder)
         if now is None:  # gone: removed, or moved away with a folder above it (seen there)
             continue
         if now != was or folder == path:  # another folder now, or not gone at all
             return False
         break
-    else:
-        return False
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:  # a full disk: the write that follows says so

@@ -1595,3 +1595,48 @@ def test_made_folders_holding_something_stay_and_the_empty_ones_go(tmp_path, mon
         other.close()
     assert not (tmp_path / "a").exists()
     assert (kept / "report.md").is_file()
+
+
+def test_made_in_makes_again_only_the_folder_another_output_removed(tmp_path):
+    # Another output that found the folder missing too failed and removed it (empty) as this one made its
+    # entry: made again, up to ``tries`` times. A file missing in a folder that is there is the caller's
+    # error at once, not ``tries`` attempts of the whole ``make`` (which a retried export claim would be).
+    folder, calls = tmp_path / "new" / "out", []
+
+    def removed(times: int) -> str:
+        calls.append(folder.is_dir())
+        if len(calls) <= times:
+            runs.remove_folders([folder, folder.parent])  # the failed output's cleanup
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(folder / "entry"))
+        return "made"
+
+    assert runs.made_in(folder, lambda: removed(2)) == "made" and calls == [True] * 3
+    calls.clear()
+    with pytest.raises(FileNotFoundError):
+        runs.made_in(folder, lambda: removed(5), tries=3)
+    assert calls == [True] * 3 and not (tmp_path / "new").exists()
+
+    def input_missing() -> None:
+        calls.append(folder.is_dir())
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(tmp_path / "input"))
+
+    calls.clear()
+    with pytest.raises(FileNotFoundError):
+        runs.made_in(folder, input_missing)
+    assert calls == [True]
+
+
+def test_make_again_makes_only_an_output_folder_gone_under_the_same_folder(tmp_path):
+    base = tmp_path / "base"
+    out = base / "new" / "out"
+    out.mkdir(parents=True)
+    chain = runs.folder_chain(out)
+    assert not runs.make_again(out, chain)  # still there: not made again
+    runs.remove_folders([out, out.parent])  # another output's cleanup, this one's folders empty
+    assert runs.make_again(out, chain) and out.is_dir()
+    chain = runs.folder_chain(out)
+    base.rename(tmp_path / ".base.replaced")  # a train_ppo.py --force moving the run aside...
+    base.mkdir()  # ...and making the new one: the output is not for it
+    assert not runs.make_again(out, chain) and list(base.iterdir()) == []
+    out.mkdir(parents=True)  # another output's folder at that name now
+    assert not runs.make_again(out, chain)
