@@ -980,8 +980,8 @@ def make_output_folder(path: Path, flag: str, fix: str = "choose another place")
     ``remove_folders`` should the work fail; ``ValueError`` naming ``flag`` when it cannot be made."""
     check_output_folder(path, flag, fix)
     made = missing_folders(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
+    try:  # a parent that another output started together removes as it fails: made again
+        made_in(path.parent, lambda: path.mkdir(exist_ok=True))
     except OSError as e:
         remove_folders(made)  # those made before the disk was full
         raise ValueError(f"{flag} {path}: the folder cannot be made ({e.strerror or e}); free some space or "

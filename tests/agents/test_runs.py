@@ -1626,6 +1626,25 @@ def test_made_in_makes_again_only_the_folder_another_output_removed(tmp_path):
     assert calls == [True]
 
 
+def test_an_output_folders_new_parent_removed_as_it_is_made_is_made_again(tmp_path, monkeypatch):
+    # compare.py --out new/a and --out new/b (or two endpoints' evaluate.py --vlm into new/vlm-<model>)
+    # started together both found new/ missing: the one that failed removed it (empty) just after the other's
+    # mkdir had made it, before the output's own folder in it, and the other, before its play, said "--out
+    # new/b: the folder cannot be made (No such file or directory); free some space or choose another place".
+    parent, out = tmp_path / "new", tmp_path / "new" / "b"
+    mkdir, gaps = os.mkdir, []
+
+    def other_failed_in_the_gap(path, *args, **kwargs):
+        if Path(path) == out and parent.is_dir() and not gaps:
+            gaps.append(True)
+            runs.remove_folders([parent / "a", parent])  # the failed one's cleanup
+        return mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", other_failed_in_the_gap)
+    assert runs.make_output_folder(out, "--out") == [out, parent]
+    assert gaps and out.is_dir()
+
+
 def test_make_again_makes_only_an_output_folder_gone_under_the_same_folder(tmp_path):
     base = tmp_path / "base"
     out = base / "new" / "out"
