@@ -2154,6 +2154,29 @@ def test_an_owner_file_the_full_disk_cannot_make_leaves_no_partial_folder(run, t
     assert [p.name for p in partial.iterdir()] == ["half-written.png"]
 
 
+def test_an_owner_file_the_full_disk_cannot_make_leaves_another_exports_empty_partial_folder(
+        run, tmp_path, capsys, monkeypatch):
+    """Another export made .out.partial a moment ago and has not made its owner file yet: this one, whose
+    owner file the full disk refused in it, removed only a folder of its own, not that one (which the other
+    then found gone: "another export ... is running")."""
+    import errno
+
+    import vlm.export
+
+    def full_open(file, *args, **kwargs):
+        if Path(file).name == OWNER:
+            raise OSError(errno.ENOSPC, "No space left on device", str(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(vlm.export, "open", full_open, raising=False)
+    partial = tmp_path / ".out.partial"
+    partial.mkdir()  # the other export's, empty until its owner file is made
+    assert export(str(run), "--out", str(tmp_path / "out"), "--episodes", "2", "--formats", "none",
+                  "--no-progress") == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert partial.is_dir()
+
+
 def test_an_export_whose_new_parent_another_failed_export_removed_makes_it_again(run, tmp_path, capsys,
                                                                                 monkeypatch):
     """Two exports started together into one new parent (--out new/a, --out new/b) both found new/ missing:
