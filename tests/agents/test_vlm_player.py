@@ -974,13 +974,14 @@ def test_a_stop_while_the_actor_waits_is_a_keyboard_interrupt_at_once(wait):
     assert fired and stopped_after < 1.0
 
 
-@pytest.mark.parametrize("given", ["path", "dot"])
+@pytest.mark.parametrize(("given", "new_run"), [("path", True), ("dot", True), ("path", False)])
 def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_new_run(
-        scripts, tmp_path, capsys, monkeypatch, given):
+        scripts, tmp_path, capsys, monkeypatch, given, new_run):
     """A train_ppo.py --force in another terminal moved the run aside while a VLM played it: the results, of
     the old run's game settings, went into the new run's folder (which may be another game's). Given as "."
     from inside the run, the replacement went unseen (the working folder moved aside with the old run) and
-    the results were written into the old run, which --force deletes."""
+    the results were written into the old run, which --force deletes. Seen before the new run is made (the
+    moment between --force's moves), the run folder is not made again for the results."""
     import agents.compare
 
     run = tmp_path / "run"
@@ -991,8 +992,9 @@ def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_ne
     def played_while_forced(*args, **kwargs):  # what --force does: the old run aside, a new run in its place
         played = play(*args, **kwargs)
         run.rename(tmp_path / ".run.replaced")
-        run.mkdir()
-        (run / "config.yaml").write_text(json.dumps({"env": "sokoban", "env_kwargs": {}}))
+        if new_run:
+            run.mkdir()
+            (run / "config.yaml").write_text(json.dumps({"env": "sokoban", "env_kwargs": {}}))
         return played
 
     monkeypatch.setattr(agents.compare, "play_vlm", played_while_forced)
@@ -1007,7 +1009,7 @@ def test_a_vlm_evaluation_of_a_run_replaced_meanwhile_writes_nothing_into_the_ne
     shown = arg if given == "path" else f". ({run})"  # "." is the old run now, where the shell is
     assert f"error: the run folder {shown}: was replaced while this evaluation played" in err
     assert "see what is there now and run the same command again" in err and "free some space" not in err
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+    assert (sorted(p.name for p in run.iterdir()) == ["config.yaml"]) if new_run else not run.exists()
     assert sorted(p.name for p in (tmp_path / ".run.replaced").iterdir()) == ["config.yaml"]
 
 
