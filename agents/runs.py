@@ -953,7 +953,7 @@ def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, P
     if (path.exists() or path.is_symlink()) and not force:
         raise ValueError(f"{flag} {path} exists; pass --force to replace it, or give a new file name")
     if make_folders:
-        folder = _made_in(path.parent, flag, path)
+        folder = _nearest_folder(path.parent, flag, path)
     elif not path.parent.is_dir():
         raise ValueError(f"{flag} {path}: {path.parent} is a file, not a folder" if path.parent.exists() else
                          f"{flag} {path}: no folder {path.parent}")
@@ -969,7 +969,7 @@ def check_output_folder(path: Path, flag: str, fix: str = "choose another place"
     about a folder not writable, where ``flag`` is no flag (a default folder: the flag that moves it)."""
     if path.exists() and not path.is_dir():
         raise ValueError(f"{flag} {path} is a file; give a folder")
-    folder = _made_in(path, flag, path)
+    folder = _nearest_folder(path, flag, path)
     if not os.access(folder, os.W_OK):
         raise ValueError(f"{flag} {path}: {folder} is not writable; {fix}")
 
@@ -1091,7 +1091,7 @@ def folders_made_for(folder: Path) -> Iterator[None]:
         raise
 
 
-def _made_in(folder: Path, flag: str, path: Path) -> Path:
+def _nearest_folder(folder: Path, flag: str, path: Path) -> Path:
     """The nearest existing folder at or above ``folder`` (where missing ones would be made)."""
     found = next(p for p in (folder.absolute(), *folder.absolute().parents) if os.path.lexists(p))
     if not found.is_dir():
