@@ -427,6 +427,32 @@ def test_a_checkpoint_that_fails_after_a_deleted_one_names_both_with_none_writte
     assert not list(run.glob("eval-*"))
 
 
+def test_a_stop_after_a_deleted_checkpoint_names_it_with_none_written(trained, scripts, tmp_path, capsys,
+                                                                     monkeypatch):
+    # A Ctrl-C in the second checkpoint's turn, the first deleted before its own and none written: the stop
+    # names the skipped one too, as a failure's error does (README), not "no new results written" alone.
+    import agents.train
+
+    run = tmp_path / "run"
+    first, second = trained_copy(trained, run)
+    real = agents.train.load_model
+
+    def deleted_then_stopped(cfg, ckpt, **kwargs):
+        if Path(ckpt) == first:
+            first.unlink()
+            return real(cfg, ckpt, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(agents.train, "load_model", deleted_then_stopped)
+    assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
+                                  "--no-video"]) == 130
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"warning: --checkpoint {first} was deleted before its turn")
+    assert err.endswith(f"\ninterrupted: no results written for {first} (deleted before its turn) and "
+                        f"{second}\n"), err
+    assert not list(run.glob("eval-*"))
+
+
 @pytest.mark.parametrize("given", [True, False])
 def test_a_lone_checkpoint_deleted_before_its_load_is_one_error(trained, scripts, tmp_path, capsys,
                                                                 monkeypatch, given):
