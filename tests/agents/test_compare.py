@@ -2006,6 +2006,8 @@ def test_a_report_folder_another_failed_comparison_removed_is_made_again(scripts
         runs = play(*a, **kw)
         if how != "moved with the folder above":
             remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
+            for k in range(len(other_made)):  # their inode numbers taken: the folder made again is another
+                (tmp_path / f"other-{k}").mkdir()
         else:
             base.rename(tmp_path / ".base.replaced")
             base.mkdir()

@@ -513,6 +513,8 @@ def test_a_vlms_results_folder_another_failed_evaluation_removed_is_made_again(s
         played = play(*args, **kwargs)
         if how != "moved with the folder above":
             remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
+            for k in range(len(other_made)):  # their inode numbers taken: the folder made again is another
+                (tmp_path / f"other-{k}").mkdir()
         else:
             base.rename(tmp_path / ".base.replaced")
             base.mkdir()
