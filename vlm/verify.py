@@ -39,20 +39,30 @@ up to the next punctuation mark, dash (" - ", "--", "—"), line end, "is" or co
 (``_NEGATION``): a reply is credited only where its answer stays the same without that ("Not RIGHT", "B, not
 C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). A verdict on the answer takes
 back the word before it, and a number just before that word, or before it and one word more, with it ("5
-apples", "3 red cubes", "None yet"): "is not" (isn't, isnt, was not, wasn't, would not be) with correct,
-right, true, valid, a good answer or the answer, or "is" (was, would be) with wrong, incorrect, false,
-invalid, a bad answer or the wrong answer/option (``_DENIED``: "Option B is not correct", "B is wrong" are
-none), in every answer, a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall",
-"DOWN is not correct" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict that
-says it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for
-the moves alone). So does a verdict on the move, "is" with unsafe, fatal, deadly, a mistake, an error, a bad
-move/idea/choice or the wrong move/choice, or "is not" with safe or a good move/idea/choice (``_REJECTED``:
-"Moving UP would be a mistake" is none), except in a worst answer, which asks for the fatal moves ("DOWN is
-fatal" names DOWN there); "UP is not blocked" and "UP is not wrong" are UP. Either verdict said of which,
-that or this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, takes
-it back too ("UP, which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong",
-"UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not
-wrong" are UP), never after yes or no, whose "that" is the question's ("No, that would be a mistake" is no).
+apples", "3 red cubes", "None yet"). The verdicts are closed word lists; a noun after one says whether it is
+on the answer (answer, option) or on the move (move, idea, choice, direction). On the answer (``_DENIED``):
+"is not" (isn't, isnt, was not, wasn't, would not be) with correct, right, true or valid, a good, valid or
+correct answer/option, or the/my (correct, right, final) answer/option; "is" (was, would be) with wrong,
+incorrect, false or invalid, or a/the bad, wrong, incorrect or invalid answer/option ("Option B is not
+correct", "B is wrong", "B is an incorrect answer" are none), in every answer, a Snake worst answer too
+("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct" name no move there, so
+score 0 where DOWN is fatal: read as the move, a verdict that says it is no fatal one, "DOWN is wrong, LEFT",
+would credit a move the reply took back; the prompt asks for the moves alone). So does a verdict on the move
+(``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, a mistake or an error, or a bad, wrong,
+incorrect, false, invalid, illegal, unsafe, fatal, deadly or dangerous move/idea/choice/direction (with a,
+the or no article: "the wrong direction", "an invalid move", "wrong move"); "is not" with safe or legal, or a
+good, safe, valid, legal, right, correct or true move/idea/choice/direction ("not a valid move", "not the
+right direction"): "Moving UP would be a mistake", "UP is illegal" are none, except in a worst answer, which
+asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous", "DOWN is not a valid move" name DOWN there).
+"UP is not blocked", "UP is not wrong", "UP is not dangerous" are UP. Either verdict said of which, that or
+this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, or of "which"
+right after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP
+-- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are none;
+"UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone ("not" for "is not")
+past such a mark, dash or bracket where it ends its clause or goes on with because, since or as ("UP -
+wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit
+walls" keep UP). Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and
+"No - wrong" are no.
 An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
@@ -221,30 +231,46 @@ _IS_NOT = r"(?:(?:is|was)(?:\s{1,3}not|n['’]?t)|would(?:\s{1,3}not|n['’]?t)\
 # not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
 # Not after yes or no, whose "that" is the question's ("Should it go UP? No, that would be a mistake" is no).
 _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
-_POINTER = (r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s{1,3}\(\s{0,3})"
-            r"(?:which|that|this)")
+# A punctuation mark, dash or opening bracket after the answer, before a pointer or a verdict alone.
+_SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s{1,3}\(\s{0,3})"
+# "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
+_POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 _POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s)"
 _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
+# The verdicts are closed word lists. A noun after one says what it is about: the move ("a bad move", "the
+# wrong direction") or the answer ("a bad answer", "not a valid option"); a bare verdict word before a move
+# noun ("DOWN is wrong move", "UP: invalid move") is one on the move.
 # A verdict on the answer: it is not right ("is not" with _RIGHT) or it is false ("is" with _FALSE). It
 # takes the answer back in every answer, a Snake worst answer too, where "DOWN is incorrect" may say that
 # DOWN is no fatal move as "DOWN is not correct" may: read as the move named, it could credit a move the
 # reply took back.
-_RIGHT = (r"(?:correct|right|true|valid|an?\s{1,3}good\s{1,3}answer|"
-          r"(?:the|my)\s{1,3}(?:(?:correct|right|final)\s{1,3})?answer)\b")
-_FALSE = (r"(?:wrong|incorrect|false|invalid|an?\s{1,3}bad\s{1,3}answer|"
-          r"the\s{1,3}wrong\s{1,3}(?:answer|option))\b")
+_MOVE_NOUN = r"\s{1,3}(?:move|idea|choice|direction)\b"
+_ANSWER_NOUN = r"\s{1,3}(?:answer|option)\b"
+_RIGHT = (r"(?:(?:correct|right|true|valid)\b(?!" + _MOVE_NOUN + r")|(?:an?\s{1,3}(?:good|valid|correct)|"
+          r"(?:the|my)(?:\s{1,3}(?:correct|right|final))?)" + _ANSWER_NOUN + ")")
+_FALSE = (r"(?:(?:wrong|incorrect|false|invalid)\b(?!" + _MOVE_NOUN + r")|"
+          r"(?:an?|the)\s{1,3}(?:bad|wrong|incorrect|invalid)" + _ANSWER_NOUN + ")")
+# A verdict alone after a punctuation mark, dash or opening bracket ("UP - wrong", "UP: wrong", "UP (fatal)")
+# where it ends its clause, or goes on with because, since or as: "UP - wrong moves hit walls" is none.
+_CLAUSE_END = r"(?=\s{0,3}(?:[^\w\s]|$)|\s{1,3}(?:because|since|as)\b)"
 _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _IS + r"\s{1,3}" + _FALSE
                      + r")|" + _POINTED + r"(?=" + _POINTER_IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _POINTER_IS
-                     + r"\s{1,3}" + _FALSE + r")", re.IGNORECASE)
+                     + r"\s{1,3}" + _FALSE + "|" + _SEP + r"(?:not\s{1,3}" + _RIGHT + "|" + _FALSE + ")"
+                     + _CLAUSE_END + ")", re.IGNORECASE)
 # The same for a verdict that the move is bad ("UP is not safe", "Moving UP would be a mistake", "UP, which
-# is fatal"): read as any other words, the answer rejected was credited. Not in a worst answer, which asks
-# for the bad moves ("DOWN is fatal" names DOWN there); "UP is not fatal" keeps UP.
-_BAD = (r"(?:unsafe|fatal|deadly|an?\s{1,3}(?:mistake|error|bad\s{1,3}(?:move|idea|choice))|"
-        r"the\s{1,3}wrong\s{1,3}(?:move|choice))\b")
-_NOT_GOOD = r"(?:safe|an?\s{1,3}good\s{1,3}(?:move|idea|choice))\b"
+# is fatal", "UP is the wrong direction", "UP is illegal"): read as any other words, the answer rejected was
+# credited. Not in a worst answer, which asks for the bad moves ("DOWN is fatal" names DOWN there); "UP is not
+# fatal" keeps UP. Every bare word of _FALSE and _RIGHT is here before a move noun, so such a verdict is
+# always one on the move ("DOWN is wrong move" names DOWN in a worst answer, as "the wrong move" does).
+_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal)\b|an?\s{1,3}(?:mistake|error)\b|"
+        r"(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|false|invalid|illegal|unsafe|fatal|deadly|dangerous)"
+        + _MOVE_NOUN + ")")
+_NOT_GOOD = (r"(?:(?:safe|legal)\b|(?:(?:an?|the)\s{1,3})?(?:good|safe|valid|legal|right|correct|true)"
+             + _MOVE_NOUN + ")")
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + r"\s{1,3}" + _BAD + "|" + _IS_NOT + r"\s{1,3}" + _NOT_GOOD
                        + r")|" + _POINTED + r"(?=" + _POINTER_IS + r"\s{1,3}" + _BAD + "|" + _POINTER_IS_NOT
-                       + r"\s{1,3}" + _NOT_GOOD + ")", re.IGNORECASE)
+                       + r"\s{1,3}" + _NOT_GOOD + "|" + _SEP + r"(?:not\s{1,3}" + _NOT_GOOD + "|" + _BAD + ")"
+                       + _CLAUSE_END + ")", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

@@ -1950,3 +1950,79 @@ def test_a_count_with_its_noun_reads_no_noun_as_zero_over_other_nouns_counts() -
         problem = spec_problem({**INTEGER, "noun": noun})
         assert problem is not None and "'noun'" in problem, noun
     assert spec_problem({**INTEGER, "noun": None}) is None and spec_problem(apples) is None
+
+
+def test_a_verdict_with_a_move_noun_legality_or_danger_takes_the_answer_back() -> None:
+    """"UP is not a valid move", "UP is an invalid move", "UP is a wrong move", "UP is the wrong direction",
+    "UP is illegal", "UP is dangerous" scored 1 where UP is the answer: the verdicts knew "a bad move" and
+    "the wrong move" but no other adjective before a move noun, no direction, and neither danger nor
+    legality. They take the answer back now; a verdict that says the move is right, or denies a bad one,
+    keeps it."""
+    two = WORD | {"choices": ["UP", "LEFT"]}
+    for reply, spec in (("UP is not a valid move", WORD), ("UP is an invalid move", WORD),
+                        ("UP is a wrong move", WORD), ("UP is the wrong direction", WORD),
+                        ("UP is illegal", WORD), ("UP is dangerous", WORD), ("UP is not legal", WORD),
+                        ("UP is not a legal move", WORD), ("UP is an illegal move", WORD),
+                        ("UP is a dangerous move", WORD), ("UP is a fatal move", WORD),
+                        ("UP is not the right direction", two), ("UP would not be the correct move", WORD),
+                        ("UP is wrong direction", WORD), ("UP is not a safe move", WORD),
+                        ("UP is a bad direction", WORD), ("UP, which is an invalid move", WORD),
+                        ("B is an incorrect answer", CHOICE), ("B is a wrong answer", CHOICE),
+                        ("B is not a valid option", CHOICE), ("B is not the right option", CHOICE),
+                        ("5 is an invalid answer", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply, spec in (("UP is not blocked", WORD), ("UP is not wrong", WORD), ("UP is safe", WORD),
+                        ("UP, which is safe", WORD), ("UP is valid", WORD),
+                        ("UP is the right direction", two), ("The wrong move is DOWN, so UP", two),
+                        ("UP is not a wrong move", WORD), ("UP is not dangerous", WORD),
+                        ("UP is not illegal", WORD), ("UP is a valid move", WORD),
+                        ("UP is the correct move", WORD), ("The dangerous move is DOWN, so UP", two),
+                        ("UP is not the wrong direction", WORD), ("B is a valid option", CHOICE)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_a_bare_verdict_after_a_dash_colon_or_which_takes_the_answer_back() -> None:
+    """"UP which is wrong" (no comma), "UP - wrong", "UP: wrong" scored 1 where UP is the answer: a verdict
+    pointing back needed a punctuation mark, dash or bracket and then which/that/this. "which" right after
+    the word counts too, and a verdict alone after a punctuation mark, dash or opening bracket that ends its
+    clause (or goes on with because, since or as) takes the word before back; a verdict that says it is
+    right, an adjective before another noun, and yes or no before it keep it."""
+    two = WORD | {"choices": ["UP", "LEFT"]}
+    for reply, spec in (("UP which is wrong", WORD), ("UP - wrong", WORD), ("UP: wrong", WORD),
+                        ("UP which would be fatal", WORD), ("UP which isn't correct", WORD),
+                        ("UP (wrong)", WORD), ("UP -- dangerous", WORD), ("UP \u2014 illegal.", WORD),
+                        ("UP: not safe", WORD), ("UP - wrong move", WORD), ("UP: a bad move", WORD),
+                        ("UP, wrong", WORD), ("UP - wrong because it hits the wall", WORD),
+                        ("UP: the wrong direction!", WORD), ("UP: not correct", WORD),
+                        ("B: wrong", CHOICE), ("5 apples: wrong", INTEGER), ("(3, 4) - wrong", COORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    for reply, spec in (("UP - safe", WORD), ("UP: not wrong", WORD), ("UP which is safe", WORD),
+                        ("UP which is not wrong", WORD), ("UP: wrongly drawn as blocked", WORD),
+                        ("UP. Dangerous moves are DOWN and RIGHT", two), ("UP - wrong moves hit walls", WORD),
+                        ("The move which is wrong is DOWN, so UP", two), ("UP: valid", WORD),
+                        ("UP - the right direction", two), ("No - wrong", YES_NO), ("No: dangerous", YES_NO),
+                        ("No (illegal)", YES_NO), ("5: correct", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    # The trainers' rewards read them as score_predictions does.
+    rewards = load_rewards()
+    gt = ground_truth_json(record(WORD))
+    for reply, want in (("UP which is wrong", 0.0), ("UP - wrong", 0.0), ("UP is dangerous", 0.0),
+                        ("UP - safe", 1.0)):
+        assert rewards.compute_score(wrap(reply), gt)["accuracy"] == want, reply
+
+
+def test_a_worst_answer_splits_the_new_verdicts_on_the_move_from_those_on_the_answer() -> None:
+    """In a Snake <worst_answer> a verdict on the move (dangerous, illegal, not legal, a wrong/invalid move,
+    not a valid move, the wrong direction) names the move, as the worst answer asks for the fatal moves; a
+    verdict on the answer (wrong, an incorrect answer, not a valid option), bare after a dash or colon or
+    after "which" too, takes it back there as everywhere."""
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is dangerous", "DOWN is illegal", "DOWN is not legal", "DOWN is a wrong move",
+                  "DOWN is an invalid move", "DOWN is not a valid move", "DOWN is the wrong direction",
+                  "DOWN is wrong direction", "DOWN is a fatal move", "DOWN is not the correct direction",
+                  "DOWN which is fatal", "DOWN - dangerous", "DOWN: fatal", "DOWN - wrong move",
+                  "DOWN (illegal)"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    for worst in ("DOWN which is wrong", "DOWN - wrong", "DOWN: wrong", "DOWN (wrong)", "DOWN: not correct",
+                  "DOWN is an incorrect answer", "DOWN is not a valid option", "DOWN is a wrong answer"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
