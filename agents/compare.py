@@ -46,6 +46,7 @@ from agents.evaluation import (
 from agents.interrupts import settled, uninterruptible
 from agents.machine import gpu_alloc_failed, memory_bytes, memory_refused
 from agents.preflight import memory_shortfall
+from agents.presets import policy_label
 from agents.runs import (
     RunError,
     check_output_folder,
@@ -979,7 +980,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         env_kwargs = eval_kwargs(cfg["env_kwargs"])  # a two-player game is scored against the greedy bot
         # Absolute, as evaluate's JSON and the export's meta.json: the report is read from anywhere later.
         about = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
-                 "policy": cfg.get("policy"), "step": int(model.num_timesteps)}
+                 "policy": policy_label(cfg), "step": int(model.num_timesteps)}  # tiny+LSTM: as trained
     for p in players:
         if p.env != env:
             raise CompareError(f"VLM player for {p.env!r} cannot play --env {env!r}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,3 +20,9 @@ PRESETS: dict[str, Preset] = {
     "medium": Preset((64, 64, 64), 512),
     "10m": Preset((64, 128, 128), 768),  # the headline specialist, the CUDA default
 }
+
+
+def policy_label(cfg: Mapping[str, Any]) -> str:
+    """A run's policy as training's start line and compare's report name it: ``tiny+LSTM`` for a
+    ``--recurrent`` run, whose parameter count holds the LSTMs, not the preset's alone."""
+    return f"{cfg.get('policy')}{'+LSTM' if cfg.get('recurrent') else ''}"

@@ -44,6 +44,7 @@ from agents.interrupts import (
 )
 from agents.machine import gpu_alloc_failed, memory_refused, out_of_memory
 from agents.policies import count_params, policy_kwargs
+from agents.presets import policy_label
 from agents.runs import (
     CHECKPOINT_ERRORS,
     ENV_ATTR,
@@ -596,8 +597,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 bar.close()
 
         try:  # from the start line on (a run folder with tb/ is kept), a stop saves a checkpoint
-            lstm = "+LSTM" if cfg.get("recurrent") else ""  # the count holds the LSTMs, not the preset alone
-            print(f"depthfirst: env={cfg['env']} device={model.device} policy={cfg['policy']}{lstm} "
+            print(f"depthfirst: env={cfg['env']} device={model.device} policy={policy_label(cfg)} "
                   f"({n_params:,} parameters) envs={cfg['num_envs']} workers={venv.num_workers} -> {run}")
             # Said as a run starts, and as a --resume moves it onto a CPU: it was not said then.
             moved = trained_on is not None and trained_on.partition(":")[0] != "cpu"

@@ -547,6 +547,14 @@ def test_recurrent_ppo_trains_loads_and_evaluates(scripts, tmp_path, capsys):
     assert f" policy=tiny+LSTM ({params:,} parameters) " in capsys.readouterr().out
     assert scripts.evaluate.main([str(run), "--episodes", "3", "--json", "--no-video"]) == 0
     assert json.loads(capsys.readouterr().out)["episodes"] == 3
+    # compare's report named it specialist-tiny, beside the LSTMs' parameter count, where training says
+    # tiny+LSTM (tiny alone has 415,605).
+    out = tmp_path / "report"
+    assert scripts.compare.main(["--env", "snake", "--specialist", str(run), "--episodes", "1", "--max-steps",
+                                 "4", "--no-progress", "--out", str(out)]) == 0
+    (player,) = json.loads((out / "report.json").read_text())["players"]
+    assert player["name"] == "specialist-tiny+LSTM" and player["parameters"] == params, player
+    assert "| specialist-tiny+LSTM (specialist) |" in (out / "report.md").read_text()
 
 
 def test_two_player_runs_are_scored_against_the_greedy_bot_whatever_they_trained_on(tmp_path):
