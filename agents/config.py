@@ -271,7 +271,12 @@ def read_choices(cfg: dict[str, Any]) -> None:
 def load_config(env: str | None, path: str | Path | None = None) -> dict[str, Any]:
     """Defaults < the env's preset ``configs/<env>.yaml`` (a built-in game's) < the user's ``--config`` file
     (any part of a config; its ``env`` names the game when ``env`` is None)."""
+    from envs import BUILTIN_GAMES, GAMES
+
     own = read_yaml(Path(path), "--config", env) if path else {}
+    named = own.get("env")  # as typed, for the error
+    if isinstance(named, str):  # in any case, as --env takes it (env: Snake beside --env snake)
+        own["env"] = any_case(GAMES)(named)
     if env is None:
         env = own.get("env")
         if env is None:
@@ -279,9 +284,7 @@ def load_config(env: str | None, path: str | Path | None = None) -> dict[str, An
         if not isinstance(env, str):  # a list or mapping: no preset file name, and unhashable
             raise ValueError(f"--config {path}: env must be a game's name, got {env!r}")
     elif own.get("env") not in (None, env):
-        raise ValueError(f"--config {path} is for env {own['env']!r}, not --env {env}")
-    from envs import BUILTIN_GAMES, GAMES
-
+        raise ValueError(f"--config {path} is for env {named!r}, not --env {env}")
     env = any_case(GAMES)(env)  # in any case, as --env takes it
     if env not in GAMES:  # before a preset path is built from it: env: ../x read configs/../x.yaml
         where = f"--config {path}: " if own.get("env") == env else "--env: "

@@ -472,3 +472,17 @@ def test_an_unknown_device_is_named_as_typed(script, argv, scripts, tmp_path, ca
     err = capsys.readouterr().err
     assert "--device: unknown device 'GPU' (use auto, cpu, cuda[:N] or mps)" in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_config_files_env_in_any_case_matches_the_env_flag(scripts, tmp_path, capsys):
+    # `--env snake --config mine.yaml` with `env: Snake` there was "--config mine.yaml is for env 'Snake',
+    # not --env snake", though the file alone was taken as snake; another game is still refused.
+    from agents.config import load_config
+
+    file = tmp_path / "mine.yaml"
+    file.write_text("env: Snake\n")
+    assert load_config("snake", file)["env"] == "snake"
+    assert scripts.train_ppo.main(["--env", "sokoban", "--config", str(file), "--run-dir",
+                                   str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"error: --config {file} is for env 'Snake', not --env sokoban\n"
+    assert not (tmp_path / "run").exists()
