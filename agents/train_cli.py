@@ -233,6 +233,23 @@ def follow_new_settings(cfg: dict[str, Any], old: dict[str, Any], given: Collect
     return followed
 
 
+def fit_preset_batch(cfg: dict[str, Any], given: Collection[str], config: str | None
+                     ) -> dict[str, tuple[int, str]]:
+    """The env preset's fixed ``ppo.batch_size`` (2,048 of Sokoban's 64 boards × 128 steps) set to auto where
+    it exceeds a smaller rollout (``--num-envs 8`` to try a run, or a ``--config`` file's ``num_envs``): it
+    was refused, naming a batch size the user never chose. A batch size given by flag, ``--set`` or
+    ``--config`` (unless it is the preset's own) is still refused; the preset's runs are unchanged. Returned
+    as ``follow_new_settings`` returns its values, for ``note_followed``."""
+    ppo = cfg["ppo"]
+    batch, n_steps, num_envs = ppo.get("batch_size"), ppo.get("n_steps"), cfg["num_envs"]
+    if ("ppo.batch_size" in given or not all(type(v) is int for v in (batch, n_steps, num_envs))
+            or batch <= n_steps * num_envs or batch != load_config(cfg["env"])["ppo"]["batch_size"]):
+        return {}
+    ppo["batch_size"] = "auto"
+    by = [name for key, name in (("num_envs", "--num-envs"), ("ppo.n_steps", "ppo.n_steps")) if key in given]
+    return {"ppo.batch_size": (batch, " and ".join(by) or f"num_envs of --config {config}")}
+
+
 def workers_by_core(env: Any) -> bool:
     """Whether ``env``'s automatic worker count is one per core: a game stepped in process has 0 on every
     machine, so a count in its config was set by hand."""
@@ -247,10 +264,13 @@ def note_followed(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> 
     the automatic one, so the flag (or --set) that keeps it is named."""
     for key, (old, by) in followed.items():
         if key == "ppo.batch_size":
+            n_steps, num_envs = cfg["ppo"]["n_steps"], cfg["num_envs"]
+            rollout = n_steps * num_envs  # a batch size above it is refused: no --set keeps it
+            keep = (f"give --set {key}={old} to keep {old:,}" if old <= rollout else
+                    f"{old:,} exceeds ppo.n_steps × --num-envs, {n_steps} × {num_envs} = {rollout:,}")
             if cfg["ppo"]["batch_size"] != old:
                 print(f"note: {key} follows the new {by}, {old:,} -> {cfg['ppo']['batch_size']:,} (the "
-                      f"automatic value, each rollout in {MINIBATCHES} minibatches; give --set {key}={old} "
-                      f"to keep {old:,})", file=sys.stderr)
+                      f"automatic value, each rollout in {MINIBATCHES} minibatches; {keep})", file=sys.stderr)
         elif key == "num_workers":
             print(f"note: {key} follows {by}, {old} -> {cfg[key]} worker "
                   f"process{'es' * (cfg[key] != 1)} (the automatic value; "
@@ -277,6 +297,7 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace
     cfg = apply_set(cfg, args.set)
     read_choices(cfg)  # the --config file's and --set's, in any case as the flags take them
     followed = follow_new_settings(cfg, old, given)
+    followed.update(fit_preset_batch(cfg, given, args.config))
     add_game_flags(cfg["env"], cfg["env_kwargs"], args)
     typed = set_options(args.set)  # errors name --set env_kwargs.KEY for these, as typed
     try:

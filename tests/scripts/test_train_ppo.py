@@ -648,6 +648,47 @@ def test_intervals_a_config_files_total_chose_follow_a_new_total(scripts, tmp_pa
     assert "already exists" in err and "note:" not in err, err
 
 
+@pytest.mark.parametrize("env", ["snake", "snake_duel", "sokoban", "rotation", "gameboy", "pokemon_red"])
+def test_a_presets_batch_size_fits_fewer_boards(env, scripts, tmp_path, monkeypatch, capsys):
+    # `--env sokoban --num-envs 8` was refused: "ppo.batch_size (2048) exceeds ppo.n_steps × --num-envs
+    # (128 × 8 = 1024)", a batch size the preset fixed, not the user. Too large for the smaller rollout, it
+    # is auto's eighth, said in a note; a default run keeps the preset's; one given is still refused.
+    import agents.train
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    seen = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, *args, **kwargs: seen.append(cfg))
+    game = {"gameboy": ["--game", "depthfirst_test", "--state", "none"],
+            "pokemon_red": ["--rom", str(TEST_CARTRIDGE), "--state", "none"]}.get(env, [])
+    preset = yaml.safe_load((ROOT / "configs" / f"{env}.yaml").read_text())
+    n_steps, fixed = preset["ppo"]["n_steps"], preset["ppo"]["batch_size"]
+    argv = ["--env", env, *game, "--device", "cpu", "--policy", "tiny", "--no-progress"]
+    assert scripts.train_ppo.main([*argv, "--run-dir", str(tmp_path / "default")]) == 0
+    # The default run's batch size, as before: the preset's, Snake's auto an eighth of 64 boards' rollout
+    assert seen[-1]["ppo"]["batch_size"] == {"snake": 1_024}.get(env, 2_048) and "note:" not in \
+        capsys.readouterr().err
+    for boards in (8, 1):
+        rollout = n_steps * boards
+        follows = fixed != "auto" and fixed > rollout
+        expected = fixed if fixed != "auto" and not follows else rollout // 8
+        assert scripts.train_ppo.main([*argv, "--num-envs", str(boards), "--run-dir",
+                                       str(tmp_path / f"run{boards}")]) == 0, capsys.readouterr().err
+        assert seen[-1]["ppo"]["batch_size"] == expected, boards
+        notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+        assert notes == ([f"note: ppo.batch_size follows the new --num-envs, 2,048 -> {expected:,} (the "
+                          "automatic value, each rollout in 8 minibatches; 2,048 exceeds ppo.n_steps × "
+                          f"--num-envs, {n_steps} × {boards} = {rollout:,})"] if follows else []), notes
+    # A batch size the user gives, with --set or in a --config file, is still refused where it cannot fit.
+    (tmp_path / "mine.yaml").write_text("ppo: {batch_size: 4096}\n")
+    for given, batch in ((["--set", "ppo.batch_size=2048"], 2048),
+                         (["--config", str(tmp_path / "mine.yaml")], 4096)):
+        assert scripts.train_ppo.main([*argv, *given, "--num-envs", "1", "--run-dir",
+                                       str(tmp_path / "no")]) == 2
+        assert f"ppo.batch_size ({batch}) exceeds ppo.n_steps × --num-envs ({n_steps} × 1" in \
+            capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+
+
 def test_a_batch_size_a_config_files_boards_chose_follows_new_boards(scripts, tmp_path, monkeypatch, capsys):
     # A 16-board run's config.yaml given as --config with --num-envs 64 kept its ppo.batch_size 256, auto's
     # for 16 boards: 32 minibatches an epoch, not auto's 8 (1,024). As for intervals and a new total, a
