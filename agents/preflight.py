@@ -154,7 +154,7 @@ def rom_flag_named(error: RomError, flag: str) -> Exception:
     the game names the file only. Left as it is where that line names a flag already (``--game``, ``--rom``)
     or PyBoy is missing (``PyBoyMissingError``: no ROM fixes that)."""
     first, newline, rest = str(error).partition("\n")
-    if isinstance(error, ImportError) or "--" in first:
+    if isinstance(error, ImportError) or re.search(r"(^|\s)--\w", first):  # a flag, not a path's "--"
         return error
     end = "." if first.endswith(".") else ""
     return ValueError(f"{first.removesuffix('.')} (change {flag}){end}{newline}{rest}")

@@ -645,3 +645,21 @@ def test_resume_names_a_damaged_start_state_by_its_config_key_not_by_a_flag(tmp_
     assert err.startswith(f"error: --resume {run}: the run's start state {state} (env_kwargs.state in its "
                           "config.yaml) cannot be loaded"), err
     assert "--state" not in err and "Traceback" not in err
+
+
+def test_a_rom_error_names_the_flag_beside_a_path_holding_two_dashes():
+    # `--rom /data/roms--old/zeros.gb` said "error: pokemon_red: /data/roms--old/zeros.gb is not a Game Boy
+    # ROM: ..." without "(change --rom)": the path's "--" was taken for a flag the line named already.
+    from agents.preflight import rom_flag_named
+    from envs.gameboy.roms import RomError
+
+    for first, named in (("pokemon_red: /data/roms--old/zeros.gb is not a Game Boy ROM: cut short.",
+                          "pokemon_red: /data/roms--old/zeros.gb is not a Game Boy ROM: cut short (change "
+                          "--rom)."),
+                         ("gameboy/tetris: no ROM file at /--/tetris.gb", "gameboy/tetris: no ROM file at "
+                                                                          "/--/tetris.gb (change --rom)"),
+                         ("--game kirby needs its own ROM", "--game kirby needs its own ROM"),
+                         ("x.gb is unknown; to proceed anyway pass --allow-unknown-rom to train_ppo.py",
+                          "x.gb is unknown; to proceed anyway pass --allow-unknown-rom to train_ppo.py")):
+        error = RomError(f"{first}\n  Copy it again")
+        assert str(rom_flag_named(error, "--rom")) == f"{named}\n  Copy it again"
