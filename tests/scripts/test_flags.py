@@ -486,3 +486,13 @@ def test_a_config_files_env_in_any_case_matches_the_env_flag(scripts, tmp_path, 
                                    str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == f"error: --config {file} is for env 'Snake', not --env sokoban\n"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_device_is_lowered_only_where_it_has_a_form_torch_names():
+    # Whole names only: a prefix match lowered `CPUs` to 'cpus', and its error named what was never typed.
+    from agents.config import device_name
+
+    for typed, read in (("CPU", "cpu"), ("Cuda:1", "cuda:1"), ("MPS", "mps"), ("AUTO", "auto"),
+                        ("CPUs", "CPUs"), ("CUDA:", "CUDA:"), ("CUDA:x", "CUDA:x"), ("GPU", "GPU"),
+                        ("xCPU", "xCPU")):
+        assert device_name(typed) == read, typed
