@@ -3170,3 +3170,14 @@ def test_a_vlm_alone_given_an_option_its_game_has_not_is_told_its_options(script
             assert err == f"error: {named} does not apply to --env snake ({options})\n", err
     assert server.hits == 0
     assert not (tmp_path / "out").exists()
+
+
+def test_an_option_at_what_evaluation_plays_is_not_refused():
+    # opponent=greedy, swarm=false and the default swarm_prob are what evaluation plays: accepted (a hand
+    # mutant refusing any swarm given passed the refusal tests).
+    from agents.preflight import refuse_fixed_options
+
+    refuse_fixed_options("snake_duel", {"opponent": "greedy"}, ["opponent"])
+    refuse_fixed_options("pokemon_red", {"swarm": False, "swarm_prob": 0.5}, ["swarm", "swarm_prob"])
+    with pytest.raises(ValueError, match=r"^--set env_kwargs\.swarm=True: evaluation starts every episode"):
+        refuse_fixed_options("pokemon_red", {"swarm": True}, ["swarm"])

@@ -2278,3 +2278,16 @@ def test_a_redirects_location_is_shown_on_one_line_with_its_control_characters_e
     with ChatServer(default=lambda b: moved) as server, pytest.raises(ChatConfigError) as exc:
         client(server).complete("q", [IMG])
     assert "to https://llm.example/\\x1b[2Jv1: give" in str(exc.value) and "\x1b" not in str(exc.value)
+
+
+def test_a_cache_dir_under_a_file_is_told_which_file_is_in_the_way(tmp_path):
+    # The check no longer makes the folder, so a file above it is named by the check itself (a hand mutant
+    # that dropped that check left "Not a directory", naming no file, and passed).
+    from agents.vlm_cache import check_cache_dir
+
+    (tmp_path / "notes").write_text("mine")
+    with pytest.raises(ValueError) as e:
+        check_cache_dir(tmp_path / "notes" / "deep" / "cache", "--cache-dir")
+    assert str(e.value) == (f"--cache-dir cannot be used: {tmp_path / 'notes'} is a file, not a folder; give "
+                            "another folder with --cache-dir, or pass --no-cache")
+    assert (tmp_path / "notes").read_text() == "mine"
