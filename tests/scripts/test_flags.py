@@ -496,3 +496,17 @@ def test_a_device_is_lowered_only_where_it_has_a_form_torch_names():
                         ("CPUs", "CPUs"), ("CUDA:", "CUDA:"), ("CUDA:x", "CUDA:x"), ("GPU", "GPU"),
                         ("xCPU", "xCPU")):
         assert device_name(typed) == read, typed
+
+
+def test_reading_choices_takes_auto_and_leaves_other_values_to_their_checks():
+    # Hand mutants survived: 'policy: AUTO' (a config's default word) left for 'unknown preset', and a value
+    # that is no text (obs: 3, game: null, env_kwargs as a list) read as one, a traceback, not its error.
+    from agents.config import read_choices
+
+    cfg = {"policy": "AUTO", "cuda_policy": "Auto", "device": "GPU", "env_kwargs": {"obs": 3, "game": None}}
+    read_choices(cfg)
+    assert cfg == {"policy": "auto", "cuda_policy": "auto", "device": "GPU",
+                   "env_kwargs": {"obs": 3, "game": None}}
+    listed = {"env_kwargs": ["obs"], "device": 0}
+    read_choices(listed)
+    assert listed == {"env_kwargs": ["obs"], "device": 0}
