@@ -259,7 +259,7 @@ def load_state_file(pb: Any, path: Path, rom: Path, rom_bytes: bytes, data: byte
         raise StateError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions"
                          ) from None
     # First: a state of another cartridge of this memory layout loads below without a word
-    check_state_record(Path(path), rom, rom_bytes)
+    check_state_record(Path(path), data, rom, rom_bytes)
     version = save_emulator(pb)[0]
     try:
         load_checked(pb, data, version)

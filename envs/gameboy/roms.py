@@ -124,20 +124,22 @@ def state_record(state: Path) -> Path:
     return state.with_name(state.name + ".json")
 
 
-def rom_record(rom_bytes: bytes) -> dict[str, str]:
-    """What a state's record holds: the ROM it was made on (a PyBoy state names none) and the PyBoy."""
+def rom_record(rom_bytes: bytes, state: bytes) -> dict[str, str]:
+    """What the record of the state ``state`` holds: the ROM it was made on (a PyBoy state names none),
+    the state's own SHA-1 (a state replaced by hand keeps no record of another) and the PyBoy."""
     try:
         version = importlib.metadata.version("pyboy")
     except importlib.metadata.PackageNotFoundError:  # a PyBoy run from its source: the state still written
         version = "unknown"
     return {"rom_sha1": hashlib.sha1(rom_bytes).hexdigest(), "rom_title": cartridge_title(rom_bytes),
-            "pyboy_version": version}
+            "state_sha1": hashlib.sha1(state).hexdigest(), "pyboy_version": version}
 
 
-def check_state_record(state: Path, rom: Path, rom_bytes: bytes) -> None:
-    """Refuse (``StateError``) the start state ``state`` for the ROM ``rom`` (its bytes ``rom_bytes``) where
-    the state's record (``state_record``, written by make_state.py and play_gameboy.py) names another ROM,
-    or cannot be read. A state without one (made before records were, or elsewhere) is not checked."""
+def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) -> None:
+    """Refuse (``StateError``) the start state ``state`` (its bytes ``data``) for the ROM ``rom`` (its bytes
+    ``rom_bytes``) where the state's record (``state_record``, written by make_state.py and
+    play_gameboy.py) is another state's, names another ROM, or cannot be read. A state without one (made
+    before records were, or elsewhere) is not checked."""
     record = state_record(Path(state))
     try:
         made = json.loads(record.read_text(encoding="utf-8"))
@@ -147,10 +149,18 @@ def check_state_record(state: Path, rom: Path, rom_bytes: bytes) -> None:
         if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:  # a state's name at the limit: none
             return
         made = f"{type(e).__name__}: {e}"
-    if not (isinstance(made, dict) and all(isinstance(made.get(k), str) for k in ("rom_sha1", "rom_title"))):
-        why = made if isinstance(made, str) else "no rom_sha1 and rom_title in it"
+    keys = ("rom_sha1", "rom_title", "state_sha1")
+    if not (isinstance(made, dict) and all(isinstance(made.get(k), str) for k in keys)):
+        why = made if isinstance(made, str) else f"no {', '.join(keys)} in it"
         raise StateError(state, f"has a ROM record {record} that cannot be read ({why}): delete it to load "
                          "the state unchecked, or make the state again with scripts/make_state.py")
+    # First: a state copied over one with a record is no more the record's (whose ROM it would blame)
+    own = hashlib.sha1(data).hexdigest()
+    if made["state_sha1"] != own:
+        raise StateError(state, f"has a ROM record {record} of another state (SHA-1 {made['state_sha1']}, "
+                         f"not this one's {own}): the state was replaced since, or the record copied beside "
+                         "it; delete the record to load the state unchecked, or put the state's own record "
+                         "beside it")
     sha1 = hashlib.sha1(rom_bytes).hexdigest()
     if made["rom_sha1"].strip().lower() != sha1:  # as written, or copied by hand from sha1sum
         raise StateOfAnotherRom(state, record, made, rom, sha1, cartridge_title(rom_bytes))

@@ -171,7 +171,7 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool, rom_bytes: byte
             out.parent.mkdir(parents=True, exist_ok=True)
             with written_together([out, state_record(out)], last=True, new=not force) as (tmp, record):
                 tmp.write_bytes(data)
-                record.write_text(json.dumps(rom_record(rom_bytes), indent=2) + "\n", encoding="utf-8")
+                record.write_text(json.dumps(rom_record(rom_bytes, data), indent=2) + "\n", encoding="utf-8")
     except OSError as e:
         # new's refusal leaves a file at out; the mkdir's FileExistsError (a file in the folder's way) not
         if isinstance(e, FileExistsError) and not force and os.path.lexists(out):

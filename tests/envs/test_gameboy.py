@@ -1503,7 +1503,9 @@ def test_a_start_state_of_another_cartridge_of_the_same_layout_is_refused_naming
     theirs = hashlib.sha1(rom.read_bytes()).hexdigest()
     mine = hashlib.sha1(TEST_CARTRIDGE.read_bytes()).hexdigest()
     assert json.loads((tmp_path / "other.state.json").read_text()) == {
-        "rom_sha1": theirs, "rom_title": "OTHER BUILD", "pyboy_version": importlib.metadata.version("pyboy")}
+        "rom_sha1": theirs, "rom_title": "OTHER BUILD",
+        "state_sha1": hashlib.sha1(state.read_bytes()).hexdigest(),
+        "pyboy_version": importlib.metadata.version("pyboy")}
     made_on = (f"was made on the cartridge 'OTHER BUILD' (SHA-1 {theirs}, as other.state.json beside it "
                "records), not on ")
     advice = (": a state loads on any cartridge of its memory layout and plays garbage on another; give the "
@@ -1559,6 +1561,29 @@ def test_a_resume_whose_start_state_was_made_on_another_rom_names_the_run_config
     assert err.startswith(f"error: --resume {run}: the run's start state {state} (env_kwargs.state in its "
                           "config.yaml) was made on the cartridge 'OTHER BUILD' ")
     assert f"not on the run's ROM {TEST_CARTRIDGE} ('DEPTHFIRST', SHA-1 " in err and err.count("\n") == 1
+
+
+def test_a_state_replaced_beside_its_old_record_is_refused_naming_the_record_not_the_rom(
+        tmp_path: Path) -> None:
+    # A state copied by hand over one with a record kept the old record, which then blamed the ROM: the
+    # state of the other build refused on its own cartridge, loaded on the test cartridge (garbage).
+    rom, theirs = other_build(tmp_path)
+    mine, later = tmp_path / "mine.state", tmp_path / "later.txt"
+    later.write_text("boot 130\n")  # another state than theirs (one of the same play is the same bytes)
+    make_state(TEST_CARTRIDGE, later, mine)
+    mine.write_bytes(theirs.read_bytes())
+    record = tmp_path / "mine.state.json"
+    for build in (lambda: make(1, state=mine),
+                  lambda: PokemonRed(1, rom=rom, state=mine, allow_unknown_rom=True)):
+        with pytest.raises(ValueError) as refused, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the other build's unknown-ROM warning
+            build()
+        assert str(refused.value) == (
+            f"--state {mine} has a ROM record {record} of another state (SHA-1 "
+            f"{json.loads(record.read_text())['state_sha1']}, not this one's "
+            f"{hashlib.sha1(mine.read_bytes()).hexdigest()}): the state was replaced since, or the record "
+            "copied beside it; delete the record to load the state unchecked, or put the state's own record "
+            "beside it")
 
 
 def test_a_start_state_without_a_rom_record_loads_unchecked_as_before(tmp_path: Path) -> None:
