@@ -160,16 +160,18 @@ def check_state_output(out: Path, flag: str, force: bool, inputs: dict[str, Path
 
 def _write_state(out: Path, data: bytes, flag: str, force: bool, rom_bytes: bytes) -> None:
     """Write ``data`` to a temp file beside ``out``, and the ROM record of ``rom_bytes`` (``rom_record``)
-    beside it at ``state_record(out)``, and rename both into place together: a full disk or a stop never
-    leaves half a state in place of a good one, nor a state beside an older one's record, nor the temp
-    files. The command's last output (``last``): a signal during the renames is dropped, not raised after
-    them, which had the command say it wrote nothing. Without ``force``, a file another run wrote at
-    ``out`` since the first check is kept (``new``: a check before the rename let one written between the
-    two be replaced)."""
+    beside it at ``state_record(out)``, and rename both into place together, the state last: a full disk or a
+    stop never leaves half a state in place of a good one, nor a new state beside an older one's record, nor
+    the temp files (a state whose own rename failed after its record's is the old one, beside a record that
+    loading refuses as another state's). The command's last output (``last``): a signal during the renames is
+    dropped, not raised after them, which had the command say it wrote nothing. Without ``force``, a file
+    another run wrote at ``out`` since the first check is kept (``new``: a check before the rename let one
+    written between the two be replaced)."""
     try:
         with folders_made_for(out.parent):  # a full disk or a stop leaves no empty folder for it
             out.parent.mkdir(parents=True, exist_ok=True)
-            with written_together([out, state_record(out)], last=True, new=not force) as (tmp, record):
+            # The record first: one whose rename fails (a full folder) leaves the old pair as it was
+            with written_together([state_record(out), out], last=True, new=not force) as (record, tmp):
                 tmp.write_bytes(data)
                 record.write_text(json.dumps(rom_record(rom_bytes, data), indent=2) + "\n", encoding="utf-8")
     except OSError as e:

@@ -2233,7 +2233,8 @@ def test_make_state_does_not_replace_a_state_written_as_it_renames(tmp_path: Pat
     out, place = tmp_path / "start.state", runs.place
 
     def other_run_writes_first(tmp: Path, final: Path, new: bool = False) -> None:
-        final.write_bytes(b"the other run's state")
+        if final == out:
+            final.write_bytes(b"the other run's state")
         place(tmp, final, new)
 
     monkeypatch.setattr(runs, "place", other_run_writes_first)
@@ -2243,6 +2244,42 @@ def test_make_state_does_not_replace_a_state_written_as_it_renames(tmp_path: Pat
     assert out.read_bytes() == (b"mine" if force else b"the other run's state")
     # its ROM record with it, or neither
     assert sorted(p.name for p in tmp_path.iterdir()) == ["start.state", *["start.state.json"] * force]
+
+
+def test_a_state_whose_record_cannot_be_placed_leaves_the_old_state_and_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The state was renamed into place first: a record whose rename then failed (a full folder: ENOSPC)
+    # left the new state beside the old one's record, said "any file there before is unchanged".
+    from agents import runs
+
+    inputs, out, record = tmp_path / "inputs.txt", tmp_path / "start.state", tmp_path / "start.state.json"
+    inputs.write_text("wait 10\n")
+    make_state(TEST_CARTRIDGE, inputs, out)
+    before = {p: p.read_bytes() for p in (out, record)}
+    inputs.write_text("wait 20\n")  # another state
+    place = runs.place
+
+    failing = record
+
+    def full(tmp: Path, final: Path, new: bool = False) -> None:
+        if final == failing:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final))
+        place(tmp, final, new)
+
+    monkeypatch.setattr(runs, "place", full)
+    with pytest.raises(OSError) as refused:
+        make_state(TEST_CARTRIDGE, inputs, out, force=True)
+    assert str(refused.value) == (f"--out {out} could not be written (No space left on device: {record}); "
+                                  "any file there before is unchanged")
+    assert {p: p.read_bytes() for p in (out, record)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state", "start.state.json"]
+    # The state's own rename failing after its record's: the old state stays, refused beside the new record
+    failing = out
+    with pytest.raises(OSError):
+        make_state(TEST_CARTRIDGE, inputs, out, force=True)
+    assert out.read_bytes() == before[out] and record.read_bytes() != before[record]
+    with pytest.raises(ValueError, match=f"has a ROM record {re.escape(str(record))} of another state"):
+        make(1, state=out)
 
 
 @pytest.mark.parametrize("force", [False, True])
