@@ -7,16 +7,15 @@ it keeps its state at Pokémon Red's RAM addresses.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import importlib.metadata
-import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 from agents.config import not_a_file
-from agents.runs import file_sha1
+from agents.runs import file_sha1, json_object
 
 README = "roms/README.md"
 TEST_CARTRIDGE = Path(__file__).resolve().parent / "cartridge" / "depthfirst_test.gb"
@@ -141,19 +140,14 @@ def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) ->
     play_gameboy.py) is another state's, names another ROM, or cannot be read. A state without one (made
     before records were, or elsewhere) is not checked."""
     record = state_record(Path(state))
-    try:
-        made = json.loads(record.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(record):  # none (nor can there be, for a name at the file system's limit)
         return
-    except (OSError, ValueError) as e:  # a folder, no permission, not JSON or not UTF-8
-        if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:  # a state's name at the limit: none
-            return
-        made = f"{type(e).__name__}: {e}"
+    made = json_object(record)
     keys = ("rom_sha1", "rom_title", "state_sha1")
-    if not (isinstance(made, dict) and all(isinstance(made.get(k), str) for k in keys)):
-        why = made if isinstance(made, str) else f"no {', '.join(keys)} in it"
-        raise StateError(state, f"has a ROM record {record} that cannot be read ({why}): delete it to load "
-                         "the state unchecked, or make the state again with scripts/make_state.py")
+    if made is None or not all(isinstance(made.get(k), str) for k in keys):
+        raise StateError(state, f"has a ROM record {record} that cannot be read (not a JSON object of "
+                         f"{', '.join(keys)}, as the scripts write it): delete it to load the state "
+                         "unchecked, or make the state again with scripts/make_state.py")
     # First: a state copied over one with a record is no more the record's (whose ROM it would blame)
     own = hashlib.sha1(data).hexdigest()
     if made["state_sha1"] != own:
@@ -162,7 +156,7 @@ def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) ->
                          "it; delete the record to load the state unchecked, or put the state's own record "
                          "beside it")
     sha1 = hashlib.sha1(rom_bytes).hexdigest()
-    if made["rom_sha1"].strip().lower() != sha1:  # as written, or copied by hand from sha1sum
+    if made["rom_sha1"] != sha1:
         raise StateOfAnotherRom(state, record, made, rom, sha1, cartridge_title(rom_bytes))
 
 

@@ -1590,20 +1590,27 @@ def test_a_start_state_without_a_rom_record_loads_unchecked_as_before(tmp_path: 
     # States made before make_state.py recorded their ROM, or elsewhere, keep working: nothing to check.
     _, state = other_build(tmp_path)
     (tmp_path / "other.state.json").unlink()
-    g = make(1, state=state)
-    try:
-        assert where(g) == WORLD["start"]
-    finally:
-        g.close()
+    # A name at the file system's limit, where <state>.json cannot be: it has none either
+    long = tmp_path / ("s" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 6) + ".state")
+    long.write_bytes(state.read_bytes())
+    for path in (state, long):
+        g = make(1, state=path)
+        try:
+            assert where(g) == WORLD["start"]
+        finally:
+            g.close()
 
 
-@pytest.mark.parametrize("record", ["not json", "[]", '{"rom_sha1": 1}', None])
+@pytest.mark.parametrize("record", ["not json", "[]", '{"rom_sha1": 1}', "no rom_title", None])
 def test_a_rom_record_that_cannot_be_read_is_refused_naming_it(tmp_path: Path, record: str | None) -> None:
     _, state = other_build(tmp_path)
     path = tmp_path / "other.state.json"
+    written = json.loads(path.read_text())
     path.unlink()
     if record is None:
         path.mkdir()
+    elif record == "no rom_title":  # its SHA-1s right: the refusal naming the other ROM wants the title
+        path.write_text(json.dumps({**written, "rom_title": None, "rom_sha1": "0" * 40}))
     else:
         path.write_text(record)
     with pytest.raises(ValueError) as refused:
@@ -1611,6 +1618,18 @@ def test_a_rom_record_that_cannot_be_read_is_refused_naming_it(tmp_path: Path, r
     assert str(refused.value).startswith(f"--state {state} has a ROM record {path} that cannot be read (")
     assert str(refused.value).endswith("): delete it to load the state unchecked, or make the state again "
                                        "with scripts/make_state.py")
+
+
+def test_a_rom_record_names_pyboy_unknown_where_its_version_cannot_be_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A PyBoy run from its source has no package metadata: the play is still saved, with its record
+    from envs.gameboy import roms
+
+    def no_metadata(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(roms.importlib.metadata, "version", no_metadata)
+    assert roms.rom_record(b"rom", b"state")["pyboy_version"] == "unknown"
 
 
 def test_the_scripts_write_a_states_rom_record_beside_it_and_mind_one_there(tmp_path: Path) -> None:
