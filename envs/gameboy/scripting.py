@@ -22,6 +22,7 @@ screen and walking two steps::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -152,7 +153,13 @@ def check_state_output(out: Path, flag: str, force: bool, inputs: dict[str, Path
     without ``force``."""
     check_output_file(out, flag, force, inputs, make_folders=True)
     record = state_record(out)
-    check_output_file(record, f"{flag} {out}: its ROM record", True, inputs, make_folders=True)
+    try:
+        check_output_file(record, f"{flag} {out}: its ROM record", True, inputs, make_folders=True)
+    except OSError as e:  # a name the file system takes, but not with ".json" after it
+        if e.errno != errno.ENAMETOOLONG:
+            raise
+        raise ValueError(f"{flag} {out}: a name too long for its ROM record {record.name} beside it; give a "
+                         "shorter name") from None
     if os.path.lexists(record) and not force:
         raise ValueError(f"{flag} {out}: its ROM record {record} exists (left from a state deleted since?); "
                          "pass --force to replace it, or give a new file name")

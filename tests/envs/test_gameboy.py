@@ -1632,6 +1632,21 @@ def test_a_rom_record_names_pyboy_unknown_where_its_version_cannot_be_read(
     assert roms.rom_record(b"rom", b"state")["pyboy_version"] == "unknown"
 
 
+def test_a_state_name_too_long_for_its_rom_record_beside_it_is_refused_naming_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # A name the file system takes, but not with ".json" after it: "error: [Errno 36] File name too long:
+    # '...json'", no flag named (check_output_file's stat of the record).
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("wait 10\n")
+    out = tmp_path / ("s" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 6) + ".state")
+    for script, flag, argv in (("make_state", "--out", ["--inputs", str(inputs)]),
+                               ("play_gameboy", "--save-state", ["--window", "null", "--max-frames", "5"])):
+        assert script_main(script)(["--rom", str(TEST_CARTRIDGE), flag, str(out), *argv]) == 2
+        assert capsys.readouterr().err == (f"error: {flag} {out}: a name too long for its ROM record "
+                                           f"{out.name}.json beside it; give a shorter name\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["inputs.txt"]
+
+
 def test_the_scripts_write_a_states_rom_record_beside_it_and_mind_one_there(tmp_path: Path) -> None:
     rom, inputs = tmp_path / "game.gb", tmp_path / "inputs.txt"
     rom.write_bytes(TEST_CARTRIDGE.read_bytes())
