@@ -119,8 +119,11 @@ def cartridge_title(data: bytes) -> str:
 
 
 def state_record(state: Path) -> Path:
-    """Where the ROM record of the start state ``state`` is kept: ``<state>.json`` beside it."""
-    return state.with_name(state.name + ".json")
+    """Where the ROM record of the start state ``state`` is kept: ``<state>.json`` beside it, or beside the
+    file a link ``state`` points to (where the scripts write the state, and where it is read through
+    another name)."""
+    real = Path(os.path.realpath(state))
+    return real.with_name(real.name + ".json")
 
 
 def rom_record(rom_bytes: bytes, state: bytes) -> dict[str, str]:

@@ -1586,6 +1586,23 @@ def test_a_state_replaced_beside_its_old_record_is_refused_naming_the_record_not
             "beside it")
 
 
+def test_a_state_made_through_a_link_keeps_its_record_beside_the_file(tmp_path: Path) -> None:
+    # --out a link to a state (start.state -> v1.state) and --force: the state went to v1.state, its record
+    # beside the link, and v1.state was then refused beside its old record (or loaded, judged by it).
+    inputs, v1, link = tmp_path / "inputs.txt", tmp_path / "v1.state", tmp_path / "start.state"
+    inputs.write_text("wait 10\n")
+    make_state(TEST_CARTRIDGE, inputs, v1)
+    link.symlink_to(v1.name)
+    inputs.write_text("wait 20\n")
+    make_state(TEST_CARTRIDGE, inputs, link, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state", "v1.state",
+                                                          "v1.state.json"]
+    assert json.loads((tmp_path / "v1.state.json").read_text())["state_sha1"] == hashlib.sha1(
+        v1.read_bytes()).hexdigest()
+    for state in (v1, link):
+        make(1, state=state).close()
+
+
 def test_a_start_state_without_a_rom_record_loads_unchecked_as_before(tmp_path: Path) -> None:
     # States made before make_state.py recorded their ROM, or elsewhere, keep working: nothing to check.
     _, state = other_build(tmp_path)
