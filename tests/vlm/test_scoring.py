@@ -408,6 +408,34 @@ def test_a_recurrent_specialist_answers_with_the_memory_of_the_question_s_episod
     assert any(blank[r.id] != played(r) for r in questions)
 
 
+def test_a_recurrent_specialist_replays_every_action_up_to_its_batch_s_last_question(recurrent_dataset):
+    # A question at each episode's last recorded step, its state read from the store: reached only by
+    # replaying every recorded action before it, the batch's last one included. A replay one action short
+    # reached another state, the question was left to a blank memory, and no test asked there.
+    import pandas as pd
+
+    from agents.compare import load_specialist
+    from vlm.scoring import played_move, remembered_predictions
+    from vlm.trajectories import TRAJ_DIR
+
+    run, memory, split = recurrent_dataset
+    model, cfg, _ = load_specialist(run, "cpu", memory)
+    steps = pd.read_parquet(split.parent / TRAJ_DIR / "steps")
+    ends = steps.loc[steps.groupby("episode")["t"].idxmax()]
+    template = next(r for r in load_records(split) if is_move_question(r)).to_dict()
+    questions = [TaskRecord.from_dict({
+        **template, "id": f"end-{row.episode}",
+        "source": {**template["source"], "episode": int(row.episode), "seed": int(row.seed),
+                   "step": int(row.t)},
+        "extra": {k: v for k, v in template["extra"].items() if k != "state"}}) for row in ends.itertuples()]
+    played = {r.id: move_reply(played_move("snake", record_state(r, split.parent), row.action_name), r)
+              for r, row in zip(questions, ends.itertuples(), strict=True)}
+    assert max(ends["t"]) > 1
+    for batch in (1, len(questions)):  # each episode alone (its own last step), and all in one
+        replies = remembered_predictions(questions, model, "snake", cfg["env_kwargs"], split.parent, batch)
+        assert replies == played
+
+
 def test_a_recurrent_specialist_reads_the_actions_of_its_questions_episodes_alone(tmp_path):
     # The store's rows are read for the questions' episodes only (a filter, not the whole store as Python
     # lists): each wanted (episode, seed) gets its own actions, an episode of another seed none, and an index
