@@ -89,6 +89,18 @@ class _ScriptParser(argparse.ArgumentParser):
         self._words = out
         return super().parse_known_args(out, namespace)
 
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """argparse's, with the values of unrecognized flags that look like a key's hidden: its "unrecognized
+        arguments: --api sk-..." showed the key (a terminal, a CI log)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # A key-like flag's value may have gone to a positional (evaluate's RUN): its note all the same.
+            keys = any(w.startswith("-") and _key_like(w.partition("=")[0]) for w in extras)
+            note = f"; {API_KEY_REFUSAL}" if keys else ""
+            self.error(f"unrecognized arguments: {' '.join(_hide_keys(extras))}{note}")
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         """argparse's refusal, and for a value that begins with a minus (``--out -data``, read as a flag:
         "expected one argument") how to give it, which argparse's own message left to guess."""
@@ -100,6 +112,29 @@ class _ScriptParser(argparse.ArgumentParser):
                 message += f" ({value} reads as a flag: give a value that begins with - as {flag}={value})"
                 break
         super().error(message)
+
+
+def _key_like(flag: str) -> bool:
+    """Whether an unknown ``flag`` may have been meant for a key (``--api``, ``--api_key``, ``--openai-key``):
+    its value is not shown."""
+    name = flag.lower().lstrip("-").replace("_", "-")
+    secret = any(w in name for w in ("key", "token", "secret"))
+    return secret or (len(name) > 2 and "api-key".startswith(name))
+
+
+def _hide_keys(words: list[str]) -> list[str]:
+    """``words`` with the value of each key-like flag (joined by = or the next word) put as ``...``."""
+    out: list[str] = []
+    for word in words:
+        flag, eq, _ = word.partition("=")
+        after = out[-1] if out else ""  # a bare key-like flag: this word is its value
+        if flag.startswith("-") and _key_like(flag):
+            out.append(f"{flag}=..." if eq else flag)
+        elif after.startswith("-") and "=" not in after and _key_like(after) and not word.startswith("-"):
+            out.append("...")
+        else:
+            out.append(word)
+    return out
 
 
 def positive_int(text: str) -> int:
@@ -176,12 +211,15 @@ def api_key_env_arg(text: str) -> str:
     return text
 
 
+API_KEY_REFUSAL = ("the key goes in an environment variable, never on the command line (reports record the "
+                   "command): export it, e.g. as OPENAI_API_KEY, and name that variable with --api-key-env "
+                   "(the value given is not shown)")
+
+
 def api_key_arg(text: str) -> str:
     """``--api-key``, a flag that is not taken: the key never goes on the command line, which reports and
     run folders record. Refused without showing the value (argparse's "unrecognized arguments" printed it)."""
-    raise argparse.ArgumentTypeError("the key goes in an environment variable, never on the command line "
-                                     "(reports record the command): export it, e.g. as OPENAI_API_KEY, and "
-                                     "name that variable with --api-key-env (the value given is not shown)")
+    raise argparse.ArgumentTypeError(API_KEY_REFUSAL)
 
 
 def vlm_arg(text: str) -> str:
