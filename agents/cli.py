@@ -109,7 +109,9 @@ class _ScriptParser(argparse.ArgumentParser):
         for flag, value in itertools.pairwise(getattr(self, "_words", [])):
             if (flag in flags and value.startswith("-")
                     and value.split("=")[0] not in self._option_string_actions):
-                message += f" ({value} reads as a flag: give a value that begins with - as {flag}={value})"
+                hint = f" ({value} reads as a flag: give a value that begins with - as {flag}={value})"
+                # --api-key(-env) -sk-...: a key, not to be shown, nor given there
+                message += f"; {API_KEY_REFUSAL}" if _key_like(flag) else hint
                 break
         super().error(message)
 

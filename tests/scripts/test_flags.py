@@ -166,6 +166,21 @@ def test_a_key_given_to_a_flag_like_api_key_is_not_shown_as_unrecognized(script,
     assert "Secret123" not in err
 
 
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+@pytest.mark.parametrize("flag", ["--api-key", "--api-key-env"])
+def test_a_key_that_begins_with_a_minus_is_not_shown_in_the_hint_to_join_it(script, flag, scripts, tmp_path,
+                                                                            capsys):
+    # The hint for a value read as a flag printed it: "(-sk-Secret123 reads as a flag: give a value that
+    # begins with - as --api-key=-sk-Secret123)", the key in a terminal or CI log.
+    argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", flag, "-sk-Secret123", "--no-cache",
+            "--out", str(tmp_path)]
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected one argument" in err and "Secret123" not in err
+
+
 def test_api_key_env_takes_a_variable_name_or_nothing():
     import argparse
 
