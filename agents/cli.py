@@ -95,8 +95,10 @@ class _ScriptParser(argparse.ArgumentParser):
         arguments: --api sk-..." showed the key (a terminal, a CI log)."""
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
-            # A key-like flag's value may have gone to a positional (evaluate's RUN): its note all the same.
-            keys = any(w.startswith("-") and _key_like(w.partition("=")[0]) for w in extras)
+            # A key-like flag's value may have gone to a positional (evaluate's RUN): its note all the same,
+            # where the script has the --api-key-env it names.
+            keys = "--api-key-env" in self._option_string_actions and any(
+                w.startswith("-") and _key_like(w.partition("=")[0]) for w in extras)
             note = f"; {API_KEY_REFUSAL}" if keys else ""
             self.error(f"unrecognized arguments: {' '.join(_hide_keys(extras))}{note}")
         return parsed

@@ -181,6 +181,15 @@ def test_a_key_that_begins_with_a_minus_is_not_shown_in_the_hint_to_join_it(scri
     assert f"argument {flag}: expected one argument" in err and "Secret123" not in err
 
 
+def test_a_script_without_a_vlm_client_hides_a_key_like_flag_s_value_naming_no_api_key_env(scripts, capsys):
+    # score_predictions.py talks to no server: "name that variable with --api-key-env" named a flag it lacks.
+    with pytest.raises(SystemExit) as exc:
+        scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--api-key", "sk-proj-Secret123"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --api-key ...\n" in err and "Secret123" not in err
+
+
 def test_api_key_env_takes_a_variable_name_or_nothing():
     import argparse
 
