@@ -559,3 +559,11 @@ def bar_size() -> dict[str, Any]:
         return {"dynamic_ncols": True}
     size = shutil.get_terminal_size()  # $COLUMNS and $LINES, else 80 × 24
     return {"ncols": size.columns, "nrows": size.lines}
+
+
+def progress_bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
+    """A stage's tqdm bar on stderr, gone once the stage ends (``leave=False``): the export's and the merge's.
+    tqdm is imported here, when a bar is made: this module stays quick to import."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False, **bar_size())

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, bar_size, figure, given_path
+from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, figure, given_path, progress_bar
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
@@ -830,12 +830,6 @@ class _Runner:
         _MODEL = None
 
 
-def _bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False, **bar_size())
-
-
 def _count_files(folder: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(folder)) if folder.is_dir() else 0
 
@@ -990,7 +984,7 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
     # Pass 1: play every episode (the policy's actions, probabilities and values).
     t0 = time.perf_counter()
     chunks = [list(range(k, min(k + CHUNK, opts.episodes))) for k in range(0, opts.episodes, CHUNK)]
-    with _bar(opts.episodes, f"play {env}", "ep", opts.progress) as bar:
+    with progress_bar(opts.episodes, f"play {env}", "ep", opts.progress) as bar:
         jobs = [(c, env, env_kwargs, opts.seed, opts.max_steps, not opts.stochastic) for c in chunks]
         played = runner.map(_play_job, jobs, bar, lambda job: len(job[0]))
     logs = [log for chunk in played for log in chunk]
@@ -1009,7 +1003,7 @@ def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str,
     settings = ReplaySettings(env, env_kwargs, str(partial), opts.scale, opts.tasks_per_state, opts.seed,
                               p.task_module, source, opts.minari)
     kept_chunks = [kept[k:k + CHUNK] for k in range(0, len(kept), CHUNK)]
-    with _bar(len(kept), f"replay {env} (frames, tasks)", "ep", opts.progress) as bar:
+    with progress_bar(len(kept), f"replay {env} (frames, tasks)", "ep", opts.progress) as bar:
         outputs = runner.map(_replay_job, [(k, c, settings) for k, c in enumerate(kept_chunks)], bar,
                              lambda job: len(job[1]))
     times["replay_and_tasks"] = time.perf_counter() - t1
@@ -1046,7 +1040,7 @@ def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[
     written: dict[str, list[str]] = {}
     dataset_name = f"depthfirst_{env}"
     paths = fmt.ImagePaths(p.out, opts.relative_paths)
-    with _bar(sum(len(r) for r in splits.values()) * len(formats), "formats", "rec", opts.progress) as bar:
+    with progress_bar(sum(map(len, splits.values())) * len(formats), "formats", "rec", opts.progress) as bar:
         for name in formats:
             bar.set_description(f"format {name}")
             written[name] = fmt.write_format(name, root, split_files, splits, dataset_name, paths, bar.update)

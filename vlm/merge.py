@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from agents.cli import bar_size
+from agents.cli import progress_bar
 from agents.interrupts import settled, uninterruptible
 from agents.runs import check_output_folder, missing_folders, not_written, process_running, remove_folders
 from vlm.card import length_setting, longest_prompts, records_digest, yaml_configs
@@ -167,19 +167,13 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                 [path for path in exports if (path / "trl").is_dir()])
 
 
-def _bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False, **bar_size())
-
-
 def _copy_images(p: Plan, root: Path, progress: bool) -> int:
     """Every export's images into ``root``/images; one name is one picture, so a name already there is
     skipped. Returns the images in the folder."""
     files = [(s.path / IMAGE_DIR, Path(folder, name).relative_to(s.path / IMAGE_DIR))
              for s in p.sources for folder, _, names in os.walk(s.path / IMAGE_DIR) for name in names]
     copied = 0
-    with _bar(len(files), "images", "img", progress) as bar:
+    with progress_bar(len(files), "images", "img", progress) as bar:
         for images, rel in files:
             dest = root / IMAGE_DIR / rel
             if not dest.exists():
@@ -198,7 +192,7 @@ def _write_files(p: Plan, root: Path, progress: bool) -> None:
             shutil.copy(file, root / "llamafactory" / f"{name}.json")
         info = {name: {**entry, "file_name": f"{name}.json"} for name, (entry, _) in p.lf_entries.items()}
         (root / "llamafactory" / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-    with _bar(sum(map(len, p.parts.values())), "files", "file", progress) as bar:
+    with progress_bar(sum(map(len, p.parts.values())), "files", "file", progress) as bar:
         for rel, parts in p.parts.items():
             (root / rel).parent.mkdir(exist_ok=True)
             if rel.endswith(".parquet"):  # row group by row group, compressed as the export compresses

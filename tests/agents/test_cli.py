@@ -336,6 +336,27 @@ def test_a_progress_bar_is_fixed_where_the_terminal_reports_either_size_as_0(mon
     assert bar_size() == {"dynamic_ncols": True}
 
 
+def test_the_export_and_the_merge_share_one_progress_bar_that_imports_tqdm_only_when_made(monkeypatch):
+    """``progress_bar`` (vlm/export.py's and vlm/merge.py's): sized by ``bar_size``, gone when done, off
+    when not enabled; tqdm, and torch, not imported with the merge (vlm.export, where the bar was, loads
+    torch)."""
+    from agents.cli import progress_bar
+
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((0, 0)))
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("LINES", "30")
+    with progress_bar(3, "images", "img", True) as bar:
+        assert (bar.total, bar.desc, bar.unit, bar.leave, bar.disable, bar.ncols) == (3, "images", "img",
+                                                                                        False, False, 100)
+    with progress_bar(3, "images", "img", False) as bar:
+        assert bar.disable
+    code = ("import sys, vlm.merge; print(sorted(m for m in ('tqdm', 'torch', 'vlm.export') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
+
+
 @pytest.mark.parametrize("script, args, flag", [
     ("plot_curve", ["RUN"], "--out"),
     ("score_predictions", ["split.jsonl", "p.jsonl"], "--out"),

@@ -785,7 +785,7 @@ from pathlib import Path
 from vlm import export
 from vlm.trajectories import resolve_run
 runner = export._Runner(resolve_run(sys.argv[1]), 2, "cpu", None, 2)
-with export._bar(0, "test", "job", False) as bar:
+with export.progress_bar(0, "test", "job", False) as bar:
     (server,) = set(runner.map(os.getppid, [(), ()], bar, lambda job: 0))
 runner.close()
 print(server != os.getpid(), "libtorch" in Path(f"/proc/{server}/maps").read_text())
@@ -857,7 +857,7 @@ def test_a_stop_signal_while_the_pool_starts_its_workers_stops_the_export(run, m
     monkeypatch.setattr(runner.pool, "submit", signalled_submit)
     try:
         with (pytest.raises(KeyboardInterrupt), stop_signals_interrupt(),
-              ex._bar(0, "test", "job", False) as bar):
+              ex.progress_bar(0, "test", "job", False) as bar):
             runner.map(abs, [(-1,), (-2,)], bar, lambda job: 0)
         # Acted on once every job is submitted and its worker started, none half-way: close() kills them.
         assert len(submitted) == 2 and len(runner.pool._processes) == 2
@@ -875,7 +875,7 @@ def test_a_stop_while_the_export_waits_for_its_workers_is_a_keyboard_interrupt(r
 
     runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
     try:
-        with ex._bar(0, "test", "job", False) as bar:
+        with ex.progress_bar(0, "test", "job", False) as bar:
             runner.map(abs, [(-1,), (-2,)], bar, lambda job: 0)  # workers up: the next waits are wait()'s
             start = time.monotonic()
             with (pytest.raises(KeyboardInterrupt), stop_signals_interrupt(),
@@ -897,7 +897,7 @@ def test_workers_ignore_stop_signals_whichever_fork_server_they_come_from(run):
     make_vec("snake", 2, num_workers=1).close()  # the process's fork server, if it had none, is the env's
     runner = ex._Runner(resolve_run(run), 2, "cpu", None, 2)
     try:
-        with ex._bar(0, "test", "job", False) as bar:
+        with ex.progress_bar(0, "test", "job", False) as bar:
             stops = [(signal.SIGINT,), (signal.SIGTERM,), (signal.SIGHUP,)]
             handlers = runner.map(signal.getsignal, stops, bar, lambda job: 0)
     finally:
@@ -921,7 +921,7 @@ def test_workers_are_spawned_where_there_is_no_fork_server(run, monkeypatch):
 
     monkeypatch.setattr(runner.pool, "submit", recording_submit)
     try:
-        with ex._bar(0, "test", "job", False) as bar:
+        with ex.progress_bar(0, "test", "job", False) as bar:
             parents = runner.map(os.getppid, [(), ()], bar, lambda job: 0)
             stops = [(signal.SIGINT,), (signal.SIGTERM,), (signal.SIGHUP,)]
             handlers = runner.map(signal.getsignal, stops, bar, lambda job: 0)
@@ -1926,7 +1926,7 @@ def test_the_bars_move_at_each_episode_not_each_chunk_and_show_the_steps(run, tm
 
     updates: dict[str, list[int]] = {}
     postfix: dict[str, str] = {}
-    make_bar = vlm.export._bar
+    make_bar = vlm.export.progress_bar
 
     def recording_bar(total, desc, unit, enabled):
         bar = make_bar(total, desc, unit, True)
@@ -1945,7 +1945,7 @@ def test_the_bars_move_at_each_episode_not_each_chunk_and_show_the_steps(run, tm
         bar.update, bar.set_postfix_str = record, record_postfix
         return bar
 
-    monkeypatch.setattr(vlm.export, "_bar", recording_bar)
+    monkeypatch.setattr(vlm.export, "progress_bar", recording_bar)
     monkeypatch.setattr(vlm.export, "REFRESH_S", 0.0)  # every step's count shown (in this process)
     out = tmp_path / "ds"
     monkeypatch.setattr(vlm.export, "CHUNK", 2)  # two chunks: two workers play them in a pool
