@@ -5,7 +5,9 @@ EasyR1, verl), with a short card naming the settings that fit every game in it.
 Everything is checked before anything is written, and the folder is built in a hidden sibling folder that
 is renamed into place once complete: an error or a stop leaves no half folder. ``trajectories/``,
 ``curriculum.json``, ``trl/`` (which embeds its images: ``datasets.concatenate_datasets`` puts those
-together as they load) and the exports' cards describe one export and stay with it.
+together as they load) and the exports' cards describe one export and stay with it, and so do the images
+no record shows (the trajectory frames, about half an export's): every format's images are its records'
+(``vlm.formats`` maps a record's ``images`` alone), so only those are copied.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Source:
     meta: dict[str, Any]
     records: dict[str, int]  # split -> records
     images: int  # most images in a record
+    shown: set[str]  # the images its records show, relative to its folder (images/<h[:2]>/<h>.png)
 
 
 @dataclass
@@ -58,6 +61,12 @@ class Plan:
     lengths: dict[str, int] = field(default_factory=dict)  # format -> longest prompt (example) in tokens
     images: int = 0  # most images in a record
     trl: list[Path] = field(default_factory=list)  # the exports with a trl/ folder
+
+
+def _in_images(rel: object) -> bool:
+    """Whether a record's image ``rel`` names a file in its export's images/, copied to the same name in the
+    merged folder: an absolute path or a ".." would read or write outside the two folders."""
+    return isinstance(rel, str) and rel.startswith(f"{IMAGE_DIR}/") and ".." not in rel.split("/")
 
 
 def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, list[dict[str, Any]]]]:
@@ -85,7 +94,9 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
         for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
             try:
                 rec = json.loads(line)
-                rid = rec["id"]
+                rid, images = rec["id"], rec["images"]
+                if not isinstance(images, list) or not all(map(_in_images, images)):
+                    raise TypeError(images)
             except (ValueError, KeyError, TypeError):
                 raise MergeError(f"{file} line {n} is no task record: export {path} again") from None
             first = asked.setdefault(rid, path)
@@ -95,7 +106,11 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
             splits[split].append(rec)
     most = max((len(r["images"]) for recs in splits.values() for r in recs), default=0)
     counts = {split: len(recs) for split, recs in splits.items()}
-    return Source(path, meta, counts, most), splits
+    shown = {rel for recs in splits.values() for r in recs for rel in r["images"]}
+    for rel in sorted(shown):  # checked now: a missing one was a "could not be written" half-way
+        if not (path / rel).is_file():
+            raise MergeError(f"{path}: {rel}, an image its records show, is missing: export it again")
+    return Source(path, meta, counts, most, shown), splits
 
 
 def plan(out: Path, exports: list[Path]) -> Plan:
@@ -168,20 +183,18 @@ def plan(out: Path, exports: list[Path]) -> Plan:
 
 
 def _copy_images(p: Plan, root: Path, progress: bool) -> int:
-    """Every export's images into ``root``/images; one name is one picture, so a name already there is
-    skipped. Returns the images in the folder."""
-    files = [(s.path / IMAGE_DIR, Path(folder, name).relative_to(s.path / IMAGE_DIR))
-             for s in p.sources for folder, _, names in os.walk(s.path / IMAGE_DIR) for name in names]
-    copied = 0
+    """The images the exports' records show into ``root``; one name is one picture, so each is copied once,
+    from the first export that shows it. Returns the images copied."""
+    files: dict[str, Path] = {}
+    for s in p.sources:
+        for rel in sorted(s.shown):
+            files.setdefault(rel, s.path)
     with progress_bar(len(files), "images", "img", progress) as bar:
-        for images, rel in files:
-            dest = root / IMAGE_DIR / rel
-            if not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(images / rel, dest)
-                copied += 1
+        for rel, export in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(export / rel, root / rel)
             bar.update()
-    return copied
+    return len(files)
 
 
 def _write_files(p: Plan, root: Path, progress: bool) -> None:

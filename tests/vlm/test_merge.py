@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -139,8 +140,10 @@ def test_exports_of_several_games_put_together_with_the_readme_command(games, tm
                     pixels(moved / rel).tobytes() for rel in rec["images"]]
         seen |= {r["game"] for r in records}
     assert seen == set(games)
-    assert sorted(p.name for p in (moved / "images").rglob("*.png")) == sorted(
-        {p.name for src in exports.values() for p in (src / "images").rglob("*.png")})
+    shown = {rel for game in games for split in SPLITS if (exports[game] / f"{split}.jsonl").is_file()
+             for r in jsonl_rows(exports[game] / f"{split}.jsonl") for rel in r["images"]}
+    assert {p.relative_to(moved).as_posix() for p in (moved / "images").rglob("*") if p.is_file()} == shown
+    assert len(shown) < len({p.name for src in exports.values() for p in (src / "images").rglob("*.png")})
 
     info = json.loads((moved / "llamafactory" / "dataset_info.json").read_text())
     assert set(info) == {f"depthfirst_{game}_{split}" for game in games for split in SPLITS
@@ -255,6 +258,50 @@ def test_every_row_group_of_a_split_is_copied(tmp_path, capsys):
     merged = tmp_path / "mixed" / "easyr1" / "train.parquet"
     assert [rows for rows, _ in row_groups(merged)] == [2, 2, 1, 2, 2, 1]
     assert pq.read_table(merged).to_pylist() == [r for table in tables for r in table.to_pylist()]
+
+
+def test_only_the_images_the_records_show_are_copied(tmp_path, capsys):
+    """Every format's images are its records' (the parquet and TRL files embed them), so the images no
+    record shows, an export's trajectory frames, stay with it (about half its images were copied for
+    nothing); one shown by both exports is copied once. A record's image missing from its export is refused
+    before anything is written."""
+    from envs.png import encode_png
+
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-train"], "test": [f"{game}-test"]})
+               for game in ("snake", "sokoban")]
+    names = {}
+    for k, name in enumerate(("snakes", "both", "frame", "other_frame", "sokobans")):
+        names[name] = f"images/{k:02d}/{k:040d}.png"
+        for export in exports:
+            (export / names[name]).parent.mkdir(exist_ok=True)
+            (export / names[name]).write_bytes(encode_png(np.full((2, 2, 3), k, np.uint8)))
+    shown = {"snake": {"train": ["snakes", "both"], "test": ["both"]},
+             "sokoban": {"train": ["both"], "test": ["sokobans"]}}
+    for export in exports:
+        for split, images in shown[export.name].items():
+            record = {"id": f"{export.name}-{split}", "images": [names[k] for k in images]}
+            (export / f"{split}.jsonl").write_text(json.dumps(record) + "\n")
+    (exports[1] / names["snakes"]).write_bytes(b"not shown by its records: never copied")
+    out = tmp_path / "mixed"
+    code, printed, err = merge([*map(str, exports), "--out", str(out), "--json"], capsys)
+    assert (code, err) == (0, "") and json.loads(printed)["images"] == 3
+    copied = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.glob("images/**/*") if p.is_file()}
+    assert copied == {names[k]: (exports[0] / names[k]).read_bytes() for k in ("snakes", "both", "sokobans")}
+
+    (exports[1] / names["sokobans"]).unlink()
+    message = f"{exports[1]}: {names['sokobans']}, an image its records show, is missing: export it again"
+    refused([*map(str, exports)], capsys, re.escape(message) + "$", tmp_path / "again")
+
+
+@pytest.mark.parametrize("images", [["/etc/passwd"], ["images/../../x.png"], ["x.png"], "images/a.png", None])
+def test_a_record_whose_image_lies_outside_its_export_s_images_is_refused(images, tmp_path, capsys):
+    """Images are copied by the records' names: one leading out of the export's images/ would be read, and
+    written, outside the two folders."""
+    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]})
+    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]})
+    (two / "train.jsonl").write_text(json.dumps({"id": "sokoban-1", "images": images}) + "\n")
+    message = f"{two}/train.jsonl line 1 is no task record: export {two} again"
+    refused([str(one), str(two)], capsys, re.escape(message) + "$", tmp_path / "mixed")
 
 
 def test_parquet_files_of_other_columns_are_refused_before_writing(tmp_path, capsys):
