@@ -79,6 +79,7 @@ from vlm.record import FAMILIES, LEVELS, TaskDraft, record_id
 from vlm.tasks import module_place, raised_problem
 from vlm.trajectories import (
     EPISODE_FILE,
+    OWNER,
     STEP_FILES,
     TRAJ_DIR,
     EpisodeLog,
@@ -101,7 +102,6 @@ from vlm.verify import spec_problem
 # the workers are forked from (envs.vector.prepare_workers adds Numba's set-up and the game's modules).
 _PRELOAD = ("vlm.export", "agents.train")
 CHUNK = 32  # episodes per job: the unit of parallel work, fixed so results never depend on --workers
-OWNER = ".owner"  # locked in the partial folder while an export writes it: a second one is refused
 META = f"{TRAJ_DIR}/meta.json"  # also what marks a folder as a depthfirst export (--overwrite checks it)
 # What an export writes at its top level (all that --overwrite may replace).
 EXPORT_ENTRIES = ("README.md", "curriculum.json", IMAGE_DIR, TRAJ_DIR, "minari", OWNER,

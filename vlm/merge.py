@@ -29,6 +29,7 @@ from vlm.card import length_setting, longest_prompts, records_digest, yaml_confi
 from vlm.formats import HF_SPLIT
 from vlm.imagestore import IMAGE_DIR
 from vlm.tasks import listed, plural
+from vlm.trajectories import OWNER
 
 SPLITS = ("train", "val", "test")
 # Each split's files put together: JSONL concatenated, parquet copied a row group at a time (pyarrow reads a
@@ -74,6 +75,10 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     if not path.is_dir():
         raise MergeError(f"{path}: no such folder" if not path.exists() else
                          f"{path} is a file, not an export folder")
+    # An export's hidden folder: its meta.json is written before the export renames it into place.
+    if os.path.basename(os.path.realpath(path)).endswith(".partial") and (path / OWNER).exists():
+        raise MergeError(f"{path} is an export still being written (or the work of a stopped one): give the "
+                         "folder its --out names, once it is done")
     meta_file = path / "trajectories" / "meta.json"
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))

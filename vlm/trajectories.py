@@ -39,6 +39,9 @@ from envs.rng import seeds_from
 TRAJ_DIR = "trajectories"
 STEP_FILES = f"{TRAJ_DIR}/steps/part-*.parquet"  # relative to the dataset root, as a glob
 EPISODE_FILE = f"{TRAJ_DIR}/episodes.parquet"
+# Locked in the hidden .<out>.partial folder an export writes in: a second export into it, and a merge of
+# it, are refused.
+OWNER = ".owner"
 MINARI_NAMESPACE = "depthfirst"
 ROW_GROUP = 2048  # steps per Parquet row group: bounded memory for Game Boy states (~300 KB each)
 

@@ -348,6 +348,19 @@ def test_a_wrong_export_is_refused_before_anything_is_written(given, message, sn
     assert not out.parent.exists()
 
 
+def test_an_export_still_being_written_is_refused(snakes, tmp_path, capsys):
+    """An export writes in a hidden .<out>.partial folder, its meta.json (all a merge looked for) written
+    before the card and the rename into place: that folder was merged, its path then gone from the card."""
+    from vlm.trajectories import OWNER
+
+    partial = tmp_path / ".b.partial"
+    shutil.copytree(snakes["b"], partial)
+    (partial / OWNER).write_text("")
+    message = f"{partial} is an export still being written (or the work of a stopped one): give the folder " \
+              "its --out names, once it is done"
+    refused([str(snakes["a"]), str(partial)], capsys, re.escape(message) + "$", tmp_path / "mixed")
+
+
 def test_an_out_inside_an_export_is_refused(snakes, capsys):
     """The export would hold a folder it did not write (which its --overwrite refuses to replace)."""
     out = snakes["b"] / "mixed"
