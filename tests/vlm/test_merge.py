@@ -203,6 +203,11 @@ def test_two_exports_of_one_game_keep_their_llamafactory_entries_and_row_groups(
     code, printed, err = merge([*map(str, exports), "--out", str(out), "--json"], capsys)
     assert (code, err) == (0, "") and not list(tmp_path.glob(".mixed*"))  # its hidden folder is the --out
     summary = json.loads(printed)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")  # README names every key
+    start = readme.index("`--json` prints the summary as one object:")
+    documented = readme[start:readme.index("`--no-progress`", start)]
+    assert all(f"`{key}`" in documented for key in [*summary, "lengths", "max_images", "splits"]), documented
+    assert set(summary["settings"]) >= {"lengths", "max_images", "splits"}
     assert summary["out"] == str(out) and summary["formats"] == ["easyr1", "llamafactory"]
     assert summary["records"] == {s: sum(len(jsonl_rows(src / f"{s}.jsonl")) if (src / f"{s}.jsonl").is_file()
                                          else 0 for src in exports) for s in SPLITS}
