@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     recs = summary["records"]
     print(f"{summary['out']}: {plural(sum(recs.values()), 'record')} (train {recs['train']:,}, val "
-          f"{recs['val']:,}, test {recs['test']:,}) of {', '.join(summary['games'])}, "
+          f"{recs['val']:,}, test {recs['test']:,}) of {', '.join(dict.fromkeys(summary['games']))}, "
           f"{plural(summary['images'], 'image')}, formats: {', '.join(summary['formats']) or 'none'}")
     print("settings for every game in it (the largest of the exports' cards; paths relative to --out, "
           "run from there; also in its README.md):")

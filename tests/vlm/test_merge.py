@@ -309,6 +309,16 @@ def test_a_record_whose_image_lies_outside_its_export_s_images_is_refused(images
     refused([str(one), str(two)], capsys, re.escape(message) + "$", tmp_path / "mixed")
 
 
+def test_the_summary_names_each_game_once(tmp_path, capsys):
+    """Two exports of one game beside another's: "of snake, sokoban", not "of snake, sokoban, snake"."""
+    exports = [hand_export(tmp_path / name, game, {"train": [f"{name}-1"]})
+               for name, game in (("snake", "snake"), ("sokoban", "sokoban"), ("snake2", "snake"))]
+    code, printed, err = merge([*map(str, exports), "--out", str(tmp_path / "mixed")], capsys)
+    assert (code, err) == (0, "")
+    assert printed.splitlines()[0] == (f"{tmp_path / 'mixed'}: 3 records (train 3, val 0, test 0) of snake, "
+                                       "sokoban, 0 images, formats: none")
+
+
 def test_parquet_files_of_other_columns_are_refused_before_writing(tmp_path, capsys):
     """Exports of two depthfirst versions whose parquet columns differ: refused, naming the files, before
     anything is written (pyarrow's writer failed half-way through)."""
