@@ -1139,7 +1139,9 @@ def not_written(path: Path | str, e: OSError) -> str:
     the file it failed on, where that is another: one inside the folder), and that its earlier contents
     stay (every writer here goes through ``written_beside``, or builds a folder aside and swaps it in).
     A caller whose flag named ``path`` puts the flag first: ``--out <path> could not be written ...``."""
-    where = f": {e.filename}" if e.filename and os.fspath(e.filename) != os.fspath(path) else ""
+    # A copy's error (shutil's) names the file it read first and the one it wrote second: the one written.
+    failed = e.filename2 or e.filename
+    where = f": {failed}" if failed and os.fspath(failed) != os.fspath(path) else ""
     return f"{path} could not be written ({e.strerror or e}{where}); any file there before is unchanged"
 
 

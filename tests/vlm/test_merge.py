@@ -430,6 +430,26 @@ def test_a_failure_part_way_leaves_no_out(failure, snakes, tmp_path, capsys, mon
     assert not (tmp_path / "new").exists()
 
 
+def test_a_full_disk_while_copying_an_image_names_the_file_written_not_the_export_s(snakes, tmp_path, capsys,
+                                                                                    monkeypatch):
+    """shutil's copy names both files in its error, the one it read first: "--out mixed could not be
+    written (No space left on device: <the export's image>)" sent the user to the export's disk."""
+    from vlm import merge as m
+
+    written = []
+
+    def full(src: Path, dst: Path) -> None:  # as shutil's sendfile copy raises ENOSPC
+        written.append(dst)
+        raise OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))
+    monkeypatch.setattr(m.shutil, "copy2", full)
+    out = tmp_path / "mixed"
+    code, printed, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert (code, printed) == (2, "") and written and written[0].is_relative_to(tmp_path)
+    assert err == (f"error: --out {out} could not be written (No space left on device: {written[0]}); any "
+                   "file there before is unchanged\n")
+    assert not list(tmp_path.iterdir())
+
+
 def test_an_out_made_meanwhile_is_left_alone(snakes, tmp_path, capsys, monkeypatch):
     from vlm import merge as m
 
