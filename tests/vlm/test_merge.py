@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import ROOT, TINY, load_script
 from tests.vlm.test_formats import SPLITS, needs_datasets, pixels
 from tests.vlm.test_trajectories import export_args, tiny_snake_run
+from vlm.card import records_digest
 from vlm.verify import reference_response, verify
 
 
@@ -208,6 +209,10 @@ def test_two_exports_of_one_game_keep_their_llamafactory_entries_and_row_groups(
     documented = readme[start:readme.index("`--no-progress`", start)]
     assert all(f"`{key}`" in documented for key in [*summary, "lengths", "max_images", "splits"]), documented
     assert set(summary["settings"]) >= {"lengths", "max_images", "splits"}
+    # The card's YAML holds the records' digest: datasets caches a folder by its YAML, so without it a new
+    # merge in a folder of the same name loaded the old rows.
+    digest = records_digest(out, summary["settings"]["splits"])
+    assert f"description: depthfirst export, records {digest}\n" in (out / "README.md").read_text()
     assert summary["out"] == str(out) and summary["formats"] == ["easyr1", "llamafactory"]
     assert summary["records"] == {s: sum(len(jsonl_rows(src / f"{s}.jsonl")) if (src / f"{s}.jsonl").is_file()
                                          else 0 for src in exports) for s in SPLITS}
@@ -319,6 +324,26 @@ def test_the_summary_names_each_game_once(tmp_path, capsys):
                                        "sokoban, 0 images, formats: none")
 
 
+def test_exports_of_one_split_validate_on_none(tmp_path, capsys):
+    """Exports with train records alone (--split 1,0,0): LLaMA-Factory gets no eval_dataset, not the
+    training entries again (an evaluation on the training data)."""
+    exports = []
+    for game in ("snake", "sokoban"):
+        exports.append(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}))
+        (exports[-1] / "llamafactory").mkdir()
+        (exports[-1] / "llamafactory" / "train.json").write_text("[]")
+        entry = {"file_name": "train.json", "formatting": "sharegpt"}
+        (exports[-1] / "llamafactory" / "dataset_info.json").write_text(json.dumps(
+            {f"depthfirst_{game}_train": entry}))
+    code, printed, err = merge([*map(str, exports), "--out", str(tmp_path / "mixed"), "--json"], capsys)
+    assert (code, err) == (0, "")
+    summary = json.loads(printed)
+    assert summary["settings"]["splits"] == ["train"] and summary["settings"]["llamafactory"] == {
+        "dataset_dir": "llamafactory", "dataset": ["depthfirst_snake_train", "depthfirst_sokoban_train"],
+        "eval_dataset": []}
+    assert not any("eval_dataset" in line for line in summary["settings_lines"])
+
+
 def test_parquet_files_of_other_columns_are_refused_before_writing(tmp_path, capsys):
     """Exports of two depthfirst versions whose parquet columns differ: refused, naming the files, before
     anything is written (pyarrow's writer failed half-way through)."""
@@ -381,6 +406,24 @@ def test_an_out_inside_an_export_is_refused(snakes, capsys):
     out = snakes["b"] / "mixed"
     message = re.escape(f"--out {out} lies inside the export {snakes['b']}: choose a folder outside it")
     refused([str(snakes["a"]), str(snakes["b"])], capsys, message + "$", out)
+
+
+def test_an_out_that_cannot_be_made_is_refused_before_writing(snakes, tmp_path, capsys, monkeypatch):
+    """A file where --out's folder goes, or a folder not writable (a read-only mount: root writes any other),
+    refused as every script refuses them, not a "could not be written" once the merge has begun."""
+    (tmp_path / "file").write_text("in the way")
+    exports = [str(snakes["a"]), str(snakes["b"])]
+    out = tmp_path / "file" / "mixed"
+    refused(exports, capsys, re.escape(f"--out {out}: {tmp_path / 'file'} is not a folder; choose another "
+                                       "place") + "$", out)
+    (tmp_path / "read-only").mkdir()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: path != tmp_path / "read-only" and access(
+        path, mode, **kw))
+    out = tmp_path / "read-only" / "new" / "mixed"
+    refused(exports, capsys, re.escape(f"--out {out}: {tmp_path / 'read-only'} is not writable; choose "
+                                       "another place") + "$", out)
+    assert not (tmp_path / "read-only" / "new").exists()
 
 
 def test_an_existing_out_is_refused_and_kept(snakes, tmp_path, capsys):
@@ -464,6 +507,31 @@ def test_an_out_made_meanwhile_is_left_alone(snakes, tmp_path, capsys, monkeypat
     code, _, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
     assert code == 2 and "appeared while the exports were put together" in err
     assert [p.name for p in out.iterdir()] == ["theirs.txt"] and not list(tmp_path.glob(".mixed*"))
+
+
+@pytest.mark.parametrize("moment", ["renamed", "settled"])
+def test_a_stop_once_the_folder_is_in_place_is_ignored(moment, snakes, tmp_path, capsys, monkeypatch):
+    """Ctrl-C (SIGINT) just after the rename into place, or as the summary is made: the merge is done, so it
+    says so (status 0); a stop taken there removed nothing but said "nothing written (... not made)" of a
+    folder that was there."""
+    import signal
+
+    from vlm import merge as m
+
+    out = tmp_path / "mixed"
+
+    def stop() -> None:
+        if out.exists():  # setting_lines is also called for the card, before the rename
+            os.kill(os.getpid(), signal.SIGINT)
+    if moment == "renamed":
+        real = os.rename
+        monkeypatch.setattr(m.os, "rename", lambda src, dst: (real(src, dst), stop()))
+    else:
+        lines = m.setting_lines
+        monkeypatch.setattr(m, "setting_lines", lambda s: (stop(), lines(s))[1])
+    code, printed, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert code == 0 and "interrupted" not in err and printed.startswith(f"{out}: ")
+    assert (out / "train.jsonl").is_file() and not list(tmp_path.glob(".mixed*"))
 
 
 def test_a_killed_merges_hidden_folder_is_removed_by_the_next(snakes, tmp_path, capsys):
