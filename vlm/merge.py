@@ -109,6 +109,9 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
                 raise MergeError(f"{path} asks questions {first} asks too: export one again with another "
                                  "--seed")
             splits[split].append(rec)
+    if not any(splits.values()):  # its meta.json counts records, but their files are gone or emptied
+        raise MergeError(f"{path} has no record files ({', '.join(f'{x}.jsonl' for x in SPLITS)} missing or "
+                         "empty) though its meta.json counts records: export it again")
     most = max((len(r["images"]) for recs in splits.values() for r in recs), default=0)
     counts = {split: len(recs) for split, recs in splits.items()}
     shown = {rel for recs in splits.values() for r in recs for rel in r["images"]}

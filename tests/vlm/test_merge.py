@@ -361,6 +361,17 @@ def test_a_parquet_file_pyarrow_cannot_read_is_refused_before_writing(tmp_path, 
                                                     "reads: export it again") + "$", tmp_path / "mixed")
 
 
+def test_an_export_whose_record_files_are_gone_is_refused(tmp_path, capsys):
+    """Its meta.json counts records, but train.jsonl, val.jsonl and test.jsonl were deleted: two such exports
+    were an IndexError traceback once the merge had begun (with another export, its formats' rows went in
+    without their records)."""
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}) for game in ("snake", "sokoban")]
+    (exports[0] / "train.jsonl").unlink()
+    message = f"{exports[0]} has no record files (train.jsonl, val.jsonl, test.jsonl missing or empty) " \
+              "though its meta.json counts records: export it again"
+    refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
+
+
 def test_a_question_two_exports_ask_in_any_split_is_refused(tmp_path, capsys):
     """The shared question may be in any split, here test alone."""
     one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-a"], "test": ["snake-t"]})
