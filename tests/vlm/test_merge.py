@@ -168,6 +168,9 @@ def test_exports_of_several_games_put_together_with_the_readme_command(games, tm
         assert (re.search(pattern, printed) or [None, None])[1] == (str(largest) if largest else None), name
     assert len(set(map(str, map(lambda src: card_figure(src, figures["verl"]), exports.values())))) == 2
     assert f"dataset: {','.join(f'depthfirst_{game}_train' for game in games)}" in printed
+    # GRPO's file: the prompts alone (ms-swift's rlhf samples the replies)
+    assert "--dataset swift/train.jsonl (GRPO: swift/train_rl.jsonl)" in printed
+    assert all(len(row["messages"]) == 1 for row in jsonl_rows(moved / "swift" / "train_rl.jsonl"))
     assert "data.train_files=verl/train.parquet data.val_files=verl/val.parquet" in card
     lines = printed.splitlines()
     assert all(line[2:] in card.replace("`", "") for line in lines[2:])
