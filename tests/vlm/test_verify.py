@@ -2026,3 +2026,14 @@ def test_a_worst_answer_splits_the_new_verdicts_on_the_move_from_those_on_the_an
     for worst in ("DOWN which is wrong", "DOWN - wrong", "DOWN: wrong", "DOWN (wrong)", "DOWN: not correct",
                   "DOWN is an incorrect answer", "DOWN is not a valid option", "DOWN is a wrong answer"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+
+
+def test_a_verdict_alone_conceded_with_as_it_may_seem_keeps_the_answer() -> None:
+    """"UP, wrong as it may seem" and "UP (dangerous as it looks)" scored 0
+    where UP is the answer: a verdict alone after a mark took the word back where "as" went on, and "as it
+    may seem" concedes the verdict, it gives no reason for it. A reason with "as" still takes it back."""
+    for reply in ("UP, wrong as it may seem", "UP (dangerous as it looks)", "UP - wrong as that sounds",
+                  "UP: fatal as this might appear, the tail moves away"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    for reply in ("UP - wrong as it hits the wall", "UP: dangerous as the wall is next to it"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
