@@ -2037,3 +2037,17 @@ def test_a_verdict_alone_conceded_with_as_it_may_seem_keeps_the_answer() -> None
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
     for reply in ("UP - wrong as it hits the wall", "UP: dangerous as the wall is next to it"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_the_widened_verdict_lists_mutation_gaps_are_pinned() -> None:
+    """Words of the verdict lists that no test held (a hand mutant dropping each one passed every test): an
+    adjective before a move noun is a verdict on the move, "my final answer" one on the answer, and a bare
+    verdict word before a move noun in a worst answer names the move there, "not" with it too; a verdict
+    alone after a mark that goes on with "since" takes the answer back as one with "because" does."""
+    for reply in ("UP is an incorrect move", "UP is an unsafe move", "UP is a deadly move",
+                  "UP is a false move", "UP is not the true direction", "UP is not my final answer",
+                  "UP is not valid move", "UP: dangerous since it hits the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is not valid move", "DOWN is not correct direction"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
