@@ -61,8 +61,9 @@ right after the word, takes it back too ("UP, which is wrong", "UP which is wron
 "UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone ("not" for "is not")
 past such a mark, dash or bracket where it ends its clause or goes on with because, since or as ("UP -
 wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit
-walls" and the conceding "UP, wrong as it may seem" keep UP). Neither after yes or no, whose "that" is the
-question's: "No, that would be a mistake" and "No - wrong" are no.
+walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP).
+Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
+no.
 An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
@@ -252,8 +253,9 @@ _FALSE = (r"(?:(?:wrong|incorrect|false|invalid)\b(?!" + _MOVE_NOUN + r")|"
           r"(?:an?|the)\s{1,3}(?:bad|wrong|incorrect|invalid)" + _ANSWER_NOUN + ")")
 # A verdict alone after a punctuation mark, dash or opening bracket ("UP - wrong", "UP: wrong", "UP (fatal)")
 # where it ends its clause, or goes on with because, since or as: "UP - wrong moves hit walls" is none. An
-# "as" that concedes the verdict ("UP, wrong as it may seem", "UP (dangerous as it looks)") keeps the answer.
-_CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
+# "as" that concedes the verdict ("UP, wrong as it may seem", "UP (dangerous as it looks)") keeps the answer,
+# as a question mark does: a verdict asked is not said ("UP. Dangerous? Not really").
+_CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
                r"(?:may|might|could|seems?|looks?|sounds?|appears?)\b))\b)")
 _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _IS + r"\s{1,3}" + _FALSE
                      + r")|" + _POINTED + r"(?=" + _POINTER_IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _POINTER_IS

@@ -2051,3 +2051,14 @@ def test_the_widened_verdict_lists_mutation_gaps_are_pinned() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is not valid move", "DOWN is not correct direction"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_verdict_alone_asked_with_a_question_mark_keeps_the_answer() -> None:
+    """"UP. Dangerous? Not really" and "UP - wrong? No, it is safe" scored 0 where UP is the answer: a verdict
+    alone after a mark took the word back where a question mark ended it, though a verdict asked is not said
+    (the reply went on to deny it). One ended by any other mark still takes the word back."""
+    for reply in ("UP. Dangerous? Not really", "UP - wrong? No, it is safe",
+                  "UP (fatal?) No, the tail moves"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    for reply in ("UP. Dangerous!", "UP - wrong.", "UP (fatal)"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
