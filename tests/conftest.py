@@ -149,6 +149,39 @@ def open_paths() -> set[str]:
     return paths
 
 
+def removed_during_play(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, play: str, leaf: str,
+                        how: str) -> tuple[Path, Path]:
+    """``base`` and ``out`` (``base/new/<leaf>``), with ``agents.compare.<play>`` patched so that while it
+    plays, another output that found ``new/<leaf>`` missing too and failed removes the folders it would have
+    made ("removed"; "made first by the other": ``out`` was there before), their inode numbers then taken so
+    a folder made again is another; or ("moved with the folder above") ``base`` is moved aside and made anew,
+    as a train_ppo.py --force of a run it was in does."""
+    import agents.compare
+    from agents.runs import missing_folders, remove_folders
+
+    base = tmp_path / "base"
+    base.mkdir()
+    out = base / "new" / leaf
+    other_made, real = missing_folders(out), getattr(agents.compare, play)
+    if how == "made first by the other":  # this one found it there, as made for nothing of its own
+        out.mkdir(parents=True)
+
+    def gone_meanwhile(*args, **kwargs):
+        played = real(*args, **kwargs)
+        if how != "moved with the folder above":
+            remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
+            for k in range(len(other_made)):
+                (tmp_path / f"other-{k}").mkdir()
+        else:
+            base.rename(tmp_path / ".base.replaced")
+            base.mkdir()
+        assert not (base / "new").exists()
+        return played
+
+    monkeypatch.setattr(agents.compare, play, gone_meanwhile)
+    return base, out
+
+
 def always_right_checkpoint(run: Path, out: Path, step: int = 128):
     """A Snake run's model turned into another policy, whose action head always says RIGHT, saved at ``out``
     as a checkpoint of training step ``step`` and returned: a model a tool picked by ``--checkpoint`` shows

@@ -25,7 +25,7 @@ from agents.compare import (
 from agents.evaluation import Episode, run_episodes
 from agents.vlm_player import Decision
 from tests.chat_server import ChatServer, Reply
-from tests.conftest import RECORDED_ENV, ROOT, TINY, always_right_checkpoint, open_paths
+from tests.conftest import RECORDED_ENV, ROOT, TINY, always_right_checkpoint, open_paths, removed_during_play
 
 
 def _killed_comparisons_folder(out: Path, kind: str) -> Path:
@@ -1992,29 +1992,7 @@ def test_a_report_folder_another_failed_comparison_removed_is_made_again(scripts
     # removed it, empty, while the other played, which then ended "--out ... was moved or replaced while the
     # comparison played (a train_ppo.py --force of the run it is in?)" after its whole (paid) play. Made
     # again only there: gone with the folder above it (a --force moving the run aside), it is still refused.
-    import agents.compare
-    from agents.runs import missing_folders, remove_folders
-
-    base = tmp_path / "base"
-    base.mkdir()
-    out = base / "new" / "cmp"
-    other_made, play = missing_folders(out), agents.compare.play_all
-    if how == "made first by the other":  # this one found it there, as made for nothing of its own
-        out.mkdir(parents=True)
-
-    def gone_meanwhile(*a, **kw):
-        runs = play(*a, **kw)
-        if how != "moved with the folder above":
-            remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
-            for k in range(len(other_made)):  # their inode numbers taken: the folder made again is another
-                (tmp_path / f"other-{k}").mkdir()
-        else:
-            base.rename(tmp_path / ".base.replaced")
-            base.mkdir()
-        assert not (base / "new").exists()
-        return runs
-
-    monkeypatch.setattr(agents.compare, "play_all", gone_meanwhile)
+    base, out = removed_during_play(monkeypatch, tmp_path, "play_all", "cmp", how)
     code = scripts.compare.main(["--specialist", str(specialist), "--episodes", "1", "--max-steps", "3",
                                  "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err

@@ -16,6 +16,7 @@ from agents.vlm_player import VLMPlayer, fallback_move, legal_moves
 from envs import make_game
 from envs.rng import seeds_from
 from tests.chat_server import ChatServer, Reply, bad_request, good, server_error
+from tests.conftest import removed_during_play
 from tests.signals import stop_signal_after_condition_wait_releases_its_lock
 from vlm.tasks import task_module
 from vlm.verify import parse_move, reference_response
@@ -499,29 +500,7 @@ def test_a_vlms_results_folder_another_failed_evaluation_removed_is_made_again(s
     # played, which then said "--out ... could not be written (No such file or directory ...)" after its
     # whole (paid) play. Made again only there: gone with the folder above it (a train_ppo.py --force of a
     # run it was in), it is still refused.
-    import agents.compare
-    from agents.runs import missing_folders, remove_folders
-
-    base = tmp_path / "base"
-    base.mkdir()
-    out = base / "new" / "vlm"
-    other_made, play = missing_folders(out), agents.compare.play_vlm
-    if how == "made first by the other":  # this one found it there, as made for nothing of its own
-        out.mkdir(parents=True)
-
-    def gone_meanwhile(*args, **kwargs):
-        played = play(*args, **kwargs)
-        if how != "moved with the folder above":
-            remove_folders(other_made)  # the failed one's cleanup: the folders it found missing, if empty
-            for k in range(len(other_made)):  # their inode numbers taken: the folder made again is another
-                (tmp_path / f"other-{k}").mkdir()
-        else:
-            base.rename(tmp_path / ".base.replaced")
-            base.mkdir()
-        assert not (base / "new").exists()
-        return played
-
-    monkeypatch.setattr(agents.compare, "play_vlm", gone_meanwhile)
+    base, out = removed_during_play(monkeypatch, tmp_path, "play_vlm", "vlm", how)
     with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
         code = scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
                                       "--max-steps", "3", "--out", str(out), "--no-progress", "--no-video",
