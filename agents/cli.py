@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
-from agents.config import any_case, device_name, named_choices, set_item, whole_number
+from agents.config import any_case, named_choices, set_item, whole_number
 from agents.interrupts import exit_ignoring_stop_signals
 from agents.startup import MODULE_OPTION
 
@@ -241,12 +241,6 @@ def set_arg(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e).removeprefix("--set ")) from None
     return text
-
-
-def device_arg(text: str) -> str:
-    """A ``--device`` as ``device_name`` reads it (``CPU`` is ``cpu``; ``GPU`` is kept for its error);
-    ``check_device`` checks it where it is used."""
-    return device_name(text)
 
 
 def game_arg(text: str) -> str:

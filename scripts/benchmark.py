@@ -39,8 +39,8 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 import argparse
 
 from agents.benchmark_cli import benchmark_command
-from agents.cli import any_case, device_arg, positive_float, positive_int_up_to, run_script, script_parser
-from agents.config import DEVICES
+from agents.cli import any_case, positive_float, positive_int_up_to, run_script, script_parser
+from agents.config import DEVICES, device_name
 from agents.machine import usable_cores
 from agents.presets import PRESETS
 
@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
                    help="snake: the batched-core and training figures; gameboy: the emulator path")
     p.add_argument("--emulators", type=positive_int_up_to(MAX_EMULATORS, "emulators per worker"),
                    help=f"emulators per worker for --env gameboy (default 4, at most {MAX_EMULATORS})")
-    p.add_argument("--device", type=device_arg,
+    p.add_argument("--device", type=device_name,
                    help=f"torch device for the training figures: {DEVICES} (default cpu)")
     p.add_argument("--policy", type=any_case(PRESETS), choices=sorted(PRESETS),
                    help="preset for train_sps/mfu (default: the device's default)")

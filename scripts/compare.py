@@ -28,7 +28,6 @@ from agents.cli import (
     add_game_arguments,
     add_specialist_argument,
     check_episode_seeds,
-    device_arg,
     game_arg,
     max_steps_arg,
     mean_text,
@@ -42,7 +41,7 @@ from agents.cli import (
     specialist_args,
     vlm_arg,
 )
-from agents.config import DEVICES
+from agents.config import DEVICES, device_name
 
 FRAMES = 6  # --frames' default, the worst decisions shown per VLM
 
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     # None until parsed: given without --vlm, it is refused (it would do nothing)
     p.add_argument("--frames", type=nonneg_int, help=f"worst decisions shown per VLM (default {FRAMES})")
     # None until parsed: see specialist_args.
-    p.add_argument("--device", type=device_arg,
+    p.add_argument("--device", type=device_name,
                    help=f"torch device for the specialist: {DEVICES} (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # The game's options where no --specialist run's config.yaml gives them (the VLMs alone), as train_ppo.py

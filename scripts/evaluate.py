@@ -21,7 +21,6 @@ from agents.cli import (
     EPISODE_SEED,
     EPISODE_STEP_CAP,
     add_game_arguments,
-    device_arg,
     game_arg,
     max_steps_arg,
     nonneg_int,
@@ -32,7 +31,7 @@ from agents.cli import (
     set_arg,
     vlm_arg,
 )
-from agents.config import DEVICES
+from agents.config import DEVICES, device_name
 from agents.evaluate_cli import VIDEO_STEPS, evaluate_command
 
 
@@ -49,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"episode k is seeded seed+k, below 2**64 (default {EPISODE_SEED}: away from the "
                    "seeds of a run with --seed 0 unless it played about a million episodes or was resumed "
                    f"near step {EPISODE_SEED}; README, Evaluation)")
-    p.add_argument("--device", type=device_arg, default="cpu",
+    p.add_argument("--device", type=device_name, default="cpu",
                    help=f"torch device for the policy: {DEVICES} (default cpu)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the argmax")
     p.add_argument("--random", action="store_true",

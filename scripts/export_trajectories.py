@@ -18,7 +18,6 @@ import sys
 from agents.cli import (
     EPISODE_STEP_CAP,
     check_episode_seeds,
-    device_arg,
     finite_float,
     max_steps_arg,
     nonneg_int,
@@ -30,7 +29,7 @@ from agents.cli import (
     run_script,
     script_parser,
 )
-from agents.config import DEVICES
+from agents.config import DEVICES, device_name
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=max_steps_arg, default=d.max_steps,
                    help=f"cut every episode after this many moves (default: the game's own limits, at most "
                    f"{EPISODE_STEP_CAP:,})")
-    p.add_argument("--device", type=device_arg, default=d.device,
+    p.add_argument("--device", type=device_name, default=d.device,
                    help=f"torch device for the policy: {DEVICES} (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")

@@ -25,7 +25,6 @@ from typing import Any
 
 from agents.cli import (
     add_specialist_argument,
-    device_arg,
     out_file_arg,
     path_arg,
     print_json,
@@ -33,7 +32,7 @@ from agents.cli import (
     script_parser,
     specialist_args,
 )
-from agents.config import DEVICES
+from agents.config import DEVICES, device_name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the --specialist's model file (default: the run's model.zip or newest checkpoint, "
                    "as in evaluate.py and export_trajectories.py)")
     # None until parsed: see specialist_args.
-    p.add_argument("--device", type=device_arg,
+    p.add_argument("--device", type=device_name,
                    help=f"torch device for --specialist: {DEVICES} (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--out", type=out_file_arg, help="also write the figures as JSON to this file")

@@ -16,7 +16,6 @@ import sys
 from agents.cli import (
     add_game_arguments,
     any_case,
-    device_arg,
     game_arg,
     nonneg_int,
     path_arg,
@@ -28,7 +27,7 @@ from agents.cli import (
     set_arg,
     whole_int,
 )
-from agents.config import DEVICES
+from agents.config import DEVICES, device_name
 from agents.interrupts import stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.train_cli import train_command
@@ -50,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
                    "process; default: 0 for the batched games, one per core for the Game Boy ones)")
     p.add_argument("--policy", type=any_case(PRESETS), choices=sorted(PRESETS),
                    help="network preset (default: by device)")
-    p.add_argument("--device", type=device_arg,
+    p.add_argument("--device", type=device_name,
                    help=f"{DEVICES} (default auto: CUDA when available; mps only when given)")
     p.add_argument("--seed", type=whole_int, help="board k's e-th episode is seeded seed + k + e·num_envs; "
                    "torch and PPO too (0 to 2**32 - 1, default 0)")
