@@ -69,7 +69,6 @@ from typing import Any
 import numpy as np
 
 from agents.cli import (
-    any_case,
     api_key_arg,
     api_key_env_arg,
     nonneg_int,
@@ -79,7 +78,7 @@ from agents.cli import (
     positive_int,
     safe_text,
 )
-from agents.config import flag_of
+from agents.config import any_case, flag_of
 from agents.vlm_cache import ResponseCache, cache_key, check_cache_dir, image_digest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx

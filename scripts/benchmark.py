@@ -39,8 +39,8 @@ import agents.startup  # noqa: F401 (first: a Ctrl-C during the imports below ex
 import argparse
 
 from agents.benchmark_cli import benchmark_command
-from agents.cli import any_case, positive_float, positive_int_up_to, run_script, script_parser
-from agents.config import DEVICES, device_name
+from agents.cli import positive_float, positive_int_up_to, run_script, script_parser
+from agents.config import DEVICES, any_case, device_name
 from agents.machine import usable_cores
 from agents.presets import PRESETS
 

@@ -15,7 +15,6 @@ import sys
 
 from agents.cli import (
     add_game_arguments,
-    any_case,
     game_arg,
     nonneg_int,
     path_arg,
@@ -27,7 +26,7 @@ from agents.cli import (
     set_arg,
     whole_int,
 )
-from agents.config import DEVICES, device_name
+from agents.config import DEVICES, any_case, device_name
 from agents.interrupts import stop_signals_interrupt
 from agents.presets import PRESETS
 from agents.train_cli import train_command
