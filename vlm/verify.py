@@ -48,20 +48,24 @@ correct", "B is wrong", "B is an incorrect answer" are none), in every answer, a
 ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct" name no move there, so
 score 0 where DOWN is fatal: read as the move, a verdict that says it is no fatal one, "DOWN is wrong, LEFT",
 would credit a move the reply took back; the prompt asks for the moves alone). So does a verdict on the move
-(``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, a mistake or an error, or a bad, wrong,
-incorrect, false, invalid, illegal, unsafe, fatal, deadly or dangerous move/idea/choice/direction (with a,
-the or no article: "the wrong direction", "an invalid move", "wrong move"); "is not" with safe or legal, or a
-good, safe, valid, legal, right, correct or true move/idea/choice/direction ("not a valid move", "not the
-right direction"): "Moving UP would be a mistake", "UP is illegal" are none, except in a worst answer, which
-asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous", "DOWN is not a valid move" name DOWN there).
-"UP is not blocked", "UP is not wrong", "UP is not dangerous" are UP. Either verdict said of which, that or
-this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, or of "which"
-right after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP
--- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are none;
-"UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone ("not" for "is not")
-past such a mark, dash or bracket where it ends its clause or goes on with because, since or as ("UP -
-wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit
-walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP).
+(``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, risky, bad, suicidal, terrible, a
+mistake or an error, or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, dangerous,
+risky, suicidal, terrible or losing move/idea/choice/direction (with a, the or no article: "the wrong
+direction", "an invalid move", "wrong move"); "is not" with safe, legal, allowed or possible, or a good, safe,
+valid, legal, right, correct, true, allowed or possible move/idea/choice/direction ("not a valid move", "not
+the right direction"): "Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is not allowed"
+are none, except in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous",
+"DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP is
+not dangerous", "UP is not bad", "UP is possible" are UP; a verb phrase is no verdict ("UP would kill the
+snake" is UP). Either verdict said of which, that or this right after the word or bracketed pair, past a
+punctuation mark, dash or opening bracket, or of "which" right after the word, takes it back too ("UP, which
+is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP.
+That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are
+UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its
+clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are
+none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the
+asked "UP. Dangerous? Not really" keep UP). A verdict in asterisk emphasis reads as one without it ("UP is
+**wrong**", "UP - **wrong**" are none; "UP - **risky?** No" is UP).
 Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
 no.
 An option's own text and an ``exact`` answer are compared whole.
@@ -246,6 +250,8 @@ _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
 # DOWN is no fatal move as "DOWN is not correct" may: read as the move named, it could credit a move the
 # reply took back.
 _MOVE_NOUN = r"\s{1,3}(?:move|idea|choice|direction)\b"
+# Between a verb and its verdict, space and emphasis: "UP is **wrong**", "UP - **wrong**".
+_AT = r"\s{1,3}\*{0,3}"
 _ANSWER_NOUN = r"\s{1,3}(?:answer|option)\b"
 _RIGHT = (r"(?:(?:correct|right|true|valid)\b(?!" + _MOVE_NOUN + r")|(?:an?\s{1,3}(?:good|valid|correct)|"
           r"(?:the|my)(?:\s{1,3}(?:correct|right|final))?)" + _ANSWER_NOUN + ")")
@@ -254,27 +260,28 @@ _FALSE = (r"(?:(?:wrong|incorrect|false|invalid)\b(?!" + _MOVE_NOUN + r")|"
 # A verdict alone after a punctuation mark, dash or opening bracket ("UP - wrong", "UP: wrong", "UP (fatal)")
 # where it ends its clause, or goes on with because, since or as: "UP - wrong moves hit walls" is none. An
 # "as" that concedes the verdict ("UP, wrong as it may seem", "UP (dangerous as it looks)") keeps the answer,
-# as a question mark does: a verdict asked is not said ("UP. Dangerous? Not really").
-_CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
+# as a question mark does: a verdict asked is not said ("UP. Dangerous? Not really"). Asterisk emphasis around
+# the verdict is read past ("UP - **wrong**"), so it is no clause end: "UP - **bad** moves hit walls" is UP.
+_CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?*]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
                r"(?:may|might|could|seems?|looks?|sounds?|appears?)\b))\b)")
-_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _IS + r"\s{1,3}" + _FALSE
-                     + r")|" + _POINTED + r"(?=" + _POINTER_IS_NOT + r"\s{1,3}" + _RIGHT + "|" + _POINTER_IS
-                     + r"\s{1,3}" + _FALSE + "|" + _SEP + r"(?:not\s{1,3}" + _RIGHT + "|" + _FALSE + ")"
-                     + _CLAUSE_END + ")", re.IGNORECASE)
+_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|" + _POINTED
+                     + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|" + _SEP
+                     + r"\*{0,3}(?:not\s{1,3}" + _RIGHT + "|" + _FALSE + r")\*{0,3}" + _CLAUSE_END + ")",
+                     re.IGNORECASE)
 # The same for a verdict that the move is bad ("UP is not safe", "Moving UP would be a mistake", "UP, which
 # is fatal", "UP is the wrong direction", "UP is illegal"): read as any other words, the answer rejected was
 # credited. Not in a worst answer, which asks for the bad moves ("DOWN is fatal" names DOWN there); "UP is not
 # fatal" keeps UP. Every bare word of _FALSE and _RIGHT is here before a move noun, so such a verdict is
 # always one on the move ("DOWN is wrong move" names DOWN in a worst answer, as "the wrong move" does).
-_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal)\b|an?\s{1,3}(?:mistake|error)\b|"
-        r"(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|false|invalid|illegal|unsafe|fatal|deadly|dangerous)"
-        + _MOVE_NOUN + ")")
-_NOT_GOOD = (r"(?:(?:safe|legal)\b|(?:(?:an?|the)\s{1,3})?(?:good|safe|valid|legal|right|correct|true)"
-             + _MOVE_NOUN + ")")
-_REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + r"\s{1,3}" + _BAD + "|" + _IS_NOT + r"\s{1,3}" + _NOT_GOOD
-                       + r")|" + _POINTED + r"(?=" + _POINTER_IS + r"\s{1,3}" + _BAD + "|" + _POINTER_IS_NOT
-                       + r"\s{1,3}" + _NOT_GOOD + "|" + _SEP + r"(?:not\s{1,3}" + _NOT_GOOD + "|" + _BAD + ")"
-                       + _CLAUSE_END + ")", re.IGNORECASE)
+_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible)\b|"
+        r"an?\s{1,3}(?:mistake|error)\b|(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|false|invalid|illegal|"
+        r"unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing)" + _MOVE_NOUN + ")")
+_NOT_GOOD = (r"(?:(?:safe|legal|allowed|possible)\b|(?:(?:an?|the)\s{1,3})?(?:good|safe|valid|legal|right|"
+             r"correct|true|allowed|possible)" + _MOVE_NOUN + ")")
+_REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD + r")|"
+                       + _POINTED + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT
+                       + _NOT_GOOD + "|" + _SEP + r"\*{0,3}(?:not\s{1,3}" + _NOT_GOOD + "|" + _BAD
+                       + r")\*{0,3}" + _CLAUSE_END + ")", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

@@ -2062,3 +2062,58 @@ def test_a_verdict_alone_asked_with_a_question_mark_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
     for reply in ("UP. Dangerous!", "UP - wrong.", "UP (fatal)"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_a_verdict_of_risk_badness_or_disallowance_takes_the_answer_back() -> None:
+    """"UP is not allowed", "UP is not possible", "UP is risky", "UP is bad", "UP is suicidal", "UP is a
+    terrible move", "UP is a losing move" and "UP - **wrong**" scored 1 where UP is the answer (false credit):
+    the verdict lists had none of these words, and no emphasis around a verdict. They are verdicts on the
+    move now (the emphasised "wrong" one on the answer), said with "is", of "which" or alone after a mark."""
+    for reply in ("UP is not allowed", "UP is not possible", "UP is risky", "UP is bad", "UP is suicidal",
+                  "UP is a terrible move", "UP is a losing move", "UP - **wrong**", "UP is terrible",
+                  "UP is not an allowed move", "UP is not a possible move", "UP is a risky move",
+                  "UP is a suicidal move", "UP, which is risky", "UP: not allowed", "UP - bad.",
+                  "UP (**suicidal**)", "UP - *fatal*, it hits the wall", "UP: **not safe**",
+                  "UP is **wrong**", "UP is **a bad move**", "UP - **wrong** because of the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    rewards = load_rewards()
+    gt = ground_truth_json(record(WORD))
+    for reply in ("UP is risky", "UP - **wrong**"):
+        assert rewards.compute_score(wrap(reply), gt)["accuracy"] == 0.0, reply
+
+
+def test_a_denied_or_conceded_or_asked_risk_or_badness_keeps_the_answer() -> None:
+    """The new verdict words keep the answer where the reply denies them, says the move is allowed,
+    concedes them with "as it may seem", asks them, or sets them before another noun; emphasis that goes on
+    into another noun or a question keeps it too."""
+    two = WORD | {"choices": ["UP", "LEFT"]}
+    for reply, spec in (("UP is not bad", WORD), ("UP is not risky", WORD), ("UP is possible", WORD),
+                        ("UP is allowed", WORD), ("UP is not a losing move", WORD),
+                        ("UP, risky as it may seem", WORD), ("UP. Risky? Not really", WORD),
+                        ("UP is not suicidal", WORD), ("UP is not a terrible move", WORD),
+                        ("UP - **risky?** No, the tail moves", WORD), ("UP - **bad** moves hit walls", WORD),
+                        ("UP: bad moves are DOWN and RIGHT", two), ("DOWN is risky, so UP", two),
+                        ("UP would kill the snake", WORD), ("No - **bad**", YES_NO), ("UP - **safe**", WORD),
+                        ("UP is not the only possible move", WORD), ("UP, which is not risky", WORD),
+                        ("UP is **not** wrong", WORD), ("UP: not possible to reverse into the neck", WORD)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_a_worst_answer_takes_back_an_emphasised_verdict_on_the_answer() -> None:
+    """In a Snake <worst_answer> "DOWN - **wrong**" named DOWN (scored 1 where DOWN is the fatal move) while
+    "DOWN - wrong" names no move: a verdict on the answer takes the word back there as everywhere, emphasis
+    around it or not."""
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN - **wrong**", "DOWN: **not correct**", "DOWN is **wrong**"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+
+
+def test_a_worst_answer_still_names_the_move_the_new_verdicts_on_the_move_reject() -> None:
+    """In a Snake <worst_answer> the new verdicts on the move (risky, bad, suicidal, terrible, a losing move,
+    not allowed, not possible, an emphasised fatal) name the move, as "dangerous" and "not legal" do: the
+    worst answer asks for the fatal moves."""
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is risky", "DOWN is bad", "DOWN is suicidal", "DOWN is a terrible move",
+                  "DOWN is a losing move", "DOWN is not allowed", "DOWN is not possible", "DOWN - **fatal**",
+                  "DOWN: not allowed", "DOWN, which is risky"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
