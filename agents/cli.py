@@ -294,11 +294,17 @@ def name_too_long(path: str) -> bool:
     while head and not os.path.isdir(head):
         head, name = os.path.split(head)
         names.append(name)
+    limit = name_limit(head)
+    return limit is not None and any(len(os.fsencode(name)) > limit for name in names)
+
+
+def name_limit(folder: str) -> int | None:
+    """The longest name, in bytes, that the file system of ``folder`` (an existing one; "" is the current
+    folder) takes (``PC_NAME_MAX``); None where it cannot be told."""
     try:
-        limit = os.pathconf(head or ".", "PC_NAME_MAX")
+        return os.pathconf(folder or ".", "PC_NAME_MAX")
     except (OSError, ValueError):  # no limit to tell: the scripts' own checks name what goes wrong
-        return False
-    return any(len(os.fsencode(name)) > limit for name in names)
+        return None
 
 
 def given_path(given: str | os.PathLike[str], absolute: str | os.PathLike[str]) -> str:

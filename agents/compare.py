@@ -497,7 +497,7 @@ def check_out_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:
     ``overwrite`` and it holds a report. ``flag`` names ``out`` in the errors (``DEFAULT_OUT`` for the
     default folder, which no --out gave)."""
     try:
-        check_output_folder(out, flag)
+        check_output_folder(out, flag, beside=False)  # the report is swapped in inside it
     except ValueError as e:
         raise CompareError(str(e)) from None
     if out.exists() and any(out.iterdir()):
@@ -535,9 +535,10 @@ def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
     folders made (``remove_folders`` them should the comparison fail)."""
     try:
         # A read-only specialist run (a colleague's) is told of --out, which no other words name.
-        check_output_folder(base, DEFAULT_OUT, "give --out DIR, a folder you can write, for the report")
+        check_output_folder(base, DEFAULT_OUT, "give --out DIR, a folder you can write, for the report",
+                            beside=False)
         # runs/<env>, for a comparison without --specialist
-        above = make_output_folder(base.parent, DEFAULT_OUT)
+        above = make_output_folder(base.parent, DEFAULT_OUT, beside=False)
     except ValueError as e:
         raise CompareError(str(e)) from None
     for k in range(1, 10_000):
@@ -1003,7 +1004,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     try:
         pyplot()  # the report's plots need it: say so before any episode is played
         # Made now, before the play (which may be paid for): a full disk is found before the money is spent.
-        made = make_output_folder(out, flag)
+        made = make_output_folder(out, flag, beside=False)
     except ValueError as e:
         raise CompareError(str(e)) from None
     home = Path(os.path.abspath(out))  # "." read later would be the working folder, moved aside with the run

@@ -152,7 +152,7 @@ def evaluate(args: argparse.Namespace) -> int:
         # Said before the episodes are played, not after.
         if args.out:
             try:
-                check_output_folder(out, "--out")
+                check_output_folder(out, "--out", beside=False)  # its files are written inside
             except ValueError as e:
                 raise RunError(str(e)) from None
         elif not os.access(run, os.W_OK):
@@ -398,7 +398,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         return 2
     try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
         # removed again if the play fails; a run one cannot write in (a colleague's) is told of --out
-        made = make_output_folder(out, flag, GIVE_OUT if in_run else "choose another place")
+        made = make_output_folder(out, flag, GIVE_OUT if in_run else "choose another place", beside=False)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

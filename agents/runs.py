@@ -28,6 +28,7 @@ from typing import IO, Any, TypeVar
 
 import yaml
 
+from agents.cli import name_limit, shown_path
 from agents.config import (
     DEFAULTS,
     file_kind,
@@ -915,7 +916,7 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
     finals = [Path(os.path.abspath(p) if new else os.path.realpath(p)) for p in paths]
     tag = os.getpid() if threading.current_thread() is threading.main_thread() else (
         f"{os.getpid()}-{threading.get_native_id()}")
-    tmps = [f.with_name(f".{f.stem}.{tag}.tmp{f.suffix}") for f in finals]
+    tmps = [f.with_name(temp_name(f, tag)) for f in finals]
     try:
         yield tmps
         # A set is placed under its folders' locks: two writers of one set (two evaluate.py of one model)
@@ -936,12 +937,42 @@ def written_together(paths: list[Path], stale: Sequence[Path] = (), last: bool =
             tmp.unlink(missing_ok=True)
 
 
+def temp_name(path: Path, tag: int | str | None = None) -> str:
+    """The name of ``written_together``'s temp file for ``path``: ``.<stem>.<tag>.tmp<suffix>``, the tag
+    being this process's pid unless given."""
+    return f".{path.stem}.{os.getpid() if tag is None else tag}.tmp{path.suffix}"
+
+
+def check_name_fits(path: Path, flag: str, longest: str) -> None:
+    """Refuse (``ValueError`` naming ``flag``) an output ``path`` whose name, or ``longest`` (the longest
+    name its writer makes beside it: a temp file's or folder's, the name with some bytes added), is longer
+    than the file system there takes. Found only once the work was done, a name a few bytes short of the
+    limit was "File name too long" after it (an export's episodes played), or a raw OSError before it."""
+    folder = str(path.parent)
+    while folder and not os.path.isdir(folder):  # the missing folders would be made on that file system
+        folder = os.path.dirname(folder)
+    limit = name_limit(folder)
+    size, extra = len(os.fsencode(path.name)), len(os.fsencode(longest)) - len(os.fsencode(path.name))
+    if limit is None or size + extra <= limit:
+        return
+    beside = f", and the temporary name written beside it {extra} more" if extra else ""
+    raise ValueError(f"{flag} {shown_path(str(path))}: the name is too long ({size} bytes{beside}; the file "
+                     f"system takes {limit} at most); give a name of at most {limit - extra} bytes")
+
+
+def folder_temp_name(path: Path) -> str:
+    """The longest name a folder output's writers make beside it: a merge's ``.<name>.<pid>.partial``
+    (longer than an export's ``.<name>.partial`` and train_ppo.py --force's ``.<name>.replaced``)."""
+    return f".{path.name}.{os.getpid()}.partial"
+
+
 def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, Path | None] | None = None,
                       make_folders: bool = False) -> None:
     """Refuse, before any work, an output file that cannot or should not be written (``ValueError``
     naming ``flag``): a folder or device in the way, one of the command's ``inputs`` (name -> file; even
     with ``force``), an existing file without ``force``, a missing folder (with ``make_folders``: a file
-    where one would be made) or a read-only one."""
+    where one would be made) or a read-only one, or a name too long (``check_name_fits``)."""
+    check_name_fits(path, flag, temp_name(path))
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name")
     for name, file in (inputs or {}).items():
@@ -963,10 +994,14 @@ def check_output_file(path: Path, flag: str, force: bool, inputs: Mapping[str, P
         raise ValueError(f"{flag} {path}: not writable here; choose another place")
 
 
-def check_output_folder(path: Path, flag: str, fix: str = "choose another place") -> None:
+def check_output_folder(path: Path, flag: str, fix: str = "choose another place",
+                        beside: bool = True) -> None:
     """Refuse, before any work, a results folder that cannot be made or written (``ValueError`` naming
     ``flag``): a file in the way, or missing folders that could not be made there. ``fix``: what to do
-    about a folder not writable, where ``flag`` is no flag (a default folder: the flag that moves it)."""
+    about a folder not writable, where ``flag`` is no flag (a default folder: the flag that moves it). A
+    name too long (``check_name_fits``): with ``beside``, for the temp folders made beside it too (those of
+    the export, the merge and train_ppo.py --force; compare's and evaluate's write only inside theirs)."""
+    check_name_fits(path, flag, folder_temp_name(path) if beside else path.name)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{flag} {path} is a file; give a folder")
     folder = _nearest_folder(path, flag, path)
@@ -974,11 +1009,13 @@ def check_output_folder(path: Path, flag: str, fix: str = "choose another place"
         raise ValueError(f"{flag} {path}: {folder} is not writable; {fix}")
 
 
-def make_output_folder(path: Path, flag: str, fix: str = "choose another place") -> list[Path]:
-    """``check_output_folder`` (with ``fix``), then make ``path`` now, before the work (a paid VLM play): a
-    full disk is found before the money is spent. Returns the folders it made (``missing_folders``), for
-    ``remove_folders`` should the work fail; ``ValueError`` naming ``flag`` when it cannot be made."""
-    check_output_folder(path, flag, fix)
+def make_output_folder(path: Path, flag: str, fix: str = "choose another place",
+                       beside: bool = True) -> list[Path]:
+    """``check_output_folder`` (with ``fix`` and ``beside``), then make ``path`` now, before the work (a
+    paid VLM play): a full disk is found before the money is spent. Returns the folders it made
+    (``missing_folders``), for ``remove_folders`` should the work fail; ``ValueError`` naming ``flag`` when
+    it cannot be made."""
+    check_output_folder(path, flag, fix, beside)
     made = missing_folders(path)
     try:  # a parent that another output started together removes as it fails: made again
         made_in(path.parent, lambda: path.mkdir(exist_ok=True))

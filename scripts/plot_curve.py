@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                                  f".{only_suffix}")
             if not (suffix or out.is_dir()):
                 out, suffix = out.with_suffix(".png"), ".png"  # what is written; the path printed is true
-            # Before the file's own checks: an existing model.zip was told to pass --force, then refused.
-            if not out.is_dir() and suffix[1:].lower() not in formats:  # a folder: check_output_file says so
+            # Before the file's own checks: an existing model.zip was told to pass --force, then refused. A
+            # folder: check_output_file says so (os.path: Path.is_dir raised on a name too long with .png).
+            if not os.path.isdir(out) and suffix[1:].lower() not in formats:
                 raise ValueError(f"--out {out}: matplotlib writes no {suffix} file; end the name in .png "
                                  f"(or .{', .'.join(sorted(formats - {'png'}))})")
             check_output_file(out, "--out", args.force, make_folders=True)

@@ -22,7 +22,6 @@ screen and walking two steps::
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
@@ -34,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import whole_number
-from agents.runs import check_output_file, folders_made_for, not_written, written_together
+from agents.runs import (
+    check_name_fits,
+    check_output_file,
+    folders_made_for,
+    not_written,
+    temp_name,
+    written_together,
+)
 from envs.gameboy.core import MAX_BOOT_FRAMES, load_pyboy_class, load_state_file, new_pyboy, save_emulator
 from envs.gameboy.roms import no_start_state, rom_record, state_record
 
@@ -151,15 +157,12 @@ def check_state_output(out: Path, flag: str, force: bool, inputs: dict[str, Path
     """``check_output_file`` for the state ``out`` and its ROM record (``state_record``), before any play:
     the record must not be one of the ``inputs`` either, nor be left there (from a state deleted since)
     without ``force``."""
-    check_output_file(out, flag, force, inputs, make_folders=True)
     record = state_record(out)
-    try:
-        check_output_file(record, f"{flag} {out}: its ROM record", True, inputs, make_folders=True)
-    except OSError as e:  # a name the file system takes, but not with ".json" after it
-        if e.errno != errno.ENAMETOOLONG:
-            raise
-        raise ValueError(f"{flag} {out}: a name too long for its ROM record {record.name} beside it; give a "
-                         "shorter name") from None
+    # The longest name written for it: the record's temp file (a name the file system takes, but not with
+    # ".json" after it, was "error: [Errno 36] File name too long: '...json'", no flag named).
+    check_name_fits(out, flag, temp_name(record))
+    check_output_file(out, flag, force, inputs, make_folders=True)
+    check_output_file(record, f"{flag} {out}: its ROM record", True, inputs, make_folders=True)
     if os.path.lexists(record) and not force:
         raise ValueError(f"{flag} {out}: its ROM record {record} exists (left from a state deleted since?); "
                          "pass --force to replace it, or give a new file name")

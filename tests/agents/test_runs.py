@@ -145,6 +145,45 @@ def test_an_output_file_in_place_of_a_device_or_in_a_read_only_folder_is_refused
         runs.check_output_folder(tmp_path / "a" / "b", "--save-dir")
 
 
+def _too_long(flag: str, path: Path, limit: int, extra: int) -> str:
+    """check_name_fits' refusal of ``path`` (one byte too long with the ``extra`` bytes of its temp name)."""
+    from agents.cli import shown_path
+
+    return (rf"^{flag} {re.escape(shown_path(str(path)))}: the name is too long \({limit - extra + 1} bytes, "
+            rf"and the temporary name written beside it {extra} more; the file system takes {limit} at "
+            rf"most\); give a name of at most {limit - extra} bytes$")
+
+
+def test_an_output_file_too_long_with_its_temp_name_is_refused_and_one_that_fits_is_written(tmp_path):
+    # A name a few bytes short of the limit passed the checks, and its temp file .<stem>.<pid>.tmp<suffix>
+    # was "File name too long" once the work was done (plot_curve.py's events read, make_state.py's play).
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    extra = len(runs.temp_name(Path("x.json"))) - len("x.json")
+    fits = tmp_path / ("f" * (limit - extra - 5) + ".json")
+    too_long = fits.with_name("g" + fits.name)
+    with pytest.raises(ValueError, match=_too_long("--out", too_long, limit, extra)):
+        runs.check_output_file(too_long, "--out", force=False)
+    runs.check_output_file(fits, "--out", force=False)
+    with runs.written_beside(fits) as tmp:  # the longest name that passes is one its writer can write
+        tmp.write_text("{}")
+    assert fits.read_text() == "{}"
+
+
+def test_an_output_folder_too_long_with_the_temp_folder_beside_it_is_refused(tmp_path):
+    # merge_exports.py builds --out in .<name>.<pid>.partial beside it, export_trajectories.py in
+    # .<name>.partial: a name a few bytes short of the limit failed once the episodes were played or merged.
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    extra = len(runs.folder_temp_name(Path("x"))) - 1
+    fits = tmp_path / ("f" * (limit - extra))
+    too_long = fits.with_name("g" + fits.name)
+    with pytest.raises(ValueError, match=_too_long("--out", too_long, limit, extra)):
+        runs.check_output_folder(too_long, "--out")
+    runs.check_output_folder(fits, "--out")
+    (tmp_path / runs.folder_temp_name(fits)).mkdir()  # the longest name that passes can be made
+    (tmp_path / runs.folder_temp_name(fits)).rename(fits)
+    assert fits.is_dir()
+
+
 def test_a_folder_of_runs_names_its_newest_run(tmp_path):
     # `evaluate.py runs/snake` (or `--resume runs`) was refused as "not a depthfirst run folder", leaving
     # the user to look inside: the refusal names the run to give, the one trained into last.

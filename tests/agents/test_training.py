@@ -3545,6 +3545,19 @@ def test_an_out_matplotlib_cannot_write_is_refused_by_name_before_the_run_is_rea
     assert ".png," not in err and not err.rstrip().endswith(".png)")  # the others: .png is named once, first
 
 
+def test_an_out_too_long_once_png_is_added_is_refused_by_name_before_the_run_is_read(scripts, tmp_path,
+                                                                                     capsys, monkeypatch):
+    # --out of a name within 4 bytes of the limit, given .png: "error: [Errno 36] File name too long: ...".
+    import agents.curves
+
+    monkeypatch.setattr(agents.curves, "plot_curve", lambda *args, **kwargs: pytest.fail("the run was read"))
+    out = tmp_path / ("c" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 2))
+    assert scripts.plot_curve.main(["RUN", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out ") and ": the name is too long (" in err and "Errno" not in err
+    assert len(err.splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["curve.", "curve.."])
 def test_an_out_ending_in_a_dot_is_refused_not_given_another(scripts, tmp_path, capsys, monkeypatch, name):
     # Path.suffix of "curve." is "", so ".png" was added to it: curve..png was written.

@@ -1653,14 +1653,19 @@ def test_a_state_name_too_long_for_its_rom_record_beside_it_is_refused_naming_ou
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # A name the file system takes, but not with ".json" after it: "error: [Errno 36] File name too long:
     # '...json'", no flag named (check_output_file's stat of the record).
+    from agents.cli import shown_path
+    from agents.runs import temp_name
+
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
     out = tmp_path / ("s" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 6) + ".state")
     for script, flag, argv in (("make_state", "--out", ["--inputs", str(inputs)]),
                                ("play_gameboy", "--save-state", ["--window", "null", "--max-frames", "5"])):
         assert script_main(script)(["--rom", str(TEST_CARTRIDGE), flag, str(out), *argv]) == 2
-        assert capsys.readouterr().err == (f"error: {flag} {out}: a name too long for its ROM record "
-                                           f"{out.name}.json beside it; give a shorter name\n")
+        err = capsys.readouterr().err  # the longest name written for it: the record's temp file
+        extra = len(temp_name(Path(out.name + ".json"))) - len(out.name)
+        assert err.startswith(f"error: {flag} {shown_path(str(out))}: the name is too long (")
+        assert err.endswith(f"give a name of at most {os.pathconf(tmp_path, 'PC_NAME_MAX') - extra} bytes\n")
     assert [p.name for p in tmp_path.iterdir()] == ["inputs.txt"]
 
 
