@@ -611,8 +611,9 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     the files are put in place; what it raises leaves none of them. ``last``: the command's last output
     (once in place, a stop is ignored); else a stop in the renames comes after them and ``placed``."""
     from agents.evaluation import best_episode, replay_frames, write_video
-    from agents.runs import RunError, not_written, written_together
+    from agents.runs import RunError, not_written, remove_dead_eval_temps, written_together
 
+    remove_dead_eval_temps(stem.parent)
     files = result_files(stem)
     if args.no_video:  # an older evaluation's videos would sit beside a JSON that is not theirs
         files, stale = files[:1], files[1:]

@@ -72,8 +72,10 @@ EVAL_NAME = re.compile(rf"{_EVAL_STEM}(\.json|-best\.mp4|-best\.gif)")
 # one, and --force deleted it. A video is written to a temp of its result's temp (write_video's own
 # written_beside), hence the ..<stem>.<pid>.tmp.<pid>.tmp names.
 _TRAINING_TEMP = r"\.(model\.\d+\.tmp\.zip|config\.\d+\.tmp\.yaml|milestones\.\d+\.tmp\.json)"
-RUN_TEMP = re.compile(rf"{_TRAINING_TEMP}|\.{_EVAL_STEM}(\.\d+\.tmp\.json|-best\.\d+\.tmp\.(mp4|gif))|"
-                      rf"\.\.{_EVAL_STEM}-best\.\d+\.tmp\.\d+\.tmp\.(mp4|gif)")
+# evaluate's, with the writer's pid (one of the three groups) for remove_dead_eval_temps
+EVAL_TEMP = re.compile(rf"\.{_EVAL_STEM}(\.(?P<json>\d+)\.tmp\.json|-best\.(?P<video>\d+)\.tmp\.(mp4|gif))|"
+                       rf"\.\.{_EVAL_STEM}-best\.(?P<frames>\d+)\.tmp\.\d+\.tmp\.(mp4|gif)")
+RUN_TEMP = re.compile(rf"{_TRAINING_TEMP}|{EVAL_TEMP.pattern}")
 # compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>].
 COMPARE_NAME = re.compile(r"compare-\d{8}-\d{6}(-\d+)?")
 
@@ -425,6 +427,25 @@ def remove_stale_temps(path: Path) -> None:
     if removed:
         print(f"{path}: removed {len(removed)} temp file(s) an interrupted save left behind "
               f"({', '.join(map(str, sorted(removed)))})")
+
+
+def remove_dead_eval_temps(folder: Path) -> None:
+    """Remove the temp files that evaluations killed outright (SIGKILL, a power cut: no cleanup ran) left
+    in ``folder``, as large as the results they were to become, and say so in one line: evaluate's exact
+    names (``EVAL_TEMP``) whose writer's pid runs no more (``process_running``; one that runs may be writing
+    them). Before, nothing removed them."""
+    removed: list[str] = []
+    with contextlib.suppress(OSError):  # a folder that cannot be listed: the write that follows says so
+        for entry in folder.iterdir():
+            m = EVAL_TEMP.fullmatch(entry.name)
+            pid = m and (m.group("json") or m.group("video") or m.group("frames"))
+            if pid and not process_running(int(pid)) and entry.is_file() and not entry.is_symlink():
+                with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
+                    entry.unlink()
+                    removed.append(entry.name)
+    if removed:
+        print(f"{folder}: removed {len(removed)} temp file(s) that a killed evaluation left behind "
+              f"({', '.join(sorted(removed))})", file=sys.stderr)  # not on stdout: --json prints there
 
 
 def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:

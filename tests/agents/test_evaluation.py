@@ -47,6 +47,38 @@ def test_episodes_cut_without_max_steps_are_said_to_be_cut_at_the_cap(scripts, t
     assert cut > 0 and f"({cut} cut at 6 moves, as no --max-steps was given; scored as they stood)" in printed
 
 
+def test_the_temp_files_of_a_killed_evaluation_go_with_the_next_one_and_a_running_ones_stay(scripts, tmp_path,
+                                                                                           capsys):
+    # evaluate.py killed by SIGKILL while writing its results left .eval-...<pid>.tmp.* (as large as the
+    # results) in the folder for good: nothing removed them. Those of a process that runs may be written now.
+    import json
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("env: snake\npolicy: tiny\nenv_kwargs: {size: 6}\n")
+    left = [f".eval-step64-model-0123abcd.{dead}.tmp.json", f".eval-random-best.{dead}.tmp.mp4",
+            f"..eval-random-best.{dead}.tmp.{dead}.tmp.gif"]
+    kept = [f".eval-random.{running.pid}.tmp.json", f".eval-notes.{dead}.tmp.json", ".eval-random.x.tmp.json"]
+    try:
+        for name in left + kept:
+            (run / name).write_text("half")
+        argv = [str(run), "--random", "--episodes", "1", "--no-video", "--no-progress", "--json"]
+        assert scripts.evaluate.main(argv) == 0
+    finally:
+        running.kill()
+        running.wait()
+    out, err = capsys.readouterr()
+    assert sorted(p.name for p in run.iterdir()) == sorted(["config.yaml", "eval-random.json", *kept])
+    assert err == (f"{run}: removed 3 temp file(s) that a killed evaluation left behind "
+                   f"({', '.join(sorted(left))})\n")
+    assert json.loads(out)["episodes"] == 1  # stdout is --json's alone
+
+
 def test_the_printed_cut_note_is_there_only_where_an_episode_was_cut():
     # The line's "(N cut at ...)" names the --max-steps given, else the cap; none where no episode was cut.
     from agents.evaluate_cli import cut_note
