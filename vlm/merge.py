@@ -85,7 +85,12 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     except (OSError, ValueError):
         raise MergeError(f"{path} is no export ({meta_file} is missing or unreadable): give folders that "
                          "scripts/export_trajectories.py wrote") from None
-    if not any(meta.get("counts", {}).get("records", {}).values()):  # first: it needs no --relative-paths
+    counts = meta.get("counts", {}) if isinstance(meta, dict) else None
+    records = counts.get("records", {}) if isinstance(counts, dict) else None
+    if not isinstance(records, dict) or not isinstance(meta.get("env"), str):  # the card names each's game
+        raise MergeError(f"{meta_file} is no export's meta.json (a JSON object naming its game, env, and "
+                         f"counting its records): export {path} again")
+    if not any(records.values()):  # first: it needs no --relative-paths
         raise MergeError(f"{path} holds trajectories only (--tasks-per-state 0): it has no records to add; "
                          "leave it out")
     if not meta.get("relative_paths"):  # else its images are named by absolute paths into it, left dangling

@@ -565,3 +565,16 @@ def test_the_command_refuses_in_one_line_with_status_2(tmp_path):
                           capture_output=True, text=True, timeout=120, env=env)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"error: {tmp_path / 'snake'}: no such folder\n"
+
+
+@pytest.mark.parametrize("meta", [[], "snake", {"relative_paths": True, "counts": {"records": {"train": 1}}},
+                                  {"env": "snake", "relative_paths": True, "counts": []}])
+def test_an_export_whose_meta_json_is_no_export_s_is_refused(meta, tmp_path, capsys):
+    """A meta.json that is no JSON object, or lacks its game (env), was an AttributeError traceback, or (no
+    env) a KeyError once the merged folder was written, before its card."""
+    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]})
+    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]})
+    (two / "trajectories" / "meta.json").write_text(json.dumps(meta))
+    message = f"{two}/trajectories/meta.json is no export's meta.json (a JSON object naming its game, env, " \
+              f"and counting its records): export {two} again"
+    refused([str(one), str(two)], capsys, re.escape(message) + "$", tmp_path / "mixed")
