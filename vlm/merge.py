@@ -168,6 +168,10 @@ def plan(out: Path, exports: list[Path]) -> Plan:
         for name, entry in info.items():
             if name in entries:  # a second export of one game: its entries get its folder's name too
                 name = f"{name}_{path.name}"
+                if "," in name or name != name.strip():  # LLaMA-Factory's split_arg: "a,b" -> a.strip(), ...
+                    raise MergeError(f"{path}: its LLaMA-Factory entries would be named after its folder "
+                                     f"({name}), and LLaMA-Factory splits a dataset: list at commas and "
+                                     "strips spaces at the names' ends: rename its folder")
             if name in entries:  # a third, in a folder named as the second's
                 raise MergeError(f"{path}: its LLaMA-Factory entries would take the names of another "
                                  f"export's ({name}): rename its folder")

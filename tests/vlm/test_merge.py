@@ -327,17 +327,21 @@ def test_the_summary_names_each_game_once(tmp_path, capsys):
                                        "sokoban, 0 images, formats: none")
 
 
+def with_llamafactory(export: Path, game: str) -> Path:
+    """``export`` with LLaMA-Factory's train entry, ``depthfirst_<game>_train``, of no rows."""
+    (export / "llamafactory").mkdir()
+    (export / "llamafactory" / "train.json").write_text("[]")
+    entry = {"file_name": "train.json", "formatting": "sharegpt"}
+    info = {f"depthfirst_{game}_train": entry}
+    (export / "llamafactory" / "dataset_info.json").write_text(json.dumps(info))
+    return export
+
+
 def test_exports_of_one_split_validate_on_none(tmp_path, capsys):
     """Exports with train records alone (--split 1,0,0): LLaMA-Factory gets no eval_dataset, not the
     training entries again (an evaluation on the training data)."""
-    exports = []
-    for game in ("snake", "sokoban"):
-        exports.append(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}))
-        (exports[-1] / "llamafactory").mkdir()
-        (exports[-1] / "llamafactory" / "train.json").write_text("[]")
-        entry = {"file_name": "train.json", "formatting": "sharegpt"}
-        (exports[-1] / "llamafactory" / "dataset_info.json").write_text(json.dumps(
-            {f"depthfirst_{game}_train": entry}))
+    exports = [with_llamafactory(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}), game)
+               for game in ("snake", "sokoban")]
     code, printed, err = merge([*map(str, exports), "--out", str(tmp_path / "mixed"), "--json"], capsys)
     assert (code, err) == (0, "")
     summary = json.loads(printed)
@@ -578,3 +582,15 @@ def test_an_export_whose_meta_json_is_no_export_s_is_refused(meta, tmp_path, cap
     message = f"{two}/trajectories/meta.json is no export's meta.json (a JSON object naming its game, env, " \
               f"and counting its records): export {two} again"
     refused([str(one), str(two)], capsys, re.escape(message) + "$", tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("name", ["snake,2", "snake2 "])
+def test_a_second_export_of_a_game_in_a_folder_named_with_a_comma_is_refused(name, tmp_path, capsys):
+    """Its entries are named after its folder (depthfirst_snake_train_snake,2), and LLaMA-Factory splits
+    `dataset: a,b` at commas (and strips the names' spaces): the printed setting named entries it lacks."""
+    exports = [with_llamafactory(hand_export(tmp_path / folder, "snake", {"train": [f"snake-{k}"]}), "snake")
+               for k, folder in enumerate(("snake", name))]
+    message = f"{exports[1]}: its LLaMA-Factory entries would be named after its folder " \
+              f"(depthfirst_snake_train_{name}), and LLaMA-Factory splits a dataset: list at commas and " \
+              "strips spaces at the names' ends: rename its folder"
+    refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
