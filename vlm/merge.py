@@ -12,6 +12,8 @@ no record shows (the trajectory frames, about half an export's): every format's 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import glob
 import json
 import os
@@ -336,6 +338,30 @@ def _remove_dead_partials(out: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _appeared(out: Path) -> str:
+    return f"--out {out} appeared while the exports were put together: nothing written, {out} left as it is"
+
+
+def _move_into_place(partial: Path, out: Path) -> None:
+    """Rename ``partial`` to ``out``, which must not exist. A rename replaces an empty folder at ``out``
+    (POSIX), so ``out`` is made first, refused if it exists (made since the last check): the rename then
+    replaces only that empty folder of ours. Windows' rename refuses an existing ``out`` itself."""
+    made = False
+    try:
+        if os.name != "nt":
+            os.mkdir(out)
+            made = True
+        os.rename(partial, out)
+    except OSError as e:
+        if made:  # ours, left empty; filled meanwhile, it is someone's and rmdir leaves it
+            with contextlib.suppress(OSError):
+                os.rmdir(out)
+        if isinstance(e, FileExistsError) or e.errno == errno.ENOTEMPTY:
+            raise MergeError(_appeared(out)) from None
+        raise MergeError(f"--out {out}: the merged folder could not be moved into place "
+                         f"({e.strerror or e}): nothing written") from None
+
+
 def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
     """Put the planned exports together in ``p.out``, built in a hidden sibling folder and renamed into
     place once complete; returns a summary (``settings`` and counts)."""
@@ -356,9 +382,8 @@ def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
             raise MergeError(f"--out {not_written(out, e)}") from None
         with uninterruptible():
             if os.path.lexists(out):
-                raise MergeError(f"--out {out} appeared while the exports were put together: nothing "
-                                 f"written, {out} left as it is")
-            os.rename(partial, out)
+                raise MergeError(_appeared(out))
+            _move_into_place(partial, out)
             settled()  # in place: a stop now must not say that nothing was written
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

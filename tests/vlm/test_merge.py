@@ -594,3 +594,42 @@ def test_a_second_export_of_a_game_in_a_folder_named_with_a_comma_is_refused(nam
               f"(depthfirst_snake_train_{name}), and LLaMA-Factory splits a dataset: list at commas and " \
               "strips spaces at the names' ends: rename its folder"
     refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("theirs", [[], ["theirs.txt"]])
+def test_an_out_made_after_the_last_check_is_left_alone(theirs, snakes, tmp_path, capsys, monkeypatch):
+    """--out made between the last check and the rename into place: os.rename replaced an empty folder
+    silently (status 0) and gave an OSError traceback (ENOTEMPTY) over a full one. Refused in one line now,
+    their folder as it was, no hidden folder left."""
+    out = tmp_path / "mixed"
+    lexists = os.path.lexists
+
+    def made_meanwhile(path: object) -> bool:
+        there = lexists(path)
+        if not there and Path(path) == out and list(tmp_path.glob(".mixed.*.partial")):  # the last check
+            out.mkdir()
+            for name in theirs:
+                (out / name).write_text("kept")
+        return there
+    monkeypatch.setattr(os.path, "lexists", made_meanwhile)
+    code, printed, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert (code, printed) == (2, "")
+    assert err == f"error: --out {out} appeared while the exports were put together: nothing written, " \
+                  f"{out} left as it is\n"
+    assert sorted(p.name for p in out.iterdir()) == theirs and not list(tmp_path.glob(".mixed*"))
+
+
+def test_a_rename_into_place_that_fails_is_one_line(snakes, tmp_path, capsys, monkeypatch):
+    """The rename's own error (EBUSY, EXDEV: a mount at --out) was an OSError traceback: one line naming
+    --out now, and no --out, nor hidden folder, left."""
+    from vlm import merge as m
+
+    def busy(src: object, dst: object) -> None:
+        raise OSError(errno.EBUSY, "Device or resource busy", str(src), None, str(dst))
+    monkeypatch.setattr(m.os, "rename", busy)
+    out = tmp_path / "mixed"
+    code, printed, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert (code, printed) == (2, "")
+    assert err == f"error: --out {out}: the merged folder could not be moved into place (Device or " \
+                  "resource busy): nothing written\n"
+    assert not list(tmp_path.iterdir())
