@@ -149,9 +149,17 @@ def plan(out: Path, exports: list[Path]) -> Plan:
         raise MergeError(str(e)) from None
     asked: dict[str, Path] = {}
     sources, lengths = [], {}
+    fields: set[str] = set()  # the first export's records' fields
     for path in exports:
         source, splits = _read_source(path, asked)
         sources.append(source)
+        keys = set(next(r for recs in splits.values() for r in recs))  # one export's records share them
+        fields = fields or keys
+        if keys != fields:  # datasets would fill the fields an export's records lack with nulls
+            differ = [f"{word} {', '.join(sorted(names))}" for word, names in
+                      (("no", fields - keys), ("also", keys - fields)) if names]
+            raise MergeError(f"{path}'s records have other fields than {exports[0]}'s ({'; '.join(differ)}): "
+                             "export both with the same version of depthfirst")
         formats = list(source.meta.get("formats", {}))
         try:  # the figures the export's own card gives: a record's count does not depend on the others
             counted = longest_prompts(path, splits, formats)

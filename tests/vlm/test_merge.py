@@ -633,3 +633,14 @@ def test_a_rename_into_place_that_fails_is_one_line(snakes, tmp_path, capsys, mo
     assert err == f"error: --out {out}: the merged folder could not be moved into place (Device or " \
                   "resource busy): nothing written\n"
     assert not list(tmp_path.iterdir())
+
+
+def test_exports_whose_records_have_other_fields_are_refused_before_writing(tmp_path, capsys):
+    """Exports of two depthfirst versions, one's records without qa_level: merged, the records file's rows
+    differed in fields, which datasets filled with nulls."""
+    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]})
+    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]})
+    (one / "train.jsonl").write_text(json.dumps({"id": "snake-1", "images": [], "qa_level": 1}) + "\n")
+    message = f"{two}'s records have other fields than {one}'s (no qa_level): export both with the same " \
+              "version of depthfirst"
+    refused([str(one), str(two)], capsys, re.escape(message) + "$", tmp_path / "mixed")
