@@ -215,22 +215,20 @@ def refuse_fixed_options(env: str, env_kwargs: dict, typed: Collection[str]) -> 
     """Refuse the game options that evaluation sets itself (``eval_kwargs``), given another value to a game
     played without a run: they were accepted and then never used (a duel's ``opponent=random`` played the
     greedy bot). An option ``env`` lacks is left to ``check_options``, which names the game's options."""
-    import inspect
-
     from agents.evaluation import EVAL_OPPONENT
-    from agents.runs import game_options
+    from agents.runs import game_defaults, game_options
     from envs import game_class
     from envs.base import whole_options
 
     known = game_options(env)
     given = whole_options(game_class(env), env_kwargs)  # swarm_prob=5e-1 is the default's 0.5
-    default_prob = inspect.signature(game_class(env)).parameters.get("swarm_prob")
+    default_prob = game_defaults(env).get("swarm_prob")
     why = {
         "opponent": (given.get("opponent", EVAL_OPPONENT) != EVAL_OPPONENT,
                      f"evaluation plays every duel against the {EVAL_OPPONENT} bot (one yardstick for all)"),
         "swarm": (bool(given.get("swarm")), "evaluation starts every episode from the start state"),
-        "swarm_prob": (default_prob is not None and given.get("swarm_prob", default_prob.default)
-                       != default_prob.default, "it weighs swarm restarts, which evaluation never plays"),
+        "swarm_prob": (default_prob is not None and given.get("swarm_prob", default_prob) != default_prob,
+                       "it weighs swarm restarts, which evaluation never plays"),
         "archive_dir": ("archive_dir" in given, "evaluation archives no state"),
     }
     for key, (refused, reason) in why.items():
@@ -374,14 +372,12 @@ def probe_game(env: str, kwargs: dict, workers: int) -> GameSpec:
 def check_swarm_prob(env: str, kwargs: dict) -> None:
     """A swarm_prob other than the default without --swarm: the run would train without restarts and
     drop the setting without a word (new runs only: a --resume keeps what its run was given)."""
-    import inspect
-
-    from envs import game_class
+    from agents.runs import game_defaults
 
     if "swarm_prob" not in kwargs or kwargs.get("swarm"):
         return
-    param = inspect.signature(game_class(env)).parameters.get("swarm_prob")
-    if param is not None and kwargs["swarm_prob"] != param.default:
+    default = game_defaults(env).get("swarm_prob")
+    if default is not None and kwargs["swarm_prob"] != default:
         raise ValueError(f"env_kwargs.swarm_prob={kwargs['swarm_prob']} applies to swarm restarts only "
                          "(--swarm), which this run does not use: drop it, or add --swarm")
 
