@@ -413,17 +413,26 @@ _STALE_TEMPS = {".": re.compile(_TRAINING_TEMP),
                 "checkpoints": re.compile(r"\.step_\d+\.\d+\.tmp\.zip")}
 
 
+def _remove_temps(folder: Path, pattern: re.Pattern[str],
+                  in_use: Callable[[re.Match[str]], bool] = lambda m: False) -> list[str]:
+    """Remove the plain files of ``folder`` whose names ``pattern`` matches, but those ``in_use``; their
+    names. A folder that cannot be listed, or a file gone meanwhile or not ours to remove, is passed over."""
+    removed: list[str] = []
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            m = pattern.fullmatch(entry.name)
+            if m and not in_use(m) and entry.is_file() and not entry.is_symlink():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed.append(entry.name)
+    return removed
+
+
 def remove_stale_temps(path: Path) -> None:
     """Remove the temp files an earlier trainer of run ``path`` left half-written (only training writes
     these names, so with the run's lock held none is in use), and say so in one line."""
-    removed: list[Path] = []
-    for folder, pattern in _STALE_TEMPS.items():
-        with contextlib.suppress(OSError):
-            for entry in (path / folder).iterdir():
-                if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
-                    with contextlib.suppress(OSError):
-                        entry.unlink()
-                        removed.append(entry.relative_to(path))
+    removed = [Path(folder) / name for folder, pattern in _STALE_TEMPS.items()
+               for name in _remove_temps(path / folder, pattern)]
     if removed:
         print(f"{path}: removed {len(removed)} temp file(s) an interrupted save left behind "
               f"({', '.join(map(str, sorted(removed)))})")
@@ -434,15 +443,10 @@ def remove_dead_eval_temps(folder: Path) -> None:
     in ``folder``, as large as the results they were to become, and say so in one line: evaluate's exact
     names (``EVAL_TEMP``) whose writer's pid runs no more (``process_running``; one that runs may be writing
     them). Before, nothing removed them."""
-    removed: list[str] = []
-    with contextlib.suppress(OSError):  # a folder that cannot be listed: the write that follows says so
-        for entry in folder.iterdir():
-            m = EVAL_TEMP.fullmatch(entry.name)
-            pid = m and (m.group("json") or m.group("video") or m.group("frames"))
-            if pid and not process_running(int(pid)) and entry.is_file() and not entry.is_symlink():
-                with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
-                    entry.unlink()
-                    removed.append(entry.name)
+    def writing(m: re.Match[str]) -> bool:  # the pid in the name, one of the three forms'
+        return process_running(int(m.group("json") or m.group("video") or m.group("frames")))
+
+    removed = _remove_temps(folder, EVAL_TEMP, writing)
     if removed:
         print(f"{folder}: removed {len(removed)} temp file(s) that a killed evaluation left behind "
               f"({', '.join(sorted(removed))})", file=sys.stderr)  # not on stdout: --json prints there
