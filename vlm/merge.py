@@ -26,7 +26,14 @@ import pyarrow.parquet as pq
 
 from agents.cli import progress_bar
 from agents.interrupts import settled, uninterruptible
-from agents.runs import check_output_folder, missing_folders, not_written, process_running, remove_folders
+from agents.runs import (
+    check_output_folder,
+    folder_temp_name,
+    missing_folders,
+    not_written,
+    process_running,
+    remove_folders,
+)
 from vlm.card import length_setting, longest_prompts, records_digest, yaml_configs
 from vlm.formats import HF_SPLIT
 from vlm.imagestore import IMAGE_DIR
@@ -375,7 +382,7 @@ def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
     place once complete; returns a summary (``settings`` and counts)."""
     out = p.out
     made = missing_folders(out.parent)  # removed again if the merge fails
-    partial = out.parent / f".{out.name}.{os.getpid()}.partial"
+    partial = out.parent / folder_temp_name(out)  # the name check_output_folder checked fits
     try:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
