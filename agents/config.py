@@ -573,6 +573,9 @@ def _unknown_settings(section: str, unknown: list[str], known: Collection[str]) 
                       f"known: {sorted(known)}")
 
 
+# gSDE's keywords: accepted at their defaults only (check_ppo), so never offered as settings to give.
+_GSDE = {"use_sde", "sde_sample_freq"}
+
 # SB3's PPO keywords that the run sets from its own flags: a --set ppo.seed names the flag to use instead.
 PPO_KEYWORD_FLAGS = {"seed": "--seed", "policy": "--policy", "device": "--device"}
 
@@ -588,7 +591,7 @@ def check_ppo(ppo: dict[str, Any], num_envs: int, recurrent: bool, env: str | No
         hints = "".join(f"; ppo.{k} is the run's {flag} (top-level {k}: in a config file): set that instead"
                         for k, flag in PPO_KEYWORD_FLAGS.items() if k in unknown)
         hints += misplaced(set(unknown) - set(PPO_KEYWORD_FLAGS), "ppo", env)
-        raise ValueError(f"{_unknown_settings('ppo', unknown, known)}{hints}")
+        raise ValueError(f"{_unknown_settings('ppo', unknown, known - _GSDE)}{hints}")
     for key in ("n_steps", "batch_size", "n_epochs"):
         if key == "batch_size" and ppo[key] == "auto":  # n_steps is a number by now
             ppo[key] = auto_batch_size(ppo["n_steps"], num_envs)

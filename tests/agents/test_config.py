@@ -562,6 +562,10 @@ def test_gsde_settings_are_refused_as_no_game_has_continuous_actions():
     with pytest.raises(ValueError, match=r"--set ppo\.sde_sample_freq=4 applies to ppo\.use_sde only"):
         resolved("ppo.sde_sample_freq=4")
     assert resolved("ppo.use_sde=false", "ppo.sde_sample_freq=-1")["ppo"]["use_sde"] is False
+    # Nor offered: a mistyped key's list of known settings named both, then refused them.
+    with pytest.raises(ValueError, match=r"^ppo: unknown settings \['lr'\]") as refused:
+        resolved("ppo.lr=1")
+    assert "'learning_rate'" in str(refused.value) and "sde" not in str(refused.value)
 
 
 def test_the_other_devices_board_count_is_stored_as_the_number_it_was_read_as():
