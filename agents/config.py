@@ -248,8 +248,10 @@ def named_choices() -> dict[str, list[str]]:
     from agents.presets import PRESETS
     from envs.choices import GAMEBOY_GAMES, SNAKE_DUEL_OPPONENTS, SNAKE_OBS, SOKOBAN_DIFFICULTIES
 
-    policies = ["auto", *PRESETS]  # auto: the device's cpu_policy or cuda_policy, a config's default
-    return {"policy": policies, "cpu_policy": policies, "cuda_policy": policies,
+    # auto: the device's cpu_policy or cuda_policy, a config's default; no choice of theirs (it read as auto,
+    # then was refused as an unknown preset the user never typed).
+    presets = list(PRESETS)
+    return {"policy": ["auto", *presets], "cpu_policy": presets, "cuda_policy": presets,
             "env_kwargs.obs": list(SNAKE_OBS), "env_kwargs.difficulty": list(SOKOBAN_DIFFICULTIES),
             "env_kwargs.opponent": list(SNAKE_DUEL_OPPONENTS), "env_kwargs.game": list(GAMEBOY_GAMES)}
 

@@ -535,10 +535,18 @@ def test_reading_choices_takes_auto_and_leaves_other_values_to_their_checks():
     # that is no text (obs: 3, game: null, env_kwargs as a list) read as one, a traceback, not its error.
     from agents.config import read_choices
 
-    cfg = {"policy": "AUTO", "cuda_policy": "Auto", "device": "GPU", "env_kwargs": {"obs": 3, "game": None}}
+    cfg = {"policy": "AUTO", "cuda_policy": "10M", "device": "GPU", "env_kwargs": {"obs": 3, "game": None}}
     read_choices(cfg)
-    assert cfg == {"policy": "auto", "cuda_policy": "auto", "device": "GPU",
+    assert cfg == {"policy": "auto", "cuda_policy": "10m", "device": "GPU",
                    "env_kwargs": {"obs": 3, "game": None}}
+    # auto is no choice of cpu_policy's: 'cpu_policy: AUTO' was read as auto, then refused as "unknown preset
+    # 'auto'", a value never typed.
+    from agents.config import check_device_defaults
+
+    device_defaults = {"cpu_policy": "AUTO", "cuda_policy": "10m", "cpu_num_envs": 8, "cuda_num_envs": 8}
+    read_choices(device_defaults)
+    with pytest.raises(ValueError, match=r"^--set cpu_policy: unknown preset 'AUTO'; known: tiny, "):
+        check_device_defaults(device_defaults)
     listed = {"env_kwargs": ["obs"], "device": 0}
     read_choices(listed)
     assert listed == {"env_kwargs": ["obs"], "device": 0}
