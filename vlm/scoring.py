@@ -184,6 +184,7 @@ def load_predictions(path: Path | str, records: list[TaskRecord] | None = None) 
     predictions file, whose rows carry no id and are matched to ``records`` (the split) line by line."""
     path = Path(path)
     out: dict[str, str | None] = {}
+    lines: dict[str, int] = {}  # each id's line, for an id given twice
     by_line: list[tuple[int, str, Any, Any]] = []  # (line, producer, response, reference label)
     for n, row in _jsonl(path, "predictions"):
         producer, key, response, label = _row_reply(row, path, n)
@@ -193,8 +194,9 @@ def load_predictions(path: Path | str, records: list[TaskRecord] | None = None) 
         if by_line:
             raise _mixed(path, n, by_line[0][1])
         if key in out:
-            raise ScoringError(f"predictions {path} line {n}: id {key!r} appears twice")
-        out[key] = _reply_text(response)
+            raise ScoringError(f"predictions {path} line {n}: id {key!r} appears twice (first on line "
+                               f"{lines[key]})")
+        out[key], lines[key] = _reply_text(response), n
     if by_line:
         if out:
             raise _mixed(path, by_line[0][0], by_line[0][1])

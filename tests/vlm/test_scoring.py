@@ -522,7 +522,9 @@ def test_a_recurrent_specialist_says_how_many_questions_it_answers_from_a_blank_
     ("{not json\n", "line 1: not JSON"),
     ('{"id": "a"}\n', 'expected {"id": ..., "response": ...}'),
     ('5\n', 'expected {"id": ..., "response": ...}'),  # no object at all
-    ('{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n', "id 'a' appears twice"),
+    # both lines named: the second alone left the first to be found in a file of thousands
+    ('{"id": "a", "response": "x"}\n{"id": "b", "response": "x"}\n{"id": "a", "response": "y"}\n',
+     "line 3: id 'a' appears twice (first on line 1)"),
     # a tool's row without the keys that name its producer: not matched to the split by line
     ('{"response": "x"}\n', 'expected {"id": ..., "response": ...}'),
     ('{"predict": "x"}\n', 'expected {"id": ..., "response": ...}'),
