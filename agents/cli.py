@@ -365,6 +365,11 @@ EPISODE_SEED = 1_000_000
 EPISODE_STEP_CAP = 100_000
 
 
+def scored_as_stood(cut: int) -> str:
+    """How the notes of ``cut`` episodes cut by a step limit say they were scored (one cut: "it")."""
+    return f"scored as {'it' if cut == 1 else 'they'} stood"
+
+
 def check_episode_seeds(parser: argparse.ArgumentParser, seed: int, episodes: int) -> None:
     """Episode k is seeded ``seed + k``; seeds are 64-bit: larger ones would wrap to the training seeds."""
     if seed + episodes > 2**64:

@@ -30,7 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_STEP_CAP, bar_size, figure, given_path, mean_text, not_utf8, safe_text
+from agents.cli import (
+    EPISODE_STEP_CAP,
+    bar_size,
+    figure,
+    given_path,
+    mean_text,
+    not_utf8,
+    safe_text,
+    scored_as_stood,
+)
 from agents.curves import pyplot
 from agents.evaluation import (
     Episode,
@@ -851,7 +860,8 @@ def cut_text(report: dict[str, Any]) -> list[str]:
     limit = report["max_steps"] or EPISODE_STEP_CAP
     # A game with no win (Pokémon: success rate n/a) has none to lose.
     lost = "" if all(s["success_rate"] is None for s in report["players"]) else ", and not won"
-    return ["", f"Cut at {limit:,} steps, still playing (scored as they stood{lost}): {', '.join(cut)}."]
+    stood = scored_as_stood(sum(s["capped"] for s in report["players"]))
+    return ["", f"Cut at {limit:,} steps, still playing ({stood}{lost}): {', '.join(cut)}."]
 
 
 def _markdown(report: dict[str, Any], sections: list[str]) -> str:

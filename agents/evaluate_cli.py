@@ -20,6 +20,7 @@ from agents.cli import (
     given_path,
     mean_text,
     print_json,
+    scored_as_stood,
 )
 from agents.interrupts import stop_signals_interrupt
 
@@ -307,7 +308,7 @@ def cut_note(summary: dict[str, Any]) -> str:
         return ""
     at = ("--max-steps," if summary["max_steps"]
           else f"{EPISODE_STEP_CAP:,} moves, as no --max-steps was given;")
-    return f" ({summary['capped']} cut at {at} scored as they stood)"
+    return f" ({summary['capped']} cut at {at} {scored_as_stood(summary['capped'])})"
 
 
 def print_game_figures(summary: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ from agents.cli import (
     positive_int,
     rerun_command,
     run_script,
+    scored_as_stood,
     script_parser,
     set_arg,
     specialist_args,
@@ -207,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             for s in report["players"]:  # said with stop signals ignored: the report is in place
                 rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
                 episodes = f"episode{'s' * (s['episodes'] != 1)}"
-                cut = (f", {s['capped']} of {s['episodes']} {episodes} cut at the step limit (scored as they "
-                       "stood)" if s["capped"] else "")
+                cut = (f", {s['capped']} of {s['episodes']} {episodes} cut at the step limit "
+                       f"({scored_as_stood(s['capped'])})" if s["capped"] else "")
                 print(f"{s['name']:>28}: mean score {mean_text(s['mean_score'])}, success {rate}, "
                       f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s{cut}")
             for s in report["players"]:

@@ -1421,8 +1421,18 @@ def test_a_count_of_one_names_its_thing_in_the_singular(scripts, tmp_path, monke
     assert scripts.compare.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--no-cache",
                                  "--out", str(tmp_path / "out")]) == 0
     out, err = capsys.readouterr()
-    assert ", 1 of 1 episode cut at the step limit (scored as they stood)" in out, out
+    assert ", 1 of 1 episode cut at the step limit (scored as it stood)" in out, out
     assert "1 of 1 answer stopped" in err and "1 of 1 request failed" in err, err
+    # "they" for one cut episode in the report's line and evaluate's too (several still "they").
+    from agents.compare import cut_text
+    from agents.evaluate_cli import cut_note
+
+    cut = {"players": [vlm], "max_steps": 4}
+    assert cut_text(cut)[1] == "Cut at 4 steps, still playing (scored as it stood): m 1 of 1 episode."
+    assert cut_text({"players": [vlm, dict(vlm, name="n")], "max_steps": 4})[1] == \
+        "Cut at 4 steps, still playing (scored as they stood): m 1 of 1 episode, n 1 of 1 episode."
+    assert cut_note({"capped": 1, "max_steps": 4}) == " (1 cut at --max-steps, scored as it stood)"
+    assert cut_note({"capped": 2, "max_steps": 4}) == " (2 cut at --max-steps, scored as they stood)"
 
 
 def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts, tmp_path, monkeypatch,

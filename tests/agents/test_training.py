@@ -1487,7 +1487,8 @@ def test_max_steps_cuts_the_episodes_as_the_export_does_into_files_of_its_own(tr
     cut = sum(e.length > 3 for e in whole)  # those the cap cut: they went on uncapped
     assert full["capped"] == 0 and capped["capped"] == cut > 0
     assert scripts.evaluate.main([*argv[:-2], "--no-video", "--max-steps", "3"]) == 0
-    assert f"mean length {capped['mean_length']:.1f} ({cut} cut at --max-steps, scored as they stood)" in \
+    stood = "it" if cut == 1 else "they"
+    assert f"mean length {capped['mean_length']:.1f} ({cut} cut at --max-steps, scored as {stood} stood)" in \
         capsys.readouterr().out
 
 
