@@ -204,17 +204,19 @@ def flag_options(env: str, args: argparse.Namespace) -> tuple[dict[str, Any], Ga
     read_choices(given)  # --set env_kwargs.obs=PIXELS, as --obs PIXELS
     kwargs = given["env_kwargs"]
     add_game_flags(env, kwargs, args)  # as in a run's config.yaml: the report is read from anywhere later
-    refuse_fixed_options(env, kwargs, set_options(args.set))
+    refuse_fixed_options(env, kwargs, args.set)
     try:
         return check_options(env, kwargs, set_options(args.set))
     except (RomError, FileNotFoundError) as e:  # a --rom or --state it cannot use, said as train_ppo.py does
         raise ValueError(str(e)) from None
 
 
-def refuse_fixed_options(env: str, env_kwargs: dict, typed: Collection[str]) -> None:
+def refuse_fixed_options(env: str, env_kwargs: dict, assignments: list[str]) -> None:
     """Refuse the game options that evaluation sets itself (``eval_kwargs``), given another value to a game
     played without a run: they were accepted and then never used (a duel's ``opponent=random`` played the
-    greedy bot). An option ``env`` lacks is left to ``check_options``, which names the game's options."""
+    greedy bot). An option ``env`` lacks is left to ``check_options``, which names the game's options. The
+    refusal names a value that the ``--set`` ``assignments`` gave as it was typed (``swarm=yes``, not the
+    ``True`` YAML reads)."""
     from agents.evaluation import EVAL_OPPONENT
     from agents.runs import game_defaults, game_options
     from envs import game_class
@@ -231,10 +233,13 @@ def refuse_fixed_options(env: str, env_kwargs: dict, typed: Collection[str]) -> 
                        "it weighs swarm restarts, which evaluation never plays"),
         "archive_dir": ("archive_dir" in given, "evaluation archives no state"),
     }
+    typed = set_options(assignments)
+    raw = {parts[1]: value.strip() for parts, value in map(set_item, assignments)  # the later of two wins
+           if len(parts) == 2 and parts[0] == "env_kwargs"}
     for key, (refused, reason) in why.items():
         if refused and (known is None or key in known):
-            raise ValueError(f"{env_flag(key, typed)}={given[key]}: {reason}, so the value is never used; "
-                             "drop it")
+            raise ValueError(f"{env_flag(key, typed)}={raw.get(key, given[key])}: {reason}, so the value is "
+                             "never used; drop it")
 
 
 def add_game_flags(env: str, env_kwargs: dict, args: argparse.Namespace) -> None:

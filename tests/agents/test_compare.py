@@ -3165,7 +3165,14 @@ def test_an_option_at_what_evaluation_plays_is_not_refused():
     # mutant refusing any swarm given passed the refusal tests).
     from agents.preflight import refuse_fixed_options
 
-    refuse_fixed_options("snake_duel", {"opponent": "greedy"}, ["opponent"])
-    refuse_fixed_options("pokemon_red", {"swarm": False, "swarm_prob": 0.5}, ["swarm", "swarm_prob"])
-    with pytest.raises(ValueError, match=r"^--set env_kwargs\.swarm=True: evaluation starts every episode"):
-        refuse_fixed_options("pokemon_red", {"swarm": True}, ["swarm"])
+    refuse_fixed_options("snake_duel", {"opponent": "greedy"}, ["env_kwargs.opponent=greedy"])
+    refuse_fixed_options("pokemon_red", {"swarm": False, "swarm_prob": 0.5},
+                         ["env_kwargs.swarm=false", "env_kwargs.swarm_prob=5e-1"])
+    # Refused, the value named as typed (it was the parsed value: swarm=True for 'true', 0.9 for 9e-1); the
+    # later of two --sets is the one used.
+    for env, given, key, raw in (("pokemon_red", {"swarm": True}, "swarm", " yes"),
+                                 ("pokemon_red", {"swarm_prob": 0.9}, "swarm_prob", "9e-1"),
+                                 ("snake_duel", {"opponent": "random"}, "opponent", "RANDOM")):
+        typed = re.escape(f"--set env_kwargs.{key}={raw.strip()}:")
+        with pytest.raises(ValueError, match=rf"^{typed} .*, so the value is never used"):
+            refuse_fixed_options(env, given, [f"env_kwargs.{key}=0", f"env_kwargs.{key}={raw}"])
