@@ -153,11 +153,18 @@ def rom_flag_named(error: RomError, flag: str) -> Exception:
     line, the one that starts ``error:``, names ``flag`` (``--rom``) to change, its explanation kept below:
     the game names the file only. Left as it is where that line names a flag already (``--game``, ``--rom``)
     or PyBoy is missing (``PyBoyMissingError``: no ROM fixes that)."""
-    first, newline, rest = str(error).partition("\n")
+    first = str(error).partition("\n")[0]
     if isinstance(error, ImportError) or re.search(r"(^|\s)--\w", first):  # a flag, not a path's "--"
         return error
+    return ValueError(first_line_noted(str(error), f"(change {flag})"))
+
+
+def first_line_noted(message: str, note: str) -> str:
+    """``message`` with ``note`` at the end of its first line (before its full stop), the line that starts
+    ``error:``: a multi-line error's explanation below is kept, and a note after it went unseen."""
+    first, newline, rest = message.partition("\n")
     end = "." if first.endswith(".") else ""
-    return ValueError(f"{first.removesuffix('.')} (change {flag}){end}{newline}{rest}")
+    return f"{first.removesuffix('.')} {note}{end}{newline}{rest}"
 
 
 def game_options_given(args: argparse.Namespace) -> list[str]:

@@ -33,6 +33,7 @@ from agents.preflight import (
     check_memory,
     check_self_play,
     env_flag,
+    first_line_noted,
     probe_game,
     set_options,
 )
@@ -307,8 +308,8 @@ def new_config(p: argparse.ArgumentParser, args: argparse.Namespace
     except ValueError as e:  # the message names a flag; the value may be the user's file's
         if not args.config or isinstance(e, GameDefinitionError):
             raise
-        raise ValueError(f"{e} (a value in --config {args.config} counts as that flag or "
-                         "--set key)") from None
+        raise ValueError(first_line_noted(str(e), f"(a value in --config {args.config} counts as that "
+                                                  "flag or --set key)")) from None
     if args.force and args.run_dir is not None:
         refuse_inputs_in_replaced_run(Path(args.run_dir), {
             "--config": args.config,

@@ -435,15 +435,20 @@ def test_a_file_that_is_no_rom_is_told_with_the_flag_to_change(env, scripts, tmp
     zeros.write_bytes(b"\0" * 32768)
     cut.write_bytes(TEST_CARTRIDGE.read_bytes()[:0x4000])  # the first of its two 16 KiB banks
     run = tmp_path / "never"
+    config = tmp_path / "mine.yaml"
+    # From a --config file, its note ends the first line too: it was put after the last line of advice.
+    in_config = f" (a value in --config {config} counts as that flag or --set key)"
     for rom, problem in ((zeros, "its cartridge header checksum does not match (byte 0x14D)"),
                          (cut, "cut short: its header gives 32 KiB, the file holds 16 KiB")):
-        for given, flag in ((["--rom", str(rom)], "--rom"), (["--set", f"env_kwargs.rom={rom}"],
-                                                             "--set env_kwargs.rom")):
+        config.write_text(f"env_kwargs:\n  rom: {rom}\n")
+        for given, flag, note in ((["--rom", str(rom)], "--rom", ""),
+                                  (["--set", f"env_kwargs.rom={rom}"], "--set env_kwargs.rom", ""),
+                                  (["--config", str(config)], "--rom", in_config)):
             assert scripts.train_ppo.main(["--env", env, *given, "--state", "none", "--run-dir", str(run),
                                            *TINY]) == 2
             first, *explained = capsys.readouterr().err.splitlines()
             assert first.startswith("error: ") and first.endswith(f"{rom} is not a Game Boy ROM: {problem} "
-                                                                  f"(change {flag})."), first
+                                                                  f"(change {flag}){note}."), first
             assert explained[-1] == "  Copy your dump again (a failed copy or download?); where ROMs go: " \
                                     "roms/README.md", explained
     assert not run.exists()
