@@ -130,7 +130,7 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
     except GameDefinitionError:  # the game's code at fault, not an option: reported as it is
         raise
     except RomError as e:
-        raise rom_flag_named(e, env_flag("rom", typed)) from None
+        raise rom_flag_named(e, env_flag("rom", typed), kwargs.get("rom")) from None
     except TypeError as e:
         raise ValueError(f"env_kwargs for {env}: {e}") from e
     except ValueError as e:  # a value the game refuses: name the flags whose options the message names
@@ -148,12 +148,15 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
     return env_kwargs, spec
 
 
-def rom_flag_named(error: RomError, flag: str) -> Exception:
+def rom_flag_named(error: RomError, flag: str, rom: Any) -> Exception:
     """``error``, a ROM refused (not a Game Boy ROM, cut short, missing), as a ``ValueError`` whose first
     line, the one that starts ``error:``, names ``flag`` (``--rom``) to change, its explanation kept below:
     the game names the file only. Left as it is where that line names a flag already (``--game``, ``--rom``)
-    or PyBoy is missing (``PyBoyMissingError``: no ROM fixes that)."""
+    or PyBoy is missing (``PyBoyMissingError``: no ROM fixes that). ``rom``: the ROM's path, as the game
+    got it, whose own " --" (``/data/old --roms/x.gb``) is no flag."""
     first = str(error).partition("\n")[0]
+    if isinstance(rom, str) and rom:
+        first = first.replace(rom, "")
     if isinstance(error, ImportError) or re.search(r"(^|\s)--\w", first):  # a flag, not a path's "--"
         return error
     return ValueError(first_line_noted(str(error), f"(change {flag})"))

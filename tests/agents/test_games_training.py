@@ -660,13 +660,17 @@ def test_a_rom_error_names_the_flag_beside_a_path_holding_two_dashes():
     from agents.preflight import rom_flag_named
     from envs.gameboy.roms import RomError
 
-    for first, named in (("pokemon_red: /data/roms--old/zeros.gb is not a Game Boy ROM: cut short.",
-                          "pokemon_red: /data/roms--old/zeros.gb is not a Game Boy ROM: cut short (change "
-                          "--rom)."),
-                         ("gameboy/tetris: no ROM file at /--/tetris.gb", "gameboy/tetris: no ROM file at "
-                                                                          "/--/tetris.gb (change --rom)"),
-                         ("--game kirby needs its own ROM", "--game kirby needs its own ROM"),
-                         ("x.gb is unknown; to proceed anyway pass --allow-unknown-rom to train_ppo.py",
-                          "x.gb is unknown; to proceed anyway pass --allow-unknown-rom to train_ppo.py")):
+    # Nor a space and "--" within the path (`/data/old --roms/zeros.gb`): the ROM's path is no flag.
+    dashed, spaced, bad = "/data/roms--old/zeros.gb", "/data/old --roms/zeros.gb", "is not a Game Boy ROM"
+    unknown = "is unknown; to proceed anyway pass --allow-unknown-rom to train_ppo.py"
+    for rom, first, named in (
+            (dashed, f"pokemon_red: {dashed} {bad}: cut short.", f"pokemon_red: {dashed} {bad}: cut short "
+                                                                  "(change --rom)."),
+            (spaced, f"pokemon_red: {spaced} {bad}: cut short.", f"pokemon_red: {spaced} {bad}: cut short "
+                                                                  "(change --rom)."),
+            ("/--/tetris.gb", "gameboy/tetris: no ROM file at /--/tetris.gb",
+             "gameboy/tetris: no ROM file at /--/tetris.gb (change --rom)"),
+            (spaced, "--game kirby needs its own ROM", "--game kirby needs its own ROM"),
+            (spaced, f"{spaced} {unknown}", f"{spaced} {unknown}")):
         error = RomError(f"{first}\n  Copy it again")
-        assert str(rom_flag_named(error, "--rom")) == f"{named}\n  Copy it again"
+        assert str(rom_flag_named(error, "--rom", rom)) == f"{named}\n  Copy it again"
